@@ -1,0 +1,137 @@
+//! `json`: parses a JSON string held in one field into event fields, like
+//! Logstash's json filter.
+//!
+//! Options: `source` (required), `target` (default: the event root),
+//! `tag_on_failure` (default `["_jsonparsefailure"]`) and
+//! `skip_on_invalid_json` (default false: invalid input is tagged). Parsing
+//! into the root needs a JSON object; its keys overwrite the event's.
+
+use serde::Deserialize;
+use wasmstash_sdk::field_ref;
+use wasmstash_sdk::prelude::*;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    source: String,
+    #[serde(default)]
+    target: Option<String>,
+    #[serde(default = "default_failure_tags")]
+    tag_on_failure: Vec<String>,
+    #[serde(default)]
+    skip_on_invalid_json: bool,
+}
+
+fn default_failure_tags() -> Vec<String> {
+    vec!["_jsonparsefailure".into()]
+}
+
+pub struct Json {
+    config: Config,
+}
+
+impl Filter for Json {
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Self, String> {
+        field_ref::validate(&config.source).map_err(|e| format!("source: {e}"))?;
+        if let Some(target) = &config.target {
+            field_ref::validate(target).map_err(|e| format!("target: {e}"))?;
+        }
+        Ok(Json { config })
+    }
+
+    fn process(&mut self, event: &mut Event) -> Verdict {
+        let Some(text) = event.get_str(&self.config.source) else {
+            return Verdict::Keep;
+        };
+        match (serde_json::from_str::<Value>(text), &self.config.target) {
+            (Ok(parsed), Some(target)) => event.set(target, parsed),
+            (Ok(Value::Object(fields)), None) => {
+                for (key, value) in fields {
+                    event.insert(&key, value);
+                }
+            }
+            (Ok(_), None) | (Err(_), _) => self.fail(event),
+        }
+        Verdict::Keep
+    }
+}
+
+impl Json {
+    fn fail(&self, event: &mut Event) {
+        if !self.config.skip_on_invalid_json {
+            for tag in &self.config.tag_on_failure {
+                event.add_tag(tag);
+            }
+        }
+    }
+}
+
+export_filter!(Json);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmstash_sdk::NativeFilter;
+
+    fn run(config: Value, input: &str) -> String {
+        let mut filter = Json::new(serde_json::from_value(config).unwrap()).unwrap();
+        let mut event = Event::parse(input.as_bytes()).unwrap();
+        assert_eq!(filter.process(&mut event), Verdict::Keep);
+        event.to_json()
+    }
+
+    #[test]
+    fn parses_into_the_root_and_into_a_target() {
+        let input = r#"{"message":"{\"level\":\"warn\",\"n\":{\"a\":1}}"}"#;
+        assert_eq!(
+            run(json!({"source": "message"}), input),
+            r#"{"message":"{\"level\":\"warn\",\"n\":{\"a\":1}}","level":"warn","n":{"a":1}}"#
+        );
+        assert_eq!(
+            run(json!({"source": "message", "target": "[app][doc]"}), input),
+            r#"{"message":"{\"level\":\"warn\",\"n\":{\"a\":1}}","app":{"doc":{"level":"warn","n":{"a":1}}}}"#
+        );
+    }
+
+    #[test]
+    fn invalid_json_is_tagged_unless_skipped() {
+        let input = r#"{"message":"{not json"}"#;
+        assert_eq!(
+            run(json!({"source": "message"}), input),
+            r#"{"message":"{not json","tags":["_jsonparsefailure"]}"#
+        );
+        assert_eq!(
+            run(
+                json!({"source": "message", "skip_on_invalid_json": true}),
+                input
+            ),
+            input
+        );
+        assert_eq!(
+            run(
+                json!({"source": "message", "tag_on_failure": ["x"]}),
+                r#"{"message":"[1]"}"#
+            ),
+            r#"{"message":"[1]","tags":["x"]}"#
+        );
+    }
+
+    #[test]
+    fn a_missing_source_leaves_the_event_alone() {
+        assert_eq!(run(json!({"source": "nope"}), r#"{"a":1}"#), r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn bad_config_is_explained() {
+        let err = NativeFilter::<Json>::new(br#"{"sorce":"message"}"#)
+            .err()
+            .unwrap();
+        assert!(err.contains("unknown field `sorce`"), "{err}");
+        let err = NativeFilter::<Json>::new(br#"{"source":"[a][b"}"#)
+            .err()
+            .unwrap();
+        assert!(err.contains("malformed field reference"), "{err}");
+    }
+}

@@ -1,0 +1,433 @@
+//! The event a filter sees: a JSON object that is parsed lazily, field by field.
+//!
+//! Decoding and re-encoding whole events would cost more than most filters'
+//! own work, so an [`Event`] keeps each top-level member as the raw bytes it
+//! arrived as and parses one only when the filter reads or changes it. On the
+//! way out, untouched members are copied byte for byte, which also guarantees
+//! an exact round trip of everything the filter did not touch.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+use serde_json::{Map, Value};
+
+use crate::field_ref;
+use crate::scan;
+
+/// One log event. Field arguments are Logstash field references:
+/// `"message"`, `"[http][response][status_code]"`.
+pub struct Event<'a> {
+    fields: Vec<Field<'a>>,
+    changed: bool,
+}
+
+struct Field<'a> {
+    key: Cow<'a, str>,
+    /// The key as it was written, quotes included; reused verbatim on output.
+    raw_key: Option<&'a [u8]>,
+    value: Slot<'a>,
+}
+
+enum Slot<'a> {
+    Raw {
+        bytes: &'a [u8],
+        parsed: OnceCell<Value>,
+    },
+    Owned(Value),
+}
+
+impl Slot<'_> {
+    fn value(&self) -> &Value {
+        match self {
+            Slot::Raw { bytes, parsed } => parsed.get_or_init(|| parse_value(bytes)),
+            Slot::Owned(value) => value,
+        }
+    }
+
+    fn value_mut(&mut self) -> &mut Value {
+        if let Slot::Raw { bytes, parsed } = self {
+            let value = parsed.take().unwrap_or_else(|| parse_value(bytes));
+            *self = Slot::Owned(value);
+        }
+        match self {
+            Slot::Owned(value) => value,
+            Slot::Raw { .. } => unreachable!("converted to owned above"),
+        }
+    }
+}
+
+/// The host only hands over validated JSON, so a member that does not parse
+/// can only come from a native caller that skipped validation.
+fn parse_value(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap_or(Value::Null)
+}
+
+impl<'a> Event<'a> {
+    /// An event with no fields.
+    pub fn new() -> Event<'static> {
+        Event {
+            fields: Vec::new(),
+            changed: false,
+        }
+    }
+
+    /// Reads an event from a JSON object without parsing its values.
+    ///
+    /// The host guarantees valid JSON without duplicate keys; this checks only
+    /// the object's outline and the keys' UTF-8.
+    pub fn parse(json: &'a [u8]) -> Result<Event<'a>, String> {
+        let members = scan::split_object(json)?;
+        let mut fields = Vec::with_capacity(members.len());
+        for member in members {
+            let inner = &member.raw_key[1..member.raw_key.len() - 1];
+            let key = if inner.contains(&b'\\') {
+                Cow::Owned(
+                    serde_json::from_slice::<String>(member.raw_key)
+                        .map_err(|e| format!("bad field name: {e}"))?,
+                )
+            } else {
+                Cow::Borrowed(
+                    std::str::from_utf8(inner)
+                        .map_err(|e| format!("field name is not UTF-8: {e}"))?,
+                )
+            };
+            fields.push(Field {
+                key,
+                raw_key: Some(member.raw_key),
+                value: Slot::Raw {
+                    bytes: member.raw_value,
+                    parsed: OnceCell::new(),
+                },
+            });
+        }
+        Ok(Event {
+            fields,
+            changed: false,
+        })
+    }
+
+    /// Whether any setter or remover touched this event.
+    pub fn is_changed(&self) -> bool {
+        self.changed
+    }
+
+    /// The top-level field names, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|f| f.key.as_ref())
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.key == key)
+    }
+
+    /// The value at `field`, if present.
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        let mut segments = field_ref::segments(field);
+        let top = &self.fields[self.position(segments.next()?)?];
+        segments.try_fold(top.value.value(), child)
+    }
+
+    /// The string at `field`, if present and a string. A top-level string with
+    /// no escapes is returned straight from the input bytes, without parsing.
+    pub fn get_str(&self, field: &str) -> Option<&str> {
+        let mut segments = field_ref::segments(field);
+        let top = &self.fields[self.position(segments.next()?)?];
+        let nested = segments.clone().next().is_some();
+        if let (false, Slot::Raw { bytes, parsed }) = (nested, &top.value)
+            && parsed.get().is_none()
+            && let Some(inner) = bytes
+                .strip_prefix(b"\"")
+                .and_then(|b| b.strip_suffix(b"\""))
+            && !inner.contains(&b'\\')
+        {
+            return std::str::from_utf8(inner).ok();
+        }
+        segments.try_fold(top.value.value(), child)?.as_str()
+    }
+
+    /// Whether `field` is present (even if its value is `null`).
+    pub fn contains(&self, field: &str) -> bool {
+        self.get(field).is_some()
+    }
+
+    /// A mutable reference to the value at `field`, if present. The event
+    /// counts as changed from here on.
+    pub fn get_mut(&mut self, field: &str) -> Option<&mut Value> {
+        let mut segments = field_ref::segments(field);
+        let index = self.position(segments.next()?)?;
+        self.changed = true;
+        segments.try_fold(self.fields[index].value.value_mut(), child_mut)
+    }
+
+    /// Sets `field` to `value`, creating objects along a nested path. An
+    /// intermediate value that is not an object is replaced by one, as the
+    /// path says it must be an object.
+    pub fn set(&mut self, field: &str, value: impl Into<Value>) {
+        let mut segments = field_ref::segments(field);
+        let Some(top) = segments.next() else { return };
+        let mut slot = self.top_level_mut(top);
+        for segment in segments {
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            let Value::Object(map) = slot else {
+                unreachable!()
+            };
+            slot = map.entry(segment.to_owned()).or_insert(Value::Null);
+        }
+        *slot = value.into();
+    }
+
+    /// Sets the top-level field named exactly `key` (no field-reference
+    /// parsing, so the name may contain brackets).
+    pub fn insert(&mut self, key: &str, value: impl Into<Value>) {
+        *self.top_level_mut(key) = value.into();
+    }
+
+    fn top_level_mut(&mut self, key: &str) -> &mut Value {
+        self.changed = true;
+        let index = self.position(key).unwrap_or_else(|| {
+            self.fields.push(Field {
+                key: Cow::Owned(key.to_owned()),
+                raw_key: None,
+                value: Slot::Owned(Value::Null),
+            });
+            self.fields.len() - 1
+        });
+        self.fields[index].value.value_mut()
+    }
+
+    /// Removes `field` and returns its value, if it was present.
+    pub fn remove(&mut self, field: &str) -> Option<Value> {
+        let segments: Vec<&str> = field_ref::segments(field).collect();
+        let (last, parents) = segments.split_last()?;
+        if parents.is_empty() {
+            let index = self.position(last)?;
+            self.changed = true;
+            let removed = self.fields.remove(index);
+            return Some(match removed.value {
+                Slot::Raw { bytes, parsed } => {
+                    parsed.into_inner().unwrap_or_else(|| parse_value(bytes))
+                }
+                Slot::Owned(value) => value,
+            });
+        }
+        // Look before touching, so a miss leaves the event unchanged.
+        self.get(field)?;
+        let parent = self.get_mut(&path_of(parents))?;
+        match parent {
+            Value::Object(map) => map.shift_remove(*last),
+            Value::Array(items) => last
+                .parse()
+                .ok()
+                .filter(|&i| i < items.len())
+                .map(|i| items.remove(i)),
+            _ => None,
+        }
+    }
+
+    /// The event's tags (the `tags` field), in order.
+    pub fn tags(&self) -> Vec<&str> {
+        match self.get("tags") {
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            Some(Value::String(tag)) => vec![tag.as_str()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the event carries `tag`.
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags().contains(&tag)
+    }
+
+    /// Adds `tag` unless it is already there. A lone string in `tags` becomes
+    /// a list, as in Logstash.
+    pub fn add_tag(&mut self, tag: &str) {
+        if self.has_tag(tag) {
+            return;
+        }
+        match self.get_mut("tags") {
+            Some(Value::Array(items)) => items.push(tag.into()),
+            Some(other @ Value::String(_)) => {
+                let first = other.take();
+                *other = Value::Array(vec![first, tag.into()]);
+            }
+            _ => self.set("tags", Value::Array(vec![tag.into()])),
+        }
+    }
+
+    /// Removes `tag` if present.
+    pub fn remove_tag(&mut self, tag: &str) {
+        if !self.has_tag(tag) {
+            return;
+        }
+        match self.get_mut("tags") {
+            Some(Value::Array(items)) => items.retain(|t| t.as_str() != Some(tag)),
+            _ => {
+                self.remove("tags");
+            }
+        }
+    }
+
+    /// Expands Logstash `%{field}` / `%{[a][b]}` references in `template`.
+    /// A reference to a missing field is left as written, as Logstash does.
+    pub fn sprintf(&self, template: &str) -> String {
+        let mut out = String::with_capacity(template.len());
+        let mut rest = template;
+        while let Some(start) = rest.find("%{") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                rest = &rest[start..];
+                break;
+            };
+            let reference = &after[..end];
+            match self.get(reference) {
+                Some(Value::String(s)) => out.push_str(s),
+                Some(Value::Null) | None => out.push_str(&rest[start..start + 3 + end]),
+                Some(other) => out.push_str(&other.to_string()),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// Appends the event as a compact JSON object to `out`. Members the filter
+    /// never touched are written exactly as they came in.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        for (i, field) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match field.raw_key {
+                Some(raw) => out.extend_from_slice(raw),
+                None => write_value(out, &Value::String(field.key.to_string())),
+            }
+            out.push(b':');
+            match &field.value {
+                Slot::Raw { bytes, .. } => out.extend_from_slice(bytes),
+                Slot::Owned(value) => write_value(out, value),
+            }
+        }
+        out.push(b'}');
+    }
+
+    /// The event as a compact JSON string.
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        String::from_utf8(out).expect("events are built from UTF-8 JSON")
+    }
+}
+
+impl Default for Event<'static> {
+    fn default() -> Self {
+        Event::new()
+    }
+}
+
+fn write_value(out: &mut Vec<u8>, value: &Value) {
+    serde_json::to_writer(out, value).expect("writing JSON to a Vec cannot fail");
+}
+
+fn path_of(segments: &[&str]) -> String {
+    segments.iter().map(|s| format!("[{s}]")).collect()
+}
+
+fn child<'v>(value: &'v Value, segment: &str) -> Option<&'v Value> {
+    match value {
+        Value::Object(map) => map.get(segment),
+        Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
+        _ => None,
+    }
+}
+
+fn child_mut<'v>(value: &'v mut Value, segment: &str) -> Option<&'v mut Value> {
+    match value {
+        Value::Object(map) => map.get_mut(segment),
+        Value::Array(items) => items.get_mut(segment.parse::<usize>().ok()?),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn untouched_fields_round_trip_byte_for_byte() {
+        let input = br#"{"message":"a \u00e9 b","n":1.50,"o":{"x":[1, 2]}}"#;
+        let mut event = Event::parse(input).unwrap();
+        assert_eq!(event.get_str("message"), Some("a é b"));
+        assert!(!event.is_changed());
+        event.set("added", true);
+        assert_eq!(
+            event.to_json(),
+            r#"{"message":"a \u00e9 b","n":1.50,"o":{"x":[1, 2]},"added":true}"#
+        );
+    }
+
+    #[test]
+    fn nested_references_get_set_and_remove() {
+        let mut event =
+            Event::parse(br#"{"http":{"response":{"status_code":200}},"a":[5,6]}"#).unwrap();
+        assert_eq!(
+            event.get("[http][response][status_code]"),
+            Some(&json!(200))
+        );
+        assert_eq!(event.get("[a][1]"), Some(&json!(6)));
+        event.set("[http][request][method]", "GET");
+        event.set("[new][deep]", 1);
+        assert_eq!(
+            event.remove("[http][response]"),
+            Some(json!({"status_code": 200}))
+        );
+        assert_eq!(event.remove("[http][missing]"), None);
+        assert_eq!(event.remove("a"), Some(json!([5, 6])));
+        assert_eq!(
+            event.to_json(),
+            r#"{"http":{"request":{"method":"GET"}},"new":{"deep":1}}"#
+        );
+    }
+
+    #[test]
+    fn a_miss_does_not_mark_the_event_changed() {
+        let mut event = Event::parse(br#"{"a":{"b":1}}"#).unwrap();
+        assert_eq!(event.remove("[a][c]"), None);
+        assert_eq!(event.remove("zzz"), None);
+        assert!(!event.is_changed());
+    }
+
+    #[test]
+    fn tags_behave_like_logstash() {
+        let mut event = Event::parse(br#"{"tags":"one"}"#).unwrap();
+        event.add_tag("two");
+        event.add_tag("two");
+        assert_eq!(event.tags(), ["one", "two"]);
+        event.remove_tag("one");
+        assert!(!event.has_tag("one"));
+        let mut fresh = Event::new();
+        fresh.add_tag("x");
+        assert_eq!(fresh.to_json(), r#"{"tags":["x"]}"#);
+    }
+
+    #[test]
+    fn sprintf_expands_known_fields_and_keeps_unknown_ones() {
+        let event = Event::parse(br#"{"host":"web1","n":{"v":3}}"#).unwrap();
+        assert_eq!(
+            event.sprintf("%{host}:%{[n][v]} %{nope} %{"),
+            "web1:3 %{nope} %{"
+        );
+    }
+
+    #[test]
+    fn escaped_keys_are_decoded_for_lookup_and_kept_on_output() {
+        let input = br#"{"a\"b":1}"#;
+        let event = Event::parse(input).unwrap();
+        assert_eq!(event.get("a\"b"), Some(&json!(1)));
+        assert_eq!(event.to_json().as_bytes(), input);
+    }
+}

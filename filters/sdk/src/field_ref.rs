@@ -1,0 +1,101 @@
+//! Logstash field references: `message`, `[message]`, `[http][response][status_code]`.
+//!
+//! Operators copy these from their logstash.conf, so the syntax is Logstash's:
+//! a bare name is one top-level field, and a run of `[segment]`s walks into
+//! nested objects (or arrays, for a numeric segment).
+
+/// Splits a field reference into its path segments.
+///
+/// A reference that is not a well-formed run of `[segment]`s (say `[a][b`) is
+/// taken as one literal top-level name, so that no lookup ever panics;
+/// [`validate`] tells config code to reject such references up front.
+pub fn segments(reference: &str) -> Segments<'_> {
+    if is_bracketed(reference) {
+        Segments::Bracketed(&reference[1..reference.len() - 1])
+    } else {
+        Segments::Single(Some(reference))
+    }
+}
+
+/// Checks a field reference as Logstash's config loader would.
+pub fn validate(reference: &str) -> Result<(), String> {
+    if reference.is_empty() {
+        return Err("empty field reference".into());
+    }
+    if reference.contains(['[', ']']) && !is_bracketed(reference) {
+        return Err(format!(
+            "malformed field reference `{reference}`: expected a name like `host` or a path like `[host][name]`"
+        ));
+    }
+    Ok(())
+}
+
+fn is_bracketed(reference: &str) -> bool {
+    let Some(inner) = reference
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+    else {
+        return false;
+    };
+    // Every `][` separates two non-empty segments, and no other bracket may appear.
+    inner
+        .split("][")
+        .all(|segment| !segment.is_empty() && !segment.contains(['[', ']']))
+}
+
+/// Iterator over the segments of a field reference; see [`segments`].
+#[derive(Clone)]
+pub enum Segments<'a> {
+    #[doc(hidden)]
+    Single(Option<&'a str>),
+    #[doc(hidden)]
+    Bracketed(&'a str),
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            Segments::Single(name) => name.take(),
+            Segments::Bracketed(rest) if rest.is_empty() => None,
+            Segments::Bracketed(rest) => {
+                let (head, tail) = rest.split_once("][").unwrap_or((rest, ""));
+                *rest = tail;
+                Some(head)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(reference: &str) -> Vec<&str> {
+        segments(reference).collect()
+    }
+
+    #[test]
+    fn bare_and_bracketed_names() {
+        assert_eq!(split("message"), ["message"]);
+        assert_eq!(split("[message]"), ["message"]);
+        assert_eq!(
+            split("[http][response][status_code]"),
+            ["http", "response", "status_code"]
+        );
+        assert_eq!(split("@metadata"), ["@metadata"]);
+        assert_eq!(split("[a b][0]"), ["a b", "0"]);
+    }
+
+    #[test]
+    fn malformed_references_are_literal_and_rejected_by_validate() {
+        assert_eq!(split("[a][b"), ["[a][b"]);
+        assert_eq!(split("[]"), ["[]"]);
+        assert!(validate("[a][b").is_err());
+        assert!(validate("[a]]").is_err());
+        assert!(validate("").is_err());
+        assert!(validate("[a][b]").is_ok());
+        assert!(validate("host.name").is_ok());
+    }
+}

@@ -1,0 +1,78 @@
+//! What the host offers a filter: logging, the clock and metric counters.
+//!
+//! In WebAssembly these are the `wasmstash` imports of ABI v1; natively (unit
+//! tests, benchmarks) they fall back to stderr, the system clock and a
+//! thread-local counter table, so filter code is the same in both.
+
+/// Severity of a log line; the host writes it to its own log under the
+/// filter's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Level {
+    Error = 1,
+    Warn = 2,
+    Info = 3,
+    Debug = 4,
+}
+
+#[cfg(target_arch = "wasm32")]
+mod imports {
+    #[link(wasm_import_module = "wasmstash")]
+    unsafe extern "C" {
+        pub fn log(level: u32, ptr: *const u8, len: u32);
+        pub fn now_unix_nanos() -> i64;
+        pub fn metric_add(name_ptr: *const u8, name_len: u32, delta: i64);
+    }
+}
+
+/// Writes `message` to the host's log.
+pub fn log(level: Level, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    unsafe {
+        imports::log(level as u32, message.as_ptr(), message.len() as u32)
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("[{level:?}] {message}");
+}
+
+/// Wall-clock time as nanoseconds since the Unix epoch, from the host.
+pub fn now_unix_nanos() -> i64 {
+    #[cfg(target_arch = "wasm32")]
+    return unsafe { imports::now_unix_nanos() };
+    #[cfg(not(target_arch = "wasm32"))]
+    return std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+}
+
+/// Adds `delta` to the counter `name`, which the host exports (per filter) in
+/// its metrics.
+pub fn count(name: &str, delta: i64) {
+    #[cfg(target_arch = "wasm32")]
+    unsafe {
+        imports::metric_add(name.as_ptr(), name.len() as u32, delta)
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    native_counters::add(name, delta);
+}
+
+/// Natively, counters go to a thread-local table that tests can read.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native_counters {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    thread_local! {
+        static COUNTERS: RefCell<BTreeMap<String, i64>> = const { RefCell::new(BTreeMap::new()) };
+    }
+
+    pub(super) fn add(name: &str, delta: i64) {
+        COUNTERS.with(|c| *c.borrow_mut().entry(name.to_owned()).or_default() += delta);
+    }
+
+    /// Returns and clears this thread's counters.
+    pub fn take() -> BTreeMap<String, i64> {
+        COUNTERS.with(|c| std::mem::take(&mut *c.borrow_mut()))
+    }
+}

@@ -1,0 +1,141 @@
+//! Write wasmstash log filters in Rust.
+//!
+//! A filter is a type that implements [`Filter`], exported with
+//! [`export_filter!`] and compiled to `wasm32-unknown-unknown`. The SDK speaks
+//! the guest side of ABI v1 (see `ABI.md` next to this crate) so the author only
+//! sees events:
+//!
+//! ```
+//! use wasmstash_sdk::prelude::*;
+//!
+//! pub struct Hello;
+//!
+//! impl Filter for Hello {
+//!     type Config = NoConfig;
+//!     fn new(_: NoConfig) -> Result<Self, String> { Ok(Hello) }
+//!     fn process(&mut self, event: &mut Event) -> Verdict {
+//!         event.set("greeting", "hello");
+//!         Verdict::Keep
+//!     }
+//! }
+//! export_filter!(Hello);
+//! ```
+//!
+//! The same crate builds natively too: [`NativeFilter`] runs a filter on the
+//! same batches without WebAssembly, for unit tests and for measuring what the
+//! sandbox costs.
+
+mod event;
+pub mod field_ref;
+pub mod host;
+mod runtime;
+mod scan;
+pub mod wire;
+
+pub use event::Event;
+pub use runtime::NativeFilter;
+pub use serde_json::{Value, json};
+
+use serde::de::DeserializeOwned;
+
+/// What a filter decided for one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Keep the event, with whatever changes the filter made.
+    Keep,
+    /// Drop the event on purpose; it goes no further down the pipeline.
+    Drop,
+    /// This event could not be processed. The host passes the original event
+    /// on, tagged `_wasmfilter_failure`, with this reason.
+    Error(String),
+}
+
+/// A log filter. One value lives per instance and sees events one at a time,
+/// so it may keep state between them (and across restarts, through
+/// [`Filter::snapshot`] and [`Filter::restore`]).
+pub trait Filter: Sized + 'static {
+    /// The filter's options, deserialised from the JSON config that the
+    /// pipeline definition gives it. Use `#[serde(deny_unknown_fields)]` so a
+    /// misspelt option is an error rather than silently ignored.
+    type Config: DeserializeOwned;
+
+    /// Builds the filter; an `Err` is shown to the operator as a config error.
+    fn new(config: Self::Config) -> Result<Self, String>;
+
+    /// Processes one event in place.
+    fn process(&mut self, event: &mut Event) -> Verdict;
+
+    /// The filter's state as bytes, for the host to persist. Stateless filters
+    /// keep the default, which is empty.
+    fn snapshot(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
+    /// Restores state produced by [`Filter::snapshot`] (possibly by an older
+    /// build of the filter, so check versions).
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        if state.is_empty() {
+            Ok(())
+        } else {
+            Err("this filter keeps no state".into())
+        }
+    }
+}
+
+/// The config of a filter that takes no options; only `{}` is accepted.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoConfig {}
+
+/// Everything a filter author needs, in one `use`.
+pub mod prelude {
+    pub use crate::host::{self, Level};
+    pub use crate::{Event, Filter, NoConfig, Value, Verdict, export_filter, json};
+}
+
+/// Exports a [`Filter`] type as a wasmstash module (ABI v1). On targets other
+/// than `wasm32` it expands to nothing, so filter crates also build natively.
+#[macro_export]
+macro_rules! export_filter {
+    ($filter:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            static GUEST: $crate::__private::Guest<$filter> = $crate::__private::Guest::new();
+
+            #[unsafe(no_mangle)]
+            extern "C" fn wasmstash_abi_version() -> u32 {
+                $crate::wire::ABI_VERSION
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn wasmstash_alloc(len: u32) -> *mut u8 {
+                $crate::__private::alloc(len)
+            }
+            #[unsafe(no_mangle)]
+            unsafe extern "C" fn wasmstash_free(ptr: *mut u8, len: u32) {
+                unsafe { $crate::__private::free(ptr, len) }
+            }
+            #[unsafe(no_mangle)]
+            unsafe extern "C" fn wasmstash_init(ptr: *const u8, len: u32) -> u64 {
+                unsafe { GUEST.init(ptr, len) }
+            }
+            #[unsafe(no_mangle)]
+            unsafe extern "C" fn wasmstash_process(ptr: *const u8, len: u32) -> u64 {
+                unsafe { GUEST.process(ptr, len) }
+            }
+            #[unsafe(no_mangle)]
+            unsafe extern "C" fn wasmstash_snapshot() -> u64 {
+                unsafe { GUEST.snapshot() }
+            }
+            #[unsafe(no_mangle)]
+            unsafe extern "C" fn wasmstash_restore(ptr: *const u8, len: u32) -> u64 {
+                unsafe { GUEST.restore(ptr, len) }
+            }
+        };
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(target_arch = "wasm32")]
+    pub use crate::runtime::guest::{Guest, alloc, free};
+}

@@ -1,0 +1,190 @@
+//! Runs a [`Filter`] over ABI batches: the one loop behind both the WebAssembly
+//! exports and native execution, so the two cannot drift apart.
+
+use crate::wire::{self, ResultKind, ResultWriter};
+use crate::{Event, Filter, Verdict};
+
+/// A filter driven natively over the same batches the host sends to a module.
+pub struct NativeFilter<F: Filter> {
+    filter: F,
+    out: Vec<u8>,
+}
+
+impl<F: Filter> NativeFilter<F> {
+    /// Builds the filter from its JSON config, as `wasmstash_init` does.
+    pub fn new(config_json: &[u8]) -> Result<Self, String> {
+        let config =
+            serde_json::from_slice(config_json).map_err(|e| format!("invalid config: {e}"))?;
+        Ok(NativeFilter {
+            filter: F::new(config)?,
+            out: Vec::new(),
+        })
+    }
+
+    /// Processes an encoded batch and returns the encoded results, as
+    /// `wasmstash_process` does. A batch that does not decode yields an empty
+    /// result list, which the host reports as a count mismatch.
+    pub fn process_batch(&mut self, batch: &[u8]) -> &[u8] {
+        let events = wire::decode_batch(batch).unwrap_or_default();
+        let mut results = ResultWriter::new(&mut self.out);
+        for raw in events {
+            let mut event = match Event::parse(raw) {
+                Ok(event) => event,
+                Err(reason) => {
+                    results.push(ResultKind::Failed, reason.as_bytes());
+                    continue;
+                }
+            };
+            match process_catching_panics(&mut self.filter, &mut event) {
+                Verdict::Keep if event.is_changed() => {
+                    results.push_with(ResultKind::Replaced, |out| event.write_json(out))
+                }
+                Verdict::Keep => results.push(ResultKind::Unchanged, b""),
+                Verdict::Drop => results.push(ResultKind::Dropped, b""),
+                Verdict::Error(reason) => results.push(ResultKind::Failed, reason.as_bytes()),
+            }
+        }
+        results.finish()
+    }
+
+    /// The filter's state, as `wasmstash_snapshot` returns it.
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.filter.snapshot()
+    }
+
+    /// Restores state, as `wasmstash_restore` does.
+    pub fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        self.filter.restore(state)
+    }
+
+    /// The filter itself, for tests that inspect it.
+    pub fn filter(&self) -> &F {
+        &self.filter
+    }
+}
+
+/// Where panics unwind (native builds), a panic becomes this event's error.
+/// `wasm32-unknown-unknown` aborts on panic instead; there the host sees a trap
+/// and isolates the event by replaying the batch one event at a time.
+#[cfg(panic = "unwind")]
+fn process_catching_panics<F: Filter>(filter: &mut F, event: &mut Event) -> Verdict {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    catch_unwind(AssertUnwindSafe(|| filter.process(event))).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Verdict::Error(format!("filter panicked: {message}"))
+    })
+}
+
+#[cfg(not(panic = "unwind"))]
+fn process_catching_panics<F: Filter>(filter: &mut F, event: &mut Event) -> Verdict {
+    filter.process(event)
+}
+
+/// The guest side of the ABI, used by the code that `export_filter!` expands to.
+#[cfg(target_arch = "wasm32")]
+pub mod guest {
+    use std::cell::UnsafeCell;
+
+    use super::NativeFilter;
+    use crate::Filter;
+    use crate::host::{self, Level};
+
+    /// Holds the one filter of this instance and the buffer for messages.
+    pub struct Guest<F: Filter> {
+        cell: UnsafeCell<(Option<NativeFilter<F>>, Vec<u8>)>,
+    }
+
+    // SAFETY: wasm32-unknown-unknown modules run on a single thread, and the
+    // host never calls into an instance re-entrantly.
+    unsafe impl<F: Filter> Sync for Guest<F> {}
+
+    fn pack(bytes: &[u8]) -> u64 {
+        ((bytes.as_ptr() as u64) << 32) | bytes.len() as u64
+    }
+
+    impl<F: Filter> Guest<F> {
+        pub const fn new() -> Self {
+            Guest {
+                cell: UnsafeCell::new((None, Vec::new())),
+            }
+        }
+
+        #[allow(clippy::mut_from_ref)]
+        unsafe fn state(&self) -> &mut (Option<NativeFilter<F>>, Vec<u8>) {
+            unsafe { &mut *self.cell.get() }
+        }
+
+        fn message(&self, text: &str) -> u64 {
+            let (_, message) = unsafe { self.state() };
+            message.clear();
+            message.extend_from_slice(text.as_bytes());
+            pack(message)
+        }
+
+        /// # Safety
+        /// `ptr..ptr+len` must be memory the host wrote.
+        pub unsafe fn init(&self, ptr: *const u8, len: u32) -> u64 {
+            std::panic::set_hook(Box::new(|info| {
+                host::log(Level::Error, &format!("panic: {info}"))
+            }));
+            let config = unsafe { std::slice::from_raw_parts(ptr, len as usize) };
+            match NativeFilter::<F>::new(config) {
+                Ok(filter) => {
+                    unsafe { self.state() }.0 = Some(filter);
+                    0
+                }
+                Err(reason) => self.message(&reason),
+            }
+        }
+
+        /// # Safety
+        /// As for [`Guest::init`].
+        pub unsafe fn process(&self, ptr: *const u8, len: u32) -> u64 {
+            let batch = unsafe { std::slice::from_raw_parts(ptr, len as usize) };
+            match unsafe { self.state() } {
+                (Some(filter), _) => pack(filter.process_batch(batch)),
+                (None, _) => panic!("wasmstash_process called before a successful wasmstash_init"),
+            }
+        }
+
+        /// # Safety
+        /// Only called by the host, between other calls.
+        pub unsafe fn snapshot(&self) -> u64 {
+            let (filter, message) = unsafe { self.state() };
+            *message = filter
+                .as_ref()
+                .map(NativeFilter::snapshot)
+                .unwrap_or_default();
+            pack(message)
+        }
+
+        /// # Safety
+        /// As for [`Guest::init`].
+        pub unsafe fn restore(&self, ptr: *const u8, len: u32) -> u64 {
+            let state = unsafe { std::slice::from_raw_parts(ptr, len as usize) };
+            let result = match unsafe { self.state() } {
+                (Some(filter), _) => filter.restore(state),
+                (None, _) => Err("restore called before init".into()),
+            };
+            match result {
+                Ok(()) => 0,
+                Err(reason) => self.message(&reason),
+            }
+        }
+    }
+
+    pub fn alloc(len: u32) -> *mut u8 {
+        let mut buffer = std::mem::ManuallyDrop::new(Vec::<u8>::with_capacity(len as usize));
+        buffer.as_mut_ptr()
+    }
+
+    /// # Safety
+    /// `ptr` and `len` must come from one earlier [`alloc`].
+    pub unsafe fn free(ptr: *mut u8, len: u32) {
+        drop(unsafe { Vec::from_raw_parts(ptr, 0, len as usize) });
+    }
+}

@@ -1,0 +1,267 @@
+//! The byte layout of batches and results that cross the host/guest boundary.
+//!
+//! Both sides use this one module: the guest SDK to read a batch and write its
+//! results, the host to write the batch and to read (and distrust) the results.
+//! The layout is specified for other languages in `filters/sdk/ABI.md`; change
+//! the two together.
+//!
+//! A batch is `count: u32le`, then `count` times `len: u32le, bytes[len]`, each
+//! `bytes` one event as a JSON object. Results are `count: u32le`, then `count`
+//! times `kind: u8, len: u32le, bytes[len]`.
+
+/// The ABI version this crate speaks; exported by every filter as
+/// `wasmstash_abi_version`.
+pub const ABI_VERSION: u32 = 1;
+
+/// What a filter did with one event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ResultKind {
+    /// The event is kept exactly as it came in; no payload.
+    Unchanged = 0,
+    /// The event is kept and replaced by the payload (a JSON object).
+    Replaced = 1,
+    /// The filter dropped the event on purpose; no payload.
+    Dropped = 2,
+    /// The filter failed on this event; the payload is a UTF-8 reason. The host
+    /// passes the original event through with a failure tag.
+    Failed = 3,
+}
+
+impl ResultKind {
+    fn from_byte(byte: u8) -> Option<Self> {
+        Some(match byte {
+            0 => Self::Unchanged,
+            1 => Self::Replaced,
+            2 => Self::Dropped,
+            3 => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a buffer is not a well-formed batch or result list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError(pub String);
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// Appends a batch holding `events` to `out` (which is cleared first).
+pub fn encode_batch<'a>(events: impl ExactSizeIterator<Item = &'a [u8]>, out: &mut Vec<u8>) {
+    out.clear();
+    put_u32(out, events.len());
+    for event in events {
+        put_u32(out, event.len());
+        out.extend_from_slice(event);
+    }
+}
+
+/// Splits a batch into its events, checking every length against the buffer.
+pub fn decode_batch(buf: &[u8]) -> Result<Vec<&[u8]>, WireError> {
+    let mut reader = Reader { buf, pos: 0 };
+    let count = reader.u32("event count")?;
+    // Each event needs at least its 4-byte length, which bounds a hostile count.
+    if count > buf.len() / 4 {
+        return Err(WireError(format!(
+            "batch claims {count} events but is only {} bytes",
+            buf.len()
+        )));
+    }
+    let mut events = Vec::with_capacity(count);
+    for index in 0..count {
+        let len = reader.u32("event length")?;
+        events.push(reader.bytes(len, index)?);
+    }
+    reader.finish()?;
+    Ok(events)
+}
+
+/// Writes results one by one; the count is patched in by [`ResultWriter::finish`].
+pub struct ResultWriter<'a> {
+    out: &'a mut Vec<u8>,
+    count: usize,
+    /// Where the payload of the result being written starts.
+    payload_start: usize,
+}
+
+impl<'a> ResultWriter<'a> {
+    /// Starts a result list in `out`, which is cleared first.
+    pub fn new(out: &'a mut Vec<u8>) -> Self {
+        out.clear();
+        out.extend_from_slice(&[0; 4]);
+        ResultWriter {
+            out,
+            count: 0,
+            payload_start: 4,
+        }
+    }
+
+    /// Appends one result.
+    pub fn push(&mut self, kind: ResultKind, payload: &[u8]) {
+        self.begin(kind);
+        self.out.extend_from_slice(payload);
+        self.end();
+    }
+
+    /// Appends one result whose payload `write` produces straight into the
+    /// buffer, which saves a copy for the common "replaced" case.
+    pub fn push_with(&mut self, kind: ResultKind, write: impl FnOnce(&mut Vec<u8>)) {
+        self.begin(kind);
+        write(self.out);
+        self.end();
+    }
+
+    fn begin(&mut self, kind: ResultKind) {
+        self.out.push(kind as u8);
+        self.out.extend_from_slice(&[0; 4]);
+        self.payload_start = self.out.len();
+    }
+
+    fn end(&mut self) {
+        // begin() left a 4-byte hole just before the payload; fill in its length.
+        let start = self.payload_start;
+        let len = to_u32(self.out.len() - start);
+        self.out[start - 4..start].copy_from_slice(&len.to_le_bytes());
+        self.count += 1;
+    }
+
+    /// Writes the final count and returns the whole buffer.
+    pub fn finish(self) -> &'a [u8] {
+        self.out[..4].copy_from_slice(&to_u32(self.count).to_le_bytes());
+        self.out
+    }
+}
+
+/// Splits a result list, checking it holds exactly `expected` well-formed results.
+pub fn decode_results(buf: &[u8], expected: usize) -> Result<Vec<(ResultKind, &[u8])>, WireError> {
+    let mut reader = Reader { buf, pos: 0 };
+    let count = reader.u32("result count")?;
+    if count != expected {
+        return Err(WireError(format!(
+            "filter returned {count} results for {expected} events"
+        )));
+    }
+    let mut results = Vec::with_capacity(count);
+    for index in 0..count {
+        let kind_byte = reader.bytes(1, index)?[0];
+        let kind = ResultKind::from_byte(kind_byte)
+            .ok_or_else(|| WireError(format!("result {index} has unknown kind {kind_byte}")))?;
+        let len = reader.u32("result length")?;
+        results.push((kind, reader.bytes(len, index)?));
+    }
+    reader.finish()?;
+    Ok(results)
+}
+
+fn put_u32(out: &mut Vec<u8>, value: usize) {
+    out.extend_from_slice(&to_u32(value).to_le_bytes());
+}
+
+fn to_u32(value: usize) -> u32 {
+    u32::try_from(value).expect("wasmstash frames are limited to 4 GiB")
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn u32(&mut self, what: &str) -> Result<usize, WireError> {
+        let bytes = self.buf.get(self.pos..self.pos + 4).ok_or_else(|| {
+            WireError(format!(
+                "truncated frame: no room for the {what} at byte {}",
+                self.pos
+            ))
+        })?;
+        self.pos += 4;
+        Ok(u32::from_le_bytes(bytes.try_into().unwrap()) as usize)
+    }
+
+    fn bytes(&mut self, len: usize, index: usize) -> Result<&'a [u8], WireError> {
+        let end = self
+            .pos
+            .checked_add(len)
+            .filter(|&end| end <= self.buf.len());
+        let end = end.ok_or_else(|| {
+            WireError(format!(
+                "truncated frame: item {index} needs {len} bytes at byte {} of {}",
+                self.pos,
+                self.buf.len()
+            ))
+        })?;
+        let bytes = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    fn finish(&self) -> Result<(), WireError> {
+        if self.pos == self.buf.len() {
+            Ok(())
+        } else {
+            Err(WireError(format!(
+                "{} stray bytes after the last item",
+                self.buf.len() - self.pos
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_round_trips() {
+        let events: Vec<&[u8]> = vec![b"{}", br#"{"a":1}"#, b""];
+        let mut buf = Vec::new();
+        encode_batch(events.iter().copied(), &mut buf);
+        assert_eq!(decode_batch(&buf).unwrap(), events);
+    }
+
+    #[test]
+    fn results_round_trip_and_count_is_checked() {
+        let mut buf = Vec::new();
+        let mut writer = ResultWriter::new(&mut buf);
+        writer.push(ResultKind::Unchanged, b"");
+        writer.push_with(ResultKind::Replaced, |out| {
+            out.extend_from_slice(b"{\"x\":2}")
+        });
+        writer.push(ResultKind::Failed, b"boom");
+        let buf = writer.finish().to_vec();
+        let results = decode_results(&buf, 3).unwrap();
+        assert_eq!(results[1], (ResultKind::Replaced, &b"{\"x\":2}"[..]));
+        assert_eq!(results[2], (ResultKind::Failed, &b"boom"[..]));
+        assert!(
+            decode_results(&buf, 2)
+                .unwrap_err()
+                .0
+                .contains("3 results for 2")
+        );
+    }
+
+    #[test]
+    fn hostile_frames_are_rejected_not_trusted() {
+        assert!(decode_batch(&[0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(decode_batch(&[1, 0, 0, 0, 9, 0, 0, 0, b'{']).is_err());
+        assert!(
+            decode_batch(&[0, 0, 0, 0, 1])
+                .unwrap_err()
+                .0
+                .contains("stray")
+        );
+        assert!(
+            decode_results(&[1, 0, 0, 0, 7, 0, 0, 0, 0], 1)
+                .unwrap_err()
+                .0
+                .contains("kind 7")
+        );
+        assert!(decode_results(&[], 0).is_err());
+    }
+}

@@ -1,0 +1,365 @@
+//! The pipeline config file (TOML): engine limits and named pipelines, each an
+//! ordered list of filters with their JSON config.
+//!
+//! ```toml
+//! [engine]
+//! call_timeout_ms = 1000     # 0 turns the per-call deadline off
+//! memory_limit_mib = 64
+//!
+//! [[pipelines.app.filters]]
+//! filter = "json"                     # a built-in ...
+//! config = { source = "message" }
+//!
+//! [[pipelines.app.filters]]
+//! module = "filters/redact.wasm"      # ... or a module file, relative to this file
+//! ```
+//!
+//! Every error names the file and, where it applies, the pipeline and filter.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::builtins;
+use crate::engine::{Engine, EngineSettings, FilterModule};
+
+/// A config problem, worded for the operator who has to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    engine: RawEngine,
+    #[serde(default)]
+    pipelines: BTreeMap<String, RawPipeline>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEngine {
+    call_timeout_ms: Option<u64>,
+    memory_limit_mib: Option<u64>,
+    cache_dir: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    filters: Vec<RawFilter>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFilter {
+    filter: Option<String>,
+    module: Option<PathBuf>,
+    name: Option<String>,
+    #[serde(default)]
+    config: Option<toml::Table>,
+}
+
+/// Where a filter's WebAssembly comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterSource {
+    Builtin(String),
+    File(PathBuf),
+}
+
+/// One filter of a pipeline, as configured.
+#[derive(Debug, Clone)]
+pub struct FilterSpec {
+    /// Label for logs, metrics and failure records.
+    pub name: String,
+    pub source: FilterSource,
+    pub config_json: Vec<u8>,
+}
+
+impl FilterSpec {
+    /// A spec from a command-line `NAME[=JSON]`, where NAME is a built-in or a
+    /// path to a module.
+    pub fn from_cli(spec: &str) -> Result<FilterSpec, ConfigError> {
+        let (target, config) = spec.split_once('=').unwrap_or((spec, "{}"));
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config).map_err(
+            |e| {
+                ConfigError(format!(
+                    "--filter {target}: config must be a JSON object: {e}"
+                ))
+            },
+        )?;
+        let source = if builtins::find(target).is_some() {
+            FilterSource::Builtin(target.to_owned())
+        } else if target.ends_with(".wasm") || target.ends_with(".wat") || target.contains('/') {
+            FilterSource::File(PathBuf::from(target))
+        } else {
+            return Err(ConfigError(format!(
+                "--filter {target}: no built-in filter of that name (built-ins: {}); a module file must end in .wasm or .wat",
+                builtins::names()
+            )));
+        };
+        Ok(FilterSpec {
+            name: default_name(&source),
+            source,
+            config_json: config.as_bytes().to_vec(),
+        })
+    }
+}
+
+/// A loaded config file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub engine: EngineSettings,
+    pub pipelines: BTreeMap<String, Vec<FilterSpec>>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read config: {e}", path.display())))?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses config text; `path` names the file in errors and anchors
+    /// relative module paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display();
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| ConfigError(format!("{file}: {e}")))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut pipelines = BTreeMap::new();
+        for (pipeline, raw_pipeline) in raw.pipelines {
+            if raw_pipeline.filters.is_empty() {
+                return Err(ConfigError(format!(
+                    "{file}: pipeline `{pipeline}` has no filters"
+                )));
+            }
+            let filters = raw_pipeline
+                .filters
+                .into_iter()
+                .enumerate()
+                .map(|(index, raw_filter)| {
+                    filter_spec(raw_filter, base).map_err(|msg| {
+                        ConfigError(format!(
+                            "{file}: pipeline `{pipeline}`, filter #{}: {msg}",
+                            index + 1
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            pipelines.insert(pipeline, filters);
+        }
+        Ok(Config {
+            path: path.to_path_buf(),
+            engine: engine_settings(raw.engine, base)
+                .map_err(|msg| ConfigError(format!("{file}: [engine] {msg}")))?,
+            pipelines,
+        })
+    }
+
+    /// Compiles and validates every filter of `pipeline`.
+    pub fn load_pipeline(
+        &self,
+        engine: &Engine,
+        pipeline: &str,
+    ) -> Result<Vec<FilterModule>, ConfigError> {
+        let filters = self.pipelines.get(pipeline).ok_or_else(|| {
+            let known: Vec<&str> = self.pipelines.keys().map(String::as_str).collect();
+            ConfigError(format!(
+                "{}: no pipeline `{pipeline}` (pipelines: {})",
+                self.path.display(),
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?;
+        load_filters(engine, filters).map_err(|msg| {
+            ConfigError(format!(
+                "{}: pipeline `{pipeline}`, {msg}",
+                self.path.display()
+            ))
+        })
+    }
+}
+
+/// Compiles and validates a list of filters; errors name the filter.
+pub fn load_filters(engine: &Engine, filters: &[FilterSpec]) -> Result<Vec<FilterModule>, String> {
+    filters
+        .iter()
+        .enumerate()
+        .map(|(index, spec)| {
+            let context = |msg: String| format!("filter #{} (`{}`): {msg}", index + 1, spec.name);
+            let bytes: std::borrow::Cow<[u8]> = match &spec.source {
+                FilterSource::Builtin(name) => builtins::find(name)
+                    .expect("checked when parsed")
+                    .wasm
+                    .into(),
+                FilterSource::File(path) => std::fs::read(path)
+                    .map_err(|e| context(format!("cannot read module {}: {e}", path.display())))?
+                    .into(),
+            };
+            FilterModule::load(engine, &spec.name, &bytes, &spec.config_json)
+                .map_err(|e| context(e.0))
+        })
+        .collect()
+}
+
+fn filter_spec(raw: RawFilter, base: &Path) -> Result<FilterSpec, String> {
+    let source = match (raw.filter, raw.module) {
+        (Some(name), None) => {
+            if builtins::find(&name).is_none() {
+                return Err(format!(
+                    "unknown built-in filter `{name}` (built-ins: {}); use `module = \"path.wasm\"` for a module file",
+                    builtins::names()
+                ));
+            }
+            FilterSource::Builtin(name)
+        }
+        (None, Some(path)) => FilterSource::File(base.join(path)),
+        (Some(_), Some(_)) => {
+            return Err("give either `filter` (a built-in) or `module` (a file), not both".into());
+        }
+        (None, None) => {
+            return Err("missing `filter = \"<built-in>\"` or `module = \"<path.wasm>\"`".into());
+        }
+    };
+    let config =
+        serde_json::to_vec(&raw.config.unwrap_or_default()).map_err(|e| format!("config: {e}"))?;
+    Ok(FilterSpec {
+        name: raw.name.unwrap_or_else(|| default_name(&source)),
+        source,
+        config_json: config,
+    })
+}
+
+fn default_name(source: &FilterSource) -> String {
+    match source {
+        FilterSource::Builtin(name) => name.clone(),
+        FilterSource::File(path) => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
+}
+
+fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, String> {
+    let defaults = EngineSettings::default();
+    let memory_limit_bytes = match raw.memory_limit_mib {
+        None => defaults.memory_limit_bytes,
+        Some(mib @ 1..=4096) => (mib as usize) << 20,
+        Some(other) => {
+            return Err(format!(
+                "memory_limit_mib = {other}: must be between 1 and 4096"
+            ));
+        }
+    };
+    let call_timeout = match raw.call_timeout_ms {
+        None => defaults.call_timeout,
+        Some(0) => None,
+        Some(ms @ 1..=600_000) => Some(Duration::from_millis(ms)),
+        Some(other) => {
+            return Err(format!(
+                "call_timeout_ms = {other}: must be 0 (off) or at most 600000"
+            ));
+        }
+    };
+    Ok(EngineSettings {
+        call_timeout,
+        memory_limit_bytes,
+        cache_dir: raw
+            .cache_dir
+            .map(|dir| base.join(dir))
+            .or(defaults.cache_dir),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("conf/w.toml")).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn reads_pipelines_in_order_with_json_configs() {
+        let config = parse(
+            r#"
+            [engine]
+            call_timeout_ms = 0
+            memory_limit_mib = 16
+            [[pipelines.app.filters]]
+            filter = "json"
+            config = { source = "message", target = "doc" }
+            [[pipelines.app.filters]]
+            module = "mods/x.wasm"
+            name = "redact"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.engine.call_timeout, None);
+        assert_eq!(config.engine.memory_limit_bytes, 16 << 20);
+        let app = &config.pipelines["app"];
+        assert_eq!(app[0].source, FilterSource::Builtin("json".into()));
+        assert_eq!(
+            app[0].config_json,
+            br#"{"source":"message","target":"doc"}"#
+        );
+        assert_eq!(app[1].source, FilterSource::File("conf/mods/x.wasm".into()));
+        assert_eq!(app[1].name, "redact");
+        assert_eq!(app[1].config_json, b"{}");
+    }
+
+    #[test]
+    fn errors_name_the_file_pipeline_and_filter() {
+        let err = parse("[[pipelines.p.filters]]\nfilter = \"jsn\"").unwrap_err();
+        assert!(
+            err.starts_with("conf/w.toml: pipeline `p`, filter #1: unknown built-in filter `jsn`"),
+            "{err}"
+        );
+        let err = parse("[[pipelines.p.filters]]\nconfig = {}").unwrap_err();
+        assert!(err.contains("filter #1: missing `filter"), "{err}");
+        let err =
+            parse("[[pipelines.p.filters]]\nfilter = \"json\"\nmodule = \"a.wasm\"").unwrap_err();
+        assert!(err.contains("not both"), "{err}");
+        let err = parse("[engine]\nmemory_limit_mb = 3").unwrap_err();
+        assert!(
+            err.contains("conf/w.toml") && err.contains("unknown field `memory_limit_mb`"),
+            "{err}"
+        );
+        let err = parse("[engine]\nmemory_limit_mib = 0").unwrap_err();
+        assert!(err.contains("between 1 and 4096"), "{err}");
+        let err = parse("[pipelines.p]\nfilters = []").unwrap_err();
+        assert!(err.contains("pipeline `p` has no filters"), "{err}");
+        let err = parse("[[pipelines.p.filters]\n").unwrap_err();
+        assert!(
+            err.starts_with("conf/w.toml: TOML parse error at line 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn cli_specs_pick_builtins_or_files() {
+        let spec = FilterSpec::from_cli(r#"mutate={"uppercase":["m"]}"#).unwrap();
+        assert_eq!(spec.source, FilterSource::Builtin("mutate".into()));
+        assert_eq!(FilterSpec::from_cli("./x.wasm").unwrap().name, "x");
+        assert!(
+            FilterSpec::from_cli("nope")
+                .unwrap_err()
+                .0
+                .contains("built-ins: json, mutate")
+        );
+        assert!(
+            FilterSpec::from_cli("json=[1]")
+                .unwrap_err()
+                .0
+                .contains("JSON object")
+        );
+    }
+}

@@ -1,0 +1,417 @@
+//! One live filter instance and every call across the host/guest boundary.
+//!
+//! Nothing the guest returns is trusted: pointers and lengths are checked
+//! against its memory, and every failure of a call comes back as a classified
+//! [`Failure`] (trap, timeout, out of memory, invalid output) rather than an
+//! error the caller has to interpret.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmstash_sdk::wire::{self, ResultKind};
+use wasmtime::{Caller, Extern, Linker, Memory, ResourceLimiter, Store, Trap, TypedFunc};
+
+use super::module::{FilterModule, LoadError};
+use super::stage::{Failure, FailureKind, StageOutcome};
+
+/// Longest guest log line kept; the rest is cut so a filter cannot flood the log.
+const MAX_LOG_LINE: usize = 4096;
+
+/// Per-instance host state, reachable from host imports.
+pub(crate) struct StoreState {
+    filter: Arc<str>,
+    memory_limit: usize,
+    memory_exceeded: bool,
+    last_error_log: Option<String>,
+    counters: BTreeMap<String, i64>,
+}
+
+impl ResourceLimiter for StoreState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.memory_exceeded = true;
+            wasmtime::bail!(
+                "filter tried to grow its memory to {} MiB, past its limit of {} MiB",
+                desired >> 20,
+                self.memory_limit >> 20
+            );
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The `wasmstash` imports of ABI v1. Nothing else is linked: no WASI, so no
+/// files, sockets, environment or clocks beyond what is here.
+pub(crate) fn linker(engine: &wasmtime::Engine) -> Linker<StoreState> {
+    let mut linker = Linker::new(engine);
+    linker
+        .func_wrap(
+            "wasmstash",
+            "log",
+            |mut caller: Caller<'_, StoreState>, level: u32, ptr: u32, len: u32| {
+                let text = read_guest_str(&mut caller, ptr, len)?;
+                let filter = caller.data().filter.clone();
+                match level {
+                    1 => {
+                        tracing::error!(target: "filter", filter = %filter, "{text}");
+                        caller.data_mut().last_error_log = Some(text);
+                    }
+                    2 => tracing::warn!(target: "filter", filter = %filter, "{text}"),
+                    3 => tracing::info!(target: "filter", filter = %filter, "{text}"),
+                    _ => tracing::debug!(target: "filter", filter = %filter, "{text}"),
+                }
+                Ok(())
+            },
+        )
+        .and_then(|l| {
+            l.func_wrap("wasmstash", "now_unix_nanos", || {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as i64)
+                    .unwrap_or(0)
+            })
+        })
+        .and_then(|l| {
+            l.func_wrap(
+                "wasmstash",
+                "metric_add",
+                |mut caller: Caller<'_, StoreState>, ptr: u32, len: u32, delta: i64| {
+                    let name = read_guest_str(&mut caller, ptr, len)?;
+                    let counters = &mut caller.data_mut().counters;
+                    // Bounded: a filter inventing names per event cannot grow this forever.
+                    if counters.len() < 256 || counters.contains_key(&name) {
+                        *counters.entry(name).or_default() += delta;
+                    }
+                    Ok(())
+                },
+            )
+        })
+        .expect("the wasmstash imports are defined once each");
+    linker
+}
+
+fn read_guest_str(
+    caller: &mut Caller<'_, StoreState>,
+    ptr: u32,
+    len: u32,
+) -> wasmtime::Result<String> {
+    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
+        wasmtime::bail!("filter has no exported memory");
+    };
+    let data = memory.data(&caller);
+    let end = (ptr as usize).saturating_add(len as usize);
+    let Some(bytes) = data.get(ptr as usize..end) else {
+        wasmtime::bail!("filter passed an out-of-bounds string ({len} bytes at {ptr})");
+    };
+    let bytes = &bytes[..bytes.len().min(MAX_LOG_LINE)];
+    Ok(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// A live instance of a filter module, reused across calls.
+pub struct FilterInstance {
+    store: Store<StoreState>,
+    memory: Memory,
+    alloc: TypedFunc<u32, u32>,
+    free: TypedFunc<(u32, u32), ()>,
+    process: TypedFunc<(u32, u32), u64>,
+    snapshot: Option<TypedFunc<(), u64>>,
+    restore: Option<TypedFunc<(u32, u32), u64>>,
+    /// The input buffer in guest memory (pointer, capacity), reused across calls.
+    input: Option<(u32, u32)>,
+    deadline_ticks: Option<u64>,
+}
+
+impl FilterInstance {
+    /// Instantiates `module`, checks its ABI version and exports, and runs
+    /// its `init` with the module's config.
+    pub(crate) fn new(module: &FilterModule) -> Result<FilterInstance, LoadError> {
+        let engine = module.engine();
+        let state = StoreState {
+            filter: module.name().into(),
+            memory_limit: engine.settings().memory_limit_bytes,
+            memory_exceeded: false,
+            last_error_log: None,
+            counters: BTreeMap::new(),
+        };
+        let mut store = Store::new(engine.wasmtime(), state);
+        store.limiter(|state| state as &mut dyn ResourceLimiter);
+        let deadline_ticks = engine.deadline_ticks();
+        if let Some(ticks) = deadline_ticks {
+            store.epoch_deadline_trap();
+            store.set_epoch_deadline(ticks);
+        }
+        let instance = module
+            .linker()
+            .instantiate(&mut store, module.wasmtime_module())
+            .map_err(|e| LoadError(format!("cannot instantiate: {e:#}")))?;
+
+        let version: TypedFunc<(), u32> = typed(&instance, &mut store, "wasmstash_abi_version")?;
+        let found = version
+            .call(&mut store, ())
+            .map_err(|e| LoadError(format!("wasmstash_abi_version trapped: {e}")))?;
+        if found != wire::ABI_VERSION {
+            return Err(LoadError(format!(
+                "module speaks wasmstash ABI version {found}, but this host speaks version {}",
+                wire::ABI_VERSION
+            )));
+        }
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or_else(|| LoadError("module does not export its memory as `memory`".into()))?;
+        let snapshot = optional_typed(&instance, &mut store, "wasmstash_snapshot")?;
+        let restore = optional_typed(&instance, &mut store, "wasmstash_restore")?;
+        let mut filter = FilterInstance {
+            alloc: typed(&instance, &mut store, "wasmstash_alloc")?,
+            free: typed(&instance, &mut store, "wasmstash_free")?,
+            process: typed(&instance, &mut store, "wasmstash_process")?,
+            snapshot,
+            restore,
+            memory,
+            store,
+            input: None,
+            deadline_ticks,
+        };
+        let init: TypedFunc<(u32, u32), u64> =
+            typed(&instance, &mut filter.store, "wasmstash_init")?;
+        filter
+            .call_with_bytes(init, module.config_json())
+            .map_err(|failure| LoadError(format!("init failed: {}", failure.reason)))?
+            .map_err(|message| LoadError(format!("invalid config: {message}")))?;
+        Ok(filter)
+    }
+
+    /// Runs `process` on an encoded batch of `expected` events and decodes
+    /// the results. Replaced events are not validated here; see `Stage`.
+    pub fn process(&mut self, batch: &[u8], expected: usize) -> Result<Vec<StageOutcome>, Failure> {
+        let (ptr, len) = self.write_input(batch)?;
+        self.arm_deadline();
+        let packed = self
+            .process
+            .call(&mut self.store, (ptr, len))
+            .map_err(|e| self.classify(e))?;
+        let output = self.guest_bytes(packed)?;
+        let results = wire::decode_results(output, expected).map_err(|e| {
+            Failure::new(
+                FailureKind::InvalidOutput,
+                format!("malformed results: {e}"),
+            )
+        })?;
+        Ok(results
+            .into_iter()
+            .map(|(kind, payload)| match kind {
+                ResultKind::Unchanged => StageOutcome::Unchanged,
+                ResultKind::Replaced => StageOutcome::Replaced(payload.to_vec()),
+                ResultKind::Dropped => StageOutcome::Dropped,
+                ResultKind::Failed => StageOutcome::Failed(Failure::new(
+                    FailureKind::FilterError,
+                    String::from_utf8_lossy(payload).into_owned(),
+                )),
+            })
+            .collect())
+    }
+
+    /// The filter's state, or `None` when the module keeps none.
+    pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, Failure> {
+        let Some(snapshot) = self.snapshot.clone() else {
+            return Ok(None);
+        };
+        self.arm_deadline();
+        let packed = snapshot
+            .call(&mut self.store, ())
+            .map_err(|e| self.classify(e))?;
+        let state = self.guest_bytes(packed)?;
+        Ok((!state.is_empty()).then(|| state.to_vec()))
+    }
+
+    /// Hands state from an earlier [`FilterInstance::snapshot`] back to the filter.
+    pub fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        let Some(restore) = self.restore.clone() else {
+            return Err("module has no wasmstash_restore export".into());
+        };
+        match self.call_with_bytes(restore, state) {
+            Ok(result) => result,
+            Err(failure) => Err(failure.reason),
+        }
+    }
+
+    /// Bytes of linear memory the instance holds.
+    pub fn memory_bytes(&self) -> usize {
+        self.memory.data_size(&self.store)
+    }
+
+    /// Counters the filter reported through `metric_add` since the last call.
+    pub fn take_counters(&mut self) -> BTreeMap<String, i64> {
+        std::mem::take(&mut self.store.data_mut().counters)
+    }
+
+    /// Copies `bytes` into a fresh guest buffer, calls `func` on it, frees the
+    /// buffer, and reads the packed (ptr, len) answer as "empty = ok, else an
+    /// error message".
+    fn call_with_bytes(
+        &mut self,
+        func: TypedFunc<(u32, u32), u64>,
+        bytes: &[u8],
+    ) -> Result<Result<(), String>, Failure> {
+        let len = guest_len(bytes.len())?;
+        self.arm_deadline();
+        let ptr = self
+            .alloc
+            .call(&mut self.store, len)
+            .map_err(|e| self.classify(e))?;
+        self.memory
+            .write(&mut self.store, ptr as usize, bytes)
+            .map_err(|_| {
+                Failure::new(
+                    FailureKind::InvalidOutput,
+                    "wasmstash_alloc returned an out-of-bounds buffer",
+                )
+            })?;
+        self.arm_deadline();
+        let packed = func
+            .call(&mut self.store, (ptr, len))
+            .map_err(|e| self.classify(e))?;
+        let message = String::from_utf8_lossy(self.guest_bytes(packed)?).into_owned();
+        self.free
+            .call(&mut self.store, (ptr, len))
+            .map_err(|e| self.classify(e))?;
+        Ok(if message.is_empty() {
+            Ok(())
+        } else {
+            Err(message)
+        })
+    }
+
+    /// Puts a batch into the reusable input buffer, growing it when needed.
+    fn write_input(&mut self, batch: &[u8]) -> Result<(u32, u32), Failure> {
+        let len = guest_len(batch.len())?;
+        let ptr = match self.input {
+            Some((ptr, capacity)) if capacity >= len => ptr,
+            previous => {
+                if let Some((ptr, capacity)) = previous {
+                    self.input = None;
+                    self.arm_deadline();
+                    self.free
+                        .call(&mut self.store, (ptr, capacity))
+                        .map_err(|e| self.classify(e))?;
+                }
+                let capacity = len.max(64 << 10).checked_next_power_of_two().unwrap_or(len);
+                self.arm_deadline();
+                let ptr = self
+                    .alloc
+                    .call(&mut self.store, capacity)
+                    .map_err(|e| self.classify(e))?;
+                self.input = Some((ptr, capacity));
+                ptr
+            }
+        };
+        self.memory
+            .write(&mut self.store, ptr as usize, batch)
+            .map_err(|_| {
+                Failure::new(
+                    FailureKind::InvalidOutput,
+                    "wasmstash_alloc returned an out-of-bounds buffer",
+                )
+            })?;
+        Ok((ptr, len))
+    }
+
+    fn arm_deadline(&mut self) {
+        self.store.data_mut().last_error_log = None;
+        if let Some(ticks) = self.deadline_ticks {
+            self.store.set_epoch_deadline(ticks);
+        }
+    }
+
+    /// The bytes a packed (ptr << 32 | len) return value points at.
+    fn guest_bytes(&self, packed: u64) -> Result<&[u8], Failure> {
+        let (ptr, len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+        self.memory
+            .data(&self.store)
+            .get(ptr..ptr + len)
+            .ok_or_else(|| {
+                Failure::new(
+                    FailureKind::InvalidOutput,
+                    format!("filter returned an out-of-bounds buffer ({len} bytes at {ptr})"),
+                )
+            })
+    }
+
+    fn classify(&mut self, error: wasmtime::Error) -> Failure {
+        let state = self.store.data_mut();
+        let mut failure = if state.memory_exceeded {
+            Failure::new(FailureKind::OutOfMemory, format!("{error}"))
+        } else {
+            match error.downcast_ref::<Trap>() {
+                Some(Trap::Interrupt) => Failure::new(
+                    FailureKind::Timeout,
+                    "filter ran past its deadline (engine.call_timeout_ms) and was stopped",
+                ),
+                Some(Trap::StackOverflow) => Failure::new(
+                    FailureKind::Trap,
+                    "call stack exhausted (unbounded recursion?)",
+                ),
+                Some(trap) => Failure::new(FailureKind::Trap, format!("trap: {trap}")),
+                None => Failure::new(FailureKind::Trap, format!("{error:#}")),
+            }
+        };
+        if let Some(logged) = state.last_error_log.take() {
+            failure.reason = format!("{}; the filter logged: {logged}", failure.reason);
+        }
+        failure
+    }
+}
+
+fn guest_len(len: usize) -> Result<u32, Failure> {
+    u32::try_from(len)
+        .map_err(|_| Failure::new(FailureKind::InvalidOutput, "batch larger than 4 GiB"))
+}
+
+fn typed<P, R>(
+    instance: &wasmtime::Instance,
+    store: &mut Store<StoreState>,
+    name: &str,
+) -> Result<TypedFunc<P, R>, LoadError>
+where
+    P: wasmtime::WasmParams,
+    R: wasmtime::WasmResults,
+{
+    let func = instance.get_func(&mut *store, name).ok_or_else(|| {
+        LoadError(format!(
+            "module does not export the function `{name}` that ABI v1 requires"
+        ))
+    })?;
+    func.typed(&*store).map_err(|e| {
+        LoadError(format!(
+            "export `{name}` has the wrong signature for ABI v1: {e}"
+        ))
+    })
+}
+
+fn optional_typed<P, R>(
+    instance: &wasmtime::Instance,
+    store: &mut Store<StoreState>,
+    name: &str,
+) -> Result<Option<TypedFunc<P, R>>, LoadError>
+where
+    P: wasmtime::WasmParams,
+    R: wasmtime::WasmResults,
+{
+    match instance.get_export(&mut *store, name) {
+        Some(_) => typed(instance, store, name).map(Some),
+        None => Ok(None),
+    }
+}

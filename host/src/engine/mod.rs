@@ -1,0 +1,127 @@
+//! The WebAssembly engine: one wasmtime `Engine` shared by every filter, with
+//! the limits that keep a misbehaving filter from hurting the host.
+//!
+//! - `cache`: compiled modules on disk, so a restart does not recompile.
+//! - `module`: loading a filter module and checking it speaks ABI v1.
+//! - `instance`: one live instance and the calls across the boundary.
+//! - `stage`: a filter's place in a pipeline; turns traps, timeouts and bad
+//!   output into per-event failures instead of lost batches.
+
+mod cache;
+mod instance;
+mod module;
+mod stage;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use instance::FilterInstance;
+pub use module::{FilterModule, LoadError};
+pub use stage::{Failure, FailureKind, Stage, StageOutcome};
+
+/// How often the epoch advances; deadlines are whole ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// The limits and knobs of the engine, from the `[engine]` config table.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Longest a single call into a filter may run; `None` turns the deadline
+    /// (and the epoch checks compiled into every loop) off.
+    pub call_timeout: Option<Duration>,
+    /// Most linear memory one instance may grow to.
+    pub memory_limit_bytes: usize,
+    /// Where compiled modules are kept across restarts; `None` keeps them in
+    /// memory only.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            call_timeout: Some(Duration::from_millis(1000)),
+            memory_limit_bytes: 64 << 20,
+            cache_dir: default_cache_dir(),
+        }
+    }
+}
+
+/// `$WASMSTASH_CACHE_DIR`, else `$XDG_CACHE_HOME/wasmstash`, else
+/// `~/.cache/wasmstash`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let from_env = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    from_env("WASMSTASH_CACHE_DIR")
+        .or_else(|| from_env("XDG_CACHE_HOME").map(|d| d.join("wasmstash")))
+        .or_else(|| from_env("HOME").map(|d| d.join(".cache/wasmstash")))
+}
+
+/// The shared engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    wasmtime: wasmtime::Engine,
+    settings: EngineSettings,
+    cache: cache::ModuleCache,
+}
+
+impl Engine {
+    pub fn new(settings: EngineSettings) -> anyhow::Result<Engine> {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(settings.call_timeout.is_some());
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let wasmtime = wasmtime::Engine::new(&config)?;
+        if settings.call_timeout.is_some() {
+            start_epoch_ticker(&wasmtime);
+        }
+        let cache = cache::ModuleCache::new(settings.cache_dir.clone());
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                wasmtime,
+                settings,
+                cache,
+            }),
+        })
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.inner.settings
+    }
+
+    pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner.wasmtime
+    }
+
+    pub(crate) fn cache(&self) -> &cache::ModuleCache {
+        &self.inner.cache
+    }
+
+    /// Deadline in epoch ticks for one call, if deadlines are on.
+    pub(crate) fn deadline_ticks(&self) -> Option<u64> {
+        self.inner.settings.call_timeout.map(|timeout| {
+            // One extra tick: the current one may be about to end.
+            (timeout.as_micros() / EPOCH_TICK.as_micros()) as u64 + 1
+        })
+    }
+}
+
+/// Advances the engine's epoch on a timer until the engine is dropped.
+fn start_epoch_ticker(engine: &wasmtime::Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wasmstash-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}

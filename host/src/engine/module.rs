@@ -1,0 +1,122 @@
+//! Loading a filter module: compile (or fetch from the cache), check that it
+//! imports nothing beyond ABI v1, and prove it works by instantiating it once
+//! with its config, so that every problem surfaces at load time with a clear
+//! message rather than on the first event.
+
+use std::sync::Arc;
+
+use wasmtime::{ExternType, Linker};
+
+use super::Engine;
+use super::instance::{FilterInstance, StoreState, linker};
+
+/// Why a module could not be loaded; the message is meant for an operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LoadError(pub String);
+
+/// The imports ABI v1 offers; anything else (WASI above all) is refused.
+const ALLOWED_IMPORTS: &[&str] = &["log", "now_unix_nanos", "metric_add"];
+
+/// A compiled, validated filter module with its config, ready to instantiate.
+#[derive(Clone)]
+pub struct FilterModule {
+    inner: Arc<ModuleInner>,
+}
+
+struct ModuleInner {
+    name: String,
+    engine: Engine,
+    linker: Linker<StoreState>,
+    module: wasmtime::Module,
+    config_json: Vec<u8>,
+    sha256: String,
+    from_cache: bool,
+}
+
+impl FilterModule {
+    /// Loads a module from WebAssembly binary or text. `name` labels the filter
+    /// in logs, metrics and failure records.
+    pub fn load(
+        engine: &Engine,
+        name: &str,
+        wasm_or_wat: &[u8],
+        config_json: &[u8],
+    ) -> Result<FilterModule, LoadError> {
+        let wasm = wat::parse_bytes(wasm_or_wat)
+            .map_err(|e| LoadError(format!("not a WebAssembly module (binary or text): {e}")))?;
+        let compiled = engine
+            .cache()
+            .compile(engine.wasmtime(), &wasm)
+            .map_err(|e| LoadError(format!("not a valid WebAssembly module: {e:#}")))?;
+        check_imports(&compiled.module)?;
+        let module = FilterModule {
+            inner: Arc::new(ModuleInner {
+                name: name.to_owned(),
+                engine: engine.clone(),
+                linker: linker(engine.wasmtime()),
+                module: compiled.module,
+                config_json: config_json.to_vec(),
+                sha256: compiled.sha256,
+                from_cache: compiled.from_cache,
+            }),
+        };
+        // One throw-away instance proves the exports, the ABI version and the
+        // config are all right before any event depends on them.
+        module.instantiate()?;
+        Ok(module)
+    }
+
+    /// A fresh instance, initialised with the module's config.
+    pub fn instantiate(&self) -> Result<FilterInstance, LoadError> {
+        FilterInstance::new(self)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Hex SHA-256 of the module's WebAssembly binary.
+    pub fn sha256(&self) -> &str {
+        &self.inner.sha256
+    }
+
+    /// Whether the compiled code came from the on-disk cache.
+    pub fn from_cache(&self) -> bool {
+        self.inner.from_cache
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn linker(&self) -> &Linker<StoreState> {
+        &self.inner.linker
+    }
+
+    pub(crate) fn wasmtime_module(&self) -> &wasmtime::Module {
+        &self.inner.module
+    }
+
+    pub(crate) fn config_json(&self) -> &[u8] {
+        &self.inner.config_json
+    }
+}
+
+fn check_imports(module: &wasmtime::Module) -> Result<(), LoadError> {
+    for import in module.imports() {
+        let allowed = import.module() == "wasmstash"
+            && ALLOWED_IMPORTS.contains(&import.name())
+            && matches!(import.ty(), ExternType::Func(_));
+        if !allowed {
+            return Err(LoadError(format!(
+                "module imports `{}::{}`, which wasmstash does not provide: filters get no WASI, \
+                 filesystem, network or environment access, only the `wasmstash` imports of ABI v1 ({})",
+                import.module(),
+                import.name(),
+                ALLOWED_IMPORTS.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! A filter's place in a pipeline: the code that makes sure no event is lost.
+//!
+//! A batch goes to the filter in one call. If that call traps, times out, runs
+//! out of memory or returns something that is not a result list, the instance
+//! is thrown away and the batch is replayed one event per call on fresh
+//! instances, so only the event that caused the failure is marked failed and
+//! every other event is still processed. Each result the filter does return is
+//! checked before it replaces an event.
+
+use wasmstash_sdk::wire;
+
+use super::instance::FilterInstance;
+use super::module::FilterModule;
+use crate::event_check::check_event;
+
+/// What went wrong for one event, as recorded on the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailureKind {
+    /// The filter trapped (a panic, an out-of-bounds access, a stack overflow).
+    Trap,
+    /// The call ran past `engine.call_timeout_ms`.
+    Timeout,
+    /// The instance hit `engine.memory_limit_mib`.
+    OutOfMemory,
+    /// The filter's output was not a result list, or not a JSON object.
+    InvalidOutput,
+    /// The filter itself reported an error for this event.
+    FilterError,
+}
+
+impl FailureKind {
+    /// The Logstash-style tag an affected event carries.
+    pub fn tag(self) -> &'static str {
+        match self {
+            FailureKind::Timeout => "_wasmfilter_timeout",
+            _ => "_wasmfilter_failure",
+        }
+    }
+
+    /// The name recorded under `[wasmstash][failures][n][kind]`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Trap => "trap",
+            FailureKind::Timeout => "timeout",
+            FailureKind::OutOfMemory => "out_of_memory",
+            FailureKind::InvalidOutput => "invalid_output",
+            FailureKind::FilterError => "filter_error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub reason: String,
+}
+
+impl Failure {
+    pub fn new(kind: FailureKind, reason: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What one stage did with one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StageOutcome {
+    Unchanged,
+    Replaced(Vec<u8>),
+    Dropped,
+    Failed(Failure),
+}
+
+/// A filter module with the instance that serves it.
+pub struct Stage {
+    module: FilterModule,
+    instance: Option<FilterInstance>,
+    /// State to hand a replacement instance, from the last snapshot taken.
+    state: Option<Vec<u8>>,
+    batch: Vec<u8>,
+    recycles: u64,
+}
+
+impl Stage {
+    pub fn new(module: FilterModule) -> Stage {
+        Stage {
+            module,
+            instance: None,
+            state: None,
+            batch: Vec::new(),
+            recycles: 0,
+        }
+    }
+
+    pub fn module(&self) -> &FilterModule {
+        &self.module
+    }
+
+    /// How many times an instance was thrown away after a failure.
+    pub fn recycles(&self) -> u64 {
+        self.recycles
+    }
+
+    /// Runs the filter over `events`; exactly one outcome per event, in order.
+    pub fn process(&mut self, events: &[&[u8]]) -> Vec<StageOutcome> {
+        if events.is_empty() {
+            return Vec::new();
+        }
+        match self.call(events) {
+            Ok(outcomes) => outcomes,
+            Err(failure) if events.len() == 1 => vec![StageOutcome::Failed(failure)],
+            Err(failure) => {
+                tracing::warn!(
+                    filter = self.module.name(),
+                    kind = failure.kind.as_str(),
+                    "batch of {} failed ({}); replaying one event at a time to isolate it",
+                    events.len(),
+                    failure.reason
+                );
+                events
+                    .iter()
+                    .map(|event| match self.call(std::slice::from_ref(event)) {
+                        Ok(mut single) => single.pop().expect("one result per event"),
+                        Err(failure) => StageOutcome::Failed(failure),
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// One call on the current instance. Any failure discards the instance,
+    /// whose memory can no longer be trusted.
+    fn call(&mut self, events: &[&[u8]]) -> Result<Vec<StageOutcome>, Failure> {
+        let mut batch = std::mem::take(&mut self.batch);
+        wire::encode_batch(events.iter().copied(), &mut batch);
+        let result = self
+            .instance()
+            .and_then(|instance| instance.process(&batch, events.len()));
+        self.batch = batch;
+        match result {
+            Ok(outcomes) => Ok(outcomes.into_iter().map(validate).collect()),
+            Err(failure) => {
+                self.instance = None;
+                self.recycles += 1;
+                Err(failure)
+            }
+        }
+    }
+
+    fn instance(&mut self) -> Result<&mut FilterInstance, Failure> {
+        if self.instance.is_none() {
+            let mut instance = self.module.instantiate().map_err(|e| {
+                Failure::new(
+                    FailureKind::Trap,
+                    format!("could not start a new instance: {e}"),
+                )
+            })?;
+            if let Some(state) = &self.state {
+                if let Err(e) = instance.restore(state) {
+                    tracing::error!(
+                        filter = self.module.name(),
+                        "restoring state into a new instance failed: {e}"
+                    );
+                }
+            }
+            self.instance = Some(instance);
+        }
+        Ok(self.instance.as_mut().expect("set above"))
+    }
+
+    /// Takes the filter's state and remembers it for replacement instances.
+    pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, Failure> {
+        let state = self.instance()?.snapshot()?;
+        self.state.clone_from(&state);
+        Ok(state)
+    }
+
+    /// Restores state into this stage's instance (and any that replace it).
+    pub fn restore(&mut self, state: Vec<u8>) -> Result<(), String> {
+        let instance = self.instance().map_err(|f| f.reason)?;
+        instance.restore(&state)?;
+        self.state = Some(state);
+        Ok(())
+    }
+
+    /// The live instance, if any (for metrics such as memory and counters).
+    pub fn live_instance(&mut self) -> Option<&mut FilterInstance> {
+        self.instance.as_mut()
+    }
+}
+
+/// A replaced event must still be one JSON object without duplicate keys.
+fn validate(outcome: StageOutcome) -> StageOutcome {
+    match outcome {
+        StageOutcome::Replaced(event) => match check_event(&event) {
+            Ok(()) => StageOutcome::Replaced(event),
+            Err(e) => StageOutcome::Failed(Failure::new(
+                FailureKind::InvalidOutput,
+                format!("filter returned an invalid event: {e}"),
+            )),
+        },
+        other => other,
+    }
+}

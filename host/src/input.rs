@@ -1,0 +1,103 @@
+//! Turning raw input lines into events, the same way for every entry point.
+//!
+//! A plain log line becomes `{"message": line}`. An NDJSON line is taken as
+//! the event itself once [`check_event`] accepts it; one that is not a valid
+//! JSON object is not lost but becomes a `message` event tagged
+//! `_jsonparsefailure` with the reason recorded, as Logstash's `json_lines`
+//! codec does.
+
+use serde_json::json;
+use wasmstash_sdk::Event;
+
+use crate::event_check::check_event;
+use crate::pipeline::FAILURES_FIELD;
+
+/// How input lines are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// NDJSON if the first non-empty line is a JSON object, else plain lines.
+    Auto,
+    /// Each line is a log message.
+    Lines,
+    /// Each line is a JSON event.
+    Ndjson,
+}
+
+/// Decides `Auto` by looking at the first non-empty line.
+pub fn detect(first_line: &[u8]) -> InputFormat {
+    if check_event(first_line).is_ok() {
+        InputFormat::Ndjson
+    } else {
+        InputFormat::Lines
+    }
+}
+
+/// Strips the line terminator (`\n` or `\r\n`).
+pub fn trim_newline(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// `{"message": line}`; bytes that are not UTF-8 become U+FFFD.
+pub fn line_event(line: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(line);
+    let mut event = Vec::with_capacity(line.len() + 16);
+    event.extend_from_slice(b"{\"message\":");
+    serde_json::to_writer(&mut event, text.as_ref()).expect("writing to a Vec cannot fail");
+    event.push(b'}');
+    event
+}
+
+/// The event an NDJSON line stands for, or a tagged message event if it is
+/// not a valid JSON object.
+pub fn ndjson_event(line: &[u8]) -> Result<Vec<u8>, (Vec<u8>, String)> {
+    match check_event(line) {
+        Ok(()) => Ok(line.to_vec()),
+        Err(reason) => {
+            let mut event = Event::new();
+            event.set("message", String::from_utf8_lossy(line).into_owned());
+            event.add_tag("_jsonparsefailure");
+            event.set(
+                FAILURES_FIELD,
+                json!([{"kind": "invalid_input", "reason": reason}]),
+            );
+            let mut bytes = Vec::new();
+            event.write_json(&mut bytes);
+            Err((bytes, reason))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_become_message_events() {
+        assert_eq!(
+            line_event(b"GET \"/\" 200"),
+            br#"{"message":"GET \"/\" 200"}"#
+        );
+        assert_eq!(
+            line_event(b"bad \xff byte"),
+            "{\"message\":\"bad \u{fffd} byte\"}".as_bytes()
+        );
+        assert_eq!(trim_newline(b"x\r\n"), b"x");
+    }
+
+    #[test]
+    fn bad_ndjson_is_kept_and_tagged() {
+        assert_eq!(ndjson_event(br#"{"a":1}"#).unwrap(), br#"{"a":1}"#);
+        let (event, reason) = ndjson_event(br#"{"a":1,"a":2}"#).unwrap_err();
+        assert!(reason.contains("duplicate key"));
+        let text = String::from_utf8(event).unwrap();
+        assert!(text.contains(r#""tags":["_jsonparsefailure"]"#), "{text}");
+        assert!(text.contains(r#""message":"{\"a\":1,\"a\":2}""#), "{text}");
+    }
+
+    #[test]
+    fn detects_ndjson_from_the_first_line() {
+        assert_eq!(detect(br#"{"message":"x"}"#), InputFormat::Ndjson);
+        assert_eq!(detect(b"127.0.0.1 - - [x]"), InputFormat::Lines);
+    }
+}

@@ -1,0 +1,18 @@
+//! wasmstash: sandboxed WebAssembly log filters for Logstash.
+//!
+//! The binary (`main.rs`) is a thin command line over this library:
+//!
+//! - [`engine`]: wasmtime, the module cache, limits, and failure isolation.
+//! - [`pipeline`]: filters in order; every event comes out exactly once.
+//! - [`config`]: the TOML pipeline file.
+//! - [`builtins`]: the filters compiled into the binary.
+//! - [`event_check`]: the JSON validation that guards the ABI boundary.
+//! - [`run`]: the `wasmstash run` command (files or stdin to NDJSON).
+
+pub mod builtins;
+pub mod config;
+pub mod engine;
+pub mod event_check;
+pub mod input;
+pub mod pipeline;
+pub mod run;

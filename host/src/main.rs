@@ -1,0 +1,93 @@
+//! The `wasmstash` command line. Everything it does lives in the library; this
+//! file only parses arguments, sets up logging and maps errors to exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use wasmstash::config::Config;
+use wasmstash::engine::Engine;
+use wasmstash::run::{RunArgs, RunError};
+use wasmstash::{builtins, run};
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Sandboxed WebAssembly log filters for Logstash.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline over log files (or stdin) and write NDJSON events to stdout.
+    Run(RunArgs),
+    /// Check a config file: parse it and load every filter of every pipeline.
+    Check {
+        /// The pipeline config file (TOML).
+        config: PathBuf,
+    },
+    /// List the filters built into this binary.
+    Filters,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => match run::run(&args) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("wasmstash: {error}");
+                match error {
+                    RunError::Config(_) => ExitCode::from(2),
+                    RunError::Io(_) => ExitCode::from(1),
+                }
+            }
+        },
+        Command::Check { config } => match check(&config) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("wasmstash: {error}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Filters => {
+            for builtin in builtins::BUILTINS {
+                println!("{:<8} {}", builtin.name, builtin.summary);
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> Result<String, Box<dyn std::error::Error>> {
+    let config = Config::load(path)?;
+    let engine = Engine::new(config.engine.clone())?;
+    let mut lines = Vec::new();
+    for name in config.pipelines.keys() {
+        let modules = config.load_pipeline(&engine, name)?;
+        let filters: Vec<String> = modules
+            .iter()
+            .map(|m| format!("{} ({})", m.name(), &m.sha256()[..12]))
+            .collect();
+        lines.push(format!("pipeline `{name}`: {}", filters.join(" -> ")));
+    }
+    lines.push(format!(
+        "{}: OK, {} pipeline(s)",
+        path.display(),
+        config.pipelines.len()
+    ));
+    Ok(lines.join("\n"))
+}

@@ -1,0 +1,139 @@
+//! A pipeline: an ordered list of filter stages that every batch goes through.
+//!
+//! Each event comes out exactly once: as an event (changed, unchanged, or
+//! passed through with a failure recorded on it) or as an explicit drop. A
+//! failed event keeps going through the later stages, as in Logstash, where a
+//! filter that fails tags the event and the next filter still runs.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use wasmstash_sdk::{Event, Value};
+
+use crate::engine::{Failure, FailureKind, FilterModule, Stage, StageOutcome};
+
+/// The longest failure reason recorded on an event.
+const MAX_REASON: usize = 1024;
+
+/// Where failure records go on an event.
+pub const FAILURES_FIELD: &str = "[wasmstash][failures]";
+
+/// The result for one input event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventResult {
+    Event(Vec<u8>),
+    Dropped,
+}
+
+/// Counts since the pipeline was built.
+#[derive(Debug, Default, Clone)]
+pub struct PipelineStats {
+    pub events_in: u64,
+    pub events_out: u64,
+    pub dropped: u64,
+    /// Failures by (filter name, kind).
+    pub failures: BTreeMap<(String, FailureKind), u64>,
+}
+
+pub struct Pipeline {
+    name: String,
+    stages: Vec<Stage>,
+    stats: PipelineStats,
+}
+
+impl Pipeline {
+    pub fn new(name: &str, modules: Vec<FilterModule>) -> Pipeline {
+        Pipeline {
+            name: name.to_owned(),
+            stages: modules.into_iter().map(Stage::new).collect(),
+            stats: PipelineStats::default(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn stats(&self) -> &PipelineStats {
+        &self.stats
+    }
+
+    pub fn stages_mut(&mut self) -> &mut [Stage] {
+        &mut self.stages
+    }
+
+    /// Runs `events` (each a validated JSON object) through every stage.
+    pub fn process(&mut self, events: Vec<Vec<u8>>) -> Vec<EventResult> {
+        self.stats.events_in += events.len() as u64;
+        let mut slots: Vec<Option<Vec<u8>>> = events.into_iter().map(Some).collect();
+        for stage in &mut self.stages {
+            let live: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_some()).collect();
+            let inputs: Vec<&[u8]> = live.iter().map(|&i| slots[i].as_deref().unwrap()).collect();
+            let outcomes = stage.process(&inputs);
+            drop(inputs);
+            for (index, outcome) in live.into_iter().zip(outcomes) {
+                match outcome {
+                    StageOutcome::Unchanged => {}
+                    StageOutcome::Replaced(event) => slots[index] = Some(event),
+                    StageOutcome::Dropped => slots[index] = None,
+                    StageOutcome::Failed(failure) => {
+                        let name = stage.module().name();
+                        *self
+                            .stats
+                            .failures
+                            .entry((name.to_owned(), failure.kind))
+                            .or_default() += 1;
+                        let event = slots[index].as_deref().unwrap();
+                        slots[index] = Some(record_failure(event, &self.name, name, &failure));
+                    }
+                }
+            }
+        }
+        slots
+            .into_iter()
+            .map(|slot| match slot {
+                Some(event) => {
+                    self.stats.events_out += 1;
+                    EventResult::Event(event)
+                }
+                None => {
+                    self.stats.dropped += 1;
+                    EventResult::Dropped
+                }
+            })
+            .collect()
+    }
+}
+
+/// Tags `event` and appends a failure record under [`FAILURES_FIELD`]:
+/// `{"pipeline", "filter", "kind", "reason"}`.
+pub fn record_failure(event: &[u8], pipeline: &str, filter: &str, failure: &Failure) -> Vec<u8> {
+    let mut reason = failure.reason.clone();
+    if reason.len() > MAX_REASON {
+        let cut = (0..=MAX_REASON)
+            .rev()
+            .find(|&i| reason.is_char_boundary(i))
+            .unwrap_or(0);
+        reason.truncate(cut);
+        reason.push('…');
+    }
+    let record = json!({"pipeline": pipeline, "filter": filter, "kind": failure.kind.as_str(), "reason": reason});
+    // Events are validated on the way in and after every stage, so this
+    // cannot fail; if it ever did, the original text is still kept.
+    let mut parsed = Event::parse(event).unwrap_or_else(|_| {
+        let mut fallback = Event::new();
+        fallback.set(
+            "[wasmstash][original]",
+            String::from_utf8_lossy(event).into_owned(),
+        );
+        fallback
+    });
+    parsed.add_tag(failure.kind.tag());
+    match parsed.get_mut(FAILURES_FIELD) {
+        Some(Value::Array(records)) => records.push(record),
+        _ => parsed.set(FAILURES_FIELD, json!([record])),
+    }
+    let mut out = Vec::with_capacity(event.len() + 256);
+    parsed.write_json(&mut out);
+    out
+}

@@ -1,0 +1,300 @@
+//! `wasmstash run`: one pipeline over files or stdin, NDJSON to stdout, and a
+//! summary on stderr. The quickest way to try a filter on real logs, and the
+//! batch path that tests and benchmarks drive end to end.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use wasmstash_sdk::Event;
+
+use crate::config::{Config, ConfigError, FilterSpec, load_filters};
+use crate::engine::{Engine, EngineSettings};
+use crate::input::{self, InputFormat};
+use crate::pipeline::{EventResult, Pipeline};
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  wasmstash run --config examples/wasmstash.toml --pipeline app examples/app.log
+  wasmstash run --filter 'mutate={\"uppercase\":[\"message\"]}' access.log
+  cat events.ndjson | wasmstash run --filter 'json={\"source\":\"message\"}'")]
+pub struct RunArgs {
+    /// Pipeline config file (TOML).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Pipeline to run; may be left out when the config has only one.
+    #[arg(short, long, value_name = "NAME")]
+    pub pipeline: Option<String>,
+    /// A filter to run, instead of --config: a built-in name or a .wasm/.wat
+    /// path, optionally with a JSON config after `=`. Repeat for a chain.
+    #[arg(short, long = "filter", value_name = "NAME[=JSON]", conflicts_with_all = ["config", "pipeline"])]
+    pub filters: Vec<String>,
+    /// How to read input lines.
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    pub format: InputFormat,
+    /// Events per call into the filters.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_size: u32,
+    /// Per-call deadline in ms (0 = off); overrides the config.
+    #[arg(long, value_name = "MS")]
+    pub call_timeout_ms: Option<u64>,
+    /// Memory limit per filter instance in MiB; overrides the config.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub memory_limit_mib: Option<u64>,
+    /// Do not read or write the compiled-module cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Input files; `-` or none reads stdin.
+    #[arg(value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// What a run did, as printed on stderr.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub pipeline: String,
+    pub events_in: u64,
+    pub events_out: u64,
+    pub dropped: u64,
+    /// Output events per failure tag (tags starting with `_`).
+    pub failure_tags: BTreeMap<String, u64>,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.elapsed.as_secs_f64();
+        let rate = if seconds > 0.0 {
+            self.events_in as f64 / seconds
+        } else {
+            0.0
+        };
+        write!(
+            f,
+            "pipeline `{}`: {} events in, {} out, {} dropped in {:.2} s ({:.0} events/s)",
+            self.pipeline, self.events_in, self.events_out, self.dropped, seconds, rate
+        )?;
+        if self.failure_tags.is_empty() {
+            write!(f, "; no failures")
+        } else {
+            let tags: Vec<String> = self
+                .failure_tags
+                .iter()
+                .map(|(tag, n)| format!("{tag} {n}"))
+                .collect();
+            write!(f, "; tagged: {}", tags.join(", "))
+        }
+    }
+}
+
+pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
+    let mut pipeline = build_pipeline(args)?;
+    let total_bytes: u64 = args
+        .inputs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let progress = progress_bar(args, total_bytes);
+    let started = Instant::now();
+    let mut summary = Summary {
+        pipeline: pipeline.name().to_owned(),
+        ..Summary::default()
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let stdin_only = [PathBuf::from("-")];
+    let inputs = if args.inputs.is_empty() {
+        &stdin_only[..]
+    } else {
+        &args.inputs[..]
+    };
+    for path in inputs {
+        let reader = open(path)?;
+        let mut batch = Batch::new(args.batch_size as usize, args.format);
+        let mut reader = BufReader::with_capacity(1 << 16, reader);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let read = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| RunError::Io(format!("reading {}: {e}", path.display())))?;
+            if read == 0 {
+                break;
+            }
+            progress.inc(read as u64);
+            if batch.push(input::trim_newline(&line)) {
+                flush(&mut pipeline, &mut batch, &mut out, &mut summary)?;
+            }
+        }
+        flush(&mut pipeline, &mut batch, &mut out, &mut summary)?;
+    }
+    out.flush()
+        .map_err(|e| RunError::Io(format!("writing output: {e}")))?;
+    progress.finish_and_clear();
+    let stats = pipeline.stats();
+    summary.events_out = stats.events_out;
+    summary.dropped = stats.dropped;
+    summary.elapsed = started.elapsed();
+    eprintln!("wasmstash run: {summary}");
+    Ok(summary)
+}
+
+fn build_pipeline(args: &RunArgs) -> Result<Pipeline, RunError> {
+    let config = args.config.as_deref().map(Config::load).transpose()?;
+    let mut settings = config
+        .as_ref()
+        .map(|c| c.engine.clone())
+        .unwrap_or_default();
+    override_settings(&mut settings, args);
+    let engine =
+        Engine::new(settings).map_err(|e| RunError::Io(format!("cannot start the engine: {e}")))?;
+    let Some(config) = config else {
+        if args.filters.is_empty() {
+            return Err(ConfigError("give a pipeline with --config FILE or filters with --filter NAME[=JSON]; see --help".into()).into());
+        }
+        let specs = args
+            .filters
+            .iter()
+            .map(|s| FilterSpec::from_cli(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let modules =
+            load_filters(&engine, &specs).map_err(|e| ConfigError(format!("--filter: {e}")))?;
+        return Ok(Pipeline::new("cli", modules));
+    };
+    let name = match &args.pipeline {
+        Some(name) => name.clone(),
+        None if config.pipelines.len() == 1 => config.pipelines.keys().next().unwrap().clone(),
+        None => {
+            let known: Vec<&str> = config.pipelines.keys().map(String::as_str).collect();
+            return Err(ConfigError(format!(
+                "{}: choose a pipeline with --pipeline (pipelines: {})",
+                config.path.display(),
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            ))
+            .into());
+        }
+    };
+    let modules = config.load_pipeline(&engine, &name)?;
+    Ok(Pipeline::new(&name, modules))
+}
+
+fn override_settings(settings: &mut EngineSettings, args: &RunArgs) {
+    if let Some(ms) = args.call_timeout_ms {
+        settings.call_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+    }
+    if let Some(mib) = args.memory_limit_mib {
+        settings.memory_limit_bytes = (mib as usize) << 20;
+    }
+    if args.no_cache {
+        settings.cache_dir = None;
+    }
+}
+
+fn open(path: &PathBuf) -> Result<Box<dyn Read>, RunError> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(io::stdin()));
+    }
+    File::open(path)
+        .map(|f| Box::new(f) as Box<dyn Read>)
+        .map_err(|e| RunError::Io(format!("cannot open {}: {e}", path.display())))
+}
+
+fn progress_bar(args: &RunArgs, total_bytes: u64) -> ProgressBar {
+    if args.no_progress || !io::stderr().is_terminal() || total_bytes < (8 << 20) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total_bytes);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("the template is valid"),
+    );
+    bar
+}
+
+/// Input events gathered until a batch is full.
+struct Batch {
+    events: Vec<Vec<u8>>,
+    capacity: usize,
+    format: InputFormat,
+}
+
+impl Batch {
+    fn new(capacity: usize, format: InputFormat) -> Batch {
+        Batch {
+            events: Vec::with_capacity(capacity),
+            capacity,
+            format,
+        }
+    }
+
+    /// Adds a line; returns true when the batch is full.
+    fn push(&mut self, line: &[u8]) -> bool {
+        if self.format == InputFormat::Auto && !line.iter().all(u8::is_ascii_whitespace) {
+            self.format = input::detect(line);
+        }
+        let event = match self.format {
+            InputFormat::Ndjson | InputFormat::Auto if line.iter().all(u8::is_ascii_whitespace) => {
+                return false;
+            }
+            InputFormat::Ndjson => input::ndjson_event(line).unwrap_or_else(|(tagged, _)| tagged),
+            InputFormat::Lines | InputFormat::Auto => input::line_event(line),
+        };
+        self.events.push(event);
+        self.events.len() >= self.capacity
+    }
+}
+
+fn flush(
+    pipeline: &mut Pipeline,
+    batch: &mut Batch,
+    out: &mut impl Write,
+    summary: &mut Summary,
+) -> Result<(), RunError> {
+    if batch.events.is_empty() {
+        return Ok(());
+    }
+    let events = std::mem::replace(&mut batch.events, Vec::with_capacity(batch.capacity));
+    summary.events_in += events.len() as u64;
+    for result in pipeline.process(events) {
+        let EventResult::Event(event) = result else {
+            continue;
+        };
+        count_failure_tags(&event, &mut summary.failure_tags);
+        out.write_all(&event)
+            .and_then(|()| out.write_all(b"\n"))
+            .map_err(|e| RunError::Io(format!("writing output: {e}")))?;
+    }
+    Ok(())
+}
+
+fn count_failure_tags(event: &[u8], counts: &mut BTreeMap<String, u64>) {
+    // Only events that mention tags are parsed at all.
+    if !event.windows(6).any(|w| w == b"\"tags\"") {
+        return;
+    }
+    if let Ok(parsed) = Event::parse(event) {
+        for tag in parsed.tags().into_iter().filter(|t| t.starts_with('_')) {
+            *counts.entry(tag.to_owned()).or_default() += 1;
+        }
+    }
+}
