@@ -21,7 +21,8 @@ const MAX_LOG_LINE: usize = 4096;
 pub(crate) struct StoreState {
     filter: Arc<str>,
     memory_limit: usize,
-    memory_exceeded: bool,
+    /// Set by the limiter when the filter asks for more than its limit.
+    memory_exceeded: Option<String>,
     last_error_log: Option<String>,
     counters: BTreeMap<String, i64>,
 }
@@ -34,12 +35,13 @@ impl ResourceLimiter for StoreState {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.memory_limit {
-            self.memory_exceeded = true;
-            wasmtime::bail!(
+            let message = format!(
                 "filter tried to grow its memory to {} MiB, past its limit of {} MiB",
-                desired >> 20,
+                desired.div_ceil(1 << 20),
                 self.memory_limit >> 20
             );
+            self.memory_exceeded = Some(message.clone());
+            wasmtime::bail!(message);
         }
         Ok(true)
     }
@@ -143,7 +145,7 @@ impl FilterInstance {
         let state = StoreState {
             filter: module.name().into(),
             memory_limit: engine.settings().memory_limit_bytes,
-            memory_exceeded: false,
+            memory_exceeded: None,
             last_error_log: None,
             counters: BTreeMap::new(),
         };
@@ -352,8 +354,8 @@ impl FilterInstance {
 
     fn classify(&mut self, error: wasmtime::Error) -> Failure {
         let state = self.store.data_mut();
-        let mut failure = if state.memory_exceeded {
-            Failure::new(FailureKind::OutOfMemory, format!("{error}"))
+        let mut failure = if let Some(message) = state.memory_exceeded.take() {
+            Failure::new(FailureKind::OutOfMemory, message)
         } else {
             match error.downcast_ref::<Trap>() {
                 Some(Trap::Interrupt) => Failure::new(
@@ -365,7 +367,7 @@ impl FilterInstance {
                     "call stack exhausted (unbounded recursion?)",
                 ),
                 Some(trap) => Failure::new(FailureKind::Trap, format!("trap: {trap}")),
-                None => Failure::new(FailureKind::Trap, format!("{error:#}")),
+                None => Failure::new(FailureKind::Trap, error.root_cause().to_string()),
             }
         };
         if let Some(logged) = state.last_error_log.take() {

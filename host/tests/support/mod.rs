@@ -1,0 +1,98 @@
+//! Helpers shared by the host's integration tests: real modules, real data.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wasmstash::engine::{Engine, EngineSettings, FilterModule};
+use wasmstash::pipeline::{EventResult, Pipeline};
+
+/// `../shared/data` beside the checkout; tests must not pass without it.
+pub fn shared_data() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    assert!(
+        dir.is_dir(),
+        "test data missing: expected the shared data folder at {} (see the README)",
+        dir.display()
+    );
+    dir
+}
+
+/// The 10,000 real Apache access lines.
+pub fn apache_lines() -> Vec<String> {
+    let path = shared_data().join("access/apache_logs");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 10_000, "{} changed", path.display());
+    lines
+}
+
+/// A module the build compiled (built-in or not), by file stem.
+pub fn built_module(stem: &str) -> Vec<u8> {
+    let path = PathBuf::from(wasmstash::builtins::build_module_dir()).join(format!("{stem}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// An engine with tight limits, so hostile tests finish quickly.
+pub fn strict_engine() -> Engine {
+    Engine::new(EngineSettings {
+        call_timeout: Some(Duration::from_millis(200)),
+        memory_limit_bytes: 16 << 20,
+        cache_dir: None,
+    })
+    .unwrap()
+}
+
+pub fn load(engine: &Engine, name: &str, wasm_or_wat: &[u8], config: &str) -> FilterModule {
+    FilterModule::load(engine, name, wasm_or_wat, config.as_bytes()).unwrap_or_else(|e| panic!("loading {name}: {e}"))
+}
+
+pub fn message_events(messages: &[&str]) -> Vec<Vec<u8>> {
+    messages.iter().map(|m| serde_json::to_vec(&serde_json::json!({"message": m})).unwrap()).collect()
+}
+
+/// Results as JSON values (`null` for a drop), for assertions.
+pub fn as_json(results: Vec<EventResult>) -> Vec<serde_json::Value> {
+    results
+        .into_iter()
+        .map(|r| match r {
+            EventResult::Event(bytes) => serde_json::from_slice(&bytes).unwrap(),
+            EventResult::Dropped => serde_json::Value::Null,
+        })
+        .collect()
+}
+
+pub fn pipeline(module: FilterModule) -> Pipeline {
+    Pipeline::new("test", vec![module])
+}
+
+/// A hand-written ABI v1 module whose `wasmstash_process` body is `process`.
+/// It has a bump allocator (the host reuses its input buffer, so nothing
+/// needs freeing) and accepts any config.
+pub fn wat_filter(process: &str) -> String {
+    format!(
+        r#"(module
+  (memory (export "memory") 2)
+  (global $next (mut i32) (i32.const 65536))
+  (data (i32.const 1024) "\ff\ff\ff\ffgarbage")
+  (func (export "wasmstash_abi_version") (result i32) (i32.const 1))
+  (func (export "wasmstash_alloc") (param $len i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $next))
+    (global.set $next (i32.add (global.get $next) (local.get $len)))
+    (block $enough
+      (br_if $enough (i32.le_u (global.get $next) (i32.mul (memory.size) (i32.const 65536))))
+      (drop (memory.grow (i32.add (i32.const 1)
+        (i32.div_u (i32.sub (global.get $next) (i32.mul (memory.size) (i32.const 65536))) (i32.const 65536))))))
+    (local.get $p))
+  (func (export "wasmstash_free") (param i32 i32))
+  (func (export "wasmstash_init") (param i32 i32) (result i64) (i64.const 0))
+  (func (export "wasmstash_process") (param $ptr i32) (param $len i32) (result i64)
+    (local $n i32) (local $i i32) (local $o i32)
+    {process}))"#
+    )
+}
+
+/// Packs (ptr, len) the way ABI v1 returns buffers.
+pub const RETURN_OUTPUT_AT_2048: &str =
+    "(i64.or (i64.shl (i64.const 2048) (i64.const 32)) (i64.extend_i32_u (i32.sub (local.get $o) (i32.const 2048))))";
