@@ -7,12 +7,19 @@ mod support;
 use serde_json::{Value, json};
 use support::*;
 
-const BATCH: [&str; 6] = ["event 0", "event 1", "event 2", "event 3", "event 4", "event 5"];
+const BATCH: [&str; 6] = [
+    "event 0", "event 1", "event 2", "event 3", "event 4", "event 5",
+];
 
 /// Runs chaos with `option` set to a marker carried by the third event only.
 fn chaos_with_bad_third_event(option: &str) -> (Vec<Value>, wasmstash::pipeline::Pipeline) {
     let engine = strict_engine();
-    let module = load(&engine, "chaos", &built_module("chaos"), &json!({ option: "BAD" }).to_string());
+    let module = load(
+        &engine,
+        "chaos",
+        &built_module("chaos"),
+        &json!({ option: "BAD" }).to_string(),
+    );
     let mut pipeline = pipeline(module);
     let mut messages = BATCH.to_vec();
     messages[2] = "event 2 BAD";
@@ -33,11 +40,20 @@ fn assert_isolated(results: &[Value], tag: &str, kind: &str, reason_part: &str) 
             assert_eq!(failure["filter"], "chaos");
             assert_eq!(failure["pipeline"], "test");
             let reason = failure["reason"].as_str().unwrap();
-            assert!(reason.contains(reason_part), "reason {reason:?} lacks {reason_part:?}");
-            assert!(event.get("chaos").is_none(), "the failed event must pass through unchanged");
+            assert!(
+                reason.contains(reason_part),
+                "reason {reason:?} lacks {reason_part:?}"
+            );
+            assert!(
+                event.get("chaos").is_none(),
+                "the failed event must pass through unchanged"
+            );
         } else {
             assert_eq!(event["message"], BATCH[index]);
-            assert!(event["chaos"]["seen"].is_u64(), "event {index} was not processed: {event}");
+            assert!(
+                event["chaos"]["seen"].is_u64(),
+                "event {index} was not processed: {event}"
+            );
             assert!(event.get("tags").is_none());
         }
     }
@@ -46,7 +62,10 @@ fn assert_isolated(results: &[Value], tag: &str, kind: &str, reason_part: &str) 
 /// After a failure the same pipeline still processes a clean batch.
 fn assert_still_serving(pipeline: &mut wasmstash::pipeline::Pipeline) {
     let results = as_json(pipeline.process(message_events(&["after 1", "after 2"])));
-    assert!(results.iter().all(|e| e["chaos"]["seen"].is_u64()), "{results:?}");
+    assert!(
+        results.iter().all(|e| e["chaos"]["seen"].is_u64()),
+        "{results:?}"
+    );
 }
 
 #[test]
@@ -59,30 +78,53 @@ fn an_infinite_loop_is_stopped_by_the_deadline() {
 #[test]
 fn a_memory_bomb_hits_the_memory_limit() {
     let (results, mut pipeline) = chaos_with_bad_third_event("alloc_on");
-    assert_isolated(&results, "_wasmfilter_failure", "out_of_memory", "past its limit of 16 MiB");
+    assert_isolated(
+        &results,
+        "_wasmfilter_failure",
+        "out_of_memory",
+        "past its limit of 16 MiB",
+    );
     assert_still_serving(&mut pipeline);
 }
 
 #[test]
 fn unbounded_recursion_exhausts_the_stack() {
     let (results, mut pipeline) = chaos_with_bad_third_event("recurse_on");
-    assert_isolated(&results, "_wasmfilter_failure", "trap", "call stack exhausted");
+    assert_isolated(
+        &results,
+        "_wasmfilter_failure",
+        "trap",
+        "call stack exhausted",
+    );
     assert_still_serving(&mut pipeline);
 }
 
 #[test]
 fn a_panic_on_the_third_event_traps_and_names_the_panic() {
     let (results, mut pipeline) = chaos_with_bad_third_event("panic_on");
-    assert_isolated(&results, "_wasmfilter_failure", "trap", "chaos asked to panic");
+    assert_isolated(
+        &results,
+        "_wasmfilter_failure",
+        "trap",
+        "chaos asked to panic",
+    );
     let recycles: u64 = pipeline.stages_mut().iter().map(|s| s.recycles()).sum();
-    assert_eq!(recycles, 2, "one recycle for the batch, one for the isolated event");
+    assert_eq!(
+        recycles, 2,
+        "one recycle for the batch, one for the isolated event"
+    );
     assert_still_serving(&mut pipeline);
 }
 
 #[test]
 fn a_per_event_error_and_a_drop_are_explicit() {
     let (results, _) = chaos_with_bad_third_event("error_on");
-    assert_isolated(&results, "_wasmfilter_failure", "filter_error", "chaos refused");
+    assert_isolated(
+        &results,
+        "_wasmfilter_failure",
+        "filter_error",
+        "chaos refused",
+    );
     let (results, _) = chaos_with_bad_third_event("drop_on");
     assert_eq!(results[2], Value::Null);
     assert_eq!(results.iter().filter(|e| e.is_null()).count(), 1);
@@ -101,16 +143,22 @@ fn garbage_output_fails_each_event_but_loses_none() {
     }
     // The engine is fine: another module loads and runs.
     let mut good = support::pipeline(load(&engine, "chaos", &built_module("chaos"), "{}"));
-    assert_eq!(as_json(good.process(message_events(&["x"])))[0]["chaos"]["seen"], 1);
+    assert_eq!(
+        as_json(good.process(message_events(&["x"])))[0]["chaos"]["seen"],
+        1
+    );
 }
 
 #[test]
 fn an_out_of_bounds_output_pointer_is_invalid_output() {
     let engine = strict_engine();
-    let wild = wat_filter("(i64.or (i64.shl (i64.const 0xfff0000) (i64.const 32)) (i64.const 100))");
+    let wild =
+        wat_filter("(i64.or (i64.shl (i64.const 0xfff0000) (i64.const 32)) (i64.const 100))");
     let mut pipeline = pipeline(load(&engine, "wild", wild.as_bytes(), "{}"));
     let results = as_json(pipeline.process(message_events(&BATCH[..2])));
-    let reason = results[0]["wasmstash"]["failures"][0]["reason"].as_str().unwrap();
+    let reason = results[0]["wasmstash"]["failures"][0]["reason"]
+        .as_str()
+        .unwrap();
     assert!(reason.contains("out-of-bounds"), "{reason}");
 }
 
@@ -130,7 +178,10 @@ fn a_short_result_list_is_replayed_event_by_event() {
     let mut pipeline = pipeline(load(&engine, "short", short.as_bytes(), "{}"));
     let input = message_events(&BATCH);
     let results = pipeline.process(input.clone());
-    let expected: Vec<_> = input.into_iter().map(wasmstash::pipeline::EventResult::Event).collect();
+    let expected: Vec<_> = input
+        .into_iter()
+        .map(wasmstash::pipeline::EventResult::Event)
+        .collect();
     assert_eq!(results, expected);
     assert_eq!(pipeline.stages_mut()[0].recycles(), 1);
 }
@@ -157,32 +208,58 @@ fn an_invalid_json_event_in_the_output_is_caught() {
     let results = as_json(pipeline.process(message_events(&BATCH[..3])));
     for (index, event) in results.iter().enumerate() {
         assert_eq!(event["message"], BATCH[index]);
-        let reason = event["wasmstash"]["failures"][0]["reason"].as_str().unwrap();
-        assert!(reason.starts_with("filter returned an invalid event"), "{reason}");
+        let reason = event["wasmstash"]["failures"][0]["reason"]
+            .as_str()
+            .unwrap();
+        assert!(
+            reason.starts_with("filter returned an invalid event"),
+            "{reason}"
+        );
     }
 }
 
 #[test]
 fn failures_in_a_chain_accumulate_and_later_filters_still_run() {
     let engine = strict_engine();
-    let chaos = load(&engine, "chaos", &built_module("chaos"), r#"{"panic_on":"BAD"}"#);
-    let mutate = load(&engine, "mutate", wasmstash::builtins::find("mutate").unwrap().wasm, r#"{"add_tag":["after"]}"#);
+    let chaos = load(
+        &engine,
+        "chaos",
+        &built_module("chaos"),
+        r#"{"panic_on":"BAD"}"#,
+    );
+    let mutate = load(
+        &engine,
+        "mutate",
+        wasmstash::builtins::find("mutate").unwrap().wasm,
+        r#"{"add_tag":["after"]}"#,
+    );
     let mut pipeline = wasmstash::pipeline::Pipeline::new("chain", vec![chaos, mutate]);
     let results = as_json(pipeline.process(message_events(&["ok", "BAD"])));
     assert_eq!(results[0]["tags"], json!(["after"]));
     assert_eq!(results[1]["tags"], json!(["_wasmfilter_failure", "after"]));
     assert_eq!(results[1]["wasmstash"]["failures"][0]["pipeline"], "chain");
     let stats = pipeline.stats();
-    assert_eq!((stats.events_in, stats.events_out, stats.dropped), (2, 2, 0));
+    assert_eq!(
+        (stats.events_in, stats.events_out, stats.dropped),
+        (2, 2, 0)
+    );
 }
 
 #[test]
 fn state_survives_snapshot_restore_and_instance_recycling() {
     let engine = strict_engine();
-    let module = load(&engine, "chaos", &built_module("chaos"), r#"{"panic_on":"BAD"}"#);
+    let module = load(
+        &engine,
+        "chaos",
+        &built_module("chaos"),
+        r#"{"panic_on":"BAD"}"#,
+    );
     let mut first = pipeline(module.clone());
     first.process(message_events(&["a", "b", "c"]));
-    let state = first.stages_mut()[0].snapshot().unwrap().expect("chaos keeps state");
+    let state = first.stages_mut()[0]
+        .snapshot()
+        .unwrap()
+        .expect("chaos keeps state");
     assert_eq!(state, 3u64.to_le_bytes());
 
     // A trap throws the instance away; its replacement starts from the snapshot.
@@ -192,7 +269,10 @@ fn state_survives_snapshot_restore_and_instance_recycling() {
     // A new stage (as after a restart) restores the state it is given.
     let mut second = pipeline(module);
     second.stages_mut()[0].restore(state).unwrap();
-    assert_eq!(as_json(second.process(message_events(&["e"])))[0]["chaos"]["seen"], 4);
+    assert_eq!(
+        as_json(second.process(message_events(&["e"])))[0]["chaos"]["seen"],
+        4
+    );
     let err = second.stages_mut()[0].restore(vec![1, 2]).unwrap_err();
     assert!(err.contains("8 bytes"), "{err}");
 }

@@ -20,18 +20,27 @@ fn a_module_speaking_another_abi_version_is_refused() {
         r#"(func (export "wasmstash_abi_version") (result i32) (i32.const 2))"#,
     );
     let err = load_error(wat.as_bytes(), "{}");
-    assert_eq!(err, "module speaks wasmstash ABI version 2, but this host speaks version 1");
+    assert_eq!(
+        err,
+        "module speaks wasmstash ABI version 2, but this host speaks version 1"
+    );
 }
 
 #[test]
 fn missing_exports_and_wrong_signatures_are_named() {
     let wat = wat_filter("(i64.const 0)").replace(r#"(export "wasmstash_process")"#, "");
-    assert!(load_error(wat.as_bytes(), "{}").contains("does not export the function `wasmstash_process`"));
+    assert!(
+        load_error(wat.as_bytes(), "{}")
+            .contains("does not export the function `wasmstash_process`")
+    );
     let wat = wat_filter("(i64.const 0)").replace(
         r#"(func (export "wasmstash_free") (param i32 i32))"#,
         r#"(func (export "wasmstash_free") (param i32))"#,
     );
-    assert!(load_error(wat.as_bytes(), "{}").contains("export `wasmstash_free` has the wrong signature"));
+    assert!(
+        load_error(wat.as_bytes(), "{}")
+            .contains("export `wasmstash_free` has the wrong signature")
+    );
     assert!(load_error(b"(module)", "{}").contains("wasmstash_abi_version"));
 }
 
@@ -39,27 +48,42 @@ fn missing_exports_and_wrong_signatures_are_named() {
 fn wasi_and_other_imports_are_refused() {
     let wat = r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))))"#;
     let err = load_error(wat.as_bytes(), "{}");
-    assert!(err.contains("imports `wasi_snapshot_preview1::fd_write`"), "{err}");
-    assert!(err.contains("no WASI, filesystem, network or environment access"), "{err}");
+    assert!(
+        err.contains("imports `wasi_snapshot_preview1::fd_write`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("no WASI, filesystem, network or environment access"),
+        "{err}"
+    );
 }
 
 #[test]
 fn bytes_that_are_not_webassembly_are_refused() {
-    assert!(load_error(b"\x00asm\x01\x00\x00\x00garbage", "{}").contains("not a valid WebAssembly module"));
+    assert!(
+        load_error(b"\x00asm\x01\x00\x00\x00garbage", "{}")
+            .contains("not a valid WebAssembly module")
+    );
     assert!(load_error(b"hello, I am text", "{}").contains("not a WebAssembly module"));
 }
 
 #[test]
 fn a_bad_config_is_reported_by_the_filter_itself() {
     let err = load_error(&built_module("json"), r#"{"source":"message","tagg":1}"#);
-    assert!(err.starts_with("invalid config: invalid config: unknown field `tagg`"), "{err}");
+    assert!(
+        err.starts_with("invalid config: invalid config: unknown field `tagg`"),
+        "{err}"
+    );
     let err = load_error(&built_module("mutate"), r#"{"convert":{"a":"int"}}"#);
     assert!(err.contains("unknown type `int`"), "{err}");
 }
 
 #[test]
 fn a_module_too_big_for_the_memory_limit_is_refused() {
-    let wat = wat_filter("(i64.const 0)").replace(r#"(memory (export "memory") 2)"#, r#"(memory (export "memory") 1000)"#);
+    let wat = wat_filter("(i64.const 0)").replace(
+        r#"(memory (export "memory") 2)"#,
+        r#"(memory (export "memory") 1000)"#,
+    );
     let err = load_error(wat.as_bytes(), "{}");
     assert!(err.contains("past its limit of 16 MiB"), "{err}");
 }

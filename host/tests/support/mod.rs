@@ -21,7 +21,8 @@ pub fn shared_data() -> PathBuf {
 /// The 10,000 real Apache access lines.
 pub fn apache_lines() -> Vec<String> {
     let path = shared_data().join("access/apache_logs");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let lines: Vec<String> = text.lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 10_000, "{} changed", path.display());
     lines
@@ -44,11 +45,15 @@ pub fn strict_engine() -> Engine {
 }
 
 pub fn load(engine: &Engine, name: &str, wasm_or_wat: &[u8], config: &str) -> FilterModule {
-    FilterModule::load(engine, name, wasm_or_wat, config.as_bytes()).unwrap_or_else(|e| panic!("loading {name}: {e}"))
+    FilterModule::load(engine, name, wasm_or_wat, config.as_bytes())
+        .unwrap_or_else(|e| panic!("loading {name}: {e}"))
 }
 
 pub fn message_events(messages: &[&str]) -> Vec<Vec<u8>> {
-    messages.iter().map(|m| serde_json::to_vec(&serde_json::json!({"message": m})).unwrap()).collect()
+    messages
+        .iter()
+        .map(|m| serde_json::to_vec(&serde_json::json!({"message": m})).unwrap())
+        .collect()
 }
 
 /// Results as JSON values (`null` for a drop), for assertions.
@@ -94,5 +99,4 @@ pub fn wat_filter(process: &str) -> String {
 }
 
 /// Packs (ptr, len) the way ABI v1 returns buffers.
-pub const RETURN_OUTPUT_AT_2048: &str =
-    "(i64.or (i64.shl (i64.const 2048) (i64.const 32)) (i64.extend_i32_u (i32.sub (local.get $o) (i32.const 2048))))";
+pub const RETURN_OUTPUT_AT_2048: &str = "(i64.or (i64.shl (i64.const 2048) (i64.const 32)) (i64.extend_i32_u (i32.sub (local.get $o) (i32.const 2048))))";

@@ -1,0 +1,168 @@
+//! The `wasmstash` binary as a user runs it: real files, exit codes, messages.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use support::*;
+
+fn wasmstash(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args(args)
+        .env(
+            "WASMSTASH_CACHE_DIR",
+            std::env::temp_dir().join("wasmstash-test-cache"),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn examples(file: &str) -> String {
+    format!("{}/../examples/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn runs_a_pipeline_over_the_access_log() {
+    let log = shared_data().join("access/apache_logs");
+    let out = wasmstash(
+        &[
+            "run",
+            "--config",
+            &examples("wasmstash.toml"),
+            "--pipeline",
+            "access",
+            log.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 10_000);
+    assert_eq!(lines[0]["event"]["dataset"], "apache.access");
+    assert_eq!(lines[0]["event"]["original"], lines[0]["message"]);
+    let summary = text(&out.stderr);
+    assert!(
+        summary.contains("pipeline `access`: 10000 events in, 10000 out, 0 dropped"),
+        "{summary}"
+    );
+    assert!(summary.contains("no failures"), "{summary}");
+}
+
+#[test]
+fn the_readme_example_tags_the_line_that_is_not_json() {
+    let out = wasmstash(
+        &[
+            "run",
+            "-c",
+            &examples("wasmstash.toml"),
+            "-p",
+            "app",
+            "--format",
+            "lines",
+            &examples("app.log"),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 6);
+    assert!(
+        stdout.contains(r#""log":{"level":"warn"},"service":{"name":"checkout"}"#),
+        "{stdout}"
+    );
+    assert!(text(&out.stderr).contains("tagged: _jsonparsefailure 1"));
+}
+
+#[test]
+fn ndjson_on_stdin_with_a_bad_line_loses_nothing() {
+    let input = b"{\"message\":\"A\"}\n\nnot json\n{\"message\":\"B\",\"message\":\"C\"}\n";
+    let out = wasmstash(
+        &["run", "--filter", r#"mutate={"lowercase":["message"]}"#],
+        input,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(lines[0], r#"{"message":"a"}"#);
+    assert!(
+        lines[1].contains(r#""message":"not json","tags":["_jsonparsefailure"]"#),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[2].contains("duplicate key `message`"), "{}", lines[2]);
+    assert!(text(&out.stderr).contains("3 events in, 3 out"));
+}
+
+#[test]
+fn config_errors_name_the_problem_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[[pipelines.web.filters]]\nmodule = \"missing.wasm\"\n",
+    )
+    .unwrap();
+    let out = wasmstash(&["run", "-c", config.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.toml: pipeline `web`, filter #1 (`missing`): cannot read module"),
+        "{err}"
+    );
+    assert!(err.contains("missing.wasm: No such file"), "{err}");
+
+    std::fs::write(
+        &config,
+        "[[pipelines.web.filters]]\nfilter = \"json\"\nconfig = { sorce = \"m\" }\n",
+    )
+    .unwrap();
+    let out = wasmstash(&["check", config.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("pipeline `web`, filter #1 (`json`): invalid config"));
+
+    let version2 = dir.path().join("v2.wat");
+    std::fs::write(
+        &version2,
+        wat_filter("(i64.const 0)").replace("(i32.const 1))", "(i32.const 2))"),
+    )
+    .unwrap();
+    let out = wasmstash(&["run", "--filter", version2.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("ABI version 2"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = wasmstash(&["run"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--config FILE or filters with --filter"));
+    let out = wasmstash(&["run", "--filter", "mutate", "/no/such/file"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot open /no/such/file"));
+}
+
+#[test]
+fn check_and_filters_describe_what_is_there() {
+    let out = wasmstash(&["check", &examples("wasmstash.toml")], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("pipeline `app`: json ("));
+    let out = wasmstash(&["filters"], b"");
+    assert!(text(&out.stdout).starts_with("json "));
+    let out = wasmstash(&["run", "--help"], b"");
+    assert!(text(&out.stdout).contains("--batch-size"));
+}

@@ -1,0 +1,94 @@
+//! The same filter, built natively and as WebAssembly, gives byte-identical
+//! results on the real Apache access log.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+use wasmstash::engine::{Failure, FailureKind, Stage, StageOutcome};
+use wasmstash_filter_json::Json;
+use wasmstash_filter_mutate::Mutate;
+use wasmstash_sdk::wire::{self, ResultKind};
+use wasmstash_sdk::{Filter, NativeFilter};
+
+/// Runs `events` through the native filter and through its module in the
+/// engine, in batches of 125 (Logstash's default), and compares every result.
+fn assert_identical<F: Filter>(module_stem: &str, config: &str, events: &[Vec<u8>]) -> usize {
+    let mut native = NativeFilter::<F>::new(config.as_bytes()).unwrap();
+    let engine = strict_engine();
+    let mut stage = Stage::new(load(
+        &engine,
+        module_stem,
+        &built_module(module_stem),
+        config,
+    ));
+    let mut batch = Vec::new();
+    let mut changed = 0;
+    for chunk in events.chunks(125) {
+        let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+        wire::encode_batch(refs.iter().copied(), &mut batch);
+        let native_results: Vec<StageOutcome> =
+            wire::decode_results(native.process_batch(&batch), refs.len())
+                .unwrap()
+                .into_iter()
+                .map(|(kind, payload)| match kind {
+                    ResultKind::Unchanged => StageOutcome::Unchanged,
+                    ResultKind::Replaced => StageOutcome::Replaced(payload.to_vec()),
+                    ResultKind::Dropped => StageOutcome::Dropped,
+                    ResultKind::Failed => StageOutcome::Failed(Failure::new(
+                        FailureKind::FilterError,
+                        String::from_utf8_lossy(payload).into_owned(),
+                    )),
+                })
+                .collect();
+        let wasm_results = stage.process(&refs);
+        assert_eq!(native_results, wasm_results);
+        changed += wasm_results
+            .iter()
+            .filter(|r| matches!(r, StageOutcome::Replaced(_)))
+            .count();
+    }
+    changed
+}
+
+#[test]
+fn mutate_is_identical_natively_and_in_wasm() {
+    let events: Vec<Vec<u8>> = apache_lines()
+        .iter()
+        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .collect();
+    let config = json!({
+        "copy": {"message": "[event][original]"},
+        "uppercase": ["message"],
+        "add_field": {"[event][dataset]": "apache.access", "[labels][first]": "%{[event][original]}"},
+        "add_tag": ["access"],
+    });
+    let changed = assert_identical::<Mutate>("mutate", &config.to_string(), &events);
+    assert_eq!(changed, 10_000);
+}
+
+#[test]
+fn json_is_identical_natively_and_in_wasm() {
+    // Every line as a JSON document inside `message`, and every tenth line raw
+    // (not JSON), so both the parse and the failure path are compared.
+    let events: Vec<Vec<u8>> = apache_lines()
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let message = if i % 10 == 0 {
+                line.clone()
+            } else {
+                json!({"line": line, "n": i, "bytes": line.len(), "nested": {"ok": true}})
+                    .to_string()
+            };
+            serde_json::to_vec(&json!({"message": message, "host": {"name": "web-1"}})).unwrap()
+        })
+        .collect();
+    let changed =
+        assert_identical::<Json>("json", r#"{"source":"message","target":"doc"}"#, &events);
+    assert_eq!(
+        changed, 10_000,
+        "parsed events gain `doc`, the rest gain a tag"
+    );
+    assert_identical::<Json>("json", r#"{"source":"message"}"#, &events);
+}
