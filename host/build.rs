@@ -26,7 +26,7 @@ fn main() {
     let workspace = manifest_dir.parent().unwrap();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
-    for watched in ["filters", "Cargo.toml", "Cargo.lock"] {
+    for watched in ["filters", "Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()

@@ -1,1 +1,245 @@
-fn main() {}
+//! Measures what the WebAssembly sandbox costs, as ratios taken in one run:
+//!
+//! 1. the boundary: one batch call (copy in, call, copy out, decode) for 1,
+//!    125 and 1000 events, with a module that does nothing and with an SDK
+//!    filter that only reads each event;
+//! 2. `json` and `mutate` over the real Apache access log, events/s on one
+//!    core, native vs WebAssembly, with the epoch deadline on and off.
+//!
+//! Run: `cargo run --release -p wasmstash-bench -- [--seconds S]`.
+//! Prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wasmstash::builtins;
+use wasmstash::engine::{Engine, EngineSettings, FilterModule, Stage};
+use wasmstash::event_check::check_event;
+use wasmstash_filter_json::Json;
+use wasmstash_filter_mutate::Mutate;
+use wasmstash_sdk::wire::{self, ResultKind};
+use wasmstash_sdk::{Filter, NativeFilter};
+
+/// A module that answers "unchanged" for every event and touches nothing:
+/// what is left is the boundary itself.
+const NOOP_WAT: &str = r#"(module
+  (memory (export "memory") 2)
+  (global $next (mut i32) (i32.const 65536))
+  (func (export "wasmstash_abi_version") (result i32) (i32.const 1))
+  (func (export "wasmstash_alloc") (param $len i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $next))
+    (global.set $next (i32.add (global.get $next) (local.get $len)))
+    (block $enough
+      (br_if $enough (i32.le_u (global.get $next) (i32.mul (memory.size) (i32.const 65536))))
+      (drop (memory.grow (i32.add (i32.const 1)
+        (i32.div_u (i32.sub (global.get $next) (i32.mul (memory.size) (i32.const 65536))) (i32.const 65536))))))
+    (local.get $p))
+  (func (export "wasmstash_free") (param i32 i32))
+  (func (export "wasmstash_init") (param i32 i32) (result i64) (i64.const 0))
+  (func (export "wasmstash_process") (param $ptr i32) (param $len i32) (result i64)
+    (local $n i32)
+    (local.set $n (i32.load (local.get $ptr)))
+    (i32.store (i32.const 1024) (local.get $n))
+    (memory.fill (i32.const 1028) (i32.const 0) (i32.mul (local.get $n) (i32.const 5)))
+    (i64.or (i64.shl (i64.const 1024) (i64.const 32))
+            (i64.extend_i32_u (i32.add (i32.const 4) (i32.mul (local.get $n) (i32.const 5)))))))"#;
+
+fn main() -> anyhow::Result<()> {
+    let seconds: f64 = std::env::args()
+        .skip_while(|a| a != "--seconds")
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(2.0);
+    let budget = Duration::from_secs_f64(seconds);
+    let lines = apache_lines()?;
+    let access_events: Vec<Vec<u8>> = lines
+        .iter()
+        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .collect();
+
+    println!("## Boundary cost per batch call\n");
+    println!(
+        "Apache access events (`{{\"message\": line}}`, {} bytes on average); µs per call.\n",
+        average_len(&access_events)
+    );
+    println!(
+        "| events per call | no-op module, deadline on | no-op module, deadline off | SDK filter that reads each event: native | same in WASM | WASM − native per event |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for batch_size in [1usize, 125, 1000] {
+        let events = &access_events[..batch_size];
+        let mut noop_on = noop_stage(true);
+        let noop_on = per_call(budget, events, |refs| stage_call(&mut noop_on, refs));
+        let mut noop_off = noop_stage(false);
+        let noop_off = per_call(budget, events, |refs| stage_call(&mut noop_off, refs));
+        // Looks up one absent field per event: the SDK's scan, nothing more.
+        let reader = r#"{"uppercase":["absent"]}"#;
+        let mut native = NativeRunner::<Mutate>::new(reader);
+        let native = per_call(budget, events, |refs| native.call(refs, false));
+        let mut wasm = builtin_stage("mutate", reader, true);
+        let wasm = per_call(budget, events, |refs| stage_call(&mut wasm, refs));
+        println!(
+            "| {batch_size} | {:.2} | {:.2} | {:.2} | {:.2} | {:.3} |",
+            micros(noop_on),
+            micros(noop_off),
+            micros(native),
+            micros(wasm),
+            micros(wasm.saturating_sub(native)) / batch_size as f64
+        );
+    }
+
+    let json_events: Vec<Vec<u8>> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let doc = json!({"line": line, "n": i, "bytes": line.len(), "client": {"ip": line.split(' ').next()}});
+            serde_json::to_vec(&json!({"message": doc.to_string()})).unwrap()
+        })
+        .collect();
+    let mutate_config = json!({
+        "copy": {"message": "[event][original]"},
+        "add_field": {"[event][dataset]": "apache.access"},
+        "add_tag": ["access"],
+        "lowercase": ["message"],
+    })
+    .to_string();
+    println!("\n## Filters over the real access log, one core, batches of 125\n");
+    println!("10,000 lines, repeated for at least {seconds} s per cell; events/s.\n");
+    println!(
+        "| filter | native | native + output check | WASM, deadline off | WASM, deadline on | WASM/native time, off | on |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    filter_row::<Json>(
+        "json",
+        r#"{"source":"message","target":"doc"}"#,
+        &json_events,
+        budget,
+    );
+    filter_row::<Mutate>("mutate", &mutate_config, &access_events, budget);
+    Ok(())
+}
+
+fn filter_row<F: Filter>(name: &str, config: &str, events: &[Vec<u8>], budget: Duration) {
+    let mut runner = NativeRunner::<F>::new(config);
+    let native = throughput(budget, events, |chunk| runner.call(chunk, false));
+    let checked = throughput(budget, events, |chunk| runner.call(chunk, true));
+    let mut stage = builtin_stage(name, config, false);
+    let off = throughput(budget, events, |chunk| stage_call(&mut stage, chunk));
+    let mut stage = builtin_stage(name, config, true);
+    let on = throughput(budget, events, |chunk| stage_call(&mut stage, chunk));
+    println!(
+        "| {name} | {native:.0} | {checked:.0} | {off:.0} | {on:.0} | {:.2} | {:.2} |",
+        native / off,
+        native / on
+    );
+}
+
+fn engine(deadline: bool) -> Engine {
+    Engine::new(EngineSettings {
+        call_timeout: deadline.then(|| Duration::from_secs(5)),
+        memory_limit_bytes: 256 << 20,
+        cache_dir: None,
+    })
+    .expect("engine starts")
+}
+
+fn noop_stage(deadline: bool) -> Stage {
+    Stage::new(FilterModule::load(&engine(deadline), "noop", NOOP_WAT.as_bytes(), b"{}").unwrap())
+}
+
+fn builtin_stage(name: &str, config: &str, deadline: bool) -> Stage {
+    let wasm = builtins::find(name).unwrap().wasm;
+    Stage::new(FilterModule::load(&engine(deadline), name, wasm, config.as_bytes()).unwrap())
+}
+
+fn stage_call(stage: &mut Stage, events: &[&[u8]]) {
+    black_box(stage.process(events));
+}
+
+/// The native equivalent of a stage call: encode, run, decode and copy the
+/// results out, as the host does with a module's results; optionally also
+/// the host's check of every replaced event.
+struct NativeRunner<F: Filter> {
+    filter: NativeFilter<F>,
+    batch: Vec<u8>,
+}
+
+impl<F: Filter> NativeRunner<F> {
+    fn new(config: &str) -> Self {
+        NativeRunner {
+            filter: NativeFilter::new(config.as_bytes()).unwrap(),
+            batch: Vec::new(),
+        }
+    }
+
+    fn call(&mut self, events: &[&[u8]], check: bool) {
+        wire::encode_batch(events.iter().copied(), &mut self.batch);
+        let results =
+            wire::decode_results(self.filter.process_batch(&self.batch), events.len()).unwrap();
+        let copied: Vec<(ResultKind, Vec<u8>)> =
+            results.into_iter().map(|(k, p)| (k, p.to_vec())).collect();
+        if check {
+            for (kind, payload) in &copied {
+                if *kind == ResultKind::Replaced {
+                    check_event(payload).unwrap();
+                }
+            }
+        }
+        black_box(copied);
+    }
+}
+
+/// Mean time of one call on `events`, repeated for `budget`.
+fn per_call(budget: Duration, events: &[Vec<u8>], mut call: impl FnMut(&[&[u8]])) -> Duration {
+    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    call(&refs); // warm up: instantiate, fault in memory
+    let started = Instant::now();
+    let mut calls = 0u32;
+    while started.elapsed() < budget {
+        for _ in 0..16 {
+            call(&refs);
+        }
+        calls += 16;
+    }
+    started.elapsed() / calls
+}
+
+/// Events per second through `call` in batches of 125, over the whole corpus
+/// repeatedly for `budget`.
+fn throughput(budget: Duration, events: &[Vec<u8>], mut call: impl FnMut(&[&[u8]])) -> f64 {
+    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    call(&refs[..125]);
+    let started = Instant::now();
+    let mut processed = 0usize;
+    while started.elapsed() < budget {
+        for chunk in refs.chunks(125) {
+            call(chunk);
+        }
+        processed += refs.len();
+    }
+    processed as f64 / started.elapsed().as_secs_f64()
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn average_len(events: &[Vec<u8>]) -> usize {
+    events.iter().map(Vec::len).sum::<usize>() / events.len()
+}
+
+fn apache_lines() -> anyhow::Result<Vec<String>> {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/access/apache_logs");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        anyhow::anyhow!(
+            "benchmark data missing at {} ({e}); see the README",
+            path.display()
+        )
+    })?;
+    Ok(text.lines().map(str::to_owned).collect())
+}

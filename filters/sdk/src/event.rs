@@ -80,7 +80,7 @@ impl<'a> Event<'a> {
         let mut fields = Vec::with_capacity(members.len());
         for member in members {
             let inner = &member.raw_key[1..member.raw_key.len() - 1];
-            let key = if inner.contains(&b'\\') {
+            let key = if memchr::memchr(b'\\', inner).is_some() {
                 Cow::Owned(
                     serde_json::from_slice::<String>(member.raw_key)
                         .map_err(|e| format!("bad field name: {e}"))?,
@@ -138,7 +138,7 @@ impl<'a> Event<'a> {
             && let Some(inner) = bytes
                 .strip_prefix(b"\"")
                 .and_then(|b| b.strip_suffix(b"\""))
-            && !inner.contains(&b'\\')
+            && memchr::memchr(b'\\', inner).is_none()
         {
             return std::str::from_utf8(inner).ok();
         }

@@ -58,7 +58,7 @@ impl<'a> Iterator for Segments<'a> {
     fn next(&mut self) -> Option<&'a str> {
         match self {
             Segments::Single(name) => name.take(),
-            Segments::Bracketed(rest) if rest.is_empty() => None,
+            Segments::Bracketed("") => None,
             Segments::Bracketed(rest) => {
                 let (head, tail) = rest.split_once("][").unwrap_or((rest, ""));
                 *rest = tail;

@@ -89,10 +89,9 @@ impl Scanner<'_> {
 
     /// Skips past the closing quote of a string whose opening quote is consumed.
     fn skip_string_body(&mut self) -> Result<(), String> {
-        while let Some(offset) = self.json[self.pos..]
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\')
-        {
+        // memchr scans 16 bytes a step (SIMD natively and with wasm simd128);
+        // string values are most of an event's bytes.
+        while let Some(offset) = memchr::memchr2(b'"', b'\\', &self.json[self.pos..]) {
             self.pos += offset;
             if self.json[self.pos] == b'"' {
                 self.pos += 1;

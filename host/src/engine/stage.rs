@@ -157,13 +157,13 @@ impl Stage {
                     format!("could not start a new instance: {e}"),
                 )
             })?;
-            if let Some(state) = &self.state {
-                if let Err(e) = instance.restore(state) {
-                    tracing::error!(
-                        filter = self.module.name(),
-                        "restoring state into a new instance failed: {e}"
-                    );
-                }
+            if let Some(state) = &self.state
+                && let Err(e) = instance.restore(state)
+            {
+                tracing::error!(
+                    filter = self.module.name(),
+                    "restoring state into a new instance failed: {e}"
+                );
             }
             self.instance = Some(instance);
         }
