@@ -73,22 +73,29 @@ fn main() -> anyhow::Result<()> {
     for batch_size in [1usize, 125, 1000] {
         let events = &access_events[..batch_size];
         let mut noop_on = noop_stage(true);
-        let noop_on = per_call(budget, events, |refs| stage_call(&mut noop_on, refs));
         let mut noop_off = noop_stage(false);
-        let noop_off = per_call(budget, events, |refs| stage_call(&mut noop_off, refs));
         // Looks up one absent field per event: the SDK's scan, nothing more.
         let reader = r#"{"uppercase":["absent"]}"#;
         let mut native = NativeRunner::<Mutate>::new(reader);
-        let native = per_call(budget, events, |refs| native.call(refs, false));
         let mut wasm = builtin_stage("mutate", reader, true);
-        let wasm = per_call(budget, events, |refs| stage_call(&mut wasm, refs));
+        let [noop_on, noop_off, native, wasm] = interleaved(
+            budget,
+            |variant, refs| match variant {
+                0 => stage_call(&mut noop_on, refs),
+                1 => stage_call(&mut noop_off, refs),
+                2 => native.call(refs, false),
+                _ => stage_call(&mut wasm, refs),
+            },
+            events,
+            Measure::PerCall,
+        );
         println!(
             "| {batch_size} | {:.2} | {:.2} | {:.2} | {:.2} | {:.3} |",
-            micros(noop_on),
-            micros(noop_off),
-            micros(native),
-            micros(wasm),
-            micros(wasm.saturating_sub(native)) / batch_size as f64
+            noop_on,
+            noop_off,
+            native,
+            wasm,
+            (wasm - native) / batch_size as f64
         );
     }
 
@@ -108,7 +115,7 @@ fn main() -> anyhow::Result<()> {
     })
     .to_string();
     println!("\n## Filters over the real access log, one core, batches of 125\n");
-    println!("10,000 lines, repeated for at least {seconds} s per cell; events/s.\n");
+    println!("10,000 lines, repeated; median of {ROUNDS} alternating rounds, {seconds} s per cell in all; events/s.\n");
     println!(
         "| filter | native | native + output check | WASM, deadline off | WASM, deadline on | WASM/native time, off | on |"
     );
@@ -125,17 +132,64 @@ fn main() -> anyhow::Result<()> {
 
 fn filter_row<F: Filter>(name: &str, config: &str, events: &[Vec<u8>], budget: Duration) {
     let mut runner = NativeRunner::<F>::new(config);
-    let native = throughput(budget, events, |chunk| runner.call(chunk, false));
-    let checked = throughput(budget, events, |chunk| runner.call(chunk, true));
-    let mut stage = builtin_stage(name, config, false);
-    let off = throughput(budget, events, |chunk| stage_call(&mut stage, chunk));
-    let mut stage = builtin_stage(name, config, true);
-    let on = throughput(budget, events, |chunk| stage_call(&mut stage, chunk));
+    let mut off = builtin_stage(name, config, false);
+    let mut on = builtin_stage(name, config, true);
+    let [native, checked, off, on] = interleaved(
+        budget,
+        |variant, chunk| match variant {
+            0 => runner.call(chunk, false),
+            1 => runner.call(chunk, true),
+            2 => stage_call(&mut off, chunk),
+            _ => stage_call(&mut on, chunk),
+        },
+        events,
+        Measure::Throughput,
+    );
     println!(
         "| {name} | {native:.0} | {checked:.0} | {off:.0} | {on:.0} | {:.2} | {:.2} |",
         native / off,
         native / on
     );
+}
+
+/// How a variant's figure is taken.
+#[derive(Clone, Copy)]
+enum Measure {
+    /// µs per call on the whole event slice.
+    PerCall,
+    /// Events/s over the slice in batches of 125.
+    Throughput,
+}
+
+const ROUNDS: usize = 5;
+
+/// Measures four variants in alternating rounds and returns each one's median,
+/// so that a slow patch of the machine (the other core is shared) lands on
+/// all variants alike instead of skewing one ratio.
+fn interleaved(
+    budget: Duration,
+    mut call: impl FnMut(usize, &[&[u8]]),
+    events: &[Vec<u8>],
+    measure: Measure,
+) -> [f64; 4] {
+    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    let slice = budget / ROUNDS as u32;
+    let mut samples = [[0f64; ROUNDS]; 4];
+    for variant in 0..4 {
+        call(variant, &refs[..refs.len().min(125)]); // warm up
+    }
+    for round in 0..ROUNDS {
+        for (variant, sample) in samples.iter_mut().enumerate() {
+            sample[round] = match measure {
+                Measure::PerCall => micros(per_call(slice, &refs, |r| call(variant, r))),
+                Measure::Throughput => throughput(slice, &refs, |r| call(variant, r)),
+            };
+        }
+    }
+    samples.map(|mut s| {
+        s.sort_by(f64::total_cmp);
+        s[ROUNDS / 2]
+    })
 }
 
 fn engine(deadline: bool) -> Engine {
@@ -193,15 +247,13 @@ impl<F: Filter> NativeRunner<F> {
     }
 }
 
-/// Mean time of one call on `events`, repeated for `budget`.
-fn per_call(budget: Duration, events: &[Vec<u8>], mut call: impl FnMut(&[&[u8]])) -> Duration {
-    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
-    call(&refs); // warm up: instantiate, fault in memory
+/// Mean time of one call on `refs`, repeated for `budget`.
+fn per_call(budget: Duration, refs: &[&[u8]], mut call: impl FnMut(&[&[u8]])) -> Duration {
     let started = Instant::now();
     let mut calls = 0u32;
     while started.elapsed() < budget {
         for _ in 0..16 {
-            call(&refs);
+            call(refs);
         }
         calls += 16;
     }
@@ -210,9 +262,7 @@ fn per_call(budget: Duration, events: &[Vec<u8>], mut call: impl FnMut(&[&[u8]])
 
 /// Events per second through `call` in batches of 125, over the whole corpus
 /// repeatedly for `budget`.
-fn throughput(budget: Duration, events: &[Vec<u8>], mut call: impl FnMut(&[&[u8]])) -> f64 {
-    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
-    call(&refs[..125]);
+fn throughput(budget: Duration, refs: &[&[u8]], mut call: impl FnMut(&[&[u8]])) -> f64 {
     let started = Instant::now();
     let mut processed = 0usize;
     while started.elapsed() < budget {

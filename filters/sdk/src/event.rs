@@ -21,6 +21,10 @@ pub struct Event<'a> {
     changed: bool,
 }
 
+/// A field list kept between events of one batch.
+#[derive(Default)]
+pub(crate) struct Storage<'a>(Vec<Field<'a>>);
+
 struct Field<'a> {
     key: Cow<'a, str>,
     /// The key as it was written, quotes included; reused verbatim on output.
@@ -76,13 +80,19 @@ impl<'a> Event<'a> {
     /// The host guarantees valid JSON without duplicate keys; this checks only
     /// the object's outline and the keys' UTF-8.
     pub fn parse(json: &'a [u8]) -> Result<Event<'a>, String> {
-        let members = scan::split_object(json)?;
-        let mut fields = Vec::with_capacity(members.len());
-        for member in members {
-            let inner = &member.raw_key[1..member.raw_key.len() - 1];
+        Event::parse_into(json, Storage::default())
+    }
+
+    /// As [`Event::parse`], reusing the field list of an earlier event, so a
+    /// batch loop allocates it once rather than once per event.
+    pub(crate) fn parse_into(json: &'a [u8], storage: Storage<'a>) -> Result<Event<'a>, String> {
+        let mut fields = storage.0;
+        fields.clear();
+        scan::for_each_member(json, |raw_key, raw_value| {
+            let inner = &raw_key[1..raw_key.len() - 1];
             let key = if memchr::memchr(b'\\', inner).is_some() {
                 Cow::Owned(
-                    serde_json::from_slice::<String>(member.raw_key)
+                    serde_json::from_slice::<String>(raw_key)
                         .map_err(|e| format!("bad field name: {e}"))?,
                 )
             } else {
@@ -93,17 +103,24 @@ impl<'a> Event<'a> {
             };
             fields.push(Field {
                 key,
-                raw_key: Some(member.raw_key),
+                raw_key: Some(raw_key),
                 value: Slot::Raw {
-                    bytes: member.raw_value,
+                    bytes: raw_value,
                     parsed: OnceCell::new(),
                 },
             });
-        }
+            Ok(())
+        })?;
         Ok(Event {
             fields,
             changed: false,
         })
+    }
+
+    /// Gives the field list back for the next [`Event::parse_into`].
+    pub(crate) fn into_storage(mut self) -> Storage<'a> {
+        self.fields.clear();
+        Storage(self.fields)
     }
 
     /// Whether any setter or remover touched this event.

@@ -1,6 +1,7 @@
 //! Runs a [`Filter`] over ABI batches: the one loop behind both the WebAssembly
 //! exports and native execution, so the two cannot drift apart.
 
+use crate::event::Storage;
 use crate::wire::{self, ResultKind, ResultWriter};
 use crate::{Event, Filter, Verdict};
 
@@ -27,8 +28,9 @@ impl<F: Filter> NativeFilter<F> {
     pub fn process_batch(&mut self, batch: &[u8]) -> &[u8] {
         let events = wire::decode_batch(batch).unwrap_or_default();
         let mut results = ResultWriter::new(&mut self.out);
+        let mut storage = Storage::default();
         for raw in events {
-            let mut event = match Event::parse(raw) {
+            let mut event = match Event::parse_into(raw, std::mem::take(&mut storage)) {
                 Ok(event) => event,
                 Err(reason) => {
                     results.push(ResultKind::Failed, reason.as_bytes());
@@ -43,6 +45,7 @@ impl<F: Filter> NativeFilter<F> {
                 Verdict::Drop => results.push(ResultKind::Dropped, b""),
                 Verdict::Error(reason) => results.push(ResultKind::Failed, reason.as_bytes()),
             }
+            storage = event.into_storage();
         }
         results.finish()
     }

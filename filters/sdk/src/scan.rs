@@ -6,18 +6,15 @@
 //! this scanner only needs to find boundaries, but it still reports (rather
 //! than panics on) anything it cannot follow.
 
-/// One top-level member: the key exactly as written (with its quotes) and the
-/// value's bytes.
-pub(crate) struct Member<'a> {
-    pub raw_key: &'a [u8],
-    pub raw_value: &'a [u8],
-}
-
-pub(crate) fn split_object(json: &[u8]) -> Result<Vec<Member<'_>>, String> {
+/// Calls `member` with each top-level member of the object `json`: the key
+/// exactly as written (with its quotes) and the value's bytes.
+pub(crate) fn for_each_member<'a>(
+    json: &'a [u8],
+    mut member: impl FnMut(&'a [u8], &'a [u8]) -> Result<(), String>,
+) -> Result<(), String> {
     let mut scanner = Scanner { json, pos: 0 };
     scanner.skip_ws();
     scanner.expect(b'{')?;
-    let mut members = Vec::with_capacity(16);
     scanner.skip_ws();
     if scanner.peek() == Some(b'}') {
         scanner.pos += 1;
@@ -33,10 +30,7 @@ pub(crate) fn split_object(json: &[u8]) -> Result<Vec<Member<'_>>, String> {
             scanner.skip_ws();
             let value_start = scanner.pos;
             scanner.skip_value()?;
-            members.push(Member {
-                raw_key,
-                raw_value: &json[value_start..scanner.pos],
-            });
+            member(raw_key, &json[value_start..scanner.pos])?;
             scanner.skip_ws();
             match scanner.next_byte() {
                 Some(b',') => continue,
@@ -49,7 +43,7 @@ pub(crate) fn split_object(json: &[u8]) -> Result<Vec<Member<'_>>, String> {
     if scanner.pos != json.len() {
         return Err(scanner.unexpected("the end of the event"));
     }
-    Ok(members)
+    Ok(())
 }
 
 struct Scanner<'a> {
@@ -149,16 +143,14 @@ mod tests {
     use super::*;
 
     fn pairs(json: &str) -> Vec<(String, String)> {
-        split_object(json.as_bytes())
-            .unwrap()
-            .into_iter()
-            .map(|m| {
-                (
-                    String::from_utf8(m.raw_key.to_vec()).unwrap(),
-                    String::from_utf8(m.raw_value.to_vec()).unwrap(),
-                )
-            })
-            .collect()
+        let mut pairs = Vec::new();
+        for_each_member(json.as_bytes(), |key, value| {
+            let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+            pairs.push((text(key), text(value)));
+            Ok(())
+        })
+        .unwrap();
+        pairs
     }
 
     #[test]
@@ -188,7 +180,10 @@ mod tests {
             r#"{"a":1} x"#,
             r#"{"a":}"#,
         ] {
-            assert!(split_object(bad.as_bytes()).is_err(), "{bad:?} accepted");
+            assert!(
+                for_each_member(bad.as_bytes(), |_, _| Ok(())).is_err(),
+                "{bad:?} accepted"
+            );
         }
     }
 }

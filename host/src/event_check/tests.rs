@@ -1,0 +1,206 @@
+use super::check_event;
+
+/// The reference: serde_json's own parser, with a visitor that refuses a
+/// repeated key. `check_event` must agree with it on acceptance.
+mod oracle {
+    use std::collections::HashSet;
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    pub fn accepts(bytes: &[u8]) -> bool {
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return false;
+        }
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        Checked.deserialize(&mut deserializer).is_ok() && deserializer.end().is_ok()
+    }
+
+    #[derive(Clone, Copy)]
+    struct Checked;
+
+    impl<'de> DeserializeSeed<'de> for Checked {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Checked {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(self)?.is_some() {}
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut keys = HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !keys.insert(key) {
+                    return Err(serde::de::Error::custom("duplicate key"));
+                }
+                map.next_value_seed(self)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn accepts_objects() {
+    assert!(check_event(br#" {"a":[1,{"b":null}],"c":"\u00e9","a\"":2, "n":-0.5e+3} "#).is_ok());
+    assert!(check_event(b"{}").is_ok());
+}
+
+#[test]
+fn rejects_everything_else_with_a_reason() {
+    let cases: &[(&[u8], &str)] = &[
+        (b"", "empty event"),
+        (b"[1]", "not a JSON object"),
+        (b"\"x\"", "not a JSON object"),
+        (br#"{"a":1,"a":2}"#, "duplicate key `a`"),
+        (br#"{"o":{"k":1,"k":1}}"#, "duplicate key `k`"),
+        (br#"{"a":1,"\u0061":2}"#, "duplicate key `a`"),
+        (br#"{"a":1} {"b":2}"#, "trailing characters"),
+        (br#"{"a":1"#, "expected `,` or `}`"),
+        (b"{\"a\":\"\xff\"}", "invalid UTF-8 at byte 6"),
+        (b"{\"a\":\"tab\there\"}", "control character"),
+        (br#"{"a":"\ud800"}"#, "lone leading surrogate"),
+        (br#"{"a":1e400}"#, "number out of range"),
+        (br#"{"a":01}"#, "expected `,` or `}`"),
+    ];
+    for (input, expected) in cases {
+        let err = check_event(input).unwrap_err();
+        assert!(
+            err.contains(expected),
+            "{:?}: {err}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    let wide: String = (0..100).map(|i| format!("\"k{i}\":1,")).collect();
+    let wide = format!("{{{wide}\"k7\":2}}");
+    assert!(
+        check_event(wide.as_bytes())
+            .unwrap_err()
+            .contains("duplicate key `k7`")
+    );
+    let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+    assert!(
+        check_event(deep.as_bytes())
+            .unwrap_err()
+            .contains("nesting too deep")
+    );
+}
+
+/// Agreement with serde_json on tricky hand-picked inputs.
+#[test]
+fn agrees_with_serde_json_on_edge_cases() {
+    let cases: &[&str] = &[
+        r#"{"a":-0}"#,
+        r#"{"a":-}"#,
+        r#"{"a":1.}"#,
+        r#"{"a":.5}"#,
+        r#"{"a":1e}"#,
+        r#"{"a":1E+2}"#,
+        r#"{"a":18446744073709551615}"#,
+        r#"{"a":18446744073709551616}"#,
+        r#"{"a":-9223372036854775809}"#,
+        r#"{"a":1e308}"#,
+        r#"{"a":1e309}"#,
+        r#"{"a":tru}"#,
+        r#"{"a":nul}"#,
+        r#"{"a":truex}"#,
+        r#"{"a":"\ud83d\ude00"}"#,
+        r#"{"a":"\udc00"}"#,
+        r#"{"a":"\ud83dx"}"#,
+        r#"{"a":"\u12"}"#,
+        r#"{"a":"\x"}"#,
+        r#"{"a":[1,]}"#,
+        r#"{"a":1,}"#,
+        r#"{,}"#,
+        r#"{"a" 1}"#,
+        "{\"a\":1}\n",
+        "\t{\"a\":\"x\"}",
+        r#"{"a":{"b":{"c":[{"d":"e"}]}}}"#,
+        r#"{"":1,"":2}"#,
+        r#"{"a\\":1,"a\\":1}"#,
+        r#"{"a/":1,"a\/":1}"#,
+        "{\"a\":\"\u{7f}\"}",
+    ];
+    for case in cases {
+        assert_eq!(
+            check_event(case.as_bytes()).is_ok(),
+            oracle::accepts(case.as_bytes()),
+            "disagree on {case}"
+        );
+    }
+    for depth in 120..135 {
+        let nested = format!("{{\"a\":{}1{}}}", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(
+            check_event(nested.as_bytes()).is_ok(),
+            oracle::accepts(nested.as_bytes()),
+            "depth {depth}"
+        );
+    }
+}
+
+/// Agreement with serde_json on real events and on every single-byte
+/// corruption and truncation of a few of them.
+#[test]
+fn agrees_with_serde_json_on_mangled_real_events() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/access/apache_logs"
+    );
+    let text = std::fs::read_to_string(path).expect("test data at ../shared/data (see the README)");
+    let mut checked = 0;
+    for (i, line) in text.lines().enumerate().step_by(97) {
+        let event = serde_json::json!({
+            "message": line, "n": i, "f": -1.5e-3, "ok": true, "none": null,
+            "nested": {"parts": line.split(' ').take(4).collect::<Vec<_>>(), "é": "ü\u{1F600}\n"},
+        })
+        .to_string();
+        let bytes = event.as_bytes();
+        assert!(check_event(bytes).is_ok());
+        let replacements: &[u8] = b"\"\\{}[]:,0e-+ .u\x01\xffa";
+        for at in (0..bytes.len()).step_by(3) {
+            for &replacement in replacements {
+                let mut mangled = bytes.to_vec();
+                mangled[at] = replacement;
+                assert_eq!(
+                    check_event(&mangled).is_ok(),
+                    oracle::accepts(&mangled),
+                    "disagree on {}",
+                    String::from_utf8_lossy(&mangled)
+                );
+                checked += 1;
+            }
+            assert_eq!(
+                check_event(&bytes[..at]).is_ok(),
+                oracle::accepts(&bytes[..at])
+            );
+        }
+    }
+    assert!(checked > 100_000, "only {checked} variants");
+}
