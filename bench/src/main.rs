@@ -10,7 +10,6 @@
 //! Prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -22,30 +21,17 @@ use wasmstash_filter_mutate::Mutate;
 use wasmstash_sdk::wire::{self, ResultKind};
 use wasmstash_sdk::{Filter, NativeFilter};
 
-/// A module that answers "unchanged" for every event and touches nothing:
-/// what is left is the boundary itself.
-const NOOP_WAT: &str = r#"(module
-  (memory (export "memory") 2)
-  (global $next (mut i32) (i32.const 65536))
-  (func (export "wasmstash_abi_version") (result i32) (i32.const 1))
-  (func (export "wasmstash_alloc") (param $len i32) (result i32)
-    (local $p i32)
-    (local.set $p (global.get $next))
-    (global.set $next (i32.add (global.get $next) (local.get $len)))
-    (block $enough
-      (br_if $enough (i32.le_u (global.get $next) (i32.mul (memory.size) (i32.const 65536))))
-      (drop (memory.grow (i32.add (i32.const 1)
-        (i32.div_u (i32.sub (global.get $next) (i32.mul (memory.size) (i32.const 65536))) (i32.const 65536))))))
-    (local.get $p))
-  (func (export "wasmstash_free") (param i32 i32))
-  (func (export "wasmstash_init") (param i32 i32) (result i64) (i64.const 0))
-  (func (export "wasmstash_process") (param $ptr i32) (param $len i32) (result i64)
-    (local $n i32)
+// The hand-written ABI skeleton and data loading the host's tests use.
+#[path = "../../host/tests/support/mod.rs"]
+mod support;
+
+/// `wasmstash_process` of a module that answers "unchanged" for every event
+/// and touches nothing: what is left is the boundary itself.
+const NOOP_PROCESS: &str = "
     (local.set $n (i32.load (local.get $ptr)))
-    (i32.store (i32.const 1024) (local.get $n))
-    (memory.fill (i32.const 1028) (i32.const 0) (i32.mul (local.get $n) (i32.const 5)))
-    (i64.or (i64.shl (i64.const 1024) (i64.const 32))
-            (i64.extend_i32_u (i32.add (i32.const 4) (i32.mul (local.get $n) (i32.const 5)))))))"#;
+    (i32.store (i32.const 2048) (local.get $n))
+    (local.set $o (i32.add (i32.const 2052) (i32.mul (local.get $n) (i32.const 5))))
+    (memory.fill (i32.const 2052) (i32.const 0) (i32.mul (local.get $n) (i32.const 5)))";
 
 fn main() -> anyhow::Result<()> {
     let seconds: f64 = std::env::args()
@@ -55,7 +41,7 @@ fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(2.0);
     let budget = Duration::from_secs_f64(seconds);
-    let lines = apache_lines()?;
+    let lines = support::apache_lines();
     let access_events: Vec<Vec<u8>> = lines
         .iter()
         .map(|l| wasmstash::input::line_event(l.as_bytes()))
@@ -115,7 +101,9 @@ fn main() -> anyhow::Result<()> {
     })
     .to_string();
     println!("\n## Filters over the real access log, one core, batches of 125\n");
-    println!("10,000 lines, repeated; median of {ROUNDS} alternating rounds, {seconds} s per cell in all; events/s.\n");
+    println!(
+        "10,000 lines, repeated; median of {ROUNDS} alternating rounds, {seconds} s per cell in all; events/s.\n"
+    );
     println!(
         "| filter | native | native + output check | WASM, deadline off | WASM, deadline on | WASM/native time, off | on |"
     );
@@ -202,7 +190,11 @@ fn engine(deadline: bool) -> Engine {
 }
 
 fn noop_stage(deadline: bool) -> Stage {
-    Stage::new(FilterModule::load(&engine(deadline), "noop", NOOP_WAT.as_bytes(), b"{}").unwrap())
+    let wat = support::wat_filter(&format!(
+        "{NOOP_PROCESS}\n{}",
+        support::RETURN_OUTPUT_AT_2048
+    ));
+    Stage::new(FilterModule::load(&engine(deadline), "noop", wat.as_bytes(), b"{}").unwrap())
 }
 
 fn builtin_stage(name: &str, config: &str, deadline: bool) -> Stage {
@@ -280,16 +272,4 @@ fn micros(d: Duration) -> f64 {
 
 fn average_len(events: &[Vec<u8>]) -> usize {
     events.iter().map(Vec::len).sum::<usize>() / events.len()
-}
-
-fn apache_lines() -> anyhow::Result<Vec<String>> {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/access/apache_logs");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        anyhow::anyhow!(
-            "benchmark data missing at {} ({e}); see the README",
-            path.display()
-        )
-    })?;
-    Ok(text.lines().map(str::to_owned).collect())
 }

@@ -161,6 +161,18 @@ impl Config {
         })
     }
 
+    /// The pipelines' names, comma-separated, for messages.
+    pub fn pipeline_names(&self) -> String {
+        if self.pipelines.is_empty() {
+            return "none".into();
+        }
+        self.pipelines
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Compiles and validates every filter of `pipeline`.
     pub fn load_pipeline(
         &self,
@@ -168,15 +180,10 @@ impl Config {
         pipeline: &str,
     ) -> Result<Vec<FilterModule>, ConfigError> {
         let filters = self.pipelines.get(pipeline).ok_or_else(|| {
-            let known: Vec<&str> = self.pipelines.keys().map(String::as_str).collect();
             ConfigError(format!(
                 "{}: no pipeline `{pipeline}` (pipelines: {})",
                 self.path.display(),
-                if known.is_empty() {
-                    "none".into()
-                } else {
-                    known.join(", ")
-                }
+                self.pipeline_names()
             ))
         })?;
         load_filters(engine, filters).map_err(|msg| {

@@ -94,58 +94,57 @@ impl<'a> Checker<'a> {
     }
 
     fn object_body(&mut self) -> Result<(), String> {
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            return Ok(());
-        }
         let mut keys = Keys::default();
-        loop {
-            if self.peek() != Some(b'"') {
-                return Err(self.error("expected a key in double quotes"));
+        self.items(b'}', "an object", |checker| {
+            if checker.peek() != Some(b'"') {
+                return Err(checker.error("expected a key in double quotes"));
             }
-            let key_start = self.pos;
-            let escaped = self.string()?;
-            keys.insert(&self.json[key_start..self.pos], escaped)?;
-            self.skip_ws();
-            if self.peek() != Some(b':') {
-                return Err(self.error("expected `:` after a key"));
+            let key_start = checker.pos;
+            let escaped = checker.string()?;
+            keys.insert(&checker.json[key_start..checker.pos], escaped)?;
+            checker.skip_ws();
+            if checker.peek() != Some(b':') {
+                return Err(checker.error("expected `:` after a key"));
             }
-            self.pos += 1;
-            self.skip_ws();
-            self.value()?;
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                }
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.error("expected `,` or `}` in an object")),
-            }
-        }
+            checker.pos += 1;
+            checker.skip_ws();
+            checker.value()
+        })
     }
 
     fn array_body(&mut self) -> Result<(), String> {
-        if self.peek() == Some(b']') {
+        self.items(b']', "an array", Self::value)
+    }
+
+    /// The comma-separated items of an object or array, up to and past `close`.
+    fn items(
+        &mut self,
+        close: u8,
+        container: &str,
+        mut item: impl FnMut(&mut Self) -> Result<(), String>,
+    ) -> Result<(), String> {
+        if self.peek() == Some(close) {
             self.pos += 1;
             return Ok(());
         }
         loop {
-            self.value()?;
+            item(self)?;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => {
                     self.pos += 1;
                     self.skip_ws();
                 }
-                Some(b']') => {
+                Some(byte) if byte == close => {
                     self.pos += 1;
                     return Ok(());
                 }
-                _ => return Err(self.error("expected `,` or `]` in an array")),
+                _ => {
+                    return Err(self.error(&format!(
+                        "expected `,` or `{}` in {container}",
+                        close as char
+                    )));
+                }
             }
         }
     }

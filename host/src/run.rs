@@ -181,15 +181,10 @@ fn build_pipeline(args: &RunArgs) -> Result<Pipeline, RunError> {
         Some(name) => name.clone(),
         None if config.pipelines.len() == 1 => config.pipelines.keys().next().unwrap().clone(),
         None => {
-            let known: Vec<&str> = config.pipelines.keys().map(String::as_str).collect();
             return Err(ConfigError(format!(
                 "{}: choose a pipeline with --pipeline (pipelines: {})",
                 config.path.display(),
-                if known.is_empty() {
-                    "none".into()
-                } else {
-                    known.join(", ")
-                }
+                config.pipeline_names()
             ))
             .into());
         }

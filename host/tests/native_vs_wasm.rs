@@ -5,10 +5,10 @@ mod support;
 
 use serde_json::json;
 use support::*;
-use wasmstash::engine::{Failure, FailureKind, Stage, StageOutcome};
+use wasmstash::engine::{Stage, StageOutcome};
 use wasmstash_filter_json::Json;
 use wasmstash_filter_mutate::Mutate;
-use wasmstash_sdk::wire::{self, ResultKind};
+use wasmstash_sdk::wire;
 use wasmstash_sdk::{Filter, NativeFilter};
 
 /// Runs `events` through the native filter and through its module in the
@@ -31,15 +31,7 @@ fn assert_identical<F: Filter>(module_stem: &str, config: &str, events: &[Vec<u8
             wire::decode_results(native.process_batch(&batch), refs.len())
                 .unwrap()
                 .into_iter()
-                .map(|(kind, payload)| match kind {
-                    ResultKind::Unchanged => StageOutcome::Unchanged,
-                    ResultKind::Replaced => StageOutcome::Replaced(payload.to_vec()),
-                    ResultKind::Dropped => StageOutcome::Dropped,
-                    ResultKind::Failed => StageOutcome::Failed(Failure::new(
-                        FailureKind::FilterError,
-                        String::from_utf8_lossy(payload).into_owned(),
-                    )),
-                })
+                .map(|(kind, payload)| StageOutcome::from_wire(kind, payload))
                 .collect();
         let wasm_results = stage.process(&refs);
         assert_eq!(native_results, wasm_results);

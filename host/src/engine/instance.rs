@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use wasmstash_sdk::wire::{self, ResultKind};
+use wasmstash_sdk::wire;
 use wasmtime::{Caller, Extern, Linker, Memory, ResourceLimiter, Store, Trap, TypedFunc};
 
 use super::module::{FilterModule, LoadError};
@@ -214,15 +214,7 @@ impl FilterInstance {
         })?;
         Ok(results
             .into_iter()
-            .map(|(kind, payload)| match kind {
-                ResultKind::Unchanged => StageOutcome::Unchanged,
-                ResultKind::Replaced => StageOutcome::Replaced(payload.to_vec()),
-                ResultKind::Dropped => StageOutcome::Dropped,
-                ResultKind::Failed => StageOutcome::Failed(Failure::new(
-                    FailureKind::FilterError,
-                    String::from_utf8_lossy(payload).into_owned(),
-                )),
-            })
+            .map(|(kind, payload)| StageOutcome::from_wire(kind, payload))
             .collect())
     }
 

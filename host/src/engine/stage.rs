@@ -7,7 +7,7 @@
 //! every other event is still processed. Each result the filter does return is
 //! checked before it replaces an event.
 
-use wasmstash_sdk::wire;
+use wasmstash_sdk::wire::{self, ResultKind};
 
 use super::instance::FilterInstance;
 use super::module::FilterModule;
@@ -71,6 +71,21 @@ pub enum StageOutcome {
     Replaced(Vec<u8>),
     Dropped,
     Failed(Failure),
+}
+
+impl StageOutcome {
+    /// The outcome a decoded ABI result stands for (payload not yet validated).
+    pub fn from_wire(kind: ResultKind, payload: &[u8]) -> StageOutcome {
+        match kind {
+            ResultKind::Unchanged => StageOutcome::Unchanged,
+            ResultKind::Replaced => StageOutcome::Replaced(payload.to_vec()),
+            ResultKind::Dropped => StageOutcome::Dropped,
+            ResultKind::Failed => StageOutcome::Failed(Failure::new(
+                FailureKind::FilterError,
+                String::from_utf8_lossy(payload).into_owned(),
+            )),
+        }
+    }
 }
 
 /// A filter module with the instance that serves it.
