@@ -14,6 +14,8 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
+use wasmstash_sdk::json_text::skip_plain_string_bytes;
+
 /// Nesting deeper than this is refused, as `serde_json` refuses it.
 const MAX_DEPTH: usize = 128;
 
@@ -269,31 +271,6 @@ impl<'a> Checker<'a> {
         }
         Ok(())
     }
-}
-
-/// Skips string bytes that need no attention (not `"`, `\` or a control
-/// character), eight at a time while it can.
-fn skip_plain_string_bytes(json: &[u8], mut pos: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    while let Some(chunk) = json.get(pos..pos + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap());
-        let special = has_zero_byte(word ^ (ONES * b'"' as u64))
-            | has_zero_byte(word ^ (ONES * b'\\' as u64))
-            | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS);
-        if special != 0 {
-            break;
-        }
-        pos += 8;
-    }
-    while let Some(&byte) = json.get(pos) {
-        if byte == b'"' || byte == b'\\' || byte < 0x20 {
-            break;
-        }
-        pos += 1;
-    }
-    pos
 }
 
 /// The keys of one object, to find a repeat. Small objects without escapes

@@ -30,17 +30,29 @@ pub fn validate(reference: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `reference` is a run of `[segment]`s, each segment non-empty and
+/// free of brackets. Byte-level on purpose: this runs on every field access.
 fn is_bracketed(reference: &str) -> bool {
-    let Some(inner) = reference
-        .strip_prefix('[')
-        .and_then(|r| r.strip_suffix(']'))
-    else {
+    let bytes = reference.as_bytes();
+    if bytes.first() != Some(&b'[') {
         return false;
-    };
-    // Every `][` separates two non-empty segments, and no other bracket may appear.
-    inner
-        .split("][")
-        .all(|segment| !segment.is_empty() && !segment.contains(['[', ']']))
+    }
+    let mut pos = 1;
+    loop {
+        let start = pos;
+        while bytes.get(pos).is_some_and(|&b| b != b'[' && b != b']') {
+            pos += 1;
+        }
+        if pos == start || bytes.get(pos) != Some(&b']') {
+            return false;
+        }
+        pos += 1;
+        match bytes.get(pos) {
+            None => return true,
+            Some(b'[') => pos += 1,
+            Some(_) => return false,
+        }
+    }
 }
 
 /// Iterator over the segments of a field reference; see [`segments`].
@@ -60,7 +72,11 @@ impl<'a> Iterator for Segments<'a> {
             Segments::Single(name) => name.take(),
             Segments::Bracketed("") => None,
             Segments::Bracketed(rest) => {
-                let (head, tail) = rest.split_once("][").unwrap_or((rest, ""));
+                // Segments hold no brackets, so the first `]` ends this one.
+                let (head, tail) = match memchr::memchr(b']', rest.as_bytes()) {
+                    Some(end) => (&rest[..end], &rest[end + 2..]),
+                    None => (*rest, ""),
+                };
                 *rest = tail;
                 Some(head)
             }

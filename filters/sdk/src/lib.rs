@@ -28,6 +28,7 @@
 mod event;
 pub mod field_ref;
 pub mod host;
+pub mod json_text;
 mod runtime;
 mod scan;
 pub mod wire;
