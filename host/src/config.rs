@@ -17,6 +17,7 @@
 //! Every error names the file and, where it applies, the pipeline and filter.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -36,6 +37,8 @@ struct RawConfig {
     #[serde(default)]
     engine: RawEngine,
     #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
     pipelines: BTreeMap<String, RawPipeline>,
 }
 
@@ -45,6 +48,62 @@ struct RawEngine {
     call_timeout_ms: Option<u64>,
     memory_limit_mib: Option<u64>,
     cache_dir: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    max_body_bytes: Option<usize>,
+    max_batch_events: Option<usize>,
+    workers: Option<usize>,
+    queue: Option<usize>,
+    queue_timeout_ms: Option<u64>,
+    admin_token_file: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+    watch: Option<bool>,
+    watch_interval_ms: Option<u64>,
+}
+
+/// The `[server]` table: how `wasmstash serve` listens and what it accepts.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Address to bind; loopback unless configured otherwise.
+    pub listen: SocketAddr,
+    /// Largest request body accepted (413 above it).
+    pub max_body_bytes: usize,
+    /// Most events in one batch request (413 above it).
+    pub max_batch_events: usize,
+    /// Calls that may run at once per pipeline; also its number of instances.
+    pub workers: usize,
+    /// Requests that may wait for a worker per pipeline; beyond it, 429.
+    pub queue: usize,
+    /// Longest a request waits for a worker before a 503.
+    pub queue_timeout: Duration,
+    /// File holding the admin bearer token (`WASMSTASH_ADMIN_TOKEN` wins).
+    pub admin_token_file: Option<PathBuf>,
+    /// Where stateful filters' snapshots are kept across restarts.
+    pub state_dir: Option<PathBuf>,
+    /// Reload when the config or a module file changes.
+    pub watch: bool,
+    pub watch_interval: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9700)),
+            max_body_bytes: 16 << 20,
+            max_batch_events: 10_000,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            queue: 64,
+            queue_timeout: Duration::from_secs(5),
+            admin_token_file: None,
+            state_dir: None,
+            watch: true,
+            watch_interval: Duration::from_secs(2),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -114,6 +173,7 @@ impl FilterSpec {
 pub struct Config {
     pub path: PathBuf,
     pub engine: EngineSettings,
+    pub server: ServerSettings,
     pub pipelines: BTreeMap<String, Vec<FilterSpec>>,
 }
 
@@ -157,6 +217,8 @@ impl Config {
             path: path.to_path_buf(),
             engine: engine_settings(raw.engine, base)
                 .map_err(|msg| ConfigError(format!("{file}: [engine] {msg}")))?,
+            server: server_settings(raw.server, base)
+                .map_err(|msg| ConfigError(format!("{file}: [server] {msg}")))?,
             pipelines,
         })
     }
@@ -252,6 +314,57 @@ fn default_name(source: &FilterSource) -> String {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default(),
+    }
+}
+
+fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String> {
+    let defaults = ServerSettings::default();
+    let within = |name: &str, value: Option<usize>, default: usize, max: usize| match value {
+        None => Ok(default),
+        Some(v) if (1..=max).contains(&v) => Ok(v),
+        Some(v) => Err(format!("{name} = {v}: must be between 1 and {max}")),
+    };
+    let listen = match raw.listen {
+        None => defaults.listen,
+        Some(text) => text
+            .parse()
+            .map_err(|e| format!("listen = \"{text}\": {e}; expected an address like 127.0.0.1:9700"))?,
+    };
+    let millis = |name: &str, value: Option<u64>, default: Duration| match value {
+        None => Ok(default),
+        Some(ms @ 1..=3_600_000) => Ok(Duration::from_millis(ms)),
+        Some(ms) => Err(format!("{name} = {ms}: must be between 1 and 3600000")),
+    };
+    Ok(ServerSettings {
+        listen,
+        max_body_bytes: within("max_body_bytes", raw.max_body_bytes, defaults.max_body_bytes, 1 << 30)?,
+        max_batch_events: within("max_batch_events", raw.max_batch_events, defaults.max_batch_events, 1_000_000)?,
+        workers: within("workers", raw.workers, defaults.workers, 256)?,
+        queue: match raw.queue {
+            None => defaults.queue,
+            Some(queue @ 0..=100_000) => queue,
+            Some(other) => return Err(format!("queue = {other}: must be between 0 and 100000")),
+        },
+        queue_timeout: millis("queue_timeout_ms", raw.queue_timeout_ms, defaults.queue_timeout)?,
+        admin_token_file: raw.admin_token_file.map(|p| base.join(p)),
+        state_dir: raw.state_dir.map(|p| base.join(p)),
+        watch: raw.watch.unwrap_or(defaults.watch),
+        watch_interval: millis("watch_interval_ms", raw.watch_interval_ms, defaults.watch_interval)?,
+    })
+}
+
+/// Every file the config depends on (itself and module files), for watching.
+impl Config {
+    pub fn watched_files(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.path.clone()];
+        for filters in self.pipelines.values() {
+            for spec in filters {
+                if let FilterSource::File(path) = &spec.source {
+                    files.push(path.clone());
+                }
+            }
+        }
+        files
     }
 }
 

@@ -8,11 +8,15 @@
 //! - [`builtins`]: the filters compiled into the binary.
 //! - [`event_check`]: the JSON validation that guards the ABI boundary.
 //! - [`run`]: the `wasmstash run` command (files or stdin to NDJSON).
+//! - [`serve`]: the `wasmstash serve` sidecar (HTTP for Logstash).
+//! - [`metrics`]: the Prometheus registry behind `GET /metrics`.
 
 pub mod builtins;
 pub mod config;
 pub mod engine;
 pub mod event_check;
 pub mod input;
+pub mod metrics;
 pub mod pipeline;
 pub mod run;
+pub mod serve;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use wasmstash::config::Config;
 use wasmstash::engine::Engine;
 use wasmstash::run::{RunArgs, RunError};
+use wasmstash::serve::{self, ServeArgs};
 use wasmstash::{builtins, run};
 
 #[global_allocator]
@@ -25,6 +26,8 @@ struct Cli {
 enum Command {
     /// Run a pipeline over log files (or stdin) and write NDJSON events to stdout.
     Run(RunArgs),
+    /// Serve pipelines over HTTP for Logstash (the sidecar).
+    Serve(ServeArgs),
     /// Check a config file: parse it and load every filter of every pipeline.
     Check {
         /// The pipeline config file (TOML).
@@ -37,8 +40,9 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_log_level().into()),
         )
         .init();
     let cli = Cli::parse();
@@ -51,6 +55,13 @@ fn main() -> ExitCode {
                     RunError::Config(_) => ExitCode::from(2),
                     RunError::Io(_) => ExitCode::from(1),
                 }
+            }
+        },
+        Command::Serve(args) => match serve::serve(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("wasmstash: {error}");
+                ExitCode::from(2)
             }
         },
         Command::Check { config } => match check(&config) {
@@ -69,6 +80,14 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// `serve` logs its life cycle (ready, reloads) by default; `run` only problems.
+fn default_log_level() -> &'static str {
+    match std::env::args().nth(1).as_deref() {
+        Some("serve") => "info",
+        _ => "warn",
     }
 }
 

@@ -6,11 +6,14 @@
 //! filter that fails tags the event and the next filter still runs.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
 
 use serde_json::json;
 use wasmstash_sdk::{Event, Value};
 
 use crate::engine::{Failure, FailureKind, FilterModule, Stage, StageOutcome};
+use crate::metrics::Metrics;
 
 /// The longest failure reason recorded on an event.
 const MAX_REASON: usize = 1024;
@@ -39,6 +42,8 @@ pub struct Pipeline {
     name: String,
     stages: Vec<Stage>,
     stats: PipelineStats,
+    /// Where to report per-filter metrics, labelled with this worker's number.
+    metrics: Option<(Arc<Metrics>, String)>,
 }
 
 impl Pipeline {
@@ -47,7 +52,15 @@ impl Pipeline {
             name: name.to_owned(),
             stages: modules.into_iter().map(Stage::new).collect(),
             stats: PipelineStats::default(),
+            metrics: None,
         }
+    }
+
+    /// Reports per-filter latency, events, failures, recycles, memory and the
+    /// filters' own counters to `metrics`, as worker number `worker`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>, worker: usize) -> Pipeline {
+        self.metrics = Some((metrics, worker.to_string()));
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -69,7 +82,12 @@ impl Pipeline {
         for stage in &mut self.stages {
             let live: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_some()).collect();
             let inputs: Vec<&[u8]> = live.iter().map(|&i| slots[i].as_deref().unwrap()).collect();
+            let started = Instant::now();
+            let recycles_before = stage.recycles();
             let outcomes = stage.process(&inputs);
+            if let Some((metrics, worker)) = &self.metrics {
+                report_stage(metrics, &self.name, worker, stage, inputs.len(), started, recycles_before);
+            }
             drop(inputs);
             for (index, outcome) in live.into_iter().zip(outcomes) {
                 match outcome {
@@ -102,6 +120,34 @@ impl Pipeline {
                 }
             })
             .collect()
+    }
+}
+
+fn report_stage(
+    metrics: &Metrics,
+    pipeline: &str,
+    worker: &str,
+    stage: &mut Stage,
+    events: usize,
+    started: Instant,
+    recycles_before: u64,
+) {
+    let filter = stage.module().name().to_owned();
+    let labels = [("pipeline", pipeline), ("filter", filter.as_str())];
+    metrics.observe("wasmstash_filter_duration_seconds", &labels, started.elapsed());
+    metrics.add("wasmstash_filter_events_total", &labels, events as u64);
+    metrics.add("wasmstash_instance_recycles_total", &labels, stage.recycles() - recycles_before);
+    if let Some(instance) = stage.live_instance() {
+        let memory = instance.memory_bytes() as f64;
+        metrics.set(
+            "wasmstash_instance_memory_bytes",
+            &[("pipeline", pipeline), ("filter", &filter), ("worker", worker)],
+            memory,
+        );
+        for (name, delta) in instance.take_counters() {
+            let labels = [("pipeline", pipeline), ("filter", filter.as_str()), ("name", name.as_str())];
+            metrics.add("wasmstash_filter_counter_total", &labels, delta.max(0) as u64);
+        }
     }
 }
 

@@ -1,0 +1,307 @@
+//! `wasmstash serve`: the HTTP sidecar that Logstash calls.
+//!
+//! - `routes`: the endpoints (event, batch, health, metrics, admin).
+//! - `workers`: per-pipeline workers with bounded queues.
+//! - `state`: snapshots of stateful filters across reloads and restarts.
+//!
+//! This file owns the life cycle: load the pipeline set in the background
+//! (ready once loaded), swap in a new set on reload (SIGHUP, file change or
+//! admin call) without failing a request, and on SIGTERM stop accepting,
+//! finish what is in flight and persist filter state.
+
+mod routes;
+mod state;
+mod workers;
+
+use std::collections::BTreeMap;
+use std::future::IntoFuture;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use clap::Args;
+
+use crate::config::{Config, ConfigError, ServerSettings};
+use crate::engine::Engine;
+use crate::metrics::Metrics;
+use workers::PipelineWorkers;
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  wasmstash serve --config examples/wasmstash.toml
+  curl -s -XPOST localhost:9700/v1/pipelines/app/event -d '{\"message\":\"{\\\"level\\\":\\\"WARN\\\"}\"}'
+  WASMSTASH_ADMIN_TOKEN=secret wasmstash serve -c examples/wasmstash.toml --listen 0.0.0.0:9700")]
+pub struct ServeArgs {
+    /// Pipeline config file (TOML); its [server] table sets limits.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Address to listen on; overrides server.listen (default 127.0.0.1:9700).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// The pipelines being served, replaced as a whole on reload.
+pub(crate) struct PipelineSet {
+    pub pipelines: BTreeMap<String, Arc<PipelineWorkers>>,
+    pub loaded_at: SystemTime,
+    /// What the config and module files looked like when this set was loaded.
+    pub fingerprint: Vec<(PathBuf, Option<(SystemTime, u64)>)>,
+    pub config_path: PathBuf,
+}
+
+impl PipelineSet {
+    pub fn names(&self) -> Vec<&str> {
+        self.pipelines.keys().map(String::as_str).collect()
+    }
+}
+
+/// Everything handlers share.
+pub(crate) struct App {
+    /// `None` until the first set is loaded.
+    current: RwLock<Option<Arc<PipelineSet>>>,
+    pub metrics: Arc<Metrics>,
+    pub server: ServerSettings,
+    pub admin_token: Option<String>,
+    config_path: PathBuf,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl App {
+    pub fn current(&self) -> Option<Arc<PipelineSet>> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn swap(&self, set: Arc<PipelineSet>) -> Option<Arc<PipelineSet>> {
+        self.metrics.set("wasmstash_ready", &[], 1.0);
+        self.current.write().unwrap_or_else(|p| p.into_inner()).replace(set)
+    }
+
+    /// Loads the config again and swaps the new set in, carrying filter state
+    /// over. On any error the old set stays live and the error is returned.
+    pub async fn reload(self: &Arc<Self>, why: &str) -> Result<String, String> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let path = self.config_path.clone();
+        let metrics = self.metrics.clone();
+        let loaded = tokio::task::spawn_blocking(move || load_set(&path, &metrics))
+            .await
+            .map_err(|e| format!("loading panicked: {e}"))?;
+        let (set, config) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                self.metrics.add("wasmstash_reloads_total", &[("result", "rejected")], 1);
+                tracing::error!("reload ({why}) rejected, keeping the running pipelines: {e}");
+                return Err(e.0);
+            }
+        };
+        if config.server.listen != self.server.listen {
+            tracing::warn!("server.listen changed; that takes a restart");
+        }
+        if let Some(old) = self.current() {
+            carry_state(&old, &set).await;
+        }
+        let names = set.names().join(", ");
+        self.swap(Arc::new(set));
+        self.metrics.add("wasmstash_reloads_total", &[("result", "ok")], 1);
+        tracing::info!("reloaded ({why}): pipelines {names}");
+        Ok(names)
+    }
+}
+
+/// Hands each old worker's filter state to the new worker in its place. The
+/// old workers are quiesced for the moment it takes.
+async fn carry_state(old: &PipelineSet, new: &PipelineSet) {
+    for (name, new_workers) in &new.pipelines {
+        let Some(old_workers) = old.pipelines.get(name) else { continue };
+        let snapshots = old_workers.with_all_workers(state::take).await;
+        if !snapshots.is_empty() {
+            new_workers.with_all_workers(|workers| state::give(workers, snapshots)).await;
+        }
+    }
+}
+
+/// Reads the config and builds every pipeline's workers (compiling modules
+/// through the engine's cache). Blocking; run off the reactor.
+fn load_set(path: &Path, metrics: &Arc<Metrics>) -> Result<(PipelineSet, Config), ConfigError> {
+    let config = Config::load(path)?;
+    let engine = Engine::new(config.engine.clone()).map_err(|e| ConfigError(format!("engine: {e}")))?;
+    let mut pipelines = BTreeMap::new();
+    for name in config.pipelines.keys() {
+        let modules = config.load_pipeline(&engine, name)?;
+        let server = &config.server;
+        let workers = PipelineWorkers::new(
+            name,
+            modules,
+            server.workers,
+            server.queue,
+            server.queue_timeout,
+            metrics.clone(),
+        );
+        pipelines.insert(name.clone(), Arc::new(workers));
+    }
+    let fingerprint = fingerprint(&config.watched_files());
+    let set = PipelineSet {
+        pipelines,
+        loaded_at: SystemTime::now(),
+        fingerprint,
+        config_path: path.to_path_buf(),
+    };
+    Ok((set, config))
+}
+
+fn fingerprint(files: &[PathBuf]) -> Vec<(PathBuf, Option<(SystemTime, u64)>)> {
+    files
+        .iter()
+        .map(|path| {
+            let seen = std::fs::metadata(path).ok().and_then(|m| Some((m.modified().ok()?, m.len())));
+            (path.clone(), seen)
+        })
+        .collect()
+}
+
+/// Runs the sidecar until SIGTERM or SIGINT.
+pub fn serve(args: &ServeArgs) -> Result<(), ConfigError> {
+    // Read the config once up front so a broken file fails fast, with exit 2.
+    let config = Config::load(&args.config)?;
+    let mut server = config.server.clone();
+    if let Some(listen) = args.listen {
+        server.listen = listen;
+    }
+    let admin_token = admin_token(&server)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("wasmstash-http")
+        .build()
+        .map_err(|e| ConfigError(format!("cannot start the runtime: {e}")))?;
+    let app = Arc::new(App {
+        current: RwLock::new(None),
+        metrics: Arc::new(Metrics::default()),
+        server,
+        admin_token,
+        config_path: args.config.clone(),
+        reloading: tokio::sync::Mutex::new(()),
+    });
+    app.metrics.set("wasmstash_ready", &[], 0.0);
+    runtime.block_on(run(app))
+}
+
+fn admin_token(server: &ServerSettings) -> Result<Option<String>, ConfigError> {
+    if let Some(token) = std::env::var("WASMSTASH_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
+        return Ok(Some(token.trim().to_owned()));
+    }
+    let Some(file) = &server.admin_token_file else { return Ok(None) };
+    let token = std::fs::read_to_string(file)
+        .map_err(|e| ConfigError(format!("server.admin_token_file {}: {e}", file.display())))?;
+    let token = token.trim();
+    if token.len() < 16 {
+        return Err(ConfigError(format!(
+            "server.admin_token_file {}: the token must be at least 16 characters",
+            file.display()
+        )));
+    }
+    Ok(Some(token.to_owned()))
+}
+
+async fn run(app: Arc<App>) -> Result<(), ConfigError> {
+    let listener = tokio::net::TcpListener::bind(app.server.listen)
+        .await
+        .map_err(|e| ConfigError(format!("cannot listen on {}: {e}", app.server.listen)))?;
+    let address = listener.local_addr().map_err(|e| ConfigError(e.to_string()))?;
+    // Printed on stdout so scripts and tests can find an ephemeral port.
+    println!("wasmstash: listening on http://{address}");
+    tracing::info!("listening on http://{address}; loading pipelines");
+
+    // Serve at once, so /healthz answers while modules compile; /readyz and
+    // the pipeline endpoints answer 503 until the set below is loaded.
+    let router = routes::router(app.clone());
+    let server = tokio::spawn(axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).into_future());
+
+    let path = app.config_path.clone();
+    let metrics = app.metrics.clone();
+    let (set, _) = tokio::task::spawn_blocking(move || load_set(&path, &metrics))
+        .await
+        .map_err(|e| ConfigError(format!("loading panicked: {e}")))??;
+    if let Some(dir) = &app.server.state_dir {
+        restore_saved_state(dir, &set).await;
+    }
+    app.swap(Arc::new(set));
+    tracing::info!("ready");
+
+    tokio::spawn(reload_on_sighup(app.clone()));
+    if app.server.watch {
+        tokio::spawn(reload_on_change(app.clone()));
+    }
+    server
+        .await
+        .map_err(|e| ConfigError(format!("server task failed: {e}")))?
+        .map_err(|e| ConfigError(format!("server error: {e}")))?;
+
+    tracing::info!("stopped accepting; in-flight calls finished");
+    if let (Some(dir), Some(set)) = (&app.server.state_dir, app.current()) {
+        persist_state(dir, &set).await;
+    }
+    Ok(())
+}
+
+async fn restore_saved_state(dir: &Path, set: &PipelineSet) {
+    for (name, workers) in &set.pipelines {
+        let filters: Vec<String> = workers.modules().iter().map(|m| m.name().to_owned()).collect();
+        let snapshots = state::load(dir, name, &filters, workers.size());
+        if !snapshots.is_empty() {
+            let restored = workers.with_all_workers(|w| state::give(w, snapshots)).await;
+            tracing::info!(pipeline = %name, "restored {restored} filter state snapshot(s) from {}", dir.display());
+        }
+    }
+}
+
+async fn persist_state(dir: &Path, set: &PipelineSet) {
+    for (name, workers) in &set.pipelines {
+        let snapshots = workers.with_all_workers(state::take).await;
+        match state::save(dir, name, &snapshots) {
+            Ok(()) if !snapshots.is_empty() => {
+                tracing::info!(pipeline = %name, "saved {} state snapshot(s) to {}", snapshots.len(), dir.display())
+            }
+            Ok(()) => {}
+            Err(e) => tracing::error!(pipeline = %name, "saving state to {} failed: {e}", dir.display()),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    let mut interrupt = signal(SignalKind::interrupt()).expect("installing the SIGINT handler");
+    tokio::select! {
+        _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+async fn reload_on_sighup(app: Arc<App>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else { return };
+    while hangup.recv().await.is_some() {
+        let _ = app.reload("SIGHUP").await;
+    }
+}
+
+/// Polls the config and module files; a change triggers a reload. A change
+/// that fails to load is not retried until the files change again.
+async fn reload_on_change(app: Arc<App>) {
+    let mut last_seen = app.current().map(|set| set.fingerprint.clone()).unwrap_or_default();
+    loop {
+        tokio::time::sleep(app.server.watch_interval).await;
+        let Some(set) = app.current() else { continue };
+        let files: Vec<PathBuf> = set.fingerprint.iter().map(|(path, _)| path.clone()).collect();
+        let now = fingerprint(&files);
+        if now == last_seen || now == set.fingerprint {
+            last_seen = now;
+            continue;
+        }
+        last_seen = now;
+        let _ = app.reload("files changed").await;
+        if let Some(set) = app.current() {
+            last_seen = fingerprint(&set.fingerprint.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>());
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The HTTP endpoints. Each handler is small: validate, hand the events to the
+//! pipeline's workers, encode the answer. Every error is a JSON body
+//! `{"error": "..."}` with a status that says whose fault it is.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use wasmstash_sdk::json_text::write_str;
+
+use super::App;
+use super::workers::{PipelineWorkers, Rejected};
+use crate::event_check::check_event;
+use crate::pipeline::EventResult;
+
+pub(crate) fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/pipelines/{pipeline}/event", post(event))
+        .route("/v1/pipelines/{pipeline}/batch", post(batch))
+        .route("/v1/admin/pipelines", get(admin_pipelines))
+        .route("/v1/admin/reload", post(admin_reload))
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no such endpoint; see POST /v1/pipelines/{name}/event, POST /v1/pipelines/{name}/batch, \
+                 GET /healthz, /readyz, /metrics",
+            )
+        })
+        .layer(DefaultBodyLimit::max(app.server.max_body_bytes))
+        .with_state(app)
+}
+
+/// An error answer.
+pub(crate) struct ApiError {
+    status: StatusCode,
+    body: Value,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            body: json!({ "error": message.into() }),
+            retry_after: None,
+        }
+    }
+
+    fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+type Answer = Result<Response, ApiError>;
+
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    match app.current() {
+        Some(set) => Json(json!({ "ready": true, "pipelines": set.names() })).into_response(),
+        None => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "loading pipelines").retry_after(1).into_response(),
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let text = app.metrics.render();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+fn workers_for(app: &App, pipeline: &str) -> Result<Arc<PipelineWorkers>, ApiError> {
+    let Some(set) = app.current() else {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "pipelines are still loading").retry_after(1));
+    };
+    set.pipelines.get(pipeline).cloned().ok_or_else(|| ApiError {
+        status: StatusCode::NOT_FOUND,
+        body: json!({ "error": format!("no pipeline `{pipeline}`"), "pipelines": set.names() }),
+        retry_after: None,
+    })
+}
+
+fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        ApiError::new(status, format!("cannot read the request body: {}", rejection.body_text()))
+    })
+}
+
+async fn run(app: &App, workers: &PipelineWorkers, events: Vec<Vec<u8>>) -> Result<Vec<EventResult>, ApiError> {
+    let count = events.len() as u64;
+    let results = workers.run(events).await.map_err(|rejected| match rejected {
+        Rejected::QueueFull => {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "all workers are busy and the queue is full").retry_after(1)
+        }
+        Rejected::QueueTimeout => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timed out waiting for a free worker").retry_after(1)
+        }
+        Rejected::WorkerPanicked => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the worker failed; the events were not processed",
+        ),
+    })?;
+    let dropped = results.iter().filter(|r| matches!(r, EventResult::Dropped)).count() as u64;
+    let name = workers.name();
+    app.metrics.add("wasmstash_events_total", &[("pipeline", name), ("outcome", "in")], count);
+    app.metrics.add("wasmstash_events_total", &[("pipeline", name), ("outcome", "out")], count - dropped);
+    app.metrics.add("wasmstash_events_total", &[("pipeline", name), ("outcome", "dropped")], dropped);
+    Ok(results)
+}
+
+fn count_request(app: &App, pipeline: &str, endpoint: &str, answer: &Answer) {
+    let status = match answer {
+        Ok(response) => response.status(),
+        Err(error) => error.status,
+    };
+    // Pipeline names in the URL are the client's to choose; only known ones
+    // become label values, so metrics cannot grow without bound.
+    let pipeline = if status == StatusCode::NOT_FOUND { "_unknown" } else { pipeline };
+    let labels = [("pipeline", pipeline), ("endpoint", endpoint), ("status", status.as_str())];
+    app.metrics.add("wasmstash_requests_total", &labels, 1);
+}
+
+/// One event in, as Logstash's `http` filter sends it; the processed event
+/// out. A dropped event answers `{"wasmstash":{"dropped":true}}` with the
+/// header `x-wasmstash-dropped: true`.
+async fn event(
+    State(app): State<Arc<App>>,
+    Path(pipeline): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let answer = async {
+        let workers = workers_for(&app, &pipeline)?;
+        let body = body_or_error(body)?;
+        check_event(&body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}")))?;
+        let mut results = run(&app, &workers, vec![body.to_vec()]).await?;
+        Ok(match results.pop().expect("one result per event") {
+            EventResult::Event(event) => ([(header::CONTENT_TYPE, "application/json")], event).into_response(),
+            EventResult::Dropped => (
+                [(header::CONTENT_TYPE, "application/json"), (header::HeaderName::from_static("x-wasmstash-dropped"), "true")],
+                r#"{"wasmstash":{"dropped":true}}"#,
+            )
+                .into_response(),
+        })
+    }
+    .await;
+    count_request(&app, &pipeline, "event", &answer);
+    answer.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// NDJSON in, NDJSON out: one line per input line, in order. Each answer is
+/// `{"event":{...}}`, `{"dropped":true}`, or `{"error":"..."}` for a line that
+/// is not a valid event (the other lines are still processed).
+async fn batch(
+    State(app): State<Arc<App>>,
+    Path(pipeline): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let answer = async {
+        let workers = workers_for(&app, &pipeline)?;
+        let body = body_or_error(body)?;
+        let mut lines: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
+        if lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        if lines.len() > app.server.max_batch_events {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("{} events in one batch; the limit is {} (server.max_batch_events)", lines.len(), app.server.max_batch_events),
+            ));
+        }
+        let mut events = Vec::with_capacity(lines.len());
+        let checked: Vec<Result<(), String>> = lines
+            .iter()
+            .enumerate()
+            .map(|(index, line)| {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    return Err(format!("line {}: empty line", index + 1));
+                }
+                check_event(line).map_err(|e| format!("line {}: invalid event: {e}", index + 1))?;
+                events.push(line.to_vec());
+                Ok(())
+            })
+            .collect();
+        let mut results = run(&app, &workers, events).await?.into_iter();
+        let mut out = Vec::with_capacity(body.len() + 32 * lines.len());
+        for line in checked {
+            match line.map(|()| results.next().expect("one result per valid line")) {
+                Ok(EventResult::Event(event)) => {
+                    out.extend_from_slice(b"{\"event\":");
+                    out.extend_from_slice(&event);
+                    out.extend_from_slice(b"}\n");
+                }
+                Ok(EventResult::Dropped) => out.extend_from_slice(b"{\"dropped\":true}\n"),
+                Err(reason) => {
+                    out.extend_from_slice(b"{\"error\":");
+                    write_str(&mut out, &reason);
+                    out.extend_from_slice(b"}\n");
+                }
+            }
+        }
+        Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response())
+    }
+    .await;
+    count_request(&app, &pipeline, "batch", &answer);
+    answer.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Admin endpoints need `Authorization: Bearer <token>`; without a
+/// configured token they are off.
+fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &app.admin_token else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin endpoints are disabled: set WASMSTASH_ADMIN_TOKEN or server.admin_token_file",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Compare in time independent of where the first difference is.
+    let same = given.len() == expected.len()
+        && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
+    }
+}
+
+async fn admin_pipelines(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    authorize(&app, &headers)?;
+    let set = app.current().ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "loading").retry_after(1))?;
+    let pipelines: Vec<Value> = set
+        .pipelines
+        .values()
+        .map(|workers| {
+            let filters: Vec<Value> = workers
+                .modules()
+                .iter()
+                .map(|m| json!({ "name": m.name(), "sha256": m.sha256() }))
+                .collect();
+            json!({ "name": workers.name(), "workers": workers.size(), "filters": filters })
+        })
+        .collect();
+    let loaded_at = set.loaded_at.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    Ok(Json(json!({
+        "config": set.config_path.display().to_string(),
+        "loaded_at_unix": loaded_at,
+        "pipelines": pipelines,
+    })))
+}
+
+async fn admin_reload(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    authorize(&app, &headers)?;
+    match app.reload("admin request").await {
+        Ok(names) => Ok(Json(json!({ "reloaded": true, "pipelines": names }))),
+        Err(e) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("reload rejected, old pipelines kept: {e}"))),
+    }
+}
