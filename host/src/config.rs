@@ -326,9 +326,9 @@ fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String
     };
     let listen = match raw.listen {
         None => defaults.listen,
-        Some(text) => text
-            .parse()
-            .map_err(|e| format!("listen = \"{text}\": {e}; expected an address like 127.0.0.1:9700"))?,
+        Some(text) => text.parse().map_err(|e| {
+            format!("listen = \"{text}\": {e}; expected an address like 127.0.0.1:9700")
+        })?,
     };
     let millis = |name: &str, value: Option<u64>, default: Duration| match value {
         None => Ok(default),
@@ -337,19 +337,37 @@ fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String
     };
     Ok(ServerSettings {
         listen,
-        max_body_bytes: within("max_body_bytes", raw.max_body_bytes, defaults.max_body_bytes, 1 << 30)?,
-        max_batch_events: within("max_batch_events", raw.max_batch_events, defaults.max_batch_events, 1_000_000)?,
+        max_body_bytes: within(
+            "max_body_bytes",
+            raw.max_body_bytes,
+            defaults.max_body_bytes,
+            1 << 30,
+        )?,
+        max_batch_events: within(
+            "max_batch_events",
+            raw.max_batch_events,
+            defaults.max_batch_events,
+            1_000_000,
+        )?,
         workers: within("workers", raw.workers, defaults.workers, 256)?,
         queue: match raw.queue {
             None => defaults.queue,
             Some(queue @ 0..=100_000) => queue,
             Some(other) => return Err(format!("queue = {other}: must be between 0 and 100000")),
         },
-        queue_timeout: millis("queue_timeout_ms", raw.queue_timeout_ms, defaults.queue_timeout)?,
+        queue_timeout: millis(
+            "queue_timeout_ms",
+            raw.queue_timeout_ms,
+            defaults.queue_timeout,
+        )?,
         admin_token_file: raw.admin_token_file.map(|p| base.join(p)),
         state_dir: raw.state_dir.map(|p| base.join(p)),
         watch: raw.watch.unwrap_or(defaults.watch),
-        watch_interval: millis("watch_interval_ms", raw.watch_interval_ms, defaults.watch_interval)?,
+        watch_interval: millis(
+            "watch_interval_ms",
+            raw.watch_interval_ms,
+            defaults.watch_interval,
+        )?,
     })
 }
 

@@ -12,22 +12,67 @@ use std::time::Duration;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 14] = [
-    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0,
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 1.0,
 ];
 
 /// Every metric: name, type, help. Unknown names are a bug, caught by a test.
 const CATALOGUE: &[(&str, &str, &str)] = &[
-    ("wasmstash_requests_total", "counter", "HTTP requests by pipeline, endpoint and status"),
-    ("wasmstash_events_total", "counter", "Events by pipeline and outcome (in, out, dropped)"),
-    ("wasmstash_filter_events_total", "counter", "Events handed to each filter"),
-    ("wasmstash_failures_total", "counter", "Events that failed in a filter, by tag and kind"),
-    ("wasmstash_filter_duration_seconds", "histogram", "Time of one batch call into a filter"),
-    ("wasmstash_instance_recycles_total", "counter", "Filter instances discarded after a failure"),
-    ("wasmstash_instance_memory_bytes", "gauge", "Linear memory of each filter instance"),
-    ("wasmstash_filter_counter_total", "counter", "Counters reported by filters through metric_add"),
-    ("wasmstash_rejected_total", "counter", "Requests refused before running, by reason"),
-    ("wasmstash_reloads_total", "counter", "Config reloads by result"),
-    ("wasmstash_ready", "gauge", "1 once every pipeline is loaded"),
+    (
+        "wasmstash_requests_total",
+        "counter",
+        "HTTP requests by pipeline, endpoint and status",
+    ),
+    (
+        "wasmstash_events_total",
+        "counter",
+        "Events by pipeline and outcome (in, out, dropped)",
+    ),
+    (
+        "wasmstash_filter_events_total",
+        "counter",
+        "Events handed to each filter",
+    ),
+    (
+        "wasmstash_failures_total",
+        "counter",
+        "Events that failed in a filter, by tag and kind",
+    ),
+    (
+        "wasmstash_filter_duration_seconds",
+        "histogram",
+        "Time of one batch call into a filter",
+    ),
+    (
+        "wasmstash_instance_recycles_total",
+        "counter",
+        "Filter instances discarded after a failure",
+    ),
+    (
+        "wasmstash_instance_memory_bytes",
+        "gauge",
+        "Linear memory of each filter instance",
+    ),
+    (
+        "wasmstash_filter_counter_total",
+        "counter",
+        "Counters reported by filters through metric_add",
+    ),
+    (
+        "wasmstash_rejected_total",
+        "counter",
+        "Requests refused before running, by reason",
+    ),
+    (
+        "wasmstash_reloads_total",
+        "counter",
+        "Config reloads by result",
+    ),
+    (
+        "wasmstash_ready",
+        "gauge",
+        "1 once every pipeline is loaded",
+    ),
 ];
 
 type Labels = Vec<(&'static str, String)>;
@@ -59,7 +104,11 @@ fn labels(pairs: &[(&'static str, &str)]) -> Labels {
 impl Metrics {
     pub fn add(&self, name: &'static str, pairs: &[(&'static str, &str)], delta: u64) {
         if delta > 0 {
-            *self.lock().counters.entry((name, labels(pairs))).or_default() += delta;
+            *self
+                .lock()
+                .counters
+                .entry((name, labels(pairs)))
+                .or_default() += delta;
         }
     }
 
@@ -82,12 +131,18 @@ impl Metrics {
 
     /// The value of one counter (0 if never touched), for tests and summaries.
     pub fn counter(&self, name: &'static str, pairs: &[(&'static str, &str)]) -> u64 {
-        self.lock().counters.get(&(name, labels(pairs))).copied().unwrap_or(0)
+        self.lock()
+            .counters
+            .get(&(name, labels(pairs)))
+            .copied()
+            .unwrap_or(0)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Series> {
         // A panic while holding the lock cannot leave a counter half-written.
-        self.series.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.series
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Prometheus text exposition format, version 0.0.4.
@@ -96,17 +151,32 @@ impl Metrics {
         let mut out = String::new();
         for (name, kind, help) in CATALOGUE {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for ((_, labels), value) in series.counters.range((*name, Vec::new())..).take_while(|((n, _), _)| n == name) {
+            for ((_, labels), value) in series
+                .counters
+                .range((*name, Vec::new())..)
+                .take_while(|((n, _), _)| n == name)
+            {
                 let _ = writeln!(out, "{name}{} {value}", render_labels(labels, None));
             }
-            for ((_, labels), value) in series.gauges.range((*name, Vec::new())..).take_while(|((n, _), _)| n == name) {
+            for ((_, labels), value) in series
+                .gauges
+                .range((*name, Vec::new())..)
+                .take_while(|((n, _), _)| n == name)
+            {
                 let _ = writeln!(out, "{name}{} {value}", render_labels(labels, None));
             }
-            let histograms = series.histograms.range((*name, Vec::new())..).take_while(|((n, _), _)| n == name);
+            let histograms = series
+                .histograms
+                .range((*name, Vec::new())..)
+                .take_while(|((n, _), _)| n == name);
             for ((_, labels), histogram) in histograms {
                 for (count, bound) in histogram.counts.iter().zip(BUCKETS) {
                     let le = bound.to_string();
-                    let _ = writeln!(out, "{name}_bucket{} {count}", render_labels(labels, Some(&le)));
+                    let _ = writeln!(
+                        out,
+                        "{name}_bucket{} {count}",
+                        render_labels(labels, Some(&le))
+                    );
                 }
                 let all = render_labels(labels, Some("+Inf"));
                 let plain = render_labels(labels, None);
@@ -120,7 +190,10 @@ impl Metrics {
 }
 
 fn render_labels(labels: &Labels, le: Option<&str>) -> String {
-    let mut parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+    let mut parts: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
     if let Some(le) = le {
         parts.push(format!("le=\"{le}\""));
     }
@@ -132,7 +205,10 @@ fn render_labels(labels: &Labels, le: Option<&str>) -> String {
 }
 
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -142,15 +218,36 @@ mod tests {
     #[test]
     fn renders_counters_gauges_and_histograms() {
         let metrics = Metrics::default();
-        metrics.add("wasmstash_events_total", &[("pipeline", "a\"b"), ("outcome", "in")], 3);
+        metrics.add(
+            "wasmstash_events_total",
+            &[("pipeline", "a\"b"), ("outcome", "in")],
+            3,
+        );
         metrics.set("wasmstash_ready", &[], 1.0);
-        metrics.observe("wasmstash_filter_duration_seconds", &[("filter", "json")], Duration::from_micros(300));
+        metrics.observe(
+            "wasmstash_filter_duration_seconds",
+            &[("filter", "json")],
+            Duration::from_micros(300),
+        );
         let text = metrics.render();
-        assert!(text.contains("wasmstash_events_total{pipeline=\"a\\\"b\",outcome=\"in\"} 3\n"), "{text}");
+        assert!(
+            text.contains("wasmstash_events_total{pipeline=\"a\\\"b\",outcome=\"in\"} 3\n"),
+            "{text}"
+        );
         assert!(text.contains("wasmstash_ready 1\n"), "{text}");
-        assert!(text.contains("wasmstash_filter_duration_seconds_bucket{filter=\"json\",le=\"0.00025\"} 0\n"));
-        assert!(text.contains("wasmstash_filter_duration_seconds_bucket{filter=\"json\",le=\"0.0005\"} 1\n"));
+        assert!(text.contains(
+            "wasmstash_filter_duration_seconds_bucket{filter=\"json\",le=\"0.00025\"} 0\n"
+        ));
+        assert!(text.contains(
+            "wasmstash_filter_duration_seconds_bucket{filter=\"json\",le=\"0.0005\"} 1\n"
+        ));
         assert!(text.contains("wasmstash_filter_duration_seconds_count{filter=\"json\"} 1\n"));
-        assert_eq!(metrics.counter("wasmstash_events_total", &[("pipeline", "a\"b"), ("outcome", "in")]), 3);
+        assert_eq!(
+            metrics.counter(
+                "wasmstash_events_total",
+                &[("pipeline", "a\"b"), ("outcome", "in")]
+            ),
+            3
+        );
     }
 }

@@ -86,7 +86,15 @@ impl Pipeline {
             let recycles_before = stage.recycles();
             let outcomes = stage.process(&inputs);
             if let Some((metrics, worker)) = &self.metrics {
-                report_stage(metrics, &self.name, worker, stage, inputs.len(), started, recycles_before);
+                report_stage(
+                    metrics,
+                    &self.name,
+                    worker,
+                    stage,
+                    inputs.len(),
+                    started,
+                    recycles_before,
+                );
             }
             drop(inputs);
             for (index, outcome) in live.into_iter().zip(outcomes) {
@@ -101,6 +109,15 @@ impl Pipeline {
                             .failures
                             .entry((name.to_owned(), failure.kind))
                             .or_default() += 1;
+                        if let Some((metrics, _)) = &self.metrics {
+                            let labels = [
+                                ("pipeline", self.name.as_str()),
+                                ("filter", name),
+                                ("tag", failure.kind.tag()),
+                                ("kind", failure.kind.as_str()),
+                            ];
+                            metrics.add("wasmstash_failures_total", &labels, 1);
+                        }
                         let event = slots[index].as_deref().unwrap();
                         slots[index] = Some(record_failure(event, &self.name, name, &failure));
                     }
@@ -134,20 +151,37 @@ fn report_stage(
 ) {
     let filter = stage.module().name().to_owned();
     let labels = [("pipeline", pipeline), ("filter", filter.as_str())];
-    metrics.observe("wasmstash_filter_duration_seconds", &labels, started.elapsed());
+    metrics.observe(
+        "wasmstash_filter_duration_seconds",
+        &labels,
+        started.elapsed(),
+    );
     metrics.add("wasmstash_filter_events_total", &labels, events as u64);
-    metrics.add("wasmstash_instance_recycles_total", &labels, stage.recycles() - recycles_before);
+    metrics.add(
+        "wasmstash_instance_recycles_total",
+        &labels,
+        stage.recycles() - recycles_before,
+    );
     if let Some(instance) = stage.live_instance() {
         let memory = instance.memory_bytes() as f64;
-        metrics.set(
-            "wasmstash_instance_memory_bytes",
-            &[("pipeline", pipeline), ("filter", &filter), ("worker", worker)],
-            memory,
+        let labels = [
+            ("pipeline", pipeline),
+            ("filter", filter.as_str()),
+            ("worker", worker),
+        ];
+        metrics.set("wasmstash_instance_memory_bytes", &labels, memory);
+    }
+    for (name, delta) in stage.take_counters() {
+        let labels = [
+            ("pipeline", pipeline),
+            ("filter", filter.as_str()),
+            ("name", name.as_str()),
+        ];
+        metrics.add(
+            "wasmstash_filter_counter_total",
+            &labels,
+            delta.max(0) as u64,
         );
-        for (name, delta) in instance.take_counters() {
-            let labels = [("pipeline", pipeline), ("filter", filter.as_str()), ("name", name.as_str())];
-            metrics.add("wasmstash_filter_counter_total", &labels, delta.max(0) as u64);
-        }
     }
 }
 

@@ -7,6 +7,8 @@
 //! every other event is still processed. Each result the filter does return is
 //! checked before it replaces an event.
 
+use std::collections::BTreeMap;
+
 use wasmstash_sdk::wire::{self, ResultKind};
 
 use super::instance::FilterInstance;
@@ -96,6 +98,10 @@ pub struct Stage {
     state: Option<Vec<u8>>,
     batch: Vec<u8>,
     recycles: u64,
+    /// Counters reported by successful calls since last taken. A failed
+    /// call's counters are dropped with the rest of its effects, so replayed
+    /// events count once.
+    counters: BTreeMap<String, i64>,
 }
 
 impl Stage {
@@ -106,6 +112,7 @@ impl Stage {
             state: None,
             batch: Vec::new(),
             recycles: 0,
+            counters: BTreeMap::new(),
         }
     }
 
@@ -155,7 +162,14 @@ impl Stage {
             .and_then(|instance| instance.process(&batch, events.len()));
         self.batch = batch;
         match result {
-            Ok(outcomes) => Ok(outcomes.into_iter().map(validate).collect()),
+            Ok(outcomes) => {
+                if let Some(instance) = &mut self.instance {
+                    for (name, delta) in instance.take_counters() {
+                        *self.counters.entry(name).or_default() += delta;
+                    }
+                }
+                Ok(outcomes.into_iter().map(validate).collect())
+            }
             Err(failure) => {
                 self.instance = None;
                 self.recycles += 1;
@@ -200,7 +214,13 @@ impl Stage {
         Ok(())
     }
 
-    /// The live instance, if any (for metrics such as memory and counters).
+    /// Counters the filter reported through `metric_add` in successful calls
+    /// since the last take.
+    pub fn take_counters(&mut self) -> BTreeMap<String, i64> {
+        std::mem::take(&mut self.counters)
+    }
+
+    /// The live instance, if any (for metrics such as its memory).
     pub fn live_instance(&mut self) -> Option<&mut FilterInstance> {
         self.instance.as_mut()
     }

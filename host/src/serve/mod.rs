@@ -63,18 +63,26 @@ pub(crate) struct App {
     pub server: ServerSettings,
     pub admin_token: Option<String>,
     config_path: PathBuf,
+    /// `server.listen` as the config file had it at start (before --listen).
+    configured_listen: std::net::SocketAddr,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
 }
 
 impl App {
     pub fn current(&self) -> Option<Arc<PipelineSet>> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn swap(&self, set: Arc<PipelineSet>) -> Option<Arc<PipelineSet>> {
         self.metrics.set("wasmstash_ready", &[], 1.0);
-        self.current.write().unwrap_or_else(|p| p.into_inner()).replace(set)
+        self.current
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(set)
     }
 
     /// Loads the config again and swaps the new set in, carrying filter state
@@ -89,12 +97,13 @@ impl App {
         let (set, config) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
-                self.metrics.add("wasmstash_reloads_total", &[("result", "rejected")], 1);
+                self.metrics
+                    .add("wasmstash_reloads_total", &[("result", "rejected")], 1);
                 tracing::error!("reload ({why}) rejected, keeping the running pipelines: {e}");
                 return Err(e.0);
             }
         };
-        if config.server.listen != self.server.listen {
+        if config.server.listen != self.configured_listen {
             tracing::warn!("server.listen changed; that takes a restart");
         }
         if let Some(old) = self.current() {
@@ -102,7 +111,8 @@ impl App {
         }
         let names = set.names().join(", ");
         self.swap(Arc::new(set));
-        self.metrics.add("wasmstash_reloads_total", &[("result", "ok")], 1);
+        self.metrics
+            .add("wasmstash_reloads_total", &[("result", "ok")], 1);
         tracing::info!("reloaded ({why}): pipelines {names}");
         Ok(names)
     }
@@ -112,10 +122,14 @@ impl App {
 /// old workers are quiesced for the moment it takes.
 async fn carry_state(old: &PipelineSet, new: &PipelineSet) {
     for (name, new_workers) in &new.pipelines {
-        let Some(old_workers) = old.pipelines.get(name) else { continue };
+        let Some(old_workers) = old.pipelines.get(name) else {
+            continue;
+        };
         let snapshots = old_workers.with_all_workers(state::take).await;
         if !snapshots.is_empty() {
-            new_workers.with_all_workers(|workers| state::give(workers, snapshots)).await;
+            new_workers
+                .with_all_workers(|workers| state::give(workers, snapshots))
+                .await;
         }
     }
 }
@@ -124,7 +138,8 @@ async fn carry_state(old: &PipelineSet, new: &PipelineSet) {
 /// through the engine's cache). Blocking; run off the reactor.
 fn load_set(path: &Path, metrics: &Arc<Metrics>) -> Result<(PipelineSet, Config), ConfigError> {
     let config = Config::load(path)?;
-    let engine = Engine::new(config.engine.clone()).map_err(|e| ConfigError(format!("engine: {e}")))?;
+    let engine =
+        Engine::new(config.engine.clone()).map_err(|e| ConfigError(format!("engine: {e}")))?;
     let mut pipelines = BTreeMap::new();
     for name in config.pipelines.keys() {
         let modules = config.load_pipeline(&engine, name)?;
@@ -153,7 +168,9 @@ fn fingerprint(files: &[PathBuf]) -> Vec<(PathBuf, Option<(SystemTime, u64)>)> {
     files
         .iter()
         .map(|path| {
-            let seen = std::fs::metadata(path).ok().and_then(|m| Some((m.modified().ok()?, m.len())));
+            let seen = std::fs::metadata(path)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())));
             (path.clone(), seen)
         })
         .collect()
@@ -163,6 +180,7 @@ fn fingerprint(files: &[PathBuf]) -> Vec<(PathBuf, Option<(SystemTime, u64)>)> {
 pub fn serve(args: &ServeArgs) -> Result<(), ConfigError> {
     // Read the config once up front so a broken file fails fast, with exit 2.
     let config = Config::load(&args.config)?;
+    let configured_listen = config.server.listen;
     let mut server = config.server.clone();
     if let Some(listen) = args.listen {
         server.listen = listen;
@@ -179,6 +197,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ConfigError> {
         server,
         admin_token,
         config_path: args.config.clone(),
+        configured_listen,
         reloading: tokio::sync::Mutex::new(()),
     });
     app.metrics.set("wasmstash_ready", &[], 0.0);
@@ -186,10 +205,15 @@ pub fn serve(args: &ServeArgs) -> Result<(), ConfigError> {
 }
 
 fn admin_token(server: &ServerSettings) -> Result<Option<String>, ConfigError> {
-    if let Some(token) = std::env::var("WASMSTASH_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
+    if let Some(token) = std::env::var("WASMSTASH_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
         return Ok(Some(token.trim().to_owned()));
     }
-    let Some(file) = &server.admin_token_file else { return Ok(None) };
+    let Some(file) = &server.admin_token_file else {
+        return Ok(None);
+    };
     let token = std::fs::read_to_string(file)
         .map_err(|e| ConfigError(format!("server.admin_token_file {}: {e}", file.display())))?;
     let token = token.trim();
@@ -206,7 +230,9 @@ async fn run(app: Arc<App>) -> Result<(), ConfigError> {
     let listener = tokio::net::TcpListener::bind(app.server.listen)
         .await
         .map_err(|e| ConfigError(format!("cannot listen on {}: {e}", app.server.listen)))?;
-    let address = listener.local_addr().map_err(|e| ConfigError(e.to_string()))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| ConfigError(e.to_string()))?;
     // Printed on stdout so scripts and tests can find an ephemeral port.
     println!("wasmstash: listening on http://{address}");
     tracing::info!("listening on http://{address}; loading pipelines");
@@ -214,7 +240,11 @@ async fn run(app: Arc<App>) -> Result<(), ConfigError> {
     // Serve at once, so /healthz answers while modules compile; /readyz and
     // the pipeline endpoints answer 503 until the set below is loaded.
     let router = routes::router(app.clone());
-    let server = tokio::spawn(axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).into_future());
+    let server = tokio::spawn(
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown_signal())
+            .into_future(),
+    );
 
     let path = app.config_path.clone();
     let metrics = app.metrics.clone();
@@ -245,10 +275,16 @@ async fn run(app: Arc<App>) -> Result<(), ConfigError> {
 
 async fn restore_saved_state(dir: &Path, set: &PipelineSet) {
     for (name, workers) in &set.pipelines {
-        let filters: Vec<String> = workers.modules().iter().map(|m| m.name().to_owned()).collect();
+        let filters: Vec<String> = workers
+            .modules()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
         let snapshots = state::load(dir, name, &filters, workers.size());
         if !snapshots.is_empty() {
-            let restored = workers.with_all_workers(|w| state::give(w, snapshots)).await;
+            let restored = workers
+                .with_all_workers(|w| state::give(w, snapshots))
+                .await;
             tracing::info!(pipeline = %name, "restored {restored} filter state snapshot(s) from {}", dir.display());
         }
     }
@@ -262,7 +298,9 @@ async fn persist_state(dir: &Path, set: &PipelineSet) {
                 tracing::info!(pipeline = %name, "saved {} state snapshot(s) to {}", snapshots.len(), dir.display())
             }
             Ok(()) => {}
-            Err(e) => tracing::error!(pipeline = %name, "saving state to {} failed: {e}", dir.display()),
+            Err(e) => {
+                tracing::error!(pipeline = %name, "saving state to {} failed: {e}", dir.display())
+            }
         }
     }
 }
@@ -279,7 +317,9 @@ async fn shutdown_signal() {
 
 async fn reload_on_sighup(app: Arc<App>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hangup) = signal(SignalKind::hangup()) else { return };
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        return;
+    };
     while hangup.recv().await.is_some() {
         let _ = app.reload("SIGHUP").await;
     }
@@ -288,11 +328,18 @@ async fn reload_on_sighup(app: Arc<App>) {
 /// Polls the config and module files; a change triggers a reload. A change
 /// that fails to load is not retried until the files change again.
 async fn reload_on_change(app: Arc<App>) {
-    let mut last_seen = app.current().map(|set| set.fingerprint.clone()).unwrap_or_default();
+    let mut last_seen = app
+        .current()
+        .map(|set| set.fingerprint.clone())
+        .unwrap_or_default();
     loop {
         tokio::time::sleep(app.server.watch_interval).await;
         let Some(set) = app.current() else { continue };
-        let files: Vec<PathBuf> = set.fingerprint.iter().map(|(path, _)| path.clone()).collect();
+        let files: Vec<PathBuf> = set
+            .fingerprint
+            .iter()
+            .map(|(path, _)| path.clone())
+            .collect();
         let now = fingerprint(&files);
         if now == last_seen || now == set.fingerprint {
             last_seen = now;
@@ -301,7 +348,12 @@ async fn reload_on_change(app: Arc<App>) {
         last_seen = now;
         let _ = app.reload("files changed").await;
         if let Some(set) = app.current() {
-            last_seen = fingerprint(&set.fingerprint.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>());
+            last_seen = fingerprint(
+                &set.fingerprint
+                    .iter()
+                    .map(|(p, _)| p.clone())
+                    .collect::<Vec<_>>(),
+            );
         }
     }
 }

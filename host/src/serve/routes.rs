@@ -65,7 +65,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body)).into_response();
         if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -76,7 +78,9 @@ type Answer = Result<Response, ApiError>;
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     match app.current() {
         Some(set) => Json(json!({ "ready": true, "pipelines": set.names() })).into_response(),
-        None => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "loading pipelines").retry_after(1).into_response(),
+        None => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "loading pipelines")
+            .retry_after(1)
+            .into_response(),
     }
 }
 
@@ -87,41 +91,77 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 
 fn workers_for(app: &App, pipeline: &str) -> Result<Arc<PipelineWorkers>, ApiError> {
     let Some(set) = app.current() else {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "pipelines are still loading").retry_after(1));
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "pipelines are still loading",
+        )
+        .retry_after(1));
     };
-    set.pipelines.get(pipeline).cloned().ok_or_else(|| ApiError {
-        status: StatusCode::NOT_FOUND,
-        body: json!({ "error": format!("no pipeline `{pipeline}`"), "pipelines": set.names() }),
-        retry_after: None,
-    })
+    set.pipelines
+        .get(pipeline)
+        .cloned()
+        .ok_or_else(|| ApiError {
+            status: StatusCode::NOT_FOUND,
+            body: json!({ "error": format!("no pipeline `{pipeline}`"), "pipelines": set.names() }),
+            retry_after: None,
+        })
 }
 
 fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         let status = rejection.status();
-        ApiError::new(status, format!("cannot read the request body: {}", rejection.body_text()))
+        ApiError::new(
+            status,
+            format!("cannot read the request body: {}", rejection.body_text()),
+        )
     })
 }
 
-async fn run(app: &App, workers: &PipelineWorkers, events: Vec<Vec<u8>>) -> Result<Vec<EventResult>, ApiError> {
+async fn run(
+    app: &App,
+    workers: &PipelineWorkers,
+    events: Vec<Vec<u8>>,
+) -> Result<Vec<EventResult>, ApiError> {
     let count = events.len() as u64;
-    let results = workers.run(events).await.map_err(|rejected| match rejected {
-        Rejected::QueueFull => {
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "all workers are busy and the queue is full").retry_after(1)
-        }
-        Rejected::QueueTimeout => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timed out waiting for a free worker").retry_after(1)
-        }
-        Rejected::WorkerPanicked => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the worker failed; the events were not processed",
-        ),
-    })?;
-    let dropped = results.iter().filter(|r| matches!(r, EventResult::Dropped)).count() as u64;
+    let results = workers
+        .run(events)
+        .await
+        .map_err(|rejected| match rejected {
+            Rejected::QueueFull => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "all workers are busy and the queue is full",
+            )
+            .retry_after(1),
+            Rejected::QueueTimeout => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timed out waiting for a free worker",
+            )
+            .retry_after(1),
+            Rejected::WorkerPanicked => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the worker failed; the events were not processed",
+            ),
+        })?;
+    let dropped = results
+        .iter()
+        .filter(|r| matches!(r, EventResult::Dropped))
+        .count() as u64;
     let name = workers.name();
-    app.metrics.add("wasmstash_events_total", &[("pipeline", name), ("outcome", "in")], count);
-    app.metrics.add("wasmstash_events_total", &[("pipeline", name), ("outcome", "out")], count - dropped);
-    app.metrics.add("wasmstash_events_total", &[("pipeline", name), ("outcome", "dropped")], dropped);
+    app.metrics.add(
+        "wasmstash_events_total",
+        &[("pipeline", name), ("outcome", "in")],
+        count,
+    );
+    app.metrics.add(
+        "wasmstash_events_total",
+        &[("pipeline", name), ("outcome", "out")],
+        count - dropped,
+    );
+    app.metrics.add(
+        "wasmstash_events_total",
+        &[("pipeline", name), ("outcome", "dropped")],
+        dropped,
+    );
     Ok(results)
 }
 
@@ -132,8 +172,16 @@ fn count_request(app: &App, pipeline: &str, endpoint: &str, answer: &Answer) {
     };
     // Pipeline names in the URL are the client's to choose; only known ones
     // become label values, so metrics cannot grow without bound.
-    let pipeline = if status == StatusCode::NOT_FOUND { "_unknown" } else { pipeline };
-    let labels = [("pipeline", pipeline), ("endpoint", endpoint), ("status", status.as_str())];
+    let pipeline = if status == StatusCode::NOT_FOUND {
+        "_unknown"
+    } else {
+        pipeline
+    };
+    let labels = [
+        ("pipeline", pipeline),
+        ("endpoint", endpoint),
+        ("status", status.as_str()),
+    ];
     app.metrics.add("wasmstash_requests_total", &labels, 1);
 }
 
@@ -148,12 +196,21 @@ async fn event(
     let answer = async {
         let workers = workers_for(&app, &pipeline)?;
         let body = body_or_error(body)?;
-        check_event(&body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}")))?;
+        check_event(&body)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}")))?;
         let mut results = run(&app, &workers, vec![body.to_vec()]).await?;
         Ok(match results.pop().expect("one result per event") {
-            EventResult::Event(event) => ([(header::CONTENT_TYPE, "application/json")], event).into_response(),
+            EventResult::Event(event) => {
+                ([(header::CONTENT_TYPE, "application/json")], event).into_response()
+            }
             EventResult::Dropped => (
-                [(header::CONTENT_TYPE, "application/json"), (header::HeaderName::from_static("x-wasmstash-dropped"), "true")],
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (
+                        header::HeaderName::from_static("x-wasmstash-dropped"),
+                        "true",
+                    ),
+                ],
                 r#"{"wasmstash":{"dropped":true}}"#,
             )
                 .into_response(),
@@ -182,7 +239,11 @@ async fn batch(
         if lines.len() > app.server.max_batch_events {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("{} events in one batch; the limit is {} (server.max_batch_events)", lines.len(), app.server.max_batch_events),
+                format!(
+                    "{} events in one batch; the limit is {} (server.max_batch_events)",
+                    lines.len(),
+                    app.server.max_batch_events
+                ),
             ));
         }
         let mut events = Vec::with_capacity(lines.len());
@@ -239,17 +300,29 @@ fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
         .unwrap_or("");
     // Compare in time independent of where the first difference is.
     let same = given.len() == expected.len()
-        && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
     if same {
         Ok(())
     } else {
-        Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token",
+        ))
     }
 }
 
-async fn admin_pipelines(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn admin_pipelines(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     authorize(&app, &headers)?;
-    let set = app.current().ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "loading").retry_after(1))?;
+    let set = app
+        .current()
+        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "loading").retry_after(1))?;
     let pipelines: Vec<Value> = set
         .pipelines
         .values()
@@ -262,7 +335,11 @@ async fn admin_pipelines(State(app): State<Arc<App>>, headers: HeaderMap) -> Res
             json!({ "name": workers.name(), "workers": workers.size(), "filters": filters })
         })
         .collect();
-    let loaded_at = set.loaded_at.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let loaded_at = set
+        .loaded_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     Ok(Json(json!({
         "config": set.config_path.display().to_string(),
         "loaded_at_unix": loaded_at,
@@ -270,10 +347,16 @@ async fn admin_pipelines(State(app): State<Arc<App>>, headers: HeaderMap) -> Res
     })))
 }
 
-async fn admin_reload(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn admin_reload(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     authorize(&app, &headers)?;
     match app.reload("admin request").await {
         Ok(names) => Ok(Json(json!({ "reloaded": true, "pipelines": names }))),
-        Err(e) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("reload rejected, old pipelines kept: {e}"))),
+        Err(e) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("reload rejected, old pipelines kept: {e}"),
+        )),
     }
 }

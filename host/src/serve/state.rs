@@ -59,13 +59,27 @@ pub fn give(workers: &mut [Pipeline], snapshots: Vec<Snapshot>) -> usize {
     restored
 }
 
-fn file_of(dir: &Path, pipeline: &str, snapshot_worker: usize, stage: usize, filter: &str) -> PathBuf {
-    dir.join(pipeline).join(format!("worker-{snapshot_worker}")).join(format!("{stage}-{filter}.state"))
+fn file_of(
+    dir: &Path,
+    pipeline: &str,
+    snapshot_worker: usize,
+    stage: usize,
+    filter: &str,
+) -> PathBuf {
+    dir.join(pipeline)
+        .join(format!("worker-{snapshot_worker}"))
+        .join(format!("{stage}-{filter}.state"))
 }
 
 pub fn save(dir: &Path, pipeline: &str, snapshots: &[Snapshot]) -> std::io::Result<()> {
     for snapshot in snapshots {
-        let path = file_of(dir, pipeline, snapshot.worker, snapshot.stage, &snapshot.filter);
+        let path = file_of(
+            dir,
+            pipeline,
+            snapshot.worker,
+            snapshot.stage,
+            &snapshot.filter,
+        );
         std::fs::create_dir_all(path.parent().expect("state files live in a directory"))?;
         let temporary = path.with_extension("tmp");
         std::fs::write(&temporary, &snapshot.state)?;

@@ -60,7 +60,9 @@ impl PipelineWorkers {
         metrics: Arc<Metrics>,
     ) -> PipelineWorkers {
         let idle = (0..size)
-            .map(|worker| Pipeline::new(name, modules.clone()).with_metrics(metrics.clone(), worker))
+            .map(|worker| {
+                Pipeline::new(name, modules.clone()).with_metrics(metrics.clone(), worker)
+            })
             .collect();
         PipelineWorkers {
             name: name.to_owned(),
@@ -97,7 +99,9 @@ impl PipelineWorkers {
                     return Err(self.reject(Rejected::QueueFull));
                 }
                 let _waiting = Waiting(&self.waiting);
-                match tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned()).await {
+                match tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
+                    .await
+                {
                     Ok(Ok(permit)) => permit,
                     _ => return Err(self.reject(Rejected::QueueTimeout)),
                 }
@@ -114,11 +118,17 @@ impl PipelineWorkers {
             // from the dead thread, but the worker slot must not be lost.
             Err(e) => {
                 tracing::error!(pipeline = %self.name, "worker panicked: {e}");
-                self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(self.fresh_worker());
+                self.idle
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(self.fresh_worker());
                 return Err(self.reject(Rejected::WorkerPanicked));
             }
         };
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(worker);
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(worker);
         drop(permit);
         Ok(results)
     }
@@ -126,7 +136,11 @@ impl PipelineWorkers {
     /// Waits until no call is running, then gives `work` every worker (to
     /// take or restore snapshots). Calls that arrive meanwhile wait.
     pub async fn with_all_workers<R>(&self, work: impl FnOnce(&mut [Pipeline]) -> R) -> R {
-        let all = self.permits.acquire_many(self.size as u32).await.expect("the semaphore is never closed");
+        let all = self
+            .permits
+            .acquire_many(self.size as u32)
+            .await
+            .expect("the semaphore is never closed");
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let result = work(&mut idle);
         drop(idle);
@@ -136,7 +150,11 @@ impl PipelineWorkers {
 
     fn take_idle(&self) -> Pipeline {
         // Holding a permit guarantees a worker is idle.
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop().expect("a permit implies an idle worker")
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .expect("a permit implies an idle worker")
     }
 
     fn fresh_worker(&self) -> Pipeline {
@@ -149,7 +167,11 @@ impl PipelineWorkers {
             Rejected::QueueTimeout => "queue_timeout",
             Rejected::WorkerPanicked => "worker_panicked",
         };
-        self.metrics.add("wasmstash_rejected_total", &[("pipeline", &self.name), ("reason", label)], 1);
+        self.metrics.add(
+            "wasmstash_rejected_total",
+            &[("pipeline", &self.name), ("reason", label)],
+            1,
+        );
         reason
     }
 }

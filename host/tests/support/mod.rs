@@ -1,6 +1,8 @@
 //! Helpers shared by the host's integration tests: real modules, real data.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -1,0 +1,462 @@
+//! `wasmstash serve` as Logstash uses it: the real binary on a loopback port,
+//! real modules, real access-log lines.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::server::{Server, send_raw, write_config};
+use support::*;
+
+fn chaos_path() -> String {
+    format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir())
+}
+
+/// Two pipelines: `access` (mutate) and `chaos` (drops, panics and loops on
+/// request, counts events as state).
+fn config_text(server: &str) -> String {
+    format!(
+        r#"
+[engine]
+call_timeout_ms = 1500
+memory_limit_mib = 32
+
+[server]
+{server}
+
+[[pipelines.access.filters]]
+filter = "mutate"
+config = {{ add_field = {{ "[event][dataset]" = "apache.access" }}, add_tag = ["access"] }}
+
+[[pipelines.chaos.filters]]
+module = "{chaos}"
+config = {{ drop_on = "DROP", panic_on = "BAD", loop_on = "LOOP" }}
+"#,
+        chaos = chaos_path(),
+        server = if server.contains("watch") {
+            server.to_owned()
+        } else {
+            format!("watch = false\n{server}")
+        }
+    )
+}
+
+fn start(server: &str) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &config_text(server));
+    (Server::start(&config, &[]), dir)
+}
+
+fn ndjson(events: &[Vec<u8>]) -> Vec<u8> {
+    events
+        .iter()
+        .flat_map(|e| e.iter().copied().chain([b'\n']))
+        .collect()
+}
+
+fn lines(response: &support::server::Response) -> Vec<Value> {
+    response
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn batch_and_event_endpoints_on_the_access_log() {
+    let (server, _dir) = start("");
+    let events: Vec<Vec<u8>> = apache_lines()[..125]
+        .iter()
+        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .collect();
+    let response = server.post("/v1/pipelines/access/batch", &ndjson(&events));
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/x-ndjson")
+    );
+    let results = lines(&response);
+    assert_eq!(results.len(), 125);
+    for (result, line) in results.iter().zip(apache_lines()) {
+        assert_eq!(result["event"]["message"], line.as_str());
+        assert_eq!(result["event"]["event"]["dataset"], "apache.access");
+    }
+
+    let response = server.post("/v1/pipelines/access/event", &events[0]);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    assert_eq!(response.json()["tags"], json!(["access"]));
+
+    // Drops and failures are explicit, in order, and lose nothing.
+    let batch = ndjson(&message_events(&["one", "DROP me", "BAD one", "four"]));
+    let results = lines(&server.post("/v1/pipelines/chaos/batch", &batch));
+    assert_eq!(results[0]["event"]["chaos"]["seen"], 1);
+    assert_eq!(results[1], json!({"dropped": true}));
+    assert_eq!(results[2]["event"]["tags"], json!(["_wasmfilter_failure"]));
+    assert_eq!(results[2]["event"]["message"], "BAD one");
+    assert_eq!(results[3]["event"]["message"], "four");
+    let dropped = server.post("/v1/pipelines/chaos/event", br#"{"message":"DROP"}"#);
+    assert_eq!(dropped.header("x-wasmstash-dropped"), Some("true"));
+    assert_eq!(dropped.json(), json!({"wasmstash": {"dropped": true}}));
+    server.stop();
+}
+
+#[test]
+fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
+    let (server, _dir) = start("max_body_bytes = 4096\nmax_batch_events = 50");
+    let cases: &[(&str, &[u8], u16, &str)] = &[
+        (
+            "/v1/pipelines/access/event",
+            b"{not json",
+            400,
+            "invalid event",
+        ),
+        (
+            "/v1/pipelines/access/event",
+            b"[1,2]",
+            400,
+            "not a JSON object",
+        ),
+        (
+            "/v1/pipelines/access/event",
+            b"{\"message\":\"\xff\"}",
+            400,
+            "invalid UTF-8",
+        ),
+        (
+            "/v1/pipelines/access/event",
+            br#"{"a":1,"a":2}"#,
+            400,
+            "duplicate key",
+        ),
+        ("/v1/pipelines/nope/event", b"{}", 404, "no pipeline `nope`"),
+        ("/v1/nothing", b"{}", 404, "no such endpoint"),
+    ];
+    for (path, body, status, message) in cases {
+        let response = server.post(path, body);
+        assert_eq!(response.status, *status, "{path}: {}", response.text());
+        assert!(
+            response.json()["error"].as_str().unwrap().contains(message),
+            "{}",
+            response.text()
+        );
+    }
+    assert_eq!(
+        server.post("/v1/pipelines/nope/event", b"{}").json()["pipelines"],
+        json!(["access", "chaos"])
+    );
+
+    let big = vec![b' '; 5000];
+    let response = server.post("/v1/pipelines/access/event", &big);
+    assert_eq!(response.status, 413, "{}", response.text());
+    let many = ndjson(&message_events(&["x"; 51]));
+    let response = server.post("/v1/pipelines/access/batch", &many);
+    assert_eq!(response.status, 413);
+    assert!(
+        response.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("51 events in one batch; the limit is 50")
+    );
+
+    // A bad line in a batch fails alone.
+    let batch = b"{\"message\":\"a\"}\n{oops\n\xff\xfe\n\n{\"message\":\"b\"}\n";
+    let results = lines(&server.post("/v1/pipelines/access/batch", batch));
+    assert_eq!(results.len(), 5);
+    assert_eq!(results[0]["event"]["message"], "a");
+    assert!(
+        results[1]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 2: invalid event")
+    );
+    assert!(
+        results[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid UTF-8")
+    );
+    assert_eq!(results[3]["error"], "line 4: empty line");
+    assert_eq!(results[4]["event"]["message"], "b");
+
+    // Garbage on the socket does not hurt the server either.
+    let garbage = send_raw(server.addr, b"NOT HTTP AT ALL\r\n\r\n");
+    assert_eq!(garbage.status, 400);
+    assert_eq!(server.get("/healthz").text(), "ok\n");
+    server.stop();
+}
+
+#[test]
+fn metrics_count_requests_events_failures_and_latency() {
+    let (server, _dir) = start("");
+    server.post(
+        "/v1/pipelines/chaos/batch",
+        &ndjson(&message_events(&["a", "BAD", "DROP"])),
+    );
+    server.post("/v1/pipelines/access/event", b"[]");
+    let text = server.get("/metrics").text();
+    for expected in [
+        r#"wasmstash_requests_total{pipeline="chaos",endpoint="batch",status="200"} 1"#,
+        r#"wasmstash_requests_total{pipeline="access",endpoint="event",status="400"} 1"#,
+        r#"wasmstash_events_total{pipeline="chaos",outcome="in"} 3"#,
+        r#"wasmstash_events_total{pipeline="chaos",outcome="dropped"} 1"#,
+        r#"wasmstash_failures_total{pipeline="chaos",filter="chaos",tag="_wasmfilter_failure",kind="trap"} 1"#,
+        r#"wasmstash_instance_recycles_total{pipeline="chaos",filter="chaos"} 2"#,
+        r#"wasmstash_filter_counter_total{pipeline="chaos",filter="chaos",name="chaos_events"} 1"#,
+        r#"wasmstash_filter_duration_seconds_count{pipeline="chaos",filter="chaos"} 1"#,
+        r#"wasmstash_instance_memory_bytes{pipeline="chaos",filter="chaos",worker="#,
+        "wasmstash_ready 1",
+    ] {
+        assert!(text.contains(expected), "missing {expected} in\n{text}");
+    }
+    server.stop();
+}
+
+#[test]
+fn admin_endpoints_need_the_bearer_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &config_text(""));
+    let token = "correct-horse-battery-staple";
+    let server = Server::start(&config, &[("WASMSTASH_ADMIN_TOKEN", token)]);
+    assert_eq!(server.get("/v1/admin/pipelines").status, 401);
+    let wrong = [("Authorization", "Bearer nope")];
+    assert_eq!(
+        server
+            .request("GET", "/v1/admin/pipelines", &wrong, b"")
+            .status,
+        401
+    );
+    let right = format!("Bearer {token}");
+    let auth = [("Authorization", right.as_str())];
+    let listing = server
+        .request("GET", "/v1/admin/pipelines", &auth, b"")
+        .json();
+    assert_eq!(listing["pipelines"][0]["name"], "access");
+    assert_eq!(
+        listing["pipelines"][1]["filters"][0]["sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    let reload = server.request("POST", "/v1/admin/reload", &auth, b"");
+    assert_eq!(reload.status, 200, "{}", reload.text());
+    server.stop();
+
+    // Without a configured token, admin is off rather than open.
+    let (server, _dir) = start("");
+    let response = server.request("POST", "/v1/admin/reload", &auth, b"");
+    assert_eq!(response.status, 403);
+    assert!(response.text().contains("WASMSTASH_ADMIN_TOKEN"));
+    server.stop();
+}
+
+#[test]
+fn a_saturated_pipeline_answers_429_at_once() {
+    let (server, _dir) = start("workers = 1\nqueue = 0");
+    let addr = server.addr;
+    let slow = std::thread::spawn(move || {
+        let request = b"POST /v1/pipelines/chaos/event HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 18\r\n\r\n{\"message\":\"LOOP\"}";
+        send_raw(addr, request)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let refused = server.post("/v1/pipelines/chaos/event", br#"{"message":"x"}"#);
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "refusal took {:?}",
+        started.elapsed()
+    );
+    // The looping event itself comes back, tagged, once its deadline passes.
+    let looped = slow.join().unwrap();
+    assert_eq!(looped.json()["tags"], json!(["_wasmfilter_timeout"]));
+    assert_eq!(
+        server
+            .post("/v1/pipelines/chaos/event", br#"{"message":"x"}"#)
+            .status,
+        200
+    );
+    server.stop();
+}
+
+#[test]
+fn reloads_under_load_fail_no_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &config_text("watch = true\nwatch_interval_ms = 100"),
+    );
+    let token = "reload-token-for-tests";
+    let server = Server::start(&config, &[("WASMSTASH_ADMIN_TOKEN", token)]);
+    let addr = server.addr;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let batch = ndjson(&message_events(&["a", "b", "c", "d"]));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, batch) = (stop.clone(), batch.clone());
+            std::thread::spawn(move || {
+                let request = [
+                    format!("POST /v1/pipelines/access/batch HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n", batch.len()).into_bytes(),
+                    batch,
+                ]
+                .concat();
+                let (mut ok, mut failed) = (0, Vec::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let response = send_raw(addr, &request);
+                    if response.status == 200 && response.text().lines().count() == 4 {
+                        ok += 1;
+                    } else {
+                        failed.push((response.status, response.text()));
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+
+    let auth = format!("Bearer {token}");
+    for _ in 0..3 {
+        assert_eq!(
+            server
+                .request("POST", "/v1/admin/reload", &[("Authorization", &auth)], b"")
+                .status,
+            200
+        );
+        server.signal("HUP");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    // A change of the file is picked up by the watcher.
+    std::fs::write(
+        &config,
+        config_text("watch = true\nwatch_interval_ms = 100").replace("apache.access", "reloaded"),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server
+        .post("/v1/pipelines/access/event", br#"{"message":"x"}"#)
+        .json()["event"]["dataset"]
+        != "reloaded"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the file change was not picked up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A broken config is refused and the running set stays.
+    std::fs::write(&config, "[[pipelines.access.filters]]\nfilter = \"nope\"\n").unwrap();
+    let rejected = server.request("POST", "/v1/admin/reload", &[("Authorization", &auth)], b"");
+    assert_eq!(rejected.status, 422);
+    assert!(
+        rejected.text().contains("unknown built-in filter `nope`"),
+        "{}",
+        rejected.text()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        server
+            .post("/v1/pipelines/access/event", br#"{"message":"x"}"#)
+            .json()["event"]["dataset"],
+        "reloaded"
+    );
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for client in clients {
+        let (ok, failed) = client.join().unwrap();
+        assert!(
+            failed.is_empty(),
+            "failed requests during reload: {failed:?}"
+        );
+        total += ok;
+    }
+    assert!(total > 20, "only {total} requests ran during the reloads");
+    let metrics = server.get("/metrics").text();
+    // Rejected by the admin call and, independently, by the file watcher.
+    assert!(
+        metrics.contains(r#"wasmstash_reloads_total{result="rejected"} 2"#),
+        "{metrics}"
+    );
+    server.stop();
+}
+
+#[test]
+fn sigterm_saves_filter_state_and_a_restart_restores_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let server_table = format!("workers = 1\nstate_dir = \"{}\"", state.display());
+    let config = write_config(dir.path(), &config_text(&server_table));
+    let server = Server::start(&config, &[]);
+    let results = lines(&server.post(
+        "/v1/pipelines/chaos/batch",
+        &ndjson(&message_events(&["a", "b", "c"])),
+    ));
+    assert_eq!(results[2]["event"]["chaos"]["seen"], 3);
+    server.stop();
+    let saved = std::fs::read(state.join("chaos/worker-0/0-chaos.state")).expect("state was saved");
+    assert_eq!(saved, 3u64.to_le_bytes());
+
+    let server = Server::start(&config, &[]);
+    let event = server
+        .post("/v1/pipelines/chaos/event", br#"{"message":"d"}"#)
+        .json();
+    assert_eq!(event["chaos"]["seen"], 4, "state was not restored: {event}");
+    server.stop();
+}
+
+/// The exact request Logstash's `http` filter (Manticore client) sends in
+/// the recipe of logstash/pipeline/http-filter.conf: the event serialised by
+/// a ruby step, `Content-Type: application/json`.
+#[test]
+fn answers_the_request_logstash_http_filter_sends() {
+    let (server, _dir) = start("");
+    let body = r#"{"@timestamp":"2026-11-25T10:00:00.000Z","@version":"1","message":"83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET /presentations/ HTTP/1.1\" 200 7697","host":{"name":"web-1"},"tags":["beats_input_codec_plain_applied"]}"#;
+    let request = format!(
+        "POST /v1/pipelines/access/event HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nHost: {}\r\nConnection: Keep-Alive\r\nUser-Agent: Manticore 0.9.1\r\nAccept-Encoding: gzip,deflate\r\n\r\n{body}",
+        body.len(),
+        server.addr
+    );
+    // Keep-Alive: read exactly one response, framed by Content-Length.
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    use std::io::{Read, Write};
+    stream.write_all(request.as_bytes()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    let response = loop {
+        let n = stream.read(&mut buf).unwrap();
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map(|v| v.trim().parse().unwrap())
+                .expect("the http filter needs a Content-Length or chunked body");
+            if raw.len() >= end + 4 + length {
+                break (head, raw[end + 4..end + 4 + length].to_vec());
+            }
+        }
+        assert!(n > 0, "connection closed early");
+    };
+    let (head, body) = response;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    // The filter parses the body only for exactly this media type.
+    assert!(
+        head.contains("content-type: application/json\r\n")
+            || head.ends_with("content-type: application/json")
+    );
+    let event: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        event["tags"],
+        json!(["beats_input_codec_plain_applied", "access"])
+    );
+    assert_eq!(event["@timestamp"], "2026-11-25T10:00:00.000Z");
+    assert_eq!(event["event"]["dataset"], "apache.access");
+    server.stop();
+}
