@@ -8,6 +8,16 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The `wasmstash` binary: cargo names it for integration tests; the
+/// benchmarks find it next to themselves in the target directory.
+pub fn binary() -> std::path::PathBuf {
+    let path = option_env!("CARGO_BIN_EXE_wasmstash")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::current_exe().unwrap().with_file_name("wasmstash"));
+    assert!(path.exists(), "{} not found; build it first (cargo build --release)", path.display());
+    path
+}
+
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
@@ -16,7 +26,7 @@ pub struct Server {
 impl Server {
     /// Starts the binary with `config` and waits until /readyz says ready.
     pub fn start(config: &Path, env: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wasmstash"));
+        let mut command = Command::new(binary());
         command
             .args([
                 "serve",
