@@ -1,0 +1,52 @@
+# encoding: utf-8
+# How a result from wasmstash goes back into a Logstash event. Shared by the
+# `wasm` filter plugin and by the ruby step of the stock-`http`-filter recipe
+# (logstash/scripts/wasm_merge.rb), so both treat results the same way.
+require "time"
+
+module LogStash
+  module Filters
+    module WasmMerge
+      FAILURES = "[wasmstash][failures]".freeze
+
+      # Makes `event` hold exactly `fields` (a Hash from the sidecar), keeping
+      # its @metadata, which the sidecar never sees.
+      def self.replace(event, fields)
+        event.to_hash.each_key do |key|
+          next if key == "@metadata" || fields.key?(key)
+          event.remove("[#{key}]")
+        end
+        fields.each do |key, value|
+          next if key == "@metadata"
+          if key == "@timestamp"
+            event.set("@timestamp", timestamp(value)) if value.is_a?(String)
+          elsif key.include?("[") || key.include?("]")
+            # Logstash would read such a key as a field reference; keep it
+            # from landing somewhere else.
+            next
+          else
+            event.set("[#{key}]", value)
+          end
+        end
+        event
+      end
+
+      # Tags `event` and records why, the way the sidecar records failures.
+      def self.fail(event, tag, kind, reason)
+        event.tag(tag)
+        failures = event.get(FAILURES)
+        failures = [] unless failures.is_a?(Array)
+        event.set(FAILURES, failures + [{ "filter" => "wasm", "kind" => kind, "reason" => reason.to_s[0, 1024] }])
+        event
+      end
+
+      def self.timestamp(text)
+        if LogStash::Timestamp.respond_to?(:parse_iso8601)
+          LogStash::Timestamp.parse_iso8601(text)
+        else
+          LogStash::Timestamp.new(Time.iso8601(text))
+        end
+      end
+    end
+  end
+end

@@ -1,0 +1,105 @@
+# encoding: utf-8
+# The `wasm` filter and the http-filter recipe against a real `wasmstash serve`.
+require_relative "../spec_helper"
+require "logstash/filters/wasm"
+
+RECIPE = File.expand_path("../../../scripts/wasm_merge.rb", __dir__)
+
+describe LogStash::Filters::Wasm do
+  before(:all) { @server = WasmstashServer.start }
+  after(:all) { WasmstashServer.stop(@server) }
+
+  def filter_for(pipeline, extra = {})
+    LogStash::Filters::Wasm.new({ "url" => @server[:url], "pipeline" => pipeline }.merge(extra)).tap(&:register)
+  end
+
+  def access_event(line, extra = {})
+    LogStash::Event.new({ "message" => line, "method" => "get", "@metadata" => { "route" => "web" } }.merge(extra))
+  end
+
+  it "sends the whole batch in one request and replaces each event with its result" do
+    lines = File.readlines(File.expand_path("../../../../../shared/data/access/apache_logs", __dir__)).first(125)
+    events = lines.map { |line| access_event(line.chomp, "tags" => ["beats"]) }
+    before = WasmstashServer.metric(@server, 'wasmstash_requests_total{pipeline="access",endpoint="batch",status="200"}')
+    result = filter_for("access", "add_tag" => ["wasm_ok"]).multi_filter(events)
+    after = WasmstashServer.metric(@server, 'wasmstash_requests_total{pipeline="access",endpoint="batch",status="200"}')
+    expect(after - before).to eq(1)
+    expect(result.size).to eq(125)
+    result.each_with_index do |event, i|
+      expect(event.get("message")).to eq(lines[i].chomp)
+      expect(event.get("method")).to eq("GET")
+      expect(event.get("[event][dataset]")).to eq("apache.access")
+      expect(event.get("tags")).to eq(["beats", "wasm_ok"])
+      expect(event.get("[@metadata][route]")).to eq("web")
+      expect(event.get("@timestamp")).to be_a(LogStash::Timestamp)
+    end
+  end
+
+  it "cancels dropped events and passes failed ones through tagged" do
+    events = %w[one DROP BAD four].map { |m| LogStash::Event.new("message" => m) }
+    result = filter_for("chaos").multi_filter(events)
+    expect(result.size).to eq(4)
+    expect(result.map(&:cancelled?)).to eq([false, true, false, false])
+    expect(result[0].get("[chaos][seen]")).to eq(1)
+    expect(result[2].get("tags")).to eq(["_wasmfilter_failure"])
+    expect(result[2].get("[wasmstash][failures]").first["kind"]).to eq("trap")
+    expect(result[3].get("message")).to eq("four")
+  end
+
+  it "tags every event _httprequestfailure and leaves it unchanged when the sidecar is unreachable" do
+    events = [access_event("a"), access_event("b")]
+    filter = LogStash::Filters::Wasm.new("url" => "http://127.0.0.1:1", "pipeline" => "access", "retries" => 1, "timeout" => 2)
+    filter.register
+    started = Time.now
+    result = filter.multi_filter(events)
+    expect(Time.now - started).to be < 5
+    expect(result.map { |e| e.get("tags") }).to eq([["_httprequestfailure"], ["_httprequestfailure"]])
+    expect(result.map { |e| e.get("method") }).to eq(%w[get get])
+    expect(filter.logger.lines.last[1]).to eq("wasmstash request failed")
+  end
+
+  it "tags events _httprequestfailure when the pipeline does not exist" do
+    filter = filter_for("nope")
+    result = filter.multi_filter([access_event("a")])
+    expect(result.first.get("tags")).to eq(["_httprequestfailure"])
+    expect(filter.logger.lines.last[2][:body]).to include("no pipeline `nope`")
+  end
+
+  describe "the stock http filter recipe (scripts/wasm_merge.rb)" do
+    # What the http filter does between the two ruby steps: POST the body
+    # string with the configured header, parse a JSON answer into target_body.
+    def http_filter_step(event)
+      uri = URI("#{@server[:url]}/v1/pipelines/#{@pipeline}/event")
+      request = Net::HTTP::Post.new(uri, "Content-Type" => "application/json")
+      request.body = event.get("[@metadata][wasm_request]")
+      response = Net::HTTP.start(uri.host, uri.port) { |http| http.request(request) }
+      expect(response["Content-Type"]).to eq("application/json")
+      event.set("[@metadata][wasm_response]", JSON.parse(response.body))
+    end
+
+    def run_recipe(event)
+      event.set("[@metadata][wasm_request]", event.to_json)
+      http_filter_step(event)
+      script = Object.new
+      script.instance_eval(File.read(RECIPE), RECIPE)
+      script.register("source" => "[@metadata][wasm_response]")
+      script.filter(event)
+    end
+
+    it "merges the answer back, keeping tags and @metadata" do
+      @pipeline = "access"
+      event = access_event("GET /", "tags" => ["beats"])
+      out = run_recipe(event)
+      expect(out.size).to eq(1)
+      expect(out.first.get("method")).to eq("GET")
+      expect(out.first.get("tags")).to eq(["beats"])
+      expect(out.first.get("[@metadata][route]")).to eq("web")
+      expect(out.first.get("[@metadata][wasm_response]")).to be_nil
+    end
+
+    it "cancels the event the sidecar dropped" do
+      @pipeline = "chaos"
+      expect(run_recipe(LogStash::Event.new("message" => "DROP"))).to eq([])
+    end
+  end
+end

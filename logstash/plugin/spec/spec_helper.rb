@@ -1,0 +1,60 @@
+# Puts the Logstash stand-in first on the load path (see support/logstash_stub.rb)
+# and gives the specs a real `wasmstash serve` on a loopback port.
+$LOAD_PATH.unshift(File.expand_path("support", __dir__))
+$LOAD_PATH.unshift(File.expand_path("../lib", __dir__))
+require "logstash_stub"
+require "open3"
+require "net/http"
+require "tmpdir"
+
+module WasmstashServer
+  def self.binary
+    bin = ENV["WASMSTASH_BIN"] || File.expand_path("../../../target/release/wasmstash", __dir__)
+    raise "wasmstash binary not found at #{bin}; build it (cargo build --release) or set WASMSTASH_BIN" unless File.executable?(bin)
+    bin
+  end
+
+  # The chaos test filter the cargo build compiles next to the binary.
+  def self.chaos_module
+    path = File.expand_path("../wasm-filters/wasm32-unknown-unknown/wasm-filter/wasmstash_filter_chaos.wasm", File.dirname(binary))
+    raise "chaos test module not found at #{path}" unless File.exist?(path)
+    path
+  end
+
+  def self.start
+    dir = Dir.mktmpdir("wasmstash-spec")
+    config = File.join(dir, "wasmstash.toml")
+    File.write(config, <<~TOML)
+      [server]
+      watch = false
+
+      [[pipelines.access.filters]]
+      filter = "mutate"
+      config = { add_field = { "[event][dataset]" = "apache.access" }, uppercase = ["method"] }
+
+      [[pipelines.chaos.filters]]
+      module = "#{chaos_module}"
+      config = { drop_on = "DROP", panic_on = "BAD" }
+    TOML
+    stdin, stdout, wait = Open3.popen2({ "RUST_LOG" => "wasmstash=error,filter=off" }, binary, "serve", "--config", config, "--listen", "127.0.0.1:0")
+    stdin.close
+    line = stdout.gets.to_s
+    address = line[%r{listening on (http://\S+)}, 1] or raise "unexpected output from wasmstash: #{line.inspect}"
+    deadline = Time.now + 60
+    until (Net::HTTP.get_response(URI("#{address}/readyz")).code == "200" rescue false)
+      raise "wasmstash never became ready" if Time.now > deadline
+      sleep 0.05
+    end
+    { url: address, pid: wait.pid, wait: wait, dir: dir }
+  end
+
+  def self.stop(server)
+    Process.kill("TERM", server[:pid])
+    server[:wait].value
+  end
+
+  def self.metric(server, line_prefix)
+    text = Net::HTTP.get(URI("#{server[:url]}/metrics"))
+    text.lines.find { |l| l.start_with?(line_prefix) }.to_s.split.last.to_i
+  end
+end

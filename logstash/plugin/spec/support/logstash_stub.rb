@@ -1,0 +1,148 @@
+# encoding: utf-8
+# A thin stand-in for the two pieces of logstash-core that a filter plugin
+# touches, LogStash::Event and LogStash::Filters::Base, because Logstash
+# itself cannot be installed on the machines these specs run on. It follows
+# the documented Event API (get/set/remove with field references, tag,
+# cancel, to_hash, to_json, @timestamp as LogStash::Timestamp) and the plugin
+# config DSL, and nothing more: the specs exercise the plugin and the real
+# wasmstash sidecar, not this file.
+require "json"
+require "time"
+module LogStash
+  module Filters; end
+
+  # Logstash's plugin logger takes a message and a Hash of details.
+  class StubLogger
+    attr_reader :lines
+
+    def initialize
+      @lines = []
+    end
+
+    %i[error warn info debug].each do |level|
+      define_method(level) { |message, details = {}| @lines << [level, message, details] }
+    end
+  end
+
+  class Timestamp
+    attr_reader :time
+
+    def initialize(time = Time.now)
+      @time = time.utc
+    end
+
+    def self.parse_iso8601(text)
+      new(Time.iso8601(text))
+    end
+
+    def to_iso8601
+      @time.iso8601(3)
+    end
+
+    def to_json(*args)
+      to_iso8601.to_json(*args)
+    end
+  end
+
+  class Event
+    def initialize(data = {})
+      @data = deep_copy(data)
+      @data["@timestamp"] = Timestamp.new unless @data["@timestamp"].is_a?(Timestamp)
+      @data["@version"] ||= "1"
+      @cancelled = false
+    end
+
+    def get(reference)
+      path(reference).reduce(@data) { |node, key| node.is_a?(Hash) ? node[key] : nil }
+    end
+
+    def set(reference, value)
+      keys = path(reference)
+      if keys == ["@timestamp"] && !value.is_a?(Timestamp)
+        raise TypeError, "wrong argument type #{value.class} (expected LogStash::Timestamp)"
+      end
+      parent = keys[0..-2].reduce(@data) { |node, key| node[key] = {} unless node[key].is_a?(Hash); node[key] }
+      parent[keys.last] = deep_copy(value)
+    end
+
+    def remove(reference)
+      keys = path(reference)
+      parent = keys[0..-2].reduce(@data) { |node, key| node.is_a?(Hash) ? node[key] : nil }
+      parent.is_a?(Hash) ? parent.delete(keys.last) : nil
+    end
+
+    def tag(name)
+      tags = Array(get("tags"))
+      set("tags", tags + [name]) unless tags.include?(name)
+    end
+
+    def cancel
+      @cancelled = true
+    end
+
+    def cancelled?
+      @cancelled
+    end
+
+    # Like Logstash: everything but @metadata.
+    def to_hash
+      deep_copy(@data.reject { |key, _| key == "@metadata" })
+    end
+
+    def to_json(*args)
+      to_hash.to_json(*args)
+    end
+
+    private
+
+    def path(reference)
+      return [reference] unless reference.start_with?("[")
+      reference.scan(/\[([^\[\]]+)\]/).flatten
+    end
+
+    def deep_copy(value)
+      case value
+      when Hash then value.each_with_object({}) { |(k, v), copy| copy[k] = deep_copy(v) }
+      when Array then value.map { |v| deep_copy(v) }
+      else value
+      end
+    end
+  end
+
+  module Filters
+    class Base
+      def self.config_name(name = nil)
+        @config_name = name if name
+        @config_name
+      end
+
+      def self.config(name, options = {})
+        @options ||= {}
+        @options[name.to_s] = options
+        attr_reader name
+      end
+
+      def self.options
+        @options || {}
+      end
+
+      attr_reader :logger
+
+      def initialize(params = {})
+        params = params.transform_keys(&:to_s)
+        self.class.options.each do |name, options|
+          raise ArgumentError, "missing required setting `#{name}`" if options[:required] && !params.key?(name)
+          instance_variable_set("@#{name}", params.fetch(name, options[:default]))
+        end
+        @add_tag = Array(params["add_tag"])
+        @logger = StubLogger.new
+      end
+
+      # The base class applies decorations on success; add_tag is the one
+      # these specs use.
+      def filter_matched(event)
+        @add_tag.each { |tag| event.tag(tag) }
+      end
+    end
+  end
+end
