@@ -283,6 +283,24 @@ fn a_saturated_pipeline_answers_429_at_once() {
 }
 
 #[test]
+fn a_client_that_hangs_up_mid_call_does_not_cost_a_worker() {
+    let (server, _dir) = start("workers = 1\nqueue = 4");
+    for _ in 0..3 {
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        use std::io::Write;
+        let request = b"POST /v1/pipelines/chaos/event HTTP/1.1\r\nHost: x\r\nContent-Length: 18\r\n\r\n{\"message\":\"LOOP\"}";
+        stream.write_all(request).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        drop(stream); // hang up while the filter loops
+    }
+    // The single worker comes back after each deadline and serves again.
+    let response = server.post("/v1/pipelines/chaos/event", br#"{"message":"after"}"#);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["message"], "after");
+    server.stop();
+}
+
+#[test]
 fn reloads_under_load_fail_no_request() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(

@@ -32,7 +32,10 @@ pub enum Rejected {
 pub struct PipelineWorkers {
     name: String,
     modules: Vec<FilterModule>,
-    idle: Mutex<Vec<Pipeline>>,
+    /// Shared with the blocking tasks, which put their worker back themselves:
+    /// if the request is cancelled (the client hung up) while WebAssembly runs,
+    /// the worker still comes back when the call ends.
+    idle: Arc<Mutex<Vec<Pipeline>>>,
     permits: Arc<Semaphore>,
     size: usize,
     waiting: AtomicUsize,
@@ -67,7 +70,7 @@ impl PipelineWorkers {
         PipelineWorkers {
             name: name.to_owned(),
             modules,
-            idle: Mutex::new(idle),
+            idle: Arc::new(Mutex::new(idle)),
             permits: Arc::new(Semaphore::new(size)),
             size,
             waiting: AtomicUsize::new(0),
@@ -108,29 +111,29 @@ impl PipelineWorkers {
             }
         };
         let mut worker = self.take_idle();
+        let idle = self.idle.clone();
+        let fresh = (self.name.clone(), self.modules.clone(), self.metrics.clone());
         let handle = tokio::task::spawn_blocking(move || {
-            let results = worker.process(events);
-            (worker, results)
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.process(events)));
+            // A worker that panicked may hold broken state; replace it.
+            let returned = if outcome.is_ok() {
+                worker
+            } else {
+                let (name, modules, metrics) = fresh;
+                Pipeline::new(&name, modules).with_metrics(metrics, 0)
+            };
+            lock(&idle).push(returned);
+            // Released only now, so a permit always finds an idle worker.
+            drop(permit);
+            outcome
         });
-        let (worker, results) = match handle.await {
-            Ok(done) => done,
-            // A panic in host code is a bug; the events cannot be recovered
-            // from the dead thread, but the worker slot must not be lost.
-            Err(e) => {
-                tracing::error!(pipeline = %self.name, "worker panicked: {e}");
-                self.idle
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(self.fresh_worker());
-                return Err(self.reject(Rejected::WorkerPanicked));
+        match handle.await {
+            Ok(Ok(results)) => Ok(results),
+            Ok(Err(_)) | Err(_) => {
+                tracing::error!(pipeline = %self.name, "a pipeline worker panicked; it was replaced");
+                Err(self.reject(Rejected::WorkerPanicked))
             }
-        };
-        self.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(worker);
-        drop(permit);
-        Ok(results)
+        }
     }
 
     /// Waits until no call is running, then gives `work` every worker (to
@@ -141,7 +144,7 @@ impl PipelineWorkers {
             .acquire_many(self.size as u32)
             .await
             .expect("the semaphore is never closed");
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut idle = lock(&self.idle);
         let result = work(&mut idle);
         drop(idle);
         drop(all);
@@ -150,15 +153,7 @@ impl PipelineWorkers {
 
     fn take_idle(&self) -> Pipeline {
         // Holding a permit guarantees a worker is idle.
-        self.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop()
-            .expect("a permit implies an idle worker")
-    }
-
-    fn fresh_worker(&self) -> Pipeline {
-        Pipeline::new(&self.name, self.modules.clone()).with_metrics(self.metrics.clone(), 0)
+        lock(&self.idle).pop().expect("a permit implies an idle worker")
     }
 
     fn reject(&self, reason: Rejected) -> Rejected {
@@ -174,4 +169,9 @@ impl PipelineWorkers {
         );
         reason
     }
+}
+
+fn lock(idle: &Mutex<Vec<Pipeline>>) -> std::sync::MutexGuard<'_, Vec<Pipeline>> {
+    // A panic never happens while this lock is held; recover regardless.
+    idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
