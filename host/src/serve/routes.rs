@@ -193,32 +193,50 @@ async fn event(
     Path(pipeline): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let answer = async {
-        let workers = workers_for(&app, &pipeline)?;
-        let body = body_or_error(body)?;
-        check_event(&body)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}")))?;
-        let mut results = run(&app, &workers, vec![body.to_vec()]).await?;
-        Ok(match results.pop().expect("one result per event") {
-            EventResult::Event(event) => {
-                ([(header::CONTENT_TYPE, "application/json")], event).into_response()
-            }
-            EventResult::Dropped => (
-                [
-                    (header::CONTENT_TYPE, "application/json"),
-                    (
-                        header::HeaderName::from_static("x-wasmstash-dropped"),
-                        "true",
-                    ),
-                ],
-                r#"{"wasmstash":{"dropped":true}}"#,
-            )
-                .into_response(),
-        })
-    }
-    .await;
-    count_request(&app, &pipeline, "event", &answer);
-    answer.unwrap_or_else(IntoResponse::into_response)
+    pipeline_call(&app, &pipeline, "event", body, |workers, body| {
+        answer_event(&app, workers, body)
+    })
+    .await
+}
+
+async fn answer_event(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> Answer {
+    check_event(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}")))?;
+    let mut results = run(app, &workers, vec![body.to_vec()]).await?;
+    Ok(match results.pop().expect("one result per event") {
+        EventResult::Event(event) => {
+            ([(header::CONTENT_TYPE, "application/json")], event).into_response()
+        }
+        EventResult::Dropped => (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (
+                    header::HeaderName::from_static("x-wasmstash-dropped"),
+                    "true",
+                ),
+            ],
+            r#"{"wasmstash":{"dropped":true}}"#,
+        )
+            .into_response(),
+    })
+}
+
+/// The frame of both pipeline endpoints: find the pipeline, read the body,
+/// answer, and count the request by its final status.
+async fn pipeline_call<F, Fut>(
+    app: &App,
+    pipeline: &str,
+    endpoint: &str,
+    body: Result<Bytes, BytesRejection>,
+    answer: F,
+) -> Response
+where
+    F: FnOnce(Arc<PipelineWorkers>, Bytes) -> Fut,
+    Fut: std::future::Future<Output = Answer>,
+{
+    let result = async { answer(workers_for(app, pipeline)?, body_or_error(body)?).await }.await;
+    count_request(app, pipeline, endpoint, &result);
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// NDJSON in, NDJSON out: one line per input line, in order. Each answer is
@@ -229,59 +247,59 @@ async fn batch(
     Path(pipeline): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let answer = async {
-        let workers = workers_for(&app, &pipeline)?;
-        let body = body_or_error(body)?;
-        let mut lines: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
-        if lines.last().is_some_and(|l| l.is_empty()) {
-            lines.pop();
-        }
-        if lines.len() > app.server.max_batch_events {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "{} events in one batch; the limit is {} (server.max_batch_events)",
-                    lines.len(),
-                    app.server.max_batch_events
-                ),
-            ));
-        }
-        let mut events = Vec::with_capacity(lines.len());
-        let checked: Vec<Result<(), String>> = lines
-            .iter()
-            .enumerate()
-            .map(|(index, line)| {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    return Err(format!("line {}: empty line", index + 1));
-                }
-                check_event(line).map_err(|e| format!("line {}: invalid event: {e}", index + 1))?;
-                events.push(line.to_vec());
-                Ok(())
-            })
-            .collect();
-        let mut results = run(&app, &workers, events).await?.into_iter();
-        let mut out = Vec::with_capacity(body.len() + 32 * lines.len());
-        for line in checked {
-            match line.map(|()| results.next().expect("one result per valid line")) {
-                Ok(EventResult::Event(event)) => {
-                    out.extend_from_slice(b"{\"event\":");
-                    out.extend_from_slice(&event);
-                    out.extend_from_slice(b"}\n");
-                }
-                Ok(EventResult::Dropped) => out.extend_from_slice(b"{\"dropped\":true}\n"),
-                Err(reason) => {
-                    out.extend_from_slice(b"{\"error\":");
-                    write_str(&mut out, &reason);
-                    out.extend_from_slice(b"}\n");
-                }
+    pipeline_call(&app, &pipeline, "batch", body, |workers, body| {
+        answer_batch(&app, workers, body)
+    })
+    .await
+}
+
+async fn answer_batch(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> Answer {
+    let mut lines: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    if lines.len() > app.server.max_batch_events {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} events in one batch; the limit is {} (server.max_batch_events)",
+                lines.len(),
+                app.server.max_batch_events
+            ),
+        ));
+    }
+    let mut events = Vec::with_capacity(lines.len());
+    let checked: Vec<Result<(), String>> = lines
+        .iter()
+        .enumerate()
+        .map(|(index, line)| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                return Err(format!("line {}: empty line", index + 1));
+            }
+            check_event(line).map_err(|e| format!("line {}: invalid event: {e}", index + 1))?;
+            events.push(line.to_vec());
+            Ok(())
+        })
+        .collect();
+    let mut results = run(app, &workers, events).await?.into_iter();
+    let mut out = Vec::with_capacity(body.len() + 32 * lines.len());
+    for line in checked {
+        match line.map(|()| results.next().expect("one result per valid line")) {
+            Ok(EventResult::Event(event)) => {
+                out.extend_from_slice(b"{\"event\":");
+                out.extend_from_slice(&event);
+                out.extend_from_slice(b"}\n");
+            }
+            Ok(EventResult::Dropped) => out.extend_from_slice(b"{\"dropped\":true}\n"),
+            Err(reason) => {
+                out.extend_from_slice(b"{\"error\":");
+                write_str(&mut out, &reason);
+                out.extend_from_slice(b"}\n");
             }
         }
-        Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response())
     }
-    .await;
-    count_request(&app, &pipeline, "batch", &answer);
-    answer.unwrap_or_else(IntoResponse::into_response)
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response())
 }
 
 /// Admin endpoints need `Authorization: Bearer <token>`; without a

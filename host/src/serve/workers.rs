@@ -112,9 +112,14 @@ impl PipelineWorkers {
         };
         let mut worker = self.take_idle();
         let idle = self.idle.clone();
-        let fresh = (self.name.clone(), self.modules.clone(), self.metrics.clone());
+        let fresh = (
+            self.name.clone(),
+            self.modules.clone(),
+            self.metrics.clone(),
+        );
         let handle = tokio::task::spawn_blocking(move || {
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.process(events)));
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.process(events)));
             // A worker that panicked may hold broken state; replace it.
             let returned = if outcome.is_ok() {
                 worker
@@ -153,7 +158,9 @@ impl PipelineWorkers {
 
     fn take_idle(&self) -> Pipeline {
         // Holding a permit guarantees a worker is idle.
-        lock(&self.idle).pop().expect("a permit implies an idle worker")
+        lock(&self.idle)
+            .pop()
+            .expect("a permit implies an idle worker")
     }
 
     fn reject(&self, reason: Rejected) -> Rejected {

@@ -14,7 +14,11 @@ pub fn binary() -> std::path::PathBuf {
     let path = option_env!("CARGO_BIN_EXE_wasmstash")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::env::current_exe().unwrap().with_file_name("wasmstash"));
-    assert!(path.exists(), "{} not found; build it first (cargo build --release)", path.display());
+    assert!(
+        path.exists(),
+        "{} not found; build it first (cargo build --release)",
+        path.display()
+    );
     path
 }
 
