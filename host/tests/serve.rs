@@ -425,6 +425,25 @@ fn sigterm_saves_filter_state_and_a_restart_restores_it() {
     server.stop();
 }
 
+#[test]
+fn sigterm_finishes_calls_in_flight_before_exiting() {
+    let (server, _dir) = start("");
+    let addr = server.addr;
+    let slow = std::thread::spawn(move || {
+        let request = b"POST /v1/pipelines/chaos/event HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 18\r\n\r\n{\"message\":\"LOOP\"}";
+        send_raw(addr, request)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    server.stop(); // SIGTERM while the call runs; waits for a clean exit
+    let answer = slow.join().unwrap();
+    assert_eq!(answer.status, 200, "the call in flight was cut off: {}", answer.text());
+    assert_eq!(answer.json()["tags"], json!(["_wasmfilter_timeout"]));
+    assert!(started.elapsed() >= Duration::from_millis(800), "exited before the call ended");
+    // New connections are refused once it has stopped.
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
 /// The exact request Logstash's `http` filter (Manticore client) sends in
 /// the recipe of logstash/pipeline/http-filter.conf: the event serialised by
 /// a ruby step, `Content-Type: application/json`.
