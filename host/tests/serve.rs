@@ -48,6 +48,14 @@ fn start(server: &str) -> (Server, tempfile::TempDir) {
     (Server::start(&config, &[]), dir)
 }
 
+/// A call that keeps the chaos filter busy until its 1.5 s deadline.
+fn looping_call(addr: std::net::SocketAddr) -> std::thread::JoinHandle<support::server::Response> {
+    std::thread::spawn(move || {
+        let request = b"POST /v1/pipelines/chaos/event HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 18\r\n\r\n{\"message\":\"LOOP\"}";
+        send_raw(addr, request)
+    })
+}
+
 fn ndjson(events: &[Vec<u8>]) -> Vec<u8> {
     events
         .iter()
@@ -256,10 +264,7 @@ fn admin_endpoints_need_the_bearer_token() {
 fn a_saturated_pipeline_answers_429_at_once() {
     let (server, _dir) = start("workers = 1\nqueue = 0");
     let addr = server.addr;
-    let slow = std::thread::spawn(move || {
-        let request = b"POST /v1/pipelines/chaos/event HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 18\r\n\r\n{\"message\":\"LOOP\"}";
-        send_raw(addr, request)
-    });
+    let slow = looping_call(addr);
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
     let refused = server.post("/v1/pipelines/chaos/event", br#"{"message":"x"}"#);
@@ -429,17 +434,22 @@ fn sigterm_saves_filter_state_and_a_restart_restores_it() {
 fn sigterm_finishes_calls_in_flight_before_exiting() {
     let (server, _dir) = start("");
     let addr = server.addr;
-    let slow = std::thread::spawn(move || {
-        let request = b"POST /v1/pipelines/chaos/event HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 18\r\n\r\n{\"message\":\"LOOP\"}";
-        send_raw(addr, request)
-    });
+    let slow = looping_call(addr);
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
     server.stop(); // SIGTERM while the call runs; waits for a clean exit
     let answer = slow.join().unwrap();
-    assert_eq!(answer.status, 200, "the call in flight was cut off: {}", answer.text());
+    assert_eq!(
+        answer.status,
+        200,
+        "the call in flight was cut off: {}",
+        answer.text()
+    );
     assert_eq!(answer.json()["tags"], json!(["_wasmfilter_timeout"]));
-    assert!(started.elapsed() >= Duration::from_millis(800), "exited before the call ended");
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "exited before the call ended"
+    );
     // New connections are refused once it has stopped.
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
