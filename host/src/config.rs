@@ -118,6 +118,7 @@ struct RawFilter {
     filter: Option<String>,
     module: Option<PathBuf>,
     name: Option<String>,
+    sha256: Option<String>,
     #[serde(default)]
     config: Option<toml::Table>,
 }
@@ -136,6 +137,8 @@ pub struct FilterSpec {
     pub name: String,
     pub source: FilterSource,
     pub config_json: Vec<u8>,
+    /// The module must have this SHA-256 (hex) or it is refused.
+    pub sha256: Option<String>,
 }
 
 impl FilterSpec {
@@ -164,6 +167,7 @@ impl FilterSpec {
             name: default_name(&source),
             source,
             config_json: config.as_bytes().to_vec(),
+            sha256: None,
         })
     }
 }
@@ -273,8 +277,14 @@ pub fn load_filters(engine: &Engine, filters: &[FilterSpec]) -> Result<Vec<Filte
                     .map_err(|e| context(format!("cannot read module {}: {e}", path.display())))?
                     .into(),
             };
-            FilterModule::load(engine, &spec.name, &bytes, &spec.config_json)
-                .map_err(|e| context(e.0))
+            FilterModule::load_pinned(
+                engine,
+                &spec.name,
+                &bytes,
+                &spec.config_json,
+                spec.sha256.as_deref(),
+            )
+            .map_err(|e| context(e.0))
         })
         .collect()
 }
@@ -300,10 +310,18 @@ fn filter_spec(raw: RawFilter, base: &Path) -> Result<FilterSpec, String> {
     };
     let config =
         serde_json::to_vec(&raw.config.unwrap_or_default()).map_err(|e| format!("config: {e}"))?;
+    if let Some(pin) = &raw.sha256
+        && !(pin.len() == 64 && pin.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(format!(
+            "sha256 = \"{pin}\": expected 64 hex digits (see `sha256sum module.wasm`)"
+        ));
+    }
     Ok(FilterSpec {
         name: raw.name.unwrap_or_else(|| default_name(&source)),
         source,
         config_json: config,
+        sha256: raw.sha256,
     })
 }
 

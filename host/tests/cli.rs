@@ -166,3 +166,54 @@ fn check_and_filters_describe_what_is_there() {
     let out = wasmstash(&["run", "--help"], b"");
     assert!(text(&out.stdout).contains("--batch-size"));
 }
+
+#[test]
+fn a_pinned_module_is_refused_if_it_changed() {
+    use sha2::Digest;
+    let module = format!("{}/hello.wasm", wasmstash::builtins::build_module_dir());
+    let sha: String = sha2::Sha256::digest(std::fs::read(&module).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pinned.toml");
+    let write = |pin: &str| {
+        std::fs::write(
+            &config,
+            format!("[[pipelines.p.filters]]\nmodule = \"{module}\"\nsha256 = \"{pin}\"\n"),
+        )
+        .unwrap();
+    };
+    write(&sha);
+    let out = wasmstash(
+        &["run", "-c", config.to_str().unwrap()],
+        b"{\"message\":\"x\"}\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"message\":\"x\",\"greeting\":\"hello\"}\n"
+    );
+
+    let other = format!(
+        "{}{}",
+        &sha[..63],
+        if sha.ends_with('0') { '1' } else { '0' }
+    );
+    write(&other);
+    let out = wasmstash(&["run", "-c", config.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "the module's SHA-256 is {sha}, but the config pins {other}"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("pipeline `p`, filter #1 (`hello`)"), "{err}");
+
+    write("abc");
+    let out = wasmstash(&["check", config.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("expected 64 hex digits"));
+}

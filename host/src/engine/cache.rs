@@ -18,11 +18,19 @@ pub(crate) struct ModuleCache {
     dir: Option<PathBuf>,
 }
 
-/// A compiled module and the hex SHA-256 of the WebAssembly it came from.
+/// A compiled module, and whether it came from the disk cache.
 pub(crate) struct Compiled {
     pub module: Module,
-    pub sha256: String,
     pub from_cache: bool,
+}
+
+/// Hex SHA-256 of a module's WebAssembly binary: its cache key, its identity
+/// in the admin listing, and what a config may pin.
+pub(crate) fn sha256_hex(wasm: &[u8]) -> String {
+    Sha256::digest(wasm)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl ModuleCache {
@@ -30,14 +38,18 @@ impl ModuleCache {
         ModuleCache { dir }
     }
 
-    /// Compiles `wasm` (binary), or loads the artifact cached for it.
-    pub fn compile(&self, engine: &wasmtime::Engine, wasm: &[u8]) -> wasmtime::Result<Compiled> {
-        let sha256 = hex(&Sha256::digest(wasm));
-        let Some(path) = self.entry_path(engine, &sha256) else {
+    /// Compiles `wasm` (binary, whose [`sha256_hex`] is `sha256`), or loads
+    /// the artifact cached for it.
+    pub fn compile(
+        &self,
+        engine: &wasmtime::Engine,
+        wasm: &[u8],
+        sha256: &str,
+    ) -> wasmtime::Result<Compiled> {
+        let Some(path) = self.entry_path(engine, sha256) else {
             let module = Module::new(engine, wasm)?;
             return Ok(Compiled {
                 module,
-                sha256,
                 from_cache: false,
             });
         };
@@ -50,7 +62,6 @@ impl ModuleCache {
                 Ok(module) => {
                     return Ok(Compiled {
                         module,
-                        sha256,
                         from_cache: true,
                     });
                 }
@@ -65,7 +76,6 @@ impl ModuleCache {
         }
         Ok(Compiled {
             module,
-            sha256,
             from_cache: false,
         })
     }
@@ -95,8 +105,4 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

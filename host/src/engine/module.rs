@@ -8,6 +8,7 @@ use std::sync::Arc;
 use wasmtime::{ExternType, Linker};
 
 use super::Engine;
+use super::cache::sha256_hex;
 use super::instance::{FilterInstance, StoreState, linker};
 
 /// Why a module could not be loaded; the message is meant for an operator.
@@ -43,11 +44,31 @@ impl FilterModule {
         wasm_or_wat: &[u8],
         config_json: &[u8],
     ) -> Result<FilterModule, LoadError> {
+        FilterModule::load_pinned(engine, name, wasm_or_wat, config_json, None)
+    }
+
+    /// As [`FilterModule::load`], but refuses the module, before compiling or
+    /// running any of it, unless its SHA-256 is `pinned_sha256`.
+    pub fn load_pinned(
+        engine: &Engine,
+        name: &str,
+        wasm_or_wat: &[u8],
+        config_json: &[u8],
+        pinned_sha256: Option<&str>,
+    ) -> Result<FilterModule, LoadError> {
         let wasm = wat::parse_bytes(wasm_or_wat)
             .map_err(|e| LoadError(format!("not a WebAssembly module (binary or text): {e}")))?;
+        let sha256 = sha256_hex(&wasm);
+        if let Some(pinned) = pinned_sha256
+            && !pinned.eq_ignore_ascii_case(&sha256)
+        {
+            return Err(LoadError(format!(
+                "the module's SHA-256 is {sha256}, but the config pins {pinned}; refusing a module that changed"
+            )));
+        }
         let compiled = engine
             .cache()
-            .compile(engine.wasmtime(), &wasm)
+            .compile(engine.wasmtime(), &wasm, &sha256)
             .map_err(|e| LoadError(format!("not a valid WebAssembly module: {e:#}")))?;
         check_imports(&compiled.module)?;
         let module = FilterModule {
@@ -57,7 +78,7 @@ impl FilterModule {
                 linker: linker(engine.wasmtime()),
                 module: compiled.module,
                 config_json: config_json.to_vec(),
-                sha256: compiled.sha256,
+                sha256,
                 from_cache: compiled.from_cache,
             }),
         };
