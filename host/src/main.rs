@@ -33,6 +33,15 @@ enum Command {
         /// The pipeline config file (TOML).
         config: PathBuf,
     },
+    /// Describe a module: ABI version, exports, imports, memory, state, and
+    /// why it does not meet ABI v1 if it does not (exit 2).
+    Inspect {
+        /// A .wasm (or .wat) file.
+        module: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the filters built into this binary.
     Filters,
 }
@@ -75,6 +84,14 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Inspect { module, json } => match inspect(&module, json) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(2),
+            Err(error) => {
+                eprintln!("wasmstash: {}: {error}", module.display());
+                ExitCode::from(2)
+            }
+        },
         Command::Filters => {
             for builtin in builtins::BUILTINS {
                 println!("{:<8} {}", builtin.name, builtin.summary);
@@ -90,6 +107,57 @@ fn default_log_level() -> &'static str {
         Some("serve") => "info",
         _ => "warn",
     }
+}
+
+/// Prints what `module` is; returns whether it meets ABI v1.
+fn inspect(module: &std::path::Path, json: bool) -> Result<bool, Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(module)?;
+    let engine = Engine::new(wasmstash::engine::EngineSettings {
+        cache_dir: None,
+        ..Default::default()
+    })?;
+    let report = wasmstash::engine::inspect(&engine, &bytes)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("module      {}", module.display());
+        println!("sha256      {}", report.sha256);
+        println!("size        {} bytes", report.size_bytes);
+        let version = report
+            .abi_version
+            .map_or("unknown".into(), |v| v.to_string());
+        println!("abi         {version}");
+        if let Some((min, max)) = report.memory_pages {
+            let max = max.map_or("no maximum".into(), |m| format!("max {} KiB", m * 64));
+            println!("memory      {} KiB at start, {max}", min * 64);
+        }
+        println!(
+            "stateful    {}",
+            if report.stateful {
+                "yes (exports snapshot/restore)"
+            } else {
+                "no"
+            }
+        );
+        println!(
+            "imports     {}",
+            if report.imports.is_empty() {
+                "none".into()
+            } else {
+                report.imports.join("\n            ")
+            }
+        );
+        println!("exports     {}", report.exports.join("\n            "));
+        if report.problems.is_empty() {
+            println!("verdict     meets wasmstash ABI v1");
+        } else {
+            println!("verdict     does NOT meet wasmstash ABI v1:");
+            for problem in &report.problems {
+                println!("            - {problem}");
+            }
+        }
+    }
+    Ok(report.problems.is_empty())
 }
 
 fn check(path: &std::path::Path) -> Result<String, Box<dyn std::error::Error>> {

@@ -217,3 +217,32 @@ fn a_pinned_module_is_refused_if_it_changed() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("expected 64 hex digits"));
 }
+
+#[test]
+fn inspect_explains_a_module() {
+    let hello = format!("{}/hello.wasm", wasmstash::builtins::build_module_dir());
+    let out = wasmstash(&["inspect", &hello], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("abi         1") && report.contains("verdict     meets wasmstash ABI v1"),
+        "{report}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let v2 = dir.path().join("v2.wat");
+    std::fs::write(
+        &v2,
+        wat_filter("(i64.const 0)").replace("(i32.const 1))", "(i32.const 2))"),
+    )
+    .unwrap();
+    let out = wasmstash(&["inspect", "--json", v2.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["abi_version"], 2);
+    assert_eq!(
+        report["problems"][0],
+        "speaks wasmstash ABI version 2, but this host speaks version 1"
+    );
+    assert_eq!(report["memory_pages"], serde_json::json!([2, null]));
+}

@@ -4,10 +4,12 @@
 //! - `cache`: compiled modules on disk, so a restart does not recompile.
 //! - `module`: loading a filter module and checking it speaks ABI v1.
 //! - `instance`: one live instance and the calls across the boundary.
+//! - `inspect`: what a module is, for `wasmstash inspect`.
 //! - `stage`: a filter's place in a pipeline; turns traps, timeouts and bad
 //!   output into per-event failures instead of lost batches.
 
 mod cache;
+mod inspect;
 mod instance;
 mod module;
 mod stage;
@@ -16,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use inspect::{Inspection, inspect};
 pub use instance::FilterInstance;
 pub use module::{FilterModule, LoadError};
 pub use stage::{Failure, FailureKind, Stage, StageOutcome};

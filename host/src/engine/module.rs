@@ -124,7 +124,7 @@ impl FilterModule {
     }
 }
 
-fn check_imports(module: &wasmtime::Module) -> Result<(), LoadError> {
+pub(super) fn check_imports(module: &wasmtime::Module) -> Result<(), LoadError> {
     for import in module.imports() {
         let allowed = import.module() == "wasmstash"
             && ALLOWED_IMPORTS.contains(&import.name())
