@@ -9,12 +9,14 @@
 //! - [`event_check`]: the JSON validation that guards the ABI boundary.
 //! - [`run`]: the `wasmstash run` command (files or stdin to NDJSON).
 //! - [`serve`]: the `wasmstash serve` sidecar (HTTP for Logstash).
+//! - [`golden`]: `wasmstash test`, golden-file tests for filter authors.
 //! - [`metrics`]: the Prometheus registry behind `GET /metrics`.
 
 pub mod builtins;
 pub mod config;
 pub mod engine;
 pub mod event_check;
+pub mod golden;
 pub mod input;
 pub mod metrics;
 pub mod pipeline;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use wasmstash::config::Config;
 use wasmstash::engine::Engine;
+use wasmstash::golden::{self, TestArgs, TestError};
 use wasmstash::run::{RunArgs, RunError};
 use wasmstash::serve::{self, ServeArgs};
 use wasmstash::{builtins, run};
@@ -28,6 +29,8 @@ enum Command {
     Run(RunArgs),
     /// Serve pipelines over HTTP for Logstash (the sidecar).
     Serve(ServeArgs),
+    /// Test a filter against expected output files (golden tests).
+    Test(TestArgs),
     /// Check a config file: parse it and load every filter of every pipeline.
     Check {
         /// The pipeline config file (TOML).
@@ -71,6 +74,17 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("wasmstash: {error}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Test(args) => match golden::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error @ TestError::Failed(_)) => {
+                eprintln!("wasmstash test: {error}");
+                ExitCode::from(1)
+            }
+            Err(error) => {
+                eprintln!("wasmstash test: {error}");
                 ExitCode::from(2)
             }
         },

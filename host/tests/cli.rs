@@ -246,3 +246,54 @@ fn inspect_explains_a_module() {
     );
     assert_eq!(report["memory_pages"], serde_json::json!([2, null]));
 }
+
+#[test]
+fn golden_tests_pass_fail_with_a_field_diff_and_bless() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("access.log");
+    let lines: Vec<String> = apache_lines().into_iter().take(20).collect();
+    std::fs::write(&case, format!("{}\nDROP this line\n", lines.join("\n"))).unwrap();
+    let chaos = format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir());
+    let test = |extra: &[&str]| {
+        let mut args = vec![
+            "test",
+            "--module",
+            &chaos,
+            "--config",
+            r#"{"drop_on":"DROP"}"#,
+        ];
+        args.extend_from_slice(extra);
+        args.push(case.to_str().unwrap());
+        wasmstash(&args, b"")
+    };
+    let out = test(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("run with --bless to create it"));
+
+    let out = test(&["--bless"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = dir.path().join("access.expected.ndjson");
+    let golden = std::fs::read_to_string(&expected).unwrap();
+    assert_eq!(golden.lines().count(), 21);
+    assert_eq!(
+        golden.lines().last(),
+        Some(r#"{"wasmstash":{"dropped":true}}"#)
+    );
+    let out = test(&[]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("ok   ") && text(&out.stdout).contains("peak instance memory")
+    );
+
+    std::fs::write(&expected, golden.replacen(r#""seen":3"#, r#""seen":33"#, 1)).unwrap();
+    let out = test(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("event 3: [chaos][seen]: expected 33, got 3"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    assert!(test(&["--bless"]).status.success());
+    assert!(test(&[]).status.success());
+}

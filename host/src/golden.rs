@@ -1,0 +1,289 @@
+//! `wasmstash test`: runs a filter module over input files and compares the
+//! output with expected NDJSON ("golden") files, for plugin authors.
+//!
+//! A case is an input file, `NAME.log` (raw lines) or `NAME.ndjson` (events),
+//! with its expected output in `NAME.expected.ndjson` beside it: one line per
+//! input event, the event as it should come out, or
+//! `{"wasmstash":{"dropped":true}}` for an event the filter drops (the same
+//! marker the sidecar's event endpoint answers with). A mismatch prints a
+//! field-level diff; `--bless` rewrites the expected files instead.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde_json::Value;
+
+use crate::config::{ConfigError, FilterSpec, load_filters};
+use crate::engine::{Engine, EngineSettings};
+use crate::input::{self, InputFormat};
+use crate::pipeline::{EventResult, Pipeline};
+
+/// The line that stands for a dropped event in expected files.
+pub const DROPPED: &str = r#"{"wasmstash":{"dropped":true}}"#;
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:
+  wasmstash test --module target/wasm32-unknown-unknown/release/my_filter.wasm \\
+      --config '{\"field\":\"message\"}' tests/basic.log
+  (compares with tests/basic.expected.ndjson; --bless writes it)")]
+pub struct TestArgs {
+    /// The filter: a .wasm/.wat file, or a built-in name.
+    #[arg(long, value_name = "MODULE", conflicts_with = "crate_dir")]
+    pub module: Option<String>,
+    /// Build this filter crate to WebAssembly first and test the result.
+    #[arg(long = "crate", value_name = "DIR")]
+    pub crate_dir: Option<PathBuf>,
+    /// The filter's JSON config.
+    #[arg(long, default_value = "{}")]
+    pub config: String,
+    /// Rewrite the expected files with the actual output.
+    #[arg(long)]
+    pub bless: bool,
+    /// Input files: NAME.log (lines) or NAME.ndjson (events).
+    #[arg(required = true, value_name = "CASE")]
+    pub cases: Vec<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TestError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("{0} case(s) failed")]
+    Failed(usize),
+}
+
+impl From<ConfigError> for TestError {
+    fn from(e: ConfigError) -> Self {
+        TestError::Setup(e.0)
+    }
+}
+
+pub fn run(args: &TestArgs) -> Result<(), TestError> {
+    let target = match (&args.module, &args.crate_dir) {
+        (Some(module), _) => module.clone(),
+        (None, Some(dir)) => build_crate(dir)?.display().to_string(),
+        (None, None) => return Err(TestError::Setup("give --module FILE or --crate DIR".into())),
+    };
+    let spec = FilterSpec::from_cli(&format!("{target}={}", args.config))?;
+    let engine =
+        Engine::new(EngineSettings::default()).map_err(|e| TestError::Setup(e.to_string()))?;
+    let modules = load_filters(&engine, std::slice::from_ref(&spec)).map_err(TestError::Setup)?;
+    let mut failed = 0;
+    for case in &args.cases {
+        let mut pipeline = Pipeline::new("test", modules.clone());
+        if !run_case(&mut pipeline, case, args.bless)? {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        return Err(TestError::Failed(failed));
+    }
+    Ok(())
+}
+
+fn expected_path(case: &Path) -> PathBuf {
+    let stem = case.file_stem().unwrap_or_default().to_string_lossy();
+    case.with_file_name(format!("{stem}.expected.ndjson"))
+}
+
+/// Runs one case; prints its result; returns whether it passed.
+fn run_case(pipeline: &mut Pipeline, case: &Path, bless: bool) -> Result<bool, TestError> {
+    let text =
+        std::fs::read(case).map_err(|e| TestError::Setup(format!("{}: {e}", case.display())))?;
+    let format = if case.extension().is_some_and(|e| e == "ndjson") {
+        InputFormat::Ndjson
+    } else {
+        InputFormat::Lines
+    };
+    let events: Vec<Vec<u8>> = text
+        .split(|&b| b == b'\n')
+        .map(input::trim_newline)
+        .filter(|line| format == InputFormat::Lines || !line.iter().all(u8::is_ascii_whitespace))
+        .map(|line| match format {
+            InputFormat::Ndjson => input::ndjson_event(line).unwrap_or_else(|(tagged, _)| tagged),
+            _ => input::line_event(line),
+        })
+        .collect();
+    // A trailing newline is not an event.
+    let events = if format == InputFormat::Lines && text.ends_with(b"\n") {
+        events[..events.len() - 1].to_vec()
+    } else {
+        events
+    };
+    let count = events.len();
+    let started = Instant::now();
+    let results = pipeline.process(events);
+    let elapsed = started.elapsed();
+    let peak_memory = pipeline
+        .stages_mut()
+        .iter_mut()
+        .filter_map(|s| s.live_instance().map(|i| i.memory_bytes()))
+        .max()
+        .unwrap_or(0);
+    let actual: Vec<String> = results
+        .into_iter()
+        .map(|r| match r {
+            EventResult::Event(bytes) => String::from_utf8(bytes).expect("events are UTF-8"),
+            EventResult::Dropped => DROPPED.to_owned(),
+        })
+        .collect();
+    let expected_file = expected_path(case);
+    let cost = cost_line(count, elapsed, peak_memory);
+    if bless {
+        let mut body = actual.join("\n");
+        body.push('\n');
+        std::fs::write(&expected_file, body)
+            .map_err(|e| TestError::Setup(format!("{}: {e}", expected_file.display())))?;
+        println!(
+            "blessed {} ({} events){cost}",
+            expected_file.display(),
+            count
+        );
+        return Ok(true);
+    }
+    let expected_text = std::fs::read_to_string(&expected_file).map_err(|e| {
+        TestError::Setup(format!(
+            "{}: {e} (run with --bless to create it)",
+            expected_file.display()
+        ))
+    })?;
+    let expected: Vec<&str> = expected_text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let mut problems = Vec::new();
+    if expected.len() != actual.len() {
+        problems.push(format!(
+            "expected {} events, got {}",
+            expected.len(),
+            actual.len()
+        ));
+    }
+    for (index, (want, got)) in expected.iter().zip(&actual).enumerate() {
+        let want: Value = serde_json::from_str(want).map_err(|e| {
+            TestError::Setup(format!(
+                "{} line {}: not JSON: {e}",
+                expected_file.display(),
+                index + 1
+            ))
+        })?;
+        let got: Value = serde_json::from_str(got).expect("the host validated every event");
+        let mut differences = Vec::new();
+        diff(&want, &got, String::new(), &mut differences);
+        for difference in differences {
+            problems.push(format!("event {}: {difference}", index + 1));
+        }
+    }
+    if problems.is_empty() {
+        println!("ok   {} ({count} events){cost}", case.display());
+        Ok(true)
+    } else {
+        println!("FAIL {} ({count} events){cost}", case.display());
+        for problem in &problems {
+            println!("       {problem}");
+        }
+        Ok(false)
+    }
+}
+
+fn cost_line(events: usize, elapsed: Duration, peak_memory: usize) -> String {
+    let rate = events as f64 / elapsed.as_secs_f64().max(1e-9);
+    format!(
+        "  {rate:.0} events/s, peak instance memory {} KiB",
+        peak_memory / 1024
+    )
+}
+
+/// Field-level differences between `want` and `got`, as
+/// `[a][b]: expected X, got Y` lines.
+fn diff(want: &Value, got: &Value, path: String, out: &mut Vec<String>) {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            for (key, wv) in w {
+                let child = format!("{path}[{key}]");
+                match g.get(key) {
+                    Some(gv) => diff(wv, gv, child, out),
+                    None => out.push(format!("{child}: missing, expected {wv}")),
+                }
+            }
+            for (key, gv) in g {
+                if !w.contains_key(key) {
+                    out.push(format!("{path}[{key}]: unexpected, got {gv}"));
+                }
+            }
+        }
+        _ if want == got => {}
+        _ => {
+            let at = if path.is_empty() {
+                "event".to_owned()
+            } else {
+                path
+            };
+            out.push(format!("{at}: expected {want}, got {got}"));
+        }
+    }
+}
+
+/// Builds a filter crate for wasm32 and returns its module's path.
+fn build_crate(dir: &Path) -> Result<PathBuf, TestError> {
+    let manifest = dir.join("Cargo.toml");
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--message-format=json-render-diagnostics",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| TestError::Setup(format!("running cargo: {e}")))?;
+    if !output.status.success() {
+        return Err(TestError::Setup(format!(
+            "building {} failed (see above)",
+            manifest.display()
+        )));
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .flat_map(|message| message["filenames"].as_array().cloned().unwrap_or_default())
+        .filter_map(|file| file.as_str().map(PathBuf::from))
+        .rfind(|file| file.extension().is_some_and(|e| e == "wasm"))
+        .ok_or_else(|| {
+            TestError::Setup(format!(
+                "{} built no .wasm (is crate-type cdylib?)",
+                manifest.display()
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::diff;
+    use serde_json::json;
+
+    #[test]
+    fn diff_names_each_field() {
+        let mut out = Vec::new();
+        diff(
+            &json!({"a": 1, "b": {"c": "x"}, "d": 2}),
+            &json!({"a": 1, "b": {"c": "y"}, "e": 3}),
+            String::new(),
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            [
+                r#"[b][c]: expected "x", got "y""#,
+                "[d]: missing, expected 2",
+                "[e]: unexpected, got 3"
+            ]
+        );
+    }
+}
