@@ -10,6 +10,7 @@
 //! - [`run`]: the `wasmstash run` command (files or stdin to NDJSON).
 //! - [`serve`]: the `wasmstash serve` sidecar (HTTP for Logstash).
 //! - [`golden`]: `wasmstash test`, golden-file tests for filter authors.
+//! - [`scaffold`]: `wasmstash new`, a ready filter crate.
 //! - [`metrics`]: the Prometheus registry behind `GET /metrics`.
 
 pub mod builtins;
@@ -21,4 +22,5 @@ pub mod input;
 pub mod metrics;
 pub mod pipeline;
 pub mod run;
+pub mod scaffold;
 pub mod serve;

@@ -9,6 +9,7 @@ use wasmstash::config::Config;
 use wasmstash::engine::Engine;
 use wasmstash::golden::{self, TestArgs, TestError};
 use wasmstash::run::{RunArgs, RunError};
+use wasmstash::scaffold::{self, NewArgs};
 use wasmstash::serve::{self, ServeArgs};
 use wasmstash::{builtins, run};
 
@@ -31,6 +32,8 @@ enum Command {
     Serve(ServeArgs),
     /// Test a filter against expected output files (golden tests).
     Test(TestArgs),
+    /// Create a new filter crate with a sample config, input and expected output.
+    New(NewArgs),
     /// Check a config file: parse it and load every filter of every pipeline.
     Check {
         /// The pipeline config file (TOML).
@@ -85,6 +88,16 @@ fn main() -> ExitCode {
             }
             Err(error) => {
                 eprintln!("wasmstash test: {error}");
+                ExitCode::from(2)
+            }
+        },
+        Command::New(args) => match scaffold::run(&args) {
+            Ok(next_steps) => {
+                println!("created {}/\n\n{next_steps}", args.name);
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("wasmstash new: {error}");
                 ExitCode::from(2)
             }
         },

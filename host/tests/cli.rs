@@ -8,8 +8,18 @@ use std::process::{Command, Output, Stdio};
 use support::*;
 
 fn wasmstash(args: &[&str], stdin: &[u8]) -> Output {
+    wasmstash_in(std::path::Path::new("."), args, stdin)
+}
+
+fn wasmstash_in(dir: &std::path::Path, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
         .args(args)
+        .current_dir(dir)
+        // Scaffolded crates build here, so reruns are incremental.
+        .env(
+            "CARGO_TARGET_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/scaffold"),
+        )
         .env(
             "WASMSTASH_CACHE_DIR",
             std::env::temp_dir().join("wasmstash-test-cache"),
@@ -296,4 +306,49 @@ fn golden_tests_pass_fail_with_a_field_diff_and_bless() {
 
     assert!(test(&["--bless"]).status.success());
     assert!(test(&[]).status.success());
+}
+
+#[test]
+fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wasmstash_in(dir.path(), &["new", "my-filter"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("wasmstash test --crate my-filter"));
+    let config = std::fs::read_to_string(dir.path().join("my-filter/config.json")).unwrap();
+    let test = |extra: &[&str]| {
+        let mut args = vec!["test", "--crate", "my-filter", "--config", config.trim()];
+        args.extend_from_slice(extra);
+        args.push("my-filter/tests/sample.log");
+        wasmstash_in(dir.path(), &args, b"")
+    };
+    let out = test(&[]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    let expected = dir.path().join("my-filter/tests/sample.expected.ndjson");
+    let golden = std::fs::read_to_string(&expected).unwrap();
+    std::fs::write(
+        &expected,
+        golden.replace("POST /login 500", "POST /login 503"),
+    )
+    .unwrap();
+    let out = test(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains(r#"event 3: [message]: expected "POST /login 503", got "POST /login 500""#),
+        "{report}"
+    );
+
+    assert!(test(&["--bless"]).status.success());
+    assert!(test(&[]).status.success());
+    assert_eq!(std::fs::read_to_string(&expected).unwrap(), golden);
+
+    let out = wasmstash_in(dir.path(), &["new", "my-filter"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("already exists"));
 }

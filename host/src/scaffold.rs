@@ -1,0 +1,163 @@
+//! `wasmstash new NAME`: a ready filter crate with a sample config, sample
+//! input, its expected output and a README of exact next steps, so an author
+//! goes from nothing to a passing golden test in three commands.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::golden::DROPPED;
+use crate::input;
+
+#[derive(Args, Debug)]
+pub struct NewArgs {
+    /// Crate name (letters, digits, `-`, `_`); also the directory created.
+    pub name: String,
+    /// Where the wasmstash SDK lives (default: the one this binary was built from).
+    #[arg(long, value_name = "DIR")]
+    pub sdk: Option<PathBuf>,
+}
+
+const SAMPLE_LINES: &[&str] = &["GET /index.html 200", "GET /health 200", "POST /login 500"];
+
+pub fn run(args: &NewArgs) -> Result<String, String> {
+    let name = &args.name;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "`{name}` is not a crate name: use letters, digits, `-` and `_`"
+        ));
+    }
+    let dir = PathBuf::from(name);
+    if dir.exists() {
+        return Err(format!(
+            "{} already exists; choose another name",
+            dir.display()
+        ));
+    }
+    let sdk = match &args.sdk {
+        Some(path) => path.clone(),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../filters/sdk")),
+    };
+    let sdk = sdk.canonicalize().map_err(|_| {
+        format!(
+            "the wasmstash SDK is not at {}; pass --sdk PATH/TO/filters/sdk",
+            sdk.display()
+        )
+    })?;
+    let files = files(name, &sdk);
+    for (path, content) in &files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().expect("files live in directories"))
+            .and_then(|()| std::fs::write(&path, content))
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok(next_steps(name))
+}
+
+fn files(name: &str, sdk: &Path) -> Vec<(&'static str, String)> {
+    let module = name.replace('-', "_");
+    let cargo = format!(
+        r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+
+[lib]
+crate-type = ["cdylib", "rlib"]
+
+[dependencies]
+wasmstash-sdk = {{ path = "{sdk}" }}
+serde = {{ version = "1", features = ["derive"] }}
+
+[profile.release]
+lto = true
+codegen-units = 1
+
+# Its own workspace, so it builds wherever it is created.
+[workspace]
+"#,
+        sdk = sdk.display()
+    );
+    let lib = r#"//! A wasmstash filter. Edit `process`; the SDK docs and ABI.md explain the rest.
+use serde::Deserialize;
+use wasmstash_sdk::prelude::*;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Events whose message contains this are dropped.
+    drop_if_contains: String,
+    /// Field to mark every kept event with.
+    mark_field: String,
+}
+
+pub struct MyFilter {
+    config: Config,
+}
+
+impl Filter for MyFilter {
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Self, String> {
+        Ok(MyFilter { config })
+    }
+
+    fn process(&mut self, event: &mut Event) -> Verdict {
+        if event.get_str("message").is_some_and(|m| m.contains(&self.config.drop_if_contains)) {
+            return Verdict::Drop;
+        }
+        event.set(&self.config.mark_field, true);
+        Verdict::Keep
+    }
+}
+
+export_filter!(MyFilter);
+"#;
+    let config = r#"{"drop_if_contains": "/health", "mark_field": "[labels][checked]"}"#;
+    let mut expected = String::new();
+    for line in SAMPLE_LINES {
+        if line.contains("/health") {
+            expected.push_str(DROPPED);
+        } else {
+            let event = String::from_utf8(input::line_event(line.as_bytes())).expect("UTF-8");
+            expected.push_str(&format!(
+                "{},\"labels\":{{\"checked\":true}}}}",
+                &event[..event.len() - 1]
+            ));
+        }
+        expected.push('\n');
+    }
+    let readme = format!(
+        "# {name}\n\nA wasmstash filter. Its module is `target/wasm32-unknown-unknown/release/{module}.wasm`.\n\n{}",
+        next_steps(name)
+    );
+    vec![
+        ("Cargo.toml", cargo),
+        ("src/lib.rs", lib.to_owned()),
+        ("config.json", format!("{config}\n")),
+        ("tests/sample.log", SAMPLE_LINES.join("\n") + "\n"),
+        ("tests/sample.expected.ndjson", expected),
+        ("README.md", readme),
+        (".gitignore", "/target\n".to_owned()),
+    ]
+}
+
+fn next_steps(name: &str) -> String {
+    let module = name.replace('-', "_");
+    format!(
+        "Next steps:\n\n\
+         1. Build and test it (the expected output is in tests/sample.expected.ndjson):\n\n   \
+         wasmstash test --crate {name} --config \"$(cat {name}/config.json)\" {name}/tests/sample.log\n\n\
+         2. Add it to a pipeline config and check the config:\n\n   \
+         [[pipelines.mine.filters]]\n   \
+         module = \"{name}/target/wasm32-unknown-unknown/release/{module}.wasm\"\n   \
+         config = {{ drop_if_contains = \"/health\", mark_field = \"[labels][checked]\" }}\n\n   \
+         wasmstash check wasmstash.toml\n\n\
+         3. Serve it to Logstash: wasmstash serve --config wasmstash.toml\n   \
+         and call pipeline `mine` (see logstash/README.md in the wasmstash repository).\n"
+    )
+}
