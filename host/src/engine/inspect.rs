@@ -153,11 +153,10 @@ fn ask_version(
 fn describe(ty: &ExternType) -> String {
     match ty {
         ExternType::Func(func) => format!("{func}"),
-        ExternType::Memory(memory) => format!(
-            "memory {} pages, max {:?}",
-            memory.minimum(),
-            memory.maximum()
-        ),
+        ExternType::Memory(memory) => match memory.maximum() {
+            Some(max) => format!("memory, {} to {max} pages", memory.minimum()),
+            None => format!("memory, {} pages, no maximum", memory.minimum()),
+        },
         ExternType::Global(_) => "global".into(),
         ExternType::Table(_) => "table".into(),
         ExternType::Tag(_) => "tag".into(),
