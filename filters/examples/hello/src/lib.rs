@@ -1,4 +1,3 @@
-//! The smallest useful filter, and the SDK's worked example.
 use wasmstash_sdk::prelude::*;
 
 pub struct Hello;
@@ -13,5 +12,4 @@ impl Filter for Hello {
         Verdict::Keep
     }
 }
-
 export_filter!(Hello);
