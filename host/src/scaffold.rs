@@ -16,6 +16,10 @@ pub struct NewArgs {
     /// Where the wasmstash SDK lives (default: the one this binary was built from).
     #[arg(long, value_name = "DIR")]
     pub sdk: Option<PathBuf>,
+    /// Add the crate to the Cargo workspace in the current directory
+    /// (its `members` list) instead of making it a workspace of its own.
+    #[arg(long)]
+    pub in_workspace: bool,
 }
 
 const SAMPLE_LINES: &[&str] = &["GET /index.html 200", "GET /health 200", "POST /login 500"];
@@ -48,17 +52,54 @@ pub fn run(args: &NewArgs) -> Result<String, String> {
             sdk.display()
         )
     })?;
-    let files = files(name, &sdk);
+    let workspace = Path::new("Cargo.toml");
+    let members = if args.in_workspace {
+        Some(workspace_with_member(workspace, name)?)
+    } else {
+        None
+    };
+    let files = files(name, &sdk, args.in_workspace);
     for (path, content) in &files {
         let path = dir.join(path);
         std::fs::create_dir_all(path.parent().expect("files live in directories"))
             .and_then(|()| std::fs::write(&path, content))
             .map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
+    if let Some(updated) = members {
+        std::fs::write(workspace, updated).map_err(|e| format!("updating Cargo.toml: {e}"))?;
+    }
     Ok(next_steps(name))
 }
 
-fn files(name: &str, sdk: &Path) -> Vec<(&'static str, String)> {
+/// The workspace manifest with `name` added to `members`. Edited as text so
+/// the file's comments and layout stay as they are.
+fn workspace_with_member(manifest: &Path, name: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(manifest).map_err(|e| {
+        format!("--in-workspace: no Cargo.toml here ({e}); run it from the workspace root")
+    })?;
+    let parsed: toml::Table = text
+        .parse()
+        .map_err(|e| format!("--in-workspace: Cargo.toml: {e}"))?;
+    let Some(members) = parsed
+        .get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(|m| m.as_array())
+    else {
+        return Err("--in-workspace: Cargo.toml has no [workspace] members list; add one, or leave out --in-workspace".into());
+    };
+    if members.iter().any(|m| m.as_str() == Some(name)) {
+        return Err(format!(
+            "--in-workspace: `{name}` is already a workspace member"
+        ));
+    }
+    let at = text
+        .find("members")
+        .and_then(|start| text[start..].find('[').map(|open| start + open + 1))
+        .ok_or("--in-workspace: cannot find the members list in Cargo.toml")?;
+    Ok(format!("{}\n    \"{name}\",{}", &text[..at], &text[at..]))
+}
+
+fn files(name: &str, sdk: &Path, in_workspace: bool) -> Vec<(&'static str, String)> {
     let module = name.replace('-', "_");
     let cargo = format!(
         r#"[package]
@@ -73,14 +114,14 @@ crate-type = ["cdylib", "rlib"]
 wasmstash-sdk = {{ path = "{sdk}" }}
 serde = {{ version = "1", features = ["derive"] }}
 
-[profile.release]
-lto = true
-codegen-units = 1
-
-# Its own workspace, so it builds wherever it is created.
-[workspace]
-"#,
-        sdk = sdk.display()
+{standalone}"#,
+        sdk = sdk.display(),
+        // A workspace member takes its profiles from the workspace.
+        standalone = if in_workspace {
+            ""
+        } else {
+            "\n[profile.release]\nlto = true\ncodegen-units = 1\n\n# Its own workspace, so it builds wherever it is created.\n[workspace]\n"
+        }
     );
     let lib = r#"//! A wasmstash filter. Edit `process`; the SDK docs and ABI.md explain the rest.
 use serde::Deserialize;

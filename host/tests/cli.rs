@@ -352,3 +352,31 @@ fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("already exists"));
 }
+
+#[test]
+fn new_can_join_the_current_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wasmstash_in(dir.path(), &["new", "--in-workspace", "f1"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("run it from the workspace root"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !dir.path().join("f1").exists(),
+        "nothing is written when the workspace cannot be updated"
+    );
+
+    let manifest = dir.path().join("Cargo.toml");
+    std::fs::write(&manifest, "[workspace]\n# keep me\nmembers = [\"a\"]\n").unwrap();
+    let out = wasmstash_in(dir.path(), &["new", "--in-workspace", "f1"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let updated = std::fs::read_to_string(&manifest).unwrap();
+    assert_eq!(
+        updated,
+        "[workspace]\n# keep me\nmembers = [\n    \"f1\",\"a\"]\n"
+    );
+    let crate_manifest = std::fs::read_to_string(dir.path().join("f1/Cargo.toml")).unwrap();
+    assert!(!crate_manifest.contains("[workspace]"));
+}
