@@ -398,11 +398,14 @@ fn reloads_under_load_fail_no_request() {
     }
     assert!(total > 20, "only {total} requests ran during the reloads");
     let metrics = server.get("/metrics").text();
-    // Rejected by the admin call and, independently, by the file watcher.
-    assert!(
-        metrics.contains(r#"wasmstash_reloads_total{result="rejected"} 2"#),
-        "{metrics}"
-    );
+    // Rejected by the admin call and, independently, by the file watcher (which
+    // may also have caught a file half-written, so at least two).
+    let rejected: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"wasmstash_reloads_total{result="rejected"} "#))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(rejected >= 2, "{metrics}");
     server.stop();
 }
 
