@@ -265,7 +265,9 @@ fn a_saturated_pipeline_answers_429_at_once() {
     let (server, _dir) = start("workers = 1\nqueue = 0");
     let addr = server.addr;
     let slow = looping_call(addr);
-    std::thread::sleep(Duration::from_millis(300));
+    // Long enough for the call to be running even on a loaded machine; the
+    // filter loops for 1.5 s.
+    std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
     let refused = server.post("/v1/pipelines/chaos/event", br#"{"message":"x"}"#);
     assert_eq!(refused.status, 429, "{}", refused.text());
@@ -438,7 +440,9 @@ fn sigterm_finishes_calls_in_flight_before_exiting() {
     let (server, _dir) = start("");
     let addr = server.addr;
     let slow = looping_call(addr);
-    std::thread::sleep(Duration::from_millis(300));
+    // Long enough for the call to be running even on a loaded machine; the
+    // filter loops for 1.5 s.
+    std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
     server.stop(); // SIGTERM while the call runs; waits for a clean exit
     let answer = slow.join().unwrap();
