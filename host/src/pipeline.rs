@@ -5,14 +5,13 @@
 //! failed event keeps going through the later stages, as in Logstash, where a
 //! filter that fails tags the event and the next filter still runs.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
 use wasmstash_sdk::{Event, Value};
 
-use crate::engine::{Failure, FailureKind, FilterModule, Stage, StageOutcome};
+use crate::engine::{Failure, FilterModule, Stage, StageOutcome};
 use crate::metrics::Metrics;
 
 /// The longest failure reason recorded on an event.
@@ -34,8 +33,6 @@ pub struct PipelineStats {
     pub events_in: u64,
     pub events_out: u64,
     pub dropped: u64,
-    /// Failures by (filter name, kind).
-    pub failures: BTreeMap<(String, FailureKind), u64>,
 }
 
 pub struct Pipeline {
@@ -61,6 +58,20 @@ impl Pipeline {
     pub fn with_metrics(mut self, metrics: Arc<Metrics>, worker: usize) -> Pipeline {
         self.metrics = Some((metrics, worker.to_string()));
         self
+    }
+
+    /// A new pipeline with the same filters and metrics labels, on fresh
+    /// instances: what replaces a worker whose state cannot be trusted.
+    pub fn fresh(&self) -> Pipeline {
+        let modules = self
+            .stages
+            .iter()
+            .map(|stage| stage.module().clone())
+            .collect();
+        Pipeline {
+            metrics: self.metrics.clone(),
+            ..Pipeline::new(&self.name, modules)
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -104,11 +115,6 @@ impl Pipeline {
                     StageOutcome::Dropped => slots[index] = None,
                     StageOutcome::Failed(failure) => {
                         let name = stage.module().name();
-                        *self
-                            .stats
-                            .failures
-                            .entry((name.to_owned(), failure.kind))
-                            .or_default() += 1;
                         if let Some((metrics, _)) = &self.metrics {
                             let labels = [
                                 ("pipeline", self.name.as_str()),

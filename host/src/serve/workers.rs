@@ -112,11 +112,6 @@ impl PipelineWorkers {
         };
         let mut worker = self.take_idle();
         let idle = self.idle.clone();
-        let fresh = (
-            self.name.clone(),
-            self.modules.clone(),
-            self.metrics.clone(),
-        );
         let handle = tokio::task::spawn_blocking(move || {
             let outcome =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.process(events)));
@@ -124,8 +119,7 @@ impl PipelineWorkers {
             let returned = if outcome.is_ok() {
                 worker
             } else {
-                let (name, modules, metrics) = fresh;
-                Pipeline::new(&name, modules).with_metrics(metrics, 0)
+                worker.fresh()
             };
             lock(&idle).push(returned);
             // Released only now, so a permit always finds an idle worker.
