@@ -46,7 +46,6 @@ pub(crate) struct PipelineSet {
     pub loaded_at: SystemTime,
     /// What the config and module files looked like when this set was loaded.
     pub fingerprint: Vec<(PathBuf, Option<(SystemTime, u64)>)>,
-    pub config_path: PathBuf,
 }
 
 impl PipelineSet {
@@ -62,7 +61,7 @@ pub(crate) struct App {
     pub metrics: Arc<Metrics>,
     pub server: ServerSettings,
     pub admin_token: Option<String>,
-    config_path: PathBuf,
+    pub config_path: PathBuf,
     /// `server.listen` as the config file had it at start (before --listen).
     configured_listen: std::net::SocketAddr,
     /// One reload at a time.
@@ -159,14 +158,15 @@ fn load_set(path: &Path, metrics: &Arc<Metrics>) -> Result<(PipelineSet, Config)
         pipelines,
         loaded_at: SystemTime::now(),
         fingerprint,
-        config_path: path.to_path_buf(),
     };
     Ok((set, config))
 }
 
-fn fingerprint(files: &[PathBuf]) -> Vec<(PathBuf, Option<(SystemTime, u64)>)> {
+fn fingerprint<'a>(
+    files: impl IntoIterator<Item = &'a PathBuf>,
+) -> Vec<(PathBuf, Option<(SystemTime, u64)>)> {
     files
-        .iter()
+        .into_iter()
         .map(|path| {
             let seen = std::fs::metadata(path)
                 .ok()
@@ -328,32 +328,17 @@ async fn reload_on_sighup(app: Arc<App>) {
 /// Polls the config and module files; a change triggers a reload. A change
 /// that fails to load is not retried until the files change again.
 async fn reload_on_change(app: Arc<App>) {
-    let mut last_seen = app
-        .current()
-        .map(|set| set.fingerprint.clone())
-        .unwrap_or_default();
+    // The files as they were when a reload failed; not retried until they change.
+    let mut rejected = None;
     loop {
         tokio::time::sleep(app.server.watch_interval).await;
         let Some(set) = app.current() else { continue };
-        let files: Vec<PathBuf> = set
-            .fingerprint
-            .iter()
-            .map(|(path, _)| path.clone())
-            .collect();
-        let now = fingerprint(&files);
-        if now == last_seen || now == set.fingerprint {
-            last_seen = now;
+        let now = fingerprint(set.fingerprint.iter().map(|(path, _)| path));
+        if now == set.fingerprint || rejected.as_ref() == Some(&now) {
             continue;
         }
-        last_seen = now;
-        let _ = app.reload("files changed").await;
-        if let Some(set) = app.current() {
-            last_seen = fingerprint(
-                &set.fingerprint
-                    .iter()
-                    .map(|(p, _)| p.clone())
-                    .collect::<Vec<_>>(),
-            );
+        if app.reload("files changed").await.is_err() {
+            rejected = Some(now);
         }
     }
 }

@@ -359,7 +359,7 @@ async fn admin_pipelines(
         .map(|d| d.as_secs())
         .unwrap_or(0);
     Ok(Json(json!({
-        "config": set.config_path.display().to_string(),
+        "config": app.config_path.display().to_string(),
         "loaded_at_unix": loaded_at,
         "pipelines": pipelines,
     })))
