@@ -97,21 +97,12 @@ fn run_case(pipeline: &mut Pipeline, case: &Path, bless: bool) -> Result<bool, T
     } else {
         InputFormat::Lines
     };
-    let events: Vec<Vec<u8>> = text
+    // A trailing newline ends the last line; it does not start an empty one.
+    let body = text.strip_suffix(b"\n").unwrap_or(&text);
+    let events: Vec<Vec<u8>> = body
         .split(|&b| b == b'\n')
-        .map(input::trim_newline)
-        .filter(|line| format == InputFormat::Lines || !line.iter().all(u8::is_ascii_whitespace))
-        .map(|line| match format {
-            InputFormat::Ndjson => input::ndjson_event(line).unwrap_or_else(|(tagged, _)| tagged),
-            _ => input::line_event(line),
-        })
+        .filter_map(|line| input::event(format, input::trim_newline(line)))
         .collect();
-    // A trailing newline is not an event.
-    let events = if format == InputFormat::Lines && text.ends_with(b"\n") {
-        events[..events.len() - 1].to_vec()
-    } else {
-        events
-    };
     let count = events.len();
     let started = Instant::now();
     let results = pipeline.process(events);

@@ -32,6 +32,16 @@ pub fn detect(first_line: &[u8]) -> InputFormat {
     }
 }
 
+/// The event a line stands for in `format` (`Auto` reads it as a plain
+/// line), or `None` for a blank NDJSON line, which is no event.
+pub fn event(format: InputFormat, line: &[u8]) -> Option<Vec<u8>> {
+    match format {
+        InputFormat::Ndjson if line.iter().all(u8::is_ascii_whitespace) => None,
+        InputFormat::Ndjson => Some(ndjson_event(line).unwrap_or_else(|(tagged, _)| tagged)),
+        InputFormat::Lines | InputFormat::Auto => Some(line_event(line)),
+    }
+}
+
 /// Strips the line terminator (`\n` or `\r\n`).
 pub fn trim_newline(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -93,6 +103,19 @@ mod tests {
         let text = String::from_utf8(event).unwrap();
         assert!(text.contains(r#""tags":["_jsonparsefailure"]"#), "{text}");
         assert!(text.contains(r#""message":"{\"a\":1,\"a\":2}""#), "{text}");
+    }
+
+    #[test]
+    fn a_blank_line_is_an_event_only_as_a_plain_line() {
+        assert_eq!(event(InputFormat::Ndjson, b"  "), None);
+        assert_eq!(
+            event(InputFormat::Lines, b""),
+            Some(br#"{"message":""}"#.to_vec())
+        );
+        assert_eq!(
+            event(InputFormat::Ndjson, br#"{"a":1}"#),
+            Some(br#"{"a":1}"#.to_vec())
+        );
     }
 
     #[test]

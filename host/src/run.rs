@@ -244,15 +244,15 @@ impl Batch {
 
     /// Adds a line; returns true when the batch is full.
     fn push(&mut self, line: &[u8]) -> bool {
-        if self.format == InputFormat::Auto && !line.iter().all(u8::is_ascii_whitespace) {
-            self.format = input::detect(line);
-        }
-        let event = match self.format {
-            InputFormat::Ndjson | InputFormat::Auto if line.iter().all(u8::is_ascii_whitespace) => {
+        if self.format == InputFormat::Auto {
+            // Leading blank lines say nothing about the format and are no events.
+            if line.iter().all(u8::is_ascii_whitespace) {
                 return false;
             }
-            InputFormat::Ndjson => input::ndjson_event(line).unwrap_or_else(|(tagged, _)| tagged),
-            InputFormat::Lines | InputFormat::Auto => input::line_event(line),
+            self.format = input::detect(line);
+        }
+        let Some(event) = input::event(self.format, line) else {
+            return false;
         };
         self.events.push(event);
         self.events.len() >= self.capacity
