@@ -171,8 +171,11 @@ impl Stage {
                 Ok(outcomes.into_iter().map(validate).collect())
             }
             Err(failure) => {
-                self.instance = None;
-                self.recycles += 1;
+                // Count only instances thrown away, not a replacement that
+                // could not be started.
+                if self.instance.take().is_some() {
+                    self.recycles += 1;
+                }
                 Err(failure)
             }
         }
