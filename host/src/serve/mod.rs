@@ -84,16 +84,21 @@ impl App {
             .replace(set)
     }
 
+    /// Reads the config and builds its pipeline set on the blocking pool
+    /// (compiling modules is CPU work that must not stall the reactor).
+    async fn load(&self) -> Result<(PipelineSet, Config), ConfigError> {
+        let path = self.config_path.clone();
+        let metrics = self.metrics.clone();
+        tokio::task::spawn_blocking(move || load_set(&path, &metrics))
+            .await
+            .map_err(|e| ConfigError(format!("loading panicked: {e}")))?
+    }
+
     /// Loads the config again and swaps the new set in, carrying filter state
     /// over. On any error the old set stays live and the error is returned.
     pub async fn reload(self: &Arc<Self>, why: &str) -> Result<String, String> {
         let _one_at_a_time = self.reloading.lock().await;
-        let path = self.config_path.clone();
-        let metrics = self.metrics.clone();
-        let loaded = tokio::task::spawn_blocking(move || load_set(&path, &metrics))
-            .await
-            .map_err(|e| format!("loading panicked: {e}"))?;
-        let (set, config) = match loaded {
+        let (set, config) = match self.load().await {
             Ok(loaded) => loaded,
             Err(e) => {
                 self.metrics
@@ -246,11 +251,7 @@ async fn run(app: Arc<App>) -> Result<(), ConfigError> {
             .into_future(),
     );
 
-    let path = app.config_path.clone();
-    let metrics = app.metrics.clone();
-    let (set, _) = tokio::task::spawn_blocking(move || load_set(&path, &metrics))
-        .await
-        .map_err(|e| ConfigError(format!("loading panicked: {e}")))??;
+    let (set, _) = app.load().await?;
     if let Some(dir) = &app.server.state_dir {
         restore_saved_state(dir, &set).await;
     }
