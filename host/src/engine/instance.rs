@@ -266,14 +266,7 @@ impl FilterInstance {
             .alloc
             .call(&mut self.store, len)
             .map_err(|e| self.classify(e))?;
-        self.memory
-            .write(&mut self.store, ptr as usize, bytes)
-            .map_err(|_| {
-                Failure::new(
-                    FailureKind::InvalidOutput,
-                    "wasmstash_alloc returned an out-of-bounds buffer",
-                )
-            })?;
+        self.write_guest(ptr, bytes)?;
         self.arm_deadline();
         let packed = func
             .call(&mut self.store, (ptr, len))
@@ -312,15 +305,20 @@ impl FilterInstance {
                 ptr
             }
         };
+        self.write_guest(ptr, batch)?;
+        Ok((ptr, len))
+    }
+
+    /// Copies `bytes` to `ptr`, a buffer the guest's `wasmstash_alloc` gave.
+    fn write_guest(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), Failure> {
         self.memory
-            .write(&mut self.store, ptr as usize, batch)
+            .write(&mut self.store, ptr as usize, bytes)
             .map_err(|_| {
                 Failure::new(
                     FailureKind::InvalidOutput,
                     "wasmstash_alloc returned an out-of-bounds buffer",
                 )
-            })?;
-        Ok((ptr, len))
+            })
     }
 
     fn arm_deadline(&mut self) {
