@@ -26,6 +26,11 @@ pub const BUILTINS: &[Builtin] = &[
         "mutate",
         "rename, replace, convert, re-case, add and remove fields and tags"
     ),
+    builtin!(
+        "dissect",
+        "split a field into fields by literal delimiters (Logstash dissect)"
+    ),
+    builtin!("kv", "parse key=value pairs into fields (Logstash kv)"),
 ];
 
 pub fn find(name: &str) -> Option<&'static Builtin> {
