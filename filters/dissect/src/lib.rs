@@ -7,6 +7,7 @@
 //! choice for lines whose layout never varies. Options and examples are in
 //! README.md next to this crate.
 
+mod convert;
 mod dissector;
 mod pattern;
 
@@ -15,7 +16,19 @@ use serde_json::Map;
 use wasmstash_sdk::field_ref;
 use wasmstash_sdk::prelude::*;
 
-use dissector::Dissector;
+use convert::{Datatype, convert_field};
+use dissector::{Dissector, Scratch};
+
+/// The Apache combined log layout as a dissect pattern, writing the ECS
+/// fields grok's `%{COMBINEDAPACHELOG}` writes in ECS mode (values stay
+/// strings, and `-` stays `-`). The example pipeline, the tests and the
+/// benchmark use it.
+pub const APACHE_COMBINED_ECS: &str = concat!(
+    "%{[source][address]} %{[apache][access][user][identity]} %{[user][name]} [%{timestamp}] ",
+    "\"%{[http][request][method]} %{[url][original]} HTTP/%{[http][version]}\" ",
+    "%{[http][response][status_code]} %{[http][response][body][bytes]} ",
+    "\"%{[http][request][referrer]}\" \"%{[user_agent][original]}\"",
+);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,26 +51,11 @@ fn default_failure_tags() -> Vec<String> {
     vec!["_dissectfailure".into()]
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Datatype {
-    Int,
-    Float,
-}
-
-impl Datatype {
-    fn name(self) -> &'static str {
-        match self {
-            Datatype::Int => "int",
-            Datatype::Float => "float",
-        }
-    }
-}
-
 pub struct Dissect {
     mappings: Vec<(String, Dissector)>,
     conversions: Vec<(String, Datatype)>,
     tag_on_failure: Vec<String>,
-    spans: Vec<(usize, usize)>,
+    scratch: Scratch,
 }
 
 impl Filter for Dissect {
@@ -69,6 +67,24 @@ impl Filter for Dissect {
                 "nothing to do: give `mapping` (field -> pattern) and/or `convert_datatype`".into(),
             );
         }
+        let mut conversions = Vec::new();
+        for (field, datatype) in &config.convert_datatype {
+            field_ref::validate(field).map_err(|e| format!("convert_datatype: {e}"))?;
+            let datatype = Datatype::parse(datatype).ok_or_else(|| {
+                format!(
+                    "convert_datatype `{field}`: unknown datatype {datatype}, expected \"int\" or \"float\""
+                )
+            })?;
+            conversions.push((field.clone(), datatype));
+        }
+        // With several mappings a later one may fail, and then Logstash
+        // converts nothing; so fields are converted as they are written only
+        // when there is one mapping.
+        let inline_conversions = if config.mapping.len() == 1 {
+            conversions.as_slice()
+        } else {
+            &[]
+        };
         let mut mappings = Vec::new();
         for (source, pattern) in &config.mapping {
             field_ref::validate(source).map_err(|e| format!("mapping: {e}"))?;
@@ -81,32 +97,23 @@ impl Filter for Dissect {
                 .map_err(|e| format!("mapping `{source}` => {pattern:?}: {e}"))?;
             mappings.push((
                 source.clone(),
-                Dissector::new(&parsed, config.append_separator.as_deref()),
+                Dissector::new(
+                    &parsed,
+                    config.append_separator.as_deref(),
+                    inline_conversions,
+                ),
             ));
         }
-        let mut conversions = Vec::new();
-        for (field, datatype) in &config.convert_datatype {
-            field_ref::validate(field).map_err(|e| format!("convert_datatype: {e}"))?;
-            let datatype = match datatype.as_str() {
-                Some("int") => Datatype::Int,
-                Some("float") => Datatype::Float,
-                _ => {
-                    return Err(format!(
-                        "convert_datatype `{field}`: unknown datatype {datatype}, expected \"int\" or \"float\""
-                    ));
-                }
-            };
-            conversions.push((field.clone(), datatype));
-        }
         Ok(Dissect {
+            scratch: Scratch::new(conversions.len()),
             mappings,
             conversions,
             tag_on_failure: config.tag_on_failure,
-            spans: Vec::new(),
         })
     }
 
     fn process(&mut self, event: &mut Event) -> Verdict {
+        self.scratch.reset();
         for (source, dissector) in &self.mappings {
             // A missing source is not a failure in Logstash either: the
             // mapping does not apply to this event.
@@ -120,12 +127,14 @@ impl Filter for Dissect {
                     Some(_) => return self.fail(event),
                 },
             };
-            if !dissector.apply(&text, event, &mut self.spans) {
+            if !dissector.apply(&text, event, &mut self.scratch) {
                 return self.fail(event);
             }
         }
-        for (field, datatype) in &self.conversions {
-            convert(event, field, *datatype);
+        for (index, (field, datatype)) in self.conversions.iter().enumerate() {
+            if !self.scratch.converted(index) {
+                convert_field(event, field, *datatype);
+            }
         }
         Verdict::Keep
     }
@@ -138,37 +147,6 @@ impl Dissect {
         }
         host::count("dissect_failures", 1);
         Verdict::Keep
-    }
-}
-
-/// Converts `field` in place; a value that does not convert keeps its text
-/// and the event gets Logstash's tag for it.
-fn convert(event: &mut Event, field: &str, datatype: Datatype) {
-    let text = match event.get(field) {
-        None | Some(Value::Null) => {
-            let tag = format!("_dataconversionnullvalue_{field}_{}", datatype.name());
-            event.add_tag(&tag);
-            return;
-        }
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(_) => String::new(),
-    };
-    let converted = match datatype {
-        Datatype::Int => text.parse::<i64>().ok().map(Value::from),
-        Datatype::Float => text
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number),
-    };
-    match converted {
-        Some(value) => event.set(field, value),
-        None => {
-            let tag = format!("_dataconversionuncoercible_{field}_{}", datatype.name());
-            event.add_tag(&tag);
-        }
     }
 }
 

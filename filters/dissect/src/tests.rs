@@ -406,3 +406,45 @@ fn truncated_and_garbage_access_lines_are_tagged_never_dropped() {
         );
     }
 }
+
+#[test]
+fn nested_targets_merge_into_objects_the_event_already_has() {
+    let out = dissect(
+        json!({"mapping": {"message": "%{[http][version]} %{[http][request][method]} %{[host][name]}"},
+               "convert_datatype": {"[http][version]": "float"}}),
+        json!({"message": "1.1 GET web", "http": {"request": {"id": "r1"}}}),
+    );
+    assert_eq!(
+        out,
+        json!({"message": "1.1 GET web",
+               "http": {"request": {"id": "r1", "method": "GET"}, "version": 1.1},
+               "host": {"name": "web"}})
+    );
+}
+
+#[test]
+fn a_key_that_is_both_a_value_and_an_object_is_written_field_by_field() {
+    // `a` is set, then `[a][b]` turns it into an object, as event.set would.
+    assert_eq!(
+        on_message("%{a} %{[a][b]}", "x y"),
+        json!({"message": "x y", "a": {"b": "y"}})
+    );
+    assert_eq!(
+        on_message("%{[a][b]} %{[a][b][c]}", "x y"),
+        json!({"message": "x y", "a": {"b": {"c": "y"}}})
+    );
+}
+
+#[test]
+fn with_several_mappings_conversion_waits_for_all_of_them() {
+    let config = json!({
+        "mapping": {"message": "%{n} %{rest}", "rest": "%{a}|%{b}"},
+        "convert_datatype": {"n": "int"},
+    });
+    let ok = dissect(config.clone(), json!({"message": "7 x|y"}));
+    assert_eq!((&ok["n"], &ok["b"]), (&json!(7), &json!("y")));
+    // The second mapping fails: `n` stays text, as in Logstash.
+    let failed = dissect(config, json!({"message": "7 xy"}));
+    assert_eq!(failed["n"], "7");
+    assert_eq!(failed["tags"], json!(["_dissectfailure"]));
+}
