@@ -7,6 +7,8 @@
 //!    core, native vs WebAssembly, with the epoch deadline on and off.
 //!
 //! Run: `cargo run --release -p wasmstash-bench -- [--seconds S]`.
+//! `... -- dissect [--rounds N]` measures dissect over 1M lines instead
+//! (see `dissect.rs`).
 //! Prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
 
 use std::hint::black_box;
@@ -25,6 +27,8 @@ use wasmstash_sdk::{Filter, NativeFilter};
 #[path = "../../host/tests/support/mod.rs"]
 mod support;
 
+mod dissect;
+
 /// `wasmstash_process` of a module that answers "unchanged" for every event
 /// and touches nothing: what is left is the boundary itself.
 const NOOP_PROCESS: &str = "
@@ -34,6 +38,16 @@ const NOOP_PROCESS: &str = "
     (memory.fill (i32.const 2052) (i32.const 0) (i32.mul (local.get $n) (i32.const 5)))";
 
 fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("dissect") {
+        let rounds: usize = std::env::args()
+            .skip_while(|a| a != "--rounds")
+            .nth(1)
+            .map(|s| s.parse())
+            .transpose()?
+            .unwrap_or(3);
+        dissect::report(rounds.max(1));
+        return Ok(());
+    }
     let seconds: f64 = std::env::args()
         .skip_while(|a| a != "--seconds")
         .nth(1)
