@@ -81,8 +81,8 @@ impl Pattern {
         while i < chars.len() {
             let c = chars[i];
             if c == '\'' {
-                let (text, next) = quoted(&chars, i)
-                    .ok_or_else(|| format!("unterminated quote in date pattern `{pattern}`"))?;
+                let (text, next) =
+                    quoted(&chars, i).ok_or_else(|| "unterminated quote".to_owned())?;
                 push_literal(&mut runs, &text);
                 i = next;
             } else if c.is_ascii_alphabetic() {
@@ -138,17 +138,17 @@ impl Pattern {
                 'Z' => Token::ZoneId,
                 'z' => {
                     return Err(format!(
-                        "date pattern `{pattern}`: `z` (zone names like PST) cannot be parsed, as in Logstash; use `Z` for +0200 or `ZZZ` for Europe/Paris"
+                        "`z` (zone names like PST) cannot be parsed, as in Logstash; use `Z` for +0200 or `ZZZ` for Europe/Paris"
                     ));
                 }
                 'G' | 'C' | 'x' | 'w' => {
                     return Err(format!(
-                        "date pattern `{pattern}`: `{letter}` (era, century, week-year or week) is not supported"
+                        "`{letter}` (era, century, week-year or week) is not supported"
                     ));
                 }
                 other => {
                     return Err(format!(
-                        "date pattern `{pattern}`: unknown pattern letter `{other}`; quote literal text like 'T'"
+                        "unknown pattern letter `{other}`; quote literal text like 'T'"
                     ));
                 }
             });
