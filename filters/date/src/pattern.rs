@@ -137,9 +137,10 @@ impl Pattern {
                 'Z' if len <= 2 => Token::Offset,
                 'Z' => Token::ZoneId,
                 'z' => {
-                    return Err(format!(
+                    return Err(
                         "`z` (zone names like PST) cannot be parsed, as in Logstash; use `Z` for +0200 or `ZZZ` for Europe/Paris"
-                    ));
+                            .into(),
+                    );
                 }
                 'G' | 'C' | 'x' | 'w' => {
                     return Err(format!(
