@@ -38,8 +38,11 @@ impl Zone {
 
     /// The longest zone name at the start of `text`, and its length.
     pub fn parse_prefix(text: &str) -> Option<(Zone, usize)> {
+        // The longest IANA name has 32 characters; the cap keeps hostile
+        // input from making this quadratic.
         let run = text
             .bytes()
+            .take(40)
             .take_while(|b| b.is_ascii_alphanumeric() || b"/_-+".contains(b))
             .count();
         (1..=run).rev().find_map(|len| {

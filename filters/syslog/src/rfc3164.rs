@@ -2,7 +2,7 @@
 //! `[<PRI>]TIMESTAMP [HOSTNAME] TAG[[PID]]: MSG`.
 //!
 //! TIMESTAMP is `Mmm dd HH:mm:ss` (day padded with a space or a zero, an
-//! optional fraction) or an ISO 8601 timestamp, as rsyslog writes with its
+//! optional year before the time, an optional fraction) or an ISO 8601 timestamp, as rsyslog writes with its
 //! high-precision template. The hostname is the next word unless that word
 //! is already a tag (`sshd[42]:`), which is how lines from senders that omit
 //! it are told apart. TAG is a run of printable characters without spaces,
@@ -55,7 +55,7 @@ fn timestamp(line: &str) -> Option<(&str, &str)> {
     Some(line.split_at(len))
 }
 
-/// `Mmm dd HH:mm:ss[.fff]`, where dd may be ` d`, `d` or `0d`.
+/// `Mmm dd [yyyy ]HH:mm:ss[.fff]`, where dd may be ` d`, `d` or `0d`.
 fn bsd_timestamp_len(bytes: &[u8]) -> Option<usize> {
     const MONTHS: [&[u8; 3]; 12] = [
         b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
@@ -74,6 +74,10 @@ fn bsd_timestamp_len(bytes: &[u8]) -> Option<usize> {
         return None;
     }
     at += day_digits + 1;
+    // Some devices (Cisco ASA, for one) put the year before the time.
+    if count_digits(&bytes[at..]) == 4 && bytes.get(at + 4) == Some(&b' ') {
+        at += 5;
+    }
     let clock = bytes.get(at..at + 8)?;
     let is_clock = clock.iter().enumerate().all(|(i, b)| {
         if i == 2 || i == 5 {
@@ -237,6 +241,10 @@ mod tests {
             )
         );
         assert_eq!(fields("Jan 01 00:00:00 host app:").4, "");
+        assert_eq!(
+            fields("Jun 14 2015 15:16:01 asa-1 %ASA-6-302013: Built inbound").0,
+            Some("Jun 14 2015 15:16:01")
+        );
     }
 
     #[test]
