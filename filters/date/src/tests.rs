@@ -118,3 +118,57 @@ fn output_is_iso8601_utc_with_milliseconds() {
     assert_eq!(format_timestamp(-1).unwrap(), "1969-12-31T23:59:59.999Z");
     assert_eq!(format_timestamp(253_402_300_800_000), None);
 }
+
+#[test]
+fn mangled_values_never_panic() {
+    let config = json!({"match": ["t",
+        "dd/MMM/yyyy:HH:mm:ss Z", "EEE MMM dd HH:mm:ss yyyy", "yyMMdd HHmmss", "h:mm a ZZZ",
+        "yyyy-MM-dd'T'HH:mm:ss.SSSSSSZZ", "MMM  d HH:mm:ss", "ISO8601", "UNIX", "UNIX_MS", "TAI64N"]});
+    let filter = Date::new(serde_json::from_value(config).unwrap()).unwrap();
+    let seeds = [
+        "17/May/2015:10:05:03 +0000",
+        "Sun Dec 04 04:47:44 2005",
+        "081109 203615",
+        "12:05 PM Europe/Paris",
+        "2015-05-17T10:05:03.123456+02:00",
+        "Jun  9 06:06:20",
+        "@4000000050d506482dbdf024",
+        "1431857103.123",
+    ];
+    let pieces = [
+        "é",
+        "+",
+        "-",
+        ":",
+        "9",
+        "99999999999",
+        " ",
+        "Z",
+        "'",
+        ".",
+        "/",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut below = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let (mut parsed, mut tagged) = (0, 0);
+    for round in 0..20_000 {
+        let chars: Vec<char> = seeds[round % seeds.len()].chars().collect();
+        let mut value: String = chars[..below(chars.len() + 1)].iter().collect();
+        value.push_str(pieces[below(pieces.len())]);
+        value.extend(&chars[below(chars.len() + 1)..]);
+        let input = serde_json::to_vec(&json!({"t": value})).unwrap();
+        let mut event = Event::parse(&input).unwrap();
+        filter.process_at(&mut event, NOW);
+        if event.has_tag("_dateparsefailure") {
+            tagged += 1;
+        } else {
+            parsed += 1;
+        }
+    }
+    assert!(parsed > 0 && tagged > 0, "{parsed} {tagged}");
+}

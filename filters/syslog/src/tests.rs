@@ -304,3 +304,43 @@ fn loghub_thunderbird_times_agree_with_its_epoch_column() {
     assert_eq!(same_header, 1993);
     assert_eq!(same_instant, 2000);
 }
+
+/// A small deterministic generator, so the mangling test is reproducible.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+#[test]
+fn mangled_lines_never_panic() {
+    // Real lines of both kinds, cut and spliced with syntax characters and
+    // multi-byte text: every result is a parse or an error, never a panic.
+    let mut seeds: Vec<String> = loghub("Linux").0.into_iter().take(200).collect();
+    seeds.push(
+        r#"<165>1 2003-10-11T22:14:15.003Z host app 12 ID [a@1 p="v \" \] \\" q="é"] msg"#.into(),
+    );
+    seeds.push("<13>Jun  9 06:06:20 h app[1]: x".into());
+    let pieces = [
+        "<", ">", "[", "]", "\"", "\\", " ", ":", "-", "1", "é", "\u{feff}", "=", "T",
+    ];
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut outcomes = [0usize; 2];
+    for round in 0..20_000 {
+        let seed = &seeds[round % seeds.len()];
+        let chars: Vec<char> = seed.chars().collect();
+        let mut mangled: String = chars[..rng.below(chars.len() + 1)].iter().collect();
+        for _ in 0..rng.below(4) {
+            mangled.push_str(pieces[rng.below(pieces.len())]);
+            let start = rng.below(chars.len() + 1);
+            mangled.extend(&chars[start..]);
+        }
+        outcomes[usize::from(parse(&mangled).is_ok())] += 1;
+    }
+    assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
+}
