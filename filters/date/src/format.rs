@@ -67,11 +67,18 @@ impl Format {
 /// Turns read fields into an instant: fills in the year if the text had
 /// none, checks the calendar, and applies the offset or zone.
 fn resolve(fields: Fields, context: &Context) -> Result<i64, String> {
-    let year = match fields.year {
-        Some(year) => year,
-        None => guess_year(fields.month.unwrap_or(1), context)?,
+    let (year, guessed) = match fields.year {
+        Some(year) => (year, false),
+        None => (guess_year(fields.month.unwrap_or(1), context)?, true),
     };
-    let date = match (fields.day_of_year, fields.month, fields.day) {
+    // Joda reads a year-less date in the leap year 2000 and then moves it to
+    // the guessed year, which turns Feb 29 into Feb 28 in other years.
+    let leap = NaiveDate::from_ymd_opt(year, 2, 29).is_some();
+    let day = match (guessed, fields.month, fields.day) {
+        (true, Some(2), Some(29)) if !leap => Some(28),
+        _ => fields.day,
+    };
+    let date = match (fields.day_of_year, fields.month, day) {
         (Some(ordinal), None, None) => NaiveDate::from_yo_opt(year, ordinal)
             .ok_or_else(|| format!("day {ordinal} is not in year {year}"))?,
         (_, month, day) => {
@@ -198,6 +205,11 @@ mod tests {
                 .unwrap_err()
                 .contains("is not a date")
         );
+        assert_eq!(
+            at("MMM d", "Feb 29", "UTC", now).unwrap(),
+            "2026-02-28T00:00:00.000Z"
+        );
+        assert!(at("MMM d", "Feb 30", "UTC", now).is_err());
         assert!(
             at("MMM dd HH:mm:ss", "Mar 29 02:30:00", "Europe/Paris", now)
                 .unwrap_err()

@@ -67,6 +67,29 @@ fn rfc5424_with_structured_data_to_ecs() {
 }
 
 #[test]
+fn rfc5424_and_iso_timestamps_become_timestamp_through_date() {
+    let lines = [
+        "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - 'su root' failed",
+        "<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time",
+        "2019-03-01T10:00:00.123456+01:00 web-1 nginx[12]: GET /",
+        "<13>1 - host app - - - no time at all",
+    ];
+    let events = syslog_then_date(&lines, "UTC", JUNE_2005);
+    let stamps: Vec<&Value> = events.iter().map(|e| &e["@timestamp"]).collect();
+    assert_eq!(
+        stamps,
+        [
+            &json!("2003-10-11T22:14:15.003Z"),
+            &json!("2003-08-24T12:14:15.000Z"),
+            &json!("2019-03-01T09:00:00.123Z"),
+            &Value::Null,
+        ]
+    );
+    assert!(events.iter().all(|e| e.get("tags").is_none()));
+    assert_eq!(events[1]["process"]["pid"], 8710);
+}
+
+#[test]
 fn malformed_lines_are_tagged_and_left_as_they_were() {
     for line in [
         "<999>Oct 11 22:14:15 host app: x",
@@ -174,7 +197,7 @@ fn syslog_then_date(lines: &[&str], timezone: &str, now_millis: i64) -> Vec<Valu
     let mut syslog = filter(json!({"keep_original": false}));
     let date = Date::new(
         serde_json::from_value(json!({
-            "match": ["timestamp", "MMM  d HH:mm:ss", "MMM d HH:mm:ss", "MMM dd HH:mm:ss"],
+            "match": ["timestamp", "MMM d HH:mm:ss", "MMM  d HH:mm:ss", "ISO8601"],
             "timezone": timezone,
         }))
         .unwrap(),
