@@ -17,6 +17,8 @@ const FILTERS: &[(&str, &str)] = &[
     ("wasmstash-filter-mutate", "mutate"),
     ("wasmstash-filter-dissect", "dissect"),
     ("wasmstash-filter-kv", "kv"),
+    ("wasmstash-filter-syslog", "syslog"),
+    ("wasmstash-filter-date", "date"),
     ("wasmstash-filter-hello", "hello"),
     ("wasmstash-filter-chaos", "chaos"),
 ];

@@ -6,6 +6,9 @@
 //! 2. `json` and `mutate` over the real Apache access log, events/s on one
 //!    core, native vs WebAssembly, with the epoch deadline on and off.
 //!
+//! 3. `date` over the access log's timestamps and `syslog` over three Loghub
+//!    sets, the same way.
+//!
 //! Run: `cargo run --release -p wasmstash-bench -- [--seconds S]`.
 //! `... -- dissect [--rounds N]` measures dissect over 1M lines instead
 //! (see `dissect.rs`).
@@ -18,8 +21,10 @@ use serde_json::json;
 use wasmstash::builtins;
 use wasmstash::engine::{Engine, EngineSettings, FilterModule, Stage};
 use wasmstash::event_check::check_event;
+use wasmstash_filter_date::Date;
 use wasmstash_filter_json::Json;
 use wasmstash_filter_mutate::Mutate;
+use wasmstash_filter_syslog::Syslog;
 use wasmstash_sdk::wire::{self, ResultKind};
 use wasmstash_sdk::{Filter, NativeFilter};
 
@@ -129,7 +134,51 @@ fn main() -> anyhow::Result<()> {
         budget,
     );
     filter_row::<Mutate>("mutate", &mutate_config, &access_events, budget);
+    syslog_and_date_rows(&lines, budget);
     Ok(())
+}
+
+/// `date` as the `apache` pipeline runs it (the line plus grok's
+/// `timestamp`), and `syslog` over Linux, OpenSSH and Thunderbird lines.
+fn syslog_and_date_rows(access_lines: &[String], budget: Duration) {
+    let dated: Vec<Vec<u8>> = access_lines
+        .iter()
+        .map(|line| {
+            let open = line.find('[').unwrap();
+            let close = open + line[open..].find(']').unwrap();
+            serde_json::to_vec(&json!({"message": line, "timestamp": &line[open + 1..close]}))
+                .unwrap()
+        })
+        .collect();
+    let mut syslog_events = Vec::new();
+    for dataset in ["Linux", "OpenSSH", "Thunderbird"] {
+        let path = support::shared_data().join(format!("loghub/{dataset}/{dataset}_2k.log"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        for line in text.lines() {
+            // Thunderbird lines open with four Loghub columns before the syslog line.
+            let line = match dataset {
+                "Thunderbird" => line.splitn(5, ' ').nth(4).unwrap(),
+                _ => line,
+            };
+            syslog_events.push(serde_json::to_vec(&json!({"message": line})).unwrap());
+        }
+    }
+    println!("\n## syslog and date, one core, batches of 125\n");
+    println!(
+        "`date`: the 10,000 access-log events with grok's `timestamp` (`17/May/2015:10:05:03 +0000`), `match = [\"timestamp\", \"dd/MMM/yyyy:HH:mm:ss Z\"]`. `syslog`: 6,000 Loghub lines (Linux, OpenSSH, Thunderbird), default options. Events/s.\n"
+    );
+    println!(
+        "| filter | native | native + output check | WASM, deadline off | WASM, deadline on | WASM/native time, off | on |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    filter_row::<Date>(
+        "date",
+        r#"{"match":["timestamp","dd/MMM/yyyy:HH:mm:ss Z"]}"#,
+        &dated,
+        budget,
+    );
+    filter_row::<Syslog>("syslog", "{}", &syslog_events, budget);
 }
 
 fn filter_row<F: Filter>(name: &str, config: &str, events: &[Vec<u8>], budget: Duration) {

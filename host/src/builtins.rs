@@ -31,6 +31,14 @@ pub const BUILTINS: &[Builtin] = &[
         "split a field into fields by literal delimiters (Logstash dissect)"
     ),
     builtin!("kv", "parse key=value pairs into fields (Logstash kv)"),
+    builtin!(
+        "syslog",
+        "split RFC 3164 / RFC 5424 syslog lines into ECS fields"
+    ),
+    builtin!(
+        "date",
+        "parse a timestamp field (Joda patterns, ISO8601, UNIX) into @timestamp"
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static Builtin> {
