@@ -232,13 +232,13 @@ impl Filter for Kv {
                         if field_ref::validate(&key).is_ok() {
                             event.set(&key, value);
                         } else {
-                            parse.over_limit = true;
+                            parse.failed = true;
                         }
                     }
                 }
             }
         }
-        if parse.over_limit {
+        if parse.failed {
             for tag in &self.config.tag_on_failure {
                 event.add_tag(tag);
             }
@@ -260,7 +260,7 @@ struct Parse {
     pairs: Map<String, Value>,
     stored: usize,
     /// A limit cut the parse short or a key could not be stored.
-    over_limit: bool,
+    failed: bool,
 }
 
 fn sprintf(event: &Event, template: &str) -> String {
@@ -295,11 +295,11 @@ impl Kv {
                 return true;
             }
             if raw_value.len() > config.max_value_bytes {
-                parse.over_limit = true;
+                parse.failed = true;
                 return true;
             }
             if parse.stored >= config.max_keys {
-                parse.over_limit = true;
+                parse.failed = true;
                 return false;
             }
             let key = format!("{}{key}", context.prefix);
@@ -321,7 +321,7 @@ impl Kv {
                     &mut inner,
                     depth + 1,
                 );
-                parse.over_limit |= inner.over_limit;
+                parse.failed |= inner.failed;
                 if !inner.pairs.is_empty() {
                     value = Value::Object(inner.pairs);
                 }

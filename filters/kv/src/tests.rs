@@ -2,6 +2,7 @@
 
 use super::*;
 use wasmstash_sdk::NativeFilter;
+use wasmstash_sdk::wire::{self, ResultKind};
 
 fn kv(config: Value, event: Value) -> Value {
     let mut filter = Kv::new(serde_json::from_value(config).unwrap()).unwrap();
@@ -427,5 +428,3 @@ fn every_loghub_line_yields_one_event() {
         }
     }
 }
-
-use wasmstash_sdk::wire::{self, ResultKind};
