@@ -472,7 +472,7 @@ fn mangled_real_lines_never_panic_and_always_come_back() {
         json!({"mapping": {"message": "%{a->} [%{+a/2}] \"%{?k} %{&k}\" %{[n][x]}"}}),
         json!({"mapping": {"message": "%{} - %{+b} %{+b}"}, "append_separator": "|"}),
     ];
-    let mut rng = XorShift(0x5eed_d155_ec7);
+    let mut rng = XorShift(0x05ee_dd15_5ec7);
     let mut filters: Vec<Dissect> = configs
         .iter()
         .map(|c| Dissect::new(serde_json::from_value(c.clone()).unwrap()).unwrap())
