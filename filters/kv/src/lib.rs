@@ -7,6 +7,8 @@
 //! next to this crate lists what is supported and what is not.
 
 mod charset;
+#[cfg(test)]
+mod logstash_spec;
 mod scan;
 
 use serde::Deserialize;
@@ -52,6 +54,9 @@ pub struct Config {
     prefix: String,
     #[serde(default = "yes")]
     allow_duplicate_values: bool,
+    /// Store `key=` with an empty value instead of skipping it.
+    #[serde(default)]
+    allow_empty_values: bool,
     #[serde(default)]
     default_keys: Map<String, Value>,
     #[serde(default = "yes")]
@@ -279,7 +284,7 @@ impl Kv {
     fn parse(&self, text: &str, context: &Context, parse: &mut Parse, depth: usize) {
         let config = &self.config;
         self.scanner.scan(text, |raw_key, raw_value| {
-            if raw_value.is_empty() {
+            if raw_value.is_empty() && !config.allow_empty_values {
                 return true;
             }
             let key = self.clean(

@@ -4,7 +4,7 @@ use super::*;
 use wasmstash_sdk::NativeFilter;
 use wasmstash_sdk::wire::{self, ResultKind};
 
-fn kv(config: Value, event: Value) -> Value {
+pub(crate) fn kv(config: Value, event: Value) -> Value {
     let mut filter = Kv::new(serde_json::from_value(config).unwrap()).unwrap();
     let input = event.to_string();
     let mut event = Event::parse(input.as_bytes()).unwrap();
@@ -13,7 +13,7 @@ fn kv(config: Value, event: Value) -> Value {
 }
 
 /// Only the fields kv added, for a message-only event.
-fn pairs(config: Value, message: &str) -> Value {
+pub(crate) fn pairs(config: Value, message: &str) -> Value {
     let mut out = kv(config, json!({"message": message}));
     out.as_object_mut().unwrap().shift_remove("message");
     out
