@@ -499,3 +499,22 @@ fn mangled_real_lines_never_panic_and_always_come_back() {
         assert_eq!(out["message"], message.as_str());
     }
 }
+
+/// From Logstash's dissect fixtures: a multi-line message whose last field
+/// overwrites the source field itself.
+#[test]
+fn the_last_field_may_overwrite_the_source_and_keeps_newlines() {
+    let message = "18-Apr-2018 06:53:20.411 INFO [http-nio-8080-exec-1] org.apache.coyote.http11.Http11Processor.service Error parsing HTTP request header\n Note: further occurrences\n    at java.lang.Thread.run(Thread.java:748)";
+    let out = on_message(
+        "%{day}-%{month}-%{year} %{hour} %{severity} [%{thread_id}] %{origin} %{message}",
+        message,
+    );
+    assert_eq!(
+        out,
+        json!({
+            "message": "Error parsing HTTP request header\n Note: further occurrences\n    at java.lang.Thread.run(Thread.java:748)",
+            "day": "18", "month": "Apr", "year": "2018", "hour": "06:53:20.411", "severity": "INFO",
+            "thread_id": "http-nio-8080-exec-1", "origin": "org.apache.coyote.http11.Http11Processor.service"
+        })
+    );
+}
