@@ -1,9 +1,9 @@
 //! `dissect` over the real Apache access log repeated to 1M lines: events/s
-//! on one core, the crate built natively (alone, and with the host's check of
-//! every changed event that the WASM path also pays) vs the built-in
-//! WebAssembly module with the epoch deadline on and off. Run on its own, because building the
-//! 1M events takes memory the other sections do not need:
-//! `cargo run --release -p wasmstash-bench -- dissect [--seconds S]`.
+//! on one core, the crate built natively (alone, and with the host's check
+//! of every changed event that the WASM path also pays) vs the built-in
+//! WebAssembly module with the epoch deadline on and off. Run on its own,
+//! because building the 1M events takes memory the other sections do not
+//! need: `cargo run --release -p wasmstash-bench -- dissect [--rounds N]`.
 
 use std::time::Instant;
 
