@@ -11,6 +11,8 @@ mod charset;
 mod logstash_spec;
 mod scan;
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::Map;
 use wasmstash_sdk::field_ref;
@@ -204,26 +206,30 @@ impl Filter for Kv {
     }
 
     fn process(&mut self, event: &mut Event) -> Verdict {
-        let texts: Vec<String> = match event.get_str(&self.config.source) {
-            Some(text) => vec![text.to_owned()],
-            None => match event.get(&self.config.source) {
-                // Logstash parses each string of an array into one set of pairs.
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-                // Missing or not text: nothing to parse, as in Logstash.
-                _ => Vec::new(),
-            },
-        };
-        let context = Context {
-            include_keys: self.expand(event, &self.config.include_keys),
-            exclude_keys: self.expand(event, &self.config.exclude_keys),
-            prefix: sprintf(event, &self.config.prefix),
-        };
+        // Parse while the event is only read, without copying the source;
+        // nothing below allocates for a line without pairs.
         let mut parse = Parse::default();
-        for text in &texts {
-            self.parse(text, &context, &mut parse, 0);
+        {
+            let context = Context {
+                include_keys: expand(event, &self.config.include_keys),
+                exclude_keys: expand(event, &self.config.exclude_keys),
+                prefix: sprintf(event, &self.config.prefix),
+            };
+            match event.get_str(&self.config.source) {
+                Some(text) => self.parse(text, &context, &mut parse, 0),
+                None => {
+                    // Logstash parses each string of an array into one set of
+                    // pairs; anything else (or nothing) has nothing to parse.
+                    if let Some(Value::Array(items)) = event.get(&self.config.source) {
+                        for text in items.iter().filter_map(Value::as_str) {
+                            self.parse(text, &context, &mut parse, 0);
+                        }
+                    }
+                }
+            }
+        }
+        if parse.pairs.is_empty() && self.config.default_keys.is_empty() && !parse.failed {
+            return Verdict::Keep;
         }
         let mut fields = self.config.default_keys.clone();
         for (key, value) in parse.pairs {
@@ -253,11 +259,12 @@ impl Filter for Kv {
     }
 }
 
-/// Per-event values of the options that may hold `%{field}` references.
-struct Context {
-    include_keys: Vec<String>,
-    exclude_keys: Vec<String>,
-    prefix: String,
+/// Per-event values of the options that may hold `%{field}` references;
+/// borrowed from the config when they hold none.
+struct Context<'c> {
+    include_keys: Cow<'c, [String]>,
+    exclude_keys: Cow<'c, [String]>,
+    prefix: Cow<'c, str>,
 }
 
 #[derive(Default)]
@@ -268,19 +275,27 @@ struct Parse {
     failed: bool,
 }
 
-fn sprintf(event: &Event, template: &str) -> String {
+fn sprintf<'c>(event: &Event, template: &'c str) -> Cow<'c, str> {
     if template.contains("%{") {
-        event.sprintf(template)
+        Cow::Owned(event.sprintf(template))
     } else {
-        template.to_owned()
+        Cow::Borrowed(template)
+    }
+}
+
+fn expand<'c>(event: &Event, keys: &'c [String]) -> Cow<'c, [String]> {
+    if keys.iter().any(|k| k.contains("%{")) {
+        Cow::Owned(
+            keys.iter()
+                .map(|k| sprintf(event, k).into_owned())
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(keys)
     }
 }
 
 impl Kv {
-    fn expand(&self, event: &Event, keys: &[String]) -> Vec<String> {
-        keys.iter().map(|k| sprintf(event, k)).collect()
-    }
-
     fn parse(&self, text: &str, context: &Context, parse: &mut Parse, depth: usize) {
         let config = &self.config;
         self.scanner.scan(text, |raw_key, raw_value| {
