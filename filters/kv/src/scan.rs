@@ -21,11 +21,7 @@ pub enum Splitter {
 impl Splitter {
     fn match_len(&self, text: &str, pos: usize) -> Option<usize> {
         match self {
-            Splitter::Chars(class) => text[pos..]
-                .chars()
-                .next()
-                .filter(|&c| class.contains(c))
-                .map(char::len_utf8),
+            Splitter::Chars(class) => class.match_at(text, pos),
             Splitter::Pattern(pattern) => pattern.match_len(text, pos),
         }
     }
@@ -185,5 +181,8 @@ fn skip_spaces(text: &str, mut pos: usize) -> usize {
 }
 
 fn next_char(text: &str, pos: usize) -> usize {
-    pos + text[pos..].chars().next().map_or(1, char::len_utf8)
+    match text.as_bytes().get(pos) {
+        Some(byte) if byte.is_ascii() => pos + 1,
+        _ => pos + text[pos..].chars().next().map_or(1, char::len_utf8),
+    }
 }
