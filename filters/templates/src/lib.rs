@@ -1,0 +1,2 @@
+//! `templates`: online log template mining.
+pub mod miner;
