@@ -30,6 +30,9 @@ pub struct Masks {
     pub uuid: bool,
     /// Numbers, with sign, decimals, exponent and a unit (`-3`, `1.5e3`, `250ms`, `4GB`).
     pub number: bool,
+    /// Times of day (`07:07:00`, `16:01:03.072`) and, next to a masked
+    /// number, month and weekday names (`Fri Jun 17 07:07:00 2005`).
+    pub time: bool,
     /// Any other segment with a digit in it (ids such as `blk_-42`,
     /// `job_1445_0020`, `FNANLI5`), except short names like `ssh2`, `eth0`, `L1`.
     pub digits: bool,
@@ -44,6 +47,7 @@ impl Masks {
         hex: true,
         uuid: true,
         number: true,
+        time: true,
         digits: true,
     };
     pub const NONE: Masks = Masks {
@@ -54,12 +58,13 @@ impl Masks {
         hex: false,
         uuid: false,
         number: false,
+        time: false,
         digits: false,
     };
 
     /// Names accepted in the `masks` option, in documentation order.
     pub const NAMES: &'static [&'static str] = &[
-        "ip", "path", "url", "email", "hex", "uuid", "number", "digits",
+        "ip", "path", "url", "email", "hex", "uuid", "number", "time", "digits",
     ];
 
     /// Builds the set from option names; unknown names are an error.
@@ -74,6 +79,7 @@ impl Masks {
                 "hex" => &mut masks.hex,
                 "uuid" => &mut masks.uuid,
                 "number" => &mut masks.number,
+                "time" => &mut masks.time,
                 "digits" => &mut masks.digits,
                 other => {
                     return Err(format!(
@@ -167,6 +173,7 @@ fn might_be_digitless_variable(token: &[u8], masks: &Masks) -> bool {
 /// Shapes that contain delimiters and are variable as a whole.
 fn whole_is_variable(core: &str, masks: &Masks) -> bool {
     (masks.ip && is_ip(core))
+        || (masks.time && is_time(core.as_bytes()))
         || (masks.url && is_url(core))
         || (masks.path && is_path(core))
         || (masks.email && is_email(core))
@@ -202,8 +209,8 @@ fn push_segment(segment: &str, masks: &Masks, out: &mut String) {
             .iter()
             .all(u8::is_ascii_alphabetic)
     {
-        let rest = &segment[dash + 1..];
-        if !rest.is_empty() && segment_is_variable(rest, masks) {
+        let rest = segment[dash + 1..].as_bytes();
+        if rest.iter().any(u8::is_ascii_digit) && !is_short_name(rest) {
             out.push_str(&segment[..=dash]);
             out.push_str(WILDCARD);
             return;
@@ -271,6 +278,39 @@ pub fn is_number(bytes: &[u8]) -> bool {
     }
     let unit = &bytes[i..];
     unit.is_empty() || unit == b"%" || (unit.len() <= 3 && unit.iter().all(u8::is_ascii_alphabetic))
+}
+
+/// `7:07`, `07:07:00`, `16:01:03.072`.
+fn is_time(bytes: &[u8]) -> bool {
+    let mut parts = 0;
+    for (i, part) in bytes.split(|b| *b == b':').enumerate() {
+        parts += 1;
+        let digits = part.iter().take_while(|b| b.is_ascii_digit()).count();
+        let ok = match i {
+            0 => (1..=2).contains(&digits) && digits == part.len(),
+            _ => {
+                digits == 2
+                    && (digits == part.len()
+                        || (matches!(part[2], b'.' | b',')
+                            && part.len() > 3
+                            && part[3..].iter().all(u8::is_ascii_digit)))
+            }
+        };
+        if !ok {
+            return false;
+        }
+    }
+    (2..=3).contains(&parts)
+}
+
+/// Month and weekday names, as syslog and `date` print them.
+pub fn is_calendar_word(word: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Mon",
+        "Tue", "Wed", "Thu", "Fri", "Sat", "Sun",
+    ];
+    let word = word.trim_end_matches(',');
+    WORDS.contains(&word)
 }
 
 fn is_prefixed_hex(bytes: &[u8]) -> bool {
@@ -395,6 +435,8 @@ mod tests {
             "<*>@<*>/<*>/<*>:<*>:<*>:<*>"
         );
         assert_eq!(mask("250ms"), "<*>");
+        assert_eq!(mask("07:07:00"), "<*>");
+        assert_eq!(mask("MSRA-SA-41.fareast.corp"), "MSRA-<*>");
         assert_eq!(mask("0x1f"), "<*>");
         assert_eq!(mask("3f2504e0-4f89-11d3-9a0c-0305e82c3301"), "<*>");
     }

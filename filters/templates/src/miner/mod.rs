@@ -24,6 +24,10 @@ pub use mask::{Masks, WILDCARD};
 use template::{TokenMatch, compare, generalise, glob_split, render, template_id};
 use tokens::Tokens;
 
+/// Lines a template must have matched before its constant words count
+/// double when a line differs in them.
+const SETTLED_AFTER: u64 = 10;
+
 /// The miner's settings. [`Config::default`] is the one setting meant for any
 /// system log; see the crate README for why each value is what it is.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,7 +44,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            similarity_threshold: 0.5,
+            similarity_threshold: 0.7,
             depth: 4,
             max_children: 100,
             max_templates: 10_000,
@@ -292,22 +296,36 @@ impl Miner {
             .map(|(slot, _, _)| slot)
     }
 
-    /// Share of positions with equal constant text, and how many the
-    /// template's variables cover (the tie-breaker, as in Drain).
+    /// Share of the template's constant positions that the line repeats, and
+    /// how many positions the template's variables cover (the tie-breaker, as
+    /// in Drain). Unlike Drain, positions the template already has as `<*>`
+    /// do not count against a line: masking has made most of them variables
+    /// by shape, and counting them would make short masked lines unmatchable.
     fn similarity(&self, template: &Template) -> (f64, usize) {
         let n = self.tokens.len();
         if n == 0 {
             return (1.0, 0);
         }
-        let (mut same, mut covered) = (0, 0);
+        let (mut same, mut covered, mut differs) = (0, 0, 0);
         for (i, token) in template.tokens.iter().enumerate() {
             match compare(token, self.tokens.get(i)) {
                 TokenMatch::Same => same += 1,
                 TokenMatch::Covered => covered += 1,
-                TokenMatch::Differs => {}
+                TokenMatch::Differs => differs += 1,
             }
         }
-        (same as f64 / n as f64, covered)
+        // A word still literal after many lines has been the same in all of
+        // them: a line that differs there is more likely another template.
+        let weight = if template.matched >= SETTLED_AFTER {
+            2
+        } else {
+            1
+        };
+        let denominator = same + differs * weight;
+        if denominator == 0 {
+            return (1.0, covered);
+        }
+        (same as f64 / denominator as f64, covered)
     }
 
     /// Generalises the template to cover the current line; true if it changed.

@@ -2,7 +2,7 @@
 //! buffer, remembering where each token came from so parameters can be cut
 //! out of the original text afterwards.
 
-use super::mask::{Masks, WILDCARD, mask_token};
+use super::mask::{Masks, WILDCARD, is_calendar_word, mask_token};
 
 /// One masked token: its text in [`Tokens::masked`] and its span in the line.
 #[derive(Clone, Copy, Debug)]
@@ -46,28 +46,63 @@ impl Tokens {
                 }
             }
             let masked_start = self.buffer.len();
-            if rest_is_one && i > start && line[start..i].contains(char::is_whitespace) {
+            if rest_is_one && line[start..i].contains(char::is_whitespace) {
                 self.buffer.push_str(WILDCARD);
             } else {
                 mask_token(&line[start..i], masks, &mut self.buffer);
-            }
-            let is_wildcard = &self.buffer[masked_start..] == WILDCARD;
-            let follows_wildcard = self
-                .tokens
-                .last()
-                .is_some_and(|last| self.text_of(*last) == WILDCARD);
-            if collapse && is_wildcard && follows_wildcard {
-                self.buffer.truncate(masked_start);
-                if let Some(last) = self.tokens.last_mut() {
-                    last.line.1 = i as u32;
-                }
-                continue;
             }
             self.tokens.push(Token {
                 masked: (masked_start as u32, self.buffer.len() as u32),
                 line: (start as u32, i as u32),
             });
         }
+        if masks.time {
+            self.mask_calendar_words(line);
+        }
+        if collapse {
+            self.collapse_wildcards();
+        }
+    }
+
+    /// `Fri Jun 17 07:07:00 2005`: a month or weekday name next to a masked
+    /// token is part of a date.
+    fn mask_calendar_words(&mut self, line: &str) {
+        let mut wildcard = None;
+        // Right to left, so `Fri` sees `Jun` already masked.
+        for i in (0..self.tokens.len()).rev() {
+            let (start, end) = self.tokens[i].line;
+            if !is_calendar_word(&line[start as usize..end as usize]) {
+                continue;
+            }
+            let beside_variable = (i > 0 && self.is_wildcard(i - 1))
+                || (i + 1 < self.tokens.len() && self.is_wildcard(i + 1));
+            if beside_variable {
+                let at = *wildcard.get_or_insert_with(|| {
+                    let at = self.buffer.len() as u32;
+                    self.buffer.push_str(WILDCARD);
+                    (at, self.buffer.len() as u32)
+                });
+                self.tokens[i].masked = at;
+            }
+        }
+    }
+
+    /// Runs of `<*>` tokens become one token spanning them all.
+    fn collapse_wildcards(&mut self) {
+        let mut kept = 0;
+        for i in 0..self.tokens.len() {
+            if kept > 0 && self.is_wildcard(i) && self.is_wildcard(kept - 1) {
+                self.tokens[kept - 1].line.1 = self.tokens[i].line.1;
+                continue;
+            }
+            self.tokens[kept] = self.tokens[i];
+            kept += 1;
+        }
+        self.tokens.truncate(kept);
+    }
+
+    fn is_wildcard(&self, index: usize) -> bool {
+        self.text_of(self.tokens[index]) == WILDCARD
     }
 
     pub fn len(&self) -> usize {
@@ -113,6 +148,11 @@ mod tests {
             ["Fan", "speeds", "(", "<*>", ")"]
         );
         assert_eq!(masked("a 1 2 b", 64, false), ["a", "<*>", "<*>", "b"]);
+        assert_eq!(
+            masked("at Fri Jun 17 07:07:00 2005", 64, true),
+            ["at", "<*>"]
+        );
+        assert_eq!(masked("May I", 64, true), ["May", "I"]);
     }
 
     #[test]
