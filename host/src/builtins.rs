@@ -26,6 +26,10 @@ pub const BUILTINS: &[Builtin] = &[
         "mutate",
         "rename, replace, convert, re-case, add and remove fields and tags"
     ),
+    builtin!(
+        "templates",
+        "mine log templates online: template id, text, parameters, new"
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static Builtin> {

@@ -170,3 +170,13 @@ fn config_is_checked() {
         assert!(Miner::new(bad).is_err());
     }
 }
+
+#[test]
+fn the_readme_example_holds() {
+    let mut miner = Miner::new(Config::default()).unwrap();
+    let found = miner.add("disk /dev/sda1 is 91% full");
+    assert_eq!(found.text(), "disk <*> is <*> full");
+    let mut params = Vec::new();
+    found.params(&mut params);
+    assert_eq!(params, ["/dev/sda1", "91%"]);
+}

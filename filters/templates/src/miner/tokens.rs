@@ -109,10 +109,6 @@ impl Tokens {
         self.tokens.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.tokens.is_empty()
-    }
-
     pub fn get(&self, index: usize) -> &str {
         self.text_of(self.tokens[index])
     }
