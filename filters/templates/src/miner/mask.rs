@@ -165,8 +165,7 @@ pub fn mask_token(token: &str, masks: &Masks, out: &mut String) {
 
 /// Paths, URLs and e-mail addresses need no digit to be variable.
 fn might_be_digitless_variable(token: &[u8], masks: &Masks) -> bool {
-    (masks.path && token.contains(&b'/'))
-        || (masks.path && token.contains(&b'\\'))
+    (masks.path && (token.contains(&b'/') || token.contains(&b'\\')))
         || (masks.email && token.contains(&b'@'))
 }
 
@@ -209,7 +208,7 @@ fn push_segment(segment: &str, masks: &Masks, out: &mut String) {
             .iter()
             .all(u8::is_ascii_alphabetic)
     {
-        let rest = segment[dash + 1..].as_bytes();
+        let rest = &segment.as_bytes()[dash + 1..];
         if rest.iter().any(u8::is_ascii_digit) && !is_short_name(rest) {
             out.push_str(&segment[..=dash]);
             out.push_str(WILDCARD);
