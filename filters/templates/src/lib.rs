@@ -94,9 +94,9 @@ impl Filter for Templates {
         self.line.clear();
         self.line.push_str(text);
         let found = self.miner.add(&self.line);
-        let mut params = Vec::new();
+        let mut params = Vec::with_capacity(8);
         found.params(&mut params);
-        let mut fields = Map::new();
+        let mut fields = Map::with_capacity(4);
         fields.insert("id".into(), found.id_hex().into());
         fields.insert("text".into(), found.text().into());
         fields.insert(

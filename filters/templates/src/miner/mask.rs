@@ -100,6 +100,11 @@ impl Default for Masks {
     }
 }
 
+/// Whether a (masked) token holds a `<*>`.
+pub fn has_wildcard(token: &str) -> bool {
+    token.as_bytes().contains(&b'*') && token.contains(WILDCARD)
+}
+
 /// Characters that wrap a token and stay in the template around a variable.
 fn is_opener(b: u8) -> bool {
     matches!(b, b'(' | b'[' | b'{' | b'<' | b'"' | b'\'' | b'`')
@@ -141,7 +146,13 @@ pub fn is_delimiter(b: u8) -> bool {
 /// Appends `token` to `out` with its variable parts replaced by `<*>`.
 pub fn mask_token(token: &str, masks: &Masks, out: &mut String) {
     let bytes = token.as_bytes();
-    if !bytes.iter().any(u8::is_ascii_digit) && !might_be_digitless_variable(bytes, masks) {
+    // Most tokens are plain words: one pass decides that nothing can match.
+    let suspect = bytes
+        .iter()
+        .any(|b| b.is_ascii_digit() || matches!(b, b'/' | b'\\' | b'@'));
+    if !suspect
+        || (!bytes.iter().any(u8::is_ascii_digit) && !might_be_digitless_variable(bytes, masks))
+    {
         out.push_str(token);
         return;
     }
@@ -202,7 +213,7 @@ fn push_segment(segment: &str, masks: &Masks, out: &mut String) {
     }
     // `node-17`, `MININT-FNANLI5`: a word, a dash, then a variable.
     if masks.digits
-        && let Some(dash) = segment.find('-')
+        && let Some(dash) = segment.bytes().position(|b| b == b'-')
         && dash >= 2
         && segment.as_bytes()[..dash]
             .iter()
@@ -224,12 +235,14 @@ fn segment_is_variable(segment: &str, masks: &Masks) -> bool {
     if !has_digit {
         return masks.hex && is_long_hex(bytes);
     }
-    (masks.number && is_number(bytes))
+    // Cheapest first: with the default masks the digit rule decides most.
+    let has_dash = bytes.contains(&b'-');
+    (masks.digits && !has_dash && !is_short_name(bytes))
+        || (masks.digits && has_dash && !starts_with_word_dash(bytes))
+        || (masks.number && is_number(bytes))
         || (masks.hex && (is_prefixed_hex(bytes) || is_long_hex(bytes)))
         || (masks.uuid && is_uuid(bytes))
         || (masks.ip && is_ip(segment))
-        || (masks.digits && !is_short_name(bytes) && !bytes.contains(&b'-'))
-        || (masks.digits && bytes.contains(&b'-') && !starts_with_word_dash(bytes))
 }
 
 /// `ssh2`, `eth0`, `L1`, `ipv6`, `x86`: letters then at most two digits are
@@ -308,8 +321,8 @@ pub fn is_calendar_word(word: &str) -> bool {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Mon",
         "Tue", "Wed", "Thu", "Fri", "Sat", "Sun",
     ];
-    let word = word.trim_end_matches(',');
-    WORDS.contains(&word)
+    let word = word.strip_suffix(',').unwrap_or(word);
+    word.len() == 3 && word.as_bytes()[0].is_ascii_uppercase() && WORDS.contains(&word)
 }
 
 fn is_prefixed_hex(bytes: &[u8]) -> bool {
@@ -335,23 +348,37 @@ fn is_uuid(bytes: &[u8]) -> bool {
 /// hex groups, optional `%zone`).
 pub fn is_ip(text: &str) -> bool {
     let text = text.strip_prefix('/').unwrap_or(text);
-    is_ipv4_port(text) || is_ipv6(text)
+    let first = text.as_bytes().first().copied().unwrap_or(b' ');
+    (first.is_ascii_digit() && is_ipv4_port(text))
+        || ((first.is_ascii_hexdigit() || first == b':') && is_ipv6(text))
 }
 
 fn is_ipv4_port(text: &str) -> bool {
-    let (address, port) = match text.rsplit_once(':') {
-        Some((a, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (a, true),
-        _ => (text, false),
-    };
-    let _ = port;
-    let mut parts = 0;
-    for part in address.split('.') {
-        parts += 1;
-        if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
+    let bytes = text.as_bytes();
+    let (mut i, mut dots) = (0, 0);
+    loop {
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        if !(1..=3).contains(&(i - start)) {
             return false;
         }
+        if dots == 3 {
+            break;
+        }
+        if bytes.get(i) != Some(&b'.') {
+            return false;
+        }
+        dots += 1;
+        i += 1;
     }
-    parts == 4
+    // An optional `:port`.
+    match bytes.get(i) {
+        None => true,
+        Some(b':') => i + 1 < bytes.len() && bytes[i + 1..].iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    }
 }
 
 fn is_ipv6(text: &str) -> bool {
@@ -414,6 +441,9 @@ mod tests {
         assert_eq!(mask("/var/log/messages,"), "<*>,");
         assert_eq!(mask("http://wiki.apache.org/hadoop/NoRouteToHost"), "<*>");
         assert_eq!(mask("fe80::1"), "<*>");
+        assert_eq!(mask("1.2.3.4:"), "<*>:");
+        assert_eq!(mask("1.2.3"), "<*>");
+        assert!(is_ip("10.0.0.255") && !is_ip("10.0.0.1234") && !is_ip("1.2.3.4.5"));
         assert_eq!(mask("bob@example.com"), "<*>");
         assert_eq!(mask("'/dev/sda'"), "'<*>'");
     }

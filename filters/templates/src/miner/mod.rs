@@ -20,6 +20,7 @@ mod tokens;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use mask::has_wildcard;
 pub use mask::{Masks, WILDCARD};
 use template::{TokenMatch, compare, generalise, glob_split, render, template_id};
 use tokens::Tokens;
@@ -148,7 +149,13 @@ impl<'m, 'l> Match<'m, 'l> {
 
     /// The id as written to events: 16 lowercase hex digits.
     pub fn id_hex(&self) -> String {
-        format!("{:016x}", self.template.id)
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let id = self.template.id;
+        let mut hex = String::with_capacity(16);
+        for shift in (0..16).rev() {
+            hex.push(HEX[((id >> (4 * shift)) & 0xf) as usize] as char);
+        }
+        hex
     }
 
     pub fn text(&self) -> &'m str {
@@ -177,7 +184,7 @@ impl<'m, 'l> Match<'m, 'l> {
             if let Some(run) = run_start.take() {
                 out.push(&self.line[run..run_end]);
             }
-            if token.contains(WILDCARD) {
+            if has_wildcard(token) {
                 let original = &self.line[start..end];
                 let before = out.len();
                 if !glob_split(token, original, &mut |p| out.push(p)) {
@@ -272,7 +279,7 @@ impl Miner {
         let mut node = self.lengths.get(&(self.tokens.len() as u32))?;
         for level in 0..self.levels() {
             let token = self.tokens.get(level);
-            node = if token.contains(WILDCARD) {
+            node = if has_wildcard(token) {
                 node.children.get(WILDCARD)?
             } else {
                 node.children
@@ -359,12 +366,8 @@ impl Miner {
         let mut node = node;
         for level in 0..levels {
             let token = self.tokens.get(level);
-            let key: &str = if token.contains(WILDCARD) || node.children.contains_key(token) {
-                if token.contains(WILDCARD) {
-                    WILDCARD
-                } else {
-                    token
-                }
+            let key: &str = if has_wildcard(token) || node.children.contains_key(token) {
+                if has_wildcard(token) { WILDCARD } else { token }
             } else {
                 let limit = if node.children.contains_key(WILDCARD) {
                     max_children

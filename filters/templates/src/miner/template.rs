@@ -1,7 +1,7 @@
 //! Template tokens: how a line token matches a template token, how a
 //! template token generalises, and how parameters are cut back out.
 
-use super::mask::{WILDCARD, is_delimiter};
+use super::mask::{WILDCARD, has_wildcard, is_delimiter};
 
 /// How a line token relates to the template token at the same position.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -19,7 +19,10 @@ pub fn compare(template: &str, line: &str) -> TokenMatch {
         TokenMatch::Covered
     } else if template == line {
         TokenMatch::Same
-    } else if template.contains(WILDCARD) && glob_split(template, line, &mut |_| {}) {
+    } else if template.len() > WILDCARD.len()
+        && has_wildcard(template)
+        && glob_split(template, line, &mut |_| {})
+    {
         TokenMatch::Covered
     } else {
         TokenMatch::Differs
@@ -66,26 +69,28 @@ pub fn glob_split<'t>(template: &str, text: &'t str, capture: &mut impl FnMut(&'
     let Some(mut rest) = text.strip_prefix(first) else {
         return false;
     };
-    let pieces: Vec<&str> = pieces.collect();
-    let Some((last, middle)) = pieces.split_last() else {
+    let Some(mut piece) = pieces.next() else {
         return rest.is_empty();
     };
-    for piece in middle {
-        let Some(at) = rest.find(piece) else {
-            return false;
-        };
-        if !piece.is_empty() {
-            capture(&rest[..at]);
-        } else {
-            capture(&rest[..0]);
+    loop {
+        match pieces.next() {
+            Some(next) => {
+                let Some(at) = rest.find(piece) else {
+                    return false;
+                };
+                capture(&rest[..at]);
+                rest = &rest[at + piece.len()..];
+                piece = next;
+            }
+            None => {
+                let Some(head) = rest.strip_suffix(piece) else {
+                    return false;
+                };
+                capture(head);
+                return true;
+            }
         }
-        rest = &rest[at + piece.len()..];
     }
-    if rest.len() < last.len() || !rest.ends_with(last) {
-        return false;
-    }
-    capture(&rest[..rest.len() - last.len()]);
-    true
 }
 
 /// Joins template tokens with single spaces, a run of `<*>` tokens written
