@@ -102,7 +102,7 @@ impl Default for Masks {
 
 /// Whether a (masked) token holds a `<*>`.
 pub fn has_wildcard(token: &str) -> bool {
-    token.as_bytes().contains(&b'*') && token.contains(WILDCARD)
+    token.as_bytes().windows(3).any(|w| w == b"<*>")
 }
 
 /// Characters that wrap a token and stay in the template around a variable.
@@ -182,11 +182,15 @@ fn might_be_digitless_variable(token: &[u8], masks: &Masks) -> bool {
 
 /// Shapes that contain delimiters and are variable as a whole.
 fn whole_is_variable(core: &str, masks: &Masks) -> bool {
+    let bytes = core.as_bytes();
+    let colon = bytes.contains(&b':');
     (masks.ip && is_ip(core))
-        || (masks.time && is_time(core.as_bytes()))
-        || (masks.url && is_url(core))
-        || (masks.path && is_path(core))
-        || (masks.email && is_email(core))
+        || (masks.time && colon && is_time(bytes))
+        || (masks.url && colon && is_url(core))
+        || (masks.path
+            && matches!(bytes[0], b'/' | b'.' | b'~' | b'A'..=b'Z' | b'a'..=b'z')
+            && is_path(core))
+        || (masks.email && bytes.contains(&b'@') && is_email(core))
 }
 
 /// Splits at delimiters and masks each variable segment.
@@ -350,7 +354,9 @@ pub fn is_ip(text: &str) -> bool {
     let text = text.strip_prefix('/').unwrap_or(text);
     let first = text.as_bytes().first().copied().unwrap_or(b' ');
     (first.is_ascii_digit() && is_ipv4_port(text))
-        || ((first.is_ascii_hexdigit() || first == b':') && is_ipv6(text))
+        || ((first.is_ascii_hexdigit() || first == b':')
+            && text.as_bytes().contains(&b':')
+            && is_ipv6(text))
 }
 
 fn is_ipv4_port(text: &str) -> bool {
