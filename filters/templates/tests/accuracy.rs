@@ -132,3 +132,62 @@ fn default_config_accuracy_on_loghub() {
         "mean PA {mean_pa:.4} < {MEAN_PA_FLOOR}"
     );
 }
+
+/// Our scorer against `../shared/tools/loghub_score.py` on the same
+/// predictions, for every set and both ground truths. Needs python3; without
+/// it the test says so and checks nothing else.
+#[test]
+fn scorer_agrees_with_the_reference_scorer() {
+    let script = loghub_dir().join("../../tools/loghub_score.py");
+    assert!(
+        script.is_file(),
+        "reference scorer missing at {}",
+        script.display()
+    );
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("python3 not found: the agreement with loghub_score.py is not checked");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("templates-accuracy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for dataset in DATASETS {
+        let corrected = read_structured(dataset, true);
+        let (predicted, _) = predict(&corrected);
+        let file = dir.join(format!("{dataset}.txt"));
+        std::fs::write(&file, predicted.join("\n") + "\n").unwrap();
+        let refs: Vec<&str> = predicted.iter().map(String::as_str).collect();
+        for is_corrected in [true, false] {
+            let rows = read_structured(dataset, is_corrected);
+            let truth: Vec<&str> = rows.iter().map(|r| r.template.as_str()).collect();
+            let ours = score(&truth, &refs);
+            let suffix = if is_corrected { "_corrected" } else { "" };
+            let gt =
+                loghub_dir().join(format!("{dataset}/{dataset}_2k.log_structured{suffix}.csv"));
+            let output = std::process::Command::new("python3")
+                .arg(&script)
+                .arg(&gt)
+                .arg(&file)
+                .arg("--json")
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let theirs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+            for (name, value) in [("GA", ours.ga), ("PA", ours.pa)] {
+                let reference = theirs[name].as_f64().unwrap();
+                assert!(
+                    (reference - value).abs() < 1e-9,
+                    "{dataset}{suffix} {name}: ours {value}, loghub_score.py {reference}"
+                );
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
