@@ -254,7 +254,7 @@ impl Miner {
         );
         self.clock += 1;
         let (slot, new) = match self.best_match() {
-            Some(slot) => (slot, self.absorb(slot)),
+            Some((slot, exact)) => (slot, !exact && self.absorb(slot)),
             None => (self.create(), true),
         };
         let template = self.templates[slot as usize]
@@ -275,7 +275,9 @@ impl Miner {
         (self.config.depth - 2).min(self.tokens.len())
     }
 
-    fn best_match(&self) -> Option<u32> {
+    /// The leaf's best template for the current line, and whether the line
+    /// fits it without generalising (then there is nothing to absorb).
+    fn best_match(&self) -> Option<(u32, bool)> {
         let mut node = self.lengths.get(&(self.tokens.len() as u32))?;
         for level in 0..self.levels() {
             let token = self.tokens.get(level);
@@ -287,31 +289,31 @@ impl Miner {
                     .or_else(|| node.children.get(WILDCARD))?
             };
         }
-        let mut best: Option<(u32, f64, usize)> = None;
+        let mut best: Option<(u32, f64, usize, usize)> = None;
         for &slot in &node.templates {
             let template = self.templates[slot as usize].as_ref()?;
-            let (similarity, covered) = self.similarity(template);
+            let (similarity, covered, differs) = self.similarity(template);
             let better = match best {
                 None => true,
-                Some((_, s, c)) => similarity > s || (similarity == s && covered > c),
+                Some((_, s, c, _)) => similarity > s || (similarity == s && covered > c),
             };
             if better {
-                best = Some((slot, similarity, covered));
+                best = Some((slot, similarity, covered, differs));
             }
         }
-        best.filter(|&(_, s, _)| s >= self.config.similarity_threshold)
-            .map(|(slot, _, _)| slot)
+        best.filter(|&(_, s, _, _)| s >= self.config.similarity_threshold)
+            .map(|(slot, _, _, differs)| (slot, differs == 0))
     }
 
-    /// Share of the template's constant positions that the line repeats, and
-    /// how many positions the template's variables cover (the tie-breaker, as
-    /// in Drain). Unlike Drain, positions the template already has as `<*>`
+    /// Share of the template's constant positions that the line repeats, how
+    /// many positions the template's variables cover (the tie-breaker, as in
+    /// Drain), and how many differ. Unlike Drain, positions the template already has as `<*>`
     /// do not count against a line: masking has made most of them variables
     /// by shape, and counting them would make short masked lines unmatchable.
-    fn similarity(&self, template: &Template) -> (f64, usize) {
+    fn similarity(&self, template: &Template) -> (f64, usize, usize) {
         let n = self.tokens.len();
         if n == 0 {
-            return (1.0, 0);
+            return (1.0, 0, 0);
         }
         let (mut same, mut covered, mut differs) = (0, 0, 0);
         for (i, token) in template.tokens.iter().enumerate() {
@@ -330,9 +332,9 @@ impl Miner {
         };
         let denominator = same + differs * weight;
         if denominator == 0 {
-            return (1.0, covered);
+            return (1.0, covered, differs);
         }
-        (same as f64 / denominator as f64, covered)
+        (same as f64 / denominator as f64, covered, differs)
     }
 
     /// Generalises the template to cover the current line; true if it changed.

@@ -180,3 +180,37 @@ fn the_readme_example_holds() {
     found.params(&mut params);
     assert_eq!(params, ["/dev/sda1", "91%"]);
 }
+
+#[test]
+fn odd_lines_do_not_break_it() {
+    let mut miner = Miner::new(Config {
+        max_tokens: 4,
+        ..Config::default()
+    })
+    .unwrap();
+    let long = "x".repeat(100_000);
+    let lines = [
+        "",
+        "   ",
+        "<*> <*> literal wildcards",
+        "***",
+        "ünïcödé wörds — ≥ 3 ≤ 4 ; 12µs",
+        "a=b=c=d (((( )))) [[1]] '2' \"3\"",
+        long.as_str(),
+        "one two three four five six seven",
+        "0x 0X1 /// :: 1.2.3.4.5 ::1 @ @@ a@b. -1e 1e5",
+        "\u{feff}bom\ttab\r\n",
+    ];
+    for line in lines {
+        let m = miner.add(line);
+        let mut params = Vec::new();
+        m.params(&mut params);
+        assert_eq!(m.id(), template::template_id(m.text()));
+        assert!(params.iter().all(|p| line.contains(p)));
+    }
+    let state = miner.snapshot();
+    Miner::new(miner.config().clone())
+        .unwrap()
+        .restore(&state)
+        .unwrap();
+}
