@@ -241,8 +241,12 @@ fn segment_is_variable(segment: &str, masks: &Masks) -> bool {
     }
     // Cheapest first: with the default masks the digit rule decides most.
     let has_dash = bytes.contains(&b'-');
-    (masks.digits && !has_dash && !is_short_name(bytes))
-        || (masks.digits && has_dash && !starts_with_word_dash(bytes))
+    (masks.digits
+        && if has_dash {
+            !starts_with_word_dash(bytes)
+        } else {
+            !is_short_name(bytes)
+        })
         || (masks.number && is_number(bytes))
         || (masks.hex && (is_prefixed_hex(bytes) || is_long_hex(bytes)))
         || (masks.uuid && is_uuid(bytes))
