@@ -255,10 +255,18 @@ fn segment_is_variable(segment: &str, masks: &Masks) -> bool {
 
 /// `ssh2`, `eth0`, `L1`, `ipv6`, `x86`: letters then at most two digits are
 /// names, not values.
+/// Also `jk2_init`, `mod_ssl2`: snake-case names whose parts are words or
+/// such names with at least two letters (`rack_A8` stays a value).
 fn is_short_name(bytes: &[u8]) -> bool {
-    let letters = bytes.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-    let digits = bytes.len() - letters;
-    letters >= 1 && (1..=2).contains(&digits) && bytes[letters..].iter().all(u8::is_ascii_digit)
+    let name = |part: &[u8], min_letters: usize| {
+        let letters = part.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        let digits = part.len() - letters;
+        letters >= min_letters && digits <= 2 && part[letters..].iter().all(u8::is_ascii_digit)
+    };
+    if !bytes.contains(&b'_') {
+        return name(bytes, 1) && bytes.iter().any(u8::is_ascii_digit);
+    }
+    bytes.iter().any(u8::is_ascii_digit) && bytes.split(|b| *b == b'_').all(|part| name(part, 2))
 }
 
 /// `node-17`: handled by the caller, which keeps the word.
