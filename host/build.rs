@@ -19,6 +19,7 @@ const FILTERS: &[(&str, &str)] = &[
     ("wasmstash-filter-kv", "kv"),
     ("wasmstash-filter-syslog", "syslog"),
     ("wasmstash-filter-date", "date"),
+    ("wasmstash-filter-templates", "templates"),
     ("wasmstash-filter-hello", "hello"),
     ("wasmstash-filter-chaos", "chaos"),
 ];

@@ -39,6 +39,10 @@ pub const BUILTINS: &[Builtin] = &[
         "date",
         "parse a timestamp field (Joda patterns, ISO8601, UNIX) into @timestamp"
     ),
+    builtin!(
+        "templates",
+        "mine log templates online: template id, text, parameters, new"
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static Builtin> {
