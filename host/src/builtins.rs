@@ -26,6 +26,10 @@ pub const BUILTINS: &[Builtin] = &[
         "mutate",
         "rename, replace, convert, re-case, add and remove fields and tags"
     ),
+    builtin!(
+        "anomaly",
+        "flag rate, error-ratio, value, template and new-value anomalies per key"
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static Builtin> {
