@@ -312,7 +312,7 @@ fn is_error(event: &Event, config: &config::ErrorRatioConfig) -> bool {
     config.tag.as_deref().is_some_and(|tag| event.has_tag(tag))
 }
 
-export_filter!(Anomaly);
+export_filter!(Anomaly, stateful);
 
 #[cfg(test)]
 mod tests;
