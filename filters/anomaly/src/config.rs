@@ -145,7 +145,7 @@ pub struct OutlierConfig {
     #[serde(default = "hundred")]
     pub warmup_values: usize,
     /// How far one value may move the estimates, as a fraction of the spread.
-    #[serde(default = "five_hundredths")]
+    #[serde(default = "hundredth")]
     pub step: f64,
 }
 
@@ -321,6 +321,9 @@ fn five() -> f64 {
 }
 fn tenth() -> f64 {
     0.1
+}
+fn hundredth() -> f64 {
+    0.01
 }
 fn five_hundredths() -> f64 {
     0.05
