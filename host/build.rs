@@ -20,6 +20,7 @@ const FILTERS: &[(&str, &str)] = &[
     ("wasmstash-filter-syslog", "syslog"),
     ("wasmstash-filter-date", "date"),
     ("wasmstash-filter-templates", "templates"),
+    ("wasmstash-filter-anomaly", "anomaly"),
     ("wasmstash-filter-hello", "hello"),
     ("wasmstash-filter-chaos", "chaos"),
 ];

@@ -43,6 +43,10 @@ pub const BUILTINS: &[Builtin] = &[
         "templates",
         "mine log templates online: template id, text, parameters, new"
     ),
+    builtin!(
+        "anomaly",
+        "flag rate, error-ratio, value, template and new-value anomalies per key"
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static Builtin> {
