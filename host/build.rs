@@ -15,6 +15,7 @@ use std::process::Command;
 const FILTERS: &[(&str, &str)] = &[
     ("wasmstash-filter-json", "json"),
     ("wasmstash-filter-mutate", "mutate"),
+    ("wasmstash-filter-grok", "grok"),
     ("wasmstash-filter-hello", "hello"),
     ("wasmstash-filter-chaos", "chaos"),
 ];

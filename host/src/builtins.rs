@@ -26,6 +26,10 @@ pub const BUILTINS: &[Builtin] = &[
         "mutate",
         "rename, replace, convert, re-case, add and remove fields and tags"
     ),
+    builtin!(
+        "grok",
+        "Logstash grok: named fields from text with the standard pattern library (legacy or ECS)"
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static Builtin> {
