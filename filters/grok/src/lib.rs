@@ -7,6 +7,7 @@
 
 mod config;
 mod expression;
+mod fields;
 mod library;
 pub mod regex;
 
@@ -32,20 +33,16 @@ pub struct Grok {
     remove_field: Vec<String>,
     remove_tag: Vec<String>,
     matcher: Matcher,
+    scratch: fields::Scratch,
     /// The field being matched, copied so captures can be written while it
     /// is read.
     input: String,
 }
 
-/// An expression and, per capture name, where its values go.
+/// An expression and where its captures go.
 struct Compiled {
     expression: Expression,
-    targets: Vec<Target>,
-}
-
-struct Target {
-    field: String,
-    overwrite: bool,
+    shape: fields::Shape,
 }
 
 /// Whether the patterns of one field matched, or time ran out.
@@ -82,15 +79,13 @@ impl Filter for Grok {
                 let targets = expression
                     .captures()
                     .iter()
-                    .map(|plan| Target {
-                        field: under_target(target, &plan.field),
-                        overwrite: config.overwrite.contains(&plan.field),
+                    .map(|plan| {
+                        let field = under_target(target, &plan.field);
+                        (field, config.overwrite.contains(&plan.field))
                     })
                     .collect();
-                compiled.push(Compiled {
-                    expression,
-                    targets,
-                });
+                let shape = fields::Shape::new(targets);
+                compiled.push(Compiled { expression, shape });
             }
             matches.push((field, compiled));
         }
@@ -121,6 +116,7 @@ impl Filter for Grok {
             remove_field: config.remove_field,
             remove_tag: config.remove_tag,
             matcher: Matcher::default(),
+            scratch: fields::Scratch::default(),
             input: String::new(),
         })
     }
@@ -212,11 +208,16 @@ impl Grok {
                 .search(&mut self.matcher, &self.input, budget)?;
             if matched {
                 let keep_empty = self.keep_empty_captures;
+                let (shape, input, scratch) = (&compiled.shape, &self.input, &mut self.scratch);
+                shape.begin(event, scratch);
                 compiled
                     .expression
-                    .each_capture(&self.matcher, &self.input, |plan, value| {
-                        store(event, &compiled.targets[plan], value, keep_empty)
+                    .each_capture(&self.matcher, input, |plan, value| {
+                        if keep_empty || !matches!(value, Captured::Nil | Captured::Str("")) {
+                            shape.capture(event, scratch, input, plan, value);
+                        }
                     });
+                shape.finish(event, scratch, input);
                 if self.break_on_match {
                     break;
                 }
@@ -230,15 +231,7 @@ impl Grok {
         for (field, template) in &self.add_field {
             let field = event.sprintf(field);
             let value = event.sprintf(template);
-            store(
-                event,
-                &Target {
-                    field,
-                    overwrite: false,
-                },
-                Captured::Str(&value),
-                true,
-            );
+            fields::store(event, &field, false, Captured::Str(&value));
         }
         for field in &self.remove_field {
             let field = event.sprintf(field);
@@ -252,38 +245,6 @@ impl Grok {
             let tag = event.sprintf(tag);
             event.remove_tag(&tag);
         }
-    }
-}
-
-/// Logstash grok's `handle`: an empty or missing capture is skipped unless
-/// `keep_empty_captures`; a new field is set; an existing string becomes
-/// `[old, new]`, an existing array is appended to, anything else is kept.
-fn store(event: &mut Event, target: &Target, value: Captured, keep_empty: bool) {
-    if !keep_empty && matches!(value, Captured::Nil | Captured::Str("")) {
-        return;
-    }
-    let value = match value {
-        Captured::Nil => Value::Null,
-        Captured::Str(s) => Value::String(s.to_string()),
-        Captured::Int(n) => Value::from(n),
-        Captured::Float(f) => Value::from(f),
-    };
-    if target.overwrite {
-        event.set(&target.field, value);
-        return;
-    }
-    match event.get(&target.field) {
-        None | Some(Value::Null) => event.set(&target.field, value),
-        Some(Value::Array(_)) => {
-            if let Some(Value::Array(items)) = event.get_mut(&target.field) {
-                items.push(value);
-            }
-        }
-        Some(Value::String(old)) => {
-            let old = Value::String(old.clone());
-            event.set(&target.field, Value::Array(vec![old, value]));
-        }
-        Some(_) => {}
     }
 }
 

@@ -34,8 +34,9 @@ struct Field<'a> {
 }
 
 enum Slot<'a> {
+    /// JSON text, from the input or from [`Event::insert_json`].
     Raw {
-        bytes: &'a [u8],
+        bytes: Cow<'a, [u8]>,
         parsed: OnceCell<Value>,
     },
     Owned(Value),
@@ -106,7 +107,7 @@ impl<'a> Event<'a> {
                 key,
                 raw_key: Some(raw_key),
                 value: Slot::Raw {
-                    bytes: raw_value,
+                    bytes: Cow::Borrowed(raw_value),
                     parsed: OnceCell::new(),
                 },
             });
@@ -154,6 +155,7 @@ impl<'a> Event<'a> {
         if let (false, Slot::Raw { bytes, parsed }) = (nested, &top.value)
             && parsed.get().is_none()
             && let Some(inner) = bytes
+                .as_ref()
                 .strip_prefix(b"\"")
                 .and_then(|b| b.strip_suffix(b"\""))
             && memchr::memchr(b'\\', inner).is_none()
@@ -202,6 +204,28 @@ impl<'a> Event<'a> {
         *self.top_level_mut(key) = value.into();
     }
 
+    /// Sets the top-level field named exactly `key` to a value that is
+    /// already JSON text, which is written out as is. For filters that
+    /// produce many fields per event, encoding them directly skips building
+    /// `Value`s; reading the field back parses it. The caller must pass one
+    /// valid JSON value (the host checks every changed event and refuses
+    /// invalid ones).
+    pub fn insert_json(&mut self, key: &str, json: Vec<u8>) {
+        self.changed = true;
+        let value = Slot::Raw {
+            bytes: Cow::Owned(json),
+            parsed: OnceCell::new(),
+        };
+        match self.position(key) {
+            Some(index) => self.fields[index].value = value,
+            None => self.fields.push(Field {
+                key: Cow::Owned(key.to_owned()),
+                raw_key: None,
+                value,
+            }),
+        }
+    }
+
     fn top_level_mut(&mut self, key: &str) -> &mut Value {
         self.changed = true;
         let index = self.position(key).unwrap_or_else(|| {
@@ -225,7 +249,7 @@ impl<'a> Event<'a> {
             let removed = self.fields.remove(index);
             return Some(match removed.value {
                 Slot::Raw { bytes, parsed } => {
-                    parsed.into_inner().unwrap_or_else(|| parse_value(bytes))
+                    parsed.into_inner().unwrap_or_else(|| parse_value(&bytes))
                 }
                 Slot::Owned(value) => value,
             });
@@ -325,7 +349,7 @@ impl<'a> Event<'a> {
             }
             out.push(b':');
             match &field.value {
-                Slot::Raw { bytes, .. } => out.extend_from_slice(bytes),
+                Slot::Raw { bytes, .. } => out.extend_from_slice(bytes.as_ref()),
                 Slot::Owned(value) => write_value(out, value),
             }
         }
@@ -388,6 +412,16 @@ mod tests {
             event.to_json(),
             r#"{"message":"a \u00e9 b","n":1.50,"o":{"x":[1, 2]},"added":true}"#
         );
+    }
+
+    #[test]
+    fn inserted_json_is_written_as_is_and_readable() {
+        let mut event = Event::parse(br#"{"a":1}"#).unwrap();
+        event.insert_json("b", br#"{"c":[1,"x"]}"#.to_vec());
+        event.insert_json("a", b"2".to_vec());
+        assert!(event.is_changed());
+        assert_eq!(event.get("[b][c][1]"), Some(&json!("x")));
+        assert_eq!(event.to_json(), r#"{"a":2,"b":{"c":[1,"x"]}}"#);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! markers of atomic groups and lookarounds. Nothing recurses, so no input can
 //! overflow the call stack, and every step counts against a budget.
 
-use super::class::{ByteSet, prev_char_start};
+use super::class::{ByteSet, ClassTable, prev_char_start};
 use super::compile::{Inst, NO_SET, Program, RunMode, StartAnchor, UNBOUNDED};
 use super::parse::Assertion;
 
@@ -220,21 +220,34 @@ impl Matcher {
                                 true
                             }
                             RunMode::Lazy => {
-                                pos = p;
-                                let left = if max == UNBOUNDED {
+                                let mut left = if max == UNBOUNDED {
                                     UNBOUNDED
                                 } else {
                                     max - min
                                 };
-                                if left > 0 {
-                                    self.stack.push(Frame::Lazy {
-                                        pc: pc as u32,
-                                        class,
-                                        pos: pos as u32,
-                                        left,
-                                    });
+                                // Take more only up to where what follows can begin.
+                                match lazy_step(
+                                    table,
+                                    input,
+                                    p,
+                                    &mut left,
+                                    set_of(program, next),
+                                    false,
+                                ) {
+                                    Some(at) => {
+                                        pos = at;
+                                        if left > 0 {
+                                            self.stack.push(Frame::Lazy {
+                                                pc: pc as u32,
+                                                class,
+                                                pos: pos as u32,
+                                                left,
+                                            });
+                                        }
+                                        true
+                                    }
+                                    None => false,
                                 }
-                                true
                             }
                             RunMode::Greedy => {
                                 // Start at the longest run, but only where what
@@ -408,16 +421,21 @@ impl Matcher {
                         left,
                     } => {
                         charge(budget)?;
-                        let Some(len) =
-                            program.classes[class as usize].match_at(input, at as usize)
-                        else {
-                            continue;
+                        let next = match insts[to as usize - 1] {
+                            Inst::Run { next, .. } => next,
+                            _ => NO_SET,
                         };
-                        let p = at as usize + len;
-                        let left = if left == UNBOUNDED {
-                            UNBOUNDED
-                        } else {
-                            left - 1
+                        let mut left = left;
+                        let table = &program.classes[class as usize];
+                        let Some(p) = lazy_step(
+                            table,
+                            input,
+                            at as usize,
+                            &mut left,
+                            set_of(program, next),
+                            true,
+                        ) else {
+                            continue;
                         };
                         if left > 0 {
                             self.stack.push(Frame::Lazy {
@@ -542,6 +560,38 @@ fn give_back(
             return None;
         }
         p = prev_char_start(input, p);
+    }
+}
+
+/// Moves a lazy run forward from `pos`: one character first if `take_one`,
+/// then on over class members until what follows could begin. `left` counts
+/// the characters the run may still take (`UNBOUNDED` for no limit).
+#[inline]
+fn lazy_step(
+    table: &ClassTable,
+    input: &[u8],
+    mut pos: usize,
+    left: &mut u32,
+    next: Option<&ByteSet>,
+    take_one: bool,
+) -> Option<usize> {
+    let mut take = take_one;
+    loop {
+        if !take {
+            match (next, input.get(pos)) {
+                (None, _) => return Some(pos),
+                (Some(set), Some(&b)) if set.contains(b) => return Some(pos),
+                _ => {}
+            }
+        }
+        take = false;
+        if *left == 0 {
+            return None;
+        }
+        pos += table.match_at(input, pos)?;
+        if *left != UNBOUNDED {
+            *left -= 1;
+        }
     }
 }
 
