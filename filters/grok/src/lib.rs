@@ -167,9 +167,7 @@ impl Grok {
     /// string form (a missing field as "").
     fn match_field(&mut self, index: usize, event: &mut Event, budget: &mut Budget) -> Outcome {
         let field = &self.matches[index].0;
-        if let Some(text) = event.get_str(field) {
-            self.input.clear();
-            self.input.push_str(text);
+        if event.read_str_into(field, &mut self.input) {
             return self.match_input(index, event, budget);
         }
         let inputs: Vec<String> = match event.get(field) {

@@ -165,6 +165,31 @@ impl<'a> Event<'a> {
         segments.try_fold(top.value.value(), child)?.as_str()
     }
 
+    /// Copies the string at `field` into `out` (replacing its contents) and
+    /// returns true, or returns false if it is absent or not a string. A
+    /// top-level string is decoded straight from the input bytes, without
+    /// building a `Value`: for filters that read one text field per event.
+    pub fn read_str_into(&self, field: &str, out: &mut String) -> bool {
+        let mut segments = field_ref::segments(field);
+        let nested = segments.clone().nth(1).is_some();
+        if !nested
+            && let Some(index) = segments.next().and_then(|top| self.position(top))
+            && let Slot::Raw { bytes, parsed } = &self.fields[index].value
+            && parsed.get().is_none()
+            && bytes.first() == Some(&b'"')
+        {
+            return json_text::unescape_str_into(bytes, out);
+        }
+        match self.get_str(field) {
+            Some(text) => {
+                out.clear();
+                out.push_str(text);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Whether `field` is present (even if its value is `null`).
     pub fn contains(&self, field: &str) -> bool {
         self.get(field).is_some()
