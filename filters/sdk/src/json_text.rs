@@ -107,11 +107,12 @@ pub fn unescape_str_into(raw: &[u8], out: &mut String) -> bool {
                     return false;
                 };
                 pos += 4;
-                if (0xD800..0xDC00).contains(&code) && inner.get(pos..pos + 2) == Some(b"\\u") {
-                    if let Some(low) = hex(pos + 2).filter(|l| (0xDC00..0xE000).contains(l)) {
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-                        pos += 6;
-                    }
+                if (0xD800..0xDC00).contains(&code)
+                    && inner.get(pos..pos + 2) == Some(b"\\u")
+                    && let Some(low) = hex(pos + 2).filter(|l| (0xDC00..0xE000).contains(l))
+                {
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                    pos += 6;
                 }
                 let c = char::from_u32(code).unwrap_or('\u{FFFD}');
                 let mut buf = [0u8; 4];
