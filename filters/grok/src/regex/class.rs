@@ -214,9 +214,62 @@ impl CharClass {
         for b in 0..128u8 {
             ascii[b as usize] = self.contains_ascii(b);
         }
+        // Every non-ASCII character is a member exactly when the class is a
+        // negation of ASCII-only members.
+        let all_non_ascii = self.negated
+            && self.ranges.is_empty()
+            && self.properties.is_empty()
+            && self.negated_parts.is_empty();
+        let excluded: Vec<u8> = (0..128u8).filter(|&b| !ascii[b as usize]).collect();
         ClassTable {
             ascii,
             non_ascii: self.may_contain_non_ascii().then(|| Box::new(self.clone())),
+            stops: (all_non_ascii && excluded.len() <= 3).then(|| SmallBytes::new(&excluded)),
+        }
+    }
+}
+
+/// Up to three ASCII bytes, searched for with `memchr`.
+#[derive(Clone, Copy, Debug)]
+pub struct SmallBytes {
+    len: u8,
+    bytes: [u8; 3],
+}
+
+impl SmallBytes {
+    pub fn new(bytes: &[u8]) -> SmallBytes {
+        let mut small = SmallBytes {
+            len: bytes.len() as u8,
+            bytes: [0; 3],
+        };
+        small.bytes[..bytes.len()].copy_from_slice(bytes);
+        small
+    }
+
+    /// The union with `other`, if it still fits.
+    pub fn union(&self, other: &SmallBytes) -> Option<SmallBytes> {
+        let mut all: Vec<u8> = self.bytes[..self.len as usize].to_vec();
+        for &b in &other.bytes[..other.len as usize] {
+            if !all.contains(&b) {
+                all.push(b);
+            }
+        }
+        (all.len() <= 3).then(|| SmallBytes::new(&all))
+    }
+
+    pub fn contains(&self, b: u8) -> bool {
+        self.bytes[..self.len as usize].contains(&b)
+    }
+
+    /// The first index of `haystack` holding one of the bytes.
+    #[inline]
+    pub fn find(&self, haystack: &[u8]) -> Option<usize> {
+        let b = self.bytes;
+        match self.len {
+            0 => None,
+            1 => memchr::memchr(b[0], haystack),
+            2 => memchr::memchr2(b[0], b[1], haystack),
+            _ => memchr::memchr3(b[0], b[1], b[2], haystack),
         }
     }
 }
@@ -226,6 +279,9 @@ impl CharClass {
 pub struct ClassTable {
     ascii: [bool; 128],
     non_ascii: Option<Box<CharClass>>,
+    /// For a class of everything but a few ASCII bytes (`.`, `[^"]`,
+    /// `[^\\"]`): those bytes, so a run is one `memchr`.
+    pub stops: Option<SmallBytes>,
 }
 
 impl ClassTable {
@@ -309,5 +365,11 @@ impl ByteSet {
     }
     pub fn is_full(&self) -> bool {
         self.0 == [u64::MAX; 4]
+    }
+
+    /// The members, if there are at most three and all are ASCII.
+    pub fn small(&self) -> Option<SmallBytes> {
+        let members: Vec<u8> = (0..=255u8).filter(|&b| self.contains(b)).take(4).collect();
+        (members.len() <= 3 && members.iter().all(u8::is_ascii)).then(|| SmallBytes::new(&members))
     }
 }

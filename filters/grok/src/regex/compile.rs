@@ -6,7 +6,7 @@
 //! and a greedy run of one class gives back characters only at positions where
 //! what follows could start.
 
-use super::class::{ByteSet, CharClass, ClassTable};
+use super::class::{ByteSet, CharClass, ClassTable, SmallBytes};
 use super::parse::{Assertion, Node};
 
 /// No pruning: the continuation may match without consuming a byte.
@@ -70,6 +70,8 @@ pub struct Program {
     pub insts: Vec<Inst>,
     pub classes: Vec<ClassTable>,
     pub sets: Vec<ByteSet>,
+    /// Per set, its members when they are few enough for `memchr`.
+    pub small_sets: Vec<Option<SmallBytes>>,
     /// Capture slots first (two per group), then loop-start slots.
     pub slot_count: usize,
     pub start_set: u16,
@@ -106,6 +108,7 @@ pub fn compile(node: &Node, group_count: usize) -> Result<Program, String> {
         insts: compiler.insts,
         classes: compiler.classes,
         sets: Vec::new(),
+        small_sets: Vec::new(),
         slot_count: compiler.next_slot as usize,
         start_set: NO_SET,
         anchor,
@@ -475,6 +478,7 @@ fn add_byte_sets(program: &mut Program) {
         }
     }
     program.start_set = intern(first(0, &program.insts, &program.classes));
+    program.small_sets = interner.iter().map(ByteSet::small).collect();
     program.sets = interner;
 }
 

@@ -7,7 +7,7 @@
 //! markers of atomic groups and lookarounds. Nothing recurses, so no input can
 //! overflow the call stack, and every step counts against a budget.
 
-use super::class::{ByteSet, ClassTable, prev_char_start};
+use super::class::{ByteSet, ClassTable, SmallBytes, prev_char_start};
 use super::compile::{Inst, NO_SET, Program, RunMode, StartAnchor, UNBOUNDED};
 use super::parse::Assertion;
 
@@ -193,26 +193,8 @@ impl Matcher {
                     next,
                 } => {
                     let table = &program.classes[class as usize];
-                    let mut count = 0u32;
-                    let mut p = pos;
-                    let mut min_pos = pos;
                     let limit = if mode == RunMode::Lazy { min } else { max };
-                    while count < limit {
-                        match table.match_at(input, p) {
-                            Some(len) => p += len,
-                            None => break,
-                        }
-                        count += 1;
-                        if count == min {
-                            min_pos = p;
-                        }
-                    }
-                    if count < min {
-                        false
-                    } else {
-                        if min == 0 {
-                            min_pos = pos;
-                        }
+                    if let Some((p, min_pos)) = scan_run(table, input, pos, min, limit) {
                         pc += 1;
                         match mode {
                             RunMode::Possessive => {
@@ -231,7 +213,7 @@ impl Matcher {
                                     input,
                                     p,
                                     &mut left,
-                                    set_of(program, next),
+                                    next_of(program, next),
                                     false,
                                 ) {
                                     Some(at) => {
@@ -268,6 +250,8 @@ impl Matcher {
                                 }
                             }
                         }
+                    } else {
+                        false
                     }
                 }
                 Inst::Split {
@@ -432,7 +416,7 @@ impl Matcher {
                             input,
                             at as usize,
                             &mut left,
-                            set_of(program, next),
+                            next_of(program, next),
                             true,
                         ) else {
                             continue;
@@ -572,9 +556,24 @@ fn lazy_step(
     input: &[u8],
     mut pos: usize,
     left: &mut u32,
-    next: Option<&ByteSet>,
+    (next, next_small): (Option<&ByteSet>, Option<SmallBytes>),
     take_one: bool,
 ) -> Option<usize> {
+    // `.*?"`: one memchr for where what follows can begin or the run must stop.
+    if *left == UNBOUNDED
+        && let (Some(stops), Some(next_small)) = (table.stops, next_small)
+        && let Some(targets) = stops.union(&next_small)
+    {
+        let mut start = pos;
+        if take_one {
+            match input.get(pos) {
+                Some(&b) if !stops.contains(b) => start += utf8_len(b),
+                _ => return None,
+            }
+        }
+        let q = start + targets.find(&input[start..])?;
+        return next_small.contains(input[q]).then_some(q);
+    }
     let mut take = take_one;
     loop {
         if !take {
@@ -592,6 +591,71 @@ fn lazy_step(
         if *left != UNBOUNDED {
             *left -= 1;
         }
+    }
+}
+
+/// Scans a run of `table` from `pos`, at most `limit` characters: returns
+/// its end and the position after `min` characters, or `None` if shorter
+/// than `min`. A class of all but a few ASCII bytes scans with `memchr`.
+#[inline]
+fn scan_run(
+    table: &ClassTable,
+    input: &[u8],
+    pos: usize,
+    min: u32,
+    limit: u32,
+) -> Option<(usize, usize)> {
+    if limit == UNBOUNDED
+        && min <= 1
+        && let Some(stops) = table.stops
+    {
+        let end = stops.find(&input[pos..]).map_or(input.len(), |i| pos + i);
+        if end == pos {
+            return (min == 0).then_some((pos, pos));
+        }
+        let min_pos = if min == 1 {
+            pos + utf8_len(input[pos])
+        } else {
+            pos
+        };
+        return Some((end, min_pos));
+    }
+    let mut count = 0u32;
+    let mut p = pos;
+    let mut min_pos = pos;
+    while count < limit {
+        match table.match_at(input, p) {
+            Some(len) => p += len,
+            None => break,
+        }
+        count += 1;
+        if count == min {
+            min_pos = p;
+        }
+    }
+    (count >= min).then_some((p, min_pos))
+}
+
+/// Length of the UTF-8 sequence a lead byte starts.
+#[inline]
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    }
+}
+
+#[inline(always)]
+fn next_of(program: &Program, id: u16) -> (Option<&ByteSet>, Option<SmallBytes>) {
+    if id == NO_SET {
+        (None, None)
+    } else {
+        (
+            Some(&program.sets[id as usize]),
+            program.small_sets[id as usize],
+        )
     }
 }
 

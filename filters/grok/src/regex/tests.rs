@@ -222,3 +222,23 @@ fn the_time_limit_stops_a_long_search() {
         Err(Stop::Deadline)
     );
 }
+
+#[test]
+fn runs_scanned_with_memchr_keep_their_meaning() {
+    assert_eq!(whole("\"[^\"]*\"", "a\"中\"b").as_deref(), Some("\"中\""));
+    assert_eq!(
+        group("(?<a>.*?)\"", "中文\"x", "a").as_deref(),
+        Some("中文")
+    );
+    assert_eq!(whole("[^,]*?;", "a,b;").as_deref(), Some("b;"));
+    assert_eq!(whole("[^ ]+", " x").as_deref(), Some("x"));
+    assert_eq!(whole("x[^ ]+", "x "), None);
+    assert_eq!(
+        group("(?<a>[^\"]*)\"(?<b>.*)", "ab\"c\"d", "b").as_deref(),
+        Some("c\"d")
+    );
+    assert_eq!(
+        group("(?<a>.*?)(?:\"|$)", "abc", "a").as_deref(),
+        Some("abc")
+    );
+}
