@@ -16,6 +16,7 @@ mod class;
 mod compile;
 mod exec;
 mod parse;
+mod parse_class;
 
 pub use exec::{Budget, Matcher, Stop, UNSET};
 pub use parse::{Resolver, Splice};
