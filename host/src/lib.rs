@@ -12,6 +12,8 @@
 //! - [`golden`]: `wasmstash test`, golden-file tests for filter authors.
 //! - [`scaffold`]: `wasmstash new`, a ready filter crate.
 //! - [`metrics`]: the Prometheus registry behind `GET /metrics`.
+//! - [`probe`]: `wasmstash probe`, the container health check.
+//! - [`setup`]: `wasmstash setup`, index templates and Kibana objects.
 
 pub mod builtins;
 pub mod config;
@@ -21,6 +23,8 @@ pub mod golden;
 pub mod input;
 pub mod metrics;
 pub mod pipeline;
+pub mod probe;
 pub mod run;
 pub mod scaffold;
 pub mod serve;
+pub mod setup;
