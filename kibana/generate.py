@@ -23,6 +23,9 @@ from pathlib import Path
 DATA_VIEW = "wasmstash-logs"
 OUT = Path(__file__).with_name("wasmstash.ndjson")
 
+# event.duration is in nanoseconds (ECS); Lens shows it as a human duration.
+DURATION = {"id": "duration", "params": {"decimals": 0, "fromUnit": "nanoseconds", "toUnit": "humanize"}}
+
 ERROR_KQL = 'log.level : ("error" or "fatal" or "critical") or http.response.status_code >= 500'
 
 
@@ -70,6 +73,12 @@ def metric(operation, field, label, data_type="number", **params):
     return column
 
 
+def latency_percentile(percentile):
+    column = metric("percentile", "event.duration", f"p{percentile}", percentile=percentile)
+    column["params"]["format"] = DURATION
+    return column
+
+
 def last_value(field, label):
     return {
         "label": label, "customLabel": True, "dataType": "string", "operationType": "last_value",
@@ -83,7 +92,7 @@ def histogram(field, label):
     return {
         "label": label, "customLabel": True, "dataType": "number", "operationType": "range",
         "sourceField": field, "isBucketed": True, "scale": "interval",
-        "params": {"type": "histogram", "maxBars": "auto",
+        "params": {"type": "histogram", "maxBars": "auto", "format": DURATION,
                    "ranges": [{"from": 0, "to": 1000, "label": ""}]},
     }
 
@@ -250,14 +259,14 @@ def overview():
            {"s": terms("service.name", "n", size=15, other=False),
             **rate_columns, "n": count()},
            ["s", *rate_order, "n"], lambda l: table(l, ["s", "r", "n"]))
-    d.lens("latency-histogram", "Latency distribution (app.duration_ms)",
-           {"b": histogram("app.duration_ms", "Latency (ms)"), "n": count()},
+    d.lens("latency-histogram", "Latency distribution (event.duration)",
+           {"b": histogram("event.duration", "Latency"), "n": count()},
            ["b", "n"], lambda l: xy(l, "b", ["n"], series="bar"), w=24)
     d.lens("latency-percentiles", "Latency p50 / p95 / p99 over time",
            {"t": date_histogram(),
-            "p50": metric("percentile", "app.duration_ms", "p50 (ms)", percentile=50),
-            "p95": metric("percentile", "app.duration_ms", "p95 (ms)", percentile=95),
-            "p99": metric("percentile", "app.duration_ms", "p99 (ms)", percentile=99)},
+            "p50": latency_percentile(50),
+            "p95": latency_percentile(95),
+            "p99": latency_percentile(99)},
            ["t", "p50", "p95", "p99"], lambda l: xy(l, "t", ["p50", "p95", "p99"], series="line"))
     d.lens("status-codes", "HTTP status codes over time",
            {"t": date_histogram(), "s": terms("http.response.status_code", "n", numeric=True),
