@@ -68,3 +68,53 @@ pub fn probe(args: &ProbeArgs) -> Result<String, String> {
         Err(format!("{}: {status_line}", args.url))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A one-request server answering `status_line`; returns the probe args
+    /// for it and the request it received.
+    fn answer_once(status_line: &'static str) -> (ProbeArgs, std::thread::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/readyz", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 512];
+            let n = stream.read(&mut request).unwrap();
+            write!(stream, "{status_line}\r\ncontent-length: 2\r\n\r\nok").unwrap();
+            String::from_utf8_lossy(&request[..n]).into_owned()
+        });
+        (ProbeArgs { url, timeout: 5 }, server)
+    }
+
+    #[test]
+    fn a_2xx_answer_passes_and_anything_else_fails() {
+        let (args, server) = answer_once("HTTP/1.1 200 OK");
+        assert_eq!(probe(&args).unwrap(), "HTTP/1.1 200 OK");
+        assert!(
+            server
+                .join()
+                .unwrap()
+                .starts_with("GET /readyz HTTP/1.0\r\n")
+        );
+
+        let (args, server) = answer_once("HTTP/1.1 503 Service Unavailable");
+        let error = probe(&args).unwrap_err();
+        assert!(
+            error.ends_with("/readyz: HTTP/1.1 503 Service Unavailable"),
+            "{error}"
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn only_http_urls_are_probed() {
+        let args = ProbeArgs {
+            url: "https://127.0.0.1:9700/readyz".into(),
+            timeout: 1,
+        };
+        assert!(probe(&args).unwrap_err().contains("only http://"));
+    }
+}

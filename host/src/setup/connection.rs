@@ -131,3 +131,55 @@ pub fn chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SetupArgs,
+    }
+
+    fn auth(flags: &[&str]) -> Result<Auth, String> {
+        let mut argv = vec!["setup"];
+        argv.extend_from_slice(flags);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        Auth::from_args(&cli.args).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn credentials_come_in_pairs_or_as_a_key() {
+        assert!(matches!(
+            auth(&["--username", "u", "--password", "p"]),
+            Ok(Auth::Basic { .. })
+        ));
+        assert!(matches!(auth(&["--api-key", "aWQ6a2V5"]), Ok(Auth::ApiKey(k)) if k == "aWQ6a2V5"));
+        assert!(
+            auth(&["--username", "u"])
+                .unwrap_err()
+                .contains("needs a password")
+        );
+        assert!(
+            auth(&["--password", "p"])
+                .unwrap_err()
+                .contains("without --username")
+        );
+        assert!(auth(&["--api-key", " "]).unwrap_err().contains("empty"));
+        assert!(auth(&["--api-key", "k", "--username", "u"]).is_err());
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_a_pem_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.pem");
+        std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\n...\n").unwrap();
+        let error = read_ca(Some(&key)).unwrap_err().0;
+        assert!(error.contains("no PEM certificate"), "{error}");
+        let missing = read_ca(Some(&dir.path().join("nope.crt"))).unwrap_err().0;
+        assert!(missing.starts_with("--ca-cert "), "{missing}");
+        assert!(read_ca(None).unwrap().is_none());
+    }
+}
