@@ -526,6 +526,32 @@ async fn elasticsearch_down_names_the_url_and_touches_nothing_else() {
 }
 
 #[tokio::test]
+async fn kibana_down_is_named_after_elasticsearch_is_done() {
+    let mut pair = pair().await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    pair.args.kibana_url = format!("http://{closed}");
+    pair.args.wait_timeout = 0;
+    let mut out = Vec::new();
+    let error = run_async(&pair.args, &mut out).await.unwrap_err().0;
+    assert!(
+        error.starts_with(&format!(
+            "kibana at http://{closed} was not ready within 0 s"
+        )),
+        "{error}"
+    );
+    // The Elasticsearch side was installed and reported before the failure.
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("index template wasmstash-logs: created"),
+        "{out}"
+    );
+    assert!(!out.contains("setup done"), "{out}");
+}
+
+#[tokio::test]
 async fn refused_credentials_stop_at_once_with_advice() {
     let mut pair = pair().await;
     pair.es.with(|s| s.refuse = Some(401));
