@@ -328,6 +328,7 @@ fn engine(deadline: bool) -> Engine {
         call_timeout: deadline.then(|| Duration::from_secs(5)),
         memory_limit_bytes: 256 << 20,
         cache_dir: None,
+        ..Default::default()
     })
     .expect("engine starts")
 }

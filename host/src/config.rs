@@ -48,6 +48,7 @@ struct RawEngine {
     call_timeout_ms: Option<u64>,
     memory_limit_mib: Option<u64>,
     cache_dir: Option<PathBuf>,
+    checkpoint_interval_ms: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -441,9 +442,19 @@ fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, String
             ));
         }
     };
+    let checkpoint_interval = match raw.checkpoint_interval_ms {
+        None => defaults.checkpoint_interval,
+        Some(ms @ 0..=3_600_000) => Duration::from_millis(ms),
+        Some(other) => {
+            return Err(format!(
+                "checkpoint_interval_ms = {other}: must be between 0 and 3600000"
+            ));
+        }
+    };
     Ok(EngineSettings {
         call_timeout,
         memory_limit_bytes,
+        checkpoint_interval,
         cache_dir: raw
             .cache_dir
             .map(|dir| base.join(dir))

@@ -390,3 +390,87 @@ fn two_serve_workers_update_one_baseline_and_it_survives_reload_and_restart() {
     assert_eq!(flagged(server.addr, &["same", "other", "third"]), 1);
     server.stop();
 }
+
+#[test]
+fn gen_writes_the_same_logs_for_a_seed_and_labels_every_incident_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, seed: &str| {
+        let out = dir.path().join(name);
+        let args = [
+            "gen",
+            "--seed",
+            seed,
+            "--duration",
+            "4h",
+            "--warmup",
+            "1h",
+            "--scale",
+            "0.2",
+            "--incidents-per-kind",
+            "1",
+        ];
+        let mut args: Vec<&str> = args.to_vec();
+        args.extend(["--out", out.to_str().unwrap()]);
+        wasmstash(&args);
+        let truth: Value =
+            serde_json::from_slice(&std::fs::read(out.with_extension("truth.json")).unwrap())
+                .unwrap();
+        (std::fs::read(&out).unwrap(), truth)
+    };
+    let (first, truth) = write("a.ndjson", "5");
+    let (again, _) = write("b.ndjson", "5");
+    let (other, _) = write("c.ndjson", "6");
+    assert!(first == again, "the same seed wrote different logs");
+    assert!(first != other, "another seed wrote the same logs");
+    let kinds: Vec<&str> = truth["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "error_burst",
+        "latency_spike",
+        "traffic_drop",
+        "service_silent",
+        "new_error_template",
+        "new_client",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    let lines: Vec<Value> = first
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, truth["events"].as_u64().unwrap());
+    for dataset in ["apache.access", "app"] {
+        let event = lines
+            .iter()
+            .find(|e| e["event"]["dataset"] == dataset)
+            .expect("both kinds of lines");
+        for field in ["@timestamp", "message"] {
+            assert!(event[field].is_string(), "{field} in {event}");
+        }
+        assert!(
+            event["service"]["name"].is_string() && event["host"]["name"].is_string(),
+            "{event}"
+        );
+    }
+    let too_short = Command::new(binary())
+        .args([
+            "gen",
+            "--duration",
+            "1h",
+            "--out",
+            dir.path().join("x").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(too_short.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&too_short.stderr).contains("lengthen --duration"),
+        "{}",
+        String::from_utf8_lossy(&too_short.stderr)
+    );
+}

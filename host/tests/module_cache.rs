@@ -12,6 +12,7 @@ fn engine(cache: &std::path::Path, deadline: bool) -> Engine {
         call_timeout: deadline.then(|| Duration::from_millis(500)),
         memory_limit_bytes: 16 << 20,
         cache_dir: Some(cache.to_path_buf()),
+        ..Default::default()
     })
     .unwrap()
 }

@@ -37,6 +37,10 @@ pub struct EngineSettings {
     /// Where compiled modules are kept across restarts; `None` keeps them in
     /// memory only.
     pub cache_dir: Option<PathBuf>,
+    /// How often a stateful filter's state is checkpointed in memory (the
+    /// batches in between are logged to re-run after a failure); zero
+    /// checkpoints before every batch.
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for EngineSettings {
@@ -45,6 +49,7 @@ impl Default for EngineSettings {
             call_timeout: Some(Duration::from_millis(1000)),
             memory_limit_bytes: 64 << 20,
             cache_dir: default_cache_dir(),
+            checkpoint_interval: Duration::from_secs(1),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! checked before it replaces an event.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use wasmstash_sdk::wire::{self, ResultKind};
 
@@ -90,6 +91,10 @@ impl StageOutcome {
     }
 }
 
+/// A stateful stage checkpoints early when the batches logged since its last
+/// checkpoint exceed this, so the log's memory stays bounded.
+const MAX_LOG_BYTES: usize = 64 << 20;
+
 /// A filter module with the instance that serves it.
 pub struct Stage {
     module: FilterModule,
@@ -98,6 +103,12 @@ pub struct Stage {
     state: Option<Vec<u8>>,
     batch: Vec<u8>,
     recycles: u64,
+    /// A stateful filter's batches since its last checkpoint, encoded, with
+    /// their event counts: a replacement instance restores the checkpoint
+    /// and re-runs them, so it has seen exactly what the lost one had.
+    log: Vec<(Vec<u8>, usize)>,
+    log_bytes: usize,
+    checkpointed_at: Option<Instant>,
     /// Counters reported by successful calls since last taken. A failed
     /// call's counters are dropped with the rest of its effects, so replayed
     /// events count once.
@@ -112,6 +123,9 @@ impl Stage {
             state: None,
             batch: Vec::new(),
             recycles: 0,
+            log: Vec::new(),
+            log_bytes: 0,
+            checkpointed_at: None,
             counters: BTreeMap::new(),
         }
     }
@@ -127,17 +141,17 @@ impl Stage {
 
     /// Runs the filter over `events`; exactly one outcome per event, in order.
     ///
-    /// A stateful filter is checkpointed first, and again after each event
-    /// that succeeds during a replay: an instance thrown away mid-batch takes
-    /// that batch's partial updates with it, and its replacement starts from
-    /// the state just before the event it is given, so every event that
-    /// comes out processed was counted exactly once.
+    /// A stateful filter is checkpointed every `engine.checkpoint_interval_ms`
+    /// and its successful batches since are logged. An instance thrown away
+    /// mid-batch takes that batch's partial updates with it; its replacement
+    /// restores the checkpoint and re-runs the log, so it starts exactly
+    /// where the batch started, and every event of a replay that succeeds is
+    /// logged in turn: each event that comes out processed counted once.
     pub fn process(&mut self, events: &[&[u8]]) -> Vec<StageOutcome> {
         if events.is_empty() {
             return Vec::new();
         }
-        let stateful = self.module.is_stateful();
-        if stateful {
+        if self.module.is_stateful() && self.checkpoint_due() {
             self.checkpoint();
         }
         match self.call(events) {
@@ -154,12 +168,7 @@ impl Stage {
                 events
                     .iter()
                     .map(|event| match self.call(std::slice::from_ref(event)) {
-                        Ok(mut single) => {
-                            if stateful {
-                                self.checkpoint();
-                            }
-                            single.pop().expect("one result per event")
-                        }
+                        Ok(mut single) => single.pop().expect("one result per event"),
                         Err(failure) => StageOutcome::Failed(failure),
                     })
                     .collect()
@@ -175,6 +184,10 @@ impl Stage {
         let result = self
             .instance()
             .and_then(|instance| instance.process(&batch, events.len()));
+        if result.is_ok() && self.module.is_stateful() {
+            self.log_bytes += batch.len();
+            self.log.push((batch.clone(), events.len()));
+        }
         self.batch = batch;
         match result {
             Ok(outcomes) => {
@@ -212,13 +225,33 @@ impl Stage {
                     "restoring state into a new instance failed: {e}"
                 );
             }
+            for (batch, count) in &self.log {
+                if let Err(failure) = instance.process(batch, *count) {
+                    tracing::error!(
+                        filter = self.module.name(),
+                        "re-running a logged batch failed ({}); state since the checkpoint is lost",
+                        failure.reason
+                    );
+                    break;
+                }
+            }
+            // Those events were counted when they first ran.
+            instance.take_counters();
             self.instance = Some(instance);
         }
         Ok(self.instance.as_mut().expect("set above"))
     }
 
+    fn checkpoint_due(&self) -> bool {
+        let interval = self.module.engine().settings().checkpoint_interval;
+        self.log_bytes >= MAX_LOG_BYTES
+            || self
+                .checkpointed_at
+                .is_none_or(|at| at.elapsed() >= interval)
+    }
+
     /// Remembers the live state for a replacement instance. A checkpoint
-    /// that fails keeps the previous one: older, but never double-counted.
+    /// that fails keeps the previous one and the log after it.
     fn checkpoint(&mut self) {
         if let Err(failure) = self.snapshot() {
             tracing::warn!(
@@ -227,6 +260,13 @@ impl Stage {
                 failure.reason
             );
         }
+    }
+
+    /// The state now covers everything logged.
+    fn clear_log(&mut self) {
+        self.log.clear();
+        self.log_bytes = 0;
+        self.checkpointed_at = Some(Instant::now());
     }
 
     /// Drops the live instance (its state can no longer be trusted); the
@@ -239,6 +279,7 @@ impl Stage {
     pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, Failure> {
         let state = self.instance()?.snapshot()?;
         self.state.clone_from(&state);
+        self.clear_log();
         Ok(state)
     }
 
@@ -247,6 +288,7 @@ impl Stage {
         let instance = self.instance().map_err(|f| f.reason)?;
         instance.restore(&state)?;
         self.state = Some(state);
+        self.clear_log();
         Ok(())
     }
 

@@ -21,7 +21,7 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
     let scale = args.rate / peak_total;
     let mut sink = Sink::new(args.tcp.clone());
     let started = Instant::now();
-    let mut next_incident = started + args.warmup;
+    let mut next_incident = started + args.warmup();
     let mut incidents: Vec<Incident> = Vec::new();
     let shape = Shape {
         parsed: args.parsed,

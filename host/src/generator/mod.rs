@@ -39,9 +39,10 @@ pub struct GenArgs {
     /// Span of event time to write, e.g. 24h, 90m.
     #[arg(long, default_value = "24h", value_parser = parse_duration, value_name = "SPAN")]
     pub duration: Duration,
-    /// Quiet time at the start, with no incidents (detectors learn then).
-    #[arg(long, default_value = "2h", value_parser = parse_duration, value_name = "SPAN")]
-    pub warmup: Duration,
+    /// Quiet time at the start, with no incidents (detectors learn then);
+    /// default 2h, or 35m with --follow (past `anomaly`'s 30-interval warm-up).
+    #[arg(long, value_parser = parse_duration, value_name = "SPAN")]
+    pub warmup: Option<Duration>,
     /// Incidents of each of the six kinds to inject.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=50))]
     pub incidents_per_kind: u32,
@@ -76,6 +77,16 @@ pub struct GenArgs {
     /// Live mode: start an incident this often, after --warmup.
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "SPAN", requires = "follow")]
     pub incident_every: Duration,
+}
+
+impl GenArgs {
+    fn warmup(&self) -> Duration {
+        self.warmup.unwrap_or(Duration::from_secs(if self.follow {
+            35 * 60
+        } else {
+            2 * 3600
+        }))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

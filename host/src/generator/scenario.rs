@@ -27,7 +27,7 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
     let incidents = schedule(
         &mut random,
         &services,
-        start + args.warmup.as_millis() as i64,
+        start + args.warmup().as_millis() as i64,
         end,
         args.incidents_per_kind,
     )?;

@@ -42,6 +42,7 @@ pub fn strict_engine() -> Engine {
         call_timeout: Some(Duration::from_millis(200)),
         memory_limit_bytes: 16 << 20,
         cache_dir: None,
+        ..Default::default()
     })
     .unwrap()
 }
