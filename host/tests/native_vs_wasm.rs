@@ -160,6 +160,7 @@ fn grok_corpus_cases_are_identical_natively_and_in_wasm() {
         call_timeout: Some(std::time::Duration::from_secs(5)),
         memory_limit_bytes: 64 << 20,
         cache_dir: Some(cache.path().to_path_buf()),
+        ..Default::default()
     })
     .unwrap();
     let mut compared = 0;

@@ -72,6 +72,7 @@ fn main() -> anyhow::Result<()> {
         call_timeout: Some(Duration::from_secs(5)),
         memory_limit_bytes: 256 << 20,
         cache_dir: None,
+        ..Default::default()
     })?;
     let wasm = builtins::find("templates")
         .expect("templates is built in")

@@ -120,7 +120,7 @@ impl Filter for Templates {
     }
 }
 
-export_filter!(Templates);
+export_filter!(Templates, stateful);
 
 #[cfg(test)]
 mod tests {
