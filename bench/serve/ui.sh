@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# What an open live view (/ui) costs the hot path (issue 8): wrk against the
+# batch endpoint (1000 real access-log lines per call, 4 connections) with no
+# page open and with one open, in alternating rounds so drift on a shared
+# machine hits both sides alike. "Page open" is a client holding the page's
+# server-sent-event stream, which is what makes the server sample; the
+# browser's own drawing happens on another machine in real use.
+#
+#   cargo build --release && bench/serve/ui.sh [seconds per round, default 10] [rounds, default 4]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds="${1:-10}"
+rounds="${2:-4}"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release/wasmstash"
+log="$PWD/../shared/data/access/apache_logs"
+[ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+[ -f "$log" ] || { echo "missing $log (see README)" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
+
+work="$(mktemp -d)"
+page=""
+trap 'kill "$server" $page 2>/dev/null || true; rm -rf "$work"' EXIT
+cat > "$work/bench.toml" <<TOML
+[server]
+watch = false
+workers = 2
+
+[server.ui]
+mask_fields = ["[log][original]"]
+
+[[pipelines.access.filters]]
+filter = "mutate"
+config = { copy = { "message" = "[event][original]" }, add_field = { "[event][dataset]" = "apache.access" }, add_tag = ["access"] }
+
+[[pipelines.access.filters]]
+filter = "mutate"
+config = { strip = ["message"], rename = { "[event][original]" = "[log][original]" } }
+TOML
+
+"$bin" serve --config "$work/bench.toml" --listen 127.0.0.1:0 > "$work/out" 2> "$work/err" &
+server=$!
+until grep -q listening "$work/out" 2>/dev/null; do sleep 0.05; done
+url="$(sed -n 's/.*listening on //p' "$work/out")"
+until curl -sf "$url/readyz" >/dev/null; do sleep 0.05; done
+
+run_wrk() {
+  WASMSTASH_LOG="$log" WASMSTASH_BATCH=1000 wrk -t2 -c4 -d"$seconds"s \
+    -s bench/serve/events.lua "$url/v1/pipelines/access/batch" 2>&1 |
+    sed -n 's/.*requests=\([0-9]*\) non200=\([0-9]*\).*/\1 \2/p'
+}
+
+echo "## The live view's cost on the hot path"
+echo
+echo "Machine: $(nproc) vCPUs ($(lscpu | sed -n 's/Model name: *//p')), $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "Batch endpoint, 1000 real access-log lines per call, 4 connections, ${seconds} s per round; server, wrk and the page's stream client share the machine."
+echo
+echo "| round | page | events/s | non-200 | updates received |"
+echo "|---|---|---|---|---|"
+total_off=0; total_on=0
+for round in $(seq 1 "$rounds"); do
+  for mode in off on; do
+    updates="–"
+    if [ "$mode" = on ]; then
+      curl -sN "$url/ui/events" > "$work/sse" &
+      page=$!
+      sleep 1.5
+    fi
+    read -r requests non200 < <(run_wrk)
+    if [ "$mode" = on ]; then
+      kill "$page"; wait "$page" 2>/dev/null || true; page=""
+      updates=$(grep -c '^event: update' "$work/sse" || true)
+      total_on=$((total_on + requests))
+    else
+      total_off=$((total_off + requests))
+    fi
+    eps=$(awk -v r="$requests" -v s="$seconds" 'BEGIN { printf "%.0f", r * 1000 / s }')
+    echo "| $round | $mode | $eps | $non200 | $updates |"
+  done
+done
+echo
+awk -v on="$total_on" -v off="$total_off" -v n="$rounds" -v s="$seconds" 'BEGIN {
+  printf "Mean over %d rounds: %.0f events/s without a page, %.0f with one open: %+.2f%%.\n",
+    n, off * 1000 / (n * s), on * 1000 / (n * s), (on - off) * 100 / off }'
