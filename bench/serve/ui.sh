@@ -43,6 +43,11 @@ until grep -q listening "$work/out" 2>/dev/null; do sleep 0.05; done
 url="$(sed -n 's/.*listening on //p' "$work/out")"
 until curl -sf "$url/readyz" >/dev/null; do sleep 0.05; done
 
+# CPU seconds (user + system, all threads) the server has used so far.
+cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$server/stat"
+}
+
 run_wrk() {
   WASMSTASH_LOG="$log" WASMSTASH_BATCH=1000 wrk -t2 -c4 -d"$seconds"s \
     -s bench/serve/events.lua "$url/v1/pipelines/access/batch" 2>&1 |
@@ -54,30 +59,38 @@ echo
 echo "Machine: $(nproc) vCPUs ($(lscpu | sed -n 's/Model name: *//p')), $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "Batch endpoint, 1000 real access-log lines per call, 4 connections, ${seconds} s per round; server, wrk and the page's stream client share the machine."
 echo
-echo "| round | page | events/s | non-200 | updates received |"
-echo "|---|---|---|---|---|"
-total_off=0; total_on=0
+echo "| round | page | events/s | server CPU µs per event | non-200 | updates received |"
+echo "|---|---|---|---|---|---|"
+total_off=0; total_on=0; cpu_off=0; cpu_on=0
 for round in $(seq 1 "$rounds"); do
-  for mode in off on; do
+  # Alternate which side goes first, so a trend in the machine's load
+  # does not favour one side.
+  order="off on"; [ $((round % 2)) = 0 ] && order="on off"
+  for mode in $order; do
     updates="–"
     if [ "$mode" = on ]; then
       curl -sN "$url/ui/events" > "$work/sse" &
       page=$!
       sleep 1.5
     fi
+    cpu_before=$(cpu_seconds)
     read -r requests non200 < <(run_wrk)
+    cpu=$(awk -v a="$cpu_before" -v b="$(cpu_seconds)" 'BEGIN { printf "%.3f", b - a }')
     if [ "$mode" = on ]; then
       kill "$page"; wait "$page" 2>/dev/null || true; page=""
       updates=$(grep -c '^event: update' "$work/sse" || true)
-      total_on=$((total_on + requests))
+      total_on=$((total_on + requests)); cpu_on=$(awk -v a="$cpu_on" -v b="$cpu" 'BEGIN { print a + b }')
     else
-      total_off=$((total_off + requests))
+      total_off=$((total_off + requests)); cpu_off=$(awk -v a="$cpu_off" -v b="$cpu" 'BEGIN { print a + b }')
     fi
     eps=$(awk -v r="$requests" -v s="$seconds" 'BEGIN { printf "%.0f", r * 1000 / s }')
-    echo "| $round | $mode | $eps | $non200 | $updates |"
+    per_event=$(awk -v c="$cpu" -v r="$requests" 'BEGIN { printf "%.3f", c * 1e6 / (r * 1000) }')
+    echo "| $round | $mode | $eps | $per_event | $non200 | $updates |"
   done
 done
 echo
-awk -v on="$total_on" -v off="$total_off" -v n="$rounds" -v s="$seconds" 'BEGIN {
-  printf "Mean over %d rounds: %.0f events/s without a page, %.0f with one open: %+.2f%%.\n",
-    n, off * 1000 / (n * s), on * 1000 / (n * s), (on - off) * 100 / off }'
+awk -v on="$total_on" -v off="$total_off" -v n="$rounds" -v s="$seconds" -v con="$cpu_on" -v coff="$cpu_off" 'BEGIN {
+  printf "Mean over %d rounds: %.0f events/s without a page, %.0f with one open (%+.2f%%).\n",
+    n, off * 1000 / (n * s), on * 1000 / (n * s), (on - off) * 100 / off
+  a = coff * 1e6 / (off * 1000); b = con * 1e6 / (on * 1000)
+  printf "Server CPU per event: %.3f µs without a page, %.3f µs with one open (%+.2f%%).\n", a, b, (b - a) * 100 / a }'

@@ -118,7 +118,7 @@ impl Default for UiSettings {
         UiSettings {
             enabled: true,
             mask_fields: Vec::new(),
-            sample_bytes_per_sec: 1 << 20,
+            sample_bytes_per_sec: 512 << 10,
             update_interval: Duration::from_secs(1),
         }
     }

@@ -3,6 +3,10 @@
 //! with real access-log traffic and real failures.
 
 mod support;
+// Beside `support` rather than in it: the bench crate includes `support`,
+// and only this test needs a browser.
+#[path = "support/webdriver.rs"]
+mod webdriver;
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -11,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::server::{Server, write_config};
-use support::webdriver::Browser;
 use support::*;
+use webdriver::Browser;
 
 const TOKEN: &str = "live-view-token-for-tests";
 

@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 pub mod server;
-pub mod webdriver;
 
 use std::path::PathBuf;
 use std::time::Duration;

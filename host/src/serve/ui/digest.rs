@@ -19,6 +19,9 @@ const TEMPLATES: usize = 2000;
 const NEW_TEMPLATES: usize = 50;
 const TOP_TEMPLATES: usize = 15;
 const MASK: &str = "***";
+/// What an event must contain somewhere to be a failure (tags start with
+/// `_`), an anomaly or a templated event.
+const MARKS: [&[u8]; 3] = [b"\"_", b"\"anomaly\"", b"\"template\""];
 
 /// One kept event, masked, numbered so a page can tell new from seen.
 #[derive(Clone)]
@@ -89,26 +92,51 @@ impl Digest {
 
     /// Takes in one sampled answer body.
     pub fn add(&mut self, sample: &Sample, at_ms: u64) {
-        match sample.kind {
-            BodyKind::Event => self.add_event(&sample.pipeline, &sample.body, at_ms),
-            BodyKind::Batch => {
-                for line in sample.body.split(|&b| b == b'\n') {
-                    if let Some(event) = line
-                        .strip_prefix(b"{\"event\":")
+        let events: Vec<&[u8]> = match sample.kind {
+            BodyKind::Event => vec![&sample.body[..]],
+            BodyKind::Batch => sample
+                .body
+                .split(|&b| b == b'\n')
+                .filter_map(|line| {
+                    line.strip_prefix(b"{\"event\":")
                         .and_then(|rest| rest.strip_suffix(b"}"))
-                    {
-                        self.add_event(&sample.pipeline, event, at_ms);
-                    }
-                }
+                })
+                .collect(),
+        };
+        // Most healthy traffic carries none of the marks looked for; one pass
+        // over the whole body then spares parsing every event.
+        let marked = MARKS
+            .iter()
+            .any(|mark| memchr::memmem::find(&sample.body, mark).is_some());
+        let first_seq = self.seq + 1;
+        self.seq += events.len() as u64;
+        self.sampled_events += events.len() as u64;
+        for (offset, event) in events.iter().enumerate() {
+            if marked {
+                self.look_at(&sample.pipeline, event, first_seq + offset as u64, at_ms);
             }
+        }
+        // Only the newest events can stay in the tail; copy just those.
+        let tail = self.tails.entry(sample.pipeline.clone()).or_default();
+        let skip = events.len().saturating_sub(TAIL);
+        for (offset, event) in events.iter().enumerate().skip(skip) {
+            if tail.len() == TAIL {
+                tail.pop_front();
+            }
+            tail.push_back(RawItem {
+                seq: first_seq + offset as u64,
+                at_ms,
+                bytes: event.to_vec(),
+            });
         }
     }
 
-    fn add_event(&mut self, pipeline: &str, bytes: &[u8], at_ms: u64) {
-        self.sampled_events += 1;
+    /// Keeps `bytes` as a failure, an anomaly or a new template if it is one,
+    /// and counts its template.
+    fn look_at(&mut self, pipeline: &str, bytes: &[u8], seq: u64, at_ms: u64) {
         // The lazy event reads just the fields asked for; an event is parsed
-        // in full (and masked) only when it is kept as a failure, anomaly or
-        // new template, or when a page is sent its tail.
+        // in full (and masked) only when it is kept, or when a page is sent
+        // its tail.
         let Ok(event) = wasmstash_sdk::Event::parse(bytes) else {
             return;
         };
@@ -118,8 +146,6 @@ impl Digest {
             _ => None,
         };
         drop(event);
-        self.seq += 1;
-        let seq = self.seq;
         let mut kept: Option<Option<Item>> = None;
         let mut keep = |digest: &Digest| -> Option<Item> {
             kept.get_or_insert_with(|| {
@@ -150,15 +176,6 @@ impl Digest {
         if let Some(template) = template {
             self.count_template(&template, &mut keep);
         }
-        let tail = self.tails.entry(pipeline.to_owned()).or_default();
-        if tail.len() == TAIL {
-            tail.pop_front();
-        }
-        tail.push_back(RawItem {
-            seq,
-            at_ms,
-            bytes: bytes.to_vec(),
-        });
     }
 
     fn count_template(
@@ -228,7 +245,7 @@ impl Digest {
         } else {
             field.to_owned()
         };
-        self.mask_dotted.iter().any(|m| *m == dotted)
+        self.mask_dotted.contains(&dotted)
     }
 
     /// Template text is derived from `message`; if that is masked, so is it.

@@ -140,14 +140,13 @@ fn denied(denied: access::Denied) -> Response {
         .into_response()
 }
 
-fn check(app: &App, headers: &HeaderMap, peer: SocketAddr) -> Result<(), Response> {
+fn check(app: &App, headers: &HeaderMap, peer: SocketAddr) -> Result<(), access::Denied> {
     access::check(
         app.admin_token.as_deref(),
         &app.live.sessions,
         headers,
         peer,
     )
-    .map_err(denied)
 }
 
 /// Tells the page whether it may connect, or must show the login form.
@@ -160,7 +159,7 @@ async fn session(
         Ok(()) => {
             Json(json!({"ok": true, "token_required": app.admin_token.is_some()})).into_response()
         }
-        Err(response) => response,
+        Err(why) => denied(why),
     }
 }
 
@@ -221,8 +220,8 @@ async fn events(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(response) = check(&app, &headers, peer) {
-        return response;
+    if let Err(why) = check(&app, &headers, peer) {
+        return denied(why);
     }
     let viewer = app.live.tap.watch();
     let updates = app.live.updates.subscribe();
