@@ -74,6 +74,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "Config reloads by result",
     ),
     (
+        "wasmstash_ui_work_microseconds_total",
+        "counter",
+        "Time the live view spent digesting samples and building updates",
+    ),
+    (
         "wasmstash_ready",
         "gauge",
         "1 once every pipeline is loaded",

@@ -342,6 +342,7 @@ pub(crate) async fn run(app: Arc<App>) {
         let now = unix_ms(SystemTime::now());
         // Bounded by the byte budget, but still CPU work: keep it off the
         // reactor's other tasks.
+        let started = std::time::Instant::now();
         let frame = tokio::task::block_in_place(|| {
             let point = lock(&live.series).tick(&app.metrics, now).clone();
             let mut digest = lock(&live.digest);
@@ -367,5 +368,9 @@ pub(crate) async fn run(app: Arc<App>) {
         if let Some(frame) = frame {
             let _ = live.updates.send(Arc::from(frame));
         }
+        // What the view costs, for operators and for bench/serve/ui.sh.
+        let spent = started.elapsed().as_micros() as u64;
+        app.metrics
+            .add("wasmstash_ui_work_microseconds_total", &[], spent);
     }
 }
