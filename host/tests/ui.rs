@@ -353,6 +353,16 @@ fn the_live_view_in_headless_chromium() {
     let modules = browser.eval("return document.querySelector('#modules tbody').textContent;");
     assert!(modules.as_str().unwrap().contains("chaos"), "{modules}");
 
+    // Let the charts gather some history before the picture.
+    browser.eval(
+        "const f = document.getElementById('tail-filter'); f.value = ''; \
+         f.dispatchEvent(new Event('input')); return true;",
+    );
+    browser.wait_for(
+        "20 points in the charts",
+        wait,
+        "return parseInt(document.getElementById('pipelines').dataset.points || '0') >= 20;",
+    );
     let png = browser.screenshot();
     assert!(png.starts_with(b"\x89PNG"));
     let path = save_screenshot(&png);

@@ -71,8 +71,11 @@ function sparkline(canvas, lines) {
     ctx.lineWidth = 1.3;
     ctx.beginPath();
     let started = false;
+    // The newest point at the right edge; the first minute fills the width,
+    // then the window grows to the points kept (5 minutes).
+    const span = Math.max(line.values.length, 60) - 1;
     line.values.forEach((v, i) => {
-      const x = (i / Math.max(KEEP_POINTS - 1, 1)) * w + (KEEP_POINTS - line.values.length) / KEEP_POINTS * w;
+      const x = w - ((line.values.length - 1 - i) / span) * w;
       if (v === null) { started = false; return; }
       const y = h - 2 - (v / max) * (h - 4);
       if (started) ctx.lineTo(x, y); else { ctx.moveTo(x, y); started = true; }
@@ -88,6 +91,7 @@ function renderThroughput() {
   const last = state.points[state.points.length - 1];
   if (!last) return;
   const names = Object.keys(last.pipelines);
+  box.dataset.points = state.points.length;
   for (const name of names) {
     let card = box.querySelector(`[data-pipeline="${CSS.escape(name)}"]`);
     if (!card) {
