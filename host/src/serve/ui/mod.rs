@@ -329,48 +329,62 @@ fn overview(app: &App) -> Value {
 
 /// The live view's task: runs for the life of the server.
 pub(crate) async fn run(app: Arc<App>) {
-    let live = &app.live;
-    let interval = live.settings.update_interval;
-    let budget = (live.settings.sample_bytes_per_sec as f64 * interval.as_secs_f64()) as usize;
+    let interval = app.live.settings.update_interval;
+    let budget = (app.live.settings.sample_bytes_per_sec as f64 * interval.as_secs_f64()) as usize;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut coverage_before = live.tap.coverage();
+    let mut coverage = app.live.tap.coverage();
     loop {
         ticker.tick().await;
-        let samples = live.tap.drain();
-        live.tap.refill(budget);
-        let now = unix_ms(SystemTime::now());
-        // Bounded by the byte budget, but still CPU work: keep it off the
-        // reactor's other tasks.
+        let samples = app.live.tap.drain();
+        app.live.tap.refill(budget);
         let started = std::time::Instant::now();
-        let frame = tokio::task::block_in_place(|| {
-            let point = lock(&live.series).tick(&app.metrics, now).clone();
-            let mut digest = lock(&live.digest);
-            for sample in &samples {
-                digest.add(sample, now);
-            }
-            if live.updates.receiver_count() == 0 {
-                digest.mark_sent();
-                return None;
-            }
-            let coverage = live.tap.coverage();
-            let offered = coverage.0 - coverage_before.0;
-            let sampled = coverage.1 - coverage_before.1;
-            coverage_before = coverage;
-            let mut frame = digest.frame(false);
-            digest.mark_sent();
-            drop(digest);
-            frame["point"] = point;
-            frame["overview"] = overview(&app);
-            frame["calls"] = json!({"seen": offered, "sampled": sampled});
-            Some(frame.to_string())
-        });
+        // Bounded by the byte budget, but still CPU work: off the reactor.
+        let job = app.clone();
+        let Ok((frame, seen)) =
+            tokio::task::spawn_blocking(move || update(&job, &samples, coverage)).await
+        else {
+            return; // the runtime is shutting down
+        };
+        coverage = seen;
         if let Some(frame) = frame {
-            let _ = live.updates.send(Arc::from(frame));
+            let _ = app.live.updates.send(Arc::from(frame));
         }
         // What the view costs, for operators and for bench/serve/ui.sh.
         let spent = started.elapsed().as_micros() as u64;
         app.metrics
             .add("wasmstash_ui_work_microseconds_total", &[], spent);
     }
+}
+
+/// One update: digest the samples, read the metrics, and build the frame
+/// for the open pages (none if no page is open). `coverage_before` is the
+/// tap's coverage at the last update; the current one is returned.
+fn update(
+    app: &App,
+    samples: &[tap::Sample],
+    coverage_before: (u64, u64),
+) -> (Option<String>, (u64, u64)) {
+    let live = &app.live;
+    let now = unix_ms(SystemTime::now());
+    let point = lock(&live.series).tick(&app.metrics, now).clone();
+    let coverage = live.tap.coverage();
+    let mut digest = lock(&live.digest);
+    for sample in samples {
+        digest.add(sample, now);
+    }
+    if live.updates.receiver_count() == 0 {
+        digest.mark_sent();
+        return (None, coverage);
+    }
+    let mut frame = digest.frame(false);
+    digest.mark_sent();
+    drop(digest);
+    frame["point"] = point;
+    frame["overview"] = overview(app);
+    frame["calls"] = json!({
+        "seen": coverage.0 - coverage_before.0,
+        "sampled": coverage.1 - coverage_before.1,
+    });
+    (Some(frame.to_string()), coverage)
 }
