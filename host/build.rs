@@ -15,6 +15,10 @@ use std::process::Command;
 const FILTERS: &[(&str, &str)] = &[
     ("wasmstash-filter-json", "json"),
     ("wasmstash-filter-mutate", "mutate"),
+    ("wasmstash-filter-dissect", "dissect"),
+    ("wasmstash-filter-kv", "kv"),
+    ("wasmstash-filter-syslog", "syslog"),
+    ("wasmstash-filter-date", "date"),
     ("wasmstash-filter-hello", "hello"),
     ("wasmstash-filter-chaos", "chaos"),
 ];

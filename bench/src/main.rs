@@ -6,7 +6,12 @@
 //! 2. `json` and `mutate` over the real Apache access log, events/s on one
 //!    core, native vs WebAssembly, with the epoch deadline on and off.
 //!
+//! 3. `date` over the access log's timestamps and `syslog` over three Loghub
+//!    sets, the same way.
+//!
 //! Run: `cargo run --release -p wasmstash-bench -- [--seconds S]`.
+//! `... -- dissect [--rounds N]` measures dissect over 1M lines instead
+//! (see `dissect.rs`).
 //! Prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
 
 use std::hint::black_box;
@@ -16,14 +21,18 @@ use serde_json::json;
 use wasmstash::builtins;
 use wasmstash::engine::{Engine, EngineSettings, FilterModule, Stage};
 use wasmstash::event_check::check_event;
+use wasmstash_filter_date::Date;
 use wasmstash_filter_json::Json;
 use wasmstash_filter_mutate::Mutate;
+use wasmstash_filter_syslog::Syslog;
 use wasmstash_sdk::wire::{self, ResultKind};
 use wasmstash_sdk::{Filter, NativeFilter};
 
 // The hand-written ABI skeleton and data loading the host's tests use.
 #[path = "../../host/tests/support/mod.rs"]
 mod support;
+
+mod dissect;
 
 /// `wasmstash_process` of a module that answers "unchanged" for every event
 /// and touches nothing: what is left is the boundary itself.
@@ -34,6 +43,16 @@ const NOOP_PROCESS: &str = "
     (memory.fill (i32.const 2052) (i32.const 0) (i32.mul (local.get $n) (i32.const 5)))";
 
 fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("dissect") {
+        let rounds: usize = std::env::args()
+            .skip_while(|a| a != "--rounds")
+            .nth(1)
+            .map(|s| s.parse())
+            .transpose()?
+            .unwrap_or(3);
+        dissect::report(rounds.max(1));
+        return Ok(());
+    }
     let seconds: f64 = std::env::args()
         .skip_while(|a| a != "--seconds")
         .nth(1)
@@ -115,7 +134,51 @@ fn main() -> anyhow::Result<()> {
         budget,
     );
     filter_row::<Mutate>("mutate", &mutate_config, &access_events, budget);
+    syslog_and_date_rows(&lines, budget);
     Ok(())
+}
+
+/// `date` as the `apache` pipeline runs it (the line plus grok's
+/// `timestamp`), and `syslog` over Linux, OpenSSH and Thunderbird lines.
+fn syslog_and_date_rows(access_lines: &[String], budget: Duration) {
+    let dated: Vec<Vec<u8>> = access_lines
+        .iter()
+        .map(|line| {
+            let open = line.find('[').unwrap();
+            let close = open + line[open..].find(']').unwrap();
+            serde_json::to_vec(&json!({"message": line, "timestamp": &line[open + 1..close]}))
+                .unwrap()
+        })
+        .collect();
+    let mut syslog_events = Vec::new();
+    for dataset in ["Linux", "OpenSSH", "Thunderbird"] {
+        let path = support::shared_data().join(format!("loghub/{dataset}/{dataset}_2k.log"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        for line in text.lines() {
+            // Thunderbird lines open with four Loghub columns before the syslog line.
+            let line = match dataset {
+                "Thunderbird" => line.splitn(5, ' ').nth(4).unwrap(),
+                _ => line,
+            };
+            syslog_events.push(serde_json::to_vec(&json!({"message": line})).unwrap());
+        }
+    }
+    println!("\n## syslog and date, one core, batches of 125\n");
+    println!(
+        "`date`: the 10,000 access-log events with grok's `timestamp` (`17/May/2015:10:05:03 +0000`), `match = [\"timestamp\", \"dd/MMM/yyyy:HH:mm:ss Z\"]`. `syslog`: 6,000 Loghub lines (Linux, OpenSSH, Thunderbird), default options. Events/s.\n"
+    );
+    println!(
+        "| filter | native | native + output check | WASM, deadline off | WASM, deadline on | WASM/native time, off | on |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    filter_row::<Date>(
+        "date",
+        r#"{"match":["timestamp","dd/MMM/yyyy:HH:mm:ss Z"]}"#,
+        &dated,
+        budget,
+    );
+    filter_row::<Syslog>("syslog", "{}", &syslog_events, budget);
 }
 
 fn filter_row<F: Filter>(name: &str, config: &str, events: &[Vec<u8>], budget: Duration) {

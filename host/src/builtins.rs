@@ -26,6 +26,19 @@ pub const BUILTINS: &[Builtin] = &[
         "mutate",
         "rename, replace, convert, re-case, add and remove fields and tags"
     ),
+    builtin!(
+        "dissect",
+        "split a field into fields by literal delimiters (Logstash dissect)"
+    ),
+    builtin!("kv", "parse key=value pairs into fields (Logstash kv)"),
+    builtin!(
+        "syslog",
+        "split RFC 3164 / RFC 5424 syslog lines into ECS fields"
+    ),
+    builtin!(
+        "date",
+        "parse a timestamp field (Joda patterns, ISO8601, UNIX) into @timestamp"
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static Builtin> {

@@ -253,21 +253,27 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()?;
             pipelines.insert(pipeline, filters);
         }
+        let engine = engine_settings(raw.engine, base)
+            .map_err(|msg| ConfigError(format!("{file}: [engine] {msg}")))?;
+        let server = server_settings(raw.server, base)
+            .map_err(|msg| ConfigError(format!("{file}: [server] {msg}")))?;
+        // A config without pipelines can serve nothing; refusing it also keeps
+        // a reload from wiping every pipeline when it reads a half-written file.
+        if pipelines.is_empty() {
+            return Err(ConfigError(format!(
+                "{file}: no pipelines defined; add at least one `[[pipelines.NAME.filters]]` table"
+            )));
+        }
         Ok(Config {
             path: path.to_path_buf(),
-            engine: engine_settings(raw.engine, base)
-                .map_err(|msg| ConfigError(format!("{file}: [engine] {msg}")))?,
-            server: server_settings(raw.server, base)
-                .map_err(|msg| ConfigError(format!("{file}: [server] {msg}")))?,
+            engine,
+            server,
             pipelines,
         })
     }
 
     /// The pipelines' names, comma-separated, for messages.
     pub fn pipeline_names(&self) -> String {
-        if self.pipelines.is_empty() {
-            return "none".into();
-        }
         self.pipelines
             .keys()
             .map(String::as_str)
@@ -560,6 +566,9 @@ mod tests {
         assert!(err.contains("between 1 and 4096"), "{err}");
         let err = parse("[pipelines.p]\nfilters = []").unwrap_err();
         assert!(err.contains("pipeline `p` has no filters"), "{err}");
+        // An empty file (or one caught half-written by the watcher) is refused.
+        let err = parse("").unwrap_err();
+        assert!(err.contains("no pipelines defined"), "{err}");
         let err = parse("[[pipelines.p.filters]\n").unwrap_err();
         assert!(
             err.starts_with("conf/w.toml: TOML parse error at line 1"),

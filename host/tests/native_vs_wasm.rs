@@ -84,3 +84,37 @@ fn json_is_identical_natively_and_in_wasm() {
     );
     assert_identical::<Json>("json", r#"{"source":"message"}"#, &events);
 }
+
+#[test]
+fn dissect_is_identical_natively_and_in_wasm() {
+    let events: Vec<Vec<u8>> = apache_lines()
+        .iter()
+        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .collect();
+    let config = json!({
+        "mapping": {"message": wasmstash_filter_dissect::APACHE_COMBINED_ECS},
+        "convert_datatype": {"[http][response][status_code]": "int"},
+    });
+    let changed = assert_identical::<wasmstash_filter_dissect::Dissect>(
+        "dissect",
+        &config.to_string(),
+        &events,
+    );
+    assert_eq!(changed, 10_000, "9,999 dissected and one tagged");
+}
+
+#[test]
+fn kv_is_identical_natively_and_in_wasm() {
+    let path = shared_data().join("loghub/OpenSSH/OpenSSH_2k.log");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let events: Vec<Vec<u8>> = text
+        .lines()
+        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .collect();
+    for config in [
+        json!({"whitespace": "strict", "target": "kv"}),
+        json!({"recursive": true, "trim_value": ",;", "max_keys": 4}),
+    ] {
+        assert_identical::<wasmstash_filter_kv::Kv>("kv", &config.to_string(), &events);
+    }
+}

@@ -351,6 +351,12 @@ async fn reload_on_change(app: Arc<App>) {
         if now == set.fingerprint || rejected.as_ref() == Some(&now) {
             continue;
         }
+        // Editors and `cp` write in steps: reload only once the files have
+        // stopped changing for one interval, not on a half-written file.
+        tokio::time::sleep(app.server.watch_interval).await;
+        if fingerprint(set.fingerprint.iter().map(|(path, _)| path)) != now {
+            continue;
+        }
         if app.reload("files changed").await.is_err() {
             rejected = Some(now);
         }

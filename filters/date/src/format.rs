@@ -1,0 +1,246 @@
+//! One entry of `match` after the field name: a named format or a Joda
+//! pattern, and how its result becomes an instant.
+//!
+//! Year-less patterns (syslog's `MMM d HH:mm:ss`) get their year the way
+//! Logstash gives it: the current year in the filter's time zone, except that
+//! a December date read in January belongs to last year and a January date
+//! read in December to next year. "Now" comes from the host's clock import,
+//! so tests can pin it.
+
+use chrono::{Datelike, NaiveDate, NaiveTime};
+
+use crate::names::Names;
+use crate::pattern::{Fields, Pattern};
+use crate::special;
+use crate::zone::Zone;
+
+pub enum Format {
+    Joda(Pattern),
+    Iso8601,
+    Unix,
+    UnixMs,
+    Tai64n,
+}
+
+/// What parsing needs besides the text.
+pub struct Context<'a> {
+    pub names: &'a Names,
+    /// For text without an offset or zone of its own.
+    pub zone: Zone,
+    /// The host's clock, read once per event, for year-less patterns.
+    pub now_millis: i64,
+    /// The year `yy` centres on, taken once at init as Joda does.
+    pub init_year: i32,
+}
+
+impl Format {
+    pub fn compile(format: &str) -> Result<Format, String> {
+        Ok(match format {
+            "ISO8601" => Format::Iso8601,
+            "UNIX" => Format::Unix,
+            "UNIX_MS" => Format::UnixMs,
+            "TAI64N" => Format::Tai64n,
+            pattern => Format::Joda(Pattern::compile(pattern)?),
+        })
+    }
+
+    /// Whether parsing reads the clock (a pattern without a year).
+    pub fn needs_clock(&self) -> bool {
+        matches!(self, Format::Joda(pattern) if !pattern.has_year())
+    }
+
+    /// The instant `text` denotes, in milliseconds since the epoch.
+    pub fn parse(&self, text: &str, context: &Context) -> Result<i64, String> {
+        match self {
+            Format::Joda(pattern) => {
+                let fields = pattern.parse(text, context.names, context.init_year)?;
+                resolve(fields, context)
+            }
+            Format::Iso8601 => resolve(special::iso8601(text)?, context),
+            Format::Unix => special::unix(text),
+            Format::UnixMs => special::unix_ms(text),
+            Format::Tai64n => special::tai64n(text),
+        }
+    }
+}
+
+/// Turns read fields into an instant: fills in the year if the text had
+/// none, checks the calendar, and applies the offset or zone.
+fn resolve(fields: Fields, context: &Context) -> Result<i64, String> {
+    let (year, guessed) = match fields.year {
+        Some(year) => (year, false),
+        None => (guess_year(fields.month.unwrap_or(1), context)?, true),
+    };
+    // Joda reads a year-less date in the leap year 2000 and then moves it to
+    // the guessed year, which turns Feb 29 into Feb 28 in other years.
+    let leap = NaiveDate::from_ymd_opt(year, 2, 29).is_some();
+    let day = match (guessed, fields.month, fields.day) {
+        (true, Some(2), Some(29)) if !leap => Some(28),
+        _ => fields.day,
+    };
+    let date = match (fields.day_of_year, fields.month, day) {
+        (Some(ordinal), None, None) => NaiveDate::from_yo_opt(year, ordinal)
+            .ok_or_else(|| format!("day {ordinal} is not in year {year}"))?,
+        (_, month, day) => {
+            let (month, day) = (month.unwrap_or(1), day.unwrap_or(1));
+            NaiveDate::from_ymd_opt(year, month, day)
+                .ok_or_else(|| format!("{year:04}-{month:02}-{day:02} is not a date"))?
+        }
+    };
+    let time =
+        NaiveTime::from_hms_nano_opt(fields.hour, fields.minute, fields.second, fields.nanos)
+            .ok_or("time out of range")?;
+    let local = date.and_time(time);
+    let zone = match (fields.offset_seconds, fields.zone) {
+        (Some(seconds), _) => Zone::Fixed(seconds),
+        (None, Some(zone)) => zone,
+        (None, None) => context.zone,
+    };
+    zone.to_utc_millis(local)
+}
+
+/// Logstash's year for a date read without one (see the module comment).
+fn guess_year(event_month: u32, context: &Context) -> Result<i32, String> {
+    let now = context
+        .zone
+        .local(context.now_millis)
+        .ok_or("the host clock is out of range")?;
+    Ok(match (event_month, now.month()) {
+        (12, 1) => now.year() - 1,
+        (1, 12) => now.year() + 1,
+        _ => now.year(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{format_timestamp, names};
+
+    fn at(format: &str, text: &str, zone: &str, now: &str) -> Result<String, String> {
+        let now_millis = Format::Iso8601.parse(now, &context(Zone::UTC, 0)).unwrap();
+        let context = context(Zone::parse(zone).unwrap(), now_millis);
+        let millis = Format::compile(format)?.parse(text, &context)?;
+        Ok(format_timestamp(millis).unwrap())
+    }
+
+    fn context(zone: Zone, now_millis: i64) -> Context<'static> {
+        Context {
+            names: names::for_locale(None).unwrap(),
+            zone,
+            now_millis,
+            init_year: 2026,
+        }
+    }
+
+    #[test]
+    fn year_less_dates_take_the_current_year_with_rollover() {
+        let now = "2026-06-10T12:00:00Z";
+        assert_eq!(
+            at("MMM d HH:mm:ss", "Jun 9 06:06:20", "UTC", now).unwrap(),
+            "2026-06-09T06:06:20.000Z"
+        );
+        assert_eq!(
+            at("MMM d HH:mm:ss", "Dec 31 23:59:59", "UTC", now).unwrap(),
+            "2026-12-31T23:59:59.000Z"
+        );
+        // Read in early January, December is last year's...
+        let january = "2026-01-02T00:10:00Z";
+        assert_eq!(
+            at("MMM dd HH:mm:ss", "Dec 31 23:59:59", "UTC", january).unwrap(),
+            "2025-12-31T23:59:59.000Z"
+        );
+        // ... and read in December, January is next year's.
+        let december = "2026-12-31T23:50:00Z";
+        assert_eq!(
+            at("MMM dd HH:mm:ss", "Jan 01 00:00:05", "UTC", december).unwrap(),
+            "2027-01-01T00:00:05.000Z"
+        );
+    }
+
+    #[test]
+    fn the_year_guess_uses_the_configured_zone() {
+        // 23:30 UTC on Dec 31st is already January in Paris.
+        let now = "2026-12-31T23:30:00Z";
+        assert_eq!(
+            at("MMM dd HH:mm:ss", "Dec 31 23:00:00", "Europe/Paris", now).unwrap(),
+            "2026-12-31T22:00:00.000Z"
+        );
+        assert_eq!(
+            at("MMM dd HH:mm:ss", "Jan 01 00:20:00", "Europe/Paris", now).unwrap(),
+            "2026-12-31T23:20:00.000Z"
+        );
+    }
+
+    #[test]
+    fn zones_offsets_and_calendar_checks() {
+        let now = "2026-06-10T12:00:00Z";
+        assert_eq!(
+            at(
+                "yyyy-MM-dd HH:mm:ss",
+                "2015-07-01 12:00:00",
+                "Europe/Paris",
+                now
+            )
+            .unwrap(),
+            "2015-07-01T10:00:00.000Z"
+        );
+        // An offset in the text wins over the configured zone.
+        assert_eq!(
+            at(
+                "dd/MMM/yyyy:HH:mm:ss Z",
+                "17/May/2015:10:05:03 +0200",
+                "Europe/Paris",
+                now
+            )
+            .unwrap(),
+            "2015-05-17T08:05:03.000Z"
+        );
+        assert_eq!(
+            at("ISO8601", "2015-05-17T10:05:03", "America/New_York", now).unwrap(),
+            "2015-05-17T14:05:03.000Z"
+        );
+        assert!(
+            at("yyyy-MM-dd", "2015-02-29", "UTC", now)
+                .unwrap_err()
+                .contains("is not a date")
+        );
+        assert_eq!(
+            at("MMM d", "Feb 29", "UTC", now).unwrap(),
+            "2026-02-28T00:00:00.000Z"
+        );
+        assert!(at("MMM d", "Feb 30", "UTC", now).is_err());
+        assert!(
+            at("MMM dd HH:mm:ss", "Mar 29 02:30:00", "Europe/Paris", now)
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        assert_eq!(
+            at("yyyy D", "2016 366", "UTC", now).unwrap(),
+            "2016-12-31T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn named_formats() {
+        let now = "2026-06-10T12:00:00Z";
+        assert_eq!(
+            at("UNIX", "1431857103.25", "Europe/Paris", now).unwrap(),
+            "2015-05-17T10:05:03.250Z"
+        );
+        assert_eq!(
+            at("UNIX_MS", "1431857103123", "UTC", now).unwrap(),
+            "2015-05-17T10:05:03.123Z"
+        );
+        assert_eq!(
+            at(
+                "EEE MMM dd HH:mm:ss yyyy",
+                "Sun Dec 04 04:47:44 2005",
+                "UTC",
+                now
+            )
+            .unwrap(),
+            "2005-12-04T04:47:44.000Z"
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! `date`: reads a timestamp out of a field and writes it to `@timestamp`,
+//! with the options and format syntax of Logstash's date filter.
+//!
+//! `match = [field, format, ...]` tries each format in order; the first that
+//! reads the whole value wins. Formats are Joda-Time patterns
+//! (`dd/MMM/yyyy:HH:mm:ss Z`) or `ISO8601`, `UNIX`, `UNIX_MS`, `TAI64N`.
+//! Text without its own offset is read in `timezone` (default UTC; a
+//! `%{field}` reference picks a zone per event). The result is written to
+//! `target` (default `@timestamp`) as ISO 8601 UTC with milliseconds, as
+//! Logstash writes it. A value no format reads leaves the event as it was and
+//! adds `tag_on_failure` (default `_dateparsefailure`); an event without the
+//! field is left alone, as in Logstash.
+
+mod format;
+mod names;
+mod pattern;
+mod special;
+mod zone;
+
+use chrono::{Datelike, Timelike};
+use serde::Deserialize;
+use wasmstash_sdk::field_ref;
+use wasmstash_sdk::prelude::*;
+
+use format::{Context, Format};
+use names::Names;
+use zone::Zone;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The field, then one or more formats.
+    #[serde(rename = "match")]
+    matches: Vec<String>,
+    #[serde(default)]
+    timezone: Option<String>,
+    #[serde(default)]
+    locale: Option<String>,
+    #[serde(default = "default_target")]
+    target: String,
+    #[serde(default = "default_failure_tags")]
+    tag_on_failure: Vec<String>,
+}
+
+fn default_target() -> String {
+    "@timestamp".into()
+}
+
+fn default_failure_tags() -> Vec<String> {
+    vec!["_dateparsefailure".into()]
+}
+
+/// The zone for text without an offset: fixed at init, or read from the
+/// event through a `%{field}` reference.
+enum ZoneSetting {
+    Fixed(Zone),
+    PerEvent(String),
+}
+
+pub struct Date {
+    source: String,
+    formats: Vec<(String, Format)>,
+    needs_clock: bool,
+    zone: ZoneSetting,
+    names: &'static Names,
+    init_year: i32,
+    target: String,
+    tag_on_failure: Vec<String>,
+}
+
+impl Filter for Date {
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Self, String> {
+        let Some((source, formats)) = config.matches.split_first().filter(|(_, f)| !f.is_empty())
+        else {
+            return Err(
+                r#"`match` needs a field and at least one format, like ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]"#
+                    .into(),
+            );
+        };
+        field_ref::validate(source).map_err(|e| format!("match: {e}"))?;
+        field_ref::validate(&config.target).map_err(|e| format!("target: {e}"))?;
+        let formats = formats
+            .iter()
+            .map(|text| {
+                Format::compile(text)
+                    .map(|format| (text.clone(), format))
+                    .map_err(|e| format!("match format `{text}`: {e}"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let zone = match config.timezone {
+            None => ZoneSetting::Fixed(Zone::UTC),
+            Some(name) if name.contains("%{") => ZoneSetting::PerEvent(name),
+            Some(name) => {
+                ZoneSetting::Fixed(Zone::parse(&name).map_err(|e| format!("timezone: {e}"))?)
+            }
+        };
+        let init_year = Zone::UTC
+            .local(host::now_unix_nanos() / 1_000_000)
+            .map_or(2000, |now| now.year());
+        Ok(Date {
+            source: source.clone(),
+            needs_clock: formats.iter().any(|(_, f)| f.needs_clock()),
+            formats,
+            zone,
+            names: names::for_locale(config.locale.as_deref())?,
+            init_year,
+            target: config.target,
+            tag_on_failure: config.tag_on_failure,
+        })
+    }
+
+    fn process(&mut self, event: &mut Event) -> Verdict {
+        let now_millis = if self.needs_clock {
+            host::now_unix_nanos() / 1_000_000
+        } else {
+            0
+        };
+        self.process_at(event, now_millis);
+        Verdict::Keep
+    }
+}
+
+impl Date {
+    /// [`Filter::process`] with the clock read by the caller, so tests can
+    /// fix "now".
+    pub fn process_at(&self, event: &mut Event, now_millis: i64) {
+        let parsed = match event.get_str(&self.source) {
+            Some(text) => self.parse(text, event, now_millis),
+            None => match event.get(&self.source) {
+                None | Some(Value::Null) => return,
+                Some(Value::Array(items)) if items.is_empty() => return,
+                Some(Value::Array(items)) => self.parse_value(&items[0], event, now_millis),
+                Some(value) => self.parse_value(value, event, now_millis),
+            },
+        };
+        match parsed {
+            Ok(timestamp) => event.set(&self.target, timestamp),
+            Err(reason) => {
+                host::log(Level::Debug, &reason);
+                host::count("date_parse_failures", 1);
+                for tag in &self.tag_on_failure {
+                    event.add_tag(tag);
+                }
+            }
+        }
+    }
+
+    /// A value that is not a plain string: a number (`UNIX` times often are),
+    /// or the first element of an array, as in Logstash.
+    fn parse_value(&self, value: &Value, event: &Event, now_millis: i64) -> Result<String, String> {
+        match value {
+            Value::String(text) => self.parse(text, event, now_millis),
+            Value::Number(number) => self.parse(&number.to_string(), event, now_millis),
+            _ => Err(format!("{} is not a string or number", self.source)),
+        }
+    }
+
+    /// Tries each format in turn and gives the first result as `@timestamp`
+    /// text; the error names the last format's problem.
+    fn parse(&self, text: &str, event: &Event, now_millis: i64) -> Result<String, String> {
+        let zone = match &self.zone {
+            ZoneSetting::Fixed(zone) => *zone,
+            ZoneSetting::PerEvent(template) => Zone::parse(&event.sprintf(template))?,
+        };
+        let context = Context {
+            names: self.names,
+            zone,
+            now_millis,
+            init_year: self.init_year,
+        };
+        let mut last_error = String::new();
+        for (name, format) in &self.formats {
+            let parsed = format.parse(text, &context).and_then(|millis| {
+                format_timestamp(millis).ok_or_else(|| format!("`{text}` is outside years 0-9999"))
+            });
+            match parsed {
+                Ok(timestamp) => return Ok(timestamp),
+                Err(e) => last_error = format!("{name}: {e}"),
+            }
+        }
+        Err(last_error)
+    }
+}
+
+/// `2015-05-17T10:05:03.000Z`: UTC with milliseconds, as Logstash writes
+/// `@timestamp`. Years outside 0000-9999 have no such form and give `None`.
+pub fn format_timestamp(millis: i64) -> Option<String> {
+    let time = chrono::DateTime::from_timestamp_millis(millis)?.naive_utc();
+    if !(0..=9999).contains(&time.year()) {
+        return None;
+    }
+    Some(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        time.year(),
+        time.month(),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second(),
+        time.nanosecond() / 1_000_000
+    ))
+}
+
+export_filter!(Date);
+
+#[cfg(test)]
+mod tests;

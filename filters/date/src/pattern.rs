@@ -1,0 +1,524 @@
+//! Joda-Time patterns, as Logstash users write them in `match`.
+//!
+//! A pattern compiles once, at init, into a list of tokens; parsing walks the
+//! tokens over the text and fills in [`Fields`]. The token rules follow Joda's
+//! `DateTimeFormat`: a run of one letter is one field, `'...'` is quoted text,
+//! anything else is a literal; numbers take at most two digits (three for the
+//! day of the year), years up to nine unless a number follows directly
+//! (`yyMMdd`), and the whole text must be consumed.
+
+use crate::names::Names;
+use crate::zone::Zone;
+
+/// A compiled pattern.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    tokens: Vec<Token>,
+    has_year: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Literal(String),
+    Number {
+        field: Numeric,
+        max_digits: usize,
+    },
+    /// `yy`: two digits mapped into a century around today; `lenient`
+    /// accepts a full year when more digits are present, as Joda does when
+    /// no number follows.
+    TwoDigitYear {
+        lenient: bool,
+    },
+    /// `SSS...`: the digits are a fraction of a second, at most this many.
+    Fraction(usize),
+    MonthName,
+    WeekdayName,
+    HalfDay,
+    /// `Z` / `ZZ`: `+0200`, `+02:00` or `Z`.
+    Offset,
+    /// `ZZZ`: a zone name such as `Europe/Paris`.
+    ZoneId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Numeric {
+    Year,
+    Month,
+    Day,
+    DayOfYear,
+    Weekday,
+    Hour,
+    ClockHourOfDay,
+    HourOfHalfDay,
+    ClockHourOfHalfDay,
+    Minute,
+    Second,
+}
+
+/// The fields a pattern read from one text; anything not read keeps Joda's
+/// defaults (year 2000 when no year is given, January 1st, midnight).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Fields {
+    pub year: Option<i32>,
+    pub month: Option<u32>,
+    pub day: Option<u32>,
+    pub day_of_year: Option<u32>,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    pub nanos: u32,
+    pub offset_seconds: Option<i32>,
+    pub zone: Option<Zone>,
+}
+
+impl Pattern {
+    /// Compiles a Joda pattern; an error names the offending part.
+    pub fn compile(pattern: &str) -> Result<Pattern, String> {
+        let chars: Vec<char> = pattern.chars().collect();
+        let mut runs: Vec<Run> = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if c == '\'' {
+                let (text, next) =
+                    quoted(&chars, i).ok_or_else(|| "unterminated quote".to_owned())?;
+                push_literal(&mut runs, &text);
+                i = next;
+            } else if c.is_ascii_alphabetic() {
+                let len = chars[i..].iter().take_while(|&&x| x == c).count();
+                runs.push(Run::Letters(c, len));
+                i += len;
+            } else {
+                push_literal(&mut runs, &c.to_string());
+                i += 1;
+            }
+        }
+        if runs.is_empty() {
+            return Err("empty date pattern".into());
+        }
+        let mut tokens = Vec::with_capacity(runs.len());
+        let mut has_year = false;
+        for (index, run) in runs.iter().enumerate() {
+            let (letter, len) = match run {
+                Run::Literal(text) => {
+                    tokens.push(Token::Literal(text.clone()));
+                    continue;
+                }
+                Run::Letters(letter, len) => (*letter, *len),
+            };
+            let number_follows = runs.get(index + 1).is_some_and(Run::is_numeric);
+            let number = |field, max_digits| Token::Number { field, max_digits };
+            tokens.push(match letter {
+                'y' | 'Y' => {
+                    has_year = true;
+                    match len {
+                        2 => Token::TwoDigitYear {
+                            lenient: !number_follows,
+                        },
+                        _ if number_follows => number(Numeric::Year, len),
+                        _ => number(Numeric::Year, 9),
+                    }
+                }
+                'M' if len >= 3 => Token::MonthName,
+                'M' => number(Numeric::Month, 2),
+                'd' => number(Numeric::Day, 2),
+                'D' => number(Numeric::DayOfYear, 3),
+                'E' => Token::WeekdayName,
+                'e' => number(Numeric::Weekday, 1),
+                'a' => Token::HalfDay,
+                'H' => number(Numeric::Hour, 2),
+                'k' => number(Numeric::ClockHourOfDay, 2),
+                'K' => number(Numeric::HourOfHalfDay, 2),
+                'h' => number(Numeric::ClockHourOfHalfDay, 2),
+                'm' => number(Numeric::Minute, 2),
+                's' => number(Numeric::Second, 2),
+                'S' => Token::Fraction(len.min(9)),
+                'Z' if len <= 2 => Token::Offset,
+                'Z' => Token::ZoneId,
+                'z' => {
+                    return Err(
+                        "`z` (zone names like PST) cannot be parsed, as in Logstash; use `Z` for +0200 or `ZZZ` for Europe/Paris"
+                            .into(),
+                    );
+                }
+                'G' | 'C' | 'x' | 'w' => {
+                    return Err(format!(
+                        "`{letter}` (era, century, week-year or week) is not supported"
+                    ));
+                }
+                other => {
+                    return Err(format!(
+                        "unknown pattern letter `{other}`; quote literal text like 'T'"
+                    ));
+                }
+            });
+        }
+        Ok(Pattern { tokens, has_year })
+    }
+
+    /// Whether the pattern reads a year; year-less patterns (syslog's
+    /// `MMM d HH:mm:ss`) get one from the clock.
+    pub fn has_year(&self) -> bool {
+        self.has_year
+    }
+
+    /// Reads `text`, which must match the whole pattern.
+    pub fn parse(&self, text: &str, names: &Names, now_year: i32) -> Result<Fields, String> {
+        let mut fields = Fields::default();
+        let mut hours = Hours::default();
+        let mut rest = text;
+        for token in &self.tokens {
+            let malformed = || format!("`{text}` is malformed at `{rest}`");
+            match token {
+                Token::Literal(literal) => {
+                    let head = rest
+                        .get(..literal.len())
+                        .filter(|h| h.eq_ignore_ascii_case(literal));
+                    head.ok_or_else(malformed)?;
+                    rest = &rest[literal.len()..];
+                }
+                Token::Number { field, max_digits } => {
+                    let (value, len) =
+                        number(rest, *max_digits, *field == Numeric::Year).ok_or_else(malformed)?;
+                    rest = &rest[len..];
+                    store(&mut fields, &mut hours, *field, value, text)?;
+                }
+                Token::TwoDigitYear { lenient } => {
+                    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                    let (year, len) = if *lenient && digits != 2 {
+                        number(rest, 9, true).ok_or_else(malformed)?
+                    } else if digits >= 2 {
+                        (two_digit_year(rest[..2].parse().unwrap(), now_year), 2)
+                    } else {
+                        return Err(malformed());
+                    };
+                    fields.year = Some(year as i32);
+                    rest = &rest[len..];
+                }
+                Token::Fraction(max_digits) => {
+                    let digits = rest
+                        .bytes()
+                        .take(*max_digits)
+                        .take_while(u8::is_ascii_digit)
+                        .count();
+                    if digits == 0 {
+                        return Err(malformed());
+                    }
+                    let value: u32 = rest[..digits].parse().unwrap();
+                    fields.nanos = value * 10u32.pow(9 - digits as u32);
+                    rest = &rest[digits..];
+                }
+                Token::MonthName => {
+                    let (month, len) = names.month(rest).ok_or_else(malformed)?;
+                    fields.month = Some(month);
+                    rest = &rest[len..];
+                }
+                Token::WeekdayName => {
+                    // Read and checked, then ignored, as Joda does once a
+                    // date is given.
+                    let (_, len) = names.weekday(rest).ok_or_else(malformed)?;
+                    rest = &rest[len..];
+                }
+                Token::HalfDay => {
+                    let head = rest.get(..2).ok_or_else(malformed)?;
+                    hours.pm = Some(match head.to_ascii_uppercase().as_str() {
+                        "AM" => false,
+                        "PM" => true,
+                        _ => return Err(malformed()),
+                    });
+                    rest = &rest[2..];
+                }
+                Token::Offset => {
+                    let (offset, len) = offset(rest).ok_or_else(malformed)?;
+                    fields.offset_seconds = Some(offset);
+                    rest = &rest[len..];
+                }
+                Token::ZoneId => {
+                    let (zone, len) = Zone::parse_prefix(rest).ok_or_else(malformed)?;
+                    fields.zone = Some(zone);
+                    rest = &rest[len..];
+                }
+            }
+        }
+        if !rest.is_empty() {
+            return Err(format!("`{text}` has extra text at `{rest}`"));
+        }
+        fields.hour = hours.resolve(text)?;
+        Ok(fields)
+    }
+}
+
+/// The pattern split into literal text and letter runs, before tokens are
+/// chosen (a token's width depends on whether a number follows it).
+enum Run {
+    Literal(String),
+    Letters(char, usize),
+}
+
+impl Run {
+    /// Joda's test for "a number follows": letters that read digits.
+    fn is_numeric(&self) -> bool {
+        match self {
+            Run::Letters('M', len) => *len <= 2,
+            Run::Letters(letter, _) => !matches!(letter, 'E' | 'a' | 'Z' | 'z' | 'G'),
+            Run::Literal(_) => false,
+        }
+    }
+}
+
+fn push_literal(runs: &mut Vec<Run>, text: &str) {
+    match runs.last_mut() {
+        Some(Run::Literal(existing)) => existing.push_str(text),
+        _ => runs.push(Run::Literal(text.to_owned())),
+    }
+}
+
+/// The text of a quoted section starting at `chars[start] == '\''`, with `''`
+/// standing for one quote, and the index after it.
+fn quoted(chars: &[char], start: usize) -> Option<(String, usize)> {
+    if chars.get(start + 1) == Some(&'\'') {
+        return Some(("'".into(), start + 2));
+    }
+    let mut text = String::new();
+    let mut i = start + 1;
+    loop {
+        match chars.get(i)? {
+            '\'' if chars.get(i + 1) == Some(&'\'') => {
+                text.push('\'');
+                i += 2;
+            }
+            '\'' => return Some((text, i + 1)),
+            c => {
+                text.push(*c);
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Up to `max_digits` digits at the start of `text` (with a sign, for years).
+fn number(text: &str, max_digits: usize, signed: bool) -> Option<(i64, usize)> {
+    let bytes = text.as_bytes();
+    let sign_len = usize::from(signed && matches!(bytes.first(), Some(b'-' | b'+')));
+    let digits = bytes[sign_len..]
+        .iter()
+        .take(max_digits)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if digits == 0 {
+        return None;
+    }
+    let value: i64 = text[sign_len..sign_len + digits].parse().ok()?;
+    let value = if bytes[0] == b'-' { -value } else { value };
+    Some((value, sign_len + digits))
+}
+
+/// Joda's two-digit year: the century is chosen so the year falls within
+/// 80 years before and 20 years after `now_year`.
+fn two_digit_year(value: i64, now_year: i32) -> i64 {
+    let low = i64::from(now_year) - 80;
+    let low_in_century = low.rem_euclid(100);
+    value + low - low_in_century + if value < low_in_century { 100 } else { 0 }
+}
+
+/// A UTC offset (`Z`, `+02`, `+0200`, `+02:00`, as Joda reads them for `Z`
+/// and `ZZ`: hours and minutes, the colon optional) and its length.
+pub fn offset(text: &str) -> Option<(i32, usize)> {
+    let bytes = text.as_bytes();
+    if matches!(bytes.first(), Some(b'Z' | b'z')) {
+        return Some((0, 1));
+    }
+    let sign = match bytes.first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let two = |at: usize| -> Option<i32> {
+        let pair = bytes.get(at..at + 2)?;
+        pair.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| i32::from(pair[0] - b'0') * 10 + i32::from(pair[1] - b'0'))
+    };
+    let hours = two(1)?;
+    let colon = usize::from(bytes.get(3) == Some(&b':'));
+    let minutes = two(3 + colon)?;
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    Some((sign * (hours * 3600 + minutes * 60), 5 + colon))
+}
+
+/// Hours arrive in four notations plus AM/PM; they are combined at the end.
+#[derive(Default)]
+struct Hours {
+    of_day: Option<u32>,
+    of_half_day: Option<u32>,
+    pm: Option<bool>,
+}
+
+impl Hours {
+    fn resolve(&self, text: &str) -> Result<u32, String> {
+        match (self.of_day, self.of_half_day, self.pm) {
+            (Some(hour), _, _) => Ok(hour),
+            (None, Some(hour), pm) => Ok(hour + if pm == Some(true) { 12 } else { 0 }),
+            (None, None, Some(true)) => Ok(12),
+            (None, None, _) => Ok(0),
+        }
+        .and_then(|hour| {
+            if hour < 24 {
+                Ok(hour)
+            } else {
+                Err(format!("`{text}`: hour out of range"))
+            }
+        })
+    }
+}
+
+fn store(
+    fields: &mut Fields,
+    hours: &mut Hours,
+    field: Numeric,
+    value: i64,
+    text: &str,
+) -> Result<(), String> {
+    let in_range = |low: i64, high: i64, name: &str| {
+        if (low..=high).contains(&value) {
+            Ok(value as u32)
+        } else {
+            Err(format!(
+                "`{text}`: {name} {value} is out of range {low}-{high}"
+            ))
+        }
+    };
+    match field {
+        Numeric::Year => {
+            fields.year =
+                Some(i32::try_from(value).map_err(|_| format!("`{text}`: year out of range"))?)
+        }
+        Numeric::Month => fields.month = Some(in_range(1, 12, "month")?),
+        Numeric::Day => fields.day = Some(in_range(1, 31, "day")?),
+        Numeric::DayOfYear => fields.day_of_year = Some(in_range(1, 366, "day of year")?),
+        Numeric::Weekday => {
+            in_range(1, 7, "day of week")?;
+        }
+        Numeric::Hour => hours.of_day = Some(in_range(0, 23, "hour")?),
+        Numeric::ClockHourOfDay => hours.of_day = Some(in_range(1, 24, "hour")? % 24),
+        Numeric::HourOfHalfDay => hours.of_half_day = Some(in_range(0, 11, "hour")?),
+        Numeric::ClockHourOfHalfDay => hours.of_half_day = Some(in_range(1, 12, "hour")? % 12),
+        Numeric::Minute => fields.minute = in_range(0, 59, "minute")?,
+        Numeric::Second => fields.second = in_range(0, 59, "second")?,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names;
+
+    fn parse(pattern: &str, text: &str) -> Result<Fields, String> {
+        let en = names::for_locale(None).unwrap();
+        Pattern::compile(pattern).unwrap().parse(text, en, 2026)
+    }
+
+    #[test]
+    fn apache_access_log_timestamp() {
+        let f = parse("dd/MMM/yyyy:HH:mm:ss Z", "17/May/2015:10:05:03 +0000").unwrap();
+        assert_eq!((f.year, f.month, f.day), (Some(2015), Some(5), Some(17)));
+        assert_eq!((f.hour, f.minute, f.second), (10, 5, 3));
+        assert_eq!(f.offset_seconds, Some(0));
+        let f = parse("dd/MMM/yyyy:HH:mm:ss Z", "17/May/2015:10:05:03 -05:30").unwrap();
+        assert_eq!(f.offset_seconds, Some(-(5 * 3600 + 30 * 60)));
+    }
+
+    #[test]
+    fn fractions_and_literal_text() {
+        let f = parse("yyyy-MM-dd HH:mm:ss,SSS", "2015-10-18 18:01:47,978").unwrap();
+        assert_eq!(f.nanos, 978_000_000);
+        let f = parse("yyyy-MM-dd'T'HH:mm:ss.SSSSSS", "2015-10-18T18:01:47.5").unwrap();
+        assert_eq!(f.nanos, 500_000_000);
+        assert!(parse("yyyy-MM-dd HH:mm:ss,SSS", "2015-10-18 18:01:47,9781").is_err());
+        let f = parse("'at' H 'o''clock'", "AT 7 o'clock").unwrap();
+        assert_eq!(f.hour, 7);
+    }
+
+    #[test]
+    fn syslog_patterns_without_a_year() {
+        let pattern = Pattern::compile("MMM  d HH:mm:ss").unwrap();
+        assert!(!pattern.has_year());
+        let f = parse("MMM  d HH:mm:ss", "Jun  9 06:06:20").unwrap();
+        assert_eq!((f.year, f.month, f.day), (None, Some(6), Some(9)));
+        assert!(parse("MMM d HH:mm:ss", "Jun  9 06:06:20").is_err());
+        assert!(parse("MMM dd HH:mm:ss", "Jun 14 15:16:01").is_ok());
+        assert!(parse("MMM dd HH:mm:ss", "Jun 9 15:16:01").is_ok());
+    }
+
+    #[test]
+    fn adjacent_numbers_and_two_digit_years() {
+        let f = parse("yyMMdd HHmmss", "081109 203615").unwrap();
+        assert_eq!((f.year, f.month, f.day), (Some(2008), Some(11), Some(9)));
+        assert_eq!((f.hour, f.minute, f.second), (20, 36, 15));
+        assert_eq!(parse("yy", "50").unwrap().year, Some(1950));
+        assert_eq!(parse("yy", "45").unwrap().year, Some(2045));
+        // Without a number after it, `yy` also takes a full year, as in Joda.
+        assert_eq!(parse("yy-MM", "1999-01").unwrap().year, Some(1999));
+        let f = parse("yyyyMMddHHmmss", "20150517100503").unwrap();
+        assert_eq!((f.year, f.second), (Some(2015), 3));
+    }
+
+    #[test]
+    fn day_names_twelve_hour_clock_and_zone_ids() {
+        let f = parse("EEE MMM dd HH:mm:ss yyyy", "Sun Dec 04 04:47:44 2005").unwrap();
+        assert_eq!(
+            (f.year, f.month, f.day, f.hour),
+            (Some(2005), Some(12), Some(4), 4)
+        );
+        let f = parse(
+            "EEEE, MMMM d, yyyy h:mm a",
+            "Tuesday, March 3, 2020 12:05 AM",
+        )
+        .unwrap();
+        assert_eq!((f.hour, f.minute), (0, 5));
+        assert_eq!(parse("h:mm a", "12:05 pm").unwrap().hour, 12);
+        assert_eq!(parse("h:mm a", "1:05 PM").unwrap().hour, 13);
+        let f = parse("yyyy-MM-dd HH:mm ZZZ", "2020-03-03 10:00 Europe/Paris").unwrap();
+        assert!(f.zone.is_some());
+    }
+
+    #[test]
+    fn out_of_range_and_malformed_text_fail_with_the_reason() {
+        assert!(parse("HH:mm", "24:00").unwrap_err().contains("hour 24"));
+        assert!(
+            parse("MMM", "Foo")
+                .unwrap_err()
+                .contains("malformed at `Foo`")
+        );
+        assert!(
+            parse("HH:mm", "10:00 extra")
+                .unwrap_err()
+                .contains("extra text")
+        );
+        assert!(parse("HH:mm", "").is_err());
+    }
+
+    #[test]
+    fn unsupported_letters_are_init_errors() {
+        assert!(
+            Pattern::compile("HH:mm z")
+                .unwrap_err()
+                .contains("cannot be parsed")
+        );
+        assert!(
+            Pattern::compile("yyyy-MM-ddTHH")
+                .unwrap_err()
+                .contains("unknown pattern letter `T`")
+        );
+        assert!(
+            Pattern::compile("HH 'open")
+                .unwrap_err()
+                .contains("unterminated quote")
+        );
+        assert!(Pattern::compile("").is_err());
+    }
+}

@@ -1,0 +1,156 @@
+//! `dissect`: splits a field into fields by literal delimiters, with
+//! Logstash's dissect semantics (`%{a}`, `%{+a}`, `%{+a/2}`, `%{?a}`, `%{}`,
+//! `%{&a}`, `->` padding, `convert_datatype`, `_dissectfailure`).
+//!
+//! No regular expressions: each field ends at the next occurrence of the
+//! literal that follows it in the pattern, which is why dissect is the fast
+//! choice for lines whose layout never varies. Options and examples are in
+//! README.md next to this crate.
+
+mod convert;
+mod dissector;
+mod pattern;
+
+use serde::Deserialize;
+use serde_json::Map;
+use wasmstash_sdk::field_ref;
+use wasmstash_sdk::prelude::*;
+
+use convert::{Datatype, convert_field};
+use dissector::{Dissector, Scratch};
+
+/// The Apache combined log layout as a dissect pattern, writing the ECS
+/// fields grok's `%{COMBINEDAPACHELOG}` writes in ECS mode (values stay
+/// strings, and `-` stays `-`). The example pipeline, the tests and the
+/// benchmark use it.
+pub const APACHE_COMBINED_ECS: &str = concat!(
+    "%{[source][address]} %{[apache][access][user][identity]} %{[user][name]} [%{timestamp}] ",
+    "\"%{[http][request][method]} %{[url][original]} HTTP/%{[http][version]}\" ",
+    "%{[http][response][status_code]} %{[http][response][body][bytes]} ",
+    "\"%{[http][request][referrer]}\" \"%{[user_agent][original]}\"",
+);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Source field -> pattern, applied in the order written.
+    #[serde(default)]
+    mapping: Map<String, Value>,
+    /// Field -> `int` or `float`, converted after all mappings succeeded.
+    #[serde(default)]
+    convert_datatype: Map<String, Value>,
+    #[serde(default = "default_failure_tags")]
+    tag_on_failure: Vec<String>,
+    /// Joins appended parts; by default each part is joined with the
+    /// delimiter that precedes it in the pattern, as Logstash does.
+    #[serde(default)]
+    append_separator: Option<String>,
+}
+
+fn default_failure_tags() -> Vec<String> {
+    vec!["_dissectfailure".into()]
+}
+
+pub struct Dissect {
+    mappings: Vec<(String, Dissector)>,
+    conversions: Vec<(String, Datatype)>,
+    tag_on_failure: Vec<String>,
+    scratch: Scratch,
+}
+
+impl Filter for Dissect {
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Self, String> {
+        if config.mapping.is_empty() && config.convert_datatype.is_empty() {
+            return Err(
+                "nothing to do: give `mapping` (field -> pattern) and/or `convert_datatype`".into(),
+            );
+        }
+        let mut conversions = Vec::new();
+        for (field, datatype) in &config.convert_datatype {
+            field_ref::validate(field).map_err(|e| format!("convert_datatype: {e}"))?;
+            let datatype = Datatype::parse(datatype).ok_or_else(|| {
+                format!(
+                    "convert_datatype `{field}`: unknown datatype {datatype}, expected \"int\" or \"float\""
+                )
+            })?;
+            conversions.push((field.clone(), datatype));
+        }
+        // With several mappings a later one may fail, and then Logstash
+        // converts nothing; so fields are converted as they are written only
+        // when there is one mapping.
+        let inline_conversions = if config.mapping.len() == 1 {
+            conversions.as_slice()
+        } else {
+            &[]
+        };
+        let mut mappings = Vec::new();
+        for (source, pattern) in &config.mapping {
+            field_ref::validate(source).map_err(|e| format!("mapping: {e}"))?;
+            let Value::String(pattern) = pattern else {
+                return Err(format!(
+                    "mapping `{source}`: the pattern must be a string, got {pattern}"
+                ));
+            };
+            let parsed = pattern::parse(pattern)
+                .map_err(|e| format!("mapping `{source}` => {pattern:?}: {e}"))?;
+            mappings.push((
+                source.clone(),
+                Dissector::new(
+                    &parsed,
+                    config.append_separator.as_deref(),
+                    inline_conversions,
+                ),
+            ));
+        }
+        Ok(Dissect {
+            scratch: Scratch::new(conversions.len()),
+            mappings,
+            conversions,
+            tag_on_failure: config.tag_on_failure,
+        })
+    }
+
+    fn process(&mut self, event: &mut Event) -> Verdict {
+        self.scratch.reset();
+        for (source, dissector) in &self.mappings {
+            // A missing source is not a failure in Logstash either: the
+            // mapping does not apply to this event.
+            let text = match event.get_str(source) {
+                Some(text) => text.to_owned(),
+                None => match event.get(source) {
+                    None | Some(Value::Null) => continue,
+                    Some(Value::Number(n)) => n.to_string(),
+                    Some(Value::Bool(b)) => b.to_string(),
+                    // An object or array has no text to split.
+                    Some(_) => return self.fail(event),
+                },
+            };
+            if !dissector.apply(&text, event, &mut self.scratch) {
+                return self.fail(event);
+            }
+        }
+        for (index, (field, datatype)) in self.conversions.iter().enumerate() {
+            if !self.scratch.converted(index) {
+                convert_field(event, field, *datatype);
+            }
+        }
+        Verdict::Keep
+    }
+}
+
+impl Dissect {
+    fn fail(&self, event: &mut Event) -> Verdict {
+        for tag in &self.tag_on_failure {
+            event.add_tag(tag);
+        }
+        host::count("dissect_failures", 1);
+        Verdict::Keep
+    }
+}
+
+export_filter!(Dissect);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,248 @@
+//! Parses a dissect pattern (`%{a} %{+a} [%{?skip}] %{&key}`) into a list of
+//! fields, each with the literal delimiter that ends it.
+//!
+//! All checks happen here, once at `init`, so a pattern that cannot work is
+//! refused with its position instead of failing on every event.
+
+use wasmstash_sdk::field_ref;
+
+/// What a field does with the text it captures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// `%{name}`: stored under `name`.
+    Normal,
+    /// `%{}` or `%{?name}`: captured but not stored (a named skip can still
+    /// give an indirect field its key).
+    Skip,
+    /// `%{+name}` or `%{+name/N}`: appended to `name`, in order `N` if given.
+    Append { ordinal: Option<u32> },
+    /// `%{&name}`: stored under the key that field `name` captured.
+    Indirect,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The key without prefix, ordinal or padding marker; empty for `%{}`.
+    pub name: String,
+    pub kind: Kind,
+    /// `->`: repeats of the delimiter after this field are padding.
+    pub padded: bool,
+    /// The literal text before this field in the pattern, used to join
+    /// appended values.
+    pub previous: String,
+    /// The literal text that ends this field; empty only for the last field,
+    /// which then takes the rest of the text.
+    pub next: String,
+}
+
+/// A parsed pattern: literal text that must open the value, then the fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    pub prefix: String,
+    pub fields: Vec<Field>,
+}
+
+/// Parses `pattern`, naming the position (in characters, from 1) of any problem.
+pub fn parse(pattern: &str) -> Result<Pattern, String> {
+    if pattern.is_empty() {
+        return Err("the pattern is empty".into());
+    }
+    let mut prefix = None;
+    let mut fields: Vec<Field> = Vec::new();
+    let mut rest = pattern;
+    let mut literal = String::new();
+    while !rest.is_empty() {
+        let Some(open) = rest.find("%{") else {
+            literal.push_str(rest);
+            break;
+        };
+        literal.push_str(&rest[..open]);
+        let start = pattern.len() - rest.len() + open;
+        let body_and_rest = &rest[open + 2..];
+        let close = body_and_rest.find('}').ok_or_else(|| {
+            format!(
+                "`%{{` at {} is never closed by `}}`",
+                column(pattern, start)
+            )
+        })?;
+        let body = &body_and_rest[..close];
+        if body.contains("%{") {
+            return Err(format!(
+                "`%{{` at {} is never closed by `}}` before the next `%{{`",
+                column(pattern, start)
+            ));
+        }
+        let previous = std::mem::take(&mut literal);
+        match fields.last_mut() {
+            None => prefix = Some(previous.clone()),
+            Some(last) if previous.is_empty() => {
+                return Err(format!(
+                    "fields `%{{{}}}` and `%{{{body}}}` at {} have no delimiter between them, so there is no way to tell where one ends",
+                    display_body(last),
+                    column(pattern, start)
+                ));
+            }
+            Some(last) => last.next = previous.clone(),
+        }
+        let mut field = parse_field(body)
+            .map_err(|e| format!("field `%{{{body}}}` at {}: {e}", column(pattern, start)))?;
+        field.previous = previous;
+        fields.push(field);
+        rest = &body_and_rest[close + 1..];
+    }
+    let Some(last) = fields.last_mut() else {
+        return Err("the pattern has no `%{...}` field".into());
+    };
+    last.next = literal;
+    Ok(Pattern {
+        prefix: prefix.unwrap_or_default(),
+        fields,
+    })
+}
+
+fn display_body(field: &Field) -> String {
+    let marker = match &field.kind {
+        Kind::Normal => "",
+        Kind::Skip if field.name.is_empty() => "",
+        Kind::Skip => "?",
+        Kind::Append { .. } => "+",
+        Kind::Indirect => "&",
+    };
+    format!("{marker}{}", field.name)
+}
+
+fn column(pattern: &str, byte: usize) -> String {
+    format!("character {}", pattern[..byte].chars().count() + 1)
+}
+
+fn parse_field(body: &str) -> Result<Field, String> {
+    let (body, padded) = match body.strip_suffix("->") {
+        Some(inner) => (inner, true),
+        None => (body, false),
+    };
+    let (kind, name) = match body.as_bytes().first() {
+        Some(b'+') => (Kind::Append { ordinal: None }, &body[1..]),
+        Some(b'?') => (Kind::Skip, &body[1..]),
+        Some(b'&') => (Kind::Indirect, &body[1..]),
+        _ => (Kind::Normal, body),
+    };
+    if name.starts_with(['+', '?', '&']) {
+        return Err("a field takes one prefix: `+` (append), `?` (skip) or `&` (indirect)".into());
+    }
+    let (kind, name) = match (kind, name.rsplit_once('/')) {
+        (Kind::Append { .. }, Some((name, digits))) => {
+            let ordinal = digits.parse::<u32>().map_err(|_| {
+                format!(
+                    "`/{digits}` is not an append order (expected digits, as in `%{{+{name}/2}}`)"
+                )
+            })?;
+            (
+                Kind::Append {
+                    ordinal: Some(ordinal),
+                },
+                name,
+            )
+        }
+        (_, Some(_)) if !name.starts_with('[') => {
+            return Err(
+                "an order suffix `/N` is only allowed on an append field (`%{+name/N}`)".into(),
+            );
+        }
+        (kind, _) => (kind, name),
+    };
+    match (&kind, name.is_empty()) {
+        (Kind::Normal, true) => Ok(Field {
+            name: String::new(),
+            kind: Kind::Skip,
+            padded,
+            previous: String::new(),
+            next: String::new(),
+        }),
+        (Kind::Skip, true) => Ok(Field {
+            name: String::new(),
+            kind: Kind::Skip,
+            padded,
+            previous: String::new(),
+            next: String::new(),
+        }),
+        (_, true) => Err("this field needs a name".into()),
+        (_, false) => {
+            field_ref::validate(name)?;
+            Ok(Field {
+                name: name.to_owned(),
+                kind,
+                padded,
+                previous: String::new(),
+                next: String::new(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(pattern: &str) -> Vec<(String, Kind, bool, String)> {
+        parse(pattern)
+            .unwrap()
+            .fields
+            .into_iter()
+            .map(|f| (f.name, f.kind, f.padded, f.next))
+            .collect()
+    }
+
+    #[test]
+    fn prefixes_suffixes_and_delimiters() {
+        let pattern =
+            parse("[%{ts}] %{+ts/2} %{?skip} %{&skip}: %{} %{pad->} %{[nested][f]}.").unwrap();
+        assert_eq!(pattern.prefix, "[");
+        assert_eq!(
+            kinds("[%{ts}] %{+ts/2} %{?skip} %{&skip}: %{} %{pad->} %{[nested][f]}."),
+            vec![
+                ("ts".into(), Kind::Normal, false, "] ".into()),
+                (
+                    "ts".into(),
+                    Kind::Append { ordinal: Some(2) },
+                    false,
+                    " ".into()
+                ),
+                ("skip".into(), Kind::Skip, false, " ".into()),
+                ("skip".into(), Kind::Indirect, false, ": ".into()),
+                ("".into(), Kind::Skip, false, " ".into()),
+                ("pad".into(), Kind::Normal, true, " ".into()),
+                ("[nested][f]".into(), Kind::Normal, false, ".".into()),
+            ]
+        );
+        assert_eq!(pattern.fields[1].previous, "] ");
+        assert_eq!(pattern.fields[0].previous, "[");
+    }
+
+    #[test]
+    fn unicode_delimiters_keep_their_bytes() {
+        let pattern = parse("%{a}྿྿%{b}").unwrap();
+        assert_eq!(pattern.fields[0].next, "྿྿");
+        assert_eq!(pattern.fields[1].next, "");
+    }
+
+    #[test]
+    fn invalid_patterns_are_explained_with_their_position() {
+        for (pattern, expected) in [
+            ("", "empty"),
+            ("no fields here", "no `%{...}` field"),
+            ("%{a} %{b", "`%{` at character 6 is never closed"),
+            ("%{a}%{b}", "no delimiter between them"),
+            ("%{+&a}", "one prefix"),
+            ("%{&+a}", "one prefix"),
+            ("%{+a/x}", "not an append order"),
+            ("%{a/2}", "only allowed on an append"),
+            ("%{+}", "needs a name"),
+            ("%{&}", "needs a name"),
+            ("x %{[a][b}", "malformed field reference"),
+            ("%{a %{b}", "never closed by `}` before"),
+        ] {
+            let err = parse(pattern).unwrap_err();
+            assert!(err.contains(expected), "{pattern:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Finds `key<value_split>value` pairs in a text, left to right, the way
+//! Logstash's kv scan regex does, without a regex engine.
+//!
+//! Logstash's regex is, in effect: a key (a run of characters that are not
+//! separators, or backslash-escaped characters), the value separator (with
+//! optional spaces around it in `lenient` mode), then a value that is quoted
+//! (`"…"`, `'…'`, and with `include_brackets` `(…)`, `[…]`, `<…>`) and followed
+//! by a field separator or the end of a line, or else a run of characters up
+//! to the next field separator. A failed attempt moves on by one character.
+//! The scan here makes the same decisions in one pass per pair, so its time is
+//! linear in the text.
+
+use crate::charset::{CharClass, SplitPattern};
+
+/// A field or value separator: a class of single characters, or a pattern.
+pub enum Splitter {
+    Chars(CharClass),
+    Pattern(SplitPattern),
+}
+
+impl Splitter {
+    fn match_len(&self, text: &str, pos: usize) -> Option<usize> {
+        match self {
+            Splitter::Chars(class) => text[pos..]
+                .chars()
+                .next()
+                .filter(|&c| class.contains(c))
+                .map(char::len_utf8),
+            Splitter::Pattern(pattern) => pattern.match_len(text, pos),
+        }
+    }
+
+    fn is_pattern(&self) -> bool {
+        matches!(self, Splitter::Pattern(_))
+    }
+}
+
+pub struct Scanner {
+    pub field_split: Splitter,
+    pub value_split: Splitter,
+    pub lenient: bool,
+    pub include_brackets: bool,
+}
+
+impl Scanner {
+    /// Calls `pair(key, value)` for every pair, in order. Values may be
+    /// empty (Logstash matches `key=` but then ignores it). Stops early when
+    /// `pair` returns false.
+    pub fn scan<'t>(&self, text: &'t str, mut pair: impl FnMut(&'t str, &'t str) -> bool) {
+        let mut pos = 0;
+        while pos < text.len() {
+            let key_end = self.key_end(text, pos);
+            if key_end > pos
+                && let Some(value_start) = self.value_split_end(text, key_end)
+            {
+                let (value, next) = self.value(text, value_start);
+                if !pair(&text[pos..key_end], value) {
+                    return;
+                }
+                pos = next;
+                continue;
+            }
+            // Starting anywhere inside the key would end at the same place and
+            // fail the same way, so the next possible start is past it.
+            pos = if key_end > pos {
+                key_end
+            } else {
+                next_char(text, pos)
+            };
+        }
+    }
+
+    /// Where a key starting at `pos` ends.
+    fn key_end(&self, text: &str, mut pos: usize) -> usize {
+        let bytes = text.as_bytes();
+        while pos < text.len() {
+            if bytes[pos] == b'\\' && pos + 1 < text.len() {
+                pos = next_char(text, pos + 1);
+                continue;
+            }
+            let stops = if self.value_split.is_pattern() || self.field_split.is_pattern() {
+                self.value_split_end(text, pos).is_some()
+                    || self.field_split.match_len(text, pos).is_some()
+                    || bytes[pos] == b'\n'
+            } else {
+                self.value_split.match_len(text, pos).is_some()
+                    || self.field_split.match_len(text, pos).is_some()
+            };
+            if stops {
+                break;
+            }
+            pos = next_char(text, pos);
+        }
+        pos
+    }
+
+    /// Where the value starts, if a value separator follows at `pos`.
+    fn value_split_end(&self, text: &str, mut pos: usize) -> Option<usize> {
+        if self.lenient {
+            pos = skip_spaces(text, pos);
+        }
+        pos += self.value_split.match_len(text, pos)?;
+        if self.lenient {
+            pos = skip_spaces(text, pos);
+        }
+        Some(pos)
+    }
+
+    /// The value at `start` and where scanning resumes after it.
+    fn value<'t>(&self, text: &'t str, start: usize) -> (&'t str, usize) {
+        if let Some(found) = self.quoted(text, start) {
+            return found;
+        }
+        let bytes = text.as_bytes();
+        let stop_at_newline = self.field_split.is_pattern();
+        let mut end = start;
+        while end < text.len() {
+            if bytes[end] == b'\\' && end + 1 < text.len() {
+                end = next_char(text, end + 1);
+                continue;
+            }
+            if self.field_split.match_len(text, end).is_some()
+                || (stop_at_newline && bytes[end] == b'\n')
+            {
+                break;
+            }
+            end = next_char(text, end);
+        }
+        (&text[start..end], self.after_separator(text, end))
+    }
+
+    /// A quoted or bracketed value, if one starts at `start` and is followed
+    /// by a field separator or the end of a line.
+    fn quoted<'t>(&self, text: &'t str, start: usize) -> Option<(&'t str, usize)> {
+        let close = match text.as_bytes().get(start)? {
+            b'"' => b'"',
+            b'\'' => b'\'',
+            b'(' if self.include_brackets => b')',
+            b'[' if self.include_brackets => b']',
+            b'<' if self.include_brackets => b'>',
+            _ => return None,
+        };
+        let bytes = text.as_bytes();
+        let mut end = start + 1;
+        while end < text.len() && bytes[end] != close {
+            end += if bytes[end] == b'\\' && end + 1 < text.len() {
+                1 + text[end + 1..].chars().next().map_or(0, char::len_utf8)
+            } else {
+                1
+            };
+        }
+        if end >= text.len() {
+            return None;
+        }
+        let after = end + 1;
+        let at_line_end = after == text.len() || bytes[after] == b'\n';
+        if !at_line_end && self.field_split.match_len(text, after).is_none() {
+            return None;
+        }
+        Some((&text[start + 1..end], self.after_separator(text, after)))
+    }
+
+    fn after_separator(&self, text: &str, pos: usize) -> usize {
+        if pos >= text.len() {
+            return pos;
+        }
+        pos + self.field_split.match_len(text, pos).unwrap_or(0)
+    }
+}
+
+fn skip_spaces(text: &str, mut pos: usize) -> usize {
+    while text.as_bytes().get(pos) == Some(&b' ') {
+        pos += 1;
+    }
+    pos
+}
+
+fn next_char(text: &str, pos: usize) -> usize {
+    pos + text[pos..].chars().next().map_or(1, char::len_utf8)
+}

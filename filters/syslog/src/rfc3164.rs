@@ -1,0 +1,267 @@
+//! RFC 3164 ("BSD") lines, and the variants found in /var/log files:
+//! `[<PRI>]TIMESTAMP [HOSTNAME] TAG[[PID]]: MSG`.
+//!
+//! TIMESTAMP is `Mmm dd HH:mm:ss` (day padded with a space or a zero, an
+//! optional year before the time, an optional fraction) or an ISO 8601 timestamp, as rsyslog writes with its
+//! high-precision template. The hostname is the next word unless that word
+//! is already a tag (`sshd[42]:`), which is how lines from senders that omit
+//! it are told apart. TAG is a run of printable characters without spaces,
+//! `[` or `]` (so `sshd(pam_unix)` and `postfix/smtpd` are names), then an
+//! optional numeric `[PID]`, then `:`. A line whose text after the host has
+//! no such tag is still valid syslog: all of it is the message and no
+//! process is set.
+
+use crate::Header;
+
+/// Parses a line (its `<PRI>` already taken off).
+pub fn parse(line: &str) -> Result<Header<'_>, String> {
+    let (timestamp, rest) = timestamp(line).ok_or_else(|| {
+        format!(
+            "no syslog timestamp at the start of `{}` (expected `Mmm dd HH:mm:ss` or ISO 8601)",
+            preview(line)
+        )
+    })?;
+    let rest = rest.trim_start_matches(' ');
+    if rest.is_empty() {
+        return Err("nothing follows the syslog timestamp".into());
+    }
+    let mut header = Header {
+        timestamp: Some(timestamp),
+        ..Header::default()
+    };
+    let (first, after_first) = word(rest);
+    let rest = match tag(first) {
+        Some(_) => rest,
+        None => {
+            header.hostname = Some(first);
+            after_first.trim_start_matches(' ')
+        }
+    };
+    let (candidate, after_tag) = word(rest);
+    match tag(candidate) {
+        Some((name, pid)) => {
+            header.app_name = Some(name);
+            header.proc_id = pid;
+            header.message = after_tag.strip_prefix(' ').unwrap_or(after_tag);
+        }
+        None => header.message = rest,
+    }
+    Ok(header)
+}
+
+/// The timestamp at the start of `line` and what follows it.
+fn timestamp(line: &str) -> Option<(&str, &str)> {
+    let len = bsd_timestamp_len(line.as_bytes()).or_else(|| iso_timestamp_len(line))?;
+    Some(line.split_at(len))
+}
+
+/// `Mmm dd [yyyy ]HH:mm:ss[.fff]`, where dd may be ` d`, `d` or `0d`.
+fn bsd_timestamp_len(bytes: &[u8]) -> Option<usize> {
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let month = bytes.get(..3)?;
+    if !MONTHS.iter().any(|m| m.eq_ignore_ascii_case(month)) || bytes.get(3) != Some(&b' ') {
+        return None;
+    }
+    let mut at = 4;
+    if bytes.get(at) == Some(&b' ') {
+        at += 1;
+    }
+    let day_digits = count_digits(&bytes[at..]);
+    if !(1..=2).contains(&day_digits) || bytes.get(at + day_digits) != Some(&b' ') {
+        return None;
+    }
+    at += day_digits + 1;
+    // Some devices (Cisco ASA, for one) put the year before the time.
+    if count_digits(&bytes[at..]) == 4 && bytes.get(at + 4) == Some(&b' ') {
+        at += 5;
+    }
+    let clock = bytes.get(at..at + 8)?;
+    let is_clock = clock.iter().enumerate().all(|(i, b)| {
+        if i == 2 || i == 5 {
+            *b == b':'
+        } else {
+            b.is_ascii_digit()
+        }
+    });
+    if !is_clock {
+        return None;
+    }
+    at += 8;
+    if bytes.get(at) == Some(&b'.') && count_digits(&bytes[at + 1..]) > 0 {
+        at += 1 + count_digits(&bytes[at + 1..]);
+    }
+    end_of_word(bytes, at)
+}
+
+/// `yyyy-mm-ddTHH:mm:ss` and whatever fraction and offset follow, up to the
+/// next space; the date filter checks the details.
+fn iso_timestamp_len(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let shape = b"dddd-dd-ddTdd:dd:dd";
+    let prefix = bytes.get(..shape.len())?;
+    let fits = prefix.iter().zip(shape).all(|(b, s)| match s {
+        b'd' => b.is_ascii_digit(),
+        b'T' => *b == b'T' || *b == b't',
+        other => b == other,
+    });
+    if !fits {
+        return None;
+    }
+    let len = line.find(' ').unwrap_or(line.len());
+    line[shape.len()..len]
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b".,:+-Zz".contains(&b))
+        .then_some(len)
+}
+
+fn end_of_word(bytes: &[u8], at: usize) -> Option<usize> {
+    matches!(bytes.get(at), None | Some(b' ')).then_some(at)
+}
+
+fn count_digits(bytes: &[u8]) -> usize {
+    bytes.iter().take_while(|b| b.is_ascii_digit()).count()
+}
+
+/// The word at the start of `text` (up to a space) and what follows it.
+fn word(text: &str) -> (&str, &str) {
+    text.split_at(text.find(' ').unwrap_or(text.len()))
+}
+
+/// `name:` or `name[pid]:` as a (name, pid) pair.
+fn tag(word: &str) -> Option<(&str, Option<&str>)> {
+    let body = word.strip_suffix(':')?;
+    let (name, pid) = match body.strip_suffix(']') {
+        Some(open) => {
+            let (name, pid) = open.rsplit_once('[')?;
+            if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (name, Some(pid))
+        }
+        None => (body, None),
+    };
+    let valid_name = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| (33..=126).contains(&b) && b != b'[' && b != b']');
+    valid_name.then_some((name, pid))
+}
+
+fn preview(line: &str) -> &str {
+    let mut end = line.len().min(40);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(line: &str) -> (Option<&str>, Option<&str>, Option<&str>, Option<&str>, &str) {
+        let h = parse(line).unwrap();
+        (h.timestamp, h.hostname, h.app_name, h.proc_id, h.message)
+    }
+
+    #[test]
+    fn the_classic_forms() {
+        assert_eq!(
+            fields("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass; user unknown"),
+            (
+                Some("Jun 14 15:16:01"),
+                Some("combo"),
+                Some("sshd(pam_unix)"),
+                Some("19939"),
+                "check pass; user unknown"
+            )
+        );
+        assert_eq!(
+            fields("Jul  3 04:08:03 combo kernel: Linux version 2.6.5"),
+            (
+                Some("Jul  3 04:08:03"),
+                Some("combo"),
+                Some("kernel"),
+                None,
+                "Linux version 2.6.5"
+            )
+        );
+        assert_eq!(
+            fields(
+                "Nov 9 12:01:01 dn228/dn228 crond[2916]: (root) CMD (run-parts /etc/cron.hourly)"
+            )
+            .1,
+            Some("dn228/dn228")
+        );
+        assert_eq!(
+            fields("Oct 11 22:14:15.123 mymachine postfix/smtpd[77]:  two spaces kept"),
+            (
+                Some("Oct 11 22:14:15.123"),
+                Some("mymachine"),
+                Some("postfix/smtpd"),
+                Some("77"),
+                " two spaces kept"
+            )
+        );
+    }
+
+    #[test]
+    fn variants_without_hostname_tag_or_pid() {
+        assert_eq!(
+            fields("Oct 11 22:14:15 su: 'su root' failed"),
+            (
+                Some("Oct 11 22:14:15"),
+                None,
+                Some("su"),
+                None,
+                "'su root' failed"
+            )
+        );
+        assert_eq!(
+            fields("Jun 19 04:09:11 combo syslogd 1.4.1: restart."),
+            (
+                Some("Jun 19 04:09:11"),
+                Some("combo"),
+                None,
+                None,
+                "syslogd 1.4.1: restart."
+            )
+        );
+        assert_eq!(
+            fields("2019-03-01T10:00:00.123456+01:00 web-1 nginx[12]: GET /"),
+            (
+                Some("2019-03-01T10:00:00.123456+01:00"),
+                Some("web-1"),
+                Some("nginx"),
+                Some("12"),
+                "GET /"
+            )
+        );
+        assert_eq!(fields("Jan 01 00:00:00 host app:").4, "");
+        assert_eq!(
+            fields("Jun 14 2015 15:16:01 asa-1 %ASA-6-302013: Built inbound").0,
+            Some("Jun 14 2015 15:16:01")
+        );
+    }
+
+    #[test]
+    fn lines_that_are_not_syslog_fail_with_a_reason() {
+        for (line, reason) in [
+            (
+                "83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET /\"",
+                "no syslog timestamp",
+            ),
+            ("Foo 14 15:16:01 combo x: y", "no syslog timestamp"),
+            ("Jun 14 15:16 combo x: y", "no syslog timestamp"),
+            ("Jun 14 15:16:01", "nothing follows"),
+            ("Jun 14 15:16:01x combo", "no syslog timestamp"),
+            ("", "no syslog timestamp"),
+        ] {
+            let err = parse(line).unwrap_err();
+            assert!(err.contains(reason), "{line}: {err}");
+        }
+    }
+}
