@@ -427,6 +427,19 @@ mod tests {
     }
 
     #[test]
+    fn an_anomaly_key_from_a_masked_field_is_masked_in_either_spelling() {
+        let mut digest = Digest::new(&["[service][name]".into()]);
+        let flagged = json!({"event": {"service": {"name": "checkout"}, "tags": ["anomaly"],
+            "wasmstash": {"anomaly": {"key": "checkout", "key_field": "[service][name]",
+                "reason": "rate of checkout went silent",
+                "findings": [{"key": "checkout", "reason": "rate of checkout went silent"}]}}}});
+        digest.add(&batch(&[flagged]), 1);
+        let frame = digest.frame(true).to_string();
+        assert!(!frame.contains("checkout"), "{frame}");
+        assert!(frame.contains("rate of *** went silent"), "{frame}");
+    }
+
+    #[test]
     fn tails_stay_bounded() {
         let mut digest = Digest::new(&[]);
         let lines: Vec<Value> = (0..500).map(|i| json!({"event": {"message": i}})).collect();
