@@ -594,4 +594,29 @@ mod tests {
                 .contains("JSON object")
         );
     }
+
+    #[test]
+    fn the_live_view_table_is_checked() {
+        let pipeline = "[[pipelines.p.filters]]\nfilter = \"json\"\nconfig = { source = \"m\" }\n";
+        let config = parse(&format!(
+            "[server.ui]\nmask_fields = [\"[user][name]\"]\nupdate_ms = 500\n{pipeline}"
+        ))
+        .unwrap();
+        assert_eq!(config.server.ui.mask_fields, ["[user][name]"]);
+        assert_eq!(config.server.ui.update_interval, Duration::from_millis(500));
+        assert!(config.server.ui.enabled);
+        let err = parse(&format!(
+            "[server.ui]\nmask_fields = [\"[user][name\"]\n{pipeline}"
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("[server] ui.mask_fields: malformed field reference"),
+            "{err}"
+        );
+        let err = parse(&format!("[server.ui]\nupdate_ms = 10\n{pipeline}")).unwrap_err();
+        assert!(
+            err.contains("ui.update_ms = 10: must be between 250 and 60000"),
+            "{err}"
+        );
+    }
 }
