@@ -352,6 +352,15 @@ fn the_live_view_in_headless_chromium() {
     // Modules with their hash and ABI version.
     let modules = browser.eval("return document.querySelector('#modules tbody').textContent;");
     assert!(modules.as_str().unwrap().contains("chaos"), "{modules}");
+    // ... and the last reload with its result.
+    let auth = format!("Bearer {TOKEN}");
+    let reload = server.request("POST", "/v1/admin/reload", &[("Authorization", &auth)], b"");
+    assert_eq!(reload.status, 200, "{}", reload.text());
+    browser.wait_for(
+        "the reload",
+        wait,
+        "return document.getElementById('reload').textContent.includes('(admin request): ok');",
+    );
 
     // Let the charts gather some history before the picture.
     browser.eval(

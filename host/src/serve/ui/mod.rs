@@ -82,15 +82,12 @@ impl LiveView {
 
     /// Remembers the outcome of a reload for the page.
     pub fn reloaded(&self, why: &str, result: &Result<String, String>) {
-        let record = match result {
-            Ok(pipelines) => {
-                json!({"ok": true, "why": why, "message": format!("pipelines {pipelines}")})
-            }
-            Err(e) => json!({"ok": false, "why": why, "message": e}),
+        let (ok, message) = match result {
+            Ok(pipelines) => (true, format!("pipelines {pipelines}")),
+            Err(e) => (false, e.clone()),
         };
-        let mut record = record;
-        record["t"] = json!(unix_ms(SystemTime::now()));
-        *lock(&self.last_reload) = Some(record);
+        let t = unix_ms(SystemTime::now());
+        *lock(&self.last_reload) = Some(json!({"t": t, "ok": ok, "why": why, "message": message}));
     }
 }
 
