@@ -19,6 +19,8 @@ const FILTERS: &[(&str, &str)] = &[
     ("wasmstash-filter-kv", "kv"),
     ("wasmstash-filter-syslog", "syslog"),
     ("wasmstash-filter-date", "date"),
+    ("wasmstash-filter-templates", "templates"),
+    ("wasmstash-filter-anomaly", "anomaly"),
     ("wasmstash-filter-hello", "hello"),
     ("wasmstash-filter-chaos", "chaos"),
 ];

@@ -10,8 +10,8 @@
 //!    sets, the same way.
 //!
 //! Run: `cargo run --release -p wasmstash-bench -- [--seconds S]`.
-//! `... -- dissect [--rounds N]` measures dissect over 1M lines instead
-//! (see `dissect.rs`).
+//! `... -- dissect [--rounds N]` and `... -- kv [--rounds N]` measure those
+//! filters over 1M real lines instead (see `parsing.rs`).
 //! Prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
 
 use std::hint::black_box;
@@ -32,7 +32,7 @@ use wasmstash_sdk::{Filter, NativeFilter};
 #[path = "../../host/tests/support/mod.rs"]
 mod support;
 
-mod dissect;
+mod parsing;
 
 /// `wasmstash_process` of a module that answers "unchanged" for every event
 /// and touches nothing: what is left is the boundary itself.
@@ -43,14 +43,19 @@ const NOOP_PROCESS: &str = "
     (memory.fill (i32.const 2052) (i32.const 0) (i32.mul (local.get $n) (i32.const 5)))";
 
 fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("dissect") {
+    let section = std::env::args().nth(1);
+    if let Some(filter @ ("dissect" | "kv")) = section.as_deref() {
         let rounds: usize = std::env::args()
             .skip_while(|a| a != "--rounds")
             .nth(1)
             .map(|s| s.parse())
             .transpose()?
-            .unwrap_or(3);
-        dissect::report(rounds.max(1));
+            .unwrap_or(3)
+            .max(1);
+        match filter {
+            "dissect" => parsing::dissect(rounds),
+            _ => parsing::kv(rounds),
+        }
         return Ok(());
     }
     let seconds: f64 = std::env::args()

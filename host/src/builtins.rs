@@ -39,6 +39,14 @@ pub const BUILTINS: &[Builtin] = &[
         "date",
         "parse a timestamp field (Joda patterns, ISO8601, UNIX) into @timestamp"
     ),
+    builtin!(
+        "templates",
+        "mine log templates online: template id, text, parameters, new"
+    ),
+    builtin!(
+        "anomaly",
+        "flag rate, error-ratio, value, template and new-value anomalies per key"
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static Builtin> {

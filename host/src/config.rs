@@ -61,6 +61,7 @@ struct RawServer {
     queue_timeout_ms: Option<u64>,
     admin_token_file: Option<PathBuf>,
     state_dir: Option<PathBuf>,
+    snapshot_interval_ms: Option<u64>,
     watch: Option<bool>,
     watch_interval_ms: Option<u64>,
     ui: Option<RawUi>,
@@ -94,6 +95,9 @@ pub struct ServerSettings {
     pub admin_token_file: Option<PathBuf>,
     /// Where stateful filters' snapshots are kept across restarts.
     pub state_dir: Option<PathBuf>,
+    /// How often stateful filters' state is saved to `state_dir` (it is also
+    /// saved at shutdown).
+    pub snapshot_interval: Duration,
     /// Reload when the config or a module file changes.
     pub watch: bool,
     pub watch_interval: Duration,
@@ -135,6 +139,7 @@ impl Default for ServerSettings {
             queue_timeout: Duration::from_secs(5),
             admin_token_file: None,
             state_dir: None,
+            snapshot_interval: Duration::from_secs(60),
             watch: true,
             watch_interval: Duration::from_secs(2),
             ui: UiSettings::default(),
@@ -422,6 +427,11 @@ fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String
         )?,
         admin_token_file: raw.admin_token_file.map(|p| base.join(p)),
         state_dir: raw.state_dir.map(|p| base.join(p)),
+        snapshot_interval: millis(
+            "snapshot_interval_ms",
+            raw.snapshot_interval_ms,
+            defaults.snapshot_interval,
+        )?,
         watch: raw.watch.unwrap_or(defaults.watch),
         watch_interval: millis(
             "watch_interval_ms",

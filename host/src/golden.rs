@@ -110,7 +110,7 @@ fn run_case(pipeline: &mut Pipeline, case: &Path, bless: bool) -> Result<bool, T
     let peak_memory = pipeline
         .stages_mut()
         .iter_mut()
-        .filter_map(|s| s.live_instance().map(|i| i.memory_bytes()))
+        .filter_map(|s| s.with(|stage| stage.live_instance().map(|i| i.memory_bytes())))
         .max()
         .unwrap_or(0);
     let actual: Vec<String> = results

@@ -12,11 +12,14 @@
 //! - [`golden`]: `wasmstash test`, golden-file tests for filter authors.
 //! - [`scaffold`]: `wasmstash new`, a ready filter crate.
 //! - [`metrics`]: the Prometheus registry behind `GET /metrics`.
+//! - [`state`]: stateful filters' snapshots, shared by `run` and `serve`.
+//! - [`generator`]: `wasmstash gen`, scenario and live logs with labelled incidents.
 
 pub mod builtins;
 pub mod config;
 pub mod engine;
 pub mod event_check;
+pub mod generator;
 pub mod golden;
 pub mod input;
 pub mod metrics;
@@ -24,3 +27,4 @@ pub mod pipeline;
 pub mod run;
 pub mod scaffold;
 pub mod serve;
+pub mod state;

@@ -50,6 +50,9 @@ enum Command {
     },
     /// List the filters built into this binary.
     Filters,
+    /// Write realistic logs for several services, with labelled incidents
+    /// and their ground truth, or live traffic with --follow.
+    Gen(wasmstash::generator::GenArgs),
 }
 
 fn main() -> ExitCode {
@@ -116,6 +119,13 @@ fn main() -> ExitCode {
             Ok(false) => ExitCode::from(2),
             Err(error) => {
                 eprintln!("wasmstash: {}: {error}", module.display());
+                ExitCode::from(2)
+            }
+        },
+        Command::Gen(args) => match wasmstash::generator::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("wasmstash gen: {error}");
                 ExitCode::from(2)
             }
         },

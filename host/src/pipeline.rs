@@ -5,7 +5,7 @@
 //! failed event keeps going through the later stages, as in Logstash, where a
 //! filter that fails tags the event and the next filter still runs.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use serde_json::json;
@@ -35,9 +35,60 @@ pub struct PipelineStats {
     pub dropped: u64,
 }
 
+/// A stage as a pipeline holds it. A stateful filter's stage is shared (one
+/// instance behind a lock for all of a pipeline's workers, so they all update
+/// the same state); any other stage belongs to one worker.
+pub enum PipelineStage {
+    Own(Box<Stage>),
+    Shared(Arc<Mutex<Stage>>),
+}
+
+impl PipelineStage {
+    fn new(module: FilterModule) -> PipelineStage {
+        if module.is_stateful() {
+            PipelineStage::Shared(Arc::new(Mutex::new(Stage::new(module))))
+        } else {
+            PipelineStage::Own(Box::new(Stage::new(module)))
+        }
+    }
+
+    /// Runs `work` on the stage, holding its lock if it is shared.
+    pub fn with<R>(&mut self, work: impl FnOnce(&mut Stage) -> R) -> R {
+        match self {
+            PipelineStage::Own(stage) => work(stage),
+            PipelineStage::Shared(shared) => work(&mut lock_stage(shared)),
+        }
+    }
+
+    pub fn module(&mut self) -> FilterModule {
+        self.with(|stage| stage.module().clone())
+    }
+
+    pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, Failure> {
+        self.with(Stage::snapshot)
+    }
+
+    pub fn restore(&mut self, state: Vec<u8>) -> Result<(), String> {
+        self.with(|stage| stage.restore(state))
+    }
+
+    /// How many times the stage threw an instance away after a failure.
+    pub fn recycles(&mut self) -> u64 {
+        self.with(|stage| stage.recycles())
+    }
+}
+
+/// A panic never happens while a stage is locked (filter failures are
+/// values, not panics); recover from a poisoned lock regardless.
+pub fn lock_stage(stage: &Mutex<Stage>) -> MutexGuard<'_, Stage> {
+    stage
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub struct Pipeline {
     name: String,
-    stages: Vec<Stage>,
+    stages: Vec<PipelineStage>,
     stats: PipelineStats,
     /// Where to report per-filter metrics, labelled with this worker's number.
     metrics: Option<(Arc<Metrics>, String)>,
@@ -47,7 +98,7 @@ impl Pipeline {
     pub fn new(name: &str, modules: Vec<FilterModule>) -> Pipeline {
         Pipeline {
             name: name.to_owned(),
-            stages: modules.into_iter().map(Stage::new).collect(),
+            stages: modules.into_iter().map(PipelineStage::new).collect(),
             stats: PipelineStats::default(),
             metrics: None,
         }
@@ -60,18 +111,49 @@ impl Pipeline {
         self
     }
 
-    /// A new pipeline with the same filters and metrics labels, on fresh
-    /// instances: what replaces a worker whose state cannot be trusted.
-    pub fn fresh(&self) -> Pipeline {
-        let modules = self
+    /// Another worker of the same pipeline: its own instances of stateless
+    /// stages, the same shared stage of each stateful one.
+    pub fn sibling(&mut self) -> Pipeline {
+        let stages = self
             .stages
-            .iter()
-            .map(|stage| stage.module().clone())
+            .iter_mut()
+            .map(|stage| match stage {
+                PipelineStage::Own(own) => {
+                    PipelineStage::Own(Box::new(Stage::new(own.module().clone())))
+                }
+                PipelineStage::Shared(shared) => PipelineStage::Shared(shared.clone()),
+            })
             .collect();
         Pipeline {
+            name: self.name.clone(),
+            stages,
+            stats: PipelineStats::default(),
             metrics: self.metrics.clone(),
-            ..Pipeline::new(&self.name, modules)
         }
+    }
+
+    /// What replaces a worker whose state cannot be trusted (a host panic):
+    /// a sibling, with each shared stage's instance replaced from its last
+    /// checkpoint.
+    pub fn fresh(&mut self) -> Pipeline {
+        for stage in &mut self.stages {
+            if let PipelineStage::Shared(shared) = stage {
+                lock_stage(shared).discard_instance();
+            }
+        }
+        self.sibling()
+    }
+
+    /// The shared (stateful) stages with their positions, for snapshots.
+    pub fn shared_stages(&self) -> Vec<(usize, Arc<Mutex<Stage>>)> {
+        self.stages
+            .iter()
+            .enumerate()
+            .filter_map(|(index, stage)| match stage {
+                PipelineStage::Shared(shared) => Some((index, shared.clone())),
+                PipelineStage::Own(_) => None,
+            })
+            .collect()
     }
 
     pub fn name(&self) -> &str {
@@ -82,7 +164,7 @@ impl Pipeline {
         &self.stats
     }
 
-    pub fn stages_mut(&mut self) -> &mut [Stage] {
+    pub fn stages_mut(&mut self) -> &mut [PipelineStage] {
         &mut self.stages
     }
 
@@ -90,45 +172,11 @@ impl Pipeline {
     pub fn process(&mut self, events: Vec<Vec<u8>>) -> Vec<EventResult> {
         self.stats.events_in += events.len() as u64;
         let mut slots: Vec<Option<Vec<u8>>> = events.into_iter().map(Some).collect();
+        let (name, metrics) = (self.name.as_str(), self.metrics.as_ref());
         for stage in &mut self.stages {
-            let live: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_some()).collect();
-            let inputs: Vec<&[u8]> = live.iter().map(|&i| slots[i].as_deref().unwrap()).collect();
-            let started = Instant::now();
-            let recycles_before = stage.recycles();
-            let outcomes = stage.process(&inputs);
-            if let Some((metrics, worker)) = &self.metrics {
-                report_stage(
-                    metrics,
-                    &self.name,
-                    worker,
-                    stage,
-                    inputs.len(),
-                    started,
-                    recycles_before,
-                );
-            }
-            drop(inputs);
-            for (index, outcome) in live.into_iter().zip(outcomes) {
-                match outcome {
-                    StageOutcome::Unchanged => {}
-                    StageOutcome::Replaced(event) => slots[index] = Some(event),
-                    StageOutcome::Dropped => slots[index] = None,
-                    StageOutcome::Failed(failure) => {
-                        let name = stage.module().name();
-                        if let Some((metrics, _)) = &self.metrics {
-                            let labels = [
-                                ("pipeline", self.name.as_str()),
-                                ("filter", name),
-                                ("tag", failure.kind.tag()),
-                                ("kind", failure.kind.as_str()),
-                            ];
-                            metrics.add("wasmstash_failures_total", &labels, 1);
-                        }
-                        let event = slots[index].as_deref().unwrap();
-                        slots[index] = Some(record_failure(event, &self.name, name, &failure));
-                    }
-                }
-            }
+            // A shared stage stays locked for the whole batch: other workers
+            // wait for it here, which is the price of one shared state.
+            stage.with(|stage| run_stage(name, metrics, stage, &mut slots));
         }
         slots
             .into_iter()
@@ -143,6 +191,53 @@ impl Pipeline {
                 }
             })
             .collect()
+    }
+}
+
+/// Runs the live events in `slots` through one stage of pipeline `pipeline`.
+fn run_stage(
+    pipeline: &str,
+    metrics: Option<&(Arc<Metrics>, String)>,
+    stage: &mut Stage,
+    slots: &mut [Option<Vec<u8>>],
+) {
+    let live: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_some()).collect();
+    let inputs: Vec<&[u8]> = live.iter().map(|&i| slots[i].as_deref().unwrap()).collect();
+    let started = Instant::now();
+    let recycles_before = stage.recycles();
+    let outcomes = stage.process(&inputs);
+    if let Some((metrics, worker)) = metrics {
+        report_stage(
+            metrics,
+            pipeline,
+            worker,
+            stage,
+            inputs.len(),
+            started,
+            recycles_before,
+        );
+    }
+    drop(inputs);
+    for (index, outcome) in live.into_iter().zip(outcomes) {
+        match outcome {
+            StageOutcome::Unchanged => {}
+            StageOutcome::Replaced(event) => slots[index] = Some(event),
+            StageOutcome::Dropped => slots[index] = None,
+            StageOutcome::Failed(failure) => {
+                let name = stage.module().name();
+                if let Some((metrics, _)) = metrics {
+                    let labels = [
+                        ("pipeline", pipeline),
+                        ("filter", name),
+                        ("tag", failure.kind.tag()),
+                        ("kind", failure.kind.as_str()),
+                    ];
+                    metrics.add("wasmstash_failures_total", &labels, 1);
+                }
+                let event = slots[index].as_deref().unwrap();
+                slots[index] = Some(record_failure(event, pipeline, name, &failure));
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use crate::config::{Config, ConfigError, FilterSpec, load_filters};
 use crate::engine::{Engine, EngineSettings};
 use crate::input::{self, InputFormat};
 use crate::pipeline::{EventResult, Pipeline};
+use crate::state;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -48,6 +49,11 @@ pub struct RunArgs {
     /// Do not read or write the compiled-module cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Keep stateful filters' state (anomaly baselines, templates) in DIR:
+    /// restored before the first event, saved after the last, the same files
+    /// `serve` uses with `server.state_dir`.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -104,6 +110,9 @@ impl std::fmt::Display for Summary {
 
 pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     let mut pipeline = build_pipeline(args)?;
+    if let Some(dir) = &args.state_dir {
+        state::restore_saved(dir, pipeline.name(), &pipeline.shared_stages());
+    }
     let total_bytes: u64 = args
         .inputs
         .iter()
@@ -147,6 +156,11 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     out.flush()
         .map_err(|e| RunError::Io(format!("writing output: {e}")))?;
     progress.finish_and_clear();
+    if let Some(dir) = &args.state_dir {
+        let snapshots = state::take(&pipeline.shared_stages());
+        state::save(dir, pipeline.name(), &snapshots)
+            .map_err(|e| RunError::Io(format!("saving state to {}: {e}", dir.display())))?;
+    }
     let stats = pipeline.stats();
     summary.events_out = stats.events_out;
     summary.dropped = stats.dropped;

@@ -108,7 +108,7 @@ fn a_panic_on_the_third_event_traps_and_names_the_panic() {
         "trap",
         "chaos asked to panic",
     );
-    let recycles: u64 = pipeline.stages_mut().iter().map(|s| s.recycles()).sum();
+    let recycles: u64 = pipeline.stages_mut().iter_mut().map(|s| s.recycles()).sum();
     assert_eq!(
         recycles, 2,
         "one recycle for the batch, one for the isolated event"
@@ -275,4 +275,30 @@ fn state_survives_snapshot_restore_and_instance_recycling() {
     );
     let err = second.stages_mut()[0].restore(vec![1, 2]).unwrap_err();
     assert!(err.contains("8 bytes"), "{err}");
+}
+
+#[test]
+fn a_replayed_batch_counts_each_event_once_in_a_stateful_filter() {
+    let engine = strict_engine();
+    let module = load(
+        &engine,
+        "chaos",
+        &built_module("chaos"),
+        r#"{"panic_on":"BAD"}"#,
+    );
+    let mut pipeline = pipeline(module);
+    pipeline.process(message_events(&["a", "b"]));
+    // The batch traps at BAD after counting c and d; the replay restarts from
+    // the checkpoint taken before the batch, so c and d count once, and e,
+    // after the trap, continues from d's count rather than from zero.
+    let results = as_json(pipeline.process(message_events(&["c", "d", "BAD", "e"])));
+    let seen: Vec<&serde_json::Value> = results.iter().map(|r| &r["chaos"]["seen"]).collect();
+    assert_eq!(seen[0], 3);
+    assert_eq!(seen[1], 4);
+    assert!(results[2]["chaos"].is_null());
+    assert_eq!(seen[3], 5);
+    assert_eq!(
+        as_json(pipeline.process(message_events(&["f"])))[0]["chaos"]["seen"],
+        6
+    );
 }

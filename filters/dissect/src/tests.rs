@@ -448,3 +448,73 @@ fn with_several_mappings_conversion_waits_for_all_of_them() {
     assert_eq!(failed["n"], "7");
     assert_eq!(failed["tags"], json!(["_dissectfailure"]));
 }
+
+/// A small deterministic generator, so a failure reproduces exactly.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Real lines with characters deleted, repeated, swapped for delimiters or
+/// cut off: every one comes back, parsed or tagged, and nothing panics.
+#[test]
+fn mangled_real_lines_never_panic_and_always_come_back() {
+    let lines = apache_lines();
+    let specials: Vec<char> = "\" []-/:.%{}é\\".chars().collect();
+    let configs = [
+        json!({"mapping": {"message": APACHE_COMBINED}, "convert_datatype": {"response": "int", "bytes": "float"}}),
+        json!({"mapping": {"message": "%{a->} [%{+a/2}] \"%{?k} %{&k}\" %{[n][x]}"}}),
+        json!({"mapping": {"message": "%{} - %{+b} %{+b}"}, "append_separator": "|"}),
+    ];
+    let mut rng = XorShift(0x05ee_dd15_5ec7);
+    let mut filters: Vec<Dissect> = configs
+        .iter()
+        .map(|c| Dissect::new(serde_json::from_value(c.clone()).unwrap()).unwrap())
+        .collect();
+    for case in 0..20_000 {
+        let mut chars: Vec<char> = lines[rng.below(lines.len())].chars().collect();
+        for _ in 0..1 + rng.below(6) {
+            let at = rng.below(chars.len().max(1));
+            match rng.below(4) {
+                0 if !chars.is_empty() => {
+                    chars.remove(at);
+                }
+                1 if !chars.is_empty() => chars.insert(at, chars[at]),
+                2 => chars.insert(at.min(chars.len()), specials[rng.below(specials.len())]),
+                _ => chars.truncate(at),
+            }
+        }
+        let message: String = chars.into_iter().collect();
+        let input = json!({"message": message}).to_string();
+        let filter = &mut filters[case % configs.len()];
+        let mut event = Event::parse(input.as_bytes()).unwrap();
+        assert_eq!(filter.process(&mut event), Verdict::Keep, "{message:?}");
+        let out: Value = serde_json::from_str(&event.to_json()).unwrap();
+        assert_eq!(out["message"], message.as_str());
+    }
+}
+
+/// From Logstash's dissect fixtures: a multi-line message whose last field
+/// overwrites the source field itself.
+#[test]
+fn the_last_field_may_overwrite_the_source_and_keeps_newlines() {
+    let message = "18-Apr-2018 06:53:20.411 INFO [http-nio-8080-exec-1] org.apache.coyote.http11.Http11Processor.service Error parsing HTTP request header\n Note: further occurrences\n    at java.lang.Thread.run(Thread.java:748)";
+    let out = on_message(
+        "%{day}-%{month}-%{year} %{hour} %{severity} [%{thread_id}] %{origin} %{message}",
+        message,
+    );
+    assert_eq!(
+        out,
+        json!({
+            "message": "Error parsing HTTP request header\n Note: further occurrences\n    at java.lang.Thread.run(Thread.java:748)",
+            "day": "18", "month": "Apr", "year": "2018", "hour": "06:53:20.411", "severity": "INFO",
+            "thread_id": "http-nio-8080-exec-1", "origin": "org.apache.coyote.http11.Http11Processor.service"
+        })
+    );
+}

@@ -84,6 +84,17 @@ impl CharClass {
         }
     }
 
+    /// The length of the character at byte `pos` of `text` if it belongs to
+    /// this class. ASCII, nearly every byte of a log line, is one lookup.
+    pub fn match_at(&self, text: &str, pos: usize) -> Option<usize> {
+        let byte = *text.as_bytes().get(pos)?;
+        if byte.is_ascii() {
+            return self.ascii[byte as usize].then_some(1);
+        }
+        let c = text[pos..].chars().next()?;
+        self.contains(c).then(|| c.len_utf8())
+    }
+
     /// `text` without leading and trailing characters of this class.
     pub fn trim<'t>(&self, text: &'t str) -> &'t str {
         text.trim_matches(|c| self.contains(c))

@@ -7,7 +7,11 @@
 //! next to this crate lists what is supported and what is not.
 
 mod charset;
+#[cfg(test)]
+mod logstash_spec;
 mod scan;
+
+use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::Map;
@@ -52,6 +56,9 @@ pub struct Config {
     prefix: String,
     #[serde(default = "yes")]
     allow_duplicate_values: bool,
+    /// Store `key=` with an empty value instead of skipping it.
+    #[serde(default)]
+    allow_empty_values: bool,
     #[serde(default)]
     default_keys: Map<String, Value>,
     #[serde(default = "yes")]
@@ -199,26 +206,30 @@ impl Filter for Kv {
     }
 
     fn process(&mut self, event: &mut Event) -> Verdict {
-        let texts: Vec<String> = match event.get_str(&self.config.source) {
-            Some(text) => vec![text.to_owned()],
-            None => match event.get(&self.config.source) {
-                // Logstash parses each string of an array into one set of pairs.
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-                // Missing or not text: nothing to parse, as in Logstash.
-                _ => Vec::new(),
-            },
-        };
-        let context = Context {
-            include_keys: self.expand(event, &self.config.include_keys),
-            exclude_keys: self.expand(event, &self.config.exclude_keys),
-            prefix: sprintf(event, &self.config.prefix),
-        };
+        // Parse while the event is only read, without copying the source;
+        // nothing below allocates for a line without pairs.
         let mut parse = Parse::default();
-        for text in &texts {
-            self.parse(text, &context, &mut parse, 0);
+        {
+            let context = Context {
+                include_keys: expand(event, &self.config.include_keys),
+                exclude_keys: expand(event, &self.config.exclude_keys),
+                prefix: sprintf(event, &self.config.prefix),
+            };
+            match event.get_str(&self.config.source) {
+                Some(text) => self.parse(text, &context, &mut parse, 0),
+                None => {
+                    // Logstash parses each string of an array into one set of
+                    // pairs; anything else (or nothing) has nothing to parse.
+                    if let Some(Value::Array(items)) = event.get(&self.config.source) {
+                        for text in items.iter().filter_map(Value::as_str) {
+                            self.parse(text, &context, &mut parse, 0);
+                        }
+                    }
+                }
+            }
+        }
+        if parse.pairs.is_empty() && self.config.default_keys.is_empty() && !parse.failed {
+            return Verdict::Keep;
         }
         let mut fields = self.config.default_keys.clone();
         for (key, value) in parse.pairs {
@@ -232,13 +243,13 @@ impl Filter for Kv {
                         if field_ref::validate(&key).is_ok() {
                             event.set(&key, value);
                         } else {
-                            parse.over_limit = true;
+                            parse.failed = true;
                         }
                     }
                 }
             }
         }
-        if parse.over_limit {
+        if parse.failed {
             for tag in &self.config.tag_on_failure {
                 event.add_tag(tag);
             }
@@ -248,11 +259,12 @@ impl Filter for Kv {
     }
 }
 
-/// Per-event values of the options that may hold `%{field}` references.
-struct Context {
-    include_keys: Vec<String>,
-    exclude_keys: Vec<String>,
-    prefix: String,
+/// Per-event values of the options that may hold `%{field}` references;
+/// borrowed from the config when they hold none.
+struct Context<'c> {
+    include_keys: Cow<'c, [String]>,
+    exclude_keys: Cow<'c, [String]>,
+    prefix: Cow<'c, str>,
 }
 
 #[derive(Default)]
@@ -260,26 +272,34 @@ struct Parse {
     pairs: Map<String, Value>,
     stored: usize,
     /// A limit cut the parse short or a key could not be stored.
-    over_limit: bool,
+    failed: bool,
 }
 
-fn sprintf(event: &Event, template: &str) -> String {
+fn sprintf<'c>(event: &Event, template: &'c str) -> Cow<'c, str> {
     if template.contains("%{") {
-        event.sprintf(template)
+        Cow::Owned(event.sprintf(template))
     } else {
-        template.to_owned()
+        Cow::Borrowed(template)
+    }
+}
+
+fn expand<'c>(event: &Event, keys: &'c [String]) -> Cow<'c, [String]> {
+    if keys.iter().any(|k| k.contains("%{")) {
+        Cow::Owned(
+            keys.iter()
+                .map(|k| sprintf(event, k).into_owned())
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(keys)
     }
 }
 
 impl Kv {
-    fn expand(&self, event: &Event, keys: &[String]) -> Vec<String> {
-        keys.iter().map(|k| sprintf(event, k)).collect()
-    }
-
     fn parse(&self, text: &str, context: &Context, parse: &mut Parse, depth: usize) {
         let config = &self.config;
         self.scanner.scan(text, |raw_key, raw_value| {
-            if raw_value.is_empty() {
+            if raw_value.is_empty() && !config.allow_empty_values {
                 return true;
             }
             let key = self.clean(
@@ -295,11 +315,11 @@ impl Kv {
                 return true;
             }
             if raw_value.len() > config.max_value_bytes {
-                parse.over_limit = true;
+                parse.failed = true;
                 return true;
             }
             if parse.stored >= config.max_keys {
-                parse.over_limit = true;
+                parse.failed = true;
                 return false;
             }
             let key = format!("{}{key}", context.prefix);
@@ -321,7 +341,7 @@ impl Kv {
                     &mut inner,
                     depth + 1,
                 );
-                parse.over_limit |= inner.over_limit;
+                parse.failed |= inner.failed;
                 if !inner.pairs.is_empty() {
                     value = Value::Object(inner.pairs);
                 }

@@ -21,11 +21,7 @@ pub enum Splitter {
 impl Splitter {
     fn match_len(&self, text: &str, pos: usize) -> Option<usize> {
         match self {
-            Splitter::Chars(class) => text[pos..]
-                .chars()
-                .next()
-                .filter(|&c| class.contains(c))
-                .map(char::len_utf8),
+            Splitter::Chars(class) => class.match_at(text, pos),
             Splitter::Pattern(pattern) => pattern.match_len(text, pos),
         }
     }
@@ -73,20 +69,26 @@ impl Scanner {
     /// Where a key starting at `pos` ends.
     fn key_end(&self, text: &str, mut pos: usize) -> usize {
         let bytes = text.as_bytes();
+        // With patterns a separator wins over a backslash escape (so that a
+        // separator such as `\\r\\n` works); with character sets `\x`
+        // escapes a separator character (`a\ b`). Logstash's spec has both.
+        let patterns = self.value_split.is_pattern() || self.field_split.is_pattern();
         while pos < text.len() {
+            if patterns
+                && (self.value_split_end(text, pos).is_some()
+                    || self.field_split.match_len(text, pos).is_some()
+                    || bytes[pos] == b'\n')
+            {
+                break;
+            }
             if bytes[pos] == b'\\' && pos + 1 < text.len() {
                 pos = next_char(text, pos + 1);
                 continue;
             }
-            let stops = if self.value_split.is_pattern() || self.field_split.is_pattern() {
-                self.value_split_end(text, pos).is_some()
-                    || self.field_split.match_len(text, pos).is_some()
-                    || bytes[pos] == b'\n'
-            } else {
-                self.value_split.match_len(text, pos).is_some()
-                    || self.field_split.match_len(text, pos).is_some()
-            };
-            if stops {
+            if !patterns
+                && (self.value_split.match_len(text, pos).is_some()
+                    || self.field_split.match_len(text, pos).is_some())
+            {
                 break;
             }
             pos = next_char(text, pos);
@@ -95,15 +97,17 @@ impl Scanner {
     }
 
     /// Where the value starts, if a value separator follows at `pos`.
-    fn value_split_end(&self, text: &str, mut pos: usize) -> Option<usize> {
-        if self.lenient {
-            pos = skip_spaces(text, pos);
+    fn value_split_end(&self, text: &str, pos: usize) -> Option<usize> {
+        if !self.lenient {
+            return Some(pos + self.value_split.match_len(text, pos)?);
         }
-        pos += self.value_split.match_len(text, pos)?;
-        if self.lenient {
-            pos = skip_spaces(text, pos);
-        }
-        Some(pos)
+        // ` *` then the separator: the spaces are greedy but give back what
+        // a separator that itself matches a space needs, as a regex would.
+        let spaces_end = skip_spaces(text, pos);
+        (pos..=spaces_end).rev().find_map(|start| {
+            let end = start + self.value_split.match_len(text, start)?;
+            Some(skip_spaces(text, end))
+        })
     }
 
     /// The value at `start` and where scanning resumes after it.
@@ -112,16 +116,17 @@ impl Scanner {
             return found;
         }
         let bytes = text.as_bytes();
-        let stop_at_newline = self.field_split.is_pattern();
+        let pattern = self.field_split.is_pattern();
         let mut end = start;
         while end < text.len() {
+            if pattern && (self.field_split.match_len(text, end).is_some() || bytes[end] == b'\n') {
+                break;
+            }
             if bytes[end] == b'\\' && end + 1 < text.len() {
                 end = next_char(text, end + 1);
                 continue;
             }
-            if self.field_split.match_len(text, end).is_some()
-                || (stop_at_newline && bytes[end] == b'\n')
-            {
+            if !pattern && self.field_split.match_len(text, end).is_some() {
                 break;
             }
             end = next_char(text, end);
@@ -176,5 +181,8 @@ fn skip_spaces(text: &str, mut pos: usize) -> usize {
 }
 
 fn next_char(text: &str, pos: usize) -> usize {
-    pos + text[pos..].chars().next().map_or(1, char::len_utf8)
+    match text.as_bytes().get(pos) {
+        Some(byte) if byte.is_ascii() => pos + 1,
+        _ => pos + text[pos..].chars().next().map_or(1, char::len_utf8),
+    }
 }

@@ -2,8 +2,9 @@
 
 use super::*;
 use wasmstash_sdk::NativeFilter;
+use wasmstash_sdk::wire::{self, ResultKind};
 
-fn kv(config: Value, event: Value) -> Value {
+pub(crate) fn kv(config: Value, event: Value) -> Value {
     let mut filter = Kv::new(serde_json::from_value(config).unwrap()).unwrap();
     let input = event.to_string();
     let mut event = Event::parse(input.as_bytes()).unwrap();
@@ -12,7 +13,7 @@ fn kv(config: Value, event: Value) -> Value {
 }
 
 /// Only the fields kv added, for a message-only event.
-fn pairs(config: Value, message: &str) -> Value {
+pub(crate) fn pairs(config: Value, message: &str) -> Value {
     let mut out = kv(config, json!({"message": message}));
     out.as_object_mut().unwrap().shift_remove("message");
     out
@@ -428,4 +429,61 @@ fn every_loghub_line_yields_one_event() {
     }
 }
 
-use wasmstash_sdk::wire::{self, ResultKind};
+/// A small deterministic generator, so a failure reproduces exactly.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Real key=value lines with characters deleted, repeated, replaced by
+/// quotes, brackets, separators and escapes, or cut off, under several
+/// configs: nothing panics and every event keeps its message.
+#[test]
+fn mangled_real_lines_never_panic() {
+    let lines: Vec<String> = ["OpenSSH", "Linux", "Spark", "Zookeeper", "Thunderbird"]
+        .iter()
+        .flat_map(|d| loghub(d))
+        .filter(|l| l.contains('='))
+        .collect();
+    let specials: Vec<char> = "\"'()[]<>=,; &:\\é\n".chars().collect();
+    let configs = [
+        json!({}),
+        json!({"whitespace": "strict", "include_brackets": false, "target": "kv"}),
+        json!({"field_split_pattern": "\\s*[,;]\\s*", "value_split_pattern": "\\s*[=:]\\s*",
+               "recursive": true, "max_keys": 5, "max_value_bytes": 20}),
+        json!({"field_split": "&, ", "trim_key": "<>\\[\\],", "trim_value": "()\"", "allow_duplicate_values": false,
+               "transform_key": "capitalize", "prefix": "p_"}),
+    ];
+    let mut filters: Vec<Kv> = configs
+        .iter()
+        .map(|c| Kv::new(serde_json::from_value(c.clone()).unwrap()).unwrap())
+        .collect();
+    let mut rng = XorShift(0x6b76_6b76);
+    for case in 0..20_000 {
+        let mut chars: Vec<char> = lines[rng.below(lines.len())].chars().collect();
+        for _ in 0..1 + rng.below(6) {
+            let at = rng.below(chars.len().max(1));
+            match rng.below(4) {
+                0 if !chars.is_empty() => {
+                    chars.remove(at);
+                }
+                1 if !chars.is_empty() => chars.insert(at, chars[at]),
+                2 => chars.insert(at.min(chars.len()), specials[rng.below(specials.len())]),
+                _ => chars.truncate(at),
+            }
+        }
+        let message: String = chars.into_iter().collect();
+        let input = json!({"message": message}).to_string();
+        let filter = &mut filters[case % configs.len()];
+        let mut event = Event::parse(input.as_bytes()).unwrap();
+        assert_eq!(filter.process(&mut event), Verdict::Keep, "{message:?}");
+        let out: Value = serde_json::from_str(&event.to_json()).unwrap();
+        assert_eq!(out["message"], message.as_str(), "{message:?}");
+    }
+}

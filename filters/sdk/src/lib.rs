@@ -96,13 +96,44 @@ pub mod prelude {
 
 /// Exports a [`Filter`] type as a wasmstash module (ABI v1). On targets other
 /// than `wasm32` it expands to nothing, so filter crates also build natively.
+///
+/// `export_filter!(MyFilter, stateful)` also exports `wasmstash_snapshot` and
+/// `wasmstash_restore`, for a filter that learns (baselines, templates). The
+/// host treats a module with those exports as stateful: every worker of a
+/// pipeline shares its one instance, and its state is checkpointed, saved and
+/// restored. A filter without state leaves them out, so its workers run in
+/// parallel on instances of their own.
 #[macro_export]
 macro_rules! export_filter {
     ($filter:ty) => {
+        $crate::__export_filter_core!($filter);
+    };
+    ($filter:ty, stateful) => {
+        $crate::__export_filter_core!($filter);
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            static GUEST: $crate::__private::Guest<$filter> = $crate::__private::Guest::new();
+            #[unsafe(no_mangle)]
+            unsafe extern "C" fn wasmstash_snapshot() -> u64 {
+                unsafe { __WASMSTASH_GUEST.snapshot() }
+            }
+            #[unsafe(no_mangle)]
+            unsafe extern "C" fn wasmstash_restore(ptr: *const u8, len: u32) -> u64 {
+                unsafe { __WASMSTASH_GUEST.restore(ptr, len) }
+            }
+        };
+    };
+}
 
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_filter_core {
+    ($filter:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        static __WASMSTASH_GUEST: $crate::__private::Guest<$filter> =
+            $crate::__private::Guest::new();
+
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
             #[unsafe(no_mangle)]
             extern "C" fn wasmstash_abi_version() -> u32 {
                 $crate::wire::ABI_VERSION
@@ -117,19 +148,11 @@ macro_rules! export_filter {
             }
             #[unsafe(no_mangle)]
             unsafe extern "C" fn wasmstash_init(ptr: *const u8, len: u32) -> u64 {
-                unsafe { GUEST.init(ptr, len) }
+                unsafe { __WASMSTASH_GUEST.init(ptr, len) }
             }
             #[unsafe(no_mangle)]
             unsafe extern "C" fn wasmstash_process(ptr: *const u8, len: u32) -> u64 {
-                unsafe { GUEST.process(ptr, len) }
-            }
-            #[unsafe(no_mangle)]
-            unsafe extern "C" fn wasmstash_snapshot() -> u64 {
-                unsafe { GUEST.snapshot() }
-            }
-            #[unsafe(no_mangle)]
-            unsafe extern "C" fn wasmstash_restore(ptr: *const u8, len: u32) -> u64 {
-                unsafe { GUEST.restore(ptr, len) }
+                unsafe { __WASMSTASH_GUEST.process(ptr, len) }
             }
         };
     };

@@ -33,6 +33,7 @@ struct ModuleInner {
     config_json: Vec<u8>,
     sha256: String,
     from_cache: bool,
+    stateful: bool,
 }
 
 impl FilterModule {
@@ -71,6 +72,7 @@ impl FilterModule {
             .compile(engine.wasmtime(), &wasm, &sha256)
             .map_err(|e| LoadError(format!("not a valid WebAssembly module: {e:#}")))?;
         check_imports(&compiled.module)?;
+        let stateful = compiled.module.get_export("wasmstash_snapshot").is_some();
         let module = FilterModule {
             inner: Arc::new(ModuleInner {
                 name: name.to_owned(),
@@ -80,6 +82,7 @@ impl FilterModule {
                 config_json: config_json.to_vec(),
                 sha256,
                 from_cache: compiled.from_cache,
+                stateful,
             }),
         };
         // One throw-away instance proves the exports, the ABI version and the
@@ -100,6 +103,13 @@ impl FilterModule {
     /// Hex SHA-256 of the module's WebAssembly binary.
     pub fn sha256(&self) -> &str {
         &self.inner.sha256
+    }
+
+    /// Whether the module keeps state (exports `wasmstash_snapshot`): the
+    /// host then shares one instance among a pipeline's workers and
+    /// checkpoints it before every batch.
+    pub fn is_stateful(&self) -> bool {
+        self.inner.stateful
     }
 
     /// Whether the compiled code came from the on-disk cache.

@@ -126,9 +126,19 @@ impl Stage {
     }
 
     /// Runs the filter over `events`; exactly one outcome per event, in order.
+    ///
+    /// A stateful filter is checkpointed first, and again after each event
+    /// that succeeds during a replay: an instance thrown away mid-batch takes
+    /// that batch's partial updates with it, and its replacement starts from
+    /// the state just before the event it is given, so every event that
+    /// comes out processed was counted exactly once.
     pub fn process(&mut self, events: &[&[u8]]) -> Vec<StageOutcome> {
         if events.is_empty() {
             return Vec::new();
+        }
+        let stateful = self.module.is_stateful();
+        if stateful {
+            self.checkpoint();
         }
         match self.call(events) {
             Ok(outcomes) => outcomes,
@@ -144,7 +154,12 @@ impl Stage {
                 events
                     .iter()
                     .map(|event| match self.call(std::slice::from_ref(event)) {
-                        Ok(mut single) => single.pop().expect("one result per event"),
+                        Ok(mut single) => {
+                            if stateful {
+                                self.checkpoint();
+                            }
+                            single.pop().expect("one result per event")
+                        }
                         Err(failure) => StageOutcome::Failed(failure),
                     })
                     .collect()
@@ -200,6 +215,24 @@ impl Stage {
             self.instance = Some(instance);
         }
         Ok(self.instance.as_mut().expect("set above"))
+    }
+
+    /// Remembers the live state for a replacement instance. A checkpoint
+    /// that fails keeps the previous one: older, but never double-counted.
+    fn checkpoint(&mut self) {
+        if let Err(failure) = self.snapshot() {
+            tracing::warn!(
+                filter = self.module.name(),
+                "checkpoint failed, keeping the previous one: {}",
+                failure.reason
+            );
+        }
+    }
+
+    /// Drops the live instance (its state can no longer be trusted); the
+    /// next call starts a new one from the last checkpoint.
+    pub fn discard_instance(&mut self) {
+        self.instance = None;
     }
 
     /// Takes the filter's state and remembers it for replacement instances.

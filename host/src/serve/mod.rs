@@ -2,16 +2,15 @@
 //!
 //! - `routes`: the endpoints (event, batch, health, metrics, admin).
 //! - `workers`: per-pipeline workers with bounded queues.
-//! - `state`: snapshots of stateful filters across reloads and restarts.
 //! - `ui`: the live view at `/ui`.
 //!
 //! This file owns the life cycle: load the pipeline set in the background
 //! (ready once loaded), swap in a new set on reload (SIGHUP, file change or
-//! admin call) without failing a request, and on SIGTERM stop accepting,
-//! finish what is in flight and persist filter state.
+//! admin call) without failing a request, save stateful filters' state every
+//! `server.snapshot_interval_ms`, and on SIGTERM stop accepting, finish what
+//! is in flight and save it once more (see `crate::state`).
 
 mod routes;
-mod state;
 mod ui;
 mod workers;
 
@@ -26,6 +25,7 @@ use clap::Args;
 use crate::config::{Config, ConfigError, ServerSettings};
 use crate::engine::Engine;
 use crate::metrics::Metrics;
+use crate::state;
 use workers::PipelineWorkers;
 
 #[derive(Args, Debug)]
@@ -114,11 +114,12 @@ impl App {
         if config.server.listen != self.configured_listen {
             tracing::warn!("server.listen changed; that takes a restart");
         }
+        let set = Arc::new(set);
         if let Some(old) = self.current() {
             carry_state(&old, &set).await;
         }
         let names = set.names().join(", ");
-        self.swap(Arc::new(set));
+        self.swap(set);
         self.metrics
             .add("wasmstash_reloads_total", &[("result", "ok")], 1);
         tracing::info!("reloaded ({why}): pipelines {names}");
@@ -128,19 +129,25 @@ impl App {
     }
 }
 
-/// Hands each old worker's filter state to the new worker in its place. The
-/// old workers are quiesced for the moment it takes.
-async fn carry_state(old: &PipelineSet, new: &PipelineSet) {
-    for (name, new_workers) in &new.pipelines {
-        let Some(old_workers) = old.pipelines.get(name) else {
-            continue;
-        };
-        let snapshots = old_workers.with_all_workers(state::take).await;
-        if !snapshots.is_empty() {
-            new_workers
-                .with_all_workers(|workers| state::give(workers, snapshots))
-                .await;
+/// Hands each old pipeline's filter state to the new pipeline of the same
+/// name. Each shared stage is locked only while its snapshot is taken; events
+/// the old set still processes after that are not carried over.
+async fn carry_state(old: &Arc<PipelineSet>, new: &Arc<PipelineSet>) {
+    let (old, new) = (old.clone(), new.clone());
+    let carried = tokio::task::spawn_blocking(move || {
+        for (name, new_workers) in &new.pipelines {
+            let Some(old_workers) = old.pipelines.get(name) else {
+                continue;
+            };
+            let snapshots = state::take(old_workers.shared_stages());
+            if !snapshots.is_empty() {
+                state::give(new_workers.shared_stages(), snapshots);
+            }
         }
+    })
+    .await;
+    if let Err(e) = carried {
+        tracing::error!("carrying filter state over failed: {e}");
     }
 }
 
@@ -262,10 +269,12 @@ async fn run(app: Arc<App>) -> Result<(), ConfigError> {
     );
 
     let (set, _) = app.load().await?;
+    let set = Arc::new(set);
     if let Some(dir) = &app.server.state_dir {
         restore_saved_state(dir, &set).await;
+        tokio::spawn(save_state_periodically(app.clone(), dir.clone()));
     }
-    app.swap(Arc::new(set));
+    app.swap(set);
     tracing::info!("ready");
 
     tokio::spawn(reload_on_sighup(app.clone()));
@@ -283,38 +292,50 @@ async fn run(app: Arc<App>) -> Result<(), ConfigError> {
     tracing::info!("stopped accepting; in-flight calls finished");
     if let (Some(dir), Some(set)) = (&app.server.state_dir, app.current()) {
         persist_state(dir, &set).await;
+        tracing::info!("saved filter state to {}", dir.display());
     }
     Ok(())
 }
 
-async fn restore_saved_state(dir: &Path, set: &PipelineSet) {
-    for (name, workers) in &set.pipelines {
-        let filters: Vec<String> = workers
-            .modules()
-            .iter()
-            .map(|m| m.name().to_owned())
-            .collect();
-        let snapshots = state::load(dir, name, &filters, workers.size());
-        if !snapshots.is_empty() {
-            let restored = workers
-                .with_all_workers(|w| state::give(w, snapshots))
-                .await;
-            tracing::info!(pipeline = %name, "restored {restored} filter state snapshot(s) from {}", dir.display());
+async fn restore_saved_state(dir: &Path, set: &Arc<PipelineSet>) {
+    let (dir, set) = (dir.to_owned(), set.clone());
+    let restored = tokio::task::spawn_blocking(move || {
+        for (name, workers) in &set.pipelines {
+            state::restore_saved(&dir, name, workers.shared_stages());
         }
+    })
+    .await;
+    if let Err(e) = restored {
+        tracing::error!("restoring saved filter state failed: {e}");
     }
 }
 
-async fn persist_state(dir: &Path, set: &PipelineSet) {
-    for (name, workers) in &set.pipelines {
-        let snapshots = workers.with_all_workers(state::take).await;
-        match state::save(dir, name, &snapshots) {
-            Ok(()) if !snapshots.is_empty() => {
-                tracing::info!(pipeline = %name, "saved {} state snapshot(s) to {}", snapshots.len(), dir.display())
+async fn persist_state(dir: &Path, set: &Arc<PipelineSet>) {
+    let (dir, set) = (dir.to_owned(), set.clone());
+    let saved = tokio::task::spawn_blocking(move || {
+        for (name, workers) in &set.pipelines {
+            let count = state::persist(&dir, name, workers.shared_stages());
+            if count > 0 {
+                tracing::debug!(pipeline = %name, "saved {count} state snapshot(s) to {}", dir.display());
             }
-            Ok(()) => {}
-            Err(e) => {
-                tracing::error!(pipeline = %name, "saving state to {} failed: {e}", dir.display())
-            }
+        }
+    })
+    .await;
+    if let Err(e) = saved {
+        tracing::error!("saving filter state failed: {e}");
+    }
+}
+
+/// Saves the live set's state every `server.snapshot_interval_ms`, so a
+/// crash loses at most that much learning.
+async fn save_state_periodically(app: Arc<App>, dir: PathBuf) {
+    let mut ticks = tokio::time::interval(app.server.snapshot_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if let Some(set) = app.current() {
+            persist_state(&dir, &set).await;
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The workers of one pipeline: a fixed set of pipeline instances, lent out
 //! one call at a time, with a bounded wait.
 //!
-//! Each worker owns its own filter instances, so calls never share wasm state
-//! and need no locking inside the engine. WebAssembly runs on tokio's blocking
+//! Each worker owns its own instances of stateless filters, so those calls
+//! never share wasm state and need no locking. A stateful filter's stage is
+//! shared by all workers behind a lock (see `pipeline::PipelineStage`), so
+//! every worker's events update the same baselines. WebAssembly runs on tokio's blocking
 //! pool, never on the reactor threads. A request that cannot get a worker
 //! waits in a queue of bounded length for a bounded time; past either bound it
 //! is refused at once with a status that tells the client to retry.
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::engine::FilterModule;
+use crate::engine::{FilterModule, Stage};
 use crate::metrics::Metrics;
 use crate::pipeline::{EventResult, Pipeline};
 
@@ -36,6 +38,8 @@ pub struct PipelineWorkers {
     /// if the request is cancelled (the client hung up) while WebAssembly runs,
     /// the worker still comes back when the call ends.
     idle: Arc<Mutex<Vec<Pipeline>>>,
+    /// The stateful stages every worker shares, for snapshots.
+    shared: Vec<(usize, Arc<Mutex<Stage>>)>,
     permits: Arc<Semaphore>,
     size: usize,
     waiting: AtomicUsize,
@@ -62,15 +66,17 @@ impl PipelineWorkers {
         queue_timeout: Duration,
         metrics: Arc<Metrics>,
     ) -> PipelineWorkers {
-        let idle = (0..size)
-            .map(|worker| {
-                Pipeline::new(name, modules.clone()).with_metrics(metrics.clone(), worker)
-            })
+        let mut first = Pipeline::new(name, modules.clone()).with_metrics(metrics.clone(), 0);
+        let shared = first.shared_stages();
+        let mut idle: Vec<Pipeline> = (1..size)
+            .map(|worker| first.sibling().with_metrics(metrics.clone(), worker))
             .collect();
+        idle.push(first);
         PipelineWorkers {
             name: name.to_owned(),
             modules,
             idle: Arc::new(Mutex::new(idle)),
+            shared,
             permits: Arc::new(Semaphore::new(size)),
             size,
             waiting: AtomicUsize::new(0),
@@ -135,19 +141,9 @@ impl PipelineWorkers {
         }
     }
 
-    /// Waits until no call is running, then gives `work` every worker (to
-    /// take or restore snapshots). Calls that arrive meanwhile wait.
-    pub async fn with_all_workers<R>(&self, work: impl FnOnce(&mut [Pipeline]) -> R) -> R {
-        let all = self
-            .permits
-            .acquire_many(self.size as u32)
-            .await
-            .expect("the semaphore is never closed");
-        let mut idle = lock(&self.idle);
-        let result = work(&mut idle);
-        drop(idle);
-        drop(all);
-        result
+    /// The stateful stages all workers share, with their positions.
+    pub fn shared_stages(&self) -> &[(usize, Arc<Mutex<Stage>>)] {
+        &self.shared
     }
 
     fn take_idle(&self) -> Pipeline {

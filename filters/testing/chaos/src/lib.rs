@@ -98,4 +98,4 @@ impl Filter for Chaos {
     }
 }
 
-export_filter!(Chaos);
+export_filter!(Chaos, stateful);

@@ -1,0 +1,121 @@
+//! The parsing built-ins over real logs repeated to 1M lines: events/s on
+//! one core, each crate built natively (alone, and with the host's check of
+//! every changed event that the WASM path also pays) vs its built-in
+//! WebAssembly module with the epoch deadline on and off. Run on its own,
+//! because building the 1M events takes memory the other sections do not
+//! need: `cargo run --release -p wasmstash-bench -- dissect|kv [--rounds N]`.
+//!
+//! - `dissect`: the Apache access log, `APACHE_COMBINED_ECS`.
+//! - `kv`: the Loghub OpenSSH lines, PAM pairs into a target.
+
+use std::time::Instant;
+
+use serde_json::json;
+use wasmstash_filter_dissect::{APACHE_COMBINED_ECS, Dissect};
+use wasmstash_filter_kv::Kv;
+use wasmstash_sdk::Filter;
+
+use crate::{NativeRunner, builtin_stage, stage_call, support};
+
+const LINES: usize = 1_000_000;
+const BATCH: usize = 125;
+
+pub fn dissect(rounds: usize) {
+    let config = json!({
+        "mapping": {"message": APACHE_COMBINED_ECS},
+        "convert_datatype": {"[http][response][status_code]": "int"},
+    });
+    println!("## dissect over the access log, 1M lines, one core\n");
+    println!(
+        "`APACHE_COMBINED_ECS` (11 fields, nested ECS targets) plus `convert_datatype` of the status code; \
+         {LINES} events (the 10,000 lines repeated) in batches of {BATCH}; median of {rounds} alternating passes. \
+         Events per CPU-second of the measuring thread (from /proc/thread-self/schedstat), and per wall second.\n"
+    );
+    report::<Dissect>(
+        "dissect",
+        &config.to_string(),
+        &support::apache_lines(),
+        rounds,
+    );
+}
+
+pub fn kv(rounds: usize) {
+    let path = support::shared_data().join("loghub/OpenSSH/OpenSSH_2k.log");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let config = json!({"whitespace": "strict", "target": "pam",
+                        "include_keys": ["uid", "euid", "tty", "ruser", "rhost", "user"]});
+    println!("## kv over OpenSSH lines, 1M lines, one core\n");
+    println!(
+        "Config `{config}` over the whole raw line; the 2,000 Loghub OpenSSH lines repeated to {LINES} events \
+         (about a quarter carry PAM pairs) in batches of {BATCH}; median of {rounds} alternating passes. \
+         Events per CPU-second of the measuring thread, and per wall second.\n"
+    );
+    report::<Kv>("kv", &config.to_string(), &lines, rounds);
+}
+
+fn report<F: Filter>(name: &str, config: &str, lines: &[String], rounds: usize) {
+    let events: Vec<Vec<u8>> = lines
+        .iter()
+        .cycle()
+        .take(LINES)
+        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .collect();
+    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    let mut native = NativeRunner::<F>::new(config);
+    let mut on = builtin_stage(name, config, true);
+    let mut off = builtin_stage(name, config, false);
+    // Per variant: events per wall second and per second this thread was on
+    // a CPU. On a shared machine the second is the per-core figure.
+    let mut wall = vec![Vec::new(); 4];
+    let mut cpu = vec![Vec::new(); 4];
+    // Alternate whole passes so that a busy spell of the shared machine
+    // lands on every variant rather than on one.
+    for _ in 0..rounds {
+        for variant in 0..4 {
+            let started = Instant::now();
+            let cpu_started = thread_cpu_seconds();
+            for chunk in refs.chunks(BATCH) {
+                match variant {
+                    0 => native.call(chunk, false),
+                    1 => native.call(chunk, true),
+                    2 => stage_call(&mut on, chunk),
+                    _ => stage_call(&mut off, chunk),
+                }
+            }
+            cpu[variant].push(LINES as f64 / (thread_cpu_seconds() - cpu_started));
+            wall[variant].push(LINES as f64 / started.elapsed().as_secs_f64());
+        }
+    }
+    let cpu = [0, 1, 2, 3].map(|i| median(&mut cpu[i]));
+    let wall = [0, 1, 2, 3].map(|i| median(&mut wall[i]));
+    println!(
+        "| measure | native | native + output check | WASM, deadline on | WASM, deadline off | WASM/native time, on | off |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (measure, [native, checked, on, off]) in [("events/CPU-s", cpu), ("events/wall-s", wall)] {
+        println!(
+            "| {measure} | {native:.0} | {checked:.0} | {on:.0} | {off:.0} | {:.2} | {:.2} |",
+            native / on,
+            native / off
+        );
+    }
+}
+
+/// Seconds this thread has spent on a CPU (Linux).
+fn thread_cpu_seconds() -> f64 {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .expect("reading /proc/thread-self/schedstat (the benchmark needs Linux)");
+    let nanos: u64 = text
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("schedstat starts with the on-CPU time in ns");
+    nanos as f64 / 1e9
+}
+
+fn median(samples: &mut [f64]) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}

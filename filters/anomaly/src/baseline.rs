@@ -1,0 +1,131 @@
+//! The two learned baselines: an exponentially weighted mean and variance
+//! (for per-interval counts and ratios) and a streaming median and MAD (for
+//! per-event values, where a single huge value must not drag the baseline).
+
+use serde::{Deserialize, Serialize};
+
+/// EWMA of a series' mean and variance. Until `1/alpha` samples have been
+/// seen it is a plain running mean, so early samples do not get a weight the
+/// first value would otherwise keep for a long time.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Ewma {
+    pub mean: f64,
+    pub var: f64,
+    pub samples: u32,
+}
+
+impl Ewma {
+    pub fn update(&mut self, value: f64, alpha: f64) {
+        self.samples = self.samples.saturating_add(1);
+        let weight = alpha.max(1.0 / f64::from(self.samples));
+        let delta = value - self.mean;
+        self.mean += weight * delta;
+        self.var = (1.0 - weight) * (self.var + weight * delta * delta);
+    }
+}
+
+/// Median and median absolute deviation of a stream. The first `warmup`
+/// values are kept and their exact median and MAD seed the estimate; after
+/// that each value moves the estimates by a bounded step towards it
+/// (stochastic approximation of the quantile), so memory is constant and an
+/// outlier moves the baseline by at most one step.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct RobustBaseline {
+    seed: Vec<f64>,
+    pub median: f64,
+    pub mad: f64,
+    pub samples: u64,
+}
+
+impl RobustBaseline {
+    pub fn is_warm(&self, warmup: usize) -> bool {
+        self.samples >= warmup as u64
+    }
+
+    /// Learns `value`. `step` is the fraction of the current spread each
+    /// value may move the estimates by.
+    pub fn update(&mut self, value: f64, warmup: usize, step: f64) {
+        self.samples += 1;
+        if self.seed.len() < warmup {
+            self.seed.push(value);
+            if self.seed.len() == warmup {
+                self.median = median(&mut self.seed.clone());
+                let mut deviations: Vec<f64> =
+                    self.seed.iter().map(|v| (v - self.median).abs()).collect();
+                self.mad = median(&mut deviations);
+                self.seed = Vec::new();
+            }
+            return;
+        }
+        let spread = self.mad.max(self.median.abs() * 1e-3).max(1e-9);
+        self.median += step * spread * sign(value - self.median);
+        let deviation = (value - self.median).abs();
+        self.mad = (self.mad + step * spread * sign(deviation - self.mad)).max(0.0);
+    }
+
+    /// How many robust standard deviations `value` lies from the median.
+    /// The spread is floored at 1% of the median so a near-constant series
+    /// does not turn rounding noise into outliers.
+    pub fn z(&self, value: f64) -> f64 {
+        let sigma = (1.4826 * self.mad).max(self.median.abs() * 0.01).max(1e-9);
+        (value - self.median) / sigma
+    }
+}
+
+fn sign(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ewma_tracks_mean_and_variance() {
+        let mut ewma = Ewma::default();
+        for i in 0..1000 {
+            ewma.update(if i % 2 == 0 { 90.0 } else { 110.0 }, 0.05);
+        }
+        assert!((ewma.mean - 100.0).abs() < 1.0, "{ewma:?}");
+        assert!((ewma.var.sqrt() - 10.0).abs() < 1.0, "{ewma:?}");
+    }
+
+    #[test]
+    fn robust_baseline_ignores_outliers_and_follows_shifts() {
+        let mut baseline = RobustBaseline::default();
+        // A deterministic spread of values around 50.
+        let value = |i: u64| 50.0 + ((i * 37) % 21) as f64 - 10.0;
+        for i in 0..2000 {
+            baseline.update(value(i), 50, 0.05);
+            if i % 100 == 0 {
+                baseline.update(1e6, 50, 0.05);
+            }
+        }
+        assert!((baseline.median - 50.0).abs() < 2.0, "{baseline:?}");
+        assert!((baseline.mad - 5.0).abs() < 2.0, "{baseline:?}");
+        assert!(baseline.z(1e6) > 1000.0);
+        assert!(baseline.z(55.0).abs() < 1.5);
+        for i in 0..3000 {
+            baseline.update(value(i) + 100.0, 50, 0.05);
+        }
+        assert!((baseline.median - 150.0).abs() < 3.0, "{baseline:?}");
+    }
+}

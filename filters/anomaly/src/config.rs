@@ -1,0 +1,363 @@
+//! The filter's options. A detector is on when its table is present
+//! (`rate = {}` turns it on with the defaults below); every number has a
+//! checked range, so a typo is a load-time error rather than a silent no-op.
+
+use serde::Deserialize;
+use wasmstash_sdk::field_ref;
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The field whose value each detector keeps its state under, unless the
+    /// detector names its own `key_field`.
+    #[serde(default = "default_key_field")]
+    pub key_field: String,
+    #[serde(default = "default_timestamp_field")]
+    pub timestamp_field: String,
+    /// Length of the intervals `rate` and `error_ratio` count in.
+    #[serde(default = "default_interval_secs")]
+    pub interval_secs: u64,
+    /// How late (in event time) an event may arrive and still be counted.
+    #[serde(default = "default_lateness_secs")]
+    pub lateness_secs: u64,
+    /// Most keys each detector keeps state for; beyond, the least recently
+    /// seen tenth is evicted.
+    #[serde(default = "default_max_keys")]
+    pub max_keys: usize,
+    /// Interval findings waiting for an event to carry them; the oldest are
+    /// dropped past this (and counted).
+    #[serde(default = "default_max_pending")]
+    pub max_pending_findings: usize,
+    /// Most interval findings one event carries on top of its own.
+    #[serde(default = "default_findings_per_event")]
+    pub max_findings_per_event: usize,
+    pub rate: Option<RateConfig>,
+    pub error_ratio: Option<ErrorRatioConfig>,
+    pub value_outlier: Option<OneOrMany<OutlierConfig>>,
+    pub rare_template: Option<NoveltyConfig>,
+    pub new_value: Option<OneOrMany<NoveltyConfig>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        }
+    }
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    High,
+    Low,
+    Both,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RateConfig {
+    pub key_field: Option<String>,
+    /// Standard deviations from the baseline that count as anomalous.
+    #[serde(default = "four")]
+    pub threshold: f64,
+    /// Weight of the newest interval in the baseline.
+    #[serde(default = "tenth")]
+    pub alpha: f64,
+    #[serde(default = "thirty")]
+    pub warmup_intervals: u32,
+    /// `high` (spikes), `low` (drops and silence) or `both`.
+    #[serde(default = "both")]
+    pub direction: Direction,
+    /// Drops are judged only where the baseline expects at least this many
+    /// events per interval, so a quiet key's empty minute is no anomaly.
+    #[serde(default = "five")]
+    pub min_expected: f64,
+    /// A spike must exceed the baseline by at least this many events.
+    #[serde(default = "five")]
+    pub min_delta: f64,
+    /// After this many anomalous intervals in a row the new level is learned.
+    #[serde(default = "ten")]
+    pub adapt_intervals: u32,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRatioConfig {
+    pub key_field: Option<String>,
+    #[serde(default = "four")]
+    pub threshold: f64,
+    #[serde(default = "tenth")]
+    pub alpha: f64,
+    #[serde(default = "thirty")]
+    pub warmup_intervals: u32,
+    /// Intervals with fewer events are neither judged nor learned from.
+    #[serde(default = "ten_u32")]
+    pub min_events: u32,
+    #[serde(default = "three")]
+    pub min_errors: u32,
+    /// The ratio must exceed the baseline by at least this much (0.05 = 5
+    /// percentage points).
+    #[serde(default = "five_hundredths")]
+    pub min_increase: f64,
+    #[serde(default = "ten")]
+    pub adapt_intervals: u32,
+    /// An event is an error if this field holds one of `levels`
+    /// (case-insensitive) ...
+    #[serde(default = "default_level_field")]
+    pub level_field: String,
+    #[serde(default = "default_levels")]
+    pub levels: Vec<String>,
+    /// ... or this field is a number at least `status_min` ...
+    #[serde(default = "default_status_field")]
+    pub status_field: String,
+    #[serde(default = "default_status_min")]
+    pub status_min: f64,
+    /// ... or the event has this tag.
+    pub tag: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct OutlierConfig {
+    /// The numeric field to watch (a number or a numeric string).
+    pub field: String,
+    pub key_field: Option<String>,
+    /// Robust standard deviations (1.4826 × MAD) from the median.
+    #[serde(default = "five")]
+    pub threshold: f64,
+    #[serde(default = "high")]
+    pub direction: Direction,
+    /// `log` judges ln(1 + value), right for latencies and sizes, whose
+    /// spread grows with their level; `linear` judges the value itself.
+    #[serde(default = "log")]
+    pub scale: Scale,
+    /// Values per key before it is judged; their exact median and MAD seed
+    /// the streaming estimate.
+    #[serde(default = "hundred")]
+    pub warmup_values: usize,
+    /// How far one value may move the estimates, as a fraction of the spread.
+    #[serde(default = "hundredth")]
+    pub step: f64,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    Log,
+    Linear,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct NoveltyConfig {
+    /// For `rare_template` this defaults to `[wasmstash][template][id]`;
+    /// `new_value` must name it.
+    pub field: Option<String>,
+    pub key_field: Option<String>,
+    /// Events of a key (carrying the field) before it is judged.
+    #[serde(default = "thousand")]
+    pub warmup_events: u64,
+    /// A value seen fewer times than this before is flagged (1 = only new).
+    #[serde(default = "one")]
+    pub min_count: u32,
+    /// Distinct values kept per key. A key that reaches it has too many
+    /// values for a new one to mean anything: it is no longer judged.
+    #[serde(default = "thousand_usize")]
+    pub max_values_per_key: usize,
+}
+
+impl Config {
+    /// Checks references and ranges; the message names the option.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut fields = vec![
+            ("key_field", &self.key_field),
+            ("timestamp_field", &self.timestamp_field),
+        ];
+        let mut any = false;
+        if let Some(rate) = &self.rate {
+            any = true;
+            check_range("rate.threshold", rate.threshold, 0.5, 1e6)?;
+            check_range("rate.alpha", rate.alpha, 1e-4, 1.0)?;
+            if let Some(field) = &rate.key_field {
+                fields.push(("rate.key_field", field));
+            }
+        }
+        if let Some(errors) = &self.error_ratio {
+            any = true;
+            check_range("error_ratio.threshold", errors.threshold, 0.5, 1e6)?;
+            check_range("error_ratio.alpha", errors.alpha, 1e-4, 1.0)?;
+            check_range("error_ratio.min_increase", errors.min_increase, 0.0, 1.0)?;
+            fields.push(("error_ratio.level_field", &errors.level_field));
+            fields.push(("error_ratio.status_field", &errors.status_field));
+            if let Some(field) = &errors.key_field {
+                fields.push(("error_ratio.key_field", field));
+            }
+        }
+        if let Some(outliers) = &self.value_outlier {
+            let list = match outliers {
+                OneOrMany::One(one) => std::slice::from_ref(one),
+                OneOrMany::Many(many) => many.as_slice(),
+            };
+            for outlier in list {
+                any = true;
+                check_range("value_outlier.threshold", outlier.threshold, 0.5, 1e6)?;
+                check_range("value_outlier.step", outlier.step, 1e-4, 1.0)?;
+                if !(5..=10_000).contains(&outlier.warmup_values) {
+                    return Err("value_outlier.warmup_values must be between 5 and 10000".into());
+                }
+                fields.push(("value_outlier.field", &outlier.field));
+                if let Some(field) = &outlier.key_field {
+                    fields.push(("value_outlier.key_field", field));
+                }
+            }
+        }
+        let novelty = self.rare_template.iter().map(|c| ("rare_template", c));
+        let values = match &self.new_value {
+            Some(OneOrMany::One(one)) => std::slice::from_ref(one),
+            Some(OneOrMany::Many(many)) => many.as_slice(),
+            None => &[],
+        };
+        for (name, config) in novelty.chain(values.iter().map(|c| ("new_value", c))) {
+            any = true;
+            if name == "new_value" && config.field.is_none() {
+                return Err("new_value needs `field`, the field whose values are watched, e.g. \"[source][address]\"".into());
+            }
+            if config.max_values_per_key == 0 || config.max_values_per_key > 1_000_000 {
+                return Err(format!(
+                    "{name}.max_values_per_key must be between 1 and 1000000"
+                ));
+            }
+            for field in config.field.iter().chain(&config.key_field) {
+                fields.push((name, field));
+            }
+        }
+        if !any {
+            return Err("no detector is on: add one or more of rate, error_ratio, value_outlier, rare_template, new_value (e.g. `rate = {}`)".into());
+        }
+        if self.interval_secs == 0 || self.interval_secs > 86_400 {
+            return Err("interval_secs must be between 1 and 86400".into());
+        }
+        if self.lateness_secs > 86_400 {
+            return Err("lateness_secs must be at most 86400".into());
+        }
+        if self.max_keys == 0 || self.max_keys > 10_000_000 {
+            return Err("max_keys must be between 1 and 10000000".into());
+        }
+        for (option, field) in fields {
+            field_ref::validate(field).map_err(|e| format!("{option}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+fn check_range(option: &str, value: f64, min: f64, max: f64) -> Result<(), String> {
+    if value.is_finite() && (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{option} = {value}: must be between {min} and {max}"
+        ))
+    }
+}
+
+fn default_key_field() -> String {
+    "[service][name]".into()
+}
+fn default_timestamp_field() -> String {
+    "@timestamp".into()
+}
+fn default_interval_secs() -> u64 {
+    60
+}
+fn default_lateness_secs() -> u64 {
+    120
+}
+fn default_max_keys() -> usize {
+    10_000
+}
+fn default_max_pending() -> usize {
+    10_000
+}
+fn default_findings_per_event() -> usize {
+    8
+}
+fn default_level_field() -> String {
+    "[log][level]".into()
+}
+fn default_levels() -> Vec<String> {
+    [
+        "error",
+        "err",
+        "fatal",
+        "critical",
+        "crit",
+        "alert",
+        "emerg",
+        "emergency",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+fn default_status_field() -> String {
+    "[http][response][status_code]".into()
+}
+fn default_status_min() -> f64 {
+    500.0
+}
+fn four() -> f64 {
+    4.0
+}
+fn five() -> f64 {
+    5.0
+}
+fn tenth() -> f64 {
+    0.1
+}
+fn hundredth() -> f64 {
+    0.01
+}
+fn five_hundredths() -> f64 {
+    0.05
+}
+fn thirty() -> u32 {
+    30
+}
+fn ten() -> u32 {
+    10
+}
+fn ten_u32() -> u32 {
+    10
+}
+fn three() -> u32 {
+    3
+}
+fn one() -> u32 {
+    1
+}
+fn hundred() -> usize {
+    100
+}
+fn thousand() -> u64 {
+    1000
+}
+fn thousand_usize() -> usize {
+    1000
+}
+fn both() -> Direction {
+    Direction::Both
+}
+fn high() -> Direction {
+    Direction::High
+}
+fn log() -> Scale {
+    Scale::Log
+}

@@ -1,0 +1,125 @@
+//! What a detector found, and how findings are written onto an event under
+//! `wasmstash.anomaly.*` (docs/FIELDS.md).
+
+use serde::{Deserialize, Serialize};
+use wasmstash_sdk::{Event, Value, json};
+
+pub const TAG: &str = "anomaly";
+
+/// An observed or expected value: a number for the statistical detectors,
+/// text for the novelty ones.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub enum Measure {
+    Number(f64),
+    Text(String),
+}
+
+impl Measure {
+    fn to_json(&self) -> Value {
+        match self {
+            // Four significant decimals are plenty for a human and keep
+            // events small; JSON has no NaN, so none is written.
+            Measure::Number(n) if n.is_finite() => json!((n * 10_000.0).round() / 10_000.0),
+            Measure::Number(_) => Value::Null,
+            Measure::Text(text) => json!(text),
+        }
+    }
+}
+
+/// The detectors, named as in `wasmstash.anomaly.detectors`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detector {
+    Rate,
+    ErrorRatio,
+    ValueOutlier,
+    RareTemplate,
+    NewValue,
+}
+
+impl Detector {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Detector::Rate => "rate",
+            Detector::ErrorRatio => "error_ratio",
+            Detector::ValueOutlier => "value_outlier",
+            Detector::RareTemplate => "rare_template",
+            Detector::NewValue => "new_value",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub detector: Detector,
+    pub key_field: String,
+    pub key: String,
+    /// In [0, 1]: 0 at the flagging threshold, 1 far beyond it.
+    pub score: f64,
+    pub observed: Measure,
+    pub expected: Measure,
+    pub reason: String,
+}
+
+/// Maps a deviation `z` (in the detector's own units) at or past `threshold`
+/// to [0, 1]: 0 at the threshold, 0.5 at twice it, approaching 1 beyond.
+pub fn score(z: f64, threshold: f64) -> f64 {
+    if !z.is_finite() {
+        return 1.0;
+    }
+    (1.0 - threshold / z.abs().max(threshold)).clamp(0.0, 1.0)
+}
+
+/// Writes `findings` onto `event` (no-op when empty), highest score first.
+pub fn write(event: &mut Event, mut findings: Vec<Finding>) {
+    if findings.is_empty() {
+        return;
+    }
+    findings.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let top = &findings[0];
+    let mut detectors: Vec<&str> = Vec::new();
+    for finding in &findings {
+        if !detectors.contains(&finding.detector.as_str()) {
+            detectors.push(finding.detector.as_str());
+        }
+    }
+    let reason: Vec<&str> = findings.iter().map(|f| f.reason.as_str()).collect();
+    let records: Vec<Value> = findings
+        .iter()
+        .map(|f| {
+            json!({
+                "detector": f.detector.as_str(),
+                "key_field": f.key_field,
+                "key": f.key,
+                "score": Measure::Number(f.score).to_json(),
+                "observed": f.observed.to_json(),
+                "expected": f.expected.to_json(),
+                "reason": f.reason,
+            })
+        })
+        .collect();
+    event.add_tag(TAG);
+    event.set(
+        "[wasmstash][anomaly]",
+        json!({
+            "score": Measure::Number(top.score).to_json(),
+            "detectors": detectors,
+            "reason": reason.join("; "),
+            "key": top.key,
+            "key_field": top.key_field,
+            "findings": records,
+        }),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_is_zero_at_the_threshold_and_grows_towards_one() {
+        assert_eq!(score(4.0, 4.0), 0.0);
+        assert_eq!(score(-8.0, 4.0), 0.5);
+        assert!(score(400.0, 4.0) > 0.98);
+        assert_eq!(score(f64::INFINITY, 4.0), 1.0);
+    }
+}

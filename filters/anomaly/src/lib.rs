@@ -1,0 +1,318 @@
+//! `anomaly`: flags events when something about a key (a service, a host, a
+//! URL) departs from what was learned about it, on event time.
+//!
+//! Detectors, each on when configured: `rate` (events per interval),
+//! `error_ratio` (share of errors per interval), `value_outlier` (a numeric
+//! field per event), `rare_template` (a template id new or rare for the key)
+//! and `new_value` (a field value new for the key). Flags go under
+//! `wasmstash.anomaly.*` with the tag `anomaly` (docs/FIELDS.md). State is
+//! kept per key, capped, and exported through the ABI snapshot so a restart
+//! or reload keeps what was learned. See README.md next to this file.
+
+mod baseline;
+mod config;
+mod finding;
+mod interval;
+mod keyed;
+mod novelty;
+mod outlier;
+mod time;
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+use wasmstash_sdk::prelude::*;
+
+pub use config::Config;
+use finding::{Detector, Finding};
+use interval::{Clock, IntervalTracker};
+use novelty::NoveltyDetector;
+use outlier::OutlierDetector;
+
+/// The snapshot format's version; bumped on any incompatible change.
+const STATE_VERSION: u8 = 1;
+const DEFAULT_TEMPLATE_FIELD: &str = "[wasmstash][template][id]";
+const TEMPLATE_TEXT_FIELD: &str = "[wasmstash][template][text]";
+
+pub struct Anomaly {
+    timestamp_field: String,
+    max_keys: usize,
+    max_pending: usize,
+    max_findings_per_event: usize,
+    clock: Clock,
+    intervals: Vec<IntervalTracker>,
+    outliers: Vec<OutlierDetector>,
+    novelty: Vec<NoveltyDetector>,
+    /// Interval findings waiting for an event to carry them.
+    pending: VecDeque<Finding>,
+}
+
+/// Everything learned, as the snapshot holds it. Each detector's part is
+/// stored under an id naming its kind and fields, so a reload with a changed
+/// config keeps the parts that still apply.
+#[derive(Serialize, Deserialize)]
+struct State {
+    clock: Clock,
+    pending: Vec<Finding>,
+    parts: Vec<(String, Vec<u8>)>,
+}
+
+impl Filter for Anomaly {
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Self, String> {
+        config.validate()?;
+        let key_field =
+            |own: &Option<String>| own.clone().unwrap_or_else(|| config.key_field.clone());
+        let max_keys = config.max_keys;
+        let mut intervals = Vec::new();
+        match (&config.rate, &config.error_ratio) {
+            (Some(rate), Some(errors))
+                if key_field(&rate.key_field) == key_field(&errors.key_field) =>
+            {
+                intervals.push(IntervalTracker::new(
+                    key_field(&rate.key_field),
+                    Some(rate.clone()),
+                    Some(errors.clone()),
+                    max_keys,
+                ));
+            }
+            (rate, errors) => {
+                if let Some(rate) = rate {
+                    intervals.push(IntervalTracker::new(
+                        key_field(&rate.key_field),
+                        Some(rate.clone()),
+                        None,
+                        max_keys,
+                    ));
+                }
+                if let Some(errors) = errors {
+                    intervals.push(IntervalTracker::new(
+                        key_field(&errors.key_field),
+                        None,
+                        Some(errors.clone()),
+                        max_keys,
+                    ));
+                }
+            }
+        }
+        let outliers = config
+            .value_outlier
+            .map(|o| o.into_vec())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| OutlierDetector::new(key_field(&c.key_field), c, max_keys))
+            .collect();
+        let mut novelty = Vec::new();
+        if let Some(c) = config.rare_template {
+            let field = c
+                .field
+                .clone()
+                .unwrap_or_else(|| DEFAULT_TEMPLATE_FIELD.into());
+            novelty.push(NoveltyDetector::new(
+                Detector::RareTemplate,
+                key_field(&c.key_field),
+                field,
+                c,
+                max_keys,
+            ));
+        }
+        for c in config.new_value.map(|v| v.into_vec()).unwrap_or_default() {
+            let field = c.field.clone().expect("validated");
+            novelty.push(NoveltyDetector::new(
+                Detector::NewValue,
+                key_field(&c.key_field),
+                field,
+                c,
+                max_keys,
+            ));
+        }
+        Ok(Anomaly {
+            timestamp_field: config.timestamp_field,
+            max_keys,
+            max_pending: config.max_pending_findings,
+            max_findings_per_event: config.max_findings_per_event,
+            clock: Clock::new(
+                config.interval_secs as i64 * 1000,
+                config.lateness_secs as i64 * 1000,
+            ),
+            intervals,
+            outliers,
+            novelty,
+            pending: VecDeque::new(),
+        })
+    }
+
+    fn process(&mut self, event: &mut Event) -> Verdict {
+        let millis = event_millis(event, &self.timestamp_field);
+        if millis.is_none() {
+            host::count("events_without_timestamp", 1);
+        }
+        let now = millis.or(self.clock.latest).unwrap_or(0);
+        let mut findings = Vec::new();
+        if let Some(millis) = millis {
+            if let Some(through) = self.clock.observe(millis) {
+                let mut closed = Vec::new();
+                for tracker in &mut self.intervals {
+                    tracker.close(&self.clock, through, &mut closed);
+                }
+                self.queue(closed);
+            }
+            for tracker in &mut self.intervals {
+                let Some(key) = key_of(event, &tracker.key_field) else {
+                    continue;
+                };
+                let is_error = tracker.errors_config().is_some_and(|c| is_error(event, c));
+                if !tracker.record(&self.clock, &key, millis, is_error) {
+                    interval::count_late();
+                }
+            }
+        }
+        for detector in &mut self.outliers {
+            let (Some(key), Some(value)) = (
+                key_of(event, &detector.key_field),
+                number_of(event, detector.field()),
+            ) else {
+                continue;
+            };
+            findings.extend(detector.check(&key, value, now));
+        }
+        for detector in &mut self.novelty {
+            let (Some(key), Some(value)) = (
+                key_of(event, &detector.key_field),
+                key_of(event, &detector.field),
+            ) else {
+                continue;
+            };
+            let label = event
+                .get_str(TEMPLATE_TEXT_FIELD)
+                .filter(|_| detector.field == DEFAULT_TEMPLATE_FIELD);
+            findings.extend(detector.check(&key, &value, label, now));
+        }
+        let carried = self.pending.len().min(self.max_findings_per_event);
+        findings.extend(self.pending.drain(..carried));
+        finding::write(event, findings);
+        Verdict::Keep
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
+        parts.extend(self.intervals.iter().map(|d| (d.id(), d.save())));
+        parts.extend(self.outliers.iter().map(|d| (d.id(), d.save())));
+        parts.extend(self.novelty.iter().map(|d| (d.id(), d.save())));
+        let state = State {
+            clock: self.clock.clone(),
+            pending: self.pending.iter().cloned().collect(),
+            parts,
+        };
+        let mut bytes = vec![STATE_VERSION];
+        bytes.extend(postcard::to_allocvec(&state).unwrap_or_default());
+        bytes
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let Some((&version, body)) = bytes.split_first() else {
+            return Ok(());
+        };
+        if version != STATE_VERSION {
+            return Err(format!(
+                "anomaly state version {version} is not {STATE_VERSION}; starting afresh"
+            ));
+        }
+        let state: State = postcard::from_bytes(body)
+            .map_err(|e| format!("anomaly state does not decode: {e}"))?;
+        // The clock's interval and lateness come from the config.
+        self.clock.latest = state.clock.latest;
+        self.clock.closed_through = state.clock.closed_through;
+        if state.clock.interval_ms != self.clock.interval_ms {
+            // Interval indices mean other times now; re-derive the watermark.
+            self.clock.closed_through = None;
+            self.clock.latest = None;
+        }
+        self.pending = state.pending.into();
+        let max_keys = self.max_keys;
+        for (id, bytes) in &state.parts {
+            let loaded = if let Some(d) = self.intervals.iter_mut().find(|d| &d.id() == id) {
+                d.load(bytes, max_keys)
+            } else if let Some(d) = self.outliers.iter_mut().find(|d| &d.id() == id) {
+                d.load(bytes, max_keys)
+            } else if let Some(d) = self.novelty.iter_mut().find(|d| &d.id() == id) {
+                d.load(bytes, max_keys)
+            } else {
+                host::log(
+                    Level::Info,
+                    &format!("state for `{id}` is not used by this config; dropped"),
+                );
+                Ok(())
+            };
+            loaded?;
+        }
+        Ok(())
+    }
+}
+
+impl Anomaly {
+    fn queue(&mut self, closed: Vec<Finding>) {
+        for finding in closed {
+            if self.pending.len() >= self.max_pending {
+                self.pending.pop_front();
+                host::count("dropped_findings", 1);
+            }
+            self.pending.push_back(finding);
+        }
+    }
+
+    /// Keys held per detector, for measuring memory per key.
+    pub fn keys_held(&self) -> usize {
+        let intervals = self.intervals.iter().map(|d| d.keys());
+        let outliers = self.outliers.iter().map(|d| d.keys());
+        let novelty = self.novelty.iter().map(|d| d.keys());
+        intervals.chain(outliers).chain(novelty).max().unwrap_or(0)
+    }
+}
+
+fn event_millis(event: &Event, field: &str) -> Option<i64> {
+    match event.get(field)? {
+        Value::String(text) => time::parse_millis(text),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+/// A key or value as text: strings as they are, numbers and booleans printed.
+fn key_of<'e>(event: &'e Event, field: &str) -> Option<Cow<'e, str>> {
+    if let Some(text) = event.get_str(field) {
+        return Some(Cow::Borrowed(text));
+    }
+    match event.get(field)? {
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Owned(b.to_string())),
+        _ => None,
+    }
+}
+
+fn number_of(event: &Event, field: &str) -> Option<f64> {
+    match event.get(field)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn is_error(event: &Event, config: &config::ErrorRatioConfig) -> bool {
+    if let Some(level) = event.get_str(&config.level_field)
+        && config.levels.iter().any(|l| l.eq_ignore_ascii_case(level))
+    {
+        return true;
+    }
+    if number_of(event, &config.status_field).is_some_and(|status| status >= config.status_min) {
+        return true;
+    }
+    config.tag.as_deref().is_some_and(|tag| event.has_tag(tag))
+}
+
+export_filter!(Anomaly, stateful);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,205 @@
+//! `rare_template` and `new_value`: a value (a template id, a client address)
+//! that a key has never, or seldom, shown before, once the key has shown
+//! enough events to know what is usual for it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::NoveltyConfig;
+use crate::finding::{Detector, Finding, Measure, score};
+use crate::keyed::{FnvMap, Keyed, hash_text};
+
+#[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq)]
+pub struct Seen {
+    events: u64,
+    /// Value hash to the times it was seen (saturating).
+    counts: FnvMap<u64, u32>,
+    /// The key reached `max_values_per_key`: it is judged no more.
+    saturated: bool,
+}
+
+pub struct NoveltyDetector {
+    detector: Detector,
+    pub key_field: String,
+    pub field: String,
+    config: NoveltyConfig,
+    keys: Keyed<Seen>,
+}
+
+impl NoveltyDetector {
+    pub fn new(
+        detector: Detector,
+        key_field: String,
+        field: String,
+        config: NoveltyConfig,
+        max_keys: usize,
+    ) -> Self {
+        NoveltyDetector {
+            detector,
+            key_field,
+            field,
+            config,
+            keys: Keyed::new(max_keys),
+        }
+    }
+
+    pub fn id(&self) -> String {
+        format!(
+            "{}:{}:{}",
+            self.detector.as_str(),
+            self.key_field,
+            self.field
+        )
+    }
+
+    pub fn keys(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Judges `value` for `key`, then learns it. `label` is what the reason
+    /// shows (a template's text rather than its id, when known).
+    pub fn check(
+        &mut self,
+        key: &str,
+        value: &str,
+        label: Option<&str>,
+        now: i64,
+    ) -> Option<Finding> {
+        let config = &self.config;
+        let seen = self.keys.touch(key, now, Seen::default);
+        if seen.saturated {
+            return None;
+        }
+        let hash = hash_text(value);
+        let prior = seen.counts.get(&hash).copied().unwrap_or(0);
+        let warm = seen.events >= config.warmup_events;
+        seen.events += 1;
+        if prior == 0 && seen.counts.len() >= config.max_values_per_key {
+            seen.saturated = true;
+            seen.counts = FnvMap::default();
+            wasmstash_sdk::host::count("saturated_keys", 1);
+            return None;
+        }
+        let distinct = seen.counts.len();
+        let count = seen.counts.entry(hash).or_insert(0);
+        *count = count.saturating_add(1);
+        if !warm || prior >= config.min_count {
+            return None;
+        }
+        let shown = label.unwrap_or(value);
+        let (what, expected) = match (self.detector, prior) {
+            (Detector::RareTemplate, 0) => {
+                ("new template", format!("one of {distinct} known templates"))
+            }
+            (Detector::RareTemplate, _) => (
+                "rare template",
+                format!("templates seen at least {} times", config.min_count),
+            ),
+            (_, 0) => ("new value", format!("one of {distinct} known values")),
+            (_, _) => (
+                "rare value",
+                format!("values seen at least {} times", config.min_count),
+            ),
+        };
+        let reason = format!(
+            "{} {what} for {} {}: {} = \"{shown}\", seen {prior} times in {} events, expected {expected}",
+            self.detector.as_str(),
+            self.key_field,
+            key,
+            self.field,
+            seen.events - 1
+        );
+        // Never seen scores 1; seen just under `min_count` times scores near 0.
+        let z = f64::from(config.min_count) / (f64::from(config.min_count) - f64::from(prior));
+        Some(Finding {
+            detector: self.detector,
+            key_field: self.key_field.clone(),
+            key: key.to_owned(),
+            score: if prior == 0 { 1.0 } else { score(z * 2.0, 2.0) },
+            observed: Measure::Text(shown.to_owned()),
+            expected: Measure::Text(expected),
+            reason,
+        })
+    }
+
+    pub fn save(&self) -> Vec<u8> {
+        postcard::to_allocvec(&self.keys).unwrap_or_default()
+    }
+
+    pub fn load(&mut self, bytes: &[u8], max_keys: usize) -> Result<(), String> {
+        self.keys = postcard::from_bytes(bytes).map_err(|e| format!("{}: {e}", self.id()))?;
+        self.keys.set_cap(max_keys);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detector(detector: Detector, min_count: u32, max_values: usize) -> NoveltyDetector {
+        let config = NoveltyConfig {
+            field: None,
+            key_field: None,
+            warmup_events: 100,
+            min_count,
+            max_values_per_key: max_values,
+        };
+        NoveltyDetector::new(
+            detector,
+            "[service][name]".into(),
+            "[source][address]".into(),
+            config,
+            10,
+        )
+    }
+
+    #[test]
+    fn new_value_flags_unseen_values_after_warm_up_only() {
+        let mut d = detector(Detector::NewValue, 1, 1000);
+        for i in 0..100 {
+            assert!(
+                d.check("api", &format!("10.0.0.{}", i % 20), None, i)
+                    .is_none()
+            );
+        }
+        assert!(d.check("api", "10.0.0.3", None, 100).is_none());
+        let finding = d.check("api", "192.168.1.1", None, 101).expect("new value");
+        assert_eq!(finding.score, 1.0);
+        assert!(finding.reason.contains("new value"), "{}", finding.reason);
+        assert!(
+            finding.reason.contains("one of 20 known values"),
+            "{}",
+            finding.reason
+        );
+        // Once seen, it is known.
+        assert!(d.check("api", "192.168.1.1", None, 102).is_none());
+    }
+
+    #[test]
+    fn rare_template_flags_until_seen_min_count_times() {
+        let mut d = detector(Detector::RareTemplate, 3, 1000);
+        for i in 0..100 {
+            d.check("api", &format!("t{}", i % 5), None, i);
+        }
+        let flagged: Vec<bool> = (0..4)
+            .map(|i| {
+                d.check("api", "t-new", Some("disk <*> full"), 100 + i)
+                    .is_some()
+            })
+            .collect();
+        assert_eq!(flagged, [true, true, true, false]);
+    }
+
+    #[test]
+    fn a_key_with_too_many_values_is_no_longer_judged() {
+        let mut d = detector(Detector::NewValue, 1, 50);
+        for i in 0..200 {
+            assert!(d.check("api", &i.to_string(), None, i).is_none());
+        }
+        assert!(
+            d.keys
+                .iter_mut()
+                .all(|(_, seen)| seen.saturated && seen.counts.is_empty())
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! `templates`: online log template mining. Every event gets the template of
+//! its message under `[wasmstash][template]`: `id`, `text`, `params`, `new`
+//! (see `docs/FIELDS.md` and this crate's README).
+//!
+//! The mining itself lives in [`miner`], plain Rust usable natively; this
+//! file is the filter around it: options, the event fields, and the state
+//! the host snapshots and restores so templates and ids survive restarts.
+
+pub mod miner;
+
+use miner::{Config as MinerConfig, Masks, Miner};
+use serde::Deserialize;
+use serde_json::Map;
+use wasmstash_sdk::field_ref;
+use wasmstash_sdk::prelude::*;
+
+/// Where the results go (the contract in `docs/FIELDS.md`).
+const TARGET: &str = "[wasmstash][template]";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The field holding the message content (after any header parsing).
+    #[serde(default = "default_source")]
+    source: String,
+    #[serde(default)]
+    similarity_threshold: Option<f64>,
+    #[serde(default)]
+    depth: Option<usize>,
+    #[serde(default)]
+    max_children: Option<usize>,
+    #[serde(default)]
+    max_templates: Option<usize>,
+    #[serde(default)]
+    max_tokens: Option<usize>,
+    /// Mask names (`ip`, `path`, `url`, `email`, `hex`, `uuid`, `number`,
+    /// `time`, `digits`); all of them when absent.
+    #[serde(default)]
+    masks: Option<Vec<String>>,
+    #[serde(default)]
+    collapse_wildcards: Option<bool>,
+}
+
+fn default_source() -> String {
+    "message".into()
+}
+
+impl Config {
+    fn miner_config(&self) -> Result<MinerConfig, String> {
+        let defaults = MinerConfig::default();
+        Ok(MinerConfig {
+            similarity_threshold: self
+                .similarity_threshold
+                .unwrap_or(defaults.similarity_threshold),
+            depth: self.depth.unwrap_or(defaults.depth),
+            max_children: self.max_children.unwrap_or(defaults.max_children),
+            max_templates: self.max_templates.unwrap_or(defaults.max_templates),
+            max_tokens: self.max_tokens.unwrap_or(defaults.max_tokens),
+            masks: match &self.masks {
+                Some(names) => Masks::from_names(names)?,
+                None => defaults.masks,
+            },
+            collapse_wildcards: self
+                .collapse_wildcards
+                .unwrap_or(defaults.collapse_wildcards),
+        })
+    }
+}
+
+pub struct Templates {
+    source: String,
+    miner: Miner,
+    line: String,
+}
+
+impl Filter for Templates {
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Self, String> {
+        field_ref::validate(&config.source).map_err(|e| format!("source: {e}"))?;
+        Ok(Templates {
+            miner: Miner::new(config.miner_config()?)?,
+            source: config.source,
+            line: String::new(),
+        })
+    }
+
+    /// An event without a string at `source` passes unchanged: there is
+    /// nothing to mine, and that is not a failure of the event.
+    fn process(&mut self, event: &mut Event) -> Verdict {
+        let Some(text) = event.get_str(&self.source) else {
+            return Verdict::Keep;
+        };
+        self.line.clear();
+        self.line.push_str(text);
+        let found = self.miner.add(&self.line);
+        let mut params = Vec::with_capacity(8);
+        found.params(&mut params);
+        let mut fields = Map::with_capacity(4);
+        fields.insert("id".into(), found.id_hex().into());
+        fields.insert("text".into(), found.text().into());
+        fields.insert(
+            "params".into(),
+            Value::Array(params.into_iter().map(Value::from).collect()),
+        );
+        fields.insert("new".into(), found.new.into());
+        if found.new {
+            host::count("templates_new", 1);
+        }
+        event.set(TARGET, Value::Object(fields));
+        Verdict::Keep
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        self.miner.snapshot()
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        self.miner.restore(state)
+    }
+}
+
+export_filter!(Templates);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmstash_sdk::NativeFilter;
+    use wasmstash_sdk::wire;
+
+    fn run(filter: &mut NativeFilter<Templates>, events: &[&str]) -> Vec<Value> {
+        let mut batch = Vec::new();
+        wire::encode_batch(events.iter().map(|e| e.as_bytes()), &mut batch);
+        let results = filter.process_batch(&batch).to_vec();
+        wire::decode_results(&results, events.len())
+            .unwrap()
+            .into_iter()
+            .zip(events)
+            .map(|((kind, payload), original)| match kind {
+                wire::ResultKind::Replaced => serde_json::from_slice(payload).unwrap(),
+                wire::ResultKind::Unchanged => serde_json::from_str(original).unwrap(),
+                other => panic!("unexpected {other:?}: {}", String::from_utf8_lossy(payload)),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn writes_the_template_fields() {
+        let mut filter = NativeFilter::<Templates>::new(b"{}").unwrap();
+        let out = run(
+            &mut filter,
+            &[
+                r#"{"message":"Failed password for root from 10.0.0.1 port 22 ssh2","wasmstash":{"failures":[]}}"#,
+                r#"{"message":"Failed password for root from 10.0.0.9 port 2222 ssh2"}"#,
+                r#"{"other":"no message"}"#,
+            ],
+        );
+        let first = &out[0]["wasmstash"]["template"];
+        assert_eq!(
+            first["text"],
+            "Failed password for root from <*> port <*> ssh2"
+        );
+        assert_eq!(first["params"], json!(["10.0.0.1", "22"]));
+        assert_eq!(first["new"], true);
+        assert_eq!(first["id"].as_str().unwrap().len(), 16);
+        assert!(
+            out[0]["wasmstash"]["failures"].is_array(),
+            "siblings are kept"
+        );
+        let second = &out[1]["wasmstash"]["template"];
+        assert_eq!(second["id"], first["id"]);
+        assert_eq!(second["new"], false);
+        assert_eq!(out[2], json!({"other": "no message"}));
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let err = |config: &str| match NativeFilter::<Templates>::new(config.as_bytes()) {
+            Ok(_) => panic!("{config} was accepted"),
+            Err(e) => e,
+        };
+        assert!(err(r#"{"sorce":"x"}"#).contains("unknown field"));
+        assert!(err(r#"{"masks":["ipv4"]}"#).contains("unknown mask `ipv4`"));
+        assert!(err(r#"{"similarity_threshold":2}"#).contains("between 0 and 1"));
+        assert!(err(r#"{"source":"[a"}"#).contains("source"));
+        let custom = r#"{"source":"[log][content]","masks":["ip","number"],"depth":5}"#;
+        let mut filter = NativeFilter::<Templates>::new(custom.as_bytes()).unwrap();
+        let out = run(
+            &mut filter,
+            &[r#"{"log":{"content":"user=bob took 5 ms"}}"#],
+        );
+        assert_eq!(
+            out[0]["wasmstash"]["template"]["text"],
+            "user=bob took <*> ms"
+        );
+    }
+
+    #[test]
+    fn state_round_trips_through_the_filter() {
+        let mut first = NativeFilter::<Templates>::new(b"{}").unwrap();
+        let a = run(&mut first, &[r#"{"message":"disk sda is 91% full"}"#]);
+        let state = first.snapshot();
+        let mut second = NativeFilter::<Templates>::new(b"{}").unwrap();
+        second.restore(&state).unwrap();
+        let b = run(&mut second, &[r#"{"message":"disk sda is 12% full"}"#]);
+        assert_eq!(
+            a[0]["wasmstash"]["template"]["id"],
+            b[0]["wasmstash"]["template"]["id"]
+        );
+        assert_eq!(b[0]["wasmstash"]["template"]["new"], false);
+    }
+}

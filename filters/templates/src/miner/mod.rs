@@ -1,0 +1,459 @@
+//! The online template miner, a Drain-class parse tree over masked tokens.
+//!
+//! This module is plain Rust with no host or SDK in sight, so it runs
+//! natively in tests and benchmarks exactly as it runs inside the filter.
+//!
+//! A line is split at whitespace and masked (`mask.rs`). The tree's first
+//! level is the token count, the next `depth - 2` levels the leading tokens
+//! (a masked token goes under `<*>`, and so does any token once a node has
+//! `max_children` children). A leaf holds templates of that shape; the line
+//! joins the most similar one (share of equal constant tokens, at least
+//! `similarity_threshold`), which generalises where they differ, or else
+//! starts a new template. Templates are bounded by `max_templates`; when the
+//! table is full the least recently matched tenth is evicted at once.
+
+pub mod mask;
+mod snapshot;
+pub mod template;
+mod tokens;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use mask::has_wildcard;
+pub use mask::{Masks, WILDCARD};
+use template::{TokenMatch, compare, generalise, glob_split, render, template_id};
+use tokens::Tokens;
+
+/// Lines a template must have matched before its constant words count
+/// double when a line differs in them.
+const SETTLED_AFTER: u64 = 10;
+
+/// The miner's settings. [`Config::default`] is the one setting meant for any
+/// system log; see the crate README for why each value is what it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub similarity_threshold: f64,
+    pub depth: usize,
+    pub max_children: usize,
+    pub max_templates: usize,
+    pub max_tokens: usize,
+    pub masks: Masks,
+    pub collapse_wildcards: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            similarity_threshold: 0.7,
+            depth: 4,
+            max_children: 100,
+            max_templates: 10_000,
+            max_tokens: 128,
+            masks: Masks::ALL,
+            collapse_wildcards: true,
+        }
+    }
+}
+
+impl Config {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.similarity_threshold) {
+            return Err(format!(
+                "similarity_threshold must be between 0 and 1, not {}",
+                self.similarity_threshold
+            ));
+        }
+        if !(3..=16).contains(&self.depth) {
+            return Err(format!(
+                "depth must be between 3 and 16, not {}",
+                self.depth
+            ));
+        }
+        if !(2..=100_000).contains(&self.max_children) {
+            return Err(format!(
+                "max_children must be between 2 and 100000, not {}",
+                self.max_children
+            ));
+        }
+        if !(1..=10_000_000).contains(&self.max_templates) {
+            return Err(format!(
+                "max_templates must be between 1 and 10000000, not {}",
+                self.max_templates
+            ));
+        }
+        if !(2..=4096).contains(&self.max_tokens) {
+            return Err(format!(
+                "max_tokens must be between 2 and 4096, not {}",
+                self.max_tokens
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Node {
+    #[serde(default, skip_serializing_if = "FxHashMap::is_empty")]
+    children: FxHashMap<Box<str>, Node>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    templates: Vec<u32>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Template {
+    tokens: Vec<Box<str>>,
+    /// The child keys from the length node down to the leaf that holds it.
+    path: Vec<Box<str>>,
+    last_used: u64,
+    matched: u64,
+    #[serde(skip)]
+    text: String,
+    #[serde(skip)]
+    id: u64,
+}
+
+impl Template {
+    fn refresh(&mut self) {
+        self.text = render(&self.tokens);
+        self.id = template_id(&self.text);
+    }
+}
+
+/// The miner: tree, templates, and scratch space reused between lines.
+pub struct Miner {
+    config: Config,
+    lengths: FxHashMap<u32, Node>,
+    templates: Vec<Option<Template>>,
+    free_slots: Vec<u32>,
+    live: usize,
+    clock: u64,
+    tokens: Tokens,
+}
+
+/// The template a line joined, borrowed from the miner until its next line.
+pub struct Match<'m, 'l> {
+    template: &'m Template,
+    slot: u32,
+    tokens: &'m Tokens,
+    line: &'l str,
+    /// True when this line created the template text: a new template, or an
+    /// existing one that generalised (and so has a new text and id).
+    pub new: bool,
+}
+
+impl<'m, 'l> Match<'m, 'l> {
+    pub fn id(&self) -> u64 {
+        self.template.id
+    }
+
+    /// The id as written to events: 16 lowercase hex digits.
+    pub fn id_hex(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let id = self.template.id;
+        let mut hex = String::with_capacity(16);
+        for shift in (0..16).rev() {
+            hex.push(HEX[((id >> (4 * shift)) & 0xf) as usize] as char);
+        }
+        hex
+    }
+
+    pub fn text(&self) -> &'m str {
+        &self.template.text
+    }
+
+    /// Where the template sits in the miner's table: the same for every line
+    /// of the template, also after it generalises, until it is evicted. See
+    /// [`Miner::template_text`].
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// The line's text under each `<*>` of [`Match::text`], in order.
+    pub fn params(&self, out: &mut Vec<&'l str>) {
+        out.clear();
+        let mut run_start: Option<usize> = None;
+        let mut run_end = 0;
+        for (i, token) in self.template.tokens.iter().enumerate() {
+            let (start, end) = self.tokens.span(i);
+            if &**token == WILDCARD {
+                run_start.get_or_insert(start);
+                run_end = end;
+                continue;
+            }
+            if let Some(run) = run_start.take() {
+                out.push(&self.line[run..run_end]);
+            }
+            if has_wildcard(token) {
+                let original = &self.line[start..end];
+                let before = out.len();
+                if !glob_split(token, original, &mut |p| out.push(p)) {
+                    // The token matched in masked form only; give it whole.
+                    out.truncate(before);
+                    out.push(original);
+                }
+            }
+        }
+        if let Some(run) = run_start {
+            out.push(&self.line[run..run_end]);
+        }
+    }
+}
+
+impl Miner {
+    pub fn new(config: Config) -> Result<Miner, String> {
+        config.validate()?;
+        Ok(Miner {
+            config,
+            lengths: FxHashMap::default(),
+            templates: Vec::new(),
+            free_slots: Vec::new(),
+            live: 0,
+            clock: 0,
+            tokens: Tokens::default(),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Number of templates held.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Every template's id and text, in no particular order.
+    pub fn templates(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.templates
+            .iter()
+            .flatten()
+            .map(|t| (t.id, t.text.as_str()))
+    }
+
+    /// The current text of the template at `slot` (see [`Match::slot`]).
+    pub fn template_text(&self, slot: u32) -> Option<&str> {
+        self.templates
+            .get(slot as usize)?
+            .as_ref()
+            .map(|t| t.text.as_str())
+    }
+
+    /// Mines one line (the message content, without its header).
+    pub fn add<'m, 'l>(&'m mut self, line: &'l str) -> Match<'m, 'l> {
+        let config = &self.config;
+        self.tokens.fill(
+            line,
+            &config.masks,
+            config.max_tokens,
+            config.collapse_wildcards,
+        );
+        self.clock += 1;
+        let (slot, new) = match self.best_match() {
+            Some((slot, exact)) => (slot, !exact && self.absorb(slot)),
+            None => (self.create(), true),
+        };
+        let template = self.templates[slot as usize]
+            .as_mut()
+            .expect("a matched slot holds a template");
+        template.last_used = self.clock;
+        template.matched += 1;
+        Match {
+            template,
+            slot,
+            tokens: &self.tokens,
+            line,
+            new,
+        }
+    }
+
+    fn levels(&self) -> usize {
+        (self.config.depth - 2).min(self.tokens.len())
+    }
+
+    /// The leaf's best template for the current line, and whether the line
+    /// fits it without generalising (then there is nothing to absorb).
+    fn best_match(&self) -> Option<(u32, bool)> {
+        let mut node = self.lengths.get(&(self.tokens.len() as u32))?;
+        for level in 0..self.levels() {
+            let token = self.tokens.get(level);
+            node = if has_wildcard(token) {
+                node.children.get(WILDCARD)?
+            } else {
+                node.children
+                    .get(token)
+                    .or_else(|| node.children.get(WILDCARD))?
+            };
+        }
+        let mut best: Option<(u32, f64, usize, usize)> = None;
+        for &slot in &node.templates {
+            let template = self.templates[slot as usize].as_ref()?;
+            let (similarity, covered, differs) = self.similarity(template);
+            let better = match best {
+                None => true,
+                Some((_, s, c, _)) => similarity > s || (similarity == s && covered > c),
+            };
+            if better {
+                best = Some((slot, similarity, covered, differs));
+            }
+        }
+        best.filter(|&(_, s, _, _)| s >= self.config.similarity_threshold)
+            .map(|(slot, _, _, differs)| (slot, differs == 0))
+    }
+
+    /// Share of the template's constant positions that the line repeats, how
+    /// many positions the template's variables cover (the tie-breaker, as in
+    /// Drain), and how many differ. Unlike Drain, positions the template already has as `<*>`
+    /// do not count against a line: masking has made most of them variables
+    /// by shape, and counting them would make short masked lines unmatchable.
+    fn similarity(&self, template: &Template) -> (f64, usize, usize) {
+        let n = self.tokens.len();
+        if n == 0 {
+            return (1.0, 0, 0);
+        }
+        let (mut same, mut covered, mut differs) = (0, 0, 0);
+        for (i, token) in template.tokens.iter().enumerate() {
+            match compare(token, self.tokens.get(i)) {
+                TokenMatch::Same => same += 1,
+                TokenMatch::Covered => covered += 1,
+                TokenMatch::Differs => differs += 1,
+            }
+        }
+        // A word still literal after many lines has been the same in all of
+        // them: a line that differs there is more likely another template.
+        let weight = if template.matched >= SETTLED_AFTER {
+            2
+        } else {
+            1
+        };
+        let denominator = same + differs * weight;
+        if denominator == 0 {
+            return (1.0, covered, differs);
+        }
+        (same as f64 / denominator as f64, covered, differs)
+    }
+
+    /// Generalises the template to cover the current line; true if it changed.
+    fn absorb(&mut self, slot: u32) -> bool {
+        let template = self.templates[slot as usize]
+            .as_mut()
+            .expect("a matched slot holds a template");
+        let mut changed = false;
+        for (i, token) in template.tokens.iter_mut().enumerate() {
+            let line_token = self.tokens.get(i);
+            if compare(token, line_token) == TokenMatch::Differs {
+                *token = generalise(token, line_token).into_boxed_str();
+                changed = true;
+            }
+        }
+        if changed {
+            template.refresh();
+        }
+        changed
+    }
+
+    /// Starts a template from the current line and files it in the tree.
+    fn create(&mut self) -> u32 {
+        if self.live >= self.config.max_templates {
+            self.evict_least_recent();
+        }
+        let levels = self.levels();
+        let max_children = self.config.max_children;
+        let node = self.lengths.entry(self.tokens.len() as u32).or_default();
+        let mut path = Vec::with_capacity(levels);
+        let mut node = node;
+        for level in 0..levels {
+            let token = self.tokens.get(level);
+            let key: &str = if has_wildcard(token) || node.children.contains_key(token) {
+                if has_wildcard(token) { WILDCARD } else { token }
+            } else {
+                let limit = if node.children.contains_key(WILDCARD) {
+                    max_children
+                } else {
+                    max_children - 1
+                };
+                if node.children.len() < limit {
+                    token
+                } else {
+                    WILDCARD
+                }
+            };
+            path.push(Box::<str>::from(key));
+            node = node.children.entry(key.into()).or_default();
+        }
+        let mut template = Template {
+            tokens: self.tokens.iter().map(Box::from).collect(),
+            path,
+            last_used: self.clock,
+            matched: 0,
+            text: String::new(),
+            id: 0,
+        };
+        template.refresh();
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.templates[slot as usize] = Some(template);
+                slot
+            }
+            None => {
+                self.templates.push(Some(template));
+                (self.templates.len() - 1) as u32
+            }
+        };
+        node.templates.push(slot);
+        self.live += 1;
+        slot
+    }
+
+    /// Drops the least recently matched tenth of the templates (at least
+    /// one), so a full table costs one sort per tenth of its size rather than
+    /// a scan per new template.
+    fn evict_least_recent(&mut self) {
+        let mut by_age: Vec<(u64, u32)> = self
+            .templates
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, t)| t.as_ref().map(|t| (t.last_used, slot as u32)))
+            .collect();
+        let count = (self.config.max_templates / 10).max(1).min(by_age.len());
+        if count < by_age.len() {
+            by_age.select_nth_unstable(count);
+        }
+        for &(_, slot) in &by_age[..count] {
+            let template = self.templates[slot as usize]
+                .take()
+                .expect("listed slots hold templates");
+            let length = template.tokens.len() as u32;
+            if let Some(node) = self.lengths.get_mut(&length)
+                && remove_from(node, &template.path, slot)
+            {
+                self.lengths.remove(&length);
+            }
+            self.free_slots.push(slot);
+            self.live -= 1;
+        }
+    }
+}
+
+/// Removes `slot` from the leaf at `path`, pruning nodes left empty; true if
+/// `node` itself is now empty.
+fn remove_from(node: &mut Node, path: &[Box<str>], slot: u32) -> bool {
+    match path.split_first() {
+        None => node.templates.retain(|&s| s != slot),
+        Some((key, rest)) => {
+            if let Some(child) = node.children.get_mut(key)
+                && remove_from(child, rest, slot)
+            {
+                node.children.remove(key);
+            }
+        }
+    }
+    node.children.is_empty() && node.templates.is_empty()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,165 @@
+//! Template tokens: how a line token matches a template token, how a
+//! template token generalises, and how parameters are cut back out.
+
+use super::mask::{WILDCARD, has_wildcard, is_delimiter};
+
+/// How a line token relates to the template token at the same position.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TokenMatch {
+    /// Equal constant text: counts towards similarity.
+    Same,
+    /// The template has a variable here that covers the line's token.
+    Covered,
+    /// Different text: the template must generalise to take this line.
+    Differs,
+}
+
+pub fn compare(template: &str, line: &str) -> TokenMatch {
+    if template == WILDCARD {
+        TokenMatch::Covered
+    } else if template == line {
+        TokenMatch::Same
+    } else if template.len() > WILDCARD.len()
+        && has_wildcard(template)
+        && glob_split(template, line, &mut |_| {})
+    {
+        TokenMatch::Covered
+    } else {
+        TokenMatch::Differs
+    }
+}
+
+/// The most specific template token that covers both: the common prefix up
+/// to a delimiter and the common suffix from a delimiter stay, the middle
+/// becomes `<*>` (`user=alice` and `user=bob` give `user=<*>`).
+pub fn generalise(template: &str, line: &str) -> String {
+    let (a, b) = (template.as_bytes(), line.as_bytes());
+    let common_prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let prefix = a[..common_prefix]
+        .iter()
+        .rposition(|c| is_delimiter(*c))
+        .map_or(0, |i| i + 1);
+    let room = a.len().min(b.len()) - prefix;
+    let common_suffix = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take(room)
+        .take_while(|(x, y)| x == y)
+        .count();
+    let suffix = a[a.len() - common_suffix..]
+        .iter()
+        .position(|c| is_delimiter(*c))
+        .map_or(0, |i| common_suffix - i);
+    let head = &template[..prefix];
+    let tail = &template[template.len() - suffix..];
+    // Never keep part of an existing wildcard as literal text.
+    if head.contains('*') || tail.contains('*') || (head.is_empty() && tail.is_empty()) {
+        return WILDCARD.to_owned();
+    }
+    format!("{head}{WILDCARD}{tail}")
+}
+
+/// Matches `text` against a template token with `<*>` in it, calling
+/// `capture` with the text under each `<*>` in order. Literal pieces match
+/// leftmost, the last one at the end.
+pub fn glob_split<'t>(template: &str, text: &'t str, capture: &mut impl FnMut(&'t str)) -> bool {
+    let mut pieces = template.split(WILDCARD);
+    let first = pieces.next().unwrap_or("");
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let Some(mut piece) = pieces.next() else {
+        return rest.is_empty();
+    };
+    loop {
+        match pieces.next() {
+            Some(next) => {
+                let Some(at) = rest.find(piece) else {
+                    return false;
+                };
+                capture(&rest[..at]);
+                rest = &rest[at + piece.len()..];
+                piece = next;
+            }
+            None => {
+                let Some(head) = rest.strip_suffix(piece) else {
+                    return false;
+                };
+                capture(head);
+                return true;
+            }
+        }
+    }
+}
+
+/// Joins template tokens with single spaces, a run of `<*>` tokens written
+/// once (as Loghub's scorer and readers expect).
+pub fn render(tokens: &[Box<str>]) -> String {
+    let mut text = String::new();
+    let mut previous_wildcard = false;
+    for token in tokens {
+        let wildcard = &**token == WILDCARD;
+        if wildcard && previous_wildcard {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(token);
+        previous_wildcard = wildcard;
+    }
+    text
+}
+
+/// FNV-1a, 64 bits, over the template text: simple enough to recompute
+/// anywhere, stable across builds, platforms and replicas.
+pub fn template_id(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generalises_at_delimiters() {
+        assert_eq!(generalise("user=alice", "user=bob"), "user=<*>");
+        assert_eq!(generalise("[alice]", "[bob]"), "[<*>]");
+        assert_eq!(generalise("alice", "bob"), "<*>");
+        assert_eq!(generalise("(<*>)", "<x>"), "<*>");
+        assert_eq!(generalise("a=b", "a=bc"), "a=<*>");
+    }
+
+    #[test]
+    fn compares_tokens() {
+        assert_eq!(compare("<*>", "x"), TokenMatch::Covered);
+        assert_eq!(compare("user=<*>", "user=bob"), TokenMatch::Covered);
+        assert_eq!(compare("user=<*>", "uid=bob"), TokenMatch::Differs);
+        assert_eq!(compare("a", "a"), TokenMatch::Same);
+    }
+
+    #[test]
+    fn splits_params() {
+        let mut got = Vec::new();
+        assert!(glob_split("<*>@<*>/<*>", "01@2016/9", &mut |p| got.push(p)));
+        assert_eq!(got, ["01", "2016", "9"]);
+        assert!(!glob_split("a<*>b", "ab-", &mut |_| {}));
+    }
+
+    #[test]
+    fn renders_and_hashes() {
+        let tokens: Vec<Box<str>> = ["a", "<*>", "<*>", "b"]
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        assert_eq!(render(&tokens), "a <*> b");
+        assert_eq!(template_id(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(template_id("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,0 +1,216 @@
+//! Unit tests of the miner on small, hand-made streams.
+
+use super::*;
+
+fn mine(miner: &mut Miner, line: &str) -> (String, bool, Vec<String>) {
+    let m = miner.add(line);
+    let mut params = Vec::new();
+    m.params(&mut params);
+    (
+        m.text().to_owned(),
+        m.new,
+        params.into_iter().map(str::to_owned).collect(),
+    )
+}
+
+#[test]
+fn groups_lines_and_extracts_params() {
+    let mut miner = Miner::new(Config::default()).unwrap();
+    let (text, new, params) = mine(
+        &mut miner,
+        "Accepted password for root from 10.0.0.1 port 22 ssh2",
+    );
+    assert_eq!(text, "Accepted password for root from <*> port <*> ssh2");
+    assert!(new);
+    assert_eq!(params, ["10.0.0.1", "22"]);
+    let (text, new, params) = mine(
+        &mut miner,
+        "Accepted password for admin from 10.0.0.2 port 2222 ssh2",
+    );
+    assert_eq!(text, "Accepted password for <*> from <*> port <*> ssh2");
+    assert!(new, "a generalised template has a new text");
+    assert_eq!(params, ["admin", "10.0.0.2", "2222"]);
+    let (_, new, _) = mine(
+        &mut miner,
+        "Accepted password for bob from 10.0.0.3 port 1 ssh2",
+    );
+    assert!(!new);
+    assert_eq!(miner.len(), 1);
+}
+
+#[test]
+fn sub_token_params_and_collapsed_runs() {
+    let mut miner = Miner::new(Config::default()).unwrap();
+    let (text, _, params) = mine(&mut miner, "session opened by (uid=0) for 3 4 5 users");
+    assert_eq!(text, "session opened by (uid=<*>) for <*> users");
+    assert_eq!(params, ["0", "3 4 5"]);
+}
+
+#[test]
+fn different_shapes_stay_apart() {
+    let mut miner = Miner::new(Config::default()).unwrap();
+    let a = miner.add("Connection closed by 1.2.3.4").id();
+    let b = miner.add("Received disconnect from 1.2.3.4").id();
+    assert_ne!(a, b);
+    assert_eq!(miner.len(), 2);
+}
+
+#[test]
+fn ids_are_a_function_of_the_text() {
+    let mut one = Miner::new(Config::default()).unwrap();
+    let mut two = Miner::new(Config::default()).unwrap();
+    two.add("something else entirely");
+    let a = one.add("disk sda1 is 91% full");
+    let (id, text) = (a.id(), a.text().to_owned());
+    assert_eq!(two.add("disk sda1 is 91% full").id(), id);
+    assert_eq!(id, template::template_id(&text));
+    assert_eq!(a_hex(id).len(), 16);
+}
+
+fn a_hex(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+#[test]
+fn the_table_is_bounded_and_evicts_least_recent() {
+    let config = Config {
+        max_templates: 20,
+        ..Config::default()
+    };
+    let mut miner = Miner::new(config).unwrap();
+    let keep = miner.add("keep this one alive").id();
+    for i in 0..200 {
+        let word: String = (0..4)
+            .map(|k| (b'a' + ((i >> (k * 2)) & 3) as u8 + k as u8 * 4) as char)
+            .collect();
+        miner.add(&format!("{word} event {word} happened"));
+        miner.add("keep this one alive");
+        assert!(miner.len() <= 20);
+    }
+    assert!(miner.templates().any(|(id, _)| id == keep));
+}
+
+#[test]
+fn snapshot_restores_the_same_behaviour() {
+    let lines: Vec<String> = (0..300)
+        .map(|i| match i % 3 {
+            0 => format!("user u{} logged in from 10.0.0.{}", i % 7, i % 250),
+            1 => format!("job {i} finished in {}ms", i * 3),
+            _ => format!("cache {} evicted entry k{}", ["alpha", "beta"][i % 2], i),
+        })
+        .collect();
+    let run = |miner: &mut Miner, lines: &[String]| -> Vec<(u64, bool)> {
+        lines
+            .iter()
+            .map(|l| {
+                let m = miner.add(l);
+                (m.id(), m.new)
+            })
+            .collect()
+    };
+    let mut whole = Miner::new(Config::default()).unwrap();
+    let expected = run(&mut whole, &lines);
+
+    let mut first = Miner::new(Config::default()).unwrap();
+    let mut got = run(&mut first, &lines[..150]);
+    let state = first.snapshot();
+    let mut second = Miner::new(Config::default()).unwrap();
+    second.restore(&state).unwrap();
+    got.extend(run(&mut second, &lines[150..]));
+    assert_eq!(got, expected);
+    assert_eq!(second.snapshot().len(), whole.snapshot().len());
+}
+
+#[test]
+fn restore_refuses_bad_or_foreign_state() {
+    let mut miner = Miner::new(Config::default()).unwrap();
+    miner.add("a b c");
+    let state = miner.snapshot();
+    let deeper = Config {
+        depth: 5,
+        ..Config::default()
+    };
+    let err = Miner::new(deeper).unwrap().restore(&state).unwrap_err();
+    assert!(err.contains("other tree settings"), "{err}");
+    let err = miner.restore(b"{not json").unwrap_err();
+    assert!(err.contains("does not decode"), "{err}");
+    let forged = String::from_utf8(state.clone())
+        .unwrap()
+        .replace("\"templates\":[0]", "\"templates\":[7]");
+    assert_ne!(forged.as_bytes(), &state[..]);
+    let err = miner.restore(forged.as_bytes()).unwrap_err();
+    assert!(err.contains("inconsistent"), "{err}");
+    assert_eq!(
+        miner.len(),
+        1,
+        "a refused restore leaves the miner as it was"
+    );
+}
+
+#[test]
+fn config_is_checked() {
+    for bad in [
+        Config {
+            similarity_threshold: 1.5,
+            ..Config::default()
+        },
+        Config {
+            depth: 2,
+            ..Config::default()
+        },
+        Config {
+            max_children: 1,
+            ..Config::default()
+        },
+        Config {
+            max_templates: 0,
+            ..Config::default()
+        },
+    ] {
+        assert!(Miner::new(bad).is_err());
+    }
+}
+
+#[test]
+fn the_readme_example_holds() {
+    let mut miner = Miner::new(Config::default()).unwrap();
+    let found = miner.add("disk /dev/sda1 is 91% full");
+    assert_eq!(found.text(), "disk <*> is <*> full");
+    let mut params = Vec::new();
+    found.params(&mut params);
+    assert_eq!(params, ["/dev/sda1", "91%"]);
+}
+
+#[test]
+fn odd_lines_do_not_break_it() {
+    let mut miner = Miner::new(Config {
+        max_tokens: 4,
+        ..Config::default()
+    })
+    .unwrap();
+    let long = "x".repeat(100_000);
+    let lines = [
+        "",
+        "   ",
+        "<*> <*> literal wildcards",
+        "***",
+        "ünïcödé wörds — ≥ 3 ≤ 4 ; 12µs",
+        "a=b=c=d (((( )))) [[1]] '2' \"3\"",
+        long.as_str(),
+        "one two three four five six seven",
+        "0x 0X1 /// :: 1.2.3.4.5 ::1 @ @@ a@b. -1e 1e5",
+        "\u{feff}bom\ttab\r\n",
+    ];
+    for line in lines {
+        let m = miner.add(line);
+        let mut params = Vec::new();
+        m.params(&mut params);
+        assert_eq!(m.id(), template::template_id(m.text()));
+        assert!(params.iter().all(|p| line.contains(p)));
+    }
+    let state = miner.snapshot();
+    Miner::new(miner.config().clone())
+        .unwrap()
+        .restore(&state)
+        .unwrap();
+}

@@ -1,0 +1,118 @@
+//! `wasmstash gen`: realistic logs for a handful of services, to try and test
+//! the anomaly filter on. Two modes:
+//!
+//! - scenario (default): a fixed span of event time, deterministic for a
+//!   `--seed`, with labelled incidents and a ground-truth file;
+//! - `--follow`: endless live traffic stamped with the current time, to a TCP
+//!   peer (Logstash's tcp input in the docker compose demo) or stdout, with an
+//!   incident every so often.
+//!
+//! - `world`: services, templates, the daily shape and incident effects.
+//! - `scenario`: the batch mode and the incident schedule.
+//! - `follow`: the live mode and its reconnecting TCP writer.
+//! - `random`: the seeded random source.
+
+mod follow;
+mod random;
+mod scenario;
+mod world;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+pub use world::IncidentKind;
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  wasmstash gen --seed 7 --duration 12h --out scenario.ndjson        # + scenario.ndjson.truth.json
+  wasmstash gen --parsed --duration 8h | wasmstash run -c examples/wasmstash.toml -p anomaly
+  wasmstash gen --follow --rate 50 --tcp logstash:5000                 # the docker compose demo")]
+pub struct GenArgs {
+    /// Seed of the random source: the same seed writes the same logs.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Start of the scenario's event time (UTC, whole seconds).
+    #[arg(long, default_value = "2026-11-24T00:00:00Z", value_name = "TIME")]
+    pub start: String,
+    /// Span of event time to write, e.g. 24h, 90m.
+    #[arg(long, default_value = "24h", value_parser = parse_duration, value_name = "SPAN")]
+    pub duration: Duration,
+    /// Quiet time at the start, with no incidents (detectors learn then).
+    #[arg(long, default_value = "2h", value_parser = parse_duration, value_name = "SPAN")]
+    pub warmup: Duration,
+    /// Incidents of each of the six kinds to inject.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=50))]
+    pub incidents_per_kind: u32,
+    /// Multiplies every service's traffic (1 = about 30 events/s at the peak).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Events leave in an order up to this many seconds off their
+    /// timestamps, as when several hosts ship logs.
+    #[arg(long, default_value_t = 5)]
+    pub disorder_secs: u64,
+    /// Also write the fields grok would parse from access lines (source,
+    /// http, url, user_agent), for pipelines without a grok stage.
+    #[arg(long)]
+    pub parsed: bool,
+    /// Write events here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Ground truth (JSON); defaults to <out>.truth.json when --out is given.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+    /// Live mode: write forever, stamped with the current time.
+    #[arg(long)]
+    pub follow: bool,
+    /// Live mode: events per second at the daily peak (the daily shape
+    /// follows the wall clock).
+    #[arg(long, default_value_t = 50.0, requires = "follow")]
+    pub rate: f64,
+    /// Live mode: send NDJSON lines to this TCP peer, reconnecting with
+    /// backoff while it is down (default: stdout).
+    #[arg(long, value_name = "HOST:PORT", requires = "follow")]
+    pub tcp: Option<String>,
+    /// Live mode: start an incident this often, after --warmup.
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "SPAN", requires = "follow")]
+    pub incident_every: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct GenError(pub String);
+
+pub fn run(args: &GenArgs) -> Result<(), GenError> {
+    let scale_ok = args.scale > 0.0 && args.scale <= 1000.0;
+    let rate_ok = args.rate > 0.0 && args.rate <= 1e6;
+    if !scale_ok || !rate_ok {
+        return Err(GenError(
+            "--scale must be in (0, 1000] and --rate in (0, 1000000]".into(),
+        ));
+    }
+    if args.follow {
+        follow::run(args)
+    } else {
+        scenario::run(args)
+    }
+}
+
+/// `90s`, `15m`, `24h`, `2d`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}`: expected a span like 90s, 15m, 24h or 2d"))?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}`; use s, m, h or d")),
+    };
+    Ok(Duration::from_secs(number * seconds))
+}
