@@ -21,6 +21,7 @@ const FILTERS: &[(&str, &str)] = &[
     ("wasmstash-filter-date", "date"),
     ("wasmstash-filter-templates", "templates"),
     ("wasmstash-filter-anomaly", "anomaly"),
+    ("wasmstash-filter-grok", "grok"),
     ("wasmstash-filter-hello", "hello"),
     ("wasmstash-filter-chaos", "chaos"),
 ];

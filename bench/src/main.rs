@@ -4,12 +4,14 @@
 //!    125 and 1000 events, with a module that does nothing and with an SDK
 //!    filter that only reads each event;
 //! 2. `json` and `mutate` over the real Apache access log, events/s on one
-//!    core, native vs WebAssembly, with the epoch deadline on and off.
+//!    core, native vs WebAssembly, with the epoch deadline on and off;
+//! 3. `grok` with COMBINEDAPACHELOG over the access log cycled to 1M events,
+//!    both pattern sets, native vs WebAssembly, deadline on and off.
 //!
 //! 3. `date` over the access log's timestamps and `syslog` over three Loghub
 //!    sets, the same way.
 //!
-//! Run: `cargo run --release -p wasmstash-bench -- [--seconds S]`.
+//! Run: `cargo run --release -p wasmstash-bench -- [--seconds S] [--only grok]`.
 //! `... -- dissect [--rounds N]` and `... -- kv [--rounds N]` measure those
 //! filters over 1M real lines instead (see `parsing.rs`).
 //! Prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
@@ -22,6 +24,7 @@ use wasmstash::builtins;
 use wasmstash::engine::{Engine, EngineSettings, FilterModule, Stage};
 use wasmstash::event_check::check_event;
 use wasmstash_filter_date::Date;
+use wasmstash_filter_grok::Grok;
 use wasmstash_filter_json::Json;
 use wasmstash_filter_mutate::Mutate;
 use wasmstash_filter_syslog::Syslog;
@@ -65,11 +68,16 @@ fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(2.0);
     let budget = Duration::from_secs_f64(seconds);
+    let only_grok = std::env::args().any(|a| a == "grok");
     let lines = support::apache_lines();
     let access_events: Vec<Vec<u8>> = lines
         .iter()
         .map(|l| wasmstash::input::line_event(l.as_bytes()))
         .collect();
+    if only_grok {
+        grok_rows(&access_events);
+        return Ok(());
+    }
 
     println!("## Boundary cost per batch call\n");
     println!(
@@ -140,6 +148,7 @@ fn main() -> anyhow::Result<()> {
     );
     filter_row::<Mutate>("mutate", &mutate_config, &access_events, budget);
     syslog_and_date_rows(&lines, budget);
+    grok_rows(&access_events);
     Ok(())
 }
 
@@ -184,6 +193,72 @@ fn syslog_and_date_rows(access_lines: &[String], budget: Duration) {
         budget,
     );
     filter_row::<Syslog>("syslog", "{}", &syslog_events, budget);
+}
+
+/// Events each grok variant processes per round: the 10,000 lines cycled
+/// 100 times, as a 1M-line file would feed them.
+const GROK_EVENTS: usize = 1_000_000;
+const GROK_ROUNDS: usize = 3;
+
+/// grok COMBINEDAPACHELOG, every capture extracted, legacy and ECS sets.
+fn grok_rows(events: &[Vec<u8>]) {
+    println!("\n## grok COMBINEDAPACHELOG over the access log, one core, batches of 125\n");
+    println!(
+        "10,000 lines cycled to {GROK_EVENTS} events per variant and round; median of {GROK_ROUNDS} alternating rounds. \
+         Events per CPU-second of the benchmark thread (events per wall second in brackets): on a shared machine \
+         the thread's own CPU time is the steadier measure.\n"
+    );
+    println!(
+        "| pattern set | native | WASM, deadline off | WASM, deadline on | WASM/native time, off | on |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    for (label, ecs) in [("legacy (`disabled`)", "disabled"), ("ECS (`v8`)", "v8")] {
+        let config =
+            json!({"match": {"message": "%{COMBINEDAPACHELOG}"}, "ecs_compatibility": ecs})
+                .to_string();
+        let mut native = NativeRunner::<Grok>::new(&config);
+        let mut off = builtin_stage("grok", &config, false);
+        let mut on = builtin_stage("grok", &config, true);
+        let mut samples = [[(0f64, 0f64); GROK_ROUNDS]; 3];
+        for round in 0..GROK_ROUNDS {
+            for (variant, sample) in samples.iter_mut().enumerate() {
+                let started = Instant::now();
+                let cpu_started = thread_cpu_seconds();
+                let mut done = 0;
+                while done < GROK_EVENTS {
+                    for chunk in refs.chunks(125) {
+                        match variant {
+                            0 => native.call(chunk, false),
+                            1 => stage_call(&mut off, chunk),
+                            _ => stage_call(&mut on, chunk),
+                        }
+                    }
+                    done += refs.len();
+                }
+                let wall = started.elapsed().as_secs_f64();
+                let cpu = thread_cpu_seconds()
+                    .zip(cpu_started)
+                    .map(|(end, start)| end - start);
+                sample[round] = (done as f64 / cpu.unwrap_or(wall), done as f64 / wall);
+            }
+        }
+        let [native, off, on] = samples.map(|mut s| {
+            s.sort_by(|a, b| a.0.total_cmp(&b.0));
+            s[GROK_ROUNDS / 2]
+        });
+        println!(
+            "| {label} | {:.0} ({:.0}) | {:.0} ({:.0}) | {:.0} ({:.0}) | {:.2} | {:.2} |",
+            native.0,
+            native.1,
+            off.0,
+            off.1,
+            on.0,
+            on.1,
+            native.0 / off.0,
+            native.0 / on.0
+        );
+    }
 }
 
 fn filter_row<F: Filter>(name: &str, config: &str, events: &[Vec<u8>], budget: Duration) {
@@ -305,6 +380,13 @@ impl<F: Filter> NativeRunner<F> {
         }
         black_box(copied);
     }
+}
+
+/// CPU time this thread has used, from Linux's scheduler statistics.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos: f64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(nanos / 1e9)
 }
 
 /// Mean time of one call on `refs`, repeated for `budget`.

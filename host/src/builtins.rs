@@ -47,6 +47,10 @@ pub const BUILTINS: &[Builtin] = &[
         "anomaly",
         "flag rate, error-ratio, value, template and new-value anomalies per key"
     ),
+    builtin!(
+        "grok",
+        "Logstash grok: named fields from text with the standard pattern library (legacy or ECS)"
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static Builtin> {

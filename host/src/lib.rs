@@ -14,6 +14,8 @@
 //! - [`metrics`]: the Prometheus registry behind `GET /metrics`.
 //! - [`state`]: stateful filters' snapshots, shared by `run` and `serve`.
 //! - [`generator`]: `wasmstash gen`, scenario and live logs with labelled incidents.
+//! - [`probe`]: `wasmstash probe`, the container health check.
+//! - [`setup`]: `wasmstash setup`, index templates and Kibana objects.
 
 pub mod builtins;
 pub mod config;
@@ -24,7 +26,9 @@ pub mod golden;
 pub mod input;
 pub mod metrics;
 pub mod pipeline;
+pub mod probe;
 pub mod run;
 pub mod scaffold;
 pub mod serve;
+pub mod setup;
 pub mod state;

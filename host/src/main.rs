@@ -8,9 +8,11 @@ use clap::{Parser, Subcommand};
 use wasmstash::config::Config;
 use wasmstash::engine::Engine;
 use wasmstash::golden::{self, TestArgs, TestError};
+use wasmstash::probe::{self, ProbeArgs};
 use wasmstash::run::{RunArgs, RunError};
 use wasmstash::scaffold::{self, NewArgs};
 use wasmstash::serve::{self, ServeArgs};
+use wasmstash::setup::{self, SetupArgs};
 use wasmstash::{builtins, run};
 
 #[global_allocator]
@@ -53,6 +55,10 @@ enum Command {
     /// Write realistic logs for several services, with labelled incidents
     /// and their ground truth, or live traffic with --follow.
     Gen(wasmstash::generator::GenArgs),
+    /// Install the index template, lifecycle policy and Kibana dashboards.
+    Setup(SetupArgs),
+    /// GET a URL and exit 0 on a 2xx answer (container health checks; no curl needed).
+    Probe(ProbeArgs),
 }
 
 fn main() -> ExitCode {
@@ -127,6 +133,20 @@ fn main() -> ExitCode {
             Err(error) => {
                 eprintln!("wasmstash gen: {error}");
                 ExitCode::from(2)
+            }
+        },
+        Command::Setup(args) => match setup::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("wasmstash setup: {error}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Probe(args) => match probe::probe(&args) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("wasmstash probe: {error}");
+                ExitCode::from(1)
             }
         },
         Command::Filters => {

@@ -6,6 +6,7 @@ mod support;
 use serde_json::json;
 use support::*;
 use wasmstash::engine::{Stage, StageOutcome};
+use wasmstash_filter_grok::Grok;
 use wasmstash_filter_json::Json;
 use wasmstash_filter_mutate::Mutate;
 use wasmstash_sdk::wire;
@@ -14,10 +15,20 @@ use wasmstash_sdk::{Filter, NativeFilter};
 /// Runs `events` through the native filter and through its module in the
 /// engine, in batches of 125 (Logstash's default), and compares every result.
 fn assert_identical<F: Filter>(module_stem: &str, config: &str, events: &[Vec<u8>]) -> usize {
+    assert_identical_on::<F>(&strict_engine(), module_stem, config, events)
+}
+
+/// As [`assert_identical`], on a given engine (one with a module cache makes
+/// many configs of one module cheap to load).
+fn assert_identical_on<F: Filter>(
+    engine: &wasmstash::engine::Engine,
+    module_stem: &str,
+    config: &str,
+    events: &[Vec<u8>],
+) -> usize {
     let mut native = NativeFilter::<F>::new(config.as_bytes()).unwrap();
-    let engine = strict_engine();
     let mut stage = Stage::new(load(
-        &engine,
+        engine,
         module_stem,
         &built_module(module_stem),
         config,
@@ -117,4 +128,56 @@ fn kv_is_identical_natively_and_in_wasm() {
     ] {
         assert_identical::<wasmstash_filter_kv::Kv>("kv", &config.to_string(), &events);
     }
+}
+
+#[test]
+fn grok_is_identical_natively_and_in_wasm_on_the_access_log() {
+    let events: Vec<Vec<u8>> = apache_lines()
+        .iter()
+        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .collect();
+    for ecs in ["disabled", "v8"] {
+        let config =
+            json!({"match": {"message": "%{COMBINEDAPACHELOG}"}, "ecs_compatibility": ecs});
+        let changed = assert_identical::<Grok>("grok", &config.to_string(), &events);
+        assert_eq!(
+            changed, 10_000,
+            "{ecs}: every event gets fields or a failure tag"
+        );
+    }
+}
+
+/// Every fourth case of the grok compatibility corpus (Logstash's pattern
+/// specs) gives the same event in WebAssembly as natively, where the corpus
+/// test judges it.
+#[test]
+fn grok_corpus_cases_are_identical_natively_and_in_wasm() {
+    let path = shared_data().join("grok-cases/dev.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
+        call_timeout: Some(std::time::Duration::from_secs(5)),
+        memory_limit_bytes: 64 << 20,
+        cache_dir: Some(cache.path().to_path_buf()),
+    })
+    .unwrap();
+    let mut compared = 0;
+    for case in cases.iter().step_by(4) {
+        let mut config = json!({"match": {"message": case["pattern"]}, "ecs_compatibility": case["ecs_compatibility"]});
+        if let Some(serde_json::Value::Object(options)) = case.get("grok_options") {
+            for (k, v) in options {
+                config[k] = v.clone();
+            }
+        }
+        let event = json!({"message": case["message"], "@version": "1"});
+        assert_identical_on::<Grok>(
+            &engine,
+            "grok",
+            &config.to_string(),
+            &[event.to_string().into_bytes()],
+        );
+        compared += 1;
+    }
+    assert!(compared >= 75, "only {compared} cases compared");
 }

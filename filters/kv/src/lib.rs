@@ -181,20 +181,20 @@ impl Filter for Kv {
         if config.max_keys == 0 || config.max_value_bytes == 0 {
             return Err("max_keys and max_value_bytes must be at least 1".into());
         }
-        let scanner = Scanner {
-            field_split: splitter(
+        let scanner = Scanner::new(
+            splitter(
                 "field_split",
                 &config.field_split,
                 &config.field_split_pattern,
             )?,
-            value_split: splitter(
+            splitter(
                 "value_split",
                 &config.value_split,
                 &config.value_split_pattern,
             )?,
-            lenient: config.whitespace == Whitespace::Lenient,
-            include_brackets: config.include_brackets,
-        };
+            config.whitespace == Whitespace::Lenient,
+            config.include_brackets,
+        );
         Ok(Kv {
             trim_key: class_option("trim_key", &config.trim_key)?,
             trim_value: class_option("trim_value", &config.trim_value)?,

@@ -32,13 +32,45 @@ impl Splitter {
 }
 
 pub struct Scanner {
-    pub field_split: Splitter,
-    pub value_split: Splitter,
-    pub lenient: bool,
-    pub include_brackets: bool,
+    field_split: Splitter,
+    value_split: Splitter,
+    lenient: bool,
+    include_brackets: bool,
+    /// For character-set separators: which ASCII bytes end a key, and which
+    /// end an unquoted value. One lookup per byte instead of a call per
+    /// separator per byte, which in WebAssembly was most of kv's time.
+    ascii_stops: Option<([bool; 128], [bool; 128])>,
 }
 
 impl Scanner {
+    pub fn new(
+        field_split: Splitter,
+        value_split: Splitter,
+        lenient: bool,
+        include_brackets: bool,
+    ) -> Scanner {
+        let ascii_stops = match (&field_split, &value_split) {
+            (Splitter::Chars(fields), Splitter::Chars(values)) => {
+                let mut key = [false; 128];
+                let mut value = [false; 128];
+                for byte in 0..128u8 {
+                    let c = byte as char;
+                    value[byte as usize] = fields.contains(c);
+                    key[byte as usize] = fields.contains(c) || values.contains(c);
+                }
+                Some((key, value))
+            }
+            _ => None,
+        };
+        Scanner {
+            field_split,
+            value_split,
+            lenient,
+            include_brackets,
+            ascii_stops,
+        }
+    }
+
     /// Calls `pair(key, value)` for every pair, in order. Values may be
     /// empty (Logstash matches `key=` but then ignores it). Stops early when
     /// `pair` returns false.
@@ -74,6 +106,16 @@ impl Scanner {
         // escapes a separator character (`a\ b`). Logstash's spec has both.
         let patterns = self.value_split.is_pattern() || self.field_split.is_pattern();
         while pos < text.len() {
+            if let Some((key_stops, _)) = &self.ascii_stops
+                && bytes[pos] != b'\\'
+                && bytes[pos].is_ascii()
+            {
+                if key_stops[bytes[pos] as usize] {
+                    break;
+                }
+                pos += 1;
+                continue;
+            }
             if patterns
                 && (self.value_split_end(text, pos).is_some()
                     || self.field_split.match_len(text, pos).is_some()
@@ -119,6 +161,16 @@ impl Scanner {
         let pattern = self.field_split.is_pattern();
         let mut end = start;
         while end < text.len() {
+            if let Some((_, value_stops)) = &self.ascii_stops
+                && bytes[end] != b'\\'
+                && bytes[end].is_ascii()
+            {
+                if value_stops[bytes[end] as usize] {
+                    break;
+                }
+                end += 1;
+                continue;
+            }
             if pattern && (self.field_split.match_len(text, end).is_some() || bytes[end] == b'\n') {
                 break;
             }

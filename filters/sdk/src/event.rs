@@ -156,6 +156,7 @@ impl<'a> Event<'a> {
         if let (false, Slot::Raw { bytes, parsed }) = (nested, &top.value)
             && parsed.get().is_none()
             && let Some(inner) = bytes
+                .as_ref()
                 .strip_prefix(b"\"")
                 .and_then(|b| b.strip_suffix(b"\""))
             && memchr::memchr(b'\\', inner).is_none()
@@ -163,6 +164,31 @@ impl<'a> Event<'a> {
             return std::str::from_utf8(inner).ok();
         }
         segments.try_fold(top.value.value(), child)?.as_str()
+    }
+
+    /// Copies the string at `field` into `out` (replacing its contents) and
+    /// returns true, or returns false if it is absent or not a string. A
+    /// top-level string is decoded straight from the input bytes, without
+    /// building a `Value`: for filters that read one text field per event.
+    pub fn read_str_into(&self, field: &str, out: &mut String) -> bool {
+        let mut segments = field_ref::segments(field);
+        let nested = segments.clone().nth(1).is_some();
+        if !nested
+            && let Some(index) = segments.next().and_then(|top| self.position(top))
+            && let Slot::Raw { bytes, parsed } = &self.fields[index].value
+            && parsed.get().is_none()
+            && bytes.first() == Some(&b'"')
+        {
+            return json_text::unescape_str_into(bytes, out);
+        }
+        match self.get_str(field) {
+            Some(text) => {
+                out.clear();
+                out.push_str(text);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Whether `field` is present (even if its value is `null`).
@@ -348,7 +374,7 @@ impl<'a> Event<'a> {
             }
             out.push(b':');
             match &field.value {
-                Slot::Raw { bytes, .. } => out.extend_from_slice(bytes),
+                Slot::Raw { bytes, .. } => out.extend_from_slice(bytes.as_ref()),
                 Slot::Owned(value) => write_value(out, value),
             }
         }
@@ -411,6 +437,16 @@ mod tests {
             event.to_json(),
             r#"{"message":"a \u00e9 b","n":1.50,"o":{"x":[1, 2]},"added":true}"#
         );
+    }
+
+    #[test]
+    fn inserted_json_is_written_as_is_and_readable() {
+        let mut event = Event::parse(br#"{"a":1}"#).unwrap();
+        event.insert_json("b", br#"{"c":[1,"x"]}"#.to_vec());
+        event.insert_json("a", b"2".to_vec());
+        assert!(event.is_changed());
+        assert_eq!(event.get("[b][c][1]"), Some(&json!("x")));
+        assert_eq!(event.to_json(), r#"{"a":2,"b":{"c":[1,"x"]}}"#);
     }
 
     #[test]

@@ -64,6 +64,74 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// Decodes the JSON string literal `raw` (quotes included) into `out`,
+/// replacing its contents; copies plain runs whole. Returns false, with
+/// `out` unspecified, if `raw` is not a well-formed string literal.
+pub fn unescape_str_into(raw: &[u8], out: &mut String) -> bool {
+    out.clear();
+    let Some(inner) = raw.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")) else {
+        return false;
+    };
+    let mut bytes: Vec<u8> = std::mem::take(out).into_bytes();
+    let mut pos = 0;
+    while pos < inner.len() {
+        let special = skip_plain_string_bytes(inner, pos);
+        bytes.extend_from_slice(&inner[pos..special]);
+        if special >= inner.len() {
+            break;
+        }
+        if inner[special] != b'\\' {
+            return false;
+        }
+        let Some(&kind) = inner.get(special + 1) else {
+            return false;
+        };
+        pos = special + 2;
+        let simple = match kind {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let hex = |at: usize| {
+                    inner
+                        .get(at..at + 4)
+                        .and_then(|h| std::str::from_utf8(h).ok())
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                };
+                let Some(mut code) = hex(pos) else {
+                    return false;
+                };
+                pos += 4;
+                if (0xD800..0xDC00).contains(&code)
+                    && inner.get(pos..pos + 2) == Some(b"\\u")
+                    && let Some(low) = hex(pos + 2).filter(|l| (0xDC00..0xE000).contains(l))
+                {
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                    pos += 6;
+                }
+                let c = char::from_u32(code).unwrap_or('\u{FFFD}');
+                let mut buf = [0u8; 4];
+                bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                continue;
+            }
+            _ => return false,
+        };
+        bytes.push(simple);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => {
+            *out = text;
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 /// Writes `value` as compact JSON, byte-identical to `serde_json::to_writer`.
 pub fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
@@ -124,5 +192,27 @@ mod tests {
         assert_eq!(skip_plain_string_bytes(b"abc\\", 0), 3);
         assert_eq!(skip_plain_string_bytes(b"abcdefgh\x1f", 2), 8);
         assert_eq!(skip_plain_string_bytes("é€😀".as_bytes(), 0), 9);
+    }
+}
+
+#[cfg(test)]
+mod unescape_tests {
+    use super::*;
+
+    #[test]
+    fn unescape_matches_serde_json() {
+        let mut out = String::from("old");
+        for raw in [
+            r#""plain""#,
+            r#""a \"q\" \\ \/ \n\t\r\b\f""#,
+            r#""\u00e9 \ud83d\ude00 \u4e2d""#,
+            r#""caf\u00e9 ünï""#,
+            r#""""#,
+        ] {
+            assert!(unescape_str_into(raw.as_bytes(), &mut out), "{raw}");
+            assert_eq!(out, serde_json::from_str::<String>(raw).unwrap());
+        }
+        assert!(!unescape_str_into(br#""bad \x""#, &mut out));
+        assert!(!unescape_str_into(b"12", &mut out));
     }
 }

@@ -185,6 +185,7 @@ fn whole_is_variable(core: &str, masks: &Masks) -> bool {
     let bytes = core.as_bytes();
     let colon = bytes.contains(&b':');
     (masks.ip && is_ip(core))
+        || (masks.ip && (is_hostname(bytes) || (colon && is_host_port(core))))
         || (masks.time && colon && is_time(bytes))
         || (masks.url && colon && is_url(core))
         || (masks.path
@@ -306,6 +307,40 @@ pub fn is_number(bytes: &[u8]) -> bool {
     }
     let unit = &bytes[i..];
     unit.is_empty() || unit == b"%" || (unit.len() <= 3 && unit.iter().all(u8::is_ascii_alphabetic))
+}
+
+/// A dotted host name with a digit in it, `node-41.example.com`: at least
+/// two dots, and the last label alphabetic, so `1.2.3` or `a.b` do not count.
+fn is_hostname(bytes: &[u8]) -> bool {
+    bytes.iter().filter(|b| **b == b'.').count() >= 2
+        && bytes.iter().any(u8::is_ascii_digit)
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
+        && bytes
+            .rsplit(|b| *b == b'.')
+            .next()
+            .is_some_and(|tld| tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic))
+}
+
+/// `host-41:8030`, `db7.example.com:5432`, `name/10.1.2.3:9000`: an
+/// address with a port, where the host part has a digit (`file.c:120` is a
+/// source position, not an address).
+fn is_host_port(text: &str) -> bool {
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return false;
+    };
+    let host = host.as_bytes();
+    (1..=5).contains(&port.len())
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && host
+            .first()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'/')
+        && host.iter().any(u8::is_ascii_digit)
+        && host
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'/'))
 }
 
 /// `7:07`, `07:07:00`, `16:01:03.072`.
@@ -471,10 +506,9 @@ mod tests {
         assert_eq!(mask("uid=0"), "uid=<*>");
         assert_eq!(mask("blk_-6952295868487656571"), "<*>");
         assert_eq!(mask("node-17"), "node-<*>");
-        assert_eq!(
-            mask("MININT-FNANLI5.fareast.corp.microsoft.com"),
-            "MININT-<*>"
-        );
+        assert_eq!(mask("MININT-FNANLI5.fareast.corp.microsoft.com"), "<*>");
+        assert_eq!(mask("msra-sa-41:8030."), "<*>.");
+        assert_eq!(mask("[ib_sm_sweep.c:1831]:"), "[ib_sm_sweep.c:<*>]:");
         assert_eq!(mask("mice.c(1234)"), "mice.c(<*>)");
         assert_eq!(mask("PendingReds:0"), "PendingReds:<*>");
         assert_eq!(
@@ -483,7 +517,7 @@ mod tests {
         );
         assert_eq!(mask("250ms"), "<*>");
         assert_eq!(mask("07:07:00"), "<*>");
-        assert_eq!(mask("MSRA-SA-41.fareast.corp"), "MSRA-<*>");
+        assert_eq!(mask("MSRA-SA-41"), "MSRA-<*>");
         assert_eq!(mask("0x1f"), "<*>");
         assert_eq!(mask("3f2504e0-4f89-11d3-9a0c-0305e82c3301"), "<*>");
     }

@@ -1,0 +1,140 @@
+//! grok's options, with Logstash's names and defaults, checked at init.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use wasmstash_sdk::field_ref;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Field -> pattern or list of patterns (tried in order). Logstash's
+    /// array form `["field", "pattern", ...]` is accepted too.
+    #[serde(rename = "match")]
+    pub match_: Value,
+    #[serde(default = "yes")]
+    pub break_on_match: bool,
+    #[serde(default = "yes")]
+    pub named_captures_only: bool,
+    #[serde(default)]
+    pub keep_empty_captures: bool,
+    #[serde(default)]
+    pub overwrite: Vec<String>,
+    #[serde(default)]
+    pub pattern_definitions: Map<String, Value>,
+    #[serde(default = "default_failure_tags")]
+    pub tag_on_failure: Vec<String>,
+    #[serde(default = "default_timeout_tag")]
+    pub tag_on_timeout: String,
+    /// Wall-clock limit per pattern (or per event, see `timeout_scope`);
+    /// 0 turns it off. Logstash's default.
+    #[serde(default = "default_timeout_millis")]
+    pub timeout_millis: u64,
+    #[serde(default = "default_timeout_scope")]
+    pub timeout_scope: String,
+    /// Deterministic limit: backtracking steps per pattern (or per event),
+    /// so a pathological pattern is stopped the same way on every machine.
+    #[serde(default = "default_timeout_steps")]
+    pub timeout_steps: u64,
+    /// `disabled` (legacy pattern set and field names), `v1` or `v8` (ECS).
+    #[serde(default = "default_ecs")]
+    pub ecs_compatibility: String,
+    /// Put captures under this field instead of the event root.
+    #[serde(default)]
+    pub target: Option<String>,
+    // The common options every Logstash filter applies on success.
+    #[serde(default)]
+    pub add_field: Map<String, Value>,
+    #[serde(default)]
+    pub add_tag: Vec<String>,
+    #[serde(default)]
+    pub remove_field: Vec<String>,
+    #[serde(default)]
+    pub remove_tag: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_failure_tags() -> Vec<String> {
+    vec!["_grokparsefailure".into()]
+}
+fn default_timeout_tag() -> String {
+    "_groktimeout".into()
+}
+fn default_timeout_millis() -> u64 {
+    30_000
+}
+fn default_timeout_scope() -> String {
+    "pattern".into()
+}
+fn default_timeout_steps() -> u64 {
+    1_000_000
+}
+/// Logstash 8 defaults to `v8`, and so do we.
+fn default_ecs() -> String {
+    "v8".into()
+}
+
+/// `match` as (field, patterns) in config order.
+pub fn match_list(value: &Value) -> Result<Vec<(String, Vec<String>)>, String> {
+    let mut list: Vec<(String, Vec<String>)> = Vec::new();
+    let mut add = |field: &str, pattern: &Value| -> Result<(), String> {
+        field_ref::validate(field).map_err(|e| format!("match: {e}"))?;
+        let patterns: Vec<String> = match pattern {
+            Value::String(p) => vec![p.clone()],
+            Value::Array(items) => items
+                .iter()
+                .map(|p| p.as_str().map(str::to_string))
+                .collect::<Option<_>>()
+                .ok_or_else(|| format!("match: the patterns for `{field}` must be strings"))?,
+            _ => {
+                return Err(format!(
+                    "match: the pattern for `{field}` must be a string or a list of strings"
+                ));
+            }
+        };
+        match list.iter_mut().find(|(f, _)| f == field) {
+            Some((_, existing)) => existing.extend(patterns),
+            None => list.push((field.to_string(), patterns)),
+        }
+        Ok(())
+    };
+    match value {
+        Value::Object(map) => {
+            for (field, pattern) in map {
+                add(field, pattern)?;
+            }
+        }
+        Value::Array(items) if items.len() % 2 == 0 && items.iter().all(Value::is_string) => {
+            for pair in items.chunks(2) {
+                add(pair[0].as_str().unwrap(), &pair[1])?;
+            }
+        }
+        _ => {
+            return Err(
+                "match must be a table of field = pattern (or = [patterns]), e.g. { message = \"%{COMBINEDAPACHELOG}\" }"
+                    .into(),
+            );
+        }
+    }
+    if list.is_empty() {
+        return Err("match is empty: give at least one field and pattern".into());
+    }
+    Ok(list)
+}
+
+/// `add_field` as (field, value template) pairs.
+pub fn string_pairs(
+    option: &str,
+    map: &Map<String, Value>,
+) -> Result<Vec<(String, String)>, String> {
+    map.iter()
+        .map(|(field, value)| {
+            field_ref::validate(field).map_err(|e| format!("{option}: {e}"))?;
+            let value = value
+                .as_str()
+                .ok_or_else(|| format!("{option}: the value for `{field}` must be a string"))?;
+            Ok((field.clone(), value.to_string()))
+        })
+        .collect()
+}

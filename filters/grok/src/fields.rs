@@ -1,0 +1,287 @@
+//! Writes one match's captures into the event.
+//!
+//! The straightforward way, `event.get` then `event.set` per capture, builds
+//! a `serde_json::Value` tree per event and walks it per field; profiles put
+//! it near a third of grok's time. Captures of a match are known in advance,
+//! though: each expression gets a *shape*, the tree of its target fields by
+//! top-level key. Per match, values collect in the shape's leaves, and each
+//! top-level key the event does not have yet is written once, straight as
+//! JSON text. A top-level key the event already has (a capture into
+//! `message`, say) goes through the event API, one capture at a time, so
+//! Logstash's append-and-promote rules see the existing value.
+
+use serde_json::Value;
+use wasmstash_sdk::Event;
+use wasmstash_sdk::field_ref;
+use wasmstash_sdk::json_text::{write_str, write_value};
+
+use crate::expression::Captured;
+
+/// Where the captures of one expression go.
+pub struct Shape {
+    tops: Vec<Node>,
+    /// Capture plan index -> (top index, leaf index).
+    plans: Vec<Target>,
+    leaf_count: usize,
+    /// False when one target lies inside another (`a` and `[a][b]`); such
+    /// expressions always take the event-API path.
+    direct: bool,
+}
+
+struct Target {
+    field: String,
+    overwrite: bool,
+    top: usize,
+    leaf: usize,
+}
+
+struct Node {
+    key: String,
+    kind: Kind,
+}
+
+enum Kind {
+    Leaf(usize),
+    Object(Vec<Node>),
+}
+
+/// A captured value with its text as a span of the input, so the leaves can
+/// live across events without borrowing.
+#[derive(Clone, Copy)]
+enum Stored {
+    Nil,
+    Str(u32, u32),
+    Int(i64),
+    Float(f64),
+}
+
+#[derive(Clone, Default)]
+enum Leaf {
+    #[default]
+    Empty,
+    One(Stored),
+    Many(Vec<Stored>),
+}
+
+/// Per-event scratch space, kept between events.
+#[derive(Default)]
+pub struct Scratch {
+    leaves: Vec<Leaf>,
+    /// Per top-level key: whether the event already has it.
+    present: Vec<bool>,
+    json: Vec<u8>,
+}
+
+impl Shape {
+    /// `targets`: per capture plan, its field reference (with any `target`
+    /// prefix) and whether `overwrite` names it.
+    pub fn new(targets: Vec<(String, bool)>) -> Shape {
+        let mut shape = Shape {
+            tops: Vec::new(),
+            plans: Vec::new(),
+            leaf_count: 0,
+            direct: true,
+        };
+        for (field, overwrite) in targets {
+            let segments: Vec<&str> = field_ref::segments(&field).collect();
+            let (top, leaf) = shape.place(&segments);
+            shape.plans.push(Target {
+                field,
+                overwrite,
+                top,
+                leaf,
+            });
+        }
+        shape
+    }
+
+    /// Finds or adds the leaf for a path; marks the shape indirect on a
+    /// leaf/object clash.
+    fn place(&mut self, segments: &[&str]) -> (usize, usize) {
+        let top = match self.tops.iter().position(|n| n.key == segments[0]) {
+            Some(i) => i,
+            None => {
+                self.tops.push(Node {
+                    key: segments[0].to_string(),
+                    kind: Kind::Object(Vec::new()),
+                });
+                if segments.len() == 1 {
+                    self.tops.last_mut().unwrap().kind = Kind::Leaf(self.leaf_count);
+                    self.leaf_count += 1;
+                    return (self.tops.len() - 1, self.leaf_count - 1);
+                }
+                self.tops.len() - 1
+            }
+        };
+        let mut node = &mut self.tops[top];
+        for (depth, segment) in segments.iter().enumerate().skip(1) {
+            let Kind::Object(children) = &mut node.kind else {
+                self.direct = false;
+                return (top, usize::MAX);
+            };
+            let index = match children.iter().position(|n| n.key == *segment) {
+                Some(i) => i,
+                None => {
+                    let kind = if depth + 1 == segments.len() {
+                        self.leaf_count += 1;
+                        Kind::Leaf(self.leaf_count - 1)
+                    } else {
+                        Kind::Object(Vec::new())
+                    };
+                    children.push(Node {
+                        key: segment.to_string(),
+                        kind,
+                    });
+                    children.len() - 1
+                }
+            };
+            node = &mut children[index];
+        }
+        match node.kind {
+            Kind::Leaf(leaf) => (top, leaf),
+            Kind::Object(_) => {
+                self.direct = false;
+                (top, usize::MAX)
+            }
+        }
+    }
+
+    pub fn begin(&self, event: &Event, scratch: &mut Scratch) {
+        scratch.leaves.clear();
+        scratch.leaves.resize(self.leaf_count, Leaf::Empty);
+        scratch.present.clear();
+        scratch.present.extend(
+            self.tops
+                .iter()
+                .map(|top| !self.direct || event.keys().any(|k| k == top.key)),
+        );
+    }
+
+    /// Records one capture (already filtered for emptiness by the caller).
+    pub fn capture(
+        &self,
+        event: &mut Event,
+        scratch: &mut Scratch,
+        input: &str,
+        plan: usize,
+        value: Captured,
+    ) {
+        let target = &self.plans[plan];
+        if scratch.present[target.top] {
+            store(event, &target.field, target.overwrite, value);
+            return;
+        }
+        let stored = match value {
+            Captured::Nil => Stored::Nil,
+            Captured::Str(text) => {
+                let start = text.as_ptr() as usize - input.as_ptr() as usize;
+                Stored::Str(start as u32, (start + text.len()) as u32)
+            }
+            Captured::Int(n) => Stored::Int(n),
+            Captured::Float(f) => Stored::Float(f),
+        };
+        let leaf = &mut scratch.leaves[target.leaf];
+        *leaf = match std::mem::take(leaf) {
+            _ if target.overwrite => Leaf::One(stored),
+            Leaf::Empty | Leaf::One(Stored::Nil) => Leaf::One(stored),
+            Leaf::One(old @ Stored::Str(..)) => Leaf::Many(vec![old, stored]),
+            Leaf::Many(mut items) => {
+                items.push(stored);
+                Leaf::Many(items)
+            }
+            kept @ Leaf::One(_) => kept,
+        };
+    }
+
+    /// Writes the collected top-level fields into the event.
+    pub fn finish(&self, event: &mut Event, scratch: &mut Scratch, input: &str) {
+        for (i, top) in self.tops.iter().enumerate() {
+            if scratch.present[i] || !has_value(&top.kind, &scratch.leaves) {
+                continue;
+            }
+            let mut json = std::mem::take(&mut scratch.json);
+            json.clear();
+            write_node(&top.kind, &scratch.leaves, input, &mut json);
+            event.insert_json(&top.key, json.clone());
+            scratch.json = json;
+        }
+    }
+}
+
+fn has_value(kind: &Kind, leaves: &[Leaf]) -> bool {
+    match kind {
+        Kind::Leaf(i) => !matches!(leaves[*i], Leaf::Empty),
+        Kind::Object(children) => children.iter().any(|c| has_value(&c.kind, leaves)),
+    }
+}
+
+fn write_node(kind: &Kind, leaves: &[Leaf], input: &str, out: &mut Vec<u8>) {
+    match kind {
+        Kind::Leaf(i) => match &leaves[*i] {
+            Leaf::Empty => out.extend_from_slice(b"null"),
+            Leaf::One(value) => write_stored(*value, input, out),
+            Leaf::Many(items) => {
+                out.push(b'[');
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    write_stored(*item, input, out);
+                }
+                out.push(b']');
+            }
+        },
+        Kind::Object(children) => {
+            out.push(b'{');
+            let mut first = true;
+            for child in children.iter().filter(|c| has_value(&c.kind, leaves)) {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_str(out, &child.key);
+                out.push(b':');
+                write_node(&child.kind, leaves, input, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_stored(value: Stored, input: &str, out: &mut Vec<u8>) {
+    match value {
+        Stored::Nil => out.extend_from_slice(b"null"),
+        Stored::Str(start, end) => write_str(out, &input[start as usize..end as usize]),
+        Stored::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Stored::Float(f) => write_value(out, &Value::from(f)),
+    }
+}
+
+/// Logstash grok's `handle` through the event API: a new field is set; an
+/// existing string becomes `[old, new]`, an existing array is appended to,
+/// anything else is kept; `overwrite` replaces.
+pub fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) {
+    let value = match value {
+        Captured::Nil => Value::Null,
+        Captured::Str(s) => Value::String(s.to_string()),
+        Captured::Int(n) => Value::from(n),
+        Captured::Float(f) => Value::from(f),
+    };
+    if overwrite {
+        event.set(field, value);
+        return;
+    }
+    match event.get(field) {
+        None | Some(Value::Null) => event.set(field, value),
+        Some(Value::Array(_)) => {
+            if let Some(Value::Array(items)) = event.get_mut(field) {
+                items.push(value);
+            }
+        }
+        Some(Value::String(old)) => {
+            let old = Value::String(old.clone());
+            event.set(field, Value::Array(vec![old, value]));
+        }
+        Some(_) => {}
+    }
+}

@@ -1,0 +1,278 @@
+//! `grok`: Logstash's grok filter, with the same options, pattern library and
+//! captured fields, on a regex engine built for its patterns (see
+//! `regex/mod.rs` and README.md for why).
+//!
+//! Per event it reads only the `match` fields and appends the captures; every
+//! other member of the event is copied through untouched by the SDK.
+
+mod config;
+mod expression;
+mod fields;
+mod library;
+pub mod regex;
+
+use serde_json::Value;
+use wasmstash_sdk::prelude::*;
+
+pub use config::Config;
+pub use expression::{Captured, Expression, Options, ruby_to_f, ruby_to_i};
+pub use library::{PatternSet, Patterns};
+use regex::{Budget, Matcher, Stop};
+
+pub struct Grok {
+    matches: Vec<(String, Vec<Compiled>)>,
+    break_on_match: bool,
+    keep_empty_captures: bool,
+    tag_on_failure: Vec<String>,
+    tag_on_timeout: String,
+    time_limit_nanos: Option<i64>,
+    steps: u64,
+    budget_per_event: bool,
+    add_field: Vec<(String, String)>,
+    add_tag: Vec<String>,
+    remove_field: Vec<String>,
+    remove_tag: Vec<String>,
+    matcher: Matcher,
+    scratch: fields::Scratch,
+    /// The field being matched, copied so captures can be written while it
+    /// is read.
+    input: String,
+}
+
+/// An expression and where its captures go.
+struct Compiled {
+    expression: Expression,
+    shape: fields::Shape,
+}
+
+/// Whether the patterns of one field matched, or time ran out.
+type Outcome = Result<bool, Stop>;
+
+impl Filter for Grok {
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Self, String> {
+        let set = PatternSet::from_ecs_compatibility(&config.ecs_compatibility)?;
+        let mut patterns = library::load(set);
+        for (name, regex) in &config.pattern_definitions {
+            let regex = regex
+                .as_str()
+                .ok_or_else(|| format!("pattern_definitions: `{name}` must be a string"))?;
+            patterns.insert(name.clone(), regex.to_string());
+        }
+        let options = Options {
+            named_captures_only: config.named_captures_only,
+        };
+        let target = match &config.target {
+            Some(t) => {
+                wasmstash_sdk::field_ref::validate(t).map_err(|e| format!("target: {e}"))?;
+                Some(t.as_str())
+            }
+            None => None,
+        };
+        let mut matches = Vec::new();
+        for (field, sources) in config::match_list(&config.match_)? {
+            let mut compiled = Vec::new();
+            for (i, source) in sources.iter().enumerate() {
+                let expression = Expression::compile(source, &patterns, &options)
+                    .map_err(|e| format!("match `{field}` pattern #{} `{source}`: {e}", i + 1))?;
+                let targets = expression
+                    .captures()
+                    .iter()
+                    .map(|plan| {
+                        let field = under_target(target, &plan.field);
+                        (field, config.overwrite.contains(&plan.field))
+                    })
+                    .collect();
+                let shape = fields::Shape::new(targets);
+                compiled.push(Compiled { expression, shape });
+            }
+            matches.push((field, compiled));
+        }
+        let budget_per_event = match config.timeout_scope.as_str() {
+            "pattern" => false,
+            "event" => true,
+            other => {
+                return Err(format!(
+                    "timeout_scope must be `pattern` or `event`, not `{other}`"
+                ));
+            }
+        };
+        if config.timeout_steps == 0 {
+            return Err("timeout_steps must be at least 1".into());
+        }
+        Ok(Grok {
+            matches,
+            break_on_match: config.break_on_match,
+            keep_empty_captures: config.keep_empty_captures,
+            tag_on_failure: config.tag_on_failure,
+            tag_on_timeout: config.tag_on_timeout,
+            time_limit_nanos: (config.timeout_millis > 0)
+                .then(|| (config.timeout_millis as i64).saturating_mul(1_000_000)),
+            steps: config.timeout_steps,
+            budget_per_event,
+            add_field: config::string_pairs("add_field", &config.add_field)?,
+            add_tag: config.add_tag,
+            remove_field: config.remove_field,
+            remove_tag: config.remove_tag,
+            matcher: Matcher::default(),
+            scratch: fields::Scratch::default(),
+            input: String::new(),
+        })
+    }
+
+    fn process(&mut self, event: &mut Event) -> Verdict {
+        let mut budget = self.budget();
+        let mut matched = false;
+        for index in 0..self.matches.len() {
+            match self.match_field(index, event, &mut budget) {
+                Ok(true) => {
+                    matched = true;
+                    if self.break_on_match {
+                        break;
+                    }
+                }
+                Ok(false) => {}
+                Err(stop) => {
+                    host::count(
+                        match stop {
+                            Stop::Steps => "grok_timeouts_steps",
+                            Stop::Deadline => "grok_timeouts_clock",
+                        },
+                        1,
+                    );
+                    event.add_tag(&self.tag_on_timeout);
+                    return Verdict::Keep;
+                }
+            }
+        }
+        if matched {
+            self.on_success(event);
+        } else {
+            for tag in &self.tag_on_failure {
+                event.add_tag(tag);
+            }
+        }
+        Verdict::Keep
+    }
+}
+
+impl Grok {
+    fn budget(&self) -> Budget {
+        Budget::new(self.steps, self.time_limit_nanos, host::now_unix_nanos)
+    }
+
+    /// Logstash's `match`: an array field is matched element by element and
+    /// counts as matched if any element did; anything else is matched as its
+    /// string form (a missing field as "").
+    fn match_field(&mut self, index: usize, event: &mut Event, budget: &mut Budget) -> Outcome {
+        let field = &self.matches[index].0;
+        if event.read_str_into(field, &mut self.input) {
+            return self.match_input(index, event, budget);
+        }
+        let inputs: Vec<String> = match event.get(field) {
+            Some(Value::Array(items)) => items.iter().map(ruby_to_s).collect(),
+            Some(other) => vec![ruby_to_s(other)],
+            None => vec![String::new()],
+        };
+        let mut any = false;
+        for input in inputs {
+            self.input = input;
+            any |= self.match_input(index, event, budget)?;
+        }
+        Ok(any)
+    }
+
+    /// Tries the field's patterns in order. As in Logstash, without
+    /// `break_on_match` the result is that of the last pattern tried.
+    fn match_input(
+        &mut self,
+        index: usize,
+        event: &mut Event,
+        event_budget: &mut Budget,
+    ) -> Outcome {
+        let mut matched = false;
+        for compiled in &self.matches[index].1 {
+            let mut pattern_budget;
+            let budget = if self.budget_per_event {
+                &mut *event_budget
+            } else {
+                pattern_budget =
+                    Budget::new(self.steps, self.time_limit_nanos, host::now_unix_nanos);
+                &mut pattern_budget
+            };
+            matched = compiled
+                .expression
+                .search(&mut self.matcher, &self.input, budget)?;
+            if matched {
+                let keep_empty = self.keep_empty_captures;
+                let (shape, input, scratch) = (&compiled.shape, &self.input, &mut self.scratch);
+                shape.begin(event, scratch);
+                compiled
+                    .expression
+                    .each_capture(&self.matcher, input, |plan, value| {
+                        if keep_empty || !matches!(value, Captured::Nil | Captured::Str("")) {
+                            shape.capture(event, scratch, input, plan, value);
+                        }
+                    });
+                shape.finish(event, scratch, input);
+                if self.break_on_match {
+                    break;
+                }
+            }
+        }
+        Ok(matched)
+    }
+
+    /// Logstash's `filter_matched`: the common options, on success only.
+    fn on_success(&self, event: &mut Event) {
+        for (field, template) in &self.add_field {
+            let field = event.sprintf(field);
+            let value = event.sprintf(template);
+            fields::store(event, &field, false, Captured::Str(&value));
+        }
+        for field in &self.remove_field {
+            let field = event.sprintf(field);
+            event.remove(&field);
+        }
+        for tag in &self.add_tag {
+            let tag = event.sprintf(tag);
+            event.add_tag(&tag);
+        }
+        for tag in &self.remove_tag {
+            let tag = event.sprintf(tag);
+            event.remove_tag(&tag);
+        }
+    }
+}
+
+/// `[target][field]`, from a target and a capture's field reference.
+fn under_target(target: Option<&str>, field: &str) -> String {
+    let Some(target) = target else {
+        return field.to_string();
+    };
+    let mut path = String::new();
+    for segment in
+        wasmstash_sdk::field_ref::segments(target).chain(wasmstash_sdk::field_ref::segments(field))
+    {
+        path.push('[');
+        path.push_str(segment);
+        path.push(']');
+    }
+    path
+}
+
+/// The string Logstash matches for a non-string value (Ruby's `to_s`; a
+/// nested object or array is written as JSON, where Ruby would `inspect` it).
+fn ruby_to_s(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+export_filter!(Grok);
+
+#[cfg(test)]
+mod tests;

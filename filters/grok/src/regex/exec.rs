@@ -1,0 +1,691 @@
+//! The backtracking matcher: runs a [`Program`] over one input, trying
+//! alternatives in priority order exactly as Oniguruma does, so the leftmost
+//! match and its captures are the ones Logstash reports.
+//!
+//! State that backtracking must undo lives on one explicit stack: choice
+//! points, saved capture slots, runs that can give characters back, and the
+//! markers of atomic groups and lookarounds. Nothing recurses, so no input can
+//! overflow the call stack, and every step counts against a budget.
+
+use super::class::{ByteSet, ClassTable, SmallBytes, prev_char_start};
+use super::compile::{Inst, NO_SET, Program, RunMode, StartAnchor, UNBOUNDED};
+use super::parse::Assertion;
+
+/// Position of an unset capture slot.
+pub const UNSET: u32 = u32::MAX;
+
+/// Why a match attempt stopped before reaching an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The step budget ran out.
+    Steps,
+    /// The wall-clock deadline passed.
+    Deadline,
+}
+
+/// A budget for one event: deterministic steps, and an optional time limit
+/// checked every few thousand steps. The clock is first read at the first
+/// check, so an ordinary event never pays for reading it (in WebAssembly a
+/// host call); the first few thousand steps are therefore not timed.
+pub struct Budget {
+    pub steps_left: u64,
+    pub time_limit_nanos: Option<i64>,
+    pub clock: fn() -> i64,
+    deadline: Option<i64>,
+}
+
+impl Budget {
+    pub fn new(steps: u64, time_limit_nanos: Option<i64>, clock: fn() -> i64) -> Budget {
+        Budget {
+            steps_left: steps,
+            time_limit_nanos,
+            clock,
+            deadline: None,
+        }
+    }
+
+    fn check_clock(&mut self) -> Result<(), Stop> {
+        let Some(limit) = self.time_limit_nanos else {
+            return Ok(());
+        };
+        let now = (self.clock)();
+        match self.deadline {
+            None => self.deadline = Some(now.saturating_add(limit)),
+            Some(deadline) if now > deadline => return Err(Stop::Deadline),
+            Some(_) => {}
+        }
+        Ok(())
+    }
+}
+
+const CLOCK_EVERY: u64 = 1 << 12;
+
+#[derive(Clone, Copy)]
+enum Frame {
+    Choice {
+        pc: u32,
+        pos: u32,
+    },
+    Slot {
+        slot: u32,
+        old: u32,
+    },
+    /// A greedy run that may give back characters down to `min_pos`.
+    Greedy {
+        pc: u32,
+        min_pos: u32,
+        pos: u32,
+    },
+    /// A lazy run that may take more characters, `left` at most.
+    Lazy {
+        pc: u32,
+        class: u16,
+        pos: u32,
+        left: u32,
+    },
+    Atomic,
+    Look {
+        pos: u32,
+        cont: u32,
+        negative: bool,
+    },
+}
+
+/// Reusable matcher state; keep one per filter instance to avoid allocating
+/// per event.
+#[derive(Default)]
+pub struct Matcher {
+    stack: Vec<Frame>,
+    slots: Vec<u32>,
+}
+
+impl Matcher {
+    /// Searches `input` for the leftmost match. On a match the capture slots
+    /// (start, end per group) are in [`Matcher::slots`].
+    pub fn search(
+        &mut self,
+        program: &Program,
+        input: &str,
+        budget: &mut Budget,
+    ) -> Result<bool, Stop> {
+        let input = input.as_bytes();
+        if input.len() >= UNSET as usize {
+            return Ok(false);
+        }
+        let start_set = set_of(program, program.start_set);
+        let mut start = 0usize;
+        loop {
+            let candidate = match program.anchor {
+                StartAnchor::Text if start > 0 => return Ok(false),
+                StartAnchor::Line if start > 0 && input[start - 1] != b'\n' => {
+                    match memchr::memchr(b'\n', &input[start..]) {
+                        Some(i) => start + i + 1,
+                        None => return Ok(false),
+                    }
+                }
+                _ => match start_set {
+                    Some(set) => match input[start..].iter().position(|&b| set.contains(b)) {
+                        Some(i) => start + i,
+                        None => return Ok(false),
+                    },
+                    None => start,
+                },
+            };
+            if candidate > input.len() {
+                return Ok(false);
+            }
+            charge(budget)?;
+            if self.run(program, input, candidate, budget)? {
+                return Ok(true);
+            }
+            if candidate >= input.len() {
+                return Ok(false);
+            }
+            // Next character boundary.
+            start = candidate + 1;
+            while start < input.len() && (input[start] & 0xC0) == 0x80 {
+                start += 1;
+            }
+        }
+    }
+
+    pub fn slots(&self) -> &[u32] {
+        &self.slots
+    }
+
+    fn run(
+        &mut self,
+        program: &Program,
+        input: &[u8],
+        start: usize,
+        budget: &mut Budget,
+    ) -> Result<bool, Stop> {
+        self.slots.clear();
+        self.slots.resize(program.slot_count, UNSET);
+        self.stack.clear();
+        let insts = &program.insts[..];
+        let mut pc = 0usize;
+        let mut pos = start;
+        loop {
+            let ok = match insts[pc] {
+                Inst::Byte(b) => {
+                    if input.get(pos) == Some(&b) {
+                        pos += 1;
+                        pc += 1;
+                        true
+                    } else {
+                        false
+                    }
+                }
+                Inst::Class(class) => match program.classes[class as usize].match_at(input, pos) {
+                    Some(len) => {
+                        pos += len;
+                        pc += 1;
+                        true
+                    }
+                    None => false,
+                },
+                Inst::Run {
+                    class,
+                    min,
+                    max,
+                    mode,
+                    next,
+                } => {
+                    let table = &program.classes[class as usize];
+                    let limit = if mode == RunMode::Lazy { min } else { max };
+                    if let Some((p, min_pos)) = scan_run(table, input, pos, min, limit) {
+                        pc += 1;
+                        match mode {
+                            RunMode::Possessive => {
+                                pos = p;
+                                true
+                            }
+                            RunMode::Lazy => {
+                                let mut left = if max == UNBOUNDED {
+                                    UNBOUNDED
+                                } else {
+                                    max - min
+                                };
+                                // Take more only up to where what follows can begin.
+                                match lazy_step(
+                                    table,
+                                    input,
+                                    p,
+                                    &mut left,
+                                    next_of(program, next),
+                                    false,
+                                ) {
+                                    Some(at) => {
+                                        pos = at;
+                                        if left > 0 {
+                                            self.stack.push(Frame::Lazy {
+                                                pc: pc as u32,
+                                                class,
+                                                pos: pos as u32,
+                                                left,
+                                            });
+                                        }
+                                        true
+                                    }
+                                    None => false,
+                                }
+                            }
+                            RunMode::Greedy => {
+                                // Start at the longest run, but only where what
+                                // follows can begin.
+                                match give_back(input, min_pos, p, set_of(program, next), true) {
+                                    Some(at) => {
+                                        if at > min_pos {
+                                            self.stack.push(Frame::Greedy {
+                                                pc: pc as u32,
+                                                min_pos: min_pos as u32,
+                                                pos: at as u32,
+                                            });
+                                        }
+                                        pos = at;
+                                        true
+                                    }
+                                    None => false,
+                                }
+                            }
+                        }
+                    } else {
+                        false
+                    }
+                }
+                Inst::Split {
+                    first,
+                    second,
+                    first_set,
+                    second_set,
+                } => {
+                    let byte = input.get(pos).copied();
+                    let first_ok = may_start(program, first_set, byte);
+                    let second_ok = may_start(program, second_set, byte);
+                    match (first_ok, second_ok) {
+                        (true, true) => {
+                            self.stack.push(Frame::Choice {
+                                pc: second,
+                                pos: pos as u32,
+                            });
+                            pc = first as usize;
+                            true
+                        }
+                        (true, false) => {
+                            pc = first as usize;
+                            true
+                        }
+                        (false, true) => {
+                            pc = second as usize;
+                            true
+                        }
+                        (false, false) => false,
+                    }
+                }
+                Inst::Jmp(target) => {
+                    pc = target as usize;
+                    true
+                }
+                Inst::Save(slot) => {
+                    let old = self.slots[slot as usize];
+                    self.stack.push(Frame::Slot { slot, old });
+                    self.slots[slot as usize] = pos as u32;
+                    pc += 1;
+                    true
+                }
+                Inst::Assert(assertion) => {
+                    pc += 1;
+                    assert_at(assertion, input, pos)
+                }
+                Inst::AtomicStart => {
+                    self.stack.push(Frame::Atomic);
+                    pc += 1;
+                    true
+                }
+                Inst::AtomicEnd => {
+                    self.cut();
+                    pc += 1;
+                    true
+                }
+                Inst::LookStart {
+                    negative,
+                    behind,
+                    cont,
+                } => {
+                    self.stack.push(Frame::Look {
+                        pos: pos as u32,
+                        cont,
+                        negative,
+                    });
+                    pc += 1;
+                    match behind {
+                        None => true,
+                        Some(chars) => match step_back(input, pos, chars) {
+                            Some(p) => {
+                                pos = p;
+                                true
+                            }
+                            None => false,
+                        },
+                    }
+                }
+                Inst::LookEnd => {
+                    let (saved, negative) = self.cut();
+                    if negative {
+                        // The body matched, so the negative lookaround fails;
+                        // `cut` already undid the body's captures.
+                        false
+                    } else {
+                        pos = saved as usize;
+                        pc += 1;
+                        true
+                    }
+                }
+                Inst::LoopEnd { slot, exit } => {
+                    if self.slots[slot as usize] == pos as u32 {
+                        pc = exit as usize;
+                    } else {
+                        pc += 1;
+                    }
+                    true
+                }
+                Inst::Match => return Ok(true),
+            };
+            if ok {
+                continue;
+            }
+            // Backtrack.
+            loop {
+                let Some(frame) = self.stack.pop() else {
+                    return Ok(false);
+                };
+                match frame {
+                    Frame::Choice { pc: to, pos: at } => {
+                        charge(budget)?;
+                        pc = to as usize;
+                        pos = at as usize;
+                        break;
+                    }
+                    Frame::Slot { slot, old } => self.slots[slot as usize] = old,
+                    Frame::Greedy {
+                        pc: to,
+                        min_pos,
+                        pos: at,
+                    } => {
+                        charge(budget)?;
+                        let next = match insts[to as usize - 1] {
+                            Inst::Run { next, .. } => next,
+                            _ => NO_SET,
+                        };
+                        let Some(p) = give_back(
+                            input,
+                            min_pos as usize,
+                            at as usize,
+                            set_of(program, next),
+                            false,
+                        ) else {
+                            continue;
+                        };
+                        if p > min_pos as usize {
+                            self.stack.push(Frame::Greedy {
+                                pc: to,
+                                min_pos,
+                                pos: p as u32,
+                            });
+                        }
+                        pc = to as usize;
+                        pos = p;
+                        break;
+                    }
+                    Frame::Lazy {
+                        pc: to,
+                        class,
+                        pos: at,
+                        left,
+                    } => {
+                        charge(budget)?;
+                        let next = match insts[to as usize - 1] {
+                            Inst::Run { next, .. } => next,
+                            _ => NO_SET,
+                        };
+                        let mut left = left;
+                        let table = &program.classes[class as usize];
+                        let Some(p) = lazy_step(
+                            table,
+                            input,
+                            at as usize,
+                            &mut left,
+                            next_of(program, next),
+                            true,
+                        ) else {
+                            continue;
+                        };
+                        if left > 0 {
+                            self.stack.push(Frame::Lazy {
+                                pc: to,
+                                class,
+                                pos: p as u32,
+                                left,
+                            });
+                        }
+                        pc = to as usize;
+                        pos = p;
+                        break;
+                    }
+                    Frame::Atomic => {}
+                    Frame::Look {
+                        pos: at,
+                        cont,
+                        negative,
+                    } => {
+                        if negative {
+                            // The body failed, so the negative lookaround holds.
+                            pc = cont as usize;
+                            pos = at as usize;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends an atomic group or lookaround: drops the choice points its body
+    /// left, and its marker. Captures made inside stay (with their undo
+    /// entries) except in a negative lookaround, where they are undone.
+    /// Returns the marker's saved position and whether it was negative.
+    fn cut(&mut self) -> (u32, bool) {
+        let marker = self
+            .stack
+            .iter()
+            .rposition(|f| matches!(f, Frame::Atomic | Frame::Look { .. }))
+            .expect("a group end always has its marker on the stack");
+        let (saved, negative) = match self.stack[marker] {
+            Frame::Look { pos, negative, .. } => (pos, negative),
+            _ => (0, false),
+        };
+        if negative {
+            while self.stack.len() > marker + 1 {
+                if let Some(Frame::Slot { slot, old }) = self.stack.pop() {
+                    self.slots[slot as usize] = old;
+                }
+            }
+            self.stack.pop();
+            return (saved, true);
+        }
+        let mut write = marker;
+        for read in marker + 1..self.stack.len() {
+            if let Frame::Slot { .. } = self.stack[read] {
+                self.stack[write] = self.stack[read];
+                write += 1;
+            }
+        }
+        self.stack.truncate(write);
+        (saved, false)
+    }
+}
+
+#[inline(always)]
+fn charge(budget: &mut Budget) -> Result<(), Stop> {
+    if budget.steps_left == 0 {
+        return Err(Stop::Steps);
+    }
+    budget.steps_left -= 1;
+    if budget.steps_left.is_multiple_of(CLOCK_EVERY) {
+        return budget.check_clock();
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn set_of(program: &Program, id: u16) -> Option<&ByteSet> {
+    (id != NO_SET).then(|| &program.sets[id as usize])
+}
+
+#[inline(always)]
+fn may_start(program: &Program, set: u16, byte: Option<u8>) -> bool {
+    if set == NO_SET {
+        return true;
+    }
+    match byte {
+        Some(b) => program.sets[set as usize].contains(b),
+        None => false,
+    }
+}
+
+/// The largest position in `min..=at` (`min..at` unless `inclusive`) where
+/// what follows a greedy run could begin. Positions are character starts.
+#[inline]
+fn give_back(
+    input: &[u8],
+    min: usize,
+    at: usize,
+    next: Option<&ByteSet>,
+    inclusive: bool,
+) -> Option<usize> {
+    let mut p = at;
+    if !inclusive {
+        if p <= min {
+            return None;
+        }
+        p = prev_char_start(input, p);
+    }
+    let Some(set) = next else {
+        return Some(p);
+    };
+    loop {
+        if let Some(&b) = input.get(p)
+            && set.contains(b)
+        {
+            return Some(p);
+        }
+        if p <= min {
+            return None;
+        }
+        p = prev_char_start(input, p);
+    }
+}
+
+/// Moves a lazy run forward from `pos`: one character first if `take_one`,
+/// then on over class members until what follows could begin. `left` counts
+/// the characters the run may still take (`UNBOUNDED` for no limit).
+#[inline]
+fn lazy_step(
+    table: &ClassTable,
+    input: &[u8],
+    mut pos: usize,
+    left: &mut u32,
+    (next, next_small): (Option<&ByteSet>, Option<SmallBytes>),
+    take_one: bool,
+) -> Option<usize> {
+    // `.*?"`: one memchr for where what follows can begin or the run must stop.
+    if *left == UNBOUNDED
+        && let (Some(stops), Some(next_small)) = (table.stops, next_small)
+        && let Some(targets) = stops.union(&next_small)
+    {
+        let mut start = pos;
+        if take_one {
+            match input.get(pos) {
+                Some(&b) if !stops.contains(b) => start += utf8_len(b),
+                _ => return None,
+            }
+        }
+        let q = start + targets.find(&input[start..])?;
+        return next_small.contains(input[q]).then_some(q);
+    }
+    let mut take = take_one;
+    loop {
+        if !take {
+            match (next, input.get(pos)) {
+                (None, _) => return Some(pos),
+                (Some(set), Some(&b)) if set.contains(b) => return Some(pos),
+                _ => {}
+            }
+        }
+        take = false;
+        if *left == 0 {
+            return None;
+        }
+        pos += table.match_at(input, pos)?;
+        if *left != UNBOUNDED {
+            *left -= 1;
+        }
+    }
+}
+
+/// Scans a run of `table` from `pos`, at most `limit` characters: returns
+/// its end and the position after `min` characters, or `None` if shorter
+/// than `min`. A class of all but a few ASCII bytes scans with `memchr`.
+#[inline]
+fn scan_run(
+    table: &ClassTable,
+    input: &[u8],
+    pos: usize,
+    min: u32,
+    limit: u32,
+) -> Option<(usize, usize)> {
+    if limit == UNBOUNDED
+        && min <= 1
+        && let Some(stops) = table.stops
+    {
+        let end = stops.find(&input[pos..]).map_or(input.len(), |i| pos + i);
+        if end == pos {
+            return (min == 0).then_some((pos, pos));
+        }
+        let min_pos = if min == 1 {
+            pos + utf8_len(input[pos])
+        } else {
+            pos
+        };
+        return Some((end, min_pos));
+    }
+    let mut count = 0u32;
+    let mut p = pos;
+    let mut min_pos = pos;
+    while count < limit {
+        match table.match_at(input, p) {
+            Some(len) => p += len,
+            None => break,
+        }
+        count += 1;
+        if count == min {
+            min_pos = p;
+        }
+    }
+    (count >= min).then_some((p, min_pos))
+}
+
+/// Length of the UTF-8 sequence a lead byte starts.
+#[inline]
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    }
+}
+
+#[inline(always)]
+fn next_of(program: &Program, id: u16) -> (Option<&ByteSet>, Option<SmallBytes>) {
+    if id == NO_SET {
+        (None, None)
+    } else {
+        (
+            Some(&program.sets[id as usize]),
+            program.small_sets[id as usize],
+        )
+    }
+}
+
+fn step_back(input: &[u8], mut pos: usize, chars: u32) -> Option<usize> {
+    for _ in 0..chars {
+        if pos == 0 {
+            return None;
+        }
+        pos = prev_char_start(input, pos);
+    }
+    Some(pos)
+}
+
+fn is_word(b: Option<u8>) -> bool {
+    b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn assert_at(assertion: Assertion, input: &[u8], pos: usize) -> bool {
+    match assertion {
+        Assertion::LineStart => pos == 0 || input[pos - 1] == b'\n',
+        Assertion::LineEnd => pos == input.len() || input[pos] == b'\n',
+        Assertion::TextStart => pos == 0,
+        Assertion::TextEnd => pos == input.len(),
+        Assertion::TextEndNewline => {
+            pos == input.len() || (pos + 1 == input.len() && input[pos] == b'\n')
+        }
+        Assertion::WordBoundary | Assertion::NotWordBoundary => {
+            let before = pos.checked_sub(1).map(|p| input[p]);
+            let boundary = is_word(before) != is_word(input.get(pos).copied());
+            boundary == (assertion == Assertion::WordBoundary)
+        }
+    }
+}

@@ -1,0 +1,567 @@
+//! Parses the Oniguruma/Ruby regex dialect of grok patterns into a syntax tree.
+//!
+//! Grok's `%{NAME}` references are part of the dialect here: the parser asks a
+//! [`Resolver`] for the referenced pattern's text and parses it in place, as a
+//! group. That is what jls-grok does by splicing text, but an error can then
+//! name the pattern and the position inside it where it occurred.
+
+use super::class::CharClass;
+use super::parse_class::Escaped;
+
+/// What Ruby's grok splices in for `%{NAME:field}`: the pattern's regex text
+/// and, when the reference captures, the group name to capture under.
+pub struct Splice {
+    pub regex: String,
+    pub capture_as: Option<String>,
+}
+
+/// Looks up `%{...}` references while parsing.
+pub trait Resolver {
+    /// `name` is the pattern name, `semantic` what follows the first `:`
+    /// (`field` or `field:int`), `definition` an inline `=regex`.
+    fn resolve(
+        &mut self,
+        name: &str,
+        semantic: Option<&str>,
+        definition: Option<&str>,
+    ) -> Result<Splice, String>;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assertion {
+    LineStart,
+    LineEnd,
+    TextStart,
+    TextEnd,
+    /// `\Z`: the end, or before a final newline.
+    TextEndNewline,
+    WordBoundary,
+    NotWordBoundary,
+}
+
+#[derive(Clone, Debug)]
+pub enum Node {
+    Empty,
+    Class(CharClass),
+    /// A literal character (kept apart from classes so literals can be merged).
+    Char(char),
+    Concat(Vec<Node>),
+    Alt(Vec<Node>),
+    Capture(usize, Box<Node>),
+    Repeat {
+        node: Box<Node>,
+        min: u32,
+        max: Option<u32>,
+        greedy: bool,
+    },
+    Atomic(Box<Node>),
+    Look {
+        behind: bool,
+        negative: bool,
+        node: Box<Node>,
+    },
+    Assert(Assertion),
+}
+
+/// The parsed pattern: its tree and its named groups.
+pub struct Parsed {
+    pub node: Node,
+    /// Group names in order of first appearance, each with its group indices
+    /// in order (Ruby's `Regexp#named_captures`).
+    pub names: Vec<(String, Vec<usize>)>,
+    pub group_count: usize,
+}
+
+/// Deep `%{}` nesting is refused rather than allowed to exhaust the stack.
+const MAX_DEPTH: usize = 200;
+/// Counted repetition above this is refused, as Oniguruma does (100,000).
+pub const MAX_REPEAT: u32 = 100_000;
+
+#[derive(Clone, Copy)]
+pub(super) struct Flags {
+    pub(super) ignore_case: bool,
+    dot_all: bool,
+    extended: bool,
+}
+
+struct Shared<'r> {
+    resolver: &'r mut dyn Resolver,
+    names: Vec<(String, Vec<usize>)>,
+    group_count: usize,
+    /// Patterns being expanded, to refuse recursion.
+    expanding: Vec<String>,
+}
+
+pub(super) struct Parser<'s, 'r, 'x> {
+    src: &'s str,
+    pub(super) pos: usize,
+    pub(super) flags: Flags,
+    shared: &'x mut Shared<'r>,
+}
+
+/// Parses `pattern`, expanding `%{...}` through `resolver`. Grok compiles with
+/// Ruby's MULTILINE option, so `.` matches a newline unless `(?-m)` says not.
+pub fn parse(pattern: &str, resolver: &mut dyn Resolver) -> Result<Parsed, String> {
+    let mut shared = Shared {
+        resolver,
+        names: Vec::new(),
+        group_count: 0,
+        expanding: Vec::new(),
+    };
+    let flags = Flags {
+        ignore_case: false,
+        dot_all: true,
+        extended: false,
+    };
+    let node = parse_source(pattern, flags, &mut shared)?;
+    Ok(Parsed {
+        node,
+        names: shared.names,
+        group_count: shared.group_count,
+    })
+}
+
+fn parse_source(src: &str, flags: Flags, shared: &mut Shared) -> Result<Node, String> {
+    let mut parser = Parser {
+        src,
+        pos: 0,
+        flags,
+        shared,
+    };
+    let node = parser.alternation()?;
+    if parser.pos < src.len() {
+        return Err(parser.error("unmatched `)`"));
+    }
+    Ok(node)
+}
+
+impl Parser<'_, '_, '_> {
+    pub(super) fn error(&self, message: &str) -> String {
+        format!("{message} at position {}", self.pos)
+    }
+
+    pub(super) fn peek(&self) -> Option<char> {
+        self.src[self.pos..].chars().next()
+    }
+
+    pub(super) fn rest(&self) -> &str {
+        &self.src[self.pos..]
+    }
+
+    pub(super) fn eat(&mut self, s: &str) -> bool {
+        if self.rest().starts_with(s) {
+            self.pos += s.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    pub(super) fn next_char(&mut self) -> Result<char, String> {
+        let c = self.peek().ok_or_else(|| self.error("unexpected end"))?;
+        self.pos += c.len_utf8();
+        Ok(c)
+    }
+
+    fn alternation(&mut self) -> Result<Node, String> {
+        let mut branches = vec![self.concatenation()?];
+        while self.eat("|") {
+            branches.push(self.concatenation()?);
+        }
+        Ok(if branches.len() == 1 {
+            branches.pop().unwrap()
+        } else {
+            Node::Alt(branches)
+        })
+    }
+
+    fn concatenation(&mut self) -> Result<Node, String> {
+        let mut items = Vec::new();
+        loop {
+            self.skip_extended_whitespace();
+            match self.peek() {
+                None | Some('|') | Some(')') => break,
+                _ => {}
+            }
+            // `(?i)` without a body changes flags up to the end of the group.
+            if let Some(flags) = self.bare_flag_group()? {
+                self.flags = flags;
+                continue;
+            }
+            let atom = self.atom()?;
+            let atom = self.quantifiers(atom)?;
+            items.push(atom);
+        }
+        Ok(match items.len() {
+            0 => Node::Empty,
+            1 => items.pop().unwrap(),
+            _ => Node::Concat(items),
+        })
+    }
+
+    fn skip_extended_whitespace(&mut self) {
+        if !self.flags.extended {
+            return;
+        }
+        loop {
+            match self.peek() {
+                Some(c) if c.is_ascii_whitespace() => self.pos += 1,
+                Some('#') => {
+                    let end = self
+                        .rest()
+                        .find('\n')
+                        .map_or(self.src.len(), |i| self.pos + i);
+                    self.pos = end;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// `(?imx-imx)` on its own: returns the new flags.
+    fn bare_flag_group(&mut self) -> Result<Option<Flags>, String> {
+        let rest = self.rest();
+        if !rest.starts_with("(?") {
+            return Ok(None);
+        }
+        let body: String = rest[2..]
+            .chars()
+            .take_while(|c| matches!(c, 'i' | 'm' | 'x' | '-'))
+            .collect();
+        if body.is_empty() || !rest[2 + body.len()..].starts_with(')') {
+            return Ok(None);
+        }
+        let flags = self.apply_flags(&body)?;
+        self.pos += 3 + body.len();
+        Ok(Some(flags))
+    }
+
+    fn apply_flags(&self, spec: &str) -> Result<Flags, String> {
+        let mut flags = self.flags;
+        let mut on = true;
+        for c in spec.chars() {
+            match c {
+                '-' => on = false,
+                'i' => flags.ignore_case = on,
+                'm' => flags.dot_all = on,
+                'x' => flags.extended = on,
+                _ => return Err(self.error(&format!("unknown option `{c}`"))),
+            }
+        }
+        Ok(flags)
+    }
+
+    fn quantifiers(&mut self, mut atom: Node) -> Result<Node, String> {
+        loop {
+            self.skip_extended_whitespace();
+            let (min, max, interval) = match self.peek() {
+                Some('*') => (0, None, false),
+                Some('+') => (1, None, false),
+                Some('?') => (0, Some(1), false),
+                Some('{') => match self.interval() {
+                    Some((min, max, len)) => {
+                        if min > MAX_REPEAT || max.is_some_and(|m| m > MAX_REPEAT) {
+                            return Err(self.error("repeat count too large"));
+                        }
+                        if max.is_some_and(|m| m < min) {
+                            return Err(self.error("upper bound below lower bound"));
+                        }
+                        self.pos += len - 1;
+                        (min, max, true)
+                    }
+                    None => return Ok(atom),
+                },
+                _ => return Ok(atom),
+            };
+            if matches!(atom, Node::Assert(_) | Node::Empty) {
+                return Err(self.error("target of repeat operator is invalid"));
+            }
+            self.pos += 1;
+            let mut greedy = true;
+            let mut possessive = false;
+            if self.eat("?") {
+                greedy = false;
+            } else if !interval && self.eat("+") {
+                // Ruby: `a*+` is possessive, but `a{1,2}+` is `(a{1,2})+`.
+                possessive = true;
+            }
+            atom = Node::Repeat {
+                node: Box::new(atom),
+                min,
+                max,
+                greedy,
+            };
+            if possessive {
+                atom = Node::Atomic(Box::new(atom));
+            }
+        }
+    }
+
+    /// `{n}`, `{n,}`, `{,m}`, `{n,m}` at the current position: (min, max,
+    /// length). Anything else is not an interval, and `{` is then literal.
+    fn interval(&self) -> Option<(u32, Option<u32>, usize)> {
+        let rest = self.rest();
+        let end = rest.find('}')?;
+        let body = &rest[1..end];
+        let number = |s: &str| -> Option<Option<u32>> {
+            if s.is_empty() {
+                Some(None)
+            } else if s.bytes().all(|b| b.is_ascii_digit()) {
+                Some(Some(s.parse().unwrap_or(u32::MAX)))
+            } else {
+                None
+            }
+        };
+        let (min, max) = match body.split_once(',') {
+            None => {
+                let n = number(body)??;
+                (n, Some(n))
+            }
+            Some((low, high)) => {
+                let low = number(low)?;
+                let high = number(high)?;
+                if low.is_none() && high.is_none() {
+                    return None;
+                }
+                (low.unwrap_or(0), high)
+            }
+        };
+        Some((min, max, end + 1))
+    }
+
+    fn atom(&mut self) -> Result<Node, String> {
+        let start = self.pos;
+        let c = self.next_char()?;
+        Ok(match c {
+            '(' => self.group(start)?,
+            '[' => Node::Class(self.class_body()?),
+            '.' => Node::Class(if self.flags.dot_all {
+                CharClass::any()
+            } else {
+                CharClass::single('\n').negate()
+            }),
+            '^' => Node::Assert(Assertion::LineStart),
+            '$' => Node::Assert(Assertion::LineEnd),
+            '\\' => self.escape()?,
+            '%' if self.peek() == Some('{') => match self.grok_reference()? {
+                Some(node) => node,
+                None => self.literal('%'),
+            },
+            '*' | '+' | '?' => {
+                self.pos = start;
+                return Err(self.error("target of repeat operator is not specified"));
+            }
+            c => self.literal(c),
+        })
+    }
+
+    pub(super) fn literal(&self, c: char) -> Node {
+        if self.flags.ignore_case && c.is_ascii_alphabetic() {
+            let mut class = CharClass::single(c);
+            class.fold_ascii_case();
+            Node::Class(class)
+        } else {
+            Node::Char(c)
+        }
+    }
+
+    fn group(&mut self, start: usize) -> Result<Node, String> {
+        let saved = self.flags;
+        let node = if self.eat("?") {
+            if self.eat("#") {
+                let end = self
+                    .rest()
+                    .find(')')
+                    .ok_or_else(|| self.error("unterminated comment"))?;
+                self.pos += end + 1;
+                return Ok(Node::Empty);
+            } else if self.eat(":") {
+                self.alternation()?
+            } else if self.eat(">") {
+                Node::Atomic(Box::new(self.alternation()?))
+            } else if self.eat("=") {
+                self.look(false, false)?
+            } else if self.eat("!") {
+                self.look(false, true)?
+            } else if self.eat("<=") {
+                self.look(true, false)?
+            } else if self.eat("<!") {
+                self.look(true, true)?
+            } else if self.eat("<") || self.eat("'") {
+                let close = if self.src[..self.pos].ends_with('<') {
+                    '>'
+                } else {
+                    '\''
+                };
+                let end = self
+                    .rest()
+                    .find(close)
+                    .ok_or_else(|| self.error("unterminated group name"))?;
+                let name = self.rest()[..end].to_string();
+                if name.is_empty() {
+                    return Err(self.error("empty group name"));
+                }
+                self.pos += end + 1;
+                let index = self.new_group(&name);
+                Node::Capture(index, Box::new(self.alternation()?))
+            } else {
+                let spec: String = self
+                    .rest()
+                    .chars()
+                    .take_while(|c| matches!(c, 'i' | 'm' | 'x' | '-'))
+                    .collect();
+                if spec.is_empty() || !self.rest()[spec.len()..].starts_with(':') {
+                    self.pos = start;
+                    return Err(self.error("undefined group option"));
+                }
+                self.flags = self.apply_flags(&spec)?;
+                self.pos += spec.len() + 1;
+                self.alternation()?
+            }
+        } else {
+            // Oniguruma: with named groups about, plain groups do not capture,
+            // and grok patterns only ever read named groups.
+            self.alternation()?
+        };
+        self.flags = saved;
+        if !self.eat(")") {
+            self.pos = start;
+            return Err(self.error("end pattern with unmatched parenthesis"));
+        }
+        Ok(node)
+    }
+
+    fn look(&mut self, behind: bool, negative: bool) -> Result<Node, String> {
+        let node = self.alternation()?;
+        Ok(Node::Look {
+            behind,
+            negative,
+            node: Box::new(node),
+        })
+    }
+
+    fn new_group(&mut self, name: &str) -> usize {
+        let index = self.shared.group_count;
+        self.shared.group_count += 1;
+        match self.shared.names.iter_mut().find(|(n, _)| n == name) {
+            Some((_, indices)) => indices.push(index),
+            None => self.shared.names.push((name.to_string(), vec![index])),
+        }
+        index
+    }
+
+    /// `%{NAME}`, `%{NAME:semantic}`, `%{NAME=definition}`, with jls-grok's
+    /// grammar: a name of `[A-z0-9]`, a semantic of `[@\[\]A-z0-9_:.-]`, and
+    /// anything else up to `}` ignored. `None` if the text is not a reference
+    /// (then `%` is a literal).
+    fn grok_reference(&mut self) -> Result<Option<Node>, String> {
+        let start = self.pos - 1;
+        let rest = &self.src[self.pos + 1..];
+        let name_len = rest
+            .bytes()
+            .take_while(|&b| b.is_ascii_digit() || (b'A'..=b'z').contains(&b))
+            .count();
+        if name_len == 0 {
+            return Ok(None);
+        }
+        let name = &rest[..name_len];
+        let mut tail = &rest[name_len..];
+        let mut semantic = None;
+        if let Some(after) = tail.strip_prefix(':') {
+            let len = after
+                .bytes()
+                .take_while(|&b| {
+                    b.is_ascii_digit() || (b'A'..=b'z').contains(&b) || b"@[]_:.-".contains(&b)
+                })
+                .count();
+            if len > 0 {
+                semantic = Some(&after[..len]);
+                tail = &after[len..];
+            }
+        }
+        let mut definition = None;
+        if let Some(after) = tail.strip_prefix('=') {
+            let len = definition_length(after);
+            if len > 0 {
+                definition = Some(&after[..len]);
+                tail = &after[len..];
+            }
+        }
+        let Some(close) = tail.find('}') else {
+            return Ok(None);
+        };
+        let end = self.src.len() - tail.len() + close + 1;
+        let splice = self
+            .shared
+            .resolver
+            .resolve(name, semantic, definition)
+            .map_err(|e| format!("{e} (`{}` at position {start})", &self.src[start..end]))?;
+        if self.shared.expanding.iter().any(|n| n == name) {
+            return Err(format!(
+                "pattern {name} refers to itself (through {}) at position {start}",
+                self.shared.expanding.join(" -> ")
+            ));
+        }
+        if self.shared.expanding.len() >= MAX_DEPTH {
+            return Err(format!(
+                "patterns nest deeper than {MAX_DEPTH} at position {start}"
+            ));
+        }
+        self.pos = end;
+        let capture = splice.capture_as.map(|n| self.new_group(&n));
+        self.shared.expanding.push(name.to_string());
+        let inner = parse_source(&splice.regex, self.flags, self.shared)
+            .map_err(|e| format!("in pattern {name}: {e}"));
+        self.shared.expanding.pop();
+        let inner = inner?;
+        Ok(Some(match capture {
+            Some(index) => Node::Capture(index, Box::new(inner)),
+            None => inner,
+        }))
+    }
+
+    fn escape(&mut self) -> Result<Node, String> {
+        let c = self.next_char()?;
+        Ok(match c {
+            'A' => Node::Assert(Assertion::TextStart),
+            'z' => Node::Assert(Assertion::TextEnd),
+            'Z' => Node::Assert(Assertion::TextEndNewline),
+            'b' => Node::Assert(Assertion::WordBoundary),
+            'B' => Node::Assert(Assertion::NotWordBoundary),
+            'k' | 'g' | '1'..='9' => {
+                self.pos -= 1;
+                return Err(self.error("backreferences and subexpression calls are not supported"));
+            }
+            'G' => {
+                self.pos -= 1;
+                return Err(self.error("`\\G` is not supported"));
+            }
+            _ => {
+                self.pos -= c.len_utf8();
+                match self.class_escape()? {
+                    Escaped::Char(c) => self.literal(c),
+                    Escaped::Class(class) => Node::Class(*class),
+                }
+            }
+        })
+    }
+}
+
+/// Length of an inline `%{NAME=definition}` body: up to the `}` that closes
+/// the reference, with nested braces (`{1,3}`) and escapes skipped.
+fn definition_length(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'{' => depth += 1,
+            b'}' if depth == 0 => return i,
+            b'}' => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    0
+}

@@ -1,0 +1,244 @@
+//! Matching-order and dialect tests, each checked against what Ruby's
+//! Regexp (Onigmo) returns for the same pattern and input.
+
+use super::*;
+
+fn budget() -> Budget {
+    Budget::new(1_000_000, None, || 0)
+}
+
+/// The whole match and each named group, as Ruby's MatchData shows them.
+fn find(pattern: &str, input: &str) -> Option<Vec<(String, Option<String>)>> {
+    let mut resolver = NoReferences;
+    let regex = Regex::new(&format!("(?<all>{pattern})"), &mut resolver).unwrap();
+    let mut matcher = Matcher::default();
+    if !regex.search(&mut matcher, input, &mut budget()).unwrap() {
+        return None;
+    }
+    let slots = matcher.slots();
+    let mut out = Vec::new();
+    for (name, groups) in regex.names() {
+        for &g in groups {
+            let (s, e) = (slots[2 * g], slots[2 * g + 1]);
+            let value =
+                (s != UNSET && e != UNSET).then(|| input[s as usize..e as usize].to_string());
+            out.push((name.clone(), value));
+        }
+    }
+    Some(out)
+}
+
+fn whole(pattern: &str, input: &str) -> Option<String> {
+    find(pattern, input).map(|m| m[0].1.clone().unwrap())
+}
+
+fn group(pattern: &str, input: &str, name: &str) -> Option<String> {
+    find(pattern, input)?
+        .into_iter()
+        .find(|(n, _)| n == name)?
+        .1
+}
+
+#[test]
+fn leftmost_then_priority_order() {
+    assert_eq!(whole("a|ab", "xab").as_deref(), Some("a"));
+    assert_eq!(whole("ab|a", "xab").as_deref(), Some("ab"));
+    assert_eq!(whole("a+?b", "aaab").as_deref(), Some("aaab"));
+    assert_eq!(whole("a*?", "aaa").as_deref(), Some(""));
+    assert_eq!(whole("x*", "aaa").as_deref(), Some(""));
+    assert_eq!(whole("(?:a|b)*c", "zababc").as_deref(), Some("ababc"));
+    assert_eq!(whole("a{2,3}", "aaaa").as_deref(), Some("aaa"));
+    assert_eq!(whole("a{2,3}?", "aaaa").as_deref(), Some("aa"));
+    assert_eq!(whole("a{2}", "a"), None);
+    assert_eq!(whole("a{,2}b", "aaab").as_deref(), Some("aab"));
+    assert_eq!(whole("(?:ab){2,}", "abababx").as_deref(), Some("ababab"));
+    assert_eq!(whole("a{1,2}+", "aaaa").as_deref(), Some("aaaa"));
+}
+
+#[test]
+fn literal_braces_when_not_an_interval() {
+    assert_eq!(whole("%{}", "a%{}").as_deref(), Some("%{}"));
+    assert_eq!(whole("%{ x}", "%{ x}").as_deref(), Some("%{ x}"));
+    assert_eq!(whole("a{,}", "a{,}").as_deref(), Some("a{,}"));
+    assert_eq!(whole("{", "{").as_deref(), Some("{"));
+}
+
+#[test]
+fn greedy_runs_give_back() {
+    assert_eq!(group("(?<a>.*)b", "aabab", "a").as_deref(), Some("aaba"));
+    assert_eq!(
+        group("(?<a>[^ ]*) (?<b>.*)", "x y z", "b").as_deref(),
+        Some("y z")
+    );
+    assert_eq!(
+        group("(?<a>\\d+)(?<b>\\d)", "12345", "a").as_deref(),
+        Some("1234")
+    );
+    assert_eq!(group("(?<a>.*?)-", "ab-cd-", "a").as_deref(), Some("ab"));
+}
+
+#[test]
+fn atomic_and_possessive_do_not_give_back() {
+    assert_eq!(whole("(?>a+)a", "aaa"), None);
+    assert_eq!(whole("a++a", "aaa"), None);
+    assert_eq!(whole("(?>ab|a)c", "ac").as_deref(), Some("ac"));
+    assert_eq!(whole("(?>a|ab)c", "abc"), None);
+    assert_eq!(whole("(?:a|b)*+b", "abab"), None);
+}
+
+#[test]
+fn lookarounds() {
+    assert_eq!(whole("(?<![0-9])\\d+", "a12").as_deref(), Some("12"));
+    assert_eq!(whole("(?<![0-9.])\\d+", "1.23"), Some("1".into()));
+    assert_eq!(whole("\\d+(?![0-9])", "123x").as_deref(), Some("123"));
+    assert_eq!(whole("foo(?=bar)", "foobaz foobar").as_deref(), Some("foo"));
+    assert_eq!(whole("(?<=ab|c)d", "abd").as_deref(), Some("d"));
+    assert_eq!(whole("(?<=ab|c)d", "cd").as_deref(), Some("d"));
+    assert_eq!(whole("(?<!ab|c)d", "cd xd").as_deref(), Some("d"));
+    assert_eq!(find("(?<!ab|c)d", "cd abd"), None);
+    // A capture inside a positive lookahead stays (SYSLOGPAMSESSION relies on it).
+    assert_eq!(
+        group("(?=(?<u>\\w+))\\w", "abc", "u").as_deref(),
+        Some("abc")
+    );
+    // One inside a negative lookahead never does.
+    assert_eq!(group("(?!(?<u>x))\\w", "abc", "u"), None);
+    assert!(
+        Regex::new("(?<=a+)b", &mut NoReferences)
+            .err()
+            .unwrap()
+            .contains("fixed length")
+    );
+}
+
+#[test]
+fn anchors_are_line_anchors() {
+    assert_eq!(whole("^b", "a\nb").as_deref(), Some("b"));
+    assert_eq!(whole("a$", "a\nb").as_deref(), Some("a"));
+    assert_eq!(whole("\\Ab", "a\nb"), None);
+    assert_eq!(whole("a\\z", "a\nb"), None);
+    assert_eq!(whole("b\\Z", "a\nb\n").as_deref(), Some("b"));
+    assert_eq!(whole("\\bcat\\b", "concat cat").as_deref(), Some("cat"));
+    assert_eq!(whole("\\Bcat", "concat cat").as_deref(), Some("cat"));
+}
+
+#[test]
+fn dot_matches_newline_and_flags_scope_to_groups() {
+    assert_eq!(whole("a.b", "a\nb").as_deref(), Some("a\nb"));
+    assert_eq!(whole("(?-m:a.b)", "a\nb"), None);
+    assert_eq!(whole("(?i)abc", "xABC").as_deref(), Some("ABC"));
+    assert_eq!(whole("(?:(?i)a)b", "AB"), None);
+    assert_eq!(whole("(?i:a)b", "Ab").as_deref(), Some("Ab"));
+    assert_eq!(whole("(?x) a b # comment\n", "ab").as_deref(), Some("ab"));
+    assert_eq!(
+        whole("[[:alpha:]]+(?i)[a-c]+", "xyzABC").as_deref(),
+        Some("xyzABC")
+    );
+}
+
+#[test]
+fn classes_and_escapes() {
+    assert_eq!(whole("\\h+", "zz0aF9g").as_deref(), Some("0aF9"));
+    assert_eq!(whole("[^\\\\?*]+", "ab?c").as_deref(), Some("ab"));
+    assert_eq!(whole("[+-]?\\d", "x-1").as_deref(), Some("-1"));
+    assert_eq!(
+        whole("[a-zA-Z0-9!#$%&'*+\\-/=?^_`{|}~]+", " a+b{c}").as_deref(),
+        Some("a+b{c}")
+    );
+    assert_eq!(whole("[]a]+", "]a]").as_deref(), Some("]a]"));
+    assert_eq!(whole("\\x41\\u0042", "AB").as_deref(), Some("AB"));
+    assert_eq!(whole("[[:^digit:]]+", "ab1").as_deref(), Some("ab"));
+    assert_eq!(whole("\\.\\[\\]", "x.[]").as_deref(), Some(".[]"));
+}
+
+#[test]
+fn ascii_shorthands_and_unicode_posix_brackets() {
+    // Ruby: \w is ASCII-only, [[:alnum:]] follows Unicode.
+    assert_eq!(whole("\\w+", "Čierný").as_deref(), Some("iern"));
+    assert_eq!(
+        whole("[[:alnum:]]+", "Čierný中 x").as_deref(),
+        Some("Čierný中")
+    );
+    assert_eq!(whole("[^ ]+", "中文 x").as_deref(), Some("中文"));
+    assert_eq!(whole(".{2}", "中文x").as_deref(), Some("中文"));
+    assert_eq!(group("(?<a>.+)文", "中文文", "a").as_deref(), Some("中文"));
+    assert_eq!(whole("(?<=中)x", "中x").as_deref(), Some("x"));
+}
+
+#[test]
+fn captures_follow_ruby() {
+    // The last iteration's value, as Onigmo keeps it.
+    assert_eq!(
+        group("(?:(?<a>\\w),?)+", "x,y,z", "a").as_deref(),
+        Some("z")
+    );
+    // Two groups of one name are both reported, in order.
+    let m = find("(?<n>a)|(?<n>b)", "b").unwrap();
+    assert_eq!(m[1], ("n".into(), None));
+    assert_eq!(m[2], ("n".into(), Some("b".into())));
+    // An empty iteration ends a loop instead of looping forever.
+    assert_eq!(whole("(?:a?)*b", "aab").as_deref(), Some("aab"));
+    assert_eq!(whole("(?:(?=a))*a", "a").as_deref(), Some("a"));
+}
+
+#[test]
+fn errors_name_the_position() {
+    let err = |p: &str| Regex::new(p, &mut NoReferences).err().unwrap();
+    assert_eq!(
+        err("ab(c"),
+        "end pattern with unmatched parenthesis at position 2"
+    );
+    assert_eq!(err("ab)"), "unmatched `)` at position 2");
+    assert_eq!(err("[a-"), "premature end of char-class at position 0");
+    assert!(err("a{3,2}").contains("upper bound"));
+    assert!(err("*a").contains("target of repeat"));
+    assert!(err("(?<n>a)\\k<n>").contains("backreferences"));
+    assert!(err("%{FOO}").contains("unknown pattern FOO"));
+}
+
+#[test]
+fn the_step_budget_stops_catastrophic_backtracking() {
+    let regex = Regex::new("(?:a|a)*b", &mut NoReferences).unwrap();
+    let mut matcher = Matcher::default();
+    let input = "a".repeat(40);
+    let mut budget = budget();
+    assert_eq!(
+        regex.search(&mut matcher, &input, &mut budget),
+        Err(Stop::Steps)
+    );
+}
+
+#[test]
+fn the_time_limit_stops_a_long_search() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static NOW: AtomicI64 = AtomicI64::new(0);
+    // A clock that advances one second per reading.
+    let clock = || NOW.fetch_add(1_000_000_000, Ordering::Relaxed);
+    let regex = Regex::new("(?:a|a)*b", &mut NoReferences).unwrap();
+    let mut budget = Budget::new(u64::MAX, Some(1_500_000_000), clock);
+    let input = "a".repeat(40);
+    assert_eq!(
+        regex.search(&mut Matcher::default(), &input, &mut budget),
+        Err(Stop::Deadline)
+    );
+}
+
+#[test]
+fn runs_scanned_with_memchr_keep_their_meaning() {
+    assert_eq!(whole("\"[^\"]*\"", "a\"中\"b").as_deref(), Some("\"中\""));
+    assert_eq!(
+        group("(?<a>.*?)\"", "中文\"x", "a").as_deref(),
+        Some("中文")
+    );
+    assert_eq!(whole("[^,]*?;", "a,b;").as_deref(), Some("b;"));
+    assert_eq!(whole("[^ ]+", " x").as_deref(), Some("x"));
+    assert_eq!(whole("x[^ ]+", "x "), None);
+    assert_eq!(
+        group("(?<a>[^\"]*)\"(?<b>.*)", "ab\"c\"d", "b").as_deref(),
+        Some("c\"d")
+    );
+    assert_eq!(
+        group("(?<a>.*?)(?:\"|$)", "abc", "a").as_deref(),
+        Some("abc")
+    );
+}

@@ -1,0 +1,220 @@
+//! The filter's Logstash semantics, option by option.
+
+use super::*;
+use serde_json::json;
+
+fn grok(config: Value) -> Grok {
+    Grok::new(serde_json::from_value(config).unwrap()).unwrap()
+}
+
+fn run(config: Value, event: Value) -> Value {
+    let mut filter = grok(config);
+    let text = event.to_string();
+    let mut event = Event::parse(text.as_bytes()).unwrap();
+    assert_eq!(filter.process(&mut event), Verdict::Keep);
+    serde_json::from_str(&event.to_json()).unwrap()
+}
+
+fn init_error(config: Value) -> String {
+    match Grok::new(serde_json::from_value(config).unwrap()) {
+        Ok(_) => panic!("expected an init error"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn captures_casts_and_nested_fields() {
+    let out = run(
+        json!({"match": {"message": "%{IP:[client][ip]} %{NUMBER:bytes:int} %{NUMBER:ms:float} %{WORD}"},
+               "ecs_compatibility": "disabled"}),
+        json!({"message": "10.0.0.1 512 1.5 done"}),
+    );
+    assert_eq!(out["client"]["ip"], "10.0.0.1");
+    assert_eq!(out["bytes"], 512);
+    assert_eq!(out["ms"], 1.5);
+    assert!(
+        out.get("WORD").is_none(),
+        "named_captures_only skips %{{WORD}}"
+    );
+    assert!(out.get("tags").is_none());
+}
+
+#[test]
+fn failure_and_custom_tags() {
+    let out = run(
+        json!({"match": {"message": "%{IP:ip}"}}),
+        json!({"message": "no address"}),
+    );
+    assert_eq!(out["tags"], json!(["_grokparsefailure"]));
+    let out = run(
+        json!({"match": {"message": "%{IP:ip}"}, "tag_on_failure": ["a", "b"]}),
+        json!({"message": "x", "tags": ["old"]}),
+    );
+    assert_eq!(out["tags"], json!(["old", "a", "b"]));
+}
+
+#[test]
+fn a_capture_into_an_existing_field_appends() {
+    let out = run(
+        json!({"match": {"message": "%{WORD} %{GREEDYDATA:message}"}}),
+        json!({"message": "GET rest of it"}),
+    );
+    assert_eq!(out["message"], json!(["GET rest of it", "rest of it"]));
+    let out = run(
+        json!({"match": {"message": "%{WORD} %{GREEDYDATA:message}"}, "overwrite": ["message"]}),
+        json!({"message": "GET rest of it"}),
+    );
+    assert_eq!(out["message"], "rest of it");
+    let out = run(
+        json!({"match": {"message": "(?<n>\\d)(?<n>\\d)"}}),
+        json!({"message": "12", "n": ["0"]}),
+    );
+    assert_eq!(out["n"], json!(["0", "1", "2"]));
+    // A number already there is left alone, as Logstash does.
+    let out = run(
+        json!({"match": {"message": "(?<n>\\d)"}}),
+        json!({"message": "1", "n": 5}),
+    );
+    assert_eq!(out["n"], 5);
+}
+
+#[test]
+fn only_the_first_group_of_a_name_is_cast() {
+    let out = run(
+        json!({"match": {"message": "%{INT:n:int}|x%{INT:n:int}"}}),
+        json!({"message": "x7"}),
+    );
+    // The first `n` group did not participate (nil, skipped); the second is
+    // not cast, exactly as jls-grok's generated code behaves.
+    assert_eq!(out["n"], "7");
+}
+
+#[test]
+fn empty_captures_are_dropped_unless_kept() {
+    let config = |keep: bool| json!({"match": {"message": "a(?<e>x?)b(?<n>y)?"}, "keep_empty_captures": keep});
+    let out = run(config(false), json!({"message": "ab"}));
+    assert!(out.get("e").is_none() && out.get("n").is_none());
+    let out = run(config(true), json!({"message": "ab"}));
+    assert_eq!(out["e"], "");
+    assert_eq!(out["n"], Value::Null);
+}
+
+#[test]
+fn patterns_are_tried_in_order_and_break_on_match() {
+    let config = |brk: bool| json!({"match": {"message": ["%{INT:num}", "%{WORD:word}"]}, "break_on_match": brk});
+    let out = run(config(true), json!({"message": "abc 12"}));
+    assert_eq!(out["num"], "12");
+    assert!(out.get("word").is_none());
+    let out = run(config(false), json!({"message": "abc 12"}));
+    assert_eq!(
+        (out["num"].as_str(), out["word"].as_str()),
+        (Some("12"), Some("abc"))
+    );
+    // Logstash quirk: without break_on_match, the last pattern decides.
+    let out = run(
+        json!({"match": {"message": ["%{INT:num}", "%{IP:ip}"]}, "break_on_match": false}),
+        json!({"message": "abc 12"}),
+    );
+    assert_eq!(out["num"], "12");
+    assert_eq!(out["tags"], json!(["_grokparsefailure"]));
+}
+
+#[test]
+fn several_fields_arrays_and_missing_fields() {
+    let out = run(
+        json!({"match": {"a": "%{INT:x}", "b": "%{WORD:y}"}, "break_on_match": false}),
+        json!({"a": [1, "z", 2], "b": "w"}),
+    );
+    assert_eq!(out["x"], json!(["1", "2"]));
+    assert_eq!(out["y"], "w");
+    let out = run(
+        json!({"match": {"absent": "%{INT:x}"}}),
+        json!({"message": "1"}),
+    );
+    assert_eq!(out["tags"], json!(["_grokparsefailure"]));
+}
+
+#[test]
+fn pattern_definitions_inline_groups_and_targets() {
+    let out = run(
+        json!({"match": {"message": "%{QUEUE:qid}: (?<[mail][to]>\\S+)"},
+               "pattern_definitions": {"QUEUE": "[0-9A-F]{10,11}"},
+               "target": "[postfix]"}),
+        json!({"message": "BEF25A72965: a@b.c"}),
+    );
+    assert_eq!(
+        out["postfix"],
+        json!({"qid": "BEF25A72965", "mail": {"to": "a@b.c"}})
+    );
+}
+
+#[test]
+fn named_captures_only_false_captures_bare_references() {
+    let out = run(
+        json!({"match": {"message": "%{INT} %{WORD:w}"}, "named_captures_only": false}),
+        json!({"message": "5 x"}),
+    );
+    assert_eq!(out["INT"], "5");
+    assert_eq!(out["w"], "x");
+}
+
+#[test]
+fn common_options_apply_on_success_only() {
+    let config = json!({"match": {"message": "%{INT:n}"}, "add_tag": ["n_%{n}"],
+                        "add_field": {"[meta][seen]": "yes"}, "remove_field": ["junk"]});
+    let out = run(config.clone(), json!({"message": "7", "junk": 1}));
+    assert_eq!(out["tags"], json!(["n_7"]));
+    assert_eq!(out["meta"]["seen"], "yes");
+    assert!(out.get("junk").is_none());
+    let out = run(config, json!({"message": "x", "junk": 1}));
+    assert_eq!(out["junk"], 1);
+    assert_eq!(out["tags"], json!(["_grokparsefailure"]));
+}
+
+#[test]
+fn a_runaway_pattern_is_tagged_timeout() {
+    let out = run(
+        json!({"match": {"message": "^(?:a|a)*b$"}, "timeout_steps": 10000}),
+        json!({"message": "a".repeat(60)}),
+    );
+    assert_eq!(out["tags"], json!(["_groktimeout"]));
+}
+
+#[test]
+fn bad_patterns_fail_init_naming_pattern_and_position() {
+    let err = init_error(json!({"match": {"message": "%{WORD:w} (%{NOPE}"}}));
+    assert!(err.contains("pattern %{NOPE} not defined"), "{err}");
+    assert!(err.contains("position 11"), "{err}");
+    let err =
+        init_error(json!({"match": {"message": "%{BAD}"}, "pattern_definitions": {"BAD": "a(b"}}));
+    assert!(
+        err.contains("in pattern BAD: end pattern with unmatched parenthesis at position 1"),
+        "{err}"
+    );
+    let err = init_error(
+        json!({"match": {"message": "%{R}"}, "pattern_definitions": {"R": "x%{S}", "S": "%{R}"}}),
+    );
+    assert!(err.contains("refers to itself"), "{err}");
+    let err = init_error(json!({"match": {"message": "%{WORD}"}, "ecs_compatibility": "v2"}));
+    assert!(err.contains("ecs_compatibility"), "{err}");
+    let err = init_error(json!({"match": "nope"}));
+    assert!(err.contains("match must be"), "{err}");
+}
+
+#[test]
+fn ecs_compatibility_picks_the_pattern_set() {
+    let line =
+        "127.0.0.1 - - [11/Dec/2013:00:01:45 -0800] \"GET /x HTTP/1.1\" 200 3891 \"-\" \"curl\"";
+    let legacy = run(
+        json!({"match": {"message": "%{COMBINEDAPACHELOG}"}, "ecs_compatibility": "disabled"}),
+        json!({"message": line}),
+    );
+    assert_eq!(legacy["clientip"], "127.0.0.1");
+    assert_eq!(legacy["response"], "200");
+    let ecs = run(
+        json!({"match": {"message": "%{COMBINEDAPACHELOG}"}}),
+        json!({"message": line}),
+    );
+    assert_eq!(ecs["source"]["address"], "127.0.0.1");
+    assert_eq!(ecs["http"]["response"]["status_code"], 200);
+}

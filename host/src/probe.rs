@@ -1,0 +1,120 @@
+//! `wasmstash probe`: an HTTP GET that exits 0 on a 2xx answer, for container
+//! health checks. The sidecar's image has no curl or wget (fewer tools, fewer
+//! CVEs), so the binary checks itself: `HEALTHCHECK CMD ["wasmstash", "probe"]`.
+//!
+//! Plain HTTP/1.0 over a std `TcpStream`, with a deadline on every step: a
+//! health check must never hang, and it only ever talks to the sidecar on the
+//! same host.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// What to GET (http only).
+    #[arg(default_value = "http://127.0.0.1:9700/readyz")]
+    pub url: String,
+    /// Seconds for the whole check.
+    #[arg(long, default_value_t = 3)]
+    pub timeout: u64,
+}
+
+/// Returns the status line on a 2xx answer, an error otherwise.
+pub fn probe(args: &ProbeArgs) -> Result<String, String> {
+    let rest = args
+        .url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{}: only http:// URLs can be probed", args.url))?;
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash..]),
+        None => (rest, "/"),
+    };
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    let address = authority
+        .to_socket_addrs()
+        .map_err(|e| format!("{authority}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{authority}: no address"))?;
+    let mut stream =
+        TcpStream::connect_timeout(&address, timeout).map_err(|e| format!("{address}: {e}"))?;
+    stream.set_read_timeout(Some(timeout)).ok();
+    stream.set_write_timeout(Some(timeout)).ok();
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("{address}: {e}"))?;
+    // The status line is all we need; 256 bytes hold it.
+    let mut head = [0u8; 256];
+    let mut filled = 0;
+    while filled < head.len() && !head[..filled].contains(&b'\n') {
+        match stream.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) => return Err(format!("{address}: {e}")),
+        }
+    }
+    let text = String::from_utf8_lossy(&head[..filled]);
+    let status_line = text.lines().next().unwrap_or("").trim().to_owned();
+    let code = status_line.split_whitespace().nth(1).unwrap_or("");
+    if code.len() == 3 && code.starts_with('2') {
+        Ok(status_line)
+    } else if status_line.is_empty() {
+        Err(format!("{}: no answer", args.url))
+    } else {
+        Err(format!("{}: {status_line}", args.url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A one-request server answering `status_line`; returns the probe args
+    /// for it and the request it received.
+    fn answer_once(status_line: &'static str) -> (ProbeArgs, std::thread::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/readyz", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 512];
+            let n = stream.read(&mut request).unwrap();
+            write!(stream, "{status_line}\r\ncontent-length: 2\r\n\r\nok").unwrap();
+            String::from_utf8_lossy(&request[..n]).into_owned()
+        });
+        (ProbeArgs { url, timeout: 5 }, server)
+    }
+
+    #[test]
+    fn a_2xx_answer_passes_and_anything_else_fails() {
+        let (args, server) = answer_once("HTTP/1.1 200 OK");
+        assert_eq!(probe(&args).unwrap(), "HTTP/1.1 200 OK");
+        assert!(
+            server
+                .join()
+                .unwrap()
+                .starts_with("GET /readyz HTTP/1.0\r\n")
+        );
+
+        let (args, server) = answer_once("HTTP/1.1 503 Service Unavailable");
+        let error = probe(&args).unwrap_err();
+        assert!(
+            error.ends_with("/readyz: HTTP/1.1 503 Service Unavailable"),
+            "{error}"
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn only_http_urls_are_probed() {
+        let args = ProbeArgs {
+            url: "https://127.0.0.1:9700/readyz".into(),
+            timeout: 1,
+        };
+        assert!(probe(&args).unwrap_err().contains("only http://"));
+    }
+}

@@ -1,0 +1,185 @@
+//! What the Elasticsearch and Kibana steps share: the credentials, the CA
+//! certificate and the wait for a service that is still starting (in compose,
+//! setup starts while Kibana is still migrating its saved objects).
+
+use std::future::Future;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{SetupArgs, SetupError};
+
+/// How setup authenticates; the same credentials go to both services.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    None,
+    Basic {
+        username: String,
+        password: String,
+    },
+    /// base64 of `id:key`, sent as `Authorization: ApiKey ...`.
+    ApiKey(String),
+}
+
+impl Auth {
+    pub fn from_args(args: &SetupArgs) -> Result<Auth, SetupError> {
+        match (&args.api_key, &args.username, &args.password) {
+            (Some(key), None, None) if !key.trim().is_empty() => Ok(Auth::ApiKey(key.trim().into())),
+            (Some(_), _, _) => Err(SetupError(
+                "--api-key is empty, or given together with --username/--password; use one of the two".into(),
+            )),
+            (None, Some(username), Some(password)) => Ok(Auth::Basic {
+                username: username.clone(),
+                password: password.clone(),
+            }),
+            (None, Some(_), None) => Err(SetupError(
+                "--username needs a password: set ELASTICSEARCH_PASSWORD (or --password)".into(),
+            )),
+            (None, None, Some(_)) => Err(SetupError(
+                "a password was given without --username (ELASTICSEARCH_USERNAME), e.g. `elastic`".into(),
+            )),
+            (None, None, None) => Ok(Auth::None),
+        }
+    }
+}
+
+/// Reads and sanity-checks the CA file, so a wrong path or a key file given
+/// by mistake fails with its own message rather than as a TLS error later.
+pub fn read_ca(path: Option<&Path>) -> Result<Option<Vec<u8>>, SetupError> {
+    let Some(path) = path else { return Ok(None) };
+    let pem = std::fs::read(path)
+        .map_err(|e| SetupError(format!("--ca-cert {}: {e}", path.display())))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(SetupError(format!(
+            "--ca-cert {}: no PEM certificate in the file (expected -----BEGIN CERTIFICATE-----)",
+            path.display()
+        )));
+    }
+    Ok(Some(pem))
+}
+
+/// The result of one readiness probe.
+pub enum Probe<T> {
+    Ready(T),
+    /// Not up yet (connection refused, 503, still starting): try again.
+    NotYet(String),
+    /// Up but refusing us (bad credentials, no privilege): waiting won't help.
+    Refused(String),
+}
+
+/// Probes `service` until it is ready, refuses, or `timeout` passes. Always
+/// probes at least once.
+pub async fn wait_for<T, F, Fut>(
+    service: &str,
+    url: &str,
+    timeout: Duration,
+    mut probe: F,
+) -> Result<T, SetupError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Probe<T>>,
+{
+    let started = Instant::now();
+    let mut announced = false;
+    loop {
+        match probe().await {
+            Probe::Ready(value) => return Ok(value),
+            Probe::Refused(why) => {
+                return Err(SetupError(format!(
+                    "{service} at {url} refused setup: {why}"
+                )));
+            }
+            Probe::NotYet(why) => {
+                if started.elapsed() >= timeout {
+                    return Err(SetupError(format!(
+                        "{service} at {url} was not ready within {} s (last answer: {why}); \
+                         check that it is running and the URL is right, or raise --wait-timeout",
+                        timeout.as_secs()
+                    )));
+                }
+                if !announced {
+                    eprintln!("waiting for {service} at {url} ({why})");
+                    announced = true;
+                }
+                tokio::time::sleep(Duration::from_secs(2).min(timeout)).await;
+            }
+        }
+    }
+}
+
+/// The advice for a 401/403, shared by both services.
+pub fn refused_advice(status: u16) -> &'static str {
+    if status == 401 {
+        "check ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD or ELASTICSEARCH_API_KEY"
+    } else {
+        "the user or API key lacks a privilege setup needs (manage_ilm, manage_index_templates, \
+         and Kibana's saved objects management)"
+    }
+}
+
+/// An error with its causes, which for a connection failure hold the useful
+/// part ("Connection refused", "certificate verify failed").
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SetupArgs,
+    }
+
+    fn auth(flags: &[&str]) -> Result<Auth, String> {
+        let mut argv = vec!["setup"];
+        argv.extend_from_slice(flags);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        Auth::from_args(&cli.args).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn credentials_come_in_pairs_or_as_a_key() {
+        assert!(matches!(
+            auth(&["--username", "u", "--password", "p"]),
+            Ok(Auth::Basic { .. })
+        ));
+        assert!(matches!(auth(&["--api-key", "aWQ6a2V5"]), Ok(Auth::ApiKey(k)) if k == "aWQ6a2V5"));
+        assert!(
+            auth(&["--username", "u"])
+                .unwrap_err()
+                .contains("needs a password")
+        );
+        assert!(
+            auth(&["--password", "p"])
+                .unwrap_err()
+                .contains("without --username")
+        );
+        assert!(auth(&["--api-key", " "]).unwrap_err().contains("empty"));
+        assert!(auth(&["--api-key", "k", "--username", "u"]).is_err());
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_a_pem_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.pem");
+        std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\n...\n").unwrap();
+        let error = read_ca(Some(&key)).unwrap_err().0;
+        assert!(error.contains("no PEM certificate"), "{error}");
+        let missing = read_ca(Some(&dir.path().join("nope.crt"))).unwrap_err().0;
+        assert!(missing.starts_with("--ca-cert "), "{missing}");
+        assert!(read_ca(None).unwrap().is_none());
+    }
+}

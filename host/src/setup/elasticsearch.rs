@@ -1,0 +1,379 @@
+//! The Elasticsearch half of setup: a lifecycle policy, two component
+//! templates (settings, mappings) and the composable index template that
+//! joins them, all from the JSON files in `elasticsearch/`, embedded here so
+//! the binary carries the mappings it was built with.
+//!
+//! Idempotence: each body is stamped with `_meta.digest`, the SHA-256 of the
+//! file's JSON. Setup reads the installed object first and writes only when
+//! the digest differs, so a second run sends no writes at all (Elasticsearch
+//! would otherwise bump versions and `modified_date` on every run).
+
+use std::time::Duration;
+
+use elasticsearch::auth::Credentials;
+use elasticsearch::cert::{Certificate, CertificateValidation};
+use elasticsearch::cluster::{
+    ClusterGetComponentTemplateParts, ClusterHealthParts, ClusterPutComponentTemplateParts,
+};
+use elasticsearch::http::response::Response;
+use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+use elasticsearch::ilm::{IlmGetLifecycleParts, IlmPutLifecycleParts};
+use elasticsearch::indices::{IndicesGetIndexTemplateParts, IndicesPutIndexTemplateParts};
+use elasticsearch::{Elasticsearch, Error as EsError};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::connection::{self, Auth, Probe, chain, refused_advice};
+use super::{Outcome, SetupError};
+
+/// The policy every wasmstash data stream uses (named in the settings component).
+pub const ILM_POLICY: &str = "wasmstash-logs";
+pub const SETTINGS_COMPONENT: &str = "wasmstash-logs@settings";
+pub const MAPPINGS_COMPONENT: &str = "wasmstash-logs@mappings";
+pub const INDEX_TEMPLATE: &str = "wasmstash-logs";
+
+#[derive(Clone, Copy)]
+enum Kind {
+    IlmPolicy,
+    ComponentTemplate,
+    IndexTemplate,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::IlmPolicy => "lifecycle policy",
+            Kind::ComponentTemplate => "component template",
+            Kind::IndexTemplate => "index template",
+        }
+    }
+}
+
+/// In install order: the index template names the components, the settings
+/// component names the policy, and Elasticsearch checks both on PUT.
+const ASSETS: &[(Kind, &str, &str)] = &[
+    (
+        Kind::IlmPolicy,
+        ILM_POLICY,
+        include_str!("../../../elasticsearch/ilm-policy.json"),
+    ),
+    (
+        Kind::ComponentTemplate,
+        SETTINGS_COMPONENT,
+        include_str!("../../../elasticsearch/component-settings.json"),
+    ),
+    (
+        Kind::ComponentTemplate,
+        MAPPINGS_COMPONENT,
+        include_str!("../../../elasticsearch/component-mappings.json"),
+    ),
+    (
+        Kind::IndexTemplate,
+        INDEX_TEMPLATE,
+        include_str!("../../../elasticsearch/index-template.json"),
+    ),
+];
+
+pub struct Installer {
+    client: Elasticsearch,
+    url: String,
+}
+
+impl Installer {
+    pub fn new(
+        url: &str,
+        auth: &Auth,
+        ca_pem: Option<&Vec<u8>>,
+        request_timeout: Duration,
+    ) -> Result<Installer, SetupError> {
+        let parsed = elasticsearch::http::Url::parse(url)
+            .map_err(|e| SetupError(format!("--es-url {url}: not a URL: {e}")))?;
+        let mut builder =
+            TransportBuilder::new(SingleNodeConnectionPool::new(parsed)).timeout(request_timeout);
+        match auth {
+            Auth::None => {}
+            Auth::Basic { username, password } => {
+                builder = builder.auth(Credentials::Basic(username.clone(), password.clone()));
+            }
+            Auth::ApiKey(encoded) => {
+                builder = builder.auth(Credentials::EncodedApiKey(encoded.clone()));
+            }
+        }
+        if let Some(pem) = ca_pem {
+            let certificate = Certificate::from_pem(pem)
+                .map_err(|e| SetupError(format!("--ca-cert: {}", chain(&e))))?;
+            builder = builder.cert_validation(CertificateValidation::Full(certificate));
+        }
+        let transport = builder
+            .build()
+            .map_err(|e| SetupError(format!("elasticsearch client: {}", chain(&e))))?;
+        Ok(Installer {
+            client: Elasticsearch::new(transport),
+            url: url.to_owned(),
+        })
+    }
+
+    /// Waits for the cluster to answer with yellow or green health; returns it.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<String, SetupError> {
+        connection::wait_for("elasticsearch", &self.url, timeout, || async {
+            let response = self
+                .client
+                .cluster()
+                .health(ClusterHealthParts::None)
+                .send()
+                .await;
+            let response = match response {
+                Ok(response) => response,
+                Err(e) => return Probe::NotYet(chain(&e)),
+            };
+            let status = response.status_code().as_u16();
+            if status == 401 || status == 403 {
+                let body = response.text().await.unwrap_or_default();
+                return Probe::Refused(format!(
+                    "HTTP {status} ({}); {}",
+                    error_reason(&body),
+                    refused_advice(status)
+                ));
+            }
+            let body: Value = match response.json().await {
+                Ok(body) => body,
+                Err(e) => return Probe::NotYet(format!("HTTP {status}: {}", chain(&e))),
+            };
+            match body["status"].as_str() {
+                Some(health @ ("green" | "yellow")) if status == 200 => {
+                    Probe::Ready(health.to_owned())
+                }
+                Some(health) => Probe::NotYet(format!("cluster health {health}")),
+                None => Probe::NotYet(format!("HTTP {status}")),
+            }
+        })
+        .await
+    }
+
+    /// Installs every asset that is missing or differs; returns what was done
+    /// to each, labelled for the summary.
+    pub async fn install(&self) -> Result<Vec<(String, Outcome)>, SetupError> {
+        let mut done = Vec::new();
+        for &(kind, name, text) in ASSETS {
+            let body = stamped(kind, text);
+            let wanted = digest_of(kind, name, &body);
+            let installed = self.installed_digest(kind, name).await?;
+            let outcome = match installed {
+                Some(ref have) if Some(have) == wanted.as_ref() => Outcome::Unchanged,
+                Some(_) => Outcome::Updated,
+                None => Outcome::Created,
+            };
+            if outcome != Outcome::Unchanged {
+                self.put(kind, name, body).await?;
+            }
+            done.push((format!("{} {name}", kind.label()), outcome));
+        }
+        Ok(done)
+    }
+
+    /// The digest of what is installed under `name`: `None` if there is no such
+    /// object, `Some("")` if there is one without our stamp.
+    async fn installed_digest(&self, kind: Kind, name: &str) -> Result<Option<String>, SetupError> {
+        let sent = match kind {
+            Kind::IlmPolicy => {
+                self.client
+                    .ilm()
+                    .get_lifecycle(IlmGetLifecycleParts::Policy(name))
+                    .send()
+                    .await
+            }
+            Kind::ComponentTemplate => {
+                self.client
+                    .cluster()
+                    .get_component_template(ClusterGetComponentTemplateParts::Name(&[name]))
+                    .send()
+                    .await
+            }
+            Kind::IndexTemplate => {
+                self.client
+                    .indices()
+                    .get_index_template(IndicesGetIndexTemplateParts::Name(name))
+                    .send()
+                    .await
+            }
+        };
+        let response = self.checked(sent, kind, name, "reading").await?;
+        let Some(response) = response else {
+            return Ok(None);
+        };
+        let body: Value = response.json().await.map_err(|e| {
+            SetupError(format!(
+                "elasticsearch at {}: reading {} {name}: unreadable answer: {}",
+                self.url,
+                kind.label(),
+                chain(&e)
+            ))
+        })?;
+        let digest = digest_of(kind, name, &body).unwrap_or_default();
+        Ok(Some(digest))
+    }
+
+    async fn put(&self, kind: Kind, name: &str, body: Value) -> Result<(), SetupError> {
+        let sent = match kind {
+            Kind::IlmPolicy => {
+                self.client
+                    .ilm()
+                    .put_lifecycle(IlmPutLifecycleParts::Policy(name))
+                    .body(body)
+                    .send()
+                    .await
+            }
+            Kind::ComponentTemplate => {
+                self.client
+                    .cluster()
+                    .put_component_template(ClusterPutComponentTemplateParts::Name(name))
+                    .body(body)
+                    .send()
+                    .await
+            }
+            Kind::IndexTemplate => {
+                self.client
+                    .indices()
+                    .put_index_template(IndicesPutIndexTemplateParts::Name(name))
+                    .body(body)
+                    .send()
+                    .await
+            }
+        };
+        match self.checked(sent, kind, name, "installing").await? {
+            Some(_) => Ok(()),
+            None => Err(SetupError(format!(
+                "elasticsearch at {}: installing {} {name}: HTTP 404",
+                self.url,
+                kind.label()
+            ))),
+        }
+    }
+
+    /// A 2xx answer, `None` for a 404, or the error worded for the operator.
+    async fn checked(
+        &self,
+        sent: Result<Response, EsError>,
+        kind: Kind,
+        name: &str,
+        doing: &str,
+    ) -> Result<Option<Response>, SetupError> {
+        let what = format!("{doing} {} {name}", kind.label());
+        let response = sent.map_err(|e| {
+            SetupError(format!(
+                "elasticsearch at {}: {what}: {}",
+                self.url,
+                chain(&e)
+            ))
+        })?;
+        let status = response.status_code().as_u16();
+        match status {
+            200..=299 => Ok(Some(response)),
+            404 => Ok(None),
+            _ => {
+                let body = response.text().await.unwrap_or_default();
+                let advice = match status {
+                    401 | 403 => format!("; {}", refused_advice(status)),
+                    _ => String::new(),
+                };
+                Err(SetupError(format!(
+                    "elasticsearch at {} refused {what}: HTTP {status} ({}){advice}",
+                    self.url,
+                    error_reason(&body)
+                )))
+            }
+        }
+    }
+}
+
+/// The asset's body with `_meta` saying who installed it and from what.
+fn stamped(kind: Kind, text: &str) -> Value {
+    let mut body: Value = serde_json::from_str(text).expect("embedded asset is JSON (tested)");
+    let digest = hex(&Sha256::digest(
+        serde_json::to_vec(&body).expect("a Value serialises"),
+    ));
+    let meta = json!({ "managed_by": "wasmstash setup", "digest": digest });
+    match kind {
+        Kind::IlmPolicy => body["policy"]["_meta"] = meta,
+        Kind::ComponentTemplate | Kind::IndexTemplate => body["_meta"] = meta,
+    }
+    body
+}
+
+/// Finds `_meta.digest` in a body we send or in Elasticsearch's GET answer,
+/// whose shapes differ per kind.
+fn digest_of(kind: Kind, name: &str, body: &Value) -> Option<String> {
+    let meta = match kind {
+        Kind::IlmPolicy => body
+            .get(name)
+            .map_or(&body["policy"], |entry| &entry["policy"])
+            .get("_meta"),
+        Kind::ComponentTemplate => {
+            first_named(body, "component_templates", "component_template", name)
+                .unwrap_or(body)
+                .get("_meta")
+        }
+        Kind::IndexTemplate => first_named(body, "index_templates", "index_template", name)
+            .unwrap_or(body)
+            .get("_meta"),
+    };
+    meta?.get("digest")?.as_str().map(str::to_owned)
+}
+
+fn first_named<'a>(body: &'a Value, list: &str, field: &str, name: &str) -> Option<&'a Value> {
+    body.get(list)?
+        .as_array()?
+        .iter()
+        .find(|entry| entry["name"] == name)
+        .map(|entry| &entry[field])
+}
+
+/// Elasticsearch's `error.reason` (or the start of the body).
+fn error_reason(body: &str) -> String {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v["error"]["reason"]
+                .as_str()
+                .or(v["error"].as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| body.chars().take(300).collect())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_asset_is_json_and_stamped_where_elasticsearch_keeps_meta() {
+        for &(kind, name, text) in ASSETS {
+            let body = stamped(kind, text);
+            let digest = digest_of(kind, name, &body).expect("stamped");
+            assert_eq!(digest.len(), 64, "{name}");
+        }
+    }
+
+    #[test]
+    fn digest_is_read_back_from_get_answers() {
+        let body = stamped(Kind::IndexTemplate, ASSETS[3].2);
+        let answer =
+            json!({"index_templates": [{"name": INDEX_TEMPLATE, "index_template": body.clone()}]});
+        assert_eq!(
+            digest_of(Kind::IndexTemplate, INDEX_TEMPLATE, &answer),
+            digest_of(Kind::IndexTemplate, INDEX_TEMPLATE, &body)
+        );
+        let policy = stamped(Kind::IlmPolicy, ASSETS[0].2);
+        let answer = json!({ILM_POLICY: {"version": 3, "policy": policy["policy"].clone()}});
+        assert!(digest_of(Kind::IlmPolicy, ILM_POLICY, &answer).is_some());
+        let foreign = json!({"index_templates": [{"name": INDEX_TEMPLATE, "index_template": {"index_patterns": ["x"]}}]});
+        assert_eq!(
+            digest_of(Kind::IndexTemplate, INDEX_TEMPLATE, &foreign),
+            None
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! grok as users run it: the `apache` pipeline of the example config over the
+//! real access log, through the `wasmstash` binary and through the pipeline
+//! with each pattern set.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+use support::*;
+use wasmstash::pipeline::Pipeline;
+
+/// Line 8,899 of the access log: its user agent lacks the closing quote.
+const BROKEN_LINE: usize = 8_899;
+
+/// Checks 10,000 results: every line but one parsed, that one tagged and
+/// kept as it was; returns the parsed events.
+fn assert_counts(results: &[Value], lines: &[String], address_field: &[&str]) {
+    assert_eq!(results.len(), 10_000, "an event was lost");
+    let mut failures = Vec::new();
+    for (i, event) in results.iter().enumerate() {
+        match event.get("tags") {
+            None => {
+                let mut at = event;
+                for key in address_field {
+                    at = &at[*key];
+                }
+                assert!(
+                    at.is_string(),
+                    "line {} parsed without an address: {event}",
+                    i + 1
+                );
+            }
+            Some(tags) => {
+                assert_eq!(tags, &json!(["_grokparsefailure"]), "line {}", i + 1);
+                assert_eq!(
+                    event["message"], lines[i],
+                    "a failed line must pass through unchanged"
+                );
+                failures.push(i + 1);
+            }
+        }
+    }
+    assert_eq!(failures, [BROKEN_LINE]);
+}
+
+#[test]
+fn the_apache_pipeline_parses_the_access_log_through_the_binary() {
+    let log = shared_data().join("access/apache_logs");
+    let config = format!("{}/../examples/wasmstash.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args([
+            "run",
+            "--config",
+            &config,
+            "--pipeline",
+            "apache",
+            log.to_str().unwrap(),
+        ])
+        .env(
+            "WASMSTASH_CACHE_DIR",
+            std::env::temp_dir().join("wasmstash-test-cache"),
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let results: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_counts(&results, &apache_lines(), &["source", "address"]);
+    assert!(stderr.contains("10000 events in, 10000 out"), "{stderr}");
+    // ECS names and types, as Logstash 8 writes them.
+    let first = &results[0];
+    assert_eq!(first["source"]["address"], "83.149.9.216");
+    assert_eq!(first["http"]["request"]["method"], "GET");
+    assert_eq!(first["http"]["response"]["status_code"], 200);
+    assert_eq!(first["http"]["response"]["body"]["bytes"], 203023);
+    assert_eq!(first["http"]["version"], "1.1");
+    assert_eq!(first["timestamp"], "17/May/2015:10:05:03 +0000");
+}
+
+#[test]
+fn the_legacy_set_parses_the_access_log_in_the_pipeline() {
+    let engine = strict_engine();
+    let config =
+        json!({"match": {"message": "%{COMBINEDAPACHELOG}"}, "ecs_compatibility": "disabled"});
+    let module = load(&engine, "grok", &built_module("grok"), &config.to_string());
+    let mut pipeline = Pipeline::new("apache-legacy", vec![module]);
+    let lines = apache_lines();
+    let events: Vec<Vec<u8>> = lines
+        .iter()
+        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .collect();
+    let mut results = Vec::new();
+    for batch in events.chunks(1000) {
+        results.extend(as_json(pipeline.process(batch.to_vec())));
+    }
+    assert_counts(&results, &lines, &["clientip"]);
+    assert_eq!(results[0]["response"], "200");
+    // The legacy set's QS keeps the quotes.
+    let agent = results[0]["agent"].as_str().unwrap();
+    assert!(
+        agent.starts_with("\"Mozilla/5.0") && agent.ends_with('"'),
+        "{agent}"
+    );
+}
+
+#[test]
+fn malformed_lines_are_tagged_and_kept() {
+    let engine = strict_engine();
+    let config = json!({"match": {"message": "%{COMBINEDAPACHELOG}"}});
+    let module = load(&engine, "grok", &built_module("grok"), &config.to_string());
+    let mut pipeline = Pipeline::new("apache", vec![module]);
+    let inputs = [
+        "".to_string(),
+        "garbage".to_string(),
+        "1.2.3.4 - - [bad date] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"".to_string(),
+        "\u{0}\u{1}\u{7f} binary \u{fffd}".to_string(),
+        "x".repeat(200_000),
+        "中文 1.2.3.4 - - ".repeat(1000),
+    ];
+    let events: Vec<Vec<u8>> = inputs
+        .iter()
+        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .collect();
+    let results = as_json(pipeline.process(events));
+    assert_eq!(results.len(), inputs.len());
+    for (result, input) in results.iter().zip(&inputs) {
+        assert_eq!(result["tags"], json!(["_grokparsefailure"]), "{result}");
+        assert_eq!(result["message"], *input);
+    }
+}

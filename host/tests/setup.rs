@@ -1,0 +1,406 @@
+//! `wasmstash setup` against stand-ins for Elasticsearch and Kibana on
+//! loopback ports.
+//!
+//! What this proves: the exact requests setup sends (methods, paths, the
+//! `kbn-xsrf` and `Authorization` headers, the bodies: JSON-equal to the
+//! files in `elasticsearch/` plus the `_meta` stamp, and the Kibana import
+//! byte for byte the ndjson in `kibana/`), that a second run writes
+//! nothing to Elasticsearch and leaves Kibana's objects as they were, and the
+//! messages for a service that is down, refuses the credentials or rejects
+//! the import. The stand-ins answer with the status codes and JSON shapes
+//! the Elasticsearch 8 and Kibana 8 APIs document (GET answers wrap the stored
+//! object, 404 for a missing one, `successResults`/`errors` for an import).
+//!
+//! What it does not prove: that a real Elasticsearch accepts the mappings or
+//! that a real Kibana renders the dashboards. Neither can run on the machines
+//! this is built on; see README "What was tested here".
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use wasmstash::setup::{SetupArgs, run_async};
+
+mod stand_in;
+use stand_in::{Role, Stand, multipart_file, start};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+fn args(es: SocketAddr, kibana: SocketAddr) -> SetupArgs {
+    SetupArgs {
+        es_url: format!("http://{es}"),
+        kibana_url: format!("http://{kibana}"),
+        username: Some("elastic".into()),
+        password: Some("s3cret-pass".into()),
+        api_key: None,
+        ca_cert: None,
+        kibana_objects: repo().join("kibana"),
+        skip_kibana: false,
+        wait_timeout: 10,
+        request_timeout: 10,
+    }
+}
+
+async fn setup(args: &SetupArgs) -> (Result<(), String>, String) {
+    let mut out = Vec::new();
+    let result = run_async(args, &mut out).await.map_err(|e| e.0);
+    (result, String::from_utf8(out).unwrap())
+}
+
+struct Pair {
+    es: Stand,
+    kibana: Stand,
+    args: SetupArgs,
+}
+
+async fn pair() -> Pair {
+    let (es, kibana) = (Stand::default(), Stand::default());
+    let es_address = start(Role::Elasticsearch, es.clone()).await;
+    let kibana_address = start(Role::Kibana, kibana.clone()).await;
+    Pair {
+        es,
+        kibana,
+        args: args(es_address, kibana_address),
+    }
+}
+
+/// `file` from elasticsearch/, as setup must send it: the same JSON plus our
+/// `_meta` stamp. Checks the stamp's shape and returns the body without it.
+fn without_stamp(mut body: Value, ilm: bool) -> Value {
+    let holder = if ilm { &mut body["policy"] } else { &mut body };
+    let meta = holder
+        .as_object_mut()
+        .unwrap()
+        .remove("_meta")
+        .expect("_meta stamp");
+    assert_eq!(meta["managed_by"], "wasmstash setup");
+    let digest = meta["digest"].as_str().unwrap();
+    assert!(digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()));
+    body
+}
+
+fn asset(file: &str) -> Value {
+    let text = std::fs::read_to_string(repo().join("elasticsearch").join(file)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+const BASIC_ELASTIC: &str = "Basic ZWxhc3RpYzpzM2NyZXQtcGFzcw=="; // elastic:s3cret-pass
+
+#[tokio::test]
+async fn first_run_sends_exactly_these_requests() {
+    let pair = pair().await;
+    let (result, out) = setup(&pair.args).await;
+    result.unwrap();
+
+    let es = pair.es.log();
+    let calls: Vec<String> = es
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.target))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "GET /_cluster/health",
+            "GET /_ilm/policy/wasmstash-logs",
+            "PUT /_ilm/policy/wasmstash-logs",
+            "GET /_component_template/wasmstash-logs@settings",
+            "PUT /_component_template/wasmstash-logs@settings",
+            "GET /_component_template/wasmstash-logs@mappings",
+            "PUT /_component_template/wasmstash-logs@mappings",
+            "GET /_index_template/wasmstash-logs",
+            "PUT /_index_template/wasmstash-logs",
+        ]
+    );
+    for seen in &es {
+        assert_eq!(
+            seen.authorization.as_deref(),
+            Some(BASIC_ELASTIC),
+            "{}",
+            seen.target
+        );
+    }
+    let put = |target: &str| -> Value {
+        let seen = es
+            .iter()
+            .find(|s| s.method == "PUT" && s.target == target)
+            .unwrap();
+        assert_eq!(seen.content_type.as_deref(), Some("application/json"));
+        serde_json::from_slice(&seen.body).unwrap()
+    };
+    assert_eq!(
+        without_stamp(put("/_ilm/policy/wasmstash-logs"), true),
+        asset("ilm-policy.json")
+    );
+    assert_eq!(
+        without_stamp(put("/_component_template/wasmstash-logs@settings"), false),
+        asset("component-settings.json")
+    );
+    assert_eq!(
+        without_stamp(put("/_component_template/wasmstash-logs@mappings"), false),
+        asset("component-mappings.json")
+    );
+    assert_eq!(
+        without_stamp(put("/_index_template/wasmstash-logs"), false),
+        asset("index-template.json")
+    );
+
+    let kibana = pair.kibana.log();
+    let calls: Vec<String> = kibana
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.target))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "GET /api/status",
+            "POST /api/saved_objects/_import?overwrite=true"
+        ]
+    );
+    let import = &kibana[1];
+    assert_eq!(import.kbn_xsrf.as_deref(), Some("true"));
+    assert_eq!(import.authorization.as_deref(), Some(BASIC_ELASTIC));
+    assert!(
+        import
+            .content_type
+            .as_deref()
+            .unwrap()
+            .starts_with("multipart/form-data; boundary=")
+    );
+    let shipped = std::fs::read_to_string(repo().join("kibana/wasmstash.ndjson")).unwrap();
+    assert_eq!(multipart_file(import).unwrap(), shipped);
+    assert_eq!(
+        pair.kibana.with(|s| s.kibana.len()),
+        shipped.lines().count()
+    );
+
+    assert!(
+        out.contains("lifecycle policy wasmstash-logs: created"),
+        "{out}"
+    );
+    assert!(
+        out.contains("index template wasmstash-logs: created"),
+        "{out}"
+    );
+    assert!(
+        out.contains("dashboard wasmstash-overview \"[wasmstash] Overview\""),
+        "{out}"
+    );
+    assert!(out.ends_with("setup done\n"), "{out}");
+}
+
+#[tokio::test]
+async fn second_run_changes_nothing() {
+    let pair = pair().await;
+    setup(&pair.args).await.0.unwrap();
+    let es_before = pair.es.with(|s| s.es.clone());
+    let kibana_before = pair.kibana.with(|s| s.kibana.clone());
+    pair.es.clear_log();
+
+    let (result, out) = setup(&pair.args).await;
+    result.unwrap();
+    let writes: Vec<String> = pair
+        .es
+        .log()
+        .iter()
+        .filter(|s| s.method != "GET")
+        .map(|s| s.target.clone())
+        .collect();
+    assert!(writes.is_empty(), "second run wrote {writes:?}");
+    assert_eq!(out.matches(": unchanged").count(), 4, "{out}");
+    assert_eq!(pair.es.with(|s| s.es.clone()), es_before);
+    // Kibana's import always rewrites; with fixed ids and overwrite it must
+    // leave the same set of objects with the same content.
+    assert_eq!(pair.kibana.with(|s| s.kibana.clone()), kibana_before);
+}
+
+#[tokio::test]
+async fn an_object_installed_by_someone_else_is_replaced() {
+    let pair = pair().await;
+    pair.es.with(|s| {
+        s.es.insert(
+            "index/wasmstash-logs".into(),
+            json!({"index_patterns": ["logs-*-*"], "priority": 150}),
+        )
+    });
+    let (result, out) = setup(&pair.args).await;
+    result.unwrap();
+    assert!(
+        out.contains("index template wasmstash-logs: updated"),
+        "{out}"
+    );
+    let stored = pair.es.with(|s| s.es["index/wasmstash-logs"].clone());
+    assert_eq!(without_stamp(stored, false), asset("index-template.json"));
+}
+
+#[tokio::test]
+async fn an_api_key_goes_to_both_services() {
+    let mut pair = pair().await;
+    pair.args.username = None;
+    pair.args.password = None;
+    pair.args.api_key = Some("aWQ6a2V5".into());
+    setup(&pair.args).await.0.unwrap();
+    for seen in pair.es.log().iter().chain(pair.kibana.log().iter()) {
+        assert_eq!(
+            seen.authorization.as_deref(),
+            Some("ApiKey aWQ6a2V5"),
+            "{}",
+            seen.target
+        );
+    }
+}
+
+#[tokio::test]
+async fn elasticsearch_down_names_the_url_and_touches_nothing_else() {
+    let mut pair = pair().await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    pair.args.es_url = format!("http://{closed}");
+    pair.args.wait_timeout = 0;
+    let (result, _) = setup(&pair.args).await;
+    let error = result.unwrap_err();
+    assert!(
+        error.starts_with(&format!(
+            "elasticsearch at http://{closed} was not ready within 0 s"
+        )),
+        "{error}"
+    );
+    assert!(error.contains("--wait-timeout"), "{error}");
+    assert!(pair.kibana.log().is_empty());
+}
+
+#[tokio::test]
+async fn kibana_down_is_named_after_elasticsearch_is_done() {
+    let mut pair = pair().await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    pair.args.kibana_url = format!("http://{closed}");
+    pair.args.wait_timeout = 0;
+    let mut out = Vec::new();
+    let error = run_async(&pair.args, &mut out).await.unwrap_err().0;
+    assert!(
+        error.starts_with(&format!(
+            "kibana at http://{closed} was not ready within 0 s"
+        )),
+        "{error}"
+    );
+    // The Elasticsearch side was installed and reported before the failure.
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("index template wasmstash-logs: created"),
+        "{out}"
+    );
+    assert!(!out.contains("setup done"), "{out}");
+}
+
+#[tokio::test]
+async fn refused_credentials_stop_at_once_with_advice() {
+    let mut pair = pair().await;
+    pair.es.with(|s| s.refuse = Some(401));
+    pair.args.wait_timeout = 600; // a refusal must not be waited out
+    let (result, _) = setup(&pair.args).await;
+    let error = result.unwrap_err();
+    assert!(error.contains("elasticsearch at http://"), "{error}");
+    assert!(
+        error.contains("refused setup: HTTP 401 (unable to authenticate user"),
+        "{error}"
+    );
+    assert!(error.contains("ELASTICSEARCH_PASSWORD"), "{error}");
+    assert_eq!(pair.es.log().len(), 1);
+
+    let pair = self::pair().await;
+    pair.kibana.with(|s| s.refuse = Some(403));
+    let (result, _) = setup(&pair.args).await;
+    let error = result.unwrap_err();
+    assert!(error.starts_with("kibana at http://"), "{error}");
+    assert!(error.contains("refused setup: HTTP 403"), "{error}");
+    assert!(error.contains("privilege"), "{error}");
+}
+
+#[tokio::test]
+async fn kibana_is_waited_for_while_it_starts() {
+    let pair = pair().await;
+    pair.kibana.with(|s| s.kibana_starting = 1);
+    setup(&pair.args).await.0.unwrap();
+    let calls: Vec<String> = pair
+        .kibana
+        .log()
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.target))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "GET /api/status",
+            "GET /api/status",
+            "POST /api/saved_objects/_import?overwrite=true"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn import_errors_are_listed_per_object() {
+    let mut pair = pair().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.ndjson"),
+        r#"{"type":"dashboard","id":"d1","attributes":{"title":"D"},"references":[{"type":"index-pattern","id":"nope","name":"x"}]}"#,
+    )
+    .unwrap();
+    pair.args.kibana_objects = dir.path().to_owned();
+    let (result, _) = setup(&pair.args).await;
+    let error = result.unwrap_err();
+    assert!(
+        error.ends_with("the import failed for 1 object(s): dashboard d1: missing_references (index-pattern nope)"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_objects_file_fails_before_anything_is_sent() {
+    let mut pair = pair().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.ndjson"), "{\"type\":\"dashboard\"}\n").unwrap();
+    pair.args.kibana_objects = dir.path().to_owned();
+    let error = setup(&pair.args).await.0.unwrap_err();
+    assert!(
+        error.ends_with("a.ndjson:1: a saved object needs a string `type` and `id`"),
+        "{error}"
+    );
+    assert!(pair.es.log().is_empty() && pair.kibana.log().is_empty());
+}
+
+#[test]
+fn the_binary_exits_1_with_the_reason_when_elasticsearch_is_down() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args([
+            "setup",
+            "--wait-timeout",
+            "0",
+            "--es-url",
+            &format!("http://{closed}"),
+        ])
+        .current_dir(repo())
+        .env_remove("ELASTICSEARCH_USERNAME")
+        .env_remove("ELASTICSEARCH_PASSWORD")
+        .env_remove("ELASTICSEARCH_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "wasmstash setup: elasticsearch at http://{closed} was not ready"
+        )),
+        "{stderr}"
+    );
+}
