@@ -32,10 +32,30 @@ watch = false
 [server.ui]
 update_ms = 500
 mask_fields = ["[user][name]"]
+# The test checks what the page shows, so let it see every answer.
+sample_bytes_per_sec = 67108864
 
 [[pipelines.access.filters]]
-filter = "mutate"
-config = {{ add_field = {{ "[event][dataset]" = "apache.access" }}, add_tag = ["access"] }}
+filter = "grok"
+config = {{ match = {{ message = "%{{COMBINEDAPACHELOG}}" }}, ecs_compatibility = "v8" }}
+
+# A generated incident: templates mined from the message, then anomaly flags
+# per service, as in examples/wasmstash.toml.
+[[pipelines.incident.filters]]
+filter = "templates"
+config = {{ source = "message" }}
+
+[[pipelines.incident.filters]]
+filter = "anomaly"
+[pipelines.incident.filters.config]
+key_field = "[service][name]"
+interval_secs = 60
+lateness_secs = 120
+rate = {{ threshold = 4.0, warmup_intervals = 30 }}
+error_ratio = {{ levels = ["error", "fatal"], status_min = 500 }}
+value_outlier = {{ field = "[event][duration]", threshold = 5.0, scale = "log" }}
+rare_template = {{ warmup_events = 1000 }}
+new_value = [{{ field = "[source][address]", warmup_events = 1000 }}]
 
 [[pipelines.app.filters]]
 filter = "json"
@@ -95,7 +115,9 @@ fn traffic(server: &Server, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<us
             if stop.load(Ordering::Relaxed) {
                 break;
             }
-            post("/v1/pipelines/access/batch", &ndjson(chunk));
+            let mut lines = chunk.to_vec();
+            lines.push(json!({"message": "not an access line: upstream connection reset"}));
+            post("/v1/pipelines/access/batch", &ndjson(&lines));
             post("/v1/pipelines/app/batch", &ndjson(&app_events(50, 25)));
             post(
                 "/v1/pipelines/chaos/batch",
@@ -104,10 +126,57 @@ fn traffic(server: &Server, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<us
                     json!({"message": "BAD input from the chaos test"}),
                 ]),
             );
-            sent += chunk.len() + 52;
+            sent += chunk.len() + 53;
             std::thread::sleep(Duration::from_millis(100));
         }
         sent
+    })
+}
+
+/// Sends a generated scenario with incidents (`wasmstash gen`) through the
+/// `incident` pipeline once, in batches; returns how many events were flagged.
+fn incident(server: &Server) -> std::thread::JoinHandle<usize> {
+    let addr = server.addr;
+    std::thread::spawn(move || {
+        let output = std::process::Command::new(support::server::binary())
+            .args([
+                "gen",
+                "--parsed",
+                "--seed",
+                "8",
+                "--duration",
+                "4h",
+                "--warmup",
+                "2h",
+            ])
+            .args(["--incidents-per-kind", "1", "--scale", "0.3"])
+            .output()
+            .expect("running wasmstash gen");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8(output.stdout).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines.len() > 10_000,
+            "a short scenario: {} events",
+            lines.len()
+        );
+        let mut flagged = 0;
+        for chunk in lines.chunks(1000) {
+            let body = chunk.join("\n") + "\n";
+            let request = [
+                format!("POST /v1/pipelines/incident/batch HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes(),
+                body.into_bytes(),
+            ]
+            .concat();
+            let response = support::server::send_raw(addr, &request);
+            assert_eq!(response.status, 200, "{}", response.text());
+            flagged += response.text().matches(r#""anomaly""#).count();
+        }
+        flagged
     })
 }
 
@@ -243,6 +312,8 @@ fn the_live_view_in_headless_chromium() {
         "return document.getElementById('status').textContent.startsWith('live');",
     );
 
+    let incident = incident(&server);
+
     // Rising event counts for the access pipeline.
     let count_script = "const row = document.querySelector('[data-kind=pipelines][data-key=access] .eps'); \
          return row ? parseInt((row.title || '').split(' ')[0]) : null;";
@@ -288,6 +359,15 @@ fn the_live_view_in_headless_chromium() {
         "{sample}"
     );
     let sample = browser.wait_for(
+        "a _grokparsefailure row",
+        wait,
+        &failure_row("_grokparsefailure"),
+    );
+    assert!(
+        sample.as_str().unwrap().contains("not an access line"),
+        "{sample}"
+    );
+    let sample = browser.wait_for(
         "a _wasmfilter_failure row",
         wait,
         &failure_row("_wasmfilter_failure"),
@@ -313,6 +393,56 @@ fn the_live_view_in_headless_chromium() {
     assert_eq!(detail["tags"], json!(["_wasmfilter_failure"]));
     assert_eq!(detail["wasmstash"]["failures"][0]["filter"], "chaos");
     browser.click("#detail-close");
+
+    // The generated incident's anomaly flags, with their reasons; a click
+    // shows the whole flagged event.
+    assert!(
+        incident.join().unwrap() > 0,
+        "the anomaly filter flagged nothing"
+    );
+    let row = browser.wait_for(
+        "an anomaly row with a reason",
+        wait,
+        "const r = document.querySelector('#anomalies tbody tr'); \
+         return r && r.cells[5].textContent ? [...r.cells].map(c => c.textContent) : null;",
+    );
+    let cells: Vec<String> = serde_json::from_value(row).unwrap();
+    assert_eq!(cells[1], "incident");
+    assert!(!cells[2].is_empty() && !cells[3].is_empty(), "{cells:?}");
+    browser.click("#anomalies tbody tr");
+    let detail = browser.wait_for(
+        "the flagged event's detail",
+        wait,
+        "const d = document.getElementById('detail'); return !d.hidden && document.getElementById('detail-json').textContent;",
+    );
+    let flagged: Value = serde_json::from_str(detail.as_str().unwrap()).unwrap();
+    let anomaly = &flagged["wasmstash"]["anomaly"];
+    assert!(
+        flagged["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("anomaly")),
+        "{flagged}"
+    );
+    assert_eq!(anomaly["reason"], cells[5].as_str(), "{flagged}");
+    assert_eq!(anomaly["key"], cells[2].as_str(), "{flagged}");
+    assert_eq!(
+        anomaly["detectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(", "),
+        cells[3]
+    );
+    browser.click("#detail-close");
+    // Templates mined from the incident's messages, with counts.
+    browser.wait_for(
+        "top templates",
+        wait,
+        "return document.querySelectorAll('#top-templates tbody tr').length > 0;",
+    );
 
     // The tail, filtered by tag, then paused.
     browser.eval(
@@ -372,6 +502,7 @@ fn the_live_view_in_headless_chromium() {
         wait,
         "return parseInt(document.getElementById('pipelines').dataset.points || '0') >= 20;",
     );
+    browser.eval("window.scrollTo(0, 0); return true;");
     let png = browser.screenshot();
     assert!(png.starts_with(b"\x89PNG"));
     let path = save_screenshot(&png);
