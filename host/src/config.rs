@@ -65,6 +65,16 @@ struct RawServer {
     snapshot_interval_ms: Option<u64>,
     watch: Option<bool>,
     watch_interval_ms: Option<u64>,
+    ui: Option<RawUi>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawUi {
+    enabled: Option<bool>,
+    mask_fields: Option<Vec<String>>,
+    sample_bytes_per_sec: Option<usize>,
+    update_ms: Option<u64>,
 }
 
 /// The `[server]` table: how `wasmstash serve` listens and what it accepts.
@@ -92,6 +102,31 @@ pub struct ServerSettings {
     /// Reload when the config or a module file changes.
     pub watch: bool,
     pub watch_interval: Duration,
+    /// The live view at `/ui` (`[server.ui]`).
+    pub ui: UiSettings,
+}
+
+/// The `[server.ui]` table: the live view's limits and what it must hide.
+#[derive(Debug, Clone)]
+pub struct UiSettings {
+    pub enabled: bool,
+    /// Field references replaced by `"***"` before an event leaves the process.
+    pub mask_fields: Vec<String>,
+    /// Most bytes of results the live view samples per second, while a page is open.
+    pub sample_bytes_per_sec: usize,
+    /// Time between two updates sent to a page.
+    pub update_interval: Duration,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        UiSettings {
+            enabled: true,
+            mask_fields: Vec::new(),
+            sample_bytes_per_sec: 512 << 10,
+            update_interval: Duration::from_secs(1),
+        }
+    }
 }
 
 impl Default for ServerSettings {
@@ -108,6 +143,7 @@ impl Default for ServerSettings {
             snapshot_interval: Duration::from_secs(60),
             watch: true,
             watch_interval: Duration::from_secs(2),
+            ui: UiSettings::default(),
         }
     }
 }
@@ -403,6 +439,37 @@ fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String
             raw.watch_interval_ms,
             defaults.watch_interval,
         )?,
+        ui: ui_settings(raw.ui.unwrap_or_default())?,
+    })
+}
+
+fn ui_settings(raw: RawUi) -> Result<UiSettings, String> {
+    let defaults = UiSettings::default();
+    let mask_fields = raw.mask_fields.unwrap_or_default();
+    for field in &mask_fields {
+        wasmstash_sdk::field_ref::validate(field).map_err(|e| format!("ui.mask_fields: {e}"))?;
+    }
+    Ok(UiSettings {
+        enabled: raw.enabled.unwrap_or(defaults.enabled),
+        mask_fields,
+        sample_bytes_per_sec: match raw.sample_bytes_per_sec {
+            None => defaults.sample_bytes_per_sec,
+            Some(n @ 1024..=1_073_741_824) => n,
+            Some(n) => {
+                return Err(format!(
+                    "ui.sample_bytes_per_sec = {n}: must be between 1024 and 1073741824"
+                ));
+            }
+        },
+        update_interval: match raw.update_ms {
+            None => defaults.update_interval,
+            Some(ms @ 250..=60_000) => Duration::from_millis(ms),
+            Some(ms) => {
+                return Err(format!(
+                    "ui.update_ms = {ms}: must be between 250 and 60000"
+                ));
+            }
+        },
     })
 }
 
@@ -546,6 +613,31 @@ mod tests {
                 .unwrap_err()
                 .0
                 .contains("JSON object")
+        );
+    }
+
+    #[test]
+    fn the_live_view_table_is_checked() {
+        let pipeline = "[[pipelines.p.filters]]\nfilter = \"json\"\nconfig = { source = \"m\" }\n";
+        let config = parse(&format!(
+            "[server.ui]\nmask_fields = [\"[user][name]\"]\nupdate_ms = 500\n{pipeline}"
+        ))
+        .unwrap();
+        assert_eq!(config.server.ui.mask_fields, ["[user][name]"]);
+        assert_eq!(config.server.ui.update_interval, Duration::from_millis(500));
+        assert!(config.server.ui.enabled);
+        let err = parse(&format!(
+            "[server.ui]\nmask_fields = [\"[user][name\"]\n{pipeline}"
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("[server] ui.mask_fields: malformed field reference"),
+            "{err}"
+        );
+        let err = parse(&format!("[server.ui]\nupdate_ms = 10\n{pipeline}")).unwrap_err();
+        assert!(
+            err.contains("ui.update_ms = 10: must be between 250 and 60000"),
+            "{err}"
         );
     }
 }

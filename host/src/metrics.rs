@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
-const BUCKETS: [f64; 14] = [
+pub const BUCKETS: [f64; 14] = [
     0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
     0.05, 0.1, 1.0,
 ];
@@ -44,6 +44,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "Time of one batch call into a filter",
     ),
     (
+        "wasmstash_pipeline_duration_seconds",
+        "histogram",
+        "Time of one call through a pipeline, waiting for a worker included",
+    ),
+    (
         "wasmstash_instance_recycles_total",
         "counter",
         "Filter instances discarded after a failure",
@@ -69,13 +74,19 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "Config reloads by result",
     ),
     (
+        "wasmstash_ui_work_microseconds_total",
+        "counter",
+        "Time the live view spent digesting samples and building updates",
+    ),
+    (
         "wasmstash_ready",
         "gauge",
         "1 once every pipeline is loaded",
     ),
 ];
 
-type Labels = Vec<(&'static str, String)>;
+/// A series' labels, in the order they were given.
+pub type Labels = Vec<(&'static str, String)>;
 
 #[derive(Default)]
 struct Histogram {
@@ -136,6 +147,45 @@ impl Metrics {
             .get(&(name, labels(pairs)))
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Every series of counter `name`: labels and value. One lock, for the
+    /// live view's once-a-second reading.
+    pub fn counters_named(&self, name: &'static str) -> Vec<(Labels, u64)> {
+        let series = self.lock();
+        series
+            .counters
+            .range((name, Vec::new())..)
+            .take_while(|((n, _), _)| *n == name)
+            .map(|((_, labels), value)| (labels.clone(), *value))
+            .collect()
+    }
+
+    /// Every series of gauge `name`.
+    pub fn gauges_named(&self, name: &'static str) -> Vec<(Labels, f64)> {
+        let series = self.lock();
+        series
+            .gauges
+            .range((name, Vec::new())..)
+            .take_while(|((n, _), _)| *n == name)
+            .map(|((_, labels), value)| (labels.clone(), *value))
+            .collect()
+    }
+
+    /// Every series of histogram `name`: labels and cumulative bucket counts
+    /// (one per [`BUCKETS`] bound, then the total).
+    pub fn histograms_named(&self, name: &'static str) -> Vec<(Labels, Vec<u64>)> {
+        let series = self.lock();
+        series
+            .histograms
+            .range((name, Vec::new())..)
+            .take_while(|((n, _), _)| *n == name)
+            .map(|((_, labels), h)| {
+                let mut counts = h.counts.to_vec();
+                counts.push(h.count);
+                (labels.clone(), counts)
+            })
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Series> {

@@ -2,6 +2,7 @@
 //!
 //! - `routes`: the endpoints (event, batch, health, metrics, admin).
 //! - `workers`: per-pipeline workers with bounded queues.
+//! - `ui`: the live view at `/ui`.
 //!
 //! This file owns the life cycle: load the pipeline set in the background
 //! (ready once loaded), swap in a new set on reload (SIGHUP, file change or
@@ -10,6 +11,7 @@
 //! is in flight and save it once more (see `crate::state`).
 
 mod routes;
+mod ui;
 mod workers;
 
 use std::collections::BTreeMap;
@@ -66,6 +68,7 @@ pub(crate) struct App {
     configured_listen: std::net::SocketAddr,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
+    pub live: ui::LiveView,
 }
 
 impl App {
@@ -104,6 +107,7 @@ impl App {
                 self.metrics
                     .add("wasmstash_reloads_total", &[("result", "rejected")], 1);
                 tracing::error!("reload ({why}) rejected, keeping the running pipelines: {e}");
+                self.live.reloaded(why, &Err(e.0.clone()));
                 return Err(e.0);
             }
         };
@@ -119,7 +123,9 @@ impl App {
         self.metrics
             .add("wasmstash_reloads_total", &[("result", "ok")], 1);
         tracing::info!("reloaded ({why}): pipelines {names}");
-        Ok(names)
+        let result = Ok(names);
+        self.live.reloaded(why, &result);
+        result
     }
 }
 
@@ -203,9 +209,11 @@ pub fn serve(args: &ServeArgs) -> Result<(), ConfigError> {
         .thread_name("wasmstash-http")
         .build()
         .map_err(|e| ConfigError(format!("cannot start the runtime: {e}")))?;
+    let metrics = Arc::new(Metrics::default());
     let app = Arc::new(App {
         current: RwLock::new(None),
-        metrics: Arc::new(Metrics::default()),
+        live: ui::LiveView::new(server.ui.clone(), &metrics),
+        metrics,
         server,
         admin_token,
         config_path: args.config.clone(),
@@ -251,7 +259,9 @@ async fn run(app: Arc<App>) -> Result<(), ConfigError> {
 
     // Serve at once, so /healthz answers while modules compile; /readyz and
     // the pipeline endpoints answer 503 until the set below is loaded.
-    let router = routes::router(app.clone());
+    let router = routes::router(app.clone())
+        .merge(ui::router(app.clone()))
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = tokio::spawn(
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown_signal())
@@ -268,6 +278,9 @@ async fn run(app: Arc<App>) -> Result<(), ConfigError> {
     tracing::info!("ready");
 
     tokio::spawn(reload_on_sighup(app.clone()));
+    if app.server.ui.enabled {
+        tokio::spawn(ui::run(app.clone()));
+    }
     if app.server.watch {
         tokio::spawn(reload_on_change(app.clone()));
     }

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use wasmstash_sdk::json_text::write_str;
 
 use super::App;
+use super::ui::tap::BodyKind;
 use super::workers::{PipelineWorkers, Rejected};
 use crate::event_check::check_event;
 use crate::pipeline::EventResult;
@@ -32,7 +33,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             ApiError::new(
                 StatusCode::NOT_FOUND,
                 "no such endpoint; see POST /v1/pipelines/{name}/event, POST /v1/pipelines/{name}/batch, \
-                 GET /healthz, /readyz, /metrics",
+                 GET /healthz, /readyz, /metrics, /ui",
             )
         })
         .layer(DefaultBodyLimit::max(app.server.max_body_bytes))
@@ -123,6 +124,7 @@ async fn run(
     events: Vec<Vec<u8>>,
 ) -> Result<Vec<EventResult>, ApiError> {
     let count = events.len() as u64;
+    let started = std::time::Instant::now();
     let results = workers
         .run(events)
         .await
@@ -142,6 +144,11 @@ async fn run(
                 "the worker failed; the events were not processed",
             ),
         })?;
+    app.metrics.observe(
+        "wasmstash_pipeline_duration_seconds",
+        &[("pipeline", workers.name())],
+        started.elapsed(),
+    );
     let dropped = results
         .iter()
         .filter(|r| matches!(r, EventResult::Dropped))
@@ -205,6 +212,8 @@ async fn answer_event(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> 
     let mut results = run(app, &workers, vec![body.to_vec()]).await?;
     Ok(match results.pop().expect("one result per event") {
         EventResult::Event(event) => {
+            let event = Bytes::from(event);
+            app.live.tap.offer(workers.name(), BodyKind::Event, &event);
             ([(header::CONTENT_TYPE, "application/json")], event).into_response()
         }
         EventResult::Dropped => (
@@ -299,6 +308,8 @@ async fn answer_batch(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> 
             }
         }
     }
+    let out = Bytes::from(out);
+    app.live.tap.offer(workers.name(), BodyKind::Batch, &out);
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response())
 }
 
@@ -316,14 +327,7 @@ fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    // Compare in time independent of where the first difference is.
-    let same = given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if same {
+    if super::ui::same_secret(given, expected) {
         Ok(())
     } else {
         Err(ApiError::new(

@@ -1,0 +1,216 @@
+//! Who may see the live view. Events can hold personal data, so the page is
+//! guarded like the admin endpoints:
+//!
+//! - With an admin token configured, a request needs `Authorization: Bearer
+//!   <token>` or a session cookie. A browser gets the cookie by posting the
+//!   token once to `/ui/login`; the cookie holds a random session id (never
+//!   the token), is `HttpOnly` (scripts cannot read it) and `SameSite=Strict`
+//!   (other sites cannot make the browser send it), and expires after 12 h.
+//!   `EventSource` cannot set headers, which is why a cookie is needed at all.
+//! - With no token configured, the view answers only loopback clients that
+//!   name a loopback host in `Host` (a DNS-rebinding page naming its own
+//!   domain is refused), as the admin endpoints are off in that case.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, header};
+
+pub const COOKIE: &str = "wasmstash_ui";
+const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+const MAX_SESSIONS: usize = 64;
+
+/// Why a request may not see the live view.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Denied {
+    /// A token is configured and the request has neither it nor a session.
+    NeedsLogin,
+    /// No token is configured and the request is not from loopback.
+    NotLoopback,
+}
+
+impl Denied {
+    pub fn message(&self) -> &'static str {
+        match self {
+            Denied::NeedsLogin => "log in with the admin token",
+            Denied::NotLoopback => {
+                "without an admin token the live view answers loopback clients only; \
+                 set WASMSTASH_ADMIN_TOKEN or server.admin_token_file to open it to others"
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Sessions {
+    live: Mutex<HashMap<String, Instant>>,
+}
+
+impl Sessions {
+    /// A new session id (256 random bits, hex).
+    pub fn open(&self) -> std::io::Result<String> {
+        let mut bytes = [0u8; 32];
+        use std::io::Read;
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut live = self.lock();
+        let now = Instant::now();
+        live.retain(|_, expires| *expires > now);
+        if live.len() >= MAX_SESSIONS
+            && let Some(oldest) = live.iter().min_by_key(|(_, e)| **e).map(|(k, _)| k.clone())
+        {
+            live.remove(&oldest);
+        }
+        live.insert(id.clone(), now + SESSION_TTL);
+        Ok(id)
+    }
+
+    pub fn close(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    fn valid(&self, id: &str) -> bool {
+        self.lock()
+            .get(id)
+            .is_some_and(|expires| *expires > Instant::now())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub fn max_age_seconds() -> u64 {
+    SESSION_TTL.as_secs()
+}
+
+/// The session id in the request's cookie, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// Compares in time independent of where the first difference is.
+pub fn same_secret(given: &str, expected: &str) -> bool {
+    given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+pub fn check(
+    token: Option<&str>,
+    sessions: &Sessions,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<(), Denied> {
+    let Some(token) = token else {
+        return if peer.ip().is_loopback() && host_is_loopback(headers) {
+            Ok(())
+        } else {
+            Err(Denied::NotLoopback)
+        };
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if bearer.is_some_and(|given| same_secret(given, token))
+        || session_cookie(headers).is_some_and(|id| sessions.valid(id))
+    {
+        Ok(())
+    } else {
+        Err(Denied::NeedsLogin)
+    }
+}
+
+fn host_is_loopback(headers: &HeaderMap) -> bool {
+    // Exactly one Host header: with two, which one a proxy used is unknown.
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let (Some(host), None) = (hosts.next(), hosts.next()) else {
+        return false;
+    };
+    let Ok(host) = host.to_str() else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn without_a_token_only_loopback_with_a_loopback_host() {
+        let sessions = Sessions::default();
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let remote: SocketAddr = "10.1.2.3:5000".parse().unwrap();
+        let ok = headers(&[(header::HOST, "127.0.0.1:9700")]);
+        assert_eq!(check(None, &sessions, &ok, local), Ok(()));
+        let v6 = headers(&[(header::HOST, "[::1]:9700")]);
+        assert_eq!(check(None, &sessions, &v6, local), Ok(()));
+        assert_eq!(
+            check(None, &sessions, &ok, remote),
+            Err(Denied::NotLoopback)
+        );
+        let rebound = headers(&[(header::HOST, "evil.example:9700")]);
+        assert_eq!(
+            check(None, &sessions, &rebound, local),
+            Err(Denied::NotLoopback)
+        );
+    }
+
+    #[test]
+    fn with_a_token_the_bearer_or_a_live_session() {
+        let sessions = Sessions::default();
+        let peer: SocketAddr = "10.1.2.3:5000".parse().unwrap();
+        let token = Some("a-long-enough-token");
+        let none = headers(&[]);
+        assert_eq!(
+            check(token, &sessions, &none, peer),
+            Err(Denied::NeedsLogin)
+        );
+        let bearer = headers(&[(header::AUTHORIZATION, "Bearer a-long-enough-token")]);
+        assert_eq!(check(token, &sessions, &bearer, peer), Ok(()));
+        let id = sessions.open().unwrap();
+        assert_eq!(id.len(), 64);
+        let cookie = headers(&[(header::COOKIE, &format!("x=1; {COOKIE}={id}"))]);
+        assert_eq!(check(token, &sessions, &cookie, peer), Ok(()));
+        let forged = headers(&[(header::COOKIE, &format!("{COOKIE}=a-long-enough-token"))]);
+        assert_eq!(
+            check(token, &sessions, &forged, peer),
+            Err(Denied::NeedsLogin)
+        );
+        sessions.close(&id);
+        assert_eq!(
+            check(token, &sessions, &cookie, peer),
+            Err(Denied::NeedsLogin)
+        );
+    }
+}

@@ -1,0 +1,456 @@
+//! What the live view learns from sampled results: a tail per pipeline,
+//! failures by tag with samples, anomaly flags, and log templates. Every
+//! event is masked (`[server.ui] mask_fields`) before it is kept, so nothing
+//! unmasked is ever held for, or sent to, a page. All of it is bounded.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use serde_json::{Map, Value, json};
+use wasmstash_sdk::field_ref;
+
+use super::tap::{BodyKind, Sample};
+
+const TAIL: usize = 200;
+const TAIL_PER_UPDATE: usize = 50;
+const FAILURE_TAGS: usize = 64;
+const SAMPLES_PER_TAG: usize = 3;
+const ANOMALIES: usize = 100;
+const TEMPLATES: usize = 2000;
+const NEW_TEMPLATES: usize = 50;
+const TOP_TEMPLATES: usize = 15;
+const MASK: &str = "***";
+/// What an event must contain somewhere to be a failure (tags start with
+/// `_`), an anomaly or a templated event.
+const MARKS: [&[u8]; 3] = [b"\"_", b"\"anomaly\"", b"\"template\""];
+
+/// One kept event, masked, numbered so a page can tell new from seen.
+#[derive(Clone)]
+struct Item {
+    seq: u64,
+    at_ms: u64,
+    pipeline: String,
+    event: Value,
+}
+
+impl Item {
+    fn to_json(&self) -> Value {
+        json!({"seq": self.seq, "t": self.at_ms, "pipeline": self.pipeline, "event": self.event})
+    }
+}
+
+#[derive(Default)]
+struct TagStats {
+    sampled: u64,
+    samples: VecDeque<Item>,
+}
+
+/// A tail entry, kept as the answer's bytes and masked only when sent.
+struct RawItem {
+    seq: u64,
+    at_ms: u64,
+    bytes: Vec<u8>,
+}
+
+struct TemplateStats {
+    text: String,
+    count: u64,
+}
+
+pub struct Digest {
+    mask: Vec<String>,
+    /// The masked fields in dotted form, to recognise an anomaly key field.
+    mask_dotted: Vec<String>,
+    seq: u64,
+    /// Highest `seq` already sent to every page.
+    sent: u64,
+    sampled_events: u64,
+    tails: BTreeMap<String, VecDeque<RawItem>>,
+    failures: BTreeMap<String, TagStats>,
+    anomalies: VecDeque<Item>,
+    templates: HashMap<String, TemplateStats>,
+    new_templates: VecDeque<Item>,
+}
+
+impl Digest {
+    pub fn new(mask_fields: &[String]) -> Digest {
+        Digest {
+            mask: mask_fields.to_vec(),
+            mask_dotted: mask_fields
+                .iter()
+                .map(|f| field_ref::segments(f).collect::<Vec<_>>().join("."))
+                .collect(),
+            seq: 0,
+            sent: 0,
+            sampled_events: 0,
+            tails: BTreeMap::new(),
+            failures: BTreeMap::new(),
+            anomalies: VecDeque::new(),
+            templates: HashMap::new(),
+            new_templates: VecDeque::new(),
+        }
+    }
+
+    /// Takes in one sampled answer body.
+    pub fn add(&mut self, sample: &Sample, at_ms: u64) {
+        let events: Vec<&[u8]> = match sample.kind {
+            BodyKind::Event => vec![&sample.body[..]],
+            BodyKind::Batch => sample
+                .body
+                .split(|&b| b == b'\n')
+                .filter_map(|line| {
+                    line.strip_prefix(b"{\"event\":")
+                        .and_then(|rest| rest.strip_suffix(b"}"))
+                })
+                .collect(),
+        };
+        // Most healthy traffic carries none of the marks looked for; one pass
+        // over the whole body then spares parsing every event.
+        let marked = MARKS
+            .iter()
+            .any(|mark| memchr::memmem::find(&sample.body, mark).is_some());
+        let first_seq = self.seq + 1;
+        self.seq += events.len() as u64;
+        self.sampled_events += events.len() as u64;
+        for (offset, event) in events.iter().enumerate() {
+            if marked {
+                self.look_at(&sample.pipeline, event, first_seq + offset as u64, at_ms);
+            }
+        }
+        // Only the newest events can stay in the tail; copy just those.
+        let tail = self.tails.entry(sample.pipeline.clone()).or_default();
+        let skip = events.len().saturating_sub(TAIL);
+        for (offset, event) in events.iter().enumerate().skip(skip) {
+            if tail.len() == TAIL {
+                tail.pop_front();
+            }
+            tail.push_back(RawItem {
+                seq: first_seq + offset as u64,
+                at_ms,
+                bytes: event.to_vec(),
+            });
+        }
+    }
+
+    /// Keeps `bytes` as a failure, an anomaly or a new template if it is one,
+    /// and counts its template.
+    fn look_at(&mut self, pipeline: &str, bytes: &[u8], seq: u64, at_ms: u64) {
+        // The lazy event reads just the fields asked for; an event is parsed
+        // in full (and masked) only when it is kept, or when a page is sent
+        // its tail.
+        let Ok(event) = wasmstash_sdk::Event::parse(bytes) else {
+            return;
+        };
+        let tags: Vec<String> = event.tags().into_iter().map(str::to_owned).collect();
+        let template = match event.get("[wasmstash][template]") {
+            Some(Value::Object(t)) => Some(t.clone()),
+            _ => None,
+        };
+        drop(event);
+        let mut kept: Option<Option<Item>> = None;
+        let mut keep = |digest: &Digest| -> Option<Item> {
+            kept.get_or_insert_with(|| {
+                digest.masked(bytes).map(|event| Item {
+                    seq,
+                    at_ms,
+                    pipeline: pipeline.to_owned(),
+                    event,
+                })
+            })
+            .clone()
+        };
+
+        for tag in tags.iter().filter(|t| t.starts_with('_')) {
+            if !self.failures.contains_key(tag) && self.failures.len() >= FAILURE_TAGS {
+                continue;
+            }
+            let Some(item) = keep(self) else { return };
+            let stats = self.failures.entry(tag.clone()).or_default();
+            stats.sampled += 1;
+            push_bounded(&mut stats.samples, item, SAMPLES_PER_TAG);
+        }
+        if tags.iter().any(|t| t == "anomaly")
+            && let Some(item) = keep(self)
+        {
+            push_bounded(&mut self.anomalies, item, ANOMALIES);
+        }
+        if let Some(template) = template {
+            self.count_template(&template, &mut keep);
+        }
+    }
+
+    fn count_template(
+        &mut self,
+        template: &Map<String, Value>,
+        keep: &mut impl FnMut(&Digest) -> Option<Item>,
+    ) {
+        let (Some(id), Some(text)) = (
+            template.get("id").and_then(Value::as_str),
+            template.get("text").and_then(Value::as_str),
+        ) else {
+            return;
+        };
+        if template.get("new") == Some(&Value::Bool(true))
+            && let Some(item) = keep(self)
+        {
+            push_bounded(&mut self.new_templates, item, NEW_TEMPLATES);
+        }
+        if let Some(stats) = self.templates.get_mut(id) {
+            stats.count += 1;
+            return;
+        }
+        if self.templates.len() >= TEMPLATES {
+            // Make room by forgetting the rarest template.
+            if let Some(rarest) = self
+                .templates
+                .iter()
+                .min_by_key(|(_, s)| s.count)
+                .map(|(id, _)| id.clone())
+            {
+                self.templates.remove(&rarest);
+            }
+        }
+        self.templates.insert(
+            id.to_owned(),
+            TemplateStats {
+                text: self.mask_text(text),
+                count: 1,
+            },
+        );
+    }
+
+    /// The event as JSON with every masked field replaced. When the anomaly
+    /// key comes from a masked field, the key's value is masked wherever it
+    /// appears (reason, findings).
+    fn masked(&self, bytes: &[u8]) -> Option<Value> {
+        let mut value: Value = serde_json::from_slice(bytes).ok()?;
+        for field in &self.mask {
+            mask_field(&mut value, field);
+        }
+        let anomaly = &value["wasmstash"]["anomaly"];
+        if let (Some(field), Some(key)) = (
+            anomaly["key_field"].as_str(),
+            anomaly["key"].as_str().map(str::to_owned),
+        ) && self.is_masked(field)
+            && !key.is_empty()
+        {
+            replace_in_strings(&mut value, &key);
+        }
+        Some(value)
+    }
+
+    /// Whether `field` (dotted, or a Logstash reference) is masked.
+    fn is_masked(&self, field: &str) -> bool {
+        let dotted = if field.starts_with('[') {
+            field_ref::segments(field).collect::<Vec<_>>().join(".")
+        } else {
+            field.to_owned()
+        };
+        self.mask_dotted.contains(&dotted)
+    }
+
+    /// Template text is derived from `message`; if that is masked, so is it.
+    fn mask_text(&self, text: &str) -> String {
+        if self.is_masked("message") {
+            MASK.to_owned()
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// An update for the pages: everything (`full`, for a page that just
+    /// connected) or only what is new since the last update.
+    pub fn frame(&self, full: bool) -> Value {
+        let since = if full { 0 } else { self.sent };
+        let newer = |items: &VecDeque<Item>, most: usize| -> Vec<Value> {
+            let fresh: Vec<&Item> = items.iter().filter(|i| i.seq > since).collect();
+            let skip = fresh.len().saturating_sub(most);
+            fresh[skip..].iter().map(|i| i.to_json()).collect()
+        };
+        let tails: Map<String, Value> = self
+            .tails
+            .iter()
+            .map(|(pipeline, items)| {
+                let most = if full { TAIL } else { TAIL_PER_UPDATE };
+                let fresh: Vec<&RawItem> = items.iter().filter(|i| i.seq > since).collect();
+                let skip = fresh.len().saturating_sub(most);
+                let sent: Vec<Value> = fresh[skip..]
+                    .iter()
+                    .filter_map(|raw| {
+                        let item = Item {
+                            seq: raw.seq,
+                            at_ms: raw.at_ms,
+                            pipeline: pipeline.clone(),
+                            event: self.masked(&raw.bytes)?,
+                        };
+                        Some(item.to_json())
+                    })
+                    .collect();
+                (pipeline.clone(), Value::Array(sent))
+            })
+            .collect();
+        let failures: Vec<Value> = self
+            .failures
+            .iter()
+            .map(|(tag, stats)| {
+                let samples: Vec<Value> = stats.samples.iter().map(Item::to_json).collect();
+                json!({"tag": tag, "sampled": stats.sampled, "samples": samples})
+            })
+            .collect();
+        let mut top: Vec<(&String, &TemplateStats)> = self.templates.iter().collect();
+        top.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+        let top: Vec<Value> = top
+            .into_iter()
+            .take(TOP_TEMPLATES)
+            .map(|(id, s)| json!({"id": id, "text": s.text, "count": s.count}))
+            .collect();
+        json!({
+            "sampled_events": self.sampled_events,
+            "tail": tails,
+            "failures": failures,
+            "anomalies": newer(&self.anomalies, ANOMALIES),
+            "templates": {"top": top, "distinct": self.templates.len(),
+                          "new": newer(&self.new_templates, NEW_TEMPLATES)},
+        })
+    }
+
+    /// Marks everything so far as sent to every page.
+    pub fn mark_sent(&mut self) {
+        self.sent = self.seq;
+    }
+}
+
+fn push_bounded(items: &mut VecDeque<Item>, item: Item, most: usize) {
+    if items.len() == most {
+        items.pop_front();
+    }
+    items.push_back(item);
+}
+
+/// Replaces the value at a Logstash field reference by `"***"`, if present.
+pub fn mask_field(value: &mut Value, field: &str) {
+    let segments: Vec<&str> = field_ref::segments(field).collect();
+    let Some((last, path)) = segments.split_last() else {
+        return;
+    };
+    let mut at = value;
+    for segment in path {
+        at = match at {
+            Value::Object(map) => match map.get_mut(*segment) {
+                Some(next) => next,
+                None => return,
+            },
+            Value::Array(items) => {
+                match segment.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                    Some(next) => next,
+                    None => return,
+                }
+            }
+            _ => return,
+        };
+    }
+    if let Value::Object(map) = at
+        && let Some(slot) = map.get_mut(*last)
+    {
+        *slot = Value::String(MASK.to_owned());
+    }
+}
+
+fn replace_in_strings(value: &mut Value, needle: &str) {
+    match value {
+        Value::String(s) if s.contains(needle) => *s = s.replace(needle, MASK),
+        Value::Array(items) => items.iter_mut().for_each(|v| replace_in_strings(v, needle)),
+        Value::Object(map) => map.values_mut().for_each(|v| replace_in_strings(v, needle)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Bytes;
+
+    fn batch(lines: &[Value]) -> Sample {
+        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        Sample {
+            pipeline: "app".into(),
+            kind: BodyKind::Batch,
+            body: Bytes::from(body),
+        }
+    }
+
+    #[test]
+    fn keeps_failures_anomalies_and_templates_masked() {
+        let mut digest = Digest::new(&["[user][name]".into(), "[source][address]".into()]);
+        let anomaly = json!({"event": {
+            "message": "login failed for bob from 10.0.0.7",
+            "user": {"name": "bob"},
+            "source": {"address": "10.0.0.7"},
+            "tags": ["anomaly"],
+            "wasmstash": {"anomaly": {"score": 0.8, "detectors": ["rate"], "key": "10.0.0.7",
+                "key_field": "source.address", "reason": "10.0.0.7 sent 50 events/s, expected 2"},
+                "template": {"id": "00000000000000aa", "text": "login failed for <*> from <*>", "new": true}}}});
+        let failed = json!({"event": {"message": "x", "tags": ["_jsonparsefailure"],
+            "wasmstash": {"template": {"id": "00000000000000aa", "text": "login failed for <*> from <*>", "new": false}}}});
+        digest.add(
+            &batch(&[
+                anomaly,
+                json!({"dropped": true}),
+                failed,
+                json!({"error": "line 4"}),
+            ]),
+            7,
+        );
+        let frame = digest.frame(true);
+        assert_eq!(frame["sampled_events"], 2);
+        let flagged = &frame["anomalies"][0]["event"];
+        assert_eq!(flagged["user"]["name"], "***");
+        assert_eq!(flagged["source"]["address"], "***");
+        assert_eq!(flagged["wasmstash"]["anomaly"]["key"], "***");
+        assert_eq!(
+            flagged["wasmstash"]["anomaly"]["reason"],
+            "*** sent 50 events/s, expected 2"
+        );
+        assert!(!frame.to_string().contains("10.0.0.7"), "{frame}");
+        assert!(!frame.to_string().contains("\"bob\""), "{frame}");
+        assert_eq!(frame["failures"][0]["tag"], "_jsonparsefailure");
+        assert_eq!(frame["failures"][0]["sampled"], 1);
+        assert_eq!(frame["templates"]["top"][0]["count"], 2);
+        assert_eq!(frame["templates"]["new"].as_array().unwrap().len(), 1);
+        assert_eq!(frame["tail"]["app"].as_array().unwrap().len(), 2);
+
+        // Once sent, an update carries only what is new.
+        digest.mark_sent();
+        let update = digest.frame(false);
+        assert!(update["tail"]["app"].as_array().unwrap().is_empty());
+        assert!(update["anomalies"].as_array().unwrap().is_empty());
+        assert_eq!(update["failures"][0]["sampled"], 1);
+    }
+
+    #[test]
+    fn an_anomaly_key_from_a_masked_field_is_masked_in_either_spelling() {
+        let mut digest = Digest::new(&["[service][name]".into()]);
+        let flagged = json!({"event": {"service": {"name": "checkout"}, "tags": ["anomaly"],
+            "wasmstash": {"anomaly": {"key": "checkout", "key_field": "[service][name]",
+                "reason": "rate of checkout went silent",
+                "findings": [{"key": "checkout", "reason": "rate of checkout went silent"}]}}}});
+        digest.add(&batch(&[flagged]), 1);
+        let frame = digest.frame(true).to_string();
+        assert!(!frame.contains("checkout"), "{frame}");
+        assert!(frame.contains("rate of *** went silent"), "{frame}");
+    }
+
+    #[test]
+    fn tails_stay_bounded() {
+        let mut digest = Digest::new(&[]);
+        let lines: Vec<Value> = (0..500).map(|i| json!({"event": {"message": i}})).collect();
+        digest.add(&batch(&lines), 1);
+        let frame = digest.frame(true);
+        let tail = frame["tail"]["app"].as_array().unwrap();
+        assert_eq!(tail.len(), TAIL);
+        assert_eq!(tail.last().unwrap()["event"]["message"], 499);
+        assert_eq!(
+            digest.frame(false)["tail"]["app"].as_array().unwrap().len(),
+            TAIL_PER_UPDATE
+        );
+    }
+}
