@@ -210,12 +210,11 @@ impl IntervalTracker {
     }
 
     pub fn save(&self) -> Vec<u8> {
-        postcard::to_allocvec(&self.keys).unwrap_or_default()
+        self.keys.save()
     }
 
     pub fn load(&mut self, bytes: &[u8], max_keys: usize) -> Result<(), String> {
-        self.keys = postcard::from_bytes(bytes).map_err(|e| format!("{}: {e}", self.id()))?;
-        self.keys.set_cap(max_keys);
+        self.keys = Keyed::load(bytes, max_keys).map_err(|e| format!("{}: {e}", self.id()))?;
         Ok(())
     }
 }

@@ -54,6 +54,21 @@ pub struct Keyed<S> {
     evicted: u64,
 }
 
+impl<S: Serialize + serde::de::DeserializeOwned> Keyed<S> {
+    /// The keys and their state as snapshot bytes.
+    pub fn save(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).unwrap_or_default()
+    }
+
+    /// Keys restored from [`Keyed::save`]'s bytes; the configured cap wins
+    /// over the snapshot's.
+    pub fn load(bytes: &[u8], cap: usize) -> Result<Self, String> {
+        let mut keyed: Keyed<S> = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
+        keyed.set_cap(cap);
+        Ok(keyed)
+    }
+}
+
 impl<S> Keyed<S> {
     pub fn new(cap: usize) -> Self {
         Keyed {
