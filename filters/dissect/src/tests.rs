@@ -2,6 +2,7 @@
 
 use super::*;
 use wasmstash_sdk::NativeFilter;
+use wasmstash_sdk::testing::{XorShift, mangle};
 use wasmstash_sdk::wire::{self, ResultKind};
 
 fn dissect(config: Value, event: Value) -> Value {
@@ -449,18 +450,6 @@ fn with_several_mappings_conversion_waits_for_all_of_them() {
     assert_eq!(failed["tags"], json!(["_dissectfailure"]));
 }
 
-/// A small deterministic generator, so a failure reproduces exactly.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
 /// Real lines with characters deleted, repeated, swapped for delimiters or
 /// cut off: every one comes back, parsed or tagged, and nothing panics.
 #[test]
@@ -478,19 +467,8 @@ fn mangled_real_lines_never_panic_and_always_come_back() {
         .map(|c| Dissect::new(serde_json::from_value(c.clone()).unwrap()).unwrap())
         .collect();
     for case in 0..20_000 {
-        let mut chars: Vec<char> = lines[rng.below(lines.len())].chars().collect();
-        for _ in 0..1 + rng.below(6) {
-            let at = rng.below(chars.len().max(1));
-            match rng.below(4) {
-                0 if !chars.is_empty() => {
-                    chars.remove(at);
-                }
-                1 if !chars.is_empty() => chars.insert(at, chars[at]),
-                2 => chars.insert(at.min(chars.len()), specials[rng.below(specials.len())]),
-                _ => chars.truncate(at),
-            }
-        }
-        let message: String = chars.into_iter().collect();
+        let line = &lines[rng.below(lines.len())];
+        let message = mangle(&mut rng, line, &specials);
         let input = json!({"message": message}).to_string();
         let filter = &mut filters[case % configs.len()];
         let mut event = Event::parse(input.as_bytes()).unwrap();

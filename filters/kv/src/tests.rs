@@ -2,6 +2,7 @@
 
 use super::*;
 use wasmstash_sdk::NativeFilter;
+use wasmstash_sdk::testing::{XorShift, mangle};
 use wasmstash_sdk::wire::{self, ResultKind};
 
 pub(crate) fn kv(config: Value, event: Value) -> Value {
@@ -429,18 +430,6 @@ fn every_loghub_line_yields_one_event() {
     }
 }
 
-/// A small deterministic generator, so a failure reproduces exactly.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
 /// Real key=value lines with characters deleted, repeated, replaced by
 /// quotes, brackets, separators and escapes, or cut off, under several
 /// configs: nothing panics and every event keeps its message.
@@ -466,19 +455,8 @@ fn mangled_real_lines_never_panic() {
         .collect();
     let mut rng = XorShift(0x6b76_6b76);
     for case in 0..20_000 {
-        let mut chars: Vec<char> = lines[rng.below(lines.len())].chars().collect();
-        for _ in 0..1 + rng.below(6) {
-            let at = rng.below(chars.len().max(1));
-            match rng.below(4) {
-                0 if !chars.is_empty() => {
-                    chars.remove(at);
-                }
-                1 if !chars.is_empty() => chars.insert(at, chars[at]),
-                2 => chars.insert(at.min(chars.len()), specials[rng.below(specials.len())]),
-                _ => chars.truncate(at),
-            }
-        }
-        let message: String = chars.into_iter().collect();
+        let line = &lines[rng.below(lines.len())];
+        let message = mangle(&mut rng, line, &specials);
         let input = json!({"message": message}).to_string();
         let filter = &mut filters[case % configs.len()];
         let mut event = Event::parse(input.as_bytes()).unwrap();

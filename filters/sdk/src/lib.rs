@@ -31,6 +31,7 @@ pub mod host;
 pub mod json_text;
 mod runtime;
 mod scan;
+pub mod testing;
 pub mod wire;
 
 pub use event::Event;

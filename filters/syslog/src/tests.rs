@@ -6,6 +6,7 @@ use super::*;
 use std::path::PathBuf;
 use wasmstash_filter_date::Date;
 use wasmstash_sdk::NativeFilter;
+use wasmstash_sdk::testing::XorShift;
 
 fn filter(config: Value) -> Syslog {
     Syslog::new(serde_json::from_value(config).unwrap()).unwrap()
@@ -326,18 +327,6 @@ fn loghub_thunderbird_times_agree_with_its_epoch_column() {
     // emulation $Id: ...`), kept whole as the message.
     assert_eq!(same_header, 1993);
     assert_eq!(same_instant, 2000);
-}
-
-/// A small deterministic generator, so the mangling test is reproducible.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
 }
 
 #[test]
