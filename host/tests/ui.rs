@@ -400,16 +400,18 @@ fn the_live_view_in_headless_chromium() {
         incident.join().unwrap() > 0,
         "the anomaly filter flagged nothing"
     );
+    // Read the row and click it in one script: the list grows with every
+    // update, so a separate click could land on a newer row.
     let row = browser.wait_for(
         "an anomaly row with a reason",
         wait,
         "const r = document.querySelector('#anomalies tbody tr'); \
-         return r && r.cells[5].textContent ? [...r.cells].map(c => c.textContent) : null;",
+         if (!r || !r.cells[5].textContent) return null; \
+         const cells = [...r.cells].map(c => c.textContent); r.click(); return cells;",
     );
     let cells: Vec<String> = serde_json::from_value(row).unwrap();
     assert_eq!(cells[1], "incident");
     assert!(!cells[2].is_empty() && !cells[3].is_empty(), "{cells:?}");
-    browser.click("#anomalies tbody tr");
     let detail = browser.wait_for(
         "the flagged event's detail",
         wait,
