@@ -204,18 +204,7 @@ impl Mutate {
                 None => event.set(&field, value),
             }
         }
-        for field in &self.remove_field {
-            let field = event.sprintf(field);
-            event.remove(&field);
-        }
-        for tag in &self.add_tag {
-            let tag = event.sprintf(tag);
-            event.add_tag(&tag);
-        }
-        for tag in &self.remove_tag {
-            let tag = event.sprintf(tag);
-            event.remove_tag(&tag);
-        }
+        event.apply_tag_and_remove_options(&self.remove_field, &self.add_tag, &self.remove_tag);
     }
 }
 
