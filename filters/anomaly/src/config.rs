@@ -100,7 +100,7 @@ pub struct ErrorRatioConfig {
     #[serde(default = "thirty")]
     pub warmup_intervals: u32,
     /// Intervals with fewer events are neither judged nor learned from.
-    #[serde(default = "ten_u32")]
+    #[serde(default = "ten")]
     pub min_events: u32,
     #[serde(default = "three")]
     pub min_errors: u32,
@@ -332,9 +332,6 @@ fn thirty() -> u32 {
     30
 }
 fn ten() -> u32 {
-    10
-}
-fn ten_u32() -> u32 {
     10
 }
 fn three() -> u32 {
