@@ -4,55 +4,11 @@
 mod support;
 
 use serde_json::json;
+use support::identical::{assert_identical, assert_identical_on};
 use support::*;
-use wasmstash::engine::{Stage, StageOutcome};
 use wasmstash_filter_grok::Grok;
 use wasmstash_filter_json::Json;
 use wasmstash_filter_mutate::Mutate;
-use wasmstash_sdk::wire;
-use wasmstash_sdk::{Filter, NativeFilter};
-
-/// Runs `events` through the native filter and through its module in the
-/// engine, in batches of 125 (Logstash's default), and compares every result.
-fn assert_identical<F: Filter>(module_stem: &str, config: &str, events: &[Vec<u8>]) -> usize {
-    assert_identical_on::<F>(&strict_engine(), module_stem, config, events)
-}
-
-/// As [`assert_identical`], on a given engine (one with a module cache makes
-/// many configs of one module cheap to load).
-fn assert_identical_on<F: Filter>(
-    engine: &wasmstash::engine::Engine,
-    module_stem: &str,
-    config: &str,
-    events: &[Vec<u8>],
-) -> usize {
-    let mut native = NativeFilter::<F>::new(config.as_bytes()).unwrap();
-    let mut stage = Stage::new(load(
-        engine,
-        module_stem,
-        &built_module(module_stem),
-        config,
-    ));
-    let mut batch = Vec::new();
-    let mut changed = 0;
-    for chunk in events.chunks(125) {
-        let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
-        wire::encode_batch(refs.iter().copied(), &mut batch);
-        let native_results: Vec<StageOutcome> =
-            wire::decode_results(native.process_batch(&batch), refs.len())
-                .unwrap()
-                .into_iter()
-                .map(|(kind, payload)| StageOutcome::from_wire(kind, payload))
-                .collect();
-        let wasm_results = stage.process(&refs);
-        assert_eq!(native_results, wasm_results);
-        changed += wasm_results
-            .iter()
-            .filter(|r| matches!(r, StageOutcome::Replaced(_)))
-            .count();
-    }
-    changed
-}
 
 #[test]
 fn mutate_is_identical_natively_and_in_wasm() {

@@ -9,13 +9,12 @@ mod support;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
+use support::identical::assert_identical;
 use support::*;
 use wasmstash::config::Config;
-use wasmstash::engine::{Stage, StageOutcome};
 use wasmstash::pipeline::Pipeline;
 use wasmstash_filter_date::Date;
 use wasmstash_filter_syslog::Syslog;
-use wasmstash_sdk::{Filter, NativeFilter, wire};
 
 fn loghub_lines(dataset: &str) -> Vec<String> {
     let path = shared_data().join(format!("loghub/{dataset}/{dataset}_2k.log"));
@@ -174,25 +173,6 @@ fn date_reads_every_access_log_timestamp_as_the_apache_pipeline_does() {
         results,
         [json!({"timestamp": "17/May/2015:10:05", "tags": ["_dateparsefailure"]})]
     );
-}
-
-/// Runs `events` through the native filter and its module, in batches of
-/// 125, and compares every result.
-fn assert_identical<F: Filter>(stem: &str, config: &str, events: &[Vec<u8>]) {
-    let mut native = NativeFilter::<F>::new(config.as_bytes()).unwrap();
-    let mut stage = Stage::new(load(&strict_engine(), stem, &built_module(stem), config));
-    let mut batch = Vec::new();
-    for chunk in events.chunks(125) {
-        let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
-        wire::encode_batch(refs.iter().copied(), &mut batch);
-        let native_results: Vec<StageOutcome> =
-            wire::decode_results(native.process_batch(&batch), refs.len())
-                .unwrap()
-                .into_iter()
-                .map(|(kind, payload)| StageOutcome::from_wire(kind, payload))
-                .collect();
-        assert_eq!(native_results, stage.process(&refs));
-    }
 }
 
 #[test]
