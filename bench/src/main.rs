@@ -8,10 +8,12 @@
 //! 3. `grok` with COMBINEDAPACHELOG over the access log cycled to 1M events,
 //!    both pattern sets, native vs WebAssembly, deadline on and off.
 //!
-//! 3. `date` over the access log's timestamps and `syslog` over three Loghub
+//! 4. `date` over the access log's timestamps and `syslog` over three Loghub
 //!    sets, the same way.
 //!
-//! Run: `cargo run --release -p wasmstash-bench -- [--seconds S] [--only grok]`.
+//! Run: `cargo run --release -p wasmstash-bench -- [--seconds S] [--only SECTION]`,
+//! SECTION one of `boundary`, `filters` (json and mutate), `parsers` (syslog
+//! and date), `grok`.
 //! `... -- dissect [--rounds N]` and `... -- kv [--rounds N]` measure those
 //! filters over 1M real lines instead (see `parsing.rs`).
 //! Prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
@@ -68,17 +70,37 @@ fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(2.0);
     let budget = Duration::from_secs_f64(seconds);
-    let only_grok = std::env::args().any(|a| a == "grok");
+    let only = std::env::args().skip_while(|a| a != "--only").nth(1);
+    if let Some(section) = only.as_deref()
+        && !SECTIONS.contains(&section)
+    {
+        anyhow::bail!("unknown section {section:?}; --only takes one of {SECTIONS:?}");
+    }
+    let wanted = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let lines = support::apache_lines();
     let access_events: Vec<Vec<u8>> = lines
         .iter()
         .map(|l| wasmstash::input::line_event(l.as_bytes()))
         .collect();
-    if only_grok {
-        grok_rows(&access_events);
-        return Ok(());
+    if wanted("boundary") {
+        boundary_rows(&access_events, budget);
     }
+    if wanted("filters") {
+        json_and_mutate_rows(&lines, &access_events, budget);
+    }
+    if wanted("parsers") {
+        syslog_and_date_rows(&lines, budget);
+    }
+    if wanted("grok") {
+        grok_rows(&access_events);
+    }
+    Ok(())
+}
 
+/// The sections `--only` can pick, in the order a full run prints them.
+const SECTIONS: [&str; 4] = ["boundary", "filters", "parsers", "grok"];
+
+fn boundary_rows(access_events: &[Vec<u8>], budget: Duration) {
     println!("## Boundary cost per batch call\n");
     println!(
         "Apache access events (`{{\"message\": line}}`, {} bytes on average); µs per call.\n",
@@ -116,7 +138,10 @@ fn main() -> anyhow::Result<()> {
             (wasm - native) / batch_size as f64
         );
     }
+}
 
+fn json_and_mutate_rows(lines: &[String], access_events: &[Vec<u8>], budget: Duration) {
+    let seconds = budget.as_secs_f64();
     let json_events: Vec<Vec<u8>> = lines
         .iter()
         .enumerate()
@@ -146,10 +171,7 @@ fn main() -> anyhow::Result<()> {
         &json_events,
         budget,
     );
-    filter_row::<Mutate>("mutate", &mutate_config, &access_events, budget);
-    syslog_and_date_rows(&lines, budget);
-    grok_rows(&access_events);
-    Ok(())
+    filter_row::<Mutate>("mutate", &mutate_config, access_events, budget);
 }
 
 /// `date` as the `apache` pipeline runs it (the line plus grok's

@@ -262,6 +262,10 @@ impl<'a> Checker<'a> {
                 return Err(self.error("invalid number"));
             }
         }
+        // Up to 18 digits always fit an i64: the common case needs no parse.
+        if integer && self.pos - start <= 18 {
+            return Ok(());
+        }
         // serde_json reads integers that do not fit 64 bits, and all other
         // numbers, as f64 and refuses infinities.
         let text = std::str::from_utf8(&self.json[start..self.pos]).expect("ASCII");
@@ -273,29 +277,36 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// How many keys of one object are compared as written, on the stack,
+/// before they move to a set.
+const FEW_KEYS: usize = 16;
+
 /// The keys of one object, to find a repeat. Small objects without escapes
-/// compare keys as written; past 32 keys, or once an escape makes two
-/// spellings of one key possible, keys go into a set of decoded forms, so a
-/// hostile event cannot make this quadratic.
+/// compare keys as written, in an array that costs no allocation (most event
+/// objects have a handful of keys); past `FEW_KEYS` keys, or once an escape
+/// makes two spellings of one key possible, keys go into a set of decoded
+/// forms, so a hostile event cannot make this quadratic.
 #[derive(Default)]
 struct Keys<'a> {
-    few: Vec<&'a [u8]>,
+    few: [&'a [u8]; FEW_KEYS],
+    few_len: usize,
     many: Option<HashSet<Cow<'a, [u8]>>>,
 }
 
 impl<'a> Keys<'a> {
     fn insert(&mut self, quoted: &'a [u8], escaped: bool) -> Result<(), String> {
-        if self.many.is_none() && !escaped && self.few.len() < 32 {
-            if self.few.contains(&quoted) {
+        if self.many.is_none() && !escaped && self.few_len < FEW_KEYS {
+            if self.few[..self.few_len].contains(&quoted) {
                 return Err(duplicate(quoted));
             }
-            self.few.push(quoted);
+            self.few[self.few_len] = quoted;
+            self.few_len += 1;
             return Ok(());
         }
-        let few = std::mem::take(&mut self.few);
+        let few = &self.few[..self.few_len];
         let many = self
             .many
-            .get_or_insert_with(|| few.into_iter().map(Cow::Borrowed).collect());
+            .get_or_insert_with(|| few.iter().copied().map(Cow::Borrowed).collect());
         if !many.insert(decoded(quoted)) {
             return Err(duplicate(quoted));
         }

@@ -84,6 +84,11 @@ impl Engine {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(settings.call_timeout.is_some());
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        if profiling_requested() {
+            // perf reads /tmp/perf-<pid>.map to name JIT code, so `perf
+            // record` and `perf report` show guest functions by name.
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let wasmtime = wasmtime::Engine::new(&config)?;
         if settings.call_timeout.is_some() {
             start_epoch_ticker(&wasmtime);
@@ -117,6 +122,13 @@ impl Engine {
             (timeout.as_micros() / EPOCH_TICK.as_micros()) as u64 + 1
         })
     }
+}
+
+/// `WASMSTASH_PERF_MAP=1` names compiled filter code for Linux `perf`. It
+/// is a switch for people tuning a filter, not a setting: it changes nothing
+/// but what a profiler can see.
+fn profiling_requested() -> bool {
+    std::env::var_os("WASMSTASH_PERF_MAP").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Advances the engine's epoch on a timer until the engine is dropped.

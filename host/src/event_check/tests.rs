@@ -147,6 +147,10 @@ fn agrees_with_serde_json_on_edge_cases() {
         r#"{"a\\":1,"a\\":1}"#,
         r#"{"a/":1,"a\/":1}"#,
         "{\"a\":\"\u{7f}\"}",
+        r#"{"a":999999999999999999}"#,
+        r#"{"a":-99999999999999999}"#,
+        r#"{"a":9999999999999999999}"#,
+        r#"{"a":-9999999999999999999}"#,
     ];
     for case in cases {
         assert_eq!(
@@ -162,6 +166,25 @@ fn agrees_with_serde_json_on_edge_cases() {
             oracle::accepts(nested.as_bytes()),
             "depth {depth}"
         );
+    }
+}
+
+/// A repeated key is found wherever it falls: among the few keys compared as
+/// written, past them in the set, and across the switch between the two.
+#[test]
+fn finds_a_repeated_key_in_objects_of_any_size() {
+    for len in 1..40 {
+        let keys: Vec<String> = (0..len).map(|i| format!("\"k{i}\":{i}")).collect();
+        let object = format!("{{{}}}", keys.join(","));
+        assert!(check_event(object.as_bytes()).is_ok(), "{object}");
+        for repeated in 0..len {
+            let with_repeat = format!("{{{},\"k{repeated}\":0}}", keys.join(","));
+            let error = check_event(with_repeat.as_bytes()).unwrap_err();
+            assert!(
+                error.contains(&format!("`k{repeated}`")),
+                "{with_repeat}: {error}"
+            );
+        }
     }
 }
 
