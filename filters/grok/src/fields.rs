@@ -37,7 +37,22 @@ struct Target {
 
 struct Node {
     key: String,
+    /// `"key":` as JSON text, written once here rather than escaped per event.
+    quoted_key: Vec<u8>,
     kind: Kind,
+}
+
+impl Node {
+    fn new(key: &str, kind: Kind) -> Node {
+        let mut quoted_key = Vec::with_capacity(key.len() + 3);
+        write_str(&mut quoted_key, key);
+        quoted_key.push(b':');
+        Node {
+            key: key.to_string(),
+            quoted_key,
+            kind,
+        }
+    }
 }
 
 enum Kind {
@@ -69,7 +84,7 @@ pub struct Scratch {
     leaves: Vec<Leaf>,
     /// Per top-level key: whether the event already has it.
     present: Vec<bool>,
-    json: Vec<u8>,
+    json_capacity: usize,
 }
 
 impl Shape {
@@ -101,10 +116,8 @@ impl Shape {
         let top = match self.tops.iter().position(|n| n.key == segments[0]) {
             Some(i) => i,
             None => {
-                self.tops.push(Node {
-                    key: segments[0].to_string(),
-                    kind: Kind::Object(Vec::new()),
-                });
+                self.tops
+                    .push(Node::new(segments[0], Kind::Object(Vec::new())));
                 if segments.len() == 1 {
                     self.tops.last_mut().unwrap().kind = Kind::Leaf(self.leaf_count);
                     self.leaf_count += 1;
@@ -128,10 +141,7 @@ impl Shape {
                     } else {
                         Kind::Object(Vec::new())
                     };
-                    children.push(Node {
-                        key: segment.to_string(),
-                        kind,
-                    });
+                    children.push(Node::new(segment, kind));
                     children.len() - 1
                 }
             };
@@ -199,11 +209,12 @@ impl Shape {
             if scratch.present[i] || !has_value(&top.kind, &scratch.leaves) {
                 continue;
             }
-            let mut json = std::mem::take(&mut scratch.json);
-            json.clear();
+            // Sized from the last event's largest field, so the writes below
+            // rarely grow it: one allocation per field, and no copy.
+            let mut json = Vec::with_capacity(scratch.json_capacity);
             write_node(&top.kind, &scratch.leaves, input, &mut json);
-            event.insert_json(&top.key, json.clone());
-            scratch.json = json;
+            scratch.json_capacity = scratch.json_capacity.max(json.len());
+            event.insert_json(&top.key, json);
         }
     }
 }
@@ -239,8 +250,7 @@ fn write_node(kind: &Kind, leaves: &[Leaf], input: &str, out: &mut Vec<u8>) {
                     out.push(b',');
                 }
                 first = false;
-                write_str(out, &child.key);
-                out.push(b':');
+                out.extend_from_slice(&child.quoted_key);
                 write_node(&child.kind, leaves, input, out);
             }
             out.push(b'}');
@@ -252,9 +262,28 @@ fn write_stored(value: Stored, input: &str, out: &mut Vec<u8>) {
     match value {
         Stored::Nil => out.extend_from_slice(b"null"),
         Stored::Str(start, end) => write_str(out, &input[start as usize..end as usize]),
-        Stored::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Stored::Int(n) => write_int(out, n),
         Stored::Float(f) => write_value(out, &Value::from(f)),
     }
+}
+
+/// Writes `n` in decimal without the allocation of `to_string`.
+fn write_int(out: &mut Vec<u8>, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Logstash grok's `handle` through the event API: a new field is set; an
@@ -283,5 +312,19 @@ pub fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) {
             event.set(field, Value::Array(vec![old, value]));
         }
         Some(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_int;
+
+    #[test]
+    fn integers_are_written_as_to_string_writes_them() {
+        for n in [0, 7, -7, 10, -10, 65_535, i64::MAX, i64::MIN, i64::MIN + 1] {
+            let mut out = Vec::new();
+            write_int(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
     }
 }

@@ -8,35 +8,80 @@
 
 use serde_json::Value;
 
-/// Returns the first index at or after `pos` holding `"`, `\` or a control
+/// Returns the first index at or after `pos` holding `"`, `\\` or a control
 /// character (or `bytes.len()`).
+///
+/// Most strings in events are short (keys, captured values), so the tail
+/// matters as much as the bulk: the last partial block is checked as one
+/// window that overlaps bytes already known to be plain, never byte by
+/// byte. (In WebAssembly every loop iteration also pays the deadline check.)
 pub fn skip_plain_string_bytes(bytes: &[u8], pos: usize) -> usize {
-    let mut pos = simd::skip_plain_16(bytes, pos);
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let end = bytes.len();
+    let left = end.saturating_sub(pos);
+    let found = if left >= 16 {
+        simd::find_special(bytes, pos)
+    } else if left >= 8 {
+        find_special_in_words(bytes, pos)
+    } else if left >= 4 {
+        let window = |at: usize| {
+            let word = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+            first_special(special_bits(u64::from(word) | PLAIN_HIGH_HALF))
+        };
+        window(pos)
+            .map(|i| pos + i)
+            .or_else(|| window(end - 4).map(|i| end - 4 + i))
+    } else {
+        bytes[pos.min(end)..]
+            .iter()
+            .position(|&b| is_special(b))
+            .map(|i| pos + i)
+    };
+    found.unwrap_or(end.max(pos))
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+/// Four plain bytes (`a`) above a 32-bit window, so it can use the 64-bit
+/// test.
+const PLAIN_HIGH_HALF: u64 = 0x6161_6161 << 32;
+
+fn is_special(byte: u8) -> bool {
+    byte == b'"' || byte == b'\\' || byte < 0x20
+}
+
+/// The high bit of each byte of `word` that is special. A borrow can set a
+/// bit above a special byte, never below one, so the lowest bit is exact and
+/// plain bytes below the first special one never show.
+fn special_bits(word: u64) -> u64 {
     let has_zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    while let Some(chunk) = bytes.get(pos..pos + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap());
-        let special = has_zero_byte(word ^ (ONES * b'"' as u64))
-            | has_zero_byte(word ^ (ONES * b'\\' as u64))
-            | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS);
-        if special != 0 {
-            break;
+    has_zero_byte(word ^ (ONES * b'"' as u64))
+        | has_zero_byte(word ^ (ONES * b'\\' as u64))
+        | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS)
+}
+
+fn first_special(bits: u64) -> Option<usize> {
+    (bits != 0).then(|| bits.trailing_zeros() as usize / 8)
+}
+
+/// Eight bytes at a time, then one window ending at the last byte (at least
+/// eight bytes from `pos`).
+fn find_special_in_words(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    let end = bytes.len();
+    let window = |at: usize| {
+        let word = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        first_special(special_bits(word)).map(|i| at + i)
+    };
+    while pos + 8 <= end {
+        if let Some(found) = window(pos) {
+            return Some(found);
         }
         pos += 8;
     }
-    while let Some(&byte) = bytes.get(pos) {
-        if byte == b'"' || byte == b'\\' || byte < 0x20 {
-            break;
-        }
-        pos += 1;
-    }
-    pos
+    if pos < end { window(end - 8) } else { None }
 }
 
-/// The sixteen-bytes-at-a-time part of [`skip_plain_string_bytes`]: stops at
-/// the first block holding a special byte (returning its exact index) or
-/// when fewer than sixteen bytes are left.
+/// Sixteen bytes at a time, then one window ending at the last byte (at
+/// least sixteen bytes from `pos`).
 #[cfg(target_arch = "x86_64")]
 mod simd {
     use std::arch::x86_64::{
@@ -44,11 +89,11 @@ mod simd {
         _mm_set1_epi8,
     };
 
-    pub fn skip_plain_16(bytes: &[u8], mut pos: usize) -> usize {
-        while let Some(block) = bytes.get(pos..pos + 16) {
+    pub fn find_special(bytes: &[u8], pos: usize) -> Option<usize> {
+        super::find_in_blocks(bytes, pos, |block| {
             // SAFETY: SSE2 is part of the x86_64 baseline, and `block` is
             // sixteen readable bytes; the load has no alignment requirement.
-            let mask = unsafe {
+            unsafe {
                 let chunk = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
                 let control_max = _mm_set1_epi8(0x1f);
                 // max(byte, 0x1f) == 0x1f exactly for the control bytes.
@@ -56,13 +101,8 @@ mod simd {
                 let quote = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'"' as i8));
                 let backslash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'\\' as i8));
                 _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
-            };
-            if mask != 0 {
-                return pos + mask.trailing_zeros() as usize;
             }
-            pos += 16;
-        }
-        pos
+        })
     }
 }
 
@@ -72,8 +112,8 @@ mod simd {
         u8x16_bitmask, u8x16_eq, u8x16_lt, u8x16_splat, v128, v128_load, v128_or,
     };
 
-    pub fn skip_plain_16(bytes: &[u8], mut pos: usize) -> usize {
-        while let Some(block) = bytes.get(pos..pos + 16) {
+    pub fn find_special(bytes: &[u8], pos: usize) -> Option<usize> {
+        super::find_in_blocks(bytes, pos, |block| {
             // SAFETY: `block` is sixteen readable bytes, and `v128_load` has
             // no alignment requirement.
             let chunk = unsafe { v128_load(block.as_ptr().cast::<v128>()) };
@@ -84,13 +124,8 @@ mod simd {
                 ),
                 u8x16_lt(chunk, u8x16_splat(0x20)),
             );
-            let mask = u8x16_bitmask(special) as u32;
-            if mask != 0 {
-                return pos + mask.trailing_zeros() as usize;
-            }
-            pos += 16;
-        }
-        pos
+            u32::from(u8x16_bitmask(special))
+        })
     }
 }
 
@@ -99,9 +134,30 @@ mod simd {
     all(target_arch = "wasm32", target_feature = "simd128")
 )))]
 mod simd {
-    pub fn skip_plain_16(_: &[u8], pos: usize) -> usize {
-        pos
+    pub fn find_special(bytes: &[u8], pos: usize) -> Option<usize> {
+        super::find_special_in_words(bytes, pos)
     }
+}
+
+/// Runs `mask_of` (a bit per special byte of a sixteen-byte block) over the
+/// blocks from `pos`, then over the window ending at the last byte.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+fn find_in_blocks(bytes: &[u8], mut pos: usize, mask_of: impl Fn(&[u8]) -> u32) -> Option<usize> {
+    let end = bytes.len();
+    let window = |at: usize| {
+        let mask = mask_of(&bytes[at..at + 16]);
+        (mask != 0).then(|| at + mask.trailing_zeros() as usize)
+    };
+    while pos + 16 <= end {
+        if let Some(found) = window(pos) {
+            return Some(found);
+        }
+        pos += 16;
+    }
+    if pos < end { window(end - 16) } else { None }
 }
 
 /// Writes `text` as a JSON string, escaping as `serde_json` does.
