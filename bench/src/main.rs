@@ -13,7 +13,7 @@
 //!
 //! Run: `cargo run --release -p wasmstash-bench -- [--seconds S] [--only SECTION]`,
 //! SECTION one of `boundary`, `filters` (json and mutate), `parsers` (syslog
-//! and date), `grok`.
+//! and date), `grok`, `check` (the host's check of a changed event).
 //! `... -- dissect [--rounds N]` and `... -- kv [--rounds N]` measure those
 //! filters over 1M real lines instead (see `parsing.rs`).
 //! Prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use wasmstash::builtins;
 use wasmstash::engine::{Engine, EngineSettings, FilterModule, Stage};
-use wasmstash::event_check::check_event;
+use wasmstash::event_check::{check_event, extend_checked};
 use wasmstash_filter_date::Date;
 use wasmstash_filter_grok::Grok;
 use wasmstash_filter_json::Json;
@@ -37,6 +37,7 @@ use wasmstash_sdk::{Filter, NativeFilter};
 #[path = "../../host/tests/support/mod.rs"]
 mod support;
 
+mod check;
 mod parsing;
 
 /// `wasmstash_process` of a module that answers "unchanged" for every event
@@ -94,17 +95,20 @@ fn main() -> anyhow::Result<()> {
     if wanted("grok") {
         grok_rows(&access_events);
     }
+    if wanted("check") {
+        check::rows(&lines, budget);
+    }
     Ok(())
 }
 
 /// The sections `--only` can pick, in the order a full run prints them.
-const SECTIONS: [&str; 4] = ["boundary", "filters", "parsers", "grok"];
+const SECTIONS: [&str; 5] = ["boundary", "filters", "parsers", "grok", "check"];
 
 fn boundary_rows(access_events: &[Vec<u8>], budget: Duration) {
     println!("## Boundary cost per batch call\n");
     println!(
         "Apache access events (`{{\"message\": line}}`, {} bytes on average); µs per call.\n",
-        average_len(&access_events)
+        average_len(access_events)
     );
     println!(
         "| events per call | no-op module, deadline on | no-op module, deadline off | SDK filter that reads each event: native | same in WASM | WASM − native per event |"
@@ -392,14 +396,21 @@ impl<F: Filter> NativeRunner<F> {
         wire::encode_batch(events.iter().copied(), &mut self.batch);
         let results =
             wire::decode_results(self.filter.process_batch(&self.batch), events.len()).unwrap();
-        let copied: Vec<(ResultKind, Vec<u8>)> =
-            results.into_iter().map(|(k, p)| (k, p.to_vec())).collect();
-        if check {
-            for (kind, payload) in &copied {
-                if *kind == ResultKind::Replaced {
-                    check_event(payload).unwrap();
+        let mut copied: Vec<(ResultKind, Vec<u8>)> = Vec::with_capacity(results.len());
+        for ((kind, payload), input) in results.into_iter().zip(events) {
+            copied.push(match kind {
+                ResultKind::Extended if check => (kind, extend_checked(input, payload).unwrap()),
+                ResultKind::Extended => {
+                    let mut event = Vec::new();
+                    wire::extend_event(input, payload, &mut event);
+                    (kind, event)
                 }
-            }
+                ResultKind::Replaced if check => {
+                    check_event(payload).unwrap();
+                    (kind, payload.to_vec())
+                }
+                _ => (kind, payload.to_vec()),
+            });
         }
         black_box(copied);
     }

@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use wasmstash_sdk::json_text::skip_plain_string_bytes;
+use wasmstash_sdk::{scan, wire};
 
 /// Nesting deeper than this is refused, as `serde_json` refuses it.
 const MAX_DEPTH: usize = 128;
@@ -46,6 +47,45 @@ pub fn check_event(bytes: &[u8]) -> Result<(), String> {
         return Err(checker.error("trailing characters after the event"));
     }
     Ok(())
+}
+
+/// Adds `members` (the payload of an `extended` result) to the end of
+/// `input`, an event already checked, and returns the new event. Only the
+/// added bytes are read: they must be well-formed object members in UTF-8,
+/// and no key may repeat one of `input`'s top-level keys or another added
+/// one. This is what spares a filter that only adds fields, and the host,
+/// from copying and re-checking the fields it left alone.
+pub fn extend_checked(input: &[u8], members: &[u8]) -> Result<Vec<u8>, String> {
+    if let Err(e) = std::str::from_utf8(members) {
+        return Err(format!(
+            "invalid UTF-8 at byte {} of the added members",
+            e.valid_up_to()
+        ));
+    }
+    if members.iter().all(u8::is_ascii_whitespace) {
+        return Ok(input.to_vec());
+    }
+    let mut event = Vec::new();
+    wire::extend_event(input, members, &mut event);
+    let mut keys = Keys::default();
+    scan::for_each_member(input, |raw_key, _| {
+        keys.insert(raw_key, memchr::memchr(b'\\', raw_key).is_some())
+    })?;
+    // Past the added members there is only the closing brace.
+    let members_start = event.len() - 1 - members.len();
+    let mut checker = Checker {
+        json: &event,
+        pos: members_start,
+        depth: 1,
+    };
+    checker.skip_ws();
+    checker.items(b'}', "the added members", |checker| {
+        checker.member(&mut keys)
+    })?;
+    if checker.pos != event.len() {
+        return Err(checker.error("characters after the added members"));
+    }
+    Ok(event)
 }
 
 struct Checker<'a> {
@@ -97,21 +137,24 @@ impl<'a> Checker<'a> {
 
     fn object_body(&mut self) -> Result<(), String> {
         let mut keys = Keys::default();
-        self.items(b'}', "an object", |checker| {
-            if checker.peek() != Some(b'"') {
-                return Err(checker.error("expected a key in double quotes"));
-            }
-            let key_start = checker.pos;
-            let escaped = checker.string()?;
-            keys.insert(&checker.json[key_start..checker.pos], escaped)?;
-            checker.skip_ws();
-            if checker.peek() != Some(b':') {
-                return Err(checker.error("expected `:` after a key"));
-            }
-            checker.pos += 1;
-            checker.skip_ws();
-            checker.value()
-        })
+        self.items(b'}', "an object", |checker| checker.member(&mut keys))
+    }
+
+    /// One `"key": value` member of an object whose keys so far are `keys`.
+    fn member(&mut self, keys: &mut Keys<'a>) -> Result<(), String> {
+        if self.peek() != Some(b'"') {
+            return Err(self.error("expected a key in double quotes"));
+        }
+        let key_start = self.pos;
+        let escaped = self.string()?;
+        keys.insert(&self.json[key_start..self.pos], escaped)?;
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return Err(self.error("expected `:` after a key"));
+        }
+        self.pos += 1;
+        self.skip_ws();
+        self.value()
     }
 
     fn array_body(&mut self) -> Result<(), String> {

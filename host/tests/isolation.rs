@@ -302,3 +302,81 @@ fn a_replayed_batch_counts_each_event_once_in_a_stateful_filter() {
         6
     );
 }
+
+/// A module that answers `extended` with `members` for every event: the
+/// result kind for filters that only add fields.
+fn extending_filter(members: &str) -> String {
+    let stores: String = members
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| format!("(i32.store8 (i32.const {}) (i32.const {b}))\n", 1100 + i))
+        .collect();
+    let len = members.len();
+    wat_filter(&format!(
+        "{stores}
+         (local.set $n (i32.load (local.get $ptr)))
+         (i32.store (i32.const 2048) (local.get $n))
+         (local.set $o (i32.const 2052))
+         (block $done (loop $next
+           (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+           (i32.store8 (local.get $o) (i32.const 4))
+           (i32.store (i32.add (local.get $o) (i32.const 1)) (i32.const {len}))
+           (memory.copy (i32.add (local.get $o) (i32.const 5)) (i32.const 1100) (i32.const {len}))
+           (local.set $o (i32.add (local.get $o) (i32.const {})))
+           (local.set $i (i32.add (local.get $i) (i32.const 1)))
+           (br $next)))
+         {RETURN_OUTPUT_AT_2048}",
+        len + 5
+    ))
+}
+
+#[test]
+fn extended_results_add_members_to_the_event_as_it_came_in() {
+    let engine = strict_engine();
+    let module = extending_filter(r#""n":1,"nested":{"a":[true,null]}"#);
+    let mut pipeline = pipeline(load(&engine, "extends", module.as_bytes(), "{}"));
+    let input = vec![
+        br#"{"message":"event 0","tags":["x"]}"#.to_vec(),
+        b"{ }".to_vec(),
+        b" {\"message\" : \"spaced\" }\n".to_vec(),
+    ];
+    let results = as_json(pipeline.process(input));
+    assert_eq!(
+        results,
+        vec![
+            json!({"message": "event 0", "tags": ["x"], "n": 1, "nested": {"a": [true, null]}}),
+            json!({"n": 1, "nested": {"a": [true, null]}}),
+            json!({"message": "spaced", "n": 1, "nested": {"a": [true, null]}}),
+        ]
+    );
+}
+
+/// Added members are checked like any output: a key the event already has,
+/// a key added twice, or text that is not object members fails only that
+/// event, which passes through as it came in.
+#[test]
+fn bad_extended_results_fail_the_event_and_lose_nothing() {
+    let engine = strict_engine();
+    for (members, reason_part) in [
+        (r#""message":"again""#, "duplicate key `message`"),
+        (r#""\u006dessage":"again""#, "duplicate key `message`"),
+        (r#""n":1,"n":2"#, "duplicate key `n`"),
+        (r#""n":1},{"m":2"#, "after the added members"),
+        (r#","n":1"#, "expected a key"),
+        (r#""n":1,"#, "expected a key"),
+        (r#""n":"#, "expected a JSON value"),
+        (r#""n":[1"#, "expected `,` or `]`"),
+    ] {
+        let module = extending_filter(members);
+        let mut pipeline = pipeline(load(&engine, "extends", module.as_bytes(), "{}"));
+        let results = as_json(pipeline.process(message_events(&BATCH[..2])));
+        for (index, event) in results.iter().enumerate() {
+            assert_eq!(event["message"], BATCH[index], "{members}");
+            assert!(event.get("n").is_none(), "{members}: {event}");
+            let failure = &event["wasmstash"]["failures"][0];
+            assert_eq!(failure["kind"], "invalid_output", "{members}");
+            let reason = failure["reason"].as_str().unwrap();
+            assert!(reason.contains(reason_part), "{members}: {reason}");
+        }
+    }
+}

@@ -11,7 +11,7 @@ use support::server::Server;
 use support::*;
 use wasmstash::pipeline::Pipeline;
 use wasmstash_filter_templates::Templates;
-use wasmstash_sdk::{NativeFilter, wire};
+use wasmstash_sdk::NativeFilter;
 
 const DATASETS: [&str; 10] = [
     "HDFS",
@@ -45,14 +45,11 @@ fn loghub_events() -> Vec<Vec<u8>> {
 /// What the filter wrote on each event, from an uninterrupted native run.
 fn expected(events: &[Vec<u8>]) -> Vec<Value> {
     let mut filter = NativeFilter::<Templates>::new(b"{}").unwrap();
-    let mut batch = Vec::new();
     let mut out = Vec::new();
     for chunk in events.chunks(125) {
-        wire::encode_batch(chunk.iter().map(Vec::as_slice), &mut batch);
-        let results = filter.process_batch(&batch).to_vec();
-        for (kind, payload) in wire::decode_results(&results, chunk.len()).unwrap() {
-            assert_eq!(kind, wire::ResultKind::Replaced);
-            out.push(template_of(&serde_json::from_slice(payload).unwrap()));
+        let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+        for outcome in filter.process_events(&refs) {
+            out.push(template_of(&outcome.into_value()));
         }
     }
     out

@@ -149,12 +149,9 @@ fn main() -> anyhow::Result<()> {
     let mut stream = Stream { next: 0, keys };
     let mut buffer = Vec::new();
     let mut call = |events: &[Vec<u8>]| {
-        wire::encode_batch(events.iter().map(Vec::as_slice), &mut buffer);
-        black_box(
-            instance
-                .process(&buffer, events.len())
-                .expect("the filter runs"),
-        );
+        let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+        wire::encode_batch(refs.iter().copied(), &mut buffer);
+        black_box(instance.process(&buffer, &refs).expect("the filter runs"));
     };
     for _ in 0..warm_events / 1000 {
         call(&stream.batch(1000));

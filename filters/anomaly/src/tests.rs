@@ -1,8 +1,7 @@
 //! Whole-filter tests through the SDK's native runner: the same batches and
 //! result encoding the host uses, without WebAssembly.
 
-use wasmstash_sdk::wire::{self, ResultKind};
-use wasmstash_sdk::{NativeFilter, Value, json};
+use wasmstash_sdk::{NativeFilter, Outcome, Value, json};
 
 use super::Anomaly;
 use crate::time::format_millis;
@@ -16,18 +15,11 @@ fn filter(config: Value) -> NativeFilter<Anomaly> {
 /// Runs `events` through `filter` and returns the output events.
 fn run(filter: &mut NativeFilter<Anomaly>, events: &[Value]) -> Vec<Value> {
     let texts: Vec<String> = events.iter().map(Value::to_string).collect();
-    let mut batch = Vec::new();
-    wire::encode_batch(texts.iter().map(|t| t.as_bytes()), &mut batch);
-    let out = filter.process_batch(&batch).to_vec();
-    wire::decode_results(&out, events.len())
-        .unwrap()
+    let refs: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+    filter
+        .process_events(&refs)
         .into_iter()
-        .zip(events)
-        .map(|((kind, payload), original)| match kind {
-            ResultKind::Unchanged => original.clone(),
-            ResultKind::Replaced => serde_json::from_slice(payload).unwrap(),
-            other => panic!("unexpected {other:?}"),
-        })
+        .map(Outcome::into_value)
         .collect()
 }
 

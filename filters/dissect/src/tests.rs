@@ -3,7 +3,6 @@
 use super::*;
 use wasmstash_sdk::NativeFilter;
 use wasmstash_sdk::testing::{XorShift, mangle};
-use wasmstash_sdk::wire::{self, ResultKind};
 
 fn dissect(config: Value, event: Value) -> Value {
     let mut filter = Dissect::new(serde_json::from_value(config).unwrap()).unwrap();
@@ -331,15 +330,13 @@ fn the_real_access_log_dissects_and_no_event_is_lost() {
         .iter()
         .map(|l| serde_json::to_vec(&json!({"message": l})).unwrap())
         .collect();
-    let mut batch = Vec::new();
     let (mut parsed, mut tagged) = (Vec::new(), Vec::new());
     for chunk in events.chunks(125) {
-        wire::encode_batch(chunk.iter().map(Vec::as_slice), &mut batch);
-        let results = wire::decode_results(filter.process_batch(&batch), chunk.len()).unwrap();
-        assert_eq!(results.len(), chunk.len());
-        for (kind, payload) in results {
-            assert_eq!(kind, ResultKind::Replaced);
-            let event: Value = serde_json::from_slice(payload).unwrap();
+        let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+        let outcomes = filter.process_events(&refs);
+        assert_eq!(outcomes.len(), chunk.len());
+        for outcome in outcomes {
+            let event: Value = outcome.into_value();
             if event.get("tags").is_some() {
                 assert_eq!(event["tags"], json!(["_dissectfailure"]));
                 assert!(event.get("clientip").is_none());

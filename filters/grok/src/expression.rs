@@ -163,6 +163,14 @@ impl Expression {
 /// and no digits is 0. Beyond i64 it saturates (Ruby would make a Bignum).
 pub fn ruby_to_i(text: &str) -> i64 {
     let (negative, digits, _) = ruby_number_prefix(text);
+    if digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        // Cannot overflow, so no overflow checks (which cost a 128-bit
+        // multiply per digit in WebAssembly).
+        let magnitude = digits
+            .bytes()
+            .fold(0i64, |value, b| value * 10 + (b - b'0') as i64);
+        return if negative { -magnitude } else { magnitude };
+    }
     let mut value: i64 = 0;
     for b in digits.bytes().filter(u8::is_ascii_digit) {
         let digit = (b - b'0') as i64;

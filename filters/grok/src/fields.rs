@@ -84,7 +84,8 @@ pub struct Scratch {
     leaves: Vec<Leaf>,
     /// Per top-level key: whether the event already has it.
     present: Vec<bool>,
-    json_capacity: usize,
+    /// Per top-level key: the largest JSON text written for it so far.
+    capacities: Vec<usize>,
 }
 
 impl Shape {
@@ -159,6 +160,7 @@ impl Shape {
     pub fn begin(&self, event: &Event, scratch: &mut Scratch) {
         scratch.leaves.clear();
         scratch.leaves.resize(self.leaf_count, Leaf::Empty);
+        scratch.capacities.resize(self.tops.len(), 0);
         scratch.present.clear();
         scratch.present.extend(
             self.tops
@@ -209,11 +211,12 @@ impl Shape {
             if scratch.present[i] || !has_value(&top.kind, &scratch.leaves) {
                 continue;
             }
-            // Sized from the last event's largest field, so the writes below
-            // rarely grow it: one allocation per field, and no copy.
-            let mut json = Vec::with_capacity(scratch.json_capacity);
+            // Sized from this field's size in earlier events, so the writes
+            // below rarely grow it: one allocation per field, and no copy.
+            let capacity = &mut scratch.capacities[i];
+            let mut json = Vec::with_capacity(*capacity);
             write_node(&top.kind, &scratch.leaves, input, &mut json);
-            scratch.json_capacity = scratch.json_capacity.max(json.len());
+            *capacity = (*capacity).max(json.len());
             event.insert_json(&top.key, json);
         }
     }

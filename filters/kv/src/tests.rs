@@ -3,7 +3,6 @@
 use super::*;
 use wasmstash_sdk::NativeFilter;
 use wasmstash_sdk::testing::{XorShift, mangle};
-use wasmstash_sdk::wire::{self, ResultKind};
 
 pub(crate) fn kv(config: Value, event: Value) -> Value {
     let mut filter = Kv::new(serde_json::from_value(config).unwrap()).unwrap();
@@ -412,18 +411,13 @@ fn every_loghub_line_yields_one_event() {
             .iter()
             .map(|l| serde_json::to_vec(&json!({"message": l})).unwrap())
             .collect();
-        let mut batch = Vec::new();
         for chunk in events.chunks(125) {
-            wire::encode_batch(chunk.iter().map(Vec::as_slice), &mut batch);
-            let results = wire::decode_results(filter.process_batch(&batch), chunk.len()).unwrap();
-            assert_eq!(results.len(), chunk.len());
-            for ((kind, payload), input) in results.into_iter().zip(chunk) {
+            let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+            let outcomes = filter.process_events(&refs);
+            assert_eq!(outcomes.len(), chunk.len());
+            for (outcome, input) in outcomes.into_iter().zip(chunk) {
                 let before: Value = serde_json::from_slice(input).unwrap();
-                let after: Value = match kind {
-                    ResultKind::Unchanged => before.clone(),
-                    ResultKind::Replaced => serde_json::from_slice(payload).unwrap(),
-                    other => panic!("{dataset}: unexpected {other:?}"),
-                };
+                let after = outcome.into_value();
                 assert_eq!(after["message"], before["message"]);
             }
         }

@@ -20,6 +20,8 @@ use crate::scan;
 pub struct Event<'a> {
     fields: Vec<Field<'a>>,
     changed: bool,
+    /// How many members the event arrived with.
+    arrived: usize,
 }
 
 /// A field list kept between events of one batch.
@@ -75,6 +77,7 @@ impl<'a> Event<'a> {
         Event {
             fields: Vec::new(),
             changed: false,
+            arrived: 0,
         }
     }
 
@@ -114,9 +117,11 @@ impl<'a> Event<'a> {
             });
             Ok(())
         })?;
+        let arrived = fields.len();
         Ok(Event {
             fields,
             changed: false,
+            arrived,
         })
     }
 
@@ -388,7 +393,39 @@ impl<'a> Event<'a> {
     /// never touched are written exactly as they came in.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         out.push(b'{');
-        for (i, field) in self.fields.iter().enumerate() {
+        self.write_members(&self.fields, out);
+        out.push(b'}');
+    }
+
+    /// Whether the only change is new top-level members after the ones the
+    /// event arrived with, so that [`Event::write_added_members`] says it all.
+    ///
+    /// Only parsing makes a member with its key as written and a value
+    /// borrowed from the input, and new members never have either; so when
+    /// the first `arrived` members all still do, none was removed, replaced or
+    /// changed in place.
+    pub(crate) fn only_added_members(&self) -> bool {
+        self.fields.len() > self.arrived
+            && self.fields[..self.arrived].iter().all(|field| {
+                field.raw_key.is_some()
+                    && matches!(
+                        field.value,
+                        Slot::Raw {
+                            bytes: Cow::Borrowed(_),
+                            ..
+                        }
+                    )
+            })
+    }
+
+    /// Appends the members added after the ones the event arrived with, as
+    /// JSON object members without braces (`"a":1,"b":2`).
+    pub(crate) fn write_added_members(&self, out: &mut Vec<u8>) {
+        self.write_members(&self.fields[self.arrived..], out);
+    }
+
+    fn write_members(&self, fields: &[Field<'a>], out: &mut Vec<u8>) {
+        for (i, field) in fields.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
@@ -402,7 +439,6 @@ impl<'a> Event<'a> {
                 Slot::Owned(value) => write_value(out, value),
             }
         }
-        out.push(b'}');
     }
 
     /// The event as a compact JSON string.
@@ -449,6 +485,66 @@ fn child_mut<'v>(value: &'v mut Value, segment: &str) -> Option<&'v mut Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Which changes can go out as "members added" (ABI result `extended`):
+    /// only new top-level members, with every member the event came with
+    /// untouched. Reading does not count as touching.
+    #[test]
+    fn only_added_members_is_exactly_adding_new_top_level_fields() {
+        let input = br#"{"message":"a \"b\"","n":1,"o":{"k":"v"}}"#;
+        let added = |change: &dyn Fn(&mut Event)| {
+            let mut event = Event::parse(input).unwrap();
+            change(&mut event);
+            let mut members = Vec::new();
+            event.write_added_members(&mut members);
+            (
+                event.only_added_members(),
+                String::from_utf8(members).unwrap(),
+            )
+        };
+        assert_eq!(added(&|_| {}), (false, String::new()));
+        assert_eq!(
+            added(&|e| {
+                e.get("o");
+                e.get_str("message");
+                e.set("[x][y]", 2);
+                e.add_tag("t");
+            }),
+            (true, r#""x":{"y":2},"tags":["t"]"#.to_string())
+        );
+        assert!(added(&|e| e.insert_json("j", b"[1]".to_vec())).0);
+        assert!(!added(&|e| e.set("n", 2)).0);
+        assert!(!added(&|e| e.set("[o][k2]", 2)).0);
+        assert!(!added(&|e| e.insert_json("n", b"2".to_vec())).0);
+        assert!(
+            !added(&|e| {
+                e.get_mut("o");
+                e.set("x", 1);
+            })
+            .0
+        );
+        assert!(
+            !added(&|e| {
+                e.remove("n");
+                e.set("x", 1);
+            })
+            .0
+        );
+        assert!(
+            !added(&|e| {
+                e.remove("n");
+                e.set("n", 1);
+            })
+            .0
+        );
+        assert!(
+            !added(&|e| {
+                e.set("x", 1);
+                e.remove("x");
+            })
+            .0
+        );
+    }
 
     #[test]
     fn untouched_fields_round_trip_byte_for_byte() {

@@ -30,12 +30,12 @@ pub mod field_ref;
 pub mod host;
 pub mod json_text;
 mod runtime;
-mod scan;
+pub mod scan;
 pub mod testing;
 pub mod wire;
 
 pub use event::Event;
-pub use runtime::NativeFilter;
+pub use runtime::{NativeFilter, Outcome};
 pub use serde_json::{Value, json};
 
 use serde::de::DeserializeOwned;

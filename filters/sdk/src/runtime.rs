@@ -5,6 +5,26 @@ use crate::event::Storage;
 use crate::wire::{self, ResultKind, ResultWriter};
 use crate::{Event, Filter, Verdict};
 
+/// What became of one event in [`NativeFilter::process_events`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The event goes on: these are its bytes (changed or not).
+    Kept(Vec<u8>),
+    Dropped,
+    /// The filter's reason; the host would pass the input on, tagged.
+    Failed(String),
+}
+
+impl Outcome {
+    /// The kept event, parsed; panics on any other outcome (for tests).
+    pub fn into_value(self) -> serde_json::Value {
+        match self {
+            Outcome::Kept(event) => serde_json::from_slice(&event).expect("a JSON event"),
+            other => panic!("expected a kept event, got {other:?}"),
+        }
+    }
+}
+
 /// A filter driven natively over the same batches the host sends to a module.
 pub struct NativeFilter<F: Filter> {
     filter: F,
@@ -38,6 +58,9 @@ impl<F: Filter> NativeFilter<F> {
                 }
             };
             match process_catching_panics(&mut self.filter, &mut event) {
+                Verdict::Keep if event.only_added_members() => {
+                    results.push_with(ResultKind::Extended, |out| event.write_added_members(out))
+                }
                 Verdict::Keep if event.is_changed() => {
                     results.push_with(ResultKind::Replaced, |out| event.write_json(out))
                 }
@@ -48,6 +71,33 @@ impl<F: Filter> NativeFilter<F> {
             storage = event.into_storage();
         }
         results.finish()
+    }
+
+    /// Runs `events` through the filter as one batch and applies the results
+    /// the way the host does (without the host's checks): one [`Outcome`] per
+    /// event, in order. For tests and benchmarks of the native build.
+    pub fn process_events(&mut self, events: &[&[u8]]) -> Vec<Outcome> {
+        let mut batch = Vec::new();
+        wire::encode_batch(events.iter().copied(), &mut batch);
+        let results = wire::decode_results(self.process_batch(&batch), events.len())
+            .expect("the SDK's own results decode");
+        results
+            .into_iter()
+            .zip(events)
+            .map(|((kind, payload), input)| match kind {
+                ResultKind::Unchanged => Outcome::Kept(input.to_vec()),
+                ResultKind::Replaced => Outcome::Kept(payload.to_vec()),
+                ResultKind::Extended => {
+                    let mut event = Vec::new();
+                    wire::extend_event(input, payload, &mut event);
+                    Outcome::Kept(event)
+                }
+                ResultKind::Dropped => Outcome::Dropped,
+                ResultKind::Failed => {
+                    Outcome::Failed(String::from_utf8_lossy(payload).into_owned())
+                }
+            })
+            .collect()
     }
 
     /// The filter's state, as `wasmstash_snapshot` returns it.

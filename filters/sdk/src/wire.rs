@@ -26,6 +26,11 @@ pub enum ResultKind {
     /// The filter failed on this event; the payload is a UTF-8 reason. The host
     /// passes the original event through with a failure tag.
     Failed = 3,
+    /// The event is kept with new top-level members added at its end; the
+    /// payload is those members as JSON text (`"a":1,"b":"x"`, no braces).
+    /// Filters that only add fields (most parsers) use it so that neither side
+    /// copies or re-checks the fields they left alone.
+    Extended = 4,
 }
 
 impl ResultKind {
@@ -35,6 +40,7 @@ impl ResultKind {
             1 => Self::Replaced,
             2 => Self::Dropped,
             3 => Self::Failed,
+            4 => Self::Extended,
             _ => return None,
         })
     }
@@ -60,6 +66,27 @@ pub fn encode_batch<'a>(events: impl ExactSizeIterator<Item = &'a [u8]>, out: &m
         put_u32(out, event.len());
         out.extend_from_slice(event);
     }
+}
+
+/// Writes to `out` (cleared first) the event `input` with `members` (the
+/// payload of an [`ResultKind::Extended`] result) added at its end. `input`
+/// must be a JSON object; nothing else is checked here (the host checks the
+/// result).
+pub fn extend_event(input: &[u8], members: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let body_end = input
+        .iter()
+        .rposition(|&b| b == b'}')
+        .unwrap_or(input.len());
+    let body = &input[..body_end];
+    out.reserve(body.len() + members.len() + 2);
+    out.extend_from_slice(body);
+    let empty = body.iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if !empty {
+        out.push(b',');
+    }
+    out.extend_from_slice(members);
+    out.push(b'}');
 }
 
 /// Splits a batch into its events, checking every length against the buffer.
@@ -243,6 +270,22 @@ mod tests {
                 .unwrap_err()
                 .0
                 .contains("3 results for 2")
+        );
+    }
+
+    #[test]
+    fn extending_an_event_appends_members_before_its_closing_brace() {
+        let extend = |input: &str, members: &str| {
+            let mut out = b"stale".to_vec();
+            extend_event(input.as_bytes(), members.as_bytes(), &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(extend(r#"{"a":1}"#, r#""b":2"#), r#"{"a":1,"b":2}"#);
+        assert_eq!(extend("{}", r#""b":2"#), r#"{"b":2}"#);
+        assert_eq!(extend(" { \n } \n", r#""b":2"#), " { \n \"b\":2}");
+        assert_eq!(
+            extend("{\"a\":{\"x\":{}} }\n", r#""b":2"#),
+            r#"{"a":{"x":{}} ,"b":2}"#
         );
     }
 

@@ -125,22 +125,14 @@ export_filter!(Templates, stateful);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmstash_sdk::NativeFilter;
-    use wasmstash_sdk::wire;
+    use wasmstash_sdk::{NativeFilter, Outcome};
 
     fn run(filter: &mut NativeFilter<Templates>, events: &[&str]) -> Vec<Value> {
-        let mut batch = Vec::new();
-        wire::encode_batch(events.iter().map(|e| e.as_bytes()), &mut batch);
-        let results = filter.process_batch(&batch).to_vec();
-        wire::decode_results(&results, events.len())
-            .unwrap()
+        let refs: Vec<&[u8]> = events.iter().map(|e| e.as_bytes()).collect();
+        filter
+            .process_events(&refs)
             .into_iter()
-            .zip(events)
-            .map(|((kind, payload), original)| match kind {
-                wire::ResultKind::Replaced => serde_json::from_slice(payload).unwrap(),
-                wire::ResultKind::Unchanged => serde_json::from_str(original).unwrap(),
-                other => panic!("unexpected {other:?}: {}", String::from_utf8_lossy(payload)),
-            })
+            .map(Outcome::into_value)
             .collect()
     }
 

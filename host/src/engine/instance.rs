@@ -197,8 +197,13 @@ impl FilterInstance {
     }
 
     /// Runs `process` on an encoded batch of `expected` events and decodes
-    /// the results. Replaced events are not validated here; see `Stage`.
-    pub fn process(&mut self, batch: &[u8], expected: usize) -> Result<Vec<StageOutcome>, Failure> {
+    /// the results, checking each changed event against its input `events`
+    /// (the batch's events, in order).
+    pub fn process(
+        &mut self,
+        batch: &[u8],
+        events: &[&[u8]],
+    ) -> Result<Vec<StageOutcome>, Failure> {
         let (ptr, len) = self.write_input(batch)?;
         self.arm_deadline();
         let packed = self
@@ -206,7 +211,7 @@ impl FilterInstance {
             .call(&mut self.store, (ptr, len))
             .map_err(|e| self.classify(e))?;
         let output = self.guest_bytes(packed)?;
-        let results = wire::decode_results(output, expected).map_err(|e| {
+        let results = wire::decode_results(output, events.len()).map_err(|e| {
             Failure::new(
                 FailureKind::InvalidOutput,
                 format!("malformed results: {e}"),
@@ -214,7 +219,8 @@ impl FilterInstance {
         })?;
         Ok(results
             .into_iter()
-            .map(|(kind, payload)| StageOutcome::from_wire(kind, payload))
+            .zip(events)
+            .map(|((kind, payload), input)| StageOutcome::from_wire(kind, payload, input))
             .collect())
     }
 

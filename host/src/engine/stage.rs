@@ -14,7 +14,7 @@ use wasmstash_sdk::wire::{self, ResultKind};
 
 use super::instance::FilterInstance;
 use super::module::FilterModule;
-use crate::event_check::check_event;
+use crate::event_check::{check_event, extend_checked};
 
 /// What went wrong for one event, as recorded on the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -77,11 +77,26 @@ pub enum StageOutcome {
 }
 
 impl StageOutcome {
-    /// The outcome a decoded ABI result stands for (payload not yet validated).
-    pub fn from_wire(kind: ResultKind, payload: &[u8]) -> StageOutcome {
+    /// The outcome a decoded ABI result stands for, for the event `input`.
+    /// A changed event must still be one JSON object without repeated keys;
+    /// if it is not, only this event fails, as invalid output.
+    pub fn from_wire(kind: ResultKind, payload: &[u8], input: &[u8]) -> StageOutcome {
+        let invalid = |e: String| {
+            StageOutcome::Failed(Failure::new(
+                FailureKind::InvalidOutput,
+                format!("filter returned an invalid event: {e}"),
+            ))
+        };
         match kind {
             ResultKind::Unchanged => StageOutcome::Unchanged,
-            ResultKind::Replaced => StageOutcome::Replaced(payload.to_vec()),
+            ResultKind::Replaced => match check_event(payload) {
+                Ok(()) => StageOutcome::Replaced(payload.to_vec()),
+                Err(e) => invalid(e),
+            },
+            ResultKind::Extended => match extend_checked(input, payload) {
+                Ok(event) => StageOutcome::Replaced(event),
+                Err(e) => invalid(e),
+            },
             ResultKind::Dropped => StageOutcome::Dropped,
             ResultKind::Failed => StageOutcome::Failed(Failure::new(
                 FailureKind::FilterError,
@@ -103,10 +118,10 @@ pub struct Stage {
     state: Option<Vec<u8>>,
     batch: Vec<u8>,
     recycles: u64,
-    /// A stateful filter's batches since its last checkpoint, encoded, with
-    /// their event counts: a replacement instance restores the checkpoint
+    /// A stateful filter's batches since its last checkpoint, encoded: a
+    /// replacement instance restores the checkpoint
     /// and re-runs them, so it has seen exactly what the lost one had.
-    log: Vec<(Vec<u8>, usize)>,
+    log: Vec<Vec<u8>>,
     log_bytes: usize,
     checkpointed_at: Option<Instant>,
     /// Counters reported by successful calls since last taken. A failed
@@ -183,10 +198,10 @@ impl Stage {
         wire::encode_batch(events.iter().copied(), &mut batch);
         let result = self
             .instance()
-            .and_then(|instance| instance.process(&batch, events.len()));
+            .and_then(|instance| instance.process(&batch, events));
         if result.is_ok() && self.module.is_stateful() {
             self.log_bytes += batch.len();
-            self.log.push((batch.clone(), events.len()));
+            self.log.push(batch.clone());
         }
         self.batch = batch;
         match result {
@@ -196,7 +211,7 @@ impl Stage {
                         *self.counters.entry(name).or_default() += delta;
                     }
                 }
-                Ok(outcomes.into_iter().map(validate).collect())
+                Ok(outcomes)
             }
             Err(failure) => {
                 // Count only instances thrown away, not a replacement that
@@ -225,8 +240,9 @@ impl Stage {
                     "restoring state into a new instance failed: {e}"
                 );
             }
-            for (batch, count) in &self.log {
-                if let Err(failure) = instance.process(batch, *count) {
+            for batch in &self.log {
+                let events = wire::decode_batch(batch).unwrap_or_default();
+                if let Err(failure) = instance.process(batch, &events) {
                     tracing::error!(
                         filter = self.module.name(),
                         "re-running a logged batch failed ({}); state since the checkpoint is lost",
@@ -301,19 +317,5 @@ impl Stage {
     /// The live instance, if any (for metrics such as its memory).
     pub fn live_instance(&mut self) -> Option<&mut FilterInstance> {
         self.instance.as_mut()
-    }
-}
-
-/// A replaced event must still be one JSON object without duplicate keys.
-fn validate(outcome: StageOutcome) -> StageOutcome {
-    match outcome {
-        StageOutcome::Replaced(event) => match check_event(&event) {
-            Ok(()) => StageOutcome::Replaced(event),
-            Err(e) => StageOutcome::Failed(Failure::new(
-                FailureKind::InvalidOutput,
-                format!("filter returned an invalid event: {e}"),
-            )),
-        },
-        other => other,
     }
 }

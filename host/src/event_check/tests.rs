@@ -1,4 +1,5 @@
-use super::check_event;
+use super::{check_event, extend_checked};
+use wasmstash_sdk::wire;
 
 /// The reference: serde_json's own parser, with a visitor that refuses a
 /// repeated key. `check_event` must agree with it on acceptance.
@@ -226,4 +227,51 @@ fn agrees_with_serde_json_on_mangled_real_events() {
         }
     }
     assert!(checked > 100_000, "only {checked} variants");
+}
+
+/// Checking only the added members of an `extended` result accepts exactly
+/// what checking the whole extended event would, on every single-byte
+/// corruption and truncation of some added members, against events with and
+/// without the keys they add.
+#[test]
+fn extended_results_are_checked_as_strictly_as_whole_events() {
+    let inputs: [&[u8]; 4] = [
+        br#"{"message":"GET /a \"q\"","n":1}"#,
+        b" { } ",
+        br#"{"user":{"name":"x"},"tags":["t"]}"#,
+        "{\"\\u0075ser\":1}\n".as_bytes(),
+    ];
+    let members = r#""user":{"name":"é","id":[1,-2.5e3,true,null]},"source":{"ip":"1.2.3.4"}"#;
+    let replacements: &[u8] = b"\"\\{}[]:,0e-+ .u\x01\xffa";
+    let mut checked = 0;
+    for input in inputs {
+        let agree = |members: &[u8]| {
+            let ours = extend_checked(input, members);
+            let whole = if members.iter().all(u8::is_ascii_whitespace) {
+                Ok(())
+            } else {
+                let mut event = Vec::new();
+                wire::extend_event(input, members, &mut event);
+                check_event(&event)
+            };
+            assert_eq!(
+                ours.is_ok(),
+                whole.is_ok(),
+                "{} + {}: {ours:?} vs {whole:?}",
+                String::from_utf8_lossy(input),
+                String::from_utf8_lossy(members)
+            );
+        };
+        let bytes = members.as_bytes();
+        for at in 0..bytes.len() {
+            for &replacement in replacements {
+                let mut mangled = bytes.to_vec();
+                mangled[at] = replacement;
+                agree(&mangled);
+                checked += 1;
+            }
+            agree(&bytes[..at]);
+        }
+    }
+    assert!(checked > 5_000, "only {checked} variants");
 }

@@ -1,9 +1,8 @@
 //! The same filter built natively and as WebAssembly must give the same
 //! results; these helpers check that for any filter crate and module.
 
-use wasmstash::engine::{Engine, Stage, StageOutcome};
-use wasmstash_sdk::wire;
-use wasmstash_sdk::{Filter, NativeFilter};
+use wasmstash::engine::{Engine, Failure, FailureKind, Stage, StageOutcome};
+use wasmstash_sdk::{Filter, NativeFilter, Outcome};
 
 use super::{built_module, load, strict_engine};
 
@@ -28,18 +27,31 @@ pub fn assert_identical_on<F: Filter>(
         &built_module(module_stem),
         config,
     ));
-    let mut batch = Vec::new();
     let mut changed = 0;
     for chunk in events.chunks(125) {
         let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
-        wire::encode_batch(refs.iter().copied(), &mut batch);
-        let native_results: Vec<StageOutcome> =
-            wire::decode_results(native.process_batch(&batch), refs.len())
-                .unwrap()
-                .into_iter()
-                .map(|(kind, payload)| StageOutcome::from_wire(kind, payload))
-                .collect();
-        let wasm_results = stage.process(&refs);
+        let native_results: Vec<StageOutcome> = native
+            .process_events(&refs)
+            .into_iter()
+            .zip(&refs)
+            .map(|(outcome, input)| match outcome {
+                Outcome::Kept(event) if event == *input => StageOutcome::Unchanged,
+                Outcome::Kept(event) => StageOutcome::Replaced(event),
+                Outcome::Dropped => StageOutcome::Dropped,
+                Outcome::Failed(reason) => {
+                    StageOutcome::Failed(Failure::new(FailureKind::FilterError, reason))
+                }
+            })
+            .collect();
+        let wasm_results: Vec<StageOutcome> = stage
+            .process(&refs)
+            .into_iter()
+            .zip(&refs)
+            .map(|(outcome, input)| match outcome {
+                StageOutcome::Replaced(event) if event == *input => StageOutcome::Unchanged,
+                other => other,
+            })
+            .collect();
         assert_eq!(native_results, wasm_results);
         changed += wasm_results
             .iter()

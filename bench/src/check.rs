@@ -1,0 +1,115 @@
+//! What the host's check of a changed event costs, for a filter that only
+//! adds fields (grok COMBINEDAPACHELOG, ECS): checking the whole new event
+//! (result kind `replaced`) against checking only the added members and the
+//! event's top-level keys (result kind `extended`). Measured on two event
+//! shapes: the bare `{"message": line}` and the same line as Filebeat ships
+//! it, with its usual metadata (about 1 KiB more).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wasmstash::event_check::{check_event, extend_checked};
+use wasmstash_filter_grok::Grok;
+use wasmstash_sdk::NativeFilter;
+use wasmstash_sdk::wire::{self, ResultKind};
+
+pub fn rows(lines: &[String], budget: Duration) {
+    println!("\n## The host's check of an event grok changed, one core\n");
+    println!(
+        "grok COMBINEDAPACHELOG (ECS) over the access log; ns per event for the check alone, \
+         {} s per cell.\n",
+        budget.as_secs_f64()
+    );
+    println!(
+        "| event shape | bytes in | bytes added | whole event checked (`replaced`) | added members checked (`extended`) | ratio |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let bare: Vec<Vec<u8>> = lines
+        .iter()
+        .map(|l| serde_json::to_vec(&json!({"message": l})).unwrap())
+        .collect();
+    let filebeat: Vec<Vec<u8>> = lines.iter().enumerate().map(filebeat_event).collect();
+    for (shape, events) in [("`{\"message\": line}`", bare), ("Filebeat", filebeat)] {
+        let added = added_members(&events);
+        let whole: Vec<Vec<u8>> = events
+            .iter()
+            .zip(&added)
+            .map(|(input, members)| {
+                let mut event = Vec::new();
+                wire::extend_event(input, members, &mut event);
+                event
+            })
+            .collect();
+        let replaced = per_event(budget, events.len(), |i| {
+            check_event(&whole[i]).unwrap();
+        });
+        let extended = per_event(budget, events.len(), |i| {
+            black_box(extend_checked(&events[i], &added[i]).unwrap());
+        });
+        println!(
+            "| {shape} | {} | {} | {replaced:.0} | {extended:.0} | {:.2} |",
+            average(&events),
+            average(&added),
+            replaced / extended
+        );
+    }
+}
+
+/// The members grok adds to each event, from the native build.
+fn added_members(events: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let config = json!({"match": {"message": "%{COMBINEDAPACHELOG}"}}).to_string();
+    let mut grok = NativeFilter::<Grok>::new(config.as_bytes()).unwrap();
+    let mut batch = Vec::new();
+    let mut added = Vec::new();
+    for event in events {
+        wire::encode_batch(std::iter::once(event.as_slice()), &mut batch);
+        let results = wire::decode_results(grok.process_batch(&batch), 1).unwrap();
+        let (kind, payload) = results[0];
+        // The one line grok does not match only gains a tag.
+        assert!(kind == ResultKind::Extended || kind == ResultKind::Replaced);
+        added.push(if kind == ResultKind::Extended {
+            payload.to_vec()
+        } else {
+            br#""tags":["_grokparsefailure"]"#.to_vec()
+        });
+    }
+    added
+}
+
+fn filebeat_event((i, line): (usize, &String)) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "@timestamp": "2015-05-20T21:05:15.000Z",
+        "message": line,
+        "agent": {"type": "filebeat", "version": "8.15.0", "ephemeral_id": "6b1c-44f0-9a6e-0f3c2b7d",
+                  "id": "d2f0c5a8-1b7e-4c3e-9f5d-2a6b8c4e1f7a", "name": "web-01"},
+        "ecs": {"version": "8.11.0"},
+        "host": {"name": "web-01", "hostname": "web-01", "architecture": "x86_64",
+                 "os": {"family": "debian", "name": "Debian GNU/Linux", "kernel": "6.1.0-18-amd64",
+                        "codename": "bookworm", "type": "linux", "platform": "debian", "version": "12 (bookworm)"},
+                 "id": "8a1f3e9c2b7d4f6a", "containerized": false,
+                 "ip": ["10.0.3.17", "fe80::4001:aff:fe00:311"], "mac": ["42-01-0A-00-03-11"]},
+        "log": {"file": {"path": "/var/log/apache2/access.log", "device_id": "2049", "inode": "1835041"},
+                "offset": i * 180},
+        "input": {"type": "filestream"},
+        "event": {"dataset": "apache.access", "module": "apache"},
+        "fields": {"env": "production", "team": "web"},
+    }))
+    .unwrap()
+}
+
+fn per_event(budget: Duration, count: usize, mut check: impl FnMut(usize)) -> f64 {
+    let started = Instant::now();
+    let mut done = 0usize;
+    while started.elapsed() < budget {
+        for i in 0..count {
+            check(i);
+        }
+        done += count;
+    }
+    started.elapsed().as_nanos() as f64 / done as f64
+}
+
+fn average(events: &[Vec<u8>]) -> usize {
+    events.iter().map(Vec::len).sum::<usize>() / events.len().max(1)
+}
