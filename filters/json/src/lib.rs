@@ -28,6 +28,9 @@ fn default_failure_tags() -> Vec<String> {
 
 pub struct Json {
     config: Config,
+    /// The source text of the current event, decoded straight from the
+    /// event's bytes into a buffer kept across events (no `Value` built).
+    text: String,
 }
 
 impl Filter for Json {
@@ -38,14 +41,20 @@ impl Filter for Json {
         if let Some(target) = &config.target {
             field_ref::validate(target).map_err(|e| format!("target: {e}"))?;
         }
-        Ok(Json { config })
+        Ok(Json {
+            config,
+            text: String::new(),
+        })
     }
 
     fn process(&mut self, event: &mut Event) -> Verdict {
-        let Some(text) = event.get_str(&self.config.source) else {
+        if !event.read_str_into(&self.config.source, &mut self.text) {
             return Verdict::Keep;
-        };
-        match (serde_json::from_str::<Value>(text), &self.config.target) {
+        }
+        match (
+            serde_json::from_str::<Value>(&self.text),
+            &self.config.target,
+        ) {
             (Ok(parsed), Some(target)) => event.set(target, parsed),
             (Ok(Value::Object(fields)), None) => {
                 for (key, value) in fields {
