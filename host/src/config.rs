@@ -60,6 +60,8 @@ struct RawServer {
     workers: Option<usize>,
     queue: Option<usize>,
     queue_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+    header_read_timeout_ms: Option<u64>,
     admin_token_file: Option<PathBuf>,
     state_dir: Option<PathBuf>,
     snapshot_interval_ms: Option<u64>,
@@ -92,6 +94,10 @@ pub struct ServerSettings {
     pub queue: usize,
     /// Longest a request waits for a worker before a 503.
     pub queue_timeout: Duration,
+    /// Connections open at once; a connection past this is closed unread.
+    pub max_connections: usize,
+    /// Longest a client may take to send a request's headers.
+    pub header_read_timeout: Duration,
     /// File holding the admin bearer token (`WASMSTASH_ADMIN_TOKEN` wins).
     pub admin_token_file: Option<PathBuf>,
     /// Where stateful filters' snapshots are kept across restarts.
@@ -138,6 +144,8 @@ impl Default for ServerSettings {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             queue: 64,
             queue_timeout: Duration::from_secs(5),
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
             admin_token_file: None,
             state_dir: None,
             snapshot_interval: Duration::from_secs(60),
@@ -425,6 +433,17 @@ fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String
             "queue_timeout_ms",
             raw.queue_timeout_ms,
             defaults.queue_timeout,
+        )?,
+        max_connections: within(
+            "max_connections",
+            raw.max_connections,
+            defaults.max_connections,
+            1_000_000,
+        )?,
+        header_read_timeout: millis(
+            "header_read_timeout_ms",
+            raw.header_read_timeout_ms,
+            defaults.header_read_timeout,
         )?,
         admin_token_file: raw.admin_token_file.map(|p| base.join(p)),
         state_dir: raw.state_dir.map(|p| base.join(p)),

@@ -69,6 +69,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "Requests refused before running, by reason",
     ),
     (
+        "wasmstash_connections_refused_total",
+        "counter",
+        "Connections closed unread because server.max_connections were open",
+    ),
+    (
         "wasmstash_reloads_total",
         "counter",
         "Config reloads by result",

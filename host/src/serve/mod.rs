@@ -1,5 +1,6 @@
 //! `wasmstash serve`: the HTTP sidecar that Logstash calls.
 //!
+//! - `listener`: accepting connections, with a header deadline and a cap.
 //! - `routes`: the endpoints (event, batch, health, metrics, admin).
 //! - `workers`: per-pipeline workers with bounded queues.
 //! - `ui`: the live view at `/ui`.
@@ -10,12 +11,12 @@
 //! `server.snapshot_interval_ms`, and on SIGTERM stop accepting, finish what
 //! is in flight and save it once more (see `crate::state`).
 
+mod listener;
 mod routes;
 mod ui;
 mod workers;
 
 use std::collections::BTreeMap;
-use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
@@ -259,14 +260,18 @@ async fn run(app: Arc<App>) -> Result<(), ConfigError> {
 
     // Serve at once, so /healthz answers while modules compile; /readyz and
     // the pipeline endpoints answer 503 until the set below is loaded.
-    let router = routes::router(app.clone())
-        .merge(ui::router(app.clone()))
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = tokio::spawn(
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown_signal())
-            .into_future(),
-    );
+    let router = routes::router(app.clone()).merge(ui::router(app.clone()));
+    let limits = listener::ConnectionLimits {
+        max_connections: app.server.max_connections,
+        header_read_timeout: app.server.header_read_timeout,
+    };
+    let server = tokio::spawn(listener::serve(
+        listener,
+        router,
+        limits,
+        app.metrics.clone(),
+        shutdown_signal(),
+    ));
 
     let (set, _) = app.load().await?;
     let set = Arc::new(set);
@@ -286,8 +291,7 @@ async fn run(app: Arc<App>) -> Result<(), ConfigError> {
     }
     server
         .await
-        .map_err(|e| ConfigError(format!("server task failed: {e}")))?
-        .map_err(|e| ConfigError(format!("server error: {e}")))?;
+        .map_err(|e| ConfigError(format!("server task failed: {e}")))?;
 
     tracing::info!("stopped accepting; in-flight calls finished");
     if let (Some(dir), Some(set)) = (&app.server.state_dir, app.current()) {

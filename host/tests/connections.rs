@@ -1,0 +1,114 @@
+//! The sidecar's connection limits, against the real binary on loopback: a
+//! client that never finishes its request headers is cut off, and past
+//! `server.max_connections` a new connection is closed unread, while the
+//! server keeps answering everyone else.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use support::server::{Server, write_config};
+
+fn start(server: &str) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[server]\nwatch = false\n{server}\n\n[[pipelines.app.filters]]\nfilter = \"mutate\"\nconfig = {{ add_tag = [\"seen\"] }}\n"
+        ),
+    );
+    (Server::start(&config, &[]), dir)
+}
+
+/// Reads until the server closes the connection (or `limit` passes) and
+/// returns what arrived and how long it took.
+fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (Vec<u8>, Duration) {
+    let started = Instant::now();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the server kept the connection open past {limit:?}: {e}"),
+        }
+    }
+    (received, started.elapsed())
+}
+
+fn assert_serves(server: &Server) {
+    let response = server.post("/v1/pipelines/app/event", br#"{"message":"hi"}"#);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["tags"], serde_json::json!(["seen"]));
+}
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    let (server, _dir) = start("header_read_timeout_ms = 300");
+    let mut slow = TcpStream::connect(server.addr).unwrap();
+    slow.write_all(b"POST /v1/pipelines/app/event HTTP/1.1\r\nHost: x\r\nContent-")
+        .unwrap();
+    // Everyone else is served meanwhile.
+    assert_serves(&server);
+    let (_, waited) = read_until_closed(&mut slow, Duration::from_secs(20));
+    assert!(
+        waited >= Duration::from_millis(200),
+        "closed after {waited:?}, before the deadline"
+    );
+    assert_serves(&server);
+    server.stop();
+}
+
+#[test]
+fn connections_past_the_cap_are_closed_unread_and_counted() {
+    let (server, _dir) = start("max_connections = 2\nheader_read_timeout_ms = 60000");
+    // Two connections that send nothing hold both places.
+    let first = TcpStream::connect(server.addr).unwrap();
+    let second = TcpStream::connect(server.addr).unwrap();
+    // Let the server accept both before the third arrives.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut third = TcpStream::connect(server.addr).unwrap();
+    let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (received, _) = read_until_closed(&mut third, Duration::from_secs(20));
+    assert!(
+        received.is_empty(),
+        "answered past the cap: {}",
+        String::from_utf8_lossy(&received)
+    );
+    // A place frees up when a connection closes.
+    drop(first);
+    let started = Instant::now();
+    loop {
+        // Until the server has seen `first` close, this one may be refused.
+        let response =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.get("/metrics")));
+        if let Ok(response) = response
+            && response.status == 200
+        {
+            let text = response.text();
+            let refused: u64 = text
+                .lines()
+                .find_map(|line| {
+                    line.strip_prefix(
+                        "wasmstash_connections_refused_total{reason=\"max_connections\"} ",
+                    )
+                })
+                .unwrap_or_else(|| panic!("no refused-connections counter in\n{text}"))
+                .parse()
+                .unwrap();
+            assert!(refused >= 1);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no place freed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(second);
+    server.stop();
+}
