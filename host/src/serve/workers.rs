@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::engine::{FilterModule, Stage};
-use crate::metrics::Metrics;
+use crate::metrics::{Counter, Histogram, Metrics};
 use crate::pipeline::{EventResult, Pipeline};
 
 /// A call grows by taking further queued requests only up to this many
@@ -76,6 +76,52 @@ pub struct PipelineWorkers {
     desk: Arc<Desk>,
     limits: Limits,
     metrics: Arc<Metrics>,
+    request_metrics: RequestMetrics,
+}
+
+/// Handles on the series that every request of a pipeline updates, so the
+/// request path neither locks the registry nor builds label keys.
+pub struct RequestMetrics {
+    pub events_in: Counter,
+    pub events_out: Counter,
+    pub events_dropped: Counter,
+    /// `wasmstash_pipeline_duration_seconds`, waiting included.
+    pub duration: Histogram,
+    /// `wasmstash_requests_total` with status 200, per endpoint.
+    pub ok_event: Counter,
+    pub ok_batch: Counter,
+}
+
+impl RequestMetrics {
+    fn new(metrics: &Metrics, pipeline: &str) -> RequestMetrics {
+        let events = |outcome| {
+            metrics.counter_handle(
+                "wasmstash_events_total",
+                &[("pipeline", pipeline), ("outcome", outcome)],
+            )
+        };
+        let ok = |endpoint| {
+            metrics.counter_handle(
+                "wasmstash_requests_total",
+                &[
+                    ("pipeline", pipeline),
+                    ("endpoint", endpoint),
+                    ("status", "200"),
+                ],
+            )
+        };
+        RequestMetrics {
+            events_in: events("in"),
+            events_out: events("out"),
+            events_dropped: events("dropped"),
+            duration: metrics.histogram_handle(
+                "wasmstash_pipeline_duration_seconds",
+                &[("pipeline", pipeline)],
+            ),
+            ok_event: ok("event"),
+            ok_batch: ok("batch"),
+        }
+    }
 }
 
 /// The queue and the idle workers, behind one lock. Holding both under the
@@ -140,6 +186,7 @@ impl PipelineWorkers {
                 workers: size,
                 ..limits
             },
+            request_metrics: RequestMetrics::new(&metrics, name),
             metrics,
         }
     }
@@ -154,6 +201,10 @@ impl PipelineWorkers {
 
     pub fn size(&self) -> usize {
         self.limits.workers
+    }
+
+    pub fn request_metrics(&self) -> &RequestMetrics {
+        &self.request_metrics
     }
 
     /// Runs `events` through the pipeline, possibly in one call with other
