@@ -231,6 +231,12 @@ impl PipelineWorkers {
             });
             (id, worker)
         };
+        // A request that found a worker idle has got one, as far as
+        // `queue_timeout` goes, so it is not subject to the timeout: workers
+        // go idle only with the queue empty, so every job ahead of it also
+        // started a worker, and those workers' first batches (each takes at
+        // least one job, oldest first) include it.
+        let got_a_worker = worker.is_some();
         if let Some(worker) = worker {
             let desk = self.desk.clone();
             tokio::task::spawn_blocking(move || desk.drain(worker));
@@ -242,7 +248,12 @@ impl PipelineWorkers {
             id,
             settled: false,
         };
-        let answer = match tokio::time::timeout(self.limits.queue_timeout, &mut answer).await {
+        let waited = if got_a_worker {
+            Ok((&mut answer).await)
+        } else {
+            tokio::time::timeout(self.limits.queue_timeout, &mut answer).await
+        };
+        let answer = match waited {
             Ok(answer) => answer,
             Err(_elapsed) => {
                 if self.desk.withdraw(id) {
