@@ -30,18 +30,21 @@ else
   bodies = events
 end
 
-local next_body = 0
+-- Every request is formatted once, up front: formatting per request in Lua,
+-- and a per-response Lua callback, cost wrk CPU that the server, on the same
+-- cores, would otherwise get. wrk counts non-2xx answers itself
+-- (summary.errors.status), so no response callback is needed.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-
-request = function()
-  next_body = next_body % #bodies + 1
-  return wrk.format(nil, nil, nil, bodies[next_body])
+local requests = {}
+for i, body in ipairs(bodies) do
+  requests[i] = wrk.format(nil, nil, nil, body)
 end
 
-local bad = 0
-response = function(status, headers, body)
-  if status ~= 200 then bad = bad + 1 end
+local next_request = 0
+request = function()
+  next_request = next_request % #requests + 1
+  return requests[next_request]
 end
 
 done = function(summary, latency, requests)

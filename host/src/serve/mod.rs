@@ -2,7 +2,8 @@
 //!
 //! - `listener`: accepting connections, with a header deadline and a cap.
 //! - `routes`: the endpoints (event, batch, health, metrics, admin).
-//! - `workers`: per-pipeline workers with bounded queues.
+//! - `workers`: per-pipeline workers draining a bounded queue, coalescing
+//!   concurrent requests into one call.
 //! - `ui`: the live view at `/ui`.
 //!
 //! This file owns the life cycle: load the pipeline set in the background
@@ -162,14 +163,14 @@ fn load_set(path: &Path, metrics: &Arc<Metrics>) -> Result<(PipelineSet, Config)
     for name in config.pipelines.keys() {
         let modules = config.load_pipeline(&engine, name)?;
         let server = &config.server;
-        let workers = PipelineWorkers::new(
-            name,
-            modules,
-            server.workers,
-            server.queue,
-            server.queue_timeout,
-            metrics.clone(),
-        );
+        let limits = workers::Limits {
+            workers: server.workers,
+            queue: server.queue,
+            queue_timeout: server.queue_timeout,
+            max_events: server.max_batch_events,
+            max_bytes: server.max_body_bytes,
+        };
+        let workers = PipelineWorkers::new(name, modules, limits, metrics.clone());
         pipelines.insert(name.clone(), Arc::new(workers));
     }
     let fingerprint = fingerprint(&config.watched_files());

@@ -119,7 +119,6 @@ fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError>
 }
 
 async fn run(
-    app: &App,
     workers: &PipelineWorkers,
     events: Vec<Vec<u8>>,
 ) -> Result<Vec<EventResult>, ApiError> {
@@ -144,39 +143,36 @@ async fn run(
                 "the worker failed; the events were not processed",
             ),
         })?;
-    app.metrics.observe(
-        "wasmstash_pipeline_duration_seconds",
-        &[("pipeline", workers.name())],
-        started.elapsed(),
-    );
+    let counts = workers.request_metrics();
+    counts.duration.observe(started.elapsed());
     let dropped = results
         .iter()
         .filter(|r| matches!(r, EventResult::Dropped))
         .count() as u64;
-    let name = workers.name();
-    app.metrics.add(
-        "wasmstash_events_total",
-        &[("pipeline", name), ("outcome", "in")],
-        count,
-    );
-    app.metrics.add(
-        "wasmstash_events_total",
-        &[("pipeline", name), ("outcome", "out")],
-        count - dropped,
-    );
-    app.metrics.add(
-        "wasmstash_events_total",
-        &[("pipeline", name), ("outcome", "dropped")],
-        dropped,
-    );
+    counts.events_in.add(count);
+    counts.events_out.add(count - dropped);
+    counts.events_dropped.add(dropped);
     Ok(results)
 }
 
-fn count_request(app: &App, pipeline: &str, endpoint: &str, answer: &Answer) {
+fn count_request(
+    app: &App,
+    workers: Option<&PipelineWorkers>,
+    pipeline: &str,
+    endpoint: &str,
+    answer: &Answer,
+) {
     let status = match answer {
         Ok(response) => response.status(),
         Err(error) => error.status,
     };
+    if let (StatusCode::OK, Some(workers)) = (status, workers) {
+        let counts = workers.request_metrics();
+        return match endpoint {
+            "event" => counts.ok_event.add(1),
+            _ => counts.ok_batch.add(1),
+        };
+    }
     // Pipeline names in the URL are the client's to choose; only known ones
     // become label values, so metrics cannot grow without bound.
     let pipeline = if status == StatusCode::NOT_FOUND {
@@ -209,7 +205,7 @@ async fn event(
 async fn answer_event(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> Answer {
     check_event(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}")))?;
-    let mut results = run(app, &workers, vec![body.to_vec()]).await?;
+    let mut results = run(&workers, vec![body.to_vec()]).await?;
     Ok(match results.pop().expect("one result per event") {
         EventResult::Event(event) => {
             let event = Bytes::from(event);
@@ -243,8 +239,17 @@ where
     F: FnOnce(Arc<PipelineWorkers>, Bytes) -> Fut,
     Fut: std::future::Future<Output = Answer>,
 {
-    let result = async { answer(workers_for(app, pipeline)?, body_or_error(body)?).await }.await;
-    count_request(app, pipeline, endpoint, &result);
+    let (workers, result) = match workers_for(app, pipeline) {
+        Ok(workers) => {
+            let result = match body_or_error(body) {
+                Ok(body) => answer(workers.clone(), body).await,
+                Err(error) => Err(error),
+            };
+            (Some(workers), result)
+        }
+        Err(error) => (None, Err(error)),
+    };
+    count_request(app, workers.as_deref(), pipeline, endpoint, &result);
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
@@ -291,7 +296,7 @@ async fn answer_batch(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> 
             Ok(())
         })
         .collect();
-    let mut results = run(app, &workers, events).await?.into_iter();
+    let mut results = run(&workers, events).await?.into_iter();
     let mut out = Vec::with_capacity(body.len() + 32 * lines.len());
     for line in checked {
         match line.map(|()| results.next().expect("one result per valid line")) {

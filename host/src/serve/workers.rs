@@ -1,87 +1,192 @@
-//! The workers of one pipeline: a fixed set of pipeline instances, lent out
-//! one call at a time, with a bounded wait.
+//! The workers of one pipeline: a fixed set of pipeline instances that drain
+//! one bounded queue of requests, running what is queued together.
+//!
+//! Why coalesce: a single-event request costs far more in thread hand-offs
+//! (wake a blocking thread, wake the reactor back) and per-call overhead than
+//! in WebAssembly. So a request does not borrow a worker for itself; it queues
+//! its events with a reply channel. A worker takes everything queued (up to a
+//! batch's limits), runs it as one batch through `Pipeline::process`, hands
+//! each request back exactly its own slice of the results, in order, and keeps
+//! going while work is queued. Under load a worker's blocking thread never
+//! sleeps between calls, and N concurrent requests cost one call, not N.
 //!
 //! Each worker owns its own instances of stateless filters, so those calls
 //! never share wasm state and need no locking. A stateful filter's stage is
 //! shared by all workers behind a lock (see `pipeline::PipelineStage`), so
-//! every worker's events update the same baselines. WebAssembly runs on tokio's blocking
-//! pool, never on the reactor threads. A request that cannot get a worker
-//! waits in a queue of bounded length for a bounded time; past either bound it
-//! is refused at once with a status that tells the client to retry.
+//! every worker's events update the same baselines; coalescing does not change
+//! that each event goes through it exactly once. WebAssembly runs on tokio's
+//! blocking pool, never on the reactor threads. A request that finds every
+//! worker busy waits in a queue of bounded length for a bounded time; past
+//! either bound it is refused with a status that tells the client to retry.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::engine::{FilterModule, Stage};
-use crate::metrics::Metrics;
+use crate::metrics::{Counter, Histogram, Metrics};
 use crate::pipeline::{EventResult, Pipeline};
+
+/// A call grows by taking further queued requests only up to this many
+/// events. Coalescing pays for small requests, whose cost is mostly per call;
+/// requests of a hundred events or more already amortise that, and merging
+/// them would only let one worker take work that an idle one could run in
+/// parallel.
+const COALESCE_EVENTS: usize = 128;
 
 /// Why a call did not run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejected {
     /// Every worker is busy and the queue is full (429).
     QueueFull,
-    /// Waited `queue_timeout` without getting a worker (503).
+    /// Waited `queue_timeout` without a worker taking the request (503).
     QueueTimeout,
     /// The worker thread panicked: a bug in the host, reported as a 500 so
     /// the client keeps (and tags) its events.
     WorkerPanicked,
 }
 
+/// How a pipeline's workers are sized and bounded (from `[server]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Workers, each with its own instances; calls at once.
+    pub workers: usize,
+    /// Requests that may wait while every worker is busy; beyond it, 429.
+    pub queue: usize,
+    /// Longest a request waits for a worker to take it; then 503.
+    pub queue_timeout: Duration,
+    /// A coalesced call takes queued requests only while it stays within
+    /// what one request may bring (`max_batch_events`, `max_body_bytes`, and
+    /// `COALESCE_EVENTS`), so a merged call is never larger than the largest
+    /// allowed single call.
+    pub max_events: usize,
+    pub max_bytes: usize,
+}
+
 pub struct PipelineWorkers {
     name: String,
     modules: Vec<FilterModule>,
-    /// Shared with the blocking tasks, which put their worker back themselves:
-    /// if the request is cancelled (the client hung up) while WebAssembly runs,
-    /// the worker still comes back when the call ends.
-    idle: Arc<Mutex<Vec<Pipeline>>>,
     /// The stateful stages every worker shares, for snapshots.
     shared: Vec<(usize, Arc<Mutex<Stage>>)>,
-    permits: Arc<Semaphore>,
-    size: usize,
-    waiting: AtomicUsize,
-    queue: usize,
-    queue_timeout: Duration,
+    /// Shared with the blocking tasks, which put their worker back
+    /// themselves: if a request is cancelled (the client hung up) while
+    /// WebAssembly runs, the worker still comes back when the call ends.
+    desk: Arc<Desk>,
+    limits: Limits,
     metrics: Arc<Metrics>,
+    request_metrics: RequestMetrics,
 }
 
-/// Counts a waiting request for as long as it waits.
-struct Waiting<'a>(&'a AtomicUsize);
+/// Handles on the series that every request of a pipeline updates, so the
+/// request path neither locks the registry nor builds label keys.
+pub struct RequestMetrics {
+    pub events_in: Counter,
+    pub events_out: Counter,
+    pub events_dropped: Counter,
+    /// `wasmstash_pipeline_duration_seconds`, waiting included.
+    pub duration: Histogram,
+    /// `wasmstash_requests_total` with status 200, per endpoint.
+    pub ok_event: Counter,
+    pub ok_batch: Counter,
+}
 
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+impl RequestMetrics {
+    fn new(metrics: &Metrics, pipeline: &str) -> RequestMetrics {
+        let events = |outcome| {
+            metrics.counter_handle(
+                "wasmstash_events_total",
+                &[("pipeline", pipeline), ("outcome", outcome)],
+            )
+        };
+        let ok = |endpoint| {
+            metrics.counter_handle(
+                "wasmstash_requests_total",
+                &[
+                    ("pipeline", pipeline),
+                    ("endpoint", endpoint),
+                    ("status", "200"),
+                ],
+            )
+        };
+        RequestMetrics {
+            events_in: events("in"),
+            events_out: events("out"),
+            events_dropped: events("dropped"),
+            duration: metrics.histogram_handle(
+                "wasmstash_pipeline_duration_seconds",
+                &[("pipeline", pipeline)],
+            ),
+            ok_event: ok("event"),
+            ok_batch: ok("batch"),
+        }
     }
 }
+
+/// The queue and the idle workers, behind one lock. Holding both under the
+/// same lock is what rules out a lost wakeup: a request that queues while no
+/// worker is idle is seen by the busy worker's next look at the queue, and a
+/// worker goes idle only in the same critical section in which it found the
+/// queue empty.
+struct Desk {
+    name: String,
+    limits: Limits,
+    state: Mutex<DeskState>,
+}
+
+struct DeskState {
+    jobs: VecDeque<Job>,
+    idle: Vec<Pipeline>,
+    next_id: u64,
+}
+
+/// One request's events, waiting for a worker.
+struct Job {
+    id: u64,
+    events: Vec<Vec<u8>>,
+    bytes: usize,
+    reply: Reply,
+}
+
+type Reply = oneshot::Sender<Result<Vec<EventResult>, Rejected>>;
+
+/// A job's reply channel with what to send on it.
+type Answer = (Reply, Result<Vec<EventResult>, Rejected>);
 
 impl PipelineWorkers {
     pub fn new(
         name: &str,
         modules: Vec<FilterModule>,
-        size: usize,
-        queue: usize,
-        queue_timeout: Duration,
+        limits: Limits,
         metrics: Arc<Metrics>,
     ) -> PipelineWorkers {
+        let size = limits.workers.max(1);
         let mut first = Pipeline::new(name, modules.clone()).with_metrics(metrics.clone(), 0);
         let shared = first.shared_stages();
         let mut idle: Vec<Pipeline> = (1..size)
             .map(|worker| first.sibling().with_metrics(metrics.clone(), worker))
             .collect();
         idle.push(first);
+        let desk = Desk {
+            name: name.to_owned(),
+            limits,
+            state: Mutex::new(DeskState {
+                jobs: VecDeque::new(),
+                idle,
+                next_id: 0,
+            }),
+        };
         PipelineWorkers {
             name: name.to_owned(),
             modules,
-            idle: Arc::new(Mutex::new(idle)),
             shared,
-            permits: Arc::new(Semaphore::new(size)),
-            size,
-            waiting: AtomicUsize::new(0),
-            queue,
-            queue_timeout,
+            desk: Arc::new(desk),
+            limits: Limits {
+                workers: size,
+                ..limits
+            },
+            request_metrics: RequestMetrics::new(&metrics, name),
             metrics,
         }
     }
@@ -95,62 +200,82 @@ impl PipelineWorkers {
     }
 
     pub fn size(&self) -> usize {
-        self.size
+        self.limits.workers
     }
 
-    /// Runs `events` through the pipeline on a free worker.
+    pub fn request_metrics(&self) -> &RequestMetrics {
+        &self.request_metrics
+    }
+
+    /// Runs `events` through the pipeline, possibly in one call with other
+    /// requests' events; returns exactly this request's results, in order.
     pub async fn run(&self, events: Vec<Vec<u8>>) -> Result<Vec<EventResult>, Rejected> {
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    return Err(self.reject(Rejected::QueueFull));
+        let (reply, mut answer) = oneshot::channel();
+        let bytes = events.iter().map(Vec::len).sum();
+        let (id, worker) = {
+            let mut state = self.desk.lock();
+            let worker = state.idle.pop();
+            // With an idle worker the request is taken at once; otherwise it
+            // must fit the queue.
+            if worker.is_none() && state.jobs.len() >= self.limits.queue {
+                drop(state);
+                return Err(self.reject(Rejected::QueueFull));
+            }
+            let id = state.next_id;
+            state.next_id += 1;
+            state.jobs.push_back(Job {
+                id,
+                events,
+                bytes,
+                reply,
+            });
+            (id, worker)
+        };
+        // A request that found a worker idle has got one, as far as
+        // `queue_timeout` goes, so it is not subject to the timeout: workers
+        // go idle only with the queue empty, so every job ahead of it also
+        // started a worker, and those workers' first batches (each takes at
+        // least one job, oldest first) include it.
+        let got_a_worker = worker.is_some();
+        if let Some(worker) = worker {
+            let desk = self.desk.clone();
+            tokio::task::spawn_blocking(move || desk.drain(worker));
+        }
+        // From here, dropping this future (the client hung up) withdraws the
+        // request if no worker has taken it yet.
+        let mut waiting = Waiting {
+            desk: &self.desk,
+            id,
+            settled: false,
+        };
+        let waited = if got_a_worker {
+            Ok((&mut answer).await)
+        } else {
+            tokio::time::timeout(self.limits.queue_timeout, &mut answer).await
+        };
+        let answer = match waited {
+            Ok(answer) => answer,
+            Err(_elapsed) => {
+                if self.desk.withdraw(id) {
+                    waiting.settled = true;
+                    return Err(self.reject(Rejected::QueueTimeout));
                 }
-                let _waiting = Waiting(&self.waiting);
-                match tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
-                    .await
-                {
-                    Ok(Ok(permit)) => permit,
-                    _ => return Err(self.reject(Rejected::QueueTimeout)),
-                }
+                // A worker took it just now; its results are on the way.
+                answer.await
             }
         };
-        let mut worker = self.take_idle();
-        let idle = self.idle.clone();
-        let handle = tokio::task::spawn_blocking(move || {
-            let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.process(events)));
-            // A worker that panicked may hold broken state; replace it.
-            let returned = if outcome.is_ok() {
-                worker
-            } else {
-                worker.fresh()
-            };
-            lock(&idle).push(returned);
-            // Released only now, so a permit always finds an idle worker.
-            drop(permit);
-            outcome
-        });
-        match handle.await {
+        waiting.settled = true;
+        match answer {
             Ok(Ok(results)) => Ok(results),
-            Ok(Err(_)) | Err(_) => {
-                tracing::error!(pipeline = %self.name, "a pipeline worker panicked; it was replaced");
-                Err(self.reject(Rejected::WorkerPanicked))
-            }
+            Ok(Err(reason)) => Err(self.reject(reason)),
+            // The worker's thread died without answering: a host bug.
+            Err(_closed) => Err(self.reject(Rejected::WorkerPanicked)),
         }
     }
 
     /// The stateful stages all workers share, with their positions.
     pub fn shared_stages(&self) -> &[(usize, Arc<Mutex<Stage>>)] {
         &self.shared
-    }
-
-    fn take_idle(&self) -> Pipeline {
-        // Holding a permit guarantees a worker is idle.
-        lock(&self.idle)
-            .pop()
-            .expect("a permit implies an idle worker")
     }
 
     fn reject(&self, reason: Rejected) -> Rejected {
@@ -168,7 +293,130 @@ impl PipelineWorkers {
     }
 }
 
-fn lock(idle: &Mutex<Vec<Pipeline>>) -> std::sync::MutexGuard<'_, Vec<Pipeline>> {
-    // A panic never happens while this lock is held; recover regardless.
-    idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// A queued request's claim on its place; on drop before it was settled
+/// (timed out, answered, or the future was dropped), it withdraws the job if
+/// no worker has taken it, so nobody runs events whose client is gone.
+struct Waiting<'a> {
+    desk: &'a Desk,
+    id: u64,
+    settled: bool,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.desk.withdraw(self.id);
+        }
+    }
+}
+
+impl Desk {
+    fn lock(&self) -> MutexGuard<'_, DeskState> {
+        // Nothing that can panic runs while this lock is held; recover regardless.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Removes job `id` if it is still queued. False once a worker took it:
+    /// then it runs, and its result is the only answer.
+    fn withdraw(&self, id: u64) -> bool {
+        let mut state = self.lock();
+        match state.jobs.iter().position(|job| job.id == id) {
+            Some(at) => {
+                state.jobs.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A worker's loop on the blocking pool: run what is queued until the
+    /// queue is empty, then go idle (in the same critical section). A batch's
+    /// answers go out only after the worker has either taken its next batch
+    /// or gone idle, so a client that has its answer finds the worker free
+    /// again (with `queue = 0`, a next request is not refused for a worker
+    /// that was about to be idle).
+    fn drain(self: Arc<Self>, worker: Pipeline) {
+        let mut worker = Some(worker);
+        let mut jobs = self.next_batch(&mut worker);
+        while let Some(mut busy) = worker.take() {
+            let answers;
+            (busy, answers) = self.run_jobs(busy, jobs);
+            worker = Some(busy);
+            jobs = self.next_batch(&mut worker);
+            for (reply, answer) in answers {
+                // A client that hung up after its job was taken is gone; its
+                // results have nowhere to go and are discarded.
+                let _ = reply.send(answer);
+            }
+        }
+    }
+
+    /// Takes the next batch, or, with nothing queued, puts `worker` back
+    /// among the idle ones (leaving `None`).
+    fn next_batch(&self, worker: &mut Option<Pipeline>) -> Vec<Job> {
+        let mut state = self.lock();
+        let jobs = self.take_batch(&mut state.jobs);
+        if jobs.is_empty() {
+            state.idle.extend(worker.take());
+        }
+        jobs
+    }
+
+    /// The queued jobs, oldest first, that fit one call's limits; always at
+    /// least one if any is queued.
+    fn take_batch(&self, queue: &mut VecDeque<Job>) -> Vec<Job> {
+        let (mut events, mut bytes) = (0, 0);
+        let mut taken = Vec::new();
+        while let Some(job) = queue.front() {
+            let fits = events + job.events.len() <= self.limits.max_events.min(COALESCE_EVENTS)
+                && bytes + job.bytes <= self.limits.max_bytes;
+            if !taken.is_empty() && !fits {
+                break;
+            }
+            events += job.events.len();
+            bytes += job.bytes;
+            taken.extend(queue.pop_front());
+        }
+        taken
+    }
+
+    /// Runs `jobs` as one batch; gives back the worker to use next (a fresh
+    /// one after a panic) and each job's answer, in the jobs' order.
+    fn run_jobs(&self, mut worker: Pipeline, jobs: Vec<Job>) -> (Pipeline, Vec<Answer>) {
+        let mut counts = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
+        let mut events = Vec::new();
+        for job in jobs {
+            counts.push(job.events.len());
+            replies.push(job.reply);
+            if events.is_empty() {
+                events = job.events;
+            } else {
+                events.extend(job.events);
+            }
+        }
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.process(events)));
+        match outcome {
+            Ok(results) if replies.len() == 1 => (worker, vec![(replies.remove(0), Ok(results))]),
+            Ok(results) => {
+                let mut results = results.into_iter();
+                let answers = replies
+                    .into_iter()
+                    .zip(counts)
+                    .map(|(reply, count)| (reply, Ok(results.by_ref().take(count).collect())))
+                    .collect();
+                (worker, answers)
+            }
+            Err(_) => {
+                tracing::error!(pipeline = %self.name, "a pipeline worker panicked; it was replaced");
+                let answers = replies
+                    .into_iter()
+                    .map(|reply| (reply, Err(Rejected::WorkerPanicked)))
+                    .collect();
+                // A worker that panicked may hold broken state; replace it.
+                (worker.fresh(), answers)
+            }
+        }
+    }
 }
