@@ -33,11 +33,12 @@ fn main() {
     let workspace = manifest_dir.parent().unwrap();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
+    // Relative to this package, so cargo resolves them against wherever the
+    // checkout is now. Absolute paths would tie a shared target directory to
+    // the checkout that last ran this script: a clone elsewhere would then
+    // get that checkout's filters, stale, with no rebuild.
     for watched in ["filters", "Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            workspace.join(watched).display()
-        );
+        println!("cargo:rerun-if-changed=../{watched}");
     }
 
     ensure_wasm_target();

@@ -6,8 +6,10 @@
 //! `_jsonparsefailure` with the reason recorded, as Logstash's `json_lines`
 //! codec does.
 
+use std::borrow::Cow;
+
 use serde_json::json;
-use wasmstash_sdk::Event;
+use wasmstash_sdk::{Event, json_text};
 
 use crate::event_check::check_event;
 use crate::pipeline::FAILURES_FIELD;
@@ -50,10 +52,15 @@ pub fn trim_newline(line: &[u8]) -> &[u8] {
 
 /// `{"message": line}`; bytes that are not UTF-8 become U+FFFD.
 pub fn line_event(line: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(line);
+    // Almost every line is valid UTF-8: check it in one pass and go lossy
+    // only when it is not.
+    let text = match std::str::from_utf8(line) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(line),
+    };
     let mut event = Vec::with_capacity(line.len() + 16);
     event.extend_from_slice(b"{\"message\":");
-    serde_json::to_writer(&mut event, text.as_ref()).expect("writing to a Vec cannot fail");
+    json_text::write_str(&mut event, &text);
     event.push(b'}');
     event
 }
@@ -93,6 +100,13 @@ mod tests {
             "{\"message\":\"bad \u{fffd} byte\"}".as_bytes()
         );
         assert_eq!(trim_newline(b"x\r\n"), b"x");
+        // The same text serde_json would write, escapes and all.
+        let mut tricky: String = (0u8..0x20).map(char::from).collect();
+        tricky.push_str("\\ \" / é 😀 \u{7f} and a tail long enough for the wide steps");
+        assert_eq!(
+            line_event(tricky.as_bytes()),
+            serde_json::to_vec(&json!({"message": tricky})).unwrap()
+        );
     }
 
     #[test]

@@ -191,16 +191,25 @@ pub fn format_timestamp(millis: i64) -> Option<String> {
     if !(0..=9999).contains(&time.year()) {
         return None;
     }
-    Some(format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        time.year(),
-        time.month(),
-        time.day(),
-        time.hour(),
-        time.minute(),
-        time.second(),
-        time.nanosecond() / 1_000_000
-    ))
+    // Digits into a template rather than `format!`: this runs once per
+    // event, and the formatting machinery is slow in WebAssembly.
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    let fields = [
+        (0..4, time.year() as u32),
+        (5..7, time.month()),
+        (8..10, time.day()),
+        (11..13, time.hour()),
+        (14..16, time.minute()),
+        (17..19, time.second()),
+        (20..23, time.nanosecond() / 1_000_000),
+    ];
+    for (span, mut value) in fields {
+        for digit in text[span].iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    Some(String::from_utf8(text.to_vec()).expect("ASCII digits"))
 }
 
 export_filter!(Date);
