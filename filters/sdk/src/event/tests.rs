@@ -1,0 +1,164 @@
+use super::*;
+use serde_json::json;
+
+/// Which changes can go out as "members added" (ABI result `extended`):
+/// only new top-level members, with every member the event came with
+/// untouched. Reading does not count as touching.
+#[test]
+fn only_added_members_is_exactly_adding_new_top_level_fields() {
+    let input = br#"{"message":"a \"b\"","n":1,"o":{"k":"v"}}"#;
+    let added = |change: &dyn Fn(&mut Event)| {
+        let mut event = Event::parse(input).unwrap();
+        change(&mut event);
+        let mut members = Vec::new();
+        event.write_added_members(&mut members);
+        (
+            event.only_added_members(),
+            String::from_utf8(members).unwrap(),
+        )
+    };
+    assert_eq!(added(&|_| {}), (false, String::new()));
+    assert_eq!(
+        added(&|e| {
+            e.get("o");
+            e.get_str("message");
+            e.set("[x][y]", 2);
+            e.add_tag("t");
+        }),
+        (true, r#""x":{"y":2},"tags":["t"]"#.to_string())
+    );
+    assert!(added(&|e| e.insert_json("j", b"[1]".to_vec())).0);
+    assert!(!added(&|e| e.set("n", 2)).0);
+    assert!(!added(&|e| e.set("[o][k2]", 2)).0);
+    assert!(!added(&|e| e.insert_json("n", b"2".to_vec())).0);
+    assert!(
+        !added(&|e| {
+            e.get_mut("o");
+            e.set("x", 1);
+        })
+        .0
+    );
+    assert!(
+        !added(&|e| {
+            e.remove("n");
+            e.set("x", 1);
+        })
+        .0
+    );
+    assert!(
+        !added(&|e| {
+            e.remove("n");
+            e.set("n", 1);
+        })
+        .0
+    );
+    assert!(
+        !added(&|e| {
+            e.set("x", 1);
+            e.remove("x");
+        })
+        .0
+    );
+}
+
+#[test]
+fn untouched_fields_round_trip_byte_for_byte() {
+    let input = br#"{"message":"a \u00e9 b","n":1.50,"o":{"x":[1, 2]}}"#;
+    let mut event = Event::parse(input).unwrap();
+    assert_eq!(event.get_str("message"), Some("a é b"));
+    assert!(!event.is_changed());
+    event.set("added", true);
+    assert_eq!(
+        event.to_json(),
+        r#"{"message":"a \u00e9 b","n":1.50,"o":{"x":[1, 2]},"added":true}"#
+    );
+}
+
+#[test]
+fn inserted_json_is_written_as_is_and_readable() {
+    let mut event = Event::parse(br#"{"a":1}"#).unwrap();
+    event.insert_json("b", br#"{"c":[1,"x"]}"#.to_vec());
+    event.insert_json("a", b"2".to_vec());
+    assert!(event.is_changed());
+    assert_eq!(event.get("[b][c][1]"), Some(&json!("x")));
+    assert_eq!(event.to_json(), r#"{"a":2,"b":{"c":[1,"x"]}}"#);
+}
+
+#[test]
+fn nested_references_get_set_and_remove() {
+    let mut event =
+        Event::parse(br#"{"http":{"response":{"status_code":200}},"a":[5,6]}"#).unwrap();
+    assert_eq!(
+        event.get("[http][response][status_code]"),
+        Some(&json!(200))
+    );
+    assert_eq!(event.get("[a][1]"), Some(&json!(6)));
+    event.set("[http][request][method]", "GET");
+    event.set("[new][deep]", 1);
+    assert_eq!(
+        event.remove("[http][response]"),
+        Some(json!({"status_code": 200}))
+    );
+    assert_eq!(event.remove("[http][missing]"), None);
+    assert_eq!(event.remove("a"), Some(json!([5, 6])));
+    assert_eq!(
+        event.to_json(),
+        r#"{"http":{"request":{"method":"GET"}},"new":{"deep":1}}"#
+    );
+}
+
+#[test]
+fn a_miss_does_not_mark_the_event_changed() {
+    let mut event = Event::parse(br#"{"a":{"b":1}}"#).unwrap();
+    assert_eq!(event.remove("[a][c]"), None);
+    assert_eq!(event.remove("zzz"), None);
+    assert!(!event.is_changed());
+}
+
+#[test]
+fn tags_behave_like_logstash() {
+    let mut event = Event::parse(br#"{"tags":"one"}"#).unwrap();
+    event.add_tag("two");
+    event.add_tag("two");
+    assert_eq!(event.tags(), ["one", "two"]);
+    event.remove_tag("one");
+    assert!(!event.has_tag("one"));
+    let mut fresh = Event::new();
+    fresh.add_tag("x");
+    assert_eq!(fresh.to_json(), r#"{"tags":["x"]}"#);
+}
+
+#[test]
+fn sprintf_expands_known_fields_and_keeps_unknown_ones() {
+    let event = Event::parse(br#"{"host":"web1","n":{"v":3}}"#).unwrap();
+    assert_eq!(
+        event.sprintf("%{host}:%{[n][v]} %{nope} %{"),
+        "web1:3 %{nope} %{"
+    );
+}
+
+#[test]
+fn json_inserted_as_text_is_written_as_is_and_readable() {
+    let mut event = Event::parse(br#"{"message":"m","n":1}"#).unwrap();
+    event.insert_json("http", br#"{"version":"1.1","status":200}"#.to_vec());
+    event.insert_json("n", b"2".to_vec());
+    assert!(event.is_changed());
+    assert_eq!(event.get("[http][status]"), Some(&json!(200)));
+    assert_eq!(
+        event.to_json(),
+        r#"{"message":"m","n":2,"http":{"version":"1.1","status":200}}"#
+    );
+    event.set("[http][status]", 404);
+    assert_eq!(
+        event.to_json(),
+        r#"{"message":"m","n":2,"http":{"version":"1.1","status":404}}"#
+    );
+}
+
+#[test]
+fn escaped_keys_are_decoded_for_lookup_and_kept_on_output() {
+    let input = br#"{"a\"b":1}"#;
+    let event = Event::parse(input).unwrap();
+    assert_eq!(event.get("a\"b"), Some(&json!(1)));
+    assert_eq!(event.to_json().as_bytes(), input);
+}

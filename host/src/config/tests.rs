@@ -1,0 +1,108 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Config, String> {
+    Config::parse(text, Path::new("conf/w.toml")).map_err(|e| e.0)
+}
+
+#[test]
+fn reads_pipelines_in_order_with_json_configs() {
+    let config = parse(
+        r#"
+        [engine]
+        call_timeout_ms = 0
+        memory_limit_mib = 16
+        [[pipelines.app.filters]]
+        filter = "json"
+        config = { source = "message", target = "doc" }
+        [[pipelines.app.filters]]
+        module = "mods/x.wasm"
+        name = "redact"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(config.engine.call_timeout, None);
+    assert_eq!(config.engine.memory_limit_bytes, 16 << 20);
+    let app = &config.pipelines["app"];
+    assert_eq!(app[0].source, FilterSource::Builtin("json".into()));
+    assert_eq!(
+        app[0].config_json,
+        br#"{"source":"message","target":"doc"}"#
+    );
+    assert_eq!(app[1].source, FilterSource::File("conf/mods/x.wasm".into()));
+    assert_eq!(app[1].name, "redact");
+    assert_eq!(app[1].config_json, b"{}");
+}
+
+#[test]
+fn errors_name_the_file_pipeline_and_filter() {
+    let err = parse("[[pipelines.p.filters]]\nfilter = \"jsn\"").unwrap_err();
+    assert!(
+        err.starts_with("conf/w.toml: pipeline `p`, filter #1: unknown built-in filter `jsn`"),
+        "{err}"
+    );
+    let err = parse("[[pipelines.p.filters]]\nconfig = {}").unwrap_err();
+    assert!(err.contains("filter #1: missing `filter"), "{err}");
+    let err = parse("[[pipelines.p.filters]]\nfilter = \"json\"\nmodule = \"a.wasm\"").unwrap_err();
+    assert!(err.contains("not both"), "{err}");
+    let err = parse("[engine]\nmemory_limit_mb = 3").unwrap_err();
+    assert!(
+        err.contains("conf/w.toml") && err.contains("unknown field `memory_limit_mb`"),
+        "{err}"
+    );
+    let err = parse("[engine]\nmemory_limit_mib = 0").unwrap_err();
+    assert!(err.contains("between 1 and 4096"), "{err}");
+    let err = parse("[pipelines.p]\nfilters = []").unwrap_err();
+    assert!(err.contains("pipeline `p` has no filters"), "{err}");
+    // An empty file (or one caught half-written by the watcher) is refused.
+    let err = parse("").unwrap_err();
+    assert!(err.contains("no pipelines defined"), "{err}");
+    let err = parse("[[pipelines.p.filters]\n").unwrap_err();
+    assert!(
+        err.starts_with("conf/w.toml: TOML parse error at line 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cli_specs_pick_builtins_or_files() {
+    let spec = FilterSpec::from_cli(r#"mutate={"uppercase":["m"]}"#).unwrap();
+    assert_eq!(spec.source, FilterSource::Builtin("mutate".into()));
+    assert_eq!(FilterSpec::from_cli("./x.wasm").unwrap().name, "x");
+    assert!(
+        FilterSpec::from_cli("nope")
+            .unwrap_err()
+            .0
+            .contains("built-ins: json, mutate")
+    );
+    assert!(
+        FilterSpec::from_cli("json=[1]")
+            .unwrap_err()
+            .0
+            .contains("JSON object")
+    );
+}
+
+#[test]
+fn the_live_view_table_is_checked() {
+    let pipeline = "[[pipelines.p.filters]]\nfilter = \"json\"\nconfig = { source = \"m\" }\n";
+    let config = parse(&format!(
+        "[server.ui]\nmask_fields = [\"[user][name]\"]\nupdate_ms = 500\n{pipeline}"
+    ))
+    .unwrap();
+    assert_eq!(config.server.ui.mask_fields, ["[user][name]"]);
+    assert_eq!(config.server.ui.update_interval, Duration::from_millis(500));
+    assert!(config.server.ui.enabled);
+    let err = parse(&format!(
+        "[server.ui]\nmask_fields = [\"[user][name\"]\n{pipeline}"
+    ))
+    .unwrap_err();
+    assert!(
+        err.contains("[server] ui.mask_fields: malformed field reference"),
+        "{err}"
+    );
+    let err = parse(&format!("[server.ui]\nupdate_ms = 10\n{pipeline}")).unwrap_err();
+    assert!(
+        err.contains("ui.update_ms = 10: must be between 250 and 60000"),
+        "{err}"
+    );
+}
