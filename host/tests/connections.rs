@@ -1,7 +1,8 @@
 //! The sidecar's connection limits, against the real binary on loopback: a
-//! client that never finishes its request headers is cut off, and past
+//! client that never finishes its request headers is cut off, past
 //! `server.max_connections` a new connection is closed unread, while the
-//! server keeps answering everyone else.
+//! server keeps answering everyone else; and no open connection holds up a
+//! shutdown.
 
 mod support;
 
@@ -111,4 +112,36 @@ fn connections_past_the_cap_are_closed_unread_and_counted() {
     }
     drop(second);
     server.stop();
+}
+
+/// A live-view stream never ends by itself; SIGTERM must end it rather than
+/// wait for it (the drain limit is 20 s, and a supervisor's SIGKILL would
+/// lose the state saved after the drain).
+#[test]
+fn an_open_live_view_stream_does_not_hold_up_shutdown() {
+    let (server, _dir) = start("");
+    let mut page = TcpStream::connect(server.addr).unwrap();
+    page.write_all(b"GET /ui/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    page.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&received).contains("event: hello") {
+        let n = page.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "stream closed before its first event: {}",
+            String::from_utf8_lossy(&received)
+        );
+        received.extend_from_slice(&buf[..n]);
+    }
+    let started = Instant::now();
+    server.stop();
+    let stopped = started.elapsed();
+    assert!(
+        stopped < Duration::from_secs(10),
+        "shutdown waited {stopped:?} for the open stream"
+    );
+    read_until_closed(&mut page, Duration::from_secs(5));
 }

@@ -7,7 +7,8 @@
 //! (`server.header_read_timeout_ms`), and at most `server.max_connections`
 //! are open at once: past that, a new connection is closed as soon as it is
 //! accepted, without reading from it. Shutdown stops accepting, lets each
-//! open connection finish the request it is serving, then returns.
+//! open connection finish the request it is serving (for at most
+//! `DRAIN_LIMIT`), then returns.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,6 +24,12 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use crate::metrics::Metrics;
+
+/// The longest shutdown waits for open connections to finish their requests.
+/// Calls into filters end long before (their deadlines); this bounds what
+/// else could hold an exit up, such as a client that never reads its answer,
+/// so that state is saved before a supervisor's SIGKILL.
+const DRAIN_LIMIT: Duration = Duration::from_secs(20);
 
 /// The per-connection limits, from the `[server]` table.
 #[derive(Debug, Clone, Copy)]
@@ -89,5 +96,13 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(DRAIN_LIMIT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "connections still open after {} s of shutdown; closing them",
+            DRAIN_LIMIT.as_secs()
+        );
+    }
 }

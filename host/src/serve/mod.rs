@@ -266,12 +266,17 @@ async fn run(app: Arc<App>) -> Result<(), ConfigError> {
         max_connections: app.server.max_connections,
         header_read_timeout: app.server.header_read_timeout,
     };
+    let stopping = app.clone();
     let server = tokio::spawn(listener::serve(
         listener,
         router,
         limits,
         app.metrics.clone(),
-        shutdown_signal(),
+        async move {
+            shutdown_signal().await;
+            // Open live-view streams would otherwise never finish.
+            stopping.live.close();
+        },
     ));
 
     let (set, _) = app.load().await?;

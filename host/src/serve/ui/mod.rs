@@ -31,7 +31,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use super::App;
 use crate::config::UiSettings;
@@ -54,6 +54,9 @@ pub(crate) struct LiveView {
     digest: Mutex<Digest>,
     series: Mutex<Series>,
     updates: broadcast::Sender<Arc<str>>,
+    /// True once the server is stopping: every update stream ends, so an
+    /// open page cannot hold up shutdown (a stream never finishes by itself).
+    closing: watch::Sender<bool>,
     sessions: access::Sessions,
     last_reload: Mutex<Option<Value>>,
 }
@@ -75,9 +78,15 @@ impl LiveView {
             series: Mutex::new(Series::new(metrics)),
             settings,
             updates: broadcast::channel(8).0,
+            closing: watch::channel(false).0,
             sessions: access::Sessions::default(),
             last_reload: Mutex::new(None),
         }
+    }
+
+    /// Ends every open update stream, and any opened from now on.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
     }
 
     /// Remembers the outcome of a reload for the page.
@@ -222,23 +231,30 @@ async fn events(
     }
     let viewer = app.live.tap.watch();
     let updates = app.live.updates.subscribe();
+    let closing = app.live.closing.subscribe();
     let hello = hello(&app).to_string();
     let first = Event::default().event("hello").data(hello);
     let stream = futures_util::stream::unfold(
-        (Some(first), updates, viewer),
-        |(first, mut updates, viewer)| async move {
+        (Some(first), updates, closing, viewer),
+        |(first, mut updates, mut closing, viewer)| async move {
+            if *closing.borrow_and_update() {
+                return None;
+            }
             if let Some(first) = first {
                 return Some((
                     Ok::<_, std::convert::Infallible>(first),
-                    (None, updates, viewer),
+                    (None, updates, closing, viewer),
                 ));
             }
-            match updates.recv().await {
-                Ok(frame) => {
-                    let event = Event::default().event("update").data(&*frame);
-                    Some((Ok(event), (None, updates, viewer)))
-                }
-                Err(_) => None,
+            tokio::select! {
+                received = updates.recv() => match received {
+                    Ok(frame) => {
+                        let event = Event::default().event("update").data(&*frame);
+                        Some((Ok(event), (None, updates, closing, viewer)))
+                    }
+                    Err(_) => None,
+                },
+                _ = closing.changed() => None,
             }
         },
     );
