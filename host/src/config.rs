@@ -48,6 +48,7 @@ struct RawEngine {
     call_timeout_ms: Option<u64>,
     memory_limit_mib: Option<u64>,
     cache_dir: Option<PathBuf>,
+    cache_max_mib: Option<u64>,
     checkpoint_interval_ms: Option<u64>,
 }
 
@@ -537,10 +538,20 @@ fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, String
             ));
         }
     };
+    let cache_max_bytes = match raw.cache_max_mib {
+        None => defaults.cache_max_bytes,
+        Some(mib @ 16..=1_048_576) => mib << 20,
+        Some(other) => {
+            return Err(format!(
+                "cache_max_mib = {other}: must be between 16 and 1048576"
+            ));
+        }
+    };
     Ok(EngineSettings {
         call_timeout,
         memory_limit_bytes,
         checkpoint_interval,
+        cache_max_bytes,
         cache_dir: raw
             .cache_dir
             .map(|dir| base.join(dir))

@@ -59,3 +59,58 @@ fn a_corrupt_cache_entry_is_recompiled() {
             .from_cache()
     );
 }
+
+/// The cache is bounded: storing a module that does not fit evicts the entry
+/// used longest ago, and a hit counts as a use.
+#[test]
+fn the_cache_evicts_the_entry_used_longest_ago() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine_with_room = |max_bytes: u64| {
+        Engine::new(EngineSettings {
+            memory_limit_bytes: 16 << 20,
+            cache_dir: Some(dir.path().to_path_buf()),
+            cache_max_bytes: max_bytes,
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let modules = [
+        ("hello", built_module("hello"), "{}"),
+        ("json", built_module("json"), r#"{"source":"message"}"#),
+        ("mutate", built_module("mutate"), "{}"),
+    ];
+    // Whether loading module `i` hit the cache.
+    let hit = |engine: &Engine, i: usize| {
+        let (name, wasm, config) = &modules[i];
+        // Entries' times have a coarse grain on some file systems.
+        std::thread::sleep(Duration::from_millis(20));
+        FilterModule::load(engine, name, wasm, config.as_bytes())
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .from_cache()
+    };
+    let sizes = || -> Vec<u64> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .collect()
+    };
+    let (hello, json, mutate) = (0, 1, 2);
+
+    let roomy = engine_with_room(1 << 30);
+    assert!(!hit(&roomy, mutate));
+    let mutate_size = sizes()[0];
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    assert!(!hit(&roomy, hello));
+    assert!(!hit(&roomy, json));
+    // A hit on `hello` makes `json` the entry used longest ago.
+    assert!(hit(&roomy, hello));
+    let two: u64 = sizes().iter().sum();
+
+    // One byte short of room for all three: storing `mutate` evicts `json`.
+    let tight = engine_with_room(two + mutate_size - 1);
+    assert!(!hit(&tight, mutate));
+    assert_eq!(sizes().len(), 2, "one entry evicted");
+    assert!(hit(&tight, hello), "the entry used recently stays");
+    assert!(hit(&tight, mutate), "the entry just stored stays");
+    assert!(!hit(&tight, json), "the entry used longest ago went");
+}

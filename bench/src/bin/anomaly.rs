@@ -127,6 +127,7 @@ fn main() -> anyhow::Result<()> {
             memory_limit_bytes: 1 << 30,
             cache_dir: None,
             checkpoint_interval: Duration::from_millis(interval_ms),
+            ..Default::default()
         })?;
         let module = FilterModule::load(&engine, "anomaly", wasm, CONFIG.as_bytes())?;
         let mut stage = Stage::new(module);

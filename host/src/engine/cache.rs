@@ -7,6 +7,11 @@
 //! get their own entry. Loading a compiled artifact runs native code that
 //! wasmtime produced, so the directory must be writable by the sidecar's user
 //! alone; it is created with mode 0700.
+//!
+//! Every new module version or engine setting adds an entry of about a
+//! megabyte, so the directory is bounded (`engine.cache_max_mib`): after each
+//! store, the entries used longest ago go until the rest fit. A hit refreshes
+//! its entry's time, so what is in use stays.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -16,6 +21,7 @@ use wasmtime::Module;
 
 pub(crate) struct ModuleCache {
     dir: Option<PathBuf>,
+    max_bytes: u64,
 }
 
 /// A compiled module, and whether it came from the disk cache.
@@ -34,8 +40,8 @@ pub(crate) fn sha256_hex(wasm: &[u8]) -> String {
 }
 
 impl ModuleCache {
-    pub fn new(dir: Option<PathBuf>) -> Self {
-        ModuleCache { dir }
+    pub fn new(dir: Option<PathBuf>, max_bytes: u64) -> Self {
+        ModuleCache { dir, max_bytes }
     }
 
     /// Compiles `wasm` (binary, whose [`sha256_hex`] is `sha256`), or loads
@@ -60,6 +66,7 @@ impl ModuleCache {
             // header and refuses artifacts from another configuration.
             match unsafe { Module::deserialize_file(engine, &path) } {
                 Ok(module) => {
+                    mark_used(&path);
                     return Ok(Compiled {
                         module,
                         from_cache: true,
@@ -71,8 +78,11 @@ impl ModuleCache {
             }
         }
         let module = Module::new(engine, wasm)?;
-        if let Err(e) = store(&path, &module) {
-            tracing::warn!(path = %path.display(), "could not cache compiled module: {e}");
+        match store(&path, &module) {
+            Ok(()) => prune(&path, self.max_bytes),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "could not cache compiled module: {e}")
+            }
         }
         Ok(Compiled {
             module,
@@ -97,6 +107,52 @@ fn store(path: &Path, module: &Module) -> anyhow::Result<()> {
     std::fs::write(&temporary, module.serialize()?)?;
     std::fs::rename(&temporary, path)?;
     Ok(())
+}
+
+/// Sets an entry's modification time to now: the cache's notion of "used".
+fn mark_used(path: &Path) {
+    let touched = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|file| file.set_modified(std::time::SystemTime::now()));
+    if let Err(e) = touched {
+        tracing::debug!(path = %path.display(), "could not mark cached module as used: {e}");
+    }
+}
+
+/// Deletes the entries used longest ago until the directory's entries fit in
+/// `max_bytes`, never `kept` (the one just stored). Another process may
+/// delete or add entries meanwhile; what cannot be read or removed is left.
+fn prune(kept: &Path, max_bytes: u64) {
+    let Some(dir) = kept.parent() else { return };
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<(std::time::SystemTime, u64, PathBuf)> = listing
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|e| e == "cwasm"))
+        .filter_map(|entry| {
+            let meta = entry.metadata().ok()?;
+            Some((meta.modified().ok()?, meta.len(), entry.path()))
+        })
+        .collect();
+    let mut total: u64 = entries.iter().map(|(_, len, _)| len).sum();
+    entries.sort();
+    for (_, len, path) in entries {
+        if total <= max_bytes {
+            break;
+        }
+        if path == kept {
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                total -= len;
+                tracing::debug!(path = %path.display(), "evicted a cached module");
+            }
+            Err(e) => tracing::debug!(path = %path.display(), "could not evict: {e}"),
+        }
+    }
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {

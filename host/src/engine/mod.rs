@@ -37,6 +37,9 @@ pub struct EngineSettings {
     /// Where compiled modules are kept across restarts; `None` keeps them in
     /// memory only.
     pub cache_dir: Option<PathBuf>,
+    /// Most bytes of compiled modules kept in `cache_dir`; past it, the
+    /// entries used longest ago are deleted.
+    pub cache_max_bytes: u64,
     /// How often a stateful filter's state is checkpointed in memory (the
     /// batches in between are logged to re-run after a failure); zero
     /// checkpoints before every batch.
@@ -49,6 +52,7 @@ impl Default for EngineSettings {
             call_timeout: Some(Duration::from_millis(1000)),
             memory_limit_bytes: 64 << 20,
             cache_dir: default_cache_dir(),
+            cache_max_bytes: 512 << 20,
             checkpoint_interval: Duration::from_secs(1),
         }
     }
@@ -93,7 +97,7 @@ impl Engine {
         if settings.call_timeout.is_some() {
             start_epoch_ticker(&wasmtime);
         }
-        let cache = cache::ModuleCache::new(settings.cache_dir.clone());
+        let cache = cache::ModuleCache::new(settings.cache_dir.clone(), settings.cache_max_bytes);
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 wasmtime,
