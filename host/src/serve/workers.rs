@@ -66,15 +66,14 @@ pub struct Limits {
 }
 
 pub struct PipelineWorkers {
-    name: String,
     modules: Vec<FilterModule>,
     /// The stateful stages every worker shares, for snapshots.
     shared: Vec<(usize, Arc<Mutex<Stage>>)>,
     /// Shared with the blocking tasks, which put their worker back
     /// themselves: if a request is cancelled (the client hung up) while
     /// WebAssembly runs, the worker still comes back when the call ends.
+    /// Also where the pipeline's name and limits are kept.
     desk: Arc<Desk>,
-    limits: Limits,
     metrics: Arc<Metrics>,
     request_metrics: RequestMetrics,
 }
@@ -170,7 +169,10 @@ impl PipelineWorkers {
         idle.push(first);
         let desk = Desk {
             name: name.to_owned(),
-            limits,
+            limits: Limits {
+                workers: size,
+                ..limits
+            },
             state: Mutex::new(DeskState {
                 jobs: VecDeque::new(),
                 idle,
@@ -178,21 +180,16 @@ impl PipelineWorkers {
             }),
         };
         PipelineWorkers {
-            name: name.to_owned(),
             modules,
             shared,
             desk: Arc::new(desk),
-            limits: Limits {
-                workers: size,
-                ..limits
-            },
             request_metrics: RequestMetrics::new(&metrics, name),
             metrics,
         }
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        &self.desk.name
     }
 
     pub fn modules(&self) -> &[FilterModule] {
@@ -200,7 +197,7 @@ impl PipelineWorkers {
     }
 
     pub fn size(&self) -> usize {
-        self.limits.workers
+        self.desk.limits.workers
     }
 
     pub fn request_metrics(&self) -> &RequestMetrics {
@@ -217,7 +214,7 @@ impl PipelineWorkers {
             let worker = state.idle.pop();
             // With an idle worker the request is taken at once; otherwise it
             // must fit the queue.
-            if worker.is_none() && state.jobs.len() >= self.limits.queue {
+            if worker.is_none() && state.jobs.len() >= self.desk.limits.queue {
                 drop(state);
                 return Err(self.reject(Rejected::QueueFull));
             }
@@ -251,7 +248,7 @@ impl PipelineWorkers {
         let waited = if got_a_worker {
             Ok((&mut answer).await)
         } else {
-            tokio::time::timeout(self.limits.queue_timeout, &mut answer).await
+            tokio::time::timeout(self.desk.limits.queue_timeout, &mut answer).await
         };
         let answer = match waited {
             Ok(answer) => answer,
@@ -286,7 +283,7 @@ impl PipelineWorkers {
         };
         self.metrics.add(
             "wasmstash_rejected_total",
-            &[("pipeline", &self.name), ("reason", label)],
+            &[("pipeline", self.name()), ("reason", label)],
             1,
         );
         reason
