@@ -265,28 +265,9 @@ fn write_stored(value: Stored, input: &str, out: &mut Vec<u8>) {
     match value {
         Stored::Nil => out.extend_from_slice(b"null"),
         Stored::Str(start, end) => write_str(out, &input[start as usize..end as usize]),
-        Stored::Int(n) => write_int(out, n),
+        Stored::Int(n) => write_value(out, &Value::from(n)),
         Stored::Float(f) => write_value(out, &Value::from(f)),
     }
-}
-
-/// Writes `n` in decimal without the allocation of `to_string`.
-fn write_int(out: &mut Vec<u8>, n: i64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 /// Logstash grok's `handle` through the event API: a new field is set; an
@@ -315,19 +296,5 @@ pub fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) {
             event.set(field, Value::Array(vec![old, value]));
         }
         Some(_) => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::write_int;
-
-    #[test]
-    fn integers_are_written_as_to_string_writes_them() {
-        for n in [0, 7, -7, 10, -10, 65_535, i64::MAX, i64::MIN, i64::MIN + 1] {
-            let mut out = Vec::new();
-            write_int(&mut out, n);
-            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
-        }
     }
 }

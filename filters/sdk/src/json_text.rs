@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-/// Returns the first index at or after `pos` holding `"`, `\\` or a control
+/// Returns the first index at or after `pos` holding `"`, `\` or a control
 /// character (or `bytes.len()`).
 ///
 /// Most strings in events are short (keys, captured values), so the tail
