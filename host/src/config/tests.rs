@@ -58,6 +58,16 @@ fn errors_name_the_file_pipeline_and_filter() {
         err.contains("cache_max_mib = 1: must be between 16"),
         "{err}"
     );
+    let err = parse("[server]\nmax_connections = 0").unwrap_err();
+    assert!(
+        err.contains("max_connections = 0: must be between 1 and 1000000"),
+        "{err}"
+    );
+    let err = parse("[server]\nheader_read_timeout_ms = 0").unwrap_err();
+    assert!(
+        err.contains("header_read_timeout_ms = 0: must be between 1 and 3600000"),
+        "{err}"
+    );
     let err = parse("[pipelines.p]\nfilters = []").unwrap_err();
     assert!(err.contains("pipeline `p` has no filters"), "{err}");
     // An empty file (or one caught half-written by the watcher) is refused.
