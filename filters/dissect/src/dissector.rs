@@ -174,9 +174,9 @@ impl Dissector {
                         // Merging into an existing object needs the slow path.
                         self.set_leaves(&group.node, text, event, scratch);
                     } else {
-                        let mut json = Vec::with_capacity(16 + text.len() / 2);
-                        self.write_node(&group.node, text, &mut json, scratch);
-                        event.insert_json(&group.top, json);
+                        event.insert_json_with(&group.top, |json| {
+                            self.write_node(&group.node, text, json, scratch)
+                        });
                     }
                 }
             }

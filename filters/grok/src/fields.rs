@@ -84,8 +84,6 @@ pub struct Scratch {
     leaves: Vec<Leaf>,
     /// Per top-level key: whether the event already has it.
     present: Vec<bool>,
-    /// Per top-level key: the largest JSON text written for it so far.
-    capacities: Vec<usize>,
 }
 
 impl Shape {
@@ -160,7 +158,6 @@ impl Shape {
     pub fn begin(&self, event: &Event, scratch: &mut Scratch) {
         scratch.leaves.clear();
         scratch.leaves.resize(self.leaf_count, Leaf::Empty);
-        scratch.capacities.resize(self.tops.len(), 0);
         scratch.present.clear();
         scratch.present.extend(
             self.tops
@@ -211,13 +208,9 @@ impl Shape {
             if scratch.present[i] || !has_value(&top.kind, &scratch.leaves) {
                 continue;
             }
-            // Sized from this field's size in earlier events, so the writes
-            // below rarely grow it: one allocation per field, and no copy.
-            let capacity = &mut scratch.capacities[i];
-            let mut json = Vec::with_capacity(*capacity);
-            write_node(&top.kind, &scratch.leaves, input, &mut json);
-            *capacity = (*capacity).max(json.len());
-            event.insert_json(&top.key, json);
+            event.insert_json_with(&top.key, |json| {
+                write_node(&top.kind, &scratch.leaves, input, json)
+            });
         }
     }
 }

@@ -22,11 +22,71 @@ pub struct Event<'a> {
     changed: bool,
     /// How many members the event arrived with.
     arrived: usize,
+    spare: Spare,
 }
 
 /// A field list kept between events of one batch.
 #[derive(Default)]
-pub(crate) struct Storage<'a>(Vec<Field<'a>>);
+pub(crate) struct Storage<'a> {
+    fields: Vec<Field<'a>>,
+    pub(crate) spare: Spare,
+}
+
+/// Buffers that earlier events' added keys and JSON values were written
+/// into, handed to the next event. A filter that adds the same fields to
+/// every event then allocates nothing per event; in WebAssembly an allocation
+/// and its free cost more than writing a typical field.
+#[derive(Default)]
+pub(crate) struct Spare {
+    keys: Vec<String>,
+    json: Vec<Vec<u8>>,
+}
+
+impl Storage<'_> {
+    pub(crate) fn with_spare(spare: Spare) -> Self {
+        Storage {
+            fields: Vec::new(),
+            spare,
+        }
+    }
+}
+
+impl Spare {
+    /// Enough for any filter's fields per event; past it, buffers are freed.
+    const MAX_KEPT: usize = 64;
+    /// A buffer grown past this (one huge field) is freed, not kept.
+    const MAX_KEPT_CAPACITY: usize = 64 << 10;
+
+    fn key(&mut self, key: &str) -> String {
+        let mut owned = self.keys.pop().unwrap_or_default();
+        owned.push_str(key);
+        owned
+    }
+
+    fn json(&mut self) -> Vec<u8> {
+        self.json.pop().unwrap_or_default()
+    }
+
+    fn keep(&mut self, field: Field<'_>) {
+        if let Cow::Owned(mut key) = field.key
+            && self.keys.len() < Self::MAX_KEPT
+            && key.capacity() <= Self::MAX_KEPT_CAPACITY
+        {
+            key.clear();
+            self.keys.push(key);
+        }
+        if let Slot::Raw {
+            bytes: Cow::Owned(mut json),
+            ..
+        } = field.value
+            && self.json.len() < Self::MAX_KEPT
+            && json.capacity() <= Self::MAX_KEPT_CAPACITY
+        {
+            json.clear();
+            self.json.push(json);
+        }
+    }
+}
 
 struct Field<'a> {
     key: Cow<'a, str>,
@@ -78,6 +138,7 @@ impl<'a> Event<'a> {
             fields: Vec::new(),
             changed: false,
             arrived: 0,
+            spare: Spare::default(),
         }
     }
 
@@ -92,7 +153,7 @@ impl<'a> Event<'a> {
     /// As [`Event::parse`], reusing the field list of an earlier event, so a
     /// batch loop allocates it once rather than once per event.
     pub(crate) fn parse_into(json: &'a [u8], storage: Storage<'a>) -> Result<Event<'a>, String> {
-        let mut fields = storage.0;
+        let Storage { mut fields, spare } = storage;
         fields.clear();
         scan::for_each_member(json, |raw_key, raw_value| {
             let inner = &raw_key[1..raw_key.len() - 1];
@@ -122,13 +183,20 @@ impl<'a> Event<'a> {
             fields,
             changed: false,
             arrived,
+            spare,
         })
     }
 
-    /// Gives the field list back for the next [`Event::parse_into`].
+    /// Gives the field list, and the buffers of the fields it added, back
+    /// for the next [`Event::parse_into`].
     pub(crate) fn into_storage(mut self) -> Storage<'a> {
-        self.fields.clear();
-        Storage(self.fields)
+        for field in self.fields.drain(..) {
+            self.spare.keep(field);
+        }
+        Storage {
+            fields: self.fields,
+            spare: self.spare,
+        }
     }
 
     /// Whether any setter or remover touched this event.
@@ -248,19 +316,31 @@ impl<'a> Event<'a> {
         };
         match self.position(key) {
             Some(index) => self.fields[index].value = value,
-            None => self.fields.push(Field {
-                key: Cow::Owned(key.to_owned()),
-                raw_key: None,
-                value,
-            }),
+            None => {
+                let key = Cow::Owned(self.spare.key(key));
+                self.fields.push(Field {
+                    key,
+                    raw_key: None,
+                    value,
+                });
+            }
         }
+    }
+
+    /// As [`Event::insert_json`], with `write` appending the JSON text to a
+    /// buffer the SDK reuses from event to event, so that adding fields
+    /// allocates nothing in the steady state.
+    pub fn insert_json_with(&mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) {
+        let mut json = self.spare.json();
+        write(&mut json);
+        self.insert_json(key, json);
     }
 
     fn top_level_mut(&mut self, key: &str) -> &mut Value {
         self.changed = true;
         let index = self.position(key).unwrap_or_else(|| {
             self.fields.push(Field {
-                key: Cow::Owned(key.to_owned()),
+                key: Cow::Owned(self.spare.key(key)),
                 raw_key: None,
                 value: Slot::Owned(Value::Null),
             });

@@ -1,7 +1,7 @@
 //! Runs a [`Filter`] over ABI batches: the one loop behind both the WebAssembly
 //! exports and native execution, so the two cannot drift apart.
 
-use crate::event::Storage;
+use crate::event::{Spare, Storage};
 use crate::wire::{self, ResultKind, ResultWriter};
 use crate::{Event, Filter, Verdict};
 
@@ -29,6 +29,8 @@ impl Outcome {
 pub struct NativeFilter<F: Filter> {
     filter: F,
     out: Vec<u8>,
+    /// Buffers of fields added in the last batch, for the next one.
+    spare: Spare,
 }
 
 impl<F: Filter> NativeFilter<F> {
@@ -39,6 +41,7 @@ impl<F: Filter> NativeFilter<F> {
         Ok(NativeFilter {
             filter: F::new(config)?,
             out: Vec::new(),
+            spare: Spare::default(),
         })
     }
 
@@ -48,7 +51,7 @@ impl<F: Filter> NativeFilter<F> {
     pub fn process_batch(&mut self, batch: &[u8]) -> &[u8] {
         let events = wire::decode_batch(batch).unwrap_or_default();
         let mut results = ResultWriter::new(&mut self.out);
-        let mut storage = Storage::default();
+        let mut storage = Storage::with_spare(std::mem::take(&mut self.spare));
         for raw in events {
             let mut event = match Event::parse_into(raw, std::mem::take(&mut storage)) {
                 Ok(event) => event,
@@ -70,6 +73,7 @@ impl<F: Filter> NativeFilter<F> {
             }
             storage = event.into_storage();
         }
+        self.spare = storage.spare;
         results.finish()
     }
 

@@ -162,3 +162,32 @@ fn escaped_keys_are_decoded_for_lookup_and_kept_on_output() {
     assert_eq!(event.get("a\"b"), Some(&json!(1)));
     assert_eq!(event.to_json().as_bytes(), input);
 }
+
+/// Added fields are written into buffers handed from one event to the next;
+/// nothing an earlier event wrote may show through in a later one.
+#[test]
+fn reused_field_buffers_start_empty() {
+    let first = br#"{"message":"first"}"#;
+    let second = br#"{"message":"second"}"#;
+    let mut event = Event::parse(first).unwrap();
+    event.insert_json_with("a_long_key_name", |json| {
+        json.extend_from_slice(br#""a long value, longer than the next one""#)
+    });
+    event.set("[nested][deeper]", "x");
+    let storage = event.into_storage();
+    assert_eq!(storage.spare.json.len(), 1, "the inserted JSON is kept");
+    assert_eq!(storage.spare.keys.len(), 2, "both added keys are kept");
+
+    let mut event = Event::parse_into(second, storage).unwrap();
+    event.insert_json_with("b", |json| {
+        assert!(json.is_empty());
+        assert!(json.capacity() > 0, "a kept buffer, not a new one");
+        json.extend_from_slice(b"1")
+    });
+    event.set("c", 2);
+    assert_eq!(
+        event.to_json(),
+        r#"{"message":"second","b":1,"c":2}"#,
+        "keys and values carry nothing over from the first event"
+    );
+}
