@@ -11,8 +11,8 @@
 
 use serde::Deserialize;
 use serde_json::Map;
-use wasmstash_sdk::field_ref;
 use wasmstash_sdk::prelude::*;
+use wasmstash_sdk::{field_ref, text_case};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -164,10 +164,10 @@ impl Filter for Mutate {
             failed |= convert_field(event, field, *conversion).is_err();
         }
         for field in &self.uppercase {
-            map_strings(event, field, |s| s.to_uppercase());
+            map_strings(event, field, text_case::uppercase);
         }
         for field in &self.lowercase {
-            map_strings(event, field, |s| s.to_lowercase());
+            map_strings(event, field, text_case::lowercase);
         }
         for field in &self.strip {
             map_strings(event, field, |s| s.trim().to_owned());

@@ -32,6 +32,7 @@ pub mod json_text;
 mod runtime;
 pub mod scan;
 pub mod testing;
+pub mod text_case;
 pub mod wire;
 
 pub use event::Event;
