@@ -6,9 +6,13 @@
 //! `skip_on_invalid_json` (default false: invalid input is tagged). Parsing
 //! into the root needs a JSON object; its keys overwrite the event's.
 
+mod transcode;
+
 use serde::Deserialize;
-use wasmstash_sdk::field_ref;
 use wasmstash_sdk::prelude::*;
+use wasmstash_sdk::{field_ref, json_text};
+
+use transcode::{Member, Transcoder};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,9 +32,15 @@ fn default_failure_tags() -> Vec<String> {
 
 pub struct Json {
     config: Config,
+    /// `target`'s segments.
+    target: Option<Vec<String>>,
     /// The source text of the current event, decoded straight from the
-    /// event's bytes into a buffer kept across events (no `Value` built).
+    /// event's bytes into a buffer kept across events.
     text: String,
+    transcoder: Transcoder,
+    /// The document, rewritten compactly, and its top-level members.
+    written: Vec<u8>,
+    members: Vec<Member>,
 }
 
 impl Filter for Json {
@@ -41,9 +51,17 @@ impl Filter for Json {
         if let Some(target) = &config.target {
             field_ref::validate(target).map_err(|e| format!("target: {e}"))?;
         }
+        let target = config
+            .target
+            .as_deref()
+            .map(|t| field_ref::segments(t).map(str::to_owned).collect());
         Ok(Json {
             config,
+            target,
             text: String::new(),
+            transcoder: Transcoder::default(),
+            written: Vec::new(),
+            members: Vec::new(),
         })
     }
 
@@ -51,6 +69,63 @@ impl Filter for Json {
         if !event.read_str_into(&self.config.source, &mut self.text) {
             return Verdict::Keep;
         }
+        if !self.transcoded(event) {
+            self.through_value(event);
+        }
+        Verdict::Keep
+    }
+}
+
+impl Json {
+    /// Adds the document's JSON text to the event as it is rewritten, with
+    /// no `Value` built; false, with the event untouched, when the document
+    /// or the event needs [`Json::through_value`].
+    fn transcoded(&mut self, event: &mut Event) -> bool {
+        let written = &mut self.written;
+        match &self.target {
+            Some(segments) => {
+                let Some((top, inner)) = segments.split_first() else {
+                    return false;
+                };
+                // Setting below an existing field merges into it.
+                if (!inner.is_empty() && event.keys().any(|k| k == top))
+                    || self.transcoder.value(&self.text, written).is_err()
+                {
+                    return false;
+                }
+                event.insert_json_with(top, |json| {
+                    for segment in inner {
+                        json.push(b'{');
+                        json_text::write_str(json, segment);
+                        json.push(b':');
+                    }
+                    json.extend_from_slice(written);
+                    json.extend(inner.iter().map(|_| b'}'));
+                });
+            }
+            None => {
+                if self
+                    .transcoder
+                    .members(&self.text, written, &mut self.members)
+                    .is_err()
+                {
+                    return false;
+                }
+                for member in &self.members {
+                    // Keys are checked UTF-8 text within the written bytes.
+                    let key = std::str::from_utf8(&written[member.key.clone()])
+                        .expect("written keys are UTF-8");
+                    event.insert_json_with(key, |json| {
+                        json.extend_from_slice(&written[member.value.clone()])
+                    });
+                }
+            }
+        }
+        true
+    }
+
+    /// The general path: parse into a `Value`, then set it.
+    fn through_value(&mut self, event: &mut Event) {
         match (
             serde_json::from_str::<Value>(&self.text),
             &self.config.target,
@@ -63,11 +138,8 @@ impl Filter for Json {
             }
             (Ok(_), None) | (Err(_), _) => self.fail(event),
         }
-        Verdict::Keep
     }
-}
 
-impl Json {
     fn fail(&self, event: &mut Event) {
         if !self.config.skip_on_invalid_json {
             for tag in &self.config.tag_on_failure {
@@ -78,6 +150,9 @@ impl Json {
 }
 
 export_filter!(Json);
+
+#[cfg(test)]
+mod differential;
 
 #[cfg(test)]
 mod tests {

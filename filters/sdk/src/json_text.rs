@@ -194,7 +194,8 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
 
 /// Decodes the JSON string literal `raw` (quotes included) into `out`,
 /// replacing its contents; copies plain runs whole. Returns false, with
-/// `out` unspecified, if `raw` is not a well-formed string literal.
+/// `out` unspecified, if `raw` is not a string literal `serde_json` would
+/// read (a bad escape, a lone surrogate, a control character).
 pub fn unescape_str_into(raw: &[u8], out: &mut String) -> bool {
     out.clear();
     let Some(inner) = raw.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")) else {
@@ -242,7 +243,11 @@ pub fn unescape_str_into(raw: &[u8], out: &mut String) -> bool {
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
                     pos += 6;
                 }
-                let c = char::from_u32(code).unwrap_or('\u{FFFD}');
+                // A surrogate left unpaired is no character; serde_json
+                // refuses it too.
+                let Some(c) = char::from_u32(code) else {
+                    return false;
+                };
                 let mut buf = [0u8; 4];
                 bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                 continue;
@@ -369,6 +374,9 @@ mod unescape_tests {
             assert_eq!(out, serde_json::from_str::<String>(raw).unwrap());
         }
         assert!(!unescape_str_into(br#""bad \x""#, &mut out));
+        assert!(!unescape_str_into(br#""lone \ud83d""#, &mut out));
+        assert!(!unescape_str_into(br#""lone \ude00 trail""#, &mut out));
+        assert!(!unescape_str_into(b"\"raw \x01 control\"", &mut out));
         assert!(!unescape_str_into(b"12", &mut out));
     }
 }
