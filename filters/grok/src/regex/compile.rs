@@ -27,6 +27,12 @@ pub enum RunMode {
 #[derive(Clone, Copy, Debug)]
 pub enum Inst {
     Byte(u8),
+    /// `len` bytes (two to eight) that must follow, as one step; the `Byte`
+    /// instructions after it spell the same bytes and are skipped.
+    Literal {
+        bytes: [u8; 8],
+        len: u8,
+    },
     Class(u16),
     /// `min..=max` characters of one class, scanned in a tight loop.
     /// `next` is the byte set of what follows, for giving back characters.
@@ -114,6 +120,7 @@ pub fn compile(node: &Node, group_count: usize) -> Result<Program, String> {
         anchor,
     };
     add_byte_sets(&mut program);
+    super::literal::fuse(&mut program);
     Ok(program)
 }
 
@@ -500,7 +507,7 @@ fn first_bytes(
         }
         visited[i] = stamp;
         match insts[i] {
-            Inst::Byte(b) => set.insert(b),
+            Inst::Byte(b) | Inst::Literal { bytes: [b, ..], .. } => set.insert(b),
             Inst::Class(c) => set.union(&classes[c as usize].first_bytes()),
             Inst::Run { class, min, .. } => {
                 set.union(&classes[class as usize].first_bytes());

@@ -9,6 +9,7 @@
 
 use super::class::{ByteSet, ClassTable, SmallBytes, prev_char_start};
 use super::compile::{Inst, NO_SET, Program, RunMode, StartAnchor, UNBOUNDED};
+use super::literal;
 use super::parse::Assertion;
 
 /// Position of an unset capture slot.
@@ -172,6 +173,15 @@ impl Matcher {
                     if input.get(pos) == Some(&b) {
                         pos += 1;
                         pc += 1;
+                        true
+                    } else {
+                        false
+                    }
+                }
+                Inst::Literal { bytes, len } => {
+                    if literal::matches(input, pos, bytes, len) {
+                        pos += len as usize;
+                        pc += len as usize;
                         true
                     } else {
                         false

@@ -15,6 +15,7 @@
 mod class;
 mod compile;
 mod exec;
+mod literal;
 mod parse;
 mod parse_class;
 

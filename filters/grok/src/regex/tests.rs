@@ -242,3 +242,49 @@ fn runs_scanned_with_memchr_keep_their_meaning() {
         Some("abc")
     );
 }
+
+/// Runs of literal bytes match as one step: near the end of the input
+/// (where no whole word can be read), longer than one word, failing on any
+/// byte, and with an alternation joining in the middle of a run.
+#[test]
+fn literal_runs() {
+    assert_eq!(whole("HTTP/1", "GET / HTTP/1"), Some("HTTP/1".into()));
+    assert_eq!(whole("HTTP/1", "GET / HTTP/"), None);
+    assert_eq!(
+        whole(
+            "a literal longer than a word",
+            "x a literal longer than a word"
+        ),
+        Some("a literal longer than a word".into())
+    );
+    for i in 0.."abcdefghij".len() {
+        let mut text = b"abcdefghij".to_vec();
+        text[i] = b'_';
+        let text = String::from_utf8(text).unwrap();
+        assert_eq!(whole("abcdefghij", &text), None, "{text}");
+        assert_eq!(
+            whole("abcdefghij", "__abcdefghij__"),
+            Some("abcdefghij".into())
+        );
+    }
+    // The second branch falls into "cd", which the first jumps to.
+    assert_eq!(whole("x(?:ab|b)cd", "xbcd"), Some("xbcd".into()));
+    assert_eq!(whole("x(?:ab|b)cd", "xabcd"), Some("xabcd".into()));
+    assert_eq!(whole("x(?:ab|b)cd", "xacd"), None);
+    // Backtracking into a run: `a*` gives back until "aab" can follow.
+    assert_eq!(whole("a*aab", "aaaaab"), Some("aaaaab".into()));
+
+    // And they are fused: "ab" and "cd" are one step each, but "bcd" is
+    // not, since the first branch joins at "c".
+    let regex = Regex::new("x(?:ab|b)cd", &mut NoReferences).unwrap();
+    let literals: Vec<&[u8]> = regex
+        .program
+        .insts
+        .iter()
+        .filter_map(|inst| match inst {
+            compile::Inst::Literal { bytes, len } => Some(&bytes[..*len as usize]),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(literals, [&b"ab"[..], b"cd"]);
+}
