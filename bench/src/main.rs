@@ -48,35 +48,78 @@ const NOOP_PROCESS: &str = "
     (local.set $o (i32.add (i32.const 2052) (i32.mul (local.get $n) (i32.const 5))))
     (memory.fill (i32.const 2052) (i32.const 0) (i32.mul (local.get $n) (i32.const 5)))";
 
-fn main() -> anyhow::Result<()> {
-    let section = std::env::args().nth(1);
-    if let Some(filter @ ("dissect" | "kv")) = section.as_deref() {
-        let rounds: usize = std::env::args()
-            .skip_while(|a| a != "--rounds")
-            .nth(1)
-            .map(|s| s.parse())
-            .transpose()?
-            .unwrap_or(3)
-            .max(1);
-        match filter {
-            "dissect" => parsing::dissect(rounds),
-            _ => parsing::kv(rounds),
+const USAGE: &str = "\
+usage: wasmstash-bench [--seconds S] [--only SECTION]
+       wasmstash-bench dissect|kv [--rounds N]
+
+Measures the WebAssembly sandbox's cost against native code, in one run,
+and prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
+
+  --seconds S     time per cell, split across alternating rounds (default 2)
+  --only SECTION  one of: boundary, filters (json, mutate), parsers (syslog,
+                  date), grok, check (the host's check of a changed event)
+  dissect, kv     that filter over the access log or OpenSSH lines repeated
+                  to 1M, native vs WebAssembly
+  --rounds N      rounds for dissect and kv (default 3)
+
+Reads ../shared/data (see its README).";
+
+/// The command line, checked: a mistyped flag is an error, not a full run.
+struct Args {
+    filter: Option<String>,
+    rounds: usize,
+    seconds: f64,
+    only: Option<String>,
+}
+
+fn parse_args() -> anyhow::Result<Option<Args>> {
+    let mut args = Args {
+        filter: None,
+        rounds: 3,
+        seconds: 2.0,
+        only: None,
+    };
+    let mut given = std::env::args().skip(1);
+    while let Some(arg) = given.next() {
+        let mut value = |flag: &str| {
+            given
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("{flag} needs a value\n\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--seconds" => args.seconds = value("--seconds")?.parse()?,
+            "--only" => args.only = Some(value("--only")?),
+            "--rounds" => args.rounds = value("--rounds")?.parse::<usize>()?.max(1),
+            "dissect" | "kv" if args.filter.is_none() => args.filter = Some(arg),
+            other => anyhow::bail!("unexpected argument {other:?}\n\n{USAGE}"),
         }
-        return Ok(());
     }
-    let seconds: f64 = std::env::args()
-        .skip_while(|a| a != "--seconds")
-        .nth(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(2.0);
-    let budget = Duration::from_secs_f64(seconds);
-    let only = std::env::args().skip_while(|a| a != "--only").nth(1);
-    if let Some(section) = only.as_deref()
+    if let Some(section) = args.only.as_deref()
         && !SECTIONS.contains(&section)
     {
         anyhow::bail!("unknown section {section:?}; --only takes one of {SECTIONS:?}");
     }
+    if !(args.seconds > 0.0 && args.seconds.is_finite()) {
+        anyhow::bail!("--seconds must be a positive number");
+    }
+    Ok(Some(args))
+}
+
+fn main() -> anyhow::Result<()> {
+    let Some(args) = parse_args()? else {
+        println!("{USAGE}");
+        return Ok(());
+    };
+    if let Some(filter) = args.filter.as_deref() {
+        match filter {
+            "dissect" => parsing::dissect(args.rounds),
+            _ => parsing::kv(args.rounds),
+        }
+        return Ok(());
+    }
+    let budget = Duration::from_secs_f64(args.seconds);
+    let only = args.only;
     let wanted = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let lines = support::apache_lines();
     let access_events: Vec<Vec<u8>> = lines
