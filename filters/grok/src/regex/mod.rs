@@ -18,6 +18,7 @@ mod exec;
 mod literal;
 mod parse;
 mod parse_class;
+mod runs;
 
 pub use exec::{Budget, Matcher, Stop, UNSET};
 pub use parse::{Resolver, Splice};
