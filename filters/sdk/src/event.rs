@@ -25,7 +25,8 @@ pub struct Event<'a> {
     spare: Spare,
 }
 
-/// A field list kept between events of one batch.
+/// A field list kept between events of one batch, with the spare buffers,
+/// which the batch loop also keeps from one batch to the next.
 #[derive(Default)]
 pub(crate) struct Storage<'a> {
     fields: Vec<Field<'a>>,
