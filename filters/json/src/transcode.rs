@@ -10,7 +10,7 @@
 //! deep nesting. The caller then takes the `Value` path, which decides those
 //! exactly as before. The tests compare both paths byte for byte.
 
-use wasmstash_sdk::json_text::{self, skip_plain_string_bytes, write_str, write_value};
+use wasmstash_sdk::json_text::{self, skip_plain_string_bytes, string_end, write_str, write_value};
 
 /// The document needs the general path.
 #[derive(Debug, PartialEq, Eq)]
@@ -192,26 +192,18 @@ impl Transcoder {
     fn write_string(&mut self, reader: &mut Reader, out: &mut Vec<u8>) -> Result<(), Unusual> {
         let bytes = reader.bytes;
         let start = reader.pos;
-        let mut pos = skip_plain_string_bytes(bytes, start + 1);
-        match bytes.get(pos) {
+        let plain_end = skip_plain_string_bytes(bytes, start + 1);
+        match bytes.get(plain_end) {
             Some(b'"') => {
-                reader.pos = pos + 1;
+                reader.pos = plain_end + 1;
                 out.extend_from_slice(&bytes[start..reader.pos]);
                 return Ok(());
             }
             Some(b'\\') => {}
             _ => return Err(Unusual),
         }
-        // Find the closing quote past the escapes, then decode strictly.
-        loop {
-            match bytes.get(pos) {
-                Some(b'"') => break,
-                Some(b'\\') => pos += 2,
-                Some(_) => pos = skip_plain_string_bytes(bytes, pos).max(pos + 1),
-                None => return Err(Unusual),
-            }
-        }
-        let end = pos + 1;
+        // Past the escapes to the closing quote, then decode strictly.
+        let end = string_end(bytes, plain_end).ok_or(Unusual)?;
         if !json_text::unescape_str_into(&bytes[start..end], &mut self.text) {
             return Err(Unusual);
         }

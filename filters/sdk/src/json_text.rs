@@ -39,6 +39,21 @@ pub fn skip_plain_string_bytes(bytes: &[u8], pos: usize) -> usize {
     found.unwrap_or(end.max(pos))
 }
 
+/// The index just past the closing quote of the string whose body starts at
+/// `pos` (just past its opening quote), stepping over escapes; `None` if
+/// the string never ends. Nothing is validated: a raw control character is
+/// passed over like any other byte.
+pub fn string_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        pos = skip_plain_string_bytes(bytes, pos);
+        match bytes.get(pos)? {
+            b'"' => return Some(pos + 1),
+            b'\\' => pos += 2, // a backslash and the character it escapes
+            _ => pos += 1,
+        }
+    }
+}
+
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 /// Four plain bytes (`a`) above a 32-bit window, so it can use the 64-bit
@@ -325,6 +340,17 @@ mod tests {
         assert_eq!(skip_plain_string_bytes(b"abc\\", 0), 3);
         assert_eq!(skip_plain_string_bytes(b"abcdefgh\x1f", 2), 8);
         assert_eq!(skip_plain_string_bytes("é€😀".as_bytes(), 0), 9);
+    }
+
+    #[test]
+    fn finds_where_a_string_ends() {
+        // Each string's body starts at 1, past its opening quote.
+        assert_eq!(string_end(br#""plain" rest"#, 1), Some(7));
+        assert_eq!(string_end(br#""a \" b \\" rest"#, 1), Some(11));
+        assert_eq!(string_end(b"\"raw \x01 control\"", 1), Some(15));
+        assert_eq!(string_end(br#""never ends"#, 1), None);
+        assert_eq!(string_end(br#""escaped quote at the end\""#, 1), None);
+        assert_eq!(string_end(br#""backslash last\"#, 1), None);
     }
 
     /// Every special byte, at every position of strings long enough to go
