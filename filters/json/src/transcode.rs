@@ -36,7 +36,7 @@ pub struct Member {
 #[derive(Default)]
 pub struct Transcoder {
     /// Written keys of the objects being written, innermost last, for the
-    /// repeated-key check.
+    /// repeated-key check; emptied at the start of each document.
     keys: Vec<std::ops::Range<usize>>,
     /// A decoded string with escapes.
     text: String,
@@ -46,6 +46,7 @@ impl Transcoder {
     /// Writes `doc` compactly to `out` (cleared first).
     pub fn value(&mut self, doc: &str, out: &mut Vec<u8>) -> Result<(), Unusual> {
         out.clear();
+        self.keys.clear();
         let mut reader = Reader::new(doc.as_bytes());
         reader.skip_ws();
         self.write_value(&mut reader, out, 0)?;
@@ -62,18 +63,16 @@ impl Transcoder {
     ) -> Result<(), Unusual> {
         out.clear();
         members.clear();
+        self.keys.clear();
         let mut reader = Reader::new(doc.as_bytes());
         reader.skip_ws();
         if reader.peek() != Some(b'{') {
             return Err(Unusual);
         }
         reader.pos += 1;
-        let keys_from = self.keys.len();
-        let result = self.object_members(&mut reader, out, 1, |key, value| {
+        self.object_members(&mut reader, out, 1, |key, value| {
             members.push(Member { key, value });
-        });
-        self.keys.truncate(keys_from);
-        result?;
+        })?;
         reader.end()?;
         // Keys are written with their quotes; hand out the text within.
         for member in members.iter_mut() {
@@ -99,10 +98,7 @@ impl Transcoder {
                 }
                 reader.pos += 1;
                 out.push(b'{');
-                let keys_from = self.keys.len();
-                let result = self.object_members(reader, out, depth + 1, |_, _| {});
-                self.keys.truncate(keys_from);
-                result?;
+                self.object_members(reader, out, depth + 1, |_, _| {})?;
                 out.push(b'}');
                 Ok(())
             }
@@ -179,6 +175,9 @@ impl Transcoder {
             each(key, value_start..out.len());
             reader.skip_ws();
             if reader.eat(b'}') {
+                // This object's keys are done with. (A failure leaves them:
+                // the next document starts with none.)
+                self.keys.truncate(keys_from);
                 return Ok(());
             }
             reader.expect(b',')?;
