@@ -59,16 +59,24 @@ fn flip_ascii_letters(bytes: &[u8], first: u8, out: &mut Vec<u8>) -> bool {
 
 fn flip_bytes(bytes: &[u8], first: u8, out: &mut Vec<u8>) -> bool {
     for &b in bytes {
-        if !b.is_ascii() {
-            return false;
+        match flip_byte(b, first) {
+            Some(flipped) => out.push(flipped),
+            None => return false,
         }
-        out.push(if b.wrapping_sub(first) < 26 {
+    }
+    true
+}
+
+/// `b` with its case flipped if it is one of the letters from `first`;
+/// `None` if it is not ASCII.
+fn flip_byte(b: u8, first: u8) -> Option<u8> {
+    b.is_ascii().then(|| {
+        if b.wrapping_sub(first) < 26 {
             b ^ 0x20
         } else {
             b
-        });
-    }
-    true
+        }
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -129,12 +137,13 @@ mod simd {
 )))]
 mod simd {
     pub fn flip_block(input: &[u8], first: u8, out: &mut [u8; 16]) -> bool {
-        let mut converted = Vec::with_capacity(16);
-        let ascii = super::flip_bytes(input, first, &mut converted);
-        if ascii {
-            out.copy_from_slice(&converted);
+        for (converted, &b) in out.iter_mut().zip(input) {
+            match super::flip_byte(b, first) {
+                Some(flipped) => *converted = flipped,
+                None => return false,
+            }
         }
-        ascii
+        true
     }
 }
 
