@@ -363,6 +363,9 @@ impl ByteSet {
             self.0[i] |= other.0[i];
         }
     }
+    pub fn is_disjoint(&self, other: &ByteSet) -> bool {
+        (0..4).all(|i| self.0[i] & other.0[i] == 0)
+    }
     pub fn is_full(&self) -> bool {
         self.0 == [u64::MAX; 4]
     }

@@ -63,6 +63,14 @@ pub enum Inst {
         cont: u32,
     },
     LookEnd,
+    /// A lookaround whose body is one character of a class, as in
+    /// `(?<![0-9])` or `(?![0-9])`: one step instead of a body to run, a
+    /// marker to push and a backtrack to pop.
+    Peek {
+        class: u16,
+        negative: bool,
+        behind: bool,
+    },
     /// Ends one iteration of a loop whose body can match empty: an iteration
     /// that consumed nothing leaves the loop, as Oniguruma's empty check does.
     LoopEnd {
@@ -119,6 +127,7 @@ pub fn compile(node: &Node, group_count: usize) -> Result<Program, String> {
         start_set: NO_SET,
         anchor,
     };
+    thread_jumps(&mut program.insts);
     add_byte_sets(&mut program);
     super::literal::fuse(&mut program);
     Ok(program)
@@ -328,6 +337,15 @@ impl Compiler {
     }
 
     fn look(&mut self, behind: bool, negative: bool, body: &Node) -> Result<(), String> {
+        if let Some(class) = single_char_class(body) {
+            let class = self.class(&class);
+            self.push(Inst::Peek {
+                class,
+                negative,
+                behind,
+            })?;
+            return Ok(());
+        }
         let length = if behind {
             match fixed_length(body) {
                 Some(n) => Some(n),
@@ -469,10 +487,23 @@ fn add_byte_sets(program: &mut Program) {
                 class,
                 min,
                 max,
-                mode,
+                mut mode,
                 ..
             } => {
-                let next = intern(first(pc as u32 + 1, &program.insts, &program.classes));
+                let next_bytes = first(pc as u32 + 1, &program.insts, &program.classes);
+                // Giving back a character leaves the run's end on a member of
+                // its class; if nothing that follows can start with one, a
+                // greedy run never gives back usefully, so it keeps no frame.
+                // Nor does one that always reaches the end of its atomic group
+                // or lookaround, which discards the frame.
+                let never_gives_back = match &next_bytes {
+                    Some(next) => next.is_disjoint(&program.classes[class as usize].first_bytes()),
+                    None => frames_discarded_after(&program.insts, pc + 1),
+                };
+                if mode == RunMode::Greedy && never_gives_back {
+                    mode = RunMode::Possessive;
+                }
+                let next = intern(next_bytes);
                 program.insts[pc] = Inst::Run {
                     class,
                     min,
@@ -487,6 +518,37 @@ fn add_byte_sets(program: &mut Program) {
     program.start_set = intern(first(0, &program.insts, &program.classes));
     program.small_sets = interner.iter().map(ByteSet::small).collect();
     program.sets = interner;
+}
+
+/// Whether every path from `pc` reaches, without a step that can fail, an
+/// instruction that discards all backtrack frames pushed since its group
+/// began (or ends the match), so none of them can ever be resumed.
+fn frames_discarded_after(insts: &[Inst], mut pc: usize) -> bool {
+    for _ in 0..insts.len() {
+        match insts[pc] {
+            Inst::Save(_) => pc += 1,
+            Inst::Jmp(target) => pc = target as usize,
+            Inst::AtomicEnd | Inst::LookEnd | Inst::Match => return true,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Points each jump that lands on another jump at the final target.
+fn thread_jumps(insts: &mut [Inst]) {
+    for pc in 0..insts.len() {
+        let Inst::Jmp(mut target) = insts[pc] else {
+            continue;
+        };
+        for _ in 0..insts.len() {
+            match insts[target as usize] {
+                Inst::Jmp(next) if next != target => target = next,
+                _ => break,
+            }
+        }
+        insts[pc] = Inst::Jmp(target);
+    }
 }
 
 /// The bytes that can be consumed first from `pc`, or `None` if the program
@@ -520,7 +582,9 @@ fn first_bytes(
                 todo.push(second);
             }
             Inst::Jmp(target) => todo.push(target),
-            Inst::Save(_) | Inst::Assert(_) | Inst::AtomicStart => todo.push(pc + 1),
+            Inst::Save(_) | Inst::Assert(_) | Inst::AtomicStart | Inst::Peek { .. } => {
+                todo.push(pc + 1)
+            }
             // Failing early before an atomic group's end would backtrack into
             // choices the group's end discards, so no pruning looks past it.
             Inst::AtomicEnd => return None,

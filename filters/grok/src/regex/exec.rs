@@ -210,7 +210,9 @@ impl Matcher {
                         match mode {
                             RunMode::Possessive => {
                                 pos = p;
-                                true
+                                // Fail here, not one dispatch later, when what
+                                // follows cannot begin at the run's end.
+                                may_start(program, next, input.get(pos).copied())
                             }
                             RunMode::Lazy => {
                                 let mut left = if max == UNBOUNDED {
@@ -352,6 +354,23 @@ impl Matcher {
                         pc += 1;
                         true
                     }
+                }
+                Inst::Peek {
+                    class,
+                    negative,
+                    behind,
+                } => {
+                    let table = &program.classes[class as usize];
+                    let found = if behind {
+                        pos > 0 && {
+                            let start = prev_char_start(input, pos);
+                            table.match_at(input, start).is_some()
+                        }
+                    } else {
+                        table.match_at(input, pos).is_some()
+                    };
+                    pc += 1;
+                    found != negative
                 }
                 Inst::LoopEnd { slot, exit } => {
                     if self.slots[slot as usize] == pos as u32 {

@@ -288,3 +288,90 @@ fn literal_runs() {
         .collect();
     assert_eq!(literals, [&b"ab"[..], b"cd"]);
 }
+
+/// Lookarounds of one character are one step (`Peek`); they must keep their
+/// meaning at both ends of the input, next to non-ASCII characters, and in
+/// both directions and polarities.
+#[test]
+fn one_character_lookarounds() {
+    assert_eq!(whole(r"(?<![0-9])\d+", "a12"), Some("12".into()));
+    assert_eq!(whole(r"(?<![0-9])\d+", "12"), Some("12".into()));
+    assert_eq!(whole(r"(?<=[0-9])x", "x1x"), Some("x".into()));
+    assert_eq!(find(r"(?<=[0-9])x", "x"), None);
+    assert_eq!(whole(r"\d+(?![0-9.])", "1.5 22"), Some("5".into()));
+    assert_eq!(whole(r"\d+(?=x)", "12 34x"), Some("34".into()));
+    assert_eq!(find(r"\d(?=x)", "1"), None);
+    assert_eq!(whole(r"\d(?!x)", "1"), Some("1".into()));
+    // Behind a two-byte character: the step looks at the whole character.
+    assert_eq!(find("(?<!é)x", "éx"), None);
+    assert_eq!(whole("(?<=é)x", "éx"), Some("x".into()));
+    assert_eq!(whole("(?<![é])x", "ax"), Some("x".into()));
+    assert_eq!(
+        whole(r"(?<!\w)x", "éx"),
+        Some("x".into()),
+        "Ruby's \\w is ASCII"
+    );
+
+    let regex = Regex::new(r"(?<![0-9])\d(?!x)", &mut NoReferences).unwrap();
+    let peeks = regex
+        .program
+        .insts
+        .iter()
+        .filter(|inst| matches!(inst, compile::Inst::Peek { .. }))
+        .count();
+    assert_eq!(peeks, 2);
+}
+
+/// A greedy run that nothing after it could start inside keeps no backtrack
+/// frame (it runs as possessive), and fails at once when what follows
+/// cannot begin where it stops. Matches are unchanged.
+#[test]
+fn runs_that_can_never_give_back() {
+    let modes = |pattern: &str| -> Vec<compile::RunMode> {
+        let regex = Regex::new(pattern, &mut NoReferences).unwrap();
+        regex
+            .program
+            .insts
+            .iter()
+            .filter_map(|inst| match inst {
+                compile::Inst::Run { mode, .. } => Some(*mode),
+                _ => None,
+            })
+            .collect()
+    };
+    use compile::RunMode::{Greedy, Possessive};
+    assert_eq!(modes(r"[a-z]+ "), [Possessive]);
+    assert_eq!(modes(r"[a-z]+[a-c]"), [Greedy], "may give back a letter");
+    assert_eq!(modes(r"[a-z]+"), [Possessive], "the match ends after it");
+    assert_eq!(modes(r"(?>[0-9]+)x"), [Possessive]);
+    assert_eq!(modes(r"(?:[0-9]+)?x"), [Possessive]);
+    assert_eq!(modes(r"(?:[0-9]+|y)[0-9]"), [Greedy]);
+
+    assert_eq!(whole(r"[a-z]+ \d", "ab cd 1"), Some("cd 1".into()));
+    assert_eq!(whole(r"[a-z]+[a-c]", "abcab"), Some("abcab".into()));
+    assert_eq!(whole(r"[a-z]+\d", "abc"), None);
+    assert_eq!(whole(r"\d+\.\d+", "1 2.5"), Some("2.5".into()));
+    assert_eq!(whole(r"é+x", "ééx"), Some("ééx".into()));
+}
+
+/// A jump that lands on a jump goes straight to the final target.
+#[test]
+fn jumps_are_threaded() {
+    let regex = Regex::new("(?:a(?:b|c)|d)e", &mut NoReferences).unwrap();
+    let insts = &regex.program.insts;
+    for inst in insts.iter() {
+        if let compile::Inst::Jmp(target) = inst {
+            assert!(
+                !matches!(insts[*target as usize], compile::Inst::Jmp(_)),
+                "{insts:?}"
+            );
+        }
+    }
+    for (input, expected) in [("abe", true), ("ace", true), ("de", true), ("ae", false)] {
+        assert_eq!(
+            whole("(?:a(?:b|c)|d)e", input).is_some(),
+            expected,
+            "{input}"
+        );
+    }
+}
