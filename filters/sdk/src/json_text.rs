@@ -15,17 +15,30 @@ use serde_json::Value;
 /// matters as much as the bulk: the last partial block is checked as one
 /// window that overlaps bytes already known to be plain, never byte by
 /// byte. (In WebAssembly every loop iteration also pays the deadline check.)
+#[inline]
 pub fn skip_plain_string_bytes(bytes: &[u8], pos: usize) -> usize {
+    skip_plain::<false>(bytes, pos)
+}
+
+/// Like [`skip_plain_string_bytes`], but also stops at the first byte that
+/// is not ASCII: for a validator that checks UTF-8 only where it occurs,
+/// instead of over the whole text in a pass of its own.
+#[inline]
+pub fn skip_plain_ascii_string_bytes(bytes: &[u8], pos: usize) -> usize {
+    skip_plain::<true>(bytes, pos)
+}
+
+fn skip_plain<const NON_ASCII: bool>(bytes: &[u8], pos: usize) -> usize {
     let end = bytes.len();
     let left = end.saturating_sub(pos);
     let found = if left >= 16 {
-        simd::find_special(bytes, pos)
+        simd::find_special::<NON_ASCII>(bytes, pos)
     } else if left >= 8 {
-        find_special_in_words(bytes, pos)
+        find_special_in_words::<NON_ASCII>(bytes, pos)
     } else if left >= 4 {
         let window = |at: usize| {
             let word = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
-            first_special(special_bits(u64::from(word) | PLAIN_HIGH_HALF))
+            first_special(special_bits::<NON_ASCII>(u64::from(word) | PLAIN_HIGH_HALF))
         };
         window(pos)
             .map(|i| pos + i)
@@ -33,7 +46,7 @@ pub fn skip_plain_string_bytes(bytes: &[u8], pos: usize) -> usize {
     } else {
         bytes[pos.min(end)..]
             .iter()
-            .position(|&b| is_special(b))
+            .position(|&b| is_special(b) || (NON_ASCII && !b.is_ascii()))
             .map(|i| pos + i)
     };
     found.unwrap_or(end.max(pos))
@@ -64,14 +77,20 @@ fn is_special(byte: u8) -> bool {
     byte == b'"' || byte == b'\\' || byte < 0x20
 }
 
-/// The high bit of each byte of `word` that is special. A borrow can set a
-/// bit above a special byte, never below one, so the lowest bit is exact and
-/// plain bytes below the first special one never show.
-fn special_bits(word: u64) -> u64 {
+/// The high bit of each byte of `word` that is special (with `NON_ASCII`,
+/// also of each byte that is not ASCII). A borrow can set a bit above a
+/// special byte, never below one, so the lowest bit is exact and plain bytes
+/// below the first special one never show.
+fn special_bits<const NON_ASCII: bool>(word: u64) -> u64 {
     let has_zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    has_zero_byte(word ^ (ONES * b'"' as u64))
+    let special = has_zero_byte(word ^ (ONES * b'"' as u64))
         | has_zero_byte(word ^ (ONES * b'\\' as u64))
-        | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS)
+        | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS);
+    if NON_ASCII {
+        special | (word & HIGHS)
+    } else {
+        special
+    }
 }
 
 fn first_special(bits: u64) -> Option<usize> {
@@ -80,11 +99,11 @@ fn first_special(bits: u64) -> Option<usize> {
 
 /// Eight bytes at a time, then one window ending at the last byte (at least
 /// eight bytes from `pos`).
-fn find_special_in_words(bytes: &[u8], mut pos: usize) -> Option<usize> {
+fn find_special_in_words<const NON_ASCII: bool>(bytes: &[u8], mut pos: usize) -> Option<usize> {
     let end = bytes.len();
     let window = |at: usize| {
         let word = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
-        first_special(special_bits(word)).map(|i| at + i)
+        first_special(special_bits::<NON_ASCII>(word)).map(|i| at + i)
     };
     while pos + 8 <= end {
         if let Some(found) = window(pos) {
@@ -104,7 +123,7 @@ mod simd {
         _mm_set1_epi8,
     };
 
-    pub fn find_special(bytes: &[u8], pos: usize) -> Option<usize> {
+    pub fn find_special<const NON_ASCII: bool>(bytes: &[u8], pos: usize) -> Option<usize> {
         super::find_in_blocks(bytes, pos, |block| {
             // SAFETY: SSE2 is part of the x86_64 baseline, and `block` is
             // sixteen readable bytes; the load has no alignment requirement.
@@ -115,7 +134,15 @@ mod simd {
                 let control = _mm_cmpeq_epi8(_mm_max_epu8(chunk, control_max), control_max);
                 let quote = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'"' as i8));
                 let backslash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'\\' as i8));
-                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+                let special =
+                    _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control));
+                // The mask of high bits is the mask of non-ASCII bytes.
+                let non_ascii = if NON_ASCII {
+                    _mm_movemask_epi8(chunk)
+                } else {
+                    0
+                };
+                (special | non_ascii) as u32
             }
         })
     }
@@ -127,7 +154,7 @@ mod simd {
         u8x16_bitmask, u8x16_eq, u8x16_lt, u8x16_splat, v128, v128_load, v128_or,
     };
 
-    pub fn find_special(bytes: &[u8], pos: usize) -> Option<usize> {
+    pub fn find_special<const NON_ASCII: bool>(bytes: &[u8], pos: usize) -> Option<usize> {
         super::find_in_blocks(bytes, pos, |block| {
             // SAFETY: `block` is sixteen readable bytes, and `v128_load` has
             // no alignment requirement.
@@ -139,7 +166,9 @@ mod simd {
                 ),
                 u8x16_lt(chunk, u8x16_splat(0x20)),
             );
-            u32::from(u8x16_bitmask(special))
+            // The mask of high bits is the mask of non-ASCII bytes.
+            let non_ascii = if NON_ASCII { u8x16_bitmask(chunk) } else { 0 };
+            u32::from(u8x16_bitmask(special) | non_ascii)
         })
     }
 }
@@ -149,8 +178,8 @@ mod simd {
     all(target_arch = "wasm32", target_feature = "simd128")
 )))]
 mod simd {
-    pub fn find_special(bytes: &[u8], pos: usize) -> Option<usize> {
-        super::find_special_in_words(bytes, pos)
+    pub fn find_special<const NON_ASCII: bool>(bytes: &[u8], pos: usize) -> Option<usize> {
+        super::find_special_in_words::<NON_ASCII>(bytes, pos)
     }
 }
 
@@ -355,26 +384,36 @@ mod tests {
 
     /// Every special byte, at every position of strings long enough to go
     /// through the sixteen-byte, eight-byte and single-byte steps, from
-    /// every start: the answer is always the first special byte.
+    /// every start: the answer is always the first special byte. The ASCII
+    /// variant also stops at every non-ASCII byte; the other passes them.
     #[test]
     fn finds_the_first_special_byte_at_every_offset() {
         let specials = [b'"', b'\\', 0x00, 0x1f];
-        // Bytes on either side of the special ones, and non-ASCII ones.
+        let non_ascii = [0x80, 0xc3, 0xff];
+        // Bytes on either side of the special ones.
+        let ascii_plain = [b' ', b'!', b'#', b'[', b']', 0x7f];
         let plain = [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff];
-        for len in 0..70 {
-            for start in 0..=len {
-                let filler = plain[(len + start) % plain.len()];
-                let mut bytes = vec![filler; len];
-                assert_eq!(skip_plain_string_bytes(&bytes, start), len);
-                for at in start..len {
-                    for special in specials {
-                        bytes[at] = special;
-                        assert_eq!(
-                            skip_plain_string_bytes(&bytes, start),
-                            at,
-                            "len {len} start {start} at {at}"
-                        );
-                        bytes[at] = filler;
+        type Skip = fn(&[u8], usize) -> usize;
+        let variants: [(Skip, &[u8], Vec<u8>); 2] = [
+            (skip_plain_string_bytes, &plain, specials.to_vec()),
+            (
+                skip_plain_ascii_string_bytes,
+                &ascii_plain,
+                [&specials[..], &non_ascii].concat(),
+            ),
+        ];
+        for (skip, plain, specials) in variants {
+            for len in 0..70 {
+                for start in 0..=len {
+                    let filler = plain[(len + start) % plain.len()];
+                    let mut bytes = vec![filler; len];
+                    assert_eq!(skip(&bytes, start), len);
+                    for at in start..len {
+                        for &special in &specials {
+                            bytes[at] = special;
+                            assert_eq!(skip(&bytes, start), at, "len {len} start {start} at {at}");
+                            bytes[at] = filler;
+                        }
                     }
                 }
             }

@@ -207,7 +207,7 @@ fn agrees_with_serde_json_on_mangled_real_events() {
         .to_string();
         let bytes = event.as_bytes();
         assert!(check_event(bytes).is_ok());
-        let replacements: &[u8] = b"\"\\{}[]:,0e-+ .u\x01\xffa";
+        let replacements: &[u8] = b"\"\\{}[]:,0e-+ .u\x01\xffa\x80\xc3";
         for at in (0..bytes.len()).step_by(3) {
             for &replacement in replacements {
                 let mut mangled = bytes.to_vec();
@@ -274,4 +274,39 @@ fn extended_results_are_checked_as_strictly_as_whole_events() {
         }
     }
     assert!(checked > 5_000, "only {checked} variants");
+}
+
+/// Non-ASCII text at every offset of a string, so across the sixteen-byte
+/// blocks the string scan takes, whole and with each of its bytes replaced:
+/// the verdict agrees with serde_json, and an event that is not UTF-8 is
+/// reported at the byte the standard library names.
+#[test]
+fn checks_utf8_wherever_it_falls_in_a_string() {
+    let samples = ["é", "€", "😀", "\u{10FFFF}", "\u{7FF}\u{800}", "ü😀é"];
+    let replacements = [
+        b'a', b'"', 0x80, 0xbf, 0xc0, 0xc3, 0xe0, 0xed, 0xf0, 0xf4, 0xf5, 0xff,
+    ];
+    for sample in samples {
+        for offset in 0..40 {
+            let text = format!("{}{sample}{}", "a".repeat(offset), "b".repeat(offset % 7));
+            let event = format!("{{\"k\":\"{text}\"}}");
+            let bytes = event.as_bytes();
+            assert!(check_event(bytes).is_ok(), "{event}");
+            let start = "{\"k\":\"".len() + offset;
+            for at in start..start + sample.len() {
+                for replacement in replacements {
+                    let mut mangled = bytes.to_vec();
+                    mangled[at] = replacement;
+                    let verdict = check_event(&mangled);
+                    assert_eq!(verdict.is_ok(), oracle::accepts(&mangled), "{mangled:?}");
+                    if let Err(e) = std::str::from_utf8(&mangled) {
+                        assert_eq!(
+                            verdict.unwrap_err(),
+                            format!("invalid UTF-8 at byte {}", e.valid_up_to())
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
