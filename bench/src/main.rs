@@ -38,6 +38,7 @@ use wasmstash_sdk::{Filter, NativeFilter};
 mod support;
 
 mod check;
+mod compare;
 mod parsing;
 
 /// `wasmstash_process` of a module that answers "unchanged" for every event
@@ -51,6 +52,7 @@ const NOOP_PROCESS: &str = "
 const USAGE: &str = "\
 usage: wasmstash-bench [--seconds S] [--only SECTION]
        wasmstash-bench dissect|kv [--rounds N]
+       wasmstash-bench compare A.wasm B.wasm [--config JSON] [--rounds N]
 
 Measures the WebAssembly sandbox's cost against native code, in one run,
 and prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
@@ -60,14 +62,21 @@ and prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
                   date), grok, check (the host's check of a changed event)
   dissect, kv     that filter over the access log or OpenSSH lines repeated
                   to 1M, native vs WebAssembly
-  --rounds N      rounds for dissect and kv (default 3)
+  compare         two builds of one filter module, alternating in one run,
+                  deadline on, over the access log; prints B/A throughput
+  --config JSON   the compared modules' filter config (default: grok
+                  %{COMBINEDAPACHELOG}, ECS)
+  --rounds N      rounds for dissect and kv (default 3), compare (default 15)
 
 Reads ../shared/data (see its README).";
 
 /// The command line, checked: a mistyped flag is an error, not a full run.
 struct Args {
     filter: Option<String>,
-    rounds: usize,
+    /// The two modules of `compare`.
+    modules: Vec<String>,
+    config: Option<String>,
+    rounds: Option<usize>,
     seconds: f64,
     only: Option<String>,
 }
@@ -75,7 +84,9 @@ struct Args {
 fn parse_args() -> anyhow::Result<Option<Args>> {
     let mut args = Args {
         filter: None,
-        rounds: 3,
+        modules: Vec::new(),
+        config: None,
+        rounds: None,
         seconds: 2.0,
         only: None,
     };
@@ -90,8 +101,12 @@ fn parse_args() -> anyhow::Result<Option<Args>> {
             "-h" | "--help" => return Ok(None),
             "--seconds" => args.seconds = value("--seconds")?.parse()?,
             "--only" => args.only = Some(value("--only")?),
-            "--rounds" => args.rounds = value("--rounds")?.parse::<usize>()?.max(1),
-            "dissect" | "kv" if args.filter.is_none() => args.filter = Some(arg),
+            "--rounds" => args.rounds = Some(value("--rounds")?.parse::<usize>()?.max(1)),
+            "--config" => args.config = Some(value("--config")?),
+            "dissect" | "kv" | "compare" if args.filter.is_none() => args.filter = Some(arg),
+            path if args.filter.as_deref() == Some("compare") && args.modules.len() < 2 => {
+                args.modules.push(path.to_owned())
+            }
             other => anyhow::bail!("unexpected argument {other:?}\n\n{USAGE}"),
         }
     }
@@ -99,6 +114,12 @@ fn parse_args() -> anyhow::Result<Option<Args>> {
         && !SECTIONS.contains(&section)
     {
         anyhow::bail!("unknown section {section:?}; --only takes one of {SECTIONS:?}");
+    }
+    if args.filter.as_deref() == Some("compare") && args.modules.len() != 2 {
+        anyhow::bail!("compare needs two module paths\n\n{USAGE}");
+    }
+    if args.config.is_some() && args.filter.as_deref() != Some("compare") {
+        anyhow::bail!("--config is for compare only");
     }
     if !(args.seconds > 0.0 && args.seconds.is_finite()) {
         anyhow::bail!("--seconds must be a positive number");
@@ -113,8 +134,13 @@ fn main() -> anyhow::Result<()> {
     };
     if let Some(filter) = args.filter.as_deref() {
         match filter {
-            "dissect" => parsing::dissect(args.rounds),
-            _ => parsing::kv(args.rounds),
+            "compare" => compare::run(&compare::Comparison {
+                modules: [args.modules[0].clone(), args.modules[1].clone()],
+                config: args.config.clone(),
+                rounds: args.rounds.unwrap_or(15),
+            })?,
+            "dissect" => parsing::dissect(args.rounds.unwrap_or(3)),
+            _ => parsing::kv(args.rounds.unwrap_or(3)),
         }
         return Ok(());
     }

@@ -75,7 +75,7 @@ fn report<F: Filter>(name: &str, config: &str, lines: &[String], rounds: usize) 
     for _ in 0..rounds {
         for variant in 0..4 {
             let started = Instant::now();
-            let cpu_started = thread_cpu_seconds();
+            let cpu_started = cpu_seconds();
             for chunk in refs.chunks(BATCH) {
                 match variant {
                     0 => native.call(chunk, false),
@@ -84,7 +84,7 @@ fn report<F: Filter>(name: &str, config: &str, lines: &[String], rounds: usize) 
                     _ => stage_call(&mut off, chunk),
                 }
             }
-            cpu[variant].push(LINES as f64 / (thread_cpu_seconds() - cpu_started));
+            cpu[variant].push(LINES as f64 / (cpu_seconds() - cpu_started));
             wall[variant].push(LINES as f64 / started.elapsed().as_secs_f64());
         }
     }
@@ -103,19 +103,13 @@ fn report<F: Filter>(name: &str, config: &str, lines: &[String], rounds: usize) 
     }
 }
 
-/// Seconds this thread has spent on a CPU (Linux).
-fn thread_cpu_seconds() -> f64 {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat")
-        .expect("reading /proc/thread-self/schedstat (the benchmark needs Linux)");
-    let nanos: u64 = text
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .expect("schedstat starts with the on-CPU time in ns");
-    nanos as f64 / 1e9
+/// This thread's CPU time; the section reports nothing without it.
+pub fn cpu_seconds() -> f64 {
+    crate::thread_cpu_seconds()
+        .expect("reading /proc/thread-self/schedstat (the benchmark needs Linux)")
 }
 
-fn median(samples: &mut [f64]) -> f64 {
+pub fn median(samples: &mut [f64]) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
 }

@@ -1,0 +1,97 @@
+//! Two builds of one filter module, A against B, in one run.
+//!
+//! Tuning a filter means telling a 3% change from noise, and on a shared
+//! machine two runs minutes apart differ by more than that. So this runs
+//! both modules in the same process, alternating in short rounds (A first
+//! in even rounds, B first in odd ones), and reports the median of each
+//! round's own B/A ratio: load that drifts between rounds cancels out.
+//!
+//! `wasmstash-bench compare A.wasm B.wasm [--config JSON] [--rounds N]`
+//! runs each module with the epoch deadline on over the Apache access log;
+//! the default config is grok's `%{COMBINEDAPACHELOG}` in ECS mode.
+
+use std::path::Path;
+
+use serde_json::json;
+use wasmstash::engine::{FilterModule, Stage};
+
+use crate::parsing::{cpu_seconds, median};
+use crate::{engine, stage_call, support};
+
+/// Events per module per round: long enough to dwarf a clock read, short
+/// enough that many rounds fit in a minute.
+const ROUND_EVENTS: usize = 100_000;
+
+pub struct Comparison {
+    pub modules: [String; 2],
+    pub config: Option<String>,
+    pub rounds: usize,
+}
+
+pub fn run(comparison: &Comparison) -> anyhow::Result<()> {
+    let config = comparison.config.clone().unwrap_or_else(|| {
+        json!({"match": {"message": "%{COMBINEDAPACHELOG}"}, "ecs_compatibility": "v8"}).to_string()
+    });
+    let mut stages = Vec::new();
+    for path in &comparison.modules {
+        let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {path}: {e}"))?;
+        let name = Path::new(path)
+            .file_stem()
+            .map_or("module".into(), |s| s.to_string_lossy().into_owned());
+        let module = FilterModule::load(&engine(true), &name, &bytes, config.as_bytes())
+            .map_err(|e| anyhow::anyhow!("loading {path}: {e}"))?;
+        stages.push(Stage::new(module));
+    }
+    let events: Vec<Vec<u8>> = support::apache_lines()
+        .iter()
+        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .collect();
+    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+
+    let mut rates = [Vec::new(), Vec::new()];
+    let mut ratios = Vec::new();
+    for round in 0..comparison.rounds {
+        let mut rate = [0.0; 2];
+        for turn in 0..2 {
+            let which = (turn + round) % 2;
+            rate[which] = events_per_cpu_second(&mut stages[which], &refs);
+        }
+        rates[0].push(rate[0]);
+        rates[1].push(rate[1]);
+        ratios.push(rate[1] / rate[0]);
+    }
+    println!("## A/B: two builds of one module, deadline on\n");
+    println!(
+        "Config `{config}` over the access log; {} rounds of {ROUND_EVENTS} events per module, \
+         alternating. Events per CPU-second of the benchmark thread, median.\n",
+        comparison.rounds
+    );
+    println!("| module | events/CPU-s |\n|---|---|");
+    for (label, (path, rates)) in ["A", "B"]
+        .iter()
+        .zip(comparison.modules.iter().zip(&mut rates))
+    {
+        println!("| {label} `{path}` | {:.0} |", median(rates));
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "\nB/A throughput, median of the rounds' own ratios: {:.3} (rounds ranged {:.3} to {:.3})",
+        median(&mut ratios),
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
+    Ok(())
+}
+
+fn events_per_cpu_second(stage: &mut Stage, refs: &[&[u8]]) -> f64 {
+    let started = cpu_seconds();
+    let mut done = 0;
+    while done < ROUND_EVENTS {
+        for chunk in refs.chunks(125) {
+            stage_call(stage, chunk);
+        }
+        done += refs.len();
+    }
+    let spent = cpu_seconds() - started;
+    done as f64 / spent
+}
