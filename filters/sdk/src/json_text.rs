@@ -15,7 +15,6 @@ use serde_json::Value;
 /// matters as much as the bulk: the last partial block is checked as one
 /// window that overlaps bytes already known to be plain, never byte by
 /// byte. (In WebAssembly every loop iteration also pays the deadline check.)
-#[inline]
 pub fn skip_plain_string_bytes(bytes: &[u8], pos: usize) -> usize {
     skip_plain::<false>(bytes, pos)
 }
