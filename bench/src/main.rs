@@ -6,10 +6,11 @@
 //! 2. `json` and `mutate` over the real Apache access log, events/s on one
 //!    core, native vs WebAssembly, with the epoch deadline on and off;
 //! 3. `grok` with COMBINEDAPACHELOG over the access log cycled to 1M events,
-//!    both pattern sets, native vs WebAssembly, deadline on and off.
-//!
+//!    both pattern sets, native vs WebAssembly, deadline on and off;
 //! 4. `date` over the access log's timestamps and `syslog` over three Loghub
-//!    sets, the same way.
+//!    sets, the same way;
+//! 5. `compare A.wasm B.wasm`: two builds of one module, alternating in one
+//!    process, for telling a small change from noise (see `compare.rs`).
 //!
 //! Run: `cargo run --release -p wasmstash-bench -- [--seconds S] [--only SECTION]`,
 //! SECTION one of `boundary`, `filters` (json and mutate), `parsers` (syslog
