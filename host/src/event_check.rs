@@ -236,18 +236,27 @@ impl<'a> Validator<'a> {
             self.pos += 1;
             self.skip_ws();
             self.value()?;
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                }
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return self.refuse(bad_separator),
+            if !self.more_items(b'}', bad_separator)? {
+                return Ok(());
             }
+        }
+    }
+
+    /// After an item of a container: moves past a `,` and says another item
+    /// follows, or past the container's `close` and says none does.
+    fn more_items(&mut self, close: u8, bad_separator: &'static str) -> Result<bool, Invalid> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                self.skip_ws();
+                Ok(true)
+            }
+            Some(byte) if byte == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => self.refuse(bad_separator),
         }
     }
 
@@ -258,17 +267,8 @@ impl<'a> Validator<'a> {
         } else {
             loop {
                 self.value()?;
-                self.skip_ws();
-                match self.peek() {
-                    Some(b',') => {
-                        self.pos += 1;
-                        self.skip_ws();
-                    }
-                    Some(b']') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return self.refuse("expected `,` or `]` in an array"),
+                if !self.more_items(b']', "expected `,` or `]` in an array")? {
+                    break;
                 }
             }
         }
