@@ -4,7 +4,9 @@
 //! checking them (host) skip plain bytes sixteen at a time with SIMD (SSE2
 //! natively, simd128 in WebAssembly), then eight at a time in a word. The
 //! byte-at-a-time loops in general-purpose serializers were the largest
-//! single cost of simple filters in WebAssembly (see BENCHMARKS.md).
+//! single cost of simple filters in WebAssembly (see BENCHMARKS.md). Nested
+//! values a filter does not read (a Beats event's metadata) are stepped over
+//! the same way, looking only at quotes, backslashes and brackets.
 
 use serde_json::Value;
 
@@ -63,6 +65,87 @@ pub fn string_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
             b'\\' => pos += 2, // a backslash and the character it escapes
             _ => pos += 1,
         }
+    }
+}
+
+/// The index just past the bracket that closes the object or array whose
+/// body starts at `pos` (just past its opening bracket); `None` if it never
+/// closes. Strings are stepped over, escapes and all; nothing is validated.
+///
+/// Only quotes, backslashes and brackets matter here, and they are found
+/// sixteen bytes at a time, so stepping over a nested value (a Beats event's
+/// metadata, say) costs per such byte rather than per byte or per string.
+pub fn container_end(bytes: &[u8], pos: usize) -> Option<usize> {
+    let mut walk = ContainerWalk {
+        depth: 1,
+        in_string: false,
+    };
+    let mut at = pos;
+    // A backslash ended the last block: the block's first byte is escaped.
+    let mut first_escaped = false;
+    #[cfg(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    ))]
+    while at + 16 <= bytes.len() {
+        let mut mask = simd::structure_mask(&bytes[at..at + 16]);
+        if std::mem::take(&mut first_escaped) {
+            mask &= !1;
+        }
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            match walk.take(bytes[at + i]) {
+                Step::Closed => return Some(at + i + 1),
+                Step::Escape if i == 15 => first_escaped = true,
+                Step::Escape => mask &= !(1 << (i + 1)),
+                Step::On => {}
+            }
+        }
+        at += 16;
+    }
+    let mut i = at + usize::from(first_escaped);
+    while i < bytes.len() {
+        match walk.take(bytes[i]) {
+            Step::Closed => return Some(i + 1),
+            Step::Escape => i += 1,
+            Step::On => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Where [`container_end`] is: how deep, and whether inside a string.
+struct ContainerWalk {
+    depth: usize,
+    in_string: bool,
+}
+
+enum Step {
+    On,
+    /// A backslash in a string: the next byte is taken as written.
+    Escape,
+    /// The container's own closing bracket.
+    Closed,
+}
+
+impl ContainerWalk {
+    #[inline(always)]
+    fn take(&mut self, byte: u8) -> Step {
+        match byte {
+            b'"' => self.in_string = !self.in_string,
+            b'\\' if self.in_string => return Step::Escape,
+            b'{' | b'[' if !self.in_string => self.depth += 1,
+            b'}' | b']' if !self.in_string => {
+                self.depth -= 1;
+                if self.depth == 0 {
+                    return Step::Closed;
+                }
+            }
+            _ => {}
+        }
+        Step::On
     }
 }
 
@@ -145,6 +228,25 @@ mod simd {
             }
         })
     }
+
+    /// A bit per quote, backslash and bracket of a sixteen-byte block.
+    #[inline(always)]
+    pub fn structure_mask(block: &[u8]) -> u32 {
+        assert!(block.len() >= 16);
+        // SAFETY: SSE2 is part of the x86_64 baseline, and `block` has
+        // sixteen readable bytes; the load has no alignment requirement.
+        unsafe {
+            let chunk = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+            let quote = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'\\' as i8));
+            // `[` and `]` are `{` and `}` with the 0x20 bit clear.
+            let folded = _mm_or_si128(chunk, _mm_set1_epi8(0x20));
+            let open = _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8));
+            let close = _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8));
+            let any = _mm_or_si128(_mm_or_si128(quote, backslash), _mm_or_si128(open, close));
+            _mm_movemask_epi8(any) as u32
+        }
+    }
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -169,6 +271,28 @@ mod simd {
             let non_ascii = if NON_ASCII { u8x16_bitmask(chunk) } else { 0 };
             u32::from(u8x16_bitmask(special) | non_ascii)
         })
+    }
+
+    /// A bit per quote, backslash and bracket of a sixteen-byte block.
+    #[inline(always)]
+    pub fn structure_mask(block: &[u8]) -> u32 {
+        assert!(block.len() >= 16);
+        // SAFETY: `block` has sixteen readable bytes, and `v128_load` has no
+        // alignment requirement.
+        let chunk = unsafe { v128_load(block.as_ptr().cast::<v128>()) };
+        // `[` and `]` are `{` and `}` with the 0x20 bit clear.
+        let folded = v128_or(chunk, u8x16_splat(0x20));
+        let any = v128_or(
+            v128_or(
+                u8x16_eq(chunk, u8x16_splat(b'"')),
+                u8x16_eq(chunk, u8x16_splat(b'\\')),
+            ),
+            v128_or(
+                u8x16_eq(folded, u8x16_splat(b'{')),
+                u8x16_eq(folded, u8x16_splat(b'}')),
+            ),
+        );
+        u32::from(u8x16_bitmask(any))
     }
 }
 
@@ -344,103 +468,4 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn writes_what_serde_json_writes() {
-        let mut text = String::from("plain, then \"quoted\" \\ back/slash é 😀 ");
-        text.extend((0u8..0x20).map(char::from));
-        text.push_str("long tail without specials at all, long enough for several words");
-        let value = json!({"s": text, "n": [1, -2, 3.5, 1e300, u64::MAX], "b": [true, false, null], "o": {"k\n": {}}});
-        let mut ours = Vec::new();
-        write_value(&mut ours, &value);
-        assert_eq!(
-            String::from_utf8(ours).unwrap(),
-            serde_json::to_string(&value).unwrap()
-        );
-    }
-
-    #[test]
-    fn finds_the_first_special_byte() {
-        assert_eq!(skip_plain_string_bytes(b"abcdefghijklmnop\"", 0), 16);
-        assert_eq!(skip_plain_string_bytes(b"abc\\", 0), 3);
-        assert_eq!(skip_plain_string_bytes(b"abcdefgh\x1f", 2), 8);
-        assert_eq!(skip_plain_string_bytes("é€😀".as_bytes(), 0), 9);
-    }
-
-    #[test]
-    fn finds_where_a_string_ends() {
-        // Each string's body starts at 1, past its opening quote.
-        assert_eq!(string_end(br#""plain" rest"#, 1), Some(7));
-        assert_eq!(string_end(br#""a \" b \\" rest"#, 1), Some(11));
-        assert_eq!(string_end(b"\"raw \x01 control\"", 1), Some(15));
-        assert_eq!(string_end(br#""never ends"#, 1), None);
-        assert_eq!(string_end(br#""escaped quote at the end\""#, 1), None);
-        assert_eq!(string_end(br#""backslash last\"#, 1), None);
-    }
-
-    /// Every special byte, at every position of strings long enough to go
-    /// through the sixteen-byte, eight-byte and single-byte steps, from
-    /// every start: the answer is always the first special byte. The ASCII
-    /// variant also stops at every non-ASCII byte; the other passes them.
-    #[test]
-    fn finds_the_first_special_byte_at_every_offset() {
-        let specials = [b'"', b'\\', 0x00, 0x1f];
-        let non_ascii = [0x80, 0xc3, 0xff];
-        // Bytes on either side of the special ones.
-        let ascii_plain = [b' ', b'!', b'#', b'[', b']', 0x7f];
-        let plain = [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff];
-        type Skip = fn(&[u8], usize) -> usize;
-        let variants: [(Skip, &[u8], Vec<u8>); 2] = [
-            (skip_plain_string_bytes, &plain, specials.to_vec()),
-            (
-                skip_plain_ascii_string_bytes,
-                &ascii_plain,
-                [&specials[..], &non_ascii].concat(),
-            ),
-        ];
-        for (skip, plain, specials) in variants {
-            for len in 0..70 {
-                for start in 0..=len {
-                    let filler = plain[(len + start) % plain.len()];
-                    let mut bytes = vec![filler; len];
-                    assert_eq!(skip(&bytes, start), len);
-                    for at in start..len {
-                        for &special in &specials {
-                            bytes[at] = special;
-                            assert_eq!(skip(&bytes, start), at, "len {len} start {start} at {at}");
-                            bytes[at] = filler;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod unescape_tests {
-    use super::*;
-
-    #[test]
-    fn unescape_matches_serde_json() {
-        let mut out = String::from("old");
-        for raw in [
-            r#""plain""#,
-            r#""a \"q\" \\ \/ \n\t\r\b\f""#,
-            r#""\u00e9 \ud83d\ude00 \u4e2d""#,
-            r#""caf\u00e9 ünï""#,
-            r#""""#,
-        ] {
-            assert!(unescape_str_into(raw.as_bytes(), &mut out), "{raw}");
-            assert_eq!(out, serde_json::from_str::<String>(raw).unwrap());
-        }
-        assert!(!unescape_str_into(br#""bad \x""#, &mut out));
-        assert!(!unescape_str_into(br#""lone \ud83d""#, &mut out));
-        assert!(!unescape_str_into(br#""lone \ude00 trail""#, &mut out));
-        assert!(!unescape_str_into(b"\"raw \x01 control\"", &mut out));
-        assert!(!unescape_str_into(b"12", &mut out));
-    }
-}
+mod tests;

@@ -121,22 +121,18 @@ impl Scanner<'_> {
         }
     }
 
+    /// Steps over the object or array at `pos` (on its opening bracket).
     fn skip_container(&mut self) -> Result<(), String> {
-        let mut depth = 0usize;
-        while let Some(byte) = self.next_byte() {
-            match byte {
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(());
-                    }
-                }
-                b'"' => self.skip_string_body()?,
-                _ => {}
+        match json_text::container_end(self.json, self.pos + 1) {
+            Some(end) => {
+                self.pos = end;
+                Ok(())
+            }
+            None => {
+                self.pos = self.json.len();
+                Err("not a JSON object: unterminated object or array".into())
             }
         }
-        Err("not a JSON object: unterminated object or array".into())
     }
 }
 

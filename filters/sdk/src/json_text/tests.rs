@@ -1,0 +1,152 @@
+//! The scans, escaping and unescaping, each against a reference: the
+//! simple loop it replaces, or `serde_json`.
+
+use super::*;
+use serde_json::json;
+
+#[test]
+fn writes_what_serde_json_writes() {
+    let mut text = String::from("plain, then \"quoted\" \\ back/slash é 😀 ");
+    text.extend((0u8..0x20).map(char::from));
+    text.push_str("long tail without specials at all, long enough for several words");
+    let value = json!({"s": text, "n": [1, -2, 3.5, 1e300, u64::MAX], "b": [true, false, null], "o": {"k\n": {}}});
+    let mut ours = Vec::new();
+    write_value(&mut ours, &value);
+    assert_eq!(
+        String::from_utf8(ours).unwrap(),
+        serde_json::to_string(&value).unwrap()
+    );
+}
+
+#[test]
+fn finds_the_first_special_byte() {
+    assert_eq!(skip_plain_string_bytes(b"abcdefghijklmnop\"", 0), 16);
+    assert_eq!(skip_plain_string_bytes(b"abc\\", 0), 3);
+    assert_eq!(skip_plain_string_bytes(b"abcdefgh\x1f", 2), 8);
+    assert_eq!(skip_plain_string_bytes("é€😀".as_bytes(), 0), 9);
+}
+
+#[test]
+fn finds_where_a_string_ends() {
+    // Each string's body starts at 1, past its opening quote.
+    assert_eq!(string_end(br#""plain" rest"#, 1), Some(7));
+    assert_eq!(string_end(br#""a \" b \\" rest"#, 1), Some(11));
+    assert_eq!(string_end(b"\"raw \x01 control\"", 1), Some(15));
+    assert_eq!(string_end(br#""never ends"#, 1), None);
+    assert_eq!(string_end(br#""escaped quote at the end\""#, 1), None);
+    assert_eq!(string_end(br#""backslash last\"#, 1), None);
+}
+
+/// Every special byte, at every position of strings long enough to go
+/// through the sixteen-byte, eight-byte and single-byte steps, from
+/// every start: the answer is always the first special byte. The ASCII
+/// variant also stops at every non-ASCII byte; the other passes them.
+#[test]
+fn finds_the_first_special_byte_at_every_offset() {
+    let specials = [b'"', b'\\', 0x00, 0x1f];
+    let non_ascii = [0x80, 0xc3, 0xff];
+    // Bytes on either side of the special ones.
+    let ascii_plain = [b' ', b'!', b'#', b'[', b']', 0x7f];
+    let plain = [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff];
+    type Skip = fn(&[u8], usize) -> usize;
+    let variants: [(Skip, &[u8], Vec<u8>); 2] = [
+        (skip_plain_string_bytes, &plain, specials.to_vec()),
+        (
+            skip_plain_ascii_string_bytes,
+            &ascii_plain,
+            [&specials[..], &non_ascii].concat(),
+        ),
+    ];
+    for (skip, plain, specials) in variants {
+        for len in 0..70 {
+            for start in 0..=len {
+                let filler = plain[(len + start) % plain.len()];
+                let mut bytes = vec![filler; len];
+                assert_eq!(skip(&bytes, start), len);
+                for at in start..len {
+                    for &special in &specials {
+                        bytes[at] = special;
+                        assert_eq!(skip(&bytes, start), at, "len {len} start {start} at {at}");
+                        bytes[at] = filler;
+                    }
+                }
+            }
+        }
+    }
+}
+/// `container_end` against the byte-at-a-time walk it replaced, on
+/// random text over the bytes that matter to it (so escapes, quotes and
+/// brackets fall at every offset of the sixteen-byte blocks) and on
+/// real-looking nested events.
+#[test]
+fn finds_where_a_container_ends() {
+    fn byte_at_a_time(bytes: &[u8], mut pos: usize) -> Option<usize> {
+        let mut depth = 1;
+        while pos < bytes.len() {
+            match bytes[pos] {
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(pos + 1);
+                    }
+                }
+                b'"' => {
+                    pos = string_end(bytes, pos + 1)?;
+                    continue;
+                }
+                _ => {}
+            }
+            pos += 1;
+        }
+        None
+    }
+    let alphabet = b"{}[]\"\\a:,";
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut random = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..50_000 {
+        let len = (random() % 90) as usize;
+        let text: Vec<u8> = std::iter::once(b'{')
+            .chain((0..len).map(|_| alphabet[(random() % alphabet.len() as u64) as usize]))
+            .collect();
+        assert_eq!(
+            container_end(&text, 1),
+            byte_at_a_time(&text, 1),
+            "{}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+    let event = r#"{"agent":{"name":"web-1","type":"filebeat"},"log":{"file":{"path":"/var/log/a \"b\".log"},"offset":[1,2,{"x":"]}"}]},"tags":["a\\","b"]}"#;
+    for start in 0..16 {
+        let padded = format!("{}{event} tail", " ".repeat(start));
+        assert_eq!(
+            container_end(padded.as_bytes(), start + 1),
+            Some(start + event.len())
+        );
+    }
+}
+
+#[test]
+fn unescape_matches_serde_json() {
+    let mut out = String::from("old");
+    for raw in [
+        r#""plain""#,
+        r#""a \"q\" \\ \/ \n\t\r\b\f""#,
+        r#""\u00e9 \ud83d\ude00 \u4e2d""#,
+        r#""caf\u00e9 ünï""#,
+        r#""""#,
+    ] {
+        assert!(unescape_str_into(raw.as_bytes(), &mut out), "{raw}");
+        assert_eq!(out, serde_json::from_str::<String>(raw).unwrap());
+    }
+    assert!(!unescape_str_into(br#""bad \x""#, &mut out));
+    assert!(!unescape_str_into(br#""lone \ud83d""#, &mut out));
+    assert!(!unescape_str_into(br#""lone \ude00 trail""#, &mut out));
+    assert!(!unescape_str_into(b"\"raw \x01 control\"", &mut out));
+    assert!(!unescape_str_into(b"12", &mut out));
+}
