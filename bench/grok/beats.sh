@@ -9,13 +9,9 @@
 #
 #   cargo build --release && bench/grok/beats.sh [repeats of the log, default 20]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/../common.sh"
 repeats="${1:-20}"
-bin="${CARGO_TARGET_DIR:-$PWD/target}/release/wasmstash"
-log="$PWD/../shared/data/access/apache_logs"
-[ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
-[ -f "$log" ] || { echo "missing $log (see README)" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
+needs /usr/bin/time time
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

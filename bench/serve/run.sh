@@ -6,13 +6,9 @@
 #
 #   cargo build --release && bench/serve/run.sh [seconds per cell, default 10]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/../common.sh"
 seconds="${1:-10}"
-bin="${CARGO_TARGET_DIR:-$PWD/target}/release/wasmstash"
-log="$PWD/../shared/data/access/apache_logs"
-[ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
-[ -f "$log" ] || { echo "missing $log (see README)" >&2; exit 1; }
-command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
+needs wrk wrk
 
 work="$(mktemp -d)"
 trap 'kill "$server" 2>/dev/null || true; cp "$work/err" /tmp/wasmstash-serve-bench.err 2>/dev/null; rm -rf "$work"' EXIT

@@ -8,14 +8,10 @@
 #
 #   cargo build --release && bench/serve/ui.sh [seconds per round, default 10] [rounds, default 4]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/../common.sh"
 seconds="${1:-10}"
 rounds="${2:-4}"
-bin="${CARGO_TARGET_DIR:-$PWD/target}/release/wasmstash"
-log="$PWD/../shared/data/access/apache_logs"
-[ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
-[ -f "$log" ] || { echo "missing $log (see README)" >&2; exit 1; }
-command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
+needs wrk wrk
 
 work="$(mktemp -d)"
 page=""

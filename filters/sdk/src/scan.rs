@@ -87,14 +87,20 @@ impl Scanner<'_> {
     fn skip_string_body(&mut self) -> Result<(), String> {
         // A raw control character is invalid JSON, which the host never
         // sends; a native caller's is passed over like any byte.
-        match json_text::string_end(self.json, self.pos) {
+        self.move_to(json_text::string_end(self.json, self.pos), "string")
+    }
+
+    /// Moves to `end`, just past a string or container, or to the end of
+    /// the text with an error if it never closes.
+    fn move_to(&mut self, end: Option<usize>, unterminated: &str) -> Result<(), String> {
+        match end {
             Some(end) => {
                 self.pos = end;
                 Ok(())
             }
             None => {
                 self.pos = self.json.len();
-                Err("not a JSON object: unterminated string".into())
+                Err(format!("not a JSON object: unterminated {unterminated}"))
             }
         }
     }
@@ -123,16 +129,8 @@ impl Scanner<'_> {
 
     /// Steps over the object or array at `pos` (on its opening bracket).
     fn skip_container(&mut self) -> Result<(), String> {
-        match json_text::container_end(self.json, self.pos + 1) {
-            Some(end) => {
-                self.pos = end;
-                Ok(())
-            }
-            None => {
-                self.pos = self.json.len();
-                Err("not a JSON object: unterminated object or array".into())
-            }
-        }
+        let end = json_text::container_end(self.json, self.pos + 1);
+        self.move_to(end, "object or array")
     }
 }
 
