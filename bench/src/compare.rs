@@ -16,7 +16,7 @@ use serde_json::json;
 use wasmstash::engine::{FilterModule, Stage};
 
 use crate::parsing::{cpu_seconds, median};
-use crate::{engine, stage_call, support};
+use crate::{engine, stage_call, support, timed_pass};
 
 /// Events per module per round: long enough to dwarf a clock read, short
 /// enough that many rounds fit in a minute.
@@ -84,14 +84,6 @@ pub fn run(comparison: &Comparison) -> anyhow::Result<()> {
 }
 
 fn events_per_cpu_second(stage: &mut Stage, refs: &[&[u8]]) -> f64 {
-    let started = cpu_seconds();
-    let mut done = 0;
-    while done < ROUND_EVENTS {
-        for chunk in refs.chunks(125) {
-            stage_call(stage, chunk);
-        }
-        done += refs.len();
-    }
-    let spent = cpu_seconds() - started;
-    done as f64 / spent
+    let pass = timed_pass(refs, ROUND_EVENTS, |chunk| stage_call(stage, chunk));
+    pass.events as f64 / cpu_seconds(&pass)
 }

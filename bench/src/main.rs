@@ -319,24 +319,16 @@ fn grok_rows(events: &[Vec<u8>]) {
         let mut samples = [[(0f64, 0f64); GROK_ROUNDS]; 3];
         for round in 0..GROK_ROUNDS {
             for (variant, sample) in samples.iter_mut().enumerate() {
-                let started = Instant::now();
-                let cpu_started = thread_cpu_seconds();
-                let mut done = 0;
-                while done < GROK_EVENTS {
-                    for chunk in refs.chunks(125) {
-                        match variant {
-                            0 => native.call(chunk, false),
-                            1 => stage_call(&mut off, chunk),
-                            _ => stage_call(&mut on, chunk),
-                        }
-                    }
-                    done += refs.len();
-                }
-                let wall = started.elapsed().as_secs_f64();
-                let cpu = thread_cpu_seconds()
-                    .zip(cpu_started)
-                    .map(|(end, start)| end - start);
-                sample[round] = (done as f64 / cpu.unwrap_or(wall), done as f64 / wall);
+                let pass = timed_pass(&refs, GROK_EVENTS, |chunk| match variant {
+                    0 => native.call(chunk, false),
+                    1 => stage_call(&mut off, chunk),
+                    _ => stage_call(&mut on, chunk),
+                });
+                let done = pass.events as f64;
+                sample[round] = (
+                    done / pass.cpu_seconds.unwrap_or(pass.wall_seconds),
+                    done / pass.wall_seconds,
+                );
             }
         }
         let [native, off, on] = samples.map(|mut s| {
@@ -486,6 +478,39 @@ impl<F: Filter> NativeRunner<F> {
     }
 }
 
+/// Events per call in the sections that measure throughput, as Logstash's
+/// default pipeline batch.
+const BATCH: usize = 125;
+
+/// One timed pass of a throughput measurement.
+struct Pass {
+    events: usize,
+    wall_seconds: f64,
+    /// This thread's CPU time; `None` where Linux's statistics are missing.
+    cpu_seconds: Option<f64>,
+}
+
+/// Calls `call` on `refs` in batches of [`BATCH`], over and over until at
+/// least `events` events went through, and times it.
+fn timed_pass(refs: &[&[u8]], events: usize, mut call: impl FnMut(&[&[u8]])) -> Pass {
+    let started = Instant::now();
+    let cpu_started = thread_cpu_seconds();
+    let mut done = 0;
+    while done < events {
+        for chunk in refs.chunks(BATCH) {
+            call(chunk);
+        }
+        done += refs.len();
+    }
+    Pass {
+        events: done,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        cpu_seconds: thread_cpu_seconds()
+            .zip(cpu_started)
+            .map(|(end, start)| end - start),
+    }
+}
+
 /// CPU time this thread has used, from Linux's scheduler statistics.
 fn thread_cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
@@ -506,13 +531,13 @@ fn per_call(budget: Duration, refs: &[&[u8]], mut call: impl FnMut(&[&[u8]])) ->
     started.elapsed() / calls
 }
 
-/// Events per second through `call` in batches of 125, over the whole corpus
+/// Events per second through `call` in batches of [`BATCH`], over the whole corpus
 /// repeatedly for `budget`.
 fn throughput(budget: Duration, refs: &[&[u8]], mut call: impl FnMut(&[&[u8]])) -> f64 {
     let started = Instant::now();
     let mut processed = 0usize;
     while started.elapsed() < budget {
-        for chunk in refs.chunks(125) {
+        for chunk in refs.chunks(BATCH) {
             call(chunk);
         }
         processed += refs.len();

@@ -8,17 +8,14 @@
 //! - `dissect`: the Apache access log, `APACHE_COMBINED_ECS`.
 //! - `kv`: the Loghub OpenSSH lines, PAM pairs into a target.
 
-use std::time::Instant;
-
 use serde_json::json;
 use wasmstash_filter_dissect::{APACHE_COMBINED_ECS, Dissect};
 use wasmstash_filter_kv::Kv;
 use wasmstash_sdk::Filter;
 
-use crate::{NativeRunner, builtin_stage, stage_call, support};
+use crate::{BATCH, NativeRunner, Pass, builtin_stage, stage_call, support, timed_pass};
 
 const LINES: usize = 1_000_000;
-const BATCH: usize = 125;
 
 pub fn dissect(rounds: usize) {
     let config = json!({
@@ -74,18 +71,14 @@ fn report<F: Filter>(name: &str, config: &str, lines: &[String], rounds: usize) 
     // lands on every variant rather than on one.
     for _ in 0..rounds {
         for variant in 0..4 {
-            let started = Instant::now();
-            let cpu_started = cpu_seconds();
-            for chunk in refs.chunks(BATCH) {
-                match variant {
-                    0 => native.call(chunk, false),
-                    1 => native.call(chunk, true),
-                    2 => stage_call(&mut on, chunk),
-                    _ => stage_call(&mut off, chunk),
-                }
-            }
-            cpu[variant].push(LINES as f64 / (cpu_seconds() - cpu_started));
-            wall[variant].push(LINES as f64 / started.elapsed().as_secs_f64());
+            let pass = timed_pass(&refs, LINES, |chunk| match variant {
+                0 => native.call(chunk, false),
+                1 => native.call(chunk, true),
+                2 => stage_call(&mut on, chunk),
+                _ => stage_call(&mut off, chunk),
+            });
+            cpu[variant].push(pass.events as f64 / cpu_seconds(&pass));
+            wall[variant].push(pass.events as f64 / pass.wall_seconds);
         }
     }
     let cpu = [0, 1, 2, 3].map(|i| median(&mut cpu[i]));
@@ -103,9 +96,9 @@ fn report<F: Filter>(name: &str, config: &str, lines: &[String], rounds: usize) 
     }
 }
 
-/// This thread's CPU time; the section reports nothing without it.
-pub fn cpu_seconds() -> f64 {
-    crate::thread_cpu_seconds()
+/// A pass's CPU time; these sections report nothing without it.
+pub fn cpu_seconds(pass: &Pass) -> f64 {
+    pass.cpu_seconds
         .expect("reading /proc/thread-self/schedstat (the benchmark needs Linux)")
 }
 
