@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use wasmstash_sdk::json_text::skip_plain_ascii_string_bytes;
+use wasmstash_sdk::json_text::{self, skip_plain_ascii_string_bytes};
 use wasmstash_sdk::{scan, wire};
 
 /// Nesting deeper than this is refused, as `serde_json` refuses it.
@@ -104,7 +104,7 @@ impl Invalid {
             Problem::Syntax(what) => format!("{what} at byte {}", self.at),
             Problem::DuplicateKey => {
                 let raw = &json[self.at..];
-                let end = wasmstash_sdk::json_text::string_end(raw, 1).unwrap_or(raw.len());
+                let end = json_text::string_end(raw, 1).unwrap_or(raw.len());
                 let key: String = serde_json::from_slice(&raw[..end])
                     .unwrap_or_else(|_| String::from_utf8_lossy(&raw[..end]).into_owned());
                 format!("duplicate key `{key}`")
@@ -352,13 +352,9 @@ impl<'a> Validator<'a> {
         let Some(digits) = self.json.get(self.pos + 1..self.pos + 5) else {
             return self.refuse("truncated \\u escape");
         };
-        let mut unit = 0;
-        for &digit in digits {
-            let Some(value) = (digit as char).to_digit(16) else {
-                return self.refuse("invalid \\u escape");
-            };
-            unit = unit * 16 + value;
-        }
+        let Some(unit) = json_text::hex4(digits) else {
+            return self.refuse("invalid \\u escape");
+        };
         self.pos += 5;
         Ok(unit)
     }

@@ -359,6 +359,18 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// The code unit that the four hex digits of a `\uXXXX` escape spell, if
+/// `digits` is exactly four of `0-9`, `a-f`, `A-F`. (`u32::from_str_radix`
+/// would also take a leading `+`, which JSON does not.)
+pub fn hex4(digits: &[u8]) -> Option<u32> {
+    if digits.len() != 4 {
+        return None;
+    }
+    digits.iter().try_fold(0, |unit, &digit| {
+        Some(unit * 16 + char::from(digit).to_digit(16)?)
+    })
+}
+
 /// Decodes the JSON string literal `raw` (quotes included) into `out`,
 /// replacing its contents; copies plain runs whole. Returns false, with
 /// `out` unspecified, if `raw` is not a string literal `serde_json` would
@@ -393,12 +405,7 @@ pub fn unescape_str_into(raw: &[u8], out: &mut String) -> bool {
             b'r' => b'\r',
             b't' => b'\t',
             b'u' => {
-                let hex = |at: usize| {
-                    inner
-                        .get(at..at + 4)
-                        .and_then(|h| std::str::from_utf8(h).ok())
-                        .and_then(|h| u32::from_str_radix(h, 16).ok())
-                };
+                let hex = |at: usize| inner.get(at..at + 4).and_then(hex4);
                 let Some(mut code) = hex(pos) else {
                     return false;
                 };

@@ -145,6 +145,9 @@ fn unescape_matches_serde_json() {
         assert_eq!(out, serde_json::from_str::<String>(raw).unwrap());
     }
     assert!(!unescape_str_into(br#""bad \x""#, &mut out));
+    // `u32::from_str_radix` takes a sign; JSON's four hex digits do not.
+    assert!(!unescape_str_into(br#""\u+041""#, &mut out));
+    assert!(serde_json::from_str::<String>(r#""\u+041""#).is_err());
     assert!(!unescape_str_into(br#""lone \ud83d""#, &mut out));
     assert!(!unescape_str_into(br#""lone \ude00 trail""#, &mut out));
     assert!(!unescape_str_into(b"\"raw \x01 control\"", &mut out));
