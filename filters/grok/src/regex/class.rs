@@ -223,6 +223,7 @@ impl CharClass {
         let excluded: Vec<u8> = (0..128u8).filter(|&b| !ascii[b as usize]).collect();
         ClassTable {
             ascii,
+            rows: super::ascii_block::rows_of(&ascii),
             non_ascii: self.may_contain_non_ascii().then(|| Box::new(self.clone())),
             stops: (all_non_ascii && excluded.len() <= 3).then(|| SmallBytes::new(&excluded)),
         }
@@ -278,6 +279,8 @@ impl SmallBytes {
 #[derive(Clone, Debug)]
 pub struct ClassTable {
     ascii: [bool; 128],
+    /// The ASCII members as rows, for sixteen bytes at a time.
+    rows: [u8; 16],
     non_ascii: Option<Box<CharClass>>,
     /// For a class of everything but a few ASCII bytes (`.`, `[^"]`,
     /// `[^\\"]`): those bytes, so a run is one `memchr`.
@@ -295,6 +298,14 @@ impl ClassTable {
         let class = self.non_ascii.as_ref()?;
         let (c, len) = decode_utf8(input, pos);
         class.contains(c).then_some(len)
+    }
+
+    /// How many of the sixteen bytes at `input[pos..]` are, from the first
+    /// on, ASCII members; `None` when fewer than sixteen bytes are left.
+    #[inline(always)]
+    pub fn leading_ascii_members(&self, input: &[u8], pos: usize) -> Option<usize> {
+        let block = input.get(pos..pos + 16)?.try_into().ok()?;
+        Some(super::ascii_block::leading_members(&self.rows, block))
     }
 
     /// Bytes that can begin a member: the ASCII members, plus every UTF-8

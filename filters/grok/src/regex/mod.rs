@@ -12,6 +12,7 @@
 //! [`compile`] (tree to instructions, plus the byte sets that prune choices),
 //! [`exec`] (the matcher).
 
+mod ascii_block;
 mod class;
 mod compile;
 mod exec;

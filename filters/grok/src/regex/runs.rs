@@ -116,6 +116,22 @@ pub(super) fn scan_run(
     let mut p = pos;
     let mut min_pos = pos;
     while count < limit {
+        // ASCII members sixteen at a time; one character at a time only for
+        // non-ASCII text and the input's last fifteen bytes.
+        if let Some(members) = table.leading_ascii_members(input, p) {
+            let take = (members as u32).min(limit - count);
+            if count < min && min <= count + take {
+                min_pos = p + (min - count) as usize;
+            }
+            p += take as usize;
+            count += take;
+            if take == 16 {
+                continue;
+            }
+            if count == limit || input[p] < 128 {
+                break;
+            }
+        }
         match table.match_at(input, p) {
             Some(len) => p += len,
             None => break,

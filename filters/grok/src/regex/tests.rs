@@ -375,3 +375,35 @@ fn jumps_are_threaded() {
         );
     }
 }
+
+/// Runs test sixteen ASCII bytes at a time: counted runs whose bounds fall
+/// inside or across a block, a non-ASCII member anywhere in the run, and
+/// runs that reach the end of the input, where fewer than sixteen bytes are
+/// left, must count characters exactly as one at a time.
+#[test]
+fn runs_scanned_a_block_at_a_time() {
+    for len in 0..40 {
+        for wide_at in [None, Some(0), Some(7), Some(15), Some(16), Some(31)] {
+            let chars: Vec<char> = (0..len)
+                .map(|i| if Some(i) == wide_at { '中' } else { 'a' })
+                .collect();
+            let run: String = chars.iter().collect();
+            for (min, max) in [(0, 3), (1, 16), (5, 17), (16, 33), (17, 40), (2, 100)] {
+                let take = len.min(max);
+                let expected = (take >= min).then(|| chars[..take].iter().collect::<String>());
+                for tail in ["", "-x"] {
+                    let input = format!("{run}{tail}");
+                    let pattern = format!("\\A(?<a>[a-z中]{{{min},{max}}})");
+                    assert_eq!(group(&pattern, &input, "a"), expected, "{pattern} {input}");
+                }
+                // A greedy run that must give back one character.
+                let input = format!("{run}-");
+                let pattern = format!("\\A(?<a>[a-z中]{{{min},{max}}})a-");
+                let expected =
+                    (len >= 1 && chars[len - 1] == 'a' && (min..=max).contains(&(len - 1)))
+                        .then(|| chars[..len - 1].iter().collect::<String>());
+                assert_eq!(group(&pattern, &input, "a"), expected, "{pattern} {input}");
+            }
+        }
+    }
+}
