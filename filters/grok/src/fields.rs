@@ -23,6 +23,7 @@ pub struct Shape {
     /// Capture plan index -> (top index, leaf index).
     plans: Vec<Target>,
     leaf_count: usize,
+    node_count: usize,
     /// False when one target lies inside another (`a` and `[a][b]`); such
     /// expressions always take the event-API path.
     direct: bool,
@@ -33,9 +34,14 @@ struct Target {
     overwrite: bool,
     top: usize,
     leaf: usize,
+    /// The nodes from the top-level key down to the leaf, marked as holding
+    /// a value when the leaf gets one.
+    path: Vec<usize>,
 }
 
 struct Node {
+    /// Index into [`Scratch::filled`], numbered once the tree is complete.
+    id: usize,
     key: String,
     /// `"key":` as JSON text, written once here rather than escaped per event.
     quoted_key: Vec<u8>,
@@ -48,6 +54,7 @@ impl Node {
         write_str(&mut quoted_key, key);
         quoted_key.push(b':');
         Node {
+            id: 0,
             key: key.to_string(),
             quoted_key,
             kind,
@@ -82,6 +89,9 @@ enum Leaf {
 #[derive(Default)]
 pub struct Scratch {
     leaves: Vec<Leaf>,
+    /// Per node: whether a leaf at or under it holds a value, so writing
+    /// skips empty branches without searching them at every level.
+    filled: Vec<bool>,
     /// Per top-level key: whether the event already has it.
     present: Vec<bool>,
 }
@@ -94,6 +104,7 @@ impl Shape {
             tops: Vec::new(),
             plans: Vec::new(),
             leaf_count: 0,
+            node_count: 0,
             direct: true,
         };
         for (field, overwrite) in targets {
@@ -104,7 +115,24 @@ impl Shape {
                 overwrite,
                 top,
                 leaf,
+                path: Vec::new(),
             });
+        }
+        let mut next_id = 0;
+        number(&mut shape.tops, &mut next_id);
+        shape.node_count = next_id;
+        for target in &mut shape.plans {
+            let mut nodes = &shape.tops;
+            for segment in field_ref::segments(&target.field) {
+                let Some(node) = nodes.iter().find(|n| n.key == segment) else {
+                    break;
+                };
+                target.path.push(node.id);
+                match &node.kind {
+                    Kind::Object(children) => nodes = children,
+                    Kind::Leaf(_) => break,
+                }
+            }
         }
         shape
     }
@@ -158,6 +186,8 @@ impl Shape {
     pub fn begin(&self, event: &Event, scratch: &mut Scratch) {
         scratch.leaves.clear();
         scratch.leaves.resize(self.leaf_count, Leaf::Empty);
+        scratch.filled.clear();
+        scratch.filled.resize(self.node_count, false);
         scratch.present.clear();
         scratch.present.extend(
             self.tops
@@ -189,6 +219,9 @@ impl Shape {
             Captured::Int(n) => Stored::Int(n),
             Captured::Float(f) => Stored::Float(f),
         };
+        for &node in &target.path {
+            scratch.filled[node] = true;
+        }
         let leaf = &mut scratch.leaves[target.leaf];
         *leaf = match std::mem::take(leaf) {
             _ if target.overwrite => Leaf::One(stored),
@@ -205,24 +238,27 @@ impl Shape {
     /// Writes the collected top-level fields into the event.
     pub fn finish(&self, event: &mut Event, scratch: &mut Scratch, input: &str) {
         for (i, top) in self.tops.iter().enumerate() {
-            if scratch.present[i] || !has_value(&top.kind, &scratch.leaves) {
+            if scratch.present[i] || !scratch.filled[top.id] {
                 continue;
             }
-            event.insert_json_with(&top.key, |json| {
-                write_node(&top.kind, &scratch.leaves, input, json)
-            });
+            event.insert_json_with(&top.key, |json| write_node(&top.kind, scratch, input, json));
         }
     }
 }
 
-fn has_value(kind: &Kind, leaves: &[Leaf]) -> bool {
-    match kind {
-        Kind::Leaf(i) => !matches!(leaves[*i], Leaf::Empty),
-        Kind::Object(children) => children.iter().any(|c| has_value(&c.kind, leaves)),
+/// Numbers the nodes depth first from `next_id`.
+fn number(nodes: &mut [Node], next_id: &mut usize) {
+    for node in nodes {
+        node.id = *next_id;
+        *next_id += 1;
+        if let Kind::Object(children) = &mut node.kind {
+            number(children, next_id);
+        }
     }
 }
 
-fn write_node(kind: &Kind, leaves: &[Leaf], input: &str, out: &mut Vec<u8>) {
+fn write_node(kind: &Kind, scratch: &Scratch, input: &str, out: &mut Vec<u8>) {
+    let leaves = &scratch.leaves;
     match kind {
         Kind::Leaf(i) => match &leaves[*i] {
             Leaf::Empty => out.extend_from_slice(b"null"),
@@ -241,13 +277,13 @@ fn write_node(kind: &Kind, leaves: &[Leaf], input: &str, out: &mut Vec<u8>) {
         Kind::Object(children) => {
             out.push(b'{');
             let mut first = true;
-            for child in children.iter().filter(|c| has_value(&c.kind, leaves)) {
+            for child in children.iter().filter(|c| scratch.filled[c.id]) {
                 if !first {
                     out.push(b',');
                 }
                 first = false;
                 out.extend_from_slice(&child.quoted_key);
-                write_node(&child.kind, leaves, input, out);
+                write_node(&child.kind, scratch, input, out);
             }
             out.push(b'}');
         }

@@ -99,6 +99,23 @@ fn empty_captures_are_dropped_unless_kept() {
     assert_eq!(out["n"], Value::Null);
 }
 
+/// Nested targets: a branch whose every capture was left empty is not
+/// written at all, at any depth, while its filled siblings are.
+#[test]
+fn empty_branches_of_nested_targets_are_left_out() {
+    let pattern = "%{WORD:[a][b][c]}(?: %{WORD:[a][d][e]})?(?: %{WORD:[f][g]})?(?<h>x?)";
+    let config = |keep: bool| json!({"match": {"message": pattern}, "keep_empty_captures": keep});
+    let out = run(config(false), json!({"message": "one"}));
+    assert_eq!(out["a"], json!({"b": {"c": "one"}}));
+    assert!(out.get("f").is_none() && out.get("h").is_none(), "{out}");
+    let out = run(config(false), json!({"message": "one two three"}));
+    assert_eq!(out["a"], json!({"b": {"c": "one"}, "d": {"e": "two"}}));
+    assert_eq!(out["f"], json!({"g": "three"}));
+    let out = run(config(true), json!({"message": "one"}));
+    assert_eq!(out["a"], json!({"b": {"c": "one"}, "d": {"e": null}}));
+    assert_eq!((&out["f"], &out["h"]), (&json!({"g": null}), &json!("")));
+}
+
 #[test]
 fn patterns_are_tried_in_order_and_break_on_match() {
     let config = |brk: bool| json!({"match": {"message": ["%{INT:num}", "%{WORD:word}"]}, "break_on_match": brk});
