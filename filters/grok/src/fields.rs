@@ -282,7 +282,7 @@ fn write_node(kind: &Kind, scratch: &Scratch, input: &str, out: &mut Vec<u8>) {
                     out.push(b',');
                 }
                 first = false;
-                out.extend_from_slice(&child.quoted_key);
+                wasmstash_sdk::bytes::append(out, &child.quoted_key);
                 write_node(&child.kind, scratch, input, out);
             }
             out.push(b'}');

@@ -335,7 +335,7 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     let mut start = 0;
     loop {
         let special = skip_plain_string_bytes(bytes, start);
-        out.extend_from_slice(&bytes[start..special]);
+        crate::bytes::append(out, &bytes[start..special]);
         let Some(&byte) = bytes.get(special) else {
             break;
         };
@@ -384,7 +384,7 @@ pub fn unescape_str_into(raw: &[u8], out: &mut String) -> bool {
     let mut pos = 0;
     while pos < inner.len() {
         let special = skip_plain_string_bytes(inner, pos);
-        bytes.extend_from_slice(&inner[pos..special]);
+        crate::bytes::append(&mut bytes, &inner[pos..special]);
         if special >= inner.len() {
             break;
         }

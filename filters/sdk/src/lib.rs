@@ -25,6 +25,7 @@
 //! same batches without WebAssembly, for unit tests and for measuring what the
 //! sandbox costs.
 
+pub mod bytes;
 mod event;
 pub mod field_ref;
 pub mod host;
