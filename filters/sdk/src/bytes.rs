@@ -11,11 +11,22 @@
 /// `out.extend_from_slice(bytes)`, without `memory.copy` for short runs.
 #[inline]
 pub fn append(out: &mut Vec<u8>, bytes: &[u8]) {
-    let len = bytes.len();
-    if len > 32 {
+    // Natively `memcpy` is a plain call that handles short runs well.
+    if bytes.len() > SHORT || !cfg!(target_arch = "wasm32") {
         out.extend_from_slice(bytes);
-        return;
+    } else {
+        append_short(out, bytes);
     }
+}
+
+/// The longest run [`append_short`] takes.
+const SHORT: usize = 32;
+
+/// Appends at most [`SHORT`] bytes with fixed-size moves.
+#[inline]
+fn append_short(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = bytes.len();
+    assert!(len <= SHORT);
     out.reserve(len);
     // SAFETY: `reserve` left room for `len` more bytes after `out.len()`.
     // Each move reads within `bytes` and writes within that room (the two
@@ -63,17 +74,28 @@ unsafe fn move_fixed<const N: usize>(src: *const u8, dst: *mut u8) {
 
 #[cfg(test)]
 mod tests {
+    type Append = fn(&mut Vec<u8>, &[u8]);
+
+    /// Both paths, whichever this target takes: every length from five
+    /// offsets, onto a vector with no spare room.
     #[test]
     fn appends_every_length_onto_every_fill() {
         let source: Vec<u8> = (0..80u8).map(|i| i.wrapping_mul(37)).collect();
         for start in 0..5 {
             for len in 0..=source.len() - start {
                 let bytes = &source[start..start + len];
-                let mut out = b"head".to_vec();
-                out.shrink_to_fit();
-                super::append(&mut out, bytes);
-                assert_eq!(&out[..4], b"head");
-                assert_eq!(&out[4..], bytes, "{len} bytes from {start}");
+                let appenders: &[Append] = if len <= super::SHORT {
+                    &[super::append, super::append_short]
+                } else {
+                    &[super::append]
+                };
+                for append in appenders {
+                    let mut out = b"head".to_vec();
+                    out.shrink_to_fit();
+                    append(&mut out, bytes);
+                    assert_eq!(&out[..4], b"head");
+                    assert_eq!(&out[4..], bytes, "{len} bytes from {start}");
+                }
             }
         }
     }

@@ -31,9 +31,7 @@ pub fn validate(reference: &str) -> Result<(), String> {
 }
 
 /// Whether `reference` is a run of `[segment]`s, each segment non-empty and
-/// free of brackets. This runs on every field access, so it jumps from
-/// bracket to bracket with `memchr` (in WebAssembly a byte-at-a-time loop
-/// also paid the deadline check per byte).
+/// free of brackets. Byte-level on purpose: this runs on every field access.
 fn is_bracketed(reference: &str) -> bool {
     let bytes = reference.as_bytes();
     if bytes.first() != Some(&b'[') {
@@ -42,7 +40,7 @@ fn is_bracketed(reference: &str) -> bool {
     let mut pos = 1;
     loop {
         let start = pos;
-        pos += memchr::memchr2(b'[', b']', &bytes[pos..]).unwrap_or(bytes.len() - pos);
+        pos = next_bracket(bytes, pos);
         if pos == start || bytes.get(pos) != Some(&b']') {
             return false;
         }
@@ -52,6 +50,21 @@ fn is_bracketed(reference: &str) -> bool {
             Some(b'[') => pos += 1,
             Some(_) => return false,
         }
+    }
+}
+
+/// The index of the first `[` or `]` at or after `from`, or `bytes.len()`.
+fn next_bracket(bytes: &[u8], from: usize) -> usize {
+    // In WebAssembly every turn of a loop also pays the deadline check, so a
+    // SIMD search wins even over a short segment; natively it costs more
+    // than it saves on segments of a few bytes.
+    if cfg!(target_arch = "wasm32") {
+        from + memchr::memchr2(b'[', b']', &bytes[from..]).unwrap_or(bytes.len() - from)
+    } else {
+        from + bytes[from..]
+            .iter()
+            .position(|&b| b == b'[' || b == b']')
+            .unwrap_or(bytes.len() - from)
     }
 }
 
@@ -108,7 +121,9 @@ mod tests {
     fn malformed_references_are_literal_and_rejected_by_validate() {
         assert_eq!(split("[a][b"), ["[a][b"]);
         assert_eq!(split("[]"), ["[]"]);
-        for malformed in ["[", "[a", "[a][]", "[a][[b]]", "[a]x[b]", "[a][b]]", "[a[b]]"] {
+        for malformed in [
+            "[", "[a", "[a][]", "[a][[b]]", "[a]x[b]", "[a][b]]", "[a[b]]",
+        ] {
             assert_eq!(split(malformed), [malformed]);
             assert!(validate(malformed).is_err(), "{malformed}");
         }
