@@ -4,9 +4,10 @@
 //! much of its time, and a character at a time each one costs a load, a
 //! branch and, in WebAssembly, a deadline check. The ASCII part of a class
 //! fits in sixteen bytes of *rows*: bit `h` of `rows[l]` says whether byte
-//! `h * 16 + l` is a member. Two table lookups by nibble (a byte shuffle)
-//! then test sixteen bytes at once, natively (SSSE3) and in WebAssembly
-//! (simd128) alike, and elsewhere a byte at a time.
+//! `h * 16 + l` is a member. In WebAssembly two table lookups by nibble (a
+//! simd128 byte shuffle) then test sixteen bytes at once. Natively the
+//! matcher keeps its one-character loop (see `runs.rs`), and only tests
+//! come here, a byte at a time.
 
 /// The rows of an ASCII membership table.
 pub(super) fn rows_of(ascii: &[bool; 128]) -> [u8; 16] {
@@ -52,65 +53,9 @@ mod imp {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 mod imp {
-    use std::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
-        _mm_setzero_si128, _mm_shuffle_epi8, _mm_srli_epi16,
-    };
-    use std::sync::atomic::{AtomicU8, Ordering};
-
-    /// 0 unknown, 1 without SSSE3, 2 with it.
-    static SSSE3: AtomicU8 = AtomicU8::new(0);
-
-    /// Bit `i` set when `block[i]` is a member.
-    #[inline(always)]
-    pub fn members_mask(rows: &[u8; 16], block: &[u8; 16]) -> u32 {
-        let known = match SSSE3.load(Ordering::Relaxed) {
-            0 => {
-                let found = if std::is_x86_feature_detected!("ssse3") {
-                    2
-                } else {
-                    1
-                };
-                SSSE3.store(found, Ordering::Relaxed);
-                found
-            }
-            known => known,
-        };
-        if known == 2 {
-            // SAFETY: the processor has SSSE3, checked just above.
-            unsafe { shuffled(rows, block) }
-        } else {
-            super::bytewise(rows, block)
-        }
-    }
-
-    #[target_feature(enable = "ssse3")]
-    fn shuffled(rows: &[u8; 16], block: &[u8; 16]) -> u32 {
-        // SAFETY: all three are sixteen readable bytes; the loads do not need
-        // alignment.
-        let (rows, bytes, bits) = unsafe {
-            (
-                _mm_loadu_si128(rows.as_ptr().cast::<__m128i>()),
-                _mm_loadu_si128(block.as_ptr().cast::<__m128i>()),
-                _mm_loadu_si128(super::HIGH_NIBBLE_BITS.as_ptr().cast::<__m128i>()),
-            )
-        };
-        let low = _mm_set1_epi8(15);
-        let row = _mm_shuffle_epi8(rows, _mm_and_si128(bytes, low));
-        let bit = _mm_shuffle_epi8(bits, _mm_and_si128(_mm_srli_epi16(bytes, 4), low));
-        let outside = _mm_cmpeq_epi8(_mm_and_si128(row, bit), _mm_setzero_si128());
-        !(_mm_movemask_epi8(outside) as u32) & 0xFFFF
-    }
-}
-
-#[cfg(not(any(
-    target_arch = "x86_64",
-    all(target_arch = "wasm32", target_feature = "simd128")
-)))]
-mod imp {
-    pub use super::bytewise as members_mask;
+    pub(super) use super::bytewise as members_mask;
 }
 
 /// The same mask a byte at a time.

