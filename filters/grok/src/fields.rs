@@ -40,7 +40,7 @@ struct Target {
 }
 
 struct Node {
-    /// Index into [`Scratch::filled`], numbered once the tree is complete.
+    /// Index into [`Scratch::filled`], in order of creation.
     id: usize,
     key: String,
     /// `"key":` as JSON text, written once here rather than escaped per event.
@@ -49,12 +49,12 @@ struct Node {
 }
 
 impl Node {
-    fn new(key: &str, kind: Kind) -> Node {
+    fn new(id: usize, key: &str, kind: Kind) -> Node {
         let mut quoted_key = Vec::with_capacity(key.len() + 3);
         write_str(&mut quoted_key, key);
         quoted_key.push(b':');
         Node {
-            id: 0,
+            id,
             key: key.to_string(),
             quoted_key,
             kind,
@@ -109,51 +109,40 @@ impl Shape {
         };
         for (field, overwrite) in targets {
             let segments: Vec<&str> = field_ref::segments(&field).collect();
-            let (top, leaf) = shape.place(&segments);
+            let mut path = Vec::new();
+            let (top, leaf) = shape.place(&segments, &mut path);
             shape.plans.push(Target {
                 field,
                 overwrite,
                 top,
                 leaf,
-                path: Vec::new(),
+                path,
             });
-        }
-        let mut next_id = 0;
-        number(&mut shape.tops, &mut next_id);
-        shape.node_count = next_id;
-        for target in &mut shape.plans {
-            let mut nodes = &shape.tops;
-            for segment in field_ref::segments(&target.field) {
-                let Some(node) = nodes.iter().find(|n| n.key == segment) else {
-                    break;
-                };
-                target.path.push(node.id);
-                match &node.kind {
-                    Kind::Object(children) => nodes = children,
-                    Kind::Leaf(_) => break,
-                }
-            }
         }
         shape
     }
 
-    /// Finds or adds the leaf for a path; marks the shape indirect on a
-    /// leaf/object clash.
-    fn place(&mut self, segments: &[&str]) -> (usize, usize) {
+    /// Finds or adds the leaf for a path, listing the nodes on the way in
+    /// `path`; marks the shape indirect on a leaf/object clash.
+    fn place(&mut self, segments: &[&str], path: &mut Vec<usize>) -> (usize, usize) {
         let top = match self.tops.iter().position(|n| n.key == segments[0]) {
             Some(i) => i,
             None => {
+                self.node_count += 1;
+                let id = self.node_count - 1;
                 self.tops
-                    .push(Node::new(segments[0], Kind::Object(Vec::new())));
+                    .push(Node::new(id, segments[0], Kind::Object(Vec::new())));
                 if segments.len() == 1 {
                     self.tops.last_mut().unwrap().kind = Kind::Leaf(self.leaf_count);
                     self.leaf_count += 1;
+                    path.push(id);
                     return (self.tops.len() - 1, self.leaf_count - 1);
                 }
                 self.tops.len() - 1
             }
         };
         let mut node = &mut self.tops[top];
+        path.push(node.id);
         for (depth, segment) in segments.iter().enumerate().skip(1) {
             let Kind::Object(children) = &mut node.kind else {
                 self.direct = false;
@@ -168,11 +157,13 @@ impl Shape {
                     } else {
                         Kind::Object(Vec::new())
                     };
-                    children.push(Node::new(segment, kind));
+                    self.node_count += 1;
+                    children.push(Node::new(self.node_count - 1, segment, kind));
                     children.len() - 1
                 }
             };
             node = &mut children[index];
+            path.push(node.id);
         }
         match node.kind {
             Kind::Leaf(leaf) => (top, leaf),
@@ -242,17 +233,6 @@ impl Shape {
                 continue;
             }
             event.insert_json_with(&top.key, |json| write_node(&top.kind, scratch, input, json));
-        }
-    }
-}
-
-/// Numbers the nodes depth first from `next_id`.
-fn number(nodes: &mut [Node], next_id: &mut usize) {
-    for node in nodes {
-        node.id = *next_id;
-        *next_id += 1;
-        if let Kind::Object(children) = &mut node.kind {
-            number(children, next_id);
         }
     }
 }
