@@ -91,10 +91,10 @@ mod tests {
                 ascii[usize::from(b)] = class(b);
             }
             let rows = rows_of(&ascii);
+            // Members around the lane, so the count stops at it.
+            let filler = (0..128u8).find(|&m| class(m)).unwrap_or(0);
             for lane in 0..16 {
                 for b in 0..=255u8 {
-                    // Members around the lane, so the count stops at it.
-                    let filler = (0..128u8).find(|&m| class(m)).unwrap_or(0);
                     let mut block = [filler; 16];
                     block[lane] = b;
                     let member = b < 128 && class(b);
