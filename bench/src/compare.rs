@@ -6,9 +6,11 @@
 //! in even rounds, B first in odd ones), and reports the median of each
 //! round's own B/A ratio: load that drifts between rounds cancels out.
 //!
-//! `wasmstash-bench compare A.wasm B.wasm [--config JSON] [--rounds N]`
-//! runs each module with the epoch deadline on over the Apache access log;
-//! the default config is grok's `%{COMBINEDAPACHELOG}` in ECS mode.
+//! `wasmstash-bench compare A.wasm B.wasm [--config JSON] [--events KIND]
+//! [--deadline-off] [--rounds N]` runs each module over the Apache access
+//! log, as plain lines or (`--events json`) as the JSON documents the json
+//! filter is measured on, with the epoch deadline on unless told otherwise.
+//! The default config is grok's `%{COMBINEDAPACHELOG}` in ECS mode.
 
 use std::path::Path;
 
@@ -16,7 +18,10 @@ use serde_json::json;
 use wasmstash::engine::{FilterModule, Stage};
 
 use crate::parsing::{cpu_seconds, median};
-use crate::{engine, stage_call, support, timed_pass};
+use crate::{engine, json_document_events, stage_call, support, timed_pass};
+
+/// What `--events` accepts.
+pub const EVENT_KINDS: [&str; 2] = ["lines", "json"];
 
 /// Events per module per round: long enough to dwarf a clock read, short
 /// enough that many rounds fit in a minute.
@@ -25,6 +30,10 @@ const ROUND_EVENTS: usize = 100_000;
 pub struct Comparison {
     pub modules: [String; 2],
     pub config: Option<String>,
+    /// Feed JSON documents in `message` instead of raw lines.
+    pub json_events: bool,
+    /// Run with the epoch deadline on (the product's default).
+    pub deadline: bool,
     pub rounds: usize,
 }
 
@@ -38,14 +47,24 @@ pub fn run(comparison: &Comparison) -> anyhow::Result<()> {
         let name = Path::new(path)
             .file_stem()
             .map_or("module".into(), |s| s.to_string_lossy().into_owned());
-        let module = FilterModule::load(&engine(true), &name, &bytes, config.as_bytes())
-            .map_err(|e| anyhow::anyhow!("loading {path}: {e}"))?;
+        let module = FilterModule::load(
+            &engine(comparison.deadline),
+            &name,
+            &bytes,
+            config.as_bytes(),
+        )
+        .map_err(|e| anyhow::anyhow!("loading {path}: {e}"))?;
         stages.push(Stage::new(module));
     }
-    let events: Vec<Vec<u8>> = support::apache_lines()
-        .iter()
-        .map(|l| wasmstash::input::line_event(l.as_bytes()))
-        .collect();
+    let lines = support::apache_lines();
+    let events: Vec<Vec<u8>> = if comparison.json_events {
+        json_document_events(&lines)
+    } else {
+        lines
+            .iter()
+            .map(|l| wasmstash::input::line_event(l.as_bytes()))
+            .collect()
+    };
     let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
 
     let mut rates = [Vec::new(), Vec::new()];
@@ -60,10 +79,16 @@ pub fn run(comparison: &Comparison) -> anyhow::Result<()> {
         rates[1].push(rate[1]);
         ratios.push(rate[1] / rate[0]);
     }
-    println!("## A/B: two builds of one module, deadline on\n");
+    let deadline = if comparison.deadline { "on" } else { "off" };
+    println!("## A/B: two builds of one module, deadline {deadline}\n");
     println!(
-        "Config `{config}` over the access log; {} rounds of {ROUND_EVENTS} events per module, \
+        "Config `{config}` over the access log{}; {} rounds of {ROUND_EVENTS} events per module, \
          alternating. Events per CPU-second of the benchmark thread, median.\n",
+        if comparison.json_events {
+            " (a JSON document per line)"
+        } else {
+            ""
+        },
         comparison.rounds
     );
     println!("| module | events/CPU-s |\n|---|---|");

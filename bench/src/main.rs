@@ -64,9 +64,13 @@ and prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
   dissect, kv     that filter over the access log or OpenSSH lines repeated
                   to 1M, native vs WebAssembly
   compare         two builds of one filter module, alternating in one run,
-                  deadline on, over the access log; prints B/A throughput
+                  over the access log; prints B/A throughput
   --config JSON   the compared modules' filter config (default: grok
                   %{COMBINEDAPACHELOG}, ECS)
+  --deadline-off  compare with the epoch deadline off (it is on by default)
+  --events KIND   what compare feeds the modules: `lines` (each access-log
+                  line as `message`, the default) or `json` (a JSON document
+                  per line in `message`, as the filters section gives json)
   --rounds N      rounds for dissect and kv (default 3), compare (default 15)
 
 Reads ../shared/data (see its README).";
@@ -77,6 +81,8 @@ struct Args {
     /// The two modules of `compare`.
     modules: Vec<String>,
     config: Option<String>,
+    events: Option<String>,
+    deadline_off: bool,
     rounds: Option<usize>,
     seconds: f64,
     only: Option<String>,
@@ -87,6 +93,8 @@ fn parse_args() -> anyhow::Result<Option<Args>> {
         filter: None,
         modules: Vec::new(),
         config: None,
+        events: None,
+        deadline_off: false,
         rounds: None,
         seconds: 2.0,
         only: None,
@@ -104,6 +112,8 @@ fn parse_args() -> anyhow::Result<Option<Args>> {
             "--only" => args.only = Some(value("--only")?),
             "--rounds" => args.rounds = Some(value("--rounds")?.parse::<usize>()?.max(1)),
             "--config" => args.config = Some(value("--config")?),
+            "--events" => args.events = Some(value("--events")?),
+            "--deadline-off" => args.deadline_off = true,
             "dissect" | "kv" | "compare" if args.filter.is_none() => args.filter = Some(arg),
             path if args.filter.as_deref() == Some("compare") && args.modules.len() < 2 => {
                 args.modules.push(path.to_owned())
@@ -119,8 +129,18 @@ fn parse_args() -> anyhow::Result<Option<Args>> {
     if args.filter.as_deref() == Some("compare") && args.modules.len() != 2 {
         anyhow::bail!("compare needs two module paths\n\n{USAGE}");
     }
-    if args.config.is_some() && args.filter.as_deref() != Some("compare") {
-        anyhow::bail!("--config is for compare only");
+    if (args.config.is_some() || args.events.is_some() || args.deadline_off)
+        && args.filter.as_deref() != Some("compare")
+    {
+        anyhow::bail!("--config, --events and --deadline-off are for compare only");
+    }
+    if let Some(kind) = args.events.as_deref()
+        && !compare::EVENT_KINDS.contains(&kind)
+    {
+        anyhow::bail!(
+            "unknown --events {kind:?}; it takes one of {:?}",
+            compare::EVENT_KINDS
+        );
     }
     if !(args.seconds > 0.0 && args.seconds.is_finite()) {
         anyhow::bail!("--seconds must be a positive number");
@@ -138,6 +158,8 @@ fn main() -> anyhow::Result<()> {
             "compare" => compare::run(&compare::Comparison {
                 modules: [args.modules[0].clone(), args.modules[1].clone()],
                 config: args.config.clone(),
+                json_events: args.events.as_deref() == Some("json"),
+                deadline: !args.deadline_off,
                 rounds: args.rounds.unwrap_or(15),
             })?,
             "dissect" => parsing::dissect(args.rounds.unwrap_or(3)),
@@ -214,16 +236,22 @@ fn boundary_rows(access_events: &[Vec<u8>], budget: Duration) {
     }
 }
 
-fn json_and_mutate_rows(lines: &[String], access_events: &[Vec<u8>], budget: Duration) {
-    let seconds = budget.as_secs_f64();
-    let json_events: Vec<Vec<u8>> = lines
+/// One event per access-log line whose `message` is a small JSON document
+/// holding the line: what the json filter is measured on.
+pub fn json_document_events(lines: &[String]) -> Vec<Vec<u8>> {
+    lines
         .iter()
         .enumerate()
         .map(|(i, line)| {
             let doc = json!({"line": line, "n": i, "bytes": line.len(), "client": {"ip": line.split(' ').next()}});
             serde_json::to_vec(&json!({"message": doc.to_string()})).unwrap()
         })
-        .collect();
+        .collect()
+}
+
+fn json_and_mutate_rows(lines: &[String], access_events: &[Vec<u8>], budget: Duration) {
+    let seconds = budget.as_secs_f64();
+    let json_events = json_document_events(lines);
     let mutate_config = json!({
         "copy": {"message": "[event][original]"},
         "add_field": {"[event][dataset]": "apache.access"},
