@@ -213,7 +213,7 @@ impl Filter for Kv {
             let context = Context {
                 include_keys: expand(event, &self.config.include_keys),
                 exclude_keys: expand(event, &self.config.exclude_keys),
-                prefix: sprintf(event, &self.config.prefix),
+                prefix: event.sprintf(&self.config.prefix),
             };
             match event.get_str(&self.config.source) {
                 Some(text) => self.parse(text, &context, &mut parse, 0),
@@ -275,21 +275,9 @@ struct Parse {
     failed: bool,
 }
 
-fn sprintf<'c>(event: &Event, template: &'c str) -> Cow<'c, str> {
-    if template.contains("%{") {
-        Cow::Owned(event.sprintf(template))
-    } else {
-        Cow::Borrowed(template)
-    }
-}
-
 fn expand<'c>(event: &Event, keys: &'c [String]) -> Cow<'c, [String]> {
     if keys.iter().any(|k| k.contains("%{")) {
-        Cow::Owned(
-            keys.iter()
-                .map(|k| sprintf(event, k).into_owned())
-                .collect(),
-        )
+        Cow::Owned(keys.iter().map(|k| event.sprintf(k).into_owned()).collect())
     } else {
         Cow::Borrowed(keys)
     }

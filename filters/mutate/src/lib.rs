@@ -9,6 +9,8 @@
 //! A `convert` that cannot convert a value leaves it as it was and tags the
 //! event with `tag_on_failure` (default `_mutate_error`).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::Map;
 use wasmstash_sdk::prelude::*;
@@ -170,7 +172,10 @@ impl Filter for Mutate {
             map_strings(event, field, text_case::lowercase);
         }
         for field in &self.strip {
-            map_strings(event, field, |s| s.trim().to_owned());
+            map_strings(event, field, |s| match s.trim() {
+                trimmed if trimmed.len() == s.len() => Cow::Borrowed(s),
+                trimmed => Cow::Owned(trimmed.to_owned()),
+            });
         }
         for (from, to) in &self.copy {
             if let Some(value) = event.get(from).cloned() {
@@ -193,7 +198,7 @@ impl Mutate {
     fn decorate(&self, event: &mut Event) {
         for (field, template) in &self.add_field {
             let field = event.sprintf(field);
-            let value = Value::String(event.sprintf(template));
+            let value = Value::String(event.sprintf(template).into_owned());
             // As in Logstash, adding to a field that exists makes it a list.
             match event.get_mut(&field) {
                 Some(Value::Array(items)) => items.push(value),
@@ -209,27 +214,41 @@ impl Mutate {
 }
 
 /// Applies `change` to a string field, or to every string in a list field.
-fn map_strings(event: &mut Event, field: &str, change: impl Fn(&str) -> String) {
+/// `change` borrows its input back when it leaves it as it was; a field
+/// where nothing changed is left untouched.
+fn map_strings(event: &mut Event, field: &str, change: impl Fn(&str) -> Cow<'_, str>) {
     // Check with a read first so an absent or non-string field stays untouched.
     let Some(current) = event.get(field) else {
         return;
     };
     let changed = match current {
-        Value::String(s) => Value::String(change(s)),
-        Value::Array(items) if items.iter().any(Value::is_string) => Value::Array(
-            items
+        Value::String(s) => match change(s) {
+            Cow::Owned(new) => Value::String(new),
+            Cow::Borrowed(_) => return,
+        },
+        Value::Array(items) => {
+            let mut any = false;
+            let new: Vec<Value> = items
                 .iter()
                 .map(|item| match item {
-                    Value::String(s) => Value::String(change(s)),
+                    Value::String(s) => match change(s) {
+                        Cow::Owned(new) => {
+                            any = true;
+                            Value::String(new)
+                        }
+                        Cow::Borrowed(_) => item.clone(),
+                    },
                     other => other.clone(),
                 })
-                .collect(),
-        ),
+                .collect();
+            if !any {
+                return;
+            }
+            Value::Array(new)
+        }
         _ => return,
     };
-    if &changed != current {
-        event.set(field, changed);
-    }
+    event.set(field, changed);
 }
 
 fn convert_field(event: &mut Event, field: &str, conversion: Conversion) -> Result<(), ()> {

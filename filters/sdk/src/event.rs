@@ -391,16 +391,21 @@ impl<'a> Event<'a> {
 
     /// The event's tags (the `tags` field), in order.
     pub fn tags(&self) -> Vec<&str> {
-        match self.get("tags") {
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-            Some(Value::String(tag)) => vec![tag.as_str()],
-            _ => Vec::new(),
-        }
+        self.each_tag().collect()
     }
 
     /// Whether the event carries `tag`.
     pub fn has_tag(&self, tag: &str) -> bool {
-        self.tags().contains(&tag)
+        self.each_tag().any(|t| t == tag)
+    }
+
+    fn each_tag(&self) -> impl Iterator<Item = &str> {
+        let (list, single) = match self.get("tags") {
+            Some(Value::Array(items)) => (items.as_slice(), None),
+            Some(Value::String(tag)) => (&[][..], Some(tag.as_str())),
+            _ => (&[][..], None),
+        };
+        list.iter().filter_map(Value::as_str).chain(single)
     }
 
     /// Adds `tag` unless it is already there. A lone string in `tags` becomes
@@ -458,7 +463,12 @@ impl<'a> Event<'a> {
 
     /// Expands Logstash `%{field}` / `%{[a][b]}` references in `template`.
     /// A reference to a missing field is left as written, as Logstash does.
-    pub fn sprintf(&self, template: &str) -> String {
+    /// A template without references (most tags and field names) comes back
+    /// borrowed, with nothing allocated.
+    pub fn sprintf<'t>(&self, template: &'t str) -> Cow<'t, str> {
+        if find_reference(template).is_none() {
+            return Cow::Borrowed(template);
+        }
         let mut out = String::with_capacity(template.len());
         let mut rest = template;
         while let Some(start) = find_reference(rest) {
@@ -477,7 +487,7 @@ impl<'a> Event<'a> {
             rest = &after[end + 1..];
         }
         out.push_str(rest);
-        out
+        Cow::Owned(out)
     }
 
     /// Appends the event as a compact JSON object to `out`. Members the filter

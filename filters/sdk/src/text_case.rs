@@ -8,40 +8,47 @@
 //! goes to the standard library whole, so results never differ from it
 //! (a final sigma, for one, depends on the letters before it).
 
-/// `text.to_lowercase()`, faster when `text` is ASCII.
-pub fn lowercase(text: &str) -> String {
+use std::borrow::Cow;
+
+/// `text.to_lowercase()`, faster when `text` is ASCII; borrowed when
+/// nothing changes, so a caller need not compare to know.
+pub fn lowercase(text: &str) -> Cow<'_, str> {
     convert(text, b'A', str::to_lowercase)
 }
 
-/// `text.to_uppercase()`, faster when `text` is ASCII.
-pub fn uppercase(text: &str) -> String {
+/// `text.to_uppercase()`, faster when `text` is ASCII; borrowed when
+/// nothing changes.
+pub fn uppercase(text: &str) -> Cow<'_, str> {
     convert(text, b'a', str::to_uppercase)
 }
 
 /// Flips the case of the 26 ASCII letters from `first`, or hands the whole
 /// text to `unicode` if it holds any non-ASCII byte.
-fn convert(text: &str, first: u8, unicode: fn(&str) -> String) -> String {
+fn convert<'t>(text: &'t str, first: u8, unicode: fn(&str) -> String) -> Cow<'t, str> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
-    if !flip_ascii_letters(bytes, first, &mut out) {
-        return unicode(text);
+    match flip_ascii_letters(bytes, first, &mut out) {
+        // SAFETY: every byte written is below 0x80, so `out` is ASCII.
+        Some(true) => Cow::Owned(unsafe { String::from_utf8_unchecked(out) }),
+        Some(false) => Cow::Borrowed(text),
+        None => match unicode(text) {
+            converted if converted == text => Cow::Borrowed(text),
+            converted => Cow::Owned(converted),
+        },
     }
-    // SAFETY: every byte written is below 0x80, so `out` is ASCII.
-    unsafe { String::from_utf8_unchecked(out) }
 }
 
 /// Appends `bytes` with the letters `first..=first + 25` flipped to the other
-/// case; false as soon as a non-ASCII byte turns up.
-fn flip_ascii_letters(bytes: &[u8], first: u8, out: &mut Vec<u8>) -> bool {
+/// case and says whether any was; `None` as soon as a non-ASCII byte turns up.
+fn flip_ascii_letters(bytes: &[u8], first: u8, out: &mut Vec<u8>) -> Option<bool> {
     if bytes.len() < 16 {
         return flip_bytes(bytes, first, out);
     }
     let mut block = [0u8; 16];
+    let mut flipped = false;
     let mut pos = 0;
     while pos + 16 <= bytes.len() {
-        if !simd::flip_block(&bytes[pos..pos + 16], first, &mut block) {
-            return false;
-        }
+        flipped |= simd::flip_block(&bytes[pos..pos + 16], first, &mut block)?;
         out.extend_from_slice(&block);
         pos += 16;
     }
@@ -49,22 +56,20 @@ fn flip_ascii_letters(bytes: &[u8], first: u8, out: &mut Vec<u8>) -> bool {
         // The tail as one block ending at the last byte; its first bytes
         // were converted already and are not written twice.
         let start = bytes.len() - 16;
-        if !simd::flip_block(&bytes[start..], first, &mut block) {
-            return false;
-        }
+        flipped |= simd::flip_block(&bytes[start..], first, &mut block)?;
         out.extend_from_slice(&block[pos - start..]);
     }
-    true
+    Some(flipped)
 }
 
-fn flip_bytes(bytes: &[u8], first: u8, out: &mut Vec<u8>) -> bool {
+fn flip_bytes(bytes: &[u8], first: u8, out: &mut Vec<u8>) -> Option<bool> {
+    let mut flipped = false;
     for &b in bytes {
-        match flip_byte(b, first) {
-            Some(flipped) => out.push(flipped),
-            None => return false,
-        }
+        let converted = flip_byte(b, first)?;
+        flipped |= converted != b;
+        out.push(converted);
     }
-    true
+    Some(flipped)
 }
 
 /// `b` with its case flipped if it is one of the letters from `first`;
@@ -86,13 +91,13 @@ mod simd {
         _mm_set1_epi8, _mm_storeu_si128, _mm_xor_si128,
     };
 
-    pub fn flip_block(input: &[u8], first: u8, out: &mut [u8; 16]) -> bool {
+    pub fn flip_block(input: &[u8], first: u8, out: &mut [u8; 16]) -> Option<bool> {
         // SAFETY: SSE2 is part of the x86_64 baseline; `input` and `out` are
         // sixteen bytes, and neither access needs alignment.
         unsafe {
             let chunk = _mm_loadu_si128(input.as_ptr().cast::<__m128i>());
             if _mm_movemask_epi8(chunk) != 0 {
-                return false;
+                return None;
             }
             // All bytes are below 0x80, so signed comparisons are exact.
             let letter = _mm_and_si128(
@@ -101,24 +106,24 @@ mod simd {
             );
             let flipped = _mm_xor_si128(chunk, _mm_and_si128(letter, _mm_set1_epi8(0x20)));
             _mm_storeu_si128(out.as_mut_ptr().cast::<__m128i>(), flipped);
+            Some(_mm_movemask_epi8(letter) != 0)
         }
-        true
     }
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd {
     use std::arch::wasm32::{
-        i8x16_bitmask, u8x16_ge, u8x16_le, u8x16_splat, v128, v128_and, v128_load, v128_store,
-        v128_xor,
+        i8x16_bitmask, u8x16_ge, u8x16_le, u8x16_splat, v128, v128_and, v128_any_true, v128_load,
+        v128_store, v128_xor,
     };
 
-    pub fn flip_block(input: &[u8], first: u8, out: &mut [u8; 16]) -> bool {
+    pub fn flip_block(input: &[u8], first: u8, out: &mut [u8; 16]) -> Option<bool> {
         // SAFETY: `input` and `out` are sixteen bytes; neither access needs
         // alignment.
         let chunk = unsafe { v128_load(input.as_ptr().cast::<v128>()) };
         if i8x16_bitmask(chunk) != 0 {
-            return false;
+            return None;
         }
         let letter = v128_and(
             u8x16_ge(chunk, u8x16_splat(first)),
@@ -127,7 +132,7 @@ mod simd {
         let flipped = v128_xor(chunk, v128_and(letter, u8x16_splat(0x20)));
         // SAFETY: as above.
         unsafe { v128_store(out.as_mut_ptr().cast::<v128>(), flipped) };
-        true
+        Some(v128_any_true(letter))
     }
 }
 
@@ -136,20 +141,30 @@ mod simd {
     all(target_arch = "wasm32", target_feature = "simd128")
 )))]
 mod simd {
-    pub fn flip_block(input: &[u8], first: u8, out: &mut [u8; 16]) -> bool {
+    pub fn flip_block(input: &[u8], first: u8, out: &mut [u8; 16]) -> Option<bool> {
+        let mut flipped = false;
         for (converted, &b) in out.iter_mut().zip(input) {
-            match super::flip_byte(b, first) {
-                Some(flipped) => *converted = flipped,
-                None => return false,
-            }
+            *converted = super::flip_byte(b, first)?;
+            flipped |= *converted != b;
         }
-        true
+        Some(flipped)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Same text as the standard library's, borrowed exactly when unchanged.
+    fn agrees(text: &str) {
+        for (ours, theirs) in [
+            (lowercase(text), text.to_lowercase()),
+            (uppercase(text), text.to_uppercase()),
+        ] {
+            assert_eq!(ours, theirs, "{text:?}");
+            assert_eq!(matches!(ours, Cow::Borrowed(_)), theirs == text, "{text:?}");
+        }
+    }
 
     /// Every length through three blocks, with a letter or a non-ASCII
     /// character at every position: always what the standard library gives.
@@ -159,19 +174,22 @@ mod tests {
         let specials = ["é", "Σ", "ß", "İ", "A", "z"];
         for len in 0..50 {
             let base: String = alphabet.chars().cycle().take(len).collect();
-            assert_eq!(lowercase(&base), base.to_lowercase(), "{base:?}");
-            assert_eq!(uppercase(&base), base.to_uppercase(), "{base:?}");
+            agrees(&base);
             for at in 0..len {
                 for special in specials {
                     let mut text: String = base.chars().take(at).collect();
                     text.push_str(special);
                     text.extend(base.chars().skip(at + 1));
-                    assert_eq!(lowercase(&text), text.to_lowercase(), "{text:?}");
-                    assert_eq!(uppercase(&text), text.to_uppercase(), "{text:?}");
+                    agrees(&text);
                 }
             }
         }
         // A final sigma after ASCII letters, which a split conversion misses.
         assert_eq!(lowercase("ABCDEFGHIJKLMNOPQRSΣ"), "abcdefghijklmnopqrsς");
+        // Unchanged texts of every length, with and without a block tail.
+        for len in 0..40 {
+            agrees(&"already lower 0123 ".repeat(3)[..len]);
+            agrees(&"ALREADY UPPER 0123 ".repeat(3)[..len]);
+        }
     }
 }
