@@ -383,10 +383,26 @@ pub fn unescape_str_into(raw: &[u8], out: &mut String) -> bool {
     let mut bytes: Vec<u8> = std::mem::take(out).into_bytes();
     let mut pos = 0;
     while pos < inner.len() {
-        let special = skip_plain_string_bytes(inner, pos);
+        // Stopping at non-ASCII bytes too means UTF-8 is checked only where
+        // it occurs, not in a pass over the whole text at the end.
+        let special = skip_plain_ascii_string_bytes(inner, pos);
         crate::bytes::append(&mut bytes, &inner[pos..special]);
         if special >= inner.len() {
             break;
+        }
+        if !inner[special].is_ascii() {
+            // A run of non-ASCII bytes ends at an ASCII one, which no UTF-8
+            // sequence contains: it holds whole characters or is invalid.
+            let run_end = inner[special..]
+                .iter()
+                .position(u8::is_ascii)
+                .map_or(inner.len(), |len| special + len);
+            let Ok(run) = std::str::from_utf8(&inner[special..run_end]) else {
+                return false;
+            };
+            bytes.extend_from_slice(run.as_bytes());
+            pos = run_end;
+            continue;
         }
         if inner[special] != b'\\' {
             return false;
@@ -430,13 +446,10 @@ pub fn unescape_str_into(raw: &[u8], out: &mut String) -> bool {
         };
         bytes.push(simple);
     }
-    match String::from_utf8(bytes) {
-        Ok(text) => {
-            *out = text;
-            true
-        }
-        Err(_) => false,
-    }
+    // SAFETY: every byte appended is plain ASCII, a run of non-ASCII bytes
+    // checked above, or a character's UTF-8 encoding.
+    *out = unsafe { String::from_utf8_unchecked(bytes) };
+    true
 }
 
 /// Writes `value` as compact JSON, byte-identical to `serde_json::to_writer`.

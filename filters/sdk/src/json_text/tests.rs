@@ -153,3 +153,41 @@ fn unescape_matches_serde_json() {
     assert!(!unescape_str_into(b"\"raw \x01 control\"", &mut out));
     assert!(!unescape_str_into(b"12", &mut out));
 }
+
+/// UTF-8 is checked only where non-ASCII bytes occur, so every position of
+/// a valid or invalid sequence (in short strings and in the sixteen-byte
+/// blocks of long ones, beside escapes and at either end) must be judged as
+/// `serde_json` judges it.
+#[test]
+fn unescape_checks_utf8_wherever_it_occurs() {
+    let sequences: [&[u8]; 9] = [
+        "é".as_bytes(),
+        "中".as_bytes(),
+        "😀".as_bytes(),
+        b"\xff",
+        b"\xc3",                 // truncated
+        b"\xc0\xaf",             // overlong
+        b"\xed\xa0\x80",         // a surrogate
+        b"\xe4\xb8",             // truncated, three-byte
+        b"\xf0\x9f\x98\x80\x80", // a stray continuation byte after a character
+    ];
+    let mut out = String::new();
+    for filler in [
+        &b"ab"[..],
+        b"abcdefghijklmnopqrstuvwxyz012345",
+        b"a\\nb\\\"c",
+    ] {
+        for sequence in sequences {
+            for at in 0..=filler.len() {
+                let mut raw = b"\"".to_vec();
+                raw.extend_from_slice(&filler[..at]);
+                raw.extend_from_slice(sequence);
+                raw.extend_from_slice(&filler[at..]);
+                raw.push(b'"');
+                let expected = serde_json::from_slice::<String>(&raw).ok();
+                let ours = unescape_str_into(&raw, &mut out).then(|| out.clone());
+                assert_eq!(ours, expected, "{}", String::from_utf8_lossy(&raw));
+            }
+        }
+    }
+}
