@@ -58,6 +58,30 @@ fn skip_plain<const NON_ASCII: bool>(bytes: &[u8], pos: usize) -> usize {
 /// the string never ends. Nothing is validated: a raw control character is
 /// passed over like any other byte.
 pub fn string_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    // A block's escapes are stepped over within its mask, not by scanning
+    // again after each one: strings that hold JSON have one every dozen
+    // bytes.
+    #[cfg(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    ))]
+    while pos + 16 <= bytes.len() {
+        let mut mask = simd::special_mask::<false>(&bytes[pos..pos + 16]);
+        let mut next = pos + 16;
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            match bytes[pos + i] {
+                b'"' => return Some(pos + i + 1),
+                // The escaped byte is the next block's first.
+                b'\\' if i == 15 => next += 1,
+                b'\\' => mask &= !(1 << (i + 1)),
+                // A control byte, passed over.
+                _ => {}
+            }
+        }
+        pos = next;
+    }
     loop {
         pos = skip_plain_string_bytes(bytes, pos);
         match bytes.get(pos)? {
@@ -206,27 +230,33 @@ mod simd {
     };
 
     pub fn find_special<const NON_ASCII: bool>(bytes: &[u8], pos: usize) -> Option<usize> {
-        super::find_in_blocks(bytes, pos, |block| {
-            // SAFETY: SSE2 is part of the x86_64 baseline, and `block` is
-            // sixteen readable bytes; the load has no alignment requirement.
-            unsafe {
-                let chunk = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
-                let control_max = _mm_set1_epi8(0x1f);
-                // max(byte, 0x1f) == 0x1f exactly for the control bytes.
-                let control = _mm_cmpeq_epi8(_mm_max_epu8(chunk, control_max), control_max);
-                let quote = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'"' as i8));
-                let backslash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'\\' as i8));
-                let special =
-                    _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control));
-                // The mask of high bits is the mask of non-ASCII bytes.
-                let non_ascii = if NON_ASCII {
-                    _mm_movemask_epi8(chunk)
-                } else {
-                    0
-                };
-                (special | non_ascii) as u32
-            }
-        })
+        super::find_in_blocks(bytes, pos, special_mask::<NON_ASCII>)
+    }
+
+    /// A bit per special byte (see [`super::skip_plain_string_bytes`]) of
+    /// a sixteen-byte block; with `NON_ASCII`, also per non-ASCII byte.
+    /// (Without SIMD only the lowest bit is exact; see the fallback.)
+    #[inline(always)]
+    pub fn special_mask<const NON_ASCII: bool>(block: &[u8]) -> u32 {
+        assert!(block.len() >= 16);
+        // SAFETY: SSE2 is part of the x86_64 baseline, and `block` has
+        // sixteen readable bytes; the load has no alignment requirement.
+        unsafe {
+            let chunk = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+            let control_max = _mm_set1_epi8(0x1f);
+            // max(byte, 0x1f) == 0x1f exactly for the control bytes.
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(chunk, control_max), control_max);
+            let quote = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'\\' as i8));
+            let special = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control));
+            // The mask of high bits is the mask of non-ASCII bytes.
+            let non_ascii = if NON_ASCII {
+                _mm_movemask_epi8(chunk)
+            } else {
+                0
+            };
+            (special | non_ascii) as u32
+        }
     }
 
     /// A bit per quote, backslash and bracket of a sixteen-byte block.
@@ -256,21 +286,27 @@ mod simd {
     };
 
     pub fn find_special<const NON_ASCII: bool>(bytes: &[u8], pos: usize) -> Option<usize> {
-        super::find_in_blocks(bytes, pos, |block| {
-            // SAFETY: `block` is sixteen readable bytes, and `v128_load` has
-            // no alignment requirement.
-            let chunk = unsafe { v128_load(block.as_ptr().cast::<v128>()) };
-            let special = v128_or(
-                v128_or(
-                    u8x16_eq(chunk, u8x16_splat(b'"')),
-                    u8x16_eq(chunk, u8x16_splat(b'\\')),
-                ),
-                u8x16_lt(chunk, u8x16_splat(0x20)),
-            );
-            // The mask of high bits is the mask of non-ASCII bytes.
-            let non_ascii = if NON_ASCII { u8x16_bitmask(chunk) } else { 0 };
-            u32::from(u8x16_bitmask(special) | non_ascii)
-        })
+        super::find_in_blocks(bytes, pos, special_mask::<NON_ASCII>)
+    }
+
+    /// A bit per special byte (see [`super::skip_plain_string_bytes`]) of
+    /// a sixteen-byte block; with `NON_ASCII`, also per non-ASCII byte.
+    #[inline(always)]
+    pub fn special_mask<const NON_ASCII: bool>(block: &[u8]) -> u32 {
+        assert!(block.len() >= 16);
+        // SAFETY: `block` has sixteen readable bytes, and `v128_load` has no
+        // alignment requirement.
+        let chunk = unsafe { v128_load(block.as_ptr().cast::<v128>()) };
+        let special = v128_or(
+            v128_or(
+                u8x16_eq(chunk, u8x16_splat(b'"')),
+                u8x16_eq(chunk, u8x16_splat(b'\\')),
+            ),
+            u8x16_lt(chunk, u8x16_splat(0x20)),
+        );
+        // The mask of high bits is the mask of non-ASCII bytes.
+        let non_ascii = if NON_ASCII { u8x16_bitmask(chunk) } else { 0 };
+        u32::from(u8x16_bitmask(special) | non_ascii)
     }
 
     /// A bit per quote, backslash and bracket of a sixteen-byte block.
@@ -303,6 +339,13 @@ mod simd {
 mod simd {
     pub fn find_special<const NON_ASCII: bool>(bytes: &[u8], pos: usize) -> Option<usize> {
         super::find_special_in_words::<NON_ASCII>(bytes, pos)
+    }
+
+    /// Without SIMD, only the lowest bit is set: the first special byte of
+    /// the sixteen. Callers that read past the lowest bit are built only
+    /// for targets with SIMD.
+    pub fn special_mask<const NON_ASCII: bool>(block: &[u8]) -> u32 {
+        super::find_special_in_words::<NON_ASCII>(&block[..16], 0).map_or(0, |at| 1 << at)
     }
 }
 
@@ -372,84 +415,139 @@ pub fn hex4(digits: &[u8]) -> Option<u32> {
 }
 
 /// Decodes the JSON string literal `raw` (quotes included) into `out`,
-/// replacing its contents; copies plain runs whole. Returns false, with
-/// `out` unspecified, if `raw` is not a string literal `serde_json` would
-/// read (a bad escape, a lone surrogate, a control character).
+/// replacing its contents. Returns false, with `out` unspecified, if `raw` is
+/// not a string literal `serde_json` would read (a bad escape, a lone
+/// surrogate, a control character, invalid UTF-8).
+///
+/// Strings that hold JSON (a `message` written by another JSON encoder) have
+/// an escape every dozen bytes, so the loop is built around them: each turn
+/// copies sixteen bytes blindly into spare room, keeps as many as come
+/// before the first special byte, and decodes that one, all in one function.
+/// UTF-8 is checked only in the runs of non-ASCII bytes it meets.
 pub fn unescape_str_into(raw: &[u8], out: &mut String) -> bool {
     out.clear();
     let Some(inner) = raw.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")) else {
         return false;
     };
     let mut bytes: Vec<u8> = std::mem::take(out).into_bytes();
-    let mut pos = 0;
-    while pos < inner.len() {
-        // Stopping at non-ASCII bytes too means UTF-8 is checked only where
-        // it occurs, not in a pass over the whole text at the end.
-        let special = skip_plain_ascii_string_bytes(inner, pos);
-        crate::bytes::append(&mut bytes, &inner[pos..special]);
-        if special >= inner.len() {
-            break;
-        }
-        if !inner[special].is_ascii() {
-            // A run of non-ASCII bytes ends at an ASCII one, which no UTF-8
-            // sequence contains: it holds whole characters or is invalid.
-            let run_end = inner[special..]
-                .iter()
-                .position(u8::is_ascii)
-                .map_or(inner.len(), |len| special + len);
-            let Ok(run) = std::str::from_utf8(&inner[special..run_end]) else {
-                return false;
-            };
-            bytes.extend_from_slice(run.as_bytes());
-            pos = run_end;
+    // Decoding never lengthens the text, and sixteen more bytes let the last
+    // block be copied whole too.
+    bytes.reserve(inner.len() + 16);
+    let base = bytes.as_mut_ptr();
+    let (mut src, mut dst) = (0, 0);
+    // Invariant: `dst <= src`, so every write below stays within
+    // `inner.len() + 16` bytes of `base`.
+    while src < inner.len() {
+        let left = inner.len() - src;
+        // The input's last bytes, padded with a plain byte.
+        let mut tail = [b' '; 16];
+        let block = if left >= 16 {
+            &inner[src..src + 16]
+        } else {
+            tail[..left].copy_from_slice(&inner[src..]);
+            &tail[..]
+        };
+        let mask = simd::special_mask::<true>(block);
+        // SAFETY: see the invariant; `block` has sixteen bytes.
+        unsafe { std::ptr::copy_nonoverlapping(block.as_ptr(), base.add(dst), 16) };
+        if mask == 0 {
+            let plain = left.min(16);
+            (src, dst) = (src + plain, dst + plain);
             continue;
         }
-        if inner[special] != b'\\' {
-            return false;
-        }
-        let Some(&kind) = inner.get(special + 1) else {
-            return false;
-        };
-        pos = special + 2;
-        let simple = match kind {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'/' => b'/',
-            b'b' => 0x08,
-            b'f' => 0x0c,
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
-            b'u' => {
-                let hex = |at: usize| inner.get(at..at + 4).and_then(hex4);
-                let Some(mut code) = hex(pos) else {
+        let plain = mask.trailing_zeros() as usize;
+        (src, dst) = (src + plain, dst + plain);
+        let (taken, written) = match inner[src] {
+            b'\\' => {
+                let Some(escape) = decode_escape(inner, src) else {
                     return false;
                 };
-                pos += 4;
-                if (0xD800..0xDC00).contains(&code)
-                    && inner.get(pos..pos + 2) == Some(b"\\u")
-                    && let Some(low) = hex(pos + 2).filter(|l| (0xDC00..0xE000).contains(l))
-                {
-                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-                    pos += 6;
-                }
-                // A surrogate left unpaired is no character; serde_json
-                // refuses it too.
-                let Some(c) = char::from_u32(code) else {
-                    return false;
-                };
-                let mut buf = [0u8; 4];
-                bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                continue;
+                // All four bytes, a fixed-size store: a copy of a length
+                // known only at run time would be a call in WebAssembly.
+                // SAFETY: `dst + 4 <= src + 4`, within the spare sixteen.
+                unsafe { base.add(dst).cast::<[u8; 4]>().write_unaligned(escape.utf8) };
+                (escape.taken, escape.len)
             }
+            byte if !byte.is_ascii() => {
+                // A run of non-ASCII bytes ends at an ASCII one, which no
+                // UTF-8 sequence contains: whole characters, or invalid.
+                let run = inner[src..]
+                    .iter()
+                    .position(u8::is_ascii)
+                    .unwrap_or(inner.len() - src);
+                if std::str::from_utf8(&inner[src..src + run]).is_err() {
+                    return false;
+                }
+                // SAFETY: the run moves no further on than it came from.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(inner.as_ptr().add(src), base.add(dst), run)
+                };
+                (run, run)
+            }
+            // A quote or a control character, which must be escaped.
             _ => return false,
         };
-        bytes.push(simple);
+        (src, dst) = (src + taken, dst + written);
     }
-    // SAFETY: every byte appended is plain ASCII, a run of non-ASCII bytes
-    // checked above, or a character's UTF-8 encoding.
-    *out = unsafe { String::from_utf8_unchecked(bytes) };
+    // SAFETY: the first `dst` bytes were written above. They are plain
+    // ASCII, runs of non-ASCII bytes checked as UTF-8, or the UTF-8 of
+    // decoded escapes.
+    unsafe {
+        bytes.set_len(dst);
+        *out = String::from_utf8_unchecked(bytes);
+    }
     true
+}
+
+/// What one escape decodes to.
+struct Escape {
+    /// The character's UTF-8, in the first `len` bytes.
+    utf8: [u8; 4],
+    len: usize,
+    /// How many input bytes the escape spans.
+    taken: usize,
+}
+
+/// The escape at `at` in a string's body, or `None` if `serde_json` would
+/// refuse it.
+fn decode_escape(inner: &[u8], at: usize) -> Option<Escape> {
+    let simple = match *inner.get(at + 1)? {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        b'/' => b'/',
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        b'u' => return decode_unicode_escape(inner, at),
+        _ => return None,
+    };
+    Some(Escape {
+        utf8: [simple, 0, 0, 0],
+        len: 1,
+        taken: 2,
+    })
+}
+
+/// A `\uXXXX` escape at `at`, or a surrogate pair of two.
+#[cold]
+fn decode_unicode_escape(inner: &[u8], at: usize) -> Option<Escape> {
+    let hex = |at: usize| inner.get(at..at + 4).and_then(hex4);
+    let mut code = hex(at + 2)?;
+    let mut taken = 6;
+    if (0xD800..0xDC00).contains(&code)
+        && inner.get(at + 6..at + 8) == Some(b"\\u")
+        && let Some(low) = hex(at + 8).filter(|l| (0xDC00..0xE000).contains(l))
+    {
+        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+        taken = 12;
+    }
+    // A surrogate left unpaired is no character; serde_json refuses it too.
+    let c = char::from_u32(code)?;
+    let mut utf8 = [0; 4];
+    let len = c.encode_utf8(&mut utf8).len();
+    Some(Escape { utf8, len, taken })
 }
 
 /// Writes `value` as compact JSON, byte-identical to `serde_json::to_writer`.

@@ -27,6 +27,46 @@ fn finds_the_first_special_byte() {
 }
 
 #[test]
+fn finds_where_a_string_ends_with_escapes_in_every_block_position() {
+    fn byte_at_a_time(bytes: &[u8], mut pos: usize) -> Option<usize> {
+        while pos < bytes.len() {
+            match bytes[pos] {
+                b'"' => return Some(pos + 1),
+                b'\\' => pos += 2,
+                _ => pos += 1,
+            }
+        }
+        None
+    }
+    let pieces: [&[u8]; 6] = [b"ab", b"0123456789", br#"\""#, br"\\", b"\x01", br"\u00e9"];
+    let mut state: u32 = 7;
+    let mut next = |bound: usize| {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        (state >> 16) as usize % bound
+    };
+    for _ in 0..2000 {
+        let mut text = b"\"".repeat(next(3));
+        text.extend(std::iter::repeat_n(b'x', next(17)));
+        let start = text.len();
+        for _ in 0..next(20) {
+            text.extend_from_slice(pieces[next(pieces.len())]);
+        }
+        // The closing quote, or not, then more that looks like strings.
+        match next(3) {
+            0 => text.extend_from_slice(br#"" tail "x" \""#),
+            1 => text.push(b'\\'),
+            _ => {}
+        }
+        assert_eq!(
+            string_end(&text, start),
+            byte_at_a_time(&text, start),
+            "{}",
+            String::from_utf8_lossy(&text[start..])
+        );
+    }
+}
+
+#[test]
 fn finds_where_a_string_ends() {
     // Each string's body starts at 1, past its opening quote.
     assert_eq!(string_end(br#""plain" rest"#, 1), Some(7));
@@ -152,6 +192,51 @@ fn unescape_matches_serde_json() {
     assert!(!unescape_str_into(br#""lone \ude00 trail""#, &mut out));
     assert!(!unescape_str_into(b"\"raw \x01 control\"", &mut out));
     assert!(!unescape_str_into(b"12", &mut out));
+}
+
+/// Escapes every few bytes, in every alignment to the sixteen-byte blocks
+/// and at either end, valid and not: always what `serde_json` reads.
+#[test]
+fn unescape_matches_serde_json_on_escape_dense_strings() {
+    let pieces: [&[u8]; 14] = [
+        b"a",
+        b"line ",
+        b"0123456789abcdefghij",
+        br#"\""#,
+        br"\\",
+        br"\n",
+        br"\/",
+        br"\u00e9",
+        br"\ud83d\ude00",
+        "ü".as_bytes(),
+        br"\u0041",
+        // Refused: a bad escape, a lone surrogate, a raw control character.
+        br"\x",
+        br"\udc00",
+        b"\x01",
+    ];
+    let mut state: u32 = 12345;
+    let mut next = |bound: usize| {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        (state >> 16) as usize % bound
+    };
+    let mut out = String::new();
+    for _ in 0..3000 {
+        let mut raw = b"\"".to_vec();
+        for _ in 0..next(24) {
+            // Mostly valid pieces, so that long valid strings occur.
+            let piece = if next(10) == 0 {
+                11 + next(3)
+            } else {
+                next(11)
+            };
+            raw.extend_from_slice(pieces[piece]);
+        }
+        raw.push(b'"');
+        let expected = serde_json::from_slice::<String>(&raw).ok();
+        let ours = unescape_str_into(&raw, &mut out).then(|| out.clone());
+        assert_eq!(ours, expected, "{}", String::from_utf8_lossy(&raw));
+    }
 }
 
 /// UTF-8 is checked only where non-ASCII bytes occur, so every position of
