@@ -58,29 +58,24 @@ fn skip_plain<const NON_ASCII: bool>(bytes: &[u8], pos: usize) -> usize {
 /// the string never ends. Nothing is validated: a raw control character is
 /// passed over like any other byte.
 pub fn string_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
-    // A block's escapes are stepped over within its mask, not by scanning
-    // again after each one: strings that hold JSON have one every dozen
-    // bytes.
+    // Strings that hold JSON have an escape every dozen bytes, so which
+    // quotes are escaped is worked out for a whole block at once, from the
+    // runs of backslashes, instead of stepping from escape to escape.
     #[cfg(any(
         target_arch = "x86_64",
         all(target_arch = "wasm32", target_feature = "simd128")
     ))]
-    while pos + 16 <= bytes.len() {
-        let mut mask = simd::special_mask::<false>(&bytes[pos..pos + 16]);
-        let mut next = pos + 16;
-        while mask != 0 {
-            let i = mask.trailing_zeros() as usize;
-            mask &= mask - 1;
-            match bytes[pos + i] {
-                b'"' => return Some(pos + i + 1),
-                // The escaped byte is the next block's first.
-                b'\\' if i == 15 => next += 1,
-                b'\\' => mask &= !(1 << (i + 1)),
-                // A control byte, passed over.
-                _ => {}
+    {
+        let mut carried_escape = 0;
+        while pos + 16 <= bytes.len() {
+            let (quotes, backslashes) = simd::quote_and_backslash_masks(&bytes[pos..pos + 16]);
+            let closing = quotes & !escaped_bytes(backslashes, &mut carried_escape);
+            if closing != 0 {
+                return Some(pos + closing.trailing_zeros() as usize + 1);
             }
+            pos += 16;
         }
-        pos = next;
+        pos += carried_escape as usize;
     }
     loop {
         pos = skip_plain_string_bytes(bytes, pos);
@@ -90,6 +85,29 @@ pub fn string_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
             _ => pos += 1,
         }
     }
+}
+
+/// The bits of a sixteen-byte block's bytes that a backslash escapes, given
+/// a bit per backslash. A run of backslashes escapes every second byte after
+/// its start, and the byte after it if the run is odd; `carried` is 1 when
+/// the previous block ended in such an odd run (its escape falls on this
+/// block's first byte), and is set for the next block likewise.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+fn escaped_bytes(backslashes: u32, carried: &mut u32) -> u32 {
+    const EVEN: u32 = 0x5555;
+    // A backslash that is itself escaped starts nothing.
+    let backslashes = backslashes & !*carried;
+    let follows_backslash = ((backslashes << 1) | *carried) & 0xffff;
+    // Runs starting on an odd bit; adding each run to its own start carries
+    // past its end, which flips the even/odd sense there.
+    let odd_starts = backslashes & !EVEN & !follows_backslash;
+    let sum = odd_starts + backslashes;
+    *carried = sum >> 16;
+    let even_starts = sum & 0xffff;
+    ((EVEN ^ (even_starts << 1)) & follows_backslash) & 0xffff
 }
 
 /// The index just past the bracket that closes the object or array whose
@@ -259,6 +277,23 @@ mod simd {
         }
     }
 
+    /// A bit per quote and a bit per backslash of a sixteen-byte block.
+    #[inline(always)]
+    pub fn quote_and_backslash_masks(block: &[u8]) -> (u32, u32) {
+        assert!(block.len() >= 16);
+        // SAFETY: SSE2 is part of the x86_64 baseline, and `block` has
+        // sixteen readable bytes; the load has no alignment requirement.
+        unsafe {
+            let chunk = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+            let quote = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'\\' as i8));
+            (
+                _mm_movemask_epi8(quote) as u32,
+                _mm_movemask_epi8(backslash) as u32,
+            )
+        }
+    }
+
     /// A bit per quote, backslash and bracket of a sixteen-byte block.
     #[inline(always)]
     pub fn structure_mask(block: &[u8]) -> u32 {
@@ -307,6 +342,19 @@ mod simd {
         // The mask of high bits is the mask of non-ASCII bytes.
         let non_ascii = if NON_ASCII { u8x16_bitmask(chunk) } else { 0 };
         u32::from(u8x16_bitmask(special) | non_ascii)
+    }
+
+    /// A bit per quote and a bit per backslash of a sixteen-byte block.
+    #[inline(always)]
+    pub fn quote_and_backslash_masks(block: &[u8]) -> (u32, u32) {
+        assert!(block.len() >= 16);
+        // SAFETY: `block` has sixteen readable bytes, and `v128_load` has no
+        // alignment requirement.
+        let chunk = unsafe { v128_load(block.as_ptr().cast::<v128>()) };
+        (
+            u32::from(u8x16_bitmask(u8x16_eq(chunk, u8x16_splat(b'"')))),
+            u32::from(u8x16_bitmask(u8x16_eq(chunk, u8x16_splat(b'\\')))),
+        )
     }
 
     /// A bit per quote, backslash and bracket of a sixteen-byte block.

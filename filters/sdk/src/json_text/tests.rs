@@ -26,6 +26,40 @@ fn finds_the_first_special_byte() {
     assert_eq!(skip_plain_string_bytes("é€😀".as_bytes(), 0), 9);
 }
 
+/// Every arrangement of backslashes in a block, with and without an escape
+/// carried in: the same escaped bytes and carry as stepping byte by byte.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+#[test]
+fn escaped_bytes_agrees_with_stepping_through_the_block() {
+    for backslashes in 0..=0xffff_u32 {
+        for carried_in in [0, 1] {
+            let (mut expected, mut escaping) = (0, carried_in == 1);
+            for bit in 0..16 {
+                if escaping {
+                    expected |= 1 << bit;
+                    escaping = false;
+                } else if backslashes & (1 << bit) != 0 {
+                    escaping = true;
+                }
+            }
+            let mut carried = carried_in;
+            assert_eq!(
+                escaped_bytes(backslashes, &mut carried),
+                expected,
+                "{backslashes:016b} carrying {carried_in}"
+            );
+            assert_eq!(
+                carried,
+                u32::from(escaping),
+                "{backslashes:016b} carrying {carried_in}"
+            );
+        }
+    }
+}
+
 #[test]
 fn finds_where_a_string_ends_with_escapes_in_every_block_position() {
     fn byte_at_a_time(bytes: &[u8], mut pos: usize) -> Option<usize> {
