@@ -18,6 +18,39 @@ fn writes_what_serde_json_writes() {
     );
 }
 
+/// Texts with bytes to escape every few bytes, in every alignment to the
+/// sixteen-byte blocks: written as `serde_json` writes them.
+#[test]
+fn writes_escape_dense_strings_as_serde_json_does() {
+    let pieces = [
+        "a",
+        "line ",
+        "0123456789abcdefghij",
+        "\"",
+        "\\",
+        "\n",
+        "\u{1}",
+        "\u{1f}",
+        "é",
+        "😀",
+        "/",
+    ];
+    let mut state: u32 = 99;
+    let mut next = |bound: usize| {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        (state >> 16) as usize % bound
+    };
+    for _ in 0..3000 {
+        let text: String = (0..next(24)).map(|_| pieces[next(pieces.len())]).collect();
+        let mut ours = b"prefix".to_vec();
+        write_str(&mut ours, &text);
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            format!("prefix{}", serde_json::to_string(&text).unwrap())
+        );
+    }
+}
+
 #[test]
 fn finds_the_first_special_byte() {
     assert_eq!(skip_plain_string_bytes(b"abcdefghijklmnop\"", 0), 16);
