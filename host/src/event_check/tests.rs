@@ -310,3 +310,58 @@ fn checks_utf8_wherever_it_falls_in_a_string() {
         }
     }
 }
+
+/// Strings with escapes every few bytes, valid and not, in every alignment
+/// to the sixteen-byte blocks the validator takes whole when it can: always
+/// the oracle's verdict, and for an accepted key the same duplicate check.
+#[test]
+fn agrees_with_serde_json_on_escape_dense_strings() {
+    let pieces: [&[u8]; 16] = [
+        b"a",
+        b"text ",
+        b"0123456789abcdef",
+        br#"\""#,
+        br"\\",
+        br"\n",
+        br"\/",
+        br"\t",
+        br"\u00e9",
+        br"\ud83d\ude00",
+        "ü".as_bytes(),
+        // Refused: bad escapes, a lone surrogate, a control byte, bad UTF-8.
+        br"\x",
+        br"\U0041",
+        br"\udc00",
+        b"\x01",
+        b"\xff",
+    ];
+    let mut state: u32 = 2024;
+    let mut next = |bound: usize| {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        (state >> 16) as usize % bound
+    };
+    for _ in 0..4000 {
+        let mut string = Vec::new();
+        for _ in 0..next(30) {
+            // Mostly valid pieces, so that long valid strings occur.
+            let piece = if next(12) == 0 {
+                11 + next(5)
+            } else {
+                next(11)
+            };
+            string.extend_from_slice(pieces[piece]);
+        }
+        let pad = "p".repeat(next(16));
+        for event in [
+            [&b"{\"k"[..], pad.as_bytes(), b"\":\"", &string, b"\"}"].concat(),
+            [&b"{\""[..], &string, b"\":1,\"", &string, b"\":2}"].concat(),
+        ] {
+            assert_eq!(
+                check_event(&event).is_ok(),
+                oracle::accepts(&event),
+                "{}",
+                String::from_utf8_lossy(&event)
+            );
+        }
+    }
+}
