@@ -1,4 +1,5 @@
 use super::{check_event, extend_checked};
+use wasmstash_sdk::testing::XorShift;
 use wasmstash_sdk::wire;
 
 /// The reference: serde_json's own parser, with a visitor that refuses a
@@ -335,11 +336,8 @@ fn agrees_with_serde_json_on_escape_dense_strings() {
         b"\x01",
         b"\xff",
     ];
-    let mut state: u32 = 2024;
-    let mut next = |bound: usize| {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        (state >> 16) as usize % bound
-    };
+    let mut rng = XorShift(2024);
+    let mut next = |bound: usize| rng.below(bound);
     for _ in 0..4000 {
         let mut string = Vec::new();
         for _ in 0..next(30) {

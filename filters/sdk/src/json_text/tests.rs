@@ -2,6 +2,7 @@
 //! simple loop it replaces, or `serde_json`.
 
 use super::*;
+use crate::testing::XorShift;
 use serde_json::json;
 
 #[test]
@@ -35,11 +36,8 @@ fn writes_escape_dense_strings_as_serde_json_does() {
         "😀",
         "/",
     ];
-    let mut state: u32 = 99;
-    let mut next = |bound: usize| {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        (state >> 16) as usize % bound
-    };
+    let mut rng = XorShift(99);
+    let mut next = |bound: usize| rng.below(bound);
     for _ in 0..3000 {
         let text: String = (0..next(24)).map(|_| pieces[next(pieces.len())]).collect();
         let mut ours = b"prefix".to_vec();
@@ -106,11 +104,8 @@ fn finds_where_a_string_ends_with_escapes_in_every_block_position() {
         None
     }
     let pieces: [&[u8]; 6] = [b"ab", b"0123456789", br#"\""#, br"\\", b"\x01", br"\u00e9"];
-    let mut state: u32 = 7;
-    let mut next = |bound: usize| {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        (state >> 16) as usize % bound
-    };
+    let mut rng = XorShift(7);
+    let mut next = |bound: usize| rng.below(bound);
     for _ in 0..2000 {
         let mut text = b"\"".repeat(next(3));
         text.extend(std::iter::repeat_n(b'x', next(17)));
@@ -282,11 +277,8 @@ fn unescape_matches_serde_json_on_escape_dense_strings() {
         br"\udc00",
         b"\x01",
     ];
-    let mut state: u32 = 12345;
-    let mut next = |bound: usize| {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        (state >> 16) as usize % bound
-    };
+    let mut rng = XorShift(12345);
+    let mut next = |bound: usize| rng.below(bound);
     let mut out = String::new();
     for _ in 0..3000 {
         let mut raw = b"\"".to_vec();
