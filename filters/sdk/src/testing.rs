@@ -38,6 +38,35 @@ pub fn mangle(rng: &mut XorShift, line: &str, specials: &[char]) -> String {
     chars.into_iter().collect()
 }
 
+/// The body of a JSON string literal (no quotes) of up to 24 pieces, with
+/// an escape every few bytes: text that holds JSON, in every alignment to
+/// the sixteen-byte blocks that fast scanners take whole. About one piece in
+/// ten is one no JSON reader accepts (a bad escape, a lone surrogate, a raw
+/// control byte, a byte that is not UTF-8), so both verdicts occur.
+pub fn escape_dense_string_body(rng: &mut XorShift) -> Vec<u8> {
+    const VALID: [&[u8]; 12] = [
+        b"a",
+        b"text ",
+        b"0123456789abcdefghij",
+        br#"\""#,
+        br"\\",
+        br"\n",
+        br"\/",
+        br"\t",
+        br"\u00e9",
+        br"\ud83d\ude00",
+        "\u{fc}".as_bytes(),
+        b"\x7f",
+    ];
+    const REFUSED: [&[u8]; 5] = [br"\x", br"\U0041", br"\udc00", b"\x01", b"\xff"];
+    let mut body = Vec::new();
+    for _ in 0..rng.below(25) {
+        let pieces: &[&[u8]] = if rng.below(10) == 0 { &REFUSED } else { &VALID };
+        body.extend_from_slice(pieces[rng.below(pieces.len())]);
+    }
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

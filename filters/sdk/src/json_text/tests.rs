@@ -2,7 +2,7 @@
 //! simple loop it replaces, or `serde_json`.
 
 use super::*;
-use crate::testing::XorShift;
+use crate::testing::{XorShift, escape_dense_string_body};
 use serde_json::json;
 
 #[test]
@@ -260,38 +260,10 @@ fn unescape_matches_serde_json() {
 /// and at either end, valid and not: always what `serde_json` reads.
 #[test]
 fn unescape_matches_serde_json_on_escape_dense_strings() {
-    let pieces: [&[u8]; 14] = [
-        b"a",
-        b"line ",
-        b"0123456789abcdefghij",
-        br#"\""#,
-        br"\\",
-        br"\n",
-        br"\/",
-        br"\u00e9",
-        br"\ud83d\ude00",
-        "ü".as_bytes(),
-        br"\u0041",
-        // Refused: a bad escape, a lone surrogate, a raw control character.
-        br"\x",
-        br"\udc00",
-        b"\x01",
-    ];
     let mut rng = XorShift(12345);
-    let mut next = |bound: usize| rng.below(bound);
     let mut out = String::new();
     for _ in 0..3000 {
-        let mut raw = b"\"".to_vec();
-        for _ in 0..next(24) {
-            // Mostly valid pieces, so that long valid strings occur.
-            let piece = if next(10) == 0 {
-                11 + next(3)
-            } else {
-                next(11)
-            };
-            raw.extend_from_slice(pieces[piece]);
-        }
-        raw.push(b'"');
+        let raw = [&b"\""[..], &escape_dense_string_body(&mut rng), b"\""].concat();
         let expected = serde_json::from_slice::<String>(&raw).ok();
         let ours = unescape_str_into(&raw, &mut out).then(|| out.clone());
         assert_eq!(ours, expected, "{}", String::from_utf8_lossy(&raw));
