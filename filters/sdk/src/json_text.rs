@@ -56,6 +56,30 @@ fn skip_plain<const NON_ASCII: bool>(bytes: &[u8], pos: usize) -> usize {
     found.unwrap_or(end.max(pos))
 }
 
+/// A bit per byte of `stride` at which [`skip_plain_ascii_string_bytes`]
+/// would stop: a quote, backslash, control character or non-ASCII byte. A
+/// validator reads a string that holds many of them from this mask, instead
+/// of searching again past each one.
+#[inline]
+pub fn ascii_string_specials(stride: &[u8; 64]) -> u64 {
+    #[cfg(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    ))]
+    {
+        stride_mask(stride, simd::special_mask::<true>)
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
+    {
+        (stride.iter().enumerate())
+            .filter(|&(_, &byte)| is_special(byte) || !byte.is_ascii())
+            .fold(0, |mask, (i, _)| mask | 1 << i)
+    }
+}
+
 /// The index just past the closing quote of the string whose body starts at
 /// `pos` (just past its opening quote), stepping over escapes; `None` if
 /// the string never ends. Nothing is validated: a raw control character is
@@ -63,20 +87,33 @@ fn skip_plain<const NON_ASCII: bool>(bytes: &[u8], pos: usize) -> usize {
 pub fn string_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
     // Strings that hold JSON have an escape every dozen bytes, so which
     // quotes are escaped is worked out for a whole block at once, from the
-    // runs of backslashes, instead of stepping from escape to escape.
+    // runs of backslashes, instead of stepping from escape to escape. Keys
+    // and most values end within their first sixteen bytes; longer strings
+    // go on in strides of four blocks, whose masks are joined so that the
+    // carry, a chain from one step to the next, is worked out once per
+    // stride.
     #[cfg(any(
         target_arch = "x86_64",
         all(target_arch = "wasm32", target_feature = "simd128")
     ))]
     {
         let mut carried_escape = 0;
-        while pos + 16 <= bytes.len() {
-            let (quotes, backslashes) = simd::quote_and_backslash_masks(&bytes[pos..pos + 16]);
-            let closing = quotes & !escaped_bytes(backslashes, &mut carried_escape);
+        let mut stride = 16;
+        while pos + stride <= bytes.len() {
+            let closing = if stride == 16 {
+                let (quotes, backslashes) = simd::quote_and_backslash_masks(&bytes[pos..]);
+                u64::from(quotes) & !escaped_bytes::<16>(backslashes.into(), &mut carried_escape)
+            } else {
+                let stride = &bytes[pos..pos + 64];
+                let quotes = stride_mask(stride, |b| simd::quote_and_backslash_masks(b).0);
+                let backslashes = stride_mask(stride, |b| simd::quote_and_backslash_masks(b).1);
+                quotes & !escaped_bytes::<64>(backslashes, &mut carried_escape)
+            };
             if closing != 0 {
                 return Some(pos + closing.trailing_zeros() as usize + 1);
             }
-            pos += 16;
+            pos += stride;
+            stride = if pos + 64 <= bytes.len() { 64 } else { 16 };
         }
         pos += carried_escape as usize;
     }
@@ -90,28 +127,50 @@ pub fn string_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
     }
 }
 
-/// The bits of a sixteen-byte block's bytes that a backslash escapes, given
-/// a bit per backslash. A run of backslashes escapes every second byte after
-/// its start, and the byte after it if the run is odd; `carried` is 1 when
-/// the previous block ended in such an odd run (its escape falls on this
-/// block's first byte), and is set for the next block likewise. (The
-/// carry trick is the one simdjson made known; here on sixteen bits.)
+/// One mask over a stride of four sixteen-byte blocks: `mask_of` applied
+/// to each block, joined.
 #[cfg(any(
     target_arch = "x86_64",
     all(target_arch = "wasm32", target_feature = "simd128")
 ))]
-fn escaped_bytes(backslashes: u32, carried: &mut u32) -> u32 {
-    const EVEN: u32 = 0x5555;
+#[inline(always)]
+fn stride_mask(stride: &[u8], mask_of: impl Fn(&[u8]) -> u32) -> u64 {
+    let block = |i: usize| u64::from(mask_of(&stride[16 * i..16 * i + 16])) << (16 * i);
+    block(0) | block(1) | block(2) | block(3)
+}
+
+/// The bits of a block's bytes that a backslash escapes, given a bit per
+/// backslash; the block is `BITS` bytes (16 or 64). A run of backslashes
+/// escapes every second byte after its start, and the byte after it if the
+/// run is odd; `carried` is 1 when the previous block ended in such an odd
+/// run (its escape falls on this block's first byte), and is set for the
+/// next block likewise. (The carry trick is the one simdjson made known.)
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+#[inline(always)]
+fn escaped_bytes<const BITS: u32>(backslashes: u64, carried: &mut u64) -> u64 {
+    let block = if BITS == 64 {
+        u64::MAX
+    } else {
+        (1 << BITS) - 1
+    };
+    let even = 0x5555_5555_5555_5555 & block;
     // A backslash that is itself escaped starts nothing.
     let backslashes = backslashes & !*carried;
-    let follows_backslash = ((backslashes << 1) | *carried) & 0xffff;
+    let follows_backslash = ((backslashes << 1) | *carried) & block;
     // Runs starting on an odd bit; adding each run to its own start carries
     // past its end, which flips the even/odd sense there.
-    let odd_starts = backslashes & !EVEN & !follows_backslash;
-    let sum = odd_starts + backslashes;
-    *carried = sum >> 16;
-    let even_starts = sum & 0xffff;
-    ((EVEN ^ (even_starts << 1)) & follows_backslash) & 0xffff
+    let odd_starts = backslashes & !even & !follows_backslash;
+    let (sum, overflowed) = odd_starts.overflowing_add(backslashes);
+    *carried = if BITS == 64 {
+        u64::from(overflowed)
+    } else {
+        sum >> BITS
+    };
+    let even_starts = sum & block;
+    ((even ^ (even_starts << 1)) & follows_backslash) & block
 }
 
 /// The index just past the bracket that closes the object or array whose
@@ -427,31 +486,58 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let mut start = 0;
+    // `start` is the first byte not yet written, `pos` the first not yet
+    // searched for a byte to escape.
+    let (mut start, mut pos) = (0, 0);
+    // A long string is searched four blocks at a time, and every escape in
+    // them is written from the stride's mask: in a string holding JSON,
+    // a search per escape would stop every dozen bytes.
+    #[cfg(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    ))]
+    while pos + 64 <= bytes.len() {
+        let mut specials = stride_mask(&bytes[pos..pos + 64], simd::special_mask::<false>);
+        while specials != 0 {
+            let at = pos + specials.trailing_zeros() as usize;
+            crate::bytes::append(out, &bytes[start..at]);
+            write_escape(out, bytes[at]);
+            start = at + 1;
+            specials &= specials - 1;
+        }
+        pos += 64;
+    }
     loop {
-        let special = skip_plain_string_bytes(bytes, start);
+        let special = skip_plain_string_bytes(bytes, pos);
         crate::bytes::append(out, &bytes[start..special]);
         let Some(&byte) = bytes.get(special) else {
             break;
         };
-        match byte {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            control => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(control >> 4) as usize]);
-                out.push(HEX[(control & 0xf) as usize]);
-            }
-        }
+        write_escape(out, byte);
         start = special + 1;
+        pos = start;
     }
     out.push(b'"');
+}
+
+/// Writes the escape of `byte`, a quote, backslash or control character.
+#[inline(always)]
+fn write_escape(out: &mut Vec<u8>, byte: u8) {
+    match byte {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        control => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(control >> 4) as usize]);
+            out.push(HEX[(control & 0xf) as usize]);
+        }
+    }
 }
 
 /// The code unit that the four hex digits of a `\uXXXX` escape spell, if

@@ -9,12 +9,17 @@
 pub struct XorShift(pub u64);
 
 impl XorShift {
-    /// A number in `0..n` (`n` must be at least 1).
-    pub fn below(&mut self, n: usize) -> usize {
+    /// The next 64 random bits.
+    pub fn bits(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
+        self.0
+    }
+
+    /// A number in `0..n` (`n` must be at least 1).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.bits() % n as u64) as usize
     }
 }
 

@@ -20,7 +20,8 @@ fn writes_what_serde_json_writes() {
 }
 
 /// Texts with bytes to escape every few bytes, in every alignment to the
-/// sixteen-byte blocks: written as `serde_json` writes them.
+/// sixteen-byte blocks and over several strides of four blocks: written as
+/// `serde_json` writes them.
 #[test]
 fn writes_escape_dense_strings_as_serde_json_does() {
     let pieces = [
@@ -39,7 +40,7 @@ fn writes_escape_dense_strings_as_serde_json_does() {
     let mut rng = XorShift(99);
     let mut next = |bound: usize| rng.below(bound);
     for _ in 0..3000 {
-        let text: String = (0..next(24)).map(|_| pieces[next(pieces.len())]).collect();
+        let text: String = (0..next(80)).map(|_| pieces[next(pieces.len())]).collect();
         let mut ours = b"prefix".to_vec();
         write_str(&mut ours, &text);
         assert_eq!(
@@ -65,7 +66,7 @@ fn finds_the_first_special_byte() {
 ))]
 #[test]
 fn escaped_bytes_agrees_with_stepping_through_the_block() {
-    for backslashes in 0..=0xffff_u32 {
+    for backslashes in 0..=0xffff_u64 {
         for carried_in in [0, 1] {
             let (mut expected, mut escaping) = (0, carried_in == 1);
             for bit in 0..16 {
@@ -78,14 +79,50 @@ fn escaped_bytes_agrees_with_stepping_through_the_block() {
             }
             let mut carried = carried_in;
             assert_eq!(
-                escaped_bytes(backslashes, &mut carried),
+                escaped_bytes::<16>(backslashes, &mut carried),
                 expected,
                 "{backslashes:016b} carrying {carried_in}"
             );
             assert_eq!(
                 carried,
-                u32::from(escaping),
+                u64::from(escaping),
                 "{backslashes:016b} carrying {carried_in}"
+            );
+        }
+    }
+}
+
+/// A stride of four blocks gives what the four blocks give one after
+/// another, carry included, which the test above pins down per block.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+#[test]
+fn escaped_bytes_of_a_stride_agrees_with_its_blocks_in_turn() {
+    let mut rng = XorShift(0x5eed_0064);
+    for round in 0..200_000 {
+        // Sparse, dense and run-heavy arrangements alike.
+        let backslashes = match round % 3 {
+            0 => rng.bits(),
+            1 => rng.bits() & rng.bits(),
+            _ => rng.bits() | rng.bits(),
+        };
+        for carried_in in [0, 1] {
+            let (mut expected, mut carried_by_blocks) = (0, carried_in);
+            for i in 0..4 {
+                let block = (backslashes >> (16 * i)) & 0xffff;
+                expected |= escaped_bytes::<16>(block, &mut carried_by_blocks) << (16 * i);
+            }
+            let mut carried = carried_in;
+            assert_eq!(
+                escaped_bytes::<64>(backslashes, &mut carried),
+                expected,
+                "{backslashes:064b} carrying {carried_in}"
+            );
+            assert_eq!(
+                carried, carried_by_blocks,
+                "{backslashes:064b} carrying {carried_in}"
             );
         }
     }
@@ -106,11 +143,13 @@ fn finds_where_a_string_ends_with_escapes_in_every_block_position() {
     let pieces: [&[u8]; 6] = [b"ab", b"0123456789", br#"\""#, br"\\", b"\x01", br"\u00e9"];
     let mut rng = XorShift(7);
     let mut next = |bound: usize| rng.below(bound);
-    for _ in 0..2000 {
+    // Up to 60 pieces, so that strings run over several strides of four
+    // blocks, with runs of backslashes across their edges.
+    for _ in 0..5000 {
         let mut text = b"\"".repeat(next(3));
         text.extend(std::iter::repeat_n(b'x', next(17)));
         let start = text.len();
-        for _ in 0..next(20) {
+        for _ in 0..next(60) {
             text.extend_from_slice(pieces[next(pieces.len())]);
         }
         // The closing quote, or not, then more that looks like strings.
