@@ -314,16 +314,44 @@ fn checks_utf8_wherever_it_falls_in_a_string() {
 
 /// Strings with escapes every few bytes, valid and not, in every alignment
 /// to the sixteen-byte blocks of the string scans, as values and as keys:
-/// always the oracle's verdict.
+/// always the oracle's verdict. Long ones, with more of the event after
+/// them, are read in strides of 64 bytes past their first escape.
 #[test]
 fn agrees_with_serde_json_on_escape_dense_strings() {
     let mut rng = XorShift(2024);
+    let after = format!(",\"after\":\"{}\"", "x".repeat(64));
     for _ in 0..4000 {
         let string = escape_dense_string_body(&mut rng);
+        let long = [
+            escape_dense_string_body(&mut rng),
+            string.clone(),
+            escape_dense_string_body(&mut rng),
+        ]
+        .concat();
         let pad = "p".repeat(rng.below(16));
         for event in [
             [&b"{\"k"[..], pad.as_bytes(), b"\":\"", &string, b"\"}"].concat(),
             [&b"{\""[..], &string, b"\":1,\"", &string, b"\":2}"].concat(),
+            [
+                &b"{\"k"[..],
+                pad.as_bytes(),
+                b"\":\"",
+                &long,
+                b"\"",
+                after.as_bytes(),
+                b"}",
+            ]
+            .concat(),
+            [
+                &b"{\""[..],
+                &long,
+                b"\":1",
+                after.as_bytes(),
+                b",\"",
+                &long,
+                b"\":2}",
+            ]
+            .concat(),
         ] {
             assert_eq!(
                 check_event(&event).is_ok(),
