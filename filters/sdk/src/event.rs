@@ -466,12 +466,13 @@ impl<'a> Event<'a> {
     /// A template without references (most tags and field names) comes back
     /// borrowed, with nothing allocated.
     pub fn sprintf<'t>(&self, template: &'t str) -> Cow<'t, str> {
-        if find_reference(template).is_none() {
+        let Some(first) = find_reference(template) else {
             return Cow::Borrowed(template);
-        }
+        };
         let mut out = String::with_capacity(template.len());
         let mut rest = template;
-        while let Some(start) = find_reference(rest) {
+        let mut next = Some(first);
+        while let Some(start) = next {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let Some(end) = after.find('}') else {
@@ -485,6 +486,7 @@ impl<'a> Event<'a> {
                 Some(other) => out.push_str(&other.to_string()),
             }
             rest = &after[end + 1..];
+            next = find_reference(rest);
         }
         out.push_str(rest);
         Cow::Owned(out)
