@@ -22,8 +22,7 @@ pub struct Shape {
     tops: Vec<Node>,
     /// Capture plan index -> (top index, leaf index).
     plans: Vec<Target>,
-    leaf_count: usize,
-    node_count: usize,
+    count: Count,
     /// False when one target lies inside another (`a` and `[a][b]`); such
     /// expressions always take the event-API path.
     direct: bool,
@@ -67,6 +66,31 @@ enum Kind {
     Object(Vec<Node>),
 }
 
+/// How many nodes and leaves a shape has; each new one is numbered with
+/// the count before it.
+#[derive(Default)]
+struct Count {
+    nodes: usize,
+    leaves: usize,
+}
+
+/// The index of the node `key` among `nodes`, added if missing: a leaf if
+/// it ends the path, else an object.
+fn child_of(nodes: &mut Vec<Node>, key: &str, ends_path: bool, count: &mut Count) -> usize {
+    if let Some(i) = nodes.iter().position(|n| n.key == key) {
+        return i;
+    }
+    let kind = if ends_path {
+        count.leaves += 1;
+        Kind::Leaf(count.leaves - 1)
+    } else {
+        Kind::Object(Vec::new())
+    };
+    count.nodes += 1;
+    nodes.push(Node::new(count.nodes - 1, key, kind));
+    nodes.len() - 1
+}
+
 /// A captured value with its text as a span of the input, so the leaves can
 /// live across events without borrowing.
 #[derive(Clone, Copy)]
@@ -103,8 +127,7 @@ impl Shape {
         let mut shape = Shape {
             tops: Vec::new(),
             plans: Vec::new(),
-            leaf_count: 0,
-            node_count: 0,
+            count: Count::default(),
             direct: true,
         };
         for (field, overwrite) in targets {
@@ -125,50 +148,28 @@ impl Shape {
     /// Finds or adds the leaf for a path, listing the nodes on the way in
     /// `path`; marks the shape indirect on a leaf/object clash.
     fn place(&mut self, segments: &[&str], path: &mut Vec<usize>) -> (usize, usize) {
-        let top = match self.tops.iter().position(|n| n.key == segments[0]) {
-            Some(i) => i,
-            None => {
-                self.node_count += 1;
-                let id = self.node_count - 1;
-                self.tops
-                    .push(Node::new(id, segments[0], Kind::Object(Vec::new())));
-                if segments.len() == 1 {
-                    self.tops.last_mut().unwrap().kind = Kind::Leaf(self.leaf_count);
-                    self.leaf_count += 1;
-                    path.push(id);
-                    return (self.tops.len() - 1, self.leaf_count - 1);
-                }
-                self.tops.len() - 1
-            }
-        };
-        let mut node = &mut self.tops[top];
+        let Shape {
+            tops,
+            count,
+            direct,
+            ..
+        } = self;
+        let top = child_of(tops, segments[0], segments.len() == 1, count);
+        let mut node = &mut tops[top];
         path.push(node.id);
         for (depth, segment) in segments.iter().enumerate().skip(1) {
             let Kind::Object(children) = &mut node.kind else {
-                self.direct = false;
+                *direct = false;
                 return (top, usize::MAX);
             };
-            let index = match children.iter().position(|n| n.key == *segment) {
-                Some(i) => i,
-                None => {
-                    let kind = if depth + 1 == segments.len() {
-                        self.leaf_count += 1;
-                        Kind::Leaf(self.leaf_count - 1)
-                    } else {
-                        Kind::Object(Vec::new())
-                    };
-                    self.node_count += 1;
-                    children.push(Node::new(self.node_count - 1, segment, kind));
-                    children.len() - 1
-                }
-            };
+            let index = child_of(children, segment, depth + 1 == segments.len(), count);
             node = &mut children[index];
             path.push(node.id);
         }
         match node.kind {
             Kind::Leaf(leaf) => (top, leaf),
             Kind::Object(_) => {
-                self.direct = false;
+                *direct = false;
                 (top, usize::MAX)
             }
         }
@@ -176,9 +177,9 @@ impl Shape {
 
     pub fn begin(&self, event: &Event, scratch: &mut Scratch) {
         scratch.leaves.clear();
-        scratch.leaves.resize(self.leaf_count, Leaf::Empty);
+        scratch.leaves.resize(self.count.leaves, Leaf::Empty);
         scratch.filled.clear();
-        scratch.filled.resize(self.node_count, false);
+        scratch.filled.resize(self.count.nodes, false);
         scratch.present.clear();
         scratch.present.extend(
             self.tops
