@@ -11,7 +11,7 @@ use std::cell::OnceCell;
 
 use serde_json::{Map, Value};
 
-use crate::field_ref;
+use crate::field_ref::FieldPath;
 use crate::json_text::{self, write_value};
 use crate::scan;
 
@@ -225,16 +225,16 @@ impl<'a> Event<'a> {
     }
 
     /// The value at `field`, if present.
-    pub fn get(&self, field: &str) -> Option<&Value> {
-        let mut segments = field_ref::segments(field);
+    pub fn get(&self, field: &(impl FieldPath + ?Sized)) -> Option<&Value> {
+        let mut segments = field.segments();
         let top = &self.fields[self.position(segments.next()?)?];
         segments.try_fold(top.value.value(), child)
     }
 
     /// The string at `field`, if present and a string. A top-level string with
     /// no escapes is returned straight from the input bytes, without parsing.
-    pub fn get_str(&self, field: &str) -> Option<&str> {
-        let mut segments = field_ref::segments(field);
+    pub fn get_str(&self, field: &(impl FieldPath + ?Sized)) -> Option<&str> {
+        let mut segments = field.segments();
         let top = &self.fields[self.position(segments.next()?)?];
         let nested = segments.clone().next().is_some();
         if let (false, Slot::Raw { bytes, parsed }) = (nested, &top.value)
@@ -254,8 +254,8 @@ impl<'a> Event<'a> {
     /// returns true, or returns false if it is absent or not a string. A
     /// top-level string is decoded straight from the input bytes, without
     /// building a `Value`: for filters that read one text field per event.
-    pub fn read_str_into(&self, field: &str, out: &mut String) -> bool {
-        let mut segments = field_ref::segments(field);
+    pub fn read_str_into(&self, field: &(impl FieldPath + ?Sized), out: &mut String) -> bool {
+        let mut segments = field.segments();
         let nested = segments.clone().nth(1).is_some();
         if !nested
             && let Some(index) = segments.next().and_then(|top| self.position(top))
@@ -276,14 +276,14 @@ impl<'a> Event<'a> {
     }
 
     /// Whether `field` is present (even if its value is `null`).
-    pub fn contains(&self, field: &str) -> bool {
+    pub fn contains(&self, field: &(impl FieldPath + ?Sized)) -> bool {
         self.get(field).is_some()
     }
 
     /// A mutable reference to the value at `field`, if present. The event
     /// counts as changed from here on.
-    pub fn get_mut(&mut self, field: &str) -> Option<&mut Value> {
-        let mut segments = field_ref::segments(field);
+    pub fn get_mut(&mut self, field: &(impl FieldPath + ?Sized)) -> Option<&mut Value> {
+        let mut segments = field.segments();
         let index = self.position(segments.next()?)?;
         self.changed = true;
         segments.try_fold(self.fields[index].value.value_mut(), child_mut)
@@ -292,8 +292,8 @@ impl<'a> Event<'a> {
     /// Sets `field` to `value`, creating objects along a nested path. An
     /// intermediate value that is not an object is replaced by one, as the
     /// path says it must be an object.
-    pub fn set(&mut self, field: &str, value: impl Into<Value>) {
-        let mut segments = field_ref::segments(field);
+    pub fn set(&mut self, field: &(impl FieldPath + ?Sized), value: impl Into<Value>) {
+        let mut segments = field.segments();
         let Some(top) = segments.next() else { return };
         let mut slot = self.top_level_mut(top);
         for segment in segments {
@@ -361,8 +361,8 @@ impl<'a> Event<'a> {
     }
 
     /// Removes `field` and returns its value, if it was present.
-    pub fn remove(&mut self, field: &str) -> Option<Value> {
-        let segments: Vec<&str> = field_ref::segments(field).collect();
+    pub fn remove(&mut self, field: &(impl FieldPath + ?Sized)) -> Option<Value> {
+        let segments: Vec<&str> = field.segments().collect();
         let (last, parents) = segments.split_last()?;
         if parents.is_empty() {
             let index = self.position(last)?;

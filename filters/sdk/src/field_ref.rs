@@ -17,6 +17,78 @@ pub fn segments(reference: &str) -> Segments<'_> {
     }
 }
 
+/// A field reference as the [`Event`](crate::Event) methods take it: as
+/// text (`"message"`, `"[http][request][method]"`), split into segments at
+/// each use, or as a [`FieldRef`], split once.
+pub trait FieldPath {
+    /// The path's segments, outermost first.
+    type Segments<'s>: Iterator<Item = &'s str> + Clone
+    where
+        Self: 's;
+
+    fn segments(&self) -> Self::Segments<'_>;
+}
+
+impl FieldPath for str {
+    type Segments<'s> = Segments<'s>;
+
+    fn segments(&self) -> Segments<'_> {
+        segments(self)
+    }
+}
+
+impl FieldPath for String {
+    type Segments<'s> = Segments<'s>;
+
+    fn segments(&self) -> Segments<'_> {
+        segments(self)
+    }
+}
+
+impl FieldPath for std::borrow::Cow<'_, str> {
+    type Segments<'s>
+        = Segments<'s>
+    where
+        Self: 's;
+
+    fn segments(&self) -> Segments<'_> {
+        segments(self)
+    }
+}
+
+/// A field reference split into its segments once, for a filter that names
+/// the same field on every event (a field from its config): a lookup then
+/// starts at the segments instead of finding the brackets again, which in
+/// WebAssembly is a loop per reference per event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldRef {
+    text: String,
+    segments: Vec<String>,
+}
+
+impl FieldRef {
+    /// Splits `reference` as [`segments`] does.
+    pub fn new(reference: &str) -> FieldRef {
+        FieldRef {
+            text: reference.to_owned(),
+            segments: segments(reference).map(str::to_owned).collect(),
+        }
+    }
+
+    /// The reference as it was written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl FieldPath for FieldRef {
+    type Segments<'s> = std::iter::Map<std::slice::Iter<'s, String>, fn(&String) -> &str>;
+
+    fn segments(&self) -> Self::Segments<'_> {
+        self.segments.iter().map(String::as_str)
+    }
+}
+
 /// Checks a field reference as Logstash's config loader would.
 pub fn validate(reference: &str) -> Result<(), String> {
     if reference.is_empty() {
@@ -132,5 +204,17 @@ mod tests {
         assert!(validate("").is_err());
         assert!(validate("[a][b]").is_ok());
         assert!(validate("host.name").is_ok());
+    }
+
+    #[test]
+    fn a_field_ref_has_the_segments_of_its_text() {
+        for reference in ["message", "[a]", "[a b][0]", "[a][b", "[]", "[a]x[b]", ""] {
+            let parsed = FieldRef::new(reference);
+            assert_eq!(
+                parsed.segments().collect::<Vec<_>>(),
+                split(reference),
+                "{reference}"
+            );
+        }
     }
 }

@@ -107,6 +107,27 @@ fn nested_references_get_set_and_remove() {
     );
 }
 
+/// The same reads and changes, naming fields by text and by `FieldRef`,
+/// give the same answers and the same event.
+#[test]
+fn field_refs_name_the_same_fields_as_text() {
+    use crate::field_ref::FieldRef;
+    let input = br#"{"http":{"response":{"status_code":200}},"a":[5,6],"[x":1}"#;
+    let mut by_text = Event::parse(input).unwrap();
+    let mut by_ref = Event::parse(input).unwrap();
+    for text in ["[http][response][status_code]", "[a][1]", "[x", "missing"] {
+        let field = FieldRef::new(text);
+        assert_eq!(by_text.get(text), by_ref.get(&field), "{text}");
+        assert_eq!(by_text.contains(text), by_ref.contains(&field), "{text}");
+    }
+    by_text.set("[http][request][method]", "GET");
+    by_ref.set(&FieldRef::new("[http][request][method]"), "GET");
+    let removed = by_text.remove("[http][response]");
+    assert_eq!(by_ref.remove(&FieldRef::new("[http][response]")), removed);
+    assert_eq!(by_text.to_json(), by_ref.to_json());
+    assert_eq!(FieldRef::new("[a][b]").as_str(), "[a][b]");
+}
+
 #[test]
 fn a_miss_does_not_mark_the_event_changed() {
     let mut event = Event::parse(br#"{"a":{"b":1}}"#).unwrap();
