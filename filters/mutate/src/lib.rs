@@ -13,8 +13,9 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::Map;
+use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef};
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::{field_ref, text_case};
+use wasmstash_sdk::text_case;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -61,16 +62,48 @@ enum Conversion {
 
 type Pairs = Vec<(String, String)>;
 
+/// A text from the config that may hold `%{field}` references, filled in
+/// per event. One without any is used as written, with no search for them
+/// per event.
+enum Template {
+    Fixed(String),
+    Sprintf(String),
+}
+
+impl Template {
+    fn new(text: String) -> Template {
+        if text.contains("%{") {
+            Template::Sprintf(text)
+        } else {
+            Template::Fixed(text)
+        }
+    }
+
+    fn render<'t>(&'t self, event: &Event) -> Cow<'t, str> {
+        match self {
+            Template::Fixed(text) => Cow::Borrowed(text),
+            Template::Sprintf(template) => event.sprintf(template),
+        }
+    }
+}
+
+/// A field name from the config: split into its path once, unless it holds
+/// `%{field}` references and so may name another field on each event.
+enum FieldName {
+    Fixed(FieldRef),
+    Sprintf(String),
+}
+
 pub struct Mutate {
-    rename: Pairs,
-    update: Pairs,
-    replace: Pairs,
-    convert: Vec<(String, Conversion)>,
-    uppercase: Vec<String>,
-    lowercase: Vec<String>,
-    strip: Vec<String>,
-    copy: Pairs,
-    add_field: Pairs,
+    rename: Vec<(FieldRef, FieldRef)>,
+    update: Vec<(FieldRef, Template)>,
+    replace: Vec<(FieldRef, Template)>,
+    convert: Vec<(FieldRef, Conversion)>,
+    uppercase: Vec<FieldRef>,
+    lowercase: Vec<FieldRef>,
+    strip: Vec<FieldRef>,
+    copy: Vec<(FieldRef, FieldRef)>,
+    add_field: Vec<(FieldName, Template)>,
     remove_field: Vec<String>,
     add_tag: Vec<String>,
     remove_tag: Vec<String>,
@@ -92,11 +125,32 @@ fn pairs(option: &str, map: Map<String, Value>) -> Result<Pairs, String> {
         .collect()
 }
 
-fn fields(option: &str, list: Vec<String>) -> Result<Vec<String>, String> {
-    for field in &list {
-        field_ref::validate(field).map_err(|e| format!("{option}: {e}"))?;
-    }
-    Ok(list)
+fn fields(option: &str, list: Vec<String>) -> Result<Vec<FieldRef>, String> {
+    list.iter()
+        .map(|field| {
+            field_ref::validate(field).map_err(|e| format!("{option}: {e}"))?;
+            Ok(FieldRef::new(field))
+        })
+        .collect()
+}
+
+/// `pairs` whose values are fields too (`rename` and `copy`), checked as such.
+fn field_pairs(option: &str, map: Map<String, Value>) -> Result<Vec<(FieldRef, FieldRef)>, String> {
+    pairs(option, map)?
+        .into_iter()
+        .map(|(from, to)| {
+            field_ref::validate(&to).map_err(|e| format!("{option}: {e}"))?;
+            Ok((FieldRef::new(&from), FieldRef::new(&to)))
+        })
+        .collect()
+}
+
+/// `pairs` of a field and a template (`update` and `replace`).
+fn templates(option: &str, map: Map<String, Value>) -> Result<Vec<(FieldRef, Template)>, String> {
+    Ok(pairs(option, map)?
+        .into_iter()
+        .map(|(field, template)| (FieldRef::new(&field), Template::new(template)))
+        .collect())
 }
 
 impl Filter for Mutate {
@@ -117,27 +171,29 @@ impl Filter for Mutate {
                         ));
                     }
                 };
-                Ok((field, conversion))
+                Ok((FieldRef::new(&field), conversion))
             })
             .collect::<Result<_, String>>()?;
-        let rename = pairs("rename", config.rename)?;
-        for (_, to) in &rename {
-            field_ref::validate(to).map_err(|e| format!("rename: {e}"))?;
-        }
-        let copy = pairs("copy", config.copy)?;
-        for (_, to) in &copy {
-            field_ref::validate(to).map_err(|e| format!("copy: {e}"))?;
-        }
+        let add_field = pairs("add_field", config.add_field)?
+            .into_iter()
+            .map(|(field, value)| {
+                let name = match Template::new(field) {
+                    Template::Fixed(field) => FieldName::Fixed(FieldRef::new(&field)),
+                    Template::Sprintf(field) => FieldName::Sprintf(field),
+                };
+                (name, Template::new(value))
+            })
+            .collect();
         Ok(Mutate {
-            rename,
-            update: pairs("update", config.update)?,
-            replace: pairs("replace", config.replace)?,
+            rename: field_pairs("rename", config.rename)?,
+            update: templates("update", config.update)?,
+            replace: templates("replace", config.replace)?,
             convert,
             uppercase: fields("uppercase", config.uppercase)?,
             lowercase: fields("lowercase", config.lowercase)?,
             strip: fields("strip", config.strip)?,
-            copy,
-            add_field: pairs("add_field", config.add_field)?,
+            copy: field_pairs("copy", config.copy)?,
+            add_field,
             remove_field: config.remove_field,
             add_tag: config.add_tag,
             remove_tag: config.remove_tag,
@@ -153,12 +209,12 @@ impl Filter for Mutate {
         }
         for (field, template) in &self.update {
             if event.contains(field) {
-                let value = event.sprintf(template);
+                let value = template.render(event);
                 event.set(field, value);
             }
         }
         for (field, template) in &self.replace {
-            let value = event.sprintf(template);
+            let value = template.render(event);
             event.set(field, value);
         }
         let mut failed = false;
@@ -196,27 +252,37 @@ impl Filter for Mutate {
 impl Mutate {
     /// The common options Logstash applies after a filter succeeds.
     fn decorate(&self, event: &mut Event) {
-        for (field, template) in &self.add_field {
-            let field = event.sprintf(field);
-            let value = Value::String(event.sprintf(template).into_owned());
-            // As in Logstash, adding to a field that exists makes it a list.
-            match event.get_mut(&field) {
-                Some(Value::Array(items)) => items.push(value),
-                Some(existing) => {
-                    let first = existing.take();
-                    *existing = Value::Array(vec![first, value]);
+        for (name, template) in &self.add_field {
+            let value = Value::String(template.render(event).into_owned());
+            match name {
+                FieldName::Fixed(field) => add_value(event, field, value),
+                FieldName::Sprintf(template) => {
+                    let field = event.sprintf(template);
+                    add_value(event, &field, value);
                 }
-                None => event.set(&field, value),
             }
         }
         event.apply_tag_and_remove_options(&self.remove_field, &self.add_tag, &self.remove_tag);
     }
 }
 
+/// Adds `value` at `field`; as in Logstash, adding to a field that exists
+/// makes it a list.
+fn add_value(event: &mut Event, field: &(impl FieldPath + ?Sized), value: Value) {
+    match event.get_mut(field) {
+        Some(Value::Array(items)) => items.push(value),
+        Some(existing) => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, value]);
+        }
+        None => event.set(field, value),
+    }
+}
+
 /// Applies `change` to a string field, or to every string in a list field.
 /// `change` borrows its input back when it leaves it as it was; a field
 /// where nothing changed is left untouched.
-fn map_strings(event: &mut Event, field: &str, change: impl Fn(&str) -> Cow<'_, str>) {
+fn map_strings(event: &mut Event, field: &FieldRef, change: impl Fn(&str) -> Cow<'_, str>) {
     // Check with a read first so an absent or non-string field stays untouched.
     let Some(current) = event.get(field) else {
         return;
@@ -251,7 +317,7 @@ fn map_strings(event: &mut Event, field: &str, change: impl Fn(&str) -> Cow<'_, 
     event.set(field, changed);
 }
 
-fn convert_field(event: &mut Event, field: &str, conversion: Conversion) -> Result<(), ()> {
+fn convert_field(event: &mut Event, field: &FieldRef, conversion: Conversion) -> Result<(), ()> {
     let Some(current) = event.get(field) else {
         return Ok(());
     };
@@ -338,7 +404,7 @@ mod tests {
             "replace": {"msg": "%{host} said %{msg}"},
             "update": {"absent": "never", "host": "h-%{host}"},
             "copy": {"host": "[copy][host]"},
-            "add_field": {"host": "second", "service": "svc-%{[copy][host]}"},
+            "add_field": {"host": "second", "service": "svc-%{[copy][host]}", "[by][%{kind}]": "k"},
             "remove_field": ["drop_%{kind}"],
             "add_tag": ["seen", "from_%{kind}"],
             "remove_tag": ["old"],
@@ -346,7 +412,7 @@ mod tests {
         let input = r#"{"host":"web","msg":"hi","kind":"a","drop_a":1,"tags":["old"]}"#;
         assert_eq!(
             run(config, input),
-            r#"{"host":["h-web","second"],"msg":"h-web said hi","kind":"a","tags":["seen","from_a"],"copy":{"host":"h-web"},"service":"svc-h-web"}"#
+            r#"{"host":["h-web","second"],"msg":"h-web said hi","kind":"a","tags":["seen","from_a"],"copy":{"host":"h-web"},"service":"svc-h-web","by":{"a":"k"}}"#
         );
     }
 
