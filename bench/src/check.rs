@@ -3,7 +3,9 @@
 //! (result kind `replaced`) against checking only the added members and the
 //! event's top-level keys (result kind `extended`). Measured on two event
 //! shapes: the bare `{"message": line}` and the same line as Filebeat ships
-//! it, with its usual metadata (about 1 KiB more).
+//! it, with its usual metadata (about 1 KiB more). Then the check of the
+//! json and mutate results of the filters section, whose strings are dense
+//! with escapes: a JSON document in `message`, a line's quotes.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -11,8 +13,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use wasmstash::event_check::{check_event, extend_checked};
 use wasmstash_filter_grok::Grok;
-use wasmstash_sdk::NativeFilter;
+use wasmstash_filter_json::Json;
+use wasmstash_filter_mutate::Mutate;
 use wasmstash_sdk::wire::{self, ResultKind};
+use wasmstash_sdk::{Filter, NativeFilter};
 
 pub fn rows(lines: &[String], budget: Duration) {
     println!("\n## The host's check of an event grok changed, one core\n");
@@ -56,22 +60,59 @@ pub fn rows(lines: &[String], budget: Duration) {
     }
 }
 
+/// The check of the json and mutate filters' results, as the filters
+/// section produces them.
+pub fn filter_rows(lines: &[String], access_events: &[Vec<u8>], budget: Duration) {
+    println!("\n## The host's check of json's and mutate's results, one core\n");
+    println!(
+        "The filters section's events and configs; ns per event for the check alone, {} s per cell.\n",
+        budget.as_secs_f64()
+    );
+    println!("| filter | result kind | bytes in | bytes out | ns per event |");
+    println!("|---|---|---|---|---|");
+    let json_events = crate::json_document_events(lines);
+    let added = results::<Json>(crate::JSON_CONFIG, &json_events, ResultKind::Extended);
+    let extended = per_event(budget, json_events.len(), |i| {
+        black_box(extend_checked(&json_events[i], &added[i]).unwrap());
+    });
+    println!(
+        "| json | `extended` | {} | {} | {extended:.0} |",
+        average(&json_events),
+        average(&added)
+    );
+    let replaced = results::<Mutate>(&crate::mutate_config(), access_events, ResultKind::Replaced);
+    let checked = per_event(budget, replaced.len(), |i| {
+        check_event(&replaced[i]).unwrap()
+    });
+    println!(
+        "| mutate | `replaced` | {} | {} | {checked:.0} |",
+        average(access_events),
+        average(&replaced)
+    );
+}
+
 /// The members grok adds to each event, from the native build.
 fn added_members(events: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    // Every event gains fields, or a tag: the one line grok does not match
+    // gains `tags`, which none of these events has.
     let config = json!({"match": {"message": "%{COMBINEDAPACHELOG}"}}).to_string();
-    let mut grok = NativeFilter::<Grok>::new(config.as_bytes()).unwrap();
+    results::<Grok>(&config, events, ResultKind::Extended)
+}
+
+/// What the native build of `F` returns for each event, which must be a
+/// result of `kind`.
+fn results<F: Filter>(config: &str, events: &[Vec<u8>], kind: ResultKind) -> Vec<Vec<u8>> {
+    let mut filter = NativeFilter::<F>::new(config.as_bytes()).unwrap();
     let mut batch = Vec::new();
-    let mut added = Vec::new();
+    let mut payloads = Vec::new();
     for event in events {
         wire::encode_batch(std::iter::once(event.as_slice()), &mut batch);
-        let results = wire::decode_results(grok.process_batch(&batch), 1).unwrap();
-        // Every event gains fields, or a tag: the one line grok does not
-        // match gains `tags`, which none of these events has.
-        let (kind, payload) = results[0];
-        assert_eq!(kind, ResultKind::Extended);
-        added.push(payload.to_vec());
+        let results = wire::decode_results(filter.process_batch(&batch), 1).unwrap();
+        let (got, payload) = results[0];
+        assert_eq!(got, kind);
+        payloads.push(payload.to_vec());
     }
-    added
+    payloads
 }
 
 fn filebeat_event((i, line): (usize, &String)) -> Vec<u8> {
