@@ -81,6 +81,19 @@ impl FieldRef {
     }
 }
 
+impl From<&str> for FieldRef {
+    fn from(reference: &str) -> FieldRef {
+        FieldRef::new(reference)
+    }
+}
+
+/// Shows the reference as it was written.
+impl std::fmt::Display for FieldRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 impl FieldPath for FieldRef {
     type Segments<'s> = std::iter::Map<std::slice::Iter<'s, String>, fn(&String) -> &str>;
 
