@@ -8,7 +8,8 @@
 //! still judged: its intervals close with zero events as others advance time.
 
 use serde::{Deserialize, Serialize};
-use wasmstash_sdk::host;
+use wasmstash_sdk::field_ref::FieldRef;
+use wasmstash_sdk::{Event, host};
 
 use crate::baseline::Ewma;
 use crate::config::{Direction, ErrorRatioConfig, RateConfig};
@@ -91,23 +92,32 @@ pub struct KeyIntervals {
 
 /// `rate` and/or `error_ratio` over one key field.
 pub struct IntervalTracker {
-    pub key_field: String,
+    pub key_field: FieldRef,
     rate: Option<RateConfig>,
     errors: Option<ErrorRatioConfig>,
+    /// `errors`' level and status fields, split once.
+    error_fields: Option<(FieldRef, FieldRef)>,
     keys: Keyed<KeyIntervals>,
 }
 
 impl IntervalTracker {
     pub fn new(
-        key_field: String,
+        key_field: FieldRef,
         rate: Option<RateConfig>,
         errors: Option<ErrorRatioConfig>,
         max_keys: usize,
     ) -> Self {
+        let error_fields = errors.as_ref().map(|c| {
+            (
+                FieldRef::new(&c.level_field),
+                FieldRef::new(&c.status_field),
+            )
+        });
         IntervalTracker {
             key_field,
             rate,
             errors,
+            error_fields,
             keys: Keyed::new(max_keys),
         }
     }
@@ -116,8 +126,23 @@ impl IntervalTracker {
         format!("intervals:{}", self.key_field)
     }
 
-    pub fn errors_config(&self) -> Option<&ErrorRatioConfig> {
-        self.errors.as_ref()
+    /// Whether `event` counts as an error for `error_ratio` (never without
+    /// it): its level field holds one of `levels` (case-insensitive), its
+    /// status field is a number at least `status_min`, or it has `tag`.
+    pub fn is_error(&self, event: &Event) -> bool {
+        let (Some(config), Some((level_field, status_field))) = (&self.errors, &self.error_fields)
+        else {
+            return false;
+        };
+        if let Some(level) = event.get_str(level_field)
+            && config.levels.iter().any(|l| l.eq_ignore_ascii_case(level))
+        {
+            return true;
+        }
+        if crate::number_of(event, status_field).is_some_and(|status| status >= config.status_min) {
+            return true;
+        }
+        config.tag.as_deref().is_some_and(|tag| event.has_tag(tag))
     }
 
     pub fn keys(&self) -> usize {
@@ -188,7 +213,7 @@ impl IntervalTracker {
                     },
                 };
                 let context = Context {
-                    key_field: &self.key_field,
+                    key_field: self.key_field.as_str(),
                     key,
                     start: index * clock.interval_ms,
                     seconds: clock.interval_ms / 1000,

@@ -22,6 +22,7 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
+use wasmstash_sdk::field_ref::{FieldPath, FieldRef};
 use wasmstash_sdk::prelude::*;
 
 pub use config::Config;
@@ -36,7 +37,7 @@ const DEFAULT_TEMPLATE_FIELD: &str = "[wasmstash][template][id]";
 const TEMPLATE_TEXT_FIELD: &str = "[wasmstash][template][text]";
 
 pub struct Anomaly {
-    timestamp_field: String,
+    timestamp_field: FieldRef,
     max_keys: usize,
     max_pending: usize,
     max_findings_per_event: usize,
@@ -64,7 +65,7 @@ impl Filter for Anomaly {
     fn new(config: Config) -> Result<Self, String> {
         config.validate()?;
         let key_field =
-            |own: &Option<String>| own.clone().unwrap_or_else(|| config.key_field.clone());
+            |own: &Option<String>| FieldRef::new(own.as_deref().unwrap_or(&config.key_field));
         let max_keys = config.max_keys;
         let mut intervals = Vec::new();
         match (&config.rate, &config.error_ratio) {
@@ -106,10 +107,7 @@ impl Filter for Anomaly {
             .collect();
         let mut novelty = Vec::new();
         if let Some(c) = config.rare_template {
-            let field = c
-                .field
-                .clone()
-                .unwrap_or_else(|| DEFAULT_TEMPLATE_FIELD.into());
+            let field = FieldRef::new(c.field.as_deref().unwrap_or(DEFAULT_TEMPLATE_FIELD));
             novelty.push(NoveltyDetector::new(
                 Detector::RareTemplate,
                 key_field(&c.key_field),
@@ -119,7 +117,7 @@ impl Filter for Anomaly {
             ));
         }
         for c in config.new_value.map(|v| v.into_vec()).unwrap_or_default() {
-            let field = c.field.clone().expect("validated");
+            let field = FieldRef::new(c.field.as_deref().expect("validated"));
             novelty.push(NoveltyDetector::new(
                 Detector::NewValue,
                 key_field(&c.key_field),
@@ -129,7 +127,7 @@ impl Filter for Anomaly {
             ));
         }
         Ok(Anomaly {
-            timestamp_field: config.timestamp_field,
+            timestamp_field: FieldRef::new(&config.timestamp_field),
             max_keys,
             max_pending: config.max_pending_findings,
             max_findings_per_event: config.max_findings_per_event,
@@ -163,7 +161,7 @@ impl Filter for Anomaly {
                 let Some(key) = key_of(event, &tracker.key_field) else {
                     continue;
                 };
-                let is_error = tracker.errors_config().is_some_and(|c| is_error(event, c));
+                let is_error = tracker.is_error(event);
                 if !tracker.record(&self.clock, &key, millis, is_error) {
                     interval::count_late();
                 }
@@ -185,9 +183,9 @@ impl Filter for Anomaly {
             ) else {
                 continue;
             };
-            let label = event
-                .get_str(TEMPLATE_TEXT_FIELD)
-                .filter(|_| detector.field == DEFAULT_TEMPLATE_FIELD);
+            let label = (detector.field.as_str() == DEFAULT_TEMPLATE_FIELD)
+                .then(|| event.get_str(TEMPLATE_TEXT_FIELD))
+                .flatten();
             findings.extend(detector.check(&key, &value, label, now));
         }
         let carried = self.pending.len().min(self.max_findings_per_event);
@@ -272,7 +270,7 @@ impl Anomaly {
     }
 }
 
-fn event_millis(event: &Event, field: &str) -> Option<i64> {
+fn event_millis(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<i64> {
     match event.get(field)? {
         Value::String(text) => time::parse_millis(text),
         Value::Number(n) => n.as_i64(),
@@ -281,7 +279,7 @@ fn event_millis(event: &Event, field: &str) -> Option<i64> {
 }
 
 /// A key or value as text: strings as they are, numbers and booleans printed.
-fn key_of<'e>(event: &'e Event, field: &str) -> Option<Cow<'e, str>> {
+fn key_of<'e>(event: &'e Event, field: &(impl FieldPath + ?Sized)) -> Option<Cow<'e, str>> {
     if let Some(text) = event.get_str(field) {
         return Some(Cow::Borrowed(text));
     }
@@ -292,24 +290,12 @@ fn key_of<'e>(event: &'e Event, field: &str) -> Option<Cow<'e, str>> {
     }
 }
 
-fn number_of(event: &Event, field: &str) -> Option<f64> {
+fn number_of(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<f64> {
     match event.get(field)? {
         Value::Number(n) => n.as_f64(),
         Value::String(text) => text.trim().parse().ok(),
         _ => None,
     }
-}
-
-fn is_error(event: &Event, config: &config::ErrorRatioConfig) -> bool {
-    if let Some(level) = event.get_str(&config.level_field)
-        && config.levels.iter().any(|l| l.eq_ignore_ascii_case(level))
-    {
-        return true;
-    }
-    if number_of(event, &config.status_field).is_some_and(|status| status >= config.status_min) {
-        return true;
-    }
-    config.tag.as_deref().is_some_and(|tag| event.has_tag(tag))
 }
 
 export_filter!(Anomaly, stateful);

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use wasmstash_sdk::field_ref::FieldRef;
+
 use crate::config::NoveltyConfig;
 use crate::finding::{Detector, Finding, Measure, score};
 use crate::keyed::{FnvMap, Keyed, hash_text};
@@ -19,8 +21,8 @@ pub struct Seen {
 
 pub struct NoveltyDetector {
     detector: Detector,
-    pub key_field: String,
-    pub field: String,
+    pub key_field: FieldRef,
+    pub field: FieldRef,
     config: NoveltyConfig,
     keys: Keyed<Seen>,
 }
@@ -28,8 +30,8 @@ pub struct NoveltyDetector {
 impl NoveltyDetector {
     pub fn new(
         detector: Detector,
-        key_field: String,
-        field: String,
+        key_field: FieldRef,
+        field: FieldRef,
         config: NoveltyConfig,
         max_keys: usize,
     ) -> Self {
@@ -112,7 +114,7 @@ impl NoveltyDetector {
         let z = f64::from(config.min_count) / (f64::from(config.min_count) - f64::from(prior));
         Some(Finding {
             detector: self.detector,
-            key_field: self.key_field.clone(),
+            key_field: self.key_field.to_string(),
             key: key.to_owned(),
             score: if prior == 0 { 1.0 } else { score(z * 2.0, 2.0) },
             observed: Measure::Text(shown.to_owned()),

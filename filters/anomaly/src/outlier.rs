@@ -1,19 +1,21 @@
 //! `value_outlier`: a numeric field (latency, bytes) per key against a robust
 //! streaming median and MAD, judged event by event.
 
+use wasmstash_sdk::field_ref::FieldRef;
+
 use crate::baseline::RobustBaseline;
 use crate::config::{OutlierConfig, Scale};
 use crate::finding::{Detector, Finding, Measure, score};
 use crate::keyed::Keyed;
 
 pub struct OutlierDetector {
-    pub key_field: String,
+    pub key_field: FieldRef,
     config: OutlierConfig,
     keys: Keyed<RobustBaseline>,
 }
 
 impl OutlierDetector {
-    pub fn new(key_field: String, config: OutlierConfig, max_keys: usize) -> Self {
+    pub fn new(key_field: FieldRef, config: OutlierConfig, max_keys: usize) -> Self {
         OutlierDetector {
             key_field,
             config,
@@ -61,7 +63,7 @@ impl OutlierDetector {
                 );
                 finding = Some(Finding {
                     detector: Detector::ValueOutlier,
-                    key_field: self.key_field.clone(),
+                    key_field: self.key_field.to_string(),
                     key: key.to_owned(),
                     score: score(z, config.threshold),
                     observed: Measure::Number(value),
