@@ -19,7 +19,7 @@ mod zone;
 
 use chrono::{Datelike, Timelike};
 use serde::Deserialize;
-use wasmstash_sdk::field_ref;
+use wasmstash_sdk::field_ref::{self, FieldRef};
 use wasmstash_sdk::prelude::*;
 
 use format::{Context, Format};
@@ -58,13 +58,13 @@ enum ZoneSetting {
 }
 
 pub struct Date {
-    source: String,
+    source: FieldRef,
     formats: Vec<(String, Format)>,
     needs_clock: bool,
     zone: ZoneSetting,
     names: &'static Names,
     init_year: i32,
-    target: String,
+    target: FieldRef,
     tag_on_failure: Vec<String>,
 }
 
@@ -100,13 +100,13 @@ impl Filter for Date {
             .local(host::now_unix_nanos() / 1_000_000)
             .map_or(2000, |now| now.year());
         Ok(Date {
-            source: source.clone(),
+            source: FieldRef::new(source),
             needs_clock: formats.iter().any(|(_, f)| f.needs_clock()),
             formats,
             zone,
             names: names::for_locale(config.locale.as_deref())?,
             init_year,
-            target: config.target,
+            target: FieldRef::new(&config.target),
             tag_on_failure: config.tag_on_failure,
         })
     }
