@@ -11,9 +11,9 @@
 //! string's first escape the rest is read 64 bytes a turn, each escape found
 //! from one mask; UTF-8 is checked only where a string holds a non-ASCII
 //! byte (anywhere else such a byte is a syntax error anyway), and errors are
-//! described only once one is found. It accepts exactly what `serde_json` (which the SDK uses to read
-//! values) can parse, no more and no less: the tests compare the two on real
-//! and mangled events.
+//! described only once one is found. It accepts exactly what `serde_json`
+//! (which the SDK uses to read values) can parse, no more and no less: the
+//! tests compare the two on real and mangled events.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -285,18 +285,8 @@ impl<'a> Validator<'a> {
         let mut escaped = false;
         loop {
             self.pos = skip_plain_ascii_string_bytes(self.json, self.pos);
-            match self.peek() {
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Ok(escaped);
-                }
-                Some(b'\\') => {
-                    escaped = true;
-                    self.escape()?;
-                }
-                Some(byte) if !byte.is_ascii() => self.non_ascii()?,
-                Some(_) => return self.refuse("control character in a string"),
-                None => return self.refuse("unterminated string"),
+            if self.string_special(&mut escaped)? {
+                return Ok(escaped);
             }
             // Past one escape more tend to follow (a string that holds JSON
             // has one every dozen bytes), so the rest is read in strides.
@@ -309,10 +299,31 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// Checks the 64 bytes of a string body at `pos`, handling each byte
-    /// that is not plain ASCII from their mask, `specials`, and moves past
-    /// them. Returns whether the string ended. A `\u` escape or non-ASCII
-    /// text is handed to the byte-wise checks, and the next stride starts
+    /// Checks the byte of a string body at `pos` that is not plain ASCII (the
+    /// closing quote, an escape, a run of non-ASCII text) and moves past it.
+    /// Returns whether the string ended there.
+    #[inline(always)]
+    fn string_special(&mut self, escaped: &mut bool) -> Result<bool, Invalid> {
+        match self.peek() {
+            Some(b'"') => {
+                self.pos += 1;
+                return Ok(true);
+            }
+            Some(b'\\') => {
+                *escaped = true;
+                self.escape()?;
+            }
+            Some(byte) if !byte.is_ascii() => self.non_ascii()?,
+            Some(_) => return self.refuse("control character in a string"),
+            None => return self.refuse("unterminated string"),
+        }
+        Ok(false)
+    }
+
+    /// Checks the 64 bytes of a string body at `pos`, taking one-letter
+    /// escapes straight from their mask, `specials`, and moves past them.
+    /// Returns whether the string ended. Any other byte that is not plain
+    /// ASCII goes to [`Self::string_special`], and the next stride starts
     /// after it.
     fn string_stride(&mut self, mut specials: u64, escaped: &mut bool) -> Result<bool, Invalid> {
         let base = self.pos;
@@ -320,39 +331,17 @@ impl<'a> Validator<'a> {
         while specials != 0 {
             let at = base + specials.trailing_zeros() as usize;
             specials &= specials - 1;
-            match self.json[at] {
-                b'"' => {
-                    self.pos = at + 1;
-                    return Ok(true);
-                }
-                b'\\' => {
-                    *escaped = true;
-                    if self
-                        .json
-                        .get(at + 1)
-                        .copied()
-                        .is_some_and(is_one_letter_escape)
-                    {
-                        // The escaped byte is taken, a quote or backslash too.
-                        match at + 1 - base {
-                            64 => next = at + 2,
-                            bit => specials &= !(1 << bit),
-                        }
-                    } else {
-                        self.pos = at;
-                        self.escape()?;
-                        return Ok(false);
-                    }
-                }
-                byte if !byte.is_ascii() => {
-                    self.pos = at;
-                    self.non_ascii()?;
-                    return Ok(false);
-                }
-                _ => {
-                    self.pos = at;
-                    return self.refuse("control character in a string");
-                }
+            let one_letter_escape = self.json[at] == b'\\'
+                && (self.json.get(at + 1).copied()).is_some_and(is_one_letter_escape);
+            if !one_letter_escape {
+                self.pos = at;
+                return self.string_special(escaped);
+            }
+            *escaped = true;
+            // The escaped byte is taken, a quote or backslash too.
+            match at + 1 - base {
+                64 => next = at + 2,
+                bit => specials &= !(1 << bit),
             }
         }
         self.pos = next;
