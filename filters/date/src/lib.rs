@@ -21,6 +21,7 @@ use chrono::{Datelike, Timelike};
 use serde::Deserialize;
 use wasmstash_sdk::field_ref::{self, FieldRef};
 use wasmstash_sdk::prelude::*;
+use wasmstash_sdk::template;
 
 use format::{Context, Format};
 use names::Names;
@@ -91,7 +92,7 @@ impl Filter for Date {
             .collect::<Result<Vec<_>, String>>()?;
         let zone = match config.timezone {
             None => ZoneSetting::Fixed(Zone::UTC),
-            Some(name) if name.contains("%{") => ZoneSetting::PerEvent(name),
+            Some(name) if template::has_references(&name) => ZoneSetting::PerEvent(name),
             Some(name) => {
                 ZoneSetting::Fixed(Zone::parse(&name).map_err(|e| format!("timezone: {e}"))?)
             }

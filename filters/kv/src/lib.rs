@@ -15,8 +15,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::Map;
-use wasmstash_sdk::field_ref;
 use wasmstash_sdk::prelude::*;
+use wasmstash_sdk::{field_ref, template};
 
 use charset::{CharClass, SplitPattern};
 use scan::{Scanner, Splitter};
@@ -276,7 +276,7 @@ struct Parse {
 }
 
 fn expand<'c>(event: &Event, keys: &'c [String]) -> Cow<'c, [String]> {
-    if keys.iter().any(|k| k.contains("%{")) {
+    if keys.iter().any(|k| template::has_references(k)) {
         Cow::Owned(keys.iter().map(|k| event.sprintf(k).into_owned()).collect())
     } else {
         Cow::Borrowed(keys)

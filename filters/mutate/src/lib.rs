@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::Map;
 use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef};
 use wasmstash_sdk::prelude::*;
+use wasmstash_sdk::template::Template;
 use wasmstash_sdk::text_case;
 
 #[derive(Deserialize, Default)]
@@ -62,36 +63,11 @@ enum Conversion {
 
 type Pairs = Vec<(String, String)>;
 
-/// A text from the config that may hold `%{field}` references, filled in
-/// per event. One without any is used as written, with no search for them
-/// per event.
-enum Template {
-    Fixed(String),
-    Sprintf(String),
-}
-
-impl Template {
-    fn new(text: String) -> Template {
-        if text.contains("%{") {
-            Template::Sprintf(text)
-        } else {
-            Template::Fixed(text)
-        }
-    }
-
-    fn render<'t>(&'t self, event: &Event) -> Cow<'t, str> {
-        match self {
-            Template::Fixed(text) => Cow::Borrowed(text),
-            Template::Sprintf(template) => event.sprintf(template),
-        }
-    }
-}
-
 /// A field name from the config: split into its path once, unless it holds
 /// `%{field}` references and so may name another field on each event.
 enum FieldName {
     Fixed(FieldRef),
-    Sprintf(String),
+    Sprintf(Template),
 }
 
 pub struct Mutate {
@@ -178,8 +154,8 @@ impl Filter for Mutate {
             .into_iter()
             .map(|(field, value)| {
                 let name = match Template::new(field) {
-                    Template::Fixed(field) => FieldName::Fixed(FieldRef::new(&field)),
-                    Template::Sprintf(field) => FieldName::Sprintf(field),
+                    fixed if fixed.is_fixed() => FieldName::Fixed(FieldRef::new(fixed.as_str())),
+                    template => FieldName::Sprintf(template),
                 };
                 (name, Template::new(value))
             })
@@ -257,7 +233,7 @@ impl Mutate {
             match name {
                 FieldName::Fixed(field) => add_value(event, field, value),
                 FieldName::Sprintf(template) => {
-                    let field = event.sprintf(template);
+                    let field = template.render(event);
                     add_value(event, &field, value);
                 }
             }

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::field_ref::FieldPath;
 use crate::json_text::{self, write_value};
 use crate::scan;
+use crate::template::find_reference;
 
 /// One log event. Field arguments are Logstash field references:
 /// `"message"`, `"[http][response][status_code]"`.
@@ -556,12 +557,6 @@ impl Default for Event<'static> {
     fn default() -> Self {
         Event::new()
     }
-}
-
-/// Where the next `%{` starts; `str::find` sets up a general substring
-/// searcher on every call, which showed up in profiles.
-fn find_reference(text: &str) -> Option<usize> {
-    memchr::memchr_iter(b'%', text.as_bytes()).find(|&i| text.as_bytes().get(i + 1) == Some(&b'{'))
 }
 
 fn path_of(segments: &[&str]) -> String {

@@ -46,6 +46,7 @@ pub mod host;
 pub mod json_text;
 mod runtime;
 pub mod scan;
+pub mod template;
 pub mod testing;
 pub mod text_case;
 pub mod wire;
