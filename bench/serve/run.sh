@@ -7,33 +7,22 @@
 #   cargo build --release && bench/serve/run.sh [seconds per cell, default 10]
 set -euo pipefail
 source "$(dirname "$0")/../common.sh"
+source bench/serve/server.sh
 seconds="${1:-10}"
 needs wrk wrk
 
 work="$(mktemp -d)"
 trap 'kill "$server" 2>/dev/null || true; cp "$work/err" /tmp/wasmstash-serve-bench.err 2>/dev/null; rm -rf "$work"' EXIT
-cat > "$work/bench.toml" <<TOML
+{
+  cat <<TOML
 [server]
 watch = false
 workers = 2
 max_batch_events = 10000
-
-# A realistic chain for access logs before grok exists: keep the original,
-# label the dataset, tag, normalise.
-[[pipelines.access.filters]]
-filter = "mutate"
-config = { copy = { "message" = "[event][original]" }, add_field = { "[event][dataset]" = "apache.access" }, add_tag = ["access"] }
-
-[[pipelines.access.filters]]
-filter = "mutate"
-config = { strip = ["message"], rename = { "[event][original]" = "[log][original]" } }
 TOML
-
-"$bin" serve --config "$work/bench.toml" --listen 127.0.0.1:0 > "$work/out" 2> "$work/err" &
-server=$!
-until grep -q listening "$work/out" 2>/dev/null; do sleep 0.05; done
-url="$(sed -n 's/.*listening on //p' "$work/out")"
-until curl -sf "$url/readyz" >/dev/null; do sleep 0.05; done
+  access_pipeline
+} > "$work/bench.toml"
+start_server "$work/bench.toml" "$work"
 sleep 1
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
 idle_rss=$(rss_kib)

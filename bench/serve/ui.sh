@@ -9,6 +9,7 @@
 #   cargo build --release && bench/serve/ui.sh [seconds per round, default 10] [rounds, default 4]
 set -euo pipefail
 source "$(dirname "$0")/../common.sh"
+source bench/serve/server.sh
 seconds="${1:-10}"
 rounds="${2:-4}"
 needs wrk wrk
@@ -16,28 +17,18 @@ needs wrk wrk
 work="$(mktemp -d)"
 page=""
 trap 'kill "$server" $page 2>/dev/null || true; rm -rf "$work"' EXIT
-cat > "$work/bench.toml" <<TOML
+{
+  cat <<TOML
 [server]
 watch = false
 workers = 2
 
 [server.ui]
 mask_fields = ["[log][original]"]
-
-[[pipelines.access.filters]]
-filter = "mutate"
-config = { copy = { "message" = "[event][original]" }, add_field = { "[event][dataset]" = "apache.access" }, add_tag = ["access"] }
-
-[[pipelines.access.filters]]
-filter = "mutate"
-config = { strip = ["message"], rename = { "[event][original]" = "[log][original]" } }
 TOML
-
-"$bin" serve --config "$work/bench.toml" --listen 127.0.0.1:0 > "$work/out" 2> "$work/err" &
-server=$!
-until grep -q listening "$work/out" 2>/dev/null; do sleep 0.05; done
-url="$(sed -n 's/.*listening on //p' "$work/out")"
-until curl -sf "$url/readyz" >/dev/null; do sleep 0.05; done
+  access_pipeline
+} > "$work/bench.toml"
+start_server "$work/bench.toml" "$work"
 
 # CPU seconds (user + system, all threads) the server has used so far.
 cpu_seconds() {
