@@ -104,9 +104,15 @@ pub fn string_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
                 let (quotes, backslashes) = simd::quote_and_backslash_masks(&bytes[pos..]);
                 u64::from(quotes) & !escaped_bytes::<16>(backslashes.into(), &mut carried_escape)
             } else {
-                let stride = &bytes[pos..pos + 64];
-                let quotes = stride_mask(stride, |b| simd::quote_and_backslash_masks(b).0);
-                let backslashes = stride_mask(stride, |b| simd::quote_and_backslash_masks(b).1);
+                // Both masks of each block from one pass over it.
+                let (quotes, backslashes) = (0..4).fold((0, 0), |(quotes, backslashes), i| {
+                    let (q, b) = simd::quote_and_backslash_masks(&bytes[pos + 16 * i..]);
+                    let shift = 16 * i;
+                    (
+                        quotes | u64::from(q) << shift,
+                        backslashes | u64::from(b) << shift,
+                    )
+                });
                 quotes & !escaped_bytes::<64>(backslashes, &mut carried_escape)
             };
             if closing != 0 {
