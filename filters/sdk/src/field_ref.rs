@@ -29,30 +29,15 @@ pub trait FieldPath {
     fn segments(&self) -> Self::Segments<'_>;
 }
 
-impl FieldPath for str {
-    type Segments<'s> = Segments<'s>;
-
-    fn segments(&self) -> Segments<'_> {
-        segments(self)
-    }
-}
-
-impl FieldPath for String {
-    type Segments<'s> = Segments<'s>;
-
-    fn segments(&self) -> Segments<'_> {
-        segments(self)
-    }
-}
-
-impl FieldPath for std::borrow::Cow<'_, str> {
+/// Any text (`str`, `String`, `Cow<str>`), split at each use.
+impl<T: AsRef<str> + ?Sized> FieldPath for T {
     type Segments<'s>
         = Segments<'s>
     where
         Self: 's;
 
     fn segments(&self) -> Segments<'_> {
-        segments(self)
+        segments(self.as_ref())
     }
 }
 
