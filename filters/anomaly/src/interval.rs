@@ -94,10 +94,16 @@ pub struct KeyIntervals {
 pub struct IntervalTracker {
     pub key_field: FieldRef,
     rate: Option<RateConfig>,
-    errors: Option<ErrorRatioConfig>,
-    /// `errors`' level and status fields, split once.
-    error_fields: Option<(FieldRef, FieldRef)>,
+    errors: Option<ErrorRule>,
     keys: Keyed<KeyIntervals>,
+}
+
+/// `error_ratio`'s config with the level and status fields it reads on
+/// every event, split once.
+struct ErrorRule {
+    config: ErrorRatioConfig,
+    level_field: FieldRef,
+    status_field: FieldRef,
 }
 
 impl IntervalTracker {
@@ -107,17 +113,15 @@ impl IntervalTracker {
         errors: Option<ErrorRatioConfig>,
         max_keys: usize,
     ) -> Self {
-        let error_fields = errors.as_ref().map(|c| {
-            (
-                FieldRef::new(&c.level_field),
-                FieldRef::new(&c.status_field),
-            )
+        let errors = errors.map(|config| ErrorRule {
+            level_field: FieldRef::new(&config.level_field),
+            status_field: FieldRef::new(&config.status_field),
+            config,
         });
         IntervalTracker {
             key_field,
             rate,
             errors,
-            error_fields,
             keys: Keyed::new(max_keys),
         }
     }
@@ -130,7 +134,11 @@ impl IntervalTracker {
     /// it): its level field holds one of `levels` (case-insensitive), its
     /// status field is a number at least `status_min`, or it has `tag`.
     pub fn is_error(&self, event: &Event) -> bool {
-        let (Some(config), Some((level_field, status_field))) = (&self.errors, &self.error_fields)
+        let Some(ErrorRule {
+            config,
+            level_field,
+            status_field,
+        }) = &self.errors
         else {
             return false;
         };
@@ -221,8 +229,8 @@ impl IntervalTracker {
                 if let Some(config) = &self.rate {
                     found.extend(judge_rate(config, state, &bucket, &context));
                 }
-                if let Some(config) = &self.errors {
-                    found.extend(judge_errors(config, state, &bucket, &context));
+                if let Some(rule) = &self.errors {
+                    found.extend(judge_errors(&rule.config, state, &bucket, &context));
                 }
                 state.next += 1;
             }
