@@ -18,6 +18,8 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
+use smallvec::SmallVec;
+
 use wasmstash_sdk::json_text::{self, skip_plain_ascii_string_bytes};
 use wasmstash_sdk::{scan, wire};
 
@@ -486,17 +488,16 @@ fn is_one_letter_escape(letter: u8) -> bool {
 const FEW_KEYS: usize = 16;
 
 /// The keys of one object, to find a repeat. Small objects without escapes
-/// compare keys as written, in an array that costs no allocation (most event
-/// objects have a handful of keys), each behind a tag of its length and a
-/// few bytes so that keys that differ there are never compared whole; past
-/// `FEW_KEYS` keys, or once an escape makes two spellings of one key
-/// possible, keys go into a set of decoded forms, so a hostile event cannot
-/// make this quadratic.
+/// compare keys as written, in a list kept inline (most event objects have a
+/// handful of keys, and an event has many objects: a list that had to be
+/// zeroed for each one cost a sixth of checking grok's output), each behind
+/// a tag of its length and a few bytes so that keys that differ there are
+/// never compared whole; past `FEW_KEYS` keys, or once an escape makes two
+/// spellings of one key possible, keys go into a set of decoded forms, so a
+/// hostile event cannot make this quadratic.
 #[derive(Default)]
 struct Keys<'a> {
-    tags: [u64; FEW_KEYS],
-    few: [&'a [u8]; FEW_KEYS],
-    few_len: usize,
+    few: SmallVec<[(u64, &'a [u8]); FEW_KEYS]>,
     many: Option<HashSet<Cow<'a, [u8]>>>,
 }
 
@@ -510,25 +511,18 @@ impl<'a> Keys<'a> {
     /// one already in.
     #[inline]
     fn insert(&mut self, quoted: &'a [u8], escaped: bool) -> bool {
-        if self.many.is_none() && !escaped && self.few_len < FEW_KEYS {
+        if self.many.is_none() && !escaped && self.few.len() < FEW_KEYS {
             let tag = tag_of(quoted);
-            let known = &self.few[..self.few_len];
-            if self.tags[..self.few_len]
-                .iter()
-                .zip(known)
-                .any(|(&t, &k)| t == tag && k == quoted)
-            {
+            if self.few.iter().any(|&(t, k)| t == tag && k == quoted) {
                 return false;
             }
-            self.tags[self.few_len] = tag;
-            self.few[self.few_len] = quoted;
-            self.few_len += 1;
+            self.few.push((tag, quoted));
             return true;
         }
-        let few = &self.few[..self.few_len];
+        let few = &self.few;
         let many = self
             .many
-            .get_or_insert_with(|| few.iter().copied().map(Cow::Borrowed).collect());
+            .get_or_insert_with(|| few.iter().map(|&(_, k)| Cow::Borrowed(k)).collect());
         many.insert(decoded(quoted))
     }
 }
