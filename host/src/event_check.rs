@@ -261,7 +261,12 @@ impl<'a> Validator<'a> {
             if self.byte(pos) != Some(b':') {
                 return self.refuse(pos, "expected `:` after a key");
             }
-            pos = self.value(self.skip_ws(pos + 1), depth)?;
+            pos = self.skip_ws(pos + 1);
+            // Most values are strings: read here, without a call.
+            pos = match self.byte(pos) {
+                Some(b'"') => self.string(pos)?.0,
+                _ => self.value(pos, depth)?,
+            };
             match self.more_items(pos, b'}', bad_separator)? {
                 (next, true) => pos = next,
                 (end, false) => return Ok(end),
@@ -518,7 +523,7 @@ impl<'a> Keys<'a> {
 
     /// Adds `quoted` (a key as written, with its quotes); false if it repeats
     /// one already in.
-    #[inline]
+    #[inline(always)]
     fn insert(&mut self, quoted: &'a [u8], escaped: bool) -> bool {
         if self.many.is_none() && !escaped && self.few.len() < FEW_KEYS {
             let tag = tag_of(quoted);
@@ -528,6 +533,13 @@ impl<'a> Keys<'a> {
             self.few.push((tag, quoted));
             return true;
         }
+        self.insert_decoded(quoted)
+    }
+
+    /// Adds `quoted` to the set of decoded keys, made from the inline list
+    /// the first time.
+    #[inline(never)]
+    fn insert_decoded(&mut self, quoted: &'a [u8]) -> bool {
         let few = &self.few;
         let many = self
             .many
