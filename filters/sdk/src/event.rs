@@ -176,8 +176,7 @@ impl<'a> Event<'a> {
                 )
             } else {
                 Cow::Borrowed(
-                    std::str::from_utf8(inner)
-                        .map_err(|e| format!("field name is not UTF-8: {e}"))?,
+                    ascii_or_utf8(inner).map_err(|e| format!("field name is not UTF-8: {e}"))?,
                 )
             };
             fields.push(Field {
@@ -246,7 +245,7 @@ impl<'a> Event<'a> {
                 .and_then(|b| b.strip_suffix(b"\""))
             && memchr::memchr(b'\\', inner).is_none()
         {
-            return std::str::from_utf8(inner).ok();
+            return ascii_or_utf8(inner).ok();
         }
         segments.try_fold(top.value.value(), child)?.as_str()
     }
@@ -556,6 +555,18 @@ impl<'a> Event<'a> {
 impl Default for Event<'static> {
     fn default() -> Self {
         Event::new()
+    }
+}
+
+/// The text of a key or string body. Events are nearly all ASCII, which a
+/// test a word at a time confirms inline: `from_utf8`, a call per key, was a
+/// tenth of the date filter's time in WebAssembly.
+fn ascii_or_utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII text is UTF-8.
+        Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        std::str::from_utf8(bytes)
     }
 }
 
