@@ -73,9 +73,8 @@ fn resolve(fields: Fields, context: &Context) -> Result<i64, String> {
     };
     // Joda reads a year-less date in the leap year 2000 and then moves it to
     // the guessed year, which turns Feb 29 into Feb 28 in other years.
-    let leap = NaiveDate::from_ymd_opt(year, 2, 29).is_some();
     let day = match (guessed, fields.month, fields.day) {
-        (true, Some(2), Some(29)) if !leap => Some(28),
+        (true, Some(2), Some(29)) if NaiveDate::from_ymd_opt(year, 2, 29).is_none() => Some(28),
         _ => fields.day,
     };
     let date = match (fields.day_of_year, fields.month, day) {

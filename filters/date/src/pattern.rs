@@ -301,15 +301,24 @@ fn quoted(chars: &[char], start: usize) -> Option<(String, usize)> {
 fn number(text: &str, max_digits: usize, signed: bool) -> Option<(i64, usize)> {
     let bytes = text.as_bytes();
     let sign_len = usize::from(signed && matches!(bytes.first(), Some(b'-' | b'+')));
-    let digits = bytes[sign_len..]
-        .iter()
-        .take(max_digits)
-        .take_while(|b| b.is_ascii_digit())
-        .count();
+    // Summed here rather than counted and then handed to `str::parse`, which
+    // would read them again (a date has six numbers, on every event). Up to
+    // 18 digits cannot overflow; longer runs go to `parse` after all.
+    let mut digits = 0;
+    let mut value: i64 = 0;
+    for &byte in bytes[sign_len..].iter().take(max_digits) {
+        if !byte.is_ascii_digit() {
+            break;
+        }
+        value = value.wrapping_mul(10).wrapping_add(i64::from(byte - b'0'));
+        digits += 1;
+    }
     if digits == 0 {
         return None;
     }
-    let value: i64 = text[sign_len..sign_len + digits].parse().ok()?;
+    if digits > 18 {
+        value = text[sign_len..sign_len + digits].parse().ok()?;
+    }
     let value = if bytes[0] == b'-' { -value } else { value };
     Some((value, sign_len + digits))
 }
@@ -430,6 +439,20 @@ mod tests {
         assert_eq!(f.offset_seconds, Some(0));
         let f = parse("dd/MMM/yyyy:HH:mm:ss Z", "17/May/2015:10:05:03 -05:30").unwrap();
         assert_eq!(f.offset_seconds, Some(-(5 * 3600 + 30 * 60)));
+    }
+
+    #[test]
+    fn numbers_are_read_with_their_sign_width_and_range() {
+        assert_eq!(number("2015-05", 9, true), Some((2015, 4)));
+        assert_eq!(number("-0042x", 9, true), Some((-42, 5)));
+        assert_eq!(number("+7", 9, true), Some((7, 2)));
+        assert_eq!(number("-7", 9, false), None);
+        assert_eq!(number("123456", 2, false), Some((12, 2)));
+        let eighteen = "999999999999999999";
+        assert_eq!(number(eighteen, 30, false), Some((999_999_999_999_999_999, 18)));
+        assert_eq!(number("9223372036854775807", 30, false), Some((i64::MAX, 19)));
+        assert_eq!(number("9223372036854775808", 30, false), None);
+        assert_eq!(number("x1", 9, false), None);
     }
 
     #[test]
