@@ -449,8 +449,14 @@ mod tests {
         assert_eq!(number("-7", 9, false), None);
         assert_eq!(number("123456", 2, false), Some((12, 2)));
         let eighteen = "999999999999999999";
-        assert_eq!(number(eighteen, 30, false), Some((999_999_999_999_999_999, 18)));
-        assert_eq!(number("9223372036854775807", 30, false), Some((i64::MAX, 19)));
+        assert_eq!(
+            number(eighteen, 30, false),
+            Some((999_999_999_999_999_999, 18))
+        );
+        assert_eq!(
+            number("9223372036854775807", 30, false),
+            Some((i64::MAX, 19))
+        );
         assert_eq!(number("9223372036854775808", 30, false), None);
         assert_eq!(number("x1", 9, false), None);
     }
