@@ -217,8 +217,8 @@ fn finds_the_first_special_byte_at_every_offset() {
 }
 /// `container_end` against the byte-at-a-time walk it replaced, on
 /// random text over the bytes that matter to it (so escapes, quotes and
-/// brackets fall at every offset of the sixteen-byte blocks) and on
-/// real-looking nested events.
+/// brackets fall at every offset of the sixteen-byte blocks, and strings
+/// and escapes run across their edges) and on real-looking nested events.
 #[test]
 fn finds_where_a_container_ends() {
     fn byte_at_a_time(bytes: &[u8], mut pos: usize) -> Option<usize> {
@@ -242,7 +242,9 @@ fn finds_where_a_container_ends() {
         }
         None
     }
-    let alphabet = b"{}[]\"\\a:,";
+    // The second alphabet opens more than it closes, so that containers
+    // run on across many blocks.
+    let alphabets: [&[u8]; 2] = [b"{}[]\"\\a:,", b"{{[[}]\"\\\\aaaa:,"];
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut random = move || {
         state ^= state << 13;
@@ -250,8 +252,10 @@ fn finds_where_a_container_ends() {
         state ^= state << 17;
         state
     };
-    for _ in 0..50_000 {
-        let len = (random() % 90) as usize;
+    let mut long = 0;
+    for round in 0..50_000 {
+        let alphabet = alphabets[round % 2];
+        let len = (random() % 300) as usize;
         let text: Vec<u8> = std::iter::once(b'{')
             .chain((0..len).map(|_| alphabet[(random() % alphabet.len() as u64) as usize]))
             .collect();
@@ -261,7 +265,9 @@ fn finds_where_a_container_ends() {
             "{}",
             String::from_utf8_lossy(&text)
         );
+        long += usize::from(byte_at_a_time(&text, 1).is_none_or(|end| end > 150));
     }
+    assert!(long > 5_000, "only {long} texts ran past 150 bytes");
     let event = r#"{"agent":{"name":"web-1","type":"filebeat"},"log":{"file":{"path":"/var/log/a \"b\".log"},"offset":[1,2,{"x":"]}"}]},"tags":["a\\","b"]}"#;
     for start in 0..16 {
         let padded = format!("{}{event} tail", " ".repeat(start));
