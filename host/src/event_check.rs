@@ -6,12 +6,12 @@
 //!
 //! It runs on every event that enters and on every event a filter changes,
 //! so its cost is paid per event on top of the filter's own (a fifth to a
-//! third of a `json` event's time, measured in issue 2). Hence one pass, no values
-//! built: string bodies are skipped sixteen bytes at a time, and past a
-//! string's first escape the rest is read 64 bytes a turn, each escape found
-//! from one mask; UTF-8 is checked only where a string holds a non-ASCII
-//! byte (anywhere else such a byte is a syntax error anyway), and errors are
-//! described only once one is found. It accepts exactly what `serde_json`
+//! third of a `json` event's time, measured in issue 2). Hence one pass, no
+//! values built: string bodies are skipped sixteen bytes at a time, and past
+//! a string's first escape the rest is read 64 bytes a turn, each escape
+//! found from one mask; UTF-8 is checked only where a string holds a
+//! non-ASCII byte (anywhere else such a byte is a syntax error anyway), and
+//! errors are described only once one is found. It accepts exactly what `serde_json`
 //! (which the SDK uses to read values) can parse, no more and no less: the
 //! tests compare the two on real and mangled events.
 
