@@ -11,9 +11,9 @@
 //! a string's first escape the rest is read 64 bytes a turn, each escape
 //! found from one mask; UTF-8 is checked only where a string holds a
 //! non-ASCII byte (anywhere else such a byte is a syntax error anyway), and
-//! errors are described only once one is found. It accepts exactly what `serde_json`
-//! (which the SDK uses to read values) can parse, no more and no less: the
-//! tests compare the two on real and mangled events.
+//! errors are described only once one is found. It accepts exactly what
+//! `serde_json` (which the SDK uses to read values) can parse, no more and
+//! no less: the tests compare the two on real and mangled events.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -252,9 +252,12 @@ impl<'a> Validator<'a> {
             if self.byte(pos) != Some(b'"') {
                 return self.refuse(pos, "expected a key in double quotes");
             }
-            let (key_end, escaped) = self.string(pos)?;
+            let (key_end, plain) = self.string(pos)?;
             let json: &'a [u8] = self.json;
-            if !keys.insert(&json[pos..key_end], escaped) {
+            let key = &json[pos..key_end];
+            // Only a key that is not plain text is searched for escapes.
+            let escaped = !plain && memchr::memchr(b'\\', key).is_some();
+            if !keys.insert(key, escaped) {
                 return self.refuse_at(pos, Problem::DuplicateKey);
             }
             pos = self.skip_ws(key_end);
@@ -307,15 +310,14 @@ impl<'a> Validator<'a> {
     }
 
     /// The string whose opening quote is at `start`: returns the position
-    /// past it and whether it holds escapes.
+    /// past it and whether its body was all plain ASCII (so held no escape).
     #[inline(always)]
     fn string(&self, start: usize) -> Result<(usize, bool), Refused> {
         let pos = skip_plain_ascii_string_bytes(self.json, start + 1);
         if self.byte(pos) == Some(b'"') {
-            return Ok((pos + 1, false));
+            return Ok((pos + 1, true));
         }
-        let end = self.string_rest(pos)?;
-        Ok((end, memchr::memchr(b'\\', &self.json[start..end]).is_some()))
+        Ok((self.string_rest(pos)?, false))
     }
 
     /// The rest of a string from `pos`, a byte of its body that is not
