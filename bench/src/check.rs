@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wasmstash::event_check::{check_event, extend_checked};
+use wasmstash::event_check::{CheckedEvent, check_event};
 use wasmstash_filter_grok::Grok;
 use wasmstash_filter_json::Json;
 use wasmstash_filter_mutate::Mutate;
@@ -29,11 +29,8 @@ pub fn rows(lines: &[String], budget: Duration) {
         "| event shape | bytes in | bytes added | whole event checked (`replaced`) | added members checked (`extended`) | ratio |"
     );
     println!("|---|---|---|---|---|---|");
-    let bare: Vec<Vec<u8>> = lines
-        .iter()
-        .map(|l| serde_json::to_vec(&json!({"message": l})).unwrap())
-        .collect();
-    let filebeat: Vec<Vec<u8>> = lines.iter().enumerate().map(filebeat_event).collect();
+    let bare: Vec<CheckedEvent> = lines.iter().map(|l| CheckedEvent::message(l)).collect();
+    let filebeat: Vec<CheckedEvent> = lines.iter().enumerate().map(filebeat_event).collect();
     for (shape, events) in [("`{\"message\": line}`", bare), ("Filebeat", filebeat)] {
         let added = added_members(&events);
         let whole: Vec<Vec<u8>> = events
@@ -41,7 +38,7 @@ pub fn rows(lines: &[String], budget: Duration) {
             .zip(&added)
             .map(|(input, members)| {
                 let mut event = Vec::new();
-                wire::extend_event(input, members, &mut event);
+                wire::extend_event(input.text(), members, &mut event);
                 event
             })
             .collect();
@@ -49,7 +46,7 @@ pub fn rows(lines: &[String], budget: Duration) {
             check_event(&whole[i]).unwrap();
         });
         let extended = per_event(budget, events.len(), |i| {
-            black_box(extend_checked(&events[i], &added[i]).unwrap());
+            black_box(events[i].check_added(&added[i]).unwrap());
         });
         println!(
             "| {shape} | {} | {} | {replaced:.0} | {extended:.0} | {:.2} |",
@@ -62,7 +59,7 @@ pub fn rows(lines: &[String], budget: Duration) {
 
 /// The check of the json and mutate filters' results, as the filters
 /// section produces them.
-pub fn filter_rows(lines: &[String], access_events: &[Vec<u8>], budget: Duration) {
+pub fn filter_rows(lines: &[String], access_events: &[CheckedEvent], budget: Duration) {
     println!("\n## The host's check of json's and mutate's results, one core\n");
     println!(
         "The filters section's events and configs; ns per event for the check alone, {} s per cell.\n",
@@ -73,7 +70,7 @@ pub fn filter_rows(lines: &[String], access_events: &[Vec<u8>], budget: Duration
     let json_events = crate::json_document_events(lines);
     let added = results::<Json>(crate::JSON_CONFIG, &json_events, ResultKind::Extended);
     let extended = per_event(budget, json_events.len(), |i| {
-        black_box(extend_checked(&json_events[i], &added[i]).unwrap());
+        black_box(json_events[i].check_added(&added[i]).unwrap());
     });
     println!(
         "| json | `extended` | {} | {} | {extended:.0} |",
@@ -92,7 +89,7 @@ pub fn filter_rows(lines: &[String], access_events: &[Vec<u8>], budget: Duration
 }
 
 /// The members grok adds to each event, from the native build.
-fn added_members(events: &[Vec<u8>]) -> Vec<Vec<u8>> {
+fn added_members(events: &[CheckedEvent]) -> Vec<Vec<u8>> {
     // Every event gains fields, or a tag: the one line grok does not match
     // gains `tags`, which none of these events has.
     let config = json!({"match": {"message": "%{COMBINEDAPACHELOG}"}}).to_string();
@@ -101,12 +98,12 @@ fn added_members(events: &[Vec<u8>]) -> Vec<Vec<u8>> {
 
 /// What the native build of `F` returns for each event, which must be a
 /// result of `kind`.
-fn results<F: Filter>(config: &str, events: &[Vec<u8>], kind: ResultKind) -> Vec<Vec<u8>> {
+fn results<F: Filter>(config: &str, events: &[CheckedEvent], kind: ResultKind) -> Vec<Vec<u8>> {
     let mut filter = NativeFilter::<F>::new(config.as_bytes()).unwrap();
     let mut batch = Vec::new();
     let mut payloads = Vec::new();
     for event in events {
-        wire::encode_batch(std::iter::once(event.as_slice()), &mut batch);
+        wire::encode_batch(std::iter::once(event.text()), &mut batch);
         let results = wire::decode_results(filter.process_batch(&batch), 1).unwrap();
         let (got, payload) = results[0];
         assert_eq!(got, kind);
@@ -115,8 +112,8 @@ fn results<F: Filter>(config: &str, events: &[Vec<u8>], kind: ResultKind) -> Vec
     payloads
 }
 
-fn filebeat_event((i, line): (usize, &String)) -> Vec<u8> {
-    serde_json::to_vec(&json!({
+fn filebeat_event((i, line): (usize, &String)) -> CheckedEvent {
+    let event = serde_json::to_vec(&json!({
         "@timestamp": "2015-05-20T21:05:15.000Z",
         "message": line,
         "agent": {"type": "filebeat", "version": "8.15.0", "ephemeral_id": "6b1c-44f0-9a6e-0f3c2b7d",
@@ -133,7 +130,8 @@ fn filebeat_event((i, line): (usize, &String)) -> Vec<u8> {
         "event": {"dataset": "apache.access", "module": "apache"},
         "fields": {"env": "production", "team": "web"},
     }))
-    .unwrap()
+    .unwrap();
+    CheckedEvent::new(event).unwrap()
 }
 
 fn per_event(budget: Duration, count: usize, mut check: impl FnMut(usize)) -> f64 {
@@ -148,6 +146,6 @@ fn per_event(budget: Duration, count: usize, mut check: impl FnMut(usize)) -> f6
     started.elapsed().as_nanos() as f64 / done as f64
 }
 
-fn average(events: &[Vec<u8>]) -> usize {
-    events.iter().map(Vec::len).sum::<usize>() / events.len().max(1)
+fn average<E: AsRef<[u8]>>(events: &[E]) -> usize {
+    events.iter().map(|e| e.as_ref().len()).sum::<usize>() / events.len().max(1)
 }

@@ -16,6 +16,7 @@ use std::path::Path;
 
 use serde_json::json;
 use wasmstash::engine::{FilterModule, Stage};
+use wasmstash::event_check::CheckedEvent;
 
 use crate::parsing::{cpu_seconds, median};
 use crate::{engine, json_document_events, stage_call, support, timed_pass};
@@ -57,7 +58,7 @@ pub fn run(comparison: &Comparison) -> anyhow::Result<()> {
         stages.push(Stage::new(module));
     }
     let lines = support::apache_lines();
-    let events: Vec<Vec<u8>> = if comparison.json_events {
+    let events: Vec<CheckedEvent> = if comparison.json_events {
         json_document_events(&lines)
     } else {
         lines
@@ -65,7 +66,7 @@ pub fn run(comparison: &Comparison) -> anyhow::Result<()> {
             .map(|l| wasmstash::input::line_event(l.as_bytes()))
             .collect()
     };
-    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    let refs: Vec<&CheckedEvent> = events.iter().collect();
 
     let mut rates = [Vec::new(), Vec::new()];
     let mut ratios = Vec::new();
@@ -108,7 +109,7 @@ pub fn run(comparison: &Comparison) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn events_per_cpu_second(stage: &mut Stage, refs: &[&[u8]]) -> f64 {
+fn events_per_cpu_second(stage: &mut Stage, refs: &[&CheckedEvent]) -> f64 {
     let pass = timed_pass(refs, ROUND_EVENTS, |chunk| stage_call(stage, chunk));
     pass.events as f64 / cpu_seconds(&pass)
 }

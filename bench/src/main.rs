@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use wasmstash::builtins;
 use wasmstash::engine::{Engine, EngineSettings, FilterModule, Stage};
-use wasmstash::event_check::{check_event, extend_checked};
+use wasmstash::event_check::{AddedMembers, CheckedEvent};
 use wasmstash_filter_date::Date;
 use wasmstash_filter_grok::Grok;
 use wasmstash_filter_json::Json;
@@ -171,7 +171,7 @@ fn main() -> anyhow::Result<()> {
     let only = args.only;
     let wanted = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let lines = support::apache_lines();
-    let access_events: Vec<Vec<u8>> = lines
+    let access_events: Vec<CheckedEvent> = lines
         .iter()
         .map(|l| wasmstash::input::line_event(l.as_bytes()))
         .collect();
@@ -197,7 +197,7 @@ fn main() -> anyhow::Result<()> {
 /// The sections `--only` can pick, in the order a full run prints them.
 const SECTIONS: [&str; 5] = ["boundary", "filters", "parsers", "grok", "check"];
 
-fn boundary_rows(access_events: &[Vec<u8>], budget: Duration) {
+fn boundary_rows(access_events: &[CheckedEvent], budget: Duration) {
     println!("## Boundary cost per batch call\n");
     println!(
         "Apache access events (`{{\"message\": line}}`, {} bytes on average); µs per call.\n",
@@ -239,13 +239,13 @@ fn boundary_rows(access_events: &[Vec<u8>], budget: Duration) {
 
 /// One event per access-log line whose `message` is a small JSON document
 /// holding the line: what the json filter is measured on.
-pub fn json_document_events(lines: &[String]) -> Vec<Vec<u8>> {
+pub fn json_document_events(lines: &[String]) -> Vec<CheckedEvent> {
     lines
         .iter()
         .enumerate()
         .map(|(i, line)| {
             let doc = json!({"line": line, "n": i, "bytes": line.len(), "client": {"ip": line.split(' ').next()}});
-            serde_json::to_vec(&json!({"message": doc.to_string()})).unwrap()
+            CheckedEvent::message(&doc.to_string())
         })
         .collect()
 }
@@ -265,7 +265,7 @@ pub fn mutate_config() -> String {
     .to_string()
 }
 
-fn json_and_mutate_rows(lines: &[String], access_events: &[Vec<u8>], budget: Duration) {
+fn json_and_mutate_rows(lines: &[String], access_events: &[CheckedEvent], budget: Duration) {
     let seconds = budget.as_secs_f64();
     let json_events = json_document_events(lines);
     let mutate_config = mutate_config();
@@ -284,13 +284,13 @@ fn json_and_mutate_rows(lines: &[String], access_events: &[Vec<u8>], budget: Dur
 /// `date` as the `apache` pipeline runs it (the line plus grok's
 /// `timestamp`), and `syslog` over Linux, OpenSSH and Thunderbird lines.
 fn syslog_and_date_rows(access_lines: &[String], budget: Duration) {
-    let dated: Vec<Vec<u8>> = access_lines
+    let dated: Vec<CheckedEvent> = access_lines
         .iter()
         .map(|line| {
             let open = line.find('[').unwrap();
             let close = open + line[open..].find(']').unwrap();
-            serde_json::to_vec(&json!({"message": line, "timestamp": &line[open + 1..close]}))
-                .unwrap()
+            let event = json!({"message": line, "timestamp": &line[open + 1..close]});
+            CheckedEvent::new(serde_json::to_vec(&event).unwrap()).unwrap()
         })
         .collect();
     let mut syslog_events = Vec::new();
@@ -304,7 +304,7 @@ fn syslog_and_date_rows(access_lines: &[String], budget: Duration) {
                 "Thunderbird" => line.splitn(5, ' ').nth(4).unwrap(),
                 _ => line,
             };
-            syslog_events.push(serde_json::to_vec(&json!({"message": line})).unwrap());
+            syslog_events.push(CheckedEvent::message(line));
         }
     }
     println!("\n## syslog and date, one core, batches of 125\n");
@@ -330,7 +330,7 @@ const GROK_EVENTS: usize = 1_000_000;
 const GROK_ROUNDS: usize = 3;
 
 /// grok COMBINEDAPACHELOG, every capture extracted, legacy and ECS sets.
-fn grok_rows(events: &[Vec<u8>]) {
+fn grok_rows(events: &[CheckedEvent]) {
     println!("\n## grok COMBINEDAPACHELOG over the access log, one core, batches of 125\n");
     println!(
         "10,000 lines cycled to {GROK_EVENTS} events per variant and round; median of {GROK_ROUNDS} alternating rounds. \
@@ -341,7 +341,7 @@ fn grok_rows(events: &[Vec<u8>]) {
         "| pattern set | native | WASM, deadline off | WASM, deadline on | WASM/native time, off | on |"
     );
     println!("|---|---|---|---|---|---|");
-    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    let refs: Vec<&CheckedEvent> = events.iter().collect();
     for (label, ecs) in [("legacy (`disabled`)", "disabled"), ("ECS (`v8`)", "v8")] {
         let config =
             json!({"match": {"message": "%{COMBINEDAPACHELOG}"}, "ecs_compatibility": ecs})
@@ -382,7 +382,7 @@ fn grok_rows(events: &[Vec<u8>]) {
     }
 }
 
-fn filter_row<F: Filter>(name: &str, config: &str, events: &[Vec<u8>], budget: Duration) {
+fn filter_row<F: Filter>(name: &str, config: &str, events: &[CheckedEvent], budget: Duration) {
     let mut runner = NativeRunner::<F>::new(config);
     let mut off = builtin_stage(name, config, false);
     let mut on = builtin_stage(name, config, true);
@@ -420,11 +420,11 @@ const ROUNDS: usize = 5;
 /// all variants alike instead of skewing one ratio.
 fn interleaved(
     budget: Duration,
-    mut call: impl FnMut(usize, &[&[u8]]),
-    events: &[Vec<u8>],
+    mut call: impl FnMut(usize, &[&CheckedEvent]),
+    events: &[CheckedEvent],
     measure: Measure,
 ) -> [f64; 4] {
-    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    let refs: Vec<&CheckedEvent> = events.iter().collect();
     let slice = budget / ROUNDS as u32;
     let mut samples = [[0f64; ROUNDS]; 4];
     for variant in 0..4 {
@@ -467,13 +467,15 @@ fn builtin_stage(name: &str, config: &str, deadline: bool) -> Stage {
     Stage::new(FilterModule::load(&engine(deadline), name, wasm, config.as_bytes()).unwrap())
 }
 
-fn stage_call(stage: &mut Stage, events: &[&[u8]]) {
+fn stage_call(stage: &mut Stage, events: &[&CheckedEvent]) {
     black_box(stage.process(events));
 }
 
 /// The native equivalent of a stage call: encode, run, decode and copy the
 /// results out, as the host does with a module's results; optionally also
-/// the host's check of every replaced event.
+/// the host's check of every changed event, as a stage does it (an
+/// `extended` result against the event's carried keys). Neither side adds
+/// members to the event here: a pipeline does that after the stage.
 struct NativeRunner<F: Filter> {
     filter: NativeFilter<F>,
     batch: Vec<u8>,
@@ -487,28 +489,31 @@ impl<F: Filter> NativeRunner<F> {
         }
     }
 
-    fn call(&mut self, events: &[&[u8]], check: bool) {
-        wire::encode_batch(events.iter().copied(), &mut self.batch);
+    fn call(&mut self, events: &[&CheckedEvent], check: bool) {
+        wire::encode_batch(events.iter().map(|e| e.text()), &mut self.batch);
         let results =
             wire::decode_results(self.filter.process_batch(&self.batch), events.len()).unwrap();
-        let mut copied: Vec<(ResultKind, Vec<u8>)> = Vec::with_capacity(results.len());
+        let mut copied: Vec<Copied> = Vec::with_capacity(results.len());
         for ((kind, payload), input) in results.into_iter().zip(events) {
             copied.push(match kind {
-                ResultKind::Extended if check => (kind, extend_checked(input, payload).unwrap()),
-                ResultKind::Extended => {
-                    let mut event = Vec::new();
-                    wire::extend_event(input, payload, &mut event);
-                    (kind, event)
-                }
+                ResultKind::Extended if check => Copied::Added(input.check_added(payload).unwrap()),
                 ResultKind::Replaced if check => {
-                    check_event(payload).unwrap();
-                    (kind, payload.to_vec())
+                    Copied::Event(CheckedEvent::new(payload.to_vec()).unwrap())
                 }
-                _ => (kind, payload.to_vec()),
+                _ => Copied::Payload(kind, payload.to_vec()),
             });
         }
         black_box(copied);
     }
+}
+
+/// A result copied out of the filter, checked or not; kept only to be
+/// dropped after the call, as a stage's outcomes are.
+#[allow(dead_code)]
+enum Copied {
+    Payload(ResultKind, Vec<u8>),
+    Event(CheckedEvent),
+    Added(AddedMembers),
 }
 
 /// Events per call in the sections that measure throughput, as Logstash's
@@ -525,7 +530,11 @@ struct Pass {
 
 /// Calls `call` on `refs` in batches of [`BATCH`], over and over until at
 /// least `events` events went through, and times it.
-fn timed_pass(refs: &[&[u8]], events: usize, mut call: impl FnMut(&[&[u8]])) -> Pass {
+fn timed_pass(
+    refs: &[&CheckedEvent],
+    events: usize,
+    mut call: impl FnMut(&[&CheckedEvent]),
+) -> Pass {
     let started = Instant::now();
     let cpu_started = thread_cpu_seconds();
     let mut done = 0;
@@ -552,7 +561,11 @@ fn thread_cpu_seconds() -> Option<f64> {
 }
 
 /// Mean time of one call on `refs`, repeated for `budget`.
-fn per_call(budget: Duration, refs: &[&[u8]], mut call: impl FnMut(&[&[u8]])) -> Duration {
+fn per_call(
+    budget: Duration,
+    refs: &[&CheckedEvent],
+    mut call: impl FnMut(&[&CheckedEvent]),
+) -> Duration {
     let started = Instant::now();
     let mut calls = 0u32;
     while started.elapsed() < budget {
@@ -566,7 +579,11 @@ fn per_call(budget: Duration, refs: &[&[u8]], mut call: impl FnMut(&[&[u8]])) ->
 
 /// Events per second through `call` in batches of [`BATCH`], over the whole corpus
 /// repeatedly for `budget`.
-fn throughput(budget: Duration, refs: &[&[u8]], mut call: impl FnMut(&[&[u8]])) -> f64 {
+fn throughput(
+    budget: Duration,
+    refs: &[&CheckedEvent],
+    mut call: impl FnMut(&[&CheckedEvent]),
+) -> f64 {
     let started = Instant::now();
     let mut processed = 0usize;
     while started.elapsed() < budget {
@@ -582,6 +599,6 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-fn average_len(events: &[Vec<u8>]) -> usize {
-    events.iter().map(Vec::len).sum::<usize>() / events.len()
+fn average_len(events: &[CheckedEvent]) -> usize {
+    events.iter().map(|e| e.text().len()).sum::<usize>() / events.len()
 }

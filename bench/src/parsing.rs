@@ -9,6 +9,7 @@
 //! - `kv`: the Loghub OpenSSH lines, PAM pairs into a target.
 
 use serde_json::json;
+use wasmstash::event_check::CheckedEvent;
 use wasmstash_filter_dissect::{APACHE_COMBINED_ECS, Dissect};
 use wasmstash_filter_kv::Kv;
 use wasmstash_sdk::Filter;
@@ -53,13 +54,13 @@ pub fn kv(rounds: usize) {
 }
 
 fn report<F: Filter>(name: &str, config: &str, lines: &[String], rounds: usize) {
-    let events: Vec<Vec<u8>> = lines
+    let events: Vec<CheckedEvent> = lines
         .iter()
         .cycle()
         .take(LINES)
         .map(|l| wasmstash::input::line_event(l.as_bytes()))
         .collect();
-    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    let refs: Vec<&CheckedEvent> = events.iter().collect();
     let mut native = NativeRunner::<F>::new(config);
     let mut on = builtin_stage(name, config, true);
     let mut off = builtin_stage(name, config, false);

@@ -15,14 +15,15 @@
 //! `serde_json` (which the SDK uses to read values) can parse, no more and
 //! no less: the tests compare the two on real and mangled events.
 
-use std::borrow::Cow;
-use std::cell::Cell;
-use std::collections::HashSet;
+mod checked;
+mod keys;
 
-use smallvec::SmallVec;
+use std::cell::Cell;
 
 use wasmstash_sdk::json_text::{self, skip_plain_ascii_string_bytes};
-use wasmstash_sdk::{scan, wire};
+
+pub use checked::{AddedMembers, CheckedEvent};
+use keys::Keys;
 
 /// Nesting deeper than this is refused, as `serde_json` refuses it.
 const MAX_DEPTH: usize = 128;
@@ -30,44 +31,18 @@ const MAX_DEPTH: usize = 128;
 /// Checks that `bytes` is one UTF-8 JSON object with no duplicate key at any
 /// depth. The error says what is wrong and where.
 pub fn check_event(bytes: &[u8]) -> Result<(), String> {
-    let validator = Validator::new(bytes);
-    validator
-        .event()
-        .map_err(|Refused| match utf8_error(bytes) {
-            Some(at) => format!("invalid UTF-8 at byte {at}"),
-            None => validator.invalid.into_inner().describe(bytes),
-        })
+    checked_keys(bytes, &mut Keys::default())
 }
 
-/// Adds `members` (the payload of an `extended` result) to the end of
-/// `input`, an event already checked, and returns the new event. Only the
-/// added bytes are read: they must be well-formed object members in UTF-8,
-/// and no key may repeat one of `input`'s top-level keys or another added
-/// one. This is what spares a filter that only adds fields, and the host,
-/// from copying and re-checking the fields it left alone.
-pub fn extend_checked(input: &[u8], members: &[u8]) -> Result<Vec<u8>, String> {
-    if members.iter().all(u8::is_ascii_whitespace) {
-        return Ok(input.to_vec());
-    }
-    let mut event = Vec::new();
-    wire::extend_event(input, members, &mut event);
-    let mut keys = Keys::default();
-    scan::for_each_member(input, |raw_key, _| {
-        keys.insert_raw(raw_key);
-        Ok(())
-    })?;
-    // Past the added members there is only the closing brace.
-    let members_start = event.len() - 1 - members.len();
-    let validator = Validator::new(&event);
-    let checked = validator.added_members(members_start, &mut keys);
-    drop(keys);
-    match checked {
-        Ok(()) => Ok(event),
-        Err(Refused) => Err(match utf8_error(members) {
-            Some(at) => format!("invalid UTF-8 at byte {at} of the added members"),
-            None => validator.invalid.into_inner().describe(&event),
-        }),
-    }
+/// Checks `bytes` as [`check_event`] does, collecting its top-level keys.
+fn checked_keys<'a>(bytes: &'a [u8], keys: &mut Keys<'a>) -> Result<(), String> {
+    let validator = Validator::new(bytes);
+    validator
+        .event(keys)
+        .map_err(|Refused| match utf8_error(bytes) {
+            Some(at) => format!("invalid UTF-8 at byte {at}"),
+            None => validator.invalid.into_inner().describe(bytes, ""),
+        })
 }
 
 /// Where the input first stops being UTF-8, if it does. Only asked once an
@@ -94,10 +69,12 @@ enum Problem {
 }
 
 impl Invalid {
-    fn describe(&self, json: &[u8]) -> String {
+    /// The reason, with positions in `json`, which is the text named by
+    /// `part` (empty for a whole event).
+    fn describe(&self, json: &[u8], part: &str) -> String {
         match self.problem {
             Problem::Event(what) => what.to_owned(),
-            Problem::Syntax(what) => format!("{what} at byte {}", self.at),
+            Problem::Syntax(what) => format!("{what} at byte {}{part}", self.at),
             Problem::DuplicateKey => {
                 let raw = &json[self.at..];
                 let end = json_text::string_end(raw, 1).unwrap_or(raw.len());
@@ -105,7 +82,9 @@ impl Invalid {
                     .unwrap_or_else(|_| String::from_utf8_lossy(&raw[..end]).into_owned());
                 format!("duplicate key `{key}`")
             }
-            Problem::NumberOutOfRange => format!("number out of range at byte {}", self.at),
+            Problem::NumberOutOfRange => {
+                format!("number out of range at byte {}{part}", self.at)
+            }
         }
     }
 }
@@ -140,14 +119,15 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// The whole text: one object, and only whitespace around it.
-    fn event(&self) -> Result<(), Refused> {
+    /// The whole text: one object, and only whitespace around it; its keys
+    /// go into `keys`.
+    fn event(&self, keys: &mut Keys<'a>) -> Result<(), Refused> {
         let pos = self.skip_ws(0);
         let pos = match self.byte(pos) {
             None => {
                 return self.refuse_at(pos, Problem::Event("empty event: expected a JSON object"));
             }
-            Some(b'{') => self.object(pos, 0)?,
+            Some(b'{') => self.object_keeping(pos, 0, keys)?,
             Some(_) => {
                 return self.refuse_at(
                     pos,
@@ -160,8 +140,8 @@ impl<'a> Validator<'a> {
         self.at_end(self.skip_ws(pos), "trailing characters after the event")
     }
 
-    /// The members of an `extended` result, from `pos`: the event's last
-    /// members, up to and past its closing brace.
+    /// The members of an `extended` result, from `pos`, up to and past the
+    /// closing brace that follows them.
     fn added_members(&self, pos: usize, keys: &mut Keys<'a>) -> Result<(), Refused> {
         let pos = self.skip_ws(pos);
         let pos = self.members(pos, 1, keys, "expected `,` or `}` in the added members")?;
@@ -227,16 +207,17 @@ impl<'a> Validator<'a> {
     }
 
     fn object(&self, pos: usize, depth: usize) -> Checked {
+        self.object_keeping(pos, depth, &mut Keys::default())
+    }
+
+    /// The object at `pos`, an item at `depth`, whose keys go into `keys`.
+    #[inline(always)]
+    fn object_keeping(&self, pos: usize, depth: usize, keys: &mut Keys<'a>) -> Checked {
         let (pos, depth) = self.enter(pos, depth)?;
         if self.byte(pos) == Some(b'}') {
             return Ok(pos + 1);
         }
-        self.members(
-            pos,
-            depth,
-            &mut Keys::default(),
-            "expected `,` or `}` in an object",
-        )
+        self.members(pos, depth, keys, "expected `,` or `}` in an object")
     }
 
     /// Comma-separated `"key": value` members from `pos` up to and past the
@@ -497,79 +478,6 @@ fn is_one_letter_escape(letter: u8) -> bool {
         letter,
         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't'
     )
-}
-
-/// How many keys of one object are compared as written, on the stack,
-/// before they move to a set.
-const FEW_KEYS: usize = 16;
-
-/// The keys of one object, to find a repeat. Small objects without escapes
-/// compare keys as written, in a list kept inline (most event objects have a
-/// handful of keys, and an event has many objects: a list that had to be
-/// zeroed for each one cost a sixth of checking grok's output), each behind
-/// a tag of its length and a few bytes so that keys that differ there are
-/// never compared whole; past `FEW_KEYS` keys, or once an escape makes two
-/// spellings of one key possible, keys go into a set of decoded forms, so a
-/// hostile event cannot make this quadratic.
-#[derive(Default)]
-struct Keys<'a> {
-    few: SmallVec<[(u64, &'a [u8]); FEW_KEYS]>,
-    many: Option<HashSet<Cow<'a, [u8]>>>,
-}
-
-impl<'a> Keys<'a> {
-    /// Adds a key of an event already checked. A repeat there is impossible.
-    fn insert_raw(&mut self, quoted: &'a [u8]) {
-        self.insert(quoted, memchr::memchr(b'\\', quoted).is_some());
-    }
-
-    /// Adds `quoted` (a key as written, with its quotes); false if it repeats
-    /// one already in.
-    #[inline(always)]
-    fn insert(&mut self, quoted: &'a [u8], escaped: bool) -> bool {
-        if self.many.is_none() && !escaped && self.few.len() < FEW_KEYS {
-            let tag = tag_of(quoted);
-            if self.few.iter().any(|&(t, k)| t == tag && k == quoted) {
-                return false;
-            }
-            self.few.push((tag, quoted));
-            return true;
-        }
-        self.insert_decoded(quoted)
-    }
-
-    /// Adds `quoted` to the set of decoded keys, made from the inline list
-    /// the first time.
-    #[inline(never)]
-    fn insert_decoded(&mut self, quoted: &'a [u8]) -> bool {
-        let few = &self.few;
-        let many = self
-            .many
-            .get_or_insert_with(|| few.iter().map(|&(_, k)| Cow::Borrowed(k)).collect());
-        many.insert(decoded(quoted))
-    }
-}
-
-/// A key's length and three of its bytes, in one word: equal keys have
-/// equal tags, and most unequal ones do not.
-#[inline(always)]
-fn tag_of(quoted: &[u8]) -> u64 {
-    let len = quoted.len();
-    // A key as written has at least its two quotes.
-    let byte = |i: usize| u64::from(quoted[i]);
-    len as u64 | byte(1) << 32 | byte(len / 2) << 40 | byte(len - 2) << 48
-}
-
-/// A key in a form where two spellings of the same key are equal: as written
-/// when it has no escapes (such a key holds no quote or backslash), else
-/// decoded and re-quoted.
-fn decoded(quoted: &[u8]) -> Cow<'_, [u8]> {
-    if memchr::memchr(b'\\', quoted).is_none() {
-        Cow::Borrowed(quoted)
-    } else {
-        let text: String = serde_json::from_slice(quoted).expect("checked before");
-        Cow::Owned(format!("\"{text}\"").into_bytes())
-    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::config::{ConfigError, FilterSpec, load_filters};
 use crate::engine::{Engine, EngineSettings};
+use crate::event_check::CheckedEvent;
 use crate::input::{self, InputFormat};
 use crate::pipeline::{EventResult, Pipeline};
 
@@ -99,7 +100,7 @@ fn run_case(pipeline: &mut Pipeline, case: &Path, bless: bool) -> Result<bool, T
     };
     // A trailing newline ends the last line; it does not start an empty one.
     let body = text.strip_suffix(b"\n").unwrap_or(&text);
-    let events: Vec<Vec<u8>> = body
+    let events: Vec<CheckedEvent> = body
         .split(|&b| b == b'\n')
         .filter_map(|line| input::event(format, input::trim_newline(line)))
         .collect();

@@ -9,9 +9,9 @@
 use std::borrow::Cow;
 
 use serde_json::json;
-use wasmstash_sdk::{Event, json_text};
+use wasmstash_sdk::Event;
 
-use crate::event_check::check_event;
+use crate::event_check::{CheckedEvent, check_event};
 use crate::pipeline::FAILURES_FIELD;
 
 /// How input lines are read.
@@ -36,10 +36,10 @@ pub fn detect(first_line: &[u8]) -> InputFormat {
 
 /// The event a line stands for in `format` (`Auto` reads it as a plain
 /// line), or `None` for a blank NDJSON line, which is no event.
-pub fn event(format: InputFormat, line: &[u8]) -> Option<Vec<u8>> {
+pub fn event(format: InputFormat, line: &[u8]) -> Option<CheckedEvent> {
     match format {
         InputFormat::Ndjson if line.iter().all(u8::is_ascii_whitespace) => None,
-        InputFormat::Ndjson => Some(ndjson_event(line).unwrap_or_else(|(tagged, _)| tagged)),
+        InputFormat::Ndjson => Some(ndjson_event(line)),
         InputFormat::Lines | InputFormat::Auto => Some(line_event(line)),
     }
 }
@@ -51,25 +51,21 @@ pub fn trim_newline(line: &[u8]) -> &[u8] {
 }
 
 /// `{"message": line}`; bytes that are not UTF-8 become U+FFFD.
-pub fn line_event(line: &[u8]) -> Vec<u8> {
+pub fn line_event(line: &[u8]) -> CheckedEvent {
     // Almost every line is valid UTF-8: check it in one pass and go lossy
     // only when it is not.
     let text = match std::str::from_utf8(line) {
         Ok(text) => Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(line),
     };
-    let mut event = Vec::with_capacity(line.len() + 16);
-    event.extend_from_slice(b"{\"message\":");
-    json_text::write_str(&mut event, &text);
-    event.push(b'}');
-    event
+    CheckedEvent::message(&text)
 }
 
-/// The event an NDJSON line stands for, or a tagged message event if it is
-/// not a valid JSON object.
-pub fn ndjson_event(line: &[u8]) -> Result<Vec<u8>, (Vec<u8>, String)> {
-    match check_event(line) {
-        Ok(()) => Ok(line.to_vec()),
+/// The event an NDJSON line stands for, or, if it is not a valid JSON
+/// object, a message event tagged `_jsonparsefailure` with the reason.
+pub fn ndjson_event(line: &[u8]) -> CheckedEvent {
+    match CheckedEvent::new(line.to_vec()) {
+        Ok(event) => event,
         Err(reason) => {
             let mut event = Event::new();
             event.set("message", String::from_utf8_lossy(line).into_owned());
@@ -80,7 +76,7 @@ pub fn ndjson_event(line: &[u8]) -> Result<Vec<u8>, (Vec<u8>, String)> {
             );
             let mut bytes = Vec::new();
             event.write_json(&mut bytes);
-            Err((bytes, reason))
+            CheckedEvent::new(bytes).expect("a written event passes the check")
         }
     }
 }
@@ -92,11 +88,11 @@ mod tests {
     #[test]
     fn lines_become_message_events() {
         assert_eq!(
-            line_event(b"GET \"/\" 200"),
+            line_event(b"GET \"/\" 200").text(),
             br#"{"message":"GET \"/\" 200"}"#
         );
         assert_eq!(
-            line_event(b"bad \xff byte"),
+            line_event(b"bad \xff byte").text(),
             "{\"message\":\"bad \u{fffd} byte\"}".as_bytes()
         );
         assert_eq!(trim_newline(b"x\r\n"), b"x");
@@ -104,17 +100,17 @@ mod tests {
         let mut tricky: String = (0u8..0x20).map(char::from).collect();
         tricky.push_str("\\ \" / é 😀 \u{7f} and a tail long enough for the wide steps");
         assert_eq!(
-            line_event(tricky.as_bytes()),
+            line_event(tricky.as_bytes()).into_text(),
             serde_json::to_vec(&json!({"message": tricky})).unwrap()
         );
     }
 
     #[test]
     fn bad_ndjson_is_kept_and_tagged() {
-        assert_eq!(ndjson_event(br#"{"a":1}"#).unwrap(), br#"{"a":1}"#);
-        let (event, reason) = ndjson_event(br#"{"a":1,"a":2}"#).unwrap_err();
-        assert!(reason.contains("duplicate key"));
-        let text = String::from_utf8(event).unwrap();
+        assert_eq!(ndjson_event(br#"{"a":1}"#).text(), br#"{"a":1}"#);
+        let event = ndjson_event(br#"{"a":1,"a":2}"#);
+        let text = String::from_utf8(event.into_text()).unwrap();
+        assert!(text.contains("duplicate key `a`"), "{text}");
         assert!(text.contains(r#""tags":["_jsonparsefailure"]"#), "{text}");
         assert!(text.contains(r#""message":"{\"a\":1,\"a\":2}""#), "{text}");
     }
@@ -123,11 +119,11 @@ mod tests {
     fn a_blank_line_is_an_event_only_as_a_plain_line() {
         assert_eq!(event(InputFormat::Ndjson, b"  "), None);
         assert_eq!(
-            event(InputFormat::Lines, b""),
+            event(InputFormat::Lines, b"").map(CheckedEvent::into_text),
             Some(br#"{"message":""}"#.to_vec())
         );
         assert_eq!(
-            event(InputFormat::Ndjson, br#"{"a":1}"#),
+            event(InputFormat::Ndjson, br#"{"a":1}"#).map(CheckedEvent::into_text),
             Some(br#"{"a":1}"#.to_vec())
         );
     }

@@ -12,6 +12,7 @@ use serde_json::json;
 use wasmstash_sdk::{Event, Value};
 
 use crate::engine::{Failure, FilterModule, Stage, StageOutcome};
+use crate::event_check::CheckedEvent;
 use crate::metrics::Metrics;
 
 /// The longest failure reason recorded on an event.
@@ -168,10 +169,10 @@ impl Pipeline {
         &mut self.stages
     }
 
-    /// Runs `events` (each a validated JSON object) through every stage.
-    pub fn process(&mut self, events: Vec<Vec<u8>>) -> Vec<EventResult> {
+    /// Runs `events` through every stage.
+    pub fn process(&mut self, events: Vec<CheckedEvent>) -> Vec<EventResult> {
         self.stats.events_in += events.len() as u64;
-        let mut slots: Vec<Option<Vec<u8>>> = events.into_iter().map(Some).collect();
+        let mut slots: Vec<Option<CheckedEvent>> = events.into_iter().map(Some).collect();
         let (name, metrics) = (self.name.as_str(), self.metrics.as_ref());
         for stage in &mut self.stages {
             // A shared stage stays locked for the whole batch: other workers
@@ -183,7 +184,7 @@ impl Pipeline {
             .map(|slot| match slot {
                 Some(event) => {
                     self.stats.events_out += 1;
-                    EventResult::Event(event)
+                    EventResult::Event(event.into_text())
                 }
                 None => {
                     self.stats.dropped += 1;
@@ -199,10 +200,10 @@ fn run_stage(
     pipeline: &str,
     metrics: Option<&(Arc<Metrics>, String)>,
     stage: &mut Stage,
-    slots: &mut [Option<Vec<u8>>],
+    slots: &mut [Option<CheckedEvent>],
 ) {
     let live: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_some()).collect();
-    let inputs: Vec<&[u8]> = live.iter().map(|&i| slots[i].as_deref().unwrap()).collect();
+    let inputs: Vec<&CheckedEvent> = live.iter().map(|&i| slots[i].as_ref().unwrap()).collect();
     let started = Instant::now();
     let recycles_before = stage.recycles();
     let outcomes = stage.process(&inputs);
@@ -222,6 +223,7 @@ fn run_stage(
         match outcome {
             StageOutcome::Unchanged => {}
             StageOutcome::Replaced(event) => slots[index] = Some(event),
+            StageOutcome::Extended(added) => slots[index].as_mut().unwrap().add(added),
             StageOutcome::Dropped => slots[index] = None,
             StageOutcome::Failed(failure) => {
                 let name = stage.module().name();
@@ -234,8 +236,8 @@ fn run_stage(
                     ];
                     metrics.add("wasmstash_failures_total", &labels, 1);
                 }
-                let event = slots[index].as_deref().unwrap();
-                slots[index] = Some(record_failure(event, pipeline, name, &failure));
+                let event = slots[index].as_ref().unwrap();
+                slots[index] = Some(record_failure(event.text(), pipeline, name, &failure));
             }
         }
     }
@@ -288,7 +290,12 @@ fn report_stage(
 
 /// Tags `event` and appends a failure record under [`FAILURES_FIELD`]:
 /// `{"pipeline", "filter", "kind", "reason"}`.
-pub fn record_failure(event: &[u8], pipeline: &str, filter: &str, failure: &Failure) -> Vec<u8> {
+pub fn record_failure(
+    event: &[u8],
+    pipeline: &str,
+    filter: &str,
+    failure: &Failure,
+) -> CheckedEvent {
     let mut reason = failure.reason.clone();
     if reason.len() > MAX_REASON {
         let cut = (0..=MAX_REASON)
@@ -316,5 +323,6 @@ pub fn record_failure(event: &[u8], pipeline: &str, filter: &str, failure: &Fail
     }
     let mut out = Vec::with_capacity(event.len() + 256);
     parsed.write_json(&mut out);
-    out
+    // Written from a parsed event, so an object without repeated keys.
+    CheckedEvent::new(out).expect("a written event passes the check")
 }

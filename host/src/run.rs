@@ -14,6 +14,7 @@ use wasmstash_sdk::Event;
 
 use crate::config::{Config, ConfigError, FilterSpec, load_filters};
 use crate::engine::{Engine, EngineSettings};
+use crate::event_check::CheckedEvent;
 use crate::input::{self, InputFormat};
 use crate::pipeline::{EventResult, Pipeline};
 use crate::state;
@@ -242,7 +243,7 @@ fn progress_bar(args: &RunArgs, total_bytes: u64) -> ProgressBar {
 
 /// Input events gathered until a batch is full.
 struct Batch {
-    events: Vec<Vec<u8>>,
+    events: Vec<CheckedEvent>,
     capacity: usize,
     format: InputFormat,
 }

@@ -164,7 +164,8 @@ export_filter!(MyFilter);
         if line.contains("/health") {
             expected.push_str(DROPPED);
         } else {
-            let event = String::from_utf8(input::line_event(line.as_bytes())).expect("UTF-8");
+            let event =
+                String::from_utf8(input::line_event(line.as_bytes()).into_text()).expect("UTF-8");
             expected.push_str(&format!(
                 "{},\"labels\":{{\"checked\":true}}}}",
                 &event[..event.len() - 1]

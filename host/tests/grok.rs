@@ -8,6 +8,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use support::*;
+use wasmstash::event_check::CheckedEvent;
 use wasmstash::pipeline::Pipeline;
 
 /// Line 8,899 of the access log: its user agent lacks the closing quote.
@@ -90,7 +91,7 @@ fn the_legacy_set_parses_the_access_log_in_the_pipeline() {
     let module = load(&engine, "grok", &built_module("grok"), &config.to_string());
     let mut pipeline = Pipeline::new("apache-legacy", vec![module]);
     let lines = apache_lines();
-    let events: Vec<Vec<u8>> = lines
+    let events: Vec<CheckedEvent> = lines
         .iter()
         .map(|l| wasmstash::input::line_event(l.as_bytes()))
         .collect();
@@ -122,7 +123,7 @@ fn malformed_lines_are_tagged_and_kept() {
         "x".repeat(200_000),
         "中文 1.2.3.4 - - ".repeat(1000),
     ];
-    let events: Vec<Vec<u8>> = inputs
+    let events: Vec<CheckedEvent> = inputs
         .iter()
         .map(|l| wasmstash::input::line_event(l.as_bytes()))
         .collect();

@@ -180,7 +180,7 @@ fn a_short_result_list_is_replayed_event_by_event() {
     let results = pipeline.process(input.clone());
     let expected: Vec<_> = input
         .into_iter()
-        .map(wasmstash::pipeline::EventResult::Event)
+        .map(|event| wasmstash::pipeline::EventResult::Event(event.into_text()))
         .collect();
     assert_eq!(results, expected);
     assert_eq!(pipeline.stages_mut()[0].recycles(), 1);
@@ -340,7 +340,7 @@ fn extended_results_add_members_to_the_event_as_it_came_in() {
         b"{ }".to_vec(),
         b" {\"message\" : \"spaced\" }\n".to_vec(),
     ];
-    let results = as_json(pipeline.process(input));
+    let results = as_json(pipeline.process(checked(&input)));
     assert_eq!(
         results,
         vec![

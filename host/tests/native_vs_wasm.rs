@@ -14,7 +14,7 @@ use wasmstash_filter_mutate::Mutate;
 fn mutate_is_identical_natively_and_in_wasm() {
     let events: Vec<Vec<u8>> = apache_lines()
         .iter()
-        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .map(|l| wasmstash::input::line_event(l.as_bytes()).into_text())
         .collect();
     let config = json!({
         "copy": {"message": "[event][original]"},
@@ -60,7 +60,7 @@ fn json_is_identical_natively_and_in_wasm() {
 fn dissect_is_identical_natively_and_in_wasm() {
     let events: Vec<Vec<u8>> = apache_lines()
         .iter()
-        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .map(|l| wasmstash::input::line_event(l.as_bytes()).into_text())
         .collect();
     let config = json!({
         "mapping": {"message": wasmstash_filter_dissect::APACHE_COMBINED_ECS},
@@ -80,7 +80,7 @@ fn kv_is_identical_natively_and_in_wasm() {
     let text = std::fs::read_to_string(&path).unwrap();
     let events: Vec<Vec<u8>> = text
         .lines()
-        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .map(|l| wasmstash::input::line_event(l.as_bytes()).into_text())
         .collect();
     for config in [
         json!({"whitespace": "strict", "target": "kv"}),
@@ -94,7 +94,7 @@ fn kv_is_identical_natively_and_in_wasm() {
 fn grok_is_identical_natively_and_in_wasm_on_the_access_log() {
     let events: Vec<Vec<u8>> = apache_lines()
         .iter()
-        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .map(|l| wasmstash::input::line_event(l.as_bytes()).into_text())
         .collect();
     for ecs in ["disabled", "v8"] {
         let config =

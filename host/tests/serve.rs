@@ -56,10 +56,10 @@ fn looping_call(addr: std::net::SocketAddr) -> std::thread::JoinHandle<support::
     })
 }
 
-fn ndjson(events: &[Vec<u8>]) -> Vec<u8> {
+fn ndjson<E: AsRef<[u8]>>(events: &[E]) -> Vec<u8> {
     events
         .iter()
-        .flat_map(|e| e.iter().copied().chain([b'\n']))
+        .flat_map(|e| e.as_ref().iter().copied().chain([b'\n']))
         .collect()
 }
 
@@ -76,7 +76,7 @@ fn batch_and_event_endpoints_on_the_access_log() {
     let (server, _dir) = start("");
     let events: Vec<Vec<u8>> = apache_lines()[..125]
         .iter()
-        .map(|l| wasmstash::input::line_event(l.as_bytes()))
+        .map(|l| wasmstash::input::line_event(l.as_bytes()).into_text())
         .collect();
     let response = server.post("/v1/pipelines/access/batch", &ndjson(&events));
     assert_eq!(response.status, 200, "{}", response.text());

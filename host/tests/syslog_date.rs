@@ -60,7 +60,7 @@ fn example_pipeline(name: &str) -> Pipeline {
 fn run_in_batches(pipeline: &mut Pipeline, events: Vec<Vec<u8>>) -> Vec<Value> {
     let mut results = Vec::new();
     for chunk in events.chunks(125) {
-        results.extend(as_json(pipeline.process(chunk.to_vec())));
+        results.extend(as_json(pipeline.process(checked(chunk))));
     }
     results
 }
@@ -168,7 +168,7 @@ fn date_reads_every_access_log_timestamp_as_the_apache_pipeline_does() {
         &built_module("date"),
         r#"{"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]}"#,
     );
-    let results = as_json(pipeline(module).process(bad));
+    let results = as_json(pipeline(module).process(checked(&bad)));
     assert_eq!(
         results,
         [json!({"timestamp": "17/May/2015:10:05", "tags": ["_dateparsefailure"]})]

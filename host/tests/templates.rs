@@ -35,7 +35,7 @@ fn loghub_events() -> Vec<Vec<u8>> {
             .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         events.extend(
             text.lines()
-                .map(|l| wasmstash::input::line_event(l.as_bytes())),
+                .map(|l| wasmstash::input::line_event(l.as_bytes()).into_text()),
         );
     }
     assert_eq!(events.len(), 20_000);
@@ -64,7 +64,7 @@ fn template_of(event: &Value) -> Value {
 fn run(pipeline: &mut Pipeline, events: &[Vec<u8>]) -> Vec<Value> {
     events
         .chunks(125)
-        .flat_map(|chunk| as_json(pipeline.process(chunk.to_vec())))
+        .flat_map(|chunk| as_json(pipeline.process(checked(chunk))))
         .map(|event| template_of(&event))
         .collect()
 }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use wasmstash::builtins;
 use wasmstash::engine::{Engine, EngineSettings, FilterModule, Stage};
+use wasmstash::event_check::CheckedEvent;
 use wasmstash_filter_anomaly::Anomaly;
 use wasmstash_sdk::NativeFilter;
 use wasmstash_sdk::wire;
@@ -39,7 +40,8 @@ struct Stream {
 }
 
 impl Stream {
-    fn batch(&mut self, size: usize) -> Vec<Vec<u8>> {
+    /// `size` events, checked as the host's input is (not timed).
+    fn batch(&mut self, size: usize) -> Vec<CheckedEvent> {
         (0..size)
             .map(|_| {
                 let i = self.next;
@@ -63,6 +65,7 @@ impl Stream {
                 )
                 .into_bytes()
             })
+            .map(|event| CheckedEvent::new(event).expect("a well-formed event"))
             .collect()
     }
 }
@@ -96,7 +99,7 @@ fn main() -> anyhow::Result<()> {
         Stream { next: 0, keys }
             .batch(100)
             .iter()
-            .map(Vec::len)
+            .map(|event| event.text().len())
             .sum::<usize>()
             / 100
     );
@@ -107,8 +110,8 @@ fn main() -> anyhow::Result<()> {
     let mut native = NativeFilter::<Anomaly>::new(CONFIG.as_bytes()).map_err(anyhow::Error::msg)?;
     let mut stream = Stream { next: 0, keys };
     let mut encoded = Vec::new();
-    let mut native_call = |events: &[Vec<u8>]| {
-        wire::encode_batch(events.iter().map(Vec::as_slice), &mut encoded);
+    let mut native_call = |events: &[CheckedEvent]| {
+        wire::encode_batch(events.iter().map(CheckedEvent::text), &mut encoded);
         black_box(native.process_batch(&encoded).len());
     };
     for _ in 0..warm_events / 1000 {
@@ -132,8 +135,8 @@ fn main() -> anyhow::Result<()> {
         let module = FilterModule::load(&engine, "anomaly", wasm, CONFIG.as_bytes())?;
         let mut stage = Stage::new(module);
         let mut stream = Stream { next: 0, keys };
-        let mut call = |events: &[Vec<u8>]| {
-            let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+        let mut call = |events: &[CheckedEvent]| {
+            let refs: Vec<&CheckedEvent> = events.iter().collect();
             black_box(stage.process(&refs));
         };
         for _ in 0..warm_events / 1000 {
@@ -149,9 +152,9 @@ fn main() -> anyhow::Result<()> {
     let mut instance = module.instantiate()?;
     let mut stream = Stream { next: 0, keys };
     let mut buffer = Vec::new();
-    let mut call = |events: &[Vec<u8>]| {
-        let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
-        wire::encode_batch(refs.iter().copied(), &mut buffer);
+    let mut call = |events: &[CheckedEvent]| {
+        let refs: Vec<&CheckedEvent> = events.iter().collect();
+        wire::encode_batch(events.iter().map(CheckedEvent::text), &mut buffer);
         black_box(instance.process(&buffer, &refs).expect("the filter runs"));
     };
     for _ in 0..warm_events / 1000 {
@@ -183,7 +186,7 @@ fn measure(
     budget: Duration,
     stream: &mut Stream,
     size: usize,
-    call: &mut impl FnMut(&[Vec<u8>]),
+    call: &mut impl FnMut(&[CheckedEvent]),
 ) -> f64 {
     let mut spent = Duration::ZERO;
     let mut processed = 0usize;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use wasmstash::builtins;
 use wasmstash::engine::{Engine, EngineSettings, FilterModule, Stage};
+use wasmstash::event_check::CheckedEvent;
 use wasmstash_filter_templates::Templates;
 use wasmstash_filter_templates::miner::{Config, Miner};
 use wasmstash_sdk::{NativeFilter, wire};
@@ -44,17 +45,17 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let events: Vec<Vec<u8>> = lines
+    let events: Vec<CheckedEvent> = lines
         .iter()
         .map(|l| wasmstash::input::line_event(l.as_bytes()))
         .collect();
-    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    let refs: Vec<&CheckedEvent> = events.iter().collect();
     let mut native = NativeFilter::<Templates>::new(b"{}").map_err(anyhow::Error::msg)?;
     let mut batch = Vec::new();
     let started = Clock::start();
     for _ in 0..repeat {
         for chunk in refs.chunks(1000) {
-            wire::encode_batch(chunk.iter().copied(), &mut batch);
+            wire::encode_batch(chunk.iter().map(|e| e.text()), &mut batch);
             black_box(native.process_batch(&batch));
         }
     }

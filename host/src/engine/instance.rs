@@ -8,11 +8,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use wasmstash_sdk::wire;
+use wasmstash_sdk::wire::{self, ResultKind};
 use wasmtime::{Caller, Extern, Linker, Memory, ResourceLimiter, Store, Trap, TypedFunc};
 
 use super::module::{FilterModule, LoadError};
 use super::stage::{Failure, FailureKind, StageOutcome};
+use crate::event_check::CheckedEvent;
 
 /// Longest guest log line kept; the rest is cut so a filter cannot flood the log.
 const MAX_LOG_LINE: usize = 4096;
@@ -196,14 +197,35 @@ impl FilterInstance {
         Ok(filter)
     }
 
-    /// Runs `process` on an encoded batch of `expected` events and decodes
-    /// the results, checking each changed event against its input `events`
-    /// (the batch's events, in order).
+    /// Runs `process` on an encoded batch of `events` and decodes the
+    /// results, checking each changed event against its input.
     pub fn process(
         &mut self,
         batch: &[u8],
-        events: &[&[u8]],
+        events: &[&CheckedEvent],
     ) -> Result<Vec<StageOutcome>, Failure> {
+        let results = self.results(batch, events.len())?;
+        Ok(results
+            .into_iter()
+            .zip(events)
+            .map(|((kind, payload), input)| StageOutcome::from_wire(kind, payload, input))
+            .collect())
+    }
+
+    /// Runs `process` on a batch again only for its effect on the filter's
+    /// state; the results were taken when it first ran.
+    pub fn rerun(&mut self, batch: &[u8]) -> Result<(), Failure> {
+        let count = wire::decode_batch(batch).map_or(0, |events| events.len());
+        self.results(batch, count).map(drop)
+    }
+
+    /// Runs `process` on an encoded batch of `expected` events: the results,
+    /// still in the filter's memory.
+    fn results(
+        &mut self,
+        batch: &[u8],
+        expected: usize,
+    ) -> Result<Vec<(ResultKind, &[u8])>, Failure> {
         let (ptr, len) = self.write_input(batch)?;
         self.arm_deadline();
         let packed = self
@@ -211,17 +233,12 @@ impl FilterInstance {
             .call(&mut self.store, (ptr, len))
             .map_err(|e| self.classify(e))?;
         let output = self.guest_bytes(packed)?;
-        let results = wire::decode_results(output, events.len()).map_err(|e| {
+        wire::decode_results(output, expected).map_err(|e| {
             Failure::new(
                 FailureKind::InvalidOutput,
                 format!("malformed results: {e}"),
             )
-        })?;
-        Ok(results
-            .into_iter()
-            .zip(events)
-            .map(|((kind, payload), input)| StageOutcome::from_wire(kind, payload, input))
-            .collect())
+        })
     }
 
     /// The filter's state, or `None` when the module keeps none.

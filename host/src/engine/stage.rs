@@ -14,7 +14,7 @@ use wasmstash_sdk::wire::{self, ResultKind};
 
 use super::instance::FilterInstance;
 use super::module::FilterModule;
-use crate::event_check::{check_event, extend_checked};
+use crate::event_check::{AddedMembers, CheckedEvent};
 
 /// What went wrong for one event, as recorded on the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,7 +71,9 @@ impl Failure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StageOutcome {
     Unchanged,
-    Replaced(Vec<u8>),
+    Replaced(CheckedEvent),
+    /// Members to add at the end of the event (see [`CheckedEvent::add`]).
+    Extended(AddedMembers),
     Dropped,
     Failed(Failure),
 }
@@ -80,7 +82,7 @@ impl StageOutcome {
     /// The outcome a decoded ABI result stands for, for the event `input`.
     /// A changed event must still be one JSON object without repeated keys;
     /// if it is not, only this event fails, as invalid output.
-    pub fn from_wire(kind: ResultKind, payload: &[u8], input: &[u8]) -> StageOutcome {
+    pub fn from_wire(kind: ResultKind, payload: &[u8], input: &CheckedEvent) -> StageOutcome {
         let invalid = |e: String| {
             StageOutcome::Failed(Failure::new(
                 FailureKind::InvalidOutput,
@@ -89,12 +91,12 @@ impl StageOutcome {
         };
         match kind {
             ResultKind::Unchanged => StageOutcome::Unchanged,
-            ResultKind::Replaced => match check_event(payload) {
-                Ok(()) => StageOutcome::Replaced(payload.to_vec()),
+            ResultKind::Replaced => match CheckedEvent::new(payload.to_vec()) {
+                Ok(event) => StageOutcome::Replaced(event),
                 Err(e) => invalid(e),
             },
-            ResultKind::Extended => match extend_checked(input, payload) {
-                Ok(event) => StageOutcome::Replaced(event),
+            ResultKind::Extended => match input.check_added(payload) {
+                Ok(added) => StageOutcome::Extended(added),
                 Err(e) => invalid(e),
             },
             ResultKind::Dropped => StageOutcome::Dropped,
@@ -162,7 +164,7 @@ impl Stage {
     /// restores the checkpoint and re-runs the log, so it starts exactly
     /// where the batch started, and every event of a replay that succeeds is
     /// logged in turn: each event that comes out processed counted once.
-    pub fn process(&mut self, events: &[&[u8]]) -> Vec<StageOutcome> {
+    pub fn process(&mut self, events: &[&CheckedEvent]) -> Vec<StageOutcome> {
         if events.is_empty() {
             return Vec::new();
         }
@@ -193,9 +195,9 @@ impl Stage {
 
     /// One call on the current instance. Any failure discards the instance,
     /// whose memory can no longer be trusted.
-    fn call(&mut self, events: &[&[u8]]) -> Result<Vec<StageOutcome>, Failure> {
+    fn call(&mut self, events: &[&CheckedEvent]) -> Result<Vec<StageOutcome>, Failure> {
         let mut batch = std::mem::take(&mut self.batch);
-        wire::encode_batch(events.iter().copied(), &mut batch);
+        wire::encode_batch(events.iter().map(|event| event.text()), &mut batch);
         let result = self
             .instance()
             .and_then(|instance| instance.process(&batch, events));
@@ -241,8 +243,7 @@ impl Stage {
                 );
             }
             for batch in &self.log {
-                let events = wire::decode_batch(batch).unwrap_or_default();
-                if let Err(failure) = instance.process(batch, &events) {
+                if let Err(failure) = instance.rerun(batch) {
                     tracing::error!(
                         filter = self.module.name(),
                         "re-running a logged batch failed ({}); state since the checkpoint is lost",

@@ -1,4 +1,4 @@
-use super::{check_event, extend_checked};
+use super::{CheckedEvent, check_event};
 use wasmstash_sdk::testing::{XorShift, escape_dense_string_body};
 use wasmstash_sdk::wire;
 
@@ -247,14 +247,13 @@ fn extended_results_are_checked_as_strictly_as_whole_events() {
     let mut checked = 0;
     for input in inputs {
         let agree = |members: &[u8]| {
-            let ours = extend_checked(input, members);
-            let whole = if members.iter().all(u8::is_ascii_whitespace) {
-                Ok(())
-            } else {
-                let mut event = Vec::new();
-                wire::extend_event(input, members, &mut event);
-                check_event(&event)
-            };
+            let mut event = CheckedEvent::new(input.to_vec()).unwrap();
+            let ours = event.check_added(members);
+            let mut whole = input.to_vec();
+            if !members.iter().all(u8::is_ascii_whitespace) {
+                wire::extend_event(input, members, &mut whole);
+            }
+            let whole = CheckedEvent::new(whole);
             assert_eq!(
                 ours.is_ok(),
                 whole.is_ok(),
@@ -262,6 +261,12 @@ fn extended_results_are_checked_as_strictly_as_whole_events() {
                 String::from_utf8_lossy(input),
                 String::from_utf8_lossy(members)
             );
+            // Added in place, with the keys carried: the event a whole
+            // check makes of the text, keys and all.
+            if let (Ok(added), Ok(whole)) = (ours, whole) {
+                event.add(added);
+                assert_eq!(event, whole);
+            }
         };
         let bytes = members.as_bytes();
         for at in 0..bytes.len() {

@@ -17,7 +17,7 @@ use wasmstash_sdk::json_text::write_str;
 use super::App;
 use super::ui::tap::BodyKind;
 use super::workers::{PipelineWorkers, Rejected};
-use crate::event_check::check_event;
+use crate::event_check::CheckedEvent;
 use crate::pipeline::EventResult;
 
 pub(crate) fn router(app: Arc<App>) -> Router {
@@ -120,7 +120,7 @@ fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError>
 
 async fn run(
     workers: &PipelineWorkers,
-    events: Vec<Vec<u8>>,
+    events: Vec<CheckedEvent>,
 ) -> Result<Vec<EventResult>, ApiError> {
     let count = events.len() as u64;
     let started = std::time::Instant::now();
@@ -203,9 +203,9 @@ async fn event(
 }
 
 async fn answer_event(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> Answer {
-    check_event(&body)
+    let event = CheckedEvent::new(body.to_vec())
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}")))?;
-    let mut results = run(&workers, vec![body.to_vec()]).await?;
+    let mut results = run(&workers, vec![event]).await?;
     Ok(match results.pop().expect("one result per event") {
         EventResult::Event(event) => {
             let event = Bytes::from(event);
@@ -291,8 +291,9 @@ async fn answer_batch(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> 
             if line.iter().all(u8::is_ascii_whitespace) {
                 return Err(format!("line {}: empty line", index + 1));
             }
-            check_event(line).map_err(|e| format!("line {}: invalid event: {e}", index + 1))?;
-            events.push(line.to_vec());
+            let event = CheckedEvent::new(line.to_vec())
+                .map_err(|e| format!("line {}: invalid event: {e}", index + 1))?;
+            events.push(event);
             Ok(())
         })
         .collect();

@@ -26,6 +26,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::engine::{FilterModule, Stage};
+use crate::event_check::CheckedEvent;
 use crate::metrics::{Counter, Histogram, Metrics};
 use crate::pipeline::{EventResult, Pipeline};
 
@@ -143,7 +144,7 @@ struct DeskState {
 /// One request's events, waiting for a worker.
 struct Job {
     id: u64,
-    events: Vec<Vec<u8>>,
+    events: Vec<CheckedEvent>,
     bytes: usize,
     reply: Reply,
 }
@@ -206,9 +207,9 @@ impl PipelineWorkers {
 
     /// Runs `events` through the pipeline, possibly in one call with other
     /// requests' events; returns exactly this request's results, in order.
-    pub async fn run(&self, events: Vec<Vec<u8>>) -> Result<Vec<EventResult>, Rejected> {
+    pub async fn run(&self, events: Vec<CheckedEvent>) -> Result<Vec<EventResult>, Rejected> {
         let (reply, mut answer) = oneshot::channel();
-        let bytes = events.iter().map(Vec::len).sum();
+        let bytes = events.iter().map(|event| event.text().len()).sum();
         let (id, worker) = {
             let mut state = self.desk.lock();
             let worker = state.idle.pop();

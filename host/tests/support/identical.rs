@@ -2,6 +2,7 @@
 //! results; these helpers check that for any filter crate and module.
 
 use wasmstash::engine::{Engine, Failure, FailureKind, Stage, StageOutcome};
+use wasmstash::event_check::CheckedEvent;
 use wasmstash_sdk::{Filter, NativeFilter, Outcome};
 
 use super::{built_module, load, strict_engine};
@@ -30,33 +31,60 @@ pub fn assert_identical_on<F: Filter>(
     let mut changed = 0;
     for chunk in events.chunks(125) {
         let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
-        let native_results: Vec<StageOutcome> = native
+        let native_results: Vec<Compared> = native
             .process_events(&refs)
             .into_iter()
             .zip(&refs)
             .map(|(outcome, input)| match outcome {
-                Outcome::Kept(event) if event == *input => StageOutcome::Unchanged,
-                Outcome::Kept(event) => StageOutcome::Replaced(event),
-                Outcome::Dropped => StageOutcome::Dropped,
+                Outcome::Kept(event) if event == *input => Compared::Unchanged,
+                Outcome::Kept(event) => Compared::Changed(event),
+                Outcome::Dropped => Compared::Dropped,
                 Outcome::Failed(reason) => {
-                    StageOutcome::Failed(Failure::new(FailureKind::FilterError, reason))
+                    Compared::Failed(Failure::new(FailureKind::FilterError, reason))
                 }
             })
             .collect();
-        let wasm_results: Vec<StageOutcome> = stage
-            .process(&refs)
+        let checked: Vec<CheckedEvent> = chunk
+            .iter()
+            .map(|event| CheckedEvent::new(event.clone()).unwrap())
+            .collect();
+        let inputs: Vec<&CheckedEvent> = checked.iter().collect();
+        let wasm_results: Vec<Compared> = stage
+            .process(&inputs)
             .into_iter()
-            .zip(&refs)
-            .map(|(outcome, input)| match outcome {
-                StageOutcome::Replaced(event) if event == *input => StageOutcome::Unchanged,
-                other => other,
+            .zip(&checked)
+            .map(|(outcome, input)| {
+                let event = match outcome {
+                    StageOutcome::Unchanged => return Compared::Unchanged,
+                    StageOutcome::Dropped => return Compared::Dropped,
+                    StageOutcome::Failed(failure) => return Compared::Failed(failure),
+                    StageOutcome::Replaced(event) => event,
+                    StageOutcome::Extended(added) => {
+                        let mut event = input.clone();
+                        event.add(added);
+                        event
+                    }
+                };
+                match event.into_text() {
+                    text if text == input.text() => Compared::Unchanged,
+                    text => Compared::Changed(text),
+                }
             })
             .collect();
         assert_eq!(native_results, wasm_results);
         changed += wasm_results
             .iter()
-            .filter(|r| matches!(r, StageOutcome::Replaced(_)))
+            .filter(|r| matches!(r, Compared::Changed(_)))
             .count();
     }
     changed
+}
+
+/// One event's result from either build, a changed event as its whole text.
+#[derive(Debug, PartialEq)]
+enum Compared {
+    Unchanged,
+    Changed(Vec<u8>),
+    Dropped,
+    Failed(Failure),
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use wasmstash::engine::{Engine, EngineSettings, FilterModule};
+use wasmstash::event_check::CheckedEvent;
 use wasmstash::pipeline::{EventResult, Pipeline};
 
 /// `../shared/data` beside the checkout; tests must not pass without it.
@@ -53,10 +54,14 @@ pub fn load(engine: &Engine, name: &str, wasm_or_wat: &[u8], config: &str) -> Fi
         .unwrap_or_else(|e| panic!("loading {name}: {e}"))
 }
 
-pub fn message_events(messages: &[&str]) -> Vec<Vec<u8>> {
-    messages
-        .iter()
-        .map(|m| serde_json::to_vec(&serde_json::json!({"message": m})).unwrap())
+pub fn message_events(messages: &[&str]) -> Vec<CheckedEvent> {
+    messages.iter().map(|m| CheckedEvent::message(m)).collect()
+}
+
+/// `events` checked, as a pipeline takes them.
+pub fn checked(events: &[Vec<u8>]) -> Vec<CheckedEvent> {
+    (events.iter())
+        .map(|event| CheckedEvent::new(event.clone()).unwrap())
         .collect()
 }
 
