@@ -12,11 +12,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use wasmstash::event_check::{CheckedEvent, check_event};
+use wasmstash_filter_date::Date;
 use wasmstash_filter_grok::Grok;
 use wasmstash_filter_json::Json;
 use wasmstash_filter_mutate::Mutate;
 use wasmstash_sdk::wire::{self, ResultKind};
 use wasmstash_sdk::{Filter, NativeFilter};
+
+use crate::BATCH;
 
 pub fn rows(lines: &[String], budget: Duration) {
     println!("\n## The host's check of an event grok changed, one core\n");
@@ -55,6 +58,48 @@ pub fn rows(lines: &[String], budget: Duration) {
             replaced / extended
         );
     }
+    dated_rows(lines, budget);
+}
+
+/// date's result on Filebeat-shaped events after grok: the whole event again
+/// (`replaced`), since it already has an `@timestamp` to replace. Checked
+/// whole, and checked in part (only the run of members that differs from
+/// the event it replaces).
+fn dated_rows(lines: &[String], budget: Duration) {
+    println!(
+        "\ndate's `replaced` result on the Filebeat-shaped events after grok (a new `@timestamp`), {BATCH} events in turn (in cache, as in a stage); ns per event.\n"
+    );
+    println!("| bytes | whole event checked | changed members checked | ratio |");
+    println!("|---|---|---|---|");
+    let mut grokked: Vec<CheckedEvent> = lines.iter().enumerate().map(filebeat_event).collect();
+    let added = added_members(&grokked);
+    for (event, members) in grokked.iter_mut().zip(added) {
+        let added = event.check_added(&members).unwrap();
+        event.add(added);
+    }
+    // Every line but the one grok does not match gets a new `@timestamp`.
+    let config = r#"{"match":["timestamp","dd/MMM/yyyy:HH:mm:ss Z"]}"#;
+    let (grokked, dated): (Vec<CheckedEvent>, Vec<Vec<u8>>) = (grokked.iter().cloned())
+        .zip(results_of::<Date>(config, &grokked))
+        .filter(|(_, (kind, _))| *kind == ResultKind::Replaced)
+        .map(|(event, (_, payload))| (event, payload))
+        .unzip();
+    // One Logstash batch, over and over: a stage checks its results while
+    // the batch's events are still in cache, having just encoded them.
+    let (grokked, dated) = (&grokked[..BATCH], &dated[..BATCH]);
+    let whole = per_event(budget, dated.len(), |i| check_event(&dated[i]).unwrap());
+    let in_part = per_event(budget, dated.len(), |i| {
+        black_box(grokked[i].check_replacement(dated[i].clone()).unwrap());
+    });
+    let copy = per_event(budget, dated.len(), |i| {
+        black_box(dated[i].clone());
+    });
+    println!(
+        "| {} | {whole:.0} | {:.0} | {:.2} |",
+        average(dated),
+        in_part - copy,
+        whole / (in_part - copy)
+    );
 }
 
 /// The check of the json and mutate filters' results, as the filters
@@ -99,6 +144,17 @@ fn added_members(events: &[CheckedEvent]) -> Vec<Vec<u8>> {
 /// What the native build of `F` returns for each event, which must be a
 /// result of `kind`.
 fn results<F: Filter>(config: &str, events: &[CheckedEvent], kind: ResultKind) -> Vec<Vec<u8>> {
+    results_of::<F>(config, events)
+        .into_iter()
+        .map(|(got, payload)| {
+            assert_eq!(got, kind);
+            payload
+        })
+        .collect()
+}
+
+/// What the native build of `F` returns for each event.
+fn results_of<F: Filter>(config: &str, events: &[CheckedEvent]) -> Vec<(ResultKind, Vec<u8>)> {
     let mut filter = NativeFilter::<F>::new(config.as_bytes()).unwrap();
     let mut batch = Vec::new();
     let mut payloads = Vec::new();
@@ -106,8 +162,7 @@ fn results<F: Filter>(config: &str, events: &[CheckedEvent], kind: ResultKind) -
         wire::encode_batch(std::iter::once(event.text()), &mut batch);
         let results = wire::decode_results(filter.process_batch(&batch), 1).unwrap();
         let (got, payload) = results[0];
-        assert_eq!(got, kind);
-        payloads.push(payload.to_vec());
+        payloads.push((got, payload.to_vec()));
     }
     payloads
 }

@@ -91,7 +91,7 @@ impl StageOutcome {
         };
         match kind {
             ResultKind::Unchanged => StageOutcome::Unchanged,
-            ResultKind::Replaced => match CheckedEvent::new(payload.to_vec()) {
+            ResultKind::Replaced => match input.check_replacement(payload.to_vec()) {
                 Ok(event) => StageOutcome::Replaced(event),
                 Err(e) => invalid(e),
             },
