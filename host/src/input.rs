@@ -64,7 +64,7 @@ pub fn line_event(line: &[u8]) -> CheckedEvent {
 /// The event an NDJSON line stands for, or, if it is not a valid JSON
 /// object, a message event tagged `_jsonparsefailure` with the reason.
 pub fn ndjson_event(line: &[u8]) -> CheckedEvent {
-    match CheckedEvent::new(line.to_vec()) {
+    match CheckedEvent::copied(line) {
         Ok(event) => event,
         Err(reason) => {
             let mut event = Event::new();

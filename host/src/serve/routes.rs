@@ -203,7 +203,7 @@ async fn event(
 }
 
 async fn answer_event(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> Answer {
-    let event = CheckedEvent::new(body.to_vec())
+    let event = CheckedEvent::copied(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}")))?;
     let mut results = run(&workers, vec![event]).await?;
     Ok(match results.pop().expect("one result per event") {
@@ -291,7 +291,7 @@ async fn answer_batch(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> 
             if line.iter().all(u8::is_ascii_whitespace) {
                 return Err(format!("line {}: empty line", index + 1));
             }
-            let event = CheckedEvent::new(line.to_vec())
+            let event = CheckedEvent::copied(line)
                 .map_err(|e| format!("line {}: invalid event: {e}", index + 1))?;
             events.push(event);
             Ok(())
