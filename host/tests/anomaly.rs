@@ -52,7 +52,7 @@ fn also_accepted(kind: &str) -> &'static [&'static str] {
 }
 
 fn examples_config() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wasmstash.toml")
+    wasmstash_sdk::testing::crate_dir().join("../examples/wasmstash.toml")
 }
 
 fn wasmstash(args: &[&str]) -> std::process::Output {

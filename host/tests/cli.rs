@@ -38,7 +38,8 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn examples(file: &str) -> String {
-    format!("{}/../examples/{file}", env!("CARGO_MANIFEST_DIR"))
+    let dir = wasmstash_sdk::testing::crate_dir().join("../examples");
+    format!("{}/{file}", dir.display())
 }
 
 #[test]

@@ -11,12 +11,12 @@
 //! renders the panels as intended. No Kibana runs on these machines.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::PathBuf;
 
 use serde_json::Value;
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+fn repo() -> PathBuf {
+    wasmstash_sdk::testing::crate_dir().join("..")
 }
 
 /// Every saved object, with the file and line it came from.

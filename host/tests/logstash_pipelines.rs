@@ -15,13 +15,13 @@
 //! real Logstash (`bin/logstash --config.test_and_exit`) cannot run here.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 mod logstash_conf;
 use logstash_conf::{parse, with_defaults};
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+fn repo() -> PathBuf {
+    wasmstash_sdk::testing::crate_dir().join("..")
 }
 
 // Plugins bundled with the Logstash 8.x default distribution.

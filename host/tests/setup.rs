@@ -16,7 +16,7 @@
 //! this is built on; see README "What was tested here".
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use wasmstash::setup::{SetupArgs, run_async};
@@ -24,8 +24,8 @@ use wasmstash::setup::{SetupArgs, run_async};
 mod stand_in;
 use stand_in::{Role, Stand, multipart_file, start};
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+fn repo() -> PathBuf {
+    wasmstash_sdk::testing::crate_dir().join("..")
 }
 
 fn args(es: SocketAddr, kibana: SocketAddr) -> SetupArgs {

@@ -6,8 +6,6 @@
 
 mod support;
 
-use std::path::PathBuf;
-
 use serde_json::{Value, json};
 use support::identical::assert_identical;
 use support::*;
@@ -51,7 +49,7 @@ fn access_timestamps() -> Vec<String> {
 }
 
 fn example_pipeline(name: &str) -> Pipeline {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/wasmstash.toml");
+    let path = wasmstash_sdk::testing::crate_dir().join("../examples/wasmstash.toml");
     let config = Config::load(&path).unwrap();
     let modules = config.load_pipeline(&strict_engine(), name).unwrap();
     Pipeline::new(name, modules)

@@ -9,9 +9,9 @@ use wasmstash_sdk::testing::{XorShift, mangle};
 use super::*;
 
 fn real_documents() -> Vec<String> {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
+    let root = wasmstash_sdk::testing::crate_dir().join("../../../shared/data");
     let read = |path: &str| {
-        let path = format!("{root}/{path}");
+        let path = root.join(path).display().to_string();
         std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!("test data missing: {path}: {e} (see ../shared/data/README.md)")
         })

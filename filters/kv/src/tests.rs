@@ -298,10 +298,12 @@ fn invalid_configs_are_explained() {
 }
 
 fn loghub(dataset: &str) -> Vec<String> {
-    let path = format!(
-        "{}/../../../shared/data/loghub/{dataset}/{dataset}_2k.log",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = wasmstash_sdk::testing::crate_dir()
+        .join(format!(
+            "../../../shared/data/loghub/{dataset}/{dataset}_2k.log"
+        ))
+        .display()
+        .to_string();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!("test data missing: {path}: {e} (see ../shared/data/README.md)")
     });

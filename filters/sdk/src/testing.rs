@@ -5,6 +5,17 @@
 //! characters, lines cut off) finds the edge cases hand-written tests miss,
 //! and a seeded generator makes every failure reproduce exactly.
 
+/// The directory of the crate whose tests are running, as cargo tells the
+/// test binary when it runs it. The path `env!` would compile in is the one
+/// the binary was built from, and cargo reuses a test binary built in one
+/// checkout for another that shares its target directory (a worktree, a CI
+/// clone): its tests would read the first checkout's files.
+pub fn crate_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(Into::into)
+        .expect("CARGO_MANIFEST_DIR is unset: run the tests through cargo")
+}
+
 /// A small xorshift generator: deterministic, no dependencies.
 pub struct XorShift(pub u64);
 
