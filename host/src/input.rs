@@ -7,12 +7,13 @@
 //! codec does.
 
 use std::borrow::Cow;
+use std::io::{self, BufRead};
 
 use serde_json::json;
 use wasmstash_sdk::Event;
 
 use crate::event_check::{CheckedEvent, check_event};
-use crate::pipeline::FAILURES_FIELD;
+use crate::pipeline::{FAILURES_FIELD, tag_and_record};
 
 /// How input lines are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -42,6 +43,52 @@ pub fn event(format: InputFormat, line: &[u8]) -> Option<CheckedEvent> {
         InputFormat::Ndjson => Some(ndjson_event(line)),
         InputFormat::Lines | InputFormat::Auto => Some(line_event(line)),
     }
+}
+
+/// Reads one line, with its `\n` if it has one, into `line` (cleared
+/// first), keeping at most `max` bytes before the `\n`: the rest of a longer
+/// line is read and dropped, so memory stays bounded whatever the input.
+/// Returns the bytes read (0 at the end of input) and, for a line that was
+/// cut, its whole length.
+pub fn read_line(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<(usize, Option<usize>)> {
+    line.clear();
+    let (mut read, mut length) = (0, 0);
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            break;
+        }
+        let newline = memchr::memchr(b'\n', available);
+        let body = &available[..newline.unwrap_or(available.len())];
+        // `line` never holds more than `max` bytes.
+        line.extend_from_slice(&body[..body.len().min(max - line.len())]);
+        length += body.len();
+        let taken = body.len() + usize::from(newline.is_some());
+        reader.consume(taken);
+        read += taken;
+        if newline.is_some() {
+            line.push(b'\n');
+            break;
+        }
+    }
+    Ok((read, (length > max).then_some(length)))
+}
+
+/// `event` (from a line of `length` bytes cut to its first `kept`) tagged
+/// `_wasmstash_truncated`, with what was cut recorded.
+pub fn truncated(event: &CheckedEvent, length: usize, kept: usize) -> CheckedEvent {
+    let reason =
+        format!("the line was {length} bytes; only its first {kept} were kept (--max-line-bytes)");
+    let record = json!({"kind": "truncated_input", "reason": reason});
+    tag_and_record(event.text(), "_wasmstash_truncated", record)
 }
 
 /// Strips the line terminator (`\n` or `\r\n`).
@@ -126,6 +173,35 @@ mod tests {
             event(InputFormat::Ndjson, br#"{"a":1}"#).map(CheckedEvent::into_text),
             Some(br#"{"a":1}"#.to_vec())
         );
+    }
+
+    /// Lines of every length around the limit, read through a buffer
+    /// smaller than they are: each comes out whole or cut to the limit,
+    /// with its true length, and nothing of the next line is lost.
+    #[test]
+    fn long_lines_are_cut_and_the_rest_still_read() {
+        let max = 10;
+        let lines: Vec<String> = (0..25).map(|n| "ab".repeat(n)[..n].to_owned()).collect();
+        let mut text = lines.join("\r\n");
+        text.push_str("\r\n");
+        text.push_str("no newline at the end, and long");
+        let mut reader = io::BufReader::with_capacity(4, text.as_bytes());
+        let mut line = Vec::new();
+        let expected = lines
+            .iter()
+            .map(|l| format!("{l}\r"))
+            .chain(["no newline at the end, and long".to_owned()]);
+        for whole in expected {
+            let (read, cut) = read_line(&mut reader, &mut line, max).unwrap();
+            let ends_line = usize::from(line.last() == Some(&b'\n'));
+            assert_eq!(read, whole.len() + ends_line, "{whole:?}");
+            assert_eq!(
+                &line[..line.len() - ends_line],
+                &whole.as_bytes()[..whole.len().min(max)]
+            );
+            assert_eq!(cut, (whole.len() > max).then_some(whole.len()), "{whole:?}");
+        }
+        assert_eq!(read_line(&mut reader, &mut line, max).unwrap(), (0, None));
     }
 
     #[test]

@@ -306,6 +306,12 @@ pub fn record_failure(
         reason.push('…');
     }
     let record = json!({"pipeline": pipeline, "filter": filter, "kind": failure.kind.as_str(), "reason": reason});
+    tag_and_record(event, failure.kind.tag(), record)
+}
+
+/// `event` with `tag` added and `record` appended to the array at
+/// [`FAILURES_FIELD`].
+pub fn tag_and_record(event: &[u8], tag: &str, record: Value) -> CheckedEvent {
     // Events are validated on the way in and after every stage, so this
     // cannot fail; if it ever did, the original text is still kept.
     let mut parsed = Event::parse(event).unwrap_or_else(|_| {
@@ -316,7 +322,7 @@ pub fn record_failure(
         );
         fallback
     });
-    parsed.add_tag(failure.kind.tag());
+    parsed.add_tag(tag);
     match parsed.get_mut(FAILURES_FIELD) {
         Some(Value::Array(records)) => records.push(record),
         _ => parsed.set(FAILURES_FIELD, json!([record])),

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,11 @@ pub struct RunArgs {
     /// `serve` uses with `server.state_dir`.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Longest input line kept, in bytes (default 16 MiB, as the sidecar's
+    /// `max_body_bytes`). A longer line is cut to this, and its event tagged
+    /// `_wasmstash_truncated` with the line's length recorded.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    pub max_line_bytes: u64,
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -139,16 +144,15 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
         let mut batch = Batch::new(args.batch_size as usize, args.format);
         let mut reader = BufReader::with_capacity(1 << 16, reader);
         let mut line = Vec::new();
+        let max_line = args.max_line_bytes as usize;
         loop {
-            line.clear();
-            let read = reader
-                .read_until(b'\n', &mut line)
+            let (read, cut) = input::read_line(&mut reader, &mut line, max_line)
                 .map_err(|e| RunError::Io(format!("reading {}: {e}", path.display())))?;
             if read == 0 {
                 break;
             }
             progress.inc(read as u64);
-            if batch.push(input::trim_newline(&line)) {
+            if batch.push(input::trim_newline(&line), cut) {
                 flush(&mut pipeline, &mut batch, &mut out, &mut summary)?;
             }
         }
@@ -257,8 +261,9 @@ impl Batch {
         }
     }
 
-    /// Adds a line; returns true when the batch is full.
-    fn push(&mut self, line: &[u8]) -> bool {
+    /// Adds a line, cut from one of `cut` bytes if it was; returns true when
+    /// the batch is full.
+    fn push(&mut self, line: &[u8], cut: Option<usize>) -> bool {
         if self.format == InputFormat::Auto {
             // Leading blank lines say nothing about the format and are no events.
             if line.iter().all(u8::is_ascii_whitespace) {
@@ -269,7 +274,10 @@ impl Batch {
         let Some(event) = input::event(self.format, line) else {
             return false;
         };
-        self.events.push(event);
+        self.events.push(match cut {
+            Some(length) => input::truncated(&event, length, line.len()),
+            None => event,
+        });
         self.events.len() >= self.capacity
     }
 }

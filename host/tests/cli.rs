@@ -118,6 +118,71 @@ fn ndjson_on_stdin_with_a_bad_line_loses_nothing() {
     assert!(text(&out.stderr).contains("3 events in, 3 out"));
 }
 
+/// A line past `--max-line-bytes` is cut, not dropped and not held whole:
+/// its event says so, and the lines around it are untouched.
+#[test]
+fn an_overlong_line_is_cut_and_tagged() {
+    let long = "x".repeat(1000);
+    for (format, input, kept) in [
+        (
+            "lines",
+            format!("before\n{long}\nafter"),
+            long[..100].to_owned(),
+        ),
+        (
+            "ndjson",
+            format!(
+                "{{\"message\":\"before\"}}\n{{\"message\":\"{long}\"}}\n{{\"message\":\"after\"}}\n"
+            ),
+            format!("{{\"message\":\"{}", &long[..100 - 12]),
+        ),
+    ] {
+        let filter = r#"mutate={"add_field":{"seen":"yes"}}"#;
+        let args = [
+            "run",
+            "--filter",
+            filter,
+            "--format",
+            format,
+            "--max-line-bytes",
+            "100",
+        ];
+        let out = wasmstash(&args, input.as_bytes());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let events: Vec<serde_json::Value> = (text(&out.stdout).lines())
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(events.len(), 3, "{format}");
+        assert_eq!(events[0]["message"], "before");
+        assert_eq!(events[2]["message"], "after");
+        assert!(events.iter().all(|event| event["seen"] == "yes"));
+        let cut = &events[1];
+        assert_eq!(cut["message"], kept.as_str(), "{format}");
+        assert!(
+            cut["tags"]
+                .as_array()
+                .unwrap()
+                .contains(&"_wasmstash_truncated".into()),
+            "{cut}"
+        );
+        let record = &cut["wasmstash"]["failures"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        assert_eq!(record["kind"], "truncated_input");
+        let length = if format == "lines" { 1000 } else { 1000 + 14 };
+        let reason = record["reason"].as_str().unwrap();
+        assert!(reason.contains(&format!("was {length} bytes")), "{reason}");
+        assert!(
+            text(&out.stderr).contains("_wasmstash_truncated 1"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
 #[test]
 fn config_errors_name_the_problem_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
