@@ -10,10 +10,9 @@ use std::borrow::Cow;
 use std::io::{self, BufRead};
 
 use serde_json::json;
-use wasmstash_sdk::Event;
 
 use crate::event_check::{CheckedEvent, check_event};
-use crate::pipeline::{FAILURES_FIELD, tag_and_record};
+use crate::pipeline::tag_and_record;
 
 /// How input lines are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -56,8 +55,9 @@ pub fn read_line(
     max: usize,
 ) -> io::Result<(usize, Option<usize>)> {
     line.clear();
-    let (mut read, mut length) = (0, 0);
-    loop {
+    let mut length = 0;
+    let mut ended = false;
+    while !ended {
         let available = match reader.fill_buf() {
             Ok(available) => available,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -70,15 +70,15 @@ pub fn read_line(
         let body = &available[..newline.unwrap_or(available.len())];
         // `line` never holds more than `max` bytes.
         line.extend_from_slice(&body[..body.len().min(max - line.len())]);
-        length += body.len();
-        let taken = body.len() + usize::from(newline.is_some());
-        reader.consume(taken);
-        read += taken;
-        if newline.is_some() {
-            line.push(b'\n');
-            break;
-        }
+        let taken = body.len();
+        length += taken;
+        ended = newline.is_some();
+        reader.consume(taken + usize::from(ended));
     }
+    if ended {
+        line.push(b'\n');
+    }
+    let read = length + usize::from(ended);
     Ok((read, (length > max).then_some(length)))
 }
 
@@ -114,16 +114,8 @@ pub fn ndjson_event(line: &[u8]) -> CheckedEvent {
     match CheckedEvent::copied(line) {
         Ok(event) => event,
         Err(reason) => {
-            let mut event = Event::new();
-            event.set("message", String::from_utf8_lossy(line).into_owned());
-            event.add_tag("_jsonparsefailure");
-            event.set(
-                FAILURES_FIELD,
-                json!([{"kind": "invalid_input", "reason": reason}]),
-            );
-            let mut bytes = Vec::new();
-            event.write_json(&mut bytes);
-            CheckedEvent::new(bytes).expect("a written event passes the check")
+            let record = json!({"kind": "invalid_input", "reason": reason});
+            tag_and_record(line_event(line).text(), "_jsonparsefailure", record)
         }
     }
 }

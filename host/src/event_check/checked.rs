@@ -33,6 +33,16 @@ impl KeySpan {
     fn of<'a>(&self, text: &'a [u8]) -> &'a [u8] {
         &text[self.start as usize..self.end as usize]
     }
+
+    /// The same key, where it starts at `start`.
+    fn at(self, start: usize) -> KeySpan {
+        let len = (self.end - self.start) as usize;
+        KeySpan {
+            start: start as u32,
+            end: (start + len) as u32,
+            ..self
+        }
+    }
 }
 
 /// Room left in a new event's buffer for the members stages will add, so
@@ -160,32 +170,24 @@ impl CheckedEvent {
             }
             members.trim_ascii_end()
         };
-        let mut checked = Vec::with_capacity(run.len() + 1);
-        checked.extend_from_slice(run);
-        checked.push(b'}');
-        let mut keys = Keys::default();
-        for span in spans[..first].iter().chain(&spans[rest..]) {
-            keys.insert(span.of(old), span.escaped);
-        }
-        if !run.is_empty() {
-            Validator::new(&checked).added_members(0, &mut keys).ok()?;
-        }
-        let kept = first + spans.len() - rest;
-        let changed = spans_within(&checked, keys.written().skip(kept));
-        let shift = |span: &KeySpan, by: usize| KeySpan {
-            start: span.start + by as u32,
-            end: span.end + by as u32,
-            ..*span
-        };
-        let moved_by = |span: &KeySpan| KeySpan {
-            start: moved(span.start as usize) as u32,
-            end: moved(span.end as usize) as u32,
-            ..*span
+        let changed = if run.is_empty() {
+            KeySpans::new()
+        } else {
+            let kept = spans[..first].iter().chain(&spans[rest..]);
+            checked_members(run, old, kept).ok()?.1
         };
         Some(
             (spans[..first].iter().copied())
-                .chain(changed.iter().map(|span| shift(span, start)))
-                .chain(spans[rest..].iter().map(moved_by))
+                .chain(
+                    changed
+                        .iter()
+                        .map(|span| span.at(start + span.start as usize)),
+                )
+                .chain(
+                    spans[rest..]
+                        .iter()
+                        .map(|span| span.at(moved(span.start as usize))),
+                )
                 .collect(),
         )
     }
@@ -201,30 +203,8 @@ impl CheckedEvent {
                 keys: KeySpans::new(),
             });
         }
-        // The copy out of the filter's memory, with the brace that will
-        // close the event after them, is what gets checked.
-        let mut text = Vec::with_capacity(members.len() + 1);
-        text.extend_from_slice(members);
-        text.push(b'}');
-        let mut keys = Keys::default();
-        for span in &self.keys {
-            keys.insert(span.of(&self.text), span.escaped);
-        }
-        let validator = Validator::new(&text);
-        match validator.added_members(0, &mut keys) {
-            Ok(()) => {
-                let added_keys = spans_within(&text, keys.written().skip(self.keys.len()));
-                drop(keys);
-                Ok(AddedMembers {
-                    text,
-                    keys: added_keys,
-                })
-            }
-            Err(Refused) => Err(match utf8_error(members) {
-                Some(at) => format!("invalid UTF-8 at byte {at} of the added members"),
-                None => (validator.invalid.into_inner()).describe(&text, " of the added members"),
-            }),
-        }
+        let (text, keys) = checked_members(members, &self.text, &self.keys)?;
+        Ok(AddedMembers { text, keys })
     }
 
     /// Adds members checked by [`Self::check_added`] on this event, as it
@@ -238,27 +218,54 @@ impl CheckedEvent {
         if !self.keys.is_empty() {
             self.text.push(b',');
         }
-        let base = self.text.len() as u32;
+        let base = self.text.len();
         self.text.extend_from_slice(&added.text);
-        (self.keys).extend(added.keys.iter().map(|span| KeySpan {
-            start: base + span.start,
-            end: base + span.end,
-            ..*span
-        }));
+        (self.keys).extend(
+            added
+                .keys
+                .iter()
+                .map(|span| span.at(base + span.start as usize)),
+        );
+    }
+}
+
+/// Checks `members` (object members: an `extended` result's, or the run a
+/// `replaced` result changed) as they will stand before an event's closing
+/// brace, beside `kept`, the keys of `text` that stay: well-formed, in
+/// UTF-8, and with no key repeating a kept one or another of theirs.
+/// Returns their copy (out of the filter's memory, closed by that brace,
+/// which is what gets checked) and their keys within it, or what is wrong.
+fn checked_members<'k>(
+    members: &[u8],
+    text: &[u8],
+    kept: impl IntoIterator<Item = &'k KeySpan>,
+) -> Result<(Vec<u8>, KeySpans), String> {
+    let mut copy = Vec::with_capacity(members.len() + 1);
+    copy.extend_from_slice(members);
+    copy.push(b'}');
+    let mut keys = Keys::default();
+    let mut kept_count = 0;
+    for span in kept {
+        keys.insert(span.of(text), span.escaped);
+        kept_count += 1;
+    }
+    let validator = Validator::new(&copy);
+    match validator.added_members(0, &mut keys) {
+        Ok(()) => {
+            let spans = spans_within(&copy, keys.written().skip(kept_count));
+            drop(keys);
+            Ok((copy, spans))
+        }
+        Err(Refused) => Err(match utf8_error(members) {
+            Some(at) => format!("invalid UTF-8 at byte {at} of the added members"),
+            None => (validator.invalid.into_inner()).describe(&copy, " of the added members"),
+        }),
     }
 }
 
 impl AsRef<[u8]> for CheckedEvent {
     fn as_ref(&self) -> &[u8] {
         &self.text
-    }
-}
-
-impl TryFrom<Vec<u8>> for CheckedEvent {
-    type Error = String;
-
-    fn try_from(text: Vec<u8>) -> Result<CheckedEvent, String> {
-        CheckedEvent::new(text)
     }
 }
 

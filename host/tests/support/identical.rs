@@ -44,10 +44,7 @@ pub fn assert_identical_on<F: Filter>(
                 }
             })
             .collect();
-        let checked: Vec<CheckedEvent> = chunk
-            .iter()
-            .map(|event| CheckedEvent::new(event.clone()).unwrap())
-            .collect();
+        let checked = super::checked(chunk);
         let inputs: Vec<&CheckedEvent> = checked.iter().collect();
         let wasm_results: Vec<Compared> = stage
             .process(&inputs)
