@@ -52,7 +52,7 @@ fn also_accepted(kind: &str) -> &'static [&'static str] {
 }
 
 fn examples_config() -> PathBuf {
-    wasmstash_sdk::testing::crate_dir().join("../examples/wasmstash.toml")
+    wasmstash_sdk::crate_dir!().join("../examples/wasmstash.toml")
 }
 
 fn wasmstash(args: &[&str]) -> std::process::Output {

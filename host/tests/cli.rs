@@ -38,7 +38,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn examples(file: &str) -> String {
-    let dir = wasmstash_sdk::testing::crate_dir().join("../examples");
+    let dir = wasmstash_sdk::crate_dir!().join("../examples");
     format!("{}/{file}", dir.display())
 }
 

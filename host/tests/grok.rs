@@ -48,7 +48,7 @@ fn assert_counts(results: &[Value], lines: &[String], address_field: &[&str]) {
 #[test]
 fn the_apache_pipeline_parses_the_access_log_through_the_binary() {
     let log = shared_data().join("access/apache_logs");
-    let config = wasmstash_sdk::testing::crate_dir().join("../examples/wasmstash.toml");
+    let config = wasmstash_sdk::crate_dir!().join("../examples/wasmstash.toml");
     let out = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
         .args([
             "run",

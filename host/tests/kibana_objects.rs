@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 fn repo() -> PathBuf {
-    wasmstash_sdk::testing::crate_dir().join("..")
+    wasmstash_sdk::crate_dir!().join("..")
 }
 
 /// Every saved object, with the file and line it came from.

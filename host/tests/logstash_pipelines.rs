@@ -21,7 +21,7 @@ mod logstash_conf;
 use logstash_conf::{parse, with_defaults};
 
 fn repo() -> PathBuf {
-    wasmstash_sdk::testing::crate_dir().join("..")
+    wasmstash_sdk::crate_dir!().join("..")
 }
 
 // Plugins bundled with the Logstash 8.x default distribution.

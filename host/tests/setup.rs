@@ -25,7 +25,7 @@ mod stand_in;
 use stand_in::{Role, Stand, multipart_file, start};
 
 fn repo() -> PathBuf {
-    wasmstash_sdk::testing::crate_dir().join("..")
+    wasmstash_sdk::crate_dir!().join("..")
 }
 
 fn args(es: SocketAddr, kibana: SocketAddr) -> SetupArgs {

@@ -49,7 +49,7 @@ fn access_timestamps() -> Vec<String> {
 }
 
 fn example_pipeline(name: &str) -> Pipeline {
-    let path = wasmstash_sdk::testing::crate_dir().join("../examples/wasmstash.toml");
+    let path = wasmstash_sdk::crate_dir!().join("../examples/wasmstash.toml");
     let config = Config::load(&path).unwrap();
     let modules = config.load_pipeline(&strict_engine(), name).unwrap();
     Pipeline::new(name, modules)

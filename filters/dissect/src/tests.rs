@@ -309,7 +309,7 @@ fn invalid_configs_are_explained() {
 pub const APACHE_COMBINED: &str = r#"%{clientip} %{ident} %{auth} [%{timestamp}] "%{verb} %{request} HTTP/%{httpversion}" %{response} %{bytes} "%{referrer}" "%{agent}""#;
 
 fn apache_lines() -> Vec<String> {
-    let path = wasmstash_sdk::testing::crate_dir().join("../../../shared/data/access/apache_logs");
+    let path = wasmstash_sdk::crate_dir!().join("../../../shared/data/access/apache_logs");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         let path = path.display();
         panic!("test data missing: {path}: {e} (see ../shared/data/README.md)")

@@ -14,7 +14,7 @@ use wasmstash_sdk::{Event, Filter};
 const THRESHOLD: f64 = 1.0;
 
 fn cases() -> Vec<Value> {
-    let path = wasmstash_sdk::testing::crate_dir().join("../../../shared/data/grok-cases/dev.json");
+    let path = wasmstash_sdk::crate_dir!().join("../../../shared/data/grok-cases/dev.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "the grok corpus is missing: {} ({e}); see ../shared/data/README.md",

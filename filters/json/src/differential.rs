@@ -9,7 +9,7 @@ use wasmstash_sdk::testing::{XorShift, mangle};
 use super::*;
 
 fn real_documents() -> Vec<String> {
-    let root = wasmstash_sdk::testing::crate_dir().join("../../../shared/data");
+    let root = wasmstash_sdk::crate_dir!().join("../../../shared/data");
     let read = |path: &str| {
         let path = root.join(path).display().to_string();
         std::fs::read_to_string(&path).unwrap_or_else(|e| {

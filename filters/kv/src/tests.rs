@@ -298,7 +298,7 @@ fn invalid_configs_are_explained() {
 }
 
 fn loghub(dataset: &str) -> Vec<String> {
-    let path = wasmstash_sdk::testing::crate_dir()
+    let path = wasmstash_sdk::crate_dir!()
         .join(format!(
             "../../../shared/data/loghub/{dataset}/{dataset}_2k.log"
         ))

@@ -5,15 +5,24 @@
 //! characters, lines cut off) finds the edge cases hand-written tests miss,
 //! and a seeded generator makes every failure reproduce exactly.
 
-/// The directory of the crate whose tests are running, as cargo tells the
-/// test binary when it runs it. The path `env!` would compile in is the one
-/// the binary was built from, and cargo reuses a test binary built in one
-/// checkout for another that shares its target directory (a worktree, a CI
-/// clone): its tests would read the first checkout's files.
-pub fn crate_dir() -> std::path::PathBuf {
+/// The directory of the crate whose tests or benches are running: the one
+/// cargo names when it runs them, else the one the binary was built from.
+/// The path `env!` compiles in is not enough on its own: cargo reuses a test
+/// binary built in one checkout for another that shares its target directory
+/// (a worktree, a CI clone), whose tests would then read the first
+/// checkout's files. The fallback serves a bench binary run by hand.
+#[macro_export]
+macro_rules! crate_dir {
+    () => {
+        $crate::testing::running_crate_dir_or(env!("CARGO_MANIFEST_DIR"))
+    };
+}
+
+#[doc(hidden)]
+pub fn running_crate_dir_or(built_from: &str) -> std::path::PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(Into::into)
-        .expect("CARGO_MANIFEST_DIR is unset: run the tests through cargo")
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| built_from.into(), Into::into)
 }
 
 /// A small xorshift generator: deterministic, no dependencies.

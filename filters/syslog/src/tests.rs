@@ -150,7 +150,7 @@ fn options_source_labels_and_an_existing_original() {
 // ---- Real lines: Loghub, against its header columns ----
 
 fn loghub(dataset: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    let dir = wasmstash_sdk::testing::crate_dir().join("../../../shared/data/loghub");
+    let dir = wasmstash_sdk::crate_dir!().join("../../../shared/data/loghub");
     assert!(
         dir.is_dir(),
         "test data missing: expected the shared data folder at {} (see the README)",

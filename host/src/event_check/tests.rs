@@ -194,7 +194,7 @@ fn finds_a_repeated_key_in_objects_of_any_size() {
 /// corruption and truncation of a few of them.
 #[test]
 fn agrees_with_serde_json_on_mangled_real_events() {
-    let path = wasmstash_sdk::testing::crate_dir().join("../../shared/data/access/apache_logs");
+    let path = wasmstash_sdk::crate_dir!().join("../../shared/data/access/apache_logs");
     let text = std::fs::read_to_string(path).expect("test data at ../shared/data (see the README)");
     let mut checked = 0;
     for (i, line) in text.lines().enumerate().step_by(97) {

@@ -13,7 +13,7 @@ use wasmstash::pipeline::{EventResult, Pipeline};
 
 /// `../shared/data` beside the checkout; tests must not pass without it.
 pub fn shared_data() -> PathBuf {
-    let dir = wasmstash_sdk::testing::crate_dir().join("../../shared/data");
+    let dir = wasmstash_sdk::crate_dir!().join("../../shared/data");
     assert!(
         dir.is_dir(),
         "test data missing: expected the shared data folder at {} (see the README)",

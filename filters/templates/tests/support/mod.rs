@@ -21,7 +21,7 @@ pub const DATASETS: [&str; 10] = [
 
 /// `../shared/data/loghub` beside the checkout; tests fail loudly without it.
 pub fn loghub_dir() -> PathBuf {
-    let dir = wasmstash_sdk::testing::crate_dir().join("../../../shared/data/loghub");
+    let dir = wasmstash_sdk::crate_dir!().join("../../../shared/data/loghub");
     assert!(
         dir.is_dir(),
         "test data missing: expected the Loghub sets at {} (see ../shared/data/README.md)",
