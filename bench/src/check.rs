@@ -19,7 +19,7 @@ use wasmstash_filter_mutate::Mutate;
 use wasmstash_sdk::wire::{self, ResultKind};
 use wasmstash_sdk::{Filter, NativeFilter};
 
-use crate::BATCH;
+use crate::{BATCH, support};
 
 pub fn rows(lines: &[String], budget: Duration) {
     println!("\n## The host's check of an event grok changed, one core\n");
@@ -168,25 +168,7 @@ fn results_of<F: Filter>(config: &str, events: &[CheckedEvent]) -> Vec<(ResultKi
 }
 
 fn filebeat_event((i, line): (usize, &String)) -> CheckedEvent {
-    let event = serde_json::to_vec(&json!({
-        "@timestamp": "2015-05-20T21:05:15.000Z",
-        "message": line,
-        "agent": {"type": "filebeat", "version": "8.15.0", "ephemeral_id": "6b1c-44f0-9a6e-0f3c2b7d",
-                  "id": "d2f0c5a8-1b7e-4c3e-9f5d-2a6b8c4e1f7a", "name": "web-01"},
-        "ecs": {"version": "8.11.0"},
-        "host": {"name": "web-01", "hostname": "web-01", "architecture": "x86_64",
-                 "os": {"family": "debian", "name": "Debian GNU/Linux", "kernel": "6.1.0-18-amd64",
-                        "codename": "bookworm", "type": "linux", "platform": "debian", "version": "12 (bookworm)"},
-                 "id": "8a1f3e9c2b7d4f6a", "containerized": false,
-                 "ip": ["10.0.3.17", "fe80::4001:aff:fe00:311"], "mac": ["42-01-0A-00-03-11"]},
-        "log": {"file": {"path": "/var/log/apache2/access.log", "device_id": "2049", "inode": "1835041"},
-                "offset": i * 180},
-        "input": {"type": "filestream"},
-        "event": {"dataset": "apache.access", "module": "apache"},
-        "fields": {"env": "production", "team": "web"},
-    }))
-    .unwrap();
-    CheckedEvent::new(event).unwrap()
+    CheckedEvent::new(serde_json::to_vec(&support::filebeat_event(i, line)).unwrap()).unwrap()
 }
 
 fn per_event(budget: Duration, count: usize, mut check: impl FnMut(usize)) -> f64 {

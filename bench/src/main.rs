@@ -471,8 +471,9 @@ fn stage_call(stage: &mut Stage, events: &[&CheckedEvent]) {
     black_box(stage.process(events));
 }
 
-/// The native equivalent of a stage call: encode, run, decode and copy the
-/// results out, as the host does with a module's results; optionally also
+/// The native equivalent of a stage call: encode (a keyed batch, as the
+/// built-in modules take), run, decode and copy the results out, as the
+/// host does with a module's results; optionally also
 /// the host's check of every changed event, as a stage does it (an
 /// `extended` result against the event's carried keys). Neither side adds
 /// members to the event here: a pipeline does that after the stage.
@@ -490,9 +491,11 @@ impl<F: Filter> NativeRunner<F> {
     }
 
     fn call(&mut self, events: &[&CheckedEvent], check: bool) {
-        wire::encode_batch(events.iter().map(|e| e.text()), &mut self.batch);
+        let keyed = events.iter().map(|e| (e.text(), e.key_spans()));
+        wire::encode_keyed_batch(keyed, &mut self.batch);
         let results =
-            wire::decode_results(self.filter.process_batch(&self.batch), events.len()).unwrap();
+            wire::decode_results(self.filter.process_keyed_batch(&self.batch), events.len())
+                .unwrap();
         let mut copied: Vec<Copied> = Vec::with_capacity(results.len());
         for ((kind, payload), input) in results.into_iter().zip(events) {
             copied.push(match kind {

@@ -42,6 +42,14 @@ fn missing_exports_and_wrong_signatures_are_named() {
             .contains("export `wasmstash_free` has the wrong signature")
     );
     assert!(load_error(b"(module)", "{}").contains("wasmstash_abi_version"));
+    // An optional export is checked too when a module has it.
+    let wat = wat_filter("(i64.const 0)").replace(
+        r#"(func (export "wasmstash_free") (param i32 i32))"#,
+        r#"(func (export "wasmstash_free") (param i32 i32))
+  (func (export "wasmstash_process_keyed") (param i32) (result i64) (i64.const 0))"#,
+    );
+    let err = load_error(wat.as_bytes(), "{}");
+    assert!(err.contains("wasmstash_process_keyed"), "{err}");
 }
 
 #[test]

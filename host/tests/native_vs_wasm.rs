@@ -142,3 +142,47 @@ fn grok_corpus_cases_are_identical_natively_and_in_wasm() {
     }
     assert!(compared >= 75, "only {compared} cases compared");
 }
+
+/// Events as Filebeat ships them, a third of them pretty-printed, through
+/// grok and then date. The engine hands the modules keyed batches (each
+/// event with its top-level key spans) while the native build finds the
+/// members itself, so this holds the two ways of splitting an event to the
+/// same results, on events with many members, nesting and whitespace.
+#[test]
+fn grok_and_date_are_identical_on_filebeat_shaped_events() {
+    let events: Vec<Vec<u8>> = apache_lines()
+        .iter()
+        .enumerate()
+        .step_by(3)
+        .map(|(i, line)| {
+            let event = filebeat_event(i, line);
+            match i % 9 {
+                0 => serde_json::to_vec_pretty(&event),
+                _ => serde_json::to_vec(&event),
+            }
+            .unwrap()
+        })
+        .collect();
+    let grok = json!({"match": {"message": "%{COMBINEDAPACHELOG}"}, "ecs_compatibility": "v8"});
+    let changed = assert_identical::<Grok>("grok", &grok.to_string(), &events);
+    assert_eq!(changed, events.len(), "fields or a failure tag on each");
+
+    // date's input is grok's output: its `timestamp` is the last member.
+    let mut native_grok =
+        wasmstash_sdk::NativeFilter::<Grok>::new(grok.to_string().as_bytes()).unwrap();
+    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    let grokked: Vec<Vec<u8>> = refs
+        .chunks(125)
+        .flat_map(|chunk| native_grok.process_events(chunk))
+        .map(|outcome| match outcome {
+            wasmstash_sdk::Outcome::Kept(event) => event,
+            other => panic!("grok kept every event, got {other:?}"),
+        })
+        .collect();
+    let date = json!({"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]});
+    let changed =
+        assert_identical::<wasmstash_filter_date::Date>("date", &date.to_string(), &grokked);
+    // Unchanged: the line grok could not parse (no `timestamp`), and lines
+    // whose time is the `@timestamp` Filebeat's metadata already holds.
+    assert!(changed + 5 > grokked.len(), "only {changed} dated");
+}

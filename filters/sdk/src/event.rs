@@ -15,6 +15,7 @@ use crate::field_ref::FieldPath;
 use crate::json_text::{self, write_value};
 use crate::scan;
 use crate::template::find_reference;
+use crate::wire::KeySpans;
 
 /// One log event. Field arguments are Logstash field references:
 /// `"message"`, `"[http][response][status_code]"`.
@@ -159,15 +160,20 @@ impl<'a> Event<'a> {
     /// The host guarantees valid JSON without duplicate keys; this checks only
     /// the object's outline and the keys' UTF-8.
     pub fn parse(json: &'a [u8]) -> Result<Event<'a>, String> {
-        Event::parse_into(json, Storage::default())
+        Event::parse_into(json, None, Storage::default())
     }
 
     /// As [`Event::parse`], reusing the field list of an earlier event, so a
-    /// batch loop allocates it once rather than once per event.
-    pub(crate) fn parse_into(json: &'a [u8], storage: Storage<'a>) -> Result<Event<'a>, String> {
+    /// batch loop allocates it once rather than once per event; with `keys`
+    /// when the batch says where the event's keys are.
+    pub(crate) fn parse_into(
+        json: &'a [u8],
+        keys: Option<KeySpans<'_>>,
+        storage: Storage<'a>,
+    ) -> Result<Event<'a>, String> {
         let Storage { mut fields, spare } = storage;
         fields.clear();
-        scan::for_each_member(json, |raw_key, raw_value| {
+        let add_field = |raw_key: &'a [u8], raw_value: &'a [u8]| {
             let inner = &raw_key[1..raw_key.len() - 1];
             let key = if memchr::memchr(b'\\', inner).is_some() {
                 Cow::Owned(
@@ -188,7 +194,11 @@ impl<'a> Event<'a> {
                 },
             });
             Ok(())
-        })?;
+        };
+        match keys {
+            Some(keys) => scan::for_each_keyed_member(json, keys, add_field)?,
+            None => scan::for_each_member(json, add_field)?,
+        }
         let arrived = fields.len();
         Ok(Event {
             fields,

@@ -180,7 +180,11 @@ macro_rules! __export_filter_core {
             }
             #[unsafe(no_mangle)]
             unsafe extern "C" fn wasmstash_process(ptr: *const u8, len: u32) -> u64 {
-                unsafe { __WASMSTASH_GUEST.process(ptr, len) }
+                unsafe { __WASMSTASH_GUEST.process(ptr, len, false) }
+            }
+            #[unsafe(no_mangle)]
+            unsafe extern "C" fn wasmstash_process_keyed(ptr: *const u8, len: u32) -> u64 {
+                unsafe { __WASMSTASH_GUEST.process(ptr, len, true) }
             }
         };
     };

@@ -2,7 +2,7 @@
 //! exports and native execution, so the two cannot drift apart.
 
 use crate::event::{Spare, Storage};
-use crate::wire::{self, ResultKind, ResultWriter};
+use crate::wire::{self, KeySpans, ResultKind, ResultWriter};
 use crate::{Event, Filter, Verdict};
 
 /// What became of one event in [`NativeFilter::process_events`].
@@ -50,10 +50,24 @@ impl<F: Filter> NativeFilter<F> {
     /// result list, which the host reports as a count mismatch.
     pub fn process_batch(&mut self, batch: &[u8]) -> &[u8] {
         let events = wire::decode_batch(batch).unwrap_or_default();
+        self.process_split(events.into_iter().map(|text| (text, None)))
+    }
+
+    /// As [`NativeFilter::process_batch`], for a keyed batch (events with
+    /// their key spans), as `wasmstash_process_keyed` does.
+    pub fn process_keyed_batch(&mut self, batch: &[u8]) -> &[u8] {
+        let events = wire::decode_keyed_batch(batch).unwrap_or_default();
+        self.process_split(events.into_iter().map(|(text, keys)| (text, Some(keys))))
+    }
+
+    fn process_split<'b>(
+        &mut self,
+        events: impl Iterator<Item = (&'b [u8], Option<KeySpans<'b>>)>,
+    ) -> &[u8] {
         let mut results = ResultWriter::new(&mut self.out);
         let mut storage = Storage::with_spare(std::mem::take(&mut self.spare));
-        for raw in events {
-            let mut event = match Event::parse_into(raw, std::mem::take(&mut storage)) {
+        for (raw, keys) in events {
+            let mut event = match Event::parse_into(raw, keys, std::mem::take(&mut storage)) {
                 Ok(event) => event,
                 Err(reason) => {
                     results.push(ResultKind::Failed, reason.as_bytes());
@@ -201,13 +215,18 @@ pub mod guest {
             }
         }
 
+        /// A batch, keyed or not (see [`crate::wire`]).
+        ///
         /// # Safety
         /// As for [`Guest::init`].
-        pub unsafe fn process(&self, ptr: *const u8, len: u32) -> u64 {
+        pub unsafe fn process(&self, ptr: *const u8, len: u32, keyed: bool) -> u64 {
             let batch = unsafe { std::slice::from_raw_parts(ptr, len as usize) };
-            match unsafe { self.state() } {
-                (Some(filter), _) => pack(filter.process_batch(batch)),
-                (None, _) => panic!("wasmstash_process called before a successful wasmstash_init"),
+            match (unsafe { self.state() }, keyed) {
+                ((Some(filter), _), false) => pack(filter.process_batch(batch)),
+                ((Some(filter), _), true) => pack(filter.process_keyed_batch(batch)),
+                ((None, _), _) => {
+                    panic!("wasmstash_process called before a successful wasmstash_init")
+                }
             }
         }
 

@@ -6,8 +6,10 @@
 //! the two together.
 //!
 //! A batch is `count: u32le`, then `count` times `len: u32le, bytes[len]`, each
-//! `bytes` one event as a JSON object. Results are `count: u32le`, then `count`
-//! times `kind: u8, len: u32le, bytes[len]`.
+//! `bytes` one event as a JSON object. A keyed batch (for modules that export
+//! `wasmstash_process_keyed`) follows each event with where its top-level keys
+//! are: `keys: u32le`, then `keys` times `start: u32le, end: u32le`. Results
+//! are `count: u32le`, then `count` times `kind: u8, len: u32le, bytes[len]`.
 
 /// The ABI version this crate speaks; exported by every filter as
 /// `wasmstash_abi_version`.
@@ -68,6 +70,56 @@ pub fn encode_batch<'a>(events: impl ExactSizeIterator<Item = &'a [u8]>, out: &m
     }
 }
 
+/// Appends a keyed batch to `out` (which is cleared first): each event with
+/// the spans of its top-level keys, in the order they are written. A span
+/// runs from a key's opening quote to just past its closing quote.
+pub fn encode_keyed_batch<'a, K>(
+    events: impl ExactSizeIterator<Item = (&'a [u8], K)>,
+    out: &mut Vec<u8>,
+) where
+    K: ExactSizeIterator<Item = (u32, u32)>,
+{
+    out.clear();
+    put_u32(out, events.len());
+    for (event, keys) in events {
+        put_u32(out, event.len());
+        out.extend_from_slice(event);
+        put_u32(out, keys.len());
+        for (start, end) in keys {
+            out.extend_from_slice(&start.to_le_bytes());
+            out.extend_from_slice(&end.to_le_bytes());
+        }
+    }
+}
+
+/// How many events a batch, keyed or not, says it holds (zero if it is too
+/// short to say).
+pub fn batch_len(buf: &[u8]) -> usize {
+    Reader { buf, pos: 0 }.u32("event count").unwrap_or(0)
+}
+
+/// Where an event's top-level keys are, as a keyed batch gives them.
+#[derive(Clone, Copy, Debug)]
+pub struct KeySpans<'a>(&'a [u8]);
+
+impl KeySpans<'_> {
+    pub fn len(&self) -> usize {
+        self.0.len() / 8
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Each key's span, `(start, end)`, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.0.chunks_exact(8).map(|span| {
+            let word = |at: usize| u32::from_le_bytes(span[at..at + 4].try_into().unwrap());
+            (word(0) as usize, word(4) as usize)
+        })
+    }
+}
+
 /// Writes to `out` (cleared first) the event `input` with `members` (the
 /// payload of an [`ResultKind::Extended`] result) added at its end. `input`
 /// must be a JSON object; nothing else is checked here (the host checks the
@@ -104,6 +156,32 @@ pub fn decode_batch(buf: &[u8]) -> Result<Vec<&[u8]>, WireError> {
     for index in 0..count {
         let len = reader.u32("event length")?;
         events.push(reader.bytes(len, index)?);
+    }
+    reader.finish()?;
+    Ok(events)
+}
+
+/// Splits a keyed batch into its events and their key spans, checking every
+/// length against the buffer (what the spans say is for the reader to check).
+pub fn decode_keyed_batch(buf: &[u8]) -> Result<Vec<(&[u8], KeySpans<'_>)>, WireError> {
+    let mut reader = Reader { buf, pos: 0 };
+    let count = reader.u32("event count")?;
+    // Each event needs at least its two 4-byte counts.
+    if count > buf.len() / 8 {
+        return Err(WireError(format!(
+            "keyed batch claims {count} events but is only {} bytes",
+            buf.len()
+        )));
+    }
+    let mut events = Vec::with_capacity(count);
+    for index in 0..count {
+        let len = reader.u32("event length")?;
+        let event = reader.bytes(len, index)?;
+        let keys = reader.u32("key count")?;
+        let spans = keys
+            .checked_mul(8)
+            .ok_or_else(|| WireError(format!("event {index} claims {keys} keys")))?;
+        events.push((event, KeySpans(reader.bytes(spans, index)?)));
     }
     reader.finish()?;
     Ok(events)
@@ -253,6 +331,25 @@ mod tests {
     }
 
     #[test]
+    fn keyed_batch_round_trips() {
+        let texts: [&[u8]; 2] = [b"{}", br#"{"a":1, "bc":2}"#];
+        let spans = [vec![], vec![(1, 4), (8, 12)]];
+        let mut buf = Vec::new();
+        let events = texts.iter().zip(&spans);
+        encode_keyed_batch(events.map(|(t, k)| (*t, k.iter().copied())), &mut buf);
+        assert_eq!(batch_len(&buf), 2);
+        let decoded = decode_keyed_batch(&buf).unwrap();
+        for ((text, keys), (want_text, want_keys)) in decoded.iter().zip(texts.iter().zip(&spans)) {
+            assert_eq!(text, want_text);
+            let got: Vec<(u32, u32)> = keys.iter().map(|(a, b)| (a as u32, b as u32)).collect();
+            assert_eq!(&got, want_keys);
+        }
+        // A plain batch is not a keyed one, and the reverse.
+        assert!(decode_keyed_batch(&[1, 0, 0, 0, 2, 0, 0, 0, b'{', b'}']).is_err());
+        assert!(decode_batch(&buf).is_err());
+    }
+
+    #[test]
     fn results_round_trip_and_count_is_checked() {
         let mut buf = Vec::new();
         let mut writer = ResultWriter::new(&mut buf);
@@ -306,5 +403,11 @@ mod tests {
                 .contains("kind 7")
         );
         assert!(decode_results(&[], 0).is_err());
+        assert!(decode_keyed_batch(&[0xff, 0xff, 0xff, 0xff]).is_err());
+        // An event claiming more keys than the buffer holds.
+        let mut claims = vec![1, 0, 0, 0, 2, 0, 0, 0, b'{', b'}'];
+        claims.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode_keyed_batch(&claims).is_err());
+        assert_eq!(batch_len(&[1, 0]), 0);
     }
 }

@@ -18,6 +18,7 @@ const EXPORTS: &[(&str, usize, Option<ValKind>, bool)] = &[
     ("wasmstash_free", 2, None, true),
     ("wasmstash_init", 2, Some(ValKind::I64), true),
     ("wasmstash_process", 2, Some(ValKind::I64), true),
+    ("wasmstash_process_keyed", 2, Some(ValKind::I64), false),
     ("wasmstash_snapshot", 0, Some(ValKind::I64), false),
     ("wasmstash_restore", 2, Some(ValKind::I64), false),
 ];

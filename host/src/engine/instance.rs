@@ -180,7 +180,7 @@ impl FilterInstance {
         let mut filter = FilterInstance {
             alloc: typed(&instance, &mut store, "wasmstash_alloc")?,
             free: typed(&instance, &mut store, "wasmstash_free")?,
-            process: typed(&instance, &mut store, "wasmstash_process")?,
+            process: typed(&instance, &mut store, module.process_export())?,
             snapshot,
             restore,
             memory,
@@ -215,8 +215,7 @@ impl FilterInstance {
     /// Runs `process` on a batch again only for its effect on the filter's
     /// state; the results were taken when it first ran.
     pub fn rerun(&mut self, batch: &[u8]) -> Result<(), Failure> {
-        let count = wire::decode_batch(batch).map_or(0, |events| events.len());
-        self.results(batch, count).map(drop)
+        self.results(batch, wire::batch_len(batch)).map(drop)
     }
 
     /// Runs `process` on an encoded batch of `expected` events: the results,

@@ -5,16 +5,21 @@
 
 use std::sync::Arc;
 
+use wasmstash_sdk::wire;
 use wasmtime::{ExternType, Linker};
 
 use super::Engine;
 use super::cache::sha256_hex;
 use super::instance::{FilterInstance, StoreState, linker};
+use crate::event_check::CheckedEvent;
 
 /// Why a module could not be loaded; the message is meant for an operator.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct LoadError(pub String);
+
+/// The optional export that takes keyed batches (see `filters/sdk/ABI.md`).
+pub(crate) const KEYED_PROCESS: &str = "wasmstash_process_keyed";
 
 /// The imports ABI v1 offers; anything else (WASI above all) is refused.
 const ALLOWED_IMPORTS: &[&str] = &["log", "now_unix_nanos", "metric_add"];
@@ -34,6 +39,9 @@ struct ModuleInner {
     sha256: String,
     from_cache: bool,
     stateful: bool,
+    /// Exports `wasmstash_process_keyed`, so takes batches that say where
+    /// each event's top-level keys are.
+    keyed: bool,
 }
 
 impl FilterModule {
@@ -73,6 +81,7 @@ impl FilterModule {
             .map_err(|e| LoadError(format!("not a valid WebAssembly module: {e:#}")))?;
         check_imports(&compiled.module)?;
         let stateful = compiled.module.get_export("wasmstash_snapshot").is_some();
+        let keyed = compiled.module.get_export(KEYED_PROCESS).is_some();
         let module = FilterModule {
             inner: Arc::new(ModuleInner {
                 name: name.to_owned(),
@@ -83,6 +92,7 @@ impl FilterModule {
                 sha256,
                 from_cache: compiled.from_cache,
                 stateful,
+                keyed,
             }),
         };
         // One throw-away instance proves the exports, the ABI version and the
@@ -110,6 +120,27 @@ impl FilterModule {
     /// checkpoints it before every batch.
     pub fn is_stateful(&self) -> bool {
         self.inner.stateful
+    }
+
+    /// Writes `events` into `out` as the batch the module takes: keyed, with
+    /// each event's top-level key spans (which the check found as it
+    /// accepted the event), when it exports [`KEYED_PROCESS`], else plain.
+    pub(crate) fn encode_batch(&self, events: &[&CheckedEvent], out: &mut Vec<u8>) {
+        if self.inner.keyed {
+            let keyed = events.iter().map(|event| (event.text(), event.key_spans()));
+            wire::encode_keyed_batch(keyed, out);
+        } else {
+            wire::encode_batch(events.iter().map(|event| event.text()), out);
+        }
+    }
+
+    /// The export that takes the batches [`Self::encode_batch`] writes.
+    pub(crate) fn process_export(&self) -> &'static str {
+        if self.inner.keyed {
+            KEYED_PROCESS
+        } else {
+            "wasmstash_process"
+        }
     }
 
     /// Whether the compiled code came from the on-disk cache.

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use wasmstash_sdk::wire::{self, ResultKind};
+use wasmstash_sdk::wire::ResultKind;
 
 use super::instance::FilterInstance;
 use super::module::FilterModule;
@@ -197,7 +197,7 @@ impl Stage {
     /// whose memory can no longer be trusted.
     fn call(&mut self, events: &[&CheckedEvent]) -> Result<Vec<StageOutcome>, Failure> {
         let mut batch = std::mem::take(&mut self.batch);
-        wire::encode_batch(events.iter().map(|event| event.text()), &mut batch);
+        self.module.encode_batch(events, &mut batch);
         let result = self
             .instance()
             .and_then(|instance| instance.process(&batch, events));

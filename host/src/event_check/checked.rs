@@ -112,6 +112,18 @@ impl CheckedEvent {
         self.text
     }
 
+    /// Where each top-level key is, `(start, end)` from its opening quote to
+    /// past its closing one, in the order written: what a keyed batch tells
+    /// a module (see `wasmstash_sdk::wire`).
+    pub fn key_spans(&self) -> impl ExactSizeIterator<Item = (u32, u32)> + '_ {
+        debug_assert_eq!(
+            self.keys,
+            CheckedEvent::new(self.text.clone()).expect("checked").keys,
+            "carried key spans differ from the check's"
+        );
+        self.keys.iter().map(|span| (span.start, span.end))
+    }
+
     /// Checks `text`, the payload of a `replaced` result for this event, as
     /// [`Self::new`] would: the same verdict, and the same message. Filters
     /// copy the members they leave alone byte for byte, so the members the

@@ -32,6 +32,28 @@ pub fn apache_lines() -> Vec<String> {
     lines
 }
 
+/// Access line `i` as Filebeat ships it: the line in `message` among the
+/// agent's metadata, about a kilobyte more, much of it nested.
+pub fn filebeat_event(i: usize, line: &str) -> serde_json::Value {
+    serde_json::json!({
+        "@timestamp": "2015-05-20T21:05:15.000Z",
+        "message": line,
+        "agent": {"type": "filebeat", "version": "8.15.0", "ephemeral_id": "6b1c-44f0-9a6e-0f3c2b7d",
+                  "id": "d2f0c5a8-1b7e-4c3e-9f5d-2a6b8c4e1f7a", "name": "web-01"},
+        "ecs": {"version": "8.11.0"},
+        "host": {"name": "web-01", "hostname": "web-01", "architecture": "x86_64",
+                 "os": {"family": "debian", "name": "Debian GNU/Linux", "kernel": "6.1.0-18-amd64",
+                        "codename": "bookworm", "type": "linux", "platform": "debian", "version": "12 (bookworm)"},
+                 "id": "8a1f3e9c2b7d4f6a", "containerized": false,
+                 "ip": ["10.0.3.17", "fe80::4001:aff:fe00:311"], "mac": ["42-01-0A-00-03-11"]},
+        "log": {"file": {"path": "/var/log/apache2/access.log", "device_id": "2049", "inode": "1835041"},
+                "offset": i * 180},
+        "input": {"type": "filestream"},
+        "event": {"dataset": "apache.access", "module": "apache"},
+        "fields": {"env": "production", "team": "web"},
+    })
+}
+
 /// A module the build compiled (built-in or not), by file stem.
 pub fn built_module(stem: &str) -> Vec<u8> {
     let path = PathBuf::from(wasmstash::builtins::build_module_dir()).join(format!("{stem}.wasm"));

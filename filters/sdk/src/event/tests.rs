@@ -199,7 +199,7 @@ fn reused_field_buffers_start_empty() {
     assert_eq!(storage.spare.json.len(), 1, "the inserted JSON is kept");
     assert_eq!(storage.spare.keys.len(), 2, "both added keys are kept");
 
-    let mut event = Event::parse_into(second, storage).unwrap();
+    let mut event = Event::parse_into(second, None, storage).unwrap();
     event.insert_json_with("b", |json| {
         assert!(json.is_empty());
         assert!(json.capacity() > 0, "a kept buffer, not a new one");
