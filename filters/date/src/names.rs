@@ -66,9 +66,15 @@ impl Names {
 }
 
 fn longest_match(text: &str, table: &[(&str, &str)]) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    // Names whose first letter differs are passed over with one compare:
+    // every access-log line asks this of its month, and most names differ.
+    let first = bytes.first()?.to_ascii_lowercase();
     let starts_with = |name: &str| {
-        text.len() >= name.len()
-            && text.as_bytes()[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+        let name = name.as_bytes();
+        name.first().map(u8::to_ascii_lowercase) == Some(first)
+            && bytes.len() >= name.len()
+            && bytes[..name.len()].eq_ignore_ascii_case(name)
     };
     let mut best: Option<(usize, usize)> = None;
     for (index, (short, full)) in table.iter().enumerate() {
@@ -92,6 +98,9 @@ mod tests {
         assert_eq!(en.month("september"), Some((9, 9)));
         assert_eq!(en.month("SEP 1"), Some((9, 3)));
         assert_eq!(en.month("Foo"), None);
+        assert_eq!(en.month(""), None);
+        assert_eq!(en.month("Ma"), None);
+        assert_eq!(en.month("marchx"), Some((3, 5)));
         assert_eq!(en.weekday("Sunday,"), Some((7, 6)));
         assert!(
             for_locale(Some("fr-FR"))
