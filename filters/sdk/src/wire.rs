@@ -143,45 +143,47 @@ pub fn extend_event(input: &[u8], members: &[u8], out: &mut Vec<u8>) {
 
 /// Splits a batch into its events, checking every length against the buffer.
 pub fn decode_batch(buf: &[u8]) -> Result<Vec<&[u8]>, WireError> {
-    let mut reader = Reader { buf, pos: 0 };
-    let count = reader.u32("event count")?;
-    // Each event needs at least its 4-byte length, which bounds a hostile count.
-    if count > buf.len() / 4 {
-        return Err(WireError(format!(
-            "batch claims {count} events but is only {} bytes",
-            buf.len()
-        )));
-    }
-    let mut events = Vec::with_capacity(count);
-    for index in 0..count {
+    // Each event needs at least its 4-byte length.
+    decode_events(buf, "batch", 4, |reader, index| {
         let len = reader.u32("event length")?;
-        events.push(reader.bytes(len, index)?);
-    }
-    reader.finish()?;
-    Ok(events)
+        reader.bytes(len, index)
+    })
 }
 
 /// Splits a keyed batch into its events and their key spans, checking every
 /// length against the buffer (what the spans say is for the reader to check).
 pub fn decode_keyed_batch(buf: &[u8]) -> Result<Vec<(&[u8], KeySpans<'_>)>, WireError> {
+    // Each event needs at least its two 4-byte counts.
+    decode_events(buf, "keyed batch", 8, |reader, index| {
+        let len = reader.u32("event length")?;
+        let event = reader.bytes(len, index)?;
+        let keys = reader.u32("key count")?;
+        let spans = (keys.checked_mul(8))
+            .ok_or_else(|| WireError(format!("event {index} claims {keys} keys")))?;
+        Ok((event, KeySpans(reader.bytes(spans, index)?)))
+    })
+}
+
+/// The events of a batch, each read by `event`. `min_event_bytes`, the
+/// fewest bytes one can take, bounds a hostile count before anything is
+/// allocated for it.
+fn decode_events<'a, T>(
+    buf: &'a [u8],
+    what: &str,
+    min_event_bytes: usize,
+    mut event: impl FnMut(&mut Reader<'a>, usize) -> Result<T, WireError>,
+) -> Result<Vec<T>, WireError> {
     let mut reader = Reader { buf, pos: 0 };
     let count = reader.u32("event count")?;
-    // Each event needs at least its two 4-byte counts.
-    if count > buf.len() / 8 {
+    if count > buf.len() / min_event_bytes {
         return Err(WireError(format!(
-            "keyed batch claims {count} events but is only {} bytes",
+            "{what} claims {count} events but is only {} bytes",
             buf.len()
         )));
     }
     let mut events = Vec::with_capacity(count);
     for index in 0..count {
-        let len = reader.u32("event length")?;
-        let event = reader.bytes(len, index)?;
-        let keys = reader.u32("key count")?;
-        let spans = keys
-            .checked_mul(8)
-            .ok_or_else(|| WireError(format!("event {index} claims {keys} keys")))?;
-        events.push((event, KeySpans(reader.bytes(spans, index)?)));
+        events.push(event(&mut reader, index)?);
     }
     reader.finish()?;
     Ok(events)
