@@ -150,39 +150,118 @@ fn grok_corpus_cases_are_identical_natively_and_in_wasm() {
 /// same results, on events with many members, nesting and whitespace.
 #[test]
 fn grok_and_date_are_identical_on_filebeat_shaped_events() {
-    let events: Vec<Vec<u8>> = apache_lines()
-        .iter()
-        .enumerate()
-        .step_by(3)
-        .map(|(i, line)| {
-            let event = filebeat_event(i, line);
-            match i % 9 {
-                0 => serde_json::to_vec_pretty(&event),
-                _ => serde_json::to_vec(&event),
-            }
-            .unwrap()
-        })
-        .collect();
+    let events = filebeat_events(3, 3, 0);
     let grok = json!({"match": {"message": "%{COMBINEDAPACHELOG}"}, "ecs_compatibility": "v8"});
     let changed = assert_identical::<Grok>("grok", &grok.to_string(), &events);
     assert_eq!(changed, events.len(), "fields or a failure tag on each");
 
     // date's input is grok's output: its `timestamp` is the last member.
-    let mut native_grok =
-        wasmstash_sdk::NativeFilter::<Grok>::new(grok.to_string().as_bytes()).unwrap();
-    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
-    let grokked: Vec<Vec<u8>> = refs
-        .chunks(125)
-        .flat_map(|chunk| native_grok.process_events(chunk))
-        .map(|outcome| match outcome {
-            wasmstash_sdk::Outcome::Kept(event) => event,
-            other => panic!("grok kept every event, got {other:?}"),
-        })
-        .collect();
+    let grokked = run_native::<Grok>(&grok.to_string(), &events);
     let date = json!({"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]});
     let changed =
         assert_identical::<wasmstash_filter_date::Date>("date", &date.to_string(), &grokked);
     // Unchanged: the line grok could not parse (no `timestamp`), and lines
     // whose time is the `@timestamp` Filebeat's metadata already holds.
     assert!(changed + 5 > grokked.len(), "only {changed} dated");
+}
+
+/// A pipeline of modules, each taking the stage before's results as keyed
+/// batches, gives what the native builds give run one after another on
+/// plain batches. The spans a stage hands on come from `extended` results
+/// added in place (grok, mutate's added field) and from `replaced` ones
+/// checked in part (mutate's rename, date's new `@timestamp`); the events
+/// have escaped keys and more top-level keys than the host keeps inline.
+#[test]
+fn a_pipeline_of_modules_matches_the_native_builds_run_in_turn() {
+    let events = filebeat_events(7, 2, 12);
+    let stages = [
+        (
+            "grok",
+            json!({"match": {"message": "%{COMBINEDAPACHELOG}"}, "ecs_compatibility": "v8"}),
+        ),
+        (
+            "mutate",
+            json!({"rename": {"agent": "[beat][agent]"}, "add_tag": ["renamed"]}),
+        ),
+        (
+            "date",
+            json!({"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]}),
+        ),
+        (
+            "mutate",
+            json!({"add_field": {"[labels][\"quoted\"]": "%{[http][request][method]}"}}),
+        ),
+    ];
+
+    let mut native = events.clone();
+    for (stem, config) in &stages {
+        let config = config.to_string();
+        native = match *stem {
+            "grok" => run_native::<Grok>(&config, &native),
+            "mutate" => run_native::<Mutate>(&config, &native),
+            _ => run_native::<wasmstash_filter_date::Date>(&config, &native),
+        };
+    }
+
+    let engine = strict_engine();
+    let modules = (stages.iter())
+        .map(|(stem, config)| load(&engine, stem, &built_module(stem), &config.to_string()))
+        .collect();
+    let mut pipeline = wasmstash::pipeline::Pipeline::new("chain", modules);
+    let mut in_wasm = Vec::new();
+    for chunk in events.chunks(125) {
+        for result in pipeline.process(checked(chunk)) {
+            match result {
+                wasmstash::pipeline::EventResult::Event(event) => in_wasm.push(event),
+                other => panic!("every event is kept, got {other:?}"),
+            }
+        }
+    }
+    assert_eq!(in_wasm.len(), native.len());
+    for (wasm, native) in in_wasm.iter().zip(&native) {
+        assert_eq!(
+            String::from_utf8_lossy(wasm),
+            String::from_utf8_lossy(native)
+        );
+    }
+    let renamed = String::from_utf8_lossy(&in_wasm[0]);
+    assert!(
+        renamed.contains(r#""beat":{"agent""#)
+            && renamed.contains(r#""labels":{"\"quoted\"":"GET"}"#),
+        "{renamed}"
+    );
+}
+
+/// `events` through the native build in batches of 125, every one kept.
+fn run_native<F: wasmstash_sdk::Filter>(config: &str, events: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut filter = wasmstash_sdk::NativeFilter::<F>::new(config.as_bytes()).unwrap();
+    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    refs.chunks(125)
+        .flat_map(|chunk| filter.process_events(chunk))
+        .map(|outcome| match outcome {
+            wasmstash_sdk::Outcome::Kept(event) => event,
+            other => panic!("every event is kept, got {other:?}"),
+        })
+        .collect()
+}
+
+/// Every `step`th access line as Filebeat ships it, with `extra` more
+/// top-level keys that need escapes; every `pretty`th event is
+/// pretty-printed.
+fn filebeat_events(step: usize, pretty: usize, extra: usize) -> Vec<Vec<u8>> {
+    let lines = apache_lines();
+    let shipped = lines.iter().enumerate().step_by(step);
+    (shipped.enumerate())
+        .map(|(n, (i, line))| {
+            let mut event = filebeat_event(i, line);
+            for k in 0..extra {
+                event[format!("extra \"{k}\"")] = json!(k);
+            }
+            match n % pretty {
+                0 => serde_json::to_vec_pretty(&event),
+                _ => serde_json::to_vec(&event),
+            }
+            .unwrap()
+        })
+        .collect()
 }

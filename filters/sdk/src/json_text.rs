@@ -13,6 +13,13 @@ use serde_json::Value;
 mod unescape;
 pub use unescape::unescape_str_into;
 
+/// Whether `byte` is whitespace in JSON: space, tab, line feed or carriage
+/// return. Narrower than ASCII's whitespace, which also has form feed.
+#[inline(always)]
+pub fn is_whitespace(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
 /// Returns the first index at or after `pos` holding `"`, `\` or a control
 /// character (or `bytes.len()`).
 ///

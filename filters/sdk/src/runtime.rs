@@ -1,5 +1,8 @@
-//! Runs a [`Filter`] over ABI batches: the one loop behind both the WebAssembly
-//! exports and native execution, so the two cannot drift apart.
+//! Runs a [`Filter`] over ABI batches, plain or keyed: the one loop behind
+//! both the WebAssembly exports and native execution, so the two cannot
+//! drift apart. (Only how an event is split into members differs between
+//! the two kinds of batch; the host's tests run modules on keyed batches
+//! against the native build on plain ones, so that differs under test.)
 
 use crate::event::{Spare, Storage};
 use crate::wire::{self, KeySpans, ResultKind, ResultWriter};

@@ -6,7 +6,7 @@
 //! this scanner only needs to find boundaries, but it still reports (rather
 //! than panics on) anything it cannot follow.
 
-use crate::json_text;
+use crate::json_text::{self, is_whitespace};
 use crate::wire::KeySpans;
 
 /// Calls `member` with each top-level member of the object `json`: the key
@@ -52,9 +52,14 @@ pub fn for_each_member<'a>(
 /// As [`for_each_member`], for an event whose top-level keys the host has
 /// listed (a keyed batch): the values lie between the keys, so none is
 /// stepped through. On a Beats event after grok, that was a fifth of the
-/// apache pipeline's instructions. The spans are checked against the text's
-/// punctuation, so wrong ones are reported, never followed out of bounds;
-/// an event without keys is scanned.
+/// apache pipeline's instructions.
+///
+/// The spans must be exact, as the ABI says: a key left out of the list
+/// would be taken as part of the value before it, and finding that out
+/// would mean reading the values. What is checked is that each span is a
+/// whole key at its place in the object's outline (after the opening brace
+/// or a comma, before a colon), so a wrong span is reported rather than
+/// followed out of bounds. An event without keys is scanned.
 pub fn for_each_keyed_member<'a>(
     json: &'a [u8],
     keys: KeySpans<'_>,
@@ -64,25 +69,31 @@ pub fn for_each_keyed_member<'a>(
         return for_each_member(json, member);
     }
     let wrong = |what: &str, at: usize| format!("not a JSON object: {what} at byte {at}");
-    // The byte before a member (its key) or after the last (its value),
-    // past whitespace, must be `expected`; returns where that byte is.
+    // Where the last byte before `end` that is not whitespace is, if it is
+    // `expected`.
     let punctuation_before = |end: usize, expected: u8| {
-        let at = json[..end].iter().rposition(|b| !is_ws(*b))?;
+        let at = json[..end].iter().rposition(|&b| !is_whitespace(b))?;
         (json[at] == expected).then_some(at)
     };
     let mut spans = keys.iter().peekable();
+    // Before the first key, only the opening brace and whitespace.
     let mut previous_end = 0;
     while let Some((start, end)) = spans.next() {
+        // A whole key: its closing quote is the first one not escaped.
         let is_key = start >= previous_end
-            && start + 2 <= end
-            && end <= json.len()
-            && json[start] == b'"'
-            && json[end - 1] == b'"';
+            && json.get(start) == Some(&b'"')
+            && json_text::string_end(json, start + 1) == Some(end);
         if !is_key {
             return Err(wrong("no key where the host said", start));
         }
-        let opener = if previous_end == 0 { b'{' } else { b',' };
-        if punctuation_before(start, opener).is_none_or(|at| at < previous_end) {
+        let opened = if previous_end == 0 {
+            // Before the first key, only whitespace and the opening brace.
+            let brace = json.iter().position(|&b| !is_whitespace(b));
+            brace.is_some_and(|at| json[at] == b'{' && punctuation_before(start, b'{') == Some(at))
+        } else {
+            punctuation_before(start, b',').is_some_and(|at| at >= previous_end)
+        };
+        if !opened {
             return Err(wrong("expected a member", start));
         }
         let mut scanner = Scanner { json, pos: end };
@@ -100,7 +111,7 @@ pub fn for_each_keyed_member<'a>(
         };
         let value_end = json[..after_value]
             .iter()
-            .rposition(|b| !is_ws(*b))
+            .rposition(|&b| !is_whitespace(b))
             .map_or(0, |at| at + 1);
         if value_end <= value_start {
             return Err(wrong("expected a value", value_start));
@@ -109,10 +120,6 @@ pub fn for_each_keyed_member<'a>(
         previous_end = value_end;
     }
     Ok(())
-}
-
-fn is_ws(byte: u8) -> bool {
-    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 struct Scanner<'a> {
@@ -145,7 +152,7 @@ impl Scanner<'_> {
     }
 
     fn skip_ws(&mut self) {
-        while self.peek().is_some_and(is_ws) {
+        while self.peek().is_some_and(is_whitespace) {
             self.pos += 1;
         }
     }
@@ -293,9 +300,99 @@ mod tests {
             &[(1, 4), (8, 10)],               // inside a key
             &[(12, 15)],                      // inside a value
             &[(0, 0)],
+            &[(1, 11)],       // two keys as one
+            &[(u32::MAX, 5)], // would overflow in 32 bits
+            &[(u32::MAX - 1, 0)],
         ] {
             assert!(keyed_pairs(json, bad).is_err(), "{bad:?} accepted");
         }
+        // A nested key, and text before the object.
+        assert!(keyed_pairs(br#"{"a":{"b":1}}"#, &[(6, 9)]).is_err());
+        assert!(keyed_pairs(br#"x{"a":1}"#, &[(2, 5)]).is_err());
+    }
+
+    /// Random objects, with whitespace wherever JSON allows it and strings
+    /// full of the punctuation the split looks for: the spans the scan finds
+    /// split each one as the scan does.
+    #[test]
+    fn key_spans_split_random_objects_as_the_scan_does() {
+        let mut rng = crate::testing::XorShift(0x5eed_4b3e_d00d);
+        for _ in 0..20_000 {
+            let mut json = String::new();
+            random_ws(&mut rng, &mut json);
+            random_object(&mut rng, &mut json, 0);
+            random_ws(&mut rng, &mut json);
+            serde_json::from_str::<serde_json::Value>(&json).expect("generated JSON is valid");
+            let spans = key_spans(json.as_bytes());
+            assert_eq!(
+                keyed_pairs(json.as_bytes(), &spans),
+                Ok(pairs(&json)),
+                "{json:?}"
+            );
+        }
+    }
+
+    fn random_ws(rng: &mut crate::testing::XorShift, out: &mut String) {
+        for _ in 0..rng.below(3) {
+            out.push([' ', '\t', '\n', '\r'][rng.below(4)]);
+        }
+    }
+
+    fn random_string(rng: &mut crate::testing::XorShift, out: &mut String) {
+        out.push('"');
+        random_string_body(rng, out);
+        out.push('"');
+    }
+
+    fn random_string_body(rng: &mut crate::testing::XorShift, out: &mut String) {
+        const PIECES: [&str; 12] = [
+            "a", ",", "}", "{", "]", ":", "\\\"", "\\\\", "\\u0041", "é", "😀", " ",
+        ];
+        for _ in 0..rng.below(5) {
+            out.push_str(PIECES[rng.below(PIECES.len())]);
+        }
+    }
+
+    fn random_value(rng: &mut crate::testing::XorShift, out: &mut String, depth: usize) {
+        match rng.below(if depth < 3 { 6 } else { 4 }) {
+            0 => random_string(rng, out),
+            1 => out.push_str(["0", "-1.5e3", "12"][rng.below(3)]),
+            2 => out.push_str(["true", "false", "null"][rng.below(3)]),
+            3 => random_string(rng, out),
+            4 => random_object(rng, out, depth + 1),
+            _ => {
+                out.push('[');
+                for i in 0..rng.below(3) {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    random_ws(rng, out);
+                    random_value(rng, out, depth + 1);
+                    random_ws(rng, out);
+                }
+                out.push(']');
+            }
+        }
+    }
+
+    fn random_object(rng: &mut crate::testing::XorShift, out: &mut String, depth: usize) {
+        out.push('{');
+        for i in 0..rng.below(5) {
+            if i > 0 {
+                out.push(',');
+            }
+            random_ws(rng, out);
+            // Distinct keys: the index, then anything.
+            out.push_str(&format!("\"k{i}"));
+            random_string_body(rng, out);
+            out.push('"');
+            random_ws(rng, out);
+            out.push(':');
+            random_ws(rng, out);
+            random_value(rng, out, depth);
+            random_ws(rng, out);
+        }
+        out.push('}');
     }
 
     #[test]

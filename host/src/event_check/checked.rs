@@ -166,9 +166,9 @@ impl CheckedEvent {
         // joins them to the shared end.
         let run = if rest < spans.len() {
             let between = &new[start..moved(spans[rest].start as usize)];
-            match between.trim_ascii_end().split_last() {
+            match trim_end(between).split_last() {
                 None => &[][..], // members were only taken out
-                Some((b',', members)) if !members.trim_ascii().is_empty() => members,
+                Some((b',', members)) if !only_whitespace(members) => members,
                 Some(_) => return None,
             }
         } else {
@@ -177,10 +177,10 @@ impl CheckedEvent {
                 return None;
             }
             let members = &new[start..moved(close)];
-            if members.trim_ascii().is_empty() && first > 0 {
+            if only_whitespace(members) && first > 0 {
                 return None; // a comma would be left before the brace
             }
-            members.trim_ascii_end()
+            trim_end(members)
         };
         let changed = if run.is_empty() {
             KeySpans::new()
@@ -209,7 +209,7 @@ impl CheckedEvent {
     /// repeat one of the event's top-level keys or another added one. Only
     /// the added bytes are read.
     pub fn check_added(&self, members: &[u8]) -> Result<AddedMembers, String> {
-        if members.iter().all(u8::is_ascii_whitespace) {
+        if only_whitespace(members) {
             return Ok(AddedMembers {
                 text: Vec::new(),
                 keys: KeySpans::new(),
@@ -284,6 +284,17 @@ impl AsRef<[u8]> for CheckedEvent {
 /// How many bytes `a` and `b` share at their start, or with `FROM_END` at
 /// their end, compared a word at a time. A word is read so that the byte
 /// nearest the chosen end is its lowest.
+/// `text` without the JSON whitespace at its end. (Not `trim_ascii_end`:
+/// ASCII's whitespace has form feed, which JSON does not allow.)
+fn trim_end(text: &[u8]) -> &[u8] {
+    let end = text.iter().rposition(|&b| !json_text::is_whitespace(b));
+    &text[..end.map_or(0, |at| at + 1)]
+}
+
+fn only_whitespace(text: &[u8]) -> bool {
+    text.iter().all(|&b| json_text::is_whitespace(b))
+}
+
 fn shared_run<const FROM_END: bool>(a: &[u8], b: &[u8]) -> usize {
     let len = a.len().min(b.len());
     let word = |bytes: &[u8], done: usize| {
@@ -418,9 +429,11 @@ mod tests {
             br#"{"\u0061":"x","b":"\u00e9","c":true}"#,
             br#"{"only":"one"}"#,
         ];
-        let snippets: [&[u8]; 16] = [
+        let snippets: [&[u8]; 18] = [
             b"",
             b" ",
+            b"\x0c", // form feed: ASCII whitespace, not JSON's
+            b"\"z\":1,\x0c",
             br#""z":1"#,
             br#""z":1,"y":{"a":[]}"#,
             br#""z":1,"z":2"#,
@@ -461,7 +474,7 @@ mod tests {
             for (i, &from) in bounds.iter().enumerate() {
                 for &to in &bounds[i..] {
                     for snippet in snippets {
-                        for joint in [&b""[..], b",", b" , "] {
+                        for joint in [&b""[..], b",", b" , ", b",\x0c", b"\x0c,"] {
                             let mut new = text[..from].to_vec();
                             new.extend_from_slice(snippet);
                             if to < close {
@@ -474,7 +487,7 @@ mod tests {
                 }
             }
             for at in 0..text.len() {
-                for byte in [b'"', b',', b'}', b' ', b'1', 0xc3] {
+                for byte in [b'"', b',', b'}', b' ', b'1', 0xc3, 0x0c] {
                     let mut new = text.to_vec();
                     new[at] = byte;
                     compare(&event, new);
