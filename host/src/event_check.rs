@@ -173,7 +173,7 @@ impl<'a> Validator<'a> {
 
     #[inline(always)]
     fn skip_ws(&self, mut pos: usize) -> usize {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.byte(pos) {
+        while self.byte(pos).is_some_and(json_text::is_whitespace) {
             pos += 1;
         }
         pos
