@@ -20,6 +20,13 @@ pub fn is_whitespace(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+/// `text` without the JSON whitespace at its end. (Not `trim_ascii_end`:
+/// ASCII's whitespace has form feed, which JSON does not allow.)
+pub fn trim_whitespace_end(text: &[u8]) -> &[u8] {
+    let end = text.iter().rposition(|&b| !is_whitespace(b));
+    &text[..end.map_or(0, |at| at + 1)]
+}
+
 /// Returns the first index at or after `pos` holding `"`, `\` or a control
 /// character (or `bytes.len()`).
 ///

@@ -6,7 +6,7 @@
 //! this scanner only needs to find boundaries, but it still reports (rather
 //! than panics on) anything it cannot follow.
 
-use crate::json_text::{self, is_whitespace};
+use crate::json_text::{self, is_whitespace, trim_whitespace_end};
 use crate::wire::KeySpans;
 
 /// Calls `member` with each top-level member of the object `json`: the key
@@ -72,8 +72,8 @@ pub fn for_each_keyed_member<'a>(
     // Where the last byte before `end` that is not whitespace is, if it is
     // `expected`.
     let punctuation_before = |end: usize, expected: u8| {
-        let at = json[..end].iter().rposition(|&b| !is_whitespace(b))?;
-        (json[at] == expected).then_some(at)
+        let before = trim_whitespace_end(&json[..end]);
+        (before.last() == Some(&expected)).then(|| before.len() - 1)
     };
     let mut spans = keys.iter().peekable();
     // Before the first key, only the opening brace and whitespace.
@@ -109,10 +109,7 @@ pub fn for_each_keyed_member<'a>(
         let Some(after_value) = punctuation_before(value_end, closer) else {
             return Err(wrong("expected the end of a member", value_end));
         };
-        let value_end = json[..after_value]
-            .iter()
-            .rposition(|&b| !is_whitespace(b))
-            .map_or(0, |at| at + 1);
+        let value_end = trim_whitespace_end(&json[..after_value]).len();
         if value_end <= value_start {
             return Err(wrong("expected a value", value_start));
         }

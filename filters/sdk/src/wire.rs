@@ -133,7 +133,7 @@ pub fn extend_event(input: &[u8], members: &[u8], out: &mut Vec<u8>) {
     let body = &input[..body_end];
     out.reserve(body.len() + members.len() + 2);
     out.extend_from_slice(body);
-    let empty = body.iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let empty = crate::json_text::trim_whitespace_end(body).last() == Some(&b'{');
     if !empty {
         out.push(b',');
     }

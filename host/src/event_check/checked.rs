@@ -166,7 +166,7 @@ impl CheckedEvent {
         // joins them to the shared end.
         let run = if rest < spans.len() {
             let between = &new[start..moved(spans[rest].start as usize)];
-            match trim_end(between).split_last() {
+            match json_text::trim_whitespace_end(between).split_last() {
                 None => &[][..], // members were only taken out
                 Some((b',', members)) if !only_whitespace(members) => members,
                 Some(_) => return None,
@@ -180,7 +180,7 @@ impl CheckedEvent {
             if only_whitespace(members) && first > 0 {
                 return None; // a comma would be left before the brace
             }
-            trim_end(members)
+            json_text::trim_whitespace_end(members)
         };
         let changed = if run.is_empty() {
             KeySpans::new()
@@ -281,20 +281,14 @@ impl AsRef<[u8]> for CheckedEvent {
     }
 }
 
+/// Whether `text` is nothing but JSON whitespace.
+fn only_whitespace(text: &[u8]) -> bool {
+    json_text::trim_whitespace_end(text).is_empty()
+}
+
 /// How many bytes `a` and `b` share at their start, or with `FROM_END` at
 /// their end, compared a word at a time. A word is read so that the byte
 /// nearest the chosen end is its lowest.
-/// `text` without the JSON whitespace at its end. (Not `trim_ascii_end`:
-/// ASCII's whitespace has form feed, which JSON does not allow.)
-fn trim_end(text: &[u8]) -> &[u8] {
-    let end = text.iter().rposition(|&b| !json_text::is_whitespace(b));
-    &text[..end.map_or(0, |at| at + 1)]
-}
-
-fn only_whitespace(text: &[u8]) -> bool {
-    text.iter().all(|&b| json_text::is_whitespace(b))
-}
-
 fn shared_run<const FROM_END: bool>(a: &[u8], b: &[u8]) -> usize {
     let len = a.len().min(b.len());
     let word = |bytes: &[u8], done: usize| {
