@@ -42,11 +42,12 @@ pub fn probe(args: &ProbeArgs) -> Result<String, String> {
         TcpStream::connect_timeout(&address, timeout).map_err(|e| format!("{address}: {e}"))?;
     stream.set_read_timeout(Some(timeout)).ok();
     stream.set_write_timeout(Some(timeout)).ok();
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| format!("{address}: {e}"))?;
+    // One write: `write!` on the stream would send each formatted piece in a
+    // segment of its own.
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("{address}: {e}"))?;
     // The status line is all we need; 256 bytes hold it.
     let mut head = [0u8; 256];
     let mut filled = 0;
@@ -81,10 +82,17 @@ mod tests {
         let url = format!("http://{}/readyz", listener.local_addr().unwrap());
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0u8; 512];
-            let n = stream.read(&mut request).unwrap();
+            // The whole request, as a server reads it, before answering.
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 512];
+            while !request.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut chunk).unwrap() {
+                    0 => break,
+                    n => request.extend_from_slice(&chunk[..n]),
+                }
+            }
             write!(stream, "{status_line}\r\ncontent-length: 2\r\n\r\nok").unwrap();
-            String::from_utf8_lossy(&request[..n]).into_owned()
+            String::from_utf8_lossy(&request).into_owned()
         });
         (ProbeArgs { url, timeout: 5 }, server)
     }
