@@ -27,14 +27,17 @@ echo "| processor | lines out | wall s | lines/s | CPU s (user+sys) | lines per 
 echo "|---|---|---|---|---|---|---|"
 
 # wasmstash: output to a file (as the peers write theirs), summary to stderr.
+# One worker gives the CPU cost per line; one per core, the wall-clock speed.
 export WASMSTASH_CACHE_DIR="$work/cache"
 "$bin" run --config examples/wasmstash.toml --pipeline apache "$input" > /dev/null 2>&1 # warm the module cache
-/usr/bin/time -f '%e %U %S %M' -o "$work/time" \
-  "$bin" run --config examples/wasmstash.toml --pipeline apache "$input" > "$work/out" 2> "$work/err"
-read -r wall user sys rss < "$work/time"
-out=$(wc -l < "$work/out")
-awk -v n="$out" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" 'BEGIN {
-  printf "| wasmstash run --pipeline apache | %d | %.2f | %.0f | %.2f | %.0f | %.0f |\n", n, w, n / w, u + s, n / (u + s), r / 1024 }'
+for workers in 1 "$(nproc)"; do
+  /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
+    "$bin" run --config examples/wasmstash.toml --pipeline apache --workers "$workers" "$input" > "$work/out" 2> "$work/err"
+  read -r wall user sys rss < "$work/time"
+  out=$(wc -l < "$work/out")
+  awk -v n="$out" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v k="$workers" 'BEGIN {
+    printf "| wasmstash run --pipeline apache --workers %d | %d | %.2f | %.0f | %.2f | %.0f | %.0f |\n", k, n, w, n / w, u + s, n / (u + s), r / 1024 }'
+done
 
 for peer in rsyslog-mmnormalize syslog-ng-regexp; do
   if ! figures=$("$peers" "$peer" "$input" 2> "$work/peer.err"); then

@@ -72,6 +72,79 @@ fn runs_a_pipeline_over_the_access_log() {
     assert!(summary.contains("no failures"), "{summary}");
 }
 
+/// Batches of seven over three workers finish out of order all the time;
+/// the output must still be what one worker writes, byte for byte.
+#[test]
+fn output_does_not_depend_on_the_number_of_workers() {
+    let log = shared_data().join("access/apache_logs");
+    let log = log.to_str().unwrap();
+    let config = examples("wasmstash.toml");
+    let run = |workers: &str| {
+        let args = [
+            "run",
+            "-c",
+            &config,
+            "-p",
+            "apache",
+            "--batch-size",
+            "7",
+            "--workers",
+            workers,
+            log,
+            log,
+        ];
+        let out = wasmstash(&args, b"");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        out
+    };
+    let one = run("1");
+    let three = run("3");
+    assert_eq!(text(&one.stdout).lines().count(), 20_000);
+    assert!(
+        one.stdout == three.stdout,
+        "three workers wrote something else"
+    );
+    let summary = text(&three.stderr);
+    assert!(
+        summary.contains("20000 events in, 20000 out, 0 dropped")
+            && summary.contains("tagged: _grokparsefailure 2"),
+        "{summary}"
+    );
+}
+
+/// A stateful filter's state must see events in input order, so its
+/// pipeline runs one worker whatever is asked, and says so.
+#[test]
+fn a_stateful_pipeline_runs_one_worker() {
+    let log = shared_data().join("loghub/Linux/Linux_2k.log");
+    let config = examples("wasmstash.toml");
+    let run = |workers: &str| {
+        let args = [
+            "run",
+            "-c",
+            &config,
+            "-p",
+            "system",
+            "-w",
+            workers,
+            "--batch-size",
+            "50",
+        ];
+        let out = wasmstash(&[&args[..], &[log.to_str().unwrap()]].concat(), b"");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        out
+    };
+    let (one, two) = (run("1"), run("2"));
+    assert!(one.stdout == two.stdout);
+    assert!(!text(&one.stderr).contains("running one worker"));
+    let note = text(&two.stderr);
+    assert!(
+        note.contains("pipeline `system` has a stateful filter")
+            && note.contains("running one worker"),
+        "{note}"
+    );
+}
+
 #[test]
 fn the_readme_example_tags_the_line_that_is_not_json() {
     let out = wasmstash(

@@ -1,10 +1,13 @@
 //! `wasmstash run`: one pipeline over files or stdin, NDJSON to stdout, and a
 //! summary on stderr. The quickest way to try a filter on real logs, and the
-//! batch path that tests and benchmarks drive end to end.
+//! batch path that tests and benchmarks drive end to end. The threads that
+//! read, filter and write are in `flow`.
+
+mod flow;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -14,10 +17,10 @@ use wasmstash_sdk::Event;
 
 use crate::config::{Config, ConfigError, FilterSpec, load_filters};
 use crate::engine::{Engine, EngineSettings};
-use crate::event_check::CheckedEvent;
-use crate::input::{self, InputFormat};
-use crate::pipeline::{EventResult, Pipeline};
+use crate::input::InputFormat;
+use crate::pipeline::Pipeline;
 use crate::state;
+use flow::Flow;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -63,6 +66,11 @@ pub struct RunArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Threads running the pipeline, each with its own filter instances;
+    /// default: one per core. Output is the same, in the same order, for any
+    /// number. A pipeline with a stateful filter runs one.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub workers: Option<u32>,
     /// Input files; `-` or none reads stdin.
     #[arg(value_name = "FILE")]
     pub inputs: Vec<PathBuf>,
@@ -116,9 +124,17 @@ impl std::fmt::Display for Summary {
 
 pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     let mut pipeline = build_pipeline(args)?;
+    let shared = pipeline.shared_stages();
     if let Some(dir) = &args.state_dir {
-        state::restore_saved(dir, pipeline.name(), &pipeline.shared_stages());
+        state::restore_saved(dir, pipeline.name(), &shared);
     }
+    let workers = worker_count(args, &pipeline);
+    let mut pipelines: Vec<Pipeline> = (1..workers).map(|_| pipeline.sibling()).collect();
+    let mut summary = Summary {
+        pipeline: pipeline.name().to_owned(),
+        ..Summary::default()
+    };
+    pipelines.insert(0, pipeline);
     let total_bytes: u64 = args
         .inputs
         .iter()
@@ -127,51 +143,57 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
         .sum();
     let progress = progress_bar(args, total_bytes);
     let started = Instant::now();
-    let mut summary = Summary {
-        pipeline: pipeline.name().to_owned(),
-        ..Summary::default()
+    let stdin_only = [PathBuf::from("-")];
+    let flow = Flow {
+        inputs: if args.inputs.is_empty() {
+            &stdin_only[..]
+        } else {
+            &args.inputs[..]
+        },
+        format: args.format,
+        batch_size: args.batch_size as usize,
+        max_line_bytes: args.max_line_bytes as usize,
+        // Enough for every worker to have one batch running and one waiting,
+        // and for the writer to wait on a slow batch meanwhile.
+        in_flight: 2 * workers + 2,
+        progress: &progress,
     };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let stdin_only = [PathBuf::from("-")];
-    let inputs = if args.inputs.is_empty() {
-        &stdin_only[..]
-    } else {
-        &args.inputs[..]
-    };
-    for path in inputs {
-        let reader = open(path)?;
-        let mut batch = Batch::new(args.batch_size as usize, args.format);
-        let mut reader = BufReader::with_capacity(1 << 16, reader);
-        let mut line = Vec::new();
-        let max_line = args.max_line_bytes as usize;
-        loop {
-            let (read, cut) = input::read_line(&mut reader, &mut line, max_line)
-                .map_err(|e| RunError::Io(format!("reading {}: {e}", path.display())))?;
-            if read == 0 {
-                break;
-            }
-            progress.inc(read as u64);
-            if batch.push(input::trim_newline(&line), cut) {
-                flush(&mut pipeline, &mut batch, &mut out, &mut summary)?;
-            }
-        }
-        flush(&mut pipeline, &mut batch, &mut out, &mut summary)?;
-    }
+    flow::run_batches(&flow, pipelines, &mut out, &mut summary)?;
     out.flush()
         .map_err(|e| RunError::Io(format!("writing output: {e}")))?;
     progress.finish_and_clear();
     if let Some(dir) = &args.state_dir {
-        let snapshots = state::take(&pipeline.shared_stages());
-        state::save(dir, pipeline.name(), &snapshots)
+        let snapshots = state::take(&shared);
+        state::save(dir, &summary.pipeline, &snapshots)
             .map_err(|e| RunError::Io(format!("saving state to {}: {e}", dir.display())))?;
     }
-    let stats = pipeline.stats();
-    summary.events_out = stats.events_out;
-    summary.dropped = stats.dropped;
     summary.elapsed = started.elapsed();
     eprintln!("wasmstash run: {summary}");
     Ok(summary)
+}
+
+/// Workers to run: `--workers`, else one per core. A stateful filter (anomaly
+/// baselines, templates) gets its events in input order only from one
+/// worker, so that its state, and the output, do not depend on how batches
+/// raced; such a pipeline runs one worker and says so if more were asked
+/// for.
+fn worker_count(args: &RunArgs, pipeline: &Pipeline) -> usize {
+    let wanted = match args.workers {
+        Some(n) => n as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    if wanted > 1 && !pipeline.shared_stages().is_empty() {
+        if args.workers.is_some() {
+            eprintln!(
+                "wasmstash run: pipeline `{}` has a stateful filter, which must see events in input order: running one worker",
+                pipeline.name()
+            );
+        }
+        return 1;
+    }
+    wanted
 }
 
 fn build_pipeline(args: &RunArgs) -> Result<Pipeline, RunError> {
@@ -245,67 +267,7 @@ fn progress_bar(args: &RunArgs, total_bytes: u64) -> ProgressBar {
     bar
 }
 
-/// Input events gathered until a batch is full.
-struct Batch {
-    events: Vec<CheckedEvent>,
-    capacity: usize,
-    format: InputFormat,
-}
-
-impl Batch {
-    fn new(capacity: usize, format: InputFormat) -> Batch {
-        Batch {
-            events: Vec::with_capacity(capacity),
-            capacity,
-            format,
-        }
-    }
-
-    /// Adds a line, cut from one of `cut` bytes if it was; returns true when
-    /// the batch is full.
-    fn push(&mut self, line: &[u8], cut: Option<usize>) -> bool {
-        if self.format == InputFormat::Auto {
-            // Leading blank lines say nothing about the format and are no events.
-            if line.iter().all(u8::is_ascii_whitespace) {
-                return false;
-            }
-            self.format = input::detect(line);
-        }
-        let Some(event) = input::event(self.format, line) else {
-            return false;
-        };
-        self.events.push(match cut {
-            Some(length) => input::truncated(&event, length, line.len()),
-            None => event,
-        });
-        self.events.len() >= self.capacity
-    }
-}
-
-fn flush(
-    pipeline: &mut Pipeline,
-    batch: &mut Batch,
-    out: &mut impl Write,
-    summary: &mut Summary,
-) -> Result<(), RunError> {
-    if batch.events.is_empty() {
-        return Ok(());
-    }
-    let events = std::mem::replace(&mut batch.events, Vec::with_capacity(batch.capacity));
-    summary.events_in += events.len() as u64;
-    for result in pipeline.process(events) {
-        let EventResult::Event(event) = result else {
-            continue;
-        };
-        count_failure_tags(&event, &mut summary.failure_tags);
-        out.write_all(&event)
-            .and_then(|()| out.write_all(b"\n"))
-            .map_err(|e| RunError::Io(format!("writing output: {e}")))?;
-    }
-    Ok(())
-}
-
-fn count_failure_tags(event: &[u8], counts: &mut BTreeMap<String, u64>) {
+pub(super) fn count_failure_tags(event: &[u8], counts: &mut BTreeMap<String, u64>) {
     // Only events that mention tags are parsed at all.
     if memchr::memmem::find(event, b"\"tags\"").is_none() {
         return;
