@@ -72,33 +72,34 @@ fn runs_a_pipeline_over_the_access_log() {
     assert!(summary.contains("no failures"), "{summary}");
 }
 
+/// `wasmstash run` of the example config's `pipeline` with `workers`, in
+/// batches of `batch_size`, over `inputs`; it must succeed.
+fn run_with_workers(pipeline: &str, workers: &str, batch_size: &str, inputs: &[&str]) -> Output {
+    let config = examples("wasmstash.toml");
+    let options = [
+        "run",
+        "-c",
+        &config,
+        "-p",
+        pipeline,
+        "-w",
+        workers,
+        "--batch-size",
+        batch_size,
+    ];
+    let out = wasmstash(&[&options[..], inputs].concat(), b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    out
+}
+
 /// Batches of seven over three workers finish out of order all the time;
 /// the output must still be what one worker writes, byte for byte.
 #[test]
 fn output_does_not_depend_on_the_number_of_workers() {
     let log = shared_data().join("access/apache_logs");
     let log = log.to_str().unwrap();
-    let config = examples("wasmstash.toml");
-    let run = |workers: &str| {
-        let args = [
-            "run",
-            "-c",
-            &config,
-            "-p",
-            "apache",
-            "--batch-size",
-            "7",
-            "--workers",
-            workers,
-            log,
-            log,
-        ];
-        let out = wasmstash(&args, b"");
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        out
-    };
-    let one = run("1");
-    let three = run("3");
+    let one = run_with_workers("apache", "1", "7", &[log, log]);
+    let three = run_with_workers("apache", "3", "7", &[log, log]);
     assert_eq!(text(&one.stdout).lines().count(), 20_000);
     assert!(
         one.stdout == three.stdout,
@@ -117,24 +118,9 @@ fn output_does_not_depend_on_the_number_of_workers() {
 #[test]
 fn a_stateful_pipeline_runs_one_worker() {
     let log = shared_data().join("loghub/Linux/Linux_2k.log");
-    let config = examples("wasmstash.toml");
-    let run = |workers: &str| {
-        let args = [
-            "run",
-            "-c",
-            &config,
-            "-p",
-            "system",
-            "-w",
-            workers,
-            "--batch-size",
-            "50",
-        ];
-        let out = wasmstash(&[&args[..], &[log.to_str().unwrap()]].concat(), b"");
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        out
-    };
-    let (one, two) = (run("1"), run("2"));
+    let log = log.to_str().unwrap();
+    let one = run_with_workers("system", "1", "50", &[log]);
+    let two = run_with_workers("system", "2", "50", &[log]);
     assert!(one.stdout == two.stdout);
     assert!(!text(&one.stderr).contains("running one worker"));
     let note = text(&two.stderr);
