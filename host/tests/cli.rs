@@ -131,6 +131,71 @@ fn a_stateful_pipeline_runs_one_worker() {
     );
 }
 
+/// A reader of the output that goes away must stop the run with an error at
+/// once, even while the input stays open with no more lines coming (`tail -f
+/// log | wasmstash run | head`).
+#[test]
+fn a_closed_output_stops_the_run_while_input_is_still_open() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args([
+            "run",
+            "--filter",
+            r#"mutate={"add_tag":["seen"]}"#,
+            "-w",
+            "2",
+        ])
+        .env(
+            "WASMSTASH_CACHE_DIR",
+            std::env::temp_dir().join("wasmstash-test-cache"),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Fed from a thread, since the output fills its pipe before the input
+    // is all written; the thread keeps stdin open until the run is over.
+    let mut stdin = child.stdin.take().unwrap();
+    // Fewer batches than may be in flight, so the reader has read them all
+    // and waits in a read of stdin when the output goes.
+    let log = std::fs::read_to_string(shared_data().join("access/apache_logs")).unwrap();
+    let lines: String = log.split_inclusive('\n').take(3000).collect();
+    let (done, run_over) = std::sync::mpsc::channel::<()>();
+    let feeder = std::thread::spawn(move || {
+        // It fails with a broken pipe once the run has stopped reading.
+        let _ = stdin.write_all(lines.as_bytes());
+        let _ = run_over.recv();
+    });
+    // Read a little of the output, then close it; stdin stays open.
+    let mut stdout = child.stdout.take().unwrap();
+    stdout.read_exact(&mut [0u8; 100]).unwrap();
+    drop(stdout);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("still running 30 s after its output was closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("writing output: Broken pipe"), "{stderr}");
+    drop(done);
+    feeder.join().unwrap();
+}
+
 #[test]
 fn the_readme_example_tags_the_line_that_is_not_json() {
     let out = wasmstash(

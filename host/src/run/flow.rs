@@ -9,10 +9,10 @@
 //! holds a sibling of the pipeline (its own instances of the same stateless
 //! filters), and results are written in input order. A pipeline with a
 //! stateful filter gets one worker (see `super::worker_count`). Memory stays
-//! bounded: the reader waits while [`Flow::in_flight`] batches are read and
-//! not yet written.
+//! bounded: the reader waits while [`Flow::in_flight`] batches, or
+//! [`Flow::in_flight_bytes`] of input, are out and not yet written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufReader, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -27,20 +27,28 @@ use crate::input::{self, InputFormat};
 use crate::pipeline::{EventResult, Pipeline};
 
 /// How the input is cut and how far the reader may run ahead.
-pub(super) struct Flow<'a> {
-    pub inputs: &'a [PathBuf],
+pub(super) struct Flow {
+    pub inputs: Vec<PathBuf>,
     pub format: InputFormat,
     pub batch_size: usize,
     pub max_line_bytes: usize,
-    /// Batches read and not yet written, at most.
+    /// Batches sent to the workers and not yet written, at most.
     pub in_flight: usize,
-    pub progress: &'a ProgressBar,
+    /// Input bytes in those batches, at most, unless one batch alone holds
+    /// more (it is then the only one out).
+    pub in_flight_bytes: usize,
+    pub progress: ProgressBar,
 }
 
 /// Runs `pipelines` (one per worker) over the input and writes each output
 /// event to `out` as a line, counting into `summary`.
+///
+/// The reader and the workers run on threads of their own, not joined when
+/// the writer fails: the reader may be blocked reading a pipe that stays
+/// open (`tail -f … | wasmstash run | head`), and the error must be reported
+/// now, not when the next line arrives. The process ends them on exit.
 pub(super) fn run_batches(
-    flow: &Flow,
+    flow: Flow,
     pipelines: Vec<Pipeline>,
     out: &mut impl Write,
     summary: &mut Summary,
@@ -51,19 +59,30 @@ pub(super) fn run_batches(
     let batches = Arc::new(Mutex::new(batches));
     let (results_to_writer, results) = mpsc::channel();
     let (written_to_reader, written) = mpsc::channel();
-    std::thread::scope(|scope| {
-        let reader = scope.spawn(|| read_batches(flow, to_workers, written));
-        for mut pipeline in pipelines {
-            let (batches, results) = (batches.clone(), results_to_writer.clone());
-            scope.spawn(move || work(&mut pipeline, &batches, &results));
-        }
-        drop((batches, results_to_writer));
-        // The writer's channels close when it returns, which stops the reader
-        // and the workers if it returns early.
-        let wrote = write_in_order(results, written_to_reader, out, summary);
-        let read = reader.join().expect("the reader does not panic");
-        wrote.and(read)
-    })
+    let reader = spawn("wasmstash-reader".into(), move || {
+        read_batches(&flow, to_workers, written)
+    });
+    for (number, mut pipeline) in pipelines.into_iter().enumerate() {
+        let (batches, results) = (batches.clone(), results_to_writer.clone());
+        spawn(format!("wasmstash-worker-{number}"), move || {
+            work(&mut pipeline, &batches, &results)
+        });
+    }
+    drop(results_to_writer);
+    write_in_order(results, written_to_reader, out, summary)?;
+    // Every worker has stopped, so the reader has sent its last batch: this
+    // does not wait.
+    reader.join().expect("the reader does not panic")
+}
+
+fn spawn<T: Send + 'static>(
+    name: String,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(body)
+        .expect("spawning a thread of `wasmstash run`")
 }
 
 /// Lines read for one call into the pipeline, all in one buffer.
@@ -103,14 +122,16 @@ fn read_batches(
         to_workers,
         written,
         sent: 0,
-        acknowledged: 0,
+        out: VecDeque::new(),
+        out_bytes: 0,
         in_flight: flow.in_flight,
+        in_flight_bytes: flow.in_flight_bytes,
     };
-    for path in flow.inputs {
+    for path in &flow.inputs {
         let mut reader = BufReader::with_capacity(1 << 16, open(path)?);
         // Each file is detected, and its last batch sent, on its own.
         let mut format = flow.format;
-        let mut batch = sender.empty(format, flow.batch_size);
+        let mut batch = LineBatch::new(format, flow.batch_size);
         let mut line = Vec::new();
         loop {
             let (read, cut) = input::read_line(&mut reader, &mut line, flow.max_line_bytes)
@@ -137,7 +158,7 @@ fn read_batches(
             let end = batch.text.len();
             batch.lines.push(Line { start, end, cut });
             if batch.lines.len() >= flow.batch_size {
-                let full = std::mem::replace(&mut batch, sender.empty(format, flow.batch_size));
+                let full = std::mem::replace(&mut batch, LineBatch::new(format, flow.batch_size));
                 if sender.send(full).is_err() {
                     return Ok(());
                 }
@@ -153,17 +174,21 @@ fn read_batches(
 /// The reader's end of the channels, counting batches out and written.
 struct BatchSender {
     to_workers: SyncSender<LineBatch>,
+    /// One message per batch written, in the order sent.
     written: Receiver<()>,
     sent: u64,
-    acknowledged: u64,
+    /// The input bytes of each batch sent and not yet written, oldest first.
+    out: VecDeque<usize>,
+    out_bytes: usize,
     in_flight: usize,
+    in_flight_bytes: usize,
 }
 
 /// The writer or every worker has stopped.
 struct Stopped;
 
-impl BatchSender {
-    fn empty(&self, format: InputFormat, batch_size: usize) -> LineBatch {
+impl LineBatch {
+    fn new(format: InputFormat, batch_size: usize) -> LineBatch {
         LineBatch {
             seq: 0,
             format,
@@ -171,17 +196,24 @@ impl BatchSender {
             lines: Vec::with_capacity(batch_size),
         }
     }
+}
 
-    /// Numbers `batch` and sends it, once fewer than `in_flight` batches are
-    /// out.
+impl BatchSender {
+    /// Numbers `batch` and sends it, once there is room for it within
+    /// `in_flight` batches and `in_flight_bytes`.
     fn send(&mut self, mut batch: LineBatch) -> Result<(), Stopped> {
-        batch.seq = self.sent;
-        while self.sent - self.acknowledged >= self.in_flight as u64 {
+        let bytes = batch.text.len();
+        while !self.out.is_empty()
+            && (self.out.len() >= self.in_flight || self.out_bytes + bytes > self.in_flight_bytes)
+        {
             self.written.recv().map_err(|_| Stopped)?;
-            self.acknowledged += 1;
+            self.out_bytes -= self.out.pop_front().expect("not empty");
         }
+        batch.seq = self.sent;
         self.to_workers.send(batch).map_err(|_| Stopped)?;
         self.sent += 1;
+        self.out.push_back(bytes);
+        self.out_bytes += bytes;
         Ok(())
     }
 }

@@ -68,7 +68,8 @@ pub struct RunArgs {
     pub no_progress: bool,
     /// Threads running the pipeline, each with its own filter instances;
     /// default: one per core. Output is the same, in the same order, for any
-    /// number. A pipeline with a stateful filter runs one.
+    /// number. A pipeline with a stateful filter (one that exports
+    /// `wasmstash_snapshot`, as `templates` and `anomaly` do) runs one.
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub workers: Option<u32>,
     /// Input files; `-` or none reads stdin.
@@ -143,12 +144,11 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
         .sum();
     let progress = progress_bar(args, total_bytes);
     let started = Instant::now();
-    let stdin_only = [PathBuf::from("-")];
     let flow = Flow {
         inputs: if args.inputs.is_empty() {
-            &stdin_only[..]
+            vec![PathBuf::from("-")]
         } else {
-            &args.inputs[..]
+            args.inputs.clone()
         },
         format: args.format,
         batch_size: args.batch_size as usize,
@@ -156,11 +156,12 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
         // Enough for every worker to have one batch running and one waiting,
         // and for the writer to wait on a slow batch meanwhile.
         in_flight: 2 * workers + 2,
-        progress: &progress,
+        in_flight_bytes: IN_FLIGHT_BYTES,
+        progress: progress.clone(),
     };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    flow::run_batches(&flow, pipelines, &mut out, &mut summary)?;
+    flow::run_batches(flow, pipelines, &mut out, &mut summary)?;
     out.flush()
         .map_err(|e| RunError::Io(format!("writing output: {e}")))?;
     progress.finish_and_clear();
@@ -173,6 +174,12 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     eprintln!("wasmstash run: {summary}");
     Ok(summary)
 }
+
+/// Input bytes the reader may have sent on and not yet seen written (beyond
+/// a single batch larger than this). Each such byte is held about four times
+/// over, as a line, an event, a result and output, so this bounds a run's
+/// memory at a few hundred MiB whatever the workers or the input.
+const IN_FLIGHT_BYTES: usize = 64 << 20;
 
 /// Workers to run: `--workers`, else one per core. A stateful filter (anomaly
 /// baselines, templates) gets its events in input order only from one
