@@ -62,7 +62,7 @@ pub mod wire;
 static ALLOCATOR: alloc::SizeClasses = alloc::SizeClasses::new();
 
 pub use event::Event;
-pub use runtime::{NativeFilter, Outcome};
+pub use runtime::{NativeFilter, Outcome, panic_message};
 pub use serde_json::{Value, json};
 
 use serde::de::DeserializeOwned;

@@ -144,13 +144,16 @@ impl<F: Filter> NativeFilter<F> {
 fn process_catching_panics<F: Filter>(filter: &mut F, event: &mut Event) -> Verdict {
     use std::panic::{AssertUnwindSafe, catch_unwind};
     catch_unwind(AssertUnwindSafe(|| filter.process(event))).unwrap_or_else(|payload| {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
+        let message = panic_message(payload.as_ref()).unwrap_or("unknown panic");
         Verdict::Error(format!("filter panicked: {message}"))
     })
+}
+
+/// The text a panic was raised with (`panic!("...")` gives a `&str` or a
+/// `String`), if its payload is text.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    (payload.downcast_ref::<&str>().copied())
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
 }
 
 #[cfg(not(panic = "unwind"))]

@@ -235,9 +235,7 @@ fn work(
         let seq = batch.seq;
         let result =
             panic::catch_unwind(AssertUnwindSafe(|| process(pipeline, batch))).map_err(|panic| {
-                let why = (panic.downcast_ref::<&str>().copied())
-                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                    .unwrap_or("no message");
+                let why = wasmstash_sdk::panic_message(panic.as_ref()).unwrap_or("no message");
                 format!("internal error: a worker stopped on batch {seq}: {why}")
             });
         let stop = result.is_err();
