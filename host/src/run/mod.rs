@@ -129,7 +129,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     if let Some(dir) = &args.state_dir {
         state::restore_saved(dir, pipeline.name(), &shared);
     }
-    let workers = worker_count(args, &pipeline);
+    let workers = worker_count(args, pipeline.name(), !shared.is_empty());
     let mut pipelines: Vec<Pipeline> = (1..workers).map(|_| pipeline.sibling()).collect();
     let mut summary = Summary {
         pipeline: pipeline.name().to_owned(),
@@ -186,16 +186,15 @@ const IN_FLIGHT_BYTES: usize = 64 << 20;
 /// worker, so that its state, and the output, do not depend on how batches
 /// raced; such a pipeline runs one worker and says so if more were asked
 /// for.
-fn worker_count(args: &RunArgs, pipeline: &Pipeline) -> usize {
+fn worker_count(args: &RunArgs, pipeline: &str, stateful: bool) -> usize {
     let wanted = match args.workers {
         Some(n) => n as usize,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    if wanted > 1 && !pipeline.shared_stages().is_empty() {
+    if wanted > 1 && stateful {
         if args.workers.is_some() {
             eprintln!(
-                "wasmstash run: pipeline `{}` has a stateful filter, which must see events in input order: running one worker",
-                pipeline.name()
+                "wasmstash run: pipeline `{pipeline}` has a stateful filter, which must see events in input order: running one worker"
             );
         }
         return 1;
