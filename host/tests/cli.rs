@@ -12,7 +12,15 @@ fn wasmstash(args: &[&str], stdin: &[u8]) -> Output {
 }
 
 fn wasmstash_in(dir: &std::path::Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+    let mut child = spawn_in(dir, args);
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The binary started in `dir` with `args`, its stdin, stdout and stderr
+/// piped to the test.
+fn spawn_in(dir: &std::path::Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_wasmstash"))
         .args(args)
         .current_dir(dir)
         // Scaffolded crates build here, so reruns are incremental.
@@ -28,9 +36,7 @@ fn wasmstash_in(dir: &std::path::Path, args: &[&str], stdin: &[u8]) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+        .unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -138,23 +144,14 @@ fn a_stateful_pipeline_runs_one_worker() {
 fn a_closed_output_stops_the_run_while_input_is_still_open() {
     use std::io::Read;
     use std::time::{Duration, Instant};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
-        .args([
-            "run",
-            "--filter",
-            r#"mutate={"add_tag":["seen"]}"#,
-            "-w",
-            "2",
-        ])
-        .env(
-            "WASMSTASH_CACHE_DIR",
-            std::env::temp_dir().join("wasmstash-test-cache"),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args = [
+        "run",
+        "--filter",
+        r#"mutate={"add_tag":["seen"]}"#,
+        "-w",
+        "2",
+    ];
+    let mut child = spawn_in(std::path::Path::new("."), &args);
     // Fed from a thread, since the output fills its pipe before the input
     // is all written; the thread keeps stdin open until the run is over.
     let mut stdin = child.stdin.take().unwrap();
