@@ -37,11 +37,19 @@ pub fn detect(first_line: &[u8]) -> InputFormat {
 /// The event a line stands for in `format` (`Auto` reads it as a plain
 /// line), or `None` for a blank NDJSON line, which is no event.
 pub fn event(format: InputFormat, line: &[u8]) -> Option<CheckedEvent> {
-    match format {
-        InputFormat::Ndjson if line.iter().all(u8::is_ascii_whitespace) => None,
-        InputFormat::Ndjson => Some(ndjson_event(line)),
-        InputFormat::Lines | InputFormat::Auto => Some(line_event(line)),
+    if !is_event(format, line) {
+        return None;
     }
+    Some(match format {
+        InputFormat::Ndjson => ndjson_event(line),
+        InputFormat::Lines | InputFormat::Auto => line_event(line),
+    })
+}
+
+/// Whether `line` stands for an event in `format`: every line does but a
+/// blank NDJSON one.
+pub fn is_event(format: InputFormat, line: &[u8]) -> bool {
+    format != InputFormat::Ndjson || !line.iter().all(u8::is_ascii_whitespace)
 }
 
 /// Reads one line, with its `\n` if it has one, into `line` (cleared

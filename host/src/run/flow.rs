@@ -141,16 +141,15 @@ fn read_batches(
             }
             flow.progress.inc(read as u64);
             let body = input::trim_newline(&line);
-            let blank = body.iter().all(u8::is_ascii_whitespace);
             if format == InputFormat::Auto {
                 // Leading blank lines say nothing about the format and are no events.
-                if blank {
+                if body.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
                 format = input::detect(body);
                 batch.format = format;
             }
-            if blank && format == InputFormat::Ndjson {
+            if !input::is_event(format, body) {
                 continue;
             }
             let start = batch.text.len();
