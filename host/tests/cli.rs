@@ -351,6 +351,15 @@ fn config_errors_name_the_problem_and_exit_2() {
     let out = wasmstash(&["run", "--filter", "mutate", "/no/such/file"], b"");
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot open /no/such/file"));
+    for workers in ["0", "257", "many"] {
+        let out = wasmstash(&["run", "--filter", "mutate", "--workers", workers], b"");
+        assert_eq!(out.status.code(), Some(2), "--workers {workers}");
+        assert!(
+            text(&out.stderr).contains(&format!("invalid value '{workers}' for '--workers <N>'")),
+            "{}",
+            text(&out.stderr)
+        );
+    }
 }
 
 #[test]
