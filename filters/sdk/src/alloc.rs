@@ -3,7 +3,7 @@
 //!
 //! In WebAssembly the standard library allocates with dlmalloc, whose every
 //! malloc and free walks bins and splits or merges chunks, and in wasmtime
-//! each of its small functions also pays an epoch check on entry. Filters
+//! each of its small functions also pays the deadline's read on entry. Filters
 //! allocate and free many small blocks per event (keys, values, buffers
 //! that grow), so in a profile of `mutate` the allocator's code was about a
 //! sixth of the module's time. Here a block of up to `LARGEST_CLASS` bytes

@@ -1,10 +1,11 @@
 //! Compiled modules on disk, so a restart (or a second process) does not pay
 //! for Cranelift again.
 //!
-//! Entries are keyed by the SHA-256 of the module's bytes and by wasmtime's
-//! own compatibility hash of the engine's settings, so a changed module, a
-//! different wasmtime or a different engine config (deadlines on or off) each
-//! get their own entry. Loading a compiled artifact runs native code that
+//! Entries are keyed by the SHA-256 of the module's bytes, by wasmtime's
+//! own compatibility hash of the engine's settings and by whether the
+//! deadline's tripwire was compiled in, so a changed module, a different
+//! wasmtime or a different engine config (deadlines on or off) each get
+//! their own entry. Loading a compiled artifact runs native code that
 //! wasmtime produced, so the directory must be writable by the sidecar's user
 //! alone; it is created with mode 0700.
 //!
@@ -44,16 +45,17 @@ impl ModuleCache {
         ModuleCache { dir, max_bytes }
     }
 
-    /// Compiles `wasm` (binary, whose [`sha256_hex`] is `sha256`), or loads
-    /// the artifact cached for it.
+    /// Compiles `wasm` (binary, whose [`sha256_hex`] is `sha256`), with the
+    /// deadline's tripwire if `tripwire`, or loads the artifact cached for it.
     pub fn compile(
         &self,
         engine: &wasmtime::Engine,
         wasm: &[u8],
         sha256: &str,
+        tripwire: bool,
     ) -> wasmtime::Result<Compiled> {
-        let Some(path) = self.entry_path(engine, sha256) else {
-            let module = Module::new(engine, wasm)?;
+        let Some(path) = self.entry_path(engine, sha256, tripwire) else {
+            let module = build(engine, wasm, tripwire)?;
             return Ok(Compiled {
                 module,
                 from_cache: false,
@@ -77,7 +79,7 @@ impl ModuleCache {
                 }
             }
         }
-        let module = Module::new(engine, wasm)?;
+        let module = build(engine, wasm, tripwire)?;
         match store(&path, &module) {
             Ok(()) => prune(&path, self.max_bytes),
             Err(e) => {
@@ -90,12 +92,34 @@ impl ModuleCache {
         })
     }
 
-    fn entry_path(&self, engine: &wasmtime::Engine, sha256: &str) -> Option<PathBuf> {
+    fn entry_path(
+        &self,
+        engine: &wasmtime::Engine,
+        sha256: &str,
+        tripwire: bool,
+    ) -> Option<PathBuf> {
         let dir = self.dir.as_ref()?;
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Some(dir.join(format!("{sha256}-{:016x}.cwasm", hasher.finish())))
+        let tripwire = if tripwire { TRIPWIRE_TAG } else { "" };
+        Some(dir.join(format!("{sha256}-{:016x}{tripwire}.cwasm", hasher.finish())))
     }
+}
+
+/// Marks entries compiled with the tripwire; a new version of the rewrite
+/// must change it, so that no artifact of the old one is loaded.
+const TRIPWIRE_TAG: &str = "-tripwire1";
+
+/// Compiles `wasm`, with the deadline's tripwire if asked.
+fn build(engine: &wasmtime::Engine, wasm: &[u8], tripwire: bool) -> wasmtime::Result<Module> {
+    if !tripwire {
+        return Module::new(engine, wasm);
+    }
+    // Validated as it came: the rewrite adds a memory, and code that is
+    // invalid only for naming that memory's index would pass afterwards.
+    Module::validate(engine, wasm)?;
+    let instrumented = super::tripwire::instrument(wasm).map_err(wasmtime::Error::msg)?;
+    Module::new(engine, &instrumented)
 }
 
 fn store(path: &Path, module: &Module) -> anyhow::Result<()> {

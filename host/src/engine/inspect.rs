@@ -10,6 +10,7 @@ use wasmtime::{ExternType, Store, ValType};
 use super::Engine;
 use super::cache::sha256_hex;
 use super::module::{LoadError, check_imports};
+use super::tripwire;
 
 /// Exports of ABI v1: name, parameter count (all i32), result, required.
 const EXPORTS: &[(&str, usize, Option<ValKind>, bool)] = &[
@@ -47,8 +48,11 @@ pub struct Inspection {
 pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadError> {
     let wasm = wat::parse_bytes(wasm_or_wat)
         .map_err(|e| LoadError(format!("not a WebAssembly module (binary or text): {e}")))?;
-    let module = wasmtime::Module::new(engine.wasmtime(), &wasm)
-        .map_err(|e| LoadError(format!("not a valid WebAssembly module: {e:#}")))?;
+    let sha256 = sha256_hex(&wasm);
+    let module = engine
+        .compile(&wasm, &sha256)
+        .map_err(|e| LoadError(format!("not a valid WebAssembly module: {e:#}")))?
+        .module;
     let mut problems = Vec::new();
     if let Err(e) = check_imports(&module) {
         problems.push(e.0);
@@ -95,11 +99,12 @@ pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadEr
         ));
     }
     Ok(Inspection {
-        sha256: sha256_hex(&wasm),
+        sha256,
         size_bytes: wasm.len(),
         abi_version,
         exports: module
             .exports()
+            .filter(|e| !tripwire::is_host_export(e.name()))
             .map(|e| format!("{}: {}", e.name(), describe(&e.ty())))
             .collect(),
         imports: module
@@ -126,9 +131,6 @@ fn ask_version(
         .build();
     let mut store = Store::new(engine.wasmtime(), limits);
     store.limiter(|limits| limits);
-    if let Some(ticks) = engine.deadline_ticks() {
-        store.set_epoch_deadline(ticks);
-    }
     let mut linker = wasmtime::Linker::new(engine.wasmtime());
     // Inspection never runs filter code beyond the version export, so the
     // imports are stubs that trap if called.
@@ -136,12 +138,13 @@ fn ask_version(
         problems.push(format!("cannot link: {e}"));
         return None;
     }
-    let result = linker
-        .instantiate(&mut store, module)
-        .and_then(|instance| {
-            instance.get_typed_func::<(), u32>(&mut store, "wasmstash_abi_version")
-        })
-        .and_then(|version| version.call(&mut store, ()));
+    let result = tripwire::instantiate(engine.watchdog(), &linker, &mut store, module).and_then(
+        |(instance, tripwire)| {
+            let version =
+                instance.get_typed_func::<(), u32>(&mut store, "wasmstash_abi_version")?;
+            tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
+        },
+    );
     match result {
         Ok(version) => Some(version),
         Err(e) => {

@@ -9,10 +9,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use wasmstash_sdk::wire::{self, ResultKind};
-use wasmtime::{Caller, Extern, Linker, Memory, ResourceLimiter, Store, Trap, TypedFunc};
+use wasmtime::{
+    Caller, Extern, Linker, Memory, ResourceLimiter, Store, Trap, TypedFunc, WasmParams,
+    WasmResults,
+};
 
 use super::module::{FilterModule, LoadError};
 use super::stage::{Failure, FailureKind, StageOutcome};
+use super::tripwire::{self, Tripwire};
 use crate::event_check::CheckedEvent;
 
 /// Longest guest log line kept; the rest is cut so a filter cannot flood the log.
@@ -135,7 +139,8 @@ pub struct FilterInstance {
     restore: Option<TypedFunc<(u32, u32), u64>>,
     /// The input buffer in guest memory (pointer, capacity), reused across calls.
     input: Option<(u32, u32)>,
-    deadline_ticks: Option<u64>,
+    /// Keeps each call's deadline; `None` when deadlines are off.
+    tripwire: Option<Arc<Tripwire>>,
 }
 
 impl FilterInstance {
@@ -152,19 +157,16 @@ impl FilterInstance {
         };
         let mut store = Store::new(engine.wasmtime(), state);
         store.limiter(|state| state as &mut dyn ResourceLimiter);
-        let deadline_ticks = engine.deadline_ticks();
-        if let Some(ticks) = deadline_ticks {
-            store.epoch_deadline_trap();
-            store.set_epoch_deadline(ticks);
-        }
-        let instance = module
-            .linker()
-            .instantiate(&mut store, module.wasmtime_module())
-            .map_err(|e| LoadError(format!("cannot instantiate: {e:#}")))?;
+        let (instance, tripwire) = tripwire::instantiate(
+            engine.watchdog(),
+            module.linker(),
+            &mut store,
+            module.wasmtime_module(),
+        )
+        .map_err(|e| LoadError(format!("cannot instantiate: {e:#}")))?;
 
         let version: TypedFunc<(), u32> = typed(&instance, &mut store, "wasmstash_abi_version")?;
-        let found = version
-            .call(&mut store, ())
+        let found = tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
             .map_err(|e| LoadError(format!("wasmstash_abi_version trapped: {e}")))?;
         if found != wire::ABI_VERSION {
             return Err(LoadError(format!(
@@ -186,7 +188,7 @@ impl FilterInstance {
             memory,
             store,
             input: None,
-            deadline_ticks,
+            tripwire,
         };
         let init: TypedFunc<(u32, u32), u64> =
             typed(&instance, &mut filter.store, "wasmstash_init")?;
@@ -226,11 +228,7 @@ impl FilterInstance {
         expected: usize,
     ) -> Result<Vec<(ResultKind, &[u8])>, Failure> {
         let (ptr, len) = self.write_input(batch)?;
-        self.arm_deadline();
-        let packed = self
-            .process
-            .call(&mut self.store, (ptr, len))
-            .map_err(|e| self.classify(e))?;
+        let packed = self.call(&self.process.clone(), (ptr, len))?;
         let output = self.guest_bytes(packed)?;
         wire::decode_results(output, expected).map_err(|e| {
             Failure::new(
@@ -245,10 +243,7 @@ impl FilterInstance {
         let Some(snapshot) = self.snapshot.clone() else {
             return Ok(None);
         };
-        self.arm_deadline();
-        let packed = snapshot
-            .call(&mut self.store, ())
-            .map_err(|e| self.classify(e))?;
+        let packed = self.call(&snapshot, ())?;
         let state = self.guest_bytes(packed)?;
         Ok((!state.is_empty()).then(|| state.to_vec()))
     }
@@ -283,20 +278,11 @@ impl FilterInstance {
         bytes: &[u8],
     ) -> Result<Result<(), String>, Failure> {
         let len = guest_len(bytes.len())?;
-        self.arm_deadline();
-        let ptr = self
-            .alloc
-            .call(&mut self.store, len)
-            .map_err(|e| self.classify(e))?;
+        let ptr = self.call(&self.alloc.clone(), len)?;
         self.write_guest(ptr, bytes)?;
-        self.arm_deadline();
-        let packed = func
-            .call(&mut self.store, (ptr, len))
-            .map_err(|e| self.classify(e))?;
+        let packed = self.call(&func, (ptr, len))?;
         let message = String::from_utf8_lossy(self.guest_bytes(packed)?).into_owned();
-        self.free
-            .call(&mut self.store, (ptr, len))
-            .map_err(|e| self.classify(e))?;
+        self.call(&self.free.clone(), (ptr, len))?;
         Ok(if message.is_empty() {
             Ok(())
         } else {
@@ -312,17 +298,10 @@ impl FilterInstance {
             previous => {
                 if let Some((ptr, capacity)) = previous {
                     self.input = None;
-                    self.arm_deadline();
-                    self.free
-                        .call(&mut self.store, (ptr, capacity))
-                        .map_err(|e| self.classify(e))?;
+                    self.call(&self.free.clone(), (ptr, capacity))?;
                 }
                 let capacity = len.max(64 << 10).checked_next_power_of_two().unwrap_or(len);
-                self.arm_deadline();
-                let ptr = self
-                    .alloc
-                    .call(&mut self.store, capacity)
-                    .map_err(|e| self.classify(e))?;
+                let ptr = self.call(&self.alloc.clone(), capacity)?;
                 self.input = Some((ptr, capacity));
                 ptr
             }
@@ -343,11 +322,16 @@ impl FilterInstance {
             })
     }
 
-    fn arm_deadline(&mut self) {
+    /// One call into the guest, under the deadline, its failure classified.
+    fn call<P: WasmParams, R: WasmResults>(
+        &mut self,
+        func: &TypedFunc<P, R>,
+        params: P,
+    ) -> Result<R, Failure> {
         self.store.data_mut().last_error_log = None;
-        if let Some(ticks) = self.deadline_ticks {
-            self.store.set_epoch_deadline(ticks);
-        }
+        let store = &mut self.store;
+        tripwire::guarded(self.tripwire.as_deref(), || func.call(store, params))
+            .map_err(|e| self.classify(e))
     }
 
     /// The bytes a packed (ptr << 32 | len) return value points at.

@@ -7,12 +7,14 @@
 //! - `inspect`: what a module is, for `wasmstash inspect`.
 //! - `stage`: a filter's place in a pipeline; turns traps, timeouts and bad
 //!   output into per-event failures instead of lost batches.
+//! - `tripwire`: the per-call deadline.
 
 mod cache;
 mod inspect;
 mod instance;
 mod module;
 mod stage;
+mod tripwire;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,14 +25,11 @@ pub use instance::FilterInstance;
 pub use module::{FilterModule, LoadError};
 pub use stage::{Failure, FailureKind, Stage, StageOutcome};
 
-/// How often the epoch advances; deadlines are whole ticks.
-const EPOCH_TICK: Duration = Duration::from_millis(5);
-
 /// The limits and knobs of the engine, from the `[engine]` config table.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
     /// Longest a single call into a filter may run; `None` turns the deadline
-    /// (and the epoch checks compiled into every loop) off.
+    /// (and the tripwire reads compiled into every loop) off.
     pub call_timeout: Option<Duration>,
     /// Most linear memory one instance may grow to.
     pub memory_limit_bytes: usize,
@@ -81,12 +80,12 @@ struct EngineInner {
     wasmtime: wasmtime::Engine,
     settings: EngineSettings,
     cache: cache::ModuleCache,
+    watchdog: Option<tripwire::Watchdog>,
 }
 
 impl Engine {
     pub fn new(settings: EngineSettings) -> anyhow::Result<Engine> {
         let mut config = wasmtime::Config::new();
-        config.epoch_interruption(settings.call_timeout.is_some());
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         if profiling_requested() {
             // perf reads /tmp/perf-<pid>.map to name JIT code, so `perf
@@ -94,15 +93,14 @@ impl Engine {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
         let wasmtime = wasmtime::Engine::new(&config)?;
-        if settings.call_timeout.is_some() {
-            start_epoch_ticker(&wasmtime);
-        }
+        let watchdog = settings.call_timeout.map(tripwire::Watchdog::start);
         let cache = cache::ModuleCache::new(settings.cache_dir.clone(), settings.cache_max_bytes);
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 wasmtime,
                 settings,
                 cache,
+                watchdog,
             }),
         })
     }
@@ -115,16 +113,18 @@ impl Engine {
         &self.inner.wasmtime
     }
 
-    pub(crate) fn cache(&self) -> &cache::ModuleCache {
-        &self.inner.cache
+    /// Compiles a module (binary, whose SHA-256 is `sha256`), with the
+    /// tripwire when deadlines are on, or loads it from the cache.
+    pub(crate) fn compile(&self, wasm: &[u8], sha256: &str) -> wasmtime::Result<cache::Compiled> {
+        let tripwire = self.inner.watchdog.is_some();
+        self.inner
+            .cache
+            .compile(&self.inner.wasmtime, wasm, sha256, tripwire)
     }
 
-    /// Deadline in epoch ticks for one call, if deadlines are on.
-    pub(crate) fn deadline_ticks(&self) -> Option<u64> {
-        self.inner.settings.call_timeout.map(|timeout| {
-            // One extra tick: the current one may be about to end.
-            (timeout.as_micros() / EPOCH_TICK.as_micros()) as u64 + 1
-        })
+    /// Keeps the call deadline; `None` when deadlines are off.
+    pub(crate) fn watchdog(&self) -> Option<&tripwire::Watchdog> {
+        self.inner.watchdog.as_ref()
     }
 }
 
@@ -133,19 +133,4 @@ impl Engine {
 /// but what a profiler can see.
 fn profiling_requested() -> bool {
     std::env::var_os("WASMSTASH_PERF_MAP").is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-/// Advances the engine's epoch on a timer until the engine is dropped.
-fn start_epoch_ticker(engine: &wasmtime::Engine) {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("wasmstash-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        })
-        .expect("spawning the epoch thread");
 }

@@ -76,8 +76,7 @@ impl FilterModule {
             )));
         }
         let compiled = engine
-            .cache()
-            .compile(engine.wasmtime(), &wasm, &sha256)
+            .compile(&wasm, &sha256)
             .map_err(|e| LoadError(format!("not a valid WebAssembly module: {e:#}")))?;
         check_imports(&compiled.module)?;
         let stateful = compiled.module.get_export("wasmstash_snapshot").is_some();

@@ -1,0 +1,147 @@
+//! The call deadline against code written to dodge it: loops that never
+//! touch memory, endless calls without a loop, a start function that never
+//! returns, and bulk memory work while the deadline passes. Each is stopped,
+//! its event passes through tagged, and the engine keeps serving.
+
+mod support;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::*;
+use wasmstash::engine::FilterModule;
+
+/// Longest a test waits for a result before calling it a hang (the
+/// engine's deadline is 200 ms).
+const HANG: Duration = Duration::from_secs(20);
+
+/// `wat_filter(process)` with `items` (functions, a start) added.
+fn filter_with(items: &str, process: &str) -> String {
+    wat_filter(process).replacen(
+        r#"(func (export "wasmstash_free")"#,
+        &format!(r#"{items} (func (export "wasmstash_free")"#),
+        1,
+    )
+}
+
+/// Loads `wat` and runs one event through it on another thread, twice (a
+/// fresh instance replaces the stopped one), failing rather than hanging.
+fn run_twice(wat: String) -> Vec<Value> {
+    let (sender, results) = mpsc::channel();
+    std::thread::spawn(move || {
+        let module = load(&strict_engine(), "dodger", wat.as_bytes(), "{}");
+        let mut pipeline = pipeline(module);
+        for round in ["first", "second"] {
+            let result = as_json(pipeline.process(message_events(&[round])));
+            sender.send(result[0].clone()).unwrap();
+        }
+    });
+    (0..2)
+        .map(|_| {
+            results
+                .recv_timeout(HANG)
+                .expect("the deadline did not stop the call")
+        })
+        .collect()
+}
+
+fn assert_timed_out(results: &[Value]) {
+    for (event, message) in results.iter().zip(["first", "second"]) {
+        assert_eq!(event["message"], message);
+        assert_eq!(event["tags"], json!(["_wasmfilter_timeout"]), "{event}");
+        let failure = &event["wasmstash"]["failures"][0];
+        assert_eq!(failure["kind"], "timeout", "{event}");
+        assert!(
+            failure["reason"].as_str().unwrap().contains("deadline"),
+            "{event}"
+        );
+    }
+}
+
+#[test]
+fn a_loop_that_never_touches_memory_is_stopped() {
+    assert_timed_out(&run_twice(wat_filter(
+        "(loop $spin (br $spin)) (i64.const 0)",
+    )));
+}
+
+#[test]
+fn endless_calls_without_a_loop_are_stopped() {
+    // 2^60 calls, never deeper than 60 frames: no loop, no stack overflow.
+    let twice = r#"(func $twice (param $n i32)
+        (if (local.get $n) (then
+          (call $twice (i32.sub (local.get $n) (i32.const 1)))
+          (call $twice (i32.sub (local.get $n) (i32.const 1))))))"#;
+    let wat = filter_with(twice, "(call $twice (i32.const 60)) (i64.const 0)");
+    assert_timed_out(&run_twice(wat));
+}
+
+#[test]
+fn bulk_memory_work_past_the_deadline_is_stopped() {
+    // Most of the time goes in wasmtime's own fill routine, not in guest
+    // code, when the deadline passes.
+    let wat = wat_filter(
+        "(loop $fill (memory.fill (i32.const 0) (i32.const 7) (i32.const 131072)) (br $fill)) (i64.const 0)",
+    );
+    assert_timed_out(&run_twice(wat));
+}
+
+#[test]
+fn a_start_function_that_never_returns_fails_the_load() {
+    let wat = filter_with(
+        "(func $spin (loop $l (br $l))) (start $spin)",
+        "(i64.const 0)",
+    );
+    let (sender, result) = mpsc::channel();
+    std::thread::spawn(move || {
+        let loaded = FilterModule::load(&strict_engine(), "m", wat.as_bytes(), b"{}");
+        sender.send(loaded.err().map(|e| e.to_string())).unwrap();
+    });
+    let error = result
+        .recv_timeout(HANG)
+        .expect("the start function hung the load");
+    let error = error.expect("a module whose start never returns must not load");
+    assert!(error.contains("start function"), "{error}");
+    assert!(error.contains("interrupt"), "{error}");
+}
+
+#[test]
+fn a_start_function_still_runs_before_anything_else() {
+    // The ABI version comes from a global only the start function sets; a
+    // module whose start did not run would answer version 0 and be refused.
+    let wat = filter_with(
+        "(global $version (mut i32) (i32.const 0)) (func $start (global.set $version (i32.const 1))) (start $start)",
+        "(i64.const 0)",
+    )
+    .replace(
+        r#"(func (export "wasmstash_abi_version") (result i32) (i32.const 1))"#,
+        r#"(func (export "wasmstash_abi_version") (result i32) (global.get $version))"#,
+    );
+    let loaded = FilterModule::load(&strict_engine(), "m", wat.as_bytes(), b"{}");
+    assert!(loaded.is_ok(), "{:?}", loaded.err().map(|e| e.to_string()));
+}
+
+#[test]
+fn the_names_the_host_adds_are_refused_in_a_module() {
+    for name in ["wasmstash:tripwire", "wasmstash:start"] {
+        let wat = filter_with(&format!(r#"(func (export "{name}"))"#), "(i64.const 0)");
+        let error = FilterModule::load(&strict_engine(), "m", wat.as_bytes(), b"{}")
+            .err()
+            .map(|e| e.to_string())
+            .expect("a reserved export name must be refused");
+        assert!(error.contains(&format!("exports `{name}`")), "{error}");
+    }
+}
+
+#[test]
+fn code_naming_a_memory_the_module_lacks_stays_invalid() {
+    // The tripwire is the module's second memory once added; code that names
+    // memory 1 before that must still be refused, not handed the tripwire.
+    let wat = wat_filter("(drop (i32.load8_u 1 (i32.const 0))) (i64.const 0)");
+    let error = FilterModule::load(&strict_engine(), "m", wat.as_bytes(), b"{}")
+        .err()
+        .map(|e| e.to_string())
+        .expect("an invalid module must be refused");
+    assert!(error.contains("not a valid WebAssembly module"), "{error}");
+}
