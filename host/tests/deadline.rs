@@ -145,3 +145,29 @@ fn code_naming_a_memory_the_module_lacks_stays_invalid() {
         .expect("an invalid module must be refused");
     assert!(error.contains("not a valid WebAssembly module"), "{error}");
 }
+
+#[test]
+fn a_function_with_more_loops_than_the_deadline_can_tell_apart_is_refused() {
+    // Each loop's read needs its own offset in a 64 KiB page; one more loop
+    // would repeat the function entry's, and Cranelift would drop it.
+    let loops = "(loop)".repeat(1 << 16);
+    let wat = wat_filter(&format!("{loops} (loop $spin (br $spin)) (i64.const 0)"));
+    let error = FilterModule::load(&strict_engine(), "m", wat.as_bytes(), b"{}")
+        .err()
+        .map(|e| e.to_string())
+        .expect("a function the deadline cannot guard must be refused");
+    assert!(error.contains("65536 loops or more"), "{error}");
+}
+
+#[test]
+fn a_malformed_name_section_is_no_reason_to_refuse_a_module() {
+    // wasmtime reads a name section only for backtraces, and ignores one it
+    // cannot; the rewrite passes custom sections through untouched.
+    let wat = wat_filter("(i64.const 0)").replacen(
+        "(module",
+        r#"(module (@custom "name" "\01\ff\ff\ff")"#,
+        1,
+    );
+    let loaded = FilterModule::load(&strict_engine(), "m", wat.as_bytes(), b"{}");
+    assert!(loaded.is_ok(), "{:?}", loaded.err().map(|e| e.to_string()));
+}

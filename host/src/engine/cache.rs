@@ -108,7 +108,7 @@ impl ModuleCache {
 
 /// Marks entries compiled with the tripwire; a new version of the rewrite
 /// must change it, so that no artifact of the old one is loaded.
-const TRIPWIRE_TAG: &str = "-tripwire1";
+const TRIPWIRE_TAG: &str = "-tripwire2";
 
 /// Compiles `wasm`, with the deadline's tripwire if asked.
 fn build(engine: &wasmtime::Engine, wasm: &[u8], tripwire: bool) -> wasmtime::Result<Module> {

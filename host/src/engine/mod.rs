@@ -86,6 +86,11 @@ struct EngineInner {
 impl Engine {
     pub fn new(settings: EngineSettings) -> anyhow::Result<Engine> {
         let mut config = wasmtime::Config::new();
+        // Calls between a module's functions stay calls: the deadline's
+        // reads are told apart by offsets that repeat from one function to
+        // the next (engine/tripwire/rewrite.rs), and inlining one function
+        // into another would let Cranelift merge two of them.
+        config.compiler_inlining(wasmtime::Inlining::No);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         if profiling_requested() {
             // perf reads /tmp/perf-<pid>.map to name JIT code, so `perf

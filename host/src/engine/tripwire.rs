@@ -100,6 +100,11 @@ impl Tripwire {
     }
 
     /// Back to idle with the page readable; whether it had been sprung.
+    ///
+    /// Should the page stay unreadable (the kernel refused, say for want
+    /// of memory mappings), the instance's next call faults at its first
+    /// read and fails as a trap: the stage then replays its events on
+    /// fresh instances, and nothing is lost.
     fn disarm(&self) -> bool {
         let mut state = self.lock();
         let sprung = *state == Call::Sprung;
@@ -111,10 +116,13 @@ impl Tripwire {
     }
 
     /// Makes the page unreadable if the armed call is past its deadline.
+    /// If the kernel refuses, the call stays armed and the next tick tries
+    /// again.
     fn spring_if_due(&self, now: Instant) {
         let mut state = self.lock();
-        if matches!(*state, Call::Armed { deadline } if now >= deadline) {
-            protect(self.page, self.page_len, false);
+        if matches!(*state, Call::Armed { deadline } if now >= deadline)
+            && protect(self.page, self.page_len, false)
+        {
             *state = Call::Sprung;
         }
     }
@@ -139,9 +147,9 @@ impl Drop for Disarm<'_> {
     }
 }
 
-/// Makes a tripwire page readable or not.
+/// Makes a tripwire page readable or not; whether the kernel did.
 #[cfg(unix)]
-fn protect(page: usize, len: usize, readable: bool) {
+fn protect(page: usize, len: usize, readable: bool) -> bool {
     let access = if readable {
         libc::PROT_READ | libc::PROT_WRITE
     } else {
@@ -151,10 +159,15 @@ fn protect(page: usize, len: usize, readable: bool) {
     // that wasmtime mapped for a live instance: a `Tripwire` is only ever
     // armed during a call into that instance, which holds its store. Only
     // the access changes; nothing is mapped or unmapped.
-    let result = unsafe { libc::mprotect(page as *mut libc::c_void, len, access) };
-    // Failing here would leave a deadline unenforced or a page unreadable
-    // for good; neither is a state to run on in.
-    assert_eq!(result, 0, "mprotect of a tripwire page failed");
+    let done = unsafe { libc::mprotect(page as *mut libc::c_void, len, access) } == 0;
+    if !done {
+        let error = std::io::Error::last_os_error();
+        tracing::error!(
+            readable,
+            "could not change a deadline tripwire page's access: {error}"
+        );
+    }
+    done
 }
 
 #[cfg(not(unix))]

@@ -5,7 +5,12 @@
 //!
 //! Each read in a function uses its own offset into the page, so that
 //! Cranelift's load forwarding cannot take a loop header's read for a
-//! repeat of the function entry's and drop it.
+//! repeat of an earlier one and drop it. That caps the loops in one
+//! function at a page's worth of offsets, less the entry's; a function with
+//! more is refused rather than left partly unguarded. (It also means
+//! wasmtime must not inline calls between a module's functions, which would
+//! put two functions' reads, offsets repeated, in one body; wasmtime 48
+//! does not by default, and `Engine::new` leaves it so.)
 
 use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{
@@ -16,8 +21,13 @@ use wasmparser::{Parser, Payload, TypeRef};
 
 use super::{PAGE_EXPORT, START_EXPORT, is_host_export};
 
-/// Bytes in the tripwire memory: one WebAssembly page.
+/// Bytes in the tripwire memory: one WebAssembly page, and so the number
+/// of distinct reads one function can have.
 const PAGE: u64 = 1 << 16;
+
+/// Most memories a module may have (wasmparser's limit, which wasmtime
+/// keeps).
+const MAX_MEMORIES: u32 = 100;
 
 /// The module with its tripwire; see the module docs. `wasm` must already
 /// have passed validation: this adds a memory, and code that is invalid
@@ -32,7 +42,10 @@ pub(crate) fn instrument(wasm: &[u8]) -> Result<Vec<u8>, String> {
     let mut module = wasm_encoder::Module::new();
     rewriter
         .parse_core_module(&mut module, Parser::new(0), wasm)
-        .map_err(|e| format!("cannot add the deadline's tripwire: {e}"))?;
+        .map_err(|e| match e {
+            reencode::Error::UserError(refusal) => refusal,
+            other => format!("cannot add the deadline's tripwire: {other}"),
+        })?;
     let rewritten = module.finish();
     match layout.start {
         Some(_) => without_start_section(&rewritten),
@@ -65,6 +78,12 @@ impl Layout {
                     }
                 }
                 Payload::MemorySection(memories) => layout.memories += memories.count(),
+                Payload::End(_) if layout.memories >= MAX_MEMORIES => {
+                    return Err(format!(
+                        "the module has {} memories; the deadline needs one more, and wasmtime allows {MAX_MEMORIES}",
+                        layout.memories
+                    ));
+                }
                 Payload::ExportSection(exports) => {
                     for export in exports {
                         let name = export.map_err(invalid)?.name;
@@ -109,20 +128,47 @@ impl Rewriter {
         self.added_exports = true;
     }
 
-    /// `i32.load8_u` of the page at `offset`, its value dropped.
-    fn read(&self, function: &mut wasm_encoder::Function, offset: u64) {
+    /// `i32.load8_u` of the page at `offset`, its value dropped; refused
+    /// past the page's last offset.
+    fn read(
+        &self,
+        function: &mut wasm_encoder::Function,
+        offset: u64,
+    ) -> Result<(), reencode::Error<String>> {
+        if offset >= PAGE {
+            return Err(reencode::Error::UserError(format!(
+                "a function of the module has {PAGE} loops or more; the deadline can guard at most {}",
+                PAGE - 1
+            )));
+        }
         function.instruction(&Instruction::I32Const(0));
         function.instruction(&Instruction::I32Load8U(MemArg {
-            offset: offset % PAGE,
+            offset,
             align: 0,
             memory_index: self.layout.memories,
         }));
         function.instruction(&Instruction::Drop);
+        Ok(())
     }
 }
 
 impl Reencode for Rewriter {
-    type Error = std::convert::Infallible;
+    /// Why a module cannot be guarded, in words for an operator.
+    type Error = String;
+
+    /// Custom sections go through as they came: re-encoding the `name`
+    /// section would refuse a malformed one, which wasmtime only warns of.
+    fn parse_custom_section(
+        &mut self,
+        module: &mut wasm_encoder::Module,
+        section: wasmparser::CustomSectionReader<'_>,
+    ) -> Result<(), reencode::Error<Self::Error>> {
+        module.section(&wasm_encoder::CustomSection {
+            name: section.name().into(),
+            data: section.data().into(),
+        });
+        Ok(())
+    }
 
     fn parse_memory_section(
         &mut self,
@@ -173,14 +219,14 @@ impl Reencode for Rewriter {
     ) -> Result<(), reencode::Error<Self::Error>> {
         let mut function = self.new_function_with_parsed_locals(&body)?;
         let mut reads = 0;
-        self.read(&mut function, reads);
+        self.read(&mut function, reads)?;
         let mut operators = body.get_operators_reader()?;
         while !operators.eof() {
             let instruction = self.parse_instruction(&mut operators)?;
             function.instruction(&instruction);
             if matches!(instruction, Instruction::Loop(_)) {
                 reads += 1;
-                self.read(&mut function, reads);
+                self.read(&mut function, reads)?;
             }
         }
         code.function(&function);
