@@ -4,14 +4,6 @@
 mod support;
 
 use support::*;
-use wasmstash::engine::FilterModule;
-
-fn load_error(wasm_or_wat: &[u8], config: &str) -> String {
-    match FilterModule::load(&strict_engine(), "m", wasm_or_wat, config.as_bytes()) {
-        Ok(_) => panic!("module was accepted"),
-        Err(e) => e.to_string(),
-    }
-}
 
 #[test]
 fn a_module_speaking_another_abi_version_is_refused() {

@@ -76,6 +76,23 @@ pub fn load(engine: &Engine, name: &str, wasm_or_wat: &[u8], config: &str) -> Fi
         .unwrap_or_else(|e| panic!("loading {name}: {e}"))
 }
 
+/// Why loading `wasm_or_wat` with `config` fails, on a [`strict_engine`];
+/// panics if it loads.
+pub fn load_error(wasm_or_wat: &[u8], config: &str) -> String {
+    match FilterModule::load(&strict_engine(), "m", wasm_or_wat, config.as_bytes()) {
+        Ok(_) => panic!("module was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Loads `wat` with an empty config on a [`strict_engine`], panicking with
+/// the reason if it fails.
+pub fn assert_loads(wat: &str) {
+    if let Err(e) = FilterModule::load(&strict_engine(), "m", wat.as_bytes(), b"{}") {
+        panic!("module was refused: {e}");
+    }
+}
+
 pub fn message_events(messages: &[&str]) -> Vec<CheckedEvent> {
     messages.iter().map(|m| CheckedEvent::message(m)).collect()
 }
