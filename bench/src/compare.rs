@@ -9,7 +9,7 @@
 //! `wasmstash-bench compare A.wasm B.wasm [--config JSON] [--events KIND]
 //! [--deadline-off] [--rounds N]` runs each module over the Apache access
 //! log, as plain lines or (`--events json`) as the JSON documents the json
-//! filter is measured on, with the epoch deadline on unless told otherwise.
+//! filter is measured on, with the deadline on unless told otherwise.
 //! The default config is grok's `%{COMBINEDAPACHELOG}` in ECS mode.
 
 use std::path::Path;
@@ -33,7 +33,7 @@ pub struct Comparison {
     pub config: Option<String>,
     /// Feed JSON documents in `message` instead of raw lines.
     pub json_events: bool,
-    /// Run with the epoch deadline on (the product's default).
+    /// Run with the deadline on (the product's default).
     pub deadline: bool,
     pub rounds: usize,
 }

@@ -4,7 +4,7 @@
 //!    125 and 1000 events, with a module that does nothing and with an SDK
 //!    filter that only reads each event;
 //! 2. `json` and `mutate` over the real Apache access log, events/s on one
-//!    core, native vs WebAssembly, with the epoch deadline on and off;
+//!    core, native vs WebAssembly, with the deadline on and off;
 //! 3. `grok` with COMBINEDAPACHELOG over the access log cycled to 1M events,
 //!    both pattern sets, native vs WebAssembly, deadline on and off;
 //! 4. `date` over the access log's timestamps and `syslog` over three Loghub
@@ -67,7 +67,7 @@ and prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
                   over the access log; prints B/A throughput
   --config JSON   the compared modules' filter config (default: grok
                   %{COMBINEDAPACHELOG}, ECS)
-  --deadline-off  compare with the epoch deadline off (it is on by default)
+  --deadline-off  compare with the deadline off (it is on by default)
   --events KIND   what compare feeds the modules: `lines` (each access-log
                   line as `message`, the default) or `json` (a JSON document
                   per line in `message`, as the filters section gives json)

@@ -1,7 +1,7 @@
 //! The parsing built-ins over real logs repeated to 1M lines: events/s on
 //! one core, each crate built natively (alone, and with the host's check of
 //! every changed event that the WASM path also pays) vs its built-in
-//! WebAssembly module with the epoch deadline on and off. Run on its own,
+//! WebAssembly module with the deadline on and off. Run on its own,
 //! because building the 1M events takes memory the other sections do not
 //! need: `cargo run --release -p wasmstash-bench -- dissect|kv [--rounds N]`.
 //!

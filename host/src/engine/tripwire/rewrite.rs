@@ -9,8 +9,8 @@
 //! function at a page's worth of offsets, less the entry's; a function with
 //! more is refused rather than left partly unguarded. (It also means
 //! wasmtime must not inline calls between a module's functions, which would
-//! put two functions' reads, offsets repeated, in one body; wasmtime 48
-//! does not by default, and `Engine::new` leaves it so.)
+//! put two functions' reads, offsets repeated, in one body; it is off by
+//! default in wasmtime 48, and `Engine::new` turns it off explicitly.)
 
 use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{
