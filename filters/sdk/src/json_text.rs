@@ -41,8 +41,22 @@ pub fn skip_plain_string_bytes(bytes: &[u8], pos: usize) -> usize {
 /// Like [`skip_plain_string_bytes`], but also stops at the first byte that
 /// is not ASCII: for a validator that checks UTF-8 only where it occurs,
 /// instead of over the whole text in a pass of its own.
-#[inline]
+///
+/// Most keys and values end within their first sixteen bytes, so that
+/// block is tested here, inline in the caller, and only a string that
+/// goes on past it takes the call.
+#[inline(always)]
 pub fn skip_plain_ascii_string_bytes(bytes: &[u8], pos: usize) -> usize {
+    #[cfg(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    ))]
+    if let Some(block) = bytes.get(pos..pos + 16) {
+        return match simd::special_mask::<true>(block) {
+            0 => skip_plain::<true>(bytes, pos + 16),
+            mask => pos + mask.trailing_zeros() as usize,
+        };
+    }
     skip_plain::<true>(bytes, pos)
 }
 
