@@ -3,9 +3,9 @@
 //!
 //! Entries are keyed by the SHA-256 of the module's bytes, by wasmtime's
 //! own compatibility hash of the engine's settings and by whether the
-//! deadline's tripwire was compiled in, so a changed module, a different
-//! wasmtime or a different engine config (deadlines on or off) each get
-//! their own entry. Loading a compiled artifact runs native code that
+//! deadline's tripwire was compiled in (and by which version of it), so a
+//! changed module, a different wasmtime, a different engine config
+//! (deadlines on or off) or a changed rewrite each get their own entry. Loading a compiled artifact runs native code that
 //! wasmtime produced, so the directory must be writable by the sidecar's user
 //! alone; it is created with mode 0700.
 //!
@@ -16,6 +16,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use sha2::{Digest, Sha256};
 use wasmtime::Module;
@@ -101,14 +102,24 @@ impl ModuleCache {
         let dir = self.dir.as_ref()?;
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        let tripwire = if tripwire { TRIPWIRE_TAG } else { "" };
+        let tripwire = if tripwire { TRIPWIRE_TAG.as_str() } else { "" };
         Some(dir.join(format!("{sha256}-{:016x}{tripwire}.cwasm", hasher.finish())))
     }
 }
 
-/// Marks entries compiled with the tripwire; a new version of the rewrite
-/// must change it, so that no artifact of the old one is loaded.
-const TRIPWIRE_TAG: &str = "-tripwire2";
+/// Marks entries compiled with the tripwire, by a digest of the rewrite's
+/// source and of the host's side of it (the names it exports): a changed
+/// rewrite never loads an artifact of the old one, and there is no version
+/// to remember to bump. A change to either file's comments costs one
+/// recompile per module.
+static TRIPWIRE_TAG: LazyLock<String> = LazyLock::new(|| {
+    let digest = Sha256::new()
+        .chain_update(include_bytes!("tripwire/rewrite.rs"))
+        .chain_update(include_bytes!("tripwire.rs"))
+        .finalize();
+    let short: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("-tripwire-{short}")
+});
 
 /// Compiles `wasm`, with the deadline's tripwire if asked.
 fn build(engine: &wasmtime::Engine, wasm: &[u8], tripwire: bool) -> wasmtime::Result<Module> {
