@@ -71,7 +71,7 @@ fn bytes_that_are_not_webassembly_are_refused() {
 fn a_bad_config_is_reported_by_the_filter_itself() {
     let err = load_error(&built_module("json"), r#"{"source":"message","tagg":1}"#);
     assert!(
-        err.starts_with("invalid config: invalid config: unknown field `tagg`"),
+        err.starts_with("invalid config: unknown field `tagg`"),
         "{err}"
     );
     let err = load_error(&built_module("mutate"), r#"{"convert":{"a":"int"}}"#);

@@ -37,10 +37,11 @@ pub struct NativeFilter<F: Filter> {
 }
 
 impl<F: Filter> NativeFilter<F> {
-    /// Builds the filter from its JSON config, as `wasmstash_init` does.
+    /// Builds the filter from its JSON config, as `wasmstash_init` does. The
+    /// error is what is wrong with the config; the host says it is the
+    /// config's.
     pub fn new(config_json: &[u8]) -> Result<Self, String> {
-        let config =
-            serde_json::from_slice(config_json).map_err(|e| format!("invalid config: {e}"))?;
+        let config = serde_json::from_slice(config_json).map_err(|e| e.to_string())?;
         Ok(NativeFilter {
             filter: F::new(config)?,
             out: Vec::new(),
