@@ -260,6 +260,53 @@ fn admin_endpoints_need_the_bearer_token() {
     server.stop();
 }
 
+/// A short token is refused at startup, from the environment as from the
+/// token file, rather than guarding the admin endpoints with it.
+#[test]
+fn a_short_admin_token_is_refused_wherever_it_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("admin.token"), "short\n").unwrap();
+    let with_file = write_config(
+        dir.path(),
+        &config_text("admin_token_file = \"admin.token\""),
+    );
+    let plain = dir.path().join("plain.toml");
+    std::fs::write(&plain, config_text("")).unwrap();
+    for (config, env, source) in [
+        (&with_file, None, "server.admin_token_file"),
+        (&plain, Some("short"), "WASMSTASH_ADMIN_TOKEN"),
+    ] {
+        let mut command = std::process::Command::new(support::server::binary());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .env_remove("WASMSTASH_ADMIN_TOKEN");
+        if let Some(token) = env {
+            command.env("WASMSTASH_ADMIN_TOKEN", token);
+        }
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(20) {
+                child.kill().unwrap();
+                panic!("serve started with a short token from {source}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(source) && stderr.contains("at least 16 characters"),
+            "{stderr}"
+        );
+    }
+}
+
 #[test]
 fn a_saturated_pipeline_answers_429_at_once() {
     let (server, _dir) = start("workers = 1\nqueue = 0");

@@ -34,7 +34,7 @@ use workers::PipelineWorkers;
 #[command(after_help = "Examples:
   wasmstash serve --config examples/wasmstash.toml
   curl -s -XPOST localhost:9700/v1/pipelines/app/event -d '{\"message\":\"{\\\"level\\\":\\\"WARN\\\"}\"}'
-  WASMSTASH_ADMIN_TOKEN=secret wasmstash serve -c examples/wasmstash.toml --listen 0.0.0.0:9700")]
+  WASMSTASH_ADMIN_TOKEN=$(openssl rand -hex 16) wasmstash serve -c examples/wasmstash.toml --listen 0.0.0.0:9700")]
 pub struct ServeArgs {
     /// Pipeline config file (TOML); its [server] table sets limits.
     #[arg(short, long, value_name = "FILE")]
@@ -226,23 +226,30 @@ pub fn serve(args: &ServeArgs) -> Result<(), ConfigError> {
     runtime.block_on(run(app))
 }
 
+/// Fewer characters than this is a token someone could guess.
+const MIN_TOKEN_CHARS: usize = 16;
+
+/// The admin token from `WASMSTASH_ADMIN_TOKEN`, or else from
+/// `server.admin_token_file`; `None` turns the admin endpoints off. A short
+/// token is refused wherever it comes from.
 fn admin_token(server: &ServerSettings) -> Result<Option<String>, ConfigError> {
-    if let Some(token) = std::env::var("WASMSTASH_ADMIN_TOKEN")
+    let from_env = std::env::var("WASMSTASH_ADMIN_TOKEN")
         .ok()
-        .filter(|t| !t.trim().is_empty())
-    {
-        return Ok(Some(token.trim().to_owned()));
-    }
-    let Some(file) = &server.admin_token_file else {
-        return Ok(None);
+        .filter(|t| !t.trim().is_empty());
+    let (token, source) = match (from_env, &server.admin_token_file) {
+        (Some(token), _) => (token, "WASMSTASH_ADMIN_TOKEN".to_owned()),
+        (None, None) => return Ok(None),
+        (None, Some(file)) => {
+            let source = format!("server.admin_token_file {}", file.display());
+            let token =
+                std::fs::read_to_string(file).map_err(|e| ConfigError(format!("{source}: {e}")))?;
+            (token, source)
+        }
     };
-    let token = std::fs::read_to_string(file)
-        .map_err(|e| ConfigError(format!("server.admin_token_file {}: {e}", file.display())))?;
     let token = token.trim();
-    if token.len() < 16 {
+    if token.chars().count() < MIN_TOKEN_CHARS {
         return Err(ConfigError(format!(
-            "server.admin_token_file {}: the token must be at least 16 characters",
-            file.display()
+            "{source}: the token must be at least {MIN_TOKEN_CHARS} characters"
         )));
     }
     Ok(Some(token.to_owned()))
