@@ -248,6 +248,8 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         let mut pipelines = BTreeMap::new();
         for (pipeline, raw_pipeline) in raw.pipelines {
+            check_pipeline_name(&pipeline)
+                .map_err(|msg| ConfigError(format!("{file}: pipeline `{pipeline}`: {msg}")))?;
             if raw_pipeline.filters.is_empty() {
                 return Err(ConfigError(format!(
                     "{file}: pipeline `{pipeline}` has no filters"
@@ -557,6 +559,27 @@ fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, String
             .map(|dir| base.join(dir))
             .or(defaults.cache_dir),
     })
+}
+
+/// The longest pipeline name accepted.
+const MAX_PIPELINE_NAME: usize = 64;
+
+/// A pipeline's name is part of URLs (`/v1/pipelines/NAME/event`), metric
+/// labels and the layout of `state_dir`, so it is kept to what is plain in
+/// all three: a name like `..` or `a/b` would put state files outside the
+/// directory or let two pipelines share them.
+fn check_pipeline_name(name: &str) -> Result<(), String> {
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if plain && !name.is_empty() && name.len() <= MAX_PIPELINE_NAME && !name.starts_with('.') {
+        Ok(())
+    } else {
+        Err(format!(
+            "a pipeline name must be 1 to {MAX_PIPELINE_NAME} ASCII letters, digits, `-`, `_` \
+             or `.`, and must not start with `.`"
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -68,6 +68,22 @@ fn errors_name_the_file_pipeline_and_filter() {
         err.contains("header_read_timeout_ms = 0: must be between 1 and 3600000"),
         "{err}"
     );
+    for name in ["..", "", "a/b", ".hidden", "café", &"x".repeat(65)] {
+        let err = parse(&format!(
+            "[[pipelines.\"{name}\".filters]]\nfilter = \"json\""
+        ))
+        .unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "conf/w.toml: pipeline `{name}`: a pipeline name must be"
+            )),
+            "{name}: {err}"
+        );
+    }
+    for name in ["access-dissect", "a_b", "v1.2", &"x".repeat(64)] {
+        let text = format!("[[pipelines.\"{name}\".filters]]\nfilter = \"json\"");
+        assert!(parse(&text).is_ok(), "{name}");
+    }
     let err = parse("[pipelines.p]\nfilters = []").unwrap_err();
     assert!(err.contains("pipeline `p` has no filters"), "{err}");
     // An empty file (or one caught half-written by the watcher) is refused.
