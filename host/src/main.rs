@@ -11,7 +11,7 @@ use wasmstash::golden::{self, TestArgs, TestError};
 use wasmstash::probe::{self, ProbeArgs};
 use wasmstash::run::{RunArgs, RunError};
 use wasmstash::scaffold::{self, NewArgs};
-use wasmstash::serve::{self, ServeArgs};
+use wasmstash::serve::{self, ServeArgs, ServeError};
 use wasmstash::setup::{self, SetupArgs};
 use wasmstash::{builtins, run};
 
@@ -86,7 +86,10 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("wasmstash: {error}");
-                ExitCode::from(2)
+                match error {
+                    ServeError::Config(_) => ExitCode::from(2),
+                    ServeError::StateNotSaved(_) => ExitCode::from(1),
+                }
             }
         },
         Command::Test(args) => match golden::run(&args) {

@@ -114,16 +114,27 @@ pub fn load(dir: &Path, pipeline: &str, stages: &SharedStages) -> Vec<Snapshot> 
     snapshots
 }
 
-/// Saves `pipeline`'s state, logging the outcome; returns the snapshots saved.
-pub fn persist(dir: &Path, pipeline: &str, stages: &SharedStages) -> usize {
+/// Saves `pipeline`'s state, logging a failure; returns the snapshots saved,
+/// or `None` if they could not be.
+pub fn persist(dir: &Path, pipeline: &str, stages: &SharedStages) -> Option<usize> {
     let snapshots = take(stages);
     match save(dir, pipeline, &snapshots) {
-        Ok(()) => snapshots.len(),
+        Ok(()) => Some(snapshots.len()),
         Err(e) => {
             tracing::error!(pipeline, "saving state to {} failed: {e}", dir.display());
-            0
+            None
         }
     }
+}
+
+/// Creates `dir` if needed and checks that files can be written in it, so
+/// that a state directory that cannot be used fails the start, not the save
+/// after a long run or at shutdown.
+pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(".wasmstash-write-check");
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
 }
 
 /// Restores `pipeline`'s saved state, logging how much was restored.

@@ -145,3 +145,65 @@ fn sidecar_restart_restores_templates_from_the_state_dir() {
         assert_eq!(got, want, "event {i} differs after the sidecar restarted");
     }
 }
+
+/// A state directory that cannot be used fails the start (`serve` and
+/// `run`), before any event is read; one that stops being usable while the
+/// sidecar runs makes it exit 1 at shutdown instead of reporting the state
+/// saved.
+#[test]
+fn state_that_cannot_be_saved_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = dir.path().join("wasmstash.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nwatch = false\nstate_dir = \"{}\"\n\n\
+             [[pipelines.system.filters]]\nfilter = \"templates\"\n",
+            state.display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&config, &[]);
+    let response = server.post(
+        "/v1/pipelines/system/event",
+        br#"{"message":"disk 3 full"}"#,
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    std::fs::remove_dir_all(&state).unwrap();
+    std::fs::write(&state, "a file where the directory was").unwrap();
+    assert_eq!(server.stop_with_status().code(), Some(1));
+
+    let serve = std::process::Command::new(support::server::binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert_eq!(serve.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("[server] state_dir"), "{stderr}");
+    assert!(serve.stdout.is_empty(), "it listened anyway");
+
+    let mut run = std::process::Command::new(support::server::binary())
+        .args(["run", "--filter", "templates", "--state-dir"])
+        .arg(&state)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The input is never closed: the run must fail before reading it.
+    let _stdin = run.stdin.take();
+    let started = std::time::Instant::now();
+    while run.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "run waited for input with an unusable --state-dir"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--state-dir"), "{stderr}");
+}

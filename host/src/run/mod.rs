@@ -127,6 +127,8 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     let mut pipeline = build_pipeline(args)?;
     let shared = pipeline.shared_stages();
     if let Some(dir) = &args.state_dir {
+        state::prepare_dir(dir)
+            .map_err(|e| RunError::Io(format!("--state-dir {}: {e}", dir.display())))?;
         state::restore_saved(dir, pipeline.name(), &shared);
     }
     let workers = worker_count(args, pipeline.name(), !shared.is_empty());

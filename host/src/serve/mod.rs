@@ -196,8 +196,36 @@ fn fingerprint<'a>(
         .collect()
 }
 
+/// Why `serve` stopped other than cleanly.
+#[derive(Debug)]
+pub enum ServeError {
+    /// It could not start: a bad config, port or state directory (exit 2).
+    Config(ConfigError),
+    /// It stopped, but the filters' state could not be saved (exit 1).
+    StateNotSaved(PathBuf),
+}
+
+impl From<ConfigError> for ServeError {
+    fn from(error: ConfigError) -> Self {
+        ServeError::Config(error)
+    }
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Config(error) => error.fmt(f),
+            ServeError::StateNotSaved(dir) => write!(
+                f,
+                "stopped, but the filters' state could not be saved to {} (see the errors above)",
+                dir.display()
+            ),
+        }
+    }
+}
+
 /// Runs the sidecar until SIGTERM or SIGINT.
-pub fn serve(args: &ServeArgs) -> Result<(), ConfigError> {
+pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
     // Read the config once up front so a broken file fails fast, with exit 2.
     let config = Config::load(&args.config)?;
     let configured_listen = config.server.listen;
@@ -206,6 +234,10 @@ pub fn serve(args: &ServeArgs) -> Result<(), ConfigError> {
         server.listen = listen;
     }
     let admin_token = admin_token(&server)?;
+    if let Some(dir) = &server.state_dir {
+        state::prepare_dir(dir)
+            .map_err(|e| ConfigError(format!("[server] state_dir {}: {e}", dir.display())))?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("wasmstash-http")
@@ -255,7 +287,7 @@ fn admin_token(server: &ServerSettings) -> Result<Option<String>, ConfigError> {
     Ok(Some(token.to_owned()))
 }
 
-async fn run(app: Arc<App>) -> Result<(), ConfigError> {
+async fn run(app: Arc<App>) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(app.server.listen)
         .await
         .map_err(|e| ConfigError(format!("cannot listen on {}: {e}", app.server.listen)))?;
@@ -308,7 +340,9 @@ async fn run(app: Arc<App>) -> Result<(), ConfigError> {
 
     tracing::info!("stopped accepting; in-flight calls finished");
     if let (Some(dir), Some(set)) = (&app.server.state_dir, app.current()) {
-        persist_state(dir, &set).await;
+        if !persist_state(dir, &set).await {
+            return Err(ServeError::StateNotSaved(dir.clone()));
+        }
         tracing::info!("saved filter state to {}", dir.display());
     }
     Ok(())
@@ -327,20 +361,28 @@ async fn restore_saved_state(dir: &Path, set: &Arc<PipelineSet>) {
     }
 }
 
-async fn persist_state(dir: &Path, set: &Arc<PipelineSet>) {
+/// Saves every pipeline's state; false if any could not be saved (the
+/// reasons are logged).
+async fn persist_state(dir: &Path, set: &Arc<PipelineSet>) -> bool {
     let (dir, set) = (dir.to_owned(), set.clone());
     let saved = tokio::task::spawn_blocking(move || {
+        let mut all_saved = true;
         for (name, workers) in &set.pipelines {
-            let count = state::persist(&dir, name, workers.shared_stages());
-            if count > 0 {
-                tracing::debug!(pipeline = %name, "saved {count} state snapshot(s) to {}", dir.display());
+            match state::persist(&dir, name, workers.shared_stages()) {
+                Some(0) => {}
+                Some(count) => {
+                    tracing::debug!(pipeline = %name, "saved {count} state snapshot(s) to {}", dir.display())
+                }
+                None => all_saved = false,
             }
         }
+        all_saved
     })
     .await;
-    if let Err(e) = saved {
+    saved.unwrap_or_else(|e| {
         tracing::error!("saving filter state failed: {e}");
-    }
+        false
+    })
 }
 
 /// Saves the live set's state every `server.snapshot_interval_ms`, so a

@@ -108,13 +108,18 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for a clean exit.
-    pub fn stop(mut self) {
+    pub fn stop(self) {
+        let status = self.stop_with_status();
+        assert!(status.success(), "serve exited with {status}");
+    }
+
+    /// Sends SIGTERM and waits for the process to exit, however it does.
+    pub fn stop_with_status(mut self) -> std::process::ExitStatus {
         self.signal("TERM");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "serve exited with {status}");
-                return;
+                return status;
             }
             assert!(
                 Instant::now() < deadline,
