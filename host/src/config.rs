@@ -63,6 +63,7 @@ struct RawServer {
     queue_timeout_ms: Option<u64>,
     max_connections: Option<usize>,
     header_read_timeout_ms: Option<u64>,
+    body_read_timeout_ms: Option<u64>,
     admin_token_file: Option<PathBuf>,
     state_dir: Option<PathBuf>,
     snapshot_interval_ms: Option<u64>,
@@ -99,6 +100,9 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// Longest a client may take to send a request's headers.
     pub header_read_timeout: Duration,
+    /// Longest a client may take to send a request's body, once its headers
+    /// are in.
+    pub body_read_timeout: Duration,
     /// File holding the admin bearer token (`WASMSTASH_ADMIN_TOKEN` wins).
     pub admin_token_file: Option<PathBuf>,
     /// Where stateful filters' snapshots are kept across restarts.
@@ -147,6 +151,7 @@ impl Default for ServerSettings {
             queue_timeout: Duration::from_secs(5),
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
             admin_token_file: None,
             state_dir: None,
             snapshot_interval: Duration::from_secs(60),
@@ -447,6 +452,11 @@ fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String
             "header_read_timeout_ms",
             raw.header_read_timeout_ms,
             defaults.header_read_timeout,
+        )?,
+        body_read_timeout: millis(
+            "body_read_timeout_ms",
+            raw.body_read_timeout_ms,
+            defaults.body_read_timeout,
         )?,
         admin_token_file: raw.admin_token_file.map(|p| base.join(p)),
         state_dir: raw.state_dir.map(|p| base.join(p)),

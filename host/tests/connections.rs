@@ -1,5 +1,5 @@
 //! The sidecar's connection limits, against the real binary on loopback: a
-//! client that never finishes its request headers is cut off, past
+//! client that never finishes its request headers or body is cut off, past
 //! `server.max_connections` a new connection is closed unread, while the
 //! server keeps answering everyone else; and no open connection holds up a
 //! shutdown.
@@ -59,6 +59,29 @@ fn a_client_that_never_finishes_its_headers_is_cut_off() {
     assert!(
         waited >= Duration::from_millis(200),
         "closed after {waited:?}, before the deadline"
+    );
+    assert_serves(&server);
+    server.stop();
+}
+
+/// Headers in time, then a body that never comes: the client is told 408
+/// at the body deadline, and the connection is closed.
+#[test]
+fn a_client_that_never_finishes_its_body_is_cut_off() {
+    let (server, _dir) = start("body_read_timeout_ms = 300");
+    let mut slow = TcpStream::connect(server.addr).unwrap();
+    slow.write_all(
+        b"POST /v1/pipelines/app/event HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .unwrap();
+    assert_serves(&server);
+    let (received, waited) = read_until_closed(&mut slow, Duration::from_secs(20));
+    let answer = String::from_utf8_lossy(&received);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("server.body_read_timeout_ms"), "{answer}");
+    assert!(
+        waited >= Duration::from_millis(200),
+        "answered after {waited:?}, before the deadline"
     );
     assert_serves(&server);
     server.stop();

@@ -158,6 +158,12 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
     let big = vec![b' '; 5000];
     let response = server.post("/v1/pipelines/access/event", &big);
     assert_eq!(response.status, 413, "{}", response.text());
+    assert!(
+        (response.json()["error"].as_str().unwrap())
+            .contains("over 4096 bytes (server.max_body_bytes)"),
+        "{}",
+        response.text()
+    );
     let many = ndjson(&message_events(&["x"; 51]));
     let response = server.post("/v1/pipelines/access/batch", &many);
     assert_eq!(response.status, 413);

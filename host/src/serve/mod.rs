@@ -12,6 +12,7 @@
 //! `server.snapshot_interval_ms`, and on SIGTERM stop accepting, finish what
 //! is in flight and save it once more (see `crate::state`).
 
+mod body;
 mod listener;
 mod routes;
 mod ui;

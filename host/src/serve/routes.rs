@@ -37,6 +37,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(app.server.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            super::body::read_whole,
+        ))
         .with_state(app)
 }
 
@@ -48,7 +52,7 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             body: json!({ "error": message.into() }),
