@@ -2,7 +2,8 @@
 //! (`rate = {}` turns it on with the defaults below); every number has a
 //! checked range, so a typo is a load-time error rather than a silent no-op.
 
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use wasmstash_sdk::field_ref;
 
 #[derive(Deserialize, Debug)]
@@ -38,11 +39,26 @@ pub struct Config {
     pub new_value: Option<OneOrMany<NoveltyConfig>>,
 }
 
-#[derive(Deserialize, Debug)]
-#[serde(untagged)]
+/// A detector's table, or a list of them. Read by hand rather than as an
+/// untagged enum, whose only error is "data did not match any variant":
+/// here a list is read as a list and anything else as one table, so a
+/// typo inside either is reported as serde reports it for that table.
+#[derive(Debug)]
 pub enum OneOrMany<T> {
     One(T),
     Many(Vec<T>),
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let read = if value.is_array() {
+            serde_json::from_value(value).map(OneOrMany::Many)
+        } else {
+            serde_json::from_value(value).map(OneOrMany::One)
+        };
+        read.map_err(serde::de::Error::custom)
+    }
 }
 
 impl<T> OneOrMany<T> {

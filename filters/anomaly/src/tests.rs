@@ -255,6 +255,14 @@ fn bad_configs_are_refused_with_the_option_named() {
         ),
         (json!({"rate": {"thresold": 3}}), "unknown field `thresold`"),
         (
+            json!({"value_outlier": {"field": "x", "thresh": 5}}),
+            "unknown field `thresh`",
+        ),
+        (
+            json!({"new_value": [{"field": "a"}, {"field": "b", "warmup": 1}]}),
+            "unknown field `warmup`",
+        ),
+        (
             json!({"rate": {}, "interval_secs": 0}),
             "interval_secs must be between",
         ),
