@@ -28,6 +28,19 @@ impl Outcome {
     }
 }
 
+/// serde's message without its " at line L column C": the JSON a filter
+/// is given was written by the host (from a TOML table, or from `--filter`
+/// JSON it has already parsed), so a position in it points at nothing the
+/// user wrote.
+fn without_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match message.strip_suffix(&position) {
+        Some(bare) => bare.to_owned(),
+        None => message,
+    }
+}
+
 /// A filter driven natively over the same batches the host sends to a module.
 pub struct NativeFilter<F: Filter> {
     filter: F,
@@ -41,7 +54,7 @@ impl<F: Filter> NativeFilter<F> {
     /// error is what is wrong with the config; the host says it is the
     /// config's.
     pub fn new(config_json: &[u8]) -> Result<Self, String> {
-        let config = serde_json::from_slice(config_json).map_err(|e| e.to_string())?;
+        let config = serde_json::from_slice(config_json).map_err(|e| without_position(&e))?;
         Ok(NativeFilter {
             filter: F::new(config)?,
             out: Vec::new(),
