@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use wasmstash::config::Config;
 use wasmstash::engine::Engine;
+use wasmstash::generator::GenError;
 use wasmstash::golden::{self, TestArgs, TestError};
 use wasmstash::probe::{self, ProbeArgs};
 use wasmstash::run::{RunArgs, RunError};
@@ -132,10 +133,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Gen(args) => match wasmstash::generator::run(&args) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(()) | Err(GenError::ReaderGone) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("wasmstash gen: {error}");
-                ExitCode::from(2)
+                match error {
+                    GenError::Io(_) => ExitCode::from(1),
+                    _ => ExitCode::from(2),
+                }
             }
         },
         Command::Setup(args) => match setup::run(&args) {

@@ -576,3 +576,44 @@ fn new_can_join_the_current_workspace() {
     let crate_manifest = std::fs::read_to_string(dir.path().join("f1/Cargo.toml")).unwrap();
     assert!(!crate_manifest.contains("[workspace]"));
 }
+
+/// `gen`'s exit codes: a reader that stops reading ends it quietly (as
+/// `gen | head` does), a write that fails is an I/O error (1), and
+/// arguments that cannot work are a usage error (2), found before any
+/// event is made.
+#[test]
+fn gen_tells_a_closed_reader_from_a_failed_write() {
+    let mut child = spawn_in(std::path::Path::new("."), &["gen", "--duration", "6h"]);
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+
+    let full = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args(["gen", "--duration", "6h"])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(1), "{}", text(&full.stderr));
+    assert!(text(&full.stderr).contains("writing events"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.ndjson");
+    let events = events.to_str().unwrap();
+    let same = wasmstash(&["gen", "--out", events, "--truth", events], b"");
+    assert_eq!(same.status.code(), Some(2));
+    assert!(text(&same.stderr).contains("--truth names the same file as --out"));
+    let missing = dir.path().join("no/such/dir/truth.json");
+    let out = wasmstash(
+        &["gen", "--out", events, "--truth", missing.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        std::fs::metadata(events).is_err(),
+        "events were written before the truth file was found unwritable"
+    );
+}

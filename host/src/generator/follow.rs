@@ -120,7 +120,7 @@ impl Sink {
             let mut stdout = std::io::stdout().lock();
             return stdout
                 .write_all(line)
-                .map_err(|e| GenError(format!("writing to stdout: {e}")));
+                .map_err(|e| GenError::writing("to stdout", e));
         };
         loop {
             if self.stream.is_none() {
@@ -155,7 +155,7 @@ impl Sink {
         if self.peer.is_none() {
             std::io::stdout()
                 .flush()
-                .map_err(|e| GenError(format!("writing to stdout: {e}")))?;
+                .map_err(|e| GenError::writing("to stdout", e))?;
         }
         Ok(())
     }

@@ -26,7 +26,7 @@ pub use world::IncidentKind;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
-  wasmstash gen --seed 7 --duration 12h --out scenario.ndjson        # + scenario.ndjson.truth.json
+  wasmstash gen --seed 7 --duration 12h --out scenario.ndjson        # + scenario.truth.json
   wasmstash gen --parsed --duration 8h | wasmstash run -c examples/wasmstash.toml -p anomaly
   wasmstash gen --follow --rate 50 --tcp logstash:5000                 # the docker compose demo")]
 pub struct GenArgs {
@@ -60,7 +60,8 @@ pub struct GenArgs {
     /// Write events here instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Ground truth (JSON); defaults to <out>.truth.json when --out is given.
+    /// Ground truth (JSON); with --out and no --truth, the out file's name
+    /// with `.truth.json` for its extension (scenario.ndjson: scenario.truth.json).
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
     /// Live mode: write forever, stamped with the current time.
@@ -90,14 +91,34 @@ impl GenArgs {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct GenError(pub String);
+pub enum GenError {
+    /// The arguments cannot make a scenario (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// Writing the events or the ground truth failed (exit 1).
+    #[error("{0}")]
+    Io(String),
+    /// Whoever read the events stopped reading (`gen | head`): not an error.
+    #[error("the reader closed the output")]
+    ReaderGone,
+}
+
+impl GenError {
+    /// A failed write to `what`; a closed pipe is the reader's choice.
+    fn writing(what: &str, error: std::io::Error) -> GenError {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            GenError::ReaderGone
+        } else {
+            GenError::Io(format!("writing {what}: {error}"))
+        }
+    }
+}
 
 pub fn run(args: &GenArgs) -> Result<(), GenError> {
     let scale_ok = args.scale > 0.0 && args.scale <= 1000.0;
     let rate_ok = args.rate > 0.0 && args.rate <= 1e6;
     if !scale_ok || !rate_ok {
-        return Err(GenError(
+        return Err(GenError::Usage(
             "--scale must be in (0, 1000] and --rate in (0, 1000000]".into(),
         ));
     }

@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
@@ -16,7 +17,7 @@ const GAP_MS: i64 = 40 * 60_000;
 
 pub fn run(args: &GenArgs) -> Result<(), GenError> {
     let start = world::parse_start(&args.start).ok_or_else(|| {
-        GenError(format!(
+        GenError::Usage(format!(
             "--start {}: expected a UTC time like 2026-11-24T00:00:00Z",
             args.start
         ))
@@ -31,10 +32,23 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
         end,
         args.incidents_per_kind,
     )?;
+    let truth_path = args
+        .truth
+        .clone()
+        .or_else(|| args.out.as_ref().map(|p| p.with_extension("truth.json")));
+    if truth_path.is_some() && truth_path == args.out {
+        return Err(GenError::Usage(
+            "--truth names the same file as --out".into(),
+        ));
+    }
+    // Both files are opened before the first event is made, so that a path
+    // that cannot be written fails now, not after hours of events.
+    let create = |path: &PathBuf| {
+        File::create(path).map_err(|e| GenError::Io(format!("{}: {e}", path.display())))
+    };
+    let truth_file = truth_path.as_ref().map(create).transpose()?;
     let mut out: Box<dyn Write> = match &args.out {
-        Some(path) => {
-            Box::new(File::create(path).map_err(|e| GenError(format!("{}: {e}", path.display())))?)
-        }
+        Some(path) => Box::new(create(path)?),
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(1 << 16, &mut out);
@@ -42,7 +56,7 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
         parsed: args.parsed,
     };
     let disorder_ms = args.disorder_secs as f64 * 1000.0;
-    let write_error = |e: std::io::Error| GenError(format!("writing events: {e}"));
+    let write_error = |e: std::io::Error| GenError::writing("events", e);
     // Events wait here, keyed by the moment they leave, until their minute.
     let mut waiting: Vec<(i64, Value)> = Vec::new();
     let mut events = 0u64;
@@ -85,18 +99,13 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
             waiting.partition_point(|(departs, _)| *departs < minute)
         };
         for (_, event) in waiting.drain(..ready) {
-            serde_json::to_writer(&mut out, &event)
-                .map_err(|e| GenError(format!("writing events: {e}")))?;
+            serde_json::to_writer(&mut out, &event).map_err(|e| write_error(e.into()))?;
             out.write_all(b"\n").map_err(write_error)?;
             events += 1;
         }
     }
     out.flush().map_err(write_error)?;
-    let truth_path = args
-        .truth
-        .clone()
-        .or_else(|| args.out.as_ref().map(|p| p.with_extension("truth.json")));
-    if let Some(path) = &truth_path {
+    if let (Some(path), Some(mut file)) = (&truth_path, truth_file) {
         let truth = json!({
             "seed": args.seed,
             "start": world::iso_time(start),
@@ -105,8 +114,8 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
             "incidents": incidents,
         });
         let text = serde_json::to_string_pretty(&truth).expect("truth serialises");
-        std::fs::write(path, text + "\n")
-            .map_err(|e| GenError(format!("{}: {e}", path.display())))?;
+        file.write_all((text + "\n").as_bytes())
+            .map_err(|e| GenError::Io(format!("{}: {e}", path.display())))?;
     }
     eprintln!(
         "wasmstash gen: {events} events, {} incidents{}",
@@ -138,7 +147,7 @@ pub fn schedule(
             let length = kind.duration_secs() * 1000;
             let latest = to - length - 10 * 60_000;
             if latest <= from {
-                return Err(GenError(
+                return Err(GenError::Usage(
                     "the span after --warmup is too short for incidents; lengthen --duration"
                         .into(),
                 ));
@@ -156,7 +165,7 @@ pub fn schedule(
                 clear.then_some((service, start))
             });
             let Some((service, start)) = placed else {
-                return Err(GenError(format!(
+                return Err(GenError::Usage(format!(
                     "cannot fit {per_kind} incidents of each kind; lengthen --duration or lower --incidents-per-kind"
                 )));
             };
