@@ -99,6 +99,15 @@ pub fn truncated(event: &CheckedEvent, length: usize, kept: usize) -> CheckedEve
     tag_and_record(event.text(), "_wasmstash_truncated", record)
 }
 
+/// A file's first line without the UTF-8 byte-order mark some Windows
+/// tools write: it is not part of the text, and left in it would make an
+/// NDJSON file's first event a plain line.
+pub fn without_byte_order_mark(first_line: &[u8]) -> &[u8] {
+    first_line
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(first_line)
+}
+
 /// Strips the line terminator (`\n` or `\r\n`).
 pub fn trim_newline(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);

@@ -617,3 +617,21 @@ fn gen_tells_a_closed_reader_from_a_failed_write() {
         "events were written before the truth file was found unwritable"
     );
 }
+
+/// A UTF-8 byte-order mark at the start of a file is not part of its first
+/// line: an NDJSON file that starts with one is still read as NDJSON.
+#[test]
+fn a_byte_order_mark_does_not_change_the_first_event() {
+    for format in [&[][..], &["--format", "ndjson"]] {
+        let mut args = vec!["run", "--filter", "mutate={\"add_tag\":[\"seen\"]}"];
+        args.extend(format);
+        let out = wasmstash(&args, b"\xef\xbb\xbf{\"a\":1}\n{\"a\":2}\n");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let events: Vec<serde_json::Value> = text(&out.stdout)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0], serde_json::json!({"a": 1, "tags": ["seen"]}));
+    }
+}

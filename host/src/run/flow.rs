@@ -133,6 +133,7 @@ fn read_batches(
         let mut format = flow.format;
         let mut batch = LineBatch::new(format, flow.batch_size);
         let mut line = Vec::new();
+        let mut first_line = true;
         loop {
             let (read, cut) = input::read_line(&mut reader, &mut line, flow.max_line_bytes)
                 .map_err(|e| RunError::Io(format!("reading {}: {e}", path.display())))?;
@@ -140,7 +141,10 @@ fn read_batches(
                 break;
             }
             flow.progress.inc(read as u64);
-            let body = input::trim_newline(&line);
+            let mut body = input::trim_newline(&line);
+            if std::mem::take(&mut first_line) {
+                body = input::without_byte_order_mark(body);
+            }
             if format == InputFormat::Auto {
                 // Leading blank lines say nothing about the format and are no events.
                 if body.iter().all(u8::is_ascii_whitespace) {
