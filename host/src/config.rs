@@ -202,6 +202,7 @@ impl FilterSpec {
     /// path to a module.
     pub fn from_cli(spec: &str) -> Result<FilterSpec, ConfigError> {
         let (target, config) = spec.split_once('=').unwrap_or((spec, "{}"));
+        let target = target.trim();
         serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config).map_err(
             |e| {
                 ConfigError(format!(

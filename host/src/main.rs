@@ -157,8 +157,11 @@ fn main() -> ExitCode {
             }
         },
         Command::Filters => {
+            let width = (builtins::BUILTINS.iter().map(|b| b.name.len()))
+                .max()
+                .unwrap_or(0);
             for builtin in builtins::BUILTINS {
-                println!("{:<8} {}", builtin.name, builtin.summary);
+                println!("{:<width$} {}", builtin.name, builtin.summary);
             }
             ExitCode::SUCCESS
         }

@@ -635,3 +635,30 @@ fn a_byte_order_mark_does_not_change_the_first_event() {
         assert_eq!(events[0], serde_json::json!({"a": 1, "tags": ["seen"]}));
     }
 }
+
+/// A missing input file fails the run before any input is read, so there
+/// is no partial output to mistake for the whole.
+#[test]
+fn a_missing_input_fails_before_any_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.log");
+    std::fs::write(&good, "a line\n").unwrap();
+    let missing = dir.path().join("missing.log");
+    let out = wasmstash(
+        &[
+            "run",
+            "--filter",
+            " mutate ",
+            good.to_str().unwrap(),
+            missing.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("cannot open"),
+        "{}",
+        text(&out.stderr)
+    );
+}

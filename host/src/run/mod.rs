@@ -125,6 +125,11 @@ impl std::fmt::Display for Summary {
 
 pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     let mut pipeline = build_pipeline(args)?;
+    // Every input file is opened once before any is read, so that a missing
+    // one fails the run at once, not after the files before it are done.
+    for path in args.inputs.iter().filter(|p| p.as_os_str() != "-") {
+        open(path)?;
+    }
     let shared = pipeline.shared_stages();
     if let Some(dir) = &args.state_dir {
         state::prepare_dir(dir)
