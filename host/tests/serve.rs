@@ -233,7 +233,26 @@ fn admin_endpoints_need_the_bearer_token() {
     let config = write_config(dir.path(), &config_text(""));
     let token = "correct-horse-battery-staple";
     let server = Server::start(&config, &[("WASMSTASH_ADMIN_TOKEN", token)]);
-    assert_eq!(server.get("/v1/admin/pipelines").status, 401);
+    let denied = server.get("/v1/admin/pipelines");
+    assert_eq!(denied.status, 401);
+    assert!(
+        denied
+            .header("www-authenticate")
+            .is_some_and(|h| h.starts_with("Bearer"))
+    );
+    // The scheme's name is case-insensitive.
+    let lowercase = format!("bearer {token}");
+    let response = server.request(
+        "GET",
+        "/v1/admin/pipelines",
+        &[("Authorization", &lowercase)],
+        b"",
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    // A wrong method is a JSON error too.
+    let response = server.get("/v1/pipelines/access/event");
+    assert_eq!(response.status, 405);
+    assert!(response.json()["error"].as_str().unwrap().contains("POST"));
     let wrong = [("Authorization", "Bearer nope")];
     assert_eq!(
         server

@@ -33,7 +33,13 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             ApiError::new(
                 StatusCode::NOT_FOUND,
                 "no such endpoint; see POST /v1/pipelines/{name}/event, POST /v1/pipelines/{name}/batch, \
-                 GET /healthz, /readyz, /metrics, /ui",
+                 GET /healthz, /readyz, /metrics, /ui, GET /v1/admin/pipelines, POST /v1/admin/reload",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this endpoint does not take that method; the pipeline and reload endpoints take POST, the others GET",
             )
         })
         .layer(DefaultBodyLimit::max(app.server.max_body_bytes))
@@ -49,6 +55,7 @@ pub(crate) struct ApiError {
     status: StatusCode,
     body: Value,
     retry_after: Option<u64>,
+    challenge: bool,
 }
 
 impl ApiError {
@@ -57,11 +64,18 @@ impl ApiError {
             status,
             body: json!({ "error": message.into() }),
             retry_after: None,
+            challenge: false,
         }
     }
 
     fn retry_after(mut self, seconds: u64) -> ApiError {
         self.retry_after = Some(seconds);
+        self
+    }
+
+    /// A 401 says which scheme it wants (RFC 9110, `WWW-Authenticate`).
+    fn challenge(mut self) -> ApiError {
+        self.challenge = true;
         self
     }
 }
@@ -73,6 +87,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.challenge {
+            (response.headers_mut()).insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"wasmstash admin\""),
+            );
         }
         response
     }
@@ -109,6 +129,7 @@ fn workers_for(app: &App, pipeline: &str) -> Result<Arc<PipelineWorkers>, ApiErr
             status: StatusCode::NOT_FOUND,
             body: json!({ "error": format!("no pipeline `{pipeline}`"), "pipelines": set.names() }),
             retry_after: None,
+            challenge: false,
         })
 }
 
@@ -332,18 +353,11 @@ fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
             "admin endpoints are disabled: set WASMSTASH_ADMIN_TOKEN or server.admin_token_file",
         ));
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let given = super::ui::bearer(headers).unwrap_or("");
     if super::ui::same_secret(given, expected) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token",
-        ))
+        Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token").challenge())
     }
 }
 

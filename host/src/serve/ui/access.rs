@@ -98,6 +98,16 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, value)| value)
 }
 
+/// The token of an `Authorization: Bearer <token>` header. The scheme's
+/// name is case-insensitive in HTTP, so `bearer` counts too.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start())
+}
+
 /// Compares in time independent of where the first difference is.
 pub fn same_secret(given: &str, expected: &str) -> bool {
     given.len() == expected.len()
@@ -121,11 +131,7 @@ pub fn check(
             Err(Denied::NotLoopback)
         };
     };
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer.is_some_and(|given| same_secret(given, token))
+    if bearer(headers).is_some_and(|given| same_secret(given, token))
         || session_cookie(headers).is_some_and(|id| sessions.valid(id))
     {
         Ok(())

@@ -14,7 +14,7 @@
 
 mod access;
 
-pub(crate) use access::same_secret;
+pub(crate) use access::{bearer, same_secret};
 mod digest;
 mod series;
 pub mod tap;
