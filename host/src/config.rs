@@ -409,9 +409,7 @@ fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String
     };
     let listen = match raw.listen {
         None => defaults.listen,
-        Some(text) => text.parse().map_err(|e| {
-            format!("listen = \"{text}\": {e}; expected an address like 127.0.0.1:9700")
-        })?,
+        Some(text) => parse_listen(&text).map_err(|e| format!("listen = \"{text}\": {e}"))?,
     };
     let millis = |name: &str, value: Option<u64>, default: Duration| match value {
         None => Ok(default),
@@ -569,6 +567,16 @@ fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, String
             .cache_dir
             .map(|dir| base.join(dir))
             .or(defaults.cache_dir),
+    })
+}
+
+/// An address to listen on, `IP:PORT`. Host names are not looked up: which
+/// of a name's addresses is meant is the operator's to say.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| {
+        "expected IP:PORT, like 127.0.0.1:9700 or [::1]:9700 (host names such as \
+         localhost are not looked up)"
+            .to_owned()
     })
 }
 

@@ -17,7 +17,7 @@ pub struct ProbeArgs {
     /// What to GET (http only).
     #[arg(default_value = "http://127.0.0.1:9700/readyz")]
     pub url: String,
-    /// Seconds for the whole check.
+    /// Seconds for each step: connecting, sending, and reading the answer.
     #[arg(long, default_value_t = 3)]
     pub timeout: u64,
 }
@@ -33,7 +33,7 @@ pub fn probe(args: &ProbeArgs) -> Result<String, String> {
         None => (rest, "/"),
     };
     let timeout = Duration::from_secs(args.timeout.max(1));
-    let address = authority
+    let address = with_default_port(authority)
         .to_socket_addrs()
         .map_err(|e| format!("{authority}: {e}"))?
         .next()
@@ -70,9 +70,34 @@ pub fn probe(args: &ProbeArgs) -> Result<String, String> {
     }
 }
 
+/// `authority` with port 80 if it names none, as a browser reads a URL.
+fn with_default_port(authority: &str) -> String {
+    let port_given = !authority.ends_with(']')
+        && (authority.rsplit_once(':'))
+            .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
+    if port_given {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_without_a_port_means_port_80() {
+        for (given, meant) in [
+            ("127.0.0.1", "127.0.0.1:80"),
+            ("127.0.0.1:9700", "127.0.0.1:9700"),
+            ("[::1]", "[::1]:80"),
+            ("[::1]:9700", "[::1]:9700"),
+            ("localhost", "localhost:80"),
+        ] {
+            assert_eq!(with_default_port(given), meant);
+        }
+    }
     use std::net::TcpListener;
 
     /// A one-request server answering `status_line`; returns the probe args

@@ -41,7 +41,7 @@ pub struct ServeArgs {
     #[arg(short, long, value_name = "FILE")]
     pub config: PathBuf,
     /// Address to listen on; overrides server.listen (default 127.0.0.1:9700).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = crate::config::parse_listen)]
     pub listen: Option<std::net::SocketAddr>,
 }
 
