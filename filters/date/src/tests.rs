@@ -104,6 +104,8 @@ fn bad_configs_are_explained() {
     assert!(err.contains("match format `HH:mm zzz`"), "{err}");
     let err = init_error(json!({"match": ["t", "ISO8601"], "timezone": "Europe/Pariss"}));
     assert!(err.contains("unknown time zone `Europe/Pariss`"), "{err}");
+    let err = init_error(json!({"match": ["t", "ISO8601"], "timezone": "%{tz"}));
+    assert!(err.contains("unknown time zone `%{tz`"), "{err}");
     let err = init_error(json!({"match": ["t", "ISO8601"], "locale": "de"}));
     assert!(err.contains("only English"), "{err}");
     let err = init_error(json!({"match": ["t", "ISO8601"], "taget": "x"}));
