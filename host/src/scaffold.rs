@@ -24,17 +24,94 @@ pub struct NewArgs {
 
 const SAMPLE_LINES: &[&str] = &["GET /index.html 200", "GET /health 200", "POST /login 500"];
 
-pub fn run(args: &NewArgs) -> Result<String, String> {
-    let name = &args.name;
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+/// Names cargo would refuse for a package, refused here before any file is
+/// written: a keyword or a standard library crate's name cannot name the
+/// crate's library.
+const RESERVED_NAMES: &[&str] = &[
+    "abstract",
+    "alloc",
+    "as",
+    "async",
+    "await",
+    "become",
+    "box",
+    "break",
+    "const",
+    "continue",
+    "core",
+    "crate",
+    "do",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "final",
+    "fn",
+    "for",
+    "gen",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "macro",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "override",
+    "priv",
+    "proc_macro",
+    "proc-macro",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "std",
+    "struct",
+    "super",
+    "test",
+    "trait",
+    "true",
+    "try",
+    "type",
+    "typeof",
+    "unsafe",
+    "unsized",
+    "use",
+    "virtual",
+    "where",
+    "while",
+    "yield",
+];
+
+fn check_crate_name(name: &str) -> Result<(), String> {
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if name.is_empty() || !plain {
         return Err(format!(
             "`{name}` is not a crate name: use letters, digits, `-` and `_`"
         ));
     }
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(format!(
+            "`{name}` is not a crate name: it must not start with a digit"
+        ));
+    }
+    if RESERVED_NAMES.contains(&name) {
+        return Err(format!(
+            "`{name}` is not a crate name: it is a Rust keyword or a standard library crate's name"
+        ));
+    }
+    Ok(())
+}
+
+pub fn run(args: &NewArgs) -> Result<String, String> {
+    let name = &args.name;
+    check_crate_name(name)?;
     let dir = PathBuf::from(name);
     if dir.exists() {
         return Err(format!(
