@@ -43,6 +43,14 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The NDJSON events a run wrote.
+fn events_of(stdout: &[u8]) -> Vec<serde_json::Value> {
+    text(stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
 fn examples(file: &str) -> String {
     let dir = wasmstash_sdk::crate_dir!().join("../examples");
     format!("{}/{file}", dir.display())
@@ -63,10 +71,7 @@ fn runs_a_pipeline_over_the_access_log() {
         b"",
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let lines: Vec<serde_json::Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = events_of(&out.stdout);
     assert_eq!(lines.len(), 10_000);
     assert_eq!(lines[0]["event"]["dataset"], "apache.access");
     assert_eq!(lines[0]["event"]["original"], lines[0]["message"]);
@@ -270,9 +275,7 @@ fn an_overlong_line_is_cut_and_tagged() {
         ];
         let out = wasmstash(&args, input.as_bytes());
         assert!(out.status.success(), "{}", text(&out.stderr));
-        let events: Vec<serde_json::Value> = (text(&out.stdout).lines())
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
+        let events = events_of(&out.stdout);
         assert_eq!(events.len(), 3, "{format}");
         assert_eq!(events[0]["message"], "before");
         assert_eq!(events[2]["message"], "after");
@@ -634,10 +637,7 @@ fn a_byte_order_mark_does_not_change_the_first_event() {
         args.extend(format);
         let out = wasmstash(&args, b"\xef\xbb\xbf{\"a\":1}\n{\"a\":2}\n");
         assert!(out.status.success(), "{}", text(&out.stderr));
-        let events: Vec<serde_json::Value> = text(&out.stdout)
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
+        let events = events_of(&out.stdout);
         assert_eq!(events.len(), 2);
         assert_eq!(events[0], serde_json::json!({"a": 1, "tags": ["seen"]}));
     }

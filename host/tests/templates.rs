@@ -101,13 +101,11 @@ fn restart_mid_stream_keeps_ids_and_templates_in_the_engine() {
     assert!(new_after_restart > 0 && new_after_restart < half / 10);
 }
 
-#[test]
-fn sidecar_restart_restores_templates_from_the_state_dir() {
-    let events = loghub_events();
-    let want = expected(&events);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    let config = dir.path().join("wasmstash.toml");
+/// A sidecar config in `dir` whose `system` pipeline (templates, one
+/// worker) keeps its state in `dir/state`; returns both paths.
+fn sidecar_with_state(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let state = dir.join("state");
+    let config = dir.join("wasmstash.toml");
     std::fs::write(
         &config,
         format!(
@@ -117,6 +115,15 @@ fn sidecar_restart_restores_templates_from_the_state_dir() {
         ),
     )
     .unwrap();
+    (config, state)
+}
+
+#[test]
+fn sidecar_restart_restores_templates_from_the_state_dir() {
+    let events = loghub_events();
+    let want = expected(&events);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, state) = sidecar_with_state(dir.path());
     let post_all = |server: &Server, events: &[Vec<u8>]| -> Vec<Value> {
         let mut out = Vec::new();
         for chunk in events.chunks(500) {
@@ -153,17 +160,7 @@ fn sidecar_restart_restores_templates_from_the_state_dir() {
 #[test]
 fn state_that_cannot_be_saved_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    let config = dir.path().join("wasmstash.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nwatch = false\nstate_dir = \"{}\"\n\n\
-             [[pipelines.system.filters]]\nfilter = \"templates\"\n",
-            state.display()
-        ),
-    )
-    .unwrap();
+    let (config, state) = sidecar_with_state(dir.path());
     let server = Server::start(&config, &[]);
     let response = server.post(
         "/v1/pipelines/system/event",
