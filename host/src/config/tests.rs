@@ -85,7 +85,10 @@ fn errors_name_the_file_pipeline_and_filter() {
         assert!(parse(&text).is_ok(), "{name}");
     }
     let err = parse("[server]\nlisten = \"localhost:9700\"").unwrap_err();
-    assert!(err.contains("host names such as localhost are not looked up"), "{err}");
+    assert!(
+        err.contains("host names such as localhost are not looked up"),
+        "{err}"
+    );
     let err = parse("[pipelines.p]\nfilters = []").unwrap_err();
     assert!(err.contains("pipeline `p` has no filters"), "{err}");
     // An empty file (or one caught half-written by the watcher) is refused.
