@@ -354,10 +354,16 @@ impl FilterInstance {
             Failure::new(FailureKind::OutOfMemory, message)
         } else {
             match error.downcast_ref::<Trap>() {
-                Some(Trap::Interrupt) => Failure::new(
-                    FailureKind::Timeout,
-                    "filter ran past its deadline (engine.call_timeout_ms) and was stopped",
-                ),
+                Some(Trap::Interrupt) => {
+                    // The limit as set, whether by the config or `--call-timeout-ms`.
+                    let limit = (self.tripwire.as_ref())
+                        .map(|t| format!(" of {} ms", t.timeout().as_millis()))
+                        .unwrap_or_default();
+                    Failure::new(
+                        FailureKind::Timeout,
+                        format!("filter ran past its deadline{limit} and was stopped"),
+                    )
+                }
                 Some(Trap::StackOverflow) => Failure::new(
                     FailureKind::Trap,
                     "call stack exhausted (unbounded recursion?)",

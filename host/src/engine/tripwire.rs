@@ -73,6 +73,11 @@ enum Call {
 }
 
 impl Tripwire {
+    /// How long a call may run.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Runs `call` (one call into the guest) under the deadline. A call the
     /// watchdog stopped fails with [`Trap::Interrupt`]; one that finished
     /// just as the deadline passed keeps its result.
