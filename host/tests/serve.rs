@@ -275,6 +275,7 @@ fn admin_endpoints_need_the_bearer_token() {
     );
     let reload = server.request("POST", "/v1/admin/reload", &auth, b"");
     assert_eq!(reload.status, 200, "{}", reload.text());
+    assert_eq!(reload.json()["pipelines"], json!(["access", "chaos"]));
     server.stop();
 
     // Without a configured token, admin is off rather than open.

@@ -102,7 +102,7 @@ impl App {
 
     /// Loads the config again and swaps the new set in, carrying filter state
     /// over. On any error the old set stays live and the error is returned.
-    pub async fn reload(self: &Arc<Self>, why: &str) -> Result<String, String> {
+    pub async fn reload(self: &Arc<Self>, why: &str) -> Result<Vec<String>, String> {
         let _one_at_a_time = self.reloading.lock().await;
         let (set, config) = match self.load().await {
             Ok(loaded) => loaded,
@@ -110,7 +110,7 @@ impl App {
                 self.metrics
                     .add("wasmstash_reloads_total", &[("result", "rejected")], 1);
                 tracing::error!("reload ({why}) rejected, keeping the running pipelines: {e}");
-                self.live.reloaded(why, &Err(e.0.clone()));
+                self.live.reloaded(why, Err(&e.0));
                 return Err(e.0);
             }
         };
@@ -121,14 +121,13 @@ impl App {
         if let Some(old) = self.current() {
             carry_state(&old, &set).await;
         }
-        let names = set.names().join(", ");
+        let names: Vec<String> = set.names().iter().map(|n| n.to_string()).collect();
         self.swap(set);
         self.metrics
             .add("wasmstash_reloads_total", &[("result", "ok")], 1);
-        tracing::info!("reloaded ({why}): pipelines {names}");
-        let result = Ok(names);
-        self.live.reloaded(why, &result);
-        result
+        tracing::info!("reloaded ({why}): pipelines {}", names.join(", "));
+        self.live.reloaded(why, Ok(&names));
+        Ok(names)
     }
 }
 
