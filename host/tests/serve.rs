@@ -249,10 +249,15 @@ fn admin_endpoints_need_the_bearer_token() {
         b"",
     );
     assert_eq!(response.status, 200, "{}", response.text());
-    // A wrong method is a JSON error too.
-    let response = server.get("/v1/pipelines/access/event");
-    assert_eq!(response.status, 405);
-    assert!(response.json()["error"].as_str().unwrap().contains("POST"));
+    // A wrong method is a JSON error too, on the live view's routes as well.
+    for (method, path) in [
+        ("GET", "/v1/pipelines/access/event"),
+        ("DELETE", "/ui/login"),
+    ] {
+        let response = server.request(method, path, &[], b"");
+        assert_eq!(response.status, 405, "{method} {path}");
+        assert!(response.json()["error"].as_str().unwrap().contains("POST"));
+    }
     let wrong = [("Authorization", "Bearer nope")];
     assert_eq!(
         server

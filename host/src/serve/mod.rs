@@ -300,7 +300,14 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
 
     // Serve at once, so /healthz answers while modules compile; /readyz and
     // the pipeline endpoints answer 503 until the set below is loaded.
-    let router = routes::router(app.clone()).merge(ui::router(app.clone()));
+    // Every route's body, the live view's login included, is read under
+    // the body deadline and size cap before its handler runs.
+    let router = (routes::router(app.clone()).merge(ui::router(app.clone())))
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            body::read_whole,
+        ));
     let limits = listener::ConnectionLimits {
         max_connections: app.server.max_connections,
         header_read_timeout: app.server.header_read_timeout,

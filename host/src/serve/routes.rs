@@ -36,18 +36,17 @@ pub(crate) fn router(app: Arc<App>) -> Router {
                  GET /healthz, /readyz, /metrics, /ui, GET /v1/admin/pipelines, POST /v1/admin/reload",
             )
         })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "this endpoint does not take that method; the pipeline and reload endpoints take POST, the others GET",
-            )
-        })
         .layer(DefaultBodyLimit::max(app.server.max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            super::body::read_whole,
-        ))
         .with_state(app)
+}
+
+/// The answer to a known path asked with the wrong method, on every router.
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this endpoint does not take that method; the pipeline, reload, login and logout \
+         endpoints take POST, the others GET",
+    )
 }
 
 /// An error answer.
