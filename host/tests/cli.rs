@@ -669,3 +669,37 @@ fn a_missing_input_fails_before_any_is_read() {
         text(&out.stderr)
     );
 }
+
+/// A named pipe as an input file is read once, by the run: looking inputs
+/// up first must not open it, which would leave its writer without a
+/// reader and the run waiting for a writer that never comes.
+#[test]
+fn a_named_pipe_is_read_as_an_input_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("events.fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, "through a pipe\n"))
+    };
+    let mut run = spawn_in(dir.path(), &["run", "--filter", "mutate", "events.fifo"]);
+    drop(run.stdin.take());
+    let started = std::time::Instant::now();
+    while run.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            run.kill().unwrap();
+            panic!("the run did not finish reading the pipe");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = run.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    writer.join().unwrap().unwrap();
+    assert_eq!(events_of(&out.stdout)[0]["message"], "through a pipe");
+}

@@ -125,10 +125,13 @@ impl std::fmt::Display for Summary {
 
 pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     let mut pipeline = build_pipeline(args)?;
-    // Every input file is opened once before any is read, so that a missing
+    // Every input file is looked up before any is read, so that a missing
     // one fails the run at once, not after the files before it are done.
+    // (Looked up, not opened: opening a named pipe and closing it again
+    // would leave its writer without a reader.)
     for path in args.inputs.iter().filter(|p| p.as_os_str() != "-") {
-        open(path)?;
+        std::fs::metadata(path)
+            .map_err(|e| RunError::Io(format!("cannot open {}: {e}", path.display())))?;
     }
     let shared = pipeline.shared_stages();
     if let Some(dir) = &args.state_dir {
