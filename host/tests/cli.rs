@@ -593,7 +593,14 @@ fn new_can_join_the_current_workspace() {
 /// event is made.
 #[test]
 fn gen_tells_a_closed_reader_from_a_failed_write() {
-    let mut child = spawn_in(std::path::Path::new("."), &["gen", "--duration", "6h"]);
+    let dir = tempfile::tempdir().unwrap();
+    // A reader that stops early: a quiet exit, and the earlier ground truth
+    // left as it was, not replaced by one for events never written.
+    std::fs::write(dir.path().join("truth.json"), "earlier").unwrap();
+    let mut child = spawn_in(
+        dir.path(),
+        &["gen", "--duration", "6h", "--truth", "truth.json"],
+    );
     let mut stdout = child.stdout.take().unwrap();
     let mut first = [0u8; 64];
     std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
@@ -601,6 +608,10 @@ fn gen_tells_a_closed_reader_from_a_failed_write() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let truth = std::fs::read_to_string(dir.path().join("truth.json")).unwrap();
+    assert_eq!(truth, "earlier");
+    let files = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(files, 1, "a temporary file was left behind");
 
     let full = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
         .args(["gen", "--duration", "6h"])
@@ -610,7 +621,6 @@ fn gen_tells_a_closed_reader_from_a_failed_write() {
     assert_eq!(full.status.code(), Some(1), "{}", text(&full.stderr));
     assert!(text(&full.stderr).contains("writing events"));
 
-    let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.ndjson");
     let events = events.to_str().unwrap();
     let same = wasmstash(&["gen", "--out", events, "--truth", events], b"");

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
@@ -41,17 +41,15 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
             "--truth names the same file as --out".into(),
         ));
     }
-    // Both files are opened before the first event is made, so that a path
+    // Both files are created before the first event is made, so that a path
     // that cannot be written fails now, not after hours of events.
-    let create = |path: &PathBuf| {
-        File::create(path).map_err(|e| GenError::Io(format!("{}: {e}", path.display())))
-    };
-    let truth_file = truth_path.as_ref().map(create).transpose()?;
-    let mut out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(create(path)?),
+    let mut out_file = args.out.as_deref().map(PendingFile::create).transpose()?;
+    let truth_file = truth_path.as_deref().map(PendingFile::create).transpose()?;
+    let sink: Box<dyn Write + '_> = match &mut out_file {
+        Some(pending) => Box::new(&mut pending.file),
         None => Box::new(std::io::stdout().lock()),
     };
-    let mut out = BufWriter::with_capacity(1 << 16, &mut out);
+    let mut out = BufWriter::with_capacity(1 << 16, sink);
     let shape = Shape {
         parsed: args.parsed,
     };
@@ -105,7 +103,11 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
         }
     }
     out.flush().map_err(write_error)?;
-    if let (Some(path), Some(mut file)) = (&truth_path, truth_file) {
+    drop(out);
+    if let Some(pending) = out_file {
+        pending.commit()?;
+    }
+    if let Some(mut pending) = truth_file {
         let truth = json!({
             "seed": args.seed,
             "start": world::iso_time(start),
@@ -114,8 +116,9 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
             "incidents": incidents,
         });
         let text = serde_json::to_string_pretty(&truth).expect("truth serialises");
-        file.write_all((text + "\n").as_bytes())
-            .map_err(|e| GenError::Io(format!("{}: {e}", path.display())))?;
+        (pending.file.write_all((text + "\n").as_bytes()))
+            .map_err(|e| GenError::Io(format!("{}: {e}", pending.path.display())))?;
+        pending.commit()?;
     }
     eprintln!(
         "wasmstash gen: {events} events, {} incidents{}",
@@ -125,6 +128,47 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
             .unwrap_or_default()
     );
     Ok(())
+}
+
+/// A file written under a temporary name beside its path and renamed into
+/// place when complete: a run that fails, or whose reader stops early,
+/// leaves no partial file, and an earlier complete one stays as it was.
+struct PendingFile {
+    file: File,
+    path: PathBuf,
+    temporary: PathBuf,
+    committed: bool,
+}
+
+impl PendingFile {
+    fn create(path: &Path) -> Result<PendingFile, GenError> {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".tmp{}", std::process::id()));
+        let temporary = path.with_file_name(name);
+        let file = File::create(&temporary)
+            .map_err(|e| GenError::Io(format!("{}: {e}", path.display())))?;
+        Ok(PendingFile {
+            file,
+            path: path.to_owned(),
+            temporary,
+            committed: false,
+        })
+    }
+
+    fn commit(mut self) -> Result<(), GenError> {
+        std::fs::rename(&self.temporary, &self.path)
+            .map_err(|e| GenError::Io(format!("{}: {e}", self.path.display())))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.temporary);
+        }
+    }
 }
 
 /// When an event made at `at` leaves: up to the disorder later.
