@@ -131,10 +131,15 @@ pub fn persist(dir: &Path, pipeline: &str, stages: &SharedStages) -> Option<usiz
 /// that a state directory that cannot be used fails the start, not the save
 /// after a long run or at shutdown.
 pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
-    let probe = dir.join(".wasmstash-write-check");
+    // Named for this process: a `run` and a `serve` may start on one
+    // directory at once, and neither may remove the other's probe.
+    let probe = dir.join(format!(".wasmstash-write-check-{}", std::process::id()));
     std::fs::create_dir_all(dir)?;
     std::fs::write(&probe, b"")?;
-    std::fs::remove_file(&probe)
+    match std::fs::remove_file(&probe) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// Restores `pipeline`'s saved state, logging how much was restored.
