@@ -26,7 +26,7 @@ const SAMPLE_LINES: &[&str] = &["GET /index.html 200", "GET /health 200", "POST 
 
 /// Names cargo would refuse for a package, refused here before any file is
 /// written: a keyword or a standard library crate's name cannot name the
-/// crate's library.
+/// crate's library, and cargo keeps some names for its own directories.
 const RESERVED_NAMES: &[&str] = &[
     "abstract",
     "alloc",
@@ -68,6 +68,7 @@ const RESERVED_NAMES: &[&str] = &[
     "ref",
     "return",
     "self",
+    "Self",
     "static",
     "std",
     "struct",
@@ -85,6 +86,11 @@ const RESERVED_NAMES: &[&str] = &[
     "where",
     "while",
     "yield",
+    // Names of directories cargo makes under `target/`.
+    "build",
+    "deps",
+    "examples",
+    "incremental",
 ];
 
 fn check_crate_name(name: &str) -> Result<(), String> {
@@ -96,14 +102,14 @@ fn check_crate_name(name: &str) -> Result<(), String> {
             "`{name}` is not a crate name: use letters, digits, `-` and `_`"
         ));
     }
-    if name.starts_with(|c: char| c.is_ascii_digit()) {
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return Err(format!(
-            "`{name}` is not a crate name: it must not start with a digit"
+            "`{name}` is not a crate name: it must start with a letter"
         ));
     }
     if RESERVED_NAMES.contains(&name) {
         return Err(format!(
-            "`{name}` is not a crate name: it is a Rust keyword or a standard library crate's name"
+            "`{name}` is not a crate name: cargo keeps it (a Rust keyword, a standard library crate or one of its own directories)"
         ));
     }
     Ok(())

@@ -551,7 +551,7 @@ fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("already exists"));
     // Names cargo would refuse are refused before anything is written.
-    for name in ["1abc", "test", "fn", "a b"] {
+    for name in ["1abc", "test", "fn", "a b", "_", "Self", "deps"] {
         let out = wasmstash_in(dir.path(), &["new", name], b"");
         assert_eq!(out.status.code(), Some(2), "{name}");
         assert!(text(&out.stderr).contains("is not a crate name"), "{name}");
