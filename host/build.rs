@@ -41,6 +41,11 @@ fn main() {
         println!("cargo:rerun-if-changed=../{watched}");
     }
 
+    println!(
+        "cargo:rustc-env=WASMSTASH_REWRITE_CRATES={}",
+        rewrite_crate_versions(workspace)
+    );
+
     ensure_wasm_target();
     let wasm_target_dir = shared_target_dir(&out_dir).join("wasm-filters");
     build_filters(workspace, &wasm_target_dir);
@@ -58,6 +63,27 @@ fn main() {
         "cargo:rustc-env=WASMSTASH_FILTER_WASM_DIR={}",
         out_dir.display()
     );
+}
+
+/// The versions of the crates the deadline's rewrite is made with, as
+/// Cargo.lock pins them: part of the module cache's key for rewritten
+/// modules (`src/engine/cache.rs`), since another version may write other
+/// bytes for the same module.
+fn rewrite_crate_versions(workspace: &Path) -> String {
+    let lock = std::fs::read_to_string(workspace.join("Cargo.lock")).unwrap_or_default();
+    let mut versions = Vec::new();
+    let mut package = None;
+    for line in lock.lines() {
+        if let Some(name) = line.strip_prefix("name = ") {
+            package = Some(name.trim_matches('"'));
+        } else if let Some(version) = line.strip_prefix("version = ")
+            && let Some(name) = package.take()
+            && matches!(name, "wasm-encoder" | "wasmparser")
+        {
+            versions.push(format!("{name} {}", version.trim_matches('"')));
+        }
+    }
+    versions.join(", ")
 }
 
 /// Installs the WebAssembly target if the active toolchain lacks it, so the

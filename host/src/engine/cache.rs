@@ -108,7 +108,8 @@ impl ModuleCache {
 }
 
 /// Marks entries compiled with the tripwire, by a digest of the rewrite's
-/// source and of the host's side of it (the names it exports): a changed
+/// source, of the host's side of it (the names it exports) and of the
+/// versions of the crates that read and write the module: a changed
 /// rewrite never loads an artifact of the old one, and there is no version
 /// to remember to bump. A change to either file's comments costs one
 /// recompile per module.
@@ -116,6 +117,7 @@ static TRIPWIRE_TAG: LazyLock<String> = LazyLock::new(|| {
     let digest = Sha256::new()
         .chain_update(include_bytes!("tripwire/rewrite.rs"))
         .chain_update(include_bytes!("tripwire.rs"))
+        .chain_update(env!("WASMSTASH_REWRITE_CRATES"))
         .finalize();
     let short: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
     format!("-tripwire-{short}")
