@@ -678,6 +678,13 @@ fn a_missing_input_fails_before_any_is_read() {
         "{}",
         text(&out.stderr)
     );
+    // And the summary counts in the singular when it should.
+    let out = wasmstash(&["run", "--filter", "mutate"], b"one line\n");
+    assert!(
+        text(&out.stderr).contains("`cli`: 1 event in, 1 out"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// A named pipe as an input file is read once, by the run: looking inputs

@@ -105,9 +105,14 @@ impl std::fmt::Display for Summary {
         } else {
             0.0
         };
+        let events = if self.events_in == 1 {
+            "event"
+        } else {
+            "events"
+        };
         write!(
             f,
-            "pipeline `{}`: {} events in, {} out, {} dropped in {:.2} s ({:.0} events/s)",
+            "pipeline `{}`: {} {events} in, {} out, {} dropped in {:.2} s ({:.0} events/s)",
             self.pipeline, self.events_in, self.events_out, self.dropped, seconds, rate
         )?;
         if self.failure_tags.is_empty() {
