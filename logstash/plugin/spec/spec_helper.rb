@@ -34,7 +34,11 @@ module WasmstashServer
 
       [[pipelines.chaos.filters]]
       module = "#{chaos_module}"
-      config = { drop_on = "DROP", panic_on = "BAD" }
+      config = { drop_on = "DROP", panic_on = "BAD", loop_on = "LOOP" }
+
+      [[pipelines.stamp.filters]]
+      filter = "mutate"
+      config = { replace = { "@timestamp" = "yesterday" } }
     TOML
     stdin, stdout, wait = Open3.popen2({ "RUST_LOG" => "wasmstash=error,filter=off" }, binary, "serve", "--config", config, "--listen", "127.0.0.1:0")
     stdin.close

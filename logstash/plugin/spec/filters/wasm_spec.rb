@@ -58,6 +58,32 @@ describe LogStash::Filters::Wasm do
     expect(filter.logger.lines.last[1]).to eq("wasmstash request failed")
   end
 
+  it "keeps an event whose @timestamp Logstash cannot read, tagged as Logstash's json filter would" do
+    event = access_event("a")
+    before = event.get("@timestamp")
+    result = filter_for("stamp").multi_filter([event])
+    expect(result.first.get("tags")).to eq(["_timestampparsefailure"])
+    expect(result.first.get("_@timestamp")).to eq("yesterday")
+    expect(result.first.get("@timestamp").to_iso8601).to eq(before.to_iso8601)
+    expect(result.first.get("message")).to eq("a")
+  end
+
+  it "does not send a batch again after the sidecar took too long to answer it" do
+    counted = 'wasmstash_filter_events_total{pipeline="chaos",'
+    before = WasmstashServer.metric(@server, counted)
+    events = %w[LOOP ok].map { |m| LogStash::Event.new("message" => m) }
+    filter = filter_for("chaos", "timeout" => 1, "retries" => 2)
+    result = filter.multi_filter(events)
+    expect(result.map { |e| e.get("tags") }).to eq([["_httprequestfailure"], ["_httprequestfailure"]])
+    expect(filter.logger.lines.last[1]).to include("not retried")
+    # The sidecar finishes the one batch it was sent: the loop stopped at
+    # its deadline, both events replayed alone.
+    deadline = Time.now + 20
+    sleep 0.2 until WasmstashServer.metric(@server, counted) - before >= 2 || Time.now > deadline
+    sleep 3
+    expect(WasmstashServer.metric(@server, counted) - before).to eq(2)
+  end
+
   it "tags events _httprequestfailure when the pipeline does not exist" do
     filter = filter_for("nope")
     result = filter.multi_filter([access_event("a")])

@@ -21,9 +21,14 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   config :url, :validate => :string, :default => "http://127.0.0.1:9700"
   # The sidecar pipeline to run.
   config :pipeline, :validate => :string, :required => true
-  # Seconds to wait for a connection and for the answer.
-  config :timeout, :validate => :number, :default => 30
+  # Seconds to wait for the answer (a connection gets at most 10 of them).
+  # It must outlast the sidecar's worst case: when a filter runs past its
+  # deadline, the sidecar replays the batch one event at a time, so a batch
+  # can take up to the batch size times engine.call_timeout_ms.
+  config :timeout, :validate => :number, :default => 180
   # Retries after a connection error, a 429 or a 503 (the sidecar's "busy").
+  # A request that was sent and not answered in time is not retried: the
+  # sidecar may have run it, and its stateful filters would count it twice.
   config :retries, :validate => :number, :default => 3
   # Longest wait between retries, in seconds (the sidecar's Retry-After, capped).
   config :max_retry_wait, :validate => :number, :default => 5
@@ -80,6 +85,10 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     end
   rescue JSON::ParserError => e
     LogStash::Filters::WasmMerge.fail(event, @tag_on_request_failure, "invalid_response", e.message)
+  rescue StandardError => e
+    # Whatever the result holds, one event's failure must not stop the
+    # pipeline worker (and, with a persisted queue, replay into it again).
+    LogStash::Filters::WasmMerge.fail(event, @tag_on_failure, "invalid_result", "#{e.class}: #{e.message}")
   end
 
   # Returns one result line per event, or nil after logging why not.
@@ -108,6 +117,11 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
       lines
     rescue RetryLater
       retry
+    rescue Net::ReadTimeout => e
+      drop_connection
+      @logger.error("wasmstash did not answer within #{@timeout} s; not retried, as it may have run the batch",
+                    :pipeline => @pipeline, :url => @uri.to_s, :error => e.message)
+      nil
     rescue StandardError => e
       drop_connection
       if attempt <= @retries
@@ -128,7 +142,7 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
       return http if http&.started?
       http = Net::HTTP.new(@uri.host, @uri.port)
       http.use_ssl = @uri.scheme == "https"
-      http.open_timeout = @timeout
+      http.open_timeout = [@timeout, 10].min
       http.read_timeout = @timeout
       http.keep_alive_timeout = 30
       http.start

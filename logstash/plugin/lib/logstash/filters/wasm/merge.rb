@@ -9,17 +9,35 @@ module LogStash
     module WasmMerge
       FAILURES = "[wasmstash][failures]".freeze
 
+      TIMESTAMP_FAILURE = "_timestampparsefailure".freeze
+
       # Makes `event` hold exactly `fields` (a Hash from the sidecar), keeping
-      # its @metadata, which the sidecar never sees.
+      # its @metadata, which the sidecar never sees. An `@timestamp` Logstash
+      # cannot read (a filter may have set any string) is handled as
+      # Logstash's json filter handles one: the event keeps its timestamp,
+      # is tagged `_timestampparsefailure`, and the text goes to `_@timestamp`.
+      # It is read before anything changes, so a failure leaves no event
+      # half-merged.
       def self.replace(event, fields)
+        stamp = fields["@timestamp"]
+        parsed = begin
+          timestamp(stamp) if stamp.is_a?(String)
+        rescue StandardError
+          nil
+        end
         event.to_hash.each_key do |key|
-          next if key == "@metadata" || fields.key?(key)
+          next if key == "@metadata" || key == "@timestamp" || fields.key?(key)
           event.remove("[#{key}]")
         end
         fields.each do |key, value|
           next if key == "@metadata"
           if key == "@timestamp"
-            event.set("@timestamp", timestamp(value)) if value.is_a?(String)
+            if parsed
+              event.set("@timestamp", parsed)
+            elsif value.is_a?(String)
+              event.tag(TIMESTAMP_FAILURE)
+              event.set("[_@timestamp]", value)
+            end
           elsif key.include?("[") || key.include?("]")
             # Logstash would read such a key as a field reference; keep it
             # from landing somewhere else.
