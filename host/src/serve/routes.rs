@@ -54,7 +54,6 @@ pub(crate) struct ApiError {
     status: StatusCode,
     body: Value,
     retry_after: Option<u64>,
-    challenge: bool,
 }
 
 impl ApiError {
@@ -63,18 +62,11 @@ impl ApiError {
             status,
             body: json!({ "error": message.into() }),
             retry_after: None,
-            challenge: false,
         }
     }
 
     fn retry_after(mut self, seconds: u64) -> ApiError {
         self.retry_after = Some(seconds);
-        self
-    }
-
-    /// A 401 says which scheme it wants (RFC 9110, `WWW-Authenticate`).
-    fn challenge(mut self) -> ApiError {
-        self.challenge = true;
         self
     }
 }
@@ -87,7 +79,8 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if self.challenge {
+        // A 401 says which scheme it wants (RFC 9110).
+        if self.status == StatusCode::UNAUTHORIZED {
             (response.headers_mut()).insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"wasmstash admin\""),
@@ -128,7 +121,6 @@ fn workers_for(app: &App, pipeline: &str) -> Result<Arc<PipelineWorkers>, ApiErr
             status: StatusCode::NOT_FOUND,
             body: json!({ "error": format!("no pipeline `{pipeline}`"), "pipelines": set.names() }),
             retry_after: None,
-            challenge: false,
         })
 }
 
@@ -356,7 +348,10 @@ fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     if super::ui::same_secret(given, expected) {
         Ok(())
     } else {
-        Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token").challenge())
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token",
+        ))
     }
 }
 
