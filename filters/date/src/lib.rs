@@ -92,14 +92,7 @@ impl Filter for Date {
             .collect::<Result<Vec<_>, String>>()?;
         let zone = match config.timezone {
             None => ZoneSetting::Fixed(Zone::UTC),
-            // A `%{` never closed is no reference (sprintf keeps it as
-            // written), so such a text is read as a zone's name, and refused.
-            Some(name)
-                if template::has_references(&name)
-                    && name.find("%{").is_some_and(|at| name[at..].contains('}')) =>
-            {
-                ZoneSetting::PerEvent(name)
-            }
+            Some(name) if template::has_references(&name) => ZoneSetting::PerEvent(name),
             Some(name) => {
                 ZoneSetting::Fixed(Zone::parse(&name).map_err(|e| format!("timezone: {e}"))?)
             }

@@ -46,9 +46,10 @@ impl Template {
     }
 }
 
-/// Whether `text` holds a `%{` that starts a reference.
+/// Whether `text` holds a `%{` that starts a reference: one that is
+/// closed, as `sprintf` keeps a `%{` never closed as written.
 pub fn has_references(text: &str) -> bool {
-    find_reference(text).is_some()
+    find_reference(text).is_some_and(|at| text[at + 2..].contains('}'))
 }
 
 /// Where the first `%{` in `text` starts; `str::find` sets up a general
@@ -67,6 +68,7 @@ mod tests {
         for (text, fixed, rendered) in [
             ("access", true, "access"),
             ("100% {sure}", true, "100% {sure}"),
+            ("%{never closed", true, "%{never closed"),
             ("h-%{host}", false, "h-web"),
             ("%{[n][v]}/%{missing}", false, "2/%{missing}"),
         ] {
