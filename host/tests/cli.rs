@@ -148,7 +148,7 @@ fn a_stateful_pipeline_runs_one_worker() {
 #[test]
 fn a_closed_output_stops_the_run_while_input_is_still_open() {
     use std::io::Read;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let args = [
         "run",
         "--filter",
@@ -174,17 +174,11 @@ fn a_closed_output_stops_the_run_while_input_is_still_open() {
     let mut stdout = child.stdout.take().unwrap();
     stdout.read_exact(&mut [0u8; 100]).unwrap();
     drop(stdout);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("still running 30 s after its output was closed");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(
+        &mut child,
+        Duration::from_secs(30),
+        "still running 30 s after its output was closed",
+    );
     let mut stderr = String::new();
     child
         .stderr
@@ -707,14 +701,11 @@ fn a_named_pipe_is_read_as_an_input_file() {
     };
     let mut run = spawn_in(dir.path(), &["run", "--filter", "mutate", "events.fifo"]);
     drop(run.stdin.take());
-    let started = std::time::Instant::now();
-    while run.try_wait().unwrap().is_none() {
-        if started.elapsed() > std::time::Duration::from_secs(20) {
-            run.kill().unwrap();
-            panic!("the run did not finish reading the pipe");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_exit(
+        &mut run,
+        std::time::Duration::from_secs(20),
+        "the run did not finish reading the pipe",
+    );
     let out = run.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     writer.join().unwrap().unwrap();

@@ -320,14 +320,11 @@ fn a_short_admin_token_is_refused_wherever_it_comes_from() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let started = Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if started.elapsed() > Duration::from_secs(20) {
-                child.kill().unwrap();
-                panic!("serve started with a short token from {source}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_exit(
+            &mut child,
+            Duration::from_secs(20),
+            &format!("serve started with a short token from {source}"),
+        );
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");

@@ -191,14 +191,11 @@ fn state_that_cannot_be_saved_is_an_error() {
         .unwrap();
     // The input is never closed: the run must fail before reading it.
     let _stdin = run.stdin.take();
-    let started = std::time::Instant::now();
-    while run.try_wait().unwrap().is_none() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "run waited for input with an unusable --state-dir"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_exit(
+        &mut run,
+        std::time::Duration::from_secs(20),
+        "run waited for input with an unusable --state-dir",
+    );
     let out = run.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");

@@ -5,11 +5,28 @@ pub mod identical;
 pub mod server;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
 
 use wasmstash::engine::{Engine, EngineSettings, FilterModule};
 use wasmstash::event_check::CheckedEvent;
 use wasmstash::pipeline::{EventResult, Pipeline};
+
+/// Waits for `child` to exit, for `limit` at most; past it the child is
+/// killed and the test fails with `what`.
+pub fn wait_exit(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 /// `../shared/data` beside the checkout; tests must not pass without it.
 pub fn shared_data() -> PathBuf {

@@ -116,17 +116,11 @@ impl Server {
     /// Sends SIGTERM and waits for the process to exit, however it does.
     pub fn stop_with_status(mut self) -> std::process::ExitStatus {
         self.signal("TERM");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve did not stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        super::wait_exit(
+            &mut self.child,
+            Duration::from_secs(30),
+            "serve did not stop after SIGTERM",
+        )
     }
 }
 
