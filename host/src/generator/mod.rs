@@ -104,6 +104,11 @@ pub enum GenError {
 }
 
 impl GenError {
+    /// A failed operation on the file at `path`.
+    fn at(path: &std::path::Path, error: std::io::Error) -> GenError {
+        GenError::Io(format!("{}: {error}", path.display()))
+    }
+
     /// A failed write to `what`; a closed pipe is the reader's choice.
     fn writing(what: &str, error: std::io::Error) -> GenError {
         if error.kind() == std::io::ErrorKind::BrokenPipe {

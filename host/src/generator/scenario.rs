@@ -117,7 +117,7 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
         });
         let text = serde_json::to_string_pretty(&truth).expect("truth serialises");
         (pending.file.write_all((text + "\n").as_bytes()))
-            .map_err(|e| GenError::Io(format!("{}: {e}", pending.path.display())))?;
+            .map_err(|e| GenError::at(&pending.path, e))?;
         pending.commit()?;
     }
     eprintln!(
@@ -145,8 +145,7 @@ impl PendingFile {
         let mut name = path.file_name().unwrap_or_default().to_os_string();
         name.push(format!(".tmp{}", std::process::id()));
         let temporary = path.with_file_name(name);
-        let file = File::create(&temporary)
-            .map_err(|e| GenError::Io(format!("{}: {e}", path.display())))?;
+        let file = File::create(&temporary).map_err(|e| GenError::at(path, e))?;
         Ok(PendingFile {
             file,
             path: path.to_owned(),
@@ -156,8 +155,7 @@ impl PendingFile {
     }
 
     fn commit(mut self) -> Result<(), GenError> {
-        std::fs::rename(&self.temporary, &self.path)
-            .map_err(|e| GenError::Io(format!("{}: {e}", self.path.display())))?;
+        std::fs::rename(&self.temporary, &self.path).map_err(|e| GenError::at(&self.path, e))?;
         self.committed = true;
         Ok(())
     }

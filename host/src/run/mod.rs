@@ -8,7 +8,7 @@ mod flow;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -135,8 +135,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     // (Looked up, not opened: opening a named pipe and closing it again
     // would leave its writer without a reader.)
     for path in args.inputs.iter().filter(|p| p.as_os_str() != "-") {
-        std::fs::metadata(path)
-            .map_err(|e| RunError::Io(format!("cannot open {}: {e}", path.display())))?;
+        std::fs::metadata(path).map_err(|e| cannot_open(path, e))?;
     }
     let shared = pipeline.shared_stages();
     if let Some(dir) = &args.state_dir {
@@ -273,7 +272,11 @@ fn open(path: &PathBuf) -> Result<Box<dyn Read>, RunError> {
     }
     File::open(path)
         .map(|f| Box::new(f) as Box<dyn Read>)
-        .map_err(|e| RunError::Io(format!("cannot open {}: {e}", path.display())))
+        .map_err(|e| cannot_open(path, e))
+}
+
+fn cannot_open(path: &Path, error: io::Error) -> RunError {
+    RunError::Io(format!("cannot open {}: {error}", path.display()))
 }
 
 fn progress_bar(args: &RunArgs, total_bytes: u64) -> ProgressBar {
