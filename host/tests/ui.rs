@@ -224,6 +224,10 @@ fn the_live_view_needs_the_token_and_masks_fields() {
 
     let refused = server.get("/ui/events");
     assert_eq!(refused.status, 401);
+    assert!(
+        (refused.header("www-authenticate")).is_some_and(|h| h.starts_with("Bearer")),
+        "a 401 names its scheme"
+    );
     assert_eq!(refused.json()["login"], true);
     let wrong = server.post("/ui/login", br#"{"token":"not-the-token-at-all"}"#);
     assert_eq!(wrong.status, 401);

@@ -304,6 +304,7 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
     // the body deadline and size cap before its handler runs.
     let router = (routes::router(app.clone()).merge(ui::router(app.clone())))
         .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(axum::middleware::map_response(routes::challenge))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             body::read_whole,

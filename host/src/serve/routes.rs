@@ -79,15 +79,19 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        // A 401 says which scheme it wants (RFC 9110).
-        if self.status == StatusCode::UNAUTHORIZED {
-            (response.headers_mut()).insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"wasmstash admin\""),
-            );
-        }
         response
     }
+}
+
+/// Names the scheme a 401 wants (RFC 9110 requires it), for every route:
+/// the admin API's and the live view's refusals alike.
+pub(crate) async fn challenge(mut response: Response) -> Response {
+    if response.status() == StatusCode::UNAUTHORIZED {
+        (response.headers_mut())
+            .entry(header::WWW_AUTHENTICATE)
+            .or_insert(HeaderValue::from_static("Bearer realm=\"wasmstash admin\""));
+    }
+    response
 }
 
 type Answer = Result<Response, ApiError>;
