@@ -2,6 +2,8 @@
 //! tests: each records every request (method, decoded path, the headers setup
 //! must send, the body) and answers the endpoints setup uses with the status
 //! codes and JSON shapes the Elasticsearch 8 and Kibana 8 APIs document.
+// Each test binary uses part of it.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -27,7 +29,8 @@ pub struct Seen {
 #[derive(Default)]
 pub struct Stored {
     pub log: Vec<Seen>,
-    /// Elasticsearch: "ilm/NAME", "component/NAME", "index/NAME" -> stored body.
+    /// Elasticsearch: "ilm/NAME", "component/NAME", "index/NAME", "role/NAME",
+    /// "user/NAME", "password/NAME" -> stored body.
     pub es: BTreeMap<String, Value>,
     /// Kibana: "type/id" -> the saved object.
     pub kibana: BTreeMap<String, Value>,
@@ -148,11 +151,15 @@ fn elasticsearch(stored: &mut Stored, seen: &Seen, path: &str) -> Response {
         ["_ilm", "policy", name] => format!("ilm/{name}"),
         ["_component_template", name] => format!("component/{name}"),
         ["_index_template", name] => format!("index/{name}"),
+        // What deploy/es-init.sh sets up.
+        ["_security", "user", name, "_password"] => format!("password/{name}"),
+        ["_security", "role", name] => format!("role/{name}"),
+        ["_security", "user", name] => format!("user/{name}"),
         _ => return not_found(&format!("no handler for [{path}]")),
     };
     let name = key.split_once('/').unwrap().1.to_owned();
     match seen.method.as_str() {
-        "PUT" => {
+        "PUT" | "POST" => {
             let body: Value = serde_json::from_slice(&seen.body).expect("PUT body is JSON");
             stored.es.insert(key, body);
             axum::Json(json!({"acknowledged": true})).into_response()
