@@ -229,8 +229,10 @@ fn build_crate(dir: &Path) -> Result<PathBuf, TestError> {
             "wasm32-unknown-unknown",
             "--message-format=json-render-diagnostics",
         ])
-        .arg("--manifest-path")
-        .arg(&manifest)
+        // From the crate's directory, so that its `.cargo/config.toml` (the
+        // build flags `wasmstash new` writes) applies.
+        .current_dir(dir)
+        .args(["--manifest-path", "Cargo.toml"])
         .stderr(std::process::Stdio::inherit())
         .output()
         .map_err(|e| TestError::Setup(format!("running cargo: {e}")))?;

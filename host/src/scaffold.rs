@@ -206,7 +206,7 @@ serde = {{ version = "1", features = ["derive"] }}
             "\n[profile.release]\nlto = true\ncodegen-units = 1\n\n# Its own workspace, so it builds wherever it is created.\n[workspace]\n"
         }
     );
-    let lib = r#"//! A wasmstash filter. Edit `process`; the SDK docs and ABI.md explain the rest.
+    let lib = r##"//! A wasmstash filter. Edit `process`; the SDK docs and ABI.md explain the rest.
 use serde::Deserialize;
 use wasmstash_sdk::prelude::*;
 
@@ -240,7 +240,28 @@ impl Filter for MyFilter {
 }
 
 export_filter!(MyFilter);
-"#;
+
+/// The filter built natively, driven as the host drives its module:
+/// `cargo test` runs these without WebAssembly.
+#[cfg(test)]
+mod tests {
+    use super::MyFilter;
+    use wasmstash_sdk::{NativeFilter, Outcome};
+
+    #[test]
+    fn marks_kept_events_and_drops_the_rest() {
+        let config = br#"{"drop_if_contains": "/health", "mark_field": "[labels][checked]"}"#;
+        let mut filter = NativeFilter::<MyFilter>::new(config).unwrap();
+        let outcomes = filter.process_events(&[
+            br#"{"message":"GET / 200"}"#,
+            br#"{"message":"GET /health 200"}"#,
+        ]);
+        let kept = outcomes[0].clone().into_value();
+        assert_eq!(kept["labels"]["checked"], true);
+        assert_eq!(outcomes[1], Outcome::Dropped);
+    }
+}
+"##;
     let config = r#"{"drop_if_contains": "/health", "mark_field": "[labels][checked]"}"#;
     let mut expected = String::new();
     for line in SAMPLE_LINES {
@@ -260,7 +281,7 @@ export_filter!(MyFilter);
         "# {name}\n\nA wasmstash filter. Its module is `target/wasm32-unknown-unknown/release/{module}.wasm`.\n\n{}",
         next_steps(name)
     );
-    vec![
+    let mut files = vec![
         ("Cargo.toml", cargo),
         ("src/lib.rs", lib.to_owned()),
         ("config.json", format!("{config}\n")),
@@ -268,8 +289,19 @@ export_filter!(MyFilter);
         ("tests/sample.expected.ndjson", expected),
         ("README.md", readme),
         (".gitignore", "/target\n".to_owned()),
-    ]
+    ];
+    // A workspace member gets the workspace's build flags; a crate of its
+    // own gets the ones wasmstash's filters are built with.
+    if !in_workspace {
+        files.push((".cargo/config.toml", WASM_BUILD_FLAGS.to_owned()));
+    }
+    files
 }
+
+/// wasmstash's own `.cargo/config.toml`: WebAssembly SIMD, which the SDK's
+/// scanners use when it is on, and the inline threshold its filters are
+/// built with.
+const WASM_BUILD_FLAGS: &str = include_str!("../../.cargo/config.toml");
 
 fn next_steps(name: &str) -> String {
     let module = name.replace('-', "_");

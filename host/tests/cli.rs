@@ -541,6 +541,37 @@ fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
     assert!(test(&[]).status.success());
     assert_eq!(std::fs::read_to_string(&expected).unwrap(), golden);
 
+    // Built with the flags wasmstash's own filters use (the SDK's SIMD
+    // scanners are compiled in), and its native unit test passes.
+    let wasm = std::fs::read(concat!(
+        env!("CARGO_TARGET_TMPDIR"),
+        "/scaffold/wasm32-unknown-unknown/release/my_filter.wasm"
+    ))
+    .unwrap();
+    let without_simd = wasmparser::WasmFeatures::default() - wasmparser::WasmFeatures::SIMD;
+    assert!(
+        wasmparser::Validator::new_with_features(without_simd)
+            .validate_all(&wasm)
+            .is_err(),
+        "the module uses WebAssembly SIMD"
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let unit = std::process::Command::new(cargo)
+        .args(["test", "--quiet", "--manifest-path", "my-filter/Cargo.toml"])
+        .current_dir(dir.path())
+        .env(
+            "CARGO_TARGET_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/scaffold"),
+        )
+        .output()
+        .unwrap();
+    assert!(unit.status.success(), "{}", text(&unit.stderr));
+    assert!(
+        text(&unit.stdout).contains("1 passed"),
+        "{}",
+        text(&unit.stdout)
+    );
+
     let out = wasmstash_in(dir.path(), &["new", "my-filter"], b"");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("already exists"));
@@ -579,6 +610,8 @@ fn new_can_join_the_current_workspace() {
     );
     let crate_manifest = std::fs::read_to_string(dir.path().join("f1/Cargo.toml")).unwrap();
     assert!(!crate_manifest.contains("[workspace]"));
+    // A member builds with its workspace's flags, not flags of its own.
+    assert!(!dir.path().join("f1/.cargo").exists());
 }
 
 /// `gen`'s exit codes: a reader that stops reading ends it quietly (as

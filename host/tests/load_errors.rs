@@ -29,9 +29,10 @@ fn missing_exports_and_wrong_signatures_are_named() {
         r#"(func (export "wasmstash_free") (param i32 i32))"#,
         r#"(func (export "wasmstash_free") (param i32))"#,
     );
-    assert!(
-        load_error(wat.as_bytes(), "{}")
-            .contains("export `wasmstash_free` has the wrong signature")
+    assert_eq!(
+        load_error(wat.as_bytes(), "{}"),
+        "export `wasmstash_free` has the wrong signature for ABI v1: \
+         expected (func (param i32) (param i32)), found (func (param i32))"
     );
     assert!(load_error(b"(module)", "{}").contains("wasmstash_abi_version"));
     // An optional export is checked too when a module has it.
@@ -42,6 +43,38 @@ fn missing_exports_and_wrong_signatures_are_named() {
     );
     let err = load_error(wat.as_bytes(), "{}");
     assert!(err.contains("wasmstash_process_keyed"), "{err}");
+}
+
+/// A module that could save its state but never restore it would lose the
+/// state at the first restart or replay, so loading refuses it.
+#[test]
+fn snapshot_without_restore_is_refused() {
+    let snapshot = r#"(func (export "wasmstash_snapshot") (result i64) (i64.const 0))"#;
+    let restore =
+        r#"(func (export "wasmstash_restore") (param i32 i32) (result i64) (i64.const 0))"#;
+    for (present, absent, export) in [
+        ("wasmstash_snapshot", "wasmstash_restore", snapshot),
+        ("wasmstash_restore", "wasmstash_snapshot", restore),
+    ] {
+        let wat = wat_filter("(i64.const 0)").replace(
+            r#"(func (export "wasmstash_free") (param i32 i32))"#,
+            &format!("(func (export \"wasmstash_free\") (param i32 i32))\n  {export}"),
+        );
+        let err = load_error(wat.as_bytes(), "{}");
+        assert!(
+            err.starts_with(&format!("exports `{present}` but not `{absent}`")),
+            "{err}"
+        );
+        let engine = strict_engine();
+        let inspection = wasmstash::engine::inspect(&engine, wat.as_bytes()).unwrap();
+        assert!(!inspection.stateful);
+        assert_eq!(inspection.problems, [err]);
+    }
+    let both = wat_filter("(i64.const 0)").replace(
+        r#"(func (export "wasmstash_free") (param i32 i32))"#,
+        &format!("(func (export \"wasmstash_free\") (param i32 i32))\n  {snapshot}\n  {restore}"),
+    );
+    assert!(load(&strict_engine(), "both", both.as_bytes(), "{}").is_stateful());
 }
 
 #[test]

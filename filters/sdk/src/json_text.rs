@@ -219,8 +219,11 @@ pub fn container_end(bytes: &[u8], pos: usize) -> Option<usize> {
         depth: 1,
         in_string: false,
     };
+    // Without SIMD the loop below compiles out and these never change.
+    #[allow(unused_mut)]
     let mut at = pos;
     // A backslash ended the last block: the block's first byte is escaped.
+    #[allow(unused_mut)]
     let mut first_escaped = false;
     #[cfg(any(
         target_arch = "x86_64",

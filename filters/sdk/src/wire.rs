@@ -251,7 +251,8 @@ pub fn decode_results(buf: &[u8], expected: usize) -> Result<Vec<(ResultKind, &[
     let count = reader.u32("result count")?;
     if count != expected {
         return Err(WireError(format!(
-            "filter returned {count} results for {expected} events"
+            "filter returned {count} results for {expected} {}",
+            if expected == 1 { "event" } else { "events" }
         )));
     }
     let mut results = Vec::with_capacity(count);

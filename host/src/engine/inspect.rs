@@ -5,30 +5,12 @@
 
 use serde::Serialize;
 use wasmstash_sdk::wire::ABI_VERSION;
-use wasmtime::{ExternType, Store, ValType};
+use wasmtime::{ExternType, Store};
 
 use super::Engine;
 use super::cache::sha256_hex;
-use super::module::{LoadError, check_imports};
+use super::module::{LoadError, check_imports, export_problems, is_stateful};
 use super::tripwire;
-
-/// Exports of ABI v1: name, parameter count (all i32), result, required.
-const EXPORTS: &[(&str, usize, Option<ValKind>, bool)] = &[
-    ("wasmstash_abi_version", 0, Some(ValKind::I32), true),
-    ("wasmstash_alloc", 1, Some(ValKind::I32), true),
-    ("wasmstash_free", 2, None, true),
-    ("wasmstash_init", 2, Some(ValKind::I64), true),
-    ("wasmstash_process", 2, Some(ValKind::I64), true),
-    ("wasmstash_process_keyed", 2, Some(ValKind::I64), false),
-    ("wasmstash_snapshot", 0, Some(ValKind::I64), false),
-    ("wasmstash_restore", 2, Some(ValKind::I64), false),
-];
-
-#[derive(Clone, Copy, PartialEq)]
-enum ValKind {
-    I32,
-    I64,
-}
 
 #[derive(Debug, Serialize)]
 pub struct Inspection {
@@ -58,30 +40,7 @@ pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadEr
         problems.push(e.0);
     }
     let mut memory_pages = None;
-    for (name, params, result, required) in EXPORTS {
-        match module.get_export(name) {
-            Some(ExternType::Func(func)) => {
-                let params_ok = func.params().len() == *params
-                    && func.params().all(|p| matches!(p, ValType::I32));
-                let results: Vec<ValType> = func.results().collect();
-                let results_ok = match result {
-                    None => results.is_empty(),
-                    Some(ValKind::I32) => matches!(results[..], [ValType::I32]),
-                    Some(ValKind::I64) => matches!(results[..], [ValType::I64]),
-                };
-                if !(params_ok && results_ok) {
-                    problems.push(format!(
-                        "export `{name}` has the wrong signature for ABI v1: {func}"
-                    ));
-                }
-            }
-            Some(_) => problems.push(format!("export `{name}` is not a function")),
-            None if *required => {
-                problems.push(format!("missing the export `{name}` that ABI v1 requires"))
-            }
-            None => {}
-        }
-    }
+    problems.extend(export_problems(&module));
     match module.get_export("memory") {
         Some(ExternType::Memory(memory)) => {
             memory_pages = Some((memory.minimum(), memory.maximum()))
@@ -112,8 +71,7 @@ pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadEr
             .map(|i| format!("{}::{}: {}", i.module(), i.name(), describe(&i.ty())))
             .collect(),
         memory_pages,
-        stateful: module.get_export("wasmstash_snapshot").is_some()
-            && module.get_export("wasmstash_restore").is_some(),
+        stateful: is_stateful(&module),
         problems,
     })
 }

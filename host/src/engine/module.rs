@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use wasmstash_sdk::wire;
-use wasmtime::{ExternType, Linker};
+use wasmtime::{ExternType, Linker, ValType};
 
 use super::Engine;
 use super::cache::sha256_hex;
@@ -79,7 +79,10 @@ impl FilterModule {
             .compile(&wasm, &sha256)
             .map_err(|e| LoadError(format!("not a valid WebAssembly module: {e:#}")))?;
         check_imports(&compiled.module)?;
-        let stateful = compiled.module.get_export("wasmstash_snapshot").is_some();
+        if let Some(problem) = export_problems(&compiled.module).into_iter().next() {
+            return Err(LoadError(problem));
+        }
+        let stateful = is_stateful(&compiled.module);
         let keyed = compiled.module.get_export(KEYED_PROCESS).is_some();
         let module = FilterModule {
             inner: Arc::new(ModuleInner {
@@ -180,4 +183,78 @@ pub(super) fn check_imports(module: &wasmtime::Module) -> Result<(), LoadError> 
         }
     }
     Ok(())
+}
+
+/// Exports of ABI v1: name, parameter count (all i32), result, required.
+const EXPORTS: &[(&str, usize, Option<ValType>, bool)] = &[
+    ("wasmstash_abi_version", 0, Some(ValType::I32), true),
+    ("wasmstash_alloc", 1, Some(ValType::I32), true),
+    ("wasmstash_free", 2, None, true),
+    ("wasmstash_init", 2, Some(ValType::I64), true),
+    ("wasmstash_process", 2, Some(ValType::I64), true),
+    ("wasmstash_process_keyed", 2, Some(ValType::I64), false),
+    (SNAPSHOT, 0, Some(ValType::I64), false),
+    (RESTORE, 2, Some(ValType::I64), false),
+];
+
+const SNAPSHOT: &str = "wasmstash_snapshot";
+const RESTORE: &str = "wasmstash_restore";
+
+/// What keeps `module`'s function exports from meeting ABI v1, each with
+/// the signature expected and the one found; empty when they meet it.
+/// Loading refuses on the first; `inspect` lists them all.
+pub(super) fn export_problems(module: &wasmtime::Module) -> Vec<String> {
+    let mut problems = Vec::new();
+    for &(name, params, ref result, required) in EXPORTS {
+        match module.get_export(name) {
+            Some(ExternType::Func(found)) => {
+                let params_ok = found.params().len() == params
+                    && found.params().all(|p| matches!(p, ValType::I32));
+                let results: Vec<ValType> = found.results().collect();
+                let results_ok = match result {
+                    None => results.is_empty(),
+                    Some(want) => results.len() == 1 && ValType::eq(&results[0], want),
+                };
+                if !(params_ok && results_ok) {
+                    let expected = signature(vec![ValType::I32; params], result.clone());
+                    let found = signature(found.params().collect(), results.first().cloned());
+                    problems.push(format!(
+                        "export `{name}` has the wrong signature for ABI v1: expected {expected}, found {found}"
+                    ));
+                }
+            }
+            Some(_) => problems.push(format!("export `{name}` is not a function")),
+            None if required => problems.push(format!(
+                "module does not export the function `{name}` that ABI v1 requires"
+            )),
+            None => {}
+        }
+    }
+    let has = |name| module.get_export(name).is_some();
+    if has(SNAPSHOT) != has(RESTORE) {
+        let (present, absent) = if has(SNAPSHOT) {
+            (SNAPSHOT, RESTORE)
+        } else {
+            (RESTORE, SNAPSHOT)
+        };
+        problems.push(format!(
+            "exports `{present}` but not `{absent}`: a stateful module exports both (ABI v1), \
+             or its state could be saved but never restored"
+        ));
+    }
+    problems
+}
+
+/// A function type as the text format writes it, e.g.
+/// `(func (param i32) (result i64))`.
+fn signature(params: Vec<ValType>, result: Option<ValType>) -> String {
+    let params: String = params.iter().map(|p| format!(" (param {p})")).collect();
+    let result = result.map_or(String::new(), |r| format!(" (result {r})"));
+    format!("(func{params}{result})")
+}
+
+/// Whether `module` keeps state: it exports snapshot and restore (loading
+/// refuses one without the other).
+pub(super) fn is_stateful(module: &wasmtime::Module) -> bool {
+    module.get_export(SNAPSHOT).is_some() && module.get_export(RESTORE).is_some()
 }
