@@ -7,6 +7,7 @@ Why a generator: Kibana's export format nests JSON inside JSON strings
 shapes, so hand-editing the ndjson invites mistakes. The file is committed;
 `scripts/test` runs `generate.py --check` so it never drifts from this script.
 
+Needs Kibana 8.10 or later (the duration format of the latency panels).
 Format: Kibana 8.x saved objects (dashboards at typeMigrationVersion 8.9.0
 with Lens panels stored by value, references lifted to the dashboard as
 `<panelIndex>:indexpattern-datasource-layer-<layer>`). Ids are fixed, so a

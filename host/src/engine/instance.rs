@@ -315,9 +315,13 @@ impl FilterInstance {
         self.memory
             .write(&mut self.store, ptr as usize, bytes)
             .map_err(|_| {
+                let size = self.memory.data_size(&self.store);
                 Failure::new(
                     FailureKind::InvalidOutput,
-                    "wasmstash_alloc returned an out-of-bounds buffer",
+                    format!(
+                        "wasmstash_alloc({}) returned {ptr}, a buffer that does not fit in the module's {size}-byte memory",
+                        bytes.len()
+                    ),
                 )
             })
     }
