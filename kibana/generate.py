@@ -26,8 +26,15 @@ OUT = Path(__file__).with_name("wasmstash.ndjson")
 
 # event.duration is in nanoseconds (ECS); Lens shows it as a human duration.
 DURATION = {"id": "duration", "params": {"decimals": 0, "fromUnit": "nanoseconds", "toUnit": "humanize"}}
+# The same for Discover and the saved search: the data view's field format,
+# whose duration parameters have other names than Lens's.
+FIELD_DURATION = {"id": "duration",
+                  "params": {"inputFormat": "nanoseconds", "outputFormat": "humanizePrecise", "outputPrecision": 1}}
 
-ERROR_KQL = 'log.level : ("error" or "fatal" or "critical") or http.response.status_code >= 500'
+# Syslog lines carry their severity, not log.level: codes 0-3 are emergency
+# to error.
+ERROR_KQL = ('log.level : ("error" or "fatal" or "critical") or http.response.status_code >= 500'
+             ' or log.syslog.severity.code <= 3')
 
 
 # --- Lens columns ----------------------------------------------------------
@@ -217,7 +224,7 @@ def data_view():
         "type": "index-pattern", "id": DATA_VIEW, "managed": False,
         "coreMigrationVersion": "8.8.0", "typeMigrationVersion": "8.0.0",
         "attributes": {"title": "logs-*", "name": "Logs (wasmstash)", "timeFieldName": "@timestamp",
-                       "allowNoIndex": True, "fieldFormatMap": "{}", "runtimeFieldMap": "{}",
+                       "allowNoIndex": True, "fieldFormatMap": json.dumps({"event.duration": FIELD_DURATION}), "runtimeFieldMap": "{}",
                        "sourceFilters": "[]", "fields": "[]"},
         "references": [],
     }
