@@ -36,9 +36,10 @@ pub struct TestArgs {
     /// Build this filter crate to WebAssembly first and test the result.
     #[arg(long = "crate", value_name = "DIR")]
     pub crate_dir: Option<PathBuf>,
-    /// The filter's JSON config.
-    #[arg(long, default_value = "{}")]
-    pub config: String,
+    /// The filter's JSON config (default: the crate's `config.json` with
+    /// --crate, when it has one; else `{}`).
+    #[arg(long)]
+    pub config: Option<String>,
     /// Rewrite the expected files with the actual output.
     #[arg(long)]
     pub bless: bool,
@@ -67,7 +68,12 @@ pub fn run(args: &TestArgs) -> Result<(), TestError> {
         (None, Some(dir)) => build_crate(dir)?.display().to_string(),
         (None, None) => return Err(TestError::Setup("give --module FILE or --crate DIR".into())),
     };
-    let spec = FilterSpec::from_cli(&format!("{target}={}", args.config))?;
+    let config = match (&args.config, &args.crate_dir) {
+        (Some(config), _) => config.clone(),
+        (None, Some(dir)) => crate_config(dir)?,
+        (None, None) => "{}".to_owned(),
+    };
+    let spec = FilterSpec::from_cli(&format!("{target}={config}"))?;
     let engine =
         Engine::new(EngineSettings::default()).map_err(|e| TestError::Setup(e.to_string()))?;
     let modules = load_filters(&engine, std::slice::from_ref(&spec)).map_err(TestError::Setup)?;
@@ -215,6 +221,17 @@ fn diff(want: &Value, got: &Value, path: String, out: &mut Vec<String>) {
             };
             out.push(format!("{at}: expected {want}, got {got}"));
         }
+    }
+}
+
+/// The config `wasmstash new` writes beside a crate (`config.json`), or
+/// `{}` when there is none.
+fn crate_config(dir: &Path) -> Result<String, TestError> {
+    let path = dir.join("config.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text.trim().to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok("{}".to_owned()),
+        Err(e) => Err(TestError::Setup(format!("{}: {e}", path.display()))),
     }
 }
 

@@ -308,7 +308,8 @@ fn next_steps(name: &str) -> String {
     format!(
         "Next steps:\n\n\
          1. Build and test it (the expected output is in tests/sample.expected.ndjson):\n\n   \
-         wasmstash test --crate {name} --config \"$(cat {name}/config.json)\" {name}/tests/sample.log\n\n\
+         wasmstash test --crate {name} {name}/tests/sample.log\n\n   \
+         (the filter's config is {name}/config.json; --config '{{...}}' tests another)\n\n\
          2. Add it to a pipeline config and check the config:\n\n   \
          [[pipelines.mine.filters]]\n   \
          module = \"{name}/target/wasm32-unknown-unknown/release/{module}.wasm\"\n   \

@@ -507,9 +507,9 @@ fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
     let out = wasmstash_in(dir.path(), &["new", "my-filter"], b"");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("wasmstash test --crate my-filter"));
-    let config = std::fs::read_to_string(dir.path().join("my-filter/config.json")).unwrap();
+    // The crate's config.json is the config unless --config says otherwise.
     let test = |extra: &[&str]| {
-        let mut args = vec!["test", "--crate", "my-filter", "--config", config.trim()];
+        let mut args = vec!["test", "--crate", "my-filter"];
         args.extend_from_slice(extra);
         args.push("my-filter/tests/sample.log");
         wasmstash_in(dir.path(), &args, b"")
@@ -540,6 +540,8 @@ fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
     assert!(test(&["--bless"]).status.success());
     assert!(test(&[]).status.success());
     assert_eq!(std::fs::read_to_string(&expected).unwrap(), golden);
+    let other = r#"{"drop_if_contains": "/nothing", "mark_field": "[labels][checked]"}"#;
+    assert_eq!(test(&["--config", other]).status.code(), Some(1));
 
     // Built with the flags wasmstash's own filters use (the SDK's SIMD
     // scanners are compiled in), and its native unit test passes.
