@@ -380,3 +380,45 @@ fn bad_extended_results_fail_the_event_and_lose_nothing() {
         }
     }
 }
+
+/// A filter that reports a new counter name on every call cannot grow the
+/// host's counters (and `/metrics`) without bound: a stage passes on at most
+/// 256 names over its life, and keeps counting those.
+#[test]
+fn counter_names_are_bounded_over_a_stages_life() {
+    // Each call reports "<two letters>" for its number: 676 names in turn.
+    let process = r#"
+    (i32.store8 (i32.const 3000) (i32.add (i32.const 97) (i32.rem_u (global.get $calls) (i32.const 26))))
+    (i32.store8 (i32.const 3001) (i32.add (i32.const 97) (i32.div_u (global.get $calls) (i32.const 26))))
+    (call $metric_add (i32.const 3000) (i32.const 2) (i64.const 1))
+    (call $metric_add (i32.const 3002) (i32.const 3) (i64.const 1))
+    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+    (local.set $n (i32.load (local.get $ptr)))
+    (i32.store (i32.const 2048) (local.get $n))
+    (local.set $o (i32.add (i32.const 2052) (i32.mul (local.get $n) (i32.const 5))))
+    (memory.fill (i32.const 2052) (i32.const 0) (i32.mul (local.get $n) (i32.const 5)))
+    "#
+    .to_owned()
+        + RETURN_OUTPUT_AT_2048;
+    let wat = wat_filter(&process).replacen(
+        "(module",
+        r#"(module
+  (import "wasmstash" "metric_add" (func $metric_add (param i32 i32 i64)))
+  (global $calls (mut i32) (i32.const 0))
+  (data (i32.const 3002) "all")"#,
+        1,
+    );
+    let module = load(&strict_engine(), "namer", wat.as_bytes(), "{}");
+    let mut stage = wasmstash::engine::Stage::new(module);
+    let events = message_events(&["x"]);
+    let mut names = std::collections::BTreeMap::new();
+    for _ in 0..400 {
+        stage.process(&events.iter().collect::<Vec<_>>());
+        for (name, delta) in stage.take_counters() {
+            *names.entry(name).or_insert(0) += delta;
+        }
+    }
+    assert_eq!(names.len(), 256);
+    assert_eq!(names["all"], 400, "a name already known goes on counting");
+    assert_eq!(names["aa"], 1);
+}

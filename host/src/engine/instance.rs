@@ -30,7 +30,11 @@ pub(crate) struct StoreState {
     memory_exceeded: Option<String>,
     last_error_log: Option<String>,
     counters: BTreeMap<String, i64>,
+    /// Whether a name was refused for want of room (said once).
+    counters_full: bool,
 }
+
+use super::MAX_COUNTER_NAMES as MAX_COUNTERS;
 
 impl ResourceLimiter for StoreState {
     fn memory_growing(
@@ -98,10 +102,15 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Linker<StoreState> {
                 "metric_add",
                 |mut caller: Caller<'_, StoreState>, ptr: u32, len: u32, delta: i64| {
                     let name = read_guest_str(&mut caller, ptr, len)?;
-                    let counters = &mut caller.data_mut().counters;
+                    let state = caller.data_mut();
                     // Bounded: a filter inventing names per event cannot grow this forever.
-                    if counters.len() < 256 || counters.contains_key(&name) {
-                        *counters.entry(name).or_default() += delta;
+                    if state.counters.len() < MAX_COUNTERS || state.counters.contains_key(&name) {
+                        *state.counters.entry(name).or_default() += delta;
+                    } else if !std::mem::replace(&mut state.counters_full, true) {
+                        tracing::warn!(
+                            target: "filter", filter = %state.filter,
+                            "metric `{name}` not counted: a call counts at most {MAX_COUNTERS} names"
+                        );
                     }
                     Ok(())
                 },
@@ -154,6 +163,7 @@ impl FilterInstance {
             memory_exceeded: None,
             last_error_log: None,
             counters: BTreeMap::new(),
+            counters_full: false,
         };
         let mut store = Store::new(engine.wasmtime(), state);
         store.limiter(|state| state as &mut dyn ResourceLimiter);
