@@ -109,6 +109,8 @@ struct Processed {
     events_out: u64,
     dropped: u64,
     failure_tags: BTreeMap<String, u64>,
+    /// What the filters counted through `metric_add`, by filter and name.
+    counters: BTreeMap<(String, String), i64>,
 }
 
 /// Reads every input into batches for the workers. Returns early, and
@@ -266,6 +268,7 @@ fn process(pipeline: &mut Pipeline, batch: LineBatch) -> Processed {
         events_out: 0,
         dropped: 0,
         failure_tags: BTreeMap::new(),
+        counters: BTreeMap::new(),
     };
     for result in pipeline.process(events) {
         let EventResult::Event(event) = result else {
@@ -276,6 +279,17 @@ fn process(pipeline: &mut Pipeline, batch: LineBatch) -> Processed {
         count_failure_tags(&event, &mut processed.failure_tags);
         processed.output.extend_from_slice(&event);
         processed.output.push(b'\n');
+    }
+    for stage in pipeline.stages_mut() {
+        stage.with(|stage| {
+            let filter = stage.module().name().to_owned();
+            for (name, delta) in stage.take_counters() {
+                *processed
+                    .counters
+                    .entry((filter.clone(), name))
+                    .or_default() += delta;
+            }
+        });
     }
     processed
 }
@@ -301,6 +315,9 @@ fn write_in_order(
             summary.dropped += processed.dropped;
             for (tag, count) in processed.failure_tags {
                 *summary.failure_tags.entry(tag).or_default() += count;
+            }
+            for (key, delta) in processed.counters {
+                *summary.filter_counters.entry(key).or_default() += delta;
             }
             next += 1;
             // The reader may have stopped on an error of its own; it says why.

@@ -94,6 +94,8 @@ pub struct Summary {
     pub dropped: u64,
     /// Output events per failure tag (tags starting with `_`).
     pub failure_tags: BTreeMap<String, u64>,
+    /// The filters' own counters (`metric_add`), by filter and name.
+    pub filter_counters: BTreeMap<(String, String), i64>,
     pub elapsed: Duration,
 }
 
@@ -116,15 +118,22 @@ impl std::fmt::Display for Summary {
             self.pipeline, self.events_in, self.events_out, self.dropped, seconds, rate
         )?;
         if self.failure_tags.is_empty() {
-            write!(f, "; no failures")
+            write!(f, "; no failures")?;
         } else {
             let tags: Vec<String> = self
                 .failure_tags
                 .iter()
                 .map(|(tag, n)| format!("{tag} {n}"))
                 .collect();
-            write!(f, "; tagged: {}", tags.join(", "))
+            write!(f, "; tagged: {}", tags.join(", "))?;
         }
+        if !self.filter_counters.is_empty() {
+            let counters: Vec<String> = (self.filter_counters.iter())
+                .map(|((filter, name), n)| format!("{filter}.{name} {n}"))
+                .collect();
+            write!(f, "; counted: {}", counters.join(", "))?;
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Helpers shared by the host's integration tests: real modules, real data.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod identical;
 pub mod server;
 

@@ -1,0 +1,264 @@
+//! Authoring filters with the `wasmstash` binary: `new`, `test`, `check`,
+//! `inspect` and `filters`, on real crates and modules.
+
+mod support;
+
+use support::binary::*;
+use support::*;
+
+#[test]
+fn check_and_filters_describe_what_is_there() {
+    let out = wasmstash(&["check", &examples("wasmstash.toml")], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("pipeline `app`: json ("));
+    let out = wasmstash(&["filters"], b"");
+    assert!(text(&out.stdout).starts_with("json "));
+    let out = wasmstash(&["run", "--help"], b"");
+    assert!(text(&out.stdout).contains("--batch-size"));
+}
+
+#[test]
+fn a_pinned_module_is_refused_if_it_changed() {
+    use sha2::Digest;
+    let module = format!("{}/hello.wasm", wasmstash::builtins::build_module_dir());
+    let sha: String = sha2::Sha256::digest(std::fs::read(&module).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pinned.toml");
+    let write = |pin: &str| {
+        std::fs::write(
+            &config,
+            format!("[[pipelines.p.filters]]\nmodule = \"{module}\"\nsha256 = \"{pin}\"\n"),
+        )
+        .unwrap();
+    };
+    write(&sha);
+    let out = wasmstash(
+        &["run", "-c", config.to_str().unwrap()],
+        b"{\"message\":\"x\"}\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"message\":\"x\",\"greeting\":\"hello\"}\n"
+    );
+
+    let other = format!(
+        "{}{}",
+        &sha[..63],
+        if sha.ends_with('0') { '1' } else { '0' }
+    );
+    write(&other);
+    let out = wasmstash(&["run", "-c", config.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "the module's SHA-256 is {sha}, but the config pins {other}"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("pipeline `p`, filter #1 (`hello`)"), "{err}");
+
+    write("abc");
+    let out = wasmstash(&["check", config.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("expected 64 hex digits"));
+}
+
+#[test]
+fn inspect_explains_a_module() {
+    let hello = format!("{}/hello.wasm", wasmstash::builtins::build_module_dir());
+    let out = wasmstash(&["inspect", &hello], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("abi         1") && report.contains("verdict     meets wasmstash ABI v1"),
+        "{report}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let v2 = dir.path().join("v2.wat");
+    std::fs::write(
+        &v2,
+        wat_filter("(i64.const 0)").replace("(i32.const 1))", "(i32.const 2))"),
+    )
+    .unwrap();
+    let out = wasmstash(&["inspect", "--json", v2.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["abi_version"], 2);
+    assert_eq!(
+        report["problems"][0],
+        "speaks wasmstash ABI version 2, but this host speaks version 1"
+    );
+    assert_eq!(report["memory_pages"], serde_json::json!([2, null]));
+}
+
+#[test]
+fn golden_tests_pass_fail_with_a_field_diff_and_bless() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("access.log");
+    let lines: Vec<String> = apache_lines().into_iter().take(20).collect();
+    std::fs::write(&case, format!("{}\nDROP this line\n", lines.join("\n"))).unwrap();
+    let chaos = format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir());
+    let test = |extra: &[&str]| {
+        let mut args = vec![
+            "test",
+            "--module",
+            &chaos,
+            "--config",
+            r#"{"drop_on":"DROP"}"#,
+        ];
+        args.extend_from_slice(extra);
+        args.push(case.to_str().unwrap());
+        wasmstash(&args, b"")
+    };
+    let out = test(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("run with --bless to create it"));
+
+    let out = test(&["--bless"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = dir.path().join("access.expected.ndjson");
+    let golden = std::fs::read_to_string(&expected).unwrap();
+    assert_eq!(golden.lines().count(), 21);
+    assert_eq!(
+        golden.lines().last(),
+        Some(r#"{"wasmstash":{"dropped":true}}"#)
+    );
+    let out = test(&[]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("ok   ") && text(&out.stdout).contains("peak instance memory")
+    );
+
+    std::fs::write(&expected, golden.replacen(r#""seen":3"#, r#""seen":33"#, 1)).unwrap();
+    let out = test(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("event 3: [chaos][seen]: expected 33, got 3"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    assert!(test(&["--bless"]).status.success());
+    assert!(test(&[]).status.success());
+}
+
+#[test]
+fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wasmstash_in(dir.path(), &["new", "my-filter"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("wasmstash test --crate my-filter"));
+    // The crate's config.json is the config unless --config says otherwise.
+    let test = |extra: &[&str]| {
+        let mut args = vec!["test", "--crate", "my-filter"];
+        args.extend_from_slice(extra);
+        args.push("my-filter/tests/sample.log");
+        wasmstash_in(dir.path(), &args, b"")
+    };
+    let out = test(&[]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    let expected = dir.path().join("my-filter/tests/sample.expected.ndjson");
+    let golden = std::fs::read_to_string(&expected).unwrap();
+    std::fs::write(
+        &expected,
+        golden.replace("POST /login 500", "POST /login 503"),
+    )
+    .unwrap();
+    let out = test(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains(r#"event 3: [message]: expected "POST /login 503", got "POST /login 500""#),
+        "{report}"
+    );
+
+    assert!(test(&["--bless"]).status.success());
+    assert!(test(&[]).status.success());
+    assert_eq!(std::fs::read_to_string(&expected).unwrap(), golden);
+    let other = r#"{"drop_if_contains": "/nothing", "mark_field": "[labels][checked]"}"#;
+    assert_eq!(test(&["--config", other]).status.code(), Some(1));
+
+    // Built with the flags wasmstash's own filters use (the SDK's SIMD
+    // scanners are compiled in), and its native unit test passes.
+    let wasm = std::fs::read(concat!(
+        env!("CARGO_TARGET_TMPDIR"),
+        "/scaffold/wasm32-unknown-unknown/release/my_filter.wasm"
+    ))
+    .unwrap();
+    let without_simd = wasmparser::WasmFeatures::default() - wasmparser::WasmFeatures::SIMD;
+    assert!(
+        wasmparser::Validator::new_with_features(without_simd)
+            .validate_all(&wasm)
+            .is_err(),
+        "the module uses WebAssembly SIMD"
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let unit = std::process::Command::new(cargo)
+        .args(["test", "--quiet", "--manifest-path", "my-filter/Cargo.toml"])
+        .current_dir(dir.path())
+        .env(
+            "CARGO_TARGET_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/scaffold"),
+        )
+        .output()
+        .unwrap();
+    assert!(unit.status.success(), "{}", text(&unit.stderr));
+    assert!(
+        text(&unit.stdout).contains("1 passed"),
+        "{}",
+        text(&unit.stdout)
+    );
+
+    let out = wasmstash_in(dir.path(), &["new", "my-filter"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("already exists"));
+    // Names cargo would refuse are refused before anything is written.
+    for name in ["1abc", "test", "fn", "a b", "_", "Self", "deps"] {
+        let out = wasmstash_in(dir.path(), &["new", name], b"");
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(text(&out.stderr).contains("is not a crate name"), "{name}");
+        assert!(!dir.path().join(name).exists(), "{name}");
+    }
+}
+
+#[test]
+fn new_can_join_the_current_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wasmstash_in(dir.path(), &["new", "--in-workspace", "f1"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("run it from the workspace root"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !dir.path().join("f1").exists(),
+        "nothing is written when the workspace cannot be updated"
+    );
+
+    let manifest = dir.path().join("Cargo.toml");
+    std::fs::write(&manifest, "[workspace]\n# keep me\nmembers = [\"a\"]\n").unwrap();
+    let out = wasmstash_in(dir.path(), &["new", "--in-workspace", "f1"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let updated = std::fs::read_to_string(&manifest).unwrap();
+    assert_eq!(
+        updated,
+        "[workspace]\n# keep me\nmembers = [\n    \"f1\",\"a\"]\n"
+    );
+    let crate_manifest = std::fs::read_to_string(dir.path().join("f1/Cargo.toml")).unwrap();
+    assert!(!crate_manifest.contains("[workspace]"));
+    // A member builds with its workspace's flags, not flags of its own.
+    assert!(!dir.path().join("f1/.cargo").exists());
+}
