@@ -2,8 +2,11 @@
 //! `inspect` and `filters`, on real crates and modules.
 
 mod support;
+// Not in `support`: the benchmarks share that, and have no binary to run.
+#[path = "support/binary.rs"]
+mod binary;
 
-use support::binary::*;
+use binary::*;
 use support::*;
 
 #[test]

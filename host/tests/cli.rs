@@ -1,11 +1,14 @@
 //! The `wasmstash` binary as a user runs it: real files, exit codes, messages.
 
 mod support;
+// Not in `support`: the benchmarks share that, and have no binary to run.
+#[path = "support/binary.rs"]
+mod binary;
 
 use std::io::Write;
 use std::process::{Command, Output};
 
-use support::binary::*;
+use binary::*;
 use support::*;
 
 #[test]

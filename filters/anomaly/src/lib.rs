@@ -193,7 +193,9 @@ impl Filter for Anomaly {
         finding::write(event, findings);
         Verdict::Keep
     }
+}
 
+impl Stateful for Anomaly {
     fn snapshot(&self) -> Vec<u8> {
         let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
         parts.extend(self.intervals.iter().map(|d| (d.id(), d.save())));

@@ -80,8 +80,8 @@ pub enum Verdict {
 }
 
 /// A log filter. One value lives per instance and sees events one at a time,
-/// so it may keep state between them (and across restarts, through
-/// [`Filter::snapshot`] and [`Filter::restore`]).
+/// so it may keep state between them (and across restarts: see
+/// [`Stateful`]).
 pub trait Filter: Sized + 'static {
     /// The filter's options, deserialised from the JSON config that the
     /// pipeline definition gives it. Use `#[serde(deny_unknown_fields)]` so a
@@ -93,22 +93,66 @@ pub trait Filter: Sized + 'static {
 
     /// Processes one event in place.
     fn process(&mut self, event: &mut Event) -> Verdict;
+}
 
-    /// The filter's state as bytes, for the host to persist. Stateless filters
-    /// keep the default, which is empty.
-    fn snapshot(&self) -> Vec<u8> {
-        Vec::new()
-    }
+/// A filter whose state the host keeps: saved across restarts and reloads,
+/// and restored into an instance it re-creates after a failure. Export it
+/// with `export_filter!(MyFilter, stateful)`:
+///
+/// ```
+/// use wasmstash_sdk::prelude::*;
+///
+/// pub struct Counter(u64);
+///
+/// impl Filter for Counter {
+///     type Config = NoConfig;
+///     fn new(_: NoConfig) -> Result<Self, String> { Ok(Counter(0)) }
+///     fn process(&mut self, event: &mut Event) -> Verdict {
+///         self.0 += 1;
+///         event.set("seen", self.0);
+///         Verdict::Keep
+///     }
+/// }
+///
+/// impl Stateful for Counter {
+///     fn snapshot(&self) -> Vec<u8> { self.0.to_le_bytes().to_vec() }
+///     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+///         if state.is_empty() { return Ok(()) }
+///         let bytes = state.try_into().map_err(|_| "not a count".to_owned())?;
+///         self.0 = u64::from_le_bytes(bytes);
+///         Ok(())
+///     }
+/// }
+///
+/// export_filter!(Counter, stateful);
+/// ```
+///
+/// The plain `export_filter!(Counter)` does not compile for such a type
+/// ("expected `KeepsNoState`, found `UseExportFilterStateful`"), so state
+/// cannot be dropped by forgetting the flag:
+///
+/// ```compile_fail
+/// # use wasmstash_sdk::prelude::*;
+/// # pub struct Counter(u64);
+/// # impl Filter for Counter {
+/// #     type Config = NoConfig;
+/// #     fn new(_: NoConfig) -> Result<Self, String> { Ok(Counter(0)) }
+/// #     fn process(&mut self, _: &mut Event) -> Verdict { Verdict::Keep }
+/// # }
+/// # impl Stateful for Counter {
+/// #     fn snapshot(&self) -> Vec<u8> { Vec::new() }
+/// #     fn restore(&mut self, _: &[u8]) -> Result<(), String> { Ok(()) }
+/// # }
+/// export_filter!(Counter);
+/// ```
+pub trait Stateful: Filter {
+    /// The filter's state as bytes, for the host to persist.
+    fn snapshot(&self) -> Vec<u8>;
 
-    /// Restores state produced by [`Filter::snapshot`] (possibly by an older
-    /// build of the filter, so check versions).
-    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        if state.is_empty() {
-            Ok(())
-        } else {
-            Err("this filter keeps no state".into())
-        }
-    }
+    /// Restores state produced by [`Stateful::snapshot`] (possibly by an
+    /// older build of the filter, so check versions). An empty `state` means
+    /// none was saved.
+    fn restore(&mut self, state: &[u8]) -> Result<(), String>;
 }
 
 /// The config of a filter that takes no options; only `{}` is accepted.
@@ -119,14 +163,15 @@ pub struct NoConfig {}
 /// Everything a filter author needs, in one `use`.
 pub mod prelude {
     pub use crate::host::{self, Level};
-    pub use crate::{Event, Filter, NoConfig, Value, Verdict, export_filter, json};
+    pub use crate::{Event, Filter, NoConfig, Stateful, Value, Verdict, export_filter, json};
 }
 
 /// Exports a [`Filter`] type as a wasmstash module (ABI v1). On targets other
 /// than `wasm32` it expands to nothing, so filter crates also build natively.
 ///
-/// `export_filter!(MyFilter, stateful)` also exports `wasmstash_snapshot` and
-/// `wasmstash_restore`, for a filter that learns (baselines, templates). The
+/// `export_filter!(MyFilter, stateful)`, for a [`Stateful`] filter (one that
+/// learns: baselines, templates), also exports `wasmstash_snapshot` and
+/// `wasmstash_restore`. The
 /// host treats a module with those exports as stateful: every worker of a
 /// pipeline shares its one instance, and its state is checkpointed, saved and
 /// restored. A filter without state leaves them out, so its workers run in
@@ -135,6 +180,18 @@ pub mod prelude {
 macro_rules! export_filter {
     ($filter:ty) => {
         $crate::__export_filter_core!($filter);
+        // A `Stateful` filter exported without `stateful` would have its
+        // state silently dropped: this does not compile for one (the error
+        // reads "expected `KeepsNoState`, found `UseExportFilterStateful`").
+        const _: () = {
+            #[allow(dead_code)]
+            fn exported_without_state() {
+                #[allow(unused_imports)]
+                use $crate::__private::{ViaPlain as _, ViaStateful as _};
+                let _: $crate::__private::KeepsNoState =
+                    (&&$crate::__private::Probe::<$filter>::new()).kind();
+            }
+        };
     };
     ($filter:ty, stateful) => {
         $crate::__export_filter_core!($filter);
@@ -194,4 +251,38 @@ macro_rules! __export_filter_core {
 pub mod __private {
     #[cfg(target_arch = "wasm32")]
     pub use crate::runtime::guest::{Guest, alloc, free};
+
+    use std::marker::PhantomData;
+
+    /// Tells, in `export_filter!`, whether a filter type is [`crate::Stateful`]
+    /// (autoref specialization: the impl on `&Probe` is preferred when its
+    /// bound holds).
+    pub struct Probe<T>(PhantomData<T>);
+
+    impl<T> Probe<T> {
+        #[allow(clippy::new_without_default)]
+        pub const fn new() -> Self {
+            Probe(PhantomData)
+        }
+    }
+
+    /// What a filter without state is.
+    pub struct KeepsNoState;
+    /// What a [`crate::Stateful`] filter is: it needs
+    /// `export_filter!(Type, stateful)`.
+    pub struct UseExportFilterStateful;
+
+    pub trait ViaStateful {
+        fn kind(&self) -> UseExportFilterStateful {
+            UseExportFilterStateful
+        }
+    }
+    impl<T: crate::Stateful> ViaStateful for &Probe<T> {}
+
+    pub trait ViaPlain {
+        fn kind(&self) -> KeepsNoState {
+            KeepsNoState
+        }
+    }
+    impl<T> ViaPlain for Probe<T> {}
 }

@@ -135,16 +135,6 @@ impl<F: Filter> NativeFilter<F> {
             .collect()
     }
 
-    /// The filter's state, as `wasmstash_snapshot` returns it.
-    pub fn snapshot(&self) -> Vec<u8> {
-        self.filter.snapshot()
-    }
-
-    /// Restores state, as `wasmstash_restore` does.
-    pub fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        self.filter.restore(state)
-    }
-
     /// The filter itself, for tests that inspect it.
     pub fn filter(&self) -> &F {
         &self.filter
@@ -173,6 +163,18 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
 #[cfg(not(panic = "unwind"))]
 fn process_catching_panics<F: Filter>(filter: &mut F, event: &mut Event) -> Verdict {
     filter.process(event)
+}
+
+impl<F: crate::Stateful> NativeFilter<F> {
+    /// The filter's state, as `wasmstash_snapshot` returns it.
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.filter.snapshot()
+    }
+
+    /// Restores state, as `wasmstash_restore` does.
+    pub fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        self.filter.restore(state)
+    }
 }
 
 /// The guest side of the ABI, used by the code that `export_filter!` expands to.
@@ -249,7 +251,9 @@ pub mod guest {
                 }
             }
         }
+    }
 
+    impl<F: crate::Stateful> Guest<F> {
         /// # Safety
         /// Only called by the host, between other calls.
         pub unsafe fn snapshot(&self) -> u64 {

@@ -110,7 +110,9 @@ impl Filter for Templates {
         event.set(TARGET, Value::Object(fields));
         Verdict::Keep
     }
+}
 
+impl Stateful for Templates {
     fn snapshot(&self) -> Vec<u8> {
         self.miner.snapshot()
     }

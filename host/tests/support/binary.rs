@@ -1,4 +1,6 @@
 //! The `wasmstash` binary run as a user runs it, for the CLI tests.
+// Each test binary uses part of it.
+#![allow(dead_code)]
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

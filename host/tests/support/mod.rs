@@ -1,7 +1,6 @@
 //! Helpers shared by the host's integration tests: real modules, real data.
 #![allow(dead_code)]
 
-pub mod binary;
 pub mod identical;
 pub mod server;
 

@@ -84,7 +84,9 @@ impl Filter for Chaos {
         host::count("chaos_events", 1);
         Verdict::Keep
     }
+}
 
+impl Stateful for Chaos {
     fn snapshot(&self) -> Vec<u8> {
         self.seen.to_le_bytes().to_vec()
     }
