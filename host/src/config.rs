@@ -44,16 +44,6 @@ struct RawConfig {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RawEngine {
-    call_timeout_ms: Option<u64>,
-    memory_limit_mib: Option<u64>,
-    cache_dir: Option<PathBuf>,
-    cache_max_mib: Option<u64>,
-    checkpoint_interval_ms: Option<u64>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct RawServer {
     listen: Option<String>,
     max_body_bytes: Option<usize>,
@@ -519,57 +509,6 @@ impl Config {
     }
 }
 
-fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, String> {
-    let defaults = EngineSettings::default();
-    let memory_limit_bytes = match raw.memory_limit_mib {
-        None => defaults.memory_limit_bytes,
-        Some(mib @ 1..=4096) => (mib as usize) << 20,
-        Some(other) => {
-            return Err(format!(
-                "memory_limit_mib = {other}: must be between 1 and 4096"
-            ));
-        }
-    };
-    let call_timeout = match raw.call_timeout_ms {
-        None => defaults.call_timeout,
-        Some(0) => None,
-        Some(ms @ 1..=600_000) => Some(Duration::from_millis(ms)),
-        Some(other) => {
-            return Err(format!(
-                "call_timeout_ms = {other}: must be 0 (off) or at most 600000"
-            ));
-        }
-    };
-    let checkpoint_interval = match raw.checkpoint_interval_ms {
-        None => defaults.checkpoint_interval,
-        Some(ms @ 0..=3_600_000) => Duration::from_millis(ms),
-        Some(other) => {
-            return Err(format!(
-                "checkpoint_interval_ms = {other}: must be between 0 and 3600000"
-            ));
-        }
-    };
-    let cache_max_bytes = match raw.cache_max_mib {
-        None => defaults.cache_max_bytes,
-        Some(mib @ 16..=1_048_576) => mib << 20,
-        Some(other) => {
-            return Err(format!(
-                "cache_max_mib = {other}: must be between 16 and 1048576"
-            ));
-        }
-    };
-    Ok(EngineSettings {
-        call_timeout,
-        memory_limit_bytes,
-        checkpoint_interval,
-        cache_max_bytes,
-        cache_dir: raw
-            .cache_dir
-            .map(|dir| base.join(dir))
-            .or(defaults.cache_dir),
-    })
-}
-
 /// An address to listen on, `IP:PORT`. Host names are not looked up: which
 /// of a name's addresses is meant is the operator's to say.
 pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
@@ -600,6 +539,9 @@ fn check_pipeline_name(name: &str) -> Result<(), String> {
         ))
     }
 }
+
+mod engine;
+use engine::{RawEngine, engine_settings};
 
 #[cfg(test)]
 mod tests;

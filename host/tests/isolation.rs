@@ -422,3 +422,49 @@ fn counter_names_are_bounded_over_a_stages_life() {
     assert_eq!(names["all"], 400, "a name already known goes on counting");
     assert_eq!(names["aa"], 1);
 }
+
+/// A filter that runs past the deadline on every event of a batch cannot
+/// hold the batch for events × deadline: the replay that isolates failures
+/// stops at `replay_budget`, and the events it did not reach come out
+/// tagged, with the reason, not lost.
+#[test]
+fn a_replay_stops_at_its_budget_and_tags_the_rest() {
+    let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
+        call_timeout: Some(std::time::Duration::from_millis(50)),
+        replay_budget: std::time::Duration::from_millis(300),
+        cache_dir: None,
+        ..Default::default()
+    })
+    .unwrap();
+    let module = load(
+        &engine,
+        "chaos",
+        &built_module("chaos"),
+        r#"{"loop_on":"SPIN"}"#,
+    );
+    let mut pipeline = pipeline(module);
+    let mut messages = vec!["fine 1", "fine 2"];
+    messages.extend(std::iter::repeat_n("SPIN", 38));
+    let results = as_json(pipeline.process(message_events(&messages)));
+    assert_eq!(results.len(), 40);
+    assert_eq!(results[0]["chaos"]["seen"], 1);
+    assert_eq!(results[1]["chaos"]["seen"], 2);
+    let reasons: Vec<&str> = results[2..]
+        .iter()
+        .map(|event| {
+            assert_eq!(event["message"], "SPIN");
+            assert_eq!(event["tags"], json!(["_wasmfilter_timeout"]));
+            event["wasmstash"]["failures"][0]["reason"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    // Each SPIN event that runs takes the whole 50 ms deadline, so the
+    // 300 ms budget is spent after a handful of them.
+    let ran = reasons.iter().filter(|r| !r.starts_with("not run")).count();
+    assert!((1..=8).contains(&ran), "{ran} ran: {reasons:?}");
+    assert!(reasons[ran..].iter().all(|r| r.starts_with(
+        "not run: isolating a failure in this batch, one event per call, ran past engine.replay_budget_ms (300 ms)"
+    )));
+    assert_still_serving(&mut pipeline);
+}

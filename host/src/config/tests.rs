@@ -12,6 +12,7 @@ fn reads_pipelines_in_order_with_json_configs() {
         call_timeout_ms = 0
         memory_limit_mib = 16
         cache_max_mib = 64
+        replay_budget_ms = 5000
         [[pipelines.app.filters]]
         filter = "json"
         config = { source = "message", target = "doc" }
@@ -24,6 +25,7 @@ fn reads_pipelines_in_order_with_json_configs() {
     assert_eq!(config.engine.call_timeout, None);
     assert_eq!(config.engine.memory_limit_bytes, 16 << 20);
     assert_eq!(config.engine.cache_max_bytes, 64 << 20);
+    assert_eq!(config.engine.replay_budget, Duration::from_secs(5));
     let app = &config.pipelines["app"];
     assert_eq!(app[0].source, FilterSource::Builtin("json".into()));
     assert_eq!(
@@ -53,6 +55,11 @@ fn errors_name_the_file_pipeline_and_filter() {
     );
     let err = parse("[engine]\nmemory_limit_mib = 0").unwrap_err();
     assert!(err.contains("between 1 and 4096"), "{err}");
+    let err = parse("[engine]\nreplay_budget_ms = 0").unwrap_err();
+    assert!(
+        err.contains("replay_budget_ms = 0: must be between 1 and 3600000"),
+        "{err}"
+    );
     let err = parse("[engine]\ncache_max_mib = 1").unwrap_err();
     assert!(
         err.contains("cache_max_mib = 1: must be between 16"),

@@ -48,6 +48,11 @@ pub struct EngineSettings {
     /// batches in between are logged to re-run after a failure); zero
     /// checkpoints before every batch.
     pub checkpoint_interval: Duration,
+    /// Longest a failed batch may spend being replayed one event per call to
+    /// isolate the failure; the events not reached by then are passed on
+    /// tagged, not run. Without it, a filter that runs past the deadline on
+    /// every event would hold a batch for events × `call_timeout`.
+    pub replay_budget: Duration,
 }
 
 impl Default for EngineSettings {
@@ -58,6 +63,7 @@ impl Default for EngineSettings {
             cache_dir: default_cache_dir(),
             cache_max_bytes: 512 << 20,
             checkpoint_interval: Duration::from_secs(1),
+            replay_budget: Duration::from_secs(30),
         }
     }
 }

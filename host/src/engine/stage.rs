@@ -138,6 +138,17 @@ pub struct Stage {
     counter_names_full: bool,
 }
 
+/// What an event a replay did not reach in time is failed with.
+fn not_replayed(budget: std::time::Duration) -> Failure {
+    Failure::new(
+        FailureKind::Timeout,
+        format!(
+            "not run: isolating a failure in this batch, one event per call, ran past engine.replay_budget_ms ({} ms)",
+            budget.as_millis()
+        ),
+    )
+}
+
 impl Stage {
     pub fn new(module: FilterModule) -> Stage {
         Stage {
@@ -190,13 +201,30 @@ impl Stage {
                     events.len(),
                     failure.reason
                 );
-                events
-                    .iter()
-                    .map(|event| match self.call(std::slice::from_ref(event)) {
-                        Ok(mut single) => single.pop().expect("one result per event"),
-                        Err(failure) => StageOutcome::Failed(failure),
-                    })
-                    .collect()
+                let budget = self.module.engine().settings().replay_budget;
+                let started = Instant::now();
+                let mut outcomes = Vec::with_capacity(events.len());
+                let mut not_run = 0;
+                for event in events {
+                    outcomes.push(if started.elapsed() > budget {
+                        not_run += 1;
+                        StageOutcome::Failed(not_replayed(budget))
+                    } else {
+                        match self.call(std::slice::from_ref(event)) {
+                            Ok(mut single) => single.pop().expect("one result per event"),
+                            Err(failure) => StageOutcome::Failed(failure),
+                        }
+                    });
+                }
+                if not_run > 0 {
+                    tracing::warn!(
+                        filter = self.module.name(),
+                        "replaying the batch took past engine.replay_budget_ms ({} ms): {not_run} of {} events passed on tagged, not run",
+                        budget.as_millis(),
+                        events.len()
+                    );
+                }
+                outcomes
             }
         }
     }

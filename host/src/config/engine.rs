@@ -1,0 +1,81 @@
+//! The `[engine]` table: the limits every filter instance runs under, each
+//! checked against its bounds, with the defaults of [`EngineSettings`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::engine::EngineSettings;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEngine {
+    call_timeout_ms: Option<u64>,
+    memory_limit_mib: Option<u64>,
+    cache_dir: Option<PathBuf>,
+    cache_max_mib: Option<u64>,
+    checkpoint_interval_ms: Option<u64>,
+    replay_budget_ms: Option<u64>,
+}
+
+pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, String> {
+    let defaults = EngineSettings::default();
+    let memory_limit_bytes = match raw.memory_limit_mib {
+        None => defaults.memory_limit_bytes,
+        Some(mib @ 1..=4096) => (mib as usize) << 20,
+        Some(other) => {
+            return Err(format!(
+                "memory_limit_mib = {other}: must be between 1 and 4096"
+            ));
+        }
+    };
+    let call_timeout = match raw.call_timeout_ms {
+        None => defaults.call_timeout,
+        Some(0) => None,
+        Some(ms @ 1..=600_000) => Some(Duration::from_millis(ms)),
+        Some(other) => {
+            return Err(format!(
+                "call_timeout_ms = {other}: must be 0 (off) or at most 600000"
+            ));
+        }
+    };
+    let checkpoint_interval = match raw.checkpoint_interval_ms {
+        None => defaults.checkpoint_interval,
+        Some(ms @ 0..=3_600_000) => Duration::from_millis(ms),
+        Some(other) => {
+            return Err(format!(
+                "checkpoint_interval_ms = {other}: must be between 0 and 3600000"
+            ));
+        }
+    };
+    let replay_budget = match raw.replay_budget_ms {
+        None => defaults.replay_budget,
+        Some(ms @ 1..=3_600_000) => Duration::from_millis(ms),
+        Some(other) => {
+            return Err(format!(
+                "replay_budget_ms = {other}: must be between 1 and 3600000"
+            ));
+        }
+    };
+    let cache_max_bytes = match raw.cache_max_mib {
+        None => defaults.cache_max_bytes,
+        Some(mib @ 16..=1_048_576) => mib << 20,
+        Some(other) => {
+            return Err(format!(
+                "cache_max_mib = {other}: must be between 16 and 1048576"
+            ));
+        }
+    };
+    Ok(EngineSettings {
+        call_timeout,
+        memory_limit_bytes,
+        checkpoint_interval,
+        replay_budget,
+        cache_max_bytes,
+        cache_dir: raw
+            .cache_dir
+            .map(|dir| base.join(dir))
+            .or(defaults.cache_dir),
+    })
+}
