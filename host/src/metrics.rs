@@ -9,6 +9,7 @@
 //! ([`Counter`], [`Histogram`]): one relaxed atomic add, no lock, no
 //! allocation.
 
+use crate::engine::counter_names::CounterNames;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -167,6 +168,9 @@ struct Series {
 #[derive(Default)]
 pub struct Metrics {
     series: Mutex<Series>,
+    /// The names of `wasmstash_filter_counter_total` series, per pipeline
+    /// and filter, bounded for the life of the process (reloads included).
+    filter_counter_names: Mutex<CounterNames<(String, String)>>,
 }
 
 fn labels(pairs: &[(&'static str, &str)]) -> Labels {
@@ -174,6 +178,19 @@ fn labels(pairs: &[(&'static str, &str)]) -> Labels {
 }
 
 impl Metrics {
+    /// Adds to a filter's own counter `name` (`metric_add`), if the filter
+    /// may have that series (see [`CounterNames`]).
+    pub fn add_filter_counter(&self, pipeline: &str, filter: &str, name: &str, delta: u64) {
+        let filter_key = (pipeline.to_owned(), filter.to_owned());
+        let admitted = (self.filter_counter_names.lock())
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .admit(&filter_key, name);
+        if admitted {
+            let labels = [("pipeline", pipeline), ("filter", filter), ("name", name)];
+            self.add("wasmstash_filter_counter_total", &labels, delta);
+        }
+    }
+
     pub fn add(&self, name: &'static str, pairs: &[(&'static str, &str)], delta: u64) {
         if delta > 0 {
             self.lock()

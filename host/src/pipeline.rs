@@ -275,16 +275,7 @@ fn report_stage(
         metrics.set("wasmstash_instance_memory_bytes", &labels, memory);
     }
     for (name, delta) in stage.take_counters() {
-        let labels = [
-            ("pipeline", pipeline),
-            ("filter", filter.as_str()),
-            ("name", name.as_str()),
-        ];
-        metrics.add(
-            "wasmstash_filter_counter_total",
-            &labels,
-            delta.max(0) as u64,
-        );
+        metrics.add_filter_counter(pipeline, &filter, &name, delta.max(0) as u64);
     }
 }
 

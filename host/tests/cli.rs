@@ -64,6 +64,33 @@ fn the_summary_reports_what_filters_counted() {
         summary.contains("tagged: _dissectfailure 2; counted: dissect.dissect_failures 2"),
         "{summary}"
     );
+
+    // A filter naming a new counter per call: 256 names at most per filter
+    // over the run, the first twelve shown.
+    let namer = dir.path().join("namer.wat");
+    std::fs::write(&namer, counter_namer_wat(1, 0)).unwrap();
+    let lines: String = (0..300).map(|i| format!("line {i}\n")).collect();
+    let out = wasmstash_in(
+        dir.path(),
+        &[
+            "run",
+            "--batch-size",
+            "1",
+            "--workers",
+            "1",
+            "-f",
+            namer.to_str().unwrap(),
+        ],
+        lines.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stderr);
+    assert!(
+        summary.contains("counted: namer.aa 1, namer.ab 1"),
+        "{summary}"
+    );
+    assert!(summary.contains("namer.all 300"), "{summary}");
+    assert!(summary.contains(", and 244 more"), "{summary}");
 }
 
 /// `wasmstash run` of the example config's `pipeline` with `workers`, in

@@ -381,46 +381,50 @@ fn bad_extended_results_fail_the_event_and_lose_nothing() {
     }
 }
 
-/// A filter that reports a new counter name on every call cannot grow the
-/// host's counters (and `/metrics`) without bound: a stage passes on at most
-/// 256 names over its life, and keeps counting those.
+/// A filter that reports new counter names without end cannot grow the
+/// host's counters: one call keeps at most 256 names, and the sidecar's
+/// metrics keep at most 256 per filter across all its workers and reloads,
+/// while a name already known goes on counting.
 #[test]
-fn counter_names_are_bounded_over_a_stages_life() {
-    // Each call reports "<two letters>" for its number: 676 names in turn.
-    let process = r#"
-    (i32.store8 (i32.const 3000) (i32.add (i32.const 97) (i32.rem_u (global.get $calls) (i32.const 26))))
-    (i32.store8 (i32.const 3001) (i32.add (i32.const 97) (i32.div_u (global.get $calls) (i32.const 26))))
-    (call $metric_add (i32.const 3000) (i32.const 2) (i64.const 1))
-    (call $metric_add (i32.const 3002) (i32.const 3) (i64.const 1))
-    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
-    (local.set $n (i32.load (local.get $ptr)))
-    (i32.store (i32.const 2048) (local.get $n))
-    (local.set $o (i32.add (i32.const 2052) (i32.mul (local.get $n) (i32.const 5))))
-    (memory.fill (i32.const 2052) (i32.const 0) (i32.mul (local.get $n) (i32.const 5)))
-    "#
-    .to_owned()
-        + RETURN_OUTPUT_AT_2048;
-    let wat = wat_filter(&process).replacen(
-        "(module",
-        r#"(module
-  (import "wasmstash" "metric_add" (func $metric_add (param i32 i32 i64)))
-  (global $calls (mut i32) (i32.const 0))
-  (data (i32.const 3002) "all")"#,
-        1,
-    );
-    let module = load(&strict_engine(), "namer", wat.as_bytes(), "{}");
-    let mut stage = wasmstash::engine::Stage::new(module);
+fn counter_names_are_bounded_per_call_and_per_filter() {
+    let engine = strict_engine();
+    let load_namer = |names_per_call, first| {
+        let wat = counter_namer_wat(names_per_call, first);
+        load(&engine, "namer", wat.as_bytes(), "{}")
+    };
     let events = message_events(&["x"]);
-    let mut names = std::collections::BTreeMap::new();
-    for _ in 0..400 {
-        stage.process(&events.iter().collect::<Vec<_>>());
-        for (name, delta) in stage.take_counters() {
-            *names.entry(name).or_insert(0) += delta;
+    let events: Vec<_> = events.iter().collect();
+
+    let mut stage = wasmstash::engine::Stage::new(load_namer(300, 0));
+    stage.process(&events);
+    let counted = stage.take_counters();
+    assert_eq!(counted.len(), 256, "one call keeps at most 256 names");
+    // The first 256 names of the call: `all` came after 300 others.
+    assert!(counted.contains_key("aa") && !counted.contains_key("all"));
+
+    let metrics = std::sync::Arc::new(wasmstash::metrics::Metrics::default());
+    // Two workers and, after a reload, a new module: each names its own.
+    let workers = [(0, 0), (1, 200), (0, 400)];
+    let mut workers: Vec<_> = (workers.iter())
+        .map(|&(worker, first)| {
+            pipeline(load_namer(1, first)).with_metrics(metrics.clone(), worker)
+        })
+        .collect();
+    for round in 0..150 {
+        for worker in &mut workers {
+            worker.process(message_events(&[&format!("event {round}")]));
         }
     }
-    assert_eq!(names.len(), 256);
-    assert_eq!(names["all"], 400, "a name already known goes on counting");
-    assert_eq!(names["aa"], 1);
+    let series = metrics.counters_named("wasmstash_filter_counter_total");
+    assert_eq!(
+        series.len(),
+        256,
+        "the sidecar keeps at most 256 per filter"
+    );
+    let all = series
+        .iter()
+        .find(|(labels, _)| labels.iter().any(|(k, v)| *k == "name" && v == "all"));
+    assert_eq!(all.map(|(_, n)| *n), Some(450));
 }
 
 /// A filter that runs past the deadline on every event of a batch cannot

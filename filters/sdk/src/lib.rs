@@ -145,6 +145,20 @@ pub trait Filter: Sized + 'static {
 /// # }
 /// export_filter!(Counter);
 /// ```
+///
+/// Nor does `export_filter!(Hello, stateful)` for a type that keeps no
+/// state ("the trait bound `Hello: Stateful` is not satisfied"):
+///
+/// ```compile_fail
+/// # use wasmstash_sdk::prelude::*;
+/// # pub struct Hello;
+/// # impl Filter for Hello {
+/// #     type Config = NoConfig;
+/// #     fn new(_: NoConfig) -> Result<Self, String> { Ok(Hello) }
+/// #     fn process(&mut self, _: &mut Event) -> Verdict { Verdict::Keep }
+/// # }
+/// export_filter!(Hello, stateful);
+/// ```
 pub trait Stateful: Filter {
     /// The filter's state as bytes, for the host to persist.
     fn snapshot(&self) -> Vec<u8>;
@@ -167,7 +181,9 @@ pub mod prelude {
 }
 
 /// Exports a [`Filter`] type as a wasmstash module (ABI v1). On targets other
-/// than `wasm32` it expands to nothing, so filter crates also build natively.
+/// than `wasm32` it exports nothing, so filter crates also build natively;
+/// its check of the filter's statefulness runs on every target, so that a
+/// native `cargo test` already catches a wrong form.
 ///
 /// `export_filter!(MyFilter, stateful)`, for a [`Stateful`] filter (one that
 /// learns: baselines, templates), also exports `wasmstash_snapshot` and
@@ -195,6 +211,14 @@ macro_rules! export_filter {
     };
     ($filter:ty, stateful) => {
         $crate::__export_filter_core!($filter);
+        // Only a `Stateful` filter has state to export.
+        const _: () = {
+            #[allow(dead_code)]
+            fn exported_with_state() {
+                fn stateful<T: $crate::Stateful>() {}
+                stateful::<$filter>();
+            }
+        };
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             #[unsafe(no_mangle)]

@@ -34,7 +34,7 @@ pub(crate) struct StoreState {
     counters_full: bool,
 }
 
-use super::MAX_COUNTER_NAMES as MAX_COUNTERS;
+use super::counter_names::MAX_COUNTER_NAMES;
 
 impl ResourceLimiter for StoreState {
     fn memory_growing(
@@ -103,13 +103,17 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Linker<StoreState> {
                 |mut caller: Caller<'_, StoreState>, ptr: u32, len: u32, delta: i64| {
                     let name = read_guest_str(&mut caller, ptr, len)?;
                     let state = caller.data_mut();
-                    // Bounded: a filter inventing names per event cannot grow this forever.
-                    if state.counters.len() < MAX_COUNTERS || state.counters.contains_key(&name) {
-                        *state.counters.entry(name).or_default() += delta;
+                    // Bounded per call; the keepers of counters bound them
+                    // per filter over time (`counter_names`).
+                    if state.counters.len() < MAX_COUNTER_NAMES
+                        || state.counters.contains_key(&name)
+                    {
+                        let count = state.counters.entry(name).or_default();
+                        *count = count.saturating_add(delta);
                     } else if !std::mem::replace(&mut state.counters_full, true) {
                         tracing::warn!(
                             target: "filter", filter = %state.filter,
-                            "metric `{name}` not counted: a call counts at most {MAX_COUNTERS} names"
+                            "metric `{name}` not counted: a call counts at most {MAX_COUNTER_NAMES} names"
                         );
                     }
                     Ok(())
@@ -407,16 +411,12 @@ where
     P: wasmtime::WasmParams,
     R: wasmtime::WasmResults,
 {
-    let func = instance.get_func(&mut *store, name).ok_or_else(|| {
-        LoadError(format!(
-            "module does not export the function `{name}` that ABI v1 requires"
-        ))
-    })?;
-    func.typed(&*store).map_err(|e| {
-        LoadError(format!(
-            "export `{name}` has the wrong signature for ABI v1: {e}"
-        ))
-    })
+    // Loading checked the exports and their signatures (`export_problems`)
+    // before any instance exists, so these only say what wasmtime found.
+    let func = (instance.get_func(&mut *store, name))
+        .ok_or_else(|| LoadError(format!("no function export `{name}`")))?;
+    func.typed(&*store)
+        .map_err(|e| LoadError(format!("export `{name}`: {e}")))
 }
 
 fn optional_typed<P, R>(

@@ -10,6 +10,7 @@
 //! - `tripwire`: the per-call deadline.
 
 mod cache;
+pub mod counter_names;
 mod inspect;
 mod instance;
 mod module;
@@ -19,11 +20,6 @@ mod tripwire;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Counter names a filter may report through `metric_add`: per call, and
-/// per stage over its life, so that a filter inventing names cannot grow the
-/// host's memory or its metrics without bound (ABI.md).
-pub(crate) const MAX_COUNTER_NAMES: usize = 256;
 
 pub use inspect::{Inspection, inspect};
 pub use instance::FilterInstance;

@@ -117,7 +117,7 @@ impl FilterModule {
         &self.inner.sha256
     }
 
-    /// Whether the module keeps state (exports `wasmstash_snapshot`): the
+    /// Whether the module keeps state (exports snapshot and restore): the
     /// host then shares one instance among a pipeline's workers and
     /// checkpoints it before every batch.
     pub fn is_stateful(&self) -> bool {
@@ -216,8 +216,11 @@ pub(super) fn export_problems(module: &wasmtime::Module) -> Vec<String> {
                     Some(want) => results.len() == 1 && ValType::eq(&results[0], want),
                 };
                 if !(params_ok && results_ok) {
-                    let expected = signature(vec![ValType::I32; params], result.clone());
-                    let found = signature(found.params().collect(), results.first().cloned());
+                    let expected = signature(
+                        vec![ValType::I32; params],
+                        result.clone().into_iter().collect(),
+                    );
+                    let found = signature(found.params().collect(), results);
                     problems.push(format!(
                         "export `{name}` has the wrong signature for ABI v1: expected {expected}, found {found}"
                     ));
@@ -247,10 +250,10 @@ pub(super) fn export_problems(module: &wasmtime::Module) -> Vec<String> {
 
 /// A function type as the text format writes it, e.g.
 /// `(func (param i32) (result i64))`.
-fn signature(params: Vec<ValType>, result: Option<ValType>) -> String {
+fn signature(params: Vec<ValType>, results: Vec<ValType>) -> String {
     let params: String = params.iter().map(|p| format!(" (param {p})")).collect();
-    let result = result.map_or(String::new(), |r| format!(" (result {r})"));
-    format!("(func{params}{result})")
+    let results: String = results.iter().map(|r| format!(" (result {r})")).collect();
+    format!("(func{params}{results})")
 }
 
 /// Whether `module` keeps state: it exports snapshot and restore (loading

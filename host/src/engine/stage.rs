@@ -7,12 +7,11 @@
 //! every other event is still processed. Each result the filter does return is
 //! checked before it replaces an event.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use wasmstash_sdk::wire::ResultKind;
 
-use super::MAX_COUNTER_NAMES;
 use super::instance::FilterInstance;
 use super::module::FilterModule;
 use crate::event_check::{AddedMembers, CheckedEvent};
@@ -131,11 +130,6 @@ pub struct Stage {
     /// call's counters are dropped with the rest of its effects, so replayed
     /// events count once.
     counters: BTreeMap<String, i64>,
-    /// Every counter name this stage has passed on, at most
-    /// [`MAX_COUNTER_NAMES`]; later new names are not counted.
-    counter_names: BTreeSet<String>,
-    /// Whether a new name was refused (said once in the log).
-    counter_names_full: bool,
 }
 
 /// What an event a replay did not reach in time is failed with.
@@ -161,8 +155,6 @@ impl Stage {
             log_bytes: 0,
             checkpointed_at: None,
             counters: BTreeMap::new(),
-            counter_names: BTreeSet::new(),
-            counter_names_full: false,
         }
     }
 
@@ -246,7 +238,8 @@ impl Stage {
             Ok(outcomes) => {
                 if let Some(instance) = &mut self.instance {
                     for (name, delta) in instance.take_counters() {
-                        self.count(name, delta);
+                        let count = self.counters.entry(name).or_default();
+                        *count = count.saturating_add(delta);
                     }
                 }
                 Ok(outcomes)
@@ -343,23 +336,6 @@ impl Stage {
         self.state = Some(state);
         self.clear_log();
         Ok(())
-    }
-
-    fn count(&mut self, name: String, delta: i64) {
-        if !self.counter_names.contains(&name) {
-            if self.counter_names.len() == MAX_COUNTER_NAMES {
-                if std::mem::replace(&mut self.counter_names_full, true) {
-                    return;
-                }
-                tracing::warn!(
-                    target: "filter", filter = %self.module.name(),
-                    "metric `{name}` not counted: a filter counts at most {MAX_COUNTER_NAMES} names"
-                );
-                return;
-            }
-            self.counter_names.insert(name.clone());
-        }
-        *self.counters.entry(name).or_default() += delta;
     }
 
     /// Counters the filter reported through `metric_add` in successful calls

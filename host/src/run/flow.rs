@@ -109,8 +109,8 @@ struct Processed {
     events_out: u64,
     dropped: u64,
     failure_tags: BTreeMap<String, u64>,
-    /// What the filters counted through `metric_add`, by filter and name.
-    counters: BTreeMap<(String, String), i64>,
+    /// What the filters counted through `metric_add`: filter, name, delta.
+    counters: Vec<(String, String, i64)>,
 }
 
 /// Reads every input into batches for the workers. Returns early, and
@@ -268,7 +268,7 @@ fn process(pipeline: &mut Pipeline, batch: LineBatch) -> Processed {
         events_out: 0,
         dropped: 0,
         failure_tags: BTreeMap::new(),
-        counters: BTreeMap::new(),
+        counters: Vec::new(),
     };
     for result in pipeline.process(events) {
         let EventResult::Event(event) = result else {
@@ -284,10 +284,9 @@ fn process(pipeline: &mut Pipeline, batch: LineBatch) -> Processed {
         stage.with(|stage| {
             let filter = stage.module().name().to_owned();
             for (name, delta) in stage.take_counters() {
-                *processed
-                    .counters
-                    .entry((filter.clone(), name))
-                    .or_default() += delta;
+                // One batch's, so bounded per call already (the summary
+                // bounds them per filter over the run).
+                processed.counters.push((filter.clone(), name, delta));
             }
         });
     }
@@ -316,8 +315,8 @@ fn write_in_order(
             for (tag, count) in processed.failure_tags {
                 *summary.failure_tags.entry(tag).or_default() += count;
             }
-            for (key, delta) in processed.counters {
-                *summary.filter_counters.entry(key).or_default() += delta;
+            for (filter, name, delta) in processed.counters {
+                summary.count(filter, name, delta);
             }
             next += 1;
             // The reader may have stopped on an error of its own; it says why.

@@ -5,6 +5,7 @@
 
 mod flow;
 
+use crate::engine::counter_names::CounterNames;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
@@ -96,8 +97,23 @@ pub struct Summary {
     pub failure_tags: BTreeMap<String, u64>,
     /// The filters' own counters (`metric_add`), by filter and name.
     pub filter_counters: BTreeMap<(String, String), i64>,
+    /// The counter names admitted per filter, bounded over the run.
+    counter_names: CounterNames<String>,
     pub elapsed: Duration,
 }
+
+impl Summary {
+    /// Adds a filter's counter, if the filter may have that name.
+    fn count(&mut self, filter: String, name: String, delta: i64) {
+        if self.counter_names.admit(&filter, &name) {
+            let count = self.filter_counters.entry((filter, name)).or_default();
+            *count = count.saturating_add(delta);
+        }
+    }
+}
+
+/// Filter counters the summary line names; the rest are counted as a number.
+const COUNTERS_SHOWN: usize = 12;
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -128,9 +144,15 @@ impl std::fmt::Display for Summary {
             write!(f, "; tagged: {}", tags.join(", "))?;
         }
         if !self.filter_counters.is_empty() {
-            let counters: Vec<String> = (self.filter_counters.iter())
+            let mut counters: Vec<String> = (self.filter_counters.iter())
+                .take(COUNTERS_SHOWN)
                 .map(|((filter, name), n)| format!("{filter}.{name} {n}"))
                 .collect();
+            if let Some(more) = self.filter_counters.len().checked_sub(COUNTERS_SHOWN)
+                && more > 0
+            {
+                counters.push(format!("and {more} more"));
+            }
             write!(f, "; counted: {}", counters.join(", "))?;
         }
         Ok(())

@@ -165,3 +165,38 @@ pub fn wat_filter(process: &str) -> String {
 
 /// Packs (ptr, len) the way ABI v1 returns buffers.
 pub const RETURN_OUTPUT_AT_2048: &str = "(i64.or (i64.shl (i64.const 2048) (i64.const 32)) (i64.extend_i32_u (i32.sub (local.get $o) (i32.const 2048))))";
+
+/// A module that, on each call, counts one under `all` and under
+/// `names_per_call` two-letter names it has not used before (the `first`th,
+/// then on: `aa`, `ba`, ... `zz`), through `metric_add`, and leaves every
+/// event unchanged.
+pub fn counter_namer_wat(names_per_call: u32, first: u32) -> String {
+    let process = format!(
+        r#"
+    (local.set $i (i32.const 0))
+    (block $done (loop $name
+      (br_if $done (i32.ge_u (local.get $i) (i32.const {names_per_call})))
+      (i32.store8 (i32.const 3000) (i32.add (i32.const 97) (i32.rem_u (global.get $name_at) (i32.const 26))))
+      (i32.store8 (i32.const 3001) (i32.add (i32.const 97) (i32.div_u (global.get $name_at) (i32.const 26))))
+      (call $metric_add (i32.const 3000) (i32.const 2) (i64.const 1))
+      (global.set $name_at (i32.add (global.get $name_at) (i32.const 1)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $name)))
+    (call $metric_add (i32.const 3002) (i32.const 3) (i64.const 1))
+    (local.set $n (i32.load (local.get $ptr)))
+    (i32.store (i32.const 2048) (local.get $n))
+    (local.set $o (i32.add (i32.const 2052) (i32.mul (local.get $n) (i32.const 5))))
+    (memory.fill (i32.const 2052) (i32.const 0) (i32.mul (local.get $n) (i32.const 5)))
+    {RETURN_OUTPUT_AT_2048}"#
+    );
+    wat_filter(&process).replacen(
+        "(module",
+        &format!(
+            r#"(module
+  (import "wasmstash" "metric_add" (func $metric_add (param i32 i32 i64)))
+  (global $name_at (mut i32) (i32.const {first}))
+  (data (i32.const 3002) "all")"#
+        ),
+        1,
+    )
+}
