@@ -95,7 +95,7 @@ fn inspect_explains_a_module() {
     assert_eq!(report["abi_version"], 2);
     assert_eq!(
         report["problems"][0],
-        "speaks wasmstash ABI version 2, but this host speaks version 1"
+        "module speaks wasmstash ABI version 2, but this host speaks version 1"
     );
     assert_eq!(report["memory_pages"], serde_json::json!([2, null]));
 }

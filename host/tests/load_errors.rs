@@ -16,6 +16,20 @@ fn a_module_speaking_another_abi_version_is_refused() {
         err,
         "module speaks wasmstash ABI version 2, but this host speaks version 1"
     );
+    // Whatever else a version 2 module exports differently, its version is
+    // what the operator is told, by loading and by `inspect` alike.
+    let other_exports = wat
+        .replace(r#"(func (export "wasmstash_free") (param i32 i32))"#, "")
+        .replace(
+            r#"(export "wasmstash_process") (param $ptr i32) (param $len i32)"#,
+            r#"(export "wasmstash_process") (param $ptr i32) (param $len i32) (param i32)"#,
+        );
+    assert_eq!(load_error(other_exports.as_bytes(), "{}"), err);
+    let inspection =
+        wasmstash::engine::inspect(&strict_engine(), other_exports.as_bytes()).unwrap();
+    assert_eq!(inspection.abi_version, Some(2));
+    assert_eq!(inspection.problems[0], err);
+    assert!(inspection.problems.len() > 1, "{:?}", inspection.problems);
 }
 
 #[test]

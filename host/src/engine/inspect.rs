@@ -4,12 +4,13 @@
 //! only to ask its ABI version.
 
 use serde::Serialize;
-use wasmstash_sdk::wire::ABI_VERSION;
-use wasmtime::{ExternType, Store};
+use wasmtime::ExternType;
 
 use super::Engine;
 use super::cache::sha256_hex;
-use super::module::{LoadError, check_imports, export_problems, is_stateful};
+use super::module::{
+    LoadError, ask_version, check_imports, export_problems, is_stateful, version_mismatch,
+};
 use super::tripwire;
 
 #[derive(Debug, Serialize)]
@@ -47,15 +48,17 @@ pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadEr
         }
         _ => problems.push("does not export its memory as `memory`".into()),
     }
-    let abi_version = if problems.is_empty() {
-        ask_version(engine, &module, &mut problems)
-    } else {
-        None
+    // Asked whatever else is wrong: another version explains the rest.
+    let abi_version = match ask_version(engine, &module) {
+        Ok(version) => Some(version),
+        Err(why) if problems.is_empty() => {
+            problems.push(why);
+            None
+        }
+        Err(_) => None,
     };
-    if let Some(version) = abi_version.filter(|&v| v != ABI_VERSION) {
-        problems.push(format!(
-            "speaks wasmstash ABI version {version}, but this host speaks version {ABI_VERSION}"
-        ));
+    if let Some(mismatch) = abi_version.and_then(version_mismatch) {
+        problems.insert(0, mismatch);
     }
     Ok(Inspection {
         sha256,
@@ -74,42 +77,6 @@ pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadEr
         stateful: is_stateful(&module),
         problems,
     })
-}
-
-/// Instantiates without `init` and calls `wasmstash_abi_version`.
-fn ask_version(
-    engine: &Engine,
-    module: &wasmtime::Module,
-    problems: &mut Vec<String>,
-) -> Option<u32> {
-    // The same memory cap as a real instance, and the same deadline, in case
-    // the module has a start function.
-    let limits = wasmtime::StoreLimitsBuilder::new()
-        .memory_size(engine.settings().memory_limit_bytes)
-        .build();
-    let mut store = Store::new(engine.wasmtime(), limits);
-    store.limiter(|limits| limits);
-    let mut linker = wasmtime::Linker::new(engine.wasmtime());
-    // Inspection never runs filter code beyond the version export, so the
-    // imports are stubs that trap if called.
-    if let Err(e) = linker.define_unknown_imports_as_traps(module) {
-        problems.push(format!("cannot link: {e}"));
-        return None;
-    }
-    let result = tripwire::instantiate(engine.watchdog(), &linker, &mut store, module).and_then(
-        |(instance, tripwire)| {
-            let version =
-                instance.get_typed_func::<(), u32>(&mut store, "wasmstash_abi_version")?;
-            tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
-        },
-    );
-    match result {
-        Ok(version) => Some(version),
-        Err(e) => {
-            problems.push(format!("asking the ABI version failed: {}", e.root_cause()));
-            None
-        }
-    }
 }
 
 fn describe(ty: &ExternType) -> String {

@@ -182,11 +182,8 @@ impl FilterInstance {
         let version: TypedFunc<(), u32> = typed(&instance, &mut store, "wasmstash_abi_version")?;
         let found = tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
             .map_err(|e| LoadError(format!("wasmstash_abi_version trapped: {e}")))?;
-        if found != wire::ABI_VERSION {
-            return Err(LoadError(format!(
-                "module speaks wasmstash ABI version {found}, but this host speaks version {}",
-                wire::ABI_VERSION
-            )));
+        if let Some(mismatch) = super::module::version_mismatch(found) {
+            return Err(LoadError(mismatch));
         }
         let memory = instance
             .get_memory(&mut store, "memory")

@@ -6,11 +6,12 @@
 use std::sync::Arc;
 
 use wasmstash_sdk::wire;
-use wasmtime::{ExternType, Linker, ValType};
+use wasmtime::{ExternType, Linker, Store, ValType};
 
 use super::Engine;
 use super::cache::sha256_hex;
 use super::instance::{FilterInstance, StoreState, linker};
+use super::tripwire;
 use crate::event_check::CheckedEvent;
 
 /// Why a module could not be loaded; the message is meant for an operator.
@@ -78,9 +79,16 @@ impl FilterModule {
         let compiled = engine
             .compile(&wasm, &sha256)
             .map_err(|e| LoadError(format!("not a valid WebAssembly module: {e:#}")))?;
-        check_imports(&compiled.module)?;
-        if let Some(problem) = export_problems(&compiled.module).into_iter().next() {
-            return Err(LoadError(problem));
+        let imports = check_imports(&compiled.module).err().map(|e| e.0);
+        if let Some(problem) =
+            imports.or_else(|| export_problems(&compiled.module).into_iter().next())
+        {
+            // A module for another ABI version is told so, not what else
+            // it lacks.
+            let mismatch = ask_version(engine, &compiled.module)
+                .ok()
+                .and_then(version_mismatch);
+            return Err(LoadError(mismatch.unwrap_or(problem)));
         }
         let stateful = is_stateful(&compiled.module);
         let keyed = compiled.module.get_export(KEYED_PROCESS).is_some();
@@ -260,4 +268,40 @@ fn signature(params: Vec<ValType>, results: Vec<ValType>) -> String {
 /// refuses one without the other).
 pub(super) fn is_stateful(module: &wasmtime::Module) -> bool {
     module.get_export(SNAPSHOT).is_some() && module.get_export(RESTORE).is_some()
+}
+
+/// Why a module that answers `found` to `wasmstash_abi_version` cannot run
+/// here, if it cannot.
+pub(super) fn version_mismatch(found: u32) -> Option<String> {
+    (found != wire::ABI_VERSION).then(|| {
+        format!(
+            "module speaks wasmstash ABI version {found}, but this host speaks version {}",
+            wire::ABI_VERSION
+        )
+    })
+}
+
+/// Instantiates without `init` and calls `wasmstash_abi_version`.
+pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<u32, String> {
+    // The same memory cap as a real instance, and the same deadline, in case
+    // the module has a start function.
+    let limits = wasmtime::StoreLimitsBuilder::new()
+        .memory_size(engine.settings().memory_limit_bytes)
+        .build();
+    let mut store = Store::new(engine.wasmtime(), limits);
+    store.limiter(|limits| limits);
+    let mut linker = wasmtime::Linker::new(engine.wasmtime());
+    // Nothing runs beyond the version export (and a start function), so the
+    // imports are stubs that trap if called.
+    linker
+        .define_unknown_imports_as_traps(module)
+        .map_err(|e| format!("cannot link: {e}"))?;
+    let result = tripwire::instantiate(engine.watchdog(), &linker, &mut store, module).and_then(
+        |(instance, tripwire)| {
+            let version =
+                instance.get_typed_func::<(), u32>(&mut store, "wasmstash_abi_version")?;
+            tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
+        },
+    );
+    result.map_err(|e| format!("asking the ABI version failed: {}", e.root_cause()))
 }
