@@ -11,15 +11,15 @@ const BATCH: [&str; 6] = [
     "event 0", "event 1", "event 2", "event 3", "event 4", "event 5",
 ];
 
+/// The chaos filter (filters/testing/chaos) with `config`.
+fn chaos(engine: &wasmstash::engine::Engine, config: &str) -> wasmstash::engine::FilterModule {
+    load(engine, "chaos", &built_module("chaos"), config)
+}
+
 /// Runs chaos with `option` set to a marker carried by the third event only.
 fn chaos_with_bad_third_event(option: &str) -> (Vec<Value>, wasmstash::pipeline::Pipeline) {
     let engine = strict_engine();
-    let module = load(
-        &engine,
-        "chaos",
-        &built_module("chaos"),
-        &json!({ option: "BAD" }).to_string(),
-    );
+    let module = chaos(&engine, &json!({ option: "BAD" }).to_string());
     let mut pipeline = pipeline(module);
     let mut messages = BATCH.to_vec();
     messages[2] = "event 2 BAD";
@@ -142,7 +142,7 @@ fn garbage_output_fails_each_event_but_loses_none() {
         assert_eq!(event["wasmstash"]["failures"][0]["kind"], "invalid_output");
     }
     // The engine is fine: another module loads and runs.
-    let mut good = support::pipeline(load(&engine, "chaos", &built_module("chaos"), "{}"));
+    let mut good = support::pipeline(chaos(&engine, "{}"));
     assert_eq!(
         as_json(good.process(message_events(&["x"])))[0]["chaos"]["seen"],
         1
@@ -221,12 +221,7 @@ fn an_invalid_json_event_in_the_output_is_caught() {
 #[test]
 fn failures_in_a_chain_accumulate_and_later_filters_still_run() {
     let engine = strict_engine();
-    let chaos = load(
-        &engine,
-        "chaos",
-        &built_module("chaos"),
-        r#"{"panic_on":"BAD"}"#,
-    );
+    let chaos = chaos(&engine, r#"{"panic_on":"BAD"}"#);
     let mutate = load(
         &engine,
         "mutate",
@@ -248,12 +243,7 @@ fn failures_in_a_chain_accumulate_and_later_filters_still_run() {
 #[test]
 fn state_survives_snapshot_restore_and_instance_recycling() {
     let engine = strict_engine();
-    let module = load(
-        &engine,
-        "chaos",
-        &built_module("chaos"),
-        r#"{"panic_on":"BAD"}"#,
-    );
+    let module = chaos(&engine, r#"{"panic_on":"BAD"}"#);
     let mut first = pipeline(module.clone());
     first.process(message_events(&["a", "b", "c"]));
     let state = first.stages_mut()[0]
@@ -280,12 +270,7 @@ fn state_survives_snapshot_restore_and_instance_recycling() {
 #[test]
 fn a_replayed_batch_counts_each_event_once_in_a_stateful_filter() {
     let engine = strict_engine();
-    let module = load(
-        &engine,
-        "chaos",
-        &built_module("chaos"),
-        r#"{"panic_on":"BAD"}"#,
-    );
+    let module = chaos(&engine, r#"{"panic_on":"BAD"}"#);
     let mut pipeline = pipeline(module);
     pipeline.process(message_events(&["a", "b"]));
     // The batch traps at BAD after counting c and d; the replay restarts from
@@ -440,12 +425,7 @@ fn a_replay_stops_at_its_budget_and_tags_the_rest() {
         ..Default::default()
     })
     .unwrap();
-    let module = load(
-        &engine,
-        "chaos",
-        &built_module("chaos"),
-        r#"{"loop_on":"SPIN"}"#,
-    );
+    let module = chaos(&engine, r#"{"loop_on":"SPIN"}"#);
     let mut pipeline = pipeline(module);
     let mut messages = vec!["fine 1", "fine 2"];
     messages.extend(std::iter::repeat_n("SPIN", 38));
