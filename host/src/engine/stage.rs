@@ -193,32 +193,39 @@ impl Stage {
                     events.len(),
                     failure.reason
                 );
-                let budget = self.module.engine().settings().replay_budget;
-                let started = Instant::now();
-                let mut outcomes = Vec::with_capacity(events.len());
-                let mut not_run = 0;
-                for event in events {
-                    outcomes.push(if started.elapsed() > budget {
-                        not_run += 1;
-                        StageOutcome::Failed(not_replayed(budget))
-                    } else {
-                        match self.call(std::slice::from_ref(event)) {
-                            Ok(mut single) => single.pop().expect("one result per event"),
-                            Err(failure) => StageOutcome::Failed(failure),
-                        }
-                    });
-                }
-                if not_run > 0 {
-                    tracing::warn!(
-                        filter = self.module.name(),
-                        "replaying the batch took past engine.replay_budget_ms ({} ms): {not_run} of {} events passed on tagged, not run",
-                        budget.as_millis(),
-                        events.len()
-                    );
-                }
-                outcomes
+                self.replay(events)
             }
         }
+    }
+
+    /// Runs `events` one per call after their batch failed, so that only the
+    /// events that fail alone are marked; for at most `replay_budget`, past
+    /// which the rest are failed unrun.
+    fn replay(&mut self, events: &[&CheckedEvent]) -> Vec<StageOutcome> {
+        let budget = self.module.engine().settings().replay_budget;
+        let started = Instant::now();
+        let mut outcomes = Vec::with_capacity(events.len());
+        let mut not_run = 0;
+        for event in events {
+            outcomes.push(if started.elapsed() > budget {
+                not_run += 1;
+                StageOutcome::Failed(not_replayed(budget))
+            } else {
+                match self.call(std::slice::from_ref(event)) {
+                    Ok(mut single) => single.pop().expect("one result per event"),
+                    Err(failure) => StageOutcome::Failed(failure),
+                }
+            });
+        }
+        if not_run > 0 {
+            tracing::warn!(
+                filter = self.module.name(),
+                "replaying the batch took past engine.replay_budget_ms ({} ms): {not_run} of {} events passed on tagged, not run",
+                budget.as_millis(),
+                events.len()
+            );
+        }
+        outcomes
     }
 
     /// One call on the current instance. Any failure discards the instance,
