@@ -390,6 +390,15 @@ fn default_name(source: &FilterSource) -> String {
     }
 }
 
+/// A `*_ms` setting of 1 ms to an hour, or `default` when it is not given.
+fn millis(name: &str, value: Option<u64>, default: Duration) -> Result<Duration, String> {
+    match value {
+        None => Ok(default),
+        Some(ms @ 1..=3_600_000) => Ok(Duration::from_millis(ms)),
+        Some(ms) => Err(format!("{name} = {ms}: must be between 1 and 3600000")),
+    }
+}
+
 fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String> {
     let defaults = ServerSettings::default();
     let within = |name: &str, value: Option<usize>, default: usize, max: usize| match value {
@@ -400,11 +409,6 @@ fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String
     let listen = match raw.listen {
         None => defaults.listen,
         Some(text) => parse_listen(&text).map_err(|e| format!("listen = \"{text}\": {e}"))?,
-    };
-    let millis = |name: &str, value: Option<u64>, default: Duration| match value {
-        None => Ok(default),
-        Some(ms @ 1..=3_600_000) => Ok(Duration::from_millis(ms)),
-        Some(ms) => Err(format!("{name} = {ms}: must be between 1 and 3600000")),
     };
     Ok(ServerSettings {
         listen,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::millis;
 use crate::engine::EngineSettings;
 
 #[derive(Deserialize, Default)]
@@ -49,15 +50,11 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
             ));
         }
     };
-    let replay_budget = match raw.replay_budget_ms {
-        None => defaults.replay_budget,
-        Some(ms @ 1..=3_600_000) => Duration::from_millis(ms),
-        Some(other) => {
-            return Err(format!(
-                "replay_budget_ms = {other}: must be between 1 and 3600000"
-            ));
-        }
-    };
+    let replay_budget = millis(
+        "replay_budget_ms",
+        raw.replay_budget_ms,
+        defaults.replay_budget,
+    )?;
     let cache_max_bytes = match raw.cache_max_mib {
         None => defaults.cache_max_bytes,
         Some(mib @ 16..=1_048_576) => mib << 20,
