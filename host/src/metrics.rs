@@ -9,12 +9,13 @@
 //! ([`Counter`], [`Histogram`]): one relaxed atomic add, no lock, no
 //! allocation.
 
-use crate::engine::counter_names::CounterNames;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::engine::counter_names::CounterNames;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 pub const BUCKETS: [f64; 14] = [

@@ -14,6 +14,7 @@ use wasmtime::{
     WasmResults,
 };
 
+use super::counter_names::MAX_COUNTER_NAMES;
 use super::module::{FilterModule, LoadError};
 use super::stage::{Failure, FailureKind, StageOutcome};
 use super::tripwire::{self, Tripwire};
@@ -33,8 +34,6 @@ pub(crate) struct StoreState {
     /// Whether a name was refused for want of room (said once).
     counters_full: bool,
 }
-
-use super::counter_names::MAX_COUNTER_NAMES;
 
 impl ResourceLimiter for StoreState {
     fn memory_growing(

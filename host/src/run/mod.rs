@@ -5,7 +5,6 @@
 
 mod flow;
 
-use crate::engine::counter_names::CounterNames;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
@@ -17,6 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use wasmstash_sdk::Event;
 
 use crate::config::{Config, ConfigError, FilterSpec, load_filters};
+use crate::engine::counter_names::CounterNames;
 use crate::engine::{Engine, EngineSettings};
 use crate::input::InputFormat;
 use crate::pipeline::Pipeline;
