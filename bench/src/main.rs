@@ -42,14 +42,6 @@ mod check;
 mod compare;
 mod parsing;
 
-/// `wasmstash_process` of a module that answers "unchanged" for every event
-/// and touches nothing: what is left is the boundary itself.
-const NOOP_PROCESS: &str = "
-    (local.set $n (i32.load (local.get $ptr)))
-    (i32.store (i32.const 2048) (local.get $n))
-    (local.set $o (i32.add (i32.const 2052) (i32.mul (local.get $n) (i32.const 5))))
-    (memory.fill (i32.const 2052) (i32.const 0) (i32.mul (local.get $n) (i32.const 5)))";
-
 const USAGE: &str = "\
 usage: wasmstash-bench [--seconds S] [--only SECTION]
        wasmstash-bench dissect|kv [--rounds N]
@@ -455,8 +447,10 @@ fn engine(deadline: bool) -> Engine {
 }
 
 fn noop_stage(deadline: bool) -> Stage {
+    // Nothing but the boundary itself.
     let wat = support::wat_filter(&format!(
-        "{NOOP_PROCESS}\n{}",
+        "{}\n{}",
+        support::ALL_UNCHANGED,
         support::RETURN_OUTPUT_AT_2048
     ));
     Stage::new(FilterModule::load(&engine(deadline), "noop", wat.as_bytes(), b"{}").unwrap())

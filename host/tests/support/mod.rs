@@ -163,6 +163,15 @@ pub fn wat_filter(process: &str) -> String {
     )
 }
 
+/// A `wasmstash_process` body (for [`wat_filter`]) that writes the result
+/// "unchanged" for every event of the batch, from byte 2048 on, and touches
+/// nothing else; [`RETURN_OUTPUT_AT_2048`] then returns it.
+pub const ALL_UNCHANGED: &str = "
+    (local.set $n (i32.load (local.get $ptr)))
+    (i32.store (i32.const 2048) (local.get $n))
+    (local.set $o (i32.add (i32.const 2052) (i32.mul (local.get $n) (i32.const 5))))
+    (memory.fill (i32.const 2052) (i32.const 0) (i32.mul (local.get $n) (i32.const 5)))";
+
 /// Packs (ptr, len) the way ABI v1 returns buffers.
 pub const RETURN_OUTPUT_AT_2048: &str = "(i64.or (i64.shl (i64.const 2048) (i64.const 32)) (i64.extend_i32_u (i32.sub (local.get $o) (i32.const 2048))))";
 
@@ -183,10 +192,7 @@ pub fn counter_namer_wat(names_per_call: u32, first: u32) -> String {
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $name)))
     (call $metric_add (i32.const 3002) (i32.const 3) (i64.const 1))
-    (local.set $n (i32.load (local.get $ptr)))
-    (i32.store (i32.const 2048) (local.get $n))
-    (local.set $o (i32.add (i32.const 2052) (i32.mul (local.get $n) (i32.const 5))))
-    (memory.fill (i32.const 2052) (i32.const 0) (i32.mul (local.get $n) (i32.const 5)))
+    {ALL_UNCHANGED}
     {RETURN_OUTPUT_AT_2048}"#
     );
     wat_filter(&process).replacen(
