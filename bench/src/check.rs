@@ -19,7 +19,8 @@ use wasmstash_filter_mutate::Mutate;
 use wasmstash_sdk::wire::{self, ResultKind};
 use wasmstash_sdk::{Filter, NativeFilter};
 
-use crate::{BATCH, support};
+use crate::support;
+use crate::timing::BATCH;
 
 pub fn rows(lines: &[String], budget: Duration) {
     println!("\n## The host's check of an event grok changed, one core\n");

@@ -18,8 +18,8 @@ use serde_json::json;
 use wasmstash::engine::{FilterModule, Stage};
 use wasmstash::event_check::CheckedEvent;
 
-use crate::parsing::{cpu_seconds, median};
-use crate::{engine, json_document_events, stage_call, support, timed_pass};
+use crate::timing::{RoundRatio, cpu_seconds, median, timed_pass};
+use crate::{engine, json_document_events, stage_call, support};
 
 /// What `--events` accepts.
 pub const EVENT_KINDS: [&str; 2] = ["lines", "json"];
@@ -69,7 +69,6 @@ pub fn run(comparison: &Comparison) -> anyhow::Result<()> {
     let refs: Vec<&CheckedEvent> = events.iter().collect();
 
     let mut rates = [Vec::new(), Vec::new()];
-    let mut ratios = Vec::new();
     for round in 0..comparison.rounds {
         let mut rate = [0.0; 2];
         for turn in 0..2 {
@@ -78,7 +77,6 @@ pub fn run(comparison: &Comparison) -> anyhow::Result<()> {
         }
         rates[0].push(rate[0]);
         rates[1].push(rate[1]);
-        ratios.push(rate[1] / rate[0]);
     }
     let deadline = if comparison.deadline { "on" } else { "off" };
     println!("## A/B: two builds of one module, deadline {deadline}\n");
@@ -93,18 +91,12 @@ pub fn run(comparison: &Comparison) -> anyhow::Result<()> {
         comparison.rounds
     );
     println!("| module | events/CPU-s |\n|---|---|");
-    for (label, (path, rates)) in ["A", "B"]
-        .iter()
-        .zip(comparison.modules.iter().zip(&mut rates))
-    {
+    for (label, (path, rates)) in ["A", "B"].iter().zip(comparison.modules.iter().zip(&rates)) {
         println!("| {label} `{path}` | {:.0} |", median(rates));
     }
-    ratios.sort_by(f64::total_cmp);
     println!(
-        "\nB/A throughput, median of the rounds' own ratios: {:.3} (rounds ranged {:.3} to {:.3})",
-        median(&mut ratios),
-        ratios[0],
-        ratios[ratios.len() - 1]
+        "\nB/A throughput, median of the rounds' own ratios (lowest and highest round): {:.3}",
+        RoundRatio::of(&rates[1], &rates[0])
     );
     Ok(())
 }

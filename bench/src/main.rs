@@ -20,7 +20,7 @@
 //! Prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use wasmstash::builtins;
@@ -41,6 +41,9 @@ mod support;
 mod check;
 mod compare;
 mod parsing;
+mod timing;
+
+use timing::{RATIO_NOTE, RoundRatio, median, micros, per_call, throughput, timed_pass};
 
 const USAGE: &str = "\
 usage: wasmstash-bench [--seconds S] [--only SECTION]
@@ -217,7 +220,8 @@ fn boundary_rows(access_events: &[CheckedEvent], budget: Duration) {
             },
             events,
             Measure::PerCall,
-        );
+        )
+        .map(|rounds| median(&rounds));
         println!(
             "| {batch_size} | {:.2} | {:.2} | {:.2} | {:.2} | {:.3} |",
             noop_on,
@@ -263,7 +267,7 @@ fn json_and_mutate_rows(lines: &[String], access_events: &[CheckedEvent], budget
     let mutate_config = mutate_config();
     println!("\n## Filters over the real access log, one core, batches of 125\n");
     println!(
-        "10,000 lines, repeated; median of {ROUNDS} alternating rounds, {seconds} s per cell in all; events/s.\n"
+        "10,000 lines, repeated; median of {ROUNDS} alternating rounds, {seconds} s per cell in all; events/s. {RATIO_NOTE}\n"
     );
     println!(
         "| filter | native | native + output check | WASM, deadline off | WASM, deadline on | WASM/native time, off | on |"
@@ -301,7 +305,7 @@ fn syslog_and_date_rows(access_lines: &[String], budget: Duration) {
     }
     println!("\n## syslog and date, one core, batches of 125\n");
     println!(
-        "`date`: the 10,000 access-log events with grok's `timestamp` (`17/May/2015:10:05:03 +0000`), `match = [\"timestamp\", \"dd/MMM/yyyy:HH:mm:ss Z\"]`. `syslog`: 6,000 Loghub lines (Linux, OpenSSH, Thunderbird), default options. Events/s.\n"
+        "`date`: the 10,000 access-log events with grok's `timestamp` (`17/May/2015:10:05:03 +0000`), `match = [\"timestamp\", \"dd/MMM/yyyy:HH:mm:ss Z\"]`. `syslog`: 6,000 Loghub lines (Linux, OpenSSH, Thunderbird), default options. Events/s. {RATIO_NOTE}\n"
     );
     println!(
         "| filter | native | native + output check | WASM, deadline off | WASM, deadline on | WASM/native time, off | on |"
@@ -319,7 +323,7 @@ fn syslog_and_date_rows(access_lines: &[String], budget: Duration) {
 /// Events each grok variant processes per round: the 10,000 lines cycled
 /// 100 times, as a 1M-line file would feed them.
 const GROK_EVENTS: usize = 1_000_000;
-const GROK_ROUNDS: usize = 3;
+const GROK_ROUNDS: usize = 5;
 
 /// grok COMBINEDAPACHELOG, every capture extracted, legacy and ECS sets.
 fn grok_rows(events: &[CheckedEvent]) {
@@ -327,7 +331,7 @@ fn grok_rows(events: &[CheckedEvent]) {
     println!(
         "10,000 lines cycled to {GROK_EVENTS} events per variant and round; median of {GROK_ROUNDS} alternating rounds. \
          Events per CPU-second of the benchmark thread (events per wall second in brackets): on a shared machine \
-         the thread's own CPU time is the steadier measure.\n"
+         the thread's own CPU time is the steadier measure. {RATIO_NOTE}\n"
     );
     println!(
         "| pattern set | native | WASM, deadline off | WASM, deadline on | WASM/native time, off | on |"
@@ -341,35 +345,28 @@ fn grok_rows(events: &[CheckedEvent]) {
         let mut native = NativeRunner::<Grok>::new(&config);
         let mut off = builtin_stage("grok", &config, false);
         let mut on = builtin_stage("grok", &config, true);
-        let mut samples = [[(0f64, 0f64); GROK_ROUNDS]; 3];
+        // Per variant and round: events per CPU-second, per wall second.
+        let mut cpu = [[0f64; GROK_ROUNDS]; 3];
+        let mut wall = [[0f64; GROK_ROUNDS]; 3];
         for round in 0..GROK_ROUNDS {
-            for (variant, sample) in samples.iter_mut().enumerate() {
+            for variant in 0..3 {
                 let pass = timed_pass(&refs, GROK_EVENTS, |chunk| match variant {
                     0 => native.call(chunk, false),
                     1 => stage_call(&mut off, chunk),
                     _ => stage_call(&mut on, chunk),
                 });
-                let done = pass.events as f64;
-                sample[round] = (
-                    done / pass.cpu_seconds.unwrap_or(pass.wall_seconds),
-                    done / pass.wall_seconds,
-                );
+                cpu[variant][round] = pass.per_cpu_second();
+                wall[variant][round] = pass.per_wall_second();
             }
         }
-        let [native, off, on] = samples.map(|mut s| {
-            s.sort_by(|a, b| a.0.total_cmp(&b.0));
-            s[GROK_ROUNDS / 2]
-        });
+        let figure = |v: usize| format!("{:.0} ({:.0})", median(&cpu[v]), median(&wall[v]));
         println!(
-            "| {label} | {:.0} ({:.0}) | {:.0} ({:.0}) | {:.0} ({:.0}) | {:.2} | {:.2} |",
-            native.0,
-            native.1,
-            off.0,
-            off.1,
-            on.0,
-            on.1,
-            native.0 / off.0,
-            native.0 / on.0
+            "| {label} | {} | {} | {} | {} | {} |",
+            figure(0),
+            figure(1),
+            figure(2),
+            RoundRatio::of(&cpu[0], &cpu[1]),
+            RoundRatio::of(&cpu[0], &cpu[2])
         );
     }
 }
@@ -378,7 +375,7 @@ fn filter_row<F: Filter>(name: &str, config: &str, events: &[CheckedEvent], budg
     let mut runner = NativeRunner::<F>::new(config);
     let mut off = builtin_stage(name, config, false);
     let mut on = builtin_stage(name, config, true);
-    let [native, checked, off, on] = interleaved(
+    let samples = interleaved(
         budget,
         |variant, chunk| match variant {
             0 => runner.call(chunk, false),
@@ -389,10 +386,15 @@ fn filter_row<F: Filter>(name: &str, config: &str, events: &[CheckedEvent], budg
         events,
         Measure::Throughput,
     );
+    let [native, checked, off, on] = &samples;
     println!(
-        "| {name} | {native:.0} | {checked:.0} | {off:.0} | {on:.0} | {:.2} | {:.2} |",
-        native / off,
-        native / on
+        "| {name} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} |",
+        median(native),
+        median(checked),
+        median(off),
+        median(on),
+        RoundRatio::of(native, off),
+        RoundRatio::of(native, on)
     );
 }
 
@@ -407,15 +409,15 @@ enum Measure {
 
 const ROUNDS: usize = 5;
 
-/// Measures four variants in alternating rounds and returns each one's median,
-/// so that a slow patch of the machine (the other core is shared) lands on
-/// all variants alike instead of skewing one ratio.
+/// Measures four variants in alternating rounds and returns each one's
+/// figure per round, so that a slow patch of the machine (the other core is
+/// shared) lands on all variants alike and ratios can pair the rounds.
 fn interleaved(
     budget: Duration,
     mut call: impl FnMut(usize, &[&CheckedEvent]),
     events: &[CheckedEvent],
     measure: Measure,
-) -> [f64; 4] {
+) -> [[f64; ROUNDS]; 4] {
     let refs: Vec<&CheckedEvent> = events.iter().collect();
     let slice = budget / ROUNDS as u32;
     let mut samples = [[0f64; ROUNDS]; 4];
@@ -430,10 +432,7 @@ fn interleaved(
             };
         }
     }
-    samples.map(|mut s| {
-        s.sort_by(f64::total_cmp);
-        s[ROUNDS / 2]
-    })
+    samples
 }
 
 fn engine(deadline: bool) -> Engine {
@@ -511,89 +510,6 @@ enum Copied {
     Payload(ResultKind, Vec<u8>),
     Event(CheckedEvent),
     Added(AddedMembers),
-}
-
-/// Events per call in the sections that measure throughput, as Logstash's
-/// default pipeline batch.
-const BATCH: usize = 125;
-
-/// One timed pass of a throughput measurement.
-struct Pass {
-    events: usize,
-    wall_seconds: f64,
-    /// This thread's CPU time; `None` where Linux's statistics are missing.
-    cpu_seconds: Option<f64>,
-}
-
-/// Calls `call` on `refs` in batches of [`BATCH`], over and over until at
-/// least `events` events went through, and times it.
-fn timed_pass(
-    refs: &[&CheckedEvent],
-    events: usize,
-    mut call: impl FnMut(&[&CheckedEvent]),
-) -> Pass {
-    let started = Instant::now();
-    let cpu_started = thread_cpu_seconds();
-    let mut done = 0;
-    while done < events {
-        for chunk in refs.chunks(BATCH) {
-            call(chunk);
-        }
-        done += refs.len();
-    }
-    Pass {
-        events: done,
-        wall_seconds: started.elapsed().as_secs_f64(),
-        cpu_seconds: thread_cpu_seconds()
-            .zip(cpu_started)
-            .map(|(end, start)| end - start),
-    }
-}
-
-/// CPU time this thread has used, from Linux's scheduler statistics.
-fn thread_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos: f64 = stat.split_whitespace().next()?.parse().ok()?;
-    Some(nanos / 1e9)
-}
-
-/// Mean time of one call on `refs`, repeated for `budget`.
-fn per_call(
-    budget: Duration,
-    refs: &[&CheckedEvent],
-    mut call: impl FnMut(&[&CheckedEvent]),
-) -> Duration {
-    let started = Instant::now();
-    let mut calls = 0u32;
-    while started.elapsed() < budget {
-        for _ in 0..16 {
-            call(refs);
-        }
-        calls += 16;
-    }
-    started.elapsed() / calls
-}
-
-/// Events per second through `call` in batches of [`BATCH`], over the whole corpus
-/// repeatedly for `budget`.
-fn throughput(
-    budget: Duration,
-    refs: &[&CheckedEvent],
-    mut call: impl FnMut(&[&CheckedEvent]),
-) -> f64 {
-    let started = Instant::now();
-    let mut processed = 0usize;
-    while started.elapsed() < budget {
-        for chunk in refs.chunks(BATCH) {
-            call(chunk);
-        }
-        processed += refs.len();
-    }
-    processed as f64 / started.elapsed().as_secs_f64()
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
 }
 
 fn average_len(events: &[CheckedEvent]) -> usize {

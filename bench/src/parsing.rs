@@ -14,7 +14,8 @@ use wasmstash_filter_dissect::{APACHE_COMBINED_ECS, Dissect};
 use wasmstash_filter_kv::Kv;
 use wasmstash_sdk::Filter;
 
-use crate::{BATCH, NativeRunner, Pass, builtin_stage, stage_call, support, timed_pass};
+use crate::timing::{BATCH, RATIO_NOTE, RoundRatio, cpu_seconds, median, timed_pass};
+use crate::{NativeRunner, builtin_stage, stage_call, support};
 
 const LINES: usize = 1_000_000;
 
@@ -79,31 +80,20 @@ fn report<F: Filter>(name: &str, config: &str, lines: &[String], rounds: usize) 
                 _ => stage_call(&mut off, chunk),
             });
             cpu[variant].push(pass.events as f64 / cpu_seconds(&pass));
-            wall[variant].push(pass.events as f64 / pass.wall_seconds);
+            wall[variant].push(pass.per_wall_second());
         }
     }
-    let cpu = [0, 1, 2, 3].map(|i| median(&mut cpu[i]));
-    let wall = [0, 1, 2, 3].map(|i| median(&mut wall[i]));
     println!(
         "| measure | native | native + output check | WASM, deadline on | WASM, deadline off | WASM/native time, on | off |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for (measure, [native, checked, on, off]) in [("events/CPU-s", cpu), ("events/wall-s", wall)] {
+    for (measure, rounds) in [("events/CPU-s", &cpu), ("events/wall-s", &wall)] {
+        let [native, checked, on, off] = [0, 1, 2, 3].map(|i| median(&rounds[i]));
         println!(
-            "| {measure} | {native:.0} | {checked:.0} | {on:.0} | {off:.0} | {:.2} | {:.2} |",
-            native / on,
-            native / off
+            "| {measure} | {native:.0} | {checked:.0} | {on:.0} | {off:.0} | {} | {} |",
+            RoundRatio::of(&rounds[0], &rounds[2]),
+            RoundRatio::of(&rounds[0], &rounds[3])
         );
     }
-}
-
-/// A pass's CPU time; these sections report nothing without it.
-pub fn cpu_seconds(pass: &Pass) -> f64 {
-    pass.cpu_seconds
-        .expect("reading /proc/thread-self/schedstat (the benchmark needs Linux)")
-}
-
-pub fn median(samples: &mut [f64]) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+    println!("\n{RATIO_NOTE}");
 }
