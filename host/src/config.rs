@@ -54,6 +54,8 @@ struct RawServer {
     max_connections: Option<usize>,
     header_read_timeout_ms: Option<u64>,
     body_read_timeout_ms: Option<u64>,
+    write_timeout_ms: Option<u64>,
+    max_inflight_body_bytes: Option<usize>,
     admin_token_file: Option<PathBuf>,
     state_dir: Option<PathBuf>,
     snapshot_interval_ms: Option<u64>,
@@ -93,6 +95,11 @@ pub struct ServerSettings {
     /// Longest a client may take to send a request's body, once its headers
     /// are in.
     pub body_read_timeout: Duration,
+    /// Longest a write of an answer may wait for the client to take bytes.
+    pub write_timeout: Duration,
+    /// Request bodies held in memory at once, all connections together;
+    /// past it a request is answered 503.
+    pub max_inflight_body_bytes: usize,
     /// File holding the admin bearer token (`WASMSTASH_ADMIN_TOKEN` wins).
     pub admin_token_file: Option<PathBuf>,
     /// Where stateful filters' snapshots are kept across restarts.
@@ -142,6 +149,8 @@ impl Default for ServerSettings {
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            max_inflight_body_bytes: 256 << 20,
             admin_token_file: None,
             state_dir: None,
             snapshot_interval: Duration::from_secs(60),
@@ -219,6 +228,10 @@ impl FilterSpec {
     }
 }
 
+/// Largest config file read: far more than any real one, small enough that
+/// a wrong path (a device, a log file) is refused instead of read whole.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
 /// A loaded config file.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -230,7 +243,7 @@ pub struct Config {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::files::read_capped_text(path, MAX_CONFIG_BYTES, "config")
             .map_err(|e| ConfigError(format!("{}: cannot read config: {e}", path.display())))?;
         Config::parse(&text, path)
     }
@@ -328,9 +341,16 @@ pub fn load_filters(engine: &Engine, filters: &[FilterSpec]) -> Result<Vec<Filte
                     .expect("checked when parsed")
                     .wasm
                     .into(),
-                FilterSource::File(path) => std::fs::read(path)
-                    .map_err(|e| context(format!("cannot read module {}: {e}", path.display())))?
-                    .into(),
+                FilterSource::File(path) => {
+                    crate::files::read_capped(path, engine.settings().max_module_bytes, "module")
+                        .map_err(|e| {
+                            context(format!(
+                                "cannot read module {}: {e} (engine.max_module_mib)",
+                                path.display()
+                            ))
+                        })?
+                        .into()
+                }
             };
             FilterModule::load_pinned(
                 engine,
@@ -450,6 +470,17 @@ fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String
             "body_read_timeout_ms",
             raw.body_read_timeout_ms,
             defaults.body_read_timeout,
+        )?,
+        write_timeout: millis(
+            "write_timeout_ms",
+            raw.write_timeout_ms,
+            defaults.write_timeout,
+        )?,
+        max_inflight_body_bytes: within(
+            "max_inflight_body_bytes",
+            raw.max_inflight_body_bytes,
+            defaults.max_inflight_body_bytes,
+            1 << 40,
         )?,
         admin_token_file: raw.admin_token_file.map(|p| base.join(p)),
         state_dir: raw.state_dir.map(|p| base.join(p)),

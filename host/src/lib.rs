@@ -21,6 +21,7 @@ pub mod builtins;
 pub mod config;
 pub mod engine;
 pub mod event_check;
+pub mod files;
 pub mod generator;
 pub mod golden;
 pub mod input;

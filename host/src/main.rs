@@ -178,11 +178,12 @@ fn default_log_level() -> &'static str {
 
 /// Prints what `module` is; returns whether it meets ABI v1.
 fn inspect(module: &std::path::Path, json: bool) -> Result<bool, Box<dyn std::error::Error>> {
-    let bytes = std::fs::read(module)?;
-    let engine = Engine::new(wasmstash::engine::EngineSettings {
+    let settings = wasmstash::engine::EngineSettings {
         cache_dir: None,
         ..Default::default()
-    })?;
+    };
+    let bytes = wasmstash::files::read_capped(module, settings.max_module_bytes, "module")?;
+    let engine = Engine::new(settings)?;
     let report = wasmstash::engine::inspect(&engine, &bytes)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -18,6 +18,7 @@ pub(super) struct RawEngine {
     cache_max_mib: Option<u64>,
     checkpoint_interval_ms: Option<u64>,
     replay_budget_ms: Option<u64>,
+    max_module_mib: Option<u64>,
 }
 
 pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, String> {
@@ -64,8 +65,18 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
             ));
         }
     };
+    let max_module_bytes = match raw.max_module_mib {
+        None => defaults.max_module_bytes,
+        Some(mib @ 1..=1024) => mib << 20,
+        Some(other) => {
+            return Err(format!(
+                "max_module_mib = {other}: must be between 1 and 1024"
+            ));
+        }
+    };
     Ok(EngineSettings {
         call_timeout,
+        max_module_bytes,
         memory_limit_bytes,
         checkpoint_interval,
         replay_budget,

@@ -49,6 +49,9 @@ pub struct EngineSettings {
     /// tagged, not run. Without it, a filter that runs past the deadline on
     /// every event would hold a batch for events × `call_timeout`.
     pub replay_budget: Duration,
+    /// Largest module file read from disk; a bigger one (or a device with
+    /// no end) is refused before it is read whole or compiled.
+    pub max_module_bytes: u64,
 }
 
 impl Default for EngineSettings {
@@ -60,6 +63,7 @@ impl Default for EngineSettings {
             cache_max_bytes: 512 << 20,
             checkpoint_interval: Duration::from_secs(1),
             replay_budget: Duration::from_secs(30),
+            max_module_bytes: 64 << 20,
         }
     }
 }

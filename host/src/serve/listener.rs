@@ -4,7 +4,8 @@
 //! a time (or never) would otherwise hold that connection, and its memory,
 //! for as long as it likes; enough of them exhaust the process's file
 //! descriptors. So every connection gets a deadline for its request headers
-//! (`server.header_read_timeout_ms`), and at most `server.max_connections`
+//! (`server.header_read_timeout_ms`), its writes must make progress within
+//! `server.write_timeout_ms` (see `write_deadline`), and at most `server.max_connections`
 //! are open at once: past that, a new connection is closed as soon as it is
 //! accepted, without reading from it. Shutdown stops accepting, lets each
 //! open connection finish the request it is serving (for at most
@@ -23,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use super::write_deadline::WriteDeadline;
 use crate::metrics::Metrics;
 
 /// The longest shutdown waits for open connections to finish their requests.
@@ -36,6 +38,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(20);
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
+    pub write_timeout: Duration,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then waits for
@@ -86,7 +89,10 @@ pub async fn serve(
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(
+                TokioIo::new(WriteDeadline::new(stream, limits.write_timeout)),
+                service,
+            );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

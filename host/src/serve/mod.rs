@@ -14,6 +14,7 @@
 
 mod body;
 mod listener;
+mod write_deadline;
 mod routes;
 mod ui;
 mod workers;
@@ -258,6 +259,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
     runtime.block_on(run(app))
 }
 
+/// Largest admin token file read; a token is a line of text.
+const MAX_TOKEN_FILE_BYTES: u64 = 4096;
+
 /// Fewer characters than this is a token someone could guess.
 const MIN_TOKEN_CHARS: usize = 16;
 
@@ -273,8 +277,8 @@ fn admin_token(server: &ServerSettings) -> Result<Option<String>, ConfigError> {
         (None, None) => return Ok(None),
         (None, Some(file)) => {
             let source = format!("server.admin_token_file {}", file.display());
-            let token =
-                std::fs::read_to_string(file).map_err(|e| ConfigError(format!("{source}: {e}")))?;
+            let token = crate::files::read_capped_text(file, MAX_TOKEN_FILE_BYTES, "token file")
+                .map_err(|e| ConfigError(format!("{source}: {e}")))?;
             (token, source)
         }
     };
@@ -312,6 +316,7 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
     let limits = listener::ConnectionLimits {
         max_connections: app.server.max_connections,
         header_read_timeout: app.server.header_read_timeout,
+        write_timeout: app.server.write_timeout,
     };
     let stopping = app.clone();
     let server = tokio::spawn(listener::serve(

@@ -1,0 +1,78 @@
+//! Reading the files an operator names (the config, modules, the admin
+//! token) with a cap on their size.
+//!
+//! `fs::read` takes whatever the path gives: `/dev/zero` or a mistaken
+//! multi-gigabyte file grows the process until the kernel kills it, with no
+//! message, and a FIFO blocks it forever. Here only regular files are read,
+//! under a cap, and anything else is an error that says why.
+
+use std::io::Read;
+use std::path::Path;
+
+/// The whole of `path`, or an error if it holds more than `limit` bytes.
+/// `what` names the file's role in that error ("config", "module", ...).
+pub fn read_capped(path: &Path, limit: u64, what: &str) -> std::io::Result<Vec<u8>> {
+    // Asked before opening: opening a FIFO for reading waits for a writer,
+    // and a device may never end.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("the {what} is not a regular file"),
+        ));
+    }
+    let file = std::fs::File::open(path)?;
+    let too_large = || {
+        std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("the {what} is larger than {limit} bytes"),
+        )
+    };
+    let declared = file.metadata()?.len();
+    if declared > limit {
+        return Err(too_large());
+    }
+    // The file may have grown since: read one byte past the cap to tell
+    // "exactly the limit" from "more".
+    let mut bytes = Vec::with_capacity(declared as usize);
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// [`read_capped`] for a text file, refused unless it is UTF-8.
+pub fn read_capped_text(path: &Path, limit: u64, what: &str) -> std::io::Result<String> {
+    String::from_utf8(read_capped(path, limit, what)?).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the {what} is not UTF-8 text"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_is_refused_unread() {
+        let error = read_capped(Path::new("/dev/zero"), 1 << 20, "config").unwrap_err();
+        assert_eq!(error.to_string(), "the config is not a regular file");
+    }
+
+    #[test]
+    fn a_file_at_the_cap_is_read_and_one_past_it_is_refused() {
+        let dir = std::env::temp_dir().join(format!("wasmstash-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        std::fs::write(&path, b"12345").unwrap();
+        assert_eq!(read_capped(&path, 5, "module").unwrap(), b"12345");
+        let error = read_capped(&path, 4, "module").unwrap_err();
+        assert_eq!(error.to_string(), "the module is larger than 4 bytes");
+        std::fs::write(&path, [0xff, 0xfe]).unwrap();
+        let error = read_capped_text(&path, 5, "token file").unwrap_err();
+        assert_eq!(error.to_string(), "the token file is not UTF-8 text");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
