@@ -89,6 +89,18 @@ fn bulk_memory_work_past_the_deadline_is_stopped() {
 }
 
 #[test]
+fn straight_line_bulk_memory_work_is_stopped_too() {
+    // No loop and no call: only the read after each fill can see the
+    // deadline. 2,000 fills of 12 MiB take seconds, the deadline 200 ms.
+    let fill = "(memory.fill (i32.const 131072) (i32.const 7) (i32.const 12582912))";
+    let body = format!(
+        "(drop (memory.grow (i32.const 200))) {} (i64.const 0)",
+        fill.repeat(2000)
+    );
+    assert_timed_out(&run_twice(wat_filter(&body)));
+}
+
+#[test]
 fn a_start_function_that_never_returns_fails_the_load() {
     let wat = filter_with(
         "(func $spin (loop $l (br $l))) (start $spin)",
@@ -147,7 +159,10 @@ fn a_function_with_more_loops_than_the_deadline_can_tell_apart_is_refused() {
     let loops = "(loop)".repeat(1 << 16);
     let wat = wat_filter(&format!("{loops} (loop $spin (br $spin)) (i64.const 0)"));
     let error = load_error(wat.as_bytes(), "{}");
-    assert!(error.contains("65536 loops or more"), "{error}");
+    assert!(
+        error.contains("65536 loops and bulk memory operations or more"),
+        "{error}"
+    );
 }
 
 #[test]

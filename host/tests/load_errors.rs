@@ -136,3 +136,17 @@ fn a_module_too_big_for_the_memory_limit_is_refused() {
     let err = load_error(wat.as_bytes(), "{}");
     assert!(err.contains("past its limit of 16 MiB"), "{err}");
 }
+
+#[test]
+fn memories_are_limited_together_not_one_by_one() {
+    // Three memories of 100 pages (6.25 MiB) each: each under the strict
+    // engine's 16 MiB, together over it.
+    let wat = wat_filter("(i64.const 0)").replace(
+        r#"(memory (export "memory") 2)"#,
+        r#"(memory (export "memory") 100) (memory $b 100) (memory $c 100)"#,
+    );
+    let err = load_error(wat.as_bytes(), "{}");
+    assert!(err.contains("past its limit of 16 MiB"), "{err}");
+    // Two of them fit, with the deadline's page beside them.
+    assert_loads(&wat.replace("(memory $c 100)", ""));
+}

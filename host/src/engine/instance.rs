@@ -15,6 +15,7 @@ use wasmtime::{
 };
 
 use super::counter_names::MAX_COUNTER_NAMES;
+use super::limits::InstanceLimits;
 use super::module::{FilterModule, LoadError};
 use super::stage::{Failure, FailureKind, StageOutcome};
 use super::tripwire::{self, Tripwire};
@@ -26,42 +27,11 @@ const MAX_LOG_LINE: usize = 4096;
 /// Per-instance host state, reachable from host imports.
 pub(crate) struct StoreState {
     filter: Arc<str>,
-    memory_limit: usize,
-    /// Set by the limiter when the filter asks for more than its limit.
-    memory_exceeded: Option<String>,
+    limits: InstanceLimits,
     last_error_log: Option<String>,
     counters: BTreeMap<String, i64>,
     /// Whether a name was refused for want of room (said once).
     counters_full: bool,
-}
-
-impl ResourceLimiter for StoreState {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.memory_limit {
-            let message = format!(
-                "filter tried to grow its memory to {} MiB, past its limit of {} MiB",
-                desired.div_ceil(1 << 20),
-                self.memory_limit >> 20
-            );
-            self.memory_exceeded = Some(message.clone());
-            wasmtime::bail!(message);
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
-    }
 }
 
 /// The `wasmstash` imports of ABI v1. Nothing else is linked: no WASI, so no
@@ -162,14 +132,13 @@ impl FilterInstance {
         let engine = module.engine();
         let state = StoreState {
             filter: module.name().into(),
-            memory_limit: engine.settings().memory_limit_bytes,
-            memory_exceeded: None,
+            limits: InstanceLimits::new(engine.settings().memory_limit_bytes),
             last_error_log: None,
             counters: BTreeMap::new(),
             counters_full: false,
         };
         let mut store = Store::new(engine.wasmtime(), state);
-        store.limiter(|state| state as &mut dyn ResourceLimiter);
+        store.limiter(|state| &mut state.limits as &mut dyn ResourceLimiter);
         let (instance, tripwire) = tripwire::instantiate(
             engine.watchdog(),
             module.linker(),
@@ -364,7 +333,7 @@ impl FilterInstance {
 
     fn classify(&mut self, error: wasmtime::Error) -> Failure {
         let state = self.store.data_mut();
-        let mut failure = if let Some(message) = state.memory_exceeded.take() {
+        let mut failure = if let Some(message) = state.limits.memory_exceeded.take() {
             Failure::new(FailureKind::OutOfMemory, message)
         } else {
             match error.downcast_ref::<Trap>() {

@@ -13,6 +13,7 @@ mod cache;
 pub mod counter_names;
 mod inspect;
 mod instance;
+mod limits;
 mod module;
 mod stage;
 mod tripwire;

@@ -283,11 +283,9 @@ pub(super) fn version_mismatch(found: u32) -> Option<String> {
 
 /// Instantiates without `init` and calls `wasmstash_abi_version`.
 pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<u32, String> {
-    // The same memory cap as a real instance, and the same deadline, in case
+    // The same memory and table caps as a real instance, and the same deadline, in case
     // the module has a start function.
-    let limits = wasmtime::StoreLimitsBuilder::new()
-        .memory_size(engine.settings().memory_limit_bytes)
-        .build();
+    let limits = super::limits::InstanceLimits::new(engine.settings().memory_limit_bytes);
     let mut store = Store::new(engine.wasmtime(), limits);
     store.limiter(|limits| limits);
     let mut linker = wasmtime::Linker::new(engine.wasmtime());

@@ -1,5 +1,6 @@
 //! The per-call deadline, kept by a tripwire: a page of its own that the
-//! module reads at every function entry and loop header, and that the host
+//! module reads at every function entry and loop header (and after each
+//! bulk memory or table operation), and that the host
 //! makes unreadable when a call runs past its deadline.
 //!
 //! Why not wasmtime's epoch interruption: it puts a compare and a branch to

@@ -14,10 +14,10 @@
 
 mod body;
 mod listener;
-mod write_deadline;
 mod routes;
 mod ui;
 mod workers;
+mod write_deadline;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -37,7 +37,11 @@ impl<S> WriteDeadline<S> {
 
     /// Passes `outcome` on, except that a `Pending` past the deadline
     /// becomes an error.
-    fn timed<T>(&mut self, cx: &mut Context<'_>, outcome: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+    fn timed<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        outcome: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
         if outcome.is_ready() {
             self.stalled = None;
             return outcome;

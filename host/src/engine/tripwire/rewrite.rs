@@ -1,5 +1,6 @@
 //! The module rewrite behind the tripwire: a one-page memory the module's
-//! code cannot name, a read of it at every function entry and loop header,
+//! code cannot name, a read of it at every function entry and loop header
+//! and after every bulk memory or table operation,
 //! and two exports for the host (the page, and the start function, which
 //! the host runs itself so that it runs under the deadline too).
 //!
@@ -137,7 +138,7 @@ impl Rewriter {
     ) -> Result<(), reencode::Error<String>> {
         if offset >= PAGE {
             return Err(reencode::Error::UserError(format!(
-                "a function of the module has {PAGE} loops or more; the deadline can guard at most {}",
+                "a function of the module has {PAGE} loops and bulk memory operations or more; the deadline can guard at most {}",
                 PAGE - 1
             )));
         }
@@ -224,7 +225,7 @@ impl Reencode for Rewriter {
         while !operators.eof() {
             let instruction = self.parse_instruction(&mut operators)?;
             function.instruction(&instruction);
-            if matches!(instruction, Instruction::Loop(_)) {
+            if matches!(instruction, Instruction::Loop(_)) || is_bulk(&instruction) {
                 reads += 1;
                 self.read(&mut function, reads)?;
             }
@@ -232,6 +233,23 @@ impl Reencode for Rewriter {
         code.function(&function);
         Ok(())
     }
+}
+
+/// Whether `instruction` does work in proportion to an operand (a fill or
+/// copy of up to the whole memory or table) with no loop in the module's
+/// code: straight-line code made of these would otherwise pass no read
+/// for as long as it likes. A read right after each bounds a call's
+/// overrun to one such operation.
+fn is_bulk(instruction: &Instruction) -> bool {
+    matches!(
+        instruction,
+        Instruction::MemoryFill(_)
+            | Instruction::MemoryCopy { .. }
+            | Instruction::MemoryInit { .. }
+            | Instruction::TableFill(_)
+            | Instruction::TableCopy { .. }
+            | Instruction::TableInit { .. }
+    )
 }
 
 /// A section's place in a module. Ids are not in that order: the tag and

@@ -1,0 +1,67 @@
+//! What one instance may hold, counted over all its memories and tables.
+//!
+//! wasmtime asks a limiter about each memory and table on its own. A module
+//! may declare many of them (multi-memory is on: the tripwire adds one), so
+//! a cap per memory would let a module hold the cap many times over; here
+//! every grow is judged against the instance's total.
+
+use wasmtime::ResourceLimiter;
+
+/// Table entries one instance may hold in all: far more than any compiled
+/// filter's function table.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+pub(crate) struct InstanceLimits {
+    memory_limit: usize,
+    memory_in_use: usize,
+    table_elements: usize,
+    /// Why a grow was refused, once one was, for the failure's reason.
+    pub(crate) memory_exceeded: Option<String>,
+}
+
+impl InstanceLimits {
+    pub(crate) fn new(memory_limit: usize) -> InstanceLimits {
+        InstanceLimits {
+            memory_limit,
+            memory_in_use: 0,
+            table_elements: 0,
+            memory_exceeded: None,
+        }
+    }
+}
+
+impl ResourceLimiter for InstanceLimits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let total = self.memory_in_use - current + desired;
+        if total > self.memory_limit {
+            let message = format!(
+                "filter tried to grow its memory to {} MiB, past its limit of {} MiB",
+                total.div_ceil(1 << 20),
+                self.memory_limit >> 20
+            );
+            self.memory_exceeded = Some(message.clone());
+            wasmtime::bail!(message);
+        }
+        self.memory_in_use = total;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let total = self.table_elements - current + desired;
+        if total > MAX_TABLE_ELEMENTS {
+            return Ok(false);
+        }
+        self.table_elements = total;
+        Ok(true)
+    }
+}
