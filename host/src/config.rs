@@ -430,7 +430,7 @@ fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String
         None => defaults.listen,
         Some(text) => parse_listen(&text).map_err(|e| format!("listen = \"{text}\": {e}"))?,
     };
-    Ok(ServerSettings {
+    let settings = ServerSettings {
         listen,
         max_body_bytes: within(
             "max_body_bytes",
@@ -496,7 +496,14 @@ fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String
             defaults.watch_interval,
         )?,
         ui: ui_settings(raw.ui.unwrap_or_default())?,
-    })
+    };
+    if settings.max_inflight_body_bytes < settings.max_body_bytes {
+        return Err(format!(
+            "max_inflight_body_bytes = {} is below max_body_bytes = {}: a body as large as allowed could never be read",
+            settings.max_inflight_body_bytes, settings.max_body_bytes
+        ));
+    }
+    Ok(settings)
 }
 
 fn ui_settings(raw: RawUi) -> Result<UiSettings, String> {

@@ -1,6 +1,8 @@
 //! The sidecar's connection limits, against the real binary on loopback: a
 //! client that never finishes its request headers or body is cut off, past
-//! `server.max_connections` a new connection is closed unread, while the
+//! `server.max_connections` a new connection is closed unread, a client
+//! that stops reading its answers is cut off, bodies held at once share one
+//! memory budget, while the
 //! server keeps answering everyone else; and no open connection holds up a
 //! shutdown.
 
@@ -85,6 +87,89 @@ fn a_client_that_never_finishes_its_body_is_cut_off() {
         );
     }
     assert_serves(&server);
+    server.stop();
+}
+
+/// A client that sends requests and never reads the answers: once the
+/// server's writes have waited `write_timeout_ms` with no byte taken, the
+/// connection is closed, instead of holding its place for ever.
+#[test]
+fn a_client_that_stops_reading_its_answers_is_cut_off() {
+    let (server, _dir) = start("write_timeout_ms = 300");
+    // Twenty batches of 1,000 events, each answered with about 1 MB: far
+    // more than the sockets' buffers hold.
+    let message = "x".repeat(900);
+    let body: String = (0..1000)
+        .map(|_| format!("{{\"message\":\"{message}\"}}\n"))
+        .collect();
+    let request = format!(
+        "POST /v1/pipelines/app/batch HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut client = TcpStream::connect(server.addr).unwrap();
+    // The server stops reading requests while an answer waits, so the last
+    // writes may fail once it has closed the connection, or (without the
+    // deadline) never finish.
+    client
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    for _ in 0..20 {
+        if client.write_all(request.as_bytes()).is_err() {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_serves(&server);
+    // Reading now drains what the buffers held; a server without the
+    // deadline would go on to send all twenty answers and keep the
+    // connection open.
+    let (received, _) = read_until_closed(&mut client, Duration::from_secs(20));
+    let answers = String::from_utf8_lossy(&received)
+        .matches("HTTP/1.1 200")
+        .count();
+    assert!(answers < 20, "all {answers} answers arrived");
+    server.stop();
+}
+
+/// Bodies held at once share `max_inflight_body_bytes`: while one client
+/// withholds the end of its body, another whose body would pass the budget
+/// is told 503 to come back, and is served once the first is gone.
+#[test]
+fn request_bodies_held_at_once_share_one_budget() {
+    let (server, _dir) = start(
+        "max_body_bytes = 1000\nmax_inflight_body_bytes = 1500\nbody_read_timeout_ms = 60000",
+    );
+    let mut holder = TcpStream::connect(server.addr).unwrap();
+    let head = "POST /v1/pipelines/app/event HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n";
+    holder
+        .write_all(format!("{head}{}", "x".repeat(900)).as_bytes())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let big = format!("{{\"message\":\"{}\"}}", "y".repeat(680));
+    let refused = server.post("/v1/pipelines/app/event", big.as_bytes());
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(
+        refused.text().contains("max_inflight_body_bytes"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    // A small body still fits beside the held one.
+    assert_serves(&server);
+    drop(holder);
+    let started = Instant::now();
+    loop {
+        let response = server.post("/v1/pipelines/app/event", big.as_bytes());
+        if response.status == 200 {
+            break;
+        }
+        assert_eq!(response.status, 503, "{}", response.text());
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the held body's share was never given back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     server.stop();
 }
 

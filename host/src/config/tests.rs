@@ -70,6 +70,21 @@ fn errors_name_the_file_pipeline_and_filter() {
         err.contains("max_connections = 0: must be between 1 and 1000000"),
         "{err}"
     );
+    let err = parse("[server]\nmax_body_bytes = 2000\nmax_inflight_body_bytes = 1000").unwrap_err();
+    assert!(
+        err.contains("max_inflight_body_bytes = 1000 is below max_body_bytes = 2000"),
+        "{err}"
+    );
+    let err = parse("[engine]\nmax_module_mib = 0").unwrap_err();
+    assert!(
+        err.contains("max_module_mib = 0: must be between 1 and 1024"),
+        "{err}"
+    );
+    let err = parse("[server]\nwrite_timeout_ms = 0").unwrap_err();
+    assert!(
+        err.contains("write_timeout_ms = 0: must be between 1 and 3600000"),
+        "{err}"
+    );
     let err = parse("[server]\nheader_read_timeout_ms = 0").unwrap_err();
     assert!(
         err.contains("header_read_timeout_ms = 0: must be between 1 and 3600000"),

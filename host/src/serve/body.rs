@@ -1,5 +1,8 @@
 //! Request bodies are read whole, under a size cap and a deadline, before
-//! any handler runs.
+//! any handler runs, and all bodies held at once share one budget of
+//! memory (`server.max_inflight_body_bytes`): without it, every open
+//! connection could hold a body just under the cap while it withholds the
+//! last byte, 16 GiB at the default limits.
 //!
 //! The listener bounds how long a client may take over its headers; this
 //! bounds the rest of the request. Without it a client that sends its
@@ -16,6 +19,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::App;
 use super::routes::ApiError;
@@ -36,10 +40,14 @@ pub(crate) async fn read_whole(
     if declared.is_some_and(|length| length > limit as u64) {
         return too_large(limit).into_response();
     }
-    match tokio::time::timeout(deadline, collect(body, limit)).await {
-        Ok(Ok(bytes)) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
+    match tokio::time::timeout(deadline, collect(body, limit, &app.bodies)).await {
+        Ok(Ok((bytes, held))) => {
+            let response = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
+            // The body is dropped once its handler has answered.
+            drop(held);
+            response
         }
         Ok(Err(error)) => error.into_response(),
         Err(_) => ApiError::new(
@@ -53,11 +61,17 @@ pub(crate) async fn read_whole(
     }
 }
 
-/// The body's bytes, refused once they pass `limit`. A body that arrives in
-/// one piece is kept as it came, without a copy.
-async fn collect(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+/// The body's bytes, refused once they pass `limit`, and their share of
+/// `budget` (one permit per byte). A body that arrives in one piece is kept
+/// as it came, without a copy.
+async fn collect(
+    body: Body,
+    limit: usize,
+    budget: &Arc<Semaphore>,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), ApiError> {
     let mut stream = body.into_data_stream();
     let mut pieces: Vec<Bytes> = Vec::new();
+    let mut held: Option<OwnedSemaphorePermit> = None;
     let mut received = 0;
     while let Some(piece) = stream.next().await {
         let piece = piece.map_err(|e| {
@@ -70,12 +84,34 @@ async fn collect(body: Body, limit: usize) -> Result<Bytes, ApiError> {
         if received > limit {
             return Err(too_large(limit));
         }
+        // `limit` is at most 1 GiB, so a piece's length fits a u32.
+        let share = budget
+            .clone()
+            .try_acquire_many_owned(piece.len() as u32)
+            .map_err(|_| busy())?;
+        match &mut held {
+            Some(permits) => permits.merge(share),
+            None => held = Some(share),
+        }
         pieces.push(piece);
     }
-    Ok(match pieces.len() {
+    // Joining pieces copies them: for a moment the body is held twice.
+    let bytes = match pieces.len() {
         1 => pieces.pop().expect("one piece"),
         _ => Bytes::from(pieces.concat()),
-    })
+    };
+    Ok((bytes, held))
+}
+
+/// Too many bytes of request bodies are held at once: the client should
+/// come back shortly, as after a 429.
+fn busy() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "request bodies already take all the memory allowed for them (server.max_inflight_body_bytes); retry shortly"
+            .to_owned(),
+    )
+    .retry_after(1)
 }
 
 fn too_large(limit: usize) -> ApiError {

@@ -73,6 +73,8 @@ pub(crate) struct App {
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
     pub live: ui::LiveView,
+    /// One permit per byte of request body held (`server.max_inflight_body_bytes`).
+    pub bodies: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
@@ -248,6 +250,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
     let app = Arc::new(App {
         current: RwLock::new(None),
         live: ui::LiveView::new(server.ui.clone(), &metrics),
+        bodies: Arc::new(tokio::sync::Semaphore::new(server.max_inflight_body_bytes)),
         metrics,
         server,
         admin_token,

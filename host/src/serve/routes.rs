@@ -65,7 +65,7 @@ impl ApiError {
         }
     }
 
-    fn retry_after(mut self, seconds: u64) -> ApiError {
+    pub(crate) fn retry_after(mut self, seconds: u64) -> ApiError {
         self.retry_after = Some(seconds);
         self
     }
