@@ -21,8 +21,13 @@ use super::stage::{Failure, FailureKind, StageOutcome};
 use super::tripwire::{self, Tripwire};
 use crate::event_check::CheckedEvent;
 
-/// Longest guest log line kept; the rest is cut so a filter cannot flood the log.
+/// Longest guest log line kept; the rest is cut.
 const MAX_LOG_LINE: usize = 4096;
+
+/// Most log lines a filter may write in one call; the rest are counted and
+/// dropped, so a filter that logs in a loop cannot flood the host's log
+/// (at most this many times [`MAX_LOG_LINE`] bytes per call).
+const MAX_LOG_LINES_PER_CALL: u32 = 1000;
 
 /// Per-instance host state, reachable from host imports.
 pub(crate) struct StoreState {
@@ -32,6 +37,10 @@ pub(crate) struct StoreState {
     counters: BTreeMap<String, i64>,
     /// Whether a name was refused for want of room (said once).
     counters_full: bool,
+    /// Log lines the current call may still write.
+    log_lines_left: u32,
+    /// Log lines the current call wrote past its allowance.
+    log_lines_dropped: u64,
 }
 
 /// The `wasmstash` imports of ABI v1. Nothing else is linked: no WASI, so no
@@ -44,12 +53,18 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Linker<StoreState> {
             "log",
             |mut caller: Caller<'_, StoreState>, level: u32, ptr: u32, len: u32| {
                 let text = read_guest_str(&mut caller, ptr, len)?;
-                let filter = caller.data().filter.clone();
+                let state = caller.data_mut();
+                if level == 1 {
+                    state.last_error_log = Some(text.clone());
+                }
+                if state.log_lines_left == 0 {
+                    state.log_lines_dropped += 1;
+                    return Ok(());
+                }
+                state.log_lines_left -= 1;
+                let filter = state.filter.clone();
                 match level {
-                    1 => {
-                        tracing::error!(target: "filter", filter = %filter, "{text}");
-                        caller.data_mut().last_error_log = Some(text);
-                    }
+                    1 => tracing::error!(target: "filter", filter = %filter, "{text}"),
                     2 => tracing::warn!(target: "filter", filter = %filter, "{text}"),
                     3 => tracing::info!(target: "filter", filter = %filter, "{text}"),
                     _ => tracing::debug!(target: "filter", filter = %filter, "{text}"),
@@ -107,7 +122,21 @@ fn read_guest_str(
         wasmtime::bail!("filter passed an out-of-bounds string ({len} bytes at {ptr})");
     };
     let bytes = &bytes[..bytes.len().min(MAX_LOG_LINE)];
-    Ok(String::from_utf8_lossy(bytes).into_owned())
+    Ok(printable(&String::from_utf8_lossy(bytes)))
+}
+
+/// `text` with control characters escaped (`\n`, `\u{1b}`), so that what a
+/// filter says can neither start a log line of its own nor steer a terminal.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A live instance of a filter module, reused across calls.
@@ -136,6 +165,8 @@ impl FilterInstance {
             last_error_log: None,
             counters: BTreeMap::new(),
             counters_full: false,
+            log_lines_left: MAX_LOG_LINES_PER_CALL,
+            log_lines_dropped: 0,
         };
         let mut store = Store::new(engine.wasmtime(), state);
         store.limiter(|state| &mut state.limits as &mut dyn ResourceLimiter);
@@ -260,7 +291,7 @@ impl FilterInstance {
         let ptr = self.call(&self.alloc.clone(), len)?;
         self.write_guest(ptr, bytes)?;
         let packed = self.call(&func, (ptr, len))?;
-        let message = String::from_utf8_lossy(self.guest_bytes(packed)?).into_owned();
+        let message = printable(&String::from_utf8_lossy(self.guest_bytes(packed)?));
         self.call(&self.free.clone(), (ptr, len))?;
         Ok(if message.is_empty() {
             Ok(())
@@ -311,10 +342,20 @@ impl FilterInstance {
         func: &TypedFunc<P, R>,
         params: P,
     ) -> Result<R, Failure> {
-        self.store.data_mut().last_error_log = None;
+        let state = self.store.data_mut();
+        state.last_error_log = None;
+        state.log_lines_left = MAX_LOG_LINES_PER_CALL;
         let store = &mut self.store;
-        tripwire::guarded(self.tripwire.as_deref(), || func.call(store, params))
-            .map_err(|e| self.classify(e))
+        let result = tripwire::guarded(self.tripwire.as_deref(), || func.call(store, params));
+        let state = self.store.data_mut();
+        let dropped = std::mem::take(&mut state.log_lines_dropped);
+        if dropped > 0 {
+            tracing::warn!(
+                target: "filter", filter = %state.filter,
+                "{dropped} more log lines of one call dropped: a call may write {MAX_LOG_LINES_PER_CALL}"
+            );
+        }
+        result.map_err(|e| self.classify(e))
     }
 
     /// The bytes a packed (ptr << 32 | len) return value points at.
