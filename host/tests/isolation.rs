@@ -6,6 +6,7 @@ mod support;
 
 use serde_json::{Value, json};
 use support::*;
+use wasmstash::event_check::CheckedEvent;
 
 const BATCH: [&str; 6] = [
     "event 0", "event 1", "event 2", "event 3", "event 4", "event 5",
@@ -265,6 +266,42 @@ fn state_survives_snapshot_restore_and_instance_recycling() {
     );
     let err = second.stages_mut()[0].restore(vec![1, 2]).unwrap_err();
     assert!(err.contains("8 bytes"), "{err}");
+}
+
+/// A stateful module whose snapshot always traps: its stage can never
+/// checkpoint, and the log of batches to re-run must not grow for as long
+/// as the process runs.
+#[test]
+fn a_log_that_can_never_be_checkpointed_stays_bounded() {
+    let process = format!("{ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}");
+    let wat = wat_filter(&process).replacen(
+        r#"(func (export "wasmstash_free")"#,
+        r#"(func (export "wasmstash_snapshot") (result i64) unreachable)
+  (func (export "wasmstash_restore") (param i32 i32) (result i64) (i64.const 0))
+  (func (export "wasmstash_free")"#,
+        1,
+    );
+    let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
+        memory_limit_bytes: 16 << 20,
+        cache_dir: None,
+        checkpoint_interval: std::time::Duration::ZERO,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut stage = wasmstash::engine::Stage::new(load(&engine, "stuck", wat.as_bytes(), "{}"));
+    let big = "x".repeat(1 << 20);
+    let events = message_events(&[&big]);
+    let refs: Vec<&CheckedEvent> = events.iter().collect();
+    let cap = 64 << 20;
+    for _ in 0..80 {
+        let outcomes = stage.process(&refs);
+        assert_eq!(outcomes.len(), 1);
+        assert!(
+            stage.logged_bytes() <= cap + (2 << 20),
+            "the log grew to {} bytes",
+            stage.logged_bytes()
+        );
+    }
 }
 
 #[test]

@@ -278,7 +278,19 @@ impl Stage {
                     "restoring state into a new instance failed: {e}"
                 );
             }
+            // Bounded like a replay: a filter slow on every batch must not
+            // hold the stage for the whole log.
+            let budget = self.module.engine().settings().replay_budget;
+            let started = Instant::now();
             for batch in &self.log {
+                if started.elapsed() > budget {
+                    tracing::error!(
+                        filter = self.module.name(),
+                        "re-running the batches since the checkpoint ran past engine.replay_budget_ms ({} ms); the state they added is lost",
+                        budget.as_millis()
+                    );
+                    break;
+                }
                 if let Err(failure) = instance.rerun(batch) {
                     tracing::error!(
                         filter = self.module.name(),
@@ -304,14 +316,29 @@ impl Stage {
     }
 
     /// Remembers the live state for a replacement instance. A checkpoint
-    /// that fails keeps the previous one and the log after it.
+    /// that fails keeps the previous one and the log after it, and is tried
+    /// again an interval later; but a log that has reached its cap is
+    /// dropped, as nothing could ever fold it into a checkpoint, and it
+    /// would grow as long as the process runs.
     fn checkpoint(&mut self) {
-        if let Err(failure) = self.snapshot() {
+        let Err(failure) = self.snapshot() else {
+            return;
+        };
+        if self.log_bytes >= MAX_LOG_BYTES {
+            tracing::error!(
+                filter = self.module.name(),
+                "checkpoint failed ({}) with {} MiB of batches logged since the last one: dropped them; a replacement instance would start from the last checkpoint without them",
+                failure.reason,
+                self.log_bytes >> 20
+            );
+            self.clear_log();
+        } else {
             tracing::warn!(
                 filter = self.module.name(),
                 "checkpoint failed, keeping the previous one: {}",
                 failure.reason
             );
+            self.checkpointed_at = Some(Instant::now());
         }
     }
 
@@ -349,6 +376,12 @@ impl Stage {
     /// since the last take.
     pub fn take_counters(&mut self) -> BTreeMap<String, i64> {
         std::mem::take(&mut self.counters)
+    }
+
+    /// Bytes of batches logged since the last checkpoint, to re-run on a
+    /// replacement instance; bounded by `MAX_LOG_BYTES` and a batch.
+    pub fn logged_bytes(&self) -> usize {
+        self.log_bytes
     }
 
     /// The live instance, if any (for metrics such as its memory).
