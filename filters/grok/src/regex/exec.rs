@@ -7,6 +7,7 @@
 //! markers of atomic groups and lookarounds. Nothing recurses, so no input can
 //! overflow the call stack, and every step counts against a budget.
 
+use super::budget::{Budget, Stop, charge, charge_scan};
 use super::class::{ByteSet, SmallBytes, prev_char_start};
 use super::compile::{Inst, NO_SET, Program, RunMode, StartAnchor, UNBOUNDED};
 use super::literal;
@@ -15,52 +16,6 @@ use super::runs::{give_back, lazy_step, scan_run};
 
 /// Position of an unset capture slot.
 pub const UNSET: u32 = u32::MAX;
-
-/// Why a match attempt stopped before reaching an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
-    /// The step budget ran out.
-    Steps,
-    /// The wall-clock deadline passed.
-    Deadline,
-}
-
-/// A budget for one event: deterministic steps, and an optional time limit
-/// checked every few thousand steps. The clock is first read at the first
-/// check, so an ordinary event never pays for reading it (in WebAssembly a
-/// host call); the first few thousand steps are therefore not timed.
-pub struct Budget {
-    pub steps_left: u64,
-    pub time_limit_nanos: Option<i64>,
-    pub clock: fn() -> i64,
-    deadline: Option<i64>,
-}
-
-impl Budget {
-    pub fn new(steps: u64, time_limit_nanos: Option<i64>, clock: fn() -> i64) -> Budget {
-        Budget {
-            steps_left: steps,
-            time_limit_nanos,
-            clock,
-            deadline: None,
-        }
-    }
-
-    fn check_clock(&mut self) -> Result<(), Stop> {
-        let Some(limit) = self.time_limit_nanos else {
-            return Ok(());
-        };
-        let now = (self.clock)();
-        match self.deadline {
-            None => self.deadline = Some(now.saturating_add(limit)),
-            Some(deadline) if now > deadline => return Err(Stop::Deadline),
-            Some(_) => {}
-        }
-        Ok(())
-    }
-}
-
-const CLOCK_EVERY: u64 = 1 << 12;
 
 #[derive(Clone, Copy)]
 enum Frame {
@@ -206,6 +161,7 @@ impl Matcher {
                     let table = &program.classes[class as usize];
                     let limit = if mode == RunMode::Lazy { min } else { max };
                     if let Some((p, min_pos)) = scan_run(table, input, pos, min, limit) {
+                        charge_scan(budget, p - pos)?;
                         pc += 1;
                         match mode {
                             RunMode::Possessive => {
@@ -230,6 +186,7 @@ impl Matcher {
                                     false,
                                 ) {
                                     Some(at) => {
+                                        charge_scan(budget, at - p)?;
                                         pos = at;
                                         if left > 0 {
                                             self.stack.push(Frame::Lazy {
@@ -249,6 +206,7 @@ impl Matcher {
                                 // follows can begin.
                                 match give_back(input, min_pos, p, set_of(program, next), true) {
                                     Some(at) => {
+                                        charge_scan(budget, p - at)?;
                                         if at > min_pos {
                                             self.stack.push(Frame::Greedy {
                                                 pc: pc as u32,
@@ -259,7 +217,10 @@ impl Matcher {
                                         pos = at;
                                         true
                                     }
-                                    None => false,
+                                    None => {
+                                        charge_scan(budget, p - min_pos)?;
+                                        false
+                                    }
                                 }
                             }
                         }
@@ -415,8 +376,10 @@ impl Matcher {
                             set_of(program, next),
                             false,
                         ) else {
+                            charge_scan(budget, at as usize - min_pos as usize)?;
                             continue;
                         };
+                        charge_scan(budget, at as usize - p)?;
                         if p > min_pos as usize {
                             self.stack.push(Frame::Greedy {
                                 pc: to,
@@ -451,6 +414,7 @@ impl Matcher {
                         ) else {
                             continue;
                         };
+                        charge_scan(budget, p - at as usize)?;
                         if left > 0 {
                             self.stack.push(Frame::Lazy {
                                 pc: to,
@@ -514,18 +478,6 @@ impl Matcher {
         self.stack.truncate(write);
         (saved, false)
     }
-}
-
-#[inline(always)]
-fn charge(budget: &mut Budget) -> Result<(), Stop> {
-    if budget.steps_left == 0 {
-        return Err(Stop::Steps);
-    }
-    budget.steps_left -= 1;
-    if budget.steps_left.is_multiple_of(CLOCK_EVERY) {
-        return budget.check_clock();
-    }
-    Ok(())
 }
 
 #[inline(always)]

@@ -13,6 +13,7 @@
 //! [`exec`] (the matcher).
 
 mod ascii_block;
+mod budget;
 mod class;
 mod compile;
 mod exec;
@@ -21,7 +22,8 @@ mod parse;
 mod parse_class;
 mod runs;
 
-pub use exec::{Budget, Matcher, Stop, UNSET};
+pub use budget::{Budget, Stop};
+pub use exec::{Matcher, UNSET};
 pub use parse::{Resolver, Splice};
 
 /// A compiled pattern.

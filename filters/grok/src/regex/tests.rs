@@ -209,6 +209,22 @@ fn the_step_budget_stops_catastrophic_backtracking() {
 }
 
 #[test]
+fn long_runs_retried_at_every_start_cost_steps() {
+    // 20,000 start positions, each scanning the rest of the line for the
+    // run: 2e8 bytes, quadratic in the line, for a budget of 100,000 steps.
+    let regex = Regex::new("\\w+@", &mut NoReferences).unwrap();
+    let input = "a".repeat(20_000);
+    let mut budget = Budget::new(100_000, None, || 0);
+    assert_eq!(
+        regex.search(&mut Matcher::default(), &input, &mut budget),
+        Err(Stop::Steps)
+    );
+    // A line of ordinary length is far within the default budget.
+    let line = format!("{} user@example.org", "word ".repeat(40));
+    assert_eq!(whole("\\w+@", &line).as_deref(), Some("user@"));
+}
+
+#[test]
 fn the_time_limit_stops_a_long_search() {
     use std::sync::atomic::{AtomicI64, Ordering};
     static NOW: AtomicI64 = AtomicI64::new(0);
