@@ -134,3 +134,32 @@ fn malformed_lines_are_tagged_and_kept() {
         assert_eq!(result["message"], *input);
     }
 }
+
+/// Patterns that would exhaust the module's own stack or memory are refused
+/// at init with a message that names the problem, not a trap.
+#[test]
+fn a_pattern_nested_too_deep_is_refused_by_name() {
+    let deep = format!("{}a{}", "(".repeat(500), ")".repeat(500));
+    let config = json!({"match": {"message": deep}});
+    let err = load_error(&built_module("grok"), &config.to_string());
+    assert!(
+        err.contains("groups and patterns nest deeper than 300 at position 300"),
+        "{err}"
+    );
+    // Just inside the limit, the module's stack holds.
+    let fine = format!("{}a{}", "(".repeat(290), ")".repeat(290));
+    let engine = strict_engine();
+    let config = json!({"match": {"message": fine}});
+    let mut pipeline = Pipeline::new(
+        "deep",
+        vec![load(
+            &engine,
+            "grok",
+            &built_module("grok"),
+            &config.to_string(),
+        )],
+    );
+    let results = as_json(pipeline.process(message_events(&["a", "b"])));
+    assert_eq!(results[0]["tags"], Value::Null, "{}", results[0]);
+    assert_eq!(results[1]["tags"], json!(["_grokparsefailure"]));
+}

@@ -87,10 +87,23 @@ impl FieldPath for FieldRef {
     }
 }
 
-/// Checks a field reference as Logstash's config loader would.
+/// Most segments a reference may have. Setting a field recurses once per
+/// segment, and a reference thousands deep would overflow a filter's stack
+/// on every event; Elasticsearch maps no deeper than 20 by default anyway.
+pub const MAX_SEGMENTS: usize = 128;
+
+/// Checks a field reference as Logstash's config loader would, and that it
+/// is at most [`MAX_SEGMENTS`] deep.
 pub fn validate(reference: &str) -> Result<(), String> {
     if reference.is_empty() {
         return Err("empty field reference".into());
+    }
+    let depth = reference.bytes().filter(|&b| b == b'[').count();
+    if depth > MAX_SEGMENTS {
+        let start: String = reference.chars().take(40).collect();
+        return Err(format!(
+            "field reference `{start}...` is {depth} segments deep; at most {MAX_SEGMENTS} are allowed"
+        ));
     }
     if reference.contains(['[', ']']) && !is_bracketed(reference) {
         return Err(format!(
@@ -202,6 +215,12 @@ mod tests {
         assert!(validate("").is_err());
         assert!(validate("[a][b]").is_ok());
         assert!(validate("host.name").is_ok());
+        assert!(validate(&"[a]".repeat(MAX_SEGMENTS)).is_ok());
+        let err = validate(&"[a]".repeat(MAX_SEGMENTS + 1)).unwrap_err();
+        assert!(
+            err.ends_with("is 129 segments deep; at most 128 are allowed"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -74,6 +74,11 @@ pub struct Parsed {
 
 /// Deep `%{}` nesting is refused rather than allowed to exhaust the stack.
 const MAX_DEPTH: usize = 200;
+/// Groups and `%{}` expansions nested deeper than this are refused: the
+/// parser and the compiler recurse once per level, and in WebAssembly a
+/// pattern some 500 groups deep would overflow the filter's stack, a trap
+/// that names no pattern.
+const MAX_NESTING: usize = 300;
 /// Counted repetition above this is refused, as Oniguruma does (100,000).
 pub const MAX_REPEAT: u32 = 100_000;
 
@@ -90,6 +95,9 @@ struct Shared<'r> {
     group_count: usize,
     /// Patterns being expanded, to refuse recursion.
     expanding: Vec<String>,
+    /// Groups open around the parser's position, in this pattern and the
+    /// ones it is expanded within.
+    groups_open: usize,
 }
 
 pub(super) struct Parser<'s, 'r, 'x> {
@@ -107,6 +115,7 @@ pub fn parse(pattern: &str, resolver: &mut dyn Resolver) -> Result<Parsed, Strin
         names: Vec::new(),
         group_count: 0,
         expanding: Vec::new(),
+        groups_open: 0,
     };
     let flags = Flags {
         ignore_case: false,
@@ -366,6 +375,19 @@ impl Parser<'_, '_, '_> {
     }
 
     fn group(&mut self, start: usize) -> Result<Node, String> {
+        if self.shared.groups_open + self.shared.expanding.len() >= MAX_NESTING {
+            self.pos = start;
+            return Err(self.error(&format!(
+                "groups and patterns nest deeper than {MAX_NESTING}"
+            )));
+        }
+        self.shared.groups_open += 1;
+        let node = self.group_body(start);
+        self.shared.groups_open -= 1;
+        node
+    }
+
+    fn group_body(&mut self, start: usize) -> Result<Node, String> {
         let saved = self.flags;
         let node = if self.eat("?") {
             if self.eat("#") {

@@ -197,6 +197,26 @@ fn errors_name_the_position() {
 }
 
 #[test]
+fn groups_nested_too_deep_are_refused_with_their_position() {
+    // Unoptimised native frames are larger than the filter's in
+    // WebAssembly, whose stack the limit is for: room to reach it here.
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            let deep = |levels: usize| format!("{}a{}", "(".repeat(levels), ")".repeat(levels));
+            assert_eq!(whole(&deep(250), "a").as_deref(), Some("a"));
+            let err = Regex::new(&deep(400), &mut NoReferences).err().unwrap();
+            assert_eq!(
+                err,
+                "groups and patterns nest deeper than 300 at position 300"
+            );
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
 fn the_step_budget_stops_catastrophic_backtracking() {
     let regex = Regex::new("(?:a|a)*b", &mut NoReferences).unwrap();
     let mut matcher = Matcher::default();
