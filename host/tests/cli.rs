@@ -499,3 +499,48 @@ fn a_named_pipe_is_read_as_an_input_file() {
     writer.join().unwrap().unwrap();
     assert_eq!(events_of(&out.stdout)[0]["message"], "through a pipe");
 }
+
+/// Paths that are not files, and flags past the bounds the config file has:
+/// each is a clear error and exit 2, never a read without end or a hang.
+#[test]
+fn devices_pipes_and_flags_out_of_bounds_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wasmstash(&["run", "-c", "/dev/zero"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr)
+            .contains("/dev/zero: cannot read config: the config is not a regular file"),
+        "{}",
+        text(&out.stderr)
+    );
+    let fifo = dir.path().join("module.wasm");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    for module in ["/dev/zero", fifo.to_str().unwrap()] {
+        let config = dir.path().join("c.toml");
+        std::fs::write(
+            &config,
+            format!("[[pipelines.p.filters]]\nmodule = \"{module}\"\n"),
+        )
+        .unwrap();
+        let out = wasmstash(&["check", config.to_str().unwrap()], b"");
+        assert_eq!(out.status.code(), Some(2), "{module}");
+        assert!(
+            text(&out.stderr).contains("the module is not a regular file (engine.max_module_mib)"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    for (flag, value, range) in [
+        ("--call-timeout-ms", "700000", "0..=600000"),
+        ("--memory-limit-mib", "99999999999", "1..=4096"),
+    ] {
+        let out = wasmstash(&["run", "--filter", "mutate", flag, value], b"");
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(
+            text(&out.stderr).contains(&format!("{value} is not in {range}")),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}

@@ -45,8 +45,8 @@ pub struct RunArgs {
     /// Events per call into the filters.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_size: u32,
-    /// Per-call deadline in ms (0 = off); overrides the config.
-    #[arg(long, value_name = "MS")]
+    /// Per-call deadline in ms (0 = off, at most 600000); overrides the config.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub call_timeout_ms: Option<u64>,
     /// Memory limit per filter instance in MiB; overrides the config.
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
