@@ -154,3 +154,28 @@ fn memories_are_limited_together_not_one_by_one() {
     // Two of them fit, with the deadline's page beside them.
     assert_loads(&wat.replace("(memory $c 100)", ""));
 }
+
+#[test]
+fn modules_too_costly_to_compile_are_refused_before_compiling() {
+    // One function of 1.1 MB of code (a `nop` is one byte).
+    let huge = wat_filter(&format!("{} (i64.const 0)", "nop ".repeat(1_100_000)));
+    let err = load_error(huge.as_bytes(), "{}");
+    assert!(
+        err.contains("bytes of code; at most 1048576 are compiled"),
+        "{err}"
+    );
+    // 100,001 functions.
+    let many = wat_filter("(i64.const 0)").replacen(
+        r#"(func (export "wasmstash_free")"#,
+        &format!(
+            r#"{} (func (export "wasmstash_free")"#,
+            "(func)".repeat(100_001)
+        ),
+        1,
+    );
+    let err = load_error(many.as_bytes(), "{}");
+    assert!(
+        err.contains("functions; at most 100000 are compiled"),
+        "{err}"
+    );
+}

@@ -15,6 +15,7 @@ mod inspect;
 mod instance;
 mod limits;
 mod module;
+mod shape;
 mod stage;
 mod tripwire;
 
@@ -64,7 +65,7 @@ impl Default for EngineSettings {
             cache_max_bytes: 512 << 20,
             checkpoint_interval: Duration::from_secs(1),
             replay_budget: Duration::from_secs(30),
-            max_module_bytes: 64 << 20,
+            max_module_bytes: 16 << 20,
         }
     }
 }

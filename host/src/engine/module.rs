@@ -76,6 +76,7 @@ impl FilterModule {
                 "the module's SHA-256 is {sha256}, but the config pins {pinned}; refusing a module that changed"
             )));
         }
+        super::shape::check(&wasm).map_err(LoadError)?;
         let compiled = engine
             .compile(&wasm, &sha256)
             .map_err(|e| LoadError(format!("not a valid WebAssembly module: {e:#}")))?;
