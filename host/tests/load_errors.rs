@@ -179,3 +179,26 @@ fn modules_too_costly_to_compile_are_refused_before_compiling() {
         "{err}"
     );
 }
+
+#[test]
+fn a_version_export_that_traps_or_spins_is_told_as_such() {
+    let version = r#"(func (export "wasmstash_abi_version") (result i32) (i32.const 1))"#;
+    let trapping = wat_filter("(i64.const 0)").replace(
+        version,
+        r#"(func (export "wasmstash_abi_version") (result i32) unreachable)"#,
+    );
+    let err = load_error(trapping.as_bytes(), "{}");
+    assert!(
+        err.contains("wasmstash_abi_version failed: trap:") && err.contains("unreachable"),
+        "{err}"
+    );
+    let spinning = wat_filter("(i64.const 0)").replace(
+        version,
+        r#"(func (export "wasmstash_abi_version") (result i32) (loop $l (br $l)) (i32.const 1))"#,
+    );
+    let err = load_error(spinning.as_bytes(), "{}");
+    assert!(
+        err.contains("wasmstash_abi_version failed: filter ran past its deadline of 200 ms"),
+        "{err}"
+    );
+}

@@ -176,11 +176,25 @@ impl FilterInstance {
             &mut store,
             module.wasmtime_module(),
         )
-        .map_err(|e| LoadError(format!("cannot instantiate: {e:#}")))?;
+        .map_err(|e| {
+            let timeout = engine.settings().call_timeout;
+            LoadError(
+                match failure_of(&e, &mut store.data_mut().limits, timeout) {
+                    // The outermost context says which step (the start function).
+                    Some(failure) => format!("cannot instantiate: {e}: {}", failure.reason),
+                    None => format!("cannot instantiate: {e:#}"),
+                },
+            )
+        })?;
 
         let version: TypedFunc<(), u32> = typed(&instance, &mut store, "wasmstash_abi_version")?;
         let found = tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
-            .map_err(|e| LoadError(format!("wasmstash_abi_version trapped: {e}")))?;
+            .map_err(|e| {
+                let timeout = engine.settings().call_timeout;
+                let reason = failure_of(&e, &mut store.data_mut().limits, timeout)
+                    .map_or_else(|| e.root_cause().to_string(), |failure| failure.reason);
+                LoadError(format!("wasmstash_abi_version failed: {reason}"))
+            })?;
         if let Some(mismatch) = super::module::version_mismatch(found) {
             return Err(LoadError(mismatch));
         }
@@ -373,34 +387,44 @@ impl FilterInstance {
     }
 
     fn classify(&mut self, error: wasmtime::Error) -> Failure {
+        let timeout = self.tripwire.as_ref().map(|t| t.timeout());
         let state = self.store.data_mut();
-        let mut failure = if let Some(message) = state.limits.memory_exceeded.take() {
-            Failure::new(FailureKind::OutOfMemory, message)
-        } else {
-            match error.downcast_ref::<Trap>() {
-                Some(Trap::Interrupt) => {
-                    // The limit as set, whether by the config or `--call-timeout-ms`.
-                    let limit = (self.tripwire.as_ref())
-                        .map(|t| format!(" of {} ms", t.timeout().as_millis()))
-                        .unwrap_or_default();
-                    Failure::new(
-                        FailureKind::Timeout,
-                        format!("filter ran past its deadline{limit} and was stopped"),
-                    )
-                }
-                Some(Trap::StackOverflow) => Failure::new(
-                    FailureKind::Trap,
-                    "call stack exhausted (unbounded recursion?)",
-                ),
-                Some(trap) => Failure::new(FailureKind::Trap, format!("trap: {trap}")),
-                None => Failure::new(FailureKind::Trap, error.root_cause().to_string()),
-            }
-        };
+        let mut failure = failure_of(&error, &mut state.limits, timeout)
+            .unwrap_or_else(|| Failure::new(FailureKind::Trap, error.root_cause().to_string()));
         if let Some(logged) = state.last_error_log.take() {
             failure.reason = format!("{}; the filter logged: {logged}", failure.reason);
         }
         failure
     }
+}
+
+/// The failure `error` stands for when it is a trap or a limit the host
+/// set, in an operator's words; `None` for any other error. `timeout` is
+/// the deadline in force, whether set by the config or `--call-timeout-ms`.
+fn failure_of(
+    error: &wasmtime::Error,
+    limits: &mut InstanceLimits,
+    timeout: Option<std::time::Duration>,
+) -> Option<Failure> {
+    if let Some(message) = limits.memory_exceeded.take() {
+        return Some(Failure::new(FailureKind::OutOfMemory, message));
+    }
+    Some(match error.downcast_ref::<Trap>()? {
+        Trap::Interrupt => {
+            let limit = timeout
+                .map(|t| format!(" of {} ms", t.as_millis()))
+                .unwrap_or_default();
+            Failure::new(
+                FailureKind::Timeout,
+                format!("filter ran past its deadline{limit} and was stopped"),
+            )
+        }
+        Trap::StackOverflow => Failure::new(
+            FailureKind::Trap,
+            "call stack exhausted (unbounded recursion?)",
+        ),
+        trap => Failure::new(FailureKind::Trap, format!("trap: {trap}")),
+    })
 }
 
 fn guest_len(len: usize) -> Result<u32, Failure> {
