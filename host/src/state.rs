@@ -53,19 +53,30 @@ pub fn take(stages: &SharedStages) -> Vec<Snapshot> {
 pub fn give(stages: &SharedStages, snapshots: Vec<Snapshot>) -> usize {
     let mut restored = 0;
     for snapshot in snapshots {
-        let Some((_, stage)) = stages.iter().find(|(index, _)| *index == snapshot.stage) else {
-            continue;
-        };
-        let mut stage = lock_stage(stage);
-        if stage.module().name() != snapshot.filter {
-            continue;
-        }
-        match stage.restore(snapshot.state) {
-            Ok(()) => restored += 1,
-            Err(e) => tracing::error!(filter = %snapshot.filter, "restoring state failed: {e}"),
+        match give_one(stages, snapshot) {
+            Some(Ok(())) => restored += 1,
+            Some(Err((filter, e))) => {
+                tracing::error!(filter = %filter, "restoring state failed: {e}");
+            }
+            None => {}
         }
     }
     restored
+}
+
+/// Restores `snapshot` into its stage: `None` if no stage matches it, else
+/// whether the filter took it (with the filter's name and refusal if not).
+fn give_one(stages: &SharedStages, snapshot: Snapshot) -> Option<Result<(), (String, String)>> {
+    let (_, stage) = stages.iter().find(|(index, _)| *index == snapshot.stage)?;
+    let mut stage = lock_stage(stage);
+    if stage.module().name() != snapshot.filter {
+        return None;
+    }
+    Some(
+        stage
+            .restore(snapshot.state)
+            .map_err(|e| (snapshot.filter, e)),
+    )
 }
 
 fn file_of(dir: &Path, pipeline: &str, stage: usize, filter: &str) -> PathBuf {
@@ -148,7 +159,27 @@ pub fn restore_saved(dir: &Path, pipeline: &str, stages: &SharedStages) -> usize
     if snapshots.is_empty() {
         return 0;
     }
-    let restored = give(stages, snapshots);
+    let mut restored = 0;
+    for snapshot in snapshots {
+        let path = file_of(dir, pipeline, snapshot.stage, &snapshot.filter);
+        match give_one(stages, snapshot) {
+            Some(Ok(())) => restored += 1,
+            // The next save would write over the refused state (as after an
+            // upgrade to a filter that reads another format): keep it aside.
+            Some(Err((filter, e))) => {
+                let aside = path.with_extension("state.refused");
+                let kept = match std::fs::rename(&path, &aside) {
+                    Ok(()) => format!("kept as {}", aside.display()),
+                    Err(rename) => format!("and could not be kept aside: {rename}"),
+                };
+                tracing::error!(
+                    filter = %filter,
+                    "the filter refused its saved state ({e}); it starts afresh, and the saved state was {kept}"
+                );
+            }
+            None => {}
+        }
+    }
     tracing::info!(
         pipeline,
         "restored {restored} filter state snapshot(s) from {}",

@@ -544,3 +544,48 @@ fn devices_pipes_and_flags_out_of_bounds_are_refused() {
         );
     }
 }
+
+/// A saved state the filter refuses (as after an upgrade to a filter that
+/// reads another format) is moved aside, not written over by the next save.
+#[test]
+fn a_refused_saved_state_is_kept_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("chaos.wasm");
+    std::fs::write(&module, built_module("chaos")).unwrap();
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[[pipelines.counting.filters]]\nmodule = \"chaos.wasm\"\n",
+    )
+    .unwrap();
+    let saved = dir.path().join("state/counting/0-chaos.state");
+    std::fs::create_dir_all(saved.parent().unwrap()).unwrap();
+    // chaos keeps an 8-byte count; three bytes are another format.
+    std::fs::write(&saved, b"old").unwrap();
+    let out = wasmstash_in(
+        dir.path(),
+        &[
+            "run",
+            "-c",
+            "c.toml",
+            "-p",
+            "counting",
+            "--format",
+            "lines",
+            "--state-dir",
+            "state",
+            "-",
+        ],
+        b"a\nb\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the filter refused its saved state")
+            && stderr.contains("0-chaos.state.refused"),
+        "{stderr}"
+    );
+    let aside = dir.path().join("state/counting/0-chaos.state.refused");
+    assert_eq!(std::fs::read(aside).unwrap(), b"old");
+    // The new state, two events counted, is saved in its place.
+    assert_eq!(std::fs::read(&saved).unwrap(), 2u64.to_le_bytes());
+}
