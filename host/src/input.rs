@@ -25,9 +25,16 @@ pub enum InputFormat {
     Ndjson,
 }
 
-/// Decides `Auto` by looking at the first non-empty line.
-pub fn detect(first_line: &[u8]) -> InputFormat {
-    if check_event(first_line).is_ok() {
+/// Decides `Auto` by looking at the first non-empty line. A line cut for
+/// its length cannot be parsed, so it is judged by its first character: it
+/// starts an object (NDJSON, and that event is tagged as cut) or it does not.
+pub fn detect(first_line: &[u8], cut: bool) -> InputFormat {
+    let ndjson = if cut {
+        first_line.trim_ascii_start().first() == Some(&b'{')
+    } else {
+        check_event(first_line).is_ok()
+    };
+    if ndjson {
         InputFormat::Ndjson
     } else {
         InputFormat::Lines
@@ -215,7 +222,10 @@ mod tests {
 
     #[test]
     fn detects_ndjson_from_the_first_line() {
-        assert_eq!(detect(br#"{"message":"x"}"#), InputFormat::Ndjson);
-        assert_eq!(detect(b"127.0.0.1 - - [x]"), InputFormat::Lines);
+        assert_eq!(detect(br#"{"message":"x"}"#, false), InputFormat::Ndjson);
+        assert_eq!(detect(b"127.0.0.1 - - [x]", false), InputFormat::Lines);
+        // Cut for its length: what remains is no valid object, but began one.
+        assert_eq!(detect(br#" {"message":"xxx"#, true), InputFormat::Ndjson);
+        assert_eq!(detect(b"xxxx", true), InputFormat::Lines);
     }
 }

@@ -152,7 +152,7 @@ fn read_batches(
                 if body.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                format = input::detect(body);
+                format = input::detect(body, cut.is_some());
                 batch.format = format;
             }
             if !input::is_event(format, body) {
