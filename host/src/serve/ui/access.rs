@@ -108,14 +108,18 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .then(|| token.trim_start())
 }
 
-/// Compares in time independent of where the first difference is.
+/// Compares in time independent of where the first difference is, and of
+/// the given token's length: the two are hashed first, so what is compared
+/// byte by byte is always 32 bytes, and an early exit on a length mismatch
+/// cannot tell a caller how long the token is.
 pub fn same_secret(given: &str, expected: &str) -> bool {
-    given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    use sha2::{Digest, Sha256};
+    let (given, expected) = (Sha256::digest(given), Sha256::digest(expected));
+    given
+        .iter()
+        .zip(expected.iter())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
 }
 
 pub fn check(
@@ -163,6 +167,16 @@ fn host_is_loopback(headers: &HeaderMap) -> bool {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn secrets_match_only_when_equal_whatever_their_lengths() {
+        let token = "0123456789abcdef-token";
+        assert!(same_secret(token, token));
+        assert!(!same_secret("0123456789abcdef-tokeN", token));
+        assert!(!same_secret("0123456789abcdef", token));
+        assert!(!same_secret("", token));
+        assert!(!same_secret(&format!("{token}x"), token));
+    }
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
