@@ -162,4 +162,21 @@ fn a_pattern_nested_too_deep_is_refused_by_name() {
     let results = as_json(pipeline.process(message_events(&["a", "b"])));
     assert_eq!(results[0]["tags"], Value::Null, "{}", results[0]);
     assert_eq!(results[1]["tags"], json!(["_grokparsefailure"]));
+
+    // Definitions that double at every level: 2^24 copies of `a`.
+    let mut definitions = serde_json::Map::new();
+    definitions.insert("E0".into(), json!("a"));
+    for level in 1..=24 {
+        let below = level - 1;
+        definitions.insert(
+            format!("E{level}"),
+            json!(format!("%{{E{below}}}%{{E{below}}}")),
+        );
+    }
+    let config = json!({"match": {"message": "%{E24}"}, "pattern_definitions": definitions});
+    let err = load_error(&built_module("grok"), &config.to_string());
+    assert!(
+        err.contains("expands to more than 10000 references or 1048576 bytes"),
+        "{err}"
+    );
 }

@@ -79,6 +79,13 @@ const MAX_DEPTH: usize = 200;
 /// pattern some 500 groups deep would overflow the filter's stack, a trap
 /// that names no pattern.
 const MAX_NESTING: usize = 300;
+/// Most pattern text one expression may expand to, and most `%{}`
+/// references expanded in it (the standard patterns' largest use a few
+/// hundred). Definitions that each use the one before twice double at every
+/// level; twenty levels are a million copies, which would exhaust the
+/// filter's memory with a message naming no pattern.
+const MAX_EXPANDED_BYTES: usize = 1 << 20;
+const MAX_EXPANSIONS: usize = 10_000;
 /// Counted repetition above this is refused, as Oniguruma does (100,000).
 pub const MAX_REPEAT: u32 = 100_000;
 
@@ -98,6 +105,10 @@ struct Shared<'r> {
     /// Groups open around the parser's position, in this pattern and the
     /// ones it is expanded within.
     groups_open: usize,
+    /// Bytes of pattern text parsed so far, expansions included, and how
+    /// many `%{}` references were expanded.
+    expanded_bytes: usize,
+    expansions: usize,
 }
 
 pub(super) struct Parser<'s, 'r, 'x> {
@@ -116,6 +127,8 @@ pub fn parse(pattern: &str, resolver: &mut dyn Resolver) -> Result<Parsed, Strin
         group_count: 0,
         expanding: Vec::new(),
         groups_open: 0,
+        expanded_bytes: pattern.len(),
+        expansions: 0,
     };
     let flags = Flags {
         ignore_case: false,
@@ -527,6 +540,20 @@ impl Parser<'_, '_, '_> {
         if self.shared.expanding.len() >= MAX_DEPTH {
             return Err(format!(
                 "patterns nest deeper than {MAX_DEPTH} at position {start}"
+            ));
+        }
+        self.shared.expanded_bytes += splice.regex.len();
+        self.shared.expansions += 1;
+        if self.shared.expanded_bytes > MAX_EXPANDED_BYTES
+            || self.shared.expansions > MAX_EXPANSIONS
+        {
+            let within = match self.shared.expanding.as_slice() {
+                [] => String::new(),
+                names => format!(", within {}", names.join(" -> ")),
+            };
+            return Err(format!(
+                "the expression expands to more than {MAX_EXPANSIONS} references or {MAX_EXPANDED_BYTES} bytes of pattern text (`{}` at position {start}{within})",
+                &self.src[start..end],
             ));
         }
         self.pos = end;
