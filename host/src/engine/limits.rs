@@ -30,6 +30,10 @@ impl InstanceLimits {
     }
 }
 
+// wasmtime asks about every memory and table as it is created (from zero)
+// and as it grows, so the totals hold what the instance has; the
+// subtractions saturate all the same, so that a miscount refuses rather
+// than wraps.
 impl ResourceLimiter for InstanceLimits {
     fn memory_growing(
         &mut self,
@@ -37,7 +41,7 @@ impl ResourceLimiter for InstanceLimits {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let total = self.memory_in_use - current + desired;
+        let total = self.memory_in_use.saturating_sub(current) + desired;
         if total > self.memory_limit {
             let message = format!(
                 "filter tried to grow its memory to {} MiB, past its limit of {} MiB",
@@ -57,7 +61,7 @@ impl ResourceLimiter for InstanceLimits {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let total = self.table_elements - current + desired;
+        let total = self.table_elements.saturating_sub(current) + desired;
         if total > MAX_TABLE_ELEMENTS {
             return Ok(false);
         }
