@@ -31,9 +31,9 @@ impl InstanceLimits {
 }
 
 // wasmtime asks about every memory and table as it is created (from zero)
-// and as it grows, so the totals hold what the instance has; the
-// subtractions saturate all the same, so that a miscount refuses rather
-// than wraps.
+// and as it grows, so the totals hold what the instance has, and `current`
+// is always within them; the subtractions saturate all the same, so that
+// no miscount could panic the host.
 impl ResourceLimiter for InstanceLimits {
     fn memory_growing(
         &mut self,
