@@ -23,15 +23,12 @@ pub(super) struct RawEngine {
 
 pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, String> {
     let defaults = EngineSettings::default();
-    let memory_limit_bytes = match raw.memory_limit_mib {
-        None => defaults.memory_limit_bytes,
-        Some(mib @ 1..=4096) => (mib as usize) << 20,
-        Some(other) => {
-            return Err(format!(
-                "memory_limit_mib = {other}: must be between 1 and 4096"
-            ));
-        }
-    };
+    let memory_limit_bytes = mebibytes(
+        "memory_limit_mib",
+        raw.memory_limit_mib,
+        defaults.memory_limit_bytes as u64,
+        1..=4096,
+    )? as usize;
     let call_timeout = match raw.call_timeout_ms {
         None => defaults.call_timeout,
         Some(0) => None,
@@ -56,24 +53,18 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
         raw.replay_budget_ms,
         defaults.replay_budget,
     )?;
-    let cache_max_bytes = match raw.cache_max_mib {
-        None => defaults.cache_max_bytes,
-        Some(mib @ 16..=1_048_576) => mib << 20,
-        Some(other) => {
-            return Err(format!(
-                "cache_max_mib = {other}: must be between 16 and 1048576"
-            ));
-        }
-    };
-    let max_module_bytes = match raw.max_module_mib {
-        None => defaults.max_module_bytes,
-        Some(mib @ 1..=1024) => mib << 20,
-        Some(other) => {
-            return Err(format!(
-                "max_module_mib = {other}: must be between 1 and 1024"
-            ));
-        }
-    };
+    let cache_max_bytes = mebibytes(
+        "cache_max_mib",
+        raw.cache_max_mib,
+        defaults.cache_max_bytes,
+        16..=1_048_576,
+    )?;
+    let max_module_bytes = mebibytes(
+        "max_module_mib",
+        raw.max_module_mib,
+        defaults.max_module_bytes,
+        1..=1024,
+    )?;
     Ok(EngineSettings {
         call_timeout,
         max_module_bytes,
@@ -86,4 +77,22 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
             .map(|dir| base.join(dir))
             .or(defaults.cache_dir),
     })
+}
+
+/// A `*_mib` setting in bytes: `default` when absent, else within `range`.
+fn mebibytes(
+    name: &str,
+    value: Option<u64>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, String> {
+    match value {
+        None => Ok(default),
+        Some(mib) if range.contains(&mib) => Ok(mib << 20),
+        Some(other) => Err(format!(
+            "{name} = {other}: must be between {} and {}",
+            range.start(),
+            range.end()
+        )),
+    }
 }
