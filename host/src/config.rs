@@ -476,10 +476,13 @@ fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String
             raw.write_timeout_ms,
             defaults.write_timeout,
         )?,
+        // Unset, it is at least room for one body of the largest size allowed.
         max_inflight_body_bytes: within(
             "max_inflight_body_bytes",
             raw.max_inflight_body_bytes,
-            defaults.max_inflight_body_bytes,
+            defaults
+                .max_inflight_body_bytes
+                .max(raw.max_body_bytes.unwrap_or(0)),
             1 << 40,
         )?,
         admin_token_file: raw.admin_token_file.map(|p| base.join(p)),

@@ -167,7 +167,12 @@ pub fn restore_saved(dir: &Path, pipeline: &str, stages: &SharedStages) -> usize
             // The next save would write over the refused state (as after an
             // upgrade to a filter that reads another format): keep it aside.
             Some(Err((filter, e))) => {
-                let aside = path.with_extension("state.refused");
+                // Named for the time, so that an earlier refused state
+                // (an upgrade, then a rollback) is not written over either.
+                let seconds = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let aside = path.with_extension(format!("state.refused-{seconds}"));
                 let kept = match std::fs::rename(&path, &aside) {
                     Ok(()) => format!("kept as {}", aside.display()),
                     Err(rename) => format!("and could not be kept aside: {rename}"),

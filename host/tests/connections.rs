@@ -120,14 +120,19 @@ fn a_client_that_stops_reading_its_answers_is_cut_off() {
     }
     std::thread::sleep(Duration::from_secs(2));
     assert_serves(&server);
-    // Reading now drains what the buffers held; a server without the
-    // deadline would go on to send all twenty answers and keep the
-    // connection open.
-    let (received, _) = read_until_closed(&mut client, Duration::from_secs(20));
+    // The server gave up on the connection while nobody read: reading now
+    // drains what the buffers held, then finds it closed. Without the
+    // deadline the server would go on writing the answers it had, and keep
+    // the connection open for its next request.
+    let (received, waited) = read_until_closed(&mut client, Duration::from_secs(20));
     let answers = String::from_utf8_lossy(&received)
         .matches("HTTP/1.1 200")
         .count();
     assert!(answers < 20, "all {answers} answers arrived");
+    assert!(
+        waited < Duration::from_secs(3),
+        "the connection stayed open {waited:?} after the client read again"
+    );
     server.stop();
 }
 

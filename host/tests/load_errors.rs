@@ -153,6 +153,25 @@ fn memories_are_limited_together_not_one_by_one() {
     assert!(err.contains("past its limit of 16 MiB"), "{err}");
     // Two of them fit, with the deadline's page beside them.
     assert_loads(&wat.replace("(memory $c 100)", ""));
+    // A grow past a memory's own maximum fails (-1) and is not counted.
+    let capped = wat_filter(&format!(
+        "(drop (memory.grow $b (i32.const 200))) (drop (memory.grow $b (i32.const 60))) {ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}"
+    ))
+    .replace(
+        r#"(memory (export "memory") 2)"#,
+        r#"(memory (export "memory") 2) (memory $b 1 100)"#,
+    );
+    let engine = strict_engine();
+    let mut pipeline = pipeline(load(&engine, "capped", capped.as_bytes(), "{}"));
+    let results = as_json(pipeline.process(message_events(&["a"])));
+    assert!(results[0]["tags"].is_null(), "{}", results[0]);
+    // 64-bit memories are off: ABI v1 is 32-bit.
+    let wide = wat_filter("(i64.const 0)").replace(
+        r#"(memory (export "memory") 2)"#,
+        r#"(memory (export "memory") 2) (memory $w i64 1)"#,
+    );
+    let err = load_error(wide.as_bytes(), "{}");
+    assert!(err.contains("memory64"), "{err}");
 }
 
 #[test]

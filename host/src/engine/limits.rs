@@ -31,18 +31,25 @@ impl InstanceLimits {
 }
 
 // wasmtime asks about every memory and table as it is created (from zero)
-// and as it grows, so the totals hold what the instance has, and `current`
-// is always within them; the subtractions saturate all the same, so that
-// no miscount could panic the host.
+// and as it grows, so the totals hold what the instance has. A grow is
+// counted only when it will happen: one past the memory's own maximum is
+// refused here, and sums are checked (a `memory.grow` by -1 asks for
+// nearly 2^64 bytes).
 impl ResourceLimiter for InstanceLimits {
     fn memory_growing(
         &mut self,
         current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let total = self.memory_in_use.saturating_sub(current) + desired;
-        if total > self.memory_limit {
+        // Past the memory's own maximum wasmtime refuses the grow after
+        // asking; refused here, it is never counted.
+        if maximum.is_some_and(|maximum| desired > maximum) {
+            return Ok(false);
+        }
+        let total = (self.memory_in_use.saturating_sub(current)).checked_add(desired);
+        let Some(total) = total.filter(|&total| total <= self.memory_limit) else {
+            let total = total.unwrap_or(usize::MAX);
             let message = format!(
                 "filter tried to grow its memory to {} MiB, past its limit of {} MiB",
                 total.div_ceil(1 << 20),
@@ -50,7 +57,7 @@ impl ResourceLimiter for InstanceLimits {
             );
             self.memory_exceeded = Some(message.clone());
             wasmtime::bail!(message);
-        }
+        };
         self.memory_in_use = total;
         Ok(true)
     }
@@ -59,13 +66,18 @@ impl ResourceLimiter for InstanceLimits {
         &mut self,
         current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let total = self.table_elements.saturating_sub(current) + desired;
-        if total > MAX_TABLE_ELEMENTS {
+        if maximum.is_some_and(|maximum| desired > maximum) {
             return Ok(false);
         }
-        self.table_elements = total;
-        Ok(true)
+        let total = (self.table_elements.saturating_sub(current)).checked_add(desired);
+        match total.filter(|&total| total <= MAX_TABLE_ELEMENTS) {
+            Some(total) => {
+                self.table_elements = total;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }

@@ -105,6 +105,9 @@ impl Engine {
         // into another would let Cranelift merge two of them.
         config.compiler_inlining(wasmtime::Inlining::No);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        // ABI v1 is 32-bit; a 64-bit memory would only widen what a module
+        // can ask of the limiter.
+        config.wasm_memory64(false);
         if profiling_requested() {
             // perf reads /tmp/perf-<pid>.map to name JIT code, so `perf
             // record` and `perf report` show guest functions by name.

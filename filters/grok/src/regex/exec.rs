@@ -198,7 +198,11 @@ impl Matcher {
                                         }
                                         true
                                     }
-                                    None => false,
+                                    None => {
+                                        // It may have scanned to the end.
+                                        charge_scan(budget, input.len() - p)?;
+                                        false
+                                    }
                                 }
                             }
                             RunMode::Greedy => {
@@ -412,6 +416,8 @@ impl Matcher {
                             next_of(program, next),
                             true,
                         ) else {
+                            // It may have scanned to the end.
+                            charge_scan(budget, input.len() - at as usize)?;
                             continue;
                         };
                         charge_scan(budget, p - at as usize)?;

@@ -239,6 +239,16 @@ fn long_runs_retried_at_every_start_cost_steps() {
         regex.search(&mut Matcher::default(), &input, &mut budget),
         Err(Stop::Steps)
     );
+    // Lazy runs too, whether or not what follows turns up.
+    for lazy in ["\\w+?@", "[a-z]*?@"] {
+        let regex = Regex::new(lazy, &mut NoReferences).unwrap();
+        let mut budget = Budget::new(100_000, None, || 0);
+        assert_eq!(
+            regex.search(&mut Matcher::default(), &input, &mut budget),
+            Err(Stop::Steps),
+            "{lazy}"
+        );
+    }
     // A line of ordinary length is far within the default budget.
     let line = format!("{} user@example.org", "word ".repeat(40));
     assert_eq!(whole("\\w+@", &line).as_deref(), Some("user@"));
