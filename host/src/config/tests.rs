@@ -75,10 +75,9 @@ fn errors_name_the_file_pipeline_and_filter() {
         err.contains("max_inflight_body_bytes = 1000 is below max_body_bytes = 2000"),
         "{err}"
     );
-    let config = parse(
-        "[server]\nmax_body_bytes = 536870912\n[[pipelines.p.filters]]\nfilter = \"json\"",
-    )
-    .unwrap();
+    let config =
+        parse("[server]\nmax_body_bytes = 536870912\n[[pipelines.p.filters]]\nfilter = \"json\"")
+            .unwrap();
     assert_eq!(config.server.max_inflight_body_bytes, 536870912);
     let err = parse("[engine]\nmax_module_mib = 0").unwrap_err();
     assert!(

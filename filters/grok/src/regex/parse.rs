@@ -8,6 +8,8 @@
 use super::class::CharClass;
 use super::parse_class::Escaped;
 
+mod reference;
+
 /// What Ruby's grok splices in for `%{NAME:field}`: the pattern's regex text
 /// and, when the reference captures, the group name to capture under.
 pub struct Splice {
@@ -74,10 +76,11 @@ pub struct Parsed {
 
 /// Deep `%{}` nesting is refused rather than allowed to exhaust the stack.
 const MAX_DEPTH: usize = 200;
-/// Groups and `%{}` expansions nested deeper than this are refused: the
-/// parser and the compiler recurse once per level, and in WebAssembly a
-/// pattern some 500 groups deep would overflow the filter's stack, a trap
-/// that names no pattern.
+/// Groups, nested classes, stacked repeats (`a{1}{1}`) and `%{}`
+/// expansions nested deeper than this are refused: the parser and the
+/// compiler recurse once per level, and in WebAssembly a pattern some 500
+/// levels deep would overflow the filter's stack, a trap that names no
+/// pattern.
 const MAX_NESTING: usize = 300;
 /// Most pattern text one expression may expand to, and most `%{}`
 /// references expanded in it (the standard patterns' largest use a few
@@ -102,9 +105,9 @@ struct Shared<'r> {
     group_count: usize,
     /// Patterns being expanded, to refuse recursion.
     expanding: Vec<String>,
-    /// Groups open around the parser's position, in this pattern and the
-    /// ones it is expanded within.
-    groups_open: usize,
+    /// Levels open around the parser's position (groups, nested classes,
+    /// stacked repeats), in this pattern and the ones it is expanded within.
+    nesting: usize,
     /// Bytes of pattern text parsed so far, expansions included, and how
     /// many `%{}` references were expanded.
     expanded_bytes: usize,
@@ -126,7 +129,7 @@ pub fn parse(pattern: &str, resolver: &mut dyn Resolver) -> Result<Parsed, Strin
         names: Vec::new(),
         group_count: 0,
         expanding: Vec::new(),
-        groups_open: 0,
+        nesting: 0,
         expanded_bytes: pattern.len(),
         expansions: 0,
     };
@@ -273,7 +276,15 @@ impl Parser<'_, '_, '_> {
         Ok(flags)
     }
 
-    fn quantifiers(&mut self, mut atom: Node) -> Result<Node, String> {
+    fn quantifiers(&mut self, atom: Node) -> Result<Node, String> {
+        let outside = self.shared.nesting;
+        let node = self.stacked_quantifiers(atom);
+        self.shared.nesting = outside;
+        node
+    }
+
+    /// Each repeat wraps the node before it, one level deeper.
+    fn stacked_quantifiers(&mut self, mut atom: Node) -> Result<Node, String> {
         loop {
             self.skip_extended_whitespace();
             let (min, max, interval) = match self.peek() {
@@ -298,6 +309,7 @@ impl Parser<'_, '_, '_> {
             if matches!(atom, Node::Assert(_) | Node::Empty) {
                 return Err(self.error("target of repeat operator is invalid"));
             }
+            self.enter_level(self.pos)?;
             self.pos += 1;
             let mut greedy = true;
             let mut possessive = false;
@@ -388,16 +400,27 @@ impl Parser<'_, '_, '_> {
     }
 
     fn group(&mut self, start: usize) -> Result<Node, String> {
-        if self.shared.groups_open + self.shared.expanding.len() >= MAX_NESTING {
-            self.pos = start;
+        self.enter_level(start)?;
+        let node = self.group_body(start);
+        self.leave_level();
+        node
+    }
+
+    /// Opens one more level of nesting at `at`, refused past [`MAX_NESTING`];
+    /// the caller closes it (`nesting -= 1`) when the level ends.
+    pub(super) fn enter_level(&mut self, at: usize) -> Result<(), String> {
+        if self.shared.nesting + self.shared.expanding.len() >= MAX_NESTING {
+            self.pos = at;
             return Err(self.error(&format!(
-                "groups and patterns nest deeper than {MAX_NESTING}"
+                "the pattern nests deeper than {MAX_NESTING} levels (groups, classes, repeats and references)"
             )));
         }
-        self.shared.groups_open += 1;
-        let node = self.group_body(start);
-        self.shared.groups_open -= 1;
-        node
+        self.shared.nesting += 1;
+        Ok(())
+    }
+
+    pub(super) fn leave_level(&mut self) {
+        self.shared.nesting -= 1;
     }
 
     fn group_body(&mut self, start: usize) -> Result<Node, String> {
@@ -485,90 +508,6 @@ impl Parser<'_, '_, '_> {
         index
     }
 
-    /// `%{NAME}`, `%{NAME:semantic}`, `%{NAME=definition}`, with jls-grok's
-    /// grammar: a name of `[A-z0-9]`, a semantic of `[@\[\]A-z0-9_:.-]`, and
-    /// anything else up to `}` ignored. `None` if the text is not a reference
-    /// (then `%` is a literal).
-    fn grok_reference(&mut self) -> Result<Option<Node>, String> {
-        let start = self.pos - 1;
-        let rest = &self.src[self.pos + 1..];
-        let name_len = rest
-            .bytes()
-            .take_while(|&b| b.is_ascii_digit() || (b'A'..=b'z').contains(&b))
-            .count();
-        if name_len == 0 {
-            return Ok(None);
-        }
-        let name = &rest[..name_len];
-        let mut tail = &rest[name_len..];
-        let mut semantic = None;
-        if let Some(after) = tail.strip_prefix(':') {
-            let len = after
-                .bytes()
-                .take_while(|&b| {
-                    b.is_ascii_digit() || (b'A'..=b'z').contains(&b) || b"@[]_:.-".contains(&b)
-                })
-                .count();
-            if len > 0 {
-                semantic = Some(&after[..len]);
-                tail = &after[len..];
-            }
-        }
-        let mut definition = None;
-        if let Some(after) = tail.strip_prefix('=') {
-            let len = definition_length(after);
-            if len > 0 {
-                definition = Some(&after[..len]);
-                tail = &after[len..];
-            }
-        }
-        let Some(close) = tail.find('}') else {
-            return Ok(None);
-        };
-        let end = self.src.len() - tail.len() + close + 1;
-        let splice = self
-            .shared
-            .resolver
-            .resolve(name, semantic, definition)
-            .map_err(|e| format!("{e} (`{}` at position {start})", &self.src[start..end]))?;
-        if self.shared.expanding.iter().any(|n| n == name) {
-            return Err(format!(
-                "pattern {name} refers to itself (through {}) at position {start}",
-                self.shared.expanding.join(" -> ")
-            ));
-        }
-        if self.shared.expanding.len() >= MAX_DEPTH {
-            return Err(format!(
-                "patterns nest deeper than {MAX_DEPTH} at position {start}"
-            ));
-        }
-        self.shared.expanded_bytes += splice.regex.len();
-        self.shared.expansions += 1;
-        if self.shared.expanded_bytes > MAX_EXPANDED_BYTES
-            || self.shared.expansions > MAX_EXPANSIONS
-        {
-            let within = match self.shared.expanding.as_slice() {
-                [] => String::new(),
-                names => format!(", within {}", names.join(" -> ")),
-            };
-            return Err(format!(
-                "the expression expands to more than {MAX_EXPANSIONS} references or {MAX_EXPANDED_BYTES} bytes of pattern text (`{}` at position {start}{within})",
-                &self.src[start..end],
-            ));
-        }
-        self.pos = end;
-        let capture = splice.capture_as.map(|n| self.new_group(&n));
-        self.shared.expanding.push(name.to_string());
-        let inner = parse_source(&splice.regex, self.flags, self.shared)
-            .map_err(|e| format!("in pattern {name}: {e}"));
-        self.shared.expanding.pop();
-        let inner = inner?;
-        Ok(Some(match capture {
-            Some(index) => Node::Capture(index, Box::new(inner)),
-            None => inner,
-        }))
-    }
-
     fn escape(&mut self) -> Result<Node, String> {
         let c = self.next_char()?;
         Ok(match c {
@@ -594,23 +533,4 @@ impl Parser<'_, '_, '_> {
             }
         })
     }
-}
-
-/// Length of an inline `%{NAME=definition}` body: up to the `}` that closes
-/// the reference, with nested braces (`{1,3}`) and escapes skipped.
-fn definition_length(text: &str) -> usize {
-    let bytes = text.as_bytes();
-    let mut depth = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 1,
-            b'{' => depth += 1,
-            b'}' if depth == 0 => return i,
-            b'}' => depth -= 1,
-            _ => {}
-        }
-        i += 1;
-    }
-    0
 }

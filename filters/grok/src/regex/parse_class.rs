@@ -133,9 +133,11 @@ impl Parser<'_, '_, '_> {
                 }
             }
             if c == '[' {
+                self.enter_level(self.pos)?;
                 self.pos += 1;
-                let nested = self.class_body()?;
-                class.add_class(&nested);
+                let nested = self.class_body();
+                self.leave_level();
+                class.add_class(&nested?);
                 continue;
             }
             let low = match self.class_atom()? {

@@ -197,7 +197,7 @@ fn errors_name_the_position() {
 }
 
 #[test]
-fn groups_nested_too_deep_are_refused_with_their_position() {
+fn patterns_nested_too_deep_are_refused_with_their_position() {
     // Unoptimised native frames are larger than the filter's in
     // WebAssembly, whose stack the limit is for: room to reach it here.
     std::thread::Builder::new()
@@ -206,10 +206,18 @@ fn groups_nested_too_deep_are_refused_with_their_position() {
             let deep = |levels: usize| format!("{}a{}", "(".repeat(levels), ")".repeat(levels));
             assert_eq!(whole(&deep(250), "a").as_deref(), Some("a"));
             let err = Regex::new(&deep(400), &mut NoReferences).err().unwrap();
-            assert_eq!(
-                err,
-                "groups and patterns nest deeper than 300 at position 300"
-            );
+            let refusal = "the pattern nests deeper than 300 levels (groups, classes, repeats and references)";
+            assert_eq!(err, format!("{refusal} at position 300"));
+            let classes = format!("{}a{}", "[".repeat(400), "]".repeat(400));
+            let err = Regex::new(&classes, &mut NoReferences).err().unwrap();
+            // The outermost class is an atom, not a level.
+            assert_eq!(err, format!("{refusal} at position 301"));
+            let repeats = format!("a{}", "{1}".repeat(400));
+            let err = Regex::new(&repeats, &mut NoReferences).err().unwrap();
+            // At the 301st repeat (its closing brace).
+            assert_eq!(err, format!("{refusal} at position 903"));
+            // Repeats of separate atoms do not add up.
+            assert_eq!(whole(&"a?".repeat(400), "aa").as_deref(), Some("aa"));
         })
         .unwrap()
         .join()

@@ -1,0 +1,110 @@
+//! `%{NAME}` references: resolving one, splicing its pattern in as a
+//! group, and the bounds that keep an expansion from recursing, nesting or
+//! growing without end.
+
+use super::{MAX_DEPTH, MAX_EXPANDED_BYTES, MAX_EXPANSIONS, Node, Parser, parse_source};
+
+impl Parser<'_, '_, '_> {
+    /// `%{NAME}`, `%{NAME:semantic}`, `%{NAME=definition}`, with jls-grok's
+    /// grammar: a name of `[A-z0-9]`, a semantic of `[@\[\]A-z0-9_:.-]`, and
+    /// anything else up to `}` ignored. `None` if the text is not a reference
+    /// (then `%` is a literal).
+    pub(super) fn grok_reference(&mut self) -> Result<Option<Node>, String> {
+        let start = self.pos - 1;
+        let rest = &self.src[self.pos + 1..];
+        let name_len = rest
+            .bytes()
+            .take_while(|&b| b.is_ascii_digit() || (b'A'..=b'z').contains(&b))
+            .count();
+        if name_len == 0 {
+            return Ok(None);
+        }
+        let name = &rest[..name_len];
+        let mut tail = &rest[name_len..];
+        let mut semantic = None;
+        if let Some(after) = tail.strip_prefix(':') {
+            let len = after
+                .bytes()
+                .take_while(|&b| {
+                    b.is_ascii_digit() || (b'A'..=b'z').contains(&b) || b"@[]_:.-".contains(&b)
+                })
+                .count();
+            if len > 0 {
+                semantic = Some(&after[..len]);
+                tail = &after[len..];
+            }
+        }
+        let mut definition = None;
+        if let Some(after) = tail.strip_prefix('=') {
+            let len = definition_length(after);
+            if len > 0 {
+                definition = Some(&after[..len]);
+                tail = &after[len..];
+            }
+        }
+        let Some(close) = tail.find('}') else {
+            return Ok(None);
+        };
+        let end = self.src.len() - tail.len() + close + 1;
+        let splice = self
+            .shared
+            .resolver
+            .resolve(name, semantic, definition)
+            .map_err(|e| format!("{e} (`{}` at position {start})", &self.src[start..end]))?;
+        if self.shared.expanding.iter().any(|n| n == name) {
+            return Err(format!(
+                "pattern {name} refers to itself (through {}) at position {start}",
+                self.shared.expanding.join(" -> ")
+            ));
+        }
+        if self.shared.expanding.len() >= MAX_DEPTH {
+            return Err(format!(
+                "patterns nest deeper than {MAX_DEPTH} at position {start}"
+            ));
+        }
+        self.shared.expanded_bytes += splice.regex.len();
+        self.shared.expansions += 1;
+        if self.shared.expanded_bytes > MAX_EXPANDED_BYTES
+            || self.shared.expansions > MAX_EXPANSIONS
+        {
+            let within = match self.shared.expanding.as_slice() {
+                [] => String::new(),
+                names => format!(", within {}", names.join(" -> ")),
+            };
+            return Err(format!(
+                "the expression expands to more than {MAX_EXPANSIONS} references or {MAX_EXPANDED_BYTES} bytes of pattern text (`{}` at position {start}{within})",
+                &self.src[start..end],
+            ));
+        }
+        self.pos = end;
+        let capture = splice.capture_as.map(|n| self.new_group(&n));
+        self.shared.expanding.push(name.to_string());
+        let inner = parse_source(&splice.regex, self.flags, self.shared)
+            .map_err(|e| format!("in pattern {name}: {e}"));
+        self.shared.expanding.pop();
+        let inner = inner?;
+        Ok(Some(match capture {
+            Some(index) => Node::Capture(index, Box::new(inner)),
+            None => inner,
+        }))
+    }
+}
+
+/// Length of an inline `%{NAME=definition}` body: up to the `}` that closes
+/// the reference, with nested braces (`{1,3}`) and escapes skipped.
+fn definition_length(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'{' => depth += 1,
+            b'}' if depth == 0 => return i,
+            b'}' => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    0
+}
