@@ -30,11 +30,31 @@ impl InstanceLimits {
     }
 }
 
-// wasmtime asks about every memory and table as it is created (from zero)
-// and as it grows, so the totals hold what the instance has. A grow is
-// counted only when it will happen: one past the memory's own maximum is
-// refused here, and sums are checked (a `memory.grow` by -1 asks for
-// nearly 2^64 bytes).
+/// What a grow of one memory or table from `current` to `desired` (units
+/// of its kind) would make the instance's total `in_use`: `Ok(None)` if
+/// the grow will not happen (past the memory's or table's own `maximum`,
+/// where wasmtime refuses it after asking), `Err(total)` past `limit`.
+///
+/// wasmtime asks about every memory and table as it is created (from zero)
+/// and as it grows, so the totals hold what the instance has; a refused
+/// grow is never counted, and sums are checked (a `memory.grow` by -1 asks
+/// for nearly 2^64 bytes).
+fn grown(
+    in_use: usize,
+    current: usize,
+    desired: usize,
+    maximum: Option<usize>,
+    limit: usize,
+) -> Result<Option<usize>, usize> {
+    if maximum.is_some_and(|maximum| desired > maximum) {
+        return Ok(None);
+    }
+    match in_use.saturating_sub(current).checked_add(desired) {
+        Some(total) if total <= limit => Ok(Some(total)),
+        total => Err(total.unwrap_or(usize::MAX)),
+    }
+}
+
 impl ResourceLimiter for InstanceLimits {
     fn memory_growing(
         &mut self,
@@ -42,24 +62,28 @@ impl ResourceLimiter for InstanceLimits {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        // Past the memory's own maximum wasmtime refuses the grow after
-        // asking; refused here, it is never counted.
-        if maximum.is_some_and(|maximum| desired > maximum) {
-            return Ok(false);
+        match grown(
+            self.memory_in_use,
+            current,
+            desired,
+            maximum,
+            self.memory_limit,
+        ) {
+            Ok(Some(total)) => {
+                self.memory_in_use = total;
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(total) => {
+                let message = format!(
+                    "filter tried to grow its memory to {} MiB, past its limit of {} MiB",
+                    total.div_ceil(1 << 20),
+                    self.memory_limit >> 20
+                );
+                self.memory_exceeded = Some(message.clone());
+                wasmtime::bail!(message);
+            }
         }
-        let total = (self.memory_in_use.saturating_sub(current)).checked_add(desired);
-        let Some(total) = total.filter(|&total| total <= self.memory_limit) else {
-            let total = total.unwrap_or(usize::MAX);
-            let message = format!(
-                "filter tried to grow its memory to {} MiB, past its limit of {} MiB",
-                total.div_ceil(1 << 20),
-                self.memory_limit >> 20
-            );
-            self.memory_exceeded = Some(message.clone());
-            wasmtime::bail!(message);
-        };
-        self.memory_in_use = total;
-        Ok(true)
     }
 
     fn table_growing(
@@ -68,16 +92,18 @@ impl ResourceLimiter for InstanceLimits {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if maximum.is_some_and(|maximum| desired > maximum) {
-            return Ok(false);
-        }
-        let total = (self.table_elements.saturating_sub(current)).checked_add(desired);
-        match total.filter(|&total| total <= MAX_TABLE_ELEMENTS) {
-            Some(total) => {
+        match grown(
+            self.table_elements,
+            current,
+            desired,
+            maximum,
+            MAX_TABLE_ELEMENTS,
+        ) {
+            Ok(Some(total)) => {
                 self.table_elements = total;
                 Ok(true)
             }
-            None => Ok(false),
+            Ok(None) | Err(_) => Ok(false),
         }
     }
 }
