@@ -489,3 +489,36 @@ fn a_replay_stops_at_its_budget_and_tags_the_rest() {
     )));
     assert_still_serving(&mut pipeline);
 }
+
+/// A result bigger than `engine.max_event_mib` fails its event before it is
+/// copied out.
+#[test]
+fn results_over_the_event_size_limit_fail_their_event() {
+    let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
+        memory_limit_bytes: 64 << 20,
+        max_event_bytes: 1 << 20,
+        cache_dir: None,
+        ..Default::default()
+    })
+    .unwrap();
+    // The event grows by two million bytes.
+    let config = json!({ "add_field": { "big": "x".repeat(2_000_000) } });
+    let module = load(
+        &engine,
+        "mutate",
+        &built_module("mutate"),
+        &config.to_string(),
+    );
+    let results = as_json(pipeline(module).process(message_events(&["a"])));
+    assert_eq!(results[0]["message"], "a");
+    assert!(results[0]["big"].is_null());
+    let failure = &results[0]["wasmstash"]["failures"][0];
+    assert_eq!(failure["kind"], "invalid_output", "{failure}");
+    assert!(
+        failure["reason"]
+            .as_str()
+            .unwrap()
+            .contains("over engine.max_event_mib (1 MiB)"),
+        "{failure}"
+    );
+}

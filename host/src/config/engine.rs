@@ -19,6 +19,7 @@ pub(super) struct RawEngine {
     checkpoint_interval_ms: Option<u64>,
     replay_budget_ms: Option<u64>,
     max_module_mib: Option<u64>,
+    max_event_mib: Option<u64>,
 }
 
 pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, String> {
@@ -65,9 +66,16 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
         defaults.max_module_bytes,
         1..=1024,
     )?;
+    let max_event_bytes = mebibytes(
+        "max_event_mib",
+        raw.max_event_mib,
+        defaults.max_event_bytes as u64,
+        1..=1024,
+    )? as usize;
     Ok(EngineSettings {
         call_timeout,
         max_module_bytes,
+        max_event_bytes,
         memory_limit_bytes,
         checkpoint_interval,
         replay_budget,

@@ -152,6 +152,8 @@ pub struct FilterInstance {
     input: Option<(u32, u32)>,
     /// Keeps each call's deadline; `None` when deadlines are off.
     tripwire: Option<Arc<Tripwire>>,
+    /// Largest event a result may make (`engine.max_event_mib`).
+    max_event_bytes: usize,
 }
 
 impl FilterInstance {
@@ -212,6 +214,7 @@ impl FilterInstance {
             memory,
             store,
             input: None,
+            max_event_bytes: engine.settings().max_event_bytes,
             tripwire,
         };
         let init: TypedFunc<(u32, u32), u64> =
@@ -230,11 +233,14 @@ impl FilterInstance {
         batch: &[u8],
         events: &[&CheckedEvent],
     ) -> Result<Vec<StageOutcome>, Failure> {
+        let max_event_bytes = self.max_event_bytes;
         let results = self.results(batch, events.len())?;
         Ok(results
             .into_iter()
             .zip(events)
-            .map(|((kind, payload), input)| StageOutcome::from_wire(kind, payload, input))
+            .map(|((kind, payload), input)| {
+                StageOutcome::from_wire(kind, payload, input, max_event_bytes)
+            })
             .collect())
     }
 

@@ -54,6 +54,9 @@ pub struct EngineSettings {
     /// Largest module file read from disk; a bigger one (or a device with
     /// no end) is refused before it is read whole or compiled.
     pub max_module_bytes: u64,
+    /// Largest event a filter's result may make; a bigger one fails that
+    /// event (`invalid_output`) before it is copied out.
+    pub max_event_bytes: usize,
 }
 
 impl Default for EngineSettings {
@@ -66,6 +69,7 @@ impl Default for EngineSettings {
             checkpoint_interval: Duration::from_secs(1),
             replay_budget: Duration::from_secs(30),
             max_module_bytes: 16 << 20,
+            max_event_bytes: 16 << 20,
         }
     }
 }

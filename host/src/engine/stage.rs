@@ -82,13 +82,30 @@ impl StageOutcome {
     /// The outcome a decoded ABI result stands for, for the event `input`.
     /// A changed event must still be one JSON object without repeated keys;
     /// if it is not, only this event fails, as invalid output.
-    pub fn from_wire(kind: ResultKind, payload: &[u8], input: &CheckedEvent) -> StageOutcome {
+    pub fn from_wire(
+        kind: ResultKind,
+        payload: &[u8],
+        input: &CheckedEvent,
+        max_event_bytes: usize,
+    ) -> StageOutcome {
         let invalid = |e: String| {
             StageOutcome::Failed(Failure::new(
                 FailureKind::InvalidOutput,
                 format!("filter returned an invalid event: {e}"),
             ))
         };
+        // Checked before anything is copied out of the module's memory.
+        let size = match kind {
+            ResultKind::Replaced => payload.len(),
+            ResultKind::Extended => input.text().len() + payload.len(),
+            _ => 0,
+        };
+        if size > max_event_bytes {
+            return invalid(format!(
+                "it would be {size} bytes, over engine.max_event_mib ({} MiB)",
+                max_event_bytes >> 20
+            ));
+        }
         match kind {
             ResultKind::Unchanged => StageOutcome::Unchanged,
             ResultKind::Replaced => match input.check_replacement(payload.to_vec()) {
