@@ -21,6 +21,14 @@ const MAX_REASON: usize = 1024;
 /// Where failure records go on an event.
 pub const FAILURES_FIELD: &str = "[wasmstash][failures]";
 
+/// The host's field, under which failures are recorded.
+const NAMESPACE: &str = "wasmstash";
+
+/// Where a `wasmstash` field that an event brought, and that is not an
+/// object, is kept (as text: a string as it was, anything else as JSON)
+/// when a failure is recorded.
+const DISPLACED_FIELD: &str = "[wasmstash][displaced]";
+
 /// The result for one input event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventResult {
@@ -314,6 +322,15 @@ pub fn tag_and_record(event: &[u8], tag: &str, record: Value) -> CheckedEvent {
         fallback
     });
     parsed.add_tag(tag);
+    // A client's own `wasmstash` that is not an object would be replaced by
+    // the record's object: keep it inside, rather than lose it.
+    if parsed
+        .get(NAMESPACE)
+        .is_some_and(|value| !value.is_object())
+    {
+        let displaced = parsed.remove(NAMESPACE).expect("present above");
+        parsed.set(DISPLACED_FIELD, displaced);
+    }
     match parsed.get_mut(FAILURES_FIELD) {
         Some(Value::Array(records)) => records.push(record),
         _ => parsed.set(FAILURES_FIELD, json!([record])),

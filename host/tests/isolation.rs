@@ -239,6 +239,15 @@ fn failures_in_a_chain_accumulate_and_later_filters_still_run() {
         (stats.events_in, stats.events_out, stats.dropped),
         (2, 2, 0)
     );
+    // An event's own `wasmstash` that is not an object is kept, not replaced.
+    let own = checked(&[br#"{"message":"BAD","wasmstash":"mine"}"#.to_vec()]);
+    let results = as_json(pipeline.process(own));
+    assert_eq!(
+        results[0]["wasmstash"]["displaced"], "mine",
+        "{}",
+        results[0]
+    );
+    assert_eq!(results[0]["wasmstash"]["failures"][0]["kind"], "trap");
 }
 
 #[test]
