@@ -30,27 +30,31 @@ impl InstanceLimits {
     }
 }
 
-/// What a grow of one memory or table from `current` to `desired` (units
-/// of its kind) would make the instance's total `in_use`: `Ok(None)` if
-/// the grow will not happen (past the memory's or table's own `maximum`,
-/// where wasmtime refuses it after asking), `Err(total)` past `limit`.
+/// Counts a grow of one memory or table from `current` to `desired` (units
+/// of its kind) into the instance's total `in_use`, and says whether it may
+/// happen: `Ok(false)` past the memory's or table's own `maximum` (where
+/// wasmtime refuses it after asking), `Err(total)` past `limit`. Only an
+/// allowed grow changes `in_use`.
 ///
 /// wasmtime asks about every memory and table as it is created (from zero)
 /// and as it grows, so the totals hold what the instance has; a refused
 /// grow is never counted, and sums are checked (a `memory.grow` by -1 asks
 /// for nearly 2^64 bytes).
-fn grown(
-    in_use: usize,
+fn grow(
+    in_use: &mut usize,
     current: usize,
     desired: usize,
     maximum: Option<usize>,
     limit: usize,
-) -> Result<Option<usize>, usize> {
+) -> Result<bool, usize> {
     if maximum.is_some_and(|maximum| desired > maximum) {
-        return Ok(None);
+        return Ok(false);
     }
     match in_use.saturating_sub(current).checked_add(desired) {
-        Some(total) if total <= limit => Ok(Some(total)),
+        Some(total) if total <= limit => {
+            *in_use = total;
+            Ok(true)
+        }
         total => Err(total.unwrap_or(usize::MAX)),
     }
 }
@@ -62,28 +66,16 @@ impl ResourceLimiter for InstanceLimits {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        match grown(
-            self.memory_in_use,
-            current,
-            desired,
-            maximum,
-            self.memory_limit,
-        ) {
-            Ok(Some(total)) => {
-                self.memory_in_use = total;
-                Ok(true)
-            }
-            Ok(None) => Ok(false),
-            Err(total) => {
-                let message = format!(
-                    "filter tried to grow its memory to {} MiB, past its limit of {} MiB",
-                    total.div_ceil(1 << 20),
-                    self.memory_limit >> 20
-                );
-                self.memory_exceeded = Some(message.clone());
-                wasmtime::bail!(message);
-            }
-        }
+        let limit = self.memory_limit;
+        grow(&mut self.memory_in_use, current, desired, maximum, limit).or_else(|total| {
+            let message = format!(
+                "filter tried to grow its memory to {} MiB, past its limit of {} MiB",
+                total.div_ceil(1 << 20),
+                limit >> 20
+            );
+            self.memory_exceeded = Some(message.clone());
+            wasmtime::bail!(message)
+        })
     }
 
     fn table_growing(
@@ -92,18 +84,13 @@ impl ResourceLimiter for InstanceLimits {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        match grown(
-            self.table_elements,
+        let grown = grow(
+            &mut self.table_elements,
             current,
             desired,
             maximum,
             MAX_TABLE_ELEMENTS,
-        ) {
-            Ok(Some(total)) => {
-                self.table_elements = total;
-                Ok(true)
-            }
-            Ok(None) | Err(_) => Ok(false),
-        }
+        );
+        Ok(grown.unwrap_or(false))
     }
 }
