@@ -27,7 +27,7 @@ const MAX_LOG_LINE: usize = 4096;
 /// Most log lines a filter may write in one call; the rest are counted and
 /// dropped, so a filter that logs in a loop cannot flood the host's log
 /// (at most this many times [`MAX_LOG_LINE`] bytes per call).
-const MAX_LOG_LINES_PER_CALL: u32 = 1000;
+const MAX_LOG_LINES_PER_CALL: u64 = 1000;
 
 /// Per-instance host state, reachable from host imports.
 pub(crate) struct StoreState {
@@ -37,10 +37,8 @@ pub(crate) struct StoreState {
     counters: BTreeMap<String, i64>,
     /// Whether a name was refused for want of room (said once).
     counters_full: bool,
-    /// Log lines the current call may still write.
-    log_lines_left: u32,
-    /// Log lines the current call wrote past its allowance.
-    log_lines_dropped: u64,
+    /// Log lines the current call has written, those dropped included.
+    log_lines: u64,
 }
 
 /// The `wasmstash` imports of ABI v1. Nothing else is linked: no WASI, so no
@@ -57,11 +55,10 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Linker<StoreState> {
                 if level == 1 {
                     state.last_error_log = Some(text.clone());
                 }
-                if state.log_lines_left == 0 {
-                    state.log_lines_dropped += 1;
+                state.log_lines += 1;
+                if state.log_lines > MAX_LOG_LINES_PER_CALL {
                     return Ok(());
                 }
-                state.log_lines_left -= 1;
                 let filter = state.filter.clone();
                 match level {
                     1 => tracing::error!(target: "filter", filter = %filter, "{text}"),
@@ -167,8 +164,7 @@ impl FilterInstance {
             last_error_log: None,
             counters: BTreeMap::new(),
             counters_full: false,
-            log_lines_left: MAX_LOG_LINES_PER_CALL,
-            log_lines_dropped: 0,
+            log_lines: 0,
         };
         let mut store = Store::new(engine.wasmtime(), state);
         store.limiter(|state| &mut state.limits as &mut dyn ResourceLimiter);
@@ -364,11 +360,11 @@ impl FilterInstance {
     ) -> Result<R, Failure> {
         let state = self.store.data_mut();
         state.last_error_log = None;
-        state.log_lines_left = MAX_LOG_LINES_PER_CALL;
+        state.log_lines = 0;
         let store = &mut self.store;
         let result = tripwire::guarded(self.tripwire.as_deref(), || func.call(store, params));
         let state = self.store.data_mut();
-        let dropped = std::mem::take(&mut state.log_lines_dropped);
+        let dropped = state.log_lines.saturating_sub(MAX_LOG_LINES_PER_CALL);
         if dropped > 0 {
             tracing::warn!(
                 target: "filter", filter = %state.filter,
