@@ -51,32 +51,34 @@ pub fn take(stages: &SharedStages) -> Vec<Snapshot> {
 
 /// Restores each snapshot into the matching stage, if there is one.
 pub fn give(stages: &SharedStages, snapshots: Vec<Snapshot>) -> usize {
+    give_each(stages, snapshots, |_, filter, e| {
+        tracing::error!(filter = %filter, "restoring state failed: {e}");
+    })
+}
+
+/// Restores each snapshot into the matching stage, if there is one, and
+/// calls `refused(stage, filter, why)` for each the filter would not take;
+/// returns how many were restored.
+fn give_each(
+    stages: &SharedStages,
+    snapshots: Vec<Snapshot>,
+    mut refused: impl FnMut(usize, &str, &str),
+) -> usize {
     let mut restored = 0;
     for snapshot in snapshots {
-        match give_one(stages, snapshot) {
-            Some(Ok(())) => restored += 1,
-            Some(Err((filter, e))) => {
-                tracing::error!(filter = %filter, "restoring state failed: {e}");
-            }
-            None => {}
+        let Some((_, stage)) = stages.iter().find(|(index, _)| *index == snapshot.stage) else {
+            continue;
+        };
+        let mut stage = lock_stage(stage);
+        if stage.module().name() != snapshot.filter {
+            continue;
+        }
+        match stage.restore(snapshot.state) {
+            Ok(()) => restored += 1,
+            Err(e) => refused(snapshot.stage, &snapshot.filter, &e),
         }
     }
     restored
-}
-
-/// Restores `snapshot` into its stage: `None` if no stage matches it, else
-/// whether the filter took it (with the filter's name and refusal if not).
-fn give_one(stages: &SharedStages, snapshot: Snapshot) -> Option<Result<(), (String, String)>> {
-    let (_, stage) = stages.iter().find(|(index, _)| *index == snapshot.stage)?;
-    let mut stage = lock_stage(stage);
-    if stage.module().name() != snapshot.filter {
-        return None;
-    }
-    Some(
-        stage
-            .restore(snapshot.state)
-            .map_err(|e| (snapshot.filter, e)),
-    )
 }
 
 fn file_of(dir: &Path, pipeline: &str, stage: usize, filter: &str) -> PathBuf {
@@ -159,32 +161,25 @@ pub fn restore_saved(dir: &Path, pipeline: &str, stages: &SharedStages) -> usize
     if snapshots.is_empty() {
         return 0;
     }
-    let mut restored = 0;
-    for snapshot in snapshots {
-        let path = file_of(dir, pipeline, snapshot.stage, &snapshot.filter);
-        match give_one(stages, snapshot) {
-            Some(Ok(())) => restored += 1,
-            // The next save would write over the refused state (as after an
-            // upgrade to a filter that reads another format): keep it aside.
-            Some(Err((filter, e))) => {
-                // Named for the time, so that an earlier refused state
-                // (an upgrade, then a rollback) is not written over either.
-                let seconds = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                let aside = path.with_extension(format!("state.refused-{seconds}"));
-                let kept = match std::fs::rename(&path, &aside) {
-                    Ok(()) => format!("kept as {}", aside.display()),
-                    Err(rename) => format!("and could not be kept aside: {rename}"),
-                };
-                tracing::error!(
-                    filter = %filter,
-                    "the filter refused its saved state ({e}); it starts afresh, and the saved state was {kept}"
-                );
-            }
-            None => {}
-        }
-    }
+    let restored = give_each(stages, snapshots, |stage, filter, e| {
+        // The next save would write over the refused state (as after an
+        // upgrade to a filter that reads another format): keep it aside,
+        // named for the time, so that an earlier refused state (an
+        // upgrade, then a rollback) is not written over either.
+        let path = file_of(dir, pipeline, stage, filter);
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let aside = path.with_extension(format!("state.refused-{seconds}"));
+        let kept = match std::fs::rename(&path, &aside) {
+            Ok(()) => format!("kept as {}", aside.display()),
+            Err(rename) => format!("and could not be kept aside: {rename}"),
+        };
+        tracing::error!(
+            filter = %filter,
+            "the filter refused its saved state ({e}); it starts afresh, and the saved state was {kept}"
+        );
+    });
     tracing::info!(
         pipeline,
         "restored {restored} filter state snapshot(s) from {}",
