@@ -41,10 +41,13 @@ mod support;
 
 mod check;
 mod compare;
+mod cpu_clock;
 mod parsing;
 mod timing;
 
-use timing::{RATIO_NOTE, RoundRatio, median, micros, per_call, throughput, timed_pass};
+use timing::{
+    RATIO_NOTE, RoundRatio, alternating, median, micros, per_call, per_cpu_second, until_spent,
+};
 
 const USAGE: &str = "\
 usage: wasmstash-bench [--seconds S] [--only SECTION]
@@ -54,7 +57,7 @@ usage: wasmstash-bench [--seconds S] [--only SECTION]
 Measures the WebAssembly sandbox's cost against native code, in one run,
 and prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
 
-  --seconds S     time per cell, split across alternating rounds (default 2)
+  --seconds S     time per variant of a cell, in alternating rounds (default 2)
   --only SECTION  one of: boundary, filters (json, mutate), parsers (syslog,
                   date), grok, check (the host's check of a changed event)
   dissect, kv     that filter over the access log or OpenSSH lines repeated
@@ -67,7 +70,8 @@ and prints a Markdown report for BENCHMARKS.md. Nothing here asserts a time.
   --events KIND   what compare feeds the modules: `lines` (each access-log
                   line as `message`, the default) or `json` (a JSON document
                   per line in `message`, as the filters section gives json)
-  --rounds N      rounds for dissect and kv (default 3), compare (default 15)
+  --rounds N      rounds for dissect and kv (default 3, a pass of 1M events
+                  each), compare (default 151, a pass of 10,000 each)
 
 Reads ../shared/data (see its README).";
 
@@ -156,7 +160,7 @@ fn main() -> anyhow::Result<()> {
                 config: args.config.clone(),
                 json_events: args.events.as_deref() == Some("json"),
                 deadline: !args.deadline_off,
-                rounds: args.rounds.unwrap_or(15),
+                rounds: args.rounds.unwrap_or(151),
             })?,
             "dissect" => parsing::dissect(args.rounds.unwrap_or(3)),
             _ => parsing::kv(args.rounds.unwrap_or(3)),
@@ -211,7 +215,7 @@ fn boundary_rows(access_events: &[CheckedEvent], budget: Duration) {
         let reader = r#"{"uppercase":["absent"]}"#;
         let mut native = NativeRunner::<Mutate>::new(reader);
         let mut wasm = builtin_stage("mutate", reader, true);
-        let [noop_on, noop_off, native, wasm] = interleaved(
+        let [noop_on, noop_off, native, wasm] = per_call_rounds(
             budget,
             |variant, refs| match variant {
                 0 => stage_call(&mut noop_on, refs),
@@ -220,9 +224,7 @@ fn boundary_rows(access_events: &[CheckedEvent], budget: Duration) {
                 _ => stage_call(&mut wasm, refs),
             },
             events,
-            Measure::PerCall,
-        )
-        .map(|rounds| median(&rounds));
+        );
         println!(
             "| {batch_size} | {:.2} | {:.2} | {:.2} | {:.2} | {:.3} |",
             noop_on,
@@ -268,7 +270,8 @@ fn json_and_mutate_rows(lines: &[String], access_events: &[CheckedEvent], budget
     let mutate_config = mutate_config();
     println!("\n## Filters over the real access log, one core, batches of 125\n");
     println!(
-        "10,000 lines, repeated; median of {ROUNDS} alternating rounds, {seconds} s per cell in all; events/s. {RATIO_NOTE}\n"
+        "10,000 lines; rounds of one pass over them per variant, the variants alternating, for {seconds} s per variant in all. \
+         Events per CPU-second of the benchmark thread, median of the passes. {RATIO_NOTE}\n"
     );
     println!(
         "| filter | native | native + output check | WASM, deadline off | WASM, deadline on | WASM/native time, off | on |"
@@ -306,7 +309,7 @@ fn syslog_and_date_rows(access_lines: &[String], budget: Duration) {
     }
     println!("\n## syslog and date, one core, batches of 125\n");
     println!(
-        "`date`: the 10,000 access-log events with grok's `timestamp` (`17/May/2015:10:05:03 +0000`), `match = [\"timestamp\", \"dd/MMM/yyyy:HH:mm:ss Z\"]`. `syslog`: 6,000 Loghub lines (Linux, OpenSSH, Thunderbird), default options. Events/s. {RATIO_NOTE}\n"
+        "`date`: the 10,000 access-log events with grok's `timestamp` (`17/May/2015:10:05:03 +0000`), `match = [\"timestamp\", \"dd/MMM/yyyy:HH:mm:ss Z\"]`. `syslog`: 6,000 Loghub lines (Linux, OpenSSH, Thunderbird), default options. Events per CPU-second, median of the passes (one pass per variant and round, the variants alternating). {RATIO_NOTE}\n"
     );
     println!(
         "| filter | native | native + output check | WASM, deadline off | WASM, deadline on | WASM/native time, off | on |"
@@ -321,20 +324,18 @@ fn syslog_and_date_rows(access_lines: &[String], budget: Duration) {
     filter_row::<Syslog>("syslog", "{}", &syslog_events, budget);
 }
 
-/// Events each grok variant processes per round (the 10,000 lines cycled),
-/// and rounds: 2.2M events per variant in all, more than a 1M-line file, in
-/// rounds short enough (about half a second) that a busy spell of the
-/// shared machine spoils a few rounds rather than the figure.
-const GROK_EVENTS: usize = 200_000;
-const GROK_ROUNDS: usize = 11;
+/// Rounds for grok: each variant passes over the 10,000 lines once a
+/// round, so 221 rounds make 2.21M events per variant, more than a 1M-line
+/// file.
+const GROK_ROUNDS: usize = 221;
 
 /// grok COMBINEDAPACHELOG, every capture extracted, legacy and ECS sets.
 fn grok_rows(events: &[CheckedEvent]) {
     println!("\n## grok COMBINEDAPACHELOG over the access log, one core, batches of 125\n");
     println!(
-        "10,000 lines cycled to {GROK_EVENTS} events per variant and round; median of {GROK_ROUNDS} alternating rounds. \
-         Events per CPU-second of the benchmark thread (events per wall second in brackets): on a shared machine \
-         the thread's own CPU time is the steadier measure. {RATIO_NOTE}\n"
+        "{GROK_ROUNDS} rounds of one pass over the 10,000 lines per variant, the variants alternating. \
+         Events per CPU-second of the benchmark thread (events per wall second in brackets), median of the passes: \
+         on a shared machine the thread's own CPU time is the steadier measure. {RATIO_NOTE}\n"
     );
     println!(
         "| pattern set | native | WASM, deadline off | WASM, deadline on | WASM/native time, off | on |"
@@ -348,21 +349,21 @@ fn grok_rows(events: &[CheckedEvent]) {
         let mut native = NativeRunner::<Grok>::new(&config);
         let mut off = builtin_stage("grok", &config, false);
         let mut on = builtin_stage("grok", &config, true);
-        // Per variant and round: events per CPU-second, per wall second.
-        let mut cpu = [[0f64; GROK_ROUNDS]; 3];
-        let mut wall = [[0f64; GROK_ROUNDS]; 3];
-        for round in 0..GROK_ROUNDS {
-            for variant in 0..3 {
-                let pass = timed_pass(&refs, GROK_EVENTS, |chunk| match variant {
-                    0 => native.call(chunk, false),
-                    1 => stage_call(&mut off, chunk),
-                    _ => stage_call(&mut on, chunk),
-                });
-                cpu[variant][round] = pass.per_cpu_second();
-                wall[variant][round] = pass.per_wall_second();
-            }
-        }
-        let figure = |v: usize| format!("{:.0} ({:.0})", median(&cpu[v]), median(&wall[v]));
+        let passes = alternating::<3>(
+            &refs,
+            refs.len(),
+            |round| round < GROK_ROUNDS,
+            |variant, chunk| match variant {
+                0 => native.call(chunk, false),
+                1 => stage_call(&mut off, chunk),
+                _ => stage_call(&mut on, chunk),
+            },
+        );
+        let cpu = passes.each_ref().map(|p| per_cpu_second(p));
+        let figure = |v: usize| {
+            let wall: Vec<f64> = passes[v].iter().map(|p| p.per_wall_second()).collect();
+            format!("{:.0} ({:.0})", median(&cpu[v]), median(&wall))
+        };
         println!(
             "| {label} | {} | {} | {} | {} | {} |",
             figure(0),
@@ -378,50 +379,40 @@ fn filter_row<F: Filter>(name: &str, config: &str, events: &[CheckedEvent], budg
     let mut runner = NativeRunner::<F>::new(config);
     let mut off = builtin_stage(name, config, false);
     let mut on = builtin_stage(name, config, true);
-    let samples = interleaved(
-        budget,
+    let refs: Vec<&CheckedEvent> = events.iter().collect();
+    let passes = alternating::<4>(
+        &refs,
+        refs.len(),
+        until_spent(budget * 4),
         |variant, chunk| match variant {
             0 => runner.call(chunk, false),
             1 => runner.call(chunk, true),
             2 => stage_call(&mut off, chunk),
             _ => stage_call(&mut on, chunk),
         },
-        events,
-        Measure::Throughput,
     );
-    let [native, checked, off, on] = &samples;
+    let [native, checked, off, on] = passes.each_ref().map(|p| per_cpu_second(p));
     println!(
         "| {name} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} |",
-        median(native),
-        median(checked),
-        median(off),
-        median(on),
-        RoundRatio::of(native, off),
-        RoundRatio::of(native, on)
+        median(&native),
+        median(&checked),
+        median(&off),
+        median(&on),
+        RoundRatio::of(&native, &off),
+        RoundRatio::of(&native, &on)
     );
 }
 
-/// How a variant's figure is taken.
-#[derive(Clone, Copy)]
-enum Measure {
-    /// µs per call on the whole event slice.
-    PerCall,
-    /// Events/s over the slice in batches of 125.
-    Throughput,
-}
-
-/// Rounds per cell: many short ones, for the same reason as [`GROK_ROUNDS`].
+/// Rounds per cell of the boundary section, whose figures are µs per call.
 const ROUNDS: usize = 15;
 
-/// Measures four variants in alternating rounds and returns each one's
-/// figure per round, so that a slow patch of the machine (the other core is
-/// shared) lands on all variants alike and ratios can pair the rounds.
-fn interleaved(
+/// µs per call of four variants over `events`, in alternating rounds of
+/// `budget / ROUNDS` each; the median round of each.
+fn per_call_rounds(
     budget: Duration,
     mut call: impl FnMut(usize, &[&CheckedEvent]),
     events: &[CheckedEvent],
-    measure: Measure,
-) -> [[f64; ROUNDS]; 4] {
+) -> [f64; 4] {
     let refs: Vec<&CheckedEvent> = events.iter().collect();
     let slice = budget / ROUNDS as u32;
     let mut samples = [[0f64; ROUNDS]; 4];
@@ -430,13 +421,10 @@ fn interleaved(
     }
     for round in 0..ROUNDS {
         for (variant, sample) in samples.iter_mut().enumerate() {
-            sample[round] = match measure {
-                Measure::PerCall => micros(per_call(slice, &refs, |r| call(variant, r))),
-                Measure::Throughput => throughput(slice, &refs, |r| call(variant, r)),
-            };
+            sample[round] = micros(per_call(slice, &refs, |r| call(variant, r)));
         }
     }
-    samples
+    samples.map(|rounds| median(&rounds))
 }
 
 fn engine(deadline: bool) -> Engine {

@@ -14,7 +14,7 @@ use wasmstash_filter_dissect::{APACHE_COMBINED_ECS, Dissect};
 use wasmstash_filter_kv::Kv;
 use wasmstash_sdk::Filter;
 
-use crate::timing::{BATCH, RATIO_NOTE, RoundRatio, cpu_seconds, median, timed_pass};
+use crate::timing::{BATCH, RATIO_NOTE, RoundRatio, alternating, median, per_cpu_second};
 use crate::{NativeRunner, builtin_stage, stage_call, support};
 
 const LINES: usize = 1_000_000;
@@ -28,7 +28,7 @@ pub fn dissect(rounds: usize) {
     println!(
         "`APACHE_COMBINED_ECS` (11 fields, nested ECS targets) plus `convert_datatype` of the status code; \
          {LINES} events (the 10,000 lines repeated) in batches of {BATCH}; median of {rounds} alternating passes. \
-         Events per CPU-second of the measuring thread (from /proc/thread-self/schedstat), and per wall second.\n"
+         Events per CPU-second of the measuring thread, and per wall second.\n"
     );
     report::<Dissect>(
         "dissect",
@@ -65,24 +65,25 @@ fn report<F: Filter>(name: &str, config: &str, lines: &[String], rounds: usize) 
     let mut native = NativeRunner::<F>::new(config);
     let mut on = builtin_stage(name, config, true);
     let mut off = builtin_stage(name, config, false);
-    // Per variant: events per wall second and per second this thread was on
-    // a CPU. On a shared machine the second is the per-core figure.
-    let mut wall = vec![Vec::new(); 4];
-    let mut cpu = vec![Vec::new(); 4];
-    // Alternate whole passes so that a busy spell of the shared machine
+    // Whole passes alternate, so that a busy spell of the shared machine
     // lands on every variant rather than on one.
-    for _ in 0..rounds {
-        for variant in 0..4 {
-            let pass = timed_pass(&refs, LINES, |chunk| match variant {
-                0 => native.call(chunk, false),
-                1 => native.call(chunk, true),
-                2 => stage_call(&mut on, chunk),
-                _ => stage_call(&mut off, chunk),
-            });
-            cpu[variant].push(pass.events as f64 / cpu_seconds(&pass));
-            wall[variant].push(pass.per_wall_second());
-        }
-    }
+    let passes = alternating::<4>(
+        &refs,
+        LINES,
+        |round| round < rounds,
+        |variant, chunk| match variant {
+            0 => native.call(chunk, false),
+            1 => native.call(chunk, true),
+            2 => stage_call(&mut on, chunk),
+            _ => stage_call(&mut off, chunk),
+        },
+    );
+    // Per variant: events per second this thread was on a CPU (on a shared
+    // machine, the per-core figure) and per wall second.
+    let cpu = passes.each_ref().map(|p| per_cpu_second(p));
+    let wall = passes
+        .each_ref()
+        .map(|p| p.iter().map(|p| p.per_wall_second()).collect::<Vec<_>>());
     println!(
         "| measure | native | native + output check | WASM, deadline on | WASM, deadline off | WASM/native time, on | off |"
     );

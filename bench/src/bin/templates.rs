@@ -20,6 +20,11 @@ use wasmstash_filter_templates::Templates;
 use wasmstash_filter_templates::miner::{Config, Miner};
 use wasmstash_sdk::{NativeFilter, wire};
 
+#[path = "../cpu_clock.rs"]
+mod cpu_clock;
+
+use cpu_clock::thread_cpu_time;
+
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let path = args
@@ -111,17 +116,6 @@ impl Clock {
     fn stop(&self) -> (Duration, Duration) {
         (self.wall.elapsed(), thread_cpu_time() - self.cpu)
     }
-}
-
-fn thread_cpu_time() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    assert_eq!(status, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 fn report(what: &str, lines: usize, (wall, cpu): (Duration, Duration), templates: usize) {
