@@ -2,11 +2,12 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use wasmstash_sdk::common::{self, WithCommon};
 use wasmstash_sdk::field_ref;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub struct Settings {
     /// Field -> pattern or list of patterns (tried in order). Logstash's
     /// array form `["field", "pattern", ...]` is accepted too.
     #[serde(rename = "match")]
@@ -21,7 +22,7 @@ pub struct Config {
     pub overwrite: Vec<String>,
     #[serde(default)]
     pub pattern_definitions: Map<String, Value>,
-    #[serde(default = "default_failure_tags")]
+    #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]
     pub tag_on_failure: Vec<String>,
     #[serde(default = "default_timeout_tag")]
     pub tag_on_timeout: String,
@@ -41,16 +42,10 @@ pub struct Config {
     /// Put captures under this field instead of the event root.
     #[serde(default)]
     pub target: Option<String>,
-    // The common options every Logstash filter applies on success.
-    #[serde(default)]
-    pub add_field: Map<String, Value>,
-    #[serde(default)]
-    pub add_tag: Vec<String>,
-    #[serde(default)]
-    pub remove_field: Vec<String>,
-    #[serde(default)]
-    pub remove_tag: Vec<String>,
 }
+
+/// grok's own options and the common ones (`add_field`, `add_tag`, ...).
+pub type Config = WithCommon<Settings>;
 
 fn yes() -> bool {
     true
@@ -121,20 +116,4 @@ pub fn match_list(value: &Value) -> Result<Vec<(String, Vec<String>)>, String> {
         return Err("match is empty: give at least one field and pattern".into());
     }
     Ok(list)
-}
-
-/// `add_field` as (field, value template) pairs.
-pub fn string_pairs(
-    option: &str,
-    map: &Map<String, Value>,
-) -> Result<Vec<(String, String)>, String> {
-    map.iter()
-        .map(|(field, value)| {
-            field_ref::validate(field).map_err(|e| format!("{option}: {e}"))?;
-            let value = value
-                .as_str()
-                .ok_or_else(|| format!("{option}: the value for `{field}` must be a string"))?;
-            Ok((field.clone(), value.to_string()))
-        })
-        .collect()
 }

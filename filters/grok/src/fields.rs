@@ -283,7 +283,7 @@ fn write_stored(value: Stored, input: &str, out: &mut Vec<u8>) {
 /// Logstash grok's `handle` through the event API: a new field is set; an
 /// existing string becomes `[old, new]`, an existing array is appended to,
 /// anything else is kept; `overwrite` replaces.
-pub fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) {
+fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) {
     let value = match value {
         Captured::Nil => Value::Null,
         Captured::Str(s) => Value::String(s.to_string()),

@@ -12,6 +12,7 @@ mod library;
 pub mod regex;
 
 use serde_json::Value;
+use wasmstash_sdk::common::{CommonOptions, WithCommon};
 use wasmstash_sdk::prelude::*;
 
 pub use config::Config;
@@ -28,10 +29,7 @@ pub struct Grok {
     time_limit_nanos: Option<i64>,
     steps: u64,
     budget_per_event: bool,
-    add_field: Vec<(String, String)>,
-    add_tag: Vec<String>,
-    remove_field: Vec<String>,
-    remove_tag: Vec<String>,
+    common: CommonOptions,
     matcher: Matcher,
     scratch: fields::Scratch,
     /// The field being matched, copied so captures can be written while it
@@ -52,6 +50,10 @@ impl Filter for Grok {
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, String> {
+        let WithCommon {
+            options: config,
+            common,
+        } = config;
         let set = PatternSet::from_ecs_compatibility(&config.ecs_compatibility)?;
         let mut patterns = library::load(set);
         for (name, regex) in &config.pattern_definitions {
@@ -111,10 +113,7 @@ impl Filter for Grok {
                 .then(|| (config.timeout_millis as i64).saturating_mul(1_000_000)),
             steps: config.timeout_steps,
             budget_per_event,
-            add_field: config::string_pairs("add_field", &config.add_field)?,
-            add_tag: config.add_tag,
-            remove_field: config.remove_field,
-            remove_tag: config.remove_tag,
+            common,
             matcher: Matcher::default(),
             scratch: fields::Scratch::default(),
             input: String::new(),
@@ -147,7 +146,7 @@ impl Filter for Grok {
             }
         }
         if matched {
-            self.on_success(event);
+            self.common.apply(event);
         } else {
             for tag in &self.tag_on_failure {
                 event.add_tag(tag);
@@ -222,16 +221,6 @@ impl Grok {
             }
         }
         Ok(matched)
-    }
-
-    /// Logstash's `filter_matched`: the common options, on success only.
-    fn on_success(&self, event: &mut Event) {
-        for (field, template) in &self.add_field {
-            let field = event.sprintf(field);
-            let value = event.sprintf(template);
-            fields::store(event, &field, false, Captured::Str(&value));
-        }
-        event.apply_tag_and_remove_options(&self.remove_field, &self.add_tag, &self.remove_tag);
     }
 }
 

@@ -1,26 +1,36 @@
-//! `mutate`: renames, replaces, converts and re-cases fields and adds or
-//! removes fields and tags, with Logstash's mutate options and order.
+//! `mutate`: renames, replaces, converts, re-cases, splits, joins and
+//! merges fields, with Logstash's mutate options and order.
 //!
-//! Operations run in Logstash's order: `rename`, `update`, `replace`,
-//! `convert`, `uppercase`, `lowercase`, `strip`, `copy`; then, as every
-//! Logstash filter does on success, `add_field`, `remove_field`, `add_tag`,
-//! `remove_tag`. Values and names in `replace`, `update`, `add_field`,
-//! `remove_field`, `add_tag` and `remove_tag` may use `%{field}` references.
-//! A `convert` that cannot convert a value leaves it as it was and tags the
-//! event with `tag_on_failure` (default `_mutate_error`).
+//! Operations run in Logstash's fixed order, whatever the order in the
+//! config: `coerce`, `rename`, `update`, `replace`, `convert`, `uppercase`,
+//! `capitalize`, `lowercase`, `strip`, `split`, `join`, `merge`, `copy`;
+//! then the common options (`add_field`, `remove_field`, `add_tag`,
+//! `remove_tag`). `convert` follows Ruby's rules (see `convert.rs`), so it
+//! never fails. A `rename` whose `%{field}` names expand to something that
+//! is not a field reference fails the event as Logstash's exception would:
+//! the operations after it and the common options are skipped and the
+//! event is tagged with `tag_on_failure` (default `_mutate_error`).
+//! Logstash's `gsub` is not supported (no regular expressions here).
+
+mod convert;
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::Map;
-use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef};
+use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
+use wasmstash_sdk::field_ref::{self, FieldRef};
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::template::Template;
+use wasmstash_sdk::template::{FieldName, ResolvedField, Template};
 use wasmstash_sdk::text_case;
+
+use convert::Conversion;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub struct Options {
+    #[serde(default)]
+    coerce: Map<String, Value>,
     #[serde(default)]
     rename: Map<String, Value>,
     #[serde(default)]
@@ -29,23 +39,26 @@ pub struct Config {
     replace: Map<String, Value>,
     #[serde(default)]
     convert: Map<String, Value>,
+    /// Refused with an explanation, rather than as an unknown option.
+    #[serde(default)]
+    gsub: Option<Value>,
     #[serde(default)]
     uppercase: Vec<String>,
+    #[serde(default)]
+    capitalize: Vec<String>,
     #[serde(default)]
     lowercase: Vec<String>,
     #[serde(default)]
     strip: Vec<String>,
     #[serde(default)]
+    split: Map<String, Value>,
+    #[serde(default)]
+    join: Map<String, Value>,
+    #[serde(default)]
+    merge: Map<String, Value>,
+    #[serde(default)]
     copy: Map<String, Value>,
-    #[serde(default)]
-    add_field: Map<String, Value>,
-    #[serde(default)]
-    remove_field: Vec<String>,
-    #[serde(default)]
-    add_tag: Vec<String>,
-    #[serde(default)]
-    remove_tag: Vec<String>,
-    #[serde(default = "default_failure_tags")]
+    #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]
     tag_on_failure: Vec<String>,
 }
 
@@ -53,79 +66,54 @@ fn default_failure_tags() -> Vec<String> {
     vec!["_mutate_error".into()]
 }
 
-#[derive(Clone, Copy)]
-enum Conversion {
-    Integer,
-    Float,
-    String,
-    Boolean,
-}
-
-type Pairs = Vec<(String, String)>;
-
-/// A field name from the config: split into its path once, unless it holds
-/// `%{field}` references and so may name another field on each event.
-enum FieldName {
-    Fixed(FieldRef),
-    Sprintf(Template),
-}
+pub type Config = WithCommon<Options>;
 
 pub struct Mutate {
-    rename: Vec<(FieldRef, FieldRef)>,
+    coerce: Vec<(FieldRef, Template)>,
+    rename: Vec<(FieldName, FieldName)>,
     update: Vec<(FieldRef, Template)>,
     replace: Vec<(FieldRef, Template)>,
     convert: Vec<(FieldRef, Conversion)>,
     uppercase: Vec<FieldRef>,
+    capitalize: Vec<FieldRef>,
     lowercase: Vec<FieldRef>,
     strip: Vec<FieldRef>,
+    split: Vec<(FieldRef, String)>,
+    join: Vec<(FieldRef, String)>,
+    merge: Vec<(FieldRef, Vec<FieldRef>)>,
     copy: Vec<(FieldRef, FieldRef)>,
-    add_field: Vec<(FieldName, Template)>,
-    remove_field: Vec<String>,
-    add_tag: Vec<String>,
-    remove_tag: Vec<String>,
+    common: CommonOptions,
     tag_on_failure: Vec<String>,
 }
 
 /// Checks that every key is a field reference and every value a string.
-fn pairs(option: &str, map: Map<String, Value>) -> Result<Pairs, String> {
+fn pairs(option: &str, map: Map<String, Value>) -> Result<Vec<(FieldRef, String)>, String> {
     map.into_iter()
-        .map(|(field, value)| {
-            field_ref::validate(&field).map_err(|e| format!("{option}: {e}"))?;
-            match value {
-                Value::String(text) => Ok((field, text)),
-                other => Err(format!(
-                    "{option}: the value for `{field}` must be a string, not {other}"
-                )),
-            }
+        .map(|(field, value)| match value {
+            Value::String(text) => Ok((field_named(option, &field)?, text)),
+            other => Err(format!(
+                "{option}: the value for `{field}` must be a string, not {other}"
+            )),
         })
         .collect()
+}
+
+fn field_named(option: &str, field: &str) -> Result<FieldRef, String> {
+    field_ref::validate(field).map_err(|e| format!("{option}: {e}"))?;
+    Ok(FieldRef::new(field))
 }
 
 fn fields(option: &str, list: Vec<String>) -> Result<Vec<FieldRef>, String> {
     list.iter()
-        .map(|field| {
-            field_ref::validate(field).map_err(|e| format!("{option}: {e}"))?;
-            Ok(FieldRef::new(field))
-        })
+        .map(|field| field_named(option, field))
         .collect()
 }
 
-/// `pairs` whose values are fields too (`rename` and `copy`), checked as such.
-fn field_pairs(option: &str, map: Map<String, Value>) -> Result<Vec<(FieldRef, FieldRef)>, String> {
-    pairs(option, map)?
-        .into_iter()
-        .map(|(from, to)| {
-            field_ref::validate(&to).map_err(|e| format!("{option}: {e}"))?;
-            Ok((FieldRef::new(&from), FieldRef::new(&to)))
-        })
-        .collect()
-}
-
-/// `pairs` of a field and a template (`update` and `replace`).
+/// `pairs` of a field and a template (`coerce`, `update` and `replace`).
 fn templates(option: &str, map: Map<String, Value>) -> Result<Vec<(FieldRef, Template)>, String> {
     Ok(pairs(option, map)?
         .into_iter()
-        .map(|(field, template)| (FieldRef::new(&field), Template::new(template)))
+        .map(|(field, template)| (field, Template::new(template)))
         .collect())
 }
 
@@ -133,125 +121,173 @@ impl Filter for Mutate {
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, String> {
-        let convert = pairs("convert", config.convert)?
+        let WithCommon { options, common } = config;
+        if options.gsub.is_some() {
+            return Err(
+                "gsub is not supported by wasmstash's mutate, which has no regular \
+                        expressions; use grok to cut the value, or a filter of your own"
+                    .into(),
+            );
+        }
+        let convert = pairs("convert", options.convert)?
             .into_iter()
-            .map(|(field, kind)| {
-                let conversion = match kind.as_str() {
-                    "integer" => Conversion::Integer,
-                    "float" => Conversion::Float,
-                    "string" => Conversion::String,
-                    "boolean" => Conversion::Boolean,
-                    other => {
+            .map(|(field, kind)| match Conversion::named(&kind) {
+                Some(conversion) => Ok((field, conversion)),
+                None => Err(format!(
+                    "convert: unknown type `{kind}` for `{field}`; use integer, float, \
+                     integer_eu, float_eu, string or boolean"
+                )),
+            })
+            .collect::<Result<_, String>>()?;
+        let rename = pairs_of_names("rename", options.rename)?;
+        let copy = pairs("copy", options.copy)?
+            .into_iter()
+            .map(|(from, to)| Ok((from, field_named("copy", &to)?)))
+            .collect::<Result<_, String>>()?;
+        let merge = options
+            .merge
+            .into_iter()
+            .map(|(dest, added)| {
+                let added = match added {
+                    Value::String(one) => vec![one],
+                    Value::Array(many) => many
+                        .into_iter()
+                        .map(|f| f.as_str().map(str::to_owned))
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| format!("merge: the fields for `{dest}` must be strings"))?,
+                    _ => {
                         return Err(format!(
-                            "convert: unknown type `{other}` for `{field}`; use integer, float, string or boolean"
+                            "merge: the value for `{dest}` must be a field or a list of fields"
                         ));
                     }
                 };
-                Ok((FieldRef::new(&field), conversion))
+                Ok((field_named("merge", &dest)?, fields("merge", added)?))
             })
             .collect::<Result<_, String>>()?;
-        let add_field = pairs("add_field", config.add_field)?
-            .into_iter()
-            .map(|(field, value)| {
-                let name = match Template::new(field) {
-                    fixed if fixed.is_fixed() => FieldName::Fixed(FieldRef::new(fixed.as_str())),
-                    template => FieldName::Sprintf(template),
-                };
-                (name, Template::new(value))
-            })
-            .collect();
         Ok(Mutate {
-            rename: field_pairs("rename", config.rename)?,
-            update: templates("update", config.update)?,
-            replace: templates("replace", config.replace)?,
+            coerce: templates("coerce", options.coerce)?,
+            rename,
+            update: templates("update", options.update)?,
+            replace: templates("replace", options.replace)?,
             convert,
-            uppercase: fields("uppercase", config.uppercase)?,
-            lowercase: fields("lowercase", config.lowercase)?,
-            strip: fields("strip", config.strip)?,
-            copy: field_pairs("copy", config.copy)?,
-            add_field,
-            remove_field: config.remove_field,
-            add_tag: config.add_tag,
-            remove_tag: config.remove_tag,
-            tag_on_failure: config.tag_on_failure,
+            uppercase: fields("uppercase", options.uppercase)?,
+            capitalize: fields("capitalize", options.capitalize)?,
+            lowercase: fields("lowercase", options.lowercase)?,
+            strip: fields("strip", options.strip)?,
+            split: pairs("split", options.split)?,
+            join: pairs("join", options.join)?,
+            merge,
+            copy,
+            common,
+            tag_on_failure: options.tag_on_failure,
         })
     }
 
     fn process(&mut self, event: &mut Event) -> Verdict {
-        for (from, to) in &self.rename {
-            if let Some(value) = event.remove(from) {
-                event.set(to, value);
-            }
-        }
-        for (field, template) in &self.update {
-            if event.contains(field) {
-                let value = template.render(event);
+        for (field, template) in &self.coerce {
+            if matches!(event.get(field), Some(Value::Null)) {
+                let value = template.render(event).into_owned();
                 event.set(field, value);
             }
         }
-        for (field, template) in &self.replace {
-            let value = template.render(event);
-            event.set(field, value);
-        }
-        let mut failed = false;
-        for (field, conversion) in &self.convert {
-            failed |= convert_field(event, field, *conversion).is_err();
-        }
-        for field in &self.uppercase {
-            map_strings(event, field, text_case::uppercase);
-        }
-        for field in &self.lowercase {
-            map_strings(event, field, text_case::lowercase);
-        }
-        for field in &self.strip {
-            map_strings(event, field, |s| match s.trim() {
-                trimmed if trimmed.len() == s.len() => Cow::Borrowed(s),
-                trimmed => Cow::Owned(trimmed.to_owned()),
-            });
-        }
-        for (from, to) in &self.copy {
-            if let Some(value) = event.get(from).cloned() {
-                event.set(to, value);
-            }
-        }
-        if failed {
+        if self.rename_fields(event).is_err() {
             for tag in &self.tag_on_failure {
                 event.add_tag(tag);
             }
             return Verdict::Keep;
         }
-        self.decorate(event);
+        for (field, template) in &self.update {
+            if event.contains(field) {
+                let value = template.render(event).into_owned();
+                event.set(field, value);
+            }
+        }
+        for (field, template) in &self.replace {
+            let value = template.render(event).into_owned();
+            event.set(field, value);
+        }
+        for (field, conversion) in &self.convert {
+            if let Some(current) = event.get(field) {
+                let converted = conversion.apply(current);
+                if &converted != current {
+                    event.set(field, converted);
+                }
+            }
+        }
+        for field in &self.uppercase {
+            map_strings(event, field, text_case::uppercase);
+        }
+        for field in &self.capitalize {
+            map_strings(event, field, capitalize);
+        }
+        for field in &self.lowercase {
+            map_strings(event, field, text_case::lowercase);
+        }
+        for field in &self.strip {
+            map_strings(event, field, strip);
+        }
+        for (field, separator) in &self.split {
+            if let Some(Value::String(text)) = event.get(field) {
+                let parts = ruby_split(text, separator);
+                event.set(field, parts);
+            }
+        }
+        for (field, separator) in &self.join {
+            if let Some(Value::Array(items)) = event.get(field) {
+                let joined = join(items, separator);
+                event.set(field, joined);
+            }
+        }
+        for (dest, added) in &self.merge {
+            for field in added {
+                merge(event, dest, field);
+            }
+        }
+        for (from, to) in &self.copy {
+            match event.get(from) {
+                None | Some(Value::Null) => {}
+                Some(value) => {
+                    let value = value.clone();
+                    event.set(to, value);
+                }
+            }
+        }
+        self.common.apply(event);
         Verdict::Keep
     }
 }
 
-impl Mutate {
-    /// The common options Logstash applies after a filter succeeds.
-    fn decorate(&self, event: &mut Event) {
-        for (name, template) in &self.add_field {
-            let value = Value::String(template.render(event).into_owned());
-            match name {
-                FieldName::Fixed(field) => add_value(event, field, value),
-                FieldName::Sprintf(template) => {
-                    let field = template.render(event);
-                    add_value(event, &field, value);
-                }
-            }
-        }
-        event.apply_tag_and_remove_options(&self.remove_field, &self.add_tag, &self.remove_tag);
-    }
+/// `rename` pairs: both sides may hold `%{field}` references.
+fn pairs_of_names(
+    option: &str,
+    map: Map<String, Value>,
+) -> Result<Vec<(FieldName, FieldName)>, String> {
+    map.into_iter()
+        .map(|(from, to)| match to {
+            Value::String(to) => Ok((FieldName::new(option, from)?, FieldName::new(option, to)?)),
+            other => Err(format!(
+                "{option}: the value for `{from}` must be a string, not {other}"
+            )),
+        })
+        .collect()
 }
 
-/// Adds `value` at `field`; as in Logstash, adding to a field that exists
-/// makes it a list.
-fn add_value(event: &mut Event, field: &(impl FieldPath + ?Sized), value: Value) {
-    match event.get_mut(field) {
-        Some(Value::Array(items)) => items.push(value),
-        Some(existing) => {
-            let first = existing.take();
-            *existing = Value::Array(vec![first, value]);
+impl Mutate {
+    /// `rename`, each name filled in for this event first; an error when a
+    /// filled-in name is not a field reference.
+    fn rename_fields(&self, event: &mut Event) -> Result<(), ()> {
+        for (from, to) in &self.rename {
+            let (from, to) = (from.resolve(event), to.resolve(event));
+            for name in [&from, &to] {
+                if let ResolvedField::Rendered(text) = name {
+                    field_ref::validate(text).map_err(|_| ())?;
+                }
+            }
+            if let Some(value) = event.remove(&from) {
+                event.set(&to, value);
+            }
         }
-        None => event.set(field, value),
+        Ok(())
     }
 }
 
@@ -293,142 +329,110 @@ fn map_strings(event: &mut Event, field: &FieldRef, change: impl Fn(&str) -> Cow
     event.set(field, changed);
 }
 
-fn convert_field(event: &mut Event, field: &FieldRef, conversion: Conversion) -> Result<(), ()> {
-    let Some(current) = event.get(field) else {
-        return Ok(());
-    };
-    let converted = match current {
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| convert(v, conversion))
-                .collect::<Result<_, _>>()?,
-        ),
-        single => convert(single, conversion)?,
-    };
-    if &converted != current {
-        event.set(field, converted);
+/// Ruby's `strip`: ASCII whitespace and NUL from both ends, no other
+/// Unicode space.
+fn strip(text: &str) -> Cow<'_, str> {
+    let strippable = |c: char| matches!(c, ' ' | '\t' | '\n' | '\u{0b}' | '\u{0c}' | '\r' | '\0');
+    match text.trim_matches(strippable) {
+        trimmed if trimmed.len() == text.len() => Cow::Borrowed(text),
+        trimmed => Cow::Owned(trimmed.to_owned()),
     }
-    Ok(())
 }
 
-fn convert(value: &Value, conversion: Conversion) -> Result<Value, ()> {
-    let text = match value {
-        Value::String(s) => s.trim().to_owned(),
-        Value::Null => return Ok(Value::Null),
-        other => other.to_string(),
+/// Ruby's `capitalize`: the first character upper case, the rest lower.
+fn capitalize(text: &str) -> Cow<'_, str> {
+    let mut chars = text.chars();
+    let Some(first) = chars.next() else {
+        return Cow::Borrowed(text);
     };
-    Ok(match conversion {
-        Conversion::String => Value::String(match value {
-            Value::String(s) => s.clone(),
-            _ => text,
-        }),
-        Conversion::Integer => match text.parse::<i64>() {
-            Ok(n) => n.into(),
-            // Logstash truncates "3.7" to 3 rather than failing.
-            Err(_) => match text.parse::<f64>() {
-                Ok(f) if f.is_finite() => (f.trunc() as i64).into(),
-                _ => return Err(()),
-            },
-        },
-        Conversion::Float => match text.parse::<f64>() {
-            Ok(f) if f.is_finite() => serde_json::Number::from_f64(f)
-                .map(Value::Number)
-                .ok_or(())?,
-            _ => return Err(()),
-        },
-        Conversion::Boolean => match text.to_ascii_lowercase().as_str() {
-            "true" | "t" | "yes" | "y" | "1" | "1.0" => true.into(),
-            "false" | "f" | "no" | "n" | "0" | "0.0" => false.into(),
-            _ => return Err(()),
-        },
-    })
+    let capitalized: String = first
+        .to_uppercase()
+        .chain(chars.as_str().to_lowercase().chars())
+        .collect();
+    if capitalized == text {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(capitalized)
+    }
+}
+
+/// Ruby's `String#split` with a string separator: a single space splits at
+/// runs of whitespace and ignores leading whitespace, an empty separator
+/// splits into characters, and empty strings at the end are dropped.
+fn ruby_split(text: &str, separator: &str) -> Vec<Value> {
+    let mut parts: Vec<&str> = match separator {
+        " " => text.split_ascii_whitespace().collect(),
+        "" => text
+            .char_indices()
+            .map(|(i, c)| &text[i..i + c.len_utf8()])
+            .collect(),
+        separator => text.split(separator).collect(),
+    };
+    while parts.last() == Some(&"") {
+        parts.pop();
+    }
+    parts.into_iter().map(Value::from).collect()
+}
+
+/// Ruby's `Array#join`: members as text (nested lists joined too, null as
+/// nothing).
+fn join(items: &[Value], separator: &str) -> String {
+    let mut out = String::new();
+    let mut first = true;
+    let mut push = |text: &str| {
+        if !first {
+            out.push_str(separator);
+        }
+        first = false;
+        out.push_str(text);
+    };
+    fn each(items: &[Value], push: &mut impl FnMut(&str)) {
+        for item in items {
+            match item {
+                Value::Array(inner) => each(inner, push),
+                Value::String(text) => push(text),
+                Value::Null => push(""),
+                other => push(&other.to_string()),
+            }
+        }
+    }
+    each(items, &mut push);
+    out
+}
+
+/// Logstash's `merge` of `added` into `dest`: two objects merge (`added`'s
+/// keys win); an object and a non-object do not (left as they are, as
+/// Logstash does after logging an error); anything else makes `dest` the
+/// list of both, a missing or null side counting as no values.
+fn merge(event: &mut Event, dest: &FieldRef, added: &FieldRef) {
+    let added_value = event.get(added).cloned();
+    let dest_value = event.get(dest).cloned();
+    let merged = match (dest_value, added_value) {
+        (Some(Value::Object(mut into)), Some(Value::Object(from))) => {
+            into.extend(from);
+            Value::Object(into)
+        }
+        (Some(Value::Object(_)), _) | (_, Some(Value::Object(_))) => return,
+        (dest_value, added_value) => {
+            let mut list = as_list(dest_value);
+            list.extend(as_list(added_value));
+            Value::Array(list)
+        }
+    };
+    event.set(dest, merged);
+}
+
+/// Ruby's `Array()`: a list as it is, nothing as empty, a value as a list
+/// of one.
+fn as_list(value: Option<Value>) -> Vec<Value> {
+    match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(other) => vec![other],
+    }
 }
 
 export_filter!(Mutate);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use wasmstash_sdk::NativeFilter;
-
-    fn run(config: Value, input: &str) -> String {
-        let mut filter = Mutate::new(serde_json::from_value(config).unwrap()).unwrap();
-        let mut event = Event::parse(input.as_bytes()).unwrap();
-        assert_eq!(filter.process(&mut event), Verdict::Keep);
-        event.to_json()
-    }
-
-    #[test]
-    fn renames_recases_and_strips() {
-        let config = json!({
-            "rename": {"lvl": "[log][level]", "absent": "x"},
-            "uppercase": ["method"],
-            "lowercase": ["[log][level]"],
-            "strip": ["name", "list"],
-        });
-        let input = r#"{"lvl":"WARN","method":"get","name":"  bob ","list":[" a ",1]}"#;
-        assert_eq!(
-            run(config, input),
-            r#"{"method":"GET","name":"bob","list":["a",1],"log":{"level":"warn"}}"#
-        );
-    }
-
-    #[test]
-    fn replace_update_copy_and_decorations() {
-        let config = json!({
-            "replace": {"msg": "%{host} said %{msg}"},
-            "update": {"absent": "never", "host": "h-%{host}"},
-            "copy": {"host": "[copy][host]"},
-            "add_field": {"host": "second", "service": "svc-%{[copy][host]}", "[by][%{kind}]": "k"},
-            "remove_field": ["drop_%{kind}"],
-            "add_tag": ["seen", "from_%{kind}"],
-            "remove_tag": ["old"],
-        });
-        let input = r#"{"host":"web","msg":"hi","kind":"a","drop_a":1,"tags":["old"]}"#;
-        assert_eq!(
-            run(config, input),
-            r#"{"host":["h-web","second"],"msg":"h-web said hi","kind":"a","tags":["seen","from_a"],"copy":{"host":"h-web"},"service":"svc-h-web","by":{"a":"k"}}"#
-        );
-    }
-
-    #[test]
-    fn convert_types_and_tag_failures() {
-        let config = json!({"convert": {"a": "integer", "b": "float", "c": "boolean", "d": "string", "e": "integer"}});
-        let out = run(
-            config.clone(),
-            r#"{"a":"42","b":"1.5","c":"yes","d":7,"e":["1","2.9"]}"#,
-        );
-        assert_eq!(out, r#"{"a":42,"b":1.5,"c":true,"d":"7","e":[1,2]}"#);
-        let out = run(
-            json!({"convert": {"a": "integer"}, "add_tag": ["ok"]}),
-            r#"{"a":"forty"}"#,
-        );
-        assert_eq!(out, r#"{"a":"forty","tags":["_mutate_error"]}"#);
-    }
-
-    #[test]
-    fn no_op_leaves_the_event_unchanged() {
-        let mut filter =
-            Mutate::new(serde_json::from_value(json!({"lowercase": ["m"]})).unwrap()).unwrap();
-        let mut event = Event::parse(br#"{"m":"already lower"}"#).unwrap();
-        filter.process(&mut event);
-        assert!(!event.is_changed());
-    }
-
-    #[test]
-    fn bad_config_is_explained() {
-        let err = NativeFilter::<Mutate>::new(br#"{"convert":{"a":"int"}}"#)
-            .err()
-            .unwrap();
-        assert!(err.contains("unknown type `int`"), "{err}");
-        let err = NativeFilter::<Mutate>::new(br#"{"rename":{"a":5}}"#)
-            .err()
-            .unwrap();
-        assert!(err.contains("must be a string"), "{err}");
-        let err = NativeFilter::<Mutate>::new(br#"{"lowercse":["a"]}"#)
-            .err()
-            .unwrap();
-        assert!(err.contains("unknown field `lowercse`"), "{err}");
-    }
-}
+mod tests;

@@ -447,30 +447,6 @@ impl<'a> Event<'a> {
         }
     }
 
-    /// The rest of Logstash's common options after a filter succeeds, in
-    /// Logstash's order: `remove_field`, `add_tag`, `remove_tag`, each entry
-    /// a sprintf template. (`add_field` comes first and stays with the
-    /// filter, whose rules for merging into an existing field it shares.)
-    pub fn apply_tag_and_remove_options(
-        &mut self,
-        remove_field: &[String],
-        add_tag: &[String],
-        remove_tag: &[String],
-    ) {
-        for field in remove_field {
-            let field = self.sprintf(field);
-            self.remove(&field);
-        }
-        for tag in add_tag {
-            let tag = self.sprintf(tag);
-            self.add_tag(&tag);
-        }
-        for tag in remove_tag {
-            let tag = self.sprintf(tag);
-            self.remove_tag(&tag);
-        }
-    }
-
     /// Expands Logstash `%{field}` / `%{[a][b]}` references in `template`.
     /// A reference to a missing field is left as written, as Logstash does.
     /// A template without references (most tags and field names) comes back

@@ -40,6 +40,7 @@
 ))]
 mod alloc;
 pub mod bytes;
+pub mod common;
 mod event;
 pub mod field_ref;
 pub mod host;

@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use crate::Event;
+use crate::field_ref::{self, FieldPath, FieldRef};
 
 /// A text from a filter's config that may hold `%{field}` references.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +43,74 @@ impl Template {
             Cow::Borrowed(&self.text)
         } else {
             event.sprintf(&self.text)
+        }
+    }
+}
+
+/// A field name from a filter's config: split into its path once, unless
+/// it holds `%{field}` references and so may name another field on each
+/// event (`add_field`'s names, `rename`'s).
+pub enum FieldName {
+    Fixed(FieldRef),
+    Sprintf(Template),
+}
+
+impl FieldName {
+    /// Reads `name` for `option`; a fixed name is checked as a field
+    /// reference now, one with references only once it is filled in.
+    pub fn new(option: &str, name: String) -> Result<FieldName, String> {
+        let template = Template::new(name);
+        if !template.is_fixed() {
+            return Ok(FieldName::Sprintf(template));
+        }
+        field_ref::validate(template.as_str()).map_err(|e| format!("{option}: {e}"))?;
+        Ok(FieldName::Fixed(FieldRef::new(template.as_str())))
+    }
+
+    /// The field this name gives for `event`.
+    pub fn resolve(&self, event: &Event) -> ResolvedField<'_> {
+        match self {
+            FieldName::Fixed(field) => ResolvedField::Fixed(field),
+            FieldName::Sprintf(template) => ResolvedField::Rendered(template.render(event)),
+        }
+    }
+}
+
+/// A [`FieldName`] for one event; it borrows the config, not the event, so
+/// the event can be changed at that field.
+pub enum ResolvedField<'a> {
+    Fixed(&'a FieldRef),
+    Rendered(Cow<'a, str>),
+}
+
+impl FieldPath for ResolvedField<'_> {
+    type Segments<'s>
+        = ResolvedSegments<'s>
+    where
+        Self: 's;
+
+    fn segments(&self) -> ResolvedSegments<'_> {
+        match self {
+            ResolvedField::Fixed(field) => ResolvedSegments::Fixed(field.segments()),
+            ResolvedField::Rendered(text) => ResolvedSegments::Rendered(field_ref::segments(text)),
+        }
+    }
+}
+
+/// The segments of a [`ResolvedField`].
+#[derive(Clone)]
+pub enum ResolvedSegments<'s> {
+    Fixed(<FieldRef as FieldPath>::Segments<'s>),
+    Rendered(field_ref::Segments<'s>),
+}
+
+impl<'s> Iterator for ResolvedSegments<'s> {
+    type Item = &'s str;
+
+    fn next(&mut self) -> Option<&'s str> {
+        match self {
+            ResolvedSegments::Fixed(segments) => segments.next(),
+            ResolvedSegments::Rendered(segments) => segments.next(),
         }
     }
 }

@@ -1,0 +1,317 @@
+//! `convert`, as Logstash's mutate does it in Ruby.
+//!
+//! Ruby's conversions never fail: `"12abc".to_i` is 12, `"-".to_i` is 0.
+//! An Apache log's `bytes` of `-` therefore becomes 0 in Logstash, and an
+//! operator's dashboards count on that, so this follows Ruby's rules rather
+//! than a stricter parse: numbers are read from the longest valid prefix
+//! (after leading whitespace, with `_` allowed between digits and commas
+//! removed first), and a text with none reads as zero. Only `boolean` can
+//! find a value it does not know; that value is left as it was, as in
+//! Logstash (which logs a warning).
+
+use wasmstash_sdk::Value;
+
+#[derive(Clone, Copy)]
+pub enum Conversion {
+    Integer,
+    Float,
+    /// Like `Integer` and `Float`, for texts whose decimal separator is a
+    /// comma and whose group separator is a dot (`1.234,5`).
+    IntegerEu,
+    FloatEu,
+    String,
+    Boolean,
+}
+
+impl Conversion {
+    pub fn named(name: &str) -> Option<Conversion> {
+        Some(match name {
+            "integer" => Conversion::Integer,
+            "float" => Conversion::Float,
+            "integer_eu" => Conversion::IntegerEu,
+            "float_eu" => Conversion::FloatEu,
+            "string" => Conversion::String,
+            "boolean" => Conversion::Boolean,
+            _ => return None,
+        })
+    }
+
+    /// `value` converted; a list's members one by one (nulls kept), and an
+    /// object or null as they are.
+    pub fn apply(self, value: &Value) -> Value {
+        match value {
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| match item {
+                        Value::Null => Value::Null,
+                        item => self.one(item),
+                    })
+                    .collect(),
+            ),
+            Value::Object(_) | Value::Null => value.clone(),
+            single => self.one(single),
+        }
+    }
+
+    fn one(self, value: &Value) -> Value {
+        match self {
+            Conversion::Integer => integer(value, false),
+            Conversion::IntegerEu => integer(value, true),
+            Conversion::Float => float(value, false),
+            Conversion::FloatEu => float(value, true),
+            Conversion::String => Value::String(to_s(value)),
+            Conversion::Boolean => boolean(value),
+        }
+    }
+}
+
+/// Ruby's `to_s` of a scalar: a float keeps its `.0`, as serde_json's text
+/// does too.
+fn to_s(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The text to read a number from: commas dropped, or for the `_eu` forms
+/// dots dropped and commas made decimal points (Logstash swaps the two,
+/// then drops the commas).
+fn number_text(text: &str, eu: bool) -> String {
+    text.chars()
+        .filter_map(|c| match (c, eu) {
+            (',', false) | ('.', true) => None,
+            (',', true) => Some('.'),
+            (c, _) => Some(c),
+        })
+        .collect()
+}
+
+fn integer(value: &Value, eu: bool) -> Value {
+    match value {
+        Value::Bool(b) => Value::from(i64::from(*b)),
+        Value::Number(n) if n.is_f64() => float_to_integer(n.as_f64().unwrap_or(0.0)),
+        Value::Number(n) => Value::Number(n.clone()),
+        Value::String(text) => {
+            let text = number_text(text, eu);
+            let digits = ruby_integer_prefix(&text);
+            // An integer too long for 64 bits is exact in Ruby; here it
+            // becomes the nearest float rather than a wrong integer.
+            digits
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| float_value(digits.parse::<f64>().unwrap_or(0.0)))
+        }
+        other => other.clone(),
+    }
+}
+
+/// `Float#to_i`: towards zero; infinities and NaN cannot be integers in
+/// Ruby either (it raises), so they stay as they were.
+fn float_to_integer(f: f64) -> Value {
+    let truncated = f.trunc();
+    if (i64::MIN as f64..=i64::MAX as f64).contains(&truncated) {
+        Value::from(truncated as i64)
+    } else {
+        float_value(f)
+    }
+}
+
+fn float(value: &Value, eu: bool) -> Value {
+    match value {
+        Value::Bool(b) => float_value(f64::from(u8::from(*b))),
+        Value::Number(n) => float_value(n.as_f64().unwrap_or(0.0)),
+        Value::String(text) => {
+            let text = number_text(text, eu);
+            float_value(ruby_float_prefix(&text).parse::<f64>().unwrap_or(0.0))
+        }
+        other => other.clone(),
+    }
+}
+
+/// A float as a JSON number; one too large for JSON cannot come from a
+/// text Ruby reads, but a float must come out as something, so it is 0.
+fn float_value(f: f64) -> Value {
+    serde_json::Number::from_f64(f).map_or(Value::from(0), Value::Number)
+}
+
+/// `/^(true|t|yes|y|1|1.0)$/i` and its false twin, Logstash's patterns; an
+/// empty text is false too. The `.` in `1.0` matches any character there,
+/// as in Logstash.
+fn boolean(value: &Value) -> Value {
+    let text = to_s(value).to_ascii_lowercase();
+    let one_point_zero =
+        |digit: u8| text.len() == 3 && text.as_bytes()[0] == digit && text.as_bytes()[2] == b'0';
+    match text.as_str() {
+        "true" | "t" | "yes" | "y" | "1" => Value::Bool(true),
+        "false" | "f" | "no" | "n" | "0" | "" => Value::Bool(false),
+        _ if one_point_zero(b'1') => Value::Bool(true),
+        _ if one_point_zero(b'0') => Value::Bool(false),
+        _ => value.clone(),
+    }
+}
+
+/// The part of `text` Ruby's `String#to_i` reads, as digits with an
+/// optional sign ("0" when there is none): leading whitespace skipped, and
+/// underscores allowed between digits.
+fn ruby_integer_prefix(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text.trim_start_matches(is_ruby_space).chars().peekable();
+    if let Some(&sign @ ('+' | '-')) = rest.peek() {
+        out.push(sign);
+        rest.next();
+    }
+    let start = out.len();
+    digits_into(&mut rest, &mut out);
+    if out.len() == start {
+        return "0".into();
+    }
+    out
+}
+
+/// The part of `text` Ruby's `String#to_f` reads: a sign, digits, a
+/// fraction and an exponent, each part only if complete ("0" when none).
+fn ruby_float_prefix(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text.trim_start_matches(is_ruby_space).chars().peekable();
+    if let Some(&sign @ ('+' | '-')) = rest.peek() {
+        out.push(sign);
+        rest.next();
+    }
+    let whole = out.len();
+    digits_into(&mut rest, &mut out);
+    if out.len() == whole {
+        // Ruby reads ".5" as 0.5 but needs a digit after the point.
+        out.push('0');
+    }
+    let mut after_point = rest.clone();
+    if after_point.next() == Some('.') && after_point.peek().is_some_and(char::is_ascii_digit) {
+        out.push('.');
+        digits_into(&mut after_point, &mut out);
+        rest = after_point;
+    }
+    let mut exponent = rest.clone();
+    if let Some('e' | 'E') = exponent.next() {
+        let mut text = String::from("e");
+        if let Some(&sign @ ('+' | '-')) = exponent.peek() {
+            text.push(sign);
+            exponent.next();
+        }
+        if exponent.peek().is_some_and(char::is_ascii_digit) {
+            digits_into(&mut exponent, &mut text);
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+/// Moves a run of ASCII digits from `chars` to `out`, taking an underscore
+/// only between two digits.
+fn digits_into(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, out: &mut String) {
+    while let Some(&c) = chars.peek() {
+        if c.is_ascii_digit() {
+            out.push(c);
+            chars.next();
+            continue;
+        }
+        let mut ahead = chars.clone();
+        ahead.next();
+        let between_digits = out.ends_with(|d: char| d.is_ascii_digit())
+            && ahead.peek().is_some_and(char::is_ascii_digit);
+        if c == '_' && between_digits {
+            chars.next();
+            continue;
+        }
+        break;
+    }
+}
+
+/// Ruby's whitespace for `to_i`/`to_f`: space, tab, newline, vertical tab,
+/// form feed, carriage return.
+fn is_ruby_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\u{0b}' | '\u{0c}' | '\r')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmstash_sdk::json;
+
+    #[test]
+    fn integers_are_read_as_ruby_reads_them() {
+        for (input, expected) in [
+            (json!("42"), json!(42)),
+            (json!(" -7 "), json!(-7)),
+            (json!("1,234"), json!(1234)),
+            (json!("12abc"), json!(12)),
+            (json!("1e3"), json!(1)),
+            (json!("3.9"), json!(3)),
+            (json!("1_000"), json!(1000)),
+            (json!("1__0"), json!(1)),
+            (json!("-"), json!(0)),
+            (json!(""), json!(0)),
+            (json!("forty"), json!(0)),
+            (json!(true), json!(1)),
+            (json!(false), json!(0)),
+            (json!(-2.7), json!(-2)),
+            (json!(5), json!(5)),
+        ] {
+            assert_eq!(Conversion::Integer.apply(&input), expected, "{input}");
+        }
+        assert_eq!(Conversion::IntegerEu.apply(&json!("1.234")), json!(1234));
+        assert_eq!(Conversion::IntegerEu.apply(&json!("2,9")), json!(2));
+    }
+
+    #[test]
+    fn floats_are_read_as_ruby_reads_them() {
+        for (input, expected) in [
+            (json!("1.5"), json!(1.5)),
+            (json!("1,234.5"), json!(1234.5)),
+            (json!(".5"), json!(0.5)),
+            (json!("5."), json!(5.0)),
+            (json!("1e3"), json!(1000.0)),
+            (json!("2.5e-1x"), json!(0.25)),
+            (json!("1e"), json!(1.0)),
+            (json!("abc"), json!(0.0)),
+            (json!(true), json!(1.0)),
+            (json!(3), json!(3.0)),
+        ] {
+            assert_eq!(Conversion::Float.apply(&input), expected, "{input}");
+        }
+        assert_eq!(Conversion::FloatEu.apply(&json!("1.234,5")), json!(1234.5));
+    }
+
+    #[test]
+    fn booleans_know_logstash_words_and_leave_the_rest() {
+        for (input, expected) in [
+            (json!("yes"), json!(true)),
+            (json!("T"), json!(true)),
+            (json!("1.0"), json!(true)),
+            (json!(1), json!(true)),
+            (json!("N"), json!(false)),
+            (json!(""), json!(false)),
+            (json!(0), json!(false)),
+            (json!("maybe"), json!("maybe")),
+            (json!(2), json!(2)),
+        ] {
+            assert_eq!(Conversion::Boolean.apply(&input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn lists_convert_member_by_member_and_objects_stay() {
+        assert_eq!(
+            Conversion::Integer.apply(&json!(["1", null, "x", 2.5])),
+            json!([1, null, 0, 2])
+        );
+        assert_eq!(
+            Conversion::String.apply(&json!([1, 1.5, true, "s"])),
+            json!(["1", "1.5", "true", "s"])
+        );
+        assert_eq!(
+            Conversion::Integer.apply(&json!({"a": "1"})),
+            json!({"a": "1"})
+        );
+    }
+}

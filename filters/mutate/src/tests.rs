@@ -1,0 +1,133 @@
+use super::*;
+use wasmstash_sdk::NativeFilter;
+
+fn run(config: Value, input: &str) -> String {
+    let mut filter = Mutate::new(serde_json::from_value(config).unwrap()).unwrap();
+    let mut event = Event::parse(input.as_bytes()).unwrap();
+    assert_eq!(filter.process(&mut event), Verdict::Keep);
+    event.to_json()
+}
+
+#[test]
+fn renames_recases_and_strips() {
+    let config = json!({
+        "rename": {"lvl": "[log][level]", "absent": "x"},
+        "uppercase": ["method"],
+        "lowercase": ["[log][level]"],
+        "capitalize": ["city"],
+        "strip": ["name", "list", "nbsp"],
+    });
+    let input = r#"{"lvl":"WARN","method":"get","name":"  bob \u0000","list":[" a ",1],"city":"oSLO","nbsp":"\u00a0x"}"#;
+    assert_eq!(
+        run(config, input),
+        r#"{"method":"GET","name":"bob","list":["a",1],"city":"Oslo","nbsp":"\u00a0x","log":{"level":"warn"}}"#
+    );
+}
+
+#[test]
+fn rename_fills_in_field_references_on_both_sides() {
+    let config = json!({"rename": {"%{from}": "[x][%{k}]"}});
+    assert_eq!(
+        run(config, r#"{"k":"z","from":"a","a":1}"#),
+        r#"{"k":"z","from":"a","x":{"z":1}}"#
+    );
+}
+
+#[test]
+fn a_rename_to_a_name_that_is_no_field_reference_fails_the_event() {
+    let config = json!({"rename": {"a": "[%{k}"}, "uppercase": ["a"], "add_tag": ["done"]});
+    assert_eq!(
+        run(config, r#"{"k":"z","a":"v"}"#),
+        r#"{"k":"z","a":"v","tags":["_mutate_error"]}"#
+    );
+}
+
+#[test]
+fn replace_update_copy_and_decorations() {
+    let config = json!({
+        "replace": {"msg": "%{host} said %{msg}"},
+        "update": {"absent": "never", "host": "h-%{host}"},
+        "copy": {"host": "[copy][host]", "nothing": "x"},
+        "add_field": {"host": "second", "service": "svc-%{[copy][host]}", "[by][%{kind}]": "k"},
+        "remove_field": ["drop_%{kind}"],
+        "add_tag": ["seen", "from_%{kind}"],
+        "remove_tag": ["old"],
+    });
+    let input = r#"{"host":"web","msg":"hi","kind":"a","drop_a":1,"tags":["old"],"nothing":null}"#;
+    assert_eq!(
+        run(config, input),
+        r#"{"host":["h-web","second"],"msg":"h-web said hi","kind":"a","tags":["seen","from_a"],"nothing":null,"copy":{"host":"h-web"},"service":"svc-h-web","by":{"a":"k"}}"#
+    );
+}
+
+#[test]
+fn convert_follows_ruby_and_never_fails_the_event() {
+    let config = json!({"convert": {"a": "integer", "b": "float", "c": "boolean", "d": "string",
+                                    "e": "integer", "bytes": "integer", "f": "float_eu"}});
+    let out = run(
+        config,
+        r#"{"a":"42","b":"1,234.5","c":"yes","d":7,"e":["1","2.9",null],"bytes":"-","f":"1.234,5"}"#,
+    );
+    assert_eq!(
+        out,
+        r#"{"a":42,"b":1234.5,"c":true,"d":"7","e":[1,2,null],"bytes":0,"f":1234.5}"#
+    );
+    // The common options still apply: Logstash tags only on an exception.
+    let out = run(
+        json!({"convert": {"a": "integer", "b": "boolean"}, "add_tag": ["ok"]}),
+        r#"{"a":"forty","b":"maybe"}"#,
+    );
+    assert_eq!(out, r#"{"a":0,"b":"maybe","tags":["ok"]}"#);
+}
+
+#[test]
+fn coerce_split_join_and_merge() {
+    let config = json!({
+        "coerce": {"level": "info-%{n}", "set": "unused"},
+        "split": {"path": "/", "words": " ", "chars": ""},
+        "join": {"list": "+"},
+        "merge": {"dest": "more", "obj": ["other", "scalar"], "fresh": "more"},
+    });
+    let input = r#"{"level":null,"n":1,"set":"kept","path":"a/b//","words":"  one two  ","chars":"hé","list":["x",1,null,["y"]],"dest":"d","more":["m1","m2"],"obj":{"a":1},"other":{"b":2},"scalar":3}"#;
+    assert_eq!(
+        run(config, input),
+        r#"{"level":"info-1","n":1,"set":"kept","path":["a","b"],"words":["one","two"],"chars":["h","é"],"list":"x+1++y","dest":["d","m1","m2"],"more":["m1","m2"],"obj":{"a":1,"b":2},"other":{"b":2},"scalar":3,"fresh":["m1","m2"]}"#
+    );
+}
+
+#[test]
+fn tag_on_failure_may_be_one_tag_as_in_logstash() {
+    let config = json!({"rename": {"a": "%{k}"}, "tag_on_failure": "bad_mutate"});
+    assert_eq!(
+        run(config, r#"{"k":"[z","a":1}"#),
+        r#"{"k":"[z","a":1,"tags":["bad_mutate"]}"#
+    );
+}
+
+#[test]
+fn no_op_leaves_the_event_unchanged() {
+    let mut filter =
+        Mutate::new(serde_json::from_value(json!({"lowercase": ["m"]})).unwrap()).unwrap();
+    let mut event = Event::parse(br#"{"m":"already lower"}"#).unwrap();
+    filter.process(&mut event);
+    assert!(!event.is_changed());
+}
+
+#[test]
+fn bad_config_is_explained() {
+    let error = |config: &str| {
+        NativeFilter::<Mutate>::new(config.as_bytes())
+            .err()
+            .unwrap()
+    };
+    let err = error(r#"{"convert":{"a":"int"}}"#);
+    assert!(err.contains("unknown type `int`"), "{err}");
+    let err = error(r#"{"rename":{"a":5}}"#);
+    assert!(err.contains("must be a string"), "{err}");
+    let err = error(r#"{"lowercse":["a"]}"#);
+    assert!(err.contains("unknown field `lowercse`"), "{err}");
+    let err = error(r#"{"gsub":["a","b","c"]}"#);
+    assert!(err.contains("gsub is not supported"), "{err}");
+    let err = error(r#"{"add_tag":{"x":1}}"#);
+    assert!(err.contains("add_tag must be"), "{err}");
+}

@@ -1,0 +1,242 @@
+//! Logstash's common filter options: `add_field`, `remove_field`, `add_tag`
+//! and `remove_tag`, which every Logstash filter takes and applies when it
+//! succeeds (its `filter_matched`).
+//!
+//! A block moved over from logstash.conf may carry them on any filter, so
+//! a filter takes them by wrapping its own options, `type Config =
+//! WithCommon<MyOptions>`. The wrapper takes the four keys out of the
+//! config before the filter's own options are read, so those keep
+//! `#[serde(deny_unknown_fields)]` and a misspelt option is still an error.
+//! The filter calls [`CommonOptions::apply`] where Logstash's would call
+//! `filter_matched`.
+//!
+//! Also here: [`tags`], for `tag_on_failure`, which Logstash takes as one
+//! tag or a list whichever way the plugin declares it.
+
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
+use serde::{Deserialize, de};
+use serde_json::Map;
+
+use crate::field_ref::FieldPath;
+use crate::template::{FieldName, Template};
+use crate::{Event, Value};
+
+/// A filter's own options and the common ones beside them.
+pub struct WithCommon<C> {
+    pub options: C,
+    pub common: CommonOptions,
+}
+
+/// The common options of one filter, read once from its config.
+#[derive(Default)]
+pub struct CommonOptions {
+    /// Field name and the values to add there, each a `%{field}` template.
+    add_field: Vec<(FieldName, Vec<Template>)>,
+    remove_field: Vec<FieldName>,
+    add_tag: Vec<Template>,
+    remove_tag: Vec<Template>,
+}
+
+/// The keys [`WithCommon`] takes out of a config.
+const COMMON_KEYS: [&str; 4] = ["add_field", "remove_field", "add_tag", "remove_tag"];
+
+impl<'de, C: DeserializeOwned> Deserialize<'de> for WithCommon<C> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut config = Map::<String, Value>::deserialize(deserializer)?;
+        let mut common = Map::new();
+        for key in COMMON_KEYS {
+            if let Some(value) = config.remove(key) {
+                common.insert(key.to_owned(), value);
+            }
+        }
+        let common = CommonOptions::from_config(common).map_err(D::Error::custom)?;
+        let options = C::deserialize(Value::Object(config)).map_err(D::Error::custom)?;
+        Ok(WithCommon { options, common })
+    }
+}
+
+impl CommonOptions {
+    fn from_config(mut config: Map<String, Value>) -> Result<CommonOptions, String> {
+        let mut take = |key: &str| config.remove(key).unwrap_or(Value::Null);
+        let add_field = match take("add_field") {
+            Value::Null => Vec::new(),
+            Value::Object(fields) => fields
+                .into_iter()
+                .map(|(field, values)| {
+                    let values = texts(values).map_err(|what| {
+                        format!("add_field: the value for `{field}` must be {what}")
+                    })?;
+                    Ok((FieldName::new("add_field", field)?, values))
+                })
+                .collect::<Result<_, String>>()?,
+            _ => return Err("add_field must be a table of field = value".into()),
+        };
+        let list =
+            |key: &str, value: Value| texts(value).map_err(|what| format!("{key} must be {what}"));
+        let remove_field = list("remove_field", take("remove_field"))?
+            .into_iter()
+            .map(|field| FieldName::new("remove_field", field.as_str().to_owned()))
+            .collect::<Result<_, String>>()?;
+        Ok(CommonOptions {
+            add_field,
+            remove_field,
+            add_tag: list("add_tag", take("add_tag"))?,
+            remove_tag: list("remove_tag", take("remove_tag"))?,
+        })
+    }
+
+    /// Logstash's `filter_matched`, in its order: `add_field`,
+    /// `remove_field`, `add_tag`, `remove_tag`.
+    pub fn apply(&self, event: &mut Event) {
+        for (field, values) in &self.add_field {
+            let field = field.resolve(event);
+            for value in values {
+                let value = Value::String(value.render(event).into_owned());
+                add_value(event, &field, value);
+            }
+        }
+        for field in &self.remove_field {
+            let field = field.resolve(event);
+            event.remove(&field);
+        }
+        for tag in &self.add_tag {
+            let tag = tag.render(event);
+            event.add_tag(&tag);
+        }
+        for tag in &self.remove_tag {
+            let tag = tag.render(event);
+            event.remove_tag(&tag);
+        }
+    }
+}
+
+/// Adds `value` at `field` as Logstash's `add_field` does: a field that is
+/// not there is set; one that is there (even as null) becomes a list with
+/// the value at its end. Logstash makes that list with Ruby's `Array()`,
+/// so null becomes an empty list and an object its `[key, value]` pairs.
+fn add_value(event: &mut Event, field: &(impl FieldPath + ?Sized), value: Value) {
+    let Some(existing) = event.get_mut(field) else {
+        event.set(field, value);
+        return;
+    };
+    let mut list = match existing.take() {
+        Value::Null => Vec::new(),
+        Value::Array(items) => items,
+        Value::Object(members) => members
+            .into_iter()
+            .map(|(key, value)| Value::Array(vec![Value::String(key), value]))
+            .collect(),
+        other => vec![other],
+    };
+    list.push(value);
+    *existing = Value::Array(list);
+}
+
+/// One text or a list of them, as templates; numbers and booleans are
+/// taken as their text, as Logstash's config does. The error says what was
+/// expected.
+fn texts(value: Value) -> Result<Vec<Template>, &'static str> {
+    let one = |value: Value| match value {
+        Value::String(text) => Ok(Template::new(text)),
+        Value::Number(n) => Ok(Template::new(n.to_string())),
+        Value::Bool(b) => Ok(Template::new(b.to_string())),
+        _ => Err("a string or a list of strings"),
+    };
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items.into_iter().map(one).collect(),
+        single => Ok(vec![one(single)?]),
+    }
+}
+
+/// For `#[serde(deserialize_with = "wasmstash_sdk::common::tags")]`: one
+/// tag or a list of tags, as Logstash's config accepts either.
+pub fn tags<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    match OneOrMany::deserialize(deserializer) {
+        Ok(OneOrMany::One(tag)) => Ok(vec![tag]),
+        Ok(OneOrMany::Many(tags)) => Ok(tags),
+        Err(_) => Err(de::Error::custom("expected a tag or a list of tags")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NoConfig, json};
+
+    fn common(config: Value) -> Result<CommonOptions, String> {
+        serde_json::from_value::<WithCommon<NoConfig>>(config)
+            .map(|c| c.common)
+            .map_err(|e| e.to_string())
+    }
+
+    fn applied(config: Value, event: Value) -> Value {
+        let text = event.to_string();
+        let mut event = Event::parse(text.as_bytes()).unwrap();
+        common(config).unwrap().apply(&mut event);
+        serde_json::from_str(&event.to_json()).unwrap()
+    }
+
+    #[test]
+    fn add_field_makes_a_list_of_a_field_that_is_there_as_logstash_does() {
+        let config = json!({"add_field": {"new": "v-%{n}", "s": "x", "nul": "x",
+                                          "[o]": ["x", "%{n}"], "list": "x"}});
+        let event = json!({"n": 7, "s": "a", "nul": null, "o": {"k": 1}, "list": [1]});
+        assert_eq!(
+            applied(config, event),
+            json!({"n": 7, "s": ["a", "x"], "nul": ["x"], "o": [["k", 1], "x", "7"],
+                   "list": [1, "x"], "new": "v-7"})
+        );
+    }
+
+    #[test]
+    fn the_options_run_in_logstash_order() {
+        // remove_field runs after add_field, remove_tag after add_tag.
+        let config = json!({"add_field": {"gone": "x"}, "remove_field": ["gone", "[a][%{k}]"],
+                            "add_tag": ["t-%{k}", "u"], "remove_tag": "u"});
+        assert_eq!(
+            applied(config, json!({"k": "b", "a": {"b": 1, "c": 2}})),
+            json!({"k": "b", "a": {"c": 2}, "tags": ["t-b"]})
+        );
+    }
+
+    #[test]
+    fn the_filter_keeps_its_own_options_strict() {
+        #[derive(Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct Own {
+            #[serde(default, deserialize_with = "tags")]
+            tag_on_failure: Vec<String>,
+        }
+        let read = |config: Value| {
+            serde_json::from_value::<WithCommon<Own>>(config).map(|c| c.options.tag_on_failure)
+        };
+        assert_eq!(
+            read(json!({"add_tag": ["a"], "tag_on_failure": "x"})).unwrap(),
+            ["x"]
+        );
+        assert_eq!(
+            read(json!({"tag_on_failure": ["x", "y"]})).unwrap(),
+            ["x", "y"]
+        );
+        let unknown = read(json!({"add_tags": ["a"]})).unwrap_err().to_string();
+        assert!(unknown.contains("unknown field `add_tags`"), "{unknown}");
+        let bad = read(json!({"tag_on_failure": 3})).unwrap_err().to_string();
+        assert!(bad.contains("a tag or a list of tags"), "{bad}");
+    }
+
+    #[test]
+    fn bad_common_options_are_named() {
+        let error = |config| common(config).err().unwrap();
+        assert!(error(json!({"add_tag": {"a": 1}})).contains("add_tag must be a string"));
+        assert!(error(json!({"add_field": ["a", "b"]})).contains("add_field must be a table"));
+        assert!(error(json!({"add_field": {"a": {}}})).contains("value for `a`"));
+        assert!(error(json!({"remove_field": ["[a"]})).starts_with("remove_field:"));
+    }
+}
