@@ -26,12 +26,16 @@ impl Datatype {
         }
     }
 
-    /// The number `text` denotes, as Java's `Long.parseLong` and
-    /// `Double.parseDouble` (which allows surrounding spaces) read it.
+    /// The number `text` denotes, as Logstash reads it: as a Java
+    /// `BigDecimal` (a sign, digits with an optional point, an optional
+    /// exponent; no spaces), made an integer towards zero for `int`. An
+    /// integer beyond 64 bits, exact in Logstash, comes out as the nearest
+    /// float, JSON numbers here being 64-bit.
     pub fn convert(self, text: &str) -> Option<Number> {
+        let decimal = Decimal::parse(text)?;
         match self {
-            Datatype::Int => text.parse::<i64>().ok().map(Number::from),
-            Datatype::Float => text.trim().parse::<f64>().ok().and_then(Number::from_f64),
+            Datatype::Int => decimal.integer(),
+            Datatype::Float => text.parse::<f64>().ok().and_then(Number::from_f64),
         }
     }
 
@@ -39,6 +43,70 @@ impl Datatype {
     pub fn failure_tag(self, field: &str, missing: bool) -> String {
         let kind = if missing { "nullvalue" } else { "uncoercible" };
         format!("_dataconversion{kind}_{field}_{}", self.name())
+    }
+}
+
+/// A number in `BigDecimal`'s grammar: its digits without the point, and
+/// the power of ten they are scaled by.
+struct Decimal<'a> {
+    negative: bool,
+    whole: &'a str,
+    fraction: &'a str,
+    exponent: i64,
+}
+
+impl<'a> Decimal<'a> {
+    fn parse(text: &'a str) -> Option<Decimal<'a>> {
+        let (negative, rest) = match text.as_bytes().first()? {
+            b'-' => (true, &text[1..]),
+            b'+' => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let (mantissa, exponent) = match rest.find(['e', 'E']) {
+            Some(at) => (&rest[..at], &rest[at + 1..]),
+            None => (rest, "0"),
+        };
+        let exponent_digits = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+        if exponent_digits.is_empty() || !exponent_digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+        if whole.len() + fraction.len() == 0 || !all_digits(whole) || !all_digits(fraction) {
+            return None;
+        }
+        Some(Decimal {
+            negative,
+            whole,
+            fraction,
+            exponent: exponent.parse().unwrap_or(if exponent.starts_with('-') {
+                i64::MIN
+            } else {
+                i64::MAX
+            }),
+        })
+    }
+
+    /// `toBigInteger()`: the integer part, towards zero.
+    fn integer(&self) -> Option<Number> {
+        // Digits before the point once the exponent has moved it, cut off
+        // at a length no 64-bit number reaches, past which only the float
+        // matters.
+        let digits: String = self.whole.chars().chain(self.fraction.chars()).collect();
+        let point = (self.whole.len() as i64).saturating_add(self.exponent);
+        let integer_digits = match point {
+            ..=0 => String::from("0"),
+            p if p as usize <= digits.len() => digits[..p as usize].to_owned(),
+            p if p <= 400 => format!("{digits}{}", "0".repeat(p as usize - digits.len())),
+            _ => return None,
+        };
+        let signed = format!("{}{integer_digits}", if self.negative { "-" } else { "" });
+        signed
+            .parse::<i64>()
+            .map(Number::from)
+            .or_else(|_| signed.parse::<u64>().map(Number::from))
+            .ok()
+            .or_else(|| signed.parse::<f64>().ok().and_then(Number::from_f64))
     }
 }
 

@@ -13,6 +13,7 @@ mod pattern;
 
 use serde::Deserialize;
 use serde_json::Map;
+use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::field_ref;
 use wasmstash_sdk::prelude::*;
 
@@ -32,14 +33,14 @@ pub const APACHE_COMBINED_ECS: &str = concat!(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub struct Options {
     /// Source field -> pattern, applied in the order written.
     #[serde(default)]
     mapping: Map<String, Value>,
-    /// Field -> `int` or `float`, converted after all mappings succeeded.
+    /// Field -> `int` or `float`, converted after all mappings ran.
     #[serde(default)]
     convert_datatype: Map<String, Value>,
-    #[serde(default = "default_failure_tags")]
+    #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]
     tag_on_failure: Vec<String>,
     /// Joins appended parts; by default each part is joined with the
     /// delimiter that precedes it in the pattern, as Logstash does.
@@ -51,10 +52,14 @@ fn default_failure_tags() -> Vec<String> {
     vec!["_dissectfailure".into()]
 }
 
+/// dissect's own options and the common ones (`add_field`, `add_tag`, ...).
+pub type Config = WithCommon<Options>;
+
 pub struct Dissect {
     mappings: Vec<(String, Dissector)>,
     conversions: Vec<(String, Datatype)>,
     tag_on_failure: Vec<String>,
+    common: CommonOptions,
     scratch: Scratch,
 }
 
@@ -62,6 +67,10 @@ impl Filter for Dissect {
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, String> {
+        let WithCommon {
+            options: config,
+            common,
+        } = config;
         if config.mapping.is_empty() && config.convert_datatype.is_empty() {
             return Err(
                 "nothing to do: give `mapping` (field -> pattern) and/or `convert_datatype`".into(),
@@ -77,8 +86,8 @@ impl Filter for Dissect {
             })?;
             conversions.push((field.clone(), datatype));
         }
-        // With several mappings a later one may fail, and then Logstash
-        // converts nothing; so fields are converted as they are written only
+        // With several mappings a later one may write a converted field
+        // again, as text; so fields are converted as they are written only
         // when there is one mapping.
         let inline_conversions = if config.mapping.len() == 1 {
             conversions.as_slice()
@@ -109,26 +118,33 @@ impl Filter for Dissect {
             mappings,
             conversions,
             tag_on_failure: config.tag_on_failure,
+            common,
         })
     }
 
     fn process(&mut self, event: &mut Event) -> Verdict {
         self.scratch.reset();
+        // As in Logstash, each mapping stands alone: one that fails is
+        // tagged and the next still runs, each that fits runs the common
+        // options, and the conversions run after them all.
         for (source, dissector) in &self.mappings {
-            // A missing source is not a failure in Logstash either: the
-            // mapping does not apply to this event.
             let text = match event.get_str(source) {
                 Some(text) => text.to_owned(),
                 None => match event.get(source) {
-                    None | Some(Value::Null) => continue,
+                    // A missing source is not a failure in Logstash either:
+                    // the mapping does not apply to this event.
+                    None => continue,
                     Some(Value::Number(n)) => n.to_string(),
                     Some(Value::Bool(b)) => b.to_string(),
-                    // An object or array has no text to split.
-                    Some(_) => return self.fail(event),
+                    // Null reads as empty text; an object or array has no
+                    // text to split.
+                    Some(_) => String::new(),
                 },
             };
-            if !dissector.apply(&text, event, &mut self.scratch) {
-                return self.fail(event);
+            if !text.is_empty() && dissector.apply(&text, event, &mut self.scratch) {
+                self.common.apply(event);
+            } else {
+                self.fail(event);
             }
         }
         for (index, (field, datatype)) in self.conversions.iter().enumerate() {
@@ -141,12 +157,11 @@ impl Filter for Dissect {
 }
 
 impl Dissect {
-    fn fail(&self, event: &mut Event) -> Verdict {
+    fn fail(&self, event: &mut Event) {
         for tag in &self.tag_on_failure {
             event.add_tag(tag);
         }
         host::count("dissect_failures", 1);
-        Verdict::Keep
     }
 }
 

@@ -221,9 +221,9 @@ fn failed_conversions_are_tagged_like_logstash() {
             "mapping": {"message": "%{code} %{rest}"},
             "convert_datatype": {"missing": "float", "code": "int", "other": "int"}
         }),
-        json!({"message": "12.5 x", "other": {}}),
+        json!({"message": "12x x", "other": {}}),
     );
-    assert_eq!(out["code"], "12.5");
+    assert_eq!(out["code"], "12x");
     assert_eq!(
         out["tags"],
         json!([
@@ -336,7 +336,12 @@ fn the_real_access_log_dissects_and_no_event_is_lost() {
         for outcome in outcomes {
             let event: Value = outcome.into_value();
             if event.get("tags").is_some() {
-                assert_eq!(event["tags"], json!(["_dissectfailure"]));
+                // The conversion runs after a failed mapping too, as in
+                // Logstash, and finds no `response`.
+                assert_eq!(
+                    event["tags"],
+                    json!(["_dissectfailure", "_dataconversionnullvalue_response_int"])
+                );
                 assert!(event.get("clientip").is_none());
                 tagged.push(event);
             } else {
@@ -439,10 +444,67 @@ fn with_several_mappings_conversion_waits_for_all_of_them() {
     });
     let ok = dissect(config.clone(), json!({"message": "7 x|y"}));
     assert_eq!((&ok["n"], &ok["b"]), (&json!(7), &json!("y")));
-    // The second mapping fails: `n` stays text, as in Logstash.
+    // The second mapping fails: it is tagged, and `n` is still converted,
+    // as in Logstash, which runs the conversions whatever the mappings did.
     let failed = dissect(config, json!({"message": "7 xy"}));
-    assert_eq!(failed["n"], "7");
+    assert_eq!(failed["n"], 7);
     assert_eq!(failed["tags"], json!(["_dissectfailure"]));
+}
+
+#[test]
+fn each_mapping_stands_alone_and_each_that_fits_runs_the_common_options() {
+    let config = json!({
+        "mapping": {"message": "%{a} %{b}", "other": "%{c}-%{d}", "empty": "%{e}"},
+        "convert_datatype": {"n": "int"},
+        "add_tag": ["fit-%{c}"],
+    });
+    let out = dissect(
+        config.clone(),
+        json!({"message": "nospace", "other": "x-y", "n": "5", "empty": ""}),
+    );
+    assert_eq!(
+        out,
+        json!({"message": "nospace", "other": "x-y", "n": 5, "empty": "",
+               "tags": ["_dissectfailure", "fit-x"], "c": "x", "d": "y"})
+    );
+    // A null source reads as empty, which Logstash tags; `n` is missing,
+    // so its conversion is tagged too.
+    let out = dissect(config, json!({"message": "p q", "empty": null}));
+    assert_eq!(
+        out["tags"],
+        json!(["fit-%{c}", "_dissectfailure", "_dataconversionnullvalue_n_int"])
+    );
+}
+
+#[test]
+fn int_reads_a_decimal_as_logstash_does() {
+    for (text, expected) in [
+        ("42", json!(42)),
+        ("-2.9", json!(-2)),
+        ("1e3", json!(1000)),
+        ("1.5E1", json!(15)),
+        ("+7", json!(7)),
+        ("0.5", json!(0)),
+        ("18446744073709551615", json!(18446744073709551615u64)),
+        ("99999999999999999999", json!(1e20)),
+    ] {
+        let out = dissect(
+            json!({"convert_datatype": {"v": "int"}}),
+            json!({"v": text}),
+        );
+        assert_eq!(out["v"], expected, "{text}");
+    }
+    for text in [" 1", "1 ", "1e", "e3", ".", "-", "0x10", "1,5"] {
+        let out = dissect(
+            json!({"convert_datatype": {"v": "int", "w": "float"}}),
+            json!({"v": text, "w": text}),
+        );
+        assert_eq!(
+            out["tags"],
+            json!(["_dataconversionuncoercible_v_int", "_dataconversionuncoercible_w_float"]),
+            "{text}"
+        );
+    }
 }
 
 /// Real lines with characters deleted, repeated, swapped for delimiters or
