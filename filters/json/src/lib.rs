@@ -2,13 +2,19 @@
 //! Logstash's json filter.
 //!
 //! Options: `source` (required), `target` (default: the event root),
-//! `tag_on_failure` (default `["_jsonparsefailure"]`) and
-//! `skip_on_invalid_json` (default false: invalid input is tagged). Parsing
-//! into the root needs a JSON object; its keys overwrite the event's.
+//! `tag_on_failure` (default `["_jsonparsefailure"]`),
+//! `skip_on_invalid_json` (default false: text that is not JSON is tagged)
+//! and the common options, applied when the document was set. Parsing into
+//! the root needs a JSON object, and a document that is valid JSON but no
+//! object is tagged even with `skip_on_invalid_json`, as in Logstash. Its
+//! keys overwrite the event's; a key written as a field reference
+//! (`[http][method]`) sets that nested field, as Logstash's `event.set`
+//! does.
 
 mod transcode;
 
 use serde::Deserialize;
+use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::{field_ref, json_text};
 
@@ -16,11 +22,11 @@ use transcode::{Member, Transcoder};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub struct Options {
     source: String,
     #[serde(default)]
     target: Option<String>,
-    #[serde(default = "default_failure_tags")]
+    #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]
     tag_on_failure: Vec<String>,
     #[serde(default)]
     skip_on_invalid_json: bool,
@@ -30,8 +36,12 @@ fn default_failure_tags() -> Vec<String> {
     vec!["_jsonparsefailure".into()]
 }
 
+/// json's own options and the common ones (`add_field`, `add_tag`, ...).
+pub type Config = WithCommon<Options>;
+
 pub struct Json {
-    config: Config,
+    config: Options,
+    common: CommonOptions,
     /// `target`'s segments.
     target: Option<Vec<String>>,
     /// The source text of the current event, decoded straight from the
@@ -47,6 +57,10 @@ impl Filter for Json {
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, String> {
+        let WithCommon {
+            options: config,
+            common,
+        } = config;
         field_ref::validate(&config.source).map_err(|e| format!("source: {e}"))?;
         if let Some(target) = &config.target {
             field_ref::validate(target).map_err(|e| format!("target: {e}"))?;
@@ -57,6 +71,7 @@ impl Filter for Json {
             .map(|t| field_ref::segments(t).map(str::to_owned).collect());
         Ok(Json {
             config,
+            common,
             target,
             text: String::new(),
             transcoder: Transcoder::default(),
@@ -69,8 +84,9 @@ impl Filter for Json {
         if !event.read_str_into(&self.config.source, &mut self.text) {
             return Verdict::Keep;
         }
-        if !self.transcoded(event) {
-            self.through_value(event);
+        let set = self.transcoded(event) || self.through_value(event);
+        if set {
+            self.common.apply(event);
         }
         Verdict::Keep
     }
@@ -111,6 +127,11 @@ impl Json {
                 {
                     return false;
                 }
+                // A key that may be a field reference is set by path,
+                // which the general path does.
+                if (self.members.iter()).any(|m| written.get(m.key.start) == Some(&b'[')) {
+                    return false;
+                }
                 for member in &self.members {
                     // Keys are checked UTF-8 text within the written bytes.
                     let key = std::str::from_utf8(&written[member.key.clone()])
@@ -124,27 +145,41 @@ impl Json {
         true
     }
 
-    /// The general path: parse into a `Value`, then set it.
-    fn through_value(&mut self, event: &mut Event) {
-        match (
-            serde_json::from_str::<Value>(&self.text),
-            &self.config.target,
-        ) {
-            (Ok(parsed), Some(target)) => event.set(target, parsed),
-            (Ok(Value::Object(fields)), None) => {
+    /// The general path: parse into a `Value`, then set it. Whether the
+    /// document was set; if not, the event is tagged as Logstash tags it.
+    fn through_value(&mut self, event: &mut Event) -> bool {
+        let parsed = match serde_json::from_str::<Value>(&self.text) {
+            Ok(parsed) => parsed,
+            Err(_) => {
+                if !self.config.skip_on_invalid_json {
+                    self.fail(event);
+                }
+                return false;
+            }
+        };
+        match (parsed, &self.config.target) {
+            (parsed, Some(target)) => event.set(target, parsed),
+            (Value::Object(fields), None) => {
                 for (key, value) in fields {
-                    event.insert(&key, value);
+                    if key.starts_with('[') && field_ref::validate(&key).is_ok() {
+                        event.set(&key, value);
+                    } else {
+                        event.insert(&key, value);
+                    }
                 }
             }
-            (Ok(_), None) | (Err(_), _) => self.fail(event),
+            // Valid JSON, but nothing to spread over the event's root.
+            (_, None) => {
+                self.fail(event);
+                return false;
+            }
         }
+        true
     }
 
     fn fail(&self, event: &mut Event) {
-        if !self.config.skip_on_invalid_json {
-            for tag in &self.config.tag_on_failure {
-                event.add_tag(tag);
-            }
+        for tag in &self.config.tag_on_failure {
+            event.add_tag(tag);
         }
     }
 }
@@ -199,6 +234,40 @@ mod tests {
                 r#"{"message":"[1]"}"#
             ),
             r#"{"message":"[1]","tags":["x"]}"#
+        );
+        // Valid JSON that is no object is tagged even when invalid JSON is
+        // skipped: Logstash's flag guards only the parse.
+        assert_eq!(
+            run(
+                json!({"source": "message", "skip_on_invalid_json": true, "tag_on_failure": "y"}),
+                r#"{"message":"[1,2]"}"#
+            ),
+            r#"{"message":"[1,2]","tags":["y"]}"#
+        );
+    }
+
+    #[test]
+    fn keys_written_as_field_references_set_nested_fields() {
+        assert_eq!(
+            run(
+                json!({"source": "message"}),
+                r#"{"message":"{\"[x][y]\":1,\"[bad\":2,\"z\":3}"}"#
+            ),
+            r#"{"message":"{\"[x][y]\":1,\"[bad\":2,\"z\":3}","x":{"y":1},"[bad":2,"z":3}"#
+        );
+    }
+
+    #[test]
+    fn the_common_options_apply_only_when_the_document_was_set() {
+        let config = json!({"source": "message", "add_field": {"from": "%{[doc][a]}"},
+                            "add_tag": ["parsed"], "target": "doc"});
+        assert_eq!(
+            run(config.clone(), r#"{"message":"{\"a\":1}"}"#),
+            r#"{"message":"{\"a\":1}","doc":{"a":1},"from":"1","tags":["parsed"]}"#
+        );
+        assert_eq!(
+            run(config, r#"{"message":"nope"}"#),
+            r#"{"message":"nope","tags":["_jsonparsefailure"]}"#
         );
     }
 
