@@ -44,6 +44,12 @@ impl Format {
         })
     }
 
+    /// Whether a JSON number can be read with this format: Logstash reads
+    /// numbers only with the epoch formats, and hands text patterns text.
+    pub fn reads_numbers(&self) -> bool {
+        matches!(self, Format::Unix | Format::UnixMs | Format::Tai64n)
+    }
+
     /// Whether parsing reads the clock (a pattern without a year).
     pub fn needs_clock(&self) -> bool {
         matches!(self, Format::Joda(pattern) if !pattern.has_year())

@@ -9,7 +9,9 @@
 //! `target` (default `@timestamp`) as ISO 8601 UTC with milliseconds, as
 //! Logstash writes it. A value no format reads leaves the event as it was and
 //! adds `tag_on_failure` (default `_dateparsefailure`); an event without the
-//! field is left alone, as in Logstash.
+//! field is left alone, as in Logstash. As there, a number is read only by
+//! the epoch formats and a list by none; the common options (`add_field`,
+//! `add_tag`, ...) apply when the date was read.
 
 mod format;
 mod names;
@@ -19,6 +21,7 @@ mod zone;
 
 use chrono::{Datelike, Timelike};
 use serde::Deserialize;
+use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::field_ref::{self, FieldRef};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template;
@@ -29,7 +32,7 @@ use zone::Zone;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub struct Options {
     /// The field, then one or more formats.
     #[serde(rename = "match")]
     matches: Vec<String>,
@@ -39,9 +42,12 @@ pub struct Config {
     locale: Option<String>,
     #[serde(default = "default_target")]
     target: String,
-    #[serde(default = "default_failure_tags")]
+    #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]
     tag_on_failure: Vec<String>,
 }
+
+/// date's own options and the common ones (`add_field`, `add_tag`, ...).
+pub type Config = WithCommon<Options>;
 
 fn default_target() -> String {
     "@timestamp".into()
@@ -67,12 +73,17 @@ pub struct Date {
     init_year: i32,
     target: FieldRef,
     tag_on_failure: Vec<String>,
+    common: CommonOptions,
 }
 
 impl Filter for Date {
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, String> {
+        let WithCommon {
+            options: config,
+            common,
+        } = config;
         let Some((source, formats)) = config.matches.split_first().filter(|(_, f)| !f.is_empty())
         else {
             return Err(
@@ -109,6 +120,7 @@ impl Filter for Date {
             init_year,
             target: FieldRef::new(&config.target),
             tag_on_failure: config.tag_on_failure,
+            common,
         })
     }
 
@@ -128,16 +140,18 @@ impl Date {
     /// fix "now".
     pub fn process_at(&self, event: &mut Event, now_millis: i64) {
         let parsed = match event.get_str(&self.source) {
-            Some(text) => self.parse(text, event, now_millis),
+            Some(text) => self.parse(Input::Text(text), event, now_millis),
             None => match event.get(&self.source) {
                 None | Some(Value::Null) => return,
-                Some(Value::Array(items)) if items.is_empty() => return,
-                Some(Value::Array(items)) => self.parse_value(&items[0], event, now_millis),
-                Some(value) => self.parse_value(value, event, now_millis),
+                Some(Value::Number(number)) => self.parse(Input::Number(number), event, now_millis),
+                Some(_) => Err(format!("{} is not a string or number", self.source)),
             },
         };
         match parsed {
-            Ok(timestamp) => event.set(&self.target, timestamp),
+            Ok(timestamp) => {
+                event.set(&self.target, timestamp);
+                self.common.apply(event);
+            }
             Err(reason) => {
                 host::log(Level::Debug, &reason);
                 host::count("date_parse_failures", 1);
@@ -148,19 +162,9 @@ impl Date {
         }
     }
 
-    /// A value that is not a plain string: a number (`UNIX` times often are),
-    /// or the first element of an array, as in Logstash.
-    fn parse_value(&self, value: &Value, event: &Event, now_millis: i64) -> Result<String, String> {
-        match value {
-            Value::String(text) => self.parse(text, event, now_millis),
-            Value::Number(number) => self.parse(&number.to_string(), event, now_millis),
-            _ => Err(format!("{} is not a string or number", self.source)),
-        }
-    }
-
     /// Tries each format in turn and gives the first result as `@timestamp`
     /// text; the error names the last format's problem.
-    fn parse(&self, text: &str, event: &Event, now_millis: i64) -> Result<String, String> {
+    fn parse(&self, input: Input<'_>, event: &Event, now_millis: i64) -> Result<String, String> {
         let zone = match &self.zone {
             ZoneSetting::Fixed(zone) => *zone,
             ZoneSetting::PerEvent(template) => Zone::parse(&event.sprintf(template))?,
@@ -173,8 +177,22 @@ impl Date {
         };
         let mut last_error = String::new();
         for (name, format) in &self.formats {
-            let parsed = format.parse(text, &context).and_then(|millis| {
-                format_timestamp(millis).ok_or_else(|| format!("`{text}` is outside years 0-9999"))
+            let millis = match input {
+                Input::Text(text) => format.parse(text, &context),
+                // Logstash takes a float's whole milliseconds.
+                Input::Number(number) if matches!(format, Format::UnixMs) && number.is_f64() => {
+                    let whole = number.as_f64().unwrap_or(f64::NAN).trunc();
+                    format.parse(&format!("{whole:.0}"), &context)
+                }
+                Input::Number(number) if format.reads_numbers() => {
+                    format.parse(&number.to_string(), &context)
+                }
+                Input::Number(_) => {
+                    Err("a number is read only by UNIX, UNIX_MS and TAI64N".to_owned())
+                }
+            };
+            let parsed = millis.and_then(|millis| {
+                format_timestamp(millis).ok_or_else(|| format!("`{input}` is outside years 0-9999"))
             });
             match parsed {
                 Ok(timestamp) => return Ok(timestamp),
@@ -182,6 +200,22 @@ impl Date {
             }
         }
         Err(last_error)
+    }
+}
+
+/// The value a date is read from.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Text(&'a str),
+    Number(&'a serde_json::Number),
+}
+
+impl std::fmt::Display for Input<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Input::Text(text) => f.write_str(text),
+            Input::Number(number) => write!(f, "{number}"),
+        }
     }
 }
 

@@ -78,9 +78,25 @@ fn numbers_arrays_targets_and_per_event_zones() {
         run(config.clone(), r#"{"t":{"epoch":1431857103}}"#),
         r#"{"t":{"epoch":1431857103},"event":{"created":"2015-05-17T10:05:03.000Z"}}"#
     );
+    // A list is read by no format, as in Logstash's Java date filter.
     assert_eq!(
-        run(config, r#"{"t":{"epoch":[1431857103123,5]}}"#),
-        r#"{"t":{"epoch":[1431857103123,5]},"event":{"created":"2015-05-17T10:05:03.123Z"}}"#
+        run(config.clone(), r#"{"t":{"epoch":[1431857103123,5]}}"#),
+        r#"{"t":{"epoch":[1431857103123,5]},"tags":["_dateparsefailure"]}"#
+    );
+    // A float's whole milliseconds, as Logstash's `longValue()`.
+    assert_eq!(
+        run(config, r#"{"t":{"epoch":1431857103123.7}}"#),
+        r#"{"t":{"epoch":1431857103123.7},"event":{"created":"2015-05-17T10:05:03.123Z"}}"#
+    );
+    // A text pattern is given text only: a number fails it.
+    let config = json!({"match": ["d", "yyyyMMdd"], "add_tag": ["dated"]});
+    assert_eq!(
+        run(config.clone(), r#"{"d":20150517}"#),
+        r#"{"d":20150517,"tags":["_dateparsefailure"]}"#
+    );
+    assert_eq!(
+        run(config, r#"{"d":"20150517"}"#),
+        r#"{"d":"20150517","@timestamp":"2015-05-17T00:00:00.000Z","tags":["dated"]}"#
     );
     let config = json!({"match": ["t", "yyyy-MM-dd HH:mm"], "timezone": "%{tz}"});
     assert_eq!(
