@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::Map;
+use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::{field_ref, template};
 
@@ -23,7 +24,7 @@ use scan::{Scanner, Splitter};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub struct Options {
     #[serde(default = "default_source")]
     source: String,
     #[serde(default)]
@@ -67,7 +68,7 @@ pub struct Config {
     recursive: bool,
     #[serde(default)]
     whitespace: Whitespace,
-    #[serde(default = "default_failure_tags")]
+    #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]
     tag_on_failure: Vec<String>,
     /// Pairs stored per event; the rest of the text is ignored and the
     /// event tagged.
@@ -99,9 +100,15 @@ fn default_failure_tags() -> Vec<String> {
 fn default_max_keys() -> usize {
     1000
 }
+/// As large as an event may be (the host's `max_event_mib`), so that no
+/// real value is dropped: Logstash has no such limit, and a value can be no
+/// longer than the text it comes from anyway.
 fn default_max_value_bytes() -> usize {
-    64 * 1024
+    16 << 20
 }
+
+/// kv's own options and the common ones (`add_field`, `add_tag`, ...).
+pub type Config = WithCommon<Options>;
 fn default_max_depth() -> usize {
     8
 }
@@ -143,7 +150,8 @@ enum Whitespace {
 }
 
 pub struct Kv {
-    config: Config,
+    config: Options,
+    common: CommonOptions,
     scanner: Scanner,
     trim_key: Option<CharClass>,
     trim_value: Option<CharClass>,
@@ -174,6 +182,10 @@ impl Filter for Kv {
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, String> {
+        let WithCommon {
+            options: config,
+            common,
+        } = config;
         field_ref::validate(&config.source).map_err(|e| format!("source: {e}"))?;
         if let Some(target) = &config.target {
             field_ref::validate(target).map_err(|e| format!("target: {e}"))?;
@@ -202,6 +214,7 @@ impl Filter for Kv {
             remove_char_value: class_option("remove_char_value", &config.remove_char_value)?,
             scanner,
             config,
+            common,
         })
     }
 
@@ -235,7 +248,8 @@ impl Filter for Kv {
         for (key, value) in parse.pairs {
             fields.insert(key, value);
         }
-        if !fields.is_empty() {
+        let any_set = !fields.is_empty();
+        if any_set {
             match &self.config.target {
                 Some(target) => event.set(target, Value::Object(fields)),
                 None => {
@@ -248,6 +262,10 @@ impl Filter for Kv {
                     }
                 }
             }
+        }
+        if any_set {
+            // Logstash's filter_matched, run whenever pairs were set.
+            self.common.apply(event);
         }
         if parse.failed {
             for tag in &self.config.tag_on_failure {

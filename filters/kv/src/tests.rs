@@ -461,3 +461,14 @@ fn mangled_real_lines_never_panic() {
         assert_eq!(out["message"], message.as_str(), "{message:?}");
     }
 }
+
+#[test]
+fn the_common_options_apply_when_pairs_were_set() {
+    let config = json!({"add_tag": ["kv-%{a}"], "remove_field": ["message"], "tag_on_failure": "bad"});
+    assert_eq!(pairs(config.clone(), "a=1"), json!({"a": "1", "tags": ["kv-1"]}));
+    assert_eq!(pairs(config.clone(), "no pairs here"), json!({}));
+    // A value the default limit would once have dropped (64 KiB) is kept.
+    let long = "x".repeat(100_000);
+    let out = kv(config, json!({"message": format!("a={long}")}));
+    assert_eq!(out["a"].as_str().map(str::len), Some(100_000));
+}
