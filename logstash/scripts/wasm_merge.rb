@@ -7,7 +7,8 @@
 #          script_params => { "source" => "[@metadata][wasm_response]" } }
 #
 # The merge rules are the plugin's own (plugin/lib/logstash/filters/wasm/merge.rb),
-# so the recipe and the gem give the same events.
+# so the recipe and the gem give the same events. They are loaded relative to
+# this file: keep scripts/ and plugin/lib/ side by side under one directory.
 require_relative "../plugin/lib/logstash/filters/wasm/merge"
 
 def register(params)

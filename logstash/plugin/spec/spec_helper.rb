@@ -6,6 +6,7 @@ require "logstash_stub"
 require "open3"
 require "net/http"
 require "tmpdir"
+require "fake_sidecar"
 
 module WasmstashServer
   def self.binary
@@ -14,19 +15,23 @@ module WasmstashServer
     bin
   end
 
-  # The chaos test filter the cargo build compiles next to the binary.
+  # The chaos test filter the cargo build compiles next to the binary; a
+  # binary copied elsewhere names it with WASMSTASH_CHAOS_MODULE.
   def self.chaos_module
-    path = File.expand_path("../wasm-filters/wasm32-unknown-unknown/wasm-filter/wasmstash_filter_chaos.wasm", File.dirname(binary))
+    path = ENV["WASMSTASH_CHAOS_MODULE"] ||
+           File.expand_path("../wasm-filters/wasm32-unknown-unknown/wasm-filter/wasmstash_filter_chaos.wasm", File.dirname(binary))
     raise "chaos test module not found at #{path}" unless File.exist?(path)
     path
   end
 
-  def self.start
+  # `server` is extra [server] settings, for the specs of the sidecar's limits.
+  def self.start(server = "")
     dir = Dir.mktmpdir("wasmstash-spec")
     config = File.join(dir, "wasmstash.toml")
     File.write(config, <<~TOML)
       [server]
       watch = false
+      #{server}
 
       [[pipelines.access.filters]]
       filter = "mutate"
@@ -39,6 +44,10 @@ module WasmstashServer
       [[pipelines.stamp.filters]]
       filter = "mutate"
       config = { replace = { "@timestamp" = "yesterday" } }
+
+      [[pipelines.json.filters]]
+      filter = "json"
+      config = { source = "message" }
     TOML
     stdin, stdout, wait = Open3.popen2({ "RUST_LOG" => "wasmstash=error,filter=off" }, binary, "serve", "--config", config, "--listen", "127.0.0.1:0")
     stdin.close

@@ -11,6 +11,10 @@ require "time"
 module LogStash
   module Filters; end
 
+  # What logstash-core raises for a bad plugin setting; Logstash reports it
+  # and does not start the pipeline.
+  class ConfigurationError < StandardError; end
+
   # Logstash's plugin logger takes a message and a Hash of details.
   class StubLogger
     attr_reader :lines
@@ -45,6 +49,8 @@ module LogStash
   end
 
   class Event
+    class InvalidFieldSet < RuntimeError; end
+
     def initialize(data = {})
       @data = deep_copy(data)
       @data["@timestamp"] = Timestamp.new unless @data["@timestamp"].is_a?(Timestamp)
@@ -61,7 +67,15 @@ module LogStash
       if keys == ["@timestamp"] && !value.is_a?(Timestamp)
         raise TypeError, "wrong argument type #{value.class} (expected LogStash::Timestamp)"
       end
-      parent = keys[0..-2].reduce(@data) { |node, key| node[key] = {} unless node[key].is_a?(Hash); node[key] }
+      # Like Logstash's field accessors: missing parents are created, but a
+      # parent that holds a value other than an object is not replaced.
+      parent = keys[0..-2].reduce(@data) do |node, key|
+        node[key] = {} if node[key].nil?
+        unless node[key].is_a?(Hash)
+          raise InvalidFieldSet, "Could not set field '#{keys.last}' on parent [#{key}] holding #{node[key].class}: #{reference}"
+        end
+        node[key]
+      end
       parent[keys.last] = deep_copy(value)
     end
 

@@ -1,49 +1,72 @@
 # encoding: utf-8
-# The `wasm` filter: sends each pipeline worker's whole batch to a wasmstash
-# sidecar in one HTTP call and puts the results back into the events.
+# The `wasm` filter: sends each pipeline worker's batch to a wasmstash
+# sidecar in as few HTTP calls as its limits allow and puts the results back
+# into the events.
 #
 #   filter { wasm { url => "http://127.0.0.1:9700" pipeline => "access" } }
 #
 # Logstash hands a filter the worker batch through multi_filter (125 events by
 # default). One call per batch instead of one per event is the point of this
 # plugin over the stock http filter.
+#
+# Every live event leaves multi_filter processed, cancelled (a filter dropped
+# it), or unchanged with a tag and a record under [wasmstash][failures] saying
+# why. Nothing that goes wrong, here or in the sidecar, may stop the worker.
 require "logstash/filters/base"
 require "logstash/namespace"
+require "logstash/filters/wasm/client"
 require "logstash/filters/wasm/merge"
 require "json"
-require "net/http"
 require "uri"
 
 class LogStash::Filters::Wasm < LogStash::Filters::Base
   config_name "wasm"
 
-  # Base URL of the sidecar.
+  # Base URL of the sidecar (http or https).
   config :url, :validate => :string, :default => "http://127.0.0.1:9700"
   # The sidecar pipeline to run.
   config :pipeline, :validate => :string, :required => true
-  # Seconds to wait for the answer (a connection gets at most 10 of them).
-  # It must outlast the sidecar's worst case: when a filter runs past its
-  # deadline, the sidecar replays the batch one event at a time, so a batch
-  # can take up to the batch size times engine.call_timeout_ms.
+  # Seconds to wait for each answer (a connection gets at most 10 of them).
+  # It must outlast the sidecar's worst case: when a filter fails on a batch,
+  # the sidecar replays it one event at a time for at most
+  # engine.replay_budget_ms (30 s by default) per failing stage, after
+  # waiting up to server.queue_timeout_ms for a worker.
   config :timeout, :validate => :number, :default => 180
-  # Retries after a connection error, a 429 or a 503 (the sidecar's "busy").
-  # A request that was sent and not answered in time is not retried: the
+  # Retries after a failed connect, a 429 or a 503 (the sidecar's "busy"),
+  # all of which come before the sidecar reads the batch. Once the batch has
+  # been sent, a broken connection or a late answer is not retried: the
   # sidecar may have run it, and its stateful filters would count it twice.
   config :retries, :validate => :number, :default => 3
   # Longest wait between retries, in seconds (the sidecar's Retry-After, capped).
   config :max_retry_wait, :validate => :number, :default => 5
+  # The sidecar's server.max_batch_events and server.max_body_bytes: larger
+  # batches are sent as several requests. Set them as the sidecar has them.
+  config :max_batch_events, :validate => :number, :default => 10_000
+  config :max_body_bytes, :validate => :number, :default => 16_777_216
   # Tag for events whose call did not succeed; they pass through unchanged.
   config :tag_on_request_failure, :validate => :string, :default => "_httprequestfailure"
-  # Tag for an event the sidecar refused on its own (invalid event).
+  # Tag for an event that failed on its own (refused by the sidecar, a
+  # result that cannot be merged, an event that cannot be sent).
   config :tag_on_failure, :validate => :string, :default => "_wasmfilter_failure"
 
-  RETRYABLE = [429, 503].freeze
+  # Under JRuby, Logstash's Java side can raise Java exceptions, which are
+  # not StandardErrors, and one that escapes a filter stops the worker.
+  LAST_RESORT = if defined?(JRUBY_VERSION)
+                  require "java"
+                  [StandardError, Java::JavaLang::Exception]
+                else
+                  [StandardError]
+                end.freeze
+
+  EXCERPT = 300
 
   def register
+    validate_settings
     base = @url.end_with?("/") ? @url : "#{@url}/"
     @uri = URI.join(base, "v1/pipelines/#{URI.encode_www_form_component(@pipeline)}/batch")
-    @connections = {}
-    @connections_lock = Mutex.new
+    @client = LogStash::Filters::WasmClient.new(@uri, :timeout => @timeout, :retries => @retries.to_i,
+                                                :max_retry_wait => @max_retry_wait, :logger => @logger,
+                                                :pipeline => @pipeline)
   end
 
   def filter(event)
@@ -52,108 +75,165 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
 
   def multi_filter(events)
     live = events.reject(&:cancelled?)
-    return events if live.empty?
-    body = live.map(&:to_json).join("\n") << "\n"
-    lines = post(body, live.size)
-    if lines.nil?
-      live.each { |event| event.tag(@tag_on_request_failure) }
-      return events
+    # Events given their outcome so far: whatever raises past the per-event
+    # rescues, the others still get a tag and a reason.
+    settled = {}.compare_by_identity
+    begin
+      chunks(serialise(live, settled)).each { |chunk| send_chunk(chunk, settled) }
+    rescue *LAST_RESORT => e
+      give_up(live, settled, e)
     end
-    live.each_with_index { |event, index| apply(event, lines[index]) }
     events
   end
 
   def close
-    @connections_lock.synchronize do
-      @connections.each_value { |http| http.finish if http.started? rescue nil }
-      @connections.clear
-    end
+    @client.close if @client
   end
 
   private
 
-  def apply(event, line)
-    result = JSON.parse(line)
-    if result["dropped"] == true
-      event.cancel
-    elsif result["event"].is_a?(Hash)
-      LogStash::Filters::WasmMerge.replace(event, result["event"])
-      filter_matched(event)
-    else
-      reason = result["error"] || "unexpected result line: #{line[0, 200]}"
-      LogStash::Filters::WasmMerge.fail(event, @tag_on_failure, "invalid_input", reason)
+  def validate_settings
+    problems = []
+    problems << "timeout must be above 0 (got #{@timeout.inspect})" unless positive?(@timeout)
+    problems << "retries must be 0 or more (got #{@retries.inspect})" unless @retries.is_a?(Numeric) && @retries >= 0
+    unless @max_retry_wait.is_a?(Numeric) && @max_retry_wait >= 0
+      problems << "max_retry_wait must be 0 or more (got #{@max_retry_wait.inspect})"
     end
-  rescue JSON::ParserError => e
-    LogStash::Filters::WasmMerge.fail(event, @tag_on_request_failure, "invalid_response", e.message)
-  rescue StandardError => e
+    problems << "max_batch_events must be 1 or more (got #{@max_batch_events.inspect})" unless positive?(@max_batch_events, 1)
+    problems << "max_body_bytes must be 1 or more (got #{@max_body_bytes.inspect})" unless positive?(@max_body_bytes, 1)
+    problems << url_problem
+    problems.compact!
+    raise LogStash::ConfigurationError, "wasm filter: #{problems.join('; ')}" unless problems.empty?
+  end
+
+  def positive?(value, at_least = nil)
+    value.is_a?(Numeric) && (at_least ? value >= at_least : value > 0)
+  end
+
+  def url_problem
+    uri = URI.parse(@url.to_s)
+    return nil if %w[http https].include?(uri.scheme) && uri.host && !uri.host.empty?
+    "url must be an http:// or https:// URL with a host (got #{@url.inspect})"
+  rescue URI::InvalidURIError => e
+    "url is not a URL (#{e.message})"
+  end
+
+  # [[event, json], ...] for the events that can be written as JSON; one
+  # that cannot is failed alone, and the rest of the batch still goes.
+  def serialise(live, settled)
+    live.each_with_object([]) do |event, items|
+      begin
+        items << [event, event.to_json]
+      rescue *LAST_RESORT => e
+        failed(event, settled, @tag_on_failure, "invalid_event", "the event cannot be written as JSON: #{e.class}: #{e.message}")
+      end
+    end
+  end
+
+  # Groups the items into requests within the sidecar's limits. An event
+  # that is over max_body_bytes by itself goes alone: the sidecar decides.
+  def chunks(items)
+    groups = []
+    current = []
+    bytes = 0
+    items.each do |item|
+      size = item[1].bytesize + 1
+      if !current.empty? && (current.size >= @max_batch_events || bytes + size > @max_body_bytes)
+        groups << current
+        current = []
+        bytes = 0
+      end
+      current << item
+      bytes += size
+    end
+    groups << current unless current.empty?
+    groups
+  end
+
+  # Sends one request and settles its events. A 413 (over the sidecar's
+  # limits, which may be lower than ours) splits the request in halves until
+  # what is refused is a single event, so one oversized event fails alone.
+  def send_chunk(chunk, settled)
+    body = chunk.map { |_, line| line }.join("\n") << "\n"
+    answer = @client.post(body)
+    if answer.code == 413 && chunk.size > 1
+      @logger.debug("wasmstash refused #{chunk.size} events as too large; sending them in halves", :pipeline => @pipeline)
+      half = (chunk.size + 1) / 2
+      send_chunk(chunk[0, half], settled)
+      send_chunk(chunk[half..-1], settled)
+      return
+    end
+    lines, reason = result_lines(answer, chunk.size)
+    if lines.nil?
+      chunk.each { |event, _| failed(event, settled, @tag_on_request_failure, "request_failed", reason) }
+      return
+    end
+    chunk.each_with_index { |(event, _), index| apply(event, lines[index], settled) }
+  end
+
+  # One result line per event, or nil and the reason there are none.
+  def result_lines(answer, expected)
+    return [nil, answer.error] if answer.error
+    unless answer.code == 200
+      @logger.error("wasmstash answered #{answer.code}", :pipeline => @pipeline, :body => answer.body[0, 500])
+      reason = "wasmstash answered #{answer.code}: #{answer.body[0, EXCERPT]}"
+      reason += " (this event alone is over the sidecar's limits)" if answer.code == 413 && expected == 1
+      return [nil, reason]
+    end
+    lines = answer.body.split("\n")
+    return [lines, nil] if lines.size == expected
+    @logger.error("wasmstash returned #{lines.size} results for #{expected} events", :pipeline => @pipeline)
+    [nil, "wasmstash returned #{lines.size} result line(s) for #{expected} events; none can be matched to its event"]
+  end
+
+  def apply(event, line, settled)
+    result = begin
+      JSON.parse(line)
+    rescue JSON::ParserError => e
+      return failed(event, settled, @tag_on_request_failure, "invalid_response", "result line is not JSON: #{e.message}")
+    end
+    if !result.is_a?(Hash)
+      failed(event, settled, @tag_on_failure, "invalid_result", "result line is not a JSON object: #{line[0, EXCERPT]}")
+    elsif result["dropped"] == true
+      event.cancel
+      settled[event] = true
+    elsif result["event"].is_a?(Hash)
+      LogStash::Filters::WasmMerge.replace(event, result["event"], :tag => @tag_on_failure, :pipeline => @pipeline)
+      filter_matched(event)
+      settled[event] = true
+    elsif result.key?("error")
+      failed(event, settled, @tag_on_failure, "invalid_input", result["error"])
+    else
+      failed(event, settled, @tag_on_failure, "invalid_result", "unexpected result line: #{line[0, EXCERPT]}")
+    end
+  rescue *LAST_RESORT => e
     # Whatever the result holds, one event's failure must not stop the
     # pipeline worker (and, with a persisted queue, replay into it again).
-    LogStash::Filters::WasmMerge.fail(event, @tag_on_failure, "invalid_result", "#{e.class}: #{e.message}")
+    failed(event, settled, @tag_on_failure, "invalid_result", "#{e.class}: #{e.message}")
   end
 
-  # Returns one result line per event, or nil after logging why not.
-  def post(body, expected)
-    attempt = 0
-    begin
-      attempt += 1
-      request = Net::HTTP::Post.new(@uri)
-      request["Content-Type"] = "application/x-ndjson"
-      request.body = body
-      response = connection.request(request)
-      code = response.code.to_i
-      if RETRYABLE.include?(code) && attempt <= @retries
-        sleep([response["Retry-After"].to_f, 0.1].max.clamp(0, @max_retry_wait))
-        raise RetryLater
-      end
-      unless code == 200
-        @logger.error("wasmstash answered #{code}", :pipeline => @pipeline, :body => response.body.to_s[0, 500])
-        return nil
-      end
-      lines = response.body.split("\n")
-      if lines.size != expected
-        @logger.error("wasmstash returned #{lines.size} results for #{expected} events", :pipeline => @pipeline)
-        return nil
-      end
-      lines
-    rescue RetryLater
-      retry
-    rescue Net::ReadTimeout => e
-      drop_connection
-      @logger.error("wasmstash did not answer within #{@timeout} s; not retried, as it may have run the batch",
-                    :pipeline => @pipeline, :url => @uri.to_s, :error => e.message)
-      nil
-    rescue StandardError => e
-      drop_connection
-      if attempt <= @retries
-        sleep([0.1 * (2**attempt), @max_retry_wait].min)
-        retry
-      end
-      @logger.error("wasmstash request failed", :pipeline => @pipeline, :url => @uri.to_s, :error => e.message)
-      nil
-    end
+  def failed(event, settled, tag, kind, reason)
+    LogStash::Filters::WasmMerge.fail(event, tag, kind, reason, :pipeline => @pipeline)
+    settled[event] = true
   end
 
-  class RetryLater < StandardError; end
-
-  # One persistent connection per pipeline worker thread.
-  def connection
-    @connections_lock.synchronize do
-      http = @connections[Thread.current]
-      return http if http&.started?
-      http = Net::HTTP.new(@uri.host, @uri.port)
-      http.use_ssl = @uri.scheme == "https"
-      http.open_timeout = [@timeout, 10].min
-      http.read_timeout = @timeout
-      http.keep_alive_timeout = 30
-      http.start
-      @connections[Thread.current] = http
-    end
-  end
-
-  def drop_connection
-    @connections_lock.synchronize do
-      http = @connections.delete(Thread.current)
-      http.finish if http&.started? rescue nil
+  # Something raised outside the per-event rescues: every event without an
+  # outcome yet passes on, tagged, with the error as the reason.
+  def give_up(live, settled, error)
+    @logger.error("wasm filter failed on a batch; its unsettled events pass on tagged",
+                  :pipeline => @pipeline, :error => "#{error.class}: #{error.message}")
+    live.each do |event|
+      next if settled[event] || event.cancelled?
+      begin
+        LogStash::Filters::WasmMerge.fail(event, @tag_on_failure, "plugin_error", "#{error.class}: #{error.message}",
+                                          :pipeline => @pipeline)
+      rescue *LAST_RESORT
+        begin
+          event.tag(@tag_on_failure)
+        rescue *LAST_RESORT
+          nil # Nothing more can be written on this event; the log has the error.
+        end
+      end
     end
   end
 end

@@ -2,60 +2,107 @@
 # How a result from wasmstash goes back into a Logstash event. Shared by the
 # `wasm` filter plugin and by the ruby step of the stock-`http`-filter recipe
 # (logstash/scripts/wasm_merge.rb), so both treat results the same way.
+require "json"
 require "time"
 
 module LogStash
   module Filters
     module WasmMerge
+      NAMESPACE = "[wasmstash]".freeze
       FAILURES = "[wasmstash][failures]".freeze
+      DISPLACED = "[wasmstash][displaced]".freeze
 
+      FAILURE_TAG = "_wasmfilter_failure".freeze
       TIMESTAMP_FAILURE = "_timestampparsefailure".freeze
+      REASON_LIMIT = 1024
 
       # Makes `event` hold exactly `fields` (a Hash from the sidecar), keeping
       # its @metadata, which the sidecar never sees. An `@timestamp` Logstash
-      # cannot read (a filter may have set any string) is handled as
+      # cannot read (a filter may have set any value) is handled as
       # Logstash's json filter handles one: the event keeps its timestamp,
-      # is tagged `_timestampparsefailure`, and the text goes to `_@timestamp`.
+      # is tagged `_timestampparsefailure`, and the value goes to `_@timestamp`.
       # It is read before anything changes, so a failure leaves no event
-      # half-merged.
-      def self.replace(event, fields)
+      # half-merged. A top-level name Logstash would read as a field reference
+      # cannot be set as it is; its field is left out and the event records
+      # the loss (tagged `tag`) rather than losing it unseen.
+      def self.replace(event, fields, tag: FAILURE_TAG, pipeline: nil)
         stamp = fields["@timestamp"]
         parsed = begin
           timestamp(stamp) if stamp.is_a?(String)
         rescue StandardError
           nil
         end
-        event.to_hash.each_key do |key|
-          next if key == "@metadata" || key == "@timestamp" || fields.key?(key)
+        current = event.to_hash
+        current.each_key do |key|
+          next if key == "@metadata" || key == "@timestamp" || fields.key?(key) || !settable?(key)
           event.remove("[#{key}]")
         end
+        left_out = []
         fields.each do |key, value|
           next if key == "@metadata"
           if key == "@timestamp"
             if parsed
               event.set("@timestamp", parsed)
-            elsif value.is_a?(String)
+            elsif !value.nil?
               event.tag(TIMESTAMP_FAILURE)
               event.set("[_@timestamp]", value)
             end
-          elsif key.include?("[") || key.include?("]")
-            # Logstash would read such a key as a field reference; keep it
-            # from landing somewhere else.
-            next
-          else
+          elsif settable?(key)
             event.set("[#{key}]", value)
+          elsif !(current.key?(key) && current[key] == value)
+            # Unchanged, the event's own such field has lost nothing.
+            left_out << key
           end
+        end
+        unless left_out.empty?
+          names = left_out.map(&:inspect).join(", ")
+          fail(event, tag, "invalid_field_name",
+               "result fields left out, as Logstash reads [ and ] in a name as a field reference: #{names}",
+               pipeline: pipeline)
         end
         event
       end
 
-      # Tags `event` and records why, the way the sidecar records failures.
-      def self.fail(event, tag, kind, reason)
+      # Tags `event` and appends `{filter, pipeline, kind, reason}` to
+      # [wasmstash][failures], the way the sidecar records failures. A
+      # `wasmstash` field of the event's own that is not an object cannot hold
+      # the record (Logstash refuses the set): like the sidecar, it moves to
+      # [wasmstash][displaced], as text, instead of being lost.
+      def self.fail(event, tag, kind, reason, pipeline: nil)
         event.tag(tag)
+        own = event.get(NAMESPACE)
+        unless own.nil? || own.is_a?(Hash)
+          event.remove(NAMESPACE)
+          event.set(DISPLACED, as_text(own))
+        end
         failures = event.get(FAILURES)
         failures = [] unless failures.is_a?(Array)
-        event.set(FAILURES, failures + [{ "filter" => "wasm", "kind" => kind, "reason" => reason.to_s[0, 1024] }])
+        record = { "filter" => "wasm" }
+        record["pipeline"] = pipeline if pipeline
+        record["kind"] = kind
+        record["reason"] = clean(reason.to_s)[0, REASON_LIMIT]
+        event.set(FAILURES, failures + [record])
         event
+      end
+
+      def self.settable?(key)
+        !key.empty? && !key.include?("[") && !key.include?("]")
+      end
+
+      # A reason can quote the bytes that made the event fail; the record
+      # itself must still be valid UTF-8, or the output fails on it too.
+      def self.clean(text)
+        text = text.dup.force_encoding(Encoding::UTF_8)
+        text.valid_encoding? ? text : text.scrub("\uFFFD")
+      end
+
+      def self.as_text(value)
+        return value if value.is_a?(String)
+        begin
+          JSON.generate(value)
+        rescue StandardError
+          value.inspect
+        end
       end
 
       def self.timestamp(text)

@@ -1,0 +1,254 @@
+# encoding: utf-8
+# The `wasm` filter when something goes wrong: every event still ends
+# processed, cancelled, or passed on tagged with a reason under
+# [wasmstash][failures], and the worker never sees an exception.
+require_relative "../spec_helper"
+require "logstash/filters/wasm"
+require "socket"
+
+describe LogStash::Filters::Wasm do
+  before(:all) { @server = WasmstashServer.start }
+  after(:all) { WasmstashServer.stop(@server) }
+
+  def wasm(url, pipeline, extra = {})
+    LogStash::Filters::Wasm.new({ "url" => url, "pipeline" => pipeline }.merge(extra)).tap(&:register)
+  end
+
+  def event(message, extra = {})
+    LogStash::Event.new({ "message" => message }.merge(extra))
+  end
+
+  def failure(event)
+    Array(event.get("[wasmstash][failures]")).last || {}
+  end
+
+  ONE_RESULT = %({"event":{"message":"done"}}\n).freeze
+
+  describe "retries" do
+    it "does not send a batch again when the connection breaks after it was sent" do
+      fake = FakeSidecar.new { :close }
+      events = [event("a"), event("b")]
+      wasm(fake.url, "x", "retries" => 3).multi_filter(events)
+      expect(fake.requests.size).to eq(1)
+      events.each do |e|
+        expect(e.get("tags")).to eq(["_httprequestfailure"])
+        expect(failure(e)["kind"]).to eq("request_failed")
+        expect(failure(e)["reason"]).to include("after the batch was sent", "EOFError")
+      end
+      fake.stop
+    end
+
+    it "sends a batch again after a busy answer, which comes before the sidecar runs it" do
+      fake = FakeSidecar.new do |_body, count|
+        count == 1 ? FakeSidecar.answer(%({"error":"busy"}), code: 503, headers: "Retry-After: 0\r\n") : FakeSidecar.answer(ONE_RESULT)
+      end
+      events = [event("a")]
+      wasm(fake.url, "x").multi_filter(events)
+      expect(fake.requests.size).to eq(2)
+      expect(events.first.get("message")).to eq("done")
+      fake.stop
+    end
+
+    it "connects pipeline workers at the same time, not one after another" do
+      # A listener whose accept queue is full: connecting to it hangs until
+      # open_timeout (here 1 s).
+      listener = Socket.new(:INET, :STREAM)
+      listener.bind(Addrinfo.tcp("127.0.0.1", 0))
+      listener.listen(0)
+      address = listener.local_address
+      fillers = Array.new(8) do
+        socket = Socket.new(:INET, :STREAM)
+        begin
+          socket.connect_nonblock(address)
+        rescue IO::WaitWritable
+          nil
+        end
+        socket
+      end
+      sleep 0.3
+      expect { Socket.tcp("127.0.0.1", address.ip_port, connect_timeout: 0.5).close }.to raise_error(Errno::ETIMEDOUT)
+      filter = wasm("http://127.0.0.1:#{address.ip_port}", "x", "retries" => 0, "timeout" => 1)
+      started = Time.now
+      workers = Array.new(4) { |i| Thread.new { e = event("w#{i}"); filter.multi_filter([e]); [Time.now - started, e] } }
+      results = workers.map(&:value)
+      # Four connects in a row would take 4 s.
+      expect(results.map(&:first).max).to be < 2.5
+      results.each do |_, e|
+        expect(e.get("tags")).to eq(["_httprequestfailure"])
+        expect(failure(e)["reason"]).to include("could not reach wasmstash")
+      end
+    ensure
+      Array(fillers).each(&:close)
+      listener&.close
+    end
+  end
+
+  describe "against a sidecar with small limits" do
+    before(:all) do
+      @small = WasmstashServer.start("max_body_bytes = 100000\nmax_batch_events = 50\nheader_read_timeout_ms = 1000")
+    end
+    after(:all) { WasmstashServer.stop(@small) }
+
+    def requests(status)
+      WasmstashServer.metric(@small, %(wasmstash_requests_total{pipeline="access",endpoint="batch",status="#{status}"}))
+    end
+
+    def processed?(event)
+      event.get("[event][dataset]") == "apache.access" && event.get("tags").nil?
+    end
+
+    it "sends a batch over max_batch_events as several requests" do
+      events = Array.new(120) { |i| event("m#{i}") }
+      ok = requests(200)
+      refused = requests(413)
+      wasm(@small[:url], "access", "max_batch_events" => 50).multi_filter(events)
+      expect(events.all? { |e| processed?(e) }).to be true
+      expect(requests(200) - ok).to eq(3)
+      expect(requests(413) - refused).to eq(0)
+    end
+
+    it "sends a batch over max_body_bytes as several requests" do
+      events = Array.new(30) { |i| event("#{i} #{'x' * 10_000}") }
+      ok = requests(200)
+      wasm(@small[:url], "access", "max_body_bytes" => 100_000).multi_filter(events)
+      expect(events.all? { |e| processed?(e) }).to be true
+      expect(requests(200) - ok).to eq(4)
+    end
+
+    it "halves a batch the sidecar refuses as too many events until it is accepted" do
+      events = Array.new(120) { |i| event("m#{i}") }
+      wasm(@small[:url], "access").multi_filter(events)
+      expect(events.all? { |e| processed?(e) }).to be true
+    end
+
+    it "fails only the oversized event of a batch the sidecar refuses as too large" do
+      events = [event("a"), event("x" * 150_000), event("b"), event("c")]
+      wasm(@small[:url], "access").multi_filter(events)
+      expect(events.values_at(0, 2, 3).all? { |e| processed?(e) }).to be true
+      big = events[1]
+      expect(big.get("message").size).to eq(150_000)
+      expect(big.get("tags")).to eq(["_httprequestfailure"])
+      expect(failure(big)["kind"]).to eq("request_failed")
+      expect(failure(big)["reason"]).to include("413", "max_body_bytes", "this event alone")
+    end
+
+    it "keeps working after the sidecar closed an idle connection" do
+      filter = wasm(@small[:url], "access")
+      first = [event("a")]
+      filter.multi_filter(first)
+      sleep 1.5
+      second = [event("b")]
+      filter.multi_filter(second)
+      expect((first + second).all? { |e| processed?(e) }).to be true
+    end
+  end
+
+  describe "events that fail on their own" do
+    it "fails only the events that cannot be written as JSON and sends the rest" do
+      events = [event("fine 1"), event("caf\xE9".dup.force_encoding("UTF-8")), event(Float::NAN), event("fine 2")]
+      wasm(@server[:url], "access").multi_filter(events)
+      expect(events.values_at(0, 3).map { |e| e.get("[event][dataset]") }).to eq(["apache.access"] * 2)
+      events.values_at(1, 2).each do |e|
+        expect(e.get("tags")).to eq(["_wasmfilter_failure"])
+        expect(failure(e)["kind"]).to eq("invalid_event")
+        expect(failure(e)["reason"]).to include("cannot be written as JSON")
+        expect(failure(e)["reason"]).to be_valid_encoding
+      end
+    end
+
+    it "moves an event's own wasmstash value aside, as text, to record a failure" do
+      fake = FakeSidecar.new { FakeSidecar.answer("not json\nnot json\n") }
+      events = [event("a", "wasmstash" => "user value"), event("b", "wasmstash" => [1, 2])]
+      wasm(fake.url, "x").multi_filter(events)
+      expect(events.map { |e| e.get("[wasmstash][displaced]") }).to eq(["user value", "[1,2]"])
+      events.each do |e|
+        expect(e.get("tags")).to eq(["_httprequestfailure"])
+        expect(failure(e)["kind"]).to eq("invalid_response")
+      end
+      fake.stop
+    end
+
+    it "records a result that is not a JSON object as such" do
+      answers = ['"error: boom"', "[1,2]", "null"]
+      fake = FakeSidecar.new { FakeSidecar.answer(answers.join("\n") + "\n") }
+      events = answers.map { |a| event(a) }
+      wasm(fake.url, "x").multi_filter(events)
+      events.each_with_index do |e, i|
+        expect(e.get("message")).to eq(answers[i])
+        expect(e.get("tags")).to eq(["_wasmfilter_failure"])
+        expect(failure(e)).to include("kind" => "invalid_result", "reason" => "result line is not a JSON object: #{answers[i]}")
+      end
+      fake.stop
+    end
+
+    it "records result fields whose names Logstash would read as field references" do
+      events = [event('{"user[name]":"bob","level":"warn"}')]
+      wasm(@server[:url], "json").multi_filter(events)
+      e = events.first
+      expect(e.get("level")).to eq("warn")
+      expect(e.get("tags")).to eq(["_wasmfilter_failure"])
+      expect(failure(e)["kind"]).to eq("invalid_field_name")
+      expect(failure(e)["reason"]).to include('"user[name]"')
+    end
+
+    it "gives every event without an outcome a tag and a reason when something unexpected raises" do
+      filter = wasm(@server[:url], "access")
+      allow(filter).to receive(:chunks).and_raise(RuntimeError, "boom")
+      events = [event("a"), event(Float::NAN), event("b")]
+      expect { filter.multi_filter(events) }.not_to raise_error
+      expect(events.map { |e| e.get("tags") }).to all(eq(["_wasmfilter_failure"]))
+      expect(events.map { |e| failure(e)["kind"] }).to eq(%w[plugin_error invalid_event plugin_error])
+      expect(failure(events[0])["reason"]).to eq("RuntimeError: boom")
+      expect(events.map { |e| e.get("[wasmstash][failures]").size }).to eq([1, 1, 1])
+    end
+  end
+
+  describe "a request that fails records why on each of its events" do
+    it "with the status and the answer's text" do
+      events = [event("a"), event("b")]
+      wasm(@server[:url], "nope").multi_filter(events)
+      events.each do |e|
+        expect(e.get("tags")).to eq(["_httprequestfailure"])
+        expect(failure(e)).to include("filter" => "wasm", "pipeline" => "nope", "kind" => "request_failed")
+        expect(failure(e)["reason"]).to include("404", "no pipeline `nope`")
+      end
+    end
+
+    it "with the transport error" do
+      events = [event("a")]
+      wasm("http://127.0.0.1:1", "access", "retries" => 0).multi_filter(events)
+      expect(failure(events.first)["kind"]).to eq("request_failed")
+      expect(failure(events.first)["reason"]).to include("could not reach wasmstash", "refused")
+    end
+
+    it "when the answer does not hold one result per event" do
+      fake = FakeSidecar.new { FakeSidecar.answer(ONE_RESULT) }
+      events = [event("a"), event("b")]
+      wasm(fake.url, "x").multi_filter(events)
+      events.each do |e|
+        expect(e.get("message")).to eq(e.equal?(events[0]) ? "a" : "b")
+        expect(failure(e)["kind"]).to eq("request_failed")
+        expect(failure(e)["reason"]).to include("1 result line(s) for 2 events")
+      end
+      fake.stop
+    end
+  end
+
+  describe "register" do
+    {
+      "a negative max_retry_wait" => { "max_retry_wait" => -1 },
+      "a timeout of 0" => { "timeout" => 0 },
+      "a negative timeout" => { "timeout" => -5 },
+      "a url without a scheme" => { "url" => "localhost:9700" },
+      "a url that is not http" => { "url" => "ftp://127.0.0.1:9700" },
+      "a url that does not parse" => { "url" => "127.0.0.1:9700" },
+      "max_batch_events of 0" => { "max_batch_events" => 0 },
+      "a negative max_body_bytes" => { "max_body_bytes" => -1 },
+    }.each do |name, setting|
+      it "refuses #{name}" do
+        filter = LogStash::Filters::Wasm.new({ "url" => "http://127.0.0.1:9700", "pipeline" => "access" }.merge(setting))
+        expect { filter.register }.to raise_error(LogStash::ConfigurationError, /#{setting.keys.first}/)
+      end
+    end
+  end
+end
