@@ -114,3 +114,48 @@ fn the_cache_evicts_the_entry_used_longest_ago() {
     assert!(hit(&tight, mutate), "the entry just stored stays");
     assert!(!hit(&tight, json), "the entry used longest ago went");
 }
+
+/// A damaged byte anywhere in a cached artifact, the code included, means a
+/// recompile: nothing unchecked is run (a flipped byte in the code section
+/// used to crash the process with a trap).
+#[test]
+fn a_damaged_artifact_is_never_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = built_module("hello");
+    FilterModule::load(&engine(dir.path(), true), "hello", &wasm, b"{}").unwrap();
+    let entry = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+    let mut bytes = std::fs::read(&entry).unwrap();
+    // Every byte from a third of the way in to two thirds, where wasmtime's
+    // text section lies, becomes a breakpoint instruction.
+    let (from, to) = (bytes.len() / 3, 2 * bytes.len() / 3);
+    bytes[from..to].fill(0xCC);
+    std::fs::write(&entry, &bytes).unwrap();
+    let module = FilterModule::load(&engine(dir.path(), true), "hello", &wasm, b"{}").unwrap();
+    assert!(!module.from_cache());
+    let out = as_json(pipeline(module).process(message_events(&["hi"])));
+    assert_eq!(out[0]["greeting"], "hello");
+}
+
+/// Cached code is run as it is, so a directory others may write is not
+/// used at all.
+#[cfg(unix)]
+#[test]
+fn a_cache_directory_others_may_write_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let wasm = built_module("hello");
+    for _ in 0..2 {
+        let module = FilterModule::load(&engine(dir.path(), true), "hello", &wasm, b"{}").unwrap();
+        assert!(!module.from_cache());
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // Made private again, it is used.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    FilterModule::load(&engine(dir.path(), true), "hello", &wasm, b"{}").unwrap();
+    assert!(
+        FilterModule::load(&engine(dir.path(), true), "hello", &wasm, b"{}")
+            .unwrap()
+            .from_cache()
+    );
+}

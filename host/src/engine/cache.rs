@@ -16,7 +16,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Module;
@@ -24,6 +24,9 @@ use wasmtime::Module;
 pub(crate) struct ModuleCache {
     dir: Option<PathBuf>,
     max_bytes: u64,
+    /// Whether `dir` may be used, decided at the first use (when it may be
+    /// created) and kept, so the warning is given once.
+    usable: OnceLock<bool>,
 }
 
 /// A compiled module, and whether it came from the disk cache.
@@ -43,7 +46,11 @@ pub(crate) fn sha256_hex(wasm: &[u8]) -> String {
 
 impl ModuleCache {
     pub fn new(dir: Option<PathBuf>, max_bytes: u64) -> Self {
-        ModuleCache { dir, max_bytes }
+        ModuleCache {
+            dir,
+            max_bytes,
+            usable: OnceLock::new(),
+        }
     }
 
     /// Compiles `wasm` (binary, whose [`sha256_hex`] is `sha256`), with the
@@ -63,11 +70,7 @@ impl ModuleCache {
             });
         };
         if path.exists() {
-            // SAFETY: the file was written by `Module::serialize` of an engine
-            // with the same compatibility hash (it is in the name), into a
-            // directory only this user can write. wasmtime still checks the
-            // header and refuses artifacts from another configuration.
-            match unsafe { Module::deserialize_file(engine, &path) } {
+            match load(engine, &path) {
                 Ok(module) => {
                     mark_used(&path);
                     return Ok(Compiled {
@@ -100,6 +103,9 @@ impl ModuleCache {
         tripwire: bool,
     ) -> Option<PathBuf> {
         let dir = self.dir.as_ref()?;
+        if !*self.usable.get_or_init(|| usable_dir(dir)) {
+            return None;
+        }
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let tripwire = if tripwire { TRIPWIRE_TAG.as_str() } else { "" };
@@ -135,15 +141,84 @@ fn build(engine: &wasmtime::Engine, wasm: &[u8], tripwire: bool) -> wasmtime::Re
     Module::new(engine, &instrumented)
 }
 
+/// Bytes of the digest that opens each entry.
+const DIGEST_BYTES: usize = 32;
+
+/// Loads the entry at `path` if its digest matches the artifact after it.
+fn load(engine: &wasmtime::Engine, path: &Path) -> anyhow::Result<Module> {
+    let entry = std::fs::read(path)?;
+    let Some((digest, artifact)) = entry.split_at_checked(DIGEST_BYTES) else {
+        anyhow::bail!("too short to be an entry");
+    };
+    if Sha256::digest(artifact).as_slice() != digest {
+        anyhow::bail!("its digest does not match its contents (damaged, or from an older wasmstash)");
+    }
+    // SAFETY: the artifact is as `Module::serialize` wrote it (the digest
+    // says so) for an engine with the same compatibility hash (it is in
+    // the name), in a directory only this user can write
+    // (`usable_dir`). wasmtime still checks the header and refuses
+    // artifacts from another configuration.
+    unsafe { Module::deserialize(engine, artifact) }.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 fn store(path: &Path, module: &Module) -> anyhow::Result<()> {
     let dir = path.parent().expect("cache entries live in a directory");
     create_private_dir(dir)?;
+    let artifact = module.serialize()?;
+    let mut entry = Vec::with_capacity(DIGEST_BYTES + artifact.len());
+    entry.extend_from_slice(&Sha256::digest(&artifact));
+    entry.extend_from_slice(&artifact);
     // Write to a temporary name and rename, so a concurrent reader never sees
     // half an artifact.
     let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temporary, module.serialize()?)?;
+    std::fs::write(&temporary, entry)?;
     std::fs::rename(&temporary, path)?;
     Ok(())
+}
+
+/// Whether `dir` (created here if missing) is this user's own and
+/// writable by no one else; if not, says why, once.
+fn usable_dir(dir: &Path) -> bool {
+    if let Err(e) = create_private_dir(dir) {
+        tracing::warn!(dir = %dir.display(), "not caching compiled modules: cannot create the directory: {e}");
+        return false;
+    }
+    match others_may_write(dir) {
+        Ok(None) => true,
+        Ok(Some(why)) => {
+            tracing::warn!(
+                dir = %dir.display(),
+                "not caching compiled modules: {why}; cached code is run as is, so the directory \
+                 must be writable by this user alone (chmod go-w, or set engine.cache_dir)"
+            );
+            false
+        }
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), "not caching compiled modules: {e}");
+            false
+        }
+    }
+}
+
+/// Why someone other than this user could change `dir`'s entries, if so.
+#[cfg(unix)]
+fn others_may_write(dir: &Path) -> std::io::Result<Option<String>> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir)?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    Ok(if meta.uid() != me {
+        Some(format!("it belongs to user {}, not {me}", meta.uid()))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!("its mode {:o} lets others write to it", meta.mode() & 0o777))
+    } else {
+        None
+    })
+}
+
+#[cfg(not(unix))]
+fn others_may_write(_dir: &Path) -> std::io::Result<Option<String>> {
+    Ok(None)
 }
 
 /// Sets an entry's modification time to now: the cache's notion of "used".
