@@ -419,18 +419,36 @@ impl<'a> Event<'a> {
     }
 
     /// Adds `tag` unless it is already there. A lone string in `tags` becomes
-    /// a list, as in Logstash.
+    /// a list, as in Logstash. So does Logstash's rule for a `tags` that is
+    /// neither a string nor a list of strings (an object, a number): that
+    /// value moves to `_tags` and the event is tagged `_tagsparsefailure`,
+    /// rather than being lost under the new tag.
     pub fn add_tag(&mut self, tag: &str) {
         if self.has_tag(tag) {
             return;
         }
         match self.get_mut("tags") {
-            Some(Value::Array(items)) => items.push(tag.into()),
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+                items.push(tag.into())
+            }
             Some(other @ Value::String(_)) => {
                 let first = other.take();
                 *other = Value::Array(vec![first, tag.into()]);
             }
-            _ => self.set("tags", Value::Array(vec![tag.into()])),
+            None | Some(Value::Null) => self.set("tags", Value::Array(vec![tag.into()])),
+            Some(illegal) => {
+                let illegal = illegal.take();
+                match self.get_mut("_tags") {
+                    Some(Value::Array(kept)) => kept.push(illegal),
+                    Some(other) => {
+                        let first = other.take();
+                        *other = Value::Array(vec![first, illegal]);
+                    }
+                    None => self.set("_tags", Value::Array(vec![illegal])),
+                }
+                let tags = vec!["_tagsparsefailure".into(), tag.into()];
+                self.set("tags", Value::Array(tags));
+            }
         }
     }
 
