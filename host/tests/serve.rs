@@ -164,6 +164,14 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
         "{}",
         response.text()
     );
+    // Refused before any pipeline saw it, and counted all the same.
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains(
+            r#"wasmstash_rejected_total{pipeline="_before_routing",reason="body_too_large"} 1"#
+        ),
+        "{metrics}"
+    );
     let many = ndjson(&message_events(&["x"; 51]));
     let response = server.post("/v1/pipelines/access/batch", &many);
     assert_eq!(response.status, 413);

@@ -38,7 +38,7 @@ pub(crate) async fn read_whole(
     let declared = (parts.headers.get(header::CONTENT_LENGTH))
         .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
-        return too_large(limit).into_response();
+        return refused(&app, too_large(limit));
     }
     match tokio::time::timeout(deadline, collect(body, limit, &app.bodies)).await {
         Ok(Ok((bytes, held))) => {
@@ -49,16 +49,38 @@ pub(crate) async fn read_whole(
             drop(held);
             response
         }
-        Ok(Err(error)) => error.into_response(),
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!(
-                "the request body did not arrive within {} ms (server.body_read_timeout_ms)",
-                deadline.as_millis()
+        Ok(Err(error)) => refused(&app, error),
+        Err(_) => refused(
+            &app,
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} ms (server.body_read_timeout_ms)",
+                    deadline.as_millis()
+                ),
             ),
-        )
-        .into_response(),
+        ),
     }
+}
+
+/// Answers a request refused here, and counts it in
+/// `wasmstash_rejected_total`: it never reaches a pipeline, so nothing else
+/// would, and an operator would see the client's failures and not why.
+/// The pipeline is not known yet (the route has not been matched), so the
+/// label says so rather than take a name from the client's URL.
+fn refused(app: &App, error: ApiError) -> Response {
+    let reason = match error.status {
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::SERVICE_UNAVAILABLE => "bodies_held_at_once",
+        StatusCode::REQUEST_TIMEOUT => "body_timeout",
+        _ => "body_unreadable",
+    };
+    app.metrics.add(
+        "wasmstash_rejected_total",
+        &[("pipeline", "_before_routing"), ("reason", reason)],
+        1,
+    );
+    error.into_response()
 }
 
 /// The body's bytes, refused once they pass `limit`, and their share of

@@ -51,7 +51,7 @@ pub(crate) async fn method_not_allowed() -> ApiError {
 
 /// An error answer.
 pub(crate) struct ApiError {
-    status: StatusCode,
+    pub(crate) status: StatusCode,
     body: Value,
     retry_after: Option<u64>,
 }
