@@ -123,7 +123,12 @@ fn a_damaged_artifact_is_never_run() {
     let dir = tempfile::tempdir().unwrap();
     let wasm = built_module("hello");
     FilterModule::load(&engine(dir.path(), true), "hello", &wasm, b"{}").unwrap();
-    let entry = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+    let entry = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let mut bytes = std::fs::read(&entry).unwrap();
     // Every byte from a third of the way in to two thirds, where wasmtime's
     // text section lies, becomes a breakpoint instruction.

@@ -472,7 +472,11 @@ fn each_mapping_stands_alone_and_each_that_fits_runs_the_common_options() {
     let out = dissect(config, json!({"message": "p q", "empty": null}));
     assert_eq!(
         out["tags"],
-        json!(["fit-%{c}", "_dissectfailure", "_dataconversionnullvalue_n_int"])
+        json!([
+            "fit-%{c}",
+            "_dissectfailure",
+            "_dataconversionnullvalue_n_int"
+        ])
     );
 }
 
@@ -501,7 +505,10 @@ fn int_reads_a_decimal_as_logstash_does() {
         );
         assert_eq!(
             out["tags"],
-            json!(["_dataconversionuncoercible_v_int", "_dataconversionuncoercible_w_float"]),
+            json!([
+                "_dataconversionuncoercible_v_int",
+                "_dataconversionuncoercible_w_float"
+            ]),
             "{text}"
         );
     }

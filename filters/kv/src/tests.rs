@@ -464,8 +464,12 @@ fn mangled_real_lines_never_panic() {
 
 #[test]
 fn the_common_options_apply_when_pairs_were_set() {
-    let config = json!({"add_tag": ["kv-%{a}"], "remove_field": ["message"], "tag_on_failure": "bad"});
-    assert_eq!(pairs(config.clone(), "a=1"), json!({"a": "1", "tags": ["kv-1"]}));
+    let config =
+        json!({"add_tag": ["kv-%{a}"], "remove_field": ["message"], "tag_on_failure": "bad"});
+    assert_eq!(
+        pairs(config.clone(), "a=1"),
+        json!({"a": "1", "tags": ["kv-1"]})
+    );
     assert_eq!(pairs(config.clone(), "no pairs here"), json!({}));
     // A value the default limit would once have dropped (64 KiB) is kept.
     let long = "x".repeat(100_000);

@@ -151,7 +151,9 @@ fn load(engine: &wasmtime::Engine, path: &Path) -> anyhow::Result<Module> {
         anyhow::bail!("too short to be an entry");
     };
     if Sha256::digest(artifact).as_slice() != digest {
-        anyhow::bail!("its digest does not match its contents (damaged, or from an older wasmstash)");
+        anyhow::bail!(
+            "its digest does not match its contents (damaged, or from an older wasmstash)"
+        );
     }
     // SAFETY: the artifact is as `Module::serialize` wrote it (the digest
     // says so) for an engine with the same compatibility hash (it is in
@@ -210,7 +212,10 @@ fn others_may_write(dir: &Path) -> std::io::Result<Option<String>> {
     Ok(if meta.uid() != me {
         Some(format!("it belongs to user {}, not {me}", meta.uid()))
     } else if meta.mode() & 0o022 != 0 {
-        Some(format!("its mode {:o} lets others write to it", meta.mode() & 0o777))
+        Some(format!(
+            "its mode {:o} lets others write to it",
+            meta.mode() & 0o777
+        ))
     } else {
         None
     })

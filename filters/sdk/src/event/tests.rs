@@ -148,7 +148,11 @@ fn tags_behave_like_logstash() {
     fresh.add_tag("x");
     assert_eq!(fresh.to_json(), r#"{"tags":["x"]}"#);
     // A `tags` Logstash would not accept is kept aside, not overwritten.
-    for (tags, kept) in [(r#"{"a":1}"#, r#"[{"a":1}]"#), ("[1,2]", "[[1,2]]"), ("5", "[5]")] {
+    for (tags, kept) in [
+        (r#"{"a":1}"#, r#"[{"a":1}]"#),
+        ("[1,2]", "[[1,2]]"),
+        ("5", "[5]"),
+    ] {
         let input = format!(r#"{{"tags":{tags}}}"#);
         let mut event = Event::parse(input.as_bytes()).unwrap();
         event.add_tag("x");
