@@ -11,13 +11,14 @@ use std::io::{self, BufRead};
 
 use serde_json::json;
 
-use crate::event_check::{CheckedEvent, check_event};
+use crate::event_check::CheckedEvent;
 use crate::pipeline::tag_and_record;
 
 /// How input lines are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum InputFormat {
-    /// NDJSON if the first non-empty line is a JSON object, else plain lines.
+    /// NDJSON if the first non-empty line looks like a JSON object (`{...}`),
+    /// else plain lines.
     Auto,
     /// Each line is a log message.
     Lines,
@@ -25,15 +26,15 @@ pub enum InputFormat {
     Ndjson,
 }
 
-/// Decides `Auto` by looking at the first non-empty line. A line cut for
-/// its length cannot be parsed, so it is judged by its first character: it
-/// starts an object (NDJSON, and that event is tagged as cut) or it does not.
+/// Decides `Auto` by looking at the first non-empty line: NDJSON if it is
+/// shaped like a JSON object, opening with `{` and closing with `}`. Its
+/// shape, not its validity: an NDJSON file whose first line is a broken or
+/// refused object (a repeated key, say) is still NDJSON, that one line
+/// tagged `_jsonparsefailure`, rather than the whole file read as text. A
+/// line cut for its length is judged by its first character alone.
 pub fn detect(first_line: &[u8], cut: bool) -> InputFormat {
-    let ndjson = if cut {
-        first_line.trim_ascii_start().first() == Some(&b'{')
-    } else {
-        check_event(first_line).is_ok()
-    };
+    let line = first_line.trim_ascii();
+    let ndjson = line.first() == Some(&b'{') && (cut || line.last() == Some(&b'}'));
     if ndjson {
         InputFormat::Ndjson
     } else {
@@ -72,6 +73,7 @@ pub fn read_line(
     line.clear();
     let mut length = 0;
     let mut ended = false;
+    let mut last = None;
     while !ended {
         let available = match reader.fill_buf() {
             Ok(available) => available,
@@ -87,6 +89,7 @@ pub fn read_line(
         line.extend_from_slice(&body[..body.len().min(max - line.len())]);
         let taken = body.len();
         length += taken;
+        last = body.last().copied().or(last);
         ended = newline.is_some();
         reader.consume(taken + usize::from(ended));
     }
@@ -94,7 +97,10 @@ pub fn read_line(
         line.push(b'\n');
     }
     let read = length + usize::from(ended);
-    Ok((read, (length > max).then_some(length)))
+    // A `\r` ending a line is its terminator, not its text: a CRLF line of
+    // exactly `max` bytes is whole.
+    let text_length = length - usize::from(ended && last == Some(b'\r'));
+    Ok((read, (text_length > max).then_some(length)))
 }
 
 /// `event` (from a line of `length` bytes cut to its first `kept`) tagged
@@ -215,15 +221,34 @@ mod tests {
                 &line[..line.len() - ends_line],
                 &whole.as_bytes()[..whole.len().min(max)]
             );
-            assert_eq!(cut, (whole.len() > max).then_some(whole.len()), "{whole:?}");
+            // A `\r` before the `\n` ends the line and is no part of its text.
+            let text = match ends_line {
+                1 => whole.strip_suffix('\r').unwrap_or(&whole),
+                _ => &whole,
+            };
+            assert_eq!(cut, (text.len() > max).then_some(whole.len()), "{whole:?}");
         }
         assert_eq!(read_line(&mut reader, &mut line, max).unwrap(), (0, None));
+    }
+
+    #[test]
+    fn a_crlf_line_of_exactly_the_limit_is_whole() {
+        let mut reader = io::BufReader::new(&b"{\"a\":1}\r\n12345678\r\n"[..]);
+        let mut line = Vec::new();
+        assert_eq!(read_line(&mut reader, &mut line, 7).unwrap(), (9, None));
+        assert_eq!(trim_newline(&line), br#"{"a":1}"#);
+        assert_eq!(read_line(&mut reader, &mut line, 7).unwrap(), (10, Some(9)));
     }
 
     #[test]
     fn detects_ndjson_from_the_first_line() {
         assert_eq!(detect(br#"{"message":"x"}"#, false), InputFormat::Ndjson);
         assert_eq!(detect(b"127.0.0.1 - - [x]", false), InputFormat::Lines);
+        // Shaped like an object but refused: still NDJSON, so the lines
+        // after it are read as events.
+        assert_eq!(detect(br#" {"a":1,"a":2} "#, false), InputFormat::Ndjson);
+        assert_eq!(detect(br#"{"deep":[[[[1]]]]"#, false), InputFormat::Lines);
+        assert_eq!(detect(b"{INFO} started", false), InputFormat::Lines);
         // Cut for its length: what remains is no valid object, but began one.
         assert_eq!(detect(br#" {"message":"xxx"#, true), InputFormat::Ndjson);
         assert_eq!(detect(b"xxxx", true), InputFormat::Lines);

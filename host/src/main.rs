@@ -10,7 +10,7 @@ use wasmstash::engine::Engine;
 use wasmstash::generator::GenError;
 use wasmstash::golden::{self, TestArgs, TestError};
 use wasmstash::probe::{self, ProbeArgs};
-use wasmstash::run::{RunArgs, RunError};
+use wasmstash::run::RunArgs;
 use wasmstash::scaffold::{self, NewArgs};
 use wasmstash::serve::{self, ServeArgs, ServeError};
 use wasmstash::setup::{self, SetupArgs};
@@ -77,10 +77,7 @@ fn main() -> ExitCode {
             Ok(_) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("wasmstash: {error}");
-                match error {
-                    RunError::Config(_) => ExitCode::from(2),
-                    RunError::Io(_) => ExitCode::from(1),
-                }
+                ExitCode::from(error.exit_status())
             }
         },
         Command::Serve(args) => match serve::serve(&args) {

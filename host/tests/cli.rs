@@ -152,9 +152,10 @@ fn a_stateful_pipeline_runs_one_worker() {
     );
 }
 
-/// A reader of the output that goes away must stop the run with an error at
-/// once, even while the input stays open with no more lines coming (`tail -f
-/// log | wasmstash run | head`).
+/// A reader of the output that goes away must stop the run at once, even
+/// while the input stays open with no more lines coming (`tail -f log |
+/// wasmstash run | head`). It is the reader's choice, not a failure: the
+/// run says how far it got and exits 0, as `head` expects of its writer.
 #[test]
 fn a_closed_output_stops_the_run_while_input_is_still_open() {
     use std::io::Read;
@@ -196,8 +197,12 @@ fn a_closed_output_stops_the_run_while_input_is_still_open() {
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
-    assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("writing output: Broken pipe"), "{stderr}");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("the output was closed by its reader"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("stopped early: pipeline `cli`"), "{stderr}");
     drop(done);
     feeder.join().unwrap();
 }

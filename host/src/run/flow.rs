@@ -9,19 +9,28 @@
 //! holds a sibling of the pipeline (its own instances of the same stateless
 //! filters), and results are written in input order. A pipeline with a
 //! stateful filter gets one worker (see `super::worker_count`). Memory stays
-//! bounded: the reader waits while [`Flow::in_flight`] batches, or
-//! [`Flow::in_flight_bytes`] of input, are out and not yet written.
+//! bounded: a batch ends at [`Flow::batch_size`] lines or
+//! [`Flow::max_batch_bytes`] of input, and the reader waits while
+//! [`Flow::in_flight`] batches, or [`Flow::in_flight_bytes`] of input, are
+//! out and not yet written.
+//!
+//! A live input (a pipe, a terminal) is not held back for a full batch:
+//! once it has gone quiet for [`QUIET`], the lines read so far go on as a
+//! batch, and each batch is flushed to the output when written. A stop
+//! asked by a signal (see `interrupt`) ends the reading as the end of the
+//! input would.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufReader, Write};
+use std::io::{self, BufReader, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use indicatif::ProgressBar;
 
-use super::{RunError, Summary, count_failure_tags, open};
+use super::{RunError, Summary, count_failure_tags, interrupt, open};
 use crate::event_check::CheckedEvent;
 use crate::input::{self, InputFormat};
 use crate::pipeline::{EventResult, Pipeline};
@@ -31,6 +40,8 @@ pub(super) struct Flow {
     pub inputs: Vec<PathBuf>,
     pub format: InputFormat,
     pub batch_size: usize,
+    /// Input bytes at which a batch ends even if it has fewer lines.
+    pub max_batch_bytes: usize,
     pub max_line_bytes: usize,
     /// Batches sent to the workers and not yet written, at most.
     pub in_flight: usize,
@@ -113,8 +124,13 @@ struct Processed {
     counters: Vec<(String, String, i64)>,
 }
 
+/// How long a live input may stay quiet before the lines read from it so
+/// far go on as a batch; also how often a wait looks for a stop.
+const QUIET: Duration = Duration::from_millis(100);
+
 /// Reads every input into batches for the workers. Returns early, and
-/// quietly, when the writer has stopped (it reports why).
+/// quietly, when the writer has stopped (it reports why) or a stop was
+/// asked (after sending what it read).
 fn read_batches(
     flow: &Flow,
     to_workers: SyncSender<LineBatch>,
@@ -130,15 +146,34 @@ fn read_batches(
         in_flight_bytes: flow.in_flight_bytes,
     };
     for path in &flow.inputs {
-        let mut reader = BufReader::with_capacity(1 << 16, open(path)?);
+        let source = open(path)?;
+        let live = source.live;
+        let mut reader = BufReader::with_capacity(1 << 16, source.reader);
         // Each file is detected, and its last batch sent, on its own.
-        let mut format = flow.format;
-        let mut batch = LineBatch::new(format, flow.batch_size);
+        let mut batch = LineBatch::new(flow.format, flow.batch_size);
         let mut line = Vec::new();
         let mut first_line = true;
+        let reading_error = |e: io::Error| RunError::Io(format!("reading {}: {e}", path.display()));
         loop {
+            if interrupt::requested().is_some() {
+                let _ = sender.send(batch);
+                return Ok(());
+            }
+            if let Some(fd) = live
+                && reader.buffer().is_empty()
+            {
+                let waited = wait_for_input(fd, &mut batch, flow.batch_size, &mut sender);
+                match waited.map_err(reading_error)? {
+                    Waited::Ready => {}
+                    Waited::WriterGone => return Ok(()),
+                    Waited::StopAsked => {
+                        let _ = sender.send(batch);
+                        return Ok(());
+                    }
+                }
+            }
             let (read, cut) = input::read_line(&mut reader, &mut line, flow.max_line_bytes)
-                .map_err(|e| RunError::Io(format!("reading {}: {e}", path.display())))?;
+                .map_err(reading_error)?;
             if read == 0 {
                 break;
             }
@@ -147,33 +182,91 @@ fn read_batches(
             if std::mem::take(&mut first_line) {
                 body = input::without_byte_order_mark(body);
             }
-            if format == InputFormat::Auto {
-                // Leading blank lines say nothing about the format and are no events.
-                if body.iter().all(u8::is_ascii_whitespace) {
-                    continue;
+            if batch.format == InputFormat::Auto && !body.iter().all(u8::is_ascii_whitespace) {
+                batch.format = input::detect(body, cut.is_some());
+                // Blank lines before the first that says what the input is
+                // are held in the batch: events if it is plain lines, and
+                // nothing if it is NDJSON.
+                if batch.format == InputFormat::Ndjson {
+                    batch.clear();
                 }
-                format = input::detect(body, cut.is_some());
-                batch.format = format;
             }
-            if !input::is_event(format, body) {
+            if !input::is_event(batch.format, body) {
                 continue;
             }
-            let start = batch.text.len();
-            batch.text.extend_from_slice(body);
-            let end = batch.text.len();
-            batch.lines.push(Line { start, end, cut });
-            if batch.lines.len() >= flow.batch_size {
-                let full = std::mem::replace(&mut batch, LineBatch::new(format, flow.batch_size));
-                if sender.send(full).is_err() {
+            batch.push(body, cut);
+            if batch.lines.len() >= flow.batch_size || batch.text.len() >= flow.max_batch_bytes {
+                // A batch of nothing but blank lines says the input is text.
+                if batch.format == InputFormat::Auto {
+                    batch.format = InputFormat::Lines;
+                }
+                let next = LineBatch::new(batch.format, flow.batch_size);
+                if sender.send(std::mem::replace(&mut batch, next)).is_err() {
                     return Ok(());
                 }
             }
         }
-        if !batch.lines.is_empty() && sender.send(batch).is_err() {
+        if sender.send(batch).is_err() {
             return Ok(());
         }
     }
     Ok(())
+}
+
+/// How a wait for a live input ended.
+enum Waited {
+    Ready,
+    WriterGone,
+    StopAsked,
+}
+
+/// Waits until `fd` has input (or its end), in slices of [`QUIET`], so
+/// that a stop is seen; the first time it stays quiet, `batch` goes on as
+/// it is, so a live feed's events come out as they happen.
+fn wait_for_input(
+    fd: std::os::fd::RawFd,
+    batch: &mut LineBatch,
+    batch_size: usize,
+    sender: &mut BatchSender,
+) -> io::Result<Waited> {
+    loop {
+        if interrupt::requested().is_some() {
+            return Ok(Waited::StopAsked);
+        }
+        if readable_within(fd, QUIET)? {
+            return Ok(Waited::Ready);
+        }
+        if !batch.lines.is_empty() {
+            let next = LineBatch::new(batch.format, batch_size);
+            if sender.send(std::mem::replace(batch, next)).is_err() {
+                return Ok(Waited::WriterGone);
+            }
+        }
+    }
+}
+
+/// Whether `fd` can be read (has input, or has reached its end) within
+/// `timeout`.
+fn readable_within(fd: std::os::fd::RawFd, timeout: Duration) -> io::Result<bool> {
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, and its count.
+    let ready = unsafe { libc::poll(&mut poll, 1, timeout.as_millis() as libc::c_int) };
+    match ready {
+        -1 => {
+            let error = io::Error::last_os_error();
+            match error.kind() {
+                io::ErrorKind::Interrupted => Ok(false),
+                _ => Err(error),
+            }
+        }
+        0 => Ok(false),
+        // Readable, or closed or failed: either way a read will tell.
+        _ => Ok(true),
+    }
 }
 
 /// The reader's end of the channels, counting batches out and written.
@@ -201,12 +294,28 @@ impl LineBatch {
             lines: Vec::with_capacity(batch_size),
         }
     }
+
+    fn push(&mut self, body: &[u8], cut: Option<usize>) {
+        let start = self.text.len();
+        self.text.extend_from_slice(body);
+        let end = self.text.len();
+        self.lines.push(Line { start, end, cut });
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.lines.clear();
+    }
 }
 
 impl BatchSender {
     /// Numbers `batch` and sends it, once there is room for it within
-    /// `in_flight` batches and `in_flight_bytes`.
+    /// `in_flight` batches and `in_flight_bytes`. An empty batch is not
+    /// sent.
     fn send(&mut self, mut batch: LineBatch) -> Result<(), Stopped> {
+        if batch.lines.is_empty() {
+            return Ok(());
+        }
         let bytes = batch.text.len();
         while !self.out.is_empty()
             && (self.out.len() >= self.in_flight || self.out_bytes + bytes > self.in_flight_bytes)
@@ -307,8 +416,11 @@ fn write_in_order(
         let processed = result.map_err(RunError::Io)?;
         early.insert(processed.seq, processed);
         while let Some(processed) = early.remove(&next) {
+            // Flushed batch by batch, so a live feed's events come out as
+            // they are filtered, not when a buffer fills.
             out.write_all(&processed.output)
-                .map_err(|e| RunError::Io(format!("writing output: {e}")))?;
+                .and_then(|()| out.flush())
+                .map_err(RunError::writing)?;
             summary.events_in += processed.events_in;
             summary.events_out += processed.events_out;
             summary.dropped += processed.dropped;

@@ -4,10 +4,13 @@
 //! read, filter and write are in `flow`.
 
 mod flow;
+mod interrupt;
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -25,7 +28,7 @@ use flow::Flow;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
-  wasmstash run --config examples/wasmstash.toml --pipeline app examples/app.log
+  wasmstash run --config examples/wasmstash.toml --pipeline app --format lines examples/app.log
   wasmstash run --filter 'mutate={\"uppercase\":[\"message\"]}' access.log
   cat events.ndjson | wasmstash run --filter 'json={\"source\":\"message\"}'")]
 pub struct RunArgs {
@@ -84,6 +87,33 @@ pub enum RunError {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Io(String),
+    /// The output's reader went away (`wasmstash run … | head`): not a
+    /// failure of the run, which says how far it got in its summary.
+    #[error("the output was closed by its reader")]
+    OutputClosed,
+    /// Stopped by SIGINT or SIGTERM after writing what it had read; the
+    /// signal's number.
+    #[error("stopped by {}", interrupt::name(*.0))]
+    Interrupted(i32),
+}
+
+impl RunError {
+    fn writing(error: io::Error) -> RunError {
+        match error.kind() {
+            io::ErrorKind::BrokenPipe => RunError::OutputClosed,
+            _ => RunError::Io(format!("writing output: {error}")),
+        }
+    }
+
+    /// The exit status that tells a shell how the run ended.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            RunError::Config(_) => 2,
+            RunError::Io(_) => 1,
+            RunError::OutputClosed => 0,
+            RunError::Interrupted(signal) => (128 + signal) as u8,
+        }
+    }
 }
 
 /// What a run did, as printed on stderr.
@@ -161,13 +191,7 @@ impl std::fmt::Display for Summary {
 
 pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     let mut pipeline = build_pipeline(args)?;
-    // Every input file is looked up before any is read, so that a missing
-    // one fails the run at once, not after the files before it are done.
-    // (Looked up, not opened: opening a named pipe and closing it again
-    // would leave its writer without a reader.)
-    for path in args.inputs.iter().filter(|p| p.as_os_str() != "-") {
-        std::fs::metadata(path).map_err(|e| cannot_open(path, e))?;
-    }
+    check_inputs(&args.inputs)?;
     let shared = pipeline.shared_stages();
     if let Some(dir) = &args.state_dir {
         state::prepare_dir(dir)
@@ -197,6 +221,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
         },
         format: args.format,
         batch_size: args.batch_size as usize,
+        max_batch_bytes: MAX_BATCH_BYTES,
         max_line_bytes: args.max_line_bytes as usize,
         // Enough for every worker to have one batch running and one waiting,
         // and for the writer to wait on a slow batch meanwhile.
@@ -204,26 +229,61 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
         in_flight_bytes: IN_FLIGHT_BYTES,
         progress: progress.clone(),
     };
+    interrupt::install();
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    flow::run_batches(flow, pipelines, &mut out, &mut summary)?;
-    out.flush()
-        .map_err(|e| RunError::Io(format!("writing output: {e}")))?;
+    let ran = flow::run_batches(flow, pipelines, &mut out, &mut summary)
+        .and_then(|()| out.flush().map_err(RunError::writing));
     progress.finish_and_clear();
-    if let Some(dir) = &args.state_dir {
-        let snapshots = state::take(&shared);
-        state::save(dir, &summary.pipeline, &snapshots)
-            .map_err(|e| RunError::Io(format!("saving state to {}: {e}", dir.display())))?;
-    }
+    // What was read is through the pipeline by now, whatever stopped the
+    // run: its state is saved and its summary printed either way, so a run
+    // that ends early still says how far it got.
+    let saved = match &args.state_dir {
+        Some(dir) => state::save(dir, &summary.pipeline, &state::take(&shared))
+            .map_err(|e| RunError::Io(format!("saving state to {}: {e}", dir.display()))),
+        None => Ok(()),
+    };
     summary.elapsed = started.elapsed();
-    eprintln!("wasmstash run: {summary}");
-    Ok(summary)
+    let ended = ran.and(saved).and_then(|()| match interrupt::requested() {
+        Some(signal) => Err(RunError::Interrupted(signal)),
+        None => Ok(()),
+    });
+    let early = if ended.is_ok() { "" } else { "stopped early: " };
+    eprintln!("wasmstash run: {early}{summary}");
+    ended.map(|()| summary)
 }
 
+/// Looks at every input before any is read, so that a missing or unusable
+/// one fails the run at once, not after the files before it are done. A
+/// regular file is opened and closed again to show it can be read; a named
+/// pipe only looked up, as opening and closing it would leave its writer
+/// without a reader.
+fn check_inputs(inputs: &[PathBuf]) -> Result<(), RunError> {
+    for path in inputs.iter().filter(|p| p.as_os_str() != "-") {
+        let meta = std::fs::metadata(path).map_err(|e| cannot_open(path, e))?;
+        if meta.is_dir() {
+            return Err(RunError::Io(format!(
+                "cannot read {}: it is a directory; give the files in it",
+                path.display()
+            )));
+        }
+        if meta.is_file() {
+            File::open(path).map_err(|e| cannot_open(path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Input bytes at which a batch ends though it has fewer than
+/// `--batch-size` lines: with lines of up to 16 MiB, 1000 of them would
+/// otherwise make one batch of 16 GiB.
+const MAX_BATCH_BYTES: usize = 8 << 20;
+
 /// Input bytes the reader may have sent on and not yet seen written (beyond
-/// a single batch larger than this). Each such byte is held about four times
-/// over, as a line, an event, a result and output, so this bounds a run's
-/// memory at a few hundred MiB whatever the workers or the input.
+/// a single batch larger than this, which [`MAX_BATCH_BYTES`] and
+/// `--max-line-bytes` bound). Each such byte is held about four times over,
+/// as a line, an event, a result and output, so this bounds a run's memory
+/// at a few hundred MiB, plus the filters' own, whatever the input.
 const IN_FLIGHT_BYTES: usize = 64 << 20;
 
 /// Workers to run: `--workers`, else one per core. A stateful filter (anomaly
@@ -297,13 +357,39 @@ fn override_settings(settings: &mut EngineSettings, args: &RunArgs) {
     }
 }
 
-fn open(path: &PathBuf) -> Result<Box<dyn Read>, RunError> {
+/// An input opened for reading, and its descriptor if it is live (a pipe,
+/// a terminal, a socket: something that may keep the reader waiting).
+struct Source {
+    reader: Box<dyn Read + Send>,
+    live: Option<RawFd>,
+}
+
+fn open(path: &PathBuf) -> Result<Source, RunError> {
     if path.as_os_str() == "-" {
-        return Ok(Box::new(io::stdin()));
+        let stdin = io::stdin();
+        let live = is_live(stdin.as_fd()).then_some(libc::STDIN_FILENO);
+        return Ok(Source {
+            reader: Box::new(stdin),
+            live,
+        });
     }
-    File::open(path)
-        .map(|f| Box::new(f) as Box<dyn Read>)
-        .map_err(|e| cannot_open(path, e))
+    let file = File::open(path).map_err(|e| cannot_open(path, e))?;
+    let live = is_live(file.as_fd()).then(|| file.as_raw_fd());
+    Ok(Source {
+        reader: Box::new(file),
+        live,
+    })
+}
+
+/// Whether reading `fd` may wait on a writer: anything but a regular file
+/// (or a block device) may.
+fn is_live(fd: BorrowedFd<'_>) -> bool {
+    let Ok(owned) = fd.try_clone_to_owned() else {
+        return false;
+    };
+    File::from(owned)
+        .metadata()
+        .is_ok_and(|meta| !meta.is_file() && !meta.file_type().is_block_device())
 }
 
 fn cannot_open(path: &Path, error: io::Error) -> RunError {

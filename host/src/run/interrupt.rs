@@ -1,0 +1,56 @@
+//! Ctrl-C and SIGTERM stop `wasmstash run` as the end of its input would:
+//! the reader stops, the events already read go through the pipeline and
+//! out, the summary is printed and stateful filters' state is saved. A run
+//! over a live feed (`tail -f … | wasmstash run`) ends only this way, and
+//! ending it used to lose every event read since the last full batch, with
+//! no summary and no state.
+//!
+//! The handler only records which signal came; the reader looks at it
+//! between lines and while it waits for input. A second signal ends the
+//! process at once, for a run that cannot drain (a filter stuck past its
+//! deadline is stopped anyway, but the user decides).
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The signal that asked the run to stop, or 0.
+static REQUESTED: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    if REQUESTED.swap(signal, Ordering::SeqCst) != 0 {
+        // SAFETY: _exit is async-signal-safe and ends the process.
+        unsafe { libc::_exit(128 + signal) };
+    }
+}
+
+/// Routes SIGINT and SIGTERM to the run from now on.
+pub fn install() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the action is fully initialised, its handler only touches
+        // an atomic and may call _exit, both async-signal-safe; SA_RESTART
+        // keeps other threads' reads and writes from failing with EINTR.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The signal that asked the run to stop, if one did.
+pub fn requested() -> Option<i32> {
+    match REQUESTED.load(Ordering::SeqCst) {
+        0 => None,
+        signal => Some(signal),
+    }
+}
+
+/// The signal's name, for the message that says why the run stopped.
+pub fn name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        _ => "a signal",
+    }
+}
