@@ -101,15 +101,20 @@ describe LogStash::Filters::Wasm do
       response = Net::HTTP.start(uri.host, uri.port) { |http| http.request(request) }
       expect(response["Content-Type"]).to eq("application/json")
       event.set("[@metadata][wasm_response]", JSON.parse(response.body))
+      event.set("[@metadata][wasm_headers]", response.to_hash.transform_values(&:first))
+    end
+
+    def recipe
+      script = Object.new
+      script.instance_eval(File.read(RECIPE), RECIPE)
+      script.register("source" => "[@metadata][wasm_response]")
+      script
     end
 
     def run_recipe(event)
       event.set("[@metadata][wasm_request]", event.to_json)
       http_filter_step(event)
-      script = Object.new
-      script.instance_eval(File.read(RECIPE), RECIPE)
-      script.register("source" => "[@metadata][wasm_response]")
-      script.filter(event)
+      recipe.filter(event)
     end
 
     it "merges the answer back, keeping tags and @metadata" do
@@ -126,6 +131,24 @@ describe LogStash::Filters::Wasm do
     it "cancels the event the sidecar dropped" do
       @pipeline = "chaos"
       expect(run_recipe(LogStash::Event.new("message" => "DROP"))).to eq([])
+    end
+
+    it "keeps a processed event that looks like the drop marker, told by the header" do
+      event = LogStash::Event.new("message" => "x")
+      event.set("[@metadata][wasm_response]", { "wasmstash" => { "dropped" => true } })
+      event.set("[@metadata][wasm_headers]", { "content-type" => "application/json" })
+      out = recipe.filter(event)
+      expect(out.size).to eq(1)
+      expect(out.first.get("[wasmstash][dropped]")).to eq(true)
+    end
+
+    it "tags an answer that is not a JSON object, with the reason" do
+      event = LogStash::Event.new("message" => "x")
+      event.set("[@metadata][wasm_response]", "<html>proxy error</html>")
+      out = recipe.filter(event)
+      expect(out.first.get("tags")).to eq(["_wasmfilter_failure"])
+      expect(out.first.get("[wasmstash][failures]").first["kind"]).to eq("invalid_response")
+      expect(out.first.get("message")).to eq("x")
     end
   end
 end
