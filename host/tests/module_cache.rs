@@ -17,6 +17,14 @@ fn engine(cache: &std::path::Path, deadline: bool) -> Engine {
     .unwrap()
 }
 
+/// The one entry in a cache directory.
+fn only_entry(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut entries = std::fs::read_dir(dir).unwrap();
+    let entry = entries.next().unwrap().unwrap().path();
+    assert!(entries.next().is_none(), "one entry in {}", dir.display());
+    entry
+}
+
 #[test]
 fn a_restart_loads_the_cached_artifact_and_config_changes_miss() {
     let dir = tempfile::tempdir().unwrap();
@@ -40,12 +48,7 @@ fn a_corrupt_cache_entry_is_recompiled() {
     let dir = tempfile::tempdir().unwrap();
     let wasm = built_module("hello");
     FilterModule::load(&engine(dir.path(), true), "hello", &wasm, b"{}").unwrap();
-    let entry = std::fs::read_dir(dir.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let entry = only_entry(dir.path());
     std::fs::write(&entry, b"not a compiled module").unwrap();
     let module = FilterModule::load(&engine(dir.path(), true), "hello", &wasm, b"{}").unwrap();
     assert!(!module.from_cache());
@@ -123,12 +126,7 @@ fn a_damaged_artifact_is_never_run() {
     let dir = tempfile::tempdir().unwrap();
     let wasm = built_module("hello");
     FilterModule::load(&engine(dir.path(), true), "hello", &wasm, b"{}").unwrap();
-    let entry = std::fs::read_dir(dir.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let entry = only_entry(dir.path());
     let mut bytes = std::fs::read(&entry).unwrap();
     // Every byte from a third of the way in to two thirds, where wasmtime's
     // text section lies, becomes a breakpoint instruction.

@@ -5,7 +5,7 @@
 mod binary;
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::time::{Duration, Instant};
 
 use binary::*;
@@ -66,22 +66,9 @@ fn an_interrupted_run_writes_what_it_read_and_saves_its_state() {
     std::thread::sleep(Duration::from_millis(1500));
     // SAFETY: sends a signal to the child this test started.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert_eq!(stdout.lines().count(), 5, "{stdout}");
     assert!(
         stderr.contains("stopped early: pipeline `cli`: 5 events in, 5 out"),

@@ -153,9 +153,19 @@ fn boolean(value: &Value) -> Value {
 }
 
 /// The part of `text` Ruby's `String#to_i` reads, as digits with an
-/// optional sign ("0" when there is none): leading whitespace skipped, and
-/// underscores allowed between digits.
+/// optional sign ("0" when there is none).
 fn ruby_integer_prefix(text: &str) -> String {
+    let (out, digits, _) = sign_and_digits(text);
+    if digits == 0 {
+        return "0".into();
+    }
+    out
+}
+
+/// The start both of Ruby's readers take: leading whitespace skipped, an
+/// optional sign, then digits (underscores allowed between them). Returns
+/// that text, how many digits it has and the characters after it.
+fn sign_and_digits(text: &str) -> (String, usize, std::iter::Peekable<std::str::Chars<'_>>) {
     let mut out = String::new();
     let mut rest = text.trim_start_matches(is_ruby_space).chars().peekable();
     if let Some(&sign @ ('+' | '-')) = rest.peek() {
@@ -164,24 +174,15 @@ fn ruby_integer_prefix(text: &str) -> String {
     }
     let start = out.len();
     digits_into(&mut rest, &mut out);
-    if out.len() == start {
-        return "0".into();
-    }
-    out
+    let digits = out.len() - start;
+    (out, digits, rest)
 }
 
 /// The part of `text` Ruby's `String#to_f` reads: a sign, digits, a
 /// fraction and an exponent, each part only if complete ("0" when none).
 fn ruby_float_prefix(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text.trim_start_matches(is_ruby_space).chars().peekable();
-    if let Some(&sign @ ('+' | '-')) = rest.peek() {
-        out.push(sign);
-        rest.next();
-    }
-    let whole = out.len();
-    digits_into(&mut rest, &mut out);
-    if out.len() == whole {
+    let (mut out, digits, mut rest) = sign_and_digits(text);
+    if digits == 0 {
         // Ruby reads ".5" as 0.5 but needs a digit after the point.
         out.push('0');
     }
