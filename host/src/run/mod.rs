@@ -64,7 +64,11 @@ pub struct RunArgs {
     pub state_dir: Option<PathBuf>,
     /// Longest input line kept, in bytes (default 16 MiB, as the sidecar's
     /// `max_body_bytes`). A longer line is cut to this, and its event tagged
-    /// `_wasmstash_truncated` with the line's length recorded.
+    /// `_wasmstash_truncated` with the line's length recorded. A filter
+    /// holds a few copies of an event at once, so lines near 16 MiB need a
+    /// memory limit near 128 MiB (`--memory-limit-mib`); at the default 64,
+    /// lines up to about 10 MiB fit, and a longer one fails its event
+    /// (`_wasmfilter_failure`, out of memory), which is kept.
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
     pub max_line_bytes: u64,
     /// Never show a progress bar.
