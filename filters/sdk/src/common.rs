@@ -88,16 +88,25 @@ impl CommonOptions {
     /// Logstash's `filter_matched`, in its order: `add_field`,
     /// `remove_field`, `add_tag`, `remove_tag`.
     pub fn apply(&self, event: &mut Event) {
+        // A fixed name is used split as it is (most are fixed, and this
+        // runs per event), a template's only once it is filled in.
         for (field, values) in &self.add_field {
-            let field = field.resolve(event);
             for value in values {
                 let value = Value::String(value.render(event).into_owned());
-                add_value(event, &field, value);
+                match field {
+                    FieldName::Fixed(field) => add_value(event, field, value),
+                    FieldName::Sprintf(name) => {
+                        let name = name.render(event).into_owned();
+                        add_value(event, name.as_str(), value);
+                    }
+                }
             }
         }
         for field in &self.remove_field {
-            let field = field.resolve(event);
-            event.remove(&field);
+            match field {
+                FieldName::Fixed(field) => event.remove(field),
+                FieldName::Sprintf(name) => event.remove(name.render(event).as_ref()),
+            };
         }
         for tag in &self.add_tag {
             let tag = tag.render(event);
