@@ -1,6 +1,6 @@
 //! `grok`: Logstash's grok filter, with the same options, pattern library and
 //! captured fields, on a regex engine built for its patterns (see
-//! `regex/mod.rs` and README.md for why).
+//! the `wasmstash-regex` crate and README.md for why).
 //!
 //! Per event it reads only the `match` fields and appends the captures; every
 //! other member of the event is copied through untouched by the SDK.
@@ -9,7 +9,8 @@ mod config;
 mod expression;
 mod fields;
 mod library;
-pub mod regex;
+/// The engine, in a crate of its own so that mutate's `gsub` shares it.
+pub use wasmstash_regex as regex;
 
 use serde_json::Value;
 use wasmstash_sdk::common::{CommonOptions, WithCommon};

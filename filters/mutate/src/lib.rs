@@ -2,7 +2,7 @@
 //! merges fields, with Logstash's mutate options and order.
 //!
 //! Operations run in Logstash's fixed order, whatever the order in the
-//! config: `coerce`, `rename`, `update`, `replace`, `convert`, `uppercase`,
+//! config: `coerce`, `rename`, `update`, `replace`, `convert`, `gsub`, `uppercase`,
 //! `capitalize`, `lowercase`, `strip`, `split`, `join`, `merge`, `copy`;
 //! then the common options (`add_field`, `remove_field`, `add_tag`,
 //! `remove_tag`). `convert` follows Ruby's rules (see `convert.rs`), so it
@@ -13,6 +13,7 @@
 //! Logstash's `gsub` is not supported (no regular expressions here).
 
 mod convert;
+mod gsub;
 
 use std::borrow::Cow;
 
@@ -25,6 +26,8 @@ use wasmstash_sdk::template::{FieldName, ResolvedField, Template};
 use wasmstash_sdk::text_case;
 
 use convert::Conversion;
+use gsub::Gsub;
+use wasmstash_regex::Matcher;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -39,9 +42,9 @@ pub struct Options {
     replace: Map<String, Value>,
     #[serde(default)]
     convert: Map<String, Value>,
-    /// Refused with an explanation, rather than as an unknown option.
+    /// Field, regex, replacement, repeated (Logstash's flat list).
     #[serde(default)]
-    gsub: Option<Value>,
+    gsub: Vec<Value>,
     #[serde(default)]
     uppercase: Vec<String>,
     #[serde(default)]
@@ -74,6 +77,9 @@ pub struct Mutate {
     update: Vec<(FieldRef, Template)>,
     replace: Vec<(FieldRef, Template)>,
     convert: Vec<(FieldRef, Conversion)>,
+    gsub: Vec<Gsub>,
+    /// The regex engine's state, reused from event to event.
+    matcher: Matcher,
     uppercase: Vec<FieldRef>,
     capitalize: Vec<FieldRef>,
     lowercase: Vec<FieldRef>,
@@ -122,13 +128,6 @@ impl Filter for Mutate {
 
     fn new(config: Config) -> Result<Self, String> {
         let WithCommon { options, common } = config;
-        if options.gsub.is_some() {
-            return Err(
-                "gsub is not supported by wasmstash's mutate, which has no regular \
-                        expressions; use grok to cut the value, or a filter of your own"
-                    .into(),
-            );
-        }
         let convert = pairs("convert", options.convert)?
             .into_iter()
             .map(|(field, kind)| match Conversion::named(&kind) {
@@ -170,6 +169,8 @@ impl Filter for Mutate {
             update: templates("update", options.update)?,
             replace: templates("replace", options.replace)?,
             convert,
+            gsub: Gsub::parse(options.gsub)?,
+            matcher: Matcher::default(),
             uppercase: fields("uppercase", options.uppercase)?,
             capitalize: fields("capitalize", options.capitalize)?,
             lowercase: fields("lowercase", options.lowercase)?,
@@ -191,10 +192,7 @@ impl Filter for Mutate {
             }
         }
         if self.rename_fields(event).is_err() {
-            for tag in &self.tag_on_failure {
-                event.add_tag(tag);
-            }
-            return Verdict::Keep;
+            return self.fail(event);
         }
         for (field, template) in &self.update {
             if event.contains(field) {
@@ -212,6 +210,11 @@ impl Filter for Mutate {
                 if &converted != current {
                     event.set(field, converted);
                 }
+            }
+        }
+        for gsub in &self.gsub {
+            if gsub.apply(event, &mut self.matcher).is_err() {
+                return self.fail(event);
             }
         }
         for field in &self.uppercase {
@@ -273,6 +276,14 @@ fn pairs_of_names(
 }
 
 impl Mutate {
+    /// Logstash's rescue: the event is tagged and nothing more is done.
+    fn fail(&self, event: &mut Event) -> Verdict {
+        for tag in &self.tag_on_failure {
+            event.add_tag(tag);
+        }
+        Verdict::Keep
+    }
+
     /// `rename`, each name filled in for this event first; an error when a
     /// filled-in name is not a field reference.
     fn rename_fields(&self, event: &mut Event) -> Result<(), ()> {

@@ -126,8 +126,31 @@ fn bad_config_is_explained() {
     assert!(err.contains("must be a string"), "{err}");
     let err = error(r#"{"lowercse":["a"]}"#);
     assert!(err.contains("unknown field `lowercse`"), "{err}");
-    let err = error(r#"{"gsub":["a","b","c"]}"#);
-    assert!(err.contains("gsub is not supported"), "{err}");
+    let err = error(r#"{"gsub":["a","(b","c"]}"#);
+    assert!(err.contains("gsub `a`: regex `(b`"), "{err}");
     let err = error(r#"{"add_tag":{"x":1}}"#);
     assert!(err.contains("add_tag must be"), "{err}");
+}
+
+#[test]
+fn gsub_runs_after_convert_and_before_the_case_changes() {
+    let config = json!({
+        "gsub": ["path", "/", "_", "list", "(\\d)", "<\\1-%{k}>"],
+        "uppercase": ["path"],
+        "add_tag": ["done"],
+    });
+    assert_eq!(
+        run(config, r#"{"k":"v","path":"/var/log","list":["a1","b",3]}"#),
+        r#"{"k":"v","path":"_VAR_LOG","list":["a<1-v>","b",3],"tags":["done"]}"#
+    );
+}
+
+#[test]
+fn a_gsub_that_runs_away_fails_the_event() {
+    let config = json!({"gsub": ["m", "(a+)+$", ""], "add_tag": ["done"]});
+    let input = format!(r#"{{"m":"{}b"}}"#, "a".repeat(40));
+    assert_eq!(
+        run(config, &input),
+        format!(r#"{{"m":"{}b","tags":["_mutate_error"]}}"#, "a".repeat(40))
+    );
 }

@@ -103,6 +103,9 @@ struct Shared<'r> {
     resolver: &'r mut dyn Resolver,
     names: Vec<(String, Vec<usize>)>,
     group_count: usize,
+    /// Whether a plain `(...)` captures: in grok never (its patterns read
+    /// only named groups), for a replace as in Ruby (see `parse_with`).
+    plain_groups_capture: bool,
     /// Patterns being expanded, to refuse recursion.
     expanding: Vec<String>,
     /// Levels open around the parser's position (groups, nested classes,
@@ -124,10 +127,22 @@ pub(super) struct Parser<'s, 'r, 'x> {
 /// Parses `pattern`, expanding `%{...}` through `resolver`. Grok compiles with
 /// Ruby's MULTILINE option, so `.` matches a newline unless `(?-m)` says not.
 pub fn parse(pattern: &str, resolver: &mut dyn Resolver) -> Result<Parsed, String> {
+    parse_with(pattern, resolver, false, true)
+}
+
+/// [`parse`], saying whether plain groups capture (numbered in order with
+/// the named ones) and whether `.` matches a newline.
+pub fn parse_with(
+    pattern: &str,
+    resolver: &mut dyn Resolver,
+    plain_groups_capture: bool,
+    dot_all: bool,
+) -> Result<Parsed, String> {
     let mut shared = Shared {
         resolver,
         names: Vec::new(),
         group_count: 0,
+        plain_groups_capture,
         expanding: Vec::new(),
         nesting: 0,
         expanded_bytes: pattern.len(),
@@ -135,7 +150,7 @@ pub fn parse(pattern: &str, resolver: &mut dyn Resolver) -> Result<Parsed, Strin
     };
     let flags = Flags {
         ignore_case: false,
-        dot_all: true,
+        dot_all,
         extended: false,
     };
     let node = parse_source(pattern, flags, &mut shared)?;
@@ -476,6 +491,10 @@ impl Parser<'_, '_, '_> {
                 self.pos += spec.len() + 1;
                 self.alternation()?
             }
+        } else if self.shared.plain_groups_capture {
+            let index = self.shared.group_count;
+            self.shared.group_count += 1;
+            Node::Capture(index, Box::new(self.alternation()?))
         } else {
             // Oniguruma: with named groups about, plain groups do not capture,
             // and grok patterns only ever read named groups.

@@ -57,20 +57,23 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    /// Searches `input` for the leftmost match. On a match the capture slots
-    /// (start, end per group) are in [`Matcher::slots`].
+    /// Searches `input` for the leftmost match starting at or after `from`
+    /// (a character boundary), with what comes before `from` still seen by
+    /// look-behind and `\b`. On a match the capture slots (start, end per
+    /// group) are in [`Matcher::slots`].
     pub fn search(
         &mut self,
         program: &Program,
         input: &str,
+        from: usize,
         budget: &mut Budget,
     ) -> Result<bool, Stop> {
         let input = input.as_bytes();
-        if input.len() >= UNSET as usize {
+        if input.len() >= UNSET as usize || from > input.len() {
             return Ok(false);
         }
         let start_set = set_of(program, program.start_set);
-        let mut start = 0usize;
+        let mut start = from;
         loop {
             let candidate = match program.anchor {
                 StartAnchor::Text if start > 0 => return Ok(false),

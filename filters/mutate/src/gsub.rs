@@ -1,0 +1,221 @@
+//! `gsub`: Logstash's regex replace. Every match of a regex, in Ruby's
+//! dialect (the engine grok uses), in a string field or in each string of a
+//! list, is replaced by a text that may name the match's groups as Ruby's
+//! `String#gsub` reads them (`\1`, `\k<name>`, `\0`), after its `%{field}`
+//! references are filled in, as Logstash does.
+//!
+//! A regex cannot run away with an event: each field's replace has a step
+//! budget, and one that runs out fails the event (`tag_on_failure`), where
+//! Logstash would keep the worker busy for as long as the regex takes.
+
+use std::borrow::Cow;
+
+use wasmstash_regex::{Budget, Matcher, Regex, Stop};
+use wasmstash_sdk::field_ref::FieldRef;
+use wasmstash_sdk::prelude::*;
+use wasmstash_sdk::template::Template;
+
+/// Steps one field's replace may take: grok's default `timeout_steps`,
+/// far more than any sane regex needs on a log line.
+const STEPS: u64 = 1_000_000;
+
+pub struct Gsub {
+    field: FieldRef,
+    regex: Regex,
+    replacement: Template,
+}
+
+impl Gsub {
+    /// Logstash's form: a flat list of field, regex, replacement, repeated.
+    pub fn parse(list: Vec<Value>) -> Result<Vec<Gsub>, String> {
+        if !list.len().is_multiple_of(3) {
+            return Err(format!(
+                "gsub takes field, regex, replacement triples; got {} strings",
+                list.len()
+            ));
+        }
+        let texts: Vec<String> = list
+            .into_iter()
+            .map(|item| match item {
+                Value::String(text) => Ok(text),
+                other => Err(format!("gsub: every entry must be a string, not {other}")),
+            })
+            .collect::<Result<_, _>>()?;
+        texts
+            .chunks(3)
+            .map(|triple| {
+                let [field, pattern, replacement] = triple else {
+                    unreachable!("chunks of three")
+                };
+                wasmstash_sdk::field_ref::validate(field).map_err(|e| format!("gsub: {e}"))?;
+                if wasmstash_sdk::template::has_references(pattern) {
+                    return Err(format!(
+                        "gsub `{field}`: the regex `{pattern}` holds a %{{field}} reference, \
+                         which this mutate does not fill in; write the regex out"
+                    ));
+                }
+                let regex = Regex::for_replace(pattern)
+                    .map_err(|e| format!("gsub `{field}`: regex `{pattern}`: {e}"))?;
+                Ok(Gsub {
+                    field: FieldRef::new(field),
+                    regex,
+                    replacement: Template::new(replacement.clone()),
+                })
+            })
+            .collect()
+    }
+
+    /// Replaces in the field; an error when a value's replace ran out of
+    /// steps (the field is then left as it was).
+    pub fn apply(&self, event: &mut Event, matcher: &mut Matcher) -> Result<(), Stop> {
+        let replacement = self.replacement.render(event);
+        let changed = match event.get(&self.field) {
+            Some(Value::String(text)) => match self.replace_all(text, &replacement, matcher)? {
+                Cow::Borrowed(_) => return Ok(()),
+                Cow::Owned(new) => Value::String(new),
+            },
+            Some(Value::Array(items)) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| match item {
+                        Value::String(text) => self
+                            .replace_all(text, &replacement, matcher)
+                            .map(|new| Value::String(new.into_owned())),
+                        other => Ok(other.clone()),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            _ => return Ok(()),
+        };
+        event.set(&self.field, changed);
+        Ok(())
+    }
+
+    /// Every match in `text` replaced, as Ruby's `gsub`: after an empty
+    /// match the search moves on by one character.
+    fn replace_all<'t>(
+        &self,
+        text: &'t str,
+        replacement: &str,
+        matcher: &mut Matcher,
+    ) -> Result<Cow<'t, str>, Stop> {
+        let mut budget = Budget::new(STEPS, None, host::now_unix_nanos);
+        let mut out = String::new();
+        let (mut copied, mut from, mut matched) = (0, 0, false);
+        while from <= text.len() && self.regex.search_from(matcher, text, from, &mut budget)? {
+            matched = true;
+            let (start, end) = self
+                .regex
+                .group(matcher, 0)
+                .expect("a match spans something");
+            out.push_str(&text[copied..start]);
+            expand(replacement, text, &self.regex, matcher, &mut out);
+            copied = end;
+            from = match text[end..].chars().next() {
+                _ if end > start => end,
+                Some(next) => end + next.len_utf8(),
+                None => break,
+            };
+        }
+        if !matched {
+            return Ok(Cow::Borrowed(text));
+        }
+        out.push_str(&text[copied..]);
+        Ok(Cow::Owned(out))
+    }
+}
+
+/// Appends `replacement` for one match, with Ruby's escapes: `\0` and `\&`
+/// the match, `\1`..`\9` a group, `\k<name>` a named group, `` \` `` and
+/// `\'` the text before and after it, `\\` a backslash. A group that did
+/// not take part is empty; any other backslash stays as written.
+fn expand(replacement: &str, text: &str, regex: &Regex, matcher: &Matcher, out: &mut String) {
+    let text_of = |span: Option<(usize, usize)>| span.map_or("", |(start, end)| &text[start..end]);
+    let (start, end) = regex.group(matcher, 0).expect("a match spans something");
+    let mut rest = replacement;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let mut taken = 1;
+        match after.as_bytes().first() {
+            Some(digit @ b'0'..=b'9') => {
+                out.push_str(text_of(regex.group(matcher, usize::from(digit - b'0'))))
+            }
+            Some(b'&') => out.push_str(&text[start..end]),
+            Some(b'`') => out.push_str(&text[..start]),
+            Some(b'\'') => out.push_str(&text[end..]),
+            Some(b'\\') => out.push('\\'),
+            Some(b'k') if after[1..].starts_with('<') && after.contains('>') => {
+                let close = after.find('>').expect("checked");
+                out.push_str(text_of(regex.named(matcher, &after[2..close])));
+                taken = close + 1;
+            }
+            _ => {
+                out.push('\\');
+                taken = 0;
+            }
+        }
+        rest = &after[taken..];
+    }
+    out.push_str(rest);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gsub(pattern: &str, replacement: &str, text: &str) -> String {
+        let list = vec![json!("f"), json!(pattern), json!(replacement)];
+        let gsub = Gsub::parse(list).unwrap().pop().unwrap();
+        gsub.replace_all(text, replacement, &mut Matcher::default())
+            .unwrap()
+            .into_owned()
+    }
+
+    #[test]
+    fn replaces_every_match_as_ruby_gsub_does() {
+        assert_eq!(gsub("/", "_", "/var/log/app"), "_var_log_app");
+        assert_eq!(gsub("[\\\\?#-]", ".", "a?b#c-d\\e"), "a.b.c.d.e");
+        assert_eq!(gsub("x*", "-", "abc"), "-a-b-c-");
+        assert_eq!(gsub("b*", "-", "abc"), "-a--c-");
+        assert_eq!(gsub("é", "e", "café é"), "cafe e");
+        assert_eq!(gsub("\\d+", "N", "no digits"), "no digits");
+        assert_eq!(gsub("^\\s+|\\s+$", "", "  both  "), "both");
+    }
+
+    #[test]
+    fn the_replacement_names_groups_as_ruby_does() {
+        assert_eq!(gsub("(\\w+)@(\\w+)", "\\2 at \\1", "me@host"), "host at me");
+        assert_eq!(gsub("(?<user>\\w+)@", "<\\k<user>>", "me@host"), "<me>host");
+        assert_eq!(gsub("b", "[\\`|\\&|\\']", "abc"), "a[a|b|c]c");
+        assert_eq!(gsub("(x)?b", "(\\1)", "ab"), "a()");
+        assert_eq!(gsub("a", "\\\\ \\q", "a"), "\\ \\q");
+        // With a named group about, plain groups do not capture (Ruby).
+        assert_eq!(gsub("(?<n>a)(b)", "[\\1|\\2]", "ab"), "[a|]");
+        // As Ruby's Regexp.new, `.` stops at a newline.
+        assert_eq!(gsub(".", "x", "a\nb"), "x\nx");
+    }
+
+    #[test]
+    fn a_runaway_regex_stops_at_its_budget() {
+        let list = vec![json!("f"), json!("(a+)+$"), json!("")];
+        let gsub = Gsub::parse(list).unwrap().pop().unwrap();
+        let text = format!("{}b", "a".repeat(40));
+        assert!(
+            gsub.replace_all(&text, "", &mut Matcher::default())
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn bad_gsub_configs_are_explained() {
+        let error = |list: Value| match Gsub::parse(serde_json::from_value(list).unwrap()) {
+            Err(e) => e,
+            Ok(_) => panic!("accepted"),
+        };
+        assert!(error(json!(["f", "x"])).contains("triples"));
+        assert!(error(json!(["f", "(", ""])).contains("regex `(`"));
+        assert!(error(json!(["f", "%{x}", ""])).contains("%{field} reference"));
+        assert!(error(json!(["f", 1, ""])).contains("must be a string"));
+    }
+}
