@@ -198,33 +198,59 @@ pub struct FilterSpec {
 
 impl FilterSpec {
     /// A spec from a command-line `NAME[=JSON]`, where NAME is a built-in or a
-    /// path to a module.
+    /// path to a module. A `=` starts the config only where a JSON object
+    /// follows it, so a module path may hold `=` (`./a=b.wasm`).
     pub fn from_cli(spec: &str) -> Result<FilterSpec, ConfigError> {
-        let (target, config) = spec.split_once('=').unwrap_or((spec, "{}"));
+        let config_at = (spec.match_indices('=').map(|(at, _)| at))
+            .find(|&at| spec[at + 1..].trim_start().starts_with('{'));
+        let (target, config) = config_at.map_or((spec, "{}"), |at| (&spec[..at], &spec[at + 1..]));
+        FilterSpec::from_target(target, config, "--filter")
+    }
+
+    /// A spec for `target`, a built-in's name or a module's path, with
+    /// `config`, a JSON object; errors name `option`, where they came from.
+    pub fn from_target(
+        target: &str,
+        config: &str,
+        option: &str,
+    ) -> Result<FilterSpec, ConfigError> {
         let target = target.trim();
         serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config).map_err(
             |e| {
                 ConfigError(format!(
-                    "--filter {target}: config must be a JSON object: {e}"
+                    "{option} {target}: config must be a JSON object: {e}"
                 ))
             },
         )?;
-        let source = if builtins::find(target).is_some() {
-            FilterSource::Builtin(target.to_owned())
-        } else if target.ends_with(".wasm") || target.ends_with(".wat") || target.contains('/') {
-            FilterSource::File(PathBuf::from(target))
-        } else {
-            return Err(ConfigError(format!(
-                "--filter {target}: no built-in filter of that name (built-ins: {}); a module file must end in .wasm or .wat",
+        let source = FilterSpec::source(target).ok_or_else(|| {
+            // `json=[1]`: not split, as no JSON object follows the `=`.
+            let config_hint = if target.contains('=') {
+                "; a config goes after `=` as a JSON object, like NAME={\"key\":1}"
+            } else {
+                ""
+            };
+            ConfigError(format!(
+                "{option} {target}: no built-in filter of that name (built-ins: {}); a module file must end in .wasm or .wat{config_hint}",
                 builtins::names()
-            )));
-        };
+            ))
+        })?;
         Ok(FilterSpec {
             name: default_name(&source),
             source,
             config_json: config.as_bytes().to_vec(),
             sha256: None,
         })
+    }
+
+    /// A built-in by name, or a module file by a path that looks like one.
+    fn source(target: &str) -> Option<FilterSource> {
+        if builtins::find(target).is_some() {
+            Some(FilterSource::Builtin(target.to_owned()))
+        } else if target.ends_with(".wasm") || target.ends_with(".wat") || target.contains('/') {
+            Some(FilterSource::File(PathBuf::from(target)))
+        } else {
+            None
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! marker the sidecar's event endpoint answers with). A mismatch prints a
 //! field-level diff; `--bless` rewrites the expected files instead.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -15,9 +16,10 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::Value;
 
-use crate::config::{ConfigError, FilterSpec, load_filters};
+use crate::config::{ConfigError, FilterSpec, MAX_CONFIG_BYTES, load_filters};
 use crate::engine::{Engine, EngineSettings};
-use crate::event_check::CheckedEvent;
+use crate::event_check::{CheckedEvent, check_event};
+use crate::files::{read_capped, read_capped_text};
 use crate::input::{self, InputFormat};
 use crate::pipeline::{EventResult, Pipeline};
 
@@ -43,6 +45,11 @@ pub struct TestArgs {
     /// Rewrite the expected files with the actual output.
     #[arg(long)]
     pub bless: bool,
+    /// Largest case or expected file read, in MiB (1 to 4096); only regular
+    /// files are read.
+    #[arg(long, default_value_t = 16, value_name = "MIB",
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_case_mib: u64,
     /// Input files: NAME.log (lines) or NAME.ndjson (events).
     #[arg(required = true, value_name = "CASE")]
     pub cases: Vec<PathBuf>,
@@ -54,6 +61,9 @@ pub enum TestError {
     Setup(String),
     #[error("{0} case(s) failed")]
     Failed(usize),
+    /// Printing the results failed.
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
 }
 
 impl From<ConfigError> for TestError {
@@ -62,7 +72,8 @@ impl From<ConfigError> for TestError {
     }
 }
 
-pub fn run(args: &TestArgs) -> Result<(), TestError> {
+/// Runs every case, printing each one's result to `out`.
+pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
     let target = match (&args.module, &args.crate_dir) {
         (Some(module), _) => module.clone(),
         (None, Some(dir)) => build_crate(dir)?.display().to_string(),
@@ -73,14 +84,20 @@ pub fn run(args: &TestArgs) -> Result<(), TestError> {
         (None, Some(dir)) => crate_config(dir)?,
         (None, None) => "{}".to_owned(),
     };
-    let spec = FilterSpec::from_cli(&format!("{target}={config}"))?;
+    let option = if args.module.is_some() {
+        "--module"
+    } else {
+        "--crate"
+    };
+    let spec = FilterSpec::from_target(&target, &config, option)?;
     let engine =
         Engine::new(EngineSettings::default()).map_err(|e| TestError::Setup(e.to_string()))?;
     let modules = load_filters(&engine, std::slice::from_ref(&spec)).map_err(TestError::Setup)?;
+    let limit = args.max_case_mib << 20;
     let mut failed = 0;
     for case in &args.cases {
         let mut pipeline = Pipeline::new("test", modules.clone());
-        if !run_case(&mut pipeline, case, args.bless)? {
+        if !run_case(&mut pipeline, case, args.bless, limit, out)? {
             failed += 1;
         }
     }
@@ -95,10 +112,29 @@ fn expected_path(case: &Path) -> PathBuf {
     case.with_file_name(format!("{stem}.expected.ndjson"))
 }
 
+/// `path` read as `what`, under `limit` bytes; errors say how to raise it.
+fn read_case_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, TestError> {
+    read_capped(path, limit, what).map_err(|e| {
+        let raise = match e.kind() {
+            std::io::ErrorKind::FileTooLarge => " (raise the cap with --max-case-mib)",
+            std::io::ErrorKind::NotFound if what == "expected file" => {
+                " (run with --bless to create it)"
+            }
+            _ => "",
+        };
+        TestError::Setup(format!("{}: {e}{raise}", path.display()))
+    })
+}
+
 /// Runs one case; prints its result; returns whether it passed.
-fn run_case(pipeline: &mut Pipeline, case: &Path, bless: bool) -> Result<bool, TestError> {
-    let text =
-        std::fs::read(case).map_err(|e| TestError::Setup(format!("{}: {e}", case.display())))?;
+fn run_case(
+    pipeline: &mut Pipeline,
+    case: &Path,
+    bless: bool,
+    limit: u64,
+    out: &mut dyn Write,
+) -> Result<bool, TestError> {
+    let text = read_case_file(case, limit, "case file")?;
     let format = if case.extension().is_some_and(|e| e == "ndjson") {
         InputFormat::Ndjson
     } else {
@@ -130,27 +166,27 @@ fn run_case(pipeline: &mut Pipeline, case: &Path, bless: bool) -> Result<bool, T
     let expected_file = expected_path(case);
     let cost = cost_line(count, elapsed, peak_memory);
     if bless {
+        // Asked first: writing to a FIFO would wait for a reader.
+        if std::fs::metadata(&expected_file).is_ok_and(|m| !m.is_file()) {
+            return Err(TestError::Setup(format!(
+                "{}: the expected file is not a regular file",
+                expected_file.display()
+            )));
+        }
         let mut body = actual.join("\n");
         body.push('\n');
         std::fs::write(&expected_file, body)
             .map_err(|e| TestError::Setup(format!("{}: {e}", expected_file.display())))?;
-        println!(
+        writeln!(
+            out,
             "blessed {} ({} events){cost}",
             expected_file.display(),
             count
-        );
+        )?;
         return Ok(true);
     }
-    let expected_text = std::fs::read_to_string(&expected_file).map_err(|e| {
-        TestError::Setup(format!(
-            "{}: {e} (run with --bless to create it)",
-            expected_file.display()
-        ))
-    })?;
-    let expected: Vec<&str> = expected_text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
+    let expected_bytes = read_case_file(&expected_file, limit, "expected file")?;
+    let expected = expected_events(&expected_file, &expected_bytes)?;
     let mut problems = Vec::new();
     if expected.len() != actual.len() {
         problems.push(format!(
@@ -160,30 +196,43 @@ fn run_case(pipeline: &mut Pipeline, case: &Path, bless: bool) -> Result<bool, T
         ));
     }
     for (index, (want, got)) in expected.iter().zip(&actual).enumerate() {
-        let want: Value = serde_json::from_str(want).map_err(|e| {
-            TestError::Setup(format!(
-                "{} line {}: not JSON: {e}",
-                expected_file.display(),
-                index + 1
-            ))
-        })?;
         let got: Value = serde_json::from_str(got).expect("the host validated every event");
         let mut differences = Vec::new();
-        diff(&want, &got, String::new(), &mut differences);
+        diff(want, &got, String::new(), &mut differences);
         for difference in differences {
             problems.push(format!("event {}: {difference}", index + 1));
         }
     }
     if problems.is_empty() {
-        println!("ok   {} ({count} events){cost}", case.display());
+        writeln!(out, "ok   {} ({count} events){cost}", case.display())?;
         Ok(true)
     } else {
-        println!("FAIL {} ({count} events){cost}", case.display());
+        writeln!(out, "FAIL {} ({count} events){cost}", case.display())?;
         for problem in &problems {
-            println!("       {problem}");
+            writeln!(out, "       {problem}")?;
         }
         Ok(false)
     }
+}
+
+/// The events of an expected file, one per non-blank line, each held to
+/// what the host holds an event to: one JSON object, no repeated key. A
+/// repeated key would otherwise be read as its last value and pass.
+fn expected_events(path: &Path, bytes: &[u8]) -> Result<Vec<Value>, TestError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| TestError::Setup(format!("{}: not UTF-8 text: {e}", path.display())))?;
+    let at_line = |number: usize, problem: String| {
+        TestError::Setup(format!("{} line {number}: {problem}", path.display()))
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| {
+            let line = line.trim();
+            check_event(line.as_bytes()).map_err(|e| at_line(index + 1, e))?;
+            serde_json::from_str(line).map_err(|e| at_line(index + 1, format!("not JSON: {e}")))
+        })
+        .collect()
 }
 
 fn cost_line(events: usize, elapsed: Duration, peak_memory: usize) -> String {
@@ -228,7 +277,7 @@ fn diff(want: &Value, got: &Value, path: String, out: &mut Vec<String>) {
 /// `{}` when there is none.
 fn crate_config(dir: &Path) -> Result<String, TestError> {
     let path = dir.join("config.json");
-    match std::fs::read_to_string(&path) {
+    match read_capped_text(&path, MAX_CONFIG_BYTES, "config") {
         Ok(text) => Ok(text.trim().to_owned()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok("{}".to_owned()),
         Err(e) => Err(TestError::Setup(format!("{}: {e}", path.display()))),

@@ -1,12 +1,13 @@
 //! The `wasmstash` command line. Everything it does lives in the library; this
 //! file only parses arguments, sets up logging and maps errors to exit codes.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use wasmstash::config::Config;
-use wasmstash::engine::Engine;
+use wasmstash::engine::{Engine, Inspection};
 use wasmstash::generator::GenError;
 use wasmstash::golden::{self, TestArgs, TestError};
 use wasmstash::probe::{self, ProbeArgs};
@@ -90,45 +91,52 @@ fn main() -> ExitCode {
                 }
             }
         },
-        Command::Test(args) => match golden::run(&args) {
-            Ok(()) => ExitCode::SUCCESS,
+        Command::Test(args) => printing(|out| match golden::run(&args, out) {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(TestError::Output(error)) => Err(error),
             Err(error @ TestError::Failed(_)) => {
                 eprintln!("wasmstash test: {error}");
-                ExitCode::from(1)
+                Ok(ExitCode::from(1))
             }
             Err(error) => {
                 eprintln!("wasmstash test: {error}");
-                ExitCode::from(2)
+                Ok(ExitCode::from(2))
             }
-        },
-        Command::New(args) => match scaffold::run(&args) {
+        }),
+        Command::New(args) => printing(|out| match scaffold::run(&args) {
             Ok(next_steps) => {
-                println!("created {}/\n\n{next_steps}", args.name);
-                ExitCode::SUCCESS
+                writeln!(out, "created {}/\n\n{next_steps}", args.name)?;
+                Ok(ExitCode::SUCCESS)
             }
             Err(error) => {
                 eprintln!("wasmstash new: {error}");
-                ExitCode::from(2)
+                Ok(ExitCode::from(2))
             }
-        },
-        Command::Check { config } => match check(&config) {
+        }),
+        Command::Check { config } => printing(|out| match check(&config) {
             Ok(summary) => {
-                println!("{summary}");
-                ExitCode::SUCCESS
+                writeln!(out, "{summary}")?;
+                Ok(ExitCode::SUCCESS)
             }
             Err(error) => {
                 eprintln!("wasmstash: {error}");
-                ExitCode::from(2)
+                Ok(ExitCode::from(2))
             }
-        },
-        Command::Inspect { module, json } => match inspect(&module, json) {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::from(2),
+        }),
+        Command::Inspect { module, json } => printing(|out| match inspect(&module) {
+            Ok(report) => {
+                write_report(out, &module, &report, json)?;
+                Ok(if report.problems.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(2)
+                })
+            }
             Err(error) => {
                 eprintln!("wasmstash: {}: {error}", module.display());
-                ExitCode::from(2)
+                Ok(ExitCode::from(2))
             }
-        },
+        }),
         Command::Gen(args) => match wasmstash::generator::run(&args) {
             Ok(()) | Err(GenError::ReaderGone) => ExitCode::SUCCESS,
             Err(error) => {
@@ -153,14 +161,30 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Command::Filters => {
+        Command::Filters => printing(|out| {
             let width = (builtins::BUILTINS.iter().map(|b| b.name.len()))
                 .max()
                 .unwrap_or(0);
             for builtin in builtins::BUILTINS {
-                println!("{:<width$} {}", builtin.name, builtin.summary);
+                writeln!(out, "{:<width$} {}", builtin.name, builtin.summary)?;
             }
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
+        }),
+    }
+}
+
+/// Runs a command that prints to stdout, with the exit code it returns.
+/// `println!` panics when stdout fails (exit 101); here a reader that went
+/// away ends the command quietly, as `gen` does, and any other failed
+/// write is reported and exits 1.
+fn printing(command: impl FnOnce(&mut dyn Write) -> std::io::Result<ExitCode>) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match command(&mut stdout).and_then(|code| stdout.flush().map(|()| code)) {
+        Ok(code) => code,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("wasmstash: writing output: {error}");
+            ExitCode::from(1)
         }
     }
 }
@@ -173,56 +197,60 @@ fn default_log_level() -> &'static str {
     }
 }
 
-/// Prints what `module` is; returns whether it meets ABI v1.
-fn inspect(module: &std::path::Path, json: bool) -> Result<bool, Box<dyn std::error::Error>> {
+/// What `module` is.
+fn inspect(module: &std::path::Path) -> Result<Inspection, Box<dyn std::error::Error>> {
     let settings = wasmstash::engine::EngineSettings {
         cache_dir: None,
         ..Default::default()
     };
     let bytes = wasmstash::files::read_capped(module, settings.max_module_bytes, "module")?;
     let engine = Engine::new(settings)?;
-    let report = wasmstash::engine::inspect(&engine, &bytes)?;
+    Ok(wasmstash::engine::inspect(&engine, &bytes)?)
+}
+
+fn write_report(
+    out: &mut dyn Write,
+    module: &std::path::Path,
+    report: &Inspection,
+    json: bool,
+) -> std::io::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        serde_json::to_writer_pretty(&mut *out, report)?;
+        return writeln!(out);
+    }
+    writeln!(out, "module      {}", module.display())?;
+    writeln!(out, "sha256      {}", report.sha256)?;
+    writeln!(out, "size        {} bytes", report.size_bytes)?;
+    let version = report
+        .abi_version
+        .map_or("unknown".into(), |v| v.to_string());
+    writeln!(out, "abi         {version}")?;
+    if let Some((min, max)) = report.memory_pages {
+        let max = max.map_or("no maximum".into(), |m| format!("max {} KiB", m * 64));
+        writeln!(out, "memory      {} KiB at start, {max}", min * 64)?;
+    }
+    let stateful = if report.stateful {
+        "yes (exports snapshot/restore)"
     } else {
-        println!("module      {}", module.display());
-        println!("sha256      {}", report.sha256);
-        println!("size        {} bytes", report.size_bytes);
-        let version = report
-            .abi_version
-            .map_or("unknown".into(), |v| v.to_string());
-        println!("abi         {version}");
-        if let Some((min, max)) = report.memory_pages {
-            let max = max.map_or("no maximum".into(), |m| format!("max {} KiB", m * 64));
-            println!("memory      {} KiB at start, {max}", min * 64);
-        }
-        println!(
-            "stateful    {}",
-            if report.stateful {
-                "yes (exports snapshot/restore)"
-            } else {
-                "no"
-            }
-        );
-        println!(
-            "imports     {}",
-            if report.imports.is_empty() {
-                "none".into()
-            } else {
-                report.imports.join("\n            ")
-            }
-        );
-        println!("exports     {}", report.exports.join("\n            "));
-        if report.problems.is_empty() {
-            println!("verdict     meets wasmstash ABI v1");
-        } else {
-            println!("verdict     does NOT meet wasmstash ABI v1:");
-            for problem in &report.problems {
-                println!("            - {problem}");
-            }
+        "no"
+    };
+    writeln!(out, "stateful    {stateful}")?;
+    let imports = if report.imports.is_empty() {
+        "none".into()
+    } else {
+        report.imports.join("\n            ")
+    };
+    writeln!(out, "imports     {imports}")?;
+    writeln!(out, "exports     {}", report.exports.join("\n            "))?;
+    if report.problems.is_empty() {
+        writeln!(out, "verdict     meets wasmstash ABI v1")?;
+    } else {
+        writeln!(out, "verdict     does NOT meet wasmstash ABI v1:")?;
+        for problem in &report.problems {
+            writeln!(out, "            - {problem}")?;
         }
     }
-    Ok(report.problems.is_empty())
+    Ok(())
 }
 
 fn check(path: &std::path::Path) -> Result<String, Box<dyn std::error::Error>> {

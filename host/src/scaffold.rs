@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
+use crate::config::MAX_CONFIG_BYTES;
 use crate::golden::DROPPED;
 use crate::input;
 
@@ -93,6 +96,11 @@ const RESERVED_NAMES: &[&str] = &[
     "incremental",
 ];
 
+/// The SDK's package name: the new crate depends on it at the same version
+/// (0.1.0), and cargo refuses two packages of one name and version in one
+/// build, so the new crate cannot take it.
+const SDK_PACKAGE: &str = "wasmstash-sdk";
+
 fn check_crate_name(name: &str) -> Result<(), String> {
     let plain = name
         .chars()
@@ -105,6 +113,12 @@ fn check_crate_name(name: &str) -> Result<(), String> {
     if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return Err(format!(
             "`{name}` is not a crate name: it must start with a letter"
+        ));
+    }
+    if name == SDK_PACKAGE {
+        return Err(format!(
+            "`{name}` cannot name this crate: the new crate depends on `{SDK_PACKAGE}`, \
+             and cargo cannot build two packages of one name; choose another name"
         ));
     }
     if RESERVED_NAMES.contains(&name) {
@@ -151,35 +165,47 @@ pub fn run(args: &NewArgs) -> Result<String, String> {
     if let Some(updated) = members {
         std::fs::write(workspace, updated).map_err(|e| format!("updating Cargo.toml: {e}"))?;
     }
-    Ok(next_steps(name))
+    Ok(next_steps(name, args.in_workspace))
 }
 
-/// The workspace manifest with `name` added to `members`. Edited as text so
-/// the file's comments and layout stay as they are.
+/// The workspace manifest with `name` added to `members`. Edited as text,
+/// at the place the TOML parser reports for the list, so the file's
+/// comments and layout stay as they are.
 fn workspace_with_member(manifest: &Path, name: &str) -> Result<String, String> {
-    let text = std::fs::read_to_string(manifest).map_err(|e| {
-        format!("--in-workspace: no Cargo.toml here ({e}); run it from the workspace root")
-    })?;
-    let parsed: toml::Table = text
-        .parse()
-        .map_err(|e| format!("--in-workspace: Cargo.toml: {e}"))?;
-    let Some(members) = parsed
-        .get("workspace")
-        .and_then(|w| w.get("members"))
-        .and_then(|m| m.as_array())
-    else {
+    let text = crate::files::read_capped_text(manifest, MAX_CONFIG_BYTES, "workspace manifest")
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                format!("--in-workspace: no Cargo.toml here ({e}); run it from the workspace root")
+            }
+            _ => format!("--in-workspace: Cargo.toml: {e}"),
+        })?;
+    let document = DeTable::parse(&text).map_err(|e| format!("--in-workspace: Cargo.toml: {e}"))?;
+    let members =
+        entry(document.get_ref(), "workspace").and_then(|workspace| match workspace.get_ref() {
+            DeValue::Table(table) => entry(table, "members"),
+            _ => None,
+        });
+    let Some((DeValue::Array(list), span)) = members.map(|m| (m.get_ref(), m.span())) else {
         return Err("--in-workspace: Cargo.toml has no [workspace] members list; add one, or leave out --in-workspace".into());
     };
-    if members.iter().any(|m| m.as_str() == Some(name)) {
+    if list.iter().any(|m| m.get_ref().as_str() == Some(name)) {
         return Err(format!(
             "--in-workspace: `{name}` is already a workspace member"
         ));
     }
-    let at = text
-        .find("members")
-        .and_then(|start| text[start..].find('[').map(|open| start + open + 1))
-        .ok_or("--in-workspace: cannot find the members list in Cargo.toml")?;
+    if text.as_bytes().get(span.start) != Some(&b'[') {
+        return Err("--in-workspace: cannot find the members list in Cargo.toml".into());
+    }
+    let at = span.start + 1;
     Ok(format!("{}\n    \"{name}\",{}", &text[..at], &text[at..]))
+}
+
+/// The value of `key` in `table`.
+fn entry<'t, 'i>(table: &'t DeTable<'i>, key: &str) -> Option<&'t Spanned<DeValue<'i>>> {
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == key)
+        .map(|(_, v)| v)
 }
 
 fn files(name: &str, sdk: &Path, in_workspace: bool) -> Vec<(&'static str, String)> {
@@ -277,9 +303,10 @@ mod tests {
         }
         expected.push('\n');
     }
+    let built_in = if in_workspace { "the workspace's " } else { "" };
     let readme = format!(
-        "# {name}\n\nA wasmstash filter. Its module is `target/wasm32-unknown-unknown/release/{module}.wasm`.\n\n{}",
-        next_steps(name)
+        "# {name}\n\nA wasmstash filter. Its module is {built_in}`{WASM_DIR}/{module}.wasm`.\n\n{}",
+        next_steps(name, in_workspace)
     );
     let mut files = vec![
         ("Cargo.toml", cargo),
@@ -303,8 +330,18 @@ mod tests {
 /// built with.
 const WASM_BUILD_FLAGS: &str = include_str!("../../.cargo/config.toml");
 
-fn next_steps(name: &str) -> String {
-    let module = name.replace('-', "_");
+/// Where cargo puts a crate's WebAssembly build, under its target directory.
+const WASM_DIR: &str = "target/wasm32-unknown-unknown/release";
+
+fn next_steps(name: &str, in_workspace: bool) -> String {
+    // Paths are from where `new` ran: the crate's own directory holds its
+    // target/, a workspace member builds into the workspace root's.
+    let crate_dir = if in_workspace {
+        String::new()
+    } else {
+        format!("{name}/")
+    };
+    let module = format!("{crate_dir}{WASM_DIR}/{}.wasm", name.replace('-', "_"));
     format!(
         "Next steps:\n\n\
          1. Build and test it (the expected output is in tests/sample.expected.ndjson):\n\n   \
@@ -312,7 +349,7 @@ fn next_steps(name: &str) -> String {
          (the filter's config is {name}/config.json; --config '{{...}}' tests another)\n\n\
          2. Add it to a pipeline config and check the config:\n\n   \
          [[pipelines.mine.filters]]\n   \
-         module = \"{name}/target/wasm32-unknown-unknown/release/{module}.wasm\"\n   \
+         module = \"{module}\"\n   \
          config = {{ drop_if_contains = \"/health\", mark_field = \"[labels][checked]\" }}\n\n   \
          wasmstash check wasmstash.toml\n\n\
          3. Serve it to Logstash: wasmstash serve --config wasmstash.toml\n   \

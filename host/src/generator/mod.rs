@@ -10,9 +10,11 @@
 //! - `world`: services, templates, the daily shape and incident effects.
 //! - `scenario`: the batch mode and the incident schedule.
 //! - `follow`: the live mode and its reconnecting TCP writer.
+//! - `output`: the --out and --truth files, replaced whole or written directly.
 //! - `random`: the seeded random source.
 
 mod follow;
+mod output;
 mod random;
 mod scenario;
 mod world;
@@ -36,11 +38,12 @@ pub struct GenArgs {
     /// Start of the scenario's event time (UTC, whole seconds).
     #[arg(long, default_value = "2026-11-24T00:00:00Z", value_name = "TIME")]
     pub start: String,
-    /// Span of event time to write, e.g. 24h, 90m.
+    /// Span of event time to write, e.g. 24h, 90m; at most 366 days.
     #[arg(long, default_value = "24h", value_parser = parse_duration, value_name = "SPAN")]
     pub duration: Duration,
     /// Quiet time at the start, with no incidents (detectors learn then);
-    /// default 2h, or 35m with --follow (past `anomaly`'s 30-interval warm-up).
+    /// default 2h, or 35m with --follow (past `anomaly`'s 30-interval
+    /// warm-up); at most 366 days.
     #[arg(long, value_parser = parse_duration, value_name = "SPAN")]
     pub warmup: Option<Duration>,
     /// Incidents of each of the six kinds to inject.
@@ -50,18 +53,25 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 1.0)]
     pub scale: f64,
     /// Events leave in an order up to this many seconds off their
-    /// timestamps, as when several hosts ship logs.
-    #[arg(long, default_value_t = 5)]
+    /// timestamps, as when several hosts ship logs; at most 3600. Events
+    /// wait in memory until they leave, so --scale times this is bounded
+    /// too (at most 2000000 events waiting at the peak).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=MAX_DISORDER_SECS))]
     pub disorder_secs: u64,
     /// Also write the fields grok would parse from access lines (source,
     /// http, url, user_agent), for pipelines without a grok stage.
     #[arg(long)]
     pub parsed: bool,
-    /// Write events here instead of stdout.
+    /// Write events here instead of stdout. A regular file is written under
+    /// a temporary name and replaces FILE only once complete; a FIFO or a
+    /// device is written to directly, never replaced; a symlink is followed:
+    /// the link stays, and what it points to is written as above.
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Ground truth (JSON); with --out and no --truth, the out file's name
-    /// with `.truth.json` for its extension (scenario.ndjson: scenario.truth.json).
+    /// Ground truth (JSON), written as --out is; with --out and no --truth,
+    /// the out file's name with `.truth.json` for its extension
+    /// (scenario.ndjson: scenario.truth.json), unless --out is a FIFO or a
+    /// device: then no ground truth is written unless --truth names a file.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
     /// Live mode: write forever, stamped with the current time.
@@ -72,10 +82,12 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 50.0, requires = "follow")]
     pub rate: f64,
     /// Live mode: send NDJSON lines to this TCP peer, reconnecting with
-    /// backoff while it is down (default: stdout).
-    #[arg(long, value_name = "HOST:PORT", requires = "follow")]
+    /// backoff while it is down (default: stdout). HOST is a name or an
+    /// address (`[::1]` for IPv6); a name is looked up on each connection.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_peer, requires = "follow")]
     pub tcp: Option<String>,
-    /// Live mode: start an incident this often, after --warmup.
+    /// Live mode: start an incident this often, after --warmup; at most
+    /// 366 days.
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "SPAN", requires = "follow")]
     pub incident_every: Duration,
 }
@@ -134,7 +146,14 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
     }
 }
 
-/// `90s`, `15m`, `24h`, `2d`; a bare number is seconds.
+/// The longest span gen takes: a year of events is far past any test, and
+/// event times stay in i64 milliseconds without overflow.
+pub const MAX_SPAN: Duration = Duration::from_secs(366 * 86_400);
+
+/// The most disorder: an hour of events is the most that waits in memory.
+pub const MAX_DISORDER_SECS: u64 = 3600;
+
+/// `90s`, `15m`, `24h`, `2d`; a bare number is seconds; at most [`MAX_SPAN`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -151,5 +170,36 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "d" => 86_400,
         _ => return Err(format!("`{text}`: unknown unit `{unit}`; use s, m, h or d")),
     };
-    Ok(Duration::from_secs(number * seconds))
+    let too_long = || format!("`{text}`: at most 366 days");
+    let span = number
+        .checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(too_long)?;
+    if span > MAX_SPAN {
+        return Err(too_long());
+    }
+    Ok(span)
+}
+
+/// A --tcp peer, `HOST:PORT`. Only its form is checked here, so that a typo
+/// is a usage error rather than endless retries; a name is not looked up
+/// yet, as a peer's name may not resolve until the peer is up.
+pub fn parse_peer(text: &str) -> Result<String, String> {
+    let valid_port = |port: &str| port.parse::<u16>().is_ok_and(|port| port != 0);
+    let well_formed = match text.parse::<std::net::SocketAddr>() {
+        Ok(address) => address.port() != 0,
+        Err(_) => text.rsplit_once(':').is_some_and(|(host, port)| {
+            let host_name = host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+            !host.is_empty() && host_name && valid_port(port)
+        }),
+    };
+    if well_formed {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "`{text}`: expected HOST:PORT, like logstash:5000, 127.0.0.1:5000 or [::1]:5000"
+        ))
+    }
 }

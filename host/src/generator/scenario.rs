@@ -1,12 +1,11 @@
 //! The batch scenario: a span of event time for every service, incidents at
 //! seeded random places, events in (nearly) time order, and the ground truth.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use super::output::{self, OutputFile};
 use super::random::Random;
 use super::world::{self, Incident, IncidentKind, Service, Shape};
 use super::{GenArgs, GenError};
@@ -22,29 +21,40 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
             args.start
         ))
     })?;
-    let end = start + args.duration.as_millis() as i64;
+    let end = after(start, args.duration)?;
     let mut random = Random::new(args.seed);
     let services = world::services(&mut random);
+    check_waiting_bound(&services, args)?;
     let incidents = schedule(
         &mut random,
         &services,
-        start + args.warmup().as_millis() as i64,
+        after(start, args.warmup())?,
         end,
         args.incidents_per_kind,
     )?;
-    let truth_path = args
-        .truth
-        .clone()
-        .or_else(|| args.out.as_ref().map(|p| p.with_extension("truth.json")));
-    if truth_path.is_some() && truth_path == args.out {
+    if args.truth.is_some() && args.truth == args.out {
         return Err(GenError::Usage(
             "--truth names the same file as --out".into(),
         ));
     }
+    // A stream's ground truth is not guessed into a file beside it: for
+    // `--out /dev/stdout` that would be a new file under /dev.
+    let truth_path = match (&args.truth, &args.out) {
+        (Some(truth), _) => Some(truth.clone()),
+        (None, Some(out)) if output::is_replaced_whole(out) => {
+            Some(out.with_extension("truth.json"))
+        }
+        _ => None,
+    };
+    let truth_note = match (&truth_path, &args.out) {
+        (Some(path), _) => format!(", ground truth in {}", path.display()),
+        (None, Some(_)) => ", no ground truth written (give --truth FILE)".to_owned(),
+        (None, None) => String::new(),
+    };
     // Both files are created before the first event is made, so that a path
     // that cannot be written fails now, not after hours of events.
-    let mut out_file = args.out.as_deref().map(PendingFile::create).transpose()?;
-    let truth_file = truth_path.as_deref().map(PendingFile::create).transpose()?;
+    let mut out_file = args.out.as_deref().map(OutputFile::create).transpose()?;
+    let truth_file = truth_path.as_deref().map(OutputFile::create).transpose()?;
     let sink: Box<dyn Write + '_> = match &mut out_file {
         Some(pending) => Box::new(&mut pending.file),
         None => Box::new(std::io::stdout().lock()),
@@ -55,8 +65,9 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
     };
     let disorder_ms = args.disorder_secs as f64 * 1000.0;
     let write_error = |e: std::io::Error| GenError::writing("events", e);
-    // Events wait here, keyed by the moment they leave, until their minute.
-    let mut waiting: Vec<(i64, Value)> = Vec::new();
+    // Events wait here, keyed by the moment they leave, until their minute;
+    // as text, a fraction of their size as values.
+    let mut waiting: Vec<(i64, Vec<u8>)> = Vec::new();
     let mut events = 0u64;
     let mut minute = start;
     while minute < end {
@@ -71,21 +82,21 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
                 for _ in 0..count {
                     let at = second + random.below(1000) as i64;
                     let event = service.event(&mut random, at, &effects, shape);
-                    waiting.push((departs(&mut random, at, disorder_ms), event));
+                    waiting.push((departs(&mut random, at, disorder_ms), to_text(&event)));
                 }
                 if let Some(id) = effects.new_template
                     && random.chance(0.1)
                 {
                     let at = second + random.below(1000) as i64;
                     let event = service.new_template_event(&mut random, at, id);
-                    waiting.push((departs(&mut random, at, disorder_ms), event));
+                    waiting.push((departs(&mut random, at, disorder_ms), to_text(&event)));
                 }
                 if let Some(id) = effects.new_client
                     && random.chance(0.2)
                 {
                     let at = second + random.below(1000) as i64;
                     let event = service.new_client_event(&mut random, at, id, shape);
-                    waiting.push((departs(&mut random, at, disorder_ms), event));
+                    waiting.push((departs(&mut random, at, disorder_ms), to_text(&event)));
                 }
             }
         }
@@ -97,8 +108,7 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
             waiting.partition_point(|(departs, _)| *departs < minute)
         };
         for (_, event) in waiting.drain(..ready) {
-            serde_json::to_writer(&mut out, &event).map_err(|e| write_error(e.into()))?;
-            out.write_all(b"\n").map_err(write_error)?;
+            out.write_all(&event).map_err(write_error)?;
             events += 1;
         }
     }
@@ -121,52 +131,45 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
         pending.commit()?;
     }
     eprintln!(
-        "wasmstash gen: {events} events, {} incidents{}",
+        "wasmstash gen: {events} events, {} incidents{truth_note}",
         incidents.len(),
-        truth_path
-            .map(|p| format!(", ground truth in {}", p.display()))
-            .unwrap_or_default()
     );
     Ok(())
 }
 
-/// A file written under a temporary name beside its path and renamed into
-/// place when complete: a run that fails, or whose reader stops early,
-/// leaves no partial file, and an earlier complete one stays as it was.
-struct PendingFile {
-    file: File,
-    path: PathBuf,
-    temporary: PathBuf,
-    committed: bool,
+/// The most events that may wait in memory for their time to leave.
+const MAX_WAITING_EVENTS: f64 = 2_000_000.0;
+
+/// Refuses a --scale and --disorder-secs whose events waiting to leave (a
+/// minute's and the disorder's worth, at the daily peak) would not fit in
+/// [`MAX_WAITING_EVENTS`], before any is made.
+fn check_waiting_bound(services: &[Service], args: &GenArgs) -> Result<(), GenError> {
+    let peak_per_second: f64 = services.iter().map(|s| s.peak_rate).sum::<f64>() * args.scale;
+    let waiting = peak_per_second * (60 + args.disorder_secs) as f64;
+    if waiting > MAX_WAITING_EVENTS {
+        return Err(GenError::Usage(format!(
+            "--scale {} with --disorder-secs {} would hold about {waiting:.0} events in memory \
+             at the peak (at most {MAX_WAITING_EVENTS}); lower either",
+            args.scale, args.disorder_secs
+        )));
+    }
+    Ok(())
 }
 
-impl PendingFile {
-    fn create(path: &Path) -> Result<PendingFile, GenError> {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".tmp{}", std::process::id()));
-        let temporary = path.with_file_name(name);
-        let file = File::create(&temporary).map_err(|e| GenError::at(path, e))?;
-        Ok(PendingFile {
-            file,
-            path: path.to_owned(),
-            temporary,
-            committed: false,
-        })
-    }
-
-    fn commit(mut self) -> Result<(), GenError> {
-        std::fs::rename(&self.temporary, &self.path).map_err(|e| GenError::at(&self.path, e))?;
-        self.committed = true;
-        Ok(())
-    }
+/// `start` plus `span` in milliseconds, or a usage error past what event
+/// times can hold.
+fn after(start: i64, span: std::time::Duration) -> Result<i64, GenError> {
+    i64::try_from(span.as_millis())
+        .ok()
+        .and_then(|millis| start.checked_add(millis))
+        .ok_or_else(|| GenError::Usage("--start plus the span is past any event time".into()))
 }
 
-impl Drop for PendingFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.temporary);
-        }
-    }
+/// An event as the NDJSON line it leaves as.
+fn to_text(event: &Value) -> Vec<u8> {
+    let mut line = serde_json::to_vec(event).expect("events serialise");
+    line.push(b'\n');
+    line
 }
 
 /// When an event made at `at` leaves: up to the disorder later.

@@ -1,0 +1,243 @@
+//! `wasmstash gen` as a user runs it: where its output goes, and the
+//! arguments it refuses before making any event.
+
+#[path = "support/binary.rs"]
+mod binary;
+
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use binary::*;
+
+/// A short scenario: no incidents, so ten minutes are enough.
+const SHORT: &[&str] = &["gen", "--duration", "10m", "--incidents-per-kind", "0"];
+
+fn mkfifo(path: &Path) {
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `name` is a valid NUL-terminated path for the call's duration.
+    let made = unsafe { libc::mkfifo(name.as_ptr(), 0o600) };
+    assert_eq!(made, 0, "mkfifo {}", path.display());
+}
+
+/// Reads `fifo` to its end on a thread, as a consumer of `gen` would.
+fn drain(fifo: &Path) -> std::thread::JoinHandle<Vec<u8>> {
+    let fifo = fifo.to_owned();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        std::fs::File::open(fifo)
+            .unwrap()
+            .read_to_end(&mut bytes)
+            .unwrap();
+        bytes
+    })
+}
+
+fn assert_is_fifo(path: &Path) {
+    let kind = std::fs::symlink_metadata(path).unwrap().file_type();
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_fifo(&kind),
+        "{} was replaced",
+        path.display()
+    );
+}
+
+/// `args` in `dir`, killed (and the test failed) if it outlives `limit`.
+fn gen_within(dir: &Path, args: &[&str], limit: Duration) -> Output {
+    let mut child = spawn_in(dir, args);
+    drop(child.stdin.take());
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "`wasmstash {}` still running after {limit:?}; stderr: {}",
+                args.join(" "),
+                text(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn event_lines(bytes: &[u8]) -> usize {
+    let lines = text(bytes);
+    for line in lines.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+    lines.lines().count()
+}
+
+#[test]
+fn gen_out_writes_into_a_fifo_instead_of_replacing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("events.pipe");
+    mkfifo(&fifo);
+    let reader = drain(&fifo);
+    let mut args = SHORT.to_vec();
+    args.extend(["--out", "events.pipe", "--truth", "truth.json"]);
+    let out = gen_within(dir.path(), &args, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Asked before joining: a reader of a replaced FIFO waits for ever.
+    assert_is_fifo(&fifo);
+    let events = event_lines(&reader.join().unwrap());
+    assert!(events > 100, "the reader got {events} events");
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("truth.json")).unwrap()).unwrap();
+    assert_eq!(truth["events"], events);
+}
+
+/// Without --truth, a FIFO gets no `NAME.truth.json` beside it: the ground
+/// truth of a stream is not guessed into a file, and gen says so.
+#[test]
+fn a_fifo_out_without_truth_says_where_the_truth_went() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("events.pipe");
+    mkfifo(&fifo);
+    let reader = drain(&fifo);
+    let mut args = SHORT.to_vec();
+    args.extend(["--out", "events.pipe"]);
+    let out = gen_within(dir.path(), &args, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_is_fifo(&fifo);
+    assert!(event_lines(&reader.join().unwrap()) > 100);
+    assert!(
+        text(&out.stderr).contains("no ground truth written (give --truth FILE)"),
+        "{}",
+        text(&out.stderr)
+    );
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files, ["events.pipe"]);
+}
+
+/// A symlink is followed: what it points to gets the events (a FIFO is
+/// written, a file replaced whole), and the link stays a link.
+#[test]
+fn gen_out_writes_through_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("events.pipe");
+    mkfifo(&fifo);
+    std::os::unix::fs::symlink("events.pipe", dir.path().join("to-pipe")).unwrap();
+    let reader = drain(&fifo);
+    let mut args = SHORT.to_vec();
+    args.extend(["--out", "to-pipe", "--truth", "truth.json"]);
+    let out = gen_within(dir.path(), &args, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let link = std::fs::symlink_metadata(dir.path().join("to-pipe")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+    assert!(event_lines(&reader.join().unwrap()) > 100);
+
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/events.ndjson"), "earlier\n").unwrap();
+    std::os::unix::fs::symlink("data/events.ndjson", dir.path().join("to-file")).unwrap();
+    let mut args = SHORT.to_vec();
+    args.extend(["--out", "to-file"]);
+    let out = gen_within(dir.path(), &args, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let link = std::fs::symlink_metadata(dir.path().join("to-file")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+    let written = std::fs::read(dir.path().join("data/events.ndjson")).unwrap();
+    assert!(event_lines(&written) > 100);
+    // The truth is named after the path given, as for any --out.
+    assert!(dir.path().join("to-file.truth.json").is_file());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("data"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Spans and the disorder are bounded, so no argument makes gen hold days
+/// of events in memory or run for ever.
+#[test]
+fn gen_refuses_spans_and_disorder_out_of_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--disorder-secs", "10000000"], "--disorder-secs"),
+        (&["--disorder-secs", "3601"], "--disorder-secs"),
+        (&["--duration", "99999999999999d"], "at most 366 days"),
+        (&["--duration", "367d"], "at most 366 days"),
+        (&["--duration", "18446744073709551615s"], "at most 366 days"),
+        (&["--warmup", "99999999999999d"], "at most 366 days"),
+        (&["--scale", "1000", "--disorder-secs", "3600"], "in memory"),
+    ];
+    for (extra, message) in cases {
+        let mut args = vec!["gen"];
+        args.extend_from_slice(extra);
+        let out = gen_within(dir.path(), &args, Duration::from_secs(20));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{extra:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(message),
+            "{extra:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{extra:?}: events were written");
+    }
+    let out = gen_within(dir.path(), &["gen", "--help"], Duration::from_secs(20));
+    let help = text(&out.stdout);
+    assert!(
+        help.contains("at most 3600") && help.contains("at most 366 days"),
+        "{help}"
+    );
+}
+
+#[test]
+fn gen_follow_refuses_a_peer_that_is_not_host_and_port() {
+    let dir = tempfile::tempdir().unwrap();
+    for peer in [
+        "notanaddress",
+        "host:",
+        ":5000",
+        "host:99999",
+        "::1:5000",
+        "a b:5000",
+    ] {
+        let out = gen_within(
+            dir.path(),
+            &["gen", "--follow", "--tcp", peer],
+            Duration::from_secs(20),
+        );
+        assert_eq!(out.status.code(), Some(2), "{peer}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("expected HOST:PORT"),
+            "{peer}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// Well-formed peers are taken, by address or by name.
+#[test]
+fn gen_follow_sends_to_a_peer_by_address_or_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for host in ["127.0.0.1", "localhost"] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = format!("{host}:{}", listener.local_addr().unwrap().port());
+        let mut child = spawn_in(
+            dir.path(),
+            &["gen", "--follow", "--rate", "1000", "--tcp", &peer],
+        );
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut line = [0u8; 1];
+        stream.read_exact(&mut line).unwrap();
+        assert_eq!(&line, b"{", "{peer}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
