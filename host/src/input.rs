@@ -70,10 +70,43 @@ pub fn read_line(
     line: &mut Vec<u8>,
     max: usize,
 ) -> io::Result<(usize, Option<usize>)> {
-    line.clear();
-    let mut length = 0;
+    continue_line(reader, line, max, &mut PartialLine::default())
+}
+
+/// How far [`continue_line`] got into a line it has not finished.
+#[derive(Default)]
+pub struct PartialLine {
+    started: bool,
+    /// Bytes of the line so far, kept or not.
+    length: usize,
+    /// The last byte of them.
+    last: Option<u8>,
+}
+
+impl PartialLine {
+    /// Whether a line has been begun and not finished.
+    pub fn in_progress(&self) -> bool {
+        self.started
+    }
+}
+
+/// [`read_line`] for a reader that may fail part-way through a line (a
+/// live input that has gone quiet): the bytes read so far stay in `line`
+/// and `partial`, and the next call with them goes on with the same line.
+pub fn continue_line(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    max: usize,
+    partial: &mut PartialLine,
+) -> io::Result<(usize, Option<usize>)> {
+    if !partial.started {
+        line.clear();
+        *partial = PartialLine {
+            started: true,
+            ..PartialLine::default()
+        };
+    }
     let mut ended = false;
-    let mut last = None;
     while !ended {
         let available = match reader.fill_buf() {
             Ok(available) => available,
@@ -88,14 +121,15 @@ pub fn read_line(
         // `line` never holds more than `max` bytes.
         line.extend_from_slice(&body[..body.len().min(max - line.len())]);
         let taken = body.len();
-        length += taken;
-        last = body.last().copied().or(last);
+        partial.length += taken;
+        partial.last = body.last().copied().or(partial.last);
         ended = newline.is_some();
         reader.consume(taken + usize::from(ended));
     }
     if ended {
         line.push(b'\n');
     }
+    let PartialLine { length, last, .. } = std::mem::take(partial);
     let read = length + usize::from(ended);
     // A `\r` ending a line is its terminator, not its text: a CRLF line of
     // exactly `max` bytes is whole.
@@ -229,6 +263,50 @@ mod tests {
             assert_eq!(cut, (text.len() > max).then_some(whole.len()), "{whole:?}");
         }
         assert_eq!(read_line(&mut reader, &mut line, max).unwrap(), (0, None));
+    }
+
+    /// A reader that stops part-way through a line, as a quiet live input
+    /// does: the line goes on where it stopped.
+    #[test]
+    fn a_line_read_in_pieces_comes_out_whole() {
+        struct Pieces(Vec<&'static [u8]>);
+        impl io::Read for Pieces {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                match self.0.first_mut() {
+                    None => Ok(0),
+                    Some(piece) if piece.is_empty() => {
+                        self.0.remove(0);
+                        Err(io::ErrorKind::WouldBlock.into())
+                    }
+                    Some(piece) => {
+                        let n = piece.len().min(buf.len());
+                        buf[..n].copy_from_slice(&piece[..n]);
+                        *piece = &piece[n..];
+                        Ok(n)
+                    }
+                }
+            }
+        }
+        let pieces = Pieces(vec![b"one\ntw", b"", b"o\r", b"", b"\nthree"]);
+        let mut reader = io::BufReader::new(pieces);
+        let (mut line, mut partial) = (Vec::new(), PartialLine::default());
+        let mut lines = Vec::new();
+        loop {
+            match continue_line(&mut reader, &mut line, 100, &mut partial) {
+                Ok((0, _)) => break,
+                Ok((read, cut)) => lines.push((trim_newline(&line).to_vec(), read, cut)),
+                Err(e) => {
+                    assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+                    assert!(partial.in_progress());
+                }
+            }
+        }
+        let expected: Vec<(Vec<u8>, usize, Option<usize>)> = vec![
+            (b"one".to_vec(), 4, None),
+            (b"two".to_vec(), 5, None),
+            (b"three".to_vec(), 5, None),
+        ];
+        assert_eq!(lines, expected);
     }
 
     #[test]

@@ -6,40 +6,55 @@ mod binary;
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use binary::*;
 
 const TAG: &str = r#"mutate={"add_tag":["seen"]}"#;
 
 /// Lines from a feed that stays open come out soon after they arrive, not
-/// when a batch of 1000 has filled or the feed ends.
+/// when a batch of 1000 has filled or the feed ends, even while the line
+/// after them is half written; and Ctrl-C then ends that line as the end of
+/// the feed would.
 #[test]
 fn a_live_feed_events_come_out_as_they_arrive() {
     let mut child = spawn_in(std::path::Path::new("."), &["run", "--filter", TAG]);
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"one\ntwo\nthree\n").unwrap();
+    stdin
+        .write_all(b"one\ntwo\nthree\nfour, half writ")
+        .unwrap();
     stdin.flush().unwrap();
-    let started = Instant::now();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
+    // Read on a thread: if nothing comes, the test fails here instead of
+    // waiting for ever on the pipe.
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (lines_out, lines) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in stdout.lines() {
+            let _ = lines_out.send(line.unwrap());
+        }
+    });
+    let mut got = Vec::new();
     for _ in 0..3 {
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        lines.push(line);
+        got.push(
+            lines
+                .recv_timeout(Duration::from_secs(10))
+                .expect("an event within 10 s"),
+        );
     }
-    // The input is still open: nothing but the pause can have sent them.
     assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
+        got[2].contains(r#""message":"three","tags":["seen"]"#),
+        "{got:?}"
     );
-    assert!(
-        lines[2].contains(r#""message":"three","tags":["seen"]"#),
-        "{lines:?}"
-    );
+    // The feed is still open, in the middle of a line.
+    // SAFETY: sends a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let last = lines
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the half line");
+    assert!(last.contains(r#""message":"four, half writ""#), "{last}");
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    reader.join().unwrap();
     drop(stdin);
-    assert!(child.wait().unwrap().success());
 }
 
 /// Ctrl-C ends a run over a feed as the end of the feed would: every line
@@ -132,5 +147,24 @@ fn a_directory_among_the_inputs_is_refused_before_reading() {
         text(&out.stderr).contains("it is a directory"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// A quiet spell before the first line that tells the format does not
+/// decide it: blank lines before a late NDJSON object are still nothing.
+#[test]
+fn blank_lines_before_a_late_first_object_stay_nothing() {
+    let mut child = spawn_in(std::path::Path::new("."), &["run", "--filter", TAG]);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"\n\n").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    stdin.write_all(b"{\"a\":1}\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        events_of(&out.stdout),
+        [serde_json::json!({"a": 1, "tags": ["seen"]})]
     );
 }

@@ -21,7 +21,8 @@
 //! input would.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader, Read, Write};
+use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -32,7 +33,7 @@ use indicatif::ProgressBar;
 
 use super::{RunError, Summary, count_failure_tags, interrupt, open};
 use crate::event_check::CheckedEvent;
-use crate::input::{self, InputFormat};
+use crate::input::{self, InputFormat, PartialLine};
 use crate::pipeline::{EventResult, Pipeline};
 
 /// How the input is cut and how far the reader may run ahead.
@@ -147,33 +148,42 @@ fn read_batches(
     };
     for path in &flow.inputs {
         let source = open(path)?;
-        let live = source.live;
-        let mut reader = BufReader::with_capacity(1 << 16, source.reader);
+        let input: Box<dyn Read + Send> = match source.live {
+            Some(fd) => Box::new(LiveInput {
+                inner: source.reader,
+                fd,
+            }),
+            None => source.reader,
+        };
+        let mut reader = BufReader::with_capacity(1 << 16, input);
         // Each file is detected, and its last batch sent, on its own.
         let mut batch = LineBatch::new(flow.format, flow.batch_size);
-        let mut line = Vec::new();
+        let (mut line, mut partial) = (Vec::new(), PartialLine::default());
         let mut first_line = true;
-        let reading_error = |e: io::Error| RunError::Io(format!("reading {}: {e}", path.display()));
         loop {
-            if interrupt::requested().is_some() {
+            // A line begun is finished first: a live input reads as ended
+            // once a stop is asked, so the line's end is that.
+            if interrupt::requested().is_some() && !partial.in_progress() {
                 let _ = sender.send(batch);
                 return Ok(());
             }
-            if let Some(fd) = live
-                && reader.buffer().is_empty()
-            {
-                let waited = wait_for_input(fd, &mut batch, flow.batch_size, &mut sender);
-                match waited.map_err(reading_error)? {
-                    Waited::Ready => {}
-                    Waited::WriterGone => return Ok(()),
-                    Waited::StopAsked => {
-                        let _ = sender.send(batch);
-                        return Ok(());
+            let read =
+                input::continue_line(&mut reader, &mut line, flow.max_line_bytes, &mut partial);
+            let (read, cut) = match read {
+                Ok(read) => read,
+                // A live input gone quiet: what is read goes on now, unless
+                // it is blank lines whose meaning the next line decides.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if batch.format != InputFormat::Auto {
+                        let next = LineBatch::new(batch.format, flow.batch_size);
+                        if sender.send(std::mem::replace(&mut batch, next)).is_err() {
+                            return Ok(());
+                        }
                     }
+                    continue;
                 }
-            }
-            let (read, cut) = input::read_line(&mut reader, &mut line, flow.max_line_bytes)
-                .map_err(reading_error)?;
+                Err(e) => return Err(RunError::Io(format!("reading {}: {e}", path.display()))),
+            };
             if read == 0 {
                 break;
             }
@@ -213,41 +223,32 @@ fn read_batches(
     Ok(())
 }
 
-/// How a wait for a live input ended.
-enum Waited {
-    Ready,
-    WriterGone,
-    StopAsked,
+/// A live input, read in polls of [`QUIET`]: a quiet spell is a
+/// `WouldBlock` error, so the reader can send the lines it has on even
+/// while a line is half written, and a stop asked by a signal reads as the
+/// end of the input (a blocked read would wait for the writer however
+/// often the user pressed Ctrl-C).
+struct LiveInput {
+    inner: Box<dyn Read + Send>,
+    fd: RawFd,
 }
 
-/// Waits until `fd` has input (or its end), in slices of [`QUIET`], so
-/// that a stop is seen; the first time it stays quiet, `batch` goes on as
-/// it is, so a live feed's events come out as they happen.
-fn wait_for_input(
-    fd: std::os::fd::RawFd,
-    batch: &mut LineBatch,
-    batch_size: usize,
-    sender: &mut BatchSender,
-) -> io::Result<Waited> {
-    loop {
+impl Read for LiveInput {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if interrupt::requested().is_some() {
-            return Ok(Waited::StopAsked);
+            return Ok(0);
         }
-        if readable_within(fd, QUIET)? {
-            return Ok(Waited::Ready);
-        }
-        if !batch.lines.is_empty() {
-            let next = LineBatch::new(batch.format, batch_size);
-            if sender.send(std::mem::replace(batch, next)).is_err() {
-                return Ok(Waited::WriterGone);
-            }
+        if readable_within(self.fd, QUIET)? {
+            self.inner.read(buf)
+        } else {
+            Err(io::ErrorKind::WouldBlock.into())
         }
     }
 }
 
 /// Whether `fd` can be read (has input, or has reached its end) within
 /// `timeout`.
-fn readable_within(fd: std::os::fd::RawFd, timeout: Duration) -> io::Result<bool> {
+fn readable_within(fd: RawFd, timeout: Duration) -> io::Result<bool> {
     let mut poll = libc::pollfd {
         fd,
         events: libc::POLLIN,
