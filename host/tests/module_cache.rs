@@ -162,3 +162,26 @@ fn a_cache_directory_others_may_write_is_not_used() {
             .from_cache()
     );
 }
+
+/// An entry others may write is not loaded, even in a private directory,
+/// and entries are written readable by their owner alone.
+#[cfg(unix)]
+#[test]
+fn an_entry_others_may_write_is_not_loaded() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = built_module("hello");
+    FilterModule::load(&engine(dir.path(), true), "hello", &wasm, b"{}").unwrap();
+    let entry = only_entry(dir.path());
+    let mode = std::fs::metadata(&entry).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let module = FilterModule::load(&engine(dir.path(), true), "hello", &wasm, b"{}").unwrap();
+    assert!(!module.from_cache());
+    // Rewritten private, it is used again.
+    assert!(
+        FilterModule::load(&engine(dir.path(), true), "hello", &wasm, b"{}")
+            .unwrap()
+            .from_cache()
+    );
+}

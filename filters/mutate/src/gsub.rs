@@ -5,8 +5,9 @@
 //! references are filled in, as Logstash does.
 //!
 //! A regex cannot run away with an event: each field's replace has a step
-//! budget, and one that runs out fails the event (`tag_on_failure`), where
-//! Logstash would keep the worker busy for as long as the regex takes.
+//! budget (a million, or 256 a byte of a longer text), and one that runs
+//! out fails the event (`tag_on_failure`), where Logstash would keep the
+//! worker busy for as long as the regex takes.
 
 use std::borrow::Cow;
 
@@ -16,8 +17,10 @@ use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::Template;
 
 /// Steps one field's replace may take: grok's default `timeout_steps`,
-/// far more than any sane regex needs on a log line.
+/// far more than any sane regex needs on a log line, and more for a long
+/// text, whose every character may start a match.
 const STEPS: u64 = 1_000_000;
+const STEPS_PER_BYTE: u64 = 256;
 
 pub struct Gsub {
     field: FieldRef,
@@ -99,7 +102,8 @@ impl Gsub {
         replacement: &str,
         matcher: &mut Matcher,
     ) -> Result<Cow<'t, str>, Stop> {
-        let mut budget = Budget::new(STEPS, None, host::now_unix_nanos);
+        let steps = STEPS.max(STEPS_PER_BYTE.saturating_mul(text.len() as u64));
+        let mut budget = Budget::new(steps, None, host::now_unix_nanos);
         let mut out = String::new();
         let (mut copied, mut from, mut matched) = (0, 0, false);
         while from <= text.len() && self.regex.search_from(matcher, text, from, &mut budget)? {

@@ -2,15 +2,17 @@
 //! merges fields, with Logstash's mutate options and order.
 //!
 //! Operations run in Logstash's fixed order, whatever the order in the
-//! config: `coerce`, `rename`, `update`, `replace`, `convert`, `gsub`, `uppercase`,
-//! `capitalize`, `lowercase`, `strip`, `split`, `join`, `merge`, `copy`;
-//! then the common options (`add_field`, `remove_field`, `add_tag`,
-//! `remove_tag`). `convert` follows Ruby's rules (see `convert.rs`), so it
-//! never fails. A `rename` whose `%{field}` names expand to something that
-//! is not a field reference fails the event as Logstash's exception would:
-//! the operations after it and the common options are skipped and the
-//! event is tagged with `tag_on_failure` (default `_mutate_error`).
-//! Logstash's `gsub` is not supported (no regular expressions here).
+//! config: `coerce`, `rename`, `update`, `replace`, `convert`, `gsub`,
+//! `uppercase`, `capitalize`, `lowercase`, `strip`, `split`, `join`,
+//! `merge`, `copy`; then the common options (`add_field`, `remove_field`,
+//! `add_tag`, `remove_tag`). `convert` reads numbers as Logstash 8.14 and
+//! later do (see `convert.rs`). Where Logstash's Ruby raises, the event
+//! fails as it does there: the operations after it and the common options
+//! are skipped and the event is tagged with `tag_on_failure` (default
+//! `_mutate_error`). That is a `convert` of a text Ruby cannot read as a
+//! number, a `rename` whose `%{field}` names expand to something that is no
+//! field reference, a `strip` of a list holding a non-string, and (ours) a
+//! `gsub` whose regex runs out of steps.
 
 mod convert;
 mod gsub;
@@ -63,6 +65,10 @@ pub struct Options {
     copy: Map<String, Value>,
     #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]
     tag_on_failure: Vec<String>,
+    /// Logstash before 8.14's reading of numbers: `to_i`/`to_f`, which never
+    /// fail (see `convert.rs`).
+    #[serde(default)]
+    lenient_conversion: bool,
 }
 
 fn default_failure_tags() -> Vec<String> {
@@ -77,6 +83,7 @@ pub struct Mutate {
     update: Vec<(FieldRef, Template)>,
     replace: Vec<(FieldRef, Template)>,
     convert: Vec<(FieldRef, Conversion)>,
+    lenient_conversion: bool,
     gsub: Vec<Gsub>,
     /// The regex engine's state, reused from event to event.
     matcher: Matcher,
@@ -169,6 +176,7 @@ impl Filter for Mutate {
             update: templates("update", options.update)?,
             replace: templates("replace", options.replace)?,
             convert,
+            lenient_conversion: options.lenient_conversion,
             gsub: Gsub::parse(options.gsub)?,
             matcher: Matcher::default(),
             uppercase: fields("uppercase", options.uppercase)?,
@@ -205,11 +213,13 @@ impl Filter for Mutate {
             event.set(field, value);
         }
         for (field, conversion) in &self.convert {
-            if let Some(current) = event.get(field) {
-                let converted = conversion.apply(current);
-                if &converted != current {
-                    event.set(field, converted);
-                }
+            let Some(current) = event.get(field) else {
+                continue;
+            };
+            match conversion.apply(current, self.lenient_conversion) {
+                Some(converted) if &converted != current => event.set(field, converted),
+                Some(_) => {}
+                None => return self.fail(event),
             }
         }
         for gsub in &self.gsub {
@@ -227,6 +237,12 @@ impl Filter for Mutate {
             map_strings(event, field, text_case::lowercase);
         }
         for field in &self.strip {
+            // Ruby's `strip` of every member raises on one that is no string.
+            if let Some(Value::Array(items)) = event.get(field)
+                && !items.iter().all(Value::is_string)
+            {
+                return self.fail(event);
+            }
             map_strings(event, field, strip);
         }
         for (field, separator) in &self.split {
@@ -372,7 +388,10 @@ fn capitalize(text: &str) -> Cow<'_, str> {
 /// splits into characters, and empty strings at the end are dropped.
 fn ruby_split(text: &str, separator: &str) -> Vec<Value> {
     let mut parts: Vec<&str> = match separator {
-        " " => text.split_ascii_whitespace().collect(),
+        " " => text
+            .split(['\t', '\n', '\u{0b}', '\u{0c}', '\r', ' '])
+            .filter(|part| !part.is_empty())
+            .collect(),
         "" => text
             .char_indices()
             .map(|(i, c)| &text[i..i + c.len_utf8()])

@@ -17,10 +17,10 @@ fn renames_recases_and_strips() {
         "capitalize": ["city"],
         "strip": ["name", "list", "nbsp"],
     });
-    let input = r#"{"lvl":"WARN","method":"get","name":"  bob \u0000","list":[" a ",1],"city":"oSLO","nbsp":"\u00a0x"}"#;
+    let input = r#"{"lvl":"WARN","method":"get","name":"  bob \u0000","list":[" a ","b"],"city":"oSLO","nbsp":"\u00a0x"}"#;
     assert_eq!(
         run(config, input),
-        r#"{"method":"GET","name":"bob","list":["a",1],"city":"Oslo","nbsp":"\u00a0x","log":{"level":"warn"}}"#
+        r#"{"method":"GET","name":"bob","list":["a","b"],"city":"Oslo","nbsp":"\u00a0x","log":{"level":"warn"}}"#
     );
 }
 
@@ -72,12 +72,34 @@ fn convert_follows_ruby_and_never_fails_the_event() {
         out,
         r#"{"a":42,"b":1234.5,"c":true,"d":"7","e":[1,2,null],"bytes":0,"f":1234.5}"#
     );
-    // The common options still apply: Logstash tags only on an exception.
+    // An integer that reads as zero and a boolean left as it was are no
+    // failures: the common options still apply.
     let out = run(
         json!({"convert": {"a": "integer", "b": "boolean"}, "add_tag": ["ok"]}),
         r#"{"a":"forty","b":"maybe"}"#,
     );
     assert_eq!(out, r#"{"a":0,"b":"maybe","tags":["ok"]}"#);
+}
+
+#[test]
+fn a_float_ruby_cannot_read_fails_the_event_unless_lenient() {
+    let config = json!({"convert": {"f": "float"}, "uppercase": ["m"], "add_tag": ["ok"]});
+    assert_eq!(
+        run(config, r#"{"f":"-","m":"x"}"#),
+        r#"{"f":"-","m":"x","tags":["_mutate_error"]}"#
+    );
+    // Ruby's `"-".to_f` is -0.0.
+    let lenient = json!({"convert": {"f": "float"}, "lenient_conversion": true});
+    assert_eq!(run(lenient, r#"{"f":"-"}"#), r#"{"f":-0.0}"#);
+}
+
+#[test]
+fn strip_of_a_list_with_a_non_string_fails_the_event() {
+    let config = json!({"strip": ["l"], "add_tag": ["ok"]});
+    assert_eq!(
+        run(config, r#"{"l":[" a ",1]}"#),
+        r#"{"l":[" a ",1],"tags":["_mutate_error"]}"#
+    );
 }
 
 #[test]

@@ -17,7 +17,7 @@ use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::{Deserialize, de};
 use serde_json::Map;
 
-use crate::field_ref::FieldPath;
+use crate::field_ref::{self, FieldPath};
 use crate::template::{FieldName, Template};
 use crate::{Event, Value};
 
@@ -96,8 +96,9 @@ impl CommonOptions {
                 match field {
                     FieldName::Fixed(field) => add_value(event, field, value),
                     FieldName::Sprintf(name) => {
-                        let name = name.render(event).into_owned();
-                        add_value(event, name.as_str(), value);
+                        if let Some(name) = filled_in(name, event) {
+                            add_value(event, name.as_str(), value);
+                        }
                     }
                 }
             }
@@ -105,7 +106,9 @@ impl CommonOptions {
         for field in &self.remove_field {
             match field {
                 FieldName::Fixed(field) => event.remove(field),
-                FieldName::Sprintf(name) => event.remove(name.render(event).as_ref()),
+                FieldName::Sprintf(name) => {
+                    filled_in(name, event).and_then(|n| event.remove(n.as_str()))
+                }
             };
         }
         for tag in &self.add_tag {
@@ -115,6 +118,25 @@ impl CommonOptions {
         for tag in &self.remove_tag {
             let tag = tag.render(event);
             event.remove_tag(&tag);
+        }
+    }
+}
+
+/// A field name's template filled in for `event`, if that is a field
+/// reference. One that is not (the event's own text can make `[a` or a
+/// path hundreds deep) is skipped, with a warning: used as a literal name
+/// it would write a field nobody named, and a path past the SDK's depth
+/// limit would overflow the filter's stack.
+fn filled_in(name: &Template, event: &Event) -> Option<String> {
+    let filled = name.render(event);
+    match field_ref::validate(&filled) {
+        Ok(()) => Some(filled.into_owned()),
+        Err(e) => {
+            crate::host::log(
+                crate::host::Level::Warn,
+                &format!("common options: `{}` gave {e}; skipped", name.as_str()),
+            );
+            None
         }
     }
 }
@@ -201,6 +223,21 @@ mod tests {
             applied(config, event),
             json!({"n": 7, "s": ["a", "x"], "nul": ["x"], "o": [["k", 1], "x", "7"],
                    "list": [1, "x"], "new": "v-7"})
+        );
+    }
+
+    #[test]
+    fn a_filled_in_name_that_is_no_field_reference_is_skipped() {
+        let config = json!({"add_field": {"%{n}": "x"}, "remove_field": ["%{n}"]});
+        let deep = "[a]".repeat(200);
+        for name in ["[a", deep.as_str()] {
+            let event = json!({"n": name, "[a": 1});
+            assert_eq!(applied(config.clone(), event.clone()), event, "{name}");
+        }
+        // A good one is used: added, then removed, leaving its parent.
+        assert_eq!(
+            applied(config, json!({"n": "[b][c]"})),
+            json!({"n": "[b][c]", "b": {}})
         );
     }
 

@@ -109,7 +109,10 @@ impl ModuleCache {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let tripwire = if tripwire { TRIPWIRE_TAG.as_str() } else { "" };
-        Some(dir.join(format!("{sha256}-{:016x}{tripwire}.cwasm", hasher.finish())))
+        Some(dir.join(format!(
+            "{sha256}-{:016x}{tripwire}-{ENTRY_FORMAT}.cwasm",
+            hasher.finish()
+        )))
     }
 }
 
@@ -144,9 +147,20 @@ fn build(engine: &wasmtime::Engine, wasm: &[u8], tripwire: bool) -> wasmtime::Re
 /// Bytes of the digest that opens each entry.
 const DIGEST_BYTES: usize = 32;
 
-/// Loads the entry at `path` if its digest matches the artifact after it.
+/// In each entry's name: an entry that opens with its digest. A binary from
+/// before digests, sharing the directory, looks for other names, so the two
+/// do not keep overwriting each other's entries.
+const ENTRY_FORMAT: &str = "d1";
+
+/// Loads the entry at `path` if it is this user's, writable by nobody else,
+/// and its digest matches the artifact after it.
 fn load(engine: &wasmtime::Engine, path: &Path) -> anyhow::Result<Module> {
-    let entry = std::fs::read(path)?;
+    let mut file = std::fs::File::open(path)?;
+    if let Some(why) = others_may_write_file(&file.metadata()?) {
+        anyhow::bail!("{why}");
+    }
+    let mut entry = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut entry)?;
     let Some((digest, artifact)) = entry.split_at_checked(DIGEST_BYTES) else {
         anyhow::bail!("too short to be an entry");
     };
@@ -173,7 +187,12 @@ fn store(path: &Path, module: &Module) -> anyhow::Result<()> {
     // Write to a temporary name and rename, so a concurrent reader never sees
     // half an artifact.
     let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temporary, entry)?;
+    let mut options = std::fs::File::options();
+    options.write(true).create(true).truncate(true);
+    // Readable and writable by this user alone, whatever the umask.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&temporary)?, &entry)?;
     std::fs::rename(&temporary, path)?;
     Ok(())
 }
@@ -203,13 +222,18 @@ fn usable_dir(dir: &Path) -> bool {
 }
 
 /// Why someone other than this user could change `dir`'s entries, if so.
-#[cfg(unix)]
 fn others_may_write(dir: &Path) -> std::io::Result<Option<String>> {
+    Ok(others_may_write_file(&std::fs::metadata(dir)?))
+}
+
+/// Why someone other than this user could change what `meta` describes,
+/// if so.
+#[cfg(unix)]
+fn others_may_write_file(meta: &std::fs::Metadata) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(dir)?;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
-    Ok(if meta.uid() != me {
+    if meta.uid() != me {
         Some(format!("it belongs to user {}, not {me}", meta.uid()))
     } else if meta.mode() & 0o022 != 0 {
         Some(format!(
@@ -218,12 +242,12 @@ fn others_may_write(dir: &Path) -> std::io::Result<Option<String>> {
         ))
     } else {
         None
-    })
+    }
 }
 
 #[cfg(not(unix))]
-fn others_may_write(_dir: &Path) -> std::io::Result<Option<String>> {
-    Ok(None)
+fn others_may_write_file(_meta: &std::fs::Metadata) -> Option<String> {
+    None
 }
 
 /// Sets an entry's modification time to now: the cache's notion of "used".
