@@ -5,9 +5,17 @@
 //! own compatibility hash of the engine's settings and by whether the
 //! deadline's tripwire was compiled in (and by which version of it), so a
 //! changed module, a different wasmtime, a different engine config
-//! (deadlines on or off) or a changed rewrite each get their own entry. Loading a compiled artifact runs native code that
-//! wasmtime produced, so the directory must be writable by the sidecar's user
-//! alone; it is created with mode 0700.
+//! (deadlines on or off) or a changed rewrite each get their own entry.
+//!
+//! Loading a compiled artifact runs native code that wasmtime produced,
+//! with no check of that code, so two guards come first. The directory and
+//! each entry must be the sidecar user's own and writable by nobody else:
+//! the directory is created 0700 and entries written 0600, and a directory
+//! or entry others may write is not used (the directory with a warning,
+//! the entry recompiled). And each entry begins with the SHA-256 of the
+//! artifact after it, checked before loading, so a file damaged on disk or
+//! cut short is recompiled instead of run (a flipped byte in the code
+//! section used to crash the process with a trap).
 //!
 //! Every new module version or engine setting adds an entry of about a
 //! megabyte, so the directory is bounded (`engine.cache_max_mib`): after each
