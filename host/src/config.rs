@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::builtins;
 use crate::engine::{Engine, EngineSettings, FilterModule};
 
 /// A config problem, worded for the operator who has to fix it.
@@ -167,93 +166,6 @@ struct RawPipeline {
     filters: Vec<RawFilter>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFilter {
-    filter: Option<String>,
-    module: Option<PathBuf>,
-    name: Option<String>,
-    sha256: Option<String>,
-    #[serde(default)]
-    config: Option<toml::Table>,
-}
-
-/// Where a filter's WebAssembly comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FilterSource {
-    Builtin(String),
-    File(PathBuf),
-}
-
-/// One filter of a pipeline, as configured.
-#[derive(Debug, Clone)]
-pub struct FilterSpec {
-    /// Label for logs, metrics and failure records.
-    pub name: String,
-    pub source: FilterSource,
-    pub config_json: Vec<u8>,
-    /// The module must have this SHA-256 (hex) or it is refused.
-    pub sha256: Option<String>,
-}
-
-impl FilterSpec {
-    /// A spec from a command-line `NAME[=JSON]`, where NAME is a built-in or a
-    /// path to a module. A `=` starts the config only where a JSON object
-    /// follows it, so a module path may hold `=` (`./a=b.wasm`).
-    pub fn from_cli(spec: &str) -> Result<FilterSpec, ConfigError> {
-        let config_at = (spec.match_indices('=').map(|(at, _)| at))
-            .find(|&at| spec[at + 1..].trim_start().starts_with('{'));
-        let (target, config) = config_at.map_or((spec, "{}"), |at| (&spec[..at], &spec[at + 1..]));
-        FilterSpec::from_target(target, config, "--filter")
-    }
-
-    /// A spec for `target`, a built-in's name or a module's path, with
-    /// `config`, a JSON object; errors name `option`, where they came from.
-    pub fn from_target(
-        target: &str,
-        config: &str,
-        option: &str,
-    ) -> Result<FilterSpec, ConfigError> {
-        let target = target.trim();
-        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config).map_err(
-            |e| {
-                ConfigError(format!(
-                    "{option} {target}: config must be a JSON object: {e}"
-                ))
-            },
-        )?;
-        let source = FilterSpec::source(target).ok_or_else(|| {
-            // `json=[1]`: not split, as no JSON object follows the `=`.
-            let config_hint = if target.contains('=') {
-                "; a config goes after `=` as a JSON object, like NAME={\"key\":1}"
-            } else {
-                ""
-            };
-            ConfigError(format!(
-                "{option} {target}: no built-in filter of that name (built-ins: {}); a module file must end in .wasm or .wat{config_hint}",
-                builtins::names()
-            ))
-        })?;
-        Ok(FilterSpec {
-            name: default_name(&source),
-            source,
-            config_json: config.as_bytes().to_vec(),
-            sha256: None,
-        })
-    }
-
-    /// A built-in by name, or a module file by a path that looks like one.
-    fn source(target: &str) -> Option<FilterSource> {
-        if builtins::find(target).is_some() {
-            Some(FilterSource::Builtin(target.to_owned()))
-        } else if target.ends_with(".wasm") || target.ends_with(".wat") || target.contains('/') {
-            Some(FilterSource::File(PathBuf::from(target)))
-        } else {
-            None
-        }
-    }
-}
-
 /// Largest config file read: far more than any real one, small enough that
 /// a wrong path (a device, a log file) is refused instead of read whole.
 pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
@@ -303,6 +215,9 @@ impl Config {
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            let mut filters = filters;
+            distinct_names(&mut filters)
+                .map_err(|msg| ConfigError(format!("{file}: pipeline `{pipeline}`, {msg}")))?;
             pipelines.insert(pipeline, filters);
         }
         let engine = engine_settings(raw.engine, base)
@@ -352,87 +267,6 @@ impl Config {
                 self.path.display()
             ))
         })
-    }
-}
-
-/// Compiles and validates a list of filters; errors name the filter.
-pub fn load_filters(engine: &Engine, filters: &[FilterSpec]) -> Result<Vec<FilterModule>, String> {
-    filters
-        .iter()
-        .enumerate()
-        .map(|(index, spec)| {
-            let context = |msg: String| format!("filter #{} (`{}`): {msg}", index + 1, spec.name);
-            let bytes: std::borrow::Cow<[u8]> = match &spec.source {
-                FilterSource::Builtin(name) => builtins::find(name)
-                    .expect("checked when parsed")
-                    .wasm
-                    .into(),
-                FilterSource::File(path) => {
-                    crate::files::read_capped(path, engine.settings().max_module_bytes, "module")
-                        .map_err(|e| {
-                            context(format!(
-                                "cannot read module {}: {e} (engine.max_module_mib)",
-                                path.display()
-                            ))
-                        })?
-                        .into()
-                }
-            };
-            FilterModule::load_pinned(
-                engine,
-                &spec.name,
-                &bytes,
-                &spec.config_json,
-                spec.sha256.as_deref(),
-            )
-            .map_err(|e| context(e.0))
-        })
-        .collect()
-}
-
-fn filter_spec(raw: RawFilter, base: &Path) -> Result<FilterSpec, String> {
-    let source = match (raw.filter, raw.module) {
-        (Some(name), None) => {
-            if builtins::find(&name).is_none() {
-                return Err(format!(
-                    "unknown built-in filter `{name}` (built-ins: {}); use `module = \"path.wasm\"` for a module file",
-                    builtins::names()
-                ));
-            }
-            FilterSource::Builtin(name)
-        }
-        (None, Some(path)) => FilterSource::File(base.join(path)),
-        (Some(_), Some(_)) => {
-            return Err("give either `filter` (a built-in) or `module` (a file), not both".into());
-        }
-        (None, None) => {
-            return Err("missing `filter = \"<built-in>\"` or `module = \"<path.wasm>\"`".into());
-        }
-    };
-    let config =
-        serde_json::to_vec(&raw.config.unwrap_or_default()).map_err(|e| format!("config: {e}"))?;
-    if let Some(pin) = &raw.sha256
-        && !(pin.len() == 64 && pin.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        return Err(format!(
-            "sha256 = \"{pin}\": expected 64 hex digits (see `sha256sum module.wasm`)"
-        ));
-    }
-    Ok(FilterSpec {
-        name: raw.name.unwrap_or_else(|| default_name(&source)),
-        source,
-        config_json: config,
-        sha256: raw.sha256,
-    })
-}
-
-fn default_name(source: &FilterSource) -> String {
-    match source {
-        FilterSource::Builtin(name) => name.clone(),
-        FilterSource::File(path) => path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
     }
 }
 
@@ -612,7 +446,11 @@ fn check_pipeline_name(name: &str) -> Result<(), String> {
 }
 
 mod engine;
+mod filter_spec;
 use engine::{RawEngine, engine_settings};
+pub(crate) use filter_spec::distinct_names;
+pub use filter_spec::{FilterSource, FilterSpec, load_filters};
+use filter_spec::{RawFilter, filter_spec};
 
 #[cfg(test)]
 mod tests;

@@ -170,3 +170,40 @@ fn the_live_view_table_is_checked() {
         "{err}"
     );
 }
+
+#[test]
+fn each_filter_of_a_pipeline_gets_a_name_of_its_own() {
+    let config = parse(
+        r#"
+        [[pipelines.app.filters]]
+        filter = "mutate"
+        [[pipelines.app.filters]]
+        filter = "json"
+        config = { source = "message" }
+        [[pipelines.app.filters]]
+        filter = "mutate"
+        [[pipelines.app.filters]]
+        filter = "dissect"
+        name = "mutate"
+        config = { mapping = { message = "%{a}" } }
+        "#,
+    )
+    .unwrap();
+    let names: Vec<&str> = config.pipelines["app"]
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(names, ["mutate", "json", "mutate#3", "mutate#4"]);
+    let err = parse(
+        r#"
+        [[pipelines.app.filters]]
+        filter = "mutate"
+        name = ""
+        "#,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("pipeline `app`, filter #1: `name` is empty"),
+        "{err}"
+    );
+}

@@ -18,7 +18,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use wasmstash_sdk::Event;
 
-use crate::config::{Config, ConfigError, FilterSpec, load_filters};
+use crate::config::{Config, ConfigError, FilterSpec, distinct_names, load_filters};
 use crate::engine::counter_names::CounterNames;
 use crate::engine::{Engine, EngineSettings};
 use crate::input::InputFormat;
@@ -324,11 +324,12 @@ fn build_pipeline(args: &RunArgs) -> Result<Pipeline, RunError> {
         if args.filters.is_empty() {
             return Err(ConfigError("give a pipeline with --config FILE or filters with --filter NAME[=JSON]; see --help".into()).into());
         }
-        let specs = args
+        let mut specs = args
             .filters
             .iter()
             .map(|s| FilterSpec::from_cli(s))
             .collect::<Result<Vec<_>, _>>()?;
+        distinct_names(&mut specs).map_err(|e| ConfigError(format!("--filter: {e}")))?;
         let modules =
             load_filters(&engine, &specs).map_err(|e| ConfigError(format!("--filter: {e}")))?;
         return Ok(Pipeline::new("cli", modules));

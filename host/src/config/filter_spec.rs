@@ -1,0 +1,199 @@
+//! One filter of a pipeline as configured: where its WebAssembly comes
+//! from, its JSON config and its name, read from the config file or the
+//! command line, and loaded into modules. Names are what an operator reads
+//! in logs, metrics and failure records, so each filter of a pipeline gets
+//! one of its own.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::ConfigError;
+use crate::builtins;
+use crate::engine::{Engine, FilterModule};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFilter {
+    filter: Option<String>,
+    module: Option<PathBuf>,
+    name: Option<String>,
+    sha256: Option<String>,
+    #[serde(default)]
+    config: Option<toml::Table>,
+}
+
+/// Where a filter's WebAssembly comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterSource {
+    Builtin(String),
+    File(PathBuf),
+}
+
+/// One filter of a pipeline, as configured.
+#[derive(Debug, Clone)]
+pub struct FilterSpec {
+    /// Label for logs, metrics and failure records.
+    pub name: String,
+    pub source: FilterSource,
+    pub config_json: Vec<u8>,
+    /// The module must have this SHA-256 (hex) or it is refused.
+    pub sha256: Option<String>,
+}
+
+impl FilterSpec {
+    /// A spec from a command-line `NAME[=JSON]`, where NAME is a built-in or a
+    /// path to a module. A `=` starts the config only where a JSON object
+    /// follows it, so a module path may hold `=` (`./a=b.wasm`).
+    pub fn from_cli(spec: &str) -> Result<FilterSpec, ConfigError> {
+        let config_at = (spec.match_indices('=').map(|(at, _)| at))
+            .find(|&at| spec[at + 1..].trim_start().starts_with('{'));
+        let (target, config) = config_at.map_or((spec, "{}"), |at| (&spec[..at], &spec[at + 1..]));
+        FilterSpec::from_target(target, config, "--filter")
+    }
+
+    /// A spec for `target`, a built-in's name or a module's path, with
+    /// `config`, a JSON object; errors name `option`, where they came from.
+    pub fn from_target(
+        target: &str,
+        config: &str,
+        option: &str,
+    ) -> Result<FilterSpec, ConfigError> {
+        let target = target.trim();
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config).map_err(
+            |e| {
+                ConfigError(format!(
+                    "{option} {target}: config must be a JSON object: {e}"
+                ))
+            },
+        )?;
+        let source = FilterSpec::source(target).ok_or_else(|| {
+            // `json=[1]`: not split, as no JSON object follows the `=`.
+            let config_hint = if target.contains('=') {
+                "; a config goes after `=` as a JSON object, like NAME={\"key\":1}"
+            } else {
+                ""
+            };
+            ConfigError(format!(
+                "{option} {target}: no built-in filter of that name (built-ins: {}); a module file must end in .wasm or .wat{config_hint}",
+                builtins::names()
+            ))
+        })?;
+        Ok(FilterSpec {
+            name: default_name(&source),
+            source,
+            config_json: config.as_bytes().to_vec(),
+            sha256: None,
+        })
+    }
+
+    /// A built-in by name, or a module file by a path that looks like one.
+    fn source(target: &str) -> Option<FilterSource> {
+        if builtins::find(target).is_some() {
+            Some(FilterSource::Builtin(target.to_owned()))
+        } else if target.ends_with(".wasm") || target.ends_with(".wat") || target.contains('/') {
+            Some(FilterSource::File(PathBuf::from(target)))
+        } else {
+            None
+        }
+    }
+}
+
+/// Compiles and validates a list of filters; errors name the filter.
+pub fn load_filters(engine: &Engine, filters: &[FilterSpec]) -> Result<Vec<FilterModule>, String> {
+    filters
+        .iter()
+        .enumerate()
+        .map(|(index, spec)| {
+            let context = |msg: String| format!("filter #{} (`{}`): {msg}", index + 1, spec.name);
+            let bytes: std::borrow::Cow<[u8]> = match &spec.source {
+                FilterSource::Builtin(name) => builtins::find(name)
+                    .expect("checked when parsed")
+                    .wasm
+                    .into(),
+                FilterSource::File(path) => {
+                    crate::files::read_capped(path, engine.settings().max_module_bytes, "module")
+                        .map_err(|e| {
+                            context(format!(
+                                "cannot read module {}: {e} (engine.max_module_mib)",
+                                path.display()
+                            ))
+                        })?
+                        .into()
+                }
+            };
+            FilterModule::load_pinned(
+                engine,
+                &spec.name,
+                &bytes,
+                &spec.config_json,
+                spec.sha256.as_deref(),
+            )
+            .map_err(|e| context(e.0))
+        })
+        .collect()
+}
+
+pub(super) fn filter_spec(raw: RawFilter, base: &Path) -> Result<FilterSpec, String> {
+    let source = match (raw.filter, raw.module) {
+        (Some(name), None) => {
+            if builtins::find(&name).is_none() {
+                return Err(format!(
+                    "unknown built-in filter `{name}` (built-ins: {}); use `module = \"path.wasm\"` for a module file",
+                    builtins::names()
+                ));
+            }
+            FilterSource::Builtin(name)
+        }
+        (None, Some(path)) => FilterSource::File(base.join(path)),
+        (Some(_), Some(_)) => {
+            return Err("give either `filter` (a built-in) or `module` (a file), not both".into());
+        }
+        (None, None) => {
+            return Err("missing `filter = \"<built-in>\"` or `module = \"<path.wasm>\"`".into());
+        }
+    };
+    let config =
+        serde_json::to_vec(&raw.config.unwrap_or_default()).map_err(|e| format!("config: {e}"))?;
+    if let Some(pin) = &raw.sha256
+        && !(pin.len() == 64 && pin.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(format!(
+            "sha256 = \"{pin}\": expected 64 hex digits (see `sha256sum module.wasm`)"
+        ));
+    }
+    Ok(FilterSpec {
+        name: raw.name.unwrap_or_else(|| default_name(&source)),
+        source,
+        config_json: config,
+        sha256: raw.sha256,
+    })
+}
+
+fn default_name(source: &FilterSource) -> String {
+    match source {
+        FilterSource::Builtin(name) => name.clone(),
+        FilterSource::File(path) => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
+}
+
+/// Gives each filter of a pipeline a name of its own: an empty one is
+/// refused, and a name an earlier filter has gets `#` and the filter's
+/// position (a second `mutate` at position 3 is `mutate#3`), so that
+/// counters and failure records say which one.
+pub(crate) fn distinct_names(specs: &mut [FilterSpec]) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    for (index, spec) in specs.iter_mut().enumerate() {
+        if spec.name.is_empty() {
+            return Err(format!("filter #{}: `name` is empty", index + 1));
+        }
+        if !seen.insert(spec.name.clone()) {
+            spec.name = format!("{}#{}", spec.name, index + 1);
+            seen.insert(spec.name.clone());
+        }
+    }
+    Ok(())
+}
