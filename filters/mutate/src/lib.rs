@@ -24,7 +24,7 @@ use serde_json::Map;
 use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::field_ref::{self, FieldRef};
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::template::{FieldName, ResolvedField, Template};
+use wasmstash_sdk::template::{FieldName, Template};
 use wasmstash_sdk::text_case;
 
 use convert::Conversion;
@@ -304,12 +304,8 @@ impl Mutate {
     /// filled-in name is not a field reference.
     fn rename_fields(&self, event: &mut Event) -> Result<(), ()> {
         for (from, to) in &self.rename {
-            let (from, to) = (from.resolve(event), to.resolve(event));
-            for name in [&from, &to] {
-                if let ResolvedField::Rendered(text) = name {
-                    field_ref::validate(text).map_err(|_| ())?;
-                }
-            }
+            let from = from.resolve(event).map_err(drop)?;
+            let to = to.resolve(event).map_err(drop)?;
             if let Some(value) = event.remove(&from) {
                 event.set(&to, value);
             }

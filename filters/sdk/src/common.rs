@@ -17,8 +17,8 @@ use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::{Deserialize, de};
 use serde_json::Map;
 
-use crate::field_ref::{self, FieldPath};
-use crate::template::{FieldName, Template};
+use crate::field_ref::FieldPath;
+use crate::template::{FieldName, ResolvedField, Template};
 use crate::{Event, Value};
 
 /// A filter's own options and the common ones beside them.
@@ -37,26 +37,18 @@ pub struct CommonOptions {
     remove_tag: Vec<Template>,
 }
 
-/// The keys [`WithCommon`] takes out of a config.
-const COMMON_KEYS: [&str; 4] = ["add_field", "remove_field", "add_tag", "remove_tag"];
-
 impl<'de, C: DeserializeOwned> Deserialize<'de> for WithCommon<C> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut config = Map::<String, Value>::deserialize(deserializer)?;
-        let mut common = Map::new();
-        for key in COMMON_KEYS {
-            if let Some(value) = config.remove(key) {
-                common.insert(key.to_owned(), value);
-            }
-        }
-        let common = CommonOptions::from_config(common).map_err(D::Error::custom)?;
+        let common = CommonOptions::take_from(&mut config).map_err(D::Error::custom)?;
         let options = C::deserialize(Value::Object(config)).map_err(D::Error::custom)?;
         Ok(WithCommon { options, common })
     }
 }
 
 impl CommonOptions {
-    fn from_config(mut config: Map<String, Value>) -> Result<CommonOptions, String> {
+    /// Takes the four options out of `config`, leaving the filter's own.
+    fn take_from(config: &mut Map<String, Value>) -> Result<CommonOptions, String> {
         let mut take = |key: &str| config.remove(key).unwrap_or(Value::Null);
         let add_field = match take("add_field") {
             Value::Null => Vec::new(),
@@ -66,6 +58,7 @@ impl CommonOptions {
                     let values = texts(values).map_err(|what| {
                         format!("add_field: the value for `{field}` must be {what}")
                     })?;
+                    let values = values.into_iter().map(Template::new).collect();
                     Ok((FieldName::new("add_field", field)?, values))
                 })
                 .collect::<Result<_, String>>()?,
@@ -73,42 +66,41 @@ impl CommonOptions {
         };
         let list =
             |key: &str, value: Value| texts(value).map_err(|what| format!("{key} must be {what}"));
+        let templates = |texts: Vec<String>| texts.into_iter().map(Template::new).collect();
         let remove_field = list("remove_field", take("remove_field"))?
             .into_iter()
-            .map(|field| FieldName::new("remove_field", field.as_str().to_owned()))
+            .map(|field| FieldName::new("remove_field", field))
             .collect::<Result<_, String>>()?;
         Ok(CommonOptions {
             add_field,
             remove_field,
-            add_tag: list("add_tag", take("add_tag"))?,
-            remove_tag: list("remove_tag", take("remove_tag"))?,
+            add_tag: templates(list("add_tag", take("add_tag"))?),
+            remove_tag: templates(list("remove_tag", take("remove_tag"))?),
         })
     }
 
     /// Logstash's `filter_matched`, in its order: `add_field`,
     /// `remove_field`, `add_tag`, `remove_tag`.
     pub fn apply(&self, event: &mut Event) {
-        // A fixed name is used split as it is (most are fixed, and this
-        // runs per event), a template's only once it is filled in.
+        // A fixed name is used as the `FieldRef` it is (most are fixed, and
+        // this runs per event), not through `ResolvedField`'s segments.
         for (field, values) in &self.add_field {
+            let Some(field) = resolved(field, event) else {
+                continue;
+            };
             for value in values {
                 let value = Value::String(value.render(event).into_owned());
-                match field {
-                    FieldName::Fixed(field) => add_value(event, field, value),
-                    FieldName::Sprintf(name) => {
-                        if let Some(name) = filled_in(name, event) {
-                            add_value(event, name.as_str(), value);
-                        }
-                    }
+                match &field {
+                    ResolvedField::Fixed(field) => add_value(event, *field, value),
+                    ResolvedField::Rendered(name) => add_value(event, name.as_ref(), value),
                 }
             }
         }
         for field in &self.remove_field {
-            match field {
-                FieldName::Fixed(field) => event.remove(field),
-                FieldName::Sprintf(name) => {
-                    filled_in(name, event).and_then(|n| event.remove(n.as_str()))
-                }
+            match resolved(field, event) {
+                Some(ResolvedField::Fixed(field)) => event.remove(field),
+                Some(ResolvedField::Rendered(name)) => event.remove(name.as_ref()),
+                None => None,
             };
         }
         for tag in &self.add_tag {
@@ -122,19 +114,17 @@ impl CommonOptions {
     }
 }
 
-/// A field name's template filled in for `event`, if that is a field
-/// reference. One that is not (the event's own text can make `[a` or a
-/// path hundreds deep) is skipped, with a warning: used as a literal name
-/// it would write a field nobody named, and a path past the SDK's depth
-/// limit would overflow the filter's stack.
-fn filled_in(name: &Template, event: &Event) -> Option<String> {
-    let filled = name.render(event);
-    match field_ref::validate(&filled) {
-        Ok(()) => Some(filled.into_owned()),
+/// The field `name` gives for `event`, if it is a field reference; one
+/// that is not (its template filled in with the event's own text) is
+/// skipped with a warning, as a literal name would write a field nobody
+/// named.
+fn resolved<'a>(name: &'a FieldName, event: &Event) -> Option<ResolvedField<'a>> {
+    match name.resolve(event) {
+        Ok(field) => Some(field),
         Err(e) => {
             crate::host::log(
                 crate::host::Level::Warn,
-                &format!("common options: `{}` gave {e}; skipped", name.as_str()),
+                &format!("common options: a field name gave {e}; skipped"),
             );
             None
         }
@@ -163,14 +153,13 @@ fn add_value(event: &mut Event, field: &(impl FieldPath + ?Sized), value: Value)
     *existing = Value::Array(list);
 }
 
-/// One text or a list of them, as templates; numbers and booleans are
-/// taken as their text, as Logstash's config does. The error says what was
-/// expected.
-fn texts(value: Value) -> Result<Vec<Template>, &'static str> {
+/// One text or a list of them; numbers and booleans are taken as their
+/// text, as Logstash's config does. The error says what was expected.
+fn texts(value: Value) -> Result<Vec<String>, &'static str> {
     let one = |value: Value| match value {
-        Value::String(text) => Ok(Template::new(text)),
-        Value::Number(n) => Ok(Template::new(n.to_string())),
-        Value::Bool(b) => Ok(Template::new(b.to_string())),
+        Value::String(text) => Ok(text),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
         _ => Err("a string or a list of strings"),
     };
     match value {

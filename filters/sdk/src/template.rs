@@ -67,11 +67,17 @@ impl FieldName {
         Ok(FieldName::Fixed(FieldRef::new(template.as_str())))
     }
 
-    /// The field this name gives for `event`.
-    pub fn resolve(&self, event: &Event) -> ResolvedField<'_> {
+    /// The field this name gives for `event`. A template's text is checked
+    /// once filled in: the event's own text can make it `[a`, or a path past
+    /// the depth limit, which would overflow a filter's stack.
+    pub fn resolve(&self, event: &Event) -> Result<ResolvedField<'_>, String> {
         match self {
-            FieldName::Fixed(field) => ResolvedField::Fixed(field),
-            FieldName::Sprintf(template) => ResolvedField::Rendered(template.render(event)),
+            FieldName::Fixed(field) => Ok(ResolvedField::Fixed(field)),
+            FieldName::Sprintf(template) => {
+                let filled = template.render(event);
+                field_ref::validate(&filled)?;
+                Ok(ResolvedField::Rendered(filled))
+            }
         }
     }
 }
