@@ -113,7 +113,14 @@ impl Gsub {
                 .group(matcher, 0)
                 .expect("a match spans something");
             out.push_str(&text[copied..start]);
-            expand(replacement, text, &self.regex, matcher, &mut out);
+            expand(
+                replacement,
+                text,
+                (start, end),
+                &self.regex,
+                matcher,
+                &mut out,
+            );
             copied = end;
             from = match text[end..].chars().next() {
                 _ if end > start => end,
@@ -132,10 +139,17 @@ impl Gsub {
 /// Appends `replacement` for one match, with Ruby's escapes: `\0` and `\&`
 /// the match, `\1`..`\9` a group, `\k<name>` a named group, `` \` `` and
 /// `\'` the text before and after it, `\\` a backslash. A group that did
-/// not take part is empty; any other backslash stays as written.
-fn expand(replacement: &str, text: &str, regex: &Regex, matcher: &Matcher, out: &mut String) {
+/// not take part is empty; any other backslash stays as written. The match
+/// spans `start..end` of `text`.
+fn expand(
+    replacement: &str,
+    text: &str,
+    (start, end): (usize, usize),
+    regex: &Regex,
+    matcher: &Matcher,
+    out: &mut String,
+) {
     let text_of = |span: Option<(usize, usize)>| span.map_or("", |(start, end)| &text[start..end]);
-    let (start, end) = regex.group(matcher, 0).expect("a match spans something");
     let mut rest = replacement;
     while let Some(at) = rest.find('\\') {
         out.push_str(&rest[..at]);

@@ -50,9 +50,10 @@ impl Regex {
     }
 
     /// Compiles `pattern` as Ruby's `Regexp.new` reads it, for a replace
-    /// (mutate's `gsub`): `.` stops at a newline, and plain groups capture, numbered from 1, unless the pattern names
-    /// groups (then, as in Ruby, only those do). [`Regex::group`] reads
-    /// group 0, the whole match, and the numbered ones.
+    /// (mutate's `gsub`): `.` stops at a newline, and plain groups capture,
+    /// numbered from 1, unless the pattern names groups (then, as in Ruby,
+    /// only those do). [`Regex::group`] reads group 0, the whole match, and
+    /// the numbered ones.
     pub fn for_replace(pattern: &str) -> Result<Regex, String> {
         let mut parsed = parse::parse_with(pattern, &mut NoReferences, false, false)?;
         if parsed.names.is_empty() {
