@@ -60,20 +60,7 @@ pub fn is_event(format: InputFormat, line: &[u8]) -> bool {
     format != InputFormat::Ndjson || !line.iter().all(u8::is_ascii_whitespace)
 }
 
-/// Reads one line, with its `\n` if it has one, into `line` (cleared
-/// first), keeping at most `max` bytes before the `\n`: the rest of a longer
-/// line is read and dropped, so memory stays bounded whatever the input.
-/// Returns the bytes read (0 at the end of input) and, for a line that was
-/// cut, its whole length.
-pub fn read_line(
-    reader: &mut impl BufRead,
-    line: &mut Vec<u8>,
-    max: usize,
-) -> io::Result<(usize, Option<usize>)> {
-    continue_line(reader, line, max, &mut PartialLine::default())
-}
-
-/// How far [`continue_line`] got into a line it has not finished.
+/// How far [`read_line`] got into a line it has not finished.
 #[derive(Default)]
 pub struct PartialLine {
     started: bool,
@@ -90,10 +77,14 @@ impl PartialLine {
     }
 }
 
-/// [`read_line`] for a reader that may fail part-way through a line (a
-/// live input that has gone quiet): the bytes read so far stay in `line`
+/// Reads one line, with its `\n` if it has one, into `line` (cleared
+/// first), keeping at most `max` bytes before the `\n`: the rest of a longer
+/// line is read and dropped, so memory stays bounded whatever the input.
+/// Returns the bytes read (0 at the end of input) and, for a line that was
+/// cut, its whole length. A reader that fails part-way through a line (a
+/// live input that has gone quiet) leaves the bytes read so far in `line`
 /// and `partial`, and the next call with them goes on with the same line.
-pub fn continue_line(
+pub fn read_line(
     reader: &mut impl BufRead,
     line: &mut Vec<u8>,
     max: usize,
@@ -248,7 +239,8 @@ mod tests {
             .map(|l| format!("{l}\r"))
             .chain(["no newline at the end, and long".to_owned()]);
         for whole in expected {
-            let (read, cut) = read_line(&mut reader, &mut line, max).unwrap();
+            let (read, cut) =
+                read_line(&mut reader, &mut line, max, &mut PartialLine::default()).unwrap();
             let ends_line = usize::from(line.last() == Some(&b'\n'));
             assert_eq!(read, whole.len() + ends_line, "{whole:?}");
             assert_eq!(
@@ -262,7 +254,10 @@ mod tests {
             };
             assert_eq!(cut, (text.len() > max).then_some(whole.len()), "{whole:?}");
         }
-        assert_eq!(read_line(&mut reader, &mut line, max).unwrap(), (0, None));
+        assert_eq!(
+            read_line(&mut reader, &mut line, max, &mut PartialLine::default()).unwrap(),
+            (0, None)
+        );
     }
 
     /// A reader that stops part-way through a line, as a quiet live input
@@ -292,7 +287,7 @@ mod tests {
         let (mut line, mut partial) = (Vec::new(), PartialLine::default());
         let mut lines = Vec::new();
         loop {
-            match continue_line(&mut reader, &mut line, 100, &mut partial) {
+            match read_line(&mut reader, &mut line, 100, &mut partial) {
                 Ok((0, _)) => break,
                 Ok((read, cut)) => lines.push((trim_newline(&line).to_vec(), read, cut)),
                 Err(e) => {
@@ -313,9 +308,15 @@ mod tests {
     fn a_crlf_line_of_exactly_the_limit_is_whole() {
         let mut reader = io::BufReader::new(&b"{\"a\":1}\r\n12345678\r\n"[..]);
         let mut line = Vec::new();
-        assert_eq!(read_line(&mut reader, &mut line, 7).unwrap(), (9, None));
+        assert_eq!(
+            read_line(&mut reader, &mut line, 7, &mut PartialLine::default()).unwrap(),
+            (9, None)
+        );
         assert_eq!(trim_newline(&line), br#"{"a":1}"#);
-        assert_eq!(read_line(&mut reader, &mut line, 7).unwrap(), (10, Some(9)));
+        assert_eq!(
+            read_line(&mut reader, &mut line, 7, &mut PartialLine::default()).unwrap(),
+            (10, Some(9))
+        );
     }
 
     #[test]

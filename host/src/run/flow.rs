@@ -167,18 +167,16 @@ fn read_batches(
                 let _ = sender.send(batch);
                 return Ok(());
             }
-            let read =
-                input::continue_line(&mut reader, &mut line, flow.max_line_bytes, &mut partial);
+            let read = input::read_line(&mut reader, &mut line, flow.max_line_bytes, &mut partial);
             let (read, cut) = match read {
                 Ok(read) => read,
                 // A live input gone quiet: what is read goes on now, unless
                 // it is blank lines whose meaning the next line decides.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if batch.format != InputFormat::Auto {
-                        let next = LineBatch::new(batch.format, flow.batch_size);
-                        if sender.send(std::mem::replace(&mut batch, next)).is_err() {
-                            return Ok(());
-                        }
+                    if batch.format != InputFormat::Auto
+                        && sender.send_on(&mut batch, flow.batch_size).is_err()
+                    {
+                        return Ok(());
                     }
                     continue;
                 }
@@ -210,8 +208,7 @@ fn read_batches(
                 if batch.format == InputFormat::Auto {
                     batch.format = InputFormat::Lines;
                 }
-                let next = LineBatch::new(batch.format, flow.batch_size);
-                if sender.send(std::mem::replace(&mut batch, next)).is_err() {
+                if sender.send_on(&mut batch, flow.batch_size).is_err() {
                     return Ok(());
                 }
             }
@@ -310,6 +307,13 @@ impl LineBatch {
 }
 
 impl BatchSender {
+    /// Sends `batch` and leaves an empty one of the same format in its
+    /// place.
+    fn send_on(&mut self, batch: &mut LineBatch, batch_size: usize) -> Result<(), Stopped> {
+        let next = LineBatch::new(batch.format, batch_size);
+        self.send(std::mem::replace(batch, next))
+    }
+
     /// Numbers `batch` and sends it, once there is room for it within
     /// `in_flight` batches and `in_flight_bytes`. An empty batch is not
     /// sent.

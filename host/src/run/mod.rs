@@ -195,7 +195,7 @@ impl std::fmt::Display for Summary {
 
 pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     let mut pipeline = build_pipeline(args)?;
-    check_inputs(&args.inputs)?;
+    let total_bytes = check_inputs(&args.inputs)?;
     let shared = pipeline.shared_stages();
     if let Some(dir) = &args.state_dir {
         state::prepare_dir(dir)
@@ -209,12 +209,6 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
         ..Summary::default()
     };
     pipelines.insert(0, pipeline);
-    let total_bytes: u64 = args
-        .inputs
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
     let progress = progress_bar(args, total_bytes);
     let started = Instant::now();
     let flow = Flow {
@@ -261,10 +255,12 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
 /// one fails the run at once, not after the files before it are done. A
 /// regular file is opened and closed again to show it can be read; a named
 /// pipe only looked up, as opening and closing it would leave its writer
-/// without a reader.
-fn check_inputs(inputs: &[PathBuf]) -> Result<(), RunError> {
+/// without a reader. Returns the inputs' bytes in all, for the progress bar.
+fn check_inputs(inputs: &[PathBuf]) -> Result<u64, RunError> {
+    let mut total_bytes = 0;
     for path in inputs.iter().filter(|p| p.as_os_str() != "-") {
         let meta = std::fs::metadata(path).map_err(|e| cannot_open(path, e))?;
+        total_bytes += meta.len();
         if meta.is_dir() {
             return Err(RunError::Io(format!(
                 "cannot read {}: it is a directory; give the files in it",
@@ -275,7 +271,7 @@ fn check_inputs(inputs: &[PathBuf]) -> Result<(), RunError> {
             File::open(path).map_err(|e| cannot_open(path, e))?;
         }
     }
-    Ok(())
+    Ok(total_bytes)
 }
 
 /// Input bytes at which a batch ends though it has fewer than
