@@ -2,7 +2,9 @@
 //! dialect (the engine grok uses), in a string field or in each string of a
 //! list, is replaced by a text that may name the match's groups as Ruby's
 //! `String#gsub` reads them (`\1`, `\k<name>`, `\0`), after its `%{field}`
-//! references are filled in, as Logstash does.
+//! references are filled in, as Logstash does. A regex with `%{field}`
+//! references is filled in and compiled for each event, also as Logstash
+//! does; one that does not compile then fails that event.
 //!
 //! A regex cannot run away with an event: each field's replace has a step
 //! budget (a million, or 256 a byte of a longer text), and one that runs
@@ -24,8 +26,43 @@ const STEPS_PER_BYTE: u64 = 256;
 
 pub struct Gsub {
     field: FieldRef,
-    regex: Regex,
+    needle: Needle,
     replacement: Template,
+}
+
+/// Why one field's replace failed the event.
+pub enum GsubError {
+    /// The regex ran out of steps.
+    Stopped,
+    /// The regex, filled in for this event, does not compile.
+    Regex(String),
+}
+
+enum Needle {
+    Fixed(Regex),
+    /// A regex with `%{field}` references. The last one compiled is kept:
+    /// most events fill it in the same way, and compiling is far dearer
+    /// than comparing the text.
+    PerEvent {
+        template: Template,
+        last: Option<(String, Regex)>,
+    },
+}
+
+impl Needle {
+    fn for_event(&mut self, event: &Event) -> Result<&Regex, GsubError> {
+        let (template, last) = match self {
+            Needle::Fixed(regex) => return Ok(regex),
+            Needle::PerEvent { template, last } => (template, last),
+        };
+        let pattern = template.render(event);
+        if last.as_ref().is_none_or(|(text, _)| *text != *pattern) {
+            let regex = Regex::for_replace(&pattern)
+                .map_err(|e| GsubError::Regex(format!("regex `{pattern}`: {e}")))?;
+            *last = Some((pattern.into_owned(), regex));
+        }
+        Ok(&last.as_ref().expect("just compiled").1)
+    }
 }
 
 impl Gsub {
@@ -51,29 +88,42 @@ impl Gsub {
                     unreachable!("chunks of three")
                 };
                 wasmstash_sdk::field_ref::validate(field).map_err(|e| format!("gsub: {e}"))?;
-                if wasmstash_sdk::template::has_references(pattern) {
-                    return Err(format!(
-                        "gsub `{field}`: the regex `{pattern}` holds a %{{field}} reference, \
-                         which this mutate does not fill in; write the regex out"
-                    ));
-                }
-                let regex = Regex::for_replace(pattern)
-                    .map_err(|e| format!("gsub `{field}`: regex `{pattern}`: {e}"))?;
+                let template = Template::new(pattern.clone());
+                let needle = if template.is_fixed() {
+                    Needle::Fixed(
+                        Regex::for_replace(pattern)
+                            .map_err(|e| format!("gsub `{field}`: regex `{pattern}`: {e}"))?,
+                    )
+                } else {
+                    Needle::PerEvent {
+                        template,
+                        last: None,
+                    }
+                };
                 Ok(Gsub {
                     field: FieldRef::new(field),
-                    regex,
+                    needle,
                     replacement: Template::new(replacement.clone()),
                 })
             })
             .collect()
     }
 
-    /// Replaces in the field; an error when a value's replace ran out of
-    /// steps (the field is then left as it was).
-    pub fn apply(&self, event: &mut Event, matcher: &mut Matcher) -> Result<(), Stop> {
+    /// Replaces in the field; an error when the regex filled in for this
+    /// event does not compile or a value's replace ran out of steps (the
+    /// field is then left as it was).
+    pub fn apply(&mut self, event: &mut Event, matcher: &mut Matcher) -> Result<(), GsubError> {
+        if !matches!(
+            event.get(&self.field),
+            Some(Value::String(_) | Value::Array(_))
+        ) {
+            return Ok(());
+        }
+        let regex = self.needle.for_event(event)?;
         let replacement = self.replacement.render(event);
+        let mut replace_all = |text| replace_all(regex, text, &replacement, matcher);
         let changed = match event.get(&self.field) {
-            Some(Value::String(text)) => match self.replace_all(text, &replacement, matcher)? {
+            Some(Value::String(text)) => match replace_all(text)? {
                 Cow::Borrowed(_) => return Ok(()),
                 Cow::Owned(new) => Value::String(new),
             },
@@ -81,9 +131,9 @@ impl Gsub {
                 items
                     .iter()
                     .map(|item| match item {
-                        Value::String(text) => self
-                            .replace_all(text, &replacement, matcher)
-                            .map(|new| Value::String(new.into_owned())),
+                        Value::String(text) => {
+                            replace_all(text).map(|new| Value::String(new.into_owned()))
+                        }
                         other => Ok(other.clone()),
                     })
                     .collect::<Result<_, _>>()?,
@@ -93,47 +143,43 @@ impl Gsub {
         event.set(&self.field, changed);
         Ok(())
     }
+}
 
-    /// Every match in `text` replaced, as Ruby's `gsub`: after an empty
-    /// match the search moves on by one character.
-    fn replace_all<'t>(
-        &self,
-        text: &'t str,
-        replacement: &str,
-        matcher: &mut Matcher,
-    ) -> Result<Cow<'t, str>, Stop> {
-        let steps = STEPS.max(STEPS_PER_BYTE.saturating_mul(text.len() as u64));
-        let mut budget = Budget::new(steps, None, host::now_unix_nanos);
-        let mut out = String::new();
-        let (mut copied, mut from, mut matched) = (0, 0, false);
-        while from <= text.len() && self.regex.search_from(matcher, text, from, &mut budget)? {
-            matched = true;
-            let (start, end) = self
-                .regex
-                .group(matcher, 0)
-                .expect("a match spans something");
-            out.push_str(&text[copied..start]);
-            expand(
-                replacement,
-                text,
-                (start, end),
-                &self.regex,
-                matcher,
-                &mut out,
-            );
-            copied = end;
-            from = match text[end..].chars().next() {
-                _ if end > start => end,
-                Some(next) => end + next.len_utf8(),
-                None => break,
-            };
-        }
-        if !matched {
-            return Ok(Cow::Borrowed(text));
-        }
-        out.push_str(&text[copied..]);
-        Ok(Cow::Owned(out))
+impl From<Stop> for GsubError {
+    fn from(_: Stop) -> GsubError {
+        GsubError::Stopped
     }
+}
+
+/// Every match in `text` replaced, as Ruby's `gsub`: after an empty
+/// match the search moves on by one character.
+fn replace_all<'t>(
+    regex: &Regex,
+    text: &'t str,
+    replacement: &str,
+    matcher: &mut Matcher,
+) -> Result<Cow<'t, str>, Stop> {
+    let steps = STEPS.max(STEPS_PER_BYTE.saturating_mul(text.len() as u64));
+    let mut budget = Budget::new(steps, None, host::now_unix_nanos);
+    let mut out = String::new();
+    let (mut copied, mut from, mut matched) = (0, 0, false);
+    while from <= text.len() && regex.search_from(matcher, text, from, &mut budget)? {
+        matched = true;
+        let (start, end) = regex.group(matcher, 0).expect("a match spans something");
+        out.push_str(&text[copied..start]);
+        expand(replacement, text, (start, end), regex, matcher, &mut out);
+        copied = end;
+        from = match text[end..].chars().next() {
+            _ if end > start => end,
+            Some(next) => end + next.len_utf8(),
+            None => break,
+        };
+    }
+    if !matched {
+        return Ok(Cow::Borrowed(text));
+    }
+    out.push_str(&text[copied..]);
+    Ok(Cow::Owned(out))
 }
 
 /// Appends `replacement` for one match, with Ruby's escapes: `\0` and `\&`
@@ -183,9 +229,8 @@ mod tests {
     use super::*;
 
     fn gsub(pattern: &str, replacement: &str, text: &str) -> String {
-        let list = vec![json!("f"), json!(pattern), json!(replacement)];
-        let gsub = Gsub::parse(list).unwrap().pop().unwrap();
-        gsub.replace_all(text, replacement, &mut Matcher::default())
+        let regex = Regex::for_replace(pattern).unwrap();
+        replace_all(&regex, text, replacement, &mut Matcher::default())
             .unwrap()
             .into_owned()
     }
@@ -216,13 +261,9 @@ mod tests {
 
     #[test]
     fn a_runaway_regex_stops_at_its_budget() {
-        let list = vec![json!("f"), json!("(a+)+$"), json!("")];
-        let gsub = Gsub::parse(list).unwrap().pop().unwrap();
+        let regex = Regex::for_replace("(a+)+$").unwrap();
         let text = format!("{}b", "a".repeat(40));
-        assert!(
-            gsub.replace_all(&text, "", &mut Matcher::default())
-                .is_err()
-        );
+        assert!(replace_all(&regex, &text, "", &mut Matcher::default()).is_err());
     }
 
     #[test]
@@ -233,7 +274,6 @@ mod tests {
         };
         assert!(error(json!(["f", "x"])).contains("triples"));
         assert!(error(json!(["f", "(", ""])).contains("regex `(`"));
-        assert!(error(json!(["f", "%{x}", ""])).contains("%{field} reference"));
         assert!(error(json!(["f", 1, ""])).contains("must be a string"));
     }
 }

@@ -28,7 +28,7 @@ use wasmstash_sdk::template::{FieldName, Template};
 use wasmstash_sdk::text_case;
 
 use convert::Conversion;
-use gsub::Gsub;
+use gsub::{Gsub, GsubError};
 use wasmstash_regex::Matcher;
 
 #[derive(Deserialize, Default)]
@@ -222,8 +222,12 @@ impl Filter for Mutate {
                 None => return self.fail(event),
             }
         }
-        for gsub in &self.gsub {
-            if gsub.apply(event, &mut self.matcher).is_err() {
+        match self.gsub_fields(event) {
+            Ok(()) => {}
+            Err(GsubError::Stopped) => return self.fail(event),
+            Err(GsubError::Regex(reason)) => {
+                // Logstash logs the exception and tags the event.
+                host::log(Level::Warn, &format!("gsub: {reason}"));
                 return self.fail(event);
             }
         }
@@ -298,6 +302,13 @@ impl Mutate {
             event.add_tag(tag);
         }
         Verdict::Keep
+    }
+
+    fn gsub_fields(&mut self, event: &mut Event) -> Result<(), GsubError> {
+        for gsub in &mut self.gsub {
+            gsub.apply(event, &mut self.matcher)?;
+        }
+        Ok(())
     }
 
     /// `rename`, each name filled in for this event first; an error when a

@@ -176,3 +176,37 @@ fn a_gsub_that_runs_away_fails_the_event() {
         format!(r#"{{"m":"{}b","tags":["_mutate_error"]}}"#, "a".repeat(40))
     );
 }
+
+#[test]
+fn a_gsub_regex_with_field_references_is_filled_in_for_each_event() {
+    let config = json!({"gsub": ["m", "%{user}|x", "<\\0>"], "add_tag": ["done"]});
+    let mut filter = Mutate::new(serde_json::from_value(config).unwrap()).unwrap();
+    let mut through = |input: &str| {
+        let mut event = Event::parse(input.as_bytes()).unwrap();
+        assert_eq!(filter.process(&mut event), Verdict::Keep);
+        event.to_json()
+    };
+    // One instance, so the regex compiled for one event must not stick.
+    assert_eq!(
+        through(r#"{"user":"bob","m":"bob and ann, x"}"#),
+        r#"{"user":"bob","m":"<bob> and ann, <x>","tags":["done"]}"#
+    );
+    assert_eq!(
+        through(r#"{"user":"ann","m":"bob and ann"}"#),
+        r#"{"user":"ann","m":"bob and <ann>","tags":["done"]}"#
+    );
+    // A regex that does not compile once filled in fails only its event.
+    assert_eq!(
+        through(r#"{"user":"(","m":"a(b"}"#),
+        r#"{"user":"(","m":"a(b","tags":["_mutate_error"]}"#
+    );
+    assert_eq!(
+        through(r#"{"user":"a","m":"a(b"}"#),
+        r#"{"user":"a","m":"<a>(b","tags":["done"]}"#
+    );
+    // A missing field stays as written, as Logstash's sprintf leaves it.
+    assert_eq!(
+        through(r#"{"m":"%{user}"}"#),
+        r#"{"m":"<%{user}>","tags":["done"]}"#
+    );
+}

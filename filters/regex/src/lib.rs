@@ -55,9 +55,9 @@ impl Regex {
     /// only those do). [`Regex::group`] reads group 0, the whole match, and
     /// the numbered ones.
     pub fn for_replace(pattern: &str) -> Result<Regex, String> {
-        let mut parsed = parse::parse_with(pattern, &mut NoReferences, false, false)?;
+        let mut parsed = parse::parse_with(pattern, &mut RubyText, false, false)?;
         if parsed.names.is_empty() {
-            parsed = parse::parse_with(pattern, &mut NoReferences, true, false)?;
+            parsed = parse::parse_with(pattern, &mut RubyText, true, false)?;
         }
         let whole = parsed.group_count;
         let node = parse::Node::Capture(whole, Box::new(parsed.node));
@@ -136,6 +136,19 @@ pub struct NoReferences;
 impl Resolver for NoReferences {
     fn resolve(&mut self, name: &str, _: Option<&str>, _: Option<&str>) -> Result<Splice, String> {
         Err(format!("unknown pattern {name}"))
+    }
+}
+
+/// A Ruby regex, as `Regexp.new` reads it: `%{name}` is text there.
+struct RubyText;
+
+impl Resolver for RubyText {
+    fn resolve(&mut self, _: &str, _: Option<&str>, _: Option<&str>) -> Result<Splice, String> {
+        unreachable!("a Ruby regex has no references to resolve")
+    }
+
+    fn expands_references(&self) -> bool {
+        false
     }
 }
 

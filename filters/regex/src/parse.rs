@@ -27,6 +27,12 @@ pub trait Resolver {
         semantic: Option<&str>,
         definition: Option<&str>,
     ) -> Result<Splice, String>;
+
+    /// Whether `%{...}` is a reference at all; where it is not, as in a
+    /// plain Ruby regex, it is text.
+    fn expands_references(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -392,10 +398,12 @@ impl Parser<'_, '_, '_> {
             '^' => Node::Assert(Assertion::LineStart),
             '$' => Node::Assert(Assertion::LineEnd),
             '\\' => self.escape()?,
-            '%' if self.peek() == Some('{') => match self.grok_reference()? {
-                Some(node) => node,
-                None => self.literal('%'),
-            },
+            '%' if self.peek() == Some('{') && self.shared.resolver.expands_references() => {
+                match self.grok_reference()? {
+                    Some(node) => node,
+                    None => self.literal('%'),
+                }
+            }
             '*' | '+' | '?' => {
                 self.pos = start;
                 return Err(self.error("target of repeat operator is not specified"));
