@@ -210,3 +210,26 @@ fn a_gsub_regex_with_field_references_is_filled_in_for_each_event() {
         r#"{"m":"<%{user}>","tags":["done"]}"#
     );
 }
+
+#[test]
+fn capitalize_titlecases_the_first_character_as_ruby_does() {
+    let config = json!({"capitalize": ["a"]});
+    let capitalized = |text: &str| {
+        let out = run(config.clone(), &json!({ "a": text }).to_string());
+        serde_json::from_str::<Value>(&out).unwrap()["a"].clone()
+    };
+    // Titlecase differs from uppercase for ligatures, digraphs, Greek
+    // letters with a iota subscript and Georgian (SpecialCasing.txt).
+    assert_eq!(capitalized("ßtraße"), "Sstraße");
+    assert_eq!(capitalized("\u{fb01}ne"), "Fine");
+    assert_eq!(capitalized("\u{1c6}ungla"), "\u{1c5}ungla");
+    assert_eq!(capitalized("\u{1c4}UNGLA"), "\u{1c5}ungla");
+    assert_eq!(capitalized("\u{1fb3}\u{1fb3}"), "\u{1fbc}\u{1fb3}");
+    assert_eq!(capitalized("\u{1f80}x"), "\u{1f88}x");
+    assert_eq!(capitalized("\u{1f8f}x"), "\u{1f8f}x");
+    assert_eq!(capitalized("\u{1fb7}"), "\u{391}\u{342}\u{345}");
+    assert_eq!(capitalized("\u{10d0}\u{10d1}"), "\u{10d0}\u{10d1}");
+    // Everywhere else it is the uppercase.
+    assert_eq!(capitalized("éCOLE"), "École");
+    assert_eq!(capitalized("ǰx"), "J\u{30c}x");
+}
