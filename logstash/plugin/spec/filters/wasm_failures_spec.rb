@@ -24,6 +24,21 @@ describe LogStash::Filters::Wasm do
 
   ONE_RESULT = %({"event":{"message":"done"}}\n).freeze
 
+  # A listening socket that never accepts, with the smallest accept queue.
+  # JRuby refuses Socket#listen and ignores TCPServer#listen; its own
+  # ServerSocket takes the backlog in bind, where 0 means the JVM's default
+  # (50), so it is asked for 1.
+  def full_queue_listener
+    if defined?(JRUBY_VERSION)
+      ServerSocket.new(:INET, :STREAM).tap { |s| s.bind(Addrinfo.tcp("127.0.0.1", 0), 1) }
+    else
+      Socket.new(:INET, :STREAM).tap do |s|
+        s.bind(Addrinfo.tcp("127.0.0.1", 0))
+        s.listen(0)
+      end
+    end
+  end
+
   describe "retries" do
     it "does not send a batch again when the connection breaks after it was sent" do
       fake = FakeSidecar.new { :close }
@@ -52,9 +67,7 @@ describe LogStash::Filters::Wasm do
     it "connects pipeline workers at the same time, not one after another" do
       # A listener whose accept queue is full: connecting to it hangs until
       # open_timeout (here 1 s).
-      listener = Socket.new(:INET, :STREAM)
-      listener.bind(Addrinfo.tcp("127.0.0.1", 0))
-      listener.listen(0)
+      listener = full_queue_listener
       address = listener.local_address
       fillers = Array.new(8) do
         socket = Socket.new(:INET, :STREAM)

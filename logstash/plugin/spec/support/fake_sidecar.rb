@@ -18,7 +18,11 @@ class FakeSidecar
     @requests = []
     @lock = Mutex.new
     @answer = answer
-    @thread = Thread.new { loop { serve(@server.accept) } }
+    @thread = Thread.new do
+      loop { serve(@server.accept) }
+    rescue IOError
+      nil # `stop` closed the listener (under JRuby, before the kill lands)
+    end
   end
 
   def url

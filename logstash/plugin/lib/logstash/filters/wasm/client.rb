@@ -48,6 +48,20 @@ module LogStash
         end
       end
 
+      # A POST whose answer is still read when the sidecar stops reading the
+      # body first: it refuses a body over its max_body_bytes (413) from the
+      # Content-Length alone, answers and closes, and writing the rest fails
+      # with EPIPE. Net::HTTP itself reads on from Ruby 2.7; the older one of
+      # JRuby 9.3 and before (Logstash 7) raises instead, and the batch would
+      # fail whole as possibly run rather than be split.
+      class Post < Net::HTTP::Post
+        def exec(*args)
+          super
+        rescue Errno::EPIPE
+          nil # Net::HTTP reads the answer next, or fails with no answer.
+        end
+      end
+
       def initialize(uri, timeout:, retries:, max_retry_wait:, logger:, pipeline:)
         @uri = uri
         @timeout = timeout
@@ -101,7 +115,7 @@ module LogStash
       private
 
       def request(body, length)
-        request = Net::HTTP::Post.new(@uri)
+        request = Post.new(@uri)
         request["Content-Type"] = "application/x-ndjson"
         request["Content-Length"] = length.to_s
         request.body_stream = body
