@@ -6,19 +6,29 @@ mod binary;
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use binary::*;
 
 const TAG: &str = r#"mutate={"add_tag":["seen"]}"#;
 
-/// Lines from a feed that stays open come out soon after they arrive, not
-/// when a batch of 1000 has filled or the feed ends, even while the line
-/// after them is half written; and Ctrl-C then ends that line as the end of
-/// the feed would.
-#[test]
-fn a_live_feed_events_come_out_as_they_arrive() {
-    let mut child = spawn_in(std::path::Path::new("."), &["run", "--filter", TAG]);
+/// What a run over a feed that stays open wrote once a signal stopped it.
+struct Stopped {
+    /// Every event, those written before the signal and those after.
+    events: Vec<serde_json::Value>,
+    stderr: String,
+    status: Option<i32>,
+}
+
+/// Runs `wasmstash ARGS` over a feed that stays open: three lines and half
+/// a fourth, in one write. Waits for the three lines' events, which must
+/// come out as they arrive, not when a batch of 1000 has filled or the feed
+/// ends, even while the fourth line is half written. Once they are out, the
+/// reader has read the half line too (it came in the same write): sends
+/// `signal` then, and collects what the run writes until it ends.
+fn stop_mid_line(args: &[&str], signal: libc::c_int) -> Stopped {
+    let mut child = spawn_in(std::path::Path::new("."), args);
     let mut stdin = child.stdin.take().unwrap();
     stdin
         .write_all(b"one\ntwo\nthree\nfour, half writ")
@@ -27,41 +37,61 @@ fn a_live_feed_events_come_out_as_they_arrive() {
     // Read on a thread: if nothing comes, the test fails here instead of
     // waiting for ever on the pipe.
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    let (lines_out, lines) = std::sync::mpsc::channel();
+    let (lines_out, lines) = mpsc::channel();
     let reader = std::thread::spawn(move || {
         for line in stdout.lines() {
             let _ = lines_out.send(line.unwrap());
         }
     });
-    let mut got = Vec::new();
+    let mut events = Vec::new();
     for _ in 0..3 {
-        got.push(
+        events.push(
             lines
                 .recv_timeout(Duration::from_secs(10))
                 .expect("an event within 10 s"),
         );
     }
-    assert!(
-        got[2].contains(r#""message":"three","tags":["seen"]"#),
-        "{got:?}"
-    );
     // The feed is still open, in the middle of a line.
     // SAFETY: sends a signal to the child this test started.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let last = lines
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the half line");
-    assert!(last.contains(r#""message":"four, half writ""#), "{last}");
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+    loop {
+        match lines.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) => events.push(line),
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => panic!("the run still going 10 s after the signal"),
+        }
+    }
+    let out = child.wait_with_output().unwrap();
     reader.join().unwrap();
     drop(stdin);
+    Stopped {
+        events: (events.iter())
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect(),
+        stderr: text(&out.stderr),
+        status: out.status.code(),
+    }
 }
 
-/// Ctrl-C ends a run over a feed as the end of the feed would: every line
-/// read comes out, the summary says how far it got, a stateful filter's
-/// state is saved, and the exit status is 130.
+/// Lines from a feed that stays open come out soon after they arrive, even
+/// while the line after them is half written; and Ctrl-C then ends that
+/// line as the end of the feed would.
 #[test]
-fn an_interrupted_run_writes_what_it_read_and_saves_its_state() {
+fn a_live_feed_events_come_out_as_they_arrive() {
+    let stopped = stop_mid_line(&["run", "--filter", TAG], libc::SIGINT);
+    let tagged = |message| serde_json::json!({"message": message, "tags": ["seen"]});
+    assert_eq!(
+        stopped.events,
+        ["one", "two", "three", "four, half writ"].map(tagged)
+    );
+    assert_eq!(stopped.status, Some(130), "{}", stopped.stderr);
+}
+
+/// A run stopped by `signal` (called `name`) ends as the end of its feed
+/// would: the half-written line is an event, every line read comes out, the
+/// summary says how far it got and what stopped it, a stateful filter's
+/// state is saved, and the exit status is `status`.
+fn assert_stopping_drains(signal: libc::c_int, name: &str, status: i32) {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let args = [
@@ -71,28 +101,31 @@ fn an_interrupted_run_writes_what_it_read_and_saves_its_state() {
         "--state-dir",
         state.to_str().unwrap(),
     ];
-    let mut child = spawn_in(std::path::Path::new("."), &args);
-    let mut stdin = child.stdin.take().unwrap();
-    for n in 0..5 {
-        writeln!(stdin, "session {n} opened for user root").unwrap();
-    }
-    stdin.flush().unwrap();
-    // The feed stays open, with the lines read and waiting in a batch.
-    std::thread::sleep(Duration::from_millis(1500));
-    // SAFETY: sends a signal to the child this test started.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let out = child.wait_with_output().unwrap();
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert_eq!(stdout.lines().count(), 5, "{stdout}");
+    let stopped = stop_mid_line(&args, signal);
+    let stderr = &stopped.stderr;
+    assert_eq!(stopped.status, Some(status), "{stderr}");
+    let messages: Vec<_> = stopped.events.iter().map(|e| &e["message"]).collect();
+    assert_eq!(messages, ["one", "two", "three", "four, half writ"]);
     assert!(
-        stderr.contains("stopped early: pipeline `cli`: 5 events in, 5 out"),
+        stderr.contains("stopped early: pipeline `cli`: 4 events in, 4 out"),
         "{stderr}"
     );
-    assert!(stderr.contains("stopped by SIGINT"), "{stderr}");
+    assert!(stderr.contains(&format!("stopped by {name}")), "{stderr}");
     let saved: Vec<_> = std::fs::read_dir(&state).unwrap().collect();
     assert!(!saved.is_empty(), "no state saved in {}", state.display());
-    drop(stdin);
+}
+
+/// Ctrl-C: exit status 130 (128 + SIGINT).
+#[test]
+fn an_interrupted_run_writes_what_it_read_and_saves_its_state() {
+    assert_stopping_drains(libc::SIGINT, "SIGINT", 130);
+}
+
+/// SIGTERM (as `kill`, systemd or docker stop send): the same drain, exit
+/// status 143 (128 + SIGTERM).
+#[test]
+fn a_terminated_run_writes_what_it_read_and_saves_its_state() {
+    assert_stopping_drains(libc::SIGTERM, "SIGTERM", 143);
 }
 
 /// A file whose first line is shaped like a JSON object but refused (a

@@ -211,22 +211,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     pipelines.insert(0, pipeline);
     let progress = progress_bar(args, total_bytes);
     let started = Instant::now();
-    let flow = Flow {
-        inputs: if args.inputs.is_empty() {
-            vec![PathBuf::from("-")]
-        } else {
-            args.inputs.clone()
-        },
-        format: args.format,
-        batch_size: args.batch_size as usize,
-        max_batch_bytes: MAX_BATCH_BYTES,
-        max_line_bytes: args.max_line_bytes as usize,
-        // Enough for every worker to have one batch running and one waiting,
-        // and for the writer to wait on a slow batch meanwhile.
-        in_flight: 2 * workers + 2,
-        in_flight_bytes: IN_FLIGHT_BYTES,
-        progress: progress.clone(),
-    };
+    let flow = flow_for(args, workers, progress.clone());
     interrupt::install();
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -249,6 +234,27 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     let early = if ended.is_ok() { "" } else { "stopped early: " };
     eprintln!("wasmstash run: {early}{summary}");
     ended.map(|()| summary)
+}
+
+/// How a run with `args` and `workers` workers cuts its input into batches,
+/// and how far its reader may run ahead of the writer.
+fn flow_for(args: &RunArgs, workers: usize, progress: ProgressBar) -> Flow {
+    Flow {
+        inputs: if args.inputs.is_empty() {
+            vec![PathBuf::from("-")]
+        } else {
+            args.inputs.clone()
+        },
+        format: args.format,
+        batch_size: args.batch_size as usize,
+        max_batch_bytes: MAX_BATCH_BYTES,
+        max_line_bytes: args.max_line_bytes as usize,
+        // Enough for every worker to have one batch running and one waiting,
+        // and for the writer to wait on a slow batch meanwhile.
+        in_flight: 2 * workers + 2,
+        in_flight_bytes: IN_FLIGHT_BYTES,
+        progress,
+    }
 }
 
 /// Looks at every input before any is read, so that a missing or unusable
