@@ -1,6 +1,7 @@
 //! The filter as a whole: options, field handling and failure tagging. The
 //! formats have their own tests next to their code; the real access log and
-//! Loghub sets run through the WebAssembly build in `host/tests/parsing.rs`.
+//! Loghub sets run through the WebAssembly build in
+//! `host/tests/syslog_date.rs` and `host/tests/dissect_kv.rs`.
 
 use super::*;
 use wasmstash_sdk::NativeFilter;

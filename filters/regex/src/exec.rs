@@ -533,7 +533,8 @@ fn is_word(b: Option<u8>) -> bool {
 
 fn assert_at(assertion: Assertion, input: &[u8], pos: usize) -> bool {
     match assertion {
-        Assertion::LineStart => pos == 0 || input[pos - 1] == b'\n',
+        // Ruby's `^`: not after a newline that ends the text.
+        Assertion::LineStart => pos == 0 || (input[pos - 1] == b'\n' && pos < input.len()),
         Assertion::LineEnd => pos == input.len() || input[pos] == b'\n',
         Assertion::TextStart => pos == 0,
         Assertion::TextEnd => pos == input.len(),

@@ -327,7 +327,8 @@ impl Parser<'_, '_, '_> {
                 },
                 _ => return Ok(atom),
             };
-            if matches!(atom, Node::Assert(_) | Node::Empty) {
+            // An anchor may be repeated in Ruby, as any zero-width item.
+            if matches!(atom, Node::Empty) {
                 return Err(self.error("target of repeat operator is invalid"));
             }
             self.enter_level(self.pos)?;

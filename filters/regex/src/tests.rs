@@ -461,3 +461,24 @@ fn runs_scanned_a_block_at_a_time() {
         }
     }
 }
+
+#[test]
+fn line_start_and_repeated_anchors_as_in_ruby() {
+    let first = |pattern: &str, input: &str| {
+        let regex = Regex::for_replace(pattern).unwrap();
+        let mut matcher = Matcher::default();
+        regex
+            .search_from(&mut matcher, input, 0, &mut budget())
+            .unwrap()
+            .then(|| regex.group(&matcher, 0).unwrap())
+    };
+    // `^` holds after a newline, but not after one that ends the text.
+    assert_eq!(first("\\n^", "a\n"), None);
+    assert_eq!(first("\\n^", "a\n\nb"), Some((1, 2)));
+    assert_eq!(first("^", ""), Some((0, 0)));
+    // Ruby repeats an anchor as it repeats anything else.
+    assert_eq!(first("\\A*b", "ab"), Some((1, 2)));
+    assert_eq!(first("\\A+b", "ab"), None);
+    assert_eq!(first("\\A{0}b", "ab"), Some((1, 2)));
+    assert_eq!(first("(?=a)*b", "ab"), Some((1, 2)));
+}
