@@ -381,7 +381,7 @@ fn capitalize(text: &str) -> Cow<'_, str> {
     };
     let mut capitalized = String::with_capacity(text.len());
     titlecase(first, &mut capitalized);
-    capitalized.push_str(&chars.as_str().to_lowercase());
+    capitalized.push_str(&text_case::lowercase(chars.as_str()));
     if capitalized == text {
         Cow::Borrowed(text)
     } else {
@@ -526,5 +526,7 @@ fn as_list(value: Option<Value>) -> Vec<Value> {
 
 export_filter!(Mutate);
 
+#[cfg(test)]
+mod ruby_oracle;
 #[cfg(test)]
 mod tests;
