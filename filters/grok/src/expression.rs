@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use wasmstash_sdk::field_ref;
+use wasmstash_sdk::{field_ref, ruby_number};
 
 use crate::library::Patterns;
 use crate::regex::{Budget, Matcher, Regex, Resolver, Splice, Stop, UNSET};
@@ -146,131 +146,16 @@ impl Expression {
                     (start != UNSET && end != UNSET).then(|| &input[start as usize..end as usize]);
                 let value = match (text, plan.coerce) {
                     (None, _) => Captured::Nil,
-                    (Some(text), Some(Coerce::Int)) if nth == 0 => Captured::Int(ruby_to_i(text)),
+                    (Some(text), Some(Coerce::Int)) if nth == 0 => {
+                        Captured::Int(ruby_number::to_i(text).unwrap_or_else(|f| f as i64))
+                    }
                     (Some(text), Some(Coerce::Float)) if nth == 0 => {
-                        Captured::Float(ruby_to_f(text))
+                        Captured::Float(ruby_number::to_f(text))
                     }
                     (Some(text), _) => Captured::Str(text),
                 };
                 yield_capture(index, value);
             }
         }
-    }
-}
-
-/// Ruby's `String#to_i`: optional leading whitespace and sign, then digits
-/// (single underscores allowed between them); anything else ends the number,
-/// and no digits is 0. Beyond i64 it saturates (Ruby would make a Bignum).
-pub fn ruby_to_i(text: &str) -> i64 {
-    let (negative, digits, _) = ruby_number_prefix(text);
-    if digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit()) {
-        // Cannot overflow, so no overflow checks (which cost a 128-bit
-        // multiply per digit in WebAssembly).
-        let magnitude = digits
-            .bytes()
-            .fold(0i64, |value, b| value * 10 + (b - b'0') as i64);
-        return if negative { -magnitude } else { magnitude };
-    }
-    let mut value: i64 = 0;
-    for b in digits.bytes().filter(u8::is_ascii_digit) {
-        let digit = (b - b'0') as i64;
-        value = value.saturating_mul(10);
-        value = if negative {
-            value.saturating_sub(digit)
-        } else {
-            value.saturating_add(digit)
-        };
-    }
-    value
-}
-
-/// Ruby's `String#to_f`: the longest prefix that reads as a decimal float
-/// (`12`, `-1.5`, `.5`, `1e-3`, underscores between digits); else 0.0.
-pub fn ruby_to_f(text: &str) -> f64 {
-    let (negative, int_digits, mut rest) = ruby_number_prefix(text);
-    let mut clean: String = int_digits.chars().filter(|c| *c != '_').collect();
-    if let Some(after) = rest.strip_prefix('.') {
-        let fraction = digit_run(after);
-        if !fraction.is_empty() {
-            clean.push('.');
-            clean.extend(fraction.chars().filter(|c| *c != '_'));
-            rest = &after[fraction.len()..];
-        }
-    }
-    if clean.is_empty() {
-        return 0.0;
-    }
-    if let Some(after) = rest.strip_prefix(['e', 'E']) {
-        let (sign, after) = match after.strip_prefix(['+', '-']) {
-            Some(tail) => (&after[..1], tail),
-            None => ("", after),
-        };
-        let exponent = digit_run(after);
-        if !exponent.is_empty() {
-            clean.push('e');
-            clean.push_str(sign);
-            clean.extend(exponent.chars().filter(|c| *c != '_'));
-        }
-    }
-    let value: f64 = clean.parse().unwrap_or(0.0);
-    if negative { -value } else { value }
-}
-
-/// Skips Ruby whitespace and a sign; returns (negative, the digit run, the
-/// text after it).
-fn ruby_number_prefix(text: &str) -> (bool, &str, &str) {
-    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\x0B', '\x0C', '\r']);
-    let (negative, unsigned) = match trimmed.as_bytes().first() {
-        Some(b'-') => (true, &trimmed[1..]),
-        Some(b'+') => (false, &trimmed[1..]),
-        _ => (false, trimmed),
-    };
-    let digits = digit_run(unsigned);
-    (negative, digits, &unsigned[digits.len()..])
-}
-
-/// Leading digits, with single underscores allowed between two digits.
-fn digit_run(text: &str) -> &str {
-    let bytes = text.as_bytes();
-    let mut end = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i].is_ascii_digit() {
-            i += 1;
-            end = i;
-        } else if bytes[i] == b'_'
-            && end == i
-            && i > 0
-            && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
-        {
-            i += 1;
-        } else {
-            break;
-        }
-    }
-    &text[..end]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ruby_number_conversions() {
-        assert_eq!(ruby_to_i("42"), 42);
-        assert_eq!(ruby_to_i("  -17abc"), -17);
-        assert_eq!(ruby_to_i("1_000"), 1000);
-        assert_eq!(ruby_to_i("1__0"), 1);
-        assert_eq!(ruby_to_i("abc"), 0);
-        assert_eq!(ruby_to_i("3.9"), 3);
-        assert_eq!(ruby_to_i("99999999999999999999"), i64::MAX);
-        assert_eq!(ruby_to_f("1.7"), 1.7);
-        assert_eq!(ruby_to_f("640"), 640.0);
-        assert_eq!(ruby_to_f("-.5x"), -0.5);
-        assert_eq!(ruby_to_f("5."), 5.0);
-        assert_eq!(ruby_to_f("7.3e-05"), 7.3e-05);
-        assert_eq!(ruby_to_f("1e"), 1.0);
-        assert_eq!(ruby_to_f("x1"), 0.0);
-        assert_eq!(ruby_to_f("1_0.5"), 10.5);
     }
 }

@@ -17,7 +17,7 @@ use wasmstash_sdk::common::{CommonOptions, WithCommon};
 use wasmstash_sdk::prelude::*;
 
 pub use config::Config;
-pub use expression::{Captured, Expression, Options, ruby_to_f, ruby_to_i};
+pub use expression::{Captured, Expression, Options};
 pub use library::{PatternSet, Patterns};
 use regex::{Budget, Matcher, Stop};
 

@@ -11,7 +11,7 @@
 //! Commas are dropped first in both; `boolean` never fails, leaving a value
 //! it does not know as it was (Logstash logs a warning).
 
-use wasmstash_sdk::Value;
+use wasmstash_sdk::{Value, ruby_number};
 
 #[derive(Clone, Copy)]
 pub enum Conversion {
@@ -97,7 +97,7 @@ fn integer(value: &Value, eu: bool, lenient: bool) -> Option<Value> {
         Value::Number(n) => Value::Number(n.clone()),
         Value::String(text) => {
             let text = number_text(text, eu);
-            let text = text.trim_matches(is_ruby_space);
+            let text = text.trim_matches(ruby_number::is_space);
             if !lenient && let Some(hex) = hex(text) {
                 // Ruby's `Integer("0x1A")`; one with a point is a float first.
                 return hex.fract().eq(&0.0).then(|| float_to_integer(hex));
@@ -107,13 +107,9 @@ fn integer(value: &Value, eu: bool, lenient: bool) -> Option<Value> {
                 let f = strict_float(text)?;
                 return Some(float_to_integer(f));
             }
-            let digits = ruby_integer_prefix(text);
             // An integer too long for 64 bits is exact in Ruby; here it
             // becomes the nearest float rather than a wrong integer.
-            digits
-                .parse::<i64>()
-                .map(Value::from)
-                .unwrap_or_else(|_| float_value(digits.parse::<f64>().unwrap_or(0.0)))
+            ruby_number::to_i(text).map_or_else(float_value, Value::from)
         }
         other => other.clone(),
     })
@@ -136,9 +132,9 @@ fn float(value: &Value, eu: bool, lenient: bool) -> Option<Value> {
         Value::Number(n) => float_value(n.as_f64().unwrap_or(0.0)),
         Value::String(text) => {
             let text = number_text(text, eu);
-            let text = text.trim_matches(is_ruby_space);
+            let text = text.trim_matches(ruby_number::is_space);
             if lenient {
-                float_value(ruby_float_prefix(text).parse::<f64>().unwrap_or(0.0))
+                float_value(ruby_number::to_f(text))
             } else {
                 float_value(hex(text).or_else(|| strict_float(text))?)
             }
@@ -230,88 +226,6 @@ fn boolean(value: &Value) -> Value {
         _ if one_point_zero(b'0') => Value::Bool(false),
         _ => value.clone(),
     }
-}
-
-/// The part of `text` Ruby's `String#to_i` reads, as digits with an
-/// optional sign ("0" when there is none).
-fn ruby_integer_prefix(text: &str) -> String {
-    let (out, digits, _) = sign_and_digits(text);
-    if digits == 0 {
-        return "0".into();
-    }
-    out
-}
-
-/// The start both of Ruby's readers take: leading whitespace skipped, an
-/// optional sign, then digits (underscores allowed between them). Returns
-/// that text, how many digits it has and the characters after it.
-fn sign_and_digits(text: &str) -> (String, usize, std::iter::Peekable<std::str::Chars<'_>>) {
-    let mut out = String::new();
-    let mut rest = text.trim_start_matches(is_ruby_space).chars().peekable();
-    if let Some(&sign @ ('+' | '-')) = rest.peek() {
-        out.push(sign);
-        rest.next();
-    }
-    let start = out.len();
-    digits_into(&mut rest, &mut out);
-    let digits = out.len() - start;
-    (out, digits, rest)
-}
-
-/// The part of `text` Ruby's `String#to_f` reads: a sign, digits, a
-/// fraction and an exponent, each part only if complete ("0" when none).
-fn ruby_float_prefix(text: &str) -> String {
-    let (mut out, digits, mut rest) = sign_and_digits(text);
-    if digits == 0 {
-        // Ruby reads ".5" as 0.5 but needs a digit after the point.
-        out.push('0');
-    }
-    let mut after_point = rest.clone();
-    if after_point.next() == Some('.') && after_point.peek().is_some_and(char::is_ascii_digit) {
-        out.push('.');
-        digits_into(&mut after_point, &mut out);
-        rest = after_point;
-    }
-    let mut exponent = rest.clone();
-    if let Some('e' | 'E') = exponent.next() {
-        let mut text = String::from("e");
-        if let Some(&sign @ ('+' | '-')) = exponent.peek() {
-            text.push(sign);
-            exponent.next();
-        }
-        if exponent.peek().is_some_and(char::is_ascii_digit) {
-            digits_into(&mut exponent, &mut text);
-            out.push_str(&text);
-        }
-    }
-    out
-}
-
-/// Moves a run of ASCII digits from `chars` to `out`, taking an underscore
-/// only between two digits.
-fn digits_into(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, out: &mut String) {
-    while let Some(&c) = chars.peek() {
-        if c.is_ascii_digit() {
-            out.push(c);
-            chars.next();
-            continue;
-        }
-        let mut ahead = chars.clone();
-        ahead.next();
-        let between_digits = out.ends_with(|d: char| d.is_ascii_digit())
-            && ahead.peek().is_some_and(char::is_ascii_digit);
-        if c == '_' && between_digits {
-            chars.next();
-            continue;
-        }
-        break;
-    }
-}
-
-/// Ruby's whitespace for `to_i`/`to_f`: space, tab, newline, vertical tab,
-/// form feed, carriage return.
-fn is_ruby_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\u{0b}' | '\u{0c}' | '\r')
 }
 
 #[cfg(test)]

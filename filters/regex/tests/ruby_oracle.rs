@@ -14,11 +14,8 @@
 //! `(?m:\z(?<n>.*1{,2}1*?)(?<![ab])??)(?m: ++){,2}` in `"cA__c1b "`, and
 //! the match at the end without the two `(?m:` wrappers).
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-
 use wasmstash_regex::{Budget, Matcher, Regex};
-use wasmstash_sdk::testing::XorShift;
+use wasmstash_sdk::testing::{RubyOracle, XorShift, hex};
 
 const CASES: usize = 20_000;
 
@@ -153,30 +150,16 @@ fn ours(pattern: &str, text: &str) -> String {
     spans.join(" ")
 }
 
-fn hex(text: &str) -> String {
-    text.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
 #[test]
 fn random_patterns_match_as_ruby_matches_them() {
-    let mut ruby = Command::new("ruby")
-        .args(["-W0", "-e", ORACLE])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("ruby runs (scripts/test installs it)");
-    let mut to_ruby = ruby.stdin.take().unwrap();
-    let mut from_ruby = BufReader::new(ruby.stdout.take().unwrap());
+    let mut ruby = RubyOracle::start(ORACLE);
     let mut patterns = Patterns(XorShift(0x5eed_0f0a_1b2c));
     let mut differences = Vec::new();
     for _ in 0..CASES {
         let mut pattern = String::new();
         patterns.alternation(0, &mut pattern);
         let text = patterns.text();
-        writeln!(to_ruby, "{} {}", hex(&pattern), hex(&text)).unwrap();
-        let mut theirs = String::new();
-        from_ruby.read_line(&mut theirs).unwrap();
-        let theirs = theirs.trim_end();
+        let theirs = ruby.ask(&format!("{} {}", hex(&pattern), hex(&text)));
         let mine = ours(&pattern, &text);
         // Ruby lists every group; ours lists one per `(`, lookarounds and
         // non-capturing groups too, so compare Ruby's groups and an unset tail.
@@ -197,8 +180,6 @@ fn random_patterns_match_as_ruby_matches_them() {
             ));
         }
     }
-    drop(to_ruby);
-    ruby.wait().unwrap();
     assert!(
         differences.is_empty(),
         "{} of {CASES} cases differ from Ruby:\n{}",

@@ -45,6 +45,7 @@ mod event;
 pub mod field_ref;
 pub mod host;
 pub mod json_text;
+pub mod ruby_number;
 mod runtime;
 pub mod scan;
 pub mod template;

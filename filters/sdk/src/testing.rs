@@ -92,6 +92,61 @@ pub fn escape_dense_string_body(rng: &mut XorShift) -> Vec<u8> {
     body
 }
 
+/// Ruby running `program`, as the reference for what a Logstash plugin's
+/// Ruby code gives: one line in, one line out. `WASMSTASH_TEST_RUBY` names
+/// another Ruby (`jruby`, which Logstash runs); the default is `ruby`, which
+/// scripts/test installs.
+pub struct RubyOracle {
+    child: std::process::Child,
+    to_ruby: Option<std::process::ChildStdin>,
+    from_ruby: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl RubyOracle {
+    pub fn start(program: &str) -> RubyOracle {
+        use std::process::{Command, Stdio};
+        let ruby = std::env::var("WASMSTASH_TEST_RUBY").unwrap_or_else(|_| "ruby".into());
+        let mut child = Command::new(&ruby)
+            .args(["-W0", "-e", program])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{ruby} runs (scripts/test installs ruby): {e}"));
+        RubyOracle {
+            to_ruby: child.stdin.take(),
+            from_ruby: std::io::BufReader::new(child.stdout.take().expect("piped")),
+            child,
+        }
+    }
+
+    /// Ruby's answer line to `line`, without its line break.
+    pub fn ask(&mut self, line: &str) -> String {
+        use std::io::{BufRead, Write};
+        let to_ruby = self.to_ruby.as_mut().expect("open until dropped");
+        writeln!(to_ruby, "{line}")
+            .and_then(|()| to_ruby.flush())
+            .expect("Ruby reads");
+        let mut answer = String::new();
+        self.from_ruby.read_line(&mut answer).expect("Ruby answers");
+        assert!(!answer.is_empty(), "Ruby stopped answering at {line:?}");
+        answer.truncate(answer.trim_end_matches(['\n', '\r']).len());
+        answer
+    }
+}
+
+impl Drop for RubyOracle {
+    fn drop(&mut self) {
+        drop(self.to_ruby.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// `text` as hexadecimal, which passes any bytes to Ruby on one line
+/// (`[hex].pack("H*")` reads it back).
+pub fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

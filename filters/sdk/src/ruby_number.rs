@@ -1,0 +1,114 @@
+//! Ruby's `String#to_i` and `String#to_f`, the readings Logstash's Ruby
+//! plugins give a number written in text: grok's `:int` and `:float`, and
+//! mutate's lenient `convert`. One implementation for every filter, checked
+//! against Ruby itself (`tests` below runs `ruby`).
+//!
+//! The reference is Ruby 3.1 (MRI), the language JRuby 9.4 in Logstash 8
+//! implements. Debian's JRuby 9.3 reads some texts otherwise (run the tests
+//! with `WASMSTASH_TEST_RUBY=jruby`): it does not skip a leading vertical
+//! tab, takes `1__7` as 17, and reads an exponent past a double's range as 0
+//! where MRI gives infinity. Its `to_i` agrees.
+//!
+//! Both skip leading whitespace, take an optional sign and then the longest
+//! run that reads as a number, with single underscores between digits;
+//! anything after it is ignored, and text with no number reads as 0.
+
+/// `text.to_i`. Ruby's integers have no upper bound; one past 64 bits comes
+/// back as the nearest float, for the caller to make what it can of.
+pub fn to_i(text: &str) -> Result<i64, f64> {
+    let (negative, digits, _) = sign_and_digits(text);
+    if digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        // Eighteen digits cannot overflow, so no checks (which cost a
+        // 128-bit multiply per digit in WebAssembly): the common case.
+        let magnitude = digits
+            .bytes()
+            .fold(0i64, |value, b| value * 10 + i64::from(b - b'0'));
+        return Ok(if negative { -magnitude } else { magnitude });
+    }
+    let plain: String = digits.chars().filter(|c| *c != '_').collect();
+    let signed = if negative { format!("-{plain}") } else { plain };
+    signed.parse::<i64>().map_err(|_| {
+        signed
+            .parse::<f64>()
+            .expect("a run of digits reads as a float")
+    })
+}
+
+/// `text.to_f`: digits, then a fraction and an exponent, each only if
+/// complete (`"5."` is 5, `"1e"` is 1, `".5"` is 0.5).
+pub fn to_f(text: &str) -> f64 {
+    let (negative, whole, mut rest) = sign_and_digits(text);
+    let mut number: String = whole.chars().filter(|c| *c != '_').collect();
+    if let Some(after) = rest.strip_prefix('.') {
+        let fraction = digit_run(after);
+        if !fraction.is_empty() {
+            number.push('.');
+            number.extend(fraction.chars().filter(|c| *c != '_'));
+            rest = &after[fraction.len()..];
+        }
+    }
+    if number.is_empty() {
+        // No number, even after a minus sign: a plain 0.0.
+        return 0.0;
+    }
+    if let Some(after) = rest.strip_prefix(['e', 'E']) {
+        let (sign, unsigned) = match after.strip_prefix(['+', '-']) {
+            Some(tail) => (&after[..1], tail),
+            None => ("", after),
+        };
+        let exponent = digit_run(unsigned);
+        if !exponent.is_empty() {
+            number.push('e');
+            number.push_str(sign);
+            number.extend(exponent.chars().filter(|c| *c != '_'));
+        }
+    }
+    let value: f64 = number
+        .parse()
+        .expect("digits, a fraction and an exponent read as a float");
+    if negative { -value } else { value }
+}
+
+/// Ruby's whitespace here: space, tab, newline, vertical tab, form feed,
+/// carriage return.
+pub fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\u{0b}' | '\u{0c}' | '\r')
+}
+
+/// Whitespace skipped and a sign taken: (negative, the digit run, the text
+/// after it).
+fn sign_and_digits(text: &str) -> (bool, &str, &str) {
+    let trimmed = text.trim_start_matches(is_space);
+    let (negative, unsigned) = match trimmed.as_bytes().first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    let digits = digit_run(unsigned);
+    (negative, digits, &unsigned[digits.len()..])
+}
+
+/// Leading digits, with single underscores allowed between two digits.
+fn digit_run(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    let mut end = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() {
+            i += 1;
+            end = i;
+        } else if bytes[i] == b'_'
+            && end == i
+            && i > 0
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+        {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests;
