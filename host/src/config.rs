@@ -60,6 +60,7 @@ struct RawServer {
     snapshot_interval_ms: Option<u64>,
     watch: Option<bool>,
     watch_interval_ms: Option<u64>,
+    drain_timeout_ms: Option<u64>,
     ui: Option<RawUi>,
 }
 
@@ -109,12 +110,15 @@ pub struct ServerSettings {
     /// Reload when the config or a module file changes.
     pub watch: bool,
     pub watch_interval: Duration,
+    /// Longest shutdown waits for the requests in flight to be answered;
+    /// `None` derives it from the other limits (see [`ServerSettings::drain_limit`]).
+    pub drain_timeout: Option<Duration>,
     /// The live view at `/ui` (`[server.ui]`).
     pub ui: UiSettings,
 }
 
 /// The `[server.ui]` table: the live view's limits and what it must hide.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UiSettings {
     pub enabled: bool,
     /// Field references replaced by `"***"` before an event leaves the process.
@@ -155,8 +159,98 @@ impl Default for ServerSettings {
             snapshot_interval: Duration::from_secs(60),
             watch: true,
             watch_interval: Duration::from_secs(2),
+            drain_timeout: None,
             ui: UiSettings::default(),
         }
+    }
+}
+
+/// What the derived drain counts for one call when `engine.call_timeout_ms`
+/// is 0 and calls have no deadline to go by.
+const UNBOUNDED_CALL: Duration = Duration::from_secs(30);
+
+/// Added to the derived drain for what surrounds the calls: starting fresh
+/// instances after failures and writing the answer.
+const DRAIN_MARGIN: Duration = Duration::from_secs(2);
+
+impl ServerSettings {
+    /// Longest shutdown waits for the requests in flight: `drain_timeout_ms`
+    /// if set, else what one request can legitimately take under `engine`:
+    /// `queue_timeout` waiting for a worker, a call (`call_timeout`), the
+    /// replay of a failed batch (`replay_budget`, which the call it starts
+    /// last may overrun by one `call_timeout`), and [`DRAIN_MARGIN`].
+    pub fn drain_limit(&self, engine: &EngineSettings) -> Duration {
+        self.drain_timeout.unwrap_or_else(|| {
+            let call = engine.call_timeout.unwrap_or(UNBOUNDED_CALL);
+            self.queue_timeout + call * 2 + engine.replay_budget + DRAIN_MARGIN
+        })
+    }
+
+    /// The names of the settings (as the `[server]` table spells them) whose
+    /// values differ from `other`'s.
+    pub fn differences(&self, other: &ServerSettings) -> Vec<&'static str> {
+        // Destructured, so that a new setting cannot be left out here.
+        let ServerSettings {
+            listen,
+            max_body_bytes,
+            max_batch_events,
+            workers,
+            queue,
+            queue_timeout,
+            max_connections,
+            header_read_timeout,
+            body_read_timeout,
+            write_timeout,
+            max_inflight_body_bytes,
+            admin_token_file,
+            state_dir,
+            snapshot_interval,
+            watch,
+            watch_interval,
+            drain_timeout,
+            ui,
+        } = self;
+        let differs = [
+            ("listen", *listen != other.listen),
+            ("max_body_bytes", *max_body_bytes != other.max_body_bytes),
+            (
+                "max_batch_events",
+                *max_batch_events != other.max_batch_events,
+            ),
+            ("workers", *workers != other.workers),
+            ("queue", *queue != other.queue),
+            ("queue_timeout_ms", *queue_timeout != other.queue_timeout),
+            ("max_connections", *max_connections != other.max_connections),
+            (
+                "header_read_timeout_ms",
+                *header_read_timeout != other.header_read_timeout,
+            ),
+            (
+                "body_read_timeout_ms",
+                *body_read_timeout != other.body_read_timeout,
+            ),
+            ("write_timeout_ms", *write_timeout != other.write_timeout),
+            (
+                "max_inflight_body_bytes",
+                *max_inflight_body_bytes != other.max_inflight_body_bytes,
+            ),
+            (
+                "admin_token_file",
+                *admin_token_file != other.admin_token_file,
+            ),
+            ("state_dir", *state_dir != other.state_dir),
+            (
+                "snapshot_interval_ms",
+                *snapshot_interval != other.snapshot_interval,
+            ),
+            ("watch", *watch != other.watch),
+            ("watch_interval_ms", *watch_interval != other.watch_interval),
+            ("drain_timeout_ms", *drain_timeout != other.drain_timeout),
+            ("[server.ui]", *ui != other.ui),
+        ];
+        (differs.into_iter())
+            .filter_map(|(name, differs)| differs.then_some(name))
+            .collect()
     }
 }
 
@@ -358,6 +452,10 @@ fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String
             raw.watch_interval_ms,
             defaults.watch_interval,
         )?,
+        drain_timeout: match raw.drain_timeout_ms {
+            None => None,
+            Some(ms) => Some(millis("drain_timeout_ms", Some(ms), Duration::ZERO)?),
+        },
         ui: ui_settings(raw.ui.unwrap_or_default())?,
     };
     if settings.max_inflight_body_bytes < settings.max_body_bytes {

@@ -207,3 +207,51 @@ fn each_filter_of_a_pipeline_gets_a_name_of_its_own() {
         "{err}"
     );
 }
+
+#[test]
+fn the_shutdown_drain_covers_a_call_and_its_replay() {
+    let pipeline = "[[pipelines.p.filters]]\nfilter = \"json\"\nconfig = { source = \"message\" }";
+    // At the defaults a batch whose events each run to the deadline is held
+    // for a call and a replay of the whole budget; the drain waits for it.
+    let config = parse(pipeline).unwrap();
+    let engine = &config.engine;
+    let drain = config.server.drain_limit(engine);
+    let held = engine.call_timeout.unwrap() * 2 + engine.replay_budget;
+    assert!(drain > held + config.server.queue_timeout, "{drain:?}");
+    assert_eq!(drain, Duration::from_secs(39));
+    // It follows the settings it is derived from ...
+    let config = parse(&format!(
+        "[engine]\ncall_timeout_ms = 200\nreplay_budget_ms = 1000\n[server]\nqueue_timeout_ms = 500\n{pipeline}"
+    ))
+    .unwrap();
+    assert_eq!(
+        config.server.drain_limit(&config.engine),
+        Duration::from_millis(500 + 2 * 200 + 1000 + 2000)
+    );
+    // ... and a setting of its own wins.
+    let config = parse(&format!("[server]\ndrain_timeout_ms = 90000\n{pipeline}")).unwrap();
+    assert_eq!(
+        config.server.drain_limit(&config.engine),
+        Duration::from_secs(90)
+    );
+    let err = parse(&format!("[server]\ndrain_timeout_ms = 0\n{pipeline}")).unwrap_err();
+    assert!(
+        err.contains("drain_timeout_ms = 0: must be between 1 and 3600000"),
+        "{err}"
+    );
+}
+
+#[test]
+fn server_settings_that_differ_are_named_as_the_table_spells_them() {
+    let pipeline = "[[pipelines.p.filters]]\nfilter = \"json\"\nconfig = { source = \"message\" }";
+    let before = parse(&format!("[server]\nworkers = 2\n{pipeline}")).unwrap();
+    assert!(before.server.differences(&before.server).is_empty());
+    let after = parse(&format!(
+        "[server]\nworkers = 3\nqueue_timeout_ms = 100\n[server.ui]\nupdate_ms = 500\n{pipeline}"
+    ))
+    .unwrap();
+    assert_eq!(
+        after.server.differences(&before.server),
+        ["workers", "queue_timeout_ms", "[server.ui]"]
+    );
+}

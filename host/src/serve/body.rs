@@ -40,7 +40,8 @@ pub(crate) async fn read_whole(
     if declared.is_some_and(|length| length > limit as u64) {
         return refused(&app, too_large(limit));
     }
-    match tokio::time::timeout(deadline, collect(body, limit, &app.bodies)).await {
+    let collected = collect(body, limit, declared, &app.bodies);
+    match tokio::time::timeout(deadline, collected).await {
         Ok(Ok((bytes, held))) => {
             let response = next
                 .run(Request::from_parts(parts, Body::from(bytes)))
@@ -84,15 +85,19 @@ fn refused(app: &App, error: ApiError) -> Response {
 }
 
 /// The body's bytes, refused once they pass `limit`, and their share of
-/// `budget` (one permit per byte). A body that arrives in one piece is kept
-/// as it came, without a copy.
+/// `budget`: one permit per byte of memory the body takes, charged before
+/// it is taken. `declared` is the Content-Length, if any (not over `limit`).
 async fn collect(
     body: Body,
     limit: usize,
+    declared: Option<u64>,
     budget: &Arc<Semaphore>,
 ) -> Result<(Bytes, Option<OwnedSemaphorePermit>), ApiError> {
+    // A buffer that doubles need not pass the length the client declared,
+    // nor the cap.
+    let ceiling = declared.map_or(limit, |length| (length as usize).min(limit));
     let mut stream = body.into_data_stream();
-    let mut pieces: Vec<Bytes> = Vec::new();
+    let mut gathered = Gathered::Nothing;
     let mut held: Option<OwnedSemaphorePermit> = None;
     let mut received = 0;
     while let Some(piece) = stream.next().await {
@@ -102,27 +107,89 @@ async fn collect(
                 format!("cannot read the request body: {e}"),
             )
         })?;
+        if piece.is_empty() {
+            continue;
+        }
         received += piece.len();
         if received > limit {
             return Err(too_large(limit));
         }
-        // `limit` is at most 1 GiB, so a piece's length fits a u32.
-        let share = budget
-            .clone()
-            .try_acquire_many_owned(piece.len() as u32)
-            .map_err(|_| busy())?;
-        match &mut held {
-            Some(permits) => permits.merge(share),
-            None => held = Some(share),
+        let size = gathered.size_with(received, ceiling);
+        let more = size - gathered.size();
+        if more > 0 {
+            // `limit` is at most 1 GiB, and `size` at most the larger of
+            // `received` and `ceiling`, so it fits a u32.
+            let share = budget
+                .clone()
+                .try_acquire_many_owned(more as u32)
+                .map_err(|_| busy())?;
+            match &mut held {
+                Some(permits) => permits.merge(share),
+                None => held = Some(share),
+            }
         }
-        pieces.push(piece);
+        gathered = gathered.add(piece, size);
     }
-    // Joining pieces copies them: for a moment the body is held twice.
-    let bytes = match pieces.len() {
-        1 => pieces.pop().expect("one piece"),
-        _ => Bytes::from(pieces.concat()),
-    };
-    Ok((bytes, held))
+    Ok((gathered.into_bytes(), held))
+}
+
+/// A body as it arrives. The first piece is kept as it came, without a
+/// copy, so a body that arrives whole costs its length. Once a second
+/// piece comes, the pieces are copied into one buffer and let go: kept
+/// apiece, each would cost its own bookkeeping (a body sent one byte per
+/// chunk took some 37 bytes of memory per byte). The buffer doubles as it
+/// grows, so it is at most twice what has arrived; while it grows, the old
+/// copy is held for a moment too.
+enum Gathered {
+    Nothing,
+    One(Bytes),
+    Joined(Vec<u8>),
+}
+
+impl Gathered {
+    /// The bytes of memory held now.
+    fn size(&self) -> usize {
+        match self {
+            Gathered::Nothing => 0,
+            Gathered::One(piece) => piece.len(),
+            Gathered::Joined(buffer) => buffer.capacity(),
+        }
+    }
+
+    /// The bytes of memory held once a piece is added, `received` in all.
+    fn size_with(&self, received: usize, ceiling: usize) -> usize {
+        match self {
+            Gathered::Nothing => received,
+            Gathered::Joined(buffer) if received <= buffer.capacity() => buffer.capacity(),
+            _ => received.max((2 * self.size()).min(ceiling)),
+        }
+    }
+
+    /// `piece` added, in a buffer of `size` bytes once there are two.
+    fn add(self, piece: Bytes, size: usize) -> Gathered {
+        match self {
+            Gathered::Nothing => Gathered::One(piece),
+            Gathered::One(first) => {
+                let mut buffer = Vec::with_capacity(size);
+                buffer.extend_from_slice(&first);
+                buffer.extend_from_slice(&piece);
+                Gathered::Joined(buffer)
+            }
+            Gathered::Joined(mut buffer) => {
+                buffer.reserve_exact(size - buffer.len());
+                buffer.extend_from_slice(&piece);
+                Gathered::Joined(buffer)
+            }
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Gathered::Nothing => Bytes::new(),
+            Gathered::One(piece) => piece,
+            Gathered::Joined(buffer) => Bytes::from(buffer),
+        }
+    }
 }
 
 /// Too many bytes of request bodies are held at once: the client should

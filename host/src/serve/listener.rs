@@ -8,11 +8,12 @@
 //! `server.write_timeout_ms` (see `write_deadline`), and at most `server.max_connections`
 //! are open at once: past that, a new connection is closed as soon as it is
 //! accepted, without reading from it. Shutdown stops accepting, lets each
-//! open connection finish the request it is serving (for at most
-//! `DRAIN_LIMIT`), then returns.
+//! open connection finish the request it is serving, for at most the drain
+//! limit the shutdown future resolves to, then returns what it left open.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -27,12 +28,6 @@ use tower::ServiceExt;
 use super::write_deadline::WriteDeadline;
 use crate::metrics::Metrics;
 
-/// The longest shutdown waits for open connections to finish their requests.
-/// Calls into filters end long before (their deadlines); this bounds what
-/// else could hold an exit up, such as a client that never reads its answer,
-/// so that state is saved before a supervisor's SIGKILL.
-const DRAIN_LIMIT: Duration = Duration::from_secs(20);
-
 /// The per-connection limits, from the `[server]` table.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -41,19 +36,35 @@ pub struct ConnectionLimits {
     pub write_timeout: Duration,
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then waits for
-/// the open connections to finish their current requests.
+/// How the drain after shutdown ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Drained {
+    /// How long it could wait.
+    pub limit: Duration,
+    /// Every connection finished its request (and closed) within `limit`.
+    pub finished: bool,
+    /// Requests not yet answered when the drain ended (0 if `finished`).
+    pub unanswered: usize,
+    /// Connections still open when the drain ended (0 if `finished`).
+    pub connections: usize,
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves to the drain
+/// limit, then waits, for that long at most, for the open connections to
+/// finish their current requests.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
     metrics: Arc<Metrics>,
-    shutdown: impl Future<Output = ()>,
-) {
+    shutdown: impl Future<Output = Duration>,
+) -> Drained {
     let open = Arc::new(Semaphore::new(limits.max_connections));
+    // Requests whose handler has not answered yet, for the shutdown's report.
+    let unanswered = Arc::new(AtomicUsize::new(0));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
-    loop {
+    let drain_limit = loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -65,7 +76,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            limit = &mut shutdown => break limit,
         };
         let Ok(permit) = open.clone().try_acquire_owned() else {
             metrics.add(
@@ -78,13 +89,18 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let unanswered = unanswered.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             // What `into_make_service_with_connect_info` would add: the live
             // view logs who opened it.
             request.extensions_mut().insert(ConnectInfo(peer));
             let router = router.clone();
-            // Routers never fail (errors are responses): `Err` is `Infallible`.
-            router.oneshot(request)
+            let pending = Unanswered::count(&unanswered);
+            async move {
+                let _pending = pending;
+                // Routers never fail (errors are responses): `Err` is `Infallible`.
+                router.oneshot(request).await
+            }
         });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
@@ -100,15 +116,40 @@ pub async fn serve(
             }
             drop(permit);
         });
-    }
+    };
     drop(listener);
-    if tokio::time::timeout(DRAIN_LIMIT, graceful.shutdown())
+    let finished = tokio::time::timeout(drain_limit, graceful.shutdown())
         .await
-        .is_err()
-    {
-        tracing::warn!(
-            "connections still open after {} s of shutdown; closing them",
-            DRAIN_LIMIT.as_secs()
-        );
+        .is_ok();
+    Drained {
+        limit: drain_limit,
+        finished,
+        unanswered: if finished {
+            0
+        } else {
+            unanswered.load(Ordering::SeqCst)
+        },
+        connections: if finished {
+            0
+        } else {
+            limits.max_connections - open.available_permits()
+        },
+    }
+}
+
+/// One request counted as unanswered until its handler's future ends
+/// (answered, or dropped with its connection).
+struct Unanswered(Arc<AtomicUsize>);
+
+impl Unanswered {
+    fn count(counter: &Arc<AtomicUsize>) -> Unanswered {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Unanswered(counter.clone())
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }

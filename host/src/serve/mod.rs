@@ -10,10 +10,17 @@
 //! (ready once loaded), swap in a new set on reload (SIGHUP, file change or
 //! admin call) without failing a request, save stateful filters' state every
 //! `server.snapshot_interval_ms`, and on SIGTERM stop accepting, finish what
-//! is in flight and save it once more (see `crate::state`).
+//! is in flight (for at most the drain limit, which by default covers a call
+//! and its replay: `ServerSettings::drain_limit`) and save it once more (see
+//! `crate::state`). A second SIGTERM or SIGINT ends the process at once.
+//!
+//! A reload replaces pipelines, filters, modules and `[engine]`; `[server]`
+//! is read at start only, so a reload keeps the running settings and warns
+//! about the ones the file changed.
 
 mod body;
 mod listener;
+mod rejections;
 mod routes;
 mod ui;
 mod workers;
@@ -22,12 +29,12 @@ mod write_deadline;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use clap::Args;
 
 use crate::config::{Config, ConfigError, ServerSettings};
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineSettings};
 use crate::metrics::Metrics;
 use crate::state;
 use workers::PipelineWorkers;
@@ -50,8 +57,11 @@ pub struct ServeArgs {
 pub(crate) struct PipelineSet {
     pub pipelines: BTreeMap<String, Arc<PipelineWorkers>>,
     pub loaded_at: SystemTime,
-    /// What the config and module files looked like when this set was loaded.
+    /// What the config and module files looked like just before this set
+    /// read them, so that a change saved while it loaded is seen as one.
     pub fingerprint: Vec<(PathBuf, Option<(SystemTime, u64)>)>,
+    /// The `[engine]` table its filters run under.
+    pub engine: EngineSettings,
 }
 
 impl PipelineSet {
@@ -68,12 +78,16 @@ pub(crate) struct App {
     pub server: ServerSettings,
     pub admin_token: Option<String>,
     pub config_path: PathBuf,
-    /// `server.listen` as the config file had it at start (before --listen).
-    configured_listen: std::net::SocketAddr,
+    /// The `[server]` table as the config file had it at start (before
+    /// --listen), to tell which settings a reload's file changed.
+    configured: ServerSettings,
+    /// The `[engine]` table at start, for a shutdown before the first load.
+    engine_at_start: EngineSettings,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
     pub live: ui::LiveView,
-    /// One permit per byte of request body held (`server.max_inflight_body_bytes`).
+    /// One permit per byte of memory that the request bodies held take
+    /// (`server.max_inflight_body_bytes`).
     pub bodies: Arc<tokio::sync::Semaphore>,
 }
 
@@ -95,12 +109,36 @@ impl App {
 
     /// Reads the config and builds its pipeline set on the blocking pool
     /// (compiling modules is CPU work that must not stall the reactor).
+    /// Every set is built with the `[server]` settings the process started
+    /// with, whatever the file says now.
     async fn load(&self) -> Result<(PipelineSet, Config), ConfigError> {
         let path = self.config_path.clone();
         let metrics = self.metrics.clone();
-        tokio::task::spawn_blocking(move || load_set(&path, &metrics))
+        let server = self.server.clone();
+        tokio::task::spawn_blocking(move || load_set(&path, &server, &metrics))
             .await
             .map_err(|e| ConfigError(format!("loading panicked: {e}")))?
+    }
+
+    /// Warns about `[server]` settings the file now sets otherwise than at
+    /// start: they are not applied until a restart.
+    fn warn_server_changes(&self, config: &Config, why: &str) {
+        let changed = config.server.differences(&self.configured);
+        if !changed.is_empty() {
+            tracing::warn!(
+                "{why}: the config file changes [server] {}; the running values are kept, as [server] is read at start only: restart to apply",
+                changed.join(", ")
+            );
+        }
+    }
+
+    /// How long shutdown waits for the requests in flight, under the
+    /// `[engine]` of the pipelines that run them.
+    fn drain_limit(&self) -> Duration {
+        match self.current() {
+            Some(set) => self.server.drain_limit(&set.engine),
+            None => self.server.drain_limit(&self.engine_at_start),
+        }
     }
 
     /// Loads the config again and swaps the new set in, carrying filter state
@@ -117,9 +155,7 @@ impl App {
                 return Err(e.0);
             }
         };
-        if config.server.listen != self.configured_listen {
-            tracing::warn!("server.listen changed; that takes a restart");
-        }
+        self.warn_server_changes(&config, &format!("reload ({why})"));
         let set = Arc::new(set);
         if let Some(old) = self.current() {
             carry_state(&old, &set).await;
@@ -157,15 +193,26 @@ async fn carry_state(old: &Arc<PipelineSet>, new: &Arc<PipelineSet>) {
 }
 
 /// Reads the config and builds every pipeline's workers (compiling modules
-/// through the engine's cache). Blocking; run off the reactor.
-fn load_set(path: &Path, metrics: &Arc<Metrics>) -> Result<(PipelineSet, Config), ConfigError> {
+/// through the engine's cache), sized and bounded by `server`, the settings
+/// the process started with. Blocking; run off the reactor.
+fn load_set(
+    path: &Path,
+    server: &ServerSettings,
+    metrics: &Arc<Metrics>,
+) -> Result<(PipelineSet, Config), ConfigError> {
+    // Each file is looked at before it is read: compiling takes a while, and
+    // a file saved meanwhile must differ from the fingerprint, so that the
+    // next check reloads it.
+    let mut seen = fingerprint([&path.to_path_buf()]);
     let config = Config::load(path)?;
+    // `watched_files` lists the config first, then the module files, which
+    // are read below.
+    seen.extend(fingerprint(config.watched_files().iter().skip(1)));
     let engine =
         Engine::new(config.engine.clone()).map_err(|e| ConfigError(format!("engine: {e}")))?;
     let mut pipelines = BTreeMap::new();
     for name in config.pipelines.keys() {
         let modules = config.load_pipeline(&engine, name)?;
-        let server = &config.server;
         let limits = workers::Limits {
             workers: server.workers,
             queue: server.queue,
@@ -176,11 +223,11 @@ fn load_set(path: &Path, metrics: &Arc<Metrics>) -> Result<(PipelineSet, Config)
         let workers = PipelineWorkers::new(name, modules, limits, metrics.clone());
         pipelines.insert(name.clone(), Arc::new(workers));
     }
-    let fingerprint = fingerprint(&config.watched_files());
     let set = PipelineSet {
         pipelines,
         loaded_at: SystemTime::now(),
-        fingerprint,
+        fingerprint: seen,
+        engine: config.engine.clone(),
     };
     Ok((set, config))
 }
@@ -231,7 +278,6 @@ impl std::fmt::Display for ServeError {
 pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
     // Read the config once up front so a broken file fails fast, with exit 2.
     let config = Config::load(&args.config)?;
-    let configured_listen = config.server.listen;
     let mut server = config.server.clone();
     if let Some(listen) = args.listen {
         server.listen = listen;
@@ -255,11 +301,16 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         server,
         admin_token,
         config_path: args.config.clone(),
-        configured_listen,
+        configured: config.server,
+        engine_at_start: config.engine,
         reloading: tokio::sync::Mutex::new(()),
     });
     app.metrics.set("wasmstash_ready", &[], 0.0);
-    runtime.block_on(run(app))
+    let stopped = runtime.block_on(run(app));
+    // Calls the drain cut off may still run on the blocking pool; the
+    // process does not wait for them (their clients are gone).
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    stopped
 }
 
 /// Largest admin token file read; a token is a line of text.
@@ -328,13 +379,20 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
         limits,
         app.metrics.clone(),
         async move {
-            shutdown_signal().await;
+            let signal = shutdown_signal().await;
+            let limit = stopping.drain_limit();
+            tracing::info!(
+                "{signal}: shutting down; waiting up to {:.1} s for the requests in flight (a second SIGTERM or SIGINT exits at once)",
+                limit.as_secs_f64()
+            );
             // Open live-view streams would otherwise never finish.
             stopping.live.close();
+            limit
         },
     ));
 
-    let (set, _) = app.load().await?;
+    let (set, config) = app.load().await?;
+    app.warn_server_changes(&config, "loading");
     let set = Arc::new(set);
     if let Some(dir) = &app.server.state_dir {
         restore_saved_state(dir, &set).await;
@@ -350,11 +408,20 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
     if app.server.watch {
         tokio::spawn(reload_on_change(app.clone()));
     }
-    server
+    let drained = server
         .await
         .map_err(|e| ConfigError(format!("server task failed: {e}")))?;
 
-    tracing::info!("stopped accepting; in-flight calls finished");
+    if drained.finished {
+        tracing::info!("stopped accepting; every request in flight was answered");
+    } else {
+        tracing::warn!(
+            "stopped accepting; the drain limit of {:.1} s (server.drain_timeout_ms) ran out with {} request(s) unanswered and {} connection(s) open: cut off",
+            drained.limit.as_secs_f64(),
+            drained.unanswered,
+            drained.connections
+        );
+    }
     if let (Some(dir), Some(set)) = (&app.server.state_dir, app.current()) {
         if !persist_state(dir, &set).await {
             return Err(ServeError::StateNotSaved(dir.clone()));
@@ -415,13 +482,32 @@ async fn save_state_periodically(app: Arc<App>, dir: PathBuf) {
     }
 }
 
-async fn shutdown_signal() {
+/// Waits for SIGTERM or SIGINT and names it. From then on, another one ends
+/// the process at once, with 128 + its number (143 or 130), as `run` does:
+/// for a shutdown that cannot wait for its drain.
+async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
     let mut interrupt = signal(SignalKind::interrupt()).expect("installing the SIGINT handler");
+    let (first, _) = next_signal(&mut terminate, &mut interrupt).await;
+    tokio::spawn(async move {
+        let (second, number) = next_signal(&mut terminate, &mut interrupt).await;
+        tracing::error!(
+            "second signal ({second}) during shutdown: exiting now, without waiting for the requests in flight or saving filter state"
+        );
+        std::process::exit(128 + number);
+    });
+    first
+}
+
+/// The next SIGTERM or SIGINT: its name and number.
+async fn next_signal(
+    terminate: &mut tokio::signal::unix::Signal,
+    interrupt: &mut tokio::signal::unix::Signal,
+) -> (&'static str, i32) {
     tokio::select! {
-        _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+        _ = terminate.recv() => ("SIGTERM", libc::SIGTERM),
+        _ = interrupt.recv() => ("SIGINT", libc::SIGINT),
     }
 }
 

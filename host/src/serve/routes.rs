@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -83,9 +83,12 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Names the scheme a 401 wants (RFC 9110 requires it), for every route:
-/// the admin API's and the live view's refusals alike.
-pub(crate) async fn challenge(mut response: Response) -> Response {
+/// Finishes every route's answer, the admin API's and the live view's
+/// alike: an error axum wrote itself, in plain text, becomes a JSON error
+/// like ours (see `rejections`), and a 401 names the scheme it wants (RFC
+/// 9110 requires it).
+pub(crate) async fn challenge(response: Response) -> Response {
+    let mut response = super::rejections::as_json(response).await;
     if response.status() == StatusCode::UNAUTHORIZED {
         (response.headers_mut())
             .entry(header::WWW_AUTHENTICATE)
@@ -175,13 +178,7 @@ async fn run(
     Ok(results)
 }
 
-fn count_request(
-    app: &App,
-    workers: Option<&PipelineWorkers>,
-    pipeline: &str,
-    endpoint: &str,
-    answer: &Answer,
-) {
+fn count_request(app: &App, workers: Option<&PipelineWorkers>, endpoint: &str, answer: &Answer) {
     let status = match answer {
         Ok(response) => response.status(),
         Err(error) => error.status,
@@ -193,13 +190,12 @@ fn count_request(
             _ => counts.ok_batch.add(1),
         };
     }
-    // Pipeline names in the URL are the client's to choose; only known ones
-    // become label values, so metrics cannot grow without bound.
-    let pipeline = if status == StatusCode::NOT_FOUND {
-        "_unknown"
-    } else {
-        pipeline
-    };
+    // Pipeline names in the URL are the client's to choose; only those of
+    // loaded pipelines become label values, so metrics cannot grow without
+    // bound. Every other request is counted under `_unknown`: a name of no
+    // pipeline (404), one that does not decode (400), and any name while
+    // the pipelines load (503), when none is known yet.
+    let pipeline = workers.map_or("_unknown", PipelineWorkers::name);
     let labels = [
         ("pipeline", pipeline),
         ("endpoint", endpoint),
@@ -213,10 +209,10 @@ fn count_request(
 /// header `x-wasmstash-dropped: true`.
 async fn event(
     State(app): State<Arc<App>>,
-    Path(pipeline): Path<String>,
+    pipeline: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    pipeline_call(&app, &pipeline, "event", body, |workers, body| {
+    pipeline_call(&app, pipeline, "event", body, |workers, body| {
         answer_event(&app, workers, body)
     })
     .await
@@ -247,10 +243,11 @@ async fn answer_event(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> 
 }
 
 /// The frame of both pipeline endpoints: find the pipeline, read the body,
-/// answer, and count the request by its final status.
+/// answer, and count the request by its final status. A name that does
+/// not decode is answered here, not by axum, so that it is counted too.
 async fn pipeline_call<F, Fut>(
     app: &App,
-    pipeline: &str,
+    pipeline: Result<Path<String>, PathRejection>,
     endpoint: &str,
     body: Result<Bytes, BytesRejection>,
     answer: F,
@@ -259,7 +256,11 @@ where
     F: FnOnce(Arc<PipelineWorkers>, Bytes) -> Fut,
     Fut: std::future::Future<Output = Answer>,
 {
-    let (workers, result) = match workers_for(app, pipeline) {
+    let found = match pipeline {
+        Ok(Path(pipeline)) => workers_for(app, &pipeline),
+        Err(rejection) => Err(ApiError::new(rejection.status(), rejection.body_text())),
+    };
+    let (workers, result) = match found {
         Ok(workers) => {
             let result = match body_or_error(body) {
                 Ok(body) => answer(workers.clone(), body).await,
@@ -269,7 +270,7 @@ where
         }
         Err(error) => (None, Err(error)),
     };
-    count_request(app, workers.as_deref(), pipeline, endpoint, &result);
+    count_request(app, workers.as_deref(), endpoint, &result);
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
@@ -278,10 +279,10 @@ where
 /// is not a valid event (the other lines are still processed).
 async fn batch(
     State(app): State<Arc<App>>,
-    Path(pipeline): Path<String>,
+    pipeline: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    pipeline_call(&app, &pipeline, "batch", body, |workers, body| {
+    pipeline_call(&app, pipeline, "batch", body, |workers, body| {
         answer_batch(&app, workers, body)
     })
     .await
