@@ -14,6 +14,11 @@
 //! errors are described only once one is found. It accepts exactly what
 //! `serde_json` (which the SDK uses to read values) can parse, no more and
 //! no less: the tests compare the two on real and mangled events.
+//!
+//! A checked event is also one line: the sidecar's batch answers and `wasmstash
+//! run` write an event per line, so a line break in the whitespace of checked
+//! text (a pretty-printed body, a filter's output) is made a space. Whitespace
+//! is where the check notes one, so compact text pays nothing for it.
 
 mod checked;
 mod keys;
@@ -25,24 +30,41 @@ use wasmstash_sdk::json_text::{self, skip_plain_ascii_string_bytes};
 pub use checked::{AddedMembers, CheckedEvent};
 use keys::Keys;
 
-/// Nesting deeper than this is refused, as `serde_json` refuses it.
-const MAX_DEPTH: usize = 128;
+/// Nesting this deep is refused, as `serde_json` refuses it: the event's own
+/// object is at depth 1, a container in one of its members at 2, and so on,
+/// so at most `MAX_DEPTH - 1` containers can be one inside another.
+pub const MAX_DEPTH: usize = 128;
 
 /// Checks that `bytes` is one UTF-8 JSON object with no duplicate key at any
 /// depth. The error says what is wrong and where.
 pub fn check_event(bytes: &[u8]) -> Result<(), String> {
-    checked_keys(bytes, &mut Keys::default())
+    checked_keys(bytes, &mut Keys::default()).map(|_| ())
 }
 
 /// Checks `bytes` as [`check_event`] does, collecting its top-level keys.
-fn checked_keys<'a>(bytes: &'a [u8], keys: &mut Keys<'a>) -> Result<(), String> {
+/// Returns whether its whitespace holds a line break (see [`to_one_line`]).
+fn checked_keys<'a>(bytes: &'a [u8], keys: &mut Keys<'a>) -> Result<bool, String> {
     let validator = Validator::new(bytes);
-    validator
-        .event(keys)
-        .map_err(|Refused| match utf8_error(bytes) {
+    match validator.event(keys) {
+        Ok(()) => Ok(validator.line_breaks.get()),
+        Err(Refused) => Err(match utf8_error(bytes) {
             Some(at) => format!("invalid UTF-8 at byte {at}"),
             None => validator.invalid.into_inner().describe(bytes, ""),
-        })
+        }),
+    }
+}
+
+/// Replaces every `\n` and `\r` in `json` with a space, so that an event is
+/// one line of an NDJSON answer or output, whatever whitespace a client or a
+/// filter wrote. Only for text that passed the check: there a raw line break
+/// can only be whitespace between tokens (a string may not hold one), so the
+/// event means the same.
+fn to_one_line(json: &mut [u8]) {
+    let mut from = 0;
+    while let Some(at) = memchr::memchr2(b'\n', b'\r', &json[from..]) {
+        json[from + at] = b' ';
+        from += at + 1;
+    }
 }
 
 /// Where the input first stops being UTF-8, if it does. Only asked once an
@@ -106,6 +128,9 @@ struct Validator<'a> {
     json: &'a [u8],
     /// Why the text was refused, once it is.
     invalid: Cell<Invalid>,
+    /// Whether whitespace skipped so far held a `\n` or `\r`: noted where
+    /// whitespace is skipped anyway, so a compact event pays nothing.
+    line_breaks: Cell<bool>,
 }
 
 impl<'a> Validator<'a> {
@@ -116,6 +141,7 @@ impl<'a> Validator<'a> {
                 at: 0,
                 problem: Problem::Event("refused"),
             }),
+            line_breaks: Cell::new(false),
         }
     }
 
@@ -171,10 +197,30 @@ impl<'a> Validator<'a> {
         self.refuse_at(at, Problem::Syntax(what))
     }
 
+    /// Past the whitespace at `pos`, noting a line break in it. Most calls
+    /// find none (compact JSON), and pay one test as they always did.
     #[inline(always)]
-    fn skip_ws(&self, mut pos: usize) -> usize {
-        while self.byte(pos).is_some_and(json_text::is_whitespace) {
+    fn skip_ws(&self, pos: usize) -> usize {
+        if !self.byte(pos).is_some_and(json_text::is_whitespace) {
+            return pos;
+        }
+        self.skip_ws_run(pos)
+    }
+
+    /// Past the run of whitespace at `pos`. Of the four whitespace bytes,
+    /// only `\n` (0x0A) and `\r` (0x0D) have a bit of 0x06 set, so the run's
+    /// bytes ORed together say whether it held a line break.
+    #[inline(always)]
+    fn skip_ws_run(&self, mut pos: usize) -> usize {
+        let mut seen = 0;
+        while let Some(byte) = self.byte(pos)
+            && json_text::is_whitespace(byte)
+        {
+            seen |= byte;
             pos += 1;
+        }
+        if seen & 0x06 != 0 {
+            self.line_breaks.set(true);
         }
         pos
     }

@@ -12,7 +12,7 @@ use serde_json::json;
 use wasmstash_sdk::{Event, Value};
 
 use crate::engine::{Failure, FilterModule, Stage, StageOutcome};
-use crate::event_check::CheckedEvent;
+use crate::event_check::{CheckedEvent, MAX_DEPTH};
 use crate::metrics::Metrics;
 
 /// The longest failure reason recorded on an event.
@@ -310,17 +310,19 @@ pub fn record_failure(
 
 /// `event` with `tag` added and `record` appended to the array at
 /// [`FAILURES_FIELD`].
+///
+/// Total: whatever `event` holds, the result passes the check, so recording
+/// a failure never loses the event and never panics. Recording moves values
+/// the event brought: a `wasmstash` that is not an object goes to
+/// [`DISPLACED_FIELD`] as text, and a `tags` that is not a list of strings
+/// goes into the `_tags` list, one level deeper than it was (Logstash's rule,
+/// kept by [`Event::add_tag`]). A value already at the nesting limit would
+/// then be too deep, so in that case the `_tags` items that would be are
+/// kept as their JSON text instead.
 pub fn tag_and_record(event: &[u8], tag: &str, record: Value) -> CheckedEvent {
     // Events are validated on the way in and after every stage, so this
     // cannot fail; if it ever did, the original text is still kept.
-    let mut parsed = Event::parse(event).unwrap_or_else(|_| {
-        let mut fallback = Event::new();
-        fallback.set(
-            "[wasmstash][original]",
-            String::from_utf8_lossy(event).into_owned(),
-        );
-        fallback
-    });
+    let mut parsed = Event::parse(event).unwrap_or_else(|_| original_as_text(event));
     parsed.add_tag(tag);
     // A client's own `wasmstash` that is not an object would be replaced by
     // the record's object: keep it inside, rather than lose it.
@@ -328,15 +330,168 @@ pub fn tag_and_record(event: &[u8], tag: &str, record: Value) -> CheckedEvent {
         .get(NAMESPACE)
         .is_some_and(|value| !value.is_object())
     {
-        let displaced = parsed.remove(NAMESPACE).expect("present above");
-        parsed.set(DISPLACED_FIELD, displaced);
+        let displaced = parsed.remove(NAMESPACE).map(as_text);
+        parsed.set(DISPLACED_FIELD, displaced.unwrap_or_default());
     }
     match parsed.get_mut(FAILURES_FIELD) {
-        Some(Value::Array(records)) => records.push(record),
-        _ => parsed.set(FAILURES_FIELD, json!([record])),
+        Some(Value::Array(records)) => records.push(record.clone()),
+        _ => parsed.set(FAILURES_FIELD, json!([record.clone()])),
     }
-    let mut out = Vec::with_capacity(event.len() + 256);
-    parsed.write_json(&mut out);
-    // Written from a parsed event, so an object without repeated keys.
-    CheckedEvent::new(out).expect("a written event passes the check")
+    if let Ok(checked) = written(&parsed, event.len()) {
+        return checked;
+    }
+    // The event passed the check, and all that changed is the host's tag
+    // and record, the displaced value (as text) and `_tags`, whose items
+    // are the only values that went deeper: only they can fail it.
+    if let Some(Value::Array(items)) = parsed.get_mut(TAGS_KEPT) {
+        for item in items.iter_mut() {
+            if TAGS_KEPT_DEPTH + nesting(item) >= MAX_DEPTH {
+                *item = as_text(item.take()).into();
+            }
+        }
+    }
+    written(&parsed, event.len()).unwrap_or_else(|_| {
+        // Not known to happen. Still an event with its failure, not a panic:
+        // the original text, which a later look can read.
+        let mut kept = original_as_text(event);
+        kept.add_tag(tag);
+        kept.set(FAILURES_FIELD, json!([record]));
+        written(&kept, event.len())
+            .unwrap_or_else(|_| CheckedEvent::message(&String::from_utf8_lossy(event)))
+    })
+}
+
+/// Where [`Event::add_tag`] keeps a `tags` value that is not a list of
+/// strings, and that list's depth in the event (whose own object is at 1):
+/// an item with `n` containers one inside another reaches depth
+/// `TAGS_KEPT_DEPTH + n`.
+const TAGS_KEPT: &str = "_tags";
+const TAGS_KEPT_DEPTH: usize = 2;
+
+/// An event holding only `event`'s text, under `[wasmstash][original]`.
+fn original_as_text(event: &[u8]) -> Event<'static> {
+    let mut kept = Event::new();
+    kept.set(
+        "[wasmstash][original]",
+        String::from_utf8_lossy(event).into_owned(),
+    );
+    kept
+}
+
+/// `value` as text: a string as it is, anything else as its JSON.
+fn as_text(value: Value) -> String {
+    match value {
+        Value::String(text) => text,
+        other => other.to_string(),
+    }
+}
+
+/// How many containers `value` has one inside another, itself included: 0
+/// for a scalar, 1 for `[]` or `[1]`, 2 for `[[]]`.
+fn nesting(value: &Value) -> usize {
+    let inner = match value {
+        Value::Array(items) => items.iter().map(nesting).max(),
+        Value::Object(members) => members.values().map(nesting).max(),
+        _ => return 0,
+    };
+    1 + inner.unwrap_or(0)
+}
+
+/// `event` written and checked.
+fn written(event: &Event, size_hint: usize) -> Result<CheckedEvent, String> {
+    let mut out = Vec::with_capacity(size_hint + 256);
+    event.write_json(&mut out);
+    CheckedEvent::new(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::FailureKind;
+
+    fn nested(levels: usize) -> String {
+        format!("{}{}", "[".repeat(levels), "]".repeat(levels))
+    }
+
+    /// `event` (which must pass the check) with a failure recorded, as JSON.
+    fn recorded(event: &str) -> serde_json::Value {
+        CheckedEvent::new(event.as_bytes().to_vec()).expect("a valid event");
+        let failure = Failure {
+            kind: FailureKind::Trap,
+            reason: "it trapped".to_owned(),
+        };
+        let out = record_failure(event.as_bytes(), "p", "f", &failure);
+        serde_json::from_slice(out.text()).unwrap()
+    }
+
+    fn record_of(event: &serde_json::Value) -> &serde_json::Value {
+        let records = event["wasmstash"]["failures"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{event}");
+        assert_eq!(records[0]["kind"], "trap");
+        assert_eq!(records[0]["reason"], "it trapped");
+        &records[0]
+    }
+
+    /// The deepest values an event may hold, where recording a failure moves
+    /// them one level deeper: kept as their JSON text, the event tagged and
+    /// its failure recorded.
+    #[test]
+    fn values_moved_past_the_nesting_limit_are_kept_as_text() {
+        let deepest = nested(MAX_DEPTH - 2);
+        let out = recorded(&format!(r#"{{"message":"m","tags":{deepest}}}"#));
+        assert_eq!(
+            out["tags"],
+            json!(["_tagsparsefailure", "_wasmfilter_failure"])
+        );
+        assert_eq!(out["_tags"], json!([deepest]));
+        record_of(&out);
+
+        let out = recorded(&format!(r#"{{"message":"m","wasmstash":{deepest}}}"#));
+        assert_eq!(out["wasmstash"]["displaced"], deepest.as_str());
+        assert_eq!(out["tags"], json!(["_wasmfilter_failure"]));
+        record_of(&out);
+
+        // `_tags` already there and not a list: it is the one moved deeper.
+        let item = nested(MAX_DEPTH - 3);
+        let out = recorded(&format!(r#"{{"_tags":{{"a":{item}}},"tags":{{"b":1}}}}"#));
+        assert_eq!(
+            out["_tags"],
+            json!([format!(r#"{{"a":{item}}}"#), {"b": 1}])
+        );
+        record_of(&out);
+
+        // Both at once, with a `_tags` list holding the deepest item it can.
+        let event = format!(r#"{{"_tags":[{item}],"tags":{deepest},"wasmstash":{deepest}}}"#);
+        let out = recorded(&event);
+        let kept: serde_json::Value = serde_json::from_str(&item).unwrap();
+        assert_eq!(out["_tags"], json!([kept, deepest]));
+        assert_eq!(out["wasmstash"]["displaced"], deepest.as_str());
+        record_of(&out);
+    }
+
+    /// What fits stays as it was: Logstash's rule for `tags`, a displaced
+    /// string as it was, anything else displaced as its JSON text.
+    #[test]
+    fn values_that_fit_are_moved_as_they_were() {
+        let out = recorded(r#"{"tags":{"a":[1]},"_tags":[2],"wasmstash":"mine"}"#);
+        assert_eq!(out["_tags"], json!([2, {"a": [1]}]));
+        assert_eq!(out["wasmstash"]["displaced"], "mine");
+        record_of(&out);
+        let out = recorded(r#"{"wasmstash":[1,{"a":null}]}"#);
+        assert_eq!(out["wasmstash"]["displaced"], r#"[1,{"a":null}]"#);
+        let out = recorded(r#"{"wasmstash":{"failures":[{"kind":"x"}],"n":1}}"#);
+        assert_eq!(out["wasmstash"]["failures"].as_array().unwrap().len(), 2);
+        assert_eq!(out["wasmstash"]["n"], 1);
+    }
+
+    /// Text that is not an event at all (which the check keeps from getting
+    /// here) is still kept, tagged and recorded.
+    #[test]
+    fn text_that_does_not_parse_is_kept_whole() {
+        let out = tag_and_record(b"not \xff json", "_t", json!({"kind": "k"}));
+        let out: serde_json::Value = serde_json::from_slice(out.text()).unwrap();
+        assert_eq!(out["wasmstash"]["original"], "not \u{fffd} json");
+        assert_eq!(out["tags"], json!(["_t"]));
+        assert_eq!(out["wasmstash"]["failures"], json!([{"kind": "k"}]));
+    }
 }

@@ -10,11 +10,13 @@
 //! result cost only what it adds, and the added members join the event in
 //! place instead of in a copy of it.
 
+use std::ops::Range;
+
 use smallvec::SmallVec;
 use wasmstash_sdk::json_text;
 
 use super::keys::Keys;
-use super::{Refused, Validator, checked_keys, utf8_error};
+use super::{Refused, Validator, checked_keys, to_one_line, utf8_error};
 
 /// Where each top-level key is in an event's text, as written (quotes
 /// included). Lengths on the wire are 32-bit, so an event never outgrows
@@ -51,7 +53,9 @@ impl KeySpan {
 const ROOM_TO_GROW: usize = 512;
 
 /// An event's text, known to be one JSON object without repeated keys, and
-/// its top-level keys.
+/// its top-level keys. The text is one line: a line break in the whitespace
+/// of what was checked (a pretty-printed body, a filter's output) is made a
+/// space, so an event can always be written as one line of NDJSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedEvent {
     text: Vec<u8>,
@@ -70,11 +74,14 @@ pub struct AddedMembers {
 
 impl CheckedEvent {
     /// Checks `text` (see [`super::check_event`]).
-    pub fn new(text: Vec<u8>) -> Result<CheckedEvent, String> {
+    pub fn new(mut text: Vec<u8>) -> Result<CheckedEvent, String> {
         let mut keys = Keys::default();
-        checked_keys(&text, &mut keys)?;
+        let line_breaks = checked_keys(&text, &mut keys)?;
         let spans = spans_within(&text, keys.written());
         drop(keys);
+        if line_breaks {
+            to_one_line(&mut text);
+        }
         Ok(CheckedEvent { text, keys: spans })
     }
 
@@ -131,17 +138,23 @@ impl CheckedEvent {
     /// read again; only the run between them is checked, against their
     /// keys. (On a Beats event, the date filter's new `@timestamp` is 40
     /// bytes of 1,600.) Anything else goes to the whole check.
-    pub fn check_replacement(&self, text: Vec<u8>) -> Result<CheckedEvent, String> {
+    pub fn check_replacement(&self, mut text: Vec<u8>) -> Result<CheckedEvent, String> {
         match self.replaced_in_part(&text) {
-            Some(keys) => Ok(CheckedEvent { text, keys }),
+            Some((keys, changed)) => {
+                // Only the changed bytes can hold a line break: the rest is
+                // this event's, which is one line.
+                to_one_line(&mut text[changed]);
+                Ok(CheckedEvent { text, keys })
+            }
             None => CheckedEvent::new(text),
         }
     }
 
     /// The keys of `new` if it is this event with one run of members
-    /// changed, and that run passes the check; `None` if it is not, or the
-    /// run does not pass (the whole check then says why).
-    fn replaced_in_part(&self, new: &[u8]) -> Option<KeySpans> {
+    /// changed, and that run passes the check, with where in `new` the bytes
+    /// that differ from this event are; `None` if it is not, or the run does
+    /// not pass (the whole check then says why).
+    fn replaced_in_part(&self, new: &[u8]) -> Option<(KeySpans, Range<usize>)> {
         let (old, spans) = (&self.text[..], &self.keys[..]);
         let prefix = shared_run::<false>(old, new);
         let suffix = shared_run::<true>(old, new).min(old.len().min(new.len()) - prefix);
@@ -188,20 +201,19 @@ impl CheckedEvent {
             let kept = spans[..first].iter().chain(&spans[rest..]);
             checked_members(run, old, kept).ok()?.1
         };
-        Some(
-            (spans[..first].iter().copied())
-                .chain(
-                    changed
-                        .iter()
-                        .map(|span| span.at(start + span.start as usize)),
-                )
-                .chain(
-                    spans[rest..]
-                        .iter()
-                        .map(|span| span.at(moved(span.start as usize))),
-                )
-                .collect(),
-        )
+        let keys = (spans[..first].iter().copied())
+            .chain(
+                changed
+                    .iter()
+                    .map(|span| span.at(start + span.start as usize)),
+            )
+            .chain(
+                spans[rest..]
+                    .iter()
+                    .map(|span| span.at(moved(span.start as usize))),
+            )
+            .collect();
+        Some((keys, prefix..new.len() - suffix))
     }
 
     /// Checks `members`, the payload of an `extended` result for this event:
@@ -266,6 +278,9 @@ fn checked_members<'k>(
         Ok(()) => {
             let spans = spans_within(&copy, keys.written().skip(kept_count));
             drop(keys);
+            if validator.line_breaks.get() {
+                to_one_line(&mut copy);
+            }
             Ok((copy, spans))
         }
         Err(Refused) => Err(match utf8_error(members) {
@@ -400,7 +415,8 @@ mod tests {
         let old = br#"{"@timestamp":"2015-05-20T21:05:15.000Z","message":"GET /","agent":{"name":"web-01"},"log":{"offset":7}}"#;
         let new = br#"{"@timestamp":"2015-05-17T10:05:03.000Z","message":"GET /","agent":{"name":"web-01"},"log":{"offset":7}}"#;
         let event = CheckedEvent::new(old.to_vec()).unwrap();
-        let keys = event.replaced_in_part(new).expect("checked in part");
+        let (keys, changed) = event.replaced_in_part(new).expect("checked in part");
+        assert_eq!(changed, 23..34);
         let whole = CheckedEvent::new(new.to_vec()).unwrap();
         assert_eq!(keys, whole.keys);
         assert_eq!(event.check_replacement(new.to_vec()), Ok(whole));
@@ -445,8 +461,11 @@ mod tests {
         ];
         let (mut compared, mut in_part) = (0, 0);
         let mut compare = |event: &CheckedEvent, new: Vec<u8>| {
-            let partial = event.replaced_in_part(&new);
+            let partial = event.replaced_in_part(&new).map(|(keys, _)| keys);
             let whole = CheckedEvent::new(new.clone());
+            if let Ok(whole) = &whole {
+                assert!(!whole.text.iter().any(|&b| b == b'\n' || b == b'\r'));
+            }
             if let Some(keys) = &partial {
                 assert_eq!(
                     Ok(keys),
@@ -499,6 +518,48 @@ mod tests {
             in_part > 300,
             "only {in_part} of {compared} were checked in part"
         );
+    }
+
+    /// In checked text a raw line break can only be whitespace: however an
+    /// event's text is made (checked whole, added to, replaced in part or
+    /// whole), it comes out one line that means what the input meant, and
+    /// an escaped `\n` in a string is left alone.
+    #[test]
+    fn checked_events_are_one_line() {
+        let one_line = |event: &CheckedEvent| {
+            assert!(
+                !event.text.iter().any(|&b| b == b'\n' || b == b'\r'),
+                "{:?}",
+                String::from_utf8_lossy(&event.text)
+            );
+            assert_eq!(CheckedEvent::new(event.text.clone()).as_ref(), Ok(event));
+        };
+        let value = |text: &[u8]| serde_json::from_slice::<serde_json::Value>(text).unwrap();
+        let pretty = b"{\r\n  \"message\": \"a\\nb\",\n  \"n\": [1,\n 2],\n  \"o\": {\n }\n}\n";
+        let mut event = CheckedEvent::new(pretty.to_vec()).unwrap();
+        one_line(&event);
+        assert_eq!(event.text.len(), pretty.len());
+        assert_eq!(value(&event.text), value(pretty));
+        let added = event.check_added(b"\n\"x\":\r\n[1,\n2]\n").unwrap();
+        event.add(added);
+        one_line(&event);
+        assert_eq!(value(&event.text)["x"], serde_json::json!([1, 2]));
+
+        let old = CheckedEvent::new(br#"{"a":"x","b":1,"c":2}"#.to_vec()).unwrap();
+        let replacements: [&[u8]; 5] = [
+            b"{\"a\":\"x\",\"b\":\n[1],\n\"c\":2}",
+            b"{\"a\":\"x\",\"b\":1\n,\r\n\"c\":2}",
+            b"{\"a\":\"x\",\"b\":1,\"c\":\n3\r\n}",
+            b"{\"a\":\"x\",\"b\":1,\"c\":2,\n\"d\":\"\\r\"\n}",
+            b"\n{\"a\":\"x\",\"b\":1,\"c\":2}\n",
+        ];
+        for (i, new) in replacements.into_iter().enumerate() {
+            // All but the last (whose brace moved) are checked in part.
+            assert_eq!(old.replaced_in_part(new).is_some(), i < 4, "{i}");
+            let replaced = old.check_replacement(new.to_vec()).unwrap();
+            one_line(&replaced);
+            assert_eq!(value(&replaced.text), value(new));
+        }
     }
 
     #[test]

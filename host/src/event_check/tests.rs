@@ -364,3 +364,41 @@ fn agrees_with_serde_json_on_escape_dense_strings() {
         }
     }
 }
+
+/// Every run of whitespace an event can have, of every mix of the four
+/// whitespace bytes, wherever whitespace may stand: the checked text is the
+/// input with each `\n` and `\r` made a space, and an escaped one in a
+/// string is left as it is.
+#[test]
+fn line_breaks_in_whitespace_become_spaces() {
+    let shape = r#"_{_"a\n"_:_[_1_,_{_"b"_:_"c\r"_}_]_,_"d"_:_"e"_}_"#;
+    let runs: [&[u8]; 9] = [
+        b"",
+        b" ",
+        b"\t",
+        b"\n",
+        b"\r",
+        b"\r\n",
+        b" \n\t",
+        b"\t\r ",
+        b"\n\n\r\r",
+    ];
+    for (i, run) in runs.iter().enumerate() {
+        for (j, other) in runs.iter().enumerate() {
+            // Alternate two runs over the places, so each meets every other.
+            let mut text = Vec::new();
+            for (k, part) in shape.split('_').enumerate() {
+                if k > 0 {
+                    text.extend_from_slice(if k % 2 == 0 { run } else { other });
+                }
+                text.extend_from_slice(part.as_bytes());
+            }
+            let event = CheckedEvent::new(text.clone()).unwrap_or_else(|e| panic!("{i},{j}: {e}"));
+            let expected: Vec<u8> = (text.iter())
+                .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
+                .collect();
+            assert_eq!(event.text(), expected, "{i},{j}");
+            assert!(event.text().windows(2).any(|w| w == br"\n"));
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Events that used to break the answer they are part of, through the real
+//! binary: an event whose failure record would nest its values past the
+//! limit (a worker panicked, the request failed with a 500 and `wasmstash
+//! run` lost every event), and filter output or client input with raw line
+//! breaks in its whitespace (one event became several NDJSON lines).
+
+#[path = "support/binary.rs"]
+mod binary;
+mod support;
+
+use std::path::Path;
+
+use binary::events_of;
+use serde_json::{Value, json};
+use support::server::{Server, write_config};
+
+/// `levels` arrays one inside another: at 126, a member of an event is as
+/// deep as the check allows (the event's own object is one level more).
+fn nested(levels: usize) -> String {
+    format!("{}{}", "[".repeat(levels), "]".repeat(levels))
+}
+
+fn chaos_path() -> String {
+    format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir())
+}
+
+/// The ABI document's example filter, with `payload` as the result of kind
+/// `kind` (1 replaced, 4 extended) for every event.
+fn constant_result_wat(kind: u8, payload: &[u8]) -> String {
+    let data: String = payload.iter().map(|b| format!("\\{b:02x}")).collect();
+    let (len, record) = (payload.len(), payload.len() + 5);
+    format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{data}")
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "wasmstash_abi_version") (result i32) (i32.const 1))
+  (func $alloc (export "wasmstash_alloc") (param $len i32) (result i32)
+    (local $ptr i32) (local $end i32) (local $have i32)
+    (local.set $ptr (global.get $heap))
+    (local.set $end (i32.add (local.get $ptr) (local.get $len)))
+    (local.set $have (i32.shl (memory.size) (i32.const 16)))
+    (if (i32.gt_u (local.get $end) (local.get $have))
+      (then
+        (if (i32.eq (i32.const -1)
+              (memory.grow (i32.shr_u
+                (i32.add (i32.sub (local.get $end) (local.get $have)) (i32.const 65535))
+                (i32.const 16))))
+          (then unreachable))))
+    (global.set $heap (local.get $end))
+    (local.get $ptr))
+  (func (export "wasmstash_free") (param i32 i32))
+  (func (export "wasmstash_init") (param i32 i32) (result i64) (i64.const 0))
+  (func (export "wasmstash_process") (param $batch i32) (param $len i32) (result i64)
+    (local $count i32) (local $size i32) (local $out i32) (local $at i32)
+    (local.set $count (i32.load (local.get $batch)))
+    (local.set $size (i32.add (i32.const 4) (i32.mul (local.get $count) (i32.const {record}))))
+    (local.set $out (call $alloc (local.get $size)))
+    (i32.store (local.get $out) (local.get $count))
+    (local.set $at (i32.add (local.get $out) (i32.const 4)))
+    (block $done
+      (loop $each
+        (br_if $done (i32.eq (local.get $at) (i32.add (local.get $out) (local.get $size))))
+        (i32.store8 (local.get $at) (i32.const {kind}))
+        (i32.store offset=1 (local.get $at) (i32.const {len}))
+        (memory.copy (i32.add (local.get $at) (i32.const 5)) (i32.const 16) (i32.const {len}))
+        (local.set $at (i32.add (local.get $at) (i32.const {record})))
+        (br $each)))
+    (i64.or
+      (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32))
+      (i64.extend_i32_u (local.get $size)))))"#
+    )
+}
+
+/// Members added with line breaks all through their whitespace.
+const ADDED: &[u8] = b"\n\"seen_by\" :\r\n\"wat\",\n  \"n\": [1,\r\n2]\n";
+/// A whole event, pretty-printed, with `\r\n` line ends.
+const REPLACED: &[u8] =
+    b"{\r\n  \"message\": \"one\\nline\",\r\n  \"n\": {\r\n    \"m\": 2\r\n  }\r\n}\r\n";
+
+/// The pipelines below, with the two WAT modules written to `dir`.
+fn config(dir: &Path) -> std::path::PathBuf {
+    let added = dir.join("added.wat");
+    let replaced = dir.join("replaced.wat");
+    std::fs::write(&added, constant_result_wat(4, ADDED)).unwrap();
+    std::fs::write(&replaced, constant_result_wat(1, REPLACED)).unwrap();
+    let text = format!(
+        r#"
+[engine]
+call_timeout_ms = 2000
+memory_limit_mib = 32
+
+[server]
+watch = false
+
+[[pipelines.app.filters]]
+filter = "json"
+config = {{ source = "message", target = "app" }}
+
+[[pipelines.chaos.filters]]
+module = "{chaos}"
+config = {{ panic_on = "BAD" }}
+
+[[pipelines.added.filters]]
+module = "{added}"
+
+[[pipelines.replaced.filters]]
+module = "{replaced}"
+
+[[pipelines.access.filters]]
+filter = "mutate"
+config = {{ add_field = {{ "[event][dataset]" = "apache.access" }} }}
+"#,
+        chaos = chaos_path(),
+        added = added.display(),
+        replaced = replaced.display(),
+    );
+    write_config(dir, &text)
+}
+
+fn ndjson(events: &[String]) -> Vec<u8> {
+    events
+        .iter()
+        .flat_map(|e| format!("{e}\n").into_bytes())
+        .collect()
+}
+
+/// A batch answer's lines, each parsed, checked to be one per event.
+fn answer_lines(body: &[u8], events: usize) -> Vec<Value> {
+    let text = std::str::from_utf8(body).unwrap();
+    assert!(!text.contains('\r'), "a raw \\r in {text:?}");
+    let lines: Vec<Value> = (text.lines())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    assert_eq!(lines.len(), events, "{text}");
+    lines
+}
+
+/// The one failure record on `event`, which must be tagged `tag`.
+fn failure_of<'a>(event: &'a Value, tag: &str) -> &'a Value {
+    let tags = event["tags"].as_array().unwrap();
+    assert_eq!(tags.iter().filter(|t| *t == tag).count(), 1, "{event}");
+    let records = event["wasmstash"]["failures"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{event}");
+    assert!(!records[0]["reason"].as_str().unwrap().is_empty());
+    &records[0]
+}
+
+/// An event whose `tags` is a list of lists as deep as allowed: the json
+/// filter tags it (moving `tags` one level deeper, too deep, so its output
+/// is refused), and the host records that, moving it again.
+fn deep_tags_event(n: usize) -> String {
+    format!(r#"{{"message":"not json","n":{n},"tags":{}}}"#, nested(126))
+}
+
+/// Checks the result for [`deep_tags_event`]: kept once, tagged, with the
+/// reason, and the deep value kept as its JSON text.
+fn assert_deep_tags_kept(event: &Value, n: usize) {
+    assert_eq!(event["n"], n);
+    assert_eq!(event["message"], "not json");
+    let record = failure_of(event, "_wasmfilter_failure");
+    assert_eq!(
+        (&record["filter"], &record["kind"]),
+        (&json!("json"), &json!("invalid_output"))
+    );
+    assert!(
+        record["reason"]
+            .as_str()
+            .unwrap()
+            .contains("nesting too deep"),
+        "{record}"
+    );
+    assert_eq!(event["_tags"], json!([nested(126)]));
+    assert!(
+        event["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("_tagsparsefailure"))
+    );
+}
+
+#[test]
+fn failure_records_that_would_nest_too_deep_pass_through_the_sidecar() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(dir.path()), &[]);
+
+    let answer = server.post("/v1/pipelines/app/event", deep_tags_event(1).as_bytes());
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_deep_tags_kept(&answer.json(), 1);
+
+    // In a batch, the other lines are answered too, each once, in order.
+    let batch = [
+        r#"{"message":"{\"a\":1}","n":0}"#.to_owned(),
+        deep_tags_event(1),
+        r#"{"message":"{\"a\":2}","n":2}"#.to_owned(),
+    ];
+    let answer = server.post("/v1/pipelines/app/batch", &ndjson(&batch));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let lines = answer_lines(&answer.body, 3);
+    assert_eq!(lines[0]["event"]["app"]["a"], 1);
+    assert_deep_tags_kept(&lines[1]["event"], 1);
+    assert_eq!(lines[2]["event"]["app"]["a"], 2);
+
+    // A client's own `wasmstash` that is not an object, as deep as allowed,
+    // on an event a filter fails on: kept as text under `displaced`.
+    let batch = [
+        format!(r#"{{"message":"BAD","n":0,"wasmstash":{}}}"#, nested(126)),
+        r#"{"message":"fine","n":1}"#.to_owned(),
+        r#"{"message":"BAD","n":2,"wasmstash":"mine"}"#.to_owned(),
+    ];
+    let answer = server.post("/v1/pipelines/chaos/batch", &ndjson(&batch));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let lines = answer_lines(&answer.body, 3);
+    let failed = &lines[0]["event"];
+    assert_eq!(failed["n"], 0);
+    assert_eq!(failure_of(failed, "_wasmfilter_failure")["kind"], "trap");
+    assert_eq!(failed["wasmstash"]["displaced"], nested(126));
+    assert_eq!(lines[1]["event"]["n"], 1);
+    assert_eq!(lines[2]["event"]["wasmstash"]["displaced"], "mine");
+    server.stop();
+}
+
+#[test]
+fn failure_records_that_would_nest_too_deep_pass_through_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let input = ndjson(&[
+        r#"{"message":"{\"a\":1}","n":0}"#.to_owned(),
+        deep_tags_event(1),
+        r#"{"message":"{\"a\":2}","n":2}"#.to_owned(),
+    ]);
+    let config = config.to_str().unwrap();
+    let args = ["run", "-c", config, "-p", "app", "--format", "ndjson"];
+    let out = binary::wasmstash(&args, &input);
+    assert!(out.status.success(), "{}", binary::text(&out.stderr));
+    let events = events_of(&out.stdout);
+    assert_eq!(events.len(), 3, "{}", binary::text(&out.stdout));
+    assert_eq!(events[0]["app"]["a"], 1);
+    assert_deep_tags_kept(&events[1], 1);
+    assert_eq!(events[2]["app"]["a"], 2);
+}
+
+#[test]
+fn line_breaks_in_filter_output_leave_one_line_per_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(dir.path()), &[]);
+    let batch: Vec<String> = (0..3).map(|n| format!(r#"{{"message":"m{n}"}}"#)).collect();
+
+    let answer = server.post("/v1/pipelines/added/batch", &ndjson(&batch));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    for (n, line) in answer_lines(&answer.body, 3).iter().enumerate() {
+        assert_eq!(line["event"]["message"], format!("m{n}"));
+        assert_eq!(line["event"]["seen_by"], "wat");
+        assert_eq!(line["event"]["n"], json!([1, 2]));
+    }
+
+    let answer = server.post("/v1/pipelines/replaced/batch", &ndjson(&batch));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    for line in answer_lines(&answer.body, 3) {
+        assert_eq!(
+            line["event"],
+            json!({"message": "one\nline", "n": {"m": 2}})
+        );
+    }
+
+    // A client's own line breaks: a pretty-printed single event, and a `\r`
+    // between the members of a batch line.
+    let pretty = b"{\n  \"message\": \"GET /\",\r\n  \"n\": 1\n}\n";
+    let answer = server.post("/v1/pipelines/access/event", pretty);
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let text = answer.text();
+    assert!(!text.contains(['\n', '\r']), "{text:?}");
+    assert_eq!(answer.json()["event"]["dataset"], "apache.access");
+    let batch = b"{\"message\":\"a\",\r\"n\":1}\n{\"message\":\"b\"}\n";
+    let answer = server.post("/v1/pipelines/access/batch", batch);
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let lines = answer_lines(&answer.body, 2);
+    assert_eq!(lines[0]["event"]["n"], 1);
+    assert_eq!(lines[1]["event"]["message"], "b");
+    server.stop();
+}
+
+#[test]
+fn line_breaks_in_filter_output_leave_one_line_per_event_in_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let config = config.to_str().unwrap();
+    for pipeline in ["added", "replaced"] {
+        let args = ["run", "-c", config, "-p", pipeline, "--format", "lines"];
+        let out = binary::wasmstash(&args, b"a\nb\nc\n");
+        assert!(out.status.success(), "{}", binary::text(&out.stderr));
+        assert!(!out.stdout.contains(&b'\r'));
+        let events = events_of(&out.stdout);
+        assert_eq!(events.len(), 3, "{}", binary::text(&out.stdout));
+        for (event, message) in events.iter().zip(["a", "b", "c"]) {
+            if pipeline == "added" {
+                assert_eq!(
+                    (&event["message"], &event["seen_by"]),
+                    (&json!(message), &json!("wat"))
+                );
+            } else {
+                assert_eq!(event, &json!({"message": "one\nline", "n": {"m": 2}}));
+            }
+        }
+    }
+}
