@@ -136,7 +136,8 @@ impl RubyOracle {
 
 impl Drop for RubyOracle {
     fn drop(&mut self) {
-        drop(self.to_ruby.take());
+        // Closing Ruby's input ends its loop.
+        self.to_ruby = None;
         let _ = self.child.wait();
     }
 }
