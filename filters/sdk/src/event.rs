@@ -19,6 +19,12 @@ use crate::wire::KeySpans;
 
 /// One log event. Field arguments are Logstash field references:
 /// `"message"`, `"[http][response][status_code]"`.
+///
+/// Changing a nested field (with [`Event::set`], [`Event::get_mut`] or
+/// [`Event::remove`]) writes its whole top-level field anew, as `serde_json`
+/// writes values: a sibling `1.50` becomes `1.5`, and an integer beyond 64
+/// bits becomes a float. Only top-level fields left alone are copied byte
+/// for byte.
 pub struct Event<'a> {
     fields: Vec<Field<'a>>,
     changed: bool,

@@ -52,7 +52,8 @@ pub struct FieldRef {
 }
 
 impl FieldRef {
-    /// Splits `reference` as [`segments`] does.
+    /// Splits `reference` as [`segments`] does, so a malformed one names one
+    /// top-level field: check a reference from a config with [`validate`].
     pub fn new(reference: &str) -> FieldRef {
         FieldRef {
             text: reference.to_owned(),
