@@ -287,6 +287,14 @@ fn crate_config(dir: &Path) -> Result<String, TestError> {
 /// Builds a filter crate for wasm32 and returns its module's path.
 fn build_crate(dir: &Path) -> Result<PathBuf, TestError> {
     let manifest = dir.join("Cargo.toml");
+    // Said first: run from the wrong directory, cargo's own error would read
+    // as if cargo were missing.
+    if !manifest.is_file() {
+        return Err(TestError::Setup(format!(
+            "{} is not a crate: it has no Cargo.toml (`--crate` is taken from the current directory)",
+            dir.display()
+        )));
+    }
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",

@@ -234,6 +234,7 @@ serde = {{ version = "1", features = ["derive"] }}
     );
     let lib = r##"//! A wasmstash filter. Edit `process`; the SDK docs and ABI.md explain the rest.
 use serde::Deserialize;
+use wasmstash_sdk::field_ref::{self, FieldRef};
 use wasmstash_sdk::prelude::*;
 
 #[derive(Deserialize)]
@@ -246,21 +247,31 @@ pub struct Config {
 }
 
 pub struct MyFilter {
-    config: Config,
+    drop_if_contains: String,
+    mark_field: FieldRef,
 }
 
 impl Filter for MyFilter {
     type Config = Config;
 
+    /// Checks the config once, so that a mistake is named at load.
     fn new(config: Config) -> Result<Self, String> {
-        Ok(MyFilter { config })
+        if config.drop_if_contains.is_empty() {
+            return Err("drop_if_contains is empty: it would drop every event".into());
+        }
+        field_ref::validate(&config.mark_field).map_err(|e| format!("mark_field: {e}"))?;
+        Ok(MyFilter {
+            drop_if_contains: config.drop_if_contains,
+            // Split once here, not on every event.
+            mark_field: FieldRef::new(&config.mark_field),
+        })
     }
 
     fn process(&mut self, event: &mut Event) -> Verdict {
-        if event.get_str("message").is_some_and(|m| m.contains(&self.config.drop_if_contains)) {
+        if event.get_str("message").is_some_and(|m| m.contains(&self.drop_if_contains)) {
             return Verdict::Drop;
         }
-        event.set(&self.config.mark_field, true);
+        event.set(&self.mark_field, true);
         Verdict::Keep
     }
 }
@@ -285,6 +296,13 @@ mod tests {
         let kept = outcomes[0].clone().into_value();
         assert_eq!(kept["labels"]["checked"], true);
         assert_eq!(outcomes[1], Outcome::Dropped);
+    }
+
+    #[test]
+    fn a_bad_config_is_named() {
+        let bad = br#"{"drop_if_contains": "/health", "mark_field": "[labels][checked"}"#;
+        let error = NativeFilter::<MyFilter>::new(bad).err().unwrap();
+        assert!(error.contains("mark_field"), "{error}");
     }
 }
 "##;

@@ -219,7 +219,7 @@ fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
         .unwrap();
     assert!(unit.status.success(), "{}", text(&unit.stderr));
     assert!(
-        text(&unit.stdout).contains("1 passed"),
+        text(&unit.stdout).contains("2 passed"),
         "{}",
         text(&unit.stdout)
     );
@@ -264,4 +264,42 @@ fn new_can_join_the_current_workspace() {
     assert!(!crate_manifest.contains("[workspace]"));
     // A member builds with its workspace's flags, not flags of its own.
     assert!(!dir.path().join("f1/.cargo").exists());
+}
+
+#[test]
+fn a_missing_module_or_crate_is_named_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        "[[pipelines.p.filters]]\nmodule = \"absent.wasm\"\n",
+    )
+    .unwrap();
+    let out = wasmstash(&["check", config.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let error = text(&out.stderr);
+    assert!(
+        error.contains("cannot read module") && error.contains("absent.wasm"),
+        "{error}"
+    );
+    // The size setting is named only when the size is the cause.
+    assert!(!error.contains("max_module_mib"), "{error}");
+
+    let case = dir.path().join("case.log");
+    std::fs::write(&case, "a line\n").unwrap();
+    let out = wasmstash(
+        &[
+            "test",
+            "--crate",
+            dir.path().to_str().unwrap(),
+            case.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(!out.status.success());
+    let error = text(&out.stderr);
+    assert!(
+        error.contains("is not a crate: it has no Cargo.toml"),
+        "{error}"
+    );
 }

@@ -114,10 +114,12 @@ pub fn load_filters(engine: &Engine, filters: &[FilterSpec]) -> Result<Vec<Filte
                 FilterSource::File(path) => {
                     crate::files::read_capped(path, engine.settings().max_module_bytes, "module")
                         .map_err(|e| {
-                            context(format!(
-                                "cannot read module {}: {e} (engine.max_module_mib)",
-                                path.display()
-                            ))
+                            // The setting is named only when it is the cause.
+                            let hint = match e.kind() {
+                                std::io::ErrorKind::FileTooLarge => " (engine.max_module_mib)",
+                                _ => "",
+                            };
+                            context(format!("cannot read module {}: {e}{hint}", path.display()))
                         })?
                         .into()
                 }
