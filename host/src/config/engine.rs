@@ -20,6 +20,7 @@ pub(super) struct RawEngine {
     replay_budget_ms: Option<u64>,
     max_module_mib: Option<u64>,
     max_event_mib: Option<u64>,
+    compile_timeout_ms: Option<u64>,
 }
 
 pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, String> {
@@ -54,6 +55,11 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
         raw.replay_budget_ms,
         defaults.replay_budget,
     )?;
+    let compile_timeout = millis(
+        "compile_timeout_ms",
+        raw.compile_timeout_ms,
+        defaults.compile_timeout,
+    )?;
     let cache_max_bytes = mebibytes(
         "cache_max_mib",
         raw.cache_max_mib,
@@ -79,6 +85,7 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
         memory_limit_bytes,
         checkpoint_interval,
         replay_budget,
+        compile_timeout,
         cache_max_bytes,
         cache_dir: raw
             .cache_dir

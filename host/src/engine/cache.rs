@@ -12,10 +12,13 @@
 //! each entry must be the sidecar user's own and writable by nobody else:
 //! the directory is created 0700 and entries written 0600, and a directory
 //! or entry others may write is not used (the directory with a warning,
-//! the entry recompiled). And each entry begins with the SHA-256 of the
-//! artifact after it, checked before loading, so a file damaged on disk or
-//! cut short is recompiled instead of run (a flipped byte in the code
-//! section used to crash the process with a trap).
+//! the entry recompiled). And each entry begins with the SHA-256 of its
+//! own name and the artifact after it, checked before loading, so a file
+//! damaged on disk or cut short is recompiled instead of run (a flipped
+//! byte in the code section used to crash the process with a trap), and so
+//! is a sound entry of another module copied or renamed to this one's name
+//! (which used to run the other module's code under this one's name and
+//! pinned SHA-256).
 //!
 //! Every new module version or engine setting adds an entry of about a
 //! megabyte, so the directory is bounded (`engine.cache_max_mib`): after each
@@ -38,6 +41,7 @@ pub(crate) struct ModuleCache {
 }
 
 /// A compiled module, and whether it came from the disk cache.
+#[derive(Clone)]
 pub(crate) struct Compiled {
     pub module: Module,
     pub from_cache: bool,
@@ -63,12 +67,16 @@ impl ModuleCache {
 
     /// Compiles `wasm` (binary, whose [`sha256_hex`] is `sha256`), with the
     /// deadline's tripwire if `tripwire`, or loads the artifact cached for it.
+    /// A compilation that ends after `deadline` was given up by the load
+    /// that asked for it (`compile`), and is not cached: the module stays
+    /// refused rather than loading from the cache next time.
     pub fn compile(
         &self,
         engine: &wasmtime::Engine,
         wasm: &[u8],
         sha256: &str,
         tripwire: bool,
+        deadline: std::time::Instant,
     ) -> wasmtime::Result<Compiled> {
         let Some(path) = self.entry_path(engine, sha256, tripwire) else {
             let module = build(engine, wasm, tripwire)?;
@@ -92,6 +100,12 @@ impl ModuleCache {
             }
         }
         let module = build(engine, wasm, tripwire)?;
+        if std::time::Instant::now() > deadline {
+            return Ok(Compiled {
+                module,
+                from_cache: false,
+            });
+        }
         match store(&path, &module) {
             Ok(()) => prune(&path, self.max_bytes),
             Err(e) => {
@@ -155,13 +169,26 @@ fn build(engine: &wasmtime::Engine, wasm: &[u8], tripwire: bool) -> wasmtime::Re
 /// Bytes of the digest that opens each entry.
 const DIGEST_BYTES: usize = 32;
 
-/// In each entry's name: an entry that opens with its digest. A binary from
-/// before digests, sharing the directory, looks for other names, so the two
-/// do not keep overwriting each other's entries.
-const ENTRY_FORMAT: &str = "d1";
+/// In each entry's name: an entry that opens with the digest of its name
+/// and artifact. A binary from before (no digest, or `d1`: of the artifact
+/// alone), sharing the directory, looks for other names, so the two do not
+/// keep overwriting each other's entries.
+const ENTRY_FORMAT: &str = "d2";
+
+/// The digest an entry at `path` opens with: of its file name, which holds
+/// the module's SHA-256 and the engine's settings, and of `artifact`.
+fn entry_digest(path: &Path, artifact: &[u8]) -> Vec<u8> {
+    let name = path.file_name().unwrap_or_default().as_encoded_bytes();
+    Sha256::new()
+        .chain_update((name.len() as u64).to_le_bytes())
+        .chain_update(name)
+        .chain_update(artifact)
+        .finalize()
+        .to_vec()
+}
 
 /// Loads the entry at `path` if it is this user's, writable by nobody else,
-/// and its digest matches the artifact after it.
+/// and its digest matches its name and the artifact after it.
 fn load(engine: &wasmtime::Engine, path: &Path) -> anyhow::Result<Module> {
     let mut file = std::fs::File::open(path)?;
     if let Some(why) = others_may_write_file(&file.metadata()?) {
@@ -172,14 +199,16 @@ fn load(engine: &wasmtime::Engine, path: &Path) -> anyhow::Result<Module> {
     let Some((digest, artifact)) = entry.split_at_checked(DIGEST_BYTES) else {
         anyhow::bail!("too short to be an entry");
     };
-    if Sha256::digest(artifact).as_slice() != digest {
+    if entry_digest(path, artifact) != digest {
         anyhow::bail!(
-            "its digest does not match its contents (damaged, or from an older wasmstash)"
+            "its digest does not match its name and contents (damaged, or another entry \
+             copied to its name)"
         );
     }
-    // SAFETY: the artifact is as `Module::serialize` wrote it (the digest
-    // says so) for an engine with the same compatibility hash (it is in
-    // the name), in a directory only this user can write
+    // SAFETY: the artifact is as `Module::serialize` wrote it for this
+    // entry's name (the digest says so), that is for this module and an
+    // engine with the same compatibility hash, in a directory only this
+    // user can write
     // (`usable_dir`). wasmtime still checks the header and refuses
     // artifacts from another configuration.
     unsafe { Module::deserialize(engine, artifact) }.map_err(|e| anyhow::anyhow!("{e}"))
@@ -190,7 +219,7 @@ fn store(path: &Path, module: &Module) -> anyhow::Result<()> {
     create_private_dir(dir)?;
     let artifact = module.serialize()?;
     let mut entry = Vec::with_capacity(DIGEST_BYTES + artifact.len());
-    entry.extend_from_slice(&Sha256::digest(&artifact));
+    entry.extend_from_slice(&entry_digest(path, &artifact));
     entry.extend_from_slice(&artifact);
     // Write to a temporary name and rename, so a concurrent reader never sees
     // half an artifact.
@@ -200,9 +229,16 @@ fn store(path: &Path, module: &Module) -> anyhow::Result<()> {
     // Readable and writable by this user alone, whatever the umask.
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::io::Write::write_all(&mut options.open(&temporary)?, &entry)?;
-    std::fs::rename(&temporary, path)?;
-    Ok(())
+    let written = options
+        .open(&temporary)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, &entry))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        // Not left behind: on a full disk it would keep the space, outside
+        // what pruning counts.
+        let _ = std::fs::remove_file(&temporary);
+    }
+    Ok(written?)
 }
 
 /// Whether `dir` (created here if missing) is this user's own and

@@ -33,10 +33,7 @@ pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadEr
         .map_err(|e| LoadError(format!("not a WebAssembly module (binary or text): {e}")))?;
     let sha256 = sha256_hex(&wasm);
     super::shape::check(&wasm).map_err(LoadError)?;
-    let module = engine
-        .compile(&wasm, &sha256)
-        .map_err(|e| LoadError(format!("not a valid WebAssembly module: {e:#}")))?
-        .module;
+    let module = engine.compile(&wasm, &sha256)?.module;
     let mut problems = Vec::new();
     if let Err(e) = check_imports(&module) {
         problems.push(e.0);

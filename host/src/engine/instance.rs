@@ -24,6 +24,11 @@ use crate::event_check::CheckedEvent;
 /// Longest guest log line kept; the rest is cut.
 const MAX_LOG_LINE: usize = 4096;
 
+/// Longest error message kept from `wasmstash_init` or `wasmstash_restore`
+/// (an invalid config, say); the rest is cut, so that a filter cannot put
+/// a message as large as its memory into the host's log and answers.
+const MAX_MESSAGE: usize = 4096;
+
 /// Most log lines a filter may write in one call; the rest are counted and
 /// dropped, so a filter that logs in a loop cannot flood the host's log
 /// (at most this many times [`MAX_LOG_LINE`] bytes per call).
@@ -122,6 +127,17 @@ fn read_guest_str(
     Ok(printable(&String::from_utf8_lossy(bytes)))
 }
 
+/// A message the guest returned, at most [`MAX_MESSAGE`] bytes of it, made
+/// [`printable`]; a longer one says how long it was.
+fn message_text(bytes: &[u8]) -> String {
+    let kept = &bytes[..bytes.len().min(MAX_MESSAGE)];
+    let mut text = printable(&String::from_utf8_lossy(kept));
+    if bytes.len() > MAX_MESSAGE {
+        text.push_str(&format!("… (cut: {} bytes in all)", bytes.len()));
+    }
+    text
+}
+
 /// `text` with control characters escaped (`\n`, `\u{1b}`), so that what a
 /// filter says can neither start a log line of its own nor steer a terminal.
 fn printable(text: &str) -> String {
@@ -176,13 +192,20 @@ impl FilterInstance {
         )
         .map_err(|e| {
             let timeout = engine.settings().call_timeout;
-            LoadError(
-                match failure_of(&e, &mut store.data_mut().limits, timeout) {
-                    // The outermost context says which step (the start function).
-                    Some(failure) => format!("cannot instantiate: {e}: {}", failure.reason),
+            let limits = &mut store.data_mut().limits;
+            let table = limits.table_exceeded.take();
+            LoadError(match failure_of(&e, limits, timeout) {
+                // The outermost context says which step (the start
+                // function), when there is one the reason does not repeat.
+                Some(failure) if failure.reason.contains(&e.to_string()) => {
+                    format!("cannot instantiate: {}", failure.reason)
+                }
+                Some(failure) => format!("cannot instantiate: {e}: {}", failure.reason),
+                None => match table {
+                    Some(why) => format!("cannot instantiate: {e:#}: {why}"),
                     None => format!("cannot instantiate: {e:#}"),
                 },
-            )
+            })
         })?;
 
         let version: TypedFunc<(), u32> = typed(&instance, &mut store, "wasmstash_abi_version")?;
@@ -307,7 +330,7 @@ impl FilterInstance {
         let ptr = self.call(&self.alloc.clone(), len)?;
         self.write_guest(ptr, bytes)?;
         let packed = self.call(&func, (ptr, len))?;
-        let message = printable(&String::from_utf8_lossy(self.guest_bytes(packed)?));
+        let message = message_text(self.guest_bytes(packed)?);
         self.call(&self.free.clone(), (ptr, len))?;
         Ok(if message.is_empty() {
             Ok(())

@@ -17,6 +17,11 @@ pub(crate) struct InstanceLimits {
     table_elements: usize,
     /// Why a grow was refused, once one was, for the failure's reason.
     pub(crate) memory_exceeded: Option<String>,
+    /// Why a table's grow was refused for the instance's total, once one
+    /// was: wasmtime's own message ("exceeds table limits") names no limit.
+    /// A `table.grow` refused at run time only returns -1 to the guest, so
+    /// this is read at instantiation alone.
+    pub(crate) table_exceeded: Option<String>,
 }
 
 impl InstanceLimits {
@@ -26,6 +31,7 @@ impl InstanceLimits {
             memory_in_use: 0,
             table_elements: 0,
             memory_exceeded: None,
+            table_exceeded: None,
         }
     }
 }
@@ -91,6 +97,12 @@ impl ResourceLimiter for InstanceLimits {
             maximum,
             MAX_TABLE_ELEMENTS,
         );
-        Ok(grown.unwrap_or(false))
+        Ok(grown.unwrap_or_else(|total| {
+            self.table_exceeded = Some(format!(
+                "its tables would hold {total} elements in all, past the limit of \
+                 {MAX_TABLE_ELEMENTS} per instance"
+            ));
+            false
+        }))
     }
 }

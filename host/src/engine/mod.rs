@@ -2,6 +2,8 @@
 //! the limits that keep a misbehaving filter from hurting the host.
 //!
 //! - `cache`: compiled modules on disk, so a restart does not recompile.
+//! - `compile`: compiling on a thread of its own, waited for at most
+//!   `engine.compile_timeout_ms`.
 //! - `module`: loading a filter module and checking it speaks ABI v1.
 //! - `instance`: one live instance and the calls across the boundary.
 //! - `inspect`: what a module is, for `wasmstash inspect`.
@@ -10,6 +12,7 @@
 //! - `tripwire`: the per-call deadline.
 
 mod cache;
+mod compile;
 pub mod counter_names;
 mod inspect;
 mod instance;
@@ -57,6 +60,10 @@ pub struct EngineSettings {
     /// Largest event a filter's result may make; a bigger one fails that
     /// event (`invalid_output`) before it is copied out.
     pub max_event_bytes: usize,
+    /// Longest a load waits for a module to compile; past it the module is
+    /// refused (the compilation cannot be stopped, and ends in the
+    /// background: see `compile`).
+    pub compile_timeout: Duration,
 }
 
 impl Default for EngineSettings {
@@ -70,6 +77,7 @@ impl Default for EngineSettings {
             replay_budget: Duration::from_secs(30),
             max_module_bytes: 16 << 20,
             max_event_bytes: 16 << 20,
+            compile_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -98,6 +106,7 @@ struct EngineInner {
     settings: EngineSettings,
     cache: cache::ModuleCache,
     watchdog: Option<tripwire::Watchdog>,
+    compilations: compile::Compilations,
 }
 
 impl Engine {
@@ -126,6 +135,7 @@ impl Engine {
                 settings,
                 cache,
                 watchdog,
+                compilations: compile::Compilations::default(),
             }),
         })
     }
@@ -139,12 +149,10 @@ impl Engine {
     }
 
     /// Compiles a module (binary, whose SHA-256 is `sha256`), with the
-    /// tripwire when deadlines are on, or loads it from the cache.
-    pub(crate) fn compile(&self, wasm: &[u8], sha256: &str) -> wasmtime::Result<cache::Compiled> {
-        let tripwire = self.inner.watchdog.is_some();
-        self.inner
-            .cache
-            .compile(&self.inner.wasmtime, wasm, sha256, tripwire)
+    /// tripwire when deadlines are on, or loads it from the cache; refuses
+    /// it if that takes longer than `compile_timeout`.
+    pub(crate) fn compile(&self, wasm: &[u8], sha256: &str) -> Result<cache::Compiled, LoadError> {
+        compile::compile(&self.inner, wasm, sha256)
     }
 
     /// Keeps the call deadline; `None` when deadlines are off.

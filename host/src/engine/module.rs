@@ -77,9 +77,7 @@ impl FilterModule {
             )));
         }
         super::shape::check(&wasm).map_err(LoadError)?;
-        let compiled = engine
-            .compile(&wasm, &sha256)
-            .map_err(|e| LoadError(format!("not a valid WebAssembly module: {e:#}")))?;
+        let compiled = engine.compile(&wasm, &sha256)?;
         let imports = check_imports(&compiled.module).err().map(|e| e.0);
         if let Some(problem) =
             imports.or_else(|| export_problems(&compiled.module).into_iter().next())

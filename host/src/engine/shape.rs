@@ -6,7 +6,9 @@
 //! 5.5 GB of memory. So a module may have at most [`MAX_FUNCTIONS`]
 //! functions of at most [`MAX_FUNCTION_BYTES`] of code each; compiled
 //! filters stay far below both (the built-ins: about 400 functions, the
-//! largest under 20 KB).
+//! largest under 20 KB). Within these bounds a module can still take long
+//! (many locals cost Cranelift their square), which `compile` bounds by
+//! waiting at most `engine.compile_timeout_ms`.
 
 use wasmparser::{Parser, Payload};
 

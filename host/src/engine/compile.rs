@@ -1,0 +1,166 @@
+//! Compiling under a time limit (`engine.compile_timeout_ms`).
+//!
+//! Cranelift's time grows faster than a module's size in ways the bounds
+//! on its shape (`shape`) cannot all foresee: one function of 20,000 locals
+//! in 200 KB took half a minute, and a module of many such functions would
+//! take an hour. wasmtime cannot stop a compilation, so each one runs on a
+//! thread of its own, and the load waits for it at most the limit. A
+//! compilation that runs past it is given up: the load fails, saying so,
+//! while the thread runs on to its end in the background (the CPU and
+//! memory it takes are not bounded, only how long anyone waits for it).
+//! Its result is neither cached nor handed out, so a module over the limit
+//! is refused every time, and a load of the same module while it still
+//! runs (by any engine of the process: a reload builds a new one) is
+//! refused at once instead of starting another.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::EngineInner;
+use super::cache::Compiled;
+use super::module::LoadError;
+
+/// The compilations running now, by module SHA-256, so that one module is
+/// compiled once at a time.
+#[derive(Default)]
+pub(super) struct Compilations {
+    running: Mutex<HashMap<String, Arc<Pending>>>,
+}
+
+/// Compilations given up and still running in this process, by module
+/// SHA-256: how many of each.
+static GIVEN_UP: LazyLock<Mutex<HashMap<String, usize>>> = LazyLock::new(Mutex::default);
+
+/// One compilation, as its waiters see it.
+struct Pending {
+    /// When it is given up if not done: its start plus the limit, for
+    /// every waiter alike.
+    deadline: Instant,
+    state: Mutex<State>,
+    finished: Condvar,
+}
+
+#[derive(Default)]
+enum State {
+    #[default]
+    Running,
+    /// Ran past the limit; nobody waits for it any more.
+    GivenUp,
+    Done(Result<Compiled, String>),
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Each guarded value is valid whatever a panicking holder did.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Compiles `wasm` (whose SHA-256 is `sha256`) through the engine's cache on
+/// a thread of its own, waiting for it at most `engine.compile_timeout`.
+pub(super) fn compile(
+    engine: &Arc<EngineInner>,
+    wasm: &[u8],
+    sha256: &str,
+) -> Result<Compiled, LoadError> {
+    let timeout = engine.settings.compile_timeout;
+    if lock(&GIVEN_UP).contains_key(sha256) {
+        return Err(still_running(timeout));
+    }
+    let (pending, started) = {
+        let mut running = lock(&engine.compilations.running);
+        match running.get(sha256) {
+            Some(pending) => (pending.clone(), false),
+            None => {
+                let pending = Arc::new(Pending {
+                    deadline: Instant::now() + timeout,
+                    state: Mutex::default(),
+                    finished: Condvar::new(),
+                });
+                running.insert(sha256.to_owned(), pending.clone());
+                (pending, true)
+            }
+        }
+    };
+    if started {
+        let spawned = start(engine.clone(), pending.clone(), wasm.to_vec(), sha256);
+        if let Err(e) = spawned {
+            lock(&engine.compilations.running).remove(sha256);
+            return Err(LoadError(format!("cannot start compiling the module: {e}")));
+        }
+    }
+    let mut state = lock(&pending.state);
+    loop {
+        match &*state {
+            State::Done(Ok(compiled)) => return Ok(compiled.clone()),
+            State::Done(Err(message)) => {
+                return Err(LoadError(format!(
+                    "not a valid WebAssembly module: {message}"
+                )));
+            }
+            State::GivenUp => return Err(still_running(timeout)),
+            State::Running => {}
+        }
+        let left = pending.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            *state = State::GivenUp;
+            *lock(&GIVEN_UP).entry(sha256.to_owned()).or_default() += 1;
+            return Err(LoadError(format!(
+                "compiling the module took longer than {} ms (engine.compile_timeout_ms), so it \
+                 was given up: a filter this costly to compile is refused",
+                timeout.as_millis()
+            )));
+        }
+        state = (pending.finished.wait_timeout(state, left))
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .0;
+    }
+}
+
+fn still_running(timeout: Duration) -> LoadError {
+    LoadError(format!(
+        "an earlier compilation of this module ran past engine.compile_timeout_ms ({} ms) and \
+         is still running; a filter this costly to compile is refused",
+        timeout.as_millis()
+    ))
+}
+
+/// Starts the thread that compiles `wasm` and hands the result to `pending`.
+fn start(
+    engine: Arc<EngineInner>,
+    pending: Arc<Pending>,
+    wasm: Vec<u8>,
+    sha256: &str,
+) -> std::io::Result<()> {
+    let sha256 = sha256.to_owned();
+    std::thread::Builder::new()
+        .name("wasmstash-compile".into())
+        .spawn(move || {
+            let tripwire = engine.watchdog.is_some();
+            let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                (engine.cache)
+                    .compile(&engine.wasmtime, &wasm, &sha256, tripwire, pending.deadline)
+                    .map_err(|e| format!("{e:#}"))
+            }))
+            .unwrap_or_else(|_| Err("the compiler panicked".into()));
+            let mut state = lock(&pending.state);
+            match *state {
+                State::Running => *state = State::Done(compiled),
+                State::GivenUp => {
+                    let mut given_up = lock(&GIVEN_UP);
+                    if let Some(count) = given_up.get_mut(&sha256) {
+                        *count -= 1;
+                        if *count == 0 {
+                            given_up.remove(&sha256);
+                        }
+                    }
+                }
+                State::Done(_) => {}
+            }
+            drop(state);
+            pending.finished.notify_all();
+            lock(&engine.compilations.running).remove(&sha256);
+        })
+        .map(drop)
+}
