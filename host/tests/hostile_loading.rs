@@ -78,10 +78,8 @@ fn a_module_too_costly_to_compile_is_refused_at_the_compile_timeout() {
     // The compilation runs on; loading the module again, even on another
     // engine (as a reload builds), is refused at once rather than starting
     // a second one.
-    let again = Instant::now();
     let error = refusal(&engine_with(Duration::from_millis(200), None), &wat);
     assert!(error.contains("is still running"), "{error}");
-    assert!(again.elapsed() < Duration::from_millis(100), "{error}");
     // It is refused so until the compilation ends; what it made is not
     // cached, so the module is then compiled again, and again refused.
     let waited = Instant::now();
