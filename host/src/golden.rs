@@ -179,9 +179,9 @@ fn run_case(
             .map_err(|e| TestError::Setup(format!("{}: {e}", expected_file.display())))?;
         writeln!(
             out,
-            "blessed {} ({} events){cost}",
+            "blessed {} ({}){cost}",
             expected_file.display(),
-            count
+            event_count(count)
         )?;
         return Ok(true);
     }
@@ -204,10 +204,20 @@ fn run_case(
         }
     }
     if problems.is_empty() {
-        writeln!(out, "ok   {} ({count} events){cost}", case.display())?;
+        writeln!(
+            out,
+            "ok   {} ({}){cost}",
+            case.display(),
+            event_count(count)
+        )?;
         Ok(true)
     } else {
-        writeln!(out, "FAIL {} ({count} events){cost}", case.display())?;
+        writeln!(
+            out,
+            "FAIL {} ({}){cost}",
+            case.display(),
+            event_count(count)
+        )?;
         for problem in &problems {
             writeln!(out, "       {problem}")?;
         }
@@ -270,6 +280,14 @@ fn diff(want: &Value, got: &Value, path: String, out: &mut Vec<String>) {
             };
             out.push(format!("{at}: expected {want}, got {got}"));
         }
+    }
+}
+
+/// "1 event", "3 events".
+fn event_count(count: usize) -> String {
+    match count {
+        1 => "1 event".to_owned(),
+        n => format!("{n} events"),
     }
 }
 
