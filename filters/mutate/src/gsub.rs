@@ -113,21 +113,20 @@ impl Gsub {
     /// event does not compile or a value's replace ran out of steps (the
     /// field is then left as it was).
     pub fn apply(&mut self, event: &mut Event, matcher: &mut Matcher) -> Result<(), GsubError> {
-        if !matches!(
-            event.get(&self.field),
-            Some(Value::String(_) | Value::Array(_))
-        ) {
-            return Ok(());
-        }
+        // Looked up once; the regex is filled in only for a field it can change.
+        let current = match event.get(&self.field) {
+            Some(current @ (Value::String(_) | Value::Array(_))) => current,
+            _ => return Ok(()),
+        };
         let regex = self.needle.for_event(event)?;
         let replacement = self.replacement.render(event);
         let mut replace_all = |text| replace_all(regex, text, &replacement, matcher);
-        let changed = match event.get(&self.field) {
-            Some(Value::String(text)) => match replace_all(text)? {
+        let changed = match current {
+            Value::String(text) => match replace_all(text)? {
                 Cow::Borrowed(_) => return Ok(()),
                 Cow::Owned(new) => Value::String(new),
             },
-            Some(Value::Array(items)) => Value::Array(
+            Value::Array(items) => Value::Array(
                 items
                     .iter()
                     .map(|item| match item {
