@@ -13,7 +13,9 @@
 //! non-ASCII byte (anywhere else such a byte is a syntax error anyway), and
 //! errors are described only once one is found. It accepts exactly what
 //! `serde_json` (which the SDK uses to read values) can parse, no more and
-//! no less: the tests compare the two on real and mangled events.
+//! no less, except a number beyond an f64's range: serde_json would keep its
+//! text, but nothing downstream could read it as a number. The tests compare
+//! the two on real and mangled events.
 //!
 //! A checked event is also one line: the sidecar's batch answers and `wasmstash
 //! run` write an event per line, so a line break in the whitespace of checked
@@ -506,8 +508,9 @@ impl<'a> Validator<'a> {
         if integer && pos - start <= 18 {
             return Ok(pos);
         }
-        // serde_json reads integers that do not fit 64 bits, and all other
-        // numbers, as f64 and refuses infinities.
+        // An integer that does not fit 64 bits, and every other number, must
+        // at least be a finite f64: Elasticsearch, and a filter reading it
+        // with `as_f64`, see it as one.
         let text = std::str::from_utf8(&self.json[start..pos]).expect("ASCII");
         let fits = integer && (text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok());
         if !fits && !text.parse::<f64>().is_ok_and(f64::is_finite) {

@@ -149,8 +149,8 @@ impl Json {
     /// document was set; if not, the event is tagged as Logstash tags it.
     fn through_value(&mut self, event: &mut Event) -> bool {
         let parsed = match serde_json::from_str::<Value>(&self.text) {
-            Ok(parsed) => parsed,
-            Err(_) => {
+            Ok(parsed) if transcode::numbers_in_range(&parsed) => parsed,
+            _ => {
                 if !self.config.skip_on_invalid_json {
                     self.fail(event);
                 }
@@ -212,6 +212,24 @@ mod tests {
             run(json!({"source": "message", "target": "[app][doc]"}), input),
             r#"{"message":"{\"level\":\"warn\",\"n\":{\"a\":1}}","app":{"doc":{"level":"warn","n":{"a":1}}}}"#
         );
+    }
+
+    #[test]
+    fn numbers_keep_their_text_unless_past_a_doubles_range() {
+        assert_eq!(
+            run(
+                json!({"source": "message", "target": "d"}),
+                r#"{"message":"{\"p\":1.50,\"big\":123456789012345678901234567890}"}"#
+            ),
+            r#"{"message":"{\"p\":1.50,\"big\":123456789012345678901234567890}","d":{"p":1.50,"big":123456789012345678901234567890}}"#
+        );
+        for document in [r#"{\"a\":1e400}"#, r#"{\"a\":[-1e309]}"#] {
+            let input = format!(r#"{{"message":"{document}"}}"#);
+            assert_eq!(
+                run(json!({"source": "message"}), &input),
+                format!(r#"{{"message":"{document}","tags":["_jsonparsefailure"]}}"#)
+            );
+        }
     }
 
     #[test]

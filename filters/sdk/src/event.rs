@@ -21,10 +21,12 @@ use crate::wire::KeySpans;
 /// `"message"`, `"[http][response][status_code]"`.
 ///
 /// Changing a nested field (with [`Event::set`], [`Event::get_mut`] or
-/// [`Event::remove`]) writes its whole top-level field anew, as `serde_json`
-/// writes values: a sibling `1.50` becomes `1.5`, and an integer beyond 64
-/// bits becomes a float. Only top-level fields left alone are copied byte
-/// for byte.
+/// [`Event::remove`]) writes its whole top-level field anew. Its other
+/// values stay as they were: numbers keep their text (`1.50`, an integer
+/// beyond 64 bits; serde_json is built with `arbitrary_precision`), though
+/// an exponent's `E` is written `e`, insignificant whitespace goes, and a
+/// string's escapes may be written another way (`\u00e9` as `é`). Top-level
+/// fields left alone are copied byte for byte.
 pub struct Event<'a> {
     fields: Vec<Field<'a>>,
     changed: bool,

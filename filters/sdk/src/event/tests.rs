@@ -74,6 +74,25 @@ fn untouched_fields_round_trip_byte_for_byte() {
     );
 }
 
+/// A nested change parses its top-level field, and writes it out again;
+/// numbers the change did not touch keep their text (`1.50`, integers past
+/// 64 bits, exponents; only an exponent's `E` comes out as `e`), so
+/// their values reach Elasticsearch unchanged.
+#[test]
+fn nested_changes_keep_sibling_numbers_as_written() {
+    let input = br#"{"o":{"price":1.50,"big":123456789012345678901234567890,"e":1E+2,"z":-0,"f":0.1000000000000000055511151231257827},"n":[1.0]}"#;
+    let mut event = Event::parse(input).unwrap();
+    event.set("[o][added]", 1);
+    if let Some(Value::Array(items)) = event.get_mut("[n]") {
+        items.push(json!(2));
+    }
+    assert_eq!(
+        event.to_json(),
+        r#"{"o":{"price":1.50,"big":123456789012345678901234567890,"e":1e+2,"z":-0,"f":0.1000000000000000055511151231257827,"added":1},"n":[1.0,2]}"#
+    );
+    assert_eq!(event.get("[o][price]").and_then(Value::as_f64), Some(1.5));
+}
+
 #[test]
 fn inserted_json_is_written_as_is_and_readable() {
     let mut event = Event::parse(br#"{"a":1}"#).unwrap();
