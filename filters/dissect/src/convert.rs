@@ -28,9 +28,8 @@ impl Datatype {
 
     /// The number `text` denotes, as Logstash reads it: as a Java
     /// `BigDecimal` (a sign, digits with an optional point, an optional
-    /// exponent; no spaces), made an integer towards zero for `int`. An
-    /// integer beyond 64 bits, exact in Logstash, comes out as the nearest
-    /// float, JSON numbers here being 64-bit.
+    /// exponent; no spaces), made an integer towards zero for `int`, exact
+    /// at any length as in Logstash (up to a double's range).
     pub fn convert(self, text: &str) -> Option<Number> {
         let decimal = Decimal::parse(text)?;
         match self {
@@ -100,13 +99,20 @@ impl<'a> Decimal<'a> {
             p if p <= 400 => format!("{digits}{}", "0".repeat(p as usize - digits.len())),
             _ => return None,
         };
-        let signed = format!("{}{integer_digits}", if self.negative { "-" } else { "" });
-        signed
-            .parse::<i64>()
-            .map(Number::from)
-            .or_else(|_| signed.parse::<u64>().map(Number::from))
-            .ok()
-            .or_else(|| signed.parse::<f64>().ok().and_then(Number::from_f64))
+        let significant = match integer_digits.trim_start_matches('0') {
+            "" => "0",
+            digits => digits,
+        };
+        let signed = format!("{}{significant}", if self.negative { "-" } else { "" });
+        // Exact at any length (serde_json keeps a number's text), up to
+        // what a double can hold, past which nothing downstream could read
+        // it as a number.
+        signed.parse::<i64>().map(Number::from).ok().or_else(|| {
+            signed
+                .parse::<Number>()
+                .ok()
+                .filter(|n| n.as_f64().is_some_and(f64::is_finite))
+        })
     }
 }
 

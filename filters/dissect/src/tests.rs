@@ -483,22 +483,24 @@ fn each_mapping_stands_alone_and_each_that_fits_runs_the_common_options() {
 #[test]
 fn int_reads_a_decimal_as_logstash_does() {
     for (text, expected) in [
-        ("42", json!(42)),
-        ("-2.9", json!(-2)),
-        ("1e3", json!(1000)),
-        ("1.5E1", json!(15)),
-        ("+7", json!(7)),
-        ("0.5", json!(0)),
-        ("18446744073709551615", json!(18446744073709551615u64)),
-        ("99999999999999999999", json!(1e20)),
+        ("42", "42"),
+        ("-2.9", "-2"),
+        ("1e3", "1000"),
+        ("1.5E1", "15"),
+        ("+7", "7"),
+        ("0.5", "0"),
+        ("-007.9", "-7"),
+        ("18446744073709551615", "18446744073709551615"),
+        ("99999999999999999999", "99999999999999999999"),
+        ("-1.5e25", "-15000000000000000000000000"),
     ] {
         let out = dissect(
             json!({"convert_datatype": {"v": "int"}}),
             json!({"v": text}),
         );
-        assert_eq!(out["v"], expected, "{text}");
+        assert_eq!(out["v"].to_string(), expected, "{text}");
     }
-    for text in [" 1", "1 ", "1e", "e3", ".", "-", "0x10", "1,5"] {
+    for text in [" 1", "1 ", "1e", "e3", ".", "-", "0x10", "1,5", "1e400"] {
         let out = dissect(
             json!({"convert_datatype": {"v": "int", "w": "float"}}),
             json!({"v": text, "w": text}),

@@ -10,7 +10,8 @@
 
 use std::collections::HashMap;
 
-use wasmstash_sdk::{field_ref, ruby_number};
+use wasmstash_sdk::field_ref;
+use wasmstash_sdk::ruby_number::{self, RubyInteger};
 
 use crate::library::Patterns;
 use crate::regex::{Budget, Matcher, Regex, Resolver, Splice, Stop, UNSET};
@@ -33,6 +34,10 @@ pub enum Captured<'a> {
     Nil,
     Str(&'a str),
     Int(i64),
+    /// An `:int` capture past 64 bits, kept as its text: Ruby's integers
+    /// have no bound, so its digits are written exactly (see
+    /// [`ruby_number::RubyInteger`]).
+    BigInt(&'a str),
     Float(f64),
 }
 
@@ -146,9 +151,10 @@ impl Expression {
                     (start != UNSET && end != UNSET).then(|| &input[start as usize..end as usize]);
                 let value = match (text, plan.coerce) {
                     (None, _) => Captured::Nil,
-                    (Some(text), Some(Coerce::Int)) if nth == 0 => {
-                        Captured::Int(ruby_number::to_i(text).unwrap_or_else(|f| f as i64))
-                    }
+                    (Some(text), Some(Coerce::Int)) if nth == 0 => match ruby_number::to_i(text) {
+                        RubyInteger::Fits(n) => Captured::Int(n),
+                        RubyInteger::Digits(_) => Captured::BigInt(text),
+                    },
                     (Some(text), Some(Coerce::Float)) if nth == 0 => {
                         Captured::Float(ruby_number::to_f(text))
                     }

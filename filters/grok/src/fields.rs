@@ -12,8 +12,8 @@
 
 use serde_json::Value;
 use wasmstash_sdk::Event;
-use wasmstash_sdk::field_ref;
 use wasmstash_sdk::json_text::{write_str, write_value};
+use wasmstash_sdk::{field_ref, ruby_number};
 
 use crate::expression::Captured;
 
@@ -98,6 +98,8 @@ enum Stored {
     Nil,
     Str(u32, u32),
     Int(i64),
+    /// An `:int` past 64 bits: the capture's span, read again when written.
+    BigInt(u32, u32),
     Float(f64),
 }
 
@@ -205,8 +207,12 @@ impl Shape {
         let stored = match value {
             Captured::Nil => Stored::Nil,
             Captured::Str(text) => {
-                let start = text.as_ptr() as usize - input.as_ptr() as usize;
-                Stored::Str(start as u32, (start + text.len()) as u32)
+                let (start, end) = span_in(input, text);
+                Stored::Str(start, end)
+            }
+            Captured::BigInt(text) => {
+                let (start, end) = span_in(input, text);
+                Stored::BigInt(start, end)
             }
             Captured::Int(n) => Stored::Int(n),
             Captured::Float(f) => Stored::Float(f),
@@ -276,8 +282,18 @@ fn write_stored(value: Stored, input: &str, out: &mut Vec<u8>) {
         Stored::Nil => out.extend_from_slice(b"null"),
         Stored::Str(start, end) => write_str(out, &input[start as usize..end as usize]),
         Stored::Int(n) => write_value(out, &Value::from(n)),
+        Stored::BigInt(start, end) => write_value(
+            out,
+            &ruby_number::to_i(&input[start as usize..end as usize]).into_value(),
+        ),
         Stored::Float(f) => write_value(out, &Value::from(f)),
     }
+}
+
+/// Where `text`, a slice of `input`, lies in it.
+fn span_in(input: &str, text: &str) -> (u32, u32) {
+    let start = text.as_ptr() as usize - input.as_ptr() as usize;
+    (start as u32, (start + text.len()) as u32)
 }
 
 /// Logstash grok's `handle` through the event API: a new field is set; an
@@ -288,6 +304,7 @@ fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) {
         Captured::Nil => Value::Null,
         Captured::Str(s) => Value::String(s.to_string()),
         Captured::Int(n) => Value::from(n),
+        Captured::BigInt(text) => ruby_number::to_i(text).into_value(),
         Captured::Float(f) => Value::from(f),
     };
     if overwrite {

@@ -40,6 +40,19 @@ fn captures_casts_and_nested_fields() {
 }
 
 #[test]
+fn int_captures_past_64_bits_keep_every_digit_as_in_ruby() {
+    let config = json!({"match": {"message": "n=%{INT:n:int} m=%{INT:m:int}"}});
+    // `n` new (written by grok itself), `m` already present (through the
+    // event, which makes it a list).
+    let out = run(
+        config,
+        json!({"message": "n=123456789012345678901234567890 m=-000099999999999999999999", "m": "x"}),
+    );
+    assert_eq!(out["n"].to_string(), "123456789012345678901234567890");
+    assert_eq!(out["m"].to_string(), r#"["x",-99999999999999999999]"#);
+}
+
+#[test]
 fn failure_and_custom_tags() {
     let out = run(
         json!({"match": {"message": "%{IP:ip}"}}),

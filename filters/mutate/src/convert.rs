@@ -11,7 +11,8 @@
 //! Commas are dropped first in both; `boolean` never fails, leaving a value
 //! it does not know as it was (Logstash logs a warning).
 
-use wasmstash_sdk::{Value, ruby_number};
+use wasmstash_sdk::Value;
+use wasmstash_sdk::ruby_number::{self, RubyInteger};
 
 #[derive(Clone, Copy)]
 pub enum Conversion {
@@ -107,9 +108,8 @@ fn integer(value: &Value, eu: bool, lenient: bool) -> Option<Value> {
                 let f = strict_float(text)?;
                 return Some(float_to_integer(f));
             }
-            // An integer too long for 64 bits is exact in Ruby; here it
-            // becomes the nearest float rather than a wrong integer.
-            ruby_number::to_i(text).map_or_else(float_value, Value::from)
+            // An integer too long for 64 bits is exact, as in Ruby.
+            ruby_number::to_i(text).into_value()
         }
         other => other.clone(),
     })
@@ -121,6 +121,10 @@ fn float_to_integer(f: f64) -> Value {
     let truncated = f.trunc();
     if (i64::MIN as f64..=i64::MAX as f64).contains(&truncated) {
         Value::from(truncated as i64)
+    } else if truncated.is_finite() {
+        // Ruby's Bignum holds the float's exact value, which Rust's fixed
+        // formatting writes out digit for digit.
+        RubyInteger::Digits(format!("{truncated:.0}")).into_value()
     } else {
         float_value(f)
     }

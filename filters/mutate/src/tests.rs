@@ -82,6 +82,19 @@ fn convert_follows_ruby_and_never_fails_the_event() {
 }
 
 #[test]
+fn integers_past_64_bits_stay_exact_as_rubys_do() {
+    let config =
+        json!({"convert": {"a": "integer", "b": "integer", "c": "integer", "d": "integer"}});
+    assert_eq!(
+        run(
+            config,
+            r#"{"a":"123456789012345678901234567890","b":"-00099999999999999999999x","c":1e20,"d":"1.5e20"}"#
+        ),
+        r#"{"a":123456789012345678901234567890,"b":-99999999999999999999,"c":100000000000000000000,"d":150000000000000000000}"#
+    );
+}
+
+#[test]
 fn a_float_ruby_cannot_read_fails_the_event_unless_lenient() {
     let config = json!({"convert": {"f": "float"}, "uppercase": ["m"], "add_tag": ["ok"]});
     assert_eq!(

@@ -13,9 +13,42 @@
 //! run that reads as a number, with single underscores between digits;
 //! anything after it is ignored, and text with no number reads as 0.
 
-/// `text.to_i`. Ruby's integers have no upper bound; one past 64 bits comes
-/// back as the nearest float, for the caller to make what it can of.
-pub fn to_i(text: &str) -> Result<i64, f64> {
+use serde_json::{Number, Value};
+
+/// An integer as Ruby reads it from text.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RubyInteger {
+    Fits(i64),
+    /// Past 64 bits, where Ruby's integers go on without bound: the exact
+    /// decimal digits, with a `-` if negative and no leading zeros.
+    Digits(String),
+}
+
+impl RubyInteger {
+    /// The integer as a JSON number, exact (serde_json keeps a number's text
+    /// here). One too long even for a double (past 308 digits), which no
+    /// reader downstream could take as a number, becomes the largest double
+    /// of its sign.
+    pub fn into_value(self) -> Value {
+        match self {
+            RubyInteger::Fits(n) => Value::from(n),
+            RubyInteger::Digits(digits) => {
+                let in_range = digits.parse::<f64>().is_ok_and(f64::is_finite);
+                match digits.parse::<Number>() {
+                    Ok(number) if in_range => Value::Number(number),
+                    _ => Value::from(f64::MAX.copysign(if digits.starts_with('-') {
+                        -1.0
+                    } else {
+                        1.0
+                    })),
+                }
+            }
+        }
+    }
+}
+
+/// `text.to_i`.
+pub fn to_i(text: &str) -> RubyInteger {
     let (negative, digits, _) = sign_and_digits(text);
     if digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit()) {
         // Eighteen digits cannot overflow, so no checks (which cost a
@@ -23,15 +56,20 @@ pub fn to_i(text: &str) -> Result<i64, f64> {
         let magnitude = digits
             .bytes()
             .fold(0i64, |value, b| value * 10 + i64::from(b - b'0'));
-        return Ok(if negative { -magnitude } else { magnitude });
+        return RubyInteger::Fits(if negative { -magnitude } else { magnitude });
     }
     let plain: String = digits.chars().filter(|c| *c != '_').collect();
-    let signed = if negative { format!("-{plain}") } else { plain };
-    signed.parse::<i64>().map_err(|_| {
-        signed
-            .parse::<f64>()
-            .expect("a run of digits reads as a float")
-    })
+    let significant = plain.trim_start_matches('0');
+    let signed = if negative {
+        format!("-{significant}")
+    } else {
+        significant.to_owned()
+    };
+    match signed.parse::<i64>() {
+        Ok(n) => RubyInteger::Fits(n),
+        Err(_) if significant.is_empty() => RubyInteger::Fits(0),
+        Err(_) => RubyInteger::Digits(signed),
+    }
 }
 
 /// `text.to_f`: digits, then a fraction and an exponent, each only if

@@ -49,13 +49,27 @@ const PIECES: &[&str] = &[
 
 #[test]
 fn examples() {
-    assert_eq!(to_i("42"), Ok(42));
-    assert_eq!(to_i("  -17abc"), Ok(-17));
-    assert_eq!(to_i("1_000"), Ok(1000));
-    assert_eq!(to_i("1__0"), Ok(1));
-    assert_eq!(to_i("abc"), Ok(0));
-    assert_eq!(to_i("3.9"), Ok(3));
-    assert_eq!(to_i("99999999999999999999"), Err(1e20));
+    let fits = |n| RubyInteger::Fits(n);
+    assert_eq!(to_i("42"), fits(42));
+    assert_eq!(to_i("  -17abc"), fits(-17));
+    assert_eq!(to_i("1_000"), fits(1000));
+    assert_eq!(to_i("1__0"), fits(1));
+    assert_eq!(to_i("abc"), fits(0));
+    assert_eq!(to_i("3.9"), fits(3));
+    assert_eq!(to_i("-0000000000000000000000000"), fits(0));
+    assert_eq!(to_i("0000000000000000000000042"), fits(42));
+    assert_eq!(
+        to_i("-0099_999_999_999_999_999_999x"),
+        RubyInteger::Digits("-99999999999999999999".into())
+    );
+    assert_eq!(
+        to_i("99999999999999999999").into_value().to_string(),
+        "99999999999999999999"
+    );
+    assert_eq!(
+        to_i(&"9".repeat(400)).into_value(),
+        serde_json::json!(f64::MAX)
+    );
     assert_eq!(to_f("1.7"), 1.7);
     assert_eq!(to_f("-.5x"), -0.5);
     assert_eq!(to_f("5."), 5.0);
@@ -88,10 +102,8 @@ fn readings_agree_with_ruby() {
         let (integer, float_bits) = line.split_once(' ').unwrap();
         let theirs_f = f64::from_bits(u64::from_str_radix(float_bits, 16).unwrap());
         let ours_i = match to_i(&text) {
-            Ok(i) => i.to_string(),
-            // Past 64 bits, the nearest float to Ruby's Bignum.
-            Err(f) if integer.parse::<f64>().ok() == Some(f) => integer.to_string(),
-            Err(f) => format!("{f:e}"),
+            RubyInteger::Fits(i) => i.to_string(),
+            RubyInteger::Digits(digits) => digits,
         };
         if ours_i != integer {
             differences.push(format!("{text:?}.to_i: ours {ours_i}, Ruby {integer}"));
