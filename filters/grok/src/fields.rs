@@ -12,7 +12,7 @@
 
 use serde_json::Value;
 use wasmstash_sdk::Event;
-use wasmstash_sdk::json_text::{write_str, write_value};
+use wasmstash_sdk::json_text::{write_f64, write_i64, write_str, write_value};
 use wasmstash_sdk::{field_ref, ruby_number};
 
 use crate::expression::Captured;
@@ -281,12 +281,12 @@ fn write_stored(value: Stored, input: &str, out: &mut Vec<u8>) {
     match value {
         Stored::Nil => out.extend_from_slice(b"null"),
         Stored::Str(start, end) => write_str(out, &input[start as usize..end as usize]),
-        Stored::Int(n) => write_value(out, &Value::from(n)),
+        Stored::Int(n) => write_i64(out, n),
         Stored::BigInt(start, end) => write_value(
             out,
             &ruby_number::to_i(&input[start as usize..end as usize]).into_value(),
         ),
-        Stored::Float(f) => write_value(out, &Value::from(f)),
+        Stored::Float(f) => write_f64(out, f),
     }
 }
 

@@ -589,6 +589,19 @@ pub fn hex4(digits: &[u8]) -> Option<u32> {
     })
 }
 
+/// Writes `n` as JSON, as `write_value(out, &Value::from(n))` would, without
+/// the `Value`: its number is kept as text (serde_json's
+/// `arbitrary_precision`), so making one allocates.
+pub fn write_i64(out: &mut Vec<u8>, n: i64) {
+    serde_json::to_writer(out, &n).expect("writing to a Vec cannot fail");
+}
+
+/// Writes `f` as JSON, as `write_value(out, &Value::from(f))` would (`null`
+/// if it is not finite), without the `Value`.
+pub fn write_f64(out: &mut Vec<u8>, f: f64) {
+    serde_json::to_writer(out, &f).expect("writing to a Vec cannot fail");
+}
+
 /// Writes `value` as compact JSON, byte-identical to `serde_json::to_writer`.
 pub fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {

@@ -19,6 +19,20 @@ fn writes_what_serde_json_writes() {
     );
 }
 
+#[test]
+fn numbers_are_written_as_their_values_would_be() {
+    for n in [0, -1, 42, i64::MIN, i64::MAX] {
+        let mut ours = Vec::new();
+        write_i64(&mut ours, n);
+        assert_eq!(ours, serde_json::to_vec(&Value::from(n)).unwrap());
+    }
+    for f in [0.0, -0.0, 1.0, 1.5, 1e300, 5e-324, f64::NAN, f64::INFINITY] {
+        let mut ours = Vec::new();
+        write_f64(&mut ours, f);
+        assert_eq!(ours, serde_json::to_vec(&Value::from(f)).unwrap(), "{f}");
+    }
+}
+
 /// Texts with bytes to escape every few bytes, in every alignment to the
 /// sixteen-byte blocks and over several strides of four blocks: written as
 /// `serde_json` writes them.
