@@ -313,29 +313,43 @@ pub fn record_failure(
 ///
 /// Total: whatever `event` holds, the result passes the check, so recording
 /// a failure never loses the event and never panics. Recording moves values
-/// the event brought: a `wasmstash` that is not an object goes to
-/// [`DISPLACED_FIELD`] as text, and a `tags` that is not a list of strings
-/// goes into the `_tags` list, one level deeper than it was (Logstash's rule,
-/// kept by [`Event::add_tag`]). A value already at the nesting limit would
-/// then be too deep, so in that case the `_tags` items that would be are
-/// kept as their JSON text instead.
+/// the event brought: a `wasmstash` that is not an object (nor `null`, which
+/// holds nothing), or a `[wasmstash][failures]` that is not a list, goes to
+/// [`DISPLACED_FIELD`] as text (a list of texts if one is there already,
+/// which the index template's `keyword` takes), and a `tags` that is not a
+/// list of strings goes into the `_tags` list, one level deeper than it was
+/// (Logstash's rule, kept by [`Event::add_tag`]). A value already at the
+/// nesting limit would then be too deep, so in that case the `_tags` items
+/// that would be are kept as their JSON text instead.
 pub fn tag_and_record(event: &[u8], tag: &str, record: Value) -> CheckedEvent {
     // Events are validated on the way in and after every stage, so this
     // cannot fail; if it ever did, the original text is still kept.
     let mut parsed = Event::parse(event).unwrap_or_else(|_| original_as_text(event));
     parsed.add_tag(tag);
-    // A client's own `wasmstash` that is not an object would be replaced by
-    // the record's object: keep it inside, rather than lose it.
-    if parsed
-        .get(NAMESPACE)
-        .is_some_and(|value| !value.is_object())
-    {
-        let displaced = parsed.remove(NAMESPACE).map(as_text);
-        parsed.set(DISPLACED_FIELD, displaced.unwrap_or_default());
+    // A client's own `wasmstash` that is not an object, or `failures` that
+    // is not a list, would be replaced by the record's: keep it beside it
+    // rather than lose it (or have Elasticsearch refuse the event, as the
+    // template maps `failures` as objects).
+    match parsed.get(NAMESPACE) {
+        Some(Value::Null) => {
+            parsed.remove(NAMESPACE);
+        }
+        Some(value) if !value.is_object() => {
+            if let Some(old) = parsed.remove(NAMESPACE) {
+                displace(&mut parsed, old);
+            }
+        }
+        _ => {}
     }
     match parsed.get_mut(FAILURES_FIELD) {
         Some(Value::Array(records)) => records.push(record.clone()),
-        _ => parsed.set(FAILURES_FIELD, json!([record.clone()])),
+        Some(_) => {
+            if let Some(old) = parsed.remove(FAILURES_FIELD) {
+                displace(&mut parsed, old);
+            }
+            parsed.set(FAILURES_FIELD, json!([record.clone()]));
+        }
+        None => parsed.set(FAILURES_FIELD, json!([record.clone()])),
     }
     if let Ok(checked) = written(&parsed, event.len()) {
         return checked;
@@ -376,6 +390,20 @@ fn original_as_text(event: &[u8]) -> Event<'static> {
         String::from_utf8_lossy(event).into_owned(),
     );
     kept
+}
+
+/// Keeps `value` as text at [`DISPLACED_FIELD`], after anything already
+/// kept there.
+fn displace(event: &mut Event, value: Value) {
+    let text = Value::String(as_text(value));
+    match event.get_mut(DISPLACED_FIELD) {
+        Some(Value::Array(kept)) => kept.push(text),
+        Some(Value::Null) | None => event.set(DISPLACED_FIELD, text),
+        Some(other) => {
+            let first = other.take();
+            *other = Value::Array(vec![first, text]);
+        }
+    }
 }
 
 /// `value` as text: a string as it is, anything else as its JSON.
@@ -482,6 +510,18 @@ mod tests {
         let out = recorded(r#"{"wasmstash":{"failures":[{"kind":"x"}],"n":1}}"#);
         assert_eq!(out["wasmstash"]["failures"].as_array().unwrap().len(), 2);
         assert_eq!(out["wasmstash"]["n"], 1);
+        // `failures` that is not a list goes beside the record, not under it.
+        let out = recorded(r#"{"wasmstash":{"failures":{"kind":"x"},"n":1}}"#);
+        assert_eq!(out["wasmstash"]["displaced"], r#"{"kind":"x"}"#);
+        assert_eq!(out["wasmstash"]["n"], 1);
+        record_of(&out);
+        let out = recorded(r#"{"wasmstash":{"failures":"mine","displaced":"kept"}}"#);
+        assert_eq!(out["wasmstash"]["displaced"], json!(["kept", "mine"]));
+        record_of(&out);
+        // A `null` namespace holds nothing to keep.
+        let out = recorded(r#"{"wasmstash":null}"#);
+        assert!(out["wasmstash"].get("displaced").is_none(), "{out}");
+        record_of(&out);
     }
 
     /// Text that is not an event at all (which the check keeps from getting

@@ -169,6 +169,19 @@ describe LogStash::Filters::Wasm do
       end
     end
 
+    it "moves an event's own failures that are not a list aside, as text, beside what was there" do
+      fake = FakeSidecar.new { FakeSidecar.answer("not json\nnot json\n") }
+      events = [event("a", "wasmstash" => { "failures" => { "kind" => "mine" }, "n" => 1 }),
+                event("b", "wasmstash" => { "failures" => "mine", "displaced" => "kept" })]
+      wasm(fake.url, "x").multi_filter(events)
+      expect(events.map { |e| e.get("[wasmstash][displaced]") }).to eq(['{"kind":"mine"}', %w[kept mine]])
+      expect(events[0].get("[wasmstash][n]")).to eq(1)
+      events.each do |e|
+        expect(e.get("[wasmstash][failures]").size).to eq(1)
+        expect(failure(e)["kind"]).to eq("invalid_response")
+      end
+    end
+
     it "moves an event's own wasmstash value aside, as text, to record a failure" do
       fake = FakeSidecar.new { FakeSidecar.answer("not json\nnot json\n") }
       events = [event("a", "wasmstash" => "user value"), event("b", "wasmstash" => [1, 2])]

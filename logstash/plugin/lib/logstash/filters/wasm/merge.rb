@@ -66,23 +66,41 @@ module LogStash
       # Tags `event` and appends `{filter, pipeline, kind, reason}` to
       # [wasmstash][failures], the way the sidecar records failures. A
       # `wasmstash` field of the event's own that is not an object cannot hold
-      # the record (Logstash refuses the set): like the sidecar, it moves to
-      # [wasmstash][displaced], as text, instead of being lost.
+      # the record (Logstash refuses the set), and a `failures` that is not a
+      # list would be replaced by one (or make Elasticsearch refuse the event,
+      # as the index template maps it as objects): like the sidecar, each
+      # moves to [wasmstash][displaced], as text, instead of being lost.
       def self.fail(event, tag, kind, reason, pipeline: nil)
         event.tag(tag)
         own = event.get(NAMESPACE)
         unless own.nil? || own.is_a?(Hash)
           event.remove(NAMESPACE)
-          event.set(DISPLACED, as_text(own))
+          displace(event, own)
         end
         failures = event.get(FAILURES)
-        failures = [] unless failures.is_a?(Array)
+        unless failures.nil? || failures.is_a?(Array)
+          event.remove(FAILURES)
+          displace(event, failures)
+          failures = nil
+        end
         record = { "filter" => "wasm" }
         record["pipeline"] = pipeline if pipeline
         record["kind"] = kind
         record["reason"] = clean(reason.to_s)[0, REASON_LIMIT]
-        event.set(FAILURES, failures + [record])
+        event.set(FAILURES, (failures || []) + [record])
         event
+      end
+
+      # Keeps `value` as text at [wasmstash][displaced], after anything
+      # already kept there (a list of texts, which a `keyword` field takes).
+      def self.displace(event, value)
+        kept = event.get(DISPLACED)
+        text = as_text(value)
+        event.set(DISPLACED, case kept
+                             when nil then text
+                             when Array then kept + [text]
+                             else [kept, text]
+                             end)
       end
 
       def self.settable?(key)
