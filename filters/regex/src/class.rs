@@ -8,7 +8,7 @@
 /// A Unicode property that Ruby's POSIX brackets (`[[:alnum:]]`) test for
 /// non-ASCII characters. Ruby's `\w`, `\d`, `\s` and `\h` are ASCII-only and
 /// never use these.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Property {
     Alnum,
     Alpha,
@@ -75,7 +75,7 @@ impl Property {
 }
 
 /// A set of characters, built while parsing and then frozen into a lookup.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CharClass {
     ascii: [bool; 128],
     /// Non-ASCII code point ranges, inclusive.
@@ -96,6 +96,19 @@ impl Default for CharClass {
             negated_parts: Vec::new(),
             negated: false,
         }
+    }
+}
+
+/// By hand, for the compiler's map of classes to their numbers: derived, the
+/// ASCII table went to the hasher one `bool` at a time, most of the time a
+/// pattern with a million classes took to compile.
+impl std::hash::Hash for CharClass {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write(&self.ascii.map(u8::from));
+        self.ranges.hash(state);
+        self.properties.hash(state);
+        self.negated_parts.hash(state);
+        self.negated.hash(state);
     }
 }
 
@@ -355,7 +368,7 @@ pub fn prev_char_start(input: &[u8], pos: usize) -> usize {
 }
 
 /// A set of bytes, for pruning: which bytes can come next.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ByteSet([u64; 4]);
 
 impl ByteSet {

@@ -6,16 +6,25 @@
 //! and a greedy run of one class gives back characters only at positions where
 //! what follows could start.
 
+use std::collections::HashMap;
+
 use super::class::{ByteSet, CharClass, ClassTable, SmallBytes};
 use super::parse::{Assertion, Node};
+
+mod sets;
 
 /// No pruning: the continuation may match without consuming a byte.
 pub const NO_SET: u16 = u16::MAX;
 /// A repeat without an upper bound.
 pub const UNBOUNDED: u32 = u32::MAX;
 /// Refuses patterns whose counted repetitions expand past this many
-/// instructions, so a config cannot make init allocate without bound.
-const MAX_PROGRAM: usize = 2_000_000;
+/// instructions, so a config cannot make init allocate without bound. Two
+/// million (32 MiB of them, twice that while the list grew) ran a filter
+/// out of its default 64 MiB, an error that names no pattern.
+const MAX_PROGRAM: usize = 500_000;
+/// Classes are numbered with 16 bits. Equal classes share one number, so
+/// only a pattern with this many different ones is refused.
+const MAX_CLASSES: usize = 1 << 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunMode {
@@ -102,6 +111,11 @@ pub enum StartAnchor {
 struct Compiler {
     insts: Vec<Inst>,
     classes: Vec<ClassTable>,
+    /// Each class's number. A repeat compiles its body once per count, and
+    /// a table per copy made `(?:[ab]c){1000}{1000}` a million tables, more
+    /// than a filter's memory, and numbers past 16 bits that wrapped round
+    /// to other classes.
+    class_ids: HashMap<CharClass, u16>,
     next_slot: u32,
 }
 
@@ -109,6 +123,7 @@ pub fn compile(node: &Node, group_count: usize) -> Result<Program, String> {
     let mut compiler = Compiler {
         insts: Vec::new(),
         classes: Vec::new(),
+        class_ids: HashMap::new(),
         next_slot: (group_count * 2) as u32,
     };
     compiler.node(node)?;
@@ -128,7 +143,7 @@ pub fn compile(node: &Node, group_count: usize) -> Result<Program, String> {
         anchor,
     };
     thread_jumps(&mut program.insts);
-    add_byte_sets(&mut program);
+    sets::add_byte_sets(&mut program);
     super::literal::fuse(&mut program);
     Ok(program)
 }
@@ -144,7 +159,9 @@ fn first_item(node: &Node) -> Option<&Node> {
 impl Compiler {
     fn push(&mut self, inst: Inst) -> Result<u32, String> {
         if self.insts.len() >= MAX_PROGRAM {
-            return Err("pattern is too large once its repetitions are expanded".into());
+            return Err(format!(
+                "pattern is too large once its repetitions are expanded (more than {MAX_PROGRAM} steps)"
+            ));
         }
         self.insts.push(inst);
         Ok((self.insts.len() - 1) as u32)
@@ -154,9 +171,19 @@ impl Compiler {
         self.insts.len() as u32
     }
 
-    fn class(&mut self, class: &CharClass) -> u16 {
+    fn class(&mut self, class: &CharClass) -> Result<u16, String> {
+        if let Some(&id) = self.class_ids.get(class) {
+            return Ok(id);
+        }
+        if self.classes.len() >= MAX_CLASSES {
+            return Err(format!(
+                "pattern has more than {MAX_CLASSES} different character classes"
+            ));
+        }
+        let id = self.classes.len() as u16;
         self.classes.push(class.freeze());
-        (self.classes.len() - 1) as u16
+        self.class_ids.insert(class.clone(), id);
+        Ok(id)
     }
 
     fn node(&mut self, node: &Node) -> Result<(), String> {
@@ -173,7 +200,7 @@ impl Compiler {
                     self.push(Inst::Byte(b))?;
                 }
                 None => {
-                    let id = self.class(class);
+                    let id = self.class(class)?;
                     self.push(Inst::Class(id))?;
                 }
             },
@@ -259,7 +286,7 @@ impl Compiler {
         mode: RunMode,
     ) -> Result<(), String> {
         if let Some(class) = single_char_class(body) {
-            let class = self.class(&class);
+            let class = self.class(&class)?;
             self.push(Inst::Run {
                 class,
                 min,
@@ -338,7 +365,7 @@ impl Compiler {
 
     fn look(&mut self, behind: bool, negative: bool, body: &Node) -> Result<(), String> {
         if let Some(class) = single_char_class(body) {
-            let class = self.class(&class);
+            let class = self.class(&class)?;
             self.push(Inst::Peek {
                 class,
                 negative,
@@ -444,97 +471,6 @@ fn fixed_length(node: &Node) -> Option<u32> {
     }
 }
 
-/// Fills in the byte sets of every choice point and run.
-fn add_byte_sets(program: &mut Program) {
-    let mut interner: Vec<ByteSet> = Vec::new();
-    let mut intern = |set: Option<ByteSet>| -> u16 {
-        match set {
-            None => NO_SET,
-            Some(set) if set.is_full() => NO_SET,
-            Some(set) => match interner.iter().position(|s| *s == set) {
-                Some(i) => i as u16,
-                None if interner.len() < NO_SET as usize => {
-                    interner.push(set);
-                    (interner.len() - 1) as u16
-                }
-                None => NO_SET,
-            },
-        }
-    };
-    let mut visited = vec![0u32; program.insts.len()];
-    let mut stamp = 0u32;
-    let mut first = |pc: u32, insts: &[Inst], classes: &[ClassTable]| {
-        stamp += 1;
-        first_bytes(pc, insts, classes, &mut visited, stamp)
-    };
-    for pc in 0..program.insts.len() {
-        match program.insts[pc] {
-            Inst::Split {
-                first: a,
-                second: b,
-                ..
-            } => {
-                let first_set = intern(first(a, &program.insts, &program.classes));
-                let second_set = intern(first(b, &program.insts, &program.classes));
-                program.insts[pc] = Inst::Split {
-                    first: a,
-                    second: b,
-                    first_set,
-                    second_set,
-                };
-            }
-            Inst::Run {
-                class,
-                min,
-                max,
-                mut mode,
-                ..
-            } => {
-                let next_bytes = first(pc as u32 + 1, &program.insts, &program.classes);
-                // Giving back a character leaves the run's end on a member of
-                // its class; if nothing that follows can start with one, a
-                // greedy run never gives back usefully, so it keeps no frame.
-                // Nor does one that always reaches the end of its atomic group
-                // or lookaround, which discards the frame.
-                let never_gives_back = match &next_bytes {
-                    Some(next) => next.is_disjoint(&program.classes[class as usize].first_bytes()),
-                    None => frames_discarded_after(&program.insts, pc + 1),
-                };
-                if mode == RunMode::Greedy && never_gives_back {
-                    mode = RunMode::Possessive;
-                }
-                let next = intern(next_bytes);
-                program.insts[pc] = Inst::Run {
-                    class,
-                    min,
-                    max,
-                    mode,
-                    next,
-                };
-            }
-            _ => {}
-        }
-    }
-    program.start_set = intern(first(0, &program.insts, &program.classes));
-    program.small_sets = interner.iter().map(ByteSet::small).collect();
-    program.sets = interner;
-}
-
-/// Whether every path from `pc` reaches, without a step that can fail, an
-/// instruction that discards all backtrack frames pushed since its group
-/// began (or ends the match), so none of them can ever be resumed.
-fn frames_discarded_after(insts: &[Inst], mut pc: usize) -> bool {
-    for _ in 0..insts.len() {
-        match insts[pc] {
-            Inst::Save(_) => pc += 1,
-            Inst::Jmp(target) => pc = target as usize,
-            Inst::AtomicEnd | Inst::LookEnd | Inst::Match => return true,
-            _ => return false,
-        }
-    }
-    false
-}
-
 /// Points each jump that lands on another jump at the final target.
 fn thread_jumps(insts: &mut [Inst]) {
     for pc in 0..insts.len() {
@@ -549,52 +485,4 @@ fn thread_jumps(insts: &mut [Inst]) {
         }
         insts[pc] = Inst::Jmp(target);
     }
-}
-
-/// The bytes that can be consumed first from `pc`, or `None` if the program
-/// can get past `pc` without consuming (or we cannot tell).
-fn first_bytes(
-    pc: u32,
-    insts: &[Inst],
-    classes: &[ClassTable],
-    visited: &mut [u32],
-    stamp: u32,
-) -> Option<ByteSet> {
-    let mut set = ByteSet::default();
-    let mut todo = vec![pc];
-    while let Some(pc) = todo.pop() {
-        let i = pc as usize;
-        if visited[i] == stamp {
-            continue;
-        }
-        visited[i] = stamp;
-        match insts[i] {
-            Inst::Byte(b) | Inst::Literal { bytes: [b, ..], .. } => set.insert(b),
-            Inst::Class(c) => set.union(&classes[c as usize].first_bytes()),
-            Inst::Run { class, min, .. } => {
-                set.union(&classes[class as usize].first_bytes());
-                if min == 0 {
-                    todo.push(pc + 1);
-                }
-            }
-            Inst::Split { first, second, .. } => {
-                todo.push(first);
-                todo.push(second);
-            }
-            Inst::Jmp(target) => todo.push(target),
-            Inst::Save(_) | Inst::Assert(_) | Inst::AtomicStart | Inst::Peek { .. } => {
-                todo.push(pc + 1)
-            }
-            // Failing early before an atomic group's end would backtrack into
-            // choices the group's end discards, so no pruning looks past it.
-            Inst::AtomicEnd => return None,
-            Inst::LoopEnd { exit, .. } => {
-                todo.push(pc + 1);
-                todo.push(exit);
-            }
-            Inst::LookStart { cont, .. } => todo.push(cont),
-            Inst::LookEnd | Inst::Match => return None,
-        }
-    }
-    Some(set)
 }

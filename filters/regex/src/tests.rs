@@ -482,3 +482,54 @@ fn line_start_and_repeated_anchors_as_in_ruby() {
     assert_eq!(first("\\A{0}b", "ab"), Some((1, 2)));
     assert_eq!(first("(?=a)*b", "ab"), Some((1, 2)));
 }
+
+/// A repeat compiles its body once per count; its classes are one table
+/// each however often they are copied. A table per copy ran past 65,536
+/// numbers, which wrapped round to other classes: this pattern then failed
+/// to match its own text.
+#[test]
+fn classes_are_shared_and_past_sixteen_bits_refused() {
+    let pattern = "(?:[ab][cd][ef]){30000}";
+    let regex = Regex::new(pattern, &mut NoReferences).unwrap();
+    assert_eq!(regex.program.classes.len(), 3);
+    assert_eq!(
+        whole(pattern, &"ace".repeat(30000)).map(|m| m.len()),
+        Some(90000)
+    );
+    let distinct: String = (0x100..)
+        .filter_map(char::from_u32)
+        .take(65537)
+        .map(|c| format!("[{c}]"))
+        .collect();
+    let err = Regex::new(&distinct, &mut NoReferences).err().unwrap();
+    assert_eq!(
+        err,
+        "pattern has more than 65536 different character classes"
+    );
+}
+
+/// Each choice point's byte set is a walk to what it can consume first,
+/// the rest of the program when all of it is optional: walking from every
+/// one of `(?:a?){100000}` took minutes, so a filter's init ran out of time
+/// with no word of which pattern. The walks now share a budget.
+#[test]
+fn many_optional_items_compile_quickly() {
+    let started = std::time::Instant::now();
+    let regex = Regex::new("(?:a?){100000}b", &mut NoReferences).unwrap();
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    assert_ne!(regex.program.start_set, compile::NO_SET);
+    assert_eq!(whole("(?:a?){100000}b", "xaab").as_deref(), Some("aab"));
+}
+
+/// The instructions a pattern may expand to are bounded well within a
+/// filter's default memory, so that the error, not a trap, says why.
+#[test]
+fn programs_too_large_for_a_filter_are_refused() {
+    let err = Regex::new("(?:(?:ab|cd){500}){500}", &mut NoReferences)
+        .err()
+        .unwrap();
+    assert_eq!(
+        err,
+        "pattern is too large once its repetitions are expanded (more than 500000 steps)"
+    );
+}
