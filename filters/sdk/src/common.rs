@@ -18,6 +18,7 @@ use serde::{Deserialize, de};
 use serde_json::Map;
 
 use crate::field_ref::FieldPath;
+use crate::runtime::without_position;
 use crate::template::{FieldName, ResolvedField, Template};
 use crate::{Event, Value};
 
@@ -41,8 +42,30 @@ impl<'de, C: DeserializeOwned> Deserialize<'de> for WithCommon<C> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut config = Map::<String, Value>::deserialize(deserializer)?;
         let common = CommonOptions::take_from(&mut config).map_err(D::Error::custom)?;
-        let options = C::deserialize(Value::Object(config)).map_err(D::Error::custom)?;
+        // Read from text, not from the `Value`: with `arbitrary_precision` a
+        // `Value`'s numbers are text too, and a wrong one (`-1` for a count)
+        // says only "invalid number" where the parser says what it expected.
+        let text = Value::Object(config).to_string();
+        let mut json = serde_json::Deserializer::from_str(&text);
+        let options = serde_path_to_error::deserialize(&mut json)
+            .map_err(|e| D::Error::custom(naming_option(e.path(), without_position(e.inner()))))?;
         Ok(WithCommon { options, common })
+    }
+}
+
+/// A config error with the option it is about in front: serde's own says
+/// only what it expected (`invalid type: string "x", expected u64`), which
+/// in a config of a dozen options does not say where to look.
+pub(crate) fn naming_option(
+    path: &serde_path_to_error::Path,
+    error: impl std::fmt::Display,
+) -> String {
+    let message = error.to_string();
+    // An unknown option's path is that option, which the message names.
+    if path.iter().next().is_none() || message.starts_with("unknown field") {
+        message
+    } else {
+        format!("{path}: {message}")
     }
 }
 
@@ -263,7 +286,50 @@ mod tests {
         let unknown = read(json!({"add_tags": ["a"]})).unwrap_err().to_string();
         assert!(unknown.contains("unknown field `add_tags`"), "{unknown}");
         let bad = read(json!({"tag_on_failure": 3})).unwrap_err().to_string();
+        assert!(bad.starts_with("tag_on_failure: "), "{bad}");
         assert!(bad.contains("a tag or a list of tags"), "{bad}");
+    }
+
+    /// serde says what it expected, not of which option: `invalid type:
+    /// string "x", expected u64` sent an operator through every number in
+    /// the config.
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_option() {
+        // Read only through the errors they make.
+        #[allow(dead_code)]
+        #[derive(Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct Own {
+            #[serde(default)]
+            limit: u64,
+            #[serde(default)]
+            inner: Option<Inner>,
+        }
+        #[allow(dead_code)]
+        #[derive(Deserialize, Debug)]
+        struct Inner {
+            ratio: f64,
+        }
+        let error = |config: Value| {
+            serde_json::from_value::<WithCommon<Own>>(config)
+                .map(|c| c.options)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            error(json!({"limit": "x"})),
+            "limit: invalid type: string \"x\", expected u64"
+        );
+        assert_eq!(
+            error(json!({"limit": -1})),
+            "limit: invalid value: integer `-1`, expected u64"
+        );
+        assert_eq!(
+            error(json!({"limit": 1.5})),
+            "limit: invalid type: floating point `1.5`, expected u64"
+        );
+        assert!(error(json!({"inner": {"ratio": "NaN"}})).starts_with("inner.ratio: "));
+        assert!(error(json!({"nope": 1})).starts_with("unknown field `nope`"));
     }
 
     #[test]

@@ -32,7 +32,7 @@ impl Outcome {
 /// is given was written by the host (from a TOML table, or from `--filter`
 /// JSON it has already parsed), so a position in it points at nothing the
 /// user wrote.
-fn without_position(error: &serde_json::Error) -> String {
+pub(crate) fn without_position(error: &serde_json::Error) -> String {
     let message = error.to_string();
     let position = format!(" at line {} column {}", error.line(), error.column());
     match message.strip_suffix(&position) {
@@ -54,7 +54,9 @@ impl<F: Filter> NativeFilter<F> {
     /// error is what is wrong with the config; the host says it is the
     /// config's.
     pub fn new(config_json: &[u8]) -> Result<Self, String> {
-        let config = serde_json::from_slice(config_json).map_err(|e| without_position(&e))?;
+        let mut json = serde_json::Deserializer::from_slice(config_json);
+        let config = serde_path_to_error::deserialize(&mut json)
+            .map_err(|e| crate::common::naming_option(e.path(), without_position(e.inner())))?;
         Ok(NativeFilter {
             filter: F::new(config)?,
             out: Vec::new(),
