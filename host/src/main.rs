@@ -17,6 +17,16 @@ use wasmstash::serve::{self, ServeArgs, ServeError};
 use wasmstash::setup::{self, SetupArgs};
 use wasmstash::{builtins, run};
 
+/// `eprintln!`, which panics (exit 101) when stderr is closed or full, as
+/// in `wasmstash run … 2>&1 | head -1`, where the reader of both went away:
+/// a message no one can read is dropped instead, and the exit status is
+/// the command's own.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -77,14 +87,14 @@ fn main() -> ExitCode {
         Command::Run(args) => match run::run(&args) {
             Ok(_) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("wasmstash: {error}");
+                say!("wasmstash: {error}");
                 ExitCode::from(error.exit_status())
             }
         },
         Command::Serve(args) => match serve::serve(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("wasmstash: {error}");
+                say!("wasmstash: {error}");
                 match error {
                     ServeError::Config(_) => ExitCode::from(2),
                     ServeError::StateNotSaved(_) => ExitCode::from(1),
@@ -95,11 +105,11 @@ fn main() -> ExitCode {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(TestError::Output(error)) => Err(error),
             Err(error @ TestError::Failed(_)) => {
-                eprintln!("wasmstash test: {error}");
+                say!("wasmstash test: {error}");
                 Ok(ExitCode::from(1))
             }
             Err(error) => {
-                eprintln!("wasmstash test: {error}");
+                say!("wasmstash test: {error}");
                 Ok(ExitCode::from(2))
             }
         }),
@@ -109,7 +119,7 @@ fn main() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             }
             Err(error) => {
-                eprintln!("wasmstash new: {error}");
+                say!("wasmstash new: {error}");
                 Ok(ExitCode::from(2))
             }
         }),
@@ -119,7 +129,7 @@ fn main() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             }
             Err(error) => {
-                eprintln!("wasmstash: {error}");
+                say!("wasmstash: {error}");
                 Ok(ExitCode::from(2))
             }
         }),
@@ -133,14 +143,14 @@ fn main() -> ExitCode {
                 })
             }
             Err(error) => {
-                eprintln!("wasmstash: {}: {error}", module.display());
+                say!("wasmstash: {}: {error}", module.display());
                 Ok(ExitCode::from(2))
             }
         }),
         Command::Gen(args) => match wasmstash::generator::run(&args) {
             Ok(()) | Err(GenError::ReaderGone) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("wasmstash gen: {error}");
+                say!("wasmstash gen: {error}");
                 match error {
                     GenError::Io(_) => ExitCode::from(1),
                     _ => ExitCode::from(2),
@@ -150,14 +160,14 @@ fn main() -> ExitCode {
         Command::Setup(args) => match setup::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("wasmstash setup: {error}");
+                say!("wasmstash setup: {error}");
                 ExitCode::from(1)
             }
         },
         Command::Probe(args) => match probe::probe(&args) {
             Ok(_) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("wasmstash probe: {error}");
+                say!("wasmstash probe: {error}");
                 ExitCode::from(1)
             }
         },
@@ -183,7 +193,7 @@ fn printing(command: impl FnOnce(&mut dyn Write) -> std::io::Result<ExitCode>) -
         Ok(code) => code,
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("wasmstash: writing output: {error}");
+            say!("wasmstash: writing output: {error}");
             ExitCode::from(1)
         }
     }

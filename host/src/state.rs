@@ -11,6 +11,7 @@
 //! filter name; the bytes are the filter's own format, which ABI v1 asks
 //! filters to version. Everything here locks stages: call it off the reactor.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -81,32 +82,64 @@ fn give_each(
     restored
 }
 
+fn pipeline_dir(dir: &Path, pipeline: &str) -> PathBuf {
+    dir.join(safe_name(pipeline))
+}
+
 fn file_of(dir: &Path, pipeline: &str, stage: usize, filter: &str) -> PathBuf {
-    let safe = |name: &str| -> String {
-        name.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect()
-    };
-    dir.join(safe(pipeline))
-        .join(format!("{stage}-{}.state", safe(filter)))
+    pipeline_dir(dir, pipeline).join(format!("{stage}-{}.state", safe_name(filter)))
+}
+
+fn safe_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 pub fn save(dir: &Path, pipeline: &str, snapshots: &[Snapshot]) -> std::io::Result<()> {
     for snapshot in snapshots {
         let path = file_of(dir, pipeline, snapshot.stage, &snapshot.filter);
-        std::fs::create_dir_all(path.parent().expect("state files live in a directory"))?;
-        let temporary = path.with_extension("tmp");
-        std::fs::write(&temporary, &snapshot.state)?;
-        std::fs::rename(&temporary, &path)?;
+        write_replacing(&path, &snapshot.state).map_err(|e| naming(&path, e))?;
     }
     Ok(())
 }
+
+/// Writes `bytes` to `path` through a temporary file of this save's own
+/// (two saves of the same pipeline at once, in two processes or in one,
+/// must not write into one temporary and rename the other's half-written
+/// bytes into place), synced before the rename, so that a crash leaves
+/// either the old state or the new one, never an empty or partial file.
+fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    make_dir(path.parent().expect("state files live in a directory"))?;
+    static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let save = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temporary = path.with_extension(format!("tmp-{}-{save}", std::process::id()));
+    let written = std::fs::File::create(&temporary).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    let renamed = written.and_then(|()| std::fs::rename(&temporary, path));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    renamed
+}
+
+/// `error` with the path it happened on, which the OS's message leaves out.
+fn naming(path: &Path, error: std::io::Error) -> std::io::Error {
+    std::io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+}
+
+/// The largest snapshot file read: the most memory a filter instance may
+/// have (`memory_limit_mib` = 4096), as a bigger one could never be
+/// restored into it.
+const MAX_STATE_BYTES: u64 = 4096 << 20;
 
 /// Reads the snapshots saved for `pipeline`'s stateful stages.
 pub fn load(dir: &Path, pipeline: &str, stages: &SharedStages) -> Vec<Snapshot> {
@@ -114,7 +147,10 @@ pub fn load(dir: &Path, pipeline: &str, stages: &SharedStages) -> Vec<Snapshot> 
     for (index, stage) in stages {
         let filter = lock_stage(stage).module().name().to_owned();
         let path = file_of(dir, pipeline, *index, &filter);
-        match std::fs::read(&path) {
+        // Only a regular file, and under a cap: a FIFO or a device left
+        // where a snapshot was expected would block the start or fill
+        // memory.
+        match crate::files::read_capped(&path, MAX_STATE_BYTES, "saved state") {
             Ok(state) => snapshots.push(Snapshot {
                 stage: *index,
                 filter,
@@ -144,15 +180,130 @@ pub fn persist(dir: &Path, pipeline: &str, stages: &SharedStages) -> Option<usiz
 /// that a state directory that cannot be used fails the start, not the save
 /// after a long run or at shutdown.
 pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
+    make_dir(dir)?;
+    probe_writes(dir)
+}
+
+/// `create_dir_all`, which on a file answers only "File exists", as if all
+/// were well.
+fn make_dir(dir: &Path) -> std::io::Result<()> {
+    if std::fs::metadata(dir).is_ok_and(|meta| !meta.is_dir()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "it exists and is not a directory",
+        ));
+    }
+    std::fs::create_dir_all(dir)
+}
+
+fn probe_writes(dir: &Path) -> std::io::Result<()> {
     // Named for this process: a `run` and a `serve` may start on one
     // directory at once, and neither may remove the other's probe.
     let probe = dir.join(format!(".wasmstash-write-check-{}", std::process::id()));
-    std::fs::create_dir_all(dir)?;
     std::fs::write(&probe, b"")?;
     match std::fs::remove_file(&probe) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
+}
+
+/// Held while a process owns a pipeline's state files; released when
+/// dropped or when the process ends, however it ends.
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+/// Everything `run` needs of `pipeline`'s state files before it reads a
+/// line: its directory writable, each saved snapshot a readable regular
+/// file (one that could not be read would be written over at the end, the
+/// state it held lost), and no other run using them. Two runs that both
+/// restored the same state and saved their own would keep only the last
+/// one's, without a word; the second is refused instead. Errors name the
+/// path.
+pub fn claim_pipeline(
+    dir: &Path,
+    pipeline: &str,
+    stages: &SharedStages,
+) -> std::io::Result<StateLock> {
+    let pipeline_dir = pipeline_dir(dir, pipeline);
+    make_dir(&pipeline_dir).map_err(|e| naming(&pipeline_dir, e))?;
+    probe_writes(&pipeline_dir).map_err(|e| naming(&pipeline_dir, e))?;
+    let lock_path = pipeline_dir.join(".lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| naming(&lock_path, e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ResourceBusy,
+                format!(
+                    "the state of pipeline `{pipeline}` is in use by another `wasmstash run` \
+                     (it holds {}); wait for it to end, or give this run a --state-dir of its own",
+                    lock_path.display()
+                ),
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(naming(&lock_path, e)),
+    }
+    for (index, stage) in stages {
+        let filter = lock_stage(stage).module().name().to_owned();
+        let path = file_of(dir, pipeline, *index, &filter);
+        match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(naming(&path, e)),
+            Ok(meta) if !meta.is_file() => {
+                return Err(naming(
+                    &path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "a saved state must be a regular file",
+                    ),
+                ));
+            }
+            Ok(_) => drop(std::fs::File::open(&path).map_err(|e| naming(&path, e))?),
+        }
+    }
+    Ok(StateLock { _file: lock })
+}
+
+/// Moves a refused snapshot out of the way of the next save, under a name
+/// no other refused snapshot has: named for the time, and numbered if one
+/// was refused in the same second (a service restarted in a loop), so that
+/// none is written over. Returns the new name.
+fn keep_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for attempt in 0..1000 {
+        let suffix = match attempt {
+            0 => format!("state.refused-{seconds}"),
+            n => format!("state.refused-{seconds}-{n}"),
+        };
+        let aside = path.with_extension(suffix);
+        // A link, unlike a rename, fails rather than replace a file
+        // already there, even one another process has just made.
+        match std::fs::hard_link(path, &aside) {
+            Ok(()) => {
+                std::fs::remove_file(path)?;
+                return Ok(aside);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            // A file system without hard links: a rename to a name that was
+            // free a moment ago.
+            Err(_) if std::fs::symlink_metadata(&aside).is_err() => {
+                std::fs::rename(path, &aside)?;
+                return Ok(aside);
+            }
+            Err(_) => continue,
+        }
+    }
+    Err(std::io::Error::other(
+        "a thousand refused snapshots already have this second's name",
+    ))
 }
 
 /// Restores `pipeline`'s saved state, logging how much was restored.
@@ -163,17 +314,10 @@ pub fn restore_saved(dir: &Path, pipeline: &str, stages: &SharedStages) -> usize
     }
     let restored = give_each(stages, snapshots, |stage, filter, e| {
         // The next save would write over the refused state (as after an
-        // upgrade to a filter that reads another format): keep it aside,
-        // named for the time, so that an earlier refused state (an
-        // upgrade, then a rollback) is not written over either.
-        let path = file_of(dir, pipeline, stage, filter);
-        let seconds = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let aside = path.with_extension(format!("state.refused-{seconds}"));
-        let kept = match std::fs::rename(&path, &aside) {
-            Ok(()) => format!("kept as {}", aside.display()),
-            Err(rename) => format!("and could not be kept aside: {rename}"),
+        // upgrade to a filter that reads another format): keep it aside.
+        let kept = match keep_aside(&file_of(dir, pipeline, stage, filter)) {
+            Ok(aside) => format!("kept as {}", aside.display()),
+            Err(e) => format!("and could not be kept aside: {e}"),
         };
         tracing::error!(
             filter = %filter,

@@ -87,3 +87,31 @@ fn a_failed_write_is_reported_and_exits_1() {
         let _ = std::fs::remove_dir_all(dir.path().join("fresh-filter"));
     }
 }
+
+/// `wasmstash run … 2>&1 | head -1`: the reader of both outputs goes away,
+/// and the summary, written to stderr after the events, used to panic (exit
+/// 101) where a closed reader ends a run with 0. So did any message of a
+/// run that failed, with stderr closed (`2>&-` or a full disk).
+#[test]
+fn a_run_whose_stderr_is_gone_exits_with_its_own_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.log");
+    std::fs::write(&input, "one\ntwo\n").unwrap();
+    let input = input.to_str().unwrap().to_owned();
+    let filter = ["run", "--filter", "mutate"].map(String::from);
+    for (extra, status) in [(input.as_str(), 0), ("missing.log", 1)] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut args = filter.to_vec();
+        args.push(extra.to_owned());
+        let out = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+            .args(&args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(writer.try_clone().unwrap())
+            .stderr(writer)
+            .status()
+            .unwrap();
+        assert_eq!(out.code(), Some(status), "{args:?}");
+    }
+}

@@ -201,3 +201,40 @@ fn blank_lines_before_a_late_first_object_stay_nothing() {
         [serde_json::json!({"a": 1, "tags": ["seen"]})]
     );
 }
+
+/// Opening a named pipe waits for a writer, and a signal does not cut that
+/// wait short: with none coming, Ctrl-C did nothing, and only a second one
+/// ended the run, without its summary. Here the first ends it as the end of
+/// its input would, after the file before the pipe has gone through.
+#[test]
+fn ctrl_c_stops_a_run_waiting_for_a_named_pipe_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("before.log"), "first\n").unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("pipe"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut child = spawn_in(dir.path(), &["run", "--filter", TAG, "before.log", "pipe"]);
+    // The first file's event is out: the reader has gone on to the pipe,
+    // and the signal handler was installed before it started.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.contains("first"), "{line}");
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: sends a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = support::wait_exit(
+        &mut child,
+        Duration::from_secs(10),
+        "the run still waits for the pipe's writer after Ctrl-C",
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("stopped early: pipeline `cli`: 1 event in, 1 out"),
+        "{stderr}"
+    );
+}

@@ -127,7 +127,7 @@ struct Processed {
 
 /// How long a live input may stay quiet before the lines read from it so
 /// far go on as a batch; also how often a wait looks for a stop.
-const QUIET: Duration = Duration::from_millis(100);
+pub(super) const QUIET: Duration = Duration::from_millis(100);
 
 /// Reads every input into batches for the workers. Returns early, and
 /// quietly, when the writer has stopped (it reports why) or a stop was
@@ -147,7 +147,9 @@ fn read_batches(
         in_flight_bytes: flow.in_flight_bytes,
     };
     for path in &flow.inputs {
-        let source = open(path)?;
+        let Some(source) = open(path)? else {
+            return Ok(());
+        };
         let input: Box<dyn Read + Send> = match source.live {
             Some(fd) => Box::new(LiveInput {
                 inner: source.reader,

@@ -59,7 +59,9 @@ pub struct RunArgs {
     pub no_cache: bool,
     /// Keep stateful filters' state (anomaly baselines, templates) in DIR:
     /// restored before the first event, saved after the last, the same files
-    /// `serve` uses with `server.state_dir`.
+    /// `serve` uses with `server.state_dir`. Checked before any input is
+    /// read; a second run on the same pipeline's state is refused while the
+    /// first runs.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Longest input line kept, in bytes (default 16 MiB, as the sidecar's
@@ -197,11 +199,23 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     let mut pipeline = build_pipeline(args)?;
     let total_bytes = check_inputs(&args.inputs)?;
     let shared = pipeline.shared_stages();
-    if let Some(dir) = &args.state_dir {
-        state::prepare_dir(dir)
-            .map_err(|e| RunError::Io(format!("--state-dir {}: {e}", dir.display())))?;
-        state::restore_saved(dir, pipeline.name(), &shared);
-    }
+    // Held until the state is saved, and dropped with it. A pipeline with
+    // no state has nothing to claim, and need not keep others waiting.
+    let _claimed = match &args.state_dir {
+        Some(dir) => {
+            let claimed = state::prepare_dir(dir)
+                .and_then(|()| {
+                    if shared.is_empty() {
+                        return Ok(None);
+                    }
+                    state::claim_pipeline(dir, pipeline.name(), &shared).map(Some)
+                })
+                .map_err(|e| RunError::Io(format!("--state-dir {}: {e}", dir.display())))?;
+            state::restore_saved(dir, pipeline.name(), &shared);
+            claimed
+        }
+        None => None,
+    };
     let workers = worker_count(args, pipeline.name(), !shared.is_empty());
     let mut pipelines: Vec<Pipeline> = (1..workers).map(|_| pipeline.sibling()).collect();
     let mut summary = Summary {
@@ -232,7 +246,8 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
         None => Ok(()),
     });
     let early = if ended.is_ok() { "" } else { "stopped early: " };
-    eprintln!("wasmstash run: {early}{summary}");
+    // Not `eprintln!`, which panics when stderr is closed (`2>&1 | head`).
+    let _ = writeln!(io::stderr(), "wasmstash run: {early}{summary}");
     ended.map(|()| summary)
 }
 
@@ -304,7 +319,8 @@ fn worker_count(args: &RunArgs, pipeline: &str, stateful: bool) -> usize {
     };
     if wanted > 1 && stateful {
         if args.workers.is_some() {
-            eprintln!(
+            let _ = writeln!(
+                io::stderr(),
                 "wasmstash run: pipeline `{pipeline}` has a stateful filter, which must see events in input order: running one worker"
             );
         }
@@ -371,21 +387,60 @@ struct Source {
     live: Option<RawFd>,
 }
 
-fn open(path: &PathBuf) -> Result<Source, RunError> {
+/// Opens an input; `None` if a stop was asked while it waited to open.
+fn open(path: &PathBuf) -> Result<Option<Source>, RunError> {
     if path.as_os_str() == "-" {
         let stdin = io::stdin();
         let live = is_live(stdin.as_fd()).then_some(libc::STDIN_FILENO);
-        return Ok(Source {
+        return Ok(Some(Source {
             reader: Box::new(stdin),
             live,
-        });
+        }));
     }
-    let file = File::open(path).map_err(|e| cannot_open(path, e))?;
+    let file = if std::fs::metadata(path).is_ok_and(|meta| meta.file_type().is_fifo()) {
+        match open_fifo(path)? {
+            Some(file) => file,
+            None => return Ok(None),
+        }
+    } else {
+        File::open(path).map_err(|e| cannot_open(path, e))?
+    };
     let live = is_live(file.as_fd()).then(|| file.as_raw_fd());
-    Ok(Source {
+    Ok(Some(Source {
         reader: Box::new(file),
         live,
-    })
+    }))
+}
+
+/// Opens a named pipe, which waits for a writer to open it too, in a call
+/// that signals do not cut short (the handler restarts it): without a
+/// writer, Ctrl-C did nothing. The open waits on a thread of its own, and
+/// this one gives up on it once a stop is asked; the process ends it.
+fn open_fifo(path: &Path) -> Result<Option<File>, RunError> {
+    let (opened_to, opened) = std::sync::mpsc::channel();
+    let owned = path.to_owned();
+    std::thread::Builder::new()
+        .name("wasmstash-open".into())
+        .spawn(move || {
+            let _ = opened_to.send(File::open(&owned));
+        })
+        .map_err(|e| RunError::Io(format!("cannot open {}: {e}", path.display())))?;
+    loop {
+        match opened.recv_timeout(flow::QUIET) {
+            Ok(file) => return file.map(Some).map_err(|e| cannot_open(path, e)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if interrupt::requested().is_some() {
+                    return Ok(None);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(RunError::Io(format!(
+                    "cannot open {}: the thread opening it stopped",
+                    path.display()
+                )));
+            }
+        }
+    }
 }
 
 /// Whether reading `fd` may wait on a writer: anything but a regular file
