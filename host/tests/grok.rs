@@ -2,6 +2,8 @@
 //! real access log, through the `wasmstash` binary and through the pipeline
 //! with each pattern set.
 
+#[path = "support/binary.rs"]
+mod binary;
 mod support;
 
 use std::process::Command;
@@ -179,4 +181,28 @@ fn a_pattern_nested_too_deep_is_refused_by_name() {
         err.contains("expands to more than 10000 references or 1048576 bytes"),
         "{err}"
     );
+}
+
+/// Logstash takes a `pattern_definitions` name that no `%{NAME}` can spell,
+/// and never uses it: the filter loads as there, and says so.
+#[test]
+fn a_definition_no_reference_can_name_is_loaded_with_a_warning() {
+    let config = json!({
+        "match": {"message": "%{GOOD:g}"},
+        "pattern_definitions": {"GOOD": "[a-z]+", "NOT USED": "x", "": "y"},
+    });
+    let filter = format!("grok={config}");
+    let out = binary::wasmstash(&["run", "--filter", &filter, "-"], b"word\n");
+    let stderr = binary::text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(binary::events_of(&out.stdout)[0]["g"], "word");
+    for name in ["NOT USED", ""] {
+        assert!(
+            stderr.contains(&format!(
+                "pattern_definitions: `{name}` can never be referenced"
+            )),
+            "{stderr}"
+        );
+    }
+    assert!(!stderr.contains("`GOOD` can never"), "{stderr}");
 }

@@ -19,7 +19,7 @@ use wasmstash_sdk::prelude::*;
 pub use config::Config;
 pub use expression::{Captured, Expression, Options};
 pub use library::{PatternSet, Patterns};
-use regex::{Budget, Matcher, Stop};
+use regex::{Budget, Matcher, Stop, is_reference_name_byte};
 
 pub struct Grok {
     matches: Vec<(String, Vec<Compiled>)>,
@@ -61,6 +61,16 @@ impl Filter for Grok {
             let regex = regex
                 .as_str()
                 .ok_or_else(|| format!("pattern_definitions: `{name}` must be a string"))?;
+            if name.is_empty() || !name.bytes().all(is_reference_name_byte) {
+                // Logstash takes such a name too, and never uses it either.
+                host::log(
+                    Level::Warn,
+                    &format!(
+                        "pattern_definitions: `{name}` can never be referenced (a name \
+                         in %{{NAME}} is ASCII letters, digits and _); it is ignored"
+                    ),
+                );
+            }
             patterns.insert(name.clone(), regex.to_string());
         }
         let options = Options {

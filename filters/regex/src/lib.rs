@@ -26,7 +26,7 @@ mod runs;
 
 pub use budget::{Budget, Stop};
 pub use exec::{Matcher, UNSET};
-pub use parse::{Resolver, Splice};
+pub use parse::{Resolver, Splice, is_reference_name_byte};
 
 /// A compiled pattern.
 pub struct Regex {

@@ -10,6 +10,8 @@ use super::parse_class::Escaped;
 
 mod reference;
 
+pub use reference::is_reference_name_byte;
+
 /// What Ruby's grok splices in for `%{NAME:field}`: the pattern's regex text
 /// and, when the reference captures, the group name to capture under.
 pub struct Splice {

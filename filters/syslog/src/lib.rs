@@ -26,7 +26,10 @@ use wasmstash_sdk::prelude::*;
 pub struct Config {
     #[serde(default = "default_source")]
     source: String,
-    #[serde(default = "default_failure_tags")]
+    #[serde(
+        default = "default_failure_tags",
+        deserialize_with = "wasmstash_sdk::common::tags"
+    )]
     tag_on_failure: Vec<String>,
     #[serde(default = "default_true")]
     keep_original: bool,

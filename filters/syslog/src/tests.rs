@@ -113,6 +113,11 @@ fn malformed_lines_are_tagged_and_left_as_they_were() {
         json!({"message": "x"}),
         "a missing source is not a failure"
     );
+    // One tag may be given alone, as in Logstash and the other filters.
+    assert_eq!(
+        run(json!({"tag_on_failure": "bad"}), "not syslog"),
+        json!({"message": "not syslog", "tags": ["bad"]})
+    );
     let mut event = Event::parse(br#"{"message":42}"#).unwrap();
     filter(json!({})).process(&mut event);
     assert_eq!(

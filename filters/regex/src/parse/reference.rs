@@ -14,7 +14,7 @@ impl Parser<'_, '_, '_> {
         let rest = &self.src[self.pos + 1..];
         let name_len = rest
             .bytes()
-            .take_while(|&b| b.is_ascii_digit() || (b'A'..=b'z').contains(&b))
+            .take_while(|&b| is_reference_name_byte(b))
             .count();
         if name_len == 0 {
             return Ok(None);
@@ -107,4 +107,10 @@ fn definition_length(text: &str) -> usize {
         i += 1;
     }
     0
+}
+
+/// Whether `byte` may be part of the NAME in `%{NAME}`: jls-grok's
+/// `[A-z0-9]`, a range that also takes `[`, `\`, `]`, `^`, `_` and a backtick.
+pub fn is_reference_name_byte(byte: u8) -> bool {
+    byte.is_ascii_digit() || (b'A'..=b'z').contains(&byte)
 }
