@@ -213,25 +213,29 @@ pub struct StateLock {
     _file: std::fs::File,
 }
 
-/// Everything `run` needs of `pipeline`'s state files before it reads a
-/// line: its directory writable, each saved snapshot a readable regular
-/// file (one that could not be read would be written over at the end, the
-/// state it held lost), and no other run using them. Two runs that both
-/// restored the same state and saved their own would keep only the last
-/// one's, without a word; the second is refused instead. Errors name the
-/// path.
+/// Everything a process (`run`, or `serve` for each of its pipelines) needs
+/// of `pipeline`'s state files before it restores them: its directory
+/// writable, each saved snapshot a readable regular file (one that could not
+/// be read would be written over at the next save, the state it held lost),
+/// and no other process using them. Two processes that both restored the
+/// same state and saved their own would keep only the last one's, without a
+/// word; the second is refused instead. `holder` says what this process is
+/// (as "`wasmstash run`"), for the message that refuses the next one. Errors
+/// name the path.
 pub fn claim_pipeline(
     dir: &Path,
     pipeline: &str,
     stages: &SharedStages,
+    holder: &str,
 ) -> std::io::Result<StateLock> {
     let pipeline_dir = pipeline_dir(dir, pipeline);
     make_dir(&pipeline_dir).map_err(|e| naming(&pipeline_dir, e))?;
     probe_writes(&pipeline_dir).map_err(|e| naming(&pipeline_dir, e))?;
     let lock_path = pipeline_dir.join(".lock");
-    let lock = std::fs::OpenOptions::new()
+    let mut lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .open(&lock_path)
         .map_err(|e| naming(&lock_path, e))?;
@@ -241,14 +245,21 @@ pub fn claim_pipeline(
             return Err(std::io::Error::new(
                 std::io::ErrorKind::ResourceBusy,
                 format!(
-                    "the state of pipeline `{pipeline}` is in use by another `wasmstash run` \
-                     (it holds {}); wait for it to end, or give this run a --state-dir of its own",
+                    "the state of pipeline `{pipeline}` is in use by another {} (it holds {}); \
+                     wait for it to end, or give each its own state directory",
+                    holder_of(&mut lock),
                     lock_path.display()
                 ),
             ));
         }
         Err(std::fs::TryLockError::Error(e)) => return Err(naming(&lock_path, e)),
     }
+    // Only for the message above: the lock is the flock, whatever the file
+    // says, so a description that cannot be written costs nothing else.
+    let _ = lock.set_len(0).and_then(|()| {
+        writeln!(lock, "{holder} (pid {})", std::process::id())?;
+        lock.flush()
+    });
     for (index, stage) in stages {
         let filter = lock_stage(stage).module().name().to_owned();
         let path = file_of(dir, pipeline, *index, &filter);
@@ -268,6 +279,22 @@ pub fn claim_pipeline(
         }
     }
     Ok(StateLock { _file: lock })
+}
+
+/// What the process holding `lock` wrote of itself, or "process" if it has
+/// not written it yet (it is between taking the lock and writing) or wrote
+/// something unreadable.
+fn holder_of(lock: &mut std::fs::File) -> String {
+    use std::io::Read;
+    let mut text = Vec::new();
+    let _ = lock.take(512).read_to_end(&mut text);
+    let text = String::from_utf8_lossy(&text);
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.is_empty() || line.chars().any(char::is_control) {
+        "process".to_owned()
+    } else {
+        line.to_owned()
+    }
 }
 
 /// Moves a refused snapshot out of the way of the next save, under a name

@@ -1,7 +1,7 @@
 //! `wasmstash run --state-dir`: a state directory that cannot hold a
 //! pipeline's state fails the run before it reads a line, a refused
-//! snapshot is never written over, and two runs never share one pipeline's
-//! state.
+//! snapshot is never written over, and no two processes (runs, or a run
+//! and `serve`, at start or on a reload) share one pipeline's state.
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -13,6 +13,8 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use binary::*;
+use serde_json::Value;
+use support::server::{Server, write_config};
 use support::wait_exit;
 
 /// `wasmstash run --filter templates --state-dir STATE` in `dir`, started
@@ -145,15 +147,7 @@ fn a_refused_snapshot_never_replaces_an_earlier_one() {
 #[test]
 fn a_second_run_on_the_same_state_is_refused_while_the_first_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let mut first = templates_run(dir.path(), "state");
-    let mut input = first.stdin.take().unwrap();
-    input.write_all(b"disk 3 full\n").unwrap();
-    input.flush().unwrap();
-    // Its first event is out: it has claimed the state by then.
-    let mut output = BufReader::new(first.stdout.take().unwrap());
-    let mut line = String::new();
-    output.read_line(&mut line).unwrap();
-    assert!(line.contains("disk 3 full"), "{line}");
+    let (mut first, input) = run_holding_the_state(dir.path());
 
     let second = templates_over(dir.path(), "state", b"disk 4 full\n");
     let stderr = text(&second.stderr);
@@ -167,8 +161,179 @@ fn a_second_run_on_the_same_state_is_refused_while_the_first_runs() {
     drop(input);
     let status = wait_exit(&mut first, Duration::from_secs(20), "the first run hung");
     assert!(status.success());
-    let third = templates_over(dir.path(), "state", b"disk 5 full\n");
-    assert!(third.status.success(), "{}", text(&third.stderr));
-    let event = &events_of(&third.stdout)[0];
-    assert_eq!(event["wasmstash"]["template"]["new"], false, "{event}");
+    assert_eq!(seen_by_run(dir.path(), "disk 5 full"), false);
+}
+
+const TOKEN: &str = "run-state-test-admin-token";
+
+/// A sidecar config in `dir`, keeping state in `dir/state` (where the runs
+/// above keep it), with `pipelines`.
+fn serve_config(dir: &Path, pipelines: &str) -> std::path::PathBuf {
+    let state = dir.join("state");
+    write_config(
+        dir,
+        &format!(
+            "[server]\nwatch = false\nworkers = 1\nstate_dir = \"{}\"\n{pipelines}",
+            state.display()
+        ),
+    )
+}
+
+/// The pipeline `cli` of `run --filter templates`, for the sidecar.
+const CLI_TEMPLATES: &str = "[[pipelines.cli.filters]]\nfilter = \"templates\"\n";
+
+fn serve_with_state(dir: &Path, pipelines: &str) -> Server {
+    Server::start(
+        &serve_config(dir, pipelines),
+        &[("WASMSTASH_ADMIN_TOKEN", TOKEN)],
+    )
+}
+
+/// Whether the sidecar's `pipeline` had seen `message`'s template before.
+fn seen_by_serve(server: &Server, pipeline: &str, message: &str) -> Value {
+    let body = serde_json::json!({ "message": message }).to_string();
+    let response = server.post(&format!("/v1/pipelines/{pipeline}/event"), body.as_bytes());
+    assert_eq!(response.status, 200, "{}", response.text());
+    response.json()["wasmstash"]["template"]["new"].clone()
+}
+
+/// Whether a run on `dir/state` had seen `line`'s template before.
+fn seen_by_run(dir: &Path, line: &str) -> Value {
+    let out = templates_over(dir, "state", format!("{line}\n").as_bytes());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    events_of(&out.stdout)[0]["wasmstash"]["template"]["new"].clone()
+}
+
+fn reload(server: &Server) -> (u16, String) {
+    let response = server.request(
+        "POST",
+        "/v1/admin/reload",
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        b"",
+    );
+    (response.status, response.text())
+}
+
+/// A run started while a sidecar served the same pipeline's state restored
+/// it and, at its end, wrote over all the sidecar had saved (or the
+/// sidecar's next save wrote over the run's). The run is refused, saying
+/// what holds the state; once the sidecar has stopped, a run restores what
+/// it saved.
+#[test]
+fn a_run_is_refused_while_serve_owns_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_state(dir.path(), CLI_TEMPLATES);
+    assert_eq!(seen_by_serve(&server, "cli", "disk 3 full"), true);
+
+    let run = templates_over(dir.path(), "state", b"disk 4 full\n");
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr
+            .contains("the state of pipeline `cli` is in use by another `wasmstash serve --config")
+            && stderr.contains("state/cli/.lock"),
+        "{stderr}"
+    );
+    assert!(run.stdout.is_empty());
+
+    server.stop();
+    assert_eq!(seen_by_run(dir.path(), "disk 5 full"), false);
+}
+
+/// A sidecar started while a run used the pipeline's state served it as
+/// if it were its own. It fails to start instead (exit 2), naming the lock
+/// and the run; once the run has ended, it starts with what the run saved.
+#[test]
+fn serve_does_not_start_while_a_run_owns_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut run, input) = run_holding_the_state(dir.path());
+
+    let config = serve_config(dir.path(), CLI_TEMPLATES);
+    let mut serve = Command::new(support::server::binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env(
+            "WASMSTASH_CACHE_DIR",
+            std::env::temp_dir().join("wasmstash-test-cache"),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_exit(
+        &mut serve,
+        Duration::from_secs(60),
+        "serve kept running while a run owned the state",
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the state of pipeline `cli` is in use by another `wasmstash run` (pid ")
+            && stderr.contains("state/cli/.lock"),
+        "{stderr}"
+    );
+
+    drop(input);
+    let status = wait_exit(&mut run, Duration::from_secs(20), "the run hung");
+    assert!(status.success());
+    let server = serve_with_state(dir.path(), CLI_TEMPLATES);
+    assert_eq!(seen_by_serve(&server, "cli", "disk 5 full"), false);
+    server.stop();
+}
+
+/// A reload that added a pipeline whose state a run used served it anyway,
+/// from scratch, and wrote over what the run saved. The reload is refused
+/// and the running pipelines serve on; once the run has ended, a reload
+/// takes the pipeline with what the run saved, and one that drops it saves
+/// its state and lets it go, for the next run to take.
+#[test]
+fn a_reload_does_not_take_state_a_run_owns_and_releases_what_it_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let other =
+        "[[pipelines.other.filters]]\nfilter = \"mutate\"\nconfig = { add_tag = [\"o\"] }\n";
+    let server = serve_with_state(dir.path(), other);
+    let (mut run, input) = run_holding_the_state(dir.path());
+
+    serve_config(dir.path(), &format!("{other}{CLI_TEMPLATES}"));
+    let (status, answer) = reload(&server);
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer.contains("the state of pipeline `cli` is in use by another `wasmstash run`"),
+        "{answer}"
+    );
+    assert_eq!(
+        server.get("/readyz").json()["pipelines"],
+        serde_json::json!(["other"])
+    );
+
+    drop(input);
+    let status = wait_exit(&mut run, Duration::from_secs(20), "the run hung");
+    assert!(status.success());
+    let (status, answer) = reload(&server);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(seen_by_serve(&server, "cli", "disk 5 full"), false);
+    assert_eq!(seen_by_serve(&server, "cli", "queue 7 stalled"), true);
+
+    serve_config(dir.path(), other);
+    let (status, answer) = reload(&server);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(seen_by_run(dir.path(), "queue 9 stalled"), false);
+    server.stop();
+}
+
+/// A run on `dir/state` that has learned "disk 3 full" and waits for more
+/// input, holding the state; closing the input it returns ends it.
+fn run_holding_the_state(dir: &Path) -> (std::process::Child, std::process::ChildStdin) {
+    let mut run = templates_run(dir, "state");
+    let mut input = run.stdin.take().unwrap();
+    input.write_all(b"disk 3 full\n").unwrap();
+    input.flush().unwrap();
+    // Its first event is out: it has claimed the state by then.
+    let mut line = String::new();
+    BufReader::new(run.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("disk 3 full"), "{line}");
+    (run, input)
 }

@@ -60,8 +60,8 @@ pub struct RunArgs {
     /// Keep stateful filters' state (anomaly baselines, templates) in DIR:
     /// restored before the first event, saved after the last, the same files
     /// `serve` uses with `server.state_dir`. Checked before any input is
-    /// read; a second run on the same pipeline's state is refused while the
-    /// first runs.
+    /// read; a run on a pipeline's state that another run, or a `serve`, is
+    /// using is refused.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Longest input line kept, in bytes (default 16 MiB, as the sidecar's
@@ -208,7 +208,8 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
                     if shared.is_empty() {
                         return Ok(None);
                     }
-                    state::claim_pipeline(dir, pipeline.name(), &shared).map(Some)
+                    state::claim_pipeline(dir, pipeline.name(), &shared, "`wasmstash run`")
+                        .map(Some)
                 })
                 .map_err(|e| RunError::Io(format!("--state-dir {}: {e}", dir.display())))?;
             state::restore_saved(dir, pipeline.name(), &shared);

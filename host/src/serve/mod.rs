@@ -5,6 +5,8 @@
 //! - `workers`: per-pipeline workers draining a bounded queue, coalescing
 //!   concurrent requests into one call.
 //! - `ui`: the live view at `/ui`.
+//! - `state`: which pipelines' saved state this process owns (their locks
+//!   in `server.state_dir`), and restoring, handing over and saving it.
 //!
 //! This file owns the life cycle: load the pipeline set in the background
 //! (ready once loaded), swap in a new set on reload (SIGHUP, file change or
@@ -12,7 +14,8 @@
 //! `server.snapshot_interval_ms`, and on SIGTERM stop accepting, finish what
 //! is in flight (for at most the drain limit, which by default covers a call
 //! and its replay: `ServerSettings::drain_limit`) and save it once more (see
-//! `crate::state`). A second SIGTERM or SIGINT ends the process at once.
+//! `state` and `crate::state`). A second SIGTERM or SIGINT ends the process
+//! at once.
 //!
 //! A reload replaces pipelines, filters, modules and `[engine]`; `[server]`
 //! is read at start only, so a reload keeps the running settings and warns
@@ -22,6 +25,7 @@ mod body;
 mod listener;
 mod rejections;
 mod routes;
+mod state;
 mod ui;
 mod workers;
 mod write_deadline;
@@ -36,7 +40,7 @@ use clap::Args;
 use crate::config::{Config, ConfigError, ServerSettings};
 use crate::engine::{Engine, EngineSettings};
 use crate::metrics::Metrics;
-use crate::state;
+use state::StateDir;
 use workers::PipelineWorkers;
 
 #[derive(Args, Debug)]
@@ -83,8 +87,10 @@ pub(crate) struct App {
     configured: ServerSettings,
     /// The `[engine]` table at start, for a shutdown before the first load.
     engine_at_start: EngineSettings,
-    /// One reload at a time.
+    /// One load at a time: the first, then each reload.
     reloading: tokio::sync::Mutex<()>,
+    /// `[server] state_dir`, if set, and the pipelines' state owned in it.
+    state: Option<Arc<StateDir>>,
     pub live: ui::LiveView,
     /// One permit per byte of memory that the request bodies held take
     /// (`server.max_inflight_body_bytes`).
@@ -147,48 +153,38 @@ impl App {
         let _one_at_a_time = self.reloading.lock().await;
         let (set, config) = match self.load().await {
             Ok(loaded) => loaded,
-            Err(e) => {
-                self.metrics
-                    .add("wasmstash_reloads_total", &[("result", "rejected")], 1);
-                tracing::error!("reload ({why}) rejected, keeping the running pipelines: {e}");
-                self.live.reloaded(why, Err(&e.0));
-                return Err(e.0);
-            }
+            Err(e) => return Err(self.reload_rejected(why, e.0)),
         };
         self.warn_server_changes(&config, &format!("reload ({why})"));
         let set = Arc::new(set);
-        if let Some(old) = self.current() {
-            carry_state(&old, &set).await;
+        if let Some(state) = &self.state
+            && let Err(e) = state.claim(&set).await
+        {
+            return Err(self.reload_rejected(why, e));
+        }
+        let old = self.current();
+        if let Some(old) = &old {
+            state::carry(old, &set).await;
         }
         let names: Vec<String> = set.names().iter().map(|n| n.to_string()).collect();
-        self.swap(set);
+        self.swap(set.clone());
+        if let (Some(state), Some(old)) = (&self.state, &old) {
+            state.release_dropped(old, &set).await;
+        }
         self.metrics
             .add("wasmstash_reloads_total", &[("result", "ok")], 1);
         tracing::info!("reloaded ({why}): pipelines {}", names.join(", "));
         self.live.reloaded(why, Ok(&names));
         Ok(names)
     }
-}
 
-/// Hands each old pipeline's filter state to the new pipeline of the same
-/// name. Each shared stage is locked only while its snapshot is taken; events
-/// the old set still processes after that are not carried over.
-async fn carry_state(old: &Arc<PipelineSet>, new: &Arc<PipelineSet>) {
-    let (old, new) = (old.clone(), new.clone());
-    let carried = tokio::task::spawn_blocking(move || {
-        for (name, new_workers) in &new.pipelines {
-            let Some(old_workers) = old.pipelines.get(name) else {
-                continue;
-            };
-            let snapshots = state::take(old_workers.shared_stages());
-            if !snapshots.is_empty() {
-                state::give(new_workers.shared_stages(), snapshots);
-            }
-        }
-    })
-    .await;
-    if let Err(e) = carried {
-        tracing::error!("carrying filter state over failed: {e}");
+    /// Counts and logs a refused reload; returns why it was refused.
+    fn reload_rejected(&self, why: &str, error: String) -> String {
+        self.metrics
+            .add("wasmstash_reloads_total", &[("result", "rejected")], 1);
+        tracing::error!("reload ({why}) rejected, keeping the running pipelines: {error}");
+        self.live.reloaded(why, Err(&error));
+        error
     }
 }
 
@@ -283,10 +279,14 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         server.listen = listen;
     }
     let admin_token = admin_token(&server)?;
-    if let Some(dir) = &server.state_dir {
-        state::prepare_dir(dir)
-            .map_err(|e| ConfigError(format!("[server] state_dir {}: {e}", dir.display())))?;
-    }
+    let state = match &server.state_dir {
+        Some(dir) => {
+            crate::state::prepare_dir(dir)
+                .map_err(|e| ConfigError(format!("[server] state_dir {}: {e}", dir.display())))?;
+            Some(Arc::new(StateDir::new(dir.clone(), &args.config)))
+        }
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("wasmstash-http")
@@ -304,6 +304,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         configured: config.server,
         engine_at_start: config.engine,
         reloading: tokio::sync::Mutex::new(()),
+        state,
     });
     app.metrics.set("wasmstash_ready", &[], 0.0);
     let stopped = runtime.block_on(run(app));
@@ -391,14 +392,21 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
         },
     ));
 
+    // Held until the first set is live: an admin reload asked meanwhile
+    // would otherwise swap in its own set and then have this one replace
+    // it, the state it claimed and restored with it.
+    let first_load = app.reloading.lock().await;
     let (set, config) = app.load().await?;
     app.warn_server_changes(&config, "loading");
     let set = Arc::new(set);
-    if let Some(dir) = &app.server.state_dir {
-        restore_saved_state(dir, &set).await;
-        tokio::spawn(save_state_periodically(app.clone(), dir.clone()));
+    if let Some(state) = &app.state {
+        // A pipeline whose state another process holds fails the start
+        // (exit 2), as the one that started second: see `state`.
+        state.claim(&set).await.map_err(ConfigError)?;
+        tokio::spawn(state::save_periodically(app.clone(), state.clone()));
     }
     app.swap(set);
+    drop(first_load);
     tracing::info!("ready");
 
     tokio::spawn(reload_on_sighup(app.clone()));
@@ -422,64 +430,13 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
             drained.connections
         );
     }
-    if let (Some(dir), Some(set)) = (&app.server.state_dir, app.current()) {
-        if !persist_state(dir, &set).await {
-            return Err(ServeError::StateNotSaved(dir.clone()));
+    if let (Some(state), Some(set)) = (&app.state, app.current()) {
+        if !state.save(&set).await {
+            return Err(ServeError::StateNotSaved(state.dir().to_owned()));
         }
-        tracing::info!("saved filter state to {}", dir.display());
+        tracing::info!("saved filter state to {}", state.dir().display());
     }
     Ok(())
-}
-
-async fn restore_saved_state(dir: &Path, set: &Arc<PipelineSet>) {
-    let (dir, set) = (dir.to_owned(), set.clone());
-    let restored = tokio::task::spawn_blocking(move || {
-        for (name, workers) in &set.pipelines {
-            state::restore_saved(&dir, name, workers.shared_stages());
-        }
-    })
-    .await;
-    if let Err(e) = restored {
-        tracing::error!("restoring saved filter state failed: {e}");
-    }
-}
-
-/// Saves every pipeline's state; false if any could not be saved (the
-/// reasons are logged).
-async fn persist_state(dir: &Path, set: &Arc<PipelineSet>) -> bool {
-    let (dir, set) = (dir.to_owned(), set.clone());
-    let saved = tokio::task::spawn_blocking(move || {
-        let mut all_saved = true;
-        for (name, workers) in &set.pipelines {
-            match state::persist(&dir, name, workers.shared_stages()) {
-                Some(0) => {}
-                Some(count) => {
-                    tracing::debug!(pipeline = %name, "saved {count} state snapshot(s) to {}", dir.display())
-                }
-                None => all_saved = false,
-            }
-        }
-        all_saved
-    })
-    .await;
-    saved.unwrap_or_else(|e| {
-        tracing::error!("saving filter state failed: {e}");
-        false
-    })
-}
-
-/// Saves the live set's state every `server.snapshot_interval_ms`, so a
-/// crash loses at most that much learning.
-async fn save_state_periodically(app: Arc<App>, dir: PathBuf) {
-    let mut ticks = tokio::time::interval(app.server.snapshot_interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await;
-    loop {
-        ticks.tick().await;
-        if let Some(set) = app.current() {
-            persist_state(&dir, &set).await;
-        }
-    }
 }
 
 /// Waits for SIGTERM or SIGINT and names it. From then on, another one ends

@@ -1,0 +1,194 @@
+//! The sidecar's side of `crate::state`: which pipelines' state files this
+//! process owns, and restoring, handing over and saving that state.
+//!
+//! A pipeline with stateful filters is owned from the load that first has
+//! it so to the reload that drops it (or the end), and its
+//! `<state_dir>/<pipeline>/.lock` is held all that time: the lock `run
+//! --state-dir` takes, so that neither a run nor another sidecar restores
+//! the same state and then writes over what this one learned, or the
+//! reverse. A pipeline whose lock another process holds is never served:
+//! at start that fails the start (exit 2), and on a reload it refuses the
+//! reload, the running set serving on. Serving it without saving its state
+//! would avoid refusing, but its learning would be lost at every restart
+//! and reload with only a log line to say so, and once the other process
+//! ended, this one could neither take over the state it saved nor keep its
+//! own without throwing one of them away.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{App, PipelineSet};
+use crate::state::{self, StateLock};
+
+/// `[server] state_dir` and the pipelines whose state this process owns in it.
+pub(crate) struct StateDir {
+    dir: PathBuf,
+    /// What this process is, for the message that refuses another.
+    holder: String,
+    /// The locks held, by pipeline. A save checks here, under the mutex a
+    /// release takes, so that no save writes a pipeline's files after its
+    /// lock is let go, not even one of a set that a reload has just replaced.
+    held: Mutex<BTreeMap<String, StateLock>>,
+}
+
+impl StateDir {
+    pub fn new(dir: PathBuf, config: &Path) -> StateDir {
+        let config = std::path::absolute(config).unwrap_or_else(|_| config.to_owned());
+        StateDir {
+            dir,
+            holder: format!("`wasmstash serve --config {}`", config.display()),
+            held: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn held(&self) -> MutexGuard<'_, BTreeMap<String, StateLock>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Claims each stateful pipeline of `set` not owned yet and restores its
+    /// saved state, before `set` serves. All or none: if one cannot be
+    /// claimed, those claimed with it are let go again and the error says
+    /// why. Pipelines owned already take their state from the set they run
+    /// in (`carry`), which is newer than what is on disk.
+    pub async fn claim(self: &Arc<Self>, set: &Arc<PipelineSet>) -> Result<(), String> {
+        let (this, set) = (self.clone(), set.clone());
+        tokio::task::spawn_blocking(move || this.claim_blocking(&set))
+            .await
+            .map_err(|e| format!("claiming the pipelines' state panicked: {e}"))?
+    }
+
+    fn claim_blocking(&self, set: &PipelineSet) -> Result<(), String> {
+        let mut held = self.held();
+        let mut claimed = Vec::new();
+        for (name, workers) in stateful(set) {
+            if held.contains_key(name) {
+                continue;
+            }
+            let lock =
+                state::claim_pipeline(&self.dir, name, workers.shared_stages(), &self.holder)
+                    .map_err(|e| format!("[server] state_dir {}: {e}", self.dir.display()))?;
+            claimed.push((name, workers, lock));
+        }
+        for (name, workers, lock) in claimed {
+            state::restore_saved(&self.dir, name, workers.shared_stages());
+            held.insert(name.clone(), lock);
+        }
+        Ok(())
+    }
+
+    /// Lets go of each pipeline owned that `live`, the set now serving, no
+    /// longer has with state, once its state in `old`, the set it ran in, is
+    /// saved: whoever claims it next starts where this process stopped.
+    pub async fn release_dropped(
+        self: &Arc<Self>,
+        old: &Arc<PipelineSet>,
+        live: &Arc<PipelineSet>,
+    ) {
+        let (this, old, live) = (self.clone(), old.clone(), live.clone());
+        let released = tokio::task::spawn_blocking(move || {
+            let mut held = this.held();
+            let dropped: Vec<String> = held
+                .keys()
+                .filter(|name| {
+                    live.pipelines
+                        .get(*name)
+                        .is_none_or(|workers| workers.shared_stages().is_empty())
+                })
+                .cloned()
+                .collect();
+            for name in dropped {
+                if let Some(workers) = old.pipelines.get(&name) {
+                    state::persist(&this.dir, &name, workers.shared_stages());
+                }
+                held.remove(&name);
+                tracing::info!(
+                    pipeline = %name,
+                    "no longer served with state: its state is saved to {} and released",
+                    this.dir.display()
+                );
+            }
+        })
+        .await;
+        if let Err(e) = released {
+            tracing::error!("releasing the state of dropped pipelines failed: {e}");
+        }
+    }
+
+    /// Saves the state of each pipeline of `set` this process owns; false if
+    /// any could not be saved (the reasons are logged).
+    pub async fn save(self: &Arc<Self>, set: &Arc<PipelineSet>) -> bool {
+        let (this, set) = (self.clone(), set.clone());
+        let saved = tokio::task::spawn_blocking(move || {
+            let held = this.held();
+            let mut all_saved = true;
+            for (name, workers) in stateful(&set) {
+                if !held.contains_key(name) {
+                    continue;
+                }
+                match state::persist(&this.dir, name, workers.shared_stages()) {
+                    Some(0) => {}
+                    Some(count) => tracing::debug!(
+                        pipeline = %name,
+                        "saved {count} state snapshot(s) to {}",
+                        this.dir.display()
+                    ),
+                    None => all_saved = false,
+                }
+            }
+            all_saved
+        })
+        .await;
+        saved.unwrap_or_else(|e| {
+            tracing::error!("saving filter state failed: {e}");
+            false
+        })
+    }
+}
+
+fn stateful(set: &PipelineSet) -> impl Iterator<Item = (&String, &super::PipelineWorkers)> {
+    set.pipelines
+        .iter()
+        .map(|(name, workers)| (name, workers.as_ref()))
+        .filter(|(_, workers)| !workers.shared_stages().is_empty())
+}
+
+/// Saves the live set's state every `server.snapshot_interval_ms`, so a
+/// crash loses at most that much learning.
+pub(crate) async fn save_periodically(app: Arc<App>, state: Arc<StateDir>) {
+    let mut ticks = tokio::time::interval(app.server.snapshot_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if let Some(set) = app.current() {
+            state.save(&set).await;
+        }
+    }
+}
+
+/// Hands each old pipeline's filter state to the new pipeline of the same
+/// name. Each shared stage is locked only while its snapshot is taken; events
+/// the old set still processes after that are not carried over.
+pub(crate) async fn carry(old: &Arc<PipelineSet>, new: &Arc<PipelineSet>) {
+    let (old, new) = (old.clone(), new.clone());
+    let carried = tokio::task::spawn_blocking(move || {
+        for (name, new_workers) in &new.pipelines {
+            let Some(old_workers) = old.pipelines.get(name) else {
+                continue;
+            };
+            let snapshots = state::take(old_workers.shared_stages());
+            if !snapshots.is_empty() {
+                state::give(new_workers.shared_stages(), snapshots);
+            }
+        }
+    })
+    .await;
+    if let Err(e) = carried {
+        tracing::error!("carrying filter state over failed: {e}");
+    }
+}
