@@ -67,13 +67,21 @@ fn give_each(
 ) -> usize {
     let mut restored = 0;
     for snapshot in snapshots {
-        let Some((_, stage)) = stages.iter().find(|(index, _)| *index == snapshot.stage) else {
+        let stage = (stages.iter())
+            .find(|(index, _)| *index == snapshot.stage)
+            .map(|(_, stage)| lock_stage(stage))
+            .filter(|stage| stage.module().name() == snapshot.filter);
+        let Some(mut stage) = stage else {
+            // A reload that moved or removed the filter: its state stays
+            // with its position, so say what is left behind.
+            tracing::warn!(
+                filter = %snapshot.filter,
+                "the new pipeline has no `{}` at stage {}: its state is not carried over",
+                snapshot.filter,
+                snapshot.stage
+            );
             continue;
         };
-        let mut stage = lock_stage(stage);
-        if stage.module().name() != snapshot.filter {
-            continue;
-        }
         match stage.restore(snapshot.state) {
             Ok(()) => restored += 1,
             Err(e) => refused(snapshot.stage, &snapshot.filter, &e),
