@@ -247,6 +247,12 @@ impl Config {
             if name == "new_value" && config.field.is_none() {
                 return Err("new_value needs `field`, the field whose values are watched, e.g. \"[source][address]\"".into());
             }
+            if config.min_count == 0 {
+                // `seen >= 0` always holds, so 0 would flag nothing, silently.
+                return Err(format!(
+                    "{name}.min_count must be at least 1 (1 flags only values never seen before)"
+                ));
+            }
             if config.max_values_per_key == 0 || config.max_values_per_key > 1_000_000 {
                 return Err(format!(
                     "{name}.max_values_per_key must be between 1 and 1000000"

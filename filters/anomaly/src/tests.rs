@@ -266,6 +266,10 @@ fn bad_configs_are_refused_with_the_option_named() {
             json!({"rate": {}, "interval_secs": 0}),
             "interval_secs must be between",
         ),
+        (
+            json!({"rare_template": {"min_count": 0}}),
+            "rare_template.min_count must be at least 1",
+        ),
     ] {
         let err = NativeFilter::<Anomaly>::new(config.to_string().as_bytes())
             .err()
