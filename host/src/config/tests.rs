@@ -48,6 +48,16 @@ fn errors_name_the_file_pipeline_and_filter() {
     assert!(err.contains("filter #1: missing `filter"), "{err}");
     let err = parse("[[pipelines.p.filters]]\nfilter = \"json\"\nmodule = \"a.wasm\"").unwrap_err();
     assert!(err.contains("not both"), "{err}");
+    // A TOML error on a very long line says where, without quoting it.
+    let long = format!("[engine]\nmemory_limit_mib = {}x", "9".repeat(100_000));
+    let err = parse(&long).unwrap_err();
+    assert!(err.len() < 300, "{} bytes: {}", err.len(), &err[..300]);
+    assert!(
+        err.starts_with("conf/w.toml: TOML parse error at line 2, column "),
+        "{err}"
+    );
+    let short = parse("[engine]\nmemory_limit_mib = 9x").unwrap_err();
+    assert!(short.contains("memory_limit_mib = 9x"), "quoted: {short}");
     let err = parse("[engine]\nmemory_limit_mb = 3").unwrap_err();
     assert!(
         err.contains("conf/w.toml") && err.contains("unknown field `memory_limit_mb`"),
