@@ -225,13 +225,11 @@ fn ctrl_c_stops_a_run_waiting_for_a_named_pipe_writer() {
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: sends a signal to the child this test started.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let status = support::wait_exit(
+    let (status, stderr) = support::wait_exit_with_stderr(
         &mut child,
         Duration::from_secs(10),
         "the run still waits for the pipe's writer after Ctrl-C",
     );
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(
         stderr.contains("stopped early: pipeline `cli`: 1 event in, 1 out"),

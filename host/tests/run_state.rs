@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use binary::*;
 use serde_json::Value;
 use support::server::{Server, write_config};
-use support::wait_exit;
+use support::{wait_exit, wait_exit_with_stderr};
 
 /// `wasmstash run --filter templates --state-dir STATE` in `dir`, started
 /// with its input left open.
@@ -260,13 +260,11 @@ fn serve_does_not_start_while_a_run_owns_the_state() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let status = wait_exit(
+    let (status, stderr) = wait_exit_with_stderr(
         &mut serve,
         Duration::from_secs(60),
         "serve kept running while a run owned the state",
     );
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("the state of pipeline `cli` is in use by another `wasmstash run` (pid ")

@@ -28,6 +28,21 @@ pub fn wait_exit(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
     }
 }
 
+/// As [`wait_exit`], for a child whose stderr is piped: its status and
+/// everything it wrote there.
+pub fn wait_exit_with_stderr(
+    child: &mut Child,
+    limit: Duration,
+    what: &str,
+) -> (ExitStatus, String) {
+    let status = wait_exit(child, limit, what);
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
+    }
+    (status, stderr)
+}
+
 /// `../shared/data` beside the checkout; tests must not pass without it.
 pub fn shared_data() -> PathBuf {
     let dir = wasmstash_sdk::crate_dir!().join("../../shared/data");
