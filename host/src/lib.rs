@@ -17,6 +17,18 @@
 //! - [`probe`]: `wasmstash probe`, the container health check.
 //! - [`setup`]: `wasmstash setup`, index templates and Kibana objects.
 
+/// `eprintln!` for what the commands tell the operator, without its panic
+/// (exit 101) when stderr is closed or full, as in `wasmstash run … 2>&1 |
+/// head -1`, where the reader of both went away: a message no one can read
+/// is dropped instead, and the exit status stays the command's own.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod builtins;
 pub mod config;
 pub mod engine;

@@ -15,17 +15,7 @@ use wasmstash::run::RunArgs;
 use wasmstash::scaffold::{self, NewArgs};
 use wasmstash::serve::{self, ServeArgs, ServeError};
 use wasmstash::setup::{self, SetupArgs};
-use wasmstash::{builtins, run};
-
-/// `eprintln!`, which panics (exit 101) when stderr is closed or full, as
-/// in `wasmstash run … 2>&1 | head -1`, where the reader of both went away:
-/// a message no one can read is dropped instead, and the exit status is
-/// the command's own.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
+use wasmstash::{builtins, run, say};
 
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -32,7 +32,7 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
         let now = now_millis();
         if tick_started >= next_incident {
             let incident = start_incident(&mut random, &services, now, incidents.len());
-            eprintln!(
+            crate::say!(
                 "wasmstash gen: incident {}",
                 serde_json::to_string(&incident).unwrap_or_default()
             );
@@ -126,12 +126,12 @@ impl Sink {
             if self.stream.is_none() {
                 match TcpStream::connect(&peer) {
                     Ok(stream) => {
-                        eprintln!("wasmstash gen: connected to {peer}");
+                        crate::say!("wasmstash gen: connected to {peer}");
                         self.stream = Some(stream);
                         self.backoff = Duration::from_millis(250);
                     }
                     Err(e) => {
-                        eprintln!("wasmstash gen: {peer}: {e}; retrying in {:?}", self.backoff);
+                        crate::say!("wasmstash gen: {peer}: {e}; retrying in {:?}", self.backoff);
                         std::thread::sleep(self.backoff);
                         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
                         continue;
@@ -142,7 +142,7 @@ impl Sink {
             match stream.write_all(line) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
-                    eprintln!("wasmstash gen: {peer}: {e}; reconnecting");
+                    crate::say!("wasmstash gen: {peer}: {e}; reconnecting");
                     self.stream = None;
                 }
             }

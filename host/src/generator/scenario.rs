@@ -130,7 +130,7 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
             .map_err(|e| GenError::at(&pending.path, e))?;
         pending.commit()?;
     }
-    eprintln!(
+    crate::say!(
         "wasmstash gen: {events} events, {} incidents{truth_note}",
         incidents.len(),
     );

@@ -247,8 +247,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
         None => Ok(()),
     });
     let early = if ended.is_ok() { "" } else { "stopped early: " };
-    // Not `eprintln!`, which panics when stderr is closed (`2>&1 | head`).
-    let _ = writeln!(io::stderr(), "wasmstash run: {early}{summary}");
+    crate::say!("wasmstash run: {early}{summary}");
     ended.map(|()| summary)
 }
 
@@ -320,8 +319,7 @@ fn worker_count(args: &RunArgs, pipeline: &str, stateful: bool) -> usize {
     };
     if wanted > 1 && stateful {
         if args.workers.is_some() {
-            let _ = writeln!(
-                io::stderr(),
+            crate::say!(
                 "wasmstash run: pipeline `{pipeline}` has a stateful filter, which must see events in input order: running one worker"
             );
         }

@@ -97,7 +97,7 @@ where
                     )));
                 }
                 if !announced {
-                    eprintln!("waiting for {service} at {url} ({why})");
+                    crate::say!("waiting for {service} at {url} ({why})");
                     announced = true;
                 }
                 tokio::time::sleep(Duration::from_secs(2).min(timeout)).await;
