@@ -2,6 +2,7 @@
 //! Logstash's tags for values that do not convert.
 
 use serde_json::Number;
+use wasmstash_sdk::ruby_number::RubyInteger;
 use wasmstash_sdk::{Event, Value};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -99,20 +100,9 @@ impl<'a> Decimal<'a> {
             p if p <= 400 => format!("{digits}{}", "0".repeat(p as usize - digits.len())),
             _ => return None,
         };
-        let significant = match integer_digits.trim_start_matches('0') {
-            "" => "0",
-            digits => digits,
-        };
-        let signed = format!("{}{significant}", if self.negative { "-" } else { "" });
-        // Exact at any length (serde_json keeps a number's text), up to
-        // what a double can hold, past which nothing downstream could read
-        // it as a number.
-        signed.parse::<i64>().map(Number::from).ok().or_else(|| {
-            signed
-                .parse::<Number>()
-                .ok()
-                .filter(|n| n.as_f64().is_some_and(f64::is_finite))
-        })
+        // Exact at any length, up to what a double can hold; past it, no
+        // conversion.
+        RubyInteger::from_digits(self.negative, &integer_digits).to_number()
     }
 }
 

@@ -149,7 +149,8 @@ impl Json {
     /// document was set; if not, the event is tagged as Logstash tags it.
     fn through_value(&mut self, event: &mut Event) -> bool {
         let parsed = match serde_json::from_str::<Value>(&self.text) {
-            Ok(parsed) if transcode::numbers_in_range(&parsed) => parsed,
+            // A number past a double's range fails the document.
+            Ok(parsed) if json_text::numbers_in_range(&parsed) => parsed,
             _ => {
                 if !self.config.skip_on_invalid_json {
                     self.fail(event);

@@ -290,31 +290,12 @@ impl<'a> Reader<'a> {
         let text = &self.bytes[start..self.pos];
         match serde_json::from_slice::<serde_json::Number>(text) {
             // Past an f64's range the general path refuses the document.
-            Ok(number) if !in_range(&number) => Err(Unusual),
+            Ok(number) if !json_text::number_in_range(&number) => Err(Unusual),
             Ok(number) => {
                 write_value(out, &serde_json::Value::Number(number));
                 Ok(())
             }
             Err(_) => Err(Unusual),
         }
-    }
-}
-
-/// Whether `number` reads as a finite f64. serde_json (with
-/// `arbitrary_precision`) keeps any number's text, but `1e400` is no number
-/// Elasticsearch or the host's check accepts: a document holding one is
-/// tagged as not parsing.
-pub(crate) fn in_range(number: &serde_json::Number) -> bool {
-    number.as_f64().is_some_and(f64::is_finite)
-}
-
-/// Whether every number in `value` is [`in_range`].
-pub(crate) fn numbers_in_range(value: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    match value {
-        Value::Number(number) => in_range(number),
-        Value::Array(items) => items.iter().all(numbers_in_range),
-        Value::Object(map) => map.values().all(numbers_in_range),
-        _ => true,
     }
 }

@@ -18,7 +18,6 @@ use serde::{Deserialize, de};
 use serde_json::Map;
 
 use crate::field_ref::FieldPath;
-use crate::runtime::without_position;
 use crate::template::{FieldName, ResolvedField, Template};
 use crate::{Event, Value};
 
@@ -46,20 +45,35 @@ impl<'de, C: DeserializeOwned> Deserialize<'de> for WithCommon<C> {
         // `Value`'s numbers are text too, and a wrong one (`-1` for a count)
         // says only "invalid number" where the parser says what it expected.
         let text = Value::Object(config).to_string();
-        let mut json = serde_json::Deserializer::from_str(&text);
-        let options = serde_path_to_error::deserialize(&mut json)
-            .map_err(|e| D::Error::custom(naming_option(e.path(), without_position(e.inner()))))?;
+        let options = read_config(text.as_bytes()).map_err(D::Error::custom)?;
         Ok(WithCommon { options, common })
     }
 }
 
-/// A config error with the option it is about in front: serde's own says
-/// only what it expected (`invalid type: string "x", expected u64`), which
-/// in a config of a dozen options does not say where to look.
-pub(crate) fn naming_option(
-    path: &serde_path_to_error::Path,
-    error: impl std::fmt::Display,
-) -> String {
+/// Reads a filter's config from its JSON text. The error names the option
+/// it is about, as serde's own does not (`invalid type: string "x",
+/// expected u64` in a config of a dozen options does not say where to
+/// look), and leaves out serde's " at line L column C": the text was
+/// written by the host (from a TOML table, or from `--filter` JSON it has
+/// already parsed), so a position in it points at nothing the user wrote.
+pub(crate) fn read_config<T: DeserializeOwned>(json: &[u8]) -> Result<T, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let config = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|e| naming_option(e.path(), without_position(e.inner())))?;
+    deserializer.end().map_err(|e| without_position(&e))?;
+    Ok(config)
+}
+
+fn without_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match message.strip_suffix(&position) {
+        Some(bare) => bare.to_owned(),
+        None => message,
+    }
+}
+
+fn naming_option(path: &serde_path_to_error::Path, error: impl std::fmt::Display) -> String {
     let message = error.to_string();
     // An unknown option's path is that option, which the message names.
     if path.iter().next().is_none() || message.starts_with("unknown field") {

@@ -589,6 +589,24 @@ pub fn hex4(digits: &[u8]) -> Option<u32> {
     })
 }
 
+/// Whether `number` reads as a finite f64. serde_json (built with
+/// `arbitrary_precision`) keeps any number's text, but past a double's
+/// range (`1e400`, an integer of 310 digits) no reader downstream, nor the
+/// host's check of a filter's output, takes it as a number.
+pub fn number_in_range(number: &serde_json::Number) -> bool {
+    number.as_f64().is_some_and(f64::is_finite)
+}
+
+/// Whether every number in `value` is [`number_in_range`].
+pub fn numbers_in_range(value: &Value) -> bool {
+    match value {
+        Value::Number(number) => number_in_range(number),
+        Value::Array(items) => items.iter().all(numbers_in_range),
+        Value::Object(map) => map.values().all(numbers_in_range),
+        _ => true,
+    }
+}
+
 /// Writes `n` as JSON, as `write_value(out, &Value::from(n))` would, without
 /// the `Value`: its number is kept as text (serde_json's
 /// `arbitrary_precision`), so making one allocates.

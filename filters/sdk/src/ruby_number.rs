@@ -25,23 +25,42 @@ pub enum RubyInteger {
 }
 
 impl RubyInteger {
-    /// The integer as a JSON number, exact (serde_json keeps a number's text
-    /// here). One too long even for a double (past 308 digits), which no
-    /// reader downstream could take as a number, becomes the largest double
-    /// of its sign.
-    pub fn into_value(self) -> Value {
+    /// The integer that ASCII `digits` (leading zeros allowed) spell, with
+    /// a minus if `negative`.
+    pub fn from_digits(negative: bool, digits: &str) -> RubyInteger {
+        let significant = digits.trim_start_matches('0');
+        let signed = if negative {
+            format!("-{significant}")
+        } else {
+            significant.to_owned()
+        };
+        match signed.parse::<i64>() {
+            Ok(n) => RubyInteger::Fits(n),
+            Err(_) if significant.is_empty() => RubyInteger::Fits(0),
+            Err(_) => RubyInteger::Digits(signed),
+        }
+    }
+
+    /// The integer as an exact JSON number (serde_json keeps a number's
+    /// text here), if a double's range holds it: past about 308 digits no
+    /// reader downstream could take it as a number.
+    pub fn to_number(&self) -> Option<Number> {
         match self {
-            RubyInteger::Fits(n) => Value::from(n),
+            RubyInteger::Fits(n) => Some(Number::from(*n)),
             RubyInteger::Digits(digits) => {
-                let in_range = digits.parse::<f64>().is_ok_and(f64::is_finite);
-                match digits.parse::<Number>() {
-                    Ok(number) if in_range => Value::Number(number),
-                    _ => Value::from(f64::MAX.copysign(if digits.starts_with('-') {
-                        -1.0
-                    } else {
-                        1.0
-                    })),
-                }
+                (digits.parse::<Number>().ok()).filter(crate::json_text::number_in_range)
+            }
+        }
+    }
+
+    /// As [`RubyInteger::to_number`]; one past a double's range becomes the
+    /// largest double of its sign.
+    pub fn into_value(self) -> Value {
+        match self.to_number() {
+            Some(number) => Value::Number(number),
+            None => {
+                let negative = matches!(&self, RubyInteger::Digits(d) if d.starts_with('-'));
+                Value::from(f64::MAX.copysign(if negative { -1.0 } else { 1.0 }))
             }
         }
     }
@@ -59,17 +78,7 @@ pub fn to_i(text: &str) -> RubyInteger {
         return RubyInteger::Fits(if negative { -magnitude } else { magnitude });
     }
     let plain: String = digits.chars().filter(|c| *c != '_').collect();
-    let significant = plain.trim_start_matches('0');
-    let signed = if negative {
-        format!("-{significant}")
-    } else {
-        significant.to_owned()
-    };
-    match signed.parse::<i64>() {
-        Ok(n) => RubyInteger::Fits(n),
-        Err(_) if significant.is_empty() => RubyInteger::Fits(0),
-        Err(_) => RubyInteger::Digits(signed),
-    }
+    RubyInteger::from_digits(negative, &plain)
 }
 
 /// `text.to_f`: digits, then a fraction and an exponent, each only if

@@ -28,19 +28,6 @@ impl Outcome {
     }
 }
 
-/// serde's message without its " at line L column C": the JSON a filter
-/// is given was written by the host (from a TOML table, or from `--filter`
-/// JSON it has already parsed), so a position in it points at nothing the
-/// user wrote.
-pub(crate) fn without_position(error: &serde_json::Error) -> String {
-    let message = error.to_string();
-    let position = format!(" at line {} column {}", error.line(), error.column());
-    match message.strip_suffix(&position) {
-        Some(bare) => bare.to_owned(),
-        None => message,
-    }
-}
-
 /// A filter driven natively over the same batches the host sends to a module.
 pub struct NativeFilter<F: Filter> {
     filter: F,
@@ -54,9 +41,7 @@ impl<F: Filter> NativeFilter<F> {
     /// error is what is wrong with the config; the host says it is the
     /// config's.
     pub fn new(config_json: &[u8]) -> Result<Self, String> {
-        let mut json = serde_json::Deserializer::from_slice(config_json);
-        let config = serde_path_to_error::deserialize(&mut json)
-            .map_err(|e| crate::common::naming_option(e.path(), without_position(e.inner())))?;
+        let config = crate::common::read_config(config_json)?;
         Ok(NativeFilter {
             filter: F::new(config)?,
             out: Vec::new(),
