@@ -120,6 +120,30 @@ fn a_start_function_that_never_returns_fails_the_load() {
 }
 
 #[test]
+fn an_init_that_never_returns_fails_the_load_naming_the_setting() {
+    let wat = wat_filter("(i64.const 0)").replace(
+        "(func (export \"wasmstash_init\") (param i32 i32) (result i64) (i64.const 0))",
+        "(func (export \"wasmstash_init\") (param i32 i32) (result i64) (loop $l (br $l)) (i64.const 0))",
+    );
+    assert!(
+        wat.contains("(loop $l (br $l)) (i64.const 0))"),
+        "the init was not replaced"
+    );
+    let (sender, result) = mpsc::channel();
+    std::thread::spawn(move || {
+        let loaded = FilterModule::load(&strict_engine(), "m", wat.as_bytes(), b"{}");
+        sender.send(loaded.err().map(|e| e.to_string())).unwrap();
+    });
+    let error = result.recv_timeout(HANG).expect("the init hung the load");
+    let error = error.expect("a module whose init never returns must not load");
+    assert!(
+        error.starts_with("init failed: filter ran past its deadline of 200 ms"),
+        "{error}"
+    );
+    assert!(error.contains("raise call_timeout_ms"), "{error}");
+}
+
+#[test]
 fn a_start_function_still_runs_before_anything_else() {
     // The ABI version comes from a global only the start function sets; a
     // module whose start did not run would answer version 0 and be refused.

@@ -142,6 +142,20 @@ fn a_module_too_big_for_the_memory_limit_is_refused() {
 }
 
 #[test]
+fn a_config_too_big_for_the_memory_limit_says_which_setting_to_raise() {
+    // Each pattern is within grok's own cap; together they need more than
+    // the strict engine's 16 MiB while grok compiles them at init.
+    let patterns: Vec<String> = (0..20)
+        .map(|i| format!("(?<f{i}>(?:[a-z0-9]{{1,3}}x|y[0-9a-f]{{1,4}}){{1,30000}})"))
+        .collect();
+    let config = serde_json::json!({ "match": { "message": patterns } });
+    let err = load_error(&built_module("grok"), &config.to_string());
+    assert!(err.starts_with("init failed: "), "{err}");
+    assert!(err.contains("past its limit of 16 MiB"), "{err}");
+    assert!(err.contains("raise memory_limit_mib"), "{err}");
+}
+
+#[test]
 fn memories_are_limited_together_not_one_by_one() {
     // Three memories of 100 pages (6.25 MiB) each: each under the strict
     // engine's 16 MiB, together over it.

@@ -240,7 +240,7 @@ impl FilterInstance {
             typed(&instance, &mut filter.store, "wasmstash_init")?;
         filter
             .call_with_bytes(init, module.config_json())
-            .map_err(|failure| LoadError(format!("init failed: {}", failure.reason)))?
+            .map_err(|failure| LoadError(format!("init failed: {}", init_advice(failure))))?
             .map_err(|message| LoadError(format!("invalid config: {message}")))?;
         Ok(filter)
     }
@@ -450,6 +450,23 @@ fn failure_of(
         ),
         trap => Failure::new(FailureKind::Trap, format!("trap: {trap}")),
     })
+}
+
+/// A failed init's reason, with the setting that would let this config
+/// start where a limit stopped it: at init only the config can have asked
+/// for more, so the operator is the one to act.
+fn init_advice(failure: Failure) -> String {
+    let setting = match failure.kind {
+        FailureKind::OutOfMemory => {
+            "memory_limit_mib in the config's [engine] (run: --memory-limit-mib)"
+        }
+        FailureKind::Timeout => "call_timeout_ms in the config's [engine] (run: --call-timeout-ms)",
+        _ => return failure.reason,
+    };
+    format!(
+        "{}; this filter config needs more than that to start: raise {setting}",
+        failure.reason
+    )
 }
 
 fn guest_len(len: usize) -> Result<u32, Failure> {
