@@ -5,37 +5,52 @@
 //!
 //! A stateful stage is shared by all of a pipeline's workers (see
 //! `pipeline::PipelineStage`), so there is one snapshot per stage, not per
-//! worker. Files are `<state_dir>/<pipeline>/<stage>-<filter>.state`,
-//! written to a temporary name and renamed, so a crash mid-write leaves the
-//! previous snapshot intact. A snapshot is matched to a stage by position and
-//! filter name; the bytes are the filter's own format, which ABI v1 asks
-//! filters to version. Everything here locks stages: call it off the reactor.
+//! worker. A snapshot belongs to the filter's name, which is unique within
+//! its pipeline, not to its position: a filter that a config change or a
+//! reload moves keeps its state, and one renamed or removed does not. Files
+//! are `<state_dir>/<pipeline>/<name>.state` (`layout`, which also reads
+//! and then removes the old `<position>-<name>.state`), written to a
+//! temporary name and renamed, so a crash mid-write leaves the previous
+//! snapshot intact; `lock` keeps them to one process. The bytes are the
+//! filter's own format, which ABI v1 asks filters to version. Everything
+//! here locks stages: call it off the reactor.
 
+mod layout;
+mod lock;
+
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::engine::Stage;
 use crate::pipeline::lock_stage;
+pub use lock::{StateLock, claim_pipeline};
 
 /// A pipeline's stateful stages with their positions in it.
 pub type SharedStages = [(usize, Arc<Mutex<Stage>>)];
 
 pub struct Snapshot {
-    pub stage: usize,
+    /// The filter's name in its pipeline, which its state belongs to.
     pub filter: String,
     pub state: Vec<u8>,
+}
+
+/// The (position, name) of each of a pipeline's stateful stages.
+pub fn stateful_names(stages: &SharedStages) -> Vec<(usize, String)> {
+    (stages.iter())
+        .map(|(index, stage)| (*index, lock_stage(stage).module().name().to_owned()))
+        .collect()
 }
 
 /// Snapshots every stateful stage. Each is locked only for its own snapshot,
 /// so the pipeline keeps running meanwhile.
 pub fn take(stages: &SharedStages) -> Vec<Snapshot> {
     let mut snapshots = Vec::new();
-    for (index, stage) in stages {
+    for (_, stage) in stages {
         let mut stage = lock_stage(stage);
         match stage.snapshot() {
             Ok(Some(state)) => snapshots.push(Snapshot {
-                stage: *index,
                 filter: stage.module().name().to_owned(),
                 state,
             }),
@@ -50,70 +65,61 @@ pub fn take(stages: &SharedStages) -> Vec<Snapshot> {
     snapshots
 }
 
-/// Restores each snapshot into the matching stage, if there is one.
-pub fn give(stages: &SharedStages, snapshots: Vec<Snapshot>) -> usize {
-    give_each(stages, snapshots, |_, filter, e| {
-        tracing::error!(filter = %filter, "restoring state failed: {e}");
-    })
-}
-
-/// Restores each snapshot into the matching stage, if there is one, and
-/// calls `refused(stage, filter, why)` for each the filter would not take;
-/// returns how many were restored.
-fn give_each(
-    stages: &SharedStages,
-    snapshots: Vec<Snapshot>,
-    mut refused: impl FnMut(usize, &str, &str),
-) -> usize {
-    let mut restored = 0;
-    for snapshot in snapshots {
-        let stage = (stages.iter())
-            .find(|(index, _)| *index == snapshot.stage)
-            .map(|(_, stage)| lock_stage(stage))
-            .filter(|stage| stage.module().name() == snapshot.filter);
-        let Some(mut stage) = stage else {
-            // A reload that moved or removed the filter: its state stays
-            // with its position, so say what is left behind.
-            tracing::warn!(
-                filter = %snapshot.filter,
-                "the new pipeline has no `{}` at stage {}: its state is not carried over",
-                snapshot.filter,
-                snapshot.stage
-            );
-            continue;
-        };
-        match stage.restore(snapshot.state) {
-            Ok(()) => restored += 1,
-            Err(e) => refused(snapshot.stage, &snapshot.filter, &e),
-        }
+/// Restores each of `pipeline`'s snapshots into the stage of the same
+/// filter name, if the pipeline still has one.
+pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> usize {
+    let (restored, unmatched) = give_each(stages, snapshots, |filter, e| {
+        tracing::error!(pipeline, filter = %filter, "restoring state failed: {e}");
+    });
+    for filter in unmatched {
+        tracing::warn!(
+            pipeline,
+            filter = %filter,
+            "the reloaded pipeline `{pipeline}` has no stateful filter named `{filter}`, so its state is not carried over: state follows a filter's name, and a filter renamed or removed starts afresh"
+        );
     }
     restored
 }
 
-fn pipeline_dir(dir: &Path, pipeline: &str) -> PathBuf {
-    dir.join(safe_name(pipeline))
-}
-
-fn file_of(dir: &Path, pipeline: &str, stage: usize, filter: &str) -> PathBuf {
-    pipeline_dir(dir, pipeline).join(format!("{stage}-{}.state", safe_name(filter)))
-}
-
-fn safe_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-pub fn save(dir: &Path, pipeline: &str, snapshots: &[Snapshot]) -> std::io::Result<()> {
+/// Restores each snapshot into the stage of the same filter name, and calls
+/// `refused(filter, why)` for each the filter would not take; returns how
+/// many were restored, and the names no stage has.
+fn give_each(
+    stages: &SharedStages,
+    snapshots: Vec<Snapshot>,
+    mut refused: impl FnMut(&str, &str),
+) -> (usize, Vec<String>) {
+    let mut restored = 0;
+    let mut unmatched = Vec::new();
     for snapshot in snapshots {
-        let path = file_of(dir, pipeline, snapshot.stage, &snapshot.filter);
+        let stage = (stages.iter())
+            .map(|(_, stage)| lock_stage(stage))
+            .find(|stage| stage.module().name() == snapshot.filter);
+        let Some(mut stage) = stage else {
+            unmatched.push(snapshot.filter);
+            continue;
+        };
+        match stage.restore(snapshot.state) {
+            Ok(()) => restored += 1,
+            Err(e) => refused(&snapshot.filter, &e),
+        }
+    }
+    (restored, unmatched)
+}
+
+/// Writes each snapshot to its filter's file in `pipeline`'s directory,
+/// which `lock` holds; once one is written, the old-layout files of its
+/// filter are removed.
+pub fn save(
+    dir: &Path,
+    pipeline: &str,
+    snapshots: &[Snapshot],
+    lock: &StateLock,
+) -> std::io::Result<()> {
+    for snapshot in snapshots {
+        let path = layout::file_of(dir, pipeline, &snapshot.filter);
         write_replacing(&path, &snapshot.state).map_err(|e| naming(&path, e))?;
+        lock.saved(&snapshot.filter, &path);
     }
     Ok(())
 }
@@ -149,33 +155,16 @@ fn naming(path: &Path, error: std::io::Error) -> std::io::Error {
 /// restored into it.
 const MAX_STATE_BYTES: u64 = 4096 << 20;
 
-/// Reads the snapshots saved for `pipeline`'s stateful stages.
-pub fn load(dir: &Path, pipeline: &str, stages: &SharedStages) -> Vec<Snapshot> {
-    let mut snapshots = Vec::new();
-    for (index, stage) in stages {
-        let filter = lock_stage(stage).module().name().to_owned();
-        let path = file_of(dir, pipeline, *index, &filter);
-        // Only a regular file, and under a cap: a FIFO or a device left
-        // where a snapshot was expected would block the start or fill
-        // memory.
-        match crate::files::read_capped(&path, MAX_STATE_BYTES, "saved state") {
-            Ok(state) => snapshots.push(Snapshot {
-                stage: *index,
-                filter,
-                state,
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::error!(path = %path.display(), "cannot read saved state: {e}"),
-        }
-    }
-    snapshots
-}
-
 /// Saves `pipeline`'s state, logging a failure; returns the snapshots saved,
 /// or `None` if they could not be.
-pub fn persist(dir: &Path, pipeline: &str, stages: &SharedStages) -> Option<usize> {
+pub fn persist(
+    dir: &Path,
+    pipeline: &str,
+    stages: &SharedStages,
+    lock: &StateLock,
+) -> Option<usize> {
     let snapshots = take(stages);
-    match save(dir, pipeline, &snapshots) {
+    match save(dir, pipeline, &snapshots, lock) {
         Ok(()) => Some(snapshots.len()),
         Err(e) => {
             tracing::error!(pipeline, "saving state to {} failed: {e}", dir.display());
@@ -215,96 +204,6 @@ fn probe_writes(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Held while a process owns a pipeline's state files; released when
-/// dropped or when the process ends, however it ends.
-pub struct StateLock {
-    _file: std::fs::File,
-}
-
-/// Everything a process (`run`, or `serve` for each of its pipelines) needs
-/// of `pipeline`'s state files before it restores them: its directory
-/// writable, each saved snapshot a readable regular file (one that could not
-/// be read would be written over at the next save, the state it held lost),
-/// and no other process using them. Two processes that both restored the
-/// same state and saved their own would keep only the last one's, without a
-/// word; the second is refused instead. `holder` says what this process is
-/// (as "`wasmstash run`"), for the message that refuses the next one. Errors
-/// name the path.
-pub fn claim_pipeline(
-    dir: &Path,
-    pipeline: &str,
-    stages: &SharedStages,
-    holder: &str,
-) -> std::io::Result<StateLock> {
-    let pipeline_dir = pipeline_dir(dir, pipeline);
-    make_dir(&pipeline_dir).map_err(|e| naming(&pipeline_dir, e))?;
-    probe_writes(&pipeline_dir).map_err(|e| naming(&pipeline_dir, e))?;
-    let lock_path = pipeline_dir.join(".lock");
-    let mut lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| naming(&lock_path, e))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::ResourceBusy,
-                format!(
-                    "the state of pipeline `{pipeline}` is in use by another {} (it holds {}); \
-                     wait for it to end, or give each its own state directory",
-                    holder_of(&mut lock),
-                    lock_path.display()
-                ),
-            ));
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(naming(&lock_path, e)),
-    }
-    // Only for the message above: the lock is the flock, whatever the file
-    // says, so a description that cannot be written costs nothing else.
-    let _ = lock.set_len(0).and_then(|()| {
-        writeln!(lock, "{holder} (pid {})", std::process::id())?;
-        lock.flush()
-    });
-    for (index, stage) in stages {
-        let filter = lock_stage(stage).module().name().to_owned();
-        let path = file_of(dir, pipeline, *index, &filter);
-        match std::fs::metadata(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(naming(&path, e)),
-            Ok(meta) if !meta.is_file() => {
-                return Err(naming(
-                    &path,
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        "a saved state must be a regular file",
-                    ),
-                ));
-            }
-            Ok(_) => drop(std::fs::File::open(&path).map_err(|e| naming(&path, e))?),
-        }
-    }
-    Ok(StateLock { _file: lock })
-}
-
-/// What the process holding `lock` wrote of itself, or "process" if it has
-/// not written it yet (it is between taking the lock and writing) or wrote
-/// something unreadable.
-fn holder_of(lock: &mut std::fs::File) -> String {
-    use std::io::Read;
-    let mut text = Vec::new();
-    let _ = lock.take(512).read_to_end(&mut text);
-    let text = String::from_utf8_lossy(&text);
-    let line = text.lines().next().unwrap_or("").trim();
-    if line.is_empty() || line.chars().any(char::is_control) {
-        "process".to_owned()
-    } else {
-        line.to_owned()
-    }
-}
-
 /// Moves a refused snapshot out of the way of the next save, under a name
 /// no other refused snapshot has: named for the time, and numbered if one
 /// was refused in the same second (a service restarted in a loop), so that
@@ -341,16 +240,38 @@ fn keep_aside(path: &Path) -> std::io::Result<PathBuf> {
     ))
 }
 
-/// Restores `pipeline`'s saved state, logging how much was restored.
-pub fn restore_saved(dir: &Path, pipeline: &str, stages: &SharedStages) -> usize {
-    let snapshots = load(dir, pipeline, stages);
+/// Restores `pipeline`'s saved state from the files `lock`'s claim found,
+/// logging how much was restored.
+pub fn restore_saved(dir: &Path, pipeline: &str, stages: &SharedStages, lock: &StateLock) -> usize {
+    // Copied out, so that no stage is locked under the plan's mutex.
+    let sources: BTreeMap<String, PathBuf> = {
+        let plan = lock.plan();
+        lock::log_found(pipeline, &plan);
+        (plan.sources.iter())
+            .filter_map(|(filter, source)| Some((filter.clone(), source.read.clone()?)))
+            .collect()
+    };
+    let mut snapshots = Vec::new();
+    for (_, filter) in stateful_names(stages) {
+        let Some(path) = sources.get(&filter) else {
+            continue;
+        };
+        // Only a regular file, and under a cap: a FIFO or a device left
+        // where a snapshot was expected would block the start or fill
+        // memory.
+        match crate::files::read_capped(path, MAX_STATE_BYTES, "saved state") {
+            Ok(state) => snapshots.push(Snapshot { filter, state }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::error!(path = %path.display(), "cannot read saved state: {e}"),
+        }
+    }
     if snapshots.is_empty() {
         return 0;
     }
-    let restored = give_each(stages, snapshots, |stage, filter, e| {
+    let (restored, _) = give_each(stages, snapshots, |filter, e| {
         // The next save would write over the refused state (as after an
         // upgrade to a filter that reads another format): keep it aside.
-        let kept = match keep_aside(&file_of(dir, pipeline, stage, filter)) {
+        let kept = match keep_aside(&sources[filter]) {
             Ok(aside) => format!("kept as {}", aside.display()),
             Err(e) => format!("and could not be kept aside: {e}"),
         };

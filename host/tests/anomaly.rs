@@ -265,9 +265,9 @@ fn a_run_cut_by_a_restart_flags_exactly_as_an_uninterrupted_run() {
     let whole = run_anomaly(events_path, None);
     let state = dir.path().join("state");
     let mut restarted = run_anomaly(&first, Some(&state));
-    // Both stateful stages keep their state: the miner (stage 0) and the
-    // detectors (stage 1), so template ids and flags both carry over.
-    for file in ["anomaly/0-templates.state", "anomaly/1-anomaly.state"] {
+    // Both stateful stages keep their state, each in a file of its name: the
+    // miner and the detectors, so template ids and flags both carry over.
+    for file in ["anomaly/templates.state", "anomaly/anomaly.state"] {
         assert!(state.join(file).exists(), "the first run saved {file}");
     }
     restarted.extend(run_anomaly(&second, Some(&state)));
@@ -384,7 +384,7 @@ fn two_serve_workers_update_one_baseline_and_it_survives_reload_and_restart() {
     server.stop();
 
     // SIGTERM saved it; a new process restores it.
-    assert!(dir.path().join("state/flags/0-anomaly.state").exists());
+    assert!(dir.path().join("state/flags/anomaly.state").exists());
     let server = Server::start(&config, &[]);
     assert_eq!(flagged(server.addr, &["same", "other", "third"]), 1);
     server.stop();

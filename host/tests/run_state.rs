@@ -45,6 +45,8 @@ fn templates_over(dir: &Path, state: &str, input: &[u8]) -> std::process::Output
 /// not be saved (after a run of hours, its state lost), or never: a FIFO
 /// where a snapshot belongs blocked the start for good. The input is left
 /// open, so a run that does not fail first waits, and the test says so.
+/// The FIFO has the old layout's name (`<position>-<name>.state`), which a
+/// filter without a file of its own reads.
 #[test]
 fn unusable_state_paths_fail_the_run_before_it_reads() {
     let dir = tempfile::tempdir().unwrap();
@@ -52,7 +54,7 @@ fn unusable_state_paths_fail_the_run_before_it_reads() {
     std::fs::write(d.join("file"), "").unwrap();
     std::fs::create_dir_all(d.join("subfile")).unwrap();
     std::fs::write(d.join("subfile/cli"), "").unwrap();
-    std::fs::create_dir_all(d.join("dir/cli/0-templates.state")).unwrap();
+    std::fs::create_dir_all(d.join("dir/cli/templates.state")).unwrap();
     std::fs::create_dir_all(d.join("fifo/cli")).unwrap();
     let made = Command::new("mkfifo")
         .arg(d.join("fifo/cli/0-templates.state"))
@@ -64,7 +66,7 @@ fn unusable_state_paths_fail_the_run_before_it_reads() {
         ("subfile", "subfile/cli: it exists and is not a directory"),
         (
             "dir",
-            "dir/cli/0-templates.state: a saved state must be a regular file",
+            "dir/cli/templates.state: a saved state must be a regular file",
         ),
         (
             "fifo",
@@ -95,7 +97,7 @@ fn unusable_state_paths_fail_the_run_before_it_reads() {
 #[test]
 fn a_refused_snapshot_never_replaces_an_earlier_one() {
     let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("state/cli/0-templates.state");
+    let saved = dir.path().join("state/cli/templates.state");
     std::fs::create_dir_all(saved.parent().unwrap()).unwrap();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -242,7 +244,9 @@ fn a_run_is_refused_while_serve_owns_the_state() {
 
 /// A sidecar started while a run used the pipeline's state served it as
 /// if it were its own. It fails to start instead (exit 2), naming the lock
-/// and the run; once the run has ended, it starts with what the run saved.
+/// and the run, before it listens (it used to answer `/healthz` while its
+/// modules compiled, then exit); once the run has ended, it starts with
+/// what the run saved.
 #[test]
 fn serve_does_not_start_while_a_run_owns_the_state() {
     let dir = tempfile::tempdir().unwrap();
@@ -256,7 +260,7 @@ fn serve_does_not_start_while_a_run_owns_the_state() {
             "WASMSTASH_CACHE_DIR",
             std::env::temp_dir().join("wasmstash-test-cache"),
         )
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -271,6 +275,9 @@ fn serve_does_not_start_while_a_run_owns_the_state() {
             && stderr.contains("state/cli/.lock"),
         "{stderr}"
     );
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut serve.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(!stdout.contains("listening"), "{stdout}");
 
     drop(input);
     let status = wait_exit(&mut run, Duration::from_secs(20), "the run hung");

@@ -510,7 +510,7 @@ fn sigterm_saves_filter_state_and_a_restart_restores_it() {
     ));
     assert_eq!(results[2]["event"]["chaos"]["seen"], 3);
     server.stop();
-    let saved = std::fs::read(state.join("chaos/0-chaos.state")).expect("state was saved");
+    let saved = std::fs::read(state.join("chaos/chaos.state")).expect("state was saved");
     assert_eq!(saved, 3u64.to_le_bytes());
 
     let server = Server::start(&config, &[]);

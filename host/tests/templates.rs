@@ -144,7 +144,7 @@ fn sidecar_restart_restores_templates_from_the_state_dir() {
     let server = Server::start(&config, &[]);
     let mut got = post_all(&server, &events[..half]);
     server.stop();
-    assert!(state.join("system/0-templates.state").is_file());
+    assert!(state.join("system/templates.state").is_file());
     let server = Server::start(&config, &[]);
     got.extend(post_all(&server, &events[half..]));
     server.stop();

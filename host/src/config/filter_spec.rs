@@ -87,6 +87,53 @@ impl FilterSpec {
         })
     }
 
+    /// The module's bytes (WebAssembly or its text format), from the
+    /// binary or from a file of at most `max_module_bytes`.
+    fn bytes(&self, max_module_bytes: u64) -> std::io::Result<std::borrow::Cow<'static, [u8]>> {
+        Ok(match &self.source {
+            FilterSource::Builtin(name) => builtins::find(name)
+                .expect("checked when parsed")
+                .wasm
+                .into(),
+            FilterSource::File(path) => {
+                crate::files::read_capped(path, max_module_bytes, "module")?.into()
+            }
+        })
+    }
+
+    /// Whether the module exports both halves of a state (snapshot and
+    /// restore), read from its export section without compiling it: for
+    /// `serve` to claim the state's lock before it compiles anything. The
+    /// compiled module has the last word (`FilterModule::is_stateful`, the
+    /// same rule); a module that cannot be read or parsed says no here, and
+    /// its load says why.
+    pub fn declares_state(&self, max_module_bytes: u64) -> bool {
+        let Ok(bytes) = self.bytes(max_module_bytes) else {
+            return false;
+        };
+        let Ok(wasm) = wat::parse_bytes(&bytes) else {
+            return false;
+        };
+        let mut found = [false; 2];
+        for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+            match payload {
+                Ok(wasmparser::Payload::ExportSection(exports)) => {
+                    for export in exports.into_iter().flatten() {
+                        match export.name {
+                            "wasmstash_snapshot" => found[0] = true,
+                            "wasmstash_restore" => found[1] = true,
+                            _ => {}
+                        }
+                    }
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        found == [true, true]
+    }
+
     /// A built-in by name, or a module file by a path that looks like one.
     fn source(target: &str) -> Option<FilterSource> {
         if builtins::find(target).is_some() {
@@ -106,24 +153,20 @@ pub fn load_filters(engine: &Engine, filters: &[FilterSpec]) -> Result<Vec<Filte
         .enumerate()
         .map(|(index, spec)| {
             let context = |msg: String| format!("filter #{} (`{}`): {msg}", index + 1, spec.name);
-            let bytes: std::borrow::Cow<[u8]> = match &spec.source {
-                FilterSource::Builtin(name) => builtins::find(name)
-                    .expect("checked when parsed")
-                    .wasm
-                    .into(),
-                FilterSource::File(path) => {
-                    crate::files::read_capped(path, engine.settings().max_module_bytes, "module")
-                        .map_err(|e| {
-                            // The setting is named only when it is the cause.
-                            let hint = match e.kind() {
-                                std::io::ErrorKind::FileTooLarge => " (engine.max_module_mib)",
-                                _ => "",
-                            };
-                            context(format!("cannot read module {}: {e}{hint}", path.display()))
-                        })?
-                        .into()
-                }
-            };
+            let bytes = spec
+                .bytes(engine.settings().max_module_bytes)
+                .map_err(|e| {
+                    // The setting is named only when it is the cause.
+                    let hint = match e.kind() {
+                        std::io::ErrorKind::FileTooLarge => " (engine.max_module_mib)",
+                        _ => "",
+                    };
+                    let path = match &spec.source {
+                        FilterSource::File(path) => path.display().to_string(),
+                        FilterSource::Builtin(name) => name.clone(),
+                    };
+                    context(format!("cannot read module {path}: {e}{hint}"))
+                })?;
             FilterModule::load_pinned(
                 engine,
                 &spec.name,
@@ -185,7 +228,10 @@ fn default_name(source: &FilterSource) -> String {
 /// Gives each filter of a pipeline a name of its own: an empty one is
 /// refused, and a name an earlier filter has gets `#` and the filter's
 /// position (a second `mutate` at position 3 is `mutate#3`), so that
-/// counters and failure records say which one.
+/// counters and failure records say which one, and a stateful filter's
+/// saved state (which belongs to its name) is its own. A name made so that
+/// an earlier filter has too (it was set as `name = "mutate#3"`) is refused
+/// rather than shared.
 pub(crate) fn distinct_names(specs: &mut [FilterSpec]) -> Result<(), String> {
     let mut seen = std::collections::HashSet::new();
     for (index, spec) in specs.iter_mut().enumerate() {
@@ -193,8 +239,16 @@ pub(crate) fn distinct_names(specs: &mut [FilterSpec]) -> Result<(), String> {
             return Err(format!("filter #{}: `name` is empty", index + 1));
         }
         if !seen.insert(spec.name.clone()) {
-            spec.name = format!("{}#{}", spec.name, index + 1);
-            seen.insert(spec.name.clone());
+            let numbered = format!("{}#{}", spec.name, index + 1);
+            if !seen.insert(numbered.clone()) {
+                return Err(format!(
+                    "filter #{}: its name `{}` is an earlier filter's, and so is `{numbered}`, \
+                     the name it would be given instead; give it a `name` of its own",
+                    index + 1,
+                    spec.name
+                ));
+            }
+            spec.name = numbered;
         }
     }
     Ok(())

@@ -216,6 +216,24 @@ fn each_filter_of_a_pipeline_gets_a_name_of_its_own() {
         err.contains("pipeline `app`, filter #1: `name` is empty"),
         "{err}"
     );
+    // Two filters with one name would share a saved state; the second
+    // `mutate` below used to become `mutate#3`, the first filter's name.
+    let err = parse(
+        r#"
+        [[pipelines.app.filters]]
+        filter = "json"
+        name = "mutate#3"
+        [[pipelines.app.filters]]
+        filter = "mutate"
+        [[pipelines.app.filters]]
+        filter = "mutate"
+        "#,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("filter #3: its name `mutate` is an earlier filter's, and so is `mutate#3`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -263,5 +281,44 @@ fn server_settings_that_differ_are_named_as_the_table_spells_them() {
     assert_eq!(
         after.server.differences(&before.server),
         ["workers", "queue_timeout_ms", "[server.ui]"]
+    );
+}
+
+/// `serve` claims a pipeline's state lock from what `declares_state` reads
+/// of the modules before compiling them; a disagreement with the compiled
+/// module's rule would claim a lock it does not need, or claim one late.
+#[test]
+fn a_filter_declares_state_exactly_when_its_compiled_module_is_stateful() {
+    let engine = crate::engine::Engine::new(EngineSettings {
+        cache_dir: None,
+        ..Default::default()
+    })
+    .unwrap();
+    let cap = engine.settings().max_module_bytes;
+    let mut stateful = Vec::new();
+    for builtin in crate::builtins::BUILTINS {
+        let spec = FilterSpec::from_target(builtin.name, "{}", "--filter").unwrap();
+        let compiled = crate::engine::inspect(&engine, builtin.wasm)
+            .unwrap()
+            .stateful;
+        assert_eq!(spec.declares_state(cap), compiled, "{}", builtin.name);
+        if compiled {
+            stateful.push(builtin.name);
+        }
+    }
+    assert_eq!(stateful, ["templates", "anomaly"]);
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("state.wat");
+    std::fs::write(
+        &module,
+        r#"(module (func (export "wasmstash_snapshot") (result i64) (i64.const 0))
+                   (func (export "wasmstash_restore") (param i32 i32) (result i64) (i64.const 0)))"#,
+    )
+    .unwrap();
+    let spec = FilterSpec::from_target(module.to_str().unwrap(), "{}", "--filter").unwrap();
+    assert!(spec.declares_state(cap));
+    assert!(
+        !spec.declares_state(10),
+        "a module past the cap is not read"
     );
 }

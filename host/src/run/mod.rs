@@ -201,18 +201,21 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     let shared = pipeline.shared_stages();
     // Held until the state is saved, and dropped with it. A pipeline with
     // no state has nothing to claim, and need not keep others waiting.
-    let _claimed = match &args.state_dir {
+    let claimed = match &args.state_dir {
         Some(dir) => {
             let claimed = state::prepare_dir(dir)
                 .and_then(|()| {
                     if shared.is_empty() {
                         return Ok(None);
                     }
-                    state::claim_pipeline(dir, pipeline.name(), &shared, "`wasmstash run`")
+                    let stateful = state::stateful_names(&shared);
+                    state::claim_pipeline(dir, pipeline.name(), &stateful, "`wasmstash run`")
                         .map(Some)
                 })
                 .map_err(|e| RunError::Io(format!("--state-dir {}: {e}", dir.display())))?;
-            state::restore_saved(dir, pipeline.name(), &shared);
+            if let Some(lock) = &claimed {
+                state::restore_saved(dir, pipeline.name(), &shared, lock);
+            }
             claimed
         }
         None => None,
@@ -236,10 +239,10 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     // What was read is through the pipeline by now, whatever stopped the
     // run: its state is saved and its summary printed either way, so a run
     // that ends early still says how far it got.
-    let saved = match &args.state_dir {
-        Some(dir) => state::save(dir, &summary.pipeline, &state::take(&shared))
+    let saved = match (&args.state_dir, &claimed) {
+        (Some(dir), Some(lock)) => state::save(dir, &summary.pipeline, &state::take(&shared), lock)
             .map_err(|e| RunError::Io(format!("saving state to {}: {e}", dir.display()))),
-        None => Ok(()),
+        _ => Ok(()),
     };
     summary.elapsed = started.elapsed();
     let ended = ran.and(saved).and_then(|()| match interrupt::requested() {

@@ -283,7 +283,11 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         Some(dir) => {
             crate::state::prepare_dir(dir)
                 .map_err(|e| ConfigError(format!("[server] state_dir {}: {e}", dir.display())))?;
-            Some(Arc::new(StateDir::new(dir.clone(), &args.config)))
+            let state = StateDir::new(dir.clone(), &args.config);
+            // Before the port opens: a start refused for a lock must not
+            // have answered `/healthz` first.
+            state.claim_early(&config).map_err(ConfigError)?;
+            Some(Arc::new(state))
         }
         None => None,
     };
@@ -401,7 +405,9 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
     let set = Arc::new(set);
     if let Some(state) = &app.state {
         // A pipeline whose state another process holds fails the start
-        // (exit 2), as the one that started second: see `state`.
+        // (exit 2), as the one that started second: see `state`. Most such
+        // starts failed before listening (`claim_early`); this one catches
+        // a config edited, or a lock taken, since then.
         state.claim(&set).await.map_err(ConfigError)?;
         tokio::spawn(state::save_periodically(app.clone(), state.clone()));
     }

@@ -2,7 +2,9 @@
 //! process owns, and restoring, handing over and saving that state.
 //!
 //! A pipeline with stateful filters is owned from the load that first has
-//! it so to the reload that drops it (or the end), and its
+//! it so (at start, from before its modules compile, so that a start
+//! refused for its lock has not answered `/healthz` first) to the reload
+//! that drops it (or the end), and its
 //! `<state_dir>/<pipeline>/.lock` is held all that time: the lock `run
 //! --state-dir` takes, so that neither a run nor another sidecar restores
 //! the same state and then writes over what this one learned, or the
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{App, PipelineSet};
+use crate::config::Config;
 use crate::state::{self, StateLock};
 
 /// `[server] state_dir` and the pipelines whose state this process owns in it.
@@ -30,6 +33,9 @@ pub(crate) struct StateDir {
     /// release takes, so that no save writes a pipeline's files after its
     /// lock is let go, not even one of a set that a reload has just replaced.
     held: Mutex<BTreeMap<String, StateLock>>,
+    /// Locks taken from the config before its modules were compiled
+    /// (`claim_early`), until the first set has them restored and held.
+    early: Mutex<BTreeMap<String, StateLock>>,
 }
 
 impl StateDir {
@@ -39,7 +45,32 @@ impl StateDir {
             dir,
             holder: format!("`wasmstash serve --config {}`", config.display()),
             held: Mutex::new(BTreeMap::new()),
+            early: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Claims, before any module is compiled or a port opened, each
+    /// pipeline of `config` with a filter that exports a state: a lock
+    /// another process holds then fails the start before `/healthz` has
+    /// answered, not after the compile. The first set's `claim` keeps
+    /// these locks, checked against its compiled stages, and lets go of
+    /// any it no longer needs.
+    pub fn claim_early(&self, config: &Config) -> Result<(), String> {
+        let max_module_bytes = config.engine.max_module_bytes;
+        let mut early = guard(&self.early);
+        for (name, filters) in &config.pipelines {
+            let stateful: Vec<(usize, String)> = (filters.iter().enumerate())
+                .filter(|(_, spec)| spec.declares_state(max_module_bytes))
+                .map(|(index, spec)| (index, spec.name.clone()))
+                .collect();
+            if stateful.is_empty() {
+                continue;
+            }
+            let claimed = state::claim_pipeline(&self.dir, name, &stateful, &self.holder)
+                .map_err(|e| format!("[server] state_dir {}: {e}", self.dir.display()))?;
+            early.insert(name.clone(), claimed);
+        }
+        Ok(())
     }
 
     pub fn dir(&self) -> &Path {
@@ -47,7 +78,7 @@ impl StateDir {
     }
 
     fn held(&self) -> MutexGuard<'_, BTreeMap<String, StateLock>> {
-        self.held.lock().unwrap_or_else(|p| p.into_inner())
+        guard(&self.held)
     }
 
     /// Claims each stateful pipeline of `set` not owned yet and restores its
@@ -64,18 +95,23 @@ impl StateDir {
 
     fn claim_blocking(&self, set: &PipelineSet) -> Result<(), String> {
         let mut held = self.held();
+        // Taken whole: those the set does not need are let go at the end.
+        let mut early = std::mem::take(&mut *guard(&self.early));
         let mut claimed = Vec::new();
         for (name, workers) in stateful(set) {
             if held.contains_key(name) {
                 continue;
             }
-            let lock =
-                state::claim_pipeline(&self.dir, name, workers.shared_stages(), &self.holder)
-                    .map_err(|e| format!("[server] state_dir {}: {e}", self.dir.display()))?;
+            let stateful = state::stateful_names(workers.shared_stages());
+            let lock = match early.remove(name) {
+                Some(lock) => lock.recheck(&self.dir, name, &stateful).map(|()| lock),
+                None => state::claim_pipeline(&self.dir, name, &stateful, &self.holder),
+            }
+            .map_err(|e| format!("[server] state_dir {}: {e}", self.dir.display()))?;
             claimed.push((name, workers, lock));
         }
         for (name, workers, lock) in claimed {
-            state::restore_saved(&self.dir, name, workers.shared_stages());
+            state::restore_saved(&self.dir, name, workers.shared_stages(), &lock);
             held.insert(name.clone(), lock);
         }
         Ok(())
@@ -102,8 +138,8 @@ impl StateDir {
                 .cloned()
                 .collect();
             for name in dropped {
-                if let Some(workers) = old.pipelines.get(&name) {
-                    state::persist(&this.dir, &name, workers.shared_stages());
+                if let (Some(workers), Some(lock)) = (old.pipelines.get(&name), held.get(&name)) {
+                    state::persist(&this.dir, &name, workers.shared_stages(), lock);
                 }
                 held.remove(&name);
                 tracing::info!(
@@ -127,10 +163,10 @@ impl StateDir {
             let held = this.held();
             let mut all_saved = true;
             for (name, workers) in stateful(&set) {
-                if !held.contains_key(name) {
+                let Some(lock) = held.get(name) else {
                     continue;
-                }
-                match state::persist(&this.dir, name, workers.shared_stages()) {
+                };
+                match state::persist(&this.dir, name, workers.shared_stages(), lock) {
                     Some(0) => {}
                     Some(count) => tracing::debug!(
                         pipeline = %name,
@@ -148,6 +184,10 @@ impl StateDir {
             false
         })
     }
+}
+
+fn guard<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn stateful(set: &PipelineSet) -> impl Iterator<Item = (&String, &super::PipelineWorkers)> {
@@ -183,7 +223,7 @@ pub(crate) async fn carry(old: &Arc<PipelineSet>, new: &Arc<PipelineSet>) {
             };
             let snapshots = state::take(old_workers.shared_stages());
             if !snapshots.is_empty() {
-                state::give(new_workers.shared_stages(), snapshots);
+                state::give(name, new_workers.shared_stages(), snapshots);
             }
         }
     })

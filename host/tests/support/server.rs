@@ -30,6 +30,12 @@ pub struct Server {
 impl Server {
     /// Starts the binary with `config` and waits until /readyz says ready.
     pub fn start(config: &Path, env: &[(&str, &str)]) -> Server {
+        Server::start_with_stderr(config, env, Stdio::inherit())
+    }
+
+    /// As [`Server::start`], with the server's stderr (its log) going to
+    /// `stderr`, such as a file a test reads afterwards.
+    pub fn start_with_stderr(config: &Path, env: &[(&str, &str)], stderr: Stdio) -> Server {
         let mut command = Command::new(binary());
         command
             .args([
@@ -48,7 +54,7 @@ impl Server {
             // errors are worth seeing next to the test output.
             .env("RUST_LOG", "wasmstash=error")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         for (key, value) in env {
             command.env(key, value);
         }
