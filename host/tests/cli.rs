@@ -562,7 +562,7 @@ fn a_refused_saved_state_is_kept_aside() {
         "[[pipelines.counting.filters]]\nmodule = \"chaos.wasm\"\n",
     )
     .unwrap();
-    let saved = dir.path().join("state/counting/0-chaos.state");
+    let saved = dir.path().join("state/counting/chaos.state");
     std::fs::create_dir_all(saved.parent().unwrap()).unwrap();
     // chaos keeps an 8-byte count; three bytes are another format.
     std::fs::write(&saved, b"old").unwrap();
@@ -586,7 +586,7 @@ fn a_refused_saved_state_is_kept_aside() {
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("the filter refused its saved state")
-            && stderr.contains("0-chaos.state.refused-"),
+            && stderr.contains("chaos.state.refused-"),
         "{stderr}"
     );
     let aside: Vec<_> = std::fs::read_dir(dir.path().join("state/counting"))
