@@ -243,11 +243,43 @@ fn keep_aside(path: &Path) -> std::io::Result<PathBuf> {
 /// Restores `pipeline`'s saved state from the files `lock`'s claim found,
 /// logging how much was restored.
 pub fn restore_saved(dir: &Path, pipeline: &str, stages: &SharedStages, lock: &StateLock) -> usize {
+    restore_from_files(dir, pipeline, stages, lock, |_| true)
+}
+
+/// For a pipeline this process already holds, restores from disk the
+/// stateful filters a reload added (`added`, by name), which no stage of the
+/// set it replaces could hand state to. Without this, such a filter would
+/// start empty and its next save would write over the state saved for its
+/// name. The directory is looked at again first, as files may have changed
+/// since the claim.
+pub fn restore_added(
+    dir: &Path,
+    pipeline: &str,
+    stages: &SharedStages,
+    lock: &StateLock,
+    added: &[String],
+) -> std::io::Result<usize> {
+    lock.recheck(dir, pipeline, &stateful_names(stages))?;
+    Ok(restore_from_files(dir, pipeline, stages, lock, |filter| {
+        added.iter().any(|name| name == filter)
+    }))
+}
+
+/// Restores, of `pipeline`'s stateful filters that `wanted` names, each
+/// whose file `lock`'s plan found.
+fn restore_from_files(
+    dir: &Path,
+    pipeline: &str,
+    stages: &SharedStages,
+    lock: &StateLock,
+    wanted: impl Fn(&str) -> bool,
+) -> usize {
     // Copied out, so that no stage is locked under the plan's mutex.
     let sources: BTreeMap<String, PathBuf> = {
         let plan = lock.plan();
         lock::log_found(pipeline, &plan);
         (plan.sources.iter())
+            .filter(|(filter, _)| wanted(filter))
             .filter_map(|(filter, source)| Some((filter.clone(), source.read.clone()?)))
             .collect()
     };

@@ -180,6 +180,15 @@ fn serve(config: &Path, log: &Path) -> Server {
     Server::start_with_stderr(config, &env, File::create(log).unwrap().into())
 }
 
+/// A sidecar over `templates` alone, its state and log in `dir`, once it
+/// has learned its first template.
+fn serving_templates(dir: &Path) -> (Server, PathBuf) {
+    let log = dir.join("serve.log");
+    let server = serve(&serve_config(dir, TEMPLATES), &log);
+    assert_eq!(seen(&server, "disk 3 full"), true);
+    (server, log)
+}
+
 fn serve_config(dir: &Path, pipelines: &str) -> PathBuf {
     write_config(
         dir,
@@ -214,9 +223,7 @@ fn reload(server: &Server) {
 #[test]
 fn a_reload_that_reorders_filters_keeps_their_state_and_one_that_renames_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("serve.log");
-    let server = serve(&serve_config(dir.path(), TEMPLATES), &log);
-    assert_eq!(seen(&server, "disk 3 full"), true);
+    let (server, log) = serving_templates(dir.path());
 
     serve_config(dir.path(), &format!("{MUTATE}{TEMPLATES}"));
     reload(&server);
@@ -244,4 +251,32 @@ fn a_reload_that_reorders_filters_keeps_their_state_and_one_that_renames_says_so
     );
     server.stop();
     assert_eq!(files_in(&dir.path().join("state/logs")), ["miner.state"]);
+}
+
+#[test]
+fn a_reload_that_adds_a_stateful_filter_reads_its_saved_state() {
+    let dir = tempfile::tempdir().unwrap();
+    // A first sidecar learns a template as `templates` and saves it.
+    let (server, log) = serving_templates(dir.path());
+    server.stop();
+
+    // The next one owns the pipeline through another stateful filter, and a
+    // reload then gives `templates` back to it.
+    let miner = format!("{TEMPLATES}name = \"miner\"\n");
+    let server = serve(&serve_config(dir.path(), &miner), &log);
+    serve_config(dir.path(), &format!("{miner}{TEMPLATES}"));
+    reload(&server);
+    // `templates` runs last, so its answer is the one the event keeps.
+    assert_eq!(
+        seen(&server, "disk 4 full"),
+        false,
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log_text.contains("restored 1 filter state snapshot(s)"),
+        "{log_text}"
+    );
+    server.stop();
 }

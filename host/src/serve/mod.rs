@@ -165,6 +165,9 @@ impl App {
         let old = self.current();
         if let Some(old) = &old {
             state::carry(old, &set).await;
+            if let Some(state) = &self.state {
+                state.restore_added(old, &set).await;
+            }
         }
         let names: Vec<String> = set.names().iter().map(|n| n.to_string()).collect();
         self.swap(set.clone());

@@ -117,6 +117,45 @@ impl StateDir {
         Ok(())
     }
 
+    /// After `carry`: restores from disk each stateful filter that `new`
+    /// adds to a pipeline this process already owned in `old`, which no old
+    /// stage could hand state to (a filter removed by one reload and given
+    /// back by the next, say). Its file would otherwise be written over by
+    /// its first save.
+    pub async fn restore_added(self: &Arc<Self>, old: &Arc<PipelineSet>, new: &Arc<PipelineSet>) {
+        let (this, old, new) = (self.clone(), old.clone(), new.clone());
+        let restored = tokio::task::spawn_blocking(move || {
+            let held = this.held();
+            for (name, workers) in stateful(&new) {
+                let (Some(lock), Some(old_workers)) = (held.get(name), old.pipelines.get(name))
+                else {
+                    continue;
+                };
+                let before = state::stateful_names(old_workers.shared_stages());
+                let added: Vec<String> = (state::stateful_names(workers.shared_stages()))
+                    .into_iter()
+                    .map(|(_, filter)| filter)
+                    .filter(|filter| !before.iter().any(|(_, old)| old == filter))
+                    .collect();
+                if added.is_empty() {
+                    continue;
+                }
+                let stages = workers.shared_stages();
+                if let Err(e) = state::restore_added(&this.dir, name, stages, lock, &added) {
+                    tracing::error!(
+                        pipeline = %name,
+                        "cannot read the saved state of the filters this reload added ({}): {e}",
+                        added.join(", ")
+                    );
+                }
+            }
+        })
+        .await;
+        if let Err(e) = restored {
+            tracing::error!("restoring added filters' state failed: {e}");
+        }
+    }
+
     /// Lets go of each pipeline owned that `live`, the set now serving, no
     /// longer has with state, once its state in `old`, the set it ran in, is
     /// saved: whoever claims it next starts where this process stopped.

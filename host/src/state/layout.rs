@@ -143,7 +143,7 @@ pub(super) struct Plan {
     /// State files no stateful filter of the pipeline reads (old ones of
     /// names it no longer has, and those of filters since removed or
     /// renamed): left as they are, as they may be kept on purpose (a filter
-    /// given the name again reads it at the next start), and named once in a
+    /// given the name again reads it at the next start, or the reload that adds it), and named once in a
     /// warning.
     pub unread: Vec<PathBuf>,
 }

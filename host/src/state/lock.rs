@@ -171,7 +171,7 @@ pub(super) fn log_found(pipeline: &str, plan: &Plan) {
     if !plan.unread.is_empty() {
         tracing::warn!(
             pipeline,
-            "no stateful filter of pipeline `{pipeline}` reads these state files, as none has the name they were saved under: {}; they are left as they are (a filter given that name reads it at the next start; remove them if that state is not wanted)",
+            "no stateful filter of pipeline `{pipeline}` reads these state files, as none has the name they were saved under: {}; they are left as they are (a filter given that name reads it at the next start or the reload that adds it; remove them if that state is not wanted)",
             list(&plan.unread)
         );
     }
