@@ -66,29 +66,30 @@ pub fn take(stages: &SharedStages) -> Vec<Snapshot> {
 }
 
 /// Restores each of `pipeline`'s snapshots into the stage of the same
-/// filter name, if the pipeline still has one.
-pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> usize {
-    let (restored, unmatched) = give_each(stages, snapshots, |filter, e| {
+/// filter name, if the pipeline still has one; returns those of names it
+/// no longer has, for the caller to save.
+pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> Vec<Snapshot> {
+    let (_, unmatched) = give_each(stages, snapshots, |filter, e| {
         tracing::error!(pipeline, filter = %filter, "restoring state failed: {e}");
     });
-    for filter in unmatched {
+    for Snapshot { filter, .. } in &unmatched {
         tracing::warn!(
             pipeline,
             filter = %filter,
             "the reloaded pipeline `{pipeline}` has no stateful filter named `{filter}`, so its state is not carried over: state follows a filter's name, and a filter renamed or removed starts afresh"
         );
     }
-    restored
+    unmatched
 }
 
 /// Restores each snapshot into the stage of the same filter name, and calls
 /// `refused(filter, why)` for each the filter would not take; returns how
-/// many were restored, and the names no stage has.
+/// many were restored, and the snapshots no stage has a name for.
 fn give_each(
     stages: &SharedStages,
     snapshots: Vec<Snapshot>,
     mut refused: impl FnMut(&str, &str),
-) -> (usize, Vec<String>) {
+) -> (usize, Vec<Snapshot>) {
     let mut restored = 0;
     let mut unmatched = Vec::new();
     for snapshot in snapshots {
@@ -96,7 +97,7 @@ fn give_each(
             .map(|(_, stage)| lock_stage(stage))
             .find(|stage| stage.module().name() == snapshot.filter);
         let Some(mut stage) = stage else {
-            unmatched.push(snapshot.filter);
+            unmatched.push(snapshot);
             continue;
         };
         match stage.restore(snapshot.state) {

@@ -250,7 +250,12 @@ fn a_reload_that_reorders_filters_keeps_their_state_and_one_that_renames_says_so
         "{warned}"
     );
     server.stop();
-    assert_eq!(files_in(&dir.path().join("state/logs")), ["miner.state"]);
+    // The old name's state was saved at the reload, for whoever takes the
+    // name again.
+    assert_eq!(
+        files_in(&dir.path().join("state/logs")),
+        ["miner.state", "templates.state"]
+    );
 }
 
 #[test]
@@ -278,5 +283,27 @@ fn a_reload_that_adds_a_stateful_filter_reads_its_saved_state() {
         log_text.contains("restored 1 filter state snapshot(s)"),
         "{log_text}"
     );
+    server.stop();
+}
+
+#[test]
+fn a_filter_a_reload_leaves_out_is_saved_then_and_read_when_it_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let miner = format!("{TEMPLATES}name = \"miner\"\n");
+    let both = format!("{miner}{TEMPLATES}");
+    let server = serve(&serve_config(dir.path(), &both), &log);
+    assert_eq!(seen(&server, "disk 3 full"), true);
+
+    // Well inside the 60 s between periodic saves: only the reload saves it.
+    serve_config(dir.path(), &miner);
+    reload(&server);
+    let saved = dir.path().join("state/logs/templates.state");
+    let log_text = || std::fs::read_to_string(&log).unwrap();
+    assert!(saved.is_file(), "not saved at the reload: {}", log_text());
+
+    serve_config(dir.path(), &both);
+    reload(&server);
+    assert_eq!(seen(&server, "disk 4 full"), false, "{}", log_text());
     server.stop();
 }

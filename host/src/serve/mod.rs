@@ -164,8 +164,9 @@ impl App {
         }
         let old = self.current();
         if let Some(old) = &old {
-            state::carry(old, &set).await;
+            let left_behind = state::carry(old, &set).await;
             if let Some(state) = &self.state {
+                state.save_left_behind(left_behind).await;
                 state.restore_added(old, &set).await;
             }
         }

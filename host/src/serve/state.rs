@@ -117,6 +117,45 @@ impl StateDir {
         Ok(())
     }
 
+    /// Saves the state of filters a reload removed from (or renamed in) a
+    /// pipeline this process owns, as `carry` took it: a filter given the
+    /// name again later reads it, instead of a save up to a snapshot
+    /// interval old.
+    pub async fn save_left_behind(
+        self: &Arc<Self>,
+        left_behind: BTreeMap<String, Vec<state::Snapshot>>,
+    ) {
+        if left_behind.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        let saved = tokio::task::spawn_blocking(move || {
+            let held = this.held();
+            for (pipeline, snapshots) in &left_behind {
+                let Some(lock) = held.get(pipeline) else {
+                    continue;
+                };
+                match state::save(&this.dir, pipeline, snapshots, lock) {
+                    Ok(()) => tracing::info!(
+                        pipeline = %pipeline,
+                        "saved the state of the filter(s) the reload left out: {}",
+                        (snapshots.iter().map(|s| s.filter.as_str()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Err(e) => tracing::error!(
+                        pipeline = %pipeline,
+                        "cannot save the state of the filters the reload left out: {e}"
+                    ),
+                }
+            }
+        })
+        .await;
+        if let Err(e) = saved {
+            tracing::error!("saving left-out filters' state failed: {e}");
+        }
+    }
+
     /// After `carry`: restores from disk each stateful filter that `new`
     /// adds to a pipeline this process already owned in `old`, which no old
     /// stage could hand state to (a filter removed by one reload and given
@@ -252,22 +291,33 @@ pub(crate) async fn save_periodically(app: Arc<App>, state: Arc<StateDir>) {
 
 /// Hands each old pipeline's filter state to the new pipeline of the same
 /// name. Each shared stage is locked only while its snapshot is taken; events
-/// the old set still processes after that are not carried over.
-pub(crate) async fn carry(old: &Arc<PipelineSet>, new: &Arc<PipelineSet>) {
+/// the old set still processes after that are not carried over. Returns, by
+/// pipeline, the snapshots of filters the new pipeline no longer has, for
+/// [`StateDir::save_left_behind`].
+pub(crate) async fn carry(
+    old: &Arc<PipelineSet>,
+    new: &Arc<PipelineSet>,
+) -> BTreeMap<String, Vec<state::Snapshot>> {
     let (old, new) = (old.clone(), new.clone());
     let carried = tokio::task::spawn_blocking(move || {
+        let mut left_behind = BTreeMap::new();
         for (name, new_workers) in &new.pipelines {
             let Some(old_workers) = old.pipelines.get(name) else {
                 continue;
             };
             let snapshots = state::take(old_workers.shared_stages());
             if !snapshots.is_empty() {
-                state::give(name, new_workers.shared_stages(), snapshots);
+                let left = state::give(name, new_workers.shared_stages(), snapshots);
+                if !left.is_empty() {
+                    left_behind.insert(name.clone(), left);
+                }
             }
         }
+        left_behind
     })
     .await;
-    if let Err(e) = carried {
+    carried.unwrap_or_else(|e| {
         tracing::error!("carrying filter state over failed: {e}");
-    }
+        BTreeMap::new()
+    })
 }
