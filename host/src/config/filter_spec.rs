@@ -101,37 +101,12 @@ impl FilterSpec {
         })
     }
 
-    /// Whether the module exports both halves of a state (snapshot and
-    /// restore), read from its export section without compiling it: for
-    /// `serve` to claim the state's lock before it compiles anything. The
-    /// compiled module has the last word (`FilterModule::is_stateful`, the
-    /// same rule); a module that cannot be read or parsed says no here, and
-    /// its load says why.
+    /// Whether the module keeps state, read without compiling it
+    /// (`engine::declares_state`); a module that cannot be read says no
+    /// here, and its load says why.
     pub fn declares_state(&self, max_module_bytes: u64) -> bool {
-        let Ok(bytes) = self.bytes(max_module_bytes) else {
-            return false;
-        };
-        let Ok(wasm) = wat::parse_bytes(&bytes) else {
-            return false;
-        };
-        let mut found = [false; 2];
-        for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
-            match payload {
-                Ok(wasmparser::Payload::ExportSection(exports)) => {
-                    for export in exports.into_iter().flatten() {
-                        match export.name {
-                            "wasmstash_snapshot" => found[0] = true,
-                            "wasmstash_restore" => found[1] = true,
-                            _ => {}
-                        }
-                    }
-                    break;
-                }
-                Ok(_) => {}
-                Err(_) => return false,
-            }
-        }
-        found == [true, true]
+        self.bytes(max_module_bytes)
+            .is_ok_and(|bytes| crate::engine::declares_state(&bytes))
     }
 
     /// A built-in by name, or a module file by a path that looks like one.

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 pub use inspect::{Inspection, inspect};
 pub use instance::FilterInstance;
+pub(crate) use module::declares_state;
 pub use module::{FilterModule, LoadError};
 pub use stage::{Failure, FailureKind, Stage, StageOutcome};
 

@@ -266,7 +266,34 @@ fn signature(params: Vec<ValType>, results: Vec<ValType>) -> String {
 /// Whether `module` keeps state: it exports snapshot and restore (loading
 /// refuses one without the other).
 pub(super) fn is_stateful(module: &wasmtime::Module) -> bool {
-    module.get_export(SNAPSHOT).is_some() && module.get_export(RESTORE).is_some()
+    exports_state(|name| module.get_export(name).is_some())
+}
+
+/// [`is_stateful`]'s rule for a module not yet compiled (WebAssembly or its
+/// text format), read from its export section: for `serve` to claim the
+/// state's lock before it compiles anything. The compiled module has the
+/// last word; bytes that cannot be parsed say no here, and their load says
+/// why.
+pub(crate) fn declares_state(wasm_or_wat: &[u8]) -> bool {
+    let Ok(wasm) = wat::parse_bytes(wasm_or_wat) else {
+        return false;
+    };
+    for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+        match payload {
+            Ok(wasmparser::Payload::ExportSection(exports)) => {
+                let names: Vec<&str> = exports.into_iter().flatten().map(|e| e.name).collect();
+                return exports_state(|name| names.contains(&name));
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// The one rule for a stateful module, over what `has` says it exports.
+fn exports_state(has: impl Fn(&str) -> bool) -> bool {
+    has(SNAPSHOT) && has(RESTORE)
 }
 
 /// Why a module that answers `found` to `wasmstash_abi_version` cannot run
