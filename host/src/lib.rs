@@ -29,6 +29,14 @@ macro_rules! say {
     }};
 }
 
+/// A mutex's guard even if a thread panicked while holding it: what the
+/// host guards (queues, counters, a filter's stage, state locks) stays
+/// usable after such a panic, which the panic's own handling reports, and
+/// the process must keep serving.
+pub(crate) fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 pub mod builtins;
 pub mod config;
 pub mod engine;

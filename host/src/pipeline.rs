@@ -90,9 +90,7 @@ impl PipelineStage {
 /// A panic never happens while a stage is locked (filter failures are
 /// values, not panics); recover from a poisoned lock regardless.
 pub fn lock_stage(stage: &Mutex<Stage>) -> MutexGuard<'_, Stage> {
-    stage
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    crate::locked(stage)
 }
 
 pub struct Pipeline {

@@ -14,7 +14,7 @@
 //! refused at once instead of starting another.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use super::EngineInner;
@@ -50,13 +50,6 @@ enum State {
     Done(Result<Compiled, String>),
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Each guarded value is valid whatever a panicking holder did.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Compiles `wasm` (whose SHA-256 is `sha256`) through the engine's cache on
 /// a thread of its own, waiting for it at most `engine.compile_timeout`.
 pub(super) fn compile(
@@ -65,11 +58,11 @@ pub(super) fn compile(
     sha256: &str,
 ) -> Result<Compiled, LoadError> {
     let timeout = engine.settings.compile_timeout;
-    if lock(&GIVEN_UP).contains_key(sha256) {
+    if crate::locked(&GIVEN_UP).contains_key(sha256) {
         return Err(still_running(timeout));
     }
     let (pending, started) = {
-        let mut running = lock(&engine.compilations.running);
+        let mut running = crate::locked(&engine.compilations.running);
         match running.get(sha256) {
             Some(pending) => (pending.clone(), false),
             None => {
@@ -86,11 +79,11 @@ pub(super) fn compile(
     if started {
         let spawned = start(engine.clone(), pending.clone(), wasm.to_vec(), sha256);
         if let Err(e) = spawned {
-            lock(&engine.compilations.running).remove(sha256);
+            crate::locked(&engine.compilations.running).remove(sha256);
             return Err(LoadError(format!("cannot start compiling the module: {e}")));
         }
     }
-    let mut state = lock(&pending.state);
+    let mut state = crate::locked(&pending.state);
     loop {
         match &*state {
             State::Done(Ok(compiled)) => return Ok(compiled.clone()),
@@ -105,7 +98,9 @@ pub(super) fn compile(
         let left = pending.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             *state = State::GivenUp;
-            *lock(&GIVEN_UP).entry(sha256.to_owned()).or_default() += 1;
+            *crate::locked(&GIVEN_UP)
+                .entry(sha256.to_owned())
+                .or_default() += 1;
             return Err(LoadError(format!(
                 "compiling the module took longer than {} ms (engine.compile_timeout_ms), so it \
                  was given up: a filter this costly to compile is refused",
@@ -144,11 +139,11 @@ fn start(
                     .map_err(|e| format!("{e:#}"))
             }))
             .unwrap_or_else(|_| Err("the compiler panicked".into()));
-            let mut state = lock(&pending.state);
+            let mut state = crate::locked(&pending.state);
             match *state {
                 State::Running => *state = State::Done(compiled),
                 State::GivenUp => {
-                    let mut given_up = lock(&GIVEN_UP);
+                    let mut given_up = crate::locked(&GIVEN_UP);
                     if let Some(count) = given_up.get_mut(&sha256) {
                         *count -= 1;
                         if *count == 0 {
@@ -160,7 +155,7 @@ fn start(
             }
             drop(state);
             pending.finished.notify_all();
-            lock(&engine.compilations.running).remove(&sha256);
+            crate::locked(&engine.compilations.running).remove(&sha256);
         })
         .map(drop)
 }

@@ -100,9 +100,7 @@ impl Tripwire {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Call> {
         // The state is a plain value, valid whatever a panicking holder did.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::locked(&self.state)
     }
 
     /// Back to idle with the page readable; whether it had been sprung.

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{App, PipelineSet};
 use crate::config::Config;
+use crate::locked;
 use crate::state::{self, StateLock};
 
 /// `[server] state_dir` and the pipelines whose state this process owns in it.
@@ -57,7 +58,7 @@ impl StateDir {
     /// any it no longer needs.
     pub fn claim_early(&self, config: &Config) -> Result<(), String> {
         let max_module_bytes = config.engine.max_module_bytes;
-        let mut early = guard(&self.early);
+        let mut early = locked(&self.early);
         for (name, filters) in &config.pipelines {
             let stateful: Vec<(usize, String)> = (filters.iter().enumerate())
                 .filter(|(_, spec)| spec.declares_state(max_module_bytes))
@@ -78,7 +79,7 @@ impl StateDir {
     }
 
     fn held(&self) -> MutexGuard<'_, BTreeMap<String, StateLock>> {
-        guard(&self.held)
+        locked(&self.held)
     }
 
     /// Claims each stateful pipeline of `set` not owned yet and restores its
@@ -96,7 +97,7 @@ impl StateDir {
     fn claim_blocking(&self, set: &PipelineSet) -> Result<(), String> {
         let mut held = self.held();
         // Taken whole: those the set does not need are let go at the end.
-        let mut early = std::mem::take(&mut *guard(&self.early));
+        let mut early = std::mem::take(&mut *locked(&self.early));
         let mut claimed = Vec::new();
         for (name, workers) in stateful(set) {
             if held.contains_key(name) {
@@ -262,10 +263,6 @@ impl StateDir {
             false
         })
     }
-}
-
-fn guard<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn stateful(set: &PipelineSet) -> impl Iterator<Item = (&String, &super::PipelineWorkers)> {

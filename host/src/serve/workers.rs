@@ -311,7 +311,7 @@ impl Drop for Waiting<'_> {
 impl Desk {
     fn lock(&self) -> MutexGuard<'_, DeskState> {
         // Nothing that can panic runs while this lock is held; recover regardless.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::locked(&self.state)
     }
 
     /// Removes job `id` if it is still queued. False once a worker took it:

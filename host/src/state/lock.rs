@@ -89,7 +89,7 @@ impl StateLock {
     }
 
     pub(super) fn plan(&self) -> MutexGuard<'_, Plan> {
-        self.plan.lock().unwrap_or_else(|p| p.into_inner())
+        crate::locked(&self.plan)
     }
 
     /// Removes the old-layout files of `filter`, whose state is now saved

@@ -78,7 +78,7 @@ impl Sessions {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
-        self.live.lock().unwrap_or_else(|p| p.into_inner())
+        crate::locked(&self.live)
     }
 }
 

@@ -21,6 +21,8 @@ pub mod tap;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+
+use crate::locked;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
@@ -66,10 +68,6 @@ fn unix_ms(at: SystemTime) -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl LiveView {
     pub fn new(settings: UiSettings, metrics: &crate::metrics::Metrics) -> LiveView {
         LiveView {
@@ -96,7 +94,8 @@ impl LiveView {
             Err(e) => (false, e.clone()),
         };
         let t = unix_ms(SystemTime::now());
-        *lock(&self.last_reload) = Some(json!({"t": t, "ok": ok, "why": why, "message": message}));
+        *locked(&self.last_reload) =
+            Some(json!({"t": t, "ok": ok, "why": why, "message": message}));
     }
 }
 
@@ -269,8 +268,8 @@ async fn events(
 
 fn hello(app: &App) -> Value {
     let live = &app.live;
-    let mut frame = lock(&live.digest).frame(true);
-    frame["series"] = json!(lock(&live.series).history());
+    let mut frame = locked(&live.digest).frame(true);
+    frame["series"] = json!(locked(&live.series).history());
     frame["overview"] = overview(app);
     frame["update_ms"] = json!(live.settings.update_interval.as_millis() as u64);
     frame["masked"] = json!(live.settings.mask_fields);
@@ -333,7 +332,7 @@ fn overview(app: &App) -> Value {
         "pipelines": pipelines.split(',').filter(|p| !p.is_empty()).collect::<Vec<_>>(),
         "modules": modules,
         "loaded_at": loaded_at,
-        "reload": *lock(&app.live.last_reload),
+        "reload": *locked(&app.live.last_reload),
         "host_failures": host_failures,
         "counters": counters,
         "viewers": app.live.tap.viewers(),
@@ -380,9 +379,9 @@ fn update(
 ) -> (Option<String>, (u64, u64)) {
     let live = &app.live;
     let now = unix_ms(SystemTime::now());
-    let point = lock(&live.series).tick(&app.metrics, now).clone();
+    let point = locked(&live.series).tick(&app.metrics, now).clone();
     let coverage = live.tap.coverage();
-    let mut digest = lock(&live.digest);
+    let mut digest = locked(&live.digest);
     for sample in samples {
         digest.add(sample, now);
     }

@@ -105,7 +105,7 @@ impl Tap {
 
     /// Takes what was sampled since the last call.
     pub fn drain(&self) -> Vec<Sample> {
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = crate::locked(&self.queue);
         queue.drain(..).collect()
     }
 
