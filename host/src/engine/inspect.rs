@@ -29,8 +29,7 @@ pub struct Inspection {
 }
 
 pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadError> {
-    let wasm = wat::parse_bytes(wasm_or_wat)
-        .map_err(|e| LoadError(format!("not a WebAssembly module (binary or text): {e}")))?;
+    let wasm = super::binary::core_module(wasm_or_wat)?;
     let sha256 = sha256_hex(&wasm);
     super::shape::check(&wasm).map_err(LoadError)?;
     let module = engine.compile(&wasm, &sha256)?.module;

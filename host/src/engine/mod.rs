@@ -11,6 +11,7 @@
 //!   output into per-event failures instead of lost batches.
 //! - `tripwire`: the per-call deadline.
 
+mod binary;
 mod cache;
 mod compile;
 pub mod counter_names;

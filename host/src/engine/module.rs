@@ -66,8 +66,7 @@ impl FilterModule {
         config_json: &[u8],
         pinned_sha256: Option<&str>,
     ) -> Result<FilterModule, LoadError> {
-        let wasm = wat::parse_bytes(wasm_or_wat)
-            .map_err(|e| LoadError(format!("not a WebAssembly module (binary or text): {e}")))?;
+        let wasm = super::binary::core_module(wasm_or_wat)?;
         let sha256 = sha256_hex(&wasm);
         if let Some(pinned) = pinned_sha256
             && !pinned.eq_ignore_ascii_case(&sha256)
@@ -275,7 +274,7 @@ pub(super) fn is_stateful(module: &wasmtime::Module) -> bool {
 /// last word; bytes that cannot be parsed say no here, and their load says
 /// why.
 pub(crate) fn declares_state(wasm_or_wat: &[u8]) -> bool {
-    let Ok(wasm) = wat::parse_bytes(wasm_or_wat) else {
+    let Ok(wasm) = super::binary::core_module(wasm_or_wat) else {
         return false;
     };
     for payload in wasmparser::Parser::new(0).parse_all(&wasm) {

@@ -1,0 +1,109 @@
+//! A module file's bytes made into a core WebAssembly binary, or a message
+//! that says what the bytes are instead.
+//!
+//! The likeliest wrong file is one a filter author built for the wrong
+//! target: a native shared library from a plain `cargo build`, or a
+//! component from a `wasm32-wasip2` build. The text parser that every
+//! non-binary input falls through to would call the first "not valid
+//! UTF-8" and tell the second to enable the component model, which
+//! wasmstash does not offer. Naming the kind of file and the build that
+//! makes a module is the message that gets the author going again.
+
+use std::borrow::Cow;
+
+use super::module::LoadError;
+
+/// A core module's header: the magic and version 1.
+const CORE_HEADER: &[u8] = b"\0asm\x01\0\0\0";
+/// A component's: the magic, version 0x0d and layer 1.
+const COMPONENT_HEADER: &[u8] = b"\0asm\x0d\0\x01\0";
+
+/// How to build a module that wasmstash runs, for the messages below.
+const BUILD_HINT: &str = "build the filter as a core module: \
+                          `cargo build --release --target wasm32-unknown-unknown` \
+                          (crate-type cdylib), or `wasmstash test --crate DIR`, which builds it";
+
+/// The core module in `wasm_or_wat`: the bytes themselves when they are a
+/// binary, else their text format compiled to one.
+pub(crate) fn core_module(wasm_or_wat: &[u8]) -> Result<Cow<'_, [u8]>, LoadError> {
+    if let Some(kind) = foreign_kind(wasm_or_wat) {
+        return Err(LoadError(format!(
+            "not a WebAssembly module: the file is {kind}; {BUILD_HINT}"
+        )));
+    }
+    if wasm_or_wat.starts_with(b"\0asm") {
+        // Malformed binaries are the validator's to describe, with offsets.
+        return Ok(Cow::Borrowed(wasm_or_wat));
+    }
+    if std::str::from_utf8(wasm_or_wat).is_err() {
+        return Err(LoadError(format!(
+            "not a WebAssembly module: the file is neither a binary (one starts with \\0asm) \
+             nor the text format (it is not UTF-8); {BUILD_HINT}"
+        )));
+    }
+    wat::parse_bytes(wasm_or_wat)
+        .map_err(|e| LoadError(format!("not a WebAssembly module (text format): {e}")))
+}
+
+/// What the bytes are, when they are a kind of file known not to be a
+/// core module.
+fn foreign_kind(bytes: &[u8]) -> Option<&'static str> {
+    let blank = bytes.iter().all(u8::is_ascii_whitespace);
+    Some(match bytes {
+        _ if blank => "empty",
+        _ if bytes.starts_with(COMPONENT_HEADER) => {
+            "a WebAssembly component (as `wasm32-wasip2` builds), and wasmstash runs core modules (ABI v1)"
+        }
+        [0, b'a', b's', b'm', ..] if !bytes.starts_with(CORE_HEADER) => {
+            "WebAssembly of a version other than 1"
+        }
+        [0x7f, b'E', b'L', b'F', ..] => "a native ELF binary (a shared library or program)",
+        [0xcf, 0xfa, 0xed, 0xfe, ..] | [0xfe, 0xed, 0xfa, 0xcf, ..] => "a native Mach-O binary",
+        [b'M', b'Z', ..] => "a native Windows binary",
+        _ if bytes.starts_with(b"!<arch>\n") => "an archive (a static library or .rlib)",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(bytes: &[u8]) -> String {
+        core_module(bytes).unwrap_err().0
+    }
+
+    #[test]
+    fn binaries_pass_as_they_are_and_text_is_compiled() {
+        let binary = wat::parse_str("(module)").unwrap();
+        assert!(matches!(core_module(&binary), Ok(Cow::Borrowed(_))));
+        assert_eq!(&*core_module(b"(module)").unwrap(), &binary[..]);
+    }
+
+    #[test]
+    fn wrong_builds_are_named_with_the_build_that_works() {
+        for (bytes, kind) in [
+            (&b""[..], "the file is empty"),
+            (b" \n", "the file is empty"),
+            (b"\x7fELF\x02\x01\x01\0\0\0", "native ELF binary"),
+            (b"\0asm\x0d\0\x01\0\x07", "WebAssembly component"),
+            (b"\0asm\x02\0\0\0", "version other than 1"),
+            (b"!<arch>\nlib.rmeta", "an archive"),
+            (b"\xff\xfe(module)", "nor the text format"),
+        ] {
+            let message = refusal(bytes);
+            assert!(message.contains(kind), "{message}");
+            assert!(message.contains("wasm32-unknown-unknown"), "{message}");
+        }
+    }
+
+    #[test]
+    fn text_errors_keep_the_parser_s_position() {
+        let message = refusal(b"(module (func $f (result i32)))\n(oops");
+        assert!(
+            message.starts_with("not a WebAssembly module (text format)"),
+            "{message}"
+        );
+        assert!(message.contains("<anon>:2:1"), "{message}");
+    }
+}
