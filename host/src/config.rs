@@ -257,6 +257,7 @@ impl ServerSettings {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPipeline {
+    #[serde(deserialize_with = "filter_spec::filter_list")]
     filters: Vec<RawFilter>,
 }
 

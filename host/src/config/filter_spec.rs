@@ -23,11 +23,56 @@ pub(super) struct RawFilter {
     config: Option<toml::Table>,
 }
 
+/// A pipeline's `filters`: a list of tables. `[pipelines.web.filters]` with
+/// one bracket (a table, where `[[...]]` makes a list) is a slip common
+/// enough to name, rather than leave to "expected a sequence".
+pub(super) fn filter_list<'de, D>(deserializer: D) -> Result<Vec<RawFilter>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct FilterList;
+    impl<'de> serde::de::Visitor<'de> for FilterList {
+        type Value = Vec<RawFilter>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of filters, each a `[[pipelines.NAME.filters]]` table")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(serde::de::Error::custom(
+                "`filters` is a table here, but it must be a list: write each filter under \
+                 `[[pipelines.NAME.filters]]`, with two brackets on each side",
+            ))
+        }
+    }
+    deserializer.deserialize_seq(FilterList)
+}
+
 /// Where a filter's WebAssembly comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FilterSource {
     Builtin(String),
     File(PathBuf),
+}
+
+impl FilterSource {
+    /// A built-in, or a path whose extension is a module's: what a
+    /// `NAME=` on the command line is taken to be followed by a config.
+    fn names_a_module_kind(&self) -> bool {
+        match self {
+            FilterSource::Builtin(_) => true,
+            FilterSource::File(path) => {
+                matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("wasm" | "wat")
+                )
+            }
+        }
+    }
 }
 
 /// One filter of a pipeline, as configured.
@@ -48,6 +93,16 @@ impl FilterSpec {
     pub fn from_cli(spec: &str) -> Result<FilterSpec, ConfigError> {
         let config_at = (spec.match_indices('=').map(|(at, _)| at))
             .find(|&at| spec[at + 1..].trim_start().starts_with('{'));
+        if config_at.is_none()
+            && let Some((target, config)) = spec.split_once('=')
+            && FilterSpec::source(target).is_some_and(|source| source.names_a_module_kind())
+        {
+            // `m.wasm=` from an empty `$(cat config.json)`, or `m.wasm=null`:
+            // a config that is not an object, not a file named `m.wasm=`.
+            return Err(ConfigError(format!(
+                "--filter {spec}: the config after `=` must be a JSON object, like {target}={{\"key\":1}}, not `{config}`"
+            )));
+        }
         let (target, config) = config_at.map_or((spec, "{}"), |at| (&spec[..at], &spec[at + 1..]));
         FilterSpec::from_target(target, config, "--filter")
     }

@@ -127,6 +127,12 @@ fn errors_name_the_file_pipeline_and_filter() {
     );
     let err = parse("[pipelines.p]\nfilters = []").unwrap_err();
     assert!(err.contains("pipeline `p` has no filters"), "{err}");
+    let err = parse("[pipelines.p.filters]\nfilter = \"json\"").unwrap_err();
+    assert!(
+        err.contains("line 1")
+            && err.contains("write each filter under `[[pipelines.NAME.filters]]`"),
+        "{err}"
+    );
     // An empty file (or one caught half-written by the watcher) is refused.
     let err = parse("").unwrap_err();
     assert!(err.contains("no pipelines defined"), "{err}");
@@ -154,6 +160,17 @@ fn cli_specs_pick_builtins_or_files() {
             .0
             .contains("JSON object")
     );
+    // A module path's `=` with no object after it is a bad config, not
+    // part of the file's name; a path that merely holds `=` is a path.
+    for spec in ["./m.wasm=", "./m.wasm=null", "dir/m.wat=[1]"] {
+        let err = FilterSpec::from_cli(spec).unwrap_err().0;
+        assert!(
+            err.contains("the config after `=` must be a JSON object"),
+            "{err}"
+        );
+    }
+    let spec = FilterSpec::from_cli("./a=b.wasm").unwrap();
+    assert_eq!(spec.source, FilterSource::File("./a=b.wasm".into()));
 }
 
 #[test]
