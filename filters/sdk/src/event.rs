@@ -24,9 +24,9 @@ use crate::wire::KeySpans;
 /// [`Event::remove`]) writes its whole top-level field anew. Its other
 /// values stay as they were: numbers keep their text (`1.50`, an integer
 /// beyond 64 bits; serde_json is built with `arbitrary_precision`), though
-/// an exponent's `E` is written `e`, insignificant whitespace goes, and a
-/// string's escapes may be written another way (`\u00e9` as `é`). Top-level
-/// fields left alone are copied byte for byte.
+/// an exponent is written in one form (`1.5E3` as `1.5e+3`), insignificant
+/// whitespace goes, and a string's escapes may be written another way
+/// (`\u00e9` as `é`). Top-level fields left alone are copied byte for byte.
 pub struct Event<'a> {
     fields: Vec<Field<'a>>,
     changed: bool,

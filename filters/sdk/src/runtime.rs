@@ -9,13 +9,28 @@ use crate::wire::{self, KeySpans, ResultKind, ResultWriter};
 use crate::{Event, Filter, Verdict};
 
 /// What became of one event in [`NativeFilter::process_events`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The event goes on: these are its bytes (changed or not).
     Kept(Vec<u8>),
     Dropped,
     /// The filter's reason; the host would pass the input on, tagged.
     Failed(String),
+}
+
+/// A kept event shows as its JSON text, so that a failed `assert_eq!` on
+/// outcomes reads as events, not as lists of byte values.
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Kept(event) => f
+                .debug_tuple("Kept")
+                .field(&String::from_utf8_lossy(event))
+                .finish(),
+            Outcome::Dropped => f.write_str("Dropped"),
+            Outcome::Failed(reason) => f.debug_tuple("Failed").field(reason).finish(),
+        }
+    }
 }
 
 impl Outcome {
@@ -276,5 +291,21 @@ pub mod guest {
     /// `ptr` and `len` must come from one earlier [`alloc`].
     pub unsafe fn free(ptr: *mut u8, len: u32) {
         drop(unsafe { Vec::from_raw_parts(ptr, 0, len as usize) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+
+    #[test]
+    fn outcomes_debug_print_as_text() {
+        let kept = Outcome::Kept(br#"{"a":1}"#.to_vec());
+        assert_eq!(format!("{kept:?}"), r#"Kept("{\"a\":1}")"#);
+        assert_eq!(format!("{:?}", Outcome::Dropped), "Dropped");
+        assert_eq!(
+            format!("{:?}", Outcome::Failed("no".into())),
+            r#"Failed("no")"#
+        );
     }
 }
