@@ -335,3 +335,46 @@ fn the_stack_sidecar_config_loads() {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+/// The stock http filter gives up after `socket_timeout` (10 s unless set)
+/// and tags the event, even if the sidecar is still running it and its
+/// stateful filters have counted it. So every http filter that calls the
+/// sidecar waits at least as long as the sidecar's longest legitimate
+/// request at the stack's settings: a worker wait, a call and the replay of
+/// its batch (serve's drain formula, README "Shutdown").
+#[test]
+fn http_filters_outwait_the_sidecar_s_longest_request() {
+    let text = std::fs::read_to_string(repo().join("deploy/wasmstash.toml")).unwrap();
+    let config: toml::Table = toml::from_str(&text).unwrap();
+    let millis = |section: &str, key: &str, default: i64| {
+        config[section]
+            .get(key)
+            .map_or(default, |v| v.as_integer().unwrap())
+    };
+    let longest_ms = millis("server", "queue_timeout_ms", 5_000)
+        + 2 * millis("engine", "call_timeout_ms", 1_000)
+        + millis("engine", "replay_budget_ms", 30_000)
+        + 2_000;
+    let mut checked = 0;
+    for file in pipeline_files() {
+        let at = file.display();
+        for plugin in parse(&file).unwrap() {
+            if plugin.name != "http" || plugin.section != "filter" {
+                continue;
+            }
+            for timeout in ["socket_timeout", "request_timeout"] {
+                let seconds: i64 = (plugin.settings.iter())
+                    .find(|(name, _)| name == timeout)
+                    .map(|(_, value)| value.parse().unwrap())
+                    .unwrap_or_else(|| panic!("{at}:{}: no {timeout}", plugin.line));
+                assert!(
+                    seconds * 1000 >= longest_ms,
+                    "{at}:{}: {timeout} {seconds} s is shorter than the sidecar's {longest_ms} ms",
+                    plugin.line
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no http filter recipe found");
+}

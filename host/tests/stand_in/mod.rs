@@ -161,6 +161,11 @@ fn elasticsearch(stored: &mut Stored, seen: &Seen, path: &str) -> Response {
     match seen.method.as_str() {
         "PUT" | "POST" => {
             let body: Value = serde_json::from_slice(&seen.body).expect("PUT body is JSON");
+            if key.starts_with("index/")
+                && let Some(missing) = missing_components(stored, &body)
+            {
+                return missing;
+            }
             stored.es.insert(key, body);
             axum::Json(json!({"acknowledged": true})).into_response()
         }
@@ -178,6 +183,29 @@ fn elasticsearch(stored: &mut Stored, seen: &Seen, path: &str) -> Response {
         },
         _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
     }
+}
+
+/// Elasticsearch refuses an index template naming component templates that
+/// do not exist, unless `ignore_missing_component_templates` lists them.
+fn missing_components(stored: &Stored, template: &Value) -> Option<Response> {
+    let names = |field: &str| -> Vec<&str> {
+        (template[field].as_array().into_iter().flatten())
+            .filter_map(Value::as_str)
+            .collect()
+    };
+    let may_be_missing = names("ignore_missing_component_templates");
+    let missing: Vec<&str> = (names("composed_of").into_iter())
+        .filter(|name| !stored.es.contains_key(&format!("component/{name}")))
+        .filter(|name| !may_be_missing.contains(name))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let reason = format!(
+        "index template [wasmstash-logs] specifies component templates {missing:?} that do not exist"
+    );
+    let body = json!({"error": {"type": "invalid_index_template_exception", "reason": reason}, "status": 400});
+    Some((StatusCode::BAD_REQUEST, axum::Json(body)).into_response())
 }
 
 /// Kibana's status API and saved objects import, including its check that
