@@ -177,6 +177,9 @@ impl Pipeline {
 
     /// Runs `events` through every stage.
     pub fn process(&mut self, events: Vec<CheckedEvent>) -> Vec<EventResult> {
+        // What a filter logs (its own lines, its failures) names the filter;
+        // the span adds the pipeline, as names repeat across pipelines.
+        let _span = tracing::warn_span!("pipeline", pipeline = %self.name).entered();
         self.stats.events_in += events.len() as u64;
         let mut slots: Vec<Option<CheckedEvent>> = events.into_iter().map(Some).collect();
         let (name, metrics) = (self.name.as_str(), self.metrics.as_ref());

@@ -16,6 +16,7 @@ use wasmtime::{
 
 use super::counter_names::MAX_COUNTER_NAMES;
 use super::limits::InstanceLimits;
+use super::log_gate::LogGate;
 use super::module::{FilterModule, LoadError};
 use super::stage::{Failure, FailureKind, StageOutcome};
 use super::tripwire::{self, Tripwire};
@@ -29,11 +30,6 @@ const MAX_LOG_LINE: usize = 4096;
 /// a message as large as its memory into the host's log and answers.
 const MAX_MESSAGE: usize = 4096;
 
-/// Most log lines a filter may write in one call; the rest are counted and
-/// dropped, so a filter that logs in a loop cannot flood the host's log
-/// (at most this many times [`MAX_LOG_LINE`] bytes per call).
-const MAX_LOG_LINES_PER_CALL: u64 = 1000;
-
 /// Per-instance host state, reachable from host imports.
 pub(crate) struct StoreState {
     filter: Arc<str>,
@@ -42,8 +38,8 @@ pub(crate) struct StoreState {
     counters: BTreeMap<String, i64>,
     /// Whether a name was refused for want of room (said once).
     counters_full: bool,
-    /// Log lines the current call has written, those dropped included.
-    log_lines: u64,
+    /// The filter's ration of log lines, which outlives this instance.
+    log_gate: Arc<LogGate>,
 }
 
 /// The `wasmstash` imports of ABI v1. Nothing else is linked: no WASI, so no
@@ -60,8 +56,7 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Linker<StoreState> {
                 if level == 1 {
                     state.last_error_log = Some(text.clone());
                 }
-                state.log_lines += 1;
-                if state.log_lines > MAX_LOG_LINES_PER_CALL {
+                if !state.log_gate.admit() {
                     return Ok(());
                 }
                 let filter = state.filter.clone();
@@ -180,7 +175,7 @@ impl FilterInstance {
             last_error_log: None,
             counters: BTreeMap::new(),
             counters_full: false,
-            log_lines: 0,
+            log_gate: module.log_gate(),
         };
         let mut store = Store::new(engine.wasmtime(), state);
         store.limiter(|state| &mut state.limits as &mut dyn ResourceLimiter);
@@ -381,19 +376,9 @@ impl FilterInstance {
         func: &TypedFunc<P, R>,
         params: P,
     ) -> Result<R, Failure> {
-        let state = self.store.data_mut();
-        state.last_error_log = None;
-        state.log_lines = 0;
+        self.store.data_mut().last_error_log = None;
         let store = &mut self.store;
         let result = tripwire::guarded(self.tripwire.as_deref(), || func.call(store, params));
-        let state = self.store.data_mut();
-        let dropped = state.log_lines.saturating_sub(MAX_LOG_LINES_PER_CALL);
-        if dropped > 0 {
-            tracing::warn!(
-                target: "filter", filter = %state.filter,
-                "{dropped} more log lines of one call dropped: a call may write {MAX_LOG_LINES_PER_CALL}"
-            );
-        }
         result.map_err(|e| self.classify(e))
     }
 

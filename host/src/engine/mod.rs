@@ -18,6 +18,7 @@ pub mod counter_names;
 mod inspect;
 mod instance;
 mod limits;
+mod log_gate;
 mod module;
 mod shape;
 mod stage;

@@ -11,6 +11,7 @@ use wasmtime::{ExternType, Linker, Store, ValType};
 use super::Engine;
 use super::cache::sha256_hex;
 use super::instance::{FilterInstance, StoreState, linker};
+use super::log_gate::LogGate;
 use super::tripwire;
 use crate::event_check::CheckedEvent;
 
@@ -43,6 +44,8 @@ struct ModuleInner {
     /// Exports `wasmstash_process_keyed`, so takes batches that say where
     /// each event's top-level keys are.
     keyed: bool,
+    /// Shared by every instance of this filter, in every worker.
+    log_gate: Arc<LogGate>,
 }
 
 impl FilterModule {
@@ -101,6 +104,7 @@ impl FilterModule {
                 from_cache: compiled.from_cache,
                 stateful,
                 keyed,
+                log_gate: Arc::new(LogGate::new(name)),
             }),
         };
         // One throw-away instance proves the exports, the ABI version and the
@@ -158,6 +162,10 @@ impl FilterModule {
 
     pub(crate) fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+
+    pub(crate) fn log_gate(&self) -> Arc<LogGate> {
+        Arc::clone(&self.inner.log_gate)
     }
 
     pub(crate) fn linker(&self) -> &Linker<StoreState> {
