@@ -6,7 +6,11 @@
 //! input event, the event as it should come out, or
 //! `{"wasmstash":{"dropped":true}}` for an event the filter drops (the same
 //! marker the sidecar's event endpoint answers with). A mismatch prints a
-//! field-level diff; `--bless` rewrites the expected files instead.
+//! field-level diff (`compare`); `--bless` rewrites the expected files
+//! instead. Which files are cases is `cases`'s to say.
+
+mod cases;
+mod compare;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,7 +22,7 @@ use serde_json::Value;
 
 use crate::config::{ConfigError, FilterSpec, MAX_CONFIG_BYTES, load_filters};
 use crate::engine::{Engine, EngineSettings};
-use crate::event_check::{CheckedEvent, check_event};
+use crate::event_check::CheckedEvent;
 use crate::files::{read_capped, read_capped_text};
 use crate::input::{self, InputFormat};
 use crate::pipeline::{EventResult, Pipeline};
@@ -27,10 +31,13 @@ use crate::pipeline::{EventResult, Pipeline};
 pub const DROPPED: &str = r#"{"wasmstash":{"dropped":true}}"#;
 
 #[derive(Args, Debug)]
-#[command(after_help = "Example:
+#[command(after_help = "Examples:
+  wasmstash test --crate my-filter
+  (builds my-filter, runs my-filter/tests/*.log and *.ndjson, each against
+  its NAME.expected.ndjson; --bless writes them)
   wasmstash test --module target/wasm32-unknown-unknown/release/my_filter.wasm \\
       --config '{\"field\":\"message\"}' tests/basic.log
-  (compares with tests/basic.expected.ndjson; --bless writes it)")]
+  (compares with tests/basic.expected.ndjson)")]
 pub struct TestArgs {
     /// The filter: a .wasm/.wat file, or a built-in name.
     #[arg(long, value_name = "MODULE", conflicts_with = "crate_dir")]
@@ -50,8 +57,11 @@ pub struct TestArgs {
     #[arg(long, default_value_t = 16, value_name = "MIB",
           value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_case_mib: u64,
-    /// Input files: NAME.log (lines) or NAME.ndjson (events).
-    #[arg(required = true, value_name = "CASE")]
+    /// Input files: NAME.log (lines) or NAME.ndjson (events), each compared
+    /// with NAME.expected.ndjson beside it; expected files named here are
+    /// skipped. With --crate and none named: the crate's tests/*.log and
+    /// tests/*.ndjson.
+    #[arg(value_name = "CASE")]
     pub cases: Vec<PathBuf>,
 }
 
@@ -74,15 +84,28 @@ impl From<ConfigError> for TestError {
 
 /// Runs every case, printing each one's result to `out`.
 pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
+    if args.module.is_none() && args.crate_dir.is_none() {
+        return Err(TestError::Setup("give --module FILE or --crate DIR".into()));
+    }
+    // Cases and config are checked before a crate is built, so that a
+    // mistake in them is named without waiting for cargo.
+    let cases = cases::select(&args.cases, args.crate_dir.as_deref()).map_err(TestError::Setup)?;
+    for skipped in &cases.skipped {
+        writeln!(
+            out,
+            "skip {} (an expected file, not a case)",
+            skipped.display()
+        )?;
+    }
+    let (config, config_file) = match (&args.config, &args.crate_dir) {
+        (Some(config), _) => (checked_config(config, "--config")?, None),
+        (None, Some(dir)) => crate_config(dir)?,
+        (None, None) => ("{}".to_owned(), None),
+    };
     let target = match (&args.module, &args.crate_dir) {
         (Some(module), _) => module.clone(),
         (None, Some(dir)) => build_crate(dir)?.display().to_string(),
-        (None, None) => return Err(TestError::Setup("give --module FILE or --crate DIR".into())),
-    };
-    let config = match (&args.config, &args.crate_dir) {
-        (Some(config), _) => config.clone(),
-        (None, Some(dir)) => crate_config(dir)?,
-        (None, None) => "{}".to_owned(),
+        (None, None) => unreachable!("refused above"),
     };
     let option = if args.module.is_some() {
         "--module"
@@ -92,10 +115,18 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
     let spec = FilterSpec::from_target(&target, &config, option)?;
     let engine =
         Engine::new(EngineSettings::default()).map_err(|e| TestError::Setup(e.to_string()))?;
-    let modules = load_filters(&engine, std::slice::from_ref(&spec)).map_err(TestError::Setup)?;
+    let modules = load_filters(&engine, std::slice::from_ref(&spec)).map_err(|e| {
+        // A config the filter refuses is the file's to fix.
+        match &config_file {
+            Some(file) if e.contains("invalid config") || e.contains("init failed") => {
+                TestError::Setup(format!("{e} (the config is {})", file.display()))
+            }
+            _ => TestError::Setup(e),
+        }
+    })?;
     let limit = args.max_case_mib << 20;
     let mut failed = 0;
-    for case in &args.cases {
+    for case in &cases.run {
         let mut pipeline = Pipeline::new("test", modules.clone());
         if !run_case(&mut pipeline, case, args.bless, limit, out)? {
             failed += 1;
@@ -105,11 +136,6 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
         return Err(TestError::Failed(failed));
     }
     Ok(())
-}
-
-fn expected_path(case: &Path) -> PathBuf {
-    let stem = case.file_stem().unwrap_or_default().to_string_lossy();
-    case.with_file_name(format!("{stem}.expected.ndjson"))
 }
 
 /// `path` read as `what`, under `limit` bytes; errors say how to raise it.
@@ -150,10 +176,8 @@ fn run_case(
     let started = Instant::now();
     let results = pipeline.process(events);
     let elapsed = started.elapsed();
-    let peak_memory = pipeline
-        .stages_mut()
-        .iter_mut()
-        .filter_map(|s| s.with(|stage| stage.live_instance().map(|i| i.memory_bytes())))
+    let peak_memory = (pipeline.stages_mut().iter_mut())
+        .map(|s| s.with(|stage| stage.peak_memory_bytes()))
         .max()
         .unwrap_or(0);
     let actual: Vec<String> = results
@@ -163,7 +187,7 @@ fn run_case(
             EventResult::Dropped => DROPPED.to_owned(),
         })
         .collect();
-    let expected_file = expected_path(case);
+    let expected_file = cases::expected_path(case);
     let cost = cost_line(count, elapsed, peak_memory);
     if bless {
         // Asked first: writing to a FIFO would wait for a reader.
@@ -186,23 +210,11 @@ fn run_case(
         return Ok(true);
     }
     let expected_bytes = read_case_file(&expected_file, limit, "expected file")?;
-    let expected = expected_events(&expected_file, &expected_bytes)?;
-    let mut problems = Vec::new();
-    if expected.len() != actual.len() {
-        problems.push(format!(
-            "expected {} events, got {}",
-            expected.len(),
-            actual.len()
-        ));
-    }
-    for (index, (want, got)) in expected.iter().zip(&actual).enumerate() {
-        let got: Value = serde_json::from_str(got).expect("the host validated every event");
-        let mut differences = Vec::new();
-        diff(want, &got, String::new(), &mut differences);
-        for difference in differences {
-            problems.push(format!("event {}: {difference}", index + 1));
-        }
-    }
+    let expected = compare::expected_events(&expected_file, &expected_bytes)?;
+    let actual: Vec<Value> = (actual.iter())
+        .map(|got| serde_json::from_str(got).expect("the host validated every event"))
+        .collect();
+    let problems = compare::problems(&expected, &actual);
     if problems.is_empty() {
         writeln!(
             out,
@@ -225,62 +237,12 @@ fn run_case(
     }
 }
 
-/// The events of an expected file, one per non-blank line, each held to
-/// what the host holds an event to: one JSON object, no repeated key. A
-/// repeated key would otherwise be read as its last value and pass.
-fn expected_events(path: &Path, bytes: &[u8]) -> Result<Vec<Value>, TestError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| TestError::Setup(format!("{}: not UTF-8 text: {e}", path.display())))?;
-    let at_line = |number: usize, problem: String| {
-        TestError::Setup(format!("{} line {number}: {problem}", path.display()))
-    };
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(index, line)| {
-            let line = line.trim();
-            check_event(line.as_bytes()).map_err(|e| at_line(index + 1, e))?;
-            serde_json::from_str(line).map_err(|e| at_line(index + 1, format!("not JSON: {e}")))
-        })
-        .collect()
-}
-
 fn cost_line(events: usize, elapsed: Duration, peak_memory: usize) -> String {
     let rate = events as f64 / elapsed.as_secs_f64().max(1e-9);
     format!(
         "  {rate:.0} events/s, peak instance memory {} KiB",
         peak_memory / 1024
     )
-}
-
-/// Field-level differences between `want` and `got`, as
-/// `[a][b]: expected X, got Y` lines.
-fn diff(want: &Value, got: &Value, path: String, out: &mut Vec<String>) {
-    match (want, got) {
-        (Value::Object(w), Value::Object(g)) => {
-            for (key, wv) in w {
-                let child = format!("{path}[{key}]");
-                match g.get(key) {
-                    Some(gv) => diff(wv, gv, child, out),
-                    None => out.push(format!("{child}: missing, expected {wv}")),
-                }
-            }
-            for (key, gv) in g {
-                if !w.contains_key(key) {
-                    out.push(format!("{path}[{key}]: unexpected, got {gv}"));
-                }
-            }
-        }
-        _ if want == got => {}
-        _ => {
-            let at = if path.is_empty() {
-                "event".to_owned()
-            } else {
-                path
-            };
-            out.push(format!("{at}: expected {want}, got {got}"));
-        }
-    }
 }
 
 /// "1 event", "3 events".
@@ -291,14 +253,28 @@ fn event_count(count: usize) -> String {
     }
 }
 
-/// The config `wasmstash new` writes beside a crate (`config.json`), or
-/// `{}` when there is none.
-fn crate_config(dir: &Path) -> Result<String, TestError> {
+/// The config `wasmstash new` writes beside a crate (`config.json`), with
+/// its path; or `{}` when there is none.
+fn crate_config(dir: &Path) -> Result<(String, Option<PathBuf>), TestError> {
     let path = dir.join("config.json");
     match read_capped_text(&path, MAX_CONFIG_BYTES, "config") {
-        Ok(text) => Ok(text.trim().to_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok("{}".to_owned()),
+        Ok(text) => {
+            let config = checked_config(text.trim(), &format!("{}: config", path.display()))?;
+            Ok((config, Some(path)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(("{}".to_owned(), None)),
         Err(e) => Err(TestError::Setup(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// `config` if it is a JSON object; else an error naming `subject`, where
+/// it came from. Loading checks it again, but would name the module.
+fn checked_config(config: &str, subject: &str) -> Result<String, TestError> {
+    match serde_json::from_str::<serde_json::Map<String, Value>>(config) {
+        Ok(_) => Ok(config.to_owned()),
+        Err(e) => Err(TestError::Setup(format!(
+            "{subject} must be a JSON object: {e}"
+        ))),
     }
 }
 
@@ -347,29 +323,4 @@ fn build_crate(dir: &Path) -> Result<PathBuf, TestError> {
                 manifest.display()
             ))
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::diff;
-    use serde_json::json;
-
-    #[test]
-    fn diff_names_each_field() {
-        let mut out = Vec::new();
-        diff(
-            &json!({"a": 1, "b": {"c": "x"}, "d": 2}),
-            &json!({"a": 1, "b": {"c": "y"}, "e": 3}),
-            String::new(),
-            &mut out,
-        );
-        assert_eq!(
-            out,
-            [
-                r#"[b][c]: expected "x", got "y""#,
-                "[d]: missing, expected 2",
-                "[e]: unexpected, got 3"
-            ]
-        );
-    }
 }

@@ -149,6 +149,7 @@ pub fn run(args: &NewArgs) -> Result<String, String> {
             sdk.display()
         )
     })?;
+    check_sdk(&sdk, args.sdk.is_some())?;
     let workspace = Path::new("Cargo.toml");
     let members = if args.in_workspace {
         Some(workspace_with_member(workspace, name)?)
@@ -165,7 +166,45 @@ pub fn run(args: &NewArgs) -> Result<String, String> {
     if let Some(updated) = members {
         std::fs::write(workspace, updated).map_err(|e| format!("updating Cargo.toml: {e}"))?;
     }
-    Ok(next_steps(name, args.in_workspace))
+    // Cargo refuses an empty one, so it is as good as unset.
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from);
+    Ok(next_steps(name, args.in_workspace, target_dir.as_deref()))
+}
+
+/// Refuses a directory that is not the SDK before anything is written:
+/// cargo would take any crate there as the dependency, and refuse it only
+/// at the first build, naming neither `--sdk` nor the SDK.
+fn check_sdk(dir: &Path, given: bool) -> Result<(), String> {
+    let manifest = dir.join("Cargo.toml");
+    let not_sdk = |why: String| {
+        format!(
+            "{}{} is not the wasmstash SDK: {why}; pass --sdk PATH/TO/filters/sdk, \
+             the SDK's directory in the wasmstash repository",
+            if given { "--sdk " } else { "" },
+            dir.display()
+        )
+    };
+    let text = crate::files::read_capped_text(&manifest, MAX_CONFIG_BYTES, "manifest").map_err(
+        |e| match e.kind() {
+            std::io::ErrorKind::NotFound => not_sdk("it has no Cargo.toml".into()),
+            _ => format!("{}: {e}", manifest.display()),
+        },
+    )?;
+    let parsed: toml::Table = text
+        .parse()
+        .map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let package = (parsed.get("package"))
+        .and_then(|package| package.get("name"))
+        .and_then(|name| name.as_str());
+    match package {
+        Some(SDK_PACKAGE) => Ok(()),
+        Some(other) => Err(not_sdk(format!(
+            "its Cargo.toml names package `{other}`, not `{SDK_PACKAGE}`"
+        ))),
+        None => Err(not_sdk("its Cargo.toml names no package".into())),
+    }
 }
 
 /// The workspace manifest with `name` added to `members`. Edited as text,
@@ -322,9 +361,12 @@ mod tests {
         expected.push('\n');
     }
     let built_in = if in_workspace { "the workspace's " } else { "" };
+    // Written for any shell the crate is built from, so it gives the rule
+    // rather than this shell's CARGO_TARGET_DIR.
     let readme = format!(
-        "# {name}\n\nA wasmstash filter. Its module is {built_in}`{WASM_DIR}/{module}.wasm`.\n\n{}",
-        next_steps(name, in_workspace)
+        "# {name}\n\nA wasmstash filter. Its module is {built_in}`{WASM_DIR}/{module}.wasm`, \
+         or `$CARGO_TARGET_DIR/{WASM_SUBDIR}/{module}.wasm` when `CARGO_TARGET_DIR` is set.\n\n{}",
+        next_steps(name, in_workspace, None)
     );
     let mut files = vec![
         ("Cargo.toml", cargo),
@@ -348,26 +390,44 @@ mod tests {
 /// built with.
 const WASM_BUILD_FLAGS: &str = include_str!("../../.cargo/config.toml");
 
-/// Where cargo puts a crate's WebAssembly build, under its target directory.
+/// Where cargo puts a crate's WebAssembly build, under its target directory
+/// (`WASM_SUBDIR`), and so under the default one, `target/` (`WASM_DIR`).
+const WASM_SUBDIR: &str = "wasm32-unknown-unknown/release";
 const WASM_DIR: &str = "target/wasm32-unknown-unknown/release";
 
-fn next_steps(name: &str, in_workspace: bool) -> String {
-    // Paths are from where `new` ran: the crate's own directory holds its
-    // target/, a workspace member builds into the workspace root's.
-    let crate_dir = if in_workspace {
-        String::new()
+/// The module's path from where `new` ran, as `wasmstash test --crate NAME`
+/// builds it, into `target_dir` (CARGO_TARGET_DIR) when that is set.
+fn module_path(name: &str, in_workspace: bool, target_dir: Option<&Path>) -> String {
+    let file = format!("{}.wasm", name.replace('-', "_"));
+    match target_dir {
+        Some(dir) if dir.is_absolute() => format!("{}/{WASM_SUBDIR}/{file}", dir.display()),
+        // Cargo takes a relative one from its working directory, which
+        // `wasmstash test` makes the crate's.
+        Some(dir) => format!("{name}/{}/{WASM_SUBDIR}/{file}", dir.display()),
+        // The crate's own directory holds its target/; a workspace member
+        // builds into the workspace root's.
+        None if in_workspace => format!("{WASM_DIR}/{file}"),
+        None => format!("{name}/{WASM_DIR}/{file}"),
+    }
+}
+
+fn next_steps(name: &str, in_workspace: bool, target_dir: Option<&Path>) -> String {
+    let module = module_path(name, in_workspace, target_dir);
+    // A TOML comment, so that the block can still be pasted as it is.
+    let where_built = if target_dir.is_some() {
+        "# CARGO_TARGET_DIR is set, so cargo builds there, not in target/\n   "
     } else {
-        format!("{name}/")
+        ""
     };
-    let module = format!("{crate_dir}{WASM_DIR}/{}.wasm", name.replace('-', "_"));
     format!(
         "Next steps:\n\n\
-         1. Build and test it (the expected output is in tests/sample.expected.ndjson):\n\n   \
-         wasmstash test --crate {name} {name}/tests/sample.log\n\n   \
+         1. Build and test it (its cases are in {name}/tests/: sample.log, with the expected\n   \
+         output in sample.expected.ndjson):\n\n   \
+         wasmstash test --crate {name}\n\n   \
          (the filter's config is {name}/config.json; --config '{{...}}' tests another)\n\n\
          2. Add it to a pipeline config and check the config:\n\n   \
          [[pipelines.mine.filters]]\n   \
-         module = \"{module}\"\n   \
+         {where_built}module = \"{module}\"\n   \
          config = {{ drop_if_contains = \"/health\", mark_field = \"[labels][checked]\" }}\n\n   \
          wasmstash check wasmstash.toml\n\n\
          3. Serve it to Logstash: wasmstash serve --config wasmstash.toml\n   \

@@ -154,9 +154,9 @@ fn golden_tests_pass_fail_with_a_field_diff_and_bless() {
 #[test]
 fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
     let dir = tempfile::tempdir().unwrap();
-    let out = wasmstash_in(dir.path(), &["new", "my-filter"], b"");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("wasmstash test --crate my-filter"));
+    let new = wasmstash_in(dir.path(), &["new", "my-filter"], b"");
+    assert!(new.status.success(), "{}", text(&new.stderr));
+    assert!(text(&new.stdout).contains("wasmstash test --crate my-filter"));
     // The crate's config.json is the config unless --config says otherwise.
     let test = |extra: &[&str]| {
         let mut args = vec!["test", "--crate", "my-filter"];
@@ -170,6 +170,45 @@ fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
         "{}\n{}",
         text(&out.stdout),
         text(&out.stderr)
+    );
+    // The module is where `new` said, CARGO_TARGET_DIR honoured.
+    let steps = text(&new.stdout);
+    let module = steps
+        .split("module = \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no module path in {steps}"));
+    assert!(dir.path().join(module).is_file(), "{module}");
+
+    // Without cases, --crate runs the crate's own, not its expected files.
+    let out = wasmstash_in(dir.path(), &["test", "--crate", "my-filter"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout)
+            .lines()
+            .map(|l| &l[..l.find(" (").unwrap()])
+            .collect::<Vec<_>>(),
+        ["ok   my-filter/tests/sample.log"],
+        "{}",
+        text(&out.stdout)
+    );
+    // As a shell expands `tests/*` from inside the crate.
+    let out = wasmstash_in(
+        &dir.path().join("my-filter"),
+        &[
+            "test",
+            "--crate",
+            ".",
+            "tests/sample.expected.ndjson",
+            "tests/sample.log",
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("skip tests/sample.expected.ndjson"),
+        "{}",
+        text(&out.stdout)
     );
 
     let expected = dir.path().join("my-filter/tests/sample.expected.ndjson");
@@ -222,6 +261,27 @@ fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
         text(&unit.stdout).contains("2 passed"),
         "{}",
         text(&unit.stdout)
+    );
+
+    // A config.json that is not a JSON object, or that the filter refuses,
+    // is named as the file it is.
+    let config = dir.path().join("my-filter/config.json");
+    std::fs::write(&config, "{\"drop_if_contains\": \"/health\",\n").unwrap();
+    let out = test(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let error = text(&out.stderr);
+    assert!(
+        error.contains("my-filter/config.json: config must be a JSON object"),
+        "{error}"
+    );
+    assert!(!error.contains(".wasm"), "{error}");
+    std::fs::write(&config, "{\"drop_if_contains\": \"\"}\n").unwrap();
+    let out = test(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let error = text(&out.stderr);
+    assert!(
+        error.contains("invalid config") && error.contains("(the config is my-filter/config.json)"),
+        "{error}"
     );
 
     let out = wasmstash_in(dir.path(), &["new", "my-filter"], b"");

@@ -148,3 +148,203 @@ fn a_module_path_may_hold_an_equals_sign() {
         text(&out.stderr)
     );
 }
+
+/// `chaos.wasm`, the test filter that misbehaves on request.
+fn chaos() -> String {
+    format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir())
+}
+
+/// What a shell's `tests/*` hands over: each case and its expected file.
+/// Expected files are skipped with a note, not run as cases whose own
+/// expected file would be `NAME.expected.expected.ndjson`.
+#[test]
+fn expected_files_given_as_cases_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.log"), "x\n").unwrap();
+    std::fs::write(
+        dir.path().join("a.expected.ndjson"),
+        "{\"message\":\"x\"}\n",
+    )
+    .unwrap();
+    for (extra, done) in [
+        (&["--bless"][..], "blessed a.expected.ndjson (1 event)"),
+        (&[], "ok   a.log (1 event)"),
+    ] {
+        let mut args = extra.to_vec();
+        args.extend(["a.expected.ndjson", "a.log"]);
+        let out = test_mutate(dir.path(), &args);
+        assert!(
+            out.status.success(),
+            "{extra:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        let report = text(&out.stdout);
+        assert!(
+            report.contains("skip a.expected.ndjson (an expected file, not a case)"),
+            "{report}"
+        );
+        assert!(report.contains(done), "{report}");
+    }
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+
+    // Nothing but expected files: nothing to run, said plainly.
+    let out = test_mutate(dir.path(), &["a.expected.ndjson"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no case to run"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// The number in `peak instance memory N KiB` of each report line.
+fn peaks_kib(report: &str) -> Vec<usize> {
+    report
+        .lines()
+        .filter_map(|line| line.split("peak instance memory ").nth(1))
+        .map(|rest| rest.trim_end_matches(" KiB").parse().unwrap())
+        .collect()
+}
+
+/// An instance that ran out of memory is thrown away; the peak still
+/// counts what it held, whether or not a later instance is live.
+#[test]
+fn peak_memory_counts_instances_thrown_away() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("alone.log"), "ALLOC\n").unwrap();
+    std::fs::write(dir.path().join("mixed.log"), "ALLOC\nfine\n").unwrap();
+    let chaos = chaos();
+    let out = wasmstash_within(
+        dir.path(),
+        &[
+            "test",
+            "--module",
+            &chaos,
+            "--config",
+            r#"{"alloc_on":"ALLOC"}"#,
+            "--bless",
+            "alone.log",
+            "mixed.log",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    let peaks = peaks_kib(&report);
+    assert_eq!(peaks.len(), 2, "{report}");
+    // The default limit is 64 MiB; the filter allocates until it hits it.
+    for peak in peaks {
+        assert!(peak >= 48 << 10, "{report}");
+        assert!(peak <= 64 << 10, "{report}");
+    }
+}
+
+#[test]
+fn a_differing_event_count_shows_the_events_that_differ() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.log"), "a\nb\nc\n").unwrap();
+    std::fs::write(
+        dir.path().join("c.expected.ndjson"),
+        "{\"message\":\"a\"}\n",
+    )
+    .unwrap();
+    let out = test_mutate(dir.path(), &["c.log"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("expected 1 event, got 3"), "{report}");
+    assert!(
+        report.contains(r#"event 2: extra, got {"message":"b"}"#),
+        "{report}"
+    );
+    assert!(
+        report.contains(r#"event 3: extra, got {"message":"c"}"#),
+        "{report}"
+    );
+
+    std::fs::write(dir.path().join("d.log"), "a\n").unwrap();
+    std::fs::write(
+        dir.path().join("d.expected.ndjson"),
+        "{\"message\":\"z\"}\n{\"message\":\"b\"}\n",
+    )
+    .unwrap();
+    let out = test_mutate(dir.path(), &["d.log"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("expected 2 events, got 1"), "{report}");
+    assert!(
+        report.contains(r#"event 1: [message]: expected "z", got "a""#),
+        "{report}"
+    );
+    assert!(
+        report.contains(r#"event 2: missing, expected {"message":"b"}"#),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_drop_that_did_not_happen_is_said_in_those_words() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.log"), "keep me\nDROP me\n").unwrap();
+    std::fs::write(
+        dir.path().join("c.expected.ndjson"),
+        "{\"wasmstash\":{\"dropped\":true}}\n{\"message\":\"DROP me\"}\n",
+    )
+    .unwrap();
+    let chaos = chaos();
+    let out = wasmstash_within(
+        dir.path(),
+        &[
+            "test",
+            "--module",
+            &chaos,
+            "--config",
+            r#"{"drop_on":"DROP"}"#,
+            "c.log",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains(
+            r#"event 1: expected dropped, got kept: {"message":"keep me","chaos":{"seen":1}}"#
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains(r#"event 2: expected kept, got dropped; expected {"message":"DROP me"}"#),
+        "{report}"
+    );
+    assert!(!report.contains("[wasmstash]"), "{report}");
+    assert!(!report.contains("unexpected"), "{report}");
+    assert_eq!(report.lines().count(), 3, "{report}");
+}
+
+#[test]
+fn no_case_files_is_said_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = test_mutate(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("no case files given"), "{err}");
+    assert!(!err.contains("required arguments"), "{err}");
+
+    // A crate with no cases in tests/ is named before anything is built.
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"x\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    std::fs::write(dir.path().join("tests/only.expected.ndjson"), "{}\n").unwrap();
+    let out = wasmstash_within(dir.path(), &["test", "--crate", "."]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no case files given, and ./tests has no *.log or *.ndjson case"),
+        "{err}"
+    );
+}

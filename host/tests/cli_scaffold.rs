@@ -1,8 +1,11 @@
-//! `wasmstash new` as a user runs it: the workspace manifest it edits and
-//! the directions it prints.
+//! `wasmstash new` as a user runs it: the workspace manifest it edits, the
+//! SDK it accepts and the directions it prints.
 
 #[path = "support/binary.rs"]
 mod binary;
+
+use std::path::Path;
+use std::process::{Command, Output};
 
 use binary::*;
 
@@ -58,7 +61,7 @@ fn new_in_workspace_edits_only_the_members_list() {
 fn new_in_workspace_names_the_workspace_build_output() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
-    let out = wasmstash_in(dir.path(), &["new", "--in-workspace", "my-f"], b"");
+    let out = new_with_target_dir(dir.path(), &["--in-workspace", "my-f"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let steps = text(&out.stdout);
     assert!(
@@ -71,12 +74,99 @@ fn new_in_workspace_names_the_workspace_build_output() {
     assert!(readme.contains("workspace"), "{readme}");
 
     // A crate of its own builds into its own target/.
-    let out = wasmstash_in(dir.path(), &["new", "solo"], b"");
+    let out = new_with_target_dir(dir.path(), &["solo"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout)
-            .contains("module = \"solo/target/wasm32-unknown-unknown/release/solo.wasm\"")
+            .contains("module = \"solo/target/wasm32-unknown-unknown/release/solo.wasm\""),
+        "{}",
+        text(&out.stdout)
     );
+}
+
+/// `wasmstash new ARGS` in `dir`, with `CARGO_TARGET_DIR` set to
+/// `target_dir` or unset (the shared helpers always set it).
+fn new_with_target_dir(dir: &Path, args: &[&str], target_dir: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmstash"));
+    command.arg("new").args(args).current_dir(dir);
+    match target_dir {
+        Some(target_dir) => command.env("CARGO_TARGET_DIR", target_dir),
+        None => command.env_remove("CARGO_TARGET_DIR"),
+    };
+    command.output().unwrap()
+}
+
+/// With `CARGO_TARGET_DIR` set, cargo builds there, so that is the module
+/// path printed; a relative one is taken from the crate's directory, where
+/// `wasmstash test --crate` runs cargo.
+#[test]
+fn new_names_the_module_under_cargo_target_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    let out = new_with_target_dir(dir.path(), &["abs"], Some(elsewhere.to_str().unwrap()));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let steps = text(&out.stdout);
+    let module = format!(
+        "module = \"{}/wasm32-unknown-unknown/release/abs.wasm\"",
+        elsewhere.display()
+    );
+    assert!(steps.contains(&module), "{steps}");
+    assert!(!steps.contains("abs/target"), "{steps}");
+
+    let out = new_with_target_dir(dir.path(), &["rel-f"], Some("out"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let steps = text(&out.stdout);
+    assert!(
+        steps.contains("module = \"rel-f/out/wasm32-unknown-unknown/release/rel_f.wasm\""),
+        "{steps}"
+    );
+    // The README outlives the shell it was made in: it gives the rule.
+    let readme = std::fs::read_to_string(dir.path().join("rel-f/README.md")).unwrap();
+    assert!(readme.contains("CARGO_TARGET_DIR"), "{readme}");
+    assert!(!readme.contains("rel-f/out"), "{readme}");
+}
+
+#[test]
+fn new_refuses_an_sdk_dir_that_is_not_the_sdk() {
+    let dir = tempfile::tempdir().unwrap();
+    let grok = wasmstash_sdk::crate_dir!().join("../filters/grok");
+    let out = wasmstash_in(
+        dir.path(),
+        &["new", "--sdk", grok.to_str().unwrap(), "f1"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "is not the wasmstash SDK: its Cargo.toml names package `wasmstash-filter-grok`"
+        ),
+        "{err}"
+    );
+    assert!(!dir.path().join("f1").exists());
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = wasmstash_in(
+        dir.path(),
+        &["new", "--sdk", empty.path().to_str().unwrap(), "f1"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("is not the wasmstash SDK: it has no Cargo.toml"),
+        "{err}"
+    );
+    assert!(!dir.path().join("f1").exists());
+
+    // The SDK itself is taken, by any path to it.
+    let sdk = wasmstash_sdk::crate_dir!().join("../filters/sdk");
+    let out = wasmstash_in(
+        dir.path(),
+        &["new", "--sdk", sdk.to_str().unwrap(), "f1"],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -137,6 +137,10 @@ pub struct Stage {
     state: Option<Vec<u8>>,
     batch: Vec<u8>,
     recycles: u64,
+    /// Largest linear memory any of this stage's instances held after a
+    /// call, kept here because a failed call discards its instance, and with
+    /// it the figure, often the largest.
+    peak_memory: usize,
     /// A stateful filter's batches since its last checkpoint, encoded: a
     /// replacement instance restores the checkpoint
     /// and re-runs them, so it has seen exactly what the lost one had.
@@ -168,6 +172,7 @@ impl Stage {
             state: None,
             batch: Vec::new(),
             recycles: 0,
+            peak_memory: 0,
             log: Vec::new(),
             log_bytes: 0,
             checkpointed_at: None,
@@ -177,6 +182,12 @@ impl Stage {
 
     pub fn module(&self) -> &FilterModule {
         &self.module
+    }
+
+    /// Bytes of linear memory the largest of this stage's instances held,
+    /// those thrown away after a failure included.
+    pub fn peak_memory_bytes(&self) -> usize {
+        self.peak_memory
     }
 
     /// How many times an instance was thrown away after a failure.
@@ -258,6 +269,11 @@ impl Stage {
             self.log.push(batch.clone());
         }
         self.batch = batch;
+        // Linear memory never shrinks, so its size after the call is the
+        // most the call used.
+        if let Some(instance) = &self.instance {
+            self.peak_memory = self.peak_memory.max(instance.memory_bytes());
+        }
         match result {
             Ok(outcomes) => {
                 if let Some(instance) = &mut self.instance {

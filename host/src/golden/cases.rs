@@ -1,0 +1,123 @@
+//! Which files `wasmstash test` runs as cases. A shell's `tests/*` names
+//! each case together with its expected file; run as a case, an expected
+//! file would ask for `NAME.expected.expected.ndjson` (and `--bless` would
+//! write it), so expected files are set aside. With `--crate` and no case
+//! named, the crate's own `tests/` holds the cases, as `wasmstash new`
+//! lays them out.
+
+use std::path::{Path, PathBuf};
+
+/// How an expected file's name ends.
+const EXPECTED_SUFFIX: &str = ".expected.ndjson";
+
+/// The files to run, and those named that are expected files, not cases.
+pub(super) struct Cases {
+    pub run: Vec<PathBuf>,
+    pub skipped: Vec<PathBuf>,
+}
+
+/// `NAME.expected.ndjson` beside the case `NAME.log` or `NAME.ndjson`.
+pub(super) fn expected_path(case: &Path) -> PathBuf {
+    let stem = case.file_stem().unwrap_or_default().to_string_lossy();
+    case.with_file_name(format!("{stem}{EXPECTED_SUFFIX}"))
+}
+
+fn is_expected_file(path: &Path) -> bool {
+    path.file_name().is_some_and(|name| {
+        name.as_encoded_bytes()
+            .ends_with(EXPECTED_SUFFIX.as_bytes())
+    })
+}
+
+/// The cases among `given`; or, when none is given, those in
+/// `crate_dir/tests`. An error says why there is nothing to run.
+pub(super) fn select(given: &[PathBuf], crate_dir: Option<&Path>) -> Result<Cases, String> {
+    if given.is_empty() {
+        let Some(dir) = crate_dir else {
+            return Err(
+                "no case files given: name them (NAME.log or NAME.ndjson, each \
+                        beside its NAME.expected.ndjson), or give --crate DIR to run \
+                        DIR/tests/*.log and DIR/tests/*.ndjson"
+                    .into(),
+            );
+        };
+        return Ok(Cases {
+            run: in_crate(dir)?,
+            skipped: Vec::new(),
+        });
+    }
+    let (skipped, run): (Vec<PathBuf>, Vec<PathBuf>) = given
+        .iter()
+        .cloned()
+        .partition(|path| is_expected_file(path));
+    if run.is_empty() {
+        return Err(match skipped.as_slice() {
+            [one] => format!(
+                "no case to run: {} is an expected file, which the output of its case \
+                 (NAME.log or NAME.ndjson) is compared with; name the case instead",
+                one.display()
+            ),
+            all => format!(
+                "no case to run: the {} files named are all expected files, which the \
+                 output of their cases (NAME.log or NAME.ndjson) is compared with; name \
+                 the cases instead",
+                all.len()
+            ),
+        });
+    }
+    Ok(Cases { run, skipped })
+}
+
+/// `dir/tests/*.log` and `dir/tests/*.ndjson` less expected files, by name,
+/// leaving out hidden files as a shell's `*` does.
+fn in_crate(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let tests = dir.join("tests");
+    let none = || {
+        format!(
+            "no case files given, and {} has no *.log or *.ndjson case; add one (NAME.log \
+             with its NAME.expected.ndjson, which --bless writes) or name the case files",
+            tests.display()
+        )
+    };
+    let entries = match std::fs::read_dir(&tests) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(none()),
+        Err(e) => return Err(format!("{}: {e}", tests.display())),
+    };
+    let mut cases = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("{}: {e}", tests.display()))?
+            .path();
+        let hidden = path
+            .file_name()
+            .is_some_and(|name| name.as_encoded_bytes().starts_with(b"."));
+        let case_kind = path
+            .extension()
+            .is_some_and(|e| e == "log" || e == "ndjson");
+        if case_kind && !hidden && !is_expected_file(&path) {
+            cases.push(path);
+        }
+    }
+    if cases.is_empty() {
+        return Err(none());
+    }
+    cases.sort();
+    Ok(cases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_files_are_told_apart_from_cases() {
+        assert!(is_expected_file(Path::new("t/a.expected.ndjson")));
+        assert!(!is_expected_file(Path::new("t/a.ndjson")));
+        assert!(!is_expected_file(Path::new("t/expected.ndjson")));
+        assert_eq!(
+            expected_path(Path::new("t/a.log")),
+            Path::new("t/a.expected.ndjson")
+        );
+    }
+}
