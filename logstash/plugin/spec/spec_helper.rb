@@ -24,8 +24,9 @@ module WasmstashServer
     path
   end
 
-  # `server` is extra [server] settings, for the specs of the sidecar's limits.
-  def self.start(server = "")
+  # `server` is extra [server] settings, for the specs of the sidecar's
+  # limits; `listen` a fixed address, for the specs of a sidecar that starts late.
+  def self.start(server = "", listen: "127.0.0.1:0")
     dir = Dir.mktmpdir("wasmstash-spec")
     config = File.join(dir, "wasmstash.toml")
     File.write(config, <<~TOML)
@@ -49,7 +50,7 @@ module WasmstashServer
       filter = "json"
       config = { source = "message" }
     TOML
-    stdin, stdout, wait = Open3.popen2({ "RUST_LOG" => "wasmstash=error,filter=off" }, binary, "serve", "--config", config, "--listen", "127.0.0.1:0")
+    stdin, stdout, wait = Open3.popen2({ "RUST_LOG" => "wasmstash=error,filter=off" }, binary, "serve", "--config", config, "--listen", listen)
     stdin.close
     line = stdout.gets.to_s
     address = line[%r{listening on (http://\S+)}, 1] or raise "unexpected output from wasmstash: #{line.inspect}"

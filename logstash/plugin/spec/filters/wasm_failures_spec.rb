@@ -39,7 +39,51 @@ describe LogStash::Filters::Wasm do
     end
   end
 
+  # A loopback port that nothing listens on, for now.
+  def free_port
+    probe = TCPServer.new("127.0.0.1", 0)
+    probe.addr[1]
+  ensure
+    probe&.close
+  end
+
   describe "retries" do
+    it "keeps connecting, within retry_budget, until a sidecar that starts late answers" do
+      port = free_port
+      # Longer than the 1.4 s in all that the plugin once tried for.
+      late = Thread.new { sleep 2.5; WasmstashServer.start(listen: "127.0.0.1:#{port}") }
+      filter = wasm("http://127.0.0.1:#{port}", "access", "retry_budget" => 30, "max_retry_wait" => 0.5)
+      events = [event("a"), event("b")]
+      started = Time.now
+      filter.multi_filter(events)
+      expect(Time.now - started).to be > 2
+      expect(events.map { |e| e.get("[event][dataset]") }).to eq(["apache.access"] * 2)
+      expect(events.map { |e| e.get("tags") }).to eq([nil, nil])
+      expect(filter.logger.lines.map { |line| line[1] }).to include("wasmstash unreachable; retrying for up to 30 s")
+    ensure
+      WasmstashServer.stop(late.value) if late
+    end
+
+    it "passes the events on tagged once retry_budget runs out, saying how long it tried and how often" do
+      filter = wasm("http://127.0.0.1:#{free_port}", "access", "retry_budget" => 1.5, "max_retry_wait" => 0.2)
+      events = [event("a"), event("b")]
+      started = Time.now
+      filter.multi_filter(events)
+      expect(Time.now - started).to be_between(1.5, 4)
+      events.each do |e|
+        expect(e.get("tags")).to eq(["_httprequestfailure"])
+        expect(e.get("[event][dataset]")).to be_nil
+        expect(failure(e)["kind"]).to eq("request_failed")
+        expect(failure(e)["reason"]).to match(/gave up after \d+\.\d s and \d+ connection attempts \(retry_budget 1\.5 s\).*refused/)
+      end
+      reason = failure(events.first)["reason"]
+      expect(reason[/after (\d+\.\d) s/, 1].to_f).to be_between(1.5, 4)
+      # Waits capped at max_retry_wait (0.2 s) fit at least 7 tries in 1.5 s;
+      # doubling past it (0.2, 0.4, 0.8) would have fitted 5.
+      expect(reason[/(\d+) connection attempts/, 1].to_i).to be >= 7
+      expect(filter.logger.lines.last[1]).to eq("wasmstash request failed")
+    end
+
     it "does not send a batch again when the connection breaks after it was sent" do
       fake = FakeSidecar.new { :close }
       events = [event("a"), event("b")]
@@ -80,7 +124,7 @@ describe LogStash::Filters::Wasm do
       end
       sleep 0.3
       expect { Socket.tcp("127.0.0.1", address.ip_port, connect_timeout: 0.5).close }.to raise_error(Errno::ETIMEDOUT)
-      filter = wasm("http://127.0.0.1:#{address.ip_port}", "x", "retries" => 0, "timeout" => 1)
+      filter = wasm("http://127.0.0.1:#{address.ip_port}", "x", "retry_budget" => 0, "timeout" => 1)
       started = Time.now
       workers = Array.new(4) { |i| Thread.new { e = event("w#{i}"); filter.multi_filter([e]); [Time.now - started, e] } }
       results = workers.map(&:value)
@@ -242,9 +286,9 @@ describe LogStash::Filters::Wasm do
 
     it "with the transport error" do
       events = [event("a")]
-      wasm("http://127.0.0.1:1", "access", "retries" => 0).multi_filter(events)
+      wasm("http://127.0.0.1:1", "access", "retry_budget" => 0).multi_filter(events)
       expect(failure(events.first)["kind"]).to eq("request_failed")
-      expect(failure(events.first)["reason"]).to include("could not reach wasmstash", "refused")
+      expect(failure(events.first)["reason"]).to include("could not reach wasmstash", "refused", "1 connection attempt ")
     end
 
     it "when the answer does not hold one result per event" do
@@ -270,6 +314,14 @@ describe LogStash::Filters::Wasm do
       "a url that does not parse" => { "url" => "127.0.0.1:9700" },
       "max_batch_events of 0" => { "max_batch_events" => 0 },
       "a negative max_body_bytes" => { "max_body_bytes" => -1 },
+      "a negative retry_budget" => { "retry_budget" => -1 },
+      "an ssl_verification_mode other than full or none" => { "ssl_verification_mode" => "certificate" },
+      "ssl_certificate_authorities naming a missing file" => { "ssl_certificate_authorities" => ["/nonexistent/ca.pem"] },
+      "ssl_certificate_authorities naming a file without a certificate" => { "ssl_certificate_authorities" => [__FILE__] },
+      "headers that are not a hash" => { "headers" => "X-Api-Key: k" },
+      "headers that set Content-Type" => { "headers" => { "Content-Type" => "text/plain" } },
+      "a header name with a space" => { "headers" => { "X Api Key" => "k" } },
+      "a header value with a line break" => { "headers" => { "X-Api-Key" => "k\r\nX-Other: v" } },
     }.each do |name, setting|
       it "refuses #{name}" do
         filter = LogStash::Filters::Wasm.new({ "url" => "http://127.0.0.1:9700", "pipeline" => "access" }.merge(setting))

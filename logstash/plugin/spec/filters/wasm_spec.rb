@@ -48,7 +48,7 @@ describe LogStash::Filters::Wasm do
 
   it "tags every event _httprequestfailure and leaves it unchanged when the sidecar is unreachable" do
     events = [access_event("a"), access_event("b")]
-    filter = LogStash::Filters::Wasm.new("url" => "http://127.0.0.1:1", "pipeline" => "access", "retries" => 1, "timeout" => 2)
+    filter = LogStash::Filters::Wasm.new("url" => "http://127.0.0.1:1", "pipeline" => "access", "retry_budget" => 1, "timeout" => 2)
     filter.register
     started = Time.now
     result = filter.multi_filter(events)

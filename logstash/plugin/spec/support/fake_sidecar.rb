@@ -1,21 +1,29 @@
 # encoding: utf-8
 # A stand-in sidecar for the answers a real one gives only when something is
-# broken: each request is answered by a block, given the request body and how
-# many requests came so far, that returns raw response bytes, or :close to
-# drop the connection after reading the whole request.
+# broken: each request is answered by a block, given the request body, how
+# many requests came so far and the request's path and headers, that returns
+# raw response bytes, or :close to drop the connection after reading the
+# whole request. With an SSLContext it speaks TLS, as a proxy in front of a
+# sidecar would.
+require "openssl"
 require "socket"
 
 class FakeSidecar
-  attr_reader :requests
+  # `heads`: each request's path and headers (names in lower case);
+  # `tls_failures`: the TLS handshakes that failed, with OpenSSL's reason.
+  attr_reader :requests, :heads, :tls_failures
 
   def self.answer(body, code: 200, headers: "")
     "HTTP/1.1 #{code} X\r\nContent-Type: application/x-ndjson\r\n#{headers}" \
       "Content-Length: #{body.bytesize}\r\n\r\n#{body}"
   end
 
-  def initialize(&answer)
+  def initialize(ssl_context: nil, &answer)
     @server = TCPServer.new("127.0.0.1", 0)
+    @ssl_context = ssl_context
     @requests = []
+    @heads = []
+    @tls_failures = []
     @lock = Mutex.new
     @answer = answer
     @thread = Thread.new do
@@ -25,8 +33,8 @@ class FakeSidecar
     end
   end
 
-  def url
-    "http://127.0.0.1:#{@server.addr[1]}"
+  def url(host = "127.0.0.1")
+    "#{@ssl_context ? 'https' : 'http'}://#{host}:#{@server.addr[1]}"
   end
 
   def stop
@@ -36,21 +44,40 @@ class FakeSidecar
 
   private
 
+  # The handshake runs here, not in the accept loop, so that a client that
+  # refuses the certificate fails only its own connection.
+  def handshake(socket)
+    return socket unless @ssl_context
+    tls = OpenSSL::SSL::SSLSocket.new(socket, @ssl_context)
+    tls.sync_close = true
+    tls.sync = true
+    begin
+      tls.accept
+    rescue OpenSSL::SSL::SSLError => e
+      @lock.synchronize { @tls_failures << e.message }
+      raise
+    end
+  end
+
   def serve(socket)
     Thread.new do
-      while socket.gets
+      socket = handshake(socket)
+      while (request_line = socket.gets)
         length = 0
+        headers = {}
         while (line = socket.gets) && line != "\r\n"
           name, value = line.split(":", 2)
+          headers[name.downcase] = value.strip
           length = value.to_i if name.casecmp?("content-length")
         end
         body = socket.read(length)
-        count = @lock.synchronize { @requests << body; @requests.size }
-        out = @answer.call(body, count)
+        head = { :path => request_line.split(" ")[1], :headers => headers }
+        count = @lock.synchronize { @requests << body; @heads << head; @requests.size }
+        out = @answer.call(body, count, head)
         break if out == :close
         socket.write(out)
       end
-    rescue IOError, SystemCallError
+    rescue IOError, SystemCallError, OpenSSL::SSL::SSLError
       nil
     ensure
       socket.close rescue nil

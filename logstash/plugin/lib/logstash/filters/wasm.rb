@@ -17,6 +17,7 @@ require "logstash/namespace"
 require "logstash/filters/wasm/client"
 require "logstash/filters/wasm/merge"
 require "json"
+require "openssl"
 require "uri"
 
 class LogStash::Filters::Wasm < LogStash::Filters::Base
@@ -32,13 +33,29 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # engine.replay_budget_ms (30 s by default) per failing stage, after
   # waiting up to server.queue_timeout_ms for a worker.
   config :timeout, :validate => :number, :default => 180
-  # Retries after a failed connect, a 429 or a 503 (the sidecar's "busy"),
-  # all of which come before the sidecar reads the batch. Once the batch has
-  # been sent, a broken connection or a late answer is not retried: the
-  # sidecar may have run it, and its stateful filters would count it twice.
+  # Retries after a 429 or a 503 (the sidecar's "busy"), which come before
+  # the sidecar reads the batch. Once the batch has been sent, a broken
+  # connection or a late answer is not retried: the sidecar may have run
+  # it, and its stateful filters would count it twice.
   config :retries, :validate => :number, :default => 3
   # Longest wait between retries, in seconds (the sidecar's Retry-After, capped).
   config :max_retry_wait, :validate => :number, :default => 5
+  # Seconds, from a request's first failed connect, during which connecting
+  # is tried again (waits from 0.2 s, doubling up to max_retry_wait). A
+  # sidecar being restarted or upgraded refuses connections for longer than
+  # a few quick retries, and nothing of the batch has left yet. 0: no retry.
+  config :retry_budget, :validate => :number, :default => 60
+  # PEM files of the CAs that sign the certificate of an https url (the
+  # sidecar's TLS proxy). When set, they are the only CAs trusted; when not,
+  # the system's are.
+  config :ssl_certificate_authorities, :validate => :path, :list => true
+  # "full": the certificate must chain to a trusted CA and name the url's
+  # host. "none": not checked at all, which leaves `headers` to whoever can
+  # sit in the middle.
+  config :ssl_verification_mode, :validate => %w[full none], :default => "full"
+  # Extra headers on every request: an API key, a proxy's Authorization.
+  # The plugin never logs them or writes them into events.
+  config :headers, :validate => :hash, :default => {}
   # The sidecar's server.max_batch_events and server.max_body_bytes: larger
   # batches are sent as several requests. Set them as the sidecar has them.
   config :max_batch_events, :validate => :number, :default => 10_000
@@ -60,14 +77,30 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
 
   EXCERPT = 300
 
+  # Headers the plugin sets itself, which frame the batch.
+  OWN_HEADERS = %w[content-type content-length transfer-encoding].freeze
+  # RFC 9110's token: anything else would make a malformed request.
+  HEADER_NAME = /\A[!\#$%&'*+\-.^_`|~0-9A-Za-z]+\z/.freeze
+
   def register
     validate_settings
     base = @url.end_with?("/") ? @url : "#{@url}/"
     @uri = URI.join(base, "v1/pipelines/#{URI.encode_www_form_component(@pipeline)}/batch")
     @client = LogStash::Filters::WasmClient.new(@uri, :timeout => @timeout, :retries => @retries.to_i,
-                                                :max_retry_wait => @max_retry_wait, :logger => @logger,
-                                                :pipeline => @pipeline)
+                                                :max_retry_wait => @max_retry_wait, :retry_budget => @retry_budget,
+                                                :logger => @logger, :pipeline => @pipeline,
+                                                :ssl_verify => @ssl_verification_mode != "none",
+                                                :cert_store => @cert_store, :headers => @request_headers)
   end
+
+  # Logstash prints a plugin in some of its own messages; header values and
+  # credentials in the url (tokens, passwords) stay out of them.
+  def inspect
+    shown = { "url" => @url.to_s.sub(%r{//[^/@]*@}, "//"), "pipeline" => @pipeline }
+    shown["headers"] = @headers.keys.map { |name| [name, "<redacted>"] }.to_h if @headers.is_a?(Hash) && !@headers.empty?
+    "<#{self.class.name} #{shown.map { |k, v| "#{k}=>#{v.inspect}" }.join(', ')}>"
+  end
+  alias to_s inspect
 
   def filter(event)
     multi_filter([event])
@@ -101,9 +134,68 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     end
     problems << "max_batch_events must be 1 or more (got #{@max_batch_events.inspect})" unless positive?(@max_batch_events, 1)
     problems << "max_body_bytes must be 1 or more (got #{@max_body_bytes.inspect})" unless positive?(@max_body_bytes, 1)
+    unless @retry_budget.is_a?(Numeric) && @retry_budget >= 0
+      problems << "retry_budget must be 0 or more (got #{@retry_budget.inspect})"
+    end
     problems << url_problem
+    problems.concat(tls_problems)
+    problems.concat(header_problems)
     problems.compact!
     raise LogStash::ConfigurationError, "wasm filter: #{problems.join('; ')}" unless problems.empty?
+    tls_warnings
+  end
+
+  # Reads the CA files into @cert_store, so that a bad file stops the
+  # pipeline at start rather than failing every batch.
+  def tls_problems
+    problems = []
+    unless %w[full none].include?(@ssl_verification_mode)
+      problems << "ssl_verification_mode must be \"full\" or \"none\" (got #{@ssl_verification_mode.inspect})"
+    end
+    files = Array(@ssl_certificate_authorities)
+    return problems if files.empty?
+    @cert_store = OpenSSL::X509::Store.new
+    files.each do |path|
+      begin
+        pems = File.read(path.to_s).scan(/-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----/m)
+        if pems.empty?
+          problems << "ssl_certificate_authorities: #{path} holds no PEM certificate"
+          next
+        end
+        pems.each { |pem| @cert_store.add_cert(OpenSSL::X509::Certificate.new(pem)) }
+      rescue SystemCallError, IOError, OpenSSL::OpenSSLError => e
+        problems << "ssl_certificate_authorities: cannot read #{path} (#{e.class}: #{e.message})"
+      end
+    end
+    problems
+  end
+
+  def tls_warnings
+    https = @url.to_s.start_with?("https:")
+    if !Array(@ssl_certificate_authorities).empty? && !https
+      @logger.warn("ssl_certificate_authorities is set but url is not https://; it is not used", :pipeline => @pipeline)
+    end
+    return unless https && @ssl_verification_mode == "none"
+    @logger.warn("ssl_verification_mode is none: the sidecar's certificate is not checked", :pipeline => @pipeline)
+  end
+
+  # Checks `headers` into @request_headers. A message names the header,
+  # never its value.
+  def header_problems
+    @request_headers = {}
+    return ["headers must be a hash of names to values (got a #{@headers.class})"] unless @headers.is_a?(Hash)
+    @headers.each_with_object([]) do |(name, value), problems|
+      name = name.to_s
+      if name !~ HEADER_NAME
+        problems << "headers: #{name.inspect} is not a valid header name"
+      elsif OWN_HEADERS.include?(name.downcase)
+        problems << "headers: #{name} is set by the plugin"
+      elsif !(value.is_a?(String) || value.is_a?(Numeric)) || value.to_s =~ /[\r\n\0]/
+        problems << "headers: the value of #{name} must be one line of text"
+      else
+        @request_headers[name] = value.to_s
+      end
+    end
   end
 
   def positive?(value, at_least = nil)

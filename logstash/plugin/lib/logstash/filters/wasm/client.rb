@@ -2,6 +2,7 @@
 # The `wasm` filter's HTTP side: a persistent connection per pipeline worker
 # thread, and retries only where the sidecar cannot have run the request.
 require "net/http"
+require "openssl"
 require "stringio"
 require "uri"
 
@@ -62,46 +63,82 @@ module LogStash
         end
       end
 
-      def initialize(uri, timeout:, retries:, max_retry_wait:, logger:, pipeline:)
+      # The first wait after a connection failure; each next one doubles, up
+      # to max_retry_wait. The floor keeps a max_retry_wait of 0 from turning
+      # a retry budget into a busy loop of connects.
+      FIRST_WAIT = 0.2
+      MIN_WAIT = 0.05
+
+      # What OpenSSL says when the sidecar's certificate is not trusted or not
+      # for this host (MRI's and JRuby's wording). Trying again cannot change
+      # the answer, and would hold every batch for the whole retry budget.
+      UNTRUSTED = Regexp.union("certificate verify failed", "does not match the server certificate",
+                               "PKIX path", "certification path").freeze
+
+      # `ssl_verify` false skips the certificate checks; `cert_store`, when
+      # given, is the only trust (else the system's CAs). `headers` go on
+      # every request and are never logged.
+      def initialize(uri, timeout:, retries:, max_retry_wait:, retry_budget:, logger:, pipeline:,
+                     ssl_verify: true, cert_store: nil, headers: {})
         @uri = uri
+        # Credentials in the URL are not sent (Net::HTTP ignores them), and
+        # must not reach the log or the events either.
+        @shown_uri = uri.dup.tap { |u| u.user = nil }.to_s
         @timeout = timeout
         @retries = retries
         @max_retry_wait = max_retry_wait
+        @retry_budget = retry_budget
         @logger = logger
         @pipeline = pipeline
+        @ssl_verify = ssl_verify
+        @cert_store = cert_store
+        @headers = headers.dup.freeze
         @connections = {}
         @connections_lock = Mutex.new
         @closed = false
       end
 
-      # POSTs `text` (NDJSON), retrying connection failures and busy answers
-      # up to `retries` times. Never raises for a transport problem.
+      # POSTs `text` (NDJSON). A connection that fails before any byte of the
+      # batch left is retried, backing off, for up to `retry_budget` seconds
+      # from the first failure (a sidecar restarting refuses connections for
+      # a while); a busy answer up to `retries` times. Never raises for a
+      # transport problem.
       def post(text)
-        attempt = 0
+        busy = 0
+        failures = 0
+        failing_since = nil
         loop do
-          attempt += 1
           body = Body.new(text)
           begin
             response = connection.request(request(body, text.bytesize))
           rescue StandardError => e
             drop_connection
-            unless body.touched?
-              if attempt <= @retries
-                sleep([0.1 * (2**attempt), @max_retry_wait].min)
-                next
-              end
-              @logger.error("wasmstash request failed", :pipeline => @pipeline, :url => @uri.to_s, :error => e.message)
-              return Answer.new(nil, nil, "could not reach wasmstash at #{@uri} (#{attempt} attempts): #{e.class}: #{e.message}")
+            return sent_and_lost(e) if body.touched?
+            return untrusted(e) if e.is_a?(OpenSSL::SSL::SSLError) && e.message =~ UNTRUSTED
+            failures += 1
+            failing_since ||= now
+            wait = connect_wait(failures, now - failing_since)
+            return unreachable(e, failures, now - failing_since) unless wait
+            if failures == 1
+              @logger.warn("wasmstash unreachable; retrying for up to #{@retry_budget} s", :pipeline => @pipeline,
+                           :url => @shown_uri, :error => "#{e.class}: #{e.message}")
             end
-            return sent_and_lost(e)
+            sleep(wait)
+            next
           end
           code = response.code.to_i
-          if BUSY.include?(code) && attempt <= @retries
+          if BUSY.include?(code) && busy < @retries
+            busy += 1
             sleep([response["Retry-After"].to_f, 0.1].max.clamp(0, @max_retry_wait))
             next
           end
           return Answer.new(code, response.body.to_s, nil)
         end
+      end
+
+      # Keeps the header values out of anything that prints the client.
+      def inspect
+        "#<#{self.class.name} #{@shown_uri}>"
       end
 
       def close
@@ -114,8 +151,38 @@ module LogStash
 
       private
 
+      def now
+        Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      end
+
+      # Seconds to wait before the next connect, or nil once the budget is
+      # spent. The last wait is cut to what is left of the budget, so the
+      # total stays within it but for the last attempt's own connect time.
+      def connect_wait(failures, spent)
+        left = @retry_budget - spent
+        return nil if left <= 0
+        wait = [FIRST_WAIT * (2**[failures - 1, 20].min), @max_retry_wait].min
+        [[wait, MIN_WAIT].max, left].min
+      end
+
+      def unreachable(error, attempts, spent)
+        @logger.error("wasmstash request failed", :pipeline => @pipeline, :url => @shown_uri,
+                      :error => "#{error.class}: #{error.message}")
+        Answer.new(nil, nil, "could not reach wasmstash at #{@shown_uri}: gave up after #{format('%.1f', spent)} s and " \
+                             "#{attempts} connection attempt#{attempts == 1 ? '' : 's'} (retry_budget #{@retry_budget} s); " \
+                             "last error: #{error.class}: #{error.message}")
+      end
+
+      def untrusted(error)
+        @logger.error("wasmstash TLS verification failed; not retried", :pipeline => @pipeline, :url => @shown_uri,
+                      :error => "#{error.class}: #{error.message}")
+        Answer.new(nil, nil, "TLS verification of wasmstash at #{@shown_uri} failed, not retried " \
+                             "(see ssl_certificate_authorities and ssl_verification_mode): #{error.class}: #{error.message}")
+      end
+
       def request(body, length)
         request = Post.new(@uri)
+        @headers.each { |name, value| request[name] = value }
         request["Content-Type"] = "application/x-ndjson"
         request["Content-Length"] = length.to_s
         request.body_stream = body
@@ -127,11 +194,11 @@ module LogStash
       def sent_and_lost(error)
         if error.is_a?(Net::ReadTimeout)
           @logger.error("wasmstash did not answer within #{@timeout} s; not retried, as it may have run the batch",
-                        :pipeline => @pipeline, :url => @uri.to_s, :error => error.message)
+                        :pipeline => @pipeline, :url => @shown_uri, :error => error.message)
           return Answer.new(nil, nil, "wasmstash did not answer within #{@timeout} s; not retried, as it may have run the batch")
         end
         @logger.error("wasmstash request failed after the batch was sent; not retried, as it may have run the batch",
-                      :pipeline => @pipeline, :url => @uri.to_s, :error => error.message)
+                      :pipeline => @pipeline, :url => @shown_uri, :error => error.message)
         Answer.new(nil, nil, "the connection failed after the batch was sent (#{error.class}: #{error.message}); " \
                              "not retried, as wasmstash may have run it")
       end
@@ -142,7 +209,11 @@ module LogStash
         http = @connections_lock.synchronize { @connections[Thread.current] }
         return http if http && http.started?
         http = Net::HTTP.new(@uri.host, @uri.port)
-        http.use_ssl = @uri.scheme == "https"
+        if @uri.scheme == "https"
+          http.use_ssl = true
+          http.verify_mode = @ssl_verify ? OpenSSL::SSL::VERIFY_PEER : OpenSSL::SSL::VERIFY_NONE
+          http.cert_store = @cert_store if @cert_store
+        end
         http.open_timeout = [@timeout, 10].min
         http.read_timeout = @timeout
         http.write_timeout = @timeout if http.respond_to?(:write_timeout=)
