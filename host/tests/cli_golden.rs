@@ -246,43 +246,43 @@ fn peak_memory_counts_instances_thrown_away() {
 #[test]
 fn a_differing_event_count_shows_the_events_that_differ() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("c.log"), "a\nb\nc\n").unwrap();
-    std::fs::write(
-        dir.path().join("c.expected.ndjson"),
-        "{\"message\":\"a\"}\n",
-    )
-    .unwrap();
-    let out = test_mutate(dir.path(), &["c.log"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let report = text(&out.stdout);
-    assert!(report.contains("expected 1 event, got 3"), "{report}");
-    assert!(
-        report.contains(r#"event 2: extra, got {"message":"b"}"#),
-        "{report}"
+    // Too few expected: the extra events are shown.
+    assert_mismatch(
+        dir.path(),
+        ("c", "a\nb\nc\n", "{\"message\":\"a\"}\n"),
+        &[
+            "expected 1 event, got 3",
+            r#"event 2: extra, got {"message":"b"}"#,
+            r#"event 3: extra, got {"message":"c"}"#,
+        ],
     );
-    assert!(
-        report.contains(r#"event 3: extra, got {"message":"c"}"#),
-        "{report}"
+    // Too many: the pairs are compared, and the missing ones shown.
+    assert_mismatch(
+        dir.path(),
+        ("d", "a\n", "{\"message\":\"z\"}\n{\"message\":\"b\"}\n"),
+        &[
+            "expected 2 events, got 1",
+            r#"event 1: [message]: expected "z", got "a""#,
+            r#"event 2: missing, expected {"message":"b"}"#,
+        ],
     );
+}
 
-    std::fs::write(dir.path().join("d.log"), "a\n").unwrap();
-    std::fs::write(
-        dir.path().join("d.expected.ndjson"),
-        "{\"message\":\"z\"}\n{\"message\":\"b\"}\n",
-    )
-    .unwrap();
-    let out = test_mutate(dir.path(), &["d.log"]);
+/// Runs the case `NAME.log` against `NAME.expected.ndjson` through mutate,
+/// which must fail, with every one of `said` in its report.
+fn assert_mismatch(
+    dir: &std::path::Path,
+    (name, lines, expected): (&str, &str, &str),
+    said: &[&str],
+) {
+    std::fs::write(dir.join(format!("{name}.log")), lines).unwrap();
+    std::fs::write(dir.join(format!("{name}.expected.ndjson")), expected).unwrap();
+    let out = test_mutate(dir, &[&format!("{name}.log")]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let report = text(&out.stdout);
-    assert!(report.contains("expected 2 events, got 1"), "{report}");
-    assert!(
-        report.contains(r#"event 1: [message]: expected "z", got "a""#),
-        "{report}"
-    );
-    assert!(
-        report.contains(r#"event 2: missing, expected {"message":"b"}"#),
-        "{report}"
-    );
+    for line in said {
+        assert!(report.contains(line), "{line}: {report}");
+    }
 }
 
 #[test]
