@@ -108,6 +108,26 @@ describe LogStash::Filters::Wasm do
       fake.stop
     end
 
+    it "keeps retrying busy answers past `retries` within the retry budget, as a sidecar loading its modules gives" do
+      fake = FakeSidecar.new do |_body, count|
+        count <= 6 ? FakeSidecar.answer(%({"error":"loading"}), code: 503, headers: "Retry-After: 0\r\n") : FakeSidecar.answer(ONE_RESULT)
+      end
+      events = [event("a")]
+      wasm(fake.url, "x", "retries" => 1, "retry_budget" => 10).multi_filter(events)
+      expect(fake.requests.size).to eq(7)
+      expect(events.first.get("message")).to eq("done")
+      fake.stop
+    end
+
+    it "passes busy answers on once both retries and the budget are spent" do
+      fake = FakeSidecar.new { FakeSidecar.answer(%({"error":"busy"}), code: 503, headers: "Retry-After: 0\r\n") }
+      events = [event("a")]
+      wasm(fake.url, "x", "retries" => 2, "retry_budget" => 0).multi_filter(events)
+      expect(fake.requests.size).to eq(3)
+      expect(events.first.get("tags")).to eq(["_httprequestfailure"])
+      fake.stop
+    end
+
     it "connects pipeline workers at the same time, not one after another" do
       # A listener whose accept queue is full: connecting to it hangs until
       # open_timeout (here 1 s).

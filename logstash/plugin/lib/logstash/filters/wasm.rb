@@ -34,16 +34,19 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # waiting up to server.queue_timeout_ms for a worker.
   config :timeout, :validate => :number, :default => 180
   # Retries after a 429 or a 503 (the sidecar's "busy"), which come before
-  # the sidecar reads the batch. Once the batch has been sent, a broken
+  # the sidecar reads the batch: at least this many, more within
+  # retry_budget. Once the batch has been sent, a broken
   # connection or a late answer is not retried: the sidecar may have run
   # it, and its stateful filters would count it twice.
   config :retries, :validate => :number, :default => 3
   # Longest wait between retries, in seconds (the sidecar's Retry-After, capped).
   config :max_retry_wait, :validate => :number, :default => 5
-  # Seconds, from a request's first failed connect, during which connecting
-  # is tried again (waits from 0.2 s, doubling up to max_retry_wait). A
-  # sidecar being restarted or upgraded refuses connections for longer than
-  # a few quick retries, and nothing of the batch has left yet. 0: no retry.
+  # Seconds, from a request's first failed connect or busy answer, during
+  # which the batch is tried again (connects wait from 0.2 s, doubling up to
+  # max_retry_wait; busy answers wait their Retry-After). A sidecar being
+  # restarted refuses connections, then answers 503 while it loads, for
+  # longer than a few quick retries, and nothing of the batch has run yet.
+  # 0: no retry of a connect, busy answers only `retries` times.
   config :retry_budget, :validate => :number, :default => 60
   # PEM files of the CAs that sign the certificate of an https url (the
   # sidecar's TLS proxy). When set, they are the only CAs trusted; when not,

@@ -98,11 +98,14 @@ module LogStash
         @closed = false
       end
 
-      # POSTs `text` (NDJSON). A connection that fails before any byte of the
-      # batch left is retried, backing off, for up to `retry_budget` seconds
-      # from the first failure (a sidecar restarting refuses connections for
-      # a while); a busy answer up to `retries` times. Never raises for a
-      # transport problem.
+      # POSTs `text` (NDJSON). What cannot have run is tried again for up to
+      # `retry_budget` seconds from the first failure: a connection that
+      # failed before any byte of the batch left, backing off (a sidecar
+      # restarting refuses connections for a while), and a busy answer, after
+      # its Retry-After (a sidecar just started answers 503 until its modules
+      # are compiled, which on a cold cache outlasts a few retries). A busy
+      # answer is retried at least `retries` times, whatever the budget.
+      # Never raises for a transport problem.
       def post(text)
         busy = 0
         failures = 0
@@ -127,10 +130,14 @@ module LogStash
             next
           end
           code = response.code.to_i
-          if BUSY.include?(code) && busy < @retries
-            busy += 1
-            sleep([response["Retry-After"].to_f, 0.1].max.clamp(0, @max_retry_wait))
-            next
+          if BUSY.include?(code)
+            failing_since ||= now
+            wait = [response["Retry-After"].to_f, 0.1].max.clamp(0, @max_retry_wait)
+            if busy < @retries || now - failing_since + wait <= @retry_budget
+              busy += 1
+              sleep(wait)
+              next
+            end
           end
           return Answer.new(code, response.body.to_s, nil)
         end
