@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::Value;
 
-use crate::config::{ConfigError, FilterSpec, MAX_CONFIG_BYTES, load_filters};
+use crate::config::{ConfigError, FilterSpec, MAX_CONFIG_BYTES, check_config_object, load_filters};
 use crate::engine::{Engine, EngineSettings};
 use crate::event_check::CheckedEvent;
 use crate::files::{read_capped, read_capped_text};
@@ -270,12 +270,8 @@ fn crate_config(dir: &Path) -> Result<(String, Option<PathBuf>), TestError> {
 /// `config` if it is a JSON object; else an error naming `subject`, where
 /// it came from. Loading checks it again, but would name the module.
 fn checked_config(config: &str, subject: &str) -> Result<String, TestError> {
-    match serde_json::from_str::<serde_json::Map<String, Value>>(config) {
-        Ok(_) => Ok(config.to_owned()),
-        Err(e) => Err(TestError::Setup(format!(
-            "{subject} must be a JSON object: {e}"
-        ))),
-    }
+    check_config_object(config, subject).map_err(TestError::Setup)?;
+    Ok(config.to_owned())
 }
 
 /// Builds a filter crate for wasm32 and returns its module's path.

@@ -52,6 +52,14 @@ where
     deserializer.deserialize_seq(FilterList)
 }
 
+/// Refuses a filter config that is not a JSON object, naming `subject`,
+/// where it came from.
+pub fn check_config_object(config: &str, subject: &str) -> Result<(), String> {
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config)
+        .map(drop)
+        .map_err(|e| format!("{subject} must be a JSON object: {e}"))
+}
+
 /// Where a filter's WebAssembly comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FilterSource {
@@ -115,13 +123,7 @@ impl FilterSpec {
         option: &str,
     ) -> Result<FilterSpec, ConfigError> {
         let target = target.trim();
-        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config).map_err(
-            |e| {
-                ConfigError(format!(
-                    "{option} {target}: config must be a JSON object: {e}"
-                ))
-            },
-        )?;
+        check_config_object(config, &format!("{option} {target}: config")).map_err(ConfigError)?;
         let source = FilterSpec::source(target).ok_or_else(|| {
             // `json=[1]`: not split, as no JSON object follows the `=`.
             let config_hint = if target.contains('=') {
