@@ -51,8 +51,8 @@ pub fn for_each_member<'a>(
 
 /// As [`for_each_member`], for an event whose top-level keys the host has
 /// listed (a keyed batch): the values lie between the keys, so none is
-/// stepped through. On a Beats event after grok, that was a fifth of the
-/// apache pipeline's instructions.
+/// stepped through. On a Beats event after grok, that cut the apache
+/// pipeline's instructions by 14%.
 ///
 /// The spans must be exact, as the ABI says: a key left out of the list
 /// would be taken as part of the value before it, and finding that out
