@@ -576,7 +576,9 @@ mod engine;
 mod filter_spec;
 use engine::{RawEngine, engine_settings};
 pub(crate) use filter_spec::distinct_names;
-pub use filter_spec::{FilterSource, FilterSpec, check_config_object, load_filters};
+pub use filter_spec::{
+    FilterLoadError, FilterSource, FilterSpec, check_config_object, load_filters,
+};
 use filter_spec::{RawFilter, filter_spec};
 
 #[cfg(test)]

@@ -7,8 +7,10 @@
 //! `{"wasmstash":{"dropped":true}}` for an event the filter drops (the same
 //! marker the sidecar's event endpoint answers with). A mismatch prints a
 //! field-level diff (`compare`); `--bless` rewrites the expected files
-//! instead. Which files are cases is `cases`'s to say.
+//! instead. Which files are cases is `cases`'s to say; which filters run
+//! before the one under test, `before`'s.
 
+mod before;
 mod cases;
 mod compare;
 
@@ -20,8 +22,11 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::Value;
 
-use crate::config::{ConfigError, FilterSpec, MAX_CONFIG_BYTES, check_config_object, load_filters};
-use crate::engine::{Engine, EngineSettings};
+use crate::config::{
+    ConfigError, FilterLoadError, FilterSpec, MAX_CONFIG_BYTES, check_config_object,
+    distinct_names, load_filters,
+};
+use crate::engine::{Engine, EngineSettings, LoadErrorKind};
 use crate::event_check::CheckedEvent;
 use crate::files::{read_capped, read_capped_text};
 use crate::input::{self, InputFormat};
@@ -37,18 +42,32 @@ pub const DROPPED: &str = r#"{"wasmstash":{"dropped":true}}"#;
   its NAME.expected.ndjson; --bless writes them)
   wasmstash test --module target/wasm32-unknown-unknown/release/my_filter.wasm \\
       --config '{\"field\":\"message\"}' tests/basic.log
-  (compares with tests/basic.expected.ndjson)")]
+  (compares with tests/basic.expected.ndjson)
+  wasmstash test --module my_filter.wasm \\
+      --before 'grok={\"match\":{\"message\":\"%{COMBINEDAPACHELOG}\"}}' tests/access.log
+  (grok runs first, then my_filter; tests/access.expected.ndjson holds what
+  the two make of each line)")]
 pub struct TestArgs {
     /// The filter: a .wasm/.wat file, or a built-in name.
     #[arg(long, value_name = "MODULE", conflicts_with = "crate_dir")]
     pub module: Option<String>,
     /// Build this filter crate to WebAssembly first and test the result.
+    /// DIR/before.json, if there, lists filters to run before it, like
+    /// [{"filter": "grok", "config": {"match": {"message": "%{COMBINEDAPACHELOG}"}}}]
+    /// (module paths are taken from DIR).
     #[arg(long = "crate", value_name = "DIR")]
     pub crate_dir: Option<PathBuf>,
     /// The filter's JSON config (default: the crate's `config.json` with
     /// --crate, when it has one; else `{}`).
     #[arg(long)]
     pub config: Option<String>,
+    /// A filter to run before the one under test, as `run --filter` takes
+    /// it: a built-in or a .wasm/.wat file, then `=` and its JSON config
+    /// (default `{}`). Repeat for several; they run in the order given. The
+    /// expected files hold what the whole chain outputs. When given, the
+    /// crate's before.json is not read.
+    #[arg(long, value_name = "FILTER[=JSON]")]
+    pub before: Vec<String>,
     /// Rewrite the expected files with the actual output.
     #[arg(long)]
     pub bless: bool,
@@ -87,8 +106,8 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
     if args.module.is_none() && args.crate_dir.is_none() {
         return Err(TestError::Setup("give --module FILE or --crate DIR".into()));
     }
-    // Cases and config are checked before a crate is built, so that a
-    // mistake in them is named without waiting for cargo.
+    // Cases, config and before-filters are checked before a crate is
+    // built, so that a mistake in them is named without waiting for cargo.
     let cases = cases::select(&args.cases, args.crate_dir.as_deref()).map_err(TestError::Setup)?;
     for skipped in &cases.skipped {
         writeln!(
@@ -102,6 +121,8 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
         (None, Some(dir)) => crate_config(dir)?,
         (None, None) => ("{}".to_owned(), None),
     };
+    let before =
+        before::select(&args.before, args.crate_dir.as_deref()).map_err(TestError::Setup)?;
     let target = match (&args.module, &args.crate_dir) {
         (Some(module), _) => module.clone(),
         (None, Some(dir)) => build_crate(dir)?.display().to_string(),
@@ -112,18 +133,15 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
     } else {
         "--crate"
     };
-    let spec = FilterSpec::from_target(&target, &config, option)?;
+    let mut chain = before.specs.clone();
+    chain.push(FilterSpec::from_target(&target, &config, option)?);
+    // Names show in failure records; `--before mutate --module mutate`
+    // makes the second `mutate#2`, as a pipeline would.
+    distinct_names(&mut chain).map_err(TestError::Setup)?;
     let engine =
         Engine::new(EngineSettings::default()).map_err(|e| TestError::Setup(e.to_string()))?;
-    let modules = load_filters(&engine, std::slice::from_ref(&spec)).map_err(|e| {
-        // A config the filter refuses is the file's to fix.
-        match &config_file {
-            Some(file) if e.contains("invalid config") || e.contains("init failed") => {
-                TestError::Setup(format!("{e} (the config is {})", file.display()))
-            }
-            _ => TestError::Setup(e),
-        }
-    })?;
+    let modules = load_filters(&engine, &chain)
+        .map_err(|e| TestError::Setup(load_failure(e, &before, config_file.as_deref())))?;
     let limit = args.max_case_mib << 20;
     let mut failed = 0;
     for case in &cases.run {
@@ -136,6 +154,33 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
         return Err(TestError::Failed(failed));
     }
     Ok(())
+}
+
+/// Why the chain did not load, saying where the filter that failed was
+/// named: a before-filter by its origin, the one under test (when it is not
+/// alone) as such, and, when its init refused its config, which file that
+/// config is, as that file is what to fix.
+fn load_failure(e: FilterLoadError, before: &before::Before, config_file: Option<&Path>) -> String {
+    if e.index < before.specs.len() {
+        let FilterLoadError { index, name, error } = e;
+        return format!(
+            "filter #{} (`{name}`), {}: {error}",
+            index + 1,
+            before.origin
+        );
+    }
+    let config_file = match (e.error.kind(), config_file) {
+        (LoadErrorKind::Init, Some(file)) => format!(" (the config is {})", file.display()),
+        _ => String::new(),
+    };
+    if before.specs.is_empty() {
+        return format!("{e}{config_file}");
+    }
+    let FilterLoadError { index, name, error } = e;
+    format!(
+        "filter #{} (`{name}`), the one under test: {error}{config_file}",
+        index + 1
+    )
 }
 
 /// `path` read as `what`, under `limit` bytes; errors say how to raise it.

@@ -1,9 +1,15 @@
 //! `wasmstash test` (and `run -f`) as a user runs them: what case files it
-//! reads, what it refuses in them, and module paths that hold a `=`.
+//! reads, what it refuses in them, module paths that hold a `=`, and
+//! filters tested behind others (`--before`, a crate's `before.json`).
 
+// In a file of its own, for length; it uses the helpers here.
+#[path = "cli_golden/before.rs"]
+mod before;
 #[path = "support/binary.rs"]
 mod binary;
+mod support;
 
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Output;
@@ -20,11 +26,22 @@ fn mkfifo(path: &Path) {
 
 /// `args` in `dir`, killed (and the test failed) if it outlives 60 s.
 fn wasmstash_within(dir: &Path, args: &[&str]) -> Output {
-    let limit = Duration::from_secs(60);
+    wasmstash_for(Duration::from_secs(60), dir, args)
+}
+
+/// `args` in `dir`, killed (and the test failed) if it outlives `limit`.
+fn wasmstash_for(limit: Duration, dir: &Path, args: &[&str]) -> Output {
     let mut child = spawn_in(dir, args);
     drop(child.stdin.take());
+    // Read while it runs: a report larger than a pipe holds would
+    // otherwise stop the child at a write it never finishes.
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
     let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if Instant::now() > deadline {
             let _ = child.kill();
             panic!(
@@ -33,8 +50,21 @@ fn wasmstash_within(dir: &Path, args: &[&str]) -> Output {
             );
         }
         std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
     }
-    child.wait_with_output().unwrap()
+}
+
+/// Everything `pipe` gives until it closes, read on a thread of its own.
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        pipe.read_to_end(&mut bytes).unwrap();
+        bytes
+    })
 }
 
 fn test_mutate(dir: &Path, extra: &[&str]) -> Output {

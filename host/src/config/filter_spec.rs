@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::ConfigError;
 use crate::builtins;
-use crate::engine::{Engine, FilterModule};
+use crate::engine::{Engine, FilterModule, LoadError};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,10 +95,16 @@ pub struct FilterSpec {
 }
 
 impl FilterSpec {
-    /// A spec from a command-line `NAME[=JSON]`, where NAME is a built-in or a
+    /// A spec from `run --filter NAME[=JSON]`, where NAME is a built-in or a
     /// path to a module. A `=` starts the config only where a JSON object
     /// follows it, so a module path may hold `=` (`./a=b.wasm`).
     pub fn from_cli(spec: &str) -> Result<FilterSpec, ConfigError> {
+        FilterSpec::from_option("--filter", spec)
+    }
+
+    /// As [`FilterSpec::from_cli`], for another `option` that takes the
+    /// same `NAME[=JSON]` (`test --before`); errors name `option`.
+    pub fn from_option(option: &str, spec: &str) -> Result<FilterSpec, ConfigError> {
         let config_at = (spec.match_indices('=').map(|(at, _)| at))
             .find(|&at| spec[at + 1..].trim_start().starts_with('{'));
         if config_at.is_none()
@@ -108,11 +114,11 @@ impl FilterSpec {
             // `m.wasm=` from an empty `$(cat config.json)`, or `m.wasm=null`:
             // a config that is not an object, not a file named `m.wasm=`.
             return Err(ConfigError(format!(
-                "--filter {spec}: the config after `=` must be a JSON object, like {target}={{\"key\":1}}, not `{config}`"
+                "{option} {spec}: the config after `=` must be a JSON object, like {target}={{\"key\":1}}, not `{config}`"
             )));
         }
         let (target, config) = config_at.map_or((spec, "{}"), |at| (&spec[..at], &spec[at + 1..]));
-        FilterSpec::from_target(target, config, "--filter")
+        FilterSpec::from_target(target, config, option)
     }
 
     /// A spec for `target`, a built-in's name or a module's path, with
@@ -178,13 +184,32 @@ impl FilterSpec {
     }
 }
 
+/// Why a filter of a list did not load: which one, and why. Its text
+/// names the filter by position and name; the parts are there for a
+/// caller that says more about where that filter came from.
+#[derive(Debug, thiserror::Error)]
+#[error("filter #{} (`{}`): {}", .index + 1, .name, .error)]
+pub struct FilterLoadError {
+    /// The filter's place in the list, from 0.
+    pub index: usize,
+    pub name: String,
+    pub error: LoadError,
+}
+
 /// Compiles and validates a list of filters; errors name the filter.
-pub fn load_filters(engine: &Engine, filters: &[FilterSpec]) -> Result<Vec<FilterModule>, String> {
+pub fn load_filters(
+    engine: &Engine,
+    filters: &[FilterSpec],
+) -> Result<Vec<FilterModule>, FilterLoadError> {
     filters
         .iter()
         .enumerate()
         .map(|(index, spec)| {
-            let context = |msg: String| format!("filter #{} (`{}`): {msg}", index + 1, spec.name);
+            let context = |error: LoadError| FilterLoadError {
+                index,
+                name: spec.name.clone(),
+                error,
+            };
             let bytes = spec
                 .bytes(engine.settings().max_module_bytes)
                 .map_err(|e| {
@@ -197,7 +222,9 @@ pub fn load_filters(engine: &Engine, filters: &[FilterSpec]) -> Result<Vec<Filte
                         FilterSource::File(path) => path.display().to_string(),
                         FilterSource::Builtin(name) => name.clone(),
                     };
-                    context(format!("cannot read module {path}: {e}{hint}"))
+                    context(LoadError::module(format!(
+                        "cannot read module {path}: {e}{hint}"
+                    )))
                 })?;
             FilterModule::load_pinned(
                 engine,
@@ -206,7 +233,7 @@ pub fn load_filters(engine: &Engine, filters: &[FilterSpec]) -> Result<Vec<Filte
                 &spec.config_json,
                 spec.sha256.as_deref(),
             )
-            .map_err(|e| context(e.0))
+            .map_err(context)
         })
         .collect()
 }

@@ -27,7 +27,7 @@ const BUILD_HINT: &str = "build the filter as a core module: \
 /// binary, else their text format compiled to one.
 pub(crate) fn core_module(wasm_or_wat: &[u8]) -> Result<Cow<'_, [u8]>, LoadError> {
     if let Some(kind) = foreign_kind(wasm_or_wat) {
-        return Err(LoadError(format!(
+        return Err(LoadError::module(format!(
             "not a WebAssembly module: the file is {kind}; {BUILD_HINT}"
         )));
     }
@@ -36,13 +36,13 @@ pub(crate) fn core_module(wasm_or_wat: &[u8]) -> Result<Cow<'_, [u8]>, LoadError
         return Ok(Cow::Borrowed(wasm_or_wat));
     }
     if std::str::from_utf8(wasm_or_wat).is_err() {
-        return Err(LoadError(format!(
+        return Err(LoadError::module(format!(
             "not a WebAssembly module: the file is neither a binary (one starts with \\0asm) \
              nor the text format (it is not UTF-8); {BUILD_HINT}"
         )));
     }
     wat::parse_bytes(wasm_or_wat)
-        .map_err(|e| LoadError(format!("not a WebAssembly module (text format): {e}")))
+        .map_err(|e| LoadError::module(format!("not a WebAssembly module (text format): {e}")))
 }
 
 /// What the bytes are, when they are a kind of file known not to be a
@@ -70,7 +70,7 @@ mod tests {
     use super::*;
 
     fn refusal(bytes: &[u8]) -> String {
-        core_module(bytes).unwrap_err().0
+        core_module(bytes).unwrap_err().to_string()
     }
 
     #[test]

@@ -80,7 +80,9 @@ pub(super) fn compile(
         let spawned = start(engine.clone(), pending.clone(), wasm.to_vec(), sha256);
         if let Err(e) = spawned {
             crate::locked(&engine.compilations.running).remove(sha256);
-            return Err(LoadError(format!("cannot start compiling the module: {e}")));
+            return Err(LoadError::module(format!(
+                "cannot start compiling the module: {e}"
+            )));
         }
     }
     let mut state = crate::locked(&pending.state);
@@ -88,7 +90,7 @@ pub(super) fn compile(
         match &*state {
             State::Done(Ok(compiled)) => return Ok(compiled.clone()),
             State::Done(Err(message)) => {
-                return Err(LoadError(format!(
+                return Err(LoadError::module(format!(
                     "not a valid WebAssembly module: {message}"
                 )));
             }
@@ -101,7 +103,7 @@ pub(super) fn compile(
             *crate::locked(&GIVEN_UP)
                 .entry(sha256.to_owned())
                 .or_default() += 1;
-            return Err(LoadError(format!(
+            return Err(LoadError::module(format!(
                 "compiling the module took longer than {} ms (engine.compile_timeout_ms), so it \
                  was given up: a filter this costly to compile is refused",
                 timeout.as_millis()
@@ -114,7 +116,7 @@ pub(super) fn compile(
 }
 
 fn still_running(timeout: Duration) -> LoadError {
-    LoadError(format!(
+    LoadError::module(format!(
         "an earlier compilation of this module ran past engine.compile_timeout_ms ({} ms) and \
          is still running; a filter this costly to compile is refused",
         timeout.as_millis()

@@ -31,11 +31,11 @@ pub struct Inspection {
 pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadError> {
     let wasm = super::binary::core_module(wasm_or_wat)?;
     let sha256 = sha256_hex(&wasm);
-    super::shape::check(&wasm).map_err(LoadError)?;
+    super::shape::check(&wasm).map_err(LoadError::module)?;
     let module = engine.compile(&wasm, &sha256)?.module;
     let mut problems = Vec::new();
     if let Err(e) = check_imports(&module) {
-        problems.push(e.0);
+        problems.push(e.to_string());
     }
     let mut memory_pages = None;
     problems.extend(export_problems(&module));

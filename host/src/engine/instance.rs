@@ -189,7 +189,7 @@ impl FilterInstance {
             let timeout = engine.settings().call_timeout;
             let limits = &mut store.data_mut().limits;
             let table = limits.table_exceeded.take();
-            LoadError(match failure_of(&e, limits, timeout) {
+            LoadError::module(match failure_of(&e, limits, timeout) {
                 // The outermost context says which step (the start
                 // function), when there is one the reason does not repeat.
                 Some(failure) if failure.reason.contains(&e.to_string()) => {
@@ -209,14 +209,14 @@ impl FilterInstance {
                 let timeout = engine.settings().call_timeout;
                 let reason = failure_of(&e, &mut store.data_mut().limits, timeout)
                     .map_or_else(|| e.root_cause().to_string(), |failure| failure.reason);
-                LoadError(format!("wasmstash_abi_version failed: {reason}"))
+                LoadError::module(format!("wasmstash_abi_version failed: {reason}"))
             })?;
         if let Some(mismatch) = super::module::version_mismatch(found) {
-            return Err(LoadError(mismatch));
+            return Err(LoadError::module(mismatch));
         }
         let memory = instance
             .get_memory(&mut store, "memory")
-            .ok_or_else(|| LoadError("module does not export its memory as `memory`".into()))?;
+            .ok_or_else(|| LoadError::module("module does not export its memory as `memory`"))?;
         let snapshot = optional_typed(&instance, &mut store, "wasmstash_snapshot")?;
         let restore = optional_typed(&instance, &mut store, "wasmstash_restore")?;
         let mut filter = FilterInstance {
@@ -233,10 +233,12 @@ impl FilterInstance {
         };
         let init: TypedFunc<(u32, u32), u64> =
             typed(&instance, &mut filter.store, "wasmstash_init")?;
+        // Everything before init is the module's doing; from here on it
+        // is the config's too, so the error says which (LoadErrorKind).
         filter
             .call_with_bytes(init, module.config_json())
-            .map_err(|failure| LoadError(format!("init failed: {}", init_advice(failure))))?
-            .map_err(|message| LoadError(format!("invalid config: {message}")))?;
+            .map_err(|failure| LoadError::init(format!("init failed: {}", init_advice(failure))))?
+            .map_err(|message| LoadError::init(format!("invalid config: {message}")))?;
         Ok(filter)
     }
 
@@ -471,9 +473,9 @@ where
     // Loading checked the exports and their signatures (`export_problems`)
     // before any instance exists, so these only say what wasmtime found.
     let func = (instance.get_func(&mut *store, name))
-        .ok_or_else(|| LoadError(format!("no function export `{name}`")))?;
+        .ok_or_else(|| LoadError::module(format!("no function export `{name}`")))?;
     func.typed(&*store)
-        .map_err(|e| LoadError(format!("export `{name}`: {e}")))
+        .map_err(|e| LoadError::module(format!("export `{name}`: {e}")))
 }
 
 fn optional_typed<P, R>(

@@ -31,7 +31,7 @@ use std::time::Duration;
 pub use inspect::{Inspection, inspect};
 pub use instance::FilterInstance;
 pub(crate) use module::declares_state;
-pub use module::{FilterModule, LoadError};
+pub use module::{FilterModule, LoadError, LoadErrorKind};
 pub use stage::{Failure, FailureKind, Stage, StageOutcome};
 
 /// The limits and knobs of the engine, from the `[engine]` config table.

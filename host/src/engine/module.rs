@@ -17,8 +17,46 @@ use crate::event_check::CheckedEvent;
 
 /// Why a module could not be loaded; the message is meant for an operator.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct LoadError(pub String);
+#[error("{message}")]
+pub struct LoadError {
+    message: String,
+    kind: LoadErrorKind,
+}
+
+/// Where loading stopped, for a caller that points the operator at a
+/// different file for each: the module, or the config it was given
+/// (`wasmstash test` names the crate's `config.json` only for `Init`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadErrorKind {
+    /// The module could not be read, compiled, checked against ABI v1 or
+    /// instantiated.
+    Module,
+    /// The module loaded, but its `wasmstash_init` refused the config
+    /// ("invalid config: ...") or failed running it ("init failed: ...").
+    Init,
+}
+
+impl LoadError {
+    /// A problem with the module itself.
+    pub(crate) fn module(message: impl Into<String>) -> LoadError {
+        LoadError {
+            message: message.into(),
+            kind: LoadErrorKind::Module,
+        }
+    }
+
+    /// The filter's init refused its config or failed.
+    pub(crate) fn init(message: String) -> LoadError {
+        LoadError {
+            message,
+            kind: LoadErrorKind::Init,
+        }
+    }
+
+    pub fn kind(&self) -> LoadErrorKind {
+        self.kind
+    }
+}
 
 /// The optional export that takes keyed batches (see `filters/sdk/ABI.md`).
 pub(crate) const KEYED_PROCESS: &str = "wasmstash_process_keyed";
@@ -74,13 +112,13 @@ impl FilterModule {
         if let Some(pinned) = pinned_sha256
             && !pinned.eq_ignore_ascii_case(&sha256)
         {
-            return Err(LoadError(format!(
+            return Err(LoadError::module(format!(
                 "the module's SHA-256 is {sha256}, but the config pins {pinned}; refusing a module that changed"
             )));
         }
-        super::shape::check(&wasm).map_err(LoadError)?;
+        super::shape::check(&wasm).map_err(LoadError::module)?;
         let compiled = engine.compile(&wasm, &sha256)?;
-        let imports = check_imports(&compiled.module).err().map(|e| e.0);
+        let imports = check_imports(&compiled.module).err().map(|e| e.message);
         if let Some(problem) =
             imports.or_else(|| export_problems(&compiled.module).into_iter().next())
         {
@@ -89,7 +127,7 @@ impl FilterModule {
             let mismatch = ask_version(engine, &compiled.module)
                 .ok()
                 .and_then(version_mismatch);
-            return Err(LoadError(mismatch.unwrap_or(problem)));
+            return Err(LoadError::module(mismatch.unwrap_or(problem)));
         }
         let stateful = is_stateful(&compiled.module);
         let keyed = compiled.module.get_export(KEYED_PROCESS).is_some();
@@ -187,7 +225,7 @@ pub(super) fn check_imports(module: &wasmtime::Module) -> Result<(), LoadError> 
             && ALLOWED_IMPORTS.contains(&import.name())
             && matches!(import.ty(), ExternType::Func(_));
         if !allowed {
-            return Err(LoadError(format!(
+            return Err(LoadError::module(format!(
                 "module imports `{}::{}`, which wasmstash does not provide: filters get no WASI, \
                  filesystem, network or environment access, only the `wasmstash` imports of ABI v1 ({})",
                 import.module(),
