@@ -120,8 +120,8 @@ fn golden_tests_pass_fail_with_a_field_diff_and_bless() {
         wasmstash(&args, b"")
     };
     let out = test(&[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("run with --bless to create it"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("run with --bless to create it"));
 
     let out = test(&["--bless"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

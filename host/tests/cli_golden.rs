@@ -298,6 +298,34 @@ fn a_differing_event_count_shows_the_events_that_differ() {
     );
 }
 
+#[test]
+fn a_missing_expected_file_fails_its_case_and_the_others_still_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a", "b", "c"] {
+        std::fs::write(dir.path().join(format!("{name}.log")), "x\n").unwrap();
+    }
+    std::fs::write(
+        dir.path().join("b.expected.ndjson"),
+        "{\"message\":\"x\"}\n",
+    )
+    .unwrap();
+    let out = test_mutate(dir.path(), &["a.log", "b.log", "c.log"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("ok   b.log"), "{report}");
+    for name in ["a", "c"] {
+        assert!(report.contains(&format!("FAIL {name}.log")), "{report}");
+        let hint =
+            format!("no expected file {name}.expected.ndjson (run with --bless to create it)");
+        assert!(report.contains(&hint), "{report}");
+    }
+    assert!(
+        text(&out.stderr).contains("2 case(s) failed"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// Runs the case `NAME.log` against `NAME.expected.ndjson` through mutate,
 /// which must fail, with every one of `said` in its report.
 fn assert_mismatch(

@@ -14,6 +14,11 @@ use crate::event_check::check_event;
 /// events are likely shifted against each other, and each would differ.
 const MAX_SHOWN_WHEN_SHIFTED: usize = 3;
 
+/// Events reported when the counts agree. A change that touches every
+/// event (a new field, a filter run before this one) would otherwise print
+/// a screen per event; a few show what changed, and the count says how far.
+const MAX_SHOWN: usize = 10;
+
 /// Characters of an event shown whole in a report line; the rest is cut,
 /// so that one large event does not bury the report.
 const MAX_SHOWN_EVENT: usize = 300;
@@ -39,7 +44,8 @@ pub(super) fn expected_events(path: &Path, bytes: &[u8]) -> Result<Vec<Value>, T
 }
 
 /// One line per difference between `expected` and `actual`, each naming
-/// its event; none when they match.
+/// its event, for the first few events that differ and then a count of the
+/// rest; none when they match.
 pub(super) fn problems(expected: &[Value], actual: &[Value]) -> Vec<String> {
     let shifted = expected.len() != actual.len();
     let mut problems = Vec::new();
@@ -56,7 +62,13 @@ pub(super) fn problems(expected: &[Value], actual: &[Value]) -> Vec<String> {
         if differences.is_empty() {
             continue;
         }
-        if shifted && shown == MAX_SHOWN_WHEN_SHIFTED {
+        if shown
+            == if shifted {
+                MAX_SHOWN_WHEN_SHIFTED
+            } else {
+                MAX_SHOWN
+            }
+        {
             unshown += 1;
             continue;
         }
@@ -191,6 +203,19 @@ mod tests {
         );
         assert!(
             problems[4].starts_with("... and 6 more events differ"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn events_that_all_differ_are_shown_up_to_a_few() {
+        let expected: Vec<Value> = (0..250).map(|i| json!({ "n": i })).collect();
+        let actual: Vec<Value> = (0..250).map(|i| json!({ "n": i, "new": true })).collect();
+        let problems = problems(&expected, &actual);
+        assert_eq!(problems.len(), MAX_SHOWN + 1, "{problems:?}");
+        assert_eq!(problems[0], "event 1: [new]: unexpected, got true");
+        assert!(
+            problems[MAX_SHOWN].starts_with("... and 240 more events differ"),
             "{problems:?}"
         );
     }
