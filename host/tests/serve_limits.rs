@@ -1,7 +1,8 @@
 //! What `wasmstash serve` holds on a client's behalf stays in proportion to
 //! what the client sent, and its errors keep one shape: the memory a chunked
-//! body takes, the metric series requests create while pipelines load, and
-//! the answers axum itself gives to malformed requests.
+//! body takes, the metric series requests create while pipelines load, the
+//! answers axum itself gives to malformed requests, and the end of a
+//! connection whose body was refused unread.
 
 mod support;
 
@@ -239,5 +240,70 @@ fn axum_refusals_are_json_errors() {
     assert_json_error(&response, 405);
     let response = server.get("/healthz");
     assert_eq!((response.status, response.text().as_str()), (200, "ok\n"));
+    server.stop();
+}
+
+/// Sends `request` on `stream` and reads one answer: its status line and
+/// headers, lowercased, and the body its Content-Length names.
+fn exchange(stream: &mut std::net::TcpStream, request: &[u8]) -> (String, String) {
+    use std::io::{Read, Write};
+    stream.write_all(request).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "closed mid-answer");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    let length: usize = (head.lines())
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .map_or(0, |value| value.trim().parse().unwrap());
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    (head, String::from_utf8(body).unwrap())
+}
+
+/// A body refused before it was read to its end cannot leave the
+/// connection usable, and the answer must say so: a client that keeps
+/// connections (the Logstash gem, the http filter's client) would write its
+/// next request on it and lose that request to the close. One read whole
+/// keeps its connection.
+#[test]
+fn a_body_refused_unread_ends_its_connection_and_says_so() {
+    use std::io::Read;
+    let config = ONE_PIPELINE.replace("watch = false", "watch = false\nmax_body_bytes = 4096");
+    let (server, _dir) = start(&config);
+    let post = |body: &[u8]| {
+        let mut request = format!(
+            "POST /v1/pipelines/app/batch HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        request
+    };
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+
+    let small = br#"{"message":"a"}"#;
+    let (head, body) = exchange(&mut stream, &post(small));
+    assert!(head.starts_with("http/1.1 200"), "{head}{body}");
+    assert!(!head.contains("connection: close"), "{head}");
+    // The same connection serves the next request.
+    let (head, _) = exchange(&mut stream, &post(small));
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+
+    let (head, body) = exchange(&mut stream, &post(&[b' '; 5000]));
+    assert!(head.starts_with("http/1.1 413"), "{head}{body}");
+    assert!(head.contains("connection: close"), "{head}");
+    assert!(body.contains("server.max_body_bytes"), "{body}");
+    let mut rest = Vec::new();
+    assert_eq!(
+        stream.read_to_end(&mut rest).unwrap(),
+        0,
+        "the connection stays open"
+    );
     server.stop();
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -69,6 +69,12 @@ pub(crate) async fn read_whole(
 /// would, and an operator would see the client's failures and not why.
 /// The pipeline is not known yet (the route has not been matched), so the
 /// label says so rather than take a name from the client's URL.
+///
+/// The body was not read to its end, so hyper closes the connection after
+/// this answer. It says so (`Connection: close`): a client that keeps
+/// connections would otherwise write its next request on this one, and
+/// the close that follows would fail a request it could not tell was
+/// never run (the gem's split halves of a refused batch did, under load).
 fn refused(app: &App, error: ApiError) -> Response {
     let reason = match error.status {
         StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
@@ -81,7 +87,9 @@ fn refused(app: &App, error: ApiError) -> Response {
         &[("pipeline", "_before_routing"), ("reason", reason)],
         1,
     );
-    error.into_response()
+    let mut response = error.into_response();
+    (response.headers_mut()).insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// The body's bytes, refused once they pass `limit`, and their share of
