@@ -1,8 +1,9 @@
 # encoding: utf-8
 # The `wasm` filter against a sidecar behind a TLS proxy with a private CA:
-# a throwaway CA and server certificates made here, a TLS proxy
-# (support/fake_sidecar.rb with a certificate) that passes each request on
-# to a real `wasmstash serve`, and the `ssl_*` and `headers` settings.
+# throwaway CAs, server and client certificates made here, TLS proxies
+# (support/fake_sidecar.rb with a certificate; one of them requires a client
+# certificate) that pass each request on to a real `wasmstash serve`, and
+# the `ssl_*` and `headers` settings.
 require_relative "../spec_helper"
 require "logstash/filters/wasm"
 require "fileutils"
@@ -16,7 +17,7 @@ describe LogStash::Filters::Wasm do
     OpenSSL::PKey::RSA.new(2048)
   end
 
-  def self.certificate(subject, key, issuer: nil, issuer_key: key, ca: false, san: nil)
+  def self.certificate(subject, key, issuer: nil, issuer_key: key, ca: false, san: nil, usage: "serverAuth")
     cert = OpenSSL::X509::Certificate.new
     cert.version = 2
     cert.serial = rand(1 << 62)
@@ -31,19 +32,25 @@ describe LogStash::Filters::Wasm do
       cert.add_extension(ext.create_extension("keyUsage", "keyCertSign,cRLSign", true))
     else
       cert.add_extension(ext.create_extension("basicConstraints", "CA:FALSE", true))
-      cert.add_extension(ext.create_extension("extendedKeyUsage", "serverAuth", false))
-      cert.add_extension(ext.create_extension("subjectAltName", san, false))
+      cert.add_extension(ext.create_extension("extendedKeyUsage", usage, false))
+      cert.add_extension(ext.create_extension("subjectAltName", san, false)) if san
     end
     cert.sign(issuer_key, OpenSSL::Digest::SHA256.new)
     cert
   end
 
   # The sidecar's TLS proxy: the request as it came in, path included, goes
-  # on to the real sidecar over plain HTTP, and its answer comes back.
-  def self.tls_proxy(sidecar_url, cert, key)
+  # on to the real sidecar over plain HTTP, and its answer comes back. With
+  # `client_ca` it requires a client certificate that chains to it, and
+  # ends the handshake with an alert otherwise.
+  def self.tls_proxy(sidecar_url, cert, key, client_ca: nil)
     context = OpenSSL::SSL::SSLContext.new
     context.cert = cert
     context.key = key
+    if client_ca
+      context.cert_store = OpenSSL::X509::Store.new.tap { |store| store.add_cert(client_ca) }
+      context.verify_mode = OpenSSL::SSL::VERIFY_PEER | OpenSSL::SSL::VERIFY_FAIL_IF_NO_PEER_CERT
+    end
     FakeSidecar.new(ssl_context: context) do |body, _count, head|
       answer = Net::HTTP.post(URI("#{sidecar_url}#{head[:path]}"), body, "Content-Type" => "application/x-ndjson")
       FakeSidecar.answer(answer.body, code: answer.code.to_i)
@@ -64,12 +71,46 @@ describe LogStash::Filters::Wasm do
     other_cert = self.class.certificate("/CN=sidecar.example", server_key, issuer: ca, issuer_key: ca_key,
                                                                         san: "DNS:sidecar.example")
     @other_host = self.class.tls_proxy(@server[:url], other_cert, server_key)
+
+    # Mutual TLS: client certificates from their own CA, the one the proxy
+    # trusts. One is issued by an intermediate CA, sent along in its file.
+    client_ca_key = self.class.key
+    client_ca = self.class.certificate("/CN=wasmstash spec client CA", client_ca_key, ca: true)
+    @mtls = self.class.tls_proxy(@server[:url], ip_cert, server_key, client_ca: client_ca)
+    @client_key = self.class.key
+    client = self.class.certificate("/CN=logstash spec client", @client_key, issuer: client_ca, issuer_key: client_ca_key,
+                                                                            usage: "clientAuth")
+    @client_cert_file = write("client.pem", client.to_pem)
+    @client_key_file = write("client-key.pem", @client_key.to_pem)
+    intermediate_key = self.class.key
+    intermediate = self.class.certificate("/CN=wasmstash spec intermediate CA", intermediate_key, issuer: client_ca,
+                                                                                               issuer_key: client_ca_key, ca: true)
+    chained = self.class.certificate("/CN=logstash spec chained client", @client_key, issuer: intermediate,
+                                                                                   issuer_key: intermediate_key, usage: "clientAuth")
+    @chained_cert_file = write("chained.pem", chained.to_pem + intermediate.to_pem)
+    rogue_ca_key = self.class.key
+    rogue_ca = self.class.certificate("/CN=not the client CA", rogue_ca_key, ca: true)
+    rogue = self.class.certificate("/CN=logstash spec client", @client_key, issuer: rogue_ca, issuer_key: rogue_ca_key,
+                                                                           usage: "clientAuth")
+    @rogue_cert_file = write("rogue.pem", rogue.to_pem)
+    @other_key_file = write("other-key.pem", self.class.key.to_pem)
+    @encrypted_key_file = write("encrypted-key.pem", @client_key.export(OpenSSL::Cipher.new("aes-128-cbc"), "passphrase"))
   end
 
   after(:all) do
-    [@proxy, @other_host].compact.each(&:stop)
+    [@proxy, @other_host, @mtls].compact.each(&:stop)
     WasmstashServer.stop(@server) if @server
     FileUtils.rm_rf(@dir) if @dir
+  end
+
+  # Writes a file of the spec's certificates and keys; its path.
+  def write(name, text)
+    File.join(@dir, name).tap { |path| File.write(path, text) }
+  end
+
+  # A line from the middle of the client key's PEM: what must never be shown.
+  def key_material
+    @client_key.to_pem.lines[5].strip
   end
 
   def wasm(url, extra = {})
@@ -141,6 +182,141 @@ describe LogStash::Filters::Wasm do
     filter.multi_filter(batch)
     expect(batch.all? { |e| processed?(e) }).to be true
     expect(filter.logger.lines.map { |line| line[1] }).to include(/ssl_verification_mode is none/)
+  end
+
+  describe "behind a proxy that requires a client certificate" do
+    def client_settings(extra = {})
+      { "ssl_certificate_authorities" => [@ca_file], "ssl_certificate" => @client_cert_file,
+        "ssl_key" => @client_key_file }.merge(extra)
+    end
+
+    # jruby-openssl (JRuby 9.3) reports the proxy's close, not its alert:
+    # under TLS 1.3, which the proxy here speaks, the events still pass on
+    # tagged, at once, but with a reason that does not name the refusal.
+    def refusal_told?
+      !defined?(JRUBY_VERSION)
+    end
+
+    def expect_refused(filter, batch, started, why)
+      # The 30 s retry budget is not spent on a handshake that cannot pass.
+      expect(Time.now - started).to be < 5
+      batch.each do |e|
+        expect(e.get("message")).to match(/\A[ab]\z/)
+        expect(e.get("[event][dataset]")).to be_nil
+        expect(e.get("tags")).to eq(["_httprequestfailure"])
+        expect(failure(e)["kind"]).to eq("request_failed")
+        unless refusal_told?
+          expect(failure(e)["reason"]).to include("the connection failed after the batch was sent")
+          next
+        end
+        expect(failure(e)["reason"]).to include("the TLS server at #{@mtls.url}", "refused the handshake, not retried",
+                                                "(#{why}: see ssl_certificate and ssl_key)")
+        expect(failure(e)["reason"]).to match(/alert/)
+      end
+      return unless refusal_told?
+      expect(filter.logger.lines.last[1]).to eq("wasmstash TLS handshake refused by the server; not retried")
+    end
+
+    it "presents ssl_certificate and ssl_key, and the batch goes through" do
+      filter = wasm(@mtls.url, client_settings)
+      batch = events
+      filter.multi_filter(batch)
+      expect(batch.all? { |e| processed?(e) }).to be true
+      expect(@mtls.heads.last[:client_cert]).to eq("/CN=logstash spec client")
+      expect(shown(filter, batch)).not_to include(key_material)
+    end
+
+    it "sends the intermediate CAs that follow the certificate in ssl_certificate" do
+      filter = wasm(@mtls.url, client_settings("ssl_certificate" => @chained_cert_file))
+      unless Net::HTTP.method_defined?(:extra_chain_cert=)
+        expect(filter.logger.lines.map { |line| line[1] }).to include(/intermediate CAs .* cannot send/)
+        skip "this Ruby's Net::HTTP cannot send intermediate CAs (JRuby 9.3)"
+      end
+      batch = events
+      filter.multi_filter(batch)
+      expect(batch.all? { |e| processed?(e) }).to be true
+      expect(@mtls.heads.last[:client_cert]).to eq("/CN=logstash spec chained client")
+    end
+
+    it "without a client certificate, passes the events on tagged with the refusal, at once and not retried" do
+      passed_on = @mtls.requests.size
+      refusals = @mtls.tls_failures.size
+      filter = wasm(@mtls.url, "ssl_certificate_authorities" => [@ca_file])
+      batch = events
+      started = Time.now
+      filter.multi_filter(batch)
+      expect_refused(filter, batch, started, "it may require a client certificate")
+      expect(@mtls.requests.size).to eq(passed_on)
+      expect(@mtls.tls_failures.size).to eq(refusals + 1)
+    end
+
+    # Under TLS 1.3 the proxy's alert comes after the client's handshake
+    # has ended, while the batch is written: a batch larger than the
+    # socket buffers meets the closed connection (ECONNRESET) before the
+    # alert is read.
+    it "tells the refusal too when the batch is too large to be written before the proxy closes" do
+      filter = wasm(@mtls.url, "ssl_certificate_authorities" => [@ca_file])
+      big = LogStash::Event.new("message" => "x" * 8_000_000)
+      filter.multi_filter([big])
+      expect(big.get("tags")).to eq(["_httprequestfailure"])
+      expect(failure(big)["reason"]).to include(refusal_told? ? "refused the handshake, not retried" : "after the batch was sent")
+    end
+
+    it "with a client certificate the proxy does not trust, passes the events on tagged with the refusal" do
+      passed_on = @mtls.requests.size
+      filter = wasm(@mtls.url, client_settings("ssl_certificate" => @rogue_cert_file))
+      batch = events
+      started = Time.now
+      filter.multi_filter(batch)
+      expect_refused(filter, batch, started, "it may not accept the client certificate")
+      expect(@mtls.requests.size).to eq(passed_on)
+      expect(shown(filter, batch)).not_to include(key_material)
+    end
+
+    it "warns that a client certificate is not used with an http url" do
+      filter = wasm("http://127.0.0.1:9700", client_settings)
+      expect(filter.logger.lines.map { |line| line[1] }).to include(/ssl_certificate and ssl_key are set but url is not https/)
+    end
+  end
+
+  describe "register with a client certificate" do
+    def refusal(settings)
+      filter = LogStash::Filters::Wasm.new({ "url" => @mtls.url, "pipeline" => "access" }.merge(settings))
+      error = nil
+      expect { filter.register }.to raise_error(LogStash::ConfigurationError) { |e| error = e }
+      expect(error.message).not_to include(key_material)
+      error.message
+    end
+
+    it "refuses ssl_certificate without ssl_key" do
+      expect(refusal("ssl_certificate" => @client_cert_file)).to include("ssl_certificate is set but ssl_key is not")
+    end
+
+    it "refuses ssl_key without ssl_certificate" do
+      expect(refusal("ssl_key" => @client_key_file)).to include("ssl_key is set but ssl_certificate is not")
+    end
+
+    it "refuses a key that is not the certificate's" do
+      message = refusal("ssl_certificate" => @client_cert_file, "ssl_key" => @other_key_file)
+      expect(message).to include("ssl_key: the key in #{@other_key_file} does not match ssl_certificate",
+                                 "/CN=logstash spec client")
+    end
+
+    it "refuses an encrypted key, there being no passphrase setting" do
+      message = refusal("ssl_certificate" => @client_cert_file, "ssl_key" => @encrypted_key_file)
+      expect(message).to include("ssl_key: the key in #{@encrypted_key_file} is encrypted")
+    end
+
+    it "refuses files that cannot be read or hold no certificate or key" do
+      expect(refusal("ssl_certificate" => "/nonexistent/client.pem", "ssl_key" => @client_key_file))
+        .to include("ssl_certificate: cannot read /nonexistent/client.pem")
+      expect(refusal("ssl_certificate" => @client_key_file, "ssl_key" => @client_key_file))
+        .to include("ssl_certificate: #{@client_key_file} holds no PEM certificate")
+      expect(refusal("ssl_certificate" => @client_cert_file, "ssl_key" => "/nonexistent/key.pem"))
+        .to include("ssl_key: cannot read /nonexistent/key.pem")
+      expect(refusal("ssl_certificate" => @client_cert_file, "ssl_key" => @client_cert_file))
+        .to include("ssl_key: #{@client_cert_file} holds no PEM private key")
+    end
   end
 
   it "keeps a refused header's value out of the configuration error" do

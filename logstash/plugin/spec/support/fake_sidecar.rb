@@ -4,12 +4,15 @@
 # many requests came so far and the request's path and headers, that returns
 # raw response bytes, or :close to drop the connection after reading the
 # whole request. With an SSLContext it speaks TLS, as a proxy in front of a
-# sidecar would.
+# sidecar would, and one whose context verifies peers requires a client
+# certificate, as a proxy set up for mutual TLS does.
 require "openssl"
 require "socket"
 
 class FakeSidecar
-  # `heads`: each request's path and headers (names in lower case);
+  # `heads`: each request's path, headers (names in lower case), its
+  # connection (numbered from 1 as accepted), and, over TLS, the subject of
+  # the client's certificate (nil without one);
   # `tls_failures`: the TLS handshakes that failed, with OpenSSL's reason.
   attr_reader :requests, :heads, :tls_failures
 
@@ -27,7 +30,8 @@ class FakeSidecar
     @lock = Mutex.new
     @answer = answer
     @thread = Thread.new do
-      loop { serve(@server.accept) }
+      connections = 0
+      loop { serve(@server.accept, connections += 1) }
     rescue IOError
       nil # `stop` closed the listener (under JRuby, before the kill lands)
     end
@@ -59,9 +63,10 @@ class FakeSidecar
     end
   end
 
-  def serve(socket)
+  def serve(socket, connection)
     Thread.new do
       socket = handshake(socket)
+      client_cert = socket.respond_to?(:peer_cert) && socket.peer_cert ? socket.peer_cert.subject.to_s : nil
       while (request_line = socket.gets)
         length = 0
         headers = {}
@@ -71,7 +76,8 @@ class FakeSidecar
           length = value.to_i if name.casecmp?("content-length")
         end
         body = socket.read(length)
-        head = { :path => request_line.split(" ")[1], :headers => headers }
+        head = { :path => request_line.split(" ")[1], :headers => headers, :connection => connection,
+                 :client_cert => client_cert }
         count = @lock.synchronize { @requests << body; @heads << head; @requests.size }
         out = @answer.call(body, count, head)
         break if out == :close

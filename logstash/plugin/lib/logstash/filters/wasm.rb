@@ -56,6 +56,14 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # host. "none": not checked at all, which leaves `headers` to whoever can
   # sit in the middle.
   config :ssl_verification_mode, :validate => %w[full none], :default => "full"
+  # A client certificate, for a TLS proxy that requires one (mutual TLS):
+  # ssl_certificate is a PEM file with the certificate, optionally followed
+  # by its intermediate CAs; ssl_key a PEM file with its private key,
+  # unencrypted. Both or neither. The names and the pairing are those of
+  # Logstash's http filter and http output, which have no key passphrase
+  # either.
+  config :ssl_certificate, :validate => :path
+  config :ssl_key, :validate => :path
   # Extra headers on every request: an API key, a proxy's Authorization.
   # The plugin never logs them or writes them into events.
   config :headers, :validate => :hash, :default => {}
@@ -84,6 +92,10 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   OWN_HEADERS = %w[content-type content-length transfer-encoding].freeze
   # RFC 9110's token: anything else would make a malformed request.
   HEADER_NAME = /\A[!\#$%&'*+\-.^_`|~0-9A-Za-z]+\z/.freeze
+  # PEM blocks: a certificate, a private key (PKCS#1, SEC1, PKCS#8, or one
+  # of them encrypted).
+  PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----/m.freeze
+  PEM_PRIVATE_KEY = /-----BEGIN ((?:RSA |EC |DSA |ENCRYPTED )?PRIVATE KEY)-----.+?-----END \1-----/m.freeze
 
   def register
     validate_settings
@@ -93,7 +105,9 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
                                                 :max_retry_wait => @max_retry_wait, :retry_budget => @retry_budget,
                                                 :logger => @logger, :pipeline => @pipeline,
                                                 :ssl_verify => @ssl_verification_mode != "none",
-                                                :cert_store => @cert_store, :headers => @request_headers)
+                                                :cert_store => @cert_store, :client_cert => @client_cert,
+                                                :client_key => @client_key, :client_chain => @client_chain,
+                                                :headers => @request_headers)
   end
 
   # Logstash prints a plugin in some of its own messages; header values and
@@ -155,12 +169,13 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     unless %w[full none].include?(@ssl_verification_mode)
       problems << "ssl_verification_mode must be \"full\" or \"none\" (got #{@ssl_verification_mode.inspect})"
     end
+    problems.concat(client_certificate_problems)
     files = Array(@ssl_certificate_authorities)
     return problems if files.empty?
     @cert_store = OpenSSL::X509::Store.new
     files.each do |path|
       begin
-        pems = File.read(path.to_s).scan(/-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----/m)
+        pems = File.read(path.to_s).scan(PEM_CERTIFICATE)
         if pems.empty?
           problems << "ssl_certificate_authorities: #{path} holds no PEM certificate"
           next
@@ -173,13 +188,86 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     problems
   end
 
+  # Reads ssl_certificate and ssl_key into @client_cert, @client_chain and
+  # @client_key, so that a bad pair stops the pipeline at start rather than
+  # failing every batch at the proxy. A message names the setting and the
+  # file, never what the key file holds.
+  def client_certificate_problems
+    certificate = @ssl_certificate.to_s
+    key = @ssl_key.to_s
+    return [] if certificate.empty? && key.empty?
+    if certificate.empty? || key.empty?
+      given, missing = certificate.empty? ? %w[ssl_key ssl_certificate] : %w[ssl_certificate ssl_key]
+      return ["#{given} is set but #{missing} is not: a client certificate needs both, or neither"]
+    end
+    certificates, problem = read_client_certificates(certificate)
+    return [problem] if problem
+    @client_key, problem = read_client_key(key)
+    return [problem] if problem
+    unless certificates.first.check_private_key(@client_key)
+      @client_key = nil
+      return ["ssl_key: the key in #{key} does not match ssl_certificate (#{certificate}, for #{certificates.first.subject})"]
+    end
+    @client_cert = certificates.first
+    @client_chain = certificates.drop(1)
+    []
+  end
+
+  def read_client_certificates(path)
+    pems = File.read(path).scan(PEM_CERTIFICATE)
+    return [nil, "ssl_certificate: #{path} holds no PEM certificate"] if pems.empty?
+    [pems.map { |pem| OpenSSL::X509::Certificate.new(pem) }, nil]
+  rescue SystemCallError, IOError, OpenSSL::OpenSSLError => e
+    [nil, "ssl_certificate: cannot read #{path} (#{e.class}: #{e.message})"]
+  end
+
+  # Only the first PEM private key block of the file is parsed, with an
+  # empty passphrase given, so that OpenSSL never asks for one on a
+  # terminal. OpenSSL's own messages say what failed, not what was read.
+  def read_client_key(path)
+    block = File.read(path)[PEM_PRIVATE_KEY]
+    return [nil, "ssl_key: #{path} holds no PEM private key"] unless block
+    if block.start_with?("-----BEGIN ENCRYPTED") || block =~ /^Proc-Type:\s*4,ENCRYPTED/
+      return [nil, "ssl_key: the key in #{path} is encrypted; the plugin takes an unencrypted PEM key " \
+                   "(there is no passphrase setting, as in Logstash's http filter)"]
+    end
+    key = OpenSSL::PKey.read(block, "")
+    # JRuby 9.3's EC keys have only private_key?.
+    private = key.respond_to?(:private?) ? key.private? : key.respond_to?(:private_key?) && key.private_key?
+    unless private
+      hint = " (JRuby 9.3 reads an EC key only as BEGIN EC PRIVATE KEY: convert it with `openssl ec`)" if defined?(JRUBY_VERSION)
+      return [nil, "ssl_key: #{path} holds no private key that can be read#{hint}"]
+    end
+    [key, nil]
+  rescue SystemCallError, IOError, OpenSSL::OpenSSLError, ArgumentError => e
+    [nil, "ssl_key: cannot read #{path} (#{e.class}: #{e.message})"]
+  end
+
   def tls_warnings
     https = @url.to_s.start_with?("https:")
     if !Array(@ssl_certificate_authorities).empty? && !https
       @logger.warn("ssl_certificate_authorities is set but url is not https://; it is not used", :pipeline => @pipeline)
     end
+    client_certificate_warnings(https)
     return unless https && @ssl_verification_mode == "none"
     @logger.warn("ssl_verification_mode is none: the sidecar's certificate is not checked", :pipeline => @pipeline)
+  end
+
+  def client_certificate_warnings(https)
+    return unless @client_cert
+    unless https
+      @logger.warn("ssl_certificate and ssl_key are set but url is not https://; they are not used", :pipeline => @pipeline)
+      return
+    end
+    if !@client_chain.empty? && !Net::HTTP.method_defined?(:extra_chain_cert=)
+      @logger.warn("ssl_certificate holds intermediate CAs after the certificate, which this Ruby's Net::HTTP " \
+                   "cannot send (JRuby 9.3): only the certificate is sent, so the proxy must know them",
+                   :pipeline => @pipeline, :certificate => @ssl_certificate.to_s)
+    end
+    return if Time.now.between?(@client_cert.not_before, @client_cert.not_after)
+    @logger.warn("ssl_certificate is not valid now (valid from #{@client_cert.not_before.utc} to " \
+                 "#{@client_cert.not_after.utc}); a proxy that checks client certificates will refuse it",
+                 :pipeline => @pipeline, :certificate => @ssl_certificate.to_s)
   end
 
   # Checks `headers` into @request_headers. A message names the header,

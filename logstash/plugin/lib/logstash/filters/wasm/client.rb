@@ -49,16 +49,20 @@ module LogStash
         end
       end
 
-      # A POST whose answer is still read when the sidecar stops reading the
-      # body first: it refuses a body over its max_body_bytes (413) from the
-      # Content-Length alone, answers and closes, and writing the rest fails
-      # with EPIPE. Net::HTTP itself reads on from Ruby 2.7; the older one of
-      # JRuby 9.3 and before (Logstash 7) raises instead, and the batch would
-      # fail whole as possibly run rather than be split.
+      # A POST whose answer is still read when the other end stops reading
+      # the body first: the sidecar refuses a body over its max_body_bytes
+      # (413) from the Content-Length alone, answers and closes, and writing
+      # the rest fails with EPIPE, or ECONNRESET when the close found bytes
+      # unread; a TLS proxy that refuses the client certificate under TLS 1.3
+      # sends its alert and closes the same way. Net::HTTP itself reads on
+      # after EPIPE from Ruby 2.7, but not after ECONNRESET, and the older
+      # one of JRuby 9.3 and before (Logstash 7) after neither: the batch
+      # would fail whole as possibly run rather than be split, or the
+      # refusal would not be told.
       class Post < Net::HTTP::Post
         def exec(*args)
           super
-        rescue Errno::EPIPE
+        rescue Errno::EPIPE, Errno::ECONNRESET
           nil # Net::HTTP reads the answer next, or fails with no answer.
         end
       end
@@ -75,11 +79,22 @@ module LogStash
       UNTRUSTED = Regexp.union("certificate verify failed", "does not match the server certificate",
                                "PKIX path", "certification path").freeze
 
+      # What OpenSSL says when the other end (the sidecar's TLS proxy) ends
+      # the handshake with an alert against this client: no client
+      # certificate, one it does not trust, an expired one, or no common
+      # ground at all ("sslv3 alert bad certificate", "tlsv13 alert
+      # certificate required"; JRuby: "Received fatal alert:
+      # certificate_required"). Trying again cannot change the answer either.
+      REFUSED = /alert.*(certificate|unknown.ca|access.denied|handshake.failure)/i.freeze
+
       # `ssl_verify` false skips the certificate checks; `cert_store`, when
-      # given, is the only trust (else the system's CAs). `headers` go on
-      # every request and are never logged.
+      # given, is the only trust (else the system's CAs). `client_cert` and
+      # `client_key` (with `client_chain`, its intermediate CAs) are shown
+      # to a proxy that asks for a client certificate. `headers` go on
+      # every request and are never logged; nor is the key.
       def initialize(uri, timeout:, retries:, max_retry_wait:, retry_budget:, logger:, pipeline:,
-                     ssl_verify: true, cert_store: nil, headers: {})
+                     ssl_verify: true, cert_store: nil, client_cert: nil, client_key: nil, client_chain: nil,
+                     headers: {})
         @uri = uri
         # Credentials in the URL are not sent (Net::HTTP ignores them), and
         # must not reach the log or the events either.
@@ -92,6 +107,9 @@ module LogStash
         @pipeline = pipeline
         @ssl_verify = ssl_verify
         @cert_store = cert_store
+        @client_cert = client_cert
+        @client_key = client_key
+        @client_chain = Array(client_chain)
         @headers = headers.dup.freeze
         @connections = {}
         @connections_lock = Mutex.new
@@ -116,6 +134,11 @@ module LogStash
             response = connection.request(request(body, text.bytesize))
           rescue StandardError => e
             drop_connection
+            # Before the sent-and-lost check: under TLS 1.3 the client's
+            # handshake ends before the proxy has checked its certificate,
+            # so the proxy's alert comes only once the batch is written.
+            # The proxy refused the connection: it passed nothing on.
+            return refused(e) if e.is_a?(OpenSSL::SSL::SSLError) && e.message =~ REFUSED
             return sent_and_lost(e) if body.touched?
             return untrusted(e) if e.is_a?(OpenSSL::SSL::SSLError) && e.message =~ UNTRUSTED
             failures += 1
@@ -130,6 +153,16 @@ module LogStash
             next
           end
           code = response.code.to_i
+          # The sidecar gives some refusals (413 from the Content-Length, a
+          # busy 503) before it reads the body, and then closes the
+          # connection; sidecars before 2026-12 did not say so with
+          # `Connection: close`, nor need a proxy in between. Net::HTTP keeps
+          # such a connection and looks for the close only when the next
+          # request starts; on a busy machine the close comes later, breaks
+          # the next request after its batch was written, and that request
+          # cannot be tried again. So after anything but a 200 the next
+          # request reconnects.
+          drop_connection unless code == 200
           if BUSY.include?(code)
             failing_since ||= now
             wait = [response["Retry-After"].to_f, 0.1].max.clamp(0, @max_retry_wait)
@@ -187,6 +220,14 @@ module LogStash
                              "(see ssl_certificate_authorities and ssl_verification_mode): #{error.class}: #{error.message}")
       end
 
+      def refused(error)
+        @logger.error("wasmstash TLS handshake refused by the server; not retried", :pipeline => @pipeline,
+                      :url => @shown_uri, :error => "#{error.class}: #{error.message}")
+        Answer.new(nil, nil, "the TLS server at #{@shown_uri} refused the handshake, not retried " \
+                             "(#{@client_cert ? 'it may not accept the client certificate' : 'it may require a client certificate'}: " \
+                             "see ssl_certificate and ssl_key): #{error.class}: #{error.message}")
+      end
+
       def request(body, length)
         request = Post.new(@uri)
         @headers.each { |name, value| request[name] = value }
@@ -220,6 +261,11 @@ module LogStash
           http.use_ssl = true
           http.verify_mode = @ssl_verify ? OpenSSL::SSL::VERIFY_PEER : OpenSSL::SSL::VERIFY_NONE
           http.cert_store = @cert_store if @cert_store
+          if @client_cert
+            http.cert = @client_cert
+            http.key = @client_key
+            http.extra_chain_cert = @client_chain if !@client_chain.empty? && http.respond_to?(:extra_chain_cert=)
+          end
         end
         http.open_timeout = [@timeout, 10].min
         http.read_timeout = @timeout
