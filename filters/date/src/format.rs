@@ -70,34 +70,46 @@ impl Format {
     }
 }
 
-/// Turns read fields into an instant: fills in the year if the text had
-/// none, checks the calendar, and applies the offset or zone.
+/// Turns read fields into an instant: builds the date, moves it to the day
+/// of the week read (if any), fills in the year if the text had none, and
+/// applies the offset or zone.
 fn resolve(fields: Fields, context: &Context) -> Result<i64, String> {
-    let (year, guessed) = match fields.year {
-        Some(year) => (year, false),
-        None => (guess_year(fields.month.unwrap_or(1), context)?, true),
-    };
-    // Joda reads a year-less date in the leap year 2000 and then moves it to
-    // the guessed year, which turns Feb 29 into Feb 28 in other years.
-    let day = match (guessed, fields.month, fields.day) {
-        (true, Some(2), Some(29)) if NaiveDate::from_ymd_opt(year, 2, 29).is_none() => Some(28),
-        _ => fields.day,
-    };
-    let date = match (fields.day_of_year, fields.month, day) {
-        (Some(ordinal), None, None) => NaiveDate::from_yo_opt(year, ordinal)
-            .ok_or_else(|| format!("day {ordinal} is not in year {year}"))?,
+    // Joda reads a year-less date in its default year, the leap year 2000
+    // (so a day of the week moves the date within a week of 2000), and the
+    // date filter then gives it the guessed year, keeping month and day:
+    // Feb 29 becomes Feb 28 in other years.
+    let base_year = fields.year.unwrap_or(2000);
+    let date = match (fields.day_of_year, fields.month, fields.day) {
+        (Some(ordinal), None, None) => NaiveDate::from_yo_opt(base_year, ordinal)
+            .ok_or_else(|| format!("day {ordinal} is not in year {base_year}"))?,
         (_, month, day) => {
             let (month, day) = (month.unwrap_or(1), day.unwrap_or(1));
-            NaiveDate::from_ymd_opt(year, month, day)
-                .ok_or_else(|| format!("{year:04}-{month:02}-{day:02} is not a date"))?
+            NaiveDate::from_ymd_opt(base_year, month, day)
+                .ok_or_else(|| format!("{base_year:04}-{month:02}-{day:02} is not a date"))?
         }
+    };
+    let date = match fields.weekday {
+        Some(weekday) => {
+            let from = date.weekday().number_from_monday();
+            date.checked_add_signed(chrono::Duration::days(i64::from(weekday) - i64::from(from)))
+                .ok_or("date out of range")?
+        }
+        None => date,
+    };
+    let date = if fields.year.is_some() {
+        date
+    } else {
+        let year = guess_year(date.month(), context)?;
+        NaiveDate::from_ymd_opt(year, date.month(), date.day())
+            .or_else(|| NaiveDate::from_ymd_opt(year, date.month(), date.day() - 1))
+            .ok_or_else(|| format!("year {year} is out of range"))?
     };
     let time =
         NaiveTime::from_hms_nano_opt(fields.hour, fields.minute, fields.second, fields.nanos)
             .ok_or("time out of range")?;
     let local = date.and_time(time);
-    let zone = match (fields.offset_seconds, fields.zone) {
-        (Some(seconds), _) => Zone::Fixed(seconds),
+    let zone = match (fields.offset_millis, fields.zone) {
+        (Some(millis), _) => Zone::Fixed(millis),
         (None, Some(zone)) => zone,
         (None, None) => context.zone,
     };

@@ -184,6 +184,10 @@ impl Date {
                     let whole = number.as_f64().unwrap_or(f64::NAN).trunc();
                     format.parse(&format!("{whole:.0}"), &context)
                 }
+                // Logstash: a float's seconds times 1000, cut toward zero.
+                Input::Number(number) if matches!(format, Format::Unix) && number.is_f64() => {
+                    special::unix_float(number.as_f64().unwrap_or(f64::NAN))
+                }
                 Input::Number(number) if format.reads_numbers() => {
                     format.parse(&number.to_string(), &context)
                 }

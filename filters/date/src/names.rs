@@ -52,8 +52,9 @@ pub fn for_locale(locale: Option<&str>) -> Result<&'static Names, String> {
 }
 
 impl Names {
-    /// Matches a month name (short or full, any case) at the start of `text`,
-    /// preferring the longest, as Joda does. Returns the month (1-12) and the
+    /// Matches a month name at the start of `text`, short or full, as
+    /// written or all in lower or upper case (`May`, `may`, `MAY`; not
+    /// `mAy`), preferring the longest, as Joda does. Returns the month (1-12) and the
     /// bytes consumed.
     pub fn month(&self, text: &str) -> Option<(u32, usize)> {
         longest_match(text, &self.months).map(|(i, len)| (i as u32 + 1, len))
@@ -72,9 +73,19 @@ fn longest_match(text: &str, table: &[(&str, &str)]) -> Option<(usize, usize)> {
     let first = bytes.first()?.to_ascii_lowercase();
     let starts_with = |name: &str| {
         let name = name.as_bytes();
-        name.first().map(u8::to_ascii_lowercase) == Some(first)
-            && bytes.len() >= name.len()
-            && bytes[..name.len()].eq_ignore_ascii_case(name)
+        if name.first().map(u8::to_ascii_lowercase) != Some(first) || bytes.len() < name.len() {
+            return false;
+        }
+        let head = &bytes[..name.len()];
+        head == name
+            || head
+                .iter()
+                .zip(name)
+                .all(|(h, n)| *h == n.to_ascii_lowercase())
+            || head
+                .iter()
+                .zip(name)
+                .all(|(h, n)| *h == n.to_ascii_uppercase())
     };
     let mut best: Option<(usize, usize)> = None;
     for (index, (short, full)) in table.iter().enumerate() {
@@ -92,7 +103,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_match_short_full_and_any_case() {
+    fn names_match_short_full_lower_and_upper_case() {
         let en = for_locale(Some("en-US")).unwrap();
         assert_eq!(en.month("May 17"), Some((5, 3)));
         assert_eq!(en.month("september"), Some((9, 9)));
@@ -102,6 +113,10 @@ mod tests {
         assert_eq!(en.month("Ma"), None);
         assert_eq!(en.month("marchx"), Some((3, 5)));
         assert_eq!(en.weekday("Sunday,"), Some((7, 6)));
+        // Joda takes a name as written, in lower case or in upper case only.
+        assert_eq!(en.month("sEP 1"), None);
+        assert_eq!(en.weekday("tUESDAY"), None);
+        assert_eq!(en.weekday("TUESDAY"), Some((2, 7)));
         assert!(
             for_locale(Some("fr-FR"))
                 .unwrap_err()

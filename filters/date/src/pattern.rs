@@ -8,7 +8,7 @@
 //! (`yyMMdd`), and the whole text must be consumed.
 
 use crate::names::Names;
-use crate::zone::Zone;
+use crate::zone::{self, Zone};
 
 /// A compiled pattern.
 #[derive(Debug, Clone)]
@@ -68,8 +68,13 @@ pub struct Fields {
     pub minute: u32,
     pub second: u32,
     pub nanos: u32,
-    pub offset_seconds: Option<i32>,
+    /// A UTC offset read from the text, in milliseconds east of UTC.
+    pub offset_millis: Option<i32>,
     pub zone: Option<Zone>,
+    /// A day of the week read from the text (1 = Monday), by name (`EEE`)
+    /// or number (`e`). Joda does not check it against the date: it moves
+    /// the date to that day of the same Monday-to-Sunday week.
+    pub weekday: Option<u32>,
 }
 
 impl Pattern {
@@ -215,23 +220,23 @@ impl Pattern {
                     rest = &rest[len..];
                 }
                 Token::WeekdayName => {
-                    // Read and checked, then ignored, as Joda does once a
-                    // date is given.
-                    let (_, len) = names.weekday(rest).ok_or_else(malformed)?;
+                    let (day, len) = names.weekday(rest).ok_or_else(malformed)?;
+                    fields.weekday = Some(day);
                     rest = &rest[len..];
                 }
                 Token::HalfDay => {
-                    let head = rest.get(..2).ok_or_else(malformed)?;
-                    hours.pm = Some(match head.to_ascii_uppercase().as_str() {
-                        "AM" => false,
-                        "PM" => true,
+                    // Joda's text fields take a name as written, in lower
+                    // case or in upper case: `AM`, `am`, not `Am`.
+                    hours.pm = Some(match rest.get(..2).ok_or_else(malformed)? {
+                        "AM" | "am" => false,
+                        "PM" | "pm" => true,
                         _ => return Err(malformed()),
                     });
                     rest = &rest[2..];
                 }
                 Token::Offset => {
-                    let (offset, len) = offset(rest).ok_or_else(malformed)?;
-                    fields.offset_seconds = Some(offset);
+                    let (offset, len) = zone::offset(rest).ok_or_else(malformed)?;
+                    fields.offset_millis = Some(offset);
                     rest = &rest[len..];
                 }
                 Token::ZoneId => {
@@ -331,33 +336,6 @@ fn two_digit_year(value: i64, now_year: i32) -> i64 {
     value + low - low_in_century + if value < low_in_century { 100 } else { 0 }
 }
 
-/// A UTC offset (`Z`, `+02`, `+0200`, `+02:00`, as Joda reads them for `Z`
-/// and `ZZ`: hours and minutes, the colon optional) and its length.
-pub fn offset(text: &str) -> Option<(i32, usize)> {
-    let bytes = text.as_bytes();
-    if matches!(bytes.first(), Some(b'Z' | b'z')) {
-        return Some((0, 1));
-    }
-    let sign = match bytes.first()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let two = |at: usize| -> Option<i32> {
-        let pair = bytes.get(at..at + 2)?;
-        pair.iter()
-            .all(u8::is_ascii_digit)
-            .then(|| i32::from(pair[0] - b'0') * 10 + i32::from(pair[1] - b'0'))
-    };
-    let hours = two(1)?;
-    let colon = usize::from(bytes.get(3) == Some(&b':'));
-    let minutes = two(3 + colon)?;
-    if hours > 23 || minutes > 59 {
-        return None;
-    }
-    Some((sign * (hours * 3600 + minutes * 60), 5 + colon))
-}
-
 /// Hours arrive in four notations plus AM/PM; they are combined at the end.
 #[derive(Default)]
 struct Hours {
@@ -408,9 +386,7 @@ fn store(
         Numeric::Month => fields.month = Some(in_range(1, 12, "month")?),
         Numeric::Day => fields.day = Some(in_range(1, 31, "day")?),
         Numeric::DayOfYear => fields.day_of_year = Some(in_range(1, 366, "day of year")?),
-        Numeric::Weekday => {
-            in_range(1, 7, "day of week")?;
-        }
+        Numeric::Weekday => fields.weekday = Some(in_range(1, 7, "day of week")?),
         Numeric::Hour => hours.of_day = Some(in_range(0, 23, "hour")?),
         Numeric::ClockHourOfDay => hours.of_day = Some(in_range(1, 24, "hour")? % 24),
         Numeric::HourOfHalfDay => hours.of_half_day = Some(in_range(0, 11, "hour")?),
@@ -436,9 +412,9 @@ mod tests {
         let f = parse("dd/MMM/yyyy:HH:mm:ss Z", "17/May/2015:10:05:03 +0000").unwrap();
         assert_eq!((f.year, f.month, f.day), (Some(2015), Some(5), Some(17)));
         assert_eq!((f.hour, f.minute, f.second), (10, 5, 3));
-        assert_eq!(f.offset_seconds, Some(0));
+        assert_eq!(f.offset_millis, Some(0));
         let f = parse("dd/MMM/yyyy:HH:mm:ss Z", "17/May/2015:10:05:03 -05:30").unwrap();
-        assert_eq!(f.offset_seconds, Some(-(5 * 3600 + 30 * 60)));
+        assert_eq!(f.offset_millis, Some(-(5 * 3600 + 30 * 60) * 1000));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The named formats Logstash accepts besides Joda patterns: `ISO8601`,
 //! `UNIX`, `UNIX_MS` and `TAI64N`.
 
-use crate::pattern::{self, Fields};
+use crate::pattern::Fields;
 
 /// ISO 8601 as Logstash reads it: Joda's ISO date-time parser (a date, then
 /// optionally `T` and a time with any fraction, then an optional offset),
@@ -43,11 +43,11 @@ pub fn iso8601(text: &str) -> Result<Fields, String> {
         if !has_time {
             return Err(malformed(rest));
         }
-        let (offset, len) = iso_offset(rest).ok_or_else(|| malformed(rest))?;
+        let (offset, len) = crate::zone::offset(rest).ok_or_else(|| malformed(rest))?;
         if len != rest.len() {
             return Err(malformed(&rest[len..]));
         }
-        fields.offset_seconds = Some(offset);
+        fields.offset_millis = Some(offset);
     }
     Ok(fields)
 }
@@ -91,78 +91,98 @@ fn time<'t>(
     Some(rest)
 }
 
-/// `Z`, `±HH`, `±HHmm` or `±HH:mm`.
-fn iso_offset(text: &str) -> Option<(i32, usize)> {
-    if let Some(found) = pattern::offset(text) {
-        return Some(found);
-    }
-    let sign = match text.as_bytes().first()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let (hours, rest) = two_digits(&text[1..])?;
-    (hours <= 23 && rest.is_empty()).then_some((sign * hours as i32 * 3600, 3))
-}
+/// The largest number of seconds `UNIX` takes, as Logstash: a Java `int`'s
+/// maximum (2038-01-19T03:14:07Z). Larger values fail, so that
+/// `["UNIX", "UNIX_MS"]` hands milliseconds to `UNIX_MS`.
+pub const MAX_UNIX_SECONDS: i64 = i32::MAX as i64;
 
-/// Seconds since the epoch, with an optional fraction (`1431857103.123`);
-/// digits past milliseconds are dropped.
+/// Seconds since the epoch, with an optional fraction (`1431857103.123`),
+/// read as Logstash reads text: the whole seconds are a Java `long` (an
+/// optional sign, then digits), at most [`MAX_UNIX_SECONDS`]; of the
+/// fraction only the first three characters are read, as a number of tenths,
+/// hundredths or thousandths, and added to the seconds. So digits past
+/// milliseconds are dropped, and the sign belongs to the whole seconds only:
+/// `-1.5` is -1 s + 500 ms, as in Logstash.
 pub fn unix(text: &str) -> Result<i64, String> {
     let bad = || format!("`{text}` is not a UNIX time (seconds since 1970, like 1431857103.5)");
-    let (negative, unsigned) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (text, None),
     };
-    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-    if whole.is_empty() || digits(whole) != whole.len() || digits(fraction) != fraction.len() {
-        return Err(bad());
+    let seconds = java_long(whole).ok_or_else(bad)?;
+    if seconds > MAX_UNIX_SECONDS {
+        return Err(format!(
+            "`{text}` is past the largest UNIX time Logstash reads ({MAX_UNIX_SECONDS} s)"
+        ));
     }
-    if unsigned.contains('.') && fraction.is_empty() {
-        return Err(bad());
+    let mut millis = seconds.checked_mul(1000).ok_or_else(bad)?;
+    if let Some(fraction) = fraction {
+        let head: String = fraction.chars().take(3).collect();
+        let part = java_long(&head).ok_or_else(bad)?;
+        millis += part * [100, 10, 1][head.chars().count() - 1];
     }
-    let seconds: i64 = whole.parse().map_err(|_| bad())?;
-    let mut millis_part = 0;
-    for (i, digit) in fraction.bytes().take(3).enumerate() {
-        millis_part += i64::from(digit - b'0') * 10i64.pow(2 - i as u32);
+    Ok(millis)
+}
+
+/// A JSON float as `UNIX` reads it in Logstash: whole seconds past
+/// [`MAX_UNIX_SECONDS`] fail, and the milliseconds are the value times 1000,
+/// cut toward zero (`1.0049999` s is 1004 ms).
+pub fn unix_float(seconds: f64) -> Result<i64, String> {
+    if seconds.trunc() > MAX_UNIX_SECONDS as f64 || seconds.is_nan() {
+        return Err(format!(
+            "{seconds} is past the largest UNIX time Logstash reads ({MAX_UNIX_SECONDS} s)"
+        ));
     }
-    let millis = seconds
-        .checked_mul(1000)
-        .and_then(|m| m.checked_add(millis_part))
-        .ok_or_else(bad)?;
-    Ok(if negative { -millis } else { millis })
+    Ok((seconds * 1000.0) as i64)
+}
+
+/// Text as Java's `Long.parseLong` reads it: an optional `+` or `-`, then
+/// one or more ASCII digits, within a 64-bit integer.
+fn java_long(text: &str) -> Option<i64> {
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.strip_prefix('+').unwrap_or(text).parse().ok()
 }
 
 /// Milliseconds since the epoch.
 pub fn unix_ms(text: &str) -> Result<i64, String> {
-    let unsigned = text.strip_prefix('-').unwrap_or(text);
-    if unsigned.is_empty() || digits(unsigned) != unsigned.len() {
-        return Err(format!(
-            "`{text}` is not a UNIX_MS time (milliseconds since 1970)"
-        ));
-    }
-    text.parse()
-        .map_err(|_| format!("`{text}` is out of range for UNIX_MS"))
+    java_long(text).ok_or_else(|| {
+        format!("`{text}` is not a UNIX_MS time (milliseconds since 1970, a 64-bit integer)")
+    })
 }
 
 /// A TAI64N label (`@4000000050d506482dbdf024`, the `@` optional), as
-/// daemontools writes it. Like Logstash, this takes TAI to be 10 s ahead of
-/// UTC (the offset when TAI64 was defined; leap seconds since are ignored).
+/// daemontools writes it, read as Logstash reads it: 16 hex digits of
+/// seconds (the label's top two bits dropped) and 8 of nanoseconds (below
+/// 2^31); anything after the 24 digits is ignored. Like Logstash, this takes
+/// TAI to be 10 s ahead of UTC (the offset when TAI64 was defined; leap
+/// seconds since are ignored).
 pub fn tai64n(text: &str) -> Result<i64, String> {
     let hex = text.strip_prefix('@').unwrap_or(text);
     let bad = || format!("`{text}` is not a TAI64N label (@ and 24 hex digits)");
-    if hex.len() != 24 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let (Some(label), Some(nanos)) = (hex.get(..16), hex.get(16..24)) else {
+        return Err(bad());
+    };
+    if !label
+        .bytes()
+        .chain(nanos.bytes())
+        .all(|b| b.is_ascii_hexdigit())
+    {
         return Err(bad());
     }
-    let label = u64::from_str_radix(&hex[..16], 16).map_err(|_| bad())?;
-    let nanos = u64::from_str_radix(&hex[16..], 16).map_err(|_| bad())?;
-    let seconds = label
-        .checked_sub(1 << 62)
-        .filter(|s| *s < 1 << 40)
-        .ok_or_else(bad)?;
-    if nanos >= 1_000_000_000 {
+    let label = u64::from_str_radix(label, 16).map_err(|_| bad())?;
+    let nanos = u32::from_str_radix(nanos, 16).map_err(|_| bad())?;
+    // Java's `long` and `int` parsing refuse the top bit.
+    if label >= 1 << 63 || nanos >= 1 << 31 {
         return Err(bad());
     }
-    Ok(seconds as i64 * 1000 - 10_000 + (nanos / 1_000_000) as i64)
+    let seconds = label & ((1 << 62) - 1);
+    if seconds >= 1 << 40 {
+        return Err(format!("`{text}` is past year 9999"));
+    }
+    Ok(seconds as i64 * 1000 - 10_000 + i64::from(nanos / 1_000_000))
 }
 
 fn digits(text: &str) -> usize {
@@ -187,17 +207,17 @@ mod tests {
             (f.year, f.month, f.day, f.hour),
             (Some(2015), Some(5), Some(17), 10)
         );
-        assert_eq!((f.nanos, f.offset_seconds), (123_456_000, Some(0)));
+        assert_eq!((f.nanos, f.offset_millis), (123_456_000, Some(0)));
         let f = iso8601("2003-10-11T22:14:15.003-07:00").unwrap();
-        assert_eq!(f.offset_seconds, Some(-7 * 3600));
+        assert_eq!(f.offset_millis, Some(-7 * 3_600_000));
         let f = iso8601("2003-10-11T22:14+0200").unwrap();
-        assert_eq!((f.minute, f.offset_seconds), (14, Some(7200)));
+        assert_eq!((f.minute, f.offset_millis), (14, Some(7_200_000)));
         let f = iso8601("2003-10-11").unwrap();
-        assert_eq!((f.day, f.hour, f.offset_seconds), (Some(11), 0, None));
+        assert_eq!((f.day, f.hour, f.offset_millis), (Some(11), 0, None));
         let f = iso8601("2015-10-18 18:01:47,978").unwrap();
         assert_eq!(f.nanos, 978_000_000);
         let f = iso8601("2015-10-18 18:01:47.978+0100").unwrap();
-        assert_eq!(f.offset_seconds, Some(3600));
+        assert_eq!(f.offset_millis, Some(3_600_000));
     }
 
     #[test]
@@ -221,12 +241,28 @@ mod tests {
         assert_eq!(unix("1431857103"), Ok(1_431_857_103_000));
         assert_eq!(unix("1431857103.5"), Ok(1_431_857_103_500));
         assert_eq!(unix("1431857103.123999"), Ok(1_431_857_103_123));
-        assert_eq!(unix("-1.5"), Ok(-1500));
-        for bad in ["", "1e9", "12a", "1.", ".5", "99999999999999999999"] {
+        // As Logstash: the sign belongs to the whole seconds, and only three
+        // characters of the fraction are read.
+        assert_eq!(unix("-1.5"), Ok(-500));
+        assert_eq!(unix("+7.2505x"), Ok(7250));
+        assert!(unix("7.25x").is_err());
+        assert_eq!(unix("2147483647"), Ok(2_147_483_647_000));
+        for bad in [
+            "",
+            "1e9",
+            "12a",
+            "1.",
+            ".5",
+            "2147483648",
+            "99999999999999999999",
+        ] {
             assert!(unix(bad).is_err(), "{bad}");
         }
         assert_eq!(unix_ms("1431857103123"), Ok(1_431_857_103_123));
         assert!(unix_ms("1431857103.1").is_err());
+        assert_eq!(unix_ms("+5"), Ok(5));
+        assert_eq!(unix_float(1.0049999), Ok(1004));
+        assert!(unix_float(2_147_483_648.5).is_err());
     }
 
     #[test]
@@ -240,6 +276,9 @@ mod tests {
         );
         assert_eq!(tai64n("4000000050d506482dbdf024"), Ok(millis));
         assert!(tai64n("@4000000050d50648").is_err());
-        assert!(tai64n("@0000000050d506482dbdf024").is_err());
+        // As Logstash: the top two bits are dropped, trailing text ignored.
+        assert_eq!(tai64n("@0000000050d506482dbdf024"), Ok(millis));
+        assert_eq!(tai64n("4000000050d506482dbdf024 x"), Ok(millis));
+        assert!(tai64n("@c000000050d506482dbdf024").is_err());
     }
 }

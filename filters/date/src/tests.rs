@@ -191,3 +191,117 @@ fn mangled_values_never_panic() {
     }
     assert!(parsed > 0 && tagged > 0, "{parsed} {tagged}");
 }
+
+/// Checks found by running logstash-filter-date's spec examples and reading
+/// how Joda parses: each failed before the fix it names.
+mod logstash_compat {
+    use super::*;
+
+    fn stamp(config: Value, input: Value) -> Value {
+        let out: Value = serde_json::from_str(&run(config, &input.to_string())).unwrap();
+        out.get("@timestamp")
+            .cloned()
+            .unwrap_or(out["tags"].clone())
+    }
+
+    #[test]
+    fn a_day_name_moves_the_date_within_its_week_as_joda_does() {
+        let config = json!({"match": ["t", "EEE MMM dd yyyy HH:mm"]});
+        // 2024-03-14 was a Thursday; "Mon" takes Monday of that week.
+        assert_eq!(
+            stamp(config.clone(), json!({"t": "Thu Mar 14 2024 08:00"})),
+            "2024-03-14T08:00:00.000Z"
+        );
+        assert_eq!(
+            stamp(config, json!({"t": "Mon Mar 14 2024 08:00"})),
+            "2024-03-11T08:00:00.000Z"
+        );
+        // Without a year Joda reads the date in 2000 (Mar 14 2000 was a
+        // Tuesday), so Thursday is Mar 16, then moved to this year.
+        let config = json!({"match": ["t", "EEE MMM dd HH:mm:ss"]});
+        assert_eq!(
+            stamp(config, json!({"t": "Thu Mar 14 08:00:00"})),
+            "2026-03-16T08:00:00.000Z"
+        );
+        let config = json!({"match": ["t", "e yyyy-MM-dd"]});
+        assert_eq!(
+            stamp(config, json!({"t": "7 2024-03-14"})),
+            "2024-03-17T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn offsets_take_every_form_joda_reads() {
+        let config = json!({"match": ["t", "yyyy-MM-dd HH:mm:ssZ"]});
+        for (text, want) in [
+            ("2024-03-14 10:00:00+05", "2024-03-14T05:00:00.000Z"),
+            ("2024-03-14 10:00:00-0330", "2024-03-14T13:30:00.000Z"),
+            ("2024-03-14 10:00:00+05:30:15", "2024-03-14T04:29:45.000Z"),
+            ("2024-03-14 10:00:00+053015", "2024-03-14T04:29:45.000Z"),
+            ("2024-03-14 10:00:00z", "2024-03-14T10:00:00.000Z"),
+        ] {
+            assert_eq!(stamp(config.clone(), json!({"t": text})), want, "{text}");
+        }
+        for text in [
+            "2024-03-14 10:00:00+053",
+            "2024-03-14 10:00:00+05:3",
+            "2024-03-14 10:00:00+5",
+        ] {
+            assert_eq!(
+                stamp(config.clone(), json!({"t": text})),
+                json!(["_dateparsefailure"]),
+                "{text}"
+            );
+        }
+        let iso = json!({"match": ["t", "ISO8601"]});
+        assert_eq!(
+            stamp(iso, json!({"t": "2024-03-14T10:00:00-01:00:30.5"})),
+            "2024-03-14T11:00:30.500Z"
+        );
+    }
+
+    #[test]
+    fn names_are_read_as_written_or_in_one_case() {
+        let config = json!({"match": ["t", "dd/MMM/yyyy h a"]});
+        assert_eq!(
+            stamp(config.clone(), json!({"t": "14/MAR/2024 3 pm"})),
+            "2024-03-14T15:00:00.000Z"
+        );
+        for text in ["14/mAR/2024 3 PM", "14/Mar/2024 3 Pm"] {
+            assert_eq!(
+                stamp(config.clone(), json!({"t": text})),
+                json!(["_dateparsefailure"]),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn unix_reads_numbers_as_logstash_does() {
+        let both = json!({"match": ["t", "UNIX", "UNIX_MS"]});
+        // Past a Java int's maximum, UNIX fails and UNIX_MS reads it.
+        assert_eq!(
+            stamp(both.clone(), json!({"t": "4000000000"})),
+            "1970-02-16T07:06:40.000Z"
+        );
+        assert_eq!(
+            stamp(both, json!({"t": 4000000000u64})),
+            "1970-02-16T07:06:40.000Z"
+        );
+        let unix = json!({"match": ["t", "UNIX"]});
+        // A float's value times 1000, cut toward zero: 1.005 is 1004.99... ms.
+        assert_eq!(
+            stamp(unix.clone(), json!({"t": 1.005})),
+            "1970-01-01T00:00:01.004Z"
+        );
+        // The sign belongs to the whole seconds only.
+        assert_eq!(
+            stamp(unix.clone(), json!({"t": "-3.25"})),
+            "1969-12-31T23:59:57.250Z"
+        );
+        assert_eq!(
+            stamp(unix, json!({"t": 3000000000.5})),
+            json!(["_dateparsefailure"])
+        );
+    }
+}

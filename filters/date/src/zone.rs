@@ -9,11 +9,9 @@
 use chrono::{LocalResult, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
-use crate::pattern;
-
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Zone {
-    /// A fixed offset east of UTC, in seconds.
+    /// A fixed offset east of UTC, in milliseconds.
     Fixed(i32),
     Named(Tz),
 }
@@ -24,10 +22,10 @@ impl Zone {
     /// An IANA name (`Europe/Paris`, `UTC`) or a fixed offset (`+02:00`,
     /// `-0500`, `Z`), as Joda's `DateTimeZone.forID` takes them.
     pub fn parse(name: &str) -> Result<Zone, String> {
-        if let Some((seconds, len)) = pattern::offset(name)
+        if let Some((millis, len)) = offset(name)
             && len == name.len()
         {
-            return Ok(Zone::Fixed(seconds));
+            return Ok(Zone::Fixed(millis));
         }
         name.parse::<Tz>().map(Zone::Named).map_err(|_| {
             format!(
@@ -59,9 +57,7 @@ impl Zone {
     /// overlap, is taken at its first occurrence, as Joda does.
     pub fn to_utc_millis(self, local: NaiveDateTime) -> Result<i64, String> {
         match self {
-            Zone::Fixed(seconds) => {
-                Ok(local.and_utc().timestamp_millis() - i64::from(seconds) * 1000)
-            }
+            Zone::Fixed(millis) => Ok(local.and_utc().timestamp_millis() - i64::from(millis)),
             Zone::Named(tz) => match tz.from_local_datetime(&local) {
                 LocalResult::Single(time) | LocalResult::Ambiguous(time, _) => {
                     Ok(time.timestamp_millis())
@@ -78,10 +74,99 @@ impl Zone {
     pub fn local(self, utc_millis: i64) -> Option<NaiveDateTime> {
         let utc = chrono::DateTime::from_timestamp_millis(utc_millis)?;
         Some(match self {
-            Zone::Fixed(seconds) => utc.naive_utc() + chrono::Duration::seconds(i64::from(seconds)),
+            Zone::Fixed(millis) => {
+                utc.naive_utc() + chrono::Duration::milliseconds(i64::from(millis))
+            }
             Zone::Named(tz) => utc.with_timezone(&tz).naive_local(),
         })
     }
+}
+
+/// A UTC offset as Joda reads one for `Z`, `ZZ` and ISO 8601, and its
+/// length: `Z` (either case), or a sign and two-digit hours, then optionally
+/// minutes, seconds and milliseconds, all with colons (`+02:00:00.000`) or
+/// none (`+0200`). Reading stops before a character that does not continue
+/// the offset (`+02` then a space is two hours), but a part once begun must
+/// be whole (`+02:0`, `+023` fail). The offset is in milliseconds east of
+/// UTC.
+pub fn offset(text: &str) -> Option<(i32, usize)> {
+    let bytes = text.as_bytes();
+    if matches!(bytes.first(), Some(b'Z' | b'z')) {
+        return Some((0, 1));
+    }
+    let sign = match bytes.first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let digits_at = |at: usize, max: usize| {
+        bytes.get(at..).map_or(0, |rest| {
+            rest.iter()
+                .take(max)
+                .take_while(|b| b.is_ascii_digit())
+                .count()
+        })
+    };
+    let value_at = |at: usize, count: usize| {
+        bytes[at..at + count]
+            .iter()
+            .fold(0, |value, digit| value * 10 + i32::from(digit - b'0'))
+    };
+    if digits_at(1, 2) < 2 {
+        return None;
+    }
+    let hours = value_at(1, 2);
+    if hours > 23 {
+        return None;
+    }
+    let mut millis = hours * 3_600_000;
+    let mut at = 3;
+    let separated = bytes.get(at) == Some(&b':');
+    // Minutes, then seconds: two digits each, each after a colon if the
+    // offset uses them.
+    for (index, unit) in [60_000, 1000].into_iter().enumerate() {
+        let Some(&next) = bytes.get(at) else {
+            return Some((sign * millis, at));
+        };
+        if separated {
+            if next != b':' {
+                return Some((sign * millis, at));
+            }
+            at += 1;
+        } else if index == 0 && !next.is_ascii_digit() {
+            return Some((sign * millis, at));
+        }
+        match digits_at(at, 2) {
+            0 if !separated => return Some((sign * millis, at)),
+            2 => {}
+            _ => return None,
+        }
+        let value = value_at(at, 2);
+        if value > 59 {
+            return None;
+        }
+        millis += value * unit;
+        at += 2;
+    }
+    // Milliseconds: one to three digits, after `.` or `,` if separated.
+    if separated {
+        if !matches!(bytes.get(at), Some(b'.' | b',')) {
+            return Some((sign * millis, at));
+        }
+        at += 1;
+    }
+    let count = digits_at(at, 3);
+    if count == 0 {
+        return if separated {
+            None
+        } else {
+            Some((sign * millis, at))
+        };
+    }
+    for (i, digit) in bytes[at..at + count].iter().enumerate() {
+        millis += i32::from(digit - b'0') * [100, 10, 1][i];
+    }
+    Some((sign * millis, at + count))
 }
 
 #[cfg(test)]
@@ -134,8 +219,8 @@ mod tests {
 
     #[test]
     fn offsets_and_unknown_names() {
-        assert_eq!(Zone::parse("+02:00").unwrap(), Zone::Fixed(7200));
-        assert_eq!(Zone::parse("-0530").unwrap(), Zone::Fixed(-19800));
+        assert_eq!(Zone::parse("+02:00").unwrap(), Zone::Fixed(7_200_000));
+        assert_eq!(Zone::parse("-0530").unwrap(), Zone::Fixed(-19_800_000));
         assert!(matches!(Zone::parse("UTC").unwrap(), Zone::Named(_)));
         assert!(
             Zone::parse("Mars/Olympus")
