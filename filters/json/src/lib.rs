@@ -9,8 +9,10 @@
 //! object is tagged even with `skip_on_invalid_json`, as in Logstash. Its
 //! keys overwrite the event's; a key written as a field reference
 //! (`[http][method]`) sets that nested field, as Logstash's `event.set`
-//! does.
+//! does. The document's `@timestamp` is read as a time (`timestamp.rs`).
+//! `ecs_compatibility` is accepted and changes nothing, as in Logstash.
 
+mod timestamp;
 mod transcode;
 
 use serde::Deserialize;
@@ -30,6 +32,19 @@ pub struct Options {
     tag_on_failure: Vec<String>,
     #[serde(default)]
     skip_on_invalid_json: bool,
+    /// Accepted, as Logstash's json accepts it, and without effect: there it
+    /// only decides whether a missing `target` is warned about.
+    #[serde(default)]
+    #[allow(dead_code)]
+    ecs_compatibility: Option<EcsCompatibility>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum EcsCompatibility {
+    Disabled,
+    V1,
+    V8,
 }
 
 fn default_failure_tags() -> Vec<String> {
@@ -127,9 +142,12 @@ impl Json {
                 {
                     return false;
                 }
-                // A key that may be a field reference is set by path,
-                // which the general path does.
-                if (self.members.iter()).any(|m| written.get(m.key.start) == Some(&b'[')) {
+                // A key that may be a field reference is set by path, and
+                // `@timestamp` is read as a time, both on the general path.
+                if (self.members.iter()).any(|m| {
+                    written.get(m.key.start) == Some(&b'[')
+                        || &written[m.key.clone()] == b"@timestamp"
+                }) {
                     return false;
                 }
                 for member in &self.members {
@@ -160,13 +178,18 @@ impl Json {
         };
         match (parsed, &self.config.target) {
             (parsed, Some(target)) => event.set(target, parsed),
-            (Value::Object(fields), None) => {
+            (Value::Object(mut fields), None) => {
+                let time = fields.shift_remove("@timestamp");
                 for (key, value) in fields {
                     if key.starts_with('[') && field_ref::validate(&key).is_ok() {
                         event.set(&key, value);
                     } else {
                         event.insert(&key, value);
                     }
+                }
+                match time {
+                    None | Some(Value::Null) => {}
+                    Some(time) => set_timestamp(event, time),
                 }
             }
             // Valid JSON, but nothing to spread over the event's root.
@@ -183,6 +206,21 @@ impl Json {
             event.add_tag(tag);
         }
     }
+}
+
+/// The document's `@timestamp` (see `timestamp.rs`).
+fn set_timestamp(event: &mut Event, time: Value) {
+    if let Some(text) = time.as_str().and_then(timestamp::parse) {
+        event.insert("@timestamp", text);
+        return;
+    }
+    event.insert("@timestamp", timestamp::now());
+    event.add_tag(timestamp::FAILURE_TAG);
+    let original = match time {
+        Value::String(text) => text,
+        other => other.to_string(),
+    };
+    event.insert(timestamp::FAILURE_FIELD, original);
 }
 
 export_filter!(Json);
@@ -288,6 +326,60 @@ mod tests {
             run(config, r#"{"message":"nope"}"#),
             r#"{"message":"nope","tags":["_jsonparsefailure"]}"#
         );
+    }
+
+    #[test]
+    fn a_documents_timestamp_is_read_as_a_time_at_the_root() {
+        let config = json!({"source": "m", "add_tag": ["parsed"]});
+        // A time in another zone is written in UTC, in place of the old one.
+        assert_eq!(
+            run(
+                config.clone(),
+                r#"{"@timestamp":"2000-01-01T00:00:00.000Z","m":"{\"@timestamp\":\"2022-03-04T05:06:07.8+01:00\",\"k\":1}"}"#
+            ),
+            r#"{"@timestamp":"2022-03-04T04:06:07.800Z","m":"{\"@timestamp\":\"2022-03-04T05:06:07.8+01:00\",\"k\":1}","k":1,"tags":["parsed"]}"#
+        );
+        // No time: the current time, a tag, the value kept; still a success.
+        for (time, kept) in [(r#"\"soon\""#, "soon"), ("42", "42")] {
+            let input = format!(r#"{{"m":"{{\"@timestamp\":{time},\"k\":2}}"}}"#);
+            let out: Value = serde_json::from_str(&run(config.clone(), &input)).unwrap();
+            let now = out["@timestamp"].as_str().unwrap();
+            assert!(timestamp::parse(now).as_deref() == Some(now), "{out}");
+            assert_eq!(out["k"], 2, "{out}");
+            assert_eq!(out["_@timestamp"], kept, "{out}");
+            assert_eq!(
+                out["tags"],
+                json!(["_timestampparsefailure", "parsed"]),
+                "{out}"
+            );
+        }
+        // A null changes nothing; under a target it is only a field.
+        assert_eq!(
+            run(config, r#"{"m":"{\"@timestamp\":null}"}"#),
+            r#"{"m":"{\"@timestamp\":null}","tags":["parsed"]}"#
+        );
+        assert_eq!(
+            run(
+                json!({"source": "m", "target": "t"}),
+                r#"{"m":"{\"@timestamp\":\"soon\"}"}"#
+            ),
+            r#"{"m":"{\"@timestamp\":\"soon\"}","t":{"@timestamp":"soon"}}"#
+        );
+    }
+
+    #[test]
+    fn ecs_compatibility_is_accepted_as_logstash_accepts_it() {
+        for mode in ["disabled", "v1", "v8"] {
+            let config = json!({"source": "m", "ecs_compatibility": mode});
+            assert_eq!(
+                run(config, r#"{"m":"{\"a\":1}"}"#),
+                r#"{"m":"{\"a\":1}","a":1}"#
+            );
+        }
+        let err = NativeFilter::<Json>::new(br#"{"source":"m","ecs_compatibility":"v2"}"#)
+            .err()
+            .unwrap();
+        assert!(err.contains("unknown variant `v2`"), "{err}");
     }
 
     #[test]

@@ -139,7 +139,7 @@ impl Gsub {
             ),
             _ => return Ok(()),
         };
-        event.set(&self.field, changed);
+        crate::overwrite(event, &self.field, changed);
         Ok(())
     }
 }

@@ -13,67 +13,29 @@
 //! number, a `rename` whose `%{field}` names expand to something that is no
 //! field reference, a `strip` of a list holding a non-string, and (ours) a
 //! `gsub` whose regex runs out of steps.
+//!
+//! Options take the shapes Logstash's config gives them (`options.rs`): a
+//! hash option may be a flat list, a list option one field. A field that
+//! exists is written in place, so `[list][0]` is a list's member, as in
+//! Logstash.
 
 mod convert;
 mod gsub;
+mod options;
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 use serde_json::Map;
-use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
-use wasmstash_sdk::field_ref::{self, FieldRef};
+use wasmstash_sdk::common::{CommonOptions, WithCommon};
+use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{FieldName, Template};
 use wasmstash_sdk::text_case;
 
 use convert::Conversion;
 use gsub::{Gsub, GsubError};
+pub use options::Options;
 use wasmstash_regex::Matcher;
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Options {
-    #[serde(default)]
-    coerce: Map<String, Value>,
-    #[serde(default)]
-    rename: Map<String, Value>,
-    #[serde(default)]
-    update: Map<String, Value>,
-    #[serde(default)]
-    replace: Map<String, Value>,
-    #[serde(default)]
-    convert: Map<String, Value>,
-    /// Field, regex, replacement, repeated (Logstash's flat list).
-    #[serde(default)]
-    gsub: Vec<Value>,
-    #[serde(default)]
-    uppercase: Vec<String>,
-    #[serde(default)]
-    capitalize: Vec<String>,
-    #[serde(default)]
-    lowercase: Vec<String>,
-    #[serde(default)]
-    strip: Vec<String>,
-    #[serde(default)]
-    split: Map<String, Value>,
-    #[serde(default)]
-    join: Map<String, Value>,
-    #[serde(default)]
-    merge: Map<String, Value>,
-    #[serde(default)]
-    copy: Map<String, Value>,
-    #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]
-    tag_on_failure: Vec<String>,
-    /// Logstash before 8.14's reading of numbers: `to_i`/`to_f`, which never
-    /// fail (see `convert.rs`).
-    #[serde(default)]
-    lenient_conversion: bool,
-}
-
-fn default_failure_tags() -> Vec<String> {
-    vec!["_mutate_error".into()]
-}
 
 pub type Config = WithCommon<Options>;
 
@@ -123,7 +85,16 @@ fn fields(option: &str, list: Vec<String>) -> Result<Vec<FieldRef>, String> {
 }
 
 /// `pairs` of a field and a template (`coerce`, `update` and `replace`).
+/// A number or a boolean is taken as its text, as Logstash's `sprintf`
+/// takes a config's `5` or `false`.
 fn templates(option: &str, map: Map<String, Value>) -> Result<Vec<(FieldRef, Template)>, String> {
+    let map = map
+        .into_iter()
+        .map(|(field, value)| match value {
+            Value::Number(_) | Value::Bool(_) => (field, Value::String(value.to_string())),
+            value => (field, value),
+        })
+        .collect();
     Ok(pairs(option, map)?
         .into_iter()
         .map(|(field, template)| (field, Template::new(template)))
@@ -196,7 +167,7 @@ impl Filter for Mutate {
         for (field, template) in &self.coerce {
             if matches!(event.get(field), Some(Value::Null)) {
                 let value = template.render(event).into_owned();
-                event.set(field, value);
+                overwrite(event, field, value);
             }
         }
         if self.rename_fields(event).is_err() {
@@ -205,19 +176,19 @@ impl Filter for Mutate {
         for (field, template) in &self.update {
             if event.contains(field) {
                 let value = template.render(event).into_owned();
-                event.set(field, value);
+                overwrite(event, field, value);
             }
         }
         for (field, template) in &self.replace {
             let value = template.render(event).into_owned();
-            event.set(field, value);
+            overwrite(event, field, value);
         }
         for (field, conversion) in &self.convert {
             let Some(current) = event.get(field) else {
                 continue;
             };
             match conversion.apply(current, self.lenient_conversion) {
-                Some(converted) if &converted != current => event.set(field, converted),
+                Some(converted) if &converted != current => overwrite(event, field, converted),
                 Some(_) => {}
                 None => return self.fail(event),
             }
@@ -252,13 +223,13 @@ impl Filter for Mutate {
         for (field, separator) in &self.split {
             if let Some(Value::String(text)) = event.get(field) {
                 let parts = ruby_split(text, separator);
-                event.set(field, parts);
+                overwrite(event, field, parts);
             }
         }
         for (field, separator) in &self.join {
             if let Some(Value::Array(items)) = event.get(field) {
                 let joined = join(items, separator);
-                event.set(field, joined);
+                overwrite(event, field, joined);
             }
         }
         for (dest, added) in &self.merge {
@@ -271,7 +242,7 @@ impl Filter for Mutate {
                 None | Some(Value::Null) => {}
                 Some(value) => {
                     let value = value.clone();
-                    event.set(to, value);
+                    overwrite(event, to, value);
                 }
             }
         }
@@ -318,10 +289,21 @@ impl Mutate {
             let from = from.resolve(event).map_err(drop)?;
             let to = to.resolve(event).map_err(drop)?;
             if let Some(value) = event.remove(&from) {
-                event.set(&to, value);
+                overwrite(event, &to, value);
             }
         }
         Ok(())
+    }
+}
+
+/// Sets `field` to `value`. A field that is there is written in place, so
+/// a path through a list (`[ports][0]`) writes that member, as Logstash
+/// does and as `Event::get` reads it (`Event::set` would make the list an
+/// object). A new field is set as usual.
+fn overwrite(event: &mut Event, field: &(impl FieldPath + ?Sized), value: impl Into<Value>) {
+    match event.get_mut(field) {
+        Some(slot) => *slot = value.into(),
+        None => event.set(field, value),
     }
 }
 
@@ -360,7 +342,7 @@ fn map_strings(event: &mut Event, field: &FieldRef, change: impl Fn(&str) -> Cow
         }
         _ => return,
     };
-    event.set(field, changed);
+    overwrite(event, field, changed);
 }
 
 /// Ruby's `strip`: ASCII whitespace and NUL from both ends, no other
@@ -511,7 +493,7 @@ fn merge(event: &mut Event, dest: &FieldRef, added: &FieldRef) {
             Value::Array(list)
         }
     };
-    event.set(dest, merged);
+    overwrite(event, dest, merged);
 }
 
 /// Ruby's `Array()`: a list as it is, nothing as empty, a value as a list

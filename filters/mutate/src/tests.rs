@@ -246,3 +246,47 @@ fn capitalize_titlecases_the_first_character_as_ruby_does() {
     assert_eq!(capitalized("éCOLE"), "École");
     assert_eq!(capitalized("ǰx"), "J\u{30c}x");
 }
+
+#[test]
+fn a_path_through_a_list_writes_that_member() {
+    // Logstash reads and writes `[list][1]` as the list's member; the list
+    // stays a list.
+    let config = json!({
+        "convert": {"[ports][0]": "integer", "[ports][1]": "integer"},
+        "uppercase": ["[hosts][1]"],
+        "gsub": ["[hosts][0]", "\\.", "-"],
+        "replace": {"[hosts][2]": "z"},
+        "update": {"[ports][2]": "%{[ports][0]}"},
+    });
+    assert_eq!(
+        run(
+            config,
+            r#"{"ports":["80",true,"x"],"hosts":["a.b","c","d"]}"#
+        ),
+        r#"{"ports":[80,1,"80"],"hosts":["a-b","C","z"]}"#
+    );
+}
+
+#[test]
+fn options_take_the_shapes_logstash_configs_give_them() {
+    // A hash option as a flat list, a list option as one field, and a
+    // number or boolean where a text is expected, as `sprintf` makes them.
+    let config = json!({
+        "rename": ["from", "to"],
+        "convert": ["n", "integer", "f", "float"],
+        "merge": ["all", "a", "all", "b"],
+        "lowercase": "level",
+        "coerce": {"retries": 0, "ok": true, "ratio": 0.5},
+    });
+    assert_eq!(
+        run(
+            config,
+            r#"{"from":1,"n":"7","f":"2","level":"WARN","a":"x","b":["y"],"retries":null,"ok":null,"ratio":null}"#
+        ),
+        r#"{"n":7,"f":2.0,"level":"warn","a":"x","b":["y"],"retries":"0","ok":"true","ratio":"0.5","to":1,"all":["x","y"]}"#
+    );
+    let err = NativeFilter::<Mutate>::new(br#"{"rename":["a","b","c"]}"#)
+        .err()
+        .unwrap();
+    assert!(err.contains("even number of items"), "{err}");
+}

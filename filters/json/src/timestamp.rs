@@ -1,0 +1,287 @@
+//! `@timestamp` in a document parsed into the event's root.
+//!
+//! Logstash keeps `@timestamp` as a time, not a text, and its json filter
+//! (with no `target`) reads the document's `@timestamp` as one: a text in
+//! ISO 8601 becomes the event's `@timestamp`, written in UTC as Logstash
+//! writes times (`2015-12-02T16:40:00.666Z`, at least three fraction
+//! digits). Anything else, a text that is no such time or a value that is
+//! no text, leaves the event's `@timestamp` at the current time, tags the
+//! event `_timestampparsefailure` and keeps the value, as text, in
+//! `_@timestamp`. A `null` there changes nothing.
+//!
+//! The texts read are those of Logstash 8's parser: a date `yyyy-MM-dd`,
+//! optionally `T` and a time `HH:mm[:ss[.fraction]]` (up to nine digits),
+//! optionally a zone `Z`, `±HH`, `±HH:mm`, `±HHmm` (with seconds too), or
+//! `UTC`/`GMT`/`UT` with or without an offset; letters in any case. A time
+//! without a zone is read in UTC (Logstash reads it in its machine's zone),
+//! and a day past its month's end is its month's last day, as Java's
+//! default resolver makes it.
+
+pub const FAILURE_TAG: &str = "_timestampparsefailure";
+pub const FAILURE_FIELD: &str = "_@timestamp";
+
+/// The time `text` gives, written as Logstash writes `@timestamp`; `None`
+/// where Logstash's parser refuses it.
+pub fn parse(text: &str) -> Option<String> {
+    let mut at = Cursor {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let year = at.digits(4)?;
+    at.byte(b'-')?;
+    let month = at.digits(2)?;
+    at.byte(b'-')?;
+    let day = at.digits(2)?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let day = day.min(days_in_month(year, month));
+    let (mut seconds, mut nanos) = (0, 0);
+    if at.peek().is_some_and(|b| b.eq_ignore_ascii_case(&b'T')) {
+        at.at += 1;
+        (seconds, nanos) = at.time()?;
+    }
+    if !at.done() {
+        seconds -= at.zone()?;
+    }
+    if !at.done() {
+        return None;
+    }
+    let seconds = days_from_civil(year, month, day) * 86_400 + seconds;
+    format(seconds, nanos)
+}
+
+/// The current time, as Logstash writes it (to the millisecond).
+pub fn now() -> String {
+    let nanos = wasmstash_sdk::host::now_unix_nanos();
+    let millis = nanos.div_euclid(1_000_000);
+    format(
+        millis.div_euclid(1000),
+        (millis.rem_euclid(1000) * 1_000_000) as u32,
+    )
+    .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".to_owned())
+}
+
+struct Cursor<'t> {
+    bytes: &'t [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn done(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+
+    fn byte(&mut self, expected: u8) -> Option<()> {
+        (self.peek() == Some(expected)).then(|| self.at += 1)
+    }
+
+    /// Exactly `count` ASCII digits, as a number.
+    fn digits(&mut self, count: usize) -> Option<i64> {
+        let run = self.bytes.get(self.at..self.at + count)?;
+        if !run.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        self.at += count;
+        Some(run.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+    }
+
+    /// `HH:mm[:ss[.fraction]]`: seconds into the day and nanoseconds. `24:00`
+    /// is the end of the day, as Java's default resolver reads it.
+    fn time(&mut self) -> Option<(i64, u32)> {
+        let hour = self.digits(2)?;
+        self.byte(b':')?;
+        let minute = self.digits(2)?;
+        let (mut second, mut nanos) = (0, 0);
+        if self.byte(b':').is_some() {
+            second = self.digits(2)?;
+            if self.byte(b'.').is_some() {
+                let mut width = 0;
+                while let Some(digit) = self.peek().filter(u8::is_ascii_digit) {
+                    if width == 9 {
+                        return None;
+                    }
+                    nanos = nanos * 10 + u32::from(digit - b'0');
+                    width += 1;
+                    self.at += 1;
+                }
+                nanos *= 10u32.pow(9 - width);
+            }
+        }
+        let end_of_day = hour == 24 && minute == 0 && second == 0 && nanos == 0;
+        if (hour > 23 && !end_of_day) || minute > 59 || second > 59 {
+            return None;
+        }
+        Some((hour * 3600 + minute * 60 + second, nanos))
+    }
+
+    /// A zone: its offset from UTC in seconds.
+    fn zone(&mut self) -> Option<i64> {
+        let rest = &self.bytes[self.at..];
+        if rest.eq_ignore_ascii_case(b"Z") {
+            self.at += 1;
+            return Some(0);
+        }
+        for name in [&b"UTC"[..], b"GMT", b"UT"] {
+            if rest.len() >= name.len() && rest[..name.len()].eq_ignore_ascii_case(name) {
+                self.at += name.len();
+                return if self.done() { Some(0) } else { self.offset() };
+            }
+        }
+        self.offset()
+    }
+
+    /// `±HH`, `±HH:mm`, `±HH:mm:ss`, `±HHmm` or `±HHmmss`, up to 18 hours.
+    fn offset(&mut self) -> Option<i64> {
+        let sign = match self.peek()? {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        self.at += 1;
+        let hours = self.digits(2)?;
+        let colons = self.peek() == Some(b':');
+        let part = |cursor: &mut Self| -> Option<Option<i64>> {
+            if cursor.done() {
+                return Some(None);
+            }
+            if colons {
+                cursor.byte(b':')?;
+            }
+            cursor.digits(2).map(Some)
+        };
+        let minutes = part(self)?.unwrap_or(0);
+        let seconds = if minutes == 0 && self.done() {
+            0
+        } else {
+            part(self)?.unwrap_or(0)
+        };
+        let total = hours * 3600 + minutes * 60 + seconds;
+        (minutes < 60 && seconds < 60 && total <= 18 * 3600).then_some(sign * total)
+    }
+}
+
+fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to the date (proleptic Gregorian).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The date of a day counted from 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Java's `ISO_INSTANT` with at least three fraction digits, as Logstash
+/// writes a time: three, six or nine digits, as many as the time needs.
+/// `None` for a year outside 0000-9999, which this writes no form of.
+fn format(seconds: i64, nanos: u32) -> Option<String> {
+    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+    if !(0..=9999).contains(&year) {
+        return None;
+    }
+    let in_day = seconds.rem_euclid(86_400);
+    let fraction = if nanos.is_multiple_of(1_000_000) {
+        format!("{:03}", nanos / 1_000_000)
+    } else if nanos.is_multiple_of(1000) {
+        format!("{:06}", nanos / 1000)
+    } else {
+        format!("{nanos:09}")
+    };
+    Some(format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction}Z",
+        in_day / 3600,
+        in_day / 60 % 60,
+        in_day % 60
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_8601_texts_are_read_as_logstash_8_reads_them() {
+        for (text, expected) in [
+            ("2021-06-30T08:15:00.250Z", Some("2021-06-30T08:15:00.250Z")),
+            ("2021-06-30T08:15:00Z", Some("2021-06-30T08:15:00.000Z")),
+            ("2021-06-30t08:15z", Some("2021-06-30T08:15:00.000Z")),
+            (
+                "2021-06-30T08:15:00.1+02:00",
+                Some("2021-06-30T06:15:00.100Z"),
+            ),
+            ("2021-06-30T23:30:00-0130", Some("2021-07-01T01:00:00.000Z")),
+            (
+                "2021-06-30T08:15:00.123456Z",
+                Some("2021-06-30T08:15:00.123456Z"),
+            ),
+            (
+                "2021-06-30T08:15:00.1234567Z",
+                Some("2021-06-30T08:15:00.123456700Z"),
+            ),
+            ("2021-06-30T08:15:00+05", Some("2021-06-30T03:15:00.000Z")),
+            ("2021-06-30T08:15:00UTC", Some("2021-06-30T08:15:00.000Z")),
+            (
+                "2021-06-30T08:15:00GMT+01:00",
+                Some("2021-06-30T07:15:00.000Z"),
+            ),
+            ("2021-06-30", Some("2021-06-30T00:00:00.000Z")),
+            ("2021-06-30T08:15:00", Some("2021-06-30T08:15:00.000Z")),
+            ("2023-02-30T00:00:00Z", Some("2023-02-28T00:00:00.000Z")),
+            ("2024-02-30T00:00:00Z", Some("2024-02-29T00:00:00.000Z")),
+            ("2021-12-31T24:00Z", Some("2022-01-01T00:00:00.000Z")),
+            ("1969-12-31T23:59:59.5Z", Some("1969-12-31T23:59:59.500Z")),
+            ("2021-06-30T08:15:60Z", None),
+            ("2021-13-01T00:00:00Z", None),
+            ("2021-06-32", None),
+            ("2021-6-30", None),
+            ("2021-06-30 08:15:00Z", None),
+            ("2021-06-30T08Z", None),
+            ("2021-06-30T08:15:00+19:00", None),
+            ("2021-06-30T08:15:00.1234567890Z", None),
+            ("2021-06-30T08:15:00Zjunk", None),
+            ("yesterday", None),
+            ("", None),
+        ] {
+            assert_eq!(parse(text).as_deref(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn now_is_a_time_logstash_would_write() {
+        let now = now();
+        assert_eq!(parse(&now).as_deref(), Some(now.as_str()));
+        assert!(now.ends_with('Z') && now.len() == 24, "{now}");
+    }
+}
