@@ -40,6 +40,7 @@
 ))]
 mod alloc;
 pub mod bytes;
+pub mod civil;
 pub mod common;
 mod event;
 pub mod field_ref;

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::random::Random;
+use wasmstash_sdk::civil::{civil_from_days, days_from_civil};
 
 /// The kinds of labelled incidents, as written in the ground truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -506,15 +507,7 @@ fn base(millis: i64, message: &str, service: &str, host: &str, dataset: &str) ->
 /// Civil date and time of `millis` (UTC): year, month, day, h, m, s, ms.
 fn civil(millis: i64) -> (i64, i64, i64, i64, i64, i64, i64) {
     let (days, of_day) = (millis.div_euclid(86_400_000), millis.rem_euclid(86_400_000));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil_from_days(days);
     let seconds = of_day / 1000;
     (
         year,
@@ -555,12 +548,7 @@ pub fn parse_start(text: &str) -> Option<i64> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 59 {
         return None;
     }
-    let yy = if mo <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let doy = (153 * ((mo + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = days_from_civil(y, mo, d);
     Some(((days * 86_400) + h * 3600 + mi * 60 + s) * 1000)
 }
 
