@@ -30,13 +30,13 @@ pub struct Options {
     /// Field, regex, replacement, repeated (Logstash's flat list).
     #[serde(default)]
     pub gsub: Vec<Value>,
-    #[serde(default, deserialize_with = "list")]
+    #[serde(default, deserialize_with = "common::fields")]
     pub uppercase: Vec<String>,
-    #[serde(default, deserialize_with = "list")]
+    #[serde(default, deserialize_with = "common::fields")]
     pub capitalize: Vec<String>,
-    #[serde(default, deserialize_with = "list")]
+    #[serde(default, deserialize_with = "common::fields")]
     pub lowercase: Vec<String>,
-    #[serde(default, deserialize_with = "list")]
+    #[serde(default, deserialize_with = "common::fields")]
     pub strip: Vec<String>,
     #[serde(default, deserialize_with = "hash")]
     pub split: Map<String, Value>,
@@ -90,20 +90,5 @@ fn hash<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Map<String, Value>
         other => Err(de::Error::custom(format!(
             "expected a map (or a flat list of fields and values), not {other}"
         ))),
-    }
-}
-
-/// A list option: a list of fields, or one field.
-fn list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-    }
-    match OneOrMany::deserialize(deserializer) {
-        Ok(OneOrMany::One(field)) => Ok(vec![field]),
-        Ok(OneOrMany::Many(fields)) => Ok(fields),
-        Err(_) => Err(de::Error::custom("expected a field or a list of fields")),
     }
 }

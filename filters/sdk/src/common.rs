@@ -209,6 +209,21 @@ fn texts(value: Value) -> Result<Vec<String>, &'static str> {
 /// For `#[serde(deserialize_with = "wasmstash_sdk::common::tags")]`: one
 /// tag or a list of tags, as Logstash's config accepts either.
 pub fn tags<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    one_or_many(deserializer, "expected a tag or a list of tags")
+}
+
+/// For `#[serde(deserialize_with = "wasmstash_sdk::common::fields")]`: one
+/// field or a list of fields, as Logstash's config accepts either for a
+/// list option (`lowercase => "level"`).
+pub fn fields<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    one_or_many(deserializer, "expected a field or a list of fields")
+}
+
+/// One string or a list of strings; `expected` is the error otherwise.
+fn one_or_many<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    expected: &str,
+) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum OneOrMany {
@@ -216,9 +231,9 @@ pub fn tags<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D
         Many(Vec<String>),
     }
     match OneOrMany::deserialize(deserializer) {
-        Ok(OneOrMany::One(tag)) => Ok(vec![tag]),
-        Ok(OneOrMany::Many(tags)) => Ok(tags),
-        Err(_) => Err(de::Error::custom("expected a tag or a list of tags")),
+        Ok(OneOrMany::One(one)) => Ok(vec![one]),
+        Ok(OneOrMany::Many(many)) => Ok(many),
+        Err(_) => Err(de::Error::custom(expected)),
     }
 }
 
