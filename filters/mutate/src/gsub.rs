@@ -139,7 +139,7 @@ impl Gsub {
             ),
             _ => return Ok(()),
         };
-        crate::overwrite(event, &self.field, changed);
+        event.set(&self.field, changed);
         Ok(())
     }
 }

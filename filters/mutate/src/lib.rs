@@ -27,7 +27,7 @@ use std::borrow::Cow;
 
 use serde_json::Map;
 use wasmstash_sdk::common::{CommonOptions, WithCommon};
-use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef};
+use wasmstash_sdk::field_ref::{self, FieldRef};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{FieldName, Template};
 use wasmstash_sdk::text_case;
@@ -167,7 +167,7 @@ impl Filter for Mutate {
         for (field, template) in &self.coerce {
             if matches!(event.get(field), Some(Value::Null)) {
                 let value = template.render(event).into_owned();
-                overwrite(event, field, value);
+                event.set(field, value);
             }
         }
         if self.rename_fields(event).is_err() {
@@ -176,19 +176,19 @@ impl Filter for Mutate {
         for (field, template) in &self.update {
             if event.contains(field) {
                 let value = template.render(event).into_owned();
-                overwrite(event, field, value);
+                event.set(field, value);
             }
         }
         for (field, template) in &self.replace {
             let value = template.render(event).into_owned();
-            overwrite(event, field, value);
+            event.set(field, value);
         }
         for (field, conversion) in &self.convert {
             let Some(current) = event.get(field) else {
                 continue;
             };
             match conversion.apply(current, self.lenient_conversion) {
-                Some(converted) if &converted != current => overwrite(event, field, converted),
+                Some(converted) if &converted != current => event.set(field, converted),
                 Some(_) => {}
                 None => return self.fail(event),
             }
@@ -223,13 +223,13 @@ impl Filter for Mutate {
         for (field, separator) in &self.split {
             if let Some(Value::String(text)) = event.get(field) {
                 let parts = ruby_split(text, separator);
-                overwrite(event, field, parts);
+                event.set(field, parts);
             }
         }
         for (field, separator) in &self.join {
             if let Some(Value::Array(items)) = event.get(field) {
                 let joined = join(items, separator);
-                overwrite(event, field, joined);
+                event.set(field, joined);
             }
         }
         for (dest, added) in &self.merge {
@@ -242,7 +242,7 @@ impl Filter for Mutate {
                 None | Some(Value::Null) => {}
                 Some(value) => {
                     let value = value.clone();
-                    overwrite(event, to, value);
+                    event.set(to, value);
                 }
             }
         }
@@ -289,21 +289,10 @@ impl Mutate {
             let from = from.resolve(event).map_err(drop)?;
             let to = to.resolve(event).map_err(drop)?;
             if let Some(value) = event.remove(&from) {
-                overwrite(event, &to, value);
+                event.set(&to, value);
             }
         }
         Ok(())
-    }
-}
-
-/// Sets `field` to `value`. A field that is there is written in place, so
-/// a path through a list (`[ports][0]`) writes that member, as Logstash
-/// does and as `Event::get` reads it (`Event::set` would make the list an
-/// object). A new field is set as usual.
-fn overwrite(event: &mut Event, field: &(impl FieldPath + ?Sized), value: impl Into<Value>) {
-    match event.get_mut(field) {
-        Some(slot) => *slot = value.into(),
-        None => event.set(field, value),
     }
 }
 
@@ -342,7 +331,7 @@ fn map_strings(event: &mut Event, field: &FieldRef, change: impl Fn(&str) -> Cow
         }
         _ => return,
     };
-    overwrite(event, field, changed);
+    event.set(field, changed);
 }
 
 /// Ruby's `strip`: ASCII whitespace and NUL from both ends, no other
@@ -493,7 +482,7 @@ fn merge(event: &mut Event, dest: &FieldRef, added: &FieldRef) {
             Value::Array(list)
         }
     };
-    overwrite(event, dest, merged);
+    event.set(dest, merged);
 }
 
 /// Ruby's `Array()`: a list as it is, nothing as empty, a value as a list

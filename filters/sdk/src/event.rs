@@ -307,14 +307,27 @@ impl<'a> Event<'a> {
         segments.try_fold(self.fields[index].value.value_mut(), child_mut)
     }
 
-    /// Sets `field` to `value`, creating objects along a nested path. An
-    /// intermediate value that is not an object is replaced by one, as the
-    /// path says it must be an object.
+    /// Sets `field` to `value`, creating objects along a nested path. A
+    /// segment that names a member of a list (`[ports][0]`) steps into that
+    /// member, as [`Event::get`] reads it and as Logstash writes it; any
+    /// other intermediate value that is not an object is replaced by one, as
+    /// the path says it must be an object.
     pub fn set(&mut self, field: &(impl FieldPath + ?Sized), value: impl Into<Value>) {
         let mut segments = field.segments();
         let Some(top) = segments.next() else { return };
         let mut slot = self.top_level_mut(top);
         for segment in segments {
+            let member = match &*slot {
+                Value::Array(items) => (segment.parse::<usize>().ok()).filter(|&i| i < items.len()),
+                _ => None,
+            };
+            if let Some(index) = member {
+                let Value::Array(items) = slot else {
+                    unreachable!()
+                };
+                slot = &mut items[index];
+                continue;
+            }
             if !slot.is_object() {
                 *slot = Value::Object(Map::new());
             }

@@ -126,6 +126,18 @@ fn nested_references_get_set_and_remove() {
     );
 }
 
+/// A path through a list writes the member it names, as `get` reads it;
+/// an index past the end, or a key that is no index, still makes an object.
+#[test]
+fn a_path_through_a_list_sets_that_member() {
+    let mut event = Event::parse(br#"{"a":[5,{"b":6}],"c":[1]}"#).unwrap();
+    event.set("[a][0]", 50);
+    event.set("[a][1][b]", 60);
+    assert_eq!(event.get("[a]"), Some(&json!([50, {"b": 60}])));
+    event.set("[c][3]", 2);
+    assert_eq!(event.get("[c]"), Some(&json!({"3": 2})));
+}
+
 /// The same reads and changes, naming fields by text and by `FieldRef`,
 /// give the same answers and the same event.
 #[test]
