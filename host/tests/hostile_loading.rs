@@ -141,8 +141,9 @@ fn the_compile_timeout_is_a_bounded_setting() {
 }
 
 #[test]
-fn an_init_error_message_is_cut_to_a_bounded_length() {
-    // `init` answers with a message of a million `A`s.
+fn an_init_error_message_is_cut_to_a_bounded_length_keeping_both_ends() {
+    // `init` answers with a message of a million bytes: `A`s, then ten `Z`s,
+    // where a real message would say why.
     let init = r#"(func (export "wasmstash_init") (param i32 i32) (result i64) (i64.const 0))"#;
     let wat = wat_filter("(i64.const 0)")
         .replace(
@@ -153,6 +154,7 @@ fn an_init_error_message_is_cut_to_a_bounded_length() {
             init,
             r#"(func (export "wasmstash_init") (param i32 i32) (result i64)
     (memory.fill (i32.const 1000000) (i32.const 65) (i32.const 1000000))
+    (memory.fill (i32.const 1999990) (i32.const 90) (i32.const 10))
     (i64.or (i64.shl (i64.const 1000000) (i64.const 32)) (i64.const 1000000)))"#,
         );
     let error = load_error(wat.as_bytes(), "{}");
@@ -162,11 +164,8 @@ fn an_init_error_message_is_cut_to_a_bounded_length() {
         &error[..100]
     );
     assert!(error.len() < 5000, "{} bytes", error.len());
-    assert!(
-        error.ends_with("(cut: 1000000 bytes in all)"),
-        "{}",
-        &error[4000..]
-    );
+    assert!(error.contains("AAAA … (995904 of 1000000 bytes cut) … AAAA"));
+    assert!(error.ends_with("AZZZZZZZZZZ"), "{}", &error[4000..]);
 }
 
 #[test]

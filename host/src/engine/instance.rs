@@ -122,15 +122,35 @@ fn read_guest_str(
     Ok(printable(&String::from_utf8_lossy(bytes)))
 }
 
-/// A message the guest returned, at most [`MAX_MESSAGE`] bytes of it, made
-/// [`printable`]; a longer one says how long it was.
+/// A message the guest returned, made [`printable`]. A longer one than
+/// [`MAX_MESSAGE`] keeps its start and its end, and says how much was cut
+/// between them: a message names what failed first and why last (a grok
+/// pattern, then the position it breaks at), and both must survive.
 fn message_text(bytes: &[u8]) -> String {
-    let kept = &bytes[..bytes.len().min(MAX_MESSAGE)];
-    let mut text = printable(&String::from_utf8_lossy(kept));
-    if bytes.len() > MAX_MESSAGE {
-        text.push_str(&format!("… (cut: {} bytes in all)", bytes.len()));
+    if bytes.len() <= MAX_MESSAGE {
+        return printable(&String::from_utf8_lossy(bytes));
     }
-    text
+    let head_end = char_start_at_or_before(bytes, MAX_MESSAGE * 3 / 4);
+    let tail_start = char_start_at_or_before(bytes, bytes.len() - MAX_MESSAGE / 4);
+    let (head, tail) = (&bytes[..head_end], &bytes[tail_start..]);
+    format!(
+        "{} … ({} of {} bytes cut) … {}",
+        printable(&String::from_utf8_lossy(head)),
+        tail_start - head_end,
+        bytes.len(),
+        printable(&String::from_utf8_lossy(tail)),
+    )
+}
+
+/// The start of the UTF-8 character at `index` (or `index` itself when the
+/// bytes are not UTF-8 there), so that a cut never splits a character.
+fn char_start_at_or_before(bytes: &[u8], index: usize) -> usize {
+    let is_continuation = |i: usize| bytes[i] & 0b1100_0000 == 0b1000_0000;
+    let mut start = index;
+    while start > 0 && index - start < 3 && is_continuation(start) {
+        start -= 1;
+    }
+    if is_continuation(start) { index } else { start }
 }
 
 /// `text` with control characters escaped (`\n`, `\u{1b}`), so that what a
@@ -490,5 +510,33 @@ where
     match instance.get_export(&mut *store, name) {
         Some(_) => typed(instance, store, name).map(Some),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_MESSAGE, message_text};
+
+    #[test]
+    fn a_long_message_keeps_its_start_and_end_whole_characters() {
+        // `é` is two bytes: every cut point falls inside one somewhere.
+        for pad in 0..2 {
+            let text = format!("{}{}why", "x".repeat(pad), "é".repeat(MAX_MESSAGE));
+            let cut = message_text(text.as_bytes());
+            assert!(cut.starts_with(&format!("{}é", "x".repeat(pad))), "{pad}");
+            assert!(cut.ends_with("ééwhy"), "{pad}");
+            assert!(!cut.contains('\u{fffd}'), "{pad}: a character was split");
+            assert!(cut.contains(&format!("bytes cut) …")));
+            assert!(cut.len() < MAX_MESSAGE + 100);
+        }
+    }
+
+    #[test]
+    fn a_short_message_or_one_not_in_utf8_is_kept_as_it_is() {
+        assert_eq!(message_text(b"bad \n config"), "bad \\n config");
+        assert_eq!(message_text(b"\n"), "\\n");
+        let bytes = vec![0x80u8; MAX_MESSAGE + 10];
+        let cut = message_text(&bytes);
+        assert!(cut.contains(&format!("of {} bytes cut", MAX_MESSAGE + 10)));
     }
 }
