@@ -118,8 +118,10 @@ impl Parser<'_, '_, '_> {
             if self.rest().starts_with("&&") {
                 return Err(self.error("class intersection `&&` is not supported"));
             }
+            // The name's closing `:]` comes after its opening `[:`, which
+            // may itself be the `:` of one (`[:]` is a class holding `:`).
             if self.rest().starts_with("[:")
-                && let Some(end) = self.rest().find(":]")
+                && let Some(end) = self.rest()[2..].find(":]").map(|at| at + 2)
             {
                 let mut name = &self.rest()[2..end];
                 let negated = name.starts_with('^');

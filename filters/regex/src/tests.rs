@@ -151,6 +151,17 @@ fn classes_and_escapes() {
     assert_eq!(whole("\\.\\[\\]", "x.[]").as_deref(), Some(".[]"));
 }
 
+/// `[:]` inside a class is a class holding `:`, not the start of a POSIX
+/// bracket whose `:]` is its own colon (found by the `regex` fuzz target:
+/// the parser sliced the name backwards and panicked).
+#[test]
+fn a_colon_class_is_no_posix_bracket() {
+    assert_eq!(whole("[[:]x]+", "x::]").as_deref(), Some("x::"));
+    assert_eq!(whole("a[[:]]", "a:").as_deref(), Some("a:"));
+    let error = Regex::new("(?:[[:]&&[^&&[y\nzz", &mut NoReferences).err();
+    assert!(error.is_some_and(|e| e.contains("position")));
+}
+
 #[test]
 fn ascii_shorthands_and_unicode_posix_brackets() {
     // Ruby: \w is ASCII-only, [[:alnum:]] follows Unicode.
