@@ -9,13 +9,15 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::field_ref::FieldPath;
 use crate::json_text::{self, write_value};
 use crate::scan;
 use crate::template::find_reference;
 use crate::wire::KeySpans;
+
+mod path;
 
 /// One log event. Field arguments are Logstash field references:
 /// `"message"`, `"[http][response][status_code]"`.
@@ -32,6 +34,9 @@ pub struct Event<'a> {
     changed: bool,
     /// How many members the event arrived with.
     arrived: usize,
+    /// Why a write could not be made (see [`Event::set`]); the event then
+    /// fails with this reason, whatever the filter's verdict.
+    refused_write: Option<String>,
     spare: Spare,
 }
 
@@ -159,6 +164,7 @@ impl<'a> Event<'a> {
             fields: Vec::new(),
             changed: false,
             arrived: 0,
+            refused_write: None,
             spare: Spare::default(),
         }
     }
@@ -212,6 +218,7 @@ impl<'a> Event<'a> {
             fields,
             changed: false,
             arrived,
+            refused_write: None,
             spare,
         })
     }
@@ -246,7 +253,7 @@ impl<'a> Event<'a> {
     pub fn get(&self, field: &(impl FieldPath + ?Sized)) -> Option<&Value> {
         let mut segments = field.segments();
         let top = &self.fields[self.position(segments.next()?)?];
-        segments.try_fold(top.value.value(), child)
+        segments.try_fold(top.value.value(), path::child)
     }
 
     /// The string at `field`, if present and a string. A top-level string with
@@ -265,7 +272,7 @@ impl<'a> Event<'a> {
         {
             return ascii_or_utf8(inner).ok();
         }
-        segments.try_fold(top.value.value(), child)?.as_str()
+        segments.try_fold(top.value.value(), path::child)?.as_str()
     }
 
     /// Copies the string at `field` into `out` (replacing its contents) and
@@ -304,39 +311,43 @@ impl<'a> Event<'a> {
         let mut segments = field.segments();
         let index = self.position(segments.next()?)?;
         self.changed = true;
-        segments.try_fold(self.fields[index].value.value_mut(), child_mut)
+        segments.try_fold(self.fields[index].value.value_mut(), path::child_mut)
     }
 
     /// Sets `field` to `value`, creating objects along a nested path. A
-    /// segment that names a member of a list (`[ports][0]`) steps into that
-    /// member, as [`Event::get`] reads it and as Logstash writes it; any
-    /// other intermediate value that is not an object is replaced by one, as
-    /// the path says it must be an object.
+    /// segment steps into a list's member by index, as [`Event::get`] reads
+    /// it and as Logstash writes it: from the end when negative, and past
+    /// the end the list is padded with nulls. A segment that names no member
+    /// of a list (a key) changes nothing, as in Logstash. Any other value
+    /// in the way that is not an object is replaced by one, as the path says
+    /// it must be an object.
+    ///
+    /// Padding past 65,536 nulls in one write (`[list][2000000000]`, which
+    /// exhausts Logstash's heap) is not made: the event fails instead, with
+    /// the reason, whatever the filter's verdict.
     pub fn set(&mut self, field: &(impl FieldPath + ?Sized), value: impl Into<Value>) {
         let mut segments = field.segments();
         let Some(top) = segments.next() else { return };
         let mut slot = self.top_level_mut(top);
         for segment in segments {
-            let member = match &*slot {
-                Value::Array(items) => (segment.parse::<usize>().ok()).filter(|&i| i < items.len()),
-                _ => None,
-            };
-            if let Some(index) = member {
-                let Value::Array(items) = slot else {
-                    unreachable!()
-                };
-                slot = &mut items[index];
-                continue;
+            match path::child_for_write(slot, segment) {
+                Ok(Some(child)) => slot = child,
+                Ok(None) => return,
+                Err(reason) => {
+                    let path = path::path_of(&field.segments().collect::<Vec<_>>());
+                    let reason = format!("cannot set {path}: {reason}");
+                    self.refused_write.get_or_insert(reason);
+                    return;
+                }
             }
-            if !slot.is_object() {
-                *slot = Value::Object(Map::new());
-            }
-            let Value::Object(map) = slot else {
-                unreachable!()
-            };
-            slot = map.entry(segment.to_owned()).or_insert(Value::Null);
         }
         *slot = value.into();
+    }
+
+    /// Why a write this event's filter asked for was not made, if one was
+    /// not; the batch loop fails the event with it.
+    pub(crate) fn take_refused_write(&mut self) -> Option<String> {
+        self.refused_write.take()
     }
 
     /// Sets the top-level field named exactly `key` (no field-reference
@@ -408,16 +419,8 @@ impl<'a> Event<'a> {
         }
         // Look before touching, so a miss leaves the event unchanged.
         self.get(field)?;
-        let parent = self.get_mut(&path_of(parents))?;
-        match parent {
-            Value::Object(map) => map.shift_remove(*last),
-            Value::Array(items) => last
-                .parse()
-                .ok()
-                .filter(|&i| i < items.len())
-                .map(|i| items.remove(i)),
-            _ => None,
-        }
+        let parent = self.get_mut(&path::path_of(parents))?;
+        path::remove_child(parent, last)
     }
 
     /// The event's tags (the `tags` field), in order.
@@ -592,26 +595,6 @@ fn ascii_or_utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
         Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
     } else {
         std::str::from_utf8(bytes)
-    }
-}
-
-fn path_of(segments: &[&str]) -> String {
-    segments.iter().map(|s| format!("[{s}]")).collect()
-}
-
-fn child<'v>(value: &'v Value, segment: &str) -> Option<&'v Value> {
-    match value {
-        Value::Object(map) => map.get(segment),
-        Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
-        _ => None,
-    }
-}
-
-fn child_mut<'v>(value: &'v mut Value, segment: &str) -> Option<&'v mut Value> {
-    match value {
-        Value::Object(map) => map.get_mut(segment),
-        Value::Array(items) => items.get_mut(segment.parse::<usize>().ok()?),
-        _ => None,
     }
 }
 

@@ -93,7 +93,11 @@ impl<F: Filter> NativeFilter<F> {
                     continue;
                 }
             };
-            match process_catching_panics(&mut self.filter, &mut event) {
+            let mut verdict = process_catching_panics(&mut self.filter, &mut event);
+            if let Some(reason) = event.take_refused_write() {
+                verdict = Verdict::Error(reason);
+            }
+            match verdict {
                 Verdict::Keep if event.only_added_members() => {
                     results.push_with(ResultKind::Extended, |out| event.write_added_members(out))
                 }

@@ -126,8 +126,11 @@ fn nested_references_get_set_and_remove() {
     );
 }
 
-/// A path through a list writes the member it names, as `get` reads it;
-/// an index past the end, or a key that is no index, still makes an object.
+/// A path through a list writes the member it names, as `get` reads it
+/// and as Logstash writes it: negative indices count from the end, an
+/// index past the end pads the list with nulls, and a key that is no index
+/// leaves the list as it was (before, it became an object and lost its
+/// members).
 #[test]
 fn a_path_through_a_list_sets_that_member() {
     let mut event = Event::parse(br#"{"a":[5,{"b":6}],"c":[1]}"#).unwrap();
@@ -135,7 +138,68 @@ fn a_path_through_a_list_sets_that_member() {
     event.set("[a][1][b]", 60);
     assert_eq!(event.get("[a]"), Some(&json!([50, {"b": 60}])));
     event.set("[c][3]", 2);
-    assert_eq!(event.get("[c]"), Some(&json!({"3": 2})));
+    assert_eq!(event.get("[c]"), Some(&json!([1, null, null, 2])));
+    event.set("[c][-1]", 4);
+    event.set("[c][-4]", 0);
+    event.set("[c][5][d]", "new");
+    assert_eq!(
+        event.get("[c]"),
+        Some(&json!([0, null, null, 4, null, {"d": "new"}]))
+    );
+    for untouched in ["[c][x]", "[c][-7]", "[c][x][y]", "[c][99999999999]"] {
+        event.set(untouched, "lost?");
+    }
+    assert_eq!(
+        event.get("[c]"),
+        Some(&json!([0, null, null, 4, null, {"d": "new"}]))
+    );
+}
+
+#[test]
+fn negative_indices_read_and_remove_from_the_end() {
+    let mut event = Event::parse(br#"{"a":[1,2,{"b":3}]}"#).unwrap();
+    assert_eq!(event.get("[a][-1][b]"), Some(&json!(3)));
+    assert_eq!(event.get("[a][-3]"), Some(&json!(1)));
+    assert_eq!(event.get("[a][-4]"), None);
+    assert_eq!(event.get("[a][3]"), None);
+    assert_eq!(event.remove("[a][-2]"), Some(json!(2)));
+    assert_eq!(event.remove("[a][-3]"), None);
+    assert_eq!(event.to_json(), r#"{"a":[1,{"b":3}]}"#);
+}
+
+/// Logstash pads without a limit and exhausts its heap; a write that would
+/// pad past the limit is not made, and the event fails with the reason.
+#[test]
+fn a_write_far_past_a_lists_end_fails_its_event_with_the_reason() {
+    use crate::{Filter, NativeFilter, Outcome, Verdict};
+    struct SetFarMember;
+    impl Filter for SetFarMember {
+        type Config = crate::NoConfig;
+        fn new(_: crate::NoConfig) -> Result<Self, String> {
+            Ok(SetFarMember)
+        }
+        fn process(&mut self, event: &mut Event) -> Verdict {
+            let index = event.get_str("index").unwrap_or("0").to_owned();
+            event.set(format!("[a][{index}]").as_str(), 1);
+            event.set("done", true);
+            Verdict::Keep
+        }
+    }
+    let mut filter = NativeFilter::<SetFarMember>::new(b"{}").unwrap();
+    let outcomes = filter.process_events(&[
+        br#"{"a":[1],"index":"65537"}"#,
+        br#"{"a":[1],"index":"2000000000"}"#,
+    ]);
+    let padded = outcomes[0].clone().into_value();
+    assert_eq!(padded["a"].as_array().unwrap().len(), 65538);
+    assert_eq!(
+        outcomes[1],
+        Outcome::Failed(
+            "cannot set [a][2000000000]: member 2000000000 of a list of 1 would pad it \
+             with 1999999999 nulls (at most 65536)"
+                .into()
+        )
+    );
 }
 
 /// The same reads and changes, naming fields by text and by `FieldRef`,
