@@ -1,0 +1,102 @@
+//! Every built-in filter, built natively, on configs and events no one
+//! wrote. Whatever the config, `new` answers a filter or an error. Whatever
+//! the events, the filter answers one result per event that the host's own
+//! checks accept: a result the host refuses would reach users as
+//! `_wasmfilter_failure`, so it is a bug here. A panic is a bug too (the
+//! SDK would turn it into a failed event; libFuzzer stops on it first).
+//!
+//! Each batch also goes through a second instance as a plain batch, where
+//! the SDK finds the keys itself instead of taking the host's spans: the
+//! two must answer the same bytes.
+//!
+//! Input: a byte choosing the filter, its JSON config, a NUL, then events,
+//! one per line: a line that is a valid event is taken as it is, any other
+//! becomes `{"message": line}`, as `wasmstash run` reads input.
+
+use crate::split_at_nul;
+use wasmstash::event_check::CheckedEvent;
+use wasmstash_sdk::wire::{self, ResultKind};
+use wasmstash_sdk::{Filter, NativeFilter};
+
+/// One input, as the fuzz target of this name gets it.
+pub fn run(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let (config, lines) = split_at_nul(rest);
+    let events: Vec<CheckedEvent> = lines
+        .split(|&b| b == b'\n')
+        .map(|line| {
+            CheckedEvent::copied(line)
+                .unwrap_or_else(|_| CheckedEvent::message(&String::from_utf8_lossy(line)))
+        })
+        .collect();
+    use wasmstash_filter_anomaly::Anomaly;
+    use wasmstash_filter_date::Date;
+    use wasmstash_filter_dissect::Dissect;
+    use wasmstash_filter_grok::Grok;
+    use wasmstash_filter_json::Json;
+    use wasmstash_filter_kv::Kv;
+    use wasmstash_filter_mutate::Mutate;
+    use wasmstash_filter_syslog::Syslog;
+    use wasmstash_filter_templates::Templates;
+    match which % 9 {
+        0 => run_filter::<Json>(config, &events),
+        1 => run_filter::<Mutate>(config, &events),
+        2 => run_filter::<Grok>(config, &events),
+        3 => run_filter::<Dissect>(config, &events),
+        4 => run_filter::<Kv>(config, &events),
+        5 => run_filter::<Date>(config, &events),
+        6 => run_filter::<Syslog>(config, &events),
+        7 => run_filter::<Templates>(config, &events),
+        _ => run_filter::<Anomaly>(config, &events),
+    }
+}
+
+fn run_filter<F: Filter>(config: &[u8], events: &[CheckedEvent]) {
+    let Ok(mut keyed) = NativeFilter::<F>::new(config) else {
+        return;
+    };
+    let mut batch = Vec::new();
+    let spans = || events.iter().map(|event| (event.text(), event.key_spans()));
+    wire::encode_keyed_batch(spans(), &mut batch);
+    let mut answer = keyed.process_keyed_batch(&batch).to_vec();
+    let results = wire::decode_results(&answer, events.len()).expect("the SDK's results decode");
+    for (event, (kind, payload)) in events.iter().zip(results) {
+        let checked = match kind {
+            ResultKind::Extended => event.check_added(payload).map(|_| ()),
+            ResultKind::Replaced => event.check_replacement(payload.to_vec()).map(|_| ()),
+            ResultKind::Failed => std::str::from_utf8(payload)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            ResultKind::Unchanged | ResultKind::Dropped => Ok(()),
+        };
+        if let Err(error) = checked {
+            panic!(
+                "the host refuses {kind:?} {:?} for {:?}: {error}",
+                String::from_utf8_lossy(payload),
+                String::from_utf8_lossy(event.text())
+            );
+        }
+    }
+    // Some answers read the clock (json's `@timestamp` for a bad one, the
+    // year of a syslog line that gives none), so the two instances may
+    // straddle a millisecond; a real difference survives a retry.
+    let mut plain_batch = Vec::new();
+    wire::encode_batch(events.iter().map(CheckedEvent::text), &mut plain_batch);
+    for attempt in 0.. {
+        let mut plain = NativeFilter::<F>::new(config).expect("the config was accepted once");
+        let plain_answer = plain.process_batch(&plain_batch);
+        if plain_answer == answer {
+            return;
+        }
+        assert!(
+            attempt < 3,
+            "a plain batch answers differently from a keyed one:\n plain {:?}\n keyed {:?}",
+            String::from_utf8_lossy(plain_answer),
+            String::from_utf8_lossy(&answer),
+        );
+        let mut keyed = NativeFilter::<F>::new(config).expect("the config was accepted once");
+        answer = keyed.process_keyed_batch(&batch).to_vec();
+    }
+}
