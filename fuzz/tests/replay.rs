@@ -25,6 +25,11 @@ fn replay(target: &str, run: fn(&[u8])) {
 }
 
 #[test]
+fn config_inputs() {
+    replay("config", targets::config::run);
+}
+
+#[test]
 fn event_check_inputs() {
     replay("event_check", targets::event_check::run);
 }
