@@ -5,4 +5,5 @@ pub mod config;
 pub mod event_check;
 pub mod filters;
 pub mod regex;
+pub mod wasm_native;
 pub mod wire;

@@ -48,3 +48,8 @@ fn regex_inputs() {
 fn filters_inputs() {
     replay("filters", targets::filters::run);
 }
+
+#[test]
+fn wasm_native_inputs() {
+    replay("wasm_native", targets::wasm_native::run);
+}

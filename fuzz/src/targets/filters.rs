@@ -20,17 +20,39 @@ use wasmstash_sdk::{Filter, NativeFilter};
 
 /// One input, as the fuzz target of this name gets it.
 pub fn run(data: &[u8]) {
-    let Some((&which, rest)) = data.split_first() else {
-        return;
-    };
+    if let Some((which, config, events)) = read(data) {
+        with_filter(
+            which,
+            HostChecks {
+                config,
+                events: &events,
+            },
+        );
+    }
+}
+
+/// An input as this target and `wasm_native` read it: the byte that
+/// chooses the filter, its config, and the events.
+pub(crate) fn read(data: &[u8]) -> Option<(u8, &[u8], Vec<CheckedEvent>)> {
+    let (&which, rest) = data.split_first()?;
     let (config, lines) = split_at_nul(rest);
-    let events: Vec<CheckedEvent> = lines
+    let events = lines
         .split(|&b| b == b'\n')
         .map(|line| {
             CheckedEvent::copied(line)
                 .unwrap_or_else(|_| CheckedEvent::message(&String::from_utf8_lossy(line)))
         })
         .collect();
+    Some((which, config, events))
+}
+
+/// Work to do with one built-in filter, given its type and its name.
+pub(crate) trait WithFilter {
+    fn with<F: Filter>(self, name: &'static str);
+}
+
+/// Does `task` with the built-in filter `which` chooses.
+pub(crate) fn with_filter(which: u8, task: impl WithFilter) {
     use wasmstash_filter_anomaly::Anomaly;
     use wasmstash_filter_date::Date;
     use wasmstash_filter_dissect::Dissect;
@@ -41,15 +63,26 @@ pub fn run(data: &[u8]) {
     use wasmstash_filter_syslog::Syslog;
     use wasmstash_filter_templates::Templates;
     match which % 9 {
-        0 => run_filter::<Json>(config, &events),
-        1 => run_filter::<Mutate>(config, &events),
-        2 => run_filter::<Grok>(config, &events),
-        3 => run_filter::<Dissect>(config, &events),
-        4 => run_filter::<Kv>(config, &events),
-        5 => run_filter::<Date>(config, &events),
-        6 => run_filter::<Syslog>(config, &events),
-        7 => run_filter::<Templates>(config, &events),
-        _ => run_filter::<Anomaly>(config, &events),
+        0 => task.with::<Json>("json"),
+        1 => task.with::<Mutate>("mutate"),
+        2 => task.with::<Grok>("grok"),
+        3 => task.with::<Dissect>("dissect"),
+        4 => task.with::<Kv>("kv"),
+        5 => task.with::<Date>("date"),
+        6 => task.with::<Syslog>("syslog"),
+        7 => task.with::<Templates>("templates"),
+        _ => task.with::<Anomaly>("anomaly"),
+    }
+}
+
+struct HostChecks<'a> {
+    config: &'a [u8],
+    events: &'a [CheckedEvent],
+}
+
+impl WithFilter for HostChecks<'_> {
+    fn with<F: Filter>(self, _: &'static str) {
+        run_filter::<F>(self.config, self.events);
     }
 }
 
