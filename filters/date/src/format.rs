@@ -9,6 +9,7 @@
 
 use chrono::{Datelike, NaiveDate, NaiveTime};
 
+use crate::iso8601::Iso8601;
 use crate::names::Names;
 use crate::pattern::{Fields, Pattern};
 use crate::special;
@@ -16,7 +17,7 @@ use crate::zone::Zone;
 
 pub enum Format {
     Joda(Pattern),
-    Iso8601,
+    Iso8601(Iso8601),
     Unix,
     UnixMs,
     Tai64n,
@@ -36,7 +37,7 @@ pub struct Context<'a> {
 impl Format {
     pub fn compile(format: &str) -> Result<Format, String> {
         Ok(match format {
-            "ISO8601" => Format::Iso8601,
+            "ISO8601" => Format::Iso8601(Iso8601::new()),
             "UNIX" => Format::Unix,
             "UNIX_MS" => Format::UnixMs,
             "TAI64N" => Format::Tai64n,
@@ -62,7 +63,9 @@ impl Format {
                 let fields = pattern.parse(text, context.names, context.init_year)?;
                 resolve(fields, context)
             }
-            Format::Iso8601 => resolve(special::iso8601(text)?, context),
+            Format::Iso8601(iso) => {
+                resolve(iso.parse(text, context.names, context.init_year)?, context)
+            }
             Format::Unix => special::unix(text),
             Format::UnixMs => special::unix_ms(text),
             Format::Tai64n => special::tai64n(text),
@@ -96,24 +99,22 @@ fn resolve(fields: Fields, context: &Context) -> Result<i64, String> {
         }
         None => date,
     };
-    let date = if fields.year.is_some() {
-        date
-    } else {
-        let year = guess_year(date.month(), context)?;
-        NaiveDate::from_ymd_opt(year, date.month(), date.day())
-            .or_else(|| NaiveDate::from_ymd_opt(year, date.month(), date.day() - 1))
-            .ok_or_else(|| format!("year {year} is out of range"))?
-    };
     let time =
         NaiveTime::from_hms_nano_opt(fields.hour, fields.minute, fields.second, fields.nanos)
             .ok_or("time out of range")?;
-    let local = date.and_time(time);
     let zone = match (fields.offset_millis, fields.zone) {
         (Some(millis), _) => Zone::Fixed(millis),
         (None, Some(zone)) => zone,
         (None, None) => context.zone,
     };
-    zone.to_utc_millis(local)
+    if fields.year.is_some() {
+        return zone.to_utc_millis(date.and_time(time));
+    }
+    let year = guess_year(date.month(), context)?;
+    let moved = NaiveDate::from_ymd_opt(year, date.month(), date.day())
+        .or_else(|| NaiveDate::from_ymd_opt(year, date.month(), date.day() - 1))
+        .ok_or_else(|| format!("year {year} is out of range"))?;
+    zone.to_utc_millis_moved(date.and_time(time), moved.and_time(time))
 }
 
 /// Logstash's year for a date read without one (see the module comment).
@@ -135,15 +136,21 @@ mod tests {
     use crate::{format_timestamp, names};
 
     fn at(format: &str, text: &str, zone: &str, now: &str) -> Result<String, String> {
-        let now_millis = Format::Iso8601.parse(now, &context(Zone::UTC, 0)).unwrap();
+        let now_millis = Format::compile("ISO8601")
+            .unwrap()
+            .parse(now, &context(Zone::UTC, 0))
+            .unwrap();
         let context = context(Zone::parse(zone).unwrap(), now_millis);
         let millis = Format::compile(format)?.parse(text, &context)?;
         Ok(format_timestamp(millis).unwrap())
     }
 
+    static ENGLISH: std::sync::LazyLock<names::Names> =
+        std::sync::LazyLock::new(|| names::for_locale(None).unwrap());
+
     fn context(zone: Zone, now_millis: i64) -> Context<'static> {
         Context {
-            names: names::for_locale(None).unwrap(),
+            names: &ENGLISH,
             zone,
             now_millis,
             init_year: 2026,
@@ -227,10 +234,26 @@ mod tests {
             "2026-02-28T00:00:00.000Z"
         );
         assert!(at("MMM d", "Feb 30", "UTC", now).is_err());
+        // As Joda: a time without a year fails in a gap of 2000 (March 26th
+        // in Paris), and one in a gap of its own year moves forward.
         assert!(
-            at("MMM dd HH:mm:ss", "Mar 29 02:30:00", "Europe/Paris", now)
+            at("MMM dd HH:mm:ss", "Mar 26 02:30:00", "Europe/Paris", now)
                 .unwrap_err()
                 .contains("does not exist")
+        );
+        assert_eq!(
+            at("MMM dd HH:mm:ss", "Mar 29 02:30:00", "Europe/Paris", now).unwrap(),
+            "2026-03-29T01:30:00.000Z"
+        );
+        assert!(
+            at(
+                "yyyy MMM dd HH:mm:ss",
+                "2026 Mar 29 02:30:00",
+                "Europe/Paris",
+                now
+            )
+            .unwrap_err()
+            .contains("does not exist")
         );
         assert_eq!(
             at("yyyy D", "2016 366", "UTC", now).unwrap(),

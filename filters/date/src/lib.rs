@@ -14,6 +14,7 @@
 //! `add_tag`, ...) apply when the date was read.
 
 mod format;
+mod iso8601;
 mod names;
 mod pattern;
 mod special;
@@ -69,7 +70,7 @@ pub struct Date {
     formats: Vec<(String, Format)>,
     needs_clock: bool,
     zone: ZoneSetting,
-    names: &'static Names,
+    names: Names,
     init_year: i32,
     target: FieldRef,
     tag_on_failure: Vec<String>,
@@ -170,7 +171,7 @@ impl Date {
             ZoneSetting::PerEvent(template) => Zone::parse(&event.sprintf(template))?,
         };
         let context = Context {
-            names: self.names,
+            names: &self.names,
             zone,
             now_millis,
             init_year: self.init_year,

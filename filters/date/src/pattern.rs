@@ -225,14 +225,9 @@ impl Pattern {
                     rest = &rest[len..];
                 }
                 Token::HalfDay => {
-                    // Joda's text fields take a name as written, in lower
-                    // case or in upper case: `AM`, `am`, not `Am`.
-                    hours.pm = Some(match rest.get(..2).ok_or_else(malformed)? {
-                        "AM" | "am" => false,
-                        "PM" | "pm" => true,
-                        _ => return Err(malformed()),
-                    });
-                    rest = &rest[2..];
+                    let (pm, len) = names.half_day(rest).ok_or_else(malformed)?;
+                    hours.pm = Some(pm);
+                    rest = &rest[len..];
                 }
                 Token::Offset => {
                     let (offset, len) = zone::offset(rest).ok_or_else(malformed)?;
@@ -404,7 +399,7 @@ mod tests {
 
     fn parse(pattern: &str, text: &str) -> Result<Fields, String> {
         let en = names::for_locale(None).unwrap();
-        Pattern::compile(pattern).unwrap().parse(text, en, 2026)
+        Pattern::compile(pattern).unwrap().parse(text, &en, 2026)
     }
 
     #[test]

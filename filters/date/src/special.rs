@@ -1,95 +1,5 @@
-//! The named formats Logstash accepts besides Joda patterns: `ISO8601`,
-//! `UNIX`, `UNIX_MS` and `TAI64N`.
-
-use crate::pattern::Fields;
-
-/// ISO 8601 as Logstash reads it: Joda's ISO date-time parser (a date, then
-/// optionally `T` and a time with any fraction, then an optional offset),
-/// plus the "almost ISO" form with a space that Logstash also accepts
-/// (`2015-10-18 18:01:47.978`, fraction of one to three digits required).
-/// Week dates (`2015-W20`) and ordinal dates (`2015-137`) are not read.
-pub fn iso8601(text: &str) -> Result<Fields, String> {
-    let malformed = |at: &str| format!("`{text}` is not ISO 8601 (malformed at `{at}`)");
-    let mut fields = Fields::default();
-    let mut rest = text;
-
-    let sign_len = usize::from(rest.starts_with(['+', '-']));
-    let year_digits = digits(&rest[sign_len..]);
-    if !(4..=9).contains(&year_digits) {
-        return Err(malformed(rest));
-    }
-    let year: i32 = rest[sign_len..sign_len + year_digits].parse().unwrap();
-    fields.year = Some(if rest.starts_with('-') { -year } else { year });
-    rest = &rest[sign_len + year_digits..];
-    if let Some(after) = rest.strip_prefix('-') {
-        let (month, after) = two_digits(after).ok_or_else(|| malformed(rest))?;
-        fields.month = Some(month);
-        rest = after;
-        if let Some(after) = rest.strip_prefix('-') {
-            let (day, after) = two_digits(after).ok_or_else(|| malformed(rest))?;
-            fields.day = Some(day);
-            rest = after;
-        }
-    }
-    let mut has_time = true;
-    if let Some(after) = rest.strip_prefix('T').or(rest.strip_prefix('t')) {
-        rest = time(after, &mut fields, 9, false).ok_or_else(|| malformed(after))?;
-    } else if rest.starts_with(' ') && fields.day.is_some() {
-        rest = time(&rest[1..], &mut fields, 3, true).ok_or_else(|| malformed(&rest[1..]))?;
-    } else {
-        has_time = false;
-    }
-    if !rest.is_empty() {
-        if !has_time {
-            return Err(malformed(rest));
-        }
-        let (offset, len) = crate::zone::offset(rest).ok_or_else(|| malformed(rest))?;
-        if len != rest.len() {
-            return Err(malformed(&rest[len..]));
-        }
-        fields.offset_millis = Some(offset);
-    }
-    Ok(fields)
-}
-
-/// `HH[:mm[:ss[(.|,)fraction]]]`; the almost-ISO form needs all of
-/// `HH:mm:ss.f`. Returns what follows.
-fn time<'t>(
-    text: &'t str,
-    fields: &mut Fields,
-    max_fraction: usize,
-    full: bool,
-) -> Option<&'t str> {
-    let (hour, mut rest) = two_digits(text)?;
-    fields.hour = hour;
-    let mut parts = 1;
-    for slot in [&mut fields.minute, &mut fields.second] {
-        let Some(after) = rest.strip_prefix(':') else {
-            break;
-        };
-        let (value, after) = two_digits(after)?;
-        *slot = value;
-        rest = after;
-        parts += 1;
-    }
-    if hour > 23 || fields.minute > 59 || fields.second > 59 {
-        return None;
-    }
-    if parts == 3
-        && let Some(after) = rest.strip_prefix(['.', ','])
-    {
-        let count = digits(after);
-        if count == 0 || count > max_fraction {
-            return None;
-        }
-        let value: u32 = after[..count].parse().ok()?;
-        fields.nanos = value * 10u32.pow(9 - count as u32);
-        rest = &after[count..];
-    } else if full {
-        return None;
-    }
-    Some(rest)
-}
+//! The epoch formats Logstash accepts besides Joda patterns: `UNIX`,
+//! `UNIX_MS` and `TAI64N` (`ISO8601` has a module of its own).
 
 /// The largest number of seconds `UNIX` takes, as Logstash: a Java `int`'s
 /// maximum (2038-01-19T03:14:07Z). Larger values fail, so that
@@ -185,56 +95,9 @@ pub fn tai64n(text: &str) -> Result<i64, String> {
     Ok(seconds as i64 * 1000 - 10_000 + i64::from(nanos / 1_000_000))
 }
 
-fn digits(text: &str) -> usize {
-    text.bytes().take_while(u8::is_ascii_digit).count()
-}
-
-fn two_digits(text: &str) -> Option<(u32, &str)> {
-    let pair = text.get(..2)?;
-    pair.bytes()
-        .all(|b| b.is_ascii_digit())
-        .then(|| (pair.parse().unwrap(), &text[2..]))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso8601_forms() {
-        let f = iso8601("2015-05-17T10:05:03.123456Z").unwrap();
-        assert_eq!(
-            (f.year, f.month, f.day, f.hour),
-            (Some(2015), Some(5), Some(17), 10)
-        );
-        assert_eq!((f.nanos, f.offset_millis), (123_456_000, Some(0)));
-        let f = iso8601("2003-10-11T22:14:15.003-07:00").unwrap();
-        assert_eq!(f.offset_millis, Some(-7 * 3_600_000));
-        let f = iso8601("2003-10-11T22:14+0200").unwrap();
-        assert_eq!((f.minute, f.offset_millis), (14, Some(7_200_000)));
-        let f = iso8601("2003-10-11").unwrap();
-        assert_eq!((f.day, f.hour, f.offset_millis), (Some(11), 0, None));
-        let f = iso8601("2015-10-18 18:01:47,978").unwrap();
-        assert_eq!(f.nanos, 978_000_000);
-        let f = iso8601("2015-10-18 18:01:47.978+0100").unwrap();
-        assert_eq!(f.offset_millis, Some(3_600_000));
-    }
-
-    #[test]
-    fn iso8601_rejects_near_misses() {
-        for bad in [
-            "2015-10-18 18:01:47",
-            "2015-10-18 18:01:47.9781",
-            "2015-5-17T10:05:03Z",
-            "15-05-17",
-            "2015-05-17T25:00:00Z",
-            "2015-05-17T10:05:03 junk",
-            "2015-05-17Z",
-            "",
-        ] {
-            assert!(iso8601(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn unix_times() {

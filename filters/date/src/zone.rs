@@ -6,8 +6,11 @@
 //! README); a hand-made table of today's rules would be smaller but wrong for
 //! old logs.
 
-use chrono::{LocalResult, NaiveDateTime, TimeZone};
+use chrono::{Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
+
+/// The last year `chrono-tz`'s tables cover: after it they stop changing.
+const LAST_TABLED_YEAR: i32 = 2099;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Zone {
@@ -56,17 +59,74 @@ impl Zone {
     /// an error (Joda refuses it too); one that occurs twice, in the autumn
     /// overlap, is taken at its first occurrence, as Joda does.
     pub fn to_utc_millis(self, local: NaiveDateTime) -> Result<i64, String> {
-        match self {
-            Zone::Fixed(millis) => Ok(local.and_utc().timestamp_millis() - i64::from(millis)),
-            Zone::Named(tz) => match tz.from_local_datetime(&local) {
-                LocalResult::Single(time) | LocalResult::Ambiguous(time, _) => {
-                    Ok(time.timestamp_millis())
-                }
-                LocalResult::None => Err(format!(
-                    "{local} does not exist in {} (skipped by a daylight-saving change)",
-                    tz.name()
-                )),
-            },
+        let tz = match self {
+            Zone::Fixed(millis) => {
+                return Ok(local.and_utc().timestamp_millis() - i64::from(millis));
+            }
+            Zone::Named(tz) => tz,
+        };
+        // The compiled tables stop in 2099; the zone's rules as they stand
+        // then go on, as in Joda, so a later year is read in one before it
+        // with the same calendar (same leap year, same first weekday), where
+        // the rules fall on the same dates.
+        let rules_year = match local.year() {
+            year if year > LAST_TABLED_YEAR => same_calendar_in_tables(year),
+            year => year,
+        };
+        let in_tables = local.with_year(rules_year).unwrap_or(local);
+        match tz.from_local_datetime(&in_tables) {
+            LocalResult::Single(time) | LocalResult::Ambiguous(time, _) => {
+                let offset = i64::from(time.offset().fix().local_minus_utc());
+                Ok(local.and_utc().timestamp_millis() - offset * 1000)
+            }
+            LocalResult::None => Err(format!(
+                "{local} does not exist in {} (skipped by a daylight-saving change)",
+                tz.name()
+            )),
+        }
+    }
+
+    /// The instant of `local`, a time read without a year and given one, as
+    /// Logstash resolves it. Joda first places the text in its default year,
+    /// 2000, in this zone; a time that did not exist then fails, even if it
+    /// exists in `local`'s year. The date filter then changes the year,
+    /// keeping 2000's offset if it still holds there (so in an autumn
+    /// overlap, 2000's choice decides), and otherwise taking the offset
+    /// there; a time in a gap moves forward by the gap.
+    pub fn to_utc_millis_moved(
+        self,
+        in_2000: NaiveDateTime,
+        local: NaiveDateTime,
+    ) -> Result<i64, String> {
+        let Zone::Named(tz) = self else {
+            return self.to_utc_millis(local);
+        };
+        let utc_2000 = self.to_utc_millis(in_2000).map_err(|e| {
+            format!("{e}; Logstash reads a date without a year in 2000 first, and fails on it too")
+        })?;
+        let offset_2000 = in_2000.and_utc().timestamp_millis() - utc_2000;
+        let local_millis = local.and_utc().timestamp_millis();
+        let kept = local_millis - offset_2000;
+        let offset_at = |utc_millis: i64| {
+            chrono::DateTime::from_timestamp_millis(utc_millis).map(|utc| {
+                i64::from(utc.with_timezone(&tz).offset().fix().local_minus_utc()) * 1000
+            })
+        };
+        if offset_at(kept) == Some(offset_2000) {
+            return Ok(kept);
+        }
+        match tz.from_local_datetime(&local) {
+            LocalResult::Single(time) | LocalResult::Ambiguous(time, _) => {
+                Ok(time.timestamp_millis())
+            }
+            LocalResult::None => {
+                // Around a gap the offset read at the local time taken as
+                // UTC, and the one read an offset away, are the two sides of
+                // it; the smaller is the offset before the gap.
+                let first = offset_at(local_millis).ok_or("date out of range")?;
+                let second = offset_at(local_millis - first).ok_or("date out of range")?;
+                Ok(local_millis - first.min(second))
+            }
         }
     }
 
@@ -169,10 +229,22 @@ pub fn offset(text: &str) -> Option<(i32, usize)> {
     Some((sign * millis, at + count))
 }
 
+/// A year of 2072-2099 whose calendar is `year`'s. Those 28 years, with no
+/// skipped leap year among them, hold every pairing of leap year and first
+/// weekday.
+fn same_calendar_in_tables(year: i32) -> i32 {
+    let calendar = |year: i32| {
+        NaiveDate::from_ymd_opt(year, 1, 1).map(|first| (first.weekday(), first.leap_year()))
+    };
+    let wanted = calendar(year);
+    (LAST_TABLED_YEAR - 27..=LAST_TABLED_YEAR)
+        .find(|&candidate| calendar(candidate) == wanted)
+        .unwrap_or(LAST_TABLED_YEAR)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
 
     fn local(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> NaiveDateTime {
         NaiveDate::from_ymd_opt(y, mo, d)
@@ -183,6 +255,62 @@ mod tests {
 
     fn iso(millis: i64) -> String {
         crate::format_timestamp(millis).unwrap()
+    }
+
+    #[test]
+    fn a_date_without_a_year_is_placed_in_2000_first() {
+        // Joda 2.10's answers, through the date filter's year change.
+        let at = |zone: &str, month: u32, day: u32, hour: u32, minute: u32| {
+            let zone = Zone::parse(zone).unwrap();
+            zone.to_utc_millis_moved(
+                local(2000, month, day, hour, minute),
+                local(2026, month, day, hour, minute),
+            )
+            .map(iso)
+        };
+        // April 2nd, 02:30 was in New York's gap in 2000, not in 2026.
+        let error = at("America/New_York", 4, 2, 2, 30).unwrap_err();
+        assert!(
+            error.contains("2000-04-02 02:30:00 does not exist"),
+            "{error}"
+        );
+        // In a 2026 gap, moved forward by the gap.
+        let paris_gap = at("Europe/Paris", 3, 29, 2, 30);
+        assert_eq!(paris_gap.unwrap(), "2026-03-29T01:30:00.000Z");
+        let new_york_gap = at("America/New_York", 3, 8, 2, 30);
+        assert_eq!(new_york_gap.unwrap(), "2026-03-08T07:30:00.000Z");
+        // In a 2026 overlap, 2000's offset: summer time in Paris (October
+        // 25th, 2000 was before the change), winter time in New York.
+        let paris_overlap = at("Europe/Paris", 10, 25, 2, 30);
+        assert_eq!(paris_overlap.unwrap(), "2026-10-25T00:30:00.000Z");
+        let new_york_overlap = at("America/New_York", 11, 1, 1, 30);
+        assert_eq!(new_york_overlap.unwrap(), "2026-11-01T06:30:00.000Z");
+        // Sydney's summer time began early in 2000; the offset still holds.
+        let sydney = at("Australia/Sydney", 10, 4, 2, 30);
+        assert_eq!(sydney.unwrap(), "2026-10-03T16:30:00.000Z");
+        let ordinary = at("America/New_York", 10, 29, 1, 30);
+        assert_eq!(ordinary.unwrap(), "2026-10-29T05:30:00.000Z");
+    }
+
+    #[test]
+    fn daylight_saving_goes_on_past_the_tables() {
+        // Joda 2.10's answers: summer time in 2215 and 7996 as in 2026.
+        let paris = Zone::parse("Europe/Paris").unwrap();
+        assert_eq!(
+            iso(paris.to_utc_millis(local(2215, 4, 7, 19, 0)).unwrap()),
+            "2215-04-07T17:00:00.000Z"
+        );
+        assert_eq!(
+            iso(paris.to_utc_millis(local(7996, 5, 13, 9, 51)).unwrap()),
+            "7996-05-13T07:51:00.000Z"
+        );
+        assert_eq!(
+            iso(paris.to_utc_millis(local(2215, 1, 7, 19, 0)).unwrap()),
+            "2215-01-07T18:00:00.000Z"
+        );
+        // 2100 starts on a Friday and is no leap year, like 2077; 2072,
+        // a leap year, would put every date after February a day off.
+        assert_eq!(same_calendar_in_tables(2100), 2077);
     }
 
     #[test]
