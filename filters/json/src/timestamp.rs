@@ -12,7 +12,10 @@
 //! The texts read are those of Logstash 8's parser: a date `yyyy-MM-dd`,
 //! optionally `T` and a time `HH:mm[:ss[.fraction]]` (up to nine digits),
 //! optionally a zone `Z`, `±HH`, `±HH:mm`, `±HHmm` (with seconds too), or
-//! `UTC`/`GMT`/`UT` with or without an offset; letters in any case. A time
+//! `UTC`/`GMT`/`UT` with or without an offset, then optionally a compact
+//! offset that overrides it; letters in any case. Region ids
+//! (`Europe/Paris`), which java.time also reads there, are not: the module
+//! carries no zone database. A time
 //! without a zone is read in UTC (Logstash reads it in its machine's zone),
 //! and a day past its month's end is its month's last day, as Java's
 //! default resolver makes it.
@@ -120,24 +123,57 @@ impl Cursor<'_> {
         Some((hour * 3600 + minute * 60 + second, nanos))
     }
 
-    /// A zone: its offset from UTC in seconds.
+    /// A zone, as Logstash's parser reads one: optionally a zone id or an
+    /// offset with colons (`Z`, `UTC`, `GMT+01:00`, `+01:00`), then
+    /// optionally a compact offset (`+0100`, `+01`, `Z`), which wins when
+    /// both are there (`Z+0530` is +05:30, as in java.time). Returns the
+    /// offset from UTC in seconds.
     fn zone(&mut self) -> Option<i64> {
-        let rest = &self.bytes[self.at..];
-        if rest.eq_ignore_ascii_case(b"Z") {
+        let start = self.at;
+        let id = self.zone_id();
+        if id.is_none() {
+            self.at = start;
+        }
+        if self.done() {
+            return id;
+        }
+        self.compact_offset()
+    }
+
+    /// `Z`, or `UTC`, `GMT` or `UT` with an optional offset with colons, or
+    /// such an offset alone.
+    fn zone_id(&mut self) -> Option<i64> {
+        if self.peek()?.eq_ignore_ascii_case(&b'Z') {
             self.at += 1;
             return Some(0);
         }
-        for name in [&b"UTC"[..], b"GMT", b"UT"] {
-            if rest.len() >= name.len() && rest[..name.len()].eq_ignore_ascii_case(name) {
-                self.at += name.len();
-                return if self.done() { Some(0) } else { self.offset() };
-            }
-        }
-        self.offset()
+        let rest = &self.bytes[self.at..];
+        let prefix = [&b"UTC"[..], b"GMT", b"UT"]
+            .into_iter()
+            .find(|name| rest.len() >= name.len() && rest[..name.len()].eq_ignore_ascii_case(name));
+        let Some(prefix) = prefix else {
+            return self.offset(true);
+        };
+        self.at += prefix.len();
+        let after_prefix = self.at;
+        Some(self.offset(true).unwrap_or_else(|| {
+            self.at = after_prefix;
+            0
+        }))
     }
 
-    /// `±HH`, `±HH:mm`, `±HH:mm:ss`, `±HHmm` or `±HHmmss`, up to 18 hours.
-    fn offset(&mut self) -> Option<i64> {
+    /// `Z`, or `±HH`, `±HHmm` or `±HHmmss`.
+    fn compact_offset(&mut self) -> Option<i64> {
+        if self.peek()?.eq_ignore_ascii_case(&b'Z') {
+            self.at += 1;
+            return Some(0);
+        }
+        self.offset(false)
+    }
+
+    /// `±HH:mm` or `±HH:mm:ss` (`with_colons`), or `±HH`, `±HHmm` or
+    /// `±HHmmss`; at most 18 hours.
+    fn offset(&mut self, with_colons: bool) -> Option<i64> {
         let sign = match self.peek()? {
             b'+' => 1,
             b'-' => -1,
@@ -145,22 +181,23 @@ impl Cursor<'_> {
         };
         self.at += 1;
         let hours = self.digits(2)?;
-        let colons = self.peek() == Some(b':');
-        let part = |cursor: &mut Self| -> Option<Option<i64>> {
-            if cursor.done() {
-                return Some(None);
+        // The parts after the hours: with colons, minutes are required and
+        // seconds optional; without, both are optional.
+        let part = |cursor: &mut Self, required: bool| -> Option<i64> {
+            let before = cursor.at;
+            let value = (!with_colons || cursor.byte(b':').is_some())
+                .then(|| cursor.digits(2))
+                .flatten();
+            if value.is_none() {
+                cursor.at = before;
+                if required {
+                    return None;
+                }
             }
-            if colons {
-                cursor.byte(b':')?;
-            }
-            cursor.digits(2).map(Some)
+            Some(value.unwrap_or(0))
         };
-        let minutes = part(self)?.unwrap_or(0);
-        let seconds = if minutes == 0 && self.done() {
-            0
-        } else {
-            part(self)?.unwrap_or(0)
-        };
+        let minutes = part(self, with_colons)?;
+        let seconds = part(self, false)?;
         let total = hours * 3600 + minutes * 60 + seconds;
         (minutes < 60 && seconds < 60 && total <= 18 * 3600).then_some(sign * total)
     }
