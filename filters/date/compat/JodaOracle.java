@@ -52,6 +52,11 @@ public class JodaOracle {
         "dd-MMM-yyyy HH:mm:ss.SSS",
         "yyyy/MM/dd kk:mm:ss",
         "MMMM dd yyyy K:mm a",
+        "YYYY-MM-dd HH:mm:ss.SSSSSSSSS",
+        "dd/MM/yy HH:mm",
+        "e yyyy-D HH:mm:ss",
+        "EEEE dd MMMM yyyy HH'h'mm",
+        "yyyy-MM-dd'T'HH:mm:ssZZ",
         "ISO8601",
     };
 
