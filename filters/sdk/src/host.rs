@@ -40,10 +40,26 @@ pub fn now_unix_nanos() -> i64 {
     #[cfg(target_arch = "wasm32")]
     return unsafe { imports::now_unix_nanos() };
     #[cfg(not(target_arch = "wasm32"))]
-    return std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0);
+    return FROZEN_CLOCK.get().unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0)
+    });
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+thread_local! {
+    static FROZEN_CLOCK: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Native builds only: makes [`now_unix_nanos`] answer `nanos` on this
+/// thread (`None` lets the system clock through again). Tests that compare
+/// two runs of a filter that reads the clock freeze it, so that the runs
+/// cannot fall on either side of a millisecond.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn freeze_native_clock(nanos: Option<i64>) {
+    FROZEN_CLOCK.set(nanos);
 }
 
 /// Adds `delta` to the counter `name`, which the host exports (per filter) in
