@@ -3,10 +3,11 @@
 // filter to the answers without a JVM in the test run.
 //
 // Logstash 8's date filter (3.1.x) builds one Joda formatter per format:
-// `DateTimeFormat.forPattern(p).withLocale(l).withZone(z)`; `ISO8601` is a
-// fixed list of five formatters tried in turn; a pattern without a year is
-// read in Joda's default year, then given this year (or the next or the
-// last, around New Year). This program does the same, with "now" fixed, so
+// `DateTimeFormat.forPattern(p).withLocale(l).withZone(z)`, with the
+// clock's year at init as the default year; `ISO8601` is a fixed list of
+// five formatters tried in turn; a pattern without a year is read in that
+// default year, then given this year (or the next or the last, around New
+// Year). This program does the same, with "now" (and the start) fixed, so
 // the answers do not change with the day they were made on.
 //
 // Inputs are made by printing random instants with the same formatter, then
@@ -123,8 +124,10 @@ public class JodaOracle {
             if (pattern.equals("ISO8601")) {
                 millis = readIso(tz, input);
             } else {
+                // The date filter reads a date without a year in the year
+                // the pipeline started in (the clock's year at init).
                 DateTimeFormatter parser = DateTimeFormat.forPattern(pattern)
-                    .withLocale(localeOf(locale)).withZone(tz);
+                    .withLocale(localeOf(locale)).withZone(tz).withDefaultYear(NOW.getYear());
                 boolean hasYear = pattern.contains("y") || pattern.contains("Y");
                 millis = hasYear ? parser.parseMillis(input) : withGuessedYear(parser, pattern, input);
             }

@@ -30,7 +30,8 @@ pub struct Context<'a> {
     pub zone: Zone,
     /// The host's clock, read once per event, for year-less patterns.
     pub now_millis: i64,
-    /// The year `yy` centres on, taken once at init as Joda does.
+    /// The year the filter started in, taken once at init as Logstash
+    /// does: `yy` centres on it, and a date without a year is read in it.
     pub init_year: i32,
 }
 
@@ -77,11 +78,12 @@ impl Format {
 /// of the week read (if any), fills in the year if the text had none, and
 /// applies the offset or zone.
 fn resolve(fields: Fields, context: &Context) -> Result<i64, String> {
-    // Joda reads a year-less date in its default year, the leap year 2000
-    // (so a day of the week moves the date within a week of 2000), and the
-    // date filter then gives it the guessed year, keeping month and day:
-    // Feb 29 becomes Feb 28 in other years.
-    let base_year = fields.year.unwrap_or(2000);
+    // Logstash's parser reads a year-less date in the year the pipeline
+    // started in (Joda's default year, which the date filter sets), so a
+    // day of the week moves the date within a week of that year, a day of
+    // the year counts in it, and Feb 29 fails unless it is a leap year. The
+    // date filter then gives the date the guessed year, if that differs.
+    let base_year = fields.year.unwrap_or(context.init_year);
     let date = match (fields.day_of_year, fields.month, fields.day) {
         (Some(ordinal), None, None) => NaiveDate::from_yo_opt(base_year, ordinal)
             .ok_or_else(|| format!("day {ordinal} is not in year {base_year}"))?,
@@ -107,14 +109,20 @@ fn resolve(fields: Fields, context: &Context) -> Result<i64, String> {
         (None, Some(zone)) => zone,
         (None, None) => context.zone,
     };
+    let read = date.and_time(time);
     if fields.year.is_some() {
-        return zone.to_utc_millis(date.and_time(time));
+        return zone.to_utc_millis(read);
     }
+    // A day name may have moved the date into the year before or after.
     let year = guess_year(date.month(), context)?;
+    if year == date.year() {
+        return zone.to_utc_millis(read);
+    }
+    // Joda's year change keeps month and day: Feb 29 becomes Feb 28.
     let moved = NaiveDate::from_ymd_opt(year, date.month(), date.day())
         .or_else(|| NaiveDate::from_ymd_opt(year, date.month(), date.day() - 1))
         .ok_or_else(|| format!("year {year} is out of range"))?;
-    zone.to_utc_millis_moved(date.and_time(time), moved.and_time(time))
+    zone.to_utc_millis_moved(read, moved.and_time(time))
 }
 
 /// Logstash's year for a date read without one (see the module comment).
@@ -229,21 +237,22 @@ mod tests {
                 .unwrap_err()
                 .contains("is not a date")
         );
-        assert_eq!(
-            at("MMM d", "Feb 29", "UTC", now).unwrap(),
-            "2026-02-28T00:00:00.000Z"
-        );
+        // As Joda with the start year (2026) as its default year: no Feb
+        // 29th, day 60 is March 1st, and a time in the year's gap fails.
+        assert!(at("MMM d", "Feb 29", "UTC", now).is_err());
         assert!(at("MMM d", "Feb 30", "UTC", now).is_err());
-        // As Joda: a time without a year fails in a gap of 2000 (March 26th
-        // in Paris), and one in a gap of its own year moves forward.
+        assert_eq!(
+            at("D HH:mm", "60 10:00", "UTC", now).unwrap(),
+            "2026-03-01T10:00:00.000Z"
+        );
+        assert_eq!(
+            at("MMM dd HH:mm:ss", "Mar 26 02:30:00", "Europe/Paris", now).unwrap(),
+            "2026-03-26T01:30:00.000Z"
+        );
         assert!(
-            at("MMM dd HH:mm:ss", "Mar 26 02:30:00", "Europe/Paris", now)
+            at("MMM dd HH:mm:ss", "Mar 29 02:30:00", "Europe/Paris", now)
                 .unwrap_err()
                 .contains("does not exist")
-        );
-        assert_eq!(
-            at("MMM dd HH:mm:ss", "Mar 29 02:30:00", "Europe/Paris", now).unwrap(),
-            "2026-03-29T01:30:00.000Z"
         );
         assert!(
             at(

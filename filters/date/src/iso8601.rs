@@ -96,7 +96,7 @@ fn date<'t>(text: &'t str, fields: &mut Fields) -> Option<&'t str> {
     let Some(after) = rest.strip_prefix('-') else {
         return Some(rest);
     };
-    if let Some(week_date) = after.strip_prefix('W') {
+    if let Some(week_date) = after.strip_prefix(['W', 'w']) {
         let (week, mut rest) = number(week_date, 2)?;
         let mut weekday = 1;
         if let Some((day, after_day)) = rest.strip_prefix('-').and_then(|r| number(r, 1)) {
@@ -243,6 +243,7 @@ mod tests {
         let f = parse("2015-01-02T+05:00").unwrap();
         assert_eq!((f.hour, f.offset_millis), (0, Some(5 * 3_600_000)));
         assert!(parse("2015-01-02T").is_ok());
+        assert_eq!(parse("2015-w20-3").unwrap().day, Some(13));
     }
 
     #[test]

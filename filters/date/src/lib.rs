@@ -109,9 +109,7 @@ impl Filter for Date {
                 ZoneSetting::Fixed(Zone::parse(&name).map_err(|e| format!("timezone: {e}"))?)
             }
         };
-        let init_year = Zone::UTC
-            .local(host::now_unix_nanos() / 1_000_000)
-            .map_or(2000, |now| now.year());
+        let init_year = start_year(host::now_unix_nanos() / 1_000_000);
         Ok(Date {
             source: FieldRef::new(source),
             needs_clock: formats.iter().any(|(_, f)| f.needs_clock()),
@@ -137,6 +135,14 @@ impl Filter for Date {
 }
 
 impl Date {
+    /// The filter as if it had started at `now_millis` (the year a date
+    /// without a year is read in), so tests can fix the start as
+    /// [`Date::process_at`] fixes "now".
+    pub fn started_at(mut self, now_millis: i64) -> Date {
+        self.init_year = start_year(now_millis);
+        self
+    }
+
     /// [`Filter::process`] with the clock read by the caller, so tests can
     /// fix "now".
     pub fn process_at(&self, event: &mut Event, now_millis: i64) {
@@ -206,6 +212,12 @@ impl Date {
         }
         Err(last_error)
     }
+}
+
+/// The year of `now_millis` in UTC: a pipeline's start year, which Logstash
+/// reads dates without a year in.
+fn start_year(now_millis: i64) -> i32 {
+    Zone::UTC.local(now_millis).map_or(2000, |now| now.year())
 }
 
 /// The value a date is read from.

@@ -40,7 +40,13 @@ pub fn for_locale(locale: Option<&str>) -> Result<Names, String> {
             let tag = tag.replace('_', "-");
             let mut subtags = tag.split('-');
             let language = subtags.next().unwrap_or_default().to_ascii_lowercase();
-            let region = subtags.next().unwrap_or_default().to_ascii_uppercase();
+            // A script (`en-Latn-GB`) comes before the region, which is two
+            // letters or three digits.
+            let region = subtags
+                .find(|subtag| subtag.len() != 4)
+                .filter(|subtag| subtag.len() == 2 || subtag.len() == 3)
+                .unwrap_or_default()
+                .to_ascii_uppercase();
             find(&format!("{language}-{region}")).or_else(|| find(&language))
         }
     };
@@ -166,6 +172,10 @@ mod tests {
             Some((1, 7))
         );
         assert_eq!(for_locale(Some("en-GB")).unwrap().month("Sep 1"), None);
+        assert_eq!(
+            for_locale(Some("en-Latn-GB")).unwrap().month("Sept 1"),
+            Some((9, 4))
+        );
         let spanish = for_locale(Some("es")).unwrap();
         assert_eq!(spanish.half_day("p.\u{a0}m."), Some((true, 6)));
     }

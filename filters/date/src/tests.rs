@@ -10,7 +10,9 @@ use wasmstash_sdk::NativeFilter;
 const NOW: i64 = 1_781_092_800_000;
 
 fn run(config: Value, input: &str) -> String {
-    let filter = Date::new(serde_json::from_value(config).unwrap()).unwrap();
+    let filter = Date::new(serde_json::from_value(config).unwrap())
+        .unwrap()
+        .started_at(NOW);
     let mut event = Event::parse(input.as_bytes()).unwrap();
     filter.process_at(&mut event, NOW);
     event.to_json()
@@ -143,7 +145,9 @@ fn mangled_values_never_panic() {
     let config = json!({"match": ["t",
         "dd/MMM/yyyy:HH:mm:ss Z", "EEE MMM dd HH:mm:ss yyyy", "yyMMdd HHmmss", "h:mm a ZZZ",
         "yyyy-MM-dd'T'HH:mm:ss.SSSSSSZZ", "MMM  d HH:mm:ss", "ISO8601", "UNIX", "UNIX_MS", "TAI64N"]});
-    let filter = Date::new(serde_json::from_value(config).unwrap()).unwrap();
+    let filter = Date::new(serde_json::from_value(config).unwrap())
+        .unwrap()
+        .started_at(NOW);
     let seeds = [
         "17/May/2015:10:05:03 +0000",
         "Sun Dec 04 04:47:44 2005",
@@ -216,12 +220,12 @@ mod logstash_compat {
             stamp(config, json!({"t": "Mon Mar 14 2024 08:00"})),
             "2024-03-11T08:00:00.000Z"
         );
-        // Without a year Joda reads the date in 2000 (Mar 14 2000 was a
-        // Tuesday), so Thursday is Mar 16, then moved to this year.
+        // Without a year Logstash reads the date in the year the pipeline
+        // started in (Mar 14 2026 is a Saturday), so Thursday is Mar 12.
         let config = json!({"match": ["t", "EEE MMM dd HH:mm:ss"]});
         assert_eq!(
             stamp(config, json!({"t": "Thu Mar 14 08:00:00"})),
-            "2026-03-16T08:00:00.000Z"
+            "2026-03-12T08:00:00.000Z"
         );
         let config = json!({"match": ["t", "e yyyy-MM-dd"]});
         assert_eq!(
