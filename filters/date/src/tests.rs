@@ -324,3 +324,23 @@ fn the_date_specs_french_examples() {
         );
     }
 }
+
+#[test]
+fn date_filter_test_year_less_times_around_a_gap() {
+    // DateFilterTest (commit 6eda34f): a pipeline started, and running, on
+    // 2016-03-29; CET skipped 02:00-03:00 on March 27th, 2016.
+    let now = 1_459_295_990_000; // 2016-03-29T23:59:50Z
+    let config = json!({"match": ["t", "MMM dd hh:mm:ss.SSS"], "timezone": "%{tz}"});
+    let filter = Date::new(serde_json::from_value(config).unwrap())
+        .unwrap()
+        .started_at(now);
+    let read = |text: &str| {
+        let input = json!({"t": text, "tz": "CET"}).to_string();
+        let mut event = Event::parse(input.as_bytes()).unwrap();
+        filter.process_at(&mut event, now);
+        event.to_json()
+    };
+    assert!(read("Mar 27 01:59:59.999").contains(r#""@timestamp":"2016-03-27T00:59:59.999Z""#));
+    assert!(read("Mar 27 03:00:01.000").contains(r#""@timestamp":"2016-03-27T01:00:01.000Z""#));
+    assert!(read("Mar 27 02:00:01.000").contains("_dateparsefailure"));
+}
