@@ -44,6 +44,8 @@ enum Token {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Numeric {
     Year,
+    /// `Y`: the year of the era, which Joda reads without a sign, from 1.
+    YearOfEra,
     Month,
     Day,
     DayOfYear,
@@ -121,8 +123,13 @@ impl Pattern {
                         2 => Token::TwoDigitYear {
                             lenient: !number_follows,
                         },
-                        _ if number_follows => number(Numeric::Year, len),
-                        _ => number(Numeric::Year, 9),
+                        _ => {
+                            let field = match letter {
+                                'Y' => Numeric::YearOfEra,
+                                _ => Numeric::Year,
+                            };
+                            number(field, if number_follows { len } else { 9 })
+                        }
                     }
                 }
                 'M' if len >= 3 => Token::MonthName,
@@ -177,11 +184,8 @@ impl Pattern {
             let malformed = || format!("`{text}` is malformed at `{rest}`");
             match token {
                 Token::Literal(literal) => {
-                    let head = rest
-                        .get(..literal.len())
-                        .filter(|h| h.eq_ignore_ascii_case(literal));
-                    head.ok_or_else(malformed)?;
-                    rest = &rest[literal.len()..];
+                    let len = literal_at_start(rest, literal).ok_or_else(malformed)?;
+                    rest = &rest[len..];
                 }
                 Token::Number { field, max_digits } => {
                     let (value, len) =
@@ -323,6 +327,32 @@ fn number(text: &str, max_digits: usize, signed: bool) -> Option<(i64, usize)> {
     Some((value, sign_len + digits))
 }
 
+/// The length of `literal` at the start of `text`, matched as Joda matches
+/// quoted text: in any case, letter by letter (`'à'` takes `À`).
+fn literal_at_start(text: &str, literal: &str) -> Option<usize> {
+    if let Some(head) = text.get(..literal.len())
+        && head.eq_ignore_ascii_case(literal)
+    {
+        return Some(literal.len());
+    }
+    if literal.is_ascii() {
+        return None;
+    }
+    let mut len = 0;
+    let mut chars = text.chars();
+    for expected in literal.chars() {
+        let found = chars.next()?;
+        let same = found == expected
+            || found.to_uppercase().eq(expected.to_uppercase())
+            || found.to_lowercase().eq(expected.to_lowercase());
+        if !same {
+            return None;
+        }
+        len += found.len_utf8();
+    }
+    Some(len)
+}
+
 /// Joda's two-digit year: the century is chosen so the year falls within
 /// 80 years before and 20 years after `now_year`.
 fn two_digit_year(value: i64, now_year: i32) -> i64 {
@@ -378,6 +408,7 @@ fn store(
             fields.year =
                 Some(i32::try_from(value).map_err(|_| format!("`{text}`: year out of range"))?)
         }
+        Numeric::YearOfEra => fields.year = Some(in_range(1, 999_999_999, "year of era")? as i32),
         Numeric::Month => fields.month = Some(in_range(1, 12, "month")?),
         Numeric::Day => fields.day = Some(in_range(1, 31, "day")?),
         Numeric::DayOfYear => fields.day_of_year = Some(in_range(1, 366, "day of year")?),
@@ -410,6 +441,29 @@ mod tests {
         assert_eq!(f.offset_millis, Some(0));
         let f = parse("dd/MMM/yyyy:HH:mm:ss Z", "17/May/2015:10:05:03 -05:30").unwrap();
         assert_eq!(f.offset_millis, Some(-(5 * 3600 + 30 * 60) * 1000));
+    }
+
+    #[test]
+    fn year_of_era_and_literals_as_joda_reads_them() {
+        // Joda 2.10: `Y` takes no sign and no year 0; `y` takes both.
+        assert!(parse("YYYY-MM-dd", "+2015-05-17").is_err());
+        assert!(parse("YYYY-MM-dd", "0000-05-17").is_err());
+        assert_eq!(parse("YYYY-MM-dd", "0001-05-17").unwrap().year, Some(1));
+        assert_eq!(parse("yyyy-MM-dd", "+2015-05-17").unwrap().year, Some(2015));
+        // Quoted text in any case, beyond ASCII too.
+        assert_eq!(
+            parse("dd/MM/yyyy 'à' HH:mm", "17/05/2015 À 10:05")
+                .unwrap()
+                .hour,
+            10
+        );
+        assert_eq!(
+            parse("dd/MM/yyyy 'T' HH:mm", "17/05/2015 t 10:05")
+                .unwrap()
+                .hour,
+            10
+        );
+        assert!(parse("dd/MM/yyyy 'à' HH:mm", "17/05/2015 a 10:05").is_err());
     }
 
     #[test]
