@@ -59,7 +59,8 @@ enum Numeric {
 }
 
 /// The fields a pattern read from one text; anything not read keeps Joda's
-/// defaults (year 2000 when no year is given, January 1st, midnight).
+/// defaults (January 1st, midnight; a missing year is the start year, which
+/// `format::resolve` fills in).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Fields {
     pub year: Option<i32>,
