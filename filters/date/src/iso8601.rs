@@ -14,7 +14,7 @@
 use chrono::{Datelike, NaiveDate, Weekday};
 
 use crate::names::Names;
-use crate::pattern::{Fields, Pattern};
+use crate::pattern::{self, Fields, Pattern};
 use crate::zone;
 
 /// The parsers `ISO8601` tries, compiled once.
@@ -85,14 +85,9 @@ fn date_time(text: &str) -> Result<Fields, String> {
 /// calendar date on a tie (`2015-12` is December), as in Joda. Returns what
 /// follows the date.
 fn date<'t>(text: &'t str, fields: &mut Fields) -> Option<&'t str> {
-    let (negative, unsigned) = match text.as_bytes().first()? {
-        b'+' => (false, &text[1..]),
-        b'-' => (true, &text[1..]),
-        _ => (false, text),
-    };
-    let (year, rest) = number(unsigned, 9)?;
-    let year = i32::try_from(year).ok()?;
-    fields.year = Some(if negative { -year } else { year });
+    let (year, len) = pattern::number(text, 9, true)?;
+    fields.year = Some(i32::try_from(year).ok()?);
+    let rest = &text[len..];
     let Some(after) = rest.strip_prefix('-') else {
         return Some(rest);
     };
@@ -169,11 +164,11 @@ fn fraction_millis(digits: &str, unit_millis: u32) -> u32 {
     (tenths / 10) as u32
 }
 
-/// One to `max` ASCII digits at the start of `text`, and what follows.
+/// One to `max` ASCII digits at the start of `text` (pattern's reader,
+/// without a sign), and what follows.
 fn number(text: &str, max: usize) -> Option<(u32, &str)> {
-    let count = digit_count(text, max);
-    let value = text[..count].parse().ok()?;
-    Some((value, &text[count..]))
+    let (value, len) = pattern::number(text, max, false)?;
+    Some((u32::try_from(value).ok()?, &text[len..]))
 }
 
 fn digit_count(text: &str, max: usize) -> usize {

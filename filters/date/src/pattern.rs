@@ -303,7 +303,7 @@ fn quoted(chars: &[char], start: usize) -> Option<(String, usize)> {
 }
 
 /// Up to `max_digits` digits at the start of `text` (with a sign, for years).
-fn number(text: &str, max_digits: usize, signed: bool) -> Option<(i64, usize)> {
+pub(crate) fn number(text: &str, max_digits: usize, signed: bool) -> Option<(i64, usize)> {
     let bytes = text.as_bytes();
     let sign_len = usize::from(signed && matches!(bytes.first(), Some(b'-' | b'+')));
     // Summed here rather than counted and then handed to `str::parse`, which

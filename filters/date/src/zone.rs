@@ -97,34 +97,24 @@ impl Zone {
         read: NaiveDateTime,
         local: NaiveDateTime,
     ) -> Result<i64, String> {
-        let Zone::Named(tz) = self else {
-            return self.to_utc_millis(local);
-        };
         let utc_read = self.to_utc_millis(read)?;
         let offset_read = read.and_utc().timestamp_millis() - utc_read;
         let local_millis = local.and_utc().timestamp_millis();
-        let kept = local_millis - offset_read;
         let offset_at = |utc_millis: i64| {
-            chrono::DateTime::from_timestamp_millis(utc_millis).map(|utc| {
-                i64::from(utc.with_timezone(&tz).offset().fix().local_minus_utc()) * 1000
-            })
+            (self.local(utc_millis)).map(|wall| wall.and_utc().timestamp_millis() - utc_millis)
         };
+        let kept = local_millis - offset_read;
         if offset_at(kept) == Some(offset_read) {
             return Ok(kept);
         }
-        match tz.from_local_datetime(&local) {
-            LocalResult::Single(time) | LocalResult::Ambiguous(time, _) => {
-                Ok(time.timestamp_millis())
-            }
-            LocalResult::None => {
-                // Around a gap the offset read at the local time taken as
-                // UTC, and the one read an offset away, are the two sides of
-                // it; the smaller is the offset before the gap.
-                let first = offset_at(local_millis).ok_or("date out of range")?;
-                let second = offset_at(local_millis - first).ok_or("date out of range")?;
-                Ok(local_millis - first.min(second))
-            }
-        }
+        self.to_utc_millis(local).or_else(|_| {
+            // In a gap, the offset read at the local time taken as UTC and
+            // the one read an offset away are the two sides of it; the
+            // smaller is the offset before the gap.
+            let first = offset_at(local_millis).ok_or("date out of range")?;
+            let second = offset_at(local_millis - first).ok_or("date out of range")?;
+            Ok(local_millis - first.min(second))
+        })
     }
 
     /// The wall-clock time in this zone at `utc_millis`.
