@@ -58,6 +58,11 @@ public class JodaOracle {
         "e yyyy-D HH:mm:ss",
         "EEEE dd MMMM yyyy HH'h'mm",
         "yyyy-MM-dd'T'HH:mm:ssZZ",
+        // A day name without a day of the month: Joda's second pass of
+        // field settings moves such dates, see format.rs.
+        "EEE HH:mm:ss",
+        "EEE MMM yyyy HH:mm",
+        "e MMMM",
         "ISO8601",
     };
 

@@ -94,11 +94,19 @@ fn resolve(fields: Fields, context: &Context) -> Result<i64, String> {
         }
     };
     let date = match fields.weekday {
-        Some(weekday) => {
-            let from = date.weekday().number_from_monday();
-            date.checked_add_signed(chrono::Duration::days(i64::from(weekday) - i64::from(from)))
-                .ok_or("date out of range")?
+        Some(weekday) if fields.day.is_none() && fields.day_of_year.is_none() => {
+            // Joda sets every field twice, the second time on the date the
+            // first pass ended on: the week's move may have left the month
+            // (or year), whose second setting keeps the day of the month it
+            // arrived with. So `Mon Jan 2015` is January 26th, not December
+            // 29th, 2014. A day of the month or year set again undoes that.
+            let first = within_week(date, weekday)?;
+            within_week(
+                with_year_and_month(first, base_year, fields.month)?,
+                weekday,
+            )?
         }
+        Some(weekday) => within_week(date, weekday)?,
         None => date,
     };
     let time =
@@ -118,11 +126,35 @@ fn resolve(fields: Fields, context: &Context) -> Result<i64, String> {
     if year == date.year() {
         return zone.to_utc_millis(read);
     }
-    // Joda's year change keeps month and day: Feb 29 becomes Feb 28.
-    let moved = NaiveDate::from_ymd_opt(year, date.month(), date.day())
-        .or_else(|| NaiveDate::from_ymd_opt(year, date.month(), date.day() - 1))
-        .ok_or_else(|| format!("year {year} is out of range"))?;
+    let moved = with_year_and_month(date, year, None)?;
     zone.to_utc_millis_moved(read, moved.and_time(time))
+}
+
+/// The date moved to `weekday` (1 = Monday) of its Monday-to-Sunday week.
+fn within_week(date: NaiveDate, weekday: u32) -> Result<NaiveDate, String> {
+    let from = date.weekday().number_from_monday();
+    date.checked_add_signed(chrono::Duration::days(i64::from(weekday) - i64::from(from)))
+        .ok_or_else(|| "date out of range".to_owned())
+}
+
+/// Joda's setting of a year, then of a month (if read): each keeps the day
+/// of the month, cut to the month's length (Feb 29 becomes Feb 28).
+fn with_year_and_month(
+    date: NaiveDate,
+    year: i32,
+    month: Option<u32>,
+) -> Result<NaiveDate, String> {
+    let in_month = |year: i32, month: u32, day: u32| {
+        (1..=day)
+            .rev()
+            .find_map(|day| NaiveDate::from_ymd_opt(year, month, day))
+            .ok_or_else(|| format!("year {year} is out of range"))
+    };
+    let date = in_month(year, date.month(), date.day())?;
+    match month {
+        Some(month) => in_month(year, month, date.day()),
+        None => Ok(date),
+    }
 }
 
 /// Logstash's year for a date read without one (see the module comment).
@@ -267,6 +299,34 @@ mod tests {
         assert_eq!(
             at("yyyy D", "2016 366", "UTC", now).unwrap(),
             "2016-12-31T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn a_day_name_without_a_day_of_the_month_moves_the_date_as_in_joda() {
+        let now = "2026-06-10T12:00:00Z";
+        // Joda's first pass ends on Monday, December 29th, 2025; the second
+        // gives that day the year 2026 again, then moves it to its Monday.
+        assert_eq!(
+            at("EEE HH:mm", "Mon 10:00", "UTC", now).unwrap(),
+            "2026-12-28T10:00:00.000Z"
+        );
+        assert_eq!(
+            at("EEE HH:mm", "Thu 10:00", "UTC", now).unwrap(),
+            "2026-01-01T10:00:00.000Z"
+        );
+        assert_eq!(
+            at("EEE MMM yyyy", "Mon Jan 2015", "UTC", now).unwrap(),
+            "2015-01-26T00:00:00.000Z"
+        );
+        assert_eq!(
+            at("e yyyy MMM", "1 2016 Mar", "UTC", now).unwrap(),
+            "2016-03-28T00:00:00.000Z"
+        );
+        // With a day of the month, the second pass changes nothing.
+        assert_eq!(
+            at("EEE MMM d yyyy", "Mon Jan 1 2015", "UTC", now).unwrap(),
+            "2014-12-29T00:00:00.000Z"
         );
     }
 
