@@ -63,6 +63,10 @@ public class JodaOracle {
         "EEE HH:mm:ss",
         "EEE MMM yyyy HH:mm",
         "e MMMM",
+        // No year, but an offset or zone of the text's own: the year is
+        // guessed, and the date moved, on the parsing zone's wall clock.
+        "MMM dd HH:mm:ss Z",
+        "MMM d HH:mm:ss.SSS ZZZ",
         "ISO8601",
     };
 
@@ -103,10 +107,20 @@ public class JodaOracle {
             String locale = pattern.matches(".*(MMM|E|a).*") ? pick(random, LOCALES) : "en";
             String zone = pick(random, ZONES);
             DateTimeZone tz = DateTimeZone.forID(zone);
+            // Text that carries its own offset or zone is written in any
+            // zone, not only the one it is read in.
+            DateTimeZone printZone = pattern.contains("Z") ? DateTimeZone.forID(pick(random, ZONES)) : tz;
             long instant = from + (long) (random.nextDouble() * (to - from));
+            boolean hasYear = pattern.contains("y") || pattern.contains("Y") || pattern.equals("ISO8601");
+            if (!hasYear && random.nextInt(3) == 0) {
+                // Where a year-less date's year matters: hours from a New Year.
+                int year = new DateTime(instant, DateTimeZone.UTC).getYear();
+                long newYear = new DateTime(year, 1, 1, 0, 0, DateTimeZone.UTC).getMillis();
+                instant = newYear + (long) ((random.nextDouble() * 2 - 1) * 36 * 3600_000L);
+            }
             String printer = pattern.equals("ISO8601") ? pick(random, ISO_SHAPES) : pattern;
             String input = DateTimeFormat.forPattern(printer)
-                .withLocale(localeOf(locale)).withZone(tz).print(instant);
+                .withLocale(localeOf(locale)).withZone(printZone).print(instant);
             if (random.nextBoolean()) {
                 input = spoil(random, input);
             }

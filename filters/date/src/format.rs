@@ -118,16 +118,27 @@ fn resolve(fields: Fields, context: &Context) -> Result<i64, String> {
         (None, None) => context.zone,
     };
     let read = date.and_time(time);
+    let instant = zone.to_utc_millis(read)?;
     if fields.year.is_some() {
-        return zone.to_utc_millis(read);
+        return Ok(instant);
     }
-    // A day name may have moved the date into the year before or after.
-    let year = guess_year(date.month(), context)?;
-    if year == date.year() {
-        return zone.to_utc_millis(read);
+    // The date filter guesses the year from the month on the wall clock of
+    // `timezone`, and moves the date there, even when the text has an
+    // offset or zone of its own: read in Paris in June, `Dec 31 23:30:00
+    // +0000` is 00:30 on January 1st, so it becomes January 1st of this
+    // year. (A day name may also have moved the date into another year.)
+    let wall = match fields.offset_millis.is_some() || fields.zone.is_some() {
+        true => context.zone.local(instant).ok_or("date out of range")?,
+        false => read,
+    };
+    let year = guess_year(wall.month(), context)?;
+    if year == wall.year() {
+        return Ok(instant);
     }
-    let moved = with_year_and_month(date, year, None)?;
-    zone.to_utc_millis_moved(read, moved.and_time(time))
+    let moved = with_year_and_month(wall.date(), year, None)?;
+    context
+        .zone
+        .to_utc_millis_moved(instant, moved.and_time(wall.time()))
 }
 
 /// The date moved to `weekday` (1 = Monday) of its Monday-to-Sunday week.
@@ -233,6 +244,32 @@ mod tests {
         assert_eq!(
             at("MMM dd HH:mm:ss", "Jan 01 00:20:00", "Europe/Paris", now).unwrap(),
             "2026-12-31T23:20:00.000Z"
+        );
+    }
+
+    #[test]
+    fn a_year_less_time_with_an_offset_takes_its_year_in_the_filters_zone() {
+        // Joda 2.10 and the date filter's year guess: in Paris this is
+        // 00:30 on January 1st, 2027, which the guess puts in 2026, a year
+        // before the text's own reading.
+        let now = "2026-06-10T12:00:00Z";
+        assert_eq!(
+            at(
+                "MMM dd HH:mm:ss Z",
+                "Dec 31 23:30:00 +0000",
+                "Europe/Paris",
+                now
+            )
+            .unwrap(),
+            "2025-12-31T23:30:00.000Z"
+        );
+        assert_eq!(
+            at("MMM dd HH:mm:ss Z", "Jan 01 00:30:00 +0200", "UTC", now).unwrap(),
+            "2026-12-31T22:30:00.000Z"
+        );
+        assert_eq!(
+            at("MMM dd HH:mm:ss Z", "Jun 01 00:30:00 +0200", "UTC", now).unwrap(),
+            "2026-05-31T22:30:00.000Z"
         );
     }
 

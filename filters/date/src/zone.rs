@@ -86,23 +86,17 @@ impl Zone {
         }
     }
 
-    /// The instant of `local`, a time read without a year in the year the
-    /// pipeline started in (`read`) and then given another, as Logstash
-    /// does around New Year. The text must name a time that exists in the
-    /// year it was read in. Joda's year change then keeps that offset if it
-    /// still holds in the new year, and otherwise takes the offset there; a
-    /// time in a gap moves forward by the gap.
-    pub fn to_utc_millis_moved(
-        self,
-        read: NaiveDateTime,
-        local: NaiveDateTime,
-    ) -> Result<i64, String> {
-        let utc_read = self.to_utc_millis(read)?;
-        let offset_read = read.and_utc().timestamp_millis() - utc_read;
-        let local_millis = local.and_utc().timestamp_millis();
+    /// The instant of `local`, the wall-clock time here of the instant
+    /// `utc_read` given another year, as Logstash does to a time read
+    /// without a year around New Year. Joda's year change keeps the offset
+    /// `utc_read` had if it still holds in the new year, and otherwise takes
+    /// the offset there; a time in a gap moves forward by the gap.
+    pub fn to_utc_millis_moved(self, utc_read: i64, local: NaiveDateTime) -> Result<i64, String> {
         let offset_at = |utc_millis: i64| {
             (self.local(utc_millis)).map(|wall| wall.and_utc().timestamp_millis() - utc_millis)
         };
+        let offset_read = offset_at(utc_read).ok_or("date out of range")?;
+        let local_millis = local.and_utc().timestamp_millis();
         let kept = local_millis - offset_read;
         if offset_at(kept) == Some(offset_read) {
             return Ok(kept);
@@ -254,11 +248,9 @@ mod tests {
         // around New Year, from the year it started in to the next).
         let at = |zone: &str, month: u32, day: u32, hour: u32, minute: u32| {
             let zone = Zone::parse(zone).unwrap();
-            zone.to_utc_millis_moved(
-                local(2000, month, day, hour, minute),
-                local(2026, month, day, hour, minute),
-            )
-            .map(iso)
+            let read = zone.to_utc_millis(local(2000, month, day, hour, minute))?;
+            zone.to_utc_millis_moved(read, local(2026, month, day, hour, minute))
+                .map(iso)
         };
         // The time must exist in the year it was read in.
         let error = at("America/New_York", 4, 2, 2, 30).unwrap_err();
