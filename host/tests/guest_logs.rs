@@ -1,5 +1,6 @@
 //! What a filter writes to the host's log is bounded and cannot pass for
-//! the host's own lines: at most 200 lines per filter per 10 s, whatever the
+//! the host's own lines: at most 200 lines shown per filter per 10 s (lines
+//! below the log level not counted), whatever the
 //! calls and instances (the rest counted in one warning), each line naming
 //! its pipeline and filter, and control characters escaped, so a newline
 //! cannot start a forged line and an escape sequence cannot steer the
@@ -116,4 +117,53 @@ fn a_filter_failing_every_event_does_not_flood_the_log() {
         .and_then(|(head, _)| head.rsplit(' ').next()?.parse().ok())
         .unwrap_or_else(|| panic!("no count of lines held back: {stderr}"));
     assert!(panics + held_back >= 1000, "{held_back}: {stderr}");
+}
+
+/// Lines the log's level hides are not counted against the ration: 300
+/// debug lines, which `run` does not show by default, then an error.
+#[test]
+fn hidden_lines_leave_the_ration_to_the_lines_shown() {
+    let process = format!(
+        r#"(local.set $i (i32.const 300))
+        (loop $again
+          (call $log (i32.const 4) (i32.const 3000) (i32.const 5))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br_if $again (local.get $i)))
+        (call $log (i32.const 1) (i32.const 3008) (i32.const 14))
+        {ALL_UNCHANGED}
+        {RETURN_OUTPUT_AT_2048}"#
+    );
+    let wat = wat_filter(&process).replacen(
+        "(module",
+        r#"(module
+  (import "wasmstash" "log" (func $log (param i32 i32 i32)))
+  (data (i32.const 3000) "chat!")
+  (data (i32.const 3008) "the real error")"#,
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("chatty.wat"), &wat).unwrap();
+    std::fs::write(dir.path().join("in.log"), "one line\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args([
+            "run",
+            "--filter",
+            "chatty.wat",
+            "--format",
+            "lines",
+            "in.log",
+        ])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .env(
+            "WASMSTASH_CACHE_DIR",
+            std::env::temp_dir().join("wasmstash-test-cache"),
+        )
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("the real error"), "{stderr}");
+    assert!(!stderr.contains("chat!"), "{stderr}");
+    assert!(!stderr.contains("not shown"), "{stderr}");
 }

@@ -56,7 +56,9 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Linker<StoreState> {
                 if level == 1 {
                     state.last_error_log = Some(text.clone());
                 }
-                if !state.log_gate.admit() {
+                // A line the log's level hides takes nothing from the ration,
+                // so debug chatter cannot crowd out the errors after it.
+                if !shown_at(level) || !state.log_gate.admit() {
                     return Ok(());
                 }
                 let filter = state.filter.clone();
@@ -103,6 +105,16 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Linker<StoreState> {
         })
         .expect("the wasmstash imports are defined once each");
     linker
+}
+
+/// Whether the host's log shows a filter's line of this ABI level.
+fn shown_at(level: u32) -> bool {
+    match level {
+        1 => tracing::enabled!(target: "filter", tracing::Level::ERROR),
+        2 => tracing::enabled!(target: "filter", tracing::Level::WARN),
+        3 => tracing::enabled!(target: "filter", tracing::Level::INFO),
+        _ => tracing::enabled!(target: "filter", tracing::Level::DEBUG),
+    }
 }
 
 fn read_guest_str(
