@@ -208,10 +208,12 @@ fn run_case(
     } else {
         InputFormat::Lines
     };
-    // A trailing newline ends the last line; it does not start an empty one.
+    // A trailing newline ends the last line; it does not start an empty
+    // one. An empty file has no line at all, as for `wasmstash run`.
     let body = text.strip_suffix(b"\n").unwrap_or(&text);
     let events: Vec<CheckedEvent> = body
         .split(|&b| b == b'\n')
+        .take(if text.is_empty() { 0 } else { usize::MAX })
         .filter_map(|line| input::event(format, input::trim_newline(line)))
         .collect();
     let count = events.len();

@@ -406,3 +406,21 @@ fn no_case_files_is_said_plainly() {
         "{err}"
     );
 }
+
+#[test]
+fn an_empty_case_file_has_no_events_as_in_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.log"), "").unwrap();
+    let out = test_mutate(dir.path(), &["--bless", "empty.log"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = std::fs::read(dir.path().join("empty.expected.ndjson")).unwrap();
+    assert_eq!(text(&expected).trim(), "", "no event expected");
+    let out = test_mutate(dir.path(), &["empty.log"]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    // One empty line is one event, with an empty message.
+    std::fs::write(dir.path().join("blank.log"), "\n").unwrap();
+    let out = test_mutate(dir.path(), &["--bless", "blank.log"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = std::fs::read(dir.path().join("blank.expected.ndjson")).unwrap();
+    assert_eq!(text(&expected).lines().count(), 1, "{}", text(&expected));
+}

@@ -22,6 +22,30 @@ pub(super) fn expected_path(case: &Path) -> PathBuf {
     case.with_file_name(format!("{stem}{EXPECTED_SUFFIX}"))
 }
 
+fn is_case_kind(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e == "log" || e == "ndjson")
+}
+
+/// Refuses a case whose twin of the other kind lies beside it: `NAME.log`
+/// and `NAME.ndjson` would share `NAME.expected.ndjson`, and blessing one
+/// would overwrite what the other is held to.
+fn one_case_per_expected_file(case: &Path) -> Result<(), String> {
+    let twin = match case.extension().is_some_and(|e| e == "log") {
+        true => case.with_extension("ndjson"),
+        false => case.with_extension("log"),
+    };
+    if twin.exists() {
+        return Err(format!(
+            "{} and {} would share the expected file {}: rename one",
+            case.display(),
+            twin.display(),
+            expected_path(case).display()
+        ));
+    }
+    Ok(())
+}
+
 fn is_expected_file(path: &Path) -> bool {
     path.file_name().is_some_and(|name| {
         name.as_encoded_bytes()
@@ -50,6 +74,14 @@ pub(super) fn select(given: &[PathBuf], crate_dir: Option<&Path>) -> Result<Case
         .iter()
         .cloned()
         .partition(|path| is_expected_file(path));
+    if let Some(other) = run.iter().find(|path| !is_case_kind(path)) {
+        return Err(format!(
+            "{}: a case is NAME.log (raw lines) or NAME.ndjson (events)",
+            other.display()
+        ));
+    }
+    run.iter()
+        .try_for_each(|case| one_case_per_expected_file(case))?;
     if run.is_empty() {
         return Err(match skipped.as_slice() {
             [one] => format!(
@@ -92,16 +124,16 @@ fn in_crate(dir: &Path) -> Result<Vec<PathBuf>, String> {
         let hidden = path
             .file_name()
             .is_some_and(|name| name.as_encoded_bytes().starts_with(b"."));
-        let case_kind = path
-            .extension()
-            .is_some_and(|e| e == "log" || e == "ndjson");
-        if case_kind && !hidden && !is_expected_file(&path) {
+        if is_case_kind(&path) && !hidden && !is_expected_file(&path) {
             cases.push(path);
         }
     }
     if cases.is_empty() {
         return Err(none());
     }
+    cases
+        .iter()
+        .try_for_each(|case| one_case_per_expected_file(case))?;
     cases.sort();
     Ok(cases)
 }
@@ -119,5 +151,29 @@ mod tests {
             expected_path(Path::new("t/a.log")),
             Path::new("t/a.expected.ndjson")
         );
+    }
+
+    #[test]
+    fn other_kinds_and_twins_sharing_an_expected_file_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, "x\n").unwrap();
+            path
+        };
+        let (a_log, b_txt) = (file("a.log"), file("b.txt"));
+        assert!(select(std::slice::from_ref(&a_log), None).is_ok());
+        let error = select(&[b_txt], None).err().unwrap();
+        assert!(error.contains("b.txt: a case is NAME.log"), "{error}");
+        let a_ndjson = file("a.ndjson");
+        for named in [&a_log, &a_ndjson] {
+            let error = select(std::slice::from_ref(named), None).err().unwrap();
+            assert!(error.contains("would share the expected file"), "{error}");
+        }
+        std::fs::create_dir(dir.path().join("tests")).unwrap();
+        std::fs::rename(&a_log, dir.path().join("tests/a.log")).unwrap();
+        std::fs::rename(&a_ndjson, dir.path().join("tests/a.ndjson")).unwrap();
+        let error = select(&[], Some(dir.path())).err().unwrap();
+        assert!(error.contains("would share the expected file"), "{error}");
     }
 }
