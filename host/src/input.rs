@@ -81,7 +81,7 @@ impl PartialLine {
 /// first), keeping at most `max` bytes before the `\n`: the rest of a longer
 /// line is read and dropped, so memory stays bounded whatever the input.
 /// Returns the bytes read (0 at the end of input) and, for a line that was
-/// cut, its whole length. A reader that fails part-way through a line (a
+/// cut, the whole length of its text. A reader that fails part-way through a line (a
 /// live input that has gone quiet) leaves the bytes read so far in `line`
 /// and `partial`, and the next call with them goes on with the same line.
 pub fn read_line(
@@ -122,10 +122,11 @@ pub fn read_line(
     }
     let PartialLine { length, last, .. } = std::mem::take(partial);
     let read = length + usize::from(ended);
-    // A `\r` ending a line is its terminator, not its text: a CRLF line of
-    // exactly `max` bytes is whole.
-    let text_length = length - usize::from(ended && last == Some(b'\r'));
-    Ok((read, (text_length > max).then_some(length)))
+    // A `\r` ending a line is its terminator, not its text, as for
+    // `trim_newline` (the last line too, with no `\n` after it): a CRLF line
+    // of exactly `max` bytes is whole, and a cut line's length leaves it out.
+    let text_length = length - usize::from(last == Some(b'\r'));
+    Ok((read, (text_length > max).then_some(text_length)))
 }
 
 /// `event` (from a line of `length` bytes cut to its first `kept`) tagged
@@ -247,12 +248,9 @@ mod tests {
                 &line[..line.len() - ends_line],
                 &whole.as_bytes()[..whole.len().min(max)]
             );
-            // A `\r` before the `\n` ends the line and is no part of its text.
-            let text = match ends_line {
-                1 => whole.strip_suffix('\r').unwrap_or(&whole),
-                _ => &whole,
-            };
-            assert_eq!(cut, (text.len() > max).then_some(whole.len()), "{whole:?}");
+            // A `\r` ending the line is no part of its text.
+            let text = whole.strip_suffix('\r').unwrap_or(&whole);
+            assert_eq!(cut, (text.len() > max).then_some(text.len()), "{whole:?}");
         }
         assert_eq!(
             read_line(&mut reader, &mut line, max, &mut PartialLine::default()).unwrap(),
@@ -306,7 +304,7 @@ mod tests {
 
     #[test]
     fn a_crlf_line_of_exactly_the_limit_is_whole() {
-        let mut reader = io::BufReader::new(&b"{\"a\":1}\r\n12345678\r\n"[..]);
+        let mut reader = io::BufReader::new(&b"{\"a\":1}\r\n12345678\r\nabcdefg\r"[..]);
         let mut line = Vec::new();
         assert_eq!(
             read_line(&mut reader, &mut line, 7, &mut PartialLine::default()).unwrap(),
@@ -315,8 +313,14 @@ mod tests {
         assert_eq!(trim_newline(&line), br#"{"a":1}"#);
         assert_eq!(
             read_line(&mut reader, &mut line, 7, &mut PartialLine::default()).unwrap(),
-            (10, Some(9))
+            (10, Some(8))
         );
+        // The last line's `\r` ends it too, with no `\n` after it.
+        assert_eq!(
+            read_line(&mut reader, &mut line, 7, &mut PartialLine::default()).unwrap(),
+            (8, None)
+        );
+        assert_eq!(trim_newline(&line), b"abcdefg");
     }
 
     #[test]
