@@ -203,6 +203,19 @@ fn a_closed_output_stops_the_run_while_input_is_still_open() {
         "{stderr}"
     );
     assert!(stderr.contains("stopped early: pipeline `cli`"), "{stderr}");
+    // It says how far the output got: some events of the batch being
+    // written when the pipe closed (it holds 64 KiB), not all.
+    let (events_in, events_out) = (stderr.split_once("`cli`: "))
+        .and_then(|(_, rest)| {
+            let (events_in, rest) = rest.split_once(" events in, ")?;
+            let (events_out, _) = rest.split_once(" out")?;
+            Some((
+                events_in.parse::<u64>().ok()?,
+                events_out.parse::<u64>().ok()?,
+            ))
+        })
+        .unwrap_or_else(|| panic!("no counts in {stderr}"));
+    assert!(0 < events_out && events_out < events_in, "{stderr}");
     drop(done);
     feeder.join().unwrap();
 }

@@ -409,6 +409,22 @@ fn process(pipeline: &mut Pipeline, batch: LineBatch) -> Processed {
     processed
 }
 
+/// Writes `output`, whole NDJSON lines, and flushes it; on failure, says
+/// how many of its lines `out` had taken.
+fn write_lines(out: &mut impl Write, output: &[u8]) -> Result<(), (io::Error, u64)> {
+    let lines = |bytes: &[u8]| memchr::memchr_iter(b'\n', bytes).count() as u64;
+    let mut taken = 0;
+    while taken < output.len() {
+        match out.write(&output[taken..]) {
+            Ok(0) => return Err((io::ErrorKind::WriteZero.into(), lines(&output[..taken]))),
+            Ok(n) => taken += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((e, lines(&output[..taken]))),
+        }
+    }
+    out.flush().map_err(|e| (e, 0))
+}
+
 /// Writes results as their turn comes, holding back those that finish
 /// early, and tells the reader of each batch written.
 fn write_in_order(
@@ -425,11 +441,14 @@ fn write_in_order(
         while let Some(processed) = early.remove(&next) {
             // Flushed batch by batch, so a live feed's events come out as
             // they are filtered, not when a buffer fills.
-            out.write_all(&processed.output)
-                .and_then(|()| out.flush())
-                .map_err(RunError::writing)?;
+            let outcome = write_lines(out, &processed.output);
             summary.events_in += processed.events_in;
-            summary.events_out += processed.events_out;
+            summary.events_out += match &outcome {
+                Ok(()) => processed.events_out,
+                // The summary says how far the output got: `| head -1`
+                // leaves most of a batch filtered but never written.
+                Err((_, lines)) => *lines,
+            };
             summary.dropped += processed.dropped;
             for (tag, count) in processed.failure_tags {
                 *summary.failure_tags.entry(tag).or_default() += count;
@@ -437,6 +456,7 @@ fn write_in_order(
             for (filter, name, delta) in processed.counters {
                 summary.count(filter, name, delta);
             }
+            outcome.map_err(|(error, _)| RunError::writing(error))?;
             next += 1;
             // The reader may have stopped on an error of its own; it says why.
             let _ = written.send(());

@@ -8,7 +8,7 @@ mod interrupt;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
@@ -231,8 +231,14 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     let started = Instant::now();
     let flow = flow_for(args, workers, progress.clone());
     interrupt::install();
-    let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    // Each batch goes out in one write of whole lines, to the descriptor
+    // itself (no buffer between), so that a write cut short says exactly
+    // how many events got out.
+    let mut out = io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(File::from)
+        .map_err(|e| RunError::Io(format!("standard output: {e}")))?;
     let ran = flow::run_batches(flow, pipelines, &mut out, &mut summary)
         .and_then(|()| out.flush().map_err(RunError::writing));
     progress.finish_and_clear();
