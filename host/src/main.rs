@@ -38,7 +38,8 @@ enum Command {
     Test(TestArgs),
     /// Create a new filter crate with a sample config, input and expected output.
     New(NewArgs),
-    /// Check a config file: parse it and load every filter of every pipeline.
+    /// Check a config file: parse it, load every filter of every pipeline, and
+    /// check the admin token and state_dir that `serve` would check at start.
     Check {
         /// The pipeline config file (TOML).
         config: PathBuf,
@@ -255,6 +256,7 @@ fn write_report(
 
 fn check(path: &std::path::Path) -> Result<String, Box<dyn std::error::Error>> {
     let config = Config::load(path)?;
+    serve::check_settings(&config.server)?;
     let engine = Engine::new(config.engine.clone())?;
     let mut lines = Vec::new();
     for name in config.pipelines.keys() {

@@ -182,6 +182,20 @@ pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
     probe_writes(dir)
 }
 
+/// Whether [`prepare_dir`] would succeed, leaving nothing behind: the
+/// directory, or the nearest part of its path that exists, must be a
+/// directory this process can write in.
+pub fn check_dir(dir: &Path) -> std::io::Result<()> {
+    let existing = dir.ancestors().find(|d| d.exists()).unwrap_or(dir);
+    if !existing.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("{} exists and is not a directory", existing.display()),
+        ));
+    }
+    probe_writes(existing)
+}
+
 /// `create_dir_all`, which on a file answers only "File exists", as if all
 /// were well.
 fn make_dir(dir: &Path) -> std::io::Result<()> {

@@ -363,3 +363,45 @@ fn a_missing_module_or_crate_is_named_plainly() {
         "{error}"
     );
 }
+
+/// `check` refuses what `serve` would refuse at start in `[server]`: a
+/// short or missing admin token file, a `state_dir` it cannot make.
+#[test]
+fn check_refuses_server_settings_serve_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("w.toml");
+    let check = |server: &str| {
+        let toml = format!("[server]\n{server}\n[[pipelines.a.filters]]\nfilter = \"mutate\"\n");
+        std::fs::write(&config, toml).unwrap();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wasmstash"));
+        let out = (command.args(["check", config.to_str().unwrap()]))
+            .env_remove("WASMSTASH_ADMIN_TOKEN")
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stderr))
+    };
+    std::fs::write(dir.path().join("short.token"), "short\n").unwrap();
+    let short = format!("admin_token_file = {:?}", dir.path().join("short.token"));
+    let (code, err) = check(&short);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("the token must be at least 16 characters"),
+        "{err}"
+    );
+    let (code, err) = check("admin_token_file = \"/nonexistent/token\"");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("server.admin_token_file /nonexistent/token"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("a-file"), "").unwrap();
+    let under_a_file = format!("state_dir = {:?}", dir.path().join("a-file/state"));
+    let (code, err) = check(&under_a_file);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("exists and is not a directory"), "{err}");
+    // A state_dir still to be made is fine, and is not made by `check`.
+    let later = dir.path().join("later/state");
+    let (code, err) = check(&format!("state_dir = {later:?}"));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!dir.path().join("later").exists());
+}

@@ -331,6 +331,18 @@ const MIN_TOKEN_CHARS: usize = 16;
 /// The admin token from `WASMSTASH_ADMIN_TOKEN`, or else from
 /// `server.admin_token_file`; `None` turns the admin endpoints off. A short
 /// token is refused wherever it comes from.
+/// What `serve` would refuse at start in `[server]`, found without starting:
+/// the admin token (its file, its length) and whether `state_dir` can be
+/// made and written. For `wasmstash check`; it creates nothing that stays.
+pub fn check_settings(server: &ServerSettings) -> Result<(), ConfigError> {
+    admin_token(server)?;
+    match &server.state_dir {
+        Some(dir) => crate::state::check_dir(dir)
+            .map_err(|e| ConfigError(format!("[server] state_dir {}: {e}", dir.display()))),
+        None => Ok(()),
+    }
+}
+
 fn admin_token(server: &ServerSettings) -> Result<Option<String>, ConfigError> {
     let from_env = std::env::var("WASMSTASH_ADMIN_TOKEN")
         .ok()
