@@ -326,33 +326,54 @@ fn push_bounded(items: &mut VecDeque<Item>, item: Item, most: usize) {
     items.push_back(item);
 }
 
-/// Replaces the value at a Logstash field reference by `"***"`, if present.
+/// Replaces the value at a Logstash field reference by `"***"` wherever the
+/// event holds it in a form Elasticsearch reads as that field: nested
+/// objects, keys that join several steps with dots (`"source.address"`,
+/// `{"source": {"address.ip": …}}`), and arrays of objects along the way.
 pub fn mask_field(value: &mut Value, field: &str) {
     let segments: Vec<&str> = field_ref::segments(field).collect();
-    let Some((last, path)) = segments.split_last() else {
-        return;
+    if !segments.is_empty() {
+        mask_path(value, &segments);
+    }
+}
+
+fn mask_path(value: &mut Value, segments: &[&str]) {
+    let mask_or_descend = |child: &mut Value, rest: &[&str]| match rest {
+        [] => *child = Value::String(MASK.to_owned()),
+        rest => mask_path(child, rest),
     };
-    let mut at = value;
-    for segment in path {
-        at = match at {
-            Value::Object(map) => match map.get_mut(*segment) {
-                Some(next) => next,
-                None => return,
-            },
-            Value::Array(items) => {
-                match segment.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-                    Some(next) => next,
-                    None => return,
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if let Some(used) = steps_in_key(key, segments) {
+                    mask_or_descend(child, &segments[used..]);
                 }
             }
-            _ => return,
-        };
+        }
+        Value::Array(items) => match segments[0].parse::<usize>() {
+            Ok(index) => {
+                if let Some(item) = items.get_mut(index) {
+                    mask_or_descend(item, &segments[1..]);
+                }
+            }
+            Err(_) => items.iter_mut().for_each(|item| mask_path(item, segments)),
+        },
+        _ => {}
     }
-    if let Value::Object(map) = at
-        && let Some(slot) = map.get_mut(*last)
-    {
-        *slot = Value::String(MASK.to_owned());
+}
+
+/// How many of `segments` the object key `key` spells, one or several
+/// joined by dots; `None` if it is not a start of the path.
+fn steps_in_key(key: &str, segments: &[&str]) -> Option<usize> {
+    let mut rest = key;
+    for (used, segment) in segments.iter().enumerate() {
+        rest = rest.strip_prefix(segment)?;
+        if rest.is_empty() {
+            return Some(used + 1);
+        }
+        rest = rest.strip_prefix('.')?;
     }
+    None
 }
 
 fn replace_in_strings(value: &mut Value, needle: &str) {
@@ -437,6 +458,33 @@ mod tests {
         let frame = digest.frame(true).to_string();
         assert!(!frame.contains("checkout"), "{frame}");
         assert!(frame.contains("rate of *** went silent"), "{frame}");
+    }
+
+    #[test]
+    fn a_masked_field_is_masked_in_every_form_elasticsearch_reads_as_it() {
+        let mut event = json!({
+            "source.address": "10.6.6.6",
+            "source": {"address": ["10.5.5.5"], "port": 1},
+            "client": [{"user.name": "ann"}, {"user": {"name": "bob"}}],
+            "user": {"name": "eve", "named": "kept"},
+            "sources": {"address": "kept"},
+        });
+        mask_field(&mut event, "[source][address]");
+        mask_field(&mut event, "[client][user][name]");
+        mask_field(&mut event, "[user][name]");
+        assert_eq!(
+            event,
+            json!({
+                "source.address": MASK,
+                "source": {"address": MASK, "port": 1},
+                "client": [{"user.name": MASK}, {"user": {"name": MASK}}],
+                "user": {"name": MASK, "named": "kept"},
+                "sources": {"address": "kept"},
+            })
+        );
+        let mut listed = json!({"tags": ["a", "b"]});
+        mask_field(&mut listed, "[tags][1]");
+        assert_eq!(listed, json!({"tags": ["a", MASK]}));
     }
 
     #[test]
