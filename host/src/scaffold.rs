@@ -156,6 +156,17 @@ pub fn run(args: &NewArgs) -> Result<String, String> {
     } else {
         None
     };
+    // A workspace member is committed with the workspace: its path to the
+    // SDK must hold in every clone, so it is relative.
+    let sdk = match args.in_workspace {
+        true => relative_path(
+            &std::env::current_dir()
+                .map_err(|e| e.to_string())?
+                .join(name),
+            &sdk,
+        ),
+        false => sdk,
+    };
     let files = files(name, &sdk, args.in_workspace);
     for (path, content) in &files {
         let path = dir.join(path);
@@ -237,6 +248,15 @@ fn workspace_with_member(manifest: &Path, name: &str) -> Result<String, String> 
     }
     let at = span.start + 1;
     Ok(format!("{}\n    \"{name}\",{}", &text[..at], &text[at..]))
+}
+
+/// `to` as seen from the directory `from` (both absolute).
+fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let ups = std::iter::repeat_n(std::path::Component::ParentDir, from.len() - common);
+    ups.chain(to[common..].iter().copied()).collect()
 }
 
 /// The value of `key` in `table`.

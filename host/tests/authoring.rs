@@ -322,6 +322,15 @@ fn new_can_join_the_current_workspace() {
     );
     let crate_manifest = std::fs::read_to_string(dir.path().join("f1/Cargo.toml")).unwrap();
     assert!(!crate_manifest.contains("[workspace]"));
+    // The SDK's path holds in any clone of the workspace: relative.
+    let sdk = (crate_manifest.split_once("wasmstash-sdk = { path = \""))
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(path, _)| path)
+        .unwrap_or_else(|| panic!("{crate_manifest}"));
+    assert!(sdk.starts_with(".."), "{crate_manifest}");
+    let sdk_manifest = dir.path().join("f1").join(sdk).join("Cargo.toml");
+    let sdk_manifest = std::fs::read_to_string(&sdk_manifest).unwrap();
+    assert!(sdk_manifest.contains("name = \"wasmstash-sdk\""));
     // A member builds with its workspace's flags, not flags of its own.
     assert!(!dir.path().join("f1/.cargo").exists());
 }
