@@ -71,6 +71,12 @@ pub struct TestArgs {
     /// Rewrite the expected files with the actual output.
     #[arg(long)]
     pub bless: bool,
+    /// What the filters' clock reads, fixed for the whole run, as
+    /// YYYY-MM-DDTHH:MM:SSZ (e.g. 2026-06-10T12:00:00Z): for filters whose
+    /// output depends on "now" (a year guessed for syslog dates, a time
+    /// stamped on events), so that their expected files hold.
+    #[arg(long, value_name = "TIME", value_parser = fixed_time)]
+    pub now: Option<i64>,
     /// Largest case or expected file read, in MiB (1 to 4096); only regular
     /// files are read.
     #[arg(long, default_value_t = 16, value_name = "MIB",
@@ -138,8 +144,11 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
     // Names show in failure records; `--before mutate --module mutate`
     // makes the second `mutate#2`, as a pipeline would.
     distinct_names(&mut chain).map_err(TestError::Setup)?;
-    let engine =
-        Engine::new(EngineSettings::default()).map_err(|e| TestError::Setup(e.to_string()))?;
+    let settings = EngineSettings {
+        fixed_clock: args.now,
+        ..EngineSettings::default()
+    };
+    let engine = Engine::new(settings).map_err(|e| TestError::Setup(e.to_string()))?;
     let modules = load_filters(&engine, &chain)
         .map_err(|e| TestError::Setup(load_failure(e, &before, config_file.as_deref())))?;
     let limit = args.max_case_mib << 20;
@@ -192,6 +201,32 @@ fn read_case_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, TestEr
         };
         TestError::Setup(format!("{}: {e}{raise}", path.display()))
     })
+}
+
+/// `--now`'s UTC time, in nanoseconds since the Unix epoch.
+fn fixed_time(text: &str) -> Result<i64, String> {
+    let refused = || format!("`{text}` is not a UTC time like 2026-06-10T12:00:00Z");
+    let bytes = text.as_bytes();
+    let shape_ok = bytes.len() == 20
+        && bytes.iter().enumerate().all(|(i, &b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b'T',
+            13 | 16 => b == b':',
+            19 => b == b'Z',
+            _ => b.is_ascii_digit(),
+        });
+    if !shape_ok {
+        return Err(refused());
+    }
+    let number = |range: std::ops::Range<usize>| text[range].parse::<i64>().unwrap();
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let (hour, minute, second) = (number(11..13), number(14..16), number(17..19));
+    let days = wasmstash_sdk::civil::days_from_civil(year, month, day);
+    let same_date = wasmstash_sdk::civil::civil_from_days(days) == (year, month, day);
+    if !(1..=12).contains(&month) || !same_date || hour > 23 || minute > 59 || second > 59 {
+        return Err(refused());
+    }
+    Ok(((days * 24 + hour) * 60 + minute) * 60_000_000_000 + second * 1_000_000_000)
 }
 
 /// Runs one case; prints its result; returns whether it passed.
@@ -375,4 +410,33 @@ fn build_crate(dir: &Path) -> Result<PathBuf, TestError> {
                 manifest.display()
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixed_time;
+
+    #[test]
+    fn now_is_a_utc_time_to_the_second() {
+        assert_eq!(fixed_time("1970-01-01T00:00:00Z"), Ok(0));
+        assert_eq!(
+            fixed_time("2026-06-10T12:00:00Z"),
+            Ok(1_781_092_800_000_000_000)
+        );
+        for refused in [
+            "2026-06-10T12:00:00",
+            "2026-06-10 12:00:00Z",
+            "2026-02-29T12:00:00Z",
+            "2026-13-01T12:00:00Z",
+            "2026-06-10T24:00:00Z",
+            "2026-06-10T12:00:00+01:00",
+            "+026-06-10T12:00:00Z",
+        ] {
+            let error = fixed_time(refused).unwrap_err();
+            assert!(
+                error.contains("is not a UTC time like"),
+                "{refused}: {error}"
+            );
+        }
+    }
 }

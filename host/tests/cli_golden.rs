@@ -424,3 +424,51 @@ fn an_empty_case_file_has_no_events_as_in_run() {
     let expected = std::fs::read(dir.path().join("blank.expected.ndjson")).unwrap();
     assert_eq!(text(&expected).lines().count(), 1, "{}", text(&expected));
 }
+
+/// `--now` fixes the filters' clock: the date filter's year for a date
+/// without one follows it (a January date read on New Year's Eve is next
+/// year's), so an expected file holds on any day.
+#[test]
+fn now_fixes_the_clock_filters_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("jan.ndjson"),
+        "{\"timestamp\":\"Jan 01 00:05:00\"}\n",
+    )
+    .unwrap();
+    let date = |now: &str| {
+        let args = [
+            "test",
+            "--module",
+            "date",
+            "--config",
+            r#"{"match":["timestamp","MMM dd HH:mm:ss"]}"#,
+            "--now",
+            now,
+            "--bless",
+            "jan.ndjson",
+        ];
+        let out = wasmstash_within(dir.path(), &args);
+        let expected = std::fs::read_to_string(dir.path().join("jan.expected.ndjson"));
+        (out, expected.unwrap_or_default())
+    };
+    let (out, expected) = date("2026-12-31T23:50:00Z");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        expected.contains(r#""@timestamp":"2027-01-01T00:05:00.000Z""#),
+        "{expected}"
+    );
+    let (out, expected) = date("2026-06-10T12:00:00Z");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        expected.contains(r#""@timestamp":"2026-01-01T00:05:00.000Z""#),
+        "{expected}"
+    );
+    let (out, _) = date("tomorrow");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`tomorrow` is not a UTC time like 2026-06-10T12:00:00Z"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -87,6 +87,7 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
         replay_budget,
         compile_timeout,
         cache_max_bytes,
+        fixed_clock: None,
         cache_dir: raw
             .cache_dir
             .map(|dir| base.join(dir))

@@ -40,6 +40,8 @@ pub(crate) struct StoreState {
     counters_full: bool,
     /// The filter's ration of log lines, which outlives this instance.
     log_gate: Arc<LogGate>,
+    /// `EngineSettings::fixed_clock`.
+    fixed_clock: Option<i64>,
 }
 
 /// The `wasmstash` imports of ABI v1. Nothing else is linked: no WASI, so no
@@ -72,12 +74,18 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Linker<StoreState> {
             },
         )
         .and_then(|l| {
-            l.func_wrap("wasmstash", "now_unix_nanos", || {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos() as i64)
-                    .unwrap_or(0)
-            })
+            l.func_wrap(
+                "wasmstash",
+                "now_unix_nanos",
+                |caller: Caller<'_, StoreState>| {
+                    caller.data().fixed_clock.unwrap_or_else(|| {
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_nanos() as i64)
+                            .unwrap_or(0)
+                    })
+                },
+            )
         })
         .and_then(|l| {
             l.func_wrap(
@@ -208,6 +216,7 @@ impl FilterInstance {
             counters: BTreeMap::new(),
             counters_full: false,
             log_gate: module.log_gate(),
+            fixed_clock: engine.settings().fixed_clock,
         };
         let mut store = Store::new(engine.wasmtime(), state);
         store.limiter(|state| &mut state.limits as &mut dyn ResourceLimiter);

@@ -67,6 +67,10 @@ pub struct EngineSettings {
     /// refused (the compilation cannot be stopped, and ends in the
     /// background: see `compile`).
     pub compile_timeout: Duration,
+    /// What the filters' clock import answers, in nanoseconds since the
+    /// Unix epoch, instead of the system clock: a fixed "now" for
+    /// repeatable golden tests (`wasmstash test --now`). Not a config key.
+    pub fixed_clock: Option<i64>,
 }
 
 impl Default for EngineSettings {
@@ -81,6 +85,7 @@ impl Default for EngineSettings {
             max_module_bytes: 16 << 20,
             max_event_bytes: 16 << 20,
             compile_timeout: Duration::from_secs(60),
+            fixed_clock: None,
         }
     }
 }
