@@ -52,9 +52,14 @@ impl Log {
 /// `cache`, keeping its log (info and up); returns once it listens, which is
 /// before its pipelines are loaded.
 fn spawn(config: &Path, cache: &Path) -> (Server, Log) {
+    spawn_on("127.0.0.1:0", config, cache)
+}
+
+/// [`spawn`] on another address.
+fn spawn_on(listen: &str, config: &Path, cache: &Path) -> (Server, Log) {
     let mut child = Command::new(binary())
         .args(["serve", "--config", config.to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0"])
+        .args(["--listen", listen])
         .env("WASMSTASH_CACHE_DIR", cache)
         .env("WASMSTASH_ADMIN_TOKEN", TOKEN)
         .env("RUST_LOG", "wasmstash=info")
@@ -147,6 +152,22 @@ fn edit_while_loading(server: &Server, log: &Log, cache: &Path, edit: impl FnOnc
         "the pipelines finished loading before the edit, so this test shows nothing; log:\n{}",
         log.text()
     );
+}
+
+/// Listening beyond loopback is allowed (a container network needs it),
+/// and said: the pipeline endpoints take no token.
+#[test]
+fn listening_beyond_this_machine_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "[[pipelines.a.filters]]\nfilter = \"mutate\"\n");
+    let warning = "reaches beyond this machine";
+    let (server, log) = spawn_on("0.0.0.0:0", &config, &shared_cache());
+    log.wait_for(warning, HANG);
+    server.stop();
+    let (server, log) = spawn(&config, &shared_cache());
+    ready(&server);
+    server.stop();
+    assert!(!log.text().contains(warning), "{}", log.text());
 }
 
 #[test]

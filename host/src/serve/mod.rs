@@ -283,6 +283,14 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         server.listen = listen;
     }
     let admin_token = admin_token(&server)?;
+    if !server.listen.ip().is_loopback() {
+        // Said, not refused: a container network needs it. The pipeline
+        // endpoints take no token, as Logstash calls them.
+        tracing::warn!(
+            "listening on {} reaches beyond this machine: anyone who can connect may send events              through the pipelines; keep the port on a private network or behind a firewall",
+            server.listen
+        );
+    }
     let state = match &server.state_dir {
         Some(dir) => {
             crate::state::prepare_dir(dir)
