@@ -112,6 +112,9 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
     if args.module.is_none() && args.crate_dir.is_none() {
         return Err(TestError::Setup("give --module FILE or --crate DIR".into()));
     }
+    if let Some(dir) = &args.crate_dir {
+        crate_manifest(dir)?;
+    }
     // Cases, config and before-filters are checked before a crate is
     // built, so that a mistake in them is named without waiting for cargo.
     let cases = cases::select(&args.cases, args.crate_dir.as_deref()).map_err(TestError::Setup)?;
@@ -366,16 +369,22 @@ fn checked_config(config: &str, subject: &str) -> Result<String, TestError> {
 }
 
 /// Builds a filter crate for wasm32 and returns its module's path.
-fn build_crate(dir: &Path) -> Result<PathBuf, TestError> {
+/// `dir`'s Cargo.toml, or why `dir` is not a crate. Said before anything
+/// else: run from the wrong directory, the cases' or cargo's own errors
+/// would hide the cause.
+fn crate_manifest(dir: &Path) -> Result<PathBuf, TestError> {
     let manifest = dir.join("Cargo.toml");
-    // Said first: run from the wrong directory, cargo's own error would read
-    // as if cargo were missing.
     if !manifest.is_file() {
         return Err(TestError::Setup(format!(
             "{} is not a crate: it has no Cargo.toml (`--crate` is taken from the current directory)",
             dir.display()
         )));
     }
+    Ok(manifest)
+}
+
+fn build_crate(dir: &Path) -> Result<PathBuf, TestError> {
+    let manifest = crate_manifest(dir)?;
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",

@@ -390,6 +390,15 @@ fn no_case_files_is_said_plainly() {
     assert!(err.contains("no case files given"), "{err}");
     assert!(!err.contains("required arguments"), "{err}");
 
+    // A directory that is not a crate is said to be one.
+    let out = wasmstash_within(dir.path(), &["test", "--crate", "nowhere"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("nowhere is not a crate: it has no Cargo.toml"),
+        "{err}"
+    );
+
     // A crate with no cases in tests/ is named before anything is built.
     std::fs::write(
         dir.path().join("Cargo.toml"),
