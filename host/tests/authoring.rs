@@ -71,6 +71,27 @@ fn a_pinned_module_is_refused_if_it_changed() {
     assert!(text(&out.stderr).contains("expected 64 hex digits"));
 }
 
+/// A module that never finishes starting is said to have run past the
+/// deadline, in those words, as `run` says it of a call.
+#[test]
+fn inspect_names_the_deadline_when_a_module_never_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let looping = wat_filter("(i64.const 0)").replacen(
+        "(module",
+        "(module\n  (func $start (loop $forever (br $forever)))\n  (start $start)",
+        1,
+    );
+    let module = dir.path().join("looping.wat");
+    std::fs::write(&module, looping).unwrap();
+    let out = wasmstash(&["inspect", module.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let report = text(&out.stdout) + &text(&out.stderr);
+    assert!(
+        report.contains("ran past the deadline of 1000 ms while starting"),
+        "{report}"
+    );
+}
+
 #[test]
 fn inspect_explains_a_module() {
     let hello = format!("{}/hello.wasm", wasmstash::builtins::build_module_dir());

@@ -372,5 +372,14 @@ pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<
             tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
         },
     );
-    result.map_err(|e| format!("asking the ABI version failed: {}", e.root_cause()))
+    result.map_err(|e| match e.downcast_ref::<wasmtime::Trap>() {
+        // Its start function, or the version export, never returned.
+        Some(wasmtime::Trap::Interrupt) => {
+            let limit = (engine.settings().call_timeout)
+                .map(|t| format!(" of {} ms", t.as_millis()))
+                .unwrap_or_default();
+            format!("the module ran past the deadline{limit} while starting or asked its ABI version, and was stopped")
+        }
+        _ => format!("asking the ABI version failed: {}", e.root_cause()),
+    })
 }
