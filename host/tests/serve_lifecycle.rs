@@ -163,6 +163,8 @@ fn listening_beyond_this_machine_is_said() {
     let warning = "reaches beyond this machine";
     let (server, log) = spawn_on("0.0.0.0:0", &config, &shared_cache());
     log.wait_for(warning, HANG);
+    // Stopped once ready: a SIGTERM before its handler is set would kill it.
+    ready(&server);
     server.stop();
     let (server, log) = spawn(&config, &shared_cache());
     ready(&server);
