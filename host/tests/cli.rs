@@ -327,6 +327,24 @@ fn an_overlong_line_is_cut_and_tagged() {
             text(&out.stderr)
         );
     }
+    // A cut inside a two-byte character keeps none of it, rather than
+    // leaving a replacement character at the end.
+    let args = ["run", "-f", "mutate", "--format", "lines"];
+    let out = wasmstash(
+        &[&args[..], &["--max-line-bytes", "101"]].concat(),
+        "é".repeat(100).as_bytes(),
+    );
+    let events = events_of(&out.stdout);
+    assert_eq!(
+        events[0]["message"],
+        "é".repeat(50).as_str(),
+        "{}",
+        text(&out.stdout)
+    );
+    let reason = events[0]["wasmstash"]["failures"][0]["reason"]
+        .as_str()
+        .unwrap();
+    assert!(reason.contains("only its first 100 were kept"), "{reason}");
 }
 
 #[test]

@@ -369,7 +369,15 @@ fn work(
 fn process(pipeline: &mut Pipeline, batch: LineBatch) -> Processed {
     let events: Vec<CheckedEvent> = (batch.lines.iter())
         .filter_map(|line| {
-            let text = &batch.text[line.start..line.end];
+            let mut text = &batch.text[line.start..line.end];
+            if line.cut.is_some() {
+                // A cut that fell inside a character keeps none of it.
+                if let Err(e) = std::str::from_utf8(text)
+                    && e.error_len().is_none()
+                {
+                    text = &text[..e.valid_up_to()];
+                }
+            }
             let event = input::event(batch.format, text)?;
             Some(match line.cut {
                 Some(length) => input::truncated(&event, length, text.len()),
