@@ -37,6 +37,34 @@ fn reads_pipelines_in_order_with_json_configs() {
     assert_eq!(app[1].config_json, b"{}");
 }
 
+/// Options keep the order written, inline or as tables: grok tries
+/// `match` fields in that order, as Logstash does a hash's.
+#[test]
+fn filter_options_keep_their_order() {
+    let config = parse(
+        r#"
+        [[pipelines.p.filters]]
+        filter = "grok"
+        config = { match = { zfield = "%{WORD:z}", afield = "%{WORD:a}" }, break_on_match = true }
+        [[pipelines.p.filters]]
+        filter = "mutate"
+        [pipelines.p.filters.config.rename]
+        y = "b"
+        x = "a"
+        "#,
+    )
+    .unwrap();
+    let p = &config.pipelines["p"];
+    assert_eq!(
+        String::from_utf8_lossy(&p[0].config_json),
+        r#"{"match":{"zfield":"%{WORD:z}","afield":"%{WORD:a}"},"break_on_match":true}"#
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&p[1].config_json),
+        r#"{"rename":{"y":"b","x":"a"}}"#
+    );
+}
+
 #[test]
 fn errors_name_the_file_pipeline_and_filter() {
     let err = parse("[[pipelines.p.filters]]\nfilter = \"jsn\"").unwrap_err();
