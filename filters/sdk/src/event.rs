@@ -490,7 +490,8 @@ impl<'a> Event<'a> {
     }
 
     /// Expands Logstash `%{field}` / `%{[a][b]}` references in `template`.
-    /// A reference to a missing field is left as written, as Logstash does.
+    /// A reference to a missing field is left as written, a list becomes its
+    /// members joined by commas and an object compact JSON, as Logstash does.
     /// A template without references (most tags and field names) comes back
     /// borrowed, with nothing allocated.
     pub fn sprintf<'t>(&self, template: &'t str) -> Cow<'t, str> {
@@ -509,9 +510,8 @@ impl<'a> Event<'a> {
             };
             let reference = &after[..end];
             match self.get(reference) {
-                Some(Value::String(s)) => out.push_str(s),
                 Some(Value::Null) | None => out.push_str(&rest[start..start + 3 + end]),
-                Some(other) => out.push_str(&other.to_string()),
+                Some(value) => crate::template::push_value_text(value, &mut out),
             }
             rest = &after[end + 1..];
             next = find_reference(rest);

@@ -121,6 +121,27 @@ impl<'s> Iterator for ResolvedSegments<'s> {
     }
 }
 
+/// A field's value as a reference to it reads: a string as itself, a list
+/// as its members joined by commas (nested lists flattened, a null member
+/// empty), as Logstash's `StringInterpolation` joins them, and anything
+/// else as compact JSON.
+pub(crate) fn push_value_text(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => out.push_str(text),
+        Value::Null => {}
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_value_text(item, out);
+            }
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
 /// Whether `text` holds a `%{` that starts a reference: one that is
 /// closed, as `sprintf` keeps a `%{` never closed as written.
 pub fn has_references(text: &str) -> bool {
@@ -139,13 +160,19 @@ mod tests {
 
     #[test]
     fn fixed_texts_come_back_as_written_and_others_expanded() {
-        let event = Event::parse(br#"{"host":"web","n":{"v":2}}"#).unwrap();
+        let event = Event::parse(
+            br#"{"host":"web","n":{"v":2},"tags":["a","b"],"l":[1,2.5,null,["x","y"],{"k":true}]}"#,
+        )
+        .unwrap();
         for (text, fixed, rendered) in [
             ("access", true, "access"),
             ("100% {sure}", true, "100% {sure}"),
             ("%{never closed", true, "%{never closed"),
             ("h-%{host}", false, "h-web"),
             ("%{[n][v]}/%{missing}", false, "2/%{missing}"),
+            // Lists joined by commas, as Logstash's sprintf joins them.
+            ("%{tags}", false, "a,b"),
+            ("[%{l}]", false, "[1,2.5,,x,y,{\"k\":true}]"),
         ] {
             let template = Template::new(text);
             assert_eq!(template.is_fixed(), fixed, "{text}");
