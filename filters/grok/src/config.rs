@@ -18,7 +18,7 @@ pub struct Settings {
     pub named_captures_only: bool,
     #[serde(default)]
     pub keep_empty_captures: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "common::fields")]
     pub overwrite: Vec<String>,
     #[serde(default)]
     pub pattern_definitions: Map<String, Value>,

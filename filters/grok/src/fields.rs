@@ -31,6 +31,9 @@ pub struct Shape {
 struct Target {
     field: String,
     overwrite: bool,
+    /// A capture into `@timestamp`, which a Logstash event always holds as a
+    /// timestamp object: grok keeps it, or with `overwrite` fails on it.
+    timestamp: bool,
     top: usize,
     leaf: usize,
     /// The nodes from the top-level key down to the leaf, marked as holding
@@ -137,6 +140,7 @@ impl Shape {
             let mut path = Vec::new();
             let (top, leaf) = shape.place(&segments, &mut path);
             shape.plans.push(Target {
+                timestamp: segments[0] == "@timestamp",
                 field,
                 overwrite,
                 top,
@@ -191,6 +195,9 @@ impl Shape {
     }
 
     /// Records one capture (already filtered for emptiness by the caller).
+    /// `Err` where Logstash's event would raise on setting it, which ends
+    /// that field's match as failed: a path through a string or number
+    /// (`[host][name]` on a string `host`), or `@timestamp` overwritten.
     pub fn capture(
         &self,
         event: &mut Event,
@@ -198,11 +205,17 @@ impl Shape {
         input: &str,
         plan: usize,
         value: Captured,
-    ) {
+    ) -> Result<(), Raised> {
         let target = &self.plans[plan];
+        if target.timestamp {
+            let whole = field_ref::segments(&target.field).nth(1).is_none();
+            return match whole && !target.overwrite {
+                true => Ok(()),
+                false => Err(Raised),
+            };
+        }
         if scratch.present[target.top] {
-            store(event, &target.field, target.overwrite, value);
-            return;
+            return store(event, &target.field, target.overwrite, value);
         }
         let stored = match value {
             Captured::Nil => Stored::Nil,
@@ -231,6 +244,7 @@ impl Shape {
             }
             kept @ Leaf::One(_) => kept,
         };
+        Ok(())
     }
 
     /// Writes the collected top-level fields into the event.
@@ -296,10 +310,16 @@ fn span_in(input: &str, text: &str) -> (u32, u32) {
     (start as u32, (start + text.len()) as u32)
 }
 
+/// Logstash's event raised on a capture; see [`Shape::capture`].
+pub struct Raised;
+
 /// Logstash grok's `handle` through the event API: a new field is set; an
 /// existing string becomes `[old, new]`, an existing array is appended to,
 /// anything else is kept; `overwrite` replaces.
-fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) {
+fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) -> Result<(), Raised> {
+    if through_a_scalar(event, field) {
+        return Err(Raised);
+    }
     let value = match value {
         Captured::Nil => Value::Null,
         Captured::Str(s) => Value::String(s.to_string()),
@@ -309,7 +329,7 @@ fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) {
     };
     if overwrite {
         event.set(field, value);
-        return;
+        return Ok(());
     }
     match event.get(field) {
         None | Some(Value::Null) => event.set(field, value),
@@ -324,4 +344,37 @@ fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) {
         }
         Some(_) => {}
     }
+    Ok(())
+}
+
+/// Whether the way to `field` passes through a string, number or boolean,
+/// which Logstash's event cannot set a child of (it raises). Through a
+/// missing or null field it makes objects; through a list it takes an
+/// index, or sets nothing when the step is none.
+fn through_a_scalar(event: &Event, field: &str) -> bool {
+    let segments: Vec<&str> = field_ref::segments(field).collect();
+    let Some((_, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut at: Option<&Value> = None;
+    for (depth, segment) in parents.iter().enumerate() {
+        let next = match at {
+            None if depth == 0 => event.get(segment),
+            None => return false,
+            Some(Value::Object(members)) => members.get(*segment),
+            Some(Value::Array(items)) => segment.parse::<i64>().ok().and_then(|i| {
+                let i = if i < 0 { items.len() as i64 + i } else { i };
+                usize::try_from(i).ok().and_then(|i| items.get(i))
+            }),
+            Some(_) => return true,
+        };
+        match next {
+            None | Some(Value::Null) => return false,
+            Some(value) => at = Some(value),
+        }
+    }
+    matches!(
+        at,
+        Some(Value::String(_) | Value::Number(_) | Value::Bool(_))
+    )
 }

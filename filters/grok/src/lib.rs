@@ -47,6 +47,16 @@ struct Compiled {
 /// Whether the patterns of one field matched, or time ran out.
 type Outcome = Result<bool, Stop>;
 
+/// How trying one input against a field's patterns ended.
+enum Tried {
+    Matched,
+    Unmatched,
+    /// A capture could not be set, where Logstash's event raises: grok
+    /// rescues that and counts the whole field as unmatched, keeping the
+    /// captures set before it.
+    Raised,
+}
+
 impl Filter for Grok {
     type Config = Config;
 
@@ -178,7 +188,10 @@ impl Grok {
     fn match_field(&mut self, index: usize, event: &mut Event, budget: &mut Budget) -> Outcome {
         let field = &self.matches[index].0;
         if event.read_str_into(field, &mut self.input) {
-            return self.match_input(index, event, budget);
+            return Ok(matches!(
+                self.match_input(index, event, budget)?,
+                Tried::Matched
+            ));
         }
         let inputs: Vec<String> = match event.get(field) {
             Some(Value::Array(items)) => items.iter().map(ruby_to_s).collect(),
@@ -188,7 +201,11 @@ impl Grok {
         let mut any = false;
         for input in inputs {
             self.input = input;
-            any |= self.match_input(index, event, budget)?;
+            match self.match_input(index, event, budget)? {
+                Tried::Matched => any = true,
+                Tried::Unmatched => {}
+                Tried::Raised => return Ok(false),
+            }
         }
         Ok(any)
     }
@@ -200,7 +217,7 @@ impl Grok {
         index: usize,
         event: &mut Event,
         event_budget: &mut Budget,
-    ) -> Outcome {
+    ) -> Result<Tried, Stop> {
         let mut matched = false;
         for compiled in &self.matches[index].1 {
             let mut pattern_budget;
@@ -218,20 +235,30 @@ impl Grok {
                 let keep_empty = self.keep_empty_captures;
                 let (shape, input, scratch) = (&compiled.shape, &self.input, &mut self.scratch);
                 shape.begin(event, scratch);
+                let mut raised = false;
                 compiled
                     .expression
                     .each_capture(&self.matcher, input, |plan, value| {
-                        if keep_empty || !matches!(value, Captured::Nil | Captured::Str("")) {
-                            shape.capture(event, scratch, input, plan, value);
+                        let wanted =
+                            keep_empty || !matches!(value, Captured::Nil | Captured::Str(""));
+                        if wanted && !raised {
+                            raised = shape.capture(event, scratch, input, plan, value).is_err();
                         }
                     });
                 shape.finish(event, scratch, input);
+                if raised {
+                    return Ok(Tried::Raised);
+                }
                 if self.break_on_match {
                     break;
                 }
             }
         }
-        Ok(matched)
+        Ok(if matched {
+            Tried::Matched
+        } else {
+            Tried::Unmatched
+        })
     }
 }
 

@@ -248,3 +248,66 @@ fn ecs_compatibility_picks_the_pattern_set() {
     assert_eq!(ecs["source"]["address"], "127.0.0.1");
     assert_eq!(ecs["http"]["response"]["status_code"], 200);
 }
+
+/// Where Logstash's event raises on a capture, grok counts the field as
+/// unmatched: the captures set before it stay, the rest and `add_*` do
+/// not happen, and the event is tagged.
+#[test]
+fn a_capture_logstash_cannot_set_fails_the_field() {
+    let line = "Mar 16 00:01:25 evita postfix/smtpd[1713]: connect from x";
+    // ECS SYSLOGLINE writes [host][hostname]; a legacy input's `host` is a string.
+    let out = run(
+        json!({"match": {"message": "%{SYSLOGLINE}"}, "overwrite": ["message"], "add_tag": ["parsed"]}),
+        json!({"message": line, "host": "10.20.30.1"}),
+    );
+    assert_eq!(
+        out,
+        json!({"message": line, "host": "10.20.30.1", "timestamp": "Mar 16 00:01:25",
+               "tags": ["_grokparsefailure"]})
+    );
+    // An object or a missing `host` takes the capture.
+    let out = run(
+        json!({"match": {"message": "%{SYSLOGLINE}"}}),
+        json!({"message": line, "host": {"ip": "10.20.30.1"}}),
+    );
+    assert_eq!(
+        out["host"],
+        json!({"ip": "10.20.30.1", "hostname": "evita"})
+    );
+    // Through a list, nothing is set and nothing fails.
+    let out = run(
+        json!({"match": {"message": "%{WORD:[a][b]}"}}),
+        json!({"message": "w", "a": [1, 2]}),
+    );
+    assert_eq!(out, json!({"message": "w", "a": [1, 2]}));
+    // A failed field is not tried with its next pattern either; another
+    // field still is.
+    let out = run(
+        json!({"match": {"message": ["%{WORD:[a][b]}", "%{WORD:c}"], "other": "%{WORD:d}"}}),
+        json!({"message": "w", "a": "s", "other": "o"}),
+    );
+    assert_eq!(
+        out,
+        json!({"message": "w", "a": "s", "other": "o", "d": "o"})
+    );
+}
+
+/// A Logstash event always has `@timestamp`, as a timestamp object: grok
+/// leaves it, and fails the field if `overwrite` asks to replace it.
+#[test]
+fn a_capture_into_timestamp_is_kept_out_or_fails() {
+    let config = |overwrite: Value| {
+        json!({"match": {"message": "%{TIMESTAMP_ISO8601:@timestamp} %{GREEDYDATA:msg}"},
+               "overwrite": overwrite})
+    };
+    let event =
+        json!({"message": "2020-01-01T00:00:00Z hi", "@timestamp": "2024-05-05T00:00:00.000Z"});
+    let out = run(config(json!([])), event.clone());
+    assert_eq!(out["@timestamp"], "2024-05-05T00:00:00.000Z");
+    assert_eq!(out["msg"], "hi");
+    // One field may be given alone, as Logstash takes it for a list option.
+    let out = run(config(json!("@timestamp")), event);
+    assert_eq!(out["@timestamp"], "2024-05-05T00:00:00.000Z");
+    assert!(out.get("msg").is_none(), "{out}");
+    assert_eq!(out["tags"], json!(["_grokparsefailure"]));
+}
