@@ -97,6 +97,16 @@ impl Filter for Json {
 
     fn process(&mut self, event: &mut Event) -> Verdict {
         if !event.read_str_into(&self.config.source, &mut self.text) {
+            // Logstash skips a source that Ruby counts as false (missing,
+            // null, false); its JSON reader refuses anything else that is
+            // not text (an object, a number), which fails as bad JSON does.
+            let skipped = matches!(
+                event.get(&self.config.source),
+                None | Some(Value::Null | Value::Bool(false))
+            );
+            if !skipped && !self.config.skip_on_invalid_json {
+                self.fail(event);
+            }
             return Verdict::Keep;
         }
         let set = self.transcoded(event) || self.through_value(event);
@@ -385,6 +395,23 @@ mod tests {
     #[test]
     fn a_missing_source_leaves_the_event_alone() {
         assert_eq!(run(json!({"source": "nope"}), r#"{"a":1}"#), r#"{"a":1}"#);
+        // So do a null and false, which Ruby's `unless source` skips too.
+        for skipped in [r#"{"m":null}"#, r#"{"m":false}"#] {
+            assert_eq!(run(json!({"source": "m"}), skipped), skipped);
+        }
+    }
+
+    /// Logstash's JSON reader takes text only: an object, a list, a number
+    /// or `true` fails as bad JSON does, and is skipped with it.
+    #[test]
+    fn a_source_that_is_not_text_is_tagged() {
+        for value in [r#"{"a":1}"#, "[1]", "5", "true"] {
+            let input = format!(r#"{{"m":{value}}}"#);
+            let tagged = format!(r#"{{"m":{value},"tags":["_jsonparsefailure"]}}"#);
+            assert_eq!(run(json!({"source": "m", "target": "t"}), &input), tagged);
+            let skipping = json!({"source": "m", "skip_on_invalid_json": true});
+            assert_eq!(run(skipping, &input), input);
+        }
     }
 
     #[test]
