@@ -249,25 +249,29 @@ impl Filter for Kv {
             fields.insert(key, value);
         }
         let any_set = !fields.is_empty();
+        // Logstash sets the pairs in order, and its event raises at the
+        // first key that is no field reference: the pairs after it are not
+        // set, and kv's rescue tags the event without `filter_matched`.
+        let mut raised = false;
         if any_set {
             match &self.config.target {
                 Some(target) => event.set(target, Value::Object(fields)),
                 None => {
                     for (key, value) in fields {
-                        if field_ref::validate(&key).is_ok() {
-                            event.set(&key, value);
-                        } else {
-                            parse.failed = true;
+                        if field_ref::validate(&key).is_err() {
+                            raised = true;
+                            break;
                         }
+                        event.set(&key, value);
                     }
                 }
             }
         }
-        if any_set {
+        if any_set && !raised {
             // Logstash's filter_matched, run whenever pairs were set.
             self.common.apply(event);
         }
-        if parse.failed {
+        if parse.failed || raised {
             for tag in &self.config.tag_on_failure {
                 event.add_tag(tag);
             }

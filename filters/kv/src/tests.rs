@@ -255,8 +255,18 @@ fn limits_tag_the_event_and_keep_what_fits() {
 
 #[test]
 fn keys_that_are_not_field_references_are_tagged() {
+    // As in Logstash: the pairs before the bad key are set, the rest are
+    // not, and the common options are not applied.
     let out = pairs(json!({}), "a[b=1 c=2");
-    assert_eq!(out, json!({"c": "2", "tags": ["_kv_filter_error"]}));
+    assert_eq!(out, json!({"tags": ["_kv_filter_error"]}));
+    let out = kv(
+        json!({"add_tag": ["ok"]}),
+        json!({"message": "a=1 b[=2 c=3"}),
+    );
+    assert_eq!(
+        out,
+        json!({"message": "a=1 b[=2 c=3", "a": "1", "tags": ["_kv_filter_error"]})
+    );
     // Inside a target, keys are plain names and need no checking.
     assert_eq!(
         pairs(json!({"target": "kv"}), "a[b=1 c=2"),
