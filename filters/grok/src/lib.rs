@@ -15,6 +15,7 @@ pub use wasmstash_regex as regex;
 use serde_json::Value;
 use wasmstash_sdk::common::{CommonOptions, WithCommon};
 use wasmstash_sdk::prelude::*;
+use wasmstash_sdk::ruby_number;
 
 pub use config::Config;
 pub use expression::{Captured, Expression, Options};
@@ -194,8 +195,8 @@ impl Grok {
             ));
         }
         let inputs: Vec<String> = match event.get(field) {
-            Some(Value::Array(items)) => items.iter().map(ruby_to_s).collect(),
-            Some(other) => vec![ruby_to_s(other)],
+            Some(Value::Array(items)) => items.iter().map(ruby_number::value_to_s).collect(),
+            Some(other) => vec![ruby_number::value_to_s(other)],
             None => vec![String::new()],
         };
         let mut any = false;
@@ -276,16 +277,6 @@ fn under_target(target: Option<&str>, field: &str) -> String {
         path.push(']');
     }
     path
-}
-
-/// The string Logstash matches for a non-string value (Ruby's `to_s`; a
-/// nested object or array is written as JSON, where Ruby would `inspect` it).
-fn ruby_to_s(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
 }
 
 export_filter!(Grok);

@@ -311,3 +311,12 @@ fn a_capture_into_timestamp_is_kept_out_or_fails() {
     assert!(out.get("msg").is_none(), "{out}");
     assert_eq!(out["tags"], json!(["_grokparsefailure"]));
 }
+
+/// A number is matched as Ruby's `to_s` writes it, as Logstash's grok
+/// turns a non-string field into text.
+#[test]
+fn a_number_field_is_matched_as_ruby_writes_it() {
+    let event: Value = serde_json::from_str(r#"{"v": [1E2, 1e20, 0.00001, 7]}"#).unwrap();
+    let out = run(json!({"match": {"v": "%{GREEDYDATA:s}"}}), event);
+    assert_eq!(out["s"], json!(["100.0", "1.0e+20", "1.0e-05", "7"]));
+}

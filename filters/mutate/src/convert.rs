@@ -63,18 +63,9 @@ impl Conversion {
             Conversion::IntegerEu => integer(value, true, lenient),
             Conversion::Float => float(value, false, lenient),
             Conversion::FloatEu => float(value, true, lenient),
-            Conversion::String => Some(Value::String(to_s(value))),
+            Conversion::String => Some(Value::String(ruby_number::value_to_s(value))),
             Conversion::Boolean => Some(boolean(value)),
         }
-    }
-}
-
-/// Ruby's `to_s` of a scalar: a float keeps its `.0`, as serde_json's text
-/// does too.
-fn to_s(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
     }
 }
 
@@ -220,7 +211,7 @@ fn float_value(f: f64) -> Value {
 /// empty text is false too. The `.` in `1.0` matches any character there,
 /// as in Logstash.
 fn boolean(value: &Value) -> Value {
-    let text = to_s(value).to_ascii_lowercase();
+    let text = ruby_number::value_to_s(value).to_ascii_lowercase();
     let one_point_zero =
         |digit: u8| text.len() == 3 && text.as_bytes()[0] == digit && text.as_bytes()[2] == b'0';
     match text.as_str() {
@@ -348,5 +339,26 @@ mod tests {
         );
         // One member Ruby cannot read fails the whole field.
         assert_eq!(Conversion::Float.apply(&json!(["1", "x"]), false), None);
+    }
+
+    #[test]
+    fn numbers_become_text_as_ruby_writes_them() {
+        // Ruby's Float#to_s, whatever text the number came in.
+        let texts = r#"[1.50, 1E2, 3.14159265358979323846, 0.00001, 1.5e-7, 1e20, -0.0, 12, 123456789012345678901234567890]"#;
+        let numbers: Value = serde_json::from_str(texts).unwrap();
+        assert_eq!(
+            Conversion::String.apply(&numbers, false),
+            Some(json!([
+                "1.5",
+                "100.0",
+                "3.141592653589793",
+                "1.0e-05",
+                "1.5e-07",
+                "1.0e+20",
+                "-0.0",
+                "12",
+                "123456789012345678901234567890"
+            ]))
+        );
     }
 }

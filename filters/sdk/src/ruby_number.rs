@@ -116,6 +116,88 @@ pub fn to_f(text: &str) -> f64 {
     if negative { -value } else { value }
 }
 
+/// Ruby's `to_s` of a field's value, as Logstash's Ruby plugins turn a
+/// value into text: a string as itself, null as empty, a number as
+/// [`number_to_s`] writes it, `true`/`false`; an object or list as compact
+/// JSON, where Ruby would write its `inspect` form.
+pub fn value_to_s(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        Value::Number(number) => number_to_s(number),
+        other => other.to_string(),
+    }
+}
+
+/// Ruby's `to_s` of a JSON number: a float's as [`float_to_s`] writes it,
+/// an integer's digits (every one, past 64 bits too).
+pub fn number_to_s(number: &Number) -> String {
+    match (number.as_i64(), number.as_u64()) {
+        (Some(n), _) => n.to_string(),
+        (_, Some(n)) => n.to_string(),
+        _ if number.is_f64() => float_to_s(number.as_f64().expect("a finite float")),
+        _ => number.to_string(),
+    }
+}
+
+/// Ruby's `Float#to_s`: the shortest digits that read back as `value`,
+/// written plainly from 0.0001 up to about 10^16 (`100.0`, `0.00015`) and
+/// with an exponent of at least two digits outside it (`1.0e+20`,
+/// `9.99e-05`). What mutate's `convert => string` and grok's reading of a
+/// float field give in Logstash, whatever text the number came in. This is
+/// MRI 3.1's; Debian's JRuby 9.3 writes floats up to 10^19 plainly, some
+/// with more digits (`1e16` as `10000000000000000.0`).
+pub fn float_to_s(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".into();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let sign = if value.is_sign_negative() { "-" } else { "" };
+    if value == 0.0 {
+        return format!("{sign}0.0");
+    }
+    // Rust's `{:e}` gives the shortest digits that read back, as Ruby's
+    // dtoa does: `d[.ddd]e[-]x`. Where two such are equally near (the
+    // value lies halfway), Ruby takes the even one: the value rounded to
+    // that many digits, which `{:.Ne}` does exactly, halves to even.
+    let shortest = format!("{:e}", value.abs());
+    let count = shortest
+        .split_once('e')
+        .map_or(1, |(m, _)| m.len() - usize::from(m.len() > 1));
+    let rounded = format!("{:.*e}", count - 1, value.abs());
+    let scientific = match rounded.parse::<f64>() {
+        Ok(back) if back == value.abs() => rounded,
+        _ => shortest,
+    };
+    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} has an exponent");
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let exponent: i32 = exponent.parse().expect("{:e}'s exponent is an integer");
+    // Where the decimal point falls after the first `point` digits.
+    let point = exponent + 1;
+    let count = digits.len() as i32;
+    // Ruby's rule, as its output shows: plain up to 15 integer digits, or
+    // 16 with a fraction; from 0.0001 down to four zeros after the point.
+    let plain = (point > 0 && (point <= 15 || point < count)) || (-3..=0).contains(&point);
+    if !plain {
+        let (first, rest) = digits.split_at(1);
+        let rest = if rest.is_empty() { "0" } else { rest };
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{sign}{first}.{rest}e{exp_sign}{:02}", exponent.abs());
+    }
+    if point <= 0 {
+        let zeros = "0".repeat(point.unsigned_abs() as usize);
+        return format!("{sign}0.{zeros}{digits}");
+    }
+    let point = point as usize;
+    if digits.len() > point {
+        format!("{sign}{}.{}", &digits[..point], &digits[point..])
+    } else {
+        format!("{sign}{digits}{}.0", "0".repeat(point - digits.len()))
+    }
+}
+
 /// Ruby's whitespace here: space, tab, newline, vertical tab, form feed,
 /// carriage return.
 pub fn is_space(c: char) -> bool {

@@ -120,3 +120,61 @@ fn readings_agree_with_ruby() {
         differences[..differences.len().min(30)].join("\n")
     );
 }
+
+/// Prints doubles given as hex bits with Ruby's `Float#to_s`.
+const FLOAT_TO_S: &str = r##"
+STDOUT.sync = true
+STDIN.each_line do |line|
+  puts [line.strip].pack("H*").unpack1("G").to_s
+end
+"##;
+
+#[test]
+fn floats_print_as_ruby_prints_them() {
+    let mut ruby = RubyOracle::start(FLOAT_TO_S);
+    let mut rng = XorShift(0xf10a_77e5_7000);
+    let mut values: Vec<f64> = vec![
+        0.0,
+        -0.0,
+        1.0,
+        100.0,
+        1e14,
+        1e15,
+        1e16,
+        1.5e15,
+        0.0001,
+        9.99e-5,
+        1.5e-7,
+        1234567890123456.8,
+        1e15 + 0.5,
+        123456789012345678.0,
+        1e100,
+        5e-324,
+        f64::MAX,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ];
+    for _ in 0..TEXTS {
+        // Random bits cover every exponent; short decimals, the numbers
+        // logs hold.
+        values.push(f64::from_bits(rng.bits()));
+        let decimal = format!("{}e{}", rng.below(100_000), rng.below(44) as i32 - 22);
+        values.push(decimal.parse().unwrap());
+    }
+    let mut differences = Vec::new();
+    for value in values {
+        let hex_bits = format!("{:016x}", value.to_bits());
+        let theirs = ruby.ask(&hex_bits);
+        let ours = float_to_s(value);
+        if ours != theirs {
+            differences.push(format!("{value:e}: ours {ours}, Ruby {theirs}"));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{} differences from Ruby:\n{}",
+        differences.len(),
+        differences[..differences.len().min(30)].join("\n")
+    );
+}
