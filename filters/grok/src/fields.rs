@@ -31,9 +31,6 @@ pub struct Shape {
 struct Target {
     field: String,
     overwrite: bool,
-    /// A capture into `@timestamp`, which a Logstash event always holds as a
-    /// timestamp object: grok keeps it, or with `overwrite` fails on it.
-    timestamp: bool,
     top: usize,
     leaf: usize,
     /// The nodes from the top-level key down to the leaf, marked as holding
@@ -48,6 +45,9 @@ struct Node {
     /// `"key":` as JSON text, written once here rather than escaped per event.
     quoted_key: Vec<u8>,
     kind: Kind,
+    /// `@timestamp`, which a Logstash event always has (as a timestamp
+    /// object), so its captures go through `store`, which keeps it.
+    always_present: bool,
 }
 
 impl Node {
@@ -60,6 +60,7 @@ impl Node {
             key: key.to_string(),
             quoted_key,
             kind,
+            always_present: key == "@timestamp",
         }
     }
 }
@@ -123,6 +124,9 @@ pub struct Scratch {
     filled: Vec<bool>,
     /// Per top-level key: whether the event already has it.
     present: Vec<bool>,
+    /// A capture could not be set where Logstash's event raises (see
+    /// [`Shape::capture`]); the match's later captures are not set.
+    raised: bool,
 }
 
 impl Shape {
@@ -140,7 +144,6 @@ impl Shape {
             let mut path = Vec::new();
             let (top, leaf) = shape.place(&segments, &mut path);
             shape.plans.push(Target {
-                timestamp: segments[0] == "@timestamp",
                 field,
                 overwrite,
                 top,
@@ -188,16 +191,19 @@ impl Shape {
         scratch.filled.resize(self.count.nodes, false);
         scratch.present.clear();
         scratch.present.extend(
-            self.tops
-                .iter()
-                .map(|top| !self.direct || event.keys().any(|k| k == top.key)),
+            (self.tops.iter()).map(|top| {
+                !self.direct || top.always_present || event.keys().any(|k| k == top.key)
+            }),
         );
+        scratch.raised = false;
     }
 
     /// Records one capture (already filtered for emptiness by the caller).
-    /// `Err` where Logstash's event would raise on setting it, which ends
-    /// that field's match as failed: a path through a string or number
-    /// (`[host][name]` on a string `host`), or `@timestamp` overwritten.
+    /// Where Logstash's event would raise on setting it, which ends that
+    /// field's match as failed, [`Shape::raised`] says so afterwards, and
+    /// the later captures of the match are ignored: a path through a string
+    /// or number (`[host][name]` on a string `host`), or `@timestamp`
+    /// overwritten.
     pub fn capture(
         &self,
         event: &mut Event,
@@ -205,17 +211,16 @@ impl Shape {
         input: &str,
         plan: usize,
         value: Captured,
-    ) -> Result<(), Raised> {
+    ) {
         let target = &self.plans[plan];
-        if target.timestamp {
-            let whole = field_ref::segments(&target.field).nth(1).is_none();
-            return match whole && !target.overwrite {
-                true => Ok(()),
-                false => Err(Raised),
-            };
-        }
         if scratch.present[target.top] {
-            return store(event, &target.field, target.overwrite, value);
+            if !scratch.raised {
+                scratch.raised = store(event, &target.field, target.overwrite, value).is_err();
+            }
+            return;
+        }
+        if scratch.raised {
+            return;
         }
         let stored = match value {
             Captured::Nil => Stored::Nil,
@@ -244,7 +249,11 @@ impl Shape {
             }
             kept @ Leaf::One(_) => kept,
         };
-        Ok(())
+    }
+
+    /// Whether a capture of the match could not be set (see `capture`).
+    pub fn raised(&self, scratch: &Scratch) -> bool {
+        scratch.raised
     }
 
     /// Writes the collected top-level fields into the event.
@@ -316,7 +325,18 @@ pub struct Raised;
 /// Logstash grok's `handle` through the event API: a new field is set; an
 /// existing string becomes `[old, new]`, an existing array is appended to,
 /// anything else is kept; `overwrite` replaces.
+// Kept out of `capture`, whose direct path runs for nearly every capture.
+#[inline(never)]
 fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) -> Result<(), Raised> {
+    let mut segments = field_ref::segments(field);
+    if segments.next() == Some("@timestamp") {
+        // A Logstash event's `@timestamp` is a timestamp object: grok keeps
+        // it, and its event raises on a string put there or a child of it.
+        return match segments.next().is_none() && !overwrite {
+            true => Ok(()),
+            false => Err(Raised),
+        };
+    }
     if through_a_scalar(event, field) {
         return Err(Raised);
     }

@@ -236,18 +236,15 @@ impl Grok {
                 let keep_empty = self.keep_empty_captures;
                 let (shape, input, scratch) = (&compiled.shape, &self.input, &mut self.scratch);
                 shape.begin(event, scratch);
-                let mut raised = false;
                 compiled
                     .expression
                     .each_capture(&self.matcher, input, |plan, value| {
-                        let wanted =
-                            keep_empty || !matches!(value, Captured::Nil | Captured::Str(""));
-                        if wanted && !raised {
-                            raised = shape.capture(event, scratch, input, plan, value).is_err();
+                        if keep_empty || !matches!(value, Captured::Nil | Captured::Str("")) {
+                            shape.capture(event, scratch, input, plan, value);
                         }
                     });
                 shape.finish(event, scratch, input);
-                if raised {
+                if shape.raised(scratch) {
                     return Ok(Tried::Raised);
                 }
                 if self.break_on_match {
