@@ -4,10 +4,12 @@
 
 #[path = "support/binary.rs"]
 mod binary;
+mod support;
 
 use std::process::{Command, Output, Stdio};
 
 use binary::*;
+use support::{shared_data, wait_exit};
 
 /// The commands that print, each with what it needs in `dir`.
 fn printing_commands(dir: &std::path::Path) -> Vec<Vec<String>> {
@@ -114,4 +116,72 @@ fn a_run_whose_stderr_is_gone_exits_with_its_own_status() {
             .unwrap();
         assert_eq!(out.code(), Some(status), "{args:?}");
     }
+}
+
+/// A reader of the output that goes away must stop the run at once, even
+/// while the input stays open with no more lines coming (`tail -f log |
+/// wasmstash run | head`). It is the reader's choice, not a failure: the
+/// run says how far it got and exits 0, as `head` expects of its writer.
+#[test]
+fn a_closed_output_stops_the_run_while_input_is_still_open() {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let args = [
+        "run",
+        "--filter",
+        r#"mutate={"add_tag":["seen"]}"#,
+        "-w",
+        "2",
+    ];
+    let mut child = spawn_in(std::path::Path::new("."), &args);
+    // Fed from a thread, since the output fills its pipe before the input
+    // is all written; the thread keeps stdin open until the run is over.
+    let mut stdin = child.stdin.take().unwrap();
+    // Fewer batches than may be in flight, so the reader has read them all
+    // and waits in a read of stdin when the output goes.
+    let log = std::fs::read_to_string(shared_data().join("access/apache_logs")).unwrap();
+    let lines: String = log.split_inclusive('\n').take(3000).collect();
+    let (done, run_over) = std::sync::mpsc::channel::<()>();
+    let feeder = std::thread::spawn(move || {
+        // It fails with a broken pipe once the run has stopped reading.
+        let _ = stdin.write_all(lines.as_bytes());
+        let _ = run_over.recv();
+    });
+    // Read a little of the output, then close it; stdin stays open.
+    let mut stdout = child.stdout.take().unwrap();
+    stdout.read_exact(&mut [0u8; 100]).unwrap();
+    drop(stdout);
+    let status = wait_exit(
+        &mut child,
+        Duration::from_secs(30),
+        "still running 30 s after its output was closed",
+    );
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("the output was closed by its reader"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("stopped early: pipeline `cli`"), "{stderr}");
+    // It says how far the output got: some events of the batch being
+    // written when the pipe closed (it holds 64 KiB), not all.
+    let (events_in, events_out) = (stderr.split_once("`cli`: "))
+        .and_then(|(_, rest)| {
+            let (events_in, rest) = rest.split_once(" events in, ")?;
+            let (events_out, _) = rest.split_once(" out")?;
+            Some((
+                events_in.parse::<u64>().ok()?,
+                events_out.parse::<u64>().ok()?,
+            ))
+        })
+        .unwrap_or_else(|| panic!("no counts in {stderr}"));
+    assert!(0 < events_out && events_out < events_in, "{stderr}");
+    drop(done);
+    feeder.join().unwrap();
 }

@@ -13,26 +13,34 @@ mod support;
 use binary::*;
 use support::*;
 
+/// A filter that logs `times` lines of `len` bytes at address 3000 at ABI
+/// `level` in one call, runs `then`, and passes every event unchanged;
+/// `data` is the WAT string at 3000 (and any data segments after it).
+fn logging_filter(times: u32, level: u32, len: u32, then: &str, data: &str) -> String {
+    let process = format!(
+        r#"(local.set $i (i32.const {times}))
+        (loop $again
+          (call $log (i32.const {level}) (i32.const 3000) (i32.const {len}))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br_if $again (local.get $i)))
+        {then}
+        {ALL_UNCHANGED}
+        {RETURN_OUTPUT_AT_2048}"#
+    );
+    wat_filter(&process).replacen(
+        "(module",
+        &format!(
+            "(module\n  (import \"wasmstash\" \"log\" (func $log (param i32 i32 i32)))\n  (data (i32.const 3000) {data})"
+        ),
+        1,
+    )
+}
+
 #[test]
 fn a_filter_logging_in_a_loop_is_cut_off_and_cannot_forge_lines() {
     // 3,000 warnings of "said\nFORGED\x1b[2J" in one call, then every event
     // unchanged.
-    let process = format!(
-        r#"(local.set $i (i32.const 3000))
-        (loop $again
-          (call $log (i32.const 2) (i32.const 3000) (i32.const 16))
-          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
-          (br_if $again (local.get $i)))
-        {ALL_UNCHANGED}
-        {RETURN_OUTPUT_AT_2048}"#
-    );
-    let wat = wat_filter(&process).replacen(
-        "(module",
-        r#"(module
-  (import "wasmstash" "log" (func $log (param i32 i32 i32)))
-  (data (i32.const 3000) "said\0aFORGED\1b[2J")"#,
-        1,
-    );
+    let wat = logging_filter(3000, 2, 16, "", r#""said\0aFORGED\1b[2J""#);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("chatty.wat"), &wat).unwrap();
     std::fs::write(
@@ -123,23 +131,12 @@ fn a_filter_failing_every_event_does_not_flood_the_log() {
 /// debug lines, which `run` does not show by default, then an error.
 #[test]
 fn hidden_lines_leave_the_ration_to_the_lines_shown() {
-    let process = format!(
-        r#"(local.set $i (i32.const 300))
-        (loop $again
-          (call $log (i32.const 4) (i32.const 3000) (i32.const 5))
-          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
-          (br_if $again (local.get $i)))
-        (call $log (i32.const 1) (i32.const 3008) (i32.const 14))
-        {ALL_UNCHANGED}
-        {RETURN_OUTPUT_AT_2048}"#
-    );
-    let wat = wat_filter(&process).replacen(
-        "(module",
-        r#"(module
-  (import "wasmstash" "log" (func $log (param i32 i32 i32)))
-  (data (i32.const 3000) "chat!")
-  (data (i32.const 3008) "the real error")"#,
-        1,
+    let wat = logging_filter(
+        300,
+        4,
+        5,
+        "(call $log (i32.const 1) (i32.const 3008) (i32.const 14))",
+        r#""chat!") (data (i32.const 3008) "the real error""#,
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("chatty.wat"), &wat).unwrap();

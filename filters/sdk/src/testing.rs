@@ -148,6 +148,17 @@ pub fn hex(text: &str) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Fails the test if an oracle comparison found `differences`, showing how
+/// many and the first thirty.
+pub fn assert_agrees(oracle: &str, differences: &[String]) {
+    assert!(
+        differences.is_empty(),
+        "{} differences from {oracle}:\n{}",
+        differences.len(),
+        differences[..differences.len().min(30)].join("\n")
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! are made of. Needs `ruby` (scripts/test installs it).
 
 use super::*;
-use crate::testing::{RubyOracle, XorShift, hex};
+use crate::testing::{RubyOracle, XorShift, assert_agrees, hex};
 
 const TEXTS: usize = 20_000;
 
@@ -113,12 +113,7 @@ fn readings_agree_with_ruby() {
             differences.push(format!("{text:?}.to_f: ours {ours_f:e}, Ruby {theirs_f:e}"));
         }
     }
-    assert!(
-        differences.is_empty(),
-        "{} differences from Ruby:\n{}",
-        differences.len(),
-        differences[..differences.len().min(30)].join("\n")
-    );
+    assert_agrees("Ruby", &differences);
 }
 
 /// Prints doubles given as hex bits with Ruby's `Float#to_s`.
@@ -171,10 +166,5 @@ fn floats_print_as_ruby_prints_them() {
             differences.push(format!("{value:e}: ours {ours}, Ruby {theirs}"));
         }
     }
-    assert!(
-        differences.is_empty(),
-        "{} differences from Ruby:\n{}",
-        differences.len(),
-        differences[..differences.len().min(30)].join("\n")
-    );
+    assert_agrees("Ruby", &differences);
 }
