@@ -308,6 +308,20 @@ describe LogStash::Filters::Wasm do
       expect(failure(e)["reason"]).to include('"user[name]"')
     end
 
+    it "moves tags Logstash 8 would refuse to _tags, as Logstash does, and keeps the rest of the result" do
+      events = [event('{"tags":{"a":1},"level":"warn","user":"bob"}', "tags" => ["beats"]),
+                event('{"tags":[1,2],"x":2}')]
+      wasm(@server[:url], "json").multi_filter(events)
+      first, second = events
+      expect(first.get("level")).to eq("warn")
+      expect(first.get("user")).to eq("bob")
+      expect(first.get("_tags")).to eq("a" => 1)
+      expect(first.get("tags")).to eq(["_tagsparsefailure"])
+      expect(second.get("_tags")).to eq([1, 2])
+      expect(second.get("x")).to eq(2)
+      expect(second.get("tags")).to eq(["_tagsparsefailure"])
+    end
+
     it "gives every event without an outcome a tag and a reason when something unexpected raises" do
       filter = wasm(@server[:url], "access")
       allow(filter).to receive(:chunks).and_raise(RuntimeError, "boom")

@@ -50,6 +50,7 @@ module LogStash
 
   class Event
     class InvalidFieldSet < RuntimeError; end
+    class InvalidTagsType < RuntimeError; end
 
     def initialize(data = {})
       @data = deep_copy(data)
@@ -66,6 +67,12 @@ module LogStash
       keys = path(reference)
       if keys == ["@timestamp"] && !value.is_a?(Timestamp)
         raise TypeError, "wrong argument type #{value.class} (expected LogStash::Timestamp)"
+      end
+      # Logstash 8's Event#setField: `tags` holds a string or a list of
+      # strings, and nothing may be set inside it.
+      if keys.first == "tags" && (keys.size > 1 || !(value.nil? || value.is_a?(String) ||
+                                                  (value.is_a?(Array) && value.all? { |t| t.is_a?(String) })))
+        raise InvalidTagsType, "Could not set field tags to #{value.inspect}"
       end
       # Like Logstash's field accessors: missing parents are created, but a
       # parent that holds a value other than an object is not replaced.

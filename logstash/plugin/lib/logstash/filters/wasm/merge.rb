@@ -14,6 +14,7 @@ module LogStash
 
       FAILURE_TAG = "_wasmfilter_failure".freeze
       TIMESTAMP_FAILURE = "_timestampparsefailure".freeze
+      TAGS_FAILURE = "_tagsparsefailure".freeze
       REASON_LIMIT = 1024
 
       # Makes `event` hold exactly `fields` (a Hash from the sidecar), keeping
@@ -24,7 +25,10 @@ module LogStash
       # It is read before anything changes, so a failure leaves no event
       # half-merged. A top-level name Logstash would read as a field reference
       # cannot be set as it is; its field is left out and the event records
-      # the loss (tagged `tag`) rather than losing it unseen.
+      # the loss (tagged `tag`) rather than losing it unseen. `tags` that are
+      # neither a string nor a list of strings (a filter may have parsed any
+      # value there), which Logstash 8's event refuses, go to `_tags` and the
+      # event is tagged `_tagsparsefailure`, as Logstash renames them.
       def self.replace(event, fields, tag: FAILURE_TAG, pipeline: nil)
         stamp = fields["@timestamp"]
         parsed = begin
@@ -32,14 +36,16 @@ module LogStash
         rescue StandardError
           nil
         end
+        bad_tags = fields.key?("tags") && !legal_tags?(fields["tags"])
         current = event.to_hash
         current.each_key do |key|
-          next if key == "@metadata" || key == "@timestamp" || fields.key?(key) || !settable?(key)
+          next if key == "@metadata" || key == "@timestamp" || !settable?(key)
+          next if fields.key?(key) && !(key == "tags" && bad_tags)
           event.remove("[#{key}]")
         end
         left_out = []
         fields.each do |key, value|
-          next if key == "@metadata"
+          next if key == "@metadata" || (key == "tags" && bad_tags)
           if key == "@timestamp"
             if parsed
               event.set("@timestamp", parsed)
@@ -54,6 +60,10 @@ module LogStash
             left_out << key
           end
         end
+        if bad_tags
+          event.set("[_tags]", fields["tags"])
+          event.tag(TAGS_FAILURE)
+        end
         unless left_out.empty?
           names = left_out.map(&:inspect).join(", ")
           fail(event, tag, "invalid_field_name",
@@ -61,6 +71,11 @@ module LogStash
                pipeline: pipeline)
         end
         event
+      end
+
+      # What Logstash 8's event accepts in `tags`.
+      def self.legal_tags?(value)
+        value.nil? || value.is_a?(String) || (value.is_a?(Array) && value.all? { |t| t.is_a?(String) })
       end
 
       # Tags `event` and appends `{filter, pipeline, kind, reason}` to
