@@ -128,6 +128,18 @@ describe LogStash::Filters::Wasm do
       fake.stop
     end
 
+    it "waits at least 50 ms between busy retries, even with max_retry_wait 0" do
+      fake = FakeSidecar.new { FakeSidecar.answer(%({"error":"busy"}), code: 429, headers: "Retry-After: 1\r\n") }
+      events = [event("a")]
+      started = Time.now
+      wasm(fake.url, "x", "retries" => 0, "retry_budget" => 1, "max_retry_wait" => 0).multi_filter(events)
+      elapsed = Time.now - started
+      # One request, then one per wait of 0.05 s within the 1 s budget.
+      expect(fake.requests.size).to be <= 1 + (elapsed / 0.05).ceil
+      expect(events.first.get("tags")).to eq(["_httprequestfailure"])
+      fake.stop
+    end
+
     it "connects pipeline workers at the same time, not one after another" do
       # A listener whose accept queue is full: connecting to it hangs until
       # open_timeout (here 1 s).

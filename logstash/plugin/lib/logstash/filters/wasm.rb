@@ -27,7 +27,10 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   config :url, :validate => :string, :default => "http://127.0.0.1:9700"
   # The sidecar pipeline to run.
   config :pipeline, :validate => :string, :required => true
-  # Seconds to wait for each answer (a connection gets at most 10 of them).
+  # Seconds each read of the answer may wait (Net::HTTP's read timeout: a
+  # sidecar writes an answer whole, so in practice the wait for the answer;
+  # a proxy that trickles bytes could stretch it). A connection gets at most
+  # 10 of them.
   # It must outlast the sidecar's worst case: when a filter fails on a batch,
   # the sidecar replays it one event at a time for at most
   # engine.replay_budget_ms (30 s by default) per failing stage, after
@@ -39,7 +42,8 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # connection or a late answer is not retried: the sidecar may have run
   # it, and its stateful filters would count it twice.
   config :retries, :validate => :number, :default => 3
-  # Longest wait between retries, in seconds (the sidecar's Retry-After, capped).
+  # Longest wait between retries, in seconds (the sidecar's Retry-After,
+  # capped); never under 0.05, so 0 does not retry in a tight loop.
   config :max_retry_wait, :validate => :number, :default => 5
   # Seconds, from a request's first failed connect or busy answer, during
   # which the batch is tried again (connects wait from 0.2 s, doubling up to

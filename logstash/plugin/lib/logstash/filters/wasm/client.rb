@@ -165,7 +165,9 @@ module LogStash
           drop_connection unless code == 200
           if BUSY.include?(code)
             failing_since ||= now
-            wait = [response["Retry-After"].to_f, 0.1].max.clamp(0, @max_retry_wait)
+            # Never under MIN_WAIT, as for a connect: with max_retry_wait 0
+            # a busy sidecar would otherwise be asked again in a tight loop.
+            wait = [[response["Retry-After"].to_f, 0.1].max.clamp(0, @max_retry_wait), MIN_WAIT].max
             if busy < @retries || now - failing_since + wait <= @retry_budget
               busy += 1
               sleep(wait)
@@ -270,6 +272,10 @@ module LogStash
         http.open_timeout = [@timeout, 10].min
         http.read_timeout = @timeout
         http.write_timeout = @timeout if http.respond_to?(:write_timeout=)
+        # An answer cut short is a broken connection, not a shorter answer
+        # (Net::HTTP ignores an early end of a Content-Length body by
+        # default; Ruby 3.0 and JRuby 9.4 can be told not to).
+        http.ignore_eof = false if http.respond_to?(:ignore_eof=)
         http.keep_alive_timeout = KEEP_ALIVE_SECONDS
         http.start
         stale = @connections_lock.synchronize do
