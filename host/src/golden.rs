@@ -229,7 +229,11 @@ fn fixed_time(text: &str) -> Result<i64, String> {
     if !(1..=12).contains(&month) || !same_date || hour > 23 || minute > 59 || second > 59 {
         return Err(refused());
     }
-    Ok(((days * 24 + hour) * 60 + minute) * 60_000_000_000 + second * 1_000_000_000)
+    // The clock import counts nanoseconds in an i64: 1677 to 2262.
+    let seconds = ((days * 24 + hour) * 60 + minute) * 60 + second;
+    seconds
+        .checked_mul(1_000_000_000)
+        .ok_or_else(|| format!("`{text}` is past what the clock can hold (years 1678 to 2261)"))
 }
 
 /// Runs one case; prints its result; returns whether it passed.
@@ -432,6 +436,8 @@ mod tests {
             fixed_time("2026-06-10T12:00:00Z"),
             Ok(1_781_092_800_000_000_000)
         );
+        let error = fixed_time("2300-06-10T12:00:00Z").unwrap_err();
+        assert!(error.contains("years 1678 to 2261"), "{error}");
         for refused in [
             "2026-06-10T12:00:00",
             "2026-06-10 12:00:00Z",

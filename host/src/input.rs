@@ -138,6 +138,28 @@ pub fn truncated(event: &CheckedEvent, length: usize, kept: usize) -> CheckedEve
     tag_and_record(event.text(), "_wasmstash_truncated", record)
 }
 
+/// `text`, cut to a byte limit, without the start of a UTF-8 character the
+/// cut fell inside: a lead byte at most three bytes from the end whose
+/// character would need more bytes than follow it. Bytes that were never
+/// UTF-8 are left to become U+FFFD as anywhere else.
+pub fn without_cut_character(text: &[u8]) -> &[u8] {
+    let tail = text.len().saturating_sub(3);
+    let Some(lead) = (tail..text.len()).rev().find(|&i| text[i] & 0xC0 != 0x80) else {
+        return text;
+    };
+    let needs = match text[lead] {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return text,
+    };
+    if text.len() - lead < needs {
+        &text[..lead]
+    } else {
+        text
+    }
+}
+
 /// A file's first line without the UTF-8 byte-order mark some Windows
 /// tools write: it is not part of the text, and left in it would make an
 /// NDJSON file's first event a plain line.
@@ -300,6 +322,17 @@ mod tests {
             (b"three".to_vec(), 5, None),
         ];
         assert_eq!(lines, expected);
+    }
+
+    #[test]
+    fn a_cut_character_is_left_out_and_nothing_else() {
+        let euro = "€".as_bytes();
+        assert_eq!(without_cut_character(&euro[..2]), b"");
+        assert_eq!(without_cut_character(b"ab\xff\xe2\x82"), b"ab\xff");
+        assert_eq!(without_cut_character("a€".as_bytes()), "a€".as_bytes());
+        assert_eq!(without_cut_character(b"ab\xff"), b"ab\xff");
+        assert_eq!(without_cut_character(b"\xf0\x9f\x98"), b"");
+        assert_eq!(without_cut_character(b""), b"");
     }
 
     #[test]

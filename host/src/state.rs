@@ -186,7 +186,18 @@ pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
 /// directory, or the nearest part of its path that exists, must be a
 /// directory this process can write in.
 pub fn check_dir(dir: &Path) -> std::io::Result<()> {
-    let existing = dir.ancestors().find(|d| d.exists()).unwrap_or(dir);
+    // A relative path's last ancestor is "", which names the current
+    // directory but does not `exist()`.
+    let existing = (dir.ancestors())
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        })
+        .find(|d| d.exists())
+        .unwrap_or(dir);
     if !existing.is_dir() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::NotADirectory,

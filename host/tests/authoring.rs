@@ -434,4 +434,18 @@ fn check_refuses_server_settings_serve_would_refuse() {
     let (code, err) = check(&format!("state_dir = {later:?}"));
     assert_eq!(code, Some(0), "{err}");
     assert!(!dir.path().join("later").exists());
+    // A relative state_dir of a config named without a directory: its
+    // nearest existing ancestor is the current directory.
+    std::fs::write(
+        &config,
+        "[server]\nstate_dir = \"newstate\"\n[[pipelines.a.filters]]\nfilter = \"mutate\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args(["check", "w.toml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!dir.path().join("newstate").exists());
 }

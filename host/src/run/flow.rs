@@ -371,12 +371,7 @@ fn process(pipeline: &mut Pipeline, batch: LineBatch) -> Processed {
         .filter_map(|line| {
             let mut text = &batch.text[line.start..line.end];
             if line.cut.is_some() {
-                // A cut that fell inside a character keeps none of it.
-                if let Err(e) = std::str::from_utf8(text)
-                    && e.error_len().is_none()
-                {
-                    text = &text[..e.valid_up_to()];
-                }
+                text = input::without_cut_character(text);
             }
             let event = input::event(batch.format, text)?;
             Some(match line.cut {

@@ -287,7 +287,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         // Said, not refused: a container network needs it. The pipeline
         // endpoints take no token, as Logstash calls them.
         tracing::warn!(
-            "listening on {} reaches beyond this machine: anyone who can connect may send events              through the pipelines; keep the port on a private network or behind a firewall",
+            "listening on {} reaches beyond this machine: anyone who can connect may send events through the pipelines; keep the port on a private network or behind a firewall",
             server.listen
         );
     }
@@ -336,9 +336,6 @@ const MAX_TOKEN_FILE_BYTES: u64 = 4096;
 /// Fewer characters than this is a token someone could guess.
 const MIN_TOKEN_CHARS: usize = 16;
 
-/// The admin token from `WASMSTASH_ADMIN_TOKEN`, or else from
-/// `server.admin_token_file`; `None` turns the admin endpoints off. A short
-/// token is refused wherever it comes from.
 /// What `serve` would refuse at start in `[server]`, found without starting:
 /// the admin token (its file, its length) and whether `state_dir` can be
 /// made and written. For `wasmstash check`; it creates nothing that stays.
@@ -351,6 +348,9 @@ pub fn check_settings(server: &ServerSettings) -> Result<(), ConfigError> {
     }
 }
 
+/// The admin token from `WASMSTASH_ADMIN_TOKEN`, or else from
+/// `server.admin_token_file`; `None` turns the admin endpoints off. A short
+/// token is refused wherever it comes from.
 fn admin_token(server: &ServerSettings) -> Result<Option<String>, ConfigError> {
     let from_env = std::env::var("WASMSTASH_ADMIN_TOKEN")
         .ok()

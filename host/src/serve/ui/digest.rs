@@ -363,7 +363,9 @@ fn mask_path(value: &mut Value, segments: &[&str]) {
 }
 
 /// How many of `segments` the object key `key` spells, one or several
-/// joined by dots; `None` if it is not a start of the path.
+/// joined by dots; `None` if it is not a start of the path. A key that
+/// spells the whole path and goes on (`address.ip` for `[address]`) names
+/// a field inside the masked one, and counts as all of it.
 fn steps_in_key(key: &str, segments: &[&str]) -> Option<usize> {
     let mut rest = key;
     for (used, segment) in segments.iter().enumerate() {
@@ -373,7 +375,7 @@ fn steps_in_key(key: &str, segments: &[&str]) -> Option<usize> {
         }
         rest = rest.strip_prefix('.')?;
     }
-    None
+    Some(segments.len())
 }
 
 fn replace_in_strings(value: &mut Value, needle: &str) {
@@ -464,7 +466,8 @@ mod tests {
     fn a_masked_field_is_masked_in_every_form_elasticsearch_reads_as_it() {
         let mut event = json!({
             "source.address": "10.6.6.6",
-            "source": {"address": ["10.5.5.5"], "port": 1},
+            "source.address.port": 5,
+            "source": {"address": ["10.5.5.5"], "address.ip": "10.1.1.1", "port": 1},
             "client": [{"user.name": "ann"}, {"user": {"name": "bob"}}],
             "user": {"name": "eve", "named": "kept"},
             "sources": {"address": "kept"},
@@ -476,7 +479,8 @@ mod tests {
             event,
             json!({
                 "source.address": MASK,
-                "source": {"address": MASK, "port": 1},
+                "source.address.port": MASK,
+                "source": {"address": MASK, "address.ip": MASK, "port": 1},
                 "client": [{"user.name": MASK}, {"user": {"name": MASK}}],
                 "user": {"name": MASK, "named": "kept"},
                 "sources": {"address": "kept"},
