@@ -337,7 +337,7 @@ fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) -> Re
             false => Err(Raised),
         };
     }
-    if through_a_scalar(event, field) {
+    if wasmstash_sdk::logstash_event::through_a_scalar(event, field) {
         return Err(Raised);
     }
     let value = match value {
@@ -365,36 +365,4 @@ fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) -> Re
         Some(_) => {}
     }
     Ok(())
-}
-
-/// Whether the way to `field` passes through a string, number or boolean,
-/// which Logstash's event cannot set a child of (it raises). Through a
-/// missing or null field it makes objects; through a list it takes an
-/// index, or sets nothing when the step is none.
-fn through_a_scalar(event: &Event, field: &str) -> bool {
-    let segments: Vec<&str> = field_ref::segments(field).collect();
-    let Some((_, parents)) = segments.split_last() else {
-        return false;
-    };
-    let mut at: Option<&Value> = None;
-    for (depth, segment) in parents.iter().enumerate() {
-        let next = match at {
-            None if depth == 0 => event.get(segment),
-            None => return false,
-            Some(Value::Object(members)) => members.get(*segment),
-            Some(Value::Array(items)) => segment.parse::<i64>().ok().and_then(|i| {
-                let i = if i < 0 { items.len() as i64 + i } else { i };
-                usize::try_from(i).ok().and_then(|i| items.get(i))
-            }),
-            Some(_) => return true,
-        };
-        match next {
-            None | Some(Value::Null) => return false,
-            Some(value) => at = Some(value),
-        }
-    }
-    matches!(
-        at,
-        Some(Value::String(_) | Value::Number(_) | Value::Bool(_))
-    )
 }

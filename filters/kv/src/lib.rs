@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::Map;
 use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::{field_ref, template};
+use wasmstash_sdk::{field_ref, logstash_event, template};
 
 use charset::{CharClass, SplitPattern};
 use scan::{Scanner, Splitter};
@@ -250,15 +250,18 @@ impl Filter for Kv {
         }
         let any_set = !fields.is_empty();
         // Logstash sets the pairs in order, and its event raises at the
-        // first key that is no field reference: the pairs after it are not
-        // set, and kv's rescue tags the event without `filter_matched`.
+        // first key that is no field reference, or that it refuses text at
+        // (`@timestamp`, a path through a string): the pairs after it are
+        // not set, and kv's rescue tags the event without `filter_matched`.
         let mut raised = false;
         if any_set {
             match &self.config.target {
                 Some(target) => event.set(target, Value::Object(fields)),
                 None => {
                     for (key, value) in fields {
-                        if field_ref::validate(&key).is_err() {
+                        if field_ref::validate(&key).is_err()
+                            || logstash_event::refuses_text_at(event, &key)
+                        {
                             raised = true;
                             break;
                         }

@@ -267,6 +267,18 @@ fn keys_that_are_not_field_references_are_tagged() {
         out,
         json!({"message": "a=1 b[=2 c=3", "a": "1", "tags": ["_kv_filter_error"]})
     );
+    // So do keys Logstash's event refuses text at: `@timestamp`, and a
+    // path through a string (the pair before it set `host` to one).
+    for (line, kept) in [
+        ("a=1 @timestamp=foo b=2", json!({"a": "1"})),
+        ("host=x [host][name]=y c=3", json!({"host": "x"})),
+    ] {
+        let out = kv(json!({"add_tag": ["ok"]}), json!({"message": line}));
+        let mut expected = kept;
+        expected["message"] = json!(line);
+        expected["tags"] = json!(["_kv_filter_error"]);
+        assert_eq!(out, expected, "{line}");
+    }
     // Inside a target, keys are plain names and need no checking.
     assert_eq!(
         pairs(json!({"target": "kv"}), "a[b=1 c=2"),

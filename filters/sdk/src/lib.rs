@@ -46,6 +46,7 @@ mod event;
 pub mod field_ref;
 pub mod host;
 pub mod json_text;
+pub mod logstash_event;
 pub mod ruby_number;
 mod runtime;
 pub mod scan;
