@@ -12,33 +12,23 @@ use crate::field_ref;
 /// Whether the way to `field` passes through a string, number or boolean,
 /// which Logstash's event cannot set a child of. Through a missing or null
 /// field it makes objects; through a list it takes an index, or sets
-/// nothing when the step is none (no refusal either way).
+/// nothing when the step is none (no refusal either way). Each step is
+/// read with [`Event::get`], which steps through objects and lists as
+/// Logstash's `Accessors` do.
 pub fn through_a_scalar(event: &Event, field: &str) -> bool {
     let segments: Vec<&str> = field_ref::segments(field).collect();
-    let Some((_, parents)) = segments.split_last() else {
-        return false;
-    };
-    let mut at: Option<&Value> = None;
-    for (depth, segment) in parents.iter().enumerate() {
-        let next = match at {
-            None if depth == 0 => event.get(segment),
-            None => return false,
-            Some(Value::Object(members)) => members.get(*segment),
-            Some(Value::Array(items)) => segment.parse::<i64>().ok().and_then(|i| {
-                let i = if i < 0 { items.len() as i64 + i } else { i };
-                usize::try_from(i).ok().and_then(|i| items.get(i))
-            }),
-            Some(_) => return true,
-        };
-        match next {
+    let mut parent = String::new();
+    for segment in &segments[..segments.len().saturating_sub(1)] {
+        parent.push('[');
+        parent.push_str(segment);
+        parent.push(']');
+        match event.get(parent.as_str()) {
             None | Some(Value::Null) => return false,
-            Some(value) => at = Some(value),
+            Some(Value::String(_) | Value::Number(_) | Value::Bool(_)) => return true,
+            Some(Value::Object(_) | Value::Array(_)) => {}
         }
     }
-    matches!(
-        at,
-        Some(Value::String(_) | Value::Number(_) | Value::Bool(_))
-    )
+    false
 }
 
 /// Whether Logstash's event refuses to set a string at `field`: a path
@@ -50,5 +40,32 @@ pub fn refuses_text_at(event: &Event, field: &str) -> bool {
         Some("@timestamp") => true,
         Some("tags") if segments.next().is_some() => true,
         _ => through_a_scalar(event, field),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_follow_the_path_through_objects_and_lists() {
+        let event = Event::parse(br#"{"host":"x","a":{"b":1},"l":["s",{"k":null}]}"#).unwrap();
+        for (field, refused) in [
+            ("[host][name]", true),
+            ("[a][b][c]", true),
+            ("[a][c][d]", false),
+            ("[l][0][x]", true),
+            ("[l][-1][k][x]", false),
+            ("[l][key][x]", false),
+            ("[l][9][x]", false),
+            ("[missing][x]", false),
+            ("host", false),
+        ] {
+            assert_eq!(through_a_scalar(&event, field), refused, "{field}");
+        }
+        assert!(refuses_text_at(&event, "@timestamp"));
+        assert!(refuses_text_at(&event, "[tags][0]"));
+        assert!(!refuses_text_at(&event, "tags"));
+        assert!(refuses_text_at(&event, "[host][name]"));
     }
 }

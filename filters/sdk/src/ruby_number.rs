@@ -162,18 +162,12 @@ pub fn float_to_s(value: f64) -> String {
     // dtoa does: `d[.ddd]e[-]x`. Where two such are equally near (the
     // value lies halfway), Ruby takes the even one: the value rounded to
     // that many digits, which `{:.Ne}` does exactly, halves to even.
-    let shortest = format!("{:e}", value.abs());
-    let count = shortest
-        .split_once('e')
-        .map_or(1, |(m, _)| m.len() - usize::from(m.len() > 1));
-    let rounded = format!("{:.*e}", count - 1, value.abs());
-    let scientific = match rounded.parse::<f64>() {
-        Ok(back) if back == value.abs() => rounded,
+    let shortest = digits_and_exponent(&format!("{:e}", value.abs()));
+    let rounded = format!("{:.*e}", shortest.0.len() - 1, value.abs());
+    let (digits, exponent) = match rounded.parse::<f64>() {
+        Ok(back) if back == value.abs() => digits_and_exponent(&rounded),
         _ => shortest,
     };
-    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} has an exponent");
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let exponent: i32 = exponent.parse().expect("{:e}'s exponent is an integer");
     // Where the decimal point falls after the first `point` digits.
     let point = exponent + 1;
     let count = digits.len() as i32;
@@ -196,6 +190,16 @@ pub fn float_to_s(value: f64) -> String {
     } else {
         format!("{sign}{digits}{}.0", "0".repeat(point - digits.len()))
     }
+}
+
+/// The digits and the exponent of Rust's `{:e}` text, `d[.ddd]e[-]x`.
+fn digits_and_exponent(scientific: &str) -> (String, i32) {
+    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} has an exponent");
+    let digits = mantissa.chars().filter(|c| *c != '.').collect();
+    (
+        digits,
+        exponent.parse().expect("{:e}'s exponent is an integer"),
+    )
 }
 
 /// Ruby's whitespace here: space, tab, newline, vertical tab, form feed,
