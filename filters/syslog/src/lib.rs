@@ -3,14 +3,16 @@
 //!
 //! Writes `log.syslog.priority` with the decoded facility and severity (code
 //! and name), `log.syslog.version`, `log.syslog.msgid`,
-//! `log.syslog.structured_data`, `host.hostname`, `process.name`,
-//! `process.pid` (a numeric PROCID; any other PROCID goes to
-//! `log.syslog.procid`), `message` (the MSG part) and `timestamp` (the
-//! header's timestamp text, for the `date` filter to turn into
-//! `@timestamp`). Fields the line does not carry are not written. The line
-//! is kept in `event.original` unless that already exists or
-//! `keep_original` is false. A line that is not syslog is left as it was
-//! and tagged with `tag_on_failure` (default `_syslogparsefailure`).
+//! `log.syslog.structured_data`, the header's HOSTNAME, APP-NAME and PROCID
+//! as written (`log.syslog.hostname`, `.appname`, `.procid`) and as
+//! `host.hostname`, `process.name` and `process.pid` (a PROCID of digits
+//! only), `message` (the MSG part) and `timestamp` (the header's timestamp
+//! text, for the `date` filter to turn into `@timestamp`). Fields the line
+//! does not carry are not written. The line is kept in `event.original`
+//! unless that already exists or `keep_original` is false. A line that is
+//! not syslog, or whose fields cannot be set because a field on their way
+//! holds a string or number (as Logstash's event refuses), is left as it
+//! was and tagged with `tag_on_failure` (default `_syslogparsefailure`).
 
 mod priority;
 mod rfc3164;
@@ -18,8 +20,8 @@ mod rfc5424;
 
 use serde::Deserialize;
 use serde_json::Map;
-use wasmstash_sdk::field_ref;
 use wasmstash_sdk::prelude::*;
+use wasmstash_sdk::{field_ref, logstash_event};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,9 +76,10 @@ pub fn parse(line: &str) -> Result<Header<'_>, String> {
             (Some(value), rest)
         }
     };
+    // VERSION is NONZERO-DIGIT 0*2DIGIT.
     let version_digits = rest.bytes().take_while(u8::is_ascii_digit).count();
     let is_5424 = priority.is_some()
-        && (1..=2).contains(&version_digits)
+        && (1..=3).contains(&version_digits)
         && !rest.starts_with('0')
         && rest.as_bytes().get(version_digits) == Some(&b' ');
     let mut header = if is_5424 {
@@ -136,47 +139,65 @@ impl Filter for Syslog {
 }
 
 impl Syslog {
+    /// Sets the fields `header` gives, or none of them when Logstash's
+    /// event would refuse one (a string or number on its way): the event
+    /// is then tagged instead, so a sender address a Logstash input put in
+    /// `host` is never overwritten.
     fn write(&self, event: &mut Event, line: &str, header: Header) {
+        let fields = self.fields(event, line, header);
+        if let Some((blocked, _)) =
+            (fields.iter()).find(|(field, _)| logstash_event::through_a_scalar(event, field))
+        {
+            let reason = format!(
+                "cannot set `{blocked}`: a field on its way holds a string, number or boolean"
+            );
+            return self.fail(event, &reason);
+        }
+        for (field, value) in fields {
+            event.set(field, value);
+        }
+    }
+
+    /// The fields to set, in the order they are set.
+    fn fields(&self, event: &Event, line: &str, header: Header) -> Vec<(&'static str, Value)> {
+        let mut fields: Vec<(&'static str, Value)> = Vec::with_capacity(16);
         if self.keep_original && !event.contains("[event][original]") {
-            event.set("[event][original]", line);
+            fields.push(("[event][original]", line.into()));
         }
         if let Some(pri) = header.priority {
             let (facility, severity) = (usize::from(pri / 8), usize::from(pri % 8));
-            event.set("[log][syslog][priority]", pri);
-            event.set(
-                "[log][syslog][facility]",
-                json!({"code": facility, "name": self.facility_labels[facility]}),
-            );
-            event.set(
-                "[log][syslog][severity]",
-                json!({"code": severity, "name": self.severity_labels[severity]}),
-            );
+            fields.extend([
+                ("[log][syslog][priority]", pri.into()),
+                (
+                    "[log][syslog][facility]",
+                    json!({"code": facility, "name": self.facility_labels[facility]}),
+                ),
+                (
+                    "[log][syslog][severity]",
+                    json!({"code": severity, "name": self.severity_labels[severity]}),
+                ),
+            ]);
         }
-        if let Some(version) = header.version {
-            event.set("[log][syslog][version]", version);
+        let pid = header.proc_id.and_then(numeric_pid);
+        let texts = [
+            ("[log][syslog][version]", header.version),
+            ("[log][syslog][msgid]", header.msg_id),
+            ("[log][syslog][hostname]", header.hostname),
+            ("[log][syslog][appname]", header.app_name),
+            ("[log][syslog][procid]", header.proc_id),
+            ("[host][hostname]", header.hostname),
+            ("[process][name]", header.app_name),
+        ];
+        for (field, text) in texts {
+            fields.extend(text.map(|text| (field, text.into())));
         }
-        if let Some(msg_id) = header.msg_id {
-            event.set("[log][syslog][msgid]", msg_id);
-        }
+        fields.extend(pid.map(|pid| ("[process][pid]", pid.into())));
         if let Some(structured_data) = header.structured_data {
-            event.set("[log][syslog][structured_data]", structured_data);
+            fields.push(("[log][syslog][structured_data]", structured_data.into()));
         }
-        if let Some(hostname) = header.hostname {
-            event.set("[host][hostname]", hostname);
-        }
-        if let Some(name) = header.app_name {
-            event.set("[process][name]", name);
-        }
-        if let Some(proc_id) = header.proc_id {
-            match proc_id.parse::<i64>() {
-                Ok(pid) => event.set("[process][pid]", pid),
-                Err(_) => event.set("[log][syslog][procid]", proc_id),
-            }
-        }
-        if let Some(timestamp) = header.timestamp {
-            event.set("timestamp", timestamp);
-        }
-        event.set("message", header.message);
+        fields.extend(header.timestamp.map(|text| ("timestamp", text.into())));
+        fields.push(("message", header.message.into()));
+        fields
     }
 
     fn fail(&self, event: &mut Event, reason: &str) {
@@ -186,6 +207,16 @@ impl Syslog {
             event.add_tag(tag);
         }
     }
+}
+
+/// A PROCID of digits only, as a number (`process.pid`); `-5` or
+/// `worker-7` stay text in `log.syslog.procid` alone.
+fn numeric_pid(proc_id: &str) -> Option<i64> {
+    proc_id
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| proc_id.parse().ok())
+        .flatten()
 }
 
 export_filter!(Syslog);

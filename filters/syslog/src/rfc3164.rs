@@ -21,7 +21,7 @@ pub fn parse(line: &str) -> Result<Header<'_>, String> {
             preview(line)
         )
     })?;
-    let rest = rest.trim_start_matches(' ');
+    let rest = past_lone_colon(rest.trim_start_matches(' '));
     if rest.is_empty() {
         return Err("nothing follows the syslog timestamp".into());
     }
@@ -34,7 +34,7 @@ pub fn parse(line: &str) -> Result<Header<'_>, String> {
         Some(_) => rest,
         None => {
             header.hostname = Some(first);
-            after_first.trim_start_matches(' ')
+            past_lone_colon(after_first.trim_start_matches(' '))
         }
     };
     let (candidate, after_tag) = word(rest);
@@ -55,7 +55,18 @@ fn timestamp(line: &str) -> Option<(&str, &str)> {
     Some(line.split_at(len))
 }
 
-/// `Mmm dd [yyyy ]HH:mm:ss[.fff]`, where dd may be ` d`, `d` or `0d`.
+/// What follows a colon standing alone where a tag would be, as Cisco ASA
+/// writes after the time or the host (`Jun 27 2018 12:17:46: %ASA-6-...`,
+/// `... asa : %ASA-6-...`); `text` itself if it has none.
+fn past_lone_colon(text: &str) -> &str {
+    match text.strip_prefix(':') {
+        Some(after) if after.is_empty() || after.starts_with(' ') => after.trim_start_matches(' '),
+        _ => text,
+    }
+}
+
+/// `Mmm dd [yyyy ]HH:mm:ss[.fff]`, where dd may be ` d`, `d` or `0d`, and
+/// a colon may follow.
 fn bsd_timestamp_len(bytes: &[u8]) -> Option<usize> {
     const MONTHS: [&[u8; 3]; 12] = [
         b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
@@ -93,7 +104,10 @@ fn bsd_timestamp_len(bytes: &[u8]) -> Option<usize> {
     if bytes.get(at) == Some(&b'.') && count_digits(&bytes[at + 1..]) > 0 {
         at += 1 + count_digits(&bytes[at + 1..]);
     }
-    end_of_word(bytes, at)
+    match bytes.get(at) {
+        Some(b':') => end_of_word(bytes, at + 1).map(|_| at),
+        _ => end_of_word(bytes, at),
+    }
 }
 
 /// `yyyy-mm-ddTHH:mm:ss` and whatever fraction and offset follow, up to the
@@ -244,6 +258,42 @@ mod tests {
         assert_eq!(
             fields("Jun 14 2015 15:16:01 asa-1 %ASA-6-302013: Built inbound").0,
             Some("Jun 14 2015 15:16:01")
+        );
+    }
+
+    /// Cisco ASA's own forms, which Logstash's `CISCO_TAGGED_SYSLOG`
+    /// reads: a colon after the host, or after the time when there is no
+    /// host.
+    #[test]
+    fn cisco_asa_colons() {
+        let failed = "Failed to locate egress interface";
+        for (line, time, host) in [
+            (
+                "2018-06-27T12:17:46Z asa : %ASA-6-110002: Failed to locate egress interface",
+                "2018-06-27T12:17:46Z",
+                Some("asa"),
+            ),
+            (
+                "Jun 27 2018 12:17:46 asa : %ASA-6-110002: Failed to locate egress interface",
+                "Jun 27 2018 12:17:46",
+                Some("asa"),
+            ),
+            (
+                "Jun 27 2018 12:17:46: %ASA-6-110002: Failed to locate egress interface",
+                "Jun 27 2018 12:17:46",
+                None,
+            ),
+        ] {
+            assert_eq!(
+                fields(line),
+                (Some(time), host, Some("%ASA-6-110002"), None, failed),
+                "{line}"
+            );
+        }
+        assert_eq!(fields("Jun 27 2018 12:17:46 asa :").4, "");
+        assert_eq!(
+            fields("Jun 27 12:17:46 host :not a lone colon").4,
+            ":not a lone colon"
         );
     }
 

@@ -10,47 +10,119 @@ use serde_json::{Map, Value};
 
 use crate::Header;
 
+/// The header fields before STRUCTURED-DATA, each with the most characters
+/// the RFC allows (VERSION is checked before this parser is chosen).
+const FIELDS: [(&str, usize); 6] = [
+    ("VERSION", 3),
+    ("TIMESTAMP", 32),
+    ("HOSTNAME", 255),
+    ("APP-NAME", 48),
+    ("PROCID", 128),
+    ("MSGID", 32),
+];
+
 /// Parses what follows `<PRI>`, which starts with the version digits.
 pub fn parse(after_pri: &str) -> Result<Header<'_>, String> {
     let mut rest = after_pri;
-    let mut header = Header::default();
-    let mut next = |name: &str| -> Result<Option<&str>, String> {
-        let end = rest
-            .find(' ')
-            .ok_or_else(|| format!("RFC 5424 header is cut short at {name}"))?;
-        let token = &rest[..end];
-        rest = &rest[end + 1..];
+    let mut tokens = [None; FIELDS.len()];
+    for (i, &(name, max_len)) in FIELDS.iter().enumerate() {
+        let (token, after) = rest.split_once(' ').ok_or_else(|| {
+            let missing = FIELDS.get(i + 1).map_or("STRUCTURED-DATA", |f| f.0);
+            format!("RFC 5424 header ends at {name}: {missing} is missing")
+        })?;
+        rest = after;
         if token.is_empty() {
             return Err(format!(
                 "RFC 5424 {name} is empty (two spaces in the header)"
             ));
         }
-        Ok((token != "-").then_some(token))
-    };
-    header.version = next("VERSION")?;
-    header.timestamp = next("TIMESTAMP")?;
-    header.hostname = next("HOSTNAME")?;
-    header.app_name = next("APP-NAME")?;
-    header.proc_id = next("PROCID")?;
-    // MSGID is the last header field; structured data may end the line.
-    let (msg_id, after) = match rest.split_once(' ') {
-        Some((token, after)) => (token, after),
-        None => return Err("RFC 5424 line ends before STRUCTURED-DATA".into()),
-    };
-    header.msg_id = (msg_id != "-").then_some(msg_id);
-    let (structured_data, after) = structured_data(after)?;
-    header.structured_data = structured_data;
-    header.message = match after {
+        if !token.bytes().all(|b| (33..=126).contains(&b)) {
+            return Err(format!(
+                "RFC 5424 {name} `{token}` holds a character outside printable ASCII"
+            ));
+        }
+        if token.len() > max_len {
+            return Err(format!(
+                "RFC 5424 {name} is longer than {max_len} characters"
+            ));
+        }
+        tokens[i] = (token != "-").then_some(token);
+    }
+    let [version, timestamp, hostname, app_name, proc_id, msg_id] = tokens;
+    if let Some(timestamp) = timestamp {
+        check_timestamp(timestamp)?;
+    }
+    let (structured_data, after) = structured_data(rest)?;
+    let message = match after {
         "" => "",
         _ => after
             .strip_prefix(' ')
             .ok_or("RFC 5424 structured data must be followed by a space")?,
     };
-    header.message = header
-        .message
-        .strip_prefix('\u{feff}')
-        .unwrap_or(header.message);
-    Ok(header)
+    Ok(Header {
+        version,
+        timestamp,
+        hostname,
+        app_name,
+        proc_id,
+        msg_id,
+        structured_data,
+        message: message.strip_prefix('\u{feff}').unwrap_or(message),
+        ..Header::default()
+    })
+}
+
+/// RFC 5424's TIMESTAMP: `YYYY-MM-DDThh:mm:ss`, a fraction of one to six
+/// digits, then `Z` or `+hh:mm` / `-hh:mm`, each number within its range
+/// (no leap seconds, which the RFC forbids).
+fn check_timestamp(text: &str) -> Result<(), String> {
+    let bad =
+        || format!("RFC 5424 TIMESTAMP `{text}` is not `YYYY-MM-DDThh:mm:ss[.ffffff](Z|+hh:mm)`");
+    let bytes = text.as_bytes();
+    let number = |at: usize, len: usize, max: u32| -> Result<u32, String> {
+        let digits = bytes
+            .get(at..at + len)
+            .filter(|d| d.iter().all(u8::is_ascii_digit));
+        let value = digits
+            .ok_or_else(bad)?
+            .iter()
+            .fold(0, |n, d| n * 10 + u32::from(d - b'0'));
+        if value > max { Err(bad()) } else { Ok(value) }
+    };
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if separators
+        .iter()
+        .any(|&(at, sep)| bytes.get(at) != Some(&sep))
+    {
+        return Err(bad());
+    }
+    number(0, 4, 9999)?;
+    let (month, day) = (number(5, 2, 12)?, number(8, 2, 31)?);
+    if month == 0 || day == 0 {
+        return Err(bad());
+    }
+    number(11, 2, 23)?;
+    number(14, 2, 59)?;
+    number(17, 2, 59)?;
+    let mut at = 19;
+    if bytes.get(at) == Some(&b'.') {
+        let digits = bytes[at + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if !(1..=6).contains(&digits) {
+            return Err(bad());
+        }
+        at += 1 + digits;
+    }
+    match bytes.get(at) {
+        Some(b'Z') if at + 1 == bytes.len() => Ok(()),
+        Some(b'+' | b'-') if at + 6 == bytes.len() && bytes[at + 3] == b':' => {
+            number(at + 1, 2, 23)?;
+            number(at + 4, 2, 59).map(drop)
+        }
+        _ => Err(bad()),
+    }
 }
 
 /// SD-ID to its parameters.
@@ -181,6 +253,19 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_in_the_rfc_forms() {
+        for time in [
+            "2003-10-11T22:14:15.003Z",
+            "2003-08-24T05:14:15.000003-07:00",
+            "1985-04-12T23:20:50.52Z",
+            "2024-02-29T00:00:00+05:30",
+        ] {
+            let line = format!("1 {time} h a p m - x");
+            assert_eq!(parse(&line).unwrap().timestamp, Some(time));
+        }
+    }
+
+    #[test]
     fn escapes_repeats_and_brackets_in_values() {
         let h =
             parse(r#"1 - host app 42 - [a@1 p="x \"q\" \\ \] \n" p="y"][b z="[ok]"] msg"#).unwrap();
@@ -194,8 +279,27 @@ mod tests {
     #[test]
     fn malformed_lines_say_what_is_wrong() {
         for (line, reason) in [
-            ("1 2003-10-11T22:14:15Z host", "cut short at HOSTNAME"),
-            ("1 - host app - -", "ends before STRUCTURED-DATA"),
+            (
+                "1 2003-10-11T22:14:15Z host",
+                "ends at HOSTNAME: APP-NAME is missing",
+            ),
+            ("1 - h a p", "ends at PROCID: MSGID is missing"),
+            ("1 - h a p  - x", "MSGID is empty"),
+            ("1 - h\u{e9} a p m - x", "outside printable ASCII"),
+            (
+                "1 - h a p 123456789012345678901234567890123 - x",
+                "longer than 32",
+            ),
+            ("1 notatime h a p m - x", "TIMESTAMP `notatime`"),
+            ("1 2024-01-01T00:00:00.1234567Z h a p m - x", "TIMESTAMP"),
+            ("1 2024-01-01T00:00:00 h a p m - x", "TIMESTAMP"),
+            ("1 2024-13-01T00:00:00Z h a p m - x", "TIMESTAMP"),
+            ("1 2024-01-01T00:00:60Z h a p m - x", "TIMESTAMP"),
+            ("1 2024-01-01T00:00:00+1:00 h a p m - x", "TIMESTAMP"),
+            (
+                "1 - host app - -",
+                "ends at MSGID: STRUCTURED-DATA is missing",
+            ),
             ("1 - host app - - [a p=\"open", "closing quote"),
             ("1 - host app - - [a p=v]", "malformed parameter"),
             ("1 - host app - - [a p=\"v\"", "not terminated"),

@@ -34,6 +34,9 @@ fn rfc3164_with_priority_to_ecs() {
                 "priority": 34,
                 "facility": {"code": 4, "name": "security/authorization"},
                 "severity": {"code": 2, "name": "critical"},
+                "hostname": "mymachine",
+                "appname": "su",
+                "procid": "230",
             }},
             "host": {"hostname": "mymachine"},
             "process": {"name": "su", "pid": 230},
@@ -57,6 +60,8 @@ fn rfc5424_with_structured_data_to_ecs() {
                 "version": "1",
                 "msgid": "ID47",
                 "structured_data": {"exampleSDID@32473": {"iut": "3", "eventSource": "Application"}},
+                "hostname": "mymachine.example.com",
+                "appname": "evntslog",
                 "procid": "worker-7",
             }},
             "host": {"hostname": "mymachine.example.com"},
@@ -124,6 +129,52 @@ fn malformed_lines_are_tagged_and_left_as_they_were() {
         event.to_json(),
         r#"{"message":42,"tags":["_syslogparsefailure"]}"#
     );
+}
+
+#[test]
+fn a_procid_is_a_pid_only_when_it_is_digits() {
+    for (procid, pid) in [
+        ("8710", json!(8710)),
+        ("007", json!(7)),
+        ("-5", Value::Null),
+    ] {
+        let out = run(json!({}), &format!("<13>1 - h app {procid} - - x"));
+        assert_eq!(out["log"]["syslog"]["procid"], procid);
+        assert_eq!(out["process"]["pid"], pid, "{procid}");
+    }
+}
+
+/// Logstash's event refuses to set a field under a string (a legacy-mode
+/// syslog input puts the sender's address in `host`), so the line is
+/// tagged and nothing is set, rather than the address being overwritten.
+#[test]
+fn a_string_in_the_way_leaves_the_event_as_it_was() {
+    let line = "<13>Oct 11 22:14:15 h app[5]: x";
+    for existing in [
+        json!({"host": "10.0.0.1"}),
+        json!({"process": 7}),
+        json!({"log": "file"}),
+        json!({"event": true}),
+    ] {
+        let mut input = existing.clone();
+        input["message"] = json!(line);
+        let text = serde_json::to_vec(&input).unwrap();
+        let mut event = Event::parse(&text).unwrap();
+        filter(json!({})).process(&mut event);
+        let mut expected = input.clone();
+        expected["tags"] = json!(["_syslogparsefailure"]);
+        assert_eq!(
+            serde_json::from_str::<Value>(&event.to_json()).unwrap(),
+            expected
+        );
+    }
+    // An object there is stepped into, as always.
+    let mut event =
+        Event::parse(br#"{"message":"<13>Oct 11 22:14:15 h app[5]: x","host":{"ip":"10.0.0.1"}}"#)
+            .unwrap();
+    filter(json!({})).process(&mut event);
+    let out: Value = serde_json::from_str(&event.to_json()).unwrap();
+    assert_eq!(out["host"], json!({"ip": "10.0.0.1", "hostname": "h"}));
 }
 
 #[test]
