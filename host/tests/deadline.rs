@@ -103,6 +103,39 @@ fn straight_line_bulk_memory_work_is_stopped_too() {
 }
 
 #[test]
+fn straight_line_calls_to_imports_are_stopped() {
+    // No loop and no call into the module's own code, so none of the
+    // tripwire's reads: only the imports can see the deadline. Each line
+    // is 4 KiB of NULs logged as an error, which the host copies and
+    // escapes; 30,000 of them take several times the 200 ms. The last
+    // call logs `garbage` (at 1028), which a call let run to its end
+    // would name as what the filter logged.
+    let line = "(call $log (i32.const 1) (i32.const 8192) (i32.const 4096))";
+    let body = format!(
+        "{} (call $log (i32.const 1) (i32.const 1028) (i32.const 7)) (i64.const 0)",
+        line.repeat(30_000)
+    );
+    let wat = wat_filter(&body).replacen(
+        "(module",
+        r#"(module (import "wasmstash" "log" (func $log (param i32 i32 i32)))"#,
+        1,
+    );
+    let results = run_twice(wat);
+    assert_timed_out(&results);
+    for event in &results {
+        let reason = event["wasmstash"]["failures"][0]["reason"]
+            .as_str()
+            .unwrap();
+        assert!(
+            reason.contains("the filter logged: \\u{0}"),
+            "{}",
+            &reason[..200]
+        );
+        assert!(!reason.ends_with("garbage"), "the call ran to its end");
+    }
+}
+
+#[test]
 fn a_start_function_that_never_returns_fails_the_load() {
     let wat = filter_with(
         "(func $spin (loop $l (br $l))) (start $spin)",

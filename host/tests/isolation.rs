@@ -110,9 +110,11 @@ fn a_panic_on_the_third_event_traps_and_names_the_panic() {
         "chaos asked to panic",
     );
     let recycles: u64 = pipeline.stages_mut().iter_mut().map(|s| s.recycles()).sum();
+    // The replay runs events 0 and 1 on one instance, so event 2 fails
+    // first on a used instance and then on a fresh one before it is marked.
     assert_eq!(
-        recycles, 2,
-        "one recycle for the batch, one for the isolated event"
+        recycles, 3,
+        "one recycle for the batch, two for the isolated event"
     );
     assert_still_serving(&mut pipeline);
 }

@@ -224,7 +224,9 @@ fn metrics_count_requests_events_failures_and_latency() {
         r#"wasmstash_events_total{pipeline="chaos",outcome="in"} 3"#,
         r#"wasmstash_events_total{pipeline="chaos",outcome="dropped"} 1"#,
         r#"wasmstash_failures_total{pipeline="chaos",filter="chaos",tag="_wasmfilter_failure",kind="trap"} 1"#,
-        r#"wasmstash_instance_recycles_total{pipeline="chaos",filter="chaos"} 2"#,
+        // The batch's instance, then BAD's: on the instance `a` had used,
+        // and again on a fresh one.
+        r#"wasmstash_instance_recycles_total{pipeline="chaos",filter="chaos"} 3"#,
         r#"wasmstash_filter_counter_total{pipeline="chaos",filter="chaos",name="chaos_events"} 1"#,
         r#"wasmstash_filter_duration_seconds_count{pipeline="chaos",filter="chaos"} 1"#,
         r#"wasmstash_instance_memory_bytes{pipeline="chaos",filter="chaos",worker="#,

@@ -42,6 +42,18 @@ pub(crate) struct StoreState {
     log_gate: Arc<LogGate>,
     /// `EngineSettings::fixed_clock`.
     fixed_clock: Option<i64>,
+    /// The instance's deadline, once instantiated with deadlines on.
+    tripwire: Option<Arc<Tripwire>>,
+}
+
+impl StoreState {
+    /// Ends the call as a timeout if its deadline has passed: see
+    /// [`Tripwire::stop_if_sprung`].
+    fn stop_if_late(&self) -> wasmtime::Result<()> {
+        self.tripwire
+            .as_ref()
+            .map_or(Ok(()), |t| t.stop_if_sprung())
+    }
 }
 
 /// The `wasmstash` imports of ABI v1. Nothing else is linked: no WASI, so no
@@ -53,6 +65,13 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Linker<StoreState> {
             "wasmstash",
             "log",
             |mut caller: Caller<'_, StoreState>, level: u32, ptr: u32, len: u32| {
+                caller.data().stop_if_late()?;
+                // An error line is kept for the failure it may explain; any
+                // other the log's level hides costs only the bounds check.
+                let shown = shown_at(level);
+                if level != 1 && !shown {
+                    return guest_bytes_in_bounds(&mut caller, ptr, len);
+                }
                 let text = read_guest_str(&mut caller, ptr, len)?;
                 let state = caller.data_mut();
                 if level == 1 {
@@ -60,7 +79,7 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Linker<StoreState> {
                 }
                 // A line the log's level hides takes nothing from the ration,
                 // so debug chatter cannot crowd out the errors after it.
-                if !shown_at(level) || !state.log_gate.admit() {
+                if !shown || !state.log_gate.admit() {
                     return Ok(());
                 }
                 let filter = state.filter.clone();
@@ -92,6 +111,7 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Linker<StoreState> {
                 "wasmstash",
                 "metric_add",
                 |mut caller: Caller<'_, StoreState>, ptr: u32, len: u32, delta: i64| {
+                    caller.data().stop_if_late()?;
                     let name = read_guest_str(&mut caller, ptr, len)?;
                     let state = caller.data_mut();
                     // Bounded per call; the keepers of counters bound them
@@ -130,6 +150,29 @@ fn read_guest_str(
     ptr: u32,
     len: u32,
 ) -> wasmtime::Result<String> {
+    let text = with_guest_bytes(caller, ptr, len, |bytes| {
+        let bytes = &bytes[..bytes.len().min(MAX_LOG_LINE)];
+        printable(&String::from_utf8_lossy(bytes))
+    })?;
+    Ok(text)
+}
+
+/// Traps as [`read_guest_str`] would on a string out of bounds, without
+/// reading it.
+fn guest_bytes_in_bounds(
+    caller: &mut Caller<'_, StoreState>,
+    ptr: u32,
+    len: u32,
+) -> wasmtime::Result<()> {
+    with_guest_bytes(caller, ptr, len, |_| ())
+}
+
+fn with_guest_bytes<R>(
+    caller: &mut Caller<'_, StoreState>,
+    ptr: u32,
+    len: u32,
+    read: impl FnOnce(&[u8]) -> R,
+) -> wasmtime::Result<R> {
     let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
         wasmtime::bail!("filter has no exported memory");
     };
@@ -138,8 +181,7 @@ fn read_guest_str(
     let Some(bytes) = data.get(ptr as usize..end) else {
         wasmtime::bail!("filter passed an out-of-bounds string ({len} bytes at {ptr})");
     };
-    let bytes = &bytes[..bytes.len().min(MAX_LOG_LINE)];
-    Ok(printable(&String::from_utf8_lossy(bytes)))
+    Ok(read(bytes))
 }
 
 /// A message the guest returned, made [`printable`]. A longer one than
@@ -202,6 +244,8 @@ pub struct FilterInstance {
     tripwire: Option<Arc<Tripwire>>,
     /// Largest event a result may make (`engine.max_event_mib`).
     max_event_bytes: usize,
+    /// Batches handed to `process`.
+    batches_served: u64,
 }
 
 impl FilterInstance {
@@ -217,6 +261,7 @@ impl FilterInstance {
             counters_full: false,
             log_gate: module.log_gate(),
             fixed_clock: engine.settings().fixed_clock,
+            tripwire: None,
         };
         let mut store = Store::new(engine.wasmtime(), state);
         store.limiter(|state| &mut state.limits as &mut dyn ResourceLimiter);
@@ -225,6 +270,7 @@ impl FilterInstance {
             module.linker(),
             &mut store,
             module.wasmtime_module(),
+            |state, tripwire| state.tripwire = Some(tripwire),
         )
         .map_err(|e| {
             let timeout = engine.settings().call_timeout;
@@ -271,6 +317,7 @@ impl FilterInstance {
             input: None,
             max_event_bytes: engine.settings().max_event_bytes,
             tripwire,
+            batches_served: 0,
         };
         let init: TypedFunc<(u32, u32), u64> =
             typed(&instance, &mut filter.store, "wasmstash_init")?;
@@ -291,6 +338,8 @@ impl FilterInstance {
         events: &[&CheckedEvent],
     ) -> Result<Vec<StageOutcome>, Failure> {
         let max_event_bytes = self.max_event_bytes;
+        // Counted as it starts: an instance whose call fails is thrown away.
+        self.batches_served += 1;
         let results = self.results(batch, events.len())?;
         Ok(results
             .into_iter()
@@ -335,15 +384,20 @@ impl FilterInstance {
         Ok((!state.is_empty()).then(|| state.to_vec()))
     }
 
-    /// Hands state from an earlier [`FilterInstance::snapshot`] back to the filter.
-    pub fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+    /// Hands state from an earlier [`FilterInstance::snapshot`] back to the
+    /// filter: `Ok(Err)` when it refuses the state (the instance is sound),
+    /// `Err` when the call failed (the instance is not).
+    pub fn restore(&mut self, state: &[u8]) -> Result<Result<(), String>, Failure> {
         let Some(restore) = self.restore.clone() else {
-            return Err("module has no wasmstash_restore export".into());
+            return Ok(Err("module has no wasmstash_restore export".into()));
         };
-        match self.call_with_bytes(restore, state) {
-            Ok(result) => result,
-            Err(failure) => Err(failure.reason),
-        }
+        self.call_with_bytes(restore, state)
+    }
+
+    /// Whether `process` has run here before: a failure on such an
+    /// instance may come from what earlier calls left in it.
+    pub fn has_served(&self) -> bool {
+        self.batches_served > 0
     }
 
     /// Bytes of linear memory the instance holds.

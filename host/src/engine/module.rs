@@ -365,13 +365,13 @@ pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<
     linker
         .define_unknown_imports_as_traps(module)
         .map_err(|e| format!("cannot link: {e}"))?;
-    let result = tripwire::instantiate(engine.watchdog(), &linker, &mut store, module).and_then(
-        |(instance, tripwire)| {
+    // The imports trap at once, so they need no tripwire.
+    let result = tripwire::instantiate(engine.watchdog(), &linker, &mut store, module, |_, _| {})
+        .and_then(|(instance, tripwire)| {
             let version =
                 instance.get_typed_func::<(), u32>(&mut store, "wasmstash_abi_version")?;
             tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
-        },
-    );
+        });
     result.map_err(|e| match e.downcast_ref::<wasmtime::Trap>() {
         // Its start function, or the version export, never returned.
         Some(wasmtime::Trap::Interrupt) => {

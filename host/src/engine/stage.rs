@@ -2,9 +2,12 @@
 //!
 //! A batch goes to the filter in one call. If that call traps, times out, runs
 //! out of memory or returns something that is not a result list, the instance
-//! is thrown away and the batch is replayed one event per call on fresh
-//! instances, so only the event that caused the failure is marked failed and
-//! every other event is still processed. Each result the filter does return is
+//! is thrown away and the batch is replayed one event per call, so only the
+//! event that caused the failure is marked failed and every other event is
+//! still processed. An event is marked only once it has failed on an instance
+//! that had served no call before it: a failure on a used instance may be the
+//! doing of what earlier calls left there, so the event is tried again on a
+//! fresh one. Each result the filter does return is
 //! checked before it replaces an event.
 
 use std::collections::BTreeMap;
@@ -210,9 +213,11 @@ impl Stage {
         if self.module.is_stateful() && self.checkpoint_due() {
             self.checkpoint();
         }
+        if let [event] = events {
+            return vec![self.call_alone(event)];
+        }
         match self.call(events) {
             Ok(outcomes) => outcomes,
-            Err(failure) if events.len() == 1 => vec![StageOutcome::Failed(failure)],
             Err(failure) => {
                 tracing::warn!(
                     filter = self.module.name(),
@@ -223,6 +228,34 @@ impl Stage {
                 );
                 self.replay(events)
             }
+        }
+    }
+
+    /// Runs one event in a call of its own. A failure on an instance that
+    /// had served earlier calls may be their doing (memory they leaked,
+    /// state they left), so the event is tried once more on a fresh
+    /// instance, and only a failure there is the event's.
+    fn call_alone(&mut self, event: &CheckedEvent) -> StageOutcome {
+        let events = std::slice::from_ref(&event);
+        let used = self
+            .instance
+            .as_ref()
+            .is_some_and(FilterInstance::has_served);
+        let result = match self.call(events) {
+            Err(failure) if used => {
+                tracing::warn!(
+                    filter = self.module.name(),
+                    kind = failure.kind.as_str(),
+                    "a call failed ({}) on an instance that had served earlier ones; trying its event again on a fresh instance",
+                    failure.reason
+                );
+                self.call(events)
+            }
+            other => other,
+        };
+        match result {
+            Ok(mut single) => single.pop().expect("one result per event"),
+            Err(failure) => StageOutcome::Failed(failure),
         }
     }
 
@@ -239,10 +272,7 @@ impl Stage {
                 not_run += 1;
                 StageOutcome::Failed(not_replayed(budget))
             } else {
-                match self.call(std::slice::from_ref(event)) {
-                    Ok(mut single) => single.pop().expect("one result per event"),
-                    Err(failure) => StageOutcome::Failed(failure),
-                }
+                self.call_alone(event)
             });
         }
         if not_run > 0 {
@@ -297,47 +327,77 @@ impl Stage {
 
     fn instance(&mut self) -> Result<&mut FilterInstance, Failure> {
         if self.instance.is_none() {
+            self.instance = Some(self.new_instance()?);
+        }
+        Ok(self.instance.as_mut().expect("set above"))
+    }
+
+    /// A new instance brought to where the lost one stood: the last
+    /// checkpoint restored, then the batches logged since re-run. A step
+    /// that fails as a call (a trap, the deadline) leaves that instance's
+    /// memory untrustworthy, so it is thrown away and the next one starts
+    /// without that step.
+    fn new_instance(&mut self) -> Result<FilterInstance, Failure> {
+        let (mut restore_state, mut rerun_log) = (self.state.is_some(), !self.log.is_empty());
+        loop {
             let mut instance = self.module.instantiate().map_err(|e| {
                 Failure::new(
                     FailureKind::Trap,
                     format!("could not start a new instance: {e}"),
                 )
             })?;
-            if let Some(state) = &self.state
-                && let Err(e) = instance.restore(state)
-            {
+            if let Some(state) = self.state.as_deref().filter(|_| restore_state) {
+                let failed = match instance.restore(state) {
+                    Ok(Ok(())) => None,
+                    Ok(Err(refusal)) => Some(refusal),
+                    Err(failure) => {
+                        restore_state = false;
+                        Some(failure.reason)
+                    }
+                };
+                if let Some(reason) = failed {
+                    tracing::error!(
+                        filter = self.module.name(),
+                        "restoring state into a new instance failed: {reason}"
+                    );
+                }
+                if !restore_state {
+                    continue;
+                }
+            }
+            if rerun_log && let Err(failure) = self.rerun_log(&mut instance) {
                 tracing::error!(
                     filter = self.module.name(),
-                    "restoring state into a new instance failed: {e}"
+                    "re-running a logged batch failed ({}); state since the checkpoint is lost",
+                    failure.reason
                 );
-            }
-            // Bounded like a replay: a filter slow on every batch must not
-            // hold the stage for the whole log.
-            let budget = self.module.engine().settings().replay_budget;
-            let started = Instant::now();
-            for batch in &self.log {
-                if started.elapsed() > budget {
-                    tracing::error!(
-                        filter = self.module.name(),
-                        "re-running the batches since the checkpoint ran past engine.replay_budget_ms ({} ms); the state they added is lost",
-                        budget.as_millis()
-                    );
-                    break;
-                }
-                if let Err(failure) = instance.rerun(batch) {
-                    tracing::error!(
-                        filter = self.module.name(),
-                        "re-running a logged batch failed ({}); state since the checkpoint is lost",
-                        failure.reason
-                    );
-                    break;
-                }
+                rerun_log = false;
+                continue;
             }
             // Those events were counted when they first ran.
             instance.take_counters();
-            self.instance = Some(instance);
+            return Ok(instance);
         }
-        Ok(self.instance.as_mut().expect("set above"))
+    }
+
+    /// Re-runs the batches logged since the checkpoint on `instance`,
+    /// bounded like a replay: a filter slow on every batch must not hold
+    /// the stage for the whole log.
+    fn rerun_log(&self, instance: &mut FilterInstance) -> Result<(), Failure> {
+        let budget = self.module.engine().settings().replay_budget;
+        let started = Instant::now();
+        for batch in &self.log {
+            if started.elapsed() > budget {
+                tracing::error!(
+                    filter = self.module.name(),
+                    "re-running the batches since the checkpoint ran past engine.replay_budget_ms ({} ms); the state they added is lost",
+                    budget.as_millis()
+                );
+                break;
+            }
+            instance.rerun(batch)?;
+        }
+        Ok(())
     }
 
     fn checkpoint_due(&self) -> bool {
@@ -389,17 +449,29 @@ impl Stage {
     }
 
     /// Takes the filter's state and remembers it for replacement instances.
+    /// A snapshot that fails as a call throws the instance away, as any
+    /// failed call does.
     pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, Failure> {
-        let state = self.instance()?.snapshot()?;
+        let taken = self.instance()?.snapshot();
+        let state = taken.inspect_err(|_| self.discard_instance())?;
         self.state.clone_from(&state);
         self.clear_log();
         Ok(state)
     }
 
     /// Restores state into this stage's instance (and any that replace it).
+    /// When the filter refuses it, the instance goes on as it was; when the
+    /// call fails, the instance is thrown away and the next starts afresh.
     pub fn restore(&mut self, state: Vec<u8>) -> Result<(), String> {
         let instance = self.instance().map_err(|f| f.reason)?;
-        instance.restore(&state)?;
+        match instance.restore(&state) {
+            Ok(Ok(())) => {}
+            Ok(Err(refusal)) => return Err(refusal),
+            Err(failure) => {
+                self.discard_instance();
+                return Err(failure.reason);
+            }
+        }
         self.state = Some(state);
         self.clear_log();
         Ok(())

@@ -23,8 +23,9 @@
 //! - The host, seeing the tripwire sprung, reports a timeout and makes the
 //!   page readable again.
 //!
-//! No host code reads the page, wasmtime's own copies and the imports
-//! included (they reach the module's memories through indexes the module's
+//! Imports cannot read it, so each asks the tripwire's state instead
+//! ([`Tripwire::stop_if_sprung`]). No host code reads the page, wasmtime's
+//! own copies and the imports included (they reach the module's memories through indexes the module's
 //! code names, and it cannot name this one), so a fault there can only
 //! come from a read added here. A start function is moved out of
 //! instantiation into an export that [`instantiate`] calls under the
@@ -77,6 +78,17 @@ impl Tripwire {
     /// How long a call may run.
     pub(crate) fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// Stops an import called after the deadline passed. The page's reads
+    /// sit in the module's own code, so straight-line calls to imports
+    /// would pass none of them: each import asks here first, and an
+    /// interrupted import ends the call as a timeout.
+    pub(crate) fn stop_if_sprung(&self) -> wasmtime::Result<()> {
+        match *self.lock() {
+            Call::Sprung => Err(Trap::Interrupt.into()),
+            _ => Ok(()),
+        }
     }
 
     /// Runs `call` (one call into the guest) under the deadline. A call the
@@ -236,18 +248,22 @@ pub(crate) fn guarded<R>(
     }
 }
 
-/// Instantiates `module` and, when deadlines are on, finds its tripwire and
-/// runs its start function (moved to [`START_EXPORT`]) under the deadline.
+/// Instantiates `module` and, when deadlines are on, finds its tripwire,
+/// hands it to the store's data (`keep`: the imports look at it) and runs
+/// the module's start function (moved to [`START_EXPORT`]) under the
+/// deadline.
 pub(crate) fn instantiate<T>(
     watchdog: Option<&Watchdog>,
     linker: &Linker<T>,
     store: &mut Store<T>,
     module: &Module,
+    keep: impl FnOnce(&mut T, Arc<Tripwire>),
 ) -> wasmtime::Result<(Instance, Option<Arc<Tripwire>>)> {
     let instance = linker.instantiate(&mut *store, module)?;
     let Some(tripwire) = watchdog.and_then(|watchdog| watchdog.watch(&instance, store)) else {
         return Ok((instance, None));
     };
+    keep(store.data_mut(), tripwire.clone());
     if let Some(start) = instance.get_func(&mut *store, START_EXPORT) {
         let start = start.typed::<(), ()>(&*store)?;
         tripwire

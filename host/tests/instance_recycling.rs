@@ -1,0 +1,128 @@
+//! When an instance is thrown away, and whom a failure is blamed on. A call
+//! that fails on an instance which had served calls before may be the
+//! doing of what they left behind (a leak, a corrupted structure), so the
+//! event gets a second try on a fresh instance before it is marked. And a
+//! snapshot or restore that fails as a call (a trap, the deadline) leaves
+//! memory no later call may trust, as a failed `process` does.
+
+mod support;
+
+use support::*;
+use wasmstash::engine::{Stage, StageOutcome};
+use wasmstash::event_check::CheckedEvent;
+
+/// A module that counts its `process` calls in `$calls` and runs `step`
+/// first on each, then answers "unchanged" for every event; `items` adds
+/// exports.
+fn counting_filter(step: &str, items: &str) -> String {
+    let process = format!(
+        "(global.set $calls (i32.add (global.get $calls) (i32.const 1))) {step} {ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}"
+    );
+    wat_filter(&process)
+        .replacen(
+            "(global $next",
+            "(global $calls (mut i32) (i32.const 0)) (global $poison (mut i32) (i32.const 0)) (global $next",
+            1,
+        )
+        .replacen(
+            r#"(func (export "wasmstash_free")"#,
+            &format!(r#"{items} (func (export "wasmstash_free")"#),
+            1,
+        )
+}
+
+fn stage_of(wat: &str, checkpoint_interval: std::time::Duration) -> Stage {
+    let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
+        call_timeout: Some(std::time::Duration::from_millis(200)),
+        memory_limit_bytes: 16 << 20,
+        cache_dir: None,
+        checkpoint_interval,
+        ..Default::default()
+    })
+    .unwrap();
+    Stage::new(load(&engine, "recycled", wat.as_bytes(), "{}"))
+}
+
+fn run(stage: &mut Stage, messages: &[&str]) -> Vec<StageOutcome> {
+    let events = message_events(messages);
+    let refs: Vec<&CheckedEvent> = events.iter().collect();
+    stage.process(&refs)
+}
+
+/// Every instance traps on its second call, as one that leaks or corrupts
+/// itself would in time. No event is to blame, and none is marked.
+#[test]
+fn a_failure_on_a_used_instance_gets_a_fresh_one_before_blame() {
+    let wat = counting_filter(
+        "(if (i32.eq (global.get $calls) (i32.const 2)) (then unreachable))",
+        "",
+    );
+    let mut stage = stage_of(&wat, std::time::Duration::from_secs(3600));
+    // One event per call, as the sidecar's single-event route makes them.
+    for message in ["a", "b", "c", "d"] {
+        assert_eq!(run(&mut stage, &[message]), [StageOutcome::Unchanged]);
+    }
+    assert_eq!(stage.recycles(), 3, "b, c and d each met a used instance");
+    // A batch on a used instance traps; in the replay, every second event
+    // meets a used instance again.
+    let outcomes = run(&mut stage, &["e", "f", "g", "h"]);
+    assert_eq!(outcomes, vec![StageOutcome::Unchanged; 4]);
+}
+
+/// An event that fails on a fresh instance too is still marked.
+#[test]
+fn an_event_that_fails_on_a_fresh_instance_is_marked() {
+    let wat = counting_filter(
+        "(if (i32.ge_u (global.get $calls) (i32.const 2)) (then unreachable))",
+        "",
+    );
+    let mut stage = stage_of(&wat, std::time::Duration::from_secs(3600));
+    assert_eq!(run(&mut stage, &["a"]), [StageOutcome::Unchanged]);
+    // The fresh instance's first call passes: the filter only fails later.
+    assert_eq!(run(&mut stage, &["b"]), [StageOutcome::Unchanged]);
+    let always = counting_filter("unreachable", "");
+    let mut stage = stage_of(&always, std::time::Duration::from_secs(3600));
+    let outcomes = run(&mut stage, &["x"]);
+    assert!(
+        matches!(&outcomes[..], [StageOutcome::Failed(f)] if f.reason.contains("unreachable")),
+        "{outcomes:?}"
+    );
+}
+
+/// `snapshot` and `restore` exports: the one named `poisoned` marks the
+/// instance and traps; the other works (snapshot: the 4 bytes at 1024).
+/// `process` traps on a marked instance, so an instance kept after the
+/// failed step would fail the next event.
+fn poisoning(poisoned: &str) -> String {
+    let trap = "(global.set $poison (i32.const 1)) unreachable";
+    let (snapshot, restore) = match poisoned {
+        "snapshot" => (trap, "(i64.const 0)"),
+        _ => ("(i64.const 0x40000000004)", trap),
+    };
+    let items = format!(
+        r#"(func (export "wasmstash_snapshot") (result i64) {snapshot})
+  (func (export "wasmstash_restore") (param i32 i32) (result i64) {restore})"#
+    );
+    counting_filter("(if (global.get $poison) (then unreachable))", &items)
+}
+
+#[test]
+fn a_restore_that_traps_throws_its_instance_away() {
+    let mut stage = stage_of(&poisoning("restore"), std::time::Duration::from_secs(3600));
+    let err = stage.restore(vec![1, 2, 3, 4]).unwrap_err();
+    assert!(err.contains("unreachable"), "{err}");
+    assert_eq!(run(&mut stage, &["a"]), [StageOutcome::Unchanged]);
+    // The checkpoint taken before that call (the snapshot works) cannot be
+    // restored into a replacement either: it starts without it.
+    stage.discard_instance();
+    assert_eq!(run(&mut stage, &["b"]), [StageOutcome::Unchanged]);
+}
+
+#[test]
+fn a_snapshot_that_traps_throws_its_instance_away() {
+    // A checkpoint before every call.
+    let mut stage = stage_of(&poisoning("snapshot"), std::time::Duration::ZERO);
+    for message in ["a", "b"] {
+        assert_eq!(run(&mut stage, &[message]), [StageOutcome::Unchanged]);
+    }
+}
