@@ -52,6 +52,7 @@ struct RawServer {
     queue_timeout_ms: Option<u64>,
     max_connections: Option<usize>,
     header_read_timeout_ms: Option<u64>,
+    max_header_bytes: Option<usize>,
     body_read_timeout_ms: Option<u64>,
     write_timeout_ms: Option<u64>,
     max_inflight_body_bytes: Option<usize>,
@@ -92,6 +93,8 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// Longest a client may take to send a request's headers.
     pub header_read_timeout: Duration,
+    /// The most a connection buffers of a request line and headers (431).
+    pub max_header_bytes: usize,
     /// Longest a client may take to send a request's body, once its headers
     /// are in.
     pub body_read_timeout: Duration,
@@ -151,6 +154,7 @@ impl Default for ServerSettings {
             queue_timeout: Duration::from_secs(5),
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 64 << 10,
             body_read_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             max_inflight_body_bytes: 256 << 20,
@@ -199,6 +203,7 @@ impl ServerSettings {
             queue_timeout,
             max_connections,
             header_read_timeout,
+            max_header_bytes,
             body_read_timeout,
             write_timeout,
             max_inflight_body_bytes,
@@ -224,6 +229,10 @@ impl ServerSettings {
             (
                 "header_read_timeout_ms",
                 *header_read_timeout != other.header_read_timeout,
+            ),
+            (
+                "max_header_bytes",
+                *max_header_bytes != other.max_header_bytes,
             ),
             (
                 "body_read_timeout_ms",
@@ -449,6 +458,16 @@ fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String
             raw.header_read_timeout_ms,
             defaults.header_read_timeout,
         )?,
+        // hyper's buffer cannot be smaller than 8 KiB.
+        max_header_bytes: match raw.max_header_bytes {
+            None => defaults.max_header_bytes,
+            Some(bytes @ 8192..=16_777_216) => bytes,
+            Some(other) => {
+                return Err(format!(
+                    "max_header_bytes = {other}: must be between 8192 and 16777216"
+                ));
+            }
+        },
         body_read_timeout: millis(
             "body_read_timeout_ms",
             raw.body_read_timeout_ms,

@@ -81,6 +81,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "Connections closed unread because server.max_connections were open",
     ),
     (
+        "wasmstash_connections_cut_total",
+        "counter",
+        "Connections cut off for a limit: server.write_timeout_ms, server.header_read_timeout_ms",
+    ),
+    (
         "wasmstash_reloads_total",
         "counter",
         "Config reloads by result",

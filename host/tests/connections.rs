@@ -19,7 +19,10 @@ fn start(server: &str) -> (Server, tempfile::TempDir) {
     let config = write_config(
         dir.path(),
         &format!(
-            "[server]\nwatch = false\n{server}\n\n[[pipelines.app.filters]]\nfilter = \"mutate\"\nconfig = {{ add_tag = [\"seen\"] }}\n"
+            "[server]\nwatch = false\n{server}\n\n[engine]\ncall_timeout_ms = 300\n\n\
+             [[pipelines.app.filters]]\nfilter = \"mutate\"\nconfig = {{ add_tag = [\"seen\"] }}\n\n\
+             [[pipelines.slow.filters]]\nmodule = \"{}/chaos.wasm\"\nconfig = {{ loop_on = \"LOOP\" }}\n",
+            wasmstash::builtins::build_module_dir()
         ),
     );
     (Server::start(&config, &[]), dir)
@@ -132,6 +135,92 @@ fn a_client_that_stops_reading_its_answers_is_cut_off() {
     assert!(
         waited < Duration::from_secs(3),
         "the connection stayed open {waited:?} after the client read again"
+    );
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains(r#"wasmstash_connections_cut_total{reason="write_timeout"} 1"#),
+        "{metrics}"
+    );
+    server.stop();
+}
+
+/// A client may shut its sending side once its request is out (`nc -N`
+/// does), and still gets its answer, however long the pipeline takes (here
+/// the 300 ms deadline of a filter that spins).
+#[test]
+fn a_client_that_half_closes_after_its_request_is_answered() {
+    let (server, _dir) = start("");
+    let body = r#"{"message":"LOOP"}"#;
+    let mut client = TcpStream::connect(server.addr).unwrap();
+    write!(
+        client,
+        "POST /v1/pipelines/slow/event HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let (received, _) = read_until_closed(&mut client, Duration::from_secs(20));
+    let answer = String::from_utf8_lossy(&received);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("_wasmfilter_timeout"), "{answer}");
+    server.stop();
+}
+
+/// What the sidecar cannot read is refused by name: a compressed body, a
+/// transfer coding other than chunked, a head over `max_header_bytes`. A
+/// byte-order mark before the event is passed over, as `run` does.
+#[test]
+fn codings_oversized_heads_and_byte_order_marks() {
+    let (server, _dir) = start("max_header_bytes = 16384");
+    let event = br#"{"message":"a"}"#;
+    let gzip = server.request(
+        "POST",
+        "/v1/pipelines/app/event",
+        &[("Content-Encoding", "gzip")],
+        event,
+    );
+    assert_eq!(gzip.status, 415, "{}", gzip.text());
+    assert!(
+        gzip.text().contains("Content-Encoding `gzip`"),
+        "{}",
+        gzip.text()
+    );
+    let identity = server.request(
+        "POST",
+        "/v1/pipelines/app/event",
+        &[("Content-Encoding", "identity")],
+        event,
+    );
+    assert_eq!(identity.status, 200, "{}", identity.text());
+    let chunked = format!(
+        "POST /v1/pipelines/app/event HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: gzip, chunked\r\n\r\n{:x}\r\n{}\r\n0\r\n\r\n",
+        event.len(),
+        String::from_utf8_lossy(event)
+    );
+    let coded = support::server::send_raw(server.addr, chunked.as_bytes());
+    assert_eq!(coded.status, 501, "{}", coded.text());
+    assert!(
+        coded.text().contains("Transfer-Encoding `gzip`"),
+        "{}",
+        coded.text()
+    );
+    let padding = "p".repeat(20_000);
+    let big_head = server.request(
+        "POST",
+        "/v1/pipelines/app/event",
+        &[("X-Padding", &padding)],
+        event,
+    );
+    assert_eq!(big_head.status, 431);
+    let with_mark = [b"\xEF\xBB\xBF".as_slice(), event].concat();
+    let marked = server.post("/v1/pipelines/app/event", &with_mark);
+    assert_eq!(marked.status, 200, "{}", marked.text());
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains(
+            r#"wasmstash_rejected_total{pipeline="_before_routing",reason="body_coding"} 2"#
+        ),
+        "{metrics}"
     );
     server.stop();
 }

@@ -127,6 +127,11 @@ fn errors_name_the_file_pipeline_and_filter() {
         err.contains("write_timeout_ms = 0: must be between 1 and 3600000"),
         "{err}"
     );
+    let err = parse("[server]\nmax_header_bytes = 8191").unwrap_err();
+    assert!(
+        err.contains("max_header_bytes = 8191: must be between 8192 and 16777216"),
+        "{err}"
+    );
     let err = parse("[server]\nheader_read_timeout_ms = 0").unwrap_err();
     assert!(
         err.contains("header_read_timeout_ms = 0: must be between 1 and 3600000"),

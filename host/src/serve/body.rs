@@ -32,6 +32,9 @@ pub(crate) async fn read_whole(
     next: Next,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    if let Some(error) = unsupported_coding(&parts.headers) {
+        return refused(&app, error);
+    }
     let limit = app.server.max_body_bytes;
     let deadline = app.server.body_read_timeout;
     // A declared length over the cap is refused before a byte is read.
@@ -64,6 +67,35 @@ pub(crate) async fn read_whole(
     }
 }
 
+/// Nothing here decompresses: a body sent compressed would otherwise be
+/// read as the bytes it came in, and refused as invalid UTF-8 or JSON
+/// (`Content-Encoding`), or taken as it is (a `Transfer-Encoding` before
+/// `chunked`, which hyper leaves to the server). Either gets a status that
+/// names the coding.
+fn unsupported_coding(headers: &axum::http::HeaderMap) -> Option<ApiError> {
+    let codings = |name| {
+        let values = headers.get_all(name).iter();
+        let names = values.flat_map(|v| v.to_str().unwrap_or("?").split(','));
+        names
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_ascii_lowercase)
+    };
+    if let Some(coding) = codings(header::CONTENT_ENCODING).find(|c| c != "identity") {
+        return Some(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Content-Encoding `{coding}` is not supported: send the body uncompressed"),
+        ));
+    }
+    let transfer = codings(header::TRANSFER_ENCODING).find(|c| c != "chunked");
+    transfer.map(|coding| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("Transfer-Encoding `{coding}` is not supported: only `chunked` is"),
+        )
+    })
+}
+
 /// Answers a request refused here, and counts it in
 /// `wasmstash_rejected_total`: it never reaches a pipeline, so nothing else
 /// would, and an operator would see the client's failures and not why.
@@ -77,6 +109,7 @@ pub(crate) async fn read_whole(
 /// never run (the gem's split halves of a refused batch did, under load).
 fn refused(app: &App, error: ApiError) -> Response {
     let reason = match error.status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::NOT_IMPLEMENTED => "body_coding",
         StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
         StatusCode::SERVICE_UNAVAILABLE => "bodies_held_at_once",
         StatusCode::REQUEST_TIMEOUT => "body_timeout",

@@ -34,6 +34,8 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
     pub write_timeout: Duration,
+    /// The most a connection buffers of a request's head (431 past it).
+    pub max_header_bytes: usize,
 }
 
 /// How the drain after shutdown ended.
@@ -102,17 +104,22 @@ pub async fn serve(
                 router.oneshot(request).await
             }
         });
+        // A client may shut its side once it has sent its request (`nc -N`
+        // does); it is still answered.
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes)
+            .half_close(true)
             .serve_connection(
                 TokioIo::new(WriteDeadline::new(stream, limits.write_timeout)),
                 service,
             );
         let connection = graceful.watch(connection);
+        let metrics = metrics.clone();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
-                tracing::debug!(%peer, "connection ended: {e}");
+                count_cut_off(&metrics, peer, &e);
             }
             drop(permit);
         });
@@ -134,6 +141,27 @@ pub async fn serve(
         } else {
             limits.max_connections - open.available_permits()
         },
+    }
+}
+
+/// Counts and logs a connection the server cut off for a limit; any other
+/// end (the client went away, sent garbage) is the client's, logged at
+/// debug level only.
+fn count_cut_off(metrics: &Metrics, peer: std::net::SocketAddr, error: &hyper::Error) {
+    let write_stalled = std::iter::successors(std::error::Error::source(error), |e| e.source())
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::TimedOut);
+    let reason = match () {
+        _ if write_stalled => "write_timeout",
+        _ if error.is_timeout() => "header_read_timeout",
+        _ => return tracing::debug!(%peer, "connection ended: {error}"),
+    };
+    metrics.add("wasmstash_connections_cut_total", &[("reason", reason)], 1);
+    if write_stalled {
+        // An answer was being written: the client missed (part of) it.
+        tracing::warn!(%peer, "cut off a client that took no byte of its answer within server.write_timeout_ms: {error}");
+    } else {
+        tracing::debug!(%peer, "connection ended: {error}");
     }
 }
 

@@ -400,6 +400,7 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
         max_connections: app.server.max_connections,
         header_read_timeout: app.server.header_read_timeout,
         write_timeout: app.server.write_timeout,
+        max_header_bytes: app.server.max_header_bytes,
     };
     let stopping = app.clone();
     let server = tokio::spawn(listener::serve(

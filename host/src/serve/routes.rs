@@ -263,7 +263,7 @@ where
     let (workers, result) = match found {
         Ok(workers) => {
             let result = match body_or_error(body) {
-                Ok(body) => answer(workers.clone(), body).await,
+                Ok(body) => answer(workers.clone(), without_byte_order_mark(body)).await,
                 Err(error) => Err(error),
             };
             (Some(workers), result)
@@ -272,6 +272,13 @@ where
     };
     count_request(app, workers.as_deref(), endpoint, &result);
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The body without a UTF-8 byte-order mark at its start, which some
+/// Windows tools write and `wasmstash run` passes over too.
+fn without_byte_order_mark(body: Bytes) -> Bytes {
+    let skip = body.len() - crate::input::without_byte_order_mark(&body).len();
+    body.slice(skip..)
 }
 
 /// NDJSON in, NDJSON out: one line per input line, in order. Each answer is
