@@ -533,3 +533,24 @@ fn results_over_the_event_size_limit_fail_their_event() {
         "{failure}"
     );
 }
+
+/// An allocator that hands out a buffer past the end of its memory fails
+/// the batch's events, and the reason gives the size the host asked for
+/// (the input buffer's capacity, not the batch's length).
+#[test]
+fn a_buffer_past_the_memory_names_the_size_asked_for() {
+    let wat = wat_filter(&format!("{ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}")).replacen(
+        "(local.get $p))",
+        "(drop (local.get $p)) (i32.sub (i32.mul (memory.size) (i32.const 65536)) (i32.const 8)))",
+        1,
+    );
+    let module = load(&strict_engine(), "short", wat.as_bytes(), "{}");
+    let results = as_json(pipeline(module).process(message_events(&["a"])));
+    let reason = results[0]["wasmstash"]["failures"][0]["reason"]
+        .as_str()
+        .unwrap();
+    assert!(
+        reason.contains("wasmstash_alloc(65536) returned "),
+        "{reason}"
+    );
+}

@@ -106,6 +106,40 @@ fn wasi_and_other_imports_are_refused() {
 }
 
 #[test]
+fn an_import_of_the_wrong_signature_is_refused_naming_both() {
+    let wat = wat_filter("(i64.const 0)").replacen(
+        "(module",
+        r#"(module (import "wasmstash" "log" (func (param i32 i32))) (import "wasmstash" "now_unix_nanos" (func (result i64)))"#,
+        1,
+    );
+    let err = load_error(wat.as_bytes(), "{}");
+    assert_eq!(
+        err,
+        "import `wasmstash::log` has the wrong signature for ABI v1: expected \
+         (func (param i32) (param i32) (param i32)), found (func (param i32) (param i32))"
+    );
+    // `inspect` finds the same, rather than a module that meets ABI v1.
+    let inspection = wasmstash::engine::inspect(&strict_engine(), wat.as_bytes()).unwrap();
+    assert!(
+        inspection.problems.contains(&err),
+        "{:?}",
+        inspection.problems
+    );
+}
+
+/// A trap in the allocator the host calls around `init` names that export,
+/// not `init`, which had succeeded.
+#[test]
+fn a_trap_in_wasmstash_free_is_said_to_be_there() {
+    let wat = wat_filter("(i64.const 0)").replace(
+        r#"(func (export "wasmstash_free") (param i32 i32))"#,
+        r#"(func (export "wasmstash_free") (param i32 i32) unreachable)"#,
+    );
+    let err = load_error(wat.as_bytes(), "{}");
+    assert!(err.starts_with("init failed: in wasmstash_free: "), "{err}");
+}
+
+#[test]
 fn bytes_that_are_not_webassembly_are_refused() {
     assert!(
         load_error(b"\x00asm\x01\x00\x00\x00garbage", "{}")

@@ -419,11 +419,11 @@ impl FilterInstance {
         bytes: &[u8],
     ) -> Result<Result<(), String>, Failure> {
         let len = guest_len(bytes.len())?;
-        let ptr = self.call(&self.alloc.clone(), len)?;
-        self.write_guest(ptr, bytes)?;
+        let ptr = self.alloc_guest(len)?;
+        self.write_guest(ptr, len, bytes)?;
         let packed = self.call(&func, (ptr, len))?;
         let message = message_text(self.guest_bytes(packed)?);
-        self.call(&self.free.clone(), (ptr, len))?;
+        self.free_guest(ptr, len)?;
         Ok(if message.is_empty() {
             Ok(())
         } else {
@@ -439,20 +439,36 @@ impl FilterInstance {
             previous => {
                 if let Some((ptr, capacity)) = previous {
                     self.input = None;
-                    self.call(&self.free.clone(), (ptr, capacity))?;
+                    self.free_guest(ptr, capacity)?;
                 }
                 let capacity = len.max(64 << 10).checked_next_power_of_two().unwrap_or(len);
-                let ptr = self.call(&self.alloc.clone(), capacity)?;
+                let ptr = self.alloc_guest(capacity)?;
                 self.input = Some((ptr, capacity));
                 ptr
             }
         };
-        self.write_guest(ptr, batch)?;
+        let capacity = self.input.map_or(len, |(_, capacity)| capacity);
+        self.write_guest(ptr, capacity, batch)?;
         Ok((ptr, len))
     }
 
-    /// Copies `bytes` to `ptr`, a buffer the guest's `wasmstash_alloc` gave.
-    fn write_guest(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), Failure> {
+    /// `wasmstash_alloc(len)`, a failure of which says it was that export.
+    fn alloc_guest(&mut self, len: u32) -> Result<u32, Failure> {
+        let alloc = self.alloc.clone();
+        self.call(&alloc, len)
+            .map_err(|f| f.in_export("wasmstash_alloc"))
+    }
+
+    /// `wasmstash_free(ptr, len)`, likewise.
+    fn free_guest(&mut self, ptr: u32, len: u32) -> Result<(), Failure> {
+        let free = self.free.clone();
+        self.call(&free, (ptr, len))
+            .map_err(|f| f.in_export("wasmstash_free"))
+    }
+
+    /// Copies `bytes` to `ptr`, a buffer the guest's `wasmstash_alloc`
+    /// gave when asked for `requested` bytes.
+    fn write_guest(&mut self, ptr: u32, requested: u32, bytes: &[u8]) -> Result<(), Failure> {
         self.memory
             .write(&mut self.store, ptr as usize, bytes)
             .map_err(|_| {
@@ -460,8 +476,7 @@ impl FilterInstance {
                 Failure::new(
                     FailureKind::InvalidOutput,
                     format!(
-                        "wasmstash_alloc({}) returned {ptr}, a buffer that does not fit in the module's {size}-byte memory",
-                        bytes.len()
+                        "wasmstash_alloc({requested}) returned {ptr}, a buffer that does not fit in the module's {size}-byte memory"
                     ),
                 )
             })

@@ -64,6 +64,16 @@ pub(crate) const KEYED_PROCESS: &str = "wasmstash_process_keyed";
 /// The imports ABI v1 offers; anything else (WASI above all) is refused.
 const ALLOWED_IMPORTS: &[&str] = &["log", "now_unix_nanos", "metric_add"];
 
+/// The signature of each import in [`ALLOWED_IMPORTS`] (ABI v1).
+fn import_signature(name: &str) -> (Vec<ValType>, Vec<ValType>) {
+    use ValType::{I32, I64};
+    match name {
+        "log" => (vec![I32, I32, I32], vec![]),
+        "now_unix_nanos" => (vec![], vec![I64]),
+        _ => (vec![I32, I32, I64], vec![]),
+    }
+}
+
 /// A compiled, validated filter module with its config, ready to instantiate.
 #[derive(Clone)]
 pub struct FilterModule {
@@ -232,6 +242,22 @@ pub(super) fn check_imports(module: &wasmtime::Module) -> Result<(), LoadError> 
                 import.name(),
                 ALLOWED_IMPORTS.join(", ")
             )));
+        }
+        if let ExternType::Func(found) = import.ty() {
+            let (params, results) = import_signature(import.name());
+            let (found_params, found_results): (Vec<_>, Vec<_>) =
+                (found.params().collect(), found.results().collect());
+            let same = |a: &[ValType], b: &[ValType]| {
+                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| ValType::eq(a, b))
+            };
+            if !(same(&params, &found_params) && same(&results, &found_results)) {
+                return Err(LoadError::module(format!(
+                    "import `wasmstash::{}` has the wrong signature for ABI v1: expected {}, found {}",
+                    import.name(),
+                    signature(params, results),
+                    signature(found_params, found_results)
+                )));
+            }
         }
     }
     Ok(())

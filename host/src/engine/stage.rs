@@ -68,6 +68,15 @@ impl Failure {
             reason: reason.into(),
         }
     }
+
+    /// The same failure, said to have happened in the export `name` (one
+    /// the host calls around the filter's own work, such as its allocator).
+    pub(crate) fn in_export(self, name: &str) -> Self {
+        Failure {
+            reason: format!("in {name}: {}", self.reason),
+            ..self
+        }
+    }
 }
 
 /// What one stage did with one event.
