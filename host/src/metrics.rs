@@ -83,7 +83,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "wasmstash_connections_cut_total",
         "counter",
-        "Connections cut off for a limit: server.write_timeout_ms, server.header_read_timeout_ms",
+        "Connections cut off while an answer was written, by reason (write_timeout)",
     ),
     (
         "wasmstash_reloads_total",

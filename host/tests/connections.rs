@@ -19,10 +19,7 @@ fn start(server: &str) -> (Server, tempfile::TempDir) {
     let config = write_config(
         dir.path(),
         &format!(
-            "[server]\nwatch = false\n{server}\n\n[engine]\ncall_timeout_ms = 300\n\n\
-             [[pipelines.app.filters]]\nfilter = \"mutate\"\nconfig = {{ add_tag = [\"seen\"] }}\n\n\
-             [[pipelines.slow.filters]]\nmodule = \"{}/chaos.wasm\"\nconfig = {{ loop_on = \"LOOP\" }}\n",
-            wasmstash::builtins::build_module_dir()
+            "[server]\nwatch = false\n{server}\n\n[[pipelines.app.filters]]\nfilter = \"mutate\"\nconfig = {{ add_tag = [\"seen\"] }}\n"
         ),
     );
     (Server::start(&config, &[]), dir)
@@ -144,28 +141,6 @@ fn a_client_that_stops_reading_its_answers_is_cut_off() {
     server.stop();
 }
 
-/// A client may shut its sending side once its request is out (`nc -N`
-/// does), and still gets its answer, however long the pipeline takes (here
-/// the 300 ms deadline of a filter that spins).
-#[test]
-fn a_client_that_half_closes_after_its_request_is_answered() {
-    let (server, _dir) = start("");
-    let body = r#"{"message":"LOOP"}"#;
-    let mut client = TcpStream::connect(server.addr).unwrap();
-    write!(
-        client,
-        "POST /v1/pipelines/slow/event HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    client.shutdown(std::net::Shutdown::Write).unwrap();
-    let (received, _) = read_until_closed(&mut client, Duration::from_secs(20));
-    let answer = String::from_utf8_lossy(&received);
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains("_wasmfilter_timeout"), "{answer}");
-    server.stop();
-}
-
 /// What the sidecar cannot read is refused by name: a compressed body, a
 /// transfer coding other than chunked, a head over `max_header_bytes`. A
 /// byte-order mark before the event is passed over, as `run` does.
@@ -204,7 +179,9 @@ fn codings_oversized_heads_and_byte_order_marks() {
         "{}",
         coded.text()
     );
-    let padding = "p".repeat(20_000);
+    // Just over the limit, which counts the request line and headers
+    // (about 100 bytes besides this one).
+    let padding = "p".repeat(16_384);
     let big_head = server.request(
         "POST",
         "/v1/pipelines/app/event",
@@ -212,6 +189,17 @@ fn codings_oversized_heads_and_byte_order_marks() {
         event,
     );
     assert_eq!(big_head.status, 431);
+    let padding = "p".repeat(16_000);
+    let fits = server.request(
+        "POST",
+        "/v1/pipelines/app/event",
+        &[("X-Padding", &padding)],
+        event,
+    );
+    assert_eq!(fits.status, 200, "{}", fits.text());
+    // A request without a body has nothing to decode.
+    let get = server.request("GET", "/healthz", &[("Content-Encoding", "gzip")], b"");
+    assert_eq!(get.status, 200, "{}", get.text());
     let with_mark = [b"\xEF\xBB\xBF".as_slice(), event].concat();
     let marked = server.post("/v1/pipelines/app/event", &with_mark);
     assert_eq!(marked.status, 200, "{}", marked.text());

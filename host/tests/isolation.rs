@@ -73,6 +73,10 @@ fn assert_still_serving(pipeline: &mut wasmstash::pipeline::Pipeline) {
 fn an_infinite_loop_is_stopped_by_the_deadline() {
     let (results, mut pipeline) = chaos_with_bad_third_event("loop_on");
     assert_isolated(&results, "_wasmfilter_timeout", "timeout", "deadline");
+    // A timeout is not tried again on a fresh instance, as a trap is: it
+    // has already had a whole deadline.
+    let recycles: u64 = pipeline.stages_mut().iter_mut().map(|s| s.recycles()).sum();
+    assert_eq!(recycles, 2, "one for the batch, one for the looping event");
     assert_still_serving(&mut pipeline);
 }
 

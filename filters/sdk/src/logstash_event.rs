@@ -11,24 +11,57 @@ use crate::field_ref;
 
 /// Whether the way to `field` passes through a string, number or boolean,
 /// which Logstash's event cannot set a child of. Through a missing or null
-/// field it makes objects; through a list it takes an index, or sets
-/// nothing when the step is none (no refusal either way). Each step is
-/// read with [`Event::get`], which steps through objects and lists as
+/// field it makes objects; through a list it takes an index (no refusal
+/// either way; see [`sets_nothing_at`] for a step that is none). Each step
+/// is read with [`Event::get`], which steps through objects and lists as
 /// Logstash's `Accessors` do.
 pub fn through_a_scalar(event: &Event, field: &str) -> bool {
+    obstacle(event, field) == Some(Obstacle::Scalar)
+}
+
+/// Whether setting `field` would change nothing, without a refusal: its
+/// way passes through a list at a step that names none of its members (a
+/// key, or a negative index before its start), as Logstash's event (and
+/// [`Event::set`]) then leave the list alone.
+pub fn sets_nothing_at(event: &Event, field: &str) -> bool {
+    obstacle(event, field) == Some(Obstacle::NoSuchMember)
+}
+
+#[derive(PartialEq)]
+enum Obstacle {
+    Scalar,
+    NoSuchMember,
+}
+
+/// The first thing on the way to `field` that keeps a set from making or
+/// stepping into objects and list members.
+fn obstacle(event: &Event, field: &str) -> Option<Obstacle> {
     let segments: Vec<&str> = field_ref::segments(field).collect();
     let mut parent = String::new();
-    for segment in &segments[..segments.len().saturating_sub(1)] {
+    for (at, segment) in segments
+        .iter()
+        .enumerate()
+        .take(segments.len().saturating_sub(1))
+    {
         parent.push('[');
         parent.push_str(segment);
         parent.push(']');
         match event.get(parent.as_str()) {
-            None | Some(Value::Null) => return false,
-            Some(Value::String(_) | Value::Number(_) | Value::Bool(_)) => return true,
-            Some(Value::Object(_) | Value::Array(_)) => {}
+            None | Some(Value::Null) => return None,
+            Some(Value::String(_) | Value::Number(_) | Value::Bool(_)) => {
+                return Some(Obstacle::Scalar);
+            }
+            Some(Value::Array(items)) => {
+                let index = segments[at + 1].parse::<i32>().ok().map(i64::from);
+                let before_start = |i: i64| i < 0 && i + (items.len() as i64) < 0;
+                if index.is_none_or(before_start) {
+                    return Some(Obstacle::NoSuchMember);
+                }
+            }
+            Some(Value::Object(_)) => {}
         }
     }
-    false
+    None
 }
 
 /// Whether Logstash's event refuses to set a string at `field`: a path
@@ -62,6 +95,16 @@ mod tests {
             ("host", false),
         ] {
             assert_eq!(through_a_scalar(&event, field), refused, "{field}");
+        }
+        for (field, nothing) in [
+            ("[l][key][x]", true),
+            ("[l][-3][x]", true),
+            ("[l][-1][k][x]", false),
+            ("[l][9][x]", false),
+            ("[a][c][d]", false),
+            ("[host][name]", false),
+        ] {
+            assert_eq!(sets_nothing_at(&event, field), nothing, "{field}");
         }
         assert!(refuses_text_at(&event, "@timestamp"));
         assert!(refuses_text_at(&event, "[tags][0]"));

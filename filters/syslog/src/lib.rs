@@ -11,8 +11,8 @@
 //! does not carry are not written. The line is kept in `event.original`
 //! unless that already exists or `keep_original` is false. A line that is
 //! not syslog, or whose fields cannot be set because a field on their way
-//! holds a string or number (as Logstash's event refuses), is left as it
-//! was and tagged with `tag_on_failure` (default `_syslogparsefailure`).
+//! holds a string, number or list (as Logstash's event refuses, or sets
+//! nothing), is left as it was and tagged with `tag_on_failure` (default `_syslogparsefailure`).
 
 mod priority;
 mod rfc3164;
@@ -140,16 +140,18 @@ impl Filter for Syslog {
 
 impl Syslog {
     /// Sets the fields `header` gives, or none of them when Logstash's
-    /// event would refuse one (a string or number on its way): the event
-    /// is then tagged instead, so a sender address a Logstash input put in
-    /// `host` is never overwritten.
+    /// event would refuse one (a string or number on its way) or set
+    /// nothing (a list on its way): the event is then tagged instead, so a
+    /// sender address a Logstash input put in `host` is never overwritten.
     fn write(&self, event: &mut Event, line: &str, header: Header) {
         let fields = self.fields(event, line, header);
-        if let Some((blocked, _)) =
-            (fields.iter()).find(|(field, _)| logstash_event::through_a_scalar(event, field))
-        {
+        let blocked = |field: &&str| {
+            logstash_event::through_a_scalar(event, field)
+                || logstash_event::sets_nothing_at(event, field)
+        };
+        if let Some((field, _)) = fields.iter().find(|(field, _)| blocked(field)) {
             let reason = format!(
-                "cannot set `{blocked}`: a field on its way holds a string, number or boolean"
+                "cannot set `{field}`: a field on its way holds a string, number, boolean or list"
             );
             return self.fail(event, &reason);
         }

@@ -155,6 +155,7 @@ fn a_string_in_the_way_leaves_the_event_as_it_was() {
         json!({"process": 7}),
         json!({"log": "file"}),
         json!({"event": true}),
+        json!({"process": ["a"]}),
     ] {
         let mut input = existing.clone();
         input["message"] = json!(line);

@@ -243,7 +243,9 @@ impl Stage {
     /// Runs one event in a call of its own. A failure on an instance that
     /// had served earlier calls may be their doing (memory they leaked,
     /// state they left), so the event is tried once more on a fresh
-    /// instance, and only a failure there is the event's.
+    /// instance, and only a failure there is the event's. A timeout is not
+    /// tried again: it has already taken a whole deadline, and the drain
+    /// and replay limits count one per event.
     fn call_alone(&mut self, event: &CheckedEvent) -> StageOutcome {
         let events = std::slice::from_ref(&event);
         let used = self
@@ -251,7 +253,7 @@ impl Stage {
             .as_ref()
             .is_some_and(FilterInstance::has_served);
         let result = match self.call(events) {
-            Err(failure) if used => {
+            Err(failure) if used && failure.kind != FailureKind::Timeout => {
                 tracing::warn!(
                     filter = self.module.name(),
                     kind = failure.kind.as_str(),

@@ -104,13 +104,14 @@ pub async fn serve(
                 router.oneshot(request).await
             }
         });
-        // A client may shut its side once it has sent its request (`nc -N`
-        // does); it is still answered.
+        // Half-closes stay off (hyper's default): a client that shuts its
+        // side is taken as gone, so a request whose client hung up while it
+        // waited is withdrawn (`workers`), not run for nobody.
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
+            .max_header_size(limits.max_header_bytes)
             .max_buf_size(limits.max_header_bytes)
-            .half_close(true)
             .serve_connection(
                 TokioIo::new(WriteDeadline::new(stream, limits.write_timeout)),
                 service,
@@ -144,25 +145,25 @@ pub async fn serve(
     }
 }
 
-/// Counts and logs a connection the server cut off for a limit; any other
-/// end (the client went away, sent garbage) is the client's, logged at
-/// debug level only.
+/// Counts and logs a connection cut off while an answer was being
+/// written (`server.write_timeout_ms`): its client missed all or part of
+/// the answer, which the request metrics had counted as given. Any other
+/// end is the client's doing or an idle connection's (hyper's header
+/// deadline also closes idle keep-alive connections, which is no fault),
+/// logged at debug level only.
 fn count_cut_off(metrics: &Metrics, peer: std::net::SocketAddr, error: &hyper::Error) {
     let write_stalled = std::iter::successors(std::error::Error::source(error), |e| e.source())
         .filter_map(|e| e.downcast_ref::<std::io::Error>())
         .any(|e| e.kind() == std::io::ErrorKind::TimedOut);
-    let reason = match () {
-        _ if write_stalled => "write_timeout",
-        _ if error.is_timeout() => "header_read_timeout",
-        _ => return tracing::debug!(%peer, "connection ended: {error}"),
-    };
-    metrics.add("wasmstash_connections_cut_total", &[("reason", reason)], 1);
-    if write_stalled {
-        // An answer was being written: the client missed (part of) it.
-        tracing::warn!(%peer, "cut off a client that took no byte of its answer within server.write_timeout_ms: {error}");
-    } else {
-        tracing::debug!(%peer, "connection ended: {error}");
+    if !write_stalled {
+        return tracing::debug!(%peer, "connection ended: {error}");
     }
+    metrics.add(
+        "wasmstash_connections_cut_total",
+        &[("reason", "write_timeout")],
+        1,
+    );
+    tracing::warn!(%peer, "cut off a client that took no byte of its answer within server.write_timeout_ms: {error}");
 }
 
 /// One request counted as unanswered until its handler's future ends
