@@ -256,7 +256,7 @@ fn write_report(
 
 fn check(path: &std::path::Path) -> Result<String, Box<dyn std::error::Error>> {
     let config = Config::load(path)?;
-    serve::check_settings(&config.server)?;
+    serve::check_settings(path, &config.server)?;
     let engine = Engine::new(config.engine.clone())?;
     let mut lines = Vec::new();
     for name in config.pipelines.keys() {

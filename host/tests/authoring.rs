@@ -421,7 +421,7 @@ fn check_refuses_server_settings_serve_would_refuse() {
     let (code, err) = check("admin_token_file = \"/nonexistent/token\"");
     assert_eq!(code, Some(2), "{err}");
     assert!(
-        err.contains("server.admin_token_file /nonexistent/token"),
+        err.contains(".toml: [server] admin_token_file /nonexistent/token"),
         "{err}"
     );
     std::fs::write(dir.path().join("a-file"), "").unwrap();
@@ -429,6 +429,7 @@ fn check_refuses_server_settings_serve_would_refuse() {
     let (code, err) = check(&under_a_file);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("exists and is not a directory"), "{err}");
+    assert!(err.contains(".toml: [server] state_dir "), "{err}");
     // A state_dir still to be made is fine, and is not made by `check`.
     let later = dir.path().join("later/state");
     let (code, err) = check(&format!("state_dir = {later:?}"));

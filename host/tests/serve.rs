@@ -314,7 +314,11 @@ fn a_short_admin_token_is_refused_wherever_it_comes_from() {
     let plain = dir.path().join("plain.toml");
     std::fs::write(&plain, config_text("")).unwrap();
     for (config, env, source) in [
-        (&with_file, None, "server.admin_token_file"),
+        (
+            &with_file,
+            None,
+            "wasmstash.toml: [server] admin_token_file",
+        ),
         (&plain, Some("short"), "WASMSTASH_ADMIN_TOKEN"),
     ] {
         let mut command = std::process::Command::new(support::server::binary());

@@ -282,7 +282,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
     if let Some(listen) = args.listen {
         server.listen = listen;
     }
-    let admin_token = admin_token(&server)?;
+    let admin_token = admin_token(&server, &args.config)?;
     if !server.listen.ip().is_loopback() {
         // Said, not refused: a container network needs it. The pipeline
         // endpoints take no token, as Logstash calls them.
@@ -293,8 +293,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
     }
     let state = match &server.state_dir {
         Some(dir) => {
-            crate::state::prepare_dir(dir)
-                .map_err(|e| ConfigError(format!("[server] state_dir {}: {e}", dir.display())))?;
+            crate::state::prepare_dir(dir).map_err(|e| state_dir_error(&args.config, dir, e))?;
             let state = StateDir::new(dir.clone(), &args.config);
             // Before the port opens: a start refused for a lock must not
             // have answered `/healthz` first.
@@ -339,19 +338,27 @@ const MIN_TOKEN_CHARS: usize = 16;
 /// What `serve` would refuse at start in `[server]`, found without starting:
 /// the admin token (its file, its length) and whether `state_dir` can be
 /// made and written. For `wasmstash check`; it creates nothing that stays.
-pub fn check_settings(server: &ServerSettings) -> Result<(), ConfigError> {
-    admin_token(server)?;
+pub fn check_settings(config: &Path, server: &ServerSettings) -> Result<(), ConfigError> {
+    admin_token(server, config)?;
     match &server.state_dir {
-        Some(dir) => crate::state::check_dir(dir)
-            .map_err(|e| ConfigError(format!("[server] state_dir {}: {e}", dir.display()))),
+        Some(dir) => crate::state::check_dir(dir).map_err(|e| state_dir_error(config, dir, e)),
         None => Ok(()),
     }
+}
+
+/// A `state_dir` that cannot be used, said as a config error of `config`.
+fn state_dir_error(config: &Path, dir: &Path, error: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!(
+        "{}: [server] state_dir {}: {error}",
+        config.display(),
+        dir.display()
+    ))
 }
 
 /// The admin token from `WASMSTASH_ADMIN_TOKEN`, or else from
 /// `server.admin_token_file`; `None` turns the admin endpoints off. A short
 /// token is refused wherever it comes from.
-fn admin_token(server: &ServerSettings) -> Result<Option<String>, ConfigError> {
+fn admin_token(server: &ServerSettings, config: &Path) -> Result<Option<String>, ConfigError> {
     let from_env = std::env::var("WASMSTASH_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.trim().is_empty());
@@ -359,7 +366,11 @@ fn admin_token(server: &ServerSettings) -> Result<Option<String>, ConfigError> {
         (Some(token), _) => (token, "WASMSTASH_ADMIN_TOKEN".to_owned()),
         (None, None) => return Ok(None),
         (None, Some(file)) => {
-            let source = format!("server.admin_token_file {}", file.display());
+            let source = format!(
+                "{}: [server] admin_token_file {}",
+                config.display(),
+                file.display()
+            );
             let token = crate::files::read_capped_text(file, MAX_TOKEN_FILE_BYTES, "token file")
                 .map_err(|e| ConfigError(format!("{source}: {e}")))?;
             (token, source)
