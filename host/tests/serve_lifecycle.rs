@@ -418,3 +418,22 @@ fn a_second_signal_ends_the_shutdown_at_once() {
         );
     }
 }
+
+/// A SIGTERM while the first set of modules compiles stops the sidecar
+/// without waiting for them: nothing served needs them. The example config
+/// compiles for seconds from an empty cache; the signal comes as soon as
+/// the port is open.
+#[test]
+fn a_stop_during_the_first_load_does_not_wait_for_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wasmstash.toml");
+    let (mut server, log) = spawn(&config, cache.path());
+    server.signal("TERM");
+    let status = wait_exit(&mut server.child, HANG, "serve did not stop");
+    assert!(status.success(), "{status:?}");
+    let text = log.wait_for("stopped accepting", HANG);
+    assert!(
+        text.contains("stopped before the pipelines finished loading") && !text.contains("ready"),
+        "{text}"
+    );
+}

@@ -392,6 +392,7 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
     let address = listener
         .local_addr()
         .map_err(|e| ConfigError(e.to_string()))?;
+    let stop_signals = StopSignals::install();
     // Printed on stdout so scripts and tests can find an ephemeral port.
     println!("wasmstash: listening on http://{address}");
     tracing::info!("listening on http://{address}; loading pipelines");
@@ -414,13 +415,13 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
         max_header_bytes: app.server.max_header_bytes,
     };
     let stopping = app.clone();
-    let server = tokio::spawn(listener::serve(
+    let mut server = tokio::spawn(listener::serve(
         listener,
         router,
         limits,
         app.metrics.clone(),
         async move {
-            let signal = shutdown_signal().await;
+            let signal = shutdown_signal(stop_signals).await;
             let limit = stopping.drain_limit();
             tracing::info!(
                 "{signal}: shutting down; waiting up to {:.1} s for the requests in flight (a second SIGTERM or SIGINT exits at once)",
@@ -436,7 +437,15 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
     // would otherwise swap in its own set and then have this one replace
     // it, the state it claimed and restored with it.
     let first_load = app.reloading.lock().await;
-    let (set, config) = app.load().await?;
+    // A SIGTERM while modules compile need not wait for them: nothing has
+    // been served that needs them.
+    let (set, config) = tokio::select! {
+        loaded = app.load() => loaded?,
+        drained = &mut server => {
+            tracing::info!("stopped before the pipelines finished loading");
+            return stopped(&app, drained).await;
+        }
+    };
     app.warn_server_changes(&config, "loading");
     let set = Arc::new(set);
     if let Some(state) = &app.state {
@@ -458,10 +467,16 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
     if app.server.watch {
         tokio::spawn(reload_on_change(app.clone()));
     }
-    let drained = server
-        .await
-        .map_err(|e| ConfigError(format!("server task failed: {e}")))?;
+    stopped(&app, server.await).await
+}
 
+/// Reports how the drain ended and saves the filters' state, once the
+/// listener has stopped.
+async fn stopped(
+    app: &App,
+    drained: Result<listener::Drained, tokio::task::JoinError>,
+) -> Result<(), ServeError> {
+    let drained = drained.map_err(|e| ConfigError(format!("server task failed: {e}")))?;
     if drained.finished {
         tracing::info!("stopped accepting; every request in flight was answered");
     } else {
@@ -484,10 +499,11 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
 /// Waits for SIGTERM or SIGINT and names it. From then on, another one ends
 /// the process at once, with 128 + its number (143 or 130), as `run` does:
 /// for a shutdown that cannot wait for its drain.
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
-    let mut interrupt = signal(SignalKind::interrupt()).expect("installing the SIGINT handler");
+async fn shutdown_signal(stop_signals: StopSignals) -> &'static str {
+    let StopSignals {
+        mut terminate,
+        mut interrupt,
+    } = stop_signals;
     let (first, _) = next_signal(&mut terminate, &mut interrupt).await;
     tokio::spawn(async move {
         let (second, number) = next_signal(&mut terminate, &mut interrupt).await;
@@ -500,6 +516,24 @@ async fn shutdown_signal() -> &'static str {
 }
 
 /// The next SIGTERM or SIGINT: its name and number.
+/// SIGTERM and SIGINT, caught from the moment these exist: made before
+/// the port is announced, so a signal sent as soon as it is (by a
+/// supervisor, a test) starts a shutdown rather than killing the process.
+struct StopSignals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> StopSignals {
+        use tokio::signal::unix::{SignalKind, signal};
+        StopSignals {
+            terminate: signal(SignalKind::terminate()).expect("installing the SIGTERM handler"),
+            interrupt: signal(SignalKind::interrupt()).expect("installing the SIGINT handler"),
+        }
+    }
+}
+
 async fn next_signal(
     terminate: &mut tokio::signal::unix::Signal,
     interrupt: &mut tokio::signal::unix::Signal,
