@@ -12,19 +12,20 @@ use crate::field_ref;
 /// Whether the way to `field` passes through a string, number or boolean,
 /// which Logstash's event cannot set a child of. Through a missing or null
 /// field it makes objects; through a list it takes an index (no refusal
-/// either way; see [`sets_nothing_at`] for a step that is none). Each step
+/// either way; see [`cannot_set`] for a step that is none). Each step
 /// is read with [`Event::get`], which steps through objects and lists as
 /// Logstash's `Accessors` do.
 pub fn through_a_scalar(event: &Event, field: &str) -> bool {
     obstacle(event, field) == Some(Obstacle::Scalar)
 }
 
-/// Whether setting `field` would change nothing, without a refusal: its
-/// way passes through a list at a step that names none of its members (a
-/// key, or a negative index before its start), as Logstash's event (and
-/// [`Event::set`]) then leave the list alone.
-pub fn sets_nothing_at(event: &Event, field: &str) -> bool {
-    obstacle(event, field) == Some(Obstacle::NoSuchMember)
+/// Whether a set at `field` would not be carried out: refused, as
+/// [`through_a_scalar`] says, or changing nothing, because the way passes
+/// through a list at a step that names none of its members (a key, or a
+/// negative index before its start), where Logstash's event (and
+/// [`Event::set`]) leave the list alone. One walk of the path for both.
+pub fn cannot_set(event: &Event, field: &str) -> bool {
+    obstacle(event, field).is_some()
 }
 
 #[derive(PartialEq)]
@@ -96,15 +97,16 @@ mod tests {
         ] {
             assert_eq!(through_a_scalar(&event, field), refused, "{field}");
         }
-        for (field, nothing) in [
+        for (field, not_set) in [
             ("[l][key][x]", true),
             ("[l][-3][x]", true),
             ("[l][-1][k][x]", false),
             ("[l][9][x]", false),
             ("[a][c][d]", false),
-            ("[host][name]", false),
+            ("[host][name]", true),
+            ("[missing][x]", false),
         ] {
-            assert_eq!(sets_nothing_at(&event, field), nothing, "{field}");
+            assert_eq!(cannot_set(&event, field), not_set, "{field}");
         }
         assert!(refuses_text_at(&event, "@timestamp"));
         assert!(refuses_text_at(&event, "[tags][0]"));

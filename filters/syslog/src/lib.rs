@@ -145,11 +145,10 @@ impl Syslog {
     /// sender address a Logstash input put in `host` is never overwritten.
     fn write(&self, event: &mut Event, line: &str, header: Header) {
         let fields = self.fields(event, line, header);
-        let blocked = |field: &&str| {
-            logstash_event::through_a_scalar(event, field)
-                || logstash_event::sets_nothing_at(event, field)
-        };
-        if let Some((field, _)) = fields.iter().find(|(field, _)| blocked(field)) {
+        let blocked = fields
+            .iter()
+            .find(|(field, _)| logstash_event::cannot_set(event, field));
+        if let Some((field, _)) = blocked {
             let reason = format!(
                 "cannot set `{field}`: a field on its way holds a string, number, boolean or list"
             );

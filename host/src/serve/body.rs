@@ -32,14 +32,14 @@ pub(crate) async fn read_whole(
     next: Next,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    if let Some(error) = unsupported_coding(&parts.headers) {
+    let declared = (parts.headers.get(header::CONTENT_LENGTH))
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if let Some(error) = unsupported_coding(&parts.headers, declared) {
         return refused(&app, error);
     }
     let limit = app.server.max_body_bytes;
     let deadline = app.server.body_read_timeout;
     // A declared length over the cap is refused before a byte is read.
-    let declared = (parts.headers.get(header::CONTENT_LENGTH))
-        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
         return refused(&app, too_large(limit));
     }
@@ -71,10 +71,9 @@ pub(crate) async fn read_whole(
 /// read as the bytes it came in, and refused as invalid UTF-8 or JSON
 /// (`Content-Encoding`), or taken as it is (a `Transfer-Encoding` before
 /// `chunked`, which hyper leaves to the server). Either gets a status that
-/// names the coding.
-fn unsupported_coding(headers: &axum::http::HeaderMap) -> Option<ApiError> {
-    let declared = headers.get(header::CONTENT_LENGTH);
-    let empty = declared.is_some_and(|length| length.as_bytes() == b"0")
+/// names the coding. `declared` is the Content-Length, if any.
+fn unsupported_coding(headers: &axum::http::HeaderMap, declared: Option<u64>) -> Option<ApiError> {
+    let empty = declared == Some(0)
         || (declared.is_none() && !headers.contains_key(header::TRANSFER_ENCODING));
     if empty {
         // A GET with a stray header has no body to misread.
