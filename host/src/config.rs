@@ -593,6 +593,7 @@ fn check_pipeline_name(name: &str) -> Result<(), String> {
 
 mod engine;
 mod filter_spec;
+mod pattern_files;
 use engine::{RawEngine, engine_settings};
 pub(crate) use filter_spec::distinct_names;
 pub use filter_spec::{

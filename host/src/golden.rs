@@ -143,7 +143,12 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
         "--crate"
     };
     let mut chain = before.specs.clone();
-    chain.push(FilterSpec::from_target(&target, &config, option)?);
+    let mut spec = FilterSpec::from_target(&target, &config, option)?;
+    if let Some(file) = &config_file {
+        // Paths in a crate's config.json are the crate's, wherever the test runs.
+        spec.config_dir = file.parent().unwrap_or(Path::new(".")).to_owned();
+    }
+    chain.push(spec);
     // Names show in failure records; `--before mutate --module mutate`
     // makes the second `mutate#2`, as a pipeline would.
     distinct_names(&mut chain).map_err(TestError::Setup)?;

@@ -206,3 +206,115 @@ fn a_definition_no_reference_can_name_is_loaded_with_a_warning() {
     }
     assert!(!stderr.contains("`GOOD` can never"), "{stderr}");
 }
+
+/// A grok config moved from Logstash with its `patterns_dir`: the host reads
+/// the operator's pattern files (relative to the config file, or to the
+/// working directory on the command line), and grok uses them, over the
+/// standard patterns. Run over the real OpenSSH log.
+#[test]
+fn patterns_dir_brings_the_operators_pattern_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let patterns = dir.path().join("etc/patterns");
+    std::fs::create_dir_all(&patterns).unwrap();
+    std::fs::write(
+        patterns.join("sshd"),
+        "# Written for Logstash's patterns_dir\n\
+         SSHD_USER (?:invalid user )?%{USERNAME:[user][name]}\n\
+         SSHD_FAILED Failed %{WORD:[ssh][method]} for %{SSHD_USER} from %{IP:[source][ip]} port %{INT:[source][port]:int}\n",
+    )
+    .unwrap();
+    // A later file wins, as in Logstash: USERNAME now stops at a dot.
+    std::fs::write(patterns.join("zz-override"), "USERNAME [a-zA-Z0-9_-]+\n").unwrap();
+    let config = dir.path().join("wasmstash.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[pipelines.sshd.filters]]
+filter = "grok"
+config = { match = { message = "%{SSHD_FAILED}" }, patterns_dir = ["etc/patterns"] }
+"#,
+    )
+    .unwrap();
+    let log = shared_data().join("loghub/OpenSSH/OpenSSH_2k.log");
+    let lines: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let args = [
+        "run",
+        "-c",
+        config.to_str().unwrap(),
+        "-p",
+        "sshd",
+        log.to_str().unwrap(),
+    ];
+    let out = binary::wasmstash(&args, b"");
+    let stderr = binary::text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let events = binary::events_of(&out.stdout);
+    assert_eq!(events.len(), lines.len());
+    let failed: Vec<&Value> = (events.iter())
+        .filter(|event| {
+            event["message"]
+                .as_str()
+                .unwrap()
+                .contains("Failed password for")
+        })
+        .collect();
+    assert_eq!(failed.len(), 520);
+    // One line has two spaces before its user name, which the pattern does
+    // not allow; every other one parses.
+    let (odd, parsed): (Vec<&Value>, Vec<&Value>) = (failed.iter()).partition(|event| {
+        event["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid user  ")
+    });
+    assert_eq!(
+        (odd.len(), odd[0]["tags"].clone()),
+        (1, json!(["_grokparsefailure"]))
+    );
+    for event in &parsed {
+        assert_eq!(event["ssh"]["method"], "password", "{event}");
+        assert!(event["source"]["port"].is_u64(), "{event}");
+        assert!(event.get("tags").is_none(), "{event}");
+    }
+    let first = &failed[0];
+    assert_eq!(first["user"]["name"], "webmaster");
+    assert_eq!(first["source"]["ip"], "173.234.31.186");
+    assert_eq!(first["source"]["port"], 38926);
+    // Lines without a failed login are tagged, and kept as they came.
+    for (event, line) in events.iter().zip(&lines) {
+        if !line.contains("Failed ") {
+            assert_eq!(
+                event,
+                &json!({"message": line, "tags": ["_grokparsefailure"]})
+            );
+        }
+    }
+
+    // The same from the command line, relative to the working directory.
+    let filter = r#"grok={"match":{"message":"^%{USERNAME:u}$"},"patterns_dir":"etc/patterns"}"#;
+    let out = binary::wasmstash_in(dir.path(), &["run", "--filter", filter, "-"], b"a.b\nab\n");
+    let events = binary::events_of(&out.stdout);
+    assert_eq!(events[0]["tags"], json!(["_grokparsefailure"]));
+    assert_eq!(events[1]["u"], "ab");
+
+    // A path that names nothing stops the load, and says where.
+    std::fs::write(
+        &config,
+        "[[pipelines.sshd.filters]]\nfilter = \"grok\"\n\
+         config = { match = { message = \"%{SSHD_FAILED}\" }, patterns_dir = \"etc/patern\" }\n",
+    )
+    .unwrap();
+    let out = binary::wasmstash(&["check", config.to_str().unwrap()], b"");
+    let stderr = binary::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("pipeline `sshd`"), "{stderr}");
+    assert!(
+        stderr.contains("patterns_dir `etc/patern` (")
+            && stderr.contains("patern) matches no file"),
+        "{stderr}"
+    );
+}

@@ -22,6 +22,17 @@ pub struct Settings {
     pub overwrite: Vec<String>,
     #[serde(default)]
     pub pattern_definitions: Map<String, Value>,
+    /// The operator's pattern files, as the host read them from Logstash's
+    /// `patterns_dir`: later files win over earlier ones, and
+    /// `pattern_definitions` over all of them, as in Logstash.
+    #[serde(default)]
+    pub pattern_files: Vec<PatternFile>,
+    /// Only the host reads these (a filter reads no files): here they mean
+    /// a config that reached the filter without the host's reading.
+    #[serde(default)]
+    pub patterns_dir: Option<Value>,
+    #[serde(default)]
+    pub patterns_files_glob: Option<Value>,
     #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]
     pub tag_on_failure: Vec<String>,
     #[serde(default = "default_timeout_tag")]
@@ -42,6 +53,14 @@ pub struct Settings {
     /// Put captures under this field instead of the event root.
     #[serde(default)]
     pub target: Option<String>,
+}
+
+/// One pattern file: where the host read it, for messages, and its text.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternFile {
+    pub path: String,
+    pub text: String,
 }
 
 /// grok's own options and the common ones (`add_field`, `add_tag`, ...).

@@ -58,6 +58,22 @@ enum Tried {
     Raised,
 }
 
+/// Adds a custom pattern from `origin` (a file or `pattern_definitions`),
+/// over any of that name before it. Logstash takes a name that no
+/// `%{NAME}` can spell too, and never uses it; the operator is told.
+fn define(patterns: &mut Patterns, name: &str, regex: &str, origin: &str) {
+    if name.is_empty() || !name.bytes().all(is_reference_name_byte) {
+        host::log(
+            Level::Warn,
+            &format!(
+                "{origin}: `{name}` can never be referenced (a name in %{{NAME}} is ASCII \
+                 letters, digits and _); it is ignored"
+            ),
+        );
+    }
+    patterns.insert(name.to_owned(), regex.to_owned());
+}
+
 impl Filter for Grok {
     type Config = Config;
 
@@ -67,22 +83,26 @@ impl Filter for Grok {
             common,
         } = config;
         let set = PatternSet::from_ecs_compatibility(&config.ecs_compatibility)?;
+        if config.patterns_dir.is_some() || config.patterns_files_glob.is_some() {
+            return Err(
+                "patterns_dir and patterns_files_glob name files, which a filter \
+                 cannot read: the wasmstash host reads them when it loads the pipeline and \
+                 hands their text to grok as `pattern_files`, but this config reached grok \
+                 unread; give the patterns as pattern_definitions instead"
+                    .into(),
+            );
+        }
         let mut patterns = library::load(set);
+        for file in &config.pattern_files {
+            for (name, regex) in library::definitions(&file.text) {
+                define(&mut patterns, name, regex, &file.path);
+            }
+        }
         for (name, regex) in &config.pattern_definitions {
             let regex = regex
                 .as_str()
                 .ok_or_else(|| format!("pattern_definitions: `{name}` must be a string"))?;
-            if name.is_empty() || !name.bytes().all(is_reference_name_byte) {
-                // Logstash takes such a name too, and never uses it either.
-                host::log(
-                    Level::Warn,
-                    &format!(
-                        "pattern_definitions: `{name}` can never be referenced (a name \
-                         in %{{NAME}} is ASCII letters, digits and _); it is ignored"
-                    ),
-                );
-            }
-            patterns.insert(name.clone(), regex.to_string());
+            define(&mut patterns, name, regex, "pattern_definitions");
         }
         let options = Options {
             named_captures_only: config.named_captures_only,

@@ -178,6 +178,46 @@ fn pattern_definitions_inline_groups_and_targets() {
     );
 }
 
+/// Logstash loads the standard patterns, then the `patterns_dir` files in
+/// order, then `pattern_definitions`; the last definition of a name wins.
+#[test]
+fn pattern_files_override_the_library_and_are_overridden_inline() {
+    let files = json!([
+        {"path": "/p/a", "text": "# mine\nQUEUE [0-9A-F]{10,11}\nWORD [a-z]+\nHOST x\n"},
+        {"path": "/p/b", "text": "HOST [a-z.]+\r\n"},
+    ]);
+    let config = json!({"match": {"message": "%{QUEUE:qid} %{WORD:w} %{HOST:h}"},
+                        "pattern_files": files.clone()});
+    let out = run(config, json!({"message": "BEF25A72965 abc mail.example"}));
+    assert_eq!(
+        (&out["qid"], &out["w"], &out["h"]),
+        (&json!("BEF25A72965"), &json!("abc"), &json!("mail.example"))
+    );
+    // WORD from the file no longer takes digits or capitals, as \b\w+\b would.
+    let out = run(
+        json!({"match": {"message": "^%{WORD:w}$"}, "pattern_files": files.clone()}),
+        json!({"message": "Abc1"}),
+    );
+    assert_eq!(out["tags"], json!(["_grokparsefailure"]));
+    let out = run(
+        json!({"match": {"message": "^%{WORD:w}$"}, "pattern_files": files,
+               "pattern_definitions": {"WORD": "\\w+"}}),
+        json!({"message": "Abc1"}),
+    );
+    assert_eq!(out["w"], "Abc1");
+}
+
+/// `patterns_dir` is the host's to read; a config that reaches the filter
+/// with it is refused, not run without its patterns.
+#[test]
+fn patterns_dir_unread_by_the_host_is_refused() {
+    for key in ["patterns_dir", "patterns_files_glob"] {
+        let err =
+            init_error(json!({"match": {"message": "%{WORD}"}, key: "/etc/logstash/patterns"}));
+        assert!(err.contains("reached grok unread"), "{err}");
+    }
+}
+
 #[test]
 fn named_captures_only_false_captures_bare_references() {
     let out = run(

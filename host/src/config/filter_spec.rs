@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::{ConfigError, pattern_files};
 use crate::builtins;
 use crate::engine::{Engine, FilterModule, LoadError};
 
@@ -92,6 +92,10 @@ pub struct FilterSpec {
     pub config_json: Vec<u8>,
     /// The module must have this SHA-256 (hex) or it is refused.
     pub sha256: Option<String>,
+    /// Where relative paths in the config (grok's `patterns_dir`) are
+    /// taken from: the config file's directory, or the working directory
+    /// for a filter given on the command line.
+    pub config_dir: PathBuf,
 }
 
 impl FilterSpec {
@@ -147,6 +151,7 @@ impl FilterSpec {
             source,
             config_json: config.as_bytes().to_vec(),
             sha256: None,
+            config_dir: PathBuf::from("."),
         })
     }
 
@@ -226,11 +231,13 @@ pub fn load_filters(
                         "cannot read module {path}: {e}{hint}"
                     )))
                 })?;
+            let config = pattern_files::read_into_config(&spec.config_json, &spec.config_dir)
+                .map_err(|e| context(LoadError::init(format!("invalid config: {e}"))))?;
             FilterModule::load_pinned(
                 engine,
                 &spec.name,
                 &bytes,
-                &spec.config_json,
+                config.as_deref().unwrap_or(&spec.config_json),
                 spec.sha256.as_deref(),
             )
             .map_err(context)
@@ -271,6 +278,7 @@ pub(super) fn filter_spec(raw: RawFilter, base: &Path) -> Result<FilterSpec, Str
         source,
         config_json: config,
         sha256: raw.sha256,
+        config_dir: base.to_owned(),
     })
 }
 

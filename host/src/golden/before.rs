@@ -86,6 +86,7 @@ fn from_file(dir: &Path, path: &Path) -> Result<Before, String> {
                 // An absolute path stays as it is.
                 *module = dir.join(&*module);
             }
+            spec.config_dir = dir.to_owned();
             Ok(spec)
         })
         .collect::<Result<_, String>>()?;
