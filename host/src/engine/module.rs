@@ -177,7 +177,7 @@ impl FilterModule {
 
     /// Whether the module keeps state (exports snapshot and restore): the
     /// host then shares one instance among a pipeline's workers and
-    /// checkpoints it before every batch.
+    /// checkpoints it every `engine.checkpoint_interval_ms`.
     pub fn is_stateful(&self) -> bool {
         self.inner.stateful
     }

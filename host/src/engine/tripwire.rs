@@ -23,7 +23,8 @@
 //! - The host, seeing the tripwire sprung, reports a timeout and makes the
 //!   page readable again.
 //!
-//! Imports cannot read it, so each asks the tripwire's state instead
+//! Imports cannot read it, so those that copy from the module (`log`,
+//! `metric_add`) ask the tripwire's state instead
 //! ([`Tripwire::stop_if_sprung`]). No host code reads the page, wasmtime's
 //! own copies and the imports included (they reach the module's memories through indexes the module's
 //! code names, and it cannot name this one), so a fault there can only
