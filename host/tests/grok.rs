@@ -318,3 +318,39 @@ config = { match = { message = "%{SSHD_FAILED}" }, patterns_dir = ["etc/patterns
         "{stderr}"
     );
 }
+
+/// `\b` in a TOML "..." string is a backspace: the pattern compiles and
+/// never matches, so the load warns and says how to write it.
+#[test]
+fn a_backspace_in_a_pattern_draws_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("wasmstash.toml");
+    let toml = "[[pipelines.p.filters]]\nfilter = \"grok\"\n\
+                config = { match = { message = \"\\bERROR\\b %{GREEDYDATA:rest}\" } }\n";
+    std::fs::write(&config, toml).unwrap();
+    let out = binary::wasmstash(
+        &["run", "-c", config.to_str().unwrap(), "-"],
+        b"ERROR disk\n",
+    );
+    let stderr = binary::text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("pattern #1 holds a backspace"), "{stderr}");
+    assert_eq!(
+        binary::events_of(&out.stdout)[0]["tags"],
+        json!(["_grokparsefailure"])
+    );
+    // Single quotes keep the backslash, as Logstash does.
+    std::fs::write(
+        &config,
+        toml.replace('"', "'")
+            .replace("filter = 'grok'", "filter = \"grok\""),
+    )
+    .unwrap();
+    let out = binary::wasmstash(
+        &["run", "-c", config.to_str().unwrap(), "-"],
+        b"ERROR disk\n",
+    );
+    let stderr = binary::text(&out.stderr);
+    assert!(!stderr.contains("backspace"), "{stderr}");
+    assert_eq!(binary::events_of(&out.stdout)[0]["rest"], "disk");
+}

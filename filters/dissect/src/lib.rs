@@ -35,10 +35,10 @@ pub const APACHE_COMBINED_ECS: &str = concat!(
 #[serde(deny_unknown_fields)]
 pub struct Options {
     /// Source field -> pattern, applied in the order written.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "common::hash")]
     mapping: Map<String, Value>,
     /// Field -> `int` or `float`, converted after all mappings ran.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "common::hash")]
     convert_datatype: Map<String, Value>,
     #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]
     tag_on_failure: Vec<String>,

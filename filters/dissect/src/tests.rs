@@ -562,3 +562,11 @@ fn the_last_field_may_overwrite_the_source_and_keeps_newlines() {
         })
     );
 }
+
+/// Hash options as logstash.conf's flat lists: `mapping => ["message", "..."]`.
+#[test]
+fn hash_options_may_be_flat_lists() {
+    let config = json!({"mapping": ["message", "%{a} %{b}"], "convert_datatype": ["b", "int"]});
+    let out = dissect(config, json!({"message": "x 5"}));
+    assert_eq!((&out["a"], &out["b"]), (&json!("x"), &json!(5)));
+}

@@ -20,7 +20,7 @@ pub struct Settings {
     pub keep_empty_captures: bool,
     #[serde(default, deserialize_with = "common::fields")]
     pub overwrite: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "common::hash")]
     pub pattern_definitions: Map<String, Value>,
     /// The operator's pattern files, as the host read them from Logstash's
     /// `patterns_dir`: later files win over earlier ones, and

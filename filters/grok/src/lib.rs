@@ -118,6 +118,19 @@ impl Filter for Grok {
         for (field, sources) in config::match_list(&config.match_)? {
             let mut compiled = Vec::new();
             for (i, source) in sources.iter().enumerate() {
+                if source.contains(['\u{8}', '\u{c}']) {
+                    // `\b` and `\f` in a TOML "..." string become these
+                    // characters, and the pattern still compiles.
+                    host::log(
+                        Level::Warn,
+                        &format!(
+                            "match `{field}` pattern #{} holds a backspace or form feed \
+                             character: in a TOML \"...\" string `\\b` is a backspace; \
+                             write patterns in '...' quotes",
+                            i + 1
+                        ),
+                    );
+                }
                 let expression = Expression::compile(source, &patterns, &options)
                     .map_err(|e| format!("match `{field}` pattern #{} `{source}`: {e}", i + 1))?;
                 let targets = expression

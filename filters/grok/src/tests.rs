@@ -168,7 +168,7 @@ fn several_fields_arrays_and_missing_fields() {
 fn pattern_definitions_inline_groups_and_targets() {
     let out = run(
         json!({"match": {"message": "%{QUEUE:qid}: (?<[mail][to]>\\S+)"},
-               "pattern_definitions": {"QUEUE": "[0-9A-F]{10,11}"},
+               "pattern_definitions": ["QUEUE", "[0-9A-F]{10,11}"],
                "target": "[postfix]"}),
         json!({"message": "BEF25A72965: a@b.c"}),
     );

@@ -37,9 +37,9 @@ pub struct Options {
     value_split: String,
     #[serde(default)]
     value_split_pattern: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "common::strings")]
     include_keys: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "common::strings")]
     exclude_keys: Vec<String>,
     #[serde(default)]
     trim_key: Option<String>,
@@ -60,7 +60,7 @@ pub struct Options {
     /// Store `key=` with an empty value instead of skipping it.
     #[serde(default)]
     allow_empty_values: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "common::hash")]
     default_keys: Map<String, Value>,
     #[serde(default = "yes")]
     include_brackets: bool,

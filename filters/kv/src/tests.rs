@@ -498,3 +498,14 @@ fn the_common_options_apply_when_pairs_were_set() {
     let out = kv(config, json!({"message": format!("a={long}")}));
     assert_eq!(out["a"].as_str().map(str::len), Some(100_000));
 }
+
+/// A list option may be one string, and a hash option a flat list, as
+/// logstash.conf writes them.
+#[test]
+fn logstash_shapes_of_list_and_hash_options() {
+    let config = json!({"include_keys": "a", "default_keys": ["b", "2", "c", "3"]});
+    assert_eq!(
+        pairs(config, "a=1 z=9"),
+        json!({"b": "2", "c": "3", "a": "1"})
+    );
+}

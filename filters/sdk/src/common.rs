@@ -11,7 +11,13 @@
 //! `filter_matched`.
 //!
 //! Also here: [`tags`], for `tag_on_failure`, which Logstash takes as one
-//! tag or a list whichever way the plugin declares it.
+//! tag or a list whichever way the plugin declares it, and [`hash`], for the
+//! options Logstash declares as hashes, which its config also takes as a
+//! flat list of keys and values (`rename => [ "a", "b" ]`).
+//!
+//! Logstash's other options for every plugin, `id`, `enable_metric` and
+//! `periodic_flush`, are taken and have no effect here: a filter's name in
+//! metrics and failure records is the pipeline's `name` for it.
 
 use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::{Deserialize, de};
@@ -87,9 +93,13 @@ impl CommonOptions {
     /// Takes the four options out of `config`, leaving the filter's own.
     fn take_from(config: &mut Map<String, Value>) -> Result<CommonOptions, String> {
         let mut take = |key: &str| config.remove(key).unwrap_or(Value::Null);
+        for ignored in PLUGIN_OPTIONS {
+            take(ignored);
+        }
         let add_field = match take("add_field") {
             Value::Null => Vec::new(),
-            Value::Object(fields) => fields
+            fields => hash_of(fields)
+                .map_err(|e| format!("add_field: {e}"))?
                 .into_iter()
                 .map(|(field, values)| {
                     let values = texts(values).map_err(|what| {
@@ -99,7 +109,6 @@ impl CommonOptions {
                     Ok((FieldName::new("add_field", field)?, values))
                 })
                 .collect::<Result<_, String>>()?,
-            _ => return Err("add_field must be a table of field = value".into()),
         };
         let list =
             |key: &str, value: Value| texts(value).map_err(|what| format!("{key} must be {what}"));
@@ -219,6 +228,59 @@ pub fn fields<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>,
     one_or_many(deserializer, "expected a field or a list of fields")
 }
 
+/// Options every Logstash plugin takes that mean nothing to a filter here
+/// (see the module's doc).
+const PLUGIN_OPTIONS: [&str; 3] = ["id", "enable_metric", "periodic_flush"];
+
+/// For `#[serde(deserialize_with = "wasmstash_sdk::common::hash")]`: an
+/// option Logstash declares as a hash, given as a map or as its flat list
+/// of keys and values.
+pub fn hash<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Map<String, Value>, D::Error> {
+    hash_of(Value::deserialize(deserializer)?).map_err(de::Error::custom)
+}
+
+/// A map, or a flat list of an even length made one as Logstash's config
+/// validation makes it: a key given twice collects its values in a list.
+fn hash_of(value: Value) -> Result<Map<String, Value>, String> {
+    match value {
+        Value::Object(map) => Ok(map),
+        Value::Array(items) if items.len() % 2 == 0 => {
+            let mut map = Map::new();
+            for pair in items.chunks(2) {
+                let Value::String(key) = &pair[0] else {
+                    return Err(format!(
+                        "expected a key, not {}, at an even place of the list",
+                        pair[0]
+                    ));
+                };
+                let value = pair[1].clone();
+                match map.get_mut(key) {
+                    None => {
+                        map.insert(key.clone(), value);
+                    }
+                    Some(Value::Array(values)) => values.push(value),
+                    Some(first) => *first = Value::Array(vec![first.take(), value]),
+                }
+            }
+            Ok(map)
+        }
+        Value::Array(items) => Err(format!(
+            "a list in place of a map needs an even number of items (key, value, ...), got {}",
+            items.len()
+        )),
+        other => Err(format!(
+            "expected a map (or a flat list of keys and values), not {other}"
+        )),
+    }
+}
+
+/// For `#[serde(deserialize_with = "wasmstash_sdk::common::strings")]`: one
+/// string or a list of them, as Logstash's config accepts either for a
+/// list option (`include_keys => "user"`).
+pub fn strings<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    one_or_many(deserializer, "expected a string or a list of strings")
+}
+
 /// One string or a list of strings; `expected` is the error otherwise.
 fn one_or_many<'de, D: Deserializer<'de>>(
     deserializer: D,
@@ -280,6 +342,25 @@ mod tests {
             applied(config, json!({"n": "[b][c]"})),
             json!({"n": "[b][c]", "b": {}})
         );
+    }
+
+    /// Logstash's flat-list form of a hash, and its options for every
+    /// plugin, come over from logstash.conf as they are.
+    #[test]
+    fn logstash_shapes_of_the_options_are_taken() {
+        let config = json!({"add_field": ["a", "1", "b", "%{n}", "a", "2"],
+                            "id": "my_filter", "enable_metric": false, "periodic_flush": true});
+        assert_eq!(
+            applied(config, json!({"n": 7})),
+            json!({"n": 7, "a": ["1", "2"], "b": "7"})
+        );
+        let odd = common(json!({"add_field": ["a", "1", "b"]})).err().unwrap();
+        assert!(
+            odd.contains("add_field: a list in place of a map needs an even number"),
+            "{odd}"
+        );
+        let keyless = common(json!({"add_field": [1, "x"]})).err().unwrap();
+        assert!(keyless.contains("expected a key, not 1"), "{keyless}");
     }
 
     #[test]
@@ -365,7 +446,7 @@ mod tests {
     fn bad_common_options_are_named() {
         let error = |config| common(config).err().unwrap();
         assert!(error(json!({"add_tag": {"a": 1}})).contains("add_tag must be a string"));
-        assert!(error(json!({"add_field": ["a", "b"]})).contains("add_field must be a table"));
+        assert!(error(json!({"add_field": "a"})).contains("add_field: expected a map"));
         assert!(error(json!({"add_field": {"a": {}}})).contains("value for `a`"));
         assert!(error(json!({"remove_field": ["[a"]})).starts_with("remove_field:"));
     }
