@@ -170,6 +170,19 @@ impl CharClass {
         }
     }
 
+    /// Whether the class is one character and nothing else.
+    pub fn is_single(&self) -> bool {
+        let ascii = self.ascii.iter().filter(|&&b| b).count();
+        !self.negated
+            && self.properties.is_empty()
+            && self.negated_parts.is_empty()
+            && match (ascii, self.ranges.as_slice()) {
+                (1, []) => true,
+                (0, [(low, high)]) => low == high,
+                _ => false,
+            }
+    }
+
     pub fn negate(mut self) -> CharClass {
         self.negated = !self.negated;
         self

@@ -136,6 +136,33 @@ fn dot_matches_newline_and_flags_scope_to_groups() {
     );
 }
 
+/// `(?i)` on literals beyond ASCII, each pinned against Ruby 3.1's Onigmo
+/// (`ruby -e 'p(/(?i)échec/ =~ "Échec")'`): simple case mappings both
+/// ways, and the two signs that fold to ASCII letters. Not made: folds to
+/// several letters (`ß`, `ss`), which Onigmo makes.
+#[test]
+fn ignore_case_folds_letters_beyond_ascii() {
+    let cases: [(&str, &str, Option<&str>); 10] = [
+        ("(?i)échec", "Échec de connexion", Some("Échec")),
+        ("(?i)ÉCHEC", "échec", Some("échec")),
+        ("(?i)σ", "ς", Some("ς")),
+        ("(?i)Σ+", "σςΣ", Some("σςΣ")),
+        ("(?i)k", "\u{212a}", Some("\u{212a}")),
+        ("(?i)s", "\u{17f}", Some("\u{17f}")),
+        ("(?i)i", "\u{130}", None),
+        ("(?i)\u{3bc}", "\u{b5}", Some("\u{b5}")),
+        ("(?i)\u{212a}", "K", Some("K")),
+        ("échec", "Échec", None),
+    ];
+    for (pattern, text, expected) in cases {
+        assert_eq!(
+            whole(pattern, text).as_deref(),
+            expected,
+            "{pattern} on {text}"
+        );
+    }
+}
+
 #[test]
 fn classes_and_escapes() {
     assert_eq!(whole("\\h+", "zz0aF9g").as_deref(), Some("0aF9"));
