@@ -45,12 +45,48 @@ pub fn detect(first_line: &[u8], cut: bool) -> InputFormat {
 /// The event a line stands for in `format` (`Auto` reads it as a plain
 /// line), or `None` for a blank NDJSON line, which is no event.
 pub fn event(format: InputFormat, line: &[u8]) -> Option<CheckedEvent> {
+    event_noted(format, line, &mut InputNotes::default())
+}
+
+/// What reading lines found that their events do not show by themselves,
+/// for `run`'s summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct InputNotes {
+    /// Text lines that were not UTF-8 (their bad bytes are U+FFFD now).
+    pub not_utf8: u64,
+    /// NDJSON lines that were no JSON object (tagged `_jsonparsefailure`).
+    pub not_json: u64,
+}
+
+impl InputNotes {
+    pub fn add(&mut self, other: InputNotes) {
+        self.not_utf8 += other.not_utf8;
+        self.not_json += other.not_json;
+    }
+}
+
+/// [`event`], counting in `notes` what the line's event hides.
+pub fn event_noted(
+    format: InputFormat,
+    line: &[u8],
+    notes: &mut InputNotes,
+) -> Option<CheckedEvent> {
     if !is_event(format, line) {
         return None;
     }
     Some(match format {
-        InputFormat::Ndjson => ndjson_event(line),
-        InputFormat::Lines | InputFormat::Auto => line_event(line),
+        InputFormat::Ndjson => match CheckedEvent::copied(line) {
+            Ok(event) => event,
+            Err(reason) => {
+                notes.not_json += 1;
+                not_json_event(line, reason)
+            }
+        },
+        InputFormat::Lines | InputFormat::Auto => {
+            let (event, utf8) = line_event_utf8(line);
+            notes.not_utf8 += u64::from(!utf8);
+            event
+        }
     })
 }
 
@@ -175,15 +211,21 @@ pub fn trim_newline(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// `{"message": line}`; bytes that are not UTF-8 become U+FFFD.
+/// `{"message": line}`; bytes that are not UTF-8 become U+FFFD, as
+/// Logstash's line and plain codecs make them.
 pub fn line_event(line: &[u8]) -> CheckedEvent {
+    line_event_utf8(line).0
+}
+
+/// [`line_event`], and whether the line was UTF-8.
+fn line_event_utf8(line: &[u8]) -> (CheckedEvent, bool) {
     // Almost every line is valid UTF-8: check it in one pass and go lossy
     // only when it is not.
-    let text = match std::str::from_utf8(line) {
-        Ok(text) => Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(line),
+    let (text, utf8) = match std::str::from_utf8(line) {
+        Ok(text) => (Cow::Borrowed(text), true),
+        Err(_) => (String::from_utf8_lossy(line), false),
     };
-    CheckedEvent::message(&text)
+    (CheckedEvent::message(&text), utf8)
 }
 
 /// The event an NDJSON line stands for, or, if it is not a valid JSON
@@ -191,11 +233,13 @@ pub fn line_event(line: &[u8]) -> CheckedEvent {
 pub fn ndjson_event(line: &[u8]) -> CheckedEvent {
     match CheckedEvent::copied(line) {
         Ok(event) => event,
-        Err(reason) => {
-            let record = json!({"kind": "invalid_input", "reason": reason});
-            tag_and_record(line_event(line).text(), "_jsonparsefailure", record)
-        }
+        Err(reason) => not_json_event(line, reason),
     }
+}
+
+fn not_json_event(line: &[u8], reason: String) -> CheckedEvent {
+    let record = json!({"kind": "invalid_input", "reason": reason});
+    tag_and_record(line_event(line).text(), "_jsonparsefailure", record)
 }
 
 #[cfg(test)]

@@ -42,7 +42,16 @@ enum Command {
     /// check the admin token and state_dir that `serve` would check at start.
     Check {
         /// The pipeline config file (TOML).
-        config: PathBuf,
+        #[arg(value_name = "CONFIG", required_unless_present = "config_option")]
+        config: Option<PathBuf>,
+        /// The same file, named as `run` and `serve` take it.
+        #[arg(
+            short = 'c',
+            long = "config",
+            value_name = "FILE",
+            conflicts_with = "config"
+        )]
+        config_option: Option<PathBuf>,
     },
     /// Describe a module: ABI version, exports, imports, memory, state, and
     /// why it does not meet ABI v1 if it does not (exit 2).
@@ -114,16 +123,21 @@ fn main() -> ExitCode {
                 Ok(ExitCode::from(2))
             }
         }),
-        Command::Check { config } => printing(|out| match check(&config) {
-            Ok(summary) => {
-                writeln!(out, "{summary}")?;
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(error) => {
-                say!("wasmstash: {error}");
-                Ok(ExitCode::from(2))
-            }
-        }),
+        Command::Check {
+            config,
+            config_option,
+        } => printing(
+            |out| match check(&config.or(config_option).expect("required")) {
+                Ok(summary) => {
+                    writeln!(out, "{summary}")?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    say!("wasmstash: {error}");
+                    Ok(ExitCode::from(2))
+                }
+            },
+        ),
         Command::Inspect { module, json } => printing(|out| match inspect(&module) {
             Ok(report) => {
                 write_report(out, &module, &report, json)?;

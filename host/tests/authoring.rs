@@ -14,6 +14,11 @@ fn check_and_filters_describe_what_is_there() {
     let out = wasmstash(&["check", &examples("wasmstash.toml")], b"");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("pipeline `app`: json ("));
+    // `-c`, as `run` and `serve` take the file, says the same.
+    let flagged = wasmstash(&["check", "-c", &examples("wasmstash.toml")], b"");
+    assert_eq!(text(&flagged.stdout), text(&out.stdout));
+    let out = wasmstash(&["run", "--help"], b"");
+    assert!(text(&out.stdout).contains("Exit status: 0 when every event read went out"));
     let out = wasmstash(&["filters"], b"");
     assert!(text(&out.stdout).starts_with("json "));
     let out = wasmstash(&["run", "--help"], b"");

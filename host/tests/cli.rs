@@ -194,7 +194,40 @@ fn ndjson_on_stdin_with_a_bad_line_loses_nothing() {
         lines[1]
     );
     assert!(lines[2].contains("duplicate key `message`"), "{}", lines[2]);
-    assert!(text(&out.stderr).contains("3 events in, 3 out"));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("3 events in, 3 out"), "{stderr}");
+    // The summary says why, and what to do if the input was text.
+    assert!(
+        stderr.contains("2 lines were not a JSON object, in input read as NDJSON")
+            && stderr.contains("--format lines reads every line as text"),
+        "{stderr}"
+    );
+    // Chosen, not guessed: the tags say it all.
+    let out = wasmstash(&["run", "--format", "ndjson", "--filter", "mutate"], input);
+    assert!(!text(&out.stderr).contains("read as NDJSON"));
+}
+
+/// A text line that is not UTF-8 keeps its event, as Logstash's line codec
+/// keeps it (invalid bytes made U+FFFD), and the summary counts it.
+#[test]
+fn a_line_that_is_not_utf8_is_kept_and_counted() {
+    let out = wasmstash(
+        &["run", "--filter", "mutate"],
+        b"caf\xe9 ok\nplain\n\xff\xfe\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let messages: Vec<String> = (text(&out.stdout).lines())
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["message"].to_string())
+        .collect();
+    assert_eq!(
+        messages,
+        ["\"caf\u{fffd} ok\"", "\"plain\"", "\"\u{fffd}\u{fffd}\""]
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("2 lines were not UTF-8: invalid bytes became U+FFFD"),
+        "{stderr}"
+    );
 }
 
 /// A line past `--max-line-bytes` is cut, not dropped and not held whole:

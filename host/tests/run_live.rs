@@ -111,6 +111,10 @@ fn assert_stopping_drains(signal: libc::c_int, name: &str, status: i32) {
         "{stderr}"
     );
     assert!(stderr.contains(&format!("stopped by {name}")), "{stderr}");
+    assert!(
+        stderr.contains("stopping once the events read so far are out; send the signal again"),
+        "{stderr}"
+    );
     let saved: Vec<_> = std::fs::read_dir(&state).unwrap().collect();
     assert!(!saved.is_empty(), "no state saved in {}", state.display());
 }

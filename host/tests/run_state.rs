@@ -82,7 +82,7 @@ fn unusable_state_paths_fail_the_run_before_it_reads() {
         );
         let out = run.wait_with_output().unwrap();
         let stderr = text(&out.stderr);
-        assert_eq!(status.code(), Some(1), "{state}: {stderr}");
+        assert_eq!(status.code(), Some(2), "{state}: {stderr}");
         assert!(stderr.contains(says), "{state}: {stderr}");
         assert!(out.stdout.is_empty(), "{state}");
     }
@@ -153,7 +153,7 @@ fn a_second_run_on_the_same_state_is_refused_while_the_first_runs() {
 
     let second = templates_over(dir.path(), "state", b"disk 4 full\n");
     let stderr = text(&second.stderr);
-    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("the state of pipeline `cli` is in use by another `wasmstash run`"),
         "{stderr}"
@@ -229,7 +229,7 @@ fn a_run_is_refused_while_serve_owns_the_state() {
 
     let run = templates_over(dir.path(), "state", b"disk 4 full\n");
     let stderr = text(&run.stderr);
-    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
     assert!(
         stderr
             .contains("the state of pipeline `cli` is in use by another `wasmstash serve --config")

@@ -33,7 +33,7 @@ use indicatif::ProgressBar;
 
 use super::{RunError, Summary, count_failure_tags, interrupt, open};
 use crate::event_check::CheckedEvent;
-use crate::input::{self, InputFormat, PartialLine};
+use crate::input::{self, InputFormat, InputNotes, PartialLine};
 use crate::pipeline::{EventResult, Pipeline};
 
 /// How the input is cut and how far the reader may run ahead.
@@ -123,6 +123,7 @@ struct Processed {
     failure_tags: BTreeMap<String, u64>,
     /// What the filters counted through `metric_add`: filter, name, delta.
     counters: Vec<(String, String, i64)>,
+    input_notes: InputNotes,
 }
 
 /// How long a live input may stay quiet before the lines read from it so
@@ -367,13 +368,14 @@ fn work(
 }
 
 fn process(pipeline: &mut Pipeline, batch: LineBatch) -> Processed {
+    let mut input_notes = InputNotes::default();
     let events: Vec<CheckedEvent> = (batch.lines.iter())
         .filter_map(|line| {
             let mut text = &batch.text[line.start..line.end];
             if line.cut.is_some() {
                 text = input::without_cut_character(text);
             }
-            let event = input::event(batch.format, text)?;
+            let event = input::event_noted(batch.format, text, &mut input_notes)?;
             Some(match line.cut {
                 Some(length) => input::truncated(&event, length, text.len()),
                 None => event,
@@ -388,6 +390,7 @@ fn process(pipeline: &mut Pipeline, batch: LineBatch) -> Processed {
         dropped: 0,
         failure_tags: BTreeMap::new(),
         counters: Vec::new(),
+        input_notes,
     };
     for result in pipeline.process(events) {
         let EventResult::Event(event) = result else {
@@ -453,6 +456,7 @@ fn write_in_order(
                 Err((_, lines)) => *lines,
             };
             summary.dropped += processed.dropped;
+            summary.input_notes.add(processed.input_notes);
             for (tag, count) in processed.failure_tags {
                 *summary.failure_tags.entry(tag).or_default() += count;
             }

@@ -20,6 +20,12 @@ extern "C" fn on_signal(signal: libc::c_int) {
         // SAFETY: _exit is async-signal-safe and ends the process.
         unsafe { libc::_exit(128 + signal) };
     }
+    // Said at once: a filter running without a deadline may take its time,
+    // and the user should know the second signal is theirs to send.
+    const STOPPING: &[u8] = b"wasmstash run: stopping once the events read so far are out; \
+        send the signal again to exit at once\n";
+    // SAFETY: write is async-signal-safe; the buffer is static.
+    unsafe { libc::write(2, STOPPING.as_ptr().cast(), STOPPING.len()) };
 }
 
 /// Routes SIGINT and SIGTERM to the run from now on.

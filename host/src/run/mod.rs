@@ -21,7 +21,7 @@ use wasmstash_sdk::Event;
 use crate::config::{Config, ConfigError, FilterSpec, distinct_names, load_filters};
 use crate::engine::counter_names::CounterNames;
 use crate::engine::{Engine, EngineSettings};
-use crate::input::InputFormat;
+use crate::input::{InputFormat, InputNotes};
 use crate::pipeline::Pipeline;
 use crate::state;
 use flow::Flow;
@@ -30,7 +30,12 @@ use flow::Flow;
 #[command(after_help = "Examples:
   wasmstash run --config examples/wasmstash.toml --pipeline app --format lines examples/app.log
   wasmstash run --filter 'mutate={\"uppercase\":[\"message\"]}' access.log
-  cat events.ndjson | wasmstash run --filter 'json={\"source\":\"message\"}'")]
+  cat events.ndjson | wasmstash run --filter 'json={\"source\":\"message\"}'
+
+Exit status: 0 when every event read went out (also when the output's reader
+closed it, as `| head` does), 1 on an input or output error, 2 on a config,
+filter or --state-dir problem, 130 or 143 when stopped by SIGINT or SIGTERM
+(after writing the events read). Events that failed are tagged, not errors.")]
 pub struct RunArgs {
     /// Pipeline config file (TOML).
     #[arg(short, long, value_name = "FILE")]
@@ -136,6 +141,10 @@ pub struct Summary {
     /// The counter names admitted per filter, bounded over the run.
     counter_names: CounterNames<String>,
     pub elapsed: Duration,
+    /// What reading the input found that its events do not say.
+    pub input_notes: InputNotes,
+    /// Whether the input's format was guessed (`--format auto`).
+    pub format_guessed: bool,
 }
 
 impl Summary {
@@ -191,6 +200,31 @@ impl std::fmt::Display for Summary {
             }
             write!(f, "; counted: {}", counters.join(", "))?;
         }
+        let InputNotes { not_utf8, not_json } = self.input_notes;
+        if not_utf8 > 0 {
+            let lines = if not_utf8 == 1 {
+                "line was"
+            } else {
+                "lines were"
+            };
+            write!(
+                f,
+                "; {not_utf8} {lines} not UTF-8: invalid bytes became U+FFFD, as in \
+                 Logstash's line codec"
+            )?;
+        }
+        if not_json > 0 && self.format_guessed {
+            let lines = if not_json == 1 {
+                "line was"
+            } else {
+                "lines were"
+            };
+            write!(
+                f,
+                "; {not_json} {lines} not a JSON object, in input read as NDJSON because its \
+                 first line is one (--format lines reads every line as text)"
+            )?;
+        }
         Ok(())
     }
 }
@@ -212,7 +246,8 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
                     state::claim_pipeline(dir, pipeline.name(), &stateful, "`wasmstash run`")
                         .map(Some)
                 })
-                .map_err(|e| RunError::Io(format!("--state-dir {}: {e}", dir.display())))?;
+                // A setting's problem, as `serve` and `check` take it (exit 2).
+                .map_err(|e| ConfigError(format!("--state-dir {}: {e}", dir.display())))?;
             if let Some(lock) = &claimed {
                 state::restore_saved(dir, pipeline.name(), &shared, lock);
             }
@@ -224,6 +259,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     let mut pipelines: Vec<Pipeline> = (1..workers).map(|_| pipeline.sibling()).collect();
     let mut summary = Summary {
         pipeline: pipeline.name().to_owned(),
+        format_guessed: args.format == InputFormat::Auto,
         ..Summary::default()
     };
     pipelines.insert(0, pipeline);
