@@ -28,8 +28,9 @@ use std::borrow::Cow;
 use serde_json::Map;
 use wasmstash_sdk::common::{CommonOptions, WithCommon};
 use wasmstash_sdk::field_ref::{self, FieldRef};
+use wasmstash_sdk::logstash_event::through_a_scalar;
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::template::{FieldName, Template};
+use wasmstash_sdk::template::{FieldName, ResolvedField, Template};
 use wasmstash_sdk::text_case;
 
 use convert::Conversion;
@@ -180,6 +181,9 @@ impl Filter for Mutate {
             }
         }
         for (field, template) in &self.replace {
+            if through_a_scalar(event, field.as_str()) {
+                return self.fail(event);
+            }
             let value = template.render(event).into_owned();
             event.set(field, value);
         }
@@ -233,6 +237,9 @@ impl Filter for Mutate {
             }
         }
         for (dest, added) in &self.merge {
+            if through_a_scalar(event, dest.as_str()) {
+                return self.fail(event);
+            }
             for field in added {
                 merge(event, dest, field);
             }
@@ -240,6 +247,7 @@ impl Filter for Mutate {
         for (from, to) in &self.copy {
             match event.get(from) {
                 None | Some(Value::Null) => {}
+                Some(_) if through_a_scalar(event, to.as_str()) => return self.fail(event),
                 Some(value) => {
                     let value = value.clone();
                     event.set(to, value);
@@ -283,11 +291,23 @@ impl Mutate {
     }
 
     /// `rename`, each name filled in for this event first; an error when a
-    /// filled-in name is not a field reference.
+    /// filled-in name is not a field reference, or the new name one that
+    /// Logstash's event refuses to set. Then the field stays where it was:
+    /// Logstash has taken it out by the time its set raises, and loses it.
     fn rename_fields(&self, event: &mut Event) -> Result<(), ()> {
         for (from, to) in &self.rename {
             let from = from.resolve(event).map_err(drop)?;
             let to = to.resolve(event).map_err(drop)?;
+            if !event.contains(&from) {
+                continue;
+            }
+            let to_text = match &to {
+                ResolvedField::Fixed(field) => field.as_str(),
+                ResolvedField::Rendered(name) => name,
+            };
+            if through_a_scalar(event, to_text) {
+                return Err(());
+            }
             if let Some(value) = event.remove(&from) {
                 event.set(&to, value);
             }

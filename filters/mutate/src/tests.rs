@@ -290,3 +290,34 @@ fn options_take_the_shapes_logstash_configs_give_them() {
         .unwrap();
     assert!(err.contains("even number of items"), "{err}");
 }
+
+/// Logstash's event refuses a set through a string (`[host][name]` when
+/// `host` is the string Beats 7 wrote): mutate's rescue tags the event and
+/// runs nothing after, where a set here would have turned `host` into an
+/// object. A rename keeps its field (Logstash's had already taken it out).
+#[test]
+fn a_set_through_a_string_is_refused_as_logstash_refuses_it() {
+    let host = r#"{"host":"web1","hostname":"web1.example","m":"A"}"#;
+    let refused = |config: Value| {
+        let out: Value = serde_json::from_str(&run(config.clone(), host)).unwrap();
+        assert_eq!(out["host"], "web1", "{config}");
+        assert_eq!(out["tags"], json!(["_mutate_error"]), "{config}");
+        assert_eq!(
+            out["m"], "A",
+            "{config}: lowercase runs after, so not at all"
+        );
+        out
+    };
+    let out = refused(json!({"rename": {"hostname": "[host][name]"}, "lowercase": ["m"]}));
+    assert_eq!(out["hostname"], "web1.example");
+    refused(json!({"replace": {"[host][name]": "%{hostname}"}, "lowercase": ["m"]}));
+    refused(json!({"merge": {"[host][ip]": "hostname"}, "add_tag": ["x"]}));
+    let out = refused(json!({"copy": {"hostname": "[host][name]"}, "add_tag": ["x"]}));
+    assert_eq!(out["tags"], json!(["_mutate_error"]));
+    // Through an object, or nothing at all, the set is made.
+    let out = run(
+        json!({"rename": {"hostname": "[host][name]"}}),
+        r#"{"host":{"ip":"10.0.0.1"},"hostname":"web1"}"#,
+    );
+    assert_eq!(out, r#"{"host":{"ip":"10.0.0.1","name":"web1"}}"#);
+}
