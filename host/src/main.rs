@@ -126,18 +126,26 @@ fn main() -> ExitCode {
         Command::Check {
             config,
             config_option,
-        } => printing(
-            |out| match check(&config.or(config_option).expect("required")) {
-                Ok(summary) => {
-                    writeln!(out, "{summary}")?;
-                    Ok(ExitCode::SUCCESS)
+        } => printing(|out| {
+            let path = config.or(config_option).expect("required");
+            let (loaded, problems) = check(&path);
+            for line in loaded {
+                writeln!(out, "{line}")?;
+            }
+            for problem in &problems {
+                say!("wasmstash: {problem}");
+            }
+            Ok(match problems.len() {
+                0 => {
+                    writeln!(out, "{}: OK", path.display())?;
+                    ExitCode::SUCCESS
                 }
-                Err(error) => {
-                    say!("wasmstash: {error}");
-                    Ok(ExitCode::from(2))
+                n => {
+                    say!("wasmstash: {}: {n} problem(s)", path.display());
+                    ExitCode::from(2)
                 }
-            },
-        ),
+            })
+        }),
         Command::Inspect { module, json } => printing(|out| match inspect(&module) {
             Ok(report) => {
                 write_report(out, &module, &report, json)?;
@@ -268,23 +276,34 @@ fn write_report(
     Ok(())
 }
 
-fn check(path: &std::path::Path) -> Result<String, Box<dyn std::error::Error>> {
-    let config = Config::load(path)?;
-    serve::check_settings(path, &config.server)?;
-    let engine = Engine::new(config.engine.clone())?;
-    let mut lines = Vec::new();
-    for name in config.pipelines.keys() {
-        let modules = config.load_pipeline(&engine, name)?;
-        let filters: Vec<String> = modules
-            .iter()
-            .map(|m| format!("{} ({})", m.name(), &m.sha256()[..12]))
-            .collect();
-        lines.push(format!("pipeline `{name}`: {}", filters.join(" -> ")));
+/// `check`: a line per pipeline that loads, and every problem found, not
+/// only the first, so that one run lists all a config's mistakes. A file
+/// that does not parse stops there: nothing after it can be read.
+fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(error) => return (Vec::new(), vec![error.to_string()]),
+    };
+    let mut problems = Vec::new();
+    if let Err(error) = serve::check_settings(path, &config.server) {
+        problems.push(error.to_string());
     }
-    lines.push(format!(
-        "{}: OK, {} pipeline(s)",
-        path.display(),
-        config.pipelines.len()
-    ));
-    Ok(lines.join("\n"))
+    let engine = match Engine::new(config.engine.clone()) {
+        Ok(engine) => engine,
+        Err(error) => return (Vec::new(), vec![error.to_string()]),
+    };
+    let mut loaded = Vec::new();
+    for name in config.pipelines.keys() {
+        match config.load_pipeline(&engine, name) {
+            Ok(modules) => {
+                let filters: Vec<String> = modules
+                    .iter()
+                    .map(|m| format!("{} ({})", m.name(), &m.sha256()[..12]))
+                    .collect();
+                loaded.push(format!("pipeline `{name}`: {}", filters.join(" -> ")));
+            }
+            Err(error) => problems.push(error.to_string()),
+        }
+    }
+    (loaded, problems)
 }

@@ -76,6 +76,34 @@ fn a_pinned_module_is_refused_if_it_changed() {
     assert!(text(&out.stderr).contains("expected 64 hex digits"));
 }
 
+/// `check` lists every pipeline that loads and every problem, not only
+/// the first: one run shows all of a config's mistakes.
+#[test]
+fn check_reports_every_broken_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("w.toml");
+    std::fs::write(
+        &config,
+        "[[pipelines.a.filters]]\nfilter = \"json\"\nconfig = { sorce = \"m\" }\n\
+         [[pipelines.b.filters]]\nfilter = \"mutate\"\n\
+         [[pipelines.c.filters]]\nfilter = \"grok\"\nconfig = { match = { message = \"%{NOPE}\" } }\n",
+    )
+    .unwrap();
+    let out = wasmstash(&["check", config.to_str().unwrap()], b"");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stdout.contains("pipeline `b`: mutate ("), "{stdout}");
+    assert!(
+        stderr.contains("pipeline `a`") && stderr.contains("unknown field `sorce`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pipeline `c`") && stderr.contains("%{NOPE} not defined"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("w.toml: 2 problem(s)"), "{stderr}");
+}
+
 /// A module that never finishes starting is said to have run past the
 /// deadline, in those words, as `run` says it of a call.
 #[test]
