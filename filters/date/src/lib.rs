@@ -20,12 +20,13 @@ mod pattern;
 mod special;
 mod zone;
 
-use chrono::{Datelike, Timelike};
+use chrono::Datelike;
 use serde::Deserialize;
 use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::field_ref::{self, FieldRef};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template;
+use wasmstash_sdk::timestamp::Timestamp;
 
 use format::{Context, Format};
 use names::Names;
@@ -239,29 +240,11 @@ impl std::fmt::Display for Input<'_> {
 /// `2015-05-17T10:05:03.000Z`: UTC with milliseconds, as Logstash writes
 /// `@timestamp`. Years outside 0000-9999 have no such form and give `None`.
 pub fn format_timestamp(millis: i64) -> Option<String> {
-    let time = chrono::DateTime::from_timestamp_millis(millis)?.naive_utc();
-    if !(0..=9999).contains(&time.year()) {
-        return None;
-    }
-    // Digits into a template rather than `format!`: this runs once per
-    // event, and the formatting machinery is slow in WebAssembly.
-    let mut text = *b"0000-00-00T00:00:00.000Z";
-    let fields = [
-        (0..4, time.year() as u32),
-        (5..7, time.month()),
-        (8..10, time.day()),
-        (11..13, time.hour()),
-        (14..16, time.minute()),
-        (17..19, time.second()),
-        (20..23, time.nanosecond() / 1_000_000),
-    ];
-    for (span, mut value) in fields {
-        for digit in text[span].iter_mut().rev() {
-            *digit = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    }
-    Some(String::from_utf8(text.to_vec()).expect("ASCII digits"))
+    let nanos = (millis.rem_euclid(1000) * 1_000_000) as u32;
+    let timestamp = Timestamp::new(millis.div_euclid(1000), nanos);
+    (0..=9999)
+        .contains(&timestamp.year())
+        .then(|| timestamp.text())
 }
 
 export_filter!(Date);

@@ -19,7 +19,8 @@
 //! without a zone is read in UTC (Logstash reads it in its machine's zone),
 //! and a day past its month's end is its month's last day, as Java's
 //! default resolver makes it.
-use wasmstash_sdk::civil::{civil_from_days, days_from_civil};
+use wasmstash_sdk::civil::{days_from_civil, days_in_month};
+use wasmstash_sdk::timestamp::Timestamp;
 
 pub const FAILURE_TAG: &str = "_timestampparsefailure";
 pub const FAILURE_FIELD: &str = "_@timestamp";
@@ -203,41 +204,14 @@ impl Cursor<'_> {
     }
 }
 
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
 /// Java's `ISO_INSTANT` with at least three fraction digits, as Logstash
-/// writes a time: three, six or nine digits, as many as the time needs.
-/// `None` for a year outside 0000-9999, which this writes no form of.
+/// writes a time. `None` for a year outside 0000-9999, which the json
+/// filter's Logstash refuses to write.
 fn format(seconds: i64, nanos: u32) -> Option<String> {
-    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
-    if !(0..=9999).contains(&year) {
-        return None;
-    }
-    let in_day = seconds.rem_euclid(86_400);
-    let fraction = if nanos.is_multiple_of(1_000_000) {
-        format!("{:03}", nanos / 1_000_000)
-    } else if nanos.is_multiple_of(1000) {
-        format!("{:06}", nanos / 1000)
-    } else {
-        format!("{nanos:09}")
-    };
-    Some(format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction}Z",
-        in_day / 3600,
-        in_day / 60 % 60,
-        in_day % 60
-    ))
+    let timestamp = Timestamp::new(seconds, nanos);
+    (0..=9999)
+        .contains(&timestamp.year())
+        .then(|| timestamp.text())
 }
 
 #[cfg(test)]

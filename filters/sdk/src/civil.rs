@@ -16,6 +16,16 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
+/// How many days `month` (1-12) of `year` has.
+pub fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 /// The date (year, month, day) `days` days after 1970-01-01.
 pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let days = days + 719_468;
@@ -45,6 +55,9 @@ mod tests {
         for days in -800_000..800_000 {
             let (year, month, day) = civil_from_days(days);
             assert_eq!(days_from_civil(year, month, day), days);
+            if civil_from_days(days + 1).2 == 1 {
+                assert_eq!(days_in_month(year, month), day, "{year}-{month}");
+            }
         }
     }
 }

@@ -105,14 +105,13 @@ impl CommonOptions {
                     let values = texts(values).map_err(|what| {
                         format!("add_field: the value for `{field}` must be {what}")
                     })?;
-                    let values = values.into_iter().map(Template::new).collect();
+                    let values = templates("add_field", values)?;
                     Ok((FieldName::new("add_field", field)?, values))
                 })
                 .collect::<Result<_, String>>()?,
         };
         let list =
             |key: &str, value: Value| texts(value).map_err(|what| format!("{key} must be {what}"));
-        let templates = |texts: Vec<String>| texts.into_iter().map(Template::new).collect();
         let remove_field = list("remove_field", take("remove_field"))?
             .into_iter()
             .map(|field| FieldName::new("remove_field", field))
@@ -120,8 +119,8 @@ impl CommonOptions {
         Ok(CommonOptions {
             add_field,
             remove_field,
-            add_tag: templates(list("add_tag", take("add_tag"))?),
-            remove_tag: templates(list("remove_tag", take("remove_tag"))?),
+            add_tag: templates("add_tag", list("add_tag", take("add_tag"))?)?,
+            remove_tag: templates("remove_tag", list("remove_tag", take("remove_tag"))?)?,
         })
     }
 
@@ -158,6 +157,20 @@ impl CommonOptions {
             event.remove_tag(&tag);
         }
     }
+}
+
+/// Templates for `option`, their date patterns checked: one that Joda or
+/// java.time refuses would stop Logstash's pipeline at the first event, so
+/// it is a config error here.
+fn templates(option: &str, texts: Vec<String>) -> Result<Vec<Template>, String> {
+    texts
+        .into_iter()
+        .map(|text| {
+            let template = Template::new(text);
+            template.check().map_err(|e| format!("{option}: {e}"))?;
+            Ok(template)
+        })
+        .collect()
 }
 
 /// The field `name` gives for `event`, if it is a field reference; one
@@ -361,6 +374,38 @@ mod tests {
         );
         let keyless = common(json!({"add_field": [1, "x"]})).err().unwrap();
         assert!(keyless.contains("expected a key, not 1"), "{keyless}");
+    }
+
+    #[test]
+    fn timestamps_are_formatted_and_bad_date_patterns_refused() {
+        let config = json!({"add_field": {"[@metadata][index]": "app-%{+YYYY.MM.dd}",
+                                          "day-%{{e}}": "%{+%s}"},
+                            "add_tag": "%{{MMM}}"});
+        assert_eq!(
+            applied(config, json!({"@timestamp": "2015-05-17T10:05:03.000Z"})),
+            json!({"@timestamp": "2015-05-17T10:05:03.000Z",
+                   "@metadata": {"index": "app-2015.05.17"}, "day-1": "1431857103",
+                   "tags": ["May"]})
+        );
+        for (config, says) in [
+            (
+                json!({"add_field": {"i": "%{+yyyy-MM-ddTHH}"}}),
+                "add_field: `%{+yyyy-MM-ddTHH}`: `T` is not",
+            ),
+            (
+                json!({"add_field": {"%{{aa}}": "x"}}),
+                "add_field: `%{{aa}}`: `aa`",
+            ),
+            (
+                json!({"add_tag": ["ok", "%{{BAD_TIME_NOW}}"]}),
+                "add_tag: `%{{BAD_TIME_NOW}}`",
+            ),
+            (json!({"remove_tag": "%{+q}"}), "remove_tag: `%{+q}`"),
+            (json!({"remove_field": "%{+q}"}), "remove_field: `%{+q}`"),
+        ] {
+            let error = common(config).err().unwrap();
+            assert!(error.contains(says), "{error}");
+        }
     }
 
     #[test]

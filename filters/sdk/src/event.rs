@@ -14,10 +14,10 @@ use serde_json::Value;
 use crate::field_ref::FieldPath;
 use crate::json_text::{self, write_value};
 use crate::scan;
-use crate::template::find_reference;
 use crate::wire::KeySpans;
 
 mod path;
+mod sprintf;
 
 /// One log event. Field arguments are Logstash field references:
 /// `"message"`, `"[http][response][status_code]"`.
@@ -487,37 +487,6 @@ impl<'a> Event<'a> {
                 self.remove("tags");
             }
         }
-    }
-
-    /// Expands Logstash `%{field}` / `%{[a][b]}` references in `template`.
-    /// A reference to a missing field is left as written, a list becomes its
-    /// members joined by commas and an object compact JSON, as Logstash does.
-    /// A template without references (most tags and field names) comes back
-    /// borrowed, with nothing allocated.
-    pub fn sprintf<'t>(&self, template: &'t str) -> Cow<'t, str> {
-        let Some(first) = find_reference(template) else {
-            return Cow::Borrowed(template);
-        };
-        let mut out = String::with_capacity(template.len());
-        let mut rest = template;
-        let mut next = Some(first);
-        while let Some(start) = next {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find('}') else {
-                rest = &rest[start..];
-                break;
-            };
-            let reference = &after[..end];
-            match self.get(reference) {
-                Some(Value::Null) | None => out.push_str(&rest[start..start + 3 + end]),
-                Some(value) => crate::template::push_value_text(value, &mut out),
-            }
-            rest = &after[end + 1..];
-            next = find_reference(rest);
-        }
-        out.push_str(rest);
-        Cow::Owned(out)
     }
 
     /// Appends the event as a compact JSON object to `out`. Members the filter

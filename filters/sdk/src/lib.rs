@@ -42,6 +42,7 @@ mod alloc;
 pub mod bytes;
 pub mod civil;
 pub mod common;
+pub mod date_format;
 mod event;
 pub mod field_ref;
 pub mod host;
@@ -53,6 +54,7 @@ pub mod scan;
 pub mod template;
 pub mod testing;
 pub mod text_case;
+pub mod timestamp;
 pub mod wire;
 
 /// Filters allocate small blocks per event; see `alloc.rs` for why this is

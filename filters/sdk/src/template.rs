@@ -5,10 +5,31 @@
 //! once, when the config is read, so those are used as written with no
 //! search per event; the search itself lives here, beside `sprintf`'s use
 //! of it, so that every filter agrees on what a reference is.
+//!
+//! A reference is `%{` up to the next `}`. As in Logstash's
+//! `StringInterpolation`, what is inside decides what it stands for:
+//!
+//! - `+%s` (or a start of it: `+%`, `+`, nothing): `@timestamp` in whole
+//!   seconds since 1970;
+//! - `{FORMAT}` followed by a second `}` (`%{{yyyy-MM-dd}}`): `@timestamp`
+//!   printed with a java.time pattern, in UTC; `%{{TIME_NOW}}` is the
+//!   current time, written as Logstash writes timestamps;
+//! - `+FORMAT` (`%{+YYYY.MM.dd}`): `@timestamp` printed with a Joda-Time
+//!   pattern, in UTC;
+//! - anything else: a field reference.
+//!
+//! The date references print nothing when the event has no `@timestamp`,
+//! as Logstash's do (there it can only be missing, not wrong; here one that
+//! is not a timestamp as Logstash writes it counts as missing). A pattern
+//! that Joda or java.time refuses is an exception in Logstash, which stops
+//! the pipeline at the first event with a timestamp; [`Template::check`]
+//! finds it when the config is read, and a refused pattern that gets to
+//! `sprintf` anyway is left as written.
 
 use std::borrow::Cow;
 
 use crate::Event;
+use crate::date_format::DateFormat;
 use crate::field_ref::{self, FieldPath, FieldRef};
 
 /// A text from a filter's config that may hold `%{field}` references.
@@ -16,13 +37,42 @@ use crate::field_ref::{self, FieldPath, FieldRef};
 pub struct Template {
     text: String,
     fixed: bool,
+    /// The text's date patterns (`%{+...}`, `%{{...}}`) in order, compiled
+    /// once; empty (no allocation) for the many templates without any.
+    formats: Vec<Result<DateFormat, String>>,
 }
 
 impl Template {
     pub fn new(text: impl Into<String>) -> Template {
         let text = text.into();
         let fixed = !has_references(&text);
-        Template { text, fixed }
+        let mut formats = Vec::new();
+        if !fixed {
+            let mut rest = text.as_str();
+            while let Some(found) = next_reference(rest) {
+                if let Some(format) = found.reference.compile() {
+                    let written = &rest[found.start..found.end];
+                    formats.push(format.map_err(|e| format!("`{written}`: {e}")));
+                }
+                rest = &rest[found.end..];
+            }
+        }
+        Template {
+            text,
+            fixed,
+            formats,
+        }
+    }
+
+    /// Whether every date pattern in the template compiles; the error names
+    /// the first that does not. Logstash meets such a pattern only when it
+    /// formats an event's timestamp, and stops the pipeline there, so a
+    /// filter should refuse its config instead.
+    pub fn check(&self) -> Result<(), String> {
+        match self.formats.iter().find_map(|format| format.as_ref().err()) {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
     }
 
     /// The template as it was written.
@@ -42,7 +92,7 @@ impl Template {
         if self.fixed {
             Cow::Borrowed(&self.text)
         } else {
-            event.sprintf(&self.text)
+            event.expand(&self.text, Some(&self.formats))
         }
     }
 }
@@ -61,6 +111,7 @@ impl FieldName {
     pub fn new(option: &str, name: String) -> Result<FieldName, String> {
         let template = Template::new(name);
         if !template.is_fixed() {
+            template.check().map_err(|e| format!("{option}: {e}"))?;
             return Ok(FieldName::Sprintf(template));
         }
         field_ref::validate(template.as_str()).map_err(|e| format!("{option}: {e}"))?;
@@ -143,9 +194,74 @@ pub(crate) fn push_value_text(value: &serde_json::Value, out: &mut String) {
 }
 
 /// Whether `text` holds a `%{` that starts a reference: one that is
-/// closed, as `sprintf` keeps a `%{` never closed as written.
+/// closed, as `sprintf` keeps a `%{` never closed as written. Every closed
+/// one is a reference of some kind (a field, or `@timestamp` formatted).
 pub fn has_references(text: &str) -> bool {
     find_reference(text).is_some_and(|at| text[at + 2..].contains('}'))
+}
+
+/// What one `%{...}` stands for (see the module's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reference<'t> {
+    Field(&'t str),
+    EpochSeconds,
+    Joda(&'t str),
+    Java(&'t str),
+    Now,
+}
+
+impl Reference<'_> {
+    /// The reference's date pattern, compiled; `None` when it has none.
+    /// Not inlined: `Template::new` and `sprintf` share one copy (in
+    /// WebAssembly a second one cost 3 KB).
+    #[inline(never)]
+    pub(crate) fn compile(&self) -> Option<Result<DateFormat, String>> {
+        match self {
+            Reference::Joda(pattern) => Some(DateFormat::joda(pattern)),
+            Reference::Java(pattern) => Some(DateFormat::java(pattern)),
+            _ => None,
+        }
+    }
+}
+
+/// A reference in a text, and where it is (`end` exclusive).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Found<'t> {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) reference: Reference<'t>,
+}
+
+/// The first reference in `text`: `%{` up to the next `}` (a second `}`
+/// too for `%{{...}}`), told apart in Logstash's order.
+pub(crate) fn next_reference(text: &str) -> Option<Found<'_>> {
+    let start = find_reference(text)?;
+    let after = &text[start + 2..];
+    let close = after.find('}')?;
+    let inside = &after[..close];
+    let mut end = start + 2 + close + 1;
+    // Logstash compares the inside with `+%s` for as many characters as it
+    // has (`regionMatches`), so `%{}`, `%{+}` and `%{+%}` are seconds too.
+    let reference = if "+%s".starts_with(inside) {
+        Reference::EpochSeconds
+    } else if let Some(pattern) = inside.strip_prefix('{')
+        && after[close + 1..].starts_with('}')
+    {
+        end += 1;
+        match pattern {
+            "TIME_NOW" => Reference::Now,
+            pattern => Reference::Java(pattern),
+        }
+    } else if let Some(pattern) = inside.strip_prefix('+') {
+        Reference::Joda(pattern)
+    } else {
+        Reference::Field(inside)
+    };
+    Some(Found {
+        start,
+        end,
+        reference,
+    })
 }
 
 /// Where the first `%{` in `text` starts; `str::find` sets up a general
@@ -180,5 +296,122 @@ mod tests {
             assert_eq!(template.render(&event), event.sprintf(text), "{text}");
             assert_eq!(template.as_str(), text);
         }
+    }
+
+    /// Each (template, what Logstash's `StringInterpolation` makes of it for
+    /// an event at 2015-10-01T00:00:00Z, the instant of its own tests).
+    #[test]
+    fn timestamp_references_as_logstash_tells_them_apart() {
+        let event =
+            Event::parse(br#"{"@timestamp":"2015-10-01T00:00:00.000Z","bar":"foo","{x":"brace"}"#)
+                .unwrap();
+        for (text, rendered) in [
+            // Logstash's StringInterpolationTest.
+            ("/full/%{+YYYY}", "/full/2015"),
+            ("/full/%{+YYYY}/weeee/%{bar}", "/full/2015/weeee/foo"),
+            (
+                "/full/%{{YYYY-DDD}}/weeee/%{bar}",
+                "/full/2015-274/weeee/foo",
+            ),
+            ("/full/%{+YYY/web", "/full/%{+YYY/web"),
+            ("%{{YYYY-'W'ww}}", "2015-W40"),
+            ("%{+%s}", "1443657600"),
+            ("%{+%ss}", "%00"),
+            // The inside is compared with `+%s` only as far as it goes.
+            ("%{}|%{+}|%{+%}", "1443657600|1443657600|1443657600"),
+            ("app-%{+YYYY.MM.dd}-%{bar}", "app-2015.10.01-foo"),
+            // The first `}` ends a reference; a java.time one needs a
+            // second right after it, or it is a field reference (`{x`)...
+            ("%{{x}|", "brace|"),
+            ("%{{yyyy}x}", "%{{yyyy}x}"),
+            // ... also at the end of the text, where Logstash itself
+            // fails reading past it.
+            ("%{{x}", "brace"),
+            ("%{{yyyy}}}", "2015}"),
+            ("%{{}}", ""),
+            // A pattern may hold `%{`; java.time refuses `{`.
+            ("%{+yyyy%{+MM}", "2015%{+10"),
+            ("%{{{yyyy}}", "%{{{yyyy}}"),
+            // Refused patterns are left as written, in step with the rest.
+            (
+                "%{+q}/%{{yyyy}}/%{+MM}/%{{aa}}/%{+dd}",
+                "%{+q}/2015/10/%{{aa}}/01",
+            ),
+        ] {
+            let template = Template::new(text);
+            assert_eq!(template.render(&event), rendered, "{text}");
+            assert_eq!(event.sprintf(text), rendered, "{text}");
+            // Only the reference never closed leaves the text fixed.
+            assert_eq!(template.is_fixed(), text == "/full/%{+YYY/web", "{text}");
+        }
+    }
+
+    #[test]
+    fn without_a_timestamp_date_references_print_nothing() {
+        for json in [
+            r#"{"bar":"foo","@timestamp":null}"#,
+            r#"{"bar":"foo","@timestamp":1443657600}"#,
+            r#"{"bar":"foo","@timestamp":"2015-10-01"}"#,
+            r#"{"bar":"foo","@timestamp":{"$date":"2015-10-01T00:00:00.000Z"}}"#,
+        ] {
+            let event = Event::parse(json.as_bytes()).unwrap();
+            // A refused pattern too: Logstash compiles it only for a
+            // timestamp.
+            let text = "a%{+YYYY}b%{{yyyy}}c%{+%s}d%{+q}e%{bar}";
+            assert_eq!(event.sprintf(text), "abcdefoo", "{json}");
+            assert_eq!(Template::new(text).render(&event), "abcdefoo", "{json}");
+        }
+    }
+
+    /// An event with no `@timestamp` at all (a line `wasmstash run` read)
+    /// stands for a new Logstash event, which is given the current time.
+    #[test]
+    fn an_event_without_a_timestamp_is_dated_now() {
+        let event = Event::parse(br#"{"bar":"foo"}"#).unwrap();
+        crate::host::freeze_native_clock(Some(1_443_657_600_000_000_000));
+        let text = "app-%{+YYYY.MM.dd}-%{{yyyy}}-%{+%s}";
+        assert_eq!(event.sprintf(text), "app-2015.10.01-2015-1443657600");
+        crate::host::freeze_native_clock(None);
+    }
+
+    #[test]
+    fn time_now_is_the_hosts_clock_as_logstash_writes_timestamps() {
+        let event = Event::parse(br#"{"bar":"foo"}"#).unwrap();
+        for (nanos, written) in [
+            (1_737_046_632_488_955_000, "2025-01-16T16:57:12.488955Z"),
+            (1_737_046_632_000_000_000, "2025-01-16T16:57:12.000Z"),
+        ] {
+            crate::host::freeze_native_clock(Some(nanos));
+            assert_eq!(event.sprintf("%{{TIME_NOW}}"), written);
+            assert_eq!(Template::new("%{{TIME_NOW}}").render(&event), written);
+        }
+        crate::host::freeze_native_clock(None);
+        // Only the exact word: anything else is a java.time pattern.
+        let event = Event::parse(br#"{"@timestamp":"2015-10-01T00:00:00.000Z"}"#).unwrap();
+        assert_eq!(event.sprintf("%{{TIME_NOW }}"), "%{{TIME_NOW }}");
+        assert_eq!(event.sprintf("%{{'TIME_NOW'}}"), "TIME_NOW");
+    }
+
+    #[test]
+    fn check_names_the_first_refused_pattern() {
+        for text in [
+            "plain",
+            "%{bar}",
+            "%{+YYYY}%{{yyyy}}%{+%s}%{{TIME_NOW}}",
+            "%{+q",
+        ] {
+            assert_eq!(Template::new(text).check(), Ok(()), "{text}");
+        }
+        let error = Template::new("%{+YYYY}-%{+yyyy-MM-ddTHH}-%{{q}}")
+            .check()
+            .unwrap_err();
+        assert!(
+            error.starts_with("`%{+yyyy-MM-ddTHH}`: `T` is not a Joda-Time pattern letter"),
+            "{error}"
+        );
+        let error = FieldName::new("rename", "%{{BAD_TIME_NOW}}".into())
+            .err()
+            .unwrap();
+        assert!(error.starts_with("rename: `%{{BAD_TIME_NOW}}`"), "{error}");
     }
 }

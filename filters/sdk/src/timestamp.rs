@@ -1,0 +1,272 @@
+//! `@timestamp` as Logstash writes it, both ways.
+//!
+//! Logstash 8 keeps an event's `@timestamp` as an instant with nanosecond
+//! precision and writes it (`Timestamp.toString`, so also in the JSON this
+//! sidecar receives) as ISO 8601 in UTC with at least three fraction
+//! digits, more in groups of three when the instant has them:
+//! `2015-05-17T10:05:03.000Z`, `2015-05-17T10:05:03.123456Z`. Years past
+//! 9999 get a `+` and years before 1 a `-` (`+10000-01-01T00:00:00.000Z`),
+//! as java.time's `ISO_INSTANT` writes them.
+//!
+//! [`Timestamp::parse`] reads that form (a fraction of zero to nine digits,
+//! years up to six digits), which is also what the date and json filters
+//! write; it is not a general ISO 8601 reader (no offsets, no week dates).
+
+use crate::civil::{civil_from_days, days_from_civil, days_in_month};
+
+/// An instant: whole seconds since 1970-01-01T00:00:00Z (negative before
+/// it) and the nanoseconds after them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp {
+    seconds: i64,
+    nanos: u32,
+}
+
+/// The largest year [`Timestamp::parse`] reads, and its negative the
+/// smallest: far beyond any log, and inside what Joda-Time can print.
+const MAX_YEAR: i64 = 999_999;
+
+impl Timestamp {
+    /// The instant `seconds` and `nanos` (below 1e9) after the epoch.
+    pub fn new(seconds: i64, nanos: u32) -> Timestamp {
+        assert!(nanos < 1_000_000_000, "nanos out of range: {nanos}");
+        Timestamp { seconds, nanos }
+    }
+
+    /// The instant `nanos` nanoseconds after the epoch, as the host's clock
+    /// ([`crate::host::now_unix_nanos`]) gives it.
+    pub fn from_unix_nanos(nanos: i64) -> Timestamp {
+        Timestamp {
+            seconds: nanos.div_euclid(1_000_000_000),
+            nanos: nanos.rem_euclid(1_000_000_000) as u32,
+        }
+    }
+
+    /// Whole seconds since the epoch, rounded down (`-1` for
+    /// 1969-12-31T23:59:59.5Z), as Java's `Instant.getEpochSecond`.
+    pub fn seconds(&self) -> i64 {
+        self.seconds
+    }
+
+    /// Nanoseconds after [`Timestamp::seconds`].
+    pub fn nanos(&self) -> u32 {
+        self.nanos
+    }
+
+    /// Reads a timestamp written as Logstash writes `@timestamp`
+    /// (`2015-05-17T10:05:03.123Z`); `None` for any other text.
+    pub fn parse(text: &str) -> Option<Timestamp> {
+        let bytes = text.as_bytes();
+        let (negative, signed) = match bytes.first()? {
+            b'-' => (true, true),
+            b'+' => (false, true),
+            _ => (false, false),
+        };
+        let mut at = usize::from(signed);
+        let year_digits = bytes[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        // Four digits, or (with a sign) up to six.
+        let longest = if signed { 6 } else { 4 };
+        if !(4..=longest).contains(&year_digits) {
+            return None;
+        }
+        let year = digits(&bytes[at..at + year_digits])?;
+        let year = if negative { -year } else { year };
+        at += year_digits;
+        // The rest is fixed: -MM-DDTHH:MM:SS, then an optional fraction, Z.
+        let rest = &bytes[at..];
+        if rest.len() < 16 || rest[0] != b'-' || rest[3] != b'-' || rest[6] != b'T' {
+            return None;
+        }
+        if rest[9] != b':' || rest[12] != b':' {
+            return None;
+        }
+        let month = digits(&rest[1..3])?;
+        let day = digits(&rest[4..6])?;
+        let hour = digits(&rest[7..9])?;
+        let minute = digits(&rest[10..12])?;
+        let second = digits(&rest[13..15])?;
+        let valid = (1..=12).contains(&month)
+            && (1..=days_in_month(year, month)).contains(&day)
+            && hour < 24
+            && minute < 60
+            && second < 60
+            && year.abs() <= MAX_YEAR;
+        if !valid {
+            return None;
+        }
+        let mut nanos = 0;
+        let tail = match &rest[15..] {
+            [b'.', fraction @ ..] => {
+                let len = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+                if !(1..=9).contains(&len) {
+                    return None;
+                }
+                nanos = digits(&fraction[..len])? as u32 * 10u32.pow(9 - len as u32);
+                &fraction[len..]
+            }
+            tail => tail,
+        };
+        if tail != b"Z" {
+            return None;
+        }
+        let days = days_from_civil(year, month, day);
+        Some(Timestamp {
+            seconds: days * 86_400 + hour * 3600 + minute * 60 + second,
+            nanos,
+        })
+    }
+
+    /// The year the instant falls in, in UTC.
+    pub fn year(&self) -> i64 {
+        civil_from_days(self.seconds.div_euclid(86_400)).0
+    }
+
+    /// The timestamp as Logstash writes `@timestamp`, in a new string.
+    pub fn text(&self) -> String {
+        let mut out = String::with_capacity(24);
+        self.write(&mut out);
+        out
+    }
+
+    /// Appends the timestamp as Logstash writes `@timestamp`.
+    pub fn write(&self, out: &mut String) {
+        let (year, month, day) = civil_from_days(self.seconds.div_euclid(86_400));
+        let in_day = self.seconds.rem_euclid(86_400);
+        if year > 9999 {
+            out.push('+');
+        } else if year < 0 {
+            out.push('-');
+        }
+        push_digits(out, year.unsigned_abs(), 4);
+        for (separator, value) in [
+            ('-', month),
+            ('-', day),
+            ('T', in_day / 3600),
+            (':', in_day / 60 % 60),
+            (':', in_day % 60),
+        ] {
+            out.push(separator);
+            push_digits(out, value as u64, 2);
+        }
+        out.push('.');
+        let nanos = u64::from(self.nanos);
+        match nanos {
+            _ if nanos % 1_000_000 == 0 => push_digits(out, nanos / 1_000_000, 3),
+            _ if nanos % 1000 == 0 => push_digits(out, nanos / 1000, 6),
+            _ => push_digits(out, nanos, 9),
+        }
+        out.push('Z');
+    }
+}
+
+/// The value of a run of ASCII digits (at most 18 of them).
+fn digits(bytes: &[u8]) -> Option<i64> {
+    bytes.iter().try_fold(0i64, |value, &byte| {
+        byte.is_ascii_digit()
+            .then(|| value * 10 + i64::from(byte - b'0'))
+    })
+}
+
+/// Appends `value` in decimal, with zeros in front up to `width` digits.
+/// Written out rather than through `format!`, whose machinery is slow in
+/// WebAssembly.
+pub(crate) fn push_digits(out: &mut String, value: u64, width: usize) {
+    let mut buffer = [0u8; 20];
+    let mut at = buffer.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for _ in buffer.len() - at..width {
+        out.push('0');
+    }
+    // SAFETY: ASCII digits are UTF-8.
+    out.push_str(unsafe { std::str::from_utf8_unchecked(&buffer[at..]) });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(text: &str) -> Option<String> {
+        let mut out = String::new();
+        Timestamp::parse(text)?.write(&mut out);
+        Some(out)
+    }
+
+    #[test]
+    fn logstash_texts_are_read_and_written_back_as_logstash_writes_them() {
+        for text in [
+            "2015-05-17T10:05:03.000Z",
+            "2015-05-17T10:05:03.120Z",
+            "2015-05-17T10:05:03.123456Z",
+            "2015-05-17T10:05:03.123456789Z",
+            "1969-12-31T23:59:59.500Z",
+            "0000-01-01T00:00:00.000Z",
+            "9999-12-31T23:59:59.999Z",
+            "+10000-01-01T00:00:00.000Z",
+            "-0001-02-03T04:05:06.000Z",
+            "+999999-12-31T23:59:59.999Z",
+            "2016-02-29T00:00:00.000Z",
+        ] {
+            assert_eq!(round_trip(text).as_deref(), Some(text));
+        }
+        // Other fraction lengths are read and written in Logstash's form.
+        for (text, written) in [
+            ("2015-05-17T10:05:03Z", "2015-05-17T10:05:03.000Z"),
+            ("2015-05-17T10:05:03.1Z", "2015-05-17T10:05:03.100Z"),
+            ("2015-05-17T10:05:03.1234Z", "2015-05-17T10:05:03.123400Z"),
+            ("+2015-05-17T10:05:03Z", "2015-05-17T10:05:03.000Z"),
+        ] {
+            assert_eq!(round_trip(text).as_deref(), Some(written), "{text}");
+        }
+        let time = Timestamp::parse("1969-12-31T23:59:59.500Z").unwrap();
+        assert_eq!((time.seconds(), time.nanos()), (-1, 500_000_000));
+        assert_eq!(Timestamp::from_unix_nanos(-500_000_000), time);
+    }
+
+    #[test]
+    fn anything_else_is_not_a_timestamp() {
+        for text in [
+            "",
+            "2015-05-17",
+            "2015-05-17T10:05:03",
+            "2015-05-17T10:05:03.Z",
+            "2015-05-17T10:05:03.1234567890Z",
+            "2015-05-17T10:05:03+02:00",
+            "2015-05-17 10:05:03Z",
+            "2015-05-17t10:05:03z",
+            "2015-02-29T10:05:03Z",
+            "2015-13-01T10:05:03Z",
+            "2015-05-17T24:00:00Z",
+            "2015-05-17T10:60:00Z",
+            "2015-05-17T10:05:60Z",
+            "12015-05-17T10:05:03Z",
+            "+1000000-05-17T10:05:03Z",
+            "15-05-17T10:05:03Z",
+            "2015-5-17T10:05:03Z",
+            "2015-05-17T10:05:03.000Zx",
+            "٢٠١٥-05-17T10:05:03Z",
+        ] {
+            assert_eq!(Timestamp::parse(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn digits_are_padded_to_width() {
+        let mut out = String::new();
+        push_digits(&mut out, 7, 3);
+        push_digits(&mut out, 1234, 2);
+        push_digits(&mut out, 0, 1);
+        push_digits(&mut out, u64::MAX, 0);
+        assert_eq!(out, format!("0071234{}{}", 0, u64::MAX));
+    }
+}
