@@ -49,6 +49,19 @@ module WasmstashServer
       [[pipelines.json.filters]]
       filter = "json"
       config = { source = "message" }
+
+      # Reads, writes and removes @metadata fields, as Logstash filters do.
+      [[pipelines.meta.filters]]
+      filter = "mutate"
+      config = { copy = { "[@metadata][beat]" = "[agent][type]" }, add_field = { "[@metadata][index]" = "logs-%{[@metadata][beat]}" }, remove_field = ["[@metadata][secret]"] }
+
+      [[pipelines.nometa.filters]]
+      filter = "mutate"
+      config = { remove_field = ["[@metadata]"] }
+
+      [[pipelines.badmeta.filters]]
+      filter = "mutate"
+      config = { replace = { "@metadata" = "oops" }, add_field = { "touched" = "yes" } }
     TOML
     stdin, stdout, wait = Open3.popen2({ "RUST_LOG" => "wasmstash=error,filter=off" }, binary, "serve", "--config", config, "--listen", listen)
     stdin.close

@@ -4,6 +4,7 @@ require_relative "../spec_helper"
 require "logstash/filters/wasm"
 
 RECIPE = File.expand_path("../../../scripts/wasm_merge.rb", __dir__)
+RECIPE_REQUEST = File.expand_path("../../../scripts/wasm_request.rb", __dir__)
 
 describe LogStash::Filters::Wasm do
   before(:all) { @server = WasmstashServer.start }
@@ -112,7 +113,10 @@ describe LogStash::Filters::Wasm do
     end
 
     def run_recipe(event)
-      event.set("[@metadata][wasm_request]", event.to_json)
+      request = Object.new
+      request.instance_eval(File.read(RECIPE_REQUEST), RECIPE_REQUEST)
+      request.register({})
+      request.filter(event)
       http_filter_step(event)
       recipe.filter(event)
     end

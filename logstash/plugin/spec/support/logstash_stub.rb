@@ -2,8 +2,9 @@
 # A thin stand-in for the two pieces of logstash-core that a filter plugin
 # touches, LogStash::Event and LogStash::Filters::Base, because Logstash
 # itself cannot be installed on the machines these specs run on. It follows
-# the documented Event API (get/set/remove with field references, tag,
-# cancel, to_hash, to_json, @timestamp as LogStash::Timestamp) and the plugin
+# the documented Event API (get/set/remove with field references, @metadata
+# apart from the fields, tag, cancel, to_hash, to_hash_with_metadata,
+# to_json, @timestamp as LogStash::Timestamp) and the plugin
 # config DSL, and nothing more: the specs exercise the plugin and the real
 # wasmstash sidecar, not this file.
 require "json"
@@ -60,11 +61,21 @@ module LogStash
     end
 
     def get(reference)
-      path(reference).reduce(@data) { |node, key| node.is_a?(Hash) ? node[key] : nil }
+      keys = path(reference)
+      # Like Logstash: @metadata itself is always an object (a copy), empty
+      # when the event has none.
+      return deep_copy(@data["@metadata"] || {}) if keys == ["@metadata"]
+      keys.reduce(@data) { |node, key| node.is_a?(Hash) ? node[key] : nil }
     end
 
     def set(reference, value)
       keys = path(reference)
+      # Like Logstash 8's Event#setField: setting @metadata replaces all of
+      # it with a copy of the hash; anything but a hash fails its cast.
+      if keys == ["@metadata"]
+        raise TypeError, "@metadata must be a Hash (got #{value.class})" unless value.is_a?(Hash)
+        return @data["@metadata"] = deep_copy(value)
+      end
       if keys == ["@timestamp"] && !value.is_a?(Timestamp)
         raise TypeError, "wrong argument type #{value.class} (expected LogStash::Timestamp)"
       end
@@ -88,6 +99,8 @@ module LogStash
 
     def remove(reference)
       keys = path(reference)
+      # Like Logstash: removing @metadata empties it.
+      return @data.delete("@metadata") || {} if keys == ["@metadata"]
       parent = keys[0..-2].reduce(@data) { |node, key| node.is_a?(Hash) ? node[key] : nil }
       parent.is_a?(Hash) ? parent.delete(keys.last) : nil
     end
@@ -108,6 +121,12 @@ module LogStash
     # Like Logstash: everything but @metadata.
     def to_hash
       deep_copy(@data.reject { |key, _| key == "@metadata" })
+    end
+
+    # Like Logstash: @metadata as a member only when the event has any.
+    def to_hash_with_metadata
+      metadata = get("@metadata")
+      metadata.empty? ? to_hash : to_hash.merge("@metadata" => metadata)
     end
 
     def to_json(*args)

@@ -305,12 +305,13 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     "url is not a URL (#{e.message})"
   end
 
-  # [[event, json], ...] for the events that can be written as JSON; one
-  # that cannot is failed alone, and the rest of the batch still goes.
+  # [[event, json], ...] for the events that can be written as JSON, each
+  # with its @metadata (see WasmMerge.request_json); one that cannot is
+  # failed alone, and the rest of the batch still goes.
   def serialise(live, settled)
     live.each_with_object([]) do |event, items|
       begin
-        items << [event, event.to_json]
+        items << [event, LogStash::Filters::WasmMerge.request_json(event)]
       rescue *LAST_RESORT => e
         failed(event, settled, @tag_on_failure, "invalid_event", "the event cannot be written as JSON: #{e.class}: #{e.message}")
       end

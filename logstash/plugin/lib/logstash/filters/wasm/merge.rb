@@ -1,9 +1,16 @@
 # encoding: utf-8
-# How a result from wasmstash goes back into a Logstash event. Shared by the
-# `wasm` filter plugin and by the ruby step of the stock-`http`-filter recipe
-# (logstash/scripts/wasm_merge.rb), so both treat results the same way.
+# How a Logstash event goes to wasmstash, and how the result comes back into
+# it. Shared by the `wasm` filter plugin and by the ruby steps of the
+# stock-`http`-filter recipe (logstash/scripts/wasm_request.rb and
+# wasm_merge.rb), so both send and merge events the same way.
 require "json"
 require "time"
+begin
+  # Logstash's own JSON writer, for @metadata (absent outside Logstash).
+  require "logstash/json"
+rescue LoadError
+  nil
+end
 
 module LogStash
   module Filters
@@ -16,9 +23,89 @@ module LogStash
       TIMESTAMP_FAILURE = "_timestampparsefailure".freeze
       TAGS_FAILURE = "_tagsparsefailure".freeze
       REASON_LIMIT = 1024
+      METADATA = "@metadata".freeze
+      # The http-filter recipe's mark that its request carried the event's
+      # @metadata (scripts/wasm_request.rb sets it, wasm_merge.rb reads it).
+      # A request from the recipe's older one-line ruby step, which sent
+      # `event.to_json` alone, has none, and its merge keeps the event's
+      # @metadata as that recipe did.
+      METADATA_SENT = "[@metadata][wasm_metadata_sent]".freeze
 
-      # Makes `event` hold exactly `fields` (a Hash from the sidecar), keeping
-      # its @metadata, which the sidecar never sees. An `@timestamp` Logstash
+      # The event as JSON for the sidecar: Logstash's own JSON of it
+      # (`event.to_json`, which never holds @metadata), plus the event's
+      # @metadata as a top-level "@metadata" member when it has any, as
+      # Logstash's `to_hash_with_metadata` has it. So a sidecar filter reads
+      # and writes [@metadata][...] as a Logstash filter would. `leave_out`
+      # names @metadata fields not to send (`[@metadata][wasm_request]`):
+      # the recipe's own working fields, which must not travel in their own
+      # request. Raises when the event or its @metadata cannot be written as
+      # JSON.
+      def self.request_json(event, leave_out: [])
+        json = event.to_json
+        metadata = metadata_to_send(event, leave_out)
+        return json if metadata.empty?
+        begin
+          dumped = dump_json(metadata)
+        rescue StandardError => e
+          raise JSON::GeneratorError, "its @metadata cannot be written as JSON (#{e.class}: #{e.message})"
+        end
+        body = json.rstrip
+        raise JSON::GeneratorError, "the event's JSON is not an object" unless body.start_with?("{") && body.end_with?("}")
+        inner = body[0...-1].b
+        inner << "," unless inner.strip == "{"
+        inner << "\"@metadata\":" << dumped.b << "}"
+        inner.force_encoding(Encoding::UTF_8)
+      end
+
+      # The event's @metadata (a copy) without the `leave_out` fields.
+      def self.metadata_to_send(event, leave_out)
+        metadata = event.get(METADATA)
+        return {} unless metadata.is_a?(Hash) && !metadata.empty?
+        leave_out.each do |reference|
+          keys = reference_path(reference)
+          next unless keys.size > 1 && keys.first == METADATA
+          metadata = without(metadata, keys.drop(1))
+        end
+        metadata
+      end
+
+      # `hash` without the field at `keys`, copying only the objects on the
+      # way to it, so that the event's own @metadata is never changed.
+      def self.without(hash, keys)
+        return hash unless hash.is_a?(Hash) && hash.key?(keys.first)
+        copy = hash.dup
+        if keys.size == 1
+          copy.delete(keys.first)
+        else
+          copy[keys.first] = without(copy[keys.first], keys.drop(1))
+        end
+        copy
+      end
+
+      # "[@metadata][a][b]" as ["@metadata", "a", "b"]; a bare name as itself.
+      def self.reference_path(reference)
+        reference = reference.to_s
+        return [reference] unless reference.start_with?("[")
+        reference.scan(/\[([^\[\]]+)\]/).flatten
+      end
+
+      def self.dump_json(value)
+        if defined?(LogStash::Json) && LogStash::Json.respond_to?(:dump)
+          LogStash::Json.dump(value)
+        else
+          JSON.generate(value)
+        end
+      end
+
+      # Makes `event` hold exactly `fields` (a Hash from the sidecar). Its
+      # @metadata becomes the result's "@metadata" member, all of it: what a
+      # sidecar filter added is there, what one removed is gone, and a result
+      # without the member leaves the event with none (the event's own went
+      # to the sidecar with it, see `request_json`). A "@metadata" that is not
+      # an object, which Logstash's event cannot hold, leaves the event's as
+      # it was, and the event is tagged `tag` with the reason. With
+      # `metadata: false` (a request sent without @metadata), the event's
+      # @metadata is kept and the result's ignored. An `@timestamp` Logstash
       # cannot read (a filter may have set any value) is handled as
       # Logstash's json filter handles one: the event keeps its timestamp,
       # is tagged `_timestampparsefailure`, and the value goes to `_@timestamp`.
@@ -29,7 +116,9 @@ module LogStash
       # neither a string nor a list of strings (a filter may have parsed any
       # value there), which Logstash 8's event refuses, go to `_tags` and the
       # event is tagged `_tagsparsefailure`, as Logstash renames them.
-      def self.replace(event, fields, tag: FAILURE_TAG, pipeline: nil)
+      def self.replace(event, fields, tag: FAILURE_TAG, pipeline: nil, metadata: true)
+        new_metadata = fields[METADATA]
+        bad_metadata = metadata && !(new_metadata.nil? || new_metadata.is_a?(Hash))
         stamp = fields["@timestamp"]
         parsed = begin
           timestamp(stamp) if stamp.is_a?(String)
@@ -39,13 +128,13 @@ module LogStash
         bad_tags = fields.key?("tags") && !legal_tags?(fields["tags"])
         current = event.to_hash
         current.each_key do |key|
-          next if key == "@metadata" || key == "@timestamp" || !settable?(key)
+          next if key == METADATA || key == "@timestamp" || !settable?(key)
           next if fields.key?(key) && !(key == "tags" && bad_tags)
           event.remove("[#{key}]")
         end
         left_out = []
         fields.each do |key, value|
-          next if key == "@metadata" || (key == "tags" && bad_tags)
+          next if key == METADATA || (key == "tags" && bad_tags)
           if key == "@timestamp"
             if parsed
               event.set("@timestamp", parsed)
@@ -60,9 +149,17 @@ module LogStash
             left_out << key
           end
         end
+        # Logstash's event replaces its whole @metadata on a set of
+        # "@metadata" (with a copy of the hash).
+        event.set(METADATA, new_metadata || {}) if metadata && !bad_metadata
         if bad_tags
           event.set("[_tags]", fields["tags"])
           event.tag(TAGS_FAILURE)
+        end
+        if bad_metadata
+          fail(event, tag, "invalid_result",
+               "the result's @metadata is not an object, so the event keeps its own: #{as_text(new_metadata)[0, 200]}",
+               pipeline: pipeline)
         end
         unless left_out.empty?
           names = left_out.map(&:inspect).join(", ")
