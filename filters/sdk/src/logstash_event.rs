@@ -35,32 +35,34 @@ enum Obstacle {
 }
 
 /// The first thing on the way to `field` that keeps a set from making or
-/// stepping into objects and list members.
+/// stepping into objects and list members. Walks the values once, from the
+/// top-level member, with nothing allocated: filters ask this per event.
 fn obstacle(event: &Event, field: &str) -> Option<Obstacle> {
-    let segments: Vec<&str> = field_ref::segments(field).collect();
-    let mut parent = String::new();
-    for (at, segment) in segments
-        .iter()
-        .enumerate()
-        .take(segments.len().saturating_sub(1))
-    {
-        parent.push('[');
-        parent.push_str(segment);
-        parent.push(']');
-        match event.get(parent.as_str()) {
-            None | Some(Value::Null) => return None,
-            Some(Value::String(_) | Value::Number(_) | Value::Bool(_)) => {
+    let mut segments = field_ref::segments(field).peekable();
+    let first = segments.next()?;
+    segments.peek()?; // a top-level field has nothing in its way
+    let mut parent = event.get(first)?;
+    while let Some(segment) = segments.next() {
+        let child = match parent {
+            Value::Null => return None,
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => {
                 return Some(Obstacle::Scalar);
             }
-            Some(Value::Array(items)) => {
-                let index = segments[at + 1].parse::<i32>().ok().map(i64::from);
-                let before_start = |i: i64| i < 0 && i + (items.len() as i64) < 0;
-                if index.is_none_or(before_start) {
+            Value::Array(items) => {
+                let len = items.len() as i64;
+                let index = segment.parse::<i32>().ok().map(i64::from);
+                let Some(index) = index.filter(|&i| i >= 0 || i + len >= 0) else {
                     return Some(Obstacle::NoSuchMember);
-                }
+                };
+                items.get(if index < 0 { index + len } else { index } as usize)
             }
-            Some(Value::Object(_)) => {}
+            Value::Object(members) => members.get(segment),
+        };
+        // The last segment names what is set, which need not be there.
+        if segments.peek().is_none() {
+            return None;
         }
+        parent = child?;
     }
     None
 }
