@@ -228,15 +228,8 @@ fn line_event_utf8(line: &[u8]) -> (CheckedEvent, bool) {
     (CheckedEvent::message(&text), utf8)
 }
 
-/// The event an NDJSON line stands for, or, if it is not a valid JSON
-/// object, a message event tagged `_jsonparsefailure` with the reason.
-pub fn ndjson_event(line: &[u8]) -> CheckedEvent {
-    match CheckedEvent::copied(line) {
-        Ok(event) => event,
-        Err(reason) => not_json_event(line, reason),
-    }
-}
-
+/// The `message` event, tagged `_jsonparsefailure` with the reason, that an
+/// NDJSON line which is no valid JSON object stands for.
 fn not_json_event(line: &[u8], reason: String) -> CheckedEvent {
     let record = json!({"kind": "invalid_input", "reason": reason});
     tag_and_record(line_event(line).text(), "_jsonparsefailure", record)
@@ -268,9 +261,12 @@ mod tests {
 
     #[test]
     fn bad_ndjson_is_kept_and_tagged() {
-        assert_eq!(ndjson_event(br#"{"a":1}"#).text(), br#"{"a":1}"#);
-        let event = ndjson_event(br#"{"a":1,"a":2}"#);
-        let text = String::from_utf8(event.into_text()).unwrap();
+        assert_eq!(
+            event(InputFormat::Ndjson, br#"{"a":1}"#).unwrap().text(),
+            br#"{"a":1}"#
+        );
+        let refused = event(InputFormat::Ndjson, br#"{"a":1,"a":2}"#).unwrap();
+        let text = String::from_utf8(refused.into_text()).unwrap();
         assert!(text.contains("duplicate key `a`"), "{text}");
         assert!(text.contains(r#""tags":["_jsonparsefailure"]"#), "{text}");
         assert!(text.contains(r#""message":"{\"a\":1,\"a\":2}""#), "{text}");

@@ -290,7 +290,10 @@ fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
     }
     let engine = match Engine::new(config.engine.clone()) {
         Ok(engine) => engine,
-        Err(error) => return (Vec::new(), vec![error.to_string()]),
+        Err(error) => {
+            problems.push(error.to_string());
+            return (Vec::new(), problems);
+        }
     };
     let mut loaded = Vec::new();
     for name in config.pipelines.keys() {

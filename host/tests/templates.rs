@@ -198,6 +198,6 @@ fn state_that_cannot_be_saved_is_an_error() {
     );
     let out = run.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--state-dir"), "{stderr}");
 }

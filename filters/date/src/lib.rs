@@ -241,10 +241,7 @@ impl std::fmt::Display for Input<'_> {
 /// `@timestamp`. Years outside 0000-9999 have no such form and give `None`.
 pub fn format_timestamp(millis: i64) -> Option<String> {
     let nanos = (millis.rem_euclid(1000) * 1_000_000) as u32;
-    let timestamp = Timestamp::new(millis.div_euclid(1000), nanos);
-    (0..=9999)
-        .contains(&timestamp.year())
-        .then(|| timestamp.text())
+    Timestamp::new(millis.div_euclid(1000), nanos).four_digit_year_text()
 }
 
 export_filter!(Date);

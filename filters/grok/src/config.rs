@@ -27,10 +27,11 @@ pub struct Settings {
     /// `pattern_definitions` over all of them, as in Logstash.
     #[serde(default)]
     pub pattern_files: Vec<PatternFile>,
-    /// Only the host reads these (a filter reads no files): here they mean
-    /// a config that reached the filter without the host's reading.
+    /// Only the host reads it (a filter reads no files): here it means a
+    /// config that reached the filter without the host's reading.
     #[serde(default)]
     pub patterns_dir: Option<Value>,
+    /// Means nothing without `patterns_dir`, in Logstash too.
     #[serde(default)]
     pub patterns_files_glob: Option<Value>,
     #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]

@@ -83,7 +83,7 @@ impl Filter for Grok {
             common,
         } = config;
         let set = PatternSet::from_ecs_compatibility(&config.ecs_compatibility)?;
-        if config.patterns_dir.is_some() || config.patterns_files_glob.is_some() {
+        if config.patterns_dir.is_some() {
             return Err(
                 "patterns_dir and patterns_files_glob name files, which a filter \
                  cannot read: the wasmstash host reads them when it loads the pipeline and \

@@ -208,10 +208,7 @@ impl Cursor<'_> {
 /// writes a time. `None` for a year outside 0000-9999, which the json
 /// filter's Logstash refuses to write.
 fn format(seconds: i64, nanos: u32) -> Option<String> {
-    let timestamp = Timestamp::new(seconds, nanos);
-    (0..=9999)
-        .contains(&timestamp.year())
-        .then(|| timestamp.text())
+    Timestamp::new(seconds, nanos).four_digit_year_text()
 }
 
 #[cfg(test)]

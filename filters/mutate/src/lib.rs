@@ -27,7 +27,7 @@ use std::borrow::Cow;
 
 use serde_json::Map;
 use wasmstash_sdk::common::{CommonOptions, WithCommon};
-use wasmstash_sdk::field_ref::{self, FieldRef};
+use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef};
 use wasmstash_sdk::logstash_event::through_a_scalar;
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{FieldName, ResolvedField, Template};
@@ -96,10 +96,16 @@ fn templates(option: &str, map: Map<String, Value>) -> Result<Vec<(FieldRef, Tem
             value => (field, value),
         })
         .collect();
-    Ok(pairs(option, map)?
+    pairs(option, map)?
         .into_iter()
-        .map(|(field, template)| (field, Template::new(template)))
-        .collect())
+        .map(|(field, template)| {
+            // A date pattern Joda or java.time refuses is a config error,
+            // as in the common options.
+            let template = Template::new(template);
+            template.check().map_err(|e| format!("{option}: {e}"))?;
+            Ok((field, template))
+        })
+        .collect()
 }
 
 impl Filter for Mutate {
@@ -237,11 +243,10 @@ impl Filter for Mutate {
             }
         }
         for (dest, added) in &self.merge {
-            if through_a_scalar(event, dest.as_str()) {
-                return self.fail(event);
-            }
             for field in added {
-                merge(event, dest, field);
+                if merge(event, dest, field).is_err() {
+                    return self.fail(event);
+                }
             }
         }
         for (from, to) in &self.copy {
@@ -301,11 +306,19 @@ impl Mutate {
             if !event.contains(&from) {
                 continue;
             }
+            // Logstash takes the field out before it sets the new name, so
+            // a new name under the old one (`host` to `[host][name]`) finds
+            // nothing in its way.
+            let under_from = {
+                let mut to_segments = to.segments();
+                from.segments()
+                    .all(|segment| to_segments.next() == Some(segment))
+            };
             let to_text = match &to {
                 ResolvedField::Fixed(field) => field.as_str(),
                 ResolvedField::Rendered(name) => name,
             };
-            if through_a_scalar(event, to_text) {
+            if !under_from && through_a_scalar(event, to_text) {
                 return Err(());
             }
             if let Some(value) = event.remove(&from) {
@@ -487,7 +500,9 @@ fn join(items: &[Value], separator: &str) -> String {
 /// keys win); an object and a non-object do not (left as they are, as
 /// Logstash does after logging an error); anything else makes `dest` the
 /// list of both, a missing or null side counting as no values.
-fn merge(event: &mut Event, dest: &FieldRef, added: &FieldRef) {
+/// An error where Logstash's event refuses the set (`dest` through a
+/// string): its mutate then tags the event.
+fn merge(event: &mut Event, dest: &FieldRef, added: &FieldRef) -> Result<(), ()> {
     let added_value = event.get(added).cloned();
     let dest_value = event.get(dest).cloned();
     let merged = match (dest_value, added_value) {
@@ -495,14 +510,18 @@ fn merge(event: &mut Event, dest: &FieldRef, added: &FieldRef) {
             into.extend(from);
             Value::Object(into)
         }
-        (Some(Value::Object(_)), _) | (_, Some(Value::Object(_))) => return,
+        (Some(Value::Object(_)), _) | (_, Some(Value::Object(_))) => return Ok(()),
         (dest_value, added_value) => {
             let mut list = as_list(dest_value);
             list.extend(as_list(added_value));
             Value::Array(list)
         }
     };
+    if through_a_scalar(event, dest.as_str()) {
+        return Err(());
+    }
     event.set(dest, merged);
+    Ok(())
 }
 
 /// Ruby's `Array()`: a list as it is, nothing as empty, a value as a list

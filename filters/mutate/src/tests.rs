@@ -314,10 +314,37 @@ fn a_set_through_a_string_is_refused_as_logstash_refuses_it() {
     refused(json!({"merge": {"[host][ip]": "hostname"}, "add_tag": ["x"]}));
     let out = refused(json!({"copy": {"hostname": "[host][name]"}, "add_tag": ["x"]}));
     assert_eq!(out["tags"], json!(["_mutate_error"]));
+    // The ECS move of a field under its own name: Logstash takes `host`
+    // out before it sets `[host][name]`, so nothing is in the way.
+    let out = run(json!({"rename": {"host": "[host][name]"}}), host);
+    assert_eq!(
+        out,
+        r#"{"hostname":"web1.example","m":"A","host":{"name":"web1"}}"#
+    );
+    // A merge Logstash skips (a hash with a string) sets nothing, so raises
+    // nothing.
+    let out = run(
+        json!({"merge": {"[host][ip]": "obj"}}),
+        r#"{"host":"web1","obj":{"a":1}}"#,
+    );
+    assert_eq!(out, r#"{"host":"web1","obj":{"a":1}}"#);
     // Through an object, or nothing at all, the set is made.
     let out = run(
         json!({"rename": {"hostname": "[host][name]"}}),
         r#"{"host":{"ip":"10.0.0.1"},"hostname":"web1"}"#,
     );
     assert_eq!(out, r#"{"host":{"ip":"10.0.0.1","name":"web1"}}"#);
+}
+
+/// A date pattern Joda refuses is a config error in mutate's own templates
+/// too, as in the common options (Logstash would stop at the first event).
+#[test]
+fn refused_date_patterns_in_templates_fail_init() {
+    for option in ["replace", "update", "coerce"] {
+        let config = json!({option: {"x": "%{+yyyy-MM-ddTHH}"}});
+        let error = NativeFilter::<Mutate>::new(config.to_string().as_bytes())
+            .err()
+            .expect("refused");
+        assert!(error.starts_with(&format!("{option}: ")), "{error}");
+    }
 }

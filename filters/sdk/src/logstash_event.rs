@@ -59,9 +59,7 @@ fn obstacle(event: &Event, field: &str) -> Option<Obstacle> {
             Value::Object(members) => members.get(segment),
         };
         // The last segment names what is set, which need not be there.
-        if segments.peek().is_none() {
-            return None;
-        }
+        segments.peek()?;
         parent = child?;
     }
     None

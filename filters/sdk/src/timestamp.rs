@@ -124,6 +124,12 @@ impl Timestamp {
         civil_from_days(self.seconds.div_euclid(86_400)).0
     }
 
+    /// [`Timestamp::text`] for a year of 0000-9999, the only years the
+    /// date and json filters write (`None` for any other).
+    pub fn four_digit_year_text(&self) -> Option<String> {
+        (0..=9999).contains(&self.year()).then(|| self.text())
+    }
+
     /// The timestamp as Logstash writes `@timestamp`, in a new string.
     pub fn text(&self) -> String {
         let mut out = String::with_capacity(24);

@@ -231,8 +231,15 @@ pub fn load_filters(
                         "cannot read module {path}: {e}{hint}"
                     )))
                 })?;
-            let config = pattern_files::read_into_config(&spec.config_json, &spec.config_dir)
-                .map_err(|e| context(LoadError::init(format!("invalid config: {e}"))))?;
+            // The built-in grok's `patterns_dir` only: another filter's
+            // option of that name is its own business.
+            let config = match &spec.source {
+                FilterSource::Builtin(name) if name == "grok" => {
+                    pattern_files::read_into_config(&spec.config_json, &spec.config_dir)
+                        .map_err(|e| context(LoadError::init(format!("invalid config: {e}"))))?
+                }
+                _ => None,
+            };
             FilterModule::load_pinned(
                 engine,
                 &spec.name,

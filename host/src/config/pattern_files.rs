@@ -36,7 +36,13 @@ pub fn read_into_config(config: &[u8], base: &Path) -> Result<Option<Vec<u8>>, S
         return Ok(None); // the filter's init says what is wrong with it
     };
     let Some(dirs) = config.remove("patterns_dir") else {
-        return Ok(None);
+        // Without a directory the glob means nothing, in Logstash too.
+        return match config.remove("patterns_files_glob") {
+            Some(_) => serde_json::to_vec(&config)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            None => Ok(None),
+        };
     };
     let glob = match config.remove("patterns_files_glob") {
         None => DEFAULT_GLOB.to_owned(),
@@ -128,6 +134,13 @@ fn matching_files(
             .ok_or_else(|| format!("patterns_dir `{entry}`: the path is not UTF-8"))
     };
     let path = &base.join(entry);
+    // No `**`: a walk down a tree (through symbolic links, it may never end)
+    // would be made on every load; the directories are named instead.
+    if entry.contains("**") || glob.contains("**") {
+        return Err(format!(
+            "patterns_dir `{entry}`: `**` is not taken here; name each directory instead"
+        ));
+    }
     let is_dir = path.is_dir();
     // Only what the operator wrote is a pattern: the directory it is taken
     // from may hold `[` or `*` in its name.
@@ -231,6 +244,10 @@ mod tests {
         for config in [&b"{\"match\":{}}"[..], b"not json", b"[1]"] {
             assert_eq!(read_into_config(config, base), Ok(None));
         }
+        // A glob alone is dropped, as Logstash ignores it.
+        let config = br#"{"match":{},"patterns_files_glob":"*.grok"}"#;
+        let expected = br#"{"match":{}}"#.to_vec();
+        assert_eq!(read_into_config(config, base), Ok(Some(expected)));
     }
 
     #[test]
@@ -263,6 +280,11 @@ mod tests {
             (
                 json!({"patterns_dir": "bin", "pattern_files": []}),
                 "not both",
+            ),
+            (json!({"patterns_dir": "**/x"}), "`**` is not taken here"),
+            (
+                json!({"patterns_dir": ".", "patterns_files_glob": "**/*"}),
+                "`**` is not",
             ),
         ];
         for (config, expected) in cases {
