@@ -127,44 +127,69 @@ impl Timestamp {
     /// [`Timestamp::text`] for a year of 0000-9999, the only years the
     /// date and json filters write (`None` for any other).
     pub fn four_digit_year_text(&self) -> Option<String> {
-        (0..=9999).contains(&self.year()).then(|| self.text())
+        let date = civil_from_days(self.seconds.div_euclid(86_400));
+        (0..=9999).contains(&date.0).then(|| {
+            let mut out = String::with_capacity(30);
+            self.write_on(date, &mut out);
+            out
+        })
     }
 
     /// The timestamp as Logstash writes `@timestamp`, in a new string.
     pub fn text(&self) -> String {
-        let mut out = String::with_capacity(24);
+        let mut out = String::with_capacity(30);
         self.write(&mut out);
         out
     }
 
     /// Appends the timestamp as Logstash writes `@timestamp`.
     pub fn write(&self, out: &mut String) {
-        let (year, month, day) = civil_from_days(self.seconds.div_euclid(86_400));
+        self.write_on(civil_from_days(self.seconds.div_euclid(86_400)), out);
+    }
+
+    /// [`Timestamp::write`], the instant's date already known. A year of
+    /// four digits (all but a few) is written into a fixed template, digit
+    /// by digit: this runs once per event in the date and json filters, in
+    /// WebAssembly, where pushing the parts one by one cost a tenth more
+    /// of the date filter's time.
+    fn write_on(&self, (year, month, day): (i64, i64, i64), out: &mut String) {
         let in_day = self.seconds.rem_euclid(86_400);
-        if year > 9999 {
-            out.push('+');
-        } else if year < 0 {
-            out.push('-');
-        }
-        push_digits(out, year.unsigned_abs(), 4);
-        for (separator, value) in [
-            ('-', month),
-            ('-', day),
-            ('T', in_day / 3600),
-            (':', in_day / 60 % 60),
-            (':', in_day % 60),
-        ] {
-            out.push(separator);
-            push_digits(out, value as u64, 2);
-        }
-        out.push('.');
         let nanos = u64::from(self.nanos);
-        match nanos {
-            _ if nanos % 1_000_000 == 0 => push_digits(out, nanos / 1_000_000, 3),
-            _ if nanos % 1000 == 0 => push_digits(out, nanos / 1000, 6),
-            _ => push_digits(out, nanos, 9),
+        let (fraction, width) = match nanos {
+            _ if nanos % 1_000_000 == 0 => (nanos / 1_000_000, 3),
+            _ if nanos % 1000 == 0 => (nanos / 1000, 6),
+            _ => (nanos, 9),
+        };
+        if !(0..=9999).contains(&year) {
+            out.push(if year < 0 { '-' } else { '+' });
+            push_digits(out, year.unsigned_abs(), 4);
+            out.push('-');
+            // The rest as any year's: past its own four digits and `-`.
+            let mut rest = String::with_capacity(30);
+            self.write_on((2000, month, day), &mut rest);
+            out.push_str(&rest[5..]);
+            return;
         }
-        out.push('Z');
+        let mut text = *b"0000-00-00T00:00:00.000000000Z";
+        let fields = [
+            (0..4, year as u64),
+            (5..7, month as u64),
+            (8..10, day as u64),
+            (11..13, (in_day / 3600) as u64),
+            (14..16, (in_day / 60 % 60) as u64),
+            (17..19, (in_day % 60) as u64),
+            (20..20 + width, fraction),
+        ];
+        for (span, mut value) in fields {
+            for digit in text[span].iter_mut().rev() {
+                *digit = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
+        let end = 20 + width;
+        text[end] = b'Z';
+        // SAFETY: ASCII digits and separators are UTF-8.
+        out.push_str(unsafe { std::str::from_utf8_unchecked(&text[..=end]) });
     }
 }
 
