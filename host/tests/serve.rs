@@ -559,7 +559,7 @@ fn sigterm_finishes_calls_in_flight_before_exiting() {
 #[test]
 fn answers_the_request_logstash_http_filter_sends() {
     let (server, _dir) = start("");
-    let body = r#"{"@timestamp":"2026-11-25T10:00:00.000Z","@version":"1","message":"83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET /presentations/ HTTP/1.1\" 200 7697","host":{"name":"web-1"},"tags":["beats_input_codec_plain_applied"]}"#;
+    let body = r#"{"@timestamp":"2026-11-25T10:00:00.000Z","@version":"1","message":"83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET /presentations/ HTTP/1.1\" 200 7697","host":{"name":"web-1"},"tags":["beats_input_codec_plain_applied"],"@metadata":{"beat":"filebeat","input":{"beats":{"host":{"ip":"10.0.0.9"}}}}}"#;
     let request = format!(
         "POST /v1/pipelines/access/event HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nHost: {}\r\nConnection: Keep-Alive\r\nUser-Agent: Manticore 0.9.1\r\nAccept-Encoding: gzip,deflate\r\n\r\n{body}",
         body.len(),
@@ -604,5 +604,11 @@ fn answers_the_request_logstash_http_filter_sends() {
     );
     assert_eq!(event["@timestamp"], "2026-11-25T10:00:00.000Z");
     assert_eq!(event["event"]["dataset"], "apache.access");
+    // The gem sends the event's @metadata along and takes the answer's back
+    // (logstash/README.md): the sidecar keeps it as any other member.
+    assert_eq!(
+        event["@metadata"],
+        json!({"beat": "filebeat", "input": {"beats": {"host": {"ip": "10.0.0.9"}}}})
+    );
     server.stop();
 }
