@@ -30,7 +30,7 @@ use wasmstash_sdk::common::{CommonOptions, WithCommon};
 use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef};
 use wasmstash_sdk::logstash_event::through_a_scalar;
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::template::{FieldName, ResolvedField, Template};
+use wasmstash_sdk::template::{FieldName, Template};
 use wasmstash_sdk::text_case;
 
 use convert::Conversion;
@@ -187,7 +187,7 @@ impl Filter for Mutate {
             }
         }
         for (field, template) in &self.replace {
-            if through_a_scalar(event, field.as_str()) {
+            if through_a_scalar(event, field) {
                 return self.fail(event);
             }
             let value = template.render(event).into_owned();
@@ -252,7 +252,7 @@ impl Filter for Mutate {
         for (from, to) in &self.copy {
             match event.get(from) {
                 None | Some(Value::Null) => {}
-                Some(_) if through_a_scalar(event, to.as_str()) => return self.fail(event),
+                Some(_) if through_a_scalar(event, to) => return self.fail(event),
                 Some(value) => {
                     let value = value.clone();
                     event.set(to, value);
@@ -314,11 +314,7 @@ impl Mutate {
                 from.segments()
                     .all(|segment| to_segments.next() == Some(segment))
             };
-            let to_text = match &to {
-                ResolvedField::Fixed(field) => field.as_str(),
-                ResolvedField::Rendered(name) => name,
-            };
-            if !under_from && through_a_scalar(event, to_text) {
+            if !under_from && through_a_scalar(event, &to) {
                 return Err(());
             }
             if let Some(value) = event.remove(&from) {
@@ -517,7 +513,7 @@ fn merge(event: &mut Event, dest: &FieldRef, added: &FieldRef) -> Result<(), ()>
             Value::Array(list)
         }
     };
-    if through_a_scalar(event, dest.as_str()) {
+    if through_a_scalar(event, dest) {
         return Err(());
     }
     event.set(dest, merged);

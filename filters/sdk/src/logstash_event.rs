@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::Event;
-use crate::field_ref;
+use crate::field_ref::{self, FieldPath};
 
 /// Whether the way to `field` passes through a string, number or boolean,
 /// which Logstash's event cannot set a child of. Through a missing or null
@@ -15,7 +15,7 @@ use crate::field_ref;
 /// either way; see [`cannot_set`] for a step that is none). Each step
 /// is read with [`Event::get`], which steps through objects and lists as
 /// Logstash's `Accessors` do.
-pub fn through_a_scalar(event: &Event, field: &str) -> bool {
+pub fn through_a_scalar(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
     obstacle(event, field) == Some(Obstacle::Scalar)
 }
 
@@ -24,7 +24,7 @@ pub fn through_a_scalar(event: &Event, field: &str) -> bool {
 /// through a list at a step that names none of its members (a key, or a
 /// negative index before its start), where Logstash's event (and
 /// [`Event::set`]) leave the list alone. One walk of the path for both.
-pub fn cannot_set(event: &Event, field: &str) -> bool {
+pub fn cannot_set(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
     obstacle(event, field).is_some()
 }
 
@@ -37,8 +37,8 @@ enum Obstacle {
 /// The first thing on the way to `field` that keeps a set from making or
 /// stepping into objects and list members. Walks the values once, from the
 /// top-level member, with nothing allocated: filters ask this per event.
-fn obstacle(event: &Event, field: &str) -> Option<Obstacle> {
-    let mut segments = field_ref::segments(field).peekable();
+fn obstacle(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<Obstacle> {
+    let mut segments = field.segments().peekable();
     let first = segments.next()?;
     segments.peek()?; // a top-level field has nothing in its way
     let mut parent = event.get(first)?;
