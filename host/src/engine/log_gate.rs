@@ -1,13 +1,17 @@
-//! A filter's log lines, rationed over time.
+//! A filter's log lines, and the host's warnings about its failures,
+//! rationed over time.
 //!
 //! A filter that logs on every event fills the host's log with a line per
 //! event: one that panicked on every access-log line wrote 9,136 lines in a
 //! two-second run, each also in its event's failure record. A cap per call
 //! could not stop that, since each failing event is replayed in a call of
-//! its own, on a fresh instance. So the ration belongs to the filter, shared
-//! by its workers and every instance it has: [`LINES_PER_WINDOW`] lines per
+//! its own, on a fresh instance. The host's own warnings have the same
+//! shape: a filter that fails now and then is warned of once per failing
+//! event it isolates. So a ration belongs to the filter, shared by its
+//! workers and every instance it has: [`LINES_PER_WINDOW`] lines per
 //! [`WINDOW`], and the lines past that counted and said as one warning, with
-//! the next line shown or when the filter is unloaded.
+//! the next line shown or when the filter is unloaded. Nothing is lost by
+//! it: every failure is also in its event's record.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -19,11 +23,19 @@ pub const WINDOW: Duration = Duration::from_secs(10);
 /// a batch line by line, far from a line per event at load.
 pub const LINES_PER_WINDOW: u32 = 200;
 
-/// One filter's ration.
+/// One filter's ration of one kind of line.
 pub(crate) struct LogGate {
     filter: String,
+    /// What the lines are, as the count of those held back names them.
+    lines: &'static str,
     window: Mutex<Window>,
 }
+
+/// The lines a filter writes through the `log` import.
+pub(crate) const FILTER_LINES: &str = "log lines of this filter";
+
+/// The host's warnings about a filter's failed calls.
+pub(crate) const FAILURE_WARNINGS: &str = "warnings about this filter's failed calls";
 
 struct Window {
     started: Instant,
@@ -32,9 +44,10 @@ struct Window {
 }
 
 impl LogGate {
-    pub fn new(filter: &str) -> LogGate {
+    pub fn new(filter: &str, lines: &'static str) -> LogGate {
         LogGate {
             filter: filter.to_owned(),
+            lines,
             window: Mutex::new(Window {
                 started: Instant::now(),
                 shown: 0,
@@ -69,8 +82,9 @@ impl LogGate {
         if held_back > 0 {
             tracing::warn!(
                 target: "filter", filter = %self.filter,
-                "{held_back} more log lines of this filter not shown: a filter may write \
-                 {LINES_PER_WINDOW} lines per {} s to the host's log",
+                "{held_back} more {} not shown: a filter may have {LINES_PER_WINDOW} \
+                 such lines per {} s in the host's log",
+                self.lines,
                 WINDOW.as_secs()
             );
         }
@@ -90,7 +104,7 @@ mod tests {
 
     #[test]
     fn a_window_shows_its_ration_and_counts_the_rest() {
-        let gate = LogGate::new("f");
+        let gate = LogGate::new("f", FILTER_LINES);
         let shown = (0..LINES_PER_WINDOW + 50).filter(|_| gate.admit()).count();
         assert_eq!(shown, LINES_PER_WINDOW as usize);
         assert_eq!(crate::locked(&gate.window).held_back, 50);

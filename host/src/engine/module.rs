@@ -11,7 +11,7 @@ use wasmtime::{ExternType, Linker, Store, ValType};
 use super::Engine;
 use super::cache::sha256_hex;
 use super::instance::{FilterInstance, StoreState, linker};
-use super::log_gate::LogGate;
+use super::log_gate::{self, LogGate};
 use super::tripwire;
 use crate::event_check::CheckedEvent;
 
@@ -94,6 +94,9 @@ struct ModuleInner {
     keyed: bool,
     /// Shared by every instance of this filter, in every worker.
     log_gate: Arc<LogGate>,
+    /// The host's warnings about this filter's failed calls, shared by
+    /// every worker's stage.
+    failure_warnings: LogGate,
 }
 
 impl FilterModule {
@@ -152,7 +155,8 @@ impl FilterModule {
                 from_cache: compiled.from_cache,
                 stateful,
                 keyed,
-                log_gate: Arc::new(LogGate::new(name)),
+                log_gate: Arc::new(LogGate::new(name, log_gate::FILTER_LINES)),
+                failure_warnings: LogGate::new(name, log_gate::FAILURE_WARNINGS),
             }),
         };
         // One throw-away instance proves the exports, the ABI version and the
@@ -214,6 +218,12 @@ impl FilterModule {
 
     pub(crate) fn log_gate(&self) -> Arc<LogGate> {
         Arc::clone(&self.inner.log_gate)
+    }
+
+    /// Whether the host may warn of one more of this filter's failed calls
+    /// now (each is in its events' failure records either way).
+    pub(crate) fn may_warn_of_failure(&self) -> bool {
+        self.inner.failure_warnings.admit()
     }
 
     pub(crate) fn linker(&self) -> &Linker<StoreState> {

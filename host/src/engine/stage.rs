@@ -228,13 +228,15 @@ impl Stage {
         match self.call(events) {
             Ok(outcomes) => outcomes,
             Err(failure) => {
-                tracing::warn!(
-                    filter = self.module.name(),
-                    kind = failure.kind.as_str(),
-                    "batch of {} failed ({}); replaying one event at a time to isolate it",
-                    events.len(),
-                    failure.reason
-                );
+                if self.module.may_warn_of_failure() {
+                    tracing::warn!(
+                        filter = self.module.name(),
+                        kind = failure.kind.as_str(),
+                        "batch of {} failed ({}); replaying one event at a time to isolate it",
+                        events.len(),
+                        failure.reason
+                    );
+                }
                 self.replay(events)
             }
         }
@@ -254,12 +256,14 @@ impl Stage {
             .is_some_and(FilterInstance::has_served);
         let result = match self.call(events) {
             Err(failure) if used && failure.kind != FailureKind::Timeout => {
-                tracing::warn!(
-                    filter = self.module.name(),
-                    kind = failure.kind.as_str(),
-                    "a call failed ({}) on an instance that had served earlier ones; trying its event again on a fresh instance",
-                    failure.reason
-                );
+                if self.module.may_warn_of_failure() {
+                    tracing::warn!(
+                        filter = self.module.name(),
+                        kind = failure.kind.as_str(),
+                        "a call failed ({}) on an instance that had served earlier ones; trying its event again on a fresh instance",
+                        failure.reason
+                    );
+                }
                 self.call(events)
             }
             other => other,
@@ -286,7 +290,7 @@ impl Stage {
                 self.call_alone(event)
             });
         }
-        if not_run > 0 {
+        if not_run > 0 && self.module.may_warn_of_failure() {
             tracing::warn!(
                 filter = self.module.name(),
                 "replaying the batch took past engine.replay_budget_ms ({} ms): {not_run} of {} events passed on tagged, not run",
