@@ -43,26 +43,37 @@ pub fn stateful_names(stages: &SharedStages) -> Vec<(usize, String)> {
         .collect()
 }
 
+/// What [`take`] got: the snapshots, and the filters whose snapshot failed
+/// (each logged), whose state on disk is older than their state in memory.
+pub struct Taken {
+    pub snapshots: Vec<Snapshot>,
+    pub failed: Vec<String>,
+}
+
 /// Snapshots every stateful stage. Each is locked only for its own snapshot,
 /// so the pipeline keeps running meanwhile.
-pub fn take(stages: &SharedStages) -> Vec<Snapshot> {
-    let mut snapshots = Vec::new();
+pub fn take(stages: &SharedStages) -> Taken {
+    let mut taken = Taken {
+        snapshots: Vec::new(),
+        failed: Vec::new(),
+    };
     for (_, stage) in stages {
         let mut stage = lock_stage(stage);
+        let filter = stage.module().name().to_owned();
         match stage.snapshot() {
-            Ok(Some(state)) => snapshots.push(Snapshot {
-                filter: stage.module().name().to_owned(),
-                state,
-            }),
+            Ok(Some(state)) => taken.snapshots.push(Snapshot { filter, state }),
             Ok(None) => {}
-            Err(failure) => tracing::error!(
-                filter = stage.module().name(),
-                "snapshot failed, state not kept: {}",
-                failure.reason
-            ),
+            Err(failure) => {
+                tracing::error!(
+                    filter = %filter,
+                    "snapshot failed, state not kept: {}",
+                    failure.reason
+                );
+                taken.failed.push(filter);
+            }
         }
     }
-    snapshots
+    taken
 }
 
 /// Restores each of `pipeline`'s snapshots into the stage of the same
@@ -164,9 +175,10 @@ pub fn persist(
     stages: &SharedStages,
     lock: &StateLock,
 ) -> Option<usize> {
-    let snapshots = take(stages);
-    match save(dir, pipeline, &snapshots, lock) {
-        Ok(()) => Some(snapshots.len()),
+    let taken = take(stages);
+    match save(dir, pipeline, &taken.snapshots, lock) {
+        Ok(()) if taken.failed.is_empty() => Some(taken.snapshots.len()),
+        Ok(()) => None,
         Err(e) => {
             tracing::error!(pipeline, "saving state to {} failed: {e}", dir.display());
             None

@@ -140,7 +140,10 @@ fn a_filter_failing_every_event_does_not_flood_the_log() {
         !held_back.is_empty(),
         "no count of lines held back: {stderr}"
     );
-    assert!(panics <= most_shown_in(started.elapsed()), "{panics}: {stderr}");
+    assert!(
+        panics <= most_shown_in(started.elapsed()),
+        "{panics}: {stderr}"
+    );
     // The batch's own call logged a panic too, before the replay: at least
     // one line per event was written, and what was not shown is counted.
     let held_back: usize = held_back.iter().sum();
@@ -194,7 +197,10 @@ fn the_hosts_warnings_about_failed_calls_are_rationed() {
         !held_back.is_empty(),
         "no count of warnings held back: {stderr}"
     );
-    assert!(shown <= most_shown_in(started.elapsed()), "{shown}: {stderr}");
+    assert!(
+        shown <= most_shown_in(started.elapsed()),
+        "{shown}: {stderr}"
+    );
     // The batch failed, and 400 events were tried again: each warning is
     // either shown or counted.
     assert_eq!(shown + held_back.iter().sum::<usize>(), 401, "{stderr}");

@@ -288,14 +288,7 @@ fn state_survives_snapshot_restore_and_instance_recycling() {
 /// as the process runs.
 #[test]
 fn a_log_that_can_never_be_checkpointed_stays_bounded() {
-    let process = format!("{ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}");
-    let wat = wat_filter(&process).replacen(
-        r#"(func (export "wasmstash_free")"#,
-        r#"(func (export "wasmstash_snapshot") (result i64) unreachable)
-  (func (export "wasmstash_restore") (param i32 i32) (result i64) (i64.const 0))
-  (func (export "wasmstash_free")"#,
-        1,
-    );
+    let wat = unsnapshottable_filter();
     let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
         memory_limit_bytes: 16 << 20,
         cache_dir: None,

@@ -342,3 +342,53 @@ fn run_holding_the_state(dir: &Path) -> (std::process::Child, std::process::Chil
     assert!(line.contains("disk 3 full"), "{line}");
     (run, input)
 }
+
+fn unsnapshottable_filter(dir: &Path) {
+    std::fs::write(dir.join("stuck.wat"), support::unsnapshottable_filter()).unwrap();
+}
+
+/// A filter whose snapshot failed at the end of a run used to leave the
+/// run's state unsaved with one line in the log, the run ending well:
+/// the next run then started from state older than every event of this
+/// one. Now the run fails, saying so, with every event still out.
+#[test]
+fn a_run_whose_state_cannot_be_snapshotted_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    unsnapshottable_filter(dir.path());
+    let out = wasmstash_in(
+        dir.path(),
+        &[
+            "run",
+            "--filter",
+            "stuck.wat",
+            "--format",
+            "lines",
+            "--state-dir",
+            "state",
+        ],
+        b"a\nb\nc\n",
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(events_of(&out.stdout).len(), 3, "{stderr}");
+    assert!(
+        stderr.contains("the snapshot of stuck failed (see the error above), so the state saved there is from before this run"),
+        "{stderr}"
+    );
+}
+
+/// The same at a sidecar's shutdown: it exits 1, as for a state file it
+/// could not write, and does not claim to have saved.
+#[test]
+fn a_sidecar_whose_state_cannot_be_snapshotted_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    unsnapshottable_filter(dir.path());
+    let server = serve_with_state(
+        dir.path(),
+        "[[pipelines.st.filters]]\nmodule = \"stuck.wat\"\n",
+    );
+    let response = server.post("/v1/pipelines/st/event", br#"{"message":"a"}"#);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let status = server.stop_with_status();
+    assert_eq!(status.code(), Some(1));
+}

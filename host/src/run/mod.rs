@@ -33,9 +33,10 @@ use flow::Flow;
   cat events.ndjson | wasmstash run --filter 'json={\"source\":\"message\"}'
 
 Exit status: 0 when every event read went out (also when the output's reader
-closed it, as `| head` does), 1 on an input or output error, 2 on a config,
-filter or --state-dir problem, 130 or 143 when stopped by SIGINT or SIGTERM
-(after writing the events read). Events that failed are tagged, not errors.")]
+closed it, as `| head` does), 1 on an input or output error or when the
+filters' state could not be saved, 2 on a config, filter or --state-dir
+problem, 130 or 143 when stopped by SIGINT or SIGTERM (after writing the
+events read). Events that failed are tagged, not errors.")]
 pub struct RunArgs {
     /// Pipeline config file (TOML).
     #[arg(short, long, value_name = "FILE")]
@@ -282,8 +283,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     // run: its state is saved and its summary printed either way, so a run
     // that ends early still says how far it got.
     let saved = match (&args.state_dir, &claimed) {
-        (Some(dir), Some(lock)) => state::save(dir, &summary.pipeline, &state::take(&shared), lock)
-            .map_err(|e| RunError::Io(format!("saving state to {}: {e}", dir.display()))),
+        (Some(dir), Some(lock)) => save_state(dir, &summary.pipeline, &shared, lock),
         _ => Ok(()),
     };
     summary.elapsed = started.elapsed();
@@ -294,6 +294,28 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     let early = if ended.is_ok() { "" } else { "stopped early: " };
     crate::say!("wasmstash run: {early}{summary}");
     ended.map(|()| summary)
+}
+
+/// Saves the run's stateful filters to `dir`. A filter whose snapshot
+/// failed fails the run: the state a later run would start from is older
+/// than this one's events.
+fn save_state(
+    dir: &Path,
+    pipeline: &str,
+    shared: &state::SharedStages,
+    lock: &state::StateLock,
+) -> Result<(), RunError> {
+    let taken = state::take(shared);
+    state::save(dir, pipeline, &taken.snapshots, lock)
+        .map_err(|e| RunError::Io(format!("saving state to {}: {e}", dir.display())))?;
+    match taken.failed.as_slice() {
+        [] => Ok(()),
+        failed => Err(RunError::Io(format!(
+            "saving state to {}: the snapshot of {} failed (see the error above), so the state saved there is from before this run",
+            dir.display(),
+            failed.join(", ")
+        ))),
+    }
 }
 
 /// How a run with `args` and `workers` workers cuts its input into batches,

@@ -302,7 +302,9 @@ pub(crate) async fn carry(
             let Some(old_workers) = old.pipelines.get(name) else {
                 continue;
             };
-            let snapshots = state::take(old_workers.shared_stages());
+            // A filter whose snapshot failed starts afresh in the new set
+            // (logged by `take`); its saved state stays as it was.
+            let snapshots = state::take(old_workers.shared_stages()).snapshots;
             if !snapshots.is_empty() {
                 let left = state::give(name, new_workers.shared_stages(), snapshots);
                 if !left.is_empty() {

@@ -151,6 +151,19 @@ pub fn pipeline(module: FilterModule) -> Pipeline {
     Pipeline::new("test", vec![module])
 }
 
+/// A stateful [`wat_filter`] that passes every event unchanged and whose
+/// snapshot always traps.
+pub fn unsnapshottable_filter() -> String {
+    let process = format!("{ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}");
+    wat_filter(&process).replacen(
+        r#"(func (export "wasmstash_free")"#,
+        r#"(func (export "wasmstash_snapshot") (result i64) unreachable)
+  (func (export "wasmstash_restore") (param i32 i32) (result i64) (i64.const 0))
+  (func (export "wasmstash_free")"#,
+        1,
+    )
+}
+
 /// A hand-written ABI v1 module whose `wasmstash_process` body is `process`.
 /// It has a bump allocator (the host reuses its input buffer, so nothing
 /// needs freeing) and accepts any config.
