@@ -271,8 +271,7 @@ pub(super) fn filter_spec(raw: RawFilter, base: &Path) -> Result<FilterSpec, Str
             return Err("missing `filter = \"<built-in>\"` or `module = \"<path.wasm>\"`".into());
         }
     };
-    let config =
-        serde_json::to_vec(&raw.config.unwrap_or_default()).map_err(|e| format!("config: {e}"))?;
+    let config = json_of_table(raw.config.unwrap_or_default(), "config")?.to_string();
     if let Some(pin) = &raw.sha256
         && !(pin.len() == 64 && pin.bytes().all(|b| b.is_ascii_hexdigit()))
     {
@@ -283,9 +282,49 @@ pub(super) fn filter_spec(raw: RawFilter, base: &Path) -> Result<FilterSpec, Str
     Ok(FilterSpec {
         name: raw.name.unwrap_or_else(|| default_name(&source)),
         source,
-        config_json: config,
+        config_json: config.into_bytes(),
         sha256: raw.sha256,
         config_dir: base.to_owned(),
+    })
+}
+
+/// A filter's TOML config as the JSON its module is given. TOML has
+/// values JSON has not: a date-time (which serde would pass on as an
+/// object of its own private shape) and nan or inf (which would become
+/// null). Each is refused, naming where it is, rather than reaching the
+/// filter as something the operator did not write.
+fn json_of_table(table: toml::Table, at: &str) -> Result<serde_json::Value, String> {
+    (table.into_iter())
+        .map(|(key, value)| {
+            let at = format!("{at}.{key}");
+            Ok((key, json_of(value, &at)?))
+        })
+        .collect::<Result<_, String>>()
+        .map(serde_json::Value::Object)
+}
+
+fn json_of(value: toml::Value, at: &str) -> Result<serde_json::Value, String> {
+    use serde_json::Value as Json;
+    Ok(match value {
+        toml::Value::String(text) => Json::String(text),
+        toml::Value::Integer(number) => Json::from(number),
+        toml::Value::Float(number) => serde_json::Number::from_f64(number)
+            .map(Json::Number)
+            .ok_or_else(|| {
+                format!("{at} = {number}: filters are configured in JSON, which has no such number")
+            })?,
+        toml::Value::Boolean(flag) => Json::Bool(flag),
+        toml::Value::Datetime(when) => {
+            return Err(format!(
+                "{at} = {when}: filters are configured in JSON, which has no date-time; quote it to pass it as a string: \"{when}\""
+            ));
+        }
+        toml::Value::Array(items) => Json::Array(
+            (items.into_iter().enumerate())
+                .map(|(index, item)| json_of(item, &format!("{at}[{index}]")))
+                .collect::<Result<_, _>>()?,
+        ),
+        toml::Value::Table(table) => json_of_table(table, at)?,
     })
 }
 

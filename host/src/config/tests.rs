@@ -65,6 +65,37 @@ fn filter_options_keep_their_order() {
     );
 }
 
+/// TOML values JSON cannot hold are refused where they are written, not
+/// handed on as serde's private date-time shape or as null.
+#[test]
+fn filter_configs_refuse_what_json_cannot_hold() {
+    let err = parse(
+        "[[pipelines.p.filters]]\nfilter = \"mutate\"\nconfig = { replace = { at = 1979-05-27T07:32:00Z } }",
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("filter #1: config.replace.at = 1979-05-27T07:32:00Z: filters are configured in JSON, which has no date-time")
+            && err.contains(r#"quote it to pass it as a string: "1979-05-27T07:32:00Z""#),
+        "{err}"
+    );
+    let err = parse("[[pipelines.p.filters]]\nmodule = \"x.wasm\"\nconfig = { n = [1.5, -inf] }")
+        .unwrap_err();
+    assert!(
+        err.contains(
+            "config.n[1] = -inf: filters are configured in JSON, which has no such number"
+        ),
+        "{err}"
+    );
+    let config = parse(
+        "[[pipelines.p.filters]]\nmodule = \"x.wasm\"\nconfig = { f = 1.5, i = -3, b = true, t = [{ s = \"1979-05-27\" }] }",
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&config.pipelines["p"][0].config_json),
+        r#"{"f":1.5,"i":-3,"b":true,"t":[{"s":"1979-05-27"}]}"#
+    );
+}
+
 #[test]
 fn errors_name_the_file_pipeline_and_filter() {
     let err = parse("[[pipelines.p.filters]]\nfilter = \"jsn\"").unwrap_err();
