@@ -31,10 +31,15 @@ DURATION = {"id": "duration", "params": {"decimals": 0, "fromUnit": "nanoseconds
 FIELD_DURATION = {"id": "duration",
                   "params": {"inputFormat": "nanoseconds", "outputFormat": "humanizePrecise", "outputPrecision": 1}}
 
-# Syslog lines carry their severity, not log.level: codes 0-3 are emergency
-# to error.
-ERROR_KQL = ('log.level : ("error" or "fatal" or "critical") or http.response.status_code >= 500'
-             ' or log.syslog.severity.code <= 3')
+# The levels the anomaly filter's error_ratio detector counts as errors by
+# default (filters/anomaly/src/config.rs), so that a panel and a finding
+# agree. The index template maps log.level with the lowercase normalizer,
+# so "ERROR" from a shipper matches too, as the detector compares without
+# case. Syslog lines carry their severity, not log.level: codes 0-3 are
+# emergency to error.
+ERROR_LEVELS = ["error", "err", "fatal", "critical", "crit", "alert", "emerg", "emergency"]
+ERROR_KQL = ('log.level : (' + " or ".join(f'"{level}"' for level in ERROR_LEVELS) + ')'
+             ' or http.response.status_code >= 500 or log.syslog.severity.code <= 3')
 
 
 # --- Lens columns ----------------------------------------------------------
