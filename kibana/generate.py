@@ -265,7 +265,7 @@ def overview():
            {"t": date_histogram(), "s": terms("log.level", "n", size=8), "n": count()},
            ["t", "s", "n"], lambda l: xy(l, "t", ["n"], "s"))
     rate_columns, rate_order = ratio_formula("r", "Error rate", ERROR_KQL)
-    d.lens("error-rate", "Error rate (level error/fatal/critical or HTTP 5xx)",
+    d.lens("error-rate", "Error rate (error levels, HTTP 5xx, syslog error or worse)",
            {"t": date_histogram(), **rate_columns}, ["t", *rate_order],
            lambda l: xy(l, "t", ["r"], series="line"))
     d.lens("error-rate-by-service", "Error rate by service",
