@@ -127,6 +127,23 @@ fn an_import_of_the_wrong_signature_is_refused_naming_both() {
     );
 }
 
+/// A provided name imported as something other than a function is told
+/// what it is, not that wasmstash lacks it.
+#[test]
+fn a_provided_import_of_the_wrong_kind_is_named_as_such() {
+    let wat = wat_filter("(i64.const 0)").replacen(
+        "(module",
+        r#"(module (import "wasmstash" "now_unix_nanos" (global i64))"#,
+        1,
+    );
+    let err = load_error(wat.as_bytes(), "{}");
+    assert_eq!(
+        err,
+        "module imports `wasmstash::now_unix_nanos` as a global, but wasmstash provides it \
+         as a function, (func (result i64))"
+    );
+}
+
 /// A trap in the allocator the host calls around `init` names that export,
 /// not `init`, which had succeeded.
 #[test]

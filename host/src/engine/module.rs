@@ -241,10 +241,17 @@ impl FilterModule {
 
 pub(super) fn check_imports(module: &wasmtime::Module) -> Result<(), LoadError> {
     for import in module.imports() {
-        let allowed = import.module() == "wasmstash"
-            && ALLOWED_IMPORTS.contains(&import.name())
-            && matches!(import.ty(), ExternType::Func(_));
-        if !allowed {
+        let provided = import.module() == "wasmstash" && ALLOWED_IMPORTS.contains(&import.name());
+        if provided && !matches!(import.ty(), ExternType::Func(_)) {
+            let (params, results) = import_signature(import.name());
+            return Err(LoadError::module(format!(
+                "module imports `wasmstash::{}` as a {}, but wasmstash provides it as a function, {}",
+                import.name(),
+                extern_kind(&import.ty()),
+                signature(params, results)
+            )));
+        }
+        if !provided {
             return Err(LoadError::module(format!(
                 "module imports `{}::{}`, which wasmstash does not provide: filters get no WASI, \
                  filesystem, network or environment access, only the `wasmstash` imports of ABI v1 ({})",
@@ -271,6 +278,16 @@ pub(super) fn check_imports(module: &wasmtime::Module) -> Result<(), LoadError> 
         }
     }
     Ok(())
+}
+
+fn extern_kind(ty: &ExternType) -> &'static str {
+    match ty {
+        ExternType::Func(_) => "function",
+        ExternType::Global(_) => "global",
+        ExternType::Table(_) => "table",
+        ExternType::Memory(_) => "memory",
+        ExternType::Tag(_) => "tag",
+    }
 }
 
 /// Exports of ABI v1: name, parameter count (all i32), result, required.
