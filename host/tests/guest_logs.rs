@@ -37,6 +37,27 @@ fn logging_filter(times: u32, level: u32, len: u32, then: &str, data: &str) -> S
     )
 }
 
+/// `run` of the chaos filter, panicking on lines with "boom", over
+/// `lines`; and how long it took.
+fn run_chaos_panicking_on_boom(lines: &str) -> (std::process::Output, std::time::Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("chaos.wasm"), built_module("chaos")).unwrap();
+    let started = std::time::Instant::now();
+    let output = wasmstash_in(
+        dir.path(),
+        &[
+            "run",
+            "--filter",
+            r#"chaos.wasm={"panic_on":"boom"}"#,
+            "--format",
+            "lines",
+            "-",
+        ],
+        lines.as_bytes(),
+    );
+    (output, started.elapsed())
+}
+
 /// The most lines of one ration a run of `elapsed` may show: 200 per 10 s
 /// window it reached into (a slow build under load may take more than one).
 fn most_shown_in(elapsed: std::time::Duration) -> usize {
@@ -106,22 +127,8 @@ fn a_filter_logging_in_a_loop_is_cut_off_and_cannot_forge_lines() {
 /// instance: the ration is the filter's, not the call's or the instance's.
 #[test]
 fn a_filter_failing_every_event_does_not_flood_the_log() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("chaos.wasm"), built_module("chaos")).unwrap();
     let lines: String = (0..1000).map(|i| format!("boom {i}\n")).collect();
-    let started = std::time::Instant::now();
-    let output = wasmstash_in(
-        dir.path(),
-        &[
-            "run",
-            "--filter",
-            r#"chaos.wasm={"panic_on":"boom"}"#,
-            "--format",
-            "lines",
-            "-",
-        ],
-        lines.as_bytes(),
-    );
+    let (output, took) = run_chaos_panicking_on_boom(&lines);
     assert!(output.status.success(), "{output:?}");
     // Every event comes out, tagged, with its panic in its record.
     let out = text(&output.stdout);
@@ -140,10 +147,7 @@ fn a_filter_failing_every_event_does_not_flood_the_log() {
         !held_back.is_empty(),
         "no count of lines held back: {stderr}"
     );
-    assert!(
-        panics <= most_shown_in(started.elapsed()),
-        "{panics}: {stderr}"
-    );
+    assert!(panics <= most_shown_in(took), "{panics}: {stderr}");
     // The batch's own call logged a panic too, before the replay: at least
     // one line per event was written, and what was not shown is counted.
     let held_back: usize = held_back.iter().sum();
@@ -157,24 +161,10 @@ fn a_filter_failing_every_event_does_not_flood_the_log() {
 /// and then in a long-running sidecar cannot bury the host's log.
 #[test]
 fn the_hosts_warnings_about_failed_calls_are_rationed() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("chaos.wasm"), built_module("chaos")).unwrap();
     let lines: String = (0..800)
         .map(|i| format!("{} {i}\n", if i % 2 == 1 { "boom" } else { "fine" }))
         .collect();
-    let started = std::time::Instant::now();
-    let output = wasmstash_in(
-        dir.path(),
-        &[
-            "run",
-            "--filter",
-            r#"chaos.wasm={"panic_on":"boom"}"#,
-            "--format",
-            "lines",
-            "-",
-        ],
-        lines.as_bytes(),
-    );
+    let (output, took) = run_chaos_panicking_on_boom(&lines);
     assert!(output.status.success(), "{output:?}");
     let out = text(&output.stdout);
     assert_eq!(out.lines().count(), 800);
@@ -197,10 +187,7 @@ fn the_hosts_warnings_about_failed_calls_are_rationed() {
         !held_back.is_empty(),
         "no count of warnings held back: {stderr}"
     );
-    assert!(
-        shown <= most_shown_in(started.elapsed()),
-        "{shown}: {stderr}"
-    );
+    assert!(shown <= most_shown_in(took), "{shown}: {stderr}");
     // The batch failed, and 400 events were tried again: each warning is
     // either shown or counted.
     assert_eq!(shown + held_back.iter().sum::<usize>(), 401, "{stderr}");
