@@ -307,3 +307,79 @@ fn a_body_refused_unread_ends_its_connection_and_says_so() {
     );
     server.stop();
 }
+
+/// A batch body of newlines alone is 16 million lines in 16 MiB. It was
+/// split into a list of them before the line count was checked: 268 MB
+/// to refuse it, outside the body budget. Now its lines are counted
+/// first, and the refusal takes no memory to speak of.
+#[test]
+fn a_batch_of_empty_lines_is_refused_before_it_is_split() {
+    let (server, _dir) = start(ONE_PIPELINE);
+    let clear_refs = format!("/proc/{}/clear_refs", server.child.id());
+    std::fs::write(&clear_refs, "5").unwrap_or_else(|e| panic!("resetting {clear_refs}: {e}"));
+    let before = status_kb(&server, "VmHWM:");
+    let body = vec![b'\n'; 16 << 20];
+    let response = server.post("/v1/pipelines/app/batch", &body);
+    let message = assert_json_error(&response, 413);
+    assert!(
+        message.starts_with("16777216 events in one batch; the limit is 10000"),
+        "{message}"
+    );
+    let rise = (status_kb(&server, "VmHWM:").saturating_sub(before) * 1024) as usize;
+    assert!(
+        rise < 3 * body.len(),
+        "refusing {} MiB of newlines raised the peak RSS by {} MiB",
+        body.len() >> 20,
+        rise >> 20
+    );
+    server.stop();
+}
+
+/// A batch with no valid event answers its lines' errors at once, without
+/// waiting for a worker: with the only worker busy and no queue, it was
+/// refused 429, its lines' errors never sent. Its refused lines are
+/// counted, as a refused single event is (a 400).
+#[test]
+fn a_batch_without_events_needs_no_worker() {
+    let (server, _dir) = start(
+        r#"
+[server]
+watch = false
+workers = 1
+queue = 0
+
+[engine]
+call_timeout_ms = 3000
+
+[[pipelines.app.filters]]
+filter = "mutate"
+config = { add_tag = ["seen"] }
+"#,
+    );
+    let body = "\n[{\"message\":\"a\"}]\nnot json\n";
+    let response = server.post("/v1/pipelines/app/batch", body.as_bytes());
+    assert_eq!(response.status, 200, "{}", response.text());
+    let lines: Vec<Value> = (response.text().lines())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", response.text());
+    assert_eq!(lines[0]["error"], "line 1: empty line");
+    assert_eq!(
+        lines[1]["error"],
+        "line 2: a JSON array, not an event: a batch is NDJSON, one JSON object per line"
+    );
+    assert!(
+        lines[2]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 3: invalid event"),
+        "{}",
+        lines[2]
+    );
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains(r#"wasmstash_events_total{pipeline="app",outcome="refused"} 3"#),
+        "{metrics}"
+    );
+    server.stop();
+}

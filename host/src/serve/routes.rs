@@ -145,6 +145,11 @@ async fn run(
     workers: &PipelineWorkers,
     events: Vec<CheckedEvent>,
 ) -> Result<Vec<EventResult>, ApiError> {
+    // A batch with no valid line has nothing for a worker: its answer (the
+    // lines' errors) must not wait for one, or be refused for want of one.
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
     let count = events.len() as u64;
     let started = std::time::Instant::now();
     let results = workers
@@ -153,12 +158,15 @@ async fn run(
         .map_err(|rejected| match rejected {
             Rejected::QueueFull => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "all workers are busy and the queue is full",
+                format!(
+                    "all {} workers of this pipeline are busy and the queue is full; send fewer requests at once, or raise server.workers or server.queue",
+                    workers.size()
+                ),
             )
             .retry_after(1),
             Rejected::QueueTimeout => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "timed out waiting for a free worker",
+                "no worker of this pipeline was free within server.queue_timeout_ms; send fewer requests at once, or raise server.workers or server.queue_timeout_ms",
             )
             .retry_after(1),
             Rejected::WorkerPanicked => ApiError::new(
@@ -219,8 +227,11 @@ async fn event(
 }
 
 async fn answer_event(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> Answer {
-    let event = CheckedEvent::copied(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}")))?;
+    let event = off_the_reactor_if_large(body, |body| {
+        CheckedEvent::copied(&body)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}")))
+    })
+    .await?;
     let mut results = run(&workers, vec![event]).await?;
     Ok(match results.pop().expect("one result per event") {
         EventResult::Event(event) => {
@@ -296,37 +307,27 @@ async fn batch(
 }
 
 async fn answer_batch(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> Answer {
-    let mut lines: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
-    if lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
-    if lines.len() > app.server.max_batch_events {
+    // Counted before anything is built: a body of newlines alone would
+    // otherwise make a list of millions of lines to refuse.
+    let lines = ndjson_lines(&body);
+    if lines > app.server.max_batch_events {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
-                "{} events in one batch; the limit is {} (server.max_batch_events)",
-                lines.len(),
+                "{lines} events in one batch; the limit is {} (server.max_batch_events)",
                 app.server.max_batch_events
             ),
         ));
     }
-    let mut events = Vec::with_capacity(lines.len());
-    let checked: Vec<Result<(), String>> = lines
-        .iter()
-        .enumerate()
-        .map(|(index, line)| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                return Err(format!("line {}: empty line", index + 1));
-            }
-            let event = CheckedEvent::copied(line)
-                .map_err(|e| format!("line {}: invalid event: {e}", index + 1))?;
-            events.push(event);
-            Ok(())
-        })
-        .collect();
+    let (body, events, checked) = off_the_reactor_if_large(body, |body| {
+        let (events, checked) = check_batch(&body);
+        Ok((body, events, checked))
+    })
+    .await?;
+    let refused = checked.iter().filter(|line| line.is_err()).count() as u64;
+    workers.request_metrics().lines_refused.add(refused);
     let mut results = run(&workers, events).await?.into_iter();
-    let mut out = Vec::with_capacity(body.len() + 32 * lines.len());
+    let mut out = Vec::with_capacity(body.len() + 32 * lines);
     for line in checked {
         match line.map(|()| results.next().expect("one result per valid line")) {
             Ok(EventResult::Event(event)) => {
@@ -345,6 +346,65 @@ async fn answer_batch(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> 
     let out = Bytes::from(out);
     app.live.tap.offer(workers.name(), BodyKind::Batch, &out);
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response())
+}
+
+/// The lines of an NDJSON body: a last line without its newline counts,
+/// an empty end after the last newline does not.
+fn ndjson_lines(body: &[u8]) -> usize {
+    let newlines = memchr::memchr_iter(b'\n', body).count();
+    newlines + usize::from(!body.is_empty() && !body.ends_with(b"\n"))
+}
+
+/// Each line of a batch checked: the valid events, and per line either
+/// `Ok` (its event is next in the list) or why it is not an event.
+fn check_batch(body: &[u8]) -> (Vec<CheckedEvent>, Vec<Result<(), String>>) {
+    let mut events = Vec::new();
+    if body.is_empty() {
+        return (events, Vec::new());
+    }
+    let body = body.strip_suffix(b"\n").unwrap_or(body);
+    let checked = (body.split(|&b| b == b'\n').enumerate())
+        .map(|(index, line)| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                return Err(format!("line {}: empty line", index + 1));
+            }
+            if line.trim_ascii_start().starts_with(b"[") {
+                return Err(format!(
+                    "line {}: a JSON array, not an event: a batch is NDJSON, one JSON object per line",
+                    index + 1
+                ));
+            }
+            let event = CheckedEvent::copied(line)
+                .map_err(|e| format!("line {}: invalid event: {e}", index + 1))?;
+            events.push(event);
+            Ok(())
+        })
+        .collect();
+    (events, checked)
+}
+
+/// Bodies up to this size are checked on the reactor's thread: that takes
+/// a few microseconds, less than a hop to the blocking pool. A larger one
+/// (16 MiB may take a second) is checked on the pool, so that it cannot
+/// hold up other connections, health checks among them.
+const CHECKED_INLINE_BYTES: usize = 64 << 10;
+
+async fn off_the_reactor_if_large<T: Send + 'static>(
+    body: Bytes,
+    check: impl FnOnce(Bytes) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if body.len() <= CHECKED_INLINE_BYTES {
+        return check(body);
+    }
+    tokio::task::spawn_blocking(move || check(body))
+        .await
+        .unwrap_or_else(|e| {
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("checking the request body failed: {e}"),
+            ))
+        })
 }
 
 /// Admin endpoints need `Authorization: Bearer <token>`; without a

@@ -85,6 +85,9 @@ pub struct RequestMetrics {
     pub events_in: Counter,
     pub events_out: Counter,
     pub events_dropped: Counter,
+    /// Lines of batches that were not valid events (`outcome="refused"`):
+    /// answered with an error line, and not run.
+    pub lines_refused: Counter,
     /// `wasmstash_pipeline_duration_seconds`, waiting included.
     pub duration: Histogram,
     /// `wasmstash_requests_total` with status 200, per endpoint.
@@ -114,6 +117,7 @@ impl RequestMetrics {
             events_in: events("in"),
             events_out: events("out"),
             events_dropped: events("dropped"),
+            lines_refused: events("refused"),
             duration: metrics.histogram_handle(
                 "wasmstash_pipeline_duration_seconds",
                 &[("pipeline", pipeline)],
