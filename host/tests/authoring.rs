@@ -451,6 +451,19 @@ fn check_refuses_server_settings_serve_would_refuse() {
         err.contains("the token must be at least 16 characters"),
         "{err}"
     );
+    // Long enough, and known to anyone: the example's, or one character.
+    for (name, token) in [
+        ("example.token", "change-me-sidecar-admin-token\n"),
+        ("same.token", "xxxxxxxxxxxxxxxxxxxxxxxx"),
+    ] {
+        std::fs::write(dir.path().join(name), token).unwrap();
+        let (code, err) = check(&format!("admin_token_file = {:?}", dir.path().join(name)));
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains("the token is a placeholder, not a secret"),
+            "{err}"
+        );
+    }
     let (code, err) = check("admin_token_file = \"/nonexistent/token\"");
     assert_eq!(code, Some(2), "{err}");
     assert!(

@@ -200,6 +200,36 @@ fn a_config_edit_saved_while_pipelines_load_is_applied() {
     server.stop();
 }
 
+/// A SIGHUP's default action ends a process, and the handler that makes it
+/// a reload was installed only once the first set was live: a reload asked
+/// while modules compiled (for seconds, from an empty cache) killed the
+/// sidecar. Now it is caught from the start and applied after the load.
+#[test]
+fn a_sighup_while_pipelines_load_reloads_after_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let config = write_config(
+        dir.path(),
+        &format!("[server]\nwatch = false\n{SLOW_TO_COMPILE}"),
+    );
+    let (server, log) = spawn(&config, &cache);
+    edit_while_loading(&server, &log, &cache, || {
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&config)
+            .unwrap();
+        file.write_all(
+            b"\n[[pipelines.b.filters]]\nfilter = \"mutate\"\nconfig = { add_tag = [\"b\"] }\n",
+        )
+        .unwrap();
+        server.signal("HUP");
+    });
+    eventually("the reload asked while loading was never applied", || {
+        server.get("/readyz").status == 200 && ready(&server) == ["a", "b"]
+    });
+    server.stop();
+}
+
 #[test]
 fn a_module_replaced_while_pipelines_load_is_applied() {
     let dir = tempfile::tempdir().unwrap();

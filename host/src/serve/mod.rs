@@ -283,6 +283,11 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         server.listen = listen;
     }
     let admin_token = admin_token(&server, &args.config)?;
+    if admin_token.is_none() {
+        tracing::info!(
+            "admin endpoints off: set WASMSTASH_ADMIN_TOKEN or server.admin_token_file to reload and inspect over HTTP"
+        );
+    }
     if !server.listen.ip().is_loopback() {
         // Said, not refused: a container network needs it. The pipeline
         // endpoints take no token, as Logstash calls them.
@@ -382,7 +387,22 @@ fn admin_token(server: &ServerSettings, config: &Path) -> Result<Option<String>,
             "{source}: the token must be at least {MIN_TOKEN_CHARS} characters"
         )));
     }
+    if is_placeholder(token) {
+        return Err(ConfigError(format!(
+            "{source}: the token is a placeholder, not a secret; make one, e.g. \
+             `head -c 24 /dev/urandom | base64`"
+        )));
+    }
     Ok(Some(token.to_owned()))
+}
+
+/// A token copied from an example (`change-me-...`, as in `.env.example`)
+/// or one character repeated: long enough, and known to anyone.
+fn is_placeholder(token: &str) -> bool {
+    let folded = token.to_ascii_lowercase().replace(['-', '_'], "");
+    let mut chars = token.chars();
+    let first = chars.next();
+    folded.contains("changeme") || chars.all(|c| Some(c) == first)
 }
 
 async fn run(app: Arc<App>) -> Result<(), ServeError> {
@@ -393,6 +413,12 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
         .local_addr()
         .map_err(|e| ConfigError(e.to_string()))?;
     let stop_signals = StopSignals::install();
+    // Caught from here on, as the stop signals are: a SIGHUP's default is
+    // to end the process, and one sent while the first set loads (which
+    // may take many seconds of compiling) would. Caught then, it reloads
+    // once the first set is live.
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| ConfigError(format!("cannot catch SIGHUP: {e}")))?;
     // Printed on stdout so scripts and tests can find an ephemeral port.
     println!("wasmstash: listening on http://{address}");
     tracing::info!("listening on http://{address}; loading pipelines");
@@ -460,7 +486,7 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
     drop(first_load);
     tracing::info!("ready");
 
-    tokio::spawn(reload_on_sighup(app.clone()));
+    tokio::spawn(reload_on_sighup(app.clone(), hangup));
     if app.server.ui.enabled {
         tokio::spawn(ui::run(app.clone()));
     }
@@ -544,11 +570,7 @@ async fn next_signal(
     }
 }
 
-async fn reload_on_sighup(app: Arc<App>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
-        return;
-    };
+async fn reload_on_sighup(app: Arc<App>, mut hangup: tokio::signal::unix::Signal) {
     while hangup.recv().await.is_some() {
         let _ = app.reload("SIGHUP").await;
     }
