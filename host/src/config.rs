@@ -576,17 +576,19 @@ const MAX_PIPELINE_NAME: usize = 64;
 /// A pipeline's name is part of URLs (`/v1/pipelines/NAME/event`), metric
 /// labels and the layout of `state_dir`, so it is kept to what is plain in
 /// all three: a name like `..` or `a/b` would put state files outside the
-/// directory or let two pipelines share them.
+/// directory or let two pipelines share them. A leading `_` is the
+/// sidecar's own (`_unknown` labels requests to no loaded pipeline).
 fn check_pipeline_name(name: &str) -> Result<(), String> {
     let plain = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if plain && !name.is_empty() && name.len() <= MAX_PIPELINE_NAME && !name.starts_with('.') {
+    if plain && !name.is_empty() && name.len() <= MAX_PIPELINE_NAME && !name.starts_with(['.', '_'])
+    {
         Ok(())
     } else {
         Err(format!(
             "a pipeline name must be 1 to {MAX_PIPELINE_NAME} ASCII letters, digits, `-`, `_` \
-             or `.`, and must not start with `.`"
+             or `.`, and must not start with `.` or `_`"
         ))
     }
 }

@@ -168,7 +168,15 @@ fn errors_name_the_file_pipeline_and_filter() {
         err.contains("header_read_timeout_ms = 0: must be between 1 and 3600000"),
         "{err}"
     );
-    for name in ["..", "", "a/b", ".hidden", "café", &"x".repeat(65)] {
+    for name in [
+        "..",
+        "",
+        "a/b",
+        ".hidden",
+        "_unknown",
+        "café",
+        &"x".repeat(65),
+    ] {
         let err = parse(&format!(
             "[[pipelines.\"{name}\".filters]]\nfilter = \"json\""
         ))
