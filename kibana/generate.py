@@ -63,8 +63,8 @@ def count(label="Events", kql=None):
     return column
 
 
-def terms(field, order_by, size=10, label=None, numeric=False, other=True):
-    return {
+def terms(field, order_by, size=10, label=None, numeric=False, other=True, include_regex=None):
+    column = {
         "label": label or f"Top values of {field}", "customLabel": label is not None,
         "dataType": "number" if numeric else "string", "operationType": "terms",
         "sourceField": field, "isBucketed": True, "scale": "ordinal",
@@ -74,6 +74,11 @@ def terms(field, order_by, size=10, label=None, numeric=False, other=True):
             "parentFormat": {"id": "terms"},
         },
     }
+    # Only the values matching this: the query picks the events, but a
+    # split on an array field shows every value of each event picked.
+    if include_regex is not None:
+        column["params"].update({"include": [include_regex], "includeIsRegex": True})
+    return column
 
 
 def metric(operation, field, label, data_type="number", **params):
@@ -292,7 +297,8 @@ def overview():
             "b": metric("sum", "http.response.body.bytes", "Bytes sent")},
            ["ip", "n", "e", "b"], lambda l: table(l, ["ip", "n", "e", "b"]), w=24)
     d.lens("failures", "Events tagged with a failure (tags starting with _)",
-           {"t": date_histogram(), "s": terms("tags", "n", size=10), "n": count()},
+           {"t": date_histogram(), "s": terms("tags", "n", size=10, include_regex="_.*"),
+            "n": count()},
            ["t", "s", "n"], lambda l: xy(l, "t", ["n"], "s"), w=48, h=10,
            kql="tags : _*")
     return d.saved_object()
