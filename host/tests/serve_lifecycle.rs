@@ -467,3 +467,43 @@ fn a_stop_during_the_first_load_does_not_wait_for_it() {
         "{text}"
     );
 }
+
+/// A client that has sent its headers and part of its body held a
+/// shutdown for up to `body_read_timeout_ms` (30 s by default), for a
+/// request that had not begun. Now a shutdown refuses such a request at
+/// once, saying nothing of it ran, and the sidecar exits.
+#[test]
+fn a_shutdown_refuses_a_body_still_arriving() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[server]\nwatch = false\n[[pipelines.app.filters]]\nfilter = \"mutate\"\n",
+    );
+    let (mut server, log) = spawn(&config, &shared_cache());
+    ready(&server);
+    let mut slow = std::net::TcpStream::connect(server.addr).unwrap();
+    slow.write_all(
+        b"POST /v1/pipelines/app/event HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .unwrap();
+    // The request is in the body middleware once the connection counts.
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    server.signal("TERM");
+    let mut answer = String::new();
+    slow.set_read_timeout(Some(HANG)).unwrap();
+    let _ = slow.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 503")
+            && answer.contains("this request's body had not all arrived: nothing of it was run"),
+        "{answer}"
+    );
+    let exited = wait_exit(&mut server.child, HANG, "serve did not stop");
+    assert!(exited.success(), "{exited:?}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(20),
+        "the shutdown waited {:?} for the body",
+        signalled.elapsed()
+    );
+    log.wait_for("stopped accepting", HANG);
+}

@@ -44,7 +44,20 @@ pub(crate) async fn read_whole(
         return refused(&app, too_large(limit));
     }
     let collected = collect(body, limit, declared, &app.bodies);
-    match tokio::time::timeout(deadline, collected).await {
+    let mut stopping = app.stopping.subscribe();
+    let read = tokio::select! {
+        read = tokio::time::timeout(deadline, collected) => read,
+        _ = stopping.wait_for(|stopping| *stopping) => return refused(
+            &app,
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the sidecar is shutting down and this request's body had not all arrived: \
+                 nothing of it was run; send it again",
+            )
+            .retry_after(1),
+        ),
+    };
+    match read {
         Ok(Ok((bytes, held))) => {
             let response = next
                 .run(Request::from_parts(parts, Body::from(bytes)))

@@ -95,6 +95,9 @@ pub(crate) struct App {
     /// One permit per byte of memory that the request bodies held take
     /// (`server.max_inflight_body_bytes`).
     pub bodies: Arc<tokio::sync::Semaphore>,
+    /// Set once a shutdown begins: a body still arriving is then refused,
+    /// rather than waited for up to `body_read_timeout_ms`.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
@@ -317,6 +320,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         current: RwLock::new(None),
         live: ui::LiveView::new(server.ui.clone(), &metrics),
         bodies: Arc::new(tokio::sync::Semaphore::new(server.max_inflight_body_bytes)),
+        stopping: tokio::sync::watch::Sender::new(false),
         metrics,
         server,
         admin_token,
@@ -453,8 +457,10 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
                 "{signal}: shutting down; waiting up to {:.1} s for the requests in flight (a second SIGTERM or SIGINT exits at once)",
                 limit.as_secs_f64()
             );
-            // Open live-view streams would otherwise never finish.
+            // Open live-view streams would otherwise never finish, nor
+            // would bodies a slow client is still sending.
             stopping.live.close();
+            stopping.stopping.send_replace(true);
             limit
         },
     ));
