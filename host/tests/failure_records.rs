@@ -304,3 +304,51 @@ fn line_breaks_in_filter_output_leave_one_line_per_event_in_run() {
         }
     }
 }
+
+/// `run`'s summary says what kinds of failure its records hold, not only
+/// their tags: `_wasmfilter_timeout` is both an event that ran past its
+/// deadline and one the replay left unrun when its budget ran out, and
+/// only the kind (`timeout`, `not_run`) tells them apart.
+#[test]
+fn the_run_summary_counts_failure_records_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[engine]\ncall_timeout_ms = 50\nreplay_budget_ms = 300\n\
+             [[pipelines.p.filters]]\nmodule = {:?}\nconfig = {{ loop_on = \"SPIN\" }}\n",
+            chaos_path()
+        ),
+    );
+    let lines: String = std::iter::once("fine\n".to_owned())
+        .chain((0..20).map(|i| format!("SPIN {i}\n")))
+        .collect();
+    let out = binary::wasmstash_in(
+        dir.path(),
+        &[
+            "run",
+            "-c",
+            config.to_str().unwrap(),
+            "--format",
+            "lines",
+            "-",
+        ],
+        lines.as_bytes(),
+    );
+    let stderr = binary::text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(events_of(&out.stdout).len(), 21);
+    let summary = stderr.lines().last().unwrap();
+    let kinds = summary
+        .split_once("tagged: _wasmfilter_timeout 20; failure records by kind: ")
+        .unwrap_or_else(|| panic!("{summary}"))
+        .1;
+    let count = |kind: &str| -> u64 {
+        kinds
+            .split_once(&format!("{kind} "))
+            .and_then(|(_, rest)| rest.split([',', ';']).next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {kind} in {summary}"))
+    };
+    assert!(count("timeout") >= 1 && count("not_run") >= 1, "{summary}");
+    assert_eq!(count("timeout") + count("not_run"), 20, "{summary}");
+}

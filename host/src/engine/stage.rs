@@ -32,13 +32,17 @@ pub enum FailureKind {
     InvalidOutput,
     /// The filter itself reported an error for this event.
     FilterError,
+    /// The event was never run: isolating a failure in its batch, one
+    /// event per call, ran past `engine.replay_budget_ms` first.
+    NotRun,
 }
 
 impl FailureKind {
     /// The Logstash-style tag an affected event carries.
     pub fn tag(self) -> &'static str {
         match self {
-            FailureKind::Timeout => "_wasmfilter_timeout",
+            // A budget of time ran out for it, as for a deadline.
+            FailureKind::Timeout | FailureKind::NotRun => "_wasmfilter_timeout",
             _ => "_wasmfilter_failure",
         }
     }
@@ -51,6 +55,7 @@ impl FailureKind {
             FailureKind::OutOfMemory => "out_of_memory",
             FailureKind::InvalidOutput => "invalid_output",
             FailureKind::FilterError => "filter_error",
+            FailureKind::NotRun => "not_run",
         }
     }
 }
@@ -168,7 +173,7 @@ pub struct Stage {
 /// What an event a replay did not reach in time is failed with.
 fn not_replayed(budget: std::time::Duration) -> Failure {
     Failure::new(
-        FailureKind::Timeout,
+        FailureKind::NotRun,
         format!(
             "not run: isolating a failure in this batch, one event per call, ran past engine.replay_budget_ms ({} ms)",
             budget.as_millis()

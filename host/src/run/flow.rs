@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use indicatif::ProgressBar;
 
-use super::{RunError, Summary, count_failure_tags, interrupt, open};
+use super::{FailureCounts, RunError, Summary, interrupt, open};
 use crate::event_check::CheckedEvent;
 use crate::input::{self, InputFormat, InputNotes, PartialLine};
 use crate::pipeline::{EventResult, Pipeline};
@@ -120,7 +120,7 @@ struct Processed {
     events_in: u64,
     events_out: u64,
     dropped: u64,
-    failure_tags: BTreeMap<String, u64>,
+    failures: FailureCounts,
     /// What the filters counted through `metric_add`: filter, name, delta.
     counters: Vec<(String, String, i64)>,
     input_notes: InputNotes,
@@ -388,7 +388,7 @@ fn process(pipeline: &mut Pipeline, batch: LineBatch) -> Processed {
         events_in: events.len() as u64,
         events_out: 0,
         dropped: 0,
-        failure_tags: BTreeMap::new(),
+        failures: FailureCounts::default(),
         counters: Vec::new(),
         input_notes,
     };
@@ -398,7 +398,7 @@ fn process(pipeline: &mut Pipeline, batch: LineBatch) -> Processed {
             continue;
         };
         processed.events_out += 1;
-        count_failure_tags(&event, &mut processed.failure_tags);
+        processed.failures.count(&event);
         processed.output.extend_from_slice(&event);
         processed.output.push(b'\n');
     }
@@ -457,9 +457,7 @@ fn write_in_order(
             };
             summary.dropped += processed.dropped;
             summary.input_notes.add(processed.input_notes);
-            for (tag, count) in processed.failure_tags {
-                *summary.failure_tags.entry(tag).or_default() += count;
-            }
+            summary.failures.add(processed.failures);
             for (filter, name, delta) in processed.counters {
                 summary.count(filter, name, delta);
             }

@@ -135,8 +135,8 @@ pub struct Summary {
     pub events_in: u64,
     pub events_out: u64,
     pub dropped: u64,
-    /// Output events per failure tag (tags starting with `_`).
-    pub failure_tags: BTreeMap<String, u64>,
+    /// Output events per failure tag, and failure records per kind.
+    pub failures: FailureCounts,
     /// The filters' own counters (`metric_add`), by filter and name.
     pub filter_counters: BTreeMap<(String, String), i64>,
     /// The counter names admitted per filter, bounded over the run.
@@ -179,16 +179,7 @@ impl std::fmt::Display for Summary {
             "pipeline `{}`: {} {events} in, {} out, {} dropped in {:.2} s ({:.0} events/s)",
             self.pipeline, self.events_in, self.events_out, self.dropped, seconds, rate
         )?;
-        if self.failure_tags.is_empty() {
-            write!(f, "; no failures")?;
-        } else {
-            let tags: Vec<String> = self
-                .failure_tags
-                .iter()
-                .map(|(tag, n)| format!("{tag} {n}"))
-                .collect();
-            write!(f, "; tagged: {}", tags.join(", "))?;
-        }
+        write!(f, "; {}", self.failures)?;
         if !self.filter_counters.is_empty() {
             let mut counters: Vec<String> = (self.filter_counters.iter())
                 .take(COUNTERS_SHOWN)
@@ -536,14 +527,63 @@ fn progress_bar(args: &RunArgs, total_bytes: u64) -> ProgressBar {
     bar
 }
 
-pub(super) fn count_failure_tags(event: &[u8], counts: &mut BTreeMap<String, u64>) {
-    // Only events that mention tags are parsed at all.
-    if memchr::memmem::find(event, b"\"tags\"").is_none() {
-        return;
-    }
-    if let Ok(parsed) = Event::parse(event) {
-        for tag in parsed.tags().into_iter().filter(|t| t.starts_with('_')) {
-            *counts.entry(tag.to_owned()).or_default() += 1;
+/// What the output says failed: events per failure tag (tags starting
+/// with `_`), and failure records (`[wasmstash][failures]`) per kind, which
+/// tell a trap from a full memory, a deadline from an event left unrun.
+#[derive(Debug, Default)]
+pub struct FailureCounts {
+    tags: BTreeMap<String, u64>,
+    kinds: BTreeMap<String, u64>,
+}
+
+impl FailureCounts {
+    pub(super) fn count(&mut self, event: &[u8]) {
+        // Only events that mention tags are parsed at all.
+        if memchr::memmem::find(event, b"\"tags\"").is_none() {
+            return;
         }
+        let Ok(parsed) = Event::parse(event) else {
+            return;
+        };
+        for tag in parsed.tags().into_iter().filter(|t| t.starts_with('_')) {
+            *self.tags.entry(tag.to_owned()).or_default() += 1;
+        }
+        if memchr::memmem::find(event, b"\"failures\"").is_none() {
+            return;
+        }
+        let records = serde_json::from_slice::<serde_json::Value>(event)
+            .ok()
+            .and_then(|event| event["wasmstash"]["failures"].as_array().cloned())
+            .unwrap_or_default();
+        for kind in records.iter().filter_map(|record| record["kind"].as_str()) {
+            *self.kinds.entry(kind.to_owned()).or_default() += 1;
+        }
+    }
+
+    pub(super) fn add(&mut self, other: FailureCounts) {
+        for (into, from) in [(&mut self.tags, other.tags), (&mut self.kinds, other.kinds)] {
+            for (name, count) in from {
+                *into.entry(name).or_default() += count;
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for FailureCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let listed = |counts: &BTreeMap<String, u64>| {
+            (counts.iter())
+                .map(|(name, n)| format!("{name} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if self.tags.is_empty() {
+            return write!(f, "no failures");
+        }
+        write!(f, "tagged: {}", listed(&self.tags))?;
+        if !self.kinds.is_empty() {
+            write!(f, "; failure records by kind: {}", listed(&self.kinds))?;
+        }
+        Ok(())
     }
 }
