@@ -154,6 +154,18 @@ fn edit_while_loading(server: &Server, log: &Log, cache: &Path, edit: impl FnOnc
     );
 }
 
+/// Appends a pipeline `b`, which tags its events "b", to `config`.
+fn add_pipeline_b(config: &Path) {
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(config)
+        .unwrap();
+    file.write_all(
+        b"\n[[pipelines.b.filters]]\nfilter = \"mutate\"\nconfig = { add_tag = [\"b\"] }\n",
+    )
+    .unwrap();
+}
+
 /// Listening beyond loopback is allowed (a container network needs it),
 /// and said: the pipeline endpoints take no token.
 #[test]
@@ -182,14 +194,7 @@ fn a_config_edit_saved_while_pipelines_load_is_applied() {
     );
     let (server, log) = spawn(&config, &cache);
     edit_while_loading(&server, &log, &cache, || {
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&config)
-            .unwrap();
-        file.write_all(
-            b"\n[[pipelines.b.filters]]\nfilter = \"mutate\"\nconfig = { add_tag = [\"b\"] }\n",
-        )
-        .unwrap();
+        add_pipeline_b(&config);
     });
     ready(&server);
     eventually("the pipeline added while loading was never loaded", || {
@@ -214,14 +219,7 @@ fn a_sighup_while_pipelines_load_reloads_after_them() {
     );
     let (server, log) = spawn(&config, &cache);
     edit_while_loading(&server, &log, &cache, || {
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&config)
-            .unwrap();
-        file.write_all(
-            b"\n[[pipelines.b.filters]]\nfilter = \"mutate\"\nconfig = { add_tag = [\"b\"] }\n",
-        )
-        .unwrap();
+        add_pipeline_b(&config);
         server.signal("HUP");
     });
     eventually("the reload asked while loading was never applied", || {
