@@ -127,6 +127,29 @@ fn an_import_of_the_wrong_signature_is_refused_naming_both() {
     );
 }
 
+/// A memory that may never grow past one page cannot take the host's
+/// input buffer: such a module loaded, and `inspect` passed it, but every
+/// event failed with a trap in `wasmstash_alloc`. It is refused at load.
+#[test]
+fn a_memory_too_small_for_any_batch_is_refused() {
+    let wat = wat_filter("(i64.const 0)").replacen(
+        r#"(memory (export "memory") 2)"#,
+        r#"(memory (export "memory") 1 1)"#,
+        1,
+    );
+    let err = load_error(wat.as_bytes(), "{}");
+    assert!(
+        err.starts_with("its memory may grow to 1 page(s) of 64 KiB at most"),
+        "{err}"
+    );
+    let inspection = wasmstash::engine::inspect(&strict_engine(), wat.as_bytes()).unwrap();
+    assert!(
+        inspection.problems.contains(&err),
+        "{:?}",
+        inspection.problems
+    );
+}
+
 /// A provided name imported as something other than a function is told
 /// what it is, not that wasmstash lacks it.
 #[test]

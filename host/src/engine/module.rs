@@ -338,6 +338,16 @@ pub(super) fn export_problems(module: &wasmtime::Module) -> Vec<String> {
             None => {}
         }
     }
+    if let Some(ExternType::Memory(memory)) = module.get_export("memory")
+        && let Some(most) = memory.maximum()
+        && most < MIN_MEMORY_PAGES
+    {
+        problems.push(format!(
+            "its memory may grow to {most} page(s) of 64 KiB at most, but the host's input \
+             buffer alone takes 64 KiB (filters/sdk/ABI.md, \"Buffers and ownership\"): \
+             give it a maximum of at least {MIN_MEMORY_PAGES} pages, or none"
+        ));
+    }
     let has = |name| module.get_export(name).is_some();
     if has(SNAPSHOT) != has(RESTORE) {
         let (present, absent) = if has(SNAPSHOT) {
@@ -352,6 +362,11 @@ pub(super) fn export_problems(module: &wasmtime::Module) -> Vec<String> {
     }
     problems
 }
+
+/// The fewest pages a module's memory must be able to reach: the host's
+/// input buffer is at least 64 KiB (`FilterInstance`'s input), besides
+/// whatever the module keeps there itself.
+const MIN_MEMORY_PAGES: u64 = 2;
 
 /// A function type as the text format writes it, e.g.
 /// `(func (param i32) (result i64))`.
