@@ -5,6 +5,19 @@ mod support;
 
 use support::*;
 
+/// Why loading `wat` is refused, having checked that `inspect` finds the
+/// same problem, rather than a module that meets ABI v1.
+fn refused_and_inspected_alike(wat: &str) -> String {
+    let err = load_error(wat.as_bytes(), "{}");
+    let inspection = wasmstash::engine::inspect(&strict_engine(), wat.as_bytes()).unwrap();
+    assert!(
+        inspection.problems.contains(&err),
+        "{err} not among {:?}",
+        inspection.problems
+    );
+    err
+}
+
 #[test]
 fn a_module_speaking_another_abi_version_is_refused() {
     let wat = wat_filter("(i64.const 0)").replace(
@@ -112,18 +125,10 @@ fn an_import_of_the_wrong_signature_is_refused_naming_both() {
         r#"(module (import "wasmstash" "log" (func (param i32 i32))) (import "wasmstash" "now_unix_nanos" (func (result i64)))"#,
         1,
     );
-    let err = load_error(wat.as_bytes(), "{}");
     assert_eq!(
-        err,
+        refused_and_inspected_alike(&wat),
         "import `wasmstash::log` has the wrong signature for ABI v1: expected \
          (func (param i32) (param i32) (param i32)), found (func (param i32) (param i32))"
-    );
-    // `inspect` finds the same, rather than a module that meets ABI v1.
-    let inspection = wasmstash::engine::inspect(&strict_engine(), wat.as_bytes()).unwrap();
-    assert!(
-        inspection.problems.contains(&err),
-        "{:?}",
-        inspection.problems
     );
 }
 
@@ -137,16 +142,10 @@ fn a_memory_too_small_for_any_batch_is_refused() {
         r#"(memory (export "memory") 1 1)"#,
         1,
     );
-    let err = load_error(wat.as_bytes(), "{}");
+    let err = refused_and_inspected_alike(&wat);
     assert!(
         err.starts_with("its memory may grow to 1 page(s) of 64 KiB at most"),
         "{err}"
-    );
-    let inspection = wasmstash::engine::inspect(&strict_engine(), wat.as_bytes()).unwrap();
-    assert!(
-        inspection.problems.contains(&err),
-        "{:?}",
-        inspection.problems
     );
 }
 
