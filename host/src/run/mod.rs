@@ -548,14 +548,11 @@ impl FailureCounts {
         for tag in parsed.tags().into_iter().filter(|t| t.starts_with('_')) {
             *self.tags.entry(tag.to_owned()).or_default() += 1;
         }
-        if memchr::memmem::find(event, b"\"failures\"").is_none() {
-            return;
-        }
-        let records = serde_json::from_slice::<serde_json::Value>(event)
-            .ok()
-            .and_then(|event| event["wasmstash"]["failures"].as_array().cloned())
-            .unwrap_or_default();
-        for kind in records.iter().filter_map(|record| record["kind"].as_str()) {
+        // The event parsed once: only its `wasmstash` member is read here.
+        let records = parsed
+            .get("[wasmstash][failures]")
+            .and_then(|f| f.as_array());
+        for kind in (records.into_iter().flatten()).filter_map(|record| record["kind"].as_str()) {
             *self.kinds.entry(kind.to_owned()).or_default() += 1;
         }
     }
