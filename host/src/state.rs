@@ -167,22 +167,29 @@ fn naming(path: &Path, error: std::io::Error) -> std::io::Error {
 /// restored into it.
 const MAX_STATE_BYTES: u64 = 4096 << 20;
 
-/// Saves `pipeline`'s state, logging a failure; returns the snapshots saved,
-/// or `None` if they could not be.
+/// Why [`persist`] did not save all of a pipeline's state.
+pub enum NotSaved {
+    /// Writing the files failed.
+    Io(std::io::Error),
+    /// These filters' snapshots failed (each logged by [`take`]); the
+    /// others were saved, and their files were left as they were.
+    Snapshots(Vec<String>),
+}
+
+/// Snapshots `pipeline`'s stateful stages and saves them; returns how many
+/// were saved.
 pub fn persist(
     dir: &Path,
     pipeline: &str,
     stages: &SharedStages,
     lock: &StateLock,
-) -> Option<usize> {
+) -> Result<usize, NotSaved> {
     let taken = take(stages);
-    match save(dir, pipeline, &taken.snapshots, lock) {
-        Ok(()) if taken.failed.is_empty() => Some(taken.snapshots.len()),
-        Ok(()) => None,
-        Err(e) => {
-            tracing::error!(pipeline, "saving state to {} failed: {e}", dir.display());
-            None
-        }
+    save(dir, pipeline, &taken.snapshots, lock).map_err(NotSaved::Io)?;
+    if taken.failed.is_empty() {
+        Ok(taken.snapshots.len())
+    } else {
+        Err(NotSaved::Snapshots(taken.failed))
     }
 }
 

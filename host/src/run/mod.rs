@@ -296,17 +296,18 @@ fn save_state(
     shared: &state::SharedStages,
     lock: &state::StateLock,
 ) -> Result<(), RunError> {
-    let taken = state::take(shared);
-    state::save(dir, pipeline, &taken.snapshots, lock)
-        .map_err(|e| RunError::Io(format!("saving state to {}: {e}", dir.display())))?;
-    match taken.failed.as_slice() {
-        [] => Ok(()),
-        failed => Err(RunError::Io(format!(
-            "saving state to {}: the snapshot of {} failed (see the error above), so the state saved there is from before this run",
-            dir.display(),
+    let why = match state::persist(dir, pipeline, shared, lock) {
+        Ok(_) => return Ok(()),
+        Err(state::NotSaved::Io(e)) => e.to_string(),
+        Err(state::NotSaved::Snapshots(failed)) => format!(
+            "the snapshot of {} failed (see the error above), so the state saved there is from before this run",
             failed.join(", ")
-        ))),
-    }
+        ),
+    };
+    Err(RunError::Io(format!(
+        "saving state to {}: {why}",
+        dir.display()
+    )))
 }
 
 /// How a run with `args` and `workers` workers cuts its input into batches,

@@ -217,8 +217,11 @@ impl StateDir {
                 .cloned()
                 .collect();
             for name in dropped {
-                if let (Some(workers), Some(lock)) = (old.pipelines.get(&name), held.get(&name)) {
-                    state::persist(&this.dir, &name, workers.shared_stages(), lock);
+                if let (Some(workers), Some(lock)) = (old.pipelines.get(&name), held.get(&name))
+                    && let Err(not_saved) =
+                        state::persist(&this.dir, &name, workers.shared_stages(), lock)
+                {
+                    log_not_saved(&name, &this.dir, &not_saved);
                 }
                 held.remove(&name);
                 tracing::info!(
@@ -246,13 +249,16 @@ impl StateDir {
                     continue;
                 };
                 match state::persist(&this.dir, name, workers.shared_stages(), lock) {
-                    Some(0) => {}
-                    Some(count) => tracing::debug!(
+                    Ok(0) => {}
+                    Ok(count) => tracing::debug!(
                         pipeline = %name,
                         "saved {count} state snapshot(s) to {}",
                         this.dir.display()
                     ),
-                    None => all_saved = false,
+                    Err(not_saved) => {
+                        log_not_saved(name, &this.dir, &not_saved);
+                        all_saved = false;
+                    }
                 }
             }
             all_saved
@@ -262,6 +268,14 @@ impl StateDir {
             tracing::error!("saving filter state failed: {e}");
             false
         })
+    }
+}
+
+/// Says why a pipeline's state was not saved; a failed snapshot has been
+/// said already, by `state::take`.
+fn log_not_saved(pipeline: &str, dir: &std::path::Path, not_saved: &state::NotSaved) {
+    if let state::NotSaved::Io(e) = not_saved {
+        tracing::error!(pipeline, "saving state to {} failed: {e}", dir.display());
     }
 }
 
