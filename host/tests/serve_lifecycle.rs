@@ -24,27 +24,61 @@ const TOKEN: &str = "serve-lifecycle-test-token";
 /// Bounds on waits that only keep a broken build from hanging the suite.
 const HANG: Duration = Duration::from_secs(60);
 
-/// Everything the sidecar has written to stderr so far.
+/// Everything the sidecar has written to stderr so far. A line the sidecar
+/// has written may not be here yet (a thread copies it from the pipe), so a
+/// test that looks for what an action logged waits for it: with
+/// [`Log::wait_for`], or [`Log::closed`] once the process has exited.
 #[derive(Clone, Default)]
-struct Log(Arc<(Mutex<String>, Condvar)>);
+struct Log(Arc<(Mutex<Stderr>, Condvar)>);
+
+#[derive(Default)]
+struct Stderr {
+    text: String,
+    closed: bool,
+}
 
 impl Log {
     fn text(&self) -> String {
-        self.0.0.lock().unwrap().clone()
+        self.0.0.lock().unwrap().text.clone()
     }
 
     /// Waits until the log holds `needle` (for `limit` at most, only
     /// against a hang); returns the log.
     fn wait_for(&self, needle: &str, limit: Duration) -> String {
-        let (text, grown) = &*self.0;
+        self.wait_until(limit, &format!("no {needle:?}"), |log| {
+            log.text.contains(needle)
+        })
+    }
+
+    /// The whole log, once the process has exited and its stderr is read to
+    /// the end; what a test asserts is absent is only absent then.
+    fn closed(&self) -> String {
+        self.wait_until(HANG, "stderr never closed", |log| log.closed)
+    }
+
+    fn wait_until(&self, limit: Duration, what: &str, done: impl Fn(&Stderr) -> bool) -> String {
+        let (log, grown) = &*self.0;
         let deadline = Instant::now() + limit;
-        let mut text = text.lock().unwrap();
-        while !text.contains(needle) {
+        let mut log = log.lock().unwrap();
+        while !done(&log) {
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no {needle:?} in the log:\n{text}");
-            text = grown.wait_timeout(text, left).unwrap().0;
+            assert!(!left.is_zero(), "{what} in the log:\n{}", log.text);
+            log = grown.wait_timeout(log, left).unwrap().0;
         }
-        text.clone()
+        log.text.clone()
+    }
+
+    fn append(&self, line: Option<&str>) {
+        let (log, grown) = &*self.0;
+        let mut log = log.lock().unwrap();
+        match line {
+            Some(line) => {
+                log.text.push_str(line);
+                log.text.push('\n');
+            }
+            None => log.closed = true,
+        }
+        grown.notify_all();
     }
 }
 
@@ -74,12 +108,9 @@ fn spawn_on(listen: &str, config: &Path, cache: &Path) -> (Server, Log) {
     std::thread::spawn(move || {
         for line in stderr.lines() {
             let Ok(line) = line else { break };
-            let (text, grown) = &*sink.0;
-            let mut text = text.lock().unwrap();
-            text.push_str(&line);
-            text.push('\n');
-            grown.notify_all();
+            sink.append(Some(&line));
         }
+        sink.append(None);
     });
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap())
@@ -181,7 +212,8 @@ fn listening_beyond_this_machine_is_said() {
     let (server, log) = spawn(&config, &shared_cache());
     ready(&server);
     server.stop();
-    assert!(!log.text().contains(warning), "{}", log.text());
+    let log = log.closed();
+    assert!(!log.contains(warning), "{log}");
 }
 
 #[test]
@@ -263,7 +295,7 @@ fn a_module_replaced_while_pipelines_load_is_applied() {
     eventually("the module replaced while loading was never loaded", || {
         module_sha() != loaded_first
     });
-    assert!(log.text().contains("reloaded (files changed)"));
+    log.wait_for("reloaded (files changed)", HANG);
     server.stop();
 }
 
@@ -307,7 +339,7 @@ fn a_reload_keeps_the_server_settings_it_started_with_and_says_so() {
     let batch = server.post("/v1/pipelines/q/batch", &b"{}\n".repeat(4));
     assert_eq!(batch.status, 200, "{}", batch.text());
     let warning = log
-        .text()
+        .wait_for("reload (admin request)", HANG)
         .lines()
         .find(|line| line.contains("reload (admin request)") && line.contains("WARN"))
         .map(str::to_owned)
@@ -383,7 +415,7 @@ fn sigterm_waits_for_a_batch_replayed_to_its_budget() {
     for result in &results {
         assert_eq!(result["event"]["tags"], json!(["_wasmfilter_timeout"]));
     }
-    let log = log.text();
+    let log = log.closed();
     assert!(log.contains("waiting up to 3.9 s"), "{log}");
     assert!(
         log.contains("every request in flight was answered") && !log.contains("cut off"),
@@ -412,7 +444,7 @@ fn a_drain_that_runs_out_says_what_it_cut_off() {
         "",
         "answered after the drain ran out"
     );
-    let log = log.text();
+    let log = log.closed();
     assert!(
         log.contains("1 request(s) unanswered and 1 connection(s) open: cut off")
             && !log.contains("every request in flight was answered"),
