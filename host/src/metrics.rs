@@ -66,6 +66,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "Linear memory of each filter instance",
     ),
     (
+        "wasmstash_request_body_bytes_held",
+        "gauge",
+        "Memory the request bodies being read take now, of server.max_inflight_body_bytes",
+    ),
+    (
         "wasmstash_filter_counter_total",
         "counter",
         "Counters reported by filters through metric_add",

@@ -10,7 +10,7 @@ use wasmstash::pipeline::Pipeline;
 
 fn builtin(name: &str, config: Value) -> wasmstash::engine::FilterModule {
     let wasm = builtins::find(name).unwrap().wasm;
-    load(&strict_engine(), name, wasm, &config.to_string())
+    load(&data_engine(), name, wasm, &config.to_string())
 }
 
 fn run(pipeline: &mut Pipeline, lines: &[String]) -> Vec<Value> {
@@ -124,7 +124,7 @@ fn dissect_then_kv_over_openssh_lines() {
 fn dissect_refuses_a_bad_pattern_at_load_time() {
     let wasm = builtins::find("dissect").unwrap().wasm;
     let err = wasmstash::engine::FilterModule::load(
-        &strict_engine(),
+        &data_engine(),
         "dissect",
         wasm,
         br#"{"mapping": {"message": "%{a}%{b}"}}"#,

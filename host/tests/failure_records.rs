@@ -315,7 +315,7 @@ fn the_run_summary_counts_failure_records_by_kind() {
     let config = write_config(
         dir.path(),
         &format!(
-            "[engine]\ncall_timeout_ms = 50\nreplay_budget_ms = 300\n\
+            "[engine]\ncall_timeout_ms = 250\nreplay_budget_ms = 1500\n\
              [[pipelines.p.filters]]\nmodule = {:?}\nconfig = {{ loop_on = \"SPIN\" }}\n",
             chaos_path()
         ),

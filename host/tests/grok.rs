@@ -87,7 +87,7 @@ fn the_apache_pipeline_parses_the_access_log_through_the_binary() {
 
 #[test]
 fn the_legacy_set_parses_the_access_log_in_the_pipeline() {
-    let engine = strict_engine();
+    let engine = data_engine();
     let config =
         json!({"match": {"message": "%{COMBINEDAPACHELOG}"}, "ecs_compatibility": "disabled"});
     let module = load(&engine, "grok", &built_module("grok"), &config.to_string());
@@ -113,7 +113,7 @@ fn the_legacy_set_parses_the_access_log_in_the_pipeline() {
 
 #[test]
 fn malformed_lines_are_tagged_and_kept() {
-    let engine = strict_engine();
+    let engine = data_engine();
     let config = json!({"match": {"message": "%{COMBINEDAPACHELOG}"}});
     let module = load(&engine, "grok", &built_module("grok"), &config.to_string());
     let mut pipeline = Pipeline::new("apache", vec![module]);
@@ -150,7 +150,7 @@ fn a_pattern_nested_too_deep_is_refused_by_name() {
     );
     // Just inside the limit, the module's stack holds.
     let fine = format!("{}a{}", "(".repeat(290), ")".repeat(290));
-    let engine = strict_engine();
+    let engine = data_engine();
     let config = json!({"match": {"message": fine}});
     let mut pipeline = Pipeline::new(
         "deep",

@@ -464,8 +464,10 @@ fn counter_names_are_bounded_per_call_and_per_filter() {
 #[test]
 fn a_replay_stops_at_its_budget_and_tags_the_rest() {
     let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
-        call_timeout: Some(std::time::Duration::from_millis(50)),
-        replay_budget: std::time::Duration::from_millis(300),
+        // Long enough that the fine events, on fresh instances, never reach
+        // it on a loaded machine; the budget is six deadlines.
+        call_timeout: Some(std::time::Duration::from_millis(250)),
+        replay_budget: std::time::Duration::from_millis(1500),
         cache_dir: None,
         ..Default::default()
     })
@@ -490,8 +492,8 @@ fn a_replay_stops_at_its_budget_and_tags_the_rest() {
             )
         })
         .collect();
-    // Each SPIN event that runs takes the whole 50 ms deadline, so the
-    // 300 ms budget is spent after a handful of them. Those left unrun say
+    // Each SPIN event that runs takes the whole 250 ms deadline, so the
+    // 1500 ms budget is spent after a handful of them. Those left unrun say
     // so in their kind, not only in their reason.
     let ran = records
         .iter()
@@ -500,7 +502,7 @@ fn a_replay_stops_at_its_budget_and_tags_the_rest() {
     assert!((1..=8).contains(&ran), "{ran} ran: {records:?}");
     assert!(records[ran..].iter().all(|(kind, reason)| *kind == "not_run"
         && reason.starts_with(
-            "not run: isolating a failure in this batch, one event per call, ran past engine.replay_budget_ms (300 ms)"
+            "not run: isolating a failure in this batch, one event per call, ran past engine.replay_budget_ms (1500 ms)"
         )), "{records:?}");
     assert_still_serving(&mut pipeline);
 }

@@ -207,7 +207,7 @@ fn a_pipeline_of_modules_matches_the_native_builds_run_in_turn() {
         };
     }
 
-    let engine = strict_engine();
+    let engine = data_engine();
     let modules = (stages.iter())
         .map(|(stem, config)| load(&engine, stem, &built_module(stem), &config.to_string()))
         .collect();

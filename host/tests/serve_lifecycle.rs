@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::server::{Server, binary, write_config};
-use support::{ALL_UNCHANGED, RETURN_OUTPUT_AT_2048, wait_exit, wat_filter};
+use support::{ALL_UNCHANGED, RETURN_OUTPUT_AT_2048, eventually, wait_exit, wat_filter};
 
 const TOKEN: &str = "serve-lifecycle-test-token";
 
@@ -133,15 +133,6 @@ fn ready(server: &Server) -> Vec<String> {
             return serde_json::from_value(response.json()["pipelines"].clone()).unwrap();
         }
         assert!(Instant::now() < deadline, "never ready");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Polls `check` every 20 ms until it holds; `what` fails the test after `HANG`.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + HANG;
-    while !check() {
-        assert!(Instant::now() < deadline, "{what}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -516,8 +507,10 @@ fn a_shutdown_refuses_a_body_still_arriving() {
         b"POST /v1/pipelines/app/event HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
     )
     .unwrap();
-    // The request is in the body middleware once the connection counts.
-    std::thread::sleep(Duration::from_millis(300));
+    // The request is in the body middleware once its first byte is held.
+    eventually("the server never read the body's first byte", || {
+        server.metric("wasmstash_request_body_bytes_held") > 0.0
+    });
     let signalled = Instant::now();
     server.signal("TERM");
     let mut answer = String::new();

@@ -51,7 +51,7 @@ fn access_timestamps() -> Vec<String> {
 fn example_pipeline(name: &str) -> Pipeline {
     let path = wasmstash_sdk::crate_dir!().join("../examples/wasmstash.toml");
     let config = Config::load(&path).unwrap();
-    let modules = config.load_pipeline(&strict_engine(), name).unwrap();
+    let modules = config.load_pipeline(&data_engine(), name).unwrap();
     Pipeline::new(name, modules)
 }
 
@@ -130,7 +130,7 @@ fn the_syslog_example_pipeline_parses_loghub_and_tags_the_rest() {
 #[test]
 fn date_reads_every_access_log_timestamp_as_the_apache_pipeline_does() {
     let module = load(
-        &strict_engine(),
+        &data_engine(),
         "date",
         &built_module("date"),
         r#"{"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]}"#,
@@ -161,7 +161,7 @@ fn date_reads_every_access_log_timestamp_as_the_apache_pipeline_does() {
     // A truncated timestamp among them is tagged, not dropped.
     let bad = vec![br#"{"timestamp":"17/May/2015:10:05"}"#.to_vec()];
     let module = load(
-        &strict_engine(),
+        &data_engine(),
         "date",
         &built_module("date"),
         r#"{"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]}"#,

@@ -73,7 +73,7 @@ fn run(pipeline: &mut Pipeline, events: &[Vec<u8>]) -> Vec<Value> {
 fn restart_mid_stream_keeps_ids_and_templates_in_the_engine() {
     let events = loghub_events();
     let want = expected(&events);
-    let engine = strict_engine();
+    let engine = data_engine();
     let module = load(&engine, "templates", &built_module("templates"), "{}");
 
     let mut whole = pipeline(module.clone());

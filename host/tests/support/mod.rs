@@ -12,6 +12,17 @@ use wasmstash::engine::{Engine, EngineSettings, FilterModule};
 use wasmstash::event_check::CheckedEvent;
 use wasmstash::pipeline::{EventResult, Pipeline};
 
+/// Polls `check` every 20 ms until it holds. Something a server does in its
+/// own time (a watcher's reload, a body read) is waited for, not slept
+/// for; past 60 s, only against a hang, the test fails with `what`.
+pub fn eventually(what: impl std::fmt::Display, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits for `child` to exit, for `limit` at most; past it the child is
 /// killed and the test fails with `what`.
 pub fn wait_exit(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
@@ -94,8 +105,20 @@ pub fn built_module(stem: &str) -> Vec<u8> {
 
 /// An engine with tight limits, so hostile tests finish quickly.
 pub fn strict_engine() -> Engine {
+    engine_with_deadline(Duration::from_millis(200))
+}
+
+/// An engine for tests over real data: [`strict_engine`]'s memory limit,
+/// and a deadline that only catches a hang, since a loaded machine can hold
+/// a legitimate call (a grok init, a batch) past 200 ms of wall time.
+pub fn data_engine() -> Engine {
+    engine_with_deadline(Duration::from_secs(30))
+}
+
+/// An engine with a 16 MiB memory limit and `deadline` on each call.
+fn engine_with_deadline(deadline: Duration) -> Engine {
     Engine::new(EngineSettings {
-        call_timeout: Some(Duration::from_millis(200)),
+        call_timeout: Some(deadline),
         memory_limit_bytes: 16 << 20,
         cache_dir: None,
         ..Default::default()
@@ -111,7 +134,12 @@ pub fn load(engine: &Engine, name: &str, wasm_or_wat: &[u8], config: &str) -> Fi
 /// Why loading `wasm_or_wat` with `config` fails, on a [`strict_engine`];
 /// panics if it loads.
 pub fn load_error(wasm_or_wat: &[u8], config: &str) -> String {
-    match FilterModule::load(&strict_engine(), "m", wasm_or_wat, config.as_bytes()) {
+    load_error_on(&strict_engine(), wasm_or_wat, config)
+}
+
+/// [`load_error`] on `engine`.
+pub fn load_error_on(engine: &Engine, wasm_or_wat: &[u8], config: &str) -> String {
+    match FilterModule::load(engine, "m", wasm_or_wat, config.as_bytes()) {
         Ok(_) => panic!("module was accepted"),
         Err(e) => e.to_string(),
     }

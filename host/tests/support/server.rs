@@ -81,6 +81,15 @@ impl Server {
         self.request("GET", path, &[], b"")
     }
 
+    /// The value of one series in `/metrics` (`name` and its labels as
+    /// rendered, e.g. `wasmstash_reloads_total{result="ok"}`), 0 if absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        let metrics = self.get("/metrics").text();
+        (metrics.lines())
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |value| value.parse().unwrap())
+    }
+
     pub fn post(&self, path: &str, body: &[u8]) -> Response {
         self.request("POST", path, &[("Content-Type", "application/json")], body)
     }
