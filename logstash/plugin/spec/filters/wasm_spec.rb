@@ -47,6 +47,49 @@ describe LogStash::Filters::Wasm do
     expect(result[3].get("message")).to eq("four")
   end
 
+  it "applies its common options only to events the sidecar processed without a failure" do
+    decorations = { "add_tag" => ["parsed"], "remove_field" => ["message"] }
+    chaos = %w[one BAD].map { |m| LogStash::Event.new("message" => m) }
+    filter_for("chaos", decorations).multi_filter(chaos)
+    expect(chaos[0].get("tags")).to eq(["parsed"])
+    expect(chaos[0].get("message")).to be_nil
+    # A trap: the raw line stays, and nothing says it was parsed.
+    expect(chaos[1].get("tags")).to eq(["_wasmfilter_failure"])
+    expect(chaos[1].get("message")).to eq("BAD")
+    # A sidecar filter's own failure tag, with no failure record.
+    json = ['{"a":1}', "not json"].map { |m| LogStash::Event.new("message" => m) }
+    filter_for("json", decorations).multi_filter(json)
+    expect([json[0].get("a"), json[0].get("tags"), json[0].get("message")]).to eq([1, ["parsed"], nil])
+    expect([json[1].get("tags"), json[1].get("message")]).to eq([["_jsonparsefailure"], "not json"])
+    # A failure an earlier filter marked does not hold back this one's options.
+    earlier = LogStash::Event.new("message" => "two", "tags" => ["_grokparsefailure"],
+                                  "wasmstash" => { "failures" => [{ "filter" => "grok", "kind" => "trap" }] })
+    filter_for("chaos", decorations).multi_filter([earlier])
+    expect(earlier.get("tags")).to eq(%w[_grokparsefailure parsed])
+    expect(earlier.get("message")).to be_nil
+  end
+
+  it "takes back a result nested deeper than Ruby's JSON reads by default (100 levels; the sidecar takes 127)" do
+    deep = (1..120).reduce("leaf") { |inner, _| { "n" => inner } }
+    event = LogStash::Event.new("message" => "x", "method" => "get", "deep" => deep)
+    # The stand-in writes events with Ruby's JSON, which has that limit too;
+    # Logstash's writer has none.
+    allow(event).to receive(:to_json) { JSON.generate(event.to_hash, :max_nesting => false) }
+    filter_for("access").multi_filter([event])
+    expect(event.get("tags")).to be_nil
+    expect(event.get("method")).to eq("GET")
+    expect(event.get("[deep]" + "[n]" * 120)).to eq("leaf")
+  end
+
+  it "refuses at register a pipeline name the sidecar cannot have" do
+    ["", "a b", "_own", ".hidden", "%{[@metadata][route]}", "x" * 65].each do |name|
+      filter = LogStash::Filters::Wasm.new("url" => @server[:url], "pipeline" => name)
+      expect { filter.register }.to raise_error(LogStash::ConfigurationError, /pipeline must be 1 to 64/)
+    end
+    filter = LogStash::Filters::Wasm.new("url" => @server[:url], "pipeline" => "%{[@metadata][route]}")
+    expect { filter.register }.to raise_error(LogStash::ConfigurationError, /a name, not a %\{\} reference/)
+  end
+
   it "tags every event _httprequestfailure and leaves it unchanged when the sidecar is unreachable" do
     events = [access_event("a"), access_event("b")]
     filter = LogStash::Filters::Wasm.new("url" => "http://127.0.0.1:1", "pipeline" => "access", "retry_budget" => 1, "timeout" => 2)

@@ -21,8 +21,8 @@ class FakeSidecar
       "Content-Length: #{body.bytesize}\r\n\r\n#{body}"
   end
 
-  def initialize(ssl_context: nil, &answer)
-    @server = TCPServer.new("127.0.0.1", 0)
+  def initialize(ssl_context: nil, bind: "127.0.0.1", &answer)
+    @server = TCPServer.new(bind, 0)
     @ssl_context = ssl_context
     @requests = []
     @heads = []

@@ -175,12 +175,14 @@ module LogStash
           instance_variable_set("@#{name}", params.fetch(name, options[:default]))
         end
         @add_tag = Array(params["add_tag"])
+        @remove_field = Array(params["remove_field"])
         @logger = StubLogger.new
       end
 
-      # The base class applies decorations on success; add_tag is the one
-      # these specs use.
+      # The base class applies decorations on success; add_tag and
+      # remove_field (without sprintf) are the ones these specs use.
       def filter_matched(event)
+        @remove_field.each { |field| event.remove(field) }
         @add_tag.each { |tag| event.tag(tag) }
       end
     end

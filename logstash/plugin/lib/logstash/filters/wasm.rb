@@ -132,8 +132,9 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     # Events given their outcome so far: whatever raises past the per-event
     # rescues, the others still get a tag and a reason.
     settled = {}.compare_by_identity
+    retrying = LogStash::Filters::WasmClient::Retrying.new
     begin
-      chunks(serialise(live, settled)).each { |chunk| send_chunk(chunk, settled) }
+      chunks(serialise(live, settled)).each { |chunk| send_chunk(chunk, settled, retrying) }
     rescue *LAST_RESORT => e
       give_up(live, settled, e)
     end
@@ -159,6 +160,7 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
       problems << "retry_budget must be 0 or more (got #{@retry_budget.inspect})"
     end
     problems << url_problem
+    problems << pipeline_problem
     problems.concat(tls_problems)
     problems.concat(header_problems)
     problems.compact!
@@ -297,6 +299,16 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     value.is_a?(Numeric) && (at_least ? value >= at_least : value > 0)
   end
 
+  # The sidecar's rule for a pipeline name, which is part of its URLs: a
+  # name it cannot have would fail every batch with a 404.
+  def pipeline_problem
+    name = @pipeline.to_s
+    return nil if name =~ /\A[A-Za-z0-9._-]{1,64}\z/ && !name.start_with?(".", "_")
+    hint = " (it is a name, not a %{} reference)" if name.include?("%{")
+    "pipeline must be 1 to 64 ASCII letters, digits, `-`, `_` or `.`, not starting with `.` or `_`, " \
+      "as a pipeline of the sidecar's config is named#{hint} (got #{@pipeline.inspect})"
+  end
+
   def url_problem
     uri = URI.parse(@url.to_s)
     return nil if %w[http https].include?(uri.scheme) && uri.host && !uri.host.empty?
@@ -341,14 +353,14 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # Sends one request and settles its events. A 413 (over the sidecar's
   # limits, which may be lower than ours) splits the request in halves until
   # what is refused is a single event, so one oversized event fails alone.
-  def send_chunk(chunk, settled)
+  def send_chunk(chunk, settled, retrying)
     body = chunk.map { |_, line| line }.join("\n") << "\n"
-    answer = @client.post(body)
+    answer = @client.post(body, retrying)
     if answer.code == 413 && chunk.size > 1
       @logger.debug("wasmstash refused #{chunk.size} events as too large; sending them in halves", :pipeline => @pipeline)
       half = (chunk.size + 1) / 2
-      send_chunk(chunk[0, half], settled)
-      send_chunk(chunk[half..-1], settled)
+      send_chunk(chunk[0, half], settled, retrying)
+      send_chunk(chunk[half..-1], settled, retrying)
       return
     end
     lines, reason = result_lines(answer, chunk.size)
@@ -376,7 +388,9 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
 
   def apply(event, line, settled)
     result = begin
-      JSON.parse(line)
+      # No depth limit: the sidecar ran the event, however deep it nests,
+      # and Logstash's own JSON has none either.
+      JSON.parse(line, :max_nesting => false)
     rescue JSON::ParserError => e
       return failed(event, settled, @tag_on_request_failure, "invalid_response", "result line is not JSON: #{e.message}")
     end
@@ -386,8 +400,13 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
       event.cancel
       settled[event] = true
     elsif result["event"].is_a?(Hash)
+      before = failure_marks(event)
       LogStash::Filters::WasmMerge.replace(event, result["event"], :tag => @tag_on_failure, :pipeline => @pipeline)
-      filter_matched(event)
+      # Logstash's common options apply "if this filter is successful": an
+      # event a sidecar filter failed on (a trap, a timeout, grok's
+      # `_grokparsefailure`) or the merge could not take whole keeps what it
+      # has, such as the `message` a remove_field would take.
+      filter_matched(event) unless failed_since?(event, before)
       settled[event] = true
     elsif result.key?("error")
       failed(event, settled, @tag_on_failure, "invalid_input", result["error"])
@@ -398,6 +417,20 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     # Whatever the result holds, one event's failure must not stop the
     # pipeline worker (and, with a persisted queue, replay into it again).
     failed(event, settled, @tag_on_failure, "invalid_result", "#{e.class}: #{e.message}")
+  end
+
+  # What tells a failure: the event's failure records and its tags that
+  # begin with `_`, Logstash's mark of a failure tag (`_grokparsefailure`,
+  # `_dateparsefailure`, `_wasmfilter_timeout`).
+  def failure_marks(event)
+    records = event.get(LogStash::Filters::WasmMerge::FAILURES)
+    tags = event.get("tags")
+    [records.is_a?(Array) ? records.size : 0, Array(tags).select { |tag| tag.is_a?(String) && tag.start_with?("_") }]
+  end
+
+  def failed_since?(event, before)
+    records, tags = failure_marks(event)
+    records > before[0] || !(tags - before[1]).empty?
   end
 
   def failed(event, settled, tag, kind, reason)

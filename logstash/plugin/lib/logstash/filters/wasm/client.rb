@@ -16,6 +16,12 @@ module LogStash
       # The sidecar's "busy" answers, given before it runs anything.
       BUSY = [429, 503].freeze
 
+      # When the requests of one worker batch began to fail (monotonic
+      # seconds, nil while none has): the batch's requests share one
+      # retry_budget, so a batch sent as many requests to a sidecar that is
+      # down holds its worker for the budget once, not once per request.
+      Retrying = Struct.new(:since)
+
       # Net::HTTP's own idle limit for a kept-alive connection. It stays under
       # the sidecar's header_read_timeout_ms (10 s by default), after which the
       # sidecar closes an idle connection: a batch written into a connection
@@ -123,11 +129,11 @@ module LogStash
       # its Retry-After (a sidecar just started answers 503 until its modules
       # are compiled, which on a cold cache outlasts a few retries). A busy
       # answer is retried at least `retries` times, whatever the budget.
+      # Requests that share `retrying` (those of one batch) share the budget.
       # Never raises for a transport problem.
-      def post(text)
+      def post(text, retrying = Retrying.new)
         busy = 0
         failures = 0
-        failing_since = nil
         loop do
           body = Body.new(text)
           begin
@@ -142,9 +148,9 @@ module LogStash
             return sent_and_lost(e) if body.touched?
             return untrusted(e) if e.is_a?(OpenSSL::SSL::SSLError) && e.message =~ UNTRUSTED
             failures += 1
-            failing_since ||= now
-            wait = connect_wait(failures, now - failing_since)
-            return unreachable(e, failures, now - failing_since) unless wait
+            retrying.since ||= now
+            wait = connect_wait(failures, now - retrying.since)
+            return unreachable(e, failures, now - retrying.since) unless wait
             if failures == 1
               @logger.warn("wasmstash unreachable; retrying for up to #{@retry_budget} s", :pipeline => @pipeline,
                            :url => @shown_uri, :error => "#{e.class}: #{e.message}")
@@ -164,11 +170,11 @@ module LogStash
           # request reconnects.
           drop_connection unless code == 200
           if BUSY.include?(code)
-            failing_since ||= now
+            retrying.since ||= now
             # Never under MIN_WAIT, as for a connect: with max_retry_wait 0
             # a busy sidecar would otherwise be asked again in a tight loop.
             wait = [[response["Retry-After"].to_f, 0.1].max.clamp(0, @max_retry_wait), MIN_WAIT].max
-            if busy < @retries || now - failing_since + wait <= @retry_budget
+            if busy < @retries || now - retrying.since + wait <= @retry_budget
               busy += 1
               sleep(wait)
               next
@@ -210,8 +216,9 @@ module LogStash
       def unreachable(error, attempts, spent)
         @logger.error("wasmstash request failed", :pipeline => @pipeline, :url => @shown_uri,
                       :error => "#{error.class}: #{error.message}")
-        Answer.new(nil, nil, "could not reach wasmstash at #{@shown_uri}: gave up after #{format('%.1f', spent)} s and " \
-                             "#{attempts} connection attempt#{attempts == 1 ? '' : 's'} (retry_budget #{@retry_budget} s); " \
+        Answer.new(nil, nil, "could not reach wasmstash at #{@shown_uri}: gave up after " \
+                             "#{attempts} connection attempt#{attempts == 1 ? '' : 's'}, #{format('%.1f', spent)} s after " \
+                             "this batch's first failure (retry_budget #{@retry_budget} s); " \
                              "last error: #{error.class}: #{error.message}")
       end
 
@@ -258,7 +265,8 @@ module LogStash
       def connection
         http = @connections_lock.synchronize { @connections[Thread.current] }
         return http if http && http.started?
-        http = Net::HTTP.new(@uri.host, @uri.port)
+        # `hostname`: an IPv6 address without the URL's brackets.
+        http = Net::HTTP.new(@uri.hostname, @uri.port)
         if @uri.scheme == "https"
           http.use_ssl = true
           http.verify_mode = @ssl_verify ? OpenSSL::SSL::VERIFY_PEER : OpenSSL::SSL::VERIFY_NONE
