@@ -310,3 +310,27 @@ fn a_version_export_that_traps_or_spins_is_told_as_such() {
         "{err}"
     );
 }
+
+/// A module chooses its import names, and they reach the log, `check` and
+/// `inspect`: a newline in one must not start a line the host did not
+/// write, nor an escape sequence steer the terminal.
+#[test]
+fn names_a_module_chose_are_printed_escaped() {
+    let hostile = "\\1b[31mRED\\0a2026-01-01 FORGED\\e2\\80\\ae";
+    let wat = wat_filter("(i64.const 0)").replacen(
+        "(module",
+        &format!(r#"(module (import "env" "{hostile}" (func)) (func (export "{hostile}"))"#),
+        1,
+    );
+    let err = load_error(wat.as_bytes(), "{}");
+    assert!(
+        err.contains(r"module imports `env::\u{1b}[31mRED\n2026-01-01 FORGED\u{202e}`"),
+        "{err}"
+    );
+    let inspection = wasmstash::engine::inspect(&strict_engine(), wat.as_bytes()).unwrap();
+    let listed = format!("{:?} {:?}", inspection.imports, inspection.exports);
+    for raw in ['\u{1b}', '\n', '\u{202e}'] {
+        assert!(!inspection.imports.concat().contains(raw), "{listed}");
+        assert!(!inspection.exports.concat().contains(raw), "{listed}");
+    }
+}

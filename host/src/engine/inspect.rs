@@ -11,6 +11,7 @@ use super::cache::sha256_hex;
 use super::module::{
     LoadError, ask_version, check_imports, export_problems, is_stateful, version_mismatch,
 };
+use super::printable;
 use super::tripwire;
 
 #[derive(Debug, Serialize)]
@@ -64,11 +65,14 @@ pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadEr
         exports: module
             .exports()
             .filter(|e| !tripwire::is_host_export(e.name()))
-            .map(|e| format!("{}: {}", e.name(), describe(&e.ty())))
+            .map(|e| format!("{}: {}", printable::name(e.name()), describe(&e.ty())))
             .collect(),
         imports: module
             .imports()
-            .map(|i| format!("{}::{}: {}", i.module(), i.name(), describe(&i.ty())))
+            .map(|i| {
+                let (module, name) = (printable::name(i.module()), printable::name(i.name()));
+                format!("{module}::{name}: {}", describe(&i.ty()))
+            })
             .collect(),
         memory_pages,
         stateful: is_stateful(&module),

@@ -18,6 +18,7 @@ use super::counter_names::MAX_COUNTER_NAMES;
 use super::limits::InstanceLimits;
 use super::log_gate::LogGate;
 use super::module::{FilterModule, LoadError};
+use super::printable::{printable_end_within, printable_within};
 use super::stage::{Failure, FailureKind, StageOutcome};
 use super::tripwire::{self, Tripwire};
 use crate::event_check::CheckedEvent;
@@ -152,7 +153,7 @@ fn read_guest_str(
 ) -> wasmtime::Result<String> {
     let text = with_guest_bytes(caller, ptr, len, |bytes| {
         let bytes = &bytes[..bytes.len().min(MAX_LOG_LINE)];
-        printable(&String::from_utf8_lossy(bytes))
+        printable_within(&String::from_utf8_lossy(bytes), MAX_LOG_LINE)
     })?;
     Ok(text)
 }
@@ -184,23 +185,23 @@ fn with_guest_bytes<R>(
     Ok(read(bytes))
 }
 
-/// A message the guest returned, made [`printable`]. A longer one than
+/// A message the guest returned, made printable. A longer one than
 /// [`MAX_MESSAGE`] keeps its start and its end, and says how much was cut
 /// between them: a message names what failed first and why last (a grok
 /// pattern, then the position it breaks at), and both must survive.
 fn message_text(bytes: &[u8]) -> String {
     if bytes.len() <= MAX_MESSAGE {
-        return printable(&String::from_utf8_lossy(bytes));
+        return printable_within(&String::from_utf8_lossy(bytes), MAX_MESSAGE);
     }
     let head_end = char_start_at_or_before(bytes, MAX_MESSAGE * 3 / 4);
     let tail_start = char_start_at_or_before(bytes, bytes.len() - MAX_MESSAGE / 4);
     let (head, tail) = (&bytes[..head_end], &bytes[tail_start..]);
     format!(
         "{} … ({} of {} bytes cut) … {}",
-        printable(&String::from_utf8_lossy(head)),
+        printable_within(&String::from_utf8_lossy(head), MAX_MESSAGE * 3 / 4),
         tail_start - head_end,
         bytes.len(),
-        printable(&String::from_utf8_lossy(tail)),
+        printable_end_within(&String::from_utf8_lossy(tail), MAX_MESSAGE / 4),
     )
 }
 
@@ -213,20 +214,6 @@ fn char_start_at_or_before(bytes: &[u8], index: usize) -> usize {
         start -= 1;
     }
     if is_continuation(start) { index } else { start }
-}
-
-/// `text` with control characters escaped (`\n`, `\u{1b}`), so that what a
-/// filter says can neither start a log line of its own nor steer a terminal.
-fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// A live instance of a filter module, reused across calls.

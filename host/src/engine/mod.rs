@@ -20,6 +20,7 @@ mod instance;
 mod limits;
 mod log_gate;
 mod module;
+mod printable;
 mod shape;
 mod stage;
 mod tripwire;

@@ -12,6 +12,7 @@ use super::Engine;
 use super::cache::sha256_hex;
 use super::instance::{FilterInstance, StoreState, linker};
 use super::log_gate::{self, LogGate};
+use super::printable;
 use super::tripwire;
 use crate::event_check::CheckedEvent;
 
@@ -255,8 +256,8 @@ pub(super) fn check_imports(module: &wasmtime::Module) -> Result<(), LoadError> 
             return Err(LoadError::module(format!(
                 "module imports `{}::{}`, which wasmstash does not provide: filters get no WASI, \
                  filesystem, network or environment access, only the `wasmstash` imports of ABI v1 ({})",
-                import.module(),
-                import.name(),
+                printable::name(import.module()),
+                printable::name(import.name()),
                 ALLOWED_IMPORTS.join(", ")
             )));
         }
