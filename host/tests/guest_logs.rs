@@ -230,3 +230,54 @@ fn hidden_lines_leave_the_ration_to_the_lines_shown() {
     assert!(!stderr.contains("chat!"), "{stderr}");
     assert!(!stderr.contains("not shown"), "{stderr}");
 }
+
+/// The host's errors about a stateful filter's replacement instances carry
+/// the filter's own words (why its restore refused the state) and come once
+/// per instance, which a filter failing every event replaces once per event:
+/// they are rationed as its other failures are, and the filter's words,
+/// escaped, cannot make a line many times the 4 KiB a message may have.
+#[test]
+fn errors_about_replacement_instances_are_rationed_and_bounded() {
+    let escapes = "\\1b".repeat(4096);
+    let stateful = format!(
+        r#"(data (i32.const 8192) "{escapes}")
+        (func (export "wasmstash_snapshot") (result i64) (i64.const 0x0000100000000004))
+        (func (export "wasmstash_restore") (param i32 i32) (result i64) (i64.const 0x0000200000001000))
+        (func (export "wasmstash_free")"#
+    );
+    let wat =
+        wat_filter("unreachable").replacen(r#"(func (export "wasmstash_free")"#, &stateful, 1);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.wat"), wat).unwrap();
+    let lines: String = (0..2000).map(|i| format!("event {i}\n")).collect();
+    let started = std::time::Instant::now();
+    let output = wasmstash_in(
+        dir.path(),
+        &[
+            "run",
+            "--filter",
+            "m.wat",
+            "--batch-size",
+            "100",
+            "--format",
+            "lines",
+            "-",
+        ],
+        lines.as_bytes(),
+    );
+    let took = started.elapsed();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(text(&output.stdout).lines().count(), 2000);
+    let stderr = text(&output.stderr);
+    let refusals: Vec<&str> = (stderr.lines())
+        .filter(|l| l.contains("restoring state into a new instance failed"))
+        .collect();
+    assert!(!refusals.is_empty(), "{stderr}");
+    assert!(refusals.len() <= most_shown_in(took), "{}", refusals.len());
+    let longest = stderr.lines().map(str::len).max().unwrap();
+    assert!(longest < 6000, "a line of {longest} bytes");
+    assert!(
+        !held_back_counts(&stderr, "warnings about this filter's failed calls").is_empty(),
+        "no count of lines held back"
+    );
+}

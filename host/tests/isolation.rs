@@ -560,3 +560,34 @@ fn a_buffer_past_the_memory_names_the_size_asked_for() {
         "{reason}"
     );
 }
+
+/// The re-runs that bring each new instance of a stateful filter up to
+/// date count against its batch's replay budget. They had a budget each,
+/// so a replay that needed several new instances held its request for
+/// several budgets, past the drain limit that counts one.
+#[test]
+fn re_runs_and_the_replay_of_a_batch_share_one_budget() {
+    let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
+        call_timeout: Some(std::time::Duration::from_secs(5)),
+        replay_budget: std::time::Duration::from_millis(800),
+        checkpoint_interval: std::time::Duration::from_secs(3600),
+        cache_dir: None,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut pipeline = pipeline(chaos(&engine, r#"{"panic_on":"BAD","slow_ms":20}"#));
+    // 35 batches logged since the checkpoint: 0.7 s to re-run, so the
+    // replay's first new instance is ready within the budget and the next
+    // (for BAD, retried on a fresh instance) starts before it ends.
+    for i in 0..35 {
+        pipeline.process(message_events(&[&format!("warm {i}")]));
+    }
+    let started = std::time::Instant::now();
+    let results = as_json(pipeline.process(message_events(&["a", "BAD", "b", "BAD", "c"])));
+    let took = started.elapsed();
+    assert_eq!(results.len(), 5);
+    assert!(results[1]["tags"].is_array(), "{}", results[1]);
+    // One budget and the call under way when it ran out (about 0.85 s);
+    // with a budget per re-run, the second re-run alone took 0.7 s more.
+    assert!(took < std::time::Duration::from_millis(1200), "{took:?}");
+}

@@ -168,6 +168,11 @@ pub struct Stage {
     /// call's counters are dropped with the rest of its effects, so replayed
     /// events count once.
     counters: BTreeMap<String, i64>,
+    /// When the batch being processed must stop re-running logs and
+    /// replaying events: `replay_budget` from its start. The re-runs that
+    /// bring each replacement instance up to date count against it with the
+    /// replay, so that a request is bounded as the drain limit counts it.
+    budget_ends: Instant,
 }
 
 /// What an event a replay did not reach in time is failed with.
@@ -194,7 +199,14 @@ impl Stage {
             log_bytes: 0,
             checkpointed_at: None,
             counters: BTreeMap::new(),
+            budget_ends: Instant::now(),
         }
+    }
+
+    /// Starts the budget of re-runs and replays for one piece of work: a
+    /// batch, a snapshot, a restore (each may need a replacement instance).
+    fn start_budget(&mut self) {
+        self.budget_ends = Instant::now() + self.module.engine().settings().replay_budget;
     }
 
     pub fn module(&self) -> &FilterModule {
@@ -224,6 +236,7 @@ impl Stage {
         if events.is_empty() {
             return Vec::new();
         }
+        self.start_budget();
         if self.module.is_stateful() && self.checkpoint_due() {
             self.checkpoint();
         }
@@ -284,11 +297,10 @@ impl Stage {
     /// which the rest are failed unrun.
     fn replay(&mut self, events: &[&CheckedEvent]) -> Vec<StageOutcome> {
         let budget = self.module.engine().settings().replay_budget;
-        let started = Instant::now();
         let mut outcomes = Vec::with_capacity(events.len());
         let mut not_run = 0;
         for event in events {
-            outcomes.push(if started.elapsed() > budget {
+            outcomes.push(if Instant::now() > self.budget_ends {
                 not_run += 1;
                 StageOutcome::Failed(not_replayed(budget))
             } else {
@@ -375,7 +387,11 @@ impl Stage {
                         Some(failure.reason)
                     }
                 };
-                if let Some(reason) = failed {
+                // Rationed: a filter whose restore always fails would
+                // otherwise write a line for every event it replays.
+                if let Some(reason) = failed
+                    && self.module.may_warn_of_failure()
+                {
                     tracing::error!(
                         filter = self.module.name(),
                         "restoring state into a new instance failed: {reason}"
@@ -386,11 +402,13 @@ impl Stage {
                 }
             }
             if rerun_log && let Err(failure) = self.rerun_log(&mut instance) {
-                tracing::error!(
-                    filter = self.module.name(),
-                    "re-running a logged batch failed ({}); state since the checkpoint is lost",
-                    failure.reason
-                );
+                if self.module.may_warn_of_failure() {
+                    tracing::error!(
+                        filter = self.module.name(),
+                        "re-running a logged batch failed ({}); state since the checkpoint is lost",
+                        failure.reason
+                    );
+                }
                 rerun_log = false;
                 continue;
             }
@@ -401,18 +419,19 @@ impl Stage {
     }
 
     /// Re-runs the batches logged since the checkpoint on `instance`,
-    /// bounded like a replay: a filter slow on every batch must not hold
-    /// the stage for the whole log.
+    /// within the batch's budget, shared with its replay: a filter slow on
+    /// every batch must not hold the stage for the whole log, once per
+    /// replacement instance.
     fn rerun_log(&self, instance: &mut FilterInstance) -> Result<(), Failure> {
-        let budget = self.module.engine().settings().replay_budget;
-        let started = Instant::now();
         for batch in &self.log {
-            if started.elapsed() > budget {
-                tracing::error!(
-                    filter = self.module.name(),
-                    "re-running the batches since the checkpoint ran past engine.replay_budget_ms ({} ms); the state they added is lost",
-                    budget.as_millis()
-                );
+            if Instant::now() > self.budget_ends {
+                if self.module.may_warn_of_failure() {
+                    tracing::error!(
+                        filter = self.module.name(),
+                        "re-running the batches since the checkpoint ran past engine.replay_budget_ms ({} ms) for this batch; the state they added is lost",
+                        self.module.engine().settings().replay_budget.as_millis()
+                    );
+                }
                 break;
             }
             instance.rerun(batch)?;
@@ -472,6 +491,7 @@ impl Stage {
     /// A snapshot that fails as a call throws the instance away, as any
     /// failed call does.
     pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, Failure> {
+        self.start_budget();
         let taken = self.instance()?.snapshot();
         let state = taken.inspect_err(|_| self.discard_instance())?;
         self.state.clone_from(&state);
@@ -483,6 +503,7 @@ impl Stage {
     /// When the filter refuses it, the instance goes on as it was; when the
     /// call fails, the instance is thrown away and the next starts afresh.
     pub fn restore(&mut self, state: Vec<u8>) -> Result<(), String> {
+        self.start_budget();
         let instance = self.instance().map_err(|f| f.reason)?;
         match instance.restore(&state) {
             Ok(Ok(())) => {}

@@ -23,6 +23,9 @@ pub struct Config {
     error_on: Option<String>,
     /// Drop the event.
     drop_on: Option<String>,
+    /// Take this many milliseconds over every event it keeps, by the
+    /// host's clock: a slow filter, whose re-runs and replays take time.
+    slow_ms: Option<u64>,
 }
 
 pub struct Chaos {
@@ -78,6 +81,10 @@ impl Filter for Chaos {
         }
         if triggers(&c.drop_on, &message) {
             return Verdict::Drop;
+        }
+        if let Some(ms) = c.slow_ms {
+            let until = host::now_unix_nanos().saturating_add(ms as i64 * 1_000_000);
+            while host::now_unix_nanos() < until {}
         }
         self.seen += 1;
         event.set("[chaos][seen]", self.seen);
