@@ -202,13 +202,16 @@ impl Metrics {
         }
     }
 
+    /// Adds `delta` to a counter, which stops at `u64::MAX` rather than
+    /// wrap: a counter only rises, and a filter may add up to `i64::MAX`
+    /// per call (`metric_add`).
     pub fn add(&self, name: &'static str, pairs: &[(&'static str, &str)], delta: u64) {
         if delta > 0 {
-            self.lock()
-                .counters
-                .entry((name, labels(pairs)))
-                .or_default()
-                .fetch_add(delta, Ordering::Relaxed);
+            let mut series = self.lock();
+            let count = series.counters.entry((name, labels(pairs))).or_default();
+            let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_add(delta))
+            });
         }
     }
 
@@ -379,6 +382,17 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_counter_stops_at_its_largest_value_instead_of_wrapping() {
+        let metrics = Metrics::default();
+        let labels = [("pipeline", "p"), ("filter", "f"), ("name", "big")];
+        for _ in 0..3 {
+            metrics.add_filter_counter("p", "f", "big", i64::MAX as u64);
+        }
+        let count = metrics.counter("wasmstash_filter_counter_total", &labels);
+        assert_eq!(count, u64::MAX);
+    }
 
     #[test]
     fn renders_counters_gauges_and_histograms() {

@@ -352,3 +352,33 @@ fn the_run_summary_counts_failure_records_by_kind() {
     assert!(count("timeout") >= 1 && count("not_run") >= 1, "{summary}");
     assert_eq!(count("timeout") + count("not_run"), 20, "{summary}");
 }
+
+/// The summary finds the failure tags of an event whose `tags` key came
+/// written with an escape (`"t\u0061gs"`): the event is tagged all the
+/// same, and the summary said "no failures".
+#[test]
+fn the_run_summary_counts_tags_under_an_escaped_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[[pipelines.p.filters]]\nmodule = {:?}\nconfig = {{ panic_on = \"BAD\" }}\n",
+            chaos_path()
+        ),
+    );
+    let input = "{\"t\\u0061gs\":[],\"message\":\"BAD\"}\n{\"message\":\"fine\"}\n";
+    let out = binary::wasmstash_in(
+        dir.path(),
+        &["run", "-c", config.to_str().unwrap(), "-"],
+        input.as_bytes(),
+    );
+    let stderr = binary::text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let events = events_of(&out.stdout);
+    assert_eq!(events[0]["tags"], json!(["_wasmfilter_failure"]));
+    let summary = stderr.lines().last().unwrap();
+    assert!(
+        summary.contains("tagged: _wasmfilter_failure 1; failure records by kind: trap 1"),
+        "{summary}"
+    );
+}

@@ -261,6 +261,25 @@ fn memories_are_limited_together_not_one_by_one() {
     );
     let err = load_error(wide.as_bytes(), "{}");
     assert!(err.contains("memory64"), "{err}");
+    // Each memory reserves address space whatever its size: a module may
+    // declare four.
+    let empty = |n: usize| {
+        (1..n)
+            .map(|i| format!("(memory $e{i} 0)"))
+            .collect::<String>()
+    };
+    let declaring = |n: usize| {
+        wat_filter(&format!("{ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}")).replace(
+            r#"(memory (export "memory") 2)"#,
+            &format!(r#"(memory (export "memory") 2) {}"#, empty(n)),
+        )
+    };
+    assert_loads(&declaring(4));
+    let err = load_error(declaring(99).as_bytes(), "{}");
+    assert!(
+        err.contains("the module declares 99 memories; at most 4 are allowed"),
+        "{err}"
+    );
 }
 
 #[test]

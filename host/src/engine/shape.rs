@@ -9,6 +9,11 @@
 //! largest under 20 KB). Within these bounds a module can still take long
 //! (many locals cost Cranelift their square), which `compile` bounds by
 //! waiting at most `engine.compile_timeout_ms`.
+//!
+//! Memories are bounded in number too, though the memory limit counts
+//! their pages together: each memory reserves gigabytes of address space
+//! for its guard regions, so a module of 99 empty memories took 400 GiB of
+//! it per instance, and some 300 instances exhausted the process's.
 
 use wasmparser::{Parser, Payload};
 
@@ -18,7 +23,10 @@ pub const MAX_FUNCTIONS: u32 = 100_000;
 /// Most bytes of code one function may have.
 pub const MAX_FUNCTION_BYTES: usize = 1 << 20;
 
-/// Refuses a module over either bound, naming the bound; anything else
+/// Most memories one module may declare: filters use one.
+pub const MAX_MEMORIES: u32 = 4;
+
+/// Refuses a module over any bound, naming the bound; anything else
 /// (malformed bytes included) is left to the compiler to report.
 pub(super) fn check(wasm: &[u8]) -> Result<(), String> {
     let mut function = 0u32;
@@ -27,6 +35,12 @@ pub(super) fn check(wasm: &[u8]) -> Result<(), String> {
             Ok(Payload::CodeSectionStart { count, .. }) if count > MAX_FUNCTIONS => {
                 return Err(format!(
                     "the module has {count} functions; at most {MAX_FUNCTIONS} are compiled"
+                ));
+            }
+            Ok(Payload::MemorySection(memories)) if memories.count() > MAX_MEMORIES => {
+                return Err(format!(
+                    "the module declares {} memories; at most {MAX_MEMORIES} are allowed",
+                    memories.count()
                 ));
             }
             Ok(Payload::CodeSectionEntry(body)) => {

@@ -539,8 +539,12 @@ pub struct FailureCounts {
 
 impl FailureCounts {
     pub(super) fn count(&mut self, event: &[u8]) {
-        // Only events that mention tags are parsed at all.
-        if memchr::memmem::find(event, b"\"tags\"").is_none() {
+        // Only events that may hold tags are parsed at all: those that
+        // mention them, and those with a `\u` escape, which a key written
+        // as `"t\u0061gs"` needs.
+        if memchr::memmem::find(event, b"\"tags\"").is_none()
+            && memchr::memmem::find(event, b"\\u").is_none()
+        {
             return;
         }
         let Ok(parsed) = Event::parse(event) else {
