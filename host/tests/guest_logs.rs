@@ -277,7 +277,7 @@ fn errors_about_replacement_instances_are_rationed_and_bounded() {
     let longest = stderr.lines().map(str::len).max().unwrap();
     assert!(longest < 6000, "a line of {longest} bytes");
     assert!(
-        !held_back_counts(&stderr, "warnings about this filter's failed calls").is_empty(),
+        !held_back_counts(&stderr, "errors about this filter's lost state").is_empty(),
         "no count of lines held back"
     );
 }

@@ -164,7 +164,7 @@ fn an_init_error_message_is_cut_to_a_bounded_length_keeping_both_ends() {
         &error[..100]
     );
     assert!(error.len() < 5000, "{} bytes", error.len());
-    assert!(error.contains("AAAA … (995904 of 1000000 bytes cut) … AAAA"));
+    assert!(error.contains("AAAA … (cut from 1000000 bytes) … AAAA"));
     assert!(error.ends_with("AZZZZZZZZZZ"), "{}", &error[4000..]);
 }
 

@@ -48,11 +48,18 @@ fn start(server: &str) -> (Server, tempfile::TempDir) {
     (Server::start(&config, &[]), dir)
 }
 
-/// A call that keeps the chaos filter busy until its 1.5 s deadline.
+/// A call that keeps the chaos filter busy until its 1.5 s deadline. It
+/// is sent again while the worker is busy with something else (a 429 on a
+/// server without a queue), so that it holds the worker in the end.
 fn looping_call(addr: std::net::SocketAddr) -> std::thread::JoinHandle<support::server::Response> {
     std::thread::spawn(move || {
         let request = b"POST /v1/pipelines/chaos/event HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 18\r\n\r\n{\"message\":\"LOOP\"}";
-        send_raw(addr, request)
+        loop {
+            let answer = send_raw(addr, request);
+            if answer.status != 429 {
+                return answer;
+            }
+        }
     })
 }
 
@@ -372,6 +379,7 @@ fn a_saturated_pipeline_answers_429_at_once() {
     // With no queue, a refusal comes while the worker runs the other call,
     // not after it.
     let refused = refused_while_busy(&server, &slow);
+    assert!(!slow.is_finished(), "the refusal waited for the worker");
     assert_eq!(refused.header("retry-after"), Some("1"));
     // The looping event itself comes back, tagged, once its deadline passes.
     let looped = slow.join().unwrap();

@@ -18,7 +18,7 @@ use super::counter_names::MAX_COUNTER_NAMES;
 use super::limits::InstanceLimits;
 use super::log_gate::LogGate;
 use super::module::{FilterModule, LoadError};
-use super::printable::{printable_end_within, printable_within};
+use super::printable::{printable, printable_within};
 use super::stage::{Failure, FailureKind, StageOutcome};
 use super::tripwire::{self, Tripwire};
 use crate::event_check::CheckedEvent;
@@ -186,23 +186,27 @@ fn with_guest_bytes<R>(
 }
 
 /// A message the guest returned, made printable. A longer one than
-/// [`MAX_MESSAGE`] keeps its start and its end, and says how much was cut
+/// [`MAX_MESSAGE`] keeps its start and its end, and says that it was cut
 /// between them: a message names what failed first and why last (a grok
-/// pattern, then the position it breaks at), and both must survive.
+/// pattern, then the position it breaks at), and both must survive. The
+/// cut is made after escaping, which can make text several times longer,
+/// and only as much of a long message is escaped as could be kept.
 fn message_text(bytes: &[u8]) -> String {
-    if bytes.len() <= MAX_MESSAGE {
-        return printable_within(&String::from_utf8_lossy(bytes), MAX_MESSAGE);
-    }
-    let head_end = char_start_at_or_before(bytes, MAX_MESSAGE * 3 / 4);
-    let tail_start = char_start_at_or_before(bytes, bytes.len() - MAX_MESSAGE / 4);
-    let (head, tail) = (&bytes[..head_end], &bytes[tail_start..]);
-    format!(
-        "{} … ({} of {} bytes cut) … {}",
-        printable_within(&String::from_utf8_lossy(head), MAX_MESSAGE * 3 / 4),
-        tail_start - head_end,
-        bytes.len(),
-        printable_end_within(&String::from_utf8_lossy(tail), MAX_MESSAGE / 4),
-    )
+    let text = |bytes: &[u8]| printable(&String::from_utf8_lossy(bytes));
+    let (head, tail) = if bytes.len() <= MAX_MESSAGE {
+        let whole = text(bytes);
+        if whole.len() <= MAX_MESSAGE {
+            return whole;
+        }
+        (whole.clone(), whole)
+    } else {
+        let head_end = char_start_at_or_before(bytes, MAX_MESSAGE);
+        let tail_start = char_start_at_or_before(bytes, bytes.len() - MAX_MESSAGE);
+        (text(&bytes[..head_end]), text(&bytes[tail_start..]))
+    };
+    let head = &head[..head.floor_char_boundary(MAX_MESSAGE * 3 / 4)];
+    let tail = &tail[tail.ceil_char_boundary(tail.len().saturating_sub(MAX_MESSAGE / 4))..];
+    format!("{head} … (cut from {} bytes) … {tail}", bytes.len())
 }
 
 /// The start of the UTF-8 character at `index` (or `index` itself when the
@@ -603,7 +607,7 @@ mod tests {
             assert!(cut.starts_with(&format!("{}é", "x".repeat(pad))), "{pad}");
             assert!(cut.ends_with("ééwhy"), "{pad}");
             assert!(!cut.contains('\u{fffd}'), "{pad}: a character was split");
-            assert!(cut.contains("bytes cut) …"));
+            assert!(cut.contains(" … (cut from "), "{cut}");
             assert!(cut.len() < MAX_MESSAGE + 100);
         }
     }
@@ -614,6 +618,18 @@ mod tests {
         assert_eq!(message_text(b"\n"), "\\n");
         let bytes = vec![0x80u8; MAX_MESSAGE + 10];
         let cut = message_text(&bytes);
-        assert!(cut.contains(&format!("of {} bytes cut", MAX_MESSAGE + 10)));
+        assert!(cut.contains(&format!("(cut from {} bytes)", MAX_MESSAGE + 10)));
+    }
+
+    #[test]
+    fn a_message_that_escaping_makes_long_keeps_its_end() {
+        // 4000 bytes, under the cap, six times that escaped.
+        let bytes = [vec![0x1bu8; 3990], b"the reason".to_vec()].concat();
+        let cut = message_text(&bytes);
+        assert!(
+            cut.starts_with("\\u{1b}") && cut.ends_with("the reason"),
+            "{cut}"
+        );
+        assert!(cut.len() < MAX_MESSAGE + 100, "{}", cut.len());
     }
 }

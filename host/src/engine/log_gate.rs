@@ -37,6 +37,9 @@ pub(crate) const FILTER_LINES: &str = "log lines of this filter";
 /// The host's warnings about a filter's failed calls.
 pub(crate) const FAILURE_WARNINGS: &str = "warnings about this filter's failed calls";
 
+/// The host's errors about a stateful filter's lost state.
+pub(crate) const LOST_STATE_ERRORS: &str = "errors about this filter's lost state";
+
 struct Window {
     started: Instant,
     shown: u32,

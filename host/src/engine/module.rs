@@ -38,10 +38,12 @@ pub enum LoadErrorKind {
 }
 
 impl LoadError {
-    /// A problem with the module itself.
+    /// A problem with the module itself. The message is made printable
+    /// here, once for all: it may quote what the module chose (a name in a
+    /// compiler's error, a function name in a trap's backtrace).
     pub(crate) fn module(message: impl Into<String>) -> LoadError {
         LoadError {
-            message: message.into(),
+            message: printable::printable(&message.into()),
             kind: LoadErrorKind::Module,
         }
     }
@@ -49,7 +51,7 @@ impl LoadError {
     /// The filter's init refused its config or failed.
     pub(crate) fn init(message: String) -> LoadError {
         LoadError {
-            message,
+            message: printable::printable(&message),
             kind: LoadErrorKind::Init,
         }
     }
@@ -98,6 +100,8 @@ struct ModuleInner {
     /// The host's warnings about this filter's failed calls, shared by
     /// every worker's stage.
     failure_warnings: LogGate,
+    /// Its own ration for the errors that say state was lost.
+    lost_state_errors: LogGate,
 }
 
 impl FilterModule {
@@ -158,6 +162,7 @@ impl FilterModule {
                 keyed,
                 log_gate: Arc::new(LogGate::new(name, log_gate::FILTER_LINES)),
                 failure_warnings: LogGate::new(name, log_gate::FAILURE_WARNINGS),
+                lost_state_errors: LogGate::new(name, log_gate::LOST_STATE_ERRORS),
             }),
         };
         // One throw-away instance proves the exports, the ABI version and the
@@ -225,6 +230,12 @@ impl FilterModule {
     /// now (each is in its events' failure records either way).
     pub(crate) fn may_warn_of_failure(&self) -> bool {
         self.inner.failure_warnings.admit()
+    }
+
+    /// Whether the host may report one more loss of this filter's state
+    /// (a restore refused, a re-run cut short) now.
+    pub(crate) fn may_report_lost_state(&self) -> bool {
+        self.inner.lost_state_errors.admit()
     }
 
     pub(crate) fn linker(&self) -> &Linker<StoreState> {

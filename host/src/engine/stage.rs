@@ -168,11 +168,13 @@ pub struct Stage {
     /// call's counters are dropped with the rest of its effects, so replayed
     /// events count once.
     counters: BTreeMap<String, i64>,
-    /// When the batch being processed must stop re-running logs and
-    /// replaying events: `replay_budget` from its start. The re-runs that
-    /// bring each replacement instance up to date count against it with the
-    /// replay, so that a request is bounded as the drain limit counts it.
-    budget_ends: Instant,
+    /// When the piece of work under way (a batch, a snapshot, a restore)
+    /// must stop re-running logs and replaying events: `replay_budget` from
+    /// the first re-run or replay it needed, `None` before that. The re-runs
+    /// that bring each replacement instance up to date count against it
+    /// with the replay, so that a request is bounded as the drain limit
+    /// counts it; a stateless filter's replay gets it whole, as before.
+    budget_ends: Option<Instant>,
 }
 
 /// What an event a replay did not reach in time is failed with.
@@ -199,14 +201,18 @@ impl Stage {
             log_bytes: 0,
             checkpointed_at: None,
             counters: BTreeMap::new(),
-            budget_ends: Instant::now(),
+            budget_ends: None,
         }
     }
 
-    /// Starts the budget of re-runs and replays for one piece of work: a
-    /// batch, a snapshot, a restore (each may need a replacement instance).
-    fn start_budget(&mut self) {
-        self.budget_ends = Instant::now() + self.module.engine().settings().replay_budget;
+    /// Whether the budget of re-runs and replays of the work under way is
+    /// spent; the first ask starts it.
+    fn budget_spent(&mut self) -> bool {
+        let budget = self.module.engine().settings().replay_budget;
+        let ends = *self
+            .budget_ends
+            .get_or_insert_with(|| Instant::now() + budget);
+        Instant::now() > ends
     }
 
     pub fn module(&self) -> &FilterModule {
@@ -236,7 +242,7 @@ impl Stage {
         if events.is_empty() {
             return Vec::new();
         }
-        self.start_budget();
+        self.budget_ends = None;
         if self.module.is_stateful() && self.checkpoint_due() {
             self.checkpoint();
         }
@@ -300,7 +306,7 @@ impl Stage {
         let mut outcomes = Vec::with_capacity(events.len());
         let mut not_run = 0;
         for event in events {
-            outcomes.push(if Instant::now() > self.budget_ends {
+            outcomes.push(if self.budget_spent() {
                 not_run += 1;
                 StageOutcome::Failed(not_replayed(budget))
             } else {
@@ -388,9 +394,11 @@ impl Stage {
                     }
                 };
                 // Rationed: a filter whose restore always fails would
-                // otherwise write a line for every event it replays.
+                // otherwise write a line for every event it replays. Apart
+                // from the warnings about failed calls, which a filter
+                // failing often spends, so that these still show.
                 if let Some(reason) = failed
-                    && self.module.may_warn_of_failure()
+                    && self.module.may_report_lost_state()
                 {
                     tracing::error!(
                         filter = self.module.name(),
@@ -402,7 +410,7 @@ impl Stage {
                 }
             }
             if rerun_log && let Err(failure) = self.rerun_log(&mut instance) {
-                if self.module.may_warn_of_failure() {
+                if self.module.may_report_lost_state() {
                     tracing::error!(
                         filter = self.module.name(),
                         "re-running a logged batch failed ({}); state since the checkpoint is lost",
@@ -419,22 +427,22 @@ impl Stage {
     }
 
     /// Re-runs the batches logged since the checkpoint on `instance`,
-    /// within the batch's budget, shared with its replay: a filter slow on
-    /// every batch must not hold the stage for the whole log, once per
-    /// replacement instance.
-    fn rerun_log(&self, instance: &mut FilterInstance) -> Result<(), Failure> {
-        for batch in &self.log {
-            if Instant::now() > self.budget_ends {
-                if self.module.may_warn_of_failure() {
+    /// within the budget of the work under way, shared with its replay: a
+    /// filter slow on every batch must not hold the stage for the whole
+    /// log, once per replacement instance.
+    fn rerun_log(&mut self, instance: &mut FilterInstance) -> Result<(), Failure> {
+        for batch in 0..self.log.len() {
+            if self.budget_spent() {
+                if self.module.may_report_lost_state() {
                     tracing::error!(
                         filter = self.module.name(),
-                        "re-running the batches since the checkpoint ran past engine.replay_budget_ms ({} ms) for this batch; the state they added is lost",
+                        "re-running the batches since the checkpoint ran past engine.replay_budget_ms ({} ms); the state they added is lost",
                         self.module.engine().settings().replay_budget.as_millis()
                     );
                 }
                 break;
             }
-            instance.rerun(batch)?;
+            instance.rerun(&self.log[batch])?;
         }
         Ok(())
     }
@@ -453,7 +461,7 @@ impl Stage {
     /// dropped, as nothing could ever fold it into a checkpoint, and it
     /// would grow as long as the process runs.
     fn checkpoint(&mut self) {
-        let Err(failure) = self.snapshot() else {
+        let Err(failure) = self.take_snapshot() else {
             return;
         };
         if self.log_bytes >= MAX_LOG_BYTES {
@@ -491,7 +499,13 @@ impl Stage {
     /// A snapshot that fails as a call throws the instance away, as any
     /// failed call does.
     pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, Failure> {
-        self.start_budget();
+        self.budget_ends = None;
+        self.take_snapshot()
+    }
+
+    /// [`Stage::snapshot`] within the budget of the work under way (a
+    /// checkpoint is part of its batch).
+    fn take_snapshot(&mut self) -> Result<Option<Vec<u8>>, Failure> {
         let taken = self.instance()?.snapshot();
         let state = taken.inspect_err(|_| self.discard_instance())?;
         self.state.clone_from(&state);
@@ -503,7 +517,7 @@ impl Stage {
     /// When the filter refuses it, the instance goes on as it was; when the
     /// call fails, the instance is thrown away and the next starts afresh.
     pub fn restore(&mut self, state: Vec<u8>) -> Result<(), String> {
-        self.start_budget();
+        self.budget_ends = None;
         let instance = self.instance().map_err(|f| f.reason)?;
         match instance.restore(&state) {
             Ok(Ok(())) => {}

@@ -75,11 +75,11 @@ describe LogStash::Filters::Wasm do
         expect(e.get("[event][dataset]")).to be_nil
         expect(failure(e)["kind"]).to eq("request_failed")
         expect(failure(e)["reason"]).to match(
-          /gave up after \d+ connection attempts, \d+\.\d s after this batch's first failure \(retry_budget 3 s\).*refused/
+          /gave up after \d+ connection attempts, with \d+\.\d s of this batch's retry_budget \(3 s\) spent.*refused/
         )
       end
       reason = failure(events.first)["reason"]
-      expect(reason[/(\d+\.\d) s after/, 1].to_f).to be_between(3, 8)
+      expect(reason[/with (\d+\.\d) s of/, 1].to_f).to be_between(3, 8)
       # Waits capped at max_retry_wait (0.2 s) fit about 15 tries in 3 s;
       # doubling past it (0.2, 0.4, 0.8, 1.6) would have fitted 5.
       expect(reason[/(\d+) connection attempts/, 1].to_i).to be >= 10
@@ -94,6 +94,25 @@ describe LogStash::Filters::Wasm do
       expect(reasons[0]).to match(/gave up after \d+ connection attempts,/)
       # The later requests find the budget spent: one try each.
       expect(reasons[2..-1]).to all(match(/gave up after 1 connection attempt,/))
+    end
+
+    it "charges a batch's retry_budget only with the time its requests spent failing" do
+      fake = FakeSidecar.new do |_body, count|
+        busy = FakeSidecar.answer("busy", code: 429, headers: "Retry-After: 0\r\n")
+        case count
+        when 1, 6 then busy
+        else
+          sleep 0.4 # served, slowly: 1.2 s over requests 2 to 4
+          FakeSidecar.answer(%({"event":{"message":"ok"}}\n))
+        end
+      end
+      events = (1..5).map { |i| event("e#{i}") }
+      wasm(fake.url, "x", "retries" => 0, "retry_budget" => 1, "max_batch_events" => 1).multi_filter(events)
+      # The last request's busy answer comes 1.3 s after the first, with
+      # 0.1 s of the budget spent: it is retried.
+      expect(events.map { |e| e.get("message") }).to eq(["ok"] * 5)
+      expect(fake.requests.size).to eq(7)
+      fake.stop
     end
 
     it "reaches a sidecar at an IPv6 address" do

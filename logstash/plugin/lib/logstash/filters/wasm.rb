@@ -45,8 +45,8 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # Longest wait between retries, in seconds (the sidecar's Retry-After,
   # capped); never under 0.05, so 0 does not retry in a tight loop.
   config :max_retry_wait, :validate => :number, :default => 5
-  # Seconds, from a request's first failed connect or busy answer, during
-  # which the batch is tried again (connects wait from 0.2 s, doubling up to
+  # Seconds a batch's requests may spend failing (failed connects, busy
+  # answers) and waiting to try again (connects wait from 0.2 s, doubling up to
   # max_retry_wait; busy answers wait their Retry-After). A sidecar being
   # restarted refuses connections, then answers 503 while it loads, for
   # longer than a few quick retries, and nothing of the batch has run yet.

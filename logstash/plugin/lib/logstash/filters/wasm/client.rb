@@ -16,11 +16,16 @@ module LogStash
       # The sidecar's "busy" answers, given before it runs anything.
       BUSY = [429, 503].freeze
 
-      # When the requests of one worker batch began to fail (monotonic
-      # seconds, nil while none has): the batch's requests share one
-      # retry_budget, so a batch sent as many requests to a sidecar that is
-      # down holds its worker for the budget once, not once per request.
-      Retrying = Struct.new(:since)
+      # The seconds the requests of one worker batch have spent failing and
+      # waiting to retry: they share one retry_budget, so a batch sent as
+      # many requests to a sidecar that is down holds its worker for the
+      # budget once, not once per request. Time spent on requests that
+      # succeeded is not counted.
+      Retrying = Struct.new(:spent) do
+        def initialize(spent = 0.0)
+          super
+        end
+      end
 
       # Net::HTTP's own idle limit for a kept-alive connection. It stays under
       # the sidecar's header_read_timeout_ms (10 s by default), after which the
@@ -134,6 +139,9 @@ module LogStash
       def post(text, retrying = Retrying.new)
         busy = 0
         failures = 0
+        failing_since = nil
+        # What the batch has spent failing, this request's failures included.
+        spent = -> { retrying.spent + (failing_since ? now - failing_since : 0) }
         loop do
           body = Body.new(text)
           begin
@@ -148,9 +156,9 @@ module LogStash
             return sent_and_lost(e) if body.touched?
             return untrusted(e) if e.is_a?(OpenSSL::SSL::SSLError) && e.message =~ UNTRUSTED
             failures += 1
-            retrying.since ||= now
-            wait = connect_wait(failures, now - retrying.since)
-            return unreachable(e, failures, now - retrying.since) unless wait
+            failing_since ||= now
+            wait = connect_wait(failures, spent.call)
+            return unreachable(e, failures, spent.call) unless wait
             if failures == 1
               @logger.warn("wasmstash unreachable; retrying for up to #{@retry_budget} s", :pipeline => @pipeline,
                            :url => @shown_uri, :error => "#{e.class}: #{e.message}")
@@ -170,11 +178,11 @@ module LogStash
           # request reconnects.
           drop_connection unless code == 200
           if BUSY.include?(code)
-            retrying.since ||= now
+            failing_since ||= now
             # Never under MIN_WAIT, as for a connect: with max_retry_wait 0
             # a busy sidecar would otherwise be asked again in a tight loop.
             wait = [[response["Retry-After"].to_f, 0.1].max.clamp(0, @max_retry_wait), MIN_WAIT].max
-            if busy < @retries || now - retrying.since + wait <= @retry_budget
+            if busy < @retries || spent.call + wait <= @retry_budget
               busy += 1
               sleep(wait)
               next
@@ -182,6 +190,8 @@ module LogStash
           end
           return Answer.new(code, response.body.to_s, nil)
         end
+      ensure
+        retrying.spent += now - failing_since if failing_since
       end
 
       # Keeps the header values out of anything that prints the client.
@@ -217,8 +227,8 @@ module LogStash
         @logger.error("wasmstash request failed", :pipeline => @pipeline, :url => @shown_uri,
                       :error => "#{error.class}: #{error.message}")
         Answer.new(nil, nil, "could not reach wasmstash at #{@shown_uri}: gave up after " \
-                             "#{attempts} connection attempt#{attempts == 1 ? '' : 's'}, #{format('%.1f', spent)} s after " \
-                             "this batch's first failure (retry_budget #{@retry_budget} s); " \
+                             "#{attempts} connection attempt#{attempts == 1 ? '' : 's'}, with #{format('%.1f', spent)} s of " \
+                             "this batch's retry_budget (#{@retry_budget} s) spent; " \
                              "last error: #{error.class}: #{error.message}")
       end
 
