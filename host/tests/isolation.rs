@@ -569,29 +569,35 @@ fn a_buffer_past_the_memory_names_the_size_asked_for() {
 fn re_runs_and_the_replay_of_a_batch_share_one_budget() {
     let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
         call_timeout: Some(std::time::Duration::from_secs(5)),
-        replay_budget: std::time::Duration::from_millis(800),
+        replay_budget: std::time::Duration::from_millis(1500),
         checkpoint_interval: std::time::Duration::from_secs(3600),
         cache_dir: None,
         ..Default::default()
     })
     .unwrap();
     let mut pipeline = pipeline(chaos(&engine, r#"{"panic_on":"BAD","slow_ms":20}"#));
-    // 35 batches logged since the checkpoint: 0.7 s to re-run, so the
-    // replay's first new instance is ready within the budget and the next
-    // (for BAD, retried on a fresh instance) starts before it ends.
-    for i in 0..35 {
+    // 68 batches logged since the checkpoint: 1.36 s to re-run, so the
+    // replay's first new instance is ready within the budget (unless the
+    // machine is loaded) and the next (for BAD, retried on a fresh
+    // instance) starts before it ends.
+    for i in 0..68 {
         pipeline.process(message_events(&[&format!("warm {i}")]));
     }
     let started = std::time::Instant::now();
     let results = as_json(pipeline.process(message_events(&["a", "BAD", "b", "BAD", "c"])));
     let took = started.elapsed();
     let kind = |i: usize| results[i]["wasmstash"]["failures"][0]["kind"].clone();
-    // a ran; BAD failed (on a fresh instance, whose re-run the budget cut
-    // short); the budget was spent before b.
+    // a, the first replayed, always runs. BAD then fails on a fresh
+    // instance whose re-run the budget cuts short, or, when a's re-run was
+    // slow, is not run at all; either way the budget is spent before b.
     assert!(results[0]["chaos"]["seen"].is_u64(), "{}", results[0]);
-    assert_eq!(kind(1), "trap");
+    assert!(
+        ["trap", "not_run"].contains(&kind(1).as_str().unwrap()),
+        "{}",
+        results[1]
+    );
     assert_eq!((kind(2), kind(4)), (json!("not_run"), json!("not_run")));
-    // One budget and the call under way when it ran out (about 0.85 s);
-    // with a budget per re-run, the second re-run alone took 0.7 s more.
-    assert!(took < std::time::Duration::from_millis(1200), "{took:?}");
+    // One budget and the call under way when it ran out (about 1.55 s);
+    // with a budget per re-run, BAD's re-run alone took up to 1.5 s more.
+    assert!(took < std::time::Duration::from_millis(2300), "{took:?}");
 }
