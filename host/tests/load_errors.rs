@@ -353,3 +353,21 @@ fn names_a_module_chose_are_printed_escaped() {
         assert!(!inspection.exports.concat().contains(raw), "{listed}");
     }
 }
+
+/// An allocator that never returns fails the load as the module's fault:
+/// raising the deadline, which the message used to advise, changes nothing.
+#[test]
+fn an_allocator_that_never_returns_is_not_blamed_on_the_config() {
+    let wat = wat_filter("(i64.const 0)").replacen(
+        r#"(func (export "wasmstash_free") (param i32 i32)"#,
+        r#"(func (export "wasmstash_free") (param i32 i32) (loop $spin (br $spin))"#,
+        1,
+    );
+    let err = load_error(wat.as_bytes(), "{}");
+    assert!(
+        err.starts_with("init failed: in wasmstash_free: filter ran past its deadline")
+            && err.contains("the module's allocator did not return")
+            && !err.contains("raise call_timeout_ms"),
+        "{err}"
+    );
+}

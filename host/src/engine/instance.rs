@@ -544,6 +544,17 @@ fn failure_of(
 /// start where a limit stopped it: at init only the config can have asked
 /// for more, so the operator is the one to act.
 fn init_advice(failure: Failure) -> String {
+    // Moving the config in and out takes the module's allocator a moment
+    // whatever the config; one that runs out of time there is at fault.
+    let in_allocator = ["in wasmstash_alloc:", "in wasmstash_free:"]
+        .iter()
+        .any(|step| failure.reason.starts_with(step));
+    if failure.kind == FailureKind::Timeout && in_allocator {
+        return format!(
+            "{}; the module's allocator did not return, which no config setting changes",
+            failure.reason
+        );
+    }
     let setting = match failure.kind {
         FailureKind::OutOfMemory => {
             "memory_limit_mib in the config's [engine] (run: --memory-limit-mib)"
