@@ -193,20 +193,23 @@ fn with_guest_bytes<R>(
 /// and only as much of a long message is escaped as could be kept.
 fn message_text(bytes: &[u8]) -> String {
     let text = |bytes: &[u8]| printable(&String::from_utf8_lossy(bytes));
-    let (head, tail) = if bytes.len() <= MAX_MESSAGE {
-        let whole = text(bytes);
-        if whole.len() <= MAX_MESSAGE {
-            return whole;
-        }
-        (whole.clone(), whole)
-    } else {
-        let head_end = char_start_at_or_before(bytes, MAX_MESSAGE);
-        let tail_start = char_start_at_or_before(bytes, bytes.len() - MAX_MESSAGE);
-        (text(&bytes[..head_end]), text(&bytes[tail_start..]))
+    // The start of the escaped `head` and the end of the escaped `tail`.
+    let cut = |head: &str, tail: &str| {
+        let head = &head[..head.floor_char_boundary(MAX_MESSAGE * 3 / 4)];
+        let tail = &tail[tail.ceil_char_boundary(tail.len().saturating_sub(MAX_MESSAGE / 4))..];
+        format!("{head} … (cut from {} bytes) … {tail}", bytes.len())
     };
-    let head = &head[..head.floor_char_boundary(MAX_MESSAGE * 3 / 4)];
-    let tail = &tail[tail.ceil_char_boundary(tail.len().saturating_sub(MAX_MESSAGE / 4))..];
-    format!("{head} … (cut from {} bytes) … {tail}", bytes.len())
+    if bytes.len() <= MAX_MESSAGE {
+        let whole = text(bytes);
+        return if whole.len() <= MAX_MESSAGE {
+            whole
+        } else {
+            cut(&whole, &whole)
+        };
+    }
+    let head_end = char_start_at_or_before(bytes, MAX_MESSAGE);
+    let tail_start = char_start_at_or_before(bytes, bytes.len() - MAX_MESSAGE);
+    cut(&text(&bytes[..head_end]), &text(&bytes[tail_start..]))
 }
 
 /// The start of the UTF-8 character at `index` (or `index` itself when the
@@ -546,9 +549,9 @@ fn failure_of(
 fn init_advice(failure: Failure) -> String {
     // Moving the config in and out takes the module's allocator a moment
     // whatever the config; one that runs out of time there is at fault.
-    let in_allocator = ["in wasmstash_alloc:", "in wasmstash_free:"]
+    let in_allocator = ["wasmstash_alloc", "wasmstash_free"]
         .iter()
-        .any(|step| failure.reason.starts_with(step));
+        .any(|export| failure.is_in_export(export));
     if failure.kind == FailureKind::Timeout && in_allocator {
         return format!(
             "{}; the module's allocator did not return, which no config setting changes",

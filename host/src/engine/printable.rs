@@ -24,7 +24,7 @@ pub(crate) fn printable(text: &str) -> String {
 }
 
 /// What marks text cut short.
-pub(crate) const CUT: &str = " …(cut)";
+const CUT: &str = " …(cut)";
 
 /// [`printable`], cut (with [`CUT`] at its end) to at most `max` bytes, at a
 /// character boundary.

@@ -78,10 +78,21 @@ impl Failure {
     /// the host calls around the filter's own work, such as its allocator).
     pub(crate) fn in_export(self, name: &str) -> Self {
         Failure {
-            reason: format!("in {name}: {}", self.reason),
+            reason: format!("{}{}", export_step(name), self.reason),
             ..self
         }
     }
+
+    /// Whether [`Failure::in_export`] said it happened in the export `name`.
+    pub(crate) fn is_in_export(&self, name: &str) -> bool {
+        self.reason.starts_with(&export_step(name))
+    }
+}
+
+/// How a failure's reason opens when it happened in an export the host
+/// calls around the filter's own work.
+fn export_step(name: &str) -> String {
+    format!("in {name}: ")
 }
 
 /// What one stage did with one event.
@@ -205,14 +216,13 @@ impl Stage {
         }
     }
 
-    /// Whether the budget of re-runs and replays of the work under way is
-    /// spent; the first ask starts it.
-    fn budget_spent(&mut self) -> bool {
+    /// When the budget of re-runs and replays of the work under way ends;
+    /// the first ask starts it.
+    fn budget_end(&mut self) -> Instant {
         let budget = self.module.engine().settings().replay_budget;
-        let ends = *self
+        *self
             .budget_ends
-            .get_or_insert_with(|| Instant::now() + budget);
-        Instant::now() > ends
+            .get_or_insert_with(|| Instant::now() + budget)
     }
 
     pub fn module(&self) -> &FilterModule {
@@ -306,7 +316,7 @@ impl Stage {
         let mut outcomes = Vec::with_capacity(events.len());
         let mut not_run = 0;
         for event in events {
-            outcomes.push(if self.budget_spent() {
+            outcomes.push(if Instant::now() > self.budget_end() {
                 not_run += 1;
                 StageOutcome::Failed(not_replayed(budget))
             } else {
@@ -431,8 +441,9 @@ impl Stage {
     /// filter slow on every batch must not hold the stage for the whole
     /// log, once per replacement instance.
     fn rerun_log(&mut self, instance: &mut FilterInstance) -> Result<(), Failure> {
-        for batch in 0..self.log.len() {
-            if self.budget_spent() {
+        let ends = self.budget_end();
+        for batch in &self.log {
+            if Instant::now() > ends {
                 if self.module.may_report_lost_state() {
                     tracing::error!(
                         filter = self.module.name(),
@@ -442,7 +453,7 @@ impl Stage {
                 }
                 break;
             }
-            instance.rerun(&self.log[batch])?;
+            instance.rerun(batch)?;
         }
         Ok(())
     }
