@@ -305,40 +305,42 @@ fn line_breaks_in_filter_output_leave_one_line_per_event_in_run() {
     }
 }
 
+/// `wasmstash run` of the chaos filter with `chaos` (its config, in TOML)
+/// under `[engine]` settings `engine`, over `input` with `args`; its events
+/// and the last line of its summary, once it has succeeded.
+fn run_chaos(engine: &str, chaos: &str, args: &[&str], input: &str) -> (Vec<Value>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[engine]\n{engine}\n[[pipelines.p.filters]]\nmodule = {:?}\nconfig = {{ {chaos} }}\n",
+            chaos_path()
+        ),
+    );
+    let run = [&["run", "-c", config.to_str().unwrap()], args, &["-"]].concat();
+    let out = binary::wasmstash_in(dir.path(), &run, input.as_bytes());
+    let stderr = binary::text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let summary = stderr.lines().last().unwrap().to_owned();
+    (events_of(&out.stdout), summary)
+}
+
 /// `run`'s summary says what kinds of failure its records hold, not only
 /// their tags: `_wasmfilter_timeout` is both an event that ran past its
 /// deadline and one the replay left unrun when its budget ran out, and
 /// only the kind (`timeout`, `not_run`) tells them apart.
 #[test]
 fn the_run_summary_counts_failure_records_by_kind() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[engine]\ncall_timeout_ms = 250\nreplay_budget_ms = 1500\n\
-             [[pipelines.p.filters]]\nmodule = {:?}\nconfig = {{ loop_on = \"SPIN\" }}\n",
-            chaos_path()
-        ),
-    );
     let lines: String = std::iter::once("fine\n".to_owned())
         .chain((0..20).map(|i| format!("SPIN {i}\n")))
         .collect();
-    let out = binary::wasmstash_in(
-        dir.path(),
-        &[
-            "run",
-            "-c",
-            config.to_str().unwrap(),
-            "--format",
-            "lines",
-            "-",
-        ],
-        lines.as_bytes(),
+    let (events, summary) = run_chaos(
+        "call_timeout_ms = 250\nreplay_budget_ms = 1500",
+        "loop_on = \"SPIN\"",
+        &["--format", "lines"],
+        &lines,
     );
-    let stderr = binary::text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert_eq!(events_of(&out.stdout).len(), 21);
-    let summary = stderr.lines().last().unwrap();
+    assert_eq!(events.len(), 21);
     let kinds = summary
         .split_once("tagged: _wasmfilter_timeout 20; failure records by kind: ")
         .unwrap_or_else(|| panic!("{summary}"))
@@ -358,25 +360,9 @@ fn the_run_summary_counts_failure_records_by_kind() {
 /// same, and the summary said "no failures".
 #[test]
 fn the_run_summary_counts_tags_under_an_escaped_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[[pipelines.p.filters]]\nmodule = {:?}\nconfig = {{ panic_on = \"BAD\" }}\n",
-            chaos_path()
-        ),
-    );
     let input = "{\"t\\u0061gs\":[],\"message\":\"BAD\"}\n{\"message\":\"fine\"}\n";
-    let out = binary::wasmstash_in(
-        dir.path(),
-        &["run", "-c", config.to_str().unwrap(), "-"],
-        input.as_bytes(),
-    );
-    let stderr = binary::text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let events = events_of(&out.stdout);
+    let (events, summary) = run_chaos("", "panic_on = \"BAD\"", &[], input);
     assert_eq!(events[0]["tags"], json!(["_wasmfilter_failure"]));
-    let summary = stderr.lines().last().unwrap();
     assert!(
         summary.contains("tagged: _wasmfilter_failure 1; failure records by kind: trap 1"),
         "{summary}"

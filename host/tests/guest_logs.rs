@@ -37,25 +37,31 @@ fn logging_filter(times: u32, level: u32, len: u32, then: &str, data: &str) -> S
     )
 }
 
+/// `run --filter FILTER --format lines -` over `lines` in `dir`, with
+/// `args` besides; and how long it took.
+fn timed_run(
+    dir: &std::path::Path,
+    filter: &str,
+    args: &[&str],
+    lines: &str,
+) -> (std::process::Output, std::time::Duration) {
+    let run = [
+        &["run", "--filter", filter, "--format", "lines"],
+        args,
+        &["-"],
+    ]
+    .concat();
+    let started = std::time::Instant::now();
+    let output = wasmstash_in(dir, &run, lines.as_bytes());
+    (output, started.elapsed())
+}
+
 /// `run` of the chaos filter, panicking on lines with "boom", over
 /// `lines`; and how long it took.
 fn run_chaos_panicking_on_boom(lines: &str) -> (std::process::Output, std::time::Duration) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("chaos.wasm"), built_module("chaos")).unwrap();
-    let started = std::time::Instant::now();
-    let output = wasmstash_in(
-        dir.path(),
-        &[
-            "run",
-            "--filter",
-            r#"chaos.wasm={"panic_on":"boom"}"#,
-            "--format",
-            "lines",
-            "-",
-        ],
-        lines.as_bytes(),
-    );
-    (output, started.elapsed())
+    timed_run(dir.path(), r#"chaos.wasm={"panic_on":"boom"}"#, &[], lines)
 }
 
 /// The most lines of one ration a run of `elapsed` may show: 200 per 10 s
@@ -250,22 +256,7 @@ fn errors_about_replacement_instances_are_rationed_and_bounded() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("m.wat"), wat).unwrap();
     let lines: String = (0..2000).map(|i| format!("event {i}\n")).collect();
-    let started = std::time::Instant::now();
-    let output = wasmstash_in(
-        dir.path(),
-        &[
-            "run",
-            "--filter",
-            "m.wat",
-            "--batch-size",
-            "100",
-            "--format",
-            "lines",
-            "-",
-        ],
-        lines.as_bytes(),
-    );
-    let took = started.elapsed();
+    let (output, took) = timed_run(dir.path(), "m.wat", &["--batch-size", "100"], &lines);
     assert!(output.status.success(), "{output:?}");
     assert_eq!(text(&output.stdout).lines().count(), 2000);
     let stderr = text(&output.stderr);
