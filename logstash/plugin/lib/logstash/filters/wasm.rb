@@ -429,8 +429,9 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   end
 
   def failed_since?(event, before)
+    records_before, tags_before = before
     records, tags = failure_marks(event)
-    records > before[0] || !(tags - before[1]).empty?
+    records > records_before || !(tags - tags_before).empty?
   end
 
   def failed(event, settled, tag, kind, reason)

@@ -127,8 +127,8 @@ module LogStash
         @closed = false
       end
 
-      # POSTs `text` (NDJSON). What cannot have run is tried again for up to
-      # `retry_budget` seconds from the first failure: a connection that
+      # POSTs `text` (NDJSON). What cannot have run is tried again while
+      # `retry_budget` seconds of failing and waiting are not spent: a connection that
       # failed before any byte of the batch left, backing off (a sidecar
       # restarting refuses connections for a while), and a busy answer, after
       # its Retry-After (a sidecar just started answers 503 until its modules
@@ -157,8 +157,9 @@ module LogStash
             return untrusted(e) if e.is_a?(OpenSSL::SSL::SSLError) && e.message =~ UNTRUSTED
             failures += 1
             failing_since ||= now
-            wait = connect_wait(failures, spent.call)
-            return unreachable(e, failures, spent.call) unless wait
+            used = spent.call
+            wait = connect_wait(failures, used)
+            return unreachable(e, failures, used) unless wait
             if failures == 1
               @logger.warn("wasmstash unreachable; retrying for up to #{@retry_budget} s", :pipeline => @pipeline,
                            :url => @shown_uri, :error => "#{e.class}: #{e.message}")
