@@ -71,6 +71,15 @@ enum Command {
     Setup(SetupArgs),
     /// GET a URL and exit 0 on a 2xx answer (container health checks; no curl needed).
     Probe(ProbeArgs),
+    /// The engine's compiler: reads a module on stdin and writes it compiled
+    /// to stdout, within an address-space cap. Run by wasmstash itself.
+    #[command(name = wasmstash::engine::COMPILER_SUBCOMMAND, hide = true)]
+    CompileModule {
+        #[arg(long)]
+        memory_mib: u64,
+        #[arg(long)]
+        tripwire: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -83,6 +92,13 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
+    // Compilations are bounded by running them in a child of this binary.
+    match wasmstash::engine::this_program() {
+        Ok(program) => wasmstash::engine::compile_in_child_processes(program),
+        Err(e) => {
+            tracing::warn!("compiling in this process, unbounded: cannot name this program: {e}")
+        }
+    }
     match cli.command {
         Command::Run(args) => match run::run(&args) {
             Ok(_) => ExitCode::SUCCESS,
@@ -184,6 +200,10 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::CompileModule {
+            memory_mib,
+            tripwire,
+        } => wasmstash::engine::run_compiler(memory_mib, tripwire),
         Command::Filters => printing(|out| {
             let width = (builtins::BUILTINS.iter().map(|b| b.name.len()))
                 .max()

@@ -22,29 +22,6 @@ fn engine_with(compile_timeout: Duration, cache_dir: Option<PathBuf>) -> Engine 
     .unwrap()
 }
 
-/// A filter with one more function, of `locals` locals each added to the
-/// next in a loop: small (about 10 bytes a local), but Cranelift's time
-/// grows with the square of the locals (6,000: about 2 s; 20,000: 30 s).
-fn slow_to_compile(locals: usize) -> String {
-    let body: String = (0..locals)
-        .map(|i| {
-            let next = (i + 1) % locals;
-            format!("(local.set {i} (i32.add (local.get {i}) (local.get {next})))")
-        })
-        .collect();
-    let slow = format!(
-        "(func $slow (local {}) (loop $l {body} (br_if $l (local.get 0))))",
-        "i32 ".repeat(locals)
-    );
-    with_function(&wat_filter("(i64.const 0)"), &slow)
-}
-
-/// `wat` with `function` added before its `wasmstash_free`.
-fn with_function(wat: &str, function: &str) -> String {
-    let free = r#"(func (export "wasmstash_free")"#;
-    wat.replacen(free, &format!("{function}\n  {free}"), 1)
-}
-
 /// Why `engine` refuses `wat`.
 fn refusal(engine: &Engine, wat: &str) -> String {
     match FilterModule::load(engine, "m", wat.as_bytes(), b"{}") {

@@ -21,6 +21,7 @@ pub(super) struct RawEngine {
     max_module_mib: Option<u64>,
     max_event_mib: Option<u64>,
     compile_timeout_ms: Option<u64>,
+    compile_memory_mib: Option<u64>,
 }
 
 pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, String> {
@@ -60,6 +61,12 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
         raw.compile_timeout_ms,
         defaults.compile_timeout,
     )?;
+    let compile_memory_bytes = mebibytes(
+        "compile_memory_mib",
+        raw.compile_memory_mib,
+        defaults.compile_memory_bytes,
+        MIN_COMPILE_MEMORY_MIB..=65_536,
+    )?;
     let cache_max_bytes = mebibytes(
         "cache_max_mib",
         raw.cache_max_mib,
@@ -86,6 +93,7 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
         checkpoint_interval,
         replay_budget,
         compile_timeout,
+        compile_memory_bytes,
         cache_max_bytes,
         fixed_clock: None,
         cache_dir: raw
@@ -94,6 +102,11 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
             .or(defaults.cache_dir),
     })
 }
+
+/// The least address space a compiler process is given. Its own code,
+/// threads and allocators take about 60 MiB before it reads the module,
+/// and the largest built-in (date, 1.5 MB) compiles in 128 MiB.
+const MIN_COMPILE_MEMORY_MIB: u64 = 256;
 
 /// A `*_mib` setting in bytes: `default` when absent, else within `range`.
 fn mebibytes(

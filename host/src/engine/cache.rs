@@ -65,21 +65,22 @@ impl ModuleCache {
         }
     }
 
-    /// Compiles `wasm` (binary, whose [`sha256_hex`] is `sha256`), with the
-    /// deadline's tripwire if `tripwire`, or loads the artifact cached for it.
-    /// A compilation that ends after `deadline` was given up by the load
-    /// that asked for it (`compile`), and is not cached: the module stays
-    /// refused rather than loading from the cache next time.
-    pub fn compile(
+    /// Loads the artifact cached for the module whose [`sha256_hex`] is
+    /// `sha256` (compiled with the deadline's tripwire if `tripwire`), or
+    /// compiles it with `build` and caches the result. A compilation that
+    /// ends after `deadline` was given up by the load that asked for it
+    /// (`compile`), and is not cached: the module stays refused rather than
+    /// loading from the cache next time.
+    pub fn compile<E>(
         &self,
         engine: &wasmtime::Engine,
-        wasm: &[u8],
         sha256: &str,
         tripwire: bool,
         deadline: std::time::Instant,
-    ) -> wasmtime::Result<Compiled> {
+        build: impl FnOnce() -> Result<Module, E>,
+    ) -> Result<Compiled, E> {
         let Some(path) = self.entry_path(engine, sha256, tripwire) else {
-            let module = build(engine, wasm, tripwire)?;
+            let module = build()?;
             return Ok(Compiled {
                 module,
                 from_cache: false,
@@ -99,7 +100,7 @@ impl ModuleCache {
                 }
             }
         }
-        let module = build(engine, wasm, tripwire)?;
+        let module = build()?;
         if std::time::Instant::now() > deadline {
             return Ok(Compiled {
                 module,
@@ -153,18 +154,6 @@ static TRIPWIRE_TAG: LazyLock<String> = LazyLock::new(|| {
     let short: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
     format!("-tripwire-{short}")
 });
-
-/// Compiles `wasm`, with the deadline's tripwire if asked.
-fn build(engine: &wasmtime::Engine, wasm: &[u8], tripwire: bool) -> wasmtime::Result<Module> {
-    if !tripwire {
-        return Module::new(engine, wasm);
-    }
-    // Validated as it came: the rewrite adds a memory, and code that is
-    // invalid only for naming that memory's index would pass afterwards.
-    Module::validate(engine, wasm)?;
-    let instrumented = super::tripwire::instrument(wasm).map_err(wasmtime::Error::msg)?;
-    Module::new(engine, &instrumented)
-}
 
 /// Bytes of the digest that opens each entry.
 const DIGEST_BYTES: usize = 32;

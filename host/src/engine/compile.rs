@@ -3,22 +3,31 @@
 //! Cranelift's time grows faster than a module's size in ways the bounds
 //! on its shape (`shape`) cannot all foresee: one function of 20,000 locals
 //! in 200 KB took half a minute, and a module of many such functions would
-//! take an hour. wasmtime cannot stop a compilation, so each one runs on a
-//! thread of its own, and the load waits for it at most the limit. A
-//! compilation that runs past it is given up: the load fails, saying so,
-//! while the thread runs on to its end in the background (the CPU and
-//! memory it takes are not bounded, only how long anyone waits for it).
-//! Its result is neither cached nor handed out, so a module over the limit
-//! is refused every time, and a load of the same module while it still
-//! runs (by any engine of the process: a reload builds a new one) is
+//! take an hour. Each compilation runs on a thread of its own, and the load
+//! waits for it at most the limit; a compilation that runs past it is given
+//! up, and the load fails, saying so.
+//!
+//! In the `wasmstash` binary the thread compiles in a child process
+//! (`compiler_process`), which it kills at the limit, so the CPU and memory
+//! a compilation takes are bounded too. A program that embeds the library
+//! compiles on the thread itself; wasmtime cannot stop that, so a
+//! compilation given up there runs on to its end in the background.
+//! Either way its result is neither cached nor handed out, so a module over
+//! the limit is refused every time, and a load of the same module while it
+//! still runs (by any engine of the process: a reload builds a new one) is
 //! refused at once instead of starting another.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
+use std::borrow::Cow;
+
+use wasmtime::Module;
+
 use super::EngineInner;
 use super::cache::Compiled;
+use super::compiler_process::{self, ChildFailure};
 use super::module::LoadError;
 
 /// The compilations running now, by module SHA-256, so that one module is
@@ -47,6 +56,7 @@ enum State {
     Running,
     /// Ran past the limit; nobody waits for it any more.
     GivenUp,
+    /// Compiled, or refused with the whole message.
     Done(Result<Compiled, String>),
 }
 
@@ -89,11 +99,7 @@ pub(super) fn compile(
     loop {
         match &*state {
             State::Done(Ok(compiled)) => return Ok(compiled.clone()),
-            State::Done(Err(message)) => {
-                return Err(LoadError::module(format!(
-                    "not a valid WebAssembly module: {message}"
-                )));
-            }
+            State::Done(Err(message)) => return Err(LoadError::module(message.clone())),
             State::GivenUp => return Err(still_running(timeout)),
             State::Running => {}
         }
@@ -136,9 +142,10 @@ fn start(
         .spawn(move || {
             let tripwire = engine.watchdog.is_some();
             let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                (engine.cache)
-                    .compile(&engine.wasmtime, &wasm, &sha256, tripwire, pending.deadline)
-                    .map_err(|e| format!("{e:#}"))
+                let deadline = pending.deadline;
+                (engine.cache).compile(&engine.wasmtime, &sha256, tripwire, deadline, || {
+                    build(&engine, &wasm, tripwire, deadline)
+                })
             }))
             .unwrap_or_else(|_| Err("the compiler panicked".into()));
             let mut state = crate::locked(&pending.state);
@@ -160,4 +167,56 @@ fn start(
             crate::locked(&engine.compilations.running).remove(&sha256);
         })
         .map(drop)
+}
+
+/// Compiles `wasm`, with the deadline's tripwire if asked: in a child
+/// process when this is the `wasmstash` binary, else here. An error is the
+/// whole message for the operator.
+fn build(
+    engine: &EngineInner,
+    wasm: &[u8],
+    tripwire: bool,
+    deadline: Instant,
+) -> Result<Module, String> {
+    let invalid =
+        |reason: &dyn std::fmt::Display| format!("not a valid WebAssembly module: {reason}");
+    let Some(program) = compiler_process::compiler() else {
+        return prepare(&engine.wasmtime, wasm, tripwire)
+            .and_then(|wasm| Module::new(&engine.wasmtime, &wasm))
+            .map_err(|e| invalid(&format_args!("{e:#}")));
+    };
+    let memory = engine.settings.compile_memory_bytes;
+    let artifact = compiler_process::compile(program, wasm, tripwire, memory, deadline).map_err(
+        |failure| match failure {
+            ChildFailure::Refused(reason) => invalid(&reason),
+            // Whoever waits was told at the limit; this is for the record.
+            ChildFailure::Killed => "killed at engine.compile_timeout_ms".into(),
+            ChildFailure::Broke(message) => message,
+        },
+    )?;
+    // SAFETY: the artifact is what `Engine::precompile_module` wrote for
+    // this module in a child running this very executable (`/proc/self/exe`,
+    // which names it even if its file is replaced), with the same engine
+    // configuration (`wasmtime_config`). wasmtime still checks its header and
+    // refuses one from another version or configuration.
+    unsafe { Module::deserialize(&engine.wasmtime, &artifact) }.map_err(|e| {
+        format!("the compiler process wrote an artifact this engine cannot load: {e:#}")
+    })
+}
+
+/// `wasm` as it is compiled: with the deadline's tripwire if asked.
+pub(super) fn prepare<'a>(
+    engine: &wasmtime::Engine,
+    wasm: &'a [u8],
+    tripwire: bool,
+) -> wasmtime::Result<Cow<'a, [u8]>> {
+    if !tripwire {
+        // Compiling validates it.
+        return Ok(Cow::Borrowed(wasm));
+    }
+    // Validated as it came: the rewrite adds a memory, and code that is
+    // invalid only for naming that memory's index would pass afterwards.
+    Module::validate(engine, wasm)?;
+    let instrumented = super::tripwire::instrument(wasm).map_err(wasmtime::Error::msg)?;
+    Ok(Cow::Owned(instrumented))
 }

@@ -4,6 +4,8 @@
 //! - `cache`: compiled modules on disk, so a restart does not recompile.
 //! - `compile`: compiling on a thread of its own, waited for at most
 //!   `engine.compile_timeout_ms`.
+//! - `compiler_process`: in the binary, that thread's compilation runs in
+//!   a child process, bounded in time and memory.
 //! - `module`: loading a filter module and checking it speaks ABI v1.
 //! - `instance`: one live instance and the calls across the boundary.
 //! - `inspect`: what a module is, for `wasmstash inspect`.
@@ -14,6 +16,7 @@
 mod binary;
 mod cache;
 mod compile;
+mod compiler_process;
 pub mod counter_names;
 mod inspect;
 mod instance;
@@ -29,6 +32,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use compiler_process::{
+    SUBCOMMAND as COMPILER_SUBCOMMAND, compile_in_child_processes, run_child as run_compiler,
+    this_program,
+};
 pub use inspect::{Inspection, inspect};
 pub use instance::FilterInstance;
 pub(crate) use module::declares_state;
@@ -65,9 +72,13 @@ pub struct EngineSettings {
     /// event (`invalid_output`) before it is copied out.
     pub max_event_bytes: usize,
     /// Longest a load waits for a module to compile; past it the module is
-    /// refused (the compilation cannot be stopped, and ends in the
-    /// background: see `compile`).
+    /// refused, and its compilation killed where it runs in a child process
+    /// (see `compile`).
     pub compile_timeout: Duration,
+    /// Most address space the child process that compiles a module may
+    /// take; past it the module is refused. Unused where compilations run
+    /// in this process.
+    pub compile_memory_bytes: u64,
     /// What the filters' clock import answers, in nanoseconds since the
     /// Unix epoch, instead of the system clock: a fixed "now" for
     /// repeatable golden tests (`wasmstash test --now`). Not a config key.
@@ -86,6 +97,7 @@ impl Default for EngineSettings {
             max_module_bytes: 16 << 20,
             max_event_bytes: 16 << 20,
             compile_timeout: Duration::from_secs(60),
+            compile_memory_bytes: 1 << 30,
             fixed_clock: None,
         }
     }
@@ -120,22 +132,7 @@ struct EngineInner {
 
 impl Engine {
     pub fn new(settings: EngineSettings) -> anyhow::Result<Engine> {
-        let mut config = wasmtime::Config::new();
-        // Calls between a module's functions stay calls: the deadline's
-        // reads are told apart by offsets that repeat from one function to
-        // the next (engine/tripwire/rewrite.rs), and inlining one function
-        // into another would let Cranelift merge two of them.
-        config.compiler_inlining(wasmtime::Inlining::No);
-        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-        // ABI v1 is 32-bit; a 64-bit memory would only widen what a module
-        // can ask of the limiter.
-        config.wasm_memory64(false);
-        if profiling_requested() {
-            // perf reads /tmp/perf-<pid>.map to name JIT code, so `perf
-            // record` and `perf report` show guest functions by name.
-            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        let wasmtime = wasmtime::Engine::new(&config)?;
+        let wasmtime = wasmtime::Engine::new(&wasmtime_config())?;
         let watchdog = settings.call_timeout.map(tripwire::Watchdog::start);
         let cache = cache::ModuleCache::new(settings.cache_dir.clone(), settings.cache_max_bytes);
         Ok(Engine {
@@ -168,6 +165,27 @@ impl Engine {
     pub(crate) fn watchdog(&self) -> Option<&tripwire::Watchdog> {
         self.inner.watchdog.as_ref()
     }
+}
+
+/// The engine's configuration, the same in the process that compiles a
+/// module as in the one that runs it (`compiler_process`).
+fn wasmtime_config() -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    // Calls between a module's functions stay calls: the deadline's
+    // reads are told apart by offsets that repeat from one function to
+    // the next (engine/tripwire/rewrite.rs), and inlining one function
+    // into another would let Cranelift merge two of them.
+    config.compiler_inlining(wasmtime::Inlining::No);
+    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    // ABI v1 is 32-bit; a 64-bit memory would only widen what a module
+    // can ask of the limiter.
+    config.wasm_memory64(false);
+    if profiling_requested() {
+        // perf reads /tmp/perf-<pid>.map to name JIT code, so `perf
+        // record` and `perf report` show guest functions by name.
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    config
 }
 
 /// `WASMSTASH_PERF_MAP=1` names compiled filter code for Linux `perf`. It

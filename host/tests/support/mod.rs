@@ -262,3 +262,26 @@ pub fn counter_namer_wat(names_per_call: u32, first: u32) -> String {
         1,
     )
 }
+
+/// A filter with one more function, of `locals` locals each added to the
+/// next in a loop: small (about 10 bytes a local), but Cranelift's time
+/// grows with the square of the locals (6,000: about 2 s; 20,000: 30 s).
+pub fn slow_to_compile(locals: usize) -> String {
+    let body: String = (0..locals)
+        .map(|i| {
+            let next = (i + 1) % locals;
+            format!("(local.set {i} (i32.add (local.get {i}) (local.get {next})))")
+        })
+        .collect();
+    let slow = format!(
+        "(func $slow (local {}) (loop $l {body} (br_if $l (local.get 0))))",
+        "i32 ".repeat(locals)
+    );
+    with_function(&wat_filter("(i64.const 0)"), &slow)
+}
+
+/// `wat` with `function` added before its `wasmstash_free`.
+pub fn with_function(wat: &str, function: &str) -> String {
+    let free = r#"(func (export "wasmstash_free")"#;
+    wat.replacen(free, &format!("{function}\n  {free}"), 1)
+}

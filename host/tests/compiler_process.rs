@@ -1,0 +1,149 @@
+//! Compiling in a child process, as the `wasmstash` binary does: a
+//! compilation past `engine.compile_timeout_ms` is killed rather than left
+//! running, and one past `engine.compile_memory_mib` is refused with that
+//! setting named, while the sidecar itself is untouched.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::*;
+use wasmstash::engine::{Engine, EngineSettings};
+
+/// An engine that compiles in children of the built binary, as the binary's
+/// own engines do.
+fn engine_with(settings: EngineSettings) -> Engine {
+    wasmstash::engine::compile_in_child_processes(env!("CARGO_BIN_EXE_wasmstash").into());
+    Engine::new(EngineSettings {
+        cache_dir: None,
+        ..settings
+    })
+    .unwrap()
+}
+
+/// The compiler processes this test process has started and not yet reaped.
+fn compilers_running() -> Vec<u32> {
+    let me = std::process::id();
+    let is_compiler_of_mine = |pid: u32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // "pid (name) state ppid ...": the name may hold spaces or brackets.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let parent = after_name.split_whitespace().nth(1);
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        parent == Some(&me.to_string())
+            && String::from_utf8_lossy(&cmdline).contains("compile-module")
+    };
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&pid| is_compiler_of_mine(pid))
+        .collect()
+}
+
+/// A filter with one function of `values` constants summed: small, but
+/// Cranelift keeps about a kilobyte per value while it compiles it
+/// (200,000: about 600 KB of module, 230 MB of the compiler's memory).
+fn costly_in_memory(values: usize) -> String {
+    let function = format!(
+        "(func $wide (result i64) {}{})",
+        "(i64.const 1)".repeat(values),
+        "(i64.add)".repeat(values - 1)
+    );
+    with_function(&wat_filter("(i64.const 0)"), &function)
+}
+
+#[test]
+fn a_compilation_past_the_timeout_is_killed_not_left_running() {
+    // About 30 s of Cranelift in this process, where it could not be stopped.
+    let wat = slow_to_compile(20_000);
+    let engine = engine_with(EngineSettings {
+        compile_timeout: Duration::from_millis(300),
+        ..Default::default()
+    });
+    let error = load_error_on(&engine, wat.as_bytes(), "{}");
+    assert!(
+        error.contains("compiling the module took longer than 300 ms (engine.compile_timeout_ms)"),
+        "{error}"
+    );
+    eventually("the compiler process is killed and reaped", || {
+        compilers_running().is_empty()
+    });
+    // Nothing runs on in the background, so the next load compiles again
+    // (and is refused again at the limit) instead of being told an earlier
+    // compilation still runs, as it is for half a minute in-process.
+    let started = Instant::now();
+    loop {
+        let error = load_error_on(&engine, wat.as_bytes(), "{}");
+        if error.contains("took longer than 300 ms") {
+            break;
+        }
+        assert!(error.contains("is still running"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{error}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eventually("the second compiler process is gone too", || {
+        compilers_running().is_empty()
+    });
+}
+
+#[test]
+fn a_module_within_the_limits_compiles_in_a_child_and_runs() {
+    let engine = engine_with(EngineSettings::default());
+    let module = load(
+        &engine,
+        "json",
+        &built_module("json"),
+        r#"{"source":"message"}"#,
+    );
+    let mut pipeline = pipeline(module);
+    let results = as_json(pipeline.process(message_events(&[r#"{"a":1}"#])));
+    assert_eq!(results[0]["a"], 1, "{results:?}");
+    assert!(compilers_running().is_empty());
+}
+
+/// `wasmstash check` of a pipeline of the module at `module`, with
+/// `engine` as its `[engine]` table: exit code and stderr.
+fn check(dir: &Path, module: &Path, engine: &str) -> (Option<i32>, String) {
+    let config = dir.join("conf.toml");
+    let text = format!(
+        "[engine]\n{engine}\n[[pipelines.p.filters]]\nmodule = {:?}\n",
+        module.display().to_string()
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args(["check", config.to_str().unwrap()])
+        .env("WASMSTASH_CACHE_DIR", dir.join("cache"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), stderr)
+}
+
+#[test]
+fn a_compilation_past_its_memory_cap_is_refused_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let module: PathBuf = dir.path().join("wide.wat");
+    std::fs::write(&module, costly_in_memory(200_000)).unwrap();
+
+    let (code, stderr) = check(dir.path(), &module, "compile_memory_mib = 256");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "pipeline `p`, filter #1 (`wide`): compiling the module needed more than the 256 MiB \
+             of address space that engine.compile_memory_mib allows, so it was refused"
+        ),
+        "{stderr}"
+    );
+    // The default leaves room for it.
+    let (code, stderr) = check(dir.path(), &module, "");
+    assert_eq!(code, Some(0), "{stderr}");
+
+    let (code, stderr) = check(dir.path(), &module, "compile_memory_mib = 100");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("compile_memory_mib = 100: must be between 256 and 65536"),
+        "{stderr}"
+    );
+}
