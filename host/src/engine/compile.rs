@@ -178,20 +178,16 @@ fn build(
     tripwire: bool,
     deadline: Instant,
 ) -> Result<Module, String> {
-    let invalid =
-        |reason: &dyn std::fmt::Display| format!("not a valid WebAssembly module: {reason}");
     let Some(program) = compiler_process::compiler() else {
-        return prepare(&engine.wasmtime, wasm, tripwire)
-            .and_then(|wasm| Module::new(&engine.wasmtime, &wasm))
-            .map_err(|e| invalid(&format_args!("{e:#}")));
+        let wasm = prepare(&engine.wasmtime, wasm, tripwire)?;
+        return Module::new(&engine.wasmtime, &wasm).map_err(invalid);
     };
     let memory = engine.settings.compile_memory_bytes;
     let artifact = compiler_process::compile(program, wasm, tripwire, memory, deadline).map_err(
         |failure| match failure {
-            ChildFailure::Refused(reason) => invalid(&reason),
+            ChildFailure::Refused(message) | ChildFailure::Broke(message) => message,
             // Whoever waits was told at the limit; this is for the record.
             ChildFailure::Killed => "killed at engine.compile_timeout_ms".into(),
-            ChildFailure::Broke(message) => message,
         },
     )?;
     // SAFETY: the artifact is what `Engine::precompile_module` wrote for
@@ -204,19 +200,25 @@ fn build(
     })
 }
 
-/// `wasm` as it is compiled: with the deadline's tripwire if asked.
+/// `wasm` as it is compiled: with the deadline's tripwire if asked. An
+/// error is the whole message for the operator.
 pub(super) fn prepare<'a>(
     engine: &wasmtime::Engine,
     wasm: &'a [u8],
     tripwire: bool,
-) -> wasmtime::Result<Cow<'a, [u8]>> {
+) -> Result<Cow<'a, [u8]>, String> {
     if !tripwire {
         // Compiling validates it.
         return Ok(Cow::Borrowed(wasm));
     }
     // Validated as it came: the rewrite adds a memory, and code that is
     // invalid only for naming that memory's index would pass afterwards.
-    Module::validate(engine, wasm)?;
-    let instrumented = super::tripwire::instrument(wasm).map_err(wasmtime::Error::msg)?;
-    Ok(Cow::Owned(instrumented))
+    Module::validate(engine, wasm).map_err(invalid)?;
+    // Its refusals are limits of the deadline's, worded as such.
+    Ok(Cow::Owned(super::tripwire::instrument(wasm)?))
+}
+
+/// Why wasmtime refused to validate or compile a module.
+pub(super) fn invalid(error: wasmtime::Error) -> String {
+    format!("not a valid WebAssembly module: {error:#}")
 }

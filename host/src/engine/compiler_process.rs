@@ -52,7 +52,7 @@ pub(super) fn compiler() -> Option<&'static Path> {
 
 /// Why a compilation in a child gave no artifact, worded for the operator.
 pub(super) enum ChildFailure {
-    /// The module itself was refused; the child's own words.
+    /// The module itself was refused; the whole message, from the child.
     Refused(String),
     /// The child ran past the deadline and was killed.
     Killed,
@@ -184,7 +184,7 @@ pub fn run_child(memory_mib: u64, tripwire: bool) -> ExitCode {
         }
     };
     let artifact = super::compile::prepare(&engine, &wasm, tripwire)
-        .and_then(|wasm| engine.precompile_module(&wasm));
+        .and_then(|wasm| (engine.precompile_module(&wasm)).map_err(super::compile::invalid));
     match artifact {
         Ok(artifact) => match std::io::stdout().lock().write_all(&artifact) {
             Ok(()) => ExitCode::SUCCESS,
@@ -193,8 +193,8 @@ pub fn run_child(memory_mib: u64, tripwire: bool) -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Err(e) => {
-            eprintln!("{e:#}");
+        Err(message) => {
+            eprintln!("{message}");
             ExitCode::from(REFUSED as u8)
         }
     }
