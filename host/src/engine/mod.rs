@@ -8,6 +8,7 @@
 //!   a child process, bounded in time and memory.
 //! - `module`: loading a filter module and checking it speaks ABI v1.
 //! - `instance`: one live instance and the calls across the boundary.
+//! - `imports`: the functions a filter may call (log, clock, counters).
 //! - `inspect`: what a module is, for `wasmstash inspect`.
 //! - `stage`: a filter's place in a pipeline; turns traps, timeouts and bad
 //!   output into per-event failures instead of lost batches.
@@ -18,6 +19,7 @@ mod cache;
 mod compile;
 mod compiler_process;
 pub mod counter_names;
+mod imports;
 mod inspect;
 mod instance;
 mod limits;

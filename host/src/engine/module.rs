@@ -10,7 +10,8 @@ use wasmtime::{ExternType, Linker, Store, ValType};
 
 use super::Engine;
 use super::cache::sha256_hex;
-use super::instance::{FilterInstance, StoreState, linker};
+use super::imports::{StoreState, linker};
+use super::instance::FilterInstance;
 use super::log_gate::{self, LogGate};
 use super::printable;
 use super::tripwire;
