@@ -36,6 +36,23 @@ describe LogStash::Filters::Wasm do
     end
   end
 
+  it "keeps the event's own Timestamp and BigDecimal values in the fields a filter left alone" do
+    seen = LogStash::Timestamp.new(Time.utc(2026, 12, 5, 3, 4, 5.678r))
+    amount = BigDecimal("12.340000000000000000001")
+    event = access_event("GET / HTTP/1.1", "seen" => seen, "amount" => amount,
+                                           "nested" => { "at" => seen, "n" => 1 })
+    filter_for("access").multi_filter([event])
+    expect(event.get("method")).to eq("GET")
+    expect(event.get("[event][dataset]")).to eq("apache.access")
+    expect(event.get("seen")).to be_a(LogStash::Timestamp)
+    expect(event.get("seen").to_iso8601).to eq("2026-12-05T03:04:05.678Z")
+    expect(event.get("amount")).to be_a(BigDecimal)
+    expect(event.get("amount")).to eq(amount)
+    expect(event.get("[nested][at]")).to be_a(LogStash::Timestamp)
+    # What JSON carries as it is compares as itself: an Integer stays one.
+    expect(event.get("[nested][n]")).to eq(1)
+  end
+
   it "cancels dropped events and passes failed ones through tagged" do
     events = %w[one DROP BAD four].map { |m| LogStash::Event.new("message" => m) }
     result = filter_for("chaos").multi_filter(events)

@@ -9,6 +9,16 @@
 # wasmstash sidecar, not this file.
 require "json"
 require "time"
+require "bigdecimal"
+
+# Logstash writes an event's BigDecimal as a JSON number (Jackson), where
+# Ruby's JSON would write its text.
+class BigDecimal
+  def to_json(*)
+    to_s("F")
+  end
+end
+
 module LogStash
   module Filters; end
 

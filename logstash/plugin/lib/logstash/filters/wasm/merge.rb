@@ -143,6 +143,10 @@ module LogStash
               event.set("[_@timestamp]", value)
             end
           elsif settable?(key)
+            # A field the filter left as it was keeps the event's own value,
+            # and with it what JSON cannot carry: a Timestamp comes back as
+            # its text, a BigDecimal as a Float.
+            next if current.key?(key) && same_json?(current[key], value)
             event.set("[#{key}]", value)
           elsif !(current.key?(key) && current[key] == value)
             # Unchanged, the event's own such field has lost nothing.
@@ -168,6 +172,27 @@ module LogStash
                pipeline: pipeline)
         end
         event
+      end
+
+      # Whether `returned`, read from the sidecar's JSON, is what `own` (a
+      # value of the event) was written as in the request.
+      def self.same_json?(own, returned)
+        case own
+        when Hash
+          returned.is_a?(Hash) && own.size == returned.size &&
+            own.all? { |k, v| returned.key?(k) && same_json?(v, returned[k]) }
+        when Array
+          returned.is_a?(Array) && own.size == returned.size &&
+            own.each_index.all? { |i| same_json?(own[i], returned[i]) }
+        when LogStash::Timestamp
+          returned.is_a?(String) && returned == own.to_iso8601
+        when Float, Integer, String, true, false, nil
+          own == returned && own.class == returned.class
+        else
+          # A BigDecimal (or another number Ruby's JSON reads back as a
+          # Float) went out as its digits.
+          own.is_a?(Numeric) && returned.is_a?(Numeric) && own.to_f == returned.to_f
+        end
       end
 
       # What Logstash 8's event accepts in `tags`.
