@@ -78,6 +78,11 @@ enum Command {
         #[arg(long)]
         memory_mib: u64,
         #[arg(long)]
+        cpu_seconds: u64,
+        /// The process that started it; it ends if that one has.
+        #[arg(long)]
+        parent: u32,
+        #[arg(long)]
         tripwire: bool,
     },
 }
@@ -93,10 +98,13 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     // Compilations are bounded by running them in a child of this binary.
-    match wasmstash::engine::this_program() {
-        Ok(program) => wasmstash::engine::compile_in_child_processes(program),
-        Err(e) => {
-            tracing::warn!("compiling in this process, unbounded: cannot name this program: {e}")
+    if !matches!(cli.command, Command::CompileModule { .. }) {
+        match wasmstash::engine::this_program() {
+            Ok(program) => wasmstash::engine::compile_in_child_processes(program),
+            Err(e) => tracing::warn!(
+                "compiling modules in this process, where only the wait for them is bounded \
+                 (/proc/self/exe: {e})"
+            ),
         }
     }
     match cli.command {
@@ -202,8 +210,10 @@ fn main() -> ExitCode {
         },
         Command::CompileModule {
             memory_mib,
+            cpu_seconds,
+            parent,
             tripwire,
-        } => wasmstash::engine::run_compiler(memory_mib, tripwire),
+        } => wasmstash::engine::run_compiler(memory_mib, cpu_seconds, parent, tripwire),
         Command::Filters => printing(|out| {
             let width = (builtins::BUILTINS.iter().map(|b| b.name.len()))
                 .max()

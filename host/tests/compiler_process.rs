@@ -12,6 +12,16 @@ use std::time::{Duration, Instant};
 use support::*;
 use wasmstash::engine::{Engine, EngineSettings};
 
+/// Held by each test that compiles in children of this process, so that
+/// none sees (or kills) another's.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// An engine that compiles in children of the built binary, as the binary's
 /// own engines do.
 fn engine_with(settings: EngineSettings) -> Engine {
@@ -56,6 +66,7 @@ fn costly_in_memory(values: usize) -> String {
 
 #[test]
 fn a_compilation_past_the_timeout_is_killed_not_left_running() {
+    let _alone = one_at_a_time();
     // About 30 s of Cranelift in this process, where it could not be stopped.
     let wat = slow_to_compile(20_000);
     let engine = engine_with(EngineSettings {
@@ -89,18 +100,26 @@ fn a_compilation_past_the_timeout_is_killed_not_left_running() {
 }
 
 #[test]
-fn a_module_within_the_limits_compiles_in_a_child_and_runs() {
-    let engine = engine_with(EngineSettings::default());
-    let module = load(
-        &engine,
-        "json",
-        &built_module("json"),
-        r#"{"source":"message"}"#,
+fn a_module_compiles_in_a_child_bounded_by_the_cap_and_runs() {
+    let _alone = one_at_a_time();
+    // No compiler fits in 16 MiB of address space, so this refusal says
+    // that the compilation ran in a child under the cap.
+    let cramped = engine_with(EngineSettings {
+        compile_memory_bytes: 16 << 20,
+        ..Default::default()
+    });
+    let json = built_module("json");
+    let error = load_error_on(&cramped, &json, r#"{"source":"message"}"#);
+    assert!(
+        error.contains(
+            "needed more than the 16 MiB of address space that engine.compile_memory_mib allows"
+        ),
+        "{error}"
     );
-    let mut pipeline = pipeline(module);
+    let engine = engine_with(EngineSettings::default());
+    let mut pipeline = pipeline(load(&engine, "json", &json, r#"{"source":"message"}"#));
     let results = as_json(pipeline.process(message_events(&[r#"{"a":1}"#])));
     assert_eq!(results[0]["a"], 1, "{results:?}");
-    assert!(compilers_running().is_empty());
 }
 
 /// `wasmstash check` of a pipeline of the module at `module`, with
@@ -145,5 +164,31 @@ fn a_compilation_past_its_memory_cap_is_refused_naming_the_setting() {
     assert!(
         stderr.contains("compile_memory_mib = 100: must be between 256 and 65536"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn a_compiler_killed_by_someone_else_is_said_to_be() {
+    let _alone = one_at_a_time();
+    let engine = engine_with(EngineSettings {
+        compile_timeout: Duration::from_secs(120),
+        ..Default::default()
+    });
+    let wat = slow_to_compile(20_000);
+    let loading = std::thread::spawn(move || load_error_on(&engine, wat.as_bytes(), "{}"));
+    let mut compilers = Vec::new();
+    eventually("the compiler process starts", || {
+        compilers = compilers_running();
+        !compilers.is_empty()
+    });
+    // As the kernel's out-of-memory killer would.
+    for pid in compilers {
+        // SAFETY: kill sends a signal to a process of this test's own.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    }
+    let error = loading.join().unwrap();
+    assert!(
+        error.contains("the compiler process was killed (SIGKILL), not by wasmstash"),
+        "{error}"
     );
 }

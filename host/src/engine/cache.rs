@@ -145,7 +145,7 @@ impl ModuleCache {
 /// rewrite never loads an artifact of the old one, and there is no version
 /// to remember to bump. A change to either file's comments costs one
 /// recompile per module.
-static TRIPWIRE_TAG: LazyLock<String> = LazyLock::new(|| {
+pub(super) static TRIPWIRE_TAG: LazyLock<String> = LazyLock::new(|| {
     let digest = Sha256::new()
         .chain_update(include_bytes!("tripwire/rewrite.rs"))
         .chain_update(include_bytes!("tripwire.rs"))

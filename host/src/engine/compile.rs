@@ -109,16 +109,20 @@ pub(super) fn compile(
             *crate::locked(&GIVEN_UP)
                 .entry(sha256.to_owned())
                 .or_default() += 1;
-            return Err(LoadError::module(format!(
-                "compiling the module took longer than {} ms (engine.compile_timeout_ms), so it \
-                 was given up: a filter this costly to compile is refused",
-                timeout.as_millis()
-            )));
+            return Err(LoadError::module(took_too_long(timeout)));
         }
         state = (pending.finished.wait_timeout(state, left))
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .0;
     }
+}
+
+fn took_too_long(timeout: Duration) -> String {
+    format!(
+        "compiling the module took longer than {} ms (engine.compile_timeout_ms), so it was \
+         given up: a filter this costly to compile is refused",
+        timeout.as_millis()
+    )
 }
 
 fn still_running(timeout: Duration) -> LoadError {
@@ -186,15 +190,17 @@ fn build(
     let artifact = compiler_process::compile(program, wasm, tripwire, memory, deadline).map_err(
         |failure| match failure {
             ChildFailure::Refused(message) | ChildFailure::Broke(message) => message,
-            // Whoever waits was told at the limit; this is for the record.
-            ChildFailure::Killed => "killed at engine.compile_timeout_ms".into(),
+            // A waiter that wakes after this is told the same.
+            ChildFailure::Killed => took_too_long(engine.settings.compile_timeout),
         },
     )?;
     // SAFETY: the artifact is what `Engine::precompile_module` wrote for
     // this module in a child running this very executable (`/proc/self/exe`,
     // which names it even if its file is replaced), with the same engine
-    // configuration (`wasmtime_config`). wasmtime still checks its header and
-    // refuses one from another version or configuration.
+    // configuration (`wasmtime_config`) and tripwire rewrite: the child's
+    // answer opened with this build's mark. wasmtime still checks the
+    // artifact's header and refuses one from another version or
+    // configuration.
     unsafe { Module::deserialize(&engine.wasmtime, &artifact) }.map_err(|e| {
         format!("the compiler process wrote an artifact this engine cannot load: {e:#}")
     })
