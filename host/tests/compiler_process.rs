@@ -181,6 +181,19 @@ fn a_compiler_killed_by_someone_else_is_said_to_be() {
         compilers = compilers_running();
         !compilers.is_empty()
     });
+    for &pid in &compilers {
+        // In a process group of its own, out of reach of a Ctrl-C or hangup
+        // meant for the sidecar's.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let after_name = stat.rsplit_once(')').unwrap().1;
+        let group: u32 = after_name
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(group, pid, "{stat}");
+    }
     // As the kernel's out-of-memory killer would.
     for pid in compilers {
         // SAFETY: kill sends a signal to a process of this test's own.
@@ -191,4 +204,54 @@ fn a_compiler_killed_by_someone_else_is_said_to_be() {
         error.contains("the compiler process was killed (SIGKILL), not by wasmstash"),
         "{error}"
     );
+}
+
+/// `wasmstash check` of a pipeline of the built-in json filter, with
+/// `prepare` applied to the command: its exit code and stderr.
+fn check_builtin(prepare: impl FnOnce(&mut Command)) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("conf.toml");
+    let text = "[[pipelines.p.filters]]\nfilter = \"json\"\nconfig = { source = \"message\" }\n";
+    std::fs::write(&config, text).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmstash"));
+    command
+        .args(["check", config.to_str().unwrap()])
+        .env("WASMSTASH_CACHE_DIR", dir.path().join("cache"));
+    prepare(&mut command);
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), stderr)
+}
+
+#[test]
+fn the_compiler_reads_the_engine_settings_wasmtime_takes_from_the_environment() {
+    // wasmtime's Config::new reads it: a child without it compiled what
+    // the parent's engine refused to load.
+    let (code, stderr) = check_builtin(|command| {
+        command.env("WASMTIME_BACKTRACE_DETAILS", "1");
+    });
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn the_compiler_keeps_lower_limits_it_was_started_under() {
+    // A sidecar started under a hard CPU limit below what the child would
+    // ask for: the child keeps the lower one rather than failing to set it.
+    let (code, stderr) = check_builtin(|command| {
+        // SAFETY: setrlimit is async-signal-safe and touches only its
+        // argument; nothing else runs between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(command, || {
+                let bound = libc::rlimit {
+                    rlim_cur: 30,
+                    rlim_max: 30,
+                };
+                match libc::setrlimit(libc::RLIMIT_CPU, &bound) {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                }
+            });
+        }
+    });
+    assert_eq!(code, Some(0), "{stderr}");
 }

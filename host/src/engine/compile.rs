@@ -182,18 +182,28 @@ fn build(
     tripwire: bool,
     deadline: Instant,
 ) -> Result<Module, String> {
-    let Some(program) = compiler_process::compiler() else {
+    let in_process = || {
         let wasm = prepare(&engine.wasmtime, wasm, tripwire)?;
-        return Module::new(&engine.wasmtime, &wasm).map_err(invalid);
+        Module::new(&engine.wasmtime, &wasm).map_err(invalid)
+    };
+    let Some(program) = compiler_process::compiler() else {
+        return in_process();
     };
     let memory = engine.settings.compile_memory_bytes;
-    let artifact = compiler_process::compile(program, wasm, tripwire, memory, deadline).map_err(
-        |failure| match failure {
-            ChildFailure::Refused(message) | ChildFailure::Broke(message) => message,
-            // A waiter that wakes after this is told the same.
-            ChildFailure::Killed => took_too_long(engine.settings.compile_timeout),
-        },
-    )?;
+    let artifact = match compiler_process::compile(program, wasm, tripwire, memory, deadline) {
+        Ok(artifact) => artifact,
+        Err(ChildFailure::CannotStart(why)) => {
+            // Where exec is refused (a seccomp or AppArmor profile), a
+            // filter still loads; only its compilation is less bounded.
+            tracing::warn!(
+                "{why}; compiling in this process instead, where only the wait for it is bounded"
+            );
+            return in_process();
+        }
+        Err(ChildFailure::Refused(message) | ChildFailure::Broke(message)) => return Err(message),
+        // A waiter that wakes after this is told the same.
+        Err(ChildFailure::Killed) => return Err(took_too_long(engine.settings.compile_timeout)),
+    };
     // SAFETY: the artifact is what `Engine::precompile_module` wrote for
     // this module in a child running this very executable (`/proc/self/exe`,
     // which names it even if its file is replaced), with the same engine

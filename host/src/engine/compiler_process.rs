@@ -63,6 +63,8 @@ pub(super) fn compiler() -> Option<&'static Path> {
 
 /// Why a compilation in a child gave no artifact.
 pub(super) enum ChildFailure {
+    /// The child could not be started (exec refused, say); the reason.
+    CannotStart(String),
     /// The module itself was refused; the whole message, from the child.
     Refused(String),
     /// The child ran past the deadline and was killed.
@@ -108,12 +110,25 @@ pub(super) fn compile(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // Part of the engine's configuration (`wasmtime_config`).
-    if let Some(perf_map) = std::env::var_os("WASMSTASH_PERF_MAP") {
-        command.env("WASMSTASH_PERF_MAP", perf_map);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // Signals meant for the sidecar's group (a terminal's Ctrl-C or
+        // hangup, `systemctl kill`) are the sidecar's to handle; the child
+        // ends with it anyway (PR_SET_PDEATHSIG). And `ps` shows it as
+        // wasmstash, not as `exe`.
+        command.process_group(0).arg0("wasmstash");
+    }
+    // What the engine's configuration reads from the environment
+    // (`wasmtime_config`, and wasmtime's `Config::new`): the child's must
+    // be the same, or the parent cannot load what it compiled.
+    for name in ["WASMSTASH_PERF_MAP", "WASMTIME_BACKTRACE_DETAILS"] {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
     }
     let child = command.spawn().map_err(|e| {
-        ChildFailure::Broke(format!(
+        ChildFailure::CannotStart(format!(
             "cannot start the compiler process ({}): {e}",
             program.display()
         ))

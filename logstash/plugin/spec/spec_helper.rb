@@ -46,6 +46,10 @@ module WasmstashServer
       filter = "mutate"
       config = { replace = { "@timestamp" = "yesterday" } }
 
+      [[pipelines.copy.filters]]
+      filter = "mutate"
+      config = { copy = { "big" = "other" } }
+
       [[pipelines.json.filters]]
       filter = "json"
       config = { source = "message" }

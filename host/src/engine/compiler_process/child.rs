@@ -103,6 +103,7 @@ pub(super) fn failure(status: ExitStatus, complaint: &str, memory_bytes: u64) ->
     if let Some(panic) = complaint.lines().find_map(|l| l.strip_prefix(PANICKED)) {
         return format!("the compiler panicked: {panic}");
     }
+    let last_line = complaint.lines().last().unwrap_or("no message");
     #[cfg(unix)]
     if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
         return match signal {
@@ -110,22 +111,32 @@ pub(super) fn failure(status: ExitStatus, complaint: &str, memory_bytes: u64) ->
             libc::SIGKILL => "the compiler process was killed (SIGKILL), not by wasmstash: \
                               the system's out-of-memory killer does so when memory runs short"
                 .into(),
-            other => format!("the compiler process was killed by signal {other}"),
+            other => format!("the compiler process was killed by signal {other}: {last_line}"),
         };
     }
-    let last_line = complaint.lines().last().unwrap_or("no message");
     format!("the compiler process failed ({status}): {last_line}")
 }
 
-/// Caps this process's address space and CPU time, leaves no core dump
-/// behind when it runs out, puts it first in line for the out-of-memory
-/// killer, and ends it with the thread that started it (`parent`'s).
+/// Caps this process's address space and CPU time (or keeps the lower
+/// caps it was started with), leaves no core dump behind when it runs out,
+/// puts it first in line for the out-of-memory killer, and ends it with
+/// the thread that started it (`parent`'s).
 #[cfg(unix)]
 fn confine(memory_bytes: u64, cpu_seconds: u64, parent: u32) -> std::io::Result<()> {
     let limit = |resource, soft: u64, hard: u64| {
+        let mut current = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes the struct it is given, nothing else.
+        if unsafe { libc::getrlimit(resource, &mut current) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // An unprivileged process can only lower its hard limit.
+        let ceiling = current.rlim_max;
         let bound = libc::rlimit {
-            rlim_cur: soft as libc::rlim_t,
-            rlim_max: hard as libc::rlim_t,
+            rlim_cur: (soft as libc::rlim_t).min(ceiling),
+            rlim_max: (hard as libc::rlim_t).min(ceiling),
         };
         // SAFETY: setrlimit reads the struct it is given, nothing else.
         match unsafe { libc::setrlimit(resource, &bound) } {
@@ -142,8 +153,11 @@ fn confine(memory_bytes: u64, cpu_seconds: u64, parent: u32) -> std::io::Result<
         // Raising one's own score needs no privilege; a failure only
         // leaves the kernel's choice as it was.
         let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
-        // SAFETY: PR_SET_PDEATHSIG takes a signal number and touches no memory.
-        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+        // SAFETY: these prctl options take integers and touch no memory.
+        // Not dumpable: no core, even through a core_pattern pipe.
+        if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) } != 0
+            || unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0
+        {
             return Err(std::io::Error::last_os_error());
         }
     }

@@ -38,8 +38,9 @@ describe LogStash::Filters::Wasm do
 
   it "keeps the event's own Timestamp and BigDecimal values in the fields a filter left alone" do
     seen = LogStash::Timestamp.new(Time.utc(2026, 12, 5, 3, 4, 5.678r))
-    amount = BigDecimal("12.340000000000000000001")
+    amount = BigDecimal("12.34")
     event = access_event("GET / HTTP/1.1", "seen" => seen, "amount" => amount,
+                                           "precise" => BigDecimal("12.340000000000000000001"),
                                            "nested" => { "at" => seen, "n" => 1 })
     filter_for("access").multi_filter([event])
     expect(event.get("method")).to eq("GET")
@@ -48,9 +49,26 @@ describe LogStash::Filters::Wasm do
     expect(event.get("seen").to_iso8601).to eq("2026-12-05T03:04:05.678Z")
     expect(event.get("amount")).to be_a(BigDecimal)
     expect(event.get("amount")).to eq(amount)
+    # Past a double's digits, what came back cannot be told from a change.
+    expect(event.get("precise")).to eq(12.34)
     expect(event.get("[nested][at]")).to be_a(LogStash::Timestamp)
     # What JSON carries as it is compares as itself: an Integer stays one.
     expect(event.get("[nested][n]")).to eq(1)
+  end
+
+  it "takes a changed value even where it reads back as the old one would" do
+    # Two whole numbers past a double's digits, and two decimals that read
+    # back as one Float: the filter's copy must win in both.
+    events = [%w[12345678901234567890123 12345678901234567890124],
+              %w[0.10000000000000000001 0.10000000000000000002]].map do |big, other|
+      LogStash::Event.new("big" => BigDecimal(big), "other" => BigDecimal(other), "kept" => BigDecimal("2.5"))
+    end
+    filter_for("copy").multi_filter(events)
+    expect(events[0].get("other")).to eq(12345678901234567890123)
+    expect(events[1].get("other")).to eq(0.1)
+    expect(events[1].get("other")).not_to eq(BigDecimal("0.10000000000000000002"))
+    # Untouched, and exactly what came back: still the event's BigDecimal.
+    expect(events.map { |e| e.get("kept") }).to all(be_a(BigDecimal))
   end
 
   it "cancels dropped events and passes failed ones through tagged" do

@@ -11,11 +11,13 @@ require "json"
 require "time"
 require "bigdecimal"
 
-# Logstash writes an event's BigDecimal as a JSON number (Jackson), where
-# Ruby's JSON would write its text.
+# Logstash writes an event's BigDecimal as a JSON number (Jackson, with
+# Java's BigDecimal#toString: a whole number without a fraction), where
+# Ruby's JSON would write its text. Java's scientific form for very small
+# or large scales is not imitated.
 class BigDecimal
   def to_json(*)
-    to_s("F")
+    frac.zero? ? to_i.to_s : to_s("F")
   end
 end
 

@@ -189,9 +189,21 @@ module LogStash
         when Float, Integer, String, true, false, nil
           own == returned && own.class == returned.class
         else
-          # A BigDecimal (or another number Ruby's JSON reads back as a
-          # Float) went out as its digits.
-          own.is_a?(Numeric) && returned.is_a?(Numeric) && own.to_f == returned.to_f
+          same_decimal?(own, returned)
+        end
+      end
+
+      # A BigDecimal went out as its digits, which come back exactly as an
+      # Integer, or as a Float that may have lost some. It is the same only
+      # when the number that came back is exactly its own: two decimals
+      # that differ past a double's digits read back as one Float, and the
+      # filter's may be the other.
+      def self.same_decimal?(own, returned)
+        return false unless defined?(BigDecimal) && own.is_a?(BigDecimal)
+        case returned
+        when Integer then own == returned
+        when Float then returned.finite? && own == BigDecimal(returned.to_s)
+        else false
         end
       end
 
