@@ -141,7 +141,8 @@ pub(super) fn compile(
             let _ = stdin.map(|mut pipe| pipe.write_all(wasm));
             Vec::new()
         });
-        let artifact = spawn(scope, move || read_all(stdout, u64::MAX));
+        // The child held all of it within its cap, so no more is read.
+        let artifact = spawn(scope, move || read_all(stdout, memory_bytes));
         let complaint = spawn(scope, move || read_all(stderr, MAX_COMPLAINT_BYTES));
         let (Ok(_), Ok(artifact), Ok(complaint)) = (writer, artifact, complaint) else {
             // The threads that did start end as the pipes close.
