@@ -122,22 +122,58 @@ fn a_module_compiles_in_a_child_bounded_by_the_cap_and_runs() {
     assert_eq!(results[0]["a"], 1, "{results:?}");
 }
 
-/// `wasmstash check` of a pipeline of the module at `module`, with
-/// `engine` as its `[engine]` table: exit code and stderr.
-fn check(dir: &Path, module: &Path, engine: &str) -> (Option<i32>, String) {
+/// `wasmstash check` of a pipeline of one filter (`filter`, its TOML
+/// lines), with `engine` as the `[engine]` table and `prepare` applied to
+/// the command: exit code and stderr.
+fn check_with(
+    dir: &Path,
+    filter: &str,
+    engine: &str,
+    prepare: impl FnOnce(&mut Command),
+) -> (Option<i32>, String) {
     let config = dir.join("conf.toml");
-    let text = format!(
-        "[engine]\n{engine}\n[[pipelines.p.filters]]\nmodule = {:?}\n",
-        module.display().to_string()
-    );
+    let text = format!("[engine]\n{engine}\n[[pipelines.p.filters]]\n{filter}\n");
     std::fs::write(&config, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmstash"));
+    command
         .args(["check", config.to_str().unwrap()])
-        .env("WASMSTASH_CACHE_DIR", dir.join("cache"))
-        .output()
-        .unwrap();
+        .env("WASMSTASH_CACHE_DIR", dir.join("cache"));
+    prepare(&mut command);
+    let out = command.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     (out.status.code(), stderr)
+}
+
+/// [`check_with`] of the module at `module`, nothing else changed.
+fn check(dir: &Path, module: &Path, engine: &str) -> (Option<i32>, String) {
+    let filter = format!("module = {:?}", module.display().to_string());
+    check_with(dir, &filter, engine, |_| {})
+}
+
+/// [`check_with`] of the built-in json filter.
+fn check_builtin(prepare: impl FnOnce(&mut Command)) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let filter = "filter = \"json\"\nconfig = { source = \"message\" }";
+    check_with(dir.path(), filter, "", prepare)
+}
+
+/// Starts `command` under a hard CPU-time limit of `seconds`, as a
+/// sidecar started by `prlimit` or a service manager may be.
+fn limit_cpu_seconds(command: &mut Command, seconds: u64) {
+    // SAFETY: setrlimit is async-signal-safe and touches only its argument;
+    // nothing else runs between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(command, move || {
+            let bound = libc::rlimit {
+                rlim_cur: seconds as libc::rlim_t,
+                rlim_max: seconds as libc::rlim_t,
+            };
+            match libc::setrlimit(libc::RLIMIT_CPU, &bound) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
 }
 
 #[test]
@@ -206,23 +242,6 @@ fn a_compiler_killed_by_someone_else_is_said_to_be() {
     );
 }
 
-/// `wasmstash check` of a pipeline of the built-in json filter, with
-/// `prepare` applied to the command: its exit code and stderr.
-fn check_builtin(prepare: impl FnOnce(&mut Command)) -> (Option<i32>, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("conf.toml");
-    let text = "[[pipelines.p.filters]]\nfilter = \"json\"\nconfig = { source = \"message\" }\n";
-    std::fs::write(&config, text).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmstash"));
-    command
-        .args(["check", config.to_str().unwrap()])
-        .env("WASMSTASH_CACHE_DIR", dir.path().join("cache"));
-    prepare(&mut command);
-    let out = command.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out.status.code(), stderr)
-}
-
 #[test]
 fn the_compiler_reads_the_engine_settings_wasmtime_takes_from_the_environment() {
     // wasmtime's Config::new reads it: a child without it compiled what
@@ -234,24 +253,25 @@ fn the_compiler_reads_the_engine_settings_wasmtime_takes_from_the_environment() 
 }
 
 #[test]
+fn a_compiler_out_of_cpu_time_under_a_lower_inherited_limit_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("slow.wat");
+    std::fs::write(&module, slow_to_compile(20_000)).unwrap();
+    let filter = format!("module = {:?}", module.display().to_string());
+    let (code, stderr) = check_with(dir.path(), &filter, "", |command| {
+        limit_cpu_seconds(command, 2)
+    });
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the compiler process ran out of CPU time"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_compiler_keeps_lower_limits_it_was_started_under() {
     // A sidecar started under a hard CPU limit below what the child would
     // ask for: the child keeps the lower one rather than failing to set it.
-    let (code, stderr) = check_builtin(|command| {
-        // SAFETY: setrlimit is async-signal-safe and touches only its
-        // argument; nothing else runs between fork and exec.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(command, || {
-                let bound = libc::rlimit {
-                    rlim_cur: 30,
-                    rlim_max: 30,
-                };
-                match libc::setrlimit(libc::RLIMIT_CPU, &bound) {
-                    0 => Ok(()),
-                    _ => Err(std::io::Error::last_os_error()),
-                }
-            });
-        }
-    });
+    let (code, stderr) = check_builtin(|command| limit_cpu_seconds(command, 30));
     assert_eq!(code, Some(0), "{stderr}");
 }

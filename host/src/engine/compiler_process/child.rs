@@ -132,10 +132,12 @@ fn confine(memory_bytes: u64, cpu_seconds: u64, parent: u32) -> std::io::Result<
         if unsafe { libc::getrlimit(resource, &mut current) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        // An unprivileged process can only lower its hard limit.
+        // An unprivileged process can only lower its hard limit; below it,
+        // the soft one keeps its distance from the hard one.
         let ceiling = current.rlim_max;
+        let gap = (hard - soft) as libc::rlim_t;
         let bound = libc::rlimit {
-            rlim_cur: (soft as libc::rlim_t).min(ceiling),
+            rlim_cur: (soft as libc::rlim_t).min(ceiling.saturating_sub(gap)),
             rlim_max: (hard as libc::rlim_t).min(ceiling),
         };
         // SAFETY: setrlimit reads the struct it is given, nothing else.
@@ -146,7 +148,9 @@ fn confine(memory_bytes: u64, cpu_seconds: u64, parent: u32) -> std::io::Result<
     };
     limit(libc::RLIMIT_CORE, 0, 0)?;
     limit(libc::RLIMIT_AS, memory_bytes, memory_bytes)?;
-    // SIGXCPU at the soft limit, SIGKILL a second later.
+    // SIGXCPU at the soft limit, SIGKILL a second later: kept a second
+    // apart under a lower inherited limit too, so that running out of CPU
+    // time is not taken for the out-of-memory killer's SIGKILL.
     limit(libc::RLIMIT_CPU, cpu_seconds, cpu_seconds + 1)?;
     #[cfg(target_os = "linux")]
     {
