@@ -144,10 +144,26 @@ fn check_with(
     (out.status.code(), stderr)
 }
 
-/// [`check_with`] of the module at `module`, nothing else changed.
-fn check(dir: &Path, module: &Path, engine: &str) -> (Option<i32>, String) {
+/// That `check` refused its config (exit 2), saying `reason`.
+fn assert_refused(code: Option<i32>, stderr: &str, reason: &str) {
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(reason), "{stderr}");
+}
+
+/// [`check_with`] of the module at `module`.
+fn check_module(
+    dir: &Path,
+    module: &Path,
+    engine: &str,
+    prepare: impl FnOnce(&mut Command),
+) -> (Option<i32>, String) {
     let filter = format!("module = {:?}", module.display().to_string());
-    check_with(dir, &filter, engine, |_| {})
+    check_with(dir, &filter, engine, prepare)
+}
+
+/// [`check_module`], nothing else changed.
+fn check(dir: &Path, module: &Path, engine: &str) -> (Option<i32>, String) {
+    check_module(dir, module, engine, |_| {})
 }
 
 /// [`check_with`] of the built-in json filter.
@@ -183,23 +199,21 @@ fn a_compilation_past_its_memory_cap_is_refused_naming_the_setting() {
     std::fs::write(&module, costly_in_memory(200_000)).unwrap();
 
     let (code, stderr) = check(dir.path(), &module, "compile_memory_mib = 256");
-    assert_eq!(code, Some(2), "{stderr}");
-    assert!(
-        stderr.contains(
-            "pipeline `p`, filter #1 (`wide`): compiling the module needed more than the 256 MiB \
-             of address space that engine.compile_memory_mib allows, so it was refused"
-        ),
-        "{stderr}"
+    assert_refused(
+        code,
+        &stderr,
+        "pipeline `p`, filter #1 (`wide`): compiling the module needed more than the 256 MiB \
+             of address space that engine.compile_memory_mib allows, so it was refused",
     );
     // The default leaves room for it.
     let (code, stderr) = check(dir.path(), &module, "");
     assert_eq!(code, Some(0), "{stderr}");
 
     let (code, stderr) = check(dir.path(), &module, "compile_memory_mib = 100");
-    assert_eq!(code, Some(2), "{stderr}");
-    assert!(
-        stderr.contains("compile_memory_mib = 100: must be between 256 and 65536"),
-        "{stderr}"
+    assert_refused(
+        code,
+        &stderr,
+        "compile_memory_mib = 100: must be between 256 and 65536",
     );
 }
 
@@ -257,15 +271,10 @@ fn a_compiler_out_of_cpu_time_under_a_lower_inherited_limit_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let module = dir.path().join("slow.wat");
     std::fs::write(&module, slow_to_compile(20_000)).unwrap();
-    let filter = format!("module = {:?}", module.display().to_string());
-    let (code, stderr) = check_with(dir.path(), &filter, "", |command| {
+    let (code, stderr) = check_module(dir.path(), &module, "", |command| {
         limit_cpu_seconds(command, 2)
     });
-    assert_eq!(code, Some(2), "{stderr}");
-    assert!(
-        stderr.contains("the compiler process ran out of CPU time"),
-        "{stderr}"
-    );
+    assert_refused(code, &stderr, "the compiler process ran out of CPU time");
 }
 
 #[test]
