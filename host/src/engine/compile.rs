@@ -17,11 +17,10 @@
 //! still runs (by any engine of the process: a reload builds a new one) is
 //! refused at once instead of starting another.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::time::{Duration, Instant};
-
-use std::borrow::Cow;
 
 use wasmtime::Module;
 

@@ -83,50 +83,7 @@ pub(super) fn compile(
     memory_bytes: u64,
     deadline: Instant,
 ) -> Result<Vec<u8>, ChildFailure> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
-    // A backstop should this process die without killing it: the CPU time
-    // the wait would allow on every thread, and a little more.
-    let wait = deadline.saturating_duration_since(Instant::now());
-    let cpu_seconds = (wait.as_secs() + 2) * threads as u64;
-    let mut command = Command::new(program);
-    command
-        .arg(SUBCOMMAND)
-        .args(["--memory-mib", &(memory_bytes >> 20).to_string()])
-        .args(["--cpu-seconds", &cpu_seconds.to_string()])
-        .args(["--parent", &std::process::id().to_string()])
-        .args(tripwire.then_some("--tripwire"))
-        // Nothing of the operator's environment changes what the cap means.
-        .env_clear()
-        .env("RUST_LOG", "off")
-        .env("RUST_BACKTRACE", "0")
-        .env("RAYON_NUM_THREADS", threads.to_string())
-        // Under an address-space cap, reservations count as if used: glibc's
-        // malloc (which C code in the process uses) reserves 128 MiB for each
-        // thread's arena, and jemalloc keeps address space it has freed.
-        // Without these a cap allows a module at one value and refuses it at
-        // a higher one.
-        .env("MALLOC_ARENA_MAX", "1")
-        .env("_RJEM_MALLOC_CONF", "retain:false")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        // Signals meant for the sidecar's group (a terminal's Ctrl-C or
-        // hangup, `systemctl kill`) are the sidecar's to handle; the child
-        // ends with it anyway (PR_SET_PDEATHSIG). And `ps` shows it as
-        // wasmstash, not as `exe`.
-        command.process_group(0).arg0("wasmstash");
-    }
-    // What the engine's configuration reads from the environment
-    // (`wasmtime_config`, and wasmtime's `Config::new`): the child's must
-    // be the same, or the parent cannot load what it compiled.
-    for name in ["WASMSTASH_PERF_MAP", "WASMTIME_BACKTRACE_DETAILS"] {
-        if let Some(value) = std::env::var_os(name) {
-            command.env(name, value);
-        }
-    }
+    let mut command = compiler_command(program, tripwire, memory_bytes, deadline);
     let child = command.spawn().map_err(|e| {
         ChildFailure::CannotStart(format!(
             "cannot start the compiler process ({}): {e}",
@@ -173,6 +130,61 @@ pub(super) fn compile(
             memory_bytes,
         ))),
     }
+}
+
+/// The command that runs the compiler on a module, within the limits
+/// that its `memory_bytes` and the wait until `deadline` set.
+fn compiler_command(
+    program: &Path,
+    tripwire: bool,
+    memory_bytes: u64,
+    deadline: Instant,
+) -> Command {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+    // A backstop should this process die without killing it: the CPU time
+    // the wait would allow on every thread, and a little more.
+    let wait = deadline.saturating_duration_since(Instant::now());
+    let cpu_seconds = (wait.as_secs() + 2) * threads as u64;
+    let mut command = Command::new(program);
+    command
+        .arg(SUBCOMMAND)
+        .args(["--memory-mib", &(memory_bytes >> 20).to_string()])
+        .args(["--cpu-seconds", &cpu_seconds.to_string()])
+        .args(["--parent", &std::process::id().to_string()])
+        .args(tripwire.then_some("--tripwire"))
+        // Nothing of the operator's environment changes what the cap means.
+        .env_clear()
+        .env("RUST_LOG", "off")
+        .env("RUST_BACKTRACE", "0")
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        // Under an address-space cap, reservations count as if used: glibc's
+        // malloc (which C code in the process uses) reserves 128 MiB for each
+        // thread's arena, and jemalloc keeps address space it has freed.
+        // Without these a cap allows a module at one value and refuses it at
+        // a higher one.
+        .env("MALLOC_ARENA_MAX", "1")
+        .env("_RJEM_MALLOC_CONF", "retain:false")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // Signals meant for the sidecar's group (a terminal's Ctrl-C or
+        // hangup, `systemctl kill`) are the sidecar's to handle; the child
+        // ends with it anyway (PR_SET_PDEATHSIG). And `ps` shows it as
+        // wasmstash, not as `exe`.
+        command.process_group(0).arg0("wasmstash");
+    }
+    // What the engine's configuration reads from the environment
+    // (`wasmtime_config`, and wasmtime's `Config::new`): the child's must
+    // be the same, or the parent cannot load what it compiled.
+    for name in ["WASMSTASH_PERF_MAP", "WASMTIME_BACKTRACE_DETAILS"] {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    command
 }
 
 fn spawn<'scope>(
