@@ -142,14 +142,15 @@ module LogStash
               event.tag(TIMESTAMP_FAILURE)
               event.set("[_@timestamp]", value)
             end
-          elsif settable?(key)
+          elsif current.key?(key) && same_json?(current[key], value)
             # A field the filter left as it was keeps the event's own value,
-            # and with it what JSON cannot carry: a Timestamp comes back as
-            # its text, a BigDecimal as a Float.
-            next if current.key?(key) && same_json?(current[key], value)
+            # and with it what JSON cannot carry (a Timestamp comes back as
+            # its text, a BigDecimal as a Float). One whose name Logstash
+            # cannot set has lost nothing either.
+            next
+          elsif settable?(key)
             event.set("[#{key}]", value)
-          elsif !(current.key?(key) && current[key] == value)
-            # Unchanged, the event's own such field has lost nothing.
+          else
             left_out << key
           end
         end
