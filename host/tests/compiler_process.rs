@@ -33,16 +33,21 @@ fn engine_with(settings: EngineSettings) -> Engine {
     .unwrap()
 }
 
+/// A number from `/proc/PID/stat` after the process's name: `index` 1 is
+/// its parent, 2 its process group. `None` once the process is gone.
+fn stat_after_name(pid: u32, index: usize) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (name) state ppid pgrp ...": the name may hold spaces or brackets.
+    let (_, after_name) = stat.rsplit_once(')')?;
+    after_name.split_whitespace().nth(index)?.parse().ok()
+}
+
 /// The compiler processes this test process has started and not yet reaped.
 fn compilers_running() -> Vec<u32> {
     let me = std::process::id();
     let is_compiler_of_mine = |pid: u32| {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // "pid (name) state ppid ...": the name may hold spaces or brackets.
-        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let parent = after_name.split_whitespace().nth(1);
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        parent == Some(&me.to_string())
+        stat_after_name(pid, 1) == Some(me)
             && String::from_utf8_lossy(&cmdline).contains("compile-module")
     };
     std::fs::read_dir("/proc")
@@ -234,15 +239,7 @@ fn a_compiler_killed_by_someone_else_is_said_to_be() {
     for &pid in &compilers {
         // In a process group of its own, out of reach of a Ctrl-C or hangup
         // meant for the sidecar's.
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let after_name = stat.rsplit_once(')').unwrap().1;
-        let group: u32 = after_name
-            .split_whitespace()
-            .nth(2)
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert_eq!(group, pid, "{stat}");
+        assert_eq!(stat_after_name(pid, 2), Some(pid));
     }
     // As the kernel's out-of-memory killer would.
     for pid in compilers {
