@@ -133,11 +133,12 @@ impl Dissector {
         let prefix = self.prefix.as_slice();
         let mut pos = 0;
         if !prefix.is_empty() {
+            // The opening text must open the value, once: dissect 1.2
+            // consumes one copy and leaves a repeat to the first field.
             if !text.starts_with(prefix) {
                 return None;
             }
-            // Logstash also skips repeats of the opening text.
-            pos = skip_repeats(text, prefix.len(), prefix);
+            pos = prefix.len();
         }
         for step in &self.steps {
             match &step.delimiter {
@@ -148,7 +149,15 @@ impl Dissector {
                 Some(finder) => {
                     let at = pos + finder.find(&text[pos..])?;
                     spans.push((pos, at));
-                    pos = at + finder.needle().len();
+                    // Logstash's dissect moves past a delimiter only when it
+                    // is found beyond the value's first byte. One that opens
+                    // the value leaves this field empty and the next one
+                    // starting at 0 again: `%{a},%{b},%{c}` on `,x,y` gives
+                    // `a` and `b` empty and `c` the whole line, as Logstash
+                    // does (logstash-filter-dissect issues 68 and 72).
+                    if at > 0 {
+                        pos = at + finder.needle().len();
+                    }
                     if step.padded {
                         pos = skip_repeats(text, pos, finder.needle());
                     }

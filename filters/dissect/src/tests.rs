@@ -52,6 +52,42 @@ fn a_trailing_literal_ends_the_last_field() {
 }
 
 #[test]
+fn a_value_opening_with_the_first_delimiter_is_split_as_logstash_splits_it() {
+    // Dissect 1.2 does not move past a delimiter found at the value's first
+    // byte, so every field up to the last is empty and the last takes the
+    // whole line (logstash-filter-dissect issues 68 and 72).
+    let line = ",4321 Fifth Avenue,,,New York,87432";
+    assert_eq!(
+        on_message("%{name},%{addr1},%{addr2},%{addr3},%{city},%{zip}", line),
+        json!({"message": line, "name": "", "addr1": "", "addr2": "", "addr3": "",
+               "city": "", "zip": line})
+    );
+    let continuation = " at foo.Bar(Bar.java:1)";
+    assert_eq!(
+        on_message("%{level} %{class} %{msg}", continuation),
+        json!({"message": continuation, "level": "", "class": "", "msg": continuation})
+    );
+    // A different delimiter next is searched for from the start again.
+    assert_eq!(
+        on_message("%{a},%{b} %{c}", ",x y"),
+        json!({"message": ",x y", "a": "", "b": ",x", "c": "y"})
+    );
+    // Padding skips the repeats at the start, as Logstash's greedy search does.
+    assert_eq!(
+        on_message("%{a->},%{b}", ",,x"),
+        json!({"message": ",,x", "a": "", "b": "x"})
+    );
+}
+
+#[test]
+fn the_opening_text_is_consumed_once() {
+    assert_eq!(
+        on_message("[%{a}] %{b}", "[[x] y"),
+        json!({"message": "[[x] y", "a": "[x", "b": "y"})
+    );
+}
+
+#[test]
 fn append_joins_with_the_preceding_delimiter_in_declared_or_explicit_order() {
     let out = on_message("%{a} %{b} %{+a}", "1 2 3 go");
     assert_eq!((&out["a"], &out["b"]), (&json!("1 3 go"), &json!("2")));
