@@ -179,6 +179,13 @@ impl Json {
         let parsed = match serde_json::from_str::<Value>(&self.text) {
             // A number past a double's range fails the document.
             Ok(parsed) if json_text::numbers_in_range(&parsed) => parsed,
+            // Logstash's JSON reader (JrJackson) reads empty or blank text as
+            // nil instead of refusing it: a `target` is set to null, and the
+            // root, which takes objects only, is tagged even when
+            // `skip_on_invalid_json` is set.
+            Err(_) if (self.text.bytes()).all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) => {
+                Value::Null
+            }
             _ => {
                 if !self.config.skip_on_invalid_json {
                     self.fail(event);
@@ -260,6 +267,37 @@ mod tests {
         assert_eq!(
             run(json!({"source": "message", "target": "[app][doc]"}), input),
             r#"{"message":"{\"level\":\"warn\",\"n\":{\"a\":1}}","app":{"doc":{"level":"warn","n":{"a":1}}}}"#
+        );
+    }
+
+    #[test]
+    fn empty_or_blank_text_is_a_null_document_as_jrjackson_reads_it() {
+        for text in ["", " \\t\\r\\n "] {
+            let input = format!(r#"{{"message":"{text}"}}"#);
+            assert_eq!(
+                run(
+                    json!({"source": "message", "target": "doc", "add_tag": ["parsed"]}),
+                    &input
+                ),
+                format!(r#"{{"message":"{text}","doc":null,"tags":["parsed"]}}"#)
+            );
+            // The root takes objects only, and this is no parse error that
+            // `skip_on_invalid_json` would hide.
+            assert_eq!(
+                run(
+                    json!({"source": "message", "skip_on_invalid_json": true}),
+                    &input
+                ),
+                format!(r#"{{"message":"{text}","tags":["_jsonparsefailure"]}}"#)
+            );
+        }
+        // A form feed is no JSON whitespace: invalid, so skipped quietly.
+        assert_eq!(
+            run(
+                json!({"source": "message", "target": "doc", "skip_on_invalid_json": true}),
+                r#"{"message":"\\f"}"#
+            ),
+            r#"{"message":"\\f"}"#
         );
     }
 
