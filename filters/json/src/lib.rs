@@ -16,7 +16,7 @@ mod timestamp;
 mod transcode;
 
 use serde::Deserialize;
-use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
+use wasmstash_sdk::common::{self, CommonOptions, EcsCompatibility, WithCommon};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::{field_ref, json_text};
 
@@ -37,14 +37,6 @@ pub struct Options {
     #[serde(default)]
     #[allow(dead_code)]
     ecs_compatibility: Option<EcsCompatibility>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum EcsCompatibility {
-    Disabled,
-    V1,
-    V8,
 }
 
 fn default_failure_tags() -> Vec<String> {

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::Map;
-use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
+use wasmstash_sdk::common::{self, CommonOptions, EcsCompatibility, WithCommon};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::{field_ref, logstash_event, template};
 
@@ -70,6 +70,19 @@ pub struct Options {
     whitespace: Whitespace,
     #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]
     tag_on_failure: Vec<String>,
+    /// Taken so that a config moved over from Logstash loads, without
+    /// effect: there they bound a regex scan that can backtrack, and the
+    /// scan here is linear in the text, so no line gets near a timeout.
+    #[serde(default)]
+    #[allow(dead_code)]
+    timeout_millis: Option<u64>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    tag_on_timeout: Option<String>,
+    /// Accepted as Logstash's kv accepts it; it changes no output there.
+    #[serde(default)]
+    #[allow(dead_code)]
+    ecs_compatibility: Option<EcsCompatibility>,
     /// Pairs stored per event; the rest of the text is ignored and the
     /// event tagged.
     #[serde(default = "default_max_keys")]

@@ -509,3 +509,23 @@ fn logstash_shapes_of_list_and_hash_options() {
         json!({"b": "2", "c": "3", "a": "1"})
     );
 }
+
+#[test]
+fn logstash_options_without_effect_here_are_taken_and_checked() {
+    let config =
+        json!({"timeout_millis": 250, "tag_on_timeout": "_slow", "ecs_compatibility": "v8"});
+    let mut filter = Kv::new(serde_json::from_value(config).unwrap()).unwrap();
+    let mut event = Event::parse(br#"{"message":"a=1 b=2"}"#).unwrap();
+    assert_eq!(filter.process(&mut event), Verdict::Keep);
+    assert_eq!(event.to_json(), r#"{"message":"a=1 b=2","a":"1","b":"2"}"#);
+    for (bad, expected) in [
+        (json!({"ecs_compatibility": "v2"}), "unknown variant `v2`"),
+        (json!({"timeout_millis": -1}), "timeout_millis"),
+        (json!({"tag_on_timeout": ["a"]}), "tag_on_timeout"),
+    ] {
+        let err = NativeFilter::<Kv>::new(bad.to_string().as_bytes())
+            .err()
+            .expect("refused");
+        assert!(err.contains(expected), "{bad}: {err}");
+    }
+}

@@ -15,6 +15,9 @@
 //! options Logstash declares as hashes, which its config also takes as a
 //! flat list of keys and values (`rename => [ "a", "b" ]`).
 //!
+//! [`EcsCompatibility`] is here too, for filters that take Logstash's
+//! `ecs_compatibility` without their output depending on it.
+//!
 //! Logstash's other options for every plugin, `id`, `enable_metric` and
 //! `periodic_flush`, are taken and have no effect here: a filter's name in
 //! metrics and failure records is the pipeline's `name` for it.
@@ -26,6 +29,18 @@ use serde_json::Map;
 use crate::field_ref::FieldPath;
 use crate::template::{FieldName, ResolvedField, Template};
 use crate::{Event, Value};
+
+/// Logstash's `ecs_compatibility`, for filters whose output it does not
+/// change (json, kv): there it only decides whether a missing `target` is
+/// warned about. Taken so that a config moved over loads, and checked, so
+/// that a misspelt mode is still an error.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EcsCompatibility {
+    Disabled,
+    V1,
+    V8,
+}
 
 /// A filter's own options and the common ones beside them.
 pub struct WithCommon<C> {
