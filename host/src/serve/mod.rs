@@ -89,6 +89,10 @@ pub(crate) struct App {
     engine_at_start: EngineSettings,
     /// One load at a time: the first, then each reload.
     reloading: tokio::sync::Mutex<()>,
+    /// Held by a reload from the swap until the new set has the old one's
+    /// filter state, and by every save of state, which must not save the
+    /// new set's state before it has it.
+    handing_over: tokio::sync::Mutex<()>,
     /// `[server] state_dir`, if set, and the pipelines' state owned in it.
     state: Option<Arc<StateDir>>,
     pub live: ui::LiveView,
@@ -165,19 +169,24 @@ impl App {
         {
             return Err(self.reload_rejected(why, e));
         }
+        let handover = self.handing_over.lock().await;
         let old = self.current();
         if let Some(old) = &old {
-            let left_behind = state::carry(old, &set).await;
             if let Some(state) = &self.state {
-                state.save_left_behind(left_behind).await;
                 state.restore_added(old, &set).await;
             }
+            state::hold_for_handover(old, &set);
         }
         let names: Vec<String> = set.names().iter().map(|n| n.to_string()).collect();
         self.swap(set.clone());
-        if let (Some(state), Some(old)) = (&self.state, &old) {
-            state.release_dropped(old, &set).await;
+        if let Some(old) = &old {
+            let left_behind = state::carry(old, &set, self.drain_limit()).await;
+            if let Some(state) = &self.state {
+                state.save_left_behind(left_behind).await;
+                state.release_dropped(old, &set).await;
+            }
         }
+        drop(handover);
         self.metrics
             .add("wasmstash_reloads_total", &[("result", "ok")], 1);
         tracing::info!("reloaded ({why}): pipelines {}", names.join(", "));
@@ -328,6 +337,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         configured: config.server,
         engine_at_start: config.engine,
         reloading: tokio::sync::Mutex::new(()),
+        handing_over: tokio::sync::Mutex::new(()),
         state,
     });
     app.metrics.set("wasmstash_ready", &[], 0.0);
@@ -519,6 +529,9 @@ async fn stopped(
             drained.connections
         );
     }
+    // A reload's handover finishes first: until then the live set's state
+    // is not yet what it is handed.
+    let _no_handover = app.handing_over.lock().await;
     if let (Some(state), Some(set)) = (&app.state, app.current()) {
         if !state.save(&set).await {
             return Err(ServeError::StateNotSaved(state.dir().to_owned()));

@@ -144,7 +144,8 @@ fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError>
 }
 
 async fn run(
-    workers: &PipelineWorkers,
+    app: &App,
+    found: &PipelineWorkers,
     events: Vec<CheckedEvent>,
 ) -> Result<Vec<EventResult>, ApiError> {
     // A batch with no valid line has nothing for a worker: its answer (the
@@ -152,6 +153,11 @@ async fn run(
     if events.is_empty() {
         return Ok(Vec::new());
     }
+    // A reload may have replaced the pipeline while the body was checked;
+    // the live one takes the events, since the one replaced refuses them
+    // once its filter state is being handed over.
+    let live = (app.current()).and_then(|set| set.pipelines.get(found.name()).cloned());
+    let workers = live.as_deref().unwrap_or(found);
     let count = events.len() as u64;
     let started = std::time::Instant::now();
     let results = workers
@@ -175,6 +181,11 @@ async fn run(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the worker failed; the events were not processed",
             ),
+            Rejected::Replaced => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "a reload replaced this pipeline as the request reached it; the events were not processed, and sent again they reach the new one",
+            )
+            .retry_after(1),
         })?;
     let counts = workers.request_metrics();
     counts.duration.observe(started.elapsed());
@@ -234,7 +245,7 @@ async fn answer_event(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> 
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}")))
     })
     .await?;
-    let mut results = run(&workers, vec![event]).await?;
+    let mut results = run(app, &workers, vec![event]).await?;
     Ok(match results.pop().expect("one result per event") {
         EventResult::Event(event) => {
             let event = Bytes::from(event);
@@ -328,7 +339,7 @@ async fn answer_batch(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> 
     .await?;
     let refused = checked.iter().filter(|line| line.is_err()).count() as u64;
     workers.request_metrics().lines_refused.add(refused);
-    let mut results = run(&workers, events).await?.into_iter();
+    let mut results = run(app, &workers, events).await?.into_iter();
     let mut out = Vec::with_capacity(body.len() + 32 * lines);
     for line in checked {
         match line.map(|()| results.next().expect("one result per valid line")) {

@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::{App, PipelineSet};
 use crate::config::Config;
@@ -157,11 +158,11 @@ impl StateDir {
         }
     }
 
-    /// After `carry`: restores from disk each stateful filter that `new`
-    /// adds to a pipeline this process already owned in `old`, which no old
-    /// stage could hand state to (a filter removed by one reload and given
-    /// back by the next, say). Its file would otherwise be written over by
-    /// its first save.
+    /// Before `new` serves: restores from disk each stateful filter that
+    /// `new` adds to a pipeline this process already owned in `old`, which
+    /// no old stage can hand state to (a filter removed by one reload and
+    /// given back by the next, say). Its file would otherwise be written
+    /// over by its first save.
     pub async fn restore_added(self: &Arc<Self>, old: &Arc<PipelineSet>, new: &Arc<PipelineSet>) {
         let (this, old, new) = (self.clone(), old.clone(), new.clone());
         let restored = tokio::task::spawn_blocking(move || {
@@ -294,22 +295,65 @@ pub(crate) async fn save_periodically(app: Arc<App>, state: Arc<StateDir>) {
     ticks.tick().await;
     loop {
         ticks.tick().await;
+        // Not during a reload's handover, when the live set's state is not
+        // yet what it is handed.
+        let _no_handover = app.handing_over.lock().await;
         if let Some(set) = app.current() {
             state.save(&set).await;
         }
     }
 }
 
+/// Pauses each pipeline of `new` that is to be handed the filter state of
+/// its namesake in `old`, before `new` is swapped in: it then queues the
+/// requests it gets until [`carry`] has given it that state.
+pub(crate) fn hold_for_handover(old: &PipelineSet, new: &PipelineSet) {
+    for (name, workers) in stateful(new) {
+        if old
+            .pipelines
+            .get(name)
+            .is_some_and(|w| !w.shared_stages().is_empty())
+        {
+            workers.pause();
+        }
+    }
+}
+
 /// Hands each old pipeline's filter state to the new pipeline of the same
-/// name. Each shared stage is locked only while its snapshot is taken; events
-/// the old set still processes after that are not carried over. Returns, by
-/// pipeline, the snapshots of filters the new pipeline no longer has, for
+/// name, once `new` serves. The old set's stateful pipelines refuse
+/// requests from now on, and the handover waits, up to `limit`, for those
+/// they queued or are running to finish, so that every event the old set
+/// answered has taught the state carried over; then it resumes the
+/// pipelines [`hold_for_handover`] paused. Returns, by pipeline, the
+/// snapshots of filters the new pipeline no longer has, for
 /// [`StateDir::save_left_behind`].
 pub(crate) async fn carry(
     old: &Arc<PipelineSet>,
     new: &Arc<PipelineSet>,
+    limit: Duration,
 ) -> BTreeMap<String, Vec<state::Snapshot>> {
+    for (_, workers) in stateful(old) {
+        workers.retire();
+    }
+    let waited_since = Instant::now();
+    let busy = loop {
+        let busy: Vec<&String> = (stateful(old))
+            .filter(|(_, workers)| !workers.is_idle())
+            .map(|(name, _)| name)
+            .collect();
+        if busy.is_empty() || waited_since.elapsed() >= limit {
+            break busy;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    if !busy.is_empty() {
+        tracing::warn!(
+            "reload: pipelines {busy:?} of the replaced set were still running requests after {:.1} s (server.drain_timeout_ms); what those requests teach their stateful filters is not carried over",
+            limit.as_secs_f64()
+        );
+    }
     let (old, new) = (old.clone(), new.clone());
+    let resume = new.clone();
     let carried = tokio::task::spawn_blocking(move || {
         let mut left_behind = BTreeMap::new();
         for (name, new_workers) in &new.pipelines {
@@ -329,6 +373,9 @@ pub(crate) async fn carry(
         left_behind
     })
     .await;
+    for (_, workers) in stateful(&resume) {
+        workers.resume();
+    }
     carried.unwrap_or_else(|e| {
         tracing::error!("carrying filter state over failed: {e}");
         BTreeMap::new()

@@ -47,6 +47,10 @@ pub enum Rejected {
     /// The worker thread panicked: a bug in the host, reported as a 500 so
     /// the client keeps (and tags) its events.
     WorkerPanicked,
+    /// A reload replaced this pipeline as the request reached it, and its
+    /// filter state is being handed to the new one (503); sent again, the
+    /// request reaches the new pipeline.
+    Replaced,
 }
 
 /// How a pipeline's workers are sized and bounded (from `[server]`).
@@ -143,6 +147,11 @@ struct DeskState {
     jobs: VecDeque<Job>,
     idle: Vec<Pipeline>,
     next_id: u64,
+    /// Requests queue but no worker starts: the pipeline waits for the
+    /// filter state of the one it replaces (see [`PipelineWorkers::pause`]).
+    paused: bool,
+    /// Requests are refused: a reload replaced this pipeline.
+    retired: bool,
 }
 
 /// One request's events, waiting for a worker.
@@ -182,6 +191,8 @@ impl PipelineWorkers {
                 jobs: VecDeque::new(),
                 idle,
                 next_id: 0,
+                paused: false,
+                retired: false,
             }),
         };
         PipelineWorkers {
@@ -216,7 +227,11 @@ impl PipelineWorkers {
         let bytes = events.iter().map(|event| event.text().len()).sum();
         let (id, worker) = {
             let mut state = self.desk.lock();
-            let worker = state.idle.pop();
+            if state.retired {
+                drop(state);
+                return Err(self.reject(Rejected::Replaced));
+            }
+            let worker = if state.paused { None } else { state.idle.pop() };
             // With an idle worker the request is taken at once; otherwise it
             // must fit the queue.
             if worker.is_none() && state.jobs.len() >= self.desk.limits.queue {
@@ -280,11 +295,48 @@ impl PipelineWorkers {
         &self.shared
     }
 
+    /// Holds requests in the queue, under its bounds, until [`resume`]:
+    /// a pipeline that a reload puts in place of one with filter state must
+    /// not run an event before that state is handed to it, or the handover
+    /// would overwrite what the event taught it.
+    ///
+    /// [`resume`]: PipelineWorkers::resume
+    pub fn pause(&self) {
+        self.desk.lock().paused = true;
+    }
+
+    /// Lets workers take the queued requests. Needs the tokio runtime.
+    pub fn resume(&self) {
+        let mut state = self.desk.lock();
+        state.paused = false;
+        let wanted = state.jobs.len().min(state.idle.len());
+        let workers: Vec<Pipeline> = state.idle.drain(..wanted).collect();
+        drop(state);
+        for worker in workers {
+            let desk = self.desk.clone();
+            tokio::task::spawn_blocking(move || desk.drain(worker));
+        }
+    }
+
+    /// Refuses requests from now on ([`Rejected::Replaced`]); those queued
+    /// or running still finish. For a pipeline a reload replaced, so that
+    /// its filter state stops changing before it is handed over.
+    pub fn retire(&self) {
+        self.desk.lock().retired = true;
+    }
+
+    /// No request queued or running.
+    pub fn is_idle(&self) -> bool {
+        let state = self.desk.lock();
+        state.jobs.is_empty() && state.idle.len() == self.desk.limits.workers
+    }
+
     fn reject(&self, reason: Rejected) -> Rejected {
         let label = match reason {
             Rejected::QueueFull => "queue_full",
             Rejected::QueueTimeout => "queue_timeout",
             Rejected::WorkerPanicked => "worker_panicked",
+            Rejected::Replaced => "replaced",
         };
         self.metrics.add(
             "wasmstash_rejected_total",

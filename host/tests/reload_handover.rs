@@ -1,0 +1,170 @@
+//! A reload under load hands a stateful filter's state over whole: every
+//! event the old set answered has taught the state the new set starts
+//! from, and the new set runs no event before it has that state. Before
+//! this held, requests the old set was still running when its state was
+//! copied taught a state nobody kept, and templates came back as new a
+//! second time after a reload.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::server::{Server, write_config};
+
+const CONFIG: &str = r#"
+[server]
+watch = false
+workers = 2
+
+[[pipelines.logs.filters]]
+filter = "templates"
+config = { source = "message" }
+"#;
+
+/// Clients keep sending, and reloads keep coming, until each client has
+/// sent this many batches and at least `RELOADS` reloads ran (or
+/// `GIVE_UP` passed, which fails the test).
+const BATCHES_PER_CLIENT: usize = 40;
+const CLIENTS: usize = 4;
+const RELOADS: u64 = 10;
+const GIVE_UP: Duration = Duration::from_secs(60);
+
+/// A word of letters only (the miner takes digits for variables), unique
+/// to `client` and `n`.
+fn word(client: usize, n: usize, salt: u64) -> String {
+    let mut x = ((client as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        ^ ((n as u64 + 1).wrapping_mul(0xBF58_476D))
+        ^ salt;
+    (0..8)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect()
+}
+
+/// Sends `lines` as one batch until it is not refused for a reload (a
+/// refused batch was not run); returns each event's template verdict.
+fn send(server_addr: std::net::SocketAddr, lines: &[String]) -> Vec<(String, bool)> {
+    let body = lines.join("\n") + "\n";
+    let request = format!(
+        "POST /v1/pipelines/logs/batch HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    loop {
+        let response = support::server::send_raw(server_addr, request.as_bytes());
+        if response.status == 503 {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        assert_eq!(response.status, 200, "{}", response.text());
+        return response
+            .text()
+            .lines()
+            .map(|line| {
+                let answer: Value = serde_json::from_str(line).unwrap();
+                let template = &answer["event"]["wasmstash"]["template"];
+                let text = answer["event"]["message"].as_str().unwrap().to_owned();
+                (text, template["new"] == true)
+            })
+            .collect();
+    }
+}
+
+#[test]
+fn reloads_under_load_carry_every_answered_events_lesson() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), CONFIG);
+    let server = Arc::new(Server::start(&config, &[]));
+    let addr = server.addr;
+    let salt = std::process::id() as u64;
+    // How often each message was answered as a new template.
+    let flagged_new: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let reloads = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let enough = {
+        let reloads = reloads.clone();
+        move |batches: usize| {
+            (batches >= BATCHES_PER_CLIENT && reloads.load(Ordering::Relaxed) >= RELOADS)
+                || started.elapsed() > GIVE_UP
+        }
+    };
+
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let flagged_new = flagged_new.clone();
+            let enough = enough.clone();
+            std::thread::spawn(move || {
+                // Each batch: five messages never sent before, and the five
+                // of the batch before, sent again.
+                let mut before: Vec<String> = Vec::new();
+                let mut n = 0;
+                while !enough(n) {
+                    let fresh: Vec<String> = (0..5)
+                        .map(|i| {
+                            // Four words of its own: like no other message,
+                            // so that the miner makes it a template of its own.
+                            let words: Vec<String> = (0..4)
+                                .map(|k| word(client, (n * 5 + i) * 4 + k, salt))
+                                .collect();
+                            serde_json::json!({ "message": words.join(" ") }).to_string()
+                        })
+                        .collect();
+                    let mut lines = fresh.clone();
+                    lines.extend(before);
+                    before = fresh;
+                    for (text, new) in send(addr, &lines) {
+                        if new {
+                            *flagged_new.lock().unwrap().entry(text).or_default() += 1;
+                        }
+                    }
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+
+    // SIGHUPs while the clients send; one asked during a reload is folded
+    // into the next.
+    let sending = Arc::new(AtomicBool::new(true));
+    let reloader = {
+        let (sending, server, reloads) = (sending.clone(), server.clone(), reloads.clone());
+        std::thread::spawn(move || {
+            while sending.load(Ordering::Relaxed) {
+                server.signal("HUP");
+                std::thread::sleep(Duration::from_millis(40));
+                let done = server.metric("wasmstash_reloads_total{result=\"ok\"}");
+                reloads.store(done as u64, Ordering::Relaxed);
+            }
+        })
+    };
+    let batches: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    sending.store(false, Ordering::Relaxed);
+    reloader.join().unwrap();
+    let reloads = reloads.load(Ordering::Relaxed);
+    assert!(
+        reloads >= RELOADS,
+        "only {reloads} reloads in {:?} of sending",
+        started.elapsed()
+    );
+
+    let flagged_new = flagged_new.lock().unwrap();
+    let twice: Vec<_> = flagged_new.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{} of {} templates were new again after {reloads} reloads, e.g. {:?}",
+        twice.len(),
+        flagged_new.len(),
+        twice.first()
+    );
+    // Every message was new once: none was taken for another's template.
+    assert_eq!(flagged_new.len(), batches * 5);
+    Arc::into_inner(server).unwrap().stop();
+}
