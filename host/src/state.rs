@@ -162,11 +162,6 @@ fn naming(path: &Path, error: std::io::Error) -> std::io::Error {
     std::io::Error::new(error.kind(), format!("{}: {error}", path.display()))
 }
 
-/// The largest snapshot file read: the most memory a filter instance may
-/// have (`memory_limit_mib` = 4096), as a bigger one could never be
-/// restored into it.
-const MAX_STATE_BYTES: u64 = 4096 << 20;
-
 /// Why [`persist`] did not save all of a pipeline's state.
 pub enum NotSaved {
     /// Writing the files failed.
@@ -328,35 +323,52 @@ fn restore_from_files(
             .filter_map(|(filter, source)| Some((filter.clone(), source.read.clone()?)))
             .collect()
     };
-    let mut snapshots = Vec::new();
-    for (_, filter) in stateful_names(stages) {
-        let Some(path) = sources.get(&filter) else {
-            continue;
-        };
-        // Only a regular file, and under a cap: a FIFO or a device left
-        // where a snapshot was expected would block the start or fill
-        // memory.
-        match crate::files::read_capped(path, MAX_STATE_BYTES, "saved state") {
-            Ok(state) => snapshots.push(Snapshot { filter, state }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::error!(path = %path.display(), "cannot read saved state: {e}"),
-        }
-    }
-    if snapshots.is_empty() {
-        return 0;
-    }
-    let (restored, _) = give_each(stages, snapshots, |filter, e| {
-        // The next save would write over the refused state (as after an
-        // upgrade to a filter that reads another format): keep it aside.
+    // The next save would write over a refused state (as after an upgrade
+    // to a filter that reads another format, or a lower memory limit):
+    // keep it aside.
+    let mut refused = |filter: &str, why: &str| {
         let kept = match keep_aside(&sources[filter]) {
             Ok(aside) => format!("kept as {}", aside.display()),
             Err(e) => format!("and could not be kept aside: {e}"),
         };
         tracing::error!(
             filter = %filter,
-            "the filter refused its saved state ({e}); it starts afresh, and the saved state was {kept}"
+            "the filter refused its saved state ({why}); it starts afresh, and the saved state was {kept}"
         );
-    });
+    };
+    // One file at a time, each read only if its filter could hold it: a
+    // snapshot larger than the filter's memory limit can never be restored,
+    // and reading several such files first would take their sum.
+    let mut restored = 0;
+    for (_, stage) in stages {
+        let (filter, memory_limit) = {
+            let stage = lock_stage(stage);
+            let module = stage.module();
+            let limit = module.engine().settings().memory_limit_bytes;
+            (module.name().to_owned(), limit as u64)
+        };
+        let Some(path) = sources.get(&filter) else {
+            continue;
+        };
+        // Only a regular file, and under that cap: a FIFO or a device left
+        // where a snapshot was expected would block the start or fill
+        // memory.
+        match crate::files::read_capped(path, memory_limit, "saved state") {
+            Ok(state) => {
+                let snapshot = Snapshot { filter, state };
+                restored += give_each(stages, vec![snapshot], &mut refused).0;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => refused(
+                &filter,
+                &format!("{e}, the filter's memory limit (engine.memory_limit_mib)"),
+            ),
+            Err(e) => tracing::error!(path = %path.display(), "cannot read saved state: {e}"),
+        }
+    }
+    if restored == 0 {
+        return 0;
+    }
     tracing::info!(
         pipeline,
         "restored {restored} filter state snapshot(s) from {}",

@@ -142,6 +142,56 @@ fn a_refused_snapshot_never_replaces_an_earlier_one() {
     assert!(state.contains("disk"), "{state}");
 }
 
+/// A saved state larger than the filter's memory limit could never be
+/// restored; it used to be read whole (several such files at once, up to
+/// 4 GiB each, whatever the limit) before the filter refused it. It is now
+/// refused unread, naming the limit, and kept aside like any refused state.
+#[test]
+fn a_snapshot_past_the_memory_limit_is_refused_unread_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("state/cli/templates.state");
+    std::fs::create_dir_all(saved.parent().unwrap()).unwrap();
+    // Sparse: 1 GiB on paper, nothing on disk.
+    std::fs::File::create(&saved)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let mut run = spawn_in(
+        dir.path(),
+        &[
+            "run",
+            "--filter",
+            "templates",
+            "--format",
+            "lines",
+            "--state-dir",
+            "state",
+            "--memory-limit-mib",
+            "16",
+        ],
+    );
+    run.stdin
+        .take()
+        .unwrap()
+        .write_all(b"disk 3 full\n")
+        .unwrap();
+    let out = run.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the saved state is larger than 16777216 bytes, the filter's memory limit (engine.memory_limit_mib)"),
+        "{stderr}"
+    );
+    let aside: Vec<_> = std::fs::read_dir(saved.parent().unwrap())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.metadata().unwrap().len() == 1 << 30)
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    let state = std::fs::read_to_string(&saved).unwrap();
+    assert!(state.contains("disk"), "{state}");
+}
+
 /// Two runs on one pipeline's state each restored it and saved their own,
 /// and only the last to end kept what it learned. The second is refused,
 /// clearly, while the first runs; once the first has ended, a run restores
