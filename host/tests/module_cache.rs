@@ -185,3 +185,54 @@ fn an_entry_others_may_write_is_not_loaded() {
             .from_cache()
     );
 }
+
+/// Something other than an entry where one belongs, owned by this user and
+/// private as entries are, is passed over unread and the module compiled:
+/// a FIFO used to block the load until the compile timeout refused the
+/// module, and a huge file was read whole before its digest was checked.
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_an_entry_larger_than_the_cache_is_passed_over_unread() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = built_module("hello");
+    let engine = || {
+        Engine::new(EngineSettings {
+            memory_limit_bytes: 16 << 20,
+            cache_dir: Some(dir.path().to_path_buf()),
+            cache_max_bytes: 16 << 20,
+            compile_timeout: Duration::from_secs(10),
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    FilterModule::load(&engine(), "hello", &wasm, b"{}").unwrap();
+    let entry = only_entry(dir.path());
+
+    std::fs::remove_file(&entry).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .args(["-m", "600"])
+        .arg(&entry)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let started = std::time::Instant::now();
+    let module = FilterModule::load(&engine(), "hello", &wasm, b"{}").unwrap();
+    assert!(!module.from_cache());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Stored again in its place, as a file.
+    assert!(std::fs::metadata(&entry).unwrap().is_file());
+
+    // Sparse: 1 GiB on paper, past the cache's 16 MiB.
+    let file = std::fs::File::create(&entry).unwrap();
+    file.set_len(1 << 30).unwrap();
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .unwrap();
+    let module = FilterModule::load(&engine(), "hello", &wasm, b"{}").unwrap();
+    assert!(!module.from_cache());
+    assert!(
+        FilterModule::load(&engine(), "hello", &wasm, b"{}")
+            .unwrap()
+            .from_cache()
+    );
+}

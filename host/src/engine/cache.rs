@@ -87,7 +87,7 @@ impl ModuleCache {
             });
         };
         if path.exists() {
-            match load(engine, &path) {
+            match load(engine, &path, self.max_bytes) {
                 Ok(module) => {
                     mark_used(&path);
                     return Ok(Compiled {
@@ -107,7 +107,7 @@ impl ModuleCache {
                 from_cache: false,
             });
         }
-        match store(&path, &module) {
+        match store(&path, &module, self.max_bytes) {
             Ok(()) => prune(&path, self.max_bytes),
             Err(e) => {
                 tracing::warn!(path = %path.display(), "could not cache compiled module: {e}")
@@ -177,14 +177,19 @@ fn entry_digest(path: &Path, artifact: &[u8]) -> Vec<u8> {
 }
 
 /// Loads the entry at `path` if it is this user's, writable by nobody else,
-/// and its digest matches its name and the artifact after it.
-fn load(engine: &wasmtime::Engine, path: &Path) -> anyhow::Result<Module> {
-    let mut file = std::fs::File::open(path)?;
-    if let Some(why) = others_may_write_file(&file.metadata()?) {
+/// a regular file no larger than the whole cache may be (`max_bytes`, which
+/// no entry stored here exceeds), and its digest matches its name and the
+/// artifact after it. Looked at before it is opened: opening a FIFO would
+/// wait for a writer, and a device or a huge file would be read whole.
+fn load(engine: &wasmtime::Engine, path: &Path, max_bytes: u64) -> anyhow::Result<Module> {
+    if let Some(why) = others_may_write_file(&std::fs::metadata(path)?) {
         anyhow::bail!("{why}");
     }
-    let mut entry = Vec::new();
-    std::io::Read::read_to_end(&mut file, &mut entry)?;
+    let entry =
+        crate::files::read_capped(path, max_bytes, "entry").map_err(|e| match e.kind() {
+            std::io::ErrorKind::FileTooLarge => anyhow::anyhow!("{e} (engine.cache_max_mib)"),
+            _ => e.into(),
+        })?;
     let Some((digest, artifact)) = entry.split_at_checked(DIGEST_BYTES) else {
         anyhow::bail!("too short to be an entry");
     };
@@ -203,10 +208,16 @@ fn load(engine: &wasmtime::Engine, path: &Path) -> anyhow::Result<Module> {
     unsafe { Module::deserialize(engine, artifact) }.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn store(path: &Path, module: &Module) -> anyhow::Result<()> {
+fn store(path: &Path, module: &Module, max_bytes: u64) -> anyhow::Result<()> {
     let dir = path.parent().expect("cache entries live in a directory");
     create_private_dir(dir)?;
     let artifact = module.serialize()?;
+    if (DIGEST_BYTES + artifact.len()) as u64 > max_bytes {
+        anyhow::bail!(
+            "it takes {} bytes, more than the whole cache may (engine.cache_max_mib)",
+            DIGEST_BYTES + artifact.len()
+        );
+    }
     let mut entry = Vec::with_capacity(DIGEST_BYTES + artifact.len());
     entry.extend_from_slice(&entry_digest(path, &artifact));
     entry.extend_from_slice(&artifact);
