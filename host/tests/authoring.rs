@@ -464,6 +464,26 @@ fn check_refuses_server_settings_serve_would_refuse() {
             "{err}"
         );
     }
+    // A token no Authorization header can carry.
+    for (name, token, shown) in [
+        (
+            "lines.token",
+            "abcdefghijklmnopqrstu\nsecondline\n",
+            "'\\n'",
+        ),
+        ("spaced.token", "abcdefghij klmnopqrstu", "' '"),
+        ("accented.token", "abcdefghijklmnopqrstué", "'é'"),
+    ] {
+        std::fs::write(dir.path().join(name), token).unwrap();
+        let (code, err) = check(&format!("admin_token_file = {:?}", dir.path().join(name)));
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains(&format!(
+                "the token holds {shown}; it is sent in an Authorization header"
+            )),
+            "{err}"
+        );
+    }
     let (code, err) = check("admin_token_file = \"/nonexistent/token\"");
     assert_eq!(code, Some(2), "{err}");
     assert!(

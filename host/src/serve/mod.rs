@@ -396,6 +396,15 @@ fn admin_token(server: &ServerSettings, config: &Path) -> Result<Option<String>,
         }
     };
     let token = token.trim();
+    // It travels in an `Authorization` header, which cannot carry a line
+    // break and does not reliably carry other bytes: a token file of two
+    // lines was taken, and no request could ever match it.
+    if let Some(bad) = token.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(ConfigError(format!(
+            "{source}: the token holds {bad:?}; it is sent in an Authorization header, so it \
+             must be one line of printable ASCII with no spaces"
+        )));
+    }
     if token.chars().count() < MIN_TOKEN_CHARS {
         return Err(ConfigError(format!(
             "{source}: the token must be at least {MIN_TOKEN_CHARS} characters"
