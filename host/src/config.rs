@@ -283,34 +283,6 @@ pub struct Config {
     pub pipelines: BTreeMap<String, Vec<FilterSpec>>,
 }
 
-/// A TOML error as the library words it, which quotes the whole line it
-/// is on: for a config of one long line (up to `MAX_CONFIG_BYTES`), that
-/// is megabytes on the terminal. Past a screenful, the error is said by its
-/// line and column instead.
-fn toml_error(error: &toml::de::Error, text: &str) -> String {
-    const MAX_QUOTED: usize = 4096;
-    let full = error.to_string();
-    if full.len() <= MAX_QUOTED {
-        return full;
-    }
-    let Some(at) = error.span().map(|span| span.start.min(text.len())) else {
-        return error.message().to_owned();
-    };
-    let before = &text.as_bytes()[..at];
-    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let column = 1 + String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count();
-    format!(
-        "TOML parse error at line {line}, column {column} (the line is too long to quote): {}",
-        error.message()
-    )
-}
-
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = crate::files::read_capped_text(path, MAX_CONFIG_BYTES, "config")
@@ -596,12 +568,14 @@ fn check_pipeline_name(name: &str) -> Result<(), String> {
 mod engine;
 mod filter_spec;
 mod pattern_files;
+mod toml_error;
 use engine::{RawEngine, engine_settings};
 pub(crate) use filter_spec::distinct_names;
 pub use filter_spec::{
     FilterLoadError, FilterSource, FilterSpec, check_config_object, load_filters,
 };
 use filter_spec::{RawFilter, filter_spec};
+use toml_error::toml_error;
 
 #[cfg(test)]
 mod tests;

@@ -411,3 +411,66 @@ fn a_filter_declares_state_exactly_when_its_compiled_module_is_stateful() {
         "a module past the cap is not read"
     );
 }
+
+/// A typed field's error names the pipeline and filter around it, or the
+/// table; the toml crate's own text only quotes the line, which in a
+/// config of inline tables is one long line and is not quoted at all.
+#[test]
+fn toml_errors_name_the_pipeline_and_filter_they_are_in() {
+    let err = parse(
+        "[[pipelines.a.filters]]\nfilter = \"json\"\nconfig = { source = \"m\" }\n\
+         [[pipelines.b.filters]]\nfilter = \"mutate\"\n[[pipelines.b.filters]]\nfilter = \"json\"\nsha256 = 5\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.starts_with("conf/w.toml: pipeline `b`, filter #2: TOML parse error at line 8"),
+        "{err}"
+    );
+    assert!(err.contains("expected a string"), "{err}");
+
+    let err = parse("[[pipelines.a.filters]]\nfilter = \"json\"\nconfg = {}\n").unwrap_err();
+    assert!(
+        err.starts_with("conf/w.toml: pipeline `a`, filter #1: TOML parse error"),
+        "{err}"
+    );
+    assert!(err.contains("unknown field `confg`"), "{err}");
+
+    let pipelines: Vec<String> = (0..100)
+        .map(|i| {
+            let sha = if i == 57 { "sha256 = 5, " } else { "" };
+            format!("p{i} = {{ filters = [ {{ filter = \"json\", {sha}config = {{ source = \"m\" }} }} ] }}")
+        })
+        .collect();
+    let err = parse(&format!("pipelines = {{ {} }}\n", pipelines.join(", "))).unwrap_err();
+    assert!(
+        err.starts_with(
+            "conf/w.toml: pipeline `p57`, filter #1: TOML parse error at line 1, column"
+        ),
+        "{err}"
+    );
+
+    let err = parse("[engine]\ncall_timeout_ms = \"5\"\n").unwrap_err();
+    assert!(
+        err.starts_with("conf/w.toml: [engine]: TOML parse error"),
+        "{err}"
+    );
+    // A syntax error is placed by the toml crate alone.
+    let err = parse("[[pipelines.a.filters]]\nfilter = \n").unwrap_err();
+    assert!(
+        err.starts_with("conf/w.toml: TOML parse error at line 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn toml_nested_past_the_readers_limit_is_said_in_words() {
+    let deep = format!(
+        "[[pipelines.a.filters]]\nfilter = \"json\"\n[pipelines.a.filters.config]\n{}y = 1\n",
+        "x.".repeat(80)
+    );
+    assert_eq!(
+        parse(&deep).unwrap_err(),
+        "conf/w.toml: tables, arrays or dotted keys are nested too deeply (the TOML reader's \
+         recursion limit)"
+    );
+}
