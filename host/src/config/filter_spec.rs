@@ -146,8 +146,10 @@ impl FilterSpec {
                 builtins::names()
             ))
         })?;
+        let name =
+            default_name(&source).map_err(|e| ConfigError(format!("{option} {target}: {e}")))?;
         Ok(FilterSpec {
-            name: default_name(&source),
+            name,
             source,
             config_json: config.as_bytes().to_vec(),
             sha256: None,
@@ -279,8 +281,12 @@ pub(super) fn filter_spec(raw: RawFilter, base: &Path) -> Result<FilterSpec, Str
             "sha256 = \"{pin}\": expected 64 hex digits (see `sha256sum module.wasm`)"
         ));
     }
+    let name = match raw.name {
+        Some(name) => name,
+        None => default_name(&source)?,
+    };
     Ok(FilterSpec {
-        name: raw.name.unwrap_or_else(|| default_name(&source)),
+        name,
         source,
         config_json: config.into_bytes(),
         sha256: raw.sha256,
@@ -328,13 +334,21 @@ fn json_of(value: toml::Value, at: &str) -> Result<serde_json::Value, String> {
     })
 }
 
-fn default_name(source: &FilterSource) -> String {
+/// A built-in's name, or a module file's stem; a path with no file name
+/// (`/`, `..`) names no module, and is refused as such rather than as a
+/// filter with an empty name.
+fn default_name(source: &FilterSource) -> Result<String, String> {
     match source {
-        FilterSource::Builtin(name) => name.clone(),
+        FilterSource::Builtin(name) => Ok(name.clone()),
         FilterSource::File(path) => path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+            .ok_or_else(|| {
+                format!(
+                    "`{}` names no module file: a module is a .wasm or .wat file",
+                    path.display()
+                )
+            }),
     }
 }
 

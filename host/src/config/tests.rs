@@ -474,3 +474,18 @@ fn toml_nested_past_the_readers_limit_is_said_in_words() {
          recursion limit)"
     );
 }
+
+#[test]
+fn a_module_path_with_no_file_name_is_refused_as_such() {
+    let err = parse("[[pipelines.a.filters]]\nmodule = \"..\"\n").unwrap_err();
+    assert_eq!(
+        err,
+        "conf/w.toml: pipeline `a`, filter #1: `conf/..` names no module file: a module is a \
+         .wasm or .wat file"
+    );
+    let err = FilterSpec::from_cli("/").unwrap_err().0;
+    assert_eq!(
+        err,
+        "--filter /: `/` names no module file: a module is a .wasm or .wat file"
+    );
+}
