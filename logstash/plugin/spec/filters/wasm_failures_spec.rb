@@ -431,6 +431,7 @@ describe LogStash::Filters::Wasm do
       "a url that does not parse" => { "url" => "127.0.0.1:9700" },
       "max_batch_events of 0" => { "max_batch_events" => 0 },
       "a negative max_body_bytes" => { "max_body_bytes" => -1 },
+      "max_event_bytes of 0" => { "max_event_bytes" => 0 },
       "a negative retry_budget" => { "retry_budget" => -1 },
       "an ssl_verification_mode other than full or none" => { "ssl_verification_mode" => "certificate" },
       "ssl_certificate_authorities naming a missing file" => { "ssl_certificate_authorities" => ["/nonexistent/ca.pem"] },

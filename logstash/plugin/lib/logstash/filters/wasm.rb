@@ -27,10 +27,10 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   config :url, :validate => :string, :default => "http://127.0.0.1:9700"
   # The sidecar pipeline to run.
   config :pipeline, :validate => :string, :required => true
-  # Seconds each read of the answer may wait (Net::HTTP's read timeout: a
-  # sidecar writes an answer whole, so in practice the wait for the answer;
-  # a proxy that trickles bytes could stretch it). A connection gets at most
-  # 10 of them.
+  # Seconds a request may take, from its first byte sent to the last byte
+  # of the answer (a sidecar writes an answer whole, so in practice the wait
+  # for it); a connect gets at most 10 of them besides. An answer that
+  # takes longer, even one trickled a byte at a time, fails the request.
   # It must outlast the sidecar's worst case: when a filter fails on a batch,
   # the sidecar replays it one event at a time for at most
   # engine.replay_budget_ms (30 s by default) per failing stage, after
@@ -75,6 +75,10 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # batches are sent as several requests. Set them as the sidecar has them.
   config :max_batch_events, :validate => :number, :default => 10_000
   config :max_body_bytes, :validate => :number, :default => 16_777_216
+  # The sidecar's engine.max_event_mib, in bytes: the largest event a filter
+  # may make. It bounds the answer the plugin reads (see
+  # WasmClient::ResultLines.limit); set it as the sidecar has it.
+  config :max_event_bytes, :validate => :number, :default => 16_777_216
   # Tag for events whose call did not succeed; they pass through unchanged.
   config :tag_on_request_failure, :validate => :string, :default => "_httprequestfailure"
   # Tag for an event that failed on its own (refused by the sidecar, a
@@ -82,13 +86,24 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   config :tag_on_failure, :validate => :string, :default => "_wasmfilter_failure"
 
   # Under JRuby, Logstash's Java side can raise Java exceptions, which are
-  # not StandardErrors, and one that escapes a filter stops the worker.
+  # not StandardErrors, and one that escapes a filter stops the worker. A
+  # stack overflow is not one either (SystemStackError; under JRuby maybe a
+  # java.lang.StackOverflowError): nothing the plugin parses can nest deep
+  # enough for one (see RESULT_NESTING), but should something still
+  # overflow, its events pass on tagged, the stack unwound by then.
   LAST_RESORT = if defined?(JRUBY_VERSION)
                   require "java"
-                  [StandardError, Java::JavaLang::Exception]
+                  [StandardError, SystemStackError, Java::JavaLang::Exception, Java::JavaLang::StackOverflowError]
                 else
-                  [StandardError]
+                  [StandardError, SystemStackError]
                 end.freeze
+
+  # The deepest a correct result line nests: the sidecar refuses an event
+  # nested 128 deep (its own object counting as 1), in a request and in a
+  # filter's output, so an event holds at most 127, and `{"event":...}`
+  # adds one. Ruby's JSON parser recurses once per level: without a bound,
+  # a deeper line overflows the stack.
+  RESULT_NESTING = 128
 
   EXCERPT = 300
 
@@ -156,6 +171,7 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     end
     problems << "max_batch_events must be 1 or more (got #{@max_batch_events.inspect})" unless positive?(@max_batch_events, 1)
     problems << "max_body_bytes must be 1 or more (got #{@max_body_bytes.inspect})" unless positive?(@max_body_bytes, 1)
+    problems << "max_event_bytes must be 1 or more (got #{@max_event_bytes.inspect})" unless positive?(@max_event_bytes, 1)
     unless @retry_budget.is_a?(Numeric) && @retry_budget >= 0
       problems << "retry_budget must be 0 or more (got #{@retry_budget.inspect})"
     end
@@ -355,7 +371,8 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # what is refused is a single event, so one oversized event fails alone.
   def send_chunk(chunk, settled, retrying)
     body = chunk.map { |_, line| line }.join("\n") << "\n"
-    answer = @client.post(body, retrying)
+    limits = chunk.map { |_, line| LogStash::Filters::WasmClient::ResultLines.limit(line.bytesize, @max_event_bytes) }
+    answer = @client.post(body, limits, retrying)
     if answer.code == 413 && chunk.size > 1
       @logger.debug("wasmstash refused #{chunk.size} events as too large; sending them in halves", :pipeline => @pipeline)
       half = (chunk.size + 1) / 2
@@ -380,7 +397,19 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
       reason += " (this event alone is over the sidecar's limits)" if answer.code == 413 && expected == 1
       return [nil, reason]
     end
-    lines = answer.body.split("\n")
+    # -1 keeps empty lines at the end; the answer's own last newline ends
+    # its last line and starts none.
+    lines = answer.body.split("\n", -1)
+    lines.pop if lines.last == ""
+    # The sidecar never writes a blank line: one means results are missing
+    # or extra, and which event each of the rest belongs to is lost, even
+    # when the count adds up.
+    blank = lines.index { |line| line.match?(/\A\s*\z/) }
+    if blank
+      @logger.error("wasmstash returned a blank result line", :pipeline => @pipeline, :line => blank + 1)
+      return [nil, "wasmstash's answer holds a blank line (line #{blank + 1}), which it never writes; " \
+                   "none of its results can be matched to its event"]
+    end
     return [lines, nil] if lines.size == expected
     @logger.error("wasmstash returned #{lines.size} results for #{expected} events", :pipeline => @pipeline)
     [nil, "wasmstash returned #{lines.size} result line(s) for #{expected} events; none can be matched to its event"]
@@ -388,9 +417,12 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
 
   def apply(event, line, settled)
     result = begin
-      # No depth limit: the sidecar ran the event, however deep it nests,
-      # and Logstash's own JSON has none either.
-      JSON.parse(line, :max_nesting => false)
+      JSON.parse(line, :max_nesting => RESULT_NESTING)
+    rescue JSON::NestingError
+      # Before ParserError, its superclass: the line may be JSON, but no
+      # correct result.
+      return failed(event, settled, @tag_on_failure, "invalid_result",
+                    "result line nests deeper than #{RESULT_NESTING} levels, deeper than the sidecar writes")
     rescue JSON::ParserError => e
       return failed(event, settled, @tag_on_request_failure, "invalid_response", "result line is not JSON: #{e.message}")
     end

@@ -1,10 +1,12 @@
 # encoding: utf-8
 # The `wasm` filter's HTTP side: a persistent connection per pipeline worker
 # thread, and retries only where the sidecar cannot have run the request.
+require "io/wait"
 require "net/http"
 require "openssl"
 require "stringio"
 require "uri"
+require "logstash/filters/wasm/bounds"
 
 module LogStash
   module Filters
@@ -78,6 +80,58 @@ module LogStash
         end
       end
 
+      # Net::HTTP with its sockets metered (see Meter) and a look at what a
+      # kept-alive connection holds unread. Both need Net::HTTP's own socket,
+      # which it does not show: `on_connect` is its hook for subclasses, called
+      # once each socket is open (also when Net::HTTP reconnects by itself),
+      # and `@socket` its Net::BufferedIO, in every version since Ruby 1.9.
+      class Connection < Net::HTTP
+        # The Meter of the exchange under way, or nil between exchanges.
+        attr_accessor :meter
+
+        # What waits unread on the connection: :bytes (bytes no answer
+        # claimed, which the next request would read as its answer), :maybe
+        # (the socket is readable: the sidecar closed it, or, over TLS, bytes
+        # that cannot be told from a TLS record), or nil. Never waits.
+        def leftover
+          socket = @socket
+          return nil if socket.nil? || socket.closed?
+          buffered = buffered_bytes(socket)
+          return :maybe if buffered.nil?
+          return :bytes if buffered > 0
+          io = socket.io
+          return :bytes if io.respond_to?(:pending) && io.pending.to_i > 0
+          raw = io.to_io
+          return nil unless raw.wait_readable(0)
+          # Over plain TCP, one byte tells bytes from the sidecar's close. It
+          # is consumed, but the connection is not used again either way.
+          return :maybe unless raw.equal?(io)
+          raw.read_nonblock(1, exception: false).is_a?(String) ? :bytes : :maybe
+        end
+
+        private
+
+        def on_connect
+          super
+          io = @socket.io
+          io.extend(Metered)
+          io.wasm_connection = self
+        end
+
+        # Bytes Net::HTTP has read ahead and not handed on (newer net-protocol
+        # keeps an offset into its buffer, older ones cut it); nil when this
+        # Net::HTTP keeps them some other way.
+        def buffered_bytes(socket)
+          return socket.send(:rbuf_size) if socket.respond_to?(:rbuf_size, true)
+          buffer = socket.instance_variable_get(:@rbuf)
+          buffer.is_a?(String) ? buffer.bytesize : nil
+        end
+      end
+
+      # The most of a non-200 answer's body that is read: the sidecar's are a
+      # line of JSON, and only their start is shown.
+      ERROR_BODY_BYTES = 1 << 20
+
       # The first wait after a connection failure; each next one doubles, up
       # to max_retry_wait. The floor keeps a max_retry_wait of 0 from turning
       # a retry budget into a busy loop of connects.
@@ -135,8 +189,10 @@ module LogStash
       # are compiled, which on a cold cache outlasts a few retries). A busy
       # answer is retried at least `retries` times, whatever the budget.
       # Requests that share `retrying` (those of one batch) share the budget.
-      # Never raises for a transport problem.
-      def post(text, retrying = Retrying.new)
+      # `limits` bounds each result line of a 200 answer (see ResultLines),
+      # one per NDJSON line of `text`; the whole exchange is bounded by
+      # `timeout` (see Meter). Never raises for a transport problem.
+      def post(text, limits, retrying = Retrying.new)
         busy = 0
         failures = 0
         failing_since = nil
@@ -145,7 +201,7 @@ module LogStash
         loop do
           body = Body.new(text)
           begin
-            response = connection.request(request(body, text.bytesize))
+            response, answer = exchange(connection, request(body, text.bytesize), limits)
           rescue StandardError => e
             drop_connection
             # Before the sent-and-lost check: under TLS 1.3 the client's
@@ -189,7 +245,7 @@ module LogStash
               next
             end
           end
-          return Answer.new(code, response.body.to_s, nil)
+          return Answer.new(code, answer, nil)
         end
       ensure
         retrying.spent += now - failing_since if failing_since
@@ -248,6 +304,31 @@ module LogStash
                              "see ssl_certificate and ssl_key): #{error.class}: #{error.message}")
       end
 
+      # Sends `request` on `http` and reads the answer within the exchange's
+      # bounds: [the response, its body]. Raises OutOfBounds for an answer
+      # that breaks one, with its socket closed by Net::HTTP.
+      def exchange(http, request, limits)
+        meter = http.meter = Meter.new(http, @timeout)
+        text = "".b
+        response = http.request(request) do |answer|
+          lines = ResultLines.new(limits) if answer.code.to_i == 200
+          answer.read_body do |segment|
+            meter.body(segment.bytesize)
+            if lines
+              lines.add(segment)
+            elsif text.bytesize + segment.bytesize > ERROR_BODY_BYTES
+              raise OutOfBounds, "wasmstash answered #{answer.code} with a body over #{ERROR_BODY_BYTES} bytes"
+            end
+            text << segment
+          end
+        end
+        [response, text]
+      ensure
+        http.meter = nil
+        http.read_timeout = @timeout
+        http.write_timeout = @timeout if http.respond_to?(:write_timeout=)
+      end
+
       def request(body, length)
         request = Post.new(@uri)
         @headers.each { |name, value| request[name] = value }
@@ -257,13 +338,21 @@ module LogStash
         request
       end
 
-      # The batch left, and then the connection broke or the answer did not
-      # come in time: the sidecar may have run it, so it is not sent again.
+      # The batch left, and then the connection broke, or the answer did not
+      # come in full in time or broke a bound: the sidecar may have run it,
+      # so it is not sent again.
       def sent_and_lost(error)
-        if error.is_a?(Net::ReadTimeout)
-          @logger.error("wasmstash did not answer within #{@timeout} s; not retried, as it may have run the batch",
+        if error.is_a?(Net::ReadTimeout) || error.is_a?(Overdue)
+          @logger.error("wasmstash did not answer in full within #{@timeout} s; not retried, as it may have run the batch",
                         :pipeline => @pipeline, :url => @shown_uri, :error => error.message)
-          return Answer.new(nil, nil, "wasmstash did not answer within #{@timeout} s; not retried, as it may have run the batch")
+          return Answer.new(nil, nil, "wasmstash did not answer in full within #{@timeout} s (timeout); " \
+                                      "not retried, as it may have run the batch")
+        end
+        if error.is_a?(OutOfBounds)
+          @logger.error("wasmstash's answer broke a bound; not retried, as it may have run the batch",
+                        :pipeline => @pipeline, :url => @shown_uri, :error => error.message)
+          return Answer.new(nil, nil, "#{error.message}; the rest was not read, and the batch is not retried, " \
+                                      "as wasmstash may have run the batch")
         end
         @logger.error("wasmstash request failed after the batch was sent; not retried, as it may have run the batch",
                       :pipeline => @pipeline, :url => @shown_uri, :error => error.message)
@@ -275,9 +364,20 @@ module LogStash
       # a worker waiting on a slow connect must not hold up the others.
       def connection
         http = @connections_lock.synchronize { @connections[Thread.current] }
-        return http if http && http.started?
+        if http && http.started?
+          # Bytes left after the last answer would be read as the answer to
+          # the next batch, and give its events other events' results. Nothing
+          # has been sent on it yet, so a new connection costs nothing else.
+          leftover = http.leftover
+          return http unless leftover
+          if leftover == :bytes
+            @logger.warn("wasmstash's connection held bytes after its last answer; reconnecting",
+                         :pipeline => @pipeline, :url => @shown_uri)
+          end
+          drop_connection
+        end
         # `hostname`: an IPv6 address without the URL's brackets.
-        http = Net::HTTP.new(@uri.hostname, @uri.port)
+        http = Connection.new(@uri.hostname, @uri.port)
         if @uri.scheme == "https"
           http.use_ssl = true
           http.verify_mode = @ssl_verify ? OpenSSL::SSL::VERIFY_PEER : OpenSSL::SSL::VERIFY_NONE
