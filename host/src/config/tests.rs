@@ -449,6 +449,27 @@ fn toml_errors_name_the_pipeline_and_filter_they_are_in() {
         "{err}"
     );
 
+    // A pipeline's filter tables written apart, another's between them;
+    // a table's parts written around a pipeline.
+    let err = parse(
+        "[[pipelines.a.filters]]\nfilter = \"json\"\nconfig = { source = \"m\" }\n\
+         [[pipelines.b.filters]]\nfilter = \"json\"\nsha256 = 5\n\
+         [[pipelines.a.filters]]\nfilter = \"mutate\"\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.starts_with("conf/w.toml: pipeline `b`, filter #1: TOML parse error at line 6"),
+        "{err}"
+    );
+    let err = parse(
+        "[server]\nworkers = 2\n[[pipelines.a.filters]]\nfilter = \"json\"\nsha256 = 5\n\
+         [server.ui]\nenabled = true\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.starts_with("conf/w.toml: pipeline `a`, filter #1: TOML parse error at line 5"),
+        "{err}"
+    );
     let err = parse("[engine]\ncall_timeout_ms = \"5\"\n").unwrap_err();
     assert!(
         err.starts_with("conf/w.toml: [engine]: TOML parse error"),

@@ -9,8 +9,6 @@
 //! with the pipeline and filter (or the `[engine]` / `[server]` table)
 //! around it, as every other config error does.
 
-use std::ops::Range;
-
 use toml::de::{DeTable, DeValue};
 
 /// The message for `error`, met parsing `text`.
@@ -58,57 +56,67 @@ fn located(error: &toml::de::Error, text: &str) -> String {
 /// `at`; `None` outside them, or when the text is no TOML at all (a syntax
 /// error, which the toml crate has placed already).
 fn place_of(text: &str, at: usize) -> Option<String> {
-    let root = DeTable::parse(text).ok()?.into_inner();
-    let within = |value: &toml::Spanned<DeValue>| extent(value).contains(&at);
-    for (key, value) in root.iter() {
-        if !within(value) {
-            continue;
-        }
-        return match (key.get_ref().as_ref(), value.get_ref()) {
-            ("pipelines", DeValue::Table(pipelines)) => {
-                let (name, pipeline) = pipelines.iter().find(|(_, p)| within(p))?;
-                let filters = match pipeline.get_ref() {
-                    DeValue::Table(table) => table.get("filters"),
-                    _ => None,
-                };
-                let filter = match filters.map(|f| f.get_ref()) {
-                    Some(DeValue::Array(filters)) => filters.iter().position(within),
-                    _ => None,
-                };
-                Some(match filter {
-                    Some(index) => format!("pipeline `{}`, filter #{}", name.get_ref(), index + 1),
-                    None => format!("pipeline `{}`", name.get_ref()),
-                })
-            }
-            (table @ ("engine" | "server"), _) => Some(format!("[{table}]")),
-            _ => None,
-        };
+    let root = DeTable::parse(text).ok()?;
+    let root = toml::Spanned::new(root.span(), DeValue::Table(root.into_inner()));
+    // A key or a plain value holding `at` says most; failing that, a
+    // table or array whose own span does (a missing field is placed at
+    // its table).
+    let mut path = Vec::new();
+    if !find(&root, at, false, &mut path) && !find(&root, at, true, &mut path) {
+        return None;
     }
-    None
+    match path.as_slice() {
+        [Step::Key(top), Step::Key(pipeline), rest @ ..] if top == "pipelines" => {
+            Some(match rest {
+                [Step::Key(filters), Step::Index(index), ..] if filters == "filters" => {
+                    format!("pipeline `{pipeline}`, filter #{}", index + 1)
+                }
+                _ => format!("pipeline `{pipeline}`"),
+            })
+        }
+        [Step::Key(table), ..] if table == "engine" || table == "server" => {
+            Some(format!("[{table}]"))
+        }
+        _ => None,
+    }
 }
 
-/// The bytes `value` and everything in it cover. A table's own span can be
-/// its header alone (`[[pipelines.a.filters]]`), so the keys and values
-/// under it count too.
-fn extent(value: &toml::Spanned<DeValue>) -> Range<usize> {
-    let mut range = value.span();
-    let mut widen = |span: Range<usize>| {
-        range.start = range.start.min(span.start);
-        range.end = range.end.max(span.end);
-    };
-    match value.get_ref() {
+/// One step down the syntax tree: a key of a table, or an item of an array.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// Whether byte `at` lies in `value`, leaving in `path` the steps down to
+/// the innermost key or value whose own text holds it; tables and arrays
+/// count by their own span only with `containers`. Own spans, not whole
+/// subtrees: a pipeline's filter tables may be written apart, with another
+/// pipeline's between them, and a table's span may be its header alone
+/// (`[[pipelines.a.filters]]`) or run over other tables written between
+/// its parts.
+fn find(value: &toml::Spanned<DeValue>, at: usize, containers: bool, path: &mut Vec<Step>) -> bool {
+    let children = match value.get_ref() {
         DeValue::Table(table) => {
             for (key, inner) in table.iter() {
-                widen(key.span());
-                widen(extent(inner));
+                path.push(Step::Key(key.get_ref().to_string()));
+                if key.span().contains(&at) || find(inner, at, containers, path) {
+                    return true;
+                }
+                path.pop();
             }
+            true
         }
         DeValue::Array(items) => {
-            for inner in items.iter() {
-                widen(extent(inner));
+            for (index, inner) in items.iter().enumerate() {
+                path.push(Step::Index(index));
+                if find(inner, at, containers, path) {
+                    return true;
+                }
+                path.pop();
             }
+            true
         }
-        _ => {}
-    }
-    range
+        _ => false,
+    };
+    (containers || !children) && value.span().contains(&at)
 }
