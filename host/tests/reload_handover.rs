@@ -8,6 +8,7 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -50,7 +51,8 @@ fn word(client: usize, n: usize, salt: u64) -> String {
 }
 
 /// Sends `lines` as one batch until it is not refused for a reload (a
-/// refused batch was not run); returns each event's template verdict.
+/// batch refused so was not run); returns each event's template verdict.
+/// Any other answer than 200 fails the test.
 fn send(server_addr: std::net::SocketAddr, lines: &[String]) -> Vec<(String, bool)> {
     let body = lines.join("\n") + "\n";
     let request = format!(
@@ -59,7 +61,7 @@ fn send(server_addr: std::net::SocketAddr, lines: &[String]) -> Vec<(String, boo
     );
     loop {
         let response = support::server::send_raw(server_addr, request.as_bytes());
-        if response.status == 503 {
+        if response.status == 503 && response.text().contains("a reload replaced this pipeline") {
             std::thread::sleep(Duration::from_millis(5));
             continue;
         }
@@ -167,4 +169,65 @@ fn reloads_under_load_carry_every_answered_events_lesson() {
     // Every message was new once: none was taken for another's template.
     assert_eq!(flagged_new.len(), batches * 5);
     Arc::into_inner(server).unwrap().stop();
+}
+
+/// An admin reload runs to its end when its client hangs up. It used to
+/// run in the request's own future, which the server drops on a hang-up:
+/// one dropped while it waited for the old set's calls left the new set's
+/// stateful pipeline paused for good (every request then waited out
+/// `queue_timeout_ms`), its state never handed over.
+#[test]
+fn an_admin_reload_whose_client_hangs_up_still_hands_over_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &CONFIG.replace("workers = 2", "workers = 1\nqueue_timeout_ms = 5000"),
+    );
+    let token = "reload-handover-admin-token";
+    let server = Server::start(&config, &[("WASMSTASH_ADMIN_TOKEN", token)]);
+    let addr = server.addr;
+    assert_eq!(
+        send(addr, &[r#"{"message":"hello world one"}"#.to_owned()])[0].1,
+        true
+    );
+
+    // A batch of fresh templates long enough to keep the only worker busy
+    // while the reload waits for it.
+    let lines: Vec<String> = (0..8000)
+        .map(|n| {
+            let words: Vec<String> = (0..6).map(|k| word(9, n * 6 + k, 1)).collect();
+            serde_json::json!({ "message": words.join(" ") }).to_string()
+        })
+        .collect();
+    let busy = std::thread::spawn(move || {
+        send(addr, &lines);
+        Instant::now()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        client,
+        "POST /v1/admin/reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(client);
+    let hung_up = Instant::now();
+    let batch_done = busy.join().unwrap();
+    assert!(
+        batch_done > hung_up,
+        "the batch ended before the client hung up: make it longer, or this tests nothing"
+    );
+
+    let asked = Instant::now();
+    let answer = send(addr, &[r#"{"message":"hello world one"}"#.to_owned()]);
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "the pipeline stayed paused: answered after {:?}",
+        asked.elapsed()
+    );
+    // Still known: the state was handed over.
+    assert_eq!(answer[0].1, false);
+    assert_eq!(server.metric("wasmstash_reloads_total{result=\"ok\"}"), 1.0);
+    server.stop();
 }

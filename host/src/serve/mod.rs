@@ -156,7 +156,19 @@ impl App {
 
     /// Loads the config again and swaps the new set in, carrying filter state
     /// over. On any error the old set stays live and the error is returned.
+    ///
+    /// The reload runs to its end in a task of its own, whatever becomes of
+    /// the caller: an admin request's future is dropped when its client
+    /// hangs up, and a reload dropped between pausing the new set and
+    /// handing it the old one's state would leave it paused for good.
     pub async fn reload(self: &Arc<Self>, why: &str) -> Result<Vec<String>, String> {
+        let (this, why) = (self.clone(), why.to_owned());
+        tokio::spawn(async move { this.reload_to_the_end(&why).await })
+            .await
+            .unwrap_or_else(|e| Err(format!("the reload failed: {e}")))
+    }
+
+    async fn reload_to_the_end(self: &Arc<Self>, why: &str) -> Result<Vec<String>, String> {
         let _one_at_a_time = self.reloading.lock().await;
         let (set, config) = match self.load().await {
             Ok(loaded) => loaded,
