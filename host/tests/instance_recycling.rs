@@ -90,13 +90,16 @@ fn an_event_that_fails_on_a_fresh_instance_is_marked() {
 }
 
 /// `snapshot` and `restore` exports: the one named `poisoned` marks the
-/// instance and traps; the other works (snapshot: the 4 bytes at 1024).
-/// `process` traps on a marked instance, so an instance kept after the
-/// failed step would fail the next event.
+/// instance and traps (`refused restore`: marks it and refuses the state,
+/// with the 4 bytes at 1024 as its reason); the other works (snapshot: the
+/// 4 bytes at 1024). `process` traps on a marked instance, so an instance
+/// kept after the failed step would fail the next event.
 fn poisoning(poisoned: &str) -> String {
     let trap = "(global.set $poison (i32.const 1)) unreachable";
+    let refusal = "(global.set $poison (i32.const 1)) (i64.const 0x40000000004)";
     let (snapshot, restore) = match poisoned {
         "snapshot" => (trap, "(i64.const 0)"),
+        "refused restore" => ("(i64.const 0x40000000004)", refusal),
         _ => ("(i64.const 0x40000000004)", trap),
     };
     let items = format!(
@@ -116,6 +119,16 @@ fn a_restore_that_traps_throws_its_instance_away() {
     // restored into a replacement either: it starts without it.
     stage.discard_instance();
     assert_eq!(run(&mut stage, &["b"]), [StageOutcome::Unchanged]);
+}
+
+/// A filter may refuse a state halfway through reading it, with part of it
+/// already taken in; the host says it starts afresh, so it must.
+#[test]
+fn a_refused_restore_throws_its_instance_away() {
+    let wat = poisoning("refused restore");
+    let mut stage = stage_of(&wat, std::time::Duration::from_secs(3600));
+    assert!(stage.restore(vec![1, 2, 3, 4]).is_err());
+    assert_eq!(run(&mut stage, &["a"]), [StageOutcome::Unchanged]);
 }
 
 #[test]

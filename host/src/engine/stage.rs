@@ -525,17 +525,18 @@ impl Stage {
     }
 
     /// Restores state into this stage's instance (and any that replace it).
-    /// When the filter refuses it, the instance goes on as it was; when the
-    /// call fails, the instance is thrown away and the next starts afresh.
+    /// When the filter refuses it, or the call fails, the instance is thrown
+    /// away and the next starts from `init` and the state kept before: a
+    /// filter may refuse a state halfway through reading it, and the host
+    /// says it starts afresh.
     pub fn restore(&mut self, state: Vec<u8>) -> Result<(), String> {
         self.budget_ends = None;
         let instance = self.instance().map_err(|f| f.reason)?;
         match instance.restore(&state) {
             Ok(Ok(())) => {}
-            Ok(Err(refusal)) => return Err(refusal),
-            Err(failure) => {
+            Ok(Err(reason)) | Err(Failure { reason, .. }) => {
                 self.discard_instance();
-                return Err(failure.reason);
+                return Err(reason);
             }
         }
         self.state = Some(state);
