@@ -274,6 +274,14 @@ impl Config {
         if self.max_keys == 0 || self.max_keys > 10_000_000 {
             return Err("max_keys must be between 1 and 10000000".into());
         }
+        // 0 would hold every interval finding back for good, and no counter
+        // would say so.
+        if !(1..=1_000).contains(&self.max_findings_per_event) {
+            return Err("max_findings_per_event must be between 1 and 1000".into());
+        }
+        if !(1..=1_000_000).contains(&self.max_pending_findings) {
+            return Err("max_pending_findings must be between 1 and 1000000".into());
+        }
         for (option, field) in fields {
             field_ref::validate(field).map_err(|e| format!("{option}: {e}"))?;
         }

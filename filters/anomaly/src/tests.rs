@@ -270,6 +270,14 @@ fn bad_configs_are_refused_with_the_option_named() {
             json!({"rare_template": {"min_count": 0}}),
             "rare_template.min_count must be at least 1",
         ),
+        (
+            json!({"rate": {}, "max_findings_per_event": 0}),
+            "max_findings_per_event must be between 1 and 1000",
+        ),
+        (
+            json!({"rate": {}, "max_pending_findings": 0}),
+            "max_pending_findings must be between 1 and 1000000",
+        ),
     ] {
         let err = NativeFilter::<Anomaly>::new(config.to_string().as_bytes())
             .err()
