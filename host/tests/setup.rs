@@ -404,3 +404,114 @@ fn the_binary_exits_1_with_the_reason_when_elasticsearch_is_down() {
         "{stderr}"
     );
 }
+
+/// Each step is reported as it is done: when a later one fails, those
+/// already written to the cluster are not left unsaid.
+#[tokio::test]
+async fn steps_done_before_a_failing_one_are_reported() {
+    let pair = pair().await;
+    (pair.es).with(|s| s.refuse_only = Some(("PUT /_index_template/".into(), 400)));
+    let (result, out) = setup(&pair.args).await;
+    let error = result.unwrap_err();
+    assert!(error.contains("HTTP 400"), "{error}");
+    assert!(
+        out.contains("lifecycle policy wasmstash-logs: created"),
+        "{out}"
+    );
+    assert!(out.contains("component template"), "{out}");
+    assert!(!out.contains("index template wasmstash-logs"), "{out}");
+}
+
+/// Answers that waiting cannot change end the wait at once: a scheme
+/// other than http(s), and a 404 from the health or status endpoint (the
+/// URL is some other server's).
+#[tokio::test]
+async fn a_url_that_cannot_be_the_service_fails_without_waiting() {
+    let mut pair = pair().await;
+    pair.args.wait_timeout = 60;
+    let started = std::time::Instant::now();
+    let mut wrong = pair.args.clone();
+    wrong.es_url = "ftp://127.0.0.1:21".into();
+    let (result, _) = setup(&wrong).await;
+    assert_eq!(
+        result.unwrap_err(),
+        "--es-url ftp://127.0.0.1:21: the scheme is `ftp`; use http:// or https://"
+    );
+    let not_found =
+        start_raw(|_| b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot here\n".to_vec())
+            .await;
+    let mut wrong = pair.args.clone();
+    wrong.es_url = format!("http://{not_found}");
+    let (result, _) = setup(&wrong).await;
+    let error = result.unwrap_err();
+    assert!(
+        error.contains("answered HTTP 404: this is not Elasticsearch's URL"),
+        "{error}"
+    );
+    pair.args.kibana_url = format!("http://{not_found}");
+    let (result, _) = setup(&pair.args).await;
+    let error = result.unwrap_err();
+    assert!(
+        error.contains("answered HTTP 404: this is not Kibana's URL"),
+        "{error}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+/// An answer that never ends is read only up to a bound, not until memory
+/// runs out.
+#[tokio::test]
+async fn an_answer_that_never_ends_is_cut_off() {
+    let mut pair = pair().await;
+    let endless = start_endless().await;
+    pair.args.kibana_url = format!("http://{endless}");
+    let (result, _) = setup(&pair.args).await;
+    let error = result.unwrap_err();
+    assert!(error.contains("an answer over 16777216 bytes"), "{error}");
+}
+
+/// A server on a loopback port that answers every request with `answer`
+/// (given the request's head) and closes.
+async fn start_raw(answer: fn(&str) -> Vec<u8>) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).await.unwrap_or(0) == 1
+                {
+                    head.push(byte[0]);
+                }
+                let _ = socket
+                    .write_all(&answer(&String::from_utf8_lossy(&head)))
+                    .await;
+            });
+        }
+    });
+    address
+}
+
+/// A server that answers 200 with a chunked JSON body that never ends.
+async fn start_endless() -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n[\r\n";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = format!("{:x}\r\n{}\r\n", 65536, "0,".repeat(32768));
+                while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+            });
+        }
+    });
+    address
+}

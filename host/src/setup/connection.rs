@@ -57,6 +57,50 @@ pub fn read_ca(path: Option<&Path>) -> Result<Option<Vec<u8>>, SetupError> {
     Ok(Some(pem))
 }
 
+/// The most of an answer setup reads: Elasticsearch's and Kibana's
+/// answers to its requests are a few kilobytes. Past it, the URL is not the
+/// service's (an answer that never ends would otherwise fill memory within
+/// `--request-timeout`).
+pub const MAX_ANSWER_BYTES: u64 = 16 << 20;
+
+/// `url` parsed, if it is http or https: another scheme could never work,
+/// and would otherwise be waited on for all of `--wait-timeout`.
+pub fn web_url(option: &str, url: &str) -> Result<reqwest::Url, SetupError> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| SetupError(format!("{option} {url}: not a URL: {e}")))?;
+    match parsed.scheme() {
+        "http" | "https" => Ok(parsed),
+        other => Err(SetupError(format!(
+            "{option} {url}: the scheme is `{other}`; use http:// or https://"
+        ))),
+    }
+}
+
+/// A reqwest answer's body, read up to [`MAX_ANSWER_BYTES`].
+pub async fn capped_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| chain(&e))? {
+        if (body.len() + chunk.len()) as u64 > MAX_ANSWER_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Why an answer was not read.
+pub fn too_large() -> String {
+    format!(
+        "an answer over {MAX_ANSWER_BYTES} bytes, more than the service sends; is the URL right?"
+    )
+}
+
 /// The result of one readiness probe.
 pub enum Probe<T> {
     Ready(T),

@@ -86,6 +86,7 @@ impl Installer {
         ca_pem: Option<&Vec<u8>>,
         request_timeout: Duration,
     ) -> Result<Installer, SetupError> {
+        connection::web_url("--es-url", url)?;
         let parsed = elasticsearch::http::Url::parse(url)
             .map_err(|e| SetupError(format!("--es-url {url}: not a URL: {e}")))?;
         let mut builder =
@@ -127,17 +128,26 @@ impl Installer {
                 Err(e) => return Probe::NotYet(chain(&e)),
             };
             let status = response.status_code().as_u16();
+            if status == 404 {
+                return Probe::Refused(
+                    "GET /_cluster/health answered HTTP 404: this is not Elasticsearch's URL (--es-url)"
+                        .into(),
+                );
+            }
+            let body = match body_of(response).await {
+                Ok(body) => body,
+                Err(e) => return Probe::Refused(format!("GET /_cluster/health: {e}")),
+            };
             if status == 401 || status == 403 {
-                let body = response.text().await.unwrap_or_default();
                 return Probe::Refused(format!(
                     "HTTP {status} ({}); {}",
-                    error_reason(&body),
+                    error_reason(&String::from_utf8_lossy(&body)),
                     refused_advice(status)
                 ));
             }
-            let body: Value = match response.json().await {
+            let body: Value = match serde_json::from_slice(&body) {
                 Ok(body) => body,
-                Err(e) => return Probe::NotYet(format!("HTTP {status}: {}", chain(&e))),
+                Err(e) => return Probe::NotYet(format!("HTTP {status}: {e}")),
             };
             match body["status"].as_str() {
                 Some(health @ ("green" | "yellow")) if status == 200 => {
@@ -150,10 +160,10 @@ impl Installer {
         .await
     }
 
-    /// Installs every asset that is missing or differs; returns what was done
-    /// to each, labelled for the summary.
-    pub async fn install(&self) -> Result<Vec<(String, Outcome)>, SetupError> {
-        let mut done = Vec::new();
+    /// Installs every asset that is missing or differs, telling `done` what
+    /// was done to each, labelled for the summary, as soon as it is done: a
+    /// later step that fails must not hide the ones already written.
+    pub async fn install(&self, mut done: impl FnMut(String, Outcome)) -> Result<(), SetupError> {
         for &(kind, name, text) in ASSETS {
             let body = stamped(kind, text);
             let wanted = digest_of(kind, name, &body);
@@ -166,9 +176,9 @@ impl Installer {
             if outcome != Outcome::Unchanged {
                 self.put(kind, name, body).await?;
             }
-            done.push((format!("{} {name}", kind.label()), outcome));
+            done(format!("{} {name}", kind.label()), outcome);
         }
-        Ok(done)
+        Ok(())
     }
 
     /// The digest of what is installed under `name`: `None` if there is no such
@@ -201,14 +211,16 @@ impl Installer {
         let Some(response) = response else {
             return Ok(None);
         };
-        let body: Value = response.json().await.map_err(|e| {
-            SetupError(format!(
-                "elasticsearch at {}: reading {} {name}: unreadable answer: {}",
-                self.url,
-                kind.label(),
-                chain(&e)
-            ))
-        })?;
+        let body = body_of(response)
+            .await
+            .and_then(|body| serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string()))
+            .map_err(|e| {
+                SetupError(format!(
+                    "elasticsearch at {}: reading {} {name}: unreadable answer: {e}",
+                    self.url,
+                    kind.label(),
+                ))
+            })?;
         let digest = digest_of(kind, name, &body).unwrap_or_default();
         Ok(Some(digest))
     }
@@ -271,7 +283,8 @@ impl Installer {
             200..=299 => Ok(Some(response)),
             404 => Ok(None),
             _ => {
-                let body = response.text().await.unwrap_or_default();
+                let body = body_of(response).await.unwrap_or_else(String::into_bytes);
+                let body = String::from_utf8_lossy(&body);
                 let advice = match status {
                     401 | 403 => format!("; {}", refused_advice(status)),
                     _ => String::new(),
@@ -376,4 +389,22 @@ mod tests {
             None
         );
     }
+}
+
+/// An answer's body, refused unread when it says it is larger than
+/// [`connection::MAX_ANSWER_BYTES`]. The client reads a body whole and has
+/// no way to stop partway, so an answer that does not give its length is
+/// bounded by `--request-timeout` alone.
+async fn body_of(response: Response) -> Result<Vec<u8>, String> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > connection::MAX_ANSWER_BYTES)
+    {
+        return Err(connection::too_large());
+    }
+    response
+        .bytes()
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|e| chain(&e))
 }

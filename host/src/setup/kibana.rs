@@ -87,8 +87,7 @@ impl Importer {
         ca_pem: Option<&Vec<u8>>,
         request_timeout: Duration,
     ) -> Result<Importer, SetupError> {
-        reqwest::Url::parse(url)
-            .map_err(|e| SetupError(format!("--kibana-url {url}: not a URL: {e}")))?;
+        connection::web_url("--kibana-url", url)?;
         let mut builder = reqwest::Client::builder().timeout(request_timeout);
         if let Some(pem) = ca_pem {
             for certificate in reqwest::Certificate::from_pem_bundle(pem)
@@ -136,7 +135,17 @@ impl Importer {
             if status == 401 || status == 403 {
                 return Probe::Refused(format!("HTTP {status}; {}", refused_advice(status)));
             }
-            let body: Value = response.json().await.unwrap_or(Value::Null);
+            if status == 404 {
+                return Probe::Refused(
+                    "GET /api/status answered HTTP 404: this is not Kibana's URL (--kibana-url)"
+                        .into(),
+                );
+            }
+            let body = match connection::capped_body(response).await {
+                Ok(body) => body,
+                Err(e) => return Probe::Refused(format!("GET /api/status: {e}")),
+            };
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let level = body["status"]["overall"]["level"].as_str().unwrap_or("");
             match (status, level) {
                 (200, "available" | "degraded") => Probe::Ready(()),
@@ -170,7 +179,13 @@ impl Importer {
                 ))
             })?;
         let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
+        let text = connection::capped_body(response).await.map_err(|e| {
+            SetupError(format!(
+                "kibana at {}: reading the import answer: {e}",
+                self.base
+            ))
+        })?;
+        let text = String::from_utf8_lossy(&text);
         if !(200..300).contains(&status) {
             let reason = serde_json::from_str::<Value>(&text)
                 .ok()

@@ -122,9 +122,8 @@ pub async fn run_async(args: &SetupArgs, out: &mut dyn std::io::Write) -> Result
         out,
         format!("elasticsearch {}: up, cluster health {health}", args.es_url),
     );
-    for (what, outcome) in es.install().await? {
-        say(out, format!("  {what}: {outcome}"));
-    }
+    es.install(|what, outcome| say(out, format!("  {what}: {outcome}")))
+        .await?;
 
     if let Some(objects) = objects {
         let kibana = kibana::Importer::new(&args.kibana_url, &auth, ca.as_ref(), request_timeout)?;

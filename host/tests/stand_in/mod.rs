@@ -36,6 +36,9 @@ pub struct Stored {
     pub kibana: BTreeMap<String, Value>,
     /// Answer every request with this status (401, 403, 503...).
     pub refuse: Option<u16>,
+    /// Answer the requests whose `METHOD target` starts with the text with
+    /// the status.
+    pub refuse_only: Option<(String, u16)>,
     /// Kibana: answer /api/status with 503 this many more times.
     pub kibana_starting: usize,
 }
@@ -90,6 +93,11 @@ pub async fn start(role: Role, stand: Stand) -> SocketAddr {
                 stored.log.push(seen.clone());
                 if let Some(status) = stored.refuse {
                     return refusal(status);
+                }
+                if let Some((prefix, status)) = &stored.refuse_only
+                    && format!("{} {}", seen.method, seen.target).starts_with(prefix.as_str())
+                {
+                    return refusal(*status);
                 }
                 if is_es {
                     elasticsearch(stored, &seen, &path)
