@@ -358,6 +358,24 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// An answer's body, refused unread when it says it is larger than
+/// [`connection::MAX_ANSWER_BYTES`]. The client reads a body whole and has
+/// no way to stop partway, so an answer that does not give its length is
+/// bounded by `--request-timeout` alone.
+async fn body_of(response: Response) -> Result<Vec<u8>, String> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > connection::MAX_ANSWER_BYTES)
+    {
+        return Err(connection::too_large());
+    }
+    response
+        .bytes()
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|e| chain(&e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,22 +407,4 @@ mod tests {
             None
         );
     }
-}
-
-/// An answer's body, refused unread when it says it is larger than
-/// [`connection::MAX_ANSWER_BYTES`]. The client reads a body whole and has
-/// no way to stop partway, so an answer that does not give its length is
-/// bounded by `--request-timeout` alone.
-async fn body_of(response: Response) -> Result<Vec<u8>, String> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > connection::MAX_ANSWER_BYTES)
-    {
-        return Err(connection::too_large());
-    }
-    response
-        .bytes()
-        .await
-        .map(|b| b.to_vec())
-        .map_err(|e| chain(&e))
 }
