@@ -20,18 +20,22 @@ use support::{wait_exit, wait_exit_with_stderr};
 /// `wasmstash run --filter templates --state-dir STATE` in `dir`, started
 /// with its input left open.
 fn templates_run(dir: &Path, state: &str) -> std::process::Child {
-    spawn_in(
-        dir,
-        &[
-            "run",
-            "--filter",
-            "templates",
-            "--format",
-            "lines",
-            "--state-dir",
-            state,
-        ],
-    )
+    templates_run_with(dir, state, &[])
+}
+
+/// [`templates_run`] with more options.
+fn templates_run_with(dir: &Path, state: &str, more: &[&str]) -> std::process::Child {
+    let mut args = vec![
+        "run",
+        "--filter",
+        "templates",
+        "--format",
+        "lines",
+        "--state-dir",
+        state,
+    ];
+    args.extend(more);
+    spawn_in(dir, &args)
 }
 
 /// Runs over `input` and waits for the end.
@@ -156,20 +160,7 @@ fn a_snapshot_past_the_memory_limit_is_refused_unread_and_kept() {
         .unwrap()
         .set_len(1 << 30)
         .unwrap();
-    let mut run = spawn_in(
-        dir.path(),
-        &[
-            "run",
-            "--filter",
-            "templates",
-            "--format",
-            "lines",
-            "--state-dir",
-            "state",
-            "--memory-limit-mib",
-            "16",
-        ],
-    );
+    let mut run = templates_run_with(dir.path(), "state", &["--memory-limit-mib", "16"]);
     run.stdin
         .take()
         .unwrap()
