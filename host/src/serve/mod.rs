@@ -21,6 +21,7 @@
 //! is read at start only, so a reload keeps the running settings and warns
 //! about the ones the file changed.
 
+mod admin_token;
 mod body;
 mod listener;
 mod rejections;
@@ -40,6 +41,7 @@ use clap::Args;
 use crate::config::{Config, ConfigError, ServerSettings};
 use crate::engine::{Engine, EngineSettings};
 use crate::metrics::Metrics;
+use admin_token::admin_token;
 use state::StateDir;
 use workers::PipelineWorkers;
 
@@ -360,12 +362,6 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
     stopped
 }
 
-/// Largest admin token file read; a token is a line of text.
-const MAX_TOKEN_FILE_BYTES: u64 = 4096;
-
-/// Fewer characters than this is a token someone could guess.
-const MIN_TOKEN_CHARS: usize = 16;
-
 /// What `serve` would refuse at start in `[server]`, found without starting:
 /// the admin token (its file, its length) and whether `state_dir` can be
 /// made and written. For `wasmstash check`; it creates nothing that stays.
@@ -384,60 +380,6 @@ fn state_dir_error(config: &Path, dir: &Path, error: impl std::fmt::Display) -> 
         config.display(),
         dir.display()
     ))
-}
-
-/// The admin token from `WASMSTASH_ADMIN_TOKEN`, or else from
-/// `server.admin_token_file`; `None` turns the admin endpoints off. A short
-/// token is refused wherever it comes from.
-fn admin_token(server: &ServerSettings, config: &Path) -> Result<Option<String>, ConfigError> {
-    let from_env = std::env::var("WASMSTASH_ADMIN_TOKEN")
-        .ok()
-        .filter(|t| !t.trim().is_empty());
-    let (token, source) = match (from_env, &server.admin_token_file) {
-        (Some(token), _) => (token, "WASMSTASH_ADMIN_TOKEN".to_owned()),
-        (None, None) => return Ok(None),
-        (None, Some(file)) => {
-            let source = format!(
-                "{}: [server] admin_token_file {}",
-                config.display(),
-                file.display()
-            );
-            let token = crate::files::read_capped_text(file, MAX_TOKEN_FILE_BYTES, "token file")
-                .map_err(|e| ConfigError(format!("{source}: {e}")))?;
-            (token, source)
-        }
-    };
-    let token = token.trim();
-    // It travels in an `Authorization` header, which cannot carry a line
-    // break and does not reliably carry other bytes: a token file of two
-    // lines was taken, and no request could ever match it.
-    if let Some(bad) = token.chars().find(|c| !c.is_ascii_graphic()) {
-        return Err(ConfigError(format!(
-            "{source}: the token holds {bad:?}; it is sent in an Authorization header, so it \
-             must be one line of printable ASCII with no spaces"
-        )));
-    }
-    if token.chars().count() < MIN_TOKEN_CHARS {
-        return Err(ConfigError(format!(
-            "{source}: the token must be at least {MIN_TOKEN_CHARS} characters"
-        )));
-    }
-    if is_placeholder(token) {
-        return Err(ConfigError(format!(
-            "{source}: the token is a placeholder, not a secret; make one, e.g. \
-             `head -c 24 /dev/urandom | base64`"
-        )));
-    }
-    Ok(Some(token.to_owned()))
-}
-
-/// A token copied from an example (`change-me-...`, as in `.env.example`)
-/// or one character repeated: long enough, and known to anyone.
-fn is_placeholder(token: &str) -> bool {
-    let folded = token.to_ascii_lowercase().replace(['-', '_'], "");
-    let mut chars = token.chars();
-    let first = chars.next();
-    folded.contains("changeme") || chars.all(|c| Some(c) == first)
 }
 
 async fn run(app: Arc<App>) -> Result<(), ServeError> {

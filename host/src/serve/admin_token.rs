@@ -1,0 +1,71 @@
+//! The admin token: where it comes from (`WASMSTASH_ADMIN_TOKEN`, else
+//! `server.admin_token_file`) and what is refused, at start and by `check`
+//! alike: a token that is short, a known placeholder, or one no
+//! `Authorization` header can carry.
+
+use std::path::Path;
+
+use crate::config::{ConfigError, ServerSettings};
+
+/// Largest admin token file read; a token is a line of text.
+const MAX_TOKEN_FILE_BYTES: u64 = 4096;
+
+/// Fewer characters than this is a token someone could guess.
+const MIN_TOKEN_CHARS: usize = 16;
+
+/// The admin token from `WASMSTASH_ADMIN_TOKEN`, or else from
+/// `server.admin_token_file`; `None` turns the admin endpoints off. A short
+/// token is refused wherever it comes from.
+pub(super) fn admin_token(
+    server: &ServerSettings,
+    config: &Path,
+) -> Result<Option<String>, ConfigError> {
+    let from_env = std::env::var("WASMSTASH_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty());
+    let (token, source) = match (from_env, &server.admin_token_file) {
+        (Some(token), _) => (token, "WASMSTASH_ADMIN_TOKEN".to_owned()),
+        (None, None) => return Ok(None),
+        (None, Some(file)) => {
+            let source = format!(
+                "{}: [server] admin_token_file {}",
+                config.display(),
+                file.display()
+            );
+            let token = crate::files::read_capped_text(file, MAX_TOKEN_FILE_BYTES, "token file")
+                .map_err(|e| ConfigError(format!("{source}: {e}")))?;
+            (token, source)
+        }
+    };
+    let token = token.trim();
+    // It travels in an `Authorization` header, which cannot carry a line
+    // break and does not reliably carry other bytes: a token file of two
+    // lines was taken, and no request could ever match it.
+    if let Some(bad) = token.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(ConfigError(format!(
+            "{source}: the token holds {bad:?}; it is sent in an Authorization header, so it \
+             must be one line of printable ASCII with no spaces"
+        )));
+    }
+    if token.chars().count() < MIN_TOKEN_CHARS {
+        return Err(ConfigError(format!(
+            "{source}: the token must be at least {MIN_TOKEN_CHARS} characters"
+        )));
+    }
+    if is_placeholder(token) {
+        return Err(ConfigError(format!(
+            "{source}: the token is a placeholder, not a secret; make one, e.g. \
+             `head -c 24 /dev/urandom | base64`"
+        )));
+    }
+    Ok(Some(token.to_owned()))
+}
+
+/// A token copied from an example (`change-me-...`, as in `.env.example`)
+/// or one character repeated: long enough, and known to anyone.
+fn is_placeholder(token: &str) -> bool {
+    let folded = token.to_ascii_lowercase().replace(['-', '_'], "");
+    let mut chars = token.chars();
+    let first = chars.next();
+    folded.contains("changeme") || chars.all(|c| Some(c) == first)
+}
