@@ -79,9 +79,11 @@ pub fn take(stages: &SharedStages) -> Taken {
 /// Restores each of `pipeline`'s snapshots into the stage of the same
 /// filter name, if the pipeline still has one; returns those of names it
 /// no longer has, for the caller to save.
-pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> Vec<Snapshot> {
-    let (_, unmatched) = give_each(stages, snapshots, |filter, e| {
-        tracing::error!(pipeline, filter = %filter, "restoring state failed: {e}");
+pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> Given {
+    let mut refused = Vec::new();
+    let (_, unmatched) = give_each(stages, snapshots, |snapshot, e| {
+        tracing::error!(pipeline, filter = %snapshot.filter, "restoring state failed: {e}");
+        refused.push(snapshot);
     });
     for Snapshot { filter, .. } in &unmatched {
         tracing::warn!(
@@ -90,16 +92,23 @@ pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> 
             "the reloaded pipeline `{pipeline}` has no stateful filter named `{filter}`, so its state is not carried over: state follows a filter's name, and a filter renamed or removed starts afresh"
         );
     }
-    unmatched
+    Given { unmatched, refused }
+}
+
+/// What [`give`] could not restore: snapshots no stage has a name for, and
+/// those their filter refused (which a save would otherwise write over).
+pub struct Given {
+    pub unmatched: Vec<Snapshot>,
+    pub refused: Vec<Snapshot>,
 }
 
 /// Restores each snapshot into the stage of the same filter name, and calls
-/// `refused(filter, why)` for each the filter would not take; returns how
+/// `refused(snapshot, why)` for each the filter would not take; returns how
 /// many were restored, and the snapshots no stage has a name for.
 fn give_each(
     stages: &SharedStages,
     snapshots: Vec<Snapshot>,
-    mut refused: impl FnMut(&str, &str),
+    mut refused: impl FnMut(Snapshot, &str),
 ) -> (usize, Vec<Snapshot>) {
     let mut restored = 0;
     let mut unmatched = Vec::new();
@@ -111,9 +120,10 @@ fn give_each(
             unmatched.push(snapshot);
             continue;
         };
-        match stage.restore(snapshot.state) {
+        // A copy: a refused snapshot is handed back whole, to be kept.
+        match stage.restore(snapshot.state.clone()) {
             Ok(()) => restored += 1,
-            Err(e) => refused(&snapshot.filter, &e),
+            Err(e) => refused(snapshot, &e),
         }
     }
     (restored, unmatched)
@@ -134,6 +144,21 @@ pub fn save(
         lock.saved(&snapshot.filter, &path);
     }
     Ok(())
+}
+
+/// Keeps a snapshot its filter refused when a reload handed it over, as a
+/// restart keeps a refused file: written as the filter's file and set aside
+/// under a refused name, so that the next save, of a filter that started
+/// afresh, does not write over what the replaced one had learned. Returns
+/// where it was kept.
+pub fn keep_refused(
+    dir: &Path,
+    pipeline: &str,
+    snapshot: Snapshot,
+    lock: &StateLock,
+) -> std::io::Result<PathBuf> {
+    save(dir, pipeline, std::slice::from_ref(&snapshot), lock)?;
+    keep_aside(&layout::file_of(dir, pipeline, &snapshot.filter))
 }
 
 /// Writes `bytes` to `path` through a temporary file of this save's own
@@ -326,7 +351,7 @@ fn restore_from_files(
     // The next save would write over a refused state (as after an upgrade
     // to a filter that reads another format, or a lower memory limit):
     // keep it aside.
-    let mut refused = |filter: &str, why: &str| {
+    let refused = |filter: &str, why: &str| {
         let kept = match keep_aside(&sources[filter]) {
             Ok(aside) => format!("kept as {}", aside.display()),
             Err(e) => format!("and could not be kept aside: {e}"),
@@ -356,7 +381,8 @@ fn restore_from_files(
         match crate::files::read_capped(path, memory_limit, "saved state") {
             Ok(state) => {
                 let snapshot = Snapshot { filter, state };
-                restored += give_each(stages, vec![snapshot], &mut refused).0;
+                let refusal = |snapshot: Snapshot, why: &str| refused(&snapshot.filter, why);
+                restored += give_each(stages, vec![snapshot], refusal).0;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => refused(

@@ -307,3 +307,36 @@ fn a_filter_a_reload_leaves_out_is_saved_then_and_read_when_it_comes_back() {
     assert_eq!(seen(&server, "disk 4 full"), false, "{}", log_text());
     server.stop();
 }
+
+/// A reload that swaps in a build refusing the running filter's state (one
+/// that reads another format) keeps that state aside, as a restart keeps a
+/// refused file. It used to be dropped with a log line, and the next save
+/// wrote the new filter's fresh state over the file.
+#[test]
+fn a_state_the_reloaded_filter_refuses_is_kept_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, log) = serving_templates(dir.path());
+    let refusing = PathBuf::from(wasmstash::builtins::build_module_dir()).join("chaos.wasm");
+    serve_config(
+        dir.path(),
+        &format!("[[pipelines.logs.filters]]\nmodule = {refusing:?}\nname = \"templates\"\n"),
+    );
+    reload(&server);
+    let pipeline = dir.path().join("state/logs");
+    let kept: Vec<String> = std::fs::read_dir(&pipeline)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("templates.state.refused-"))
+        .collect();
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}\n{log_text}");
+    let state = std::fs::read(pipeline.join(&kept[0])).unwrap();
+    assert!(String::from_utf8_lossy(&state).contains("disk"));
+    assert!(
+        log_text.contains(
+            "refused the state the replaced set handed it and starts afresh; that state was kept as"
+        ),
+        "{log_text}"
+    );
+    server.stop();
+}

@@ -194,9 +194,9 @@ impl App {
         let names: Vec<String> = set.names().iter().map(|n| n.to_string()).collect();
         self.swap(set.clone());
         if let Some(old) = &old {
-            let left_behind = state::carry(old, &set, self.drain_limit()).await;
+            let not_taken = state::carry(old, &set, self.drain_limit()).await;
             if let Some(state) = &self.state {
-                state.save_left_behind(left_behind).await;
+                state.keep_not_taken(not_taken).await;
                 state.release_dropped(old, &set).await;
             }
         }

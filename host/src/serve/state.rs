@@ -119,20 +119,44 @@ impl StateDir {
         Ok(())
     }
 
-    /// Saves the state of filters a reload removed from (or renamed in) a
-    /// pipeline this process owns, as `carry` took it: a filter given the
-    /// name again later reads it, instead of a save up to a snapshot
-    /// interval old.
-    pub async fn save_left_behind(
-        self: &Arc<Self>,
-        left_behind: BTreeMap<String, Vec<state::Snapshot>>,
-    ) {
-        if left_behind.is_empty() {
+    /// Saves what `carry` could not hand over, in pipelines this process
+    /// owns. The state of filters a reload removed (or renamed) is saved
+    /// under their names: a filter given the name again later reads it,
+    /// instead of a save up to a snapshot interval old. A state a filter
+    /// refused is kept aside, as a restart keeps a refused file, rather
+    /// than left to the next save to write over.
+    pub async fn keep_not_taken(self: &Arc<Self>, not_taken: NotTaken) {
+        let NotTaken {
+            left_behind,
+            refused,
+        } = not_taken;
+        if left_behind.is_empty() && refused.is_empty() {
             return;
         }
         let this = self.clone();
         let saved = tokio::task::spawn_blocking(move || {
             let held = this.held();
+            for (pipeline, snapshots) in refused {
+                let Some(lock) = held.get(&pipeline) else {
+                    continue;
+                };
+                for snapshot in snapshots {
+                    let filter = snapshot.filter.clone();
+                    match state::keep_refused(&this.dir, &pipeline, snapshot, lock) {
+                        Ok(aside) => tracing::error!(
+                            pipeline = %pipeline,
+                            filter = %filter,
+                            "the filter refused the state the replaced set handed it and starts afresh; that state was kept as {}",
+                            aside.display()
+                        ),
+                        Err(e) => tracing::error!(
+                            pipeline = %pipeline,
+                            filter = %filter,
+                            "the filter refused the state the replaced set handed it, and that state could not be kept: {e}"
+                        ),
+                    }
+                }
+            }
             for (pipeline, snapshots) in &left_behind {
                 let Some(lock) = held.get(pipeline) else {
                     continue;
@@ -324,14 +348,13 @@ pub(crate) fn hold_for_handover(old: &PipelineSet, new: &PipelineSet) {
 /// requests from now on, and the handover waits, up to `limit`, for those
 /// they queued or are running to finish, so that every event the old set
 /// answered has taught the state carried over; then it resumes the
-/// pipelines [`hold_for_handover`] paused. Returns, by pipeline, the
-/// snapshots of filters the new pipeline no longer has, for
-/// [`StateDir::save_left_behind`].
+/// pipelines [`hold_for_handover`] paused. Returns, by pipeline, what the
+/// new pipeline did not take, for [`StateDir::keep_not_taken`].
 pub(crate) async fn carry(
     old: &Arc<PipelineSet>,
     new: &Arc<PipelineSet>,
     limit: Duration,
-) -> BTreeMap<String, Vec<state::Snapshot>> {
+) -> NotTaken {
     for (_, workers) in stateful(old) {
         workers.retire();
     }
@@ -355,7 +378,7 @@ pub(crate) async fn carry(
     let (old, new) = (old.clone(), new.clone());
     let resume = new.clone();
     let carried = tokio::task::spawn_blocking(move || {
-        let mut left_behind = BTreeMap::new();
+        let mut not_taken = NotTaken::default();
         for (name, new_workers) in &new.pipelines {
             let Some(old_workers) = old.pipelines.get(name) else {
                 continue;
@@ -364,13 +387,16 @@ pub(crate) async fn carry(
             // (logged by `take`); its saved state stays as it was.
             let snapshots = state::take(old_workers.shared_stages()).snapshots;
             if !snapshots.is_empty() {
-                let left = state::give(name, new_workers.shared_stages(), snapshots);
-                if !left.is_empty() {
-                    left_behind.insert(name.clone(), left);
+                let given = state::give(name, new_workers.shared_stages(), snapshots);
+                if !given.unmatched.is_empty() {
+                    not_taken.left_behind.insert(name.clone(), given.unmatched);
+                }
+                if !given.refused.is_empty() {
+                    not_taken.refused.insert(name.clone(), given.refused);
                 }
             }
         }
-        left_behind
+        not_taken
     })
     .await;
     for (_, workers) in stateful(&resume) {
@@ -378,6 +404,15 @@ pub(crate) async fn carry(
     }
     carried.unwrap_or_else(|e| {
         tracing::error!("carrying filter state over failed: {e}");
-        BTreeMap::new()
+        NotTaken::default()
     })
+}
+
+/// The snapshots a reload's new set did not take, by pipeline.
+#[derive(Default)]
+pub(crate) struct NotTaken {
+    /// Of filters the new pipeline no longer has (removed or renamed).
+    left_behind: BTreeMap<String, Vec<state::Snapshot>>,
+    /// Of filters that refused them (a new build that reads another format).
+    refused: BTreeMap<String, Vec<state::Snapshot>>,
 }
