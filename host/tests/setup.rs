@@ -515,3 +515,44 @@ async fn start_endless() -> SocketAddr {
     });
     address
 }
+
+/// A readiness answer cut short may pass (a restart, a proxy), so it is
+/// waited out rather than taken as a refusal; and the wait ends on time,
+/// however long one request may take.
+#[tokio::test]
+async fn a_cut_answer_is_waited_out_and_the_wait_ends_on_time() {
+    let mut pair = pair().await;
+    pair.args.wait_timeout = 2;
+    pair.args.request_timeout = 30;
+    let cut =
+        start_raw(|_| b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"status\"".to_vec()).await;
+    pair.args.es_url = format!("http://{cut}");
+    let (result, _) = setup(&pair.args).await;
+    let error = result.unwrap_err();
+    assert!(error.contains("was not ready within 2 s"), "{error}");
+
+    let silent = start_silent().await;
+    pair.args.es_url = format!("http://{silent}");
+    let started = std::time::Instant::now();
+    let (result, _) = setup(&pair.args).await;
+    let error = result.unwrap_err();
+    assert!(error.contains("was not ready within 2 s"), "{error}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// A server that takes connections and never answers.
+async fn start_silent() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    address
+}

@@ -101,6 +101,17 @@ pub fn too_large() -> String {
     )
 }
 
+/// A readiness answer whose body could not be read: too large is final
+/// (the URL is some other server's), anything else (cut short, timed out:
+/// a service restarting, a proxy) may pass, and is waited out.
+pub fn unread<T>(why: String) -> Probe<T> {
+    if why.ends_with(&too_large()) {
+        Probe::Refused(why)
+    } else {
+        Probe::NotYet(why)
+    }
+}
+
 /// The result of one readiness probe.
 pub enum Probe<T> {
     Ready(T),
@@ -125,7 +136,15 @@ where
     let started = Instant::now();
     let mut announced = false;
     loop {
-        match probe().await {
+        // One probe gets the time left (at least a second), not all of
+        // --request-timeout past the wait's end.
+        let left = timeout
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(1));
+        let probed = tokio::time::timeout(left, probe())
+            .await
+            .unwrap_or_else(|_| Probe::NotYet(format!("no answer within {} s", left.as_secs())));
+        match probed {
             Probe::Ready(value) => return Ok(value),
             Probe::Refused(why) => {
                 return Err(SetupError(format!(

@@ -136,7 +136,7 @@ impl Installer {
             }
             let body = match body_of(response).await {
                 Ok(body) => body,
-                Err(e) => return Probe::Refused(format!("GET /_cluster/health: {e}")),
+                Err(e) => return connection::unread(format!("GET /_cluster/health: {e}")),
             };
             if status == 401 || status == 403 {
                 return Probe::Refused(format!(
