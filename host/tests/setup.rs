@@ -470,6 +470,24 @@ async fn an_answer_that_never_ends_is_cut_off() {
     assert!(error.contains("an answer over 16777216 bytes"), "{error}");
 }
 
+/// An Elasticsearch answer that says it is larger than any of its own is
+/// refused unread.
+#[tokio::test]
+async fn an_elasticsearch_answer_past_the_cap_is_refused_unread() {
+    let mut pair = pair().await;
+    let huge = start_raw(|_| {
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17000000\r\n\r\n{\"status\":".to_vec()
+    })
+    .await;
+    pair.args.es_url = format!("http://{huge}");
+    let (result, _) = setup(&pair.args).await;
+    let error = result.unwrap_err();
+    assert!(
+        error.contains("refused setup: GET /_cluster/health: an answer over 16777216 bytes"),
+        "{error}"
+    );
+}
+
 /// A server on a loopback port that answers every request with `answer`
 /// (given the request's head) and closes.
 async fn start_raw(answer: fn(&str) -> Vec<u8>) -> SocketAddr {
