@@ -175,9 +175,7 @@ impl Json {
             // nil instead of refusing it: a `target` is set to null, and the
             // root, which takes objects only, is tagged even when
             // `skip_on_invalid_json` is set.
-            Err(_) if (self.text.bytes()).all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) => {
-                Value::Null
-            }
+            Err(_) if self.text.bytes().all(json_text::is_whitespace) => Value::Null,
             _ => {
                 if !self.config.skip_on_invalid_json {
                     self.fail(event);
