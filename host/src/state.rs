@@ -78,21 +78,33 @@ pub fn take(stages: &SharedStages) -> Taken {
 
 /// Restores each of `pipeline`'s snapshots into the stage of the same
 /// filter name, if the pipeline still has one; returns those of names it
-/// no longer has, for the caller to save.
+/// no longer has and those their filter refused, for the caller to save.
 pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> Given {
-    let mut refused = Vec::new();
-    let (_, unmatched) = give_each(stages, snapshots, |snapshot, e| {
-        tracing::error!(pipeline, filter = %snapshot.filter, "restoring state failed: {e}");
-        refused.push(snapshot);
-    });
-    for Snapshot { filter, .. } in &unmatched {
-        tracing::warn!(
-            pipeline,
-            filter = %filter,
-            "the reloaded pipeline `{pipeline}` has no stateful filter named `{filter}`, so its state is not carried over: state follows a filter's name, and a filter renamed or removed starts afresh"
-        );
+    let mut given = Given {
+        unmatched: Vec::new(),
+        refused: Vec::new(),
+    };
+    for snapshot in snapshots {
+        let stage = (stages.iter())
+            .map(|(_, stage)| lock_stage(stage))
+            .find(|stage| stage.module().name() == snapshot.filter);
+        let Some(mut stage) = stage else {
+            tracing::warn!(
+                pipeline,
+                filter = %snapshot.filter,
+                "the reloaded pipeline `{pipeline}` has no stateful filter named `{}`, so its state is not carried over: state follows a filter's name, and a filter renamed or removed starts afresh",
+                snapshot.filter
+            );
+            given.unmatched.push(snapshot);
+            continue;
+        };
+        // A copy: a refused snapshot is handed back whole, to be kept.
+        if let Err(e) = stage.restore(snapshot.state.clone()) {
+            tracing::error!(pipeline, filter = %snapshot.filter, "restoring state failed: {e}");
+            given.refused.push(snapshot);
+        }
     }
-    Given { unmatched, refused }
+    given
 }
 
 /// What [`give`] could not restore: snapshots no stage has a name for, and
@@ -100,33 +112,6 @@ pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> 
 pub struct Given {
     pub unmatched: Vec<Snapshot>,
     pub refused: Vec<Snapshot>,
-}
-
-/// Restores each snapshot into the stage of the same filter name, and calls
-/// `refused(snapshot, why)` for each the filter would not take; returns how
-/// many were restored, and the snapshots no stage has a name for.
-fn give_each(
-    stages: &SharedStages,
-    snapshots: Vec<Snapshot>,
-    mut refused: impl FnMut(Snapshot, &str),
-) -> (usize, Vec<Snapshot>) {
-    let mut restored = 0;
-    let mut unmatched = Vec::new();
-    for snapshot in snapshots {
-        let stage = (stages.iter())
-            .map(|(_, stage)| lock_stage(stage))
-            .find(|stage| stage.module().name() == snapshot.filter);
-        let Some(mut stage) = stage else {
-            unmatched.push(snapshot);
-            continue;
-        };
-        // A copy: a refused snapshot is handed back whole, to be kept.
-        match stage.restore(snapshot.state.clone()) {
-            Ok(()) => restored += 1,
-            Err(e) => refused(snapshot, &e),
-        }
-    }
-    (restored, unmatched)
 }
 
 /// Writes each snapshot to its filter's file in `pipeline`'s directory,
@@ -379,11 +364,12 @@ fn restore_from_files(
         // where a snapshot was expected would block the start or fill
         // memory.
         match crate::files::read_capped(path, memory_limit, "saved state") {
-            Ok(state) => {
-                let snapshot = Snapshot { filter, state };
-                let refusal = |snapshot: Snapshot, why: &str| refused(&snapshot.filter, why);
-                restored += give_each(stages, vec![snapshot], refusal).0;
-            }
+            // Into the stage in hand: no search by name, and no copy of the
+            // state to hand back (that is for a reload's handover).
+            Ok(state) => match lock_stage(stage).restore(state) {
+                Ok(()) => restored += 1,
+                Err(why) => refused(&filter, &why),
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => refused(
                 &filter,
