@@ -77,38 +77,42 @@ pub fn web_url(option: &str, url: &str) -> Result<reqwest::Url, SetupError> {
 }
 
 /// A reqwest answer's body, read up to [`MAX_ANSWER_BYTES`].
-pub async fn capped_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+pub async fn capped_body(mut response: reqwest::Response) -> Result<Vec<u8>, Unread> {
     if response
         .content_length()
         .is_some_and(|n| n > MAX_ANSWER_BYTES)
     {
-        return Err(too_large());
+        return Err(Unread::TooLarge);
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| chain(&e))? {
+    while let Some(chunk) = (response.chunk().await).map_err(|e| Unread::Broken(chain(&e)))? {
         if (body.len() + chunk.len()) as u64 > MAX_ANSWER_BYTES {
-            return Err(too_large());
+            return Err(Unread::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
 }
 
-/// Why an answer was not read.
-pub fn too_large() -> String {
-    format!(
+/// Why an answer's body was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum Unread {
+    /// Over [`MAX_ANSWER_BYTES`]: the URL is some other server's.
+    #[error(
         "an answer over {MAX_ANSWER_BYTES} bytes, more than the service sends; is the URL right?"
-    )
+    )]
+    TooLarge,
+    /// Cut short, timed out: a service restarting, a proxy.
+    #[error("{0}")]
+    Broken(String),
 }
 
-/// A readiness answer whose body could not be read: too large is final
-/// (the URL is some other server's), anything else (cut short, timed out:
-/// a service restarting, a proxy) may pass, and is waited out.
-pub fn unread<T>(why: String) -> Probe<T> {
-    if why.ends_with(&too_large()) {
-        Probe::Refused(why)
-    } else {
-        Probe::NotYet(why)
+/// A readiness answer to `what` whose body could not be read: too large is
+/// final, anything else may pass, and is waited out.
+pub fn unread<T>(what: &str, why: Unread) -> Probe<T> {
+    match why {
+        Unread::TooLarge => Probe::Refused(format!("{what}: {why}")),
+        Unread::Broken(_) => Probe::NotYet(format!("{what}: {why}")),
     }
 }
 

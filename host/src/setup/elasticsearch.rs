@@ -23,7 +23,7 @@ use elasticsearch::{Elasticsearch, Error as EsError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::connection::{self, Auth, Probe, chain, refused_advice};
+use super::connection::{self, Auth, Probe, Unread, chain, refused_advice};
 use super::{Outcome, SetupError};
 
 /// The policy every wasmstash data stream uses (named in the settings component).
@@ -136,7 +136,7 @@ impl Installer {
             }
             let body = match body_of(response).await {
                 Ok(body) => body,
-                Err(e) => return connection::unread(format!("GET /_cluster/health: {e}")),
+                Err(e) => return connection::unread("GET /_cluster/health", e),
             };
             if status == 401 || status == 403 {
                 return Probe::Refused(format!(
@@ -211,8 +211,8 @@ impl Installer {
         let Some(response) = response else {
             return Ok(None);
         };
-        let body = body_of(response)
-            .await
+        let body = (body_of(response).await)
+            .map_err(|e| e.to_string())
             .and_then(|body| serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string()))
             .map_err(|e| {
                 SetupError(format!(
@@ -283,7 +283,7 @@ impl Installer {
             200..=299 => Ok(Some(response)),
             404 => Ok(None),
             _ => {
-                let body = body_of(response).await.unwrap_or_else(String::into_bytes);
+                let body = (body_of(response).await).unwrap_or_else(|e| e.to_string().into_bytes());
                 let body = String::from_utf8_lossy(&body);
                 let advice = match status {
                     401 | 403 => format!("; {}", refused_advice(status)),
@@ -362,18 +362,16 @@ fn hex(bytes: &[u8]) -> String {
 /// [`connection::MAX_ANSWER_BYTES`]. The client reads a body whole and has
 /// no way to stop partway, so an answer that does not give its length is
 /// bounded by `--request-timeout` alone.
-async fn body_of(response: Response) -> Result<Vec<u8>, String> {
+async fn body_of(response: Response) -> Result<Vec<u8>, Unread> {
     if response
         .content_length()
         .is_some_and(|n| n > connection::MAX_ANSWER_BYTES)
     {
-        return Err(connection::too_large());
+        return Err(Unread::TooLarge);
     }
-    response
-        .bytes()
-        .await
-        .map(|b| b.to_vec())
-        .map_err(|e| chain(&e))
+    let body = response.bytes().await;
+    body.map(|b| b.to_vec())
+        .map_err(|e| Unread::Broken(chain(&e)))
 }
 
 #[cfg(test)]

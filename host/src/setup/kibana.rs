@@ -143,7 +143,7 @@ impl Importer {
             }
             let body = match connection::capped_body(response).await {
                 Ok(body) => body,
-                Err(e) => return connection::unread(format!("GET /api/status: {e}")),
+                Err(e) => return connection::unread("GET /api/status", e),
             };
             let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let level = body["status"]["overall"]["level"].as_str().unwrap_or("");
