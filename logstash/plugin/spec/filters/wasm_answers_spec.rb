@@ -244,6 +244,20 @@ describe LogStash::Filters::Wasm do
       fake.stop
     end
 
+    it "counts a line of whitespace alone as blank, with or without its newline" do
+      [%({"event":{"message":"done"}}\n \t\n), %({"event":{"message":"done"}}\n  )].each do |answer|
+        fake = FakeSidecar.new { FakeSidecar.answer(answer) }
+        events = [event("a"), event("b")]
+        filter_on_worker(wasm(fake.url), events)
+        expect(events.map { |e| e.get("message") }).to eq(%w[a b])
+        events.each do |e|
+          expect(failure(e)["kind"]).to eq("request_failed")
+          expect(failure(e)["reason"]).to include("holds a blank line (line 2)")
+        end
+        fake.stop
+      end
+    end
+
     it "fails every event of the request when it comes after the last result" do
       fake = FakeSidecar.new { FakeSidecar.answer(%({"event":{"message":"done"}}\n\n)) }
       events = [event("a")]

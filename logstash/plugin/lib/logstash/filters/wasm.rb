@@ -397,19 +397,9 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
       reason += " (this event alone is over the sidecar's limits)" if answer.code == 413 && expected == 1
       return [nil, reason]
     end
-    # -1 keeps empty lines at the end; the answer's own last newline ends
-    # its last line and starts none.
-    lines = answer.body.split("\n", -1)
-    lines.pop if lines.last == ""
-    # The sidecar never writes a blank line: one means results are missing
-    # or extra, and which event each of the rest belongs to is lost, even
-    # when the count adds up.
-    blank = lines.index { |line| line.match?(/\A\s*\z/) }
-    if blank
-      @logger.error("wasmstash returned a blank result line", :pipeline => @pipeline, :line => blank + 1)
-      return [nil, "wasmstash's answer holds a blank line (line #{blank + 1}), which it never writes; " \
-                   "none of its results can be matched to its event"]
-    end
+    # A blank line never gets here: the client refuses an answer holding
+    # one as it reads it (WasmClient::ResultLines).
+    lines = answer.body.split("\n")
     return [lines, nil] if lines.size == expected
     @logger.error("wasmstash returned #{lines.size} results for #{expected} events", :pipeline => @pipeline)
     [nil, "wasmstash returned #{lines.size} result line(s) for #{expected} events; none can be matched to its event"]

@@ -108,6 +108,7 @@ module LogStash
           @limits = limits
           @line = 0 # the line being read, from 0
           @length = 0 # its bytes so far
+          @content = false # whether any of them is not whitespace
         end
 
         def add(segment)
@@ -116,22 +117,32 @@ module LogStash
           while from < segment.bytesize
             newline = segment.index("\n", from)
             bytes = (newline || segment.bytesize) - from
-            grow(bytes) if bytes > 0
+            if bytes > 0
+              grow(bytes)
+              @content ||= segment.byteslice(from, bytes).match?(/\S/)
+            end
             break unless newline
             line_end
             @line += 1
             @length = 0
+            @content = false
             from = newline + 1
           end
         end
 
+        # The answer ended: a last line without its newline is checked too.
+        def finish
+          line_end if @length > 0
+        end
+
         private
 
-        # A line that ends is not blank (the sidecar never writes one; and
-        # counted as a result, each would move the next onto another event).
-        # One that is not blank `grow` has found to be one of the events'.
+        # A line that ends is not blank, not even of whitespace alone (the
+        # sidecar never writes one; and counted as a result, each would move
+        # the next onto another event). One that is not blank `grow` has
+        # found to be one of the events'.
         def line_end
-          return if @length > 0
+          return if @content
           raise OutOfBounds, "wasmstash's answer holds a blank line (line #{@line + 1}), which it never writes"
         end
 

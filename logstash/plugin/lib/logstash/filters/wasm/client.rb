@@ -321,6 +321,7 @@ module LogStash
             end
             text << segment
           end
+          lines.finish if lines
         end
         [response, text]
       ensure
