@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use wasmstash_sdk::common::{self, WithCommon};
+use wasmstash_sdk::common::{self, EcsCompatibility, WithCommon};
 use wasmstash_sdk::field_ref;
 
 #[derive(Deserialize)]
@@ -50,7 +50,7 @@ pub struct Settings {
     pub timeout_steps: u64,
     /// `disabled` (legacy pattern set and field names), `v1` or `v8` (ECS).
     #[serde(default = "default_ecs")]
-    pub ecs_compatibility: String,
+    pub ecs_compatibility: EcsCompatibility,
     /// Put captures under this field instead of the event root.
     #[serde(default)]
     pub target: Option<String>,
@@ -86,8 +86,8 @@ fn default_timeout_steps() -> u64 {
     1_000_000
 }
 /// Logstash 8 defaults to `v8`, and so do we.
-fn default_ecs() -> String {
-    "v8".into()
+fn default_ecs() -> EcsCompatibility {
+    EcsCompatibility::V8
 }
 
 /// `match` as (field, patterns) in config order.

@@ -82,7 +82,7 @@ impl Filter for Grok {
             options: config,
             common,
         } = config;
-        let set = PatternSet::from_ecs_compatibility(&config.ecs_compatibility)?;
+        let set = PatternSet::for_mode(config.ecs_compatibility);
         if config.patterns_dir.is_some() {
             return Err(
                 "patterns_dir and patterns_files_glob name files, which a filter \

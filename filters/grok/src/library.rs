@@ -9,6 +9,8 @@
 
 use std::collections::HashMap;
 
+use wasmstash_sdk::common::EcsCompatibility;
+
 mod files {
     include!(concat!(env!("OUT_DIR"), "/pattern_files.rs"));
 }
@@ -23,13 +25,10 @@ pub enum PatternSet {
 impl PatternSet {
     /// `disabled` is the legacy set; `v1` and `v8` share the ECS set, as in
     /// Logstash.
-    pub fn from_ecs_compatibility(mode: &str) -> Result<PatternSet, String> {
+    pub fn for_mode(mode: EcsCompatibility) -> PatternSet {
         match mode {
-            "disabled" => Ok(PatternSet::Legacy),
-            "v1" | "v8" => Ok(PatternSet::Ecs),
-            other => Err(format!(
-                "ecs_compatibility must be `disabled`, `v1` or `v8`, not `{other}`"
-            )),
+            EcsCompatibility::Disabled => PatternSet::Legacy,
+            EcsCompatibility::V1 | EcsCompatibility::V8 => PatternSet::Ecs,
         }
     }
 

@@ -15,8 +15,14 @@ fn run(config: Value, event: Value) -> Value {
     serde_json::from_str(&event.to_json()).unwrap()
 }
 
+/// The error a config gets, whether its options are refused as read or
+/// when the filter is made from them.
 fn init_error(config: Value) -> String {
-    match Grok::new(serde_json::from_value(config).unwrap()) {
+    let config = match serde_json::from_value(config) {
+        Ok(config) => config,
+        Err(e) => return e.to_string(),
+    };
+    match Grok::new(config) {
         Ok(_) => panic!("expected an init error"),
         Err(e) => e,
     }

@@ -16,7 +16,7 @@
 //! flat list of keys and values (`rename => [ "a", "b" ]`).
 //!
 //! [`EcsCompatibility`] is here too, for filters that take Logstash's
-//! `ecs_compatibility` without their output depending on it.
+//! `ecs_compatibility`, so that every filter reads and refuses it alike.
 //!
 //! Logstash's other options for every plugin, `id`, `enable_metric` and
 //! `periodic_flush`, are taken and have no effect here: a filter's name in
@@ -30,11 +30,11 @@ use crate::field_ref::FieldPath;
 use crate::template::{FieldName, ResolvedField, Template};
 use crate::{Event, Value};
 
-/// Logstash's `ecs_compatibility`, for filters whose output it does not
-/// change (json, kv): there it only decides whether a missing `target` is
-/// warned about. Taken so that a config moved over loads, and checked, so
-/// that a misspelt mode is still an error.
-#[derive(Deserialize)]
+/// Logstash's `ecs_compatibility`. In json and kv it changes no output (in
+/// Logstash it only decides whether a missing `target` is warned about);
+/// grok picks its pattern set by it. Taken so that a config moved over
+/// loads, and checked, so that a misspelt mode is still an error.
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum EcsCompatibility {
     Disabled,
