@@ -283,7 +283,7 @@ impl Config {
             return Err("max_pending_findings must be between 1 and 1000000".into());
         }
         for (option, field) in fields {
-            field_ref::validate(field).map_err(|e| format!("{option}: {e}"))?;
+            field_ref::validate_option(option, field)?;
         }
         Ok(())
     }

@@ -93,8 +93,8 @@ impl Filter for Date {
                     .into(),
             );
         };
-        field_ref::validate(source).map_err(|e| format!("match: {e}"))?;
-        field_ref::validate(&config.target).map_err(|e| format!("target: {e}"))?;
+        field_ref::validate_option("match", source)?;
+        field_ref::validate_option("target", &config.target)?;
         let formats = formats
             .iter()
             .map(|text| {

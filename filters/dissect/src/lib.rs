@@ -78,7 +78,7 @@ impl Filter for Dissect {
         }
         let mut conversions = Vec::new();
         for (field, datatype) in &config.convert_datatype {
-            field_ref::validate(field).map_err(|e| format!("convert_datatype: {e}"))?;
+            field_ref::validate_option("convert_datatype", field)?;
             let datatype = Datatype::parse(datatype).ok_or_else(|| {
                 format!(
                     "convert_datatype `{field}`: unknown datatype {datatype}, expected \"int\" or \"float\""
@@ -96,7 +96,7 @@ impl Filter for Dissect {
         };
         let mut mappings = Vec::new();
         for (source, pattern) in &config.mapping {
-            field_ref::validate(source).map_err(|e| format!("mapping: {e}"))?;
+            field_ref::validate_option("mapping", source)?;
             let Value::String(pattern) = pattern else {
                 return Err(format!(
                     "mapping `{source}`: the pattern must be a string, got {pattern}"

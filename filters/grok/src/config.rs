@@ -94,7 +94,7 @@ fn default_ecs() -> EcsCompatibility {
 pub fn match_list(value: &Value) -> Result<Vec<(String, Vec<String>)>, String> {
     let mut list: Vec<(String, Vec<String>)> = Vec::new();
     let mut add = |field: &str, pattern: &Value| -> Result<(), String> {
-        field_ref::validate(field).map_err(|e| format!("match: {e}"))?;
+        field_ref::validate_option("match", field)?;
         let patterns: Vec<String> = match pattern {
             Value::String(p) => vec![p.clone()],
             Value::Array(items) => items

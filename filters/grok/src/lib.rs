@@ -109,7 +109,7 @@ impl Filter for Grok {
         };
         let target = match &config.target {
             Some(t) => {
-                wasmstash_sdk::field_ref::validate(t).map_err(|e| format!("target: {e}"))?;
+                wasmstash_sdk::field_ref::validate_option("target", t)?;
                 Some(t.as_str())
             }
             None => None,

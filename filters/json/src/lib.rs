@@ -68,9 +68,9 @@ impl Filter for Json {
             options: config,
             common,
         } = config;
-        field_ref::validate(&config.source).map_err(|e| format!("source: {e}"))?;
+        field_ref::validate_option("source", &config.source)?;
         if let Some(target) = &config.target {
-            field_ref::validate(target).map_err(|e| format!("target: {e}"))?;
+            field_ref::validate_option("target", target)?;
         }
         let target = config
             .target

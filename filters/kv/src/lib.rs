@@ -199,9 +199,9 @@ impl Filter for Kv {
             options: config,
             common,
         } = config;
-        field_ref::validate(&config.source).map_err(|e| format!("source: {e}"))?;
+        field_ref::validate_option("source", &config.source)?;
         if let Some(target) = &config.target {
-            field_ref::validate(target).map_err(|e| format!("target: {e}"))?;
+            field_ref::validate_option("target", target)?;
         }
         if config.max_keys == 0 || config.max_value_bytes == 0 {
             return Err("max_keys and max_value_bytes must be at least 1".into());

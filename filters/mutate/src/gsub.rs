@@ -87,7 +87,7 @@ impl Gsub {
                 let [field, pattern, replacement] = triple else {
                     unreachable!("chunks of three")
                 };
-                wasmstash_sdk::field_ref::validate(field).map_err(|e| format!("gsub: {e}"))?;
+                wasmstash_sdk::field_ref::validate_option("gsub", field)?;
                 let template = Template::new(pattern.clone());
                 let needle = if template.is_fixed() {
                     Needle::Fixed(

@@ -75,7 +75,7 @@ fn pairs(option: &str, map: Map<String, Value>) -> Result<Vec<(FieldRef, String)
 }
 
 fn field_named(option: &str, field: &str) -> Result<FieldRef, String> {
-    field_ref::validate(field).map_err(|e| format!("{option}: {e}"))?;
+    field_ref::validate_option(option, field)?;
     Ok(FieldRef::new(field))
 }
 

@@ -93,6 +93,12 @@ impl FieldPath for FieldRef {
 /// on every event; Elasticsearch maps no deeper than 20 by default anyway.
 pub const MAX_SEGMENTS: usize = 128;
 
+/// [`validate`] for a reference given in a filter's option, its error
+/// naming the option (`source: empty field reference`).
+pub fn validate_option(option: &str, reference: &str) -> Result<(), String> {
+    validate(reference).map_err(|e| format!("{option}: {e}"))
+}
+
 /// Checks a field reference as Logstash's config loader would, and that it
 /// is at most [`MAX_SEGMENTS`] deep.
 pub fn validate(reference: &str) -> Result<(), String> {

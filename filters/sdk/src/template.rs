@@ -114,7 +114,7 @@ impl FieldName {
             template.check().map_err(|e| format!("{option}: {e}"))?;
             return Ok(FieldName::Sprintf(template));
         }
-        field_ref::validate(template.as_str()).map_err(|e| format!("{option}: {e}"))?;
+        field_ref::validate_option(option, template.as_str())?;
         Ok(FieldName::Fixed(FieldRef::new(template.as_str())))
     }
 

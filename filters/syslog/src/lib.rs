@@ -103,7 +103,7 @@ impl Filter for Syslog {
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, String> {
-        field_ref::validate(&config.source).map_err(|e| format!("source: {e}"))?;
+        field_ref::validate_option("source", &config.source)?;
         Ok(Syslog {
             source: config.source,
             tag_on_failure: config.tag_on_failure,

@@ -77,7 +77,7 @@ impl Filter for Templates {
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, String> {
-        field_ref::validate(&config.source).map_err(|e| format!("source: {e}"))?;
+        field_ref::validate_option("source", &config.source)?;
         Ok(Templates {
             miner: Miner::new(config.miner_config()?)?,
             source: config.source,
