@@ -107,6 +107,15 @@ pub enum StageOutcome {
 }
 
 impl StageOutcome {
+    /// The bytes of event text the outcome holds until it is written.
+    fn held_bytes(&self) -> usize {
+        match self {
+            StageOutcome::Replaced(event) => event.text().len(),
+            StageOutcome::Extended(added) => added.byte_len(),
+            _ => 0,
+        }
+    }
+
     /// The outcome a decoded ABI result stands for, for the event `input`.
     /// A changed event must still be one JSON object without repeated keys;
     /// if it is not, only this event fails, as invalid output.
@@ -189,6 +198,16 @@ pub struct Stage {
 }
 
 /// What an event a replay did not reach in time is failed with.
+fn over_replay_bound(memory_limit: usize) -> Failure {
+    Failure::new(
+        FailureKind::OutOfMemory,
+        format!(
+            "result not kept: isolating a failure in this batch, one event per call, the events' results passed engine.memory_limit_mib ({} MiB) in all, the most one call's results may take",
+            memory_limit >> 20
+        ),
+    )
+}
+
 fn not_replayed(budget: std::time::Duration) -> Failure {
     Failure::new(
         FailureKind::NotRun,
@@ -311,17 +330,42 @@ impl Stage {
     /// Runs `events` one per call after their batch failed, so that only the
     /// events that fail alone are marked; for at most `replay_budget`, past
     /// which the rest are failed unrun.
+    ///
+    /// A batch's results must fit in the instance's memory, so one call
+    /// returns at most `engine.memory_limit_mib` of them. Run one per call,
+    /// each event could bring back up to `engine.max_event_mib`, and the
+    /// host holds them all until the batch is written: a module that fails
+    /// every batch and grows every lone event would take the host's memory
+    /// to batch size × 16 MiB. The replay's results are held to the bound
+    /// the batch's own call had; an event whose result would pass it fails.
     fn replay(&mut self, events: &[&CheckedEvent]) -> Vec<StageOutcome> {
-        let budget = self.module.engine().settings().replay_budget;
+        let settings = self.module.engine().settings();
+        let (budget, memory_limit) = (settings.replay_budget, settings.memory_limit_bytes);
         let mut outcomes = Vec::with_capacity(events.len());
-        let mut not_run = 0;
+        let (mut not_run, mut not_kept, mut held) = (0, 0, 0);
         for event in events {
             outcomes.push(if Instant::now() > self.budget_end() {
                 not_run += 1;
                 StageOutcome::Failed(not_replayed(budget))
             } else {
-                self.call_alone(event)
+                let outcome = self.call_alone(event);
+                let size = outcome.held_bytes();
+                if held + size > memory_limit {
+                    not_kept += 1;
+                    StageOutcome::Failed(over_replay_bound(memory_limit))
+                } else {
+                    held += size;
+                    outcome
+                }
             });
+        }
+        if not_kept > 0 && self.module.may_warn_of_failure() {
+            tracing::warn!(
+                filter = self.module.name(),
+                "the results of a failed batch's events, run one per call, passed engine.memory_limit_mib ({} MiB) in all: {not_kept} of {} events passed on tagged, their results not kept",
+                memory_limit >> 20,
+                events.len()
+            );
         }
         if not_run > 0 && self.module.may_warn_of_failure() {
             tracing::warn!(

@@ -72,6 +72,13 @@ pub struct AddedMembers {
     keys: KeySpans,
 }
 
+impl AddedMembers {
+    /// How many bytes the members take, held until they are added.
+    pub fn byte_len(&self) -> usize {
+        self.text.len()
+    }
+}
+
 impl CheckedEvent {
     /// Checks `text` (see [`super::check_event`]).
     pub fn new(mut text: Vec<u8>) -> Result<CheckedEvent, String> {

@@ -1,0 +1,132 @@
+//! When a batch fails, its events are run again one per call so that only
+//! the guilty ones are marked. That replay is bounded twice: in time, by
+//! `engine.replay_budget_ms`, and in memory, by what the batch's own call
+//! could have returned. Past either bound the remaining events still come
+//! out, each passed on tagged with the reason.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+#[test]
+fn a_replay_stops_at_its_budget_and_tags_the_rest() {
+    let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
+        // Long enough that the fine events, on fresh instances, never reach
+        // it on a loaded machine; the budget is six deadlines.
+        call_timeout: Some(std::time::Duration::from_millis(250)),
+        replay_budget: std::time::Duration::from_millis(1500),
+        cache_dir: None,
+        ..Default::default()
+    })
+    .unwrap();
+    let module = load(
+        &engine,
+        "chaos",
+        &built_module("chaos"),
+        r#"{"loop_on":"SPIN"}"#,
+    );
+    let mut pipeline = pipeline(module);
+    let mut messages = vec!["fine 1", "fine 2"];
+    messages.extend(std::iter::repeat_n("SPIN", 38));
+    let results = as_json(pipeline.process(message_events(&messages)));
+    assert_eq!(results.len(), 40);
+    assert_eq!(results[0]["chaos"]["seen"], 1);
+    assert_eq!(results[1]["chaos"]["seen"], 2);
+    let records: Vec<(&str, &str)> = results[2..]
+        .iter()
+        .map(|event| {
+            assert_eq!(event["message"], "SPIN");
+            assert_eq!(event["tags"], json!(["_wasmfilter_timeout"]));
+            let record = &event["wasmstash"]["failures"][0];
+            (
+                record["kind"].as_str().unwrap(),
+                record["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // Each SPIN event that runs takes the whole 250 ms deadline, so the
+    // 1500 ms budget is spent after a handful of them. Those left unrun say
+    // so in their kind, not only in their reason.
+    let ran = records
+        .iter()
+        .filter(|(kind, _)| *kind == "timeout")
+        .count();
+    assert!((1..=8).contains(&ran), "{ran} ran: {records:?}");
+    assert!(records[ran..].iter().all(|(kind, reason)| *kind == "not_run"
+        && reason.starts_with(
+            "not run: isolating a failure in this batch, one event per call, ran past engine.replay_budget_ms (1500 ms)"
+        )), "{records:?}");
+    let after = as_json(pipeline.process(message_events(&["after"])));
+    assert_eq!(after[0]["chaos"]["seen"], 3, "{after:?}");
+}
+
+/// A module that traps on any batch of more than one event and, for one
+/// event alone, adds a member `b` holding `size` bytes: each lone result
+/// is within `engine.max_event_mib`, but together they would not fit in
+/// the instance's memory, as one call's results must.
+fn growing_alone(size: usize) -> String {
+    const OUT: usize = 1 << 20;
+    let pages = (OUT + size + 64).div_ceil(65536);
+    wat_filter(&format!(
+        r#"(if (i32.gt_u (i32.load (local.get $ptr)) (i32.const 1)) (then unreachable))
+        (if (i32.lt_u (memory.size) (i32.const {pages}))
+          (then (drop (memory.grow (i32.sub (i32.const {pages}) (memory.size))))))
+        (i32.store (i32.const {OUT}) (i32.const 1))
+        (i32.store8 (i32.const {kind}) (i32.const 4))
+        (i32.store (i32.const {len}) (i32.const {size}))
+        (memory.fill (i32.const {payload}) (i32.const 120) (i32.const {size}))
+        (i32.store (i32.const {payload}) (i32.const 0x3a226222))
+        (i32.store8 (i32.const {quote}) (i32.const 34))
+        (i32.store8 (i32.const {last}) (i32.const 34))
+        (i64.or (i64.shl (i64.const {OUT}) (i64.const 32)) (i64.const {total}))"#,
+        kind = OUT + 4,
+        len = OUT + 5,
+        payload = OUT + 9,
+        quote = OUT + 13,
+        last = OUT + 9 + size - 1,
+        total = 9 + size,
+    ))
+}
+
+#[test]
+fn a_replay_holds_its_results_to_the_memory_limit_and_tags_the_rest() {
+    let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
+        memory_limit_bytes: 16 << 20,
+        cache_dir: None,
+        ..Default::default()
+    })
+    .unwrap();
+    let size = 3 << 20;
+    let module = load(&engine, "grower", growing_alone(size).as_bytes(), "{}");
+    let mut pipeline = pipeline(module);
+    let messages = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    let results = as_json(pipeline.process(message_events(&messages)));
+    assert_eq!(results.len(), messages.len());
+    // 16 MiB holds five results of 3 MiB; the sixth would pass it.
+    for (event, message) in results.iter().zip(messages).take(5) {
+        assert_eq!(event["message"], message);
+        assert_eq!(
+            event["b"].as_str().map(str::len),
+            Some(size - 6),
+            "{message}"
+        );
+        assert!(event.get("tags").is_none(), "{message}");
+    }
+    for (event, message) in results.iter().zip(messages).skip(5) {
+        assert_eq!(event["message"], message);
+        assert!(
+            event.get("b").is_none(),
+            "{message}: its result must not be kept"
+        );
+        assert_eq!(event["tags"], json!(["_wasmfilter_failure"]));
+        let record = &event["wasmstash"]["failures"][0];
+        assert_eq!(record["kind"], "out_of_memory");
+        assert!(
+            record["reason"].as_str().unwrap().starts_with(
+                "result not kept: isolating a failure in this batch, one event per call, the events' results passed engine.memory_limit_mib (16 MiB) in all"
+            ),
+            "{record}"
+        );
+    }
+}
