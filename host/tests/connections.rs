@@ -147,6 +147,55 @@ fn a_client_that_stops_reading_its_answers_is_cut_off() {
     server.stop();
 }
 
+/// A client that reads its answer steadily, if slowly, is not cut off:
+/// the kernel wakes the server's waiting write only once much of the send
+/// buffer has drained, which at this pace takes longer than the deadline,
+/// but the bytes the client acknowledged in the meantime count as taking
+/// the answer.
+#[test]
+fn a_client_that_reads_slowly_but_steadily_gets_its_whole_answer() {
+    let (server, _dir) = start("write_timeout_ms = 300\nmax_body_bytes = 33554432");
+    let message = "x".repeat(2000);
+    let body: String = (0..6000)
+        .map(|_| format!("{{\"message\":\"{message}\"}}\n"))
+        .collect();
+    let mut client = TcpStream::connect(server.addr).unwrap();
+    write!(
+        client,
+        "POST /v1/pipelines/app/batch HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // About 2.5 MB/s: 64 KiB, then a pause.
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut received = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match client.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("after {} bytes: {e}", received.len()),
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 200"), "{}", &text[..200.min(text.len())]);
+    assert_eq!(
+        text.matches(r#""tags":["seen"]"#).count(),
+        6000,
+        "the answer was cut after {} bytes",
+        received.len()
+    );
+    let metrics = server.get("/metrics").text();
+    assert!(
+        !metrics.contains(r#"wasmstash_connections_cut_total{reason="write_timeout"}"#),
+        "{metrics}"
+    );
+    server.stop();
+}
+
 /// What the sidecar cannot read is refused by name: a compressed body, a
 /// transfer coding other than chunked, a head over `max_header_bytes`. A
 /// byte-order mark before the event is passed over, as `run` does.

@@ -9,24 +9,39 @@
 //! `server.write_timeout_ms` without the client taking a byte fails with
 //! `TimedOut`, which ends the connection. Waiting between requests, or while
 //! a live view has nothing to send, is not a pending write and is not timed.
+//!
+//! A pending write is not proof that the client took nothing: the kernel
+//! wakes a waiting writer only once much of the send buffer has drained,
+//! and an autotuned buffer holds megabytes. A client reading steadily but
+//! slower than a buffer's worth per deadline would be cut mid-answer. So
+//! when the deadline passes, the socket's queue of bytes the client has not
+//! yet acknowledged is read again; if it has shrunk, the client is making
+//! progress and gets another deadline.
 
 use std::future::Future;
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::{Sleep, sleep};
+use tokio::time::{Instant, Sleep, sleep};
 
 pub struct WriteDeadline<S> {
     inner: S,
     limit: Duration,
     /// Started when a write first had to wait; cleared by any progress.
-    stalled: Option<Pin<Box<Sleep>>>,
+    stalled: Option<Stall>,
 }
 
-impl<S> WriteDeadline<S> {
+struct Stall {
+    deadline: Pin<Box<Sleep>>,
+    /// The socket's unacknowledged bytes when the deadline was set.
+    queued: Option<usize>,
+}
+
+impl<S: AsRawFd> WriteDeadline<S> {
     pub fn new(inner: S, limit: Duration) -> Self {
         WriteDeadline {
             inner,
@@ -46,9 +61,22 @@ impl<S> WriteDeadline<S> {
             self.stalled = None;
             return outcome;
         }
-        let limit = self.limit;
-        let stalled = self.stalled.get_or_insert_with(|| Box::pin(sleep(limit)));
-        ready!(stalled.as_mut().poll(cx));
+        let (limit, fd) = (self.limit, self.inner.as_raw_fd());
+        let stall = self.stalled.get_or_insert_with(|| Stall {
+            deadline: Box::pin(sleep(limit)),
+            queued: unacknowledged_bytes(fd),
+        });
+        loop {
+            ready!(stall.deadline.as_mut().poll(cx));
+            let queued = unacknowledged_bytes(fd);
+            match (queued, stall.queued) {
+                (Some(now), Some(then)) if now < then => {
+                    stall.queued = queued;
+                    stall.deadline.as_mut().reset(Instant::now() + limit);
+                }
+                _ => break,
+            }
+        }
         Poll::Ready(Err(io::Error::new(
             io::ErrorKind::TimedOut,
             format!(
@@ -56,6 +84,25 @@ impl<S> WriteDeadline<S> {
                 limit.as_millis()
             ),
         )))
+    }
+}
+
+/// Bytes written to the socket that the peer has not yet acknowledged
+/// (Linux's `SIOCOUTQ`, the same request as `TIOCOUTQ`); `None` where the
+/// kernel does not say, and then only the wakeup counts as progress.
+fn unacknowledged_bytes(fd: RawFd) -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: the request writes one c_int through the pointer, which
+        // points at a live c_int; a bad descriptor only returns an error.
+        let answer = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) };
+        (answer == 0).then(|| usize::try_from(queued).ok()).flatten()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = fd;
+        None
     }
 }
 
@@ -69,7 +116,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for WriteDeadline<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
+impl<S: AsyncWrite + AsRawFd + Unpin> AsyncWrite for WriteDeadline<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
