@@ -381,6 +381,15 @@ fn a_saturated_pipeline_answers_429_at_once() {
     let refused = refused_while_busy(&server, &slow);
     assert!(!slow.is_finished(), "the refusal waited for the worker");
     assert_eq!(refused.header("retry-after"), Some("1"));
+    // A batch refused whole answers none of its lines, so its bad lines are
+    // not counted as refused: the client sends them again.
+    let batch = server.post("/v1/pipelines/chaos/batch", b"bad\n{\"message\":\"x\"}\n");
+    assert_eq!(batch.status, 429, "{}", batch.text());
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains(r#"wasmstash_events_total{pipeline="chaos",outcome="refused"} 0"#),
+        "{metrics}"
+    );
     // The looping event itself comes back, tagged, once its deadline passes.
     let looped = slow.join().unwrap();
     assert_eq!(looped.json()["tags"], json!(["_wasmfilter_timeout"]));

@@ -337,9 +337,11 @@ async fn answer_batch(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> 
         Ok((body, events, checked))
     })
     .await?;
+    let mut results = run(app, &workers, events).await?.into_iter();
+    // Counted once the lines' errors are sure to be answered: a batch
+    // refused whole (429, 503) is sent again, and would count them again.
     let refused = checked.iter().filter(|line| line.is_err()).count() as u64;
     workers.request_metrics().lines_refused.add(refused);
-    let mut results = run(app, &workers, events).await?.into_iter();
     let mut out = Vec::with_capacity(body.len() + 32 * lines);
     for line in checked {
         match line.map(|()| results.next().expect("one result per valid line")) {
