@@ -365,12 +365,36 @@ impl Config {
                 self.pipeline_names()
             ))
         })?;
-        load_filters(engine, filters).map_err(|msg| {
-            ConfigError(format!(
-                "{}: pipeline `{pipeline}`, {msg}",
-                self.path.display()
-            ))
-        })
+        load_filters(engine, filters).map_err(|msg| self.in_pipeline(pipeline, msg))
+    }
+
+    /// Loads every filter of `pipeline`, past any that fails, for `check`:
+    /// the modules, or every filter's error.
+    pub fn check_pipeline(
+        &self,
+        engine: &Engine,
+        pipeline: &str,
+    ) -> Result<Vec<FilterModule>, Vec<ConfigError>> {
+        let filters = self.pipelines.get(pipeline).map_or(&[][..], Vec::as_slice);
+        let (mut modules, mut errors) = (Vec::new(), Vec::new());
+        for (index, spec) in filters.iter().enumerate() {
+            match load_filter(engine, index, spec) {
+                Ok(module) => modules.push(module),
+                Err(msg) => errors.push(self.in_pipeline(pipeline, msg)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(modules)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn in_pipeline(&self, pipeline: &str, msg: impl std::fmt::Display) -> ConfigError {
+        ConfigError(format!(
+            "{}: pipeline `{pipeline}`, {msg}",
+            self.path.display()
+        ))
     }
 }
 
@@ -572,7 +596,7 @@ mod toml_error;
 use engine::{RawEngine, engine_settings};
 pub(crate) use filter_spec::distinct_names;
 pub use filter_spec::{
-    FilterLoadError, FilterSource, FilterSpec, check_config_object, load_filters,
+    FilterLoadError, FilterSource, FilterSpec, check_config_object, load_filter, load_filters,
 };
 use filter_spec::{RawFilter, filter_spec};
 use toml_error::toml_error;

@@ -327,7 +327,7 @@ fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
     };
     let mut loaded = Vec::new();
     for name in config.pipelines.keys() {
-        match config.load_pipeline(&engine, name) {
+        match config.check_pipeline(&engine, name) {
             Ok(modules) => {
                 let filters: Vec<String> = modules
                     .iter()
@@ -335,7 +335,7 @@ fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
                     .collect();
                 loaded.push(format!("pipeline `{name}`: {}", filters.join(" -> ")));
             }
-            Err(error) => problems.push(error.to_string()),
+            Err(errors) => problems.extend(errors.iter().map(ToString::to_string)),
         }
     }
     (loaded, problems)

@@ -77,7 +77,8 @@ fn a_pinned_module_is_refused_if_it_changed() {
 }
 
 /// `check` lists every pipeline that loads and every problem, not only
-/// the first: one run shows all of a config's mistakes.
+/// the first: one run shows all of a config's mistakes, past the first
+/// bad filter of a pipeline too.
 #[test]
 fn check_reports_every_broken_pipeline() {
     let dir = tempfile::tempdir().unwrap();
@@ -86,7 +87,9 @@ fn check_reports_every_broken_pipeline() {
         &config,
         "[[pipelines.a.filters]]\nfilter = \"json\"\nconfig = { sorce = \"m\" }\n\
          [[pipelines.b.filters]]\nfilter = \"mutate\"\n\
-         [[pipelines.c.filters]]\nfilter = \"grok\"\nconfig = { match = { message = \"%{NOPE}\" } }\n",
+         [[pipelines.c.filters]]\nfilter = \"grok\"\nconfig = { match = { message = \"%{NOPE}\" } }\n\
+         [[pipelines.c.filters]]\nfilter = \"mutate\"\n\
+         [[pipelines.c.filters]]\nfilter = \"kv\"\nconfig = { bogus = 1 }\n",
     )
     .unwrap();
     let out = wasmstash(&["check", config.to_str().unwrap()], b"");
@@ -101,7 +104,12 @@ fn check_reports_every_broken_pipeline() {
         stderr.contains("pipeline `c`") && stderr.contains("%{NOPE} not defined"),
         "{stderr}"
     );
-    assert!(stderr.contains("w.toml: 2 problem(s)"), "{stderr}");
+    assert!(
+        stderr.contains("pipeline `c`, filter #3 (`kv`)")
+            && stderr.contains("unknown field `bogus`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("w.toml: 3 problem(s)"), "{stderr}");
 }
 
 /// A module that never finishes starting is said to have run past the

@@ -181,7 +181,11 @@ fn a_client_that_reads_slowly_but_steadily_gets_its_whole_answer() {
         std::thread::sleep(Duration::from_millis(25));
     }
     let text = String::from_utf8_lossy(&received);
-    assert!(text.starts_with("HTTP/1.1 200"), "{}", &text[..200.min(text.len())]);
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "{}",
+        &text[..200.min(text.len())]
+    );
     assert_eq!(
         text.matches(r#""tags":["seen"]"#).count(),
         6000,

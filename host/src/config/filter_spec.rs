@@ -203,55 +203,61 @@ pub struct FilterLoadError {
     pub error: LoadError,
 }
 
-/// Compiles and validates a list of filters; errors name the filter.
+/// Compiles and validates a list of filters; the error names the first
+/// that fails.
 pub fn load_filters(
     engine: &Engine,
     filters: &[FilterSpec],
 ) -> Result<Vec<FilterModule>, FilterLoadError> {
-    filters
-        .iter()
-        .enumerate()
-        .map(|(index, spec)| {
-            let context = |error: LoadError| FilterLoadError {
-                index,
-                name: spec.name.clone(),
-                error,
-            };
-            let bytes = spec
-                .bytes(engine.settings().max_module_bytes)
-                .map_err(|e| {
-                    // The setting is named only when it is the cause.
-                    let hint = match e.kind() {
-                        std::io::ErrorKind::FileTooLarge => " (engine.max_module_mib)",
-                        _ => "",
-                    };
-                    let path = match &spec.source {
-                        FilterSource::File(path) => path.display().to_string(),
-                        FilterSource::Builtin(name) => name.clone(),
-                    };
-                    context(LoadError::module(format!(
-                        "cannot read module {path}: {e}{hint}"
-                    )))
-                })?;
-            // The built-in grok's `patterns_dir` only: another filter's
-            // option of that name is its own business.
-            let config = match &spec.source {
-                FilterSource::Builtin(name) if name == "grok" => {
-                    pattern_files::read_into_config(&spec.config_json, &spec.config_dir)
-                        .map_err(|e| context(LoadError::init(format!("invalid config: {e}"))))?
-                }
-                _ => None,
-            };
-            FilterModule::load_pinned(
-                engine,
-                &spec.name,
-                &bytes,
-                config.as_deref().unwrap_or(&spec.config_json),
-                spec.sha256.as_deref(),
-            )
-            .map_err(context)
-        })
+    (filters.iter().enumerate())
+        .map(|(index, spec)| load_filter(engine, index, spec))
         .collect()
+}
+
+/// Compiles and validates the filter at `index` of a list; the error names it.
+pub fn load_filter(
+    engine: &Engine,
+    index: usize,
+    spec: &FilterSpec,
+) -> Result<FilterModule, FilterLoadError> {
+    let context = |error: LoadError| FilterLoadError {
+        index,
+        name: spec.name.clone(),
+        error,
+    };
+    let bytes = spec
+        .bytes(engine.settings().max_module_bytes)
+        .map_err(|e| {
+            // The setting is named only when it is the cause.
+            let hint = match e.kind() {
+                std::io::ErrorKind::FileTooLarge => " (engine.max_module_mib)",
+                _ => "",
+            };
+            let path = match &spec.source {
+                FilterSource::File(path) => path.display().to_string(),
+                FilterSource::Builtin(name) => name.clone(),
+            };
+            context(LoadError::module(format!(
+                "cannot read module {path}: {e}{hint}"
+            )))
+        })?;
+    // The built-in grok's `patterns_dir` only: another filter's
+    // option of that name is its own business.
+    let config = match &spec.source {
+        FilterSource::Builtin(name) if name == "grok" => {
+            pattern_files::read_into_config(&spec.config_json, &spec.config_dir)
+                .map_err(|e| context(LoadError::init(format!("invalid config: {e}"))))?
+        }
+        _ => None,
+    };
+    FilterModule::load_pinned(
+        engine,
+        &spec.name,
+        &bytes,
+        config.as_deref().unwrap_or(&spec.config_json),
+        spec.sha256.as_deref(),
+    )
+    .map_err(context)
 }
 
 pub(super) fn filter_spec(raw: RawFilter, base: &Path) -> Result<FilterSpec, String> {

@@ -97,7 +97,9 @@ fn unacknowledged_bytes(fd: RawFd) -> Option<usize> {
         // SAFETY: the request writes one c_int through the pointer, which
         // points at a live c_int; a bad descriptor only returns an error.
         let answer = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) };
-        (answer == 0).then(|| usize::try_from(queued).ok()).flatten()
+        (answer == 0)
+            .then(|| usize::try_from(queued).ok())
+            .flatten()
     }
     #[cfg(not(target_os = "linux"))]
     {
