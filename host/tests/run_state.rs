@@ -416,6 +416,11 @@ fn a_run_whose_state_cannot_be_snapshotted_fails() {
         stderr.contains("the snapshot of stuck failed (see the error above), so the state saved there is from before this run"),
         "{stderr}"
     );
+    // Every event was read and written: the run did not stop early.
+    assert!(
+        stderr.contains("wasmstash run: pipeline `cli`: 3 events in, 3 out"),
+        "{stderr}"
+    );
 }
 
 /// The same at a sidecar's shutdown: it exits 1, as for a state file it

@@ -278,13 +278,19 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
         _ => Ok(()),
     };
     summary.elapsed = started.elapsed();
-    let ended = ran.and(saved).and_then(|()| match interrupt::requested() {
-        Some(signal) => Err(RunError::Interrupted(signal)),
-        None => Ok(()),
-    });
-    let early = if ended.is_ok() { "" } else { "stopped early: " };
+    let interrupted = interrupt::requested();
+    // Only what cut the input short is "stopped early"; a failed save comes
+    // after every event was written, and says so in its own error.
+    let early = if ran.is_err() || interrupted.is_some() {
+        "stopped early: "
+    } else {
+        ""
+    };
     crate::say!("wasmstash run: {early}{summary}");
-    ended.map(|()| summary)
+    ran.and(saved).and_then(|()| match interrupted {
+        Some(signal) => Err(RunError::Interrupted(signal)),
+        None => Ok(summary),
+    })
 }
 
 /// Saves the run's stateful filters to `dir`. A filter whose snapshot
