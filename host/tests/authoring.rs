@@ -116,21 +116,45 @@ fn check_reports_every_broken_pipeline() {
 /// deadline, in those words, as `run` says it of a call.
 #[test]
 fn inspect_names_the_deadline_when_a_module_never_starts() {
-    let dir = tempfile::tempdir().unwrap();
-    let looping = wat_filter("(i64.const 0)").replacen(
-        "(module",
-        "(module\n  (func $start (loop $forever (br $forever)))\n  (start $start)",
-        1,
-    );
-    let module = dir.path().join("looping.wat");
-    std::fs::write(&module, looping).unwrap();
-    let out = wasmstash(&["inspect", module.to_str().unwrap()], b"");
-    assert_eq!(out.status.code(), Some(2));
-    let report = text(&out.stdout) + &text(&out.stderr);
+    let report = inspect_with_start("(loop $forever (br $forever))");
     assert!(
         report.contains("ran past the deadline of 1000 ms while starting"),
         "{report}"
     );
+    // A start function that fails is blamed, not the ABI version's call.
+    let report = inspect_with_start("unreachable");
+    assert!(
+        report.contains("cannot instantiate: running the module's start function: wasm trap"),
+        "{report}"
+    );
+}
+
+/// What `inspect` says of a module whose start function runs `body`.
+fn inspect_with_start(body: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let started = wat_filter("(i64.const 0)").replacen(
+        "(module",
+        &format!("(module\n  (func $start {body})\n  (start $start)"),
+        1,
+    );
+    let module = dir.path().join("started.wat");
+    std::fs::write(&module, started).unwrap();
+    let out = wasmstash(&["inspect", module.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    text(&out.stdout) + &text(&out.stderr)
+}
+
+/// A file cut off inside WebAssembly's header is said to be cut short,
+/// not to be of another version.
+#[test]
+fn a_module_cut_inside_its_header_is_said_to_be_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("cut.wasm");
+    std::fs::write(&module, b"\0asm\x01\0").unwrap();
+    let out = wasmstash(&["inspect", module.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let report = text(&out.stderr);
+    assert!(report.contains("the file is cut short"), "{report}");
 }
 
 #[test]

@@ -69,6 +69,9 @@ fn foreign_kind(bytes: &[u8]) -> Option<&'static str> {
         _ if bytes.starts_with(COMPONENT_HEADER) => {
             "a WebAssembly component (as `wasm32-wasip2` builds), and wasmstash runs core modules (ABI v1)"
         }
+        [0, b'a', b's', b'm', ..] if bytes.len() < CORE_HEADER.len() => {
+            "cut short: WebAssembly's 8-byte header is not all there"
+        }
         [0, b'a', b's', b'm', ..] if !bytes.starts_with(CORE_HEADER) => {
             "WebAssembly of a version other than 1"
         }

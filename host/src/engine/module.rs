@@ -447,20 +447,29 @@ pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<
         .define_unknown_imports_as_traps(module)
         .map_err(|e| format!("cannot link: {e}"))?;
     // The imports trap at once, so they need no tripwire.
-    let result = tripwire::instantiate(engine.watchdog(), &linker, &mut store, module, |_, _| {})
-        .and_then(|(instance, tripwire)| {
-            let version =
-                instance.get_typed_func::<(), u32>(&mut store, "wasmstash_abi_version")?;
-            tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
-        });
-    result.map_err(|e| match e.downcast_ref::<wasmtime::Trap>() {
+    let explain = |step: &str, e: wasmtime::Error| match e.downcast_ref::<wasmtime::Trap>() {
         // Its start function, or the version export, never returned.
         Some(wasmtime::Trap::Interrupt) => {
             let limit = (engine.settings().call_timeout)
                 .map(|t| format!(" of {} ms", t.as_millis()))
                 .unwrap_or_default();
-            format!("the module ran past the deadline{limit} while starting or asked its ABI version, and was stopped")
+            format!(
+                "the module ran past the deadline{limit} while starting or asked its ABI version, and was stopped"
+            )
         }
-        _ => format!("asking the ABI version failed: {}", e.root_cause()),
-    })
+        // The outermost context names the step within (the start
+        // function); the root cause is the trap, without its backtrace.
+        _ => match (e.to_string(), e.root_cause().to_string()) {
+            (outer, root) if outer == root => format!("{step}: {root}"),
+            (outer, root) => format!("{step}: {outer}: {root}"),
+        },
+    };
+    let (instance, tripwire) =
+        tripwire::instantiate(engine.watchdog(), &linker, &mut store, module, |_, _| {})
+            .map_err(|e| explain("cannot instantiate", e))?;
+    let version = instance
+        .get_typed_func::<(), u32>(&mut store, "wasmstash_abi_version")
+        .map_err(|e| explain("asking the ABI version failed", e))?;
+    tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
+        .map_err(|e| explain("asking the ABI version failed", e))
 }
