@@ -11,8 +11,9 @@
 //! are skipped and the event is tagged with `tag_on_failure` (default
 //! `_mutate_error`). That is a `convert` of a text Ruby cannot read as a
 //! number, a `rename` whose `%{field}` names expand to something that is no
-//! field reference, a `strip` of a list holding a non-string, and (ours) a
-//! `gsub` whose regex runs out of steps.
+//! field reference, a set through a scalar, text set at `@timestamp` or
+//! inside `tags` by `replace` or `update`, a `strip` of a list holding a
+//! non-string, and (ours) a `gsub` whose regex runs out of steps.
 //!
 //! Options take the shapes Logstash's config gives them (`options.rs`): a
 //! hash option may be a flat list, a list option one field. A field that
@@ -28,7 +29,7 @@ use std::borrow::Cow;
 use serde_json::Map;
 use wasmstash_sdk::common::{CommonOptions, WithCommon};
 use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef};
-use wasmstash_sdk::logstash_event::through_a_scalar;
+use wasmstash_sdk::logstash_event::{refuses_text_at, through_a_scalar};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{FieldName, Template};
 use wasmstash_sdk::text_case;
@@ -180,14 +181,20 @@ impl Filter for Mutate {
         if self.rename_fields(event).is_err() {
             return self.fail(event);
         }
+        // Their values are text, which Logstash's event refuses at
+        // `@timestamp` (a timestamp object) and inside `tags`, as through a
+        // scalar; a rename or copy may carry a timestamp there, and is let be.
         for (field, template) in &self.update {
             if event.contains(field) {
+                if refuses_text_at(event, field) {
+                    return self.fail(event);
+                }
                 let value = template.render(event).into_owned();
                 event.set(field, value);
             }
         }
         for (field, template) in &self.replace {
-            if through_a_scalar(event, field) {
+            if refuses_text_at(event, field) {
                 return self.fail(event);
             }
             let value = template.render(event).into_owned();

@@ -311,6 +311,14 @@ fn a_set_through_a_string_is_refused_as_logstash_refuses_it() {
     let out = refused(json!({"rename": {"hostname": "[host][name]"}, "lowercase": ["m"]}));
     assert_eq!(out["hostname"], "web1.example");
     refused(json!({"replace": {"[host][name]": "%{hostname}"}, "lowercase": ["m"]}));
+    // Text at `@timestamp`, a timestamp object in Logstash, raises too.
+    refused(json!({"replace": {"@timestamp": "not a time"}, "lowercase": ["m"]}));
+    let stamped = r#"{"host":"web1","m":"A","@timestamp":"2020-01-01T00:00:00.000Z"}"#;
+    let out = run(json!({"update": {"@timestamp": "x"}}), stamped);
+    assert!(
+        out.contains(r#""@timestamp":"2020-01-01T00:00:00.000Z""#) && out.contains("_mutate_error"),
+        "{out}"
+    );
     refused(json!({"merge": {"[host][ip]": "hostname"}, "add_tag": ["x"]}));
     let out = refused(json!({"copy": {"hostname": "[host][name]"}, "add_tag": ["x"]}));
     assert_eq!(out["tags"], json!(["_mutate_error"]));

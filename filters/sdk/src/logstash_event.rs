@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::Event;
-use crate::field_ref::{self, FieldPath};
+use crate::field_ref::FieldPath;
 
 /// Whether the way to `field` passes through a string, number or boolean,
 /// which Logstash's event cannot set a child of. Through a missing or null
@@ -68,8 +68,8 @@ fn obstacle(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<Obstacle
 /// Whether Logstash's event refuses to set a string at `field`: a path
 /// through a scalar, `@timestamp` (a timestamp object, set only as one) or
 /// anything under it, or anything under `tags`.
-pub fn refuses_text_at(event: &Event, field: &str) -> bool {
-    let mut segments = field_ref::segments(field);
+pub fn refuses_text_at(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
+    let mut segments = field.segments();
     match segments.next() {
         Some("@timestamp") => true,
         Some("tags") if segments.next().is_some() => true,
