@@ -168,6 +168,10 @@ fn gen_refuses_spans_and_disorder_out_of_bounds() {
         (&["--duration", "18446744073709551615s"], "at most 366 days"),
         (&["--warmup", "99999999999999d"], "at most 366 days"),
         (&["--scale", "1000", "--disorder-secs", "3600"], "in memory"),
+        (
+            &["--start", "9999-12-31T23:59:00Z", "--duration", "1h"],
+            "end of year 9999",
+        ),
     ];
     for (extra, message) in cases {
         let mut args = vec!["gen"];

@@ -159,10 +159,18 @@ fn check_waiting_bound(services: &[Service], args: &GenArgs) -> Result<(), GenEr
 /// `start` plus `span` in milliseconds, or a usage error past what event
 /// times can hold.
 fn after(start: i64, span: std::time::Duration) -> Result<i64, GenError> {
+    // One millisecond past 9999-12-31T23:59:59.999Z: a later time needs a
+    // fifth year digit, which RFC 3339 (and so `@timestamp`) has no room for.
+    const END_OF_YEAR_9999_MS: i64 = 253_402_300_800_000;
     i64::try_from(span.as_millis())
         .ok()
         .and_then(|millis| start.checked_add(millis))
-        .ok_or_else(|| GenError::Usage("--start plus the span is past any event time".into()))
+        .filter(|end| *end <= END_OF_YEAR_9999_MS)
+        .ok_or_else(|| {
+            GenError::Usage(
+                "--start plus the span passes the end of year 9999, past which a time has no RFC 3339 form".into(),
+            )
+        })
 }
 
 /// An event as the NDJSON line it leaves as.
