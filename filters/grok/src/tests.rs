@@ -255,6 +255,53 @@ fn a_runaway_pattern_is_tagged_timeout() {
     assert_eq!(out["tags"], json!(["_groktimeout"]));
 }
 
+/// Steps bound an attempt's forward work too: this pattern never
+/// backtracks, and one start position costs it up to 20,000 bytes.
+#[test]
+fn a_long_forward_search_is_tagged_timeout() {
+    let out = run(
+        json!({"match": {"message": "(?:(?:(?:a{10}){10}){10}){21}"}, "timeout_steps": 100000,
+               "timeout_millis": 0}),
+        json!({"message": "a".repeat(20_000)}),
+    );
+    assert_eq!(out["tags"], json!(["_groktimeout"]));
+}
+
+/// Logstash's `\b` is Onigmo's: `é` is a word character there, though
+/// `\w` is ASCII-only, so `caféabc` holds no whole word.
+#[test]
+fn word_boundaries_see_unicode_letters() {
+    let out = run(
+        json!({"match": {"message": "%{WORD:w}"}}),
+        json!({"message": "caféabc def"}),
+    );
+    assert_eq!(out["w"], "def");
+}
+
+#[test]
+fn constructs_ruby_reads_otherwise_fail_init() {
+    for (pattern, refusal) in [
+        ("%{WORD:w}\\K", "`\\K`"),
+        ("\\R%{WORD:w}", "`\\R`"),
+        ("%{WORD:w}\\X", "`\\X`"),
+        ("\\cA", "control and meta escapes"),
+        ("[[:foo:]]", "invalid POSIX bracket type"),
+        ("[\\d-z]", "unmatched range specifier"),
+        ("(?<1a>x)", "invalid group name <1a>"),
+    ] {
+        let err = init_error(json!({"match": {"message": pattern}}));
+        assert!(err.contains(refusal), "{pattern}: {err}");
+        assert!(err.contains("position"), "{pattern}: {err}");
+    }
+    // Field names of every shape grok writes stay valid group names.
+    let out = run(
+        json!({"match": {"message": "(?<[a][b-c]>\\d) (?<@x.y>\\d)"}}),
+        json!({"message": "1 2"}),
+    );
+    assert_eq!(out["a"]["b-c"], "1");
+    assert_eq!(out["@x.y"], "2");
+}
+
 #[test]
 fn bad_patterns_fail_init_naming_pattern_and_position() {
     let err = init_error(json!({"match": {"message": "%{WORD:w} (%{NOPE}"}}));

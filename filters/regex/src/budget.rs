@@ -1,8 +1,8 @@
 //! What one search may spend: deterministic steps (a start position, a
-//! backtrack, or a long run's scanning, 64 bytes to a step) and optionally
-//! wall-clock time, read from the host every few thousand steps. Steps make
-//! the limit the same on every machine; the clock bounds what steps cannot
-//! foresee.
+//! backtrack, 16 instructions run, or a long run's scanning, 64 bytes to a
+//! step) and optionally wall-clock time, read from the host every few
+//! thousand steps. Steps make the limit the same on every machine; the
+//! clock bounds what steps cannot foresee.
 
 /// Why a match attempt stopped before reaching an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,9 +78,35 @@ pub(super) fn charge_scan(budget: &mut Budget, bytes: usize) -> Result<(), Stop>
     charge_many(budget, (bytes / BYTES_PER_STEP) as u64)
 }
 
+/// Instructions the matcher runs for one step. Starts and backtracks alone
+/// do not bound the work: an expanded repeat (`(?:a{10}){10000}`) runs
+/// tens of thousands of instructions from each start without one
+/// backtrack, and a loop can pass through thousands of pruned choices for
+/// each character with no start or backtrack at all.
+pub(super) const INSTS_PER_STEP: u32 = 16;
+
+/// Charges the instructions counted in `ran` since the last charge, in
+/// whole steps, and keeps the rest for the next. The matcher only counts
+/// in its loop and charges where it backtracks, jumps back or stops (see
+/// `Matcher::run`), so a forward stretch goes uncharged only until then.
+#[inline(always)]
+pub(super) fn charge_ran(budget: &mut Budget, ran: &mut u32) -> Result<(), Stop> {
+    if *ran < INSTS_PER_STEP {
+        return Ok(());
+    }
+    let steps = *ran / INSTS_PER_STEP;
+    *ran %= INSTS_PER_STEP;
+    take_steps(budget, u64::from(steps))
+}
+
 #[cold]
 #[inline(never)]
 fn charge_many(budget: &mut Budget, steps: u64) -> Result<(), Stop> {
+    take_steps(budget, steps)
+}
+
+#[inline(always)]
+fn take_steps(budget: &mut Budget, steps: u64) -> Result<(), Stop> {
     if budget.steps_left < steps {
         budget.steps_left = 0;
         return Err(Stop::Steps);

@@ -21,6 +21,9 @@ pub enum Property {
     Graph,
     Print,
     Cntrl,
+    Blank,
+    XDigit,
+    Ascii,
 }
 
 impl Property {
@@ -36,6 +39,13 @@ impl Property {
             Property::Punct => !c.is_alphanumeric() && !c.is_whitespace() && !c.is_control(),
             Property::Graph | Property::Print => !c.is_whitespace() && !c.is_control(),
             Property::Cntrl => c.is_control(),
+            // Unicode's space separators (Zs), unchanged since Unicode 6.3.
+            Property::Blank => matches!(
+                c,
+                '\u{a0}' | '\u{1680}' | '\u{2000}'
+                    ..='\u{200a}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
+            ),
+            Property::XDigit | Property::Ascii => false,
         }
     }
 
@@ -53,6 +63,9 @@ impl Property {
             Property::Graph => b.is_ascii_graphic(),
             Property::Print => b.is_ascii_graphic() || b == b' ',
             Property::Cntrl => b.is_ascii_control(),
+            Property::Blank => b == b' ' || b == b'\t',
+            Property::XDigit => b.is_ascii_hexdigit(),
+            Property::Ascii => true,
         }
     }
 
@@ -69,6 +82,9 @@ impl Property {
             "graph" => Property::Graph,
             "print" => Property::Print,
             "cntrl" => Property::Cntrl,
+            "blank" => Property::Blank,
+            "xdigit" => Property::XDigit,
+            "ascii" => Property::Ascii,
             _ => return None,
         })
     }
@@ -368,6 +384,51 @@ pub fn decode_utf8(input: &[u8], pos: usize) -> (char, usize) {
         .and_then(|s| s.chars().next())
         .unwrap_or('\u{FFFD}');
     (c, end - pos)
+}
+
+/// Whether `\b` and `\B` count `c` as part of a word. Onigmo tests UTF-8
+/// text against Unicode's word characters there (its `\w` is ASCII-only in
+/// Ruby), and its Latin-1 table adds six digits and fractions Unicode leaves
+/// out; the Unicode set is `regex-syntax`'s, rather than a table of our own.
+#[inline]
+fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || c == '_';
+    }
+    regex_syntax::is_word_character(c) || matches!(c, '²' | '³' | '¹' | '¼'..='¾')
+}
+
+/// Whether a word character ends just before `pos`. Positions are
+/// character boundaries of UTF-8 text; ASCII, the common case, is one load.
+#[inline]
+pub fn word_before(input: &[u8], pos: usize) -> bool {
+    match pos.checked_sub(1).map(|p| input[p]) {
+        None => false,
+        Some(b) if b < 0x80 => b.is_ascii_alphanumeric() || b == b'_',
+        Some(_) => is_word_char(decode_utf8(input, prev_char_start(input, pos)).0),
+    }
+}
+
+/// Whether a word character starts at `pos`.
+#[inline]
+pub fn word_at(input: &[u8], pos: usize) -> bool {
+    match input.get(pos) {
+        None => false,
+        Some(&b) if b < 0x80 => b.is_ascii_alphanumeric() || b == b'_',
+        Some(_) => is_word_char(decode_utf8(input, pos).0),
+    }
+}
+
+/// Whether `c` is a decimal digit (Unicode's `Nd`), as Onigmo tests the
+/// first character of a group name. Of the word characters, the numeric ones
+/// that are not alphabetic are exactly `Nd`: the other numbers, `Nl`, are
+/// alphabetic, and `No` are no word characters.
+pub fn is_decimal_digit(c: char) -> bool {
+    c.is_ascii_digit()
+        || (!c.is_ascii()
+            && c.is_numeric()
+            && regex_syntax::is_word_character(c)
+            && !c.is_alphabetic())
 }
 
 /// The start of the character that ends just before `pos`.

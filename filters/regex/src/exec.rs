@@ -7,8 +7,8 @@
 //! markers of atomic groups and lookarounds. Nothing recurses, so no input can
 //! overflow the call stack, and every step counts against a budget.
 
-use super::budget::{Budget, Stop, charge, charge_scan};
-use super::class::{ByteSet, SmallBytes, prev_char_start};
+use super::budget::{Budget, Stop, charge, charge_ran, charge_scan};
+use super::class::{ByteSet, SmallBytes, prev_char_start, word_at, word_before};
 use super::compile::{Inst, NO_SET, Program, RunMode, StartAnchor, UNBOUNDED};
 use super::literal;
 use super::parse::Assertion;
@@ -126,7 +126,13 @@ impl Matcher {
         let insts = &program.insts[..];
         let mut pc = 0usize;
         let mut pos = start;
+        // Instructions run and not yet charged. Counting is one add per
+        // instruction; charging waits for a failure, a jump back or the
+        // end, and between two of those the matcher only moves forward
+        // through the program, so at most its length goes uncounted.
+        let mut ran = 0u32;
         loop {
+            ran += 1;
             let ok = match insts[pc] {
                 Inst::Byte(b) => {
                     if input.get(pos) == Some(&b) {
@@ -265,6 +271,9 @@ impl Matcher {
                     }
                 }
                 Inst::Jmp(target) => {
+                    if (target as usize) < pc {
+                        charge_ran(budget, &mut ran)?;
+                    }
                     pc = target as usize;
                     true
                 }
@@ -348,12 +357,16 @@ impl Matcher {
                     }
                     true
                 }
-                Inst::Match => return Ok(true),
+                Inst::Match => {
+                    charge_ran(budget, &mut ran)?;
+                    return Ok(true);
+                }
             };
             if ok {
                 continue;
             }
             // Backtrack.
+            charge_ran(budget, &mut ran)?;
             loop {
                 let Some(frame) = self.stack.pop() else {
                     return Ok(false);
@@ -527,10 +540,6 @@ fn step_back(input: &[u8], mut pos: usize, chars: u32) -> Option<usize> {
     Some(pos)
 }
 
-fn is_word(b: Option<u8>) -> bool {
-    b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
 fn assert_at(assertion: Assertion, input: &[u8], pos: usize) -> bool {
     match assertion {
         // Ruby's `^`: not after a newline that ends the text.
@@ -542,8 +551,7 @@ fn assert_at(assertion: Assertion, input: &[u8], pos: usize) -> bool {
             pos == input.len() || (pos + 1 == input.len() && input[pos] == b'\n')
         }
         Assertion::WordBoundary | Assertion::NotWordBoundary => {
-            let before = pos.checked_sub(1).map(|p| input[p]);
-            let boundary = is_word(before) != is_word(input.get(pos).copied());
+            let boundary = word_before(input, pos) != word_at(input, pos);
             boundary == (assertion == Assertion::WordBoundary)
         }
     }

@@ -9,6 +9,7 @@ use super::class::CharClass;
 use super::parse_class::Escaped;
 
 mod case_fold;
+mod group;
 mod reference;
 
 pub use reference::is_reference_name_byte;
@@ -431,13 +432,6 @@ impl Parser<'_, '_, '_> {
         }
     }
 
-    fn group(&mut self, start: usize) -> Result<Node, String> {
-        self.enter_level(start)?;
-        let node = self.group_body(start);
-        self.leave_level();
-        node
-    }
-
     /// Opens one more level of nesting at `at`, refused past [`MAX_NESTING`];
     /// the caller closes it (`nesting -= 1`) when the level ends.
     pub(super) fn enter_level(&mut self, at: usize) -> Result<(), String> {
@@ -455,95 +449,6 @@ impl Parser<'_, '_, '_> {
         self.shared.nesting -= 1;
     }
 
-    fn group_body(&mut self, start: usize) -> Result<Node, String> {
-        let saved = self.flags;
-        let node = if self.eat("?") {
-            if self.eat("#") {
-                let end = self
-                    .rest()
-                    .find(')')
-                    .ok_or_else(|| self.error("unterminated comment"))?;
-                self.pos += end + 1;
-                return Ok(Node::Empty);
-            } else if self.eat(":") {
-                self.alternation()?
-            } else if self.eat(">") {
-                Node::Atomic(Box::new(self.alternation()?))
-            } else if self.eat("=") {
-                self.look(false, false)?
-            } else if self.eat("!") {
-                self.look(false, true)?
-            } else if self.eat("<=") {
-                self.look(true, false)?
-            } else if self.eat("<!") {
-                self.look(true, true)?
-            } else if self.eat("<") || self.eat("'") {
-                let close = if self.src[..self.pos].ends_with('<') {
-                    '>'
-                } else {
-                    '\''
-                };
-                let end = self
-                    .rest()
-                    .find(close)
-                    .ok_or_else(|| self.error("unterminated group name"))?;
-                let name = self.rest()[..end].to_string();
-                if name.is_empty() {
-                    return Err(self.error("empty group name"));
-                }
-                self.pos += end + 1;
-                let index = self.new_group(&name);
-                Node::Capture(index, Box::new(self.alternation()?))
-            } else {
-                let spec: String = self
-                    .rest()
-                    .chars()
-                    .take_while(|c| matches!(c, 'i' | 'm' | 'x' | '-'))
-                    .collect();
-                if spec.is_empty() || !self.rest()[spec.len()..].starts_with(':') {
-                    self.pos = start;
-                    return Err(self.error("undefined group option"));
-                }
-                self.flags = self.apply_flags(&spec)?;
-                self.pos += spec.len() + 1;
-                self.alternation()?
-            }
-        } else if self.shared.plain_groups_capture {
-            let index = self.shared.group_count;
-            self.shared.group_count += 1;
-            Node::Capture(index, Box::new(self.alternation()?))
-        } else {
-            // Oniguruma: with named groups about, plain groups do not capture,
-            // and grok patterns only ever read named groups.
-            self.alternation()?
-        };
-        self.flags = saved;
-        if !self.eat(")") {
-            self.pos = start;
-            return Err(self.error("end pattern with unmatched parenthesis"));
-        }
-        Ok(node)
-    }
-
-    fn look(&mut self, behind: bool, negative: bool) -> Result<Node, String> {
-        let node = self.alternation()?;
-        Ok(Node::Look {
-            behind,
-            negative,
-            node: Box::new(node),
-        })
-    }
-
-    fn new_group(&mut self, name: &str) -> usize {
-        let index = self.shared.group_count;
-        self.shared.group_count += 1;
-        match self.shared.names.iter_mut().find(|(n, _)| n == name) {
-            Some((_, indices)) => indices.push(index),
-            None => self.shared.names.push((name.to_string(), vec![index])),
-        }
-        index
-    }
-
     fn escape(&mut self) -> Result<Node, String> {
         let c = self.next_char()?;
         Ok(match c {
@@ -559,6 +464,18 @@ impl Parser<'_, '_, '_> {
             'G' => {
                 self.pos -= 1;
                 return Err(self.error("`\\G` is not supported"));
+            }
+            // Ruby gives these a meaning outside a class (in one they are
+            // letters, as here); read as letters they would match silently
+            // what Logstash never would.
+            'K' | 'R' | 'X' => {
+                let meaning = match c {
+                    'K' => "keep what matched so far out of the match",
+                    'R' => "any line break",
+                    _ => "an extended grapheme cluster",
+                };
+                self.pos -= 2;
+                return Err(self.error(&format!("`\\{c}` ({meaning}) is not supported")));
             }
             _ => {
                 self.pos -= c.len_utf8();

@@ -25,6 +25,12 @@ impl Parser<'_, '_, '_> {
             's' | 'S' => class(|b| matches!(b, b' ' | b'\t'..=b'\r'), c == 'S'),
             'h' | 'H' => class(|b| b.is_ascii_hexdigit(), c == 'H'),
             'p' | 'P' => Escaped::Class(Box::new(self.property(c == 'P')?)),
+            'c' | 'C' | 'M' => {
+                self.pos -= 2;
+                return Err(self.error(
+                    "control and meta escapes (`\\cA`, `\\C-a`, `\\M-a`) are not supported",
+                ));
+            }
             'n' => Escaped::Char('\n'),
             't' => Escaped::Char('\t'),
             'r' => Escaped::Char('\r'),
@@ -99,11 +105,16 @@ impl Parser<'_, '_, '_> {
         Ok(if negated { class.negate() } else { class })
     }
 
-    /// After `[`: the members up to the closing `]`.
+    /// After `[`: the members up to the closing `]`, read as Onigmo reads
+    /// them. A character waits (`pending`) until what follows says whether
+    /// it begins a range; a nested class leaves it waiting, so `[x[a]-z]`
+    /// holds `x-z`. A `-` after a class escape or a POSIX bracket is
+    /// refused unless it ends the class, and a class after `a-` too.
     pub(super) fn class_body(&mut self) -> Result<CharClass, String> {
         let open = self.pos - 1;
         let negated = self.eat("^");
         let mut class = CharClass::new();
+        let mut state = Pending::Start;
         let mut first = true;
         loop {
             let Some(c) = self.peek() else {
@@ -112,62 +123,81 @@ impl Parser<'_, '_, '_> {
             };
             if c == ']' && !first {
                 self.pos += 1;
+                if let Pending::Char(c) = state {
+                    class.add_range(c, c);
+                }
                 break;
             }
             first = false;
             if self.rest().starts_with("&&") {
                 return Err(self.error("class intersection `&&` is not supported"));
             }
-            // The name's closing `:]` comes after its opening `[:`, which
-            // may itself be the `:` of one (`[:]` is a class holding `:`).
-            if self.rest().starts_with("[:")
-                && let Some(end) = self.rest()[2..].find(":]").map(|at| at + 2)
+            let at = self.pos;
+            let member = if c == '-'
+                && matches!(state, Pending::Char(_) | Pending::Class | Pending::Complete)
             {
-                let mut name = &self.rest()[2..end];
-                let negated = name.starts_with('^');
-                if negated {
-                    name = &name[1..];
-                }
-                if let Some(property) = Property::from_posix_name(name) {
-                    self.pos += end + 2;
-                    class.add_property(property, negated);
-                    continue;
-                }
-            }
-            if c == '[' {
-                self.enter_level(self.pos)?;
                 self.pos += 1;
-                let nested = self.class_body();
-                self.leave_level();
-                class.add_class(&nested?);
-                continue;
-            }
-            let low = match self.class_atom()? {
-                Escaped::Class(nested) => {
-                    class.add_class(&nested);
-                    continue;
-                }
-                Escaped::Char(c) => c,
-            };
-            // A range, unless `-` is last or followed by a class escape.
-            if self.rest().starts_with('-')
-                && !self.rest()[1..].starts_with(']')
-                && self.rest().len() > 1
-            {
-                let save = self.pos;
-                self.pos += 1;
-                match self.class_atom()? {
-                    Escaped::Char(high) => {
-                        if high < low {
-                            return Err(self.error("empty range in char class"));
-                        }
-                        class.add_range(low, high);
+                match state {
+                    // `[a-]`, `[\w-]`, and `[a-b-c]`: a character.
+                    _ if self.peek() == Some(']') => Escaped::Char('-'),
+                    Pending::Complete => Escaped::Char('-'),
+                    Pending::Char(low) => {
+                        state = Pending::Range(low);
                         continue;
                     }
-                    Escaped::Class(_) => self.pos = save,
+                    _ => {
+                        self.pos = at;
+                        return Err(self.error("unmatched range specifier in char-class"));
+                    }
                 }
-            }
-            class.add_range(low, low);
+            } else if c == '[' {
+                match self.posix_bracket()? {
+                    Some(Bracket::Class(property, negated)) => {
+                        let mut posix = CharClass::new();
+                        posix.add_property(property, negated);
+                        Escaped::Class(Box::new(posix))
+                    }
+                    Some(Bracket::Char) => Escaped::Char('['),
+                    None => {
+                        if let Pending::Range(_) = state {
+                            return Err(self.error("char-class value at end of range"));
+                        }
+                        self.enter_level(self.pos)?;
+                        self.pos += 1;
+                        let nested = self.class_body();
+                        self.leave_level();
+                        class.add_class(&nested?);
+                        continue;
+                    }
+                }
+            } else {
+                self.class_atom()?
+            };
+            state = match (member, state) {
+                (Escaped::Char(high), Pending::Range(low)) => {
+                    if high < low {
+                        return Err(self.error("empty range in char class"));
+                    }
+                    class.add_range(low, high);
+                    Pending::Complete
+                }
+                (Escaped::Class(_), Pending::Range(_)) => {
+                    self.pos = at;
+                    return Err(self.error("char-class value at end of range"));
+                }
+                (member, held) => {
+                    if let Pending::Char(c) = held {
+                        class.add_range(c, c);
+                    }
+                    match member {
+                        Escaped::Char(c) => Pending::Char(c),
+                        Escaped::Class(members) => {
+                            class.add_class(&members);
+                            Pending::Class
+                        }
+                    }
+                }
+            };
         }
         if self.flags.ignore_case {
             class.fold_ascii_case();
@@ -175,11 +205,135 @@ impl Parser<'_, '_, '_> {
         Ok(if negated { class.negate() } else { class })
     }
 
-    fn class_atom(&mut self) -> Result<Escaped, String> {
-        if self.eat("\\") {
-            self.class_escape()
-        } else {
-            Ok(Escaped::Char(self.next_char()?))
+    /// At a `[` inside a class: a POSIX bracket (`[:alpha:]`), a `[` that
+    /// is a character, or `None` for a nested class. Onigmo reads a bracket
+    /// when a `:]` comes before the next unescaped `]`; one naming no class
+    /// is an error if its `:]` follows within twenty characters with no `:`
+    /// between, and otherwise makes the `[` a character.
+    fn posix_bracket(&mut self) -> Result<Option<Bracket>, String> {
+        let Some(after) = self.rest().strip_prefix("[:") else {
+            return Ok(None);
+        };
+        match read_bracket(after) {
+            BracketRead::Nested => Ok(None),
+            BracketRead::Invalid => Err(self.error("invalid POSIX bracket type")),
+            BracketRead::Char => {
+                self.pos += 1;
+                Ok(Some(Bracket::Char))
+            }
+            BracketRead::Class(property, negated, len) => {
+                self.pos += len;
+                Ok(Some(Bracket::Class(property, negated)))
+            }
         }
     }
+
+    /// A member after `[` other than a nested class: an escape or a
+    /// character. Inside a class, `\b` is a backspace and `\1` to `\7` begin
+    /// an octal escape, as in Ruby.
+    fn class_atom(&mut self) -> Result<Escaped, String> {
+        if !self.eat("\\") {
+            return Ok(Escaped::Char(self.next_char()?));
+        }
+        match self.peek() {
+            Some('b') => {
+                self.pos += 1;
+                Ok(Escaped::Char('\u{8}'))
+            }
+            Some('1'..='7') => {
+                let at = self.pos - 1;
+                let digits = self
+                    .rest()
+                    .bytes()
+                    .take(3)
+                    .take_while(|b| (b'0'..=b'7').contains(b))
+                    .count();
+                let value = u32::from_str_radix(&self.rest()[..digits], 8).unwrap_or(u32::MAX);
+                if value > 0x7F {
+                    self.pos = at;
+                    return Err(self.error("an octal escape above `\\177` is not supported"));
+                }
+                self.pos += digits;
+                Ok(Escaped::Char(char::from(value as u8)))
+            }
+            _ => self.class_escape(),
+        }
+    }
+}
+
+/// Where a class stands between two members (Onigmo's `CCSTATE`).
+#[derive(Clone, Copy)]
+enum Pending {
+    Start,
+    /// A character not yet added: it may begin a range.
+    Char(char),
+    /// A class escape or POSIX bracket was last.
+    Class,
+    /// A character and `-`: the range's end comes next.
+    Range(char),
+    /// A range was last.
+    Complete,
+}
+
+enum Bracket {
+    Class(Property, bool),
+    Char,
+}
+
+/// Onigmo's POSIX bracket names, in the order it tries them as prefixes.
+const POSIX_NAMES: [&str; 14] = [
+    "alnum", "alpha", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space",
+    "upper", "xdigit", "word", "ascii",
+];
+
+enum BracketRead {
+    Nested,
+    Invalid,
+    Char,
+    /// The class, whether negated, and the bracket's length in bytes.
+    Class(Property, bool, usize),
+}
+
+/// Reads what follows `[:` inside a class (see `posix_bracket`).
+fn read_bracket(after: &str) -> BracketRead {
+    if !closes_as_bracket(after) {
+        return BracketRead::Nested;
+    }
+    let (negated, body) = match after.strip_prefix('^') {
+        Some(body) => (true, body),
+        None => (false, after),
+    };
+    if let Some(name) = POSIX_NAMES.iter().find(|name| body.starts_with(**name)) {
+        if !body[name.len()..].starts_with(":]") {
+            return BracketRead::Invalid;
+        }
+        let property = Property::from_posix_name(name).expect("a POSIX name");
+        let len = 2 + (after.len() - body.len()) + name.len() + 2;
+        return BracketRead::Class(property, negated, len);
+    }
+    // Up to twenty characters, then `:]`.
+    let colon = body
+        .char_indices()
+        .take(21)
+        .find(|&(_, c)| c == ':' || c == ']');
+    match colon {
+        Some((at, _)) if body[at..].starts_with(":]") => BracketRead::Invalid,
+        _ => BracketRead::Char,
+    }
+}
+
+/// Whether a `:]` comes in `text` before an unescaped `]`.
+fn closes_as_bracket(text: &str) -> bool {
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            ':' if chars.as_str().starts_with(']') => return true,
+            ']' => return false,
+            _ => {}
+        }
+    }
+    false
 }

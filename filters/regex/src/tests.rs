@@ -3,6 +3,8 @@
 
 use super::*;
 
+mod ruby_checked;
+
 fn budget() -> Budget {
     Budget::new(1_000_000, None, || 0)
 }
