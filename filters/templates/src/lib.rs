@@ -33,6 +33,10 @@ pub struct Config {
     max_templates: Option<usize>,
     #[serde(default)]
     max_tokens: Option<usize>,
+    #[serde(default)]
+    max_token_bytes: Option<usize>,
+    #[serde(default)]
+    max_state_mib: Option<usize>,
     /// Mask names (`ip`, `path`, `url`, `email`, `hex`, `uuid`, `number`,
     /// `time`, `digits`); all of them when absent.
     #[serde(default)]
@@ -56,6 +60,8 @@ impl Config {
             max_children: self.max_children.unwrap_or(defaults.max_children),
             max_templates: self.max_templates.unwrap_or(defaults.max_templates),
             max_tokens: self.max_tokens.unwrap_or(defaults.max_tokens),
+            max_token_bytes: self.max_token_bytes.unwrap_or(defaults.max_token_bytes),
+            max_state_mib: self.max_state_mib.unwrap_or(defaults.max_state_mib),
             masks: match &self.masks {
                 Some(names) => Masks::from_names(names)?,
                 None => defaults.masks,

@@ -9,9 +9,12 @@
 //! `max_children` children). A leaf holds templates of that shape; the line
 //! joins the most similar one (share of equal constant tokens, at least
 //! `similarity_threshold`), which generalises where they differ, or else
-//! starts a new template. Templates are bounded by `max_templates`; when the
-//! table is full the least recently matched tenth is evicted at once.
+//! starts a new template. Templates are bounded by `max_templates` and their
+//! bytes by `max_state_mib`; when the table is over either bound the least
+//! recently matched templates are evicted, a tenth at once (`budget.rs`).
 
+mod budget;
+mod leaf;
 pub mod mask;
 mod snapshot;
 pub mod template;
@@ -20,10 +23,12 @@ mod tokens;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use budget::{node_charge, template_charge, worst_template};
+use leaf::{Node, line_print};
 use mask::has_wildcard;
 pub use mask::{Masks, WILDCARD};
 use template::{TokenMatch, compare, generalise, glob_split, render, template_id};
-use tokens::Tokens;
+use tokens::{Limits, Tokens};
 
 /// Lines a template must have matched before its constant words count
 /// double when a line differs in them.
@@ -38,6 +43,10 @@ pub struct Config {
     pub max_children: usize,
     pub max_templates: usize,
     pub max_tokens: usize,
+    /// A token longer than this once masked is taken as a variable.
+    pub max_token_bytes: usize,
+    /// The bound on the templates' bytes, held and snapshotted together.
+    pub max_state_mib: usize,
     pub masks: Masks,
     pub collapse_wildcards: bool,
 }
@@ -50,6 +59,8 @@ impl Default for Config {
             max_children: 100,
             max_templates: 10_000,
             max_tokens: 128,
+            max_token_bytes: 256,
+            max_state_mib: 16,
             masks: Masks::ALL,
             collapse_wildcards: true,
         }
@@ -88,16 +99,33 @@ impl Config {
                 self.max_tokens
             ));
         }
+        if !(16..=65_536).contains(&self.max_token_bytes) {
+            return Err(format!(
+                "max_token_bytes must be between 16 and 65536, not {}",
+                self.max_token_bytes
+            ));
+        }
+        if !(1..=4096).contains(&self.max_state_mib) {
+            return Err(format!(
+                "max_state_mib must be between 1 and 4096, not {}",
+                self.max_state_mib
+            ));
+        }
+        // Eviction frees a tenth of the budget at a time; one template must
+        // not be able to take a large share of it alone.
+        let worst = worst_template(self.max_tokens, self.max_token_bytes, self.depth);
+        if worst > (self.max_state_mib << 20) / 4 {
+            return Err(format!(
+                "one template of max_tokens = {} tokens of max_token_bytes = {} bytes could take \
+                 {} KiB, over a quarter of max_state_mib = {}; lower those or raise max_state_mib",
+                self.max_tokens,
+                self.max_token_bytes,
+                worst >> 10,
+                self.max_state_mib
+            ));
+        }
         Ok(())
     }
-}
-
-#[derive(Default, Serialize, Deserialize)]
-struct Node {
-    #[serde(default, skip_serializing_if = "FxHashMap::is_empty")]
-    children: FxHashMap<Box<str>, Node>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    templates: Vec<u32>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -111,6 +139,9 @@ struct Template {
     text: String,
     #[serde(skip)]
     id: u64,
+    /// Its share of the byte budget (`budget.rs`).
+    #[serde(skip)]
+    charge: usize,
 }
 
 impl Template {
@@ -127,8 +158,18 @@ pub struct Miner {
     templates: Vec<Option<Template>>,
     free_slots: Vec<u32>,
     live: usize,
+    /// The charges of all templates and tree nodes.
+    bytes: usize,
     clock: u64,
     tokens: Tokens,
+    /// Fingerprints of the current line's tokens (`leaf.rs`).
+    prints: Vec<u16>,
+    /// Full line-to-template comparisons made, for the tests.
+    #[cfg(test)]
+    compared: std::cell::Cell<u64>,
+    /// Compare with every template of the leaf, for the tests.
+    #[cfg(test)]
+    exhaustive: bool,
 }
 
 /// The template a line joined, borrowed from the miner until its next line.
@@ -209,8 +250,14 @@ impl Miner {
             templates: Vec::new(),
             free_slots: Vec::new(),
             live: 0,
+            bytes: 0,
             clock: 0,
             tokens: Tokens::default(),
+            prints: Vec::new(),
+            #[cfg(test)]
+            compared: std::cell::Cell::new(0),
+            #[cfg(test)]
+            exhaustive: false,
         })
     }
 
@@ -246,17 +293,22 @@ impl Miner {
     /// Mines one line (the message content, without its header).
     pub fn add<'m, 'l>(&'m mut self, line: &'l str) -> Match<'m, 'l> {
         let config = &self.config;
-        self.tokens.fill(
-            line,
-            &config.masks,
-            config.max_tokens,
-            config.collapse_wildcards,
-        );
+        let limits = Limits {
+            max_tokens: config.max_tokens,
+            max_bytes: config.max_token_bytes,
+        };
+        self.tokens
+            .fill(line, limits, &config.masks, config.collapse_wildcards);
+        self.prints.clear();
+        self.prints.extend(self.tokens.iter().map(line_print));
         self.clock += 1;
         let (slot, new) = match self.best_match() {
             Some((slot, exact)) => (slot, !exact && self.absorb(slot)),
             None => (self.create(), true),
         };
+        if self.bytes > self.byte_budget() {
+            self.evict_to_budget(Some(slot));
+        }
         let template = self.templates[slot as usize]
             .as_mut()
             .expect("a matched slot holds a template");
@@ -290,7 +342,19 @@ impl Miner {
             };
         }
         let mut best: Option<(u32, f64, usize, usize)> = None;
-        for &slot in &node.templates {
+        // With a threshold of 0 a template scoring 0 can still be chosen, so
+        // only then is every template compared.
+        #[cfg(test)]
+        let prune = !self.exhaustive;
+        #[cfg(not(test))]
+        let prune = true;
+        let candidates: Box<dyn Iterator<Item = u32>> =
+            if prune && self.config.similarity_threshold > 0.0 {
+                node.candidates(&self.prints)
+            } else {
+                Box::new(node.templates.iter().copied())
+            };
+        for slot in candidates {
             let template = self.templates[slot as usize].as_ref()?;
             let (similarity, covered, differs) = self.similarity(template);
             let better = match best {
@@ -311,6 +375,8 @@ impl Miner {
     /// do not count against a line: masking has made most of them variables
     /// by shape, and counting them would make short masked lines unmatchable.
     fn similarity(&self, template: &Template) -> (f64, usize, usize) {
+        #[cfg(test)]
+        self.compared.set(self.compared.get() + 1);
         let n = self.tokens.len();
         if n == 0 {
             return (1.0, 0, 0);
@@ -352,6 +418,16 @@ impl Miner {
         }
         if changed {
             template.refresh();
+            let charge = template_charge(template);
+            self.bytes = self.bytes + charge - template.charge;
+            template.charge = charge;
+            let mut node = self.lengths.get_mut(&(template.tokens.len() as u32));
+            for key in &template.path {
+                node = node.and_then(|n| n.children.get_mut(key));
+            }
+            if let Some(leaf) = node {
+                leaf.update(slot, &template.tokens);
+            }
         }
         changed
     }
@@ -363,7 +439,11 @@ impl Miner {
         }
         let levels = self.levels();
         let max_children = self.config.max_children;
-        let node = self.lengths.entry(self.tokens.len() as u32).or_default();
+        let length = self.tokens.len() as u32;
+        if !self.lengths.contains_key(&length) {
+            self.bytes += node_charge("");
+        }
+        let node = self.lengths.entry(length).or_default();
         let mut path = Vec::with_capacity(levels);
         let mut node = node;
         for level in 0..levels {
@@ -383,6 +463,9 @@ impl Miner {
                 }
             };
             path.push(Box::<str>::from(key));
+            if !node.children.contains_key(key) {
+                self.bytes += node_charge(key);
+            }
             node = node.children.entry(key.into()).or_default();
         }
         let mut template = Template {
@@ -392,63 +475,53 @@ impl Miner {
             matched: 0,
             text: String::new(),
             id: 0,
+            charge: 0,
         };
         template.refresh();
-        let slot = match self.free_slots.pop() {
-            Some(slot) => {
-                self.templates[slot as usize] = Some(template);
-                slot
-            }
-            None => {
-                self.templates.push(Some(template));
-                (self.templates.len() - 1) as u32
-            }
-        };
-        node.templates.push(slot);
+        template.charge = template_charge(&template);
+        self.bytes += template.charge;
+        let slot = self.free_slots.pop().unwrap_or(self.templates.len() as u32);
+        node.push(slot, &template.tokens);
+        if slot as usize == self.templates.len() {
+            self.templates.push(Some(template));
+        } else {
+            self.templates[slot as usize] = Some(template);
+        }
         self.live += 1;
         slot
     }
 
-    /// Drops the least recently matched tenth of the templates (at least
-    /// one), so a full table costs one sort per tenth of its size rather than
-    /// a scan per new template.
-    fn evict_least_recent(&mut self) {
-        let mut by_age: Vec<(u64, u32)> = self
-            .templates
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, t)| t.as_ref().map(|t| (t.last_used, slot as u32)))
-            .collect();
-        let count = (self.config.max_templates / 10).max(1).min(by_age.len());
-        if count < by_age.len() {
-            by_age.select_nth_unstable(count);
+    /// Drops the template at `slot` and the tree nodes it leaves empty.
+    fn evict(&mut self, slot: u32) {
+        let template = self.templates[slot as usize]
+            .take()
+            .expect("listed slots hold templates");
+        let length = template.tokens.len() as u32;
+        let mut freed = template.charge;
+        if let Some(node) = self.lengths.get_mut(&length)
+            && remove_from(node, &template.path, slot, length as usize, &mut freed)
+        {
+            self.lengths.remove(&length);
+            freed += node_charge("");
         }
-        for &(_, slot) in &by_age[..count] {
-            let template = self.templates[slot as usize]
-                .take()
-                .expect("listed slots hold templates");
-            let length = template.tokens.len() as u32;
-            if let Some(node) = self.lengths.get_mut(&length)
-                && remove_from(node, &template.path, slot)
-            {
-                self.lengths.remove(&length);
-            }
-            self.free_slots.push(slot);
-            self.live -= 1;
-        }
+        self.bytes -= freed;
+        self.free_slots.push(slot);
+        self.live -= 1;
     }
 }
 
-/// Removes `slot` from the leaf at `path`, pruning nodes left empty; true if
+/// Removes `slot`, a template of `n` tokens, from the leaf at `path`,
+/// pruning nodes left empty and adding their charges to `freed`; true if
 /// `node` itself is now empty.
-fn remove_from(node: &mut Node, path: &[Box<str>], slot: u32) -> bool {
+fn remove_from(node: &mut Node, path: &[Box<str>], slot: u32, n: usize, freed: &mut usize) -> bool {
     match path.split_first() {
-        None => node.templates.retain(|&s| s != slot),
+        None => node.remove(slot, n),
         Some((key, rest)) => {
             if let Some(child) = node.children.get_mut(key)
-                && remove_from(child, rest, slot)
+                && remove_from(child, rest, slot, n, freed)
             {
                 node.children.remove(key);
+                *freed += node_charge(key);
             }
         }
     }
@@ -457,3 +530,5 @@ fn remove_from(node: &mut Node, path: &[Box<str>], slot: u32) -> bool {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bounds;

@@ -2,10 +2,11 @@
 //! templates, their ids and the tree that routes lines to them.
 //!
 //! The format is JSON with a version and the settings that shape the tree
-//! (depth, max_children, max_tokens, masks, collapse_wildcards). A snapshot
-//! taken under other tree settings is refused rather than silently routing
-//! lines differently; the similarity threshold and the template bound may
-//! change (a smaller bound evicts on restore). Template texts and ids are
+//! (depth, max_children, max_tokens, max_token_bytes, masks,
+//! collapse_wildcards). A snapshot taken under other tree settings is refused
+//! rather than silently routing lines differently; the similarity threshold
+//! and the bounds on templates and bytes may change (smaller bounds evict on
+//! restore). Template texts and ids are
 //! recomputed from the tokens, so they cannot disagree with them.
 
 use rustc_hash::FxHashMap;
@@ -20,8 +21,17 @@ struct TreeSettings {
     depth: usize,
     max_children: usize,
     max_tokens: usize,
+    /// Absent from snapshots written before the option existed, which were
+    /// taken under no bound: they are read as if under the default one (a
+    /// longer token they hold is kept, and charged to the byte budget).
+    #[serde(default = "default_max_token_bytes")]
+    max_token_bytes: usize,
     masks: Masks,
     collapse_wildcards: bool,
+}
+
+fn default_max_token_bytes() -> usize {
+    Config::default().max_token_bytes
 }
 
 impl TreeSettings {
@@ -30,6 +40,7 @@ impl TreeSettings {
             depth: config.depth,
             max_children: config.max_children,
             max_tokens: config.max_tokens,
+            max_token_bytes: config.max_token_bytes,
             masks: config.masks,
             collapse_wildcards: config.collapse_wildcards,
         }
@@ -60,14 +71,21 @@ impl Miner {
         if self.live == 0 {
             return Vec::new();
         }
-        serde_json::to_vec(&StateRef {
+        let state = StateRef {
             version: VERSION,
             settings: TreeSettings::of(&self.config),
             clock: self.clock,
             lengths: &self.lengths,
             templates: &self.templates,
-        })
-        .expect("the state serialises")
+        };
+        // Measured first, then written once into a buffer of that size: a
+        // growing buffer would briefly hold its old and new copies, up to
+        // three times the snapshot, in memory the byte budget does not cover.
+        let mut size = Counter(0);
+        serde_json::to_writer(&mut size, &state).expect("the state serialises");
+        let mut bytes = Vec::with_capacity(size.0);
+        serde_json::to_writer(&mut bytes, &state).expect("the state serialises");
+        bytes
     }
 
     /// Replaces the state with a snapshot. On error the miner is unchanged.
@@ -111,9 +129,37 @@ impl Miner {
         self.free_slots = free_slots;
         self.live = live;
         self.clock = state.clock;
+        let templates = &self.templates;
+        let tokens_of = |slot: u32| {
+            templates
+                .get(slot as usize)?
+                .as_ref()
+                .map(|t| t.tokens.as_slice())
+        };
+        for root in self.lengths.values_mut() {
+            root.reindex(&tokens_of);
+        }
+        self.recount_bytes();
         while self.live > self.config.max_templates {
             self.evict_least_recent();
         }
+        if self.bytes > self.byte_budget() {
+            self.evict_to_budget(None);
+        }
+        Ok(())
+    }
+}
+
+/// Counts the bytes written to it.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }

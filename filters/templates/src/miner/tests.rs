@@ -166,6 +166,19 @@ fn config_is_checked() {
             max_templates: 0,
             ..Config::default()
         },
+        Config {
+            max_token_bytes: 8,
+            ..Config::default()
+        },
+        Config {
+            max_state_mib: 0,
+            ..Config::default()
+        },
+        Config {
+            max_tokens: 4096,
+            max_token_bytes: 4096,
+            ..Config::default()
+        },
     ] {
         assert!(Miner::new(bad).is_err());
     }
