@@ -22,6 +22,53 @@ impl Ewma {
         self.mean += weight * delta;
         self.var = (1.0 - weight) * (self.var + weight * delta * delta);
     }
+
+    /// The same as `update(0.0, alpha)` `count` times, in constant time: a
+    /// key's empty intervals over a long gap in event time. Equal up to
+    /// rounding (the closed forms are exact in real numbers).
+    pub fn skip_zeros(&mut self, count: u64, alpha: f64) {
+        let mut left = count;
+        // While 1/samples > alpha the weight is 1/samples: a plain mean. Zeros
+        // leave the sum and the sum of squares unchanged, so with s samples
+        // the mean is sum/s and the variance sum_sq/s − mean².
+        let samples = u64::from(self.samples);
+        let plain = first_sample_weighted_alpha(alpha)
+            .saturating_sub(1)
+            .saturating_sub(samples)
+            .min(left);
+        if plain > 0 {
+            let after = (samples + plain) as f64;
+            let sum = self.mean * samples as f64;
+            let sum_sq = samples as f64 * (self.var + self.mean * self.mean);
+            self.mean = sum / after;
+            self.var = (sum_sq / after - self.mean * self.mean).max(0.0);
+            self.samples = u32::try_from(samples + plain).unwrap_or(u32::MAX);
+            left -= plain;
+        }
+        if left > 0 {
+            // Weight alpha: with q = 1 − alpha, after k zeros the mean is
+            // mean·q^k and the variance q^k·(var + mean²·(1 − q^k)).
+            let decay = (1.0 - alpha).powf(left as f64);
+            self.var = decay * (self.var + self.mean * self.mean * (1.0 - decay));
+            self.mean *= decay;
+            self.samples = self
+                .samples
+                .saturating_add(u32::try_from(left).unwrap_or(u32::MAX));
+        }
+    }
+}
+
+/// The first sample count whose weight is `alpha` rather than 1/samples,
+/// decided by the same floating-point comparison [`Ewma::update`] makes.
+fn first_sample_weighted_alpha(alpha: f64) -> u64 {
+    let mut samples = (1.0 / alpha).floor().max(1.0) as u64;
+    while 1.0 / (samples as f64) > alpha {
+        samples += 1;
+    }
+    while samples > 1 && 1.0 / ((samples - 1) as f64) <= alpha {
+        samples -= 1;
+    }
+    samples
 }
 
 /// Median and median absolute deviation of a stream. The first `warmup`
@@ -106,6 +153,32 @@ mod tests {
         }
         assert!((ewma.mean - 100.0).abs() < 1.0, "{ewma:?}");
         assert!((ewma.var.sqrt() - 10.0).abs() < 1.0, "{ewma:?}");
+    }
+
+    #[test]
+    fn skipping_zeros_is_updating_with_zeros() {
+        for alpha in [1.0, 0.5, 0.3, 0.1, 0.07, 1e-3] {
+            for samples in [0, 1, 2, 5, 9, 10, 11, 13, 40, 5000] {
+                for count in [1, 2, 3, 7, 10, 15, 100, 1441] {
+                    let mut slow = Ewma::default();
+                    for i in 0..samples {
+                        slow.update(50.0 + f64::from(i % 7) * 3.0, alpha);
+                    }
+                    let mut fast = slow.clone();
+                    for _ in 0..count {
+                        slow.update(0.0, alpha);
+                    }
+                    fast.skip_zeros(count, alpha);
+                    let close =
+                        |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()) + 1e-300;
+                    assert!(
+                        close(slow.mean, fast.mean) && close(slow.var, fast.var),
+                        "alpha {alpha}, {samples} samples, {count} zeros: {slow:?} vs {fast:?}"
+                    );
+                    assert_eq!(slow.samples, fast.samples);
+                }
+            }
+        }
     }
 
     #[test]

@@ -21,6 +21,13 @@ pub struct Config {
     /// How late (in event time) an event may arrive and still be counted.
     #[serde(default = "default_lateness_secs")]
     pub lateness_secs: u64,
+    /// An event more than this far ahead of the newest event time seen moves
+    /// the clock only once `clock_jump_confirm_events` such events in a row
+    /// agree (see README, "Event time and lateness").
+    #[serde(default = "default_max_clock_jump_secs")]
+    pub max_clock_jump_secs: u64,
+    #[serde(default = "default_clock_jump_confirm_events")]
+    pub clock_jump_confirm_events: usize,
     /// Most keys each detector keeps state for; beyond, the least recently
     /// seen tenth is evicted.
     #[serde(default = "default_max_keys")]
@@ -212,6 +219,10 @@ impl Config {
             check_range("error_ratio.threshold", errors.threshold, 0.5, 1e6)?;
             check_range("error_ratio.alpha", errors.alpha, 1e-4, 1.0)?;
             check_range("error_ratio.min_increase", errors.min_increase, 0.0, 1.0)?;
+            if errors.min_events == 0 {
+                // An empty interval would then be judged, as 0 errors of 0.
+                return Err("error_ratio.min_events must be at least 1".into());
+            }
             fields.push(("error_ratio.level_field", &errors.level_field));
             fields.push(("error_ratio.status_field", &errors.status_field));
             if let Some(field) = &errors.key_field {
@@ -271,6 +282,15 @@ impl Config {
         if self.lateness_secs > 86_400 {
             return Err("lateness_secs must be at most 86400".into());
         }
+        if !(1..=31_536_000).contains(&self.max_clock_jump_secs) {
+            return Err("max_clock_jump_secs must be between 1 and 31536000 (a year)".into());
+        }
+        if !(1..=1_000).contains(&self.clock_jump_confirm_events) {
+            return Err(
+                "clock_jump_confirm_events must be between 1 and 1000 (1: any event may move the clock)"
+                    .into(),
+            );
+        }
         if self.max_keys == 0 || self.max_keys > 10_000_000 {
             return Err("max_keys must be between 1 and 10000000".into());
         }
@@ -310,6 +330,12 @@ fn default_interval_secs() -> u64 {
 }
 fn default_lateness_secs() -> u64 {
     120
+}
+fn default_max_clock_jump_secs() -> u64 {
+    3600
+}
+fn default_clock_jump_confirm_events() -> usize {
+    10
 }
 fn default_max_keys() -> usize {
     10_000

@@ -12,14 +12,20 @@ use wasmstash_sdk::field_ref::FieldRef;
 use wasmstash_sdk::{Event, host};
 
 use crate::baseline::Ewma;
-use crate::config::{Direction, ErrorRatioConfig, RateConfig};
-use crate::finding::{Detector, Finding, Measure, score};
+use crate::config::{ErrorRatioConfig, RateConfig};
+use crate::finding::Finding;
+use crate::judge::{Context, SilentRun, judge_errors, judge_rate, rate_finding, skip_rate};
 use crate::keyed::Keyed;
-use crate::time::format_millis;
 
-/// At most this many intervals of a gap in event time are replayed as empty
+/// At most this many intervals of a gap in event time are judged as empty
 /// intervals per key; a longer gap (logs of another day) skips the rest.
 const MAX_GAP_INTERVALS: i64 = 1440;
+
+/// Runs of empty intervals up to this long are judged one by one, as they
+/// always were (a quiet key between two closes); longer ones, which only a
+/// gap in event time makes, in one step (`judge::skip_rate`), so a gap costs
+/// each key the same whatever its length.
+const STEPPED_EMPTY_RUN: i64 = 8;
 
 /// The event-time clock: bucket arithmetic and the watermark.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -72,10 +78,10 @@ impl Clock {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-struct Bucket {
-    index: i64,
-    events: u32,
-    errors: u32,
+pub struct Bucket {
+    pub index: i64,
+    pub events: u32,
+    pub errors: u32,
 }
 
 /// One key's open intervals and baselines.
@@ -84,10 +90,51 @@ pub struct KeyIntervals {
     open: Vec<Bucket>,
     /// The first interval not yet judged.
     next: i64,
-    rate: Ewma,
-    ratio: Ewma,
-    rate_streak: u32,
-    ratio_streak: u32,
+    pub rate: Ewma,
+    pub ratio: Ewma,
+    pub rate_streak: u32,
+    pub ratio_streak: u32,
+}
+
+impl KeyIntervals {
+    pub fn new(next: i64) -> Self {
+        KeyIntervals {
+            open: Vec::new(),
+            next,
+            rate: Ewma::default(),
+            ratio: Ewma::default(),
+            rate_streak: 0,
+            ratio_streak: 0,
+        }
+    }
+}
+
+/// What closing found for one key, before the findings are queued.
+enum Found {
+    One(Finding),
+    /// Reported silences, written out only if they will be queued.
+    Silent(String, SilentRun),
+}
+
+impl Found {
+    fn key(&self) -> &str {
+        match self {
+            Found::One(f) => &f.key,
+            Found::Silent(key, _) => key,
+        }
+    }
+    fn detector(&self) -> &'static str {
+        match self {
+            Found::One(f) => f.detector.as_str(),
+            Found::Silent(..) => "rate",
+        }
+    }
+    fn len(&self) -> u64 {
+        match self {
+            Found::One(_) => 1,
+            Found::Silent(_, run) => run.count,
+        }
+    }
 }
 
 /// `rate` and/or `error_ratio` over one key field.
@@ -96,6 +143,10 @@ pub struct IntervalTracker {
     rate: Option<RateConfig>,
     errors: Option<ErrorRule>,
     keys: Keyed<KeyIntervals>,
+    /// Intervals judged one at a time, and runs of empty intervals judged
+    /// in one step, all keys together: what closing has cost.
+    pub judged: u64,
+    pub skipped_runs: u64,
 }
 
 /// `error_ratio`'s config with the level and status fields it reads on
@@ -123,6 +174,8 @@ impl IntervalTracker {
             rate,
             errors,
             keys: Keyed::new(max_keys),
+            judged: 0,
+            skipped_runs: 0,
         }
     }
 
@@ -169,14 +222,9 @@ impl IntervalTracker {
         let first_open = clock
             .closed_through
             .map_or(index, |closed| (closed + 1).min(index));
-        let state = self.keys.touch(key, millis, || KeyIntervals {
-            open: Vec::new(),
-            next: first_open,
-            rate: Ewma::default(),
-            ratio: Ewma::default(),
-            rate_streak: 0,
-            ratio_streak: 0,
-        });
+        let state = self
+            .keys
+            .touch(key, millis, || KeyIntervals::new(first_open));
         if index < state.next {
             return false;
         }
@@ -201,7 +249,10 @@ impl IntervalTracker {
     }
 
     /// Judges every key's intervals up to `through`; findings in key order.
-    pub fn close(&mut self, clock: &Clock, through: i64, out: &mut Vec<Finding>) {
+    /// Only the last `keep` findings are written out: the pending queue
+    /// holds no more, so the others would be dropped there anyway (they are
+    /// counted as dropped here instead).
+    pub fn close(&mut self, clock: &Clock, through: i64, keep: usize, out: &mut Vec<Finding>) {
         let mut found = Vec::new();
         for (key, state) in self.keys.iter_mut() {
             if through - state.next > MAX_GAP_INTERVALS {
@@ -212,6 +263,28 @@ impl IntervalTracker {
             }
             while state.next <= through {
                 let index = state.next;
+                let mut context = Context {
+                    key_field: self.key_field.as_str(),
+                    key,
+                    index,
+                    interval_ms: clock.interval_ms,
+                };
+                // Every interval before the next open one is empty.
+                let empty_through = match state.open.first() {
+                    Some(b) if b.index <= through => b.index - 1,
+                    _ => through,
+                };
+                let empty = empty_through - index + 1;
+                if empty > STEPPED_EMPTY_RUN {
+                    if let Some(config) = &self.rate
+                        && let Some(run) = skip_rate(config, state, empty as u64, &mut context)
+                    {
+                        found.push(Found::Silent(key.to_owned(), run));
+                    }
+                    state.next += empty;
+                    self.skipped_runs += 1;
+                    continue;
+                }
                 let bucket = match state.open.first() {
                     Some(b) if b.index == index => state.open.remove(0),
                     _ => Bucket {
@@ -220,26 +293,45 @@ impl IntervalTracker {
                         errors: 0,
                     },
                 };
-                let context = Context {
-                    key_field: self.key_field.as_str(),
-                    key,
-                    start: index * clock.interval_ms,
-                    seconds: clock.interval_ms / 1000,
-                };
                 if let Some(config) = &self.rate {
-                    found.extend(judge_rate(config, state, &bucket, &context));
+                    found.extend(judge_rate(config, state, &bucket, &context).map(Found::One));
                 }
                 if let Some(rule) = &self.errors {
-                    found.extend(judge_errors(&rule.config, state, &bucket, &context));
+                    found.extend(
+                        judge_errors(&rule.config, state, &bucket, &context).map(Found::One),
+                    );
                 }
                 state.next += 1;
+                self.judged += 1;
             }
         }
         // Map order differs between instances; findings must not.
-        found.sort_by(|a: &Finding, b| {
-            (a.key.as_str(), a.detector.as_str()).cmp(&(b.key.as_str(), b.detector.as_str()))
-        });
-        out.extend(found);
+        found.sort_by(|a, b| (a.key(), a.detector()).cmp(&(b.key(), b.detector())));
+        let total: u64 = found.iter().map(Found::len).sum();
+        let mut unqueued = total.saturating_sub(keep as u64);
+        if unqueued > 0 {
+            host::count("dropped_findings", unqueued as i64);
+        }
+        for entry in found {
+            match entry {
+                Found::One(_) if unqueued > 0 => unqueued -= 1,
+                Found::One(finding) => out.push(finding),
+                Found::Silent(key, run) => {
+                    let config = self.rate.as_ref().expect("only rate reports silent runs");
+                    let skipped = unqueued.min(run.count);
+                    unqueued -= skipped;
+                    for i in skipped..run.count {
+                        let context = Context {
+                            key_field: self.key_field.as_str(),
+                            key: &key,
+                            index: run.first + i as i64,
+                            interval_ms: clock.interval_ms,
+                        };
+                        out.push(rate_finding(config, &run.rate, 0, false, &context));
+                    }
+                }
+            }
+        }
     }
 
     pub fn save(&self) -> Vec<u8> {
@@ -249,159 +341,6 @@ impl IntervalTracker {
     pub fn load(&mut self, bytes: &[u8], max_keys: usize) -> Result<(), String> {
         self.keys = Keyed::load(bytes, max_keys).map_err(|e| format!("{}: {e}", self.id()))?;
         Ok(())
-    }
-}
-
-struct Context<'a> {
-    key_field: &'a str,
-    key: &'a str,
-    start: i64,
-    seconds: i64,
-}
-
-impl Context<'_> {
-    fn finding(
-        &self,
-        detector: Detector,
-        z: f64,
-        threshold: f64,
-        observed: f64,
-        expected: f64,
-        reason: String,
-    ) -> Finding {
-        Finding {
-            detector,
-            key_field: self.key_field.to_owned(),
-            key: self.key.to_owned(),
-            score: score(z, threshold),
-            observed: Measure::Number(observed),
-            expected: Measure::Number(expected),
-            reason,
-        }
-    }
-}
-
-/// Decides whether a flagged interval is reported, and whether it teaches the
-/// baseline: after `adapt` flagged intervals in a row the new level is taken
-/// as normal (learned, no longer reported).
-fn streak_step(streak: &mut u32, anomalous: bool, adapt: u32) -> (bool, bool) {
-    *streak = if anomalous {
-        streak.saturating_add(1)
-    } else {
-        0
-    };
-    let report = anomalous && *streak <= adapt;
-    let learn = !anomalous || *streak > adapt;
-    (report, learn)
-}
-
-fn judge_rate(
-    config: &RateConfig,
-    state: &mut KeyIntervals,
-    bucket: &Bucket,
-    at: &Context,
-) -> Option<Finding> {
-    let observed = f64::from(bucket.events);
-    let expected = state.rate.mean;
-    // Counts vary at least as a Poisson process does.
-    let sd = state.rate.var.max(expected).max(1.0).sqrt();
-    let z = (observed - expected) / sd;
-    let warm = state.rate.samples >= config.warmup_intervals;
-    let spike =
-        config.direction.high() && z >= config.threshold && observed - expected >= config.min_delta;
-    let drop = config.direction.low() && z <= -config.threshold && expected >= config.min_expected;
-    let (report, learn) = streak_step(
-        &mut state.rate_streak,
-        warm && (spike || drop),
-        config.adapt_intervals,
-    );
-    if learn {
-        state.rate.update(observed, config.alpha);
-    }
-    if !report {
-        return None;
-    }
-    let what = if bucket.events == 0 {
-        "went silent: 0 events".to_owned()
-    } else if spike {
-        format!("spike: {} events", bucket.events)
-    } else {
-        format!("drop: {} events", bucket.events)
-    };
-    let reason = format!(
-        "rate {what} for {} {} in the {} s from {}, expected {:.1} ± {:.1}",
-        at.key_field,
-        at.key,
-        at.seconds,
-        format_millis(at.start),
-        expected,
-        sd
-    );
-    Some(at.finding(
-        Detector::Rate,
-        z,
-        config.threshold,
-        observed,
-        expected,
-        reason,
-    ))
-}
-
-fn judge_errors(
-    config: &ErrorRatioConfig,
-    state: &mut KeyIntervals,
-    bucket: &Bucket,
-    at: &Context,
-) -> Option<Finding> {
-    if bucket.events < config.min_events {
-        return None;
-    }
-    let n = f64::from(bucket.events);
-    let observed = f64::from(bucket.errors) / n;
-    let expected = state.ratio.mean;
-    // Binomial noise at the expected ratio plus the baseline's own variation.
-    let p = expected.clamp(0.5 / n, 1.0);
-    let sd = (p * (1.0 - p) / n + state.ratio.var).sqrt().max(0.005);
-    let z = (observed - expected) / sd;
-    let warm = state.ratio.samples >= config.warmup_intervals;
-    let anomalous = warm
-        && z >= config.threshold
-        && observed - expected >= config.min_increase
-        && bucket.errors >= config.min_errors;
-    let (report, learn) = streak_step(&mut state.ratio_streak, anomalous, config.adapt_intervals);
-    if learn {
-        state.ratio.update(observed, config.alpha);
-    }
-    if !report {
-        return None;
-    }
-    let reason = format!(
-        "error_ratio {:.1}% ({} of {} events) for {} {} in the {} s from {}, expected {:.1}%",
-        observed * 100.0,
-        bucket.errors,
-        bucket.events,
-        at.key_field,
-        at.key,
-        at.seconds,
-        format_millis(at.start),
-        expected * 100.0
-    );
-    Some(at.finding(
-        Detector::ErrorRatio,
-        z,
-        config.threshold,
-        observed,
-        expected,
-        reason,
-    ))
-}
-
-impl Direction {
-    pub fn high(self) -> bool {
-        matches!(self, Direction::High | Direction::Both)
-    }
-    pub fn low(self) -> bool {
-        matches!(self, Direction::Low | Direction::Both)
     }
 }
 

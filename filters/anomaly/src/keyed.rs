@@ -35,8 +35,13 @@ pub type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// The FNV-1a hash of `text`: how seen values and template ids are stored.
 pub fn hash_text(text: &str) -> u64 {
+    hash_bytes(text.as_bytes())
+}
+
+/// The FNV-1a hash of `bytes` (also the snapshot's checksum).
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
     let mut hasher = Fnv::default();
-    hasher.write(text.as_bytes());
+    hasher.write(bytes);
     hasher.finish()
 }
 

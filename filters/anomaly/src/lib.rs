@@ -12,27 +12,28 @@
 mod baseline;
 mod config;
 mod finding;
+mod guard;
 mod interval;
+mod judge;
 mod keyed;
 mod novelty;
 mod outlier;
+mod snapshot;
 mod time;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use serde::{Deserialize, Serialize};
 use wasmstash_sdk::field_ref::{FieldPath, FieldRef};
 use wasmstash_sdk::prelude::*;
 
 pub use config::Config;
 use finding::{Detector, Finding};
+use guard::{Guard, Held, HeldEntry};
 use interval::{Clock, IntervalTracker};
 use novelty::NoveltyDetector;
 use outlier::OutlierDetector;
-
-/// The snapshot format's version; bumped on any incompatible change.
-const STATE_VERSION: u8 = 1;
+use snapshot::{Part, State};
 const DEFAULT_TEMPLATE_FIELD: &str = "[wasmstash][template][id]";
 const TEMPLATE_TEXT_FIELD: &str = "[wasmstash][template][text]";
 
@@ -42,21 +43,14 @@ pub struct Anomaly {
     max_pending: usize,
     max_findings_per_event: usize,
     clock: Clock,
+    max_clock_jump_ms: i64,
+    clock_jump_confirm: usize,
+    guard: Guard,
     intervals: Vec<IntervalTracker>,
     outliers: Vec<OutlierDetector>,
     novelty: Vec<NoveltyDetector>,
     /// Interval findings waiting for an event to carry them.
     pending: VecDeque<Finding>,
-}
-
-/// Everything learned, as the snapshot holds it. Each detector's part is
-/// stored under an id naming its kind and fields, so a reload with a changed
-/// config keeps the parts that still apply.
-#[derive(Serialize, Deserialize)]
-struct State {
-    clock: Clock,
-    pending: Vec<Finding>,
-    parts: Vec<(String, Vec<u8>)>,
 }
 
 impl Filter for Anomaly {
@@ -135,6 +129,9 @@ impl Filter for Anomaly {
                 config.interval_secs as i64 * 1000,
                 config.lateness_secs as i64 * 1000,
             ),
+            max_clock_jump_ms: config.max_clock_jump_secs as i64 * 1000,
+            clock_jump_confirm: config.clock_jump_confirm_events,
+            guard: Guard::default(),
             intervals,
             outliers,
             novelty,
@@ -147,23 +144,39 @@ impl Filter for Anomaly {
         if millis.is_none() {
             host::count("events_without_timestamp", 1);
         }
-        let now = millis.or(self.clock.latest).unwrap_or(0);
+        let mut now = millis.or(self.clock.latest).unwrap_or(0);
         let mut findings = Vec::new();
         if let Some(millis) = millis {
-            if let Some(through) = self.clock.observe(millis) {
-                let mut closed = Vec::new();
-                for tracker in &mut self.intervals {
-                    tracker.close(&self.clock, through, &mut closed);
-                }
-                self.queue(closed);
+            let max_jump = self.max_clock_jump_ms;
+            let bogus = self.guard.drop_contradicted(millis, max_jump);
+            if bogus > 0 {
+                host::count("future_events", bogus as i64);
             }
-            for tracker in &mut self.intervals {
-                let Some(key) = key_of(event, &tracker.key_field) else {
-                    continue;
-                };
-                let is_error = tracker.is_error(event);
-                if !tracker.record(&self.clock, &key, millis, is_error) {
-                    interval::count_late();
+            if Guard::admits(self.clock.latest, millis, max_jump) {
+                self.advance(millis);
+                for tracker in &mut self.intervals {
+                    let Some(key) = key_of(event, &tracker.key_field) else {
+                        continue;
+                    };
+                    let is_error = tracker.is_error(event);
+                    if !tracker.record(&self.clock, &key, millis, is_error) {
+                        interval::count_late();
+                    }
+                }
+                while let Some(held) = self.guard.release(self.clock.latest, max_jump) {
+                    self.count_held(held);
+                }
+            } else {
+                let held = self.held(event, millis);
+                match self.guard.hold(held, self.clock_jump_confirm) {
+                    Some(confirmed) => {
+                        host::count("clock_jumps", 1);
+                        for held in confirmed {
+                            self.count_held(held);
+                        }
+                    }
+                    // Per-key recency follows the clock, not this event.
+                    None => now = self.clock.latest.unwrap_or(millis),
                 }
             }
         }
@@ -197,31 +210,71 @@ impl Filter for Anomaly {
 
 impl Stateful for Anomaly {
     fn snapshot(&self) -> Vec<u8> {
-        let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
-        parts.extend(self.intervals.iter().map(|d| (d.id(), d.save())));
-        parts.extend(self.outliers.iter().map(|d| (d.id(), d.save())));
-        parts.extend(self.novelty.iter().map(|d| (d.id(), d.save())));
-        let state = State {
+        let interval_settings = snapshot::interval_settings(self.clock.interval_ms);
+        let part = |id: String, settings: String, bytes: Vec<u8>| Part {
+            id,
+            settings,
+            bytes,
+        };
+        let mut parts = Vec::new();
+        parts.extend(
+            (self.intervals.iter()).map(|d| part(d.id(), interval_settings.clone(), d.save())),
+        );
+        parts.extend((self.outliers.iter()).map(|d| part(d.id(), d.settings(), d.save())));
+        parts.extend((self.novelty.iter()).map(|d| part(d.id(), String::new(), d.save())));
+        snapshot::encode(&State {
             clock: self.clock.clone(),
             pending: self.pending.iter().cloned().collect(),
             parts,
-        };
-        let mut bytes = vec![STATE_VERSION];
-        bytes.extend(postcard::to_allocvec(&state).unwrap_or_default());
-        bytes
+            held: self.guard.held.clone(),
+        })
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let Some((&version, body)) = bytes.split_first() else {
+        if bytes.is_empty() {
             return Ok(());
-        };
-        if version != STATE_VERSION {
-            return Err(format!(
-                "anomaly state version {version} is not {STATE_VERSION}; starting afresh"
-            ));
         }
-        let state: State = postcard::from_bytes(body)
-            .map_err(|e| format!("anomaly state does not decode: {e}"))?;
+        let state = snapshot::decode(bytes)?;
+        let max_keys = self.max_keys;
+        let interval_settings = snapshot::interval_settings(self.clock.interval_ms);
+        for part in &state.parts {
+            let (id, bytes) = (&part.id, &part.bytes);
+            let ours = if self.intervals.iter().any(|d| &d.id() == id) {
+                Some(interval_settings.clone())
+            } else if let Some(d) = self.outliers.iter().find(|d| &d.id() == id) {
+                Some(d.settings())
+            } else {
+                self.novelty.iter().any(|d| &d.id() == id).then(String::new)
+            };
+            let Some(ours) = ours else {
+                host::log(
+                    Level::Info,
+                    &format!("state for `{id}` is not used by this config; dropped"),
+                );
+                continue;
+            };
+            if !part.settings.is_empty() && part.settings != ours {
+                // Interval indices and per-interval baselines (or a median
+                // of logarithms) would be misread under the new settings:
+                // every event late, or false drops. Learn afresh instead.
+                host::log(
+                    Level::Warn,
+                    &format!(
+                        "state for `{id}` was learned with {}, the config now has {ours}; \
+                         dropped, so its keys warm up again",
+                        part.settings
+                    ),
+                );
+                continue;
+            }
+            if let Some(d) = self.intervals.iter_mut().find(|d| &d.id() == id) {
+                d.load(bytes, max_keys)?;
+            } else if let Some(d) = self.outliers.iter_mut().find(|d| &d.id() == id) {
+                d.load(bytes, max_keys)?;
+            } else if let Some(d) = self.novelty.iter_mut().find(|d| &d.id() == id) {
+                d.load(bytes, max_keys)?;
+            }
+        }
         // The clock's interval and lateness come from the config.
         self.clock.latest = state.clock.latest;
         self.clock.closed_through = state.clock.closed_through;
@@ -231,28 +284,52 @@ impl Stateful for Anomaly {
             self.clock.latest = None;
         }
         self.pending = state.pending.into();
-        let max_keys = self.max_keys;
-        for (id, bytes) in &state.parts {
-            let loaded = if let Some(d) = self.intervals.iter_mut().find(|d| &d.id() == id) {
-                d.load(bytes, max_keys)
-            } else if let Some(d) = self.outliers.iter_mut().find(|d| &d.id() == id) {
-                d.load(bytes, max_keys)
-            } else if let Some(d) = self.novelty.iter_mut().find(|d| &d.id() == id) {
-                d.load(bytes, max_keys)
-            } else {
-                host::log(
-                    Level::Info,
-                    &format!("state for `{id}` is not used by this config; dropped"),
-                );
-                Ok(())
-            };
-            loaded?;
-        }
+        self.guard.held = state.held;
         Ok(())
     }
 }
 
 impl Anomaly {
+    /// Moves the clock with an event at `millis`, judging the intervals that
+    /// closes.
+    fn advance(&mut self, millis: i64) {
+        if let Some(through) = self.clock.observe(millis) {
+            let mut closed = Vec::new();
+            for tracker in &mut self.intervals {
+                tracker.close(&self.clock, through, self.max_pending, &mut closed);
+            }
+            self.queue(closed);
+        }
+    }
+
+    /// What the interval trackers need of an event they cannot count yet.
+    fn held(&self, event: &Event, millis: i64) -> Held {
+        let entries = self.intervals.iter().filter_map(|tracker| {
+            Some(HeldEntry {
+                tracker: tracker.id(),
+                key: key_of(event, &tracker.key_field)?.into_owned(),
+                is_error: tracker.is_error(event),
+            })
+        });
+        Held {
+            millis,
+            entries: entries.collect(),
+        }
+    }
+
+    /// Counts an event the guard held, now that the clock may follow it.
+    fn count_held(&mut self, held: Held) {
+        self.advance(held.millis);
+        for entry in held.entries {
+            let Some(tracker) = self.intervals.iter_mut().find(|t| t.id() == entry.tracker) else {
+                continue;
+            };
+            if !tracker.record(&self.clock, &entry.key, held.millis, entry.is_error) {
+                interval::count_late();
+            }
+        }
+    }
+
     fn queue(&mut self, closed: Vec<Finding>) {
         for finding in closed {
             if self.pending.len() >= self.max_pending {

@@ -27,6 +27,11 @@ impl OutlierDetector {
         format!("value_outlier:{}:{}", self.key_field, self.config.field)
     }
 
+    /// What the learned median and MAD mean: values or their logarithms.
+    pub fn settings(&self) -> String {
+        format!("scale={:?}", self.config.scale)
+    }
+
     pub fn field(&self) -> &str {
         &self.config.field
     }

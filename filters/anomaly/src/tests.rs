@@ -271,6 +271,18 @@ fn bad_configs_are_refused_with_the_option_named() {
             "rare_template.min_count must be at least 1",
         ),
         (
+            json!({"error_ratio": {"min_events": 0}}),
+            "error_ratio.min_events must be at least 1",
+        ),
+        (
+            json!({"rate": {}, "max_clock_jump_secs": 0}),
+            "max_clock_jump_secs must be between 1 and 31536000",
+        ),
+        (
+            json!({"rate": {}, "clock_jump_confirm_events": 0}),
+            "clock_jump_confirm_events must be between 1 and 1000",
+        ),
+        (
             json!({"rate": {}, "max_findings_per_event": 0}),
             "max_findings_per_event must be between 1 and 1000",
         ),
@@ -293,3 +305,5 @@ fn keys_are_capped() {
     run(&mut anomaly, &events);
     assert!(anomaly.filter().keys_held() <= 100);
 }
+
+mod robust;

@@ -56,7 +56,8 @@ pub fn parse_millis(text: &str) -> Option<i64> {
             } else {
                 (digits(pos + 3, 2)?, pos + 5)
             };
-            if end != b.len() {
+            // As RFC 3339 and the date filter: an offset is at most 23:59.
+            if end != b.len() || hours > 23 || minutes > 59 {
                 return None;
             }
             let total = hours * 60 + minutes;
@@ -103,6 +104,10 @@ mod tests {
             Some(1_795_600_800_123)
         );
         assert_eq!(parse_millis("2026-11-25 10:00:00"), Some(1_795_600_800_000));
+        assert_eq!(
+            parse_millis("2026-11-25T23:59:00+23:59"),
+            Some(1_795_600_800_000 - 10 * 3_600_000)
+        );
     }
 
     #[test]
@@ -113,6 +118,9 @@ mod tests {
             "2026-13-01T00:00:00Z",
             "2026-11-25T10:00:00Zx",
             "2026-11-25T10:00:00.",
+            "2026-11-25T10:00:00+99:99",
+            "2026-11-25T10:00:00+24:00",
+            "2026-11-25T10:00:00-0060",
         ] {
             assert_eq!(parse_millis(bad), None, "{bad}");
         }

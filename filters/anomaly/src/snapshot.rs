@@ -1,0 +1,120 @@
+//! The snapshot's format: a version byte, the postcard-encoded [`State`],
+//! and (from version 2) a 64-bit FNV-1a checksum of everything before it,
+//! so a state file damaged on disk is refused rather than restored into
+//! wrong baselines or a clock years ahead (the host keeps a refused state
+//! aside). FNV-1a detects every change confined to one byte, each bit flip
+//! among them: each step maps its state one-to-one for a fixed byte and
+//! differently for different bytes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::finding::Finding;
+use crate::guard::Held;
+use crate::interval::Clock;
+use crate::keyed::hash_bytes;
+
+/// Bumped on any incompatible change. 1: no checksum, no settings per part,
+/// no held events; still read.
+pub const VERSION: u8 = 2;
+const CHECKSUM_LEN: usize = 8;
+
+/// Everything learned, as the snapshot holds it. Each detector's part is
+/// stored under an id naming its kind and fields, so a reload with a changed
+/// config keeps the parts that still apply.
+#[derive(Serialize, Deserialize)]
+pub struct State {
+    pub clock: Clock,
+    pub pending: Vec<Finding>,
+    pub parts: Vec<Part>,
+    pub held: Vec<Held>,
+}
+
+/// One detector's state, with the settings its meaning depends on (the
+/// interval length for `rate` and `error_ratio`): a part restored under
+/// other settings would be misread, so it is dropped instead.
+#[derive(Serialize, Deserialize)]
+pub struct Part {
+    pub id: String,
+    /// Empty when unknown (a version 1 snapshot): the part is taken as is.
+    pub settings: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct StateV1 {
+    pub clock: Clock,
+    pub pending: Vec<Finding>,
+    pub parts: Vec<(String, Vec<u8>)>,
+}
+
+/// The settings an interval tracker's part depends on.
+pub fn interval_settings(interval_ms: i64) -> String {
+    format!("interval_ms={interval_ms}")
+}
+
+pub fn encode(state: &State) -> Vec<u8> {
+    let mut bytes = vec![VERSION];
+    bytes.extend(postcard::to_allocvec(state).unwrap_or_default());
+    let checksum = hash_bytes(&bytes);
+    bytes.extend(checksum.to_le_bytes());
+    bytes
+}
+
+pub fn decode(bytes: &[u8]) -> Result<State, String> {
+    let Some((&version, body)) = bytes.split_first() else {
+        return Err("anomaly state is empty".into());
+    };
+    match version {
+        VERSION => {
+            let Some(split) = bytes.len().checked_sub(CHECKSUM_LEN).filter(|&at| at > 1) else {
+                return Err("anomaly state is cut short: it fails its checksum".into());
+            };
+            let (covered, stored) = bytes.split_at(split);
+            let stored = u64::from_le_bytes(stored.try_into().expect("eight bytes"));
+            if hash_bytes(covered) != stored {
+                return Err("anomaly state fails its checksum: it is corrupted or cut short; starting afresh".into());
+            }
+            postcard::from_bytes(&covered[1..])
+                .map_err(|e| format!("anomaly state does not decode: {e}"))
+        }
+        1 => {
+            let old: StateV1 = postcard::from_bytes(body)
+                .map_err(|e| format!("anomaly state (version 1) does not decode: {e}"))?;
+            // Version 1 kept the interval length in the clock only.
+            let parts = old
+                .parts
+                .into_iter()
+                .map(|(id, bytes)| Part {
+                    settings: if id.starts_with("intervals:") {
+                        interval_settings(old.clock.interval_ms)
+                    } else {
+                        String::new()
+                    },
+                    id,
+                    bytes,
+                })
+                .collect();
+            Ok(State {
+                clock: old.clock,
+                pending: old.pending,
+                parts,
+                held: Vec::new(),
+            })
+        }
+        _ => Err(format!(
+            "anomaly state version {version} is not {VERSION} (or 1); starting afresh"
+        )),
+    }
+}
+
+#[cfg(test)]
+pub fn encode_v1(state: State) -> Vec<u8> {
+    let old = StateV1 {
+        clock: state.clock,
+        pending: state.pending,
+        parts: state.parts.into_iter().map(|p| (p.id, p.bytes)).collect(),
+    };
+    let mut bytes = vec![1];
+    bytes.extend(postcard::to_allocvec(&old).unwrap());
+    bytes
+}

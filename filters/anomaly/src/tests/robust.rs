@@ -1,0 +1,190 @@
+//! Event-time gaps, bogus timestamps, restores under other settings and
+//! corrupted snapshots: the ways the interval detectors could stall or lie.
+
+use super::*;
+use wasmstash_sdk::host::native_counters;
+
+const DAY: i64 = 86_400_000;
+
+fn counter(counters: &std::collections::BTreeMap<String, i64>, name: &str) -> i64 {
+    counters.get(name).copied().unwrap_or(0)
+}
+
+#[test]
+fn a_day_long_gap_costs_a_bounded_amount_of_work_per_key() {
+    let keys = 5000;
+    let mut anomaly = filter(json!({"rate": {}, "max_keys": 100_000}));
+    let before_gap: Vec<Value> = (0..keys)
+        .map(|i| event(&format!("k{i}"), T0 + i * 10))
+        .collect();
+    run(&mut anomaly, &before_gap);
+    native_counters::take();
+    let judged = anomaly.filter().intervals[0].judged;
+    let after_gap: Vec<Value> = (0..20)
+        .map(|i| event(&format!("k{i}"), T0 + DAY + i * 1000))
+        .collect();
+    run(&mut anomaly, &after_gap);
+    // Replaying the gap's 1440 empty intervals one by one for every key
+    // would judge over seven million; each key's few open intervals are
+    // judged one by one, and the empty rest in one step.
+    let tracker = &anomaly.filter().intervals[0];
+    let judged = tracker.judged - judged;
+    assert!(judged <= 4 * keys as u64, "{judged} intervals judged");
+    assert!(
+        tracker.skipped_runs >= keys as u64,
+        "{}",
+        tracker.skipped_runs
+    );
+    let counters = native_counters::take();
+    assert_eq!(counter(&counters, "late_events"), 0, "{counters:?}");
+}
+
+#[test]
+fn a_restore_under_another_interval_learns_the_intervals_afresh() {
+    let services: [(&str, &dyn Fn(i64) -> i64); 2] = [("api", &steady), ("web", &steady)];
+    let config = json!({"rate": {}, "error_ratio": {}});
+    let mut old = filter(config);
+    run(&mut old, &traffic(&services, 60));
+    let state = old.snapshot();
+    for secs in [30, 120] {
+        let mut new = filter(json!({"rate": {}, "error_ratio": {}, "interval_secs": secs}));
+        new.restore(&state).unwrap();
+        native_counters::take();
+        // Steady traffic on, then a spike of `api` three hours in.
+        let spiky = |m: i64| {
+            if (180..184).contains(&m) {
+                600
+            } else {
+                steady(m)
+            }
+        };
+        let later: [(&str, &dyn Fn(i64) -> i64); 2] = [("api", &spiky), ("web", &steady)];
+        let events: Vec<Value> = traffic(&later, 200).split_off(60 * 120);
+        let out = run(&mut new, &events);
+        let counters = native_counters::take();
+        assert_eq!(
+            counter(&counters, "late_events"),
+            0,
+            "{secs} s: {counters:?}"
+        );
+        let found = findings(&out, "rate");
+        assert!(!found.is_empty(), "{secs} s: the spike is missed");
+        assert!(
+            found.iter().all(|(k, r)| k == "api" && r.contains("spike")),
+            "{secs} s: {found:#?}"
+        );
+    }
+}
+
+/// Two services at a steady rate; `web` goes silent at minute 50.
+fn silent_web() -> Vec<Value> {
+    let silent = |m: i64| if m >= 50 { 0 } else { steady(m) };
+    let services: [(&str, &dyn Fn(i64) -> i64); 2] = [("api", &steady), ("web", &silent)];
+    traffic(&services, 70)
+}
+
+#[test]
+fn one_far_future_timestamp_does_not_stop_the_clock() {
+    let expected = findings(
+        &run(&mut filter(json!({"rate": {}})), &silent_web()),
+        "rate",
+    );
+    assert_eq!(expected.len(), 10, "{expected:#?}");
+    let mut events = silent_web();
+    events.insert(
+        40 * 120,
+        json!({"@timestamp": "2099-01-01T00:00:00Z", "service": {"name": "api"}}),
+    );
+    native_counters::take();
+    let out = run(&mut filter(json!({"rate": {}})), &events);
+    let counters = native_counters::take();
+    assert_eq!(findings(&out, "rate"), expected);
+    assert_eq!(counter(&counters, "future_events"), 1, "{counters:?}");
+    assert_eq!(counter(&counters, "late_events"), 0, "{counters:?}");
+}
+
+#[test]
+fn a_real_gap_is_followed_once_enough_events_confirm_it() {
+    let services: [(&str, &dyn Fn(i64) -> i64); 2] = [("api", &steady), ("web", &steady)];
+    let mut events = traffic(&services, 40);
+    let gap_at = events.len();
+    // A day later, lower traffic: eight minutes, each event in its own
+    // interval, then steady again.
+    for minute in 0..8 {
+        events.push(event("api", T0 + DAY + minute * 60_000));
+    }
+    for e in traffic(&services, 60) {
+        let millis = crate::time::parse_millis(e["@timestamp"].as_str().unwrap()).unwrap();
+        events.push(event(
+            e["service"]["name"].as_str().unwrap(),
+            millis + DAY + 8 * 60_000,
+        ));
+    }
+    let sorted = |out: Vec<Value>| {
+        let mut found = findings(&out, "rate");
+        found.sort();
+        found
+    };
+    // Without the guard every event may move the clock: the reference.
+    let unguarded = json!({"rate": {}, "clock_jump_confirm_events": 1});
+    let expected = sorted(run(&mut filter(unguarded), &events));
+    assert!(!expected.is_empty());
+    native_counters::take();
+    let mut guarded = filter(json!({"rate": {}}));
+    let mut got = run(&mut guarded, &events[..gap_at + 3]);
+    // The first events of the new day are held, across a restart too.
+    let mut restarted = filter(json!({"rate": {}}));
+    restarted.restore(&guarded.snapshot()).unwrap();
+    got.extend(run(&mut restarted, &events[gap_at + 3..]));
+    let counters = native_counters::take();
+    assert_eq!(sorted(got), expected);
+    assert_eq!(counter(&counters, "future_events"), 0, "{counters:?}");
+    assert_eq!(counter(&counters, "late_events"), 0, "{counters:?}");
+    assert_eq!(counter(&counters, "clock_jumps"), 1, "{counters:?}");
+}
+
+#[test]
+fn a_snapshot_with_any_bit_flipped_is_refused() {
+    let config = json!({"rate": {}, "error_ratio": {}, "new_value": {"field": "message"}});
+    let services: [(&str, &dyn Fn(i64) -> i64); 1] = [("api", &steady)];
+    let mut anomaly = filter(config.clone());
+    run(&mut anomaly, &traffic(&services, 3));
+    let state = anomaly.snapshot();
+    assert!(state.len() > 100);
+    let mut accepted = Vec::new();
+    for bit in 0..state.len() * 8 {
+        let mut flipped = state.clone();
+        flipped[bit / 8] ^= 1 << (bit % 8);
+        if filter(config.clone()).restore(&flipped).is_ok() {
+            accepted.push(bit);
+        }
+    }
+    assert!(accepted.is_empty(), "{} flips accepted", accepted.len());
+    let err = filter(config.clone())
+        .restore(&state[..state.len() - 1])
+        .unwrap_err();
+    assert!(err.contains("checksum"), "{err}");
+}
+
+#[test]
+fn a_version_1_snapshot_is_still_read() {
+    let services: [(&str, &dyn Fn(i64) -> i64); 1] = [("api", &steady)];
+    let spiky = |m: i64| if m == 45 { 300 } else { steady(m) };
+    let events = traffic(&[("api", &spiky), services[0]], 50);
+    let config = json!({"rate": {}, "new_value": {"field": "message"}});
+    let expected = run(&mut filter(config.clone()), &events);
+    let cut = events.len() / 2;
+    let mut first = filter(config.clone());
+    let mut got = run(&mut first, &events[..cut]);
+    let v1 = crate::snapshot::encode_v1(crate::snapshot::decode(&first.snapshot()).unwrap());
+    let mut second = filter(config.clone());
+    second.restore(&v1).unwrap();
+    got.extend(run(&mut second, &events[cut..]));
+    assert_eq!(got, expected);
+    assert!(!findings(&expected, "rate").is_empty());
+    // Under another interval, a version 1 snapshot's interval state is
+    // dropped too: it recorded the interval in its clock.
+    let mut other = filter(json!({"rate": {}, "interval_secs": 120}));
+    other.restore(&v1).unwrap();
+    assert_eq!(other.filter().intervals[0].keys(), 0);
+}
