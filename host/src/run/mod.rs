@@ -287,10 +287,11 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
         ""
     };
     crate::say!("wasmstash run: {early}{summary}");
-    ran.and(saved).and_then(|()| match interrupted {
+    ran.and(saved)?;
+    match interrupted {
         Some(signal) => Err(RunError::Interrupted(signal)),
         None => Ok(summary),
-    })
+    }
 }
 
 /// Saves the run's stateful filters to `dir`. A filter whose snapshot
