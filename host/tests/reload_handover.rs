@@ -179,18 +179,24 @@ fn reloads_under_load_carry_every_answered_events_lesson() {
 #[test]
 fn an_admin_reload_whose_client_hangs_up_still_hands_over_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
+    // The chaos filter takes a millisecond over each event, so the batch
+    // below keeps the only worker busy however fast templates becomes.
+    let chaos = format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir());
     let config = write_config(
         dir.path(),
-        &CONFIG.replace("workers = 2", "workers = 1\nqueue_timeout_ms = 5000"),
+        &format!(
+            "[engine]\ncall_timeout_ms = 20000\n{}\n[[pipelines.logs.filters]]\nmodule = {chaos:?}\nconfig = {{ slow_ms = 1 }}\n",
+            CONFIG.replace("workers = 2", "workers = 1\nqueue_timeout_ms = 5000")
+        ),
     );
     let token = "reload-handover-admin-token";
     let server = Server::start(&config, &[("WASMSTASH_ADMIN_TOKEN", token)]);
     let addr = server.addr;
     assert!(send(addr, &[r#"{"message":"hello world one"}"#.to_owned()])[0].1);
 
-    // A batch of fresh templates long enough to keep the only worker busy
-    // while the reload waits for it.
-    let lines: Vec<String> = (0..8000)
+    // A batch of fresh templates long enough (2 s) to keep the only worker
+    // busy while the reload waits for it.
+    let lines: Vec<String> = (0..2000)
         .map(|n| {
             let words: Vec<String> = (0..6).map(|k| word(9, n * 6 + k, 1)).collect();
             serde_json::json!({ "message": words.join(" ") }).to_string()
