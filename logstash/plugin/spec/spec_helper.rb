@@ -42,9 +42,15 @@ module WasmstashServer
       module = "#{chaos_module}"
       config = { drop_on = "DROP", panic_on = "BAD", loop_on = "LOOP" }
 
+      # Text at @timestamp, which mutate's replace refuses as Logstash
+      # does; a rename may carry a value there.
       [[pipelines.stamp.filters]]
       filter = "mutate"
-      config = { replace = { "@timestamp" = "yesterday" } }
+      config = { add_field = { "when" = "yesterday" } }
+
+      [[pipelines.stamp.filters]]
+      filter = "mutate"
+      config = { rename = { "when" = "@timestamp" } }
 
       [[pipelines.copy.filters]]
       filter = "mutate"
