@@ -457,10 +457,6 @@ fn counter_names_are_bounded_per_call_and_per_filter() {
     assert_eq!(all.map(|(_, n)| *n), Some(450));
 }
 
-/// A filter that runs past the deadline on every event of a batch cannot
-/// hold the batch for events × deadline: the replay that isolates failures
-/// stops at `replay_budget`, and the events it did not reach come out
-/// tagged, with the reason, not lost.
 /// A result bigger than `engine.max_event_mib` fails its event before it is
 /// copied out.
 #[test]

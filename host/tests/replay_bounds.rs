@@ -9,6 +9,10 @@ mod support;
 use serde_json::json;
 use support::*;
 
+/// A filter that runs past the deadline on every event of a batch cannot
+/// hold the batch for events × deadline: the replay that isolates failures
+/// stops at `replay_budget`, and the events it did not reach come out
+/// tagged, with the reason, not lost.
 #[test]
 fn a_replay_stops_at_its_budget_and_tags_the_rest() {
     let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
