@@ -5,6 +5,8 @@
 //! group. That is what jls-grok does by splicing text, but an error can then
 //! name the pattern and the position inside it where it occurred.
 
+use std::collections::HashMap;
+
 use super::class::CharClass;
 use super::parse_class::Escaped;
 
@@ -112,6 +114,10 @@ pub(super) struct Flags {
 struct Shared<'r> {
     resolver: &'r mut dyn Resolver,
     names: Vec<(String, Vec<usize>)>,
+    /// Where each name is in `names`: grok patterns may name tens of
+    /// thousands of groups, and a search of the list per group made
+    /// parsing quadratic.
+    name_places: HashMap<String, usize>,
     group_count: usize,
     /// Whether a plain `(...)` captures: in grok never (its patterns read
     /// only named groups), for a replace as in Ruby (see `parse_with`).
@@ -151,6 +157,7 @@ pub fn parse_with(
     let mut shared = Shared {
         resolver,
         names: Vec::new(),
+        name_places: HashMap::new(),
         group_count: 0,
         plain_groups_capture,
         expanding: Vec::new(),

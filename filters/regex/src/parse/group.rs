@@ -87,9 +87,15 @@ impl Parser<'_, '_, '_> {
     pub(super) fn new_group(&mut self, name: &str) -> usize {
         let index = self.shared.group_count;
         self.shared.group_count += 1;
-        match self.shared.names.iter_mut().find(|(n, _)| n == name) {
-            Some((_, indices)) => indices.push(index),
-            None => self.shared.names.push((name.to_string(), vec![index])),
+        let shared = &mut *self.shared;
+        match shared.name_places.get(name) {
+            Some(&place) => shared.names[place].1.push(index),
+            None => {
+                shared
+                    .name_places
+                    .insert(name.to_string(), shared.names.len());
+                shared.names.push((name.to_string(), vec![index]));
+            }
         }
         index
     }
