@@ -69,48 +69,13 @@ impl Default for Config {
 
 impl Config {
     pub fn validate(&self) -> Result<(), String> {
-        if !(0.0..=1.0).contains(&self.similarity_threshold) {
-            return Err(format!(
-                "similarity_threshold must be between 0 and 1, not {}",
-                self.similarity_threshold
-            ));
-        }
-        if !(3..=16).contains(&self.depth) {
-            return Err(format!(
-                "depth must be between 3 and 16, not {}",
-                self.depth
-            ));
-        }
-        if !(2..=100_000).contains(&self.max_children) {
-            return Err(format!(
-                "max_children must be between 2 and 100000, not {}",
-                self.max_children
-            ));
-        }
-        if !(1..=10_000_000).contains(&self.max_templates) {
-            return Err(format!(
-                "max_templates must be between 1 and 10000000, not {}",
-                self.max_templates
-            ));
-        }
-        if !(2..=4096).contains(&self.max_tokens) {
-            return Err(format!(
-                "max_tokens must be between 2 and 4096, not {}",
-                self.max_tokens
-            ));
-        }
-        if !(16..=65_536).contains(&self.max_token_bytes) {
-            return Err(format!(
-                "max_token_bytes must be between 16 and 65536, not {}",
-                self.max_token_bytes
-            ));
-        }
-        if !(1..=4096).contains(&self.max_state_mib) {
-            return Err(format!(
-                "max_state_mib must be between 1 and 4096, not {}",
-                self.max_state_mib
-            ));
-        }
+        within("similarity_threshold", self.similarity_threshold, 0.0..=1.0)?;
+        within("depth", self.depth, 3..=16)?;
+        within("max_children", self.max_children, 2..=100_000)?;
+        within("max_templates", self.max_templates, 1..=10_000_000)?;
+        within("max_tokens", self.max_tokens, 2..=4096)?;
+        within("max_token_bytes", self.max_token_bytes, 16..=65_536)?;
+        within("max_state_mib", self.max_state_mib, 1..=4096)?;
         // Eviction frees a tenth of the budget at a time; one template must
         // not be able to take a large share of it alone.
         let worst = worst_template(self.max_tokens, self.max_token_bytes, self.depth);
@@ -125,6 +90,23 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// `value` within `range`, or an error naming `option`, the range and the value.
+fn within<T: PartialOrd + std::fmt::Display>(
+    option: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<(), String> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{option} must be between {} and {}, not {value}",
+            range.start(),
+            range.end()
+        ))
     }
 }
 
