@@ -596,9 +596,9 @@ mod toml_error;
 use engine::{RawEngine, engine_settings};
 pub(crate) use filter_spec::distinct_names;
 pub use filter_spec::{
-    FilterLoadError, FilterSource, FilterSpec, check_config_object, load_filter, load_filters,
+    FilterLoadError, FilterSource, FilterSpec, check_config_object, load_filters,
 };
-use filter_spec::{RawFilter, filter_spec};
+use filter_spec::{RawFilter, filter_spec, load_filter};
 use toml_error::toml_error;
 
 #[cfg(test)]

@@ -215,7 +215,7 @@ pub fn load_filters(
 }
 
 /// Compiles and validates the filter at `index` of a list; the error names it.
-pub fn load_filter(
+pub(super) fn load_filter(
     engine: &Engine,
     index: usize,
     spec: &FilterSpec,
