@@ -3,46 +3,13 @@
 //! cost of finding them is paid once per many insertions, and memory stays
 //! bounded however many distinct keys the logs carry.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use serde::{Deserialize, Serialize};
+use wasmstash_sdk::stable_hash::{Fnv1aMap, fnv1a};
 
-/// FNV-1a: fast on short keys and, unlike std's default hasher, the same in
-/// every process, which keeps hashed values in snapshots meaningful.
-#[derive(Default, Clone, Copy)]
-pub struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &byte in bytes {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
-}
-
-pub type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
-
-/// The FNV-1a hash of `text`: how seen values and template ids are stored.
+/// The hash of `text`: how seen values and template ids are stored. It must
+/// be stable across processes, since snapshots keep it.
 pub fn hash_text(text: &str) -> u64 {
-    hash_bytes(text.as_bytes())
-}
-
-/// The FNV-1a hash of `bytes` (also the snapshot's checksum).
-pub fn hash_bytes(bytes: &[u8]) -> u64 {
-    let mut hasher = Fnv::default();
-    hasher.write(bytes);
-    hasher.finish()
+    fnv1a(text.as_bytes())
 }
 
 #[derive(Serialize, Deserialize, Clone)]
@@ -54,7 +21,7 @@ struct Entry<S> {
 /// Keys to their state, at most `cap` of them.
 #[derive(Serialize, Deserialize, Clone)]
 pub struct Keyed<S> {
-    map: FnvMap<String, Entry<S>>,
+    map: Fnv1aMap<String, Entry<S>>,
     cap: usize,
     evicted: u64,
 }
@@ -77,7 +44,7 @@ impl<S: Serialize + serde::de::DeserializeOwned> Keyed<S> {
 impl<S> Keyed<S> {
     pub fn new(cap: usize) -> Self {
         Keyed {
-            map: FnvMap::default(),
+            map: Fnv1aMap::default(),
             cap: cap.max(1),
             evicted: 0,
         }

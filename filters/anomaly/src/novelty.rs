@@ -8,13 +8,14 @@ use wasmstash_sdk::field_ref::FieldRef;
 
 use crate::config::NoveltyConfig;
 use crate::finding::{Detector, Finding, Measure, score};
-use crate::keyed::{FnvMap, Keyed, hash_text};
+use crate::keyed::{Keyed, hash_text};
+use wasmstash_sdk::stable_hash::Fnv1aMap;
 
 #[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq)]
 pub struct Seen {
     events: u64,
     /// Value hash to the times it was seen (saturating).
-    counts: FnvMap<u64, u32>,
+    counts: Fnv1aMap<u64, u32>,
     /// The key reached `max_values_per_key`: it is judged no more.
     saturated: bool,
 }
@@ -77,7 +78,7 @@ impl NoveltyDetector {
         seen.events += 1;
         if prior == 0 && seen.counts.len() >= config.max_values_per_key {
             seen.saturated = true;
-            seen.counts = FnvMap::default();
+            seen.counts = Fnv1aMap::default();
             wasmstash_sdk::host::count("saturated_keys", 1);
             return None;
         }

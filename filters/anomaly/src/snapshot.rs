@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::finding::Finding;
 use crate::guard::Held;
 use crate::interval::Clock;
-use crate::keyed::hash_bytes;
+use wasmstash_sdk::stable_hash::fnv1a;
 
 /// Bumped on any incompatible change. 1: no checksum, no settings per part,
 /// no held events; still read.
@@ -55,7 +55,7 @@ pub fn interval_settings(interval_ms: i64) -> String {
 pub fn encode(state: &State) -> Vec<u8> {
     let mut bytes = vec![VERSION];
     bytes.extend(postcard::to_allocvec(state).unwrap_or_default());
-    let checksum = hash_bytes(&bytes);
+    let checksum = fnv1a(&bytes);
     bytes.extend(checksum.to_le_bytes());
     bytes
 }
@@ -71,7 +71,7 @@ pub fn decode(bytes: &[u8]) -> Result<State, String> {
             };
             let (covered, stored) = bytes.split_at(split);
             let stored = u64::from_le_bytes(stored.try_into().expect("eight bytes"));
-            if hash_bytes(covered) != stored {
+            if fnv1a(covered) != stored {
                 return Err("anomaly state fails its checksum: it is corrupted or cut short; starting afresh".into());
             }
             postcard::from_bytes(&covered[1..])

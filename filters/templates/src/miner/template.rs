@@ -2,6 +2,7 @@
 //! template token generalises, and how parameters are cut back out.
 
 use super::mask::{WILDCARD, has_wildcard, is_delimiter};
+use wasmstash_sdk::stable_hash::fnv1a;
 
 /// How a line token relates to the template token at the same position.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -114,15 +115,10 @@ pub fn render(tokens: &[Box<str>]) -> String {
     text
 }
 
-/// FNV-1a, 64 bits, over the template text: simple enough to recompute
-/// anywhere, stable across builds, platforms and replicas.
+/// The template's id: FNV-1a over its text, so that it is the same across
+/// builds, platforms and replicas, and anyone can recompute it.
 pub fn template_id(text: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
+    fnv1a(text.as_bytes())
 }
 
 #[cfg(test)]
