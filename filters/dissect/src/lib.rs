@@ -141,10 +141,17 @@ impl Filter for Dissect {
                     Some(_) => String::new(),
                 },
             };
-            if !text.is_empty() && dissector.apply(&text, event, &mut self.scratch) {
-                self.common.apply(event);
-            } else {
+            if text.is_empty() || !dissector.apply(&text, event, &mut self.scratch) {
                 self.fail(event);
+            } else if let Err(reason) = self.common.apply(event) {
+                // A set Logstash's event refuses raises in `filter_matched`,
+                // inside the plugin's catch (JavaDissectorLibrary's
+                // `dissect`), which tags the event and logs the error; the
+                // mappings after it and the conversions do not run. (With
+                // one mapping, ours were made as its fields were written.)
+                host::log(Level::Error, &reason);
+                self.fail(event);
+                return Verdict::Keep;
             }
         }
         for (index, (field, datatype)) in self.conversions.iter().enumerate() {

@@ -606,3 +606,5 @@ fn hash_options_may_be_flat_lists() {
     let out = dissect(config, json!({"message": "x 5"}));
     assert_eq!((&out["a"], &out["b"]), (&json!("x"), &json!(5)));
 }
+
+mod refused_sets;

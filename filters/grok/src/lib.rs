@@ -201,7 +201,13 @@ impl Filter for Grok {
             }
         }
         if matched {
-            self.common.apply(event);
+            // grok.rb rescues only its timeout around `filter_matched`: a
+            // set its event refuses there (`add_field` through a string)
+            // stops Logstash's worker. The event fails instead, and the
+            // host passes it on as it came, with the reason.
+            if let Err(reason) = self.common.apply(event) {
+                return Verdict::Error(reason);
+            }
         } else {
             for tag in &self.tag_on_failure {
                 event.add_tag(tag);

@@ -412,3 +412,38 @@ fn a_number_field_is_matched_as_ruby_writes_it() {
     let out = run(json!({"match": {"v": "%{GREEDYDATA:s}"}}), event);
     assert_eq!(out["s"], json!(["100.0", "1.0e+20", "1.0e-05", "7"]));
 }
+
+/// grok.rb rescues only its timeout around `filter_matched`: an
+/// `add_field` set Logstash's event refuses stops Logstash's worker. Here
+/// the event fails, with the reason, and the host passes it on as it came.
+#[test]
+fn a_common_option_logstash_refuses_fails_the_event() {
+    let config = json!({"match": {"message": "%{WORD:w} %{NUMBER:num}"},
+                        "add_field": {"[host][name]": "h", "[n][x]": "y", "[@timestamp][z]": "q"}});
+    let event = json!({"message": "hello 5", "host": "web-1", "n": 3,
+                       "@timestamp": "2020-01-01T00:00:00.000Z", "tags": ["a"]});
+    let text = event.to_string();
+    let mut event = Event::parse(text.as_bytes()).unwrap();
+    let verdict = grok(config).process(&mut event);
+    let Verdict::Error(reason) = verdict else {
+        panic!("{verdict:?}: {}", event.to_json());
+    };
+    assert!(
+        reason.starts_with("add_field: Logstash's event cannot set `[host][name]`: the way to it passes through a string"),
+        "{reason}"
+    );
+    // Under `tags`, and at `tags` itself, which takes strings.
+    let tags = json!({"message": "hello 5", "tags": ["a"]});
+    let mut filter =
+        grok(json!({"match": {"message": "%{WORD:w}"}, "add_field": {"[tags][0]": "t"}}));
+    let text = tags.to_string();
+    let mut event = Event::parse(text.as_bytes()).unwrap();
+    assert!(
+        matches!(filter.process(&mut event), Verdict::Error(reason) if reason.contains("under `tags`"))
+    );
+    let out = run(
+        json!({"match": {"message": "%{WORD:w}"}, "add_field": {"tags": "t"}}),
+        tags,
+    );
+    assert_eq!(out["tags"], json!(["a", "t"]));
+}

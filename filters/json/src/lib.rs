@@ -11,6 +11,8 @@
 //! (`[http][method]`) sets that nested field, as Logstash's `event.set`
 //! does. The document's `@timestamp` is read as a time (`timestamp.rs`).
 //! `ecs_compatibility` is accepted and changes nothing, as in Logstash.
+//! A document that would make the event deeper than a filter's result may
+//! be (`json_text::MAX_NESTING`) fails as unreadable text does.
 
 mod timestamp;
 mod transcode;
@@ -102,8 +104,12 @@ impl Filter for Json {
             return Verdict::Keep;
         }
         let set = self.transcoded(event) || self.through_value(event);
-        if set {
-            self.common.apply(event);
+        if set && let Err(reason) = self.common.apply(event) {
+            // json.rb (3.1 and later) rescues what `filter_matched` raises
+            // (a set its event refuses), logs it at warn and tags the event
+            // `tag_on_failure`, whatever `skip_on_invalid_json` says.
+            host::log(Level::Warn, &reason);
+            self.fail(event);
         }
         Verdict::Keep
     }
@@ -117,7 +123,13 @@ impl Json {
         let written = &mut self.written;
         match &self.target {
             Some(segments) => {
-                let Some((top, inner)) = segments.split_first() else {
+                // The transcoder's documents are shallow enough for a
+                // shallow target only; a deeper one is measured on the
+                // general path.
+                let Some((top, inner)) = segments
+                    .split_first()
+                    .filter(|_| segments.len() + transcode::MAX_DEPTH <= json_text::MAX_NESTING)
+                else {
                     return false;
                 };
                 // Setting below an existing field merges into it.
@@ -183,12 +195,31 @@ impl Json {
                 return false;
             }
         };
+        if let Some(deepest) = self.too_deep(&parsed) {
+            // Logstash reads such a document, but the host refuses a result
+            // this deep (ABI.md) and would record a bug of this filter. It
+            // is a document this filter cannot set, failed as one it
+            // cannot read is.
+            if !self.config.skip_on_invalid_json {
+                host::log(
+                    Level::Warn,
+                    &format!(
+                        "json: the document would make the event {deepest} objects and \
+                         arrays deep at `{}`; an event may be at most {} deep",
+                        self.config.target.as_deref().unwrap_or("the event's root"),
+                        json_text::MAX_NESTING
+                    ),
+                );
+                self.fail(event);
+            }
+            return false;
+        }
         match (parsed, &self.config.target) {
             (parsed, Some(target)) => event.set(target, parsed),
             (Value::Object(mut fields), None) => {
                 let time = fields.shift_remove("@timestamp");
                 for (key, value) in fields {
-                    if key.starts_with('[') && field_ref::validate(&key).is_ok() {
+                    if is_path(&key) {
                         event.set(&key, value);
                     } else {
                         event.insert(&key, value);
@@ -208,10 +239,43 @@ impl Json {
         true
     }
 
+    /// How deep the event would nest with `parsed` set, if deeper than a
+    /// filter's result may be (`json_text::MAX_NESTING`): a value at a
+    /// field of `n` segments makes `n` plus its own nesting. At the root,
+    /// a member whose key is a field reference is set at its path.
+    fn too_deep(&self, parsed: &Value) -> Option<usize> {
+        let deepest = match (&self.target, parsed) {
+            (Some(segments), parsed) => segments.len() + json_text::nesting(parsed),
+            (None, Value::Object(members)) => members
+                .iter()
+                .map(|(key, value)| root_segments(key) + json_text::nesting(value))
+                .max()
+                .unwrap_or(0),
+            (None, _) => 0,
+        };
+        (deepest > json_text::MAX_NESTING).then_some(deepest)
+    }
+
     fn fail(&self, event: &mut Event) {
         for tag in &self.config.tag_on_failure {
             event.add_tag(tag);
         }
+    }
+}
+
+/// Whether a document's key at the root is set at the path it writes
+/// (`[http][method]`), as Logstash's `event.set` sets it; any other key is
+/// set as itself.
+fn is_path(key: &str) -> bool {
+    key.starts_with('[') && field_ref::validate(key).is_ok()
+}
+
+/// How many segments a document's key at the root is set at.
+fn root_segments(key: &str) -> usize {
+    if is_path(key) {
+        field_ref::segments(key).count()
+    } else {
+        1
     }
 }
 
@@ -236,221 +300,4 @@ export_filter!(Json);
 mod differential;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use wasmstash_sdk::NativeFilter;
-
-    fn run(config: Value, input: &str) -> String {
-        let mut filter = Json::new(serde_json::from_value(config).unwrap()).unwrap();
-        let mut event = Event::parse(input.as_bytes()).unwrap();
-        assert_eq!(filter.process(&mut event), Verdict::Keep);
-        event.to_json()
-    }
-
-    #[test]
-    fn parses_into_the_root_and_into_a_target() {
-        let input = r#"{"message":"{\"level\":\"warn\",\"n\":{\"a\":1}}"}"#;
-        assert_eq!(
-            run(json!({"source": "message"}), input),
-            r#"{"message":"{\"level\":\"warn\",\"n\":{\"a\":1}}","level":"warn","n":{"a":1}}"#
-        );
-        assert_eq!(
-            run(json!({"source": "message", "target": "[app][doc]"}), input),
-            r#"{"message":"{\"level\":\"warn\",\"n\":{\"a\":1}}","app":{"doc":{"level":"warn","n":{"a":1}}}}"#
-        );
-    }
-
-    #[test]
-    fn empty_or_blank_text_is_a_null_document_as_jrjackson_reads_it() {
-        for text in ["", " \\t\\r\\n "] {
-            let input = format!(r#"{{"message":"{text}"}}"#);
-            assert_eq!(
-                run(
-                    json!({"source": "message", "target": "doc", "add_tag": ["parsed"]}),
-                    &input
-                ),
-                format!(r#"{{"message":"{text}","doc":null,"tags":["parsed"]}}"#)
-            );
-            // The root takes objects only, and this is no parse error that
-            // `skip_on_invalid_json` would hide.
-            assert_eq!(
-                run(
-                    json!({"source": "message", "skip_on_invalid_json": true}),
-                    &input
-                ),
-                format!(r#"{{"message":"{text}","tags":["_jsonparsefailure"]}}"#)
-            );
-        }
-        // A form feed is no JSON whitespace: invalid, so skipped quietly.
-        assert_eq!(
-            run(
-                json!({"source": "message", "target": "doc", "skip_on_invalid_json": true}),
-                r#"{"message":"\\f"}"#
-            ),
-            r#"{"message":"\\f"}"#
-        );
-    }
-
-    #[test]
-    fn numbers_keep_their_text_unless_past_a_doubles_range() {
-        assert_eq!(
-            run(
-                json!({"source": "message", "target": "d"}),
-                r#"{"message":"{\"p\":1.50,\"big\":123456789012345678901234567890}"}"#
-            ),
-            r#"{"message":"{\"p\":1.50,\"big\":123456789012345678901234567890}","d":{"p":1.50,"big":123456789012345678901234567890}}"#
-        );
-        for document in [r#"{\"a\":1e400}"#, r#"{\"a\":[-1e309]}"#] {
-            let input = format!(r#"{{"message":"{document}"}}"#);
-            assert_eq!(
-                run(json!({"source": "message"}), &input),
-                format!(r#"{{"message":"{document}","tags":["_jsonparsefailure"]}}"#)
-            );
-        }
-    }
-
-    #[test]
-    fn invalid_json_is_tagged_unless_skipped() {
-        let input = r#"{"message":"{not json"}"#;
-        assert_eq!(
-            run(json!({"source": "message"}), input),
-            r#"{"message":"{not json","tags":["_jsonparsefailure"]}"#
-        );
-        assert_eq!(
-            run(
-                json!({"source": "message", "skip_on_invalid_json": true}),
-                input
-            ),
-            input
-        );
-        assert_eq!(
-            run(
-                json!({"source": "message", "tag_on_failure": ["x"]}),
-                r#"{"message":"[1]"}"#
-            ),
-            r#"{"message":"[1]","tags":["x"]}"#
-        );
-        // Valid JSON that is no object is tagged even when invalid JSON is
-        // skipped: Logstash's flag guards only the parse.
-        assert_eq!(
-            run(
-                json!({"source": "message", "skip_on_invalid_json": true, "tag_on_failure": "y"}),
-                r#"{"message":"[1,2]"}"#
-            ),
-            r#"{"message":"[1,2]","tags":["y"]}"#
-        );
-    }
-
-    #[test]
-    fn keys_written_as_field_references_set_nested_fields() {
-        assert_eq!(
-            run(
-                json!({"source": "message"}),
-                r#"{"message":"{\"[x][y]\":1,\"[bad\":2,\"z\":3}"}"#
-            ),
-            r#"{"message":"{\"[x][y]\":1,\"[bad\":2,\"z\":3}","x":{"y":1},"[bad":2,"z":3}"#
-        );
-    }
-
-    #[test]
-    fn the_common_options_apply_only_when_the_document_was_set() {
-        let config = json!({"source": "message", "add_field": {"from": "%{[doc][a]}"},
-                            "add_tag": ["parsed"], "target": "doc"});
-        assert_eq!(
-            run(config.clone(), r#"{"message":"{\"a\":1}"}"#),
-            r#"{"message":"{\"a\":1}","doc":{"a":1},"from":"1","tags":["parsed"]}"#
-        );
-        assert_eq!(
-            run(config, r#"{"message":"nope"}"#),
-            r#"{"message":"nope","tags":["_jsonparsefailure"]}"#
-        );
-    }
-
-    #[test]
-    fn a_documents_timestamp_is_read_as_a_time_at_the_root() {
-        let config = json!({"source": "m", "add_tag": ["parsed"]});
-        // A time in another zone is written in UTC, in place of the old one.
-        assert_eq!(
-            run(
-                config.clone(),
-                r#"{"@timestamp":"2000-01-01T00:00:00.000Z","m":"{\"@timestamp\":\"2022-03-04T05:06:07.8+01:00\",\"k\":1}"}"#
-            ),
-            r#"{"@timestamp":"2022-03-04T04:06:07.800Z","m":"{\"@timestamp\":\"2022-03-04T05:06:07.8+01:00\",\"k\":1}","k":1,"tags":["parsed"]}"#
-        );
-        // No time: the current time, a tag, the value kept; still a success.
-        for (time, kept) in [(r#"\"soon\""#, "soon"), ("42", "42")] {
-            let input = format!(r#"{{"m":"{{\"@timestamp\":{time},\"k\":2}}"}}"#);
-            let out: Value = serde_json::from_str(&run(config.clone(), &input)).unwrap();
-            let now = out["@timestamp"].as_str().unwrap();
-            assert!(timestamp::parse(now).as_deref() == Some(now), "{out}");
-            assert_eq!(out["k"], 2, "{out}");
-            assert_eq!(out["_@timestamp"], kept, "{out}");
-            assert_eq!(
-                out["tags"],
-                json!(["_timestampparsefailure", "parsed"]),
-                "{out}"
-            );
-        }
-        // A null changes nothing; under a target it is only a field.
-        assert_eq!(
-            run(config, r#"{"m":"{\"@timestamp\":null}"}"#),
-            r#"{"m":"{\"@timestamp\":null}","tags":["parsed"]}"#
-        );
-        assert_eq!(
-            run(
-                json!({"source": "m", "target": "t"}),
-                r#"{"m":"{\"@timestamp\":\"soon\"}"}"#
-            ),
-            r#"{"m":"{\"@timestamp\":\"soon\"}","t":{"@timestamp":"soon"}}"#
-        );
-    }
-
-    #[test]
-    fn ecs_compatibility_is_accepted_as_logstash_accepts_it() {
-        for mode in ["disabled", "v1", "v8"] {
-            let config = json!({"source": "m", "ecs_compatibility": mode});
-            assert_eq!(
-                run(config, r#"{"m":"{\"a\":1}"}"#),
-                r#"{"m":"{\"a\":1}","a":1}"#
-            );
-        }
-        let err = NativeFilter::<Json>::new(br#"{"source":"m","ecs_compatibility":"v2"}"#)
-            .err()
-            .unwrap();
-        assert!(err.contains("unknown variant `v2`"), "{err}");
-    }
-
-    #[test]
-    fn a_missing_source_leaves_the_event_alone() {
-        assert_eq!(run(json!({"source": "nope"}), r#"{"a":1}"#), r#"{"a":1}"#);
-        // So do a null and false, which Ruby's `unless source` skips too.
-        for skipped in [r#"{"m":null}"#, r#"{"m":false}"#] {
-            assert_eq!(run(json!({"source": "m"}), skipped), skipped);
-        }
-    }
-
-    /// Logstash's JSON reader takes text only: an object, a list, a number
-    /// or `true` fails as bad JSON does, and is skipped with it.
-    #[test]
-    fn a_source_that_is_not_text_is_tagged() {
-        for value in [r#"{"a":1}"#, "[1]", "5", "true"] {
-            let input = format!(r#"{{"m":{value}}}"#);
-            let tagged = format!(r#"{{"m":{value},"tags":["_jsonparsefailure"]}}"#);
-            assert_eq!(run(json!({"source": "m", "target": "t"}), &input), tagged);
-            let skipping = json!({"source": "m", "skip_on_invalid_json": true});
-            assert_eq!(run(skipping, &input), input);
-        }
-    }
-
-    #[test]
-    fn bad_config_is_explained() {
-        let err = NativeFilter::<Json>::new(br#"{"sorce":"message"}"#)
-            .err()
-            .unwrap();
-        assert!(err.contains("unknown field `sorce`"), "{err}");
-        let err = NativeFilter::<Json>::new(br#"{"source":"[a][b"}"#)
-            .err()
-            .unwrap();
-        assert!(err.contains("malformed field reference"), "{err}");
-    }
-}
+mod tests;

@@ -16,9 +16,10 @@ use wasmstash_sdk::json_text::{self, skip_plain_string_bytes, string_end, write_
 #[derive(Debug, PartialEq, Eq)]
 pub struct Unusual;
 
-/// Well under `serde_json`'s recursion limit (128), so that limit's errors
-/// stay the general path's to give.
-const MAX_DEPTH: usize = 100;
+/// How many objects and arrays, one inside another, a document here may
+/// hold: well under `serde_json`'s recursion limit (128), so that limit's
+/// errors stay the general path's to give.
+pub const MAX_DEPTH: usize = 100;
 
 /// Past this many keys in one object, the repeated-key check (a comparison
 /// with each earlier key) is left to the general path's hash map.

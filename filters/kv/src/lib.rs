@@ -17,7 +17,8 @@ use serde::Deserialize;
 use serde_json::Map;
 use wasmstash_sdk::common::{self, CommonOptions, EcsCompatibility, WithCommon};
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::{field_ref, logstash_event, template};
+use wasmstash_sdk::template::{self, Template};
+use wasmstash_sdk::{field_ref, logstash_event};
 
 use charset::{CharClass, SplitPattern};
 use scan::{Scanner, Splitter};
@@ -206,6 +207,18 @@ impl Filter for Kv {
         if config.max_keys == 0 || config.max_value_bytes == 0 {
             return Err("max_keys and max_value_bytes must be at least 1".into());
         }
+        // Filled in per event with `sprintf`: a reference Logstash would
+        // raise on there is a config error here, as in the common options.
+        let templates = [
+            ("prefix", std::slice::from_ref(&config.prefix)),
+            ("include_keys", &config.include_keys[..]),
+            ("exclude_keys", &config.exclude_keys[..]),
+        ];
+        for (option, texts) in templates {
+            for text in texts {
+                Template::checked(option, text.as_str())?;
+            }
+        }
         let scanner = Scanner::new(
             splitter(
                 "field_split",
@@ -284,8 +297,13 @@ impl Filter for Kv {
             }
         }
         if any_set && !raised {
-            // Logstash's filter_matched, run whenever pairs were set.
-            self.common.apply(event);
+            // Logstash's filter_matched, run whenever pairs were set. A set
+            // its event refuses there raises into kv.rb's `rescue => ex`,
+            // which logs it at warn and tags the event `tag_on_failure`.
+            if let Err(reason) = self.common.apply(event) {
+                host::log(Level::Warn, &reason);
+                raised = true;
+            }
         }
         if parse.failed || raised {
             for tag in &self.config.tag_on_failure {

@@ -529,3 +529,41 @@ fn logstash_options_without_effect_here_are_taken_and_checked() {
         assert!(err.contains(expected), "{bad}: {err}");
     }
 }
+
+/// A set Logstash's event refuses in `filter_matched` (`add_field` under
+/// `tags`, at `@timestamp`, through a string) raises into kv.rb's rescue,
+/// which tags the event `tag_on_failure`; what was set before it stays.
+#[test]
+fn a_common_option_logstash_refuses_tags_the_event() {
+    let event = json!({"message": "a=1", "@timestamp": "2020-01-01T00:00:00.000Z",
+                       "tags": ["a"], "host": "h"});
+    for field in ["[tags][0]", "@timestamp", "[host][name]"] {
+        let config = json!({"add_field": {"before": "b", field: "t", "after": "x"},
+                            "add_tag": ["done"]});
+        let mut expected = event.clone();
+        expected["a"] = json!("1");
+        expected["before"] = json!("b");
+        expected["tags"] = json!(["a", "_kv_filter_error"]);
+        assert_eq!(kv(config, event.clone()), expected, "{field}");
+    }
+}
+
+#[test]
+fn a_malformed_field_reference_in_a_template_fails_init() {
+    for (option, value) in [
+        ("prefix", json!("p_%{a[0]}_")),
+        ("include_keys", json!(["a", "%{a[0]}"])),
+        ("exclude_keys", json!(["%{a[0]}"])),
+    ] {
+        let error = init_error(json!({option: value}));
+        assert!(
+            error.starts_with(&format!("{option}: `%{{a[0]}}`: malformed")),
+            "{error}"
+        );
+    }
+    let error = init_error(json!({"add_field": {"x": "%{a[0]}"}}));
+    assert!(
+        error.starts_with("add_field: `%{a[0]}`: malformed"),
+        "{error}"
+    );
+}

@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 use wasmstash_regex::{Budget, Matcher, Regex, Stop};
 use wasmstash_sdk::field_ref::FieldRef;
+use wasmstash_sdk::logstash_event::refusal;
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::Template;
 
@@ -36,6 +37,9 @@ pub enum GsubError {
     Stopped,
     /// The regex, filled in for this event, does not compile.
     Regex(String),
+    /// Logstash's event refuses to set the field (any field under `tags`),
+    /// which Logstash does even when nothing was replaced.
+    Refused,
 }
 
 enum Needle {
@@ -88,7 +92,10 @@ impl Gsub {
                     unreachable!("chunks of three")
                 };
                 wasmstash_sdk::field_ref::validate_option("gsub", field)?;
-                let template = Template::new(pattern.clone());
+                // A malformed `%{...}` in either raises in Logstash on
+                // every event; here it is a config error.
+                let option = format!("gsub `{field}`");
+                let template = Template::checked(&option, pattern.clone())?;
                 let needle = if template.is_fixed() {
                     Needle::Fixed(
                         Regex::for_replace(pattern)
@@ -103,21 +110,27 @@ impl Gsub {
                 Ok(Gsub {
                     field: FieldRef::new(field),
                     needle,
-                    replacement: Template::new(replacement.clone()),
+                    replacement: Template::checked(&option, replacement.clone())?,
                 })
             })
             .collect()
     }
 
     /// Replaces in the field; an error when the regex filled in for this
-    /// event does not compile or a value's replace ran out of steps (the
-    /// field is then left as it was).
+    /// event does not compile, a value's replace ran out of steps, or
+    /// Logstash's event refuses the field (the field is then left as it
+    /// was).
     pub fn apply(&mut self, event: &mut Event, matcher: &mut Matcher) -> Result<(), GsubError> {
         // Looked up once; the regex is filled in only for a field it can change.
-        let current = match event.get(&self.field) {
+        let current = match crate::text_at(event, &self.field) {
             Some(current @ (Value::String(_) | Value::Array(_))) => current,
             _ => return Ok(()),
         };
+        // Strings replaced in strings: what is set is refused exactly when
+        // what is there would be.
+        if refusal(event, &self.field, current).is_some() {
+            return Err(GsubError::Refused);
+        }
         let regex = self.needle.for_event(event)?;
         let replacement = self.replacement.render(event);
         let mut replace_all = |text| replace_all(regex, text, &replacement, matcher);

@@ -11,9 +11,14 @@
 //! are skipped and the event is tagged with `tag_on_failure` (default
 //! `_mutate_error`). That is a `convert` of a text Ruby cannot read as a
 //! number, a `rename` whose `%{field}` names expand to something that is no
-//! field reference, a set through a scalar, text set at `@timestamp` or
-//! inside `tags` by `replace` or `update`, a `strip` of a list holding a
-//! non-string, and (ours) a `gsub` whose regex runs out of steps.
+//! field reference, a `strip` of a list holding a non-string, (ours) a
+//! `gsub` whose regex runs out of steps, and any set Logstash's event
+//! refuses, by an operation or by `add_field` (see
+//! `wasmstash_sdk::logstash_event`): through a string, number or boolean,
+//! at or under `@timestamp`, under `tags`, or a `tags` that would hold
+//! anything but strings. Logstash's `@timestamp` is a timestamp object, not
+//! text: the string operations pass it by, as they pass by any value that
+//! is no string.
 //!
 //! Options take the shapes Logstash's config gives them (`options.rs`): a
 //! hash option may be a flat list, a list option one field. A field that
@@ -23,20 +28,23 @@
 mod convert;
 mod gsub;
 mod options;
+mod ruby_text;
 
 use std::borrow::Cow;
 
 use serde_json::Map;
 use wasmstash_sdk::common::{CommonOptions, WithCommon};
 use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef};
-use wasmstash_sdk::logstash_event::{refuses_text_at, through_a_scalar};
+use wasmstash_sdk::logstash_event::{refusal, refuses_text_at};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{FieldName, Template};
 use wasmstash_sdk::text_case;
+use wasmstash_sdk::timestamp::Timestamp;
 
 use convert::Conversion;
 use gsub::{Gsub, GsubError};
 pub use options::Options;
+use ruby_text::{capitalize, join, ruby_split, strip};
 use wasmstash_regex::Matcher;
 
 pub type Config = WithCommon<Options>;
@@ -97,15 +105,11 @@ fn templates(option: &str, map: Map<String, Value>) -> Result<Vec<(FieldRef, Tem
             value => (field, value),
         })
         .collect();
+    // A date pattern Joda or java.time refuses, or a malformed field
+    // reference, is a config error, as in the common options.
     pairs(option, map)?
         .into_iter()
-        .map(|(field, template)| {
-            // A date pattern Joda or java.time refuses is a config error,
-            // as in the common options.
-            let template = Template::new(template);
-            template.check().map_err(|e| format!("{option}: {e}"))?;
-            Ok((field, template))
-        })
+        .map(|(field, template)| Ok((field, Template::checked(option, template)?)))
         .collect()
 }
 
@@ -172,8 +176,14 @@ impl Filter for Mutate {
     }
 
     fn process(&mut self, event: &mut Event) -> Verdict {
+        // The values of `coerce`, `update` and `replace` are text, which
+        // Logstash's event refuses at `@timestamp` and inside `tags`, as
+        // through a scalar.
         for (field, template) in &self.coerce {
             if matches!(event.get(field), Some(Value::Null)) {
+                if refuses_text_at(event, field) {
+                    return self.fail(event);
+                }
                 let value = template.render(event).into_owned();
                 event.set(field, value);
             }
@@ -181,9 +191,6 @@ impl Filter for Mutate {
         if self.rename_fields(event).is_err() {
             return self.fail(event);
         }
-        // Their values are text, which Logstash's event refuses at
-        // `@timestamp` (a timestamp object) and inside `tags`, as through a
-        // scalar; a rename or copy may carry a timestamp there, and is let be.
         for (field, template) in &self.update {
             if event.contains(field) {
                 if refuses_text_at(event, field) {
@@ -201,32 +208,33 @@ impl Filter for Mutate {
             event.set(field, value);
         }
         for (field, conversion) in &self.convert {
-            let Some(current) = event.get(field) else {
-                continue;
-            };
-            match conversion.apply(current, self.lenient_conversion) {
-                Some(converted) if &converted != current => event.set(field, converted),
-                Some(_) => {}
-                None => return self.fail(event),
+            if convert(event, field, *conversion, self.lenient_conversion).is_err() {
+                return self.fail(event);
             }
         }
         match self.gsub_fields(event) {
             Ok(()) => {}
-            Err(GsubError::Stopped) => return self.fail(event),
+            Err(GsubError::Stopped | GsubError::Refused) => return self.fail(event),
             Err(GsubError::Regex(reason)) => {
                 // Logstash logs the exception and tags the event.
                 host::log(Level::Warn, &format!("gsub: {reason}"));
                 return self.fail(event);
             }
         }
-        for field in &self.uppercase {
-            map_strings(event, field, text_case::uppercase);
-        }
-        for field in &self.capitalize {
-            map_strings(event, field, capitalize);
-        }
-        for field in &self.lowercase {
-            map_strings(event, field, text_case::lowercase);
+        let recased = [
+            (
+                &self.uppercase,
+                text_case::uppercase as fn(&str) -> Cow<'_, str>,
+            ),
+            (&self.capitalize, capitalize),
+            (&self.lowercase, text_case::lowercase),
+        ];
+        for (fields, change) in recased {
+            for field in fields {
+                if map_strings(event, field, change).is_err() {
+                    return self.fail(event);
+                }
+            }
         }
         for field in &self.strip {
             // Ruby's `strip` of every member raises on one that is no string.
@@ -235,17 +243,25 @@ impl Filter for Mutate {
             {
                 return self.fail(event);
             }
-            map_strings(event, field, strip);
+            if map_strings(event, field, strip).is_err() {
+                return self.fail(event);
+            }
         }
         for (field, separator) in &self.split {
-            if let Some(Value::String(text)) = event.get(field) {
-                let parts = ruby_split(text, separator);
+            if let Some(Value::String(text)) = text_at(event, field) {
+                let parts = Value::Array(ruby_split(text, separator));
+                if refusal(event, field, &parts).is_some() {
+                    return self.fail(event);
+                }
                 event.set(field, parts);
             }
         }
         for (field, separator) in &self.join {
-            if let Some(Value::Array(items)) = event.get(field) {
-                let joined = join(items, separator);
+            if let Some(Value::Array(items)) = text_at(event, field) {
+                let joined = Value::String(join(items, separator));
+                if refusal(event, field, &joined).is_some() {
+                    return self.fail(event);
+                }
                 event.set(field, joined);
             }
         }
@@ -259,14 +275,18 @@ impl Filter for Mutate {
         for (from, to) in &self.copy {
             match event.get(from) {
                 None | Some(Value::Null) => {}
-                Some(_) if through_a_scalar(event, to) => return self.fail(event),
+                Some(value) if refuses_carried(event, to, value) => return self.fail(event),
                 Some(value) => {
                     let value = value.clone();
                     event.set(to, value);
                 }
             }
         }
-        self.common.apply(event);
+        if let Err(reason) = self.common.apply(event) {
+            // Logstash's rescue logs the exception, then tags the event.
+            host::log(Level::Warn, &reason);
+            return self.fail(event);
+        }
         Verdict::Keep
     }
 }
@@ -304,46 +324,115 @@ impl Mutate {
 
     /// `rename`, each name filled in for this event first; an error when a
     /// filled-in name is not a field reference, or the new name one that
-    /// Logstash's event refuses to set. Then the field stays where it was:
-    /// Logstash has taken it out by the time its set raises, and loses it.
+    /// Logstash's event refuses to set.
     fn rename_fields(&self, event: &mut Event) -> Result<(), ()> {
         for (from, to) in &self.rename {
             let from = from.resolve(event).map_err(drop)?;
             let to = to.resolve(event).map_err(drop)?;
-            if !event.contains(&from) {
+            // Logstash's `event.set(new, event.remove(old))` takes the field
+            // out before it sets the new name. So a new name under the old
+            // one (`host` to `[host][name]`) finds nothing in its way. Where
+            // its event refuses the set, the field is already out and lost;
+            // here it goes back (last among its siblings), so the tagged
+            // event still holds its value.
+            let Some(value) = event.remove(&from) else {
                 continue;
-            }
-            // Logstash takes the field out before it sets the new name, so
-            // a new name under the old one (`host` to `[host][name]`) finds
-            // nothing in its way.
-            let under_from = {
-                let mut to_segments = to.segments();
-                from.segments()
-                    .all(|segment| to_segments.next() == Some(segment))
             };
-            if !under_from && through_a_scalar(event, &to) {
+            if refuses_carried(event, &to, &value) {
+                event.set(&from, value);
                 return Err(());
             }
-            if let Some(value) = event.remove(&from) {
-                event.set(&to, value);
-            }
+            event.set(&to, value);
         }
         Ok(())
     }
 }
 
+/// Whether Logstash's event refuses `value` at `field`, where `rename` or
+/// `copy` carries it from another field. `@timestamp` takes only a
+/// timestamp object, which Logstash's events carry from field to field and
+/// their JSON writes as text: text that reads as one
+/// ([`Timestamp::parse`]) is taken for one (`@timestamp`'s own, moved
+/// away and back).
+fn refuses_carried(event: &Event, field: &(impl FieldPath + ?Sized), value: &Value) -> bool {
+    let timestamp = value
+        .as_str()
+        .is_some_and(|text| Timestamp::parse(text).is_some());
+    !(timestamp && is_timestamp(field)) && refusal(event, field, value).is_some()
+}
+
+/// Whether `field` is `@timestamp`, which Logstash's event holds as a
+/// timestamp object, not as the text its JSON has.
+fn is_timestamp(field: &(impl FieldPath + ?Sized)) -> bool {
+    let mut segments = field.segments();
+    segments.next() == Some("@timestamp") && segments.next().is_none()
+}
+
+/// The value at `field` as mutate's string operations see it in Logstash
+/// (`gsub`, the case changes, `strip`, `split`, `join`): `@timestamp` is
+/// a timestamp object there, which they pass by as they pass by any value
+/// that is no string or list.
+pub(crate) fn text_at<'e>(event: &'e Event, field: &FieldRef) -> Option<&'e Value> {
+    if is_timestamp(field) {
+        None
+    } else {
+        event.get(field)
+    }
+}
+
+/// `convert` of one field; an error where Logstash's conversion raises, or
+/// its event refuses the converted value (numbers in `tags`, say). As
+/// there, an object or null is left as it is, with nothing set.
+fn convert(
+    event: &mut Event,
+    field: &FieldRef,
+    conversion: Conversion,
+    lenient: bool,
+) -> Result<(), ()> {
+    let current = match event.get(field) {
+        None | Some(Value::Object(_) | Value::Null) => return Ok(()),
+        Some(current) => current,
+    };
+    if is_timestamp(field) {
+        // Logstash's is a timestamp object: `boolean` sets it back as it
+        // was (it is no `true` or `false`), and every other conversion
+        // makes a number or text, which the event refuses there.
+        return match conversion {
+            Conversion::Boolean => Ok(()),
+            _ => Err(()),
+        };
+    }
+    let converted = conversion.apply(current, lenient).ok_or(())?;
+    // Logstash sets the value even when it is unchanged, which matters
+    // under `tags`, where any set is refused.
+    if refusal(event, field, &converted).is_some() {
+        return Err(());
+    }
+    if &converted != current {
+        event.set(field, converted);
+    }
+    Ok(())
+}
+
 /// Applies `change` to a string field, or to every string in a list field.
 /// `change` borrows its input back when it leaves it as it was; a field
-/// where nothing changed is left untouched.
-fn map_strings(event: &mut Event, field: &FieldRef, change: impl Fn(&str) -> Cow<'_, str>) {
+/// where nothing changed is left untouched. Logstash sets the result back
+/// whatever it is (but null): an error where its event refuses that, as
+/// under `tags`.
+fn map_strings(
+    event: &mut Event,
+    field: &FieldRef,
+    change: impl Fn(&str) -> Cow<'_, str>,
+) -> Result<(), ()> {
     // Check with a read first so an absent or non-string field stays untouched.
-    let Some(current) = event.get(field) else {
-        return;
+    let Some(current) = text_at(event, field) else {
+        return Ok(());
     };
     let changed = match current {
+        Value::Null => return Ok(()),
         Value::String(s) => match change(s) {
-            Cow::Owned(new) => Value::String(new),
-            Cow::Borrowed(_) => return,
+            Cow::Owned(new) => Some(Value::String(new)),
+            Cow::Borrowed(_) => None,
         },
         Value::Array(items) => {
             let mut any = false;
@@ -360,143 +449,17 @@ fn map_strings(event: &mut Event, field: &FieldRef, change: impl Fn(&str) -> Cow
                     other => other.clone(),
                 })
                 .collect();
-            if !any {
-                return;
-            }
-            Value::Array(new)
+            any.then_some(Value::Array(new))
         }
-        _ => return,
+        _ => None,
     };
-    event.set(field, changed);
-}
-
-/// Ruby's `strip`: ASCII whitespace and NUL from both ends, no other
-/// Unicode space.
-fn strip(text: &str) -> Cow<'_, str> {
-    let strippable = |c: char| matches!(c, ' ' | '\t' | '\n' | '\u{0b}' | '\u{0c}' | '\r' | '\0');
-    match text.trim_matches(strippable) {
-        trimmed if trimmed.len() == text.len() => Cow::Borrowed(text),
-        trimmed => Cow::Owned(trimmed.to_owned()),
+    if refusal(event, field, changed.as_ref().unwrap_or(current)).is_some() {
+        return Err(());
     }
-}
-
-/// Ruby's `capitalize`: the first character upper case, the rest lower.
-fn capitalize(text: &str) -> Cow<'_, str> {
-    let mut chars = text.chars();
-    let Some(first) = chars.next() else {
-        return Cow::Borrowed(text);
-    };
-    let mut capitalized = String::with_capacity(text.len());
-    titlecase(first, &mut capitalized);
-    capitalized.push_str(&text_case::lowercase(chars.as_str()));
-    if capitalized == text {
-        Cow::Borrowed(text)
-    } else {
-        Cow::Owned(capitalized)
+    if let Some(changed) = changed {
+        event.set(field, changed);
     }
-}
-
-/// Appends `c` in titlecase, which Ruby's `capitalize` gives the first
-/// character: the uppercase, except for the letters Unicode titlecases
-/// otherwise (UnicodeData.txt and SpecialCasing.txt). Those are digraphs
-/// (`ǆ` to `ǅ`), ligatures (`ß` to `Ss`, `ﬁ` to `Fi`), Greek letters with
-/// a iota subscript (`ᾳ` to `ᾼ`) and Georgian letters, which are their
-/// own titlecase.
-fn titlecase(c: char, out: &mut String) {
-    let special: &str = match c {
-        '\u{1c4}'..='\u{1c6}' => "\u{1c5}",
-        '\u{1c7}'..='\u{1c9}' => "\u{1c8}",
-        '\u{1ca}'..='\u{1cc}' => "\u{1cb}",
-        '\u{1f1}'..='\u{1f3}' => "\u{1f2}",
-        'ß' => "Ss",
-        '\u{fb00}' => "Ff",
-        '\u{fb01}' => "Fi",
-        '\u{fb02}' => "Fl",
-        '\u{fb03}' => "Ffi",
-        '\u{fb04}' => "Ffl",
-        '\u{fb05}' | '\u{fb06}' => "St",
-        '\u{587}' => "\u{535}\u{582}",
-        '\u{fb13}' => "\u{544}\u{576}",
-        '\u{fb14}' => "\u{544}\u{565}",
-        '\u{fb15}' => "\u{544}\u{56b}",
-        '\u{fb16}' => "\u{54e}\u{576}",
-        '\u{fb17}' => "\u{544}\u{56d}",
-        '\u{1fb2}' => "\u{1fba}\u{345}",
-        '\u{1fb4}' => "\u{386}\u{345}",
-        '\u{1fb7}' => "\u{391}\u{342}\u{345}",
-        '\u{1fc2}' => "\u{1fca}\u{345}",
-        '\u{1fc4}' => "\u{389}\u{345}",
-        '\u{1fc7}' => "\u{397}\u{342}\u{345}",
-        '\u{1ff2}' => "\u{1ffa}\u{345}",
-        '\u{1ff4}' => "\u{38f}\u{345}",
-        '\u{1ff7}' => "\u{3a9}\u{342}\u{345}",
-        '\u{1fb3}' | '\u{1fbc}' => "\u{1fbc}",
-        '\u{1fc3}' | '\u{1fcc}' => "\u{1fcc}",
-        '\u{1ff3}' | '\u{1ffc}' => "\u{1ffc}",
-        // ᾀ..ᾇ, ᾐ..ᾗ, ᾠ..ᾧ and their titlecase forms eight places on.
-        '\u{1f80}'..='\u{1faf}' => {
-            let offset = (c as u32 - 0x1f80) % 16;
-            let titled = 0x1f80 + (c as u32 - 0x1f80) / 16 * 16 + 8 + offset % 8;
-            out.push(char::from_u32(titled).expect("a Greek letter"));
-            return;
-        }
-        '\u{10d0}'..='\u{10fa}' | '\u{10fd}'..='\u{10ff}' => {
-            out.push(c);
-            return;
-        }
-        _ => {
-            out.extend(c.to_uppercase());
-            return;
-        }
-    };
-    out.push_str(special);
-}
-
-/// Ruby's `String#split` with a string separator: a single space splits at
-/// runs of whitespace and ignores leading whitespace, an empty separator
-/// splits into characters, and empty strings at the end are dropped.
-fn ruby_split(text: &str, separator: &str) -> Vec<Value> {
-    let mut parts: Vec<&str> = match separator {
-        " " => text
-            .split(['\t', '\n', '\u{0b}', '\u{0c}', '\r', ' '])
-            .filter(|part| !part.is_empty())
-            .collect(),
-        "" => text
-            .char_indices()
-            .map(|(i, c)| &text[i..i + c.len_utf8()])
-            .collect(),
-        separator => text.split(separator).collect(),
-    };
-    while parts.last() == Some(&"") {
-        parts.pop();
-    }
-    parts.into_iter().map(Value::from).collect()
-}
-
-/// Ruby's `Array#join`: members as text (nested lists joined too, null as
-/// nothing).
-fn join(items: &[Value], separator: &str) -> String {
-    let mut out = String::new();
-    let mut first = true;
-    let mut push = |text: &str| {
-        if !first {
-            out.push_str(separator);
-        }
-        first = false;
-        out.push_str(text);
-    };
-    fn each(items: &[Value], push: &mut impl FnMut(&str)) {
-        for item in items {
-            match item {
-                Value::Array(inner) => each(inner, push),
-                Value::String(text) => push(text),
-                Value::Null => push(""),
-                other => push(&other.to_string()),
-            }
-        }
-    }
-    each(items, &mut push);
-    out
+    Ok(())
 }
 
 /// Logstash's `merge` of `added` into `dest`: two objects merge (`added`'s
@@ -504,7 +467,8 @@ fn join(items: &[Value], separator: &str) -> String {
 /// Logstash does after logging an error); anything else makes `dest` the
 /// list of both, a missing or null side counting as no values.
 /// An error where Logstash's event refuses the set (`dest` through a
-/// string): its mutate then tags the event.
+/// string, at `@timestamp`, `tags` that would hold a non-string): its
+/// mutate then tags the event.
 fn merge(event: &mut Event, dest: &FieldRef, added: &FieldRef) -> Result<(), ()> {
     let added_value = event.get(added).cloned();
     let dest_value = event.get(dest).cloned();
@@ -520,7 +484,7 @@ fn merge(event: &mut Event, dest: &FieldRef, added: &FieldRef) -> Result<(), ()>
             Value::Array(list)
         }
     };
-    if through_a_scalar(event, dest) {
+    if refusal(event, dest, &merged).is_some() {
         return Err(());
     }
     event.set(dest, merged);

@@ -294,7 +294,8 @@ fn options_take_the_shapes_logstash_configs_give_them() {
 /// Logstash's event refuses a set through a string (`[host][name]` when
 /// `host` is the string Beats 7 wrote): mutate's rescue tags the event and
 /// runs nothing after, where a set here would have turned `host` into an
-/// object. A rename keeps its field (Logstash's had already taken it out).
+/// object. A rename loses its field, as Logstash's has taken it out by
+/// then.
 #[test]
 fn a_set_through_a_string_is_refused_as_logstash_refuses_it() {
     let host = r#"{"host":"web1","hostname":"web1.example","m":"A"}"#;
@@ -309,7 +310,10 @@ fn a_set_through_a_string_is_refused_as_logstash_refuses_it() {
         out
     };
     let out = refused(json!({"rename": {"hostname": "[host][name]"}, "lowercase": ["m"]}));
-    assert_eq!(out["hostname"], "web1.example");
+    assert_eq!(
+        out["hostname"], "web1.example",
+        "kept, where Logstash loses it"
+    );
     refused(json!({"replace": {"[host][name]": "%{hostname}"}, "lowercase": ["m"]}));
     // Text at `@timestamp`, a timestamp object in Logstash, raises too.
     refused(json!({"replace": {"@timestamp": "not a time"}, "lowercase": ["m"]}));
@@ -354,5 +358,174 @@ fn refused_date_patterns_in_templates_fail_init() {
             .err()
             .expect("refused");
         assert!(error.starts_with(&format!("{option}: ")), "{error}");
+    }
+}
+
+/// Logstash's event takes only a string or a list of strings as `tags`,
+/// and nothing under it (`InvalidTagsTypeException`): mutate's rescue tags
+/// the event, whichever operation made the value.
+#[test]
+fn tags_take_only_strings_as_in_logstash() {
+    let tags = r#"{"tags":["1","x"],"n":5,"s":"new","l":["m"]}"#;
+    let tagged = |config: Value| {
+        let out: Value = serde_json::from_str(&run(config.clone(), tags)).unwrap();
+        assert_eq!(out["tags"], json!(["1", "x", "_mutate_error"]), "{config}");
+        out
+    };
+    tagged(json!({"convert": {"tags": "integer"}, "add_tag": ["ok"]}));
+    tagged(json!({"convert": {"tags": "boolean"}}));
+    tagged(json!({"merge": {"tags": "n"}}));
+    tagged(json!({"copy": {"n": "tags"}}));
+    let out = tagged(json!({"rename": {"n": "tags"}}));
+    assert_eq!(out["n"], 5, "kept, where Logstash has taken it out");
+    // Under `tags` every set is refused, even of a value left as it was.
+    for config in [
+        json!({"uppercase": ["[tags][1]"]}),
+        json!({"lowercase": ["[tags][1]"]}),
+        json!({"strip": ["[tags][1]"]}),
+        json!({"gsub": ["[tags][1]", "q", "r"]}),
+        json!({"convert": {"[tags][1]": "string"}}),
+        json!({"split": {"[tags][1]": ","}}),
+        json!({"copy": {"s": "[tags][5]"}}),
+        json!({"merge": {"[tags][0]": "s"}}),
+        json!({"add_field": {"[tags][0]": "t"}}),
+    ] {
+        tagged(config);
+    }
+    // Strings are what `tags` takes.
+    assert_eq!(
+        run(
+            json!({"convert": {"tags": "string"}, "merge": {"tags": "l"}}),
+            tags
+        ),
+        r#"{"tags":["1","x","m"],"n":5,"s":"new","l":["m"]}"#
+    );
+    assert_eq!(
+        run(json!({"copy": {"s": "tags"}}), tags),
+        r#"{"tags":"new","n":5,"s":"new","l":["m"]}"#
+    );
+    assert_eq!(
+        run(json!({"split": {"tags": ","}}), r#"{"tags":"a,b"}"#),
+        r#"{"tags":["a","b"]}"#
+    );
+    assert_eq!(
+        run(
+            json!({"join": {"tags": "+"}, "uppercase": ["tags"]}),
+            r#"{"tags":["a","b"]}"#
+        ),
+        r#"{"tags":"A+B"}"#
+    );
+}
+
+/// The reviewer's case: Logstash has removed `host` by the time its event
+/// refuses `[tags][x]`, and mutate tags the event; here `host` is kept.
+#[test]
+fn a_rename_under_tags_keeps_the_field_and_tags_the_event() {
+    assert_eq!(
+        run(
+            json!({"rename": {"host": "[tags][x]"}}),
+            r#"{"host":"x","tags":["a"]}"#
+        ),
+        r#"{"tags":["a","_mutate_error"],"host":"x"}"#
+    );
+}
+
+/// Logstash's `@timestamp` is a timestamp object: the string operations
+/// pass it by, `convert` to anything but `boolean` and any text or list
+/// set there raise, and only a timestamp may be carried there.
+#[test]
+fn timestamp_is_a_timestamp_to_mutate_as_in_logstash() {
+    let stamped = r#"{"@timestamp":"2020-01-01T00:00:00.000Z","ts":"2021-02-03T04:05:06.789Z","when":"yesterday","n":5}"#;
+    for config in [
+        json!({"lowercase": ["@timestamp"], "capitalize": ["@timestamp"], "uppercase": ["@timestamp"]}),
+        json!({"strip": ["@timestamp"], "split": {"@timestamp": "-"}, "join": {"@timestamp": ","}}),
+        json!({"gsub": ["@timestamp", "2020", "1999"]}),
+        json!({"convert": {"@timestamp": "boolean"}}),
+    ] {
+        assert_eq!(run(config.clone(), stamped), stamped, "{config}");
+    }
+    let tagged = |config: Value| {
+        let out: Value = serde_json::from_str(&run(config.clone(), stamped)).unwrap();
+        assert_eq!(out["@timestamp"], "2020-01-01T00:00:00.000Z", "{config}");
+        assert_eq!(out["tags"], json!(["_mutate_error"]), "{config}");
+        out
+    };
+    for conversion in ["string", "integer", "float", "integer_eu"] {
+        tagged(json!({"convert": {"@timestamp": conversion}}));
+    }
+    tagged(json!({"merge": {"@timestamp": "n"}}));
+    tagged(json!({"copy": {"n": "@timestamp"}}));
+    tagged(json!({"copy": {"when": "@timestamp"}}));
+    let out = tagged(json!({"rename": {"when": "@timestamp"}}));
+    assert_eq!(
+        out["when"], "yesterday",
+        "kept, where Logstash has taken it out"
+    );
+    let out = run(
+        json!({"coerce": {"@timestamp": "x"}}),
+        r#"{"@timestamp":null}"#,
+    );
+    assert_eq!(out, r#"{"@timestamp":null,"tags":["_mutate_error"]}"#);
+    // A timestamp carried there is one, as Logstash carries its object.
+    assert_eq!(
+        run(json!({"copy": {"ts": "@timestamp"}}), stamped),
+        r#"{"@timestamp":"2021-02-03T04:05:06.789Z","ts":"2021-02-03T04:05:06.789Z","when":"yesterday","n":5}"#
+    );
+}
+
+/// `add_field` through a string, at `@timestamp` or under `tags` raises in
+/// Logstash's `filter_matched`: what was added before stays, the rest of
+/// the common options are skipped, and mutate tags the event.
+#[test]
+fn a_common_option_logstash_refuses_tags_the_event() {
+    let input = r#"{"host":"web-1","@timestamp":"2020-01-01T00:00:00.000Z","tags":["a"]}"#;
+    for field in ["[host][name]", "@timestamp", "[@timestamp][z]", "[tags][0]"] {
+        let config = json!({"add_field": {"before": "b", field: "v", "after": "a"},
+                            "add_tag": ["done"], "remove_tag": ["a"]});
+        assert_eq!(
+            run(config, input),
+            r#"{"host":"web-1","@timestamp":"2020-01-01T00:00:00.000Z","tags":["a","_mutate_error"],"before":"b"}"#,
+            "{field}"
+        );
+    }
+}
+
+/// Logstash sets `Array(tags)` less the tags removed: a lone string is a
+/// list afterwards.
+#[test]
+fn remove_tag_of_a_lone_string_leaves_a_list() {
+    let config = json!({"remove_tag": ["b"]});
+    assert_eq!(run(config.clone(), r#"{"tags":"b"}"#), r#"{"tags":[]}"#);
+    assert_eq!(run(config.clone(), r#"{"tags":"a"}"#), r#"{"tags":["a"]}"#);
+    assert_eq!(run(config, r#"{"m":1}"#), r#"{"m":1}"#);
+}
+
+/// A `%{...}` that is no field reference raises "Invalid FieldReference"
+/// on every event in Logstash; here the config is refused, naming the
+/// option and the reference.
+#[test]
+fn a_malformed_field_reference_in_a_template_fails_init() {
+    for (config, says) in [
+        (
+            json!({"add_field": {"t1": "%{message[0]}"}}),
+            "add_field: `%{message[0]}`: malformed field reference `message[0]`",
+        ),
+        (json!({"replace": {"x": "a%{[a]b}"}}), "replace: `%{[a]b}`"),
+        (json!({"update": {"x": "%{a]}"}}), "update: `%{a]}`"),
+        (json!({"coerce": {"x": "%{[a}"}}), "coerce: `%{[a}`"),
+        (json!({"rename": {"%{m[0]}": "x"}}), "rename: `%{m[0]}`"),
+        (
+            json!({"gsub": ["m", "a", "%{m[0]}"]}),
+            "gsub `m`: `%{m[0]}`",
+        ),
+        (
+            json!({"gsub": ["m", "%{m[0]}", "b"]}),
+            "gsub `m`: `%{m[0]}`",
+        ),
+    ] {
+        let error = NativeFilter::<Mutate>::new(config.to_string().as_bytes())
+            .err()
+            .unwrap_or_else(|| panic!("{config} loaded"));
+        assert!(error.starts_with(says), "{error}");
     }
 }

@@ -8,7 +8,8 @@
 //! config before the filter's own options are read, so those keep
 //! `#[serde(deny_unknown_fields)]` and a misspelt option is still an error.
 //! The filter calls [`CommonOptions::apply`] where Logstash's would call
-//! `filter_matched`.
+//! `filter_matched`, and meets a set Logstash's event would refuse there
+//! as its Logstash plugin meets the exception.
 //!
 //! Also here: [`tags`], for `tag_on_failure`, which Logstash takes as one
 //! tag or a list whichever way the plugin declares it, and [`hash`], for the
@@ -27,6 +28,7 @@ use serde::{Deserialize, de};
 use serde_json::Map;
 
 use crate::field_ref::FieldPath;
+use crate::logstash_event;
 use crate::template::{FieldName, ResolvedField, Template};
 use crate::{Event, Value};
 
@@ -66,8 +68,19 @@ impl<'de, C: DeserializeOwned> Deserialize<'de> for WithCommon<C> {
         // `Value`'s numbers are text too, and a wrong one (`-1` for a count)
         // says only "invalid number" where the parser says what it expected.
         let text = Value::Object(config).to_string();
-        let options = read_config(text.as_bytes()).map_err(D::Error::custom)?;
+        let options =
+            read_config(text.as_bytes()).map_err(|e| D::Error::custom(with_common_named(e)))?;
         Ok(WithCommon { options, common })
+    }
+}
+
+/// An unknown option's message lists the filter's own options, as serde
+/// knows them; the common ones are taken too, so it names them as well.
+fn with_common_named(message: String) -> String {
+    if message.starts_with("unknown field") {
+        format!("{message}, or one of Logstash's common options: {COMMON_OPTIONS}")
+    } else {
+        message
     }
 }
 
@@ -141,7 +154,16 @@ impl CommonOptions {
 
     /// Logstash's `filter_matched`, in its order: `add_field`,
     /// `remove_field`, `add_tag`, `remove_tag`.
-    pub fn apply(&self, event: &mut Event) {
+    ///
+    /// An error where Logstash's event refuses an `add_field` set (see
+    /// [`logstash_event::refusal`]): through a string (`[host][name]` when
+    /// `host` is text), at `@timestamp`, under `tags`, or a `tags` that is
+    /// no longer strings. There its Ruby raises, so what was added before
+    /// stays and nothing after runs; so here. What the filter does then is
+    /// its Logstash plugin's rescue, or the lack of one: mutate, kv, json
+    /// and dissect tag the event `tag_on_failure`; grok and date would stop
+    /// Logstash's worker, and return `Verdict::Error` here instead.
+    pub fn apply(&self, event: &mut Event) -> Result<(), String> {
         // A fixed name is used as the `FieldRef` it is (most are fixed, and
         // this runs per event), not through `ResolvedField`'s segments.
         for (field, values) in &self.add_field {
@@ -150,10 +172,17 @@ impl CommonOptions {
             };
             for value in values {
                 let value = Value::String(value.render(event).into_owned());
-                match &field {
+                let added = match &field {
                     ResolvedField::Fixed(field) => add_value(event, *field, value),
                     ResolvedField::Rendered(name) => add_value(event, name.as_ref(), value),
-                }
+                };
+                added.map_err(|why| {
+                    let name = match &field {
+                        ResolvedField::Fixed(field) => field.as_str(),
+                        ResolvedField::Rendered(name) => name,
+                    };
+                    format!("add_field: Logstash's event cannot set `{name}`: {why}")
+                })?;
             }
         }
         for field in &self.remove_field {
@@ -171,6 +200,7 @@ impl CommonOptions {
             let tag = tag.render(event);
             event.remove_tag(&tag);
         }
+        Ok(())
     }
 }
 
@@ -180,11 +210,7 @@ impl CommonOptions {
 fn templates(option: &str, texts: Vec<String>) -> Result<Vec<Template>, String> {
     texts
         .into_iter()
-        .map(|text| {
-            let template = Template::new(text);
-            template.check().map_err(|e| format!("{option}: {e}"))?;
-            Ok(template)
-        })
+        .map(|text| Template::checked(option, text))
         .collect()
 }
 
@@ -209,10 +235,23 @@ fn resolved<'a>(name: &'a FieldName, event: &Event) -> Option<ResolvedField<'a>>
 /// not there is set; one that is there (even as null) becomes a list with
 /// the value at its end. Logstash makes that list with Ruby's `Array()`,
 /// so null becomes an empty list and an object its `[key, value]` pairs.
-fn add_value(event: &mut Event, field: &(impl FieldPath + ?Sized), value: Value) {
+/// An error, with nothing set, where Logstash's event refuses the set.
+fn add_value(
+    event: &mut Event,
+    field: &(impl FieldPath + ?Sized),
+    value: Value,
+) -> Result<(), &'static str> {
+    // Logstash sets `Array(field) << text`, a legal `tags` exactly when the
+    // field already is one (a string, null or a list of strings), so the
+    // field is checked as it is rather than a copy of the list; elsewhere
+    // only the path decides.
+    let set = event.get(field).unwrap_or(&value);
+    if let Some(why) = logstash_event::refusal(event, field, set) {
+        return Err(why);
+    }
     let Some(existing) = event.get_mut(field) else {
         event.set(field, value);
-        return;
+        return Ok(());
     };
     let mut list = match existing.take() {
         Value::Null => Vec::new(),
@@ -225,6 +264,7 @@ fn add_value(event: &mut Event, field: &(impl FieldPath + ?Sized), value: Value)
     };
     list.push(value);
     *existing = Value::Array(list);
+    Ok(())
 }
 
 /// One text or a list of them; numbers and booleans are taken as their
@@ -259,6 +299,10 @@ pub fn fields<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>,
 /// Options every Logstash plugin takes that mean nothing to a filter here
 /// (see the module's doc).
 const PLUGIN_OPTIONS: [&str; 3] = ["id", "enable_metric", "periodic_flush"];
+
+/// How an unknown option's message names the options every filter takes.
+const COMMON_OPTIONS: &str =
+    "`add_field`, `add_tag`, `remove_field`, `remove_tag`, `id`, `enable_metric`, `periodic_flush`";
 
 /// For `#[serde(deserialize_with = "wasmstash_sdk::common::hash")]`: an
 /// option Logstash declares as a hash, given as a map or as its flat list
@@ -328,186 +372,4 @@ fn one_or_many<'de, D: Deserializer<'de>>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{NoConfig, json};
-
-    fn common(config: Value) -> Result<CommonOptions, String> {
-        serde_json::from_value::<WithCommon<NoConfig>>(config)
-            .map(|c| c.common)
-            .map_err(|e| e.to_string())
-    }
-
-    fn applied(config: Value, event: Value) -> Value {
-        let text = event.to_string();
-        let mut event = Event::parse(text.as_bytes()).unwrap();
-        common(config).unwrap().apply(&mut event);
-        serde_json::from_str(&event.to_json()).unwrap()
-    }
-
-    #[test]
-    fn add_field_makes_a_list_of_a_field_that_is_there_as_logstash_does() {
-        let config = json!({"add_field": {"new": "v-%{n}", "s": "x", "nul": "x",
-                                          "[o]": ["x", "%{n}"], "list": "x"}});
-        let event = json!({"n": 7, "s": "a", "nul": null, "o": {"k": 1}, "list": [1]});
-        assert_eq!(
-            applied(config, event),
-            json!({"n": 7, "s": ["a", "x"], "nul": ["x"], "o": [["k", 1], "x", "7"],
-                   "list": [1, "x"], "new": "v-7"})
-        );
-    }
-
-    #[test]
-    fn a_filled_in_name_that_is_no_field_reference_is_skipped() {
-        let config = json!({"add_field": {"%{n}": "x"}, "remove_field": ["%{n}"]});
-        let deep = "[a]".repeat(200);
-        for name in ["[a", deep.as_str()] {
-            let event = json!({"n": name, "[a": 1});
-            assert_eq!(applied(config.clone(), event.clone()), event, "{name}");
-        }
-        // A good one is used: added, then removed, leaving its parent.
-        assert_eq!(
-            applied(config, json!({"n": "[b][c]"})),
-            json!({"n": "[b][c]", "b": {}})
-        );
-    }
-
-    /// Logstash's flat-list form of a hash, and its options for every
-    /// plugin, come over from logstash.conf as they are.
-    #[test]
-    fn logstash_shapes_of_the_options_are_taken() {
-        let config = json!({"add_field": ["a", "1", "b", "%{n}", "a", "2"],
-                            "id": "my_filter", "enable_metric": false, "periodic_flush": true});
-        assert_eq!(
-            applied(config, json!({"n": 7})),
-            json!({"n": 7, "a": ["1", "2"], "b": "7"})
-        );
-        let odd = common(json!({"add_field": ["a", "1", "b"]})).err().unwrap();
-        assert!(
-            odd.contains("add_field: a list in place of a map needs an even number"),
-            "{odd}"
-        );
-        let keyless = common(json!({"add_field": [1, "x"]})).err().unwrap();
-        assert!(keyless.contains("expected a key, not 1"), "{keyless}");
-    }
-
-    #[test]
-    fn timestamps_are_formatted_and_bad_date_patterns_refused() {
-        let config = json!({"add_field": {"[@metadata][index]": "app-%{+YYYY.MM.dd}",
-                                          "day-%{{e}}": "%{+%s}"},
-                            "add_tag": "%{{MMM}}"});
-        assert_eq!(
-            applied(config, json!({"@timestamp": "2015-05-17T10:05:03.000Z"})),
-            json!({"@timestamp": "2015-05-17T10:05:03.000Z",
-                   "@metadata": {"index": "app-2015.05.17"}, "day-1": "1431857103",
-                   "tags": ["May"]})
-        );
-        for (config, says) in [
-            (
-                json!({"add_field": {"i": "%{+yyyy-MM-ddTHH}"}}),
-                "add_field: `%{+yyyy-MM-ddTHH}`: `T` is not",
-            ),
-            (
-                json!({"add_field": {"%{{aa}}": "x"}}),
-                "add_field: `%{{aa}}`: `aa`",
-            ),
-            (
-                json!({"add_tag": ["ok", "%{{BAD_TIME_NOW}}"]}),
-                "add_tag: `%{{BAD_TIME_NOW}}`",
-            ),
-            (json!({"remove_tag": "%{+q}"}), "remove_tag: `%{+q}`"),
-            (json!({"remove_field": "%{+q}"}), "remove_field: `%{+q}`"),
-        ] {
-            let error = common(config).err().unwrap();
-            assert!(error.contains(says), "{error}");
-        }
-    }
-
-    #[test]
-    fn the_options_run_in_logstash_order() {
-        // remove_field runs after add_field, remove_tag after add_tag.
-        let config = json!({"add_field": {"gone": "x"}, "remove_field": ["gone", "[a][%{k}]"],
-                            "add_tag": ["t-%{k}", "u"], "remove_tag": "u"});
-        assert_eq!(
-            applied(config, json!({"k": "b", "a": {"b": 1, "c": 2}})),
-            json!({"k": "b", "a": {"c": 2}, "tags": ["t-b"]})
-        );
-    }
-
-    #[test]
-    fn the_filter_keeps_its_own_options_strict() {
-        #[derive(Deserialize, Debug)]
-        #[serde(deny_unknown_fields)]
-        struct Own {
-            #[serde(default, deserialize_with = "tags")]
-            tag_on_failure: Vec<String>,
-        }
-        let read = |config: Value| {
-            serde_json::from_value::<WithCommon<Own>>(config).map(|c| c.options.tag_on_failure)
-        };
-        assert_eq!(
-            read(json!({"add_tag": ["a"], "tag_on_failure": "x"})).unwrap(),
-            ["x"]
-        );
-        assert_eq!(
-            read(json!({"tag_on_failure": ["x", "y"]})).unwrap(),
-            ["x", "y"]
-        );
-        let unknown = read(json!({"add_tags": ["a"]})).unwrap_err().to_string();
-        assert!(unknown.contains("unknown field `add_tags`"), "{unknown}");
-        let bad = read(json!({"tag_on_failure": 3})).unwrap_err().to_string();
-        assert!(bad.starts_with("tag_on_failure: "), "{bad}");
-        assert!(bad.contains("a tag or a list of tags"), "{bad}");
-    }
-
-    /// serde says what it expected, not of which option: `invalid type:
-    /// string "x", expected u64` sent an operator through every number in
-    /// the config.
-    #[test]
-    fn a_value_of_the_wrong_type_names_its_option() {
-        // Read only through the errors they make.
-        #[allow(dead_code)]
-        #[derive(Deserialize, Debug)]
-        #[serde(deny_unknown_fields)]
-        struct Own {
-            #[serde(default)]
-            limit: u64,
-            #[serde(default)]
-            inner: Option<Inner>,
-        }
-        #[allow(dead_code)]
-        #[derive(Deserialize, Debug)]
-        struct Inner {
-            ratio: f64,
-        }
-        let error = |config: Value| {
-            serde_json::from_value::<WithCommon<Own>>(config)
-                .map(|c| c.options)
-                .unwrap_err()
-                .to_string()
-        };
-        assert_eq!(
-            error(json!({"limit": "x"})),
-            "limit: invalid type: string \"x\", expected u64"
-        );
-        assert_eq!(
-            error(json!({"limit": -1})),
-            "limit: invalid value: integer `-1`, expected u64"
-        );
-        assert_eq!(
-            error(json!({"limit": 1.5})),
-            "limit: invalid type: floating point `1.5`, expected u64"
-        );
-        assert!(error(json!({"inner": {"ratio": "NaN"}})).starts_with("inner.ratio: "));
-        assert!(error(json!({"nope": 1})).starts_with("unknown field `nope`"));
-    }
-
-    #[test]
-    fn bad_common_options_are_named() {
-        let error = |config| common(config).err().unwrap();
-        assert!(error(json!({"add_tag": {"a": 1}})).contains("add_tag must be a string"));
-        assert!(error(json!({"add_field": "a"})).contains("add_field: expected a map"));
-        assert!(error(json!({"add_field": {"a": {}}})).contains("value for `a`"));
-        assert!(error(json!({"remove_field": ["[a"]})).starts_with("remove_field:"));
-    }
-}
+mod tests;

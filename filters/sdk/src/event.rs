@@ -476,16 +476,26 @@ impl<'a> Event<'a> {
         }
     }
 
-    /// Removes `tag` if present.
+    /// Removes `tag` as Logstash's `remove_tag` does (`filter_matched`:
+    /// `tags = Array(event.get("tags"))`, then `tags.delete(tag)`, then
+    /// `event.set("tags", tags)`): a lone string becomes a list, even when
+    /// it is another tag, so `"a"` is left as `["a"]` and `"b"` as `[]`.
+    /// No `tags`, or null, is left as it is (`return unless tags`); so is a
+    /// value Logstash's event never holds as `tags` (it moves a number or
+    /// an object to `_tags` when it makes the event).
     pub fn remove_tag(&mut self, tag: &str) {
-        if !self.has_tag(tag) {
-            return;
+        match self.get("tags") {
+            Some(Value::Array(items)) if items.iter().any(|t| t.as_str() == Some(tag)) => {}
+            Some(Value::String(_)) => {}
+            _ => return,
         }
         match self.get_mut("tags") {
             Some(Value::Array(items)) => items.retain(|t| t.as_str() != Some(tag)),
-            _ => {
-                self.remove("tags");
+            Some(lone) => {
+                let kept = Some(lone.take()).filter(|t| t.as_str() != Some(tag));
+                *lone = Value::Array(kept.into_iter().collect());
             }
+            None => {}
         }
     }
 

@@ -14,6 +14,26 @@ mod simd;
 mod unescape;
 pub use unescape::unescape_str_into;
 
+/// How many objects and arrays, one inside another, an event may hold
+/// (the event's own object among them) when it leaves a filter: ABI.md's
+/// limit, which the host checks every result against (deeper fails the
+/// event as `invalid_output`). `serde_json` refuses deeper text anyway.
+/// A filter that nests what it reads (json's documents) checks against
+/// this, to fail such an event as its own kind of failure.
+pub const MAX_NESTING: usize = 127;
+
+/// How many objects and arrays are nested in `value`, itself included:
+/// 0 for a scalar, 1 for `[]` or `{"a":1}`, 2 for `[[]]`. Set at a field
+/// of `n` segments, it makes an event `n + nesting(value)` deep.
+pub fn nesting(value: &Value) -> usize {
+    let inner = match value {
+        Value::Array(items) => items.iter().map(nesting).max(),
+        Value::Object(members) => members.values().map(nesting).max(),
+        _ => return 0,
+    };
+    1 + inner.unwrap_or(0)
+}
+
 /// Whether `byte` is whitespace in JSON: space, tab, line feed or carriage
 /// return. Narrower than ASCII's whitespace, which also has form feed.
 #[inline(always)]

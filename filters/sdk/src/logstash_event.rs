@@ -67,19 +67,67 @@ fn obstacle(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<Obstacle
 
 /// Whether Logstash's event refuses to set a string at `field`: a path
 /// through a scalar, `@timestamp` (a timestamp object, set only as one) or
-/// anything under it, or anything under `tags`.
+/// anything under it, or anything under `tags`. A string is a legal `tags`.
 pub fn refuses_text_at(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
-    let mut segments = field.segments();
-    match segments.next() {
-        Some("@timestamp") => true,
-        Some("tags") if segments.next().is_some() => true,
-        _ => through_a_scalar(event, field),
+    refusal_at(event, field, || true).is_some()
+}
+
+/// Why Logstash's event would refuse to set `value` at `field`, if it
+/// would: a path through a scalar, as [`through_a_scalar`] says;
+/// `@timestamp` or anything under it (there the event takes only its
+/// timestamp object, which no value a filter makes is: Ruby raises
+/// `TypeError`); anything under `tags`, or at `tags` anything but a
+/// string, null or a list of strings (its `Event.setField` throws
+/// `InvalidTagsTypeException`). The reason reads after "cannot set
+/// `field`: ".
+pub fn refusal(
+    event: &Event,
+    field: &(impl FieldPath + ?Sized),
+    value: &Value,
+) -> Option<&'static str> {
+    refusal_at(event, field, || is_legal_tags(value))
+}
+
+/// Whether `value` is one Logstash's event takes as `tags`: its
+/// `isLegalTagValue`.
+fn is_legal_tags(value: &Value) -> bool {
+    match value {
+        Value::String(_) | Value::Null => true,
+        Value::Array(items) => items.iter().all(Value::is_string),
+        _ => false,
     }
 }
+
+/// [`refusal`], with `legal_tags` saying whether the value is a legal
+/// `tags`; asked only for a set at `tags` itself.
+fn refusal_at(
+    event: &Event,
+    field: &(impl FieldPath + ?Sized),
+    legal_tags: impl FnOnce() -> bool,
+) -> Option<&'static str> {
+    let mut segments = field.segments();
+    let nested = match segments.next() {
+        Some("@timestamp") => {
+            return Some("`@timestamp` takes only a timestamp, and nothing under it");
+        }
+        Some("tags") => segments.next().is_some(),
+        _ => return through_a_scalar(event, field).then_some(THROUGH_A_SCALAR),
+    };
+    if nested {
+        Some("nothing can be set under `tags`")
+    } else if legal_tags() {
+        None
+    } else {
+        Some("`tags` takes only a string or a list of strings")
+    }
+}
+
+const THROUGH_A_SCALAR: &str = "the way to it passes through a string, number or boolean";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn refusals_follow_the_path_through_objects_and_lists() {
@@ -112,5 +160,50 @@ mod tests {
         assert!(refuses_text_at(&event, "[tags][0]"));
         assert!(!refuses_text_at(&event, "tags"));
         assert!(refuses_text_at(&event, "[host][name]"));
+    }
+
+    /// Event.java's `setField`: `tags` takes a string, null or a list of
+    /// strings (`isLegalTagValue`), nothing may be set under it
+    /// (`isTagsWithMap`), and `@timestamp` takes only a timestamp object.
+    #[test]
+    fn tags_and_timestamp_take_only_what_logstash_takes() {
+        let event =
+            Event::parse(br#"{"host":"x","tags":["a"],"@timestamp":"2020-01-01T00:00:00.000Z"}"#)
+                .unwrap();
+        let refused = |field: &str, value: Value| refusal(&event, field, &value);
+        for legal in [json!("t"), json!(null), json!([]), json!(["a", "b"])] {
+            assert_eq!(refused("tags", legal.clone()), None, "{legal}");
+            assert_eq!(refused("[tags]", legal.clone()), None, "{legal}");
+        }
+        for illegal in [
+            json!(1),
+            json!(["a", 1]),
+            json!([["a"]]),
+            json!({"a": "b"}),
+            json!(true),
+        ] {
+            assert_eq!(
+                refused("tags", illegal.clone()),
+                Some("`tags` takes only a string or a list of strings"),
+                "{illegal}"
+            );
+        }
+        for field in ["[tags][0]", "[tags][x]", "[tags][x][y]"] {
+            assert_eq!(
+                refused(field, json!("t")),
+                Some("nothing can be set under `tags`")
+            );
+        }
+        for field in ["@timestamp", "[@timestamp]", "[@timestamp][z]"] {
+            let timestamp = json!("2021-01-01T00:00:00.000Z");
+            assert!(
+                refused(field, timestamp)
+                    .unwrap()
+                    .starts_with("`@timestamp` takes only")
+            );
+        }
+        assert_eq!(refused("[host][name]", json!("h")), Some(THROUGH_A_SCALAR));
+        assert_eq!(refused("[tagsx][y]", json!("h")), None);
+        assert_eq!(refused("[@metadata][tags]", json!(5)), None);
     }
 }

@@ -24,7 +24,11 @@
 //! that Joda or java.time refuses is an exception in Logstash, which stops
 //! the pipeline at the first event with a timestamp; [`Template::check`]
 //! finds it when the config is read, and a refused pattern that gets to
-//! `sprintf` anyway is left as written.
+//! `sprintf` anyway is left as written. So does a field reference that is
+//! not well formed (`%{message[0]}`), on which Logstash's strict parser
+//! raises "Invalid FieldReference" for every event: `check` refuses it too
+//! (stricter than Logstash, which loads such a config), and `sprintf`
+//! leaves one written as it is.
 
 use std::borrow::Cow;
 
@@ -64,15 +68,41 @@ impl Template {
         }
     }
 
-    /// Whether every date pattern in the template compiles; the error names
-    /// the first that does not. Logstash meets such a pattern only when it
-    /// formats an event's timestamp, and stops the pipeline there, so a
-    /// filter should refuse its config instead.
+    /// A template for `option` of a filter's config, [checked](Template::check):
+    /// the error names the option and the reference.
+    pub fn checked(option: &str, text: impl Into<String>) -> Result<Template, String> {
+        let template = Template::new(text);
+        template.check().map_err(|e| format!("{option}: {e}"))?;
+        Ok(template)
+    }
+
+    /// Whether every reference in the template can be filled in: each date
+    /// pattern compiles and each field reference is well formed
+    /// ([`field_ref::validate`]); the error names the first that is not.
+    /// Logstash meets either only when it fills in an event: a refused
+    /// date pattern stops its pipeline there, and a malformed field
+    /// reference (`%{message[0]}`) raises "Invalid FieldReference" on every
+    /// event. A config's template is the same on every event, so a filter
+    /// should refuse it instead.
     pub fn check(&self) -> Result<(), String> {
-        match self.formats.iter().find_map(|format| format.as_ref().err()) {
-            Some(error) => Err(error.clone()),
-            None => Ok(()),
+        let mut formats = self.formats.iter();
+        let mut rest = self.text.as_str();
+        while let Some(found) = next_reference(rest) {
+            let written = &rest[found.start..found.end];
+            match found.reference {
+                Reference::Field(field) => {
+                    field_ref::validate(field).map_err(|e| format!("`{written}`: {e}"))?
+                }
+                Reference::Joda(_) | Reference::Java(_) => {
+                    if let Some(Err(error)) = formats.next() {
+                        return Err(error.clone());
+                    }
+                }
+                Reference::EpochSeconds | Reference::Now => {}
+            }
+            rest = &rest[found.end..];
         }
+        Ok(())
     }
 
     /// The template as it was written.
@@ -109,9 +139,8 @@ impl FieldName {
     /// Reads `name` for `option`; a fixed name is checked as a field
     /// reference now, one with references only once it is filled in.
     pub fn new(option: &str, name: String) -> Result<FieldName, String> {
-        let template = Template::new(name);
+        let template = Template::checked(option, name)?;
         if !template.is_fixed() {
-            template.check().map_err(|e| format!("{option}: {e}"))?;
             return Ok(FieldName::Sprintf(template));
         }
         field_ref::validate_option(option, template.as_str())?;
@@ -413,5 +442,48 @@ mod tests {
             .err()
             .unwrap();
         assert!(error.starts_with("rename: `%{{BAD_TIME_NOW}}`"), "{error}");
+    }
+
+    /// Logstash's strict field-reference parser raises on these when it
+    /// fills them in, on every event; `check` refuses them up front, the
+    /// first problem in the text named, date or field.
+    #[test]
+    fn check_refuses_a_malformed_field_reference() {
+        for (text, first) in [
+            (
+                "%{message[0]}",
+                "`%{message[0]}`: malformed field reference `message[0]`",
+            ),
+            ("a %{[a]b} %{+q}", "`%{[a]b}`: malformed"),
+            ("%{+q} %{[a]b}", "`%{+q}`: `q`"),
+            ("%{[a][]}", "`%{[a][]}`: malformed"),
+            ("%{a]}", "`%{a]}`: malformed"),
+            ("%{[a}x}", "`%{[a}`: malformed"),
+        ] {
+            let error = Template::new(text).check().unwrap_err();
+            assert!(error.starts_with(first), "{text}: {error}");
+        }
+        let deep = format!("%{{{}}}", "[a]".repeat(crate::field_ref::MAX_SEGMENTS + 1));
+        assert!(
+            Template::new(deep)
+                .check()
+                .unwrap_err()
+                .contains("segments deep")
+        );
+        for fine in [
+            "%{[a][b]}",
+            "%{a}",
+            "%{ a b }",
+            "%{ü}",
+            "%{[@metadata][x]}",
+            "%{[a][-1]}",
+        ] {
+            assert_eq!(Template::new(fine).check(), Ok(()), "{fine}");
+        }
+        let error = Template::checked("add_tag", "x-%{a[1]}").unwrap_err();
+        assert!(
+            error.starts_with("add_tag: `%{a[1]}`: malformed"),
+            "{error}"
+        );
     }
 }

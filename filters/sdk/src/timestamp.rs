@@ -5,11 +5,11 @@
 //! sidecar receives) as ISO 8601 in UTC with at least three fraction
 //! digits, more in groups of three when the instant has them:
 //! `2015-05-17T10:05:03.000Z`, `2015-05-17T10:05:03.123456Z`. Years past
-//! 9999 get a `+` and years before 1 a `-` (`+10000-01-01T00:00:00.000Z`),
-//! as java.time's `ISO_INSTANT` writes them.
+//! 9999 get a `+` and years before 0 a `-` (`+10000-01-01T00:00:00.000Z`,
+//! `-0001-06-01T00:00:00.000Z`), as java.time's `ISO_INSTANT` writes them.
 //!
 //! [`Timestamp::parse`] reads that form (a fraction of zero to nine digits,
-//! years up to six digits), which is also what the date and json filters
+//! years up to nine digits), which is also what the date and json filters
 //! write; it is not a general ISO 8601 reader (no offsets, no week dates).
 
 use crate::civil::{civil_from_days, days_from_civil, days_in_month};
@@ -23,8 +23,10 @@ pub struct Timestamp {
 }
 
 /// The largest year [`Timestamp::parse`] reads, and its negative the
-/// smallest: far beyond any log, and inside what Joda-Time can print.
-const MAX_YEAR: i64 = 999_999;
+/// smallest: every year the date filter writes (Joda-Time's, about 292
+/// million either way; `ISO8601` reads `20150517` as the year 20,150,517),
+/// inside java.time's, which Logstash reads `@timestamp` with.
+const MAX_YEAR: i64 = 999_999_999;
 
 impl Timestamp {
     /// The instant `seconds` and `nanos` (below 1e9) after the epoch.
@@ -67,8 +69,8 @@ impl Timestamp {
             .iter()
             .take_while(|b| b.is_ascii_digit())
             .count();
-        // Four digits, or (with a sign) up to six.
-        let longest = if signed { 6 } else { 4 };
+        // Four digits, or (with a sign) up to nine.
+        let longest = if signed { 9 } else { 4 };
         if !(4..=longest).contains(&year_digits) {
             return None;
         }
@@ -244,6 +246,8 @@ mod tests {
             "+10000-01-01T00:00:00.000Z",
             "-0001-02-03T04:05:06.000Z",
             "+999999-12-31T23:59:59.999Z",
+            "+292278994-08-17T07:12:55.807Z",
+            "-292275055-05-16T16:47:04.192Z",
             "2016-02-29T00:00:00.000Z",
         ] {
             assert_eq!(round_trip(text).as_deref(), Some(text));
@@ -279,7 +283,7 @@ mod tests {
             "2015-05-17T10:60:00Z",
             "2015-05-17T10:05:60Z",
             "12015-05-17T10:05:03Z",
-            "+1000000-05-17T10:05:03Z",
+            "+1000000000-05-17T10:05:03Z",
             "15-05-17T10:05:03Z",
             "2015-5-17T10:05:03Z",
             "2015-05-17T10:05:03.000Zx",

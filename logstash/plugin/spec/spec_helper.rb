@@ -42,15 +42,11 @@ module WasmstashServer
       module = "#{chaos_module}"
       config = { drop_on = "DROP", panic_on = "BAD", loop_on = "LOOP" }
 
-      # Text at @timestamp, which mutate's replace refuses as Logstash
-      # does; a rename may carry a value there.
+      # Text at @timestamp, which the built-in filters refuse to write as
+      # Logstash's refuse it; the test filter writes it on request.
       [[pipelines.stamp.filters]]
-      filter = "mutate"
-      config = { add_field = { "when" = "yesterday" } }
-
-      [[pipelines.stamp.filters]]
-      filter = "mutate"
-      config = { rename = { "when" = "@timestamp" } }
+      module = "#{chaos_module}"
+      config = { timestamp_text = "yesterday" }
 
       [[pipelines.copy.filters]]
       filter = "mutate"

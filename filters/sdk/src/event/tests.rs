@@ -258,6 +258,37 @@ fn tags_behave_like_logstash() {
     }
 }
 
+/// Logstash's `remove_tag` sets `Array(tags)` less the tag: a lone string
+/// is a list afterwards, whether or not it was the tag removed; a missing
+/// or null `tags` stays as it was.
+#[test]
+fn remove_tag_leaves_a_list_as_logstash_does() {
+    for (tags, removed, left) in [
+        (r#""b""#, "b", "[]"),
+        (r#""a""#, "b", r#"["a"]"#),
+        (r#"["a","b","b"]"#, "b", r#"["a"]"#),
+        (r#"["a"]"#, "b", r#"["a"]"#),
+        ("[]", "b", "[]"),
+        ("null", "b", "null"),
+        // Logstash's event never holds these as `tags`.
+        ("5", "b", "5"),
+        (r#"{"b":1}"#, "b", r#"{"b":1}"#),
+    ] {
+        let input = format!(r#"{{"x":1,"tags":{tags}}}"#);
+        let mut event = Event::parse(input.as_bytes()).unwrap();
+        event.remove_tag(removed);
+        assert_eq!(
+            event.to_json(),
+            format!(r#"{{"x":1,"tags":{left}}}"#),
+            "{tags}"
+        );
+    }
+    let mut untagged = Event::parse(br#"{"x":1}"#).unwrap();
+    untagged.remove_tag("b");
+    assert_eq!(untagged.to_json(), r#"{"x":1}"#);
+    assert!(!untagged.is_changed());
+}
+
 #[test]
 fn sprintf_expands_known_fields_and_keeps_unknown_ones() {
     let event = Event::parse(br#"{"host":"web1","n":{"v":3}}"#).unwrap();

@@ -366,3 +366,23 @@ fn unescape_checks_utf8_wherever_it_occurs() {
         }
     }
 }
+
+#[test]
+fn nesting_counts_containers_one_inside_another() {
+    for (value, deep) in [
+        (json!(1), 0),
+        (json!("[[x]]"), 0),
+        (json!([]), 1),
+        (json!({"a": 1}), 1),
+        (json!([1, [2, [3]], {"a": []}]), 3),
+        (json!({"a": {"b": [{}]}, "c": 1}), 4),
+    ] {
+        assert_eq!(nesting(&value), deep, "{value}");
+    }
+    // serde_json reads as deep as the limit, and no deeper.
+    let deepest = format!("{}{}", "[".repeat(MAX_NESTING), "]".repeat(MAX_NESTING));
+    let value: Value = serde_json::from_str(&deepest).unwrap();
+    assert_eq!(nesting(&value), MAX_NESTING);
+    let deeper = format!("[{deepest}]");
+    assert!(serde_json::from_str::<Value>(&deeper).is_err());
+}

@@ -26,6 +26,11 @@ pub struct Config {
     /// Take this many milliseconds over every event it keeps, by the
     /// host's clock: a slow filter, whose re-runs and replays take time.
     slow_ms: Option<u64>,
+    /// Write this text at `@timestamp` of every event it keeps, where
+    /// Logstash's event holds only a timestamp (and the built-in filters
+    /// refuse to write text, as Logstash's do): an answer the Logstash
+    /// plugin must cope with.
+    timestamp_text: Option<String>,
 }
 
 pub struct Chaos {
@@ -88,6 +93,9 @@ impl Filter for Chaos {
         }
         self.seen += 1;
         event.set("[chaos][seen]", self.seen);
+        if let Some(text) = &c.timestamp_text {
+            event.set("@timestamp", text.as_str());
+        }
         host::count("chaos_events", 1);
         Verdict::Keep
     }

@@ -1,0 +1,279 @@
+//! The filter against Logstash's json filter, option by option.
+
+use super::*;
+use wasmstash_sdk::NativeFilter;
+
+fn run(config: Value, input: &str) -> String {
+    let mut filter = Json::new(serde_json::from_value(config).unwrap()).unwrap();
+    let mut event = Event::parse(input.as_bytes()).unwrap();
+    assert_eq!(filter.process(&mut event), Verdict::Keep);
+    event.to_json()
+}
+
+#[test]
+fn parses_into_the_root_and_into_a_target() {
+    let input = r#"{"message":"{\"level\":\"warn\",\"n\":{\"a\":1}}"}"#;
+    assert_eq!(
+        run(json!({"source": "message"}), input),
+        r#"{"message":"{\"level\":\"warn\",\"n\":{\"a\":1}}","level":"warn","n":{"a":1}}"#
+    );
+    assert_eq!(
+        run(json!({"source": "message", "target": "[app][doc]"}), input),
+        r#"{"message":"{\"level\":\"warn\",\"n\":{\"a\":1}}","app":{"doc":{"level":"warn","n":{"a":1}}}}"#
+    );
+}
+
+#[test]
+fn empty_or_blank_text_is_a_null_document_as_jrjackson_reads_it() {
+    for text in ["", " \\t\\r\\n "] {
+        let input = format!(r#"{{"message":"{text}"}}"#);
+        assert_eq!(
+            run(
+                json!({"source": "message", "target": "doc", "add_tag": ["parsed"]}),
+                &input
+            ),
+            format!(r#"{{"message":"{text}","doc":null,"tags":["parsed"]}}"#)
+        );
+        // The root takes objects only, and this is no parse error that
+        // `skip_on_invalid_json` would hide.
+        assert_eq!(
+            run(
+                json!({"source": "message", "skip_on_invalid_json": true}),
+                &input
+            ),
+            format!(r#"{{"message":"{text}","tags":["_jsonparsefailure"]}}"#)
+        );
+    }
+    // A form feed is no JSON whitespace: invalid, so skipped quietly.
+    assert_eq!(
+        run(
+            json!({"source": "message", "target": "doc", "skip_on_invalid_json": true}),
+            r#"{"message":"\\f"}"#
+        ),
+        r#"{"message":"\\f"}"#
+    );
+}
+
+#[test]
+fn numbers_keep_their_text_unless_past_a_doubles_range() {
+    assert_eq!(
+        run(
+            json!({"source": "message", "target": "d"}),
+            r#"{"message":"{\"p\":1.50,\"big\":123456789012345678901234567890}"}"#
+        ),
+        r#"{"message":"{\"p\":1.50,\"big\":123456789012345678901234567890}","d":{"p":1.50,"big":123456789012345678901234567890}}"#
+    );
+    for document in [r#"{\"a\":1e400}"#, r#"{\"a\":[-1e309]}"#] {
+        let input = format!(r#"{{"message":"{document}"}}"#);
+        assert_eq!(
+            run(json!({"source": "message"}), &input),
+            format!(r#"{{"message":"{document}","tags":["_jsonparsefailure"]}}"#)
+        );
+    }
+}
+
+#[test]
+fn invalid_json_is_tagged_unless_skipped() {
+    let input = r#"{"message":"{not json"}"#;
+    assert_eq!(
+        run(json!({"source": "message"}), input),
+        r#"{"message":"{not json","tags":["_jsonparsefailure"]}"#
+    );
+    assert_eq!(
+        run(
+            json!({"source": "message", "skip_on_invalid_json": true}),
+            input
+        ),
+        input
+    );
+    assert_eq!(
+        run(
+            json!({"source": "message", "tag_on_failure": ["x"]}),
+            r#"{"message":"[1]"}"#
+        ),
+        r#"{"message":"[1]","tags":["x"]}"#
+    );
+    // Valid JSON that is no object is tagged even when invalid JSON is
+    // skipped: Logstash's flag guards only the parse.
+    assert_eq!(
+        run(
+            json!({"source": "message", "skip_on_invalid_json": true, "tag_on_failure": "y"}),
+            r#"{"message":"[1,2]"}"#
+        ),
+        r#"{"message":"[1,2]","tags":["y"]}"#
+    );
+}
+
+#[test]
+fn keys_written_as_field_references_set_nested_fields() {
+    assert_eq!(
+        run(
+            json!({"source": "message"}),
+            r#"{"message":"{\"[x][y]\":1,\"[bad\":2,\"z\":3}"}"#
+        ),
+        r#"{"message":"{\"[x][y]\":1,\"[bad\":2,\"z\":3}","x":{"y":1},"[bad":2,"z":3}"#
+    );
+}
+
+#[test]
+fn the_common_options_apply_only_when_the_document_was_set() {
+    let config = json!({"source": "message", "add_field": {"from": "%{[doc][a]}"},
+                        "add_tag": ["parsed"], "target": "doc"});
+    assert_eq!(
+        run(config.clone(), r#"{"message":"{\"a\":1}"}"#),
+        r#"{"message":"{\"a\":1}","doc":{"a":1},"from":"1","tags":["parsed"]}"#
+    );
+    assert_eq!(
+        run(config, r#"{"message":"nope"}"#),
+        r#"{"message":"nope","tags":["_jsonparsefailure"]}"#
+    );
+}
+
+#[test]
+fn a_documents_timestamp_is_read_as_a_time_at_the_root() {
+    let config = json!({"source": "m", "add_tag": ["parsed"]});
+    // A time in another zone is written in UTC, in place of the old one.
+    assert_eq!(
+        run(
+            config.clone(),
+            r#"{"@timestamp":"2000-01-01T00:00:00.000Z","m":"{\"@timestamp\":\"2022-03-04T05:06:07.8+01:00\",\"k\":1}"}"#
+        ),
+        r#"{"@timestamp":"2022-03-04T04:06:07.800Z","m":"{\"@timestamp\":\"2022-03-04T05:06:07.8+01:00\",\"k\":1}","k":1,"tags":["parsed"]}"#
+    );
+    // No time: the current time, a tag, the value kept; still a success.
+    for (time, kept) in [(r#"\"soon\""#, "soon"), ("42", "42")] {
+        let input = format!(r#"{{"m":"{{\"@timestamp\":{time},\"k\":2}}"}}"#);
+        let out: Value = serde_json::from_str(&run(config.clone(), &input)).unwrap();
+        let now = out["@timestamp"].as_str().unwrap();
+        assert!(timestamp::parse(now).as_deref() == Some(now), "{out}");
+        assert_eq!(out["k"], 2, "{out}");
+        assert_eq!(out["_@timestamp"], kept, "{out}");
+        assert_eq!(
+            out["tags"],
+            json!(["_timestampparsefailure", "parsed"]),
+            "{out}"
+        );
+    }
+    // A null changes nothing; under a target it is only a field.
+    assert_eq!(
+        run(config, r#"{"m":"{\"@timestamp\":null}"}"#),
+        r#"{"m":"{\"@timestamp\":null}","tags":["parsed"]}"#
+    );
+    assert_eq!(
+        run(
+            json!({"source": "m", "target": "t"}),
+            r#"{"m":"{\"@timestamp\":\"soon\"}"}"#
+        ),
+        r#"{"m":"{\"@timestamp\":\"soon\"}","t":{"@timestamp":"soon"}}"#
+    );
+}
+
+#[test]
+fn ecs_compatibility_is_accepted_as_logstash_accepts_it() {
+    for mode in ["disabled", "v1", "v8"] {
+        let config = json!({"source": "m", "ecs_compatibility": mode});
+        assert_eq!(
+            run(config, r#"{"m":"{\"a\":1}"}"#),
+            r#"{"m":"{\"a\":1}","a":1}"#
+        );
+    }
+    let err = NativeFilter::<Json>::new(br#"{"source":"m","ecs_compatibility":"v2"}"#)
+        .err()
+        .unwrap();
+    assert!(err.contains("unknown variant `v2`"), "{err}");
+}
+
+#[test]
+fn a_missing_source_leaves_the_event_alone() {
+    assert_eq!(run(json!({"source": "nope"}), r#"{"a":1}"#), r#"{"a":1}"#);
+    // So do a null and false, which Ruby's `unless source` skips too.
+    for skipped in [r#"{"m":null}"#, r#"{"m":false}"#] {
+        assert_eq!(run(json!({"source": "m"}), skipped), skipped);
+    }
+}
+
+/// Logstash's JSON reader takes text only: an object, a list, a number
+/// or `true` fails as bad JSON does, and is skipped with it.
+#[test]
+fn a_source_that_is_not_text_is_tagged() {
+    for value in [r#"{"a":1}"#, "[1]", "5", "true"] {
+        let input = format!(r#"{{"m":{value}}}"#);
+        let tagged = format!(r#"{{"m":{value},"tags":["_jsonparsefailure"]}}"#);
+        assert_eq!(run(json!({"source": "m", "target": "t"}), &input), tagged);
+        let skipping = json!({"source": "m", "skip_on_invalid_json": true});
+        assert_eq!(run(skipping, &input), input);
+    }
+}
+
+#[test]
+fn bad_config_is_explained() {
+    let err = NativeFilter::<Json>::new(br#"{"sorce":"message"}"#)
+        .err()
+        .unwrap();
+    assert!(err.contains("unknown field `sorce`"), "{err}");
+    let err = NativeFilter::<Json>::new(br#"{"source":"[a][b"}"#)
+        .err()
+        .unwrap();
+    assert!(err.contains("malformed field reference"), "{err}");
+}
+
+/// The host refuses a result nested more than `MAX_NESTING` deep (ABI.md)
+/// and would fail the event as this filter's bug; the filter fails a
+/// document that deep where it would be set, as it fails one it cannot
+/// read.
+#[test]
+fn a_document_too_deep_for_its_target_is_tagged() {
+    // The reviewer's case: 3 segments and 125 levels make 128.
+    let document = format!(r#"{{"x":{}{}}}"#, "[".repeat(124), "]".repeat(124));
+    let input = json!({"message": document}).to_string();
+    let tagged = json!({"message": document, "tags": ["_jsonparsefailure"]});
+    let out = |config: Value| serde_json::from_str::<Value>(&run(config, &input)).unwrap();
+    assert_eq!(
+        out(json!({"source": "message", "target": "[a][b][c]"})),
+        tagged
+    );
+    let skipping =
+        json!({"source": "message", "target": "[a][b][c]", "skip_on_invalid_json": true});
+    assert_eq!(out(skipping), json!({"message": document}));
+    // One segment less is as deep as an event may be.
+    let set = out(json!({"source": "message", "target": "[a][b]"}));
+    assert_eq!(json_text::nesting(&set), json_text::MAX_NESTING);
+    // At the root, a key written as a path counts its segments.
+    let rooted = format!(r#"{{"[a][b][c]":{}{}}}"#, "[".repeat(125), "]".repeat(125));
+    let input = json!({"message": rooted}).to_string();
+    assert_eq!(
+        serde_json::from_str::<Value>(&run(json!({"source": "message"}), &input)).unwrap(),
+        json!({"message": rooted, "tags": ["_jsonparsefailure"]})
+    );
+    // A deep target with a document the fast path would take.
+    let target = "[t]".repeat(30);
+    let shallow = |levels: usize| {
+        let doc = format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+        let input = json!({"message": doc}).to_string();
+        serde_json::from_str::<Value>(&run(json!({"source": "message", "target": target}), &input))
+            .unwrap()
+    };
+    assert_eq!(json_text::nesting(&shallow(97)), json_text::MAX_NESTING);
+    assert_eq!(shallow(98)["tags"], json!(["_jsonparsefailure"]));
+}
+
+/// json.rb rescues what `filter_matched` raises (a set its event refuses)
+/// and tags the event `tag_on_failure`, whatever `skip_on_invalid_json`
+/// says; what was set before stays.
+#[test]
+fn a_common_option_logstash_refuses_tags_the_event() {
+    for skip in [false, true] {
+        for field in ["[tags][0]", "@timestamp", "[message][x]"] {
+            let config = json!({"source": "message", "target": "doc", "skip_on_invalid_json": skip,
+                                "add_field": {"before": "b", field: "v"}, "add_tag": ["done"]});
+            assert_eq!(
+                run(
+                    config,
+                    r#"{"message":"{\"a\":1}","tags":["t"],"@timestamp":"2020-01-01T00:00:00.000Z"}"#
+                ),
+                r#"{"message":"{\"a\":1}","tags":["t","_jsonparsefailure"],"@timestamp":"2020-01-01T00:00:00.000Z","doc":{"a":1},"before":"b"}"#,
+                "{field}"
+            );
+        }
+    }
+}

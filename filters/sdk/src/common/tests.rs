@@ -1,0 +1,333 @@
+//! The common options against what Logstash's `filter_matched` does with
+//! them, and their config shapes and errors.
+
+use super::*;
+use crate::{NoConfig, json};
+
+fn common(config: Value) -> Result<CommonOptions, String> {
+    serde_json::from_value::<WithCommon<NoConfig>>(config)
+        .map(|c| c.common)
+        .map_err(|e| e.to_string())
+}
+
+fn applied(config: Value, event: Value) -> Value {
+    let (event, refused) = applied_or_refused(config, event);
+    assert_eq!(refused, None);
+    event
+}
+
+/// The event after `apply`, and why a set was refused if one was.
+fn applied_or_refused(config: Value, event: Value) -> (Value, Option<String>) {
+    let text = event.to_string();
+    let mut event = Event::parse(text.as_bytes()).unwrap();
+    let refused = common(config).unwrap().apply(&mut event).err();
+    (serde_json::from_str(&event.to_json()).unwrap(), refused)
+}
+
+/// Logstash's event refuses these sets, and its `add_fields` raises at
+/// the first: the fields added before it stay, and nothing after it
+/// (the rest of `add_field`, then `remove_field`, the tags) is done.
+#[test]
+fn a_set_logstash_refuses_stops_the_options_there() {
+    let event = json!({"host": "web-1", "n": 3, "tags": ["a"],
+                       "@timestamp": "2020-01-01T00:00:00.000Z"});
+    for (field, why) in [
+        ("[host][name]", "the way to it passes through a string"),
+        ("[n][x]", "the way to it passes through a string, number"),
+        ("[@timestamp][z]", "`@timestamp` takes only a timestamp"),
+        ("@timestamp", "`@timestamp` takes only a timestamp"),
+        ("[tags][0]", "nothing can be set under `tags`"),
+        ("[tags][x]", "nothing can be set under `tags`"),
+    ] {
+        let config = json!({"add_field": {"before": "b", field: "v", "after": "x"},
+                            "remove_field": ["n"], "add_tag": ["t"], "remove_tag": ["a"]});
+        let (out, refused) = applied_or_refused(config, event.clone());
+        let mut expected = event.clone();
+        expected["before"] = json!("b");
+        assert_eq!(out, expected, "{field}");
+        let refused = refused.expect(field);
+        assert!(
+            refused.starts_with(&format!(
+                "add_field: Logstash's event cannot set `{field}`: {why}"
+            )),
+            "{refused}"
+        );
+    }
+    // A field filled in for the event is named as it was filled in.
+    let (_, refused) = applied_or_refused(
+        json!({"add_field": {"[%{k}][x]": "v"}}),
+        json!({"k": "host", "host": "h"}),
+    );
+    assert!(refused.unwrap().contains("cannot set `[host][x]`"));
+}
+
+/// `tags` itself takes a string or a list of strings: a new one is a
+/// string, one already there gets the value at its end, unless that
+/// list would hold something else (our event may carry a `tags`
+/// Logstash would have moved aside when it made the event).
+#[test]
+fn add_field_at_tags_is_legal_while_tags_stay_strings() {
+    let config = json!({"add_field": {"tags": "x"}});
+    assert_eq!(applied(config.clone(), json!({})), json!({"tags": "x"}));
+    assert_eq!(
+        applied(config.clone(), json!({"tags": ["a"]})),
+        json!({"tags": ["a", "x"]})
+    );
+    assert_eq!(
+        applied(config.clone(), json!({"tags": "a"})),
+        json!({"tags": ["a", "x"]})
+    );
+    assert_eq!(
+        applied(config.clone(), json!({"tags": null})),
+        json!({"tags": ["x"]})
+    );
+    for illegal in [json!(5), json!(["a", 1]), json!({"k": "v"})] {
+        let event = json!({"tags": illegal});
+        let (out, refused) = applied_or_refused(config.clone(), event.clone());
+        assert_eq!(out, event);
+        assert!(
+            refused
+                .unwrap()
+                .ends_with("`tags` takes only a string or a list of strings")
+        );
+    }
+}
+
+/// Logstash's `remove_tag` makes a lone string tag a list (Ruby's
+/// `Array`), and leaves a missing `tags` alone.
+#[test]
+fn remove_tag_leaves_tags_as_logstash_does() {
+    let config = json!({"remove_tag": ["b", "%{k}"]});
+    for (tags, left) in [
+        (json!("b"), json!([])),
+        (json!("a"), json!(["a"])),
+        (json!(["a", "b", "c"]), json!(["a"])),
+        (json!(null), json!(null)),
+    ] {
+        let out = applied(config.clone(), json!({"k": "c", "tags": tags.clone()}));
+        assert_eq!(out, json!({"k": "c", "tags": left}), "{tags}");
+    }
+    assert_eq!(applied(config, json!({"k": "c"})), json!({"k": "c"}));
+    // No `remove_tag`, no change to a lone string.
+    assert_eq!(
+        applied(json!({"add_field": {"x": "1"}}), json!({"tags": "a"})),
+        json!({"tags": "a", "x": "1"})
+    );
+}
+
+/// A `%{...}` that is no field reference and no date is refused with
+/// the config, where Logstash raises "Invalid FieldReference" on every
+/// event; the references its strict parser takes are kept.
+#[test]
+fn a_malformed_field_reference_in_a_template_is_refused() {
+    for (config, says) in [
+        (
+            json!({"add_field": {"t1": "%{message[0]}"}}),
+            "add_field: `%{message[0]}`: malformed field reference `message[0]`",
+        ),
+        (
+            json!({"add_field": {"%{[a]b}": "x"}}),
+            "add_field: `%{[a]b}`: malformed",
+        ),
+        (
+            json!({"add_tag": ["ok", "x-%{[a}"]}),
+            "add_tag: `%{[a}`: malformed",
+        ),
+        (
+            json!({"remove_tag": "%{a]}"}),
+            "remove_tag: `%{a]}`: malformed",
+        ),
+        (
+            json!({"remove_field": "[x][%{[b][}]"}),
+            "remove_field: `%{[b][}`: malformed",
+        ),
+    ] {
+        let error = common(config).err().unwrap();
+        assert!(error.contains(says), "{error}");
+    }
+    let config = json!({"add_field": {"t": "%{[a][b]}|%{a}|%{@timestamp}|%{+yyyy.MM.dd}|%{{yyyy}}|%{[@metadata][x]}|%{a b}|%{é}|%{+%s}|%{}|%{{TIME_NOW}}|%{ never"}});
+    let out = applied(
+        config,
+        json!({"a": {"b": 1}, "@timestamp": "2015-05-17T10:05:03.000Z",
+               "@metadata": {"x": "m"}, "a b": "s", "é": "e"}),
+    );
+    let t = out["t"].as_str().unwrap();
+    assert!(
+        t.starts_with(
+            r#"1|{"b":1}|2015-05-17T10:05:03.000Z|2015.05.17|2015|m|s|e|1431857103|1431857103|"#
+        ),
+        "{t}"
+    );
+    assert!(t.ends_with("|%{ never"), "{t}");
+}
+
+#[test]
+fn add_field_makes_a_list_of_a_field_that_is_there_as_logstash_does() {
+    let config = json!({"add_field": {"new": "v-%{n}", "s": "x", "nul": "x",
+                                      "[o]": ["x", "%{n}"], "list": "x"}});
+    let event = json!({"n": 7, "s": "a", "nul": null, "o": {"k": 1}, "list": [1]});
+    assert_eq!(
+        applied(config, event),
+        json!({"n": 7, "s": ["a", "x"], "nul": ["x"], "o": [["k", 1], "x", "7"],
+               "list": [1, "x"], "new": "v-7"})
+    );
+}
+
+#[test]
+fn a_filled_in_name_that_is_no_field_reference_is_skipped() {
+    let config = json!({"add_field": {"%{n}": "x"}, "remove_field": ["%{n}"]});
+    let deep = "[a]".repeat(200);
+    for name in ["[a", deep.as_str()] {
+        let event = json!({"n": name, "[a": 1});
+        assert_eq!(applied(config.clone(), event.clone()), event, "{name}");
+    }
+    // A good one is used: added, then removed, leaving its parent.
+    assert_eq!(
+        applied(config, json!({"n": "[b][c]"})),
+        json!({"n": "[b][c]", "b": {}})
+    );
+}
+
+/// Logstash's flat-list form of a hash, and its options for every
+/// plugin, come over from logstash.conf as they are.
+#[test]
+fn logstash_shapes_of_the_options_are_taken() {
+    let config = json!({"add_field": ["a", "1", "b", "%{n}", "a", "2"],
+                        "id": "my_filter", "enable_metric": false, "periodic_flush": true});
+    assert_eq!(
+        applied(config, json!({"n": 7})),
+        json!({"n": 7, "a": ["1", "2"], "b": "7"})
+    );
+    let odd = common(json!({"add_field": ["a", "1", "b"]})).err().unwrap();
+    assert!(
+        odd.contains("add_field: a list in place of a map needs an even number"),
+        "{odd}"
+    );
+    let keyless = common(json!({"add_field": [1, "x"]})).err().unwrap();
+    assert!(keyless.contains("expected a key, not 1"), "{keyless}");
+}
+
+#[test]
+fn timestamps_are_formatted_and_bad_date_patterns_refused() {
+    let config = json!({"add_field": {"[@metadata][index]": "app-%{+YYYY.MM.dd}",
+                                      "day-%{{e}}": "%{+%s}"},
+                        "add_tag": "%{{MMM}}"});
+    assert_eq!(
+        applied(config, json!({"@timestamp": "2015-05-17T10:05:03.000Z"})),
+        json!({"@timestamp": "2015-05-17T10:05:03.000Z",
+               "@metadata": {"index": "app-2015.05.17"}, "day-1": "1431857103",
+               "tags": ["May"]})
+    );
+    for (config, says) in [
+        (
+            json!({"add_field": {"i": "%{+yyyy-MM-ddTHH}"}}),
+            "add_field: `%{+yyyy-MM-ddTHH}`: `T` is not",
+        ),
+        (
+            json!({"add_field": {"%{{aa}}": "x"}}),
+            "add_field: `%{{aa}}`: `aa`",
+        ),
+        (
+            json!({"add_tag": ["ok", "%{{BAD_TIME_NOW}}"]}),
+            "add_tag: `%{{BAD_TIME_NOW}}`",
+        ),
+        (json!({"remove_tag": "%{+q}"}), "remove_tag: `%{+q}`"),
+        (json!({"remove_field": "%{+q}"}), "remove_field: `%{+q}`"),
+    ] {
+        let error = common(config).err().unwrap();
+        assert!(error.contains(says), "{error}");
+    }
+}
+
+#[test]
+fn the_options_run_in_logstash_order() {
+    // remove_field runs after add_field, remove_tag after add_tag.
+    let config = json!({"add_field": {"gone": "x"}, "remove_field": ["gone", "[a][%{k}]"],
+                        "add_tag": ["t-%{k}", "u"], "remove_tag": "u"});
+    assert_eq!(
+        applied(config, json!({"k": "b", "a": {"b": 1, "c": 2}})),
+        json!({"k": "b", "a": {"c": 2}, "tags": ["t-b"]})
+    );
+}
+
+#[test]
+fn the_filter_keeps_its_own_options_strict() {
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Own {
+        #[serde(default, deserialize_with = "tags")]
+        tag_on_failure: Vec<String>,
+    }
+    let read = |config: Value| {
+        serde_json::from_value::<WithCommon<Own>>(config).map(|c| c.options.tag_on_failure)
+    };
+    assert_eq!(
+        read(json!({"add_tag": ["a"], "tag_on_failure": "x"})).unwrap(),
+        ["x"]
+    );
+    assert_eq!(
+        read(json!({"tag_on_failure": ["x", "y"]})).unwrap(),
+        ["x", "y"]
+    );
+    let unknown = read(json!({"add_tags": ["a"]})).unwrap_err().to_string();
+    assert!(unknown.contains("unknown field `add_tags`"), "{unknown}");
+    // The common options are named too, not only the filter's own.
+    assert!(
+        unknown.ends_with("or one of Logstash's common options: `add_field`, `add_tag`, `remove_field`, `remove_tag`, `id`, `enable_metric`, `periodic_flush`"),
+        "{unknown}"
+    );
+    let bad = read(json!({"tag_on_failure": 3})).unwrap_err().to_string();
+    assert!(bad.starts_with("tag_on_failure: "), "{bad}");
+    assert!(bad.contains("a tag or a list of tags"), "{bad}");
+}
+
+/// serde says what it expected, not of which option: `invalid type:
+/// string "x", expected u64` sent an operator through every number in
+/// the config.
+#[test]
+fn a_value_of_the_wrong_type_names_its_option() {
+    // Read only through the errors they make.
+    #[allow(dead_code)]
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Own {
+        #[serde(default)]
+        limit: u64,
+        #[serde(default)]
+        inner: Option<Inner>,
+    }
+    #[allow(dead_code)]
+    #[derive(Deserialize, Debug)]
+    struct Inner {
+        ratio: f64,
+    }
+    let error = |config: Value| {
+        serde_json::from_value::<WithCommon<Own>>(config)
+            .map(|c| c.options)
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        error(json!({"limit": "x"})),
+        "limit: invalid type: string \"x\", expected u64"
+    );
+    assert_eq!(
+        error(json!({"limit": -1})),
+        "limit: invalid value: integer `-1`, expected u64"
+    );
+    assert_eq!(
+        error(json!({"limit": 1.5})),
+        "limit: invalid type: floating point `1.5`, expected u64"
+    );
+    assert!(error(json!({"inner": {"ratio": "NaN"}})).starts_with("inner.ratio: "));
+    assert!(error(json!({"nope": 1})).starts_with("unknown field `nope`"));
+}
+
+#[test]
+fn bad_common_options_are_named() {
+    let error = |config| common(config).err().unwrap();
+    assert!(error(json!({"add_tag": {"a": 1}})).contains("add_tag must be a string"));
+    assert!(error(json!({"add_field": "a"})).contains("add_field: expected a map"));
+    assert!(error(json!({"add_field": {"a": {}}})).contains("value for `a`"));
+    assert!(error(json!({"remove_field": ["[a"]})).starts_with("remove_field:"));
+}
