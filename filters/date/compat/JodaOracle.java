@@ -14,7 +14,8 @@
 // spoiling about half of them (a case change, a character cut, added or
 // swapped, a doubled space, a cut end), so the cases cover refusals as well
 // as readings. Output: one tab-separated line per case:
-//   format, locale, zone, input, then the UTC result with milliseconds or `-`.
+//   format, locale, zone, input, then the result as Logstash writes
+//   `@timestamp` (UTC, milliseconds, a sign on years outside 0000-9999) or `-`.
 //
 // Run it with `filters/date/compat/regenerate` (it needs a JDK and the
 // Joda-Time jar; see "COMPAT: the real Joda-Time" in ../README.md).
@@ -25,6 +26,9 @@ import org.joda.time.format.*;
 public class JodaOracle {
     // 2026-06-10T12:00:00Z, the "now" of the filter's year-less tests.
     static final DateTime NOW = new DateTime(1781092800000L, DateTimeZone.UTC);
+
+    static final java.time.format.DateTimeFormatter LOGSTASH_TIMESTAMP =
+        new java.time.format.DateTimeFormatterBuilder().appendInstant(3).toFormatter();
 
     static final String[] PATTERNS = {
         "dd/MMM/yyyy:HH:mm:ss Z",
@@ -67,6 +71,15 @@ public class JodaOracle {
         // guessed, and the date moved, on the parsing zone's wall clock.
         "MMM dd HH:mm:ss Z",
         "MMM d HH:mm:ss.SSS ZZZ",
+        // A `y` in quoted text: the date filter's text check takes it for
+        // a year, so there is no guess, and Joda's default year applies to
+        // a date (not to a time alone, read on 1970-01-01).
+        "MMM d HH:mm:ss 'Day'",
+        "HH:mm:ss 'y'",
+        // A time alone without a year: read on 1970-01-01, then moved.
+        "h:mm:ss a",
+        // More fraction letters than nine: Joda reads up to 18 digits.
+        "yyyy-MM-dd HH:mm:ss.SSSSSSSSSSSS",
         "ISO8601",
     };
 
@@ -150,11 +163,10 @@ public class JodaOracle {
                 boolean hasYear = pattern.contains("y") || pattern.contains("Y");
                 millis = hasYear ? parser.parseMillis(input) : withGuessedYear(parser, pattern, input);
             }
-            DateTime utc = new DateTime(millis, DateTimeZone.UTC);
-            if (utc.getYear() < 0 || utc.getYear() > 9999) {
-                return "-";
-            }
-            return utc.toString("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'");
+            // As Logstash 8's Timestamp writes it: java.time's ISO_INSTANT
+            // with milliseconds, which gives a year past 9999 a `+` and one
+            // before 0 a `-` (Logstash sets such years, as we do).
+            return LOGSTASH_TIMESTAMP.format(java.time.Instant.ofEpochMilli(millis));
         } catch (IllegalArgumentException | ArithmeticException e) {
             return "-";
         } catch (RuntimeException e) {

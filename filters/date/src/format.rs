@@ -2,12 +2,12 @@
 //! pattern, and how its result becomes an instant.
 //!
 //! Year-less patterns (syslog's `MMM d HH:mm:ss`) get their year the way
-//! Logstash gives it: the current year in the filter's time zone, except that
-//! a December date read in January belongs to last year and a January date
-//! read in December to next year. "Now" comes from the host's clock import,
-//! so tests can pin it.
+//! Logstash gives it: the clock's current year, except that a December date
+//! read in January belongs to last year and a January date read in December
+//! to next year. "Now" comes from the host's clock import, so tests can pin
+//! it.
 
-use chrono::{Datelike, NaiveDate, NaiveTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
 
 use crate::iso8601::Iso8601;
 use crate::names::Names;
@@ -33,6 +33,16 @@ pub struct Context<'a> {
     /// The year the filter started in, taken once at init as Logstash
     /// does: `yy` centres on it, and a date without a year is read in it.
     pub init_year: i32,
+}
+
+/// The clock as Logstash's `JodaParser` reads it (`clock.read()`): a
+/// `DateTime` in the JVM's default zone, for which the sandbox, having no
+/// zone of its own, stands UTC. Both of its readings, the start year at init
+/// and "now" at each year guess, come through here, so that they cannot be
+/// taken in different zones (one in `timezone` put a November date read on
+/// Tokyo's New Year's morning eleven months ahead).
+pub fn clock_reading(now_millis: i64) -> Option<NaiveDateTime> {
+    Zone::UTC.local(now_millis)
 }
 
 impl Format {
@@ -62,11 +72,13 @@ impl Format {
         match self {
             Format::Joda(pattern) => {
                 let fields = pattern.parse(text, context.names, context.init_year)?;
-                resolve(fields, context)
+                resolve(fields, !pattern.has_year(), context)
             }
-            Format::Iso8601(iso) => {
-                resolve(iso.parse(text, context.names, context.init_year)?, context)
-            }
+            Format::Iso8601(iso) => resolve(
+                iso.parse(text, context.names, context.init_year)?,
+                false,
+                context,
+            ),
             Format::Unix => special::unix(text),
             Format::UnixMs => special::unix_ms(text),
             Format::Tai64n => special::tai64n(text),
@@ -75,22 +87,33 @@ impl Format {
 }
 
 /// Turns read fields into an instant: builds the date, moves it to the day
-/// of the week read (if any), fills in the year if the text had none, and
-/// applies the offset or zone.
-fn resolve(fields: Fields, context: &Context) -> Result<i64, String> {
-    // Logstash's parser reads a year-less date in the year the pipeline
-    // started in (Joda's default year, which the date filter sets), so a
-    // day of the week moves the date within a week of that year, a day of
-    // the year counts in it, and Feb 29 fails unless it is a leap year. The
-    // date filter then gives the date the guessed year, if that differs.
-    let base_year = fields.year.unwrap_or(context.init_year);
+/// of the week read (if any), gives it the guessed year if `year_less` (a
+/// pattern Logstash takes to have no year), and applies the offset or zone.
+fn resolve(fields: Fields, year_less: bool, context: &Context) -> Result<i64, String> {
+    // Joda reads a date without a year in its default year, which the date
+    // filter sets to the year the pipeline started in, so a day of the week
+    // moves the date within a week of that year, a day of the year counts
+    // in it, and Feb 29 fails unless it is a leap year. Joda applies the
+    // default year only when the largest field read is a month or a day
+    // (`DateTimeParserBucket.computeMillis`); a time alone is read on
+    // 1970-01-01. The date filter then gives the date the guessed year.
+    let reads_a_date = fields.month.is_some()
+        || fields.day.is_some()
+        || fields.day_of_year.is_some()
+        || fields.weekday.is_some();
+    let year = match fields.year {
+        Some(year) => year,
+        None if reads_a_date => context.init_year,
+        None => 1970,
+    };
+    let (base_year, cycles_millis) = within_chrono(year)?;
     let date = match (fields.day_of_year, fields.month, fields.day) {
         (Some(ordinal), None, None) => NaiveDate::from_yo_opt(base_year, ordinal)
-            .ok_or_else(|| format!("day {ordinal} is not in year {base_year}"))?,
+            .ok_or_else(|| format!("day {ordinal} is not in year {year}"))?,
         (_, month, day) => {
             let (month, day) = (month.unwrap_or(1), day.unwrap_or(1));
             NaiveDate::from_ymd_opt(base_year, month, day)
-                .ok_or_else(|| format!("{base_year:04}-{month:02}-{day:02} is not a date"))?
+                .ok_or_else(|| format!("{year:04}-{month:02}-{day:02} is not a date"))?
         }
     };
     let date = match fields.weekday {
@@ -119,8 +142,10 @@ fn resolve(fields: Fields, context: &Context) -> Result<i64, String> {
     };
     let read = date.and_time(time);
     let instant = zone.to_utc_millis(read)?;
-    if fields.year.is_some() {
-        return Ok(instant);
+    if !year_less {
+        // Past Joda's edges its arithmetic overflows; here that fails.
+        return (instant.checked_add(cycles_millis))
+            .ok_or_else(|| format!("{year}-{:02} is past what an instant holds", date.month()));
     }
     // The date filter guesses the year from the month on the wall clock of
     // `timezone`, and moves the date there, even when the text has an
@@ -139,6 +164,32 @@ fn resolve(fields: Fields, context: &Context) -> Result<i64, String> {
     context
         .zone
         .to_utc_millis_moved(instant, moved.and_time(wall.time()))
+}
+
+/// The years Joda's year field takes (`[-292275055,292278994]`, as its
+/// error says), beyond which Logstash fails too.
+const JODA_YEARS: std::ops::RangeInclusive<i32> = -292_275_055..=292_278_994;
+
+/// `year` as `chrono`, whose dates end about 262,000 years out, can hold it,
+/// and the milliseconds to add back to the instant read there. Joda reads
+/// any year in [`JODA_YEARS`] (`ISO8601` takes `20150517` for the year
+/// 20,150,517), and the Gregorian calendar repeats every 400 years (146,097
+/// days, a whole number of weeks): a year past 200,000 either way is read
+/// whole cycles nearer, where its dates and weekdays are the same, and so
+/// are its zone's rules (the last ones, see `Zone::to_utc_millis`, or the
+/// local mean time before the first).
+fn within_chrono(year: i32) -> Result<(i32, i64), String> {
+    const NEAR: i32 = 200_000;
+    const CYCLE_MILLIS: i64 = 146_097 * 86_400_000;
+    if !JODA_YEARS.contains(&year) {
+        return Err(format!(
+            "year {year} is outside Joda-Time's years ({} to {}), as in Logstash",
+            JODA_YEARS.start(),
+            JODA_YEARS.end()
+        ));
+    }
+    let cycles = year.div_euclid(400) - year.clamp(-NEAR, NEAR).div_euclid(400);
+    Ok((year - cycles * 400, i64::from(cycles) * CYCLE_MILLIS))
 }
 
 /// The date moved to `weekday` (1 = Monday) of its Monday-to-Sunday week.
@@ -170,10 +221,7 @@ fn with_year_and_month(
 
 /// Logstash's year for a date read without one (see the module comment).
 fn guess_year(event_month: u32, context: &Context) -> Result<i32, String> {
-    let now = context
-        .zone
-        .local(context.now_millis)
-        .ok_or("the host clock is out of range")?;
+    let now = clock_reading(context.now_millis).ok_or("the host clock is out of range")?;
     Ok(match (event_month, now.month()) {
         (12, 1) => now.year() - 1,
         (1, 12) => now.year() + 1,
@@ -193,7 +241,7 @@ mod tests {
             .unwrap();
         let context = context(Zone::parse(zone).unwrap(), now_millis);
         let millis = Format::compile(format)?.parse(text, &context)?;
-        Ok(format_timestamp(millis).unwrap())
+        Ok(format_timestamp(millis))
     }
 
     static ENGLISH: std::sync::LazyLock<names::Names> =
@@ -234,9 +282,15 @@ mod tests {
     }
 
     #[test]
-    fn the_year_guess_uses_the_configured_zone() {
-        // 23:30 UTC on Dec 31st is already January in Paris.
+    fn the_year_guess_reads_the_clock_in_utc_and_the_date_in_the_zone() {
+        // 23:30 UTC on Dec 31st is already January in Paris, but the clock
+        // (UTC, standing for the JVM's zone) says December 2026: a March
+        // date is this year's, a January one next year's.
         let now = "2026-12-31T23:30:00Z";
+        assert_eq!(
+            at("MMM dd HH:mm:ss", "Mar 01 10:00:00", "Europe/Paris", now).unwrap(),
+            "2026-03-01T09:00:00.000Z"
+        );
         assert_eq!(
             at("MMM dd HH:mm:ss", "Dec 31 23:00:00", "Europe/Paris", now).unwrap(),
             "2026-12-31T22:00:00.000Z"
@@ -377,6 +431,51 @@ mod tests {
                 "2026-05-31T22:30:00.000Z",
             ),
         ]);
+    }
+
+    #[test]
+    fn years_past_chronos_range_are_read_as_joda_reads_them() {
+        let minute = "yyyy-MM-dd HH:mm";
+        as_joda(&[
+            (
+                minute,
+                "20260922-06-01 12:00",
+                "Europe/Paris",
+                "+20260922-06-01T10:00:00.000Z",
+            ),
+            // Before Paris's history, its local mean time (+00:09:21).
+            (
+                minute,
+                "-300000-06-01 12:00",
+                "Europe/Paris",
+                "-300000-06-01T11:50:39.000Z",
+            ),
+            (
+                "EEE yyyy-MM-dd",
+                "Mon 20260922-09-22",
+                "UTC",
+                "+20260922-09-21T00:00:00.000Z",
+            ),
+            (
+                "yyyy-MM-dd",
+                "292278994-08-17",
+                "UTC",
+                "+292278994-08-17T00:00:00.000Z",
+            ),
+            (
+                "ISO8601",
+                "20260922",
+                "America/New_York",
+                "+20260922-01-01T05:00:00.000Z",
+            ),
+        ]);
+        let fails = |format: &str, text: &str, zone: &str| {
+            at(format, text, zone, "2026-06-10T12:00:00Z").unwrap_err()
+        };
+        // Summer time begins on the last Sunday of March there too.
+        assert!(fails(minute, "20260922-03-29 02:30", "Europe/Paris").contains("does not exist"));
+        assert!(fails("yyyy-MM-dd", "292278995-01-01", "UTC").contains("outside Joda-Time's"));
+        assert!(fails("YYYY-MM-dd", "292278994-01-01", "UTC").contains("year of era"));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::field_ref::{self, FieldRef};
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::template;
+use wasmstash_sdk::template::{self, Template};
 use wasmstash_sdk::timestamp::Timestamp;
 
 use format::{Context, Format};
@@ -63,7 +63,7 @@ fn default_failure_tags() -> Vec<String> {
 /// event through a `%{field}` reference.
 enum ZoneSetting {
     Fixed(Zone),
-    PerEvent(String),
+    PerEvent(Template),
 }
 
 pub struct Date {
@@ -105,7 +105,9 @@ impl Filter for Date {
             .collect::<Result<Vec<_>, String>>()?;
         let zone = match config.timezone {
             None => ZoneSetting::Fixed(Zone::UTC),
-            Some(name) if template::has_references(&name) => ZoneSetting::PerEvent(name),
+            Some(name) if template::has_references(&name) => {
+                ZoneSetting::PerEvent(Template::checked("timezone", name)?)
+            }
             Some(name) => {
                 ZoneSetting::Fixed(Zone::parse(&name).map_err(|e| format!("timezone: {e}"))?)
             }
@@ -130,8 +132,7 @@ impl Filter for Date {
         } else {
             0
         };
-        self.process_at(event, now_millis);
-        Verdict::Keep
+        self.process_at(event, now_millis)
     }
 }
 
@@ -146,11 +147,11 @@ impl Date {
 
     /// [`Filter::process`] with the clock read by the caller, so tests can
     /// fix "now".
-    pub fn process_at(&self, event: &mut Event, now_millis: i64) {
+    pub fn process_at(&self, event: &mut Event, now_millis: i64) -> Verdict {
         let parsed = match event.get_str(&self.source) {
             Some(text) => self.parse(Input::Text(text), event, now_millis),
             None => match event.get(&self.source) {
-                None | Some(Value::Null) => return,
+                None | Some(Value::Null) => return Verdict::Keep,
                 Some(Value::Number(number)) => self.parse(Input::Number(number), event, now_millis),
                 Some(_) => Err(format!("{} is not a string or number", self.source)),
             },
@@ -158,7 +159,15 @@ impl Date {
         match parsed {
             Ok(timestamp) => {
                 event.set(&self.target, timestamp);
-                self.common.apply(event);
+                // The date filter's success handler runs `filter_matched`
+                // outside any rescue (DateFilter.java's `receive`, date.rb's
+                // `success_block`): a set its event refuses there stops
+                // Logstash's worker. The event fails instead, and the host
+                // passes it on as it came, with the reason.
+                match self.common.apply(event) {
+                    Ok(()) => Verdict::Keep,
+                    Err(reason) => Verdict::Error(reason),
+                }
             }
             Err(reason) => {
                 host::log(Level::Debug, &reason);
@@ -166,6 +175,7 @@ impl Date {
                 for tag in &self.tag_on_failure {
                     event.add_tag(tag);
                 }
+                Verdict::Keep
             }
         }
     }
@@ -175,7 +185,7 @@ impl Date {
     fn parse(&self, input: Input<'_>, event: &Event, now_millis: i64) -> Result<String, String> {
         let zone = match &self.zone {
             ZoneSetting::Fixed(zone) => *zone,
-            ZoneSetting::PerEvent(template) => Zone::parse(&event.sprintf(template))?,
+            ZoneSetting::PerEvent(template) => Zone::parse(&template.render(event))?,
         };
         let context = Context {
             names: &self.names,
@@ -203,11 +213,8 @@ impl Date {
                     Err("a number is read only by UNIX, UNIX_MS and TAI64N".to_owned())
                 }
             };
-            let parsed = millis.and_then(|millis| {
-                format_timestamp(millis).ok_or_else(|| format!("`{input}` is outside years 0-9999"))
-            });
-            match parsed {
-                Ok(timestamp) => return Ok(timestamp),
+            match millis {
+                Ok(millis) => return Ok(format_timestamp(millis)),
                 Err(e) => last_error = format!("{name}: {e}"),
             }
         }
@@ -215,10 +222,10 @@ impl Date {
     }
 }
 
-/// The year of `now_millis` in UTC: a pipeline's start year, which Logstash
-/// reads dates without a year in.
+/// The clock's year at `now_millis` (see [`format::clock_reading`]): a
+/// pipeline's start year, which Logstash reads dates without a year in.
 fn start_year(now_millis: i64) -> i32 {
-    Zone::UTC.local(now_millis).map_or(2000, |now| now.year())
+    format::clock_reading(now_millis).map_or(2000, |now| now.year())
 }
 
 /// The value a date is read from.
@@ -228,20 +235,14 @@ enum Input<'a> {
     Number(&'a serde_json::Number),
 }
 
-impl std::fmt::Display for Input<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Input::Text(text) => f.write_str(text),
-            Input::Number(number) => write!(f, "{number}"),
-        }
-    }
-}
-
-/// `2015-05-17T10:05:03.000Z`: UTC with milliseconds, as Logstash writes
-/// `@timestamp`. Years outside 0000-9999 have no such form and give `None`.
-pub fn format_timestamp(millis: i64) -> Option<String> {
+/// `2015-05-17T10:05:03.000Z`: UTC with milliseconds, as Logstash 8 writes
+/// `@timestamp` (java.time's `ISO_INSTANT`), years outside 0000-9999
+/// included: `+12345-01-01T00:00:00.000Z`, `-0001-06-01T00:00:00.000Z`.
+/// Logstash's date filter sets any instant it reads (its `TimestampSetter`
+/// checks no range), and Logstash reads such text back (see the README).
+pub fn format_timestamp(millis: i64) -> String {
     let nanos = (millis.rem_euclid(1000) * 1_000_000) as u32;
-    Timestamp::new(millis.div_euclid(1000), nanos).four_digit_year_text()
+    Timestamp::new(millis.div_euclid(1000), nanos).text()
 }
 
 export_filter!(Date);

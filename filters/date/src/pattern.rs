@@ -92,7 +92,6 @@ impl Pattern {
             return Err("empty date pattern".into());
         }
         let mut tokens = Vec::with_capacity(runs.len());
-        let mut has_year = false;
         for (index, run) in runs.iter().enumerate() {
             let (letter, len) = match run {
                 Run::Literal(text) => {
@@ -104,21 +103,18 @@ impl Pattern {
             let number_follows = runs.get(index + 1).is_some_and(Run::is_numeric);
             let number = |field, max_digits| Token::Number { field, max_digits };
             tokens.push(match letter {
-                'y' | 'Y' => {
-                    has_year = true;
-                    match len {
-                        2 => Token::TwoDigitYear {
-                            lenient: !number_follows,
-                        },
-                        _ => {
-                            let field = match letter {
-                                'Y' => Numeric::YearOfEra,
-                                _ => Numeric::Year,
-                            };
-                            number(field, if number_follows { len } else { 9 })
-                        }
+                'y' | 'Y' => match len {
+                    2 => Token::TwoDigitYear {
+                        lenient: !number_follows,
+                    },
+                    _ => {
+                        let field = match letter {
+                            'Y' => Numeric::YearOfEra,
+                            _ => Numeric::Year,
+                        };
+                        number(field, if number_follows { len } else { 9 })
                     }
-                }
+                },
                 'M' if len >= 3 => Token::MonthName,
                 'M' => number(Numeric::Month, 2),
                 'd' => number(Numeric::Day, 2),
@@ -132,7 +128,9 @@ impl Pattern {
                 'h' => number(Numeric::ClockHourOfHalfDay, 2),
                 'm' => number(Numeric::Minute, 2),
                 's' => number(Numeric::Second, 2),
-                'S' => Token::Fraction(len.min(9)),
+                // Joda's `appendFractionOfSecond(len, len)` reads up to
+                // `len` digits, but never more than 18.
+                'S' => Token::Fraction(len.min(18)),
                 'Z' if len <= 2 => Token::Offset,
                 'Z' => Token::ZoneId,
                 'z' => {
@@ -153,11 +151,16 @@ impl Pattern {
                 }
             });
         }
+        // Logstash's `JodaParser` decides by the text alone (`hasYear =
+        // pattern.contains("Y") || pattern.contains("y")`), so a `y` in
+        // quoted text (`'Day'`) turns the year guess off too, and the date
+        // is read as Joda reads it (see `format::resolve`).
+        let has_year = pattern.contains(['y', 'Y']);
         Ok(Pattern { tokens, has_year })
     }
 
-    /// Whether the pattern reads a year; year-less patterns (syslog's
-    /// `MMM d HH:mm:ss`) get one from the clock.
+    /// Whether Logstash takes the pattern to have a year; those it takes to
+    /// have none (syslog's `MMM d HH:mm:ss`) get one from the clock.
     pub fn has_year(&self) -> bool {
         self.has_year
     }
@@ -201,8 +204,10 @@ impl Pattern {
                     if digits == 0 {
                         return Err(malformed());
                     }
-                    let value: u32 = rest[..digits].parse().unwrap();
-                    fields.nanos = value * 10u32.pow(9 - digits as u32);
+                    // Joda keeps milliseconds; nine digits hold them all.
+                    let kept = digits.min(9);
+                    let value: u32 = rest[..kept].parse().unwrap();
+                    fields.nanos = value * 10u32.pow(9 - kept as u32);
                     rest = &rest[digits..];
                 }
                 Token::MonthName => {
@@ -347,7 +352,8 @@ fn store(
             fields.year =
                 Some(i32::try_from(value).map_err(|_| format!("`{text}`: year out of range"))?)
         }
-        Numeric::YearOfEra => fields.year = Some(in_range(1, 999_999_999, "year of era")? as i32),
+        // Joda's ranges; `y` is checked against them later.
+        Numeric::YearOfEra => fields.year = Some(in_range(1, 292_278_993, "year of era")? as i32),
         Numeric::Month => fields.month = Some(in_range(1, 12, "month")?),
         Numeric::Day => fields.day = Some(in_range(1, 31, "day")?),
         Numeric::DayOfYear => fields.day_of_year = Some(in_range(1, 366, "day of year")?),
@@ -432,6 +438,12 @@ mod tests {
         let f = parse("yyyy-MM-dd'T'HH:mm:ss.SSSSSS", "2015-10-18T18:01:47.5").unwrap();
         assert_eq!(f.nanos, 500_000_000);
         assert!(parse("yyyy-MM-dd HH:mm:ss,SSS", "2015-10-18 18:01:47,9781").is_err());
+        // Up to 18 digits, whatever the letters, as Joda; nanoseconds kept.
+        let f = parse("HH:mm:ss.SSSSSSSSSS", "18:01:47.1234567891").unwrap();
+        assert_eq!(f.nanos, 123_456_789);
+        let twenty = format!("ss.{}", "S".repeat(20));
+        assert!(parse(&twenty, "47.123456789012345678").is_ok());
+        assert!(parse(&twenty, "47.1234567890123456789").is_err());
         let f = parse("'at' H 'o''clock'", "AT 7 o'clock").unwrap();
         assert_eq!(f.hour, 7);
         // A quote left open runs to the end, as Joda reads it.
@@ -443,6 +455,8 @@ mod tests {
     fn syslog_patterns_without_a_year() {
         let pattern = Pattern::compile("MMM  d HH:mm:ss").unwrap();
         assert!(!pattern.has_year());
+        // Logstash looks for a `y` in the text, quoted or not.
+        assert!(Pattern::compile("MMM d HH:mm:ss 'Day'").unwrap().has_year());
         let f = parse("MMM  d HH:mm:ss", "Jun  9 06:06:20").unwrap();
         assert_eq!((f.year, f.month, f.day), (None, Some(6), Some(9)));
         assert!(parse("MMM d HH:mm:ss", "Jun  9 06:06:20").is_err());

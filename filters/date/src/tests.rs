@@ -4,17 +4,22 @@
 //! `host/tests/syslog_date.rs` and `host/tests/dissect_kv.rs`.
 
 use super::*;
-use wasmstash_sdk::NativeFilter;
+use wasmstash_sdk::{NativeFilter, Outcome};
 
 /// 2026-06-10T12:00:00Z, the "now" of year-less tests.
 const NOW: i64 = 1_781_092_800_000;
 
 fn run(config: Value, input: &str) -> String {
+    run_at(config, input, NOW)
+}
+
+/// [`run`] in a pipeline started at `now`, and still at it.
+fn run_at(config: Value, input: &str, now: i64) -> String {
     let filter = Date::new(serde_json::from_value(config).unwrap())
         .unwrap()
-        .started_at(NOW);
+        .started_at(now);
     let mut event = Event::parse(input.as_bytes()).unwrap();
-    filter.process_at(&mut event, NOW);
+    filter.process_at(&mut event, now);
     event.to_json()
 }
 
@@ -75,7 +80,7 @@ fn failures_are_tagged_and_the_event_kept() {
 
 #[test]
 fn numbers_arrays_targets_and_per_event_zones() {
-    // Milliseconds read as seconds fall past year 9999, so UNIX_MS gets them.
+    // Milliseconds are past the seconds UNIX reads, so UNIX_MS gets them.
     let config = json!({"match": ["[t][epoch]", "UNIX", "UNIX_MS"], "target": "[event][created]"});
     assert_eq!(
         run(config.clone(), r#"{"t":{"epoch":1431857103}}"#),
@@ -135,9 +140,8 @@ fn bad_configs_are_explained() {
 
 #[test]
 fn output_is_iso8601_utc_with_milliseconds() {
-    assert_eq!(format_timestamp(0).unwrap(), "1970-01-01T00:00:00.000Z");
-    assert_eq!(format_timestamp(-1).unwrap(), "1969-12-31T23:59:59.999Z");
-    assert_eq!(format_timestamp(253_402_300_800_000), None);
+    assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000Z");
+    assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59.999Z");
 }
 
 #[test]
@@ -202,7 +206,12 @@ mod logstash_compat {
     use super::*;
 
     fn stamp(config: Value, input: Value) -> Value {
-        let out: Value = serde_json::from_str(&run(config, &input.to_string())).unwrap();
+        stamp_at(config, input, NOW)
+    }
+
+    /// `@timestamp`, or the tags, with the clock (and the start) at `now`.
+    fn stamp_at(config: Value, input: Value, now: i64) -> Value {
+        let out: Value = serde_json::from_str(&run_at(config, &input.to_string(), now)).unwrap();
         out.get("@timestamp")
             .cloned()
             .unwrap_or(out["tags"].clone())
@@ -308,6 +317,151 @@ mod logstash_compat {
             json!(["_dateparsefailure"])
         );
     }
+
+    #[test]
+    fn the_start_year_and_now_are_read_on_one_clock_in_utc() {
+        // JodaParser reads both from `clock.read()`, in the JVM's zone (UTC
+        // here), not in `timezone`: at 20:00 UTC on 2027-12-31 it is
+        // already 2028 in Tokyo, but Logstash's year is 2027.
+        let tokyo = json!({"match": ["t", "MMM d HH:mm:ss"], "timezone": "Asia/Tokyo"});
+        let now = 1_830_283_200_000; // 2027-12-31T20:00:00Z
+        assert_eq!(
+            stamp_at(tokyo, json!({"t": "Nov 30 12:00:00"}), now),
+            "2027-11-30T03:00:00.000Z"
+        );
+        // And at 03:00 UTC on 2028-01-01, New York's 2027 is not its year.
+        let new_york = json!({"match": ["t", "MMM d HH:mm:ss"], "timezone": "America/New_York"});
+        let now = 1_830_308_400_000; // 2028-01-01T03:00:00Z
+        assert_eq!(
+            stamp_at(new_york, json!({"t": "Nov 30 12:00:00"}), now),
+            "2028-11-30T17:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn fractions_take_up_to_eighteen_digits_as_joda() {
+        // Joda's `appendFractionOfSecond(n, n)` caps `n` at 18 and keeps
+        // milliseconds.
+        let ten = json!({"match": ["t", "yyyy-MM-dd HH:mm:ss.SSSSSSSSSS"]});
+        assert_eq!(
+            stamp(ten.clone(), json!({"t": "2015-05-17 10:05:03.1234567891"})),
+            "2015-05-17T10:05:03.123Z"
+        );
+        assert_eq!(
+            stamp(ten, json!({"t": "2015-05-17 10:05:03.12345678912"})),
+            json!(["_dateparsefailure"])
+        );
+        let twenty = format!("yyyy-MM-dd HH:mm:ss.{}", "S".repeat(20));
+        let twenty = json!({"match": ["t", twenty]});
+        assert_eq!(
+            stamp(
+                twenty.clone(),
+                json!({"t": "2015-05-17 10:05:03.999999999999999999"})
+            ),
+            "2015-05-17T10:05:03.999Z"
+        );
+        assert_eq!(
+            stamp(
+                twenty,
+                json!({"t": "2015-05-17 10:05:03.9999999999999999999"})
+            ),
+            json!(["_dateparsefailure"])
+        );
+    }
+
+    #[test]
+    fn years_outside_four_digits_are_written_as_logstash_writes_them() {
+        // java.time's ISO_INSTANT, as Logstash 8's Timestamp prints them;
+        // the answers are Joda's and the JDK's.
+        for (format, input, want) in [
+            (
+                "yyyy-MM-dd",
+                json!("12345-01-01"),
+                "+12345-01-01T00:00:00.000Z",
+            ),
+            (
+                "yyyy-MM-dd",
+                json!("-0001-06-01"),
+                "-0001-06-01T00:00:00.000Z",
+            ),
+            (
+                "ISO8601",
+                json!("10000-01-01T00:00:00Z"),
+                "+10000-01-01T00:00:00.000Z",
+            ),
+            (
+                "UNIX_MS",
+                json!(253402300800000u64),
+                "+10000-01-01T00:00:00.000Z",
+            ),
+            ("UNIX_MS", json!(i64::MAX), "+292278994-08-17T07:12:55.807Z"),
+            ("UNIX_MS", json!(i64::MIN), "-292275055-05-16T16:47:04.192Z"),
+            ("UNIX", json!(-1e300), "-292275055-05-16T16:47:04.192Z"),
+            // Java's `long` arithmetic wraps, in Logstash as here.
+            (
+                "UNIX",
+                json!("-9300000000000000"),
+                "+289850751-02-21T17:05:51.616Z",
+            ),
+            (
+                "TAI64N",
+                json!("@400001000000000000000000"),
+                "+36812-02-20T00:36:06.000Z",
+            ),
+            (
+                "TAI64N",
+                json!("@7fffffffffffffff7fffffff"),
+                "1969-12-31T23:59:51.147Z",
+            ),
+        ] {
+            let config = json!({"match": ["t", format]});
+            assert_eq!(stamp(config, json!({"t": input})), want, "{format} {input}");
+        }
+    }
+
+    #[test]
+    fn a_quoted_y_turns_the_year_guess_off_as_in_logstash() {
+        // JodaParser's `hasYear` is a text check that sees quoted text, so
+        // Joda reads the date in its default year (the start year), and
+        // a time alone on 1970-01-01, with no guess.
+        let now = 1_796_472_000_000; // 2026-12-05T12:00:00Z
+        let day = json!({"match": ["t", "MMM d HH:mm:ss 'Day'"]});
+        assert_eq!(
+            stamp_at(day, json!({"t": "Jan 5 10:00:00 Day"}), now),
+            "2026-01-05T10:00:00.000Z"
+        );
+        let time = json!({"match": ["t", "HH:mm 'y'"]});
+        assert_eq!(
+            stamp_at(time, json!({"t": "10:00 y"}), now),
+            "1970-01-01T10:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn z_is_no_time_zone_for_joda() {
+        // `DateTimeZone.forID` reads an offset only after a sign.
+        for zone in ["Z", "z"] {
+            let config = json!({"match": ["t", "ISO8601"], "timezone": zone});
+            let err = init_error(config);
+            assert!(
+                err.contains(&format!("unknown time zone `{zone}`")),
+                "{err}"
+            );
+            assert!(err.contains("does not take `Z`"), "{err}");
+        }
+        let per_event = json!({"match": ["t", "yyyy-MM-dd HH:mm"], "timezone": "%{tz}"});
+        assert_eq!(
+            stamp(
+                per_event.clone(),
+                json!({"t": "2015-05-17 10:05", "tz": "Z"})
+            ),
+            json!(["_dateparsefailure"])
+        );
+        assert_eq!(
+            stamp(per_event, json!({"t": "2015-05-17 10:05", "tz": "-00:00"})),
+            "2015-05-17T10:05:00.000Z"
+        );
+    }
 }
 
 #[test]
@@ -343,4 +497,39 @@ fn date_filter_test_year_less_times_around_a_gap() {
     assert!(read("Mar 27 01:59:59.999").contains(r#""@timestamp":"2016-03-27T00:59:59.999Z""#));
     assert!(read("Mar 27 03:00:01.000").contains(r#""@timestamp":"2016-03-27T01:00:01.000Z""#));
     assert!(read("Mar 27 02:00:01.000").contains("_dateparsefailure"));
+}
+
+/// The date filter runs `filter_matched` outside any rescue, so a set
+/// Logstash's event refuses there stops Logstash's worker; here the event
+/// fails (the host passes it on as it came, with the reason).
+#[test]
+fn a_common_option_logstash_refuses_fails_the_event() {
+    let input = br#"{"t":"2020-01-01T00:00:00Z","host":"web-1","tags":["a"]}"#;
+    for (field, why) in [
+        ("[host][name]", "passes through a string"),
+        ("[tags][0]", "nothing can be set under `tags`"),
+        ("[@timestamp][z]", "`@timestamp` takes only a timestamp"),
+    ] {
+        let config = json!({"match": ["t", "ISO8601"], "add_field": {field: "v"}});
+        let mut filter = NativeFilter::<Date>::new(config.to_string().as_bytes()).unwrap();
+        let outcome = filter.process_events(&[input]).remove(0);
+        let Outcome::Failed(reason) = outcome else {
+            panic!("{field}: {outcome:?}");
+        };
+        assert!(
+            reason.starts_with(&format!(
+                "add_field: Logstash's event cannot set `{field}`: "
+            )) && reason.contains(why),
+            "{reason}"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_field_reference_in_the_timezone_fails_init() {
+    let error = init_error(json!({"match": ["t", "ISO8601"], "timezone": "%{tz[0]}"}));
+    assert!(
+        error.starts_with("timezone: `%{tz[0]}`: malformed field reference"),
+        "{error}"
+    );
 }

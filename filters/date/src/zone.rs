@@ -23,16 +23,23 @@ impl Zone {
     pub const UTC: Zone = Zone::Fixed(0);
 
     /// An IANA name (`Europe/Paris`, `UTC`) or a fixed offset (`+02:00`,
-    /// `-0500`, `Z`), as Joda's `DateTimeZone.forID` takes them.
+    /// `-0500`), as Joda's `DateTimeZone.forID` takes them: it reads an
+    /// offset only after a sign, so `Z`, which a pattern's `Z` reads in the
+    /// text, is no zone there, and Logstash refuses it.
     pub fn parse(name: &str) -> Result<Zone, String> {
-        if let Some((millis, len)) = offset(name)
+        if name.starts_with(['+', '-'])
+            && let Some((millis, len)) = offset(name)
             && len == name.len()
         {
             return Ok(Zone::Fixed(millis));
         }
         name.parse::<Tz>().map(Zone::Named).map_err(|_| {
+            let hint = match name {
+                "Z" | "z" => " (Joda-Time, and so Logstash, does not take `Z` as a zone)",
+                _ => "",
+            };
             format!(
-                "unknown time zone `{name}`: use an IANA name like `Europe/Paris` or `America/New_York`, `UTC`, or an offset like `+02:00`"
+                "unknown time zone `{name}`{hint}: use an IANA name like `Europe/Paris` or `America/New_York`, `UTC`, or an offset like `+02:00`"
             )
         })
     }
@@ -239,7 +246,7 @@ mod tests {
     }
 
     fn iso(millis: i64) -> String {
-        crate::format_timestamp(millis).unwrap()
+        crate::format_timestamp(millis)
     }
 
     #[test]
@@ -342,6 +349,12 @@ mod tests {
         assert_eq!(Zone::parse("+02:00").unwrap(), Zone::Fixed(7_200_000));
         assert_eq!(Zone::parse("-0530").unwrap(), Zone::Fixed(-19_800_000));
         assert!(matches!(Zone::parse("UTC").unwrap(), Zone::Named(_)));
+        // Joda's `forID` answers: an offset needs its sign.
+        assert_eq!(Zone::parse("+01").unwrap(), Zone::Fixed(3_600_000));
+        assert_eq!(Zone::parse("-00:00").unwrap(), Zone::UTC);
+        for refused in ["Z", "z", "+1", "01:00", "utc"] {
+            assert!(Zone::parse(refused).is_err(), "{refused}");
+        }
         assert!(
             Zone::parse("Mars/Olympus")
                 .unwrap_err()

@@ -376,7 +376,7 @@ fn loghub_thunderbird_times_agree_with_its_epoch_column() {
         );
         same_header += usize::from(header_of(event) == expected);
         let epoch: i64 = row[2].parse().unwrap();
-        let expected_stamp = wasmstash_filter_date::format_timestamp(epoch * 1000).unwrap();
+        let expected_stamp = wasmstash_filter_date::format_timestamp(epoch * 1000);
         same_instant += usize::from(event["@timestamp"] == expected_stamp.as_str());
     }
     // The 7 other lines are kernel boot messages with no tag (`IA32
