@@ -177,6 +177,14 @@ const UNBOUNDED_CALL: Duration = Duration::from_secs(30);
 /// instances after failures and writing the answer.
 const DRAIN_MARGIN: Duration = Duration::from_secs(2);
 
+/// Longest one batch can legitimately hold a filter's stage under
+/// `engine`: its call, and the replay of a failed batch (`replay_budget`,
+/// which the call it starts last may overrun by one `call_timeout`).
+/// Saves and a reload's handover wait this long for a stateful stage's call.
+pub fn one_batch(engine: &EngineSettings) -> Duration {
+    engine.call_timeout.unwrap_or(UNBOUNDED_CALL) * 2 + engine.replay_budget
+}
+
 impl ServerSettings {
     /// Longest shutdown waits for the requests in flight: `drain_timeout_ms`
     /// if set, else what one request can legitimately take under `engine`:
@@ -184,10 +192,18 @@ impl ServerSettings {
     /// replay of a failed batch (`replay_budget`, which the call it starts
     /// last may overrun by one `call_timeout`), and [`DRAIN_MARGIN`].
     pub fn drain_limit(&self, engine: &EngineSettings) -> Duration {
-        self.drain_timeout.unwrap_or_else(|| {
-            let call = engine.call_timeout.unwrap_or(UNBOUNDED_CALL);
-            self.queue_timeout + call * 2 + engine.replay_budget + DRAIN_MARGIN
-        })
+        (self.drain_timeout)
+            .unwrap_or_else(|| self.queue_timeout + one_batch(engine) + DRAIN_MARGIN)
+    }
+
+    /// How long a save waits for a stateful filter's call to end before it
+    /// leaves that filter's file as it was: [`one_batch`] under a deadline,
+    /// else the drain limit, since a call may then never end.
+    pub fn stage_wait(&self, engine: &EngineSettings) -> Duration {
+        match engine.call_timeout {
+            Some(_) => one_batch(engine),
+            None => self.drain_limit(engine),
+        }
     }
 
     /// The names of the settings (as the `[server]` table spells them) whose

@@ -34,8 +34,9 @@ use keys::Keys;
 
 /// Nesting this deep is refused, as `serde_json` refuses it: the event's own
 /// object is at depth 1, a container in one of its members at 2, and so on,
-/// so at most `MAX_DEPTH - 1` containers can be one inside another.
-pub const MAX_DEPTH: usize = 128;
+/// so at most `MAX_DEPTH - 1` containers can be one inside another: the
+/// SDK's `MAX_NESTING`, which filters check what they nest against.
+pub const MAX_DEPTH: usize = json_text::MAX_NESTING + 1;
 
 /// Checks that `bytes` is one UTF-8 JSON object with no duplicate key at any
 /// depth. The error says what is wrong and where.

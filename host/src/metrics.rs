@@ -63,7 +63,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "wasmstash_instance_memory_bytes",
         "gauge",
-        "Linear memory of each filter instance",
+        "Linear memory of each filter instance; worker=\"shared\" is a stateful filter's one instance",
     ),
     (
         "wasmstash_request_body_bytes_held",
@@ -109,6 +109,13 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
 
 /// A series' labels, in the order they were given.
 pub type Labels = Vec<(&'static str, String)>;
+
+/// The value of label `key` in `labels`, empty if it has none.
+pub fn label<'a>(labels: &'a Labels, key: &str) -> &'a str {
+    (labels.iter())
+        .find_map(|(k, v)| (*k == key).then_some(v.as_str()))
+        .unwrap_or_default()
+}
 
 /// A histogram's buckets, each counted on its own (not cumulative), so an
 /// observation is one atomic add per field.
@@ -246,6 +253,15 @@ impl Metrics {
 
     pub fn set(&self, name: &'static str, pairs: &[(&'static str, &str)], value: f64) {
         self.lock().gauges.insert((name, labels(pairs)), value);
+    }
+
+    /// Drops the series of gauge `name` that `keep` refuses: a gauge that
+    /// describes something gone (an instance a reload replaced) would go on
+    /// reporting its last value.
+    pub fn retain_gauges(&self, name: &'static str, keep: impl Fn(&Labels) -> bool) {
+        self.lock()
+            .gauges
+            .retain(|(series, labels), _| *series != name || keep(labels));
     }
 
     pub fn observe(&self, name: &'static str, pairs: &[(&'static str, &str)], elapsed: Duration) {

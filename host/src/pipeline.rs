@@ -5,11 +5,11 @@
 //! failed event keeps going through the later stages, as in Logstash, where a
 //! filter that fails tags the event and the next filter still runs.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
-use wasmstash_sdk::{Event, Value};
+use wasmstash_sdk::{Event, Value, json_text};
 
 use crate::engine::{Failure, FilterModule, Stage, StageOutcome};
 use crate::event_check::{CheckedEvent, MAX_DEPTH};
@@ -44,18 +44,22 @@ pub struct PipelineStats {
     pub dropped: u64,
 }
 
+/// The `worker` label of a shared stage's instance memory: all of a
+/// pipeline's workers use that one instance.
+pub const SHARED_WORKER: &str = "shared";
+
 /// A stage as a pipeline holds it. A stateful filter's stage is shared (one
 /// instance behind a lock for all of a pipeline's workers, so they all update
 /// the same state); any other stage belongs to one worker.
 pub enum PipelineStage {
     Own(Box<Stage>),
-    Shared(Arc<Mutex<Stage>>),
+    Shared(Arc<SharedStage>),
 }
 
 impl PipelineStage {
     fn new(module: FilterModule) -> PipelineStage {
         if module.is_stateful() {
-            PipelineStage::Shared(Arc::new(Mutex::new(Stage::new(module))))
+            PipelineStage::Shared(Arc::new(SharedStage::new(Stage::new(module))))
         } else {
             PipelineStage::Own(Box::new(Stage::new(module)))
         }
@@ -87,10 +91,16 @@ impl PipelineStage {
     }
 }
 
-/// A panic never happens while a stage is locked (filter failures are
-/// values, not panics); recover from a poisoned lock regardless.
-pub fn lock_stage(stage: &Mutex<Stage>) -> MutexGuard<'_, Stage> {
-    crate::locked(stage)
+/// A stateful filter's stage, shared by a pipeline's workers. parking_lot's
+/// lock, because its waits can be bounded: a reload's handover and a save
+/// must not wait for ever on a call that may not end (`call_timeout_ms = 0`).
+/// It is also eventually fair, so a bounded wait is not starved by workers
+/// taking the lock back to back. It does not poison: filter failures are
+/// values, not panics, and the host must keep serving after a panic anyway.
+pub type SharedStage = parking_lot::Mutex<Stage>;
+
+pub fn lock_stage(stage: &SharedStage) -> parking_lot::MutexGuard<'_, Stage> {
+    stage.lock()
 }
 
 pub struct Pipeline {
@@ -152,7 +162,7 @@ impl Pipeline {
     }
 
     /// The shared (stateful) stages with their positions, for snapshots.
-    pub fn shared_stages(&self) -> Vec<(usize, Arc<Mutex<Stage>>)> {
+    pub fn shared_stages(&self) -> Vec<(usize, Arc<SharedStage>)> {
         self.stages
             .iter()
             .enumerate()
@@ -184,9 +194,15 @@ impl Pipeline {
         let mut slots: Vec<Option<CheckedEvent>> = events.into_iter().map(Some).collect();
         let (name, metrics) = (self.name.as_str(), self.metrics.as_ref());
         for stage in &mut self.stages {
+            // A shared stage's one instance is every worker's: its memory is
+            // reported once, not once per worker.
+            let reporter = metrics.map(|(metrics, worker)| match stage {
+                PipelineStage::Own(_) => (metrics.as_ref(), worker.as_str()),
+                PipelineStage::Shared(_) => (metrics.as_ref(), SHARED_WORKER),
+            });
             // A shared stage stays locked for the whole batch: other workers
             // wait for it here, which is the price of one shared state.
-            stage.with(|stage| run_stage(name, metrics, stage, &mut slots));
+            stage.with(|stage| run_stage(name, reporter, stage, &mut slots));
         }
         slots
             .into_iter()
@@ -207,7 +223,7 @@ impl Pipeline {
 /// Runs the live events in `slots` through one stage of pipeline `pipeline`.
 fn run_stage(
     pipeline: &str,
-    metrics: Option<&(Arc<Metrics>, String)>,
+    metrics: Option<(&Metrics, &str)>,
     stage: &mut Stage,
     slots: &mut [Option<CheckedEvent>],
 ) {
@@ -360,7 +376,7 @@ pub fn tag_and_record(event: &[u8], tag: &str, record: Value) -> CheckedEvent {
     // are the only values that went deeper: only they can fail it.
     if let Some(Value::Array(items)) = parsed.get_mut(TAGS_KEPT) {
         for item in items.iter_mut() {
-            if TAGS_KEPT_DEPTH + nesting(item) >= MAX_DEPTH {
+            if TAGS_KEPT_DEPTH + json_text::nesting(item) >= MAX_DEPTH {
                 *item = as_text(item.take()).into();
             }
         }
@@ -413,17 +429,6 @@ fn as_text(value: Value) -> String {
         Value::String(text) => text,
         other => other.to_string(),
     }
-}
-
-/// How many containers `value` has one inside another, itself included: 0
-/// for a scalar, 1 for `[]` or `[1]`, 2 for `[[]]`.
-fn nesting(value: &Value) -> usize {
-    let inner = match value {
-        Value::Array(items) => items.iter().map(nesting).max(),
-        Value::Object(members) => members.values().map(nesting).max(),
-        _ => return 0,
-    };
-    1 + inner.unwrap_or(0)
 }
 
 /// `event` written and checked.

@@ -21,14 +21,14 @@ mod lock;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Instant;
 
-use crate::engine::Stage;
-use crate::pipeline::lock_stage;
+use crate::pipeline::{SharedStage, lock_stage};
 pub use lock::{StateLock, claim_pipeline};
 
 /// A pipeline's stateful stages with their positions in it.
-pub type SharedStages = [(usize, Arc<Mutex<Stage>>)];
+pub type SharedStages = [(usize, Arc<SharedStage>)];
 
 pub struct Snapshot {
     /// The filter's name in its pipeline, which its state belongs to.
@@ -43,22 +43,35 @@ pub fn stateful_names(stages: &SharedStages) -> Vec<(usize, String)> {
         .collect()
 }
 
-/// What [`take`] got: the snapshots, and the filters whose snapshot failed
-/// (each logged), whose state on disk is older than their state in memory.
+/// What [`take`] got: the snapshots, the filters whose snapshot failed
+/// (each logged), whose state on disk is older than their state in memory,
+/// and the positions of the stages still in a call when the wait ran out.
 pub struct Taken {
     pub snapshots: Vec<Snapshot>,
     pub failed: Vec<String>,
+    pub in_call: Vec<usize>,
 }
 
 /// Snapshots every stateful stage. Each is locked only for its own snapshot,
-/// so the pipeline keeps running meanwhile.
-pub fn take(stages: &SharedStages) -> Taken {
+/// so the pipeline keeps running meanwhile. Stages are waited for until
+/// `deadline` (`None`: as long as their calls take); one still in a call
+/// then is left out and listed in `in_call`, since with the deadline off a
+/// call may never end.
+pub fn take(stages: &SharedStages, deadline: Option<Instant>) -> Taken {
     let mut taken = Taken {
         snapshots: Vec::new(),
         failed: Vec::new(),
+        in_call: Vec::new(),
     };
-    for (_, stage) in stages {
-        let mut stage = lock_stage(stage);
+    for (position, stage) in stages {
+        let stage = match deadline {
+            None => Some(lock_stage(stage)),
+            Some(deadline) => stage.try_lock_until(deadline),
+        };
+        let Some(mut stage) = stage else {
+            taken.in_call.push(*position);
+            continue;
+        };
         let filter = stage.module().name().to_owned();
         match stage.snapshot() {
             Ok(Some(state)) => taken.snapshots.push(Snapshot { filter, state }),
@@ -179,18 +192,26 @@ pub enum NotSaved {
     /// These filters' snapshots failed (each logged by [`take`]); the
     /// others were saved, and their files were left as they were.
     Snapshots(Vec<String>),
+    /// The stages at these positions were still in a call when the wait
+    /// ran out; the others were saved, and their files left as they were.
+    InCall(Vec<usize>),
 }
 
-/// Snapshots `pipeline`'s stateful stages and saves them; returns how many
-/// were saved.
+/// Snapshots `pipeline`'s stateful stages, waited for until `deadline`
+/// (see [`take`]), and saves them; returns how many were saved. The file of
+/// a stage still in a call is left as it was.
 pub fn persist(
     dir: &Path,
     pipeline: &str,
     stages: &SharedStages,
     lock: &StateLock,
+    deadline: Option<Instant>,
 ) -> Result<usize, NotSaved> {
-    let taken = take(stages);
+    let taken = take(stages, deadline);
     save(dir, pipeline, &taken.snapshots, lock).map_err(NotSaved::Io)?;
+    if !taken.in_call.is_empty() {
+        return Err(NotSaved::InCall(taken.in_call));
+    }
     if taken.failed.is_empty() {
         Ok(taken.snapshots.len())
     } else {

@@ -299,6 +299,13 @@ watch = false
 state_dir = "{}"
 snapshot_interval_ms = 100
 
+# Stateless, so each worker runs an instance of its own: its memory gauges
+# show which workers ran the pipeline (anomaly's one shared instance is
+# reported once, as worker "shared").
+[[pipelines.flags.filters]]
+filter = "mutate"
+config = {{ lowercase = ["k"] }}
+
 [[pipelines.flags.filters]]
 filter = "anomaly"
 config = {{ key_field = "k", new_value = {{ field = "v", warmup_events = 0 }} }}
@@ -359,7 +366,7 @@ fn two_serve_workers_update_one_baseline_and_it_survives_reload_and_restart() {
             .iter()
             .filter(|w| {
                 metrics.contains(&format!(
-                    "pipeline=\"flags\",filter=\"anomaly\",worker=\"{w}\""
+                    "pipeline=\"flags\",filter=\"mutate\",worker=\"{w}\""
                 ))
             })
             .count();

@@ -234,3 +234,76 @@ fn an_admin_reload_whose_client_hangs_up_still_hands_over_and_resumes() {
     assert_eq!(server.metric("wasmstash_reloads_total{result=\"ok\"}"), 1.0);
     server.stop();
 }
+
+/// With the deadline off a call may never end, and the handover waits for
+/// one only up to `drain_timeout_ms`. Before, it then took the stage's lock
+/// and waited on the call for ever: the reload never answered, the new set
+/// stayed paused (every request to it refused after `queue_timeout_ms`),
+/// and a shutdown hung behind the handover. The filter stuck in the call
+/// now starts from its saved state in the new set.
+#[test]
+fn a_reload_does_not_wait_on_a_call_that_never_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let chaos = format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir());
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[engine]\ncall_timeout_ms = 0\n\n[server]\nwatch = false\nworkers = 2\n\
+             drain_timeout_ms = 1000\nqueue_timeout_ms = 5000\nsnapshot_interval_ms = 100\n\
+             state_dir = \"state\"\n\n[[pipelines.s.filters]]\nmodule = {chaos:?}\n\
+             config = {{ loop_on = \"LOOP\" }}\n"
+        ),
+    );
+    let token = "reload-handover-admin-token";
+    let server = Server::start(&config, &[("WASMSTASH_ADMIN_TOKEN", token)]);
+    let seen = |server: &Server| {
+        let answer = server.post("/v1/pipelines/s/event", br#"{"message":"x"}"#);
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        answer.json()["chaos"]["seen"].as_u64().unwrap()
+    };
+    for _ in 0..3 {
+        seen(&server);
+    }
+    // A periodic save with the three events in it.
+    support::eventually("the state saved with 3 events", || {
+        std::fs::read(dir.path().join("state/s/chaos.state")).is_ok_and(|b| b == 3u64.to_le_bytes())
+    });
+
+    let addr = server.addr;
+    std::thread::spawn(move || {
+        let body = br#"{"message":"LOOP"}"#;
+        let request = format!(
+            "POST /v1/pipelines/s/event HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        // Never answered; the server's shutdown cuts it.
+        let _ = std::io::Read::read_to_end(&mut stream, &mut Vec::new());
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    // The reload answers, within the drain limit and then some: the
+    // channel's limit only keeps a hang from hanging the suite.
+    let (answered, reload) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let auth = format!("Bearer {token}");
+        let response = support::server::send_raw(
+            addr,
+            format!(
+                "POST /v1/admin/reload HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        let _ = answered.send(response.status);
+    });
+    let status = reload
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the reload never answered");
+    assert_eq!(status, 200);
+    // The new set serves, from the saved state: the old stage never left
+    // its call, so it had nothing to hand over.
+    assert_eq!(seen(&server), 4);
+    server.stop();
+}

@@ -532,3 +532,62 @@ fn a_shutdown_refuses_a_body_still_arriving() {
     );
     log.wait_for("stopped accepting", HANG);
 }
+
+/// Instance memory describes instances that run: a reload that removes a
+/// pipeline removes its gauges, which went on reporting the last memory of
+/// instances gone (a sum over them overstated what the sidecar holds).
+#[test]
+fn a_reload_drops_the_memory_gauges_of_instances_it_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let chaos = format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir());
+    let kept = "[server]\nwatch = false\nworkers = 2\n\n[[pipelines.kept.filters]]\nfilter = \"mutate\"\nconfig = { add_tag = [\"t\"] }\n";
+    let config = write_config(
+        dir.path(),
+        &format!("{kept}\n[[pipelines.gone.filters]]\nmodule = {chaos:?}\n"),
+    );
+    let server = Server::start(&config, &[]);
+    for pipeline in ["kept", "gone"] {
+        let answer = server.post(&format!("/v1/pipelines/{pipeline}/event"), b"{}");
+        assert_eq!(answer.status, 200);
+    }
+    let memory = |server: &Server| -> Vec<String> {
+        (server.get("/metrics").text().lines())
+            .filter(|line| line.starts_with("wasmstash_instance_memory_bytes{"))
+            .map(|line| line.rsplit_once(' ').unwrap().0.to_owned())
+            .collect()
+    };
+    let before = memory(&server);
+    assert!(
+        before.contains(
+            &r#"wasmstash_instance_memory_bytes{pipeline="gone",filter="chaos",worker="shared"}"#
+                .to_owned()
+        ),
+        "{before:?}"
+    );
+    assert!(
+        before
+            .iter()
+            .any(|series| series.contains(r#"pipeline="kept""#)),
+        "{before:?}"
+    );
+
+    write_config(dir.path(), kept);
+    server.signal("HUP");
+    eventually("the reload", || {
+        server.metric(r#"wasmstash_reloads_total{result="ok"}"#) == 1.0
+    });
+    let after = memory(&server);
+    assert!(
+        after
+            .iter()
+            .all(|series| !series.contains(r#"pipeline="gone""#)),
+        "{after:?}"
+    );
+    assert!(
+        after
+            .iter()
+            .any(|series| series.contains(r#"pipeline="kept""#)),
+        "{after:?}"
+    );
+    server.stop();
+}

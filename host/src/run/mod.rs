@@ -303,8 +303,10 @@ fn save_state(
     shared: &state::SharedStages,
     lock: &state::StateLock,
 ) -> Result<(), RunError> {
-    let why = match state::persist(dir, pipeline, shared, lock) {
+    // The run's calls have all ended: nothing to bound the wait for.
+    let why = match state::persist(dir, pipeline, shared, lock, None) {
         Ok(_) => return Ok(()),
+        Err(state::NotSaved::InCall(_)) => "a filter was still in a call".to_owned(),
         Err(state::NotSaved::Io(e)) => e.to_string(),
         Err(state::NotSaved::Snapshots(failed)) => format!(
             "the snapshot of {} failed (see the error above), so the state saved there is from before this run",

@@ -194,13 +194,26 @@ impl App {
         let names: Vec<String> = set.names().iter().map(|n| n.to_string()).collect();
         self.swap(set.clone());
         if let Some(old) = &old {
-            let not_taken = state::carry(old, &set, self.drain_limit()).await;
+            let limit = self.drain_limit();
+            let not_taken = state::carry(old, &set, limit, self.state.as_ref()).await;
             if let Some(state) = &self.state {
                 state.keep_not_taken(not_taken).await;
-                state.release_dropped(old, &set).await;
+                let wait = self.server.stage_wait(&old.engine);
+                state.release_dropped(old, &set, wait).await;
             }
         }
         drop(handover);
+        // The replaced set's stateless pipelines may still be finishing
+        // calls, each reporting its instance's memory: forget those gauges
+        // once they are done.
+        let (metrics, limit) = (self.metrics.clone(), self.drain_limit());
+        tokio::spawn(async move {
+            if let Some(old) = &old {
+                let all = old.pipelines.iter().map(|(name, w)| (name, w.as_ref()));
+                workers::wait_idle(all, limit).await;
+            }
+            workers::forget_instances_not_in(&metrics, &set.pipelines);
+        });
         self.metrics
             .add("wasmstash_reloads_total", &[("result", "ok")], 1);
         tracing::info!("reloaded ({why}): pipelines {}", names.join(", "));
@@ -496,7 +509,7 @@ async fn stopped(
     // is not yet what it is handed.
     let _no_handover = app.handing_over.lock().await;
     if let (Some(state), Some(set)) = (&app.state, app.current()) {
-        if !state.save(&set).await {
+        if !state.save(&set, app.server.stage_wait(&set.engine)).await {
             return Err(ServeError::StateNotSaved(state.dir().to_owned()));
         }
         tracing::info!("saved filter state to {}", state.dir().display());

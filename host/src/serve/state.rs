@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{App, PipelineSet};
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::locked;
 use crate::state::{self, StateLock};
 
@@ -196,11 +196,16 @@ impl StateDir {
                 else {
                     continue;
                 };
-                let before = state::stateful_names(old_workers.shared_stages());
+                // Read from the modules, not the old stages: one may be in a
+                // call that never ends (deadline off), and its lock with it.
+                let before: Vec<&str> = (old_workers.modules().iter())
+                    .filter(|module| module.is_stateful())
+                    .map(|module| module.name())
+                    .collect();
                 let added: Vec<String> = (state::stateful_names(workers.shared_stages()))
                     .into_iter()
                     .map(|(_, filter)| filter)
-                    .filter(|filter| !before.iter().any(|(_, old)| old == filter))
+                    .filter(|filter| !before.contains(&filter.as_str()))
                     .collect();
                 if added.is_empty() {
                     continue;
@@ -223,14 +228,17 @@ impl StateDir {
 
     /// Lets go of each pipeline owned that `live`, the set now serving, no
     /// longer has with state, once its state in `old`, the set it ran in, is
-    /// saved: whoever claims it next starts where this process stopped.
+    /// saved: whoever claims it next starts where this process stopped. A
+    /// stage still in a call is waited for up to `wait`.
     pub async fn release_dropped(
         self: &Arc<Self>,
         old: &Arc<PipelineSet>,
         live: &Arc<PipelineSet>,
+        wait: Duration,
     ) {
         let (this, old, live) = (self.clone(), old.clone(), live.clone());
         let released = tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + wait;
             let mut held = this.held();
             let dropped: Vec<String> = held
                 .keys()
@@ -243,10 +251,15 @@ impl StateDir {
                 .collect();
             for name in dropped {
                 if let (Some(workers), Some(lock)) = (old.pipelines.get(&name), held.get(&name))
-                    && let Err(not_saved) =
-                        state::persist(&this.dir, &name, workers.shared_stages(), lock)
+                    && let Err(not_saved) = (state::persist)(
+                        &this.dir,
+                        &name,
+                        workers.shared_stages(),
+                        lock,
+                        Some(deadline),
+                    )
                 {
-                    log_not_saved(&name, &this.dir, &not_saved);
+                    log_not_saved(&name, workers, &this.dir, &not_saved);
                 }
                 held.remove(&name);
                 tracing::info!(
@@ -262,18 +275,26 @@ impl StateDir {
         }
     }
 
-    /// Saves the state of each pipeline of `set` this process owns; false if
-    /// any could not be saved (the reasons are logged).
-    pub async fn save(self: &Arc<Self>, set: &Arc<PipelineSet>) -> bool {
+    /// Saves the state of each pipeline of `set` this process owns, waiting
+    /// up to `wait` for each stage's call; false if any could not be saved
+    /// (the reasons are logged).
+    pub async fn save(self: &Arc<Self>, set: &Arc<PipelineSet>, wait: Duration) -> bool {
         let (this, set) = (self.clone(), set.clone());
         let saved = tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + wait;
             let held = this.held();
             let mut all_saved = true;
             for (name, workers) in stateful(&set) {
                 let Some(lock) = held.get(name) else {
                     continue;
                 };
-                match state::persist(&this.dir, name, workers.shared_stages(), lock) {
+                match state::persist(
+                    &this.dir,
+                    name,
+                    workers.shared_stages(),
+                    lock,
+                    Some(deadline),
+                ) {
                     Ok(0) => {}
                     Ok(count) => tracing::debug!(
                         pipeline = %name,
@@ -281,7 +302,7 @@ impl StateDir {
                         this.dir.display()
                     ),
                     Err(not_saved) => {
-                        log_not_saved(name, &this.dir, &not_saved);
+                        log_not_saved(name, workers, &this.dir, &not_saved);
                         all_saved = false;
                     }
                 }
@@ -298,13 +319,33 @@ impl StateDir {
 
 /// Says why a pipeline's state was not saved; a failed snapshot has been
 /// said already, by `state::take`.
-fn log_not_saved(pipeline: &str, dir: &std::path::Path, not_saved: &state::NotSaved) {
-    if let state::NotSaved::Io(e) = not_saved {
-        tracing::error!(pipeline, "saving state to {} failed: {e}", dir.display());
+fn log_not_saved(
+    pipeline: &str,
+    workers: &super::PipelineWorkers,
+    dir: &std::path::Path,
+    not_saved: &state::NotSaved,
+) {
+    match not_saved {
+        state::NotSaved::Io(e) => {
+            tracing::error!(pipeline, "saving state to {} failed: {e}", dir.display());
+        }
+        state::NotSaved::InCall(positions) => tracing::warn!(
+            pipeline,
+            "state not saved for {}: still in a call when the save's wait ran out; the saved file stays as it was",
+            names_at(workers, positions).join(", ")
+        ),
+        state::NotSaved::Snapshots(_) => {}
     }
 }
 
-fn stateful(set: &PipelineSet) -> impl Iterator<Item = (&String, &super::PipelineWorkers)> {
+/// The names of the filters at `positions` of a pipeline.
+fn names_at(workers: &super::PipelineWorkers, positions: &[usize]) -> Vec<String> {
+    (positions.iter())
+        .map(|&position| workers.modules()[position].name().to_owned())
+        .collect()
+}
+
+fn stateful(set: &PipelineSet) -> impl Iterator<Item = (&String, &super::PipelineWorkers)> + Clone {
     set.pipelines
         .iter()
         .map(|(name, workers)| (name, workers.as_ref()))
@@ -323,7 +364,7 @@ pub(crate) async fn save_periodically(app: Arc<App>, state: Arc<StateDir>) {
         // yet what it is handed.
         let _no_handover = app.handing_over.lock().await;
         if let Some(set) = app.current() {
-            state.save(&set).await;
+            state.save(&set, app.server.stage_wait(&set.engine)).await;
         }
     }
 }
@@ -348,34 +389,35 @@ pub(crate) fn hold_for_handover(old: &PipelineSet, new: &PipelineSet) {
 /// requests from now on, and the handover waits, up to `limit`, for those
 /// they queued or are running to finish, so that every event the old set
 /// answered has taught the state carried over; then it resumes the
-/// pipelines [`hold_for_handover`] paused. Returns, by pipeline, what the
-/// new pipeline did not take, for [`StateDir::keep_not_taken`].
+/// pipelines [`hold_for_handover`] paused. The whole handover keeps to
+/// `limit`: a filter still in a call then (which, with the deadline off,
+/// may never end) is not waited for, and its new stage starts from its
+/// saved state (`saved`) or afresh. Returns, by pipeline, what the new
+/// pipeline did not take, for [`StateDir::keep_not_taken`].
 pub(crate) async fn carry(
     old: &Arc<PipelineSet>,
     new: &Arc<PipelineSet>,
     limit: Duration,
+    saved: Option<&Arc<StateDir>>,
 ) -> NotTaken {
     for (_, workers) in stateful(old) {
         workers.retire();
     }
     let waited_since = Instant::now();
-    let busy = loop {
-        let busy: Vec<&String> = (stateful(old))
-            .filter(|(_, workers)| !workers.is_idle())
-            .map(|(name, _)| name)
-            .collect();
-        if busy.is_empty() || waited_since.elapsed() >= limit {
-            break busy;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    };
+    let busy = super::workers::wait_idle(stateful(old), limit).await;
     if !busy.is_empty() {
         tracing::warn!(
-            "reload: pipelines {busy:?} of the replaced set were still running requests after {:.1} s (server.drain_timeout_ms); what those requests teach their stateful filters is not carried over",
+            "reload: pipelines {busy:?} of the replaced set were still running requests after {:.1} s (server.drain_timeout_ms); their filters' state is handed over as it stands, and what those requests teach from now on is not carried over",
             limit.as_secs_f64()
         );
     }
-    let (old, new) = (old.clone(), new.clone());
+    // Under a deadline a call ends, so its state is waited for (one batch at
+    // most) past the limit; without one, the limit is the only bound.
+    let mut left = limit.saturating_sub(waited_since.elapsed());
+    if old.engine.call_timeout.is_some() {
+        left = left.max(config::one_batch(&old.engine));
+    }
+    let (old, new, saved) = (old.clone(), new.clone(), saved.cloned());
     let resume = new.clone();
     let carried = tokio::task::spawn_blocking(move || {
         let mut not_taken = NotTaken::default();
@@ -385,15 +427,19 @@ pub(crate) async fn carry(
             };
             // A filter whose snapshot failed starts afresh in the new set
             // (logged by `take`); its saved state stays as it was.
-            let snapshots = state::take(old_workers.shared_stages()).snapshots;
-            if !snapshots.is_empty() {
-                let given = state::give(name, new_workers.shared_stages(), snapshots);
+            let taken = state::take(old_workers.shared_stages(), Some(Instant::now() + left));
+            if !taken.snapshots.is_empty() {
+                let given = state::give(name, new_workers.shared_stages(), taken.snapshots);
                 if !given.unmatched.is_empty() {
                     not_taken.left_behind.insert(name.clone(), given.unmatched);
                 }
                 if !given.refused.is_empty() {
                     not_taken.refused.insert(name.clone(), given.refused);
                 }
+            }
+            if !taken.in_call.is_empty() {
+                let in_call = names_at(old_workers, &taken.in_call);
+                start_from_saved(saved.as_deref(), name, new_workers, &in_call);
             }
         }
         not_taken
@@ -406,6 +452,47 @@ pub(crate) async fn carry(
         tracing::error!("carrying filter state over failed: {e}");
         NotTaken::default()
     })
+}
+
+/// For filters whose old stage was still in a call when the handover's
+/// wait ran out: their new stages start from the state saved on disk, as
+/// after a restart, or afresh without a state directory.
+fn start_from_saved(
+    saved: Option<&StateDir>,
+    pipeline: &str,
+    workers: &super::PipelineWorkers,
+    in_call: &[String],
+) {
+    // Those the new pipeline no longer has keep their files as last saved.
+    let filters: Vec<String> = (in_call.iter())
+        .filter(|name| (workers.modules().iter()).any(|m| m.is_stateful() && m.name() == *name))
+        .cloned()
+        .collect();
+    if filters.is_empty() {
+        return;
+    }
+    let restored = saved.and_then(|saved| {
+        let held = saved.held();
+        let lock = held.get(pipeline)?;
+        let stages = workers.shared_stages();
+        Some(state::restore_added(
+            &saved.dir, pipeline, stages, lock, &filters,
+        ))
+    });
+    let from = match restored {
+        Some(Ok(count)) if count == filters.len() => "start from their saved state",
+        Some(Ok(_)) => "start from their saved state where one was read, else afresh",
+        Some(Err(e)) => {
+            tracing::error!(pipeline, "cannot read the saved state: {e}");
+            "start afresh"
+        }
+        None => "start afresh",
+    };
+    tracing::warn!(
+        pipeline,
+        "reload: filter(s) {} of the replaced set were still in a call when the handover's wait ran out; they {from}",
+        filters.join(", ")
+    );
 }
 
 /// The snapshots a reload's new set did not take, by pipeline.

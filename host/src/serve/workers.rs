@@ -25,10 +25,10 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::engine::{FilterModule, Stage};
+use crate::engine::FilterModule;
 use crate::event_check::CheckedEvent;
-use crate::metrics::{Counter, Histogram, Metrics};
-use crate::pipeline::{EventResult, Pipeline};
+use crate::metrics::{Counter, Histogram, Metrics, label};
+use crate::pipeline::{EventResult, Pipeline, SHARED_WORKER, SharedStage};
 
 /// A call grows by taking further queued requests only up to this many
 /// events. Coalescing pays for small requests, whose cost is mostly per call;
@@ -36,6 +36,42 @@ use crate::pipeline::{EventResult, Pipeline};
 /// them would only let one worker take work that an idle one could run in
 /// parallel.
 const COALESCE_EVENTS: usize = 128;
+
+/// Waits until each of `pipelines` has nothing queued or running, or
+/// `limit` passes; returns the names of those still busy then.
+pub(crate) async fn wait_idle<'a>(
+    pipelines: impl Iterator<Item = (&'a String, &'a PipelineWorkers)> + Clone,
+    limit: Duration,
+) -> Vec<&'a String> {
+    let started = std::time::Instant::now();
+    loop {
+        let busy: Vec<&String> = (pipelines.clone())
+            .filter(|(_, workers)| !workers.is_idle())
+            .map(|(name, _)| name)
+            .collect();
+        if busy.is_empty() || started.elapsed() >= limit {
+            return busy;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Drops the memory gauges of instances `live` does not run (those of a
+/// removed pipeline or filter), which would go on reporting memory that
+/// nothing holds.
+pub(crate) fn forget_instances_not_in(
+    metrics: &Metrics,
+    live: &std::collections::BTreeMap<String, Arc<PipelineWorkers>>,
+) {
+    metrics.retain_gauges("wasmstash_instance_memory_bytes", |labels| {
+        let (pipeline, filter, worker) = (
+            label(labels, "pipeline"),
+            label(labels, "filter"),
+            label(labels, "worker"),
+        );
+        (live.get(pipeline)).is_some_and(|w| w.runs_instance(filter, worker))
+    });
+}
 
 /// Why a call did not run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +109,7 @@ pub struct Limits {
 pub struct PipelineWorkers {
     modules: Vec<FilterModule>,
     /// The stateful stages every worker shares, for snapshots.
-    shared: Vec<(usize, Arc<Mutex<Stage>>)>,
+    shared: Vec<(usize, Arc<SharedStage>)>,
     /// Shared with the blocking tasks, which put their worker back
     /// themselves: if a request is cancelled (the client hung up) while
     /// WebAssembly runs, the worker still comes back when the call ends.
@@ -216,6 +252,21 @@ impl PipelineWorkers {
         self.desk.limits.workers
     }
 
+    /// Whether this pipeline runs the instance that an instance-memory
+    /// gauge labelled `filter` and `worker` describes: a stateful filter's
+    /// one instance is the [`SHARED_WORKER`]'s, any other filter's one per
+    /// worker number.
+    pub fn runs_instance(&self, filter: &str, worker: &str) -> bool {
+        self.modules.iter().any(|module| {
+            module.name() == filter
+                && if module.is_stateful() {
+                    worker == SHARED_WORKER
+                } else {
+                    worker.parse::<usize>().is_ok_and(|n| n < self.size())
+                }
+        })
+    }
+
     pub fn request_metrics(&self) -> &RequestMetrics {
         &self.request_metrics
     }
@@ -291,7 +342,7 @@ impl PipelineWorkers {
     }
 
     /// The stateful stages all workers share, with their positions.
-    pub fn shared_stages(&self) -> &[(usize, Arc<Mutex<Stage>>)] {
+    pub fn shared_stages(&self) -> &[(usize, Arc<SharedStage>)] {
         &self.shared
     }
 

@@ -281,12 +281,7 @@ fn hello(app: &App) -> Value {
 fn overview(app: &App) -> Value {
     let metrics = &app.metrics;
     let memory = metrics.gauges_named("wasmstash_instance_memory_bytes");
-    let label = |labels: &crate::metrics::Labels, key: &str| -> String {
-        labels
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map_or(String::new(), |(_, v)| v.clone())
-    };
+    let label = crate::metrics::label;
     let (modules, loaded_at, pipelines) =
         match app.current() {
             Some(set) => {
@@ -317,8 +312,8 @@ fn overview(app: &App) -> Value {
     let mut host_failures = serde_json::Map::new();
     for (labels, count) in metrics.counters_named("wasmstash_failures_total") {
         let tag = label(&labels, "tag");
-        let total = host_failures.get(&tag).and_then(Value::as_u64).unwrap_or(0);
-        host_failures.insert(tag, json!(total + count));
+        let total = host_failures.get(tag).and_then(Value::as_u64).unwrap_or(0);
+        host_failures.insert(tag.to_owned(), json!(total + count));
     }
     let counters: Vec<Value> = metrics
         .counters_named("wasmstash_filter_counter_total")
