@@ -13,14 +13,16 @@
 //! optionally `T` and a time `HH:mm[:ss[.fraction]]` (up to nine digits),
 //! optionally a zone `Z`, `±HH`, `±HH:mm`, `±HHmm` (with seconds too), or
 //! `UTC`/`GMT`/`UT` with or without an offset, then optionally a compact
-//! offset that overrides it; letters in any case. Region ids
+//! offset that overrides it; letters in any case. A year has four digits,
+//! or a sign and more, as `ISO_LOCAL_DATE` reads it (`+10000`, `-0001`),
+//! and is written back the same way. Region ids
 //! (`Europe/Paris`), which java.time also reads there, are not: the module
 //! carries no zone database. A time
 //! without a zone is read in UTC (Logstash reads it in its machine's zone),
 //! and a day past its month's end is its month's last day, as Java's
 //! default resolver makes it.
 use wasmstash_sdk::civil::{days_from_civil, days_in_month};
-use wasmstash_sdk::timestamp::Timestamp;
+use wasmstash_sdk::timestamp::{MAX_YEAR, Timestamp};
 
 pub const FAILURE_TAG: &str = "_timestampparsefailure";
 pub const FAILURE_FIELD: &str = "_@timestamp";
@@ -32,7 +34,7 @@ pub fn parse(text: &str) -> Option<String> {
         bytes: text.as_bytes(),
         at: 0,
     };
-    let year = at.digits(4)?;
+    let year = at.year()?;
     at.byte(b'-')?;
     let month = at.digits(2)?;
     at.byte(b'-')?;
@@ -83,6 +85,35 @@ impl Cursor<'_> {
 
     fn byte(&mut self, expected: u8) -> Option<()> {
         (self.peek() == Some(expected)).then(|| self.at += 1)
+    }
+
+    /// A year as java.time's `ISO_LOCAL_DATE` reads one: four digits, or
+    /// a sign and four or more (`+` only past four), up to ten digits and
+    /// within the ±999,999,999 years java.time holds.
+    fn year(&mut self) -> Option<i64> {
+        let sign = match self.peek() {
+            Some(b'+') => Some(1),
+            Some(b'-') => Some(-1),
+            _ => None,
+        };
+        let start = self.at + usize::from(sign.is_some());
+        let run = self.bytes.get(start..)?;
+        let len = run
+            .iter()
+            .take(10)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let shape_ok = match sign {
+            None => len == 4,
+            Some(1) => len > 4,
+            Some(_) => len >= 4,
+        };
+        if !shape_ok {
+            return None;
+        }
+        self.at = start;
+        let year = self.digits(len)? * sign.unwrap_or(1);
+        (year.abs() <= MAX_YEAR).then_some(year)
     }
 
     /// Exactly `count` ASCII digits, as a number.
@@ -205,10 +236,9 @@ impl Cursor<'_> {
 }
 
 /// Java's `ISO_INSTANT` with at least three fraction digits, as Logstash
-/// writes a time. `None` for a year outside 0000-9999, which the json
-/// filter's Logstash refuses to write.
+/// writes a time (a sign before a year outside 0000-9999).
 fn format(seconds: i64, nanos: u32) -> Option<String> {
-    Timestamp::new(seconds, nanos).four_digit_year_text()
+    Some(Timestamp::new(seconds, nanos).text())
 }
 
 #[cfg(test)]
@@ -257,6 +287,18 @@ mod tests {
             ("2021-06-30T08:15:00Zjunk", None),
             ("yesterday", None),
             ("", None),
+            // Years as ISO_LOCAL_DATE reads them, written as ISO_INSTANT.
+            ("+10000-01-01T00:00:00Z", Some("+10000-01-01T00:00:00.000Z")),
+            (
+                "9999-12-31T23:59:59-01:00",
+                Some("+10000-01-01T00:59:59.000Z"),
+            ),
+            ("-0001-06-01", Some("-0001-06-01T00:00:00.000Z")),
+            ("+999999999-12-31", Some("+999999999-12-31T00:00:00.000Z")),
+            ("10000-01-01T00:00:00Z", None),
+            ("+2021-06-30", None),
+            ("-001-06-01", None),
+            ("+1000000000-01-01", None),
         ] {
             assert_eq!(parse(text).as_deref(), expected, "{text}");
         }

@@ -275,7 +275,7 @@ impl Filter for Mutate {
         for (from, to) in &self.copy {
             match event.get(from) {
                 None | Some(Value::Null) => {}
-                Some(value) if refuses_carried(event, to, value) => return self.fail(event),
+                Some(value) if refuses_carried(event, from, to, value) => return self.fail(event),
                 Some(value) => {
                     let value = value.clone();
                     event.set(to, value);
@@ -338,7 +338,7 @@ impl Mutate {
             let Some(value) = event.remove(&from) else {
                 continue;
             };
-            if refuses_carried(event, &to, &value) {
+            if refuses_carried(event, &from, &to, &value) {
                 event.set(&from, value);
                 return Err(());
             }
@@ -353,8 +353,17 @@ impl Mutate {
 /// timestamp object, which Logstash's events carry from field to field and
 /// their JSON writes as text: text that reads as one
 /// ([`Timestamp::parse`]) is taken for one (`@timestamp`'s own, moved
-/// away and back).
-fn refuses_carried(event: &Event, field: &(impl FieldPath + ?Sized), value: &Value) -> bool {
+/// away and back). What comes from `@timestamp` is that object, which
+/// `tags` does not take (it is no string).
+fn refuses_carried(
+    event: &Event,
+    from: &(impl FieldPath + ?Sized),
+    field: &(impl FieldPath + ?Sized),
+    value: &Value,
+) -> bool {
+    if is_timestamp(from) && field.segments().next() == Some("tags") {
+        return true;
+    }
     let timestamp = value
         .as_str()
         .is_some_and(|text| Timestamp::parse(text).is_some());

@@ -453,6 +453,9 @@ fn timestamp_is_a_timestamp_to_mutate_as_in_logstash() {
     for conversion in ["string", "integer", "float", "integer_eu"] {
         tagged(json!({"convert": {"@timestamp": conversion}}));
     }
+    // Carried out of `@timestamp`, it is a timestamp object, which `tags`
+    // does not take.
+    tagged(json!({"copy": {"@timestamp": "tags"}}));
     tagged(json!({"merge": {"@timestamp": "n"}}));
     tagged(json!({"copy": {"n": "@timestamp"}}));
     tagged(json!({"copy": {"when": "@timestamp"}}));

@@ -26,7 +26,7 @@ pub struct Timestamp {
 /// smallest: every year the date filter writes (Joda-Time's, about 292
 /// million either way; `ISO8601` reads `20150517` as the year 20,150,517),
 /// inside java.time's, which Logstash reads `@timestamp` with.
-const MAX_YEAR: i64 = 999_999_999;
+pub const MAX_YEAR: i64 = 999_999_999;
 
 impl Timestamp {
     /// The instant `seconds` and `nanos` (below 1e9) after the epoch.
@@ -124,17 +124,6 @@ impl Timestamp {
     /// The year the instant falls in, in UTC.
     pub fn year(&self) -> i64 {
         civil_from_days(self.seconds.div_euclid(86_400)).0
-    }
-
-    /// [`Timestamp::text`] for a year of 0000-9999, the only years the
-    /// date and json filters write (`None` for any other).
-    pub fn four_digit_year_text(&self) -> Option<String> {
-        let date = civil_from_days(self.seconds.div_euclid(86_400));
-        (0..=9999).contains(&date.0).then(|| {
-            let mut out = String::with_capacity(30);
-            self.write_on(date, &mut out);
-            out
-        })
     }
 
     /// The timestamp as Logstash writes `@timestamp`, in a new string.
