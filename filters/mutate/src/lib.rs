@@ -364,10 +364,12 @@ fn refuses_carried(
     if is_timestamp(from) && field.segments().next() == Some("tags") {
         return true;
     }
-    let timestamp = value
-        .as_str()
-        .is_some_and(|text| Timestamp::parse(text).is_some());
-    !(timestamp && is_timestamp(field)) && refusal(event, field, value).is_some()
+    // Read as a timestamp only where one is taken: a copied message is long.
+    let timestamp_there = is_timestamp(field)
+        && value
+            .as_str()
+            .is_some_and(|text| Timestamp::parse(text).is_some());
+    !timestamp_there && refusal(event, field, value).is_some()
 }
 
 /// Whether `field` is `@timestamp`, which Logstash's event holds as a
