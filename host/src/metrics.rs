@@ -33,7 +33,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "wasmstash_events_total",
         "counter",
-        "Events by pipeline and outcome (in, out, dropped)",
+        "Events by pipeline and outcome (in, out, dropped; refused: batch lines that were not events)",
     ),
     (
         "wasmstash_filter_events_total",

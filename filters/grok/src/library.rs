@@ -129,6 +129,13 @@ mod tests {
     }
 
     #[test]
+    fn the_ecs_set_names_the_bind9_category_as_logstash_does() {
+        // A review found it missing (2026-12-05): `%{BIND9_CATEGORY}` in a
+        // moved config failed at init.
+        assert!(load(PatternSet::Ecs).contains_key("BIND9_CATEGORY"));
+    }
+
+    #[test]
     fn both_sets_are_embedded_and_every_pattern_compiles() {
         for set in [PatternSet::Legacy, PatternSet::Ecs] {
             let patterns = load(set);
