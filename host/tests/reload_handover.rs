@@ -307,3 +307,68 @@ fn a_reload_does_not_wait_on_a_call_that_never_ends() {
     assert_eq!(seen(&server), 4);
     server.stop();
 }
+
+/// Past the drain limit, requests still queued in a replaced stateful
+/// pipeline are refused (503, not run). Before, they ran on the old stage
+/// after its state was taken: answered 200, while the new set counted the
+/// same lessons again and theirs were lost.
+#[test]
+fn past_the_drain_limit_queued_requests_are_refused_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let chaos = format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir());
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[engine]\ncall_timeout_ms = 20000\n\n[server]\nwatch = false\nworkers = 1\n\
+             drain_timeout_ms = 200\nqueue_timeout_ms = 20000\n\n\
+             [[pipelines.s.filters]]\nmodule = {chaos:?}\nconfig = {{ slow_ms = 100 }}\n"
+        ),
+    );
+    let token = "reload-handover-admin-token";
+    let server = Server::start(&config, &[("WASMSTASH_ADMIN_TOKEN", token)]);
+    let addr = server.addr;
+    let batch = move |events: usize| {
+        let body = "{\"message\":\"x\"}\n".repeat(events);
+        support::server::send_raw(
+            addr,
+            format!(
+                "POST /v1/pipelines/s/batch HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+    };
+    let seen = |response: &support::server::Response| -> Vec<u64> {
+        (response.text().lines())
+            .map(|line| {
+                let result: Value = serde_json::from_str(line).unwrap();
+                result["event"]["chaos"]["seen"].as_u64().unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(seen(&batch(1)), [1]);
+
+    // A second of calls on the only worker, then a batch queued behind it.
+    let running = std::thread::spawn(move || batch(10));
+    std::thread::sleep(Duration::from_millis(150));
+    let queued = std::thread::spawn(move || batch(5));
+    std::thread::sleep(Duration::from_millis(150));
+    let reload = server.request(
+        "POST",
+        "/v1/admin/reload",
+        &[("Authorization", &format!("Bearer {token}"))],
+        b"",
+    );
+    assert_eq!(reload.status, 200, "{}", reload.text());
+
+    let running = running.join().unwrap();
+    assert_eq!(running.status, 200);
+    assert_eq!(seen(&running), (2..=11).collect::<Vec<u64>>());
+    let queued = queued.join().unwrap();
+    assert_eq!(queued.status, 503, "{}", queued.text());
+    assert!(queued.header("Retry-After").is_some());
+    // The state handed over is the running batch's whole: the call in
+    // progress was waited for, under the deadline.
+    assert_eq!(seen(&batch(1)), [12]);
+    server.stop();
+}

@@ -250,6 +250,7 @@ impl StateDir {
                 .cloned()
                 .collect();
             for name in dropped {
+                let mut saved = true;
                 if let (Some(workers), Some(lock)) = (old.pipelines.get(&name), held.get(&name))
                     && let Err(not_saved) = (state::persist)(
                         &this.dir,
@@ -260,11 +261,17 @@ impl StateDir {
                     )
                 {
                     log_not_saved(&name, workers, &this.dir, &not_saved);
+                    saved = false;
                 }
                 held.remove(&name);
+                let how = if saved {
+                    "its state is saved to"
+                } else {
+                    "what could be saved is in"
+                };
                 tracing::info!(
                     pipeline = %name,
-                    "no longer served with state: its state is saved to {} and released",
+                    "no longer served with state: {how} {}, and released",
                     this.dir.display()
                 );
             }
@@ -352,6 +359,10 @@ fn stateful(set: &PipelineSet) -> impl Iterator<Item = (&String, &super::Pipelin
         .filter(|(_, workers)| !workers.shared_stages().is_empty())
 }
 
+/// How long a periodic save waits for a filter's call: it holds off
+/// reloads while it runs, and the next save tries again.
+const PERIODIC_SAVE_WAIT: Duration = Duration::from_secs(1);
+
 /// Saves the live set's state every `server.snapshot_interval_ms`, so a
 /// crash loses at most that much learning.
 pub(crate) async fn save_periodically(app: Arc<App>, state: Arc<StateDir>) {
@@ -364,7 +375,8 @@ pub(crate) async fn save_periodically(app: Arc<App>, state: Arc<StateDir>) {
         // yet what it is handed.
         let _no_handover = app.handing_over.lock().await;
         if let Some(set) = app.current() {
-            state.save(&set, app.server.stage_wait(&set.engine)).await;
+            let wait = app.server.stage_wait(&set.engine).min(PERIODIC_SAVE_WAIT);
+            state.save(&set, wait).await;
         }
     }
 }
@@ -406,8 +418,20 @@ pub(crate) async fn carry(
     let waited_since = Instant::now();
     let busy = super::workers::wait_idle(stateful(old), limit).await;
     if !busy.is_empty() {
+        // What queued requests would teach the old filters once their state
+        // is taken would be lost, though they were answered: refused, they
+        // run on the new set when sent again.
+        for (name, workers) in stateful(old) {
+            if busy.contains(&name) {
+                workers.refuse_queued();
+            }
+        }
+        let calls = match old.engine.call_timeout {
+            Some(_) => "their filters' state is handed over once the calls in progress end",
+            None => "a filter still in a call (no deadline, so it may never end) is not waited for",
+        };
         tracing::warn!(
-            "reload: pipelines {busy:?} of the replaced set were still running requests after {:.1} s (server.drain_timeout_ms); their filters' state is handed over as it stands, and what those requests teach from now on is not carried over",
+            "reload: pipelines {busy:?} of the replaced set were still running requests after {:.1} s (server.drain_timeout_ms): their queued requests are refused (503, not run), and {calls}",
             limit.as_secs_f64()
         );
     }

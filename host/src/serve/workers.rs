@@ -376,6 +376,17 @@ impl PipelineWorkers {
         self.desk.lock().retired = true;
     }
 
+    /// Refuses the requests still queued ([`Rejected::Replaced`]: not run,
+    /// the client may send them again). For a replaced pipeline whose state
+    /// is handed over before its queue ran out: what they would teach its
+    /// filters would be lost, and they would be answered all the same.
+    pub fn refuse_queued(&self) {
+        let queued: Vec<Job> = self.desk.lock().jobs.drain(..).collect();
+        for job in queued {
+            let _ = job.reply.send(Err(self.reject(Rejected::Replaced)));
+        }
+    }
+
     /// No request queued or running.
     pub fn is_idle(&self) -> bool {
         let state = self.desk.lock();
