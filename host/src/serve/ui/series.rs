@@ -8,17 +8,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::metrics::{BUCKETS, Labels, Metrics};
+use crate::metrics::{BUCKETS, Labels, Metrics, label};
 
 /// Points kept: 5 minutes at the default one update a second.
 const KEEP: usize = 300;
-
-fn label<'a>(labels: &'a Labels, key: &str) -> &'a str {
-    labels
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map_or("", |(_, v)| v.as_str())
-}
 
 /// The counters and histograms one point is computed from.
 #[derive(Default)]
