@@ -196,12 +196,8 @@ impl StateDir {
                 else {
                     continue;
                 };
-                // Read from the modules, not the old stages: one may be in a
-                // call that never ends (deadline off), and its lock with it.
-                let before: Vec<&str> = (old_workers.modules().iter())
-                    .filter(|module| module.is_stateful())
-                    .map(|module| module.name())
-                    .collect();
+                // Not from the old stages, whose locks a call may hold.
+                let before: Vec<&str> = old_workers.stateful_names().collect();
                 let added: Vec<String> = (state::stateful_names(workers.shared_stages()))
                     .into_iter()
                     .map(|(_, filter)| filter)
@@ -252,7 +248,7 @@ impl StateDir {
             for name in dropped {
                 let mut saved = true;
                 if let (Some(workers), Some(lock)) = (old.pipelines.get(&name), held.get(&name))
-                    && let Err(not_saved) = (state::persist)(
+                    && let Err(not_saved) = state::persist(
                         &this.dir,
                         &name,
                         workers.shared_stages(),
@@ -401,10 +397,11 @@ pub(crate) fn hold_for_handover(old: &PipelineSet, new: &PipelineSet) {
 /// requests from now on, and the handover waits, up to `limit`, for those
 /// they queued or are running to finish, so that every event the old set
 /// answered has taught the state carried over; then it resumes the
-/// pipelines [`hold_for_handover`] paused. The whole handover keeps to
-/// `limit`: a filter still in a call then (which, with the deadline off,
-/// may never end) is not waited for, and its new stage starts from its
-/// saved state (`saved`) or afresh. Returns, by pipeline, what the new
+/// pipelines [`hold_for_handover`] paused. Past `limit`, requests still
+/// queued are refused, and the calls in progress are waited for one batch
+/// more at most under a deadline; without one (a call may then never end),
+/// a filter still in a call is not waited for, and its new stage starts
+/// from its saved state (`saved`) or afresh. Returns, by pipeline, what the new
 /// pipeline did not take, for [`StateDir::keep_not_taken`].
 pub(crate) async fn carry(
     old: &Arc<PipelineSet>,
@@ -489,7 +486,7 @@ fn start_from_saved(
 ) {
     // Those the new pipeline no longer has keep their files as last saved.
     let filters: Vec<String> = (in_call.iter())
-        .filter(|name| (workers.modules().iter()).any(|m| m.is_stateful() && m.name() == *name))
+        .filter(|name| workers.stateful_names().any(|filter| filter == *name))
         .cloned()
         .collect();
     if filters.is_empty() {

@@ -252,6 +252,14 @@ impl PipelineWorkers {
         self.desk.limits.workers
     }
 
+    /// The names of its stateful filters, read from the modules: unlike the
+    /// stages, never held by a call (one may not end with the deadline off).
+    pub fn stateful_names(&self) -> impl Iterator<Item = &str> {
+        (self.modules.iter())
+            .filter(|module| module.is_stateful())
+            .map(|module| module.name())
+    }
+
     /// Whether this pipeline runs the instance that an instance-memory
     /// gauge labelled `filter` and `worker` describes: a stateful filter's
     /// one instance is the [`SHARED_WORKER`]'s, any other filter's one per
