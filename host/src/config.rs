@@ -17,9 +17,7 @@
 //! Every error names the file and, where it applies, the pipeline and filter.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -31,7 +29,10 @@ use crate::engine::{Engine, EngineSettings, FilterModule};
 pub struct ConfigError(pub String);
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a config file of tables: [engine], [server], [pipelines.NAME]"
+)]
 struct RawConfig {
     #[serde(default)]
     engine: RawEngine,
@@ -41,246 +42,11 @@ struct RawConfig {
     pipelines: BTreeMap<String, RawPipeline>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawServer {
-    listen: Option<String>,
-    max_body_bytes: Option<usize>,
-    max_batch_events: Option<usize>,
-    workers: Option<usize>,
-    queue: Option<usize>,
-    queue_timeout_ms: Option<u64>,
-    max_connections: Option<usize>,
-    header_read_timeout_ms: Option<u64>,
-    max_header_bytes: Option<usize>,
-    body_read_timeout_ms: Option<u64>,
-    write_timeout_ms: Option<u64>,
-    max_inflight_body_bytes: Option<usize>,
-    admin_token_file: Option<PathBuf>,
-    state_dir: Option<PathBuf>,
-    snapshot_interval_ms: Option<u64>,
-    watch: Option<bool>,
-    watch_interval_ms: Option<u64>,
-    drain_timeout_ms: Option<u64>,
-    ui: Option<RawUi>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawUi {
-    enabled: Option<bool>,
-    mask_fields: Option<Vec<String>>,
-    sample_bytes_per_sec: Option<usize>,
-    update_ms: Option<u64>,
-}
-
-/// The `[server]` table: how `wasmstash serve` listens and what it accepts.
-#[derive(Debug, Clone)]
-pub struct ServerSettings {
-    /// Address to bind; loopback unless configured otherwise.
-    pub listen: SocketAddr,
-    /// Largest request body accepted (413 above it).
-    pub max_body_bytes: usize,
-    /// Most events in one batch request (413 above it).
-    pub max_batch_events: usize,
-    /// Calls that may run at once per pipeline; also its number of instances.
-    pub workers: usize,
-    /// Requests that may wait for a worker per pipeline; beyond it, 429.
-    pub queue: usize,
-    /// Longest a request waits for a worker before a 503.
-    pub queue_timeout: Duration,
-    /// Connections open at once; a connection past this is closed unread.
-    pub max_connections: usize,
-    /// Longest a client may take to send a request's headers.
-    pub header_read_timeout: Duration,
-    /// The most a connection buffers of a request line and headers (431).
-    pub max_header_bytes: usize,
-    /// Longest a client may take to send a request's body, once its headers
-    /// are in.
-    pub body_read_timeout: Duration,
-    /// Longest a write of an answer may wait for the client to take bytes.
-    pub write_timeout: Duration,
-    /// Request bodies held in memory at once, all connections together;
-    /// past it a request is answered 503.
-    pub max_inflight_body_bytes: usize,
-    /// File holding the admin bearer token (`WASMSTASH_ADMIN_TOKEN` wins).
-    pub admin_token_file: Option<PathBuf>,
-    /// Where stateful filters' snapshots are kept across restarts.
-    pub state_dir: Option<PathBuf>,
-    /// How often stateful filters' state is saved to `state_dir` (it is also
-    /// saved at shutdown).
-    pub snapshot_interval: Duration,
-    /// Reload when the config or a module file changes.
-    pub watch: bool,
-    pub watch_interval: Duration,
-    /// Longest shutdown waits for the requests in flight to be answered;
-    /// `None` derives it from the other limits (see [`ServerSettings::drain_limit`]).
-    pub drain_timeout: Option<Duration>,
-    /// The live view at `/ui` (`[server.ui]`).
-    pub ui: UiSettings,
-}
-
-/// The `[server.ui]` table: the live view's limits and what it must hide.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UiSettings {
-    pub enabled: bool,
-    /// Field references replaced by `"***"` before an event leaves the process.
-    pub mask_fields: Vec<String>,
-    /// Most bytes of results the live view samples per second, while a page is open.
-    pub sample_bytes_per_sec: usize,
-    /// Time between two updates sent to a page.
-    pub update_interval: Duration,
-}
-
-impl Default for UiSettings {
-    fn default() -> Self {
-        UiSettings {
-            enabled: true,
-            mask_fields: Vec::new(),
-            sample_bytes_per_sec: 512 << 10,
-            update_interval: Duration::from_secs(1),
-        }
-    }
-}
-
-impl Default for ServerSettings {
-    fn default() -> Self {
-        ServerSettings {
-            listen: SocketAddr::from(([127, 0, 0, 1], 9700)),
-            max_body_bytes: 16 << 20,
-            max_batch_events: 10_000,
-            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            queue: 64,
-            queue_timeout: Duration::from_secs(5),
-            max_connections: 1024,
-            header_read_timeout: Duration::from_secs(10),
-            max_header_bytes: 64 << 10,
-            body_read_timeout: Duration::from_secs(30),
-            write_timeout: Duration::from_secs(30),
-            max_inflight_body_bytes: 256 << 20,
-            admin_token_file: None,
-            state_dir: None,
-            snapshot_interval: Duration::from_secs(60),
-            watch: true,
-            watch_interval: Duration::from_secs(2),
-            drain_timeout: None,
-            ui: UiSettings::default(),
-        }
-    }
-}
-
-/// What the derived drain counts for one call when `engine.call_timeout_ms`
-/// is 0 and calls have no deadline to go by.
-const UNBOUNDED_CALL: Duration = Duration::from_secs(30);
-
-/// Added to the derived drain for what surrounds the calls: starting fresh
-/// instances after failures and writing the answer.
-const DRAIN_MARGIN: Duration = Duration::from_secs(2);
-
-/// Longest one batch can legitimately hold a filter's stage under
-/// `engine`: its call, and the replay of a failed batch (`replay_budget`,
-/// which the call it starts last may overrun by one `call_timeout`).
-/// Saves and a reload's handover wait this long for a stateful stage's call.
-pub fn one_batch(engine: &EngineSettings) -> Duration {
-    engine.call_timeout.unwrap_or(UNBOUNDED_CALL) * 2 + engine.replay_budget
-}
-
-impl ServerSettings {
-    /// Longest shutdown waits for the requests in flight: `drain_timeout_ms`
-    /// if set, else what one request can legitimately take under `engine`:
-    /// `queue_timeout` waiting for a worker, a call (`call_timeout`), the
-    /// replay of a failed batch (`replay_budget`, which the call it starts
-    /// last may overrun by one `call_timeout`), and [`DRAIN_MARGIN`].
-    pub fn drain_limit(&self, engine: &EngineSettings) -> Duration {
-        (self.drain_timeout)
-            .unwrap_or_else(|| self.queue_timeout + one_batch(engine) + DRAIN_MARGIN)
-    }
-
-    /// How long a save waits for a stateful filter's call to end before it
-    /// leaves that filter's file as it was: [`one_batch`] under a deadline,
-    /// else the drain limit, since a call may then never end.
-    pub fn stage_wait(&self, engine: &EngineSettings) -> Duration {
-        match engine.call_timeout {
-            Some(_) => one_batch(engine),
-            None => self.drain_limit(engine),
-        }
-    }
-
-    /// The names of the settings (as the `[server]` table spells them) whose
-    /// values differ from `other`'s.
-    pub fn differences(&self, other: &ServerSettings) -> Vec<&'static str> {
-        // Destructured, so that a new setting cannot be left out here.
-        let ServerSettings {
-            listen,
-            max_body_bytes,
-            max_batch_events,
-            workers,
-            queue,
-            queue_timeout,
-            max_connections,
-            header_read_timeout,
-            max_header_bytes,
-            body_read_timeout,
-            write_timeout,
-            max_inflight_body_bytes,
-            admin_token_file,
-            state_dir,
-            snapshot_interval,
-            watch,
-            watch_interval,
-            drain_timeout,
-            ui,
-        } = self;
-        let differs = [
-            ("listen", *listen != other.listen),
-            ("max_body_bytes", *max_body_bytes != other.max_body_bytes),
-            (
-                "max_batch_events",
-                *max_batch_events != other.max_batch_events,
-            ),
-            ("workers", *workers != other.workers),
-            ("queue", *queue != other.queue),
-            ("queue_timeout_ms", *queue_timeout != other.queue_timeout),
-            ("max_connections", *max_connections != other.max_connections),
-            (
-                "header_read_timeout_ms",
-                *header_read_timeout != other.header_read_timeout,
-            ),
-            (
-                "max_header_bytes",
-                *max_header_bytes != other.max_header_bytes,
-            ),
-            (
-                "body_read_timeout_ms",
-                *body_read_timeout != other.body_read_timeout,
-            ),
-            ("write_timeout_ms", *write_timeout != other.write_timeout),
-            (
-                "max_inflight_body_bytes",
-                *max_inflight_body_bytes != other.max_inflight_body_bytes,
-            ),
-            (
-                "admin_token_file",
-                *admin_token_file != other.admin_token_file,
-            ),
-            ("state_dir", *state_dir != other.state_dir),
-            (
-                "snapshot_interval_ms",
-                *snapshot_interval != other.snapshot_interval,
-            ),
-            ("watch", *watch != other.watch),
-            ("watch_interval_ms", *watch_interval != other.watch_interval),
-            ("drain_timeout_ms", *drain_timeout != other.drain_timeout),
-            ("[server.ui]", *ui != other.ui),
-        ];
-        (differs.into_iter())
-            .filter_map(|(name, differs)| differs.then_some(name))
-            .collect()
-    }
-}
-
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a pipeline: a table holding a `filters` list"
+)]
 struct RawPipeline {
     #[serde(deserialize_with = "filter_spec::filter_list")]
     filters: Vec<RawFilter>,
@@ -414,149 +180,6 @@ impl Config {
     }
 }
 
-/// A `*_ms` setting of 1 ms to an hour, or `default` when it is not given.
-fn millis(name: &str, value: Option<u64>, default: Duration) -> Result<Duration, String> {
-    match value {
-        None => Ok(default),
-        Some(ms @ 1..=3_600_000) => Ok(Duration::from_millis(ms)),
-        Some(ms) => Err(format!("{name} = {ms}: must be between 1 and 3600000")),
-    }
-}
-
-fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String> {
-    let defaults = ServerSettings::default();
-    let within = |name: &str, value: Option<usize>, default: usize, max: usize| match value {
-        None => Ok(default),
-        Some(v) if (1..=max).contains(&v) => Ok(v),
-        Some(v) => Err(format!("{name} = {v}: must be between 1 and {max}")),
-    };
-    let listen = match raw.listen {
-        None => defaults.listen,
-        Some(text) => parse_listen(&text).map_err(|e| format!("listen = \"{text}\": {e}"))?,
-    };
-    let settings = ServerSettings {
-        listen,
-        max_body_bytes: within(
-            "max_body_bytes",
-            raw.max_body_bytes,
-            defaults.max_body_bytes,
-            1 << 30,
-        )?,
-        max_batch_events: within(
-            "max_batch_events",
-            raw.max_batch_events,
-            defaults.max_batch_events,
-            1_000_000,
-        )?,
-        workers: within("workers", raw.workers, defaults.workers, 256)?,
-        queue: match raw.queue {
-            None => defaults.queue,
-            Some(queue @ 0..=100_000) => queue,
-            Some(other) => return Err(format!("queue = {other}: must be between 0 and 100000")),
-        },
-        queue_timeout: millis(
-            "queue_timeout_ms",
-            raw.queue_timeout_ms,
-            defaults.queue_timeout,
-        )?,
-        max_connections: within(
-            "max_connections",
-            raw.max_connections,
-            defaults.max_connections,
-            1_000_000,
-        )?,
-        header_read_timeout: millis(
-            "header_read_timeout_ms",
-            raw.header_read_timeout_ms,
-            defaults.header_read_timeout,
-        )?,
-        // hyper's buffer cannot be smaller than 8 KiB.
-        max_header_bytes: match raw.max_header_bytes {
-            None => defaults.max_header_bytes,
-            Some(bytes @ 8192..=16_777_216) => bytes,
-            Some(other) => {
-                return Err(format!(
-                    "max_header_bytes = {other}: must be between 8192 and 16777216"
-                ));
-            }
-        },
-        body_read_timeout: millis(
-            "body_read_timeout_ms",
-            raw.body_read_timeout_ms,
-            defaults.body_read_timeout,
-        )?,
-        write_timeout: millis(
-            "write_timeout_ms",
-            raw.write_timeout_ms,
-            defaults.write_timeout,
-        )?,
-        // Unset, it is at least room for one body of the largest size allowed.
-        max_inflight_body_bytes: within(
-            "max_inflight_body_bytes",
-            raw.max_inflight_body_bytes,
-            defaults
-                .max_inflight_body_bytes
-                .max(raw.max_body_bytes.unwrap_or(0)),
-            1 << 40,
-        )?,
-        admin_token_file: raw.admin_token_file.map(|p| base.join(p)),
-        state_dir: raw.state_dir.map(|p| base.join(p)),
-        snapshot_interval: millis(
-            "snapshot_interval_ms",
-            raw.snapshot_interval_ms,
-            defaults.snapshot_interval,
-        )?,
-        watch: raw.watch.unwrap_or(defaults.watch),
-        watch_interval: millis(
-            "watch_interval_ms",
-            raw.watch_interval_ms,
-            defaults.watch_interval,
-        )?,
-        drain_timeout: match raw.drain_timeout_ms {
-            None => None,
-            Some(ms) => Some(millis("drain_timeout_ms", Some(ms), Duration::ZERO)?),
-        },
-        ui: ui_settings(raw.ui.unwrap_or_default())?,
-    };
-    if settings.max_inflight_body_bytes < settings.max_body_bytes {
-        return Err(format!(
-            "max_inflight_body_bytes = {} is below max_body_bytes = {}: a body as large as allowed could never be read",
-            settings.max_inflight_body_bytes, settings.max_body_bytes
-        ));
-    }
-    Ok(settings)
-}
-
-fn ui_settings(raw: RawUi) -> Result<UiSettings, String> {
-    let defaults = UiSettings::default();
-    let mask_fields = raw.mask_fields.unwrap_or_default();
-    for field in &mask_fields {
-        wasmstash_sdk::field_ref::validate(field).map_err(|e| format!("ui.mask_fields: {e}"))?;
-    }
-    Ok(UiSettings {
-        enabled: raw.enabled.unwrap_or(defaults.enabled),
-        mask_fields,
-        sample_bytes_per_sec: match raw.sample_bytes_per_sec {
-            None => defaults.sample_bytes_per_sec,
-            Some(n @ 1024..=1_073_741_824) => n,
-            Some(n) => {
-                return Err(format!(
-                    "ui.sample_bytes_per_sec = {n}: must be between 1024 and 1073741824"
-                ));
-            }
-        },
-        update_interval: match raw.update_ms {
-            None => defaults.update_interval,
-            Some(ms @ 250..=60_000) => Duration::from_millis(ms),
-            Some(ms) => {
-                return Err(format!(
-                    "ui.update_ms = {ms}: must be between 250 and 60000"
-                ));
-            }
-        },
-    })
-}
-
 /// Every file the config depends on (itself and module files), for watching.
 impl Config {
     pub fn watched_files(&self) -> Vec<PathBuf> {
@@ -570,16 +193,6 @@ impl Config {
         }
         files
     }
-}
-
-/// An address to listen on, `IP:PORT`. Host names are not looked up: which
-/// of a name's addresses is meant is the operator's to say.
-pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
-    text.parse().map_err(|_| {
-        "expected IP:PORT, like 127.0.0.1:9700 or [::1]:9700 (host names such as \
-         localhost are not looked up)"
-            .to_owned()
-    })
 }
 
 /// The longest pipeline name accepted.
@@ -608,6 +221,7 @@ fn check_pipeline_name(name: &str) -> Result<(), String> {
 mod engine;
 mod filter_spec;
 mod pattern_files;
+mod server;
 mod toml_error;
 use engine::{RawEngine, engine_settings};
 pub(crate) use filter_spec::distinct_names;
@@ -615,6 +229,8 @@ pub use filter_spec::{
     FilterLoadError, FilterSource, FilterSpec, check_config_object, load_filters,
 };
 use filter_spec::{RawFilter, filter_spec, load_filter};
+use server::{RawServer, server_settings};
+pub use server::{ServerSettings, UiSettings, one_batch, parse_listen};
 use toml_error::toml_error;
 
 #[cfg(test)]

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::millis;
+use super::server::millis;
 use crate::engine::EngineSettings;
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "the [engine] table")]
 pub(super) struct RawEngine {
     call_timeout_ms: Option<u64>,
     memory_limit_mib: Option<u64>,

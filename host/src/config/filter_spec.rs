@@ -13,7 +13,10 @@ use crate::builtins;
 use crate::engine::{Engine, FilterModule, LoadError};
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a filter: a `[[pipelines.NAME.filters]]` table with `filter` or `module`"
+)]
 pub(super) struct RawFilter {
     filter: Option<String>,
     module: Option<PathBuf>,

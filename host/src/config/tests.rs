@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use super::*;
 
 fn parse(text: &str) -> Result<Config, String> {
@@ -509,4 +511,26 @@ fn a_module_path_with_no_file_name_is_refused_as_such() {
         err,
         "--filter /: `/` names no module file: a module is a .wasm or .wat file"
     );
+}
+
+/// A value of the wrong type where a table belongs is told in the config's
+/// words, not by the name of a Rust struct.
+#[test]
+fn a_table_of_the_wrong_type_is_named_in_config_terms() {
+    for (text, expected) in [
+        ("engine = 5\n", "the [engine] table"),
+        ("server = 5\n", "the [server] table"),
+        (
+            "[pipelines]\na = 5\n",
+            "a pipeline: a table holding a `filters` list",
+        ),
+        (
+            "[pipelines.a]\nfilters = [5]\n",
+            "a filter: a `[[pipelines.NAME.filters]]` table",
+        ),
+    ] {
+        let err = parse(text).err().unwrap();
+        assert!(err.contains(expected), "{text}: {err}");
+        assert!(!err.contains("Raw"), "{text}: {err}");
+    }
 }
