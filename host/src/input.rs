@@ -93,7 +93,15 @@ pub fn event_noted(
 /// Whether `line` stands for an event in `format`: every line does but a
 /// blank NDJSON one.
 pub fn is_event(format: InputFormat, line: &[u8]) -> bool {
-    format != InputFormat::Ndjson || !line.iter().all(u8::is_ascii_whitespace)
+    format != InputFormat::Ndjson || !is_blank(line)
+}
+
+/// Whether `line` holds nothing but JSON's whitespace (space, tab, CR, LF).
+/// Not Rust's ASCII whitespace: a form feed is no JSON whitespace, so a line
+/// of one is a broken NDJSON event, to be tagged, not a blank line skipped.
+pub fn is_blank(line: &[u8]) -> bool {
+    line.iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 /// How far [`read_line`] got into a line it has not finished.

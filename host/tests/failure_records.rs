@@ -368,3 +368,27 @@ fn the_run_summary_counts_tags_under_an_escaped_key() {
         "{summary}"
     );
 }
+
+/// A failure record whose tag a later filter took away is still counted,
+/// and an event that holds a tag twice counts once for it: the summary
+/// said "no failures" over a record, and `_a 2` for one event.
+#[test]
+fn the_run_summary_counts_records_without_their_tag_and_events_per_tag() {
+    let record = r#"{"message":"a","wasmstash":{"failures":[{"kind":"trap"}]}}"#;
+    let twice = r#"{"message":"b","tags":["_a","_a"]}"#;
+    let out = binary::wasmstash(
+        &["run", "--filter", "mutate", "--format", "ndjson"],
+        format!("{record}\n").as_bytes(),
+    );
+    let stderr = binary::text(&out.stderr);
+    assert!(
+        stderr.contains("failure records by kind: trap 1") && !stderr.contains("no failures"),
+        "{stderr}"
+    );
+    let out = binary::wasmstash(
+        &["run", "--filter", "mutate", "--format", "ndjson"],
+        format!("{twice}\n").as_bytes(),
+    );
+    let stderr = binary::text(&out.stderr);
+    assert!(stderr.contains("tagged: _a 1"), "{stderr}");
+}

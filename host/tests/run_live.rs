@@ -162,6 +162,100 @@ fn blank_lines_count_once_the_format_is_known() {
     assert_eq!(events_of(&ndjson.stdout).len(), 1);
 }
 
+/// How many blank lines a batch holds does not decide the format: with a
+/// batch of one, a blank line before an NDJSON object made the whole input
+/// text, every object a `message`.
+#[test]
+fn the_batch_size_does_not_change_what_the_input_is_read_as() {
+    let mut input = b"\n".repeat(1000);
+    input.extend_from_slice(b"{\"a\":1}\n{\"b\":2}\n");
+    let expected = [
+        serde_json::json!({"a": 1, "tags": ["seen"]}),
+        serde_json::json!({"b": 2, "tags": ["seen"]}),
+    ];
+    for batch in ["1", "2", "1000"] {
+        let out = wasmstash(&["run", "--filter", TAG, "--batch-size", batch], &input);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(events_of(&out.stdout), expected, "--batch-size {batch}");
+    }
+    // Text after them: every blank line is an event, in batches of one.
+    let mut input = b"\n".repeat(5);
+    input.extend_from_slice(b"hello\n");
+    let out = wasmstash(&["run", "--filter", TAG, "--batch-size", "2"], &input);
+    let events = events_of(&out.stdout);
+    assert_eq!(events.len(), 6, "{}", text(&out.stderr));
+    assert_eq!(events[5]["message"], "hello");
+}
+
+/// A form feed is no JSON whitespace: its NDJSON line is a broken event,
+/// tagged, where it used to vanish as a blank line.
+#[test]
+fn a_form_feed_line_in_ndjson_is_tagged_not_dropped() {
+    let out = wasmstash(&["run", "--filter", TAG], b"{\"a\":1}\n\x0c\n\n");
+    let events = events_of(&out.stdout);
+    assert_eq!(events.len(), 2, "{}", text(&out.stderr));
+    assert_eq!(events[1]["message"], "\u{c}");
+    assert_eq!(
+        events[1]["tags"],
+        serde_json::json!(["_jsonparsefailure", "seen"])
+    );
+}
+
+/// A read that fails part-way (here a connection reset) ends the input,
+/// but the lines read before it still go through and out: they were
+/// thrown away with the batch they were in.
+#[test]
+fn lines_read_before_a_failed_read_come_out() {
+    use std::os::fd::OwnedFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut writer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (reader, _) = listener.accept().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args([
+            "run",
+            "--filter",
+            TAG,
+            "--format",
+            "lines",
+            "--batch-size",
+            "2",
+        ])
+        .stdin(OwnedFd::from(reader))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writer.write_all(b"one\ntwo\nthree\n").unwrap();
+    writer.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // Closing with a zero linger resets the connection: the reader's next
+    // read fails with ECONNRESET.
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket and a linger of the size given.
+    let set = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&writer),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(set, 0);
+    drop(writer);
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let messages: Vec<_> = (events_of(&out.stdout).iter())
+        .map(|e| e["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(messages, ["one", "two", "three"], "{stderr}");
+    assert!(stderr.contains("3 events in, 3 out"), "{stderr}");
+}
+
 /// A directory among the inputs fails the run before any file is read.
 #[test]
 fn a_directory_among_the_inputs_is_refused_before_reading() {

@@ -126,6 +126,10 @@ struct Processed {
     input_notes: InputNotes,
 }
 
+/// Blank lines held at most while `--format auto` waits for a line that
+/// says what the input is: 2 MiB of line bounds, whatever the batch size.
+const AUTO_HOLD_LINES: usize = 1 << 16;
+
 /// How long a live input may stay quiet before the lines read from it so
 /// far go on as a batch; also how often a wait looks for a stop.
 pub(super) const QUIET: Duration = Duration::from_millis(100);
@@ -167,7 +171,7 @@ fn read_batches(
             // A line begun is finished first: a live input reads as ended
             // once a stop is asked, so the line's end is that.
             if interrupt::requested().is_some() && !partial.in_progress() {
-                let _ = sender.send(batch);
+                let _ = sender.send_in_batches(batch, flow.batch_size);
                 return Ok(());
             }
             let read = input::read_line(&mut reader, &mut line, flow.max_line_bytes, &mut partial);
@@ -183,7 +187,13 @@ fn read_batches(
                     }
                     continue;
                 }
-                Err(e) => return Err(RunError::Io(format!("reading {}: {e}", path.display()))),
+                // The lines read whole before the failure go out first: a
+                // failed read ends the input, it does not take back what
+                // came before. A line it cut short is reported, not run.
+                Err(e) => {
+                    let _ = sender.send_in_batches(batch, flow.batch_size);
+                    return Err(RunError::Io(format!("reading {}: {e}", path.display())));
+                }
             };
             if read == 0 {
                 break;
@@ -193,30 +203,46 @@ fn read_batches(
             if std::mem::take(&mut first_line) {
                 body = input::without_byte_order_mark(body);
             }
-            if batch.format == InputFormat::Auto && !body.iter().all(u8::is_ascii_whitespace) {
+            // Blank lines before the first that says what the input is are
+            // held: events if it is plain lines, and nothing if it is
+            // NDJSON. However many `--batch-size` allows, so that it cannot
+            // change what the input is read as; past [`AUTO_HOLD_LINES`] or
+            // `max_batch_bytes` of them, the input is text.
+            if batch.format == InputFormat::Auto && !input::is_blank(body) {
                 batch.format = input::detect(body, cut.is_some());
-                // Blank lines before the first that says what the input is
-                // are held in the batch: events if it is plain lines, and
-                // nothing if it is NDJSON.
                 if batch.format == InputFormat::Ndjson {
                     batch.clear();
+                } else if sender
+                    .send_full_batches(&mut batch, flow.batch_size)
+                    .is_err()
+                {
+                    return Ok(());
                 }
             }
             if !input::is_event(batch.format, body) {
                 continue;
             }
             batch.push(body, cut);
-            if batch.lines.len() >= flow.batch_size || batch.text.len() >= flow.max_batch_bytes {
-                // A batch of nothing but blank lines says the input is text.
-                if batch.format == InputFormat::Auto {
+            if batch.format == InputFormat::Auto {
+                if batch.lines.len() >= AUTO_HOLD_LINES || batch.text.len() >= flow.max_batch_bytes
+                {
                     batch.format = InputFormat::Lines;
+                    if sender
+                        .send_full_batches(&mut batch, flow.batch_size)
+                        .is_err()
+                    {
+                        return Ok(());
+                    }
                 }
+            } else if batch.lines.len() >= flow.batch_size
+                || batch.text.len() >= flow.max_batch_bytes
+            {
                 if sender.send_on(&mut batch, flow.batch_size).is_err() {
                     return Ok(());
                 }
             }
         }
-        if sender.send(batch).is_err() {
+        if sender.send_in_batches(batch, flow.batch_size).is_err() {
             return Ok(());
         }
     }
@@ -315,6 +341,33 @@ impl BatchSender {
     fn send_on(&mut self, batch: &mut LineBatch, batch_size: usize) -> Result<(), Stopped> {
         let next = LineBatch::new(batch.format, batch_size);
         self.send(std::mem::replace(batch, next))
+    }
+
+    /// Sends `batch` in batches of `batch_size` lines, the last one short:
+    /// the blank lines `--format auto` held can be more than one batch.
+    fn send_in_batches(&mut self, mut batch: LineBatch, batch_size: usize) -> Result<(), Stopped> {
+        self.send_full_batches(&mut batch, batch_size)?;
+        self.send(batch)
+    }
+
+    /// Sends the lines of `batch` in batches of `batch_size`, as long as
+    /// there are that many, and leaves the rest in it.
+    fn send_full_batches(
+        &mut self,
+        batch: &mut LineBatch,
+        batch_size: usize,
+    ) -> Result<(), Stopped> {
+        if batch.lines.len() < batch_size {
+            return Ok(());
+        }
+        let held = std::mem::replace(batch, LineBatch::new(batch.format, batch_size));
+        for line in &held.lines {
+            batch.push(&held.text[line.start..line.end], line.cut);
+            if batch.lines.len() == batch_size {
+                self.send_on(batch, batch_size)?;
+            }
+        }
+        Ok(())
     }
 
     /// Numbers `batch` and sends it, once there is room for it within

@@ -60,6 +60,11 @@ pub struct RunArgs {
     /// Memory limit per filter instance in MiB; overrides the config.
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub memory_limit_mib: Option<u64>,
+    /// Largest event a filter's result may make, in MiB (1..1024); overrides
+    /// the config's `engine.max_event_mib` (default 16). A changed event
+    /// over it fails (`_wasmfilter_failure`, kept as it came in).
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub max_event_mib: Option<u64>,
     /// Do not read or write the compiled-module cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -76,7 +81,9 @@ pub struct RunArgs {
     /// holds a few copies of an event at once, so lines near 16 MiB need a
     /// memory limit near 128 MiB (`--memory-limit-mib`); at the default 64,
     /// lines up to about 10 MiB fit, and a longer one fails its event
-    /// (`_wasmfilter_failure`, out of memory), which is kept.
+    /// (`_wasmfilter_failure`, out of memory), which is kept. A filter that
+    /// changes an event of a line this long also makes an event over the
+    /// default `--max-event-mib` of 16: raise that too.
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
     pub max_line_bytes: u64,
     /// Never show a progress bar.
@@ -442,6 +449,9 @@ fn override_settings(settings: &mut EngineSettings, args: &RunArgs) {
     if let Some(mib) = args.memory_limit_mib {
         settings.memory_limit_bytes = (mib as usize) << 20;
     }
+    if let Some(mib) = args.max_event_mib {
+        settings.max_event_bytes = (mib as usize) << 20;
+    }
     if args.no_cache {
         settings.cache_dir = None;
     }
@@ -548,18 +558,22 @@ pub struct FailureCounts {
 
 impl FailureCounts {
     pub(super) fn count(&mut self, event: &[u8]) {
-        // Only events that may hold tags are parsed at all: those that
-        // mention them, and those with a `\u` escape, which a key written
-        // as `"t\u0061gs"` needs.
-        if memchr::memmem::find(event, b"\"tags\"").is_none()
-            && memchr::memmem::find(event, b"\\u").is_none()
-        {
+        // Only events that may hold tags or failure records are parsed at
+        // all: those that mention either, and those with a `\u` escape,
+        // which a key written as `"t\u0061gs"` needs. A later filter may
+        // have taken the tag away and left the record.
+        let mentions = |key: &[u8]| memchr::memmem::find(event, key).is_some();
+        if !mentions(b"\"tags\"") && !mentions(b"\"wasmstash\"") && !mentions(b"\\u") {
             return;
         }
         let Ok(parsed) = Event::parse(event) else {
             return;
         };
-        for tag in parsed.tags().into_iter().filter(|t| t.starts_with('_')) {
+        // Events per tag: a tag an event holds twice counts once.
+        let tags: std::collections::BTreeSet<&str> = (parsed.tags().into_iter())
+            .filter(|t| t.starts_with('_'))
+            .collect();
+        for tag in tags {
             *self.tags.entry(tag.to_owned()).or_default() += 1;
         }
         // The event parsed once: only its `wasmstash` member is read here.
@@ -588,13 +602,17 @@ impl std::fmt::Display for FailureCounts {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        if self.tags.is_empty() {
-            return write!(f, "no failures");
+        let mut parts = Vec::new();
+        if !self.tags.is_empty() {
+            parts.push(format!("tagged: {}", listed(&self.tags)));
         }
-        write!(f, "tagged: {}", listed(&self.tags))?;
         if !self.kinds.is_empty() {
-            write!(f, "; failure records by kind: {}", listed(&self.kinds))?;
+            parts.push(format!("failure records by kind: {}", listed(&self.kinds)));
         }
-        Ok(())
+        if parts.is_empty() {
+            write!(f, "no failures")
+        } else {
+            write!(f, "{}", parts.join("; "))
+        }
     }
 }

@@ -381,7 +381,7 @@ fn check_batch(body: &[u8]) -> (Vec<CheckedEvent>, Vec<Result<(), String>>) {
     let checked = (body.split(|&b| b == b'\n').enumerate())
         .map(|(index, line)| {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.iter().all(u8::is_ascii_whitespace) {
+            if crate::input::is_blank(line) {
                 return Err(format!("line {}: empty line", index + 1));
             }
             if line.trim_ascii_start().starts_with(b"[") {
