@@ -33,6 +33,8 @@ pub type SharedStages = [(usize, Arc<SharedStage>)];
 pub struct Snapshot {
     /// The filter's name in its pipeline, which its state belongs to.
     pub filter: String,
+    /// Empty when the filter has no state (ABI v1's empty snapshot): its
+    /// file is then removed, not kept for the next start to restore.
     pub state: Vec<u8>,
 }
 
@@ -74,8 +76,10 @@ pub fn take(stages: &SharedStages, deadline: Option<Instant>) -> Taken {
         };
         let filter = stage.module().name().to_owned();
         match stage.snapshot() {
-            Ok(Some(state)) => taken.snapshots.push(Snapshot { filter, state }),
-            Ok(None) => {}
+            Ok(state) => taken.snapshots.push(Snapshot {
+                filter,
+                state: state.unwrap_or_default(),
+            }),
             Err(failure) => {
                 tracing::error!(
                     filter = %filter,
@@ -111,6 +115,10 @@ pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> 
             given.unmatched.push(snapshot);
             continue;
         };
+        // No state is what the new stage's `init` gives it already.
+        if snapshot.state.is_empty() {
+            continue;
+        }
         // A copy: a refused snapshot is handed back whole, to be kept.
         if let Err(e) = stage.restore(snapshot.state.clone()) {
             tracing::error!(pipeline, filter = %snapshot.filter, "restoring state failed: {e}");
@@ -138,7 +146,12 @@ pub fn save(
 ) -> std::io::Result<()> {
     for snapshot in snapshots {
         let path = layout::file_of(dir, pipeline, &snapshot.filter);
-        write_replacing(&path, &snapshot.state).map_err(|e| naming(&path, e))?;
+        let saved = if snapshot.state.is_empty() {
+            remove_if_there(&path)
+        } else {
+            write_replacing(&path, &snapshot.state)
+        };
+        saved.map_err(|e| naming(&path, e))?;
         lock.saved(&snapshot.filter, &path);
     }
     Ok(())
@@ -157,6 +170,14 @@ pub fn keep_refused(
 ) -> std::io::Result<PathBuf> {
     save(dir, pipeline, std::slice::from_ref(&snapshot), lock)?;
     keep_aside(&layout::file_of(dir, pipeline, &snapshot.filter))
+}
+
+/// Removes the file at `path`, if there is one.
+fn remove_if_there(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        removed => removed,
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file of this save's own
@@ -387,6 +408,8 @@ fn restore_from_files(
         match crate::files::read_capped(path, memory_limit, "saved state") {
             // Into the stage in hand: no search by name, and no copy of the
             // state to hand back (that is for a reload's handover).
+            // An empty file is no state, as an empty snapshot is.
+            Ok(state) if state.is_empty() => {}
             Ok(state) => match lock_stage(stage).restore(state) {
                 Ok(()) => restored += 1,
                 Err(why) => refused(&filter, &why),

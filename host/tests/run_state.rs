@@ -438,3 +438,64 @@ fn a_sidecar_whose_state_cannot_be_snapshotted_exits_1() {
     let status = server.stop_with_status();
     assert_eq!(status.code(), Some(1));
 }
+
+/// A stateful filter whose snapshot returns `state` as written in WAT
+/// (empty: ABI v1's "no state"), and whose restore accepts anything.
+fn filter_snapshotting(state: &str) -> String {
+    let snapshot = if state.is_empty() {
+        "(i64.const 0)".to_owned()
+    } else {
+        format!(
+            "(i64.or (i64.shl (i64.const 3072) (i64.const 32)) (i64.const {}))",
+            state.len()
+        )
+    };
+    let process = format!(
+        "{} {}",
+        support::ALL_UNCHANGED,
+        support::RETURN_OUTPUT_AT_2048
+    );
+    support::wat_filter(&process).replacen(
+        r#"(func (export "wasmstash_free")"#,
+        &format!(
+            r#"(data (i32.const 3072) "{state}")
+  (func (export "wasmstash_snapshot") (result i64) {snapshot})
+  (func (export "wasmstash_restore") (param i32 i32) (result i64) (i64.const 0))
+  (func (export "wasmstash_free")"#
+        ),
+        1,
+    )
+}
+
+/// A filter that has state, then none (an empty snapshot), used to leave
+/// its old file in place: every later start restored the state the filter
+/// had said was gone. The file is removed now.
+#[test]
+fn an_empty_snapshot_removes_the_saved_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |state: &str| {
+        std::fs::write(dir.path().join("keeper.wat"), filter_snapshotting(state)).unwrap();
+        let args = [
+            "run",
+            "--filter",
+            "keeper.wat",
+            "--format",
+            "lines",
+            "--state-dir",
+            "state",
+        ];
+        let out = wasmstash_in(dir.path(), &args, b"a\n");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(events_of(&out.stdout).len(), 1);
+    };
+    let saved = dir.path().join("state/cli/keeper.state");
+    run("v1");
+    assert_eq!(std::fs::read(&saved).unwrap(), b"v1");
+    run("");
+    assert!(
+        !saved.exists(),
+        "the state file outlived the filter's state"
+    );
+    run("v2");
+    assert_eq!(std::fs::read(&saved).unwrap(), b"v2");
+}
