@@ -230,6 +230,29 @@ fn a_config_too_big_for_the_memory_limit_says_which_setting_to_raise() {
     assert!(err.contains("raise memory_limit_mib"), "{err}");
 }
 
+/// A grow past the memory limit answers -1, as WebAssembly says a refused
+/// grow does, so a module may go on without the memory; it trapped, and a
+/// module that checked for -1 never got to. One that traps after it fails
+/// as out of memory, naming the limit, whatever its trap was.
+#[test]
+fn a_grow_past_the_memory_limit_returns_minus_one() {
+    let engine = strict_engine();
+    let checks = wat_filter(&format!(
+        "(if (i32.ne (memory.grow (i32.const 2000)) (i32.const -1)) (then unreachable)) {ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}"
+    ));
+    let mut checking = pipeline(load(&engine, "checks", checks.as_bytes(), "{}"));
+    let results = as_json(checking.process(message_events(&["a"])));
+    assert!(results[0]["tags"].is_null(), "{}", results[0]);
+
+    let traps = wat_filter("(drop (memory.grow (i32.const 2000))) unreachable");
+    let mut trapping = pipeline(load(&engine, "traps", traps.as_bytes(), "{}"));
+    let results = as_json(trapping.process(message_events(&["a"])));
+    let record = &results[0]["wasmstash"]["failures"][0];
+    assert_eq!(record["kind"], "out_of_memory", "{}", results[0]);
+    let reason = record["reason"].as_str().unwrap();
+    assert!(reason.contains("past its limit of 16 MiB"), "{reason}");
+}
+
 #[test]
 fn memories_are_limited_together_not_one_by_one() {
     // Three memories of 100 pages (6.25 MiB) each: each under the strict

@@ -44,7 +44,8 @@ pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadEr
         Some(ExternType::Memory(memory)) => {
             memory_pages = Some((memory.minimum(), memory.maximum()))
         }
-        _ => problems.push("does not export its memory as `memory`".into()),
+        Some(_) => problems.push("export `memory` is not a memory".into()),
+        None => problems.push("does not export its memory as `memory`".into()),
     }
     // Asked whatever else is wrong: another version explains the rest.
     let abi_version = match ask_version(engine, &module) {

@@ -102,7 +102,12 @@ impl FilterInstance {
             LoadError::module(match failure_of(&e, limits, timeout) {
                 // The outermost context says which step (the start
                 // function), when there is one the reason does not repeat.
-                Some(failure) if failure.reason.contains(&e.to_string()) => {
+                // A memory past the limit: wasmtime's words for the refused
+                // grow only repeat the reason's, without the limit.
+                Some(failure)
+                    if failure.kind == FailureKind::OutOfMemory
+                        || failure.reason.contains(&e.to_string()) =>
+                {
                     format!("cannot instantiate: {}", failure.reason)
                 }
                 Some(failure) => format!("cannot instantiate: {e}: {}", failure.reason),
@@ -124,9 +129,12 @@ impl FilterInstance {
         if let Some(mismatch) = super::module::version_mismatch(found) {
             return Err(LoadError::module(mismatch));
         }
-        let memory = instance
-            .get_memory(&mut store, "memory")
-            .ok_or_else(|| LoadError::module("module does not export its memory as `memory`"))?;
+        let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| {
+            match module.wasmtime_module().get_export("memory") {
+                Some(_) => LoadError::module("module's export `memory` is not a memory"),
+                None => LoadError::module("module does not export its memory as `memory`"),
+            }
+        })?;
         let snapshot = optional_typed(&instance, &mut store, "wasmstash_snapshot")?;
         let restore = optional_typed(&instance, &mut store, "wasmstash_restore")?;
         let mut filter = FilterInstance {
@@ -311,7 +319,11 @@ impl FilterInstance {
         func: &TypedFunc<P, R>,
         params: P,
     ) -> Result<R, Failure> {
-        self.store.data_mut().last_error_log = None;
+        let state = self.store.data_mut();
+        state.last_error_log = None;
+        // A grow refused in an earlier call that went on (its module took
+        // the -1) says nothing of why this one fails.
+        state.limits.memory_exceeded = None;
         let store = &mut self.store;
         let result = tripwire::guarded(self.tripwire.as_deref(), || func.call(store, params));
         result.map_err(|e| self.classify(e))

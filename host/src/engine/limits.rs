@@ -15,7 +15,8 @@ pub(crate) struct InstanceLimits {
     memory_limit: usize,
     memory_in_use: usize,
     table_elements: usize,
-    /// Why a grow was refused, once one was, for the failure's reason.
+    /// Why a grow was refused for the limit, once one was in this call,
+    /// for the failure's reason should the call fail.
     pub(crate) memory_exceeded: Option<String>,
     /// Why a table's grow was refused for the instance's total, once one
     /// was: wasmtime's own message ("exceeds table limits") names no limit.
@@ -40,7 +41,8 @@ impl InstanceLimits {
 /// of its kind) into the instance's total `in_use`, and says whether it may
 /// happen: `Ok(false)` past the memory's or table's own `maximum` (where
 /// wasmtime refuses it after asking), `Err(total)` past `limit`. Only an
-/// allowed grow changes `in_use`.
+/// allowed grow changes `in_use`. Either refusal makes `memory.grow`
+/// return -1.
 ///
 /// wasmtime asks about every memory and table as it is created (from zero)
 /// and as it grows, so the totals hold what the instance has; a refused
@@ -79,8 +81,12 @@ impl ResourceLimiter for InstanceLimits {
                 total.div_ceil(1 << 20),
                 limit >> 20
             );
-            self.memory_exceeded = Some(message.clone());
-            wasmtime::bail!(message)
+            // `memory.grow` answers -1, as WebAssembly says a refused grow
+            // does, so a module may free something and go on; one that
+            // traps instead (a Rust allocator aborts) fails with this
+            // reason rather than that of its trap.
+            self.memory_exceeded = Some(message);
+            Ok(false)
         })
     }
 

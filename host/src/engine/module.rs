@@ -12,6 +12,7 @@ use super::Engine;
 use super::cache::sha256_hex;
 use super::imports::{StoreState, linker};
 use super::instance::FilterInstance;
+use super::limits::InstanceLimits;
 use super::log_gate::{self, LogGate};
 use super::printable;
 use super::tripwire;
@@ -437,7 +438,7 @@ pub(super) fn version_mismatch(found: u32) -> Option<String> {
 pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<u32, String> {
     // The same memory and table caps as a real instance, and the same deadline, in case
     // the module has a start function.
-    let limits = super::limits::InstanceLimits::new(engine.settings().memory_limit_bytes);
+    let limits = InstanceLimits::new(engine.settings().memory_limit_bytes);
     let mut store = Store::new(engine.wasmtime(), limits);
     store.limiter(|limits| limits);
     let mut linker = wasmtime::Linker::new(engine.wasmtime());
@@ -447,7 +448,15 @@ pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<
         .define_unknown_imports_as_traps(module)
         .map_err(|e| format!("cannot link: {e}"))?;
     // The imports trap at once, so they need no tripwire.
-    let explain = |step: &str, e: wasmtime::Error| match e.downcast_ref::<wasmtime::Trap>() {
+    let explain = |step: &str, e: wasmtime::Error, limits: &mut InstanceLimits| match e
+        .downcast_ref::<wasmtime::Trap>(
+    ) {
+        _ if limits.memory_exceeded.is_some() => {
+            format!(
+                "{step}: {}",
+                limits.memory_exceeded.take().unwrap_or_default()
+            )
+        }
         // Its start function, or the version export, never returned.
         Some(wasmtime::Trap::Interrupt) => {
             let limit = (engine.settings().call_timeout)
@@ -457,19 +466,27 @@ pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<
                 "the module ran past the deadline{limit} while starting or asked its ABI version, and was stopped"
             )
         }
-        // The outermost context names the step within (the start
-        // function); the root cause is the trap, without its backtrace.
-        _ => match (e.to_string(), e.root_cause().to_string()) {
-            (outer, root) if outer == root => format!("{step}: {root}"),
-            (outer, root) => format!("{step}: {outer}: {root}"),
-        },
+        // The steps it happened in (the start function), then the trap in
+        // a word, as a call's failure names it; not wasmtime's backtrace,
+        // a context of several lines.
+        Some(trap) => {
+            let mut steps: Vec<String> = (e.chain())
+                .map(ToString::to_string)
+                .filter(|text| !text.contains('\n'))
+                .collect();
+            steps.pop(); // the trap itself
+            steps.insert(0, step.to_owned());
+            steps.push(format!("trap: {trap}"));
+            steps.join(": ")
+        }
+        None => format!("{step}: {}", e.root_cause()),
     };
     let (instance, tripwire) =
         tripwire::instantiate(engine.watchdog(), &linker, &mut store, module, |_, _| {})
-            .map_err(|e| explain("cannot instantiate", e))?;
+            .map_err(|e| explain("cannot instantiate", e, store.data_mut()))?;
     let version = instance
         .get_typed_func::<(), u32>(&mut store, "wasmstash_abi_version")
-        .map_err(|e| explain("asking the ABI version failed", e))?;
+        .map_err(|e| explain("asking the ABI version failed", e, store.data_mut()))?;
     tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
-        .map_err(|e| explain("asking the ABI version failed", e))
+        .map_err(|e| explain("asking the ABI version failed", e, store.data_mut()))
 }
