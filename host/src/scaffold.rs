@@ -151,37 +151,58 @@ pub fn run(args: &NewArgs) -> Result<String, String> {
     })?;
     check_sdk(&sdk, args.sdk.is_some())?;
     let workspace = Path::new("Cargo.toml");
-    let members = if args.in_workspace {
+    let member = if args.in_workspace {
         Some(workspace_with_member(workspace, name)?)
     } else {
         None
     };
-    // A workspace member is committed with the workspace: its path to the
-    // SDK must hold in every clone, so it is relative.
-    let sdk = match args.in_workspace {
-        true => relative_path(
-            &std::env::current_dir()
-                .map_err(|e| e.to_string())?
-                .join(name),
-            &sdk,
-        ),
-        false => sdk,
+    let mut note = String::new();
+    let sdk_dependency = match &member {
+        // The workspace says where its SDK is (as this repository's does):
+        // a path of the crate's own would name a second one, which cargo
+        // refuses as a collision.
+        Some(member) if member.declares_sdk && args.sdk.is_none() => {
+            "{ workspace = true }".to_owned()
+        }
+        // A workspace member is committed with the workspace: its path to
+        // the SDK must hold in every clone, so it is relative.
+        Some(_) => {
+            let root = std::env::current_dir().map_err(|e| e.to_string())?;
+            if !sdk.starts_with(&root) {
+                note = format!(
+                    "note: the SDK at {} is outside this workspace, so the crate's relative \
+                     path to it holds only where the SDK sits in the same place; to commit \
+                     the crate, copy the SDK into the workspace and pass --sdk to that copy, \
+                     or declare wasmstash-sdk in [workspace.dependencies]\n\n",
+                    sdk.display()
+                );
+            }
+            path_dependency(&relative_path(&root.join(name), &sdk))
+        }
+        None => path_dependency(&sdk),
     };
-    let files = files(name, &sdk, args.in_workspace);
+    let files = files(name, &sdk_dependency, args.in_workspace);
     for (path, content) in &files {
         let path = dir.join(path);
         std::fs::create_dir_all(path.parent().expect("files live in directories"))
             .and_then(|()| std::fs::write(&path, content))
             .map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
-    if let Some(updated) = members {
-        std::fs::write(workspace, updated).map_err(|e| format!("updating Cargo.toml: {e}"))?;
+    if let Some(member) = member {
+        std::fs::write(workspace, member.manifest)
+            .map_err(|e| format!("updating Cargo.toml: {e}"))?;
     }
     // Cargo refuses an empty one, so it is as good as unset.
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from);
-    Ok(next_steps(name, args.in_workspace, target_dir.as_deref()))
+    Ok(note + &next_steps(name, args.in_workspace, target_dir.as_deref()))
+}
+
+/// The SDK as a dependency at `path`, in TOML.
+fn path_dependency(path: &Path) -> String {
+    let quoted = toml::Value::String(path.display().to_string());
+    format!("{{ path = {quoted} }}")
 }
 
 /// Refuses a directory that is not the SDK before anything is written:
@@ -218,10 +239,17 @@ fn check_sdk(dir: &Path, given: bool) -> Result<(), String> {
     }
 }
 
+/// A workspace manifest with the new crate added to its members.
+struct WorkspaceMember {
+    manifest: String,
+    /// Whether its `[workspace.dependencies]` declare the SDK.
+    declares_sdk: bool,
+}
+
 /// The workspace manifest with `name` added to `members`. Edited as text,
 /// at the place the TOML parser reports for the list, so the file's
 /// comments and layout stay as they are.
-fn workspace_with_member(manifest: &Path, name: &str) -> Result<String, String> {
+fn workspace_with_member(manifest: &Path, name: &str) -> Result<WorkspaceMember, String> {
     let text = crate::files::read_capped_text(manifest, MAX_CONFIG_BYTES, "workspace manifest")
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
@@ -230,11 +258,14 @@ fn workspace_with_member(manifest: &Path, name: &str) -> Result<String, String> 
             _ => format!("--in-workspace: Cargo.toml: {e}"),
         })?;
     let document = DeTable::parse(&text).map_err(|e| format!("--in-workspace: Cargo.toml: {e}"))?;
-    let members =
-        entry(document.get_ref(), "workspace").and_then(|workspace| match workspace.get_ref() {
-            DeValue::Table(table) => entry(table, "members"),
-            _ => None,
-        });
+    let workspace = entry(document.get_ref(), "workspace").and_then(|w| match w.get_ref() {
+        DeValue::Table(table) => Some(table),
+        _ => None,
+    });
+    let members = workspace.and_then(|table| entry(table, "members"));
+    let declares_sdk = (workspace.and_then(|table| entry(table, "dependencies"))).is_some_and(
+        |deps| matches!(deps.get_ref(), DeValue::Table(d) if entry(d, SDK_PACKAGE).is_some()),
+    );
     let Some((DeValue::Array(list), span)) = members.map(|m| (m.get_ref(), m.span())) else {
         return Err("--in-workspace: Cargo.toml has no [workspace] members list; add one, or leave out --in-workspace".into());
     };
@@ -247,7 +278,10 @@ fn workspace_with_member(manifest: &Path, name: &str) -> Result<String, String> 
         return Err("--in-workspace: cannot find the members list in Cargo.toml".into());
     }
     let at = span.start + 1;
-    Ok(format!("{}\n    \"{name}\",{}", &text[..at], &text[at..]))
+    Ok(WorkspaceMember {
+        manifest: format!("{}\n    \"{name}\",{}", &text[..at], &text[at..]),
+        declares_sdk,
+    })
 }
 
 /// `to` as seen from the directory `from` (both absolute).
@@ -267,7 +301,7 @@ fn entry<'t, 'i>(table: &'t DeTable<'i>, key: &str) -> Option<&'t Spanned<DeValu
         .map(|(_, v)| v)
 }
 
-fn files(name: &str, sdk: &Path, in_workspace: bool) -> Vec<(&'static str, String)> {
+fn files(name: &str, sdk_dependency: &str, in_workspace: bool) -> Vec<(&'static str, String)> {
     let module = name.replace('-', "_");
     let cargo = format!(
         r#"[package]
@@ -279,11 +313,10 @@ edition = "2024"
 crate-type = ["cdylib", "rlib"]
 
 [dependencies]
-wasmstash-sdk = {{ path = "{sdk}" }}
+wasmstash-sdk = {sdk_dependency}
 serde = {{ version = "1", features = ["derive"] }}
 
 {standalone}"#,
-        sdk = sdk.display(),
         // A workspace member takes its profiles from the workspace.
         standalone = if in_workspace {
             ""

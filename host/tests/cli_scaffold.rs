@@ -84,6 +84,45 @@ fn new_in_workspace_names_the_workspace_build_output() {
     );
 }
 
+/// A workspace that declares the SDK (as a clone of this repository does)
+/// gives it to the new member: a path of the member's own to the SDK this
+/// binary was built from named a second SDK, and cargo refused the whole
+/// workspace. One that does not is told when the relative path leaves it.
+#[test]
+fn new_in_workspace_takes_the_workspace_sdk() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = "[workspace]\nmembers = []\n\n[workspace.dependencies]\nwasmstash-sdk = { path = \"vendor/sdk\" }\n";
+    std::fs::write(dir.path().join("Cargo.toml"), manifest).unwrap();
+    let out = wasmstash_in(dir.path(), &["new", "--in-workspace", "f1"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cargo = std::fs::read_to_string(dir.path().join("f1/Cargo.toml")).unwrap();
+    assert!(
+        cargo.contains("wasmstash-sdk = { workspace = true }"),
+        "{cargo}"
+    );
+    assert!(
+        !text(&out.stdout).contains("note:"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(
+        other.path().join("Cargo.toml"),
+        "[workspace]\nmembers = []\n",
+    )
+    .unwrap();
+    let out = wasmstash_in(other.path(), &["new", "--in-workspace", "f2"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cargo = std::fs::read_to_string(other.path().join("f2/Cargo.toml")).unwrap();
+    assert!(cargo.contains("wasmstash-sdk = { path = \"../"), "{cargo}");
+    assert!(
+        text(&out.stdout).contains("is outside this workspace"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
 /// `wasmstash new ARGS` in `dir`, with `CARGO_TARGET_DIR` set to
 /// `target_dir` or unset (the shared helpers always set it).
 fn new_with_target_dir(dir: &Path, args: &[&str], target_dir: Option<&str>) -> Output {
