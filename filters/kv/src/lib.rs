@@ -9,6 +9,7 @@
 mod charset;
 #[cfg(test)]
 mod logstash_spec;
+mod pattern;
 mod scan;
 
 use std::borrow::Cow;
@@ -16,11 +17,13 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::Map;
 use wasmstash_sdk::common::{self, CommonOptions, EcsCompatibility, WithCommon};
+use wasmstash_sdk::json_text::{self, MAX_NESTING};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{self, Template};
 use wasmstash_sdk::{field_ref, logstash_event};
 
-use charset::{CharClass, SplitPattern};
+use charset::CharClass;
+use pattern::SplitPattern;
 use scan::{Scanner, Splitter};
 
 #[derive(Deserialize)]
@@ -91,9 +94,10 @@ pub struct Options {
     /// A longer value is not stored and the event is tagged.
     #[serde(default = "default_max_value_bytes")]
     max_value_bytes: usize,
-    /// How deep `recursive` descends into values.
-    #[serde(default = "default_max_depth")]
-    max_depth: usize,
+    /// How deep `recursive` descends into values; a value with pairs
+    /// below that stays text and the event is tagged.
+    #[serde(default)]
+    max_depth: Option<usize>,
 }
 
 fn default_source() -> String {
@@ -123,9 +127,14 @@ fn default_max_value_bytes() -> usize {
 
 /// kv's own options and the common ones (`add_field`, `add_tag`, ...).
 pub type Config = WithCommon<Options>;
-fn default_max_depth() -> usize {
-    8
-}
+
+/// `max_depth` unless set: three times the deepest nesting of the access
+/// log in shared/data (21: Google referrers whose query strings
+/// `recursive` reads as `a=b=c=...`, one level per `=`, as Logstash does).
+/// Each level scans what is left of its value again, so a line is scanned
+/// at most 66 times. Under a target deeper than 62 segments, as
+/// deep as an event can hold instead.
+const DEFAULT_MAX_DEPTH: usize = 64;
 
 #[derive(Deserialize, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
@@ -136,10 +145,16 @@ enum Transform {
 }
 
 impl Transform {
-    fn apply(self, text: &str) -> String {
+    /// `text` transformed; borrowed when lower or upper case leaves it as
+    /// it is, as it does the values `recursive` reads out of a value it
+    /// transformed already, so that a chain is not copied once per level.
+    fn apply(self, text: &str) -> Cow<'_, str> {
+        let unchanged = |case: fn(char) -> bool| text.chars().all(case);
         match self {
-            Transform::Lowercase => text.to_lowercase(),
-            Transform::Uppercase => text.to_uppercase(),
+            Transform::Lowercase if unchanged(|c| c.to_lowercase().eq([c])) => text.into(),
+            Transform::Uppercase if unchanged(|c| c.to_uppercase().eq([c])) => text.into(),
+            Transform::Lowercase => text.to_lowercase().into(),
+            Transform::Uppercase => text.to_uppercase().into(),
             // Ruby's String#capitalize: first character up, the rest down.
             Transform::Capitalize => {
                 let mut chars = text.chars();
@@ -147,8 +162,9 @@ impl Transform {
                     Some(first) => first
                         .to_uppercase()
                         .chain(chars.as_str().to_lowercase().chars())
-                        .collect(),
-                    None => String::new(),
+                        .collect::<String>()
+                        .into(),
+                    None => text.into(),
                 }
             }
         }
@@ -166,6 +182,10 @@ enum Whitespace {
 pub struct Kv {
     config: Options,
     common: CommonOptions,
+    /// How many segments `target` has (0 without one): the pairs' object is
+    /// that deep in the event.
+    target_depth: usize,
+    max_depth: usize,
     scanner: Scanner,
     trim_key: Option<CharClass>,
     trim_value: Option<CharClass>,
@@ -207,6 +227,25 @@ impl Filter for Kv {
         if config.max_keys == 0 || config.max_value_bytes == 0 {
             return Err("max_keys and max_value_bytes must be at least 1".into());
         }
+        let target_depth = config
+            .target
+            .as_deref()
+            .map_or(0, |target| field_ref::segments(target).count());
+        // A chain of `max_depth` objects, one per level, in the object of
+        // pairs at the target (or at a top-level key, one segment deep),
+        // must fit what an event may hold; deeper ones could never be set.
+        let deepest = MAX_NESTING.saturating_sub(1 + target_depth);
+        let max_depth = config.max_depth.unwrap_or(DEFAULT_MAX_DEPTH.min(deepest));
+        if config.recursive && max_depth > deepest {
+            return Err(format!(
+                "max_depth: at most {deepest}{}: an event may be nested at most {MAX_NESTING} \
+                 objects and arrays deep",
+                match &config.target {
+                    Some(target) => format!(" with target `{target}`"),
+                    None => String::new(),
+                }
+            ));
+        }
         // Filled in per event with `sprintf`: a reference Logstash would
         // raise on there is a config error here, as in the common options.
         let templates = [
@@ -219,17 +258,30 @@ impl Filter for Kv {
                 Template::checked(option, text.as_str())?;
             }
         }
+        let field_split = splitter(
+            "field_split",
+            &config.field_split,
+            &config.field_split_pattern,
+        )?;
+        let value_split = splitter(
+            "value_split",
+            &config.value_split,
+            &config.value_split_pattern,
+        )?;
+        // kv.rb also pastes the split characters into `[^...]`: both, for
+        // keys when neither is a pattern, and `field_split` for values.
+        if let Splitter::Chars(fields) = &field_split {
+            if let Splitter::Chars(values) = &value_split {
+                let both = format!("{}{}", config.value_split, config.field_split);
+                charset::check_negated(&both, &[values, fields])
+                    .map_err(|e| format!("value_split and field_split: {e}"))?;
+            }
+            charset::check_negated(&config.field_split, &[fields])
+                .map_err(|e| format!("field_split: {e}"))?;
+        }
         let scanner = Scanner::new(
-            splitter(
-                "field_split",
-                &config.field_split,
-                &config.field_split_pattern,
-            )?,
-            splitter(
-                "value_split",
-                &config.value_split,
-                &config.value_split_pattern,
-            )?,
+            field_split,
+            value_split,
             config.whitespace == Whitespace::Lenient,
             config.include_brackets,
         );
@@ -241,6 +293,8 @@ impl Filter for Kv {
             scanner,
             config,
             common,
+            target_depth,
+            max_depth,
         })
     }
 
@@ -255,13 +309,13 @@ impl Filter for Kv {
                 prefix: event.sprintf(&self.config.prefix),
             };
             match event.get_str(&self.config.source) {
-                Some(text) => self.parse(text, &context, &mut parse, 0),
+                Some(text) => self.parse(text, &context, &mut parse, Depth::At(0)),
                 None => {
                     // Logstash parses each string of an array into one set of
                     // pairs; anything else (or nothing) has nothing to parse.
                     if let Some(Value::Array(items)) = event.get(&self.config.source) {
                         for text in items.iter().filter_map(Value::as_str) {
-                            self.parse(text, &context, &mut parse, 0);
+                            self.parse(text, &context, &mut parse, Depth::At(0));
                         }
                     }
                 }
@@ -275,25 +329,38 @@ impl Filter for Kv {
             fields.insert(key, value);
         }
         let any_set = !fields.is_empty();
-        // Logstash sets the pairs in order, and its event raises at the
-        // first key that is no field reference, or that it refuses text at
-        // (`@timestamp`, a path through a string): the pairs after it are
-        // not set, and kv's rescue tags the event without `filter_matched`.
+        // kv.rb's `event.set` raises where Logstash's event refuses the set:
+        // the target (`@timestamp`, under `tags`, through a string), or the
+        // first key that is no field reference or where it refuses the
+        // value. Then the pairs after it are not set, and kv.rb's `rescue => ex`
+        // logs the exception at warn and tags the event, without
+        // `filter_matched`. A set deeper than an event may hold, which
+        // Logstash would make, fails the same way here.
         let mut raised = false;
         if any_set {
-            match &self.config.target {
-                Some(target) => event.set(target, Value::Object(fields)),
-                None => {
-                    for (key, value) in fields {
-                        if field_ref::validate(&key).is_err()
-                            || logstash_event::refuses_text_at(event, &key)
-                        {
-                            raised = true;
-                            break;
-                        }
+            let refused = match &self.config.target {
+                Some(target) => {
+                    let value = Value::Object(fields);
+                    let refused = refusal_of(event, target, &value, Some(self.target_depth));
+                    if refused.is_none() {
+                        event.set(target, value);
+                    }
+                    refused
+                }
+                None => fields.into_iter().find_map(|(key, value)| {
+                    let refused = refusal_of(event, &key, &value, None);
+                    if refused.is_none() {
                         event.set(&key, value);
                     }
-                }
+                    refused
+                }),
+            };
+            if let Some(reason) = refused {
+                host::log(
+                    Level::Warn,
+                    &format!("Exception while parsing KV: {reason}"),
+                );
+                raised = true;
             }
         }
         if any_set && !raised {
@@ -331,6 +398,47 @@ struct Parse {
     failed: bool,
 }
 
+/// Where [`Kv::parse`] reads, which decides what it does with the pairs it
+/// finds.
+#[derive(Clone, Copy)]
+enum Depth {
+    /// Within `max_depth`: store them, `recursive` reading their values
+    /// one level deeper.
+    At(usize),
+    /// Below `max_depth`: only tell whether there is one to store (then
+    /// `failed` is set), which would have made the value an object.
+    Beyond,
+}
+
+/// Why `value` cannot be set at `field`, if it cannot: `field` is no field
+/// reference, Logstash's event refuses the set, or the event would be
+/// nested deeper than it may be. `segments` is how many `field` has, for a
+/// field checked at load.
+fn refusal_of(
+    event: &Event,
+    field: &str,
+    value: &Value,
+    segments: Option<usize>,
+) -> Option<String> {
+    let segments = match segments {
+        Some(known) => known,
+        None => match field_ref::validate(field) {
+            Ok(()) => field_ref::segments(field).count(),
+            Err(e) => return Some(format!("cannot set `{field}`: {e}")),
+        },
+    };
+    if let Some(why) = logstash_event::refusal(event, field, value) {
+        return Some(format!("cannot set `{field}`: {why}"));
+    }
+    let depth = segments + json_text::nesting(value);
+    (depth > MAX_NESTING).then(|| {
+        format!(
+            "cannot set `{field}`: the event would be {depth} objects and arrays deep, \
+             and may be at most {MAX_NESTING}"
+        )
+    })
+}
+
 fn expand<'c>(event: &Event, keys: &'c [String]) -> Cow<'c, [String]> {
     if keys.iter().any(|k| template::has_references(k)) {
         Cow::Owned(keys.iter().map(|k| event.sprintf(k).into_owned()).collect())
@@ -340,7 +448,7 @@ fn expand<'c>(event: &Event, keys: &'c [String]) -> Cow<'c, [String]> {
 }
 
 impl Kv {
-    fn parse(&self, text: &str, context: &Context, parse: &mut Parse, depth: usize) {
+    fn parse(&self, text: &str, context: &Context, parse: &mut Parse, depth: Depth) {
         let config = &self.config;
         self.scanner.scan(text, |raw_key, raw_value| {
             if raw_value.is_empty() && !config.allow_empty_values {
@@ -352,16 +460,23 @@ impl Kv {
                 &self.remove_char_key,
                 config.transform_key,
             );
-            if !context.include_keys.is_empty() && !context.include_keys.contains(&key) {
+            let listed = |keys: &[String]| keys.iter().any(|k| *k == key);
+            if !context.include_keys.is_empty() && !listed(&context.include_keys) {
                 return true;
             }
-            if context.exclude_keys.contains(&key) {
+            if listed(&context.exclude_keys) {
                 return true;
             }
             if raw_value.len() > config.max_value_bytes {
                 parse.failed = true;
                 return true;
             }
+            let Depth::At(depth) = depth else {
+                // A pair Ruby's recursion would have stored, so the text
+                // above it would have become an object.
+                parse.failed = true;
+                return false;
+            };
             if parse.stored >= config.max_keys {
                 parse.failed = true;
                 return false;
@@ -376,20 +491,24 @@ impl Kv {
             if !config.allow_duplicate_values && is_duplicate(parse.pairs.get(&key), &value) {
                 return true;
             }
-            let mut value = Value::String(value);
-            if config.recursive && depth < config.max_depth {
+            // Each level reads its value where it lies in the text above it
+            // (unless cleaning changed it), so that a chain `a=b=c=...` is
+            // not copied once per level.
+            let mut object = None;
+            if config.recursive {
                 let mut inner = Parse::default();
-                self.parse(
-                    value.as_str().unwrap_or_default(),
-                    context,
-                    &mut inner,
-                    depth + 1,
-                );
+                let next = if depth < self.max_depth {
+                    Depth::At(depth + 1)
+                } else {
+                    Depth::Beyond
+                };
+                self.parse(&value, context, &mut inner, next);
                 parse.failed |= inner.failed;
                 if !inner.pairs.is_empty() {
-                    value = Value::Object(inner.pairs);
+                    object = Some(Value::Object(inner.pairs));
                 }
             }
+            let value = object.unwrap_or_else(|| Value::String(value.into_owned()));
             parse.stored += 1;
             match parse.pairs.get_mut(&key) {
                 Some(Value::Array(items)) => items.push(value),
@@ -405,21 +524,28 @@ impl Kv {
         });
     }
 
-    fn clean(
+    fn clean<'t>(
         &self,
-        text: &str,
+        text: &'t str,
         trim: &Option<CharClass>,
         remove: &Option<CharClass>,
         transform: Option<Transform>,
-    ) -> String {
+    ) -> Cow<'t, str> {
         let trimmed = trim.as_ref().map_or(text, |class| class.trim(text));
         let removed = match remove {
-            Some(class) => class.remove_all(trimmed),
-            None => trimmed.to_owned(),
+            Some(class) if class.any_in(trimmed) => Cow::Owned(class.remove_all(trimmed)),
+            _ => Cow::Borrowed(trimmed),
         };
-        match transform {
-            Some(transform) => transform.apply(&removed),
-            None => removed,
+        match (transform, removed) {
+            (Some(transform), Cow::Borrowed(text)) => transform.apply(text),
+            (Some(transform), Cow::Owned(text)) => {
+                if let Cow::Owned(changed) = transform.apply(&text) {
+                    Cow::Owned(changed)
+                } else {
+                    Cow::Owned(text)
+                }
+            }
+            (None, removed) => removed,
         }
     }
 }

@@ -10,7 +10,8 @@
 //! The scan here makes the same decisions in one pass per pair, so its time is
 //! linear in the text.
 
-use crate::charset::{CharClass, SplitPattern};
+use crate::charset::CharClass;
+use crate::pattern::SplitPattern;
 
 /// A field or value separator: a class of single characters, or a pattern.
 pub enum Splitter {

@@ -4,6 +4,10 @@ use super::*;
 use wasmstash_sdk::NativeFilter;
 use wasmstash_sdk::testing::{XorShift, mangle};
 
+mod classes;
+mod depth;
+mod target;
+
 pub(crate) fn kv(config: Value, event: Value) -> Value {
     let mut filter = Kv::new(serde_json::from_value(config).unwrap()).unwrap();
     let input = event.to_string();
@@ -198,7 +202,7 @@ fn recursive_values_become_objects() {
     assert_eq!(pairs(json!({}), "a=b=c"), json!({"a": "b=c"}));
     assert_eq!(
         pairs(json!({"recursive": true, "max_depth": 1}), "a=b=c=d"),
-        json!({"a": {"b": "c=d"}})
+        json!({"a": {"b": "c=d"}, "tags": ["_kv_filter_error"]})
     );
 }
 
