@@ -48,6 +48,15 @@ module WasmstashServer
       module = "#{chaos_module}"
       config = { timestamp_text = "yesterday" }
 
+      # The same, then a tag: the result's `tags` follows its `@timestamp`.
+      [[pipelines.stamptag.filters]]
+      module = "#{chaos_module}"
+      config = { timestamp_text = "yesterday" }
+
+      [[pipelines.stamptag.filters]]
+      filter = "mutate"
+      config = { add_tag = ["enriched"] }
+
       [[pipelines.copy.filters]]
       filter = "mutate"
       config = { copy = { "big" = "other" } }

@@ -115,6 +115,40 @@ describe LogStash::Filters::Wasm do
       fake.stop
     end
 
+    it "does not charge retry_budget with the try that succeeded after a failure, however long it took" do
+      fake = FakeSidecar.new do |_body, count|
+        next FakeSidecar.answer("busy", code: 429, headers: "Retry-After: 0\r\n") if [1, 3].include?(count)
+        sleep 1 if count == 2 # the first request's second try, served slowly
+        FakeSidecar.answer(%({"event":{"message":"ok"}}\n))
+      end
+      events = [event("a"), event("b")]
+      wasm(fake.url, "x", "retries" => 0, "retry_budget" => 0.5, "max_batch_events" => 1).multi_filter(events)
+      # 0.1 s of the budget spent on the first busy answer: the second is retried.
+      expect(events.map { |e| e.get("message") }).to eq(%w[ok ok])
+      expect(fake.requests.size).to eq(4)
+      fake.stop
+    end
+
+    it "gives in its reason only the time the batch's requests spent failing" do
+      fake = FakeSidecar.new do |_body, count|
+        next FakeSidecar.answer("busy", code: 429, headers: "Retry-After: 0\r\n") if count == 1
+        # Served slowly, then gone: the second request cannot connect.
+        sleep 1
+        fake.stop
+        FakeSidecar.answer(%({"event":{"message":"ok"}}\n), headers: "Connection: close\r\n")
+      end
+      events = [event("a"), event("b")]
+      wasm(fake.url, "x", "retries" => 0, "retry_budget" => 0.5, "max_retry_wait" => 0.1,
+                          "max_batch_events" => 1).multi_filter(events)
+      expect(events[0].get("message")).to eq("ok")
+      reason = failure(events[1])["reason"]
+      expect(reason).to match(/gave up after \d+ connection attempts, with \d+\.\d s of this batch's retry_budget/)
+      expect(reason[/(\d+) connection attempts/, 1].to_i).to be > 1
+      expect(reason[/with (\d+\.\d) s of/, 1].to_f).to be <= 0.7
+    ensure
+      fake&.stop
+    end
+
     it "reaches a sidecar at an IPv6 address" do
       fake = begin
         FakeSidecar.new(bind: "::1") { FakeSidecar.answer(%({"event":{"message":"seen"}}\n)) }
@@ -371,11 +405,18 @@ describe LogStash::Filters::Wasm do
       first, second = events
       expect(first.get("level")).to eq("warn")
       expect(first.get("user")).to eq("bob")
-      expect(first.get("_tags")).to eq("a" => 1)
+      expect(first.get("_tags")).to eq([{ "a" => 1 }])
       expect(first.get("tags")).to eq(["_tagsparsefailure"])
-      expect(second.get("_tags")).to eq([1, 2])
+      expect(second.get("_tags")).to eq([[1, 2]])
       expect(second.get("x")).to eq(2)
       expect(second.get("tags")).to eq(["_tagsparsefailure"])
+    end
+
+    it "adds such tags to the _tags list there is, as the sidecar does, rather than replace it" do
+      events = [event('{"tags":{"a":1}}', "_tags" => ["earlier"]), event('{"tags":7}', "_tags" => "earlier")]
+      wasm(@server[:url], "json").multi_filter(events)
+      expect(events.map { |e| e.get("_tags") }).to eq([["earlier", { "a" => 1 }], ["earlier", 7]])
+      expect(events.map { |e| e.get("tags") }).to eq([["_tagsparsefailure"]] * 2)
     end
 
     it "gives every event without an outcome a tag and a reason when something unexpected raises" do
@@ -422,6 +463,21 @@ describe LogStash::Filters::Wasm do
   end
 
   describe "register" do
+    it "leaves credentials in url out of its messages, even where the url does not parse" do
+      # Not http, not parsed at all, no host, no scheme, and two that parse
+      # with a piece of the password as the host or in the path.
+      ["ftp://admin:S3cretPw@wasmstash:9700", "http://admin:S3cret Pw@wasmstash:9700", "https://admin:S3cretPw@",
+       "admin:S3cretPw@wasmstash:9700", "http://admin:S3cret#Pw@wasmstash:9700",
+       "http://admin:12/S3cretPw@wasmstash:9700"].each do |url|
+        filter = LogStash::Filters::Wasm.new("url" => url, "pipeline" => "access")
+        expect { filter.register }.to raise_error(LogStash::ConfigurationError) { |e|
+          expect(e.message).to include("url", "credentials left out")
+          expect(e.message).not_to include("S3cret")
+        }
+        expect(filter.inspect).not_to include("S3cret")
+      end
+    end
+
     {
       "a negative max_retry_wait" => { "max_retry_wait" => -1 },
       "a timeout of 0" => { "timeout" => 0 },

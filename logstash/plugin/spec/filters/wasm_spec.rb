@@ -147,6 +147,34 @@ describe LogStash::Filters::Wasm do
     expect(result.first.get("message")).to eq("a")
   end
 
+  it "keeps the _timestampparsefailure tag when a sidecar filter also tagged the event, and holds back the common options" do
+    events = [access_event("a"), access_event("b", "tags" => ["beats"])]
+    before = events.map { |e| e.get("@timestamp").to_iso8601 }
+    filter_for("stamptag", "add_tag" => ["parsed"], "remove_field" => ["message"]).multi_filter(events)
+    expect(events.map { |e| e.get("tags") }).to eq([%w[enriched _timestampparsefailure],
+                                                    %w[beats enriched _timestampparsefailure]])
+    expect(events.map { |e| e.get("_@timestamp") }).to eq(%w[yesterday yesterday])
+    expect(events.map { |e| e.get("@timestamp").to_iso8601 }).to eq(before)
+    expect(events.map { |e| e.get("message") }).to eq(%w[a b])
+  end
+
+  it "writes the failure marks after the result's fields, whatever their order, as Logstash's event does" do
+    merge = LogStash::Filters::WasmMerge
+    [%w[@timestamp tags _@timestamp _tags], %w[tags _tags _@timestamp @timestamp]].each do |order|
+      result = { "@timestamp" => "yesterday", "tags" => ["enriched"], "_@timestamp" => "own", "_tags" => ["earlier"] }
+      event = LogStash::Event.new("message" => "x", "tags" => ["beats"])
+      merge.replace(event, order.map { |key| [key, result[key]] }.to_h)
+      expect(event.get("tags")).to eq(%w[enriched _timestampparsefailure])
+      expect(event.get("_@timestamp")).to eq("yesterday")
+      # Tags Logstash refuses are renamed first, then the timestamp tagged.
+      result["tags"] = { "a" => 1 }
+      merge.replace(event, order.map { |key| [key, result[key]] }.to_h)
+      expect(event.get("tags")).to eq(%w[_tagsparsefailure _timestampparsefailure])
+      expect(event.get("_@timestamp")).to eq("yesterday")
+      expect(event.get("_tags")).to eq(["earlier", { "a" => 1 }])
+    end
+  end
+
   it "does not send a batch again after the sidecar took too long to answer it" do
     counted = 'wasmstash_filter_events_total{pipeline="chaos",'
     before = WasmstashServer.metric(@server, counted)

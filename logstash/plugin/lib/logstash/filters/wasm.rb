@@ -23,7 +23,7 @@ require "uri"
 class LogStash::Filters::Wasm < LogStash::Filters::Base
   config_name "wasm"
 
-  # Base URL of the sidecar (http or https).
+  # Base URL of the sidecar (http or https), with no query or fragment.
   config :url, :validate => :string, :default => "http://127.0.0.1:9700"
   # The sidecar pipeline to run.
   config :pipeline, :validate => :string, :required => true
@@ -132,7 +132,7 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # Logstash prints a plugin in some of its own messages; header values and
   # credentials in the url (tokens, passwords) stay out of them.
   def inspect
-    shown = { "url" => @url.to_s.sub(%r{//[^/@]*@}, "//"), "pipeline" => @pipeline }
+    shown = { "url" => LogStash::Filters::WasmClient.without_credentials(@url), "pipeline" => @pipeline }
     shown["headers"] = @headers.keys.map { |name| [name, "<redacted>"] }.to_h if @headers.is_a?(Hash) && !@headers.empty?
     "<#{self.class.name} #{shown.map { |k, v| "#{k}=>#{v.inspect}" }.join(', ')}>"
   end
@@ -325,12 +325,29 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
       "as a pipeline of the sidecar's config is named#{hint} (got #{@pipeline.inspect})"
   end
 
+  # A message quotes the url without what may be credentials, parsed or
+  # not (URI's own error message quotes the whole text, password included).
   def url_problem
-    uri = URI.parse(@url.to_s)
-    return nil if %w[http https].include?(uri.scheme) && uri.host && !uri.host.empty?
-    "url must be an http:// or https:// URL with a host (got #{@url.inspect})"
-  rescue URI::InvalidURIError => e
-    "url is not a URL (#{e.message})"
+    text = @url.to_s
+    shown = LogStash::Filters::WasmClient.without_credentials(text)
+    got = "got #{shown.inspect}"
+    got += ", credentials left out" unless shown == text
+    uri = begin
+      URI.parse(text)
+    rescue URI::InvalidURIError
+      nil
+    end
+    return "url is not a URL (#{got})" unless uri
+    unless %w[http https].include?(uri.scheme) && uri.host && !uri.host.empty?
+      return "url must be an http:// or https:// URL with a host (#{got})"
+    end
+    # The plugin puts its own path after the url's and drops a query or
+    # fragment (URI.join). One here, or an `@` in the path, is most likely
+    # a password's unencoded `#`, `?` or `/`, which made a piece of it the
+    # host the batches would go to, shown in every log line and reason.
+    return nil unless uri.query || uri.fragment || uri.path.include?("@")
+    "url must have no query, fragment or `@` in its path (#{got}; a password's `@`, `/`, `?` or `#` " \
+      "must be percent-encoded)"
   end
 
   # [[event, json], ...] for the events that can be written as JSON, each

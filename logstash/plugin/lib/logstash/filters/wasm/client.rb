@@ -21,8 +21,9 @@ module LogStash
       # The seconds the requests of one worker batch have spent failing and
       # waiting to retry: they share one retry_budget, so a batch sent as
       # many requests to a sidecar that is down holds its worker for the
-      # budget once, not once per request. Time spent on requests that
-      # succeeded is not counted.
+      # budget once, not once per request. Time spent on tries that
+      # succeeded is not counted, nor on one that failed after the batch was
+      # sent (it is not retried).
       Retrying = Struct.new(:spent) do
         def initialize(spent = 0.0)
           super
@@ -35,6 +36,22 @@ module LogStash
       # the sidecar is closing at that moment fails after it was sent, and so
       # cannot be retried. Reconnecting on loopback costs next to nothing.
       KEEP_ALIVE_SECONDS = 4
+
+      # A url as written, for a message, without what may be credentials:
+      # all from the start of its authority to its last `@`. The last, as a
+      # password may hold an `@`, `/`, `#`, `?` or space its writer did not
+      # percent-encode, and then the text need not parse, or parses with a
+      # piece of the password as the host or the path. Text without `//`
+      # (`user:pass@host:9700`) is cut the same way. Cutting too much from
+      # a url whose path holds an `@` costs a message some clarity; cutting
+      # too little would print a password.
+      def self.without_credentials(text)
+        text = text.to_s
+        scheme = text[%r{\A[A-Za-z][A-Za-z0-9+.\-]*://}] || ""
+        rest = text[scheme.size..-1]
+        at = rest.rindex("@")
+        at ? scheme + rest[(at + 1)..-1] : text
+      end
 
       # The request body, handed to Net::HTTP as a stream so that we learn
       # whether it began to read it. Until then no byte of the batch has left
@@ -195,11 +212,16 @@ module LogStash
       def post(text, limits, retrying = Retrying.new)
         busy = 0
         failures = 0
-        failing_since = nil
+        # This request's seconds in tries that failed and in the waits after
+        # them, counted try by try: a clock started at the first failure
+        # would also charge the budget with the try that then succeeded,
+        # however long the sidecar took to run it.
+        failing = 0.0
         # What the batch has spent failing, this request's failures included.
-        spent = -> { retrying.spent + (failing_since ? now - failing_since : 0) }
+        spent = -> { retrying.spent + failing }
         loop do
           body = Body.new(text)
+          started = now
           begin
             response, answer = exchange(connection, request(body, text.bytesize), limits)
           rescue StandardError => e
@@ -212,7 +234,7 @@ module LogStash
             return sent_and_lost(e) if body.touched?
             return untrusted(e) if e.is_a?(OpenSSL::SSL::SSLError) && e.message =~ UNTRUSTED
             failures += 1
-            failing_since ||= now
+            failing += now - started
             used = spent.call
             wait = connect_wait(failures, used)
             return unreachable(e, failures, used) unless wait
@@ -220,7 +242,7 @@ module LogStash
               @logger.warn("wasmstash unreachable; retrying for up to #{@retry_budget} s", :pipeline => @pipeline,
                            :url => @shown_uri, :error => "#{e.class}: #{e.message}")
             end
-            sleep(wait)
+            failing += pause(wait)
             next
           end
           code = response.code.to_i
@@ -235,20 +257,20 @@ module LogStash
           # request reconnects.
           drop_connection unless code == 200
           if BUSY.include?(code)
-            failing_since ||= now
+            failing += now - started
             # Never under MIN_WAIT, as for a connect: with max_retry_wait 0
             # a busy sidecar would otherwise be asked again in a tight loop.
             wait = [[response["Retry-After"].to_f, 0.1].max.clamp(0, @max_retry_wait), MIN_WAIT].max
             if busy < @retries || spent.call + wait <= @retry_budget
               busy += 1
-              sleep(wait)
+              failing += pause(wait)
               next
             end
           end
           return Answer.new(code, answer, nil)
         end
       ensure
-        retrying.spent += now - failing_since if failing_since
+        retrying.spent += failing
       end
 
       # Keeps the header values out of anything that prints the client.
@@ -270,6 +292,13 @@ module LogStash
         Process.clock_gettime(Process::CLOCK_MONOTONIC)
       end
 
+      # Sleeps `seconds`; the seconds it slept, which count as failing.
+      def pause(seconds)
+        started = now
+        sleep(seconds)
+        now - started
+      end
+
       # Seconds to wait before the next connect, or nil once the budget is
       # spent. The last wait is cut to what is left of the budget, so the
       # total stays within it but for the last attempt's own connect time.
@@ -285,8 +314,8 @@ module LogStash
                       :error => "#{error.class}: #{error.message}")
         Answer.new(nil, nil, "could not reach wasmstash at #{@shown_uri}: gave up after " \
                              "#{attempts} connection attempt#{attempts == 1 ? '' : 's'}, with #{format('%.1f', spent)} s of " \
-                             "this batch's retry_budget (#{@retry_budget} s) spent; " \
-                             "last error: #{error.class}: #{error.message}")
+                             "this batch's retry_budget (#{@retry_budget} s) spent on failed tries and the waits " \
+                             "after them; last error: #{error.class}: #{error.message}")
       end
 
       def untrusted(error)

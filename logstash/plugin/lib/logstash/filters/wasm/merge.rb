@@ -116,6 +116,9 @@ module LogStash
       # neither a string nor a list of strings (a filter may have parsed any
       # value there), which Logstash 8's event refuses, go to `_tags` and the
       # event is tagged `_tagsparsefailure`, as Logstash renames them.
+      # Both marks are written once every field is set, as Logstash's event
+      # writes them once its map is read: set among the fields, they would
+      # be lost to a `tags` or `_@timestamp` that came later in the result.
       def self.replace(event, fields, tag: FAILURE_TAG, pipeline: nil, metadata: true)
         new_metadata = fields[METADATA]
         bad_metadata = metadata && !(new_metadata.nil? || new_metadata.is_a?(Hash))
@@ -125,6 +128,7 @@ module LogStash
         rescue StandardError
           nil
         end
+        stamp_failed = !parsed && !stamp.nil?
         bad_tags = fields.key?("tags") && !legal_tags?(fields["tags"])
         current = event.to_hash
         current.each_key do |key|
@@ -136,12 +140,7 @@ module LogStash
         fields.each do |key, value|
           next if key == METADATA || (key == "tags" && bad_tags)
           if key == "@timestamp"
-            if parsed
-              event.set("@timestamp", parsed)
-            elsif !value.nil?
-              event.tag(TIMESTAMP_FAILURE)
-              event.set("[_@timestamp]", value)
-            end
+            event.set("@timestamp", parsed) if parsed
           elsif current.key?(key) && same_json?(current[key], value)
             # A field the filter left as it was keeps the event's own value,
             # and with it what JSON cannot carry (a Timestamp comes back as
@@ -157,9 +156,20 @@ module LogStash
         # Logstash's event replaces its whole @metadata on a set of
         # "@metadata" (with a copy of the hash).
         event.set(METADATA, new_metadata || {}) if metadata && !bad_metadata
+        # Logstash's order: the tags first (its event renames them, which
+        # makes `_tagsparsefailure` the first tag), then the timestamp.
         if bad_tags
-          event.set("[_tags]", fields["tags"])
+          # Added to what `_tags` holds, as the sidecar's SDK does. Logstash's
+          # event (initFailTag) would set `_tags` anew, losing an earlier one:
+          # a deliberate difference, since nothing is to be lost silently.
+          kept = event.get("[_tags]")
+          kept = kept.is_a?(Array) ? kept.dup : [kept].compact
+          event.set("[_tags]", kept << fields["tags"])
           event.tag(TAGS_FAILURE)
+        end
+        if stamp_failed
+          event.tag(TIMESTAMP_FAILURE)
+          event.set("[_@timestamp]", stamp)
         end
         if bad_metadata
           fail(event, tag, "invalid_result",
