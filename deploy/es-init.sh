@@ -34,6 +34,16 @@ json_password() { # NAME VALUE
   printf '"%s"' "$value"
 }
 
+# The .env.example values are published with the repository: a stack run
+# with them would have a superuser anyone can log in as. Refused here, the
+# step every other service waits for, as the sidecar refuses its token's.
+for name in ELASTIC_PASSWORD KIBANA_PASSWORD LOGSTASH_PASSWORD KIBANA_ENCRYPTION_KEY; do
+  if [[ ${!name:-} == change-me* ]]; then
+    echo "es-init: $name is still the placeholder from .env.example; set your own in .env (for example: head -c 24 /dev/urandom | base64), then docker compose up again" >&2
+    exit 1
+  fi
+done
+
 kibana_password=$(json_password KIBANA_PASSWORD "${KIBANA_PASSWORD:?KIBANA_PASSWORD is not set}")
 logstash_password=$(json_password LOGSTASH_PASSWORD "${LOGSTASH_PASSWORD:?LOGSTASH_PASSWORD is not set}")
 

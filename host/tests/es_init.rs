@@ -109,3 +109,25 @@ async fn wrong_elastic_credentials_stop_at_once() {
     assert_eq!(stand.log().len(), 1);
     assert!(started.elapsed().as_secs() < 30);
 }
+
+/// The placeholders `.env.example` publishes would give a superuser anyone
+/// can log in as: refused before any request, each by name.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_placeholders_are_refused_before_any_request() {
+    let stand = Stand::default();
+    let es = start(Role::Elasticsearch, stand.clone()).await;
+    let output = es_init(es, ["change-me-elastic", "kibana-pw", "logstash-pw"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("ELASTIC_PASSWORD is still the placeholder from .env.example"),
+        "{}",
+        stderr(&output)
+    );
+    let output = es_init(es, ["elastic-pw", "kibana-pw", "change-me-logstash"]).await;
+    assert!(
+        stderr(&output).contains("LOGSTASH_PASSWORD is still the placeholder"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stand.log().is_empty(), "{:?}", stand.log());
+}
