@@ -5,25 +5,30 @@ use serde_json::Number;
 use wasmstash_sdk::ruby_number::RubyInteger;
 use wasmstash_sdk::{Event, Value};
 
+use crate::java_event;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Datatype {
     Int,
     Float,
 }
 
-impl Datatype {
-    pub fn parse(name: &Value) -> Option<Datatype> {
-        match name.as_str()? {
-            "int" => Some(Datatype::Int),
-            "float" => Some(Datatype::Float),
-            _ => None,
-        }
-    }
+/// One `convert_datatype` entry. The datatype keeps the name it was given,
+/// as Logstash's tags spell it that way (`_dataconversionuncoercible_code_INT`).
+pub struct Conversion {
+    pub field: String,
+    pub datatype: Datatype,
+    pub name: String,
+}
 
-    fn name(self) -> &'static str {
-        match self {
-            Datatype::Int => "int",
-            Datatype::Float => "float",
+impl Datatype {
+    /// The datatype `name` names, in any case: Logstash's `Converters.select`
+    /// upper-cases it first, so `"INT"` and `"Float"` are taken there too.
+    pub fn parse(name: &Value) -> Option<Datatype> {
+        match name.as_str()?.to_uppercase().as_str() {
+            "INT" => Some(Datatype::Int),
+            "FLOAT" => Some(Datatype::Float),
+            _ => None,
         }
     }
 
@@ -38,11 +43,13 @@ impl Datatype {
             Datatype::Float => text.parse::<f64>().ok().and_then(Number::from_f64),
         }
     }
+}
 
+impl Conversion {
     /// Logstash's tag for a value that is missing (`null`) or does not convert.
-    pub fn failure_tag(self, field: &str, missing: bool) -> String {
+    fn failure_tag(&self, missing: bool) -> String {
         let kind = if missing { "nullvalue" } else { "uncoercible" };
-        format!("_dataconversion{kind}_{field}_{}", self.name())
+        format!("_dataconversion{kind}_{}_{}", self.field, self.name)
     }
 }
 
@@ -106,20 +113,31 @@ impl<'a> Decimal<'a> {
     }
 }
 
-/// Converts `field` in place; a value that does not convert keeps its text
-/// and the event gets Logstash's tag for it.
-pub fn convert_field(event: &mut Event, field: &str, datatype: Datatype) {
+/// Converts the field in place; a value that does not convert keeps its
+/// text and the event gets Logstash's tag for it. An error, with nothing
+/// set, where Logstash's event refuses the number (in `tags`), which there
+/// raises out of the conversions into the plugin's catch.
+pub fn convert_field(event: &mut Event, conversion: &Conversion) -> Result<(), String> {
+    let field = conversion.field.as_str();
     let text = match event.get(field) {
         None | Some(Value::Null) => {
-            event.add_tag(&datatype.failure_tag(field, true));
-            return;
+            event.add_tag(&conversion.failure_tag(true));
+            return Ok(());
         }
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         Some(_) => String::new(),
     };
-    match datatype.convert(&text) {
-        Some(number) => event.set(field, Value::Number(number)),
-        None => event.add_tag(&datatype.failure_tag(field, false)),
+    let Some(number) = conversion.datatype.convert(&text) else {
+        event.add_tag(&conversion.failure_tag(false));
+        return Ok(());
+    };
+    let number = Value::Number(number);
+    if let Some(why) = java_event::refusal(event, field, &number) {
+        return Err(format!(
+            "convert_datatype: Logstash's event cannot set `{field}`: {why}"
+        ));
     }
+    event.set(field, number);
+    Ok(())
 }

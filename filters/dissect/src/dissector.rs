@@ -8,7 +8,9 @@
 //! text, one top-level field at a time (`[http][request][method]` and
 //! `[http][version]` become one `http` object), because building
 //! `serde_json::Value` trees only to serialise them again cost more than
-//! the dissection itself.
+//! the dissection itself. Where Logstash's event could refuse one of the
+//! sets, they are made one by one in Logstash's order instead, so that a
+//! refusal leaves the event as Logstash leaves it.
 
 use std::borrow::Cow;
 
@@ -16,8 +18,13 @@ use memchr::memmem::Finder;
 use wasmstash_sdk::json_text::write_str;
 use wasmstash_sdk::{Event, Value, field_ref};
 
-use crate::convert::Datatype;
+use crate::convert::{Conversion, Datatype};
+use crate::java_event;
 use crate::pattern::{Field, Kind, Pattern};
+
+mod in_order;
+
+use in_order::{Set, clear_way, sets};
 
 pub struct Dissector {
     prefix: Vec<u8>,
@@ -26,7 +33,22 @@ pub struct Dissector {
     /// The joins by top-level field, when their keys form a tree (no key is
     /// both a value and an object); `None` means write them one by one.
     groups: Option<Vec<Group>>,
+    /// Logstash's sets, in its order, for when its event could refuse one.
+    sets: Vec<Set>,
+    /// A key of the pattern is one Logstash's event refuses whatever the
+    /// event holds (under `tags` or `@timestamp`, `@metadata` itself).
+    always_refused: bool,
     indirects: Vec<Indirect>,
+}
+
+/// What [`Dissector::apply`] did.
+pub enum Outcome {
+    /// The text does not fit the pattern; the event is untouched.
+    Mismatch,
+    Written,
+    /// Logstash's event refuses a set, and why: the sets before it were
+    /// made, as in Logstash, and none after it.
+    Refused(String),
 }
 
 /// Per-event working memory, kept between events.
@@ -72,18 +94,18 @@ struct Join {
     key: String,
     parts: Vec<(usize, String)>,
     from_event: bool,
-    convert: Option<Conversion>,
+    convert: Option<Convert>,
 }
 
-/// `convert_datatype` for a join's key.
-struct Conversion {
+/// `convert_datatype` for a join's key, done as it is written.
+struct Convert {
     /// Its index among the filter's conversions.
     index: usize,
     datatype: Datatype,
 }
 
-/// `%{&name}`: the key is what the field `key_field` captured (or the
-/// event's `name` when no field of the pattern captures it).
+/// `%{&name}`: the key is the event's `name`, or what the field
+/// `key_field` captured when the event has no `name`.
 struct Indirect {
     key_field: Option<usize>,
     key_name: String,
@@ -102,11 +124,16 @@ enum Node {
 
 impl Dissector {
     /// `append_separator` replaces the pattern's own delimiters between
-    /// appended parts when set; `conversions` are done while writing.
+    /// appended parts when set. `conversions` may be done as the fields are
+    /// written, which the caller allows only where nothing between the
+    /// writing and Logstash's conversion pass could tell the difference;
+    /// they are also left to that pass where this pattern alone could
+    /// (an indirect field that reads or overwrites a converted key, keys
+    /// that overwrite each other, a number Logstash's `tags` refuses).
     pub fn new(
         pattern: &Pattern,
         append_separator: Option<&str>,
-        conversions: &[(String, Datatype)],
+        conversions: &[Conversion],
     ) -> Dissector {
         let steps = pattern
             .fields
@@ -117,13 +144,24 @@ impl Dissector {
                 padded: field.padded,
             })
             .collect();
-        let joins = joins(&pattern.fields, append_separator, conversions);
+        let mut joins = joins(&pattern.fields, append_separator);
+        let groups = groups(&joins);
+        let indirects = indirects(&pattern.fields);
+        if groups.is_some() && indirects.is_empty() {
+            attach(&mut joins, conversions);
+        }
+        let nothing = Event::new();
+        let text = Value::String(String::new());
         Dissector {
             prefix: pattern.prefix.as_bytes().to_vec(),
             steps,
-            groups: groups(&joins),
+            groups,
+            sets: sets(&pattern.fields, append_separator),
+            always_refused: joins
+                .iter()
+                .any(|join| java_event::refusal(&nothing, &join.key, &text).is_some()),
             joins,
-            indirects: indirects(&pattern.fields),
+            indirects,
         }
     }
 
@@ -167,17 +205,16 @@ impl Dissector {
         Some(())
     }
 
-    /// Dissects `text` into `event`. Returns false, leaving the event
-    /// untouched, when the text does not fit the pattern.
-    pub fn apply(&self, text: &str, event: &mut Event, scratch: &mut Scratch) -> bool {
+    /// Dissects `text` into `event`.
+    pub fn apply(&self, text: &str, event: &mut Event, scratch: &mut Scratch) -> Outcome {
         if self
             .find_spans(text.as_bytes(), &mut scratch.spans)
             .is_none()
         {
-            return false;
+            return Outcome::Mismatch;
         }
         match &self.groups {
-            Some(groups) => {
+            Some(groups) if !self.always_refused && clear_way(groups, &self.joins, event) => {
                 for group in groups {
                     if event.keys().any(|k| k == group.top) {
                         // Merging into an existing object needs the slow path.
@@ -189,22 +226,16 @@ impl Dissector {
                     }
                 }
             }
-            None => {
-                for index in 0..self.joins.len() {
-                    self.set_join(index, text, event, scratch);
+            _ => {
+                if let Err(reason) = self.set_in_order(text, event, scratch) {
+                    return Outcome::Refused(reason);
                 }
             }
         }
-        for indirect in &self.indirects {
-            let key = match indirect.key_field {
-                Some(field) => Some(span(text, &scratch.spans, field).to_owned()),
-                None => event.get_str(&indirect.key_name).map(str::to_owned),
-            };
-            if let Some(key) = key.filter(|k| !k.is_empty()) {
-                event.set(&key, span(text, &scratch.spans, indirect.value));
-            }
+        match self.set_indirects(text, event, scratch) {
+            Ok(()) => Outcome::Written,
+            Err(reason) => Outcome::Refused(reason),
         }
-        true
     }
 
     fn write_node(&self, node: &Node, text: &str, out: &mut Vec<u8>, scratch: &mut Scratch) {
@@ -310,11 +341,7 @@ fn skip_repeats(text: &[u8], mut pos: usize, delimiter: &[u8]) -> usize {
 
 /// One join per key written by normal or append fields: a normal field (the
 /// last one, if several) opens the value and appends follow in their order.
-fn joins(
-    fields: &[Field],
-    append_separator: Option<&str>,
-    conversions: &[(String, Datatype)],
-) -> Vec<Join> {
+fn joins(fields: &[Field], append_separator: Option<&str>) -> Vec<Join> {
     let mut keys: Vec<&str> = Vec::new();
     for field in fields {
         let joins = matches!(field.kind, Kind::Normal | Kind::Append { .. });
@@ -327,40 +354,61 @@ fn joins(
             let normal = fields
                 .iter()
                 .rposition(|f| f.kind == Kind::Normal && f.name == key);
-            let mut appends: Vec<(u32, usize)> = fields
-                .iter()
-                .enumerate()
-                .filter_map(|(i, f)| match f.kind {
-                    Kind::Append { ordinal } if f.name == key => Some((ordinal.unwrap_or(0), i)),
-                    _ => None,
-                })
-                .collect();
-            appends.sort();
-            let separator = |index: usize| match append_separator {
-                Some(separator) => separator.to_owned(),
-                None if fields[index].previous.is_empty() => " ".to_owned(),
-                None => fields[index].previous.clone(),
-            };
-            let segments: Vec<&str> = field_ref::segments(key).collect();
-            let convert = conversions
-                .iter()
-                .position(|(field, _)| field_ref::segments(field).eq(segments.iter().copied()))
-                .map(|index| Conversion {
-                    index,
-                    datatype: conversions[index].1,
-                });
+            let appends = appends(fields).filter(|&i| fields[i].name == key);
             Join {
                 key: key.to_owned(),
                 parts: normal
                     .into_iter()
-                    .chain(appends.into_iter().map(|(_, i)| i))
-                    .map(|i| (i, separator(i)))
+                    .chain(appends)
+                    .map(|i| (i, separator(fields, i, append_separator)))
                     .collect(),
                 from_event: normal.is_none(),
-                convert,
+                convert: None,
             }
         })
         .collect()
+}
+
+/// The append fields' indexes in the order their parts are joined: by
+/// their `/N`, an append without one counting as 0, then as written (the
+/// order of Logstash's stable sort).
+fn appends(fields: &[Field]) -> impl Iterator<Item = usize> {
+    let mut appends: Vec<(u32, usize)> = fields
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| match f.kind {
+            Kind::Append { ordinal } => Some((ordinal.unwrap_or(0), i)),
+            _ => None,
+        })
+        .collect();
+    appends.sort();
+    appends.into_iter().map(|(_, i)| i)
+}
+
+fn separator(fields: &[Field], index: usize, append_separator: Option<&str>) -> String {
+    match append_separator {
+        Some(separator) => separator.to_owned(),
+        None if fields[index].previous.is_empty() => " ".to_owned(),
+        None => fields[index].previous.clone(),
+    }
+}
+
+/// Gives each join the conversion of its key, if any, except in `tags`,
+/// whose number Logstash's event refuses in the conversion pass.
+fn attach(joins: &mut [Join], conversions: &[Conversion]) {
+    for join in joins {
+        let segments: Vec<&str> = field_ref::segments(&join.key).collect();
+        if segments.first() == Some(&"tags") {
+            continue;
+        }
+        join.convert = conversions
+            .iter()
+            .position(|c| field_ref::segments(&c.field).eq(segments.iter().copied()))
+            .map(|index| Convert {
+                index,
+                datatype: conversions[index].datatype,
+            });
+    }
 }
 
 /// Arranges the joins' keys as trees under their top-level fields, or

@@ -9,16 +9,18 @@
 
 mod convert;
 mod dissector;
+mod java_event;
 mod pattern;
 
-use serde::Deserialize;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use serde_json::Map;
 use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::field_ref;
 use wasmstash_sdk::prelude::*;
 
-use convert::{Datatype, convert_field};
-use dissector::{Dissector, Scratch};
+use convert::{Conversion, Datatype, convert_field};
+use dissector::{Dissector, Outcome, Scratch};
 
 /// The Apache combined log layout as a dissect pattern, writing the ECS
 /// fields grok's `%{COMBINEDAPACHELOG}` writes in ECS mode (values stay
@@ -52,12 +54,34 @@ fn default_failure_tags() -> Vec<String> {
     vec!["_dissectfailure".into()]
 }
 
-/// dissect's own options and the common ones (`add_field`, `add_tag`, ...).
-pub type Config = WithCommon<Options>;
+/// dissect's own options and the common ones (`add_field`, `add_tag`, ...),
+/// and whether any of the four that touch the event was given: the
+/// conversions may be done as fields are written only where none was, as
+/// Logstash runs them between the writing and its conversion pass.
+pub struct Config {
+    options: WithCommon<Options>,
+    common_given: bool,
+}
+
+const EVENT_OPTIONS: [&str; 4] = ["add_field", "remove_field", "add_tag", "remove_tag"];
+
+impl<'de> Deserialize<'de> for Config {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let config = Map::<String, Value>::deserialize(deserializer)?;
+        let common_given = EVENT_OPTIONS
+            .iter()
+            .any(|option| config.get(*option).is_some_and(|v| !v.is_null()));
+        let options = WithCommon::deserialize(Value::Object(config)).map_err(D::Error::custom)?;
+        Ok(Config {
+            options,
+            common_given,
+        })
+    }
+}
 
 pub struct Dissect {
     mappings: Vec<(String, Dissector)>,
-    conversions: Vec<(String, Datatype)>,
+    conversions: Vec<Conversion>,
     tag_on_failure: Vec<String>,
     common: CommonOptions,
     scratch: Scratch,
@@ -67,9 +91,13 @@ impl Filter for Dissect {
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, String> {
-        let WithCommon {
-            options: config,
-            common,
+        let Config {
+            options:
+                WithCommon {
+                    options: config,
+                    common,
+                },
+            common_given,
         } = config;
         if config.mapping.is_empty() && config.convert_datatype.is_empty() {
             return Err(
@@ -79,17 +107,25 @@ impl Filter for Dissect {
         let mut conversions = Vec::new();
         for (field, datatype) in &config.convert_datatype {
             field_ref::validate_option("convert_datatype", field)?;
-            let datatype = Datatype::parse(datatype).ok_or_else(|| {
+            let parsed = Datatype::parse(datatype).ok_or_else(|| {
                 format!(
-                    "convert_datatype `{field}`: unknown datatype {datatype}, expected \"int\" or \"float\""
+                    "convert_datatype `{field}`: unknown datatype {datatype}, expected \"int\" or \"float\" (in any case)"
                 )
             })?;
-            conversions.push((field.clone(), datatype));
+            conversions.push(Conversion {
+                field: field.clone(),
+                datatype: parsed,
+                name: datatype.as_str().unwrap_or_default().to_owned(),
+            });
         }
-        // With several mappings a later one may write a converted field
-        // again, as text; so fields are converted as they are written only
-        // when there is one mapping.
-        let inline_conversions = if config.mapping.len() == 1 {
+        // Logstash converts after all mappings and their common options
+        // ran. Converting a field as it is written saves reading it back
+        // (a whole `http` object, say) and gives the same event only where
+        // nothing runs in between: one mapping, none of the common options
+        // that read or change fields (a later mapping could write the field
+        // again as text, `add_field` could copy it, `remove_field` remove
+        // it). The dissector leaves out the cases its pattern alone decides.
+        let inline_conversions = if config.mapping.len() == 1 && !common_given {
             conversions.as_slice()
         } else {
             &[]
@@ -141,22 +177,32 @@ impl Filter for Dissect {
                     Some(_) => String::new(),
                 },
             };
-            if text.is_empty() || !dissector.apply(&text, event, &mut self.scratch) {
-                self.fail(event);
-            } else if let Err(reason) = self.common.apply(event) {
-                // A set Logstash's event refuses raises in `filter_matched`,
-                // inside the plugin's catch (JavaDissectorLibrary's
-                // `dissect`), which tags the event and logs the error; the
-                // mappings after it and the conversions do not run. (With
-                // one mapping, ours were made as its fields were written.)
-                host::log(Level::Error, &reason);
-                self.fail(event);
-                return Verdict::Keep;
-            }
+            let outcome = if text.is_empty() {
+                Outcome::Mismatch
+            } else {
+                dissector.apply(&text, event, &mut self.scratch)
+            };
+            let refused = match outcome {
+                Outcome::Mismatch => {
+                    self.fail(event);
+                    continue;
+                }
+                Outcome::Refused(reason) => format!("mapping `{source}`: {reason}"),
+                // A set Logstash's event refuses in `filter_matched` raises
+                // as well. (Conversions made as fields were written imply
+                // there are no common options to refuse anything.)
+                Outcome::Written => match self.common.apply(event) {
+                    Ok(()) => continue,
+                    Err(reason) => reason,
+                },
+            };
+            return self.refused(event, &refused);
         }
-        for (index, (field, datatype)) in self.conversions.iter().enumerate() {
-            if !self.scratch.converted(index) {
-                convert_field(event, field, *datatype);
+        for (index, conversion) in self.conversions.iter().enumerate() {
+            if !self.scratch.converted(index)
+                && let Err(reason) = convert_field(event, conversion)
+            {
+                return self.refused(event, &reason);
             }
         }
         Verdict::Keep
@@ -164,6 +210,16 @@ impl Filter for Dissect {
 }
 
 impl Dissect {
+    /// A set Logstash's event refuses raises, wherever it is made (a
+    /// field, a common option, a conversion), into the plugin's catch
+    /// (JavaDissectorLibrary's `dissect`), which logs the error and tags
+    /// the event: what was set before stays, and nothing after runs.
+    fn refused(&self, event: &mut Event, reason: &str) -> Verdict {
+        host::log(Level::Error, reason);
+        self.fail(event);
+        Verdict::Keep
+    }
+
     fn fail(&self, event: &mut Event) {
         for tag in &self.tag_on_failure {
             event.add_tag(tag);

@@ -93,7 +93,15 @@ pub fn parse(pattern: &str) -> Result<Pattern, String> {
     let Some(last) = fields.last_mut() else {
         return Err("the pattern has no `%{...}` field".into());
     };
-    last.next = literal;
+    // Logstash's dissect 1.2 finds the final delimiter with `[^}]+$` over
+    // the whole pattern: only the text after the pattern's last `}` ends
+    // the last field. A pattern ending in `}` (`{%{a}}`) has none, and its
+    // last field takes the rest, `}` and all; operators moving a config
+    // expect the fields Logstash gave them.
+    last.next = match literal.rfind('}') {
+        Some(at) => literal[at + 1..].to_owned(),
+        None => literal,
+    };
     Ok(Pattern {
         prefix: prefix.unwrap_or_default(),
         fields,
@@ -223,6 +231,24 @@ mod tests {
         let pattern = parse("%{a}྿྿%{b}").unwrap();
         assert_eq!(pattern.fields[0].next, "྿྿");
         assert_eq!(pattern.fields[1].next, "");
+    }
+
+    #[test]
+    fn only_the_text_after_the_last_closing_brace_ends_the_last_field() {
+        for (pattern, next) in [
+            ("{%{a}}", ""),
+            ("%{a}}", ""),
+            ("%{a} x}", ""),
+            ("%{a}x}y", "y"),
+            ("{%{a}}{%{b}}.", "."),
+            ("%{a}.log", ".log"),
+        ] {
+            assert_eq!(
+                parse(pattern).unwrap().fields.last().unwrap().next,
+                next,
+                "{pattern}"
+            );
+        }
     }
 
     #[test]

@@ -460,19 +460,6 @@ fn nested_targets_merge_into_objects_the_event_already_has() {
 }
 
 #[test]
-fn a_key_that_is_both_a_value_and_an_object_is_written_field_by_field() {
-    // `a` is set, then `[a][b]` turns it into an object, as event.set would.
-    assert_eq!(
-        on_message("%{a} %{[a][b]}", "x y"),
-        json!({"message": "x y", "a": {"b": "y"}})
-    );
-    assert_eq!(
-        on_message("%{[a][b]} %{[a][b][c]}", "x y"),
-        json!({"message": "x y", "a": {"b": {"c": "y"}}})
-    );
-}
-
-#[test]
 fn with_several_mappings_conversion_waits_for_all_of_them() {
     let config = json!({
         "mapping": {"message": "%{n} %{rest}", "rest": "%{a}|%{b}"},
@@ -607,4 +594,6 @@ fn hash_options_may_be_flat_lists() {
     assert_eq!((&out["a"], &out["b"]), (&json!("x"), &json!(5)));
 }
 
+mod conversions;
+mod logstash_parsing;
 mod refused_sets;
