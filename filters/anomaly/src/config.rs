@@ -32,6 +32,10 @@ pub struct Config {
     /// seen tenth is evicted.
     #[serde(default = "default_max_keys")]
     pub max_keys: usize,
+    /// Bytes every detector's keys may take together, their snapshot
+    /// included; beyond, the keys seen longest ago are evicted (`keyed.rs`).
+    #[serde(default = "default_max_state_mib")]
+    pub max_state_mib: u64,
     /// Interval findings waiting for an event to carry them; the oldest are
     /// dropped past this (and counted).
     #[serde(default = "default_max_pending")]
@@ -294,6 +298,9 @@ impl Config {
         if self.max_keys == 0 || self.max_keys > 10_000_000 {
             return Err("max_keys must be between 1 and 10000000".into());
         }
+        if !(1..=4096).contains(&self.max_state_mib) {
+            return Err("max_state_mib must be between 1 and 4096".into());
+        }
         // 0 would hold every interval finding back for good, and no counter
         // would say so.
         if !(1..=1_000).contains(&self.max_findings_per_event) {
@@ -339,6 +346,9 @@ fn default_clock_jump_confirm_events() -> usize {
 }
 fn default_max_keys() -> usize {
     10_000
+}
+fn default_max_state_mib() -> u64 {
+    32
 }
 fn default_max_pending() -> usize {
     10_000

@@ -2,6 +2,7 @@
 //! `wasmstash.anomaly.*` (docs/FIELDS.md).
 
 use serde::{Deserialize, Serialize};
+use wasmstash_sdk::logstash_event;
 use wasmstash_sdk::{Event, Value, json};
 
 pub const TAG: &str = "anomaly";
@@ -69,7 +70,45 @@ pub fn score(z: f64, threshold: f64) -> f64 {
     (1.0 - threshold / z.abs().max(threshold)).clamp(0.0, 1.0)
 }
 
+/// Where the findings go.
+pub const FIELD: &str = "[wasmstash][anomaly]";
+
+/// Why `event` cannot take findings, if it cannot: Logstash's event refuses
+/// a set through a `wasmstash` that is a string, number or boolean, and a
+/// set through a list changes nothing. The tag is never added without the
+/// fields, so such an event fails instead (the host keeps its `wasmstash`
+/// in `wasmstash.displaced`, docs/FIELDS.md).
+pub fn cannot_write(event: &Event) -> Option<String> {
+    if !logstash_event::cannot_set(event, FIELD) {
+        return None;
+    }
+    let what = match event.get("wasmstash") {
+        Some(Value::String(_)) => "a string",
+        Some(Value::Number(_)) => "a number",
+        Some(Value::Bool(_)) => "a boolean",
+        Some(Value::Array(_)) => "a list",
+        _ => "not an object",
+    };
+    Some(format!(
+        "cannot set `{FIELD}`: the event's `wasmstash` is {what}, not an object"
+    ))
+}
+
+/// The failure of an event that cannot take `findings` (see
+/// [`cannot_write`]): `why`, and what was found, so it is not lost.
+pub fn unwritten(why: &str, findings: &[Finding]) -> String {
+    let top = findings
+        .iter()
+        .max_by(|a, b| a.score.total_cmp(&b.score))
+        .map_or("", |f| f.reason.as_str());
+    format!(
+        "{why}; {} finding(s) not written, the top one: {top}",
+        findings.len()
+    )
+}
+
 /// Writes `findings` onto `event` (no-op when empty), highest score first.
+/// The caller has checked [`cannot_write`].
 pub fn write(event: &mut Event, mut findings: Vec<Finding>) {
     if findings.is_empty() {
         return;
@@ -99,7 +138,7 @@ pub fn write(event: &mut Event, mut findings: Vec<Finding>) {
         .collect();
     event.add_tag(TAG);
     event.set(
-        "[wasmstash][anomaly]",
+        FIELD,
         json!({
             "score": Measure::Number(top.score).to_json(),
             "detectors": detectors,

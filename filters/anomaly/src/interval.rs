@@ -12,10 +12,12 @@ use wasmstash_sdk::field_ref::FieldRef;
 use wasmstash_sdk::{Event, host};
 
 use crate::baseline::Ewma;
+use crate::charge::{self, SNAPSHOT_COPIES, Weigh};
 use crate::config::{ErrorRatioConfig, RateConfig};
 use crate::finding::Finding;
 use crate::judge::{Context, SilentRun, judge_errors, judge_rate, rate_finding, skip_rate};
 use crate::keyed::Keyed;
+use crate::snapshot::Body;
 
 /// At most this many intervals of a gap in event time are judged as empty
 /// intervals per key; a longer gap (logs of another day) skips the rest.
@@ -57,7 +59,10 @@ impl Clock {
             return None;
         }
         self.latest = Some(millis);
-        let through = self.bucket(millis - self.lateness_ms) - 1;
+        // Saturating: a timestamp near i64::MIN (epoch millis are taken as
+        // they come) would wrap to near i64::MAX and close every interval
+        // there is, making every later event late for good.
+        let through = self.bucket(millis.saturating_sub(self.lateness_ms)) - 1;
         match self.closed_through {
             Some(closed) if through <= closed => None,
             None => {
@@ -69,6 +74,23 @@ impl Clock {
                 self.closed_through = Some(through);
                 Some(through)
             }
+        }
+    }
+
+    /// A clock closed past its newest event cannot be, whatever the
+    /// lateness: it was saved by a build whose arithmetic wrapped on a
+    /// timestamp near i64::MIN, and would make every event late for good.
+    /// The watermark is derived again from the newest event.
+    pub fn repair(&mut self) {
+        if let (Some(latest), Some(closed)) = (self.latest, self.closed_through)
+            && closed >= self.bucket(latest)
+        {
+            self.closed_through = Some(self.bucket(latest.saturating_sub(self.lateness_ms)) - 1);
+            host::log(
+                host::Level::Warn,
+                "the saved event-time clock was closed past its newest event (a timestamp near \
+                 i64::MIN, saved by an earlier build); its watermark is derived again",
+            );
         }
     }
 
@@ -94,6 +116,17 @@ pub struct KeyIntervals {
     pub ratio: Ewma,
     pub rate_streak: u32,
     pub ratio_streak: u32,
+}
+
+/// Charges (`charge.rs`): a map slot of about 104 bytes in WebAssembly,
+/// and about 50 bytes of snapshot; per open interval 16 bytes in a grown
+/// list and up to 12 in the snapshot.
+impl Weigh for KeyIntervals {
+    const FIXED: usize = 2 * 104 + SNAPSHOT_COPIES * 50;
+    fn weight(&self) -> usize {
+        let n = self.open.len();
+        charge::grown(charge::list(n, 16)) + SNAPSHOT_COPIES * 12 * n
+    }
 }
 
 impl KeyIntervals {
@@ -210,6 +243,16 @@ impl IntervalTracker {
         self.keys.len()
     }
 
+    /// What its keys are charged, in bytes (`keyed.rs`).
+    pub fn bytes(&self) -> u64 {
+        self.keys.bytes()
+    }
+
+    /// Evicts the tenth of its keys seen longest ago.
+    pub fn shed(&mut self) {
+        self.keys.shed();
+    }
+
     /// Counts one event of `key` at `millis`. Returns false if it came too
     /// late for its interval.
     pub fn record(&mut self, clock: &Clock, key: &str, millis: i64, is_error: bool) -> bool {
@@ -222,7 +265,7 @@ impl IntervalTracker {
         let first_open = clock
             .closed_through
             .map_or(index, |closed| (closed + 1).min(index));
-        let state = self
+        let mut state = self
             .keys
             .touch(key, millis, || KeyIntervals::new(first_open));
         if index < state.next {
@@ -334,8 +377,9 @@ impl IntervalTracker {
         }
     }
 
-    pub fn save(&self) -> Vec<u8> {
-        self.keys.save()
+    /// Its keys as the snapshot takes them.
+    pub fn body(&self) -> &dyn Body {
+        &self.keys
     }
 
     pub fn load(&mut self, bytes: &[u8], max_keys: usize) -> Result<(), String> {

@@ -10,6 +10,7 @@
 //! or reload keeps what was learned. See README.md next to this file.
 
 mod baseline;
+mod charge;
 mod config;
 mod finding;
 mod guard;
@@ -33,13 +34,15 @@ use guard::{Guard, Held, HeldEntry};
 use interval::{Clock, IntervalTracker};
 use novelty::NoveltyDetector;
 use outlier::OutlierDetector;
-use snapshot::{Part, State};
+use snapshot::PartRef;
 const DEFAULT_TEMPLATE_FIELD: &str = "[wasmstash][template][id]";
 const TEMPLATE_TEXT_FIELD: &str = "[wasmstash][template][text]";
 
 pub struct Anomaly {
     timestamp_field: FieldRef,
     max_keys: usize,
+    /// `max_state_mib` in bytes (u64: 4096 MiB is past a 32-bit usize).
+    max_state_bytes: u64,
     max_pending: usize,
     max_findings_per_event: usize,
     clock: Clock,
@@ -123,6 +126,7 @@ impl Filter for Anomaly {
         Ok(Anomaly {
             timestamp_field: FieldRef::new(&config.timestamp_field),
             max_keys,
+            max_state_bytes: config.max_state_mib << 20,
             max_pending: config.max_pending_findings,
             max_findings_per_event: config.max_findings_per_event,
             clock: Clock::new(
@@ -192,7 +196,7 @@ impl Filter for Anomaly {
         for detector in &mut self.novelty {
             let (Some(key), Some(value)) = (
                 key_of(event, &detector.key_field),
-                key_of(event, &detector.field),
+                text_of(event, &detector.field),
             ) else {
                 continue;
             };
@@ -201,33 +205,36 @@ impl Filter for Anomaly {
                 .flatten();
             findings.extend(detector.check(&key, &value, label, now));
         }
-        let carried = self.pending.len().min(self.max_findings_per_event);
-        findings.extend(self.pending.drain(..carried));
-        finding::write(event, findings);
-        Verdict::Keep
+        self.shed_to_budget();
+        let blocked = finding::cannot_write(event);
+        // Interval findings wait for an event that can carry them.
+        if blocked.is_none() {
+            let carried = self.pending.len().min(self.max_findings_per_event);
+            findings.extend(self.pending.drain(..carried));
+        }
+        match blocked {
+            Some(why) if !findings.is_empty() => {
+                Verdict::Error(finding::unwritten(&why, &findings))
+            }
+            _ => {
+                finding::write(event, findings);
+                Verdict::Keep
+            }
+        }
     }
 }
 
 impl Stateful for Anomaly {
     fn snapshot(&self) -> Vec<u8> {
         let interval_settings = snapshot::interval_settings(self.clock.interval_ms);
-        let part = |id: String, settings: String, bytes: Vec<u8>| Part {
-            id,
-            settings,
-            bytes,
-        };
+        let part = |id: String, settings: String, body| PartRef { id, settings, body };
         let mut parts = Vec::new();
         parts.extend(
-            (self.intervals.iter()).map(|d| part(d.id(), interval_settings.clone(), d.save())),
+            (self.intervals.iter()).map(|d| part(d.id(), interval_settings.clone(), d.body())),
         );
-        parts.extend((self.outliers.iter()).map(|d| part(d.id(), d.settings(), d.save())));
-        parts.extend((self.novelty.iter()).map(|d| part(d.id(), String::new(), d.save())));
-        snapshot::encode(&State {
-            clock: self.clock.clone(),
-            pending: self.pending.iter().cloned().collect(),
-            parts,
-            held: self.guard.held.clone(),
-        })
+        parts.extend((self.outliers.iter()).map(|d| part(d.id(), d.settings(), d.body())));
+        parts.extend((self.novelty.iter()).map(|d| part(d.id(), String::new(), d.body())));
+        snapshot::encode(&self.clock, &self.pending, &parts, &self.guard.held)
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
@@ -283,8 +290,11 @@ impl Stateful for Anomaly {
             self.clock.closed_through = None;
             self.clock.latest = None;
         }
+        self.clock.repair();
         self.pending = state.pending.into();
         self.guard.held = state.held;
+        // A smaller `max_state_mib` than the snapshot was taken under.
+        self.shed_to_budget();
         Ok(())
     }
 }
@@ -330,6 +340,51 @@ impl Anomaly {
         }
     }
 
+    /// What every detector's keys are charged together (`charge.rs`).
+    pub fn state_bytes(&self) -> u64 {
+        let intervals = self.intervals.iter().map(|d| d.bytes());
+        let outliers = self.outliers.iter().map(|d| d.bytes());
+        let novelty = self.novelty.iter().map(|d| d.bytes());
+        intervals.chain(outliers).chain(novelty).sum()
+    }
+
+    /// Over `max_state_mib`: evicts the keys seen longest ago, a tenth of
+    /// the most charged detector's at a time, until a tenth of the budget
+    /// is free (so that eviction is paid for once per many new keys or
+    /// values, as at the key cap). Deterministic, as checkpoint replays
+    /// need: charges are counted from the state alone.
+    fn shed_to_budget(&mut self) {
+        let budget = self.max_state_bytes;
+        if self.state_bytes() <= budget {
+            return;
+        }
+        let target = budget - budget / 10;
+        while self.state_bytes() > target {
+            let charges = (self.intervals.iter().map(|d| d.bytes()))
+                .chain(self.outliers.iter().map(|d| d.bytes()))
+                .chain(self.novelty.iter().map(|d| d.bytes()));
+            // The first of the most charged, for the same choice everywhere.
+            let Some((at, _)) =
+                charges
+                    .enumerate()
+                    .fold(None, |best: Option<(usize, u64)>, (i, b)| match best {
+                        Some((_, top)) if top >= b => best,
+                        _ => Some((i, b)),
+                    })
+            else {
+                return;
+            };
+            let (n_intervals, n_outliers) = (self.intervals.len(), self.outliers.len());
+            if at < n_intervals {
+                self.intervals[at].shed();
+            } else if at < n_intervals + n_outliers {
+                self.outliers[at - n_intervals].shed();
+            } else {
+                self.novelty[at - n_intervals - n_outliers].shed();
+            }
+        }
+    }
+
     fn queue(&mut self, closed: Vec<Finding>) {
         for finding in closed {
             if self.pending.len() >= self.max_pending {
@@ -357,8 +412,18 @@ fn event_millis(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<i64>
     }
 }
 
-/// A key or value as text: strings as they are, numbers and booleans printed.
+/// A key as the detectors keep it: its text, shortened past
+/// [`keyed::MAX_KEY_BYTES`] to its start and a hash of the whole.
 fn key_of<'e>(event: &'e Event, field: &(impl FieldPath + ?Sized)) -> Option<Cow<'e, str>> {
+    Some(match text_of(event, field)? {
+        Cow::Borrowed(text) => keyed::stored_key(text),
+        Cow::Owned(text) if text.len() <= keyed::MAX_KEY_BYTES => Cow::Owned(text),
+        Cow::Owned(text) => Cow::Owned(keyed::stored_key(&text).into_owned()),
+    })
+}
+
+/// A key or value as text: strings as they are, numbers and booleans printed.
+fn text_of<'e>(event: &'e Event, field: &(impl FieldPath + ?Sized)) -> Option<Cow<'e, str>> {
     if let Some(text) = event.get_str(field) {
         return Some(Cow::Borrowed(text));
     }

@@ -6,9 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use wasmstash_sdk::field_ref::FieldRef;
 
+use crate::charge::{self, SNAPSHOT_COPIES, Weigh};
 use crate::config::NoveltyConfig;
 use crate::finding::{Detector, Finding, Measure, score};
 use crate::keyed::{Keyed, hash_text};
+use crate::snapshot::Body;
 use wasmstash_sdk::stable_hash::Fnv1aMap;
 
 #[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq)]
@@ -18,6 +20,18 @@ pub struct Seen {
     counts: Fnv1aMap<u64, u32>,
     /// The key reached `max_values_per_key`: it is judged no more.
     saturated: bool,
+}
+
+/// Charges (`charge.rs`): a map slot of about 64 bytes in WebAssembly,
+/// and about 12 bytes of snapshot; per value a 16-byte slot in a grown
+/// hash table and up to 12 bytes in the snapshot (a hash takes 10 as a
+/// varint).
+impl Weigh for Seen {
+    const FIXED: usize = 2 * 64 + SNAPSHOT_COPIES * 12;
+    fn weight(&self) -> usize {
+        let n = self.counts.len();
+        charge::grown(charge::table(n, 16)) + SNAPSHOT_COPIES * 12 * n
+    }
 }
 
 pub struct NoveltyDetector {
@@ -58,6 +72,16 @@ impl NoveltyDetector {
         self.keys.len()
     }
 
+    /// What its keys are charged, in bytes (`keyed.rs`).
+    pub fn bytes(&self) -> u64 {
+        self.keys.bytes()
+    }
+
+    /// Evicts the tenth of its keys seen longest ago.
+    pub fn shed(&mut self) {
+        self.keys.shed();
+    }
+
     /// Judges `value` for `key`, then learns it. `label` is what the reason
     /// shows (a template's text rather than its id, when known).
     pub fn check(
@@ -68,7 +92,7 @@ impl NoveltyDetector {
         now: i64,
     ) -> Option<Finding> {
         let config = &self.config;
-        let seen = self.keys.touch(key, now, Seen::default);
+        let mut seen = self.keys.touch(key, now, Seen::default);
         if seen.saturated {
             return None;
         }
@@ -124,8 +148,9 @@ impl NoveltyDetector {
         })
     }
 
-    pub fn save(&self) -> Vec<u8> {
-        self.keys.save()
+    /// Its keys as the snapshot takes them.
+    pub fn body(&self) -> &dyn Body {
+        &self.keys
     }
 
     pub fn load(&mut self, bytes: &[u8], max_keys: usize) -> Result<(), String> {

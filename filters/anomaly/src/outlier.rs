@@ -7,6 +7,7 @@ use crate::baseline::RobustBaseline;
 use crate::config::{OutlierConfig, Scale};
 use crate::finding::{Detector, Finding, Measure, score};
 use crate::keyed::Keyed;
+use crate::snapshot::Body;
 
 pub struct OutlierDetector {
     pub key_field: FieldRef,
@@ -40,6 +41,16 @@ impl OutlierDetector {
         self.keys.len()
     }
 
+    /// What its keys are charged, in bytes (`keyed.rs`).
+    pub fn bytes(&self) -> u64 {
+        self.keys.bytes()
+    }
+
+    /// Evicts the tenth of its keys seen longest ago.
+    pub fn shed(&mut self) {
+        self.keys.shed();
+    }
+
     /// Judges `value` against `key`'s baseline, then learns it.
     pub fn check(&mut self, key: &str, value: f64, now: i64) -> Option<Finding> {
         if !value.is_finite() {
@@ -51,7 +62,7 @@ impl OutlierDetector {
             Scale::Log => return None,
             Scale::Linear => value,
         };
-        let baseline = self.keys.touch(key, now, RobustBaseline::default);
+        let mut baseline = self.keys.touch(key, now, RobustBaseline::default);
         let mut finding = None;
         if baseline.is_warm(config.warmup_values) {
             let z = baseline.z(scaled);
@@ -81,8 +92,9 @@ impl OutlierDetector {
         finding
     }
 
-    pub fn save(&self) -> Vec<u8> {
-        self.keys.save()
+    /// Its keys as the snapshot takes them.
+    pub fn body(&self) -> &dyn Body {
+        &self.keys
     }
 
     pub fn load(&mut self, bytes: &[u8], max_keys: usize) -> Result<(), String> {

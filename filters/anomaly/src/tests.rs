@@ -306,4 +306,6 @@ fn keys_are_capped() {
     assert!(anomaly.filter().keys_held() <= 100);
 }
 
+mod bounds;
+mod namespace;
 mod robust;

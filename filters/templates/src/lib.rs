@@ -11,8 +11,8 @@ pub mod miner;
 use miner::{Config as MinerConfig, Masks, Miner};
 use serde::Deserialize;
 use serde_json::Map;
-use wasmstash_sdk::field_ref;
 use wasmstash_sdk::prelude::*;
+use wasmstash_sdk::{field_ref, logstash_event};
 
 /// Where the results go (the contract in `docs/FIELDS.md`).
 const TARGET: &str = "[wasmstash][template]";
@@ -92,11 +92,29 @@ impl Filter for Templates {
     }
 
     /// An event without a string at `source` passes unchanged: there is
-    /// nothing to mine, and that is not a failure of the event.
+    /// nothing to mine, and that is not a failure of the event. One whose
+    /// `wasmstash` is a string, number, boolean or list cannot take the
+    /// fields (Logstash's event refuses a set through a scalar, and a set
+    /// through a list changes nothing): it fails, unmined, so the host
+    /// tags it and keeps that value in `wasmstash.displaced`
+    /// (docs/FIELDS.md), rather than the fields being lost or the value
+    /// overwritten.
     fn process(&mut self, event: &mut Event) -> Verdict {
         let Some(text) = event.get_str(&self.source) else {
             return Verdict::Keep;
         };
+        if logstash_event::cannot_set(event, TARGET) {
+            let what = match event.get("wasmstash") {
+                Some(Value::String(_)) => "a string",
+                Some(Value::Number(_)) => "a number",
+                Some(Value::Bool(_)) => "a boolean",
+                Some(Value::Array(_)) => "a list",
+                _ => "not an object",
+            };
+            return Verdict::Error(format!(
+                "cannot set `{TARGET}`: the event's `wasmstash` is {what}, not an object"
+            ));
+        }
         self.line.clear();
         self.line.push_str(text);
         let found = self.miner.add(&self.line);
@@ -193,6 +211,44 @@ mod tests {
             out[0]["wasmstash"]["template"]["text"],
             "user=bob took <*> ms"
         );
+    }
+
+    /// Logstash's event refuses a set through a string, number or boolean,
+    /// and a set through a list changes nothing: the string used to be
+    /// replaced, and under a list the fields vanished. The event fails now,
+    /// unmined (the host keeps its `wasmstash` in `wasmstash.displaced`).
+    #[test]
+    fn a_wasmstash_that_is_not_an_object_fails_the_event_unmined() {
+        let mut filter = NativeFilter::<Templates>::new(b"{}").unwrap();
+        for (wasmstash, what) in [
+            (r#""str""#, "a string"),
+            (r#"["x"]"#, "a list"),
+            ("5", "a number"),
+            ("true", "a boolean"),
+        ] {
+            let event = format!(r#"{{"message":"disk sda is 91% full","wasmstash":{wasmstash}}}"#);
+            let out = filter.process_events(&[event.as_bytes()]).remove(0);
+            let Outcome::Failed(reason) = out else {
+                panic!("{event}: {out:?}");
+            };
+            assert_eq!(
+                reason,
+                format!(
+                    "cannot set `[wasmstash][template]`: the event's `wasmstash` is {what}, not an object"
+                )
+            );
+        }
+        // Unmined: the first event that can take the fields created it.
+        let out = run(
+            &mut filter,
+            &[
+                r#"{"message":"disk sda is 91% full","wasmstash":null}"#,
+                r#"{"message":"disk sda is 91% full","wasmstash":{"template":"old","x":1}}"#,
+            ],
+        );
+        assert_eq!(out[0]["wasmstash"]["template"]["new"], true);
+        assert_eq!(out[1]["wasmstash"]["template"]["new"], false);
+        assert_eq!(out[1]["wasmstash"]["x"], 1);
     }
 
     #[test]

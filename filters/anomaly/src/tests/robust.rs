@@ -188,3 +188,68 @@ fn a_version_1_snapshot_is_still_read() {
     other.restore(&v1).unwrap();
     assert_eq!(other.filter().intervals[0].keys(), 0);
 }
+
+/// Epoch milliseconds are taken as they come, so a first event at
+/// i64::MIN once wrapped the watermark (`millis - lateness`) to near
+/// i64::MAX: every interval closed, every later event late for good, and
+/// the saved state kept it so.
+#[test]
+fn a_first_timestamp_near_i64_min_does_not_make_every_later_event_late() {
+    let expected: Vec<(String, String)> = findings(
+        &run(&mut filter(json!({"rate": {}})), &silent_web()),
+        "rate",
+    );
+    for first in [
+        json!(i64::MIN),
+        json!(i64::MIN + 1),
+        json!(-9_223_372_036_854_700_000i64),
+    ] {
+        let mut events = silent_web();
+        events.insert(0, json!({"@timestamp": first, "service": {"name": "api"}}));
+        native_counters::take();
+        let mut anomaly = filter(json!({"rate": {}}));
+        let out = run(&mut anomaly, &events[..100]);
+        // And across a restart: the saved clock is sane.
+        let mut restarted = filter(json!({"rate": {}}));
+        restarted.restore(&anomaly.snapshot()).unwrap();
+        let out: Vec<Value> = out
+            .into_iter()
+            .chain(run(&mut restarted, &events[100..]))
+            .collect();
+        let counters = native_counters::take();
+        assert_eq!(
+            counter(&counters, "late_events"),
+            0,
+            "{first}: {counters:?}"
+        );
+        // The bogus first event taught `api` a baseline of empty
+        // intervals (the first event is taken as it is); `web`'s silence
+        // is found as without it.
+        let web: Vec<_> = findings(&out, "rate")
+            .into_iter()
+            .filter(|(key, _)| key == "web")
+            .collect();
+        assert_eq!(web, expected, "{first}");
+    }
+}
+
+/// A state saved with such a wrapped clock (closed past its newest event,
+/// which no lateness allows) is repaired on restore.
+#[test]
+fn a_saved_clock_closed_past_its_newest_event_is_repaired() {
+    let events = silent_web();
+    let mut first = filter(json!({"rate": {}}));
+    run(&mut first, &events[..1000]);
+    let mut state = crate::snapshot::decode(&first.snapshot()).unwrap();
+    // What `bucket(i64::MIN - lateness) - 1` wrapped to.
+    state.clock.closed_through = Some((i64::MIN).wrapping_sub(120_000).div_euclid(60_000) - 1);
+    let mut second = filter(json!({"rate": {}}));
+    second
+        .restore(&crate::snapshot::encode_whole(&state))
+        .unwrap();
+    native_counters::take();
+    let out = run(&mut second, &events[1000..]);
+    let counters = native_counters::take();
+    assert_eq!(counter(&counters, "late_events"), 0, "{counters:?}");
+    assert!(!findings(&out, "rate").is_empty());
+}

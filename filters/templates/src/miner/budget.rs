@@ -2,27 +2,39 @@
 //! bounds (`max_templates` templates, `max_state_mib` bytes).
 //!
 //! The charge of a template or tree node is an upper bound on what it costs
-//! twice over: in memory while it is held, and in the JSON snapshot, which
-//! exists beside the state while the host takes it. Keeping the sum of the
-//! charges under `max_state_mib` therefore keeps state plus snapshot under
-//! it, whatever the tokens hold (a control character costs 6 bytes in JSON).
+//! in memory while it is held, plus its JSON in the snapshot
+//! [`SNAPSHOTS`] times over: the snapshot being written, the previous one
+//! (the SDK keeps it until the next replaces it), and the holes earlier,
+//! smaller ones leave as the table grows. Keeping the sum of the charges
+//! under `max_state_mib` therefore keeps the state and its snapshots under
+//! it, whatever the tokens hold (a control character costs 6 bytes in
+//! JSON). Charges are in u64: `max_state_mib` goes to 4096, and 4 GiB is
+//! past a 32-bit usize, WebAssembly's.
 
 use super::{Miner, Template};
 
-/// A template's own cost besides its tokens: the struct and its slot, the
-/// allocations of its token list, path and text, its leaf entries, and its
-/// JSON skeleton (`{"tokens":[...],"path":[...],"last_used":..,"matched":..}`).
-const TEMPLATE: usize = 384;
+/// How many times a snapshot's bytes are held at once, at most (above).
+/// Measured: 3,000 lines of 120 words of 200 control characters took the
+/// instance to 75 MiB when the snapshot was charged once.
+const SNAPSHOTS: u64 = 3;
+/// A template's own memory besides its tokens: the struct and its slot, the
+/// allocations of its token list, path and text, and its leaf entries.
+const TEMPLATE: u64 = 300;
+/// A template's JSON skeleton:
+/// `{"tokens":[...],"path":[...],"last_used":..,"matched":..}`.
+const TEMPLATE_JSON: u64 = 84;
 /// A boxed token or key besides its bytes: pointer and length, the
 /// allocator's header and rounding, and its index entries.
-const BOXED: usize = 48;
+const BOXED: u64 = 48;
 /// A tree node besides its key: the node, its hash-table bucket with the
-/// table's spare capacity, and `{"children":{},"templates":[]}`.
-const NODE: usize = 320;
+/// table's spare capacity.
+const NODE: u64 = 290;
+/// A node's JSON skeleton: `{"children":{},"templates":[]}`.
+const NODE_JSON: u64 = 30;
 
 /// Bytes `text` takes as a JSON string, quotes and a separator included.
-fn json_len(text: &str) -> usize {
-    let escaped: usize = text
+fn json_len(text: &str) -> u64 {
+    let escaped: u64 = text
         .bytes()
         .map(|b| match b {
             b'"' | b'\\' => 2,
@@ -35,37 +47,44 @@ fn json_len(text: &str) -> usize {
 
 /// Charge of a template: each token boxed, again in the rendered text, and
 /// in JSON; each path key boxed and in JSON.
-pub fn template_charge(template: &Template) -> usize {
-    let tokens: usize = template
+pub fn template_charge(template: &Template) -> u64 {
+    let tokens: u64 = template
         .tokens
         .iter()
-        .map(|t| 2 * t.len() + BOXED + json_len(t))
+        .map(|t| 2 * t.len() as u64 + BOXED + SNAPSHOTS * json_len(t))
         .sum();
-    let path: usize = template
+    let path: u64 = template
         .path
         .iter()
-        .map(|k| k.len() + BOXED + json_len(k))
+        .map(|k| k.len() as u64 + BOXED + SNAPSHOTS * json_len(k))
         .sum();
-    TEMPLATE + tokens + path
+    TEMPLATE + SNAPSHOTS * TEMPLATE_JSON + tokens + path
 }
 
 /// Charge of a tree node filed under `key` (a length node has key `""`).
-pub fn node_charge(key: &str) -> usize {
-    NODE + key.len() + BOXED + json_len(key)
+pub fn node_charge(key: &str) -> u64 {
+    NODE + key.len() as u64 + BOXED + SNAPSHOTS * (NODE_JSON + json_len(key))
 }
 
 /// The largest charge one template and its path of new nodes can have, so
 /// the configuration can be refused if one line alone could exceed a
 /// useful share of the budget.
-pub fn worst_template(max_tokens: usize, max_token_bytes: usize, depth: usize) -> usize {
-    let token = 2 * max_token_bytes + BOXED + 6 * max_token_bytes + 3;
-    let level = node_charge("") + 7 * max_token_bytes + token;
-    TEMPLATE + max_tokens * token + depth * level
+pub fn worst_template(max_tokens: usize, max_token_bytes: usize, depth: usize) -> u64 {
+    let bytes = max_token_bytes as u64;
+    let json = SNAPSHOTS * (6 * bytes + 3);
+    let token = 2 * bytes + BOXED + json;
+    let level = node_charge("") + bytes + BOXED + json + token;
+    TEMPLATE + SNAPSHOTS * TEMPLATE_JSON + max_tokens as u64 * token + depth as u64 * level
+}
+
+/// `mib` mebibytes in bytes.
+pub fn mib_bytes(mib: usize) -> u64 {
+    (mib as u64) << 20
 }
 
 impl Miner {
-    pub(super) fn byte_budget(&self) -> usize {
-        self.config.max_state_mib << 20
+    pub(super) fn byte_budget(&self) -> u64 {
+        mib_bytes(self.config.max_state_mib)
     }
 
     /// Drops the least recently matched tenth of the templates (at least
@@ -110,7 +129,7 @@ impl Miner {
 
     /// The total charge of the templates and the tree, from scratch.
     pub(super) fn recount_bytes(&mut self) {
-        fn nodes(node: &super::Node) -> usize {
+        fn nodes(node: &super::Node) -> u64 {
             node.children
                 .iter()
                 .map(|(key, child)| node_charge(key) + nodes(child))

@@ -23,7 +23,7 @@ mod tokens;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use budget::{node_charge, template_charge, worst_template};
+use budget::{mib_bytes, node_charge, template_charge, worst_template};
 use leaf::{Node, line_print};
 use mask::has_wildcard;
 pub use mask::{Masks, WILDCARD};
@@ -79,7 +79,7 @@ impl Config {
         // Eviction frees a tenth of the budget at a time; one template must
         // not be able to take a large share of it alone.
         let worst = worst_template(self.max_tokens, self.max_token_bytes, self.depth);
-        if worst > (self.max_state_mib << 20) / 4 {
+        if worst > mib_bytes(self.max_state_mib) / 4 {
             return Err(format!(
                 "one template of max_tokens = {} tokens of max_token_bytes = {} bytes could take \
                  {} KiB, over a quarter of max_state_mib = {}; lower those or raise max_state_mib",
@@ -123,7 +123,7 @@ struct Template {
     id: u64,
     /// Its share of the byte budget (`budget.rs`).
     #[serde(skip)]
-    charge: usize,
+    charge: u64,
 }
 
 impl Template {
@@ -141,7 +141,7 @@ pub struct Miner {
     free_slots: Vec<u32>,
     live: usize,
     /// The charges of all templates and tree nodes.
-    bytes: usize,
+    bytes: u64,
     clock: u64,
     tokens: Tokens,
     /// Fingerprints of the current line's tokens (`leaf.rs`).
@@ -495,7 +495,7 @@ impl Miner {
 /// Removes `slot`, a template of `n` tokens, from the leaf at `path`,
 /// pruning nodes left empty and adding their charges to `freed`; true if
 /// `node` itself is now empty.
-fn remove_from(node: &mut Node, path: &[Box<str>], slot: u32, n: usize, freed: &mut usize) -> bool {
+fn remove_from(node: &mut Node, path: &[Box<str>], slot: u32, n: usize, freed: &mut u64) -> bool {
     match path.split_first() {
         None => node.remove(slot, n),
         Some((key, rest)) => {

@@ -184,6 +184,45 @@ fn config_is_checked() {
     }
 }
 
+/// `max_state_mib << 20` overflowed a 32-bit usize (WebAssembly's) at 4096:
+/// the quarter-of-the-budget check then refused the largest budget with "one
+/// template ... could take 279 KiB, over a quarter of max_state_mib = 4096".
+/// The budget and the charges are u64 now, whatever the platform.
+#[test]
+fn the_largest_budget_is_accepted_and_counted_in_u64() {
+    assert_eq!(super::budget::mib_bytes(4096), 1u64 << 32);
+    assert_eq!(super::budget::mib_bytes(4096) / 4, 1u64 << 30);
+    let miner = Miner::new(Config {
+        max_state_mib: 4096,
+        ..Config::default()
+    })
+    .unwrap();
+    assert_eq!(miner.byte_budget(), 1u64 << 32);
+    // The refusal still names figures that add up.
+    let err = Miner::new(Config {
+        max_tokens: 4096,
+        max_token_bytes: 65_536,
+        max_state_mib: 4096,
+        ..Config::default()
+    })
+    .err()
+    .unwrap();
+    assert!(
+        err.contains("over a quarter of max_state_mib = 4096"),
+        "{err}"
+    );
+    let kib: u64 = err
+        .split(" KiB")
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(kib > 1 << 20, "{err}");
+}
+
 #[test]
 fn the_readme_example_holds() {
     let mut miner = Miner::new(Config::default()).unwrap();
