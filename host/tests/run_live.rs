@@ -210,7 +210,7 @@ fn lines_read_before_a_failed_read_come_out() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut writer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (reader, _) = listener.accept().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_wasmstash"))
         .args([
             "run",
             "--filter",

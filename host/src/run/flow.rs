@@ -223,21 +223,20 @@ fn read_batches(
                 continue;
             }
             batch.push(body, cut);
-            if batch.format == InputFormat::Auto {
-                if batch.lines.len() >= AUTO_HOLD_LINES || batch.text.len() >= flow.max_batch_bytes
-                {
+            let holding = batch.format == InputFormat::Auto;
+            let most = if holding {
+                AUTO_HOLD_LINES
+            } else {
+                flow.batch_size
+            };
+            if batch.lines.len() >= most || batch.text.len() >= flow.max_batch_bytes {
+                let sent = if holding {
                     batch.format = InputFormat::Lines;
-                    if sender
-                        .send_full_batches(&mut batch, flow.batch_size)
-                        .is_err()
-                    {
-                        return Ok(());
-                    }
-                }
-            } else if batch.lines.len() >= flow.batch_size
-                || batch.text.len() >= flow.max_batch_bytes
-            {
-                if sender.send_on(&mut batch, flow.batch_size).is_err() {
+                    sender.send_full_batches(&mut batch, flow.batch_size)
+                } else {
+                    sender.send_on(&mut batch, flow.batch_size)
+                };
+                if sent.is_err() {
                     return Ok(());
                 }
             }
