@@ -79,19 +79,7 @@ pub const FIELD: &str = "[wasmstash][anomaly]";
 /// fields, so such an event fails instead (the host keeps its `wasmstash`
 /// in `wasmstash.displaced`, docs/FIELDS.md).
 pub fn cannot_write(event: &Event) -> Option<String> {
-    if !logstash_event::cannot_set(event, FIELD) {
-        return None;
-    }
-    let what = match event.get("wasmstash") {
-        Some(Value::String(_)) => "a string",
-        Some(Value::Number(_)) => "a number",
-        Some(Value::Bool(_)) => "a boolean",
-        Some(Value::Array(_)) => "a list",
-        _ => "not an object",
-    };
-    Some(format!(
-        "cannot set `{FIELD}`: the event's `wasmstash` is {what}, not an object"
-    ))
+    logstash_event::why_cannot_set(event, FIELD).map(|why| format!("cannot set `{FIELD}`: {why}"))
 }
 
 /// The failure of an event that cannot take `findings` (see

@@ -16,7 +16,7 @@ use crate::field_ref::FieldPath;
 /// is read with [`Event::get`], which steps through objects and lists as
 /// Logstash's `Accessors` do.
 pub fn through_a_scalar(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
-    obstacle(event, field) == Some(Obstacle::Scalar)
+    obstacle(event, field).is_some_and(|blocked| blocked.kind == Obstacle::Scalar)
 }
 
 /// Whether a set at `field` would not be carried out: refused, as
@@ -28,31 +28,67 @@ pub fn cannot_set(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
     obstacle(event, field).is_some()
 }
 
+/// [`cannot_set`], in words for a failure's reason: which value is in the
+/// way, and what it is ("the event's `wasmstash` is a string, not an
+/// object").
+pub fn why_cannot_set(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<String> {
+    let blocked = obstacle(event, field)?;
+    let path: Vec<&str> = field.segments().take(blocked.steps).collect();
+    let name = match path.as_slice() {
+        [top] => (*top).to_owned(),
+        steps => steps.iter().map(|step| format!("[{step}]")).collect(),
+    };
+    let kind = match blocked.value {
+        Value::String(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Array(_) => "a list",
+        Value::Object(_) | Value::Null => "in the way",
+    };
+    Some(format!("the event's `{name}` is {kind}, not an object"))
+}
+
 #[derive(PartialEq)]
 enum Obstacle {
     Scalar,
     NoSuchMember,
 }
 
+/// What keeps a set from being carried out: the value in the way, named
+/// by the first `steps` segments of the path.
+struct Blocked<'e> {
+    kind: Obstacle,
+    value: &'e Value,
+    steps: usize,
+}
+
 /// The first thing on the way to `field` that keeps a set from making or
 /// stepping into objects and list members. Walks the values once, from the
 /// top-level member, with nothing allocated: filters ask this per event.
-fn obstacle(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<Obstacle> {
+fn obstacle<'e>(event: &'e Event, field: &(impl FieldPath + ?Sized)) -> Option<Blocked<'e>> {
     let mut segments = field.segments().peekable();
     let first = segments.next()?;
     segments.peek()?; // a top-level field has nothing in its way
     let mut parent = event.get(first)?;
+    let mut steps = 1;
     while let Some(segment) = segments.next() {
+        let blocked = |kind| {
+            Some(Blocked {
+                kind,
+                value: parent,
+                steps,
+            })
+        };
         let child = match parent {
             Value::Null => return None,
             Value::String(_) | Value::Number(_) | Value::Bool(_) => {
-                return Some(Obstacle::Scalar);
+                return blocked(Obstacle::Scalar);
             }
             Value::Array(items) => {
                 let len = items.len() as i64;
                 let index = segment.parse::<i32>().ok().map(i64::from);
                 let Some(index) = index.filter(|&i| i >= 0 || i + len >= 0) else {
-                    return Some(Obstacle::NoSuchMember);
+                    return blocked(Obstacle::NoSuchMember);
                 };
                 items.get(if index < 0 { index + len } else { index } as usize)
             }
@@ -61,6 +97,7 @@ fn obstacle(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<Obstacle
         // The last segment names what is set, which need not be there.
         segments.peek()?;
         parent = child?;
+        steps += 1;
     }
     None
 }
@@ -156,6 +193,21 @@ mod tests {
         ] {
             assert_eq!(cannot_set(&event, field), not_set, "{field}");
         }
+        // Why, in words: the value in the way, by its path.
+        let why = |field: &str| why_cannot_set(&event, field);
+        assert_eq!(
+            why("[host][name]").unwrap(),
+            "the event's `host` is a string, not an object"
+        );
+        assert_eq!(
+            why("[a][b][c]").unwrap(),
+            "the event's `[a][b]` is a number, not an object"
+        );
+        assert_eq!(
+            why("[l][key][x]").unwrap(),
+            "the event's `l` is a list, not an object"
+        );
+        assert_eq!(why("[a][c][d]"), None);
         assert!(refuses_text_at(&event, "@timestamp"));
         assert!(refuses_text_at(&event, "[tags][0]"));
         assert!(!refuses_text_at(&event, "tags"));

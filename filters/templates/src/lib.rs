@@ -103,17 +103,8 @@ impl Filter for Templates {
         let Some(text) = event.get_str(&self.source) else {
             return Verdict::Keep;
         };
-        if logstash_event::cannot_set(event, TARGET) {
-            let what = match event.get("wasmstash") {
-                Some(Value::String(_)) => "a string",
-                Some(Value::Number(_)) => "a number",
-                Some(Value::Bool(_)) => "a boolean",
-                Some(Value::Array(_)) => "a list",
-                _ => "not an object",
-            };
-            return Verdict::Error(format!(
-                "cannot set `{TARGET}`: the event's `wasmstash` is {what}, not an object"
-            ));
+        if let Some(why) = logstash_event::why_cannot_set(event, TARGET) {
+            return Verdict::Error(format!("cannot set `{TARGET}`: {why}"));
         }
         self.line.clear();
         self.line.push_str(text);
