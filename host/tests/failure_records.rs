@@ -392,3 +392,33 @@ fn the_run_summary_counts_records_without_their_tag_and_events_per_tag() {
     let stderr = binary::text(&out.stderr);
     assert!(stderr.contains("tagged: _a 1"), "{stderr}");
 }
+
+/// `--max-event-mib` overrides the config's `engine.max_event_mib`: a
+/// changed event over it fails, kept as it came in, and one under it is
+/// changed.
+#[test]
+fn max_event_mib_bounds_a_changed_event_in_a_run() {
+    let line = "x".repeat(1_200_000);
+    let input = format!("{line}\n");
+    let upper = r#"mutate={"uppercase":["message"]}"#;
+    let run = |mib: &str| {
+        let args = [
+            "run",
+            "--filter",
+            upper,
+            "--format",
+            "lines",
+            "--max-event-mib",
+            mib,
+        ];
+        let out = binary::wasmstash(&args, input.as_bytes());
+        assert!(out.status.success(), "{}", binary::text(&out.stderr));
+        events_of(&out.stdout).remove(0)
+    };
+    let refused = run("1");
+    assert_eq!(refused["tags"], json!(["_wasmfilter_failure"]));
+    assert_eq!(refused["message"].as_str().unwrap(), line);
+    let changed = run("2");
+    assert!(changed.get("tags").is_none(), "{}", changed["tags"]);
+    assert_eq!(changed["message"].as_str().unwrap(), line.to_uppercase());
+}

@@ -253,6 +253,20 @@ fn a_grow_past_the_memory_limit_returns_minus_one() {
     assert!(reason.contains("past its limit of 16 MiB"), "{reason}");
 }
 
+/// An export named `memory` that is something else is said to be that,
+/// not missing.
+#[test]
+fn an_export_memory_that_is_no_memory_is_named() {
+    let wat = wat_filter("(i64.const 0)")
+        .replace(r#"(memory (export "memory") 2)"#, "(memory 2)")
+        .replace(
+            r#"(func (export "wasmstash_free")"#,
+            r#"(func (export "memory")) (func (export "wasmstash_free")"#,
+        );
+    let err = load_error(wat.as_bytes(), "{}");
+    assert!(err.contains("export `memory` is not a memory"), "{err}");
+}
+
 #[test]
 fn memories_are_limited_together_not_one_by_one() {
     // Three memories of 100 pages (6.25 MiB) each: each under the strict

@@ -223,6 +223,17 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
     );
     assert_eq!(results[3]["error"], "line 4: empty line");
     assert_eq!(results[4]["event"]["message"], "b");
+    // A form feed is no JSON whitespace: its line is an invalid event, not
+    // an empty one.
+    let results = lines(&server.post("/v1/pipelines/access/batch", b"\x0c\n"));
+    assert!(
+        results[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 1: invalid event"),
+        "{}",
+        results[0]
+    );
 
     // Garbage on the socket does not hurt the server either.
     let garbage = send_raw(server.addr, b"NOT HTTP AT ALL\r\n\r\n");
