@@ -11,10 +11,9 @@ use wasmstash_sdk::{Event, Value};
 /// Why Logstash's Java event would refuse `value` at `field`, if it would:
 /// as [`logstash_event::refusal`] says (a path through a string, number or
 /// boolean; anything under `tags` or `@timestamp`; a `tags` that is no
-/// string), except at the top-level `@timestamp` and `@metadata`.
-/// `Event.setField` puts any value at `@timestamp` (only Ruby's `event.set`
-/// insists on a timestamp there), and takes only a map as `@metadata`
-/// (anything else fails its cast to a map).
+/// string; an `@metadata` that is no object), except at the top-level
+/// `@timestamp`: `Event.setField` puts any value there (only Ruby's
+/// `event.set` insists on a timestamp).
 pub fn refusal(
     event: &Event,
     field: &(impl FieldPath + ?Sized),
@@ -25,9 +24,6 @@ pub fn refusal(
     let top_level = segments.next().is_none();
     match first {
         Some("@timestamp") if top_level => None,
-        Some("@metadata") if top_level && !value.is_object() => {
-            Some("`@metadata` takes only an object")
-        }
         _ => logstash_event::refusal(event, field, value),
     }
 }

@@ -532,3 +532,20 @@ fn a_malformed_field_reference_in_a_template_fails_init() {
         assert!(error.starts_with(says), "{error}");
     }
 }
+
+/// `@metadata` itself takes only an object in Logstash's event (its
+/// `setField` casts the value to a map): a string there is refused, and
+/// the event tagged, as a set through a string is.
+#[test]
+fn metadata_itself_takes_only_an_object() {
+    let config = json!({"add_field": {"@metadata": "x"}});
+    assert_eq!(
+        run(config, r#"{"m":"a"}"#),
+        r#"{"m":"a","tags":["_mutate_error"]}"#
+    );
+    let config = json!({"add_field": {"[@metadata][k]": "x"}});
+    assert_eq!(
+        run(config, r#"{"m":"a"}"#),
+        r#"{"m":"a","@metadata":{"k":"x"}}"#
+    );
+}

@@ -104,9 +104,10 @@ fn obstacle<'e>(event: &'e Event, field: &(impl FieldPath + ?Sized)) -> Option<B
 
 /// Whether Logstash's event refuses to set a string at `field`: a path
 /// through a scalar, `@timestamp` (a timestamp object, set only as one) or
-/// anything under it, or anything under `tags`. A string is a legal `tags`.
+/// anything under it, anything under `tags`, or `@metadata` itself (an
+/// object only). A string is a legal `tags`.
 pub fn refuses_text_at(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
-    refusal_at(event, field, || true).is_some()
+    refusal_at(event, field, None).is_some()
 }
 
 /// Why Logstash's event would refuse to set `value` at `field`, if it
@@ -115,14 +116,15 @@ pub fn refuses_text_at(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool
 /// timestamp object, which no value a filter makes is: Ruby raises
 /// `TypeError`); anything under `tags`, or at `tags` anything but a
 /// string, null or a list of strings (its `Event.setField` throws
-/// `InvalidTagsTypeException`). The reason reads after "cannot set
-/// `field`: ".
+/// `InvalidTagsTypeException`); at `@metadata` itself anything but an
+/// object (`setField` casts it to a map). The reason reads after "cannot
+/// set `field`: ".
 pub fn refusal(
     event: &Event,
     field: &(impl FieldPath + ?Sized),
     value: &Value,
 ) -> Option<&'static str> {
-    refusal_at(event, field, || is_legal_tags(value))
+    refusal_at(event, field, Some(value))
 }
 
 /// Whether `value` is one Logstash's event takes as `tags`: its
@@ -135,27 +137,24 @@ fn is_legal_tags(value: &Value) -> bool {
     }
 }
 
-/// [`refusal`], with `legal_tags` saying whether the value is a legal
-/// `tags`; asked only for a set at `tags` itself.
+/// [`refusal`] of `value`, or of a string when `value` is `None`.
 fn refusal_at(
     event: &Event,
     field: &(impl FieldPath + ?Sized),
-    legal_tags: impl FnOnce() -> bool,
+    value: Option<&Value>,
 ) -> Option<&'static str> {
     let mut segments = field.segments();
-    let nested = match segments.next() {
-        Some("@timestamp") => {
-            return Some("`@timestamp` takes only a timestamp, and nothing under it");
+    let first = segments.next();
+    let nested = segments.next().is_some();
+    match first {
+        Some("@timestamp") => Some("`@timestamp` takes only a timestamp, and nothing under it"),
+        Some("tags") if nested => Some("nothing can be set under `tags`"),
+        Some("tags") => (!value.is_none_or(is_legal_tags))
+            .then_some("`tags` takes only a string or a list of strings"),
+        Some("@metadata") if !nested => {
+            (!value.is_some_and(Value::is_object)).then_some("`@metadata` takes only an object")
         }
-        Some("tags") => segments.next().is_some(),
-        _ => return through_a_scalar(event, field).then_some(THROUGH_A_SCALAR),
-    };
-    if nested {
-        Some("nothing can be set under `tags`")
-    } else if legal_tags() {
-        None
-    } else {
-        Some("`tags` takes only a string or a list of strings")
+        _ => through_a_scalar(event, field).then_some(THROUGH_A_SCALAR),
     }
 }
 
@@ -209,6 +208,13 @@ mod tests {
         );
         assert_eq!(why("[a][c][d]"), None);
         assert!(refuses_text_at(&event, "@timestamp"));
+        assert!(refuses_text_at(&event, "@metadata"));
+        assert!(!refuses_text_at(&event, "[@metadata][x]"));
+        assert_eq!(
+            refusal(&event, "[@metadata]", &json!([1])),
+            Some("`@metadata` takes only an object")
+        );
+        assert_eq!(refusal(&event, "@metadata", &json!({"k": 1})), None);
         assert!(refuses_text_at(&event, "[tags][0]"));
         assert!(!refuses_text_at(&event, "tags"));
         assert!(refuses_text_at(&event, "[host][name]"));
