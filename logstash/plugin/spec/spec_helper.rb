@@ -75,8 +75,12 @@ module WasmstashServer
       config = { remove_field = ["[@metadata]"] }
 
       [[pipelines.badmeta.filters]]
+      module = "#{chaos_module}"
+      config = { metadata_text = "oops" }
+
+      [[pipelines.badmeta.filters]]
       filter = "mutate"
-      config = { replace = { "@metadata" = "oops" }, add_field = { "touched" = "yes" } }
+      config = { add_field = { "touched" = "yes" } }
     TOML
     stdin, stdout, wait = Open3.popen2({ "RUST_LOG" => "wasmstash=error,filter=off" }, binary, "serve", "--config", config, "--listen", listen)
     stdin.close

@@ -31,6 +31,10 @@ pub struct Config {
     /// refuse to write text, as Logstash's do): an answer the Logstash
     /// plugin must cope with.
     timestamp_text: Option<String>,
+    /// Write this text as `@metadata` of every event it keeps, where
+    /// Logstash's event holds only an object (the built-in filters refuse
+    /// to, as Logstash's do): another answer the plugin must cope with.
+    metadata_text: Option<String>,
 }
 
 pub struct Chaos {
@@ -95,6 +99,9 @@ impl Filter for Chaos {
         event.set("[chaos][seen]", self.seen);
         if let Some(text) = &c.timestamp_text {
             event.set("@timestamp", text.as_str());
+        }
+        if let Some(text) = &c.metadata_text {
+            event.set("@metadata", text.as_str());
         }
         host::count("chaos_events", 1);
         Verdict::Keep
