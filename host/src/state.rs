@@ -290,10 +290,7 @@ fn probe_writes(dir: &Path) -> std::io::Result<()> {
     // directory at once, and neither may remove the other's probe.
     let probe = dir.join(format!(".wasmstash-write-check-{}", std::process::id()));
     std::fs::write(&probe, b"")?;
-    match std::fs::remove_file(&probe) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
+    remove_if_there(&probe)
 }
 
 /// Moves a refused snapshot out of the way of the next save, under a name

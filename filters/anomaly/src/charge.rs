@@ -15,6 +15,8 @@
 //! exactly what the one that took it did (a checkpoint replay has to evict
 //! the same keys), and a native test must charge what WebAssembly does.
 
+use wasmstash_sdk::size_classes::block_bytes;
+
 /// A snapshot is held about this many times at once: the one being written,
 /// the previous one (the SDK keeps it until the next replaces it), and the
 /// holes earlier, smaller ones leave in memory as the state grows.
@@ -35,14 +37,12 @@ pub fn entry<S: Weigh>(key: &str) -> usize {
     S::FIXED + allocated(key.len()) + SNAPSHOT_COPIES * (key.len() + 8)
 }
 
-/// What the guest allocator hands out for `bytes`: multiples of 16 up to
-/// 256, powers of two up to 4096, above that `bytes` and a header.
+/// What the guest allocator hands out for `bytes`: its size class's block
+/// (the SDK's `size_classes`), above the largest class `bytes` and a header.
 pub fn allocated(bytes: usize) -> usize {
     match bytes {
         0 => 0,
-        1..=256 => bytes.div_ceil(16) * 16,
-        257..=4096 => bytes.next_power_of_two().max(512),
-        _ => (bytes + 8).next_multiple_of(8),
+        _ => block_bytes(bytes).unwrap_or((bytes + 8).next_multiple_of(8)),
     }
 }
 

@@ -22,37 +22,13 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
 use std::ptr;
 
-/// Size classes: multiples of 16 up to 256 bytes, then 512 to 4096 by
-/// doubling.
-const SMALL_STEP: usize = 16;
-const SMALL_CLASSES: usize = 16;
-const LARGEST_CLASS: usize = 4096;
+use crate::size_classes::{LARGEST_CLASS, SMALL_CLASSES, SMALL_STEP, class_bytes, class_of};
+
 const CLASSES: usize = SMALL_CLASSES + 4;
 /// Slabs are cut into blocks on demand; what is left of one when a block no
 /// longer fits is abandoned (at most a sixteenth of it, for the largest
 /// class).
 const SLAB_BYTES: usize = 64 * 1024;
-
-/// The class serving `size` bytes (`0 < size <= LARGEST_CLASS`).
-#[inline(always)]
-fn class_of(size: usize) -> usize {
-    if size <= SMALL_STEP * SMALL_CLASSES {
-        (size - 1) / SMALL_STEP
-    } else {
-        // 257..=512 → 16, ..=1024 → 17, ..=2048 → 18, ..=4096 → 19.
-        let bits = usize::BITS - (size - 1).leading_zeros();
-        SMALL_CLASSES + bits as usize - 9
-    }
-}
-
-#[inline(always)]
-fn class_bytes(class: usize) -> usize {
-    if class < SMALL_CLASSES {
-        (class + 1) * SMALL_STEP
-    } else {
-        512 << (class - SMALL_CLASSES)
-    }
-}
 
 struct Lists {
     /// Head of each class's free list; a free block's first word links to
@@ -267,21 +243,5 @@ mod tests {
         assert_eq!(again, first);
         let bytes = unsafe { std::slice::from_raw_parts(again, 33) };
         assert!(bytes.iter().all(|&b| b == 0));
-    }
-
-    #[test]
-    fn every_size_gets_the_smallest_class_that_holds_it() {
-        for size in 1..=LARGEST_CLASS {
-            let class = class_of(size);
-            assert!(class < CLASSES, "size {size}");
-            assert!(class_bytes(class) >= size, "size {size} in class {class}");
-            if class > 0 {
-                assert!(
-                    class_bytes(class - 1) < size,
-                    "size {size} could use {}",
-                    class - 1
-                );
-            }
-        }
     }
 }

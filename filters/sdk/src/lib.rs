@@ -51,6 +51,7 @@ pub mod logstash_event;
 pub mod ruby_number;
 mod runtime;
 pub mod scan;
+pub mod size_classes;
 pub mod stable_hash;
 pub mod template;
 pub mod testing;
