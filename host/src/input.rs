@@ -101,7 +101,7 @@ pub fn is_event(format: InputFormat, line: &[u8]) -> bool {
 /// of one is a broken NDJSON event, to be tagged, not a blank line skipped.
 pub fn is_blank(line: &[u8]) -> bool {
     line.iter()
-        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .all(|&b| wasmstash_sdk::json_text::is_whitespace(b))
 }
 
 /// How far [`read_line`] got into a line it has not finished.
