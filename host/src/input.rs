@@ -17,7 +17,7 @@ use crate::pipeline::tag_and_record;
 /// How input lines are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum InputFormat {
-    /// NDJSON if the first non-empty line looks like a JSON object (`{...}`),
+    /// NDJSON if the first non-blank line looks like a JSON object (`{...}`),
     /// else plain lines.
     Auto,
     /// Each line is a log message.
@@ -26,7 +26,7 @@ pub enum InputFormat {
     Ndjson,
 }
 
-/// Decides `Auto` by looking at the first non-empty line: NDJSON if it is
+/// Decides `Auto` by looking at the first non-blank line: NDJSON if it is
 /// shaped like a JSON object, opening with `{` and closing with `}`. Its
 /// shape, not its validity: an NDJSON file whose first line is a broken or
 /// refused object (a repeated key, say) is still NDJSON, that one line
