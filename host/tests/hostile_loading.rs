@@ -188,6 +188,13 @@ fn tables_past_the_instance_limit_name_it() {
         error.contains("exceeds table limits: its tables would hold 120000 elements in all, past the limit of 100000 per instance"),
         "{error}"
     );
+    // `inspect` instantiates it too, and names the limit alike.
+    let inspection = wasmstash::engine::inspect(&strict_engine(), wat.as_bytes()).unwrap();
+    assert!(
+        inspection.problems.contains(&error),
+        "{error} not among {:?}",
+        inspection.problems
+    );
     assert_loads(&wat.replace("(table $b 60000 funcref)", ""));
 }
 

@@ -457,6 +457,11 @@ pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<
                 limits.memory_exceeded.take().unwrap_or_default()
             )
         }
+        // wasmtime's words for a refused table name no limit; ours do.
+        _ if limits.table_exceeded.is_some() => {
+            let why = limits.table_exceeded.take().unwrap_or_default();
+            format!("{step}: {e:#}: {why}")
+        }
         // Its start function, or the version export, never returned.
         Some(wasmtime::Trap::Interrupt) => {
             let limit = (engine.settings().call_timeout)
