@@ -40,6 +40,13 @@ pub(super) struct Compilations {
 /// SHA-256: how many of each.
 static GIVEN_UP: LazyLock<Mutex<HashMap<String, usize>>> = LazyLock::new(Mutex::default);
 
+/// Modules whose compilation in a child was killed at its deadline, by
+/// SHA-256, with the longest `engine.compile_timeout_ms` each ran past. A
+/// later load within that limit is refused at once, with the same verdict,
+/// rather than compiling for as long again (or not, as a race between the
+/// waiter and the kill would have it); a larger limit tries again.
+static TIMED_OUT: LazyLock<Mutex<HashMap<String, Duration>>> = LazyLock::new(Mutex::default);
+
 /// One compilation, as its waiters see it.
 struct Pending {
     /// When it is given up if not done: its start plus the limit, for
@@ -67,6 +74,16 @@ pub(super) fn compile(
     sha256: &str,
 ) -> Result<Compiled, LoadError> {
     let timeout = engine.settings.compile_timeout;
+    if let Some(&ran_past) = crate::locked(&TIMED_OUT).get(sha256)
+        && ran_past >= timeout
+    {
+        return Err(LoadError::module(format!(
+            "an earlier compilation of this module took longer than {} ms \
+             (engine.compile_timeout_ms) and was given up: a filter this costly to compile is \
+             refused",
+            ran_past.as_millis()
+        )));
+    }
     if crate::locked(&GIVEN_UP).contains_key(sha256) {
         return Err(still_running(timeout));
     }
@@ -99,7 +116,8 @@ pub(super) fn compile(
         match &*state {
             State::Done(Ok(compiled)) => return Ok(compiled.clone()),
             State::Done(Err(message)) => return Err(LoadError::module(message.clone())),
-            State::GivenUp => return Err(still_running(timeout)),
+            // Another waiter gave it up at this same deadline.
+            State::GivenUp => return Err(LoadError::module(took_too_long(timeout))),
             State::Running => {}
         }
         let left = pending.deadline.saturating_duration_since(Instant::now());
@@ -108,6 +126,13 @@ pub(super) fn compile(
             *crate::locked(&GIVEN_UP)
                 .entry(sha256.to_owned())
                 .or_default() += 1;
+            // A child is killed at this very deadline (`build`), so nothing
+            // of it runs on; a compilation in this process does.
+            if compiler_process::compiler().is_some() {
+                let mut timed_out = crate::locked(&TIMED_OUT);
+                let ran_past = timed_out.entry(sha256.to_owned()).or_default();
+                *ran_past = (*ran_past).max(timeout);
+            }
             return Err(LoadError::module(took_too_long(timeout)));
         }
         state = (pending.finished.wait_timeout(state, left))
@@ -199,7 +224,11 @@ fn build(
             );
             return in_process();
         }
-        Err(ChildFailure::Refused(message) | ChildFailure::Broke(message)) => return Err(message),
+        Err(
+            ChildFailure::Refused(message)
+            | ChildFailure::OutOfMemory(message)
+            | ChildFailure::Broke(message),
+        ) => return Err(message),
         // A waiter that wakes after this is told the same.
         Err(ChildFailure::Killed) => return Err(took_too_long(engine.settings.compile_timeout)),
     };

@@ -69,13 +69,20 @@ pub(super) enum ChildFailure {
     Refused(String),
     /// The child ran past the deadline and was killed.
     Killed,
-    /// Anything else (it ran out of memory, crashed, could not start); the
-    /// whole message.
+    /// It needed more address space than its cap; the whole message.
+    OutOfMemory(String),
+    /// Anything else (it crashed, answered wrongly); the whole message.
     Broke(String),
 }
 
 /// Runs the compiler on `wasm`, killing it at `deadline`; returns the
 /// artifact it wrote.
+///
+/// Threads compiling side by side reach a peak that depends on how they
+/// happen to be scheduled, so near the cap the same module would pass on
+/// one try and be refused on the next. A module refused for memory on
+/// several threads is tried once more on one, whose peak is the module's
+/// own: that try decides.
 pub(super) fn compile(
     program: &Path,
     wasm: &[u8],
@@ -83,7 +90,24 @@ pub(super) fn compile(
     memory_bytes: u64,
     deadline: Instant,
 ) -> Result<Vec<u8>, ChildFailure> {
-    let mut command = compiler_command(program, tripwire, memory_bytes, deadline);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+    let on = |threads| compile_on(threads, program, wasm, tripwire, memory_bytes, deadline);
+    match on(threads) {
+        Err(ChildFailure::OutOfMemory(_)) if threads > 1 => on(1),
+        ended => ended,
+    }
+}
+
+/// [`compile`] on `threads` threads.
+fn compile_on(
+    threads: usize,
+    program: &Path,
+    wasm: &[u8],
+    tripwire: bool,
+    memory_bytes: u64,
+    deadline: Instant,
+) -> Result<Vec<u8>, ChildFailure> {
+    let mut command = compiler_command(program, threads, tripwire, memory_bytes, deadline);
     let child = command.spawn().map_err(|e| {
         ChildFailure::CannotStart(format!(
             "cannot start the compiler process ({}): {e}",
@@ -124,23 +148,23 @@ pub(super) fn compile(
         Ok(Some(status)) if status.code() == Some(child::REFUSED) => {
             Err(ChildFailure::Refused(complaint))
         }
-        Ok(Some(status)) => Err(ChildFailure::Broke(child::failure(
-            status,
-            &complaint,
-            memory_bytes,
-        ))),
+        Ok(Some(_)) if child::ran_out_of_memory(&complaint) => Err(ChildFailure::OutOfMemory(
+            child::out_of_memory(memory_bytes),
+        )),
+        Ok(Some(status)) => Err(ChildFailure::Broke(child::failure(status, &complaint))),
     }
 }
 
-/// The command that runs the compiler on a module, within the limits
-/// that its `memory_bytes` and the wait until `deadline` set.
+/// The command that runs the compiler on a module on `threads` threads,
+/// within the limits that its `memory_bytes` and the wait until `deadline`
+/// set.
 fn compiler_command(
     program: &Path,
+    threads: usize,
     tripwire: bool,
     memory_bytes: u64,
     deadline: Instant,
 ) -> Command {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
     // A backstop should this process die without killing it: the CPU time
     // the wait would allow on every thread, and a little more.
     let wait = deadline.saturating_duration_since(Instant::now());

@@ -88,18 +88,25 @@ pub(super) fn checked_artifact(mut answer: Vec<u8>) -> Result<Vec<u8>, String> {
     Ok(answer)
 }
 
-/// The message for a child that ended neither with an artifact nor with a
-/// refusal of the module.
-pub(super) fn failure(status: ExitStatus, complaint: &str, memory_bytes: u64) -> String {
+/// Whether a child's stderr says it ran into its address-space cap.
+pub(super) fn ran_out_of_memory(complaint: &str) -> bool {
     // Rust's allocation failure handler prints the first, then aborts;
     // an mmap refused under the cap reads as the second.
-    if complaint.contains("memory allocation of") || complaint.contains("Cannot allocate memory") {
-        return format!(
-            "compiling the module needed more than the {} MiB of address space that \
-             engine.compile_memory_mib allows, so it was refused",
-            memory_bytes >> 20
-        );
-    }
+    complaint.contains("memory allocation of") || complaint.contains("Cannot allocate memory")
+}
+
+/// The message for a module refused for the memory its compiling needed.
+pub(super) fn out_of_memory(memory_bytes: u64) -> String {
+    format!(
+        "compiling the module needed more than the {} MiB of address space that \
+         engine.compile_memory_mib allows, so it was refused",
+        memory_bytes >> 20
+    )
+}
+
+/// The message for a child that ended neither with an artifact, nor with a
+/// refusal of the module, nor out of memory.
+pub(super) fn failure(status: ExitStatus, complaint: &str) -> String {
     if let Some(panic) = complaint.lines().find_map(|l| l.strip_prefix(PANICKED)) {
         return format!("the compiler panicked: {panic}");
     }
