@@ -51,15 +51,18 @@ pub const MAX: u8 = 191;
 pub fn parse(line: &str) -> Option<Result<(u8, &str), String>> {
     let inner = line.strip_prefix('<')?;
     let digits = inner.bytes().take_while(u8::is_ascii_digit).count();
-    let value = (1..=3)
-        .contains(&digits)
+    // Both RFCs write 0 as `<0>` and forbid leading zeros elsewhere, and
+    // Logstash's `<%{POSINT}>` does not match `<01>`: such a line is not
+    // one a sender following either RFC wrote.
+    let leading_zero = digits > 1 && inner.starts_with('0');
+    let value = ((1..=3).contains(&digits) && !leading_zero)
         .then(|| inner[..digits].parse::<u16>().ok())
         .flatten()
         .filter(|&v| v <= u16::from(MAX));
     Some(match (value, inner[digits..].strip_prefix('>')) {
         (Some(value), Some(rest)) => Ok((value as u8, rest)),
         _ => Err(format!(
-            "malformed priority `{}`: expected <0> to <{MAX}>",
+            "malformed priority `{}`: expected <0> to <{MAX}>, without leading zeros",
             line.get(..digits + 2).unwrap_or(line)
         )),
     })
@@ -94,6 +97,11 @@ mod tests {
         assert_eq!(parse("Oct 11"), None);
         for bad in ["<192>x", "<>x", "<1234>x", "<12x", "<-1>x"] {
             assert!(parse(bad).unwrap().is_err(), "{bad}");
+        }
+        assert_eq!(parse("<10>x"), Some(Ok((10, "x"))));
+        for padded in ["<00>x", "<01>x", "<001>x", "<013>x", "<0191>x"] {
+            let err = parse(padded).unwrap().unwrap_err();
+            assert!(err.contains("leading zeros"), "{padded}: {err}");
         }
         assert_eq!((165 / 8, 165 % 8), (20, 5));
         assert_eq!(FACILITY_LABELS[20], "local4");

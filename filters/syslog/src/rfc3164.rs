@@ -2,14 +2,24 @@
 //! `[<PRI>]TIMESTAMP [HOSTNAME] TAG[[PID]]: MSG`.
 //!
 //! TIMESTAMP is `Mmm dd HH:mm:ss` (day padded with a space or a zero, an
-//! optional year before the time, an optional fraction) or an ISO 8601 timestamp, as rsyslog writes with its
-//! high-precision template. The hostname is the next word unless that word
-//! is already a tag (`sshd[42]:`), which is how lines from senders that omit
-//! it are told apart. TAG is a run of printable characters without spaces,
-//! `[` or `]` (so `sshd(pam_unix)` and `postfix/smtpd` are names), then an
-//! optional numeric `[PID]`, then `:`. A line whose text after the host has
-//! no such tag is still valid syslog: all of it is the message and no
-//! process is set.
+//! optional year before the time, an optional fraction) or an ISO 8601
+//! timestamp, as rsyslog writes with its high-precision template; each
+//! number must be within the range Logstash's grok patterns allow (day
+//! 1-31, whatever the month, hour 0-23, minute 0-59, second 0-60), so that
+//! `Oct 41` or `99:99:99` is not taken for a time.
+//!
+//! The hostname is the next word unless no host name could look like it: a
+//! word holding `[` or `]` (a tag such as `sshd[42]:`, or a kernel line's
+//! `[12345.678]`), or one ending in `:` (`su:`), short of an IPv6 address
+//! (`fe80::`). That is how lines from senders that omit the host are told
+//! apart; other words are not checked further, since real hosts write names
+//! such as `dn228/dn228`. TAG is a run of printable characters without
+//! spaces, `[` or `]` (so `sshd(pam_unix)` and `postfix/smtpd` are names),
+//! then an optional numeric `[PID]`, then `:`. A line whose text after the
+//! host has no such tag is still valid syslog: all of it is the message and
+//! no process is set.
+
+use std::net::Ipv6Addr;
 
 use crate::Header;
 
@@ -30,12 +40,11 @@ pub fn parse(line: &str) -> Result<Header<'_>, String> {
         ..Header::default()
     };
     let (first, after_first) = word(rest);
-    let rest = match tag(first) {
-        Some(_) => rest,
-        None => {
-            header.hostname = Some(first);
-            past_lone_colon(after_first.trim_start_matches(' '))
-        }
+    let rest = if may_be_hostname(first) {
+        header.hostname = Some(first);
+        past_lone_colon(after_first.trim_start_matches(' '))
+    } else {
+        rest
     };
     let (candidate, after_tag) = word(rest);
     match tag(candidate) {
@@ -81,7 +90,10 @@ fn bsd_timestamp_len(bytes: &[u8]) -> Option<usize> {
         at += 1;
     }
     let day_digits = count_digits(&bytes[at..]);
-    if !(1..=2).contains(&day_digits) || bytes.get(at + day_digits) != Some(&b' ') {
+    if !(1..=2).contains(&day_digits)
+        || bytes.get(at + day_digits) != Some(&b' ')
+        || !matches!(number(&bytes[at..at + day_digits]), Some(1..=31))
+    {
         return None;
     }
     at += day_digits + 1;
@@ -89,15 +101,7 @@ fn bsd_timestamp_len(bytes: &[u8]) -> Option<usize> {
     if count_digits(&bytes[at..]) == 4 && bytes.get(at + 4) == Some(&b' ') {
         at += 5;
     }
-    let clock = bytes.get(at..at + 8)?;
-    let is_clock = clock.iter().enumerate().all(|(i, b)| {
-        if i == 2 || i == 5 {
-            *b == b':'
-        } else {
-            b.is_ascii_digit()
-        }
-    });
-    if !is_clock {
+    if !is_clock(bytes.get(at..at + 8)?) {
         return None;
     }
     at += 8;
@@ -111,7 +115,9 @@ fn bsd_timestamp_len(bytes: &[u8]) -> Option<usize> {
 }
 
 /// `yyyy-mm-ddTHH:mm:ss` and whatever fraction and offset follow, up to the
-/// next space; the date filter checks the details.
+/// next space; the date filter checks the details. Each number is held to
+/// the range of Logstash's `TIMESTAMP_ISO8601`, which does not check the day
+/// against the month either.
 fn iso_timestamp_len(line: &str) -> Option<usize> {
     let bytes = line.as_bytes();
     let shape = b"dddd-dd-ddTdd:dd:dd";
@@ -121,7 +127,12 @@ fn iso_timestamp_len(line: &str) -> Option<usize> {
         b'T' => *b == b'T' || *b == b't',
         other => b == other,
     });
-    if !fits {
+    let in_range = || {
+        matches!(number(&prefix[5..7]), Some(1..=12))
+            && matches!(number(&prefix[8..10]), Some(1..=31))
+            && is_clock(&prefix[11..])
+    };
+    if !fits || !in_range() {
         return None;
     }
     let len = line.find(' ').unwrap_or(line.len());
@@ -129,6 +140,26 @@ fn iso_timestamp_len(line: &str) -> Option<usize> {
         .bytes()
         .all(|b| b.is_ascii_digit() || b".,:+-Zz".contains(&b))
         .then_some(len)
+}
+
+/// `HH:mm:ss` with each number in the range of Logstash's HOUR, MINUTE and
+/// SECOND patterns (60 for a leap second).
+fn is_clock(text: &[u8]) -> bool {
+    text.len() == 8
+        && text[2] == b':'
+        && text[5] == b':'
+        && matches!(number(&text[..2]), Some(0..=23))
+        && matches!(number(&text[3..5]), Some(0..=59))
+        && matches!(number(&text[6..]), Some(0..=60))
+}
+
+/// The value of a short run of ASCII digits; `None` if any byte is not one.
+fn number(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0, |value, &digit| {
+        digit
+            .is_ascii_digit()
+            .then(|| value * 10 + u32::from(digit - b'0'))
+    })
 }
 
 fn end_of_word(bytes: &[u8], at: usize) -> Option<usize> {
@@ -142,6 +173,14 @@ fn count_digits(bytes: &[u8]) -> usize {
 /// The word at the start of `text` (up to a space) and what follows it.
 fn word(text: &str) -> (&str, &str) {
     text.split_at(text.find(' ').unwrap_or(text.len()))
+}
+
+/// Whether the word after the timestamp may be the host: no host name
+/// holds a bracket, and one ending in `:` is a tag unless it is an IPv6
+/// address such as `fe80::`.
+fn may_be_hostname(word: &str) -> bool {
+    let tag_like = word.contains(['[', ']']) || word.ends_with(':');
+    !tag_like || word.parse::<Ipv6Addr>().is_ok()
 }
 
 /// `name:` or `name[pid]:` as a (name, pid) pair.
@@ -295,6 +334,86 @@ mod tests {
             fields("Jun 27 12:17:46 host :not a lone colon").4,
             ":not a lone colon"
         );
+    }
+
+    /// As Logstash's `(?: %{SYSLOGHOST})?(?: %{SYSLOGPROG}:)?` reads them: a
+    /// word no host could be is not the host, and when it is no tag either
+    /// all the text after the time is the message.
+    #[test]
+    fn words_that_cannot_be_hosts() {
+        assert_eq!(
+            fields("Oct 11 22:14:15 app[abc]: nonnum pid no host"),
+            (
+                Some("Oct 11 22:14:15"),
+                None,
+                None,
+                None,
+                "app[abc]: nonnum pid no host"
+            )
+        );
+        assert_eq!(
+            fields("Oct 11 22:14:15 [12345.678] usb 1-1: new device"),
+            (
+                Some("Oct 11 22:14:15"),
+                None,
+                None,
+                None,
+                "[12345.678] usb 1-1: new device"
+            )
+        );
+        assert_eq!(
+            fields("Oct 11 22:14:15 host[1] app: x"),
+            (Some("Oct 11 22:14:15"), None, None, None, "host[1] app: x")
+        );
+        assert_eq!(
+            fields("Oct 11 22:14:15 fe80:: app[5]: x"),
+            (
+                Some("Oct 11 22:14:15"),
+                Some("fe80::"),
+                Some("app"),
+                Some("5"),
+                "x"
+            )
+        );
+        assert_eq!(fields("Oct 11 22:14:15 ::1 app: x").1, Some("::1"));
+        assert_eq!(fields("Oct 11 22:14:15 sshd[42]: x").1, None);
+    }
+
+    /// Logstash's MONTHDAY, HOUR, MINUTE and SECOND: the day is not checked
+    /// against the month, and 60 is a leap second.
+    #[test]
+    fn timestamps_within_range() {
+        for line in [
+            "Oct  1 00:00:00 h a: x",
+            "Feb 31 23:59:59 h a: x",
+            "Dec 31 23:59:60 h a: x",
+            "Jun 14 2015 23:59:59.999 h a: x",
+            "2023-02-31T23:59:60Z h a: x",
+            "2024-12-01T00:00:00.5+01:00 h a: x",
+        ] {
+            assert!(parse(line).is_ok(), "{line}");
+        }
+        for line in [
+            "Oct 41 22:14:15 host app: bad day",
+            "Oct 0 22:14:15 host app: bad day",
+            "Oct 00 22:14:15 host app: bad day",
+            "Oct 32 22:14:15 host app: bad day",
+            "Oct 11 99:99:99 host app: bad clock",
+            "Oct 11 24:00:00 host app: bad hour",
+            "Oct 11 23:60:00 host app: bad minute",
+            "Oct 11 23:59:61 host app: bad second",
+            "Jun 14 2015 25:16:01 asa : %ASA-6-1: bad hour",
+            "2024-13-01T00:00:00Z h a: bad month",
+            "2024-00-01T00:00:00Z h a: bad month",
+            "2024-01-32T00:00:00Z h a: bad day",
+            "2024-01-00T00:00:00Z h a: bad day",
+            "2024-01-01T24:00:00Z h a: bad hour",
+            "2024-01-01T00:60:00Z h a: bad minute",
+            "2024-01-01T00:00:61Z h a: bad second",
+        ] {
+            let err = parse(line).unwrap_err();
+            assert!(err.contains("no syslog timestamp"), "{line}: {err}");
+        }
     }
 
     #[test]

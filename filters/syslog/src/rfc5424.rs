@@ -1,12 +1,14 @@
 //! RFC 5424: `<PRI>VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [MSG]`.
 //!
 //! Header fields are space-separated tokens where `-` (NILVALUE) means
-//! absent. Structured data is read strictly (an unterminated element or a
-//! parameter value without quotes is a failure, never a guess), and the
+//! absent. Structured data is read strictly (an unterminated element, a
+//! parameter value without quotes or an SD-ID or parameter name past the 32
+//! characters of an SD-NAME is a failure, never a guess), and the
 //! escapes `\"`, `\\` and `\]` inside values are undone; a backslash before
 //! anything else is kept, as the RFC says. A UTF-8 BOM opening MSG is removed.
 
 use serde_json::{Map, Value};
+use wasmstash_sdk::civil::days_in_month;
 
 use crate::Header;
 
@@ -73,8 +75,9 @@ pub fn parse(after_pri: &str) -> Result<Header<'_>, String> {
 }
 
 /// RFC 5424's TIMESTAMP: `YYYY-MM-DDThh:mm:ss`, a fraction of one to six
-/// digits, then `Z` or `+hh:mm` / `-hh:mm`, each number within its range
-/// (no leap seconds, which the RFC forbids).
+/// digits, then `Z` or `+hh:mm` / `-hh:mm`, each number within its range,
+/// the day within its month as RFC 3339's full-date requires (no leap
+/// seconds, which RFC 5424 forbids).
 fn check_timestamp(text: &str) -> Result<(), String> {
     let bad =
         || format!("RFC 5424 TIMESTAMP `{text}` is not `YYYY-MM-DDThh:mm:ss[.ffffff](Z|+hh:mm)`");
@@ -96,9 +99,9 @@ fn check_timestamp(text: &str) -> Result<(), String> {
     {
         return Err(bad());
     }
-    number(0, 4, 9999)?;
+    let year = number(0, 4, 9999)?;
     let (month, day) = (number(5, 2, 12)?, number(8, 2, 31)?);
-    if month == 0 || day == 0 {
+    if month == 0 || day == 0 || i64::from(day) > days_in_month(year.into(), month.into()) {
         return Err(bad());
     }
     number(11, 2, 23)?;
@@ -128,6 +131,9 @@ fn check_timestamp(text: &str) -> Result<(), String> {
 /// SD-ID to its parameters.
 type Elements = Map<String, Value>;
 
+/// The most characters an SD-ID or PARAM-NAME (an SD-NAME) may have.
+const SD_NAME_MAX: usize = 32;
+
 /// `-` or one or more `[SD-ID param="value" ...]` elements; returns them as
 /// `{sd_id: {param: value}}` (a repeated parameter gives an array) and what
 /// follows.
@@ -144,6 +150,11 @@ fn structured_data(text: &str) -> Result<(Option<Elements>, &str), String> {
         let id_len = name_len(inside);
         if id_len == 0 {
             return Err("structured data element without an SD-ID".into());
+        }
+        if id_len > SD_NAME_MAX {
+            return Err(format!(
+                "structured data SD-ID is longer than {SD_NAME_MAX} characters"
+            ));
         }
         let params = elements
             .entry(inside[..id_len].to_owned())
@@ -170,6 +181,12 @@ fn structured_data(text: &str) -> Result<(Option<Elements>, &str), String> {
                         &inside[..id_len]
                     )
                 })?;
+            if name_end > SD_NAME_MAX {
+                return Err(format!(
+                    "PARAM-NAME in structured data `{}` is longer than {SD_NAME_MAX} characters",
+                    &inside[..id_len]
+                ));
+            }
             let (value, after) = param_value(value_text)?;
             add_param(params, &param[..name_end], value);
             rest = after;
@@ -259,6 +276,9 @@ mod tests {
             "2003-08-24T05:14:15.000003-07:00",
             "1985-04-12T23:20:50.52Z",
             "2024-02-29T00:00:00+05:30",
+            "2000-02-29T23:59:59Z",
+            "2023-04-30T00:00:00Z",
+            "2023-12-31T00:00:00Z",
         ] {
             let line = format!("1 {time} h a p m - x");
             assert_eq!(parse(&line).unwrap().timestamp, Some(time));
@@ -274,6 +294,17 @@ mod tests {
             json!({"a@1": {"p": ["x \"q\" \\ ] \\n", "y"]}, "b": {"z": "[ok]"}})
         );
         assert_eq!((h.proc_id, h.message), (Some("42"), "msg"));
+    }
+
+    #[test]
+    fn sd_names_of_32_characters_are_the_longest() {
+        let name = "abcdefghijklmnopqrstuvwxyz012345";
+        let line = format!(r#"1 - h a - - [{name} {name}="v"] x"#);
+        let h = parse(&line).unwrap();
+        assert_eq!(
+            Value::Object(h.structured_data.unwrap()),
+            json!({name: {name: "v"}})
+        );
     }
 
     #[test]
@@ -305,6 +336,20 @@ mod tests {
             ("1 - host app - - [a p=\"v\"", "not terminated"),
             ("1 - host app - - nonsense", "must be `-` or start with `[`"),
             ("1 - host app - - [a]msg", "followed by a space"),
+            ("1 2023-02-29T00:00:00Z h a p m - x", "TIMESTAMP"),
+            ("1 1900-02-29T00:00:00Z h a p m - x", "TIMESTAMP"),
+            ("1 2024-02-30T00:00:00Z h a p m - x", "TIMESTAMP"),
+            ("1 2024-04-31T00:00:00Z h a p m - x", "TIMESTAMP"),
+            ("1 2024-00-10T00:00:00Z h a p m - x", "TIMESTAMP"),
+            ("1 2024-01-01T24:00:00Z h a p m - x", "TIMESTAMP"),
+            (
+                "1 - h a - - [abcdefghijklmnopqrstuvwxyz0123456 p=\"v\"] x",
+                "SD-ID is longer than 32 characters",
+            ),
+            (
+                "1 - h a - - [a abcdefghijklmnopqrstuvwxyz0123456=\"v\"] x",
+                "PARAM-NAME in structured data `a` is longer than 32 characters",
+            ),
             ("1  - host app - - -", "empty"),
         ] {
             let err = parse(line).unwrap_err();
