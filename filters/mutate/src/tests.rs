@@ -505,3 +505,12 @@ fn metadata_itself_takes_only_an_object() {
         r#"{"m":"a","@metadata":{"k":"x"}}"#
     );
 }
+
+#[test]
+fn join_writes_floats_as_ruby_does() {
+    let config = json!({"join": {"a": ","}});
+    assert_eq!(
+        run(config, r#"{"a":[1.5,1e20,0.00001,1e16,[2.50,true]]}"#),
+        r#"{"a":"1.5,1.0e+20,1.0e-05,1.0e+16,2.5,true"}"#
+    );
+}
