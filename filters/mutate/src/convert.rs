@@ -3,13 +3,19 @@
 //! Since Logstash 8.14 the plugin reads text strictly where Ruby can: a
 //! `float` must be a whole number text (`Float("-")` raises, and the event
 //! is tagged `_mutate_error`), an `integer` with an `e` goes through
-//! `BigDecimal` (`"1e3"` is 1000), and `0x` text is hexadecimal. An
+//! `BigDecimal` (`"1e3"` is 1000), and `0x` text is hexadecimal (with no
+//! number after the `0x`, the event is tagged). An
 //! `integer` without an `e` is still read as `String#to_i` reads it (the
 //! longest valid prefix, zero when there is none), so an Apache log's
 //! `bytes` of `-` still becomes 0. `lenient_conversion` gives the older
 //! plugin's reading, where `float` is `String#to_f` and nothing fails.
 //! Commas are dropped first in both; `boolean` never fails, leaving a value
-//! it does not know as it was (Logstash logs a warning).
+//! it does not know as it was (Logstash logs a warning). An `integer` or
+//! `float` of a list holding an object or a list fails in either reading:
+//! Ruby's `Integer()` and `Float()` raise on a Hash or an Array, and
+//! neither has the older reading's `to_i` or `to_f`.
+
+use std::borrow::Cow;
 
 use wasmstash_sdk::Value;
 use wasmstash_sdk::ruby_number::{self, RubyInteger};
@@ -40,8 +46,8 @@ impl Conversion {
     }
 
     /// `value` converted; a list's members one by one (nulls kept), and an
-    /// object or null as they are. `None` where Logstash's conversion
-    /// raises (see the module's note).
+    /// object or null as they are, as Logstash passes them by. `None` where
+    /// Logstash's conversion raises (see the module's note).
     pub fn apply(self, value: &Value, lenient: bool) -> Option<Value> {
         match value {
             Value::Array(items) => items
@@ -90,9 +96,19 @@ fn integer(value: &Value, eu: bool, lenient: bool) -> Option<Value> {
         Value::String(text) => {
             let text = number_text(text, eu);
             let text = text.trim_matches(ruby_number::is_space);
-            if !lenient && let Some(hex) = hex(text) {
-                // Ruby's `Integer("0x1A")`; one with a point is a float first.
-                return hex.fract().eq(&0.0).then(|| float_to_integer(hex));
+            if !lenient {
+                match hex(text) {
+                    // `Integer(text)`, exact past 64 bits as a decimal is.
+                    Hex::Read {
+                        negative,
+                        digits,
+                        whole: true,
+                    } => {
+                        return Some(RubyInteger::from_digits(negative, &digits).into_value());
+                    }
+                    Hex::Read { whole: false, .. } | Hex::Unreadable => return None,
+                    Hex::Absent => {}
+                }
             }
             if !lenient && text.contains('e') {
                 // `BigDecimal(text).to_i`: the whole text must be a number.
@@ -102,7 +118,9 @@ fn integer(value: &Value, eu: bool, lenient: bool) -> Option<Value> {
             // An integer too long for 64 bits is exact, as in Ruby.
             ruby_number::to_i(text).into_value()
         }
-        other => other.clone(),
+        // A list's member (`apply` passes a field holding one by, and keeps
+        // a null member); see the module's note.
+        Value::Object(_) | Value::Array(_) | Value::Null => return None,
     })
 }
 
@@ -131,10 +149,24 @@ fn float(value: &Value, eu: bool, lenient: bool) -> Option<Value> {
             if lenient {
                 float_value(ruby_number::to_f(text))
             } else {
-                float_value(hex(text).or_else(|| strict_float(text))?)
+                float_value(match hex(text) {
+                    Hex::Read {
+                        negative, digits, ..
+                    } => {
+                        // Rust's reading of the exact digits rounds to the
+                        // nearest, as JRuby's `Float()` does; past a
+                        // double's range it is infinite, which JSON cannot
+                        // hold (as `"1e400"`).
+                        let magnitude = digits.parse::<f64>().ok().filter(|f| f.is_finite())?;
+                        if negative { -magnitude } else { magnitude }
+                    }
+                    Hex::Unreadable => return None,
+                    Hex::Absent => strict_float(text)?,
+                })
             }
         }
-        other => other.clone(),
+        // As for `integer`: Ruby's `Float()` raises on these.
+        Value::Object(_) | Value::Array(_) | Value::Null => return None,
     })
 }
 
@@ -187,18 +219,98 @@ fn digit_run(bytes: &[u8], at: &mut usize) -> usize {
     digits
 }
 
-/// Ruby's reading of `0x` text (with a sign), for `Integer` and `Float`.
-fn hex(text: &str) -> Option<f64> {
-    let (sign, unsigned) = match text.as_bytes().first()? {
-        b'-' => (-1.0, &text[1..]),
-        b'+' => (1.0, &text[1..]),
-        _ => (1.0, text),
+/// What Logstash's `parse_signed_hex_str` makes of a text.
+enum Hex {
+    /// No line starts with `0x` after an optional sign.
+    Absent,
+    /// One does, and `Float()` raises: no number after the `0x` (`"0x"`,
+    /// `"0xZZ"`, a second line; see [`hex_digits`]).
+    Unreadable,
+    /// The number, its magnitude in decimal digits. Not `whole` where the
+    /// sign Logstash dropped began a later line (`"0x1a\n-"`): `Float()`
+    /// read what was left, but `Integer()` of the whole text raises.
+    Read {
+        negative: bool,
+        digits: String,
+        whole: bool,
+    },
+}
+
+/// Logstash's test for hex is `/^[+-]?0x/i`, and Ruby's `^` matches at
+/// every line's start, so `"12\n0x5"` takes that path too (and fails it).
+/// Then it calls `Float()` on the text with the first sign that starts a
+/// line taken out, which Logstash's JRuby 9.4 reads as `Integer()` does
+/// and rounds to the nearest double. MRI 3.1's `Float()` is not the
+/// reference here: it takes fewer underscores (`"0x1_a"` raises) and
+/// rounds some long texts otherwise.
+fn hex(text: &str) -> Hex {
+    let line_starts = || std::iter::once(0).chain(text.match_indices('\n').map(|(at, _)| at + 1));
+    let hex_prefix = |line: &str| {
+        let unsigned = line.strip_prefix(['+', '-']).unwrap_or(line);
+        unsigned.starts_with("0x") || unsigned.starts_with("0X")
     };
-    let digits = unsigned
+    if !line_starts().any(|at| hex_prefix(&text[at..])) {
+        return Hex::Absent;
+    }
+    let sign_at = line_starts().find(|&at| text[at..].starts_with(['+', '-']));
+    let unsigned = match sign_at {
+        Some(at) => Cow::Owned(format!("{}{}", &text[..at], &text[at + 1..])),
+        None => Cow::Borrowed(text),
+    };
+    // The text was stripped, but a dropped sign may leave a newline last.
+    let unsigned = unsigned.trim_end_matches(ruby_number::is_space);
+    let Some(digits) = unsigned
         .strip_prefix("0x")
-        .or_else(|| unsigned.strip_prefix("0X"))?;
-    let value = u64::from_str_radix(digits, 16).ok()?;
-    Some(sign * value as f64)
+        .or_else(|| unsigned.strip_prefix("0X"))
+        .filter(|digits| hex_digits(digits))
+    else {
+        return Hex::Unreadable;
+    };
+    Hex::Read {
+        negative: text.starts_with('-'),
+        digits: hex_to_decimal(&digits.replace('_', "")),
+        whole: sign_at.is_none_or(|at| at == 0),
+    }
+}
+
+/// Whether `digits` after a `0x` make a number: hexadecimal digits, single
+/// underscores between them (`"0x1_a"`), as `Integer()` reads them.
+fn hex_digits(digits: &str) -> bool {
+    digits
+        .split('_')
+        .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The decimal digits of the number that hexadecimal `digits` spell, for
+/// any length. Only the first 257 significant ones are read: 16^256 is past
+/// a double's range already, which is all that matters of a longer one
+/// (`RubyInteger::into_value` and `Float()` give the same for it), and a
+/// long text would otherwise cost time quadratic in its length.
+fn hex_to_decimal(digits: &str) -> String {
+    const BILLION: u64 = 1_000_000_000;
+    let significant = digits.trim_start_matches('0');
+    let kept = &significant[..significant.len().min(257)];
+    // Base 10^9, least significant first: each limb writes nine digits.
+    let mut limbs: Vec<u64> = Vec::new();
+    for digit in kept.bytes() {
+        let mut carry = u64::from(char::from(digit).to_digit(16).expect("a hex digit"));
+        for limb in &mut limbs {
+            let value = *limb * 16 + carry;
+            *limb = value % BILLION;
+            carry = value / BILLION;
+        }
+        if carry > 0 {
+            limbs.push(carry);
+        }
+    }
+    let Some((most, rest)) = limbs.split_last() else {
+        return "0".to_owned();
+    };
+    let mut decimal = most.to_string();
+    for limb in rest.iter().rev() {
+        decimal.push_str(&format!("{limb:09}"));
+    }
+    decimal
 }
 
 /// A float as a JSON number; one too large for JSON cannot come from a
@@ -271,6 +383,80 @@ mod tests {
     }
 
     #[test]
+    fn hexadecimal_is_exact_at_any_length_and_fails_on_anything_else() {
+        let mut rng = wasmstash_sdk::testing::XorShift(0x6e78_0000_0000_0001);
+        for _ in 0..2_000 {
+            let n = u128::from(rng.bits()) << 64 | u128::from(rng.bits());
+            let n = n >> rng.below(128);
+            assert_eq!(hex_to_decimal(&format!("{n:x}")), n.to_string());
+            assert_eq!(hex_to_decimal(&format!("000{n:X}")), n.to_string());
+        }
+        // Past a double's range, hex is what decimal digits are.
+        let huge_hex = format!("-0x{}", "f".repeat(300));
+        let huge_decimal = format!("-{}", "9".repeat(400));
+        assert_eq!(
+            Conversion::Integer.apply(&json!(huge_hex), false),
+            Conversion::Integer.apply(&json!(huge_decimal), false)
+        );
+        // Ruby's `Float()` gives Infinity, which JSON cannot hold.
+        assert_eq!(Conversion::Float.apply(&json!(huge_hex), false), None);
+        assert_eq!(
+            Conversion::Float.apply(&json!(format!("0x{}", "f".repeat(255))), false),
+            Some(json!(1.1235582092889474e307))
+        );
+        // Rounded to the nearest double, halves to even, as JRuby's
+        // `Float()` rounds.
+        for (text, nearest) in [
+            ("0x1fffffffffffff7", 1.4411518807585586e17),
+            ("0x20000000000001", 9007199254740992.0),
+            ("0x20000000000003", 9007199254740996.0),
+        ] {
+            assert_eq!(
+                Conversion::Float.apply(&json!(text), false),
+                Some(json!(nearest))
+            );
+        }
+        assert_eq!(
+            Conversion::Float.apply(&json!("-0x0"), false),
+            Some(json!(-0.0))
+        );
+        assert_eq!(
+            Conversion::Integer.apply(&json!("0xa_b_c"), false),
+            Some(json!(2748))
+        );
+        assert_eq!(
+            Conversion::Float.apply(&json!("0x1_a"), false),
+            Some(json!(26.0))
+        );
+        for text in [
+            "0x", "+0X", "0xZZ", "0x1g", "0x1.8", "0x 1", "5\n-0x1", "0x1__0", "0x_1", "0x1_",
+        ] {
+            assert_eq!(
+                Conversion::Integer.apply(&json!(text), false),
+                None,
+                "{text}"
+            );
+            assert_eq!(Conversion::Float.apply(&json!(text), false), None, "{text}");
+        }
+        // Logstash drops the first sign that starts a line, even a later
+        // one, before `Float()`; `Integer()` takes the whole text.
+        assert_eq!(
+            Conversion::Float.apply(&json!("0x1a\n-"), false),
+            Some(json!(26.0))
+        );
+        assert_eq!(Conversion::Integer.apply(&json!("0x1a\n-"), false), None);
+        // Neither a sign twice nor `0x` after the start is hex, to Logstash.
+        assert_eq!(
+            Conversion::Integer.apply(&json!("+-0x1"), false),
+            Some(json!(0))
+        );
+        assert_eq!(
+            Conversion::Integer.apply(&json!("00x1"), false),
+            Some(json!(0))
+        );
+    }
+
+    #[test]
     fn floats_are_read_strictly_unless_lenient() {
         for (input, strict, lenient) in [
             (json!("1.5"), Some(json!(1.5)), json!(1.5)),
@@ -337,6 +523,18 @@ mod tests {
             Conversion::Integer.apply(&json!({"a": "1"}), false),
             Some(json!({"a": "1"}))
         );
+        // Ruby's `Integer()` and `Float()` raise on a Hash or an Array.
+        for member in [json!({"a": "1"}), json!([1])] {
+            for conversion in [Conversion::Integer, Conversion::Float] {
+                for lenient in [false, true] {
+                    assert_eq!(
+                        conversion.apply(&json!(["1", member]), lenient),
+                        None,
+                        "{member}"
+                    );
+                }
+            }
+        }
         // One member Ruby cannot read fails the whole field.
         assert_eq!(Conversion::Float.apply(&json!(["1", "x"]), false), None);
     }

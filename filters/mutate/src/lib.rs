@@ -10,15 +10,15 @@
 //! fails as it does there: the operations after it and the common options
 //! are skipped and the event is tagged with `tag_on_failure` (default
 //! `_mutate_error`). That is a `convert` of a text Ruby cannot read as a
-//! number, a `rename` whose `%{field}` names expand to something that is no
-//! field reference, a `strip` of a list holding a non-string, (ours) a
-//! `gsub` whose regex runs out of steps, and any set Logstash's event
-//! refuses, by an operation or by `add_field` (see
-//! `wasmstash_sdk::logstash_event`): through a string, number or boolean,
-//! at or under `@timestamp`, under `tags`, or a `tags` that would hold
-//! anything but strings. Logstash's `@timestamp` is a timestamp object, not
-//! text: the string operations pass it by, as they pass by any value that
-//! is no string.
+//! number (or of a list holding an object or a list), a `rename` whose
+//! `%{field}` names expand to something that is no field reference, a
+//! `strip` of a list holding a non-string, (ours) a `gsub` whose regex
+//! runs out of steps, and any set Logstash's event refuses, by an
+//! operation or by `add_field` (see `wasmstash_sdk::logstash_event`):
+//! through a string, number or boolean, at or under `@timestamp`, under
+//! `tags`, or a `tags` that would hold anything but strings. Logstash's
+//! `@timestamp` is a timestamp object, not text: the string operations
+//! pass it by, as they pass by any value that is no string.
 //!
 //! Options take the shapes Logstash's config gives them (`options.rs`): a
 //! hash option may be a flat list, a list option one field. A field that

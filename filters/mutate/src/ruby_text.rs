@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use wasmstash_sdk::Value;
-use wasmstash_sdk::text_case;
+use wasmstash_sdk::{ruby_number, text_case};
 
 /// Ruby's `strip`: ASCII whitespace and NUL from both ends, no other
 /// Unicode space.
@@ -112,7 +112,8 @@ pub fn ruby_split(text: &str, separator: &str) -> Vec<Value> {
 }
 
 /// Ruby's `Array#join`: members as text (nested lists joined too, null as
-/// nothing).
+/// nothing), numbers as `to_s` writes them (`1.0e+20`), as
+/// `convert => string` does.
 pub fn join(items: &[Value], separator: &str) -> String {
     let mut out = String::new();
     let mut first = true;
@@ -127,9 +128,9 @@ pub fn join(items: &[Value], separator: &str) -> String {
         for item in items {
             match item {
                 Value::Array(inner) => each(inner, push),
+                // Borrowed: most members are text, which needs no copy.
                 Value::String(text) => push(text),
-                Value::Null => push(""),
-                other => push(&other.to_string()),
+                other => push(&ruby_number::value_to_s(other)),
             }
         }
     }

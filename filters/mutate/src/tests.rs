@@ -1,6 +1,8 @@
 use super::*;
 use wasmstash_sdk::NativeFilter;
 
+mod convert;
+
 fn run(config: Value, input: &str) -> String {
     let mut filter = Mutate::new(serde_json::from_value(config).unwrap()).unwrap();
     let mut event = Event::parse(input.as_bytes()).unwrap();
@@ -58,52 +60,6 @@ fn replace_update_copy_and_decorations() {
         run(config, input),
         r#"{"host":["h-web","second"],"msg":"h-web said hi","kind":"a","tags":["seen","from_a"],"nothing":null,"copy":{"host":"h-web"},"service":"svc-h-web","by":{"a":"k"}}"#
     );
-}
-
-#[test]
-fn convert_follows_ruby_and_never_fails_the_event() {
-    let config = json!({"convert": {"a": "integer", "b": "float", "c": "boolean", "d": "string",
-                                    "e": "integer", "bytes": "integer", "f": "float_eu"}});
-    let out = run(
-        config,
-        r#"{"a":"42","b":"1,234.5","c":"yes","d":7,"e":["1","2.9",null],"bytes":"-","f":"1.234,5"}"#,
-    );
-    assert_eq!(
-        out,
-        r#"{"a":42,"b":1234.5,"c":true,"d":"7","e":[1,2,null],"bytes":0,"f":1234.5}"#
-    );
-    // An integer that reads as zero and a boolean left as it was are no
-    // failures: the common options still apply.
-    let out = run(
-        json!({"convert": {"a": "integer", "b": "boolean"}, "add_tag": ["ok"]}),
-        r#"{"a":"forty","b":"maybe"}"#,
-    );
-    assert_eq!(out, r#"{"a":0,"b":"maybe","tags":["ok"]}"#);
-}
-
-#[test]
-fn integers_past_64_bits_stay_exact_as_rubys_do() {
-    let config =
-        json!({"convert": {"a": "integer", "b": "integer", "c": "integer", "d": "integer"}});
-    assert_eq!(
-        run(
-            config,
-            r#"{"a":"123456789012345678901234567890","b":"-00099999999999999999999x","c":1e20,"d":"1.5e20"}"#
-        ),
-        r#"{"a":123456789012345678901234567890,"b":-99999999999999999999,"c":100000000000000000000,"d":150000000000000000000}"#
-    );
-}
-
-#[test]
-fn a_float_ruby_cannot_read_fails_the_event_unless_lenient() {
-    let config = json!({"convert": {"f": "float"}, "uppercase": ["m"], "add_tag": ["ok"]});
-    assert_eq!(
-        run(config, r#"{"f":"-","m":"x"}"#),
-        r#"{"f":"-","m":"x","tags":["_mutate_error"]}"#
-    );
-    // Ruby's `"-".to_f` is 0.0 (MRI and JRuby alike).
-    let lenient = json!({"convert": {"f": "float"}, "lenient_conversion": true});
-    assert_eq!(run(lenient, r#"{"f":"-"}"#), r#"{"f":0.0}"#);
 }
 
 #[test]
@@ -547,5 +503,14 @@ fn metadata_itself_takes_only_an_object() {
     assert_eq!(
         run(config, r#"{"m":"a"}"#),
         r#"{"m":"a","@metadata":{"k":"x"}}"#
+    );
+}
+
+#[test]
+fn join_writes_floats_as_ruby_does() {
+    let config = json!({"join": {"a": ","}});
+    assert_eq!(
+        run(config, r#"{"a":[1.5,1e20,0.00001,1e16,[2.50,true]]}"#),
+        r#"{"a":"1.5,1.0e+20,1.0e-05,1.0e+16,2.5,true"}"#
     );
 }
