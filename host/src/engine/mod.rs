@@ -182,6 +182,9 @@ fn wasmtime_config() -> wasmtime::Config {
     // ABI v1 is 32-bit; a 64-bit memory would only widen what a module
     // can ask of the limiter.
     config.wasm_memory64(false);
+    // Relaxed SIMD may otherwise answer differently on another CPU, and a
+    // stateful filter's state moves between hosts (ABI.md, Conventions).
+    config.relaxed_simd_deterministic(true);
     if profiling_requested() {
         // perf reads /tmp/perf-<pid>.map to name JIT code, so `perf
         // record` and `perf report` show guest functions by name.
