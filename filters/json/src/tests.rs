@@ -385,3 +385,16 @@ fn a_root_member_logstash_refuses_stops_the_sets_there() {
         json!({"k": 1})
     );
 }
+
+/// Logstash's Jackson reads a lone surrogate escape, but the character it
+/// stores is no Unicode text, which an event here cannot hold.
+#[test]
+fn a_lone_surrogate_fails_the_document() {
+    for document in [r#"\"\\ud800\""#, r#"{\"a\":\"x\\udc00\"}"#] {
+        let input = format!(r#"{{"message":"{document}"}}"#);
+        assert_eq!(
+            run(json!({"source": "message", "target": "t"}), &input),
+            format!(r#"{{"message":"{document}","tags":["_jsonparsefailure"]}}"#)
+        );
+    }
+}
