@@ -13,6 +13,12 @@
 //! `ecs_compatibility` is accepted and changes nothing, as in Logstash.
 //! A document that would make the event deeper than a filter's result may
 //! be (`json_text::MAX_NESTING`) fails as unreadable text does.
+//!
+//! A set Logstash's event refuses (`logstash_event::refusal`: through a
+//! string, at `@timestamp`, under or as a `tags` of no strings, an
+//! `@metadata` that is no object) raises in json.rb, whose rescue tags the
+//! event `tag_on_failure`: the members set before it stay, nothing after
+//! it is set and the common options do not run. So here, on both paths.
 
 mod timestamp;
 mod transcode;
@@ -20,7 +26,7 @@ mod transcode;
 use serde::Deserialize;
 use wasmstash_sdk::common::{self, CommonOptions, EcsCompatibility, WithCommon};
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::{field_ref, json_text};
+use wasmstash_sdk::{field_ref, json_text, logstash_event};
 
 use transcode::{Member, Transcoder};
 
@@ -53,6 +59,9 @@ pub struct Json {
     common: CommonOptions,
     /// `target`'s segments.
     target: Option<Vec<String>>,
+    /// Whether Logstash's event takes only some values at `target`, which
+    /// only the general path, holding the document as a `Value`, can ask.
+    target_constrained: bool,
     /// The source text of the current event, decoded straight from the
     /// event's bytes into a buffer kept across events.
     text: String,
@@ -78,10 +87,17 @@ impl Filter for Json {
             .target
             .as_deref()
             .map(|t| field_ref::segments(t).map(str::to_owned).collect());
+        // Asked of an event with no fields, this is about the target's name
+        // alone (`tags`, `@metadata`), the same for every event. A scalar in
+        // its way would be in a field the event has, which sends the set to
+        // the general path anyway.
+        let target_constrained = (config.target.as_deref())
+            .is_some_and(|target| takes_only_some_values(&Event::new(), target));
         Ok(Json {
             config,
             common,
             target,
+            target_constrained,
             text: String::new(),
             transcoder: Transcoder::default(),
             written: Vec::new(),
@@ -103,7 +119,10 @@ impl Filter for Json {
             }
             return Verdict::Keep;
         }
-        let set = self.transcoded(event) || self.through_value(event);
+        let set = match self.transcoded(event) {
+            Some(set) => set,
+            None => self.through_value(event),
+        };
         if set && let Err(reason) = self.common.apply(event) {
             // json.rb (3.1 and later) rescues what `filter_matched` raises
             // (a set its event refuses), logs it at warn and tags the event
@@ -117,26 +136,26 @@ impl Filter for Json {
 
 impl Json {
     /// Adds the document's JSON text to the event as it is rewritten, with
-    /// no `Value` built; false, with the event untouched, when the document
-    /// or the event needs [`Json::through_value`].
-    fn transcoded(&mut self, event: &mut Event) -> bool {
+    /// no `Value` built, and says whether it was set (as
+    /// [`Json::through_value`] does); `None`, with the event untouched, when
+    /// the document or the event needs [`Json::through_value`].
+    fn transcoded(&mut self, event: &mut Event) -> Option<bool> {
         let written = &mut self.written;
         match &self.target {
             Some(segments) => {
                 // The transcoder's documents are shallow enough for a
                 // shallow target only; a deeper one is measured on the
-                // general path.
-                let Some((top, inner)) = segments
-                    .split_first()
-                    .filter(|_| segments.len() + transcode::MAX_DEPTH <= json_text::MAX_NESTING)
-                else {
-                    return false;
-                };
-                // Setting below an existing field merges into it.
+                // general path, and a constrained one asked about there.
+                let (top, inner) = segments.split_first().filter(|_| {
+                    !self.target_constrained
+                        && segments.len() + transcode::MAX_DEPTH <= json_text::MAX_NESTING
+                })?;
+                // Setting below an existing field merges into it, or is
+                // refused through a scalar there.
                 if (!inner.is_empty() && event.keys().any(|k| k == top))
                     || self.transcoder.value(&self.text, written).is_err()
                 {
-                    return false;
+                    return None;
                 }
                 event.insert_json_with(top, |json| {
                     for segment in inner {
@@ -154,27 +173,39 @@ impl Json {
                     .members(&self.text, written, &mut self.members)
                     .is_err()
                 {
-                    return false;
+                    return None;
                 }
+                let written = &self.written;
                 // A key that may be a field reference is set by path, and
                 // `@timestamp` is read as a time, both on the general path.
                 if (self.members.iter()).any(|m| {
                     written.get(m.key.start) == Some(&b'[')
                         || &written[m.key.clone()] == b"@timestamp"
                 }) {
-                    return false;
+                    return None;
                 }
                 for member in &self.members {
                     // Keys are checked UTF-8 text within the written bytes.
                     let key = std::str::from_utf8(&written[member.key.clone()])
                         .expect("written keys are UTF-8");
+                    // The value is read back only for the few fields the
+                    // event constrains (`tags`, `@metadata`). As in json.rb,
+                    // the members before a refused one stay set.
+                    if takes_only_some_values(event, key) {
+                        let value = serde_json::from_slice(&written[member.value.clone()])
+                            .expect("the transcoder writes JSON that serde_json reads");
+                        if let Some(why) = logstash_event::refusal(event, key, &value) {
+                            self.fail_refused_set(event, key, why);
+                            return Some(false);
+                        }
+                    }
                     event.insert_json_with(key, |json| {
                         json.extend_from_slice(&written[member.value.clone()])
                     });
                 }
             }
         }
-        true
+        Some(true)
     }
 
     /// The general path: parse into a `Value`, then set it. Whether the
@@ -215,10 +246,23 @@ impl Json {
             return false;
         }
         match (parsed, &self.config.target) {
-            (parsed, Some(target)) => event.set(target, parsed),
+            (parsed, Some(target)) => {
+                if let Some(why) = logstash_event::refusal(event, target.as_str(), &parsed) {
+                    self.fail_refused_set(event, target, why);
+                    return false;
+                }
+                event.set(target, parsed);
+            }
             (Value::Object(mut fields), None) => {
                 let time = fields.shift_remove("@timestamp");
                 for (key, value) in fields {
+                    // json.rb sets the members one by one, and its rescue
+                    // skips the rest, the document's `@timestamp` (set last)
+                    // too; a path may pass through a member set before.
+                    if let Some(why) = logstash_event::refusal(event, key.as_str(), &value) {
+                        self.fail_refused_set(event, &key, why);
+                        return false;
+                    }
                     if is_path(&key) {
                         event.set(&key, value);
                     } else {
@@ -261,6 +305,26 @@ impl Json {
             event.add_tag(tag);
         }
     }
+
+    /// json.rb's rescue of the exception Logstash's event raises at a set
+    /// it refuses: logged at warn, and the event tagged `tag_on_failure`
+    /// whatever `skip_on_invalid_json` says, as that guards only the parse.
+    fn fail_refused_set(&self, event: &mut Event, field: &str, why: &str) {
+        host::log(
+            Level::Warn,
+            &format!("json: Logstash's event cannot set `{field}`: {why}"),
+        );
+        self.fail(event);
+    }
+}
+
+/// Whether Logstash's event refuses some values at `field`, so that a set
+/// there must be asked about with the value itself. Asked with `false`,
+/// which none of the fields it constrains takes (`tags`, `@metadata`,
+/// `@timestamp`, a path through a scalar), so that which fields those are
+/// stays `logstash_event`'s to say.
+fn takes_only_some_values(event: &Event, field: &str) -> bool {
+    logstash_event::refusal(event, field, &Value::Bool(false)).is_some()
 }
 
 /// Whether a document's key at the root is set at the path it writes

@@ -277,3 +277,124 @@ fn a_common_option_logstash_refuses_tags_the_event() {
         }
     }
 }
+
+/// The event after the filter, read back as a `Value` to compare.
+fn run_value(config: Value, input: Value) -> Value {
+    serde_json::from_str(&run(config, &input.to_string())).unwrap()
+}
+
+/// json.rb's `event.set` raises where Logstash's event refuses the set,
+/// and its rescue tags the event `tag_on_failure` (even with
+/// `skip_on_invalid_json`), without the common options: the value in the
+/// way stays.
+#[test]
+fn a_target_logstash_refuses_tags_the_event() {
+    for skip in [false, true] {
+        let config = |target: &str| {
+            json!({"source": "message", "target": target, "add_tag": ["parsed"],
+                   "skip_on_invalid_json": skip})
+        };
+        let event = json!({"message": "\"h1\"", "host": "beats7host"});
+        assert_eq!(
+            run_value(config("[host][name]"), event),
+            json!({"message": "\"h1\"", "host": "beats7host", "tags": ["_jsonparsefailure"]})
+        );
+        let time = "2020-01-01T00:00:00.000Z";
+        for (target, document) in [
+            ("tags", r#"{"a":1}"#),
+            ("tags", "[1,2]"),
+            ("[tags][0]", r#""t""#),
+            ("[tags][x]", "{}"),
+            ("@timestamp", r#""2021-01-01T00:00:00.000Z""#),
+            ("[@timestamp]", r#""x""#),
+            ("[@timestamp][x]", "1"),
+            ("@metadata", "5"),
+            ("[@metadata]", "[1]"),
+        ] {
+            let event = json!({"message": document, "@timestamp": time});
+            assert_eq!(
+                run_value(config(target), event),
+                json!({"message": document, "@timestamp": time, "tags": ["_jsonparsefailure"]}),
+                "{target} {document}"
+            );
+        }
+        // What the event takes there is set, and the common options run.
+        for (target, document, set) in [
+            ("tags", r#"["a","b"]"#, json!(["a", "b", "parsed"])),
+            ("tags", r#""a""#, json!(["a", "parsed"])),
+            ("@metadata", r#"{"k":1}"#, json!({"k": 1})),
+            ("[@metadata][x]", "5", json!({"x": 5})),
+        ] {
+            let out = run_value(config(target), json!({"message": document}));
+            let field = field_ref::segments(target).next().unwrap();
+            assert_eq!(&out[field], &set, "{target} {out}");
+        }
+    }
+}
+
+/// At the root, json.rb sets the document's members one by one: those
+/// before the one refused stay, it and those after are not set, nor is the
+/// document's `@timestamp`, which json.rb sets last.
+#[test]
+fn a_root_member_logstash_refuses_stops_the_sets_there() {
+    let config = json!({"source": "m", "add_tag": ["parsed"]});
+    let time = "2020-01-01T00:00:00.000Z";
+    for (document, set_before) in [
+        (r#"{"x":1,"tags":[1,2],"y":2}"#, json!({"x": 1})),
+        (r#"{"tags":{"a":1}}"#, json!({})),
+        (r#"{"a":"s","[tags][x]":"h"}"#, json!({"a": "s"})),
+        (r#"{"[host][name]":"h","z":1}"#, json!({})),
+        (r#"{"x":true,"[x][y]":1}"#, json!({"x": true})),
+        (r#"{"[@timestamp]":"2021-01-01T00:00:00.000Z"}"#, json!({})),
+        (r#"{"@metadata":5}"#, json!({})),
+        (
+            r#"{"@timestamp":"2021-01-01T00:00:00.000Z","k":1,"tags":[null]}"#,
+            json!({"k": 1}),
+        ),
+    ] {
+        for tags in [None, Some(json!(["t"]))] {
+            let mut event = json!({"m": document, "host": "beats7host", "@timestamp": time});
+            let mut expected = event.clone();
+            if let Some(tags) = &tags {
+                event["tags"] = tags.clone();
+            }
+            for (key, value) in set_before.as_object().unwrap() {
+                expected[key] = value.clone();
+            }
+            let mut failed = tags.unwrap_or(json!([]));
+            failed
+                .as_array_mut()
+                .unwrap()
+                .push(json!("_jsonparsefailure"));
+            expected["tags"] = failed;
+            assert_eq!(run_value(config.clone(), event), expected, "{document}");
+        }
+    }
+    // Values the event takes there are set as ever.
+    for (document, tags) in [
+        (r#"{"tags":"a"}"#, json!(["a", "parsed"])),
+        (r#"{"tags":["a"]}"#, json!(["a", "parsed"])),
+        (r#"{"tags":null}"#, json!(["parsed"])),
+        (r#"{"[tags]":[]}"#, json!(["parsed"])),
+    ] {
+        let out = run_value(config.clone(), json!({"m": document}));
+        assert_eq!(out["tags"], tags, "{document}");
+    }
+    assert_eq!(
+        run_value(config, json!({"m": r#"{"@metadata":{"k":1}}"#}))["@metadata"],
+        json!({"k": 1})
+    );
+}
+
+/// Logstash's Jackson reads a lone surrogate escape, but the character it
+/// stores is no Unicode text, which an event here cannot hold.
+#[test]
+fn a_lone_surrogate_fails_the_document() {
+    for document in [r#"\"\\ud800\""#, r#"{\"a\":\"x\\udc00\"}"#] {
+        let input = format!(r#"{{"message":"{document}"}}"#);
+        assert_eq!(
+            run(json!({"source": "message", "target": "t"}), &input),
+            format!(r#"{{"message":"{document}","tags":["_jsonparsefailure"]}}"#)
+        );
+    }
+}
