@@ -92,7 +92,7 @@ impl Filter for Json {
         // its way would be in a field the event has, which sends the set to
         // the general path anyway.
         let target_constrained = (config.target.as_deref())
-            .is_some_and(|target| takes_only_some_values(&Event::new(), target));
+            .is_some_and(|target| logstash_event::constrains(&Event::new(), target));
         Ok(Json {
             config,
             common,
@@ -191,7 +191,7 @@ impl Json {
                     // The value is read back only for the few fields the
                     // event constrains (`tags`, `@metadata`). As in json.rb,
                     // the members before a refused one stay set.
-                    if takes_only_some_values(event, key) {
+                    if logstash_event::constrains(event, key) {
                         let value = serde_json::from_slice(&written[member.value.clone()])
                             .expect("the transcoder writes JSON that serde_json reads");
                         if let Some(why) = logstash_event::refusal(event, key, &value) {
@@ -316,15 +316,6 @@ impl Json {
         );
         self.fail(event);
     }
-}
-
-/// Whether Logstash's event refuses some values at `field`, so that a set
-/// there must be asked about with the value itself. Asked with `false`,
-/// which none of the fields it constrains takes (`tags`, `@metadata`,
-/// `@timestamp`, a path through a scalar), so that which fields those are
-/// stays `logstash_event`'s to say.
-fn takes_only_some_values(event: &Event, field: &str) -> bool {
-    logstash_event::refusal(event, field, &Value::Bool(false)).is_some()
 }
 
 /// Whether a document's key at the root is set at the path it writes

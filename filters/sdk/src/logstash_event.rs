@@ -127,6 +127,19 @@ pub fn refusal(
     refusal_at(event, field, Some(value))
 }
 
+/// Whether Logstash's event refuses some values at `field`, so that a set
+/// there must be asked about with the value itself ([`refusal`]). Of the
+/// names without brackets (a top-level field) only `tags`, `@metadata` and
+/// `@timestamp` do, which is told without a walk: a filter setting many
+/// top-level fields asks this of each.
+pub fn constrains(event: &Event, field: &str) -> bool {
+    if !field.contains('[') {
+        return matches!(field, "tags" | "@metadata" | "@timestamp");
+    }
+    // Asked with `false`, which none of the constrained fields takes.
+    refusal_at(event, field, Some(&Value::Bool(false))).is_some()
+}
+
 /// Whether `value` is one Logstash's event takes as `tags`: its
 /// `isLegalTagValue`.
 fn is_legal_tags(value: &Value) -> bool {
@@ -164,6 +177,31 @@ const THROUGH_A_SCALAR: &str = "the way to it passes through a string, number or
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn top_level_names_are_constrained_as_refusal_says() {
+        let event = Event::parse(br#"{"host":"x","tags":["a"]}"#).unwrap();
+        for field in [
+            "tags",
+            "@metadata",
+            "@timestamp",
+            "host",
+            "message",
+            "",
+            "a]b",
+            "[host][x]",
+            "[tags][0]",
+            "[n]",
+        ] {
+            assert_eq!(
+                constrains(&event, field),
+                refusal(&event, field, &Value::Bool(false)).is_some(),
+                "{field}"
+            );
+        }
+        assert!(constrains(&event, "[host][x]"));
+        assert!(!constrains(&event, "message"));
+    }
 
     #[test]
     fn refusals_follow_the_path_through_objects_and_lists() {
