@@ -316,6 +316,93 @@ fn request_bodies_held_at_once_share_one_budget() {
     server.stop();
 }
 
+/// An answer takes its body's place in the bodies' budget until it is
+/// written: while a client leaves a large answer unread, a body that would
+/// pass what is left is told 503, and is served once the answer is read.
+#[test]
+fn answers_not_yet_written_hold_their_share_of_the_budget() {
+    let mib = 1 << 20;
+    let (server, _dir) = start(&format!(
+        "max_body_bytes = {}\nmax_inflight_body_bytes = {}\nwrite_timeout_ms = 60000",
+        30 * mib,
+        40 * mib
+    ));
+    // 24 MiB of events, far more than the sockets' buffers take in.
+    let event = format!("{{\"message\":\"{}\"}}\n", "z".repeat(4000));
+    let body = event.repeat(24 * mib / event.len());
+    let mut reader = TcpStream::connect(server.addr).unwrap();
+    // A small receive buffer, so that the answer cannot all be taken in by
+    // the kernel (loopback's may grow to tens of MiB) while unread.
+    let small: libc::c_int = 64 << 10;
+    // SAFETY: setsockopt reads an int of the size given, nothing else.
+    let set = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&reader),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&raw const small).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
+    let head = format!(
+        "POST /v1/pipelines/app/batch HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    reader.write_all(head.as_bytes()).unwrap();
+    reader.write_all(body.as_bytes()).unwrap();
+    // Nothing of the answer is read yet: its share stays taken.
+    eventually("the answer never took its share", || {
+        server.metric("wasmstash_request_body_bytes_held") >= (24 * mib) as f64
+    });
+    let second = event.repeat(20 * mib / event.len());
+    let refused = server.post("/v1/pipelines/app/batch", second.as_bytes());
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(
+        refused.text().contains("answers not yet written"),
+        "{}",
+        refused.text()
+    );
+    // Read the whole answer: its share is given back.
+    reader
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let complete = |answer: &[u8]| {
+        let text = String::from_utf8_lossy(answer);
+        let (head, rest) = text.split_once("\r\n\r\n")?;
+        let length: usize = (head.lines()).find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("content-length: ")?
+                .parse()
+                .ok()
+        })?;
+        (rest.len() >= length).then(|| (head.to_owned(), rest.to_owned()))
+    };
+    let (head, events_out) = loop {
+        let n = reader.read(&mut buf).unwrap();
+        assert!(n > 0, "the server closed before the whole answer");
+        answer.extend_from_slice(&buf[..n]);
+        // Only the last pieces can complete it: look once the head is in
+        // and the length may have been reached.
+        if answer.len() > body.len()
+            && let Some(done) = complete(&answer)
+        {
+            break done;
+        }
+    };
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let events = body.len() / event.len();
+    assert_eq!(events_out.matches(r#""tags":["seen"]"#).count(), events);
+    eventually("the answer's share was never given back", || {
+        server.metric("wasmstash_request_body_bytes_held") == 0.0
+    });
+    let served = server.post("/v1/pipelines/app/batch", second.as_bytes());
+    assert_eq!(served.status, 200, "{}", served.text());
+    server.stop();
+}
+
 #[test]
 fn connections_past_the_cap_are_closed_unread_and_counted() {
     let (server, _dir) = start("max_connections = 2\nheader_read_timeout_ms = 60000");

@@ -2,7 +2,10 @@
 //! any handler runs, and all bodies held at once share one budget of
 //! memory (`server.max_inflight_body_bytes`): without it, every open
 //! connection could hold a body just under the cap while it withholds the
-//! last byte, 16 GiB at the default limits.
+//! last byte, 16 GiB at the default limits. An answer takes the body's
+//! place in the budget until it is written: a client that reads slowly
+//! holds its answer (often twice its body) for as long as it keeps taking
+//! a byte within `server.write_timeout_ms`.
 //!
 //! The listener bounds how long a client may take over its headers; this
 //! bounds the rest of the request. Without it a client that sends its
@@ -62,9 +65,9 @@ pub(crate) async fn read_whole(
             let response = next
                 .run(Request::from_parts(parts, Body::from(bytes)))
                 .await;
-            // The body is dropped once its handler has answered.
-            drop(held);
-            response
+            // The body is dropped once its handler has answered; its
+            // share of the budget goes to the answer.
+            charged(response, held, &app.bodies)
         }
         Ok(Err(error)) => refused(&app, error),
         Err(_) => refused(
@@ -77,6 +80,110 @@ pub(crate) async fn read_whole(
                 ),
             ),
         ),
+    }
+}
+
+/// `response` holding the share of `budget` its answer takes until the
+/// answer is written or given up. The body's share `held` is resized to
+/// the answer's length: what the answer needs beyond it is taken as far as
+/// the budget has it (the answer is made, and must go out; new bodies wait
+/// until it has), what it needs less is given back now.
+fn charged(
+    response: Response,
+    held: Option<OwnedSemaphorePermit>,
+    budget: &Arc<Semaphore>,
+) -> Response {
+    let answer = http_body::Body::size_hint(response.body())
+        .exact()
+        .map_or(0, |length| length as usize);
+    let mut held = held;
+    let have = held.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
+    if answer > have {
+        let more = (answer - have).min(budget.available_permits());
+        // Both are at most the budget, which is a u32 of permits.
+        if let Ok(share) = budget.clone().try_acquire_many_owned(more as u32) {
+            match &mut held {
+                Some(permits) => permits.merge(share),
+                None => held = Some(share),
+            }
+        }
+    } else if let Some(permits) = &mut held {
+        drop(permits.split(have - answer));
+    }
+    match held {
+        Some(share) if share.num_permits() > 0 => response.map(|body| {
+            Body::new(Charged {
+                answer: body,
+                taken: Bytes::new(),
+                _share: share,
+            })
+        }),
+        _ => response,
+    }
+}
+
+/// How much of an answer hyper is handed at a time. Handed all at once,
+/// hyper would take the whole answer into its write queue and drop the
+/// body at once, its share given back with nothing yet written; a piece at
+/// a time, it asks for the next only once it has room, so the last piece
+/// (and the share's end) comes when the answer is nearly all written.
+const ANSWER_PIECE: usize = 64 << 10;
+
+/// An answer and its share of the bodies' budget, given back when hyper
+/// drops it: its last piece taken, or the connection gone.
+struct Charged {
+    answer: Body,
+    /// The rest of a frame of `answer` that hyper has not been handed yet
+    /// (slices share the frame's memory: no copy).
+    taken: Bytes,
+    _share: OwnedSemaphorePermit,
+}
+
+impl Charged {
+    fn next_piece(&mut self) -> http_body::Frame<Bytes> {
+        let length = self.taken.len().min(ANSWER_PIECE);
+        http_body::Frame::data(self.taken.split_to(length))
+    }
+}
+
+impl http_body::Body for Charged {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        use std::task::Poll;
+        if !self.taken.is_empty() {
+            return Poll::Ready(Some(Ok(self.next_piece())));
+        }
+        let frame = match std::pin::Pin::new(&mut self.answer).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => frame,
+            other => return other,
+        };
+        match frame.into_data() {
+            Ok(data) => {
+                self.taken = data;
+                Poll::Ready(Some(Ok(self.next_piece())))
+            }
+            Err(frame) => Poll::Ready(Some(Ok(frame))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.taken.is_empty() && self.answer.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        let hint = self.answer.size_hint();
+        let taken = self.taken.len() as u64;
+        let mut whole = http_body::SizeHint::new();
+        if let Some(upper) = hint.upper() {
+            whole.set_upper(upper + taken);
+        }
+        whole.set_lower(hint.lower() + taken);
+        whole
     }
 }
 
@@ -257,7 +364,7 @@ impl Gathered {
 fn busy() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "request bodies already take all the memory allowed for them (server.max_inflight_body_bytes); retry shortly"
+        "request bodies and answers not yet written already take all the memory allowed for them (server.max_inflight_body_bytes); retry shortly"
             .to_owned(),
     )
     .retry_after(1)
