@@ -16,8 +16,11 @@ use crate::json_text::{self, write_value};
 use crate::scan;
 use crate::wire::KeySpans;
 
+mod key_index;
 mod path;
 mod sprintf;
+
+use key_index::KeyIndex;
 
 /// One log event. Field arguments are Logstash field references:
 /// `"message"`, `"[http][response][status_code]"`.
@@ -31,6 +34,8 @@ mod sprintf;
 /// (`\u00e9` as `é`). Top-level fields left alone are copied byte for byte.
 pub struct Event<'a> {
     fields: Vec<Field<'a>>,
+    /// Where the members of a large event are (see `key_index.rs`).
+    index: KeyIndex<'a>,
     changed: bool,
     /// How many members the event arrived with.
     arrived: usize,
@@ -162,6 +167,7 @@ impl<'a> Event<'a> {
     pub fn new() -> Event<'static> {
         Event {
             fields: Vec::new(),
+            index: KeyIndex::default(),
             changed: false,
             arrived: 0,
             refused_write: None,
@@ -216,6 +222,7 @@ impl<'a> Event<'a> {
         let arrived = fields.len();
         Ok(Event {
             fields,
+            index: KeyIndex::default(),
             changed: false,
             arrived,
             refused_write: None,
@@ -246,7 +253,12 @@ impl<'a> Event<'a> {
     }
 
     fn position(&self, key: &str) -> Option<usize> {
-        self.fields.iter().position(|f| f.key == key)
+        self.index.position(&self.fields, key)
+    }
+
+    fn push_field(&mut self, field: Field<'a>) {
+        self.fields.push(field);
+        self.index.pushed(&self.fields);
     }
 
     /// The value at `field`, if present.
@@ -371,7 +383,7 @@ impl<'a> Event<'a> {
             Some(index) => self.fields[index].value = value,
             None => {
                 let key = Cow::Owned(self.spare.key(key));
-                self.fields.push(Field {
+                self.push_field(Field {
                     key,
                     raw_key: None,
                     value,
@@ -392,8 +404,9 @@ impl<'a> Event<'a> {
     fn top_level_mut(&mut self, key: &str) -> &mut Value {
         self.changed = true;
         let index = self.position(key).unwrap_or_else(|| {
-            self.fields.push(Field {
-                key: Cow::Owned(self.spare.key(key)),
+            let key = Cow::Owned(self.spare.key(key));
+            self.push_field(Field {
+                key,
                 raw_key: None,
                 value: Slot::Owned(Value::Null),
             });
@@ -410,6 +423,7 @@ impl<'a> Event<'a> {
             let index = self.position(last)?;
             self.changed = true;
             let removed = self.fields.remove(index);
+            self.index.forget();
             return Some(match removed.value {
                 Slot::Raw { bytes, parsed } => {
                     parsed.into_inner().unwrap_or_else(|| parse_value(&bytes))

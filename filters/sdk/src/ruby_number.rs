@@ -15,6 +15,8 @@
 
 use serde_json::{Number, Value};
 
+use crate::float_digits::shortest_digits;
+
 /// An integer as Ruby reads it from text.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RubyInteger {
@@ -158,16 +160,7 @@ pub fn float_to_s(value: f64) -> String {
     if value == 0.0 {
         return format!("{sign}0.0");
     }
-    // Rust's `{:e}` gives the shortest digits that read back, as Ruby's
-    // dtoa does: `d[.ddd]e[-]x`. Where two such are equally near (the
-    // value lies halfway), Ruby takes the even one: the value rounded to
-    // that many digits, which `{:.Ne}` does exactly, halves to even.
-    let shortest = digits_and_exponent(&format!("{:e}", value.abs()));
-    let rounded = format!("{:.*e}", shortest.0.len() - 1, value.abs());
-    let (digits, exponent) = match rounded.parse::<f64>() {
-        Ok(back) if back == value.abs() => digits_and_exponent(&rounded),
-        _ => shortest,
-    };
+    let (digits, exponent) = shortest_digits(value.abs());
     // Where the decimal point falls after the first `point` digits.
     let point = exponent + 1;
     let count = digits.len() as i32;
@@ -190,16 +183,6 @@ pub fn float_to_s(value: f64) -> String {
     } else {
         format!("{sign}{digits}{}.0", "0".repeat(point - digits.len()))
     }
-}
-
-/// The digits and the exponent of Rust's `{:e}` text, `d[.ddd]e[-]x`.
-fn digits_and_exponent(scientific: &str) -> (String, i32) {
-    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} has an exponent");
-    let digits = mantissa.chars().filter(|c| *c != '.').collect();
-    (
-        digits,
-        exponent.parse().expect("{:e}'s exponent is an integer"),
-    )
 }
 
 /// Ruby's whitespace here: space, tab, newline, vertical tab, form feed,

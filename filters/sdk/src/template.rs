@@ -18,6 +18,20 @@
 //!   pattern, in UTC;
 //! - anything else: a field reference.
 //!
+//! A field reference prints the field's value as Logstash prints the Java
+//! value its event holds for it: a string as itself; a number written with
+//! a fraction or an exponent, which Logstash's JSON reader makes a
+//! `Double`, as Java's `Double.toString` ([`crate::java_number`]: `1e7` as
+//! `1.0E7`, `12345678.5` as `1.23456785E7`, `1E2` as `100.0`), an integer
+//! as its digits; `true` or `false`; a list as its members joined by commas
+//! (`KeyNode.join`: nested lists flattened, a null member empty, each other
+//! member printed as on its own); an object as compact JSON. Objects differ
+//! from Logstash's: here the JSON has the keys in the event's order and the
+//! numbers as the event has them, where Logstash's has its hash map's order
+//! (no order the event shows) and Java's numbers (`1.0E7`); and in a list
+//! Logstash prints an object as Java's `Map.toString` (`{k=v}`), where here
+//! it is the same JSON.
+//!
 //! The date references print nothing when the event has no `@timestamp`,
 //! as Logstash's do (there it can only be missing, not wrong; here one that
 //! is not a timestamp as Logstash writes it counts as missing). A pattern
@@ -35,6 +49,7 @@ use std::borrow::Cow;
 use crate::Event;
 use crate::date_format::DateFormat;
 use crate::field_ref::{self, FieldPath, FieldRef};
+use crate::java_number;
 
 /// A text from a filter's config that may hold `%{field}` references.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,15 +216,14 @@ impl<'s> Iterator for ResolvedSegments<'s> {
     }
 }
 
-/// A field's value as a reference to it reads: a string as itself, a list
-/// as its members joined by commas (nested lists flattened, a null member
-/// empty), as Logstash's `StringInterpolation` joins them, and anything
-/// else as compact JSON.
+/// Appends `value` as a field reference prints it (see the module's
+/// documentation).
 pub(crate) fn push_value_text(value: &serde_json::Value, out: &mut String) {
     use serde_json::Value;
     match value {
         Value::String(text) => out.push_str(text),
         Value::Null => {}
+        Value::Number(number) => java_number::push_number_text(number, out),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -306,7 +320,9 @@ mod tests {
     #[test]
     fn fixed_texts_come_back_as_written_and_others_expanded() {
         let event = Event::parse(
-            br#"{"host":"web","n":{"v":2},"tags":["a","b"],"l":[1,2.5,null,["x","y"],{"k":true}]}"#,
+            br#"{"host":"web","n":{"v":2},"tags":["a","b"],"l":[1,2.5,null,["x","y"],{"k":true}],
+                "c":1e7,"d":12345678.5,"e":0.0001,"h":1E2,"m":1.7976931348623157e308,
+                "f":[-0.0,1e-3,9999999.0,1e21,-1.5,5e-324,7,-0,[1E-4]],"o":{"x":1e7,"y":[1.5]}}"#,
         )
         .unwrap();
         for (text, fixed, rendered) in [
@@ -318,6 +334,20 @@ mod tests {
             // Lists joined by commas, as Logstash's sprintf joins them.
             ("%{tags}", false, "a,b"),
             ("[%{l}]", false, "[1,2.5,,x,y,{\"k\":true}]"),
+            // Numbers as Java's `toString` of what Logstash reads them as.
+            (
+                "%{c}|%{d}|%{e}|%{h}",
+                false,
+                "1.0E7|1.23456785E7|1.0E-4|100.0",
+            ),
+            (
+                "%{f}",
+                false,
+                "-0.0,0.001,9999999.0,1.0E21,-1.5,4.9E-324,7,0,1.0E-4",
+            ),
+            ("%{m}", false, "1.7976931348623157E308"),
+            // An object stays JSON, numbers as written.
+            ("%{n}|%{o}", false, "{\"v\":2}|{\"x\":1e+7,\"y\":[1.5]}"),
         ] {
             let template = Template::new(text);
             assert_eq!(template.is_fixed(), fixed, "{text}");

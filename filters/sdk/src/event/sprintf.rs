@@ -13,8 +13,12 @@ use crate::timestamp::{Timestamp, push_digits};
 
 impl Event<'_> {
     /// Expands Logstash `%{field}` / `%{[a][b]}` references in `template`.
-    /// A reference to a missing field is left as written, a list becomes its
-    /// members joined by commas and an object compact JSON, as Logstash does.
+    /// A reference to a missing field is left as written. A value prints
+    /// as Logstash prints the Java value it holds: a number with a fraction
+    /// or an exponent as Java's `Double.toString` (`1e7` as `1.0E7`, `1E2`
+    /// as `100.0`), an integer as its digits, a list as its members joined
+    /// by commas; an object is compact JSON (see [`crate::template`] for
+    /// where objects print otherwise in Logstash).
     /// A template without references (most tags and field names) comes back
     /// borrowed, with nothing allocated.
     ///
