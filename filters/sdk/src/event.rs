@@ -35,7 +35,7 @@ use key_index::KeyIndex;
 pub struct Event<'a> {
     fields: Vec<Field<'a>>,
     /// Where the members of a large event are (see `key_index.rs`).
-    index: KeyIndex<'a>,
+    index: KeyIndex,
     changed: bool,
     /// How many members the event arrived with.
     arrived: usize,

@@ -12,7 +12,6 @@
 //! map; a removal, which shifts every member after it anyway, drops it, and
 //! the next lookup builds it again if the event is still large.
 
-use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
 
@@ -23,24 +22,26 @@ use super::Field;
 /// never build the map.
 pub(super) const INDEXED_PAST: usize = 32;
 
-/// The map of a large event's keys, built on its first lookup. Keys read
-/// from the input are borrowed from it; only keys a filter added are
-/// copied. Boxed, so that the events without one (nearly all) grow by a
-/// word, not by a map.
+/// The map of a large event's keys, built on its first lookup. It owns
+/// copies of the keys: borrowed from the event's input, the map (in a cell,
+/// which Rust must treat as invariant) would tie the event to its input's
+/// lifetime exactly, and an event made from nothing (`Event<'static>`)
+/// could no longer stand in for one read from a buffer. Boxed, so that the
+/// events without one (nearly all) grow by a word, not by a map.
 #[derive(Default)]
-pub(super) struct KeyIndex<'a> {
-    positions: OnceCell<Box<Positions<'a>>>,
+pub(super) struct KeyIndex {
+    positions: OnceCell<Box<Positions>>,
 }
 
-type Positions<'a> = HashMap<Cow<'a, str>, usize>;
+type Positions = HashMap<Box<str>, usize>;
 
-impl<'a> KeyIndex<'a> {
+impl KeyIndex {
     /// The position in `fields` of the first member named `key`. Only the
     /// scan is inlined: in WebAssembly every call also pays the deadline's
     /// check on entry, and lookups in small events, the common path, make
     /// no call. (Without this split, grok ran 1.5% slower.)
     #[inline(always)]
-    pub(super) fn position(&self, fields: &[Field<'a>], key: &str) -> Option<usize> {
+    pub(super) fn position(&self, fields: &[Field<'_>], key: &str) -> Option<usize> {
         if fields.len() <= INDEXED_PAST {
             let found = fields.iter().position(|f| f.key == key);
             count_visits(found.map_or(fields.len(), |at| at + 1));
@@ -51,14 +52,14 @@ impl<'a> KeyIndex<'a> {
 
     #[cold]
     #[inline(never)]
-    fn indexed_position(&self, fields: &[Field<'a>], key: &str) -> Option<usize> {
+    fn indexed_position(&self, fields: &[Field<'_>], key: &str) -> Option<usize> {
         let positions = self.positions.get_or_init(|| {
             count_visits(fields.len());
             let mut positions = Positions::with_capacity(fields.len());
             for (at, field) in fields.iter().enumerate() {
                 // A repeated key (only a native caller's unchecked input
                 // has one) finds its first member, as the scan does.
-                positions.entry(field.key.clone()).or_insert(at);
+                positions.entry(Box::from(&*field.key)).or_insert(at);
             }
             Box::new(positions)
         });
@@ -68,7 +69,7 @@ impl<'a> KeyIndex<'a> {
 
     /// Takes in the member just pushed at the end of `fields`.
     #[inline(always)]
-    pub(super) fn pushed(&mut self, fields: &[Field<'a>]) {
+    pub(super) fn pushed(&mut self, fields: &[Field<'_>]) {
         if let Some(positions) = self.positions.get_mut() {
             add_last(positions, fields);
         }
@@ -88,9 +89,9 @@ impl<'a> KeyIndex<'a> {
 
 #[cold]
 #[inline(never)]
-fn add_last<'a>(positions: &mut Positions<'a>, fields: &[Field<'a>]) {
+fn add_last(positions: &mut Positions, fields: &[Field<'_>]) {
     let at = fields.len() - 1;
-    positions.entry(fields[at].key.clone()).or_insert(at);
+    positions.entry(Box::from(&*fields[at].key)).or_insert(at);
 }
 
 #[cfg(test)]
