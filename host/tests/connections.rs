@@ -317,19 +317,20 @@ fn request_bodies_held_at_once_share_one_budget() {
 }
 
 /// An answer takes its body's place in the bodies' budget until it is
-/// written: while a client leaves a large answer unread, a body that would
-/// pass what is left is told 503, and is served once the answer is read.
+/// written: while a client leaves a large answer unread, the answer holds
+/// the whole budget and any other body is told 503; once the answer is
+/// read, bodies are served again.
 #[test]
 fn answers_not_yet_written_hold_their_share_of_the_budget() {
     let mib = 1 << 20;
-    let (server, _dir) = start(&format!(
-        "max_body_bytes = {}\nmax_inflight_body_bytes = {}\nwrite_timeout_ms = 60000",
-        30 * mib,
-        40 * mib
-    ));
-    // 24 MiB of events, far more than the sockets' buffers take in.
+    // 24 MiB of events, far more than the sockets' buffers take in, in a
+    // budget just over the body: the answer (each event tagged) takes all.
     let event = format!("{{\"message\":\"{}\"}}\n", "z".repeat(4000));
     let body = event.repeat(24 * mib / event.len());
+    let budget = body.len() + 1000;
+    let (server, _dir) = start(&format!(
+        "max_body_bytes = {budget}\nmax_inflight_body_bytes = {budget}\nwrite_timeout_ms = 60000"
+    ));
     let mut reader = TcpStream::connect(server.addr).unwrap();
     // A small receive buffer, so that the answer cannot all be taken in by
     // the kernel (loopback's may grow to tens of MiB) while unread.
@@ -353,9 +354,10 @@ fn answers_not_yet_written_hold_their_share_of_the_budget() {
     reader.write_all(body.as_bytes()).unwrap();
     // Nothing of the answer is read yet: its share stays taken.
     eventually("the answer never took its share", || {
-        server.metric("wasmstash_request_body_bytes_held") >= (24 * mib) as f64
+        server.metric("wasmstash_request_body_bytes_held") >= body.len() as f64
     });
-    let second = event.repeat(20 * mib / event.len());
+    // A small body, refused whole, so the client's write is not cut.
+    let second = event.repeat(2);
     let refused = server.post("/v1/pipelines/app/batch", second.as_bytes());
     assert_eq!(refused.status, 503, "{}", refused.text());
     assert!(
@@ -400,6 +402,44 @@ fn answers_not_yet_written_hold_their_share_of_the_budget() {
     });
     let served = server.post("/v1/pipelines/app/batch", second.as_bytes());
     assert_eq!(served.status, 200, "{}", served.text());
+    server.stop();
+}
+
+/// Events a worker ran for a client that hung up before its answer are
+/// counted as abandoned, and in no other outcome: the filters' counters
+/// saw them, the request counters never will.
+#[test]
+fn events_run_for_a_client_gone_are_counted_as_abandoned() {
+    let dir = tempfile::tempdir().unwrap();
+    // A millisecond an event: the batch below keeps the worker busy well
+    // past the hang-up.
+    let chaos = format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir());
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[server]\nwatch = false\nworkers = 1\n\n[[pipelines.slow.filters]]\nmodule = {chaos:?}\nconfig = {{ slow_ms = 1 }}\n"
+        ),
+    );
+    let server = Server::start(&config, &[]);
+    let body = "{\"message\":\"m\"}\n".repeat(600);
+    let mut client = TcpStream::connect(server.addr).unwrap();
+    write!(
+        client,
+        "POST /v1/pipelines/slow/batch HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(client);
+    let series = |outcome: &str| {
+        server.metric(&format!(
+            "wasmstash_events_total{{pipeline=\"slow\",outcome=\"{outcome}\"}}"
+        ))
+    };
+    eventually("the abandoned events were never counted", || {
+        series("abandoned") == 600.0
+    });
+    assert_eq!(series("in"), 0.0);
     server.stop();
 }
 

@@ -437,7 +437,7 @@ fn a_drain_that_runs_out_says_what_it_cut_off() {
     );
     let log = log.closed();
     assert!(
-        log.contains("1 request(s) unanswered and 1 connection(s) open: cut off")
+        log.contains("1 request(s) unanswered and 1 connection(s) open: they are cut off when the process exits")
             && !log.contains("every request in flight was answered"),
         "{log}"
     );

@@ -499,7 +499,7 @@ async fn stopped(
         tracing::info!("stopped accepting; every request in flight was answered");
     } else {
         tracing::warn!(
-            "stopped accepting; the drain limit of {:.1} s (server.drain_timeout_ms) ran out with {} request(s) unanswered and {} connection(s) open: cut off",
+            "stopped accepting; the drain limit of {:.1} s (server.drain_timeout_ms) ran out with {} request(s) unanswered and {} connection(s) open: they are cut off when the process exits, which waits only for filter state to be saved (and a save waits for a call in progress)",
             drained.limit.as_secs_f64(),
             drained.unanswered,
             drained.connections

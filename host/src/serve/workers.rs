@@ -177,6 +177,10 @@ struct Desk {
     name: String,
     limits: Limits,
     state: Mutex<DeskState>,
+    /// `wasmstash_events_total{outcome="abandoned"}`: events run for a
+    /// client that hung up after a worker took them, whose results went
+    /// nowhere (the request counters see no answer for them).
+    events_abandoned: Counter,
 }
 
 struct DeskState {
@@ -230,6 +234,10 @@ impl PipelineWorkers {
                 paused: false,
                 retired: false,
             }),
+            events_abandoned: metrics.counter_handle(
+                "wasmstash_events_total",
+                &[("pipeline", name), ("outcome", "abandoned")],
+            ),
         };
         PipelineWorkers {
             modules,
@@ -469,8 +477,10 @@ impl Desk {
             jobs = self.next_batch(&mut worker);
             for (reply, answer) in answers {
                 // A client that hung up after its job was taken is gone; its
-                // results have nowhere to go and are discarded.
-                let _ = reply.send(answer);
+                // results have nowhere to go and are discarded, and counted.
+                if let Err(Ok(results)) = reply.send(answer) {
+                    self.events_abandoned.add(results.len() as u64);
+                }
             }
         }
     }
