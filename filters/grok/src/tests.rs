@@ -260,11 +260,26 @@ fn a_runaway_pattern_is_tagged_timeout() {
 #[test]
 fn a_long_forward_search_is_tagged_timeout() {
     let out = run(
-        json!({"match": {"message": "(?:(?:(?:a{10}){10}){10}){21}"}, "timeout_steps": 100000,
+        json!({"match": {"message": "(?:(?:(?:[ab]{10}){10}){10}){21}"}, "timeout_steps": 100000,
                "timeout_millis": 0}),
         json!({"message": "a".repeat(20_000)}),
     );
     assert_eq!(out["tags"], json!(["_groktimeout"]));
+}
+
+/// A long line without the text a pattern needs (`: ` here) fails that
+/// pattern at once, as in Logstash, and the next one is tried: searched
+/// from every start, it ran out of steps on lines of 12 KB.
+#[test]
+fn a_long_line_lacking_a_patterns_literal_goes_on_to_the_next() {
+    let line = format!("payload {}", "x y ".repeat(4000));
+    let out = run(
+        json!({"match": {"message": ["%{DATA:key}: %{GREEDYDATA:value}",
+                                      "%{WORD:first} %{GREEDYDATA:rest}"]}}),
+        json!({"message": line}),
+    );
+    assert_eq!(out["first"], "payload");
+    assert!(out.get("tags").is_none(), "{out}");
 }
 
 /// Logstash's `\b` is Onigmo's: `é` is a word character there, though

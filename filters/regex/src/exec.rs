@@ -12,6 +12,7 @@ use super::class::{ByteSet, SmallBytes, prev_char_start, word_at, word_before};
 use super::compile::{Inst, NO_SET, Program, RunMode, StartAnchor, UNBOUNDED};
 use super::literal;
 use super::parse::Assertion;
+use super::required;
 use super::runs::{give_back, lazy_step, scan_run};
 
 /// Position of an unset capture slot.
@@ -70,6 +71,15 @@ impl Matcher {
     ) -> Result<bool, Stop> {
         let input = input.as_bytes();
         if input.len() >= UNSET as usize || from > input.len() {
+            return Ok(false);
+        }
+        // Without the text every match holds, each start would be tried in
+        // vain, at a cost that grows with the square of a long line.
+        let rest = &input[from..];
+        if rest.len() >= required::CHECKED_FROM
+            && let Some(literal) = &program.required
+            && memchr::memmem::find(rest, literal).is_none()
+        {
             return Ok(false);
         }
         let start_set = set_of(program, program.start_set);

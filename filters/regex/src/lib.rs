@@ -22,6 +22,7 @@ mod exec;
 mod literal;
 mod parse;
 mod parse_class;
+mod required;
 mod runs;
 
 pub use budget::{Budget, Stop};
