@@ -102,6 +102,10 @@ impl Filter for Grok {
             let regex = regex
                 .as_str()
                 .ok_or_else(|| format!("pattern_definitions: `{name}` must be a string"))?;
+            // grok.rb adds each with `pattern.chomp`: one line ending off.
+            let regex = (regex.strip_suffix("\r\n"))
+                .or_else(|| regex.strip_suffix(['\n', '\r']))
+                .unwrap_or(regex);
             define(&mut patterns, name, regex, "pattern_definitions");
         }
         let options = Options {
@@ -176,10 +180,9 @@ impl Filter for Grok {
     }
 
     fn process(&mut self, event: &mut Event) -> Verdict {
-        let mut budget = self.budget();
         let mut matched = false;
         for index in 0..self.matches.len() {
-            match self.match_field(index, event, &mut budget) {
+            match self.match_field(index, event) {
                 Ok(true) => {
                     matched = true;
                     if self.break_on_match {
@@ -225,13 +228,10 @@ impl Grok {
     /// Logstash's `match`: an array field is matched element by element and
     /// counts as matched if any element did; anything else is matched as its
     /// string form (a missing field as "").
-    fn match_field(&mut self, index: usize, event: &mut Event, budget: &mut Budget) -> Outcome {
+    fn match_field(&mut self, index: usize, event: &mut Event) -> Outcome {
         let field = &self.matches[index].0;
         if event.read_str_into(field, &mut self.input) {
-            return Ok(matches!(
-                self.match_input(index, event, budget)?,
-                Tried::Matched
-            ));
+            return Ok(matches!(self.match_input(index, event)?, Tried::Matched));
         }
         let inputs: Vec<String> = match event.get(field) {
             Some(Value::Array(items)) => items.iter().map(ruby_number::value_to_s).collect(),
@@ -241,7 +241,7 @@ impl Grok {
         let mut any = false;
         for input in inputs {
             self.input = input;
-            match self.match_input(index, event, budget)? {
+            match self.match_input(index, event)? {
                 Tried::Matched => any = true,
                 Tried::Unmatched => {}
                 Tried::Raised => return Ok(false),
@@ -252,20 +252,18 @@ impl Grok {
 
     /// Tries the field's patterns in order. As in Logstash, without
     /// `break_on_match` the result is that of the last pattern tried.
-    fn match_input(
-        &mut self,
-        index: usize,
-        event: &mut Event,
-        event_budget: &mut Budget,
-    ) -> Result<Tried, Stop> {
+    /// `timeout_scope => event` gives them one limit together, per value
+    /// (each element of a list field has its own), as grok.rb's
+    /// `EventTimeoutMatcher` wraps each value's match.
+    fn match_input(&mut self, index: usize, event: &mut Event) -> Result<Tried, Stop> {
         let mut matched = false;
+        let mut value_budget = self.budget();
         for compiled in &self.matches[index].1 {
             let mut pattern_budget;
             let budget = if self.budget_per_event {
-                &mut *event_budget
+                &mut value_budget
             } else {
-                pattern_budget =
-                    Budget::new(self.steps, self.time_limit_nanos, host::now_unix_nanos);
+                pattern_budget = self.budget();
                 &mut pattern_budget
             };
             matched = compiled

@@ -267,6 +267,45 @@ fn a_long_forward_search_is_tagged_timeout() {
     assert_eq!(out["tags"], json!(["_groktimeout"]));
 }
 
+/// `timeout_scope => event` gives one limit to a field's patterns on each
+/// value, as grok.rb's `EventTimeoutMatcher` times each value's match: the
+/// elements of a list field are not charged to one limit together.
+#[test]
+fn the_event_scope_times_each_value_of_a_field() {
+    let slow = "a".repeat(2000);
+    let config = |steps: u64| {
+        json!({"match": {"message": ["\\w+(?:@|!)", "\\w+(?:#|%)"]}, "timeout_scope": "event",
+               "timeout_steps": steps, "timeout_millis": 0})
+    };
+    // Two patterns of some 33,000 steps each on one value pass 100,000.
+    let one = run(config(100_000), json!({"message": slow}));
+    assert_eq!(one["tags"], json!(["_grokparsefailure"]));
+    // Two values take twice that, each within its own limit.
+    let two = run(config(100_000), json!({"message": [slow, slow]}));
+    assert_eq!(two["tags"], json!(["_grokparsefailure"]));
+    // One value's patterns share theirs.
+    let shared = run(config(50_000), json!({"message": slow}));
+    assert_eq!(shared["tags"], json!(["_groktimeout"]));
+}
+
+/// grok.rb chomps each of `pattern_definitions` (a TOML multi-line string
+/// ends with a line break): one `\n`, `\r\n` or `\r` at the end goes.
+#[test]
+fn pattern_definitions_lose_one_line_ending() {
+    for ending in ["\n", "\r\n", "\r"] {
+        let out = run(
+            json!({"match": {"message": "^%{A:a}$"}, "pattern_definitions": {"A": format!("\\d+{ending}")}}),
+            json!({"message": "12"}),
+        );
+        assert_eq!(out["a"], "12", "{ending:?}");
+    }
+    let out = run(
+        json!({"match": {"message": "^%{A:a}$"}, "pattern_definitions": {"A": "\\d+\n\n"}}),
+        json!({"message": "12"}),
+    );
+    assert_eq!(out["tags"], json!(["_grokparsefailure"]));
+}
+
 /// A long line without the text a pattern needs (`: ` here) fails that
 /// pattern at once, as in Logstash, and the next one is tried: searched
 /// from every start, it ran out of steps on lines of 12 KB.
