@@ -70,7 +70,14 @@ impl RubyInteger {
 
 /// `text.to_i`.
 pub fn to_i(text: &str) -> RubyInteger {
-    let (negative, digits, _) = sign_and_digits(text);
+    let (negative, mut digits, rest) = sign_and_digits(text);
+    // Base 10 takes its own prefix too: "0d12".to_i is 12 (to_f does not).
+    if digits == "0"
+        && let Some(after) = rest.strip_prefix(['d', 'D'])
+        && !digit_run(after).is_empty()
+    {
+        digits = digit_run(after);
+    }
     if digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit()) {
         // Eighteen digits cannot overflow, so no checks (which cost a
         // 128-bit multiply per digit in WebAssembly): the common case.

@@ -55,6 +55,15 @@ fn examples() {
     assert_eq!(to_i("1_000"), fits(1000));
     assert_eq!(to_i("1__0"), fits(1));
     assert_eq!(to_i("abc"), fits(0));
+    // Ruby 3.1: "0d12", "0D12", "-0d12" are 12, 12, -12; "0d", "0d_1",
+    // "00d12" and "0d 12" are 0.
+    assert_eq!(to_i("0d12"), fits(12));
+    assert_eq!(to_i("0D12"), fits(12));
+    assert_eq!(to_i("-0d12"), fits(-12));
+    for zero in ["0d", "0d_1", "00d12", "0d 12"] {
+        assert_eq!(to_i(zero), fits(0), "{zero}");
+    }
+    assert_eq!(to_f("0d12"), 0.0);
     assert_eq!(to_i("3.9"), fits(3));
     assert_eq!(to_i("-0000000000000000000000000"), fits(0));
     assert_eq!(to_i("0000000000000000000000042"), fits(42));
