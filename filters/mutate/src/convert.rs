@@ -147,7 +147,11 @@ fn float(value: &Value, eu: bool, lenient: bool) -> Option<Value> {
             let text = number_text(text, eu);
             let text = text.trim_matches(ruby_number::is_space);
             if lenient {
-                float_value(ruby_number::to_f(text))
+                // Ruby's to_f gives Infinity past a double's range, which
+                // JSON cannot hold: refused, as the strict reading is.
+                Some(ruby_number::to_f(text))
+                    .filter(|f| f.is_finite())
+                    .map(float_value)?
             } else {
                 float_value(match hex(text) {
                     Hex::Read {
@@ -486,6 +490,10 @@ mod tests {
             Conversion::FloatEu.apply(&json!("1.234,5"), false),
             Some(json!(1234.5))
         );
+        // Past a double's range Ruby gives Infinity, which JSON cannot hold.
+        for lenient in [false, true] {
+            assert_eq!(Conversion::Float.apply(&json!("1e400"), lenient), None);
+        }
     }
 
     #[test]
