@@ -92,10 +92,9 @@ fn a_compilation_past_the_timeout_is_killed_not_left_running() {
     // compiler.
     let started = Instant::now();
     let error = load_error_on(&engine, wat.as_bytes(), "{}");
-    assert!(
-        error.contains("an earlier compilation of this module took longer than 300 ms"),
-        "{error}"
-    );
+    // (Told by the compilation given up, if its waiters are still being
+    // told, else by the record of it: "an earlier compilation ...".)
+    assert!(error.contains("took longer than 300 ms"), "{error}");
     assert!(started.elapsed() < Duration::from_millis(300), "{error}");
     assert!(compilers_running().is_empty());
     // A larger limit (a reload with a new engine) tries again.

@@ -42,9 +42,9 @@ static GIVEN_UP: LazyLock<Mutex<HashMap<String, usize>>> = LazyLock::new(Mutex::
 
 /// Modules whose compilation in a child was killed at its deadline, by
 /// SHA-256, with the longest `engine.compile_timeout_ms` each ran past. A
-/// later load within that limit is refused at once, with the same verdict,
-/// rather than compiling for as long again (or not, as a race between the
-/// waiter and the kill would have it); a larger limit tries again.
+/// later load within that limit that finds no compiled module in the cache
+/// is refused at once, with the same verdict, rather than compiling for as
+/// long again; a larger limit tries again, and a success forgets it.
 static TIMED_OUT: LazyLock<Mutex<HashMap<String, Duration>>> = LazyLock::new(Mutex::default);
 
 /// One compilation, as its waiters see it.
@@ -74,17 +74,10 @@ pub(super) fn compile(
     sha256: &str,
 ) -> Result<Compiled, LoadError> {
     let timeout = engine.settings.compile_timeout;
-    if let Some(&ran_past) = crate::locked(&TIMED_OUT).get(sha256)
-        && ran_past >= timeout
-    {
-        return Err(LoadError::module(format!(
-            "an earlier compilation of this module took longer than {} ms \
-             (engine.compile_timeout_ms) and was given up: a filter this costly to compile is \
-             refused",
-            ran_past.as_millis()
-        )));
-    }
-    if crate::locked(&GIVEN_UP).contains_key(sha256) {
+    // Only a compilation in this process runs on once given up; a child is
+    // killed at its deadline (`build`), and a module that took that long is
+    // refused there at once (`TIMED_OUT`), after the cache is asked.
+    if compiler_process::compiler().is_none() && crate::locked(&GIVEN_UP).contains_key(sha256) {
         return Err(still_running(timeout));
     }
     let (pending, started) = {
@@ -116,8 +109,8 @@ pub(super) fn compile(
         match &*state {
             State::Done(Ok(compiled)) => return Ok(compiled.clone()),
             State::Done(Err(message)) => return Err(LoadError::module(message.clone())),
-            // Another waiter gave it up at this same deadline.
-            State::GivenUp => return Err(LoadError::module(took_too_long(timeout))),
+            // Given up at its deadline, by another waiter.
+            State::GivenUp => return Err(LoadError::module(took_too_long_earlier(timeout))),
             State::Running => {}
         }
         let left = pending.deadline.saturating_duration_since(Instant::now());
@@ -126,13 +119,6 @@ pub(super) fn compile(
             *crate::locked(&GIVEN_UP)
                 .entry(sha256.to_owned())
                 .or_default() += 1;
-            // A child is killed at this very deadline (`build`), so nothing
-            // of it runs on; a compilation in this process does.
-            if compiler_process::compiler().is_some() {
-                let mut timed_out = crate::locked(&TIMED_OUT);
-                let ran_past = timed_out.entry(sha256.to_owned()).or_default();
-                *ran_past = (*ran_past).max(timeout);
-            }
             return Err(LoadError::module(took_too_long(timeout)));
         }
         state = (pending.finished.wait_timeout(state, left))
@@ -145,6 +131,14 @@ fn took_too_long(timeout: Duration) -> String {
     format!(
         "compiling the module took longer than {} ms (engine.compile_timeout_ms), so it was \
          given up: a filter this costly to compile is refused",
+        timeout.as_millis()
+    )
+}
+
+fn took_too_long_earlier(timeout: Duration) -> String {
+    format!(
+        "an earlier compilation of this module took longer than {} ms \
+         (engine.compile_timeout_ms) and was given up: a filter this costly to compile is refused",
         timeout.as_millis()
     )
 }
@@ -172,7 +166,7 @@ fn start(
             let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let deadline = pending.deadline;
                 (engine.cache).compile(&engine.wasmtime, &sha256, tripwire, deadline, || {
-                    build(&engine, &wasm, tripwire, deadline)
+                    build(&engine, &wasm, &sha256, tripwire, deadline)
                 })
             }))
             .unwrap_or_else(|_| Err("the compiler panicked".into()));
@@ -203,6 +197,7 @@ fn start(
 fn build(
     engine: &EngineInner,
     wasm: &[u8],
+    sha256: &str,
     tripwire: bool,
     deadline: Instant,
 ) -> Result<Module, String> {
@@ -213,9 +208,19 @@ fn build(
     let Some(program) = compiler_process::compiler() else {
         return in_process();
     };
+    let timeout = engine.settings.compile_timeout;
+    if crate::locked(&TIMED_OUT)
+        .get(sha256)
+        .is_some_and(|&ran_past| ran_past >= timeout)
+    {
+        return Err(took_too_long_earlier(timeout));
+    }
     let memory = engine.settings.compile_memory_bytes;
     let artifact = match compiler_process::compile(program, wasm, tripwire, memory, deadline) {
-        Ok(artifact) => artifact,
+        Ok(artifact) => {
+            crate::locked(&TIMED_OUT).remove(sha256);
+            artifact
+        }
         Err(ChildFailure::CannotStart(why)) => {
             // Where exec is refused (a seccomp or AppArmor profile), a
             // filter still loads; only its compilation is less bounded.
@@ -229,8 +234,14 @@ fn build(
             | ChildFailure::OutOfMemory(message)
             | ChildFailure::Broke(message),
         ) => return Err(message),
-        // A waiter that wakes after this is told the same.
-        Err(ChildFailure::Killed) => return Err(took_too_long(engine.settings.compile_timeout)),
+        // Before the waiters are told, so that a load after them is
+        // refused at once whichever of them saw the deadline first.
+        Err(ChildFailure::Killed) => {
+            let mut timed_out = crate::locked(&TIMED_OUT);
+            let ran_past = timed_out.entry(sha256.to_owned()).or_default();
+            *ran_past = (*ran_past).max(timeout);
+            return Err(took_too_long(timeout));
+        }
     };
     // SAFETY: the artifact is what `Engine::precompile_module` wrote for
     // this module in a child running this very executable (`/proc/self/exe`,

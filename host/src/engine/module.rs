@@ -457,11 +457,6 @@ pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<
                 limits.memory_exceeded.take().unwrap_or_default()
             )
         }
-        // wasmtime's words for a refused table name no limit; ours do.
-        _ if limits.table_exceeded.is_some() => {
-            let why = limits.table_exceeded.take().unwrap_or_default();
-            format!("{step}: {e:#}: {why}")
-        }
         // Its start function, or the version export, never returned.
         Some(wasmtime::Trap::Interrupt) => {
             let limit = (engine.settings().call_timeout)
@@ -484,7 +479,11 @@ pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<
             steps.push(format!("trap: {trap}"));
             steps.join(": ")
         }
-        None => format!("{step}: {}", e.root_cause()),
+        // wasmtime's words for a refused table name no limit; ours do.
+        None => match limits.table_exceeded.take() {
+            Some(why) => format!("{step}: {e:#}: {why}"),
+            None => format!("{step}: {}", e.root_cause()),
+        },
     };
     let (instance, tripwire) =
         tripwire::instantiate(engine.watchdog(), &linker, &mut store, module, |_, _| {})

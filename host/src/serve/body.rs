@@ -99,8 +99,10 @@ fn charged(
     let mut held = held;
     let have = held.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
     if answer > have {
-        let more = (answer - have).min(budget.available_permits());
-        // Both are at most the budget, which is a u32 of permits.
+        // At most what is left, and what one acquire takes (a u32).
+        let more = (answer - have)
+            .min(budget.available_permits())
+            .min(u32::MAX as usize);
         if let Ok(share) = budget.clone().try_acquire_many_owned(more as u32) {
             match &mut held {
                 Some(permits) => permits.merge(share),

@@ -65,6 +65,13 @@ module WasmstashServer
       filter = "json"
       config = { source = "message" }
 
+      # The message's members set as they are, `tags` that Logstash's
+      # event refuses included (the json filter refuses them, as
+      # Logstash's does); the test filter writes them on request.
+      [[pipelines.rawjson.filters]]
+      module = "#{chaos_module}"
+      config = { merge_message = true }
+
       # Reads, writes and removes @metadata fields, as Logstash filters do.
       [[pipelines.meta.filters]]
       filter = "mutate"

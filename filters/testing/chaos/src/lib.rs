@@ -35,6 +35,12 @@ pub struct Config {
     /// Logstash's event holds only an object (the built-in filters refuse
     /// to, as Logstash's do): another answer the plugin must cope with.
     metadata_text: Option<String>,
+    /// Set each member of the JSON object in `message` at its key, as it
+    /// is: where the built-in json filter refuses what Logstash's event
+    /// refuses (an object at `tags`), this writes it, one more answer the
+    /// plugin must cope with.
+    #[serde(default)]
+    merge_message: bool,
 }
 
 pub struct Chaos {
@@ -94,6 +100,13 @@ impl Filter for Chaos {
         if let Some(ms) = c.slow_ms {
             let until = host::now_unix_nanos().saturating_add(ms as i64 * 1_000_000);
             while host::now_unix_nanos() < until {}
+        }
+        if c.merge_message
+            && let Ok(Value::Object(members)) = serde_json::from_str(&message)
+        {
+            for (key, value) in members {
+                event.set(&key, value);
+            }
         }
         self.seen += 1;
         event.set("[chaos][seen]", self.seen);

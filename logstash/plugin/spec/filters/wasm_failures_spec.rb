@@ -401,7 +401,7 @@ describe LogStash::Filters::Wasm do
     it "moves tags Logstash 8 would refuse to _tags, as Logstash does, and keeps the rest of the result" do
       events = [event('{"tags":{"a":1},"level":"warn","user":"bob"}', "tags" => ["beats"]),
                 event('{"tags":[1,2],"x":2}')]
-      wasm(@server[:url], "json").multi_filter(events)
+      wasm(@server[:url], "rawjson").multi_filter(events)
       first, second = events
       expect(first.get("level")).to eq("warn")
       expect(first.get("user")).to eq("bob")
@@ -414,7 +414,7 @@ describe LogStash::Filters::Wasm do
 
     it "adds such tags to the _tags list there is, as the sidecar does, rather than replace it" do
       events = [event('{"tags":{"a":1}}', "_tags" => ["earlier"]), event('{"tags":7}', "_tags" => "earlier")]
-      wasm(@server[:url], "json").multi_filter(events)
+      wasm(@server[:url], "rawjson").multi_filter(events)
       expect(events.map { |e| e.get("_tags") }).to eq([["earlier", { "a" => 1 }], ["earlier", 7]])
       expect(events.map { |e| e.get("tags") }).to eq([["_tagsparsefailure"]] * 2)
     end
