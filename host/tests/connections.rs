@@ -443,6 +443,29 @@ fn events_run_for_a_client_gone_are_counted_as_abandoned() {
     server.stop();
 }
 
+/// A shutdown closes at once a connection that has not sent a whole
+/// request head: nothing of it has run. It used to wait out the header
+/// deadline for it (here 30 s) while the rest of the drain was done.
+#[test]
+fn a_shutdown_closes_a_connection_still_sending_its_head() {
+    let (server, _dir) = start("header_read_timeout_ms = 30000");
+    let mut slow = TcpStream::connect(server.addr).unwrap();
+    slow.write_all(b"POST /v1/pipelines/app/event HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    // A served request on another connection, so this one is accepted too.
+    assert_serves(&server);
+    let signalled = Instant::now();
+    let stopped = server.stop_with_status();
+    assert!(stopped.success(), "{stopped:?}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "the shutdown waited {:?} for the head",
+        signalled.elapsed()
+    );
+    let (received, _) = read_until_closed(&mut slow, Duration::from_secs(5));
+    assert!(received.is_empty(), "{}", String::from_utf8_lossy(&received));
+}
+
 #[test]
 fn connections_past_the_cap_are_closed_unread_and_counted() {
     let (server, _dir) = start("max_connections = 2\nheader_read_timeout_ms = 60000");

@@ -10,10 +10,13 @@
 //! accepted, without reading from it. Shutdown stops accepting, lets each
 //! open connection finish the request it is serving, for at most the drain
 //! limit the shutdown future resolves to, then returns what it left open.
+//! A connection that has not yet sent one whole request head is closed at
+//! once: nothing of it has run, and hyper would wait out its header
+//! deadline for a client sending its headers slowly.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -65,6 +68,7 @@ pub async fn serve(
     // Requests whose handler has not answered yet, for the shutdown's report.
     let unanswered = Arc::new(AtomicUsize::new(0));
     let graceful = GracefulShutdown::new();
+    let (draining, drain_seen) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let drain_limit = loop {
         let (stream, peer) = tokio::select! {
@@ -92,7 +96,10 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let unanswered = unanswered.clone();
+        let requested = Arc::new(AtomicBool::new(false));
+        let head_read = requested.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            head_read.store(true, Ordering::SeqCst);
             // What `into_make_service_with_connect_info` would add: the live
             // view logs who opened it.
             request.extensions_mut().insert(ConnectInfo(peer));
@@ -118,14 +125,22 @@ pub async fn serve(
             );
         let connection = graceful.watch(connection);
         let metrics = metrics.clone();
+        let mut drain_seen = drain_seen.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                count_cut_off(&metrics, peer, &e);
+            tokio::select! {
+                ended = connection => if let Err(e) = ended {
+                    count_cut_off(&metrics, peer, &e);
+                },
+                // Dropping the connection closes it.
+                () = unrequested_at_drain(&mut drain_seen, &requested) => {
+                    tracing::debug!(%peer, "closed at shutdown before a whole request head arrived");
+                }
             }
             drop(permit);
         });
     };
     drop(listener);
+    let _ = draining.send(true);
     let finished = tokio::time::timeout(drain_limit, graceful.shutdown())
         .await
         .is_ok();
@@ -142,6 +157,18 @@ pub async fn serve(
         } else {
             limits.max_connections - open.available_permits()
         },
+    }
+}
+
+/// Resolves once the drain begins if no request head has been read whole on
+/// the connection by then; else never (the connection ends on its own).
+async fn unrequested_at_drain(
+    drain: &mut tokio::sync::watch::Receiver<bool>,
+    requested: &AtomicBool,
+) {
+    let _ = drain.wait_for(|&draining| draining).await;
+    if requested.load(Ordering::SeqCst) {
+        std::future::pending::<()>().await;
     }
 }
 
