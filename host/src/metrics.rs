@@ -68,7 +68,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "wasmstash_request_body_bytes_held",
         "gauge",
-        "Memory request bodies and answers not yet written take now, of server.max_inflight_body_bytes",
+        "Memory request bodies and answers not yet written take now, counted against server.max_inflight_body_bytes (answers larger than their bodies may take it past)",
     ),
     (
         "wasmstash_filter_counter_total",

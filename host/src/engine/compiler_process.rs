@@ -82,7 +82,10 @@ pub(super) enum ChildFailure {
 /// happen to be scheduled, so near the cap the same module would pass on
 /// one try and be refused on the next. A module refused for memory on
 /// several threads is tried once more on one, whose peak is the module's
-/// own: that try decides.
+/// own: that try decides, if it ends within the CPU time the first could
+/// have spent (its wall time on every thread, and a second more). A
+/// module that is slow as well as large is not given the whole
+/// `compile_timeout_ms` again: past that, the first refusal stands.
 pub(super) fn compile(
     program: &Path,
     wasm: &[u8],
@@ -91,9 +94,19 @@ pub(super) fn compile(
     deadline: Instant,
 ) -> Result<Vec<u8>, ChildFailure> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
-    let on = |threads| compile_on(threads, program, wasm, tripwire, memory_bytes, deadline);
-    match on(threads) {
-        Err(ChildFailure::OutOfMemory(_)) if threads > 1 => on(1),
+    let on = |threads, until| compile_on(threads, program, wasm, tripwire, memory_bytes, until);
+    let started = Instant::now();
+    match on(threads, deadline) {
+        Err(ChildFailure::OutOfMemory(refusal)) if threads > 1 => {
+            let spent = started.elapsed() * threads as u32 + Duration::from_secs(1);
+            let until = deadline.min(Instant::now() + spent);
+            match on(1, until) {
+                Err(ChildFailure::Killed) if until < deadline => {
+                    Err(ChildFailure::OutOfMemory(refusal))
+                }
+                ended => ended,
+            }
+        }
         ended => ended,
     }
 }

@@ -67,7 +67,7 @@ pub(crate) async fn read_whole(
                 .await;
             // The body is dropped once its handler has answered; its
             // share of the budget goes to the answer.
-            charged(response, held, &app.bodies)
+            charged(response, held, &app)
         }
         Ok(Err(error)) => refused(&app, error),
         Err(_) => refused(
@@ -83,21 +83,21 @@ pub(crate) async fn read_whole(
     }
 }
 
-/// `response` holding the share of `budget` its answer takes until the
-/// answer is written or given up. The body's share `held` is resized to
-/// the answer's length: what the answer needs beyond it is taken as far as
-/// the budget has it (the answer is made, and must go out; new bodies wait
-/// until it has), what it needs less is given back now.
-fn charged(
-    response: Response,
-    held: Option<OwnedSemaphorePermit>,
-    budget: &Arc<Semaphore>,
-) -> Response {
+/// `response` holding the share of the bodies' budget its answer takes
+/// until the answer is written or given up. The body's share `held` is
+/// resized to the answer's length: what the answer needs beyond it is
+/// taken as far as the budget has it (the answer is made, and must go out;
+/// new bodies wait until it has), and what the budget has not is counted
+/// apart, so the gauge shows all that is held; what it needs less is given
+/// back now.
+fn charged(response: Response, held: Option<OwnedSemaphorePermit>, app: &Arc<App>) -> Response {
+    let budget = &app.bodies;
     let answer = http_body::Body::size_hint(response.body())
         .exact()
         .map_or(0, |length| length as usize);
     let mut held = held;
     let have = held.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
+    let mut over_budget = 0;
     if answer > have {
         // At most what is left, and what one acquire takes (a u32).
         let more = (answer - have)
@@ -109,18 +109,47 @@ fn charged(
                 None => held = Some(share),
             }
         }
+        let charged = held.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
+        over_budget = answer - charged;
     } else if let Some(permits) = &mut held {
         drop(permits.split(have - answer));
     }
     match held {
-        Some(share) if share.num_permits() > 0 => response.map(|body| {
-            Body::new(Charged {
-                answer: body,
-                taken: Bytes::new(),
-                _share: share,
+        Some(share) if share.num_permits() > 0 || over_budget > 0 => {
+            let over = OverBudget::count(&app.answers_over_budget, over_budget);
+            response.map(|body| {
+                Body::new(Charged {
+                    answer: body,
+                    taken: Bytes::new(),
+                    _share: share,
+                    _over: over,
+                })
             })
-        }),
+        }
         _ => response,
+    }
+}
+
+/// Bytes of an answer held beyond its share of the budget, counted in
+/// `App::answers_over_budget` while the answer is.
+struct OverBudget {
+    bytes: usize,
+    total: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl OverBudget {
+    fn count(total: &Arc<std::sync::atomic::AtomicUsize>, bytes: usize) -> OverBudget {
+        total.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+        OverBudget {
+            bytes,
+            total: total.clone(),
+        }
+    }
+}
+
+impl Drop for OverBudget {
+    fn drop(&mut self) {
+        (self.total).fetch_sub(self.bytes, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -139,6 +168,7 @@ struct Charged {
     /// (slices share the frame's memory: no copy).
     taken: Bytes,
     _share: OwnedSemaphorePermit,
+    _over: OverBudget,
 }
 
 impl Charged {

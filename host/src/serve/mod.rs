@@ -99,8 +99,11 @@ pub(crate) struct App {
     state: Option<Arc<StateDir>>,
     pub live: ui::LiveView,
     /// One permit per byte of memory that the request bodies held take
-    /// (`server.max_inflight_body_bytes`).
+    /// (`server.max_inflight_body_bytes`), and the answers not yet written.
     pub bodies: Arc<tokio::sync::Semaphore>,
+    /// Bytes of answers not yet written beyond the permits they could get
+    /// (`body.rs`): held all the same, so the gauge counts them too.
+    pub answers_over_budget: Arc<std::sync::atomic::AtomicUsize>,
     /// Set once a shutdown begins: a body still arriving is then refused,
     /// rather than waited for up to `body_read_timeout_ms`.
     pub stopping: tokio::sync::watch::Sender<bool>,
@@ -356,6 +359,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         current: RwLock::new(None),
         live: ui::LiveView::new(server.ui.clone(), &metrics),
         bodies: Arc::new(tokio::sync::Semaphore::new(server.max_inflight_body_bytes)),
+        answers_over_budget: Arc::default(),
         stopping: tokio::sync::watch::Sender::new(false),
         metrics,
         server,

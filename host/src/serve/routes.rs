@@ -109,7 +109,8 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let held = app.server.max_inflight_body_bytes - app.bodies.available_permits();
+    let held = app.server.max_inflight_body_bytes - app.bodies.available_permits()
+        + (app.answers_over_budget).load(std::sync::atomic::Ordering::Relaxed);
     (app.metrics).set("wasmstash_request_body_bytes_held", &[], held as f64);
     let text = app.metrics.render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
