@@ -467,9 +467,13 @@ fn indirects(fields: &[Field]) -> Vec<Indirect> {
         .enumerate()
         .filter(|(_, field)| field.kind == Kind::Indirect)
         .map(|(index, field)| Indirect {
+            // Logstash's ValueResolver takes the first other field of that
+            // name, whatever its kind; a normal or appended one is in the
+            // event by then, so only skips and other indirects count here.
             key_field: fields
                 .iter()
-                .rposition(|f| f.name == field.name && matches!(f.kind, Kind::Normal | Kind::Skip)),
+                .enumerate()
+                .position(|(other, f)| other != index && f.name == field.name),
             key_name: field.name.clone(),
             value: index,
         })

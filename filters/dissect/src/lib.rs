@@ -138,6 +138,11 @@ impl Filter for Dissect {
                     "mapping `{source}`: the pattern must be a string, got {pattern}"
                 ));
             };
+            // Logstash builds no dissector for an empty pattern: the mapping
+            // does nothing, neither tagging nor running the common options.
+            if pattern.is_empty() {
+                continue;
+            }
             let parsed = pattern::parse(pattern)
                 .map_err(|e| format!("mapping `{source}` => {pattern:?}: {e}"))?;
             mappings.push((

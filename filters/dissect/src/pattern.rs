@@ -59,12 +59,19 @@ pub fn parse(pattern: &str) -> Result<Pattern, String> {
         literal.push_str(&rest[..open]);
         let start = pattern.len() - rest.len() + open;
         let body_and_rest = &rest[open + 2..];
-        let close = body_and_rest.find('}').ok_or_else(|| {
-            format!(
-                "`%{{` at {} is never closed by `}}`",
-                column(pattern, start)
-            )
-        })?;
+        let Some(close) = body_and_rest.find('}') else {
+            // Logstash only sees fields that close; after the last one, an
+            // open `%{` is text of the final delimiter. Before any field it
+            // leaves none, which is more likely a typo than a layout.
+            if fields.is_empty() {
+                return Err(format!(
+                    "`%{{` at {} is never closed by `}}`",
+                    column(pattern, start)
+                ));
+            }
+            literal.push_str(&rest[open..]);
+            break;
+        };
         let body = &body_and_rest[..close];
         if body.contains("%{") {
             return Err(format!(
@@ -124,39 +131,27 @@ fn column(pattern: &str, byte: usize) -> String {
 }
 
 fn parse_field(body: &str) -> Result<Field, String> {
-    let (body, padded) = match body.strip_suffix("->") {
-        Some(inner) => (inner, true),
-        None => (body, false),
-    };
-    let (kind, name) = match body.as_bytes().first() {
+    let (kind, body) = match body.as_bytes().first() {
         Some(b'+') => (Kind::Append { ordinal: None }, &body[1..]),
         Some(b'?') => (Kind::Skip, &body[1..]),
         Some(b'&') => (Kind::Indirect, &body[1..]),
         _ => (Kind::Normal, body),
     };
-    if name.starts_with(['+', '?', '&']) {
+    if body.starts_with(['+', '?', '&']) {
         return Err("a field takes one prefix: `+` (append), `?` (skip) or `&` (indirect)".into());
     }
-    let (kind, name) = match (kind, name.rsplit_once('/')) {
-        (Kind::Append { .. }, Some((name, digits))) => {
-            let ordinal = digits.parse::<u32>().map_err(|_| {
-                format!(
-                    "`/{digits}` is not an append order (expected digits, as in `%{{+{name}/2}}`)"
-                )
-            })?;
-            (
-                Kind::Append {
-                    ordinal: Some(ordinal),
-                },
-                name,
-            )
-        }
-        (_, Some(_)) if !name.starts_with('[') => {
+    let (name, padded, ordinal) = split_suffix(body);
+    let kind = match kind {
+        Kind::Append { .. } => Kind::Append { ordinal },
+        // Logstash reads the order of a skip and drops it: it orders nothing.
+        Kind::Skip => Kind::Skip,
+        // `%{/2}` is as nameless as `%{->}`; no order can mislead there.
+        kind if ordinal.is_none() || name.is_empty() => kind,
+        _ => {
             return Err(
                 "an order suffix `/N` is only allowed on an append field (`%{+name/N}`)".into(),
             );
         }
-        (kind, _) => (kind, name),
     };
     match (&kind, name.is_empty()) {
         (Kind::Normal, true) => Ok(Field {
@@ -184,6 +179,35 @@ fn parse_field(body: &str) -> Result<Field, String> {
                 next: String::new(),
             })
         }
+    }
+}
+
+/// Splits off Logstash's field suffix (Field.java's SUFFIX_REGEX): `->`,
+/// `/N`, `/N->` or `->/N` at the very end, with N one or two ASCII digits.
+/// Anything else stays in the name, as Logstash keeps it there: `a/b` and
+/// `a/123` are names, not orders. The longest suffix wins, which is what
+/// the regex's lazy name gives.
+fn split_suffix(body: &str) -> (&str, bool, Option<u32>) {
+    fn ordinal_at_end(text: &str) -> Option<(&str, u32)> {
+        let head = text.trim_end_matches(|c: char| c.is_ascii_digit());
+        let digits = &text[head.len()..];
+        if !(1..=2).contains(&digits.len()) {
+            return None;
+        }
+        Some((head.strip_suffix('/')?, digits.parse().ok()?))
+    }
+    if let Some((head, ordinal)) = ordinal_at_end(body) {
+        return match head.strip_suffix("->") {
+            Some(name) => (name, true, Some(ordinal)),
+            None => (head, false, Some(ordinal)),
+        };
+    }
+    match body.strip_suffix("->") {
+        Some(head) => match ordinal_at_end(head) {
+            Some((name, ordinal)) => (name, true, Some(ordinal)),
+            None => (head, true, None),
+        },
+        None => (body, false, None),
     }
 }
 
@@ -251,17 +275,57 @@ mod tests {
         }
     }
 
+    /// Field.java's SUFFIX_REGEX: `->` and `/N` in either order, N one or
+    /// two digits; any other `/` is part of the name.
+    #[test]
+    fn suffixes_are_read_as_logstash_reads_them() {
+        let field = |body: &str| {
+            let field = parse(&format!("%{{{body}}} x")).unwrap().fields.remove(0);
+            (field.name, field.kind, field.padded)
+        };
+        let append = |ordinal| Kind::Append { ordinal };
+        for (body, expected) in [
+            ("+a->/2", ("a", append(Some(2)), true)),
+            ("+a/2->", ("a", append(Some(2)), true)),
+            ("+a/12", ("a", append(Some(12)), false)),
+            ("+a/123", ("a/123", append(None), false)),
+            ("+a/b", ("a/b", append(None), false)),
+            ("+a/1/2", ("a/1", append(Some(2)), false)),
+            ("+[a/2]", ("[a/2]", append(None), false)),
+            ("a/b", ("a/b", Kind::Normal, false)),
+            ("a/123->", ("a/123", Kind::Normal, true)),
+            ("a->->", ("a->", Kind::Normal, true)),
+            ("?k/2", ("k", Kind::Skip, false)),
+            ("?k->/2", ("k", Kind::Skip, true)),
+            ("->", ("", Kind::Skip, true)),
+            ("/2", ("", Kind::Skip, false)),
+        ] {
+            let (name, kind, padded) = expected;
+            assert_eq!(field(body), (name.to_owned(), kind, padded), "{body}");
+        }
+    }
+
+    #[test]
+    fn an_open_brace_after_the_last_field_is_delimiter_text() {
+        let pattern = parse("%{a} %{b").unwrap();
+        assert_eq!(pattern.fields.len(), 1);
+        assert_eq!(pattern.fields[0].next, " %{b");
+        assert_eq!(parse("%{a}, x}y %{b").unwrap().fields[0].next, "y %{b");
+    }
+
     #[test]
     fn invalid_patterns_are_explained_with_their_position() {
         for (pattern, expected) in [
             ("", "empty"),
             ("no fields here", "no `%{...}` field"),
-            ("%{a} %{b", "`%{` at character 6 is never closed"),
+            ("%{a", "`%{` at character 1 is never closed"),
+            ("x %{a", "`%{` at character 3 is never closed"),
             ("%{a}%{b}", "no delimiter between them"),
             ("%{+&a}", "one prefix"),
             ("%{&+a}", "one prefix"),
-            ("%{+a/x}", "not an append order"),
             ("%{a/2}", "only allowed on an append"),
+            ("%{&a->/2}", "only allowed on an append"),
+            ("%{+/2}", "needs a name"),
             ("%{+}", "needs a name"),
             ("%{&}", "needs a name"),
             ("x %{[a][b}", "malformed field reference"),
