@@ -5,6 +5,23 @@
 //! ([`crate::ruby_number`], [`crate::java_number`]), but share this rule,
 //! so it is written once.
 
+/// The text both languages write for a double without digits to choose
+/// (`NaN`, `Infinity`, `-Infinity`, `0.0`, `-0.0`) as `Err`; else the sign
+/// to write before its digits and its magnitude.
+pub(crate) fn sign_and_magnitude(value: f64) -> Result<(&'static str, f64), String> {
+    if value.is_nan() {
+        return Err("NaN".into());
+    }
+    if value.is_infinite() {
+        return Err(if value > 0.0 { "Infinity" } else { "-Infinity" }.into());
+    }
+    let sign = if value.is_sign_negative() { "-" } else { "" };
+    if value == 0.0 {
+        return Err(format!("{sign}0.0"));
+    }
+    Ok((sign, value.abs()))
+}
+
 /// The digits of `value` (finite and above zero) and the power of ten of
 /// the first: `1500.0` is `("15", 3)`, `0.025` is `("25", -2)`.
 pub(crate) fn shortest_digits(value: f64) -> (String, i32) {

@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use serde_json::Number;
 
-use crate::float_digits::{digits_and_exponent, shortest_digits};
+use crate::float_digits::{digits_and_exponent, shortest_digits, sign_and_magnitude};
 
 /// Appends what Java's `toString` gives for the value Logstash reads
 /// `number` as: an integer's digits (`-0` is a `Long` zero, so `0`), a
@@ -42,17 +42,11 @@ pub fn push_number_text(number: &Number, out: &mut String) {
 /// `9.999999999999999E22`, `7.0511e20` as `7.051100000000001E20`; 56 of the
 /// 8,131 recorded in `compat/double-cases.tsv`); that is not reproduced.
 pub fn double_to_string(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".into();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    let sign = if value.is_sign_negative() { "-" } else { "" };
-    if value == 0.0 {
-        return format!("{sign}0.0");
-    }
-    let (digits, exponent) = java_digits(value.abs());
+    let (sign, magnitude) = match sign_and_magnitude(value) {
+        Ok(written) => written,
+        Err(text) => return text,
+    };
+    let (digits, exponent) = java_digits(magnitude);
     if !(-3..7).contains(&exponent) {
         let (first, rest) = digits.split_at(1);
         let rest = if rest.is_empty() { "0" } else { rest };

@@ -15,7 +15,7 @@
 
 use serde_json::{Number, Value};
 
-use crate::float_digits::shortest_digits;
+use crate::float_digits::{shortest_digits, sign_and_magnitude};
 
 /// An integer as Ruby reads it from text.
 #[derive(Clone, Debug, PartialEq)]
@@ -157,17 +157,11 @@ pub fn number_to_s(number: &Number) -> String {
 /// MRI 3.1's; Debian's JRuby 9.3 writes floats up to 10^19 plainly, some
 /// with more digits (`1e16` as `10000000000000000.0`).
 pub fn float_to_s(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".into();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    let sign = if value.is_sign_negative() { "-" } else { "" };
-    if value == 0.0 {
-        return format!("{sign}0.0");
-    }
-    let (digits, exponent) = shortest_digits(value.abs());
+    let (sign, magnitude) = match sign_and_magnitude(value) {
+        Ok(written) => written,
+        Err(text) => return text,
+    };
+    let (digits, exponent) = shortest_digits(magnitude);
     // Where the decimal point falls after the first `point` digits.
     let point = exponent + 1;
     let count = digits.len() as i32;
