@@ -112,6 +112,38 @@ fn a_compilation_past_the_timeout_is_killed_not_left_running() {
     });
 }
 
+/// The record of a module that ran past the compile timeout is asked only
+/// when the cache has no compiled module, and a success forgets it: a
+/// module compiled under a larger limit then loads under the small one
+/// again. (It was asked first, and kept, so such a module stayed refused.)
+#[test]
+fn a_module_once_too_slow_loads_from_the_cache_once_compiled() {
+    let _alone = one_at_a_time();
+    let cache = tempfile::tempdir().unwrap();
+    let with_timeout = |timeout: Duration| {
+        wasmstash::engine::compile_in_child_processes(env!("CARGO_BIN_EXE_wasmstash").into());
+        Engine::new(EngineSettings {
+            cache_dir: Some(cache.path().to_owned()),
+            compile_timeout: timeout,
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    // Some hundreds of milliseconds of Cranelift, whatever the machine.
+    let wat = slow_to_compile(3_000);
+    let hasty = with_timeout(Duration::from_millis(20));
+    let error = load_error_on(&hasty, wat.as_bytes(), "{}");
+    assert!(error.contains("took longer than 20 ms"), "{error}");
+    let patient = with_timeout(Duration::from_secs(120));
+    load(&patient, "slow", wat.as_bytes(), "{}");
+    load(
+        &with_timeout(Duration::from_millis(20)),
+        "slow",
+        wat.as_bytes(),
+        "{}",
+    );
+}
+
 #[test]
 fn a_module_compiles_in_a_child_bounded_by_the_cap_and_runs() {
     let _alone = one_at_a_time();
