@@ -196,6 +196,30 @@ fn tables_past_the_instance_limit_name_it() {
         inspection.problems
     );
     assert_loads(&wat.replace("(table $b 60000 funcref)", ""));
+    // A start function whose table.grow was refused (it gets -1 and goes
+    // on) and that then traps is told the trap, by `inspect` too.
+    let grows_then_traps = with_function(
+        &wat_filter("(i64.const 0)").replace(
+            r#"(memory (export "memory") 2)"#,
+            r#"(memory (export "memory") 2) (table $t 1 funcref)"#,
+        ),
+        "(func $start (drop (table.grow $t (ref.null func) (i32.const 200000))) unreachable) \
+         (start $start)",
+    );
+    let error = load_error(grows_then_traps.as_bytes(), "{}");
+    assert!(
+        error.starts_with("cannot instantiate: running the module's start function: trap:")
+            && !error.contains("its tables would hold"),
+        "{error}"
+    );
+    let inspection =
+        wasmstash::engine::inspect(&strict_engine(), grows_then_traps.as_bytes()).unwrap();
+    assert!(
+        (inspection.problems.iter())
+            .any(|p| p.contains("trap") && !p.contains("its tables would hold")),
+        "{:?}",
+        inspection.problems
+    );
 }
 
 /// A filter whose `init` accepts any config, or, when `refusing`, answers
