@@ -222,5 +222,15 @@ fn numeric_pid(proc_id: &str) -> Option<i64> {
 
 export_filter!(Syslog);
 
+/// The number `digits` (all ASCII digits, as both syslog formats write
+/// their date and time fields) spell, or `None` if one is not a digit.
+fn decimal(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0, |value, &digit| {
+        digit
+            .is_ascii_digit()
+            .then(|| value * 10 + u32::from(digit - b'0'))
+    })
+}
+
 #[cfg(test)]
 mod tests;

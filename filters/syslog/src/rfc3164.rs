@@ -21,7 +21,7 @@
 
 use std::net::Ipv6Addr;
 
-use crate::Header;
+use crate::{Header, decimal};
 
 /// Parses a line (its `<PRI>` already taken off).
 pub fn parse(line: &str) -> Result<Header<'_>, String> {
@@ -92,7 +92,7 @@ fn bsd_timestamp_len(bytes: &[u8]) -> Option<usize> {
     let day_digits = count_digits(&bytes[at..]);
     if !(1..=2).contains(&day_digits)
         || bytes.get(at + day_digits) != Some(&b' ')
-        || !matches!(number(&bytes[at..at + day_digits]), Some(1..=31))
+        || !matches!(decimal(&bytes[at..at + day_digits]), Some(1..=31))
     {
         return None;
     }
@@ -128,8 +128,8 @@ fn iso_timestamp_len(line: &str) -> Option<usize> {
         other => b == other,
     });
     let in_range = || {
-        matches!(number(&prefix[5..7]), Some(1..=12))
-            && matches!(number(&prefix[8..10]), Some(1..=31))
+        matches!(decimal(&prefix[5..7]), Some(1..=12))
+            && matches!(decimal(&prefix[8..10]), Some(1..=31))
             && is_clock(&prefix[11..])
     };
     if !fits || !in_range() {
@@ -148,18 +148,9 @@ fn is_clock(text: &[u8]) -> bool {
     text.len() == 8
         && text[2] == b':'
         && text[5] == b':'
-        && matches!(number(&text[..2]), Some(0..=23))
-        && matches!(number(&text[3..5]), Some(0..=59))
-        && matches!(number(&text[6..]), Some(0..=60))
-}
-
-/// The value of a short run of ASCII digits; `None` if any byte is not one.
-fn number(digits: &[u8]) -> Option<u32> {
-    digits.iter().try_fold(0, |value, &digit| {
-        digit
-            .is_ascii_digit()
-            .then(|| value * 10 + u32::from(digit - b'0'))
-    })
+        && matches!(decimal(&text[..2]), Some(0..=23))
+        && matches!(decimal(&text[3..5]), Some(0..=59))
+        && matches!(decimal(&text[6..]), Some(0..=60))
 }
 
 fn end_of_word(bytes: &[u8], at: usize) -> Option<usize> {

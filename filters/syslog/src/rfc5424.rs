@@ -83,14 +83,8 @@ fn check_timestamp(text: &str) -> Result<(), String> {
         || format!("RFC 5424 TIMESTAMP `{text}` is not `YYYY-MM-DDThh:mm:ss[.ffffff](Z|+hh:mm)`");
     let bytes = text.as_bytes();
     let number = |at: usize, len: usize, max: u32| -> Result<u32, String> {
-        let digits = bytes
-            .get(at..at + len)
-            .filter(|d| d.iter().all(u8::is_ascii_digit));
-        let value = digits
-            .ok_or_else(bad)?
-            .iter()
-            .fold(0, |n, d| n * 10 + u32::from(d - b'0'));
-        if value > max { Err(bad()) } else { Ok(value) }
+        let value = bytes.get(at..at + len).and_then(crate::decimal);
+        value.filter(|&value| value <= max).ok_or_else(bad)
     };
     let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
     if separators
