@@ -1,0 +1,182 @@
+//! What `wasmstash run` prints on stderr when it ends: events in and out,
+//! failures by tag and by kind, the filters' own counters, and what reading
+//! the input noticed. Kept apart from the run itself, which only fills it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use wasmstash_sdk::Event;
+
+use crate::engine::counter_names::CounterNames;
+use crate::input::InputNotes;
+
+/// What a run did, as printed on stderr.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub pipeline: String,
+    pub events_in: u64,
+    pub events_out: u64,
+    pub dropped: u64,
+    /// Output events per failure tag, and failure records per kind.
+    pub failures: FailureCounts,
+    /// The filters' own counters (`metric_add`), by filter and name.
+    pub filter_counters: BTreeMap<(String, String), i64>,
+    /// The counter names admitted per filter, bounded over the run.
+    counter_names: CounterNames<String>,
+    pub elapsed: Duration,
+    /// What reading the input found that its events do not say.
+    pub input_notes: InputNotes,
+    /// Whether the input's format was guessed (`--format auto`).
+    pub format_guessed: bool,
+}
+
+impl Summary {
+    pub(super) fn new(pipeline: &str, format_guessed: bool) -> Summary {
+        Summary {
+            pipeline: pipeline.to_owned(),
+            format_guessed,
+            ..Summary::default()
+        }
+    }
+
+    /// Adds a filter's counter, if the filter may have that name.
+    pub(super) fn count(&mut self, filter: String, name: String, delta: i64) {
+        if self.counter_names.admit(&filter, &name) {
+            let count = self.filter_counters.entry((filter, name)).or_default();
+            *count = count.saturating_add(delta);
+        }
+    }
+}
+
+/// Filter counters the summary line names; the rest are counted as a number.
+const COUNTERS_SHOWN: usize = 12;
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.elapsed.as_secs_f64();
+        let rate = if seconds > 0.0 {
+            self.events_in as f64 / seconds
+        } else {
+            0.0
+        };
+        let events = if self.events_in == 1 {
+            "event"
+        } else {
+            "events"
+        };
+        write!(
+            f,
+            "pipeline `{}`: {} {events} in, {} out, {} dropped in {:.2} s ({:.0} events/s)",
+            self.pipeline, self.events_in, self.events_out, self.dropped, seconds, rate
+        )?;
+        write!(f, "; {}", self.failures)?;
+        if !self.filter_counters.is_empty() {
+            let mut counters: Vec<String> = (self.filter_counters.iter())
+                .take(COUNTERS_SHOWN)
+                .map(|((filter, name), n)| format!("{filter}.{name} {n}"))
+                .collect();
+            if let Some(more) = self.filter_counters.len().checked_sub(COUNTERS_SHOWN)
+                && more > 0
+            {
+                counters.push(format!("and {more} more"));
+            }
+            write!(f, "; counted: {}", counters.join(", "))?;
+        }
+        let InputNotes { not_utf8, not_json } = self.input_notes;
+        if not_utf8 > 0 {
+            let lines = if not_utf8 == 1 {
+                "line was"
+            } else {
+                "lines were"
+            };
+            write!(
+                f,
+                "; {not_utf8} {lines} not UTF-8: invalid bytes became U+FFFD, as in \
+                 Logstash's line codec"
+            )?;
+        }
+        if not_json > 0 && self.format_guessed {
+            let lines = if not_json == 1 {
+                "line was"
+            } else {
+                "lines were"
+            };
+            write!(
+                f,
+                "; {not_json} {lines} not a JSON object, in input read as NDJSON because its \
+                 first line is one (--format lines reads every line as text)"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// What the output says failed: events per failure tag (tags starting
+/// with `_`), and failure records (`[wasmstash][failures]`) per kind, which
+/// tell a trap from a full memory, a deadline from an event left unrun.
+#[derive(Debug, Default)]
+pub struct FailureCounts {
+    tags: BTreeMap<String, u64>,
+    kinds: BTreeMap<String, u64>,
+}
+
+impl FailureCounts {
+    pub(super) fn count(&mut self, event: &[u8]) {
+        // Only events that may hold tags or failure records are parsed at
+        // all: those that mention either, and those with a `\u` escape,
+        // which a key written as `"t\u0061gs"` needs. A later filter may
+        // have taken the tag away and left the record.
+        let mentions = |key: &[u8]| memchr::memmem::find(event, key).is_some();
+        if !mentions(b"\"tags\"") && !mentions(b"\"wasmstash\"") && !mentions(b"\\u") {
+            return;
+        }
+        let Ok(parsed) = Event::parse(event) else {
+            return;
+        };
+        // Events per tag: a tag an event holds twice counts once.
+        let tags: std::collections::BTreeSet<&str> = (parsed.tags().into_iter())
+            .filter(|t| t.starts_with('_'))
+            .collect();
+        for tag in tags {
+            *self.tags.entry(tag.to_owned()).or_default() += 1;
+        }
+        // The event parsed once: only its `wasmstash` member is read here.
+        let records = parsed
+            .get("[wasmstash][failures]")
+            .and_then(|f| f.as_array());
+        for kind in (records.into_iter().flatten()).filter_map(|record| record["kind"].as_str()) {
+            *self.kinds.entry(kind.to_owned()).or_default() += 1;
+        }
+    }
+
+    pub(super) fn add(&mut self, other: FailureCounts) {
+        for (into, from) in [(&mut self.tags, other.tags), (&mut self.kinds, other.kinds)] {
+            for (name, count) in from {
+                *into.entry(name).or_default() += count;
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for FailureCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let listed = |counts: &BTreeMap<String, u64>| {
+            (counts.iter())
+                .map(|(name, n)| format!("{name} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut parts = Vec::new();
+        if !self.tags.is_empty() {
+            parts.push(format!("tagged: {}", listed(&self.tags)));
+        }
+        if !self.kinds.is_empty() {
+            parts.push(format!("failure records by kind: {}", listed(&self.kinds)));
+        }
+        if parts.is_empty() {
+            write!(f, "no failures")
+        } else {
+            write!(f, "{}", parts.join("; "))
+        }
+    }
+}
