@@ -241,6 +241,7 @@ fn build(
         Err(
             ChildFailure::Refused(message)
             | ChildFailure::OutOfMemory(message)
+            | ChildFailure::OutOfCpu(message)
             | ChildFailure::Broke(message),
         ) => return Err(message),
         // Before the waiters are told, so that a load after them is
