@@ -12,14 +12,16 @@ use std::process::{Command, Stdio};
 
 use support::*;
 
+/// Whether the 16 bytes an instruction gave are the deterministic answer;
+/// `Err` says what was expected instead.
+type Check = Box<dyn Fn(&[u8; 16]) -> Result<(), String>>;
+
 /// One relaxed instruction applied to up to three operands of 16 bytes.
 struct Case {
     name: &'static str,
     instruction: &'static str,
     operands: Vec<[u8; 16]>,
-    /// Whether the 16 bytes it gave are the deterministic answer; `Err`
-    /// says what was expected instead.
-    check: Box<dyn Fn(&[u8; 16]) -> Result<(), String>>,
+    check: Check,
 }
 
 fn from_i8(lanes: [i8; 16]) -> [u8; 16] {
@@ -58,7 +60,7 @@ fn exactly<T: PartialEq + std::fmt::Debug + Copy + 'static>(
     lanes: fn(&[u8; 16]) -> Vec<T>,
     is_nan: fn(T) -> bool,
     same_bits: fn(T, T) -> bool,
-) -> Box<dyn Fn(&[u8; 16]) -> Result<(), String>> {
+) -> Check {
     Box::new(move |got| {
         let got = lanes(got);
         let matches = (got.iter().zip(&expected)).all(|(&g, &e)| {
@@ -78,7 +80,7 @@ fn exactly<T: PartialEq + std::fmt::Debug + Copy + 'static>(
 fn integers<T: PartialEq + std::fmt::Debug + Copy + 'static>(
     expected: Vec<T>,
     lanes: fn(&[u8; 16]) -> Vec<T>,
-) -> Box<dyn Fn(&[u8; 16]) -> Result<(), String>> {
+) -> Check {
     exactly(expected, lanes, |_| false, |a, b| a == b)
 }
 
@@ -110,13 +112,13 @@ fn f64_lanes(v: &[u8; 16]) -> Vec<f64> {
         .collect()
 }
 
-fn floats32(expected: Vec<f32>) -> Box<dyn Fn(&[u8; 16]) -> Result<(), String>> {
+fn floats32(expected: Vec<f32>) -> Check {
     exactly(expected, f32_lanes, f32::is_nan, |a, b| {
         a.to_bits() == b.to_bits()
     })
 }
 
-fn floats64(expected: Vec<f64>) -> Box<dyn Fn(&[u8; 16]) -> Result<(), String>> {
+fn floats64(expected: Vec<f64>) -> Check {
     exactly(expected, f64_lanes, f64::is_nan, |a, b| {
         a.to_bits() == b.to_bits()
     })
