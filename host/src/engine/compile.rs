@@ -105,11 +105,15 @@ pub(super) fn compile(
         }
     }
     let mut state = crate::locked(&pending.state);
+    // Whether this load waited for the compilation: loads that waited for
+    // the same one are told the same, whichever of them woke first to give
+    // it up; a load that came once it was given up is told of an earlier one.
+    let mut waited = false;
     loop {
         match &*state {
             State::Done(Ok(compiled)) => return Ok(compiled.clone()),
             State::Done(Err(message)) => return Err(LoadError::module(message.clone())),
-            // Given up at its deadline, by another waiter.
+            State::GivenUp if waited => return Err(LoadError::module(took_too_long(timeout))),
             State::GivenUp => return Err(LoadError::module(took_too_long_earlier(timeout))),
             State::Running => {}
         }
@@ -124,6 +128,7 @@ pub(super) fn compile(
         state = (pending.finished.wait_timeout(state, left))
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .0;
+        waited = true;
     }
 }
 
@@ -170,6 +175,11 @@ fn start(
                 })
             }))
             .unwrap_or_else(|_| Err("the compiler panicked".into()));
+            // Out of the running set before its waiters are told: a load
+            // that comes after them starts afresh, and finds the cache or
+            // the timed-out record, rather than taking this compilation's
+            // verdict as if it had waited for it.
+            crate::locked(&engine.compilations.running).remove(&sha256);
             let mut state = crate::locked(&pending.state);
             match *state {
                 State::Running => *state = State::Done(compiled),
@@ -186,7 +196,6 @@ fn start(
             }
             drop(state);
             pending.finished.notify_all();
-            crate::locked(&engine.compilations.running).remove(&sha256);
         })
         .map(drop)
 }
@@ -232,6 +241,7 @@ fn build(
         Err(
             ChildFailure::Refused(message)
             | ChildFailure::OutOfMemory(message)
+            | ChildFailure::OutOfCpu(message)
             | ChildFailure::Broke(message),
         ) => return Err(message),
         // Before the waiters are told, so that a load after them is

@@ -71,6 +71,9 @@ pub(super) enum ChildFailure {
     Killed,
     /// It needed more address space than its cap; the whole message.
     OutOfMemory(String),
+    /// It ran out of the CPU time it was given (or inherited); the whole
+    /// message.
+    OutOfCpu(String),
     /// Anything else (it crashed, answered wrongly); the whole message.
     Broke(String),
 }
@@ -82,10 +85,15 @@ pub(super) enum ChildFailure {
 /// happen to be scheduled, so near the cap the same module would pass on
 /// one try and be refused on the next. A module refused for memory on
 /// several threads is tried once more on one, whose peak is the module's
-/// own: that try decides, if it ends within the CPU time the first could
-/// have spent (its wall time on every thread, and a second more). A
-/// module that is slow as well as large is not given the whole
-/// `compile_timeout_ms` again: past that, the first refusal stands.
+/// own: that try decides, if it ends within the CPU time the first spent
+/// and a second more (rounded up to whole seconds, as the kernel counts
+/// it). A module that is slow as well as large is not given the whole
+/// `compile_timeout_ms` again: past that, the first refusal stands. Both
+/// are CPU time, not wall time, so that the verdict on a module does not
+/// depend on what else the host is doing: on a busy host (a sidecar
+/// serving while it reloads) a retry bounded by the first try's wall
+/// time was cut short where a quiet host let it finish, and a first try
+/// slowed by other work allowed the retry more than it had used.
 pub(super) fn compile(
     program: &Path,
     wasm: &[u8],
@@ -94,24 +102,30 @@ pub(super) fn compile(
     deadline: Instant,
 ) -> Result<Vec<u8>, ChildFailure> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
-    let on = |threads, until| compile_on(threads, program, wasm, tripwire, memory_bytes, until);
-    let started = Instant::now();
-    match on(threads, deadline) {
-        Err(ChildFailure::OutOfMemory(refusal)) if threads > 1 => {
-            let spent = started.elapsed() * threads as u32 + Duration::from_secs(1);
-            let until = deadline.min(Instant::now() + spent);
-            match on(1, until) {
-                Err(ChildFailure::Killed) if until < deadline => {
-                    Err(ChildFailure::OutOfMemory(refusal))
-                }
+    let on = |threads, cpu| {
+        compile_on(
+            threads,
+            program,
+            wasm,
+            tripwire,
+            memory_bytes,
+            deadline,
+            cpu,
+        )
+    };
+    match on(threads, None) {
+        (Err(ChildFailure::OutOfMemory(refusal)), spent) if threads > 1 => {
+            match on(1, Some(spent + Duration::from_secs(1))).0 {
+                Err(ChildFailure::OutOfCpu(_)) => Err(ChildFailure::OutOfMemory(refusal)),
                 ended => ended,
             }
         }
-        ended => ended,
+        (ended, _) => ended,
     }
 }
 
-/// [`compile`] on `threads` threads.
+/// [`compile`] on `threads` threads, within `cpu` of CPU time if given;
+/// and the CPU time the child used, if it ended by itself.
 fn compile_on(
     threads: usize,
     program: &Path,
@@ -119,15 +133,32 @@ fn compile_on(
     tripwire: bool,
     memory_bytes: u64,
     deadline: Instant,
-) -> Result<Vec<u8>, ChildFailure> {
-    let mut command = compiler_command(program, threads, tripwire, memory_bytes, deadline);
-    let child = command.spawn().map_err(|e| {
-        ChildFailure::CannotStart(format!(
-            "cannot start the compiler process ({}): {e}",
-            program.display()
-        ))
-    })?;
+    cpu: Option<Duration>,
+) -> (Result<Vec<u8>, ChildFailure>, Duration) {
+    let mut command = compiler_command(program, threads, tripwire, memory_bytes, deadline, cpu);
+    let child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            let why = format!(
+                "cannot start the compiler process ({}): {e}",
+                program.display()
+            );
+            return (Err(ChildFailure::CannotStart(why)), Duration::ZERO);
+        }
+    };
     let mut child = Reaped::new(child);
+    let ended = talk_to(&mut child, wasm, memory_bytes, deadline);
+    (ended, child.cpu_used)
+}
+
+/// Writes `wasm` to the compiler `child`, waits for it until `deadline`,
+/// and reads what its end means.
+fn talk_to(
+    child: &mut Reaped,
+    wasm: &[u8],
+    memory_bytes: u64,
+    deadline: Instant,
+) -> Result<Vec<u8>, ChildFailure> {
     let (stdin, stdout, stderr) = child.pipes();
     let ended = std::thread::scope(|scope| {
         let writer = spawn(scope, move || {
@@ -164,24 +195,32 @@ fn compile_on(
         Ok(Some(_)) if child::ran_out_of_memory(&complaint) => Err(ChildFailure::OutOfMemory(
             child::out_of_memory(memory_bytes),
         )),
+        Ok(Some(status)) if child::ran_out_of_cpu(status) => {
+            Err(ChildFailure::OutOfCpu(child::failure(status, &complaint)))
+        }
         Ok(Some(status)) => Err(ChildFailure::Broke(child::failure(status, &complaint))),
     }
 }
 
 /// The command that runs the compiler on a module on `threads` threads,
-/// within the limits that its `memory_bytes` and the wait until `deadline`
-/// set.
+/// within the limits that its `memory_bytes`, the wait until `deadline`
+/// and `cpu` (if given) set.
 fn compiler_command(
     program: &Path,
     threads: usize,
     tripwire: bool,
     memory_bytes: u64,
     deadline: Instant,
+    cpu: Option<Duration>,
 ) -> Command {
     // A backstop should this process die without killing it: the CPU time
     // the wait would allow on every thread, and a little more.
     let wait = deadline.saturating_duration_since(Instant::now());
-    let cpu_seconds = (wait.as_secs() + 2) * threads as u64;
+    let backstop = (wait.as_secs() + 2) * threads as u64;
+    // The kernel counts CPU time against the limit in whole seconds.
+    let cpu_seconds = cpu.map_or(backstop, |cpu| {
+        backstop.min(cpu.as_secs() + u64::from(cpu.subsec_nanos() > 0))
+    });
     let mut command = Command::new(program);
     command
         .arg(SUBCOMMAND)
@@ -244,11 +283,55 @@ fn read_all(pipe: Option<impl Read>, cap: u64) -> Vec<u8> {
 struct Reaped {
     child: Child,
     done: bool,
+    /// The CPU time it used, all threads, once reaped after it ended by
+    /// itself (zero if it was killed, or off Unix).
+    cpu_used: Duration,
 }
 
 impl Reaped {
     fn new(child: Child) -> Reaped {
-        Reaped { child, done: false }
+        Reaped {
+            child,
+            done: false,
+            cpu_used: Duration::ZERO,
+        }
+    }
+
+    /// The child's status if it has ended, reaping it; on Unix also what
+    /// CPU time it used (`Child::try_wait` does not say).
+    #[cfg(unix)]
+    fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        let mut status = 0;
+        // SAFETY: rusage is plain integers, for which zero is a value.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 writes only the status and usage it is given, and
+        // the pid is this process's own child, not yet reaped (`done`).
+        let pid = unsafe {
+            libc::wait4(
+                self.child.id() as libc::pid_t,
+                &mut status,
+                libc::WNOHANG,
+                &mut usage,
+            )
+        };
+        match pid {
+            0 => Ok(None),
+            -1 => Err(std::io::Error::last_os_error()),
+            _ => {
+                let time = |t: libc::timeval| {
+                    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+                };
+                self.cpu_used = time(usage.ru_utime) + time(usage.ru_stime);
+                Ok(Some(std::os::unix::process::ExitStatusExt::from_raw(
+                    status,
+                )))
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        self.child.try_wait()
     }
 
     fn pipes(
@@ -267,7 +350,7 @@ impl Reaped {
     fn wait_until(&mut self, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
         let mut pause = Duration::from_millis(1);
         loop {
-            match self.child.try_wait() {
+            match self.try_wait() {
                 Ok(Some(status)) => {
                     self.done = true;
                     return Ok(Some(status));

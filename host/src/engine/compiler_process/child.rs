@@ -95,6 +95,19 @@ pub(super) fn ran_out_of_memory(complaint: &str) -> bool {
     complaint.contains("memory allocation of") || complaint.contains("Cannot allocate memory")
 }
 
+/// Whether a child ended at its CPU-time limit (the soft one's signal).
+pub(super) fn ran_out_of_cpu(status: ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        std::os::unix::process::ExitStatusExt::signal(&status) == Some(libc::SIGXCPU)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        false
+    }
+}
+
 /// The message for a module refused for the memory its compiling needed.
 pub(super) fn out_of_memory(memory_bytes: u64) -> String {
     format!(
