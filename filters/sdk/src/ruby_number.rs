@@ -6,8 +6,11 @@
 //! The reference is Ruby 3.1 (MRI), the language JRuby 9.4 in Logstash 8
 //! implements. Debian's JRuby 9.3 reads some texts otherwise (run the tests
 //! with `WASMSTASH_TEST_RUBY=jruby`): it does not skip a leading vertical
-//! tab, takes `1__7` as 17, and reads an exponent past a double's range as 0
-//! where MRI gives infinity. Its `to_i` agrees.
+//! tab; it takes `1__7` as 17, and an underscore right after the point or
+//! the exponent's letter too (`"1e_2"` is 100.0, `"1._5"` 1.5); its reading
+//! of an exponent past a double's range depends on what follows (`"1e400"`
+//! is infinity as in MRI, `"1e4001x"` 0), and `"0e9999999999"` is infinity
+//! where MRI gives 0.0. Its `to_i` agrees.
 //!
 //! Both skip leading whitespace, take an optional sign and then the longest
 //! run that reads as a number, with single underscores between digits;
@@ -155,7 +158,10 @@ pub fn number_to_s(number: &Number) -> String {
 /// `9.99e-05`). What mutate's `convert => string` and grok's reading of a
 /// float field give in Logstash, whatever text the number came in. This is
 /// MRI 3.1's; Debian's JRuby 9.3 writes floats up to 10^19 plainly, some
-/// with more digits (`1e16` as `10000000000000000.0`).
+/// with more digits (`1e16` as `10000000000000000.0`), some with other
+/// digits of the same value (`5e-324` as `4.9e-324`), and a few with too
+/// few digits to read back as the same double (`5.1773677144249475e19` as
+/// `5.17736771442495e+19`).
 pub fn float_to_s(value: f64) -> String {
     let (sign, magnitude) = match sign_and_magnitude(value) {
         Ok(written) => written,
