@@ -20,7 +20,7 @@ use wasmstash_sdk::common::{self, CommonOptions, EcsCompatibility, WithCommon};
 use wasmstash_sdk::json_text::{self, MAX_NESTING};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{self, Template};
-use wasmstash_sdk::{field_ref, logstash_event};
+use wasmstash_sdk::{field_ref, logstash_event, text_case};
 
 use charset::CharClass;
 use pattern::SplitPattern;
@@ -145,28 +145,15 @@ enum Transform {
 }
 
 impl Transform {
-    /// `text` transformed; borrowed when lower or upper case leaves it as
-    /// it is, as it does the values `recursive` reads out of a value it
-    /// transformed already, so that a chain is not copied once per level.
+    /// `text` as kv.rb's `downcase`, `upcase` or `capitalize` makes it;
+    /// borrowed when that leaves it as it is, as it does the values
+    /// `recursive` reads out of a value it transformed already, so that a
+    /// chain is not copied once per level.
     fn apply(self, text: &str) -> Cow<'_, str> {
-        let unchanged = |case: fn(char) -> bool| text.chars().all(case);
         match self {
-            Transform::Lowercase if unchanged(|c| c.to_lowercase().eq([c])) => text.into(),
-            Transform::Uppercase if unchanged(|c| c.to_uppercase().eq([c])) => text.into(),
-            Transform::Lowercase => text.to_lowercase().into(),
-            Transform::Uppercase => text.to_uppercase().into(),
-            // Ruby's String#capitalize: first character up, the rest down.
-            Transform::Capitalize => {
-                let mut chars = text.chars();
-                match chars.next() {
-                    Some(first) => first
-                        .to_uppercase()
-                        .chain(chars.as_str().to_lowercase().chars())
-                        .collect::<String>()
-                        .into(),
-                    None => text.into(),
-                }
-            }
+            Transform::Lowercase => text_case::lowercase(text),
+            Transform::Uppercase => text_case::uppercase(text),
+            Transform::Capitalize => text_case::capitalize(text),
         }
     }
 }
@@ -422,7 +409,7 @@ fn refusal_of(
 ) -> Option<String> {
     let segments = match segments {
         Some(known) => known,
-        None => match field_ref::validate(field) {
+        None => match field_ref::check(field) {
             Ok(()) => field_ref::segments(field).count(),
             Err(e) => return Some(format!("cannot set `{field}`: {e}")),
         },

@@ -6,6 +6,7 @@ use wasmstash_sdk::testing::{XorShift, mangle};
 
 mod classes;
 mod depth;
+mod keys;
 mod target;
 
 pub(crate) fn kv(config: Value, event: Value) -> Value {

@@ -44,7 +44,7 @@ use wasmstash_sdk::timestamp::Timestamp;
 use convert::Conversion;
 use gsub::{Gsub, GsubError};
 pub use options::Options;
-use ruby_text::{capitalize, join, ruby_split, strip};
+use ruby_text::{join, ruby_split, strip};
 use wasmstash_regex::Matcher;
 
 pub type Config = WithCommon<Options>;
@@ -226,7 +226,7 @@ impl Filter for Mutate {
                 &self.uppercase,
                 text_case::uppercase as fn(&str) -> Cow<'_, str>,
             ),
-            (&self.capitalize, capitalize),
+            (&self.capitalize, text_case::capitalize),
             (&self.lowercase, text_case::lowercase),
         ];
         for (fields, change) in recased {

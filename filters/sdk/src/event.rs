@@ -330,9 +330,12 @@ impl<'a> Event<'a> {
     /// segment steps into a list's member by index, as [`Event::get`] reads
     /// it and as Logstash writes it: from the end when negative, and past
     /// the end the list is padded with nulls. A segment that names no member
-    /// of a list (a key) changes nothing, as in Logstash. Any other value
-    /// in the way that is not an object is replaced by one, as the path says
-    /// it must be an object.
+    /// of a list changes nothing: a key, as in Logstash, and a negative
+    /// index before the list's start, where Logstash's event raises. Any
+    /// other value in the way that is not an object is replaced by one, as
+    /// the path says it must be an object. Where Logstash's event raises
+    /// instead, a filter that follows it asks [`crate::logstash_event`]
+    /// first.
     ///
     /// Padding past 65,536 nulls in one write (`[list][2000000000]`, which
     /// exhausts Logstash's heap) is not made: the event fails instead, with

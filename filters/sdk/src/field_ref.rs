@@ -1,17 +1,27 @@
 //! Logstash field references: `message`, `[message]`, `[http][response][status_code]`.
 //!
-//! Operators copy these from their logstash.conf, so the syntax is Logstash's:
-//! a bare name is one top-level field, and a run of `[segment]`s walks into
-//! nested objects (or arrays, for a numeric segment).
+//! Operators copy these from their logstash.conf, so the syntax is Logstash's
+//! (its `FieldReference` and the strict tokenizer there): a name without
+//! brackets is one top-level field, and a run of `[segment]`s walks into
+//! nested objects (or arrays, for a numeric segment). A bracketed segment
+//! may itself be bracketed again, `[[host]][[name]]` being `[host][name]`;
+//! Logstash reads such a reference by its texts between brackets, in order.
+//!
+//! Written with brackets, a reference must start with `[` and be made of
+//! brackets and texts, each text right between a `[` and a `]`, with no
+//! empty `[]`, and brackets that balance without ever closing more than
+//! were opened. So `[a]]`, `[[a]`, `a[b]`, `[]`, `[a][]`, `[a]x[b]` and
+//! `[a[b]]` are no references: Logstash's event raises on them.
 
 /// Splits a field reference into its path segments.
 ///
 /// A reference that is not a well-formed run of `[segment]`s (say `[a][b`) is
 /// taken as one literal top-level name, so that no lookup ever panics;
-/// [`validate`] tells config code to reject such references up front.
+/// [`check`] and [`validate`] tell the code that must refuse it, as
+/// Logstash would, that it is none.
 pub fn segments(reference: &str) -> Segments<'_> {
     if is_bracketed(reference) {
-        Segments::Bracketed(&reference[1..reference.len() - 1])
+        Segments::Bracketed(reference)
     } else {
         Segments::Single(Some(reference))
     }
@@ -99,48 +109,79 @@ pub fn validate_option(option: &str, reference: &str) -> Result<(), String> {
     validate(reference).map_err(|e| format!("{option}: {e}"))
 }
 
-/// Checks a field reference as Logstash's config loader would, and that it
-/// is at most [`MAX_SEGMENTS`] deep.
+/// Checks a field reference from a config: [`check`], and that it is not
+/// empty. Logstash takes `""` as a top-level field named by the empty
+/// string, which no config means to read or write.
 pub fn validate(reference: &str) -> Result<(), String> {
     if reference.is_empty() {
         return Err("empty field reference".into());
     }
-    let depth = reference.bytes().filter(|&b| b == b'[').count();
+    check(reference)
+}
+
+/// Checks a field reference as Logstash's event reads it, refusing what it
+/// raises on (see the module's notes), and that it is at most
+/// [`MAX_SEGMENTS`] deep. `""` passes: Logstash's event sets and reads a
+/// top-level field of that name, as [`crate::Event`] does.
+pub fn check(reference: &str) -> Result<(), String> {
+    if !reference.contains(['[', ']']) {
+        return Ok(());
+    }
+    if !is_bracketed(reference) {
+        return Err(format!(
+            "malformed field reference `{reference}`: expected a name like `host` or a path like `[host][name]`"
+        ));
+    }
+    let depth = Segments::Bracketed(reference).count();
     if depth > MAX_SEGMENTS {
         let start: String = reference.chars().take(40).collect();
         return Err(format!(
             "field reference `{start}...` is {depth} segments deep; at most {MAX_SEGMENTS} are allowed"
         ));
     }
-    if reference.contains(['[', ']']) && !is_bracketed(reference) {
-        return Err(format!(
-            "malformed field reference `{reference}`: expected a name like `host` or a path like `[host][name]`"
-        ));
-    }
     Ok(())
 }
 
-/// Whether `reference` is a run of `[segment]`s, each segment non-empty and
-/// free of brackets. Byte-level on purpose: this runs on every field access.
+/// Whether `reference` starts with `[` and is well formed, as the module's
+/// notes say. Byte-level on purpose: this runs on every field access.
 fn is_bracketed(reference: &str) -> bool {
     let bytes = reference.as_bytes();
     if bytes.first() != Some(&b'[') {
         return false;
     }
-    let mut pos = 1;
-    loop {
-        let start = pos;
-        pos = next_bracket(bytes, pos);
-        if pos == start || bytes.get(pos) != Some(&b']') {
-            return false;
-        }
-        pos += 1;
-        match bytes.get(pos) {
-            None => return true,
-            Some(b'[') => pos += 1,
-            Some(_) => return false,
+    // What came before `pos`, which decides what may come at it.
+    #[derive(PartialEq)]
+    enum Last {
+        Open,
+        Close,
+        Text,
+    }
+    // The start takes what may follow a `]`: a `[`, and no text.
+    let mut last = Last::Close;
+    let mut depth = 0usize;
+    let mut pos = 0;
+    while pos < bytes.len() {
+        match bytes[pos] {
+            b'[' if last == Last::Text => return false,
+            b'[' => {
+                depth += 1;
+                last = Last::Open;
+                pos += 1;
+            }
+            b']' if depth == 0 || last == Last::Open => return false,
+            b']' => {
+                depth -= 1;
+                last = Last::Close;
+                pos += 1;
+            }
+            _ if last != Last::Open => return false,
+            _ => {
+                pos = next_bracket(bytes, pos);
+                last = Last::Text;
+            }
         }
     }
+    depth == 0
 }
 
 /// The index of the first `[` or `]` at or after `from`, or `bytes.len()`.
@@ -163,6 +204,7 @@ fn next_bracket(bytes: &[u8], from: usize) -> usize {
 pub enum Segments<'a> {
     #[doc(hidden)]
     Single(Option<&'a str>),
+    /// The rest of a well-formed bracketed reference.
     #[doc(hidden)]
     Bracketed(&'a str),
 }
@@ -173,15 +215,15 @@ impl<'a> Iterator for Segments<'a> {
     fn next(&mut self) -> Option<&'a str> {
         match self {
             Segments::Single(name) => name.take(),
-            Segments::Bracketed("") => None,
             Segments::Bracketed(rest) => {
-                // Segments hold no brackets, so the first `]` ends this one.
-                let (head, tail) = match memchr::memchr(b']', rest.as_bytes()) {
-                    Some(end) => (&rest[..end], &rest[end + 2..]),
-                    None => (*rest, ""),
-                };
-                *rest = tail;
-                Some(head)
+                // Well formed, the reference's segments are its texts
+                // between brackets, none of them empty.
+                let bytes = rest.as_bytes();
+                let start = bytes.iter().position(|&b| b != b'[' && b != b']')?;
+                let end = next_bracket(bytes, start);
+                let segment = &rest[start..end];
+                *rest = &rest[end..];
+                Some(segment)
             }
         }
     }
@@ -207,22 +249,72 @@ mod tests {
         assert_eq!(split("[a b][0]"), ["a b", "0"]);
     }
 
+    /// Each shape Logstash's strict tokenizer meets, with what it makes of
+    /// it (its path, key last) or `None` where it raises. Checked against
+    /// FieldReference.java's tokenizer itself, run on these texts.
+    const SHAPES: &[(&str, Option<&[&str]>)] = &[
+        ("a", Some(&["a"])),
+        ("", Some(&[""])),
+        ("a b.c", Some(&["a b.c"])),
+        ("[a]", Some(&["a"])),
+        ("[a][b]", Some(&["a", "b"])),
+        ("[[c]]", Some(&["c"])),
+        ("[[[c]]]", Some(&["c"])),
+        ("[[host]][[name]]", Some(&["host", "name"])),
+        ("[[a][b]]", Some(&["a", "b"])),
+        ("[a][[b]]", Some(&["a", "b"])),
+        ("[[a]][b]", Some(&["a", "b"])),
+        ("[a b][0]", Some(&["a b", "0"])),
+        ("[a]]", None),
+        ("[[a]", None),
+        ("[[a]]]", None),
+        ("a[b]", None),
+        ("a]", None),
+        ("a[", None),
+        ("]a", None),
+        ("[", None),
+        ("]", None),
+        ("[]", None),
+        ("[[]]", None),
+        ("[a][]", None),
+        ("[][a]", None),
+        ("[a][b", None),
+        ("[a]x[b]", None),
+        ("[a]x", None),
+        ("[a[b]]", None),
+        ("[[a]b]", None),
+        ("[a][b]]", None),
+        ("[a]][b]", None),
+    ];
+
     #[test]
-    fn malformed_references_are_literal_and_rejected_by_validate() {
-        assert_eq!(split("[a][b"), ["[a][b"]);
-        assert_eq!(split("[]"), ["[]"]);
-        for malformed in [
-            "[", "[a", "[a][]", "[a][[b]]", "[a]x[b]", "[a][b]]", "[a[b]]",
-        ] {
-            assert_eq!(split(malformed), [malformed]);
-            assert!(validate(malformed).is_err(), "{malformed}");
+    fn references_split_and_fail_as_logstash_tokenizes_them() {
+        for &(reference, path) in SHAPES {
+            match path {
+                Some(path) => {
+                    assert_eq!(split(reference), path, "{reference}");
+                    assert_eq!(check(reference), Ok(()), "{reference}");
+                    assert_eq!(validate(reference).is_ok(), !reference.is_empty());
+                }
+                None => {
+                    // Looked up as the one literal name, never panicking.
+                    assert_eq!(split(reference), [reference]);
+                    let err = check(reference).unwrap_err();
+                    assert!(err.starts_with("malformed field reference"), "{err}");
+                    assert!(validate(reference).is_err(), "{reference}");
+                }
+            }
         }
-        assert!(validate("[a][b").is_err());
-        assert!(validate("[a]]").is_err());
-        assert!(validate("").is_err());
-        assert!(validate("[a][b]").is_ok());
-        assert!(validate("host.name").is_ok());
+        assert_eq!(validate("").unwrap_err(), "empty field reference");
+    }
+
+    #[test]
+    fn references_are_at_most_max_segments_deep() {
         assert!(validate(&"[a]".repeat(MAX_SEGMENTS)).is_ok());
+        // Segments, not brackets, are counted.
+        let doubled = "[[a]]".repeat(MAX_SEGMENTS);
+        assert_eq!(split(&doubled).len(), MAX_SEGMENTS);
+        assert!(validate(&doubled).is_ok());
         let err = validate(&"[a]".repeat(MAX_SEGMENTS + 1)).unwrap_err();
         assert!(
             err.ends_with("is 129 segments deep; at most 128 are allowed"),
@@ -232,7 +324,7 @@ mod tests {
 
     #[test]
     fn a_field_ref_has_the_segments_of_its_text() {
-        for reference in ["message", "[a]", "[a b][0]", "[a][b", "[]", "[a]x[b]", ""] {
+        for &(reference, _) in SHAPES {
             let parsed = FieldRef::new(reference);
             assert_eq!(
                 parsed.segments().collect::<Vec<_>>(),

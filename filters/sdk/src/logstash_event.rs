@@ -1,5 +1,6 @@
 //! Where Logstash's own event refuses a set that this SDK's [`Event`]
-//! would carry out. Logstash's Ruby plugins meet the refusal as an
+//! would carry out (or, for a negative list index before the list's start,
+//! silently leave undone). Logstash's Ruby plugins meet the refusal as an
 //! exception, which decides what they do next (grok counts the field as
 //! unmatched, kv tags the event and sets no more pairs), so a filter that
 //! follows them asks here before it sets.
@@ -9,21 +10,31 @@ use serde_json::Value;
 use crate::Event;
 use crate::field_ref::FieldPath;
 
-/// Whether the way to `field` passes through a string, number or boolean,
-/// which Logstash's event cannot set a child of. Through a missing or null
-/// field it makes objects; through a list it takes an index (no refusal
-/// either way; see [`cannot_set`] for a step that is none). Each step
-/// is read with [`Event::get`], which steps through objects and lists as
+/// Whether Logstash's event raises on a set at `field` for the way there:
+/// it passes through a string, number or boolean, which cannot hold a
+/// child (`Accessors` casts it to a list, or throws
+/// `InvalidFieldSetException`), or it steps into a list at a negative
+/// index before the list's start (`[lst][-3]` on two members), whose
+/// `setOnList` then sets the member at a negative offset and the list
+/// throws `IndexOutOfBoundsException`. Through a missing or null field it
+/// makes objects, and through a list at an index past its end it pads the
+/// list with nulls. Each step is read as [`Event::get`] reads it, as
 /// Logstash's `Accessors` do.
-pub fn through_a_scalar(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
-    obstacle(event, field).is_some_and(|blocked| blocked.kind == Obstacle::Scalar)
+pub fn raises_on_set(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
+    obstacle(event, field).is_some_and(|blocked| blocked.kind != Obstacle::NotAnIndex)
 }
 
-/// Whether a set at `field` would not be carried out: refused, as
-/// [`through_a_scalar`] says, or changing nothing, because the way passes
-/// through a list at a step that names none of its members (a key, or a
-/// negative index before its start), where Logstash's event (and
-/// [`Event::set`]) leave the list alone. One walk of the path for both.
+/// [`raises_on_set`], under the name it had when a scalar on the way was
+/// the only cause it knew.
+pub fn through_a_scalar(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
+    raises_on_set(event, field)
+}
+
+/// Whether a set at `field` would not be carried out: Logstash's event
+/// raises, as [`raises_on_set`] says, or changes nothing, because the way
+/// steps into a list at a segment that is no index (a key, or a number
+/// beyond 32 bits), where Logstash's `setOnList` (and [`Event::set`])
+/// leave the list alone. One walk of the path for both.
 pub fn cannot_set(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
     obstacle(event, field).is_some()
 }
@@ -33,11 +44,19 @@ pub fn cannot_set(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
 /// object").
 pub fn why_cannot_set(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<String> {
     let blocked = obstacle(event, field)?;
-    let path: Vec<&str> = field.segments().take(blocked.steps).collect();
+    let mut segments = field.segments();
+    let path: Vec<&str> = segments.by_ref().take(blocked.steps).collect();
     let name = match path.as_slice() {
         [top] => (*top).to_owned(),
         steps => steps.iter().map(|step| format!("[{step}]")).collect(),
     };
+    if let (Obstacle::BeforeListStart, Value::Array(items)) = (&blocked.kind, blocked.value) {
+        let index = segments.next().unwrap_or_default();
+        let len = items.len();
+        return Some(format!(
+            "the event's `{name}` is a list of {len}, which has no member {index}"
+        ));
+    }
     let kind = match blocked.value {
         Value::String(_) => "a string",
         Value::Number(_) => "a number",
@@ -50,8 +69,12 @@ pub fn why_cannot_set(event: &Event, field: &(impl FieldPath + ?Sized)) -> Optio
 
 #[derive(PartialEq)]
 enum Obstacle {
+    /// A string, number or boolean where the path needs an object.
     Scalar,
-    NoSuchMember,
+    /// A list, at a negative index before its start.
+    BeforeListStart,
+    /// A list, at a segment that is no 32-bit integer.
+    NotAnIndex,
 }
 
 /// What keeps a set from being carried out: the value in the way, named
@@ -85,12 +108,14 @@ fn obstacle<'e>(event: &'e Event, field: &(impl FieldPath + ?Sized)) -> Option<B
                 return blocked(Obstacle::Scalar);
             }
             Value::Array(items) => {
-                let len = items.len() as i64;
-                let index = segment.parse::<i32>().ok().map(i64::from);
-                let Some(index) = index.filter(|&i| i >= 0 || i + len >= 0) else {
-                    return blocked(Obstacle::NoSuchMember);
+                let Ok(index) = segment.parse::<i32>() else {
+                    return blocked(Obstacle::NotAnIndex);
                 };
-                items.get(if index < 0 { index + len } else { index } as usize)
+                let offset = i64::from(index) + if index < 0 { items.len() as i64 } else { 0 };
+                if offset < 0 {
+                    return blocked(Obstacle::BeforeListStart);
+                }
+                items.get(offset as usize)
             }
             Value::Object(members) => members.get(segment),
         };
@@ -102,8 +127,8 @@ fn obstacle<'e>(event: &'e Event, field: &(impl FieldPath + ?Sized)) -> Option<B
     None
 }
 
-/// Whether Logstash's event refuses to set a string at `field`: a path
-/// through a scalar, `@timestamp` (a timestamp object, set only as one) or
+/// Whether Logstash's event refuses to set a string at `field`: a path it
+/// raises on ([`raises_on_set`]), `@timestamp` (a timestamp object, set only as one) or
 /// anything under it, anything under `tags`, or `@metadata` itself (an
 /// object only). A string is a legal `tags`.
 pub fn refuses_text_at(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
@@ -111,7 +136,7 @@ pub fn refuses_text_at(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool
 }
 
 /// Why Logstash's event would refuse to set `value` at `field`, if it
-/// would: a path through a scalar, as [`through_a_scalar`] says;
+/// would: a path it raises on, as [`raises_on_set`] says;
 /// `@timestamp` or anything under it (there the event takes only its
 /// timestamp object, which no value a filter makes is: Ruby raises
 /// `TypeError`); anything under `tags`, or at `tags` anything but a
@@ -167,11 +192,16 @@ fn refusal_at(
         Some("@metadata") if !nested => {
             (!value.is_some_and(Value::is_object)).then_some("`@metadata` takes only an object")
         }
-        _ => through_a_scalar(event, field).then_some(THROUGH_A_SCALAR),
+        _ => match obstacle(event, field)?.kind {
+            Obstacle::Scalar => Some(THROUGH_A_SCALAR),
+            Obstacle::BeforeListStart => Some(BEFORE_LIST_START),
+            Obstacle::NotAnIndex => None,
+        },
     }
 }
 
 const THROUGH_A_SCALAR: &str = "the way to it passes through a string, number or boolean";
+const BEFORE_LIST_START: &str = "the way to it steps into a list before its first member";
 
 #[cfg(test)]
 mod tests {
@@ -213,10 +243,18 @@ mod tests {
             ("[l][0][x]", true),
             ("[l][-1][k][x]", false),
             ("[l][key][x]", false),
+            ("[l][key]", false),
             ("[l][9][x]", false),
+            ("[l][-2]", false),
+            ("[l][99999999999]", false),
+            // setOnList sets member -1 of the list, which throws.
+            ("[l][-3]", true),
+            ("[l][-3][x]", true),
+            ("[l][-2147483648]", true),
             ("[missing][x]", false),
             ("host", false),
         ] {
+            assert_eq!(raises_on_set(&event, field), refused, "{field}");
             assert_eq!(through_a_scalar(&event, field), refused, "{field}");
         }
         for (field, not_set) in [
@@ -244,6 +282,15 @@ mod tests {
             why("[l][key][x]").unwrap(),
             "the event's `l` is a list, not an object"
         );
+        assert_eq!(
+            why("[l][-3]").unwrap(),
+            "the event's `l` is a list of 2, which has no member -3"
+        );
+        assert_eq!(
+            refusal(&event, "[l][-3][x]", &json!("v")),
+            Some(BEFORE_LIST_START)
+        );
+        assert_eq!(refusal(&event, "[l][key]", &json!("v")), None);
         assert_eq!(why("[a][c][d]"), None);
         assert!(refuses_text_at(&event, "@timestamp"));
         assert!(refuses_text_at(&event, "@metadata"));

@@ -1,4 +1,5 @@
-//! Upper- and lowercasing with a fast path for ASCII text.
+//! Ruby's `upcase`, `downcase` and `capitalize`, which the Logstash plugins
+//! (mutate, kv) call, with a fast path for ASCII text.
 //!
 //! `str::to_lowercase` converts ASCII in machine words; in WebAssembly a word
 //! is four bytes, and the standard library is built without SIMD, so
@@ -7,7 +8,9 @@
 //! converted with SIMD (SSE2 natively, simd128 in WebAssembly). Any other text
 //! goes to the standard library's mappings, as Ruby (whose `upcase` and
 //! `downcase` the Logstash plugins call) maps it: Unicode's full mappings,
-//! one character at a time.
+//! one character at a time, but for two rules Rust's follow and Ruby's do
+//! not: a final capital sigma lowercases to `σ`, and `capitalize` gives
+//! the first character its titlecase (`ǆ` to `ǅ`), not its uppercase.
 
 use std::borrow::Cow;
 
@@ -21,6 +24,80 @@ pub fn lowercase(text: &str) -> Cow<'_, str> {
 /// borrowed when nothing changes.
 pub fn uppercase(text: &str) -> Cow<'_, str> {
     convert(text, b'a', str::to_uppercase)
+}
+
+/// Ruby's `capitalize`: the first character in titlecase (see `titlecase`
+/// below), the rest as [`lowercase`] makes them; borrowed when
+/// nothing changes.
+pub fn capitalize(text: &str) -> Cow<'_, str> {
+    let mut chars = text.chars();
+    let Some(first) = chars.next() else {
+        return Cow::Borrowed(text);
+    };
+    let mut capitalized = String::with_capacity(text.len());
+    titlecase(first, &mut capitalized);
+    capitalized.push_str(&lowercase(chars.as_str()));
+    if capitalized == text {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(capitalized)
+    }
+}
+
+/// Appends `c` in titlecase, which Ruby's `capitalize` gives the first
+/// character: the uppercase, except for the letters Unicode titlecases
+/// otherwise (UnicodeData.txt and SpecialCasing.txt). Those are digraphs
+/// (`ǆ` to `ǅ`), ligatures (`ß` to `Ss`, `ﬁ` to `Fi`), Greek letters with
+/// a iota subscript (`ᾳ` to `ᾼ`) and Georgian letters, which are their
+/// own titlecase.
+fn titlecase(c: char, out: &mut String) {
+    let special: &str = match c {
+        '\u{1c4}'..='\u{1c6}' => "\u{1c5}",
+        '\u{1c7}'..='\u{1c9}' => "\u{1c8}",
+        '\u{1ca}'..='\u{1cc}' => "\u{1cb}",
+        '\u{1f1}'..='\u{1f3}' => "\u{1f2}",
+        'ß' => "Ss",
+        '\u{fb00}' => "Ff",
+        '\u{fb01}' => "Fi",
+        '\u{fb02}' => "Fl",
+        '\u{fb03}' => "Ffi",
+        '\u{fb04}' => "Ffl",
+        '\u{fb05}' | '\u{fb06}' => "St",
+        '\u{587}' => "\u{535}\u{582}",
+        '\u{fb13}' => "\u{544}\u{576}",
+        '\u{fb14}' => "\u{544}\u{565}",
+        '\u{fb15}' => "\u{544}\u{56b}",
+        '\u{fb16}' => "\u{54e}\u{576}",
+        '\u{fb17}' => "\u{544}\u{56d}",
+        '\u{1fb2}' => "\u{1fba}\u{345}",
+        '\u{1fb4}' => "\u{386}\u{345}",
+        '\u{1fb7}' => "\u{391}\u{342}\u{345}",
+        '\u{1fc2}' => "\u{1fca}\u{345}",
+        '\u{1fc4}' => "\u{389}\u{345}",
+        '\u{1fc7}' => "\u{397}\u{342}\u{345}",
+        '\u{1ff2}' => "\u{1ffa}\u{345}",
+        '\u{1ff4}' => "\u{38f}\u{345}",
+        '\u{1ff7}' => "\u{3a9}\u{342}\u{345}",
+        '\u{1fb3}' | '\u{1fbc}' => "\u{1fbc}",
+        '\u{1fc3}' | '\u{1fcc}' => "\u{1fcc}",
+        '\u{1ff3}' | '\u{1ffc}' => "\u{1ffc}",
+        // ᾀ..ᾇ, ᾐ..ᾗ, ᾠ..ᾧ and their titlecase forms eight places on.
+        '\u{1f80}'..='\u{1faf}' => {
+            let offset = (c as u32 - 0x1f80) % 16;
+            let titled = 0x1f80 + (c as u32 - 0x1f80) / 16 * 16 + 8 + offset % 8;
+            out.push(char::from_u32(titled).expect("a Greek letter"));
+            return;
+        }
+        '\u{10d0}'..='\u{10fa}' | '\u{10fd}'..='\u{10ff}' => {
+            out.push(c);
+            return;
+        }
+        _ => {
+            out.extend(c.to_uppercase());
+            return;
+        }
+    };
+    out.push_str(special);
 }
 
 /// `str::to_lowercase` but for its one rule that looks at the letters
@@ -209,6 +286,29 @@ mod tests {
         for len in 0..40 {
             agrees(&"already lower 0123 ".repeat(3)[..len]);
             agrees(&"ALREADY UPPER 0123 ".repeat(3)[..len]);
+        }
+    }
+
+    /// Ruby 3.1's `capitalize` of each text (the rest of the mappings are
+    /// held to Ruby in mutate's `ruby_oracle` test).
+    #[test]
+    fn capitalize_titlecases_the_first_character() {
+        for (text, ruby) in [
+            ("", ""),
+            ("hello WORLD", "Hello world"),
+            ("ß", "Ss"),
+            ("ǆem", "ǅem"),
+            ("Ǆ", "ǅ"),
+            ("ﬁx", "Fix"),
+            ("ᾳb", "ᾼb"),
+            ("ᾀ", "ᾈ"),
+            ("ΣΑΣ", "Σασ"),
+            ("ა", "ა"),
+            ("éT", "Ét"),
+        ] {
+            let capitalized = capitalize(text);
+            assert_eq!(capitalized, ruby, "{text:?}");
+            assert_eq!(matches!(capitalized, Cow::Borrowed(_)), text == ruby);
         }
     }
 }

@@ -55,8 +55,10 @@ pub(super) fn remove_child(parent: &mut Value, segment: &str) -> Option<Value> {
 /// The value `segment` names under `slot`, made if missing, for a write:
 /// an object's member (`null` when new), or a list's member, the list
 /// padded with nulls up to an index past its end. `None` when `slot` is a
-/// list and `segment` names none of its members (a key, or a negative
-/// index before its start): the write then changes nothing, as in Logstash.
+/// list and `segment` names none of its members: the write then changes
+/// nothing. For a key, so does Logstash's; for a negative index before the
+/// list's start, Logstash's event raises, which a filter that follows it
+/// finds out beforehand (`logstash_event::raises_on_set`).
 /// Any other value is replaced by an object, as the path says it must be
 /// one. An error says why padding the list was refused.
 pub(super) fn child_for_write<'v>(
