@@ -360,7 +360,7 @@ fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) -> Re
             false => Err(Raised),
         };
     }
-    if wasmstash_sdk::logstash_event::through_a_scalar(event, field) {
+    if wasmstash_sdk::logstash_event::raises_on_set(event, field) {
         return Err(Raised);
     }
     let value = match value {

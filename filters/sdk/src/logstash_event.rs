@@ -24,12 +24,6 @@ pub fn raises_on_set(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
     obstacle(event, field).is_some_and(|blocked| blocked.kind != Obstacle::NotAnIndex)
 }
 
-/// [`raises_on_set`], under the name it had when a scalar on the way was
-/// the only cause it knew.
-pub fn through_a_scalar(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
-    raises_on_set(event, field)
-}
-
 /// Whether a set at `field` would not be carried out: Logstash's event
 /// raises, as [`raises_on_set`] says, or changes nothing, because the way
 /// steps into a list at a segment that is no index (a key, or a number
@@ -255,7 +249,6 @@ mod tests {
             ("host", false),
         ] {
             assert_eq!(raises_on_set(&event, field), refused, "{field}");
-            assert_eq!(through_a_scalar(&event, field), refused, "{field}");
         }
         for (field, not_set) in [
             ("[l][key][x]", true),
