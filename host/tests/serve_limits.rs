@@ -1,8 +1,9 @@
 //! What `wasmstash serve` holds on a client's behalf stays in proportion to
 //! what the client sent, and its errors keep one shape: the memory a chunked
 //! body takes, the metric series requests create while pipelines load, the
-//! answers axum itself gives to malformed requests, and the end of a
-//! connection whose body was refused unread.
+//! answers axum itself gives to malformed requests, the end of a
+//! connection whose body was refused unread, and of a kept one midway
+//! through its next request head at shutdown.
 
 mod support;
 
