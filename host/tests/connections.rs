@@ -316,36 +316,32 @@ fn request_bodies_held_at_once_share_one_budget() {
     server.stop();
 }
 
-/// An answer takes its body's place in the bodies' budget until it is
-/// written: while a client leaves a large answer unread, the answer holds
-/// the whole budget and any other body is told 503; once the answer is
-/// read, bodies are served again.
+/// An answer holds its results' share of the budget until it is written:
+/// while a client leaves a large answer unread, the answer holds the whole
+/// budget and any other body is told 503; once the answer is read, bodies
+/// are served again.
 #[test]
 fn answers_not_yet_written_hold_their_share_of_the_budget() {
     let mib = 1 << 20;
-    // 24 MiB of events, far more than the sockets' buffers take in, in a
-    // budget just over the body: the answer (each event tagged) takes all.
+    // 8 MiB of events, which the budget takes with their checked copies;
+    // each event gains 12 KB on the way, so the answer, far more than the
+    // sockets' buffers take in, passes the budget.
     let event = format!("{{\"message\":\"{}\"}}\n", "z".repeat(4000));
-    let body = event.repeat(24 * mib / event.len());
-    let budget = body.len() + 1000;
-    let (server, _dir) = start(&format!(
-        "max_body_bytes = {budget}\nmax_inflight_body_bytes = {budget}\nwrite_timeout_ms = 60000"
-    ));
+    let body = event.repeat(8 * mib / event.len());
+    let budget = 2 * body.len() + mib;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[server]\nwatch = false\nmax_body_bytes = {budget}\nmax_inflight_body_bytes = {budget}\nwrite_timeout_ms = 60000\n\n[[pipelines.app.filters]]\nfilter = \"mutate\"\nconfig = {{ add_tag = [\"seen\"], add_field = {{ pad = \"{}\" }} }}\n",
+            "p".repeat(12000)
+        ),
+    );
+    let server = Server::start(&config, &[]);
     let mut reader = TcpStream::connect(server.addr).unwrap();
     // A small receive buffer, so that the answer cannot all be taken in by
     // the kernel (loopback's may grow to tens of MiB) while unread.
-    let small: libc::c_int = 64 << 10;
-    // SAFETY: setsockopt reads an int of the size given, nothing else.
-    let set = unsafe {
-        libc::setsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(&reader),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&raw const small).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
+    support::small_receive_buffer(&reader);
     let head = format!(
         "POST /v1/pipelines/app/batch HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
         body.len()

@@ -1,8 +1,9 @@
 //! What `wasmstash serve` holds on a client's behalf stays in proportion to
 //! what the client sent, and its errors keep one shape: the memory a chunked
 //! body takes, the metric series requests create while pipelines load, the
-//! answers axum itself gives to malformed requests, and the end of a
-//! connection whose body was refused unread.
+//! answers axum itself gives to malformed requests, the end of a
+//! connection whose body was refused unread, and of a kept one midway
+//! through its next request head at shutdown.
 
 mod support;
 
@@ -382,4 +383,54 @@ config = { add_tag = ["seen"] }
         "{metrics}"
     );
     server.stop();
+}
+
+/// A shutdown closes at once a keep-alive connection that has been served
+/// and has begun its next request head: nothing of that request has run.
+/// Had hyper counted the connection busy, the drain would wait out the
+/// header deadline for it (here 30 s); a connection that had not sent a
+/// whole first head did, until the listener closed such ones itself.
+#[test]
+fn a_shutdown_closes_a_kept_connection_midway_through_its_next_head() {
+    use std::io::{Read, Write};
+    let config = ONE_PIPELINE.replace(
+        "watch = false",
+        "watch = false\nheader_read_timeout_ms = 30000",
+    );
+    let (mut server, _dir) = start(&config);
+    let mut kept = std::net::TcpStream::connect(server.addr).unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let body = br#"{"message":"a"}"#;
+    let mut request = format!(
+        "POST /v1/pipelines/app/event HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    let (head, answer) = exchange(&mut kept, &request);
+    assert!(head.starts_with("http/1.1 200"), "{head}{answer}");
+    assert!(!head.contains("connection: close"), "{head}");
+    kept.write_all(b"POST /v1/pipelines/app/event HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    // The served request above shows the server read from this connection;
+    // a second connection's answer shows the half head has had time to land.
+    assert_eq!(server.post("/v1/pipelines/app/event", body).status, 200);
+
+    let signalled = Instant::now();
+    server.signal("TERM");
+    let status = support::wait_exit(
+        &mut server.child,
+        Duration::from_secs(60),
+        "serve did not stop after SIGTERM",
+    );
+    let took = signalled.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "the shutdown waited {took:?} for a kept connection's unfinished head"
+    );
+    let mut rest = Vec::new();
+    let _ = kept.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
 }

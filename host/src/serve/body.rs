@@ -1,11 +1,12 @@
 //! Request bodies are read whole, under a size cap and a deadline, before
-//! any handler runs, and all bodies held at once share one budget of
-//! memory (`server.max_inflight_body_bytes`): without it, every open
+//! any handler runs, and each takes its share of one budget of memory
+//! (`server.max_inflight_body_bytes`, see `budget`): without it, every open
 //! connection could hold a body just under the cap while it withholds the
-//! last byte, 16 GiB at the default limits. An answer takes the body's
-//! place in the budget until it is written: a client that reads slowly
-//! holds its answer (often twice its body) for as long as it keeps taking
-//! a byte within `server.write_timeout_ms`.
+//! last byte, 16 GiB at the default limits. The share goes on to the
+//! handler, which resizes it to what the request holds next, and then to
+//! the answer until it is written: a client that reads slowly holds its
+//! answer for as long as it keeps taking a byte within
+//! `server.write_timeout_ms`.
 //!
 //! The listener bounds how long a client may take over its headers; this
 //! bounds the rest of the request. Without it a client that sends its
@@ -22,9 +23,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::App;
+use super::budget::{Budget, Share};
 use super::routes::ApiError;
 
 /// Reads the request's body within `server.body_read_timeout_ms` and
@@ -46,7 +47,7 @@ pub(crate) async fn read_whole(
     if declared.is_some_and(|length| length > limit as u64) {
         return refused(&app, too_large(limit));
     }
-    let collected = collect(body, limit, declared, &app.bodies);
+    let collected = collect(body, limit, declared, &app.budget);
     let mut stopping = app.stopping.subscribe();
     let read = tokio::select! {
         read = tokio::time::timeout(deadline, collected) => read,
@@ -61,13 +62,17 @@ pub(crate) async fn read_whole(
         ),
     };
     match read {
-        Ok(Ok((bytes, held))) => {
-            let response = next
-                .run(Request::from_parts(parts, Body::from(bytes)))
-                .await;
-            // The body is dropped once its handler has answered; its
-            // share of the budget goes to the answer.
-            charged(response, held, &app)
+        Ok(Ok((bytes, share))) => {
+            let slot = ShareSlot::new(share);
+            let mut request = Request::from_parts(parts, Body::from(bytes));
+            request.extensions_mut().insert(slot.clone());
+            let response = next.run(request).await;
+            // A handler that did not take the share has dropped the body
+            // by now; its share goes to the answer.
+            match slot.take() {
+                Some(share) => charged(response, share),
+                None => response,
+            }
         }
         Ok(Err(error)) => refused(&app, error),
         Err(_) => refused(
@@ -83,74 +88,45 @@ pub(crate) async fn read_whole(
     }
 }
 
-/// `response` holding the share of the bodies' budget its answer takes
-/// until the answer is written or given up. The body's share `held` is
-/// resized to the answer's length: what the answer needs beyond it is
-/// taken as far as the budget has it (the answer is made, and must go out;
-/// new bodies wait until it has), and what the budget has not is counted
-/// apart, so the gauge shows all that is held; what it needs less is given
-/// back now.
-fn charged(response: Response, held: Option<OwnedSemaphorePermit>, app: &Arc<App>) -> Response {
-    let budget = &app.bodies;
+/// A request's [`Share`] of the budget, handed from here to its handler
+/// through the request's extensions. A handler that takes it makes its
+/// answer hold it; one that does not leaves it here, and the answer then
+/// holds the share its length needs.
+#[derive(Clone)]
+pub(crate) struct ShareSlot(Arc<std::sync::Mutex<Option<Share>>>);
+
+impl ShareSlot {
+    fn new(share: Share) -> ShareSlot {
+        ShareSlot(Arc::new(std::sync::Mutex::new(Some(share))))
+    }
+
+    pub(crate) fn take(&self) -> Option<Share> {
+        crate::locked(&self.0).take()
+    }
+}
+
+/// `response` holding the share of the budget its answer takes until the
+/// answer is written or given up: `share` resized to the answer's length.
+fn charged(response: Response, mut share: Share) -> Response {
     let answer = http_body::Body::size_hint(response.body())
         .exact()
         .map_or(0, |length| length as usize);
-    let mut held = held;
-    let have = held.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
-    let mut over_budget = 0;
-    if answer > have {
-        // At most what is left, and what one acquire takes (a u32).
-        let more = (answer - have)
-            .min(budget.available_permits())
-            .min(u32::MAX as usize);
-        if let Ok(share) = budget.clone().try_acquire_many_owned(more as u32) {
-            match &mut held {
-                Some(permits) => permits.merge(share),
-                None => held = Some(share),
-            }
-        }
-        let charged = held.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
-        over_budget = answer - charged;
-    } else if let Some(permits) = &mut held {
-        drop(permits.split(have - answer));
-    }
-    match held {
-        Some(share) if share.num_permits() > 0 || over_budget > 0 => {
-            let over = OverBudget::count(&app.answers_over_budget, over_budget);
-            response.map(|body| {
-                Body::new(Charged {
-                    answer: body,
-                    taken: Bytes::new(),
-                    _share: share,
-                    _over: over,
-                })
-            })
-        }
-        _ => response,
-    }
+    share.resize(answer);
+    holding(response, share)
 }
 
-/// Bytes of an answer held beyond its share of the budget, counted in
-/// `App::answers_over_budget` while the answer is.
-struct OverBudget {
-    bytes: usize,
-    total: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl OverBudget {
-    fn count(total: &Arc<std::sync::atomic::AtomicUsize>, bytes: usize) -> OverBudget {
-        total.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
-        OverBudget {
-            bytes,
-            total: total.clone(),
-        }
+/// `response` holding `share` until its answer is written or given up.
+pub(crate) fn holding(response: Response, share: Share) -> Response {
+    if share.bytes() == 0 {
+        return response;
     }
-}
-
-impl Drop for OverBudget {
-    fn drop(&mut self) {
-        (self.total).fetch_sub(self.bytes, std::sync::atomic::Ordering::Relaxed);
-    }
+    response.map(|body| {
+        Body::new(Charged {
+            answer: body,
+            taken: Bytes::new(),
+            _share: share,
+        })
+    })
 }
 
 /// How much of an answer hyper is handed at a time. Handed all at once,
@@ -158,7 +134,7 @@ impl Drop for OverBudget {
 /// body at once, its share given back with nothing yet written; a piece at
 /// a time, it asks for the next only once it has room, so the last piece
 /// (and the share's end) comes when the answer is nearly all written.
-const ANSWER_PIECE: usize = 64 << 10;
+pub(crate) const ANSWER_PIECE: usize = 64 << 10;
 
 /// An answer and its share of the bodies' budget, given back when hyper
 /// drops it: its last piece taken, or the connection gone.
@@ -167,8 +143,7 @@ struct Charged {
     /// The rest of a frame of `answer` that hyper has not been handed yet
     /// (slices share the frame's memory: no copy).
     taken: Bytes,
-    _share: OwnedSemaphorePermit,
-    _over: OverBudget,
+    _share: Share,
 }
 
 impl Charged {
@@ -284,20 +259,20 @@ fn refused(app: &App, error: ApiError) -> Response {
 }
 
 /// The body's bytes, refused once they pass `limit`, and their share of
-/// `budget`: one permit per byte of memory the body takes, charged before
-/// it is taken. `declared` is the Content-Length, if any (not over `limit`).
+/// `budget`: the memory the body takes, charged before it is taken.
+/// `declared` is the Content-Length, if any (not over `limit`).
 async fn collect(
     body: Body,
     limit: usize,
     declared: Option<u64>,
-    budget: &Arc<Semaphore>,
-) -> Result<(Bytes, Option<OwnedSemaphorePermit>), ApiError> {
+    budget: &Arc<Budget>,
+) -> Result<(Bytes, Share), ApiError> {
     // A buffer that doubles need not pass the length the client declared,
     // nor the cap.
     let ceiling = declared.map_or(limit, |length| (length as usize).min(limit));
     let mut stream = body.into_data_stream();
     let mut gathered = Gathered::Nothing;
-    let mut held: Option<OwnedSemaphorePermit> = None;
+    let mut share = Share::new(budget);
     let mut received = 0;
     while let Some(piece) = stream.next().await {
         let piece = piece.map_err(|e| {
@@ -315,21 +290,10 @@ async fn collect(
         }
         let size = gathered.size_with(received, ceiling);
         let more = size - gathered.size();
-        if more > 0 {
-            // `limit` is at most 1 GiB, and `size` at most the larger of
-            // `received` and `ceiling`, so it fits a u32.
-            let share = budget
-                .clone()
-                .try_acquire_many_owned(more as u32)
-                .map_err(|_| busy())?;
-            match &mut held {
-                Some(permits) => permits.merge(share),
-                None => held = Some(share),
-            }
-        }
+        share.grow(more).map_err(|_| busy())?;
         gathered = gathered.add(piece, size);
     }
-    Ok((gathered.into_bytes(), held))
+    Ok((gathered.into_bytes(), share))
 }
 
 /// A body as it arrives. The first piece is kept as it came, without a
@@ -393,10 +357,10 @@ impl Gathered {
 
 /// Too many bytes of request bodies are held at once: the client should
 /// come back shortly, as after a 429.
-fn busy() -> ApiError {
+pub(crate) fn busy() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "request bodies and answers not yet written already take all the memory allowed for them (server.max_inflight_body_bytes); retry shortly"
+        "requests in progress (their bodies, their events, and answers not yet written) already take all the memory allowed for them (server.max_inflight_body_bytes); retry shortly"
             .to_owned(),
     )
     .retry_after(1)

@@ -22,7 +22,9 @@
 //! about the ones the file changed.
 
 mod admin_token;
+mod answer;
 mod body;
+mod budget;
 mod listener;
 mod rejections;
 mod routes;
@@ -42,6 +44,7 @@ use crate::config::{Config, ConfigError, ServerSettings};
 use crate::engine::{Engine, EngineSettings};
 use crate::metrics::Metrics;
 use admin_token::admin_token;
+use budget::Budget;
 use state::StateDir;
 use workers::PipelineWorkers;
 
@@ -98,12 +101,9 @@ pub(crate) struct App {
     /// `[server] state_dir`, if set, and the pipelines' state owned in it.
     state: Option<Arc<StateDir>>,
     pub live: ui::LiveView,
-    /// One permit per byte of memory that the request bodies held take
-    /// (`server.max_inflight_body_bytes`), and the answers not yet written.
-    pub bodies: Arc<tokio::sync::Semaphore>,
-    /// Bytes of answers not yet written beyond the permits they could get
-    /// (`body.rs`): held all the same, so the gauge counts them too.
-    pub answers_over_budget: Arc<std::sync::atomic::AtomicUsize>,
+    /// The memory requests hold, from their bodies to their answers not
+    /// yet written (`server.max_inflight_body_bytes`; see `budget`).
+    pub budget: Arc<Budget>,
     /// Set once a shutdown begins: a body still arriving is then refused,
     /// rather than waited for up to `body_read_timeout_ms`.
     pub stopping: tokio::sync::watch::Sender<bool>,
@@ -133,7 +133,8 @@ impl App {
         let path = self.config_path.clone();
         let metrics = self.metrics.clone();
         let server = self.server.clone();
-        tokio::task::spawn_blocking(move || load_set(&path, &server, &metrics))
+        let budget = self.budget.clone();
+        tokio::task::spawn_blocking(move || load_set(&path, &server, &metrics, &budget))
             .await
             .map_err(|e| ConfigError(format!("loading panicked: {e}")))?
     }
@@ -241,6 +242,7 @@ fn load_set(
     path: &Path,
     server: &ServerSettings,
     metrics: &Arc<Metrics>,
+    budget: &Arc<Budget>,
 ) -> Result<(PipelineSet, Config), ConfigError> {
     // Each file is looked at before it is read: compiling takes a while, and
     // a file saved meanwhile must differ from the fingerprint, so that the
@@ -262,7 +264,7 @@ fn load_set(
             max_events: server.max_batch_events,
             max_bytes: server.max_body_bytes,
         };
-        let workers = PipelineWorkers::new(name, modules, limits, metrics.clone());
+        let workers = PipelineWorkers::new(name, modules, limits, metrics.clone(), budget.clone());
         pipelines.insert(name.clone(), Arc::new(workers));
     }
     let set = PipelineSet {
@@ -358,8 +360,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
     let app = Arc::new(App {
         current: RwLock::new(None),
         live: ui::LiveView::new(server.ui.clone(), &metrics),
-        bodies: Arc::new(tokio::sync::Semaphore::new(server.max_inflight_body_bytes)),
-        answers_over_budget: Arc::default(),
+        budget: Budget::new(server.max_inflight_body_bytes),
         stopping: tokio::sync::watch::Sender::new(false),
         metrics,
         server,

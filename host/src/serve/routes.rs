@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,8 +15,11 @@ use serde_json::{Value, json};
 use wasmstash_sdk::json_text::write_str;
 
 use super::App;
+use super::answer::{BatchAnswer, ErrorLine};
+use super::body::{ShareSlot, busy};
+use super::budget::{OverBudget, Share, event_bytes, list_bytes};
 use super::ui::tap::BodyKind;
-use super::workers::{PipelineWorkers, Rejected};
+use super::workers::{Done, PipelineWorkers, Rejected};
 use crate::event_check::CheckedEvent;
 use crate::pipeline::EventResult;
 
@@ -109,8 +112,7 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let held = app.server.max_inflight_body_bytes - app.bodies.available_permits()
-        + (app.answers_over_budget).load(std::sync::atomic::Ordering::Relaxed);
+    let held = app.budget.held();
     (app.metrics).set("wasmstash_request_body_bytes_held", &[], held as f64);
     let text = app.metrics.render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
@@ -148,11 +150,12 @@ async fn run(
     app: &App,
     found: &PipelineWorkers,
     events: Vec<CheckedEvent>,
-) -> Result<Vec<EventResult>, ApiError> {
+    share: Share,
+) -> Result<Done, ApiError> {
     // A batch with no valid line has nothing for a worker: its answer (the
     // lines' errors) must not wait for one, or be refused for want of one.
     if events.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), share));
     }
     // A reload may have replaced the pipeline while the body was checked;
     // the live one takes the events, since the one replaced refuses them
@@ -161,8 +164,8 @@ async fn run(
     let workers = live.as_deref().unwrap_or(found);
     let count = events.len() as u64;
     let started = std::time::Instant::now();
-    let results = workers
-        .run(events)
+    let (results, share) = workers
+        .run(events, share)
         .await
         .map_err(|rejected| match rejected {
             Rejected::QueueFull => ApiError::new(
@@ -197,7 +200,7 @@ async fn run(
     counts.events_in.add(count);
     counts.events_out.add(count - dropped);
     counts.events_dropped.add(dropped);
-    Ok(results)
+    Ok((results, share))
 }
 
 fn count_request(app: &App, workers: Option<&PipelineWorkers>, endpoint: &str, answer: &Answer) {
@@ -232,26 +235,44 @@ fn count_request(app: &App, workers: Option<&PipelineWorkers>, endpoint: &str, a
 async fn event(
     State(app): State<Arc<App>>,
     pipeline: Result<Path<String>, PathRejection>,
+    slot: Option<Extension<ShareSlot>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    pipeline_call(&app, pipeline, "event", body, |workers, body| {
-        answer_event(&app, workers, body)
-    })
+    pipeline_call(
+        &app,
+        pipeline,
+        "event",
+        slot,
+        body,
+        |workers, body, share| answer_event(&app, workers, body, share),
+    )
     .await
 }
 
-async fn answer_event(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> Answer {
-    let event = off_the_reactor_if_large(body, |body| {
-        CheckedEvent::copied(&body)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}")))
+async fn answer_event(
+    app: &App,
+    workers: Arc<PipelineWorkers>,
+    body: Bytes,
+    share: Share,
+) -> Answer {
+    let (event, share) = off_the_reactor_if_large(body, move |body| {
+        let mut share = share;
+        let body_bytes = share.bytes();
+        let event = checked_copy(&body)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}")))?;
+        share.grow(event_bytes(&event)).map_err(memory_refused)?;
+        drop(body);
+        share.give_back(body_bytes);
+        Ok((event, share))
     })
     .await?;
-    let mut results = run(app, &workers, vec![event]).await?;
+    let (mut results, share) = run(app, &workers, vec![event], share).await?;
     Ok(match results.pop().expect("one result per event") {
         EventResult::Event(event) => {
             let event = Bytes::from(event);
             app.live.tap.offer(workers.name(), BodyKind::Event, &event);
-            ([(header::CONTENT_TYPE, "application/json")], event).into_response()
+            let answer = ([(header::CONTENT_TYPE, "application/json")], event).into_response();
+            super::body::holding(answer, share)
         }
         EventResult::Dropped => (
             [
@@ -274,11 +295,12 @@ async fn pipeline_call<F, Fut>(
     app: &App,
     pipeline: Result<Path<String>, PathRejection>,
     endpoint: &str,
+    slot: Option<Extension<ShareSlot>>,
     body: Result<Bytes, BytesRejection>,
     answer: F,
 ) -> Response
 where
-    F: FnOnce(Arc<PipelineWorkers>, Bytes) -> Fut,
+    F: FnOnce(Arc<PipelineWorkers>, Bytes, Share) -> Fut,
     Fut: std::future::Future<Output = Answer>,
 {
     let found = match pipeline {
@@ -287,8 +309,11 @@ where
     };
     let (workers, result) = match found {
         Ok(workers) => {
+            // The body's share, which the request resizes as it goes on.
+            let share = (slot.and_then(|Extension(slot)| slot.take()))
+                .unwrap_or_else(|| Share::new(&app.budget));
             let result = match body_or_error(body) {
-                Ok(body) => answer(workers.clone(), without_byte_order_mark(body)).await,
+                Ok(body) => answer(workers.clone(), without_byte_order_mark(body), share).await,
                 Err(error) => Err(error),
             };
             (Some(workers), result)
@@ -312,15 +337,26 @@ fn without_byte_order_mark(body: Bytes) -> Bytes {
 async fn batch(
     State(app): State<Arc<App>>,
     pipeline: Result<Path<String>, PathRejection>,
+    slot: Option<Extension<ShareSlot>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    pipeline_call(&app, pipeline, "batch", body, |workers, body| {
-        answer_batch(&app, workers, body)
-    })
+    pipeline_call(
+        &app,
+        pipeline,
+        "batch",
+        slot,
+        body,
+        |workers, body, share| answer_batch(&app, workers, body, share),
+    )
     .await
 }
 
-async fn answer_batch(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> Answer {
+async fn answer_batch(
+    app: &App,
+    workers: Arc<PipelineWorkers>,
+    body: Bytes,
+    share: Share,
+) -> Answer {
     // Counted before anything is built: a body of newlines alone would
     // otherwise make a list of millions of lines to refuse.
     let lines = ndjson_lines(&body);
@@ -333,35 +369,29 @@ async fn answer_batch(app: &App, workers: Arc<PipelineWorkers>, body: Bytes) -> 
             ),
         ));
     }
-    let (body, events, checked) = off_the_reactor_if_large(body, |body| {
-        let (events, checked) = check_batch(&body);
-        Ok((body, events, checked))
+    // The events are copies: the body goes once they are made, and the
+    // share stands for them instead.
+    let (events, errors, share) = off_the_reactor_if_large(body, move |body| {
+        let mut share = share;
+        let body_bytes = share.bytes();
+        let (events, errors) = check_batch(&body, lines, &mut share).map_err(memory_refused)?;
+        drop(body);
+        share.give_back(body_bytes);
+        Ok((events, errors, share))
     })
     .await?;
-    let mut results = run(app, &workers, events).await?.into_iter();
+    let (results, share) = run(app, &workers, events, share).await?;
     // Counted once the lines' errors are sure to be answered: a batch
     // refused whole (429, 503) is sent again, and would count them again.
-    let refused = checked.iter().filter(|line| line.is_err()).count() as u64;
+    let refused = errors.len() as u64;
     workers.request_metrics().lines_refused.add(refused);
-    let mut out = Vec::with_capacity(body.len() + 32 * lines);
-    for line in checked {
-        match line.map(|()| results.next().expect("one result per valid line")) {
-            Ok(EventResult::Event(event)) => {
-                out.extend_from_slice(b"{\"event\":");
-                out.extend_from_slice(&event);
-                out.extend_from_slice(b"}\n");
-            }
-            Ok(EventResult::Dropped) => out.extend_from_slice(b"{\"dropped\":true}\n"),
-            Err(reason) => {
-                out.extend_from_slice(b"{\"error\":");
-                write_str(&mut out, &reason);
-                out.extend_from_slice(b"}\n");
-            }
-        }
+    let answer = BatchAnswer::new(results, errors, lines, share);
+    if app.live.tap.viewers() > 0 {
+        let sample = answer.first_lines(app.live.tap.wants());
+        app.live.tap.offer(workers.name(), BodyKind::Batch, &sample);
     }
-    let out = Bytes::from(out);
-    app.live.tap.offer(workers.name(), BodyKind::Batch, &out);
-    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response())
+    let body = axum::body::Body::new(answer);
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
 
 /// The lines of an NDJSON body: a last line without its newline counts,
@@ -371,33 +401,88 @@ fn ndjson_lines(body: &[u8]) -> usize {
     newlines + usize::from(!body.is_empty() && !body.ends_with(b"\n"))
 }
 
-/// Each line of a batch checked: the valid events, and per line either
-/// `Ok` (its event is next in the list) or why it is not an event.
-fn check_batch(body: &[u8]) -> (Vec<CheckedEvent>, Vec<Result<(), String>>) {
-    let mut events = Vec::new();
-    if body.is_empty() {
-        return (events, Vec::new());
+/// The answer to a request whose events the memory budget cannot take:
+/// 503 while other requests hold it, 413 for one that alone needs more.
+fn memory_refused(over: OverBudget) -> ApiError {
+    match over {
+        OverBudget::Now => busy(),
+        OverBudget::Ever { budget } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "this request's body and its events, checked, take more than the {budget} bytes server.max_inflight_body_bytes allows all requests at once: send smaller batches, or raise it"
+            ),
+        ),
     }
+}
+
+/// How much of a batch's events are made before they are charged: one
+/// acquire a line would cost more than the check of a short line.
+const CHARGED_STEP: usize = 64 << 10;
+
+/// Each line of a batch of `lines` lines checked: the valid events, in
+/// order, and the answer lines of the others. `share` grows by what they
+/// take as they are made (in steps of [`CHARGED_STEP`]), or they are
+/// given up.
+fn check_batch(
+    body: &[u8],
+    lines: usize,
+    share: &mut Share,
+) -> Result<(Vec<CheckedEvent>, Vec<ErrorLine>), OverBudget> {
+    let mut events = Vec::new();
+    let mut errors = Vec::new();
+    if body.is_empty() {
+        return Ok((events, errors));
+    }
+    share.grow(list_bytes::<CheckedEvent>(lines))?;
+    events.reserve_exact(lines);
+    let mut uncharged = 0;
     let body = body.strip_suffix(b"\n").unwrap_or(body);
-    let checked = (body.split(|&b| b == b'\n').enumerate())
-        .map(|(index, line)| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if crate::input::is_blank(line) {
-                return Err(format!("line {}: empty line", index + 1));
+    for (index, line) in body.split(|&b| b == b'\n').enumerate() {
+        match check_line(line, index) {
+            Ok(event) => {
+                uncharged += event_bytes(&event);
+                events.push(event);
             }
-            if line.trim_ascii_start().starts_with(b"[") {
-                return Err(format!(
-                    "line {}: a JSON array, not an event: a batch is NDJSON, one JSON object per line",
-                    index + 1
-                ));
+            Err(reason) => {
+                let mut text = Vec::with_capacity(reason.len() + 16);
+                text.extend_from_slice(b"{\"error\":");
+                write_str(&mut text, &reason);
+                text.extend_from_slice(b"}\n");
+                uncharged += super::budget::allocation(text.capacity());
+                let before = list_bytes::<ErrorLine>(errors.capacity());
+                errors.push((index, text));
+                uncharged += list_bytes::<ErrorLine>(errors.capacity()).saturating_sub(before);
             }
-            let event = CheckedEvent::copied(line)
-                .map_err(|e| format!("line {}: invalid event: {e}", index + 1))?;
-            events.push(event);
-            Ok(())
-        })
-        .collect();
-    (events, checked)
+        }
+        if uncharged >= CHARGED_STEP {
+            share.grow(std::mem::take(&mut uncharged))?;
+        }
+    }
+    share.grow(uncharged)?;
+    Ok((events, errors))
+}
+
+/// Line `index` (from 0) of a batch as an event, or why it is none.
+fn check_line(line: &[u8], index: usize) -> Result<CheckedEvent, String> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if crate::input::is_blank(line) {
+        return Err(format!("line {}: empty line", index + 1));
+    }
+    if line.trim_ascii_start().starts_with(b"[") {
+        return Err(format!(
+            "line {}: a JSON array, not an event: a batch is NDJSON, one JSON object per line",
+            index + 1
+        ));
+    }
+    checked_copy(line).map_err(|e| format!("line {}: invalid event: {e}", index + 1))
+}
+
+/// `text` checked, in a copy of its own length. A request's events wait
+/// in the queue as these copies; the room a filter's additions need is
+/// made by the worker that adds them, whose memory the queue does not
+/// multiply.
+fn checked_copy(text: &[u8]) -> Result<CheckedEvent, String> {
+    CheckedEvent::new(text.to_vec())
 }
 
 /// Bodies up to this size are checked on the reactor's thread: that takes

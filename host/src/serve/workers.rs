@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use super::budget::{Budget, Share};
 use crate::engine::FilterModule;
 use crate::event_check::CheckedEvent;
 use crate::metrics::{Counter, Histogram, Metrics, label};
@@ -181,6 +182,10 @@ struct Desk {
     /// client that hung up after a worker took them, whose results went
     /// nowhere (the request counters see no answer for them).
     events_abandoned: Counter,
+    /// The requests' memory budget: a worker resizes each request's share
+    /// to its results, and takes no new call while results are held
+    /// beyond it.
+    budget: Arc<Budget>,
 }
 
 struct DeskState {
@@ -194,18 +199,23 @@ struct DeskState {
     retired: bool,
 }
 
-/// One request's events, waiting for a worker.
+/// One request's events, waiting for a worker, and the request's share of
+/// the memory budget, which goes with the events and then their results.
 struct Job {
     id: u64,
     events: Vec<CheckedEvent>,
     bytes: usize,
+    share: Share,
     reply: Reply,
 }
 
-type Reply = oneshot::Sender<Result<Vec<EventResult>, Rejected>>;
+/// A request's results and its share, resized to them.
+pub type Done = (Vec<EventResult>, Share);
+
+type Reply = oneshot::Sender<Result<Done, Rejected>>;
 
 /// A job's reply channel with what to send on it.
-type Answer = (Reply, Result<Vec<EventResult>, Rejected>);
+type Answer = (Reply, Result<Done, Rejected>);
 
 impl PipelineWorkers {
     pub fn new(
@@ -213,6 +223,7 @@ impl PipelineWorkers {
         modules: Vec<FilterModule>,
         limits: Limits,
         metrics: Arc<Metrics>,
+        budget: Arc<Budget>,
     ) -> PipelineWorkers {
         let size = limits.workers.max(1);
         let mut first = Pipeline::new(name, modules.clone()).with_metrics(metrics.clone(), 0);
@@ -238,6 +249,7 @@ impl PipelineWorkers {
                 "wasmstash_events_total",
                 &[("pipeline", name), ("outcome", "abandoned")],
             ),
+            budget,
         };
         PipelineWorkers {
             modules,
@@ -288,8 +300,10 @@ impl PipelineWorkers {
     }
 
     /// Runs `events` through the pipeline, possibly in one call with other
-    /// requests' events; returns exactly this request's results, in order.
-    pub async fn run(&self, events: Vec<CheckedEvent>) -> Result<Vec<EventResult>, Rejected> {
+    /// requests' events; returns exactly this request's results, in order,
+    /// and `share` (the request's part of the memory budget) resized to
+    /// them.
+    pub async fn run(&self, events: Vec<CheckedEvent>, share: Share) -> Result<Done, Rejected> {
         let (reply, mut answer) = oneshot::channel();
         let bytes = events.iter().map(|event| event.text().len()).sum();
         let (id, worker) = {
@@ -311,6 +325,7 @@ impl PipelineWorkers {
                 id,
                 events,
                 bytes,
+                share,
                 reply,
             });
             (id, worker)
@@ -466,21 +481,32 @@ impl Desk {
     /// answers go out only after the worker has either taken its next batch
     /// or gone idle, so a client that has its answer finds the worker free
     /// again (with `queue = 0`, a next request is not refused for a worker
-    /// that was about to be idle).
+    /// that was about to be idle). While results are held beyond the memory
+    /// budget, the answers go out first (their writing is what brings the
+    /// memory back) and the worker waits for them before its next batch;
+    /// the requests queued meanwhile wait within `queue_timeout_ms`.
     fn drain(self: Arc<Self>, worker: Pipeline) {
         let mut worker = Some(worker);
         let mut jobs = self.next_batch(&mut worker);
         while let Some(mut busy) = worker.take() {
-            let answers;
+            let mut answers;
             (busy, answers) = self.run_jobs(busy, jobs);
             worker = Some(busy);
+            if self.budget.is_exceeded() {
+                self.send(std::mem::take(&mut answers));
+                self.budget.wait_until_within();
+            }
             jobs = self.next_batch(&mut worker);
-            for (reply, answer) in answers {
-                // A client that hung up after its job was taken is gone; its
-                // results have nowhere to go and are discarded, and counted.
-                if let Err(Ok(results)) = reply.send(answer) {
-                    self.events_abandoned.add(results.len() as u64);
-                }
+            self.send(answers);
+        }
+    }
+
+    fn send(&self, answers: Vec<Answer>) {
+        for (reply, answer) in answers {
+            // A client that hung up after its job was taken is gone; its
+            // results have nowhere to go and are discarded, and counted.
+            if let Err(Ok((results, _share))) = reply.send(answer) {
+                self.events_abandoned.add(results.len() as u64);
             }
         }
     }
@@ -522,7 +548,7 @@ impl Desk {
         let mut events = Vec::new();
         for job in jobs {
             counts.push(job.events.len());
-            replies.push(job.reply);
+            replies.push((job.reply, job.share));
             if events.is_empty() {
                 events = job.events;
             } else {
@@ -531,14 +557,21 @@ impl Desk {
         }
         let outcome =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.process(events)));
+        // Each request's share now stands for its results: what they take
+        // past its events' share comes from the budget, or beyond it.
+        let done = |(reply, mut share): (Reply, Share), mut results: Vec<EventResult>| {
+            fit(&mut results);
+            share.resize(super::budget::results_bytes(&results));
+            (reply, Ok((results, share)))
+        };
         match outcome {
-            Ok(results) if replies.len() == 1 => (worker, vec![(replies.remove(0), Ok(results))]),
+            Ok(results) if replies.len() == 1 => (worker, vec![done(replies.remove(0), results)]),
             Ok(results) => {
                 let mut results = results.into_iter();
                 let answers = replies
                     .into_iter()
                     .zip(counts)
-                    .map(|(reply, count)| (reply, Ok(results.by_ref().take(count).collect())))
+                    .map(|(reply, count)| done(reply, results.by_ref().take(count).collect()))
                     .collect();
                 (worker, answers)
             }
@@ -546,11 +579,26 @@ impl Desk {
                 tracing::error!(pipeline = %self.name, "a pipeline worker panicked; it was replaced");
                 let answers = replies
                     .into_iter()
-                    .map(|reply| (reply, Err(Rejected::WorkerPanicked)))
+                    .map(|(reply, _share)| (reply, Err(Rejected::WorkerPanicked)))
                     .collect();
                 // A worker that panicked may hold broken state; replace it.
                 (worker.fresh(), answers)
             }
+        }
+    }
+}
+
+/// Results made to take little more than their length. An event grows in
+/// place as filters add to it, its buffer doubling when it must (an access
+/// line through grok and date ends in twice the room it needs); the
+/// results may then wait for a slow client for as long as it takes to
+/// read them.
+fn fit(results: &mut [EventResult]) {
+    for result in results {
+        if let EventResult::Event(text) = result
+            && text.capacity() - text.len() > text.len() / 4
+        {
+            text.shrink_to_fit();
         }
     }
 }

@@ -23,6 +23,24 @@ pub fn eventually(what: impl std::fmt::Display, mut check: impl FnMut() -> bool)
     }
 }
 
+/// Makes `stream`'s receive buffer small, so that an answer left unread
+/// stays in the server rather than in the kernel (loopback's buffers may
+/// grow to tens of MiB).
+pub fn small_receive_buffer(stream: &std::net::TcpStream) {
+    let small: libc::c_int = 64 << 10;
+    // SAFETY: setsockopt reads an int of the size given, nothing else.
+    let set = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(stream),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&raw const small).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
+}
+
 /// Waits for `child` to exit, for `limit` at most; past it the child is
 /// killed and the test fails with `what`.
 pub fn wait_exit(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {

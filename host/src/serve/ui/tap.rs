@@ -71,9 +71,23 @@ impl Tap {
         }
     }
 
+    /// How many bytes of an answer would be sampled now: none while no
+    /// page is open. An answer that is not made whole (a batch's) is
+    /// offered as its first lines up to this.
+    pub fn wants(&self) -> usize {
+        if self.viewers.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        self.budget.load(Ordering::Relaxed).max(0) as usize
+    }
+
     /// The part of `body` the budget allows: all of it, a prefix of whole
     /// result lines for a batch, or nothing.
     fn take_budget(&self, kind: BodyKind, body: &Bytes) -> Option<Bytes> {
+        // A batch's lines that did not fit what was left: nothing to show.
+        if body.is_empty() {
+            return None;
+        }
         let len = body.len() as i64;
         let mut left = self.budget.load(Ordering::Relaxed);
         loop {
