@@ -329,13 +329,17 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSetti
             raw.write_timeout_ms,
             defaults.write_timeout,
         )?,
-        // Unset, it is at least room for one body of the largest size allowed.
+        // Unset, it is at least room for what one body of the largest size
+        // allowed holds at its peak (serve/budget.rs): while its events are
+        // made, the body gathered (up to twice its size) and the events
+        // (its bytes and some 130 bytes of bookkeeping each).
         max_inflight_body_bytes: within(
             "max_inflight_body_bytes",
             raw.max_inflight_body_bytes,
-            defaults
-                .max_inflight_body_bytes
-                .max(raw.max_body_bytes.unwrap_or(0)),
+            defaults.max_inflight_body_bytes.max(largest_body_needs(
+                raw.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+                raw.max_batch_events.unwrap_or(defaults.max_batch_events),
+            )),
             1 << 40,
         )?,
         admin_token_file: raw.admin_token_file.map(|p| base.join(p)),
@@ -404,4 +408,11 @@ pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
          localhost are not looked up)"
             .to_owned()
     })
+}
+
+/// What the budget must hold for one body of `max_body` bytes in
+/// `max_events` events to be taken: 2.25 times the body and 160 bytes an
+/// event, as the README says.
+fn largest_body_needs(max_body: usize, max_events: usize) -> usize {
+    (max_body.saturating_mul(9) / 4).saturating_add(max_events.saturating_mul(160))
 }
