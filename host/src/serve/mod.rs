@@ -23,6 +23,7 @@
 
 mod admin_token;
 mod body;
+mod cross_site;
 mod listener;
 mod rejections;
 mod routes;
