@@ -226,7 +226,7 @@ mod toml_error;
 use engine::{RawEngine, engine_settings};
 pub(crate) use filter_spec::distinct_names;
 pub use filter_spec::{
-    FilterLoadError, FilterSource, FilterSpec, check_config_object, load_filters,
+    FilterLoadError, FilterSource, FilterSpec, check_config_object, load_filters, shown_name,
 };
 use filter_spec::{RawFilter, filter_spec, load_filter};
 use server::{RawServer, server_settings};
