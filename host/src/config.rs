@@ -79,6 +79,8 @@ impl Config {
         let raw: RawConfig = toml::from_str(text)
             .map_err(|e| ConfigError(format!("{file}: {}", toml_error(&e, text))))?;
         let base = path.parent().unwrap_or(Path::new("."));
+        let max_instances = max_filter_instances(&raw.engine)
+            .map_err(|msg| ConfigError(format!("{file}: [engine] {msg}")))?;
         let mut pipelines = BTreeMap::new();
         for (pipeline, raw_pipeline) in raw.pipelines {
             check_pipeline_name(&pipeline)
@@ -117,6 +119,8 @@ impl Config {
                 "{file}: no pipelines defined; add at least one `[[pipelines.NAME.filters]]` table"
             )));
         }
+        check_instances(&pipelines, server.workers, max_instances)
+            .map_err(|msg| ConfigError(format!("{file}: {msg}")))?;
         Ok(Config {
             path: path.to_path_buf(),
             engine,
@@ -195,6 +199,28 @@ impl Config {
     }
 }
 
+/// Refuses a config that would create more than `most` filter instances
+/// once `serve` runs each pipeline on `workers` workers: checked before any
+/// module is compiled, by every command that reads a config, so that a
+/// config `check` passes is one `serve` and `run` take.
+fn check_instances(
+    pipelines: &BTreeMap<String, Vec<FilterSpec>>,
+    workers: usize,
+    most: u64,
+) -> Result<(), String> {
+    let filters: usize = pipelines.values().map(Vec::len).sum();
+    let instances = filters as u64 * workers as u64;
+    if instances <= most {
+        return Ok(());
+    }
+    Err(format!(
+        "{filters} filter(s) in {} pipeline(s), each run by {workers} worker(s) (server.workers), \
+         make {instances} filter instances, more than {most} (engine.max_filter_instances); \
+         raise that setting if these are meant, or lower server.workers",
+        pipelines.len()
+    ))
+}
+
 /// The longest pipeline name accepted.
 const MAX_PIPELINE_NAME: usize = 64;
 
@@ -223,10 +249,10 @@ mod filter_spec;
 mod pattern_files;
 mod server;
 mod toml_error;
-use engine::{RawEngine, engine_settings};
+use engine::{RawEngine, engine_settings, max_filter_instances};
 pub(crate) use filter_spec::distinct_names;
 pub use filter_spec::{
-    FilterLoadError, FilterSource, FilterSpec, check_config_object, load_filters,
+    FilterLoadError, FilterSource, FilterSpec, check_config_object, load_filters, shown_name,
 };
 use filter_spec::{RawFilter, filter_spec, load_filter};
 use server::{RawServer, server_settings};

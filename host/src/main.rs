@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wasmstash::config::Config;
+use wasmstash::config::{Config, shown_name};
 use wasmstash::engine::{Engine, Inspection};
 use wasmstash::generator::GenError;
 use wasmstash::golden::{self, TestArgs, TestError};
@@ -331,7 +331,7 @@ fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
             Ok(modules) => {
                 let filters: Vec<String> = modules
                     .iter()
-                    .map(|m| format!("{} ({})", m.name(), &m.sha256()[..12]))
+                    .map(|m| format!("{} ({})", shown_name(m.name()), &m.sha256()[..12]))
                     .collect();
                 loaded.push(format!("pipeline `{name}`: {}", filters.join(" -> ")));
             }

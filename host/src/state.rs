@@ -12,11 +12,14 @@
 //! and then removes the old `<position>-<name>.state`), written to a
 //! temporary name and renamed, so a crash mid-write leaves the previous
 //! snapshot intact; `lock` keeps them to one process. The bytes are the
-//! filter's own format, which ABI v1 asks filters to version. Everything
-//! here locks stages: call it off the reactor.
+//! filter's own format, which ABI v1 asks filters to version. `private`
+//! keeps the directory to this user: one others can write to is refused,
+//! and nothing is written or read through a link. Everything here locks
+//! stages: call it off the reactor.
 
 mod layout;
 mod lock;
+mod private;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -26,6 +29,7 @@ use std::time::Instant;
 
 use crate::pipeline::{SharedStage, lock_stage};
 pub use lock::{StateLock, claim_pipeline};
+use private::make_dir;
 
 /// A pipeline's stateful stages with their positions in it.
 pub type SharedStages = [(usize, Arc<SharedStage>)];
@@ -190,11 +194,18 @@ fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let save = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let temporary = path.with_extension(format!("tmp-{}-{save}", std::process::id()));
-    let written = std::fs::File::create(&temporary).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
-    let renamed = written.and_then(|()| std::fs::rename(&temporary, path));
+    // Created, never opened: a name known in advance must not lead the
+    // write to a file someone put there. What is there is left alone.
+    let mut file = private::create_new(&temporary).map_err(|e| {
+        let shown = temporary.display();
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot create its temporary {shown}: {e}"),
+        )
+    })?;
+    let renamed = (file.write_all(bytes))
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&temporary, path));
     if renamed.is_err() {
         let _ = std::fs::remove_file(&temporary);
     }
@@ -240,11 +251,12 @@ pub fn persist(
     }
 }
 
-/// Creates `dir` if needed and checks that files can be written in it, so
-/// that a state directory that cannot be used fails the start, not the save
-/// after a long run or at shutdown.
+/// Creates `dir` if needed and checks that files can be written in it, and
+/// by no other user, so that a state directory that cannot be used fails
+/// the start, not the save after a long run or at shutdown.
 pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
     make_dir(dir)?;
+    private::refuse_shared(dir)?;
     probe_writes(dir)
 }
 
@@ -270,26 +282,20 @@ pub fn check_dir(dir: &Path) -> std::io::Result<()> {
             format!("{} exists and is not a directory", existing.display()),
         ));
     }
-    probe_writes(existing)
-}
-
-/// `create_dir_all`, which on a file answers only "File exists", as if all
-/// were well.
-fn make_dir(dir: &Path) -> std::io::Result<()> {
-    if std::fs::metadata(dir).is_ok_and(|meta| !meta.is_dir()) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::NotADirectory,
-            "it exists and is not a directory",
-        ));
+    // A directory still to be made is made this user's alone.
+    if existing == dir {
+        private::refuse_shared(dir)?;
     }
-    std::fs::create_dir_all(dir)
+    probe_writes(existing)
 }
 
 fn probe_writes(dir: &Path) -> std::io::Result<()> {
     // Named for this process: a `run` and a `serve` may start on one
-    // directory at once, and neither may remove the other's probe.
+    // directory at once, and neither may remove the other's probe. One left
+    // by a process of the same id that was killed is removed first.
     let probe = dir.join(format!(".wasmstash-write-check-{}", std::process::id()));
-    std::fs::write(&probe, b"")?;
+    remove_if_there(&probe)?;
+    drop(private::create_new(&probe)?);
     remove_if_there(&probe)
 }
 
@@ -402,7 +408,7 @@ fn restore_from_files(
         // Only a regular file, and under that cap: a FIFO or a device left
         // where a snapshot was expected would block the start or fill
         // memory.
-        match crate::files::read_capped(path, memory_limit, "saved state") {
+        match private::read_capped(path, memory_limit) {
             // Into the stage in hand: no search by name, and no copy of the
             // state to hand back (that is for a reload's handover).
             // An empty file is no state, as an empty snapshot is.

@@ -22,6 +22,25 @@ pub(super) struct RawEngine {
     max_event_mib: Option<u64>,
     compile_timeout_ms: Option<u64>,
     compile_memory_mib: Option<u64>,
+    max_filter_instances: Option<u64>,
+}
+
+/// The most filter instances a config may create when no setting says:
+/// the stack's config (14 filters) at the most workers there may be (256)
+/// is 3584. Each instance costs its module's memory and an `init`, and
+/// loading a config of ten thousand filters took a minute and gigabytes
+/// before anything could refuse it.
+pub(super) const DEFAULT_MAX_FILTER_INSTANCES: u64 = 4096;
+
+/// `max_filter_instances`, checked against its bounds.
+pub(super) fn max_filter_instances(raw: &RawEngine) -> Result<u64, String> {
+    match raw.max_filter_instances {
+        None => Ok(DEFAULT_MAX_FILTER_INSTANCES),
+        Some(most @ 1..=65_536) => Ok(most),
+        Some(other) => Err(format!(
+            "max_filter_instances = {other}: must be between 1 and 65536"
+        )),
+    }
 }
 
 pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, String> {

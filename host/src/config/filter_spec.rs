@@ -198,7 +198,7 @@ impl FilterSpec {
 /// names the filter by position and name; the parts are there for a
 /// caller that says more about where that filter came from.
 #[derive(Debug, thiserror::Error)]
-#[error("filter #{} (`{}`): {}", .index + 1, .name, .error)]
+#[error("filter #{} (`{}`): {}", .index + 1, shown_name(.name), .error)]
 pub struct FilterLoadError {
     /// The filter's place in the list, from 0.
     pub index: usize,
@@ -368,6 +368,25 @@ fn default_name(source: &FilterSource) -> Result<String, String> {
 /// saved state (which belongs to its name) is its own. A name made so that
 /// an earlier filter has too (it was set as `name = "mutate#3"`) is refused
 /// rather than shared.
+/// A filter's name as printed: the config chose it, and a line break or an
+/// escape sequence in it would start a line the sidecar did not write or
+/// steer the terminal. Escaped as module text is (`engine::printable`):
+/// controls, and the characters that reorder or hide text, which Rust's
+/// `escape_debug` knows; quotes and backslashes are kept as written.
+pub fn shown_name(name: &str) -> String {
+    let mut shown = String::with_capacity(name.len());
+    for c in name.chars() {
+        let hidden =
+            c.is_control() || (c.escape_debug().len() > 1 && !matches!(c, '\\' | '"' | '\''));
+        if hidden {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
 pub(crate) fn distinct_names(specs: &mut [FilterSpec]) -> Result<(), String> {
     let mut seen = std::collections::HashSet::new();
     for (index, spec) in specs.iter_mut().enumerate() {
@@ -378,10 +397,11 @@ pub(crate) fn distinct_names(specs: &mut [FilterSpec]) -> Result<(), String> {
             let numbered = format!("{}#{}", spec.name, index + 1);
             if !seen.insert(numbered.clone()) {
                 return Err(format!(
-                    "filter #{}: its name `{}` is an earlier filter's, and so is `{numbered}`, \
+                    "filter #{}: its name `{}` is an earlier filter's, and so is `{}`, \
                      the name it would be given instead; give it a `name` of its own",
                     index + 1,
-                    spec.name
+                    shown_name(&spec.name),
+                    shown_name(&numbered)
                 ));
             }
             spec.name = numbered;

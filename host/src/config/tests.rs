@@ -539,3 +539,21 @@ fn a_table_of_the_wrong_type_is_named_in_config_terms() {
         assert!(!err.contains("Raw"), "{text}: {err}");
     }
 }
+
+#[test]
+fn filter_instances_are_counted_over_every_pipeline_times_the_workers() {
+    let config = |most: u64| {
+        format!(
+            "[engine]\nmax_filter_instances = {most}\n[server]\nworkers = 3\n\
+             [[pipelines.a.filters]]\nfilter = \"json\"\n[[pipelines.a.filters]]\nfilter = \"json\"\n\
+             [[pipelines.b.filters]]\nfilter = \"json\"\n[[pipelines.b.filters]]\nfilter = \"json\"\n"
+        )
+    };
+    assert!(parse(&config(12)).is_ok());
+    let error = parse(&config(11)).unwrap_err();
+    assert!(
+        error.starts_with("conf/w.toml: 4 filter(s) in 2 pipeline(s), each run by 3 worker(s)")
+            && error.contains("make 12 filter instances, more than 11"),
+        "{error}"
+    );
+}

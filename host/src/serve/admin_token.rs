@@ -10,6 +10,10 @@ use crate::config::{ConfigError, ServerSettings};
 /// Largest admin token file read; a token is a line of text.
 const MAX_TOKEN_FILE_BYTES: u64 = 4096;
 
+/// Why a token of other characters is refused.
+const ONE_LINE_OF_ASCII: &str = "it is sent in an Authorization header, so it must be one line \
+                                 of printable ASCII with no spaces";
+
 /// Fewer characters than this is a token someone could guess.
 const MIN_TOKEN_CHARS: usize = 16;
 
@@ -20,9 +24,22 @@ pub(super) fn admin_token(
     server: &ServerSettings,
     config: &Path,
 ) -> Result<Option<String>, ConfigError> {
-    let from_env = std::env::var("WASMSTASH_ADMIN_TOKEN")
-        .ok()
-        .filter(|t| !t.trim().is_empty());
+    // Not `env::var(..).ok()`: that reads a token that is not UTF-8 as no
+    // token, and the file, or no token at all, would be used instead.
+    let from_env = match std::env::var_os("WASMSTASH_ADMIN_TOKEN") {
+        None => None,
+        Some(value) => match value.into_string() {
+            Ok(token) => Some(token).filter(|t| !t.trim().is_empty()),
+            Err(raw) => {
+                let bytes = raw.as_encoded_bytes();
+                let bad = bytes.iter().find(|b| !b.is_ascii_graphic()).unwrap_or(&0);
+                return Err(ConfigError(format!(
+                    "WASMSTASH_ADMIN_TOKEN: the token holds the byte 0x{bad:02x}, which is not \
+                     UTF-8; {ONE_LINE_OF_ASCII}"
+                )));
+            }
+        },
+    };
     let (token, source) = match (from_env, &server.admin_token_file) {
         (Some(token), _) => (token, "WASMSTASH_ADMIN_TOKEN".to_owned()),
         (None, None) => return Ok(None),
@@ -43,8 +60,7 @@ pub(super) fn admin_token(
     // lines was taken, and no request could ever match it.
     if let Some(bad) = token.chars().find(|c| !c.is_ascii_graphic()) {
         return Err(ConfigError(format!(
-            "{source}: the token holds {bad:?}; it is sent in an Authorization header, so it \
-             must be one line of printable ASCII with no spaces"
+            "{source}: the token holds {bad:?}; {ONE_LINE_OF_ASCII}"
         )));
     }
     if token.chars().count() < MIN_TOKEN_CHARS {

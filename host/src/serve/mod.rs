@@ -25,6 +25,7 @@ mod admin_token;
 mod answer;
 mod body;
 mod budget;
+mod cross_site;
 mod listener;
 mod rejections;
 mod routes;
@@ -332,7 +333,8 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
             "admin endpoints off: set WASMSTASH_ADMIN_TOKEN or server.admin_token_file to reload and inspect over HTTP"
         );
     }
-    if !server.listen.ip().is_loopback() {
+    // `[::ffff:127.0.0.1]` is IPv4's loopback written as IPv6.
+    if !server.listen.ip().to_canonical().is_loopback() {
         // Said, not refused: a container network needs it. The pipeline
         // endpoints take no token, as Logstash calls them.
         tracing::warn!(

@@ -24,12 +24,14 @@ use crate::event_check::CheckedEvent;
 use crate::pipeline::EventResult;
 
 pub(crate) fn router(app: Arc<App>) -> Router {
+    // Web pages are kept off the routes that take no token (`cross_site`).
+    let no_browsers = || axum::middleware::from_fn(super::cross_site::refuse_browsers);
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/v1/pipelines/{pipeline}/event", post(event))
-        .route("/v1/pipelines/{pipeline}/batch", post(batch))
+        .route("/metrics", get(metrics).layer(no_browsers()))
+        .route("/v1/pipelines/{pipeline}/event", post(event).layer(no_browsers()))
+        .route("/v1/pipelines/{pipeline}/batch", post(batch).layer(no_browsers()))
         .route("/v1/admin/pipelines", get(admin_pipelines))
         .route("/v1/admin/reload", post(admin_reload))
         .fallback(|| async {

@@ -242,8 +242,9 @@ fn choose(candidates: &[OldFile], position: usize) -> Option<(usize, &'static st
     }
 }
 
+/// Whether anything, a link included, is at `path`.
 fn exists(path: &Path) -> std::io::Result<bool> {
-    match std::fs::metadata(path) {
+    match std::fs::symlink_metadata(path) {
         Ok(_) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(naming(path, e)),
@@ -252,9 +253,10 @@ fn exists(path: &Path) -> std::io::Result<bool> {
 
 /// A snapshot that is not a regular file, or cannot be read, would be
 /// written over (or, if old, removed) at the next save, the state it held
-/// lost: the start fails instead.
+/// lost: the start fails instead. A link is refused too: state is not read
+/// through one.
 fn check_regular(path: &Path, read: bool) -> std::io::Result<()> {
-    match std::fs::metadata(path) {
+    match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(naming(path, e)),
         Ok(meta) if !meta.is_file() => Err(naming(

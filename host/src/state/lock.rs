@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use super::layout::{self, Plan};
-use super::{make_dir, naming, probe_writes};
+use super::{make_dir, naming, private, probe_writes};
 
 /// Held while a process owns a pipeline's state files; released when
 /// dropped or when the process ends, however it ends.
@@ -37,15 +37,10 @@ pub fn claim_pipeline(
 ) -> std::io::Result<StateLock> {
     let pipeline_dir = layout::pipeline_dir(dir, pipeline);
     make_dir(&pipeline_dir).map_err(|e| naming(&pipeline_dir, e))?;
+    private::refuse_shared(&pipeline_dir).map_err(|e| naming(&pipeline_dir, e))?;
     probe_writes(&pipeline_dir).map_err(|e| naming(&pipeline_dir, e))?;
     let lock_path = pipeline_dir.join(".lock");
-    let mut lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| naming(&lock_path, e))?;
+    let mut lock = private::open_lock(&lock_path).map_err(|e| naming(&lock_path, e))?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {

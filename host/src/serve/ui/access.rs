@@ -9,14 +9,21 @@
 //!   `EventSource` cannot set headers, which is why a cookie is needed at all.
 //! - With no token configured, the view answers only loopback clients that
 //!   name a loopback host in `Host` (a DNS-rebinding page naming its own
-//!   domain is refused), as the admin endpoints are off in that case.
+//!   domain is refused), as the admin endpoints are off in that case. A
+//!   reverse proxy on this machine connects from loopback and, by default,
+//!   passes on a loopback `Host`, which would open the view to everyone
+//!   behind it: a request carrying a header that proxies add is refused
+//!   too, and so is one in HTTP/1.0, which nginx's `proxy_pass` speaks
+//!   by default while adding none of those headers (no browser does). A
+//!   proxy that does neither cannot be told apart; the README asks for a
+//!   token before any proxy is put in front.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Version, header};
 
 pub const COOKIE: &str = "wasmstash_ui";
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -29,19 +36,39 @@ pub enum Denied {
     NeedsLogin,
     /// No token is configured and the request is not from loopback.
     NotLoopback,
+    /// No token is configured and the request came through a proxy: it
+    /// has this sign of one (a header proxies add, or HTTP/1.0).
+    ThroughProxy(&'static str),
 }
 
 impl Denied {
-    pub fn message(&self) -> &'static str {
+    pub fn message(&self) -> String {
         match self {
-            Denied::NeedsLogin => "log in with the admin token",
-            Denied::NotLoopback => {
-                "without an admin token the live view answers loopback clients only; \
-                 set WASMSTASH_ADMIN_TOKEN or server.admin_token_file to open it to others"
-            }
+            Denied::NeedsLogin => "log in with the admin token".to_owned(),
+            Denied::NotLoopback => "without an admin token the live view answers loopback \
+                                    clients only; set WASMSTASH_ADMIN_TOKEN or \
+                                    server.admin_token_file to open it to others"
+                .to_owned(),
+            Denied::ThroughProxy(sign) => format!(
+                "without an admin token the live view answers clients on this machine only, \
+                 and this request came through a proxy ({sign}), which may be passing on \
+                 anyone's; set WASMSTASH_ADMIN_TOKEN or server.admin_token_file before \
+                 putting a proxy in front of the sidecar"
+            ),
         }
     }
 }
+
+/// Headers that reverse proxies add to the requests they pass on, each
+/// with how a refusal names it.
+const PROXY_HEADERS: [(&str, &str); 6] = [
+    ("Forwarded", "it carries `Forwarded`"),
+    ("X-Forwarded-For", "it carries `X-Forwarded-For`"),
+    ("X-Forwarded-Host", "it carries `X-Forwarded-Host`"),
+    ("X-Forwarded-Proto", "it carries `X-Forwarded-Proto`"),
+    ("X-Real-IP", "it carries `X-Real-IP`"),
+    ("Via", "it carries `Via`"),
+];
 
 #[derive(Default)]
 pub struct Sessions {
@@ -125,14 +152,24 @@ pub fn same_secret(given: &str, expected: &str) -> bool {
 pub fn check(
     token: Option<&str>,
     sessions: &Sessions,
-    headers: &HeaderMap,
+    request: (Version, &HeaderMap),
     peer: SocketAddr,
 ) -> Result<(), Denied> {
+    let (version, headers) = request;
     let Some(token) = token else {
-        return if peer.ip().is_loopback() && host_is_loopback(headers) {
-            Ok(())
-        } else {
-            Err(Denied::NotLoopback)
+        // A dual-stack listener (`[::]`) sees an IPv4 client as
+        // `::ffff:127.0.0.1`, which is loopback only once made canonical.
+        if !(peer.ip().to_canonical().is_loopback() && host_is_loopback(headers)) {
+            return Err(Denied::NotLoopback);
+        }
+        if version < Version::HTTP_11 {
+            return Err(Denied::ThroughProxy(
+                "it speaks HTTP/1.0, as nginx's proxy_pass does by default",
+            ));
+        }
+        return match (PROXY_HEADERS.iter()).find(|(name, _)| headers.contains_key(*name)) {
+            Some((_, sign)) => Err(Denied::ThroughProxy(sign)),
+            None => Ok(()),
         };
     };
     if bearer(headers).is_some_and(|given| same_secret(given, token))
@@ -160,7 +197,7 @@ fn host_is_loopback(headers: &HeaderMap) -> bool {
     name.eq_ignore_ascii_case("localhost")
         || name
             .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 #[cfg(test)]
@@ -192,17 +229,65 @@ mod tests {
         let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let remote: SocketAddr = "10.1.2.3:5000".parse().unwrap();
         let ok = headers(&[(header::HOST, "127.0.0.1:9700")]);
-        assert_eq!(check(None, &sessions, &ok, local), Ok(()));
-        let v6 = headers(&[(header::HOST, "[::1]:9700")]);
-        assert_eq!(check(None, &sessions, &v6, local), Ok(()));
         assert_eq!(
-            check(None, &sessions, &ok, remote),
+            check(None, &sessions, (Version::HTTP_11, &ok), local),
+            Ok(())
+        );
+        let v6 = headers(&[(header::HOST, "[::1]:9700")]);
+        assert_eq!(
+            check(None, &sessions, (Version::HTTP_11, &v6), local),
+            Ok(())
+        );
+        assert_eq!(
+            check(None, &sessions, (Version::HTTP_11, &ok), remote),
             Err(Denied::NotLoopback)
         );
         let rebound = headers(&[(header::HOST, "evil.example:9700")]);
         assert_eq!(
-            check(None, &sessions, &rebound, local),
+            check(None, &sessions, (Version::HTTP_11, &rebound), local),
             Err(Denied::NotLoopback)
+        );
+        // An IPv4 client of a dual-stack listener, naming either form.
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
+        assert_eq!(
+            check(None, &sessions, (Version::HTTP_11, &ok), mapped),
+            Ok(())
+        );
+        let mapped_host = headers(&[(header::HOST, "[::ffff:127.0.0.1]:9700")]);
+        assert_eq!(
+            check(None, &sessions, (Version::HTTP_11, &mapped_host), mapped),
+            Ok(())
+        );
+        let mapped_remote: SocketAddr = "[::ffff:10.1.2.3]:5000".parse().unwrap();
+        assert_eq!(
+            check(None, &sessions, (Version::HTTP_11, &ok), mapped_remote),
+            Err(Denied::NotLoopback)
+        );
+    }
+
+    #[test]
+    fn without_a_token_a_request_through_a_proxy_is_refused() {
+        let sessions = Sessions::default();
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        for (name, _) in PROXY_HEADERS {
+            let name = header::HeaderName::from_bytes(name.as_bytes()).unwrap();
+            let proxied = headers(&[(header::HOST, "127.0.0.1:9700"), (name, "10.9.8.7")]);
+            let denied = check(None, &sessions, (Version::HTTP_11, &proxied), local).unwrap_err();
+            assert!(matches!(denied, Denied::ThroughProxy(_)), "{denied:?}");
+        }
+        // nginx's default proxy_pass adds none of them, but speaks HTTP/1.0.
+        let plain = headers(&[(header::HOST, "127.0.0.1:9700")]);
+        let denied = check(None, &sessions, (Version::HTTP_10, &plain), local).unwrap_err();
+        assert!(matches!(denied, Denied::ThroughProxy(_)), "{denied:?}");
+        // With a token, the token decides, whoever passed the request on.
+        let token = Some("a-long-enough-token");
+        let proxied = headers(&[
+            (header::AUTHORIZATION, "Bearer a-long-enough-token"),
+            (header::VIA, "1.1 nginx"),
+        ]);
+        assert_eq!(
+            check(token, &sessions, (Version::HTTP_11, &proxied), local),
+            Ok(())
         );
     }
 
@@ -213,23 +298,29 @@ mod tests {
         let token = Some("a-long-enough-token");
         let none = headers(&[]);
         assert_eq!(
-            check(token, &sessions, &none, peer),
+            check(token, &sessions, (Version::HTTP_11, &none), peer),
             Err(Denied::NeedsLogin)
         );
         let bearer = headers(&[(header::AUTHORIZATION, "Bearer a-long-enough-token")]);
-        assert_eq!(check(token, &sessions, &bearer, peer), Ok(()));
+        assert_eq!(
+            check(token, &sessions, (Version::HTTP_11, &bearer), peer),
+            Ok(())
+        );
         let id = sessions.open().unwrap();
         assert_eq!(id.len(), 64);
         let cookie = headers(&[(header::COOKIE, &format!("x=1; {COOKIE}={id}"))]);
-        assert_eq!(check(token, &sessions, &cookie, peer), Ok(()));
+        assert_eq!(
+            check(token, &sessions, (Version::HTTP_11, &cookie), peer),
+            Ok(())
+        );
         let forged = headers(&[(header::COOKIE, &format!("{COOKIE}=a-long-enough-token"))]);
         assert_eq!(
-            check(token, &sessions, &forged, peer),
+            check(token, &sessions, (Version::HTTP_11, &forged), peer),
             Err(Denied::NeedsLogin)
         );
         sessions.close(&id);
         assert_eq!(
-            check(token, &sessions, &cookie, peer),
+            check(token, &sessions, (Version::HTTP_11, &cookie), peer),
             Err(Denied::NeedsLogin)
         );
     }

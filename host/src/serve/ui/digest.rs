@@ -42,6 +42,10 @@ impl Item {
 struct TagStats {
     sampled: u64,
     samples: VecDeque<Item>,
+    /// `seq` of the last event seen with the tag: when the panel is full,
+    /// the tag seen longest ago gives way to a new one, so that the panel
+    /// keeps showing the latest failures.
+    last_seq: u64,
 }
 
 /// A tail entry, kept as the answer's bytes and masked only when sent.
@@ -160,12 +164,18 @@ impl Digest {
         };
 
         for tag in tags.iter().filter(|t| t.starts_with('_')) {
-            if !self.failures.contains_key(tag) && self.failures.len() >= FAILURE_TAGS {
-                continue;
-            }
             let Some(item) = keep(self) else { return };
+            if !self.failures.contains_key(tag) && self.failures.len() >= FAILURE_TAGS {
+                let oldest = (self.failures.iter())
+                    .min_by_key(|(_, stats)| stats.last_seq)
+                    .map(|(tag, _)| tag.clone());
+                if let Some(oldest) = oldest {
+                    self.failures.remove(&oldest);
+                }
+            }
             let stats = self.failures.entry(tag.clone()).or_default();
             stats.sampled += 1;
+            stats.last_seq = seq;
             push_bounded(&mut stats.samples, item, SAMPLES_PER_TAG);
         }
         if tags.iter().any(|t| t == "anomaly")
@@ -447,6 +457,31 @@ mod tests {
         assert!(update["tail"]["app"].as_array().unwrap().is_empty());
         assert!(update["anomalies"].as_array().unwrap().is_empty());
         assert_eq!(update["failures"][0]["sampled"], 1);
+    }
+
+    #[test]
+    fn a_full_failures_panel_makes_room_for_new_tags_by_the_one_seen_longest_ago() {
+        let mut digest = Digest::new(&[]);
+        let failed = |tag: &str| json!({"event": {"message": "x", "tags": [tag]}});
+        let first: Vec<Value> = (0..FAILURE_TAGS)
+            .map(|i| failed(&format!("_old{i}")))
+            .collect();
+        digest.add(&batch(&first), 1);
+        // `_old0` is seen again, so `_old1` is now the one seen longest ago.
+        digest.add(&batch(&[failed("_old0"), failed("_new")]), 2);
+        let frame = digest.frame(true);
+        let tags: Vec<&str> = (frame["failures"].as_array().unwrap().iter())
+            .map(|f| f["tag"].as_str().unwrap())
+            .collect();
+        assert_eq!(tags.len(), FAILURE_TAGS);
+        assert!(tags.contains(&"_new"), "{tags:?}");
+        assert!(tags.contains(&"_old0"), "{tags:?}");
+        assert!(!tags.contains(&"_old1"), "{tags:?}");
+        let new = (frame["failures"].as_array().unwrap().iter())
+            .find(|f| f["tag"] == "_new")
+            .unwrap();
+        assert_eq!(new["sampled"], 1);
+        assert_eq!(new["samples"].as_array().unwrap().len(), 1);
     }
 
     #[test]

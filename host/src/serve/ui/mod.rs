@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::Json;
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Version, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -135,7 +135,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 fn denied(denied: access::Denied) -> Response {
     let status = match denied {
         access::Denied::NeedsLogin => StatusCode::UNAUTHORIZED,
-        access::Denied::NotLoopback => StatusCode::FORBIDDEN,
+        access::Denied::NotLoopback | access::Denied::ThroughProxy(_) => StatusCode::FORBIDDEN,
     };
     let login = denied == access::Denied::NeedsLogin;
     (
@@ -145,11 +145,15 @@ fn denied(denied: access::Denied) -> Response {
         .into_response()
 }
 
-fn check(app: &App, headers: &HeaderMap, peer: SocketAddr) -> Result<(), access::Denied> {
+fn check(
+    app: &App,
+    request: (Version, &HeaderMap),
+    peer: SocketAddr,
+) -> Result<(), access::Denied> {
     access::check(
         app.admin_token.as_deref(),
         &app.live.sessions,
-        headers,
+        request,
         peer,
     )
 }
@@ -158,9 +162,10 @@ fn check(app: &App, headers: &HeaderMap, peer: SocketAddr) -> Result<(), access:
 async fn session(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    version: Version,
     headers: HeaderMap,
 ) -> Response {
-    match check(&app, &headers, peer) {
+    match check(&app, (version, &headers), peer) {
         Ok(()) => {
             Json(json!({"ok": true, "token_required": app.admin_token.is_some()})).into_response()
         }
@@ -223,9 +228,10 @@ async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
 async fn events(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    version: Version,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(why) = check(&app, &headers, peer) {
+    if let Err(why) = check(&app, (version, &headers), peer) {
         return denied(why);
     }
     let viewer = app.live.tap.watch();

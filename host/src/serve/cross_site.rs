@@ -1,0 +1,98 @@
+//! Refuses requests a web page made. The pipeline endpoints and `/metrics`
+//! take no token, as Logstash and Prometheus call them; a page open in the
+//! operator's browser could otherwise send events with a request that needs
+//! no preflight (`text/plain`, a form, `mode: "no-cors"`) and fill filter
+//! state (templates, anomaly baselines) with what it likes, or read
+//! `/metrics` once its own name resolves to this host (DNS rebinding).
+//!
+//! No client of these endpoints is a browser: the gem, Logstash's `http`
+//! filter, Prometheus and curl send neither `Origin` nor `Sec-Fetch-Site`.
+//! Browsers send `Origin` on every cross-site request and on same-origin
+//! ones other than GET and HEAD, and `Sec-Fetch-Site` on all, `none` only
+//! when the operator typed the address, which is let through so that
+//! `/metrics` can still be read in a tab. The live view's own page talks
+//! only to `/ui/...`, which this does not guard.
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::routes::ApiError;
+
+/// The browser header that marks `headers` as a web page's request, with
+/// its value, if one does.
+fn browser_header(headers: &HeaderMap) -> Option<(&'static str, String)> {
+    let shown = |value: &axum::http::HeaderValue| {
+        String::from_utf8_lossy(value.as_bytes())
+            .chars()
+            .take(100)
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect::<String>()
+    };
+    if let Some(origin) = headers.get("origin") {
+        return Some(("Origin", shown(origin)));
+    }
+    (headers.get_all("sec-fetch-site").iter())
+        .find(|site| !site.as_bytes().trim_ascii().eq_ignore_ascii_case(b"none"))
+        .map(|site| ("Sec-Fetch-Site", shown(site)))
+}
+
+/// The middleware for the routes no page may reach.
+pub(crate) async fn refuse_browsers(request: Request, next: Next) -> Response {
+    match browser_header(request.headers()) {
+        None => next.run(request).await,
+        Some((name, value)) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "refused: the request carries `{name}: {value}`, which only a web browser sends; \
+                 the pipeline endpoints and /metrics take no token, so a web page must not reach \
+                 them (Logstash, Prometheus and curl send no such header)"
+            ),
+        )
+        .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn origin_or_a_fetch_from_a_page_is_a_browser_a_typed_address_is_not() {
+        assert_eq!(browser_header(&headers(&[])), None);
+        assert_eq!(
+            browser_header(&headers(&[("content-type", "application/x-ndjson")])),
+            None
+        );
+        assert_eq!(
+            browser_header(&headers(&[("sec-fetch-site", "none")])),
+            None
+        );
+        assert_eq!(
+            browser_header(&headers(&[("origin", "null")])),
+            Some(("Origin", "null".to_owned()))
+        );
+        assert_eq!(
+            browser_header(&headers(&[("sec-fetch-site", "same-origin")])),
+            Some(("Sec-Fetch-Site", "same-origin".to_owned()))
+        );
+        // Two values, one of them `none`: the other still marks a page.
+        assert_eq!(
+            browser_header(&headers(&[
+                ("sec-fetch-site", "none"),
+                ("sec-fetch-site", "cross-site")
+            ])),
+            Some(("Sec-Fetch-Site", "cross-site".to_owned()))
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! Settings that used to slip past `check` and the start: an admin token
+//! that is not UTF-8 (taken as no token at all), a config of more filter
+//! instances than any real one (minutes and gigabytes before anything
+//! could refuse it), and filter names that steer the terminal.
+
+#[path = "support/binary.rs"]
+mod binary;
+mod support;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use binary::*;
+use support::server::write_config;
+use support::wait_exit_with_stderr;
+
+const ONE_FILTER: &str =
+    "[[pipelines.app.filters]]\nfilter = \"json\"\nconfig = { source = \"message\" }\n";
+
+/// `wasmstash ARGS` in `dir` with `WASMSTASH_ADMIN_TOKEN` set to `token`,
+/// expected to exit by itself: its exit code and stderr.
+fn with_token(dir: &Path, args: &[&str], token: &OsStr) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args(args)
+        .current_dir(dir)
+        .env(
+            "WASMSTASH_CACHE_DIR",
+            std::env::temp_dir().join("wasmstash-test-cache"),
+        )
+        .env("WASMSTASH_ADMIN_TOKEN", token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, stderr) = wait_exit_with_stderr(
+        &mut child,
+        Duration::from_secs(30),
+        "wasmstash went on with a token it should have refused",
+    );
+    (status.code(), stderr)
+}
+
+/// A token that is not UTF-8 was read as no token: the log said to set
+/// one, and with `admin_token_file` configured the file was used instead.
+#[test]
+fn an_admin_token_that_is_not_utf8_is_refused_by_check_and_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "a-token-from-the-file-0123\n").unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!("[server]\nwatch = false\nadmin_token_file = \"token\"\n{ONE_FILTER}"),
+    );
+    let config = config.to_str().unwrap();
+    let token = OsStr::from_bytes(b"abcdefghijklmnopq\xff");
+    for args in [
+        &["check", config][..],
+        &["serve", "--listen", "127.0.0.1:0", "--config", config][..],
+    ] {
+        let (code, stderr) = with_token(dir.path(), args, token);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("WASMSTASH_ADMIN_TOKEN: the token holds the byte 0xff")
+                && stderr.contains("must be one line of printable ASCII"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // The same words as for a token that is UTF-8 but not ASCII.
+    let (code, stderr) = with_token(
+        dir.path(),
+        &["check", config],
+        OsStr::new("abcdefghijklmnopqé"),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("must be one line of printable ASCII"),
+        "{stderr}"
+    );
+}
+
+/// A config of `filters` json filters in one pipeline run by `workers`.
+fn many_filters(dir: &Path, filters: usize, workers: usize, limit: Option<u64>) -> String {
+    let mut text = match limit {
+        Some(most) => format!("[engine]\nmax_filter_instances = {most}\n"),
+        None => String::new(),
+    };
+    text.push_str(&format!("[server]\nwatch = false\nworkers = {workers}\n"));
+    for _ in 0..filters {
+        text.push_str(ONE_FILTER);
+    }
+    write_config(dir, &text).to_str().unwrap().to_owned()
+}
+
+#[test]
+fn more_filter_instances_than_the_limit_are_refused_before_any_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    // 3 filters on 2 workers make 6 instances.
+    let config = many_filters(dir.path(), 3, 2, Some(5));
+    let said = |what: &str, stderr: &str| {
+        assert!(
+            stderr.contains(&config)
+                && stderr
+                    .contains("make 6 filter instances, more than 5 (engine.max_filter_instances)")
+                && stderr.contains("2 worker(s) (server.workers)"),
+            "{what}: {stderr}"
+        );
+    };
+    let check = wasmstash_in(dir.path(), &["check", &config], b"");
+    assert_eq!(check.status.code(), Some(2), "{}", text(&check.stderr));
+    said("check", &text(&check.stderr));
+    let (code, stderr) = with_token(
+        dir.path(),
+        &["serve", "--listen", "127.0.0.1:0", "--config", &config],
+        OsStr::new(""),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    said("serve", &stderr);
+    let run = wasmstash_in(
+        dir.path(),
+        &["run", "--config", &config, "--pipeline", "app"],
+        b"{\"message\":\"{}\"}\n",
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
+    said("run", &text(&run.stderr));
+
+    // At the limit, the config loads.
+    let config = many_filters(dir.path(), 3, 2, Some(6));
+    let check = wasmstash_in(dir.path(), &["check", &config], b"");
+    assert!(check.status.success(), "{}", text(&check.stderr));
+
+    // The audit's config: ten thousand filters, refused by the default.
+    let config = many_filters(dir.path(), 10_000, 1, None);
+    let check = wasmstash_in(dir.path(), &["check", &config], b"");
+    assert_eq!(check.status.code(), Some(2), "{}", text(&check.stderr));
+    assert!(
+        text(&check.stderr).contains("make 10000 filter instances, more than 4096"),
+        "{}",
+        text(&check.stderr)
+    );
+
+    let config = many_filters(dir.path(), 1, 1, Some(0));
+    let check = wasmstash_in(dir.path(), &["check", &config], b"");
+    assert_eq!(check.status.code(), Some(2), "{}", text(&check.stderr));
+    assert!(
+        text(&check.stderr).contains("max_filter_instances = 0: must be between 1 and 65536"),
+        "{}",
+        text(&check.stderr)
+    );
+}
+
+/// A filter's name is the config's to choose; `check` printed it raw.
+#[test]
+fn check_prints_filter_names_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[server]\nwatch = false\n[[pipelines.app.filters]]\nfilter = \"json\"\n\
+         name = \"evil\\u001b[31m\\nline\\u202e\"\nconfig = { source = \"message\" }\n\
+         [[pipelines.bad.filters]]\nfilter = \"json\"\nname = \"bad\\u001b]0;x\\u0007\"\n\
+         config = { no_such_option = 1 }\n",
+    );
+    let check = wasmstash_in(dir.path(), &["check", config.to_str().unwrap()], b"");
+    let (stdout, stderr) = (text(&check.stdout), text(&check.stderr));
+    assert!(
+        stdout.contains("evil\\u{1b}[31m\\nline\\u{202e} ("),
+        "{stdout}"
+    );
+    assert!(stderr.contains("(`bad\\u{1b}]0;x\\u{7}`)"), "{stderr}");
+    for printed in [&stdout, &stderr] {
+        assert!(
+            !printed.contains('\u{1b}')
+                && !printed.contains('\u{202e}')
+                && !printed.contains('\u{7}'),
+            "{printed:?}"
+        );
+    }
+}
