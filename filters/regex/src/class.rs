@@ -27,17 +27,27 @@ pub enum Property {
 }
 
 impl Property {
+    /// Onigmo's Unicode definitions (Ruby's `tool/enc-unicode.rb` derives
+    /// them): alpha is Alphabetic, digit is Nd, alnum their union, word
+    /// Alphabetic, Mark, Nd and Pc, punct the P categories, cntrl Cc, space
+    /// White_Space, graph all but White_Space, Cc, Cs and Cn, print graph
+    /// and Zs. Rust's `is_alphanumeric` and `is_numeric` take in No (`²`,
+    /// `½`), which none of these does.
     fn test(self, c: char) -> bool {
         match self {
-            Property::Alnum => c.is_alphanumeric(),
+            Property::Alnum => c.is_alphabetic() || unicode().decimal(c),
             Property::Alpha => c.is_alphabetic(),
             Property::Upper => c.is_uppercase(),
             Property::Lower => c.is_lowercase(),
             Property::Space => c.is_whitespace(),
-            Property::Digit => c.is_numeric(),
-            Property::Word => c.is_alphanumeric() || c == '_',
-            Property::Punct => !c.is_alphanumeric() && !c.is_whitespace() && !c.is_control(),
-            Property::Graph | Property::Print => !c.is_whitespace() && !c.is_control(),
+            Property::Digit => unicode().decimal(c),
+            // Perl's word set, less the Join_Control pair (Cf) it adds.
+            Property::Word => {
+                regex_syntax::is_word_character(c) && !matches!(c, '\u{200c}' | '\u{200d}')
+            }
+            Property::Punct => unicode().punctuation(c),
+            Property::Graph => !c.is_whitespace() && !c.is_control() && !unicode().unassigned(c),
+            Property::Print => Property::Graph.test(c) || Property::Blank.test(c),
             Property::Cntrl => c.is_control(),
             // Unicode's space separators (Zs), unchanged since Unicode 6.3.
             Property::Blank => matches!(
@@ -87,6 +97,63 @@ impl Property {
             "ascii" => Property::Ascii,
             _ => return None,
         })
+    }
+}
+
+/// The general categories the POSIX brackets need and `char` does not
+/// answer, as sorted code point ranges from `regex-syntax`'s tables. Built
+/// on the first non-ASCII character a bracket tests.
+struct UnicodeSets {
+    decimal: Vec<(char, char)>,
+    punctuation: Vec<(char, char)>,
+    unassigned: Vec<(char, char)>,
+}
+
+fn unicode() -> &'static UnicodeSets {
+    static SETS: std::sync::OnceLock<UnicodeSets> = std::sync::OnceLock::new();
+    SETS.get_or_init(|| UnicodeSets {
+        decimal: category("Nd"),
+        punctuation: category("P"),
+        unassigned: category("Cn"),
+    })
+}
+
+fn category(name: &str) -> Vec<(char, char)> {
+    use regex_syntax::hir::{Class, HirKind};
+    let hir = regex_syntax::parse(&format!("\\p{{{name}}}")).expect("a known category");
+    match hir.kind() {
+        HirKind::Class(Class::Unicode(class)) => class
+            .ranges()
+            .iter()
+            .map(|r| (r.start(), r.end()))
+            .collect(),
+        other => unreachable!("\\p{{{name}}} parsed as {other:?}"),
+    }
+}
+
+fn in_ranges(ranges: &[(char, char)], c: char) -> bool {
+    ranges
+        .binary_search_by(|&(low, high)| {
+            if high < c {
+                std::cmp::Ordering::Less
+            } else if low > c {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
+impl UnicodeSets {
+    fn decimal(&self, c: char) -> bool {
+        in_ranges(&self.decimal, c)
+    }
+    fn punctuation(&self, c: char) -> bool {
+        in_ranges(&self.punctuation, c)
+    }
+    fn unassigned(&self, c: char) -> bool {
+        in_ranges(&self.unassigned, c)
     }
 }
 
