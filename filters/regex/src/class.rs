@@ -238,6 +238,12 @@ impl CharClass {
         self.properties.push((property, negated));
     }
 
+    pub fn remove_ascii(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.ascii[b as usize] = false;
+        }
+    }
+
     /// Adds every member of `other` (a nested class, `\w`, ...).
     pub fn add_class(&mut self, other: &CharClass) {
         for b in 0..128u8 {

@@ -1,5 +1,6 @@
 //! Every POSIX bracket (`[[:alnum:]]`, ...) and its negation on non-ASCII
-//! characters, here and in Ruby's `Regexp` (Onigmo; run with
+//! characters, and the `\p{...}` properties of the same names on ASCII and
+//! non-ASCII ones, here and in Ruby's `Regexp` (Onigmo; run with
 //! `WASMSTASH_TEST_RUBY=jruby` for Joni, which Logstash runs). grok's
 //! `UNIXPATH` uses `[[:alnum:]]`, so a wrong member changes where a path
 //! ends (`/data/area_m²/file.txt` is `/data/area_m` in Logstash).
@@ -56,25 +57,32 @@ const CODE_POINTS: &[u32] = &[
     0xFDD0, 0xFFFE, 0xFFFF, 0x1FFFF,
 ];
 
-/// Reads a code point in hex; answers one `0`/`1` per class of `CLASSES`
-/// given on the first line, then the same for the negated brackets.
+/// Reads the patterns (space-separated) on the first line, then a code
+/// point in hex per line; answers one `0`/`1` per pattern.
 const ORACLE: &str = r##"
 STDOUT.sync = true
-classes = STDIN.gets.split
-plain = classes.map { |c| Regexp.new("\\A[[:#{c}:]]\\z") }
-negated = classes.map { |c| Regexp.new("\\A[[:^#{c}:]]\\z") }
+patterns = STDIN.gets.split.map { |source| Regexp.new(source) }
 puts "ready"
 STDIN.each_line do |line|
   s = [line.to_i(16)].pack("U")
-  puts [plain, negated].map { |res| res.map { |r| r.match?(s) ? "1" : "0" }.join }.join(" ")
+  puts patterns.map { |r| r.match?(s) ? "1" : "0" }.join
 end
 "##;
 
-fn ours(classes: &[Regex], negated: &[Regex], c: char) -> String {
-    let text = c.to_string();
+/// Each of `sources` on each of `code_points`, here and in Ruby: the
+/// differences, one line per character.
+fn compare(sources: &[String], code_points: impl Iterator<Item = u32>) -> Vec<String> {
+    let mut ruby = RubyOracle::start(ORACLE);
+    assert_eq!(ruby.ask(&sources.join(" ")), "ready");
+    let regexes: Vec<Regex> = (sources.iter())
+        .map(|source| Regex::for_replace(source).unwrap())
+        .collect();
     let mut matcher = Matcher::default();
-    let mut answer = |res: &[Regex]| -> String {
-        res.iter()
+    let mut differences = Vec::new();
+    for code_point in code_points {
+        let text = char::from_u32(code_point).unwrap().to_string();
+        let theirs = ruby.ask(&format!("{code_point:x}"));
+        let mine: String = (regexes.iter())
             .map(|re| {
                 let mut budget = Budget::new(1_000, None, || 0);
                 match re.search_from(&mut matcher, &text, 0, &mut budget) {
@@ -83,36 +91,27 @@ fn ours(classes: &[Regex], negated: &[Regex], c: char) -> String {
                     Err(e) => panic!("{e:?}"),
                 }
             })
-            .collect()
-    };
-    format!("{} {}", answer(classes), answer(negated))
+            .collect();
+        let differing: Vec<&str> = (sources.iter().enumerate())
+            .filter(|&(i, _)| mine.as_bytes()[i] != theirs.as_bytes()[i])
+            .map(|(_, source)| source.as_str())
+            .collect();
+        if !differing.is_empty() {
+            differences.push(format!(
+                "U+{code_point:04X} {text:?}: ours differs on {differing:?}"
+            ));
+        }
+    }
+    differences
 }
 
 #[test]
 fn posix_brackets_hold_the_characters_ruby_puts_in_them() {
-    let mut ruby = RubyOracle::start(ORACLE);
-    assert_eq!(ruby.ask(&CLASSES.join(" ")), "ready");
-    let compile = |negation: &str| -> Vec<Regex> {
-        (CLASSES.iter())
-            .map(|c| Regex::for_replace(&format!("\\A[[:{negation}{c}:]]\\z")).unwrap())
-            .collect()
-    };
-    let (classes, negated) = (compile(""), compile("^"));
-    let mut differences = Vec::new();
-    for &code_point in CODE_POINTS {
-        let c = char::from_u32(code_point).unwrap();
-        let theirs = ruby.ask(&format!("{code_point:x}"));
-        let mine = ours(&classes, &negated, c);
-        if mine != theirs {
-            let differing: Vec<&str> = (CLASSES.iter().enumerate())
-                .filter(|&(i, _)| mine.as_bytes()[i] != theirs.as_bytes()[i])
-                .map(|(_, class)| *class)
-                .collect();
-            differences.push(format!(
-                "U+{code_point:04X} {c:?}: {differing:?} (ours {mine}, Ruby {theirs})"
-            ));
-        }
-    }
+    let sources: Vec<String> = ["", "^"]
+        .iter()
+        .flat_map(|negation| CLASSES.map(|c| format!("\\A[[:{negation}{c}:]]\\z")))
+        .collect();
+    let differences = compare(&sources, CODE_POINTS.iter().copied());
     assert!(
         differences.is_empty(),
         "{} of {} characters differ:\n{}",
@@ -120,4 +119,16 @@ fn posix_brackets_hold_the_characters_ruby_puts_in_them() {
         CODE_POINTS.len(),
         differences.join("\n")
     );
+}
+
+/// `\p{Punct}` leaves out the nine ASCII symbols `[[:punct:]]` has
+/// (`$+<=>^\`|~`); the other properties equal their brackets.
+#[test]
+fn properties_hold_the_characters_ruby_puts_in_them() {
+    let sources: Vec<String> = ["", "^"]
+        .iter()
+        .flat_map(|negation| CLASSES.map(|c| format!("\\A\\p{{{negation}{c}}}\\z")))
+        .collect();
+    let differences = compare(&sources, (0..128).chain(CODE_POINTS.iter().copied()));
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
