@@ -35,18 +35,20 @@ impl Property {
     /// `½`), which none of these does.
     fn test(self, c: char) -> bool {
         match self {
-            Property::Alnum => c.is_alphabetic() || unicode().decimal(c),
+            Property::Alnum => c.is_alphabetic() || decimal(c),
             Property::Alpha => c.is_alphabetic(),
             Property::Upper => c.is_uppercase(),
             Property::Lower => c.is_lowercase(),
             Property::Space => c.is_whitespace(),
-            Property::Digit => unicode().decimal(c),
+            Property::Digit => decimal(c),
             // Perl's word set, less the Join_Control pair (Cf) it adds.
             Property::Word => {
                 regex_syntax::is_word_character(c) && !matches!(c, '\u{200c}' | '\u{200d}')
             }
-            Property::Punct => unicode().punctuation(c),
-            Property::Graph => !c.is_whitespace() && !c.is_control() && !unicode().unassigned(c),
+            Property::Punct => in_ranges(categories::PUNCTUATION, c),
+            Property::Graph => {
+                !c.is_whitespace() && !c.is_control() && !in_ranges(categories::UNASSIGNED, c)
+            }
             Property::Print => Property::Graph.test(c) || Property::Blank.test(c),
             Property::Cntrl => c.is_control(),
             // Unicode's space separators (Zs), unchanged since Unicode 6.3.
@@ -101,34 +103,10 @@ impl Property {
 }
 
 /// The general categories the POSIX brackets need and `char` does not
-/// answer, as sorted code point ranges from `regex-syntax`'s tables. Built
-/// on the first non-ASCII character a bracket tests.
-struct UnicodeSets {
-    decimal: Vec<(char, char)>,
-    punctuation: Vec<(char, char)>,
-    unassigned: Vec<(char, char)>,
-}
-
-fn unicode() -> &'static UnicodeSets {
-    static SETS: std::sync::OnceLock<UnicodeSets> = std::sync::OnceLock::new();
-    SETS.get_or_init(|| UnicodeSets {
-        decimal: category("Nd"),
-        punctuation: category("P"),
-        unassigned: category("Cn"),
-    })
-}
-
-fn category(name: &str) -> Vec<(char, char)> {
-    use regex_syntax::hir::{Class, HirKind};
-    let hir = regex_syntax::parse(&format!("\\p{{{name}}}")).expect("a known category");
-    match hir.kind() {
-        HirKind::Class(Class::Unicode(class)) => class
-            .ranges()
-            .iter()
-            .map(|r| (r.start(), r.end()))
-            .collect(),
-        other => unreachable!("\\p{{{name}}} parsed as {other:?}"),
-    }
+/// answer, as sorted code point ranges that build.rs takes from
+/// `regex-syntax`'s tables.
+mod categories {
+    include!(concat!(env!("OUT_DIR"), "/categories.rs"));
 }
 
 fn in_ranges(ranges: &[(char, char)], c: char) -> bool {
@@ -145,16 +123,8 @@ fn in_ranges(ranges: &[(char, char)], c: char) -> bool {
         .is_ok()
 }
 
-impl UnicodeSets {
-    fn decimal(&self, c: char) -> bool {
-        in_ranges(&self.decimal, c)
-    }
-    fn punctuation(&self, c: char) -> bool {
-        in_ranges(&self.punctuation, c)
-    }
-    fn unassigned(&self, c: char) -> bool {
-        in_ranges(&self.unassigned, c)
-    }
+fn decimal(c: char) -> bool {
+    in_ranges(categories::DECIMAL_NUMBER, c)
 }
 
 /// A set of characters, built while parsing and then frozen into a lookup.
