@@ -30,6 +30,23 @@ fn cases() -> Vec<Value> {
     cases
 }
 
+/// The corpus comes from the v4.3.1 spec suite; our reference is v4.3.4.
+/// Cases that assert what 4.3.2 to 4.3.4 changed are judged on the v4.3.4
+/// outcome: `expected` gets the change, and the case is run as usual. Returns
+/// how many cases were changed.
+fn to_v434(cases: &mut [Value]) -> usize {
+    let mut changed = 0;
+    for case in cases {
+        // 4.3.2 moved the BIND9 category from `[bing][log][category]` into
+        // `bind.log`, whose key set these two cases check exactly.
+        if matches!(case["id"].as_str(), Some("bind-003" | "bind-004")) {
+            case["expected"]["bind"]["log"]["category"] = json!("queries");
+            changed += 1;
+        }
+    }
+    changed
+}
+
 /// Runs one case; `Err` says why it fails.
 fn evaluate(case: &Value) -> Result<(), String> {
     let mut config = json!({
@@ -141,7 +158,8 @@ fn subset(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
 
 #[test]
 fn logstash_pattern_spec_corpus() {
-    let cases = cases();
+    let mut cases = cases();
+    assert_eq!(to_v434(&mut cases), 2, "the bind cases moved");
     let mut per_file: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut failures = Vec::new();
     for case in &cases {

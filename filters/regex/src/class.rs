@@ -27,17 +27,29 @@ pub enum Property {
 }
 
 impl Property {
+    /// Onigmo's Unicode definitions (Ruby's `tool/enc-unicode.rb` derives
+    /// them): alpha is Alphabetic, digit is Nd, alnum their union, word
+    /// Alphabetic, Mark, Nd and Pc, punct the P categories, cntrl Cc, space
+    /// White_Space, graph all but White_Space, Cc, Cs and Cn, print graph
+    /// and Zs. Rust's `is_alphanumeric` and `is_numeric` take in No (`²`,
+    /// `½`), which none of these does.
     fn test(self, c: char) -> bool {
         match self {
-            Property::Alnum => c.is_alphanumeric(),
+            Property::Alnum => c.is_alphabetic() || decimal(c),
             Property::Alpha => c.is_alphabetic(),
             Property::Upper => c.is_uppercase(),
             Property::Lower => c.is_lowercase(),
             Property::Space => c.is_whitespace(),
-            Property::Digit => c.is_numeric(),
-            Property::Word => c.is_alphanumeric() || c == '_',
-            Property::Punct => !c.is_alphanumeric() && !c.is_whitespace() && !c.is_control(),
-            Property::Graph | Property::Print => !c.is_whitespace() && !c.is_control(),
+            Property::Digit => decimal(c),
+            // Perl's word set, less the Join_Control pair (Cf) it adds.
+            Property::Word => {
+                regex_syntax::is_word_character(c) && !matches!(c, '\u{200c}' | '\u{200d}')
+            }
+            Property::Punct => in_ranges(categories::PUNCTUATION, c),
+            Property::Graph => {
+                !c.is_whitespace() && !c.is_control() && !in_ranges(categories::UNASSIGNED, c)
+            }
+            Property::Print => Property::Graph.test(c) || Property::Blank.test(c),
             Property::Cntrl => c.is_control(),
             // Unicode's space separators (Zs), unchanged since Unicode 6.3.
             Property::Blank => matches!(
@@ -88,6 +100,31 @@ impl Property {
             _ => return None,
         })
     }
+}
+
+/// The general categories the POSIX brackets need and `char` does not
+/// answer, as sorted code point ranges that build.rs takes from
+/// `regex-syntax`'s tables.
+mod categories {
+    include!(concat!(env!("OUT_DIR"), "/categories.rs"));
+}
+
+fn in_ranges(ranges: &[(char, char)], c: char) -> bool {
+    ranges
+        .binary_search_by(|&(low, high)| {
+            if high < c {
+                std::cmp::Ordering::Less
+            } else if low > c {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
+fn decimal(c: char) -> bool {
+    in_ranges(categories::DECIMAL_NUMBER, c)
 }
 
 /// A set of characters, built while parsing and then frozen into a lookup.
@@ -169,6 +206,12 @@ impl CharClass {
             }
         }
         self.properties.push((property, negated));
+    }
+
+    pub fn remove_ascii(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.ascii[b as usize] = false;
+        }
     }
 
     /// Adds every member of `other` (a nested class, `\w`, ...).

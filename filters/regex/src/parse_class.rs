@@ -102,6 +102,11 @@ impl Parser<'_, '_, '_> {
             .ok_or_else(|| self.error(&format!("unsupported character property `{name}`")))?;
         let mut class = CharClass::new();
         class.add_property(property, false);
+        if property == Property::Punct {
+            // Onigmo's `\p{Punct}` is Unicode's P alone; only the bracket
+            // adds POSIX's ASCII symbols.
+            class.remove_ascii(b"$+<=>^`|~");
+        }
         Ok(if negated { class.negate() } else { class })
     }
 
