@@ -463,15 +463,9 @@ pub fn word_at(input: &[u8], pos: usize) -> bool {
 }
 
 /// Whether `c` is a decimal digit (Unicode's `Nd`), as Onigmo tests the
-/// first character of a group name. Of the word characters, the numeric ones
-/// that are not alphabetic are exactly `Nd`: the other numbers, `Nl`, are
-/// alphabetic, and `No` are no word characters.
+/// first character of a group name.
 pub fn is_decimal_digit(c: char) -> bool {
-    c.is_ascii_digit()
-        || (!c.is_ascii()
-            && c.is_numeric()
-            && regex_syntax::is_word_character(c)
-            && !c.is_alphabetic())
+    c.is_ascii_digit() || (!c.is_ascii() && decimal(c))
 }
 
 /// The start of the character that ends just before `pos`.
