@@ -20,7 +20,12 @@ pub fn read_capped(path: &Path, limit: u64, what: &str) -> std::io::Result<Vec<u
             format!("the {what} is not a regular file"),
         ));
     }
-    let file = std::fs::File::open(path)?;
+    read_open_capped(std::fs::File::open(path)?, limit, what)
+}
+
+/// The rest of an `file` already opened (and checked by the caller), or an
+/// error if it holds more than `limit` bytes; `what` as for [`read_capped`].
+pub fn read_open_capped(file: std::fs::File, limit: u64, what: &str) -> std::io::Result<Vec<u8>> {
     let too_large = || {
         std::io::Error::new(
             std::io::ErrorKind::FileTooLarge,
@@ -39,6 +44,31 @@ pub fn read_capped(path: &Path, limit: u64, what: &str) -> std::io::Result<Vec<u
         return Err(too_large());
     }
     Ok(bytes)
+}
+
+/// Why someone other than this user could change what `meta` describes
+/// (a directory the module cache or the filters' state is kept in), if
+/// so: it belongs to another user, or its mode lets group or others write.
+#[cfg(unix)]
+pub fn others_may_write(meta: &std::fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        Some(format!("it belongs to user {}, not {me}", meta.uid()))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "its mode {:o} lets others write to it",
+            meta.mode() & 0o7777
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(not(unix))]
+pub fn others_may_write(_meta: &std::fs::Metadata) -> Option<String> {
+    None
 }
 
 /// [`read_capped`] for a text file, refused unless it is UTF-8.

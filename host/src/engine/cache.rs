@@ -182,7 +182,7 @@ fn entry_digest(path: &Path, artifact: &[u8]) -> Vec<u8> {
 /// artifact after it. Looked at before it is opened: opening a FIFO would
 /// wait for a writer, and a device or a huge file would be read whole.
 fn load(engine: &wasmtime::Engine, path: &Path, max_bytes: u64) -> anyhow::Result<Module> {
-    if let Some(why) = others_may_write_file(&std::fs::metadata(path)?) {
+    if let Some(why) = crate::files::others_may_write(&std::fs::metadata(path)?) {
         anyhow::bail!("{why}");
     }
     let entry =
@@ -267,31 +267,7 @@ fn usable_dir(dir: &Path) -> bool {
 
 /// Why someone other than this user could change `dir`'s entries, if so.
 fn others_may_write(dir: &Path) -> std::io::Result<Option<String>> {
-    Ok(others_may_write_file(&std::fs::metadata(dir)?))
-}
-
-/// Why someone other than this user could change what `meta` describes,
-/// if so.
-#[cfg(unix)]
-fn others_may_write_file(meta: &std::fs::Metadata) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if meta.uid() != me {
-        Some(format!("it belongs to user {}, not {me}", meta.uid()))
-    } else if meta.mode() & 0o022 != 0 {
-        Some(format!(
-            "its mode {:o} lets others write to it",
-            meta.mode() & 0o777
-        ))
-    } else {
-        None
-    }
-}
-
-#[cfg(not(unix))]
-fn others_may_write_file(_meta: &std::fs::Metadata) -> Option<String> {
-    None
+    Ok(crate::files::others_may_write(&std::fs::metadata(dir)?))
 }
 
 /// Sets an entry's modification time to now: the cache's notion of "used".

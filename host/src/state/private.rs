@@ -14,11 +14,10 @@
 //!   ones only created, never opened if something is already there.
 
 use std::fs::{File, OpenOptions};
-use std::io::Read;
 use std::path::Path;
 
 #[cfg(unix)]
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 
 /// `create_dir_all` with 0700 for what it creates, refusing a file where
 /// the directory should be (`create_dir_all` answers only "File exists",
@@ -41,7 +40,7 @@ pub(super) fn make_dir(dir: &Path) -> std::io::Result<()> {
 /// remove its entries: one that belongs to another user, or that its group
 /// or others may write to.
 pub(super) fn refuse_shared(dir: &Path) -> std::io::Result<()> {
-    let Some(why) = others_may_write(&std::fs::metadata(dir)?) else {
+    let Some(why) = crate::files::others_may_write(&std::fs::metadata(dir)?) else {
         return Ok(());
     };
     Err(std::io::Error::new(
@@ -53,27 +52,6 @@ pub(super) fn refuse_shared(dir: &Path) -> std::io::Result<()> {
              choose another)"
         ),
     ))
-}
-
-#[cfg(unix)]
-fn others_may_write(meta: &std::fs::Metadata) -> Option<String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if meta.uid() != me {
-        Some(format!("it belongs to user {}, not {me}", meta.uid()))
-    } else if meta.mode() & 0o022 != 0 {
-        Some(format!(
-            "its mode {:o} lets others write to it",
-            meta.mode() & 0o7777
-        ))
-    } else {
-        None
-    }
-}
-
-#[cfg(not(unix))]
-fn others_may_write(_meta: &std::fs::Metadata) -> Option<String> {
-    None
 }
 
 /// Options that never follow a link at the file's name, and never wait on
@@ -113,24 +91,7 @@ pub(super) fn read_capped(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     let mut options = options();
     options.read(true);
     let file = regular(options.open(path).map_err(link_said)?)?;
-    let too_large = || {
-        std::io::Error::new(
-            std::io::ErrorKind::FileTooLarge,
-            format!("the saved state is larger than {limit} bytes"),
-        )
-    };
-    let declared = file.metadata()?.len();
-    if declared > limit {
-        return Err(too_large());
-    }
-    // It may have grown since: one byte past the cap tells "exactly the
-    // limit" from "more".
-    let mut bytes = Vec::with_capacity(declared as usize);
-    file.take(limit + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large());
-    }
-    Ok(bytes)
+    crate::files::read_open_capped(file, limit, "saved state")
 }
 
 /// `file` if it is a regular file; O_NONBLOCK is then dropped, so that
