@@ -370,21 +370,9 @@ fn default_name(source: &FilterSource) -> Result<String, String> {
 /// rather than shared.
 /// A filter's name as printed: the config chose it, and a line break or an
 /// escape sequence in it would start a line the sidecar did not write or
-/// steer the terminal. Escaped as module text is (`engine::printable`):
-/// controls, and the characters that reorder or hide text, which Rust's
-/// `escape_debug` knows; quotes and backslashes are kept as written.
+/// steer the terminal. Escaped as module text is.
 pub fn shown_name(name: &str) -> String {
-    let mut shown = String::with_capacity(name.len());
-    for c in name.chars() {
-        let hidden =
-            c.is_control() || (c.escape_debug().len() > 1 && !matches!(c, '\\' | '"' | '\''));
-        if hidden {
-            shown.extend(c.escape_default());
-        } else {
-            shown.push(c);
-        }
-    }
-    shown
+    crate::engine::printable(name)
 }
 
 pub(crate) fn distinct_names(specs: &mut [FilterSpec]) -> Result<(), String> {

@@ -26,6 +26,7 @@ mod limits;
 mod log_gate;
 mod module;
 mod printable;
+pub(crate) use printable::printable;
 mod shape;
 mod stage;
 mod tripwire;
