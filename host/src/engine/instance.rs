@@ -14,8 +14,8 @@ use wasmtime::{Memory, ResourceLimiter, Store, Trap, TypedFunc, WasmParams, Wasm
 use super::imports::StoreState;
 use super::limits::InstanceLimits;
 use super::module::{FilterModule, LoadError};
+use super::outcome::{Failure, FailureKind, StageOutcome};
 use super::printable::printable;
-use super::stage::{Failure, FailureKind, StageOutcome};
 use super::tripwire::{self, Tripwire};
 use crate::event_check::CheckedEvent;
 

@@ -25,6 +25,7 @@ mod instance;
 mod limits;
 mod log_gate;
 mod module;
+mod outcome;
 mod printable;
 pub(crate) use printable::printable;
 mod shape;
@@ -43,7 +44,8 @@ pub use inspect::{Inspection, inspect};
 pub use instance::FilterInstance;
 pub(crate) use module::declares_state;
 pub use module::{FilterModule, LoadError, LoadErrorKind};
-pub use stage::{Failure, FailureKind, Stage, StageOutcome};
+pub use outcome::{Failure, FailureKind, StageOutcome};
+pub use stage::Stage;
 
 /// The limits and knobs of the engine, from the `[engine]` config table.
 #[derive(Debug, Clone)]
