@@ -194,7 +194,7 @@ fn golden_tests_pass_fail_with_a_field_diff_and_bless() {
     let case = dir.path().join("access.log");
     let lines: Vec<String> = apache_lines().into_iter().take(20).collect();
     std::fs::write(&case, format!("{}\nDROP this line\n", lines.join("\n"))).unwrap();
-    let chaos = format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir());
+    let chaos = support::server::chaos_path();
     let test = |extra: &[&str]| {
         let mut args = vec![
             "test",

@@ -179,11 +179,6 @@ fn a_module_path_may_hold_an_equals_sign() {
     );
 }
 
-/// `chaos.wasm`, the test filter that misbehaves on request.
-fn chaos() -> String {
-    format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir())
-}
-
 /// What a shell's `tests/*` hands over: each case and its expected file.
 /// Expected files are skipped with a note, not run as cases whose own
 /// expected file would be `NAME.expected.expected.ndjson`.
@@ -248,7 +243,7 @@ fn peak_memory_counts_instances_thrown_away() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("alone.log"), "ALLOC\n").unwrap();
     std::fs::write(dir.path().join("mixed.log"), "ALLOC\nfine\n").unwrap();
-    let chaos = chaos();
+    let chaos = support::server::chaos_path();
     let out = wasmstash_within(
         dir.path(),
         &[
@@ -352,7 +347,7 @@ fn a_drop_that_did_not_happen_is_said_in_those_words() {
         "{\"wasmstash\":{\"dropped\":true}}\n{\"message\":\"DROP me\"}\n",
     )
     .unwrap();
-    let chaos = chaos();
+    let chaos = support::server::chaos_path();
     let out = wasmstash_within(
         dir.path(),
         &[

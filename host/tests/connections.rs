@@ -410,7 +410,7 @@ fn events_run_for_a_client_gone_are_counted_as_abandoned() {
     let dir = tempfile::tempdir().unwrap();
     // A millisecond an event: the batch below keeps the worker busy well
     // past the hang-up.
-    let chaos = format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir());
+    let chaos = support::server::chaos_path();
     let config = write_config(
         dir.path(),
         &format!(

@@ -20,10 +20,6 @@ fn nested(levels: usize) -> String {
     format!("{}{}", "[".repeat(levels), "]".repeat(levels))
 }
 
-fn chaos_path() -> String {
-    format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir())
-}
-
 /// The ABI document's example filter, with `payload` as the result of kind
 /// `kind` (1 replaced, 4 extended) for every event.
 fn constant_result_wat(kind: u8, payload: &[u8]) -> String {
@@ -111,7 +107,7 @@ module = "{replaced}"
 filter = "mutate"
 config = {{ add_field = {{ "[event][dataset]" = "apache.access" }} }}
 "#,
-        chaos = chaos_path(),
+        chaos = support::server::chaos_path(),
         added = added.display(),
         replaced = replaced.display(),
     );
@@ -314,7 +310,7 @@ fn run_chaos(engine: &str, chaos: &str, args: &[&str], input: &str) -> (Vec<Valu
         dir.path(),
         &format!(
             "[engine]\n{engine}\n[[pipelines.p.filters]]\nmodule = {:?}\nconfig = {{ {chaos} }}\n",
-            chaos_path()
+            support::server::chaos_path()
         ),
     );
     let run = [&["run", "-c", config.to_str().unwrap()], args, &["-"]].concat();

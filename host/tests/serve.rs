@@ -6,47 +6,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::server::{Response, Server, send_raw, write_config};
+use support::server::{
+    Response, Server, access_and_chaos_config, send_raw, start_access_and_chaos, write_config,
+};
 use support::*;
-
-fn chaos_path() -> String {
-    format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir())
-}
-
-/// Two pipelines: `access` (mutate) and `chaos` (drops, panics and loops on
-/// request, counts events as state).
-fn config_text(server: &str) -> String {
-    format!(
-        r#"
-[engine]
-call_timeout_ms = 1500
-memory_limit_mib = 32
-
-[server]
-{server}
-
-[[pipelines.access.filters]]
-filter = "mutate"
-config = {{ add_field = {{ "[event][dataset]" = "apache.access" }}, add_tag = ["access"] }}
-
-[[pipelines.chaos.filters]]
-module = "{chaos}"
-config = {{ drop_on = "DROP", panic_on = "BAD", loop_on = "LOOP" }}
-"#,
-        chaos = chaos_path(),
-        server = if server.contains("watch") {
-            server.to_owned()
-        } else {
-            format!("watch = false\n{server}")
-        }
-    )
-}
-
-fn start(server: &str) -> (Server, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &config_text(server));
-    (Server::start(&config, &[]), dir)
-}
 
 /// A call that keeps the chaos filter busy until its 1.5 s deadline. It
 /// is sent again while the worker is busy with something else (a 429 on a
@@ -95,7 +58,7 @@ fn lines(response: &support::server::Response) -> Vec<Value> {
 
 #[test]
 fn batch_and_event_endpoints_on_the_access_log() {
-    let (server, _dir) = start("");
+    let (server, _dir) = start_access_and_chaos("");
     let events: Vec<Vec<u8>> = apache_lines()[..125]
         .iter()
         .map(|l| wasmstash::input::line_event(l.as_bytes()).into_text())
@@ -134,7 +97,7 @@ fn batch_and_event_endpoints_on_the_access_log() {
 
 #[test]
 fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
-    let (server, _dir) = start("max_body_bytes = 4096\nmax_batch_events = 50");
+    let (server, _dir) = start_access_and_chaos("max_body_bytes = 4096\nmax_batch_events = 50");
     let cases: &[(&str, &[u8], u16, &str)] = &[
         (
             "/v1/pipelines/access/event",
@@ -244,7 +207,7 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
 
 #[test]
 fn metrics_count_requests_events_failures_and_latency() {
-    let (server, _dir) = start("");
+    let (server, _dir) = start_access_and_chaos("");
     server.post(
         "/v1/pipelines/chaos/batch",
         &ndjson(&message_events(&["a", "BAD", "DROP"])),
@@ -272,120 +235,8 @@ fn metrics_count_requests_events_failures_and_latency() {
 }
 
 #[test]
-fn admin_endpoints_need_the_bearer_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &config_text(""));
-    let token = "correct-horse-battery-staple";
-    let server = Server::start(&config, &[("WASMSTASH_ADMIN_TOKEN", token)]);
-    let denied = server.get("/v1/admin/pipelines");
-    assert_eq!(denied.status, 401);
-    assert!(
-        denied
-            .header("www-authenticate")
-            .is_some_and(|h| h.starts_with("Bearer"))
-    );
-    // The scheme's name is case-insensitive.
-    let lowercase = format!("bearer {token}");
-    let response = server.request(
-        "GET",
-        "/v1/admin/pipelines",
-        &[("Authorization", &lowercase)],
-        b"",
-    );
-    assert_eq!(response.status, 200, "{}", response.text());
-    // A wrong method is a JSON error too, on the live view's routes as well.
-    for (method, path) in [
-        ("GET", "/v1/pipelines/access/event"),
-        ("DELETE", "/ui/login"),
-    ] {
-        let response = server.request(method, path, &[], b"");
-        assert_eq!(response.status, 405, "{method} {path}");
-        assert!(response.json()["error"].as_str().unwrap().contains("POST"));
-    }
-    let wrong = [("Authorization", "Bearer nope")];
-    assert_eq!(
-        server
-            .request("GET", "/v1/admin/pipelines", &wrong, b"")
-            .status,
-        401
-    );
-    let right = format!("Bearer {token}");
-    let auth = [("Authorization", right.as_str())];
-    let listing = server
-        .request("GET", "/v1/admin/pipelines", &auth, b"")
-        .json();
-    assert_eq!(listing["pipelines"][0]["name"], "access");
-    assert_eq!(
-        listing["pipelines"][1]["filters"][0]["sha256"]
-            .as_str()
-            .unwrap()
-            .len(),
-        64
-    );
-    let reload = server.request("POST", "/v1/admin/reload", &auth, b"");
-    assert_eq!(reload.status, 200, "{}", reload.text());
-    assert_eq!(reload.json()["pipelines"], json!(["access", "chaos"]));
-    server.stop();
-
-    // Without a configured token, admin is off rather than open.
-    let (server, _dir) = start("");
-    let response = server.request("POST", "/v1/admin/reload", &auth, b"");
-    assert_eq!(response.status, 403);
-    assert!(response.text().contains("WASMSTASH_ADMIN_TOKEN"));
-    server.stop();
-}
-
-/// A short token is refused at startup, from the environment as from the
-/// token file, rather than guarding the admin endpoints with it.
-#[test]
-fn a_short_admin_token_is_refused_wherever_it_comes_from() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("admin.token"), "short\n").unwrap();
-    let with_file = write_config(
-        dir.path(),
-        &config_text("admin_token_file = \"admin.token\""),
-    );
-    let plain = dir.path().join("plain.toml");
-    std::fs::write(&plain, config_text("")).unwrap();
-    for (config, env, source) in [
-        (
-            &with_file,
-            None,
-            "wasmstash.toml: [server] admin_token_file",
-        ),
-        (&plain, Some("short"), "WASMSTASH_ADMIN_TOKEN"),
-    ] {
-        let mut command = std::process::Command::new(support::server::binary());
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(config)
-            .env_remove("WASMSTASH_ADMIN_TOKEN");
-        if let Some(token) = env {
-            command.env("WASMSTASH_ADMIN_TOKEN", token);
-        }
-        let mut child = command
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        wait_exit(
-            &mut child,
-            Duration::from_secs(20),
-            &format!("serve started with a short token from {source}"),
-        );
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert!(
-            stderr.contains(source) && stderr.contains("at least 16 characters"),
-            "{stderr}"
-        );
-    }
-}
-
-#[test]
 fn a_saturated_pipeline_answers_429_at_once() {
-    let (server, _dir) = start("workers = 1\nqueue = 0");
+    let (server, _dir) = start_access_and_chaos("workers = 1\nqueue = 0");
     let addr = server.addr;
     let slow = looping_call(addr);
     // With no queue, a refusal comes while the worker runs the other call,
@@ -419,7 +270,7 @@ fn a_client_that_hangs_up_mid_call_does_not_cost_a_worker() {
     // Three abandoned 1.5 s calls run back to back before the last request
     // gets the worker; a long queue timeout keeps a loaded machine from
     // turning that wait into a 503.
-    let (server, _dir) = start("workers = 1\nqueue = 4\nqueue_timeout_ms = 60000");
+    let (server, _dir) = start_access_and_chaos("workers = 1\nqueue = 4\nqueue_timeout_ms = 60000");
     for _ in 0..3 {
         let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
         use std::io::Write;
@@ -440,7 +291,7 @@ fn reloads_under_load_fail_no_request() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
-        &config_text("watch = true\nwatch_interval_ms = 100"),
+        &access_and_chaos_config("watch = true\nwatch_interval_ms = 100"),
     );
     let token = "reload-token-for-tests";
     let server = Server::start(&config, &[("WASMSTASH_ADMIN_TOKEN", token)]);
@@ -484,7 +335,8 @@ fn reloads_under_load_fail_no_request() {
     // A change of the file is picked up by the watcher.
     std::fs::write(
         &config,
-        config_text("watch = true\nwatch_interval_ms = 100").replace("apache.access", "reloaded"),
+        access_and_chaos_config("watch = true\nwatch_interval_ms = 100")
+            .replace("apache.access", "reloaded"),
     )
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -541,7 +393,7 @@ fn sigterm_saves_filter_state_and_a_restart_restores_it() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let server_table = format!("workers = 1\nstate_dir = \"{}\"", state.display());
-    let config = write_config(dir.path(), &config_text(&server_table));
+    let config = write_config(dir.path(), &access_and_chaos_config(&server_table));
     let server = Server::start(&config, &[]);
     let results = lines(&server.post(
         "/v1/pipelines/chaos/batch",
@@ -562,7 +414,7 @@ fn sigterm_saves_filter_state_and_a_restart_restores_it() {
 
 #[test]
 fn sigterm_finishes_calls_in_flight_before_exiting() {
-    let (server, _dir) = start("workers = 1\nqueue = 0");
+    let (server, _dir) = start_access_and_chaos("workers = 1\nqueue = 0");
     let addr = server.addr;
     let slow = looping_call(addr);
     refused_while_busy(&server, &slow);
@@ -584,7 +436,7 @@ fn sigterm_finishes_calls_in_flight_before_exiting() {
 /// a ruby step, `Content-Type: application/json`.
 #[test]
 fn answers_the_request_logstash_http_filter_sends() {
-    let (server, _dir) = start("");
+    let (server, _dir) = start_access_and_chaos("");
     let body = r#"{"@timestamp":"2026-11-25T10:00:00.000Z","@version":"1","message":"83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET /presentations/ HTTP/1.1\" 200 7697","host":{"name":"web-1"},"tags":["beats_input_codec_plain_applied"],"@metadata":{"beat":"filebeat","input":{"beats":{"host":{"ip":"10.0.0.9"}}}}}"#;
     let request = format!(
         "POST /v1/pipelines/access/event HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nHost: {}\r\nConnection: Keep-Alive\r\nUser-Agent: Manticore 0.9.1\r\nAccept-Encoding: gzip,deflate\r\n\r\n{body}",

@@ -237,3 +237,43 @@ pub fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
     std::fs::write(&path, body).unwrap();
     path
 }
+
+/// The test filter that drops, panics and loops on request (filters/chaos).
+pub fn chaos_path() -> String {
+    format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir())
+}
+
+/// Two pipelines: `access` (mutate) and `chaos` (drops, panics and loops on
+/// request, counts events as state).
+pub fn access_and_chaos_config(server: &str) -> String {
+    format!(
+        r#"
+[engine]
+call_timeout_ms = 1500
+memory_limit_mib = 32
+
+[server]
+{server}
+
+[[pipelines.access.filters]]
+filter = "mutate"
+config = {{ add_field = {{ "[event][dataset]" = "apache.access" }}, add_tag = ["access"] }}
+
+[[pipelines.chaos.filters]]
+module = "{chaos}"
+config = {{ drop_on = "DROP", panic_on = "BAD", loop_on = "LOOP" }}
+"#,
+        chaos = chaos_path(),
+        server = if server.contains("watch") {
+            server.to_owned()
+        } else {
+            format!("watch = false\n{server}")
+        }
+    )
+}
+
+pub fn start_access_and_chaos(server: &str) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &access_and_chaos_config(server));
+    (Server::start(&config, &[]), dir)
+}

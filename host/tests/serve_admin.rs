@@ -1,0 +1,122 @@
+//! The sidecar's admin token: where it comes from, what it guards, and what
+//! happens without one. The real binary on a loopback port.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::server::{Server, access_and_chaos_config, start_access_and_chaos, write_config};
+use support::*;
+
+#[test]
+fn admin_endpoints_need_the_bearer_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &access_and_chaos_config(""));
+    let token = "correct-horse-battery-staple";
+    let server = Server::start(&config, &[("WASMSTASH_ADMIN_TOKEN", token)]);
+    let denied = server.get("/v1/admin/pipelines");
+    assert_eq!(denied.status, 401);
+    assert!(
+        denied
+            .header("www-authenticate")
+            .is_some_and(|h| h.starts_with("Bearer"))
+    );
+    // The scheme's name is case-insensitive.
+    let lowercase = format!("bearer {token}");
+    let response = server.request(
+        "GET",
+        "/v1/admin/pipelines",
+        &[("Authorization", &lowercase)],
+        b"",
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    // A wrong method is a JSON error too, on the live view's routes as well.
+    for (method, path) in [
+        ("GET", "/v1/pipelines/access/event"),
+        ("DELETE", "/ui/login"),
+    ] {
+        let response = server.request(method, path, &[], b"");
+        assert_eq!(response.status, 405, "{method} {path}");
+        assert!(response.json()["error"].as_str().unwrap().contains("POST"));
+    }
+    let wrong = [("Authorization", "Bearer nope")];
+    assert_eq!(
+        server
+            .request("GET", "/v1/admin/pipelines", &wrong, b"")
+            .status,
+        401
+    );
+    let right = format!("Bearer {token}");
+    let auth = [("Authorization", right.as_str())];
+    let listing = server
+        .request("GET", "/v1/admin/pipelines", &auth, b"")
+        .json();
+    assert_eq!(listing["pipelines"][0]["name"], "access");
+    assert_eq!(
+        listing["pipelines"][1]["filters"][0]["sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    let reload = server.request("POST", "/v1/admin/reload", &auth, b"");
+    assert_eq!(reload.status, 200, "{}", reload.text());
+    assert_eq!(reload.json()["pipelines"], json!(["access", "chaos"]));
+    server.stop();
+
+    // Without a configured token, admin is off rather than open.
+    let (server, _dir) = start_access_and_chaos("");
+    let response = server.request("POST", "/v1/admin/reload", &auth, b"");
+    assert_eq!(response.status, 403);
+    assert!(response.text().contains("WASMSTASH_ADMIN_TOKEN"));
+    server.stop();
+}
+
+/// A short token is refused at startup, from the environment as from the
+/// token file, rather than guarding the admin endpoints with it.
+#[test]
+fn a_short_admin_token_is_refused_wherever_it_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("admin.token"), "short\n").unwrap();
+    let with_file = write_config(
+        dir.path(),
+        &access_and_chaos_config("admin_token_file = \"admin.token\""),
+    );
+    let plain = dir.path().join("plain.toml");
+    std::fs::write(&plain, access_and_chaos_config("")).unwrap();
+    for (config, env, source) in [
+        (
+            &with_file,
+            None,
+            "wasmstash.toml: [server] admin_token_file",
+        ),
+        (&plain, Some("short"), "WASMSTASH_ADMIN_TOKEN"),
+    ] {
+        let mut command = std::process::Command::new(support::server::binary());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .env_remove("WASMSTASH_ADMIN_TOKEN");
+        if let Some(token) = env {
+            command.env("WASMSTASH_ADMIN_TOKEN", token);
+        }
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_exit(
+            &mut child,
+            Duration::from_secs(20),
+            &format!("serve started with a short token from {source}"),
+        );
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(source) && stderr.contains("at least 16 characters"),
+            "{stderr}"
+        );
+    }
+}
