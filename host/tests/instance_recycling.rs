@@ -131,6 +131,18 @@ fn a_refused_restore_throws_its_instance_away() {
     assert_eq!(run(&mut stage, &["a"]), [StageOutcome::Unchanged]);
 }
 
+/// The same at an instance made to replace a failed one: the instance that
+/// refused the checkpoint is not the one that goes on.
+#[test]
+fn a_replacement_that_refuses_the_checkpoint_is_thrown_away() {
+    let wat = poisoning("refused restore");
+    let mut stage = stage_of(&wat, std::time::Duration::from_secs(3600));
+    // The checkpoint taken before this call is what a replacement restores.
+    assert_eq!(run(&mut stage, &["a"]), [StageOutcome::Unchanged]);
+    stage.discard_instance();
+    assert_eq!(run(&mut stage, &["b"]), [StageOutcome::Unchanged]);
+}
+
 #[test]
 fn a_snapshot_that_traps_throws_its_instance_away() {
     // A checkpoint before every call.

@@ -283,6 +283,32 @@ fn state_survives_snapshot_restore_and_instance_recycling() {
     assert!(err.contains("8 bytes"), "{err}");
 }
 
+/// A replacement instance that cannot take the checkpoint goes on from
+/// `init` alone: the batches logged since the checkpoint are not re-run on
+/// it, as on `init`'s state they would make one the filter never had.
+#[test]
+fn a_replacement_without_the_checkpoint_does_not_re_run_the_batches_since() {
+    let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
+        checkpoint_interval: std::time::Duration::from_secs(3600),
+        cache_dir: None,
+        ..Default::default()
+    })
+    .unwrap();
+    let config = r#"{"panic_on":"BAD","refuse_restore":true}"#;
+    let mut pipeline = pipeline(chaos(&engine, config));
+    pipeline.process(message_events(&["a", "b", "c"]));
+    let state = pipeline.stages_mut()[0].snapshot().unwrap();
+    assert_eq!(state, Some(3u64.to_le_bytes().to_vec()));
+    // Logged since the checkpoint: seen 4 and 5.
+    pipeline.process(message_events(&["d", "e"]));
+    let results = as_json(pipeline.process(message_events(&["f", "BAD", "g"])));
+    assert_eq!(results[0]["chaos"]["seen"], 1, "{}", results[0]);
+    assert_eq!(results[1]["wasmstash"]["failures"][0]["kind"], "trap");
+    // BAD's trap cost f's instance too; g's replacement also starts from
+    // `init`, the checkpoint being refused again.
+    assert_eq!(results[2]["chaos"]["seen"], 1, "{}", results[2]);
+}
+
 /// A stateful module whose snapshot always traps: its stage can never
 /// checkpoint, and the log of batches to re-run must not grow for as long
 /// as the process runs.

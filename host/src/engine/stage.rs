@@ -297,23 +297,28 @@ impl Stage {
             if let Some(state) = self.state.as_deref().filter(|_| restore_state) {
                 let failed = match instance.restore(state) {
                     Ok(Ok(())) => None,
-                    Ok(Err(refusal)) => Some(refusal),
-                    Err(failure) => {
+                    // A refusal may come halfway through reading the state,
+                    // so that instance goes too, as one that failed would.
+                    Ok(Err(reason)) | Err(Failure { reason, .. }) => {
                         restore_state = false;
-                        Some(failure.reason)
+                        Some(reason)
                     }
                 };
-                // Rationed: a filter whose restore always fails would
-                // otherwise write a line for every event it replays. Apart
-                // from the warnings about failed calls, which a filter
-                // failing often spends, so that these still show.
-                if let Some(reason) = failed
-                    && self.module.may_report_lost_state()
-                {
-                    tracing::error!(
-                        filter = self.module.name(),
-                        "restoring state into a new instance failed: {reason}"
-                    );
+                if let Some(reason) = failed {
+                    // The batches logged since the checkpoint ran on top of
+                    // its state: re-run on `init`'s alone, they would make
+                    // a state the filter never had.
+                    rerun_log = false;
+                    // Rationed: a filter whose restore always fails would
+                    // otherwise write a line for every event it replays.
+                    // Apart from the warnings about failed calls, which a
+                    // filter failing often spends, so that these still show.
+                    if self.module.may_report_lost_state() {
+                        tracing::error!(
+                            filter = self.module.name(),
+                            "restoring state into a new instance failed: {reason}; it goes on from init, without the state or the batches since"
+                        );
+                    }
                 }
                 if !restore_state {
                     continue;

@@ -41,6 +41,10 @@ pub struct Config {
     /// plugin must cope with.
     #[serde(default)]
     merge_message: bool,
+    /// Refuse every state `restore` is given, as a filter would whose state
+    /// format changed under it.
+    #[serde(default)]
+    refuse_restore: bool,
 }
 
 pub struct Chaos {
@@ -127,6 +131,9 @@ impl Stateful for Chaos {
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        if self.config.refuse_restore {
+            return Err("chaos refuses every state".into());
+        }
         let bytes: [u8; 8] = state
             .try_into()
             .map_err(|_| format!("chaos state is 8 bytes, got {}", state.len()))?;
