@@ -7,6 +7,8 @@
 //! - `ui`: the live view at `/ui`.
 //! - `state`: which pipelines' saved state this process owns (their locks
 //!   in `server.state_dir`), and restoring, handing over and saving it.
+//! - `triggers`: the signals and file changes that start a shutdown or a
+//!   reload.
 //!
 //! This file owns the life cycle: load the pipeline set in the background
 //! (ready once loaded), swap in a new set on reload (SIGHUP, file change or
@@ -30,6 +32,7 @@ mod listener;
 mod rejections;
 mod routes;
 mod state;
+mod triggers;
 mod ui;
 mod workers;
 mod write_deadline;
@@ -47,6 +50,7 @@ use crate::metrics::Metrics;
 use admin_token::admin_token;
 use budget::Budget;
 use state::StateDir;
+use triggers::{StopSignals, reload_on_change, reload_on_sighup, shutdown_signal};
 use workers::PipelineWorkers;
 
 #[derive(Args, Debug)]
@@ -522,82 +526,4 @@ async fn stopped(
         tracing::info!("saved filter state to {}", state.dir().display());
     }
     Ok(())
-}
-
-/// Waits for SIGTERM or SIGINT and names it. From then on, another one ends
-/// the process at once, with 128 + its number (143 or 130), as `run` does:
-/// for a shutdown that cannot wait for its drain.
-async fn shutdown_signal(stop_signals: StopSignals) -> &'static str {
-    let StopSignals {
-        mut terminate,
-        mut interrupt,
-    } = stop_signals;
-    let (first, _) = next_signal(&mut terminate, &mut interrupt).await;
-    tokio::spawn(async move {
-        let (second, number) = next_signal(&mut terminate, &mut interrupt).await;
-        tracing::error!(
-            "second signal ({second}) during shutdown: exiting now, without waiting for the requests in flight or saving filter state"
-        );
-        std::process::exit(128 + number);
-    });
-    first
-}
-
-/// The next SIGTERM or SIGINT: its name and number.
-/// SIGTERM and SIGINT, caught from the moment these exist: made before
-/// the port is announced, so a signal sent as soon as it is (by a
-/// supervisor, a test) starts a shutdown rather than killing the process.
-struct StopSignals {
-    terminate: tokio::signal::unix::Signal,
-    interrupt: tokio::signal::unix::Signal,
-}
-
-impl StopSignals {
-    fn install() -> StopSignals {
-        use tokio::signal::unix::{SignalKind, signal};
-        StopSignals {
-            terminate: signal(SignalKind::terminate()).expect("installing the SIGTERM handler"),
-            interrupt: signal(SignalKind::interrupt()).expect("installing the SIGINT handler"),
-        }
-    }
-}
-
-async fn next_signal(
-    terminate: &mut tokio::signal::unix::Signal,
-    interrupt: &mut tokio::signal::unix::Signal,
-) -> (&'static str, i32) {
-    tokio::select! {
-        _ = terminate.recv() => ("SIGTERM", libc::SIGTERM),
-        _ = interrupt.recv() => ("SIGINT", libc::SIGINT),
-    }
-}
-
-async fn reload_on_sighup(app: Arc<App>, mut hangup: tokio::signal::unix::Signal) {
-    while hangup.recv().await.is_some() {
-        let _ = app.reload("SIGHUP").await;
-    }
-}
-
-/// Polls the config and module files; a change triggers a reload. A change
-/// that fails to load is not retried until the files change again.
-async fn reload_on_change(app: Arc<App>) {
-    // The files as they were when a reload failed; not retried until they change.
-    let mut rejected = None;
-    loop {
-        tokio::time::sleep(app.server.watch_interval).await;
-        let Some(set) = app.current() else { continue };
-        let now = fingerprint(set.fingerprint.iter().map(|(path, _)| path));
-        if now == set.fingerprint || rejected.as_ref() == Some(&now) {
-            continue;
-        }
-        // Editors and `cp` write in steps: reload only once the files have
-        // stopped changing for one interval, not on a half-written file.
-        tokio::time::sleep(app.server.watch_interval).await;
-        if fingerprint(set.fingerprint.iter().map(|(path, _)| path)) != now {
-            continue;
-        }
-        if app.reload("files changed").await.is_err() {
-            rejected = Some(now);
-        }
-    }
 }
