@@ -63,6 +63,9 @@ pub struct Config {
     pub engine: EngineSettings,
     pub server: ServerSettings,
     pub pipelines: BTreeMap<String, Vec<FilterSpec>>,
+    /// `engine.max_filter_instances`, for `run`, which makes its own count
+    /// of workers (see [`check_instances`]).
+    pub max_filter_instances: u64,
 }
 
 impl Config {
@@ -119,13 +122,19 @@ impl Config {
                 "{file}: no pipelines defined; add at least one `[[pipelines.NAME.filters]]` table"
             )));
         }
-        check_instances(&pipelines, server.workers, max_instances)
+        let filters = pipelines.values().map(Vec::len).sum();
+        let workers = Workers {
+            count: server.workers,
+            set_by: "server.workers",
+        };
+        check_instances(filters, pipelines.len(), workers, max_instances)
             .map_err(|msg| ConfigError(format!("{file}: {msg}")))?;
         Ok(Config {
             path: path.to_path_buf(),
             engine,
             server,
             pipelines,
+            max_filter_instances: max_instances,
         })
     }
 
@@ -199,25 +208,35 @@ impl Config {
     }
 }
 
-/// Refuses a config that would create more than `most` filter instances
-/// once `serve` runs each pipeline on `workers` workers: checked before any
-/// module is compiled, by every command that reads a config, so that a
-/// config `check` passes is one `serve` and `run` take.
-fn check_instances(
-    pipelines: &BTreeMap<String, Vec<FilterSpec>>,
-    workers: usize,
+/// How many workers run each pipeline, and the option or setting that
+/// said so, which a refusal tells the operator to lower.
+#[derive(Debug, Clone, Copy)]
+pub struct Workers {
+    pub count: usize,
+    pub set_by: &'static str,
+}
+
+/// Refuses `filters` filters in `pipelines` pipelines, each run by
+/// `workers`, when they make more than `most` filter instances
+/// (`engine.max_filter_instances`). A config is checked for `serve`'s
+/// workers before any module is compiled, by every command that reads it,
+/// so that a config `check` passes is one `serve` and `run` take; `run`
+/// checks its own workers (`--workers`) against the same bound.
+pub fn check_instances(
+    filters: usize,
+    pipelines: usize,
+    workers: Workers,
     most: u64,
 ) -> Result<(), String> {
-    let filters: usize = pipelines.values().map(Vec::len).sum();
-    let instances = filters as u64 * workers as u64;
+    let Workers { count, set_by } = workers;
+    let instances = filters as u64 * count as u64;
     if instances <= most {
         return Ok(());
     }
     Err(format!(
-        "{filters} filter(s) in {} pipeline(s), each run by {workers} worker(s) (server.workers), \
+        "{filters} filter(s) in {pipelines} pipeline(s), each run by {count} worker(s) ({set_by}), \
          make {instances} filter instances, more than {most} (engine.max_filter_instances); \
-         raise that setting if these are meant, or lower server.workers",
-        pipelines.len()
+         raise that setting if these are meant, or lower {set_by}"
     ))
 }
 
@@ -249,6 +268,7 @@ mod filter_spec;
 mod pattern_files;
 mod server;
 mod toml_error;
+pub use engine::DEFAULT_MAX_FILTER_INSTANCES;
 use engine::{RawEngine, engine_settings, max_filter_instances};
 pub(crate) use filter_spec::distinct_names;
 pub use filter_spec::{

@@ -28,7 +28,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "wasmstash_requests_total",
         "counter",
-        "HTTP requests by pipeline, endpoint and status",
+        "HTTP requests the pipeline endpoints answered, by pipeline, endpoint and status (those refused before, as their bodies arrived or as a web page's, are counted in wasmstash_rejected_total only)",
     ),
     (
         "wasmstash_events_total",
@@ -78,7 +78,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "wasmstash_rejected_total",
         "counter",
-        "Requests refused before running, by reason",
+        "Requests refused before running, by pipeline and reason, each once (those the pipeline endpoints answered are also in wasmstash_requests_total, by status)",
     ),
     (
         "wasmstash_connections_refused_total",

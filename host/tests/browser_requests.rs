@@ -76,6 +76,26 @@ fn a_web_pages_requests_are_refused_on_the_routes_that_take_no_token() {
     );
     let from_page = server.request("GET", "/metrics", &[("Origin", "http://a.example")], b"");
     assert_eq!(from_page.status, 403, "{}", from_page.text());
+    let unknown = server.request(
+        "POST",
+        "/v1/pipelines/no-such/event",
+        &[("Origin", "null")],
+        event,
+    );
+    assert_eq!(unknown.status, 403, "{}", unknown.text());
+
+    // Each refusal is counted once, as a rejection that says why: under
+    // the pipeline the URL named if it is loaded, else `_unknown`; none
+    // reached a handler, so none is among the requests it answered.
+    let rejected = |pipeline: &str| {
+        server.metric(&format!(
+            r#"wasmstash_rejected_total{{pipeline="{pipeline}",reason="web_page"}}"#
+        ))
+    };
+    assert_eq!(rejected("app"), 8.0);
+    assert_eq!(rejected("_unknown"), 3.0);
+    let metrics = server.get("/metrics").text();
+    assert!(!metrics.contains(r#"status="403""#), "{metrics}");
 
     // The clients these routes are for: the gem, Logstash's http filter,
     // curl (which sends a form type with `-d`), and an address typed into

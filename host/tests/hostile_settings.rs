@@ -151,6 +151,74 @@ fn more_filter_instances_than_the_limit_are_refused_before_any_is_made() {
     );
 }
 
+/// `run` makes its own workers' instances (`--workers`), which the config's
+/// check of `server.workers` does not see: it is held to the same bound.
+#[test]
+fn run_workers_are_held_to_max_filter_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    // 3 filters on serve's 1 worker: the config itself is within 6.
+    let config = many_filters(dir.path(), 3, 1, Some(6));
+    let event = b"{\"message\":\"{\\\"a\\\":1}\"}\n";
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--config", &config, "--pipeline", "app"];
+        args.extend_from_slice(extra);
+        wasmstash_in(dir.path(), &args, event)
+    };
+    let refused = run(&["--workers", "3"]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "pipeline `app`: 3 filter(s) in 1 pipeline(s), each run by 3 worker(s) (--workers)"
+        ) && stderr.contains("make 9 filter instances, more than 6 (engine.max_filter_instances)")
+            && stderr.contains("or lower --workers"),
+        "{stderr}"
+    );
+    assert!(refused.stdout.is_empty(), "{}", text(&refused.stdout));
+
+    // At the bound, the run goes through.
+    let ran = run(&["--workers", "2"]);
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+    assert_eq!(events_of(&ran.stdout)[0]["a"], 1);
+    // Left to one per core, the workers are as many as the bound allows:
+    // one here, where two cores would make 6 instances.
+    let config = many_filters(dir.path(), 3, 1, Some(3));
+    let ran = wasmstash_in(dir.path(), &["run", "--config", &config], event);
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+    assert_eq!(events_of(&ran.stdout)[0]["a"], 1);
+
+    // A stateful pipeline runs one worker whatever is asked: its instances
+    // are counted as made.
+    let stateful = write_config(
+        dir.path(),
+        "[engine]\nmax_filter_instances = 2\n[server]\nwatch = false\nworkers = 1\n\
+         [[pipelines.app.filters]]\nfilter = \"templates\"\nconfig = { source = \"message\" }\n\
+         [[pipelines.app.filters]]\nfilter = \"json\"\nconfig = { source = \"message\" }\n",
+    );
+    let ran = wasmstash_in(
+        dir.path(),
+        &["run", "-c", stateful.to_str().unwrap(), "--workers", "8"],
+        event,
+    );
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+
+    // Without a config, the default bound holds: 17 filters on 256
+    // workers make 4352.
+    let mut args = vec!["run", "--workers", "256"];
+    for _ in 0..17 {
+        args.extend(["--filter", r#"json={"source":"message"}"#]);
+    }
+    let refused = wasmstash_in(dir.path(), &args, event);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("pipeline `cli`: 17 filter(s) in 1 pipeline(s), each run by 256 worker(s)")
+            && stderr.contains("make 4352 filter instances, more than 4096")
+            && stderr.contains("give --config"),
+        "{stderr}"
+    );
+}
+
 /// A filter's name is the config's to choose; `check` printed it raw.
 #[test]
 fn check_prints_filter_names_escaped() {

@@ -333,6 +333,9 @@ fn a_batch_of_empty_lines_is_refused_before_it_is_split() {
         body.len() >> 20,
         rise >> 20
     );
+    // Refused for a limit, and counted as such.
+    let rejected = r#"wasmstash_rejected_total{pipeline="app",reason="batch_too_large"}"#;
+    assert_eq!(server.metric(rejected), 1.0);
     server.stop();
 }
 

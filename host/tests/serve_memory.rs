@@ -83,6 +83,11 @@ config = { add_tag = ["seen"] }
     eventually("the refused batch's share was never given back", || {
         server.metric(HELD) == 0.0
     });
+    // Answered by the pipeline's endpoint, and refused for the budget.
+    let status = r#"wasmstash_requests_total{pipeline="app",endpoint="batch",status="413"}"#;
+    assert_eq!(server.metric(status), 1.0);
+    let reason = r#"wasmstash_rejected_total{pipeline="app",reason="over_inflight_budget"}"#;
+    assert_eq!(server.metric(reason), 1.0);
 
     let fewer = "{\"m\":1}\n".repeat(200);
     let served = server.post("/v1/pipelines/app/batch", fewer.as_bytes());
@@ -91,6 +96,63 @@ config = { add_tag = ["seen"] }
     eventually("the served batch's share was never given back", || {
         server.metric(HELD) == 0.0
     });
+    server.stop();
+}
+
+/// A batch whose body fits beside another request's, but whose events do
+/// not, is refused 503 once its events are made, not as its body arrives:
+/// it is counted as a rejection for the spent budget, under its pipeline,
+/// as a body refused for it is (under `_before_routing`).
+#[test]
+fn a_batch_refused_for_the_spent_budget_is_counted_as_rejected() {
+    let (server, _dir) = start(
+        r#"
+[server]
+watch = false
+max_body_bytes = 120000
+max_inflight_body_bytes = 200000
+body_read_timeout_ms = 60000
+
+[[pipelines.app.filters]]
+filter = "mutate"
+config = { add_tag = ["seen"] }
+"#,
+    );
+    // Another client's body, its end withheld: over half the budget held.
+    let mut holder = TcpStream::connect(server.addr).unwrap();
+    let head = "POST /v1/pipelines/app/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 120000\r\n\r\n";
+    holder
+        .write_all(format!("{head}{}", "x".repeat(110_000)).as_bytes())
+        .unwrap();
+    eventually("the server never read the held body", || {
+        server.metric(HELD) >= 110_000.0
+    });
+    // 9,600 bytes of body; its 1,200 events' places in a list alone take
+    // over 80 KB, which fits the budget but not beside the held body.
+    let body = "{\"m\":1}\n".repeat(1200);
+    let refused = server.post("/v1/pipelines/app/batch", body.as_bytes());
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(
+        refused.text().contains("server.max_inflight_body_bytes"),
+        "{}",
+        refused.text()
+    );
+    let rejected = |pipeline: &str| {
+        server.metric(&format!(
+            r#"wasmstash_rejected_total{{pipeline="{pipeline}",reason="bodies_held_at_once"}}"#
+        ))
+    };
+    assert_eq!(rejected("app"), 1.0);
+    assert_eq!(rejected("_before_routing"), 0.0);
+    let status = r#"wasmstash_requests_total{pipeline="app",endpoint="batch",status="503"}"#;
+    assert_eq!(server.metric(status), 1.0);
+
+    drop(holder);
+    eventually("the held body's share was never given back", || {
+        server.metric(HELD) == 0.0
+    });
+    let served = server.post("/v1/pipelines/app/batch", body.as_bytes());
+    assert_eq!(served.status, 200, "{}", served.text());
     server.stop();
 }
 

@@ -30,7 +30,7 @@ pub(super) struct RawEngine {
 /// is 3584. Each instance costs its module's memory and an `init`, and
 /// loading a config of ten thousand filters took a minute and gigabytes
 /// before anything could refuse it.
-pub(super) const DEFAULT_MAX_FILTER_INSTANCES: u64 = 4096;
+pub const DEFAULT_MAX_FILTER_INSTANCES: u64 = 4096;
 
 /// `max_filter_instances`, checked against its bounds.
 pub(super) fn max_filter_instances(raw: &RawEngine) -> Result<u64, String> {

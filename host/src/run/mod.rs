@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::config::{Config, ConfigError, FilterSpec, distinct_names, load_filters};
+use crate::config::{
+    Config, ConfigError, DEFAULT_MAX_FILTER_INSTANCES, FilterSpec, Workers, check_instances,
+    distinct_names, load_filters,
+};
 use crate::engine::{Engine, EngineSettings};
 use crate::input::InputFormat;
 use crate::pipeline::Pipeline;
@@ -135,9 +138,31 @@ impl RunError {
 }
 
 pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
-    let mut pipeline = build_pipeline(args)?;
+    let (mut pipeline, most_instances) = build_pipeline(args)?;
     let total_bytes = check_inputs(&args.inputs)?;
     let shared = pipeline.shared_stages();
+    let filters = pipeline.stages_mut().len();
+    let workers = worker_count(
+        args,
+        pipeline.name(),
+        !shared.is_empty(),
+        filters,
+        most_instances,
+    );
+    // Each worker makes its own instances of every filter: held to the
+    // bound a config is held to for `serve`, before the other workers'
+    // are made.
+    let run_by = Workers {
+        count: workers,
+        set_by: "--workers",
+    };
+    check_instances(filters, 1, run_by, most_instances).map_err(|msg| {
+        let unset = match args.config {
+            None => " (a config's [engine] table sets it; give --config)",
+            Some(_) => "",
+        };
+        ConfigError(format!("pipeline `{}`: {msg}{unset}", pipeline.name()))
+    })?;
     // Held until the state is saved, and dropped with it. A pipeline with
     // no state has nothing to claim, and need not keep others waiting.
     let claimed = match &args.state_dir {
@@ -160,7 +185,6 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
         }
         None => None,
     };
-    let workers = worker_count(args, pipeline.name(), !shared.is_empty());
     let mut pipelines: Vec<Pipeline> = (1..workers).map(|_| pipeline.sibling()).collect();
     let mut summary = Summary::new(pipeline.name(), args.format == InputFormat::Auto);
     pipelines.insert(0, pipeline);
@@ -288,11 +312,23 @@ const IN_FLIGHT_BYTES: usize = 64 << 20;
 /// baselines, templates) gets its events in input order only from one
 /// worker, so that its state, and the output, do not depend on how batches
 /// raced; such a pipeline runs one worker and says so if more were asked
-/// for.
-fn worker_count(args: &RunArgs, pipeline: &str, stateful: bool) -> usize {
+/// for. One per core is also kept to what `most_instances` allows for
+/// `filters` filters: the operator asked for no number, and a run that
+/// works on a small machine should not be refused on a big one.
+fn worker_count(
+    args: &RunArgs,
+    pipeline: &str,
+    stateful: bool,
+    filters: usize,
+    most_instances: u64,
+) -> usize {
     let wanted = match args.workers {
         Some(n) => n as usize,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        None => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let fit = most_instances / filters.max(1) as u64;
+            cores.min(usize::try_from(fit).unwrap_or(usize::MAX)).max(1)
+        }
     };
     if wanted > 1 && stateful {
         if args.workers.is_some() {
@@ -305,7 +341,9 @@ fn worker_count(args: &RunArgs, pipeline: &str, stateful: bool) -> usize {
     wanted
 }
 
-fn build_pipeline(args: &RunArgs) -> Result<Pipeline, RunError> {
+/// The pipeline to run, and the most filter instances its config allows
+/// (the default without one).
+fn build_pipeline(args: &RunArgs) -> Result<(Pipeline, u64), RunError> {
     let config = args.config.as_deref().map(Config::load).transpose()?;
     let mut settings = config
         .as_ref()
@@ -326,7 +364,7 @@ fn build_pipeline(args: &RunArgs) -> Result<Pipeline, RunError> {
         distinct_names(&mut specs).map_err(|e| ConfigError(format!("--filter: {e}")))?;
         let modules =
             load_filters(&engine, &specs).map_err(|e| ConfigError(format!("--filter: {e}")))?;
-        return Ok(Pipeline::new("cli", modules));
+        return Ok((Pipeline::new("cli", modules), DEFAULT_MAX_FILTER_INSTANCES));
     };
     let name = match &args.pipeline {
         Some(name) => name.clone(),
@@ -341,7 +379,7 @@ fn build_pipeline(args: &RunArgs) -> Result<Pipeline, RunError> {
         }
     };
     let modules = config.load_pipeline(&engine, &name)?;
-    Ok(Pipeline::new(&name, modules))
+    Ok((Pipeline::new(&name, modules), config.max_filter_instances))
 }
 
 fn override_settings(settings: &mut EngineSettings, args: &RunArgs) {

@@ -58,7 +58,8 @@ pub(crate) async fn read_whole(
                 "the sidecar is shutting down and this request's body had not all arrived: \
                  nothing of it was run; send it again",
             )
-            .retry_after(1),
+            .retry_after(1)
+            .rejected("shutting_down"),
         ),
     };
     match read {
@@ -83,7 +84,8 @@ pub(crate) async fn read_whole(
                     "the request body did not arrive within {} ms (server.body_read_timeout_ms)",
                     deadline.as_millis()
                 ),
-            ),
+            )
+            .rejected("body_timeout"),
         ),
     }
 }
@@ -215,10 +217,13 @@ fn unsupported_coding(headers: &axum::http::HeaderMap, declared: Option<u64>) ->
             .map(str::to_ascii_lowercase)
     };
     if let Some(coding) = codings(header::CONTENT_ENCODING).find(|c| c != "identity") {
-        return Some(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Content-Encoding `{coding}` is not supported: send the body uncompressed"),
-        ));
+        return Some(
+            ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("Content-Encoding `{coding}` is not supported: send the body uncompressed"),
+            )
+            .rejected("body_coding"),
+        );
     }
     let transfer = codings(header::TRANSFER_ENCODING).find(|c| c != "chunked");
     transfer.map(|coding| {
@@ -226,11 +231,14 @@ fn unsupported_coding(headers: &axum::http::HeaderMap, declared: Option<u64>) ->
             StatusCode::NOT_IMPLEMENTED,
             format!("Transfer-Encoding `{coding}` is not supported: only `chunked` is"),
         )
+        .rejected("body_coding")
     })
 }
 
 /// Answers a request refused here, and counts it in
-/// `wasmstash_rejected_total`: it never reaches a pipeline, so nothing else
+/// `wasmstash_rejected_total` under the reason `error` was given (each
+/// refusal here names its own; a body that broke off is
+/// `body_unreadable`): it never reaches a pipeline, so nothing else
 /// would, and an operator would see the client's failures and not why.
 /// The pipeline is not known yet (the route has not been matched), so the
 /// label says so rather than take a name from the client's URL.
@@ -241,13 +249,7 @@ fn unsupported_coding(headers: &axum::http::HeaderMap, declared: Option<u64>) ->
 /// the close that follows would fail a request it could not tell was
 /// never run (the gem's split halves of a refused batch did, under load).
 fn refused(app: &App, error: ApiError) -> Response {
-    let reason = match error.status {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::NOT_IMPLEMENTED => "body_coding",
-        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
-        StatusCode::SERVICE_UNAVAILABLE => "bodies_held_at_once",
-        StatusCode::REQUEST_TIMEOUT => "body_timeout",
-        _ => "body_unreadable",
-    };
+    let reason = error.rejected.unwrap_or("body_unreadable");
     app.metrics.add(
         "wasmstash_rejected_total",
         &[("pipeline", "_before_routing"), ("reason", reason)],
@@ -355,6 +357,11 @@ impl Gathered {
     }
 }
 
+/// The `wasmstash_rejected_total` reason of a request refused because
+/// requests in progress hold all of `server.max_inflight_body_bytes`,
+/// while its body arrived or while its events were made.
+pub(crate) const BUDGET_SPENT: &str = "bodies_held_at_once";
+
 /// Too many bytes of request bodies are held at once: the client should
 /// come back shortly, as after a 429.
 pub(crate) fn busy() -> ApiError {
@@ -364,6 +371,7 @@ pub(crate) fn busy() -> ApiError {
             .to_owned(),
     )
     .retry_after(1)
+    .rejected(BUDGET_SPENT)
 }
 
 fn too_large(limit: usize) -> ApiError {
@@ -371,4 +379,5 @@ fn too_large(limit: usize) -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("the request body is over {limit} bytes (server.max_body_bytes)"),
     )
+    .rejected("body_too_large")
 }

@@ -134,19 +134,28 @@ impl Share {
 
     /// Takes `bytes` of permits, all or none.
     fn take(&mut self, bytes: usize) -> bool {
-        if bytes == 0 {
-            return true;
+        // An acquire takes a u32 at most, and the budget may be up to
+        // 1 TiB: more is taken in pieces. Refused with nothing taken when
+        // fewer were free, the pieces a failed take holds go back as it
+        // drops them, so the take stays all or none.
+        let mut taken: Option<OwnedSemaphorePermit> = None;
+        let mut left = bytes;
+        while left > 0 {
+            let count = u32::try_from(left).unwrap_or(u32::MAX);
+            let Ok(more) = (self.budget.permits.clone()).try_acquire_many_owned(count) else {
+                return false;
+            };
+            match &mut taken {
+                Some(pieces) => pieces.merge(more),
+                None => taken = Some(more),
+            }
+            left -= count as usize;
         }
-        // An acquire takes a u32 at most; the budget is at most 1 TiB.
-        let Ok(count) = u32::try_from(bytes) else {
-            return false;
-        };
-        let Ok(more) = (self.budget.permits.clone()).try_acquire_many_owned(count) else {
-            return false;
-        };
-        match &mut self.permits {
-            Some(permits) => permits.merge(more),
-            None => self.permits = Some(more),
+        if let Some(more) = taken {
+            match &mut self.permits {
+                Some(permits) => permits.merge(more),
+                None => self.permits = Some(more),
+            }
         }
         true
     }
@@ -164,7 +173,7 @@ impl Share {
         let left = self.budget.permits.available_permits();
         // Another request may take permits between the look and the
         // acquire; then this one counts all it wanted beyond the budget.
-        let take = wanted.min(left).min(u32::MAX as usize);
+        let take = wanted.min(left);
         let taken = if self.take(take) { take } else { 0 };
         let rest = wanted - taken;
         if rest > 0 {
@@ -281,5 +290,40 @@ mod tests {
         assert_eq!(budget.held(), 10);
         drop(first);
         assert_eq!(budget.held(), 0);
+    }
+
+    /// Permits cost no memory, so a budget over 4 GiB is tested at its
+    /// full size: what is at stake is only the count of bytes.
+    #[test]
+    fn shares_over_four_gib_are_taken_within_the_budget_while_it_has_room() {
+        const GIB: usize = 1 << 30;
+        let budget = Budget::new(6 * GIB);
+        let mut first = Share::new(&budget);
+        // More than one acquire can take.
+        first.grow(5 * GIB).unwrap();
+        assert_eq!((first.bytes(), budget.held()), (5 * GIB, 5 * GIB));
+        assert!(!budget.is_exceeded());
+        // All or none: a grow the rest cannot cover takes nothing.
+        let mut second = Share::new(&budget);
+        assert_eq!(second.grow(2 * GIB), Err(OverBudget::Now));
+        assert_eq!((second.bytes(), budget.held()), (0, 5 * GIB));
+        drop(first);
+        assert_eq!(budget.held(), 0);
+
+        // Results that grow by 5 GiB while the budget has room for them
+        // are within it: nothing beyond it makes the workers wait.
+        second.resize(5 * GIB);
+        assert_eq!(budget.beyond.load(Ordering::SeqCst), 0);
+        assert!(!budget.is_exceeded());
+        // Past the budget, only the part it has no room for is beyond.
+        second.resize(11 * GIB);
+        assert_eq!(budget.beyond.load(Ordering::SeqCst), 5 * GIB);
+        assert_eq!((second.bytes(), budget.held()), (11 * GIB, 11 * GIB));
+        second.give_back(6 * GIB);
+        assert!(!budget.is_exceeded());
+        assert_eq!((second.bytes(), budget.held()), (5 * GIB, 5 * GIB));
+        drop(second);
+        assert_eq!(budget.held(), 0);
+        assert_eq!(budget.permits.available_permits(), 6 * GIB);
     }
 }

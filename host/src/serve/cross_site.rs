@@ -13,12 +13,17 @@
 //! `/metrics` can still be read in a tab. The live view's own page talks
 //! only to `/ui/...`, which this does not guard.
 
-use axum::extract::Request;
+use std::sync::Arc;
+
+use axum::RequestPartsExt;
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::routes::ApiError;
+use super::App;
+use super::routes::{ApiError, workers_for};
+use super::workers::PipelineWorkers;
 
 /// The browser header that marks `headers` as a web page's request, with
 /// its value, if one does.
@@ -38,20 +43,35 @@ fn browser_header(headers: &HeaderMap) -> Option<(&'static str, String)> {
         .map(|site| ("Sec-Fetch-Site", shown(site)))
 }
 
-/// The middleware for the routes no page may reach.
-pub(crate) async fn refuse_browsers(request: Request, next: Next) -> Response {
-    match browser_header(request.headers()) {
-        None => next.run(request).await,
-        Some((name, value)) => ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!(
-                "refused: the request carries `{name}: {value}`, which only a web browser sends; \
-                 the pipeline endpoints and /metrics take no token, so a web page must not reach \
-                 them (Logstash, Prometheus and curl send no such header)"
-            ),
-        )
-        .into_response(),
-    }
+/// The middleware for the routes no page may reach. A refusal is counted
+/// in `wasmstash_rejected_total` (`reason="web_page"`), under the pipeline
+/// the URL names if it is loaded, else `_unknown` (as for `/metrics`): the
+/// handler, which counts requests, never sees it, and an operator should
+/// see that a page tried.
+pub(crate) async fn refuse_browsers(
+    State(app): State<Arc<App>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some((name, value)) = browser_header(request.headers()) else {
+        return next.run(request).await;
+    };
+    // Looked up only here, off the path of the requests let through.
+    let (mut parts, _body) = request.into_parts();
+    let named = parts.extract::<Path<String>>().await.ok();
+    let workers = named.and_then(|Path(pipeline)| workers_for(&app, &pipeline).ok());
+    let pipeline = workers.as_deref().map_or("_unknown", PipelineWorkers::name);
+    let labels = [("pipeline", pipeline), ("reason", "web_page")];
+    app.metrics.add("wasmstash_rejected_total", &labels, 1);
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        format!(
+            "refused: the request carries `{name}: {value}`, which only a web browser sends; \
+             the pipeline endpoints and /metrics take no token, so a web page must not reach \
+             them (Logstash, Prometheus and curl send no such header)"
+        ),
+    )
+    .into_response()
 }
 
 #[cfg(test)]

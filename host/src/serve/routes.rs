@@ -25,7 +25,8 @@ use crate::pipeline::EventResult;
 
 pub(crate) fn router(app: Arc<App>) -> Router {
     // Web pages are kept off the routes that take no token (`cross_site`).
-    let no_browsers = || axum::middleware::from_fn(super::cross_site::refuse_browsers);
+    let no_browsers =
+        || axum::middleware::from_fn_with_state(app.clone(), super::cross_site::refuse_browsers);
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -59,6 +60,11 @@ pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
     body: Value,
     retry_after: Option<u64>,
+    /// The reason a pipeline endpoint counts this refusal under in
+    /// `wasmstash_rejected_total` (see [`count_request`]; the body reader
+    /// counts its own, see `body::refused`), for a refusal of a limit or a
+    /// guard that nothing else counts.
+    pub(crate) rejected: Option<&'static str>,
 }
 
 impl ApiError {
@@ -67,11 +73,18 @@ impl ApiError {
             status,
             body: json!({ "error": message.into() }),
             retry_after: None,
+            rejected: None,
         }
     }
 
     pub(crate) fn retry_after(mut self, seconds: u64) -> ApiError {
         self.retry_after = Some(seconds);
+        self
+    }
+
+    /// This refusal, counted in `wasmstash_rejected_total` with `reason`.
+    pub(crate) fn rejected(mut self, reason: &'static str) -> ApiError {
+        self.rejected = Some(reason);
         self
     }
 }
@@ -120,7 +133,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-fn workers_for(app: &App, pipeline: &str) -> Result<Arc<PipelineWorkers>, ApiError> {
+pub(super) fn workers_for(app: &App, pipeline: &str) -> Result<Arc<PipelineWorkers>, ApiError> {
     let Some(set) = app.current() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -135,6 +148,7 @@ fn workers_for(app: &App, pipeline: &str) -> Result<Arc<PipelineWorkers>, ApiErr
             status: StatusCode::NOT_FOUND,
             body: json!({ "error": format!("no pipeline `{pipeline}`"), "pipelines": set.names() }),
             retry_after: None,
+            rejected: None,
         })
 }
 
@@ -205,6 +219,10 @@ async fn run(
     Ok((results, share))
 }
 
+/// Counts a pipeline endpoint's request in `wasmstash_requests_total` by
+/// its status, and a refusal that carries a reason in
+/// `wasmstash_rejected_total` too (the queue's refusals the workers count
+/// there themselves).
 fn count_request(app: &App, workers: Option<&PipelineWorkers>, endpoint: &str, answer: &Answer) {
     let status = match answer {
         Ok(response) => response.status(),
@@ -229,6 +247,14 @@ fn count_request(app: &App, workers: Option<&PipelineWorkers>, endpoint: &str, a
         ("status", status.as_str()),
     ];
     app.metrics.add("wasmstash_requests_total", &labels, 1);
+    if let Err(ApiError {
+        rejected: Some(reason),
+        ..
+    }) = answer
+    {
+        let labels = [("pipeline", pipeline), ("reason", *reason)];
+        app.metrics.add("wasmstash_rejected_total", &labels, 1);
+    }
 }
 
 /// One event in, as Logstash's `http` filter sends it; the processed event
@@ -369,7 +395,8 @@ async fn answer_batch(
                 "{lines} events in one batch; the limit is {} (server.max_batch_events)",
                 app.server.max_batch_events
             ),
-        ));
+        )
+        .rejected("batch_too_large"));
     }
     // The events are copies: the body goes once they are made, and the
     // share stands for them instead.
@@ -404,7 +431,9 @@ fn ndjson_lines(body: &[u8]) -> usize {
 }
 
 /// The answer to a request whose events the memory budget cannot take:
-/// 503 while other requests hold it, 413 for one that alone needs more.
+/// 503 while other requests hold it (counted under the reason a body the
+/// budget cannot take is: the same budget, spent the same way), 413 for
+/// one that alone needs more.
 fn memory_refused(over: OverBudget) -> ApiError {
     match over {
         OverBudget::Now => busy(),
@@ -413,7 +442,8 @@ fn memory_refused(over: OverBudget) -> ApiError {
             format!(
                 "this request's body and its events, checked, take more than the {budget} bytes server.max_inflight_body_bytes allows all requests at once: send smaller batches, or raise it"
             ),
-        ),
+        )
+        .rejected("over_inflight_budget"),
     }
 }
 
