@@ -23,6 +23,7 @@
 //! is read at start only, so a reload keeps the running settings and warns
 //! about the ones the file changed.
 
+mod admin;
 mod admin_token;
 mod answer;
 mod body;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Extension, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -33,8 +33,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics).layer(no_browsers()))
         .route("/v1/pipelines/{pipeline}/event", post(event).layer(no_browsers()))
         .route("/v1/pipelines/{pipeline}/batch", post(batch).layer(no_browsers()))
-        .route("/v1/admin/pipelines", get(admin_pipelines))
-        .route("/v1/admin/reload", post(admin_reload))
+        .route("/v1/admin/pipelines", get(super::admin::pipelines))
+        .route("/v1/admin/reload", post(super::admin::reload))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -538,70 +538,4 @@ async fn off_the_reactor_if_large<T: Send + 'static>(
                 format!("checking the request body failed: {e}"),
             ))
         })
-}
-
-/// Admin endpoints need `Authorization: Bearer <token>`; without a
-/// configured token they are off.
-fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = &app.admin_token else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "admin endpoints are disabled: set WASMSTASH_ADMIN_TOKEN or server.admin_token_file",
-        ));
-    };
-    let given = super::ui::bearer(headers).unwrap_or("");
-    if super::ui::same_secret(given, expected) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token",
-        ))
-    }
-}
-
-async fn admin_pipelines(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    authorize(&app, &headers)?;
-    let set = app
-        .current()
-        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "loading").retry_after(1))?;
-    let pipelines: Vec<Value> = set
-        .pipelines
-        .values()
-        .map(|workers| {
-            let filters: Vec<Value> = workers
-                .modules()
-                .iter()
-                .map(|m| json!({ "name": m.name(), "sha256": m.sha256() }))
-                .collect();
-            json!({ "name": workers.name(), "workers": workers.size(), "filters": filters })
-        })
-        .collect();
-    let loaded_at = set
-        .loaded_at
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    Ok(Json(json!({
-        "config": app.config_path.display().to_string(),
-        "loaded_at_unix": loaded_at,
-        "pipelines": pipelines,
-    })))
-}
-
-async fn admin_reload(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    authorize(&app, &headers)?;
-    match app.reload("admin request").await {
-        Ok(names) => Ok(Json(json!({ "reloaded": true, "pipelines": names }))),
-        Err(e) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("reload rejected, old pipelines kept: {e}"),
-        )),
-    }
 }
