@@ -25,11 +25,14 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+mod request_metrics;
+
 use super::budget::{Budget, Share};
 use crate::engine::FilterModule;
 use crate::event_check::CheckedEvent;
-use crate::metrics::{Counter, Histogram, Metrics, label};
+use crate::metrics::{Counter, Metrics, label};
 use crate::pipeline::{EventResult, Pipeline, SHARED_WORKER, SharedStage};
+pub use request_metrics::RequestMetrics;
 
 /// A call grows by taking further queued requests only up to this many
 /// events. Coalescing pays for small requests, whose cost is mostly per call;
@@ -118,55 +121,6 @@ pub struct PipelineWorkers {
     desk: Arc<Desk>,
     metrics: Arc<Metrics>,
     request_metrics: RequestMetrics,
-}
-
-/// Handles on the series that every request of a pipeline updates, so the
-/// request path neither locks the registry nor builds label keys.
-pub struct RequestMetrics {
-    pub events_in: Counter,
-    pub events_out: Counter,
-    pub events_dropped: Counter,
-    /// Lines of batches that were not valid events (`outcome="refused"`):
-    /// answered with an error line, and not run.
-    pub lines_refused: Counter,
-    /// `wasmstash_pipeline_duration_seconds`, waiting included.
-    pub duration: Histogram,
-    /// `wasmstash_requests_total` with status 200, per endpoint.
-    pub ok_event: Counter,
-    pub ok_batch: Counter,
-}
-
-impl RequestMetrics {
-    fn new(metrics: &Metrics, pipeline: &str) -> RequestMetrics {
-        let events = |outcome| {
-            metrics.counter_handle(
-                "wasmstash_events_total",
-                &[("pipeline", pipeline), ("outcome", outcome)],
-            )
-        };
-        let ok = |endpoint| {
-            metrics.counter_handle(
-                "wasmstash_requests_total",
-                &[
-                    ("pipeline", pipeline),
-                    ("endpoint", endpoint),
-                    ("status", "200"),
-                ],
-            )
-        };
-        RequestMetrics {
-            events_in: events("in"),
-            events_out: events("out"),
-            events_dropped: events("dropped"),
-            lines_refused: events("refused"),
-            duration: metrics.histogram_handle(
-                "wasmstash_pipeline_duration_seconds",
-                &[("pipeline", pipeline)],
-            ),
-            ok_event: ok("event"),
-            ok_batch: ok("batch"),
-        }
-    }
 }
 
 /// The queue and the idle workers, behind one lock. Holding both under the
