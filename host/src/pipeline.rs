@@ -6,7 +6,7 @@
 //! filter that fails tags the event and the next filter still runs.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use wasmstash_sdk::{Event, Value, json_text};
@@ -201,8 +201,10 @@ impl Pipeline {
                 PipelineStage::Shared(_) => (metrics.as_ref(), SHARED_WORKER),
             });
             // A shared stage stays locked for the whole batch: other workers
-            // wait for it here, which is the price of one shared state.
-            stage.with(|stage| run_stage(name, reporter, stage, &mut slots));
+            // wait for it here, which is the price of one shared state. The
+            // wait counts against the batch's replay budget there.
+            let asked = Instant::now();
+            stage.with(|stage| run_stage(name, reporter, stage, &mut slots, asked.elapsed()));
         }
         slots
             .into_iter()
@@ -226,12 +228,13 @@ fn run_stage(
     metrics: Option<(&Metrics, &str)>,
     stage: &mut Stage,
     slots: &mut [Option<CheckedEvent>],
+    waited: Duration,
 ) {
     let live: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_some()).collect();
     let inputs: Vec<&CheckedEvent> = live.iter().map(|&i| slots[i].as_ref().unwrap()).collect();
     let started = Instant::now();
     let recycles_before = stage.recycles();
-    let outcomes = stage.process(&inputs);
+    let outcomes = stage.process_after_waiting(&inputs, waited);
     if let Some((metrics, worker)) = metrics {
         report_stage(
             metrics,

@@ -134,3 +134,44 @@ fn a_replay_holds_its_results_to_the_memory_limit_and_tags_the_rest() {
         );
     }
 }
+
+/// Workers take turns on a stateful filter's one stage. A batch that
+/// waited for it behind another worker's failing batch has spent its
+/// replay budget waiting, so it adds a call to its request's time, not a
+/// whole budget: with a budget each, the last of several workers' requests
+/// could take one budget per worker, past the drain limit.
+#[test]
+fn the_wait_for_a_shared_stage_counts_against_the_replay_budget() {
+    let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
+        call_timeout: Some(std::time::Duration::from_millis(200)),
+        replay_budget: std::time::Duration::from_millis(1000),
+        cache_dir: None,
+        ..Default::default()
+    })
+    .unwrap();
+    let module = load(
+        &engine,
+        "chaos",
+        &built_module("chaos"),
+        r#"{"loop_on":"SPIN"}"#,
+    );
+    assert!(module.is_stateful(), "the test needs a shared stage");
+    let mut first = pipeline(module);
+    let mut second = first.sibling();
+    let spins = vec!["SPIN"; 50];
+    let (_, waiting) = std::thread::scope(|scope| {
+        // Holds the stage for its call, its whole budget and the call
+        // running when the budget ends: about 1.4 s.
+        let holder = scope.spawn(|| first.process(message_events(&spins)));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let waiting = scope.spawn(|| as_json(second.process(message_events(&["SPIN", "fine"]))));
+        (holder.join().unwrap(), waiting.join().unwrap())
+    });
+    let kinds: Vec<Option<&str>> = (waiting.iter())
+        .map(|event| event["wasmstash"]["failures"][0]["kind"].as_str())
+        .collect();
+    // Its batch call timed out. A replay always runs its first event, which
+    // timed out again; the wait had spent the budget the rest would have
+    // had, so `fine` was not run, and says so.
+    assert_eq!(kinds, [Some("timeout"), Some("not_run")], "{waiting:?}");
+}

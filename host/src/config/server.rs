@@ -152,7 +152,11 @@ const DRAIN_MARGIN: Duration = Duration::from_secs(2);
 /// which the call it starts last may overrun by one `call_timeout`).
 /// Saves and a reload's handover wait this long for a stateful stage's call.
 pub fn one_batch(engine: &EngineSettings) -> Duration {
-    engine.call_timeout.unwrap_or(UNBOUNDED_CALL) * 2 + engine.replay_budget
+    call_or_unbounded(engine) * 2 + engine.replay_budget
+}
+
+fn call_or_unbounded(engine: &EngineSettings) -> Duration {
+    engine.call_timeout.unwrap_or(UNBOUNDED_CALL)
 }
 
 impl ServerSettings {
@@ -161,9 +165,16 @@ impl ServerSettings {
     /// `queue_timeout` waiting for a worker, a call (`call_timeout`), the
     /// replay of a failed batch (`replay_budget`, which the call it starts
     /// last may overrun by one `call_timeout`), and [`DRAIN_MARGIN`].
-    pub fn drain_limit(&self, engine: &EngineSettings) -> Duration {
+    ///
+    /// `sharing` is the most workers that take turns on one stateful
+    /// filter's stage (1 where no pipeline has one). A batch that waited
+    /// for the stage has spent its replay budget waiting, so each turn
+    /// before a request's own adds at most its call and that call's one
+    /// retry on a fresh instance, not a budget.
+    pub fn drain_limit(&self, engine: &EngineSettings, sharing: usize) -> Duration {
+        let turns_before = call_or_unbounded(engine) * 2 * (sharing.max(1) - 1) as u32;
         (self.drain_timeout)
-            .unwrap_or_else(|| self.queue_timeout + one_batch(engine) + DRAIN_MARGIN)
+            .unwrap_or_else(|| self.queue_timeout + one_batch(engine) + turns_before + DRAIN_MARGIN)
     }
 
     /// How long a save waits for a stateful filter's call to end before it
@@ -172,7 +183,7 @@ impl ServerSettings {
     pub fn stage_wait(&self, engine: &EngineSettings) -> Duration {
         match engine.call_timeout {
             Some(_) => one_batch(engine),
-            None => self.drain_limit(engine),
+            None => self.drain_limit(engine, 1),
         }
     }
 

@@ -339,7 +339,7 @@ fn the_shutdown_drain_covers_a_call_and_its_replay() {
     // for a call and a replay of the whole budget; the drain waits for it.
     let config = parse(pipeline).unwrap();
     let engine = &config.engine;
-    let drain = config.server.drain_limit(engine);
+    let drain = config.server.drain_limit(engine, 1);
     let held = engine.call_timeout.unwrap() * 2 + engine.replay_budget;
     assert!(drain > held + config.server.queue_timeout, "{drain:?}");
     assert_eq!(drain, Duration::from_secs(39));
@@ -349,13 +349,19 @@ fn the_shutdown_drain_covers_a_call_and_its_replay() {
     ))
     .unwrap();
     assert_eq!(
-        config.server.drain_limit(&config.engine),
+        config.server.drain_limit(&config.engine, 1),
         Duration::from_millis(500 + 2 * 200 + 1000 + 2000)
+    );
+    // ... and with the turns of three workers on one stateful filter, each
+    // turn before a request's own is a call and its retry ...
+    assert_eq!(
+        config.server.drain_limit(&config.engine, 3),
+        Duration::from_millis(500 + 2 * 200 + 1000 + 2000 + 2 * (2 * 200))
     );
     // ... and a setting of its own wins.
     let config = parse(&format!("[server]\ndrain_timeout_ms = 90000\n{pipeline}")).unwrap();
     assert_eq!(
-        config.server.drain_limit(&config.engine),
+        config.server.drain_limit(&config.engine, 1),
         Duration::from_secs(90)
     );
     let err = parse(&format!("[server]\ndrain_timeout_ms = 0\n{pipeline}")).unwrap_err();

@@ -11,7 +11,7 @@
 //! checked before it replaces an event.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::instance::FilterInstance;
 use super::module::FilterModule;
@@ -51,6 +51,11 @@ pub struct Stage {
     /// with the replay, so that a request is bounded as the drain limit
     /// counts it; a stateless filter's replay gets it whole, as before.
     budget_ends: Option<Instant>,
+    /// How long the batch under way waited for this stage, shared by all
+    /// of a pipeline's workers when its filter keeps state: taken off its
+    /// budget, so that workers taking turns on a failing filter add a call
+    /// each to a request's time, not a whole budget each.
+    waited: Duration,
 }
 
 /// What an event a replay did not reach in time is failed with.
@@ -88,6 +93,7 @@ impl Stage {
             checkpointed_at: None,
             counters: BTreeMap::new(),
             budget_ends: None,
+            waited: Duration::ZERO,
         }
     }
 
@@ -97,7 +103,7 @@ impl Stage {
         let budget = self.module.engine().settings().replay_budget;
         *self
             .budget_ends
-            .get_or_insert_with(|| Instant::now() + budget)
+            .get_or_insert_with(|| Instant::now() + budget.saturating_sub(self.waited))
     }
 
     pub fn module(&self) -> &FilterModule {
@@ -124,10 +130,21 @@ impl Stage {
     /// where the batch started, and every event of a replay that succeeds is
     /// logged in turn: each event that comes out processed counted once.
     pub fn process(&mut self, events: &[&CheckedEvent]) -> Vec<StageOutcome> {
+        self.process_after_waiting(events, Duration::ZERO)
+    }
+
+    /// [`Stage::process`] for a batch that waited `waited` for this stage
+    /// (behind other workers' batches), which its replay budget has spent.
+    pub fn process_after_waiting(
+        &mut self,
+        events: &[&CheckedEvent],
+        waited: Duration,
+    ) -> Vec<StageOutcome> {
         if events.is_empty() {
             return Vec::new();
         }
         self.budget_ends = None;
+        self.waited = waited;
         if self.module.is_stateful() && self.checkpoint_due() {
             self.checkpoint();
         }
@@ -415,7 +432,7 @@ impl Stage {
     /// A snapshot that fails as a call throws the instance away, as any
     /// failed call does.
     pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, Failure> {
-        self.budget_ends = None;
+        (self.budget_ends, self.waited) = (None, Duration::ZERO);
         self.take_snapshot()
     }
 
@@ -435,7 +452,7 @@ impl Stage {
     /// filter may refuse a state halfway through reading it, and the host
     /// says it starts afresh.
     pub fn restore(&mut self, state: Vec<u8>) -> Result<(), String> {
-        self.budget_ends = None;
+        (self.budget_ends, self.waited) = (None, Duration::ZERO);
         let instance = self.instance().map_err(|f| f.reason)?;
         match instance.restore(&state) {
             Ok(Ok(())) => {}

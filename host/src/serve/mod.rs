@@ -83,6 +83,16 @@ impl PipelineSet {
     pub fn names(&self) -> Vec<&str> {
         self.pipelines.keys().map(String::as_str).collect()
     }
+
+    /// The most workers that take turns on one stateful filter's stage: a
+    /// pipeline's workers share it; 1 where no pipeline has one.
+    fn most_sharing(&self) -> usize {
+        (self.pipelines.values())
+            .filter(|workers| !workers.shared_stages().is_empty())
+            .map(|workers| workers.size())
+            .max()
+            .unwrap_or(1)
+    }
 }
 
 /// Everything handlers share.
@@ -161,8 +171,9 @@ impl App {
     /// `[engine]` of the pipelines that run them.
     fn drain_limit(&self) -> Duration {
         match self.current() {
-            Some(set) => self.server.drain_limit(&set.engine),
-            None => self.server.drain_limit(&self.engine_at_start),
+            Some(set) => self.server.drain_limit(&set.engine, set.most_sharing()),
+            // Nothing has been served before the first set is live.
+            None => self.server.drain_limit(&self.engine_at_start, 1),
         }
     }
 
