@@ -166,7 +166,29 @@ struct Job {
 /// A request's results and its share, resized to them.
 pub type Done = (Vec<EventResult>, Share);
 
-type Reply = oneshot::Sender<Result<Done, Rejected>>;
+type Reply = oneshot::Sender<Delivery>;
+
+/// A job's answer on its way back. Results nobody takes (the client hung
+/// up before the worker sent them, or after, with them still in the
+/// channel) are counted as abandoned when they go, wherever that is.
+struct Delivery {
+    answer: Option<Result<Done, Rejected>>,
+    abandoned: Counter,
+}
+
+impl Delivery {
+    fn take(mut self) -> Result<Done, Rejected> {
+        self.answer.take().expect("a delivery is taken once")
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        if let Some(Ok((results, _share))) = &self.answer {
+            self.abandoned.add(results.len() as u64);
+        }
+    }
+}
 
 /// A job's reply channel with what to send on it.
 type Answer = (Reply, Result<Done, Rejected>);
@@ -318,7 +340,7 @@ impl PipelineWorkers {
             }
         };
         waiting.settled = true;
-        match answer {
+        match answer.map(Delivery::take) {
             Ok(Ok(results)) => Ok(results),
             Ok(Err(reason)) => Err(self.reject(reason)),
             // The worker's thread died without answering: a host bug.
@@ -368,7 +390,8 @@ impl PipelineWorkers {
     pub fn refuse_queued(&self) {
         let queued: Vec<Job> = self.desk.lock().jobs.drain(..).collect();
         for job in queued {
-            let _ = job.reply.send(Err(self.reject(Rejected::Replaced)));
+            let refused = Err(self.reject(Rejected::Replaced));
+            let _ = job.reply.send(self.desk.delivery(refused));
         }
     }
 
@@ -459,9 +482,14 @@ impl Desk {
         for (reply, answer) in answers {
             // A client that hung up after its job was taken is gone; its
             // results have nowhere to go and are discarded, and counted.
-            if let Err(Ok((results, _share))) = reply.send(answer) {
-                self.events_abandoned.add(results.len() as u64);
-            }
+            let _ = reply.send(self.delivery(answer));
+        }
+    }
+
+    fn delivery(&self, answer: Result<Done, Rejected>) -> Delivery {
+        Delivery {
+            answer: Some(answer),
+            abandoned: self.events_abandoned.clone(),
         }
     }
 
@@ -556,3 +584,6 @@ fn fit(results: &mut [EventResult]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,65 @@
+//! The queue's bookkeeping where timing decides it, driven step by step.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Limits, PipelineWorkers};
+use crate::engine::{Engine, EngineSettings, FilterModule};
+use crate::event_check::CheckedEvent;
+use crate::metrics::Metrics;
+use crate::serve::budget::{Budget, Share};
+
+fn slow_workers(metrics: &Arc<Metrics>, budget: &Arc<Budget>) -> PipelineWorkers {
+    let engine = Engine::new(EngineSettings {
+        cache_dir: None,
+        ..Default::default()
+    })
+    .unwrap();
+    // Slow enough that the request is surely waiting when it is dropped.
+    let chaos = std::fs::read(format!(
+        "{}/chaos.wasm",
+        crate::builtins::build_module_dir()
+    ))
+    .unwrap();
+    let module = FilterModule::load(&engine, "chaos", &chaos, br#"{"slow_ms":100}"#).unwrap();
+    let limits = Limits {
+        workers: 1,
+        queue: 4,
+        queue_timeout: Duration::from_secs(30),
+        max_events: 100,
+        max_bytes: 1 << 20,
+    };
+    PipelineWorkers::new("p", vec![module], limits, metrics.clone(), budget.clone())
+}
+
+/// A client that hangs up after the worker has sent its results, before
+/// its request read them: they go with the request's channel, and are
+/// counted as abandoned there, as they are when the worker finds the
+/// request gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_sent_to_a_request_that_is_then_dropped_are_counted_abandoned() {
+    let metrics = Arc::new(Metrics::default());
+    let budget = Budget::new(1 << 20);
+    let workers = slow_workers(&metrics, &budget);
+    let events = vec![CheckedEvent::message("a"), CheckedEvent::message("b")];
+    let mut request = Box::pin(workers.run(events, Share::new(&budget)));
+    // One poll queues the job and starts the worker; the request then
+    // waits for its answer, which the worker sends once it is idle again.
+    assert!(futures_poll_once(request.as_mut()).await.is_none());
+    while !workers.is_idle() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(request);
+    let text = metrics.render();
+    assert!(
+        text.contains(r#"wasmstash_events_total{pipeline="p",outcome="abandoned"} 2"#),
+        "{text}"
+    );
+}
+
+/// Polls `future` once: its output if it was ready.
+async fn futures_poll_once<F: std::future::Future>(
+    future: std::pin::Pin<&mut F>,
+) -> Option<F::Output> {
+    tokio::time::timeout(Duration::ZERO, future).await.ok()
+}
