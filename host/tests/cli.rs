@@ -90,6 +90,10 @@ fn the_summary_reports_what_filters_counted() {
     );
     assert!(summary.contains("namer.all 300"), "{summary}");
     assert!(summary.contains(", and 244 more"), "{summary}");
+    assert!(
+        summary.contains("filter `namer`: metric `") && summary.contains("not counted"),
+        "the refusal names the filter as written: {summary}"
+    );
 }
 
 /// `wasmstash run` of the example config's `pipeline` with `workers`, in

@@ -31,7 +31,31 @@ impl<K> Default for CounterNames<K> {
     }
 }
 
-impl<K: Ord + Clone + std::fmt::Debug> CounterNames<K> {
+/// How the log names the filter a key stands for.
+pub trait NamesFilter {
+    fn filter_named(&self) -> String;
+}
+
+impl NamesFilter for String {
+    fn filter_named(&self) -> String {
+        format!("filter `{self}`")
+    }
+}
+
+impl NamesFilter for &str {
+    fn filter_named(&self) -> String {
+        format!("filter `{self}`")
+    }
+}
+
+/// A pipeline and a filter in it, as the sidecar's metrics key them.
+impl NamesFilter for (String, String) {
+    fn filter_named(&self) -> String {
+        format!("pipeline `{}`, filter `{}`", self.0, self.1)
+    }
+}
+
+impl<K: Ord + Clone + NamesFilter> CounterNames<K> {
     /// Whether `name` may be counted for `filter`: a name it already has, or
     /// a new one while it has fewer than [`MAX_COUNTER_NAMES`].
     pub fn admit(&mut self, filter: &K, name: &str) -> bool {
@@ -46,7 +70,8 @@ impl<K: Ord + Clone + std::fmt::Debug> CounterNames<K> {
         if self.told.insert(filter.clone()) {
             tracing::warn!(
                 target: "filter",
-                "{filter:?}: metric `{name}` and later new names not counted: a filter counts at most {MAX_COUNTER_NAMES} names"
+                "{}: metric `{name}` and later new names not counted: a filter counts at most {MAX_COUNTER_NAMES} names",
+                filter.filter_named()
             );
         }
         false
