@@ -272,8 +272,9 @@ config = {{ drop_on = "DROP", panic_on = "BAD", loop_on = "LOOP" }}
     )
 }
 
-/// A sidecar with [`access_and_chaos_config`]. Only for test crates:
-/// `bench/` includes this module too, without `tempfile`.
+/// A sidecar with [`access_and_chaos_config`]. Only for test builds:
+/// `bench/` includes this module too, with `tempfile` only among its
+/// dev-dependencies.
 #[cfg(test)]
 pub fn start_access_and_chaos(server: &str) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
