@@ -13,6 +13,7 @@
 //! the epoch formats and a list by none; the common options (`add_field`,
 //! `add_tag`, ...) apply when the date was read.
 
+mod bucket;
 mod format;
 mod iso8601;
 mod names;
