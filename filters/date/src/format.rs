@@ -27,8 +27,10 @@ pub enum Format {
 /// What parsing needs besides the text.
 pub struct Context<'a> {
     pub names: &'a Names,
-    /// For text without an offset or zone of its own.
-    pub zone: Zone,
+    /// For text without an offset or zone of its own; an error when a
+    /// `%{field}` gave no zone, which fails the text formats only (the
+    /// epoch formats never read it, in Logstash either).
+    pub zone: Result<Zone, String>,
     /// The host's clock, read once per event, for year-less patterns.
     pub now_millis: i64,
     /// The year the filter started in, taken once at init as Logstash
@@ -96,7 +98,7 @@ fn resolve(fields: Fields, year_less: bool, context: &Context) -> Result<i64, St
     // moves the date within a week of that year, a day of the year counts
     // in it, and Feb 29 fails unless it is a leap year. The date filter
     // then gives the date the guessed year.
-    let timezone = context.zone;
+    let timezone = context.zone.clone()?;
     let (read, cycles_millis) = bucket::compute(fields.saved, context.init_year)?;
     let zone = match (fields.offset_millis, fields.zone) {
         (Some(millis), _) => Zone::Fixed(millis),
@@ -146,9 +148,9 @@ mod tests {
     fn at(format: &str, text: &str, zone: &str, now: &str) -> Result<String, String> {
         let now_millis = Format::compile("ISO8601")
             .unwrap()
-            .parse(now, &context(Zone::UTC, 0))
+            .parse(now, &context(Ok(Zone::UTC), 0))
             .unwrap();
-        let context = context(Zone::parse(zone).unwrap(), now_millis);
+        let context = context(Zone::parse(zone), now_millis);
         let millis = Format::compile(format)?.parse(text, &context)?;
         Ok(format_timestamp(millis))
     }
@@ -156,7 +158,7 @@ mod tests {
     static ENGLISH: std::sync::LazyLock<names::Names> =
         std::sync::LazyLock::new(|| names::for_locale(None).unwrap());
 
-    fn context(zone: Zone, now_millis: i64) -> Context<'static> {
+    fn context(zone: Result<Zone, String>, now_millis: i64) -> Context<'static> {
         Context {
             names: &ENGLISH,
             zone,
