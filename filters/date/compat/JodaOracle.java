@@ -80,6 +80,17 @@ public class JodaOracle {
         "h:mm:ss a",
         // More fraction letters than nine: Joda reads up to 18 digits.
         "yyyy-MM-dd HH:mm:ss.SSSSSSSSSSSS",
+        // Fields that overlap, set in Joda's order, twice (see bucket.rs):
+        // a day of the year beside the month and day (a spoiled digit makes
+        // them disagree), a day name and day without a month, two hours.
+        "yyyy-MM-dd DDD HH:mm",
+        "EEE dd HH:mm:ss",
+        "yyyy-MM-dd hh:mm a HH",
+        // More letters than a number's usual width: as many digits.
+        "ddd/MMM/yyyy HHH:mm:sss",
+        // A zone name followed by a `/`, which Joda's zone reader takes for
+        // the end of an area when it comes within 11 characters.
+        "HH:mm:ss ZZZ dd/MM/yyyy",
         "ISO8601",
     };
 

@@ -7,8 +7,9 @@
 //! to next year. "Now" comes from the host's clock import, so tests can pin
 //! it.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{Datelike, NaiveDateTime};
 
+use crate::bucket::{self, CYCLE_MILLIS};
 use crate::iso8601::Iso8601;
 use crate::names::Names;
 use crate::pattern::{Fields, Pattern};
@@ -26,8 +27,10 @@ pub enum Format {
 /// What parsing needs besides the text.
 pub struct Context<'a> {
     pub names: &'a Names,
-    /// For text without an offset or zone of its own.
-    pub zone: Zone,
+    /// For text without an offset or zone of its own; an error when a
+    /// `%{field}` gave no zone, which fails the text formats only (the
+    /// epoch formats never read it, in Logstash either).
+    pub zone: Result<Zone, String>,
     /// The host's clock, read once per event, for year-less patterns.
     pub now_millis: i64,
     /// The year the filter started in, taken once at init as Logstash
@@ -86,66 +89,29 @@ impl Format {
     }
 }
 
-/// Turns read fields into an instant: builds the date, moves it to the day
-/// of the week read (if any), gives it the guessed year if `year_less` (a
-/// pattern Logstash takes to have no year), and applies the offset or zone.
+/// Turns read fields into an instant: sets them as Joda does (see
+/// [`bucket`]), gives the date the guessed year if `year_less` (a pattern
+/// Logstash takes to have no year), and applies the offset or zone.
 fn resolve(fields: Fields, year_less: bool, context: &Context) -> Result<i64, String> {
     // Joda reads a date without a year in its default year, which the date
     // filter sets to the year the pipeline started in, so a day of the week
     // moves the date within a week of that year, a day of the year counts
-    // in it, and Feb 29 fails unless it is a leap year. Joda applies the
-    // default year only when the largest field read is a month or a day
-    // (`DateTimeParserBucket.computeMillis`); a time alone is read on
-    // 1970-01-01. The date filter then gives the date the guessed year.
-    let reads_a_date = fields.month.is_some()
-        || fields.day.is_some()
-        || fields.day_of_year.is_some()
-        || fields.weekday.is_some();
-    let year = match fields.year {
-        Some(year) => year,
-        None if reads_a_date => context.init_year,
-        None => 1970,
-    };
-    let (base_year, cycles_millis) = within_chrono(year)?;
-    let date = match (fields.day_of_year, fields.month, fields.day) {
-        (Some(ordinal), None, None) => NaiveDate::from_yo_opt(base_year, ordinal)
-            .ok_or_else(|| format!("day {ordinal} is not in year {year}"))?,
-        (_, month, day) => {
-            let (month, day) = (month.unwrap_or(1), day.unwrap_or(1));
-            NaiveDate::from_ymd_opt(base_year, month, day)
-                .ok_or_else(|| format!("{year:04}-{month:02}-{day:02} is not a date"))?
-        }
-    };
-    let date = match fields.weekday {
-        Some(weekday) if fields.day.is_none() && fields.day_of_year.is_none() => {
-            // Joda sets every field twice, the second time on the date the
-            // first pass ended on: the week's move may have left the month
-            // (or year), whose second setting keeps the day of the month it
-            // arrived with. So `Mon Jan 2015` is January 26th, not December
-            // 29th, 2014. A day of the month or year set again undoes that.
-            let first = within_week(date, weekday)?;
-            within_week(
-                with_year_and_month(first, base_year, fields.month)?,
-                weekday,
-            )?
-        }
-        Some(weekday) => within_week(date, weekday)?,
-        None => date,
-    };
-    let time =
-        NaiveTime::from_hms_nano_opt(fields.hour, fields.minute, fields.second, fields.nanos)
-            .ok_or("time out of range")?;
+    // in it, and Feb 29 fails unless it is a leap year. The date filter
+    // then gives the date the guessed year.
+    let timezone = context.zone.clone()?;
+    let (read, cycles_millis) = bucket::compute(fields.saved, context.init_year)?;
     let zone = match (fields.offset_millis, fields.zone) {
         (Some(millis), _) => Zone::Fixed(millis),
         (None, Some(zone)) => zone,
-        (None, None) => context.zone,
+        (None, None) => timezone,
     };
-    let read = date.and_time(time);
     let instant = zone.to_utc_millis(read)?;
     if !year_less {
         // Past Joda's edges its arithmetic overflows; here that fails.
-        return (instant.checked_add(cycles_millis))
-            .ok_or_else(|| format!("{year}-{:02} is past what an instant holds", date.month()));
+        return (instant.checked_add(cycles_millis)).ok_or_else(|| {
+            let year = i64::from(read.year()) + cycles_millis / CYCLE_MILLIS * 400;
+            format!("{year}-{:02} is past what an instant holds", read.month())
+        });
     }
     // The date filter guesses the year from the month on the wall clock of
     // `timezone`, and moves the date there, even when the text has an
@@ -153,70 +119,15 @@ fn resolve(fields: Fields, year_less: bool, context: &Context) -> Result<i64, St
     // +0000` is 00:30 on January 1st, so it becomes January 1st of this
     // year. (A day name may also have moved the date into another year.)
     let wall = match fields.offset_millis.is_some() || fields.zone.is_some() {
-        true => context.zone.local(instant).ok_or("date out of range")?,
+        true => timezone.local(instant).ok_or("date out of range")?,
         false => read,
     };
     let year = guess_year(wall.month(), context)?;
     if year == wall.year() {
         return Ok(instant);
     }
-    let moved = with_year_and_month(wall.date(), year, None)?;
-    context
-        .zone
-        .to_utc_millis_moved(instant, moved.and_time(wall.time()))
-}
-
-/// The years Joda's year field takes (`[-292275055,292278994]`, as its
-/// error says), beyond which Logstash fails too.
-const JODA_YEARS: std::ops::RangeInclusive<i32> = -292_275_055..=292_278_994;
-
-/// `year` as `chrono`, whose dates end about 262,000 years out, can hold it,
-/// and the milliseconds to add back to the instant read there. Joda reads
-/// any year in [`JODA_YEARS`] (`ISO8601` takes `20150517` for the year
-/// 20,150,517), and the Gregorian calendar repeats every 400 years (146,097
-/// days, a whole number of weeks): a year past 200,000 either way is read
-/// whole cycles nearer, where its dates and weekdays are the same, and so
-/// are its zone's rules (the last ones, see `Zone::to_utc_millis`, or the
-/// local mean time before the first).
-fn within_chrono(year: i32) -> Result<(i32, i64), String> {
-    const NEAR: i32 = 200_000;
-    const CYCLE_MILLIS: i64 = 146_097 * 86_400_000;
-    if !JODA_YEARS.contains(&year) {
-        return Err(format!(
-            "year {year} is outside Joda-Time's years ({} to {}), as in Logstash",
-            JODA_YEARS.start(),
-            JODA_YEARS.end()
-        ));
-    }
-    let cycles = year.div_euclid(400) - year.clamp(-NEAR, NEAR).div_euclid(400);
-    Ok((year - cycles * 400, i64::from(cycles) * CYCLE_MILLIS))
-}
-
-/// The date moved to `weekday` (1 = Monday) of its Monday-to-Sunday week.
-fn within_week(date: NaiveDate, weekday: u32) -> Result<NaiveDate, String> {
-    let from = date.weekday().number_from_monday();
-    date.checked_add_signed(chrono::Duration::days(i64::from(weekday) - i64::from(from)))
-        .ok_or_else(|| "date out of range".to_owned())
-}
-
-/// Joda's setting of a year, then of a month (if read): each keeps the day
-/// of the month, cut to the month's length (Feb 29 becomes Feb 28).
-fn with_year_and_month(
-    date: NaiveDate,
-    year: i32,
-    month: Option<u32>,
-) -> Result<NaiveDate, String> {
-    let in_month = |year: i32, month: u32, day: u32| {
-        (1..=day)
-            .rev()
-            .find_map(|day| NaiveDate::from_ymd_opt(year, month, day))
-            .ok_or_else(|| format!("year {year} is out of range"))
-    };
-    let date = in_month(year, date.month(), date.day())?;
-    match month {
-        Some(month) => in_month(year, month, date.day()),
-        None => Ok(date),
-    }
+    let moved = bucket::with_year(wall.date(), year)?;
+    timezone.to_utc_millis_moved(instant, moved.and_time(wall.time()))
 }
 
 /// Logstash's year for a date read without one (see the module comment).
@@ -237,9 +148,9 @@ mod tests {
     fn at(format: &str, text: &str, zone: &str, now: &str) -> Result<String, String> {
         let now_millis = Format::compile("ISO8601")
             .unwrap()
-            .parse(now, &context(Zone::UTC, 0))
+            .parse(now, &context(Ok(Zone::UTC), 0))
             .unwrap();
-        let context = context(Zone::parse(zone).unwrap(), now_millis);
+        let context = context(Zone::parse(zone), now_millis);
         let millis = Format::compile(format)?.parse(text, &context)?;
         Ok(format_timestamp(millis))
     }
@@ -247,7 +158,7 @@ mod tests {
     static ENGLISH: std::sync::LazyLock<names::Names> =
         std::sync::LazyLock::new(|| names::for_locale(None).unwrap());
 
-    fn context(zone: Zone, now_millis: i64) -> Context<'static> {
+    fn context(zone: Result<Zone, String>, now_millis: i64) -> Context<'static> {
         Context {
             names: &ENGLISH,
             zone,
@@ -332,7 +243,7 @@ mod tests {
         assert!(
             at("yyyy-MM-dd", "2015-02-29", "UTC", now)
                 .unwrap_err()
-                .contains("is not a date")
+                .contains("day 29 is not in 2015-02")
         );
         // As Joda with the start year (2026) as its default year: no Feb
         // 29th, day 60 is March 1st, and a time in the year's gap fails.
@@ -402,6 +313,118 @@ mod tests {
                 "Mon Jan 1 2015",
                 "UTC",
                 "2014-12-29T00:00:00.000Z",
+            ),
+        ]);
+    }
+
+    /// Each (pattern, text, Joda 2.10.14's answer, `None` for a refusal),
+    /// read in UTC with "now" in June 2026 and 2026 as the start year.
+    fn as_joda_or_refused(cases: &[(&str, &str, Option<&str>)]) {
+        for (pattern, text, joda) in cases {
+            let ours = at(pattern, text, "UTC", "2026-06-10T12:00:00Z");
+            assert_eq!(ours.as_deref().ok(), *joda, "{pattern} {text}: {ours:?}");
+        }
+    }
+
+    #[test]
+    fn fields_are_set_in_jodas_order_twice_each_checked_where_it_lands() {
+        // A day of the year after the month, before the day of the month;
+        // a weekday last among days, whose move the second pass follows
+        // (into February, which has no 30th); two hours in Joda's order.
+        as_joda_or_refused(&[
+            ("yyyy-MM-DD", "2024-03-05", Some("2024-01-05T00:00:00.000Z")),
+            (
+                "yyyy-MM-dd DDD",
+                "2024-07-15 100",
+                Some("2024-04-15T00:00:00.000Z"),
+            ),
+            (
+                "MMM DD HH:mm:ss",
+                "Mar 05 10:00:00",
+                Some("2026-01-05T10:00:00.000Z"),
+            ),
+            // Joda: Cannot parse "Sun 30 10:00:00": Value 30 for dayOfMonth must be in the range [1,28]
+            ("EEE dd HH:mm:ss", "Sun 30 10:00:00", None),
+            ("d-EEEE", "3-Tuesday", Some("2026-12-01T00:00:00.000Z")),
+            (
+                "yyyy-MM-dd HH:mm:ss KK",
+                "2024-03-05 01:00:00 07",
+                Some("2024-03-05T07:00:00.000Z"),
+            ),
+            ("yyyy KK HH", "2020 07 01", Some("2020-01-01T07:00:00.000Z")),
+            ("yyyy HH h", "2020 13 5", Some("2020-01-01T17:00:00.000Z")),
+            ("yyyy HH a", "2020 10 PM", Some("2020-01-01T10:00:00.000Z")),
+            ("yyyy a HH", "2020 PM 10", Some("2020-01-01T10:00:00.000Z")),
+            (
+                "yyyy h a HH",
+                "2020 5 PM 13",
+                Some("2020-01-01T17:00:00.000Z"),
+            ),
+            ("yyyy YYYY", "2015 2016", Some("2016-01-01T00:00:00.000Z")),
+            // Two years, one past `chrono`'s: the one set last holds.
+            (
+                "yy YYYY",
+                "06 1001306",
+                Some("+1001306-01-01T00:00:00.000Z"),
+            ),
+            ("yyyy yy", "-1996703 03", Some("2003-01-01T00:00:00.000Z")),
+            ("YYYY yyyy", "2016 2015", Some("2015-01-01T00:00:00.000Z")),
+            // Joda: Cannot parse "2023-02-28 366": Value 366 for dayOfYear must be in the range [1,365]
+            ("yyyy-MM-dd D", "2023-02-28 366", None),
+            // Joda: Cannot parse "31 01 2016 60": Value 31 for dayOfMonth must be in the range [1,29]
+            ("dd MM yyyy D", "31 01 2016 60", None),
+            (
+                "dd MM yyyy D",
+                "29 01 2016 60",
+                Some("2016-02-29T00:00:00.000Z"),
+            ),
+            (
+                "EEE yyyy-MM-dd",
+                "Mon 2015-01-01",
+                Some("2014-12-29T00:00:00.000Z"),
+            ),
+            (
+                "yyyy-MM-dd EEE",
+                "2015-01-01 Sun",
+                Some("2015-01-04T00:00:00.000Z"),
+            ),
+            ("D EEE yyyy", "1 Sun 2016", Some("2016-01-03T00:00:00.000Z")),
+            (
+                "yyyy MM EEE dd",
+                "2026 02 Sun 28",
+                Some("2026-03-01T00:00:00.000Z"),
+            ),
+            (
+                "yyyy-MM-dd HH:mm:ss.SSS a",
+                "2024-03-05 15:00:00.250 AM",
+                Some("2024-03-05T15:00:00.250Z"),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn numbers_take_as_many_digits_as_letters() {
+        as_joda_or_refused(&[
+            (
+                "ddd/MMM/yyyy",
+                "024/Sep/2036",
+                Some("2036-09-24T00:00:00.000Z"),
+            ),
+            (
+                "yyyy HHH:mm",
+                "2020 013:58",
+                Some("2020-01-01T13:58:00.000Z"),
+            ),
+            (
+                "yyyy-MM-dd HH:mm:sss",
+                "2020-01-02 10:05:007",
+                Some("2020-01-02T10:05:07.000Z"),
+            ),
+            ("DDDD yyyy", "0100 2020", Some("2020-04-09T00:00:00.000Z")),
+            (
+                "eee yyyy-MM-dd",
+                "003 2020-01-02",
+                Some("2020-01-01T00:00:00.000Z"),
             ),
         ]);
     }

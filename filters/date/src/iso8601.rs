@@ -13,6 +13,7 @@
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
+use crate::bucket::Saved;
 use crate::names::Names;
 use crate::pattern::{self, Fields, Pattern};
 use crate::zone;
@@ -54,10 +55,8 @@ fn date_time(text: &str) -> Result<Fields, String> {
     let malformed = |at: &str| format!("`{text}` is not ISO 8601 (malformed at `{at}`)");
     let mut fields = Fields::default();
     let rest = match text.strip_prefix(['T', 't']) {
-        Some(time) => {
-            fields.year = Some(1970);
-            time_of_day(time, &mut fields).ok_or_else(|| malformed(time))?
-        }
+        // No date: Joda's default year is for dates, so 1970.
+        Some(time) => time_of_day(time, &mut fields).ok_or_else(|| malformed(time))?,
         None => {
             let rest = date(text, &mut fields).ok_or_else(|| malformed(text))?;
             match rest.strip_prefix(['T', 't']) {
@@ -86,9 +85,10 @@ fn date_time(text: &str) -> Result<Fields, String> {
 /// follows the date.
 fn date<'t>(text: &'t str, fields: &mut Fields) -> Option<&'t str> {
     let (year, len) = pattern::number(text, 9, true)?;
-    fields.year = Some(i32::try_from(year).ok()?);
+    let year = i32::try_from(year).ok()?;
     let rest = &text[len..];
     let Some(after) = rest.strip_prefix('-') else {
+        fields.saved.push(Saved::Year(year));
         return Some(rest);
     };
     if let Some(week_date) = after.strip_prefix(['W', 'w']) {
@@ -99,9 +99,15 @@ fn date<'t>(text: &'t str, fields: &mut Fields) -> Option<&'t str> {
             rest = after_day;
         }
         let weekday = Weekday::try_from(u8::try_from(weekday).ok()?.checked_sub(1)?).ok()?;
-        let date = NaiveDate::from_isoywd_opt(fields.year?, week, weekday)?;
-        (fields.year, fields.month, fields.day) =
-            (Some(date.year()), Some(date.month()), Some(date.day()));
+        // ISO weeks repeat every 400 years (146,097 days are whole weeks),
+        // so a year past `chrono`'s is placed whole cycles nearer.
+        let cycles = year / 400 - year.clamp(-200_000, 200_000) / 400;
+        let date = NaiveDate::from_isoywd_opt(year - cycles * 400, week, weekday)?;
+        fields.saved.extend([
+            Saved::Year(date.year() + cycles * 400),
+            Saved::Month(date.month()),
+            Saved::DayOfMonth(date.day()),
+        ]);
         return Some(rest);
     }
     let (month, mut calendar_rest) = number(after, 2)?;
@@ -111,11 +117,13 @@ fn date<'t>(text: &'t str, fields: &mut Fields) -> Option<&'t str> {
         calendar_rest = after_day;
     }
     let (ordinal, ordinal_rest) = number(after, 3)?;
+    fields.saved.push(Saved::Year(year));
     if ordinal_rest.len() < calendar_rest.len() {
-        fields.day_of_year = Some(ordinal);
+        fields.saved.push(Saved::DayOfYear(ordinal));
         return Some(ordinal_rest);
     }
-    (fields.month, fields.day) = (Some(month), day);
+    fields.saved.push(Saved::Month(month));
+    fields.saved.extend(day.map(Saved::DayOfMonth));
     Some(calendar_rest)
 }
 
@@ -123,10 +131,10 @@ fn date<'t>(text: &'t str, fields: &mut Fields) -> Option<&'t str> {
 /// optional fraction after `.` or `,`. Returns what follows.
 fn time_of_day<'t>(text: &'t str, fields: &mut Fields) -> Option<&'t str> {
     let (hour, mut rest) = number(text, 2)?;
-    fields.hour = hour;
+    let (mut minute, mut second, mut nanos) = (0, 0, 0);
     // The field a fraction would belong to, as its length in milliseconds.
     let mut unit = 3_600_000;
-    for slot in [&mut fields.minute, &mut fields.second] {
+    for slot in [&mut minute, &mut second] {
         let Some((value, after)) = rest.strip_prefix(':').and_then(|r| number(r, 2)) else {
             break;
         };
@@ -134,19 +142,24 @@ fn time_of_day<'t>(text: &'t str, fields: &mut Fields) -> Option<&'t str> {
         rest = after;
         unit /= 60;
     }
-    if fields.hour > 23 || fields.minute > 59 || fields.second > 59 {
+    if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
     if let Some(after) = rest.strip_prefix(['.', ','])
         && let Some(count) = Some(digit_count(after, 9)).filter(|&count| count > 0)
     {
         let millis = fraction_millis(&after[..count], unit);
-        let (minute, second, millis) = (millis / 60_000, millis / 1000 % 60, millis % 1000);
-        fields.minute += minute;
-        fields.second += second;
-        fields.nanos = millis * 1_000_000;
+        minute += millis / 60_000;
+        second += millis / 1000 % 60;
+        nanos = millis % 1000 * 1_000_000;
         rest = &after[count..];
     }
+    fields.saved.extend([
+        Saved::HourOfDay(hour),
+        Saved::Minute(minute),
+        Saved::Second(second),
+        Saved::Fraction(nanos),
+    ]);
     Some(rest)
 }
 
@@ -181,28 +194,45 @@ fn digit_count(text: &str, max: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bucket::Saved::*;
 
     fn parse(text: &str) -> Result<Fields, String> {
         let english = crate::names::for_locale(None).unwrap();
         Iso8601::new().parse(text, &english, 2026)
     }
 
+    /// The fields `text` reads as, in order.
+    fn saved(text: &str) -> Vec<Saved> {
+        parse(text).unwrap().saved
+    }
+
+    fn time(hour: u32, minute: u32, second: u32, nanos: u32) -> [Saved; 4] {
+        [
+            HourOfDay(hour),
+            Minute(minute),
+            Second(second),
+            Fraction(nanos),
+        ]
+    }
+
     #[test]
     fn the_common_forms() {
         let f = parse("2015-05-17T10:05:03.123456Z").unwrap();
-        assert_eq!(
-            (f.year, f.month, f.day, f.hour),
-            (Some(2015), Some(5), Some(17), 10)
-        );
-        assert_eq!((f.nanos, f.offset_millis), (123_000_000, Some(0)));
+        assert_eq!(f.saved[..3], [Year(2015), Month(5), DayOfMonth(17)]);
+        assert_eq!(f.saved[3..], time(10, 5, 3, 123_000_000));
+        assert_eq!(f.offset_millis, Some(0));
         let f = parse("2003-10-11T22:14:15.003-07:00").unwrap();
         assert_eq!(f.offset_millis, Some(-7 * 3_600_000));
         let f = parse("2003-10-11T22:14+0200").unwrap();
-        assert_eq!((f.minute, f.offset_millis), (14, Some(7_200_000)));
+        assert_eq!(f.saved[3..], time(22, 14, 0, 0));
+        assert_eq!(f.offset_millis, Some(7_200_000));
         let f = parse("2003-10-11").unwrap();
-        assert_eq!((f.day, f.hour, f.offset_millis), (Some(11), 0, None));
-        let f = parse("2015-10-18 18:01:47,978").unwrap();
-        assert_eq!(f.nanos, 978_000_000);
+        assert_eq!(f.saved, [Year(2003), Month(10), DayOfMonth(11)]);
+        assert_eq!(f.offset_millis, None);
+        assert_eq!(
+            saved("2015-10-18 18:01:47,978")[3..],
+            [HourOfDay(18), Minute(1), Second(47), Fraction(978_000_000)]
+        );
         let f = parse("2015-10-18 18:01:47.978+0100").unwrap();
         assert_eq!(f.offset_millis, Some(3_600_000));
     }
@@ -210,35 +240,35 @@ mod tests {
     #[test]
     fn what_else_joda_reads() {
         // Each answer below is Joda 2.10's for the same text.
-        let f = parse("2015-5-7T1:2:3.4").unwrap();
+        let f = saved("2015-5-7T1:2:3.4");
+        assert_eq!(f[..3], [Year(2015), Month(5), DayOfMonth(7)]);
+        assert_eq!(f[3..], time(1, 2, 3, 400_000_000));
+        assert_eq!(saved("197"), [Year(197)]);
+        assert_eq!(saved("-2015"), [Year(-2015)]);
+        assert_eq!(saved("2015-123"), [Year(2015), DayOfYear(123)]);
+        assert_eq!(saved("2015-12"), [Year(2015), Month(12)]);
+        let f = saved("2015-W01-1T10");
+        assert_eq!(f[..3], [Year(2014), Month(12), DayOfMonth(29)]);
+        assert_eq!(f[3..], time(10, 0, 0, 0));
         assert_eq!(
-            (f.month, f.day, f.hour, f.minute, f.second),
-            (Some(5), Some(7), 1, 2, 3)
+            saved("2015-01-02T10.123456789")[3..],
+            time(10, 7, 24, 443_000_000)
         );
-        assert_eq!(f.nanos, 400_000_000);
-        assert_eq!(parse("197").unwrap().year, Some(197));
-        assert_eq!(parse("-2015").unwrap().year, Some(-2015));
-        assert_eq!(parse("2015-123").unwrap().day_of_year, Some(123));
-        let f = parse("2015-12").unwrap();
-        assert_eq!((f.month, f.day_of_year), (Some(12), None));
-        let f = parse("2015-W01-1T10").unwrap();
-        assert_eq!(
-            (f.year, f.month, f.day, f.hour),
-            (Some(2014), Some(12), Some(29), 10)
-        );
-        let f = parse("2015-01-02T10.123456789").unwrap();
-        assert_eq!((f.minute, f.second, f.nanos), (7, 24, 443_000_000));
-        let f = parse("2015-01-02T10:30,5").unwrap();
-        assert_eq!((f.minute, f.second), (30, 30));
+        assert_eq!(saved("2015-01-02T10:30,5")[3..], time(10, 30, 30, 0));
         let f = parse("T10:30Z").unwrap();
-        assert_eq!(
-            (f.year, f.month, f.hour, f.offset_millis),
-            (Some(1970), None, 10, Some(0))
-        );
+        assert_eq!(f.saved, time(10, 30, 0, 0));
+        assert_eq!(f.offset_millis, Some(0));
         let f = parse("2015-01-02T+05:00").unwrap();
-        assert_eq!((f.hour, f.offset_millis), (0, Some(5 * 3_600_000)));
+        assert_eq!(f.saved, [Year(2015), Month(1), DayOfMonth(2)]);
+        assert_eq!(f.offset_millis, Some(5 * 3_600_000));
         assert!(parse("2015-01-02T").is_ok());
-        assert_eq!(parse("2015-w20-3").unwrap().day, Some(13));
+        assert_eq!(saved("2015-w20-3")[2], DayOfMonth(13));
+        // Past `chrono`'s years, as Joda: the 53rd week's Friday of 1001305
+        // is in 1001306.
+        let f = saved("1001305-W53-5");
+        assert_eq!(f, [Year(1_001_306), Month(1), DayOfMonth(1)]);
+        let f = saved("-1996702-W12-5");
+        assert_eq!(f, [Year(-1_996_702), Month(3), DayOfMonth(21)]);
     }
 
     #[test]

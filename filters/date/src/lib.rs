@@ -13,6 +13,7 @@
 //! the epoch formats and a list by none; the common options (`add_field`,
 //! `add_tag`, ...) apply when the date was read.
 
+mod bucket;
 mod format;
 mod iso8601;
 mod names;
@@ -184,8 +185,8 @@ impl Date {
     /// text; the error names the last format's problem.
     fn parse(&self, input: Input<'_>, event: &Event, now_millis: i64) -> Result<String, String> {
         let zone = match &self.zone {
-            ZoneSetting::Fixed(zone) => *zone,
-            ZoneSetting::PerEvent(template) => Zone::parse(&template.render(event))?,
+            ZoneSetting::Fixed(zone) => Ok(*zone),
+            ZoneSetting::PerEvent(template) => Zone::parse(&template.render(event)),
         };
         let context = Context {
             names: &self.names,
@@ -197,10 +198,9 @@ impl Date {
         for (name, format) in &self.formats {
             let millis = match input {
                 Input::Text(text) => format.parse(text, &context),
-                // Logstash takes a float's whole milliseconds.
+                // Logstash takes a float's whole milliseconds, as a long.
                 Input::Number(number) if matches!(format, Format::UnixMs) && number.is_f64() => {
-                    let whole = number.as_f64().unwrap_or(f64::NAN).trunc();
-                    format.parse(&format!("{whole:.0}"), &context)
+                    Ok(special::unix_ms_float(number.as_f64().unwrap_or(f64::NAN)))
                 }
                 // Logstash: a float's seconds times 1000, cut toward zero.
                 Input::Number(number) if matches!(format, Format::Unix) && number.is_f64() => {

@@ -51,11 +51,25 @@ pub fn unix_float(seconds: f64) -> Result<i64, String> {
 /// Text as Java's `Long.parseLong` reads it: an optional `+` or `-`, then
 /// one or more ASCII digits, within a 64-bit integer.
 fn java_long(text: &str) -> Option<i64> {
+    java_long_in(text, 10)
+}
+
+/// Java's `Long.parseLong(text, radix)`: an optional `+` or `-`, then one
+/// or more (ASCII) digits of the radix, within a 64-bit integer.
+fn java_long_in(text: &str, radix: u32) -> Option<i64> {
     let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
-    if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
+    if unsigned.is_empty() || !unsigned.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
-    text.strip_prefix('+').unwrap_or(text).parse().ok()
+    i64::from_str_radix(text.strip_prefix('+').unwrap_or(text), radix).ok()
+}
+
+/// A JSON float as `UNIX_MS` reads it in Logstash: Java's `longValue()`,
+/// which cuts toward zero and saturates past a 64-bit integer (`1e300` is
+/// `+292278994-08-17T07:12:55.807Z` there too).
+pub fn unix_ms_float(millis: f64) -> i64 {
+    // Rust's float-to-integer `as` saturates as Java's does.
+    millis as i64
 }
 
 /// Milliseconds since the epoch.
@@ -66,9 +80,11 @@ pub fn unix_ms(text: &str) -> Result<i64, String> {
 }
 
 /// A TAI64N label (`@4000000050d506482dbdf024`, the `@` optional), as
-/// daemontools writes it, read as Logstash reads it: 16 hex digits of
+/// daemontools writes it, read as Logstash reads it: 16 characters of
 /// seconds (the label's top two bits dropped) and 8 of nanoseconds (below
-/// 2^31); anything after the 24 digits is ignored. Like Logstash, this takes
+/// 2^31), each read by Java's `parseLong(.., 16)`, so a sign may take a
+/// digit's place (`@-00000009470640a00018614` is in 1891); anything after
+/// the 24 characters is ignored. Like Logstash, this takes
 /// TAI to be 10 s ahead of UTC (the offset when TAI64 was defined; leap
 /// seconds since are ignored), and computes the milliseconds in Java's
 /// wrapping `long` arithmetic: labels past about 2^53 s wrap around.
@@ -78,20 +94,15 @@ pub fn tai64n(text: &str) -> Result<i64, String> {
     let (Some(label), Some(nanos)) = (hex.get(..16), hex.get(16..24)) else {
         return Err(bad());
     };
-    if !label
-        .bytes()
-        .chain(nanos.bytes())
-        .all(|b| b.is_ascii_hexdigit())
-    {
-        return Err(bad());
-    }
-    let label = u64::from_str_radix(label, 16).map_err(|_| bad())?;
-    let nanos = u32::from_str_radix(nanos, 16).map_err(|_| bad())?;
-    // Java's `long` and `int` parsing refuse the top bit.
-    if label >= 1 << 63 || nanos >= 1 << 31 {
-        return Err(bad());
-    }
-    let seconds = (label & ((1 << 62) - 1)) as i64 - 10;
+    // Java's `long` and `int` parsing refuse what does not fit, the top bit
+    // of 16 and 8 hex digits included.
+    let label = java_long_in(label, 16).ok_or_else(bad)?;
+    let nanos = java_long_in(nanos, 16)
+        .and_then(|nanos| i32::try_from(nanos).ok())
+        .ok_or_else(bad)?;
+    // A negative label loses its sign bits here, but the wrapping product
+    // below gives them back: Logstash's arithmetic, step by step.
+    let seconds = (label & ((1 << 62) - 1)) - 10;
     Ok(seconds
         .wrapping_mul(1000)
         .wrapping_add(i64::from(nanos / 1_000_000)))
@@ -128,6 +139,10 @@ mod tests {
         assert_eq!(unix_ms("+5"), Ok(5));
         assert_eq!(unix_float(1.0049999), Ok(1004));
         assert!(unix_float(2_147_483_648.5).is_err());
+        // Java's `longValue()`: cut toward zero, saturated past a long.
+        assert_eq!(unix_ms_float(-1.9), -1);
+        assert_eq!(unix_ms_float(1e300), i64::MAX);
+        assert_eq!(unix_ms_float(-1e300), i64::MIN);
     }
 
     #[test]
@@ -142,5 +157,22 @@ mod tests {
         assert_eq!(tai64n("@0000000050d506482dbdf024"), Ok(millis));
         assert_eq!(tai64n("4000000050d506482dbdf024 x"), Ok(millis));
         assert!(tai64n("@c000000050d506482dbdf024").is_err());
+        assert!(tai64n("@4000000050d5064880000000").is_err());
+        // Java's hex parsing takes a sign where a digit would be: Logstash
+        // reads these (answers from its parser run on Joda's JVM).
+        let as_logstash = |label| tai64n(label).map(crate::format_timestamp);
+        assert_eq!(
+            as_logstash("@-00000009470640a00018614").as_deref(),
+            Ok("1891-01-30T23:59:40.000Z")
+        );
+        assert_eq!(
+            as_logstash("@+00000006a5343752f4de274").as_deref(),
+            Ok("2026-07-12T07:34:03.793Z")
+        );
+        assert_eq!(
+            as_logstash("4000000050d50648-2dbdf02").as_deref(),
+            Ok("2012-12-22T01:00:45.953Z")
+        );
+        assert!(tai64n("@-").is_err());
     }
 }

@@ -118,6 +118,28 @@ fn numbers_arrays_targets_and_per_event_zones() {
         run(config, r#"{"t":"2020-01-01 12:00","tz":"Nowhere/Else"}"#),
         r#"{"t":"2020-01-01 12:00","tz":"Nowhere/Else","tags":["_dateparsefailure"]}"#
     );
+    // Logstash's epoch parsers never read the zone: a `%{tz}` naming none
+    // (or no field at all) fails the text formats only.
+    let config =
+        json!({"match": ["t", "yyyy-MM-dd", "UNIX", "UNIX_MS", "TAI64N"], "timezone": "%{tz}"});
+    for (input, stamp) in [
+        (
+            r#""1431857103","tz":"Mars/Olympus""#,
+            "2015-05-17T10:05:03.000Z",
+        ),
+        (r#"1431857103123"#, "2015-05-17T10:05:03.123Z"),
+        (r#""@4000000050d506482dbdf024""#, "2012-12-22T01:00:46.767Z"),
+    ] {
+        let out = run(config.clone(), &format!(r#"{{"t":{input}}}"#));
+        assert!(out.contains(&format!(r#""@timestamp":"{stamp}""#)), "{out}");
+    }
+    assert!(run(config, r#"{"t":"2015-05-17"}"#).contains("_dateparsefailure"));
+    // A float past a long saturates, as Java's `longValue()`.
+    let config = json!({"match": ["t", "UNIX_MS"]});
+    assert_eq!(
+        run(config, r#"{"t":1e300}"#),
+        r#"{"t":1e300,"@timestamp":"+292278994-08-17T07:12:55.807Z"}"#
+    );
 }
 
 #[test]

@@ -9,6 +9,10 @@
 use chrono::{Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
 
+/// The characters Joda's zone-ID reader looks through for an area's `/`:
+/// its longest area with the slash, `Antarctica/`.
+const LONGEST_AREA: usize = 11;
+
 /// The last year `chrono-tz`'s tables cover: after it they stop changing.
 const LAST_TABLED_YEAR: i32 = 2099;
 
@@ -44,8 +48,17 @@ impl Zone {
         })
     }
 
-    /// The longest zone name at the start of `text`, and its length.
+    /// The zone name at the start of `text`, and its length, as Joda's
+    /// zone-ID reader (`DateTimeFormatterBuilder.TimeZoneId`) finds it: the
+    /// longest ID that starts the text, among those of one area. A `/`
+    /// within the first [`LONGEST_AREA`] characters ends the area (so
+    /// `UTC 17/05/2015` has the area `UTC 17/`, in which no ID is, and
+    /// fails), and the ID must go on past it; with no `/` there, only IDs
+    /// without one (`UTC`, `EST`) can match.
     pub fn parse_prefix(text: &str) -> Option<(Zone, usize)> {
+        let area_end = (text.char_indices().take(LONGEST_AREA))
+            .find(|&(_, c)| c == '/')
+            .map(|(at, _)| at + 1);
         // The longest IANA name has 32 characters; the cap keeps hostile
         // input from making this quadratic.
         let run = text
@@ -53,11 +66,13 @@ impl Zone {
             .take(40)
             .take_while(|b| b.is_ascii_alphanumeric() || b"/_-+".contains(b))
             .count();
-        (1..=run).rev().find_map(|len| {
-            text[..len]
-                .parse::<Tz>()
-                .ok()
-                .map(|tz| (Zone::Named(tz), len))
+        let shortest = area_end.map_or(1, |end| end + 1);
+        (shortest..=run).rev().find_map(|len| {
+            let name = &text[..len];
+            if area_end.is_none() && name.contains('/') {
+                return None;
+            }
+            name.parse::<Tz>().ok().map(|tz| (Zone::Named(tz), len))
         })
     }
 
