@@ -9,27 +9,33 @@ mod support;
 use serde_json::json;
 use support::*;
 
+/// The chaos filter, which runs past its deadline on events saying `SPIN`,
+/// in an engine with the given deadline and replay budget.
+fn spinning_on_spin(call_ms: u64, budget_ms: u64) -> wasmstash::engine::FilterModule {
+    let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
+        call_timeout: Some(std::time::Duration::from_millis(call_ms)),
+        replay_budget: std::time::Duration::from_millis(budget_ms),
+        cache_dir: None,
+        ..Default::default()
+    })
+    .unwrap();
+    load(
+        &engine,
+        "chaos",
+        &built_module("chaos"),
+        r#"{"loop_on":"SPIN"}"#,
+    )
+}
+
 /// A filter that runs past the deadline on every event of a batch cannot
 /// hold the batch for events × deadline: the replay that isolates failures
 /// stops at `replay_budget`, and the events it did not reach come out
 /// tagged, with the reason, not lost.
 #[test]
 fn a_replay_stops_at_its_budget_and_tags_the_rest() {
-    let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
-        // Long enough that the fine events, on fresh instances, never reach
-        // it on a loaded machine; the budget is six deadlines.
-        call_timeout: Some(std::time::Duration::from_millis(250)),
-        replay_budget: std::time::Duration::from_millis(1500),
-        cache_dir: None,
-        ..Default::default()
-    })
-    .unwrap();
-    let module = load(
-        &engine,
-        "chaos",
-        &built_module("chaos"),
-        r#"{"loop_on":"SPIN"}"#,
-    );
+    // A deadline long enough that the fine events, on fresh instances,
+    // never reach it on a loaded machine; the budget is six deadlines.
+    let module = spinning_on_spin(250, 1500);
     let mut pipeline = pipeline(module);
     let mut messages = vec!["fine 1", "fine 2"];
     messages.extend(std::iter::repeat_n("SPIN", 38));
@@ -142,19 +148,7 @@ fn a_replay_holds_its_results_to_the_memory_limit_and_tags_the_rest() {
 /// could take one budget per worker, past the drain limit.
 #[test]
 fn the_wait_for_a_shared_stage_counts_against_the_replay_budget() {
-    let engine = wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
-        call_timeout: Some(std::time::Duration::from_millis(200)),
-        replay_budget: std::time::Duration::from_millis(1000),
-        cache_dir: None,
-        ..Default::default()
-    })
-    .unwrap();
-    let module = load(
-        &engine,
-        "chaos",
-        &built_module("chaos"),
-        r#"{"loop_on":"SPIN"}"#,
-    );
+    let module = spinning_on_spin(200, 1000);
     assert!(module.is_stateful(), "the test needs a shared stage");
     let mut first = pipeline(module);
     let mut second = first.sibling();
