@@ -356,6 +356,13 @@ impl Miner {
     /// Drain), and how many differ. Unlike Drain, positions the template already has as `<*>`
     /// do not count against a line: masking has made most of them variables
     /// by shape, and counting them would make short masked lines unmatchable.
+    ///
+    /// A template with no constant position at all has given no evidence
+    /// that any word of a line may vary under it: with a positive threshold
+    /// generalising never removes a template's last constant word, so such a
+    /// template was mined from a line that masking turned entirely into
+    /// values (`42`, `10.0.0.1 5`). A line with a word where it has a bare
+    /// `<*>` is then another statement, and scores 0 against it.
     fn similarity(&self, template: &Template) -> (f64, usize, usize) {
         #[cfg(test)]
         self.compared.set(self.compared.get() + 1);
@@ -364,12 +371,22 @@ impl Miner {
             return (1.0, 0, 0);
         }
         let (mut same, mut covered, mut differs) = (0, 0, 0);
+        let mut words_under_wildcards = 0;
         for (i, token) in template.tokens.iter().enumerate() {
-            match compare(token, self.tokens.get(i)) {
+            let line_token = self.tokens.get(i);
+            match compare(token, line_token) {
                 TokenMatch::Same => same += 1,
-                TokenMatch::Covered => covered += 1,
+                TokenMatch::Covered => {
+                    covered += 1;
+                    if &**token == WILDCARD && line_token != WILDCARD {
+                        words_under_wildcards += 1;
+                    }
+                }
                 TokenMatch::Differs => differs += 1,
             }
+        }
+        if same + differs == 0 && words_under_wildcards > 0 {
+            return (0.0, covered, words_under_wildcards);
         }
         // A word still literal after many lines has been the same in all of
         // them: a line that differs there is more likely another template.

@@ -56,6 +56,50 @@ fn different_shapes_stay_apart() {
 }
 
 #[test]
+fn a_word_does_not_join_a_template_of_values_only() {
+    let mut miner = Miner::new(Config::default()).unwrap();
+    let starting = mine(&mut miner, "Starting");
+    let (number, new, params) = mine(&mut miner, "42");
+    assert_eq!((number.as_str(), new), ("<*>", true));
+    assert_eq!(params, ["42"]);
+    assert_eq!(mine(&mut miner, "Starting"), (starting.0, false, vec![]));
+    for word in ["Done", "Shutdown", "OutOfMemoryError"] {
+        assert_eq!(
+            mine(&mut miner, word),
+            (word.to_owned(), true, vec![]),
+            "{word} is the constant text of its own statement"
+        );
+        assert_eq!(mine(&mut miner, word).1, false, "{word} seen again");
+    }
+    // Constant text around a value is a word too.
+    assert_eq!(mine(&mut miner, "uid=7").0, "uid=<*>");
+    // Values still share the template of values.
+    assert_eq!(
+        mine(&mut miner, "1.5ms"),
+        ("<*>".to_owned(), false, vec!["1.5ms".to_owned()])
+    );
+    assert_eq!(miner.len(), 6);
+}
+
+#[test]
+fn words_do_not_join_uncollapsed_values() {
+    let config = Config {
+        collapse_wildcards: false,
+        ..Config::default()
+    };
+    let mut miner = Miner::new(config).unwrap();
+    // Two tokens, written as one `<*>` (runs are rendered once).
+    assert_eq!(mine(&mut miner, "10.0.0.1 5").0, "<*>");
+    assert_eq!(mine(&mut miner, "Server started").0, "Server started");
+    assert_eq!(mine(&mut miner, "Cache flushed").0, "Cache flushed");
+    assert_eq!(mine(&mut miner, "10.0.0.2 Cache").0, "<*> Cache");
+    let (text, new, params) = mine(&mut miner, "10.0.0.3 7");
+    assert_eq!((text.as_str(), new), ("<*>", false));
+    assert_eq!(params, ["10.0.0.3 7"]);
+    assert_eq!(miner.len(), 4);
+}
+
+#[test]
 fn ids_are_a_function_of_the_text() {
     let mut one = Miner::new(Config::default()).unwrap();
     let mut two = Miner::new(Config::default()).unwrap();
