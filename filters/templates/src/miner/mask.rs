@@ -30,7 +30,8 @@ pub struct Masks {
     pub uuid: bool,
     /// Numbers, with sign, decimals, exponent and a unit (`-3`, `1.5e3`, `250ms`, `4GB`).
     pub number: bool,
-    /// Times of day (`07:07:00`, `16:01:03.072`) and, next to a masked
+    /// Times of day (`07:07:00`, `16:01:03.072`), dates joined to them
+    /// (`2026-11-24T04:47:08Z`, `17/May/2015:10:05:03`) and, next to a masked
     /// number, month and weekday names (`Fri Jun 17 07:07:00 2005`).
     pub time: bool,
     /// Any other segment with a digit in it (ids such as `blk_-42`,
@@ -186,7 +187,7 @@ fn whole_is_variable(core: &str, masks: &Masks) -> bool {
     let colon = bytes.contains(&b':');
     (masks.ip && is_ip(core))
         || (masks.ip && (is_hostname(bytes) || (colon && is_host_port(core))))
-        || (masks.time && colon && is_time(bytes))
+        || (masks.time && colon && (is_time(bytes) || is_date_time(bytes)))
         || (masks.url && colon && is_url(core))
         || (masks.path
             && matches!(bytes[0], b'/' | b'.' | b'~' | b'A'..=b'Z' | b'a'..=b'z')
@@ -366,6 +367,61 @@ fn is_time(bytes: &[u8]) -> bool {
     (2..=3).contains(&parts)
 }
 
+/// A date joined to its time in one token: `2026-11-24T04:47:08.813Z`
+/// (ISO 8601, with an optional offset) and `17/May/2015:10:05:03` (the
+/// common log format). Split at their delimiters they would give one `<*>`
+/// per part with the month name left literal, so the next month's line
+/// would generalise the template and change its id.
+fn is_date_time(bytes: &[u8]) -> bool {
+    fn digits(bytes: &[u8], n: std::ops::RangeInclusive<usize>) -> Option<&[u8]> {
+        let count = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+        n.contains(&count).then(|| &bytes[count..])
+    }
+    fn sep(bytes: &[u8], c: u8) -> Option<&[u8]> {
+        bytes.strip_prefix(&[c])
+    }
+    let iso = || -> Option<&[u8]> {
+        let rest = sep(digits(bytes, 4..=4)?, b'-')?;
+        let rest = sep(digits(rest, 2..=2)?, b'-')?;
+        sep(digits(rest, 2..=2)?, b'T')
+    };
+    let clf = || -> Option<&[u8]> {
+        let rest = sep(digits(bytes, 1..=2)?, b'/')?;
+        let month = rest.get(..3)?;
+        if !is_calendar_word(std::str::from_utf8(month).ok()?) {
+            return None;
+        }
+        let rest = sep(&rest[3..], b'/')?;
+        sep(digits(rest, 4..=4)?, b':')
+    };
+    if let Some(time) = clf() {
+        return is_time(time);
+    }
+    let Some(time) = iso() else {
+        return false;
+    };
+    // The time, then `Z`, `+02:00`, `-0500` or nothing.
+    let zone = time
+        .iter()
+        .position(|b| matches!(b, b'Z' | b'+' | b'-'))
+        .unwrap_or(time.len());
+    let offset = &time[zone..];
+    let offset_ok = match offset {
+        [] | [b'Z'] => true,
+        [_, rest @ ..] => {
+            let rest = digits(rest, 2..=4);
+            match rest {
+                Some([]) => offset.len() == 5 || offset.len() == 3,
+                Some([b':', tail @ ..]) => {
+                    offset.len() == 3 + 1 + tail.len() && digits(tail, 2..=2) == Some(&[])
+                }
+                _ => false,
+            }
+        }
+    };
+    offset_ok && is_time(&time[..zone])
+}
+
 /// Month and weekday names, as syslog and `date` print them.
 pub fn is_calendar_word(word: &str) -> bool {
     const WORDS: &[&str] = &[
@@ -517,6 +573,14 @@ mod tests {
         );
         assert_eq!(mask("250ms"), "<*>");
         assert_eq!(mask("07:07:00"), "<*>");
+        assert_eq!(mask("[17/May/2015:10:05:03"), "[<*>");
+        assert_eq!(mask("2026-11-24T04:47:08.813Z"), "<*>");
+        assert_eq!(mask("2026-11-24T04:47:08,813+02:00"), "<*>");
+        assert_eq!(mask("2026-11-24T04:47:08-0500,"), "<*>,");
+        assert_eq!(mask("2026-11-24T04:47"), "<*>");
+        // Not dates: the month must be a month, the time a time.
+        assert_eq!(mask("17/Foo/2015:10:05:03"), "<*>/Foo/<*>:<*>:<*>:<*>");
+        assert_eq!(mask("2026-11-24T04:47:08Q"), "<*>:<*>:<*>");
         assert_eq!(mask("MSRA-SA-41"), "MSRA-<*>");
         assert_eq!(mask("0x1f"), "<*>");
         assert_eq!(mask("3f2504e0-4f89-11d3-9a0c-0305e82c3301"), "<*>");

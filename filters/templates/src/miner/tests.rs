@@ -100,6 +100,26 @@ fn words_do_not_join_uncollapsed_values() {
 }
 
 #[test]
+fn a_new_month_does_not_change_a_template() {
+    let mut miner = Miner::new(Config::default()).unwrap();
+    let first = mine(&mut miner, "17/May/2015:10:05:03 +0000 disk full");
+    assert_eq!(first.0, "<*> +<*> disk full");
+    assert_eq!(first.2, ["17/May/2015:10:05:03", "0000"]);
+    for line in [
+        "18/May/2015:11:05:03 +0000 disk full",
+        "01/Jun/2015:10:05:03 +0000 disk full",
+    ] {
+        assert_eq!(mine(&mut miner, line).0, first.0);
+        assert!(!mine(&mut miner, line).1, "{line}");
+    }
+    let (text, new, params) = mine(&mut miner, "at 2026-11-24T04:47:08.813Z disk full");
+    assert_eq!((text.as_str(), new), ("at <*> disk full", true));
+    assert_eq!(params, ["2026-11-24T04:47:08.813Z"]);
+    let (text, new, _) = mine(&mut miner, "at 2026-12-01T00:00:00+01:00 disk full");
+    assert_eq!((text.as_str(), new), ("at <*> disk full", false));
+}
+
+#[test]
 fn ids_are_a_function_of_the_text() {
     let mut one = Miner::new(Config::default()).unwrap();
     let mut two = Miner::new(Config::default()).unwrap();
