@@ -129,6 +129,53 @@ fn rate_flags_a_spike_a_drop_and_a_service_gone_silent_but_not_warm_up() {
     assert_eq!(anomaly["key_field"], "[service][name]");
 }
 
+/// A key first seen while the clock runs starts its warm-up at its first
+/// event: the intervals between the watermark and that event (up to the
+/// lateness) are not learned as empty, which made its first real interval a
+/// spike after a short warm-up and diluted the baseline its silence is
+/// judged against.
+#[test]
+fn a_new_key_learns_nothing_from_before_its_first_event() {
+    let late = |m: i64| if (40..80).contains(&m) { steady(m) } else { 0 };
+    let services: [(&str, &dyn Fn(i64) -> i64); 3] =
+        [("a", &steady), ("b", &steady), ("late", &late)];
+    let events = traffic(&services, 130);
+    for config in [
+        json!({"lateness_secs": 1800, "rate": {"warmup_intervals": 5}}),
+        json!({"rate": {"warmup_intervals": 2}}),
+        // Ten events an interval: silence is only 3.2 deviations below.
+        json!({"interval_secs": 10, "rate": {"warmup_intervals": 10, "threshold": 2.5}}),
+    ] {
+        let out = run(&mut filter(config.clone()), &events);
+        let found = findings(&out, "rate");
+        assert!(
+            found
+                .iter()
+                .all(|(_, reason)| reason.contains("went silent")),
+            "{config}: {found:#?}"
+        );
+        let silences: Vec<_> = found.iter().filter(|(key, _)| key == "late").collect();
+        assert!(!silences.is_empty(), "{config}: {found:#?}");
+        for (_, reason) in silences {
+            let expected: f64 = reason
+                .split("expected ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap();
+            let per_interval = if config["interval_secs"] == 10 {
+                10.0
+            } else {
+                60.0
+            };
+            assert!(
+                (expected - per_interval).abs() < 0.1 * per_interval,
+                "{config}: {reason}"
+            );
+        }
+    }
+}
+
 #[test]
 fn nothing_is_flagged_during_warm_up() {
     let wild = |m: i64| if m % 2 == 0 { 5 } else { 500 };
