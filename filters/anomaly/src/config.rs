@@ -4,7 +4,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
-use wasmstash_sdk::field_ref;
+use wasmstash_sdk::field_ref::{self, FieldPath};
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -312,8 +312,49 @@ impl Config {
         for (option, field) in fields {
             field_ref::validate_option(option, field)?;
         }
+        let own_key = |own: &Option<String>| own.clone().unwrap_or_else(|| self.key_field.clone());
+        let outliers = match &self.value_outlier {
+            Some(OneOrMany::Many(many)) => many.as_slice(),
+            _ => &[],
+        };
+        refuse_duplicates(
+            "value_outlier",
+            outliers
+                .iter()
+                .map(|c| (own_key(&c.key_field), c.field.clone())),
+        )?;
+        refuse_duplicates(
+            "new_value",
+            values
+                .iter()
+                .map(|c| (own_key(&c.key_field), c.field.clone().unwrap_or_default())),
+        )?;
         Ok(())
     }
+}
+
+/// Refuses two tables of one detector on the same field for the same key
+/// field. The README has one table per field; two would store their state
+/// under one id in the snapshot, each restoring into the other, and report
+/// every finding twice. Fields are compared as paths, so `v` and `[v]` are
+/// one field.
+fn refuse_duplicates(
+    option: &str,
+    tables: impl Iterator<Item = (String, String)>,
+) -> Result<(), String> {
+    let mut seen: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    for (key_field, field) in tables {
+        let path = |text: &str| text.segments().map(str::to_owned).collect::<Vec<_>>();
+        let entry = (path(&key_field), path(&field));
+        if seen.contains(&entry) {
+            return Err(format!(
+                "{option} has two tables with field = \"{field}\" and key_field = \"{key_field}\": \
+                 one table per field and key field (give the other a different key_field, or merge them)"
+            ));
+        }
+        seen.push(entry);
+    }
+    Ok(())
 }
 
 fn check_range(option: &str, value: f64, min: f64, max: f64) -> Result<(), String> {

@@ -337,6 +337,20 @@ fn bad_configs_are_refused_with_the_option_named() {
             json!({"rate": {}, "max_pending_findings": 0}),
             "max_pending_findings must be between 1 and 1000000",
         ),
+        (
+            json!({"value_outlier": [
+                {"field": "v", "warmup_values": 5, "threshold": 3},
+                {"field": "[v]", "warmup_values": 50, "threshold": 10},
+            ]}),
+            "value_outlier has two tables with field = \"[v]\" and key_field = \"[service][name]\"",
+        ),
+        (
+            json!({"key_field": "host", "new_value": [
+                {"field": "[source][address]"},
+                {"field": "[source][address]", "key_field": "[host]"},
+            ]}),
+            "new_value has two tables with field = \"[source][address]\" and key_field = \"[host]\"",
+        ),
     ] {
         let err = NativeFilter::<Anomaly>::new(config.to_string().as_bytes())
             .err()
@@ -356,3 +370,13 @@ fn keys_are_capped() {
 mod bounds;
 mod namespace;
 mod robust;
+
+/// One field watched per key field by one table each, under ids of their own.
+#[test]
+fn one_field_may_be_watched_under_two_key_fields() {
+    let config = json!({"value_outlier": [
+        {"field": "v"},
+        {"field": "v", "key_field": "host"},
+    ], "new_value": [{"field": "v"}, {"field": "v", "key_field": "host"}]});
+    assert!(NativeFilter::<Anomaly>::new(config.to_string().as_bytes()).is_ok());
+}
