@@ -214,6 +214,11 @@ impl Config {
             any = true;
             check_range("rate.threshold", rate.threshold, 0.5, 1e6)?;
             check_range("rate.alpha", rate.alpha, 1e-4, 1.0)?;
+            // Negative, either would hold for every interval: a drop to
+            // judge wherever nothing is expected, a "spike" below the mean.
+            check_range("rate.min_expected", rate.min_expected, 0.0, 1e9)?;
+            check_range("rate.min_delta", rate.min_delta, 0.0, 1e9)?;
+            check_adapt("rate", rate.adapt_intervals)?;
             if let Some(field) = &rate.key_field {
                 fields.push(("rate.key_field", field));
             }
@@ -223,6 +228,14 @@ impl Config {
             check_range("error_ratio.threshold", errors.threshold, 0.5, 1e6)?;
             check_range("error_ratio.alpha", errors.alpha, 1e-4, 1.0)?;
             check_range("error_ratio.min_increase", errors.min_increase, 0.0, 1.0)?;
+            check_adapt("error_ratio", errors.adapt_intervals)?;
+            if errors.levels.is_empty() {
+                return Err(
+                    "error_ratio.levels is empty: list the levels that make an event an \
+                            error (e.g. [\"error\", \"fatal\"]), or leave it out for the defaults"
+                        .into(),
+                );
+            }
             if errors.min_events == 0 {
                 // An empty interval would then be judged, as 0 errors of 0.
                 return Err("error_ratio.min_events must be at least 1".into());
@@ -353,6 +366,17 @@ fn refuse_duplicates(
             ));
         }
         seen.push(entry);
+    }
+    Ok(())
+}
+
+/// 0 would learn every anomalous interval at once and report none, silently.
+fn check_adapt(detector: &str, adapt_intervals: u32) -> Result<(), String> {
+    if adapt_intervals == 0 {
+        return Err(format!(
+            "{detector}.adapt_intervals must be at least 1: it is how many anomalous intervals \
+             in a row are reported before the new level is learned (0 would report none)"
+        ));
     }
     Ok(())
 }

@@ -338,6 +338,34 @@ fn bad_configs_are_refused_with_the_option_named() {
             "max_pending_findings must be between 1 and 1000000",
         ),
         (
+            json!({"rate": {"adapt_intervals": 0}}),
+            "rate.adapt_intervals must be at least 1",
+        ),
+        (
+            json!({"error_ratio": {"adapt_intervals": 0}}),
+            "error_ratio.adapt_intervals must be at least 1",
+        ),
+        (
+            json!({"rate": {"min_expected": -1}}),
+            "rate.min_expected = -1: must be between 0 and",
+        ),
+        (
+            json!({"rate": {"min_delta": -1}}),
+            "rate.min_delta = -1: must be between 0 and",
+        ),
+        (
+            json!({"error_ratio": {"levels": []}}),
+            "error_ratio.levels is empty",
+        ),
+        (
+            json!({"rate": {"warmup_intervals": -1}}),
+            "rate.warmup_intervals: invalid value: integer `-1`, expected a whole number ≥ 0",
+        ),
+        (
+            json!({"rate": 1}),
+            "rate: invalid type: integer `1`, expected a table",
+        ),
+        (
             json!({"value_outlier": [
                 {"field": "v", "warmup_values": 5, "threshold": 3},
                 {"field": "[v]", "warmup_values": 50, "threshold": 10},
