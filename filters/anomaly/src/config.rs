@@ -4,7 +4,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
-use wasmstash_sdk::field_ref;
+use wasmstash_sdk::field_ref::{self, FieldPath};
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -214,6 +214,11 @@ impl Config {
             any = true;
             check_range("rate.threshold", rate.threshold, 0.5, 1e6)?;
             check_range("rate.alpha", rate.alpha, 1e-4, 1.0)?;
+            // Negative, either would hold for every interval: a drop to
+            // judge wherever nothing is expected, a "spike" below the mean.
+            check_range("rate.min_expected", rate.min_expected, 0.0, 1e9)?;
+            check_range("rate.min_delta", rate.min_delta, 0.0, 1e9)?;
+            check_adapt("rate", rate.adapt_intervals)?;
             if let Some(field) = &rate.key_field {
                 fields.push(("rate.key_field", field));
             }
@@ -223,6 +228,14 @@ impl Config {
             check_range("error_ratio.threshold", errors.threshold, 0.5, 1e6)?;
             check_range("error_ratio.alpha", errors.alpha, 1e-4, 1.0)?;
             check_range("error_ratio.min_increase", errors.min_increase, 0.0, 1.0)?;
+            check_adapt("error_ratio", errors.adapt_intervals)?;
+            if errors.levels.is_empty() {
+                return Err(
+                    "error_ratio.levels is empty: list the levels that make an event an \
+                            error (e.g. [\"error\", \"fatal\"]), or leave it out for the defaults"
+                        .into(),
+                );
+            }
             if errors.min_events == 0 {
                 // An empty interval would then be judged, as 0 errors of 0.
                 return Err("error_ratio.min_events must be at least 1".into());
@@ -312,8 +325,60 @@ impl Config {
         for (option, field) in fields {
             field_ref::validate_option(option, field)?;
         }
+        let own_key = |own: &Option<String>| own.clone().unwrap_or_else(|| self.key_field.clone());
+        let outliers = match &self.value_outlier {
+            Some(OneOrMany::Many(many)) => many.as_slice(),
+            _ => &[],
+        };
+        refuse_duplicates(
+            "value_outlier",
+            outliers
+                .iter()
+                .map(|c| (own_key(&c.key_field), c.field.clone())),
+        )?;
+        refuse_duplicates(
+            "new_value",
+            values
+                .iter()
+                .map(|c| (own_key(&c.key_field), c.field.clone().unwrap_or_default())),
+        )?;
         Ok(())
     }
+}
+
+/// Refuses two tables of one detector on the same field for the same key
+/// field. The README has one table per field; two would store their state
+/// under one id in the snapshot, each restoring into the other, and report
+/// every finding twice. Fields are compared as paths, so `v` and `[v]` are
+/// one field.
+fn refuse_duplicates(
+    option: &str,
+    tables: impl Iterator<Item = (String, String)>,
+) -> Result<(), String> {
+    let mut seen: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    for (key_field, field) in tables {
+        let path = |text: &str| text.segments().map(str::to_owned).collect::<Vec<_>>();
+        let entry = (path(&key_field), path(&field));
+        if seen.contains(&entry) {
+            return Err(format!(
+                "{option} has two tables with field = \"{field}\" and key_field = \"{key_field}\": \
+                 one table per field and key field (give the other a different key_field, or merge them)"
+            ));
+        }
+        seen.push(entry);
+    }
+    Ok(())
+}
+
+/// 0 would learn every anomalous interval at once and report none, silently.
+fn check_adapt(detector: &str, adapt_intervals: u32) -> Result<(), String> {
+    if adapt_intervals == 0 {
+        return Err(format!(
+            "{detector}.adapt_intervals must be at least 1: it is how many anomalous intervals \
+             in a row are reported before the new level is learned (0 would report none)"
+        ));
+    }
+    Ok(())
 }
 
 fn check_range(option: &str, value: f64, min: f64, max: f64) -> Result<(), String> {

@@ -61,6 +61,22 @@ pub struct Finding {
     pub reason: String,
 }
 
+/// Most bytes of a watched value (or template text) a finding quotes. The
+/// value is written three times per finding (its reason, the event's
+/// reason, `observed`), so a multi-megabyte one quoted whole took the
+/// instance past its memory limit; a few hundred bytes tell it apart.
+pub const MAX_QUOTED_BYTES: usize = 256;
+
+/// `text` as a finding quotes it: whole up to [`MAX_QUOTED_BYTES`], else its
+/// start (cut at a character boundary), `…` and its length in bytes.
+pub fn quoted(text: &str) -> String {
+    if text.len() <= MAX_QUOTED_BYTES {
+        return text.to_owned();
+    }
+    let start = &text[..text.floor_char_boundary(MAX_QUOTED_BYTES)];
+    format!("{start}… ({} bytes)", text.len())
+}
+
 /// Maps a deviation `z` (in the detector's own units) at or past `threshold`
 /// to [0, 1]: 0 at the threshold, 0.5 at twice it, approaching 1 beyond.
 pub fn score(z: f64, threshold: f64) -> f64 {

@@ -130,6 +130,17 @@ impl Weigh for KeyIntervals {
 }
 
 impl KeyIntervals {
+    /// Whether any interval of the key has been judged. Derived, not stored,
+    /// so snapshots keep their format: every judged interval is learned or
+    /// moves a streak, except one with fewer than `error_ratio.min_events`
+    /// events, which `error_ratio` alone ignores as it does an empty one.
+    fn started(&self) -> bool {
+        self.rate.samples > 0
+            || self.ratio.samples > 0
+            || self.rate_streak > 0
+            || self.ratio_streak > 0
+    }
+
     pub fn new(next: i64) -> Self {
         KeyIntervals {
             open: Vec::new(),
@@ -298,6 +309,14 @@ impl IntervalTracker {
     pub fn close(&mut self, clock: &Clock, through: i64, keep: usize, out: &mut Vec<Finding>) {
         let mut found = Vec::new();
         for (key, state) in self.keys.iter_mut() {
+            if !state.started() {
+                // A key is created at the first open interval (so its
+                // out-of-order events still count), but the intervals before
+                // its earliest event were not its own: judged, they would be
+                // learned as empty and make its first real interval a spike.
+                let first = state.open.first().map_or(through + 1, |b| b.index);
+                state.next = state.next.max(first.min(through + 1));
+            }
             if through - state.next > MAX_GAP_INTERVALS {
                 state.next = through - MAX_GAP_INTERVALS;
                 state

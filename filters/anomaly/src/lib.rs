@@ -266,11 +266,7 @@ impl Stateful for Anomaly {
                 // every event late, or false drops. Learn afresh instead.
                 host::log(
                     Level::Warn,
-                    &format!(
-                        "state for `{id}` was learned with {}, the config now has {ours}; \
-                         dropped, so its keys warm up again",
-                        part.settings
-                    ),
+                    &snapshot::dropped_for_settings(id, &part.settings, &ours),
                 );
                 continue;
             }

@@ -8,7 +8,7 @@ use wasmstash_sdk::field_ref::FieldRef;
 
 use crate::charge::{self, SNAPSHOT_COPIES, Weigh};
 use crate::config::NoveltyConfig;
-use crate::finding::{Detector, Finding, Measure, score};
+use crate::finding::{Detector, Finding, Measure, quoted, score};
 use crate::keyed::{Keyed, hash_text};
 use crate::snapshot::Body;
 use wasmstash_sdk::stable_hash::Fnv1aMap;
@@ -112,7 +112,7 @@ impl NoveltyDetector {
         if !warm || prior >= config.min_count {
             return None;
         }
-        let shown = label.unwrap_or(value);
+        let shown = quoted(label.unwrap_or(value));
         let (what, expected) = match (self.detector, prior) {
             (Detector::RareTemplate, 0) => {
                 ("new template", format!("one of {distinct} known templates"))
@@ -142,7 +142,7 @@ impl NoveltyDetector {
             key_field: self.key_field.to_string(),
             key: key.to_owned(),
             score: if prior == 0 { 1.0 } else { score(z * 2.0, 2.0) },
-            observed: Measure::Text(shown.to_owned()),
+            observed: Measure::Text(shown),
             expected: Measure::Text(expected),
             reason,
         })
@@ -200,6 +200,31 @@ mod tests {
         );
         // Once seen, it is known.
         assert!(d.check("api", "192.168.1.1", None, 102).is_none());
+    }
+
+    /// A huge new value is quoted by its start only: quoted whole, three
+    /// times over, a few megabytes took the instance past its memory limit.
+    #[test]
+    fn a_huge_value_is_quoted_cut_at_a_character_boundary() {
+        let mut d = detector(Detector::NewValue, 1, 1000);
+        for i in 0..100 {
+            d.check("api", "known", None, i);
+        }
+        // Three-byte characters after one ASCII byte: 256 falls inside one.
+        let value = format!("x{}", "€".repeat(400_000));
+        let finding = d.check("api", &value, None, 100).expect("new value");
+        let Measure::Text(observed) = &finding.observed else {
+            panic!("{:?}", finding.observed);
+        };
+        assert!(observed.len() < 300, "{} bytes", observed.len());
+        assert!(value.starts_with(observed.trim_end_matches("… (1200001 bytes)")));
+        assert!(observed.ends_with("€… (1200001 bytes)"), "{observed}");
+        assert!(finding.reason.len() < 500, "{} bytes", finding.reason.len());
+        assert!(finding.reason.contains(observed.as_str()));
+        // What fits is quoted whole.
+        let short = "é".repeat(128);
+        let finding = d.check("api", &short, None, 101).expect("new value");
+        assert_eq!(finding.observed, Measure::Text(short));
     }
 
     #[test]

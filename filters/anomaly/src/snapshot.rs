@@ -56,6 +56,37 @@ pub fn interval_settings(interval_ms: i64) -> String {
     format!("interval_ms={interval_ms}")
 }
 
+/// The warning for a part dropped because it was learned under other
+/// settings. The settings are stored as the snapshot has always had them
+/// (changing them would drop every saved part); the warning names the
+/// options as the config writes them.
+pub fn dropped_for_settings(id: &str, theirs: &str, ours: &str) -> String {
+    format!(
+        "state for `{id}` was learned with {}, the config now has {}; dropped, so its keys \
+         warm up again",
+        as_options(theirs),
+        as_options(ours)
+    )
+}
+
+fn as_options(settings: &str) -> String {
+    if let Some(ms) = settings
+        .strip_prefix("interval_ms=")
+        .and_then(|ms| ms.parse::<i64>().ok())
+    {
+        return if ms % 1000 == 0 {
+            format!("interval_secs = {}", ms / 1000)
+        } else {
+            format!("interval_secs = {}", ms as f64 / 1000.0)
+        };
+    }
+    match settings {
+        "scale=Log" => "scale = \"log\"".into(),
+        "scale=Linear" => "scale = \"linear\"".into(),
+        other => other.into(),
+    }
+}
+
 /// A detector's state as [`encode`] takes it: written straight into the
 /// snapshot, where [`Part::bytes`] is read back.
 pub trait Body {
@@ -213,4 +244,31 @@ pub fn encode_v1(state: State) -> Vec<u8> {
     let mut bytes = vec![1];
     bytes.extend(postcard::to_allocvec(&old).unwrap());
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stored settings read `interval_ms=60000`; the config has no such
+    /// option, so the warning must not send anyone looking for it.
+    #[test]
+    fn a_dropped_part_is_named_with_the_options_the_config_has() {
+        let message = dropped_for_settings(
+            "intervals:[service][name]",
+            &interval_settings(60_000),
+            &interval_settings(30_000),
+        );
+        assert!(
+            message.contains(
+                "learned with interval_secs = 60, the config now has interval_secs = 30;"
+            ),
+            "{message}"
+        );
+        let message = dropped_for_settings("value_outlier:[host]:v", "scale=Log", "scale=Linear");
+        assert!(
+            message.contains("scale = \"log\", the config now has scale = \"linear\""),
+            "{message}"
+        );
+    }
 }

@@ -129,6 +129,53 @@ fn rate_flags_a_spike_a_drop_and_a_service_gone_silent_but_not_warm_up() {
     assert_eq!(anomaly["key_field"], "[service][name]");
 }
 
+/// A key first seen while the clock runs starts its warm-up at its first
+/// event: the intervals between the watermark and that event (up to the
+/// lateness) are not learned as empty, which made its first real interval a
+/// spike after a short warm-up and diluted the baseline its silence is
+/// judged against.
+#[test]
+fn a_new_key_learns_nothing_from_before_its_first_event() {
+    let late = |m: i64| if (40..80).contains(&m) { steady(m) } else { 0 };
+    let services: [(&str, &dyn Fn(i64) -> i64); 3] =
+        [("a", &steady), ("b", &steady), ("late", &late)];
+    let events = traffic(&services, 130);
+    for config in [
+        json!({"lateness_secs": 1800, "rate": {"warmup_intervals": 5}}),
+        json!({"rate": {"warmup_intervals": 2}}),
+        // Ten events an interval: silence is only 3.2 deviations below.
+        json!({"interval_secs": 10, "rate": {"warmup_intervals": 10, "threshold": 2.5}}),
+    ] {
+        let out = run(&mut filter(config.clone()), &events);
+        let found = findings(&out, "rate");
+        assert!(
+            found
+                .iter()
+                .all(|(_, reason)| reason.contains("went silent")),
+            "{config}: {found:#?}"
+        );
+        let silences: Vec<_> = found.iter().filter(|(key, _)| key == "late").collect();
+        assert!(!silences.is_empty(), "{config}: {found:#?}");
+        for (_, reason) in silences {
+            let expected: f64 = reason
+                .split("expected ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap();
+            let per_interval = if config["interval_secs"] == 10 {
+                10.0
+            } else {
+                60.0
+            };
+            assert!(
+                (expected - per_interval).abs() < 0.1 * per_interval,
+                "{config}: {reason}"
+            );
+        }
+    }
+}
+
 #[test]
 fn nothing_is_flagged_during_warm_up() {
     let wild = |m: i64| if m % 2 == 0 { 5 } else { 500 };
@@ -290,6 +337,48 @@ fn bad_configs_are_refused_with_the_option_named() {
             json!({"rate": {}, "max_pending_findings": 0}),
             "max_pending_findings must be between 1 and 1000000",
         ),
+        (
+            json!({"rate": {"adapt_intervals": 0}}),
+            "rate.adapt_intervals must be at least 1",
+        ),
+        (
+            json!({"error_ratio": {"adapt_intervals": 0}}),
+            "error_ratio.adapt_intervals must be at least 1",
+        ),
+        (
+            json!({"rate": {"min_expected": -1}}),
+            "rate.min_expected = -1: must be between 0 and",
+        ),
+        (
+            json!({"rate": {"min_delta": -1}}),
+            "rate.min_delta = -1: must be between 0 and",
+        ),
+        (
+            json!({"error_ratio": {"levels": []}}),
+            "error_ratio.levels is empty",
+        ),
+        (
+            json!({"rate": {"warmup_intervals": -1}}),
+            "rate.warmup_intervals: invalid value: integer `-1`, expected a whole number ≥ 0",
+        ),
+        (
+            json!({"rate": 1}),
+            "rate: invalid type: integer `1`, expected a table",
+        ),
+        (
+            json!({"value_outlier": [
+                {"field": "v", "warmup_values": 5, "threshold": 3},
+                {"field": "[v]", "warmup_values": 50, "threshold": 10},
+            ]}),
+            "value_outlier has two tables with field = \"[v]\" and key_field = \"[service][name]\"",
+        ),
+        (
+            json!({"key_field": "host", "new_value": [
+                {"field": "[source][address]"},
+                {"field": "[source][address]", "key_field": "[host]"},
+            ]}),
+            "new_value has two tables with field = \"[source][address]\" and key_field = \"[host]\"",
+        ),
     ] {
         let err = NativeFilter::<Anomaly>::new(config.to_string().as_bytes())
             .err()
@@ -309,3 +398,13 @@ fn keys_are_capped() {
 mod bounds;
 mod namespace;
 mod robust;
+
+/// One field watched per key field by one table each, under ids of their own.
+#[test]
+fn one_field_may_be_watched_under_two_key_fields() {
+    let config = json!({"value_outlier": [
+        {"field": "v"},
+        {"field": "v", "key_field": "host"},
+    ], "new_value": [{"field": "v"}, {"field": "v", "key_field": "host"}]});
+    assert!(NativeFilter::<Anomaly>::new(config.to_string().as_bytes()).is_ok());
+}

@@ -93,7 +93,7 @@ fn with_common_named(message: String) -> String {
 pub(crate) fn read_config<T: DeserializeOwned>(json: &[u8]) -> Result<T, String> {
     let mut deserializer = serde_json::Deserializer::from_slice(json);
     let config = serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|e| naming_option(e.path(), without_position(e.inner())))?;
+        .map_err(|e| naming_option(e.path(), in_plain_words(without_position(e.inner()))))?;
     deserializer.end().map_err(|e| without_position(&e))?;
     Ok(config)
 }
@@ -105,6 +105,31 @@ fn without_position(error: &serde_json::Error) -> String {
         Some(bare) => bare.to_owned(),
         None => message,
     }
+}
+
+/// serde says what it expected in Rust's types (`expected u64`, `expected
+/// struct RateConfig`); the config was written in TOML or JSON, so the
+/// message says what to write there instead. Others are left as they are.
+fn in_plain_words(message: String) -> String {
+    let Some((found, expected)) = message.rsplit_once(", expected ") else {
+        return message;
+    };
+    let expected = match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number ≥ 0",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "a boolean" => "true or false",
+        "a sequence" => "a list",
+        "a map" => "a table",
+        _ if expected.starts_with("struct ") => "a table",
+        _ => return message,
+    };
+    let found = match found.strip_prefix("invalid type: ") {
+        Some("map") => "invalid type: a table",
+        Some("sequence") => "invalid type: a list",
+        _ => found,
+    };
+    format!("{found}, expected {expected}")
 }
 
 fn naming_option(path: &serde_path_to_error::Path, error: impl std::fmt::Display) -> String {

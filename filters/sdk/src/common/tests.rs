@@ -307,19 +307,35 @@ fn a_value_of_the_wrong_type_names_its_option() {
             .unwrap_err()
             .to_string()
     };
+    // In the words of the TOML or JSON it was written in, not Rust's types.
     assert_eq!(
         error(json!({"limit": "x"})),
-        "limit: invalid type: string \"x\", expected u64"
+        "limit: invalid type: string \"x\", expected a whole number ≥ 0"
     );
     assert_eq!(
         error(json!({"limit": -1})),
-        "limit: invalid value: integer `-1`, expected u64"
+        "limit: invalid value: integer `-1`, expected a whole number ≥ 0"
     );
     assert_eq!(
         error(json!({"limit": 1.5})),
-        "limit: invalid type: floating point `1.5`, expected u64"
+        "limit: invalid type: floating point `1.5`, expected a whole number ≥ 0"
     );
-    assert!(error(json!({"inner": {"ratio": "NaN"}})).starts_with("inner.ratio: "));
+    assert_eq!(
+        error(json!({"inner": {"ratio": "NaN"}})),
+        "inner.ratio: invalid type: string \"NaN\", expected a number"
+    );
+    assert_eq!(
+        error(json!({"inner": "x"})),
+        "inner: invalid type: string \"x\", expected a table"
+    );
+    assert_eq!(
+        error(json!({"limit": [1]})),
+        "limit: invalid type: a list, expected a whole number ≥ 0"
+    );
+    assert_eq!(
+        error(json!({"limit": {}})),
+        "limit: invalid type: a table, expected a whole number ≥ 0"
+    );
     assert!(error(json!({"nope": 1})).starts_with("unknown field `nope`"));
 }
 
