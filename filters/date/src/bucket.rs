@@ -168,7 +168,15 @@ impl Saved {
 /// the milliseconds to add to its instant: a year past `chrono`'s is read
 /// whole 400-year cycles nearer (see [`Local`]). `default_year` is the year
 /// Joda gives a date read without one.
-pub fn compute(mut saved: Vec<Saved>, default_year: i32) -> Result<(NaiveDateTime, i64), String> {
+pub fn compute(saved: Vec<Saved>, default_year: i32) -> Result<(NaiveDateTime, i64), String> {
+    match plain(&saved, default_year) {
+        Some(at) => Ok((at, 0)),
+        None => set_twice(saved, default_year),
+    }
+}
+
+/// [`compute`] as Joda does it: the fields sorted, then set twice.
+fn set_twice(mut saved: Vec<Saved>, default_year: i32) -> Result<(NaiveDateTime, i64), String> {
     saved.sort_by_key(|field| field.rank());
     if saved
         .first()
@@ -192,6 +200,49 @@ pub fn compute(mut saved: Vec<Saved>, default_year: i32) -> Result<(NaiveDateTim
         }
     }
     Ok((local.at, i64::from(local.cycles) * CYCLE_MILLIS))
+}
+
+/// What [`compute`] makes of the fields most patterns have, each read once
+/// and none moving another (a year, month, day of the month, hour of the
+/// day, minute, second, fraction), all in range: plainly that date and
+/// time, built at once rather than set field by field twice over, which
+/// cost a fifth of the `date` filter's time on the access log. `None`
+/// where the passes could say something else, or refuse.
+fn plain(saved: &[Saved], default_year: i32) -> Option<NaiveDateTime> {
+    let (mut year, mut month, mut day) = (None, None, None);
+    let (mut hour, mut minute, mut second, mut nanos) = (0, 0, 0, 0);
+    let mut seen = 0u16;
+    for field in saved {
+        let kind = 1u16 << field.rank();
+        if seen & kind != 0 {
+            return None;
+        }
+        seen |= kind;
+        match *field {
+            Saved::Year(value) => year = Some(value),
+            Saved::Month(value) => month = Some(value),
+            Saved::DayOfMonth(value) => day = Some(value),
+            Saved::HourOfDay(value) => hour = value,
+            Saved::Minute(value) => minute = value,
+            Saved::Second(value) => second = value,
+            // Joda keeps milliseconds.
+            Saved::Fraction(value) => nanos = value / 1_000_000 * 1_000_000,
+            _ => return None,
+        }
+    }
+    // Joda's default year goes to a date read without a year, and a time
+    // alone stays on 1970-01-01.
+    let year = match year {
+        Some(year) => year,
+        None if month.is_some() || day.is_some() => default_year,
+        None => 1970,
+    };
+    // Years held whole cycles nearer take the passes (see [`Local`]).
+    if !(-200_000..=200_000).contains(&year) {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(year, month.unwrap_or(1), day.unwrap_or(1))?;
+    date.and_hms_nano_opt(hour, minute, second, nanos)
 }
 
 /// The years Joda's year field takes (`[-292275055,292278994]`, as its
@@ -247,4 +298,52 @@ fn in_month(year: i32, month: u32, day: u32) -> Result<NaiveDate, String> {
 
 fn with_hour(at: NaiveDateTime, hour: u32) -> NaiveTime {
     at.time().with_hour(hour).unwrap_or(at.time())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmstash_sdk::testing::XorShift;
+
+    /// The shortcut for plain fields says what the two passes say, for
+    /// random sets of them in any order, values in range or not (where
+    /// the shortcut declines, the passes answer alone).
+    #[test]
+    fn plain_fields_give_what_setting_them_twice_gives() {
+        let mut rng = XorShift(0x5eed_da7e);
+        let mut taken = 0;
+        for _ in 0..200_000 {
+            let mut saved = Vec::new();
+            for kind in 0..7 {
+                if rng.below(3) == 0 {
+                    continue;
+                }
+                let near = |rng: &mut XorShift, most: usize| rng.below(most + 3) as u32;
+                saved.push(match kind {
+                    0 => Saved::Year(
+                        rng.below(4001) as i32 - 2000 + 2000 * (rng.below(3) as i32 - 1) * 100,
+                    ),
+                    1 => Saved::Month(near(&mut rng, 12)),
+                    2 => Saved::DayOfMonth(near(&mut rng, 31)),
+                    3 => Saved::HourOfDay(near(&mut rng, 23)),
+                    4 => Saved::Minute(near(&mut rng, 59)),
+                    5 => Saved::Second(near(&mut rng, 60)),
+                    _ => Saved::Fraction(rng.below(2_000_000_000) as u32),
+                });
+            }
+            if rng.below(10) == 0 && !saved.is_empty() {
+                saved.push(saved[rng.below(saved.len())]);
+            }
+            for at in (1..saved.len()).rev() {
+                saved.swap(at, rng.below(at + 1));
+            }
+            let default_year = 2026;
+            if let Some(at) = plain(&saved, default_year) {
+                taken += 1;
+                let passes = set_twice(saved.clone(), default_year);
+                assert_eq!(passes, Ok((at, 0)), "{saved:?}");
+            }
+        }
+        assert!(taken > 10_000, "the shortcut was taken {taken} times");
+    }
 }
