@@ -10,12 +10,11 @@ mod support;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use binary::*;
+use support::refused_run;
 use support::server::write_config;
-use support::wait_exit_with_stderr;
 
 const ONE_FILTER: &str =
     "[[pipelines.app.filters]]\nfilter = \"json\"\nconfig = { source = \"message\" }\n";
@@ -23,25 +22,13 @@ const ONE_FILTER: &str =
 /// `wasmstash ARGS` in `dir` with `WASMSTASH_ADMIN_TOKEN` set to `token`,
 /// expected to exit by itself: its exit code and stderr.
 fn with_token(dir: &Path, args: &[&str], token: &OsStr) -> (Option<i32>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
-        .args(args)
-        .current_dir(dir)
-        .env(
-            "WASMSTASH_CACHE_DIR",
-            std::env::temp_dir().join("wasmstash-test-cache"),
-        )
-        .env("WASMSTASH_ADMIN_TOKEN", token)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (status, stderr) = wait_exit_with_stderr(
-        &mut child,
-        Duration::from_secs(30),
+    refused_run(
+        Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+            .args(args)
+            .current_dir(dir)
+            .env("WASMSTASH_ADMIN_TOKEN", token),
         "wasmstash went on with a token it should have refused",
-    );
-    (status.code(), stderr)
+    )
 }
 
 /// A token that is not UTF-8 was read as no token: the log said to set

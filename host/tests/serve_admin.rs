@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::json;
 use support::server::{Server, access_and_chaos_config, start_access_and_chaos, write_config};
 use support::*;
@@ -101,19 +99,9 @@ fn a_short_admin_token_is_refused_wherever_it_comes_from() {
         if let Some(token) = env {
             command.env("WASMSTASH_ADMIN_TOKEN", token);
         }
-        let mut child = command
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        wait_exit(
-            &mut child,
-            Duration::from_secs(20),
-            &format!("serve started with a short token from {source}"),
-        );
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        let what = format!("serve started with a short token from {source}");
+        let (code, stderr) = refused_run(&mut command, &what);
+        assert_eq!(code, Some(2), "{stderr}");
         assert!(
             stderr.contains(source) && stderr.contains("at least 16 characters"),
             "{stderr}"

@@ -13,11 +13,10 @@ use std::io::Write;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use binary::*;
+use support::refused_run;
 use support::server::{Server, write_config};
-use support::wait_exit_with_stderr;
 
 const PIPELINE: &str = "[[pipelines.cli.filters]]\nfilter = \"templates\"\n";
 
@@ -35,24 +34,13 @@ fn config_with_state(dir: &Path, state: &Path) -> std::path::PathBuf {
 /// code and log. One that starts after all is stopped by the wait's limit,
 /// and the test fails there.
 fn serve_refused(config: &Path) -> (Option<i32>, String) {
-    let mut child = Command::new(support::server::binary())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .env(
-            "WASMSTASH_CACHE_DIR",
-            std::env::temp_dir().join("wasmstash-test-cache"),
-        )
-        .env_remove("WASMSTASH_ADMIN_TOKEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (status, stderr) = wait_exit_with_stderr(
-        &mut child,
-        Duration::from_secs(30),
+    refused_run(
+        Command::new(support::server::binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .env_remove("WASMSTASH_ADMIN_TOKEN"),
         "serve started on a state directory it should have refused",
-    );
-    (status.code(), stderr)
+    )
 }
 
 fn mode(path: &Path) -> u32 {

@@ -72,6 +72,25 @@ pub fn wait_exit_with_stderr(
     (status, stderr)
 }
 
+/// Runs `command` (the binary with its arguments and environment), which
+/// must be refused at start: with the tests' module cache, no input, and
+/// its stderr kept. Past 30 s it went on, and the test fails with `what`.
+/// Its exit code and what it wrote to stderr.
+pub fn refused_run(command: &mut std::process::Command, what: &str) -> (Option<i32>, String) {
+    use std::process::Stdio;
+    let mut child = (command.env(
+        "WASMSTASH_CACHE_DIR",
+        std::env::temp_dir().join("wasmstash-test-cache"),
+    ))
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let (status, stderr) = wait_exit_with_stderr(&mut child, Duration::from_secs(30), what);
+    (status.code(), stderr)
+}
+
 /// `../shared/data` beside the checkout; tests must not pass without it.
 pub fn shared_data() -> PathBuf {
     let dir = wasmstash_sdk::crate_dir!().join("../../shared/data");
