@@ -127,12 +127,21 @@ impl NoveltyDetector {
                 format!("values seen at least {} times", config.min_count),
             ),
         };
+        // A template's text is what an analyst reads, but the field holds its
+        // id: the reason names both rather than call the text the field's value.
+        let subject = match label {
+            Some(_) => format!(
+                "template \"{shown}\" ({} = \"{}\")",
+                self.field,
+                quoted(value)
+            ),
+            None => format!("{} = \"{shown}\"", self.field),
+        };
         let reason = format!(
-            "{} {what} for {} {}: {} = \"{shown}\", seen {prior} times in {} events, expected {expected}",
+            "{} {what} for {} {}: {subject}, seen {prior} times in {} events, expected {expected}",
             self.detector.as_str(),
             self.key_field,
             key,
-            self.field,
             seen.events - 1
         );
         // Never seen scores 1; seen just under `min_count` times scores near 0.
@@ -240,6 +249,26 @@ mod tests {
             })
             .collect();
         assert_eq!(flagged, [true, true, true, false]);
+    }
+
+    #[test]
+    fn a_template_reason_names_its_text_and_its_id_apart() {
+        let mut d = detector(Detector::RareTemplate, 1, 1000);
+        d.field = "[wasmstash][template][id]".into();
+        for i in 0..100 {
+            d.check("api", &format!("t{}", i % 5), None, i);
+        }
+        let finding = d
+            .check("api", "9f2c", Some("disk <*> full"), 100)
+            .expect("new template");
+        assert!(
+            finding
+                .reason
+                .contains(r#"template "disk <*> full" ([wasmstash][template][id] = "9f2c")"#),
+            "{}",
+            finding.reason
+        );
+        assert_eq!(finding.observed, Measure::Text("disk <*> full".into()));
     }
 
     #[test]
