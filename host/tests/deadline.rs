@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::server::{Server, write_config};
 use support::*;
 use wasmstash::engine::FilterModule;
 
@@ -236,4 +237,27 @@ fn a_malformed_name_section_is_no_reason_to_refuse_a_module() {
         1,
     );
     assert_loads(&wat);
+}
+
+#[test]
+fn a_sidecar_with_the_deadline_off_warns_where_a_stuck_call_would_hold_a_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[server]\nwatch = false\nworkers = 2\n[engine]\ncall_timeout_ms = 0\n\
+         [[pipelines.learn.filters]]\nfilter = \"templates\"\n\
+         [[pipelines.plain.filters]]\nfilter = \"json\"\nconfig = { source = \"message\" }\n",
+    );
+    let log = dir.path().join("serve.log");
+    let env = [("RUST_LOG", "wasmstash=warn"), ("NO_COLOR", "1")];
+    let server =
+        Server::start_with_stderr(&config, &env, std::fs::File::create(&log).unwrap().into());
+    server.stop();
+    let log = std::fs::read_to_string(&log).unwrap();
+    let warning = (log.lines())
+        .find(|line| line.contains("call_timeout_ms = 0"))
+        .unwrap_or_else(|| panic!("no warning in the log:\n{log}"));
+    // Only the pipeline whose workers share a stateful filter is named.
+    assert!(warning.contains("pipeline(s) learn share"), "{warning}");
+    assert!(!warning.contains("plain"), "{warning}");
 }

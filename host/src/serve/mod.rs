@@ -284,6 +284,7 @@ fn load_set(
         let workers = PipelineWorkers::new(name, modules, limits, metrics.clone(), budget.clone());
         pipelines.insert(name.clone(), Arc::new(workers));
     }
+    warn_if_a_stuck_call_holds_a_pipeline(&config.engine, &pipelines);
     let set = PipelineSet {
         pipelines,
         loaded_at: SystemTime::now(),
@@ -291,6 +292,30 @@ fn load_set(
         engine: config.engine.clone(),
     };
     Ok((set, config))
+}
+
+/// With the deadline off, a call that never ends keeps its worker for good;
+/// where a pipeline's workers share a stateful filter's one instance, it
+/// keeps all of them, and every request of that pipeline waits unanswered.
+/// The docs say so, but an operator who turned the deadline off for speed
+/// should hear it where they look first.
+fn warn_if_a_stuck_call_holds_a_pipeline(
+    engine: &EngineSettings,
+    pipelines: &BTreeMap<String, Arc<PipelineWorkers>>,
+) {
+    if engine.call_timeout.is_some() {
+        return;
+    }
+    let held: Vec<&str> = (pipelines.iter())
+        .filter(|(_, workers)| !workers.shared_stages().is_empty())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !held.is_empty() {
+        tracing::warn!(
+            "engine.call_timeout_ms = 0 turns the per-call deadline off: pipeline(s) {} share one instance of a stateful filter among their workers, so one call that never ends would hold every request of that pipeline unanswered",
+            held.join(", ")
+        );
+    }
 }
 
 fn fingerprint<'a>(
