@@ -312,9 +312,24 @@ impl<'a> Event<'a> {
         }
     }
 
-    /// Whether `field` is present (even if its value is `null`).
+    /// Whether `field` is present, as Logstash's `event.include?` says: a
+    /// member of an object is, even if its value is `null`; a member of a
+    /// list is only when not `null` (Logstash looks a list's member up by
+    /// value there, and a `null` reads as absent).
     pub fn contains(&self, field: &(impl FieldPath + ?Sized)) -> bool {
-        self.get(field).is_some()
+        let mut segments = field.segments();
+        let Some(index) = segments.next().and_then(|top| self.position(top)) else {
+            return false;
+        };
+        let mut value = self.fields[index].value.value();
+        for segment in segments {
+            match path::child(value, segment) {
+                Some(Value::Null) if value.is_array() => return false,
+                Some(child) => value = child,
+                None => return false,
+            }
+        }
+        true
     }
 
     /// A mutable reference to the value at `field`, if present. The event
@@ -463,7 +478,9 @@ impl<'a> Event<'a> {
     /// a list, as in Logstash. So does Logstash's rule for a `tags` that is
     /// neither a string nor a list of strings (an object, a number): that
     /// value moves to `_tags` and the event is tagged `_tagsparsefailure`,
-    /// rather than being lost under the new tag.
+    /// rather than being lost under the new tag. (Logstash applies that rule
+    /// when it makes the event, and overwrites `_tags`; here a `_tags`
+    /// already present is kept, and the value appended to it.)
     pub fn add_tag(&mut self, tag: &str) {
         if self.has_tag(tag) {
             return;

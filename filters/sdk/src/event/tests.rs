@@ -352,3 +352,23 @@ fn reused_field_buffers_start_empty() {
         "keys and values carry nothing over from the first event"
     );
 }
+
+/// `contains` answers as Logstash's `event.include?`: a `null` member of an
+/// object is there, a `null` member of a list is not.
+#[test]
+fn a_null_counts_as_present_in_an_object_but_not_in_a_list() {
+    let event = Event::parse(br#"{"m":{"k":null},"l":[null,1],"n":null}"#).unwrap();
+    let answers: Vec<bool> = [
+        "[m][k]",
+        "n",
+        "[l][0]",
+        "[l][-2]",
+        "[l][1]",
+        "[l][0][x]",
+        "[l][2]",
+    ]
+    .iter()
+    .map(|field| event.contains(*field))
+    .collect();
+    assert_eq!(answers, [true, true, false, false, true, false, false]);
+}
