@@ -72,3 +72,43 @@ fn application_documents_give_ecs_strings() {
     assert_eq!(events[2]["app"]["message"], "paid");
     assert!(events.iter().all(|e| e.get("tags").is_none()), "{events:?}");
 }
+
+/// The common logging libraries' JSON: each document's own message is
+/// what its template is mined from, not the JSON text around it, and
+/// pino's numeric levels count as the level names the panels and the
+/// error detector look for.
+#[test]
+fn each_library_s_message_is_mined_and_numeric_levels_are_named() {
+    let events = through_the_app_pipeline(&[
+        json!({"level": 30, "time": 1733400000000_i64, "pid": 1, "msg": "request 17 done"}),
+        json!({"level": 50, "msg": "request 18 failed"}),
+        json!({"log": "GET /cart 200\n", "stream": "stdout", "time": "2026-12-04T10:00:00.1Z"}),
+        json!({"event": "user 4 logged in", "level": "info"}),
+        json!({"log.level": "ERROR", "message": "cart 9 emptied", "event.dataset": "shop"}),
+    ]);
+    let seen: Vec<_> = (events.iter())
+        .map(|e| {
+            (
+                e["log"]["level"].clone(),
+                e["wasmstash"]["template"]["text"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (json!("info"), json!("request <*> done")),
+            (json!("error"), json!("request <*> failed")),
+            (Value::Null, json!("GET <*>")),
+            (json!("info"), json!("user <*> logged in")),
+            (json!("error"), json!("cart <*> emptied")),
+        ]
+    );
+    // The JSON text itself is kept as it came.
+    assert!(
+        events[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("{\"level\":30")
+    );
+}

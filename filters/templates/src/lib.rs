@@ -20,9 +20,11 @@ const TARGET: &str = "[wasmstash][template]";
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The field holding the message content (after any header parsing).
-    #[serde(default = "default_source")]
-    source: String,
+    /// The field holding the message content (after any header parsing),
+    /// or a list of them, tried in order: the first that holds a string is
+    /// mined.
+    #[serde(default = "default_source", deserialize_with = "one_or_more_fields")]
+    source: Vec<String>,
     #[serde(default)]
     similarity_threshold: Option<f64>,
     #[serde(default)]
@@ -45,8 +47,40 @@ pub struct Config {
     collapse_wildcards: Option<bool>,
 }
 
-fn default_source() -> String {
-    "message".into()
+fn default_source() -> Vec<String> {
+    vec!["message".into()]
+}
+
+/// Most fields `source` may list: a fallback chain, not a search.
+const MAX_SOURCES: usize = 16;
+
+/// `source` as one field or a list, with an error that says which forms
+/// are taken (serde's own names neither).
+fn one_or_more_fields<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {
+    use serde::de::Error;
+    let fields = match Value::deserialize(de)? {
+        Value::String(field) => vec![field],
+        Value::Array(items) => (items.into_iter())
+            .map(|item| match item {
+                Value::String(field) => Ok(field),
+                other => Err(D::Error::custom(format!(
+                    "source: each field in the list must be a string, not {other}"
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+        other => {
+            return Err(D::Error::custom(format!(
+                "source must be a field name or a list of them, not {other}"
+            )));
+        }
+    };
+    if fields.is_empty() || fields.len() > MAX_SOURCES {
+        return Err(D::Error::custom(format!(
+            "source lists {} fields: give 1 to {MAX_SOURCES}",
+            fields.len()
+        )));
+    }
+    Ok(fields)
 }
 
 impl Config {
@@ -74,7 +108,7 @@ impl Config {
 }
 
 pub struct Templates {
-    source: String,
+    source: Vec<String>,
     miner: Miner,
     line: String,
 }
@@ -83,7 +117,9 @@ impl Filter for Templates {
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, String> {
-        field_ref::validate_option("source", &config.source)?;
+        for field in &config.source {
+            field_ref::validate_option("source", field)?;
+        }
         Ok(Templates {
             miner: Miner::new(config.miner_config()?)?,
             source: config.source,
@@ -91,7 +127,7 @@ impl Filter for Templates {
         })
     }
 
-    /// An event without a string at `source` passes unchanged: there is
+    /// An event without a string at any `source` passes unchanged: there is
     /// nothing to mine, and that is not a failure of the event. One whose
     /// `wasmstash` is a string, number, boolean or list cannot take the
     /// fields (Logstash's event refuses a set through a scalar, and a set
@@ -100,7 +136,7 @@ impl Filter for Templates {
     /// (docs/FIELDS.md), rather than the fields being lost or the value
     /// overwritten.
     fn process(&mut self, event: &mut Event) -> Verdict {
-        let Some(text) = event.get_str(&self.source) else {
+        let Some(text) = (self.source.iter()).find_map(|field| event.get_str(field)) else {
             return Verdict::Keep;
         };
         if let Some(why) = logstash_event::why_cannot_set(event, TARGET) {
@@ -201,6 +237,42 @@ mod tests {
         assert_eq!(
             out[0]["wasmstash"]["template"]["text"],
             "user=bob took <*> ms"
+        );
+    }
+
+    /// A JSON line's own message is mined, not the JSON text around it;
+    /// a line that is not JSON falls back to `message`.
+    #[test]
+    fn the_first_source_holding_a_string_is_mined() {
+        let config = r#"{"source":["[app][message]","[app][msg]","message"]}"#;
+        let mut filter = NativeFilter::<Templates>::new(config.as_bytes()).unwrap();
+        let out = run(
+            &mut filter,
+            &[
+                r#"{"message":"{}","app":{"message":{"not":"text"},"msg":"cart 7 emptied"}}"#,
+                r#"{"message":"disk sda full","app":"not an object"}"#,
+            ],
+        );
+        let texts: Vec<_> = (out.iter())
+            .map(|event| event["wasmstash"]["template"]["text"].clone())
+            .collect();
+        assert_eq!(texts, [json!("cart <*> emptied"), json!("disk sda full")]);
+        let err = |config: &str| NativeFilter::<Templates>::new(config.as_bytes()).err();
+        assert!(err(r#"{"source":[]}"#).unwrap().contains("give 1 to 16"));
+        assert!(
+            err(r#"{"source":["a",3]}"#)
+                .unwrap()
+                .contains("must be a string, not 3")
+        );
+        assert!(
+            err(r#"{"source":5}"#)
+                .unwrap()
+                .contains("a field name or a list of them")
+        );
+        assert!(
+            err(r#"{"source":["message","[a"]}"#)
+                .unwrap()
+                .contains("source")
         );
     }
 
