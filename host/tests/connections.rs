@@ -548,3 +548,31 @@ fn an_open_live_view_stream_does_not_hold_up_shutdown() {
     );
     read_until_closed(&mut page, Duration::from_secs(5));
 }
+
+/// The header cut-off also ends idle keep-alive connections, and the
+/// Logstash plugin keeps one idle for 4 s: a shorter cut-off is said at
+/// start, the default is not.
+#[test]
+fn a_header_cut_off_shorter_than_the_plugin_s_keep_alive_is_warned_of() {
+    let warnings = |server: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(
+            dir.path(),
+            &format!(
+                "[server]\nwatch = false\n{server}\n\n[[pipelines.app.filters]]\nfilter = \"mutate\"\n"
+            ),
+        );
+        let log = dir.path().join("serve.log");
+        let env = [("RUST_LOG", "wasmstash=warn"), ("NO_COLOR", "1")];
+        let file = std::fs::File::create(&log).unwrap();
+        Server::start_with_stderr(&config, &env, file.into()).stop();
+        std::fs::read_to_string(&log).unwrap()
+    };
+    let short = warnings("header_read_timeout_ms = 3000");
+    assert!(
+        short.contains("header_read_timeout_ms = 3000 also closes idle connections"),
+        "{short}"
+    );
+    let default = warnings("");
+    assert!(!default.contains("header_read_timeout_ms"), "{default}");
+}

@@ -361,6 +361,10 @@ impl std::fmt::Display for ServeError {
 }
 
 /// Runs the sidecar until SIGTERM or SIGINT.
+/// How long the Logstash `wasm` plugin keeps an idle connection
+/// (`KEEP_ALIVE_SECONDS` in `logstash/plugin/.../client.rb`).
+const GEM_KEEP_ALIVE: Duration = Duration::from_secs(4);
+
 pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
     // Read the config once up front so a broken file fails fast, with exit 2.
     let config = Config::load(&args.config)?;
@@ -381,6 +385,16 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         tracing::warn!(
             "listening on {} reaches beyond this machine: anyone who can connect may send events through the pipelines; keep the port on a private network or behind a firewall",
             server.listen
+        );
+    }
+    // The cut-off also ends idle keep-alive connections, and a client that
+    // writes its next batch into one as it closes cannot retry it: the
+    // request may have run. The `wasm` gem lets a connection idle 4 s.
+    if server.header_read_timeout < GEM_KEEP_ALIVE + Duration::from_secs(1) {
+        tracing::warn!(
+            "header_read_timeout_ms = {} also closes idle connections that soon: the Logstash `wasm` plugin keeps one idle for {} s, and a batch it sends as the sidecar closes it fails tagged _httprequestfailure; keep it at 5000 or more",
+            server.header_read_timeout.as_millis(),
+            GEM_KEEP_ALIVE.as_secs()
         );
     }
     let state = match &server.state_dir {
