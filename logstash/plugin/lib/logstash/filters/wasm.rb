@@ -128,6 +128,9 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     validate_settings
     base = @url.end_with?("/") ? @url : "#{@url}/"
     @uri = URI.join(base, "v1/pipelines/#{URI.encode_www_form_component(@pipeline)}/batch")
+    # After the url is parsed: the warnings tell by the scheme the client
+    # will use, which URI gives in lower case (`HTTPS://` is TLS too).
+    tls_warnings(@uri.scheme == "https")
     @client = LogStash::Filters::WasmClient.new(@uri, :timeout => @timeout, :retries => @retries.to_i,
                                                 :max_retry_wait => @max_retry_wait, :retry_budget => @retry_budget,
                                                 :logger => @logger, :pipeline => @pipeline,
@@ -189,7 +192,6 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     problems.concat(header_problems)
     problems.compact!
     raise LogStash::ConfigurationError, "wasm filter: #{problems.join('; ')}" unless problems.empty?
-    tls_warnings
   end
 
   # Reads the CA files into @cert_store, so that a bad file stops the
@@ -273,8 +275,7 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     [nil, "ssl_key: cannot read #{path} (#{e.class}: #{e.message})"]
   end
 
-  def tls_warnings
-    https = @url.to_s.start_with?("https:")
+  def tls_warnings(https)
     if !Array(@ssl_certificate_authorities).empty? && !https
       @logger.warn("ssl_certificate_authorities is set but url is not https://; it is not used", :pipeline => @pipeline)
     end
