@@ -60,13 +60,23 @@ describe LogStash::Filters::Wasm do
       fake.stop
     end
 
+    # Logstash writes events with Jackson, which has no limit at 100 levels
+    # as Ruby's JSON has by default: such an event is sent, not failed.
+    it "sends an event nested deeper than 100 levels, in its fields and in its @metadata" do
+      deep = JSON.parse(nested(119), :max_nesting => false)
+      metadata = { "m" => JSON.parse(nested(117), :max_nesting => false) }
+      sent = LogStash::Event.new("message" => "a", "d" => deep, "@metadata" => metadata)
+      filter_on_worker(wasm(@server[:url], "pipeline" => "access"), [sent])
+      expect(sent.get("tags")).to be_nil
+      expect(sent.get("[event][dataset]")).to eq("apache.access")
+      expect(sent.get("d")).to eq(deep)
+      expect(sent.get("@metadata")).to eq(metadata)
+    end
+
     it "takes a line as deep as the sidecar's deepest event in its result, and refuses one a level deeper" do
       # The event's own object and 126 arrays: 127, the most the sidecar
       # takes; `{"event":...}` makes the line 128 deep.
       deepest = LogStash::Event.new("message" => "a", "d" => JSON.parse(nested(126), :max_nesting => false))
-      # Ruby's JSON writes at most 100 levels unless told; Logstash's own
-      # writer, which the stub's to_json stands for, has no such limit.
-      allow(deepest).to receive(:to_json) { JSON.generate(deepest.to_hash, :max_nesting => false) }
       filter_on_worker(wasm(@server[:url], "pipeline" => "access"), [deepest])
       expect(deepest.get("tags")).to be_nil
       expect(deepest.get("[event][dataset]")).to eq("apache.access")
