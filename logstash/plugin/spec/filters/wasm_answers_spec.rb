@@ -277,4 +277,38 @@ describe LogStash::Filters::Wasm do
       fake.stop
     end
   end
+
+  # The real sidecar never sends one; a proxy that loses its upstream, or
+  # a sidecar killed while writing, can. Whole lines prove nothing: the
+  # answer's end is what its Content-Length gives.
+  describe "a 200 answer that ends before its Content-Length" do
+    it "fails every event of the request, even when it holds every result line, and is not sent again" do
+      requests = 0
+      sidecar = RawSidecar.new do |socket, body, n|
+        requests = n
+        results = body.lines.map { |l| %({"event":{"message":"result for #{JSON.parse(l)['message']}"}}\n) }.join
+        promised = n == 1 ? results.bytesize + 50 : results.bytesize
+        socket.write("HTTP/1.1 200 OK\r\nContent-Length: #{promised}\r\n\r\n#{results}")
+        socket.close if n == 1
+      end
+      filter = wasm(sidecar.url)
+      events = [event("a"), event("b")]
+      filter_on_worker(filter, events)
+      expect(events.map { |e| e.get("message") }).to eq(%w[a b])
+      events.each do |e|
+        expect(e.get("tags")).to eq(["_httprequestfailure"])
+        expect(failure(e)["kind"]).to eq("request_failed")
+        # A net-http that can be told not to ignore the early end says so itself.
+        expect(failure(e)["reason"]).to match(/of the \d+ bytes its Content-Length gives|EOFError/)
+        expect(failure(e)["reason"]).to include("may have run")
+      end
+      expect(requests).to eq(1)
+      # The next batch goes on a new connection, and a whole answer is taken.
+      later = [event("c")]
+      filter_on_worker(filter, later)
+      expect(later.first.get("message")).to eq("result for c")
+      expect(later.first.get("tags")).to be_nil
+      sidecar.stop
+    end
+  end
 end
