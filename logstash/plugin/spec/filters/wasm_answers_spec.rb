@@ -60,13 +60,23 @@ describe LogStash::Filters::Wasm do
       fake.stop
     end
 
+    # Logstash writes events with Jackson, which has no limit at 100 levels
+    # as Ruby's JSON has by default: such an event is sent, not failed.
+    it "sends an event nested deeper than 100 levels, in its fields and in its @metadata" do
+      deep = JSON.parse(nested(119), :max_nesting => false)
+      metadata = { "m" => JSON.parse(nested(117), :max_nesting => false) }
+      sent = LogStash::Event.new("message" => "a", "d" => deep, "@metadata" => metadata)
+      filter_on_worker(wasm(@server[:url], "pipeline" => "access"), [sent])
+      expect(sent.get("tags")).to be_nil
+      expect(sent.get("[event][dataset]")).to eq("apache.access")
+      expect(sent.get("d")).to eq(deep)
+      expect(sent.get("@metadata")).to eq(metadata)
+    end
+
     it "takes a line as deep as the sidecar's deepest event in its result, and refuses one a level deeper" do
       # The event's own object and 126 arrays: 127, the most the sidecar
       # takes; `{"event":...}` makes the line 128 deep.
       deepest = LogStash::Event.new("message" => "a", "d" => JSON.parse(nested(126), :max_nesting => false))
-      # Ruby's JSON writes at most 100 levels unless told; Logstash's own
-      # writer, which the stub's to_json stands for, has no such limit.
-      allow(deepest).to receive(:to_json) { JSON.generate(deepest.to_hash, :max_nesting => false) }
       filter_on_worker(wasm(@server[:url], "pipeline" => "access"), [deepest])
       expect(deepest.get("tags")).to be_nil
       expect(deepest.get("[event][dataset]")).to eq("apache.access")
@@ -265,6 +275,40 @@ describe LogStash::Filters::Wasm do
       expect(events.first.get("message")).to eq("a")
       expect(failure(events.first)["reason"]).to include("holds a blank line (line 2)")
       fake.stop
+    end
+  end
+
+  # The real sidecar never sends one; a proxy that loses its upstream, or
+  # a sidecar killed while writing, can. Whole lines prove nothing: the
+  # answer's end is what its Content-Length gives.
+  describe "a 200 answer that ends before its Content-Length" do
+    it "fails every event of the request, even when it holds every result line, and is not sent again" do
+      requests = 0
+      sidecar = RawSidecar.new do |socket, body, n|
+        requests = n
+        results = body.lines.map { |l| %({"event":{"message":"result for #{JSON.parse(l)['message']}"}}\n) }.join
+        promised = n == 1 ? results.bytesize + 50 : results.bytesize
+        socket.write("HTTP/1.1 200 OK\r\nContent-Length: #{promised}\r\n\r\n#{results}")
+        socket.close if n == 1
+      end
+      filter = wasm(sidecar.url)
+      events = [event("a"), event("b")]
+      filter_on_worker(filter, events)
+      expect(events.map { |e| e.get("message") }).to eq(%w[a b])
+      events.each do |e|
+        expect(e.get("tags")).to eq(["_httprequestfailure"])
+        expect(failure(e)["kind"]).to eq("request_failed")
+        # A net-http that can be told not to ignore the early end says so itself.
+        expect(failure(e)["reason"]).to match(/of the \d+ bytes its Content-Length gives|EOFError/)
+        expect(failure(e)["reason"]).to include("may have run")
+      end
+      expect(requests).to eq(1)
+      # The next batch goes on a new connection, and a whole answer is taken.
+      later = [event("c")]
+      filter_on_worker(filter, later)
+      expect(later.first.get("message")).to eq("result for c")
+      expect(later.first.get("tags")).to be_nil
+      sidecar.stop
     end
   end
 end

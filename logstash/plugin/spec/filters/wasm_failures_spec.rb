@@ -478,6 +478,26 @@ describe LogStash::Filters::Wasm do
       end
     end
 
+    # All but identity fail every batch at the real sidecar (415 or 403);
+    # identity is refused as well, as the body's coding is the plugin's.
+    { "content-encoding" => "gzip", "Content-Encoding" => "identity", "Origin" => "null",
+      "sec-fetch-site" => "cross-site" }.each do |name, value|
+      it "refuses a #{name}: #{value} header" do
+        filter = LogStash::Filters::Wasm.new("url" => @server[:url], "pipeline" => "access", "headers" => { name => value })
+        expect { filter.register }.to raise_error(LogStash::ConfigurationError, /headers: #{name} cannot be set/)
+      end
+    end
+
+    it "takes headers the sidecar takes, even ones that look like the plugin's own business" do
+      headers = { "Sec-Fetch-Site" => "none", "Expect" => "100-continue", "Host" => "wasmstash.internal",
+                  "Connection" => "close", "Accept-Encoding" => "gzip" }
+      filter = wasm(@server[:url], "access", "headers" => headers, "retry_budget" => 0)
+      events = [event("a", "method" => "get"), event("b", "method" => "post")]
+      2.times { filter.multi_filter(events) }
+      expect(events.map { |e| e.get("method") }).to eq(%w[GET POST])
+      expect(events.map { |e| e.get("tags") }).to eq([nil, nil])
+    end
+
     {
       "a negative max_retry_wait" => { "max_retry_wait" => -1 },
       "a timeout of 0" => { "timeout" => 0 },

@@ -273,6 +273,24 @@ describe LogStash::Filters::Wasm do
       expect(shown(filter, batch)).not_to include(key_material)
     end
 
+    # URI gives the scheme in lower case, and the client speaks TLS to such
+    # a url: the warnings must say what the client does.
+    it "takes an upper-case HTTPS:// url as https, in its warnings as in its requests" do
+      filter = wasm(@mtls.url.sub("https://", "HTTPS://"), client_settings("ssl_verification_mode" => "none"))
+      batch = events
+      filter.multi_filter(batch)
+      expect(batch.all? { |e| processed?(e) }).to be true
+      messages = filter.logger.lines.map { |line| line[1] }
+      expect(messages).to include(/ssl_verification_mode is none/)
+      expect(messages.grep(/url is not https/)).to be_empty
+      expired = self.class.certificate("/CN=logstash spec expired client", @client_key, usage: "clientAuth")
+      expired.not_before = Time.now - 7200
+      expired.not_after = Time.now - 3600
+      expired.sign(@client_key, OpenSSL::Digest::SHA256.new)
+      stale = wasm("HTTPS://127.0.0.1:9443", client_settings("ssl_certificate" => write("expired.pem", expired.to_pem)))
+      expect(stale.logger.lines.map { |line| line[1] }).to include(/ssl_certificate is not valid now/)
+    end
+
     it "warns that a client certificate is not used with an http url" do
       filter = wasm("http://127.0.0.1:9700", client_settings)
       expect(filter.logger.lines.map { |line| line[1] }).to include(/ssl_certificate and ssl_key are set but url is not https/)

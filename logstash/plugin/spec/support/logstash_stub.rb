@@ -141,8 +141,10 @@ module LogStash
       metadata.empty? ? to_hash : to_hash.merge("@metadata" => metadata)
     end
 
-    def to_json(*args)
-      to_hash.to_json(*args)
+    # Logstash writes the event with Jackson, which has no nesting limit
+    # the sidecar's (128) would reach; Ruby's JSON stops at 100 unless told.
+    def to_json(*)
+      JSON.generate(to_hash, :max_nesting => false)
     end
 
     private

@@ -109,6 +109,14 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
 
   # Headers the plugin sets itself, which frame the batch.
   OWN_HEADERS = %w[content-type content-length transfer-encoding].freeze
+  # The plugin sends the body uncompressed, and the sidecar decodes none:
+  # any coding but identity gets a 415 on every batch, and identity says
+  # nothing.
+  BODY_CODING = "content-encoding".freeze
+  # What marks a web browser's request, which the sidecar refuses (403) on
+  # its pipeline endpoints: an Origin of any value, a Sec-Fetch-Site other
+  # than `none`. Either would fail every batch.
+  BROWSER_HEADERS = %w[origin sec-fetch-site].freeze
   # RFC 9110's token: anything else would make a malformed request.
   HEADER_NAME = /\A[!\#$%&'*+\-.^_`|~0-9A-Za-z]+\z/.freeze
   # PEM blocks: a certificate, a private key (PKCS#1, SEC1, PKCS#8, or one
@@ -120,6 +128,9 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     validate_settings
     base = @url.end_with?("/") ? @url : "#{@url}/"
     @uri = URI.join(base, "v1/pipelines/#{URI.encode_www_form_component(@pipeline)}/batch")
+    # After the url is parsed: the warnings tell by the scheme the client
+    # will use, which URI gives in lower case (`HTTPS://` is TLS too).
+    tls_warnings(@uri.scheme == "https")
     @client = LogStash::Filters::WasmClient.new(@uri, :timeout => @timeout, :retries => @retries.to_i,
                                                 :max_retry_wait => @max_retry_wait, :retry_budget => @retry_budget,
                                                 :logger => @logger, :pipeline => @pipeline,
@@ -181,7 +192,6 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     problems.concat(header_problems)
     problems.compact!
     raise LogStash::ConfigurationError, "wasm filter: #{problems.join('; ')}" unless problems.empty?
-    tls_warnings
   end
 
   # Reads the CA files into @cert_store, so that a bad file stops the
@@ -265,8 +275,7 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     [nil, "ssl_key: cannot read #{path} (#{e.class}: #{e.message})"]
   end
 
-  def tls_warnings
-    https = @url.to_s.start_with?("https:")
+  def tls_warnings(https)
     if !Array(@ssl_certificate_authorities).empty? && !https
       @logger.warn("ssl_certificate_authorities is set but url is not https://; it is not used", :pipeline => @pipeline)
     end
@@ -303,12 +312,26 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
         problems << "headers: #{name.inspect} is not a valid header name"
       elsif OWN_HEADERS.include?(name.downcase)
         problems << "headers: #{name} is set by the plugin"
+      elsif name.downcase == BODY_CODING
+        problems << "headers: #{name} cannot be set: the plugin sends the body uncompressed, and the sidecar " \
+                    "refuses any other coding (415)"
+      elsif browser_mark?(name, value)
+        problems << "headers: #{name} cannot be set: it marks a web browser's request, which the sidecar " \
+                    "refuses (403)"
       elsif !(value.is_a?(String) || value.is_a?(Numeric)) || value.to_s =~ /[\r\n\0]/
         problems << "headers: the value of #{name} must be one line of text"
       else
         @request_headers[name] = value.to_s
       end
     end
+  end
+
+  # The sidecar's own test (Sec-Fetch-Site `none` is a typed address, which
+  # it lets through).
+  def browser_mark?(name, value)
+    name = name.downcase
+    return false unless BROWSER_HEADERS.include?(name)
+    name == "origin" || !value.to_s.strip.casecmp?("none")
   end
 
   def positive?(value, at_least = nil)

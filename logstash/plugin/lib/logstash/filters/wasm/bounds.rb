@@ -15,6 +15,11 @@ module LogStash
       # The exchange's deadline passed.
       class Overdue < OutOfBounds; end
 
+      # A 200 answer ended before the bytes its Content-Length gives: the
+      # connection closed early, and what came, even whole lines, may not
+      # be all the sidecar wrote.
+      class CutShort < StandardError; end
+
       # One exchange's deadline and byte counts. Every read and write of the
       # connection's socket goes through `before_io` (see Metered), and every
       # read through `read`; the answer's body, as Net::HTTP hands it on,

@@ -341,6 +341,8 @@ module LogStash
         text = "".b
         response = http.request(request) do |answer|
           lines = ResultLines.new(limits) if answer.code.to_i == 200
+          # Read before read_body, which removes a Content-Encoding it decodes.
+          promised = lines && promised_bytes(answer)
           answer.read_body do |segment|
             meter.body(segment.bytesize)
             if lines
@@ -350,6 +352,10 @@ module LogStash
             end
             text << segment
           end
+          if promised && text.bytesize < promised
+            raise CutShort, "wasmstash's answer ended after #{text.bytesize} of the #{promised} bytes its " \
+                            "Content-Length gives (the connection closed early)"
+          end
           lines.finish if lines
         end
         [response, text]
@@ -357,6 +363,16 @@ module LogStash
         http.meter = nil
         http.read_timeout = @timeout
         http.write_timeout = @timeout if http.respond_to?(:write_timeout=)
+      end
+
+      # The body bytes an answer's Content-Length gives, when the bytes read
+      # are those: not chunked (Content-Length is then ignored), and not
+      # coded (it then counts the coded bytes, not those handed on).
+      def promised_bytes(answer)
+        return nil if answer.chunked?
+        coding = answer["content-encoding"].to_s.strip.downcase
+        return nil unless coding.empty? || coding == "identity"
+        answer.content_length
       end
 
       def request(body, length)
@@ -377,6 +393,11 @@ module LogStash
                         :pipeline => @pipeline, :url => @shown_uri, :error => error.message)
           return Answer.new(nil, nil, "wasmstash did not answer in full within #{@timeout} s (timeout); " \
                                       "not retried, as it may have run the batch")
+        end
+        if error.is_a?(CutShort)
+          @logger.error("wasmstash's answer was cut short; not retried, as it may have run the batch",
+                        :pipeline => @pipeline, :url => @shown_uri, :error => error.message)
+          return Answer.new(nil, nil, "#{error.message}; not retried, as wasmstash may have run the batch")
         end
         if error.is_a?(OutOfBounds)
           @logger.error("wasmstash's answer broke a bound; not retried, as it may have run the batch",
@@ -421,9 +442,11 @@ module LogStash
         http.open_timeout = [@timeout, 10].min
         http.read_timeout = @timeout
         http.write_timeout = @timeout if http.respond_to?(:write_timeout=)
-        # An answer cut short is a broken connection, not a shorter answer
-        # (Net::HTTP ignores an early end of a Content-Length body by
-        # default; Ruby 3.0 and JRuby 9.4 can be told not to).
+        # An answer cut short is a broken connection, not a shorter answer.
+        # Net::HTTP takes an early end of a Content-Length body as the end by
+        # default; a net-http newer than Ruby 3.1's and JRuby 9.3's can be
+        # told not to, and for the others `exchange` counts the bytes itself
+        # (CutShort).
         http.ignore_eof = false if http.respond_to?(:ignore_eof=)
         http.keep_alive_timeout = KEEP_ALIVE_SECONDS
         http.start

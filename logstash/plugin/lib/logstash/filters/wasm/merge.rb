@@ -89,11 +89,13 @@ module LogStash
         reference.scan(/\[([^\[\]]+)\]/).flatten
       end
 
+      # Outside Logstash (the specs), Ruby's JSON, without the nesting limit
+      # of 100 it has by default and Logstash's writer does not.
       def self.dump_json(value)
         if defined?(LogStash::Json) && LogStash::Json.respond_to?(:dump)
           LogStash::Json.dump(value)
         else
-          JSON.generate(value)
+          JSON.generate(value, :max_nesting => false)
         end
       end
 
