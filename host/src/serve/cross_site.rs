@@ -1,9 +1,11 @@
-//! Refuses requests a web page made. The pipeline endpoints and `/metrics`
-//! take no token, as Logstash and Prometheus call them; a page open in the
+//! Refuses requests a web page made. The pipeline endpoints, `/metrics` and
+//! the health checks take no token, as Logstash, Prometheus and
+//! orchestrators call them; a page open in the
 //! operator's browser could otherwise send events with a request that needs
 //! no preflight (`text/plain`, a form, `mode: "no-cors"`) and fill filter
 //! state (templates, anomaly baselines) with what it likes, or read
-//! `/metrics` once its own name resolves to this host (DNS rebinding).
+//! `/metrics` or `/readyz`'s pipeline names once its own name resolves to
+//! this host (DNS rebinding).
 //!
 //! No client of these endpoints is a browser: the gem, Logstash's `http`
 //! filter, Prometheus and curl send neither `Origin` nor `Sec-Fetch-Site`.
@@ -67,8 +69,8 @@ pub(crate) async fn refuse_browsers(
         StatusCode::FORBIDDEN,
         format!(
             "refused: the request carries `{name}: {value}`, which only a web browser sends; \
-             the pipeline endpoints and /metrics take no token, so a web page must not reach \
-             them (Logstash, Prometheus and curl send no such header)"
+             the pipeline endpoints, /metrics and the health checks take no token, so a web page \
+             must not reach them (Logstash, Prometheus and curl send no such header)"
         ),
     )
     .into_response()

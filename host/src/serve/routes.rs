@@ -28,8 +28,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     let no_browsers =
         || axum::middleware::from_fn_with_state(app.clone(), super::cross_site::refuse_browsers);
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
+        .route("/healthz", get(|| async { "ok\n" }).layer(no_browsers()))
+        .route("/readyz", get(readyz).layer(no_browsers()))
         .route("/metrics", get(metrics).layer(no_browsers()))
         .route("/v1/pipelines/{pipeline}/event", post(event).layer(no_browsers()))
         .route("/v1/pipelines/{pipeline}/batch", post(batch).layer(no_browsers()))
