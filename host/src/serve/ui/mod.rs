@@ -184,7 +184,10 @@ async fn login(State(app): State<Arc<App>>, Json(login): Json<Login>) -> Respons
         return (StatusCode::BAD_REQUEST, Json(json!({"error": message}))).into_response();
     };
     if !access::same_secret(login.token.trim(), token) {
-        // Slow down guessing; the token has at least 16 characters anyway.
+        // Slows a guesser that tries one token at a time, and no other: tries
+        // in parallel each wait their own 500 ms, as bearer tokens on the
+        // admin routes wait none. What keeps the token is its length (16
+        // characters at least), not this.
         tokio::time::sleep(Duration::from_millis(500)).await;
         return denied(access::Denied::NeedsLogin);
     }
