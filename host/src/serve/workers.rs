@@ -136,6 +136,9 @@ struct Desk {
     /// client that hung up after a worker took them, whose results went
     /// nowhere (the request counters see no answer for them).
     events_abandoned: Counter,
+    /// `wasmstash_rejected_total{reason="client_gone"}`: requests withdrawn
+    /// from the queue unrun because their client hung up first.
+    withdrawn: Counter,
     /// The requests' memory budget: a worker resizes each request's share
     /// to its results, and takes no new call while results are held
     /// beyond it.
@@ -224,6 +227,10 @@ impl PipelineWorkers {
             events_abandoned: metrics.counter_handle(
                 "wasmstash_events_total",
                 &[("pipeline", name), ("outcome", "abandoned")],
+            ),
+            withdrawn: metrics.counter_handle(
+                "wasmstash_rejected_total",
+                &[("pipeline", name), ("reason", "client_gone")],
             ),
             budget,
         };
@@ -428,8 +435,8 @@ struct Waiting<'a> {
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if !self.settled {
-            self.desk.withdraw(self.id);
+        if !self.settled && self.desk.withdraw(self.id) {
+            self.desk.withdrawn.add(1);
         }
     }
 }

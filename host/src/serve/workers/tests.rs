@@ -57,6 +57,38 @@ async fn results_sent_to_a_request_that_is_then_dropped_are_counted_abandoned() 
     );
 }
 
+/// A client that hangs up while its request waits in the queue: the
+/// request is withdrawn unrun, and counted as such.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_withdrawn_from_the_queue_is_counted() {
+    let metrics = Arc::new(Metrics::default());
+    let budget = Budget::new(1 << 20);
+    let workers = slow_workers(&metrics, &budget);
+    let mut running = Box::pin(workers.run(vec![CheckedEvent::message("a")], Share::new(&budget)));
+    assert!(futures_poll_once(running.as_mut()).await.is_none());
+    // The one worker is busy with the first for 100 ms: this one queues.
+    let mut queued = Box::pin(workers.run(
+        vec![CheckedEvent::message("b"), CheckedEvent::message("c")],
+        Share::new(&budget),
+    ));
+    assert!(futures_poll_once(queued.as_mut()).await.is_none());
+    drop(queued);
+    assert_eq!(
+        running.await.map(|(results, _)| results.len()).ok(),
+        Some(1)
+    );
+    let text = metrics.render();
+    assert!(
+        text.contains(r#"wasmstash_rejected_total{pipeline="p",reason="client_gone"} 1"#),
+        "{text}"
+    );
+    // Only the first request's event ran.
+    assert!(
+        text.contains(r#"wasmstash_filter_events_total{pipeline="p",filter="chaos"} 1"#),
+        "{text}"
+    );
+}
+
 /// Polls `future` once: its output if it was ready.
 async fn futures_poll_once<F: std::future::Future>(
     future: std::pin::Pin<&mut F>,
