@@ -78,7 +78,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "wasmstash_rejected_total",
         "counter",
-        "Requests refused before running, by pipeline and reason, each once (those the pipeline endpoints answered are also in wasmstash_requests_total, by status)",
+        "Requests refused before running (or withdrawn, reason client_gone), by pipeline and reason, each once (those the pipeline endpoints answered are also in wasmstash_requests_total, by status)",
     ),
     (
         "wasmstash_connections_refused_total",
