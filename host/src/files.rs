@@ -71,6 +71,55 @@ pub fn others_may_write(_meta: &std::fs::Metadata) -> Option<String> {
     None
 }
 
+/// Why a user other than this one (or root, who can change anything
+/// anyway) could change what the sidecar reads from `path` (its config, a
+/// module, the admin token), if so: the file belongs to another user or
+/// lets group or others write, or its directory lets them replace it (one
+/// with the sticky bit, such as /tmp, does not: only a file's owner may
+/// rename over it there).
+#[cfg(unix)]
+pub fn others_may_change(path: &Path) -> std::io::Result<Option<String>> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let file = std::fs::metadata(path)?;
+    if file.uid() != me && file.uid() != 0 {
+        return Ok(Some(format!("it belongs to user {}", file.uid())));
+    }
+    if file.mode() & 0o022 != 0 {
+        return Ok(Some(format!(
+            "its mode {:o} lets others write to it",
+            file.mode() & 0o7777
+        )));
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let dir_meta = std::fs::metadata(dir)?;
+    let sticky = dir_meta.mode() & 0o1000 != 0;
+    if dir_meta.uid() != me && dir_meta.uid() != 0 && !sticky {
+        return Ok(Some(format!(
+            "its directory {} belongs to user {}",
+            dir.display(),
+            dir_meta.uid()
+        )));
+    }
+    if dir_meta.mode() & 0o022 != 0 && !sticky {
+        return Ok(Some(format!(
+            "its directory {} has mode {:o}, which lets others replace it",
+            dir.display(),
+            dir_meta.mode() & 0o7777
+        )));
+    }
+    Ok(None)
+}
+
+#[cfg(not(unix))]
+pub fn others_may_change(_path: &Path) -> std::io::Result<Option<String>> {
+    Ok(None)
+}
+
 /// [`read_capped`] for a text file, refused unless it is UTF-8.
 pub fn read_capped_text(path: &Path, limit: u64, what: &str) -> std::io::Result<String> {
     String::from_utf8(read_capped(path, limit, what)?).map_err(|_| {

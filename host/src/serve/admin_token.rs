@@ -51,6 +51,7 @@ pub(super) fn admin_token(
             );
             let token = crate::files::read_capped_text(file, MAX_TOKEN_FILE_BYTES, "token file")
                 .map_err(|e| ConfigError(format!("{source}: {e}")))?;
+            check_token_file(file, &source)?;
             (token, source)
         }
     };
@@ -75,6 +76,35 @@ pub(super) fn admin_token(
         )));
     }
     Ok(Some(token.to_owned()))
+}
+
+/// Refuses a token file another user could change: they would choose the
+/// token that opens the admin endpoints and the live view. One they could
+/// only read is said, not refused: a container's secret is often mounted
+/// 0644 in a directory no other user enters.
+fn check_token_file(file: &Path, source: &str) -> Result<(), ConfigError> {
+    let changeable =
+        crate::files::others_may_change(file).map_err(|e| ConfigError(format!("{source}: {e}")))?;
+    if let Some(why) = changeable {
+        return Err(ConfigError(format!(
+            "{source}: another user can change this file ({why}), and so choose the token that \
+             opens the admin endpoints and the live view; it must be writable by this user alone \
+             (chown it, chmod go-w, or move it)"
+        )));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let mode = std::fs::metadata(file).map_or(0, |meta| meta.mode());
+        if mode & 0o044 != 0 {
+            tracing::warn!(
+                "{source}: other users can read the token (mode {:o}): anyone on this machine who \
+                 reads it can reload the pipelines and watch events in /ui; chmod 600 it",
+                mode & 0o7777
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A token copied from an example (`change-me-...`, as in `.env.example`)

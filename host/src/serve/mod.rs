@@ -269,6 +269,7 @@ fn load_set(
     // `watched_files` lists the config first, then the module files, which
     // are read below.
     seen.extend(fingerprint(config.watched_files().iter().skip(1)));
+    warn_of_files_others_may_change(&config.watched_files());
     let engine =
         Engine::new(config.engine.clone()).map_err(|e| ConfigError(format!("engine: {e}")))?;
     let mut pipelines = BTreeMap::new();
@@ -292,6 +293,21 @@ fn load_set(
         engine: config.engine.clone(),
     };
     Ok((set, config))
+}
+
+/// Whoever can change the config or a module runs code on every event (the
+/// file watch reloads it unasked): said at each load, not refused, as a
+/// deployment may share them with a group on purpose.
+fn warn_of_files_others_may_change(files: &[PathBuf]) {
+    for file in files {
+        if let Ok(Some(why)) = crate::files::others_may_change(file) {
+            tracing::warn!(
+                "{}: another user can change this file ({why}); they could run filters of their \
+                 choosing on every event (chown it, chmod go-w)",
+                file.display()
+            );
+        }
+    }
 }
 
 /// With the deadline off, a call that never ends keeps its worker for good;
