@@ -315,9 +315,8 @@ fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
         Err(error) => return (Vec::new(), vec![error.to_string()]),
     };
     let mut problems = Vec::new();
-    if let Err(error) = serve::check_settings(path, &config.server) {
-        problems.push(error.to_string());
-    }
+    let settings = serve::check_settings(path, &config.server);
+    problems.extend(settings.iter().map(ToString::to_string));
     let engine = match Engine::new(config.engine.clone()) {
         Ok(engine) => engine,
         Err(error) => {

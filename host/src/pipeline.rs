@@ -161,6 +161,24 @@ impl Pipeline {
         self.sibling()
     }
 
+    /// Makes every stage's instance before the first batch (see
+    /// [`Stage::start_instance`]); the error names the filter that could
+    /// not have one, with why.
+    pub fn start_instances(&mut self) -> Result<(), String> {
+        for stage in &mut self.stages {
+            stage.with(|stage| {
+                stage.start_instance().map_err(|failure| {
+                    format!(
+                        "filter `{}`: {}",
+                        crate::config::shown_name(stage.module().name()),
+                        failure.reason
+                    )
+                })
+            })?;
+        }
+        Ok(())
+    }
+
     /// The shared (stateful) stages with their positions, for snapshots.
     pub fn shared_stages(&self) -> Vec<(usize, Arc<SharedStage>)> {
         self.stages

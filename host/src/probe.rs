@@ -17,8 +17,9 @@ pub struct ProbeArgs {
     /// What to GET (http only).
     #[arg(default_value = "http://127.0.0.1:9700/readyz")]
     pub url: String,
-    /// Seconds for each step: connecting, sending, and reading the answer.
-    #[arg(long, default_value_t = 3)]
+    /// Seconds for each step: connecting, sending, and reading the answer
+    /// (1 to 3600).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
 }
 
@@ -32,14 +33,14 @@ pub fn probe(args: &ProbeArgs) -> Result<String, String> {
         Some(slash) => (&rest[..slash], &rest[slash..]),
         None => (rest, "/"),
     };
-    let timeout = Duration::from_secs(args.timeout.max(1));
+    let timeout = Duration::from_secs(args.timeout);
     let address = with_default_port(authority)
         .to_socket_addrs()
         .map_err(|e| format!("{authority}: {e}"))?
         .next()
         .ok_or_else(|| format!("{authority}: no address"))?;
-    let mut stream =
-        TcpStream::connect_timeout(&address, timeout).map_err(|e| format!("{address}: {e}"))?;
+    let mut stream = TcpStream::connect_timeout(&address, timeout)
+        .map_err(|e| failed(address, "connecting", e, timeout))?;
     stream.set_read_timeout(Some(timeout)).ok();
     stream.set_write_timeout(Some(timeout)).ok();
     // One write: `write!` on the stream would send each formatted piece in a
@@ -47,7 +48,7 @@ pub fn probe(args: &ProbeArgs) -> Result<String, String> {
     let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
     stream
         .write_all(request.as_bytes())
-        .map_err(|e| format!("{address}: {e}"))?;
+        .map_err(|e| failed(address, "sending the request", e, timeout))?;
     // The status line is all we need; 256 bytes hold it.
     let mut head = [0u8; 256];
     let mut filled = 0;
@@ -55,7 +56,7 @@ pub fn probe(args: &ProbeArgs) -> Result<String, String> {
         match stream.read(&mut head[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
-            Err(e) => return Err(format!("{address}: {e}")),
+            Err(e) => return Err(failed(address, "waiting for the answer", e, timeout)),
         }
     }
     let text = String::from_utf8_lossy(&head[..filled]);
@@ -71,6 +72,24 @@ pub fn probe(args: &ProbeArgs) -> Result<String, String> {
 }
 
 /// `authority` with port 80 if it names none, as a browser reads a URL.
+/// What went wrong in `step`. A socket's deadline shows as "would block"
+/// (EAGAIN) on a read or write, which would not tell the operator the
+/// answer was late: said as the timeout it is.
+fn failed(
+    address: std::net::SocketAddr,
+    step: &str,
+    error: std::io::Error,
+    timeout: Duration,
+) -> String {
+    match error.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => format!(
+            "{address}: {step}: timed out after {} s (--timeout)",
+            timeout.as_secs()
+        ),
+        _ => format!("{address}: {step}: {error}"),
+    }
+}
+
 fn with_default_port(authority: &str) -> String {
     let port_given = !authority.ends_with(']')
         && (authority.rsplit_once(':'))
@@ -149,5 +168,29 @@ mod tests {
             timeout: 1,
         };
         assert!(probe(&args).unwrap_err().contains("only http://"));
+    }
+
+    /// A server that takes the connection and never answers: the probe
+    /// says it timed out, and after how long, not "Resource temporarily
+    /// unavailable" (the read's EAGAIN).
+    #[test]
+    fn a_silent_server_is_said_to_have_timed_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/readyz", listener.local_addr().unwrap());
+        let error = probe(&ProbeArgs { url, timeout: 1 }).unwrap_err();
+        assert!(
+            error.ends_with("waiting for the answer: timed out after 1 s (--timeout)"),
+            "{error}"
+        );
+        drop(listener);
+    }
+
+    #[test]
+    fn a_timeout_of_zero_is_refused() {
+        let command = ProbeArgs::augment_args(clap::Command::new("probe"));
+        let error = command
+            .try_get_matches_from(["probe", "--timeout", "0"])
+            .unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
     }
 }

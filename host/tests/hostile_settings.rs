@@ -233,3 +233,28 @@ fn check_prints_filter_names_escaped() {
         );
     }
 }
+
+/// `check` reports every problem it finds: it stopped at the first of the
+/// `[server]` table's, a missing token file hiding a state_dir that others
+/// may write to.
+#[test]
+fn check_reports_each_server_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[server]\nwatch = false\nstate_dir = \"/tmp\"\nadmin_token_file = \"missing.token\"\n\
+         [[pipelines.b.filters]]\nfilter = \"templates\"\n",
+    );
+    let check = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args(["check", config.to_str().unwrap()])
+        .env_remove("WASMSTASH_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = text(&check.stderr);
+    assert_eq!(check.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("missing.token") && stderr.contains("state_dir /tmp"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 problem(s)"), "{stderr}");
+}

@@ -27,7 +27,7 @@ mod log_gate;
 mod module;
 mod outcome;
 mod printable;
-pub(crate) use printable::printable;
+pub(crate) use printable::{name as printable_name, printable};
 mod shape;
 mod stage;
 mod tripwire;

@@ -26,6 +26,10 @@ pub enum FailureKind {
     /// The event was never run: isolating a failure in its batch, one
     /// event per call, ran past `engine.replay_budget_ms` first.
     NotRun,
+    /// The filter could not be run on the event: a new instance of it,
+    /// needed after an earlier one failed, could not be started (the host
+    /// could not reserve its memory, or its `init` failed this time).
+    NoInstance,
 }
 
 impl FailureKind {
@@ -47,6 +51,7 @@ impl FailureKind {
             FailureKind::InvalidOutput => "invalid_output",
             FailureKind::FilterError => "filter_error",
             FailureKind::NotRun => "not_run",
+            FailureKind::NoInstance => "no_instance",
         }
     }
 }

@@ -290,6 +290,14 @@ impl Stage {
         }
     }
 
+    /// Makes the stage's instance now, if it has none, rather than at its
+    /// first batch: a pipeline whose instances cannot all be held at once
+    /// (an address-space limit, each reserving its memory's range) is then
+    /// refused before it reads an event, not failing every one.
+    pub fn start_instance(&mut self) -> Result<(), Failure> {
+        self.instance().map(|_| ())
+    }
+
     fn instance(&mut self) -> Result<&mut FilterInstance, Failure> {
         if self.instance.is_none() {
             self.instance = Some(self.new_instance()?);
@@ -305,9 +313,12 @@ impl Stage {
     fn new_instance(&mut self) -> Result<FilterInstance, Failure> {
         let (mut restore_state, mut rerun_log) = (self.state.is_some(), !self.log.is_empty());
         loop {
+            // Not the event's doing, nor a trap of a call: said as its own
+            // kind, so that a host short of memory is not read as a filter
+            // that crashes.
             let mut instance = self.module.instantiate().map_err(|e| {
                 Failure::new(
-                    FailureKind::Trap,
+                    FailureKind::NoInstance,
                     format!("could not start a new instance: {e}"),
                 )
             })?;

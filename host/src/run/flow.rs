@@ -224,8 +224,10 @@ fn read_batches(
             }
             batch.push(body, cut);
             let holding = batch.format == InputFormat::Auto;
+            // Up to [`AUTO_HOLD_LINES`] blank lines are held, as the README
+            // says: one more makes the input text.
             let most = if holding {
-                AUTO_HOLD_LINES
+                AUTO_HOLD_LINES + 1
             } else {
                 flow.batch_size
             };

@@ -91,8 +91,8 @@ pub struct RunArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
-    /// Threads running the pipeline, each with its own filter instances;
-    /// default: one per core. Output is the same, in the same order, for any
+    /// Threads running the pipeline (1 to 256), each with its own filter
+    /// instances; default: one per core. Output is the same, in the same order, for any
     /// number. A pipeline with a stateful filter (one that exports
     /// `wasmstash_snapshot`, as `templates` and `anomaly` do) runs one.
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
@@ -186,8 +186,22 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
         None => None,
     };
     let mut pipelines: Vec<Pipeline> = (1..workers).map(|_| pipeline.sibling()).collect();
-    let mut summary = Summary::new(pipeline.name(), args.format == InputFormat::Auto);
     pipelines.insert(0, pipeline);
+    // Every worker's instances are made before any input is read: a run
+    // that could not hold them all would otherwise fail every event the
+    // ones it lacks should have run, and its output would depend on
+    // `--workers`.
+    for (worker, pipeline) in pipelines.iter_mut().enumerate() {
+        pipeline.start_instances().map_err(|e| {
+            ConfigError(format!(
+                "pipeline `{}`: cannot start worker {} of {workers}: {e}",
+                pipeline.name(),
+                worker + 1
+            ))
+        })?;
+    }
+    let pipeline = &pipelines[0];
+    let mut summary = Summary::new(pipeline.name(), args.format == InputFormat::Auto);
     let progress = progress_bar(args, total_bytes);
     let started = Instant::now();
     let flow = flow_for(args, workers, progress.clone());
@@ -479,10 +493,24 @@ fn progress_bar(args: &RunArgs, total_bytes: u64) -> ProgressBar {
     if args.no_progress || !io::stderr().is_terminal() || total_bytes < (8 << 20) {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(total_bytes);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .expect("the template is valid"),
-    );
+    progress_style(total_bytes, reads_stdin(&args.inputs))
+}
+
+/// Whether the run reads standard input, as `-` or by naming no file.
+fn reads_stdin(inputs: &[PathBuf]) -> bool {
+    inputs.is_empty() || inputs.iter().any(|path| path.as_os_str() == "-")
+}
+
+/// The bar for `total_bytes` of files. Every byte read moves it, stdin's
+/// too, whose length is not known: with stdin among the inputs it shows
+/// the bytes read and the rate, with no total to count them against.
+fn progress_style(total_bytes: u64, reads_stdin: bool) -> ProgressBar {
+    let (bar, template) = if reads_stdin {
+        (ProgressBar::no_length(), "{bytes} read, {bytes_per_sec}")
+    } else {
+        let template = "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}";
+        (ProgressBar::new(total_bytes), template)
+    };
+    bar.set_style(ProgressStyle::with_template(template).expect("the template is valid"));
     bar
 }

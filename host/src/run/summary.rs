@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use wasmstash_sdk::Event;
 
+use crate::config::shown_name;
 use crate::engine::counter_names::CounterNames;
+use crate::engine::printable_name;
 use crate::input::InputNotes;
 
 /// What a run did, as printed on stderr.
@@ -73,7 +75,9 @@ impl std::fmt::Display for Summary {
         if !self.filter_counters.is_empty() {
             let mut counters: Vec<String> = (self.filter_counters.iter())
                 .take(COUNTERS_SHOWN)
-                .map(|((filter, name), n)| format!("{filter}.{name} {n}"))
+                // The counter's name is escaped where the module gave it;
+                // the filter's is the config's, escaped here.
+                .map(|((filter, name), n)| format!("{}.{name} {n}", shown_name(filter)))
                 .collect();
             if let Some(more) = self.filter_counters.len().checked_sub(COUNTERS_SHOWN)
                 && more > 0
@@ -114,10 +118,61 @@ impl std::fmt::Display for Summary {
 /// What the output says failed: events per failure tag (tags starting
 /// with `_`), and failure records (`[wasmstash][failures]`) per kind, which
 /// tell a trap from a full memory, a deadline from an event left unrun.
+///
+/// Both names come from the events, which the input may have chosen: they
+/// are kept escaped and cut as a module's names are ([`printable_name`]),
+/// and at most [`NAMES_KEPT`] of each, so that neither a line break in a
+/// tag nor a million distinct tags reach the summary line.
 #[derive(Debug, Default)]
 pub struct FailureCounts {
-    tags: BTreeMap<String, u64>,
-    kinds: BTreeMap<String, u64>,
+    tags: Tally,
+    kinds: Tally,
+}
+
+/// Distinct tags, and distinct kinds, a run's summary names.
+const NAMES_KEPT: usize = 64;
+
+/// Counts per name, for at most [`NAMES_KEPT`] names: the first in sorted
+/// order, so that which are named does not depend on how the events were
+/// split among workers. What the other names counted is added up.
+#[derive(Debug, Default)]
+struct Tally {
+    counts: BTreeMap<String, u64>,
+    others: u64,
+}
+
+impl Tally {
+    fn add(&mut self, name: String, count: u64) {
+        *self.counts.entry(name).or_default() += count;
+        if self.counts.len() > NAMES_KEPT
+            && let Some((_, count)) = self.counts.pop_last()
+        {
+            self.others += count;
+        }
+    }
+
+    fn merge(&mut self, other: Tally) {
+        self.others += other.others;
+        for (name, count) in other.counts {
+            self.add(name, count);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.counts.is_empty() && self.others == 0
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut listed: Vec<String> = (self.counts.iter())
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        if self.others > 0 {
+            listed.push(format!("others {}", self.others));
+        }
+        write!(f, "{}", listed.join(", "))
+    }
 }
 
 impl FailureCounts {
@@ -133,45 +188,38 @@ impl FailureCounts {
         let Ok(parsed) = Event::parse(event) else {
             return;
         };
-        // Events per tag: a tag an event holds twice counts once.
-        let tags: std::collections::BTreeSet<&str> = (parsed.tags().into_iter())
+        // Events per tag: a tag an event holds twice counts once (two tags
+        // that are the same once cut, too).
+        let tags: std::collections::BTreeSet<String> = (parsed.tags().into_iter())
             .filter(|t| t.starts_with('_'))
+            .map(printable_name)
             .collect();
         for tag in tags {
-            *self.tags.entry(tag.to_owned()).or_default() += 1;
+            self.tags.add(tag, 1);
         }
         // The event parsed once: only its `wasmstash` member is read here.
         let records = parsed
             .get("[wasmstash][failures]")
             .and_then(|f| f.as_array());
         for kind in (records.into_iter().flatten()).filter_map(|record| record["kind"].as_str()) {
-            *self.kinds.entry(kind.to_owned()).or_default() += 1;
+            self.kinds.add(printable_name(kind), 1);
         }
     }
 
     pub(super) fn add(&mut self, other: FailureCounts) {
-        for (into, from) in [(&mut self.tags, other.tags), (&mut self.kinds, other.kinds)] {
-            for (name, count) in from {
-                *into.entry(name).or_default() += count;
-            }
-        }
+        self.tags.merge(other.tags);
+        self.kinds.merge(other.kinds);
     }
 }
 
 impl std::fmt::Display for FailureCounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let listed = |counts: &BTreeMap<String, u64>| {
-            (counts.iter())
-                .map(|(name, n)| format!("{name} {n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let mut parts = Vec::new();
         if !self.tags.is_empty() {
-            parts.push(format!("tagged: {}", listed(&self.tags)));
+            parts.push(format!("tagged: {}", self.tags));
         }
         if !self.kinds.is_empty() {
-            parts.push(format!("failure records by kind: {}", listed(&self.kinds)));
+            parts.push(format!("failure records by kind: {}", self.kinds));
         }
         if parts.is_empty() {
             write!(f, "no failures")

@@ -283,6 +283,9 @@ fn load_set(
             max_bytes: server.max_body_bytes,
         };
         let workers = PipelineWorkers::new(name, modules, limits, metrics.clone(), budget.clone());
+        workers
+            .start_instances()
+            .map_err(|e| ConfigError(format!("pipeline `{name}`: {e}")))?;
         pipelines.insert(name.clone(), Arc::new(workers));
     }
     warn_if_a_stuck_call_holds_a_pipeline(&config.engine, &pipelines);
@@ -455,13 +458,14 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
 
 /// What `serve` would refuse at start in `[server]`, found without starting:
 /// the admin token (its file, its length) and whether `state_dir` can be
-/// made and written. For `wasmstash check`; it creates nothing that stays.
-pub fn check_settings(config: &Path, server: &ServerSettings) -> Result<(), ConfigError> {
-    admin_token(server, config)?;
-    match &server.state_dir {
-        Some(dir) => crate::state::check_dir(dir).map_err(|e| state_dir_error(config, dir, e)),
-        None => Ok(()),
-    }
+/// made and written, each problem found. For `wasmstash check`; it creates
+/// nothing that stays.
+pub fn check_settings(config: &Path, server: &ServerSettings) -> Vec<ConfigError> {
+    let token = admin_token(server, config).err();
+    let state_dir = (server.state_dir.as_ref())
+        .and_then(|dir| crate::state::check_dir(dir).err().map(|e| (dir, e)))
+        .map(|(dir, e)| state_dir_error(config, dir, e));
+    token.into_iter().chain(state_dir).collect()
 }
 
 /// A `state_dir` that cannot be used, said as a config error of `config`.

@@ -278,6 +278,19 @@ impl PipelineWorkers {
         })
     }
 
+    /// Makes every worker's instances now, before the set is served: a
+    /// sidecar that cannot hold them all (see [`Pipeline::start_instances`])
+    /// is refused at start, and such a reload is refused as a broken config
+    /// is, rather than serving a set that answers every event failed.
+    pub fn start_instances(&self) -> Result<(), String> {
+        // Taken out of the desk, as nothing slow runs under its lock; the
+        // set is not served yet, so no call waits for them meanwhile.
+        let mut idle = std::mem::take(&mut self.desk.lock().idle);
+        let started = (idle.iter_mut()).try_for_each(Pipeline::start_instances);
+        self.desk.lock().idle = idle;
+        started.map_err(|e| format!("{e} (one of {} workers' instances)", self.size()))
+    }
+
     pub fn request_metrics(&self) -> &RequestMetrics {
         &self.request_metrics
     }
