@@ -203,7 +203,10 @@ fn a_documents_timestamp_is_read_as_a_time_at_the_root() {
         let mut expected: Value = serde_json::from_str(&input).unwrap();
         expected["k"] = json!(1);
         expected["tags"] = json!(["parsed"]);
-        assert_eq!(run_value(config.clone(), serde_json::from_str(&input).unwrap()), expected);
+        assert_eq!(
+            run_value(config.clone(), serde_json::from_str(&input).unwrap()),
+            expected
+        );
     }
     assert_eq!(
         run(
