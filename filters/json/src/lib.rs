@@ -20,6 +20,7 @@
 //! event `tag_on_failure`: the members set before it stay, nothing after
 //! it is set and the common options do not run. So here, on both paths.
 
+mod ruby_inspect;
 mod timestamp;
 mod transcode;
 
@@ -176,11 +177,11 @@ impl Json {
                     return None;
                 }
                 let written = &self.written;
-                // A key that may be a field reference is set by path, and
+                // A key with a bracket is set by path or refused, and
                 // `@timestamp` is read as a time, both on the general path.
                 if (self.members.iter()).any(|m| {
-                    written.get(m.key.start) == Some(&b'[')
-                        || &written[m.key.clone()] == b"@timestamp"
+                    let key = &written[m.key.clone()];
+                    key.contains(&b'[') || key.contains(&b']') || key == b"@timestamp"
                 }) {
                     return None;
                 }
@@ -258,7 +259,13 @@ impl Json {
                 for (key, value) in fields {
                     // json.rb sets the members one by one, and its rescue
                     // skips the rest, the document's `@timestamp` (set last)
-                    // too; a path may pass through a member set before.
+                    // too; a path may pass through a member set before. A
+                    // key that is no field reference (`a[b]`) makes
+                    // Logstash's `event.set` raise as a refused set does.
+                    if let Err(why) = field_ref::check(&key) {
+                        self.fail_refused_set(event, &key, &why);
+                        return false;
+                    }
                     if let Some(why) = logstash_event::refusal(event, key.as_str(), &value) {
                         self.fail_refused_set(event, &key, why);
                         return false;
@@ -269,8 +276,10 @@ impl Json {
                         event.insert(&key, value);
                     }
                 }
+                // Ruby's `if parsed_timestamp`: a null or false one is
+                // dropped, and the event's own `@timestamp` stays.
                 match time {
-                    None | Some(Value::Null) => {}
+                    None | Some(Value::Null | Value::Bool(false)) => {}
                     Some(time) => set_timestamp(event, time),
                 }
             }
@@ -319,10 +328,10 @@ impl Json {
 }
 
 /// Whether a document's key at the root is set at the path it writes
-/// (`[http][method]`), as Logstash's `event.set` sets it; any other key is
-/// set as itself.
+/// (`[http][method]`), as Logstash's `event.set` sets it; any other key
+/// that is a field reference is set as itself.
 fn is_path(key: &str) -> bool {
-    key.starts_with('[') && field_ref::validate(key).is_ok()
+    key.starts_with('[') && field_ref::check(key).is_ok()
 }
 
 /// How many segments a document's key at the root is set at.
@@ -342,11 +351,7 @@ fn set_timestamp(event: &mut Event, time: Value) {
     }
     event.insert("@timestamp", timestamp::now());
     event.add_tag(timestamp::FAILURE_TAG);
-    let original = match time {
-        Value::String(text) => text,
-        other => other.to_string(),
-    };
-    event.insert(timestamp::FAILURE_FIELD, original);
+    event.insert(timestamp::FAILURE_FIELD, ruby_inspect::to_s(&time));
 }
 
 export_filter!(Json);

@@ -109,10 +109,42 @@ fn keys_written_as_field_references_set_nested_fields() {
     assert_eq!(
         run(
             json!({"source": "message"}),
-            r#"{"message":"{\"[x][y]\":1,\"[bad\":2,\"z\":3}"}"#
+            r#"{"message":"{\"[x][y]\":1,\"[[z]]\":2}"}"#
         ),
-        r#"{"message":"{\"[x][y]\":1,\"[bad\":2,\"z\":3}","x":{"y":1},"[bad":2,"z":3}"#
+        r#"{"message":"{\"[x][y]\":1,\"[[z]]\":2}","x":{"y":1},"z":2}"#
     );
+}
+
+/// At the root, a key that is no field reference makes Logstash's
+/// `event.set` raise (its strict tokenizer), and json.rb's rescue tags the
+/// event: the members before it stay set, it and those after are not, and
+/// the common options do not run. Under a `target` the key is only a key.
+#[test]
+fn a_root_key_that_is_no_field_reference_fails_there() {
+    let config = json!({"source": "m", "add_tag": ["parsed"]});
+    for key in ["a[b]", "[a]b", "[]", "a]", "[a", "[a]]", "[bad", "[x][y"] {
+        let document = json!({"x": 0, key: 1, "z": 2}).to_string();
+        assert_eq!(
+            run_value(config.clone(), json!({"m": document})),
+            json!({"m": document, "x": 0, "tags": ["_jsonparsefailure"]}),
+            "{key}"
+        );
+        let targeted = json!({"source": "m", "target": "t"});
+        assert_eq!(
+            run_value(targeted, json!({"m": document}))["t"],
+            json!({"x": 0, key: 1, "z": 2}),
+            "{key}"
+        );
+    }
+    // Keys Logstash reads as plain names are set as themselves.
+    for key in ["a.b", "", "a b", "@timestamp_x"] {
+        let document = json!({key: 1}).to_string();
+        assert_eq!(
+            run_value(config.clone(), json!({"m": document})),
+            json!({"m": document, key: 1, "tags": ["parsed"]}),
+            "{key}"
+        );
+    }
 }
 
 #[test]
@@ -140,8 +172,16 @@ fn a_documents_timestamp_is_read_as_a_time_at_the_root() {
         ),
         r#"{"@timestamp":"2022-03-04T04:06:07.800Z","m":"{\"@timestamp\":\"2022-03-04T05:06:07.8+01:00\",\"k\":1}","k":1,"tags":["parsed"]}"#
     );
-    // No time: the current time, a tag, the value kept; still a success.
-    for (time, kept) in [(r#"\"soon\""#, "soon"), ("42", "42")] {
+    // No time: the current time, a tag, the value kept as Ruby's `to_s`
+    // writes it; still a success.
+    for (time, kept) in [
+        (r#"\"soon\""#, "soon"),
+        ("42", "42"),
+        ("true", "true"),
+        ("1.5e3", "1500.0"),
+        ("[1,2]", "[1, 2]"),
+        (r#"{\"a\":[1,null]}"#, r#"{"a"=>[1, nil]}"#),
+    ] {
         let input = format!(r#"{{"m":"{{\"@timestamp\":{time},\"k\":2}}"}}"#);
         let out: Value = serde_json::from_str(&run(config.clone(), &input)).unwrap();
         let now = out["@timestamp"].as_str().unwrap();
@@ -154,11 +194,20 @@ fn a_documents_timestamp_is_read_as_a_time_at_the_root() {
             "{out}"
         );
     }
-    // A null changes nothing; under a target it is only a field.
-    assert_eq!(
-        run(config, r#"{"m":"{\"@timestamp\":null}"}"#),
-        r#"{"m":"{\"@timestamp\":null}","tags":["parsed"]}"#
-    );
+    // A null or false changes nothing (Ruby's `if parsed_timestamp`), and
+    // is not set; under a target it is only a field.
+    for time in ["null", "false"] {
+        let input = format!(
+            r#"{{"@timestamp":"2000-01-01T00:00:00.000Z","m":"{{\"@timestamp\":{time},\"k\":1}}"}}"#
+        );
+        let mut expected: Value = serde_json::from_str(&input).unwrap();
+        expected["k"] = json!(1);
+        expected["tags"] = json!(["parsed"]);
+        assert_eq!(
+            run_value(config.clone(), serde_json::from_str(&input).unwrap()),
+            expected
+        );
+    }
     assert_eq!(
         run(
             json!({"source": "m", "target": "t"}),

@@ -323,20 +323,38 @@ fn float_value(f: f64) -> Value {
     serde_json::Number::from_f64(f).map_or(Value::from(0), Value::Number)
 }
 
-/// `/^(true|t|yes|y|1|1.0)$/i` and its false twin, Logstash's patterns; an
-/// empty text is false too. The `.` in `1.0` matches any character there,
-/// as in Logstash.
+/// Logstash's `TRUE_REGEX`, `/^(true|t|yes|y|1|1.0)$/i`, tried first, then
+/// an empty text or its `FALSE_REGEX` twin (`false|f|no|n|0|0.0`), on the
+/// value's `to_s`. In Ruby `^` and `$` are line anchors, so a text matches
+/// when any of its lines (split at `\n`) is one of the words: `"true\n"`
+/// and `"x\nfalse"` convert, and `"0\ny"` is true, the true words being
+/// tried over every line first. The `.` in `1.0` is any character. Onigmo's
+/// `/i` folds case by Unicode's rules, by which, of all characters, only
+/// `ſ` (long s) also matches a letter of these words.
 fn boolean(value: &Value) -> Value {
-    let text = ruby_number::value_to_s(value).to_ascii_lowercase();
-    let one_point_zero =
-        |digit: u8| text.len() == 3 && text.as_bytes()[0] == digit && text.as_bytes()[2] == b'0';
-    match text.as_str() {
-        "true" | "t" | "yes" | "y" | "1" => Value::Bool(true),
-        "false" | "f" | "no" | "n" | "0" | "" => Value::Bool(false),
-        _ if one_point_zero(b'1') => Value::Bool(true),
-        _ if one_point_zero(b'0') => Value::Bool(false),
-        _ => value.clone(),
+    let text = ruby_number::value_to_s(value);
+    let any_line = |words: &[&str]| {
+        text.split('\n')
+            .any(|line| words.iter().any(|word| line_is(line, word)))
+    };
+    if any_line(&["true", "t", "yes", "y", "1", "1.0"]) {
+        Value::Bool(true)
+    } else if text.is_empty() || any_line(&["false", "f", "no", "n", "0", "0.0"]) {
+        Value::Bool(false)
+    } else {
+        value.clone()
     }
+}
+
+/// Whether `line` is `word` under `/i`, a `.` in `word` standing for any
+/// one character.
+fn line_is(line: &str, word: &str) -> bool {
+    let mut chars = line.chars();
+    word.chars().all(|expected| {
+        chars.next().is_some_and(|c| {
+            expected == '.' || c.eq_ignore_ascii_case(&expected) || (c == 'ſ' && expected == 's')
+        })
+    }) && chars.next().is_none()
 }
 
 #[cfg(test)]
@@ -508,6 +526,23 @@ mod tests {
             (json!(0), json!(false)),
             (json!("maybe"), json!("maybe")),
             (json!(2), json!(2)),
+            // Ruby's line anchors: any line may be the word, true first.
+            (json!("true\n"), json!(true)),
+            (json!("foo\nfalse"), json!(false)),
+            (json!("\nfalse"), json!(false)),
+            (json!("x\n0\ny"), json!(true)),
+            (json!("0\n1"), json!(true)),
+            (json!("t\r"), json!("t\r")),
+            (json!("truex\nno"), json!(false)),
+            // `.` is any character but a line break; `/i` folds `ſ` to `s`.
+            (json!("1x0"), json!(true)),
+            (json!("0€0"), json!(false)),
+            (json!("1\n0"), json!(true)),
+            (json!("1\n\n0"), json!(true)),
+            (json!("yeſ"), json!(true)),
+            (json!("FALſE"), json!(false)),
+            (json!("\u{212a}"), json!("\u{212a}")),
+            (json!("İ"), json!("İ")),
         ] {
             assert_eq!(
                 Conversion::Boolean.apply(&input, false),

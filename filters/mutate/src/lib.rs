@@ -180,7 +180,9 @@ impl Filter for Mutate {
         // Logstash's event refuses at `@timestamp` and inside `tags`, as
         // through a scalar.
         for (field, template) in &self.coerce {
-            if matches!(event.get(field), Some(Value::Null)) {
+            // Logstash's `include?` is false for a null list member, so
+            // `coerce` of `[list][0]` leaves it null.
+            if event.contains(field) && matches!(event.get(field), Some(Value::Null)) {
                 if refuses_text_at(event, field) {
                     return self.fail(event);
                 }
@@ -266,10 +268,8 @@ impl Filter for Mutate {
             }
         }
         for (dest, added) in &self.merge {
-            for field in added {
-                if merge(event, dest, field).is_err() {
-                    return self.fail(event);
-                }
+            if merge(event, dest, added).is_err() {
+                return self.fail(event);
             }
         }
         for (from, to) in &self.copy {
@@ -335,6 +335,11 @@ impl Mutate {
             // its event refuses the set, the field is already out and lost;
             // here it goes back (last among its siblings), so the tagged
             // event still holds its value.
+            // `next unless event.include?(old)`: a null list member is
+            // not there, and stays where it is.
+            if !event.contains(&from) {
+                continue;
+            }
             let Some(value) = event.remove(&from) else {
                 continue;
             };
@@ -473,32 +478,44 @@ fn map_strings(
     Ok(())
 }
 
-/// Logstash's `merge` of `added` into `dest`: two objects merge (`added`'s
-/// keys win); an object and a non-object do not (left as they are, as
-/// Logstash does after logging an error); anything else makes `dest` the
-/// list of both, a missing or null side counting as no values.
-/// An error where Logstash's event refuses the set (`dest` through a
-/// string, at `@timestamp`, `tags` that would hold a non-string): its
-/// mutate then tags the event.
-fn merge(event: &mut Event, dest: &FieldRef, added: &FieldRef) -> Result<(), ()> {
-    let added_value = event.get(added).cloned();
-    let dest_value = event.get(dest).cloned();
-    let merged = match (dest_value, added_value) {
-        (Some(Value::Object(mut into)), Some(Value::Object(from))) => {
-            into.extend(from);
-            Value::Object(into)
+/// Logstash's `merge` of the fields `added` into `dest`, one by one: two
+/// objects merge (`added`'s keys win); an object and a non-object do not
+/// (left as they are, as Logstash does after logging an error); anything
+/// else makes `dest` the list of both, a missing or null side counting as
+/// no values. mutate.rb reads `dest` once, before the first field, and
+/// sets it after each: an object or a list read then is changed in place
+/// and gathers every field, but Ruby's `Array()` of anything else (a
+/// missing field, a string) is a new list at each field, so only the last
+/// field is merged onto it (`a: "s"` with `b` and `c` becomes
+/// `["s", c]`). An error where Logstash's event refuses a set (`dest`
+/// through a string, at `@timestamp`, `tags` that would hold a
+/// non-string): its mutate then tags the event.
+fn merge(event: &mut Event, dest: &FieldRef, added: &[FieldRef]) -> Result<(), ()> {
+    let read_once = event.get(dest).cloned();
+    let mut gathered = read_once.clone();
+    for field in added {
+        let added_value = event.get(field).cloned();
+        let merged = match (&mut gathered, added_value) {
+            (Some(Value::Object(into)), Some(Value::Object(from))) => {
+                into.extend(from);
+                Value::Object(into.clone())
+            }
+            (Some(Value::Object(_)), _) | (_, Some(Value::Object(_))) => continue,
+            (Some(Value::Array(into)), added_value) => {
+                into.extend(as_list(added_value));
+                Value::Array(into.clone())
+            }
+            (_, added_value) => {
+                let mut list = as_list(read_once.clone());
+                list.extend(as_list(added_value));
+                Value::Array(list)
+            }
+        };
+        if refusal(event, dest, &merged).is_some() {
+            return Err(());
         }
-        (Some(Value::Object(_)), _) | (_, Some(Value::Object(_))) => return Ok(()),
-        (dest_value, added_value) => {
-            let mut list = as_list(dest_value);
-            list.extend(as_list(added_value));
-            Value::Array(list)
-        }
-    };
-    if refusal(event, dest, &merged).is_some() {
-        return Err(());
+        event.set(dest, merged);
     }
-    event.set(dest, merged);
     Ok(())
 }
 

@@ -158,3 +158,70 @@ fn string_operations_give_what_ruby_gives() {
     }
     assert_agrees("Ruby", &differences);
 }
+
+/// `merge` against mutate.rb's own steps run by Ruby: `dest` read once,
+/// then for each field Ruby's `is_a?(Hash)` test, `update` or
+/// `Array(...).concat(...)`, and the result set back. Each read is a deep
+/// copy, as Logstash's `event.get` gives one. Values of every kind meet:
+/// missing, null, text, numbers, lists and objects, `dest` itself among
+/// the fields at times.
+#[test]
+fn merge_gives_what_mutate_rb_gives() {
+    const PROGRAM: &str = r#"
+require 'json'
+STDOUT.sync = true
+get = ->(ev, f) { Marshal.load(Marshal.dump(ev[f])) }
+STDIN.each_line do |line|
+  ev, dest, fields = JSON.parse(line)
+  dest_value = get.(ev, dest)
+  fields.each do |f|
+    added = get.(ev, f)
+    next if dest_value.is_a?(Hash) ^ added.is_a?(Hash)
+    ev[dest] = dest_value.is_a?(Hash) ? get.({0 => dest_value.update(added)}, 0) : get.({0 => Array(dest_value).concat(Array(added))}, 0)
+  end
+  puts JSON.generate(ev)
+end
+"#;
+    let values = [
+        None,
+        Some(json!(null)),
+        Some(json!("s")),
+        Some(json!(1)),
+        Some(json!("")),
+        Some(json!(["l", 2])),
+        Some(json!([])),
+        Some(json!({"k": 1})),
+        Some(json!({"k": 2, "j": [3]})),
+    ];
+    let names = ["d", "b", "c", "e"];
+    let mut ruby = RubyOracle::start(PROGRAM);
+    let mut rng = XorShift(0x0a11_ce5e_ed00_0002);
+    let mut differences = Vec::new();
+    for _ in 0..2_000 {
+        let mut event = Map::new();
+        for name in names {
+            if let Some(value) = &values[rng.below(values.len())] {
+                event.insert(name.to_owned(), value.clone());
+            }
+        }
+        let fields: Vec<&str> = (0..1 + rng.below(3))
+            .map(|_| names[rng.below(names.len())])
+            .collect();
+        let event = Value::Object(event);
+        let question = json!([event, "d", fields]).to_string();
+        let theirs: Value =
+            serde_json::from_str(&ruby.ask(&question)).expect("Ruby answers in JSON");
+        let config = json!({"merge": {"d": fields}});
+        let mut filter = Mutate::new(serde_json::from_value(config).unwrap()).unwrap();
+        let text = event.to_string();
+        let mut ours = Event::parse(text.as_bytes()).unwrap();
+        filter.process(&mut ours);
+        let ours: Value = serde_json::from_str(&ours.to_json()).unwrap();
+        if ours != theirs {
+            differences.push(format!(
+                "merge {fields:?} into d of {event}: ours {ours}, Ruby {theirs}"
+            ));
+        }
+    }
+    assert_agrees("Ruby", &differences);
+}

@@ -234,12 +234,14 @@ fn options_take_the_shapes_logstash_configs_give_them() {
         "lowercase": "level",
         "coerce": {"retries": 0, "ok": true, "ratio": 0.5},
     });
+    // `all`, missing, is read once as Ruby's `Array(nil)`, a new empty
+    // list at each field, so only the last (`b`) is merged (see `merge` in lib.rs).
     assert_eq!(
         run(
             config,
             r#"{"from":1,"n":"7","f":"2","level":"WARN","a":"x","b":["y"],"retries":null,"ok":null,"ratio":null}"#
         ),
-        r#"{"n":7,"f":2.0,"level":"warn","a":"x","b":["y"],"retries":"0","ok":"true","ratio":"0.5","to":1,"all":["x","y"]}"#
+        r#"{"n":7,"f":2.0,"level":"warn","a":"x","b":["y"],"retries":"0","ok":"true","ratio":"0.5","to":1,"all":["y"]}"#
     );
     let err = NativeFilter::<Mutate>::new(br#"{"rename":["a","b","c"]}"#)
         .err()
@@ -512,5 +514,20 @@ fn join_writes_floats_as_ruby_does() {
     assert_eq!(
         run(config, r#"{"a":[1.5,1e20,0.00001,1e16,[2.50,true]]}"#),
         r#"{"a":"1.5,1.0e+20,1.0e-05,1.0e+16,2.5,true"}"#
+    );
+}
+
+/// Logstash's `coerce` and `rename` skip a field its `include?` says is
+/// not there, which a null list member is not; a null object member is.
+#[test]
+fn coerce_and_rename_pass_a_null_list_member_by() {
+    let config = json!({"coerce": {"[a][0]": "d", "[o][k]": "d"}, "rename": {"[b][0]": "c"}});
+    assert_eq!(
+        run(config, r#"{"a":[null],"b":[null,1],"o":{"k":null}}"#),
+        r#"{"a":[null],"b":[null,1],"o":{"k":"d"}}"#
+    );
+    assert_eq!(
+        run(json!({"rename": {"[b][0]": "c"}}), r#"{"b":[0,1]}"#),
+        r#"{"b":[1],"c":0}"#
     );
 }

@@ -217,15 +217,46 @@ impl CommonOptions {
                 None => None,
             };
         }
-        for tag in &self.add_tag {
-            let tag = tag.render(event);
-            event.add_tag(&tag);
+        if !self.add_tag.is_empty() {
+            // Logstash's `add_tags` fills in every tag before it sets `tags`
+            // once, so a `%{tags}` sees the tags the event came with.
+            let tags = (self.add_tag.iter())
+                .map(|tag| tag.render(event).into_owned())
+                .collect();
+            append_tags(event, tags);
         }
         for tag in &self.remove_tag {
             let tag = tag.render(event);
             event.remove_tag(&tag);
         }
         Ok(())
+    }
+}
+
+/// Logstash's `add_tags`: `Array(tags)` with the new tags appended, each
+/// even when the event already has it (its duplicate check is commented
+/// out there), unlike [`Event::add_tag`], which `tag_on_failure` uses as
+/// Logstash's `event.tag` skips one. A lone string becomes the list's
+/// first member. A `tags` Logstash's event would not have held (an object,
+/// a number) is first set aside as [`Event::add_tag`] sets it aside.
+fn append_tags(event: &mut Event, tags: Vec<String>) {
+    let mut tags = tags.into_iter().map(Value::String);
+    match event.get_mut("tags") {
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items.extend(tags),
+        Some(lone @ Value::String(_)) => {
+            let first = lone.take();
+            *lone = Value::Array(std::iter::once(first).chain(tags).collect());
+        }
+        None | Some(Value::Null) => event.set("tags", Value::Array(tags.collect())),
+        Some(_) => {
+            let Some(Value::String(first)) = tags.next() else {
+                return;
+            };
+            event.add_tag(&first);
+            if let Some(Value::Array(items)) = event.get_mut("tags") {
+                items.extend(tags);
+            }
+        }
     }
 }
 
@@ -257,8 +288,9 @@ fn resolved<'a>(name: &'a FieldName, event: &Event) -> Option<ResolvedField<'a>>
 }
 
 /// Adds `value` at `field` as Logstash's `add_field` does: a field that is
-/// not there is set; one that is there (even as null) becomes a list with
-/// the value at its end. Logstash makes that list with Ruby's `Array()`,
+/// not there (by its `include?`, for which a null list member is not) is
+/// set; one that is there (even as null) becomes a list with the value at
+/// its end. Logstash makes that list with Ruby's `Array()`,
 /// so null becomes an empty list and an object its `[key, value]` pairs.
 /// An error, with nothing set, where Logstash's event refuses the set.
 fn add_value(
@@ -270,11 +302,12 @@ fn add_value(
     // field already is one (a string, null or a list of strings), so the
     // field is checked as it is rather than a copy of the list; elsewhere
     // only the path decides.
-    let set = event.get(field).unwrap_or(&value);
+    let present = event.contains(field);
+    let set = (event.get(field)).filter(|_| present).unwrap_or(&value);
     if let Some(why) = logstash_event::refusal(event, field, set) {
         return Err(why);
     }
-    let Some(existing) = event.get_mut(field) else {
+    let Some(existing) = event.get_mut(field).filter(|_| present) else {
         event.set(field, value);
         return Ok(());
     };

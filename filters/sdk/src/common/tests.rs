@@ -347,3 +347,44 @@ fn bad_common_options_are_named() {
     assert!(error(json!({"add_field": {"a": {}}})).contains("value for `a`"));
     assert!(error(json!({"remove_field": ["[a"]})).starts_with("remove_field:"));
 }
+
+/// Logstash's `add_tags` appends each tag to `Array(tags)`, one the event
+/// has already too (its duplicate check is commented out), filling in
+/// every tag before `tags` is set; `tag_on_failure` (`Event::add_tag`,
+/// Logstash's `event.tag`) still skips a tag the event has.
+#[test]
+fn add_tag_appends_as_logstash_does() {
+    let config = json!({"add_tag": ["x", "x", "%{tags}"]});
+    for (tags, after) in [
+        (json!(["x"]), json!(["x", "x", "x", "x"])),
+        (json!("x"), json!(["x", "x", "x", "x"])),
+        (json!(["a", "b"]), json!(["a", "b", "x", "x", "a,b"])),
+        (json!(null), json!(["x", "x", "%{tags}"])),
+    ] {
+        let out = applied(config.clone(), json!({"tags": tags.clone()}));
+        assert_eq!(out["tags"], after, "{tags}");
+    }
+    let out = applied(config, json!({}));
+    assert_eq!(out, json!({"tags": ["x", "x", "%{tags}"]}));
+    // Tags Logstash's event would have set aside when it was made.
+    let out = applied(json!({"add_tag": ["x", "x"]}), json!({"tags": {"k": 1}}));
+    assert_eq!(
+        out,
+        json!({"tags": ["_tagsparsefailure", "x", "x"], "_tags": [{"k": 1}]})
+    );
+    let mut event = Event::parse(br#"{"tags":["x"]}"#).unwrap();
+    event.add_tag("x");
+    assert_eq!(event.to_json(), r#"{"tags":["x"]}"#);
+}
+
+/// `add_field` tests Logstash's `include?`, for which a null list member
+/// is not there: the member is set, not made a list. A null object
+/// member is there.
+#[test]
+fn add_field_sets_a_null_list_member() {
+    let config = json!({"add_field": {"[a][0]": "v", "[o][k]": "w"}});
+    assert_eq!(
+        applied(config, json!({"a": [null], "o": {"k": null}})),
+        json!({"a": ["v"], "o": {"k": ["w"]}})
+    );
+}
