@@ -127,7 +127,10 @@ impl Scanner {
             {
                 break;
             }
-            if bytes[pos] == b'\\' && pos + 1 < text.len() {
+            // A pattern puts the key in `(?:\\.|(?!...).)+`, whose `.` stops
+            // at a line break, escaped or not.
+            if bytes[pos] == b'\\' && pos + 1 < text.len() && !(patterns && bytes[pos + 1] == b'\n')
+            {
                 pos = next_char(text, pos + 1);
                 continue;
             }
@@ -178,7 +181,9 @@ impl Scanner {
             if pattern && (self.field_split.match_len(text, end).is_some() || bytes[end] == b'\n') {
                 break;
             }
-            if bytes[end] == b'\\' && end + 1 < text.len() {
+            // As for keys: with a pattern, `.` ends the value at a line break.
+            if bytes[end] == b'\\' && end + 1 < text.len() && !(pattern && bytes[end + 1] == b'\n')
+            {
                 end = next_char(text, end + 1);
                 continue;
             }

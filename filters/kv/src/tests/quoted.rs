@@ -1,7 +1,8 @@
-//! Quoted and bracketed values whose closing quote follows a backslash, as
-//! Logstash's regex `"((?:\\.|[^"])+)?"` followed by a field separator or
-//! the end of a line reads them: a `\` may stand for itself, so that the
-//! quote after it closes the value when the quote inside would not.
+//! Backslashes in values as Logstash's regexes read them. Quoted and
+//! bracketed values whose closing quote follows a backslash, read with
+//! `"((?:\\.|[^"])+)?"` followed by a field separator or the end of a line:
+//! a `\` may stand for itself, so that the quote after it closes the value
+//! when the quote inside would not. And a backslash before a line break.
 
 use super::*;
 
@@ -109,5 +110,30 @@ fn many_unclosable_brackets_are_scanned_in_linear_time() {
     assert_eq!(
         pairs(json!({"include_keys": ["last"]}), &line),
         json!({"last": "1"})
+    );
+}
+
+#[test]
+fn with_a_field_split_pattern_a_backslash_does_not_carry_over_a_line_break() {
+    // Logstash reads pattern-split keys and values with `(?:\\.|(?!...).)+`,
+    // where neither `.` matches a line break, so both end before one.
+    let split = json!({"field_split_pattern": ", "});
+    assert_eq!(
+        pairs(split.clone(), "a=x\\\ny, b=1"),
+        json!({"a": "x\\", " b": "1"})
+    );
+    assert_eq!(
+        pairs(split.clone(), "a=x\\\\\ny, b=1"),
+        json!({"a": "x\\\\", " b": "1"})
+    );
+    assert_eq!(pairs(split, "k\\\nj=1, b=2"), json!({"j": "1", "b": "2"}));
+    // A character-set field split takes the line break into the value.
+    assert_eq!(
+        pairs(json!({"value_split_pattern": "::"}), "a::x\\\ny b::2"),
+        json!({"a": "x\\\ny", "b": "2"})
+    );
+    assert_eq!(
+        pairs(json!({}), "a=x\\\ny b=1"),
+        json!({"a": "x\\\ny", "b": "1"})
     );
 }
