@@ -7,7 +7,9 @@
 //! (`"…"`, `'…'`, and with `include_brackets` `(…)`, `[…]`, `<…>`) and followed
 //! by a field separator or the end of a line, or else a run of characters up
 //! to the next field separator. A failed attempt moves on by one character.
-//! The scan here makes the same decisions in one pass per pair, so its time is
+//! The scan here makes the same decisions in one pass per pair, except that
+//! the search for a closing quote may look further ahead; those searches are
+//! shared between the pairs of a text (`CloseMemo`), so the time is still
 //! linear in the text.
 
 use crate::charset::CharClass;
@@ -76,13 +78,14 @@ impl Scanner {
     /// empty (Logstash matches `key=` but then ignores it). Stops early when
     /// `pair` returns false.
     pub fn scan<'t>(&self, text: &'t str, mut pair: impl FnMut(&'t str, &'t str) -> bool) {
+        let mut memo = CloseMemo::default();
         let mut pos = 0;
         while pos < text.len() {
             let key_end = self.key_end(text, pos);
             if key_end > pos
                 && let Some(value_start) = self.value_split_end(text, key_end)
             {
-                let (value, next) = self.value(text, value_start);
+                let (value, next) = self.value(text, value_start, &mut memo);
                 if !pair(&text[pos..key_end], value) {
                     return;
                 }
@@ -124,7 +127,10 @@ impl Scanner {
             {
                 break;
             }
-            if bytes[pos] == b'\\' && pos + 1 < text.len() {
+            // A pattern puts the key in `(?:\\.|(?!...).)+`, whose `.` stops
+            // at a line break, escaped or not.
+            if bytes[pos] == b'\\' && pos + 1 < text.len() && !(patterns && bytes[pos + 1] == b'\n')
+            {
                 pos = next_char(text, pos + 1);
                 continue;
             }
@@ -154,8 +160,8 @@ impl Scanner {
     }
 
     /// The value at `start` and where scanning resumes after it.
-    fn value<'t>(&self, text: &'t str, start: usize) -> (&'t str, usize) {
-        if let Some(found) = self.quoted(text, start) {
+    fn value<'t>(&self, text: &'t str, start: usize, memo: &mut CloseMemo) -> (&'t str, usize) {
+        if let Some(found) = self.quoted(text, start, memo) {
             return found;
         }
         let bytes = text.as_bytes();
@@ -175,7 +181,9 @@ impl Scanner {
             if pattern && (self.field_split.match_len(text, end).is_some() || bytes[end] == b'\n') {
                 break;
             }
-            if bytes[end] == b'\\' && end + 1 < text.len() {
+            // As for keys: with a pattern, `.` ends the value at a line break.
+            if bytes[end] == b'\\' && end + 1 < text.len() && !(pattern && bytes[end + 1] == b'\n')
+            {
                 end = next_char(text, end + 1);
                 continue;
             }
@@ -189,33 +197,94 @@ impl Scanner {
 
     /// A quoted or bracketed value, if one starts at `start` and is followed
     /// by a field separator or the end of a line.
-    fn quoted<'t>(&self, text: &'t str, start: usize) -> Option<(&'t str, usize)> {
-        let close = match text.as_bytes().get(start)? {
-            b'"' => b'"',
-            b'\'' => b'\'',
-            b'(' if self.include_brackets => b')',
-            b'[' if self.include_brackets => b']',
-            b'<' if self.include_brackets => b'>',
+    fn quoted<'t>(
+        &self,
+        text: &'t str,
+        start: usize,
+        memo: &mut CloseMemo,
+    ) -> Option<(&'t str, usize)> {
+        let (kind, close) = match text.as_bytes().get(start)? {
+            b'"' => (0, b'"'),
+            b'\'' => (1, b'\''),
+            b'(' if self.include_brackets => (2, b')'),
+            b'[' if self.include_brackets => (3, b']'),
+            b'<' if self.include_brackets => (4, b'>'),
             _ => return None,
         };
+        let from = start + 1;
+        let search = match &memo.0[kind] {
+            Some(known) if (known.from..=known.stop).contains(&from) => known,
+            _ => memo.0[kind].insert(self.close_search(text, from, close)),
+        };
+        let end = search.close_for(from)?;
+        Some((&text[from..end], self.after_separator(text, end + 1)))
+    }
+
+    /// Where Logstash's `"((?:\\.|[^"])+)?"` (for the given closing
+    /// character) ends when started at `from` and followed by a field
+    /// separator or a line end.
+    ///
+    /// The regex tries, at each character, `\\.` first, then `[^"]` (a lone
+    /// backslash too), then the close; the first way through wins. Only a
+    /// close after a run of backslashes leaves a choice: the run can take
+    /// the close as escaped or end right before it. An even run (none
+    /// included) first tries the close; an odd run first tries going on, and
+    /// comes back to the close only if nothing later works. So the search
+    /// ends at a close that works after an even run, or fails at a close
+    /// after no backslash (nothing can go past it) or at the end of the text;
+    /// failing, the last close that works after an odd run is the answer.
+    fn close_search(&self, text: &str, from: usize, close: u8) -> CloseSearch {
         let bytes = text.as_bytes();
-        let mut end = start + 1;
-        while end < text.len() && bytes[end] != close {
-            end += if bytes[end] == b'\\' && end + 1 < text.len() {
-                1 + text[end + 1..].chars().next().map_or(0, char::len_utf8)
-            } else {
-                1
-            };
+        let mut pos = from;
+        let mut fallback = None;
+        while let Some(skip) = bytes[pos..].iter().position(|&b| b == b'\\' || b == close) {
+            pos += skip;
+            let run_start = pos;
+            while bytes.get(pos) == Some(&b'\\') {
+                pos += 1;
+            }
+            // After the run comes the end, or a character that is no close
+            // (a line break included): either way every reading of the run
+            // goes on from the same place.
+            if bytes.get(pos) != Some(&close) {
+                continue;
+            }
+            let closes = self.closes_at(text, pos + 1);
+            let odd = (pos - run_start) % 2 == 1;
+            if closes && !odd {
+                return CloseSearch {
+                    from,
+                    stop: pos,
+                    found: Some(pos),
+                    fallback,
+                };
+            }
+            if pos == run_start {
+                return CloseSearch {
+                    from,
+                    stop: pos,
+                    found: None,
+                    fallback,
+                };
+            }
+            if closes {
+                fallback = Some(pos);
+            }
+            pos += 1;
         }
-        if end >= text.len() {
-            return None;
+        CloseSearch {
+            from,
+            stop: bytes.len(),
+            found: None,
+            fallback,
         }
-        let after = end + 1;
-        let at_line_end = after == text.len() || bytes[after] == b'\n';
-        if !at_line_end && self.field_split.match_len(text, after).is_none() {
-            return None;
-        }
-        Some((&text[start + 1..end], self.after_separator(text, after)))
+    }
+
+    /// Whether a field separator or the end of a line is at `pos`.
+    fn closes_at(&self, text: &str, pos: usize) -> bool {
+        pos == text.len()
+            || text.as_bytes()[pos] == b'\n'
+            || self.field_split.match_len(text, pos).is_some()
     }
 
     fn after_separator(&self, text: &str, pos: usize) -> usize {
@@ -223,6 +292,38 @@ impl Scanner {
             return pos;
         }
         pos + self.field_split.match_len(text, pos).unwrap_or(0)
+    }
+}
+
+/// The last close search per kind of quote (`"`, `'`, `)`, `]`, `>`) in one
+/// text.
+///
+/// Whether a close can be reached from a position does not depend on where
+/// the quote opened, so a later value of the same kind that starts inside a
+/// searched stretch is answered from it. Values start further right each
+/// time, so each search starts past where the last one of its kind stopped:
+/// every byte is searched at most once per kind, and a text with many
+/// quotes and backslashes is still scanned in linear time.
+#[derive(Default)]
+struct CloseMemo([Option<CloseSearch>; 5]);
+
+struct CloseSearch {
+    from: usize,
+    /// Where the search stopped: the close it found, the close after no
+    /// backslash that failed it, or the end of the text.
+    stop: usize,
+    found: Option<usize>,
+    /// The last close after an odd run of backslashes that a separator or
+    /// line end follows.
+    fallback: Option<usize>,
+}
+
+impl CloseSearch {
+    /// The close for a value starting at `from`, within this search.
+    fn close_for(&self, from: usize) -> Option<usize> {
+        // A value opens after a quote, never inside a run of backslashes,
+        // so a close at or after `from` is reached the same way from there.
+        self.found.or(self.fallback.filter(|&close| close >= from))
     }
 }
 
@@ -237,5 +338,72 @@ fn next_char(text: &str, pos: usize) -> usize {
     match text.as_bytes().get(pos) {
         Some(byte) if byte.is_ascii() => pos + 1,
         _ => pos + text[pos..].chars().next().map_or(1, char::len_utf8),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The regex `O((?:\\.|[^C])+)?C` followed by a space or a line end,
+    /// tried as a backtracking engine tries it: `\\.` first, then `[^C]`,
+    /// then the close, the first way through winning. Exponential, so only
+    /// for short texts; ASCII only.
+    fn backtracking_close(text: &[u8], pos: usize, close: u8) -> Option<usize> {
+        let at = |i: usize| text.get(i).copied();
+        if at(pos) == Some(b'\\')
+            && at(pos + 1).is_some_and(|next| next != b'\n')
+            && let Some(end) = backtracking_close(text, pos + 2, close)
+        {
+            return Some(end);
+        }
+        if at(pos).is_some_and(|c| c != close)
+            && let Some(end) = backtracking_close(text, pos + 1, close)
+        {
+            return Some(end);
+        }
+        let closes = matches!(at(pos + 1), None | Some(b' ' | b'\n'));
+        (at(pos) == Some(close) && closes).then_some(pos)
+    }
+
+    /// Every text of up to six characters from an alphabet of quotes,
+    /// brackets, backslashes, separators and line breaks: the close found
+    /// from each opening, in order and sharing one memo as a scan does,
+    /// is the one the regex finds.
+    #[test]
+    fn closes_are_found_where_the_regex_finds_them() {
+        let scanner = Scanner::new(
+            Splitter::Chars(CharClass::parse(" ").unwrap()),
+            Splitter::Chars(CharClass::parse("=").unwrap()),
+            true,
+            true,
+        );
+        let alphabet = *b"\\\"()x \n";
+        let mut checked = 0;
+        for len in 1..=6u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                let text: String = (0..len)
+                    .map(|_| {
+                        let c = alphabet[n % alphabet.len()];
+                        n /= alphabet.len();
+                        c as char
+                    })
+                    .collect();
+                let mut memo = CloseMemo::default();
+                for (start, open) in text.bytes().enumerate() {
+                    let close = match open {
+                        b'"' => b'"',
+                        b'(' => b')',
+                        _ => continue,
+                    };
+                    let expected = backtracking_close(text.as_bytes(), start + 1, close)
+                        .map(|end| &text[start + 1..end]);
+                    let found = scanner.quoted(&text, start, &mut memo).map(|(v, _)| v);
+                    assert_eq!(found, expected, "text {text:?} from {start}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100_000, "only {checked} openings checked");
     }
 }
