@@ -389,8 +389,10 @@ describe LogStash::Filters::Wasm do
     end
 
     it "records result fields whose names Logstash would read as field references" do
+      # The raw merge, not the json filter: that one fails a document key
+      # Logstash's event.set would refuse, as json.rb does.
       events = [event('{"user[name]":"bob","level":"warn"}')]
-      wasm(@server[:url], "json").multi_filter(events)
+      wasm(@server[:url], "rawjson").multi_filter(events)
       e = events.first
       expect(e.get("level")).to eq("warn")
       expect(e.get("tags")).to eq(["_wasmfilter_failure"])
