@@ -185,3 +185,63 @@ fn a_closed_output_stops_the_run_while_input_is_still_open() {
     drop(done);
     feeder.join().unwrap();
 }
+
+/// A parent may hand `run` a pipe left non-blocking. A write the slow
+/// reader is not ready for then fails with EAGAIN: it must wait, as a
+/// blocking write does, and every line come out whole (it exited 1 with
+/// the last line cut).
+#[test]
+fn a_non_blocking_output_is_waited_for_not_given_up_on() {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: `pipe` fills the two descriptors it is given.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both are new descriptors this test alone owns.
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: plain flag changes on a descriptor this test owns.
+    unsafe {
+        let flags = libc::fcntl(writer.as_raw_fd(), libc::F_GETFL);
+        assert_eq!(
+            libc::fcntl(writer.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK),
+            0
+        );
+    }
+    let log = shared_data().join("access/apache_logs");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args(["run", "--filter", r#"mutate={"add_tag":["seen"]}"#])
+        .arg(&log)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The pipe (64 KiB) fills long before 10,000 events are written: the
+    // run meets a full non-blocking pipe while this reader sleeps.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut out = String::new();
+    std::fs::File::from(reader)
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = wait_exit(
+        &mut child,
+        std::time::Duration::from_secs(60),
+        "still running after its output was read",
+    );
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(out.ends_with('\n'));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 10_000, "{stderr}");
+    assert!(
+        lines
+            .iter()
+            .all(|line| line.ends_with(r#""tags":["seen"]}"#))
+    );
+}

@@ -5,6 +5,7 @@
 
 mod flow;
 mod interrupt;
+mod output;
 mod summary;
 
 use std::fs::File;
@@ -208,11 +209,11 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     interrupt::install();
     // Each batch goes out in one write of whole lines, to the descriptor
     // itself (no buffer between), so that a write cut short says exactly
-    // how many events got out.
+    // how many events got out; one that would block waits (output.rs).
     let mut out = io::stdout()
         .as_fd()
         .try_clone_to_owned()
-        .map(File::from)
+        .map(|fd| output::Output(File::from(fd)))
         .map_err(|e| RunError::Io(format!("standard output: {e}")))?;
     let ran = flow::run_batches(flow, pipelines, &mut out, &mut summary)
         .and_then(|()| out.flush().map_err(RunError::writing));
