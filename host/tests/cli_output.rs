@@ -9,7 +9,7 @@ mod support;
 use std::process::{Command, Output, Stdio};
 
 use binary::*;
-use support::{shared_data, wait_exit};
+use support::{shared_data, wait_exit_with_stderr};
 
 /// The commands that print, each with what it needs in `dir`.
 fn printing_commands(dir: &std::path::Path) -> Vec<Vec<String>> {
@@ -151,18 +151,11 @@ fn a_closed_output_stops_the_run_while_input_is_still_open() {
     let mut stdout = child.stdout.take().unwrap();
     stdout.read_exact(&mut [0u8; 100]).unwrap();
     drop(stdout);
-    let status = wait_exit(
+    let (status, stderr) = wait_exit_with_stderr(
         &mut child,
         Duration::from_secs(30),
         "still running 30 s after its output was closed",
     );
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(
         stderr.contains("the output was closed by its reader"),
@@ -223,18 +216,11 @@ fn a_non_blocking_output_is_waited_for_not_given_up_on() {
     std::fs::File::from(reader)
         .read_to_string(&mut out)
         .unwrap();
-    let status = wait_exit(
+    let (status, stderr) = wait_exit_with_stderr(
         &mut child,
         std::time::Duration::from_secs(60),
         "still running after its output was read",
     );
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(out.ends_with('\n'));
     let lines: Vec<&str> = out.lines().collect();
