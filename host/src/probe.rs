@@ -71,7 +71,6 @@ pub fn probe(args: &ProbeArgs) -> Result<String, String> {
     }
 }
 
-/// `authority` with port 80 if it names none, as a browser reads a URL.
 /// What went wrong in `step`. A socket's deadline shows as "would block"
 /// (EAGAIN) on a read or write, which would not tell the operator the
 /// answer was late: said as the timeout it is.
@@ -90,6 +89,7 @@ fn failed(
     }
 }
 
+/// `authority` with port 80 if it names none, as a browser reads a URL.
 fn with_default_port(authority: &str) -> String {
     let port_given = !authority.ends_with(']')
         && (authority.rsplit_once(':'))

@@ -361,13 +361,6 @@ fn default_name(source: &FilterSource) -> Result<String, String> {
     }
 }
 
-/// Gives each filter of a pipeline a name of its own: an empty one is
-/// refused, and a name an earlier filter has gets `#` and the filter's
-/// position (a second `mutate` at position 3 is `mutate#3`), so that
-/// counters and failure records say which one, and a stateful filter's
-/// saved state (which belongs to its name) is its own. A name made so that
-/// an earlier filter has too (it was set as `name = "mutate#3"`) is refused
-/// rather than shared.
 /// A filter's name as printed: the config chose it, and a line break or an
 /// escape sequence in it would start a line the sidecar did not write or
 /// steer the terminal. Escaped as module text is.
@@ -375,6 +368,13 @@ pub fn shown_name(name: &str) -> String {
     crate::engine::printable(name)
 }
 
+/// Gives each filter of a pipeline a name of its own: an empty one is
+/// refused, and a name an earlier filter has gets `#` and the filter's
+/// position (a second `mutate` at position 3 is `mutate#3`), so that
+/// counters and failure records say which one, and a stateful filter's
+/// saved state (which belongs to its name) is its own. A name made so that
+/// an earlier filter has too (it was set as `name = "mutate#3"`) is refused
+/// rather than shared.
 pub(crate) fn distinct_names(specs: &mut [FilterSpec]) -> Result<(), String> {
     let mut seen = std::collections::HashSet::new();
     for (index, spec) in specs.iter_mut().enumerate() {

@@ -379,11 +379,11 @@ impl std::fmt::Display for ServeError {
     }
 }
 
-/// Runs the sidecar until SIGTERM or SIGINT.
 /// How long the Logstash `wasm` plugin keeps an idle connection
 /// (`KEEP_ALIVE_SECONDS` in `logstash/plugin/.../client.rb`).
 const GEM_KEEP_ALIVE: Duration = Duration::from_secs(4);
 
+/// Runs the sidecar until SIGTERM or SIGINT.
 pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
     // Read the config once up front so a broken file fails fast, with exit 2.
     let config = Config::load(&args.config)?;
