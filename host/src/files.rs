@@ -46,23 +46,41 @@ pub fn read_open_capped(file: std::fs::File, limit: u64, what: &str) -> std::io:
     Ok(bytes)
 }
 
+/// Who besides the users `trusted` takes could write to what `meta`
+/// describes: its owner, or group and others by its mode.
+#[cfg(unix)]
+enum OtherWriter {
+    Owner(u32),
+    Mode(u32),
+}
+
+#[cfg(unix)]
+fn other_writer(meta: &std::fs::Metadata, trusted: impl Fn(u32) -> bool) -> Option<OtherWriter> {
+    use std::os::unix::fs::MetadataExt;
+    if !trusted(meta.uid()) {
+        Some(OtherWriter::Owner(meta.uid()))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(OtherWriter::Mode(meta.mode() & 0o7777))
+    } else {
+        None
+    }
+}
+
+#[cfg(unix)]
+fn this_user() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// Why someone other than this user could change what `meta` describes
 /// (a directory the module cache or the filters' state is kept in), if
 /// so: it belongs to another user, or its mode lets group or others write.
 #[cfg(unix)]
 pub fn others_may_write(meta: &std::fs::Metadata) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if meta.uid() != me {
-        Some(format!("it belongs to user {}, not {me}", meta.uid()))
-    } else if meta.mode() & 0o022 != 0 {
-        Some(format!(
-            "its mode {:o} lets others write to it",
-            meta.mode() & 0o7777
-        ))
-    } else {
-        None
+    let me = this_user();
+    match other_writer(meta, |owner| owner == me)? {
+        OtherWriter::Owner(uid) => Some(format!("it belongs to user {uid}, not {me}")),
+        OtherWriter::Mode(mode) => Some(format!("its mode {mode:o} lets others write to it")),
     }
 }
 
@@ -80,39 +98,30 @@ pub fn others_may_write(_meta: &std::fs::Metadata) -> Option<String> {
 #[cfg(unix)]
 pub fn others_may_change(path: &Path) -> std::io::Result<Option<String>> {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    let file = std::fs::metadata(path)?;
-    if file.uid() != me && file.uid() != 0 {
-        return Ok(Some(format!("it belongs to user {}", file.uid())));
-    }
-    if file.mode() & 0o022 != 0 {
-        return Ok(Some(format!(
-            "its mode {:o} lets others write to it",
-            file.mode() & 0o7777
-        )));
+    let me = this_user();
+    let trusted = |owner: u32| owner == me || owner == 0;
+    match other_writer(&std::fs::metadata(path)?, trusted) {
+        Some(OtherWriter::Owner(uid)) => return Ok(Some(format!("it belongs to user {uid}"))),
+        Some(OtherWriter::Mode(mode)) => {
+            return Ok(Some(format!("its mode {mode:o} lets others write to it")));
+        }
+        None => {}
     }
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
     let dir_meta = std::fs::metadata(dir)?;
-    let sticky = dir_meta.mode() & 0o1000 != 0;
-    if dir_meta.uid() != me && dir_meta.uid() != 0 && !sticky {
-        return Ok(Some(format!(
-            "its directory {} belongs to user {}",
-            dir.display(),
-            dir_meta.uid()
-        )));
+    if dir_meta.mode() & 0o1000 != 0 {
+        return Ok(None);
     }
-    if dir_meta.mode() & 0o022 != 0 && !sticky {
-        return Ok(Some(format!(
-            "its directory {} has mode {:o}, which lets others replace it",
-            dir.display(),
-            dir_meta.mode() & 0o7777
-        )));
-    }
-    Ok(None)
+    Ok(other_writer(&dir_meta, trusted).map(|writer| match writer {
+        OtherWriter::Owner(uid) => format!("its directory {} belongs to user {uid}", dir.display()),
+        OtherWriter::Mode(mode) => format!(
+            "its directory {} has mode {mode:o}, which lets others replace it",
+            dir.display()
+        ),
+    }))
 }
 
 #[cfg(not(unix))]
