@@ -87,11 +87,16 @@ impl PipelineSet {
     /// The most workers that take turns on one stateful filter's stage: a
     /// pipeline's workers share it; 1 where no pipeline has one.
     fn most_sharing(&self) -> usize {
-        (self.pipelines.values())
-            .filter(|workers| !workers.shared_stages().is_empty())
-            .map(|workers| workers.size())
+        (self.sharing().map(|(_, workers)| workers.size()))
             .max()
             .unwrap_or(1)
+    }
+
+    /// The pipelines whose workers share a stateful filter's one instance.
+    fn sharing(&self) -> impl Iterator<Item = (&str, &PipelineWorkers)> {
+        (self.pipelines.iter())
+            .filter(|(_, workers)| !workers.shared_stages().is_empty())
+            .map(|(name, workers)| (name.as_str(), &**workers))
     }
 }
 
@@ -268,8 +273,9 @@ fn load_set(
     let config = Config::load(path)?;
     // `watched_files` lists the config first, then the module files, which
     // are read below.
-    seen.extend(fingerprint(config.watched_files().iter().skip(1)));
-    warn_of_files_others_may_change(&config.watched_files());
+    let watched = config.watched_files();
+    seen.extend(fingerprint(watched.iter().skip(1)));
+    warn_of_files_others_may_change(&watched);
     let engine =
         Engine::new(config.engine.clone()).map_err(|e| ConfigError(format!("engine: {e}")))?;
     let mut pipelines = BTreeMap::new();
@@ -288,13 +294,13 @@ fn load_set(
             .map_err(|e| ConfigError(format!("pipeline `{name}`: {e}")))?;
         pipelines.insert(name.clone(), Arc::new(workers));
     }
-    warn_if_a_stuck_call_holds_a_pipeline(&config.engine, &pipelines);
     let set = PipelineSet {
         pipelines,
         loaded_at: SystemTime::now(),
         fingerprint: seen,
         engine: config.engine.clone(),
     };
+    warn_if_a_stuck_call_holds_a_pipeline(&set);
     Ok((set, config))
 }
 
@@ -318,17 +324,11 @@ fn warn_of_files_others_may_change(files: &[PathBuf]) {
 /// keeps all of them, and every request of that pipeline waits unanswered.
 /// The docs say so, but an operator who turned the deadline off for speed
 /// should hear it where they look first.
-fn warn_if_a_stuck_call_holds_a_pipeline(
-    engine: &EngineSettings,
-    pipelines: &BTreeMap<String, Arc<PipelineWorkers>>,
-) {
-    if engine.call_timeout.is_some() {
+fn warn_if_a_stuck_call_holds_a_pipeline(set: &PipelineSet) {
+    if set.engine.call_timeout.is_some() {
         return;
     }
-    let held: Vec<&str> = (pipelines.iter())
-        .filter(|(_, workers)| !workers.shared_stages().is_empty())
-        .map(|(name, _)| name.as_str())
-        .collect();
+    let held: Vec<&str> = set.sharing().map(|(name, _)| name).collect();
     if !held.is_empty() {
         tracing::warn!(
             "engine.call_timeout_ms = 0 turns the per-call deadline off: pipeline(s) {} share one instance of a stateful filter among their workers, so one call that never ends would hold every request of that pipeline unanswered",
