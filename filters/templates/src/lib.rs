@@ -23,7 +23,10 @@ pub struct Config {
     /// The field holding the message content (after any header parsing),
     /// or a list of them, tried in order: the first that holds a string is
     /// mined.
-    #[serde(default = "default_source", deserialize_with = "one_or_more_fields")]
+    #[serde(
+        default = "default_source",
+        deserialize_with = "wasmstash_sdk::common::fields"
+    )]
     source: Vec<String>,
     #[serde(default)]
     similarity_threshold: Option<f64>,
@@ -53,35 +56,6 @@ fn default_source() -> Vec<String> {
 
 /// Most fields `source` may list: a fallback chain, not a search.
 const MAX_SOURCES: usize = 16;
-
-/// `source` as one field or a list, with an error that says which forms
-/// are taken (serde's own names neither).
-fn one_or_more_fields<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {
-    use serde::de::Error;
-    let fields = match Value::deserialize(de)? {
-        Value::String(field) => vec![field],
-        Value::Array(items) => (items.into_iter())
-            .map(|item| match item {
-                Value::String(field) => Ok(field),
-                other => Err(D::Error::custom(format!(
-                    "source: each field in the list must be a string, not {other}"
-                ))),
-            })
-            .collect::<Result<_, _>>()?,
-        other => {
-            return Err(D::Error::custom(format!(
-                "source must be a field name or a list of them, not {other}"
-            )));
-        }
-    };
-    if fields.is_empty() || fields.len() > MAX_SOURCES {
-        return Err(D::Error::custom(format!(
-            "source lists {} fields: give 1 to {MAX_SOURCES}",
-            fields.len()
-        )));
-    }
-    Ok(fields)
-}
 
 impl Config {
     fn miner_config(&self) -> Result<MinerConfig, String> {
@@ -117,6 +91,12 @@ impl Filter for Templates {
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, String> {
+        if config.source.is_empty() || config.source.len() > MAX_SOURCES {
+            return Err(format!(
+                "source lists {} fields: give 1 to {MAX_SOURCES}",
+                config.source.len()
+            ));
+        }
         for field in &config.source {
             field_ref::validate_option("source", field)?;
         }
@@ -262,12 +242,12 @@ mod tests {
         assert!(
             err(r#"{"source":["a",3]}"#)
                 .unwrap()
-                .contains("must be a string, not 3")
+                .contains("source: expected a field or a list of fields")
         );
         assert!(
             err(r#"{"source":5}"#)
                 .unwrap()
-                .contains("a field name or a list of them")
+                .contains("source: expected a field or a list of fields")
         );
         assert!(
             err(r#"{"source":["message","[a"]}"#)
