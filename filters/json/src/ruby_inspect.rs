@@ -6,19 +6,19 @@
 //! 9.4 (Ruby 3.4 writes `{"a" => 1}`).
 
 use wasmstash_sdk::Value;
-use wasmstash_sdk::ruby_number::number_to_s;
+use wasmstash_sdk::ruby_number::{number_to_s, value_to_s};
 
-/// `value.to_s` in Ruby. Null is empty, as `nil.to_s` is; json.rb never
-/// asks for it, as it skips a null `@timestamp`.
+/// `value.to_s` in Ruby: the SDK's [`value_to_s`] for a string, number,
+/// boolean or null, and Ruby's `inspect` for a list or an object, where
+/// the SDK writes JSON.
 pub fn to_s(value: &Value) -> String {
     match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => {
+        Value::Array(_) | Value::Object(_) => {
             let mut out = String::new();
-            inspect(other, &mut out);
+            inspect(value, &mut out);
             out
         }
+        scalar => value_to_s(scalar),
     }
 }
 
