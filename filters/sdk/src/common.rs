@@ -220,43 +220,18 @@ impl CommonOptions {
         if !self.add_tag.is_empty() {
             // Logstash's `add_tags` fills in every tag before it sets `tags`
             // once, so a `%{tags}` sees the tags the event came with.
-            let tags = (self.add_tag.iter())
+            // (Each appended even when the event has it, as `add_tags`
+            // does; `tag_on_failure` goes through `add_tag`, which skips it.)
+            let tags: Vec<String> = (self.add_tag.iter())
                 .map(|tag| tag.render(event).into_owned())
                 .collect();
-            append_tags(event, tags);
+            event.append_tags(tags);
         }
         for tag in &self.remove_tag {
             let tag = tag.render(event);
             event.remove_tag(&tag);
         }
         Ok(())
-    }
-}
-
-/// Logstash's `add_tags`: `Array(tags)` with the new tags appended, each
-/// even when the event already has it (its duplicate check is commented
-/// out there), unlike [`Event::add_tag`], which `tag_on_failure` uses as
-/// Logstash's `event.tag` skips one. A lone string becomes the list's
-/// first member. A `tags` Logstash's event would not have held (an object,
-/// a number) is first set aside as [`Event::add_tag`] sets it aside.
-fn append_tags(event: &mut Event, tags: Vec<String>) {
-    let mut tags = tags.into_iter().map(Value::String);
-    match event.get_mut("tags") {
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items.extend(tags),
-        Some(lone @ Value::String(_)) => {
-            let first = lone.take();
-            *lone = Value::Array(std::iter::once(first).chain(tags).collect());
-        }
-        None | Some(Value::Null) => event.set("tags", Value::Array(tags.collect())),
-        Some(_) => {
-            let Some(Value::String(first)) = tags.next() else {
-                return;
-            };
-            event.add_tag(&first);
-            if let Some(Value::Array(items)) = event.get_mut("tags") {
-                items.extend(tags);
-            }
-        }
     }
 }
 

@@ -474,26 +474,31 @@ impl<'a> Event<'a> {
         list.iter().filter_map(Value::as_str).chain(single)
     }
 
-    /// Adds `tag` unless it is already there. A lone string in `tags` becomes
-    /// a list, as in Logstash. So does Logstash's rule for a `tags` that is
-    /// neither a string nor a list of strings (an object, a number): that
-    /// value moves to `_tags` and the event is tagged `_tagsparsefailure`,
-    /// rather than being lost under the new tag. (Logstash applies that rule
-    /// when it makes the event, and overwrites `_tags`; here a `_tags`
-    /// already present is kept, and the value appended to it.)
+    /// Adds `tag` unless it is already there, as Logstash's `event.tag`
+    /// does (see [`Event::append_tags`] for how `tags` takes it).
     pub fn add_tag(&mut self, tag: &str) {
-        if self.has_tag(tag) {
-            return;
+        if !self.has_tag(tag) {
+            self.append_tags([tag.to_owned()]);
         }
+    }
+
+    /// Appends `tags`, each even when the event already has it, as
+    /// Logstash's `add_tags` does. A lone string in `tags` becomes a list,
+    /// as in Logstash. So does Logstash's rule for a `tags` that is neither
+    /// a string nor a list of strings (an object, a number): that value
+    /// moves to `_tags` and the event is tagged `_tagsparsefailure`, rather
+    /// than being lost under the new tags. (Logstash applies that rule when
+    /// it makes the event, and overwrites `_tags`; here a `_tags` already
+    /// present is kept, and the value appended to it.)
+    pub(crate) fn append_tags(&mut self, tags: impl IntoIterator<Item = String>) {
+        let tags = tags.into_iter().map(Value::String);
         match self.get_mut("tags") {
-            Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
-                items.push(tag.into())
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => items.extend(tags),
+            Some(lone @ Value::String(_)) => {
+                let first = lone.take();
+                *lone = Value::Array(std::iter::once(first).chain(tags).collect());
             }
-            Some(other @ Value::String(_)) => {
-                let first = other.take();
-                *other = Value::Array(vec![first, tag.into()]);
-            }
-            None | Some(Value::Null) => self.set("tags", Value::Array(vec![tag.into()])),
+            None | Some(Value::Null) => self.set("tags", Value::Array(tags.collect())),
             Some(illegal) => {
                 let illegal = illegal.take();
                 match self.get_mut("_tags") {
@@ -504,8 +509,8 @@ impl<'a> Event<'a> {
                     }
                     None => self.set("_tags", Value::Array(vec![illegal])),
                 }
-                let tags = vec!["_tagsparsefailure".into(), tag.into()];
-                self.set("tags", Value::Array(tags));
+                let failure = std::iter::once(Value::from("_tagsparsefailure"));
+                self.set("tags", Value::Array(failure.chain(tags).collect()));
             }
         }
     }
