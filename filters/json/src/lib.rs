@@ -181,7 +181,7 @@ impl Json {
                 // `@timestamp` is read as a time, both on the general path.
                 if (self.members.iter()).any(|m| {
                     let key = &written[m.key.clone()];
-                    key.contains(&b'[') || key.contains(&b']') || key == b"@timestamp"
+                    key.iter().any(|b| matches!(b, b'[' | b']')) || key == b"@timestamp"
                 }) {
                     return None;
                 }
