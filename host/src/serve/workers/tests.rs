@@ -66,6 +66,12 @@ async fn a_request_withdrawn_from_the_queue_is_counted() {
     let workers = slow_workers(&metrics, &budget);
     let mut running = Box::pin(workers.run(vec![CheckedEvent::message("a")], Share::new(&budget)));
     assert!(futures_poll_once(running.as_mut()).await.is_none());
+    // The worker starts on the blocking pool, which may take a while on a
+    // loaded machine: until it has taken the first job, a second one queued
+    // now would join it in one batch and be run, not withdrawn.
+    while !workers.desk.lock().jobs.is_empty() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     // The one worker is busy with the first for 100 ms: this one queues.
     let mut queued = Box::pin(workers.run(
         vec![CheckedEvent::message("b"), CheckedEvent::message("c")],
