@@ -245,3 +245,58 @@ fn gen_follow_sends_to_a_peer_by_address_or_name() {
         child.wait().unwrap();
     }
 }
+
+/// The live mode's incidents, as it logs them: each has an id of its own
+/// (incidents over are forgotten, their ids are not reused), and a service
+/// is never shown one new error template twice, so each such incident
+/// brings lines its detectors have not seen.
+#[test]
+fn gen_follow_gives_each_incident_its_own_id_and_new_template() {
+    use std::collections::HashSet;
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    // An incident on every 100 ms tick, from the start.
+    let mut child = spawn_in(
+        dir.path(),
+        &[
+            "gen",
+            "--follow",
+            "--rate",
+            "1",
+            "--warmup",
+            "0s",
+            "--incident-every",
+            "0s",
+        ],
+    );
+    let mut stdout = child.stdout.take().unwrap();
+    let events = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let mut ids = HashSet::new();
+    let mut shown = HashSet::new();
+    let mut new_templates = 0;
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let Some(incident) = line.strip_prefix("wasmstash gen: incident ") else {
+            continue;
+        };
+        let incident: serde_json::Value = serde_json::from_str(incident).unwrap();
+        assert!(ids.insert(incident["id"].as_u64().unwrap()), "{line}");
+        if incident["type"] == "new_error_template" {
+            new_templates += 1;
+            let detail = incident["detail"].as_str().unwrap().to_owned();
+            assert!(detail.contains(": "), "{line}");
+            assert!(
+                shown.insert((incident["service"].as_str().unwrap().to_owned(), detail)),
+                "a template shown twice: {line}"
+            );
+        }
+        // A sixth of incidents are new templates: 60 give about ten.
+        if ids.len() >= 60 && new_templates >= 2 || ids.len() == 1000 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = events.join();
+    assert!(new_templates >= 2, "{new_templates} new template incidents");
+}

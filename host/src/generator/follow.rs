@@ -3,6 +3,7 @@
 //! retried with exponential backoff; the line that failed is sent again, so
 //! nothing generated is skipped, only delayed.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -22,7 +23,11 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
     let mut sink = Sink::new(args.tcp.clone());
     let started = Instant::now();
     let mut next_incident = started + args.warmup();
+    // Incidents in progress; the ones over are dropped, so ids and each
+    // service's new templates are counted apart, over the whole run.
     let mut incidents: Vec<Incident> = Vec::new();
+    let mut started_incidents = 0;
+    let mut new_templates_shown: HashMap<String, usize> = HashMap::new();
     let shape = Shape {
         parsed: args.parsed,
     };
@@ -31,7 +36,16 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
         let tick_started = Instant::now();
         let now = now_millis();
         if tick_started >= next_incident {
-            let incident = start_incident(&mut random, &services, now, incidents.len());
+            let mut incident = start_incident(&mut random, &services, now, started_incidents);
+            started_incidents += 1;
+            if incident.kind == IncidentKind::NewErrorTemplate {
+                let shown = new_templates_shown
+                    .entry(incident.service.clone())
+                    .or_default();
+                incident.template = *shown;
+                *shown += 1;
+            }
+            incident.detail = incident.describe();
             crate::say!(
                 "wasmstash gen: incident {}",
                 serde_json::to_string(&incident).unwrap_or_default()
@@ -96,6 +110,7 @@ fn start_incident(
         start_ms: now,
         end_ms: end,
         detail: String::new(),
+        template: 0,
     }
 }
 

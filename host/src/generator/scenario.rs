@@ -195,7 +195,7 @@ pub fn schedule(
     per_kind: u32,
 ) -> Result<Vec<Incident>, GenError> {
     let mut incidents: Vec<Incident> = Vec::new();
-    for round in 0..per_kind {
+    for _ in 0..per_kind {
         for kind in IncidentKind::ALL {
             let length = kind.duration_secs() * 1000;
             let latest = to - length - 10 * 60_000;
@@ -211,11 +211,15 @@ pub fn schedule(
                 // it makes the ground truth easy to read.
                 let start =
                     from + (random.unit() * (latest - from) as f64) as i64 / 60_000 * 60_000;
-                let clear = incidents
-                    .iter()
-                    .filter(|i| i.service == service)
+                let on_service = || incidents.iter().filter(|i| i.service == service);
+                let clear = on_service()
                     .all(|i| start >= i.end_ms + GAP_MS || start + length + GAP_MS <= i.start_ms);
-                clear.then_some((service, start))
+                // A service that has shown every new template has none left
+                // to show for the first time.
+                let has_room = kind != IncidentKind::NewErrorTemplate
+                    || on_service().filter(|i| i.kind == kind).count()
+                        < world::NEW_ERROR_TEMPLATES.len();
+                (clear && has_room).then_some((service, start))
             });
             let Some((service, start)) = placed else {
                 return Err(GenError::Usage(format!(
@@ -231,27 +235,60 @@ pub fn schedule(
                 end: world::iso_time(start + length),
                 start_ms: start,
                 end_ms: start + length,
-                detail: detail(kind, round),
+                detail: String::new(),
+                template: 0,
             });
         }
     }
     incidents.sort_by_key(|i| i.start_ms);
-    for (id, incident) in incidents.iter_mut().enumerate() {
+    for id in 0..incidents.len() {
+        let earlier_new_templates = incidents[..id]
+            .iter()
+            .filter(|i| i.kind == IncidentKind::NewErrorTemplate)
+            .filter(|i| i.service == incidents[id].service)
+            .count();
+        let incident = &mut incidents[id];
         incident.id = id;
+        incident.template = earlier_new_templates;
+        incident.detail = incident.describe();
     }
     Ok(incidents)
 }
 
-fn detail(kind: IncidentKind, _round: u32) -> String {
-    match kind {
-        IncidentKind::ErrorBurst => "35% of requests fail (ERROR lines, HTTP 5xx)",
-        IncidentKind::LatencySpike => "request latency x15",
-        IncidentKind::TrafficDrop => "traffic falls to 25%",
-        IncidentKind::ServiceSilent => "the service logs nothing",
-        IncidentKind::NewErrorTemplate => "a new kind of ERROR line, about every 10 s",
-        IncidentKind::NewClient => {
-            "requests from a new client address and user agent, about every 5 s"
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every new error template incident shows its service a template it
+    /// has not shown before, even at the most incidents a run may place;
+    /// otherwise the later one logs nothing new and cannot be detected.
+    #[test]
+    fn no_service_is_given_one_new_template_twice() {
+        for seed in 0..20 {
+            let mut random = Random::new(seed);
+            let services = world::services(&mut random);
+            let day = 24 * 3_600_000;
+            for per_kind in [2, 50] {
+                let span = if per_kind == 2 { day } else { 30 * day };
+                let incidents = schedule(&mut random, &services, 0, span, per_kind).unwrap();
+                let mut shown = std::collections::HashSet::new();
+                let new_templates: Vec<_> = incidents
+                    .iter()
+                    .filter(|i| i.kind == IncidentKind::NewErrorTemplate)
+                    .collect();
+                assert_eq!(new_templates.len(), per_kind as usize);
+                for incident in new_templates {
+                    assert!(
+                        shown.insert((&incident.service, incident.template)),
+                        "seed {seed}: {incident:?}"
+                    );
+                    assert!(
+                        incident
+                            .detail
+                            .ends_with(world::NEW_ERROR_TEMPLATES[incident.template])
+                    );
+                }
+            }
         }
     }
-    .to_owned()
 }

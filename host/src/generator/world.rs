@@ -54,9 +54,33 @@ pub struct Incident {
     #[serde(skip)]
     pub end_ms: i64,
     pub detail: String,
+    /// For a new error template incident: which of [`NEW_ERROR_TEMPLATES`]
+    /// it logs.
+    #[serde(skip)]
+    pub template: usize,
 }
 
 impl Incident {
+    /// What the incident does, for the ground truth and the live log.
+    pub fn describe(&self) -> String {
+        let text = match self.kind {
+            IncidentKind::ErrorBurst => "35% of requests fail (ERROR lines, HTTP 5xx)",
+            IncidentKind::LatencySpike => "request latency x15",
+            IncidentKind::TrafficDrop => "traffic falls to 25%",
+            IncidentKind::ServiceSilent => "the service logs nothing",
+            IncidentKind::NewErrorTemplate => {
+                return format!(
+                    "a new kind of ERROR line, about every 10 s: {}",
+                    NEW_ERROR_TEMPLATES[self.template % NEW_ERROR_TEMPLATES.len()]
+                );
+            }
+            IncidentKind::NewClient => {
+                "requests from a new client address and user agent, about every 5 s"
+            }
+        };
+        text.to_owned()
+    }
+
     pub fn covers(&self, service: &str, millis: i64) -> bool {
         self.service == service && (self.start_ms..self.end_ms).contains(&millis)
     }
@@ -147,11 +171,20 @@ const ERROR_TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// What a new error template incident starts logging.
-const NEW_ERROR_TEMPLATES: &[&str] = &[
+/// What new error template incidents log: the k-th such incident on a
+/// service logs the k-th of these, so a service never shows one twice and
+/// each incident's lines are new when it starts. Nine per service and six
+/// services leave room for the most a scenario places (50 of each kind).
+pub const NEW_ERROR_TEMPLATES: &[&str] = &[
     "Deadlock detected on table {noun}_items while committing transaction {id}",
     "Certificate for {peer}.internal expired; TLS handshake refused",
     "Disk quota exceeded on volume /data/{noun} ({pct}% used)",
+    "Schema migration {n} left {noun} index in an inconsistent state",
+    "Circuit breaker opened for {peer} after {small} consecutive failures",
+    "Replica lag on {noun} shard {small} exceeds threshold; serving stale reads",
+    "Message queue {noun}-events rejected publish: broker out of memory",
+    "Clock skew of {n} ms against {peer}; token validation disabled",
+    "Thread pool {noun}-workers exhausted; rejecting task {id}",
 ];
 
 /// Share of events that are errors when nothing is wrong, and in a burst.
@@ -276,7 +309,7 @@ pub fn effects(incidents: &[&Incident]) -> Effects {
             IncidentKind::LatencySpike => effects.latency_factor = 15.0,
             IncidentKind::TrafficDrop => effects.rate_factor = 0.25,
             IncidentKind::ServiceSilent => effects.rate_factor = 0.0,
-            IncidentKind::NewErrorTemplate => effects.new_template = Some(incident.id),
+            IncidentKind::NewErrorTemplate => effects.new_template = Some(incident.template),
             IncidentKind::NewClient => effects.new_client = Some(incident.id),
         }
     }
@@ -328,11 +361,12 @@ impl Service {
         self.access_event(random, millis, &host, (&address, agent), false, shape)
     }
 
-    /// An error in the template that incident `id` introduces.
-    pub fn new_template_event(&self, random: &mut Random, millis: i64, id: usize) -> Value {
+    /// An error in the `template`-th of [`NEW_ERROR_TEMPLATES`] (past the
+    /// last, they come round again).
+    pub fn new_template_event(&self, random: &mut Random, millis: i64, template: usize) -> Value {
         let text = self.fill(
             random,
-            NEW_ERROR_TEMPLATES[id % NEW_ERROR_TEMPLATES.len()],
+            NEW_ERROR_TEMPLATES[template % NEW_ERROR_TEMPLATES.len()],
             1.0,
         );
         let host = format!("{}-2", self.name);
