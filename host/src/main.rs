@@ -339,3 +339,27 @@ fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
     }
     (loaded, problems)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Users copy examples from `--help`, which clap wraps at 100 columns
+    /// when it does not write to a terminal: a longer line would be copied
+    /// cut in two, so long commands go on with a `\` instead.
+    #[test]
+    fn help_examples_are_not_wrapped() {
+        for command in super::Cli::command().get_subcommands() {
+            let Some(examples) = command.get_after_help() else {
+                continue;
+            };
+            for line in examples.to_string().lines() {
+                assert!(
+                    line.chars().count() < 100,
+                    "`wasmstash {} --help`: {line}",
+                    command.get_name()
+                );
+            }
+        }
+    }
+}

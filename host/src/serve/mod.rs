@@ -58,7 +58,8 @@ use workers::PipelineWorkers;
 #[command(after_help = "Examples:
   wasmstash serve --config examples/wasmstash.toml
   curl -s -XPOST localhost:9700/v1/pipelines/app/event -d '{\"message\":\"{\\\"level\\\":\\\"WARN\\\"}\"}'
-  WASMSTASH_ADMIN_TOKEN=$(openssl rand -hex 16) wasmstash serve -c examples/wasmstash.toml --listen 0.0.0.0:9700")]
+  WASMSTASH_ADMIN_TOKEN=$(openssl rand -hex 16) \\
+    wasmstash serve -c examples/wasmstash.toml --listen 0.0.0.0:9700")]
 pub struct ServeArgs {
     /// Pipeline config file (TOML); its [server] table sets limits.
     #[arg(short, long, value_name = "FILE")]
