@@ -54,13 +54,13 @@ pub struct RunArgs {
     /// How to read input lines.
     #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
     pub format: InputFormat,
-    /// Events per call into the filters.
+    /// Events per call into the filters (1 to 100000).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_size: u32,
     /// Per-call deadline in ms (0 = off, at most 600000); overrides the config.
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub call_timeout_ms: Option<u64>,
-    /// Memory limit per filter instance in MiB; overrides the config.
+    /// Memory limit per filter instance in MiB (1 to 4096); overrides the config.
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub memory_limit_mib: Option<u64>,
     /// Largest event a filter's result may make, in MiB (1..1024); overrides
