@@ -467,6 +467,18 @@ fn a_number_field_is_matched_as_ruby_writes_it() {
     assert_eq!(out["s"], json!(["100.0", "1.0e+20", "1.0e-05", "7"]));
 }
 
+/// grok.rb matches `input.to_s`: a hash field, or a list inside a list
+/// field, is matched as Ruby's `inspect` of it.
+#[test]
+fn a_hash_or_nested_list_is_matched_as_ruby_inspects_it() {
+    let event = json!({"o": {"k": [1, null]}, "l": [["a", true]]});
+    let config = json!({"match": {"o": "^%{GREEDYDATA:so}$", "l": "^%{GREEDYDATA:sl}$"},
+                        "break_on_match": false});
+    let out = run(config, event);
+    assert_eq!(out["so"], r#"{"k"=>[1, nil]}"#);
+    assert_eq!(out["sl"], r#"["a", true]"#);
+}
+
 /// grok.rb rescues only its timeout around `filter_matched`: an
 /// `add_field` set Logstash's event refuses stops Logstash's worker. Here
 /// the event fails, with the reason, and the host passes it on as it came.

@@ -20,14 +20,13 @@
 //! event `tag_on_failure`: the members set before it stay, nothing after
 //! it is set and the common options do not run. So here, on both paths.
 
-mod ruby_inspect;
 mod timestamp;
 mod transcode;
 
 use serde::Deserialize;
 use wasmstash_sdk::common::{self, CommonOptions, EcsCompatibility, WithCommon};
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::{field_ref, json_text, logstash_event};
+use wasmstash_sdk::{field_ref, json_text, logstash_event, ruby_number};
 
 use transcode::{Member, Transcoder};
 
@@ -351,7 +350,7 @@ fn set_timestamp(event: &mut Event, time: Value) {
     }
     event.insert("@timestamp", timestamp::now());
     event.add_tag(timestamp::FAILURE_TAG);
-    event.insert(timestamp::FAILURE_FIELD, ruby_inspect::to_s(&time));
+    event.insert(timestamp::FAILURE_FIELD, ruby_number::value_to_s(&time));
 }
 
 export_filter!(Json);

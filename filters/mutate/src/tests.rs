@@ -517,6 +517,20 @@ fn join_writes_floats_as_ruby_does() {
     );
 }
 
+/// Ruby's `Array#join` flattens nested lists but calls `to_s` on a hash,
+/// which is its `inspect`; null members are empty.
+#[test]
+fn join_writes_a_hash_member_as_ruby_inspects_it() {
+    let config = json!({"join": {"a": "|"}});
+    assert_eq!(
+        run(
+            config,
+            r#"{"a":[1,[2,{"k":[null,1e20,-0.0,"\u00e9\n"]}],null,{},true]}"#
+        ),
+        r#"{"a":"1|2|{\"k\"=>[nil, 1.0e+20, -0.0, \"é\\n\"]}||{}|true"}"#
+    );
+}
+
 /// Logstash's `coerce` and `rename` skip a field its `include?` says is
 /// not there, which a null list member is not; a null object member is.
 #[test]

@@ -50,6 +50,7 @@ pub mod host;
 pub mod java_number;
 pub mod json_text;
 pub mod logstash_event;
+pub mod ruby_inspect;
 pub mod ruby_number;
 mod runtime;
 pub mod scan;

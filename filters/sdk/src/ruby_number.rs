@@ -130,14 +130,15 @@ pub fn to_f(text: &str) -> f64 {
 
 /// Ruby's `to_s` of a field's value, as Logstash's Ruby plugins turn a
 /// value into text: a string as itself, null as empty, a number as
-/// [`number_to_s`] writes it, `true`/`false`; an object or list as compact
-/// JSON, where Ruby would write its `inspect` form.
+/// [`number_to_s`] writes it, `true`/`false`, and a list or an object as
+/// its `inspect` ([`crate::ruby_inspect`]: `[1, nil]`, `{"a"=>1}`).
 pub fn value_to_s(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
         Value::Number(number) => number_to_s(number),
-        other => other.to_string(),
+        Value::Array(_) | Value::Object(_) => crate::ruby_inspect::inspect(value),
     }
 }
 

@@ -99,3 +99,17 @@ fn hexadecimal_text_is_read_whole_or_fails_the_event() {
         r#"{"a":4722366482869645213695,"b":-19342813113834066795298816,"f":4.722366482869645e+21}"#
     );
 }
+
+/// `convert => string` is `to_s` on each member of a list: a member that is
+/// a list or a hash becomes its Ruby `inspect`. A hash field is left alone.
+#[test]
+fn string_of_a_nested_member_is_its_ruby_inspect() {
+    let config = json!({"convert": {"a": "string", "o": "string"}});
+    assert_eq!(
+        run(
+            config,
+            r#"{"a":[[1,null,"x"],{"k":{"f":1.50}},null,1E2],"o":{"k":[1]}}"#
+        ),
+        r#"{"a":["[1, nil, \"x\"]","{\"k\"=>{\"f\"=>1.5}}",null,"100.0"],"o":{"k":[1]}}"#
+    );
+}
