@@ -3,6 +3,7 @@
 
 use super::*;
 
+mod dialect_limits;
 mod ruby_checked;
 
 fn budget() -> Budget {
