@@ -250,7 +250,8 @@ fn common_options_apply_on_success_only() {
 fn a_runaway_pattern_is_tagged_timeout() {
     let out = run(
         json!({"match": {"message": "^(?:a|a)*b$"}, "timeout_steps": 10000}),
-        json!({"message": "a".repeat(60)}),
+        // With the `b` the pattern needs, so that it is tried at all.
+        json!({"message": format!("{}bx", "a".repeat(60))}),
     );
     assert_eq!(out["tags"], json!(["_groktimeout"]));
 }
@@ -319,6 +320,24 @@ fn a_long_line_lacking_a_patterns_literal_goes_on_to_the_next() {
     );
     assert_eq!(out["first"], "payload");
     assert!(out.get("tags").is_none(), "{out}");
+}
+
+/// A short line that a pattern cannot match fails it at once, as in
+/// Logstash, where backtracking through it (exponential in the `a`s here)
+/// ran out of steps and stopped grok with `_groktimeout`: `(a+)+` is one
+/// repeat, as Onigmo reduces it, and without a `b` neither pattern that
+/// needs one is tried.
+#[test]
+fn a_short_hopeless_line_goes_on_to_the_next_pattern() {
+    let line = format!("{}c", "a".repeat(24));
+    for pattern in ["(?<x>(a+)+b)", "(?<x>(?:a+a+)+b)"] {
+        let out = run(
+            json!({"match": {"message": [pattern, "%{WORD:w}"]}}),
+            json!({"message": line}),
+        );
+        assert_eq!(out["w"], line.as_str(), "{pattern}: {out}");
+        assert!(out.get("tags").is_none(), "{pattern}: {out}");
+    }
 }
 
 /// Logstash's `\b` is Onigmo's: `é` is a word character there, though

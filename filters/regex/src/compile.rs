@@ -99,9 +99,9 @@ pub struct Program {
     pub slot_count: usize,
     pub start_set: u16,
     pub anchor: StartAnchor,
-    /// Literal text every match holds, looked for first in a long input
-    /// (`required.rs`).
-    pub required: Option<Box<[u8]>>,
+    /// Finds the literal text every match holds, looked for before a
+    /// search (`required.rs`).
+    pub required: Option<memchr::memmem::Finder<'static>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,7 +144,7 @@ pub fn compile(node: &Node, group_count: usize) -> Result<Program, String> {
         slot_count: compiler.next_slot as usize,
         start_set: NO_SET,
         anchor,
-        required: super::required::required_literal(node),
+        required: super::required::required_finder(node),
     };
     thread_jumps(&mut program.insts);
     sets::add_byte_sets(&mut program);

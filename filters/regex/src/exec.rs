@@ -12,7 +12,6 @@ use super::class::{ByteSet, SmallBytes, prev_char_start, word_at, word_before};
 use super::compile::{Inst, NO_SET, Program, RunMode, StartAnchor, UNBOUNDED};
 use super::literal;
 use super::parse::Assertion;
-use super::required;
 use super::runs::{give_back, lazy_step, scan_run};
 
 /// Position of an unset capture slot.
@@ -74,11 +73,10 @@ impl Matcher {
             return Ok(false);
         }
         // Without the text every match holds, each start would be tried in
-        // vain, at a cost that grows with the square of a long line.
-        let rest = &input[from..];
-        if rest.len() >= required::CHECKED_FROM
-            && let Some(literal) = &program.required
-            && memchr::memmem::find(rest, literal).is_none()
+        // vain, at a cost that grows with the square of a long line (or
+        // exponentially, for a pattern that backtracks badly).
+        if let Some(finder) = &program.required
+            && finder.find(&input[from..]).is_none()
         {
             return Ok(false);
         }

@@ -119,6 +119,9 @@ struct Shared<'r> {
     /// parsing quadratic.
     name_places: HashMap<String, usize>,
     group_count: usize,
+    /// Plain groups that do not capture: Onigmo still counts them when it
+    /// decides whether `\10` is a backreference or an octal escape.
+    plain_groups: usize,
     /// Whether a plain `(...)` captures: in grok never (its patterns read
     /// only named groups), for a replace as in Ruby (see `parse_with`).
     plain_groups_capture: bool,
@@ -159,6 +162,7 @@ pub fn parse_with(
         names: Vec::new(),
         name_places: HashMap::new(),
         group_count: 0,
+        plain_groups: 0,
         plain_groups_capture,
         expanding: Vec::new(),
         nesting: 0,
@@ -352,12 +356,7 @@ impl Parser<'_, '_, '_> {
                 // Ruby: `a*+` is possessive, but `a{1,2}+` is `(a{1,2})+`.
                 possessive = true;
             }
-            atom = Node::Repeat {
-                node: Box::new(atom),
-                min,
-                max,
-                greedy,
-            };
+            atom = repeat(atom, min, max, greedy);
             if possessive {
                 atom = Node::Atomic(Box::new(atom));
             }
@@ -464,10 +463,11 @@ impl Parser<'_, '_, '_> {
             'Z' => Node::Assert(Assertion::TextEndNewline),
             'b' => Node::Assert(Assertion::WordBoundary),
             'B' => Node::Assert(Assertion::NotWordBoundary),
-            'k' | 'g' | '1'..='9' => {
+            'k' | 'g' => {
                 self.pos -= 1;
                 return Err(self.error("backreferences and subexpression calls are not supported"));
             }
+            '1'..='9' => return self.numbered_escape(c),
             'G' => {
                 self.pos -= 1;
                 return Err(self.error("`\\G` is not supported"));
@@ -492,5 +492,64 @@ impl Parser<'_, '_, '_> {
                 }
             }
         })
+    }
+
+    /// `\N` after its first digit, `first`, read as Onigmo reads it: a
+    /// backreference if the number is at most 9 or at most the groups
+    /// opened so far (refused), else `\8` and `\9` are the digit and the
+    /// rest an octal escape of up to three digits (`\101` is `A`, `\18` is
+    /// `\1` then `8`).
+    fn numbered_escape(&mut self, first: char) -> Result<Node, String> {
+        let digits_at = self.pos - 1;
+        let digits = self.src[digits_at..].bytes();
+        let count = digits.take_while(u8::is_ascii_digit).count();
+        let number: usize = self.src[digits_at..digits_at + count]
+            .parse()
+            .unwrap_or(usize::MAX);
+        let opened = self.shared.group_count + self.shared.plain_groups;
+        if number <= 9 || number <= opened {
+            self.pos = digits_at;
+            return Err(self.error("backreferences and subexpression calls are not supported"));
+        }
+        if matches!(first, '8' | '9') {
+            return Ok(self.literal(first));
+        }
+        self.pos = digits_at;
+        let c = self.octal_escape(3)?;
+        Ok(self.literal(c))
+    }
+}
+
+/// `node` repeated `min` to `max` times. A greedy `?`, `*` or `+` of a
+/// greedy `?`, `*` or `+` (`(?:a+)+`, or `(a+)+` in grok, where the group
+/// does not capture) is one repeat, as Onigmo reduces it: both match the
+/// same texts in the same order of preference, but the nested form tries
+/// every way to split a run between its turns, which on a line that ends
+/// in no match is exponential in the run's length.
+fn repeat(node: Node, min: u32, max: Option<u32>, greedy: bool) -> Node {
+    let simple =
+        |min: u32, max: Option<u32>| (min == 0 && max == Some(1)) || (min <= 1 && max.is_none());
+    match node {
+        Node::Repeat {
+            node: inner,
+            min: inner_min,
+            max: inner_max,
+            greedy: true,
+        } if greedy && simple(min, max) && simple(inner_min, inner_max) => Node::Repeat {
+            node: inner,
+            min: min.min(inner_min),
+            max: if max.is_none() || inner_max.is_none() {
+                None
+            } else {
+                Some(1)
+            },
+            greedy: true,
+        },
+        node => Node::Repeat {
+            node: Box::new(node),
+            min,
+            max,
+            greedy,
+        },
     }
 }

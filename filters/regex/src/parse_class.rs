@@ -38,49 +38,80 @@ impl Parser<'_, '_, '_> {
             'v' => Escaped::Char('\x0B'),
             'a' => Escaped::Char('\x07'),
             'e' => Escaped::Char('\x1B'),
-            '0' => {
-                let digits: String = self
-                    .rest()
-                    .chars()
-                    .take(2)
-                    .take_while(|c| c.is_digit(8))
-                    .collect();
-                self.pos += digits.len();
-                Escaped::Char(char::from(u8::from_str_radix(&digits, 8).unwrap_or(0)))
-            }
+            '0' => Escaped::Char(self.octal_escape(2)?),
             'x' => {
-                let (value, len) = if self.rest().starts_with('{') {
-                    let end = self
-                        .rest()
-                        .find('}')
-                        .ok_or_else(|| self.error("bad \\x{}"))?;
-                    (u32::from_str_radix(&self.rest()[1..end], 16).ok(), end + 1)
-                } else {
-                    let digits: String = self
-                        .rest()
-                        .chars()
-                        .take(2)
-                        .take_while(|c| c.is_ascii_hexdigit())
-                        .collect();
-                    (u32::from_str_radix(&digits, 16).ok(), digits.len())
-                };
-                let c = value
-                    .and_then(char::from_u32)
-                    .ok_or_else(|| self.error("invalid hexadecimal escape"))?;
+                if self.rest().starts_with('{') {
+                    // Ruby (MRI and JRuby, so Logstash) refuses `\x{...}`.
+                    self.pos -= 2;
+                    return Err(self.error("`\\x{...}` is not Ruby's (write `\\u{...}`)"));
+                }
+                let len = self.rest().bytes().take(2);
+                let len = len.take_while(u8::is_ascii_hexdigit).count();
+                let value = u32::from_str_radix(&self.rest()[..len], 16)
+                    .map_err(|_| self.error("invalid hex escape"))?;
+                if value > 0x7F {
+                    return Err(self.error(
+                        "a `\\x` escape above `\\x7F` (a byte of a multibyte character) is not supported",
+                    ));
+                }
                 self.pos += len;
-                Escaped::Char(c)
+                Escaped::Char(char::from(value as u8))
             }
             'u' => {
-                let digits = self.rest().get(..4).unwrap_or("");
-                let c = u32::from_str_radix(digits, 16)
-                    .ok()
+                let (digits, len) = match self.rest().strip_prefix('{') {
+                    Some(braced) => {
+                        let end = braced
+                            .find('}')
+                            .ok_or_else(|| self.error("invalid Unicode escape"))?;
+                        let digits = braced[..end].trim_matches(' ');
+                        if digits.contains(' ') {
+                            return Err(
+                                self.error("a list of code points in `\\u{...}` is not supported")
+                            );
+                        }
+                        let valid = (1..=6).contains(&digits.len())
+                            && digits.bytes().all(|b| b.is_ascii_hexdigit());
+                        (valid.then_some(digits), end + 2)
+                    }
+                    None => {
+                        let digits = self
+                            .rest()
+                            .get(..4)
+                            .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()));
+                        (digits, 4)
+                    }
+                };
+                let c = digits
+                    .and_then(|d| u32::from_str_radix(d, 16).ok())
                     .and_then(char::from_u32)
-                    .ok_or_else(|| self.error("invalid \\u escape"))?;
-                self.pos += 4;
+                    .ok_or_else(|| self.error("invalid Unicode escape"))?;
+                self.pos += len;
                 Escaped::Char(c)
             }
             c => Escaped::Char(c),
         })
+    }
+
+    /// Up to `most` octal digits at the position (none is `\0`), the
+    /// character they give. Past `\377` Ruby refuses the escape; from
+    /// `\200` it is one byte of a multibyte character (`\303\251` is
+    /// `é`), which is not supported here rather than read as another
+    /// character.
+    pub(super) fn octal_escape(&mut self, most: usize) -> Result<char, String> {
+        let at = self.pos;
+        let digits = self.rest().bytes().take(most);
+        let len = digits.take_while(|b| (b'0'..=b'7').contains(b)).count();
+        let value = u32::from_str_radix(&self.rest()[..len], 8).unwrap_or(0);
+        if value > 0xFF {
+            return Err(self.error("invalid escape code"));
+        }
+        if value > 0x7F {
+            return Err(self.error(
+                "an octal escape above `\\177` (a byte of a multibyte character) is not supported",
+            ));
+        }
+        self.pos = at + len;
+        Ok(char::from(value as u8))
     }
 
     fn property(&mut self, negated: bool) -> Result<CharClass, String> {
@@ -245,22 +276,7 @@ impl Parser<'_, '_, '_> {
                 self.pos += 1;
                 Ok(Escaped::Char('\u{8}'))
             }
-            Some('1'..='7') => {
-                let at = self.pos - 1;
-                let digits = self
-                    .rest()
-                    .bytes()
-                    .take(3)
-                    .take_while(|b| (b'0'..=b'7').contains(b))
-                    .count();
-                let value = u32::from_str_radix(&self.rest()[..digits], 8).unwrap_or(u32::MAX);
-                if value > 0x7F {
-                    self.pos = at;
-                    return Err(self.error("an octal escape above `\\177` is not supported"));
-                }
-                self.pos += digits;
-                Ok(Escaped::Char(char::from(value as u8)))
-            }
+            Some('1'..='7') => Ok(Escaped::Char(self.octal_escape(3)?)),
             _ => self.class_escape(),
         }
     }

@@ -6,8 +6,11 @@
 //! work grows with the square of the line's length, and a 12 KB line ran
 //! out of grok's step budget (`_groktimeout`) where Ruby's Onigmo, which
 //! Logstash's Joni mirrors, fails at once because it first looks for the
-//! text the pattern cannot match without. So does this engine now, on
-//! lines long enough for it to matter ([`CHECKED_FROM`]).
+//! text the pattern cannot match without. So does this engine, on every
+//! input: a short line is no safer, as `(?:a|aa)+b` on thirty `a`s
+//! backtracks exponentially from the first start. The look is one
+//! `memmem` scan that stops at the literal's first occurrence, so on a
+//! line that holds it (the usual case) it reads only up to there.
 //!
 //! Only what is sure to be in every match counts: runs of literal
 //! characters in the pattern's sequence, also inside groups and repeats
@@ -16,18 +19,20 @@
 
 use super::parse::Node;
 
-/// Inputs at least this long are checked for the required literal before
-/// a search. Below it a search cannot grow costly enough to matter, and a
-/// grok line (a few hundred bytes) is not scanned twice.
-pub const CHECKED_FROM: usize = 1024;
-
 /// The longest literal every match of `node` contains, as UTF-8 bytes;
-/// `None` if there is none.
+/// `None` if there is none. Of two as long, the later is taken: the first
+/// byte of one that begins the pattern is already looked for before each
+/// start, and in `(?:a+a+)+b` only `b` tells a hopeless line apart.
 pub fn required_literal(node: &Node) -> Option<Box<[u8]>> {
     let mut runs = Runs::default();
     runs.walk(node);
     runs.close();
     (!runs.best.is_empty()).then(|| runs.best.into_boxed_slice())
+}
+
+/// A searcher for `node`'s required literal, built once per pattern.
+pub fn required_finder(node: &Node) -> Option<memchr::memmem::Finder<'static>> {
+    required_literal(node).map(|literal| memchr::memmem::Finder::new(&literal).into_owned())
 }
 
 #[derive(Default)]
@@ -61,9 +66,9 @@ impl Runs {
         }
     }
 
-    /// Ends the current run, kept if it is the longest yet.
+    /// Ends the current run, kept if it is at least as long as the best.
     fn close(&mut self) {
-        if self.current.len() > self.best.len() {
+        if !self.current.is_empty() && self.current.len() >= self.best.len() {
             self.best = std::mem::take(&mut self.current);
         } else {
             self.current.clear();
@@ -89,6 +94,9 @@ mod tests {
         assert_eq!(required("(?:abc)+x").as_deref(), Some("abc"));
         assert_eq!(required("(?<a>ab(?<b>cd))e").as_deref(), Some("abcde"));
         assert_eq!(required("é€x").as_deref(), Some("é€x"));
+        // Of two as long, the later.
+        assert_eq!(required("(?:a+a+)+b").as_deref(), Some("b"));
+        assert_eq!(required("ab.cd").as_deref(), Some("cd"));
     }
 
     #[test]

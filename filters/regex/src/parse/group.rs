@@ -44,6 +44,14 @@ impl Parser<'_, '_, '_> {
                 let name = self.group_name(close)?;
                 let index = self.new_group(&name);
                 Node::Capture(index, Box::new(self.alternation()?))
+            } else if self.rest().starts_with('(') || self.rest().starts_with('~') {
+                let feature = if self.rest().starts_with('(') {
+                    "conditional groups `(?(cond)yes|no)` are not supported"
+                } else {
+                    "the absence operator `(?~...)` is not supported"
+                };
+                self.pos = start;
+                return Err(self.error(feature));
             } else {
                 let spec: String = self
                     .rest()
@@ -65,6 +73,7 @@ impl Parser<'_, '_, '_> {
         } else {
             // Oniguruma: with named groups about, plain groups do not capture,
             // and grok patterns only ever read named groups.
+            self.shared.plain_groups += 1;
             self.alternation()?
         };
         self.flags = saved;
