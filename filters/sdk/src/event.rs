@@ -19,6 +19,7 @@ use crate::wire::KeySpans;
 mod key_index;
 mod path;
 mod sprintf;
+mod tags;
 
 use key_index::KeyIndex;
 
@@ -453,89 +454,6 @@ impl<'a> Event<'a> {
         self.get(field)?;
         let parent = self.get_mut(&path::path_of(parents))?;
         path::remove_child(parent, last)
-    }
-
-    /// The event's tags (the `tags` field), in order.
-    pub fn tags(&self) -> Vec<&str> {
-        self.each_tag().collect()
-    }
-
-    /// Whether the event carries `tag`.
-    pub fn has_tag(&self, tag: &str) -> bool {
-        self.each_tag().any(|t| t == tag)
-    }
-
-    fn each_tag(&self) -> impl Iterator<Item = &str> {
-        let (list, single) = match self.get("tags") {
-            Some(Value::Array(items)) => (items.as_slice(), None),
-            Some(Value::String(tag)) => (&[][..], Some(tag.as_str())),
-            _ => (&[][..], None),
-        };
-        list.iter().filter_map(Value::as_str).chain(single)
-    }
-
-    /// Adds `tag` unless it is already there, as Logstash's `event.tag`
-    /// does (see [`Event::append_tags`] for how `tags` takes it).
-    pub fn add_tag(&mut self, tag: &str) {
-        if !self.has_tag(tag) {
-            self.append_tags([tag.to_owned()]);
-        }
-    }
-
-    /// Appends `tags`, each even when the event already has it, as
-    /// Logstash's `add_tags` does. A lone string in `tags` becomes a list,
-    /// as in Logstash. So does Logstash's rule for a `tags` that is neither
-    /// a string nor a list of strings (an object, a number): that value
-    /// moves to `_tags` and the event is tagged `_tagsparsefailure`, rather
-    /// than being lost under the new tags. (Logstash applies that rule when
-    /// it makes the event, and overwrites `_tags`; here a `_tags` already
-    /// present is kept, and the value appended to it.)
-    pub(crate) fn append_tags(&mut self, tags: impl IntoIterator<Item = String>) {
-        let tags = tags.into_iter().map(Value::String);
-        match self.get_mut("tags") {
-            Some(Value::Array(items)) if items.iter().all(Value::is_string) => items.extend(tags),
-            Some(lone @ Value::String(_)) => {
-                let first = lone.take();
-                *lone = Value::Array(std::iter::once(first).chain(tags).collect());
-            }
-            None | Some(Value::Null) => self.set("tags", Value::Array(tags.collect())),
-            Some(illegal) => {
-                let illegal = illegal.take();
-                match self.get_mut("_tags") {
-                    Some(Value::Array(kept)) => kept.push(illegal),
-                    Some(other) => {
-                        let first = other.take();
-                        *other = Value::Array(vec![first, illegal]);
-                    }
-                    None => self.set("_tags", Value::Array(vec![illegal])),
-                }
-                let failure = std::iter::once(Value::from("_tagsparsefailure"));
-                self.set("tags", Value::Array(failure.chain(tags).collect()));
-            }
-        }
-    }
-
-    /// Removes `tag` as Logstash's `remove_tag` does (`filter_matched`:
-    /// `tags = Array(event.get("tags"))`, then `tags.delete(tag)`, then
-    /// `event.set("tags", tags)`): a lone string becomes a list, even when
-    /// it is another tag, so `"a"` is left as `["a"]` and `"b"` as `[]`.
-    /// No `tags`, or null, is left as it is (`return unless tags`); so is a
-    /// value Logstash's event never holds as `tags` (it moves a number or
-    /// an object to `_tags` when it makes the event).
-    pub fn remove_tag(&mut self, tag: &str) {
-        match self.get("tags") {
-            Some(Value::Array(items)) if items.iter().any(|t| t.as_str() == Some(tag)) => {}
-            Some(Value::String(_)) => {}
-            _ => return,
-        }
-        match self.get_mut("tags") {
-            Some(Value::Array(items)) => items.retain(|t| t.as_str() != Some(tag)),
-            Some(lone) => {
-                let kept = Some(lone.take()).filter(|t| t.as_str() != Some(tag));
-                *lone = Value::Array(kept.into_iter().collect());
-            }
-            None => {}
-        }
     }
 
     /// Appends the event as a compact JSON object to `out`. Members the filter
