@@ -6,11 +6,12 @@
 //! work grows with the square of the line's length, and a 12 KB line ran
 //! out of grok's step budget (`_groktimeout`) where Ruby's Onigmo, which
 //! Logstash's Joni mirrors, fails at once because it first looks for the
-//! text the pattern cannot match without. So does this engine, on every
-//! input: a short line is no safer, as `(?:a|aa)+b` on thirty `a`s
-//! backtracks exponentially from the first start. The look is one
-//! `memmem` scan that stops at the literal's first occurrence, so on a
-//! line that holds it (the usual case) it reads only up to there.
+//! text the pattern cannot match without. So does this engine, on any
+//! input (a short line is no safer: `(?:a|aa)+b` on thirty `a`s
+//! backtracks exponentially from the first start), but only once a
+//! search has spent a few thousand steps (`Matcher::search`): most end
+//! sooner, and pay nothing for a look that could only have confirmed
+//! what they found.
 //!
 //! Only what is sure to be in every match counts: runs of literal
 //! characters in the pattern's sequence, also inside groups and repeats

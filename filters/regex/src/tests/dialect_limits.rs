@@ -116,13 +116,38 @@ fn nested_repeats_are_reduced() {
     assert_eq!(group("(?<i>a+)+", "aaa", "i").as_deref(), Some("aaa"));
 }
 
-/// The text every match needs is looked for before any start, on short
-/// lines too: without `b`, Onigmo fails `(?:a+a+)+b` at once, where
-/// trying each split of the `a`s would run out of steps.
+/// The text every match needs is looked for on short lines too, once a
+/// search has spent a few thousand steps: without `b`, Onigmo fails
+/// `(?:a+a+)+b` at once, where trying each split of the `a`s would run
+/// out of steps. The look costs such a search no more than those steps.
 #[test]
 fn a_short_line_without_the_required_literal_fails_at_once() {
     let line = format!("{}c", "a".repeat(40));
     assert_eq!(search("(?:a+a+)+b", &line), Ok(false));
     assert_eq!(search("(?:a|aa)+b", &line), Ok(false));
     assert_eq!(search("(?:a+a+)+b", "aab"), Ok(true));
+    let regex = Regex::new("(?:a+a+)+b", &mut NoReferences).unwrap();
+    let mut budget = budget();
+    let before = budget.steps_left;
+    let found = regex.search(&mut Matcher::default(), &line, &mut budget);
+    assert_eq!(found, Ok(false));
+    assert!(
+        before - budget.steps_left <= 4096,
+        "{}",
+        before - budget.steps_left
+    );
+}
+
+/// A search that goes on past the look and finds the literal in the line
+/// is run again with its whole budget, and finds what it would have.
+#[test]
+fn a_long_search_with_the_literal_in_its_line_still_matches() {
+    let line = format!("{}x!", "a ".repeat(5000));
+    assert_eq!(whole("\\w+!", &line).as_deref(), Some("x!"));
+    // Both searches together stay within the budget: 5,000 starts do not
+    // fit in 6,000 steps when the first 4,096 were spent before the look.
+    let mut budget = Budget::new(6000, None, || 0);
+    let regex = Regex::new("\\w+!", &mut NoReferences).unwrap();
+    let found = regex.search(&mut Matcher::default(), &line, &mut budget);
+    assert_eq!(found, Err(Stop::Steps));
 }
