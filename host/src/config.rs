@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::engine::{Engine, EngineSettings, FilterModule};
+use crate::engine::{Engine, EngineSettings, FilterModule, printable};
 
 /// A config problem, worded for the operator who has to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -86,11 +86,15 @@ impl Config {
             .map_err(|msg| ConfigError(format!("{file}: [engine] {msg}")))?;
         let mut pipelines = BTreeMap::new();
         for (pipeline, raw_pipeline) in raw.pipelines {
+            // Quoted as the config wrote it, escaped: the name is checked
+            // only below, and a refused one may hold a line break or an
+            // escape sequence.
+            let shown = printable(&pipeline);
             check_pipeline_name(&pipeline)
-                .map_err(|msg| ConfigError(format!("{file}: pipeline `{pipeline}`: {msg}")))?;
+                .map_err(|msg| ConfigError(format!("{file}: pipeline `{shown}`: {msg}")))?;
             if raw_pipeline.filters.is_empty() {
                 return Err(ConfigError(format!(
-                    "{file}: pipeline `{pipeline}` has no filters"
+                    "{file}: pipeline `{shown}` has no filters"
                 )));
             }
             let filters = raw_pipeline
@@ -100,7 +104,7 @@ impl Config {
                 .map(|(index, raw_filter)| {
                     filter_spec(raw_filter, base).map_err(|msg| {
                         ConfigError(format!(
-                            "{file}: pipeline `{pipeline}`, filter #{}: {msg}",
+                            "{file}: pipeline `{shown}`, filter #{}: {msg}",
                             index + 1
                         ))
                     })
@@ -108,7 +112,7 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()?;
             let mut filters = filters;
             distinct_names(&mut filters)
-                .map_err(|msg| ConfigError(format!("{file}: pipeline `{pipeline}`, {msg}")))?;
+                .map_err(|msg| ConfigError(format!("{file}: pipeline `{shown}`, {msg}")))?;
             pipelines.insert(pipeline, filters);
         }
         let engine = engine_settings(raw.engine, base)
@@ -155,8 +159,9 @@ impl Config {
     ) -> Result<Vec<FilterModule>, ConfigError> {
         let filters = self.pipelines.get(pipeline).ok_or_else(|| {
             ConfigError(format!(
-                "{}: no pipeline `{pipeline}` (pipelines: {})",
+                "{}: no pipeline `{}` (pipelines: {})",
                 self.path.display(),
+                printable(pipeline),
                 self.pipeline_names()
             ))
         })?;
@@ -187,8 +192,9 @@ impl Config {
 
     fn in_pipeline(&self, pipeline: &str, msg: impl std::fmt::Display) -> ConfigError {
         ConfigError(format!(
-            "{}: pipeline `{pipeline}`, {msg}",
-            self.path.display()
+            "{}: pipeline `{}`, {msg}",
+            self.path.display(),
+            printable(pipeline)
         ))
     }
 }

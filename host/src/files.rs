@@ -6,6 +6,8 @@
 //! message, and a FIFO blocks it forever. Here only regular files are read,
 //! under a cap, and anything else is an error that says why.
 
+pub(crate) mod private;
+
 use std::io::Read;
 use std::path::Path;
 

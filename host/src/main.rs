@@ -72,7 +72,8 @@ enum Command {
     /// GET a URL and exit 0 on a 2xx answer (container health checks; no curl needed).
     Probe(ProbeArgs),
     /// The engine's compiler: reads a module on stdin and writes it compiled
-    /// to stdout, within an address-space cap. Run by wasmstash itself.
+    /// (or, with --text, its text format made a binary) to stdout, within an
+    /// address-space cap. Run by wasmstash itself.
     #[command(name = wasmstash::engine::COMPILER_SUBCOMMAND, hide = true)]
     CompileModule {
         #[arg(long)]
@@ -84,6 +85,8 @@ enum Command {
         parent: u32,
         #[arg(long)]
         tripwire: bool,
+        #[arg(long, conflicts_with = "tripwire")]
+        text: bool,
     },
 }
 
@@ -213,7 +216,15 @@ fn main() -> ExitCode {
             cpu_seconds,
             parent,
             tripwire,
-        } => wasmstash::engine::run_compiler(memory_mib, cpu_seconds, parent, tripwire),
+            text,
+        } => {
+            use wasmstash::engine::CompilerJob;
+            let job = match text {
+                true => CompilerJob::Text,
+                false => CompilerJob::Compile { tripwire },
+            };
+            wasmstash::engine::run_compiler(memory_mib, cpu_seconds, parent, job)
+        }
         Command::Filters => printing(|out| {
             let width = (builtins::BUILTINS.iter().map(|b| b.name.len()))
                 .max()

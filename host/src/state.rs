@@ -12,14 +12,13 @@
 //! and then removes the old `<position>-<name>.state`), written to a
 //! temporary name and renamed, so a crash mid-write leaves the previous
 //! snapshot intact; `lock` keeps them to one process. The bytes are the
-//! filter's own format, which ABI v1 asks filters to version. `private`
-//! keeps the directory to this user: one others can write to is refused,
+//! filter's own format, which ABI v1 asks filters to version.
+//! `files::private` keeps the directory to this user: one others can write to is refused,
 //! and nothing is written or read through a link. Everything here locks
 //! stages: call it off the reactor.
 
 mod layout;
 mod lock;
-mod private;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -27,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::files::private;
 use crate::pipeline::{SharedStage, lock_stage};
 pub use lock::{StateLock, claim_pipeline};
 use private::make_dir;

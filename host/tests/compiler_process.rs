@@ -344,6 +344,35 @@ fn a_compilation_past_its_memory_cap_is_refused_naming_the_setting() {
     );
 }
 
+/// The text format was made a binary in the sidecar's own process, outside
+/// the compiler's bounds: 8 MiB of `(param i32 ...)` took some 400 MiB
+/// there. It is read in a child under the same cap, and a syntax error is
+/// still told by line and column.
+#[test]
+fn the_text_format_is_read_under_the_compilers_memory_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let module: PathBuf = dir.path().join("params.wat");
+    let params = "i32 ".repeat(2 << 20);
+    std::fs::write(&module, format!("(module (type (func (param {params}))))")).unwrap();
+    let (code, stderr) = check(dir.path(), &module, "compile_memory_mib = 256");
+    assert_refused(
+        code,
+        &stderr,
+        "pipeline `p`, filter #1 (`params`): reading the module's text format needed more than \
+         the 256 MiB of address space that engine.compile_memory_mib allows, so it was refused",
+    );
+
+    let module: PathBuf = dir.path().join("broken.wat");
+    std::fs::write(&module, "(module\n  (func (result i32)\n").unwrap();
+    let (code, stderr) = check(dir.path(), &module, "");
+    assert_refused(
+        code,
+        &stderr,
+        "pipeline `p`, filter #1 (`broken`): not a WebAssembly module (text format): line 3, \
+         column 1: expected `)`",
+    );
+}
+
 #[test]
 fn a_compiler_killed_by_someone_else_is_said_to_be() {
     let _alone = one_at_a_time();

@@ -234,6 +234,48 @@ fn check_prints_filter_names_escaped() {
     }
 }
 
+/// Config text quoted in a refusal was printed raw: a pipeline's name, a
+/// built-in's, a key the `[engine]` table does not have (the TOML
+/// library's message), so a NUL, an escape sequence or a line break in
+/// them reached the terminal or started a log line of their own.
+#[test]
+fn config_text_in_refusals_is_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mutate = "[[pipelines.p.filters]]\nfilter = \"mutate\"\n";
+    for (config, shown) in [
+        (
+            "[[pipelines.\"a\\u0000b\".filters]]\nfilter = \"mutate\"\n".to_owned(),
+            "pipeline `a\\u{0}b`",
+        ),
+        (
+            "[[pipelines.\"a\\u001b[31mRED\\nx\".filters]]\nfilter = \"mutate\"\n".into(),
+            "pipeline `a\\u{1b}[31mRED\\nx`",
+        ),
+        (
+            "[[pipelines.p.filters]]\nfilter = \"mu\\u001b[31mtate\"\n".into(),
+            "unknown built-in filter `mu\\u{1b}[31mtate`",
+        ),
+        (
+            format!("[engine]\n\"bo\\u001bgus\\nx\" = 1\n{mutate}"),
+            "unknown field `bo\\u{1b}gus\\nx`",
+        ),
+        (
+            format!("[[pipelines.\"q\\u001b\".filters]]\nfilter = \"mutate\"\nbogus = 1\n{mutate}"),
+            "pipeline `q\\u{1b}`, filter #1: TOML parse error",
+        ),
+    ] {
+        let path = write_config(dir.path(), &config);
+        let check = wasmstash_in(dir.path(), &["check", path.to_str().unwrap()], b"");
+        let stderr = text(&check.stderr);
+        assert_eq!(check.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(shown), "{shown}: {stderr}");
+        assert!(
+            !stderr.contains(['\0', '\u{1b}']) && !stderr.contains("\nx"),
+            "{stderr:?}"
+        );
+    }
+}
+
 /// `check` reports every problem it finds: it stopped at the first of the
 /// `[server]` table's, a missing token file hiding a state_dir that others
 /// may write to.

@@ -236,3 +236,92 @@ fn a_fifo_or_an_entry_larger_than_the_cache_is_passed_over_unread() {
             .from_cache()
     );
 }
+
+/// A link planted at a temporary's name is not written through, and one at
+/// an entry's name is not loaded through: the first let whoever placed it
+/// have the sidecar truncate and overwrite any file it may write, the
+/// second have it run an artifact kept where it never checked.
+#[cfg(unix)]
+#[test]
+fn links_at_a_temporarys_or_an_entrys_name_are_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let wasm = built_module("hello");
+    FilterModule::load(&engine(&cache, true), "hello", &wasm, b"{}").unwrap();
+    let entry = only_entry(&cache);
+    let elsewhere = dir.path().join("elsewhere.cwasm");
+    std::fs::rename(&entry, &elsewhere).unwrap();
+
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let temporary = entry.with_extension(format!("tmp{}", std::process::id()));
+    std::os::unix::fs::symlink(&victim, &temporary).unwrap();
+    let module = FilterModule::load(&engine(&cache, true), "hello", &wasm, b"{}").unwrap();
+    assert!(!module.from_cache());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(std::fs::symlink_metadata(&entry).unwrap().is_file());
+    assert!(std::fs::symlink_metadata(&temporary).is_err());
+
+    // A sound entry, moved away and linked to from its name.
+    std::fs::remove_file(&entry).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &entry).unwrap();
+    let module = FilterModule::load(&engine(&cache, true), "hello", &wasm, b"{}").unwrap();
+    assert!(!module.from_cache(), "an entry was loaded through a link");
+    assert!(std::fs::symlink_metadata(&entry).unwrap().is_file());
+}
+
+/// The directory is opened and checked once, at its first use, and entries
+/// go into that one: a link on `cache_dir`'s path re-pointed afterwards
+/// (to a directory others may write, here) does not move them.
+#[cfg(unix)]
+#[test]
+fn entries_stay_in_the_directory_that_was_checked() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let dir = tempfile::tempdir().unwrap();
+    let (checked, shared) = (dir.path().join("checked"), dir.path().join("shared"));
+    std::fs::create_dir(&checked).unwrap();
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let link = dir.path().join("link");
+    symlink(&checked, &link).unwrap();
+    let engine = engine(&link, true);
+    FilterModule::load(&engine, "hello", &built_module("hello"), b"{}").unwrap();
+
+    let repointed = dir.path().join("link.new");
+    symlink(&shared, &repointed).unwrap();
+    std::fs::rename(&repointed, &link).unwrap();
+    let other = wat_filter("(i64.const 0)");
+    FilterModule::load(&engine, "other", other.as_bytes(), b"{}").unwrap();
+    assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(&checked).unwrap().count(), 2);
+}
+
+/// A file where the directory should be was reported as "cannot create the
+/// directory: File exists", as if something were in the way of creating it.
+#[test]
+fn a_cache_dir_that_is_a_file_is_said_to_be_no_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    let config = dir.path().join("conf.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[engine]\ncache_dir = {:?}\n[[pipelines.p.filters]]\nfilter = \"mutate\"\n",
+            file.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args(["check", config.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .env_remove("WASMSTASH_CACHE_DIR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("not caching compiled modules: it exists and is not a directory"),
+        "{stderr}"
+    );
+}

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{ConfigError, pattern_files};
 use crate::builtins;
-use crate::engine::{Engine, FilterModule, LoadError};
+use crate::engine::{Engine, EngineSettings, FilterModule, LoadError};
 
 #[derive(Deserialize)]
 #[serde(
@@ -175,11 +175,11 @@ impl FilterSpec {
     }
 
     /// Whether the module keeps state, read without compiling it
-    /// (`engine::declares_state`); a module that cannot be read says no
-    /// here, and its load says why.
-    pub fn declares_state(&self, max_module_bytes: u64) -> bool {
-        self.bytes(max_module_bytes)
-            .is_ok_and(|bytes| crate::engine::declares_state(&bytes))
+    /// (`engine::declares_state`, within `settings`' bounds); a module that
+    /// cannot be read says no here, and its load says why.
+    pub fn declares_state(&self, settings: &EngineSettings) -> bool {
+        self.bytes(settings.max_module_bytes)
+            .is_ok_and(|bytes| crate::engine::declares_state(&bytes, settings))
     }
 
     /// A built-in by name, or a module file by a path that looks like one.
@@ -268,7 +268,8 @@ pub(super) fn filter_spec(raw: RawFilter, base: &Path) -> Result<FilterSpec, Str
         (Some(name), None) => {
             if builtins::find(&name).is_none() {
                 return Err(format!(
-                    "unknown built-in filter `{name}` (built-ins: {}); use `module = \"path.wasm\"` for a module file",
+                    "unknown built-in filter `{}` (built-ins: {}); use `module = \"path.wasm\"` for a module file",
+                    shown_name(&name),
                     builtins::names()
                 ));
             }

@@ -11,6 +11,8 @@
 
 use toml::de::{DeTable, DeValue};
 
+use crate::engine::printable;
+
 /// The message for `error`, met parsing `text`.
 pub(super) fn toml_error(error: &toml::de::Error, text: &str) -> String {
     // The toml crate gives this one no position, and no words.
@@ -27,15 +29,24 @@ pub(super) fn toml_error(error: &toml::de::Error, text: &str) -> String {
 }
 
 /// The toml crate's own text, or, when it would quote a line too long to
-/// be worth quoting, the line and column alone.
+/// be worth quoting, the line and column alone. Its message is escaped: it
+/// quotes keys as the config spelled them (`unknown field`), control
+/// characters included; the quoted line is the file's own, where TOML
+/// allows none.
 fn located(error: &toml::de::Error, text: &str) -> String {
     const MAX_QUOTED: usize = 4096;
+    let message = printable(error.message());
     let full = error.to_string();
     if full.len() <= MAX_QUOTED {
-        return full;
+        let quoted = full.trim_end().strip_suffix(error.message());
+        return match quoted {
+            Some(quoted) => format!("{quoted}{message}"),
+            // Not laid out as expected: escaped whole, one line.
+            None => printable(&full),
+        };
     }
     let Some(at) = error.span().map(|span| span.start.min(text.len())) else {
-        return error.message().to_owned();
+        return message;
     };
     let before = &text.as_bytes()[..at];
     let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
@@ -47,8 +58,8 @@ fn located(error: &toml::de::Error, text: &str) -> String {
         .chars()
         .count();
     format!(
-        "TOML parse error at line {line}, column {column} (the line is too long to quote): {}",
-        error.message()
+        "TOML parse error at line {line}, column {column} (the line is too long to quote): \
+         {message}"
     )
 }
 
@@ -69,9 +80,9 @@ fn place_of(text: &str, at: usize) -> Option<String> {
         [Step::Key(top), Step::Key(pipeline), rest @ ..] if top == "pipelines" => {
             Some(match rest {
                 [Step::Key(filters), Step::Index(index), ..] if filters == "filters" => {
-                    format!("pipeline `{pipeline}`, filter #{}", index + 1)
+                    format!("pipeline `{}`, filter #{}", printable(pipeline), index + 1)
                 }
-                _ => format!("pipeline `{pipeline}`"),
+                _ => format!("pipeline `{}`", printable(pipeline)),
             })
         }
         [Step::Key(table), ..] if table == "engine" || table == "server" => {

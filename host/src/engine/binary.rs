@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 
+use super::EngineSettings;
 use super::module::LoadError;
 
 /// A core module's header: the magic and version 1.
@@ -24,8 +25,13 @@ const BUILD_HINT: &str = "build the filter as a core module: \
                           (crate-type cdylib), or `wasmstash test --crate DIR`, which builds it";
 
 /// The core module in `wasm_or_wat`: the bytes themselves when they are a
-/// binary, else their text format compiled to one.
-pub(crate) fn core_module(wasm_or_wat: &[u8]) -> Result<Cow<'_, [u8]>, LoadError> {
+/// binary, else their text format made one, within the bounds `settings`
+/// set on compiling (`compile_memory_mib`, `compile_timeout_ms`): the
+/// parser takes many times the text's size in memory.
+pub(crate) fn core_module<'a>(
+    wasm_or_wat: &'a [u8],
+    settings: &EngineSettings,
+) -> Result<Cow<'a, [u8]>, LoadError> {
     if let Some(kind) = foreign_kind(wasm_or_wat) {
         return Err(LoadError::module(format!(
             "not a WebAssembly module: the file is {kind}; {BUILD_HINT}"
@@ -42,18 +48,28 @@ pub(crate) fn core_module(wasm_or_wat: &[u8]) -> Result<Cow<'_, [u8]>, LoadError
         )));
     }
     let text = std::str::from_utf8(wasm_or_wat).expect("checked above");
-    from_text(text)
-        .map(Cow::Owned)
-        .map_err(|e| LoadError::module(format!("not a WebAssembly module (text format): {e}")))
+    super::compiler_process::text_to_binary(
+        text,
+        settings.compile_memory_bytes,
+        settings.compile_timeout,
+    )
+    .map(Cow::Owned)
+    .map_err(LoadError::module)
 }
 
-/// A module in the text format, compiled to a binary. An error says its
-/// line and column in one line: the `wat` crate's own text draws the line
-/// with a caret over several, which reads as escapes once made printable.
-fn from_text(text: &str) -> Result<Vec<u8>, String> {
+/// A module in the text format, made a binary. An error is the whole
+/// message, with the line and column in one line: the `wat` crate's own
+/// text draws the line with a caret over several, which reads as escapes
+/// once made printable.
+pub(super) fn from_text(text: &str) -> Result<Vec<u8>, String> {
     let place = |e: wast::Error| {
         let (line, column) = e.span().linecol_in(text);
-        format!("line {}, column {}: {}", line + 1, column + 1, e.message())
+        format!(
+            "not a WebAssembly module (text format): line {}, column {}: {}",
+            line + 1,
+            column + 1,
+            e.message()
+        )
     };
     let buffer = wast::parser::ParseBuffer::new(text).map_err(place)?;
     let mut module: wast::Wat = wast::parser::parse(&buffer).map_err(place)?;
@@ -88,14 +104,20 @@ mod tests {
     use super::*;
 
     fn refusal(bytes: &[u8]) -> String {
-        core_module(bytes).unwrap_err().to_string()
+        core_module(bytes, &EngineSettings::default())
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn binaries_pass_as_they_are_and_text_is_compiled() {
+        let settings = EngineSettings::default();
         let binary = from_text("(module)").unwrap();
-        assert!(matches!(core_module(&binary), Ok(Cow::Borrowed(_))));
-        assert_eq!(&*core_module(b"(module)").unwrap(), &binary[..]);
+        assert!(matches!(
+            core_module(&binary, &settings),
+            Ok(Cow::Borrowed(_))
+        ));
+        assert_eq!(&*core_module(b"(module)", &settings).unwrap(), &binary[..]);
     }
 
     #[test]

@@ -24,20 +24,31 @@
 //! megabyte, so the directory is bounded (`engine.cache_max_mib`): after each
 //! store, the entries used longest ago go until the rest fit. A hit refreshes
 //! its entry's time, so what is in use stays.
+//!
+//! The directory is opened once and checked, and every entry is created,
+//! read, renamed and removed through that open directory
+//! (`files::private::Dir`): a link on `cache_dir`'s path re-pointed later
+//! does not move the writes into a directory that was never checked. An
+//! entry is never opened through a link at its name, and a temporary is
+//! only ever created new, so a link planted at its name is not written
+//! through.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{LazyLock, OnceLock};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Module;
 
+use crate::files::private::{self, Dir};
+
 pub(crate) struct ModuleCache {
     dir: Option<PathBuf>,
     max_bytes: u64,
-    /// Whether `dir` may be used, decided at the first use (when it may be
-    /// created) and kept, so the warning is given once.
-    usable: OnceLock<bool>,
+    /// `dir` opened, if it may be used: decided at the first use (when it
+    /// may be created) and kept, so the warning is given once and every
+    /// entry goes into the directory that was checked.
+    opened: OnceLock<Option<Dir>>,
 }
 
 /// A compiled module, and whether it came from the disk cache.
@@ -61,7 +72,7 @@ impl ModuleCache {
         ModuleCache {
             dir,
             max_bytes,
-            usable: OnceLock::new(),
+            opened: OnceLock::new(),
         }
     }
 
@@ -79,25 +90,24 @@ impl ModuleCache {
         deadline: std::time::Instant,
         build: impl FnOnce() -> Result<Module, E>,
     ) -> Result<Compiled, E> {
-        let Some(path) = self.entry_path(engine, sha256, tripwire) else {
+        let Some((dir, name)) = self.entry(engine, sha256, tripwire) else {
             let module = build()?;
             return Ok(Compiled {
                 module,
                 from_cache: false,
             });
         };
-        if path.exists() {
-            match load(engine, &path, self.max_bytes) {
-                Ok(module) => {
-                    mark_used(&path);
-                    return Ok(Compiled {
-                        module,
-                        from_cache: true,
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), "ignoring unusable cached module: {e}")
-                }
+        let path = || self.dir.as_deref().unwrap_or(".".as_ref()).join(&name);
+        match load(engine, dir, &name, self.max_bytes) {
+            Ok(Some(module)) => {
+                return Ok(Compiled {
+                    module,
+                    from_cache: true,
+                });
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(path = %path().display(), "ignoring unusable cached module: {e}")
             }
         }
         let module = build()?;
@@ -107,10 +117,10 @@ impl ModuleCache {
                 from_cache: false,
             });
         }
-        match store(&path, &module, self.max_bytes) {
-            Ok(()) => prune(&path, self.max_bytes),
+        match store(dir, &name, &module, self.max_bytes) {
+            Ok(()) => prune(dir, &name, self.max_bytes),
             Err(e) => {
-                tracing::warn!(path = %path.display(), "could not cache compiled module: {e}")
+                tracing::warn!(path = %path().display(), "could not cache compiled module: {e}")
             }
         }
         Ok(Compiled {
@@ -119,23 +129,24 @@ impl ModuleCache {
         })
     }
 
-    fn entry_path(
+    /// The opened directory and the name of the module's entry in it, if
+    /// the cache is used.
+    fn entry(
         &self,
         engine: &wasmtime::Engine,
         sha256: &str,
         tripwire: bool,
-    ) -> Option<PathBuf> {
-        let dir = self.dir.as_ref()?;
-        if !*self.usable.get_or_init(|| usable_dir(dir)) {
-            return None;
-        }
+    ) -> Option<(&Dir, String)> {
+        let path = self.dir.as_ref()?;
+        let dir = self.opened.get_or_init(|| open_dir(path)).as_ref()?;
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let tripwire = if tripwire { TRIPWIRE_TAG.as_str() } else { "" };
-        Some(dir.join(format!(
+        let name = format!(
             "{sha256}-{:016x}{tripwire}-{ENTRY_FORMAT}.cwasm",
             hasher.finish()
-        )))
+        );
+        Some((dir, name))
     }
 }
 
@@ -164,10 +175,9 @@ const DIGEST_BYTES: usize = 32;
 /// keep overwriting each other's entries.
 const ENTRY_FORMAT: &str = "d2";
 
-/// The digest an entry at `path` opens with: of its file name, which holds
+/// The digest an entry named `name` opens with: of that name, which holds
 /// the module's SHA-256 and the engine's settings, and of `artifact`.
-fn entry_digest(path: &Path, artifact: &[u8]) -> Vec<u8> {
-    let name = path.file_name().unwrap_or_default().as_encoded_bytes();
+fn entry_digest(name: &str, artifact: &[u8]) -> Vec<u8> {
     Sha256::new()
         .chain_update((name.len() as u64).to_le_bytes())
         .chain_update(name)
@@ -176,24 +186,36 @@ fn entry_digest(path: &Path, artifact: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-/// Loads the entry at `path` if it is this user's, writable by nobody else,
-/// a regular file no larger than the whole cache may be (`max_bytes`, which
-/// no entry stored here exceeds), and its digest matches its name and the
-/// artifact after it. Looked at before it is opened: opening a FIFO would
-/// wait for a writer, and a device or a huge file would be read whole.
-fn load(engine: &wasmtime::Engine, path: &Path, max_bytes: u64) -> anyhow::Result<Module> {
-    if let Some(why) = crate::files::others_may_write(&std::fs::metadata(path)?) {
+/// Loads the entry `name` of `dir`, if there is one (`None` if not), when
+/// it is a regular file and not a link, this user's and writable by nobody
+/// else, no larger than the whole cache may be (`max_bytes`, which no entry
+/// stored here exceeds), and its digest matches its name and the artifact
+/// after it. What is checked is what was opened: a FIFO or device is
+/// refused at once, not waited on or read whole. A hit is marked used.
+fn load(
+    engine: &wasmtime::Engine,
+    dir: &Dir,
+    name: &str,
+    max_bytes: u64,
+) -> anyhow::Result<Option<Module>> {
+    let file = match dir.open_read(name) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(why) = crate::files::others_may_write(&file.metadata()?) {
         anyhow::bail!("{why}");
     }
+    let marker = file.try_clone()?;
     let entry =
-        crate::files::read_capped(path, max_bytes, "entry").map_err(|e| match e.kind() {
+        crate::files::read_open_capped(file, max_bytes, "entry").map_err(|e| match e.kind() {
             std::io::ErrorKind::FileTooLarge => anyhow::anyhow!("{e} (engine.cache_max_mib)"),
             _ => e.into(),
         })?;
     let Some((digest, artifact)) = entry.split_at_checked(DIGEST_BYTES) else {
         anyhow::bail!("too short to be an entry");
     };
-    if entry_digest(path, artifact) != digest {
+    if entry_digest(name, artifact) != digest {
         anyhow::bail!(
             "its digest does not match its name and contents (damaged, or another entry \
              copied to its name)"
@@ -203,14 +225,15 @@ fn load(engine: &wasmtime::Engine, path: &Path, max_bytes: u64) -> anyhow::Resul
     // entry's name (the digest says so), that is for this module and an
     // engine with the same compatibility hash, in a directory only this
     // user can write
-    // (`usable_dir`). wasmtime still checks the header and refuses
+    // (`open_dir`). wasmtime still checks the header and refuses
     // artifacts from another configuration.
-    unsafe { Module::deserialize(engine, artifact) }.map_err(|e| anyhow::anyhow!("{e}"))
+    let module =
+        unsafe { Module::deserialize(engine, artifact) }.map_err(|e| anyhow::anyhow!("{e}"))?;
+    mark_used(&marker, name);
+    Ok(Some(module))
 }
 
-fn store(path: &Path, module: &Module, max_bytes: u64) -> anyhow::Result<()> {
-    let dir = path.parent().expect("cache entries live in a directory");
-    create_private_dir(dir)?;
+fn store(dir: &Dir, name: &str, module: &Module, max_bytes: u64) -> anyhow::Result<()> {
     let artifact = module.serialize()?;
     if (DIGEST_BYTES + artifact.len()) as u64 > max_bytes {
         anyhow::bail!(
@@ -219,107 +242,91 @@ fn store(path: &Path, module: &Module, max_bytes: u64) -> anyhow::Result<()> {
         );
     }
     let mut entry = Vec::with_capacity(DIGEST_BYTES + artifact.len());
-    entry.extend_from_slice(&entry_digest(path, &artifact));
+    entry.extend_from_slice(&entry_digest(name, &artifact));
     entry.extend_from_slice(&artifact);
     // Write to a temporary name and rename, so a concurrent reader never sees
     // half an artifact.
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut options = std::fs::File::options();
-    options.write(true).create(true).truncate(true);
-    // Readable and writable by this user alone, whatever the umask.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options
-        .open(&temporary)
+    let stem = name.strip_suffix(".cwasm").unwrap_or(name);
+    let temporary = format!("{stem}.tmp{}", std::process::id());
+    let created = dir.create_new(&temporary).or_else(|e| {
+        if e.kind() != std::io::ErrorKind::AlreadyExists {
+            return Err(e);
+        }
+        // Left by a process of the same id that died mid-write, or a link:
+        // the name is removed (a link itself, not what it points to) and
+        // created afresh.
+        dir.remove(&temporary)?;
+        dir.create_new(&temporary)
+    });
+    let written = created
         .and_then(|mut file| std::io::Write::write_all(&mut file, &entry))
-        .and_then(|()| std::fs::rename(&temporary, path));
+        .and_then(|()| dir.rename(&temporary, name));
     if written.is_err() {
         // Not left behind: on a full disk it would keep the space, outside
         // what pruning counts.
-        let _ = std::fs::remove_file(&temporary);
+        let _ = dir.remove(&temporary);
     }
     Ok(written?)
 }
 
-/// Whether `dir` (created here if missing) is this user's own and
-/// writable by no one else; if not, says why, once.
-fn usable_dir(dir: &Path) -> bool {
-    if let Err(e) = create_private_dir(dir) {
-        tracing::warn!(dir = %dir.display(), "not caching compiled modules: cannot create the directory: {e}");
-        return false;
-    }
-    match others_may_write(dir) {
-        Ok(None) => true,
-        Ok(Some(why)) => {
-            tracing::warn!(
-                dir = %dir.display(),
-                "not caching compiled modules: {why}; cached code is run as is, so the directory \
-                 must be writable by this user alone (chmod go-w, or set engine.cache_dir)"
-            );
-            false
-        }
-        Err(e) => {
-            tracing::warn!(dir = %dir.display(), "not caching compiled modules: {e}");
-            false
-        }
-    }
-}
-
-/// Why someone other than this user could change `dir`'s entries, if so.
-fn others_may_write(dir: &Path) -> std::io::Result<Option<String>> {
-    Ok(crate::files::others_may_write(&std::fs::metadata(dir)?))
+/// `path` created (0700) if missing and opened, if it is this user's own
+/// and writable by no one else; if not, says why, once.
+fn open_dir(path: &std::path::Path) -> Option<Dir> {
+    let refusal = match private::make_dir(path).and_then(|()| Dir::open(path)) {
+        Ok(dir) => match dir.metadata().map(|meta| crate::files::others_may_write(&meta)) {
+            Ok(None) => return Some(dir),
+            Ok(Some(why)) => format!(
+                "{why}; cached code is run as is, so the directory must be writable by this \
+                 user alone (chmod go-w, or set engine.cache_dir)"
+            ),
+            Err(e) => e.to_string(),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => e.to_string(),
+        Err(e) => format!("cannot create or open the directory: {e}"),
+    };
+    tracing::warn!(dir = %path.display(), "not caching compiled modules: {refusal}");
+    None
 }
 
 /// Sets an entry's modification time to now: the cache's notion of "used".
-fn mark_used(path: &Path) {
-    let touched = std::fs::File::options()
-        .write(true)
-        .open(path)
-        .and_then(|file| file.set_modified(std::time::SystemTime::now()));
-    if let Err(e) = touched {
-        tracing::debug!(path = %path.display(), "could not mark cached module as used: {e}");
+/// Through the file that was read, which this user owns (`load` checked),
+/// so no second open by name is needed.
+fn mark_used(file: &std::fs::File, name: &str) {
+    if let Err(e) = file.set_modified(std::time::SystemTime::now()) {
+        tracing::debug!(entry = %name, "could not mark cached module as used: {e}");
     }
 }
 
 /// Deletes the entries used longest ago until the directory's entries fit in
 /// `max_bytes`, never `kept` (the one just stored). Another process may
 /// delete or add entries meanwhile; what cannot be read or removed is left.
-fn prune(kept: &Path, max_bytes: u64) {
-    let Some(dir) = kept.parent() else { return };
-    let Ok(listing) = std::fs::read_dir(dir) else {
+fn prune(dir: &Dir, kept: &str, max_bytes: u64) {
+    let Ok(names) = dir.names() else {
         return;
     };
-    let mut entries: Vec<(std::time::SystemTime, u64, PathBuf)> = listing
-        .filter_map(Result::ok)
-        .filter(|entry| entry.path().extension().is_some_and(|e| e == "cwasm"))
-        .filter_map(|entry| {
-            let meta = entry.metadata().ok()?;
-            Some((meta.modified().ok()?, meta.len(), entry.path()))
+    let mut entries: Vec<(std::time::SystemTime, u64, String)> = names
+        .into_iter()
+        .filter(|name| name.ends_with(".cwasm"))
+        .filter_map(|name| {
+            let meta = dir.open_read(&name).and_then(|file| file.metadata()).ok()?;
+            Some((meta.modified().ok()?, meta.len(), name))
         })
         .collect();
     let mut total: u64 = entries.iter().map(|(_, len, _)| len).sum();
     entries.sort();
-    for (_, len, path) in entries {
+    for (_, len, name) in entries {
         if total <= max_bytes {
             break;
         }
-        if path == kept {
+        if name == kept {
             continue;
         }
-        match std::fs::remove_file(&path) {
+        match dir.remove(&name) {
             Ok(()) => {
                 total -= len;
-                tracing::debug!(path = %path.display(), "evicted a cached module");
+                tracing::debug!(entry = %name, "evicted a cached module");
             }
-            Err(e) => tracing::debug!(path = %path.display(), "could not evict: {e}"),
+            Err(e) => tracing::debug!(entry = %name, "could not evict: {e}"),
         }
     }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }

@@ -11,6 +11,11 @@
 //! stdout. The parent kills it at `engine.compile_timeout_ms`, and loads the
 //! artifact it returns.
 //!
+//! A module in the text format is made a binary the same way, in a child
+//! of its own under the same two bounds ([`text_to_binary`]): the parser
+//! takes some fifty times the text's size in memory (800 MiB for 16 MiB
+//! of `(param i32 ...)`), which the sidecar's own process must not pay.
+//!
 //! Only the binary turns this on ([`compile_in_child_processes`]), and only
 //! where `/proc/self/exe` names it: a program that embeds the library (the
 //! tests, the benchmarks) has no `compile-module` command, and compiles on
@@ -61,6 +66,60 @@ pub(super) fn compiler() -> Option<&'static Path> {
     COMPILER.get().map(PathBuf::as_path)
 }
 
+/// What a compiler process is asked to do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Compile a binary module, with the deadline's tripwire if asked.
+    Compile { tripwire: bool },
+    /// Make a module in the text format a binary.
+    Text,
+}
+
+/// `text`, a module in the text format, made a binary: in a child process
+/// bounded by `memory_bytes` of address space and killed at `timeout`
+/// when this is the `wasmstash` binary, else here. An error is the whole
+/// message for the operator.
+pub(super) fn text_to_binary(
+    text: &str,
+    memory_bytes: u64,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    let Some(program) = compiler() else {
+        return super::binary::from_text(text);
+    };
+    let deadline = Instant::now() + timeout;
+    // One thread: the parser uses no more.
+    let (ended, _) = compile_on(
+        1,
+        program,
+        Job::Text,
+        text.as_bytes(),
+        memory_bytes,
+        deadline,
+        None,
+    );
+    match ended {
+        Ok(binary) => Ok(binary),
+        Err(ChildFailure::CannotStart(why)) => {
+            tracing::warn!(
+                "{why}; reading the module's text format in this process instead, unbounded"
+            );
+            super::binary::from_text(text)
+        }
+        Err(
+            ChildFailure::Refused(message)
+            | ChildFailure::OutOfMemory(message)
+            | ChildFailure::OutOfCpu(message)
+            | ChildFailure::Broke(message),
+        ) => Err(message),
+        Err(ChildFailure::Killed) => Err(format!(
+            "reading the module's text format took longer than {} ms \
+             (engine.compile_timeout_ms), so it was given up",
+            timeout.as_millis()
+        )),
+    }
+}
+
 /// Why a compilation in a child gave no artifact.
 pub(super) enum ChildFailure {
     /// The child could not be started (exec refused, say); the reason.
@@ -102,17 +161,8 @@ pub(super) fn compile(
     deadline: Instant,
 ) -> Result<Vec<u8>, ChildFailure> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
-    let on = |threads, cpu| {
-        compile_on(
-            threads,
-            program,
-            wasm,
-            tripwire,
-            memory_bytes,
-            deadline,
-            cpu,
-        )
-    };
+    let job = Job::Compile { tripwire };
+    let on = |threads, cpu| compile_on(threads, program, job, wasm, memory_bytes, deadline, cpu);
     match on(threads, None) {
         (Err(ChildFailure::OutOfMemory(refusal)), spent) if threads > 1 => {
             match on(1, Some(spent + Duration::from_secs(1))).0 {
@@ -129,13 +179,13 @@ pub(super) fn compile(
 fn compile_on(
     threads: usize,
     program: &Path,
+    job: Job,
     wasm: &[u8],
-    tripwire: bool,
     memory_bytes: u64,
     deadline: Instant,
     cpu: Option<Duration>,
 ) -> (Result<Vec<u8>, ChildFailure>, Duration) {
-    let mut command = compiler_command(program, threads, tripwire, memory_bytes, deadline, cpu);
+    let mut command = compiler_command(program, threads, job, memory_bytes, deadline, cpu);
     let child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
@@ -147,7 +197,7 @@ fn compile_on(
         }
     };
     let mut child = Reaped::new(child);
-    let ended = talk_to(&mut child, wasm, memory_bytes, deadline);
+    let ended = talk_to(&mut child, job, wasm, memory_bytes, deadline);
     (ended, child.cpu_used)
 }
 
@@ -155,6 +205,7 @@ fn compile_on(
 /// and reads what its end means.
 fn talk_to(
     child: &mut Reaped,
+    job: Job,
     wasm: &[u8],
     memory_bytes: u64,
     deadline: Instant,
@@ -189,12 +240,14 @@ fn talk_to(
         Ok(None) => Err(ChildFailure::Killed),
         Ok(Some(status)) if status.success() => child::checked_artifact(artifact)
             .map_err(|why| ChildFailure::Broke(format!("the compiler process {why}"))),
+        // Before a refusal: a compilation that failed for want of memory
+        // may also return it as an error, which the child reports as one.
+        Ok(Some(_)) if child::ran_out_of_memory(&complaint) => Err(ChildFailure::OutOfMemory(
+            child::out_of_memory(job, memory_bytes),
+        )),
         Ok(Some(status)) if status.code() == Some(child::REFUSED) => {
             Err(ChildFailure::Refused(complaint))
         }
-        Ok(Some(_)) if child::ran_out_of_memory(&complaint) => Err(ChildFailure::OutOfMemory(
-            child::out_of_memory(memory_bytes),
-        )),
         Ok(Some(status)) if child::ran_out_of_cpu(status) => {
             Err(ChildFailure::OutOfCpu(child::failure(status, &complaint)))
         }
@@ -208,7 +261,7 @@ fn talk_to(
 fn compiler_command(
     program: &Path,
     threads: usize,
-    tripwire: bool,
+    job: Job,
     memory_bytes: u64,
     deadline: Instant,
     cpu: Option<Duration>,
@@ -227,7 +280,11 @@ fn compiler_command(
         .args(["--memory-mib", &(memory_bytes >> 20).to_string()])
         .args(["--cpu-seconds", &cpu_seconds.to_string()])
         .args(["--parent", &std::process::id().to_string()])
-        .args(tripwire.then_some("--tripwire"))
+        .args(match job {
+            Job::Compile { tripwire: true } => Some("--tripwire"),
+            Job::Compile { tripwire: false } => None,
+            Job::Text => Some("--text"),
+        })
         // Nothing of the operator's environment changes what the cap means.
         .env_clear()
         .env("RUST_LOG", "off")

@@ -30,7 +30,7 @@ pub struct Inspection {
 }
 
 pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadError> {
-    let wasm = super::binary::core_module(wasm_or_wat)?;
+    let wasm = super::binary::core_module(wasm_or_wat, engine.settings())?;
     let sha256 = sha256_hex(&wasm);
     super::shape::check(&wasm).map_err(LoadError::module)?;
     let module = engine.compile(&wasm, &sha256)?.module;

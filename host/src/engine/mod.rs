@@ -37,7 +37,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use compiler_process::{
-    SUBCOMMAND as COMPILER_SUBCOMMAND, compile_in_child_processes, run_child as run_compiler,
+    Job as CompilerJob, SUBCOMMAND as COMPILER_SUBCOMMAND, compile_in_child_processes,
+    run_child as run_compiler,
     this_program,
 };
 pub use inspect::{Inspection, inspect};

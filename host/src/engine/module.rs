@@ -127,7 +127,7 @@ impl FilterModule {
         config_json: &[u8],
         pinned_sha256: Option<&str>,
     ) -> Result<FilterModule, LoadError> {
-        let wasm = super::binary::core_module(wasm_or_wat)?;
+        let wasm = super::binary::core_module(wasm_or_wat, engine.settings())?;
         let sha256 = sha256_hex(&wasm);
         if let Some(pinned) = pinned_sha256
             && !pinned.eq_ignore_ascii_case(&sha256)
@@ -400,9 +400,9 @@ pub(super) fn is_stateful(module: &wasmtime::Module) -> bool {
 /// text format), read from its export section: for `serve` to claim the
 /// state's lock before it compiles anything. The compiled module has the
 /// last word; bytes that cannot be parsed say no here, and their load says
-/// why.
-pub(crate) fn declares_state(wasm_or_wat: &[u8]) -> bool {
-    let Ok(wasm) = super::binary::core_module(wasm_or_wat) else {
+/// why. Text is made a binary within `settings`' bounds on compiling.
+pub(crate) fn declares_state(wasm_or_wat: &[u8], settings: &super::EngineSettings) -> bool {
+    let Ok(wasm) = super::binary::core_module(wasm_or_wat, settings) else {
         return false;
     };
     for payload in wasmparser::Parser::new(0).parse_all(&wasm) {

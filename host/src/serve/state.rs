@@ -58,11 +58,10 @@ impl StateDir {
     /// these locks, checked against its compiled stages, and lets go of
     /// any it no longer needs.
     pub fn claim_early(&self, config: &Config) -> Result<(), String> {
-        let max_module_bytes = config.engine.max_module_bytes;
         let mut early = locked(&self.early);
         for (name, filters) in &config.pipelines {
             let stateful: Vec<(usize, String)> = (filters.iter().enumerate())
-                .filter(|(_, spec)| spec.declares_state(max_module_bytes))
+                .filter(|(_, spec)| spec.declares_state(&config.engine))
                 .map(|(index, spec)| (index, spec.name.clone()))
                 .collect();
             if stateful.is_empty() {

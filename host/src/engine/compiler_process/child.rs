@@ -10,6 +10,7 @@
 use std::io::{Read, Write};
 use std::process::{ExitCode, ExitStatus};
 
+use super::Job;
 use super::super::cache::TRIPWIRE_TAG;
 use super::super::compile::{invalid, prepare};
 
@@ -31,8 +32,8 @@ fn mark() -> String {
 }
 
 /// `wasmstash compile-module`: reads a module on stdin, writes the mark and
-/// the compiled artifact to stdout.
-pub fn run(memory_mib: u64, cpu_seconds: u64, parent: u32, tripwire: bool) -> ExitCode {
+/// the compiled artifact (or for [`Job::Text`], the binary) to stdout.
+pub fn run(memory_mib: u64, cpu_seconds: u64, parent: u32, job: Job) -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         let text = info.payload_as_str().unwrap_or("(no message)");
         eprintln!("{PANICKED}{}", text.replace('\n', " "));
@@ -46,15 +47,23 @@ pub fn run(memory_mib: u64, cpu_seconds: u64, parent: u32, tripwire: bool) -> Ex
         eprintln!("cannot read the module: {e}");
         return ExitCode::from(1);
     }
-    let engine = match wasmtime::Engine::new(&super::super::wasmtime_config()) {
-        Ok(engine) => engine,
-        Err(e) => {
-            eprintln!("cannot start the engine: {e:#}");
-            return ExitCode::from(1);
+    let artifact = match job {
+        Job::Compile { tripwire } => {
+            let engine = match wasmtime::Engine::new(&super::super::wasmtime_config()) {
+                Ok(engine) => engine,
+                Err(e) => {
+                    eprintln!("cannot start the engine: {e:#}");
+                    return ExitCode::from(1);
+                }
+            };
+            prepare(&engine, &wasm, tripwire)
+                .and_then(|wasm| engine.precompile_module(&wasm).map_err(invalid))
         }
+        Job::Text => match std::str::from_utf8(&wasm) {
+            Ok(text) => super::super::binary::from_text(text),
+            Err(_) => Err("the text format is not UTF-8".into()),
+        },
     };
-    let artifact = prepare(&engine, &wasm, tripwire)
-        .and_then(|wasm| engine.precompile_module(&wasm).map_err(invalid));
     let artifact = match artifact {
         Ok(artifact) => artifact,
         Err(message) => {
@@ -90,9 +99,14 @@ pub(super) fn checked_artifact(mut answer: Vec<u8>) -> Result<Vec<u8>, String> {
 
 /// Whether a child's stderr says it ran into its address-space cap.
 pub(super) fn ran_out_of_memory(complaint: &str) -> bool {
-    // Rust's allocation failure handler prints the first, then aborts;
-    // an mmap refused under the cap reads as the second.
-    complaint.contains("memory allocation of") || complaint.contains("Cannot allocate memory")
+    // Rust's allocation failure handler prints the first, then aborts; an
+    // mmap refused under the cap reads as the second; wasmtime's own
+    // fallible allocations fail with the third, which it turns into a
+    // panic where it does not handle it ("unhandled out-of-memory error")
+    // or into an error returned from compiling.
+    complaint.contains("memory allocation of")
+        || complaint.contains("Cannot allocate memory")
+        || complaint.contains("out of memory (failed to allocate")
 }
 
 /// Whether a child ended at its CPU-time limit (the soft one's signal).
@@ -108,10 +122,14 @@ pub(super) fn ran_out_of_cpu(status: ExitStatus) -> bool {
     }
 }
 
-/// The message for a module refused for the memory its compiling needed.
-pub(super) fn out_of_memory(memory_bytes: u64) -> String {
+/// The message for a module refused for the memory `job` needed.
+pub(super) fn out_of_memory(job: Job, memory_bytes: u64) -> String {
+    let doing = match job {
+        Job::Compile { .. } => "compiling the module",
+        Job::Text => "reading the module's text format",
+    };
     format!(
-        "compiling the module needed more than the {} MiB of address space that \
+        "{doing} needed more than the {} MiB of address space that \
          engine.compile_memory_mib allows, so it was refused",
         memory_bytes >> 20
     )
@@ -198,4 +216,27 @@ fn confine(memory_bytes: u64, cpu_seconds: u64, parent: u32) -> std::io::Result<
 #[cfg(not(unix))]
 fn confine(_memory_bytes: u64, _cpu_seconds: u64, _parent: u32) -> std::io::Result<()> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a child printed when it ran into its cap at the default 1 GiB
+    /// on a module of 700,000 distinct types: wasmtime's allocation failed
+    /// where it panics rather than returning the error. It is the cap, and
+    /// is said to be, as the other two ways of running into it are.
+    #[test]
+    fn each_way_of_running_into_the_cap_reads_as_out_of_memory() {
+        for complaint in [
+            "memory allocation of 1048576 bytes failed",
+            "failed to reserve memory: Cannot allocate memory (os error 12)",
+            "compiler panicked: unhandled out-of-memory error: out of memory (failed to allocate \
+             320 bytes)",
+            "not a valid WebAssembly module: out of memory (failed to allocate 4096 bytes)",
+        ] {
+            assert!(ran_out_of_memory(complaint), "{complaint}");
+        }
+        assert!(!ran_out_of_memory("compiler panicked: index out of bounds"));
+    }
 }

@@ -1,17 +1,19 @@
-//! How the state directory is touched, so that no one but this user can
-//! steer what the sidecar (often root, or the service's own user) writes or
-//! reads there. Saved state is restored into filters and may hold what the
-//! events held (templates of log lines, baselines per client address), so:
+//! How the state directory and the compiled-module cache are touched, so
+//! that no one but this user can steer what the sidecar (often root, or the
+//! service's own user) writes or reads there. Saved state is restored into
+//! filters and may hold what the events held (templates of log lines,
+//! baselines per client address), and cached code is run as it is, so:
 //!
 //! - a directory another user can write to is refused: that user could
-//!   plant a link named as a state file, the lock or a temporary, and have
-//!   the sidecar write over any file it can write, or restore a file of
-//!   its choosing; the module cache refuses such a directory for the same
-//!   reason;
+//!   plant a link named as a state file, a cache entry, the lock or a
+//!   temporary, and have the sidecar write over any file it can write, or
+//!   restore or run a file of its choosing;
 //! - directories are created 0700 and files 0600, whatever the umask, as
 //!   their content is the events' business;
 //! - files are opened without following a link at their name, and new
-//!   ones only created, never opened if something is already there.
+//!   ones only created, never opened if something is already there;
+//! - the module cache works in a directory it opened once ([`Dir`]), so
+//!   re-pointing a link on its path later does not move its writes.
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;
@@ -22,7 +24,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 /// `create_dir_all` with 0700 for what it creates, refusing a file where
 /// the directory should be (`create_dir_all` answers only "File exists",
 /// as if all were well).
-pub(super) fn make_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn make_dir(dir: &Path) -> std::io::Result<()> {
     if std::fs::metadata(dir).is_ok_and(|meta| !meta.is_dir()) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::NotADirectory,
@@ -39,7 +41,7 @@ pub(super) fn make_dir(dir: &Path) -> std::io::Result<()> {
 /// Refuses `dir` if a user other than this one could add, replace or
 /// remove its entries: one that belongs to another user, or that its group
 /// or others may write to.
-pub(super) fn refuse_shared(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn refuse_shared(dir: &Path) -> std::io::Result<()> {
     let Some(why) = crate::files::others_may_write(&std::fs::metadata(dir)?) else {
         return Ok(());
     };
@@ -67,7 +69,7 @@ fn options() -> OpenOptions {
 /// A new file at `path`, readable and writable by this user alone, which
 /// must not exist yet: a file or link already there is an error, not a
 /// file to write into.
-pub(super) fn create_new(path: &Path) -> std::io::Result<File> {
+pub(crate) fn create_new(path: &Path) -> std::io::Result<File> {
     let mut options = options();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -77,7 +79,7 @@ pub(super) fn create_new(path: &Path) -> std::io::Result<File> {
 
 /// The lock file at `path`, created (0600) if missing, never through a
 /// link, and kept as it is if there.
-pub(super) fn open_lock(path: &Path) -> std::io::Result<File> {
+pub(crate) fn open_lock(path: &Path) -> std::io::Result<File> {
     let mut options = options();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
@@ -87,7 +89,7 @@ pub(super) fn open_lock(path: &Path) -> std::io::Result<File> {
 
 /// The whole file at `path`, if it is a regular file (not a link) of at
 /// most `limit` bytes; a larger one is `FileTooLarge`.
-pub(super) fn read_capped(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_capped(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     let mut options = options();
     options.read(true);
     let file = regular(options.open(path).map_err(link_said)?)?;
@@ -123,10 +125,143 @@ fn link_said(error: std::io::Error) -> std::io::Error {
     if error.raw_os_error() == Some(libc::ELOOP) {
         return std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            "a symbolic link, which is not followed here; a state file must be a regular file",
+            "a symbolic link, which is not followed here; the file must be a regular file",
         );
     }
     error
+}
+
+/// A directory opened once: what is created, read, renamed or removed
+/// through it stays in the directory that was opened (and checked), even
+/// if a link on its path is re-pointed afterwards. Names are single path
+/// components, never followed if they are links.
+#[cfg(unix)]
+pub(crate) struct Dir {
+    dir: File,
+}
+
+#[cfg(unix)]
+impl Dir {
+    /// Opens the directory at `path`; links on the path are followed this
+    /// once, as the operator named it.
+    pub(crate) fn open(path: &Path) -> std::io::Result<Dir> {
+        let mut options = OpenOptions::new();
+        options.read(true).custom_flags(libc::O_DIRECTORY);
+        Ok(Dir {
+            dir: options.open(path)?,
+        })
+    }
+
+    /// The opened directory's own metadata (owner, mode).
+    pub(crate) fn metadata(&self) -> std::io::Result<std::fs::Metadata> {
+        self.dir.metadata()
+    }
+
+    fn open_at(&self, name: &str, flags: libc::c_int) -> std::io::Result<File> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let name = c_name(name)?;
+        let flags = flags | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+        // SAFETY: `name` is NUL-terminated and the directory's descriptor
+        // is open while `self` lives; openat returns a new descriptor that
+        // nothing else owns, or -1.
+        let fd = unsafe { libc::openat(self.dir.as_raw_fd(), name.as_ptr(), flags, 0o600 as libc::c_uint) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and is owned by nothing else.
+        regular(unsafe { File::from_raw_fd(fd) })
+    }
+
+    /// As [`create_new`], for `name` in this directory.
+    pub(crate) fn create_new(&self, name: &str) -> std::io::Result<File> {
+        self.open_at(name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL)
+    }
+
+    /// `name` in this directory opened for reading, if it is a regular
+    /// file and not a link.
+    pub(crate) fn open_read(&self, name: &str) -> std::io::Result<File> {
+        self.open_at(name, libc::O_RDONLY).map_err(link_said)
+    }
+
+    /// Renames `from` to `to`, both in this directory.
+    pub(crate) fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let (from, to) = (c_name(from)?, c_name(to)?);
+        let fd = self.dir.as_raw_fd();
+        // SAFETY: both names are NUL-terminated; the descriptor is open.
+        match unsafe { libc::renameat(fd, from.as_ptr(), fd, to.as_ptr()) } {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        }
+    }
+
+    /// Removes `name` from this directory (a link itself, not what it
+    /// points to).
+    pub(crate) fn remove(&self, name: &str) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let name = c_name(name)?;
+        // SAFETY: `name` is NUL-terminated; the descriptor is open.
+        match unsafe { libc::unlinkat(self.dir.as_raw_fd(), name.as_ptr(), 0) } {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        }
+    }
+
+    /// The names in this directory that are UTF-8, besides `.` and `..`.
+    pub(crate) fn names(&self) -> std::io::Result<Vec<String>> {
+        use std::os::fd::AsRawFd;
+        // A descriptor of its own, which the stream takes and closes.
+        // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor or -1.
+        let fd = unsafe { libc::fcntl(self.dir.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is an open directory descriptor nothing else owns.
+        let stream = unsafe { libc::fdopendir(fd) };
+        if stream.is_null() {
+            let error = std::io::Error::last_os_error();
+            // SAFETY: `fd` is still this function's to close.
+            unsafe { libc::close(fd) };
+            return Err(error);
+        }
+        // The duplicate shares its position with the directory's own
+        // descriptor, which an earlier listing moved to the end.
+        // SAFETY: `stream` is a valid, open directory stream.
+        unsafe { libc::rewinddir(stream) };
+        let mut names = Vec::new();
+        loop {
+            // SAFETY: as above; the entry it returns is valid until the
+            // next call on the stream, and is copied before then.
+            let entry = unsafe { libc::readdir(stream) };
+            if entry.is_null() {
+                break;
+            }
+            // SAFETY: `d_name` is NUL-terminated within the entry.
+            let name = unsafe { std::ffi::CStr::from_ptr((*entry).d_name.as_ptr()) };
+            if let Ok(name) = name.to_str()
+                && name != "."
+                && name != ".."
+            {
+                names.push(name.to_owned());
+            }
+        }
+        // SAFETY: the stream is open, and closed once (with its descriptor).
+        unsafe { libc::closedir(stream) };
+        Ok(names)
+    }
+}
+
+/// A single component of a path in a [`Dir`], as the C calls take it.
+#[cfg(unix)]
+fn c_name(name: &str) -> std::io::Result<std::ffi::CString> {
+    if name.contains('/') || name.is_empty() || name == "." || name == ".." {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("`{name}` is not a name within a directory"),
+        ));
+    }
+    std::ffi::CString::new(name)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a name with NUL"))
 }
 
 #[cfg(all(test, unix))]
