@@ -57,6 +57,13 @@ fn compilers_running() -> Vec<u32> {
         .collect()
 }
 
+/// `slow_to_compile`'s module as a binary. A module in the text format is
+/// first read in a child process of its own, timed against the same
+/// `compile_timeout_ms`: these tests time compiling alone.
+fn slow_binary(locals: usize) -> Vec<u8> {
+    wat::parse_str(slow_to_compile(locals)).unwrap()
+}
+
 /// A filter with one function of `values` constants summed: small, but
 /// Cranelift keeps about a kilobyte per value while it compiles it
 /// (200,000: about 600 KB of module, 230 MB of the compiler's memory).
@@ -73,12 +80,12 @@ fn costly_in_memory(values: usize) -> String {
 fn a_compilation_past_the_timeout_is_killed_not_left_running() {
     let _alone = one_at_a_time();
     // About 30 s of Cranelift in this process, where it could not be stopped.
-    let wat = slow_to_compile(20_000);
+    let wasm = slow_binary(20_000);
     let engine = engine_with(EngineSettings {
         compile_timeout: Duration::from_millis(300),
         ..Default::default()
     });
-    let error = load_error_on(&engine, wat.as_bytes(), "{}");
+    let error = load_error_on(&engine, &wasm, "{}");
     assert!(
         error.contains("compiling the module took longer than 300 ms (engine.compile_timeout_ms)"),
         "{error}"
@@ -91,7 +98,7 @@ fn a_compilation_past_the_timeout_is_killed_not_left_running() {
     // never told that an earlier compilation still runs, and starts no
     // compiler. (The wording says which: a load that compiled, or waited
     // for a compilation, is told "compiling the module took longer".)
-    let error = load_error_on(&engine, wat.as_bytes(), "{}");
+    let error = load_error_on(&engine, &wasm, "{}");
     assert!(
         error.contains("an earlier compilation of this module took longer than 300 ms"),
         "{error}"
@@ -102,7 +109,7 @@ fn a_compilation_past_the_timeout_is_killed_not_left_running() {
         compile_timeout: Duration::from_millis(600),
         ..Default::default()
     });
-    let error = load_error_on(&patient, wat.as_bytes(), "{}");
+    let error = load_error_on(&patient, &wasm, "{}");
     assert!(
         error.contains("compiling the module took longer than 600 ms"),
         "{error}"
@@ -120,7 +127,7 @@ fn a_compilation_past_the_timeout_is_killed_not_left_running() {
 #[test]
 fn loads_of_one_slow_module_at_once_are_all_told_it_took_too_long() {
     let _alone = one_at_a_time();
-    let wat = slow_to_compile(20_000);
+    let wasm = slow_binary(20_000);
     // Long enough for every loader to join the compilation before it is
     // given up, however the threads are scheduled.
     let engine = engine_with(EngineSettings {
@@ -134,7 +141,7 @@ fn loads_of_one_slow_module_at_once_are_all_told_it_took_too_long() {
             .map(|_| {
                 scope.spawn(|| {
                     together.wait();
-                    load_error_on(&engine, wat.as_bytes(), "{}")
+                    load_error_on(&engine, &wasm, "{}")
                 })
             })
             .collect();
@@ -152,7 +159,7 @@ fn loads_of_one_slow_module_at_once_are_all_told_it_took_too_long() {
     eventually("the compiler process is killed and reaped", || {
         compilers_running().is_empty()
     });
-    let error = load_error_on(&engine, wat.as_bytes(), "{}");
+    let error = load_error_on(&engine, &wasm, "{}");
     assert!(
         error.contains("an earlier compilation of this module took longer than 2000 ms"),
         "{error}"
@@ -166,8 +173,8 @@ fn loads_of_one_slow_module_at_once_are_all_told_it_took_too_long() {
 #[test]
 fn a_second_stage_of_a_module_given_up_is_told_of_the_earlier_compilation() {
     let dir = tempfile::tempdir().unwrap();
-    let module = dir.path().join("slow.wat");
-    std::fs::write(&module, slow_to_compile(20_000)).unwrap();
+    let module = dir.path().join("slow.wasm");
+    std::fs::write(&module, slow_binary(20_000)).unwrap();
     let stage = format!("module = {:?}", module.display().to_string());
     let config = dir.path().join("conf.toml");
     let text = format!(
@@ -211,17 +218,22 @@ fn a_module_once_too_slow_loads_from_the_cache_once_compiled() {
         })
         .unwrap()
     };
-    // Some hundreds of milliseconds of Cranelift, whatever the machine.
-    let wat = slow_to_compile(3_000);
+    // Some hundreds of milliseconds of Cranelift, whatever the machine. A
+    // binary: text would be read in a child, within the 20 ms, on every
+    // load, the one from the cache included.
+    let wasm = slow_binary(3_000);
     let hasty = with_timeout(Duration::from_millis(20));
-    let error = load_error_on(&hasty, wat.as_bytes(), "{}");
-    assert!(error.contains("took longer than 20 ms"), "{error}");
+    let error = load_error_on(&hasty, &wasm, "{}");
+    assert!(
+        error.contains("compiling the module took longer than 20 ms"),
+        "{error}"
+    );
     let patient = with_timeout(Duration::from_secs(120));
-    load(&patient, "slow", wat.as_bytes(), "{}");
+    load(&patient, "slow", &wasm, "{}");
     load(
         &with_timeout(Duration::from_millis(20)),
         "slow",
-        wat.as_bytes(),
+        &wasm,
         "{}",
     );
 }
@@ -380,8 +392,8 @@ fn a_compiler_killed_by_someone_else_is_said_to_be() {
         compile_timeout: Duration::from_secs(120),
         ..Default::default()
     });
-    let wat = slow_to_compile(20_000);
-    let loading = std::thread::spawn(move || load_error_on(&engine, wat.as_bytes(), "{}"));
+    let wasm = slow_binary(20_000);
+    let loading = std::thread::spawn(move || load_error_on(&engine, &wasm, "{}"));
     let mut compilers = Vec::new();
     eventually("the compiler process starts", || {
         compilers = compilers_running();
@@ -417,8 +429,8 @@ fn the_compiler_reads_the_engine_settings_wasmtime_takes_from_the_environment() 
 #[test]
 fn a_compiler_out_of_cpu_time_under_a_lower_inherited_limit_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let module = dir.path().join("slow.wat");
-    std::fs::write(&module, slow_to_compile(20_000)).unwrap();
+    let module = dir.path().join("slow.wasm");
+    std::fs::write(&module, slow_binary(20_000)).unwrap();
     let (code, stderr) = check_module(dir.path(), &module, "", |command| {
         limit_cpu_seconds(command, 2)
     });
