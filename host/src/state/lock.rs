@@ -155,7 +155,7 @@ fn remove_temporaries(pipeline: &str, pipeline_dir: &Path) {
     if !removed.is_empty() {
         tracing::warn!(
             pipeline,
-            "removed {} temporary file(s) left by a save that did not finish (a process killed or a disk full mid-save; the state file it would have replaced is whole): {}",
+            "removed {} temporary file(s) left by a save that did not finish (a process killed, or the machine stopped, mid-save; the state file it would have replaced is whole): {}",
             removed.len(),
             removed.join(", ")
         );
