@@ -91,6 +91,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "Connections cut off while an answer was written, by reason (write_timeout)",
     ),
     (
+        "wasmstash_state_saves_failed_total",
+        "counter",
+        "Saves of a pipeline's filter state that did not save all of it, by pipeline and reason (write, not_owner: its state_dir was removed or replaced and another process has owned it since, in_call, snapshot)",
+    ),
+    (
         "wasmstash_reloads_total",
         "counter",
         "Config reloads by result",

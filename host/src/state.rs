@@ -141,13 +141,15 @@ pub struct Given {
 
 /// Writes each snapshot to its filter's file in `pipeline`'s directory,
 /// which `lock` holds; once one is written, the old-layout files of its
-/// filter are removed.
+/// filter are removed. Nothing is written if `lock` no longer guards that
+/// directory and cannot be taken again there (see [`StateLock::guard`]).
 pub fn save(
     dir: &Path,
     pipeline: &str,
     snapshots: &[Snapshot],
     lock: &StateLock,
 ) -> std::io::Result<()> {
+    lock.guard()?;
     for snapshot in snapshots {
         let path = layout::file_of(dir, pipeline, &snapshot.filter);
         let saved = if snapshot.state.is_empty() {
@@ -189,11 +191,14 @@ fn remove_if_there(path: &Path) -> std::io::Result<()> {
 /// must not write into one temporary and rename the other's half-written
 /// bytes into place), synced before the rename, so that a crash leaves
 /// either the old state or the new one, never an empty or partial file.
+///
+/// The directory is not made here: the save's lock is in it, and one that
+/// has gone since (removed under the process) must fail the write, not be
+/// made again without a lock in it ([`StateLock::guard`] takes care of that).
 fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    make_dir(path.parent().expect("state files live in a directory"))?;
     static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let save = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let temporary = path.with_extension(format!("tmp-{}-{save}", std::process::id()));
+    let temporary = layout::temporary_of(path, save);
     // Created, never opened: a name known in advance must not lead the
     // write to a file someone put there. What is there is left alone.
     let mut file = private::create_new(&temporary).map_err(|e| {

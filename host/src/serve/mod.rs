@@ -417,10 +417,11 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
             GEM_KEEP_ALIVE.as_secs()
         );
     }
+    let metrics = Arc::new(Metrics::default());
     let state = match &server.state_dir {
         Some(dir) => {
             crate::state::prepare_dir(dir).map_err(|e| state_dir_error(&args.config, dir, e))?;
-            let state = StateDir::new(dir.clone(), &args.config);
+            let state = StateDir::new(dir.clone(), &args.config, metrics.clone());
             // Before the port opens: a start refused for a lock must not
             // have answered `/healthz` first.
             state.claim_early(&config).map_err(ConfigError)?;
@@ -433,7 +434,6 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         .thread_name("wasmstash-http")
         .build()
         .map_err(|e| ConfigError(format!("cannot start the runtime: {e}")))?;
-    let metrics = Arc::new(Metrics::default());
     let app = Arc::new(App {
         current: RwLock::new(None),
         live: ui::LiveView::new(server.ui.clone(), &metrics),

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use super::{App, PipelineSet};
 use crate::config::{self, Config};
 use crate::locked;
+use crate::metrics::Metrics;
 use crate::state::{self, StateLock};
 
 /// `[server] state_dir` and the pipelines whose state this process owns in it.
@@ -38,17 +39,55 @@ pub(crate) struct StateDir {
     /// Locks taken from the config before its modules were compiled
     /// (`claim_early`), until the first set has them restored and held.
     early: Mutex<BTreeMap<String, StateLock>>,
+    /// For `wasmstash_state_saves_failed_total`: a failed periodic save is
+    /// otherwise only a log line, and a state that is no longer saved at
+    /// all (`not_owner`) is lost at the next restart.
+    metrics: Arc<Metrics>,
 }
 
 impl StateDir {
-    pub fn new(dir: PathBuf, config: &Path) -> StateDir {
+    pub fn new(dir: PathBuf, config: &Path, metrics: Arc<Metrics>) -> StateDir {
         let config = std::path::absolute(config).unwrap_or_else(|_| config.to_owned());
         StateDir {
             dir,
             holder: format!("`wasmstash serve --config {}`", config.display()),
             held: Mutex::new(BTreeMap::new()),
             early: Mutex::new(BTreeMap::new()),
+            metrics,
         }
+    }
+
+    /// Says why `pipeline`'s state was not saved, and counts it; a failed
+    /// snapshot has been said already, by `state::take`.
+    fn not_saved(&self, pipeline: &str, workers: &super::PipelineWorkers, why: &state::NotSaved) {
+        let reason = match why {
+            state::NotSaved::Io(e) => {
+                tracing::error!(
+                    pipeline,
+                    "saving state to {} failed: {e}",
+                    self.dir.display()
+                );
+                io_reason(e)
+            }
+            state::NotSaved::InCall(positions) => {
+                tracing::warn!(
+                    pipeline,
+                    "state not saved for {}: still in a call when the save's wait ran out; the saved file stays as it was",
+                    names_at(workers, positions).join(", ")
+                );
+                "in_call"
+            }
+            state::NotSaved::Snapshots(_) => "snapshot",
+        };
+        self.count_failed(pipeline, reason);
+    }
+
+    fn count_failed(&self, pipeline: &str, reason: &str) {
+        self.metrics.add(
+            "wasmstash_state_saves_failed_total",
+            &[("pipeline", pipeline), ("reason", reason)],
+            1,
+        );
     }
 
     /// Claims, before any module is compiled or a port opened, each
@@ -148,11 +187,14 @@ impl StateDir {
                             "the filter refused the state the replaced set handed it and starts afresh; that state was kept as {}",
                             aside.display()
                         ),
-                        Err(e) => tracing::error!(
-                            pipeline = %pipeline,
-                            filter = %filter,
-                            "the filter refused the state the replaced set handed it, and that state could not be kept: {e}"
-                        ),
+                        Err(e) => {
+                            tracing::error!(
+                                pipeline = %pipeline,
+                                filter = %filter,
+                                "the filter refused the state the replaced set handed it, and that state could not be kept: {e}"
+                            );
+                            this.count_failed(&pipeline, io_reason(&e));
+                        }
                     }
                 }
             }
@@ -168,10 +210,13 @@ impl StateDir {
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
-                    Err(e) => tracing::error!(
-                        pipeline = %pipeline,
-                        "cannot save the state of the filters the reload left out: {e}"
-                    ),
+                    Err(e) => {
+                        tracing::error!(
+                            pipeline = %pipeline,
+                            "cannot save the state of the filters the reload left out: {e}"
+                        );
+                        this.count_failed(pipeline, io_reason(&e));
+                    }
                 }
             }
         })
@@ -255,7 +300,7 @@ impl StateDir {
                         Some(deadline),
                     )
                 {
-                    log_not_saved(&name, workers, &this.dir, &not_saved);
+                    this.not_saved(&name, workers, &not_saved);
                     saved = false;
                 }
                 held.remove(&name);
@@ -304,7 +349,7 @@ impl StateDir {
                         this.dir.display()
                     ),
                     Err(not_saved) => {
-                        log_not_saved(name, workers, &this.dir, &not_saved);
+                        this.not_saved(name, workers, &not_saved);
                         all_saved = false;
                     }
                 }
@@ -319,24 +364,13 @@ impl StateDir {
     }
 }
 
-/// Says why a pipeline's state was not saved; a failed snapshot has been
-/// said already, by `state::take`.
-fn log_not_saved(
-    pipeline: &str,
-    workers: &super::PipelineWorkers,
-    dir: &std::path::Path,
-    not_saved: &state::NotSaved,
-) {
-    match not_saved {
-        state::NotSaved::Io(e) => {
-            tracing::error!(pipeline, "saving state to {} failed: {e}", dir.display());
-        }
-        state::NotSaved::InCall(positions) => tracing::warn!(
-            pipeline,
-            "state not saved for {}: still in a call when the save's wait ran out; the saved file stays as it was",
-            names_at(workers, positions).join(", ")
-        ),
-        state::NotSaved::Snapshots(_) => {}
+/// The reason label of a save that failed with `error`: `not_owner` when
+/// the pipeline's lock no longer guards its directory (`StateLock::guard`,
+/// the one source of ResourceBusy on this path), else `write`.
+fn io_reason(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::ResourceBusy => "not_owner",
+        _ => "write",
     }
 }
 

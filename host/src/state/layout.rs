@@ -26,6 +26,26 @@ pub(super) fn file_of(dir: &Path, pipeline: &str, filter: &str) -> PathBuf {
     pipeline_dir(dir, pipeline).join(format!("{}.state", file_stem(filter)))
 }
 
+/// The temporary a save of `path` (a `<stem>.state`) writes first, named
+/// for the process and its `save`-th save, so that no two saves share one.
+pub(super) fn temporary_of(path: &Path, save: u64) -> PathBuf {
+    path.with_extension(format!("tmp-{}-{save}", std::process::id()))
+}
+
+/// Whether `file` is a name [`temporary_of`] makes, `<stem>.tmp-PID-N`:
+/// exactly that, so that nothing else in the directory is taken for a
+/// temporary left behind and removed.
+pub(super) fn is_temporary(file: &str) -> bool {
+    let Some((stem, numbers)) = file.rsplit_once(".tmp-") else {
+        return false;
+    };
+    let number = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    !stem.is_empty()
+        && numbers
+            .split_once('-')
+            .is_some_and(|(pid, save)| number(pid) && number(save))
+}
+
 /// `name` as one file name: ASCII letters, digits, `-`, `_` and `.` as
 /// they are, every other byte as `%` and two hex digits. Escaping, not
 /// replacing, so that two names never share a file: `a#3` and `a_3` once
@@ -307,6 +327,34 @@ mod tests {
             "1-a.tmp-1-0",
         ] {
             assert_eq!(old_layout_name(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn only_the_names_of_temporaries_read_as_temporaries() {
+        for filter in ["templates", "a.b", "0-x", "%", "a.tmp-1-2"] {
+            let own = file_of(Path::new("s"), "p", filter);
+            let temporary = temporary_of(&own, 7);
+            let name = temporary.file_name().unwrap().to_str().unwrap();
+            assert!(is_temporary(name), "{name}");
+            assert_eq!(temporary.parent(), own.parent());
+        }
+        for other in [
+            "templates.state",
+            ".lock",
+            ".wasmstash-write-check-12",
+            "templates.state.refused-1700000000",
+            "templates.state.refused-1700000000-2",
+            "templates.tmp-12",
+            "templates.tmp-12-",
+            "templates.tmp--3",
+            "templates.tmp-x-3",
+            "templates.tmp-1-2-3",
+            "templates.tmp-1-2.state",
+            ".tmp-1-2",
+            "0-templates.state",
+        ] {
+            assert!(!is_temporary(other), "{other}");
         }
     }
 
