@@ -427,7 +427,10 @@ fn a_filter_declares_state_exactly_when_its_compiled_module_is_stateful() {
         max_module_bytes: 10,
         ..Default::default()
     };
-    assert!(!spec.declares_state(&small), "a module past the cap is not read");
+    assert!(
+        !spec.declares_state(&small),
+        "a module past the cap is not read"
+    );
 }
 
 /// A typed field's error names the pipeline and filter around it, or the

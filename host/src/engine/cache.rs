@@ -273,7 +273,10 @@ fn store(dir: &Dir, name: &str, module: &Module, max_bytes: u64) -> anyhow::Resu
 /// and writable by no one else; if not, says why, once.
 fn open_dir(path: &std::path::Path) -> Option<Dir> {
     let refusal = match private::make_dir(path).and_then(|()| Dir::open(path)) {
-        Ok(dir) => match dir.metadata().map(|meta| crate::files::others_may_write(&meta)) {
+        Ok(dir) => match dir
+            .metadata()
+            .map(|meta| crate::files::others_may_write(&meta))
+        {
             Ok(None) => return Some(dir),
             Ok(Some(why)) => format!(
                 "{why}; cached code is run as is, so the directory must be writable by this \

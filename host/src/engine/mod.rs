@@ -38,8 +38,7 @@ use std::time::Duration;
 
 pub use compiler_process::{
     Job as CompilerJob, SUBCOMMAND as COMPILER_SUBCOMMAND, compile_in_child_processes,
-    run_child as run_compiler,
-    this_program,
+    run_child as run_compiler, this_program,
 };
 pub use inspect::{Inspection, inspect};
 pub use instance::FilterInstance;

@@ -164,7 +164,14 @@ impl Dir {
         // SAFETY: `name` is NUL-terminated and the directory's descriptor
         // is open while `self` lives; openat returns a new descriptor that
         // nothing else owns, or -1.
-        let fd = unsafe { libc::openat(self.dir.as_raw_fd(), name.as_ptr(), flags, 0o600 as libc::c_uint) };
+        let fd = unsafe {
+            libc::openat(
+                self.dir.as_raw_fd(),
+                name.as_ptr(),
+                flags,
+                0o600 as libc::c_uint,
+            )
+        };
         if fd < 0 {
             return Err(std::io::Error::last_os_error());
         }

@@ -10,9 +10,9 @@
 use std::io::{Read, Write};
 use std::process::{ExitCode, ExitStatus};
 
-use super::Job;
 use super::super::cache::TRIPWIRE_TAG;
 use super::super::compile::{invalid, prepare};
+use super::Job;
 
 /// The exit code when the module itself is refused.
 pub(super) const REFUSED: i32 = 3;
