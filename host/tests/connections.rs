@@ -408,13 +408,14 @@ fn answers_not_yet_written_hold_their_share_of_the_budget() {
 #[test]
 fn events_run_for_a_client_gone_are_counted_as_abandoned() {
     let dir = tempfile::tempdir().unwrap();
-    // A millisecond an event: the batch below keeps the worker busy well
-    // past the hang-up.
+    // Three milliseconds an event: the batch below keeps the worker busy
+    // for 1.8 s, well past the hang-up. The quick first stage says when the worker has
+    // taken the batch: its count is reported before the slow stage starts.
     let chaos = support::server::chaos_path();
     let config = write_config(
         dir.path(),
         &format!(
-            "[server]\nwatch = false\nworkers = 1\n\n[[pipelines.slow.filters]]\nmodule = {chaos:?}\nconfig = {{ slow_ms = 1 }}\n"
+            "[server]\nwatch = false\nworkers = 1\n\n[[pipelines.slow.filters]]\nfilter = \"mutate\"\nconfig = {{ add_tag = [\"taken\"] }}\n\n[[pipelines.slow.filters]]\nmodule = {chaos:?}\nconfig = {{ slow_ms = 3 }}\n"
         ),
     );
     let server = Server::start(&config, &[]);
@@ -426,7 +427,12 @@ fn events_run_for_a_client_gone_are_counted_as_abandoned() {
         body.len()
     )
     .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // A client gone before the worker took its request withdraws it, and
+    // nothing of it runs: on a loaded machine the body's read, or the
+    // worker's start, may come late, so the hang-up waits for the take.
+    eventually("the worker never took the batch", || {
+        server.metric(r#"wasmstash_filter_events_total{pipeline="slow",filter="mutate"}"#) == 600.0
+    });
     drop(client);
     let series = |outcome: &str| {
         server.metric(&format!(

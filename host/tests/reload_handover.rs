@@ -182,13 +182,11 @@ fn an_admin_reload_whose_client_hangs_up_still_hands_over_and_resumes() {
     // The chaos filter takes a millisecond over each event, so the batch
     // below keeps the only worker busy however fast templates becomes.
     let chaos = format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir());
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[engine]\ncall_timeout_ms = 20000\n{}\n[[pipelines.logs.filters]]\nmodule = {chaos:?}\nconfig = {{ slow_ms = 1 }}\n",
-            CONFIG.replace("workers = 2", "workers = 1\nqueue_timeout_ms = 5000")
-        ),
+    let config_text = format!(
+        "[engine]\ncall_timeout_ms = 20000\n{}\n[[pipelines.logs.filters]]\nmodule = {chaos:?}\nconfig = {{ slow_ms = 1 }}\n",
+        CONFIG.replace("workers = 2", "workers = 1\nqueue_timeout_ms = 5000")
     );
+    let config = write_config(dir.path(), &config_text);
     let token = "reload-handover-admin-token";
     let server = Server::start(&config, &[("WASMSTASH_ADMIN_TOKEN", token)]);
     let addr = server.addr;
@@ -206,14 +204,36 @@ fn an_admin_reload_whose_client_hangs_up_still_hands_over_and_resumes() {
         send(addr, &lines);
         Instant::now()
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // The quick first stage's count is reported before the slow one starts:
+    // the batch is in the worker's hands.
+    support::eventually("the worker never took the long batch", || {
+        server.metric(r#"wasmstash_filter_events_total{pipeline="logs",filter="templates"}"#)
+            == 2001.0
+    });
+    // The reloaded set has one more pipeline, which shows when the reload
+    // has swapped it in and waits for the old set's call: a hang-up before
+    // the server has even read the request would test nothing.
+    std::fs::write(
+        &config,
+        format!("{config_text}\n[[pipelines.marker.filters]]\nfilter = \"mutate\"\nconfig = {{ add_tag = [\"marker\"] }}\n"),
+    )
+    .unwrap();
     let mut client = std::net::TcpStream::connect(addr).unwrap();
     write!(
         client,
         "POST /v1/admin/reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\n\r\n"
     )
     .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let auth = format!("Bearer {token}");
+    support::eventually("the reload never swapped the new set in", || {
+        let listed = server.request(
+            "GET",
+            "/v1/admin/pipelines",
+            &[("Authorization", &auth)],
+            b"",
+        );
+        listed.text().contains(r#""marker""#)
+    });
     drop(client);
     let hung_up = Instant::now();
     let batch_done = busy.join().unwrap();
@@ -254,7 +274,8 @@ fn a_reload_does_not_wait_on_a_call_that_never_ends() {
         &format!(
             "[engine]\ncall_timeout_ms = 0\n\n[server]\nwatch = false\nworkers = 2\n\
              drain_timeout_ms = 1000\nqueue_timeout_ms = 5000\nsnapshot_interval_ms = 100\n\
-             state_dir = \"state\"\n\n[[pipelines.s.filters]]\nmodule = {chaos:?}\n\
+             state_dir = \"state\"\n\n[[pipelines.s.filters]]\nfilter = \"mutate\"\n\
+             config = {{ add_tag = [\"taken\"] }}\n\n[[pipelines.s.filters]]\nmodule = {chaos:?}\n\
              config = {{ loop_on = \"LOOP\" }}\n"
         ),
     );
@@ -286,7 +307,12 @@ fn a_reload_does_not_wait_on_a_call_that_never_ends() {
         // Never answered; the server's shutdown cuts it.
         let _ = std::io::Read::read_to_end(&mut stream, &mut Vec::new());
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // The quick first stage's count is reported before the looping stage
+    // starts. Had the reload come before the loop's call, the new set would
+    // have run it, and the loop would hold its one stage for good.
+    support::eventually("the looping event never reached its call", || {
+        server.metric(r#"wasmstash_filter_events_total{pipeline="s",filter="mutate"}"#) == 4.0
+    });
 
     // The reload answers, within the drain limit and then some: the
     // channel's limit only keeps a hang from hanging the suite.
@@ -325,6 +351,7 @@ fn past_the_drain_limit_queued_requests_are_refused_not_lost() {
         &format!(
             "[engine]\ncall_timeout_ms = 20000\n\n[server]\nwatch = false\nworkers = 1\n\
              drain_timeout_ms = 200\nqueue_timeout_ms = 20000\n\n\
+             [[pipelines.s.filters]]\nfilter = \"mutate\"\nconfig = {{ add_tag = [\"taken\"] }}\n\n\
              [[pipelines.s.filters]]\nmodule = {chaos:?}\nconfig = {{ slow_ms = 100 }}\n"
         ),
     );
@@ -353,10 +380,21 @@ fn past_the_drain_limit_queued_requests_are_refused_not_lost() {
     assert_eq!(seen(&batch(1)), [1]);
 
     // A second of calls on the only worker, then a batch queued behind it.
+    // Each waits for what it needs, not for a time a loaded machine may
+    // overrun: the first batch in the worker's hands (the quick first
+    // stage's count is reported before the slow one starts), else the
+    // second would join it in one call; then the second's body read, the
+    // step just before it is queued, else the reload might come first and
+    // the second run on the new set.
     let running = std::thread::spawn(move || batch(10));
-    std::thread::sleep(Duration::from_millis(150));
+    support::eventually("the worker never took the first batch", || {
+        server.metric(r#"wasmstash_filter_events_total{pipeline="s",filter="mutate"}"#) == 11.0
+    });
+    let held = server.metric("wasmstash_request_body_bytes_held");
     let queued = std::thread::spawn(move || batch(5));
-    std::thread::sleep(Duration::from_millis(150));
+    support::eventually("the second batch's body was never read", || {
+        server.metric("wasmstash_request_body_bytes_held") > held
+    });
     let reload = server.request(
         "POST",
         "/v1/admin/reload",

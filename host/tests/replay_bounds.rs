@@ -152,12 +152,23 @@ fn the_wait_for_a_shared_stage_counts_against_the_replay_budget() {
     assert!(module.is_stateful(), "the test needs a shared stage");
     let mut first = pipeline(module);
     let mut second = first.sibling();
+    let [(_, stage)] = &first.shared_stages()[..] else {
+        panic!("one shared stage")
+    };
+    let stage = stage.clone();
     let spins = vec!["SPIN"; 50];
     let (_, waiting) = std::thread::scope(|scope| {
         // Holds the stage for its call, its whole budget and the call
         // running when the budget ends: about 1.4 s.
         let holder = scope.spawn(|| first.process(message_events(&spins)));
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // The holder's thread may start late on a loaded machine: had the
+        // second batch taken the stage first, it would have had its whole
+        // budget and run `fine`. Sent as soon as the stage is held, the
+        // second waits for nearly all of the holder's 1.4 s, not a fixed
+        // part of it that a slow start of its own thread would eat into.
+        while !stage.is_locked() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let waiting = scope.spawn(|| as_json(second.process(message_events(&["SPIN", "fine"]))));
         (holder.join().unwrap(), waiting.join().unwrap())
     });

@@ -15,7 +15,8 @@ fn slow_workers(metrics: &Arc<Metrics>, budget: &Arc<Budget>) -> PipelineWorkers
         ..Default::default()
     })
     .unwrap();
-    // Slow enough that the request is surely waiting when it is dropped.
+    // A tenth of a second an event, and stateful: a test can hold its one
+    // stage to keep the worker busy for as long as it needs.
     let chaos = std::fs::read(format!(
         "{}/chaos.wasm",
         crate::builtins::build_module_dir()
@@ -45,8 +46,11 @@ async fn results_sent_to_a_request_that_is_then_dropped_are_counted_abandoned() 
     let mut request = Box::pin(workers.run(events, Share::new(&budget)));
     // One poll queues the job and starts the worker; the request then
     // waits for its answer, which the worker sends once it is idle again.
+    // Idle is not sent: a worker thread paused between the two (a loaded
+    // machine) would find the request gone, a path of its own. Its handle
+    // on the desk goes once it has sent.
     assert!(futures_poll_once(request.as_mut()).await.is_none());
-    while !workers.is_idle() {
+    while !workers.is_idle() || Arc::strong_count(&workers.desk) > 1 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     drop(request);
@@ -60,10 +64,22 @@ async fn results_sent_to_a_request_that_is_then_dropped_are_counted_abandoned() 
 /// A client that hangs up while its request waits in the queue: the
 /// request is withdrawn unrun, and counted as such.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::await_holding_lock,
+    reason = "the guard keeps a worker on the blocking pool waiting; no task waits for it"
+)]
 async fn a_request_withdrawn_from_the_queue_is_counted() {
     let metrics = Arc::new(Metrics::default());
     let budget = Budget::new(1 << 20);
     let workers = slow_workers(&metrics, &budget);
+    // chaos is stateful: its one stage is shared, and while this test holds
+    // it, the worker cannot finish the first request, however long the
+    // test itself takes to queue the second (100 ms of filter time was too
+    // little for a loaded machine).
+    let [(_, stage)] = workers.shared_stages() else {
+        panic!("chaos has one shared stage")
+    };
+    let held = stage.lock();
     let mut running = Box::pin(workers.run(vec![CheckedEvent::message("a")], Share::new(&budget)));
     assert!(futures_poll_once(running.as_mut()).await.is_none());
     // The worker starts on the blocking pool, which may take a while on a
@@ -72,13 +88,14 @@ async fn a_request_withdrawn_from_the_queue_is_counted() {
     while !workers.desk.lock().jobs.is_empty() {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    // The one worker is busy with the first for 100 ms: this one queues.
+    // The one worker is busy with the first: this one queues.
     let mut queued = Box::pin(workers.run(
         vec![CheckedEvent::message("b"), CheckedEvent::message("c")],
         Share::new(&budget),
     ));
     assert!(futures_poll_once(queued.as_mut()).await.is_none());
     drop(queued);
+    drop(held);
     assert_eq!(
         running.await.map(|(results, _)| results.len()).ok(),
         Some(1)
