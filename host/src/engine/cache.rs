@@ -248,6 +248,11 @@ fn store(dir: &Dir, name: &str, module: &Module, max_bytes: u64) -> anyhow::Resu
     // half an artifact.
     let stem = name.strip_suffix(".cwasm").unwrap_or(name);
     let temporary = format!("{stem}.tmp{}", std::process::id());
+    // Two engines of one process (the old and the new set, over a reload)
+    // may store the same module at once, and would share the temporary: one
+    // store at a time (each is one write of about a megabyte).
+    static STORING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = crate::locked(&STORING);
     let created = dir.create_new(&temporary).or_else(|e| {
         if e.kind() != std::io::ErrorKind::AlreadyExists {
             return Err(e);
