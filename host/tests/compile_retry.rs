@@ -56,8 +56,6 @@ fn with_large_functions(functions: usize) -> String {
     with_function(&wat_filter(&process), &large)
 }
 
-/// Whether compilations here run on more than one thread: on one, there
-/// is no first try on several to be refused, and nothing to retry.
 /// `wat` as a binary. Text is read in a child of its own under the same
 /// cap, where these modules' text would not fit: these tests are about
 /// compiling.
@@ -65,6 +63,8 @@ fn as_binary(wat: &str) -> Vec<u8> {
     wat::parse_str(wat).unwrap()
 }
 
+/// Whether compilations here run on more than one thread: on one, there
+/// is no first try on several to be refused, and nothing to retry.
 fn several_threads() -> bool {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads < 2 {
