@@ -8,8 +8,9 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::incident::{self, Incident, IncidentKind};
 use super::random::Random;
-use super::world::{self, Incident, IncidentKind, Shape};
+use super::world::{self, Shape};
 use super::{GenArgs, GenError};
 
 const TICK: Duration = Duration::from_millis(100);
@@ -59,7 +60,7 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
                 .iter()
                 .filter(|i| i.covers(service.name, now))
                 .collect();
-            let effects = world::effects(&active);
+            let effects = incident::effects(&active);
             let seconds = TICK.as_secs_f64();
             let count = random.poisson(service.rate(now, scale) * effects.rate_factor * seconds);
             let mut events: Vec<_> = (0..count)

@@ -14,6 +14,7 @@
 //! - `random`: the seeded random source.
 
 mod follow;
+mod incident;
 mod output;
 mod random;
 mod scenario;
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-pub use world::IncidentKind;
+pub use incident::IncidentKind;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:

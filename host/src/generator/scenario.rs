@@ -5,9 +5,10 @@ use std::io::{BufWriter, Write};
 
 use serde_json::{Value, json};
 
+use super::incident::{self, Incident, IncidentKind, NEW_ERROR_TEMPLATES};
 use super::output::{self, OutputFile};
 use super::random::Random;
-use super::world::{self, Incident, IncidentKind, Service, Shape};
+use super::world::{self, Service, Shape};
 use super::{GenArgs, GenError};
 
 /// Two incidents on one service are at least this far apart (start to start,
@@ -77,7 +78,7 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
                     .iter()
                     .filter(|i| i.covers(service.name, second))
                     .collect();
-                let effects = world::effects(&active);
+                let effects = incident::effects(&active);
                 let count = random.poisson(service.rate(second, args.scale) * effects.rate_factor);
                 for _ in 0..count {
                     let at = second + random.below(1000) as i64;
@@ -217,8 +218,7 @@ pub fn schedule(
                 // A service that has shown every new template has none left
                 // to show for the first time.
                 let has_room = kind != IncidentKind::NewErrorTemplate
-                    || on_service().filter(|i| i.kind == kind).count()
-                        < world::NEW_ERROR_TEMPLATES.len();
+                    || on_service().filter(|i| i.kind == kind).count() < NEW_ERROR_TEMPLATES.len();
                 (clear && has_room).then_some((service, start))
             });
             let Some((service, start)) = placed else {
@@ -285,7 +285,7 @@ mod tests {
                     assert!(
                         incident
                             .detail
-                            .ends_with(world::NEW_ERROR_TEMPLATES[incident.template])
+                            .ends_with(NEW_ERROR_TEMPLATES[incident.template])
                     );
                 }
             }
