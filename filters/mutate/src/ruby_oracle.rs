@@ -109,12 +109,6 @@ const CHARS: &[&str] = &[
     "\u{2126}",
 ];
 
-fn text(rng: &mut XorShift) -> String {
-    (0..rng.below(9))
-        .map(|_| CHARS[rng.below(CHARS.len())])
-        .collect()
-}
-
 fn ours(config: &Value, text: &str) -> Value {
     let mut filter = Mutate::new(serde_json::from_value(config.clone()).unwrap()).unwrap();
     let input = json!({ "f": text }).to_string();
@@ -142,7 +136,7 @@ fn string_operations_give_what_ruby_gives() {
     let mut rng = XorShift(0x0a11_ce5e_ed00_0001);
     let mut differences = Vec::new();
     for _ in 0..TEXTS {
-        let text = text(&mut rng);
+        let text = rng.joined(CHARS, 9);
         let hex = hex(&text);
         for (index, (config, ruby_expression)) in operations.iter().enumerate() {
             let theirs: Value = serde_json::from_str(&ruby.ask(&format!("{index} {hex}")))

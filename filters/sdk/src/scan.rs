@@ -345,9 +345,7 @@ mod tests {
         const PIECES: [&str; 12] = [
             "a", ",", "}", "{", "]", ":", "\\\"", "\\\\", "\\u0041", "é", "😀", " ",
         ];
-        for _ in 0..rng.below(5) {
-            out.push_str(PIECES[rng.below(PIECES.len())]);
-        }
+        out.push_str(&rng.joined(&PIECES, 5));
     }
 
     fn random_value(rng: &mut crate::testing::XorShift, out: &mut String, depth: usize) {

@@ -41,6 +41,14 @@ impl XorShift {
     pub fn below(&mut self, n: usize) -> usize {
         (self.bits() % n as u64) as usize
     }
+
+    /// Fewer than `fewer_than` of `pieces`, each picked at random, joined:
+    /// a random text made of what matters to a test.
+    pub fn joined(&mut self, pieces: &[&str], fewer_than: usize) -> String {
+        (0..self.below(fewer_than))
+            .map(|_| pieces[self.below(pieces.len())])
+            .collect()
+    }
 }
 
 /// `line` with one to six random edits: a character deleted, a character
@@ -146,6 +154,16 @@ impl Drop for RubyOracle {
 /// (`[hex].pack("H*")` reads it back).
 pub fn hex(text: &str) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The text Ruby wrote as hexadecimal (`unpack1("H*")`), for answers that
+/// may hold a line break.
+pub fn unhex(answer: &str) -> String {
+    let bytes = (0..answer.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&answer[i..i + 2], 16).expect("hexadecimal"))
+        .collect();
+    String::from_utf8(bytes).expect("UTF-8")
 }
 
 /// Fails the test if an oracle comparison found `differences`, showing how

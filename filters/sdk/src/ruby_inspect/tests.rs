@@ -4,7 +4,7 @@
 use super::*;
 use crate::json;
 use crate::ruby_number::value_to_s;
-use crate::testing::{RubyOracle, XorShift, assert_agrees, hex};
+use crate::testing::{RubyOracle, XorShift, assert_agrees, hex, unhex};
 
 /// Each value's `to_s`, as Ruby 3.1 (MRI, and JRuby 9.3) prints it for the
 /// same JSON read with Ruby's JSON.
@@ -122,19 +122,13 @@ const NUMBERS: &[&str] = &[
     "1.7976931348623157e308",
 ];
 
-fn random_string(rng: &mut XorShift) -> String {
-    (0..rng.below(4))
-        .map(|_| PIECES[rng.below(PIECES.len())])
-        .collect()
-}
-
 fn random_value(rng: &mut XorShift, depth: usize) -> Value {
     let kinds = if depth == 0 { 5 } else { 7 };
     match rng.below(kinds) {
         0 => Value::Null,
         1 => Value::Bool(rng.below(2) == 1),
         2 => serde_json::from_str(NUMBERS[rng.below(NUMBERS.len())]).unwrap(),
-        3 | 4 => Value::String(random_string(rng)),
+        3 | 4 => Value::String(rng.joined(PIECES, 4)),
         5 => Value::Array(
             (0..rng.below(4))
                 .map(|_| random_value(rng, depth - 1))
@@ -142,7 +136,7 @@ fn random_value(rng: &mut XorShift, depth: usize) -> Value {
         ),
         _ => Value::Object(
             (0..rng.below(4))
-                .map(|_| (random_string(rng), random_value(rng, depth - 1)))
+                .map(|_| (rng.joined(PIECES, 4), random_value(rng, depth - 1)))
                 .collect(),
         ),
     }
@@ -156,12 +150,7 @@ fn to_s_agrees_with_ruby() {
     for _ in 0..3_000 {
         let value = random_value(&mut rng, 3);
         let document = value.to_string();
-        let answer = ruby.ask(&hex(&document));
-        let bytes: Vec<u8> = (0..answer.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&answer[i..i + 2], 16).unwrap())
-            .collect();
-        let theirs = String::from_utf8(bytes).unwrap();
+        let theirs = unhex(&ruby.ask(&hex(&document)));
         let ours = value_to_s(&value);
         if ours != theirs {
             differences.push(format!("{document}: ours {ours:?}, Ruby {theirs:?}"));

@@ -94,9 +94,7 @@ fn readings_agree_with_ruby() {
     let mut rng = XorShift(0x7e57_0f70_1f00);
     let mut differences = Vec::new();
     for _ in 0..TEXTS {
-        let text: String = (0..rng.below(7))
-            .map(|_| PIECES[rng.below(PIECES.len())])
-            .collect();
+        let text = rng.joined(PIECES, 7);
         // MRI 3.1's `to_f` reads `+0x11` and `-0x11` as hexadecimal but
         // `0x11` as 0: MRI's own quirk (JRuby, which Logstash runs, is not
         // known to share it), so those are left out.
