@@ -224,9 +224,8 @@ fn load(
     // SAFETY: the artifact is as `Module::serialize` wrote it for this
     // entry's name (the digest says so), that is for this module and an
     // engine with the same compatibility hash, in a directory only this
-    // user can write
-    // (`open_dir`). wasmtime still checks the header and refuses
-    // artifacts from another configuration.
+    // user can write (`open_dir`). wasmtime still checks the header and
+    // refuses artifacts from another configuration.
     let module =
         unsafe { Module::deserialize(engine, artifact) }.map_err(|e| anyhow::anyhow!("{e}"))?;
     mark_used(&marker, name);
