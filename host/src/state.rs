@@ -214,7 +214,22 @@ fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if renamed.is_err() {
         let _ = std::fs::remove_file(&temporary);
     }
-    renamed
+    renamed.and_then(|()| sync_directory_of(path))
+}
+
+/// Makes a rename into `path`'s directory durable: until the directory
+/// itself is synced, a power cut may bring back the old entry
+/// although the new file's bytes were on disk. File systems that cannot
+/// sync a directory (EINVAL) keep their own order, and are left to it.
+fn sync_directory_of(path: &Path) -> std::io::Result<()> {
+    let directory = path.parent().unwrap_or(Path::new("."));
+    match std::fs::File::open(directory).and_then(|d| d.sync_all()) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+        synced => synced.map_err(|e| {
+            let shown = directory.display();
+            std::io::Error::new(e.kind(), format!("cannot sync the directory {shown}: {e}"))
+        }),
+    }
 }
 
 /// `error` with the path it happened on, which the OS's message leaves out.
