@@ -172,6 +172,10 @@ fn gen_refuses_spans_and_disorder_out_of_bounds() {
             &["--start", "9999-12-31T23:59:00Z", "--duration", "1h"],
             "end of year 9999",
         ),
+        // The live mode never ends, so a file it would replace once
+        // complete would never appear.
+        (&["--follow", "--out", "live.ndjson"], "cannot be used with"),
+        (&["--follow", "--truth", "live.json"], "cannot be used with"),
     ];
     for (extra, message) in cases {
         let mut args = vec!["gen"];
@@ -190,6 +194,7 @@ fn gen_refuses_spans_and_disorder_out_of_bounds() {
         );
         assert!(out.stdout.is_empty(), "{extra:?}: events were written");
     }
+    assert!(!dir.path().join("live.ndjson").exists());
     let out = gen_within(dir.path(), &["gen", "--help"], Duration::from_secs(20));
     let help = text(&out.stdout);
     assert!(

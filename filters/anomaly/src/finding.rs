@@ -20,6 +20,9 @@ impl Measure {
         match self {
             // Four significant decimals are plenty for a human and keep
             // events small; JSON has no NaN, so none is written.
+            // A number past 2^52 has no decimals to round (and times ten
+            // thousand, near f64::MAX, would overflow to infinity).
+            Measure::Number(n) if n.abs() >= 4.5e15 => json!(n),
             Measure::Number(n) if n.is_finite() => json!((n * 10_000.0).round() / 10_000.0),
             Measure::Number(_) => Value::Null,
             Measure::Text(text) => json!(text),
@@ -164,5 +167,16 @@ mod tests {
         assert_eq!(score(-8.0, 4.0), 0.5);
         assert!(score(400.0, 4.0) > 0.98);
         assert_eq!(score(f64::INFINITY, 4.0), 1.0);
+    }
+
+    /// Rounded to four decimals, except where there are none to round:
+    /// times ten thousand, a value near f64::MAX was infinite, so null.
+    #[test]
+    fn a_measure_is_written_as_a_number_however_large() {
+        assert_eq!(Measure::Number(2.123456).to_json(), json!(2.1235));
+        assert_eq!(Measure::Number(1e308).to_json(), json!(1e308));
+        assert_eq!(Measure::Number(-1e308).to_json(), json!(-1e308));
+        assert_eq!(Measure::Number(f64::MAX).to_json(), json!(f64::MAX));
+        assert_eq!(Measure::Number(f64::NAN).to_json(), Value::Null);
     }
 }

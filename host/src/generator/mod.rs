@@ -75,8 +75,10 @@ pub struct GenArgs {
     /// device: then no ground truth is written unless --truth names a file.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
-    /// Live mode: write forever, stamped with the current time.
-    #[arg(long)]
+    /// Live mode: write forever, stamped with the current time, to stdout
+    /// or --tcp (not --out, whose file is replaced only once complete:
+    /// redirect stdout to write a file as it grows).
+    #[arg(long, conflicts_with_all = ["out", "truth"])]
     pub follow: bool,
     /// Live mode: events per second at the daily peak (the daily shape
     /// follows the wall clock).
@@ -88,7 +90,8 @@ pub struct GenArgs {
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_peer, requires = "follow")]
     pub tcp: Option<String>,
     /// Live mode: start an incident this often, after --warmup; at most
-    /// 366 days.
+    /// 366 days. An incident lasts 5 or 10 minutes, so a shorter span
+    /// makes them overlap, and 0s starts one every 100 ms (a stress test).
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "SPAN", requires = "follow")]
     pub incident_every: Duration,
 }
