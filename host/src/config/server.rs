@@ -32,6 +32,7 @@ pub(super) struct RawServer {
     watch: Option<bool>,
     watch_interval_ms: Option<u64>,
     drain_timeout_ms: Option<u64>,
+    shutdown_linger_ms: Option<u64>,
     ui: Option<RawUi>,
 }
 
@@ -86,6 +87,10 @@ pub struct ServerSettings {
     /// Longest shutdown waits for the requests in flight to be answered;
     /// `None` derives it from the other limits (see [`ServerSettings::drain_limit`]).
     pub drain_timeout: Option<Duration>,
+    /// How long, at shutdown, a connection between two requests stays open
+    /// to answer what it sends next with a 503 (and close), rather than be
+    /// closed as its client may be sending (part of the drain).
+    pub shutdown_linger: Duration,
     /// The live view at `/ui` (`[server.ui]`).
     pub ui: UiSettings,
 }
@@ -134,6 +139,7 @@ impl Default for ServerSettings {
             watch: true,
             watch_interval: Duration::from_secs(2),
             drain_timeout: None,
+            shutdown_linger: Duration::from_secs(1),
             ui: UiSettings::default(),
         }
     }
@@ -210,6 +216,7 @@ impl ServerSettings {
             watch,
             watch_interval,
             drain_timeout,
+            shutdown_linger,
             ui,
         } = self;
         let differs = [
@@ -252,6 +259,10 @@ impl ServerSettings {
             ("watch", *watch != other.watch),
             ("watch_interval_ms", *watch_interval != other.watch_interval),
             ("drain_timeout_ms", *drain_timeout != other.drain_timeout),
+            (
+                "shutdown_linger_ms",
+                *shutdown_linger != other.shutdown_linger,
+            ),
             ("[server.ui]", *ui != other.ui),
         ];
         (differs.into_iter())
@@ -369,6 +380,15 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSetti
         drain_timeout: match raw.drain_timeout_ms {
             None => None,
             Some(ms) => Some(millis("drain_timeout_ms", Some(ms), Duration::ZERO)?),
+        },
+        shutdown_linger: match raw.shutdown_linger_ms {
+            None => defaults.shutdown_linger,
+            Some(ms @ 0..=60_000) => Duration::from_millis(ms),
+            Some(other) => {
+                return Err(format!(
+                    "shutdown_linger_ms = {other}: must be between 0 and 60000"
+                ));
+            }
         },
         ui: ui_settings(raw.ui.unwrap_or_default())?,
     };

@@ -369,6 +369,18 @@ fn the_shutdown_drain_covers_a_call_and_its_replay() {
         err.contains("drain_timeout_ms = 0: must be between 1 and 3600000"),
         "{err}"
     );
+    // The linger at shutdown: a second by default, 0 to a minute.
+    let linger = |ms: u64| parse(&format!("[server]\nshutdown_linger_ms = {ms}\n{pipeline}"));
+    assert_eq!(
+        parse(pipeline).unwrap().server.shutdown_linger,
+        Duration::from_secs(1)
+    );
+    assert_eq!(linger(0).unwrap().server.shutdown_linger, Duration::ZERO);
+    let err = linger(60_001).unwrap_err();
+    assert!(
+        err.contains("shutdown_linger_ms = 60001: must be between 0 and 60000"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -10,17 +10,29 @@
 //! accepted, without reading from it. Shutdown stops accepting, lets each
 //! open connection finish the request it is serving, for at most the drain
 //! limit the shutdown future resolves to, then returns what it left open.
-//! A connection that has not yet sent one whole request head is closed at
-//! once: nothing of it has run, and hyper would wait out its header
-//! deadline for a client sending its headers slowly.
+//!
+//! A connection between two requests is not closed at once either: its
+//! client may be sending its next request at that moment, and would see
+//! the connection close with no answer, unable to tell whether the request
+//! ran. For `server.shutdown_linger_ms` (part of the drain) every request
+//! that arrives is answered 503 with `Retry-After` and `Connection:
+//! close`, and every answer written carries `Connection: close`, so
+//! clients leave of their own accord; then what is left closes. A
+//! connection that has not yet sent one whole request head is closed then:
+//! nothing of it has run, and hyper would wait out its header deadline for
+//! a client sending its headers slowly.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -39,6 +51,13 @@ pub struct ConnectionLimits {
     pub write_timeout: Duration,
     /// The most a connection buffers of a request's head (431 past it).
     pub max_header_bytes: usize,
+    /// How long connections stay open at shutdown to turn requests away
+    /// cleanly (see the module's comment); zero closes them at once.
+    pub shutdown_linger: Duration,
+    /// The most of a turned-away request's body read (and dropped) before
+    /// its answer, so that the close does not reset the connection (which
+    /// would lose the answer) over bytes left unread.
+    pub max_body_bytes: usize,
 }
 
 /// How the drain after shutdown ended.
@@ -68,6 +87,8 @@ pub async fn serve(
     // Requests whose handler has not answered yet, for the shutdown's report.
     let unanswered = Arc::new(AtomicUsize::new(0));
     let graceful = GracefulShutdown::new();
+    // Set when shutdown begins; `draining` below only once the linger ends.
+    let lingering = Arc::new(AtomicBool::new(false));
     let (draining, drain_seen) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let drain_limit = loop {
@@ -98,6 +119,7 @@ pub async fn serve(
         let unanswered = unanswered.clone();
         let requested = Arc::new(AtomicBool::new(false));
         let head_read = requested.clone();
+        let lingering = lingering.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             head_read.store(true, Ordering::SeqCst);
             // What `into_make_service_with_connect_info` would add: the live
@@ -105,10 +127,18 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo(peer));
             let router = router.clone();
             let pending = Unanswered::count(&unanswered);
+            let lingering = lingering.clone();
             async move {
                 let _pending = pending;
+                if lingering.load(Ordering::SeqCst) {
+                    return Ok::<_, std::convert::Infallible>(turned_away(request, limits).await);
+                }
                 // Routers never fail (errors are responses): `Err` is `Infallible`.
-                router.oneshot(request).await
+                let mut response = router.oneshot(request).await?;
+                if lingering.load(Ordering::SeqCst) {
+                    closing(&mut response);
+                }
+                Ok(response)
             }
         });
         // Half-closes stay off (hyper's default): a client that shuts its
@@ -139,9 +169,20 @@ pub async fn serve(
             drop(permit);
         });
     };
+    // Before the listener closes: a client refused a new connection knows
+    // the requests it sends on the old ones are turned away.
+    lingering.store(true, Ordering::SeqCst);
     drop(listener);
+    let drain_began = Instant::now();
+    let linger = limits.shutdown_linger.min(drain_limit);
+    if !linger.is_zero() {
+        // Every permit back: every connection has closed.
+        let all_closed = open.acquire_many(limits.max_connections as u32);
+        let _ = tokio::time::timeout(linger, all_closed).await;
+    }
     let _ = draining.send(true);
-    let finished = tokio::time::timeout(drain_limit, graceful.shutdown())
+    let rest_of_drain = drain_limit.saturating_sub(drain_began.elapsed());
+    let finished = tokio::time::timeout(rest_of_drain, graceful.shutdown())
         .await
         .is_ok();
     Drained {
@@ -158,6 +199,37 @@ pub async fn serve(
             limits.max_connections - open.available_permits()
         },
     }
+}
+
+/// The answer to a request that arrived after shutdown began: 503, not
+/// run, to be sent again (to this sidecar once it is back, or another).
+/// Its body is read first, within the linger and `max_body_bytes`, and
+/// dropped.
+async fn turned_away(request: hyper::Request<Incoming>, limits: ConnectionLimits) -> Response {
+    let mut body = Body::new(request.into_body()).into_data_stream();
+    let read_through = async {
+        let mut read = 0;
+        while let Some(Ok(piece)) = body.next().await {
+            read += piece.len();
+            if read > limits.max_body_bytes {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(limits.shutdown_linger, read_through).await;
+    let mut response = super::routes::ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the sidecar is shutting down: this request was not run; send it again",
+    )
+    .retry_after(1)
+    .into_response();
+    closing(&mut response);
+    response
+}
+
+/// Marks `response` as the connection's last: hyper closes it once written.
+fn closing(response: &mut Response) {
+    (response.headers_mut()).insert(header::CONNECTION, HeaderValue::from_static("close"));
 }
 
 /// Resolves once the drain begins if no request head has been read whole on

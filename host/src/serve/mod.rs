@@ -512,6 +512,8 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
         header_read_timeout: app.server.header_read_timeout,
         write_timeout: app.server.write_timeout,
         max_header_bytes: app.server.max_header_bytes,
+        shutdown_linger: app.server.shutdown_linger,
+        max_body_bytes: app.server.max_body_bytes,
     };
     let stopping = app.clone();
     let mut server = tokio::spawn(listener::serve(
