@@ -91,6 +91,11 @@ public class JodaOracle {
         // A zone name followed by a `/`, which Joda's zone reader takes for
         // the end of an area when it comes within 11 characters.
         "HH:mm:ss ZZZ dd/MM/yyyy",
+        // Short zone names: Joda reads only those of its own table (PST,
+        // EST, UTC...), each as a region; the ones it prints for other
+        // zones (CET, IST) fail.
+        "EEE MMM dd HH:mm:ss z yyyy",
+        "yyyy-MM-dd HH:mm:ss.SSS zzz",
         "ISO8601",
     };
 

@@ -66,6 +66,16 @@ impl Format {
     }
 
     /// Whether parsing reads the clock (a pattern without a year).
+    /// Whether the locale's names are read (see `Pattern::reads_names`).
+    pub fn reads_names(&self) -> bool {
+        matches!(self, Format::Joda(pattern) if pattern.reads_names())
+    }
+
+    /// Whether the value is a count from an epoch, read in no zone.
+    pub fn is_epoch(&self) -> bool {
+        matches!(self, Format::Unix | Format::UnixMs | Format::Tai64n)
+    }
+
     pub fn needs_clock(&self) -> bool {
         matches!(self, Format::Joda(pattern) if !pattern.has_year())
     }

@@ -109,9 +109,19 @@ impl Filter for Date {
             Some(name) if template::has_references(&name) => {
                 ZoneSetting::PerEvent(Template::checked("timezone", name)?)
             }
-            Some(name) => {
-                ZoneSetting::Fixed(Zone::parse(&name).map_err(|e| format!("timezone: {e}"))?)
-            }
+            Some(name) => match Zone::parse(&name) {
+                Ok(zone) => ZoneSetting::Fixed(zone),
+                // Logstash looks the zone up for the text formats only.
+                Err(_) if formats.iter().all(|(_, f)| f.is_epoch()) => {
+                    ZoneSetting::Fixed(Zone::UTC)
+                }
+                Err(e) => return Err(format!("timezone: {e}")),
+            },
+        };
+        // Logstash takes any locale tag; only names need a table of ours.
+        let names = match names::for_locale(config.locale.as_deref()) {
+            Err(_) if !formats.iter().any(|(_, f)| f.reads_names()) => names::for_locale(None)?,
+            found => found?,
         };
         let init_year = start_year(host::now_unix_nanos() / 1_000_000);
         Ok(Date {
@@ -119,7 +129,7 @@ impl Filter for Date {
             needs_clock: formats.iter().any(|(_, f)| f.needs_clock()),
             formats,
             zone,
-            names: names::for_locale(config.locale.as_deref())?,
+            names,
             init_year,
             target: FieldRef::new(&config.target),
             tag_on_failure: config.tag_on_failure,

@@ -46,6 +46,8 @@ enum Token {
     Offset,
     /// `ZZZ`: a zone name such as `Europe/Paris`.
     ZoneId,
+    /// `z` to `zzz`: a short name such as `PST` (see `Zone::parse_short_name`).
+    ZoneShortName,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -132,9 +134,12 @@ impl Pattern {
                 'S' => Token::Fraction(len.min(18)),
                 'Z' if len <= 2 => Token::Offset,
                 'Z' => Token::ZoneId,
+                'z' if len <= 3 => Token::ZoneShortName,
+                // Joda takes the pattern and then throws "Parsing not
+                // supported" on every value.
                 'z' => {
                     return Err(
-                        "`z` (zone names like PST) cannot be parsed, as in Logstash; use `Z` for +0200 or `ZZZ` for Europe/Paris"
+                        "`zzzz` (long zone names like Pacific Standard Time) cannot be parsed, as in Logstash; use `z` for PST, `Z` for +0200 or `ZZZ` for Europe/Paris"
                             .into(),
                     );
                 }
@@ -156,6 +161,13 @@ impl Pattern {
         // is read as Joda reads it (see `format::resolve`).
         let has_year = pattern.contains(['y', 'Y']);
         Ok(Pattern { tokens, has_year })
+    }
+
+    /// Whether the pattern reads month or day names, or AM/PM: the only
+    /// letters that need the locale's names.
+    pub fn reads_names(&self) -> bool {
+        (self.tokens.iter())
+            .any(|t| matches!(t, Token::MonthName | Token::WeekdayName | Token::HalfDay))
     }
 
     /// Whether Logstash takes the pattern to have a year; those it takes to
@@ -231,8 +243,12 @@ impl Pattern {
                     fields.offset_millis = Some(offset);
                     rest = &rest[len..];
                 }
-                Token::ZoneId => {
-                    let (zone, len) = Zone::parse_prefix(rest).ok_or_else(malformed)?;
+                Token::ZoneId | Token::ZoneShortName => {
+                    let found = match token {
+                        Token::ZoneId => Zone::parse_prefix(rest),
+                        _ => Zone::parse_short_name(rest),
+                    };
+                    let (zone, len) = found.ok_or_else(malformed)?;
                     fields.zone = Some(zone);
                     rest = &rest[len..];
                 }
@@ -506,7 +522,7 @@ mod tests {
     #[test]
     fn unsupported_letters_are_init_errors() {
         assert!(
-            Pattern::compile("HH:mm z")
+            Pattern::compile("HH:mm zzzz")
                 .unwrap_err()
                 .contains("cannot be parsed")
         );

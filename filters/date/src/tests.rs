@@ -6,6 +6,8 @@
 use super::*;
 use wasmstash_sdk::{NativeFilter, Outcome};
 
+mod where_used;
+
 /// 2026-06-10T12:00:00Z, the "now" of year-less tests.
 const NOW: i64 = 1_781_092_800_000;
 
@@ -146,13 +148,13 @@ fn numbers_arrays_targets_and_per_event_zones() {
 fn bad_configs_are_explained() {
     let err = init_error(json!({"match": ["timestamp"]}));
     assert!(err.contains("at least one format"), "{err}");
-    let err = init_error(json!({"match": ["t", "yyyy-MM-dd", "HH:mm zzz"]}));
-    assert!(err.contains("match format `HH:mm zzz`"), "{err}");
+    let err = init_error(json!({"match": ["t", "yyyy-MM-dd", "HH:mm zzzz"]}));
+    assert!(err.contains("match format `HH:mm zzzz`"), "{err}");
     let err = init_error(json!({"match": ["t", "ISO8601"], "timezone": "Europe/Pariss"}));
     assert!(err.contains("unknown time zone `Europe/Pariss`"), "{err}");
     let err = init_error(json!({"match": ["t", "ISO8601"], "timezone": "%{tz"}));
     assert!(err.contains("unknown time zone `%{tz`"), "{err}");
-    let err = init_error(json!({"match": ["t", "ISO8601"], "locale": "sv-SE"}));
+    let err = init_error(json!({"match": ["t", "dd MMM yyyy"], "locale": "sv-SE"}));
     assert!(err.contains("locale `sv-SE` is not built in"), "{err}");
     let err = init_error(json!({"match": ["t", "ISO8601"], "taget": "x"}));
     assert!(err.contains("unknown field `taget`"), "{err}");

@@ -76,6 +76,32 @@ impl Zone {
         })
     }
 
+    /// The short zone name at the start of `text` (`z`), and its length, as
+    /// Joda 2.x reads one: only the names of its default table
+    /// (`DateTimeUtils.getDefaultTimeZoneNames`), case and all, the longest
+    /// that starts the text. Each stands for a region, not an offset:
+    /// `PST` on a July date is read as Los Angeles's summer time, as Joda
+    /// reads it.
+    pub fn parse_short_name(text: &str) -> Option<(Zone, usize)> {
+        const NAMES: [(&str, Tz); 11] = [
+            ("UTC", Tz::UTC),
+            ("UT", Tz::UTC),
+            ("GMT", Tz::UTC),
+            ("EST", Tz::America__New_York),
+            ("EDT", Tz::America__New_York),
+            ("CST", Tz::America__Chicago),
+            ("CDT", Tz::America__Chicago),
+            ("MST", Tz::America__Denver),
+            ("MDT", Tz::America__Denver),
+            ("PST", Tz::America__Los_Angeles),
+            ("PDT", Tz::America__Los_Angeles),
+        ];
+        (NAMES.iter())
+            .filter(|(name, _)| text.starts_with(name))
+            .max_by_key(|(name, _)| name.len())
+            .map(|&(name, tz)| (Zone::Named(tz), name.len()))
+    }
+
     /// The instant, in milliseconds since the epoch, of a local wall-clock
     /// time. A time that falls in a daylight-saving gap does not exist and is
     /// an error (Joda refuses it too); one that occurs twice, in the autumn
