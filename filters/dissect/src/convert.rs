@@ -40,7 +40,9 @@ impl Datatype {
         let decimal = Decimal::parse(text)?;
         match self {
             Datatype::Int => decimal.integer(),
-            Datatype::Float => text.parse::<f64>().ok().and_then(Number::from_f64),
+            // `+ 0.0` makes -0 plain 0: BigDecimal has no negative zero,
+            // and Elasticsearch would keep -0.0 apart from 0.0.
+            Datatype::Float => (text.parse::<f64>().ok()).and_then(|f| Number::from_f64(f + 0.0)),
         }
     }
 }

@@ -248,6 +248,14 @@ fn convert_datatype_to_int_and_float() {
     );
     assert_eq!(out["code"], json!(1));
     assert_eq!(out["cpu"], json!(95.43));
+    // BigDecimal has no negative zero.
+    for zero in ["-0", "-0.0", "-0e5"] {
+        let out = dissect(
+            json!({"mapping": {"message": "%{z}"}, "convert_datatype": {"z": "float"}}),
+            json!({ "message": zero }),
+        );
+        assert_eq!(out["z"].to_string(), "0.0", "{zero}");
+    }
 }
 
 #[test]
