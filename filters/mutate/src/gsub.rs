@@ -37,6 +37,9 @@ pub enum GsubError {
     Stopped,
     /// The regex, filled in for this event, does not compile.
     Regex(String),
+    /// The replacement names a group the regex does not have (Ruby raises
+    /// IndexError then, on a match only).
+    Replacement(String),
     /// Logstash's event refuses to set the field (any field under `tags`),
     /// which Logstash does even when nothing was replaced.
     Refused,
@@ -170,7 +173,7 @@ fn replace_all<'t>(
     text: &'t str,
     replacement: &str,
     matcher: &mut Matcher,
-) -> Result<Cow<'t, str>, Stop> {
+) -> Result<Cow<'t, str>, GsubError> {
     let steps = STEPS.max(STEPS_PER_BYTE.saturating_mul(text.len() as u64));
     let mut budget = Budget::new(steps, None, host::now_unix_nanos);
     let mut out = String::new();
@@ -179,7 +182,7 @@ fn replace_all<'t>(
         matched = true;
         let (start, end) = regex.group(matcher, 0).expect("a match spans something");
         out.push_str(&text[copied..start]);
-        expand(replacement, text, (start, end), regex, matcher, &mut out);
+        expand(replacement, text, (start, end), regex, matcher, &mut out)?;
         copied = end;
         from = match text[end..].chars().next() {
             _ if end > start => end,
@@ -195,10 +198,13 @@ fn replace_all<'t>(
 }
 
 /// Appends `replacement` for one match, with Ruby's escapes: `\0` and `\&`
-/// the match, `\1`..`\9` a group, `\k<name>` a named group, `` \` `` and
-/// `\'` the text before and after it, `\\` a backslash. A group that did
-/// not take part is empty; any other backslash stays as written. The match
-/// spans `start..end` of `text`.
+/// the match, `\1`..`\9` a group, `\k<name>` a named group, `\+` the last
+/// group that took part, `` \` `` and `\'` the text before and after it,
+/// `\\` a backslash. A group that did not take part is empty, and so is
+/// `\1`..`\9` in a regex with named groups, whose plain groups do not
+/// capture; a `\k<name>` with no such group is an error, as Ruby's
+/// IndexError; any other backslash stays as written. The match spans
+/// `start..end` of `text`.
 fn expand(
     replacement: &str,
     text: &str,
@@ -206,7 +212,7 @@ fn expand(
     regex: &Regex,
     matcher: &Matcher,
     out: &mut String,
-) {
+) -> Result<(), GsubError> {
     let text_of = |span: Option<(usize, usize)>| span.map_or("", |(start, end)| &text[start..end]);
     let mut rest = replacement;
     while let Some(at) = rest.find('\\') {
@@ -214,16 +220,25 @@ fn expand(
         let after = &rest[at + 1..];
         let mut taken = 1;
         match after.as_bytes().first() {
-            Some(digit @ b'0'..=b'9') => {
+            Some(b'0') => out.push_str(&text[start..end]),
+            Some(b'1'..=b'9') if !regex.names().is_empty() => {}
+            Some(digit @ b'1'..=b'9') => {
                 out.push_str(text_of(regex.group(matcher, usize::from(digit - b'0'))))
             }
+            Some(b'+') => out.push_str(text_of(regex.last_group(matcher))),
             Some(b'&') => out.push_str(&text[start..end]),
             Some(b'`') => out.push_str(&text[..start]),
             Some(b'\'') => out.push_str(&text[end..]),
             Some(b'\\') => out.push('\\'),
             Some(b'k') if after[1..].starts_with('<') && after.contains('>') => {
                 let close = after.find('>').expect("checked");
-                out.push_str(text_of(regex.named(matcher, &after[2..close])));
+                let name = &after[2..close];
+                if !regex.names().iter().any(|(n, _)| n == name) {
+                    return Err(GsubError::Replacement(format!(
+                        "the replacement names the group `{name}`, which the regex does not have"
+                    )));
+                }
+                out.push_str(text_of(regex.named(matcher, name)));
                 taken = close + 1;
             }
             _ => {
@@ -234,6 +249,7 @@ fn expand(
         rest = &after[taken..];
     }
     out.push_str(rest);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -242,9 +258,10 @@ mod tests {
 
     fn gsub(pattern: &str, replacement: &str, text: &str) -> String {
         let regex = Regex::for_replace(pattern).unwrap();
-        replace_all(&regex, text, replacement, &mut Matcher::default())
-            .unwrap()
-            .into_owned()
+        match replace_all(&regex, text, replacement, &mut Matcher::default()) {
+            Ok(replaced) => replaced.into_owned(),
+            Err(_) => panic!("{pattern} -> {replacement} on {text}: failed"),
+        }
     }
 
     #[test]
@@ -265,8 +282,15 @@ mod tests {
         assert_eq!(gsub("b", "[\\`|\\&|\\']", "abc"), "a[a|b|c]c");
         assert_eq!(gsub("(x)?b", "(\\1)", "ab"), "a()");
         assert_eq!(gsub("a", "\\\\ \\q", "a"), "\\ \\q");
-        // With a named group about, plain groups do not capture (Ruby).
-        assert_eq!(gsub("(?<n>a)(b)", "[\\1|\\2]", "ab"), "[a|]");
+        // With a named group about, plain groups do not capture, and
+        // numbers name no group (Ruby 3.1 and JRuby 9.3 answer "[|]").
+        assert_eq!(gsub("(?<n>a)(b)", "[\\1|\\2]", "ab"), "[|]");
+        assert_eq!(gsub("(?<n>a)(b)", "[\\0]", "ab"), "[ab]");
+        // `\+`: the last group that took part (Ruby: "a<1>b", "a<x>b", "<a>b", "<>b").
+        assert_eq!(gsub("(\\d)(x)?", "<\\+>", "a1b"), "a<1>b");
+        assert_eq!(gsub("(\\d)(x)?", "<\\+>", "a1xb"), "a<x>b");
+        assert_eq!(gsub("(?<n>a)", "<\\+>", "ab"), "<a>b");
+        assert_eq!(gsub("a", "<\\+>", "ab"), "<>b");
         // As Ruby's Regexp.new, `.` stops at a newline.
         assert_eq!(gsub(".", "x", "a\nb"), "x\nx");
     }
@@ -276,6 +300,25 @@ mod tests {
         let regex = Regex::for_replace("(a+)+$").unwrap();
         let text = format!("{}b", "a".repeat(40));
         assert!(replace_all(&regex, &text, "", &mut Matcher::default()).is_err());
+    }
+
+    /// Ruby raises IndexError for `\k<m>` with no group `m`, but only when
+    /// a match calls for the replacement.
+    #[test]
+    fn a_replacement_naming_a_missing_group_fails_only_on_a_match() {
+        let regex = Regex::for_replace("(?<n>\\d)").unwrap();
+        for replacement in ["<\\k<m>>", "<\\k<1>>"] {
+            let replaced = replace_all(&regex, "a1b", replacement, &mut Matcher::default());
+            assert!(
+                matches!(replaced, Err(GsubError::Replacement(_))),
+                "{replacement}"
+            );
+            let untouched = replace_all(&regex, "xb", replacement, &mut Matcher::default());
+            assert!(
+                matches!(untouched, Ok(Cow::Borrowed("xb"))),
+                "{replacement}"
+            );
+        }
     }
 
     #[test]

@@ -217,7 +217,7 @@ impl Filter for Mutate {
         match self.gsub_fields(event) {
             Ok(()) => {}
             Err(GsubError::Stopped | GsubError::Refused) => return self.fail(event),
-            Err(GsubError::Regex(reason)) => {
+            Err(GsubError::Regex(reason) | GsubError::Replacement(reason)) => {
                 // Logstash logs the exception and tags the event.
                 host::log(Level::Warn, &format!("gsub: {reason}"));
                 return self.fail(event);

@@ -84,6 +84,12 @@ impl Regex {
         span(matcher.slots(), index)
     }
 
+    /// The last group, by number, that took part in the last match (Ruby's
+    /// `\+`), for a pattern from [`Regex::for_replace`].
+    pub fn last_group(&self, matcher: &Matcher) -> Option<(usize, usize)> {
+        (1..=self.whole?).rev().find_map(|n| self.group(matcher, n))
+    }
+
     /// Where the last group named `name` that took part in the last match
     /// lies, as Ruby's `\k<name>` reads it.
     pub fn named(&self, matcher: &Matcher, name: &str) -> Option<(usize, usize)> {
