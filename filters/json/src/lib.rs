@@ -350,7 +350,7 @@ fn set_timestamp(event: &mut Event, time: Value) {
     }
     event.insert("@timestamp", timestamp::now());
     event.add_tag(timestamp::FAILURE_TAG);
-    event.insert(timestamp::FAILURE_FIELD, ruby_number::value_to_s(&time));
+    event.insert(timestamp::FAILURE_FIELD, timestamp::failure_text(&time));
 }
 
 export_filter!(Json);

@@ -11,23 +11,29 @@
 //! `jruby` with `WASMSTASH_TEST_RUBY=jruby`). Ruby 3.4, and so JRuby 10,
 //! puts spaces around the arrow (`{"a" => 1}`); that is not followed.
 
-use serde_json::Value;
+use serde_json::{Number, Value};
 
 use crate::ruby_number::number_to_s;
 
 /// `value.inspect` in Ruby.
 pub fn inspect(value: &Value) -> String {
+    inspect_with(value, &number_to_s)
+}
+
+/// `value.inspect` in Ruby, with its numbers written by `number`: for
+/// values whose numbers Ruby holds as another class than Float (json's
+/// BigDecimals).
+pub fn inspect_with(value: &Value, number: &dyn Fn(&Number) -> String) -> String {
     let mut out = String::new();
-    push_inspect(value, &mut out);
+    push_inspect_with(value, &mut out, number);
     out
 }
 
-/// `value.inspect` in Ruby, appended to `out`.
-pub fn push_inspect(value: &Value, out: &mut String) {
+fn push_inspect_with(value: &Value, out: &mut String, number: &dyn Fn(&Number) -> String) {
     match value {
         Value::Null => out.push_str("nil"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(number) => out.push_str(&number_to_s(number)),
+        Value::Number(n) => out.push_str(&number(n)),
         Value::String(text) => inspect_str(text, out),
         Value::Array(items) => {
             out.push('[');
@@ -35,7 +41,7 @@ pub fn push_inspect(value: &Value, out: &mut String) {
                 if index > 0 {
                     out.push_str(", ");
                 }
-                push_inspect(item, out);
+                push_inspect_with(item, out, number);
             }
             out.push(']');
         }
@@ -47,7 +53,7 @@ pub fn push_inspect(value: &Value, out: &mut String) {
                 }
                 inspect_str(key, out);
                 out.push_str("=>");
-                push_inspect(item, out);
+                push_inspect_with(item, out, number);
             }
             out.push('}');
         }
