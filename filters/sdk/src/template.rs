@@ -25,12 +25,12 @@
 //! `1.0E7`, `12345678.5` as `1.23456785E7`, `1E2` as `100.0`), an integer
 //! as its digits; `true` or `false`; a list as its members joined by commas
 //! (`KeyNode.join`: nested lists flattened, a null member empty, each other
-//! member printed as on its own); an object as compact JSON. Objects differ
-//! from Logstash's: here the JSON has the keys in the event's order and the
-//! numbers as the event has them, where Logstash's has its hash map's order
-//! (no order the event shows) and Java's numbers (`1.0E7`); and in a list
-//! Logstash prints an object as Java's `Map.toString` (`{k=v}`), where here
-//! it is the same JSON.
+//! member printed as on its own); an object as compact JSON with its numbers
+//! as Java's (`{"f":1.0E20}`), as Logstash's JSON writer prints it. Objects
+//! differ from Logstash's: here the JSON has the keys in the event's order,
+//! where Logstash's has its hash map's order (no order the event shows);
+//! and in a list Logstash prints an object as Java's `Map.toString`
+//! (`{k=v}`), where here it is the same JSON.
 //!
 //! The date references print nothing when the event has no `@timestamp`,
 //! as Logstash's do (there it can only be missing, not wrong; here one that
@@ -232,6 +232,37 @@ pub(crate) fn push_value_text(value: &serde_json::Value, out: &mut String) {
                 push_value_text(item, out);
             }
         }
+        Value::Bool(_) | Value::Object(_) => push_json(value, out),
+    }
+}
+
+/// `value` as JSON, its numbers as Java's `toString` writes them.
+fn push_json(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) => java_number::push_number_text(number, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            out.push('{');
+            for (i, (key, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::from(key.as_str()).to_string());
+                out.push(':');
+                push_json(item, out);
+            }
+            out.push('}');
+        }
         other => out.push_str(&other.to_string()),
     }
 }
@@ -322,7 +353,8 @@ mod tests {
         let event = Event::parse(
             br#"{"host":"web","n":{"v":2},"tags":["a","b"],"l":[1,2.5,null,["x","y"],{"k":true}],
                 "c":1e7,"d":12345678.5,"e":0.0001,"h":1E2,"m":1.7976931348623157e308,
-                "f":[-0.0,1e-3,9999999.0,1e21,-1.5,5e-324,7,-0,[1E-4]],"o":{"x":1e7,"y":[1.5]}}"#,
+                "f":[-0.0,1e-3,9999999.0,1e21,-1.5,5e-324,7,-0,[1E-4]],"o":{"x":1e7,"y":[1.5]},
+                "p":{"f":1e20,"g":1.50,"h":[1E2],"s":"q\"\n","b":false,"z":null}}"#,
         )
         .unwrap();
         for (text, fixed, rendered) in [
@@ -346,8 +378,13 @@ mod tests {
                 "-0.0,0.001,9999999.0,1.0E21,-1.5,4.9E-324,7,0,1.0E-4",
             ),
             ("%{m}", false, "1.7976931348623157E308"),
-            // An object stays JSON, numbers as written.
-            ("%{n}|%{o}", false, "{\"v\":2}|{\"x\":1e+7,\"y\":[1.5]}"),
+            // An object is JSON, its numbers as Java writes them, as
+            // Logstash's JSON writer (Jackson) prints them.
+            (
+                "%{n}|%{o}|%{p}",
+                false,
+                "{\"v\":2}|{\"x\":1.0E7,\"y\":[1.5]}|{\"f\":1.0E20,\"g\":1.5,\"h\":[100.0],\"s\":\"q\\\"\\n\",\"b\":false,\"z\":null}",
+            ),
         ] {
             let template = Template::new(text);
             assert_eq!(template.is_fixed(), fixed, "{text}");
