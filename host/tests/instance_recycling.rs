@@ -151,3 +151,36 @@ fn a_snapshot_that_traps_throws_its_instance_away() {
         assert_eq!(run(&mut stage, &[message]), [StageOutcome::Unchanged]);
     }
 }
+
+/// A stateful filter whose every call leaks a page of memory, its state a
+/// count of its calls. When it runs out, its replacement restores the
+/// checkpoint and re-runs the batches logged since, leaking them all over
+/// again: it used to start as full as the one it replaced, so that every
+/// event failed until the next checkpoint, its count lost. The replacement
+/// now passes its state through a snapshot into a fresh instance first.
+#[test]
+fn a_leaking_stateful_filter_loses_no_event_to_its_leak() {
+    let leak = "(if (i32.lt_s (memory.grow (i32.const 1)) (i32.const 0)) (then unreachable))";
+    let state = r#"(func (export "wasmstash_snapshot") (result i64)
+    (i32.store (i32.const 3000) (global.get $calls))
+    (i64.const 0xbb800000004))
+  (func (export "wasmstash_restore") (param $p i32) (param $n i32) (result i64)
+    (global.set $calls (i32.load (local.get $p)))
+    (i64.const 0))"#;
+    // 16 MiB: 256 pages, of which the module starts with 2.
+    let mut stage = stage_of(
+        &counting_filter(leak, state),
+        std::time::Duration::from_secs(3600),
+    );
+    for i in 0..600 {
+        let message = format!("event {i}");
+        assert_eq!(
+            run(&mut stage, &[&message]),
+            [StageOutcome::Unchanged],
+            "{message}"
+        );
+    }
+    assert!(stage.recycles() >= 2, "the leak never filled an instance");
+    let count = stage.snapshot().unwrap().unwrap();
+    assert_eq!(u32::from_le_bytes(count[..4].try_into().unwrap()), 600);
+}

@@ -312,6 +312,7 @@ impl Stage {
     /// without that step.
     fn new_instance(&mut self) -> Result<FilterInstance, Failure> {
         let (mut restore_state, mut rerun_log) = (self.state.is_some(), !self.log.is_empty());
+        let mut compact = true;
         loop {
             // Not the event's doing, nor a trap of a call: said as its own
             // kind, so that a host short of memory is not read as a filter
@@ -365,8 +366,33 @@ impl Stage {
             }
             // Those events were counted when they first ran.
             instance.take_counters();
-            return Ok(instance);
+            if !(rerun_log && compact) {
+                return Ok(instance);
+            }
+            match self.compacted(instance) {
+                Some(fresh) => return Ok(fresh),
+                // Its memory is no longer trusted: built again, as it was.
+                None => compact = false,
+            }
         }
+    }
+
+    /// `instance`, which re-ran the log, passed through its own snapshot
+    /// into a fresh instance, and that snapshot made the checkpoint. What
+    /// the re-runs left in its memory besides the state (a leak, say) stays
+    /// behind: a filter that leaks on every call would otherwise fill each
+    /// replacement with the log's leaks again, and fail every event until
+    /// the next checkpoint. Any failure here throws `instance` away too.
+    fn compacted(&mut self, mut instance: FilterInstance) -> Option<FilterInstance> {
+        let state = instance.snapshot().ok()?;
+        let mut fresh = self.module.instantiate().ok()?;
+        if let Some(state) = state.as_deref() {
+            fresh.restore(state).ok()?.ok()?;
+        }
+        fresh.take_counters();
+        self.state = state;
+        self.clear_log();
+        Some(fresh)
     }
 
     /// Re-runs the batches logged since the checkpoint on `instance`,
