@@ -4,6 +4,8 @@
 //! the two kinds of batch; the host's tests run modules on keyed batches
 //! against the native build on plain ones, so that differs under test.)
 
+mod result_check;
+
 use crate::event::{Spare, Storage};
 use crate::wire::{self, KeySpans, ResultKind, ResultWriter};
 use crate::{Event, Filter, Verdict};
@@ -115,8 +117,10 @@ impl<F: Filter> NativeFilter<F> {
     }
 
     /// Runs `events` through the filter as one batch and applies the results
-    /// the way the host does (without the host's checks): one [`Outcome`] per
-    /// event, in order. For tests and benchmarks of the native build.
+    /// the way the host does: one [`Outcome`] per event, in order. A changed
+    /// event the host would refuse (a duplicate key or text that is no JSON
+    /// written with `insert_json`, nesting too deep) fails as it would
+    /// there, `invalid output: ...`. For tests of the native build.
     pub fn process_events(&mut self, events: &[&[u8]]) -> Vec<Outcome> {
         let mut batch = Vec::new();
         wire::encode_batch(events.iter().copied(), &mut batch);
@@ -127,11 +131,11 @@ impl<F: Filter> NativeFilter<F> {
             .zip(events)
             .map(|((kind, payload), input)| match kind {
                 ResultKind::Unchanged => Outcome::Kept(input.to_vec()),
-                ResultKind::Replaced => Outcome::Kept(payload.to_vec()),
+                ResultKind::Replaced => checked(payload.to_vec()),
                 ResultKind::Extended => {
                     let mut event = Vec::new();
                     wire::extend_event(input, payload, &mut event);
-                    Outcome::Kept(event)
+                    checked(event)
                 }
                 ResultKind::Dropped => Outcome::Dropped,
                 ResultKind::Failed => {
@@ -144,6 +148,14 @@ impl<F: Filter> NativeFilter<F> {
     /// The filter itself, for tests that inspect it.
     pub fn filter(&self) -> &F {
         &self.filter
+    }
+}
+
+/// A changed event as the host takes it: kept, or failed as it fails there.
+fn checked(event: Vec<u8>) -> Outcome {
+    match result_check::refusal(&event) {
+        None => Outcome::Kept(event),
+        Some(why) => Outcome::Failed(format!("invalid output: {why}")),
     }
 }
 
