@@ -179,6 +179,12 @@ pub fn run(args: &NewArgs) -> Result<String, String> {
             }
             path_dependency(&relative_path(&root.join(name), &sdk))
         }
+        // A relative --sdk is a copy kept beside the crate (vendored), so
+        // the path is relative too, and holds wherever the two are cloned.
+        None if args.sdk.as_ref().is_some_and(|given| given.is_relative()) => {
+            let root = std::env::current_dir().map_err(|e| e.to_string())?;
+            path_dependency(&relative_path(&root.join(name), &sdk))
+        }
         None => path_dependency(&sdk),
     };
     let files = files(name, &sdk_dependency, args.in_workspace);

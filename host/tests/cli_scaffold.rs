@@ -206,6 +206,30 @@ fn new_refuses_an_sdk_dir_that_is_not_the_sdk() {
         b"",
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let manifest = std::fs::read_to_string(dir.path().join("f1/Cargo.toml")).unwrap();
+    let absolute = sdk.canonicalize().unwrap();
+    assert!(manifest.contains(absolute.to_str().unwrap()), "{manifest}");
+
+    // A copy given by a relative path (vendored) is named relatively, so
+    // that the crate and its copy can be committed and cloned together.
+    let vendored = dir.path().join("vendor/wasmstash-sdk");
+    std::fs::create_dir_all(&vendored).unwrap();
+    std::fs::write(
+        vendored.join("Cargo.toml"),
+        "[package]\nname = \"wasmstash-sdk\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    let out = wasmstash_in(
+        dir.path(),
+        &["new", "--sdk", "vendor/wasmstash-sdk", "f2"],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let manifest = std::fs::read_to_string(dir.path().join("f2/Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(r#"path = "../vendor/wasmstash-sdk""#),
+        "{manifest}"
+    );
 }
 
 #[test]
