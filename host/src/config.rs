@@ -28,6 +28,18 @@ use crate::engine::{Engine, EngineSettings, FilterModule, printable};
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// The config, if it has no problem; else every problem as one error, one
+/// a line.
+fn flawless((config, problems): (Option<Config>, Vec<ConfigError>)) -> Result<Config, ConfigError> {
+    match config {
+        Some(config) if problems.is_empty() => Ok(config),
+        _ => {
+            let lines: Vec<String> = problems.into_iter().map(|problem| problem.0).collect();
+            Err(ConfigError(lines.join("\n")))
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
@@ -70,76 +82,117 @@ pub struct Config {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = crate::files::read_capped_text(path, MAX_CONFIG_BYTES, "config")
-            .map_err(|e| ConfigError(format!("{}: cannot read config: {e}", path.display())))?;
-        Config::parse(&text, path)
+        flawless(Config::load_all(path))
     }
 
     /// Parses config text; `path` names the file in errors and anchors
     /// relative module paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        flawless(Config::parse_all(text, path))
+    }
+
+    /// As [`Config::load`], with every problem the file has, not only the
+    /// first, and the config without the pipelines that have one, if the
+    /// rest can be read (for `check`, which then loads those pipelines
+    /// too). Past text that is not TOML, or a key the config does not know,
+    /// nothing can be read, and that one problem is all.
+    pub fn load_all(path: &Path) -> (Option<Config>, Vec<ConfigError>) {
+        match crate::files::read_capped_text(path, MAX_CONFIG_BYTES, "config") {
+            Ok(text) => Config::parse_all(&text, path),
+            Err(e) => {
+                let message = format!("{}: cannot read config: {e}", path.display());
+                (None, vec![ConfigError(message)])
+            }
+        }
+    }
+
+    fn parse_all(text: &str, path: &Path) -> (Option<Config>, Vec<ConfigError>) {
         let file = path.display();
-        let raw: RawConfig = toml::from_str(text)
-            .map_err(|e| ConfigError(format!("{file}: {}", toml_error(&e, text))))?;
+        let raw: RawConfig = match toml::from_str(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let message = format!("{file}: {}", toml_error(&e, text));
+                return (None, vec![ConfigError(message)]);
+            }
+        };
         let base = path.parent().unwrap_or(Path::new("."));
+        let mut problems = Vec::new();
+        let mut problem = |message: String| problems.push(ConfigError(message));
         let max_instances = max_filter_instances(&raw.engine)
-            .map_err(|msg| ConfigError(format!("{file}: [engine] {msg}")))?;
+            .map_err(|msg| problem(format!("{file}: [engine] {msg}")))
+            .ok();
         let mut pipelines = BTreeMap::new();
         for (pipeline, raw_pipeline) in raw.pipelines {
             // Quoted as the config wrote it, escaped: the name is checked
             // only below, and a refused one may hold a line break or an
             // escape sequence.
             let shown = printable(&pipeline);
-            check_pipeline_name(&pipeline)
-                .map_err(|msg| ConfigError(format!("{file}: pipeline `{shown}`: {msg}")))?;
-            if raw_pipeline.filters.is_empty() {
-                return Err(ConfigError(format!(
-                    "{file}: pipeline `{shown}` has no filters"
-                )));
+            if let Err(msg) = check_pipeline_name(&pipeline) {
+                problem(format!("{file}: pipeline `{shown}`: {msg}"));
+                continue;
             }
-            let filters = raw_pipeline
-                .filters
-                .into_iter()
-                .enumerate()
-                .map(|(index, raw_filter)| {
-                    filter_spec(raw_filter, base).map_err(|msg| {
-                        ConfigError(format!(
+            if raw_pipeline.filters.is_empty() {
+                problem(format!("{file}: pipeline `{shown}` has no filters"));
+                continue;
+            }
+            let (mut filters, mut whole) = (Vec::new(), true);
+            for (index, raw_filter) in raw_pipeline.filters.into_iter().enumerate() {
+                match filter_spec(raw_filter, base) {
+                    Ok(spec) => filters.push(spec),
+                    Err(msg) => {
+                        whole = false;
+                        problem(format!(
                             "{file}: pipeline `{shown}`, filter #{}: {msg}",
                             index + 1
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut filters = filters;
-            distinct_names(&mut filters)
-                .map_err(|msg| ConfigError(format!("{file}: pipeline `{shown}`, {msg}")))?;
-            pipelines.insert(pipeline, filters);
+                        ));
+                    }
+                }
+            }
+            // A pipeline short of a filter is not one anybody configured.
+            if !whole {
+                continue;
+            }
+            match distinct_names(&mut filters) {
+                Ok(()) => drop(pipelines.insert(pipeline, filters)),
+                Err(msg) => problem(format!("{file}: pipeline `{shown}`, {msg}")),
+            }
         }
         let engine = engine_settings(raw.engine, base)
-            .map_err(|msg| ConfigError(format!("{file}: [engine] {msg}")))?;
+            .map_err(|msg| problem(format!("{file}: [engine] {msg}")))
+            .ok();
         let server = server_settings(raw.server, base)
-            .map_err(|msg| ConfigError(format!("{file}: [server] {msg}")))?;
+            .map_err(|msg| problem(format!("{file}: [server] {msg}")))
+            .ok();
         // A config without pipelines can serve nothing; refusing it also keeps
         // a reload from wiping every pipeline when it reads a half-written file.
-        if pipelines.is_empty() {
-            return Err(ConfigError(format!(
+        if pipelines.is_empty() && problems.is_empty() {
+            problems.push(ConfigError(format!(
                 "{file}: no pipelines defined; add at least one `[[pipelines.NAME.filters]]` table"
             )));
         }
+        let (Some(engine), Some(server), Some(max_instances), false) =
+            (engine, server, max_instances, pipelines.is_empty())
+        else {
+            return (None, problems);
+        };
         let filters = pipelines.values().map(Vec::len).sum();
         let workers = Workers {
             count: server.workers,
             set_by: "server.workers",
         };
-        check_instances(filters, pipelines.len(), workers, max_instances)
-            .map_err(|msg| ConfigError(format!("{file}: {msg}")))?;
-        Ok(Config {
+        // Refused before any is made: `check` would otherwise make them all.
+        if let Err(msg) = check_instances(filters, pipelines.len(), workers, max_instances) {
+            problems.push(ConfigError(format!("{file}: {msg}")));
+            return (None, problems);
+        }
+        let config = Config {
             path: path.to_path_buf(),
             engine,
             server,
             pipelines,
             max_filter_instances: max_instances,
-        })
+        };
+        (Some(config), problems)
     }
 
     /// The pipelines' names, comma-separated, for messages.

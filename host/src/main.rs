@@ -321,11 +321,11 @@ fn write_report(
 /// only the first, so that one run lists all a config's mistakes. A file
 /// that does not parse stops there: nothing after it can be read.
 fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
-    let config = match Config::load(path) {
-        Ok(config) => config,
-        Err(error) => return (Vec::new(), vec![error.to_string()]),
+    let (config, errors) = Config::load_all(path);
+    let mut problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let Some(config) = config else {
+        return (Vec::new(), problems);
     };
-    let mut problems = Vec::new();
     let settings = serve::check_settings(path, &config.server);
     problems.extend(settings.iter().map(ToString::to_string));
     let engine = match Engine::new(config.engine.clone()) {

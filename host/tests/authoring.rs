@@ -89,7 +89,9 @@ fn check_reports_every_broken_pipeline() {
          [[pipelines.b.filters]]\nfilter = \"mutate\"\n\
          [[pipelines.c.filters]]\nfilter = \"grok\"\nconfig = { match = { message = \"%{NOPE}\" } }\n\
          [[pipelines.c.filters]]\nfilter = \"mutate\"\n\
-         [[pipelines.c.filters]]\nfilter = \"kv\"\nconfig = { bogus = 1 }\n",
+         [[pipelines.c.filters]]\nfilter = \"kv\"\nconfig = { bogus = 1 }\n\
+         [[pipelines.d.filters]]\nfilter = \"mutate\"\nconfig = { at = 1979-05-27T07:32:00Z }\n\
+         [[pipelines.e.filters]]\nfilter = \"mutate\"\n[[pipelines.e.filters]]\n",
     )
     .unwrap();
     let out = wasmstash(&["check", config.to_str().unwrap()], b"");
@@ -109,7 +111,21 @@ fn check_reports_every_broken_pipeline() {
             && stderr.contains("unknown field `bogus`"),
         "{stderr}"
     );
-    assert!(stderr.contains("w.toml: 3 problem(s)"), "{stderr}");
+    // What the config itself cannot take is one problem of many too, and
+    // its pipeline is not listed as loaded.
+    assert!(
+        stderr.contains("pipeline `d`, filter #1: config.at = 1979-05-27T07:32:00Z"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pipeline `e`, filter #2: missing `filter"),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("pipeline `d`") && !stdout.contains("pipeline `e`"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("w.toml: 5 problem(s)"), "{stderr}");
 }
 
 /// A module that never finishes starting is said to have run past the
