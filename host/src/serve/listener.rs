@@ -89,6 +89,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     // Set when shutdown begins; `draining` below only once the linger ends.
     let lingering = Arc::new(AtomicBool::new(false));
+    let turned_away = Arc::new(AtomicUsize::new(0));
     let (draining, drain_seen) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let drain_limit = loop {
@@ -119,7 +120,7 @@ pub async fn serve(
         let unanswered = unanswered.clone();
         let requested = Arc::new(AtomicBool::new(false));
         let head_read = requested.clone();
-        let lingering = lingering.clone();
+        let (lingering, turned_away) = (lingering.clone(), turned_away.clone());
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             head_read.store(true, Ordering::SeqCst);
             // What `into_make_service_with_connect_info` would add: the live
@@ -127,11 +128,12 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo(peer));
             let router = router.clone();
             let pending = Unanswered::count(&unanswered);
-            let lingering = lingering.clone();
+            let (lingering, turned_away) = (lingering.clone(), turned_away.clone());
             async move {
                 let _pending = pending;
                 if lingering.load(Ordering::SeqCst) {
-                    return Ok::<_, std::convert::Infallible>(turned_away(request, limits).await);
+                    turned_away.fetch_add(1, Ordering::SeqCst);
+                    return Ok::<_, std::convert::Infallible>(refused(request, limits).await);
                 }
                 // Routers never fail (errors are responses): `Err` is `Infallible`.
                 let mut response = router.oneshot(request).await?;
@@ -180,6 +182,10 @@ pub async fn serve(
         let all_closed = open.acquire_many(limits.max_connections as u32);
         let _ = tokio::time::timeout(linger, all_closed).await;
     }
+    match turned_away.load(Ordering::SeqCst) {
+        0 => {}
+        n => tracing::info!("turned {n} request(s) away while shutting down (503, not run)"),
+    }
     let _ = draining.send(true);
     let rest_of_drain = drain_limit.saturating_sub(drain_began.elapsed());
     let finished = tokio::time::timeout(rest_of_drain, graceful.shutdown())
@@ -205,7 +211,7 @@ pub async fn serve(
 /// run, to be sent again (to this sidecar once it is back, or another).
 /// Its body is read first, within the linger and `max_body_bytes`, and
 /// dropped.
-async fn turned_away(request: hyper::Request<Incoming>, limits: ConnectionLimits) -> Response {
+async fn refused(request: hyper::Request<Incoming>, limits: ConnectionLimits) -> Response {
     let mut body = Body::new(request.into_body()).into_data_stream();
     let read_through = async {
         let mut read = 0;
