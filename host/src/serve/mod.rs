@@ -35,6 +35,7 @@ mod routes;
 mod state;
 mod triggers;
 mod ui;
+mod warnings;
 mod workers;
 mod write_deadline;
 
@@ -276,7 +277,7 @@ fn load_set(
     // are read below.
     let watched = config.watched_files();
     seen.extend(fingerprint(watched.iter().skip(1)));
-    warn_of_files_others_may_change(&watched);
+    warnings::of_files_others_may_change(&watched);
     let engine =
         Engine::new(config.engine.clone()).map_err(|e| ConfigError(format!("engine: {e}")))?;
     let mut pipelines = BTreeMap::new();
@@ -301,41 +302,8 @@ fn load_set(
         fingerprint: seen,
         engine: config.engine.clone(),
     };
-    warn_if_a_stuck_call_holds_a_pipeline(&set);
+    warnings::if_a_stuck_call_holds_a_pipeline(&set);
     Ok((set, config))
-}
-
-/// Whoever can change the config or a module runs code on every event (the
-/// file watch reloads it unasked): said at each load, not refused, as a
-/// deployment may share them with a group on purpose.
-fn warn_of_files_others_may_change(files: &[PathBuf]) {
-    for file in files {
-        if let Ok(Some(why)) = crate::files::others_may_change(file) {
-            tracing::warn!(
-                "{}: another user can change this file ({why}); they could run filters of their \
-                 choosing on every event (chown it, chmod go-w)",
-                file.display()
-            );
-        }
-    }
-}
-
-/// With the deadline off, a call that never ends keeps its worker for good;
-/// where a pipeline's workers share a stateful filter's one instance, it
-/// keeps all of them, and every request of that pipeline waits unanswered.
-/// The docs say so, but an operator who turned the deadline off for speed
-/// should hear it where they look first.
-fn warn_if_a_stuck_call_holds_a_pipeline(set: &PipelineSet) {
-    if set.engine.call_timeout.is_some() {
-        return;
-    }
-    let held: Vec<&str> = set.sharing().map(|(name, _)| name).collect();
-    if !held.is_empty() {
-        tracing::warn!(
-            "engine.call_timeout_ms = 0 turns the per-call deadline off: pipeline(s) {} share one instance of a stateful filter among their workers, so one call that never ends would hold every request of that pipeline unanswered",
-            held.join(", ")
-        );
-    }
 }
 
 fn fingerprint<'a>(
@@ -380,10 +348,6 @@ impl std::fmt::Display for ServeError {
     }
 }
 
-/// How long the Logstash `wasm` plugin keeps an idle connection
-/// (`KEEP_ALIVE_SECONDS` in `logstash/plugin/.../client.rb`).
-const GEM_KEEP_ALIVE: Duration = Duration::from_secs(4);
-
 /// Runs the sidecar until SIGTERM or SIGINT.
 pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
     // Read the config once up front so a broken file fails fast, with exit 2.
@@ -398,25 +362,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
             "admin endpoints off: set WASMSTASH_ADMIN_TOKEN or server.admin_token_file to reload and inspect over HTTP"
         );
     }
-    // `[::ffff:127.0.0.1]` is IPv4's loopback written as IPv6.
-    if !server.listen.ip().to_canonical().is_loopback() {
-        // Said, not refused: a container network needs it. The pipeline
-        // endpoints take no token, as Logstash calls them.
-        tracing::warn!(
-            "listening on {} reaches beyond this machine: anyone who can connect may send events through the pipelines; keep the port on a private network or behind a firewall",
-            server.listen
-        );
-    }
-    // The cut-off also ends idle keep-alive connections, and a client that
-    // writes its next batch into one as it closes cannot retry it: the
-    // request may have run. The `wasm` gem lets a connection idle 4 s.
-    if server.header_read_timeout < GEM_KEEP_ALIVE + Duration::from_secs(1) {
-        tracing::warn!(
-            "header_read_timeout_ms = {} also closes idle connections that soon: the Logstash `wasm` plugin keeps one idle for {} s, and a batch it sends as the sidecar closes it fails tagged _httprequestfailure; keep it at 5000 or more",
-            server.header_read_timeout.as_millis(),
-            GEM_KEEP_ALIVE.as_secs()
-        );
-    }
+    warnings::of_server_settings(&server);
     let metrics = Arc::new(Metrics::default());
     let state = match &server.state_dir {
         Some(dir) => {
