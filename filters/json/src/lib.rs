@@ -26,7 +26,7 @@ mod transcode;
 use serde::Deserialize;
 use wasmstash_sdk::common::{self, CommonOptions, EcsCompatibility, WithCommon};
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::{field_ref, json_text, logstash_event, ruby_number};
+use wasmstash_sdk::{field_ref, json_text, logstash_event};
 
 use transcode::{Member, Transcoder};
 

@@ -4,8 +4,6 @@
 //! the two kinds of batch; the host's tests run modules on keyed batches
 //! against the native build on plain ones, so that differs under test.)
 
-mod result_check;
-
 use crate::event::{Spare, Storage};
 use crate::wire::{self, KeySpans, ResultKind, ResultWriter};
 use crate::{Event, Filter, Verdict};
@@ -153,7 +151,7 @@ impl<F: Filter> NativeFilter<F> {
 
 /// A changed event as the host takes it: kept, or failed as it fails there.
 fn checked(event: Vec<u8>) -> Outcome {
-    match result_check::refusal(&event) {
+    match crate::testing::host_refusal(&event) {
         None => Outcome::Kept(event),
         Some(why) => Outcome::Failed(format!("invalid output: {why}")),
     }

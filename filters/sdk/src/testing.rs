@@ -5,6 +5,9 @@
 //! characters, lines cut off) finds the edge cases hand-written tests miss,
 //! and a seeded generator makes every failure reproduce exactly.
 
+mod host_check;
+pub use host_check::refusal as host_refusal;
+
 /// The directory of the crate whose tests or benches are running: the one
 /// cargo names when it runs them, else the one the binary was built from.
 /// The path `env!` compiles in is not enough on its own: cargo reuses a test

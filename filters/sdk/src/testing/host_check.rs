@@ -1,16 +1,19 @@
-//! The host's check of a changed event, for the native test kit: a filter
-//! can write raw JSON (`Event::insert_json`), which the SDK trusts and the
-//! host does not. Without this an author's unit test would pass on an event
-//! the host fails as `invalid_output` (a duplicate key, text that is no
-//! JSON, nesting past ABI.md's limit, a number past a double's range).
+//! The host's check of a changed event, written the plain way (serde_json's
+//! parser and a visitor), for tests. A filter can write raw JSON
+//! (`Event::insert_json`), which the SDK trusts and the host does not:
+//! `NativeFilter::process_events` fails such an event as the host would (a
+//! duplicate key, text that is no JSON, nesting past ABI.md's limit, a
+//! number past a double's range), so that an author's unit test cannot pass
+//! where the module fails. The host's own fast check is held to this one.
 
 use serde::de::{DeserializeSeed, Error, MapAccess, SeqAccess, Visitor};
 
 use crate::json_text::{MAX_NESTING, number_in_range};
 
 /// Why the host would refuse `event` as a filter's result, if it would.
-pub(super) fn refusal(event: &[u8]) -> Option<String> {
-    if event.first() != Some(&b'{') {
+pub fn refusal(event: &[u8]) -> Option<String> {
+    let first = event.iter().find(|&&b| !crate::json_text::is_whitespace(b));
+    if first != Some(&b'{') {
         return Some("the event is not a JSON object".into());
     }
     let mut reader = serde_json::Deserializer::from_slice(event);
