@@ -28,13 +28,40 @@ use crate::engine::{Engine, EngineSettings, FilterModule, printable};
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// What [`Config::load_all`] read of a config file.
+pub struct Loaded {
+    /// The config without the pipelines that have a problem, if `[engine]`
+    /// and `[server]` could be read and the instances it makes are within
+    /// their limit.
+    pub config: Option<Config>,
+    /// The `[server]` settings, with the default in place of a bad one, if
+    /// the file could be read: for the checks of the good ones (the admin
+    /// token, the state directory), which need no pipeline.
+    pub server: Option<ServerSettings>,
+    /// Every problem found, in the file's order of tables.
+    pub problems: Vec<ConfigError>,
+}
+
+impl Loaded {
+    /// A file of which nothing could be read.
+    fn unread(problem: ConfigError) -> Loaded {
+        Loaded {
+            config: None,
+            server: None,
+            problems: vec![problem],
+        }
+    }
+}
+
 /// The config, if it has no problem; else every problem as one error, one
 /// a line.
-fn flawless((config, problems): (Option<Config>, Vec<ConfigError>)) -> Result<Config, ConfigError> {
-    match config {
-        Some(config) if problems.is_empty() => Ok(config),
+fn flawless(loaded: Loaded) -> Result<Config, ConfigError> {
+    match loaded.config {
+        Some(config) if loaded.problems.is_empty() => Ok(config),
         _ => {
-            let lines: Vec<String> = problems.into_iter().map(|problem| problem.0).collect();
+            let lines: Vec<String> = (loaded.problems.into_iter())
+                .map(|problem| problem.0)
+                .collect();
             Err(ConfigError(lines.join("\n")))
         }
     }
@@ -96,23 +123,23 @@ impl Config {
     /// rest can be read (for `check`, which then loads those pipelines
     /// too). Past text that is not TOML, or a key the config does not know,
     /// nothing can be read, and that one problem is all.
-    pub fn load_all(path: &Path) -> (Option<Config>, Vec<ConfigError>) {
+    pub fn load_all(path: &Path) -> Loaded {
         match crate::files::read_capped_text(path, MAX_CONFIG_BYTES, "config") {
             Ok(text) => Config::parse_all(&text, path),
             Err(e) => {
                 let message = format!("{}: cannot read config: {e}", path.display());
-                (None, vec![ConfigError(message)])
+                Loaded::unread(ConfigError(message))
             }
         }
     }
 
-    fn parse_all(text: &str, path: &Path) -> (Option<Config>, Vec<ConfigError>) {
+    fn parse_all(text: &str, path: &Path) -> Loaded {
         let file = path.display();
         let raw: RawConfig = match toml::from_str(text) {
             Ok(raw) => raw,
             Err(e) => {
                 let message = format!("{file}: {}", toml_error(&e, text));
-                return (None, vec![ConfigError(message)]);
+                return Loaded::unread(ConfigError(message));
             }
         };
         let base = path.parent().unwrap_or(Path::new("."));
@@ -158,11 +185,15 @@ impl Config {
             }
         }
         let engine = engine_settings(raw.engine, base)
-            .map_err(|msg| problem(format!("{file}: [engine] {msg}")))
+            .map_err(|msgs| {
+                (msgs.into_iter()).for_each(|msg| problem(format!("{file}: [engine] {msg}")))
+            })
             .ok();
-        let server = server_settings(raw.server, base)
-            .map_err(|msg| problem(format!("{file}: [server] {msg}")))
-            .ok();
+        let (server, server_problems) = server_settings(raw.server, base);
+        let server_read = server_problems.is_empty();
+        for msg in server_problems {
+            problem(format!("{file}: [server] {msg}"));
+        }
         // A config without pipelines can serve nothing; refusing it also keeps
         // a reload from wiping every pipeline when it reads a half-written file.
         if pipelines.is_empty() && problems.is_empty() {
@@ -170,10 +201,12 @@ impl Config {
                 "{file}: no pipelines defined; add at least one `[[pipelines.NAME.filters]]` table"
             )));
         }
-        let (Some(engine), Some(server), Some(max_instances), false) =
-            (engine, server, max_instances, pipelines.is_empty())
-        else {
-            return (None, problems);
+        let (Some(engine), Some(max_instances), true) = (engine, max_instances, server_read) else {
+            return Loaded {
+                config: None,
+                server: Some(server),
+                problems,
+            };
         };
         let filters = pipelines.values().map(Vec::len).sum();
         let workers = Workers {
@@ -183,16 +216,24 @@ impl Config {
         // Refused before any is made: `check` would otherwise make them all.
         if let Err(msg) = check_instances(filters, pipelines.len(), workers, max_instances) {
             problems.push(ConfigError(format!("{file}: {msg}")));
-            return (None, problems);
+            return Loaded {
+                config: None,
+                server: Some(server),
+                problems,
+            };
         }
         let config = Config {
             path: path.to_path_buf(),
             engine,
-            server,
+            server: server.clone(),
             pipelines,
             max_filter_instances: max_instances,
         };
-        (Some(config), problems)
+        Loaded {
+            config: Some(config),
+            server: Some(server),
+            problems,
+        }
     }
 
     /// The pipelines' names, comma-separated, for messages.

@@ -321,13 +321,15 @@ fn write_report(
 /// only the first, so that one run lists all a config's mistakes. A file
 /// that does not parse stops there: nothing after it can be read.
 fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
-    let (config, errors) = Config::load_all(path);
-    let mut problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    let Some(config) = config else {
+    let loaded = Config::load_all(path);
+    let mut problems: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
+    if let Some(server) = &loaded.server {
+        let settings = serve::check_settings(path, server);
+        problems.extend(settings.iter().map(ToString::to_string));
+    }
+    let Some(config) = loaded.config else {
         return (Vec::new(), problems);
     };
-    let settings = serve::check_settings(path, &config.server);
-    problems.extend(settings.iter().map(ToString::to_string));
     let engine = match Engine::new(config.engine.clone()) {
         Ok(engine) => engine,
         Err(error) => {

@@ -128,6 +128,36 @@ fn check_reports_every_broken_pipeline() {
     assert!(stderr.contains("w.toml: 5 problem(s)"), "{stderr}");
 }
 
+/// Every bad setting of `[engine]` and `[server]` is named, not only each
+/// table's first, and the settings `serve` checks at start (the admin token,
+/// the state directory) are checked even when no pipeline can be loaded.
+#[test]
+fn check_names_every_bad_setting_and_checks_the_server_without_pipelines() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("s.toml");
+    std::fs::write(
+        &config,
+        "[engine]\nmemory_limit_mib = 0\ncall_timeout_ms = 9999999\n\
+         [server]\nworkers = 0\nshutdown_linger_ms = 60001\nadmin_token_file = \"missing.token\"\n\
+         [[pipelines.a.filters]]\nfilter = \"json\"\nconfig = { t = 1979-05-27 }\n",
+    )
+    .unwrap();
+    let out = wasmstash(&["check", config.to_str().unwrap()], b"");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for problem in [
+        "[engine] memory_limit_mib = 0",
+        "[engine] call_timeout_ms = 9999999",
+        "[server] workers = 0",
+        "[server] shutdown_linger_ms = 60001",
+        "[server] admin_token_file",
+        "pipeline `a`, filter #1: config.t = 1979-05-27",
+    ] {
+        assert!(stderr.contains(problem), "{problem}: {stderr}");
+    }
+    assert!(stderr.contains("s.toml: 6 problem(s)"), "{stderr}");
+}
+
 /// A module that never finishes starting is said to have run past the
 /// deadline, in those words, as `run` says it of a call.
 #[test]

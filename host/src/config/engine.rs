@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::server::millis;
+use super::server::{Problems, millis};
 use crate::engine::EngineSettings;
 
 #[derive(Deserialize, Default)]
@@ -43,68 +43,88 @@ pub(super) fn max_filter_instances(raw: &RawEngine) -> Result<u64, String> {
     }
 }
 
-pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, String> {
+pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, Vec<String>> {
     let defaults = EngineSettings::default();
-    let memory_limit_bytes = mebibytes(
-        "memory_limit_mib",
-        raw.memory_limit_mib,
+    let mut bad = Problems::default();
+    let memory_limit_bytes = bad.or(
+        mebibytes(
+            "memory_limit_mib",
+            raw.memory_limit_mib,
+            defaults.memory_limit_bytes as u64,
+            1..=4096,
+        ),
         defaults.memory_limit_bytes as u64,
-        1..=4096,
-    )? as usize;
+    ) as usize;
     let call_timeout = match raw.call_timeout_ms {
         None => defaults.call_timeout,
         Some(0) => None,
         Some(ms @ 1..=600_000) => Some(Duration::from_millis(ms)),
-        Some(other) => {
-            return Err(format!(
-                "call_timeout_ms = {other}: must be 0 (off) or at most 600000"
-            ));
-        }
+        Some(other) => bad.refuse(
+            format!("call_timeout_ms = {other}: must be 0 (off) or at most 600000"),
+            defaults.call_timeout,
+        ),
     };
     let checkpoint_interval = match raw.checkpoint_interval_ms {
         None => defaults.checkpoint_interval,
         Some(ms @ 0..=3_600_000) => Duration::from_millis(ms),
-        Some(other) => {
-            return Err(format!(
-                "checkpoint_interval_ms = {other}: must be between 0 and 3600000"
-            ));
-        }
+        Some(other) => bad.refuse(
+            format!("checkpoint_interval_ms = {other}: must be between 0 and 3600000"),
+            defaults.checkpoint_interval,
+        ),
     };
-    let replay_budget = millis(
-        "replay_budget_ms",
-        raw.replay_budget_ms,
+    let replay_budget = bad.or(
+        millis(
+            "replay_budget_ms",
+            raw.replay_budget_ms,
+            defaults.replay_budget,
+        ),
         defaults.replay_budget,
-    )?;
-    let compile_timeout = millis(
-        "compile_timeout_ms",
-        raw.compile_timeout_ms,
+    );
+    let compile_timeout = bad.or(
+        millis(
+            "compile_timeout_ms",
+            raw.compile_timeout_ms,
+            defaults.compile_timeout,
+        ),
         defaults.compile_timeout,
-    )?;
-    let compile_memory_bytes = mebibytes(
-        "compile_memory_mib",
-        raw.compile_memory_mib,
+    );
+    let compile_memory_bytes = bad.or(
+        mebibytes(
+            "compile_memory_mib",
+            raw.compile_memory_mib,
+            defaults.compile_memory_bytes,
+            MIN_COMPILE_MEMORY_MIB..=65_536,
+        ),
         defaults.compile_memory_bytes,
-        MIN_COMPILE_MEMORY_MIB..=65_536,
-    )?;
-    let cache_max_bytes = mebibytes(
-        "cache_max_mib",
-        raw.cache_max_mib,
+    );
+    let cache_max_bytes = bad.or(
+        mebibytes(
+            "cache_max_mib",
+            raw.cache_max_mib,
+            defaults.cache_max_bytes,
+            16..=1_048_576,
+        ),
         defaults.cache_max_bytes,
-        16..=1_048_576,
-    )?;
-    let max_module_bytes = mebibytes(
-        "max_module_mib",
-        raw.max_module_mib,
+    );
+    let max_module_bytes = bad.or(
+        mebibytes(
+            "max_module_mib",
+            raw.max_module_mib,
+            defaults.max_module_bytes,
+            1..=1024,
+        ),
         defaults.max_module_bytes,
-        1..=1024,
-    )?;
-    let max_event_bytes = mebibytes(
-        "max_event_mib",
-        raw.max_event_mib,
+    );
+    let max_event_bytes = bad.or(
+        mebibytes(
+            "max_event_mib",
+            raw.max_event_mib,
+            defaults.max_event_bytes as u64,
+            1..=1024,
+        ),
         defaults.max_event_bytes as u64,
-        1..=1024,
-    )? as usize;
-    Ok(EngineSettings {
+    ) as usize;
+    bad.settled(EngineSettings {
         call_timeout,
         max_module_bytes,
         max_event_bytes,

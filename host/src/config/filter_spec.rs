@@ -288,7 +288,8 @@ pub(super) fn filter_spec(raw: RawFilter, base: &Path) -> Result<FilterSpec, Str
         && !(pin.len() == 64 && pin.bytes().all(|b| b.is_ascii_hexdigit()))
     {
         return Err(format!(
-            "sha256 = \"{pin}\": expected 64 hex digits (see `sha256sum module.wasm`)"
+            "sha256 = \"{}\": expected 64 hex digits (see `sha256sum module.wasm`)",
+            crate::engine::printable(pin)
         ));
     }
     let name = match raw.name {

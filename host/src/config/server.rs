@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::engine::EngineSettings;
+use crate::engine::{EngineSettings, printable};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, expecting = "the [server] table")]
@@ -284,8 +284,12 @@ pub(super) fn millis(
     }
 }
 
-pub(super) fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSettings, String> {
+/// The `[server]` settings, with the default in place of each bad one, and
+/// the problems: those settings may serve checks of the good ones, not a
+/// server.
+pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, Vec<String>) {
     let defaults = ServerSettings::default();
+    let mut bad = Problems::default();
     let within = |name: &str, value: Option<usize>, default: usize, max: usize| match value {
         None => Ok(default),
         Some(v) if (1..=max).contains(&v) => Ok(v),
@@ -293,112 +297,179 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> Result<ServerSetti
     };
     let listen = match raw.listen {
         None => defaults.listen,
-        Some(text) => parse_listen(&text).map_err(|e| format!("listen = \"{text}\": {e}"))?,
+        Some(text) => bad.or(
+            parse_listen(&text).map_err(|e| format!("listen = \"{}\": {e}", printable(&text))),
+            defaults.listen,
+        ),
     };
     let settings = ServerSettings {
         listen,
-        max_body_bytes: within(
-            "max_body_bytes",
-            raw.max_body_bytes,
+        max_body_bytes: bad.or(
+            within(
+                "max_body_bytes",
+                raw.max_body_bytes,
+                defaults.max_body_bytes,
+                1 << 30,
+            ),
             defaults.max_body_bytes,
-            1 << 30,
-        )?,
-        max_batch_events: within(
-            "max_batch_events",
-            raw.max_batch_events,
+        ),
+        max_batch_events: bad.or(
+            within(
+                "max_batch_events",
+                raw.max_batch_events,
+                defaults.max_batch_events,
+                1_000_000,
+            ),
             defaults.max_batch_events,
-            1_000_000,
-        )?,
-        workers: within("workers", raw.workers, defaults.workers, 256)?,
+        ),
+        workers: bad.or(
+            within("workers", raw.workers, defaults.workers, 256),
+            defaults.workers,
+        ),
         queue: match raw.queue {
             None => defaults.queue,
             Some(queue @ 0..=100_000) => queue,
-            Some(other) => return Err(format!("queue = {other}: must be between 0 and 100000")),
+            Some(other) => bad.refuse(
+                format!("queue = {other}: must be between 0 and 100000"),
+                defaults.queue,
+            ),
         },
-        queue_timeout: millis(
-            "queue_timeout_ms",
-            raw.queue_timeout_ms,
+        queue_timeout: bad.or(
+            millis(
+                "queue_timeout_ms",
+                raw.queue_timeout_ms,
+                defaults.queue_timeout,
+            ),
             defaults.queue_timeout,
-        )?,
-        max_connections: within(
-            "max_connections",
-            raw.max_connections,
+        ),
+        max_connections: bad.or(
+            within(
+                "max_connections",
+                raw.max_connections,
+                defaults.max_connections,
+                1_000_000,
+            ),
             defaults.max_connections,
-            1_000_000,
-        )?,
-        header_read_timeout: millis(
-            "header_read_timeout_ms",
-            raw.header_read_timeout_ms,
+        ),
+        header_read_timeout: bad.or(
+            millis(
+                "header_read_timeout_ms",
+                raw.header_read_timeout_ms,
+                defaults.header_read_timeout,
+            ),
             defaults.header_read_timeout,
-        )?,
+        ),
         // hyper's buffer cannot be smaller than 8 KiB.
         max_header_bytes: match raw.max_header_bytes {
             None => defaults.max_header_bytes,
             Some(bytes @ 8192..=16_777_216) => bytes,
-            Some(other) => {
-                return Err(format!(
-                    "max_header_bytes = {other}: must be between 8192 and 16777216"
-                ));
-            }
+            Some(other) => bad.refuse(
+                format!("max_header_bytes = {other}: must be between 8192 and 16777216"),
+                defaults.max_header_bytes,
+            ),
         },
-        body_read_timeout: millis(
-            "body_read_timeout_ms",
-            raw.body_read_timeout_ms,
+        body_read_timeout: bad.or(
+            millis(
+                "body_read_timeout_ms",
+                raw.body_read_timeout_ms,
+                defaults.body_read_timeout,
+            ),
             defaults.body_read_timeout,
-        )?,
-        write_timeout: millis(
-            "write_timeout_ms",
-            raw.write_timeout_ms,
+        ),
+        write_timeout: bad.or(
+            millis(
+                "write_timeout_ms",
+                raw.write_timeout_ms,
+                defaults.write_timeout,
+            ),
             defaults.write_timeout,
-        )?,
+        ),
         // Unset, it is at least room for what one body of the largest size
         // allowed holds at its peak (serve/budget.rs): while its events are
         // made, the body gathered (up to twice its size) and the events
         // (its bytes and some 130 bytes of bookkeeping each).
-        max_inflight_body_bytes: within(
-            "max_inflight_body_bytes",
-            raw.max_inflight_body_bytes,
-            defaults.max_inflight_body_bytes.max(largest_body_needs(
-                raw.max_body_bytes.unwrap_or(defaults.max_body_bytes),
-                raw.max_batch_events.unwrap_or(defaults.max_batch_events),
-            )),
-            1 << 40,
-        )?,
+        max_inflight_body_bytes: bad.or(
+            within(
+                "max_inflight_body_bytes",
+                raw.max_inflight_body_bytes,
+                defaults.max_inflight_body_bytes.max(largest_body_needs(
+                    raw.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+                    raw.max_batch_events.unwrap_or(defaults.max_batch_events),
+                )),
+                1 << 40,
+            ),
+            defaults.max_inflight_body_bytes,
+        ),
         admin_token_file: raw.admin_token_file.map(|p| base.join(p)),
         state_dir: raw.state_dir.map(|p| base.join(p)),
-        snapshot_interval: millis(
-            "snapshot_interval_ms",
-            raw.snapshot_interval_ms,
+        snapshot_interval: bad.or(
+            millis(
+                "snapshot_interval_ms",
+                raw.snapshot_interval_ms,
+                defaults.snapshot_interval,
+            ),
             defaults.snapshot_interval,
-        )?,
+        ),
         watch: raw.watch.unwrap_or(defaults.watch),
-        watch_interval: millis(
-            "watch_interval_ms",
-            raw.watch_interval_ms,
+        watch_interval: bad.or(
+            millis(
+                "watch_interval_ms",
+                raw.watch_interval_ms,
+                defaults.watch_interval,
+            ),
             defaults.watch_interval,
-        )?,
+        ),
         drain_timeout: match raw.drain_timeout_ms {
             None => None,
-            Some(ms) => Some(millis("drain_timeout_ms", Some(ms), Duration::ZERO)?),
+            Some(ms) => bad.or(
+                millis("drain_timeout_ms", Some(ms), Duration::ZERO).map(Some),
+                None,
+            ),
         },
         shutdown_linger: match raw.shutdown_linger_ms {
             None => defaults.shutdown_linger,
             Some(ms @ 0..=60_000) => Duration::from_millis(ms),
-            Some(other) => {
-                return Err(format!(
-                    "shutdown_linger_ms = {other}: must be between 0 and 60000"
-                ));
-            }
+            Some(other) => bad.refuse(
+                format!("shutdown_linger_ms = {other}: must be between 0 and 60000"),
+                defaults.shutdown_linger,
+            ),
         },
-        ui: ui_settings(raw.ui.unwrap_or_default())?,
+        ui: bad.or(ui_settings(raw.ui.unwrap_or_default()), defaults.ui),
     };
     if settings.max_inflight_body_bytes < settings.max_body_bytes {
-        return Err(format!(
+        bad.refuse(format!(
             "max_inflight_body_bytes = {} is below max_body_bytes = {}: a body as large as allowed could never be read",
             settings.max_inflight_body_bytes, settings.max_body_bytes
-        ));
+        ), ());
     }
-    Ok(settings)
+    (settings, bad.0)
+}
+
+/// The problems of one table's settings. Each setting is read on past a
+/// bad one, whose default stands in, so that all of a table's bad
+/// settings are named at once.
+#[derive(Default)]
+pub(super) struct Problems(Vec<String>);
+
+impl Problems {
+    /// What `read` gave, or `fallback`, the problem kept.
+    pub(super) fn or<T>(&mut self, read: Result<T, String>, fallback: T) -> T {
+        read.unwrap_or_else(|problem| self.refuse(problem, fallback))
+    }
+
+    /// `fallback`, `problem` kept.
+    pub(super) fn refuse<T>(&mut self, problem: String, fallback: T) -> T {
+        self.0.push(problem);
+        fallback
+    }
+
+    /// `value`, if no problem was kept.
+    pub(super) fn settled<T>(self, value: T) -> Result<T, Vec<String>> {
+        match self.0.is_empty() {
+            true => Ok(value),
+            false => Err(self.0),
+        }
+    }
 }
 
 fn ui_settings(raw: RawUi) -> Result<UiSettings, String> {
