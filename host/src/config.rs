@@ -164,14 +164,12 @@ impl Config {
             }
             let (mut filters, mut whole) = (Vec::new(), true);
             for (index, raw_filter) in raw_pipeline.filters.into_iter().enumerate() {
+                let label = raw_filter.label(index);
                 match filter_spec(raw_filter, base) {
                     Ok(spec) => filters.push(spec),
                     Err(msg) => {
                         whole = false;
-                        problem(format!(
-                            "{file}: pipeline `{shown}`, filter #{}: {msg}",
-                            index + 1
-                        ));
+                        problem(format!("{file}: pipeline `{shown}`, {label}: {msg}"));
                     }
                 }
             }

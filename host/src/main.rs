@@ -114,14 +114,14 @@ fn main() -> ExitCode {
         Command::Run(args) => match run::run(&args) {
             Ok(_) => ExitCode::SUCCESS,
             Err(error) => {
-                say!("wasmstash: {error}");
+                say_each_line(&error);
                 ExitCode::from(error.exit_status())
             }
         },
         Command::Serve(args) => match serve::serve(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                say!("wasmstash: {error}");
+                say_each_line(&error);
                 match error {
                     ServeError::Config(_) => ExitCode::from(2),
                     ServeError::StateNotSaved(_) => ExitCode::from(1),
@@ -320,6 +320,14 @@ fn write_report(
 /// `check`: a line per pipeline that loads, and every problem found, not
 /// only the first, so that one run lists all a config's mistakes. A file
 /// that does not parse stops there: nothing after it can be read.
+/// An error of several lines (a config's problems, one a line) with the
+/// program's name on each, as `check` writes them.
+fn say_each_line(error: &dyn std::fmt::Display) {
+    for line in error.to_string().lines() {
+        say!("wasmstash: {line}");
+    }
+}
+
 fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
     let loaded = Config::load_all(path);
     let mut problems: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();

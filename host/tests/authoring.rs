@@ -114,7 +114,7 @@ fn check_reports_every_broken_pipeline() {
     // What the config itself cannot take is one problem of many too, and
     // its pipeline is not listed as loaded.
     assert!(
-        stderr.contains("pipeline `d`, filter #1: config.at = 1979-05-27T07:32:00Z"),
+        stderr.contains("pipeline `d`, filter #1 (`mutate`): config.at = 1979-05-27T07:32:00Z"),
         "{stderr}"
     );
     assert!(
@@ -151,7 +151,7 @@ fn check_names_every_bad_setting_and_checks_the_server_without_pipelines() {
         "[server] workers = 0",
         "[server] shutdown_linger_ms = 60001",
         "[server] admin_token_file",
-        "pipeline `a`, filter #1: config.t = 1979-05-27",
+        "pipeline `a`, filter #1 (`json`): config.t = 1979-05-27",
     ] {
         assert!(stderr.contains(problem), "{problem}: {stderr}");
     }

@@ -300,3 +300,36 @@ fn check_reports_each_server_problem() {
     );
     assert!(stderr.contains("2 problem(s)"), "{stderr}");
 }
+
+/// `run` and `serve` name every problem of a config, each on a line of its
+/// own that says whose it is, as `check` writes them; a filter the config
+/// cannot take is named by what it would be called.
+#[test]
+fn run_and_serve_name_every_problem_of_a_config_on_its_own_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[server]\nworkers = 0\nqueue = 999999999\n\
+         [[pipelines.a.filters]]\nfilter = \"json\"\nconfig = { t = 1979-05-27 }\n",
+    );
+    let config = config.to_str().unwrap();
+    for args in [
+        &["run", "-c", config, "-p", "a", "/dev/null"][..],
+        &["serve", "-c", config],
+    ] {
+        let out = wasmstash(args, b"");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert!(lines.len() >= 2, "{args:?}: {stderr}");
+        assert!(
+            lines.iter().all(|line| line.starts_with("wasmstash: ")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("filter #1 (`json`): config.t = 1979-05-27"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("[server] workers = 0"), "{stderr}");
+    }
+}

@@ -26,6 +26,23 @@ pub(super) struct RawFilter {
     config: Option<toml::Table>,
 }
 
+impl RawFilter {
+    /// `filter #N`, with the name the filter would have when one can be
+    /// told (`filter #2 (`json`)`), as a loaded filter's problems name it.
+    pub(super) fn label(&self, index: usize) -> String {
+        let stem = || self.module.as_deref()?.file_stem()?.to_str();
+        match (self.name.as_deref())
+            .or(self.filter.as_deref())
+            .or_else(stem)
+        {
+            Some(name) if !name.is_empty() => {
+                format!("filter #{} (`{}`)", index + 1, shown_name(name))
+            }
+            _ => format!("filter #{}", index + 1),
+        }
+    }
+}
+
 /// A pipeline's `filters`: a list of tables. `[pipelines.web.filters]` with
 /// one bracket (a table, where `[[...]]` makes a list) is a slip common
 /// enough to name, rather than leave to "expected a sequence".

@@ -76,7 +76,7 @@ fn filter_configs_refuse_what_json_cannot_hold() {
     )
     .unwrap_err();
     assert!(
-        err.contains("filter #1: config.replace.at = 1979-05-27T07:32:00Z: filters are configured in JSON, which has no date-time")
+        err.contains("filter #1 (`mutate`): config.replace.at = 1979-05-27T07:32:00Z: filters are configured in JSON, which has no date-time")
             && err.contains(r#"quote it to pass it as a string: "1979-05-27T07:32:00Z""#),
         "{err}"
     );
@@ -102,7 +102,9 @@ fn filter_configs_refuse_what_json_cannot_hold() {
 fn errors_name_the_file_pipeline_and_filter() {
     let err = parse("[[pipelines.p.filters]]\nfilter = \"jsn\"").unwrap_err();
     assert!(
-        err.starts_with("conf/w.toml: pipeline `p`, filter #1: unknown built-in filter `jsn`"),
+        err.starts_with(
+            "conf/w.toml: pipeline `p`, filter #1 (`jsn`): unknown built-in filter `jsn`"
+        ),
         "{err}"
     );
     let err = parse("[[pipelines.p.filters]]\nconfig = {}").unwrap_err();
