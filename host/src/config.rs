@@ -38,6 +38,10 @@ pub struct Loaded {
     /// the file could be read: for the checks of the good ones (the admin
     /// token, the state directory), which need no pipeline.
     pub server: Option<ServerSettings>,
+    /// The pipelines left out of `config` because a filter of theirs has a
+    /// problem, each with its other filters and their positions: `check`
+    /// loads those too, for their own problems.
+    pub incomplete: Vec<(String, Vec<(usize, FilterSpec)>)>,
     /// Every problem found, in the file's order of tables.
     pub problems: Vec<ConfigError>,
 }
@@ -48,6 +52,7 @@ impl Loaded {
         Loaded {
             config: None,
             server: None,
+            incomplete: Vec::new(),
             problems: vec![problem],
         }
     }
@@ -148,7 +153,7 @@ impl Config {
         let max_instances = max_filter_instances(&raw.engine)
             .map_err(|msg| problem(format!("{file}: [engine] {msg}")))
             .ok();
-        let mut pipelines = BTreeMap::new();
+        let (mut pipelines, mut incomplete) = (BTreeMap::new(), Vec::new());
         for (pipeline, raw_pipeline) in raw.pipelines {
             // Quoted as the config wrote it, escaped: the name is checked
             // only below, and a refused one may hold a line break or an
@@ -162,21 +167,22 @@ impl Config {
                 problem(format!("{file}: pipeline `{shown}` has no filters"));
                 continue;
             }
-            let (mut filters, mut whole) = (Vec::new(), true);
+            let raw_pipeline_len = raw_pipeline.filters.len();
+            let (mut filters, mut taken) = (Vec::new(), Vec::new());
             for (index, raw_filter) in raw_pipeline.filters.into_iter().enumerate() {
                 let label = raw_filter.label(index);
                 match filter_spec(raw_filter, base) {
-                    Ok(spec) => filters.push(spec),
-                    Err(msg) => {
-                        whole = false;
-                        problem(format!("{file}: pipeline `{shown}`, {label}: {msg}"));
-                    }
+                    Ok(spec) => taken.push((index, spec)),
+                    Err(msg) => problem(format!("{file}: pipeline `{shown}`, {label}: {msg}")),
                 }
             }
-            // A pipeline short of a filter is not one anybody configured.
-            if !whole {
+            // A pipeline short of a filter is not one anybody configured:
+            // its other filters are only checked.
+            if taken.len() < raw_pipeline_len {
+                incomplete.push((pipeline, taken));
                 continue;
             }
+            filters.extend(taken.into_iter().map(|(_, spec)| spec));
             match distinct_names(&mut filters) {
                 Ok(()) => drop(pipelines.insert(pipeline, filters)),
                 Err(msg) => problem(format!("{file}: pipeline `{shown}`, {msg}")),
@@ -203,6 +209,7 @@ impl Config {
             return Loaded {
                 config: None,
                 server: Some(server),
+                incomplete,
                 problems,
             };
         };
@@ -217,6 +224,7 @@ impl Config {
             return Loaded {
                 config: None,
                 server: Some(server),
+                incomplete,
                 problems,
             };
         }
@@ -230,6 +238,7 @@ impl Config {
         Loaded {
             config: Some(config),
             server: Some(server),
+            incomplete,
             problems,
         }
     }
@@ -268,8 +277,19 @@ impl Config {
         pipeline: &str,
     ) -> Result<Vec<FilterModule>, Vec<ConfigError>> {
         let filters = self.pipelines.get(pipeline).map_or(&[][..], Vec::as_slice);
+        self.check_filters(engine, pipeline, filters.iter().enumerate())
+    }
+
+    /// Loads `filters` (each with its position) of `pipeline`, past any that
+    /// fails: the modules, or every filter's problem.
+    pub fn check_filters<'s>(
+        &self,
+        engine: &Engine,
+        pipeline: &str,
+        filters: impl IntoIterator<Item = (usize, &'s FilterSpec)>,
+    ) -> Result<Vec<FilterModule>, Vec<ConfigError>> {
         let (mut modules, mut errors) = (Vec::new(), Vec::new());
-        for (index, spec) in filters.iter().enumerate() {
+        for (index, spec) in filters {
             match load_filter(engine, index, spec) {
                 Ok(module) => modules.push(module),
                 Err(msg) => errors.push(self.in_pipeline(pipeline, msg)),

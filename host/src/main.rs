@@ -329,13 +329,13 @@ fn say_each_line(error: &dyn std::fmt::Display) {
 }
 
 fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
-    let loaded = Config::load_all(path);
-    let mut problems: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
-    if let Some(server) = &loaded.server {
+    let read = Config::load_all(path);
+    let mut problems: Vec<String> = read.problems.iter().map(ToString::to_string).collect();
+    if let Some(server) = &read.server {
         let settings = serve::check_settings(path, server);
         problems.extend(settings.iter().map(ToString::to_string));
     }
-    let Some(config) = loaded.config else {
+    let Some(config) = read.config else {
         return (Vec::new(), problems);
     };
     let engine = match Engine::new(config.engine.clone()) {
@@ -356,6 +356,14 @@ fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
                 loaded.push(format!("pipeline `{name}`: {}", filters.join(" -> ")));
             }
             Err(errors) => problems.extend(errors.iter().map(ToString::to_string)),
+        }
+    }
+    // Pipelines left out for a filter the config cannot take: their other
+    // filters' problems are found now, not after that one is fixed.
+    for (name, filters) in &read.incomplete {
+        let taken = filters.iter().map(|(index, spec)| (*index, spec));
+        if let Err(errors) = config.check_filters(&engine, name, taken) {
+            problems.extend(errors.iter().map(ToString::to_string));
         }
     }
     (loaded, problems)

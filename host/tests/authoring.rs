@@ -91,6 +91,7 @@ fn check_reports_every_broken_pipeline() {
          [[pipelines.c.filters]]\nfilter = \"mutate\"\n\
          [[pipelines.c.filters]]\nfilter = \"kv\"\nconfig = { bogus = 1 }\n\
          [[pipelines.d.filters]]\nfilter = \"mutate\"\nconfig = { at = 1979-05-27T07:32:00Z }\n\
+         [[pipelines.d.filters]]\nfilter = \"dissect\"\nconfig = { mapping = 1 }\n\
          [[pipelines.e.filters]]\nfilter = \"mutate\"\n[[pipelines.e.filters]]\n",
     )
     .unwrap();
@@ -121,11 +122,16 @@ fn check_reports_every_broken_pipeline() {
         stderr.contains("pipeline `e`, filter #2: missing `filter"),
         "{stderr}"
     );
+    // Its other filters are still loaded, for their own problems.
+    assert!(
+        stderr.contains("pipeline `d`, filter #2 (`dissect`)"),
+        "{stderr}"
+    );
     assert!(
         !stdout.contains("pipeline `d`") && !stdout.contains("pipeline `e`"),
         "{stdout}"
     );
-    assert!(stderr.contains("w.toml: 5 problem(s)"), "{stderr}");
+    assert!(stderr.contains("w.toml: 6 problem(s)"), "{stderr}");
 }
 
 /// Every bad setting of `[engine]` and `[server]` is named, not only each
