@@ -46,15 +46,9 @@ pub(super) fn max_filter_instances(raw: &RawEngine) -> Result<u64, String> {
 pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, Vec<String>> {
     let defaults = EngineSettings::default();
     let mut bad = Problems::default();
-    let memory_limit_bytes = bad.or(
-        mebibytes(
-            "memory_limit_mib",
-            raw.memory_limit_mib,
-            defaults.memory_limit_bytes as u64,
-            1..=4096,
-        ),
-        defaults.memory_limit_bytes as u64,
-    ) as usize;
+    let memory_limit_bytes = bad.setting(defaults.memory_limit_bytes as u64, |default| {
+        mebibytes("memory_limit_mib", raw.memory_limit_mib, default, 1..=4096)
+    }) as usize;
     let call_timeout = match raw.call_timeout_ms {
         None => defaults.call_timeout,
         Some(0) => None,
@@ -72,58 +66,29 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
             defaults.checkpoint_interval,
         ),
     };
-    let replay_budget = bad.or(
-        millis(
-            "replay_budget_ms",
-            raw.replay_budget_ms,
-            defaults.replay_budget,
-        ),
-        defaults.replay_budget,
-    );
-    let compile_timeout = bad.or(
-        millis(
-            "compile_timeout_ms",
-            raw.compile_timeout_ms,
-            defaults.compile_timeout,
-        ),
-        defaults.compile_timeout,
-    );
-    let compile_memory_bytes = bad.or(
+    let replay_budget = bad.setting(defaults.replay_budget, |default| {
+        millis("replay_budget_ms", raw.replay_budget_ms, default)
+    });
+    let compile_timeout = bad.setting(defaults.compile_timeout, |default| {
+        millis("compile_timeout_ms", raw.compile_timeout_ms, default)
+    });
+    let compile_memory_bytes = bad.setting(defaults.compile_memory_bytes, |default| {
         mebibytes(
             "compile_memory_mib",
             raw.compile_memory_mib,
-            defaults.compile_memory_bytes,
+            default,
             MIN_COMPILE_MEMORY_MIB..=65_536,
-        ),
-        defaults.compile_memory_bytes,
-    );
-    let cache_max_bytes = bad.or(
-        mebibytes(
-            "cache_max_mib",
-            raw.cache_max_mib,
-            defaults.cache_max_bytes,
-            16..=1_048_576,
-        ),
-        defaults.cache_max_bytes,
-    );
-    let max_module_bytes = bad.or(
-        mebibytes(
-            "max_module_mib",
-            raw.max_module_mib,
-            defaults.max_module_bytes,
-            1..=1024,
-        ),
-        defaults.max_module_bytes,
-    );
-    let max_event_bytes = bad.or(
-        mebibytes(
-            "max_event_mib",
-            raw.max_event_mib,
-            defaults.max_event_bytes as u64,
-            1..=1024,
-        ),
-        defaults.max_event_bytes as u64,
-    ) as usize;
+        )
+    });
+    let cache_max_bytes = bad.setting(defaults.cache_max_bytes, |default| {
+        mebibytes("cache_max_mib", raw.cache_max_mib, default, 16..=1_048_576)
+    });
+    let max_module_bytes = bad.setting(defaults.max_module_bytes, |default| {
+        mebibytes("max_module_mib", raw.max_module_mib, default, 1..=1024)
+    });
+    let max_event_bytes = bad.setting(defaults.max_event_bytes as u64, |default| {
+        mebibytes("max_event_mib", raw.max_event_mib, default, 1..=1024)
+    }) as usize;
     bad.settled(EngineSettings {
         call_timeout,
         max_module_bytes,

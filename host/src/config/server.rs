@@ -304,28 +304,15 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, V
     };
     let settings = ServerSettings {
         listen,
-        max_body_bytes: bad.or(
-            within(
-                "max_body_bytes",
-                raw.max_body_bytes,
-                defaults.max_body_bytes,
-                1 << 30,
-            ),
-            defaults.max_body_bytes,
-        ),
-        max_batch_events: bad.or(
-            within(
-                "max_batch_events",
-                raw.max_batch_events,
-                defaults.max_batch_events,
-                1_000_000,
-            ),
-            defaults.max_batch_events,
-        ),
-        workers: bad.or(
-            within("workers", raw.workers, defaults.workers, 256),
-            defaults.workers,
-        ),
+        max_body_bytes: bad.setting(defaults.max_body_bytes, |default| {
+            within("max_body_bytes", raw.max_body_bytes, default, 1 << 30)
+        }),
+        max_batch_events: bad.setting(defaults.max_batch_events, |default| {
+            within("max_batch_events", raw.max_batch_events, default, 1_000_000)
+        }),
+        workers: bad.setting(defaults.workers, |default| {
+            within("workers", raw.workers, default, 256)
+        }),
         queue: match raw.queue {
             None => defaults.queue,
             Some(queue @ 0..=100_000) => queue,
@@ -334,31 +321,19 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, V
                 defaults.queue,
             ),
         },
-        queue_timeout: bad.or(
-            millis(
-                "queue_timeout_ms",
-                raw.queue_timeout_ms,
-                defaults.queue_timeout,
-            ),
-            defaults.queue_timeout,
-        ),
-        max_connections: bad.or(
-            within(
-                "max_connections",
-                raw.max_connections,
-                defaults.max_connections,
-                1_000_000,
-            ),
-            defaults.max_connections,
-        ),
-        header_read_timeout: bad.or(
+        queue_timeout: bad.setting(defaults.queue_timeout, |default| {
+            millis("queue_timeout_ms", raw.queue_timeout_ms, default)
+        }),
+        max_connections: bad.setting(defaults.max_connections, |default| {
+            within("max_connections", raw.max_connections, default, 1_000_000)
+        }),
+        header_read_timeout: bad.setting(defaults.header_read_timeout, |default| {
             millis(
                 "header_read_timeout_ms",
                 raw.header_read_timeout_ms,
-                defaults.header_read_timeout,
-            ),
-            defaults.header_read_timeout,
-        ),
+                default,
+            )
+        }),
         // hyper's buffer cannot be smaller than 8 KiB.
         max_header_bytes: match raw.max_header_bytes {
             None => defaults.max_header_bytes,
@@ -368,57 +343,35 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, V
                 defaults.max_header_bytes,
             ),
         },
-        body_read_timeout: bad.or(
-            millis(
-                "body_read_timeout_ms",
-                raw.body_read_timeout_ms,
-                defaults.body_read_timeout,
-            ),
-            defaults.body_read_timeout,
-        ),
-        write_timeout: bad.or(
-            millis(
-                "write_timeout_ms",
-                raw.write_timeout_ms,
-                defaults.write_timeout,
-            ),
-            defaults.write_timeout,
-        ),
+        body_read_timeout: bad.setting(defaults.body_read_timeout, |default| {
+            millis("body_read_timeout_ms", raw.body_read_timeout_ms, default)
+        }),
+        write_timeout: bad.setting(defaults.write_timeout, |default| {
+            millis("write_timeout_ms", raw.write_timeout_ms, default)
+        }),
         // Unset, it is at least room for what one body of the largest size
         // allowed holds at its peak (serve/budget.rs): while its events are
         // made, the body gathered (up to twice its size) and the events
         // (its bytes and some 130 bytes of bookkeeping each).
-        max_inflight_body_bytes: bad.or(
-            within(
-                "max_inflight_body_bytes",
-                raw.max_inflight_body_bytes,
-                defaults.max_inflight_body_bytes.max(largest_body_needs(
-                    raw.max_body_bytes.unwrap_or(defaults.max_body_bytes),
-                    raw.max_batch_events.unwrap_or(defaults.max_batch_events),
-                )),
-                1 << 40,
-            ),
-            defaults.max_inflight_body_bytes,
+        max_inflight_body_bytes: bad.setting(
+            defaults.max_inflight_body_bytes.max(largest_body_needs(
+                raw.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+                raw.max_batch_events.unwrap_or(defaults.max_batch_events),
+            )),
+            |default| {
+                let value = raw.max_inflight_body_bytes;
+                within("max_inflight_body_bytes", value, default, 1 << 40)
+            },
         ),
         admin_token_file: raw.admin_token_file.map(|p| base.join(p)),
         state_dir: raw.state_dir.map(|p| base.join(p)),
-        snapshot_interval: bad.or(
-            millis(
-                "snapshot_interval_ms",
-                raw.snapshot_interval_ms,
-                defaults.snapshot_interval,
-            ),
-            defaults.snapshot_interval,
-        ),
+        snapshot_interval: bad.setting(defaults.snapshot_interval, |default| {
+            millis("snapshot_interval_ms", raw.snapshot_interval_ms, default)
+        }),
         watch: raw.watch.unwrap_or(defaults.watch),
-        watch_interval: bad.or(
-            millis(
-                "watch_interval_ms",
-                raw.watch_interval_ms,
-                defaults.watch_interval,
-            ),
-            defaults.watch_interval,
-        ),
+        watch_interval: bad.setting(defaults.watch_interval, |default| {
+            millis("watch_interval_ms", raw.watch_interval_ms, default)
+        }),
         drain_timeout: match raw.drain_timeout_ms {
             None => None,
             Some(ms) => bad.or(
@@ -437,10 +390,10 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, V
         ui: bad.or(ui_settings(raw.ui.unwrap_or_default()), defaults.ui),
     };
     if settings.max_inflight_body_bytes < settings.max_body_bytes {
-        bad.refuse(format!(
+        bad.0.push(format!(
             "max_inflight_body_bytes = {} is below max_body_bytes = {}: a body as large as allowed could never be read",
             settings.max_inflight_body_bytes, settings.max_body_bytes
-        ), ());
+        ));
     }
     (settings, bad.0)
 }
@@ -452,6 +405,16 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, V
 pub(super) struct Problems(Vec<String>);
 
 impl Problems {
+    /// A setting that `read` makes of its `default` (which it gives where
+    /// the setting is absent), or that default, the problem kept.
+    pub(super) fn setting<T: Copy>(
+        &mut self,
+        default: T,
+        read: impl FnOnce(T) -> Result<T, String>,
+    ) -> T {
+        self.or(read(default), default)
+    }
+
     /// What `read` gave, or `fallback`, the problem kept.
     pub(super) fn or<T>(&mut self, read: Result<T, String>, fallback: T) -> T {
         read.unwrap_or_else(|problem| self.refuse(problem, fallback))
