@@ -87,9 +87,8 @@ pub async fn serve(
     // Requests whose handler has not answered yet, for the shutdown's report.
     let unanswered = Arc::new(AtomicUsize::new(0));
     let graceful = GracefulShutdown::new();
-    // Set when shutdown begins; `draining` below only once the linger ends.
-    let lingering = Arc::new(AtomicBool::new(false));
-    let turned_away = Arc::new(AtomicUsize::new(0));
+    // Begins with the shutdown; `draining` below only once it ends.
+    let linger = Arc::new(Linger::default());
     let (draining, drain_seen) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let drain_limit = loop {
@@ -120,7 +119,7 @@ pub async fn serve(
         let unanswered = unanswered.clone();
         let requested = Arc::new(AtomicBool::new(false));
         let head_read = requested.clone();
-        let (lingering, turned_away) = (lingering.clone(), turned_away.clone());
+        let linger = linger.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             head_read.store(true, Ordering::SeqCst);
             // What `into_make_service_with_connect_info` would add: the live
@@ -128,16 +127,16 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo(peer));
             let router = router.clone();
             let pending = Unanswered::count(&unanswered);
-            let (lingering, turned_away) = (lingering.clone(), turned_away.clone());
+            let linger = linger.clone();
             async move {
                 let _pending = pending;
-                if lingering.load(Ordering::SeqCst) {
-                    turned_away.fetch_add(1, Ordering::SeqCst);
+                if linger.on.load(Ordering::SeqCst) {
+                    linger.turned_away.fetch_add(1, Ordering::SeqCst);
                     return Ok::<_, std::convert::Infallible>(refused(request, limits).await);
                 }
                 // Routers never fail (errors are responses): `Err` is `Infallible`.
                 let mut response = router.oneshot(request).await?;
-                if lingering.load(Ordering::SeqCst) {
+                if linger.on.load(Ordering::SeqCst) {
                     closing(&mut response);
                 }
                 Ok(response)
@@ -173,16 +172,16 @@ pub async fn serve(
     };
     // Before the listener closes: a client refused a new connection knows
     // the requests it sends on the old ones are turned away.
-    lingering.store(true, Ordering::SeqCst);
+    linger.on.store(true, Ordering::SeqCst);
     drop(listener);
     let drain_began = Instant::now();
-    let linger = limits.shutdown_linger.min(drain_limit);
-    if !linger.is_zero() {
+    let lingers_for = limits.shutdown_linger.min(drain_limit);
+    if !lingers_for.is_zero() {
         // Every permit back: every connection has closed.
         let all_closed = open.acquire_many(limits.max_connections as u32);
-        let _ = tokio::time::timeout(linger, all_closed).await;
+        let _ = tokio::time::timeout(lingers_for, all_closed).await;
     }
-    match turned_away.load(Ordering::SeqCst) {
+    match linger.turned_away.load(Ordering::SeqCst) {
         0 => {}
         n => tracing::info!("turned {n} request(s) away while shutting down (503, not run)"),
     }
@@ -205,6 +204,14 @@ pub async fn serve(
             limits.max_connections - open.available_permits()
         },
     }
+}
+
+/// The shutdown's linger (see the module's comment): whether it has begun,
+/// and how many requests it has turned away.
+#[derive(Default)]
+struct Linger {
+    on: AtomicBool,
+    turned_away: AtomicUsize,
 }
 
 /// The answer to a request that arrived after shutdown began: 503, not
