@@ -306,7 +306,8 @@ impl Stage {
     }
 
     /// A new instance brought to where the lost one stood: the last
-    /// checkpoint restored, then the batches logged since re-run. A step
+    /// checkpoint restored, then the batches logged since re-run (and that
+    /// state handed on to a fresh instance, see below). A step
     /// that fails as a call (a trap, the deadline) leaves that instance's
     /// memory untrustworthy, so it is thrown away and the next one starts
     /// without that step.
@@ -369,30 +370,22 @@ impl Stage {
             if !(rerun_log && compact) {
                 return Ok(instance);
             }
-            match self.compacted(instance) {
-                Some(fresh) => return Ok(fresh),
-                // Its memory is no longer trusted: built again, as it was.
-                None => compact = false,
+            // What the re-runs left in memory besides the state (a leak,
+            // say) is left behind: the state goes through a snapshot, which
+            // becomes the checkpoint, into the next instance this loop
+            // makes. Else a filter that leaks on every call would fill each
+            // replacement with the log's leaks again, and fail every event
+            // until the next checkpoint. A snapshot that fails leaves that
+            // instance untrusted: it is built again, as it was.
+            match instance.snapshot() {
+                Ok(state) => {
+                    self.state = state;
+                    self.clear_log();
+                    (restore_state, rerun_log) = (self.state.is_some(), false);
+                }
+                Err(_) => compact = false,
             }
         }
-    }
-
-    /// `instance`, which re-ran the log, passed through its own snapshot
-    /// into a fresh instance, and that snapshot made the checkpoint. What
-    /// the re-runs left in its memory besides the state (a leak, say) stays
-    /// behind: a filter that leaks on every call would otherwise fill each
-    /// replacement with the log's leaks again, and fail every event until
-    /// the next checkpoint. Any failure here throws `instance` away too.
-    fn compacted(&mut self, mut instance: FilterInstance) -> Option<FilterInstance> {
-        let state = instance.snapshot().ok()?;
-        let mut fresh = self.module.instantiate().ok()?;
-        if let Some(state) = state.as_deref() {
-            fresh.restore(state).ok()?.ok()?;
-        }
-        fresh.take_counters();
-        self.state = state;
-        self.clear_log();
-        Some(fresh)
     }
 
     /// Re-runs the batches logged since the checkpoint on `instance`,
