@@ -463,13 +463,26 @@ pub fn write_f64(out: &mut Vec<u8>, f: f64) {
 
 /// Writes `value` as compact JSON, byte-identical to `serde_json::to_writer`.
 pub fn write_value(out: &mut Vec<u8>, value: &Value) {
+    write_value_with(
+        out,
+        value,
+        &|out: &mut Vec<u8>, number: &serde_json::Number| {
+            serde_json::to_writer(out, number).expect("writing to a Vec cannot fail")
+        },
+    )
+}
+
+/// As [`write_value`], each number written by `number` (sprintf writes
+/// them as Java does).
+pub fn write_value_with<N>(out: &mut Vec<u8>, value: &Value, number: &N)
+where
+    N: Fn(&mut Vec<u8>, &serde_json::Number),
+{
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(number) => {
-            serde_json::to_writer(out, number).expect("writing to a Vec cannot fail")
-        }
+        Value::Number(n) => number(out, n),
         Value::String(text) => write_str(out, text),
         Value::Array(items) => {
             out.push(b'[');
@@ -477,7 +490,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_value(out, item);
+                write_value_with(out, item, number);
             }
             out.push(b']');
         }
@@ -489,7 +502,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
                 }
                 write_str(out, key);
                 out.push(b':');
-                write_value(out, item);
+                write_value_with(out, item, number);
             }
             out.push(b'}');
         }

@@ -238,33 +238,13 @@ pub(crate) fn push_value_text(value: &serde_json::Value, out: &mut String) {
 
 /// `value` as JSON, its numbers as Java's `toString` writes them.
 fn push_json(value: &serde_json::Value, out: &mut String) {
-    use serde_json::Value;
-    match value {
-        Value::Number(number) => java_number::push_number_text(number, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                push_json(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(members) => {
-            out.push('{');
-            for (i, (key, item)) in members.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::from(key.as_str()).to_string());
-                out.push(':');
-                push_json(item, out);
-            }
-            out.push('}');
-        }
-        other => out.push_str(&other.to_string()),
-    }
+    let mut json = Vec::new();
+    crate::json_text::write_value_with(&mut json, value, &|json: &mut Vec<u8>, number| {
+        let mut text = String::new();
+        java_number::push_number_text(number, &mut text);
+        json.extend_from_slice(text.as_bytes());
+    });
+    out.push_str(std::str::from_utf8(&json).expect("JSON text is UTF-8"));
 }
 
 /// Whether `text` holds a `%{` that starts a reference: one that is
