@@ -168,7 +168,7 @@ impl Config {
                 continue;
             }
             let raw_pipeline_len = raw_pipeline.filters.len();
-            let (mut filters, mut taken) = (Vec::new(), Vec::new());
+            let mut taken = Vec::new();
             for (index, raw_filter) in raw_pipeline.filters.into_iter().enumerate() {
                 let label = raw_filter.label(index);
                 match filter_spec(raw_filter, base) {
@@ -182,7 +182,7 @@ impl Config {
                 incomplete.push((pipeline, taken));
                 continue;
             }
-            filters.extend(taken.into_iter().map(|(_, spec)| spec));
+            let mut filters: Vec<FilterSpec> = taken.into_iter().map(|(_, spec)| spec).collect();
             match distinct_names(&mut filters) {
                 Ok(()) => drop(pipelines.insert(pipeline, filters)),
                 Err(msg) => problem(format!("{file}: pipeline `{shown}`, {msg}")),
@@ -205,38 +205,32 @@ impl Config {
                 "{file}: no pipelines defined; add at least one `[[pipelines.NAME.filters]]` table"
             )));
         }
-        let (Some(engine), Some(max_instances), true) = (engine, max_instances, server_read) else {
-            return Loaded {
-                config: None,
-                server: Some(server),
-                incomplete,
-                problems,
-            };
-        };
-        let filters = pipelines.values().map(Vec::len).sum();
-        let workers = Workers {
-            count: server.workers,
-            set_by: "server.workers",
-        };
-        // Refused before any is made: `check` would otherwise make them all.
-        if let Err(msg) = check_instances(filters, pipelines.len(), workers, max_instances) {
-            problems.push(ConfigError(format!("{file}: {msg}")));
-            return Loaded {
-                config: None,
-                server: Some(server),
-                incomplete,
-                problems,
-            };
-        }
-        let config = Config {
-            path: path.to_path_buf(),
-            engine,
-            server: server.clone(),
-            pipelines,
-            max_filter_instances: max_instances,
+        let config = match (engine, max_instances, server_read) {
+            (Some(engine), Some(max_instances), true) => {
+                let filters = pipelines.values().map(Vec::len).sum();
+                let workers = Workers {
+                    count: server.workers,
+                    set_by: "server.workers",
+                };
+                // Refused before any is made: `check` would otherwise make them all.
+                match check_instances(filters, pipelines.len(), workers, max_instances) {
+                    Ok(()) => Some(Config {
+                        path: path.to_path_buf(),
+                        engine,
+                        server: server.clone(),
+                        pipelines,
+                        max_filter_instances: max_instances,
+                    }),
+                    Err(msg) => {
+                        problems.push(ConfigError(format!("{file}: {msg}")));
+                        None
+                    }
+                }
+            }
+            _ => None,
         };
         Loaded {
-            config: Some(config),
+            config,
             server: Some(server),
             incomplete,
             problems,
