@@ -157,6 +157,9 @@ pub fn run(args: &NewArgs) -> Result<String, String> {
         None
     };
     let mut note = String::new();
+    let root = std::env::current_dir().map_err(|e| e.to_string())?;
+    // The SDK as the new crate sees it from its directory.
+    let relative_sdk = || path_dependency(&relative_path(&root.join(name), &sdk));
     let sdk_dependency = match &member {
         // The workspace says where its SDK is (as this repository's does):
         // a path of the crate's own would name a second one, which cargo
@@ -167,7 +170,6 @@ pub fn run(args: &NewArgs) -> Result<String, String> {
         // A workspace member is committed with the workspace: its path to
         // the SDK must hold in every clone, so it is relative.
         Some(_) => {
-            let root = std::env::current_dir().map_err(|e| e.to_string())?;
             if !sdk.starts_with(&root) {
                 note = format!(
                     "note: the SDK at {} is outside this workspace, so the crate's relative \
@@ -177,14 +179,11 @@ pub fn run(args: &NewArgs) -> Result<String, String> {
                     sdk.display()
                 );
             }
-            path_dependency(&relative_path(&root.join(name), &sdk))
+            relative_sdk()
         }
         // A relative --sdk is a copy kept beside the crate (vendored), so
         // the path is relative too, and holds wherever the two are cloned.
-        None if args.sdk.as_ref().is_some_and(|given| given.is_relative()) => {
-            let root = std::env::current_dir().map_err(|e| e.to_string())?;
-            path_dependency(&relative_path(&root.join(name), &sdk))
-        }
+        None if args.sdk.as_ref().is_some_and(|given| given.is_relative()) => relative_sdk(),
         None => path_dependency(&sdk),
     };
     let files = files(name, &sdk_dependency, args.in_workspace);
