@@ -28,6 +28,15 @@ use crate::engine::{Engine, EngineSettings, FilterModule, printable};
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+impl ConfigError {
+    /// Several problems as one error, one a line, so that the operator
+    /// fixes them all in one go.
+    pub fn joined(problems: impl IntoIterator<Item = ConfigError>) -> ConfigError {
+        let lines: Vec<String> = problems.into_iter().map(|problem| problem.0).collect();
+        ConfigError(lines.join("\n"))
+    }
+}
+
 /// What [`Config::load_all`] read of a config file.
 pub struct Loaded {
     /// The config without the pipelines that have a problem, if `[engine]`
@@ -63,12 +72,7 @@ impl Loaded {
 fn flawless(loaded: Loaded) -> Result<Config, ConfigError> {
     match loaded.config {
         Some(config) if loaded.problems.is_empty() => Ok(config),
-        _ => {
-            let lines: Vec<String> = (loaded.problems.into_iter())
-                .map(|problem| problem.0)
-                .collect();
-            Err(ConfigError(lines.join("\n")))
-        }
+        _ => Err(ConfigError::joined(loaded.problems)),
     }
 }
 
@@ -246,21 +250,24 @@ impl Config {
             .join(", ")
     }
 
-    /// Compiles and validates every filter of `pipeline`.
+    /// Compiles and validates every filter of `pipeline`; past one that
+    /// fails, the others are still loaded, so that the error names every
+    /// filter's problem, one a line.
     pub fn load_pipeline(
         &self,
         engine: &Engine,
         pipeline: &str,
     ) -> Result<Vec<FilterModule>, ConfigError> {
-        let filters = self.pipelines.get(pipeline).ok_or_else(|| {
-            ConfigError(format!(
+        if !self.pipelines.contains_key(pipeline) {
+            return Err(ConfigError(format!(
                 "{}: no pipeline `{}` (pipelines: {})",
                 self.path.display(),
                 printable(pipeline),
                 self.pipeline_names()
-            ))
-        })?;
-        load_filters(engine, filters).map_err(|msg| self.in_pipeline(pipeline, msg))
+            )));
+        }
+        self.check_pipeline(engine, pipeline)
+            .map_err(ConfigError::joined)
     }
 
     /// Loads every filter of `pipeline`, past any that fails, for `check`:

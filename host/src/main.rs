@@ -160,7 +160,7 @@ fn main() -> ExitCode {
                 writeln!(out, "{line}")?;
             }
             for problem in &problems {
-                say!("wasmstash: {problem}");
+                say_each_line(problem);
             }
             Ok(match problems.len() {
                 0 => {
@@ -317,9 +317,6 @@ fn write_report(
     Ok(())
 }
 
-/// `check`: a line per pipeline that loads, and every problem found, not
-/// only the first, so that one run lists all a config's mistakes. A file
-/// that does not parse stops there: nothing after it can be read.
 /// An error of several lines (a config's problems, one a line) with the
 /// program's name on each, as `check` writes them.
 fn say_each_line(error: &dyn std::fmt::Display) {
@@ -328,6 +325,9 @@ fn say_each_line(error: &dyn std::fmt::Display) {
     }
 }
 
+/// `check`: a line per pipeline that loads, and every problem found, not
+/// only the first, so that one run lists all a config's mistakes. A file
+/// that does not parse stops there: nothing after it can be read.
 fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
     let read = Config::load_all(path);
     let mut problems: Vec<String> = read.problems.iter().map(ToString::to_string).collect();

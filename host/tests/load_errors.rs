@@ -408,3 +408,37 @@ fn an_allocator_that_never_returns_is_not_blamed_on_the_config() {
         "{err}"
     );
 }
+
+/// `serve` and `run` refuse a config naming every broken filter, as `check`
+/// does, so that the operator does not fix them one restart at a time.
+#[test]
+fn serve_and_run_name_every_broken_filter_not_only_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("text.wasm"), "hello, I am text").unwrap();
+    std::fs::write(dir.path().join("cut.wasm"), b"\x00asm\x01\x00\x00\x00\x01").unwrap();
+    let config = dir.path().join("broken.toml");
+    std::fs::write(
+        &config,
+        "[pipelines.a]\nfilters = [{ module = \"text.wasm\" }]\n\
+         [pipelines.b]\nfilters = [{ module = \"cut.wasm\" }, \
+         { filter = \"grok\", config = { match = { message = \"%{NOPE:x}\" } } }]\n\
+         [pipelines.c]\nfilters = [{ filter = \"mutate\", config = { lowercase = [\"message\"] } }]\n",
+    )
+    .unwrap();
+    let every_problem = [
+        "pipeline `a`, filter #1 (`text`): not a WebAssembly module",
+        "pipeline `b`, filter #1 (`cut`): not a valid WebAssembly module",
+        "pipeline `b`, filter #2 (`grok`): invalid config",
+    ];
+    let serve = ["serve", "--listen", "127.0.0.1:0", "--config"];
+    let run = ["run", "--pipeline", "b", "--config"];
+    for (args, problems) in [(&serve, &every_problem[..]), (&run, &every_problem[1..])] {
+        let mut command = std::process::Command::new(support::server::binary());
+        command.args(args).arg(&config);
+        let (code, stderr) = refused_run(&mut command, "started with broken filters");
+        assert_eq!(code, Some(2), "{stderr}");
+        for problem in problems {
+            assert!(stderr.contains(problem), "{problem}: {stderr}");
+        }
+    }
+}

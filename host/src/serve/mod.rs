@@ -280,9 +280,17 @@ fn load_set(
     warnings::of_files_others_may_change(&watched);
     let engine =
         Engine::new(config.engine.clone()).map_err(|e| ConfigError(format!("engine: {e}")))?;
-    let mut pipelines = BTreeMap::new();
+    // Every pipeline is loaded, past one that fails, so that a refusal
+    // names all the config's broken filters at once, as `check` does.
+    let (mut pipelines, mut problems) = (BTreeMap::new(), Vec::new());
     for name in config.pipelines.keys() {
-        let modules = config.load_pipeline(&engine, name)?;
+        let modules = match config.load_pipeline(&engine, name) {
+            Ok(modules) => modules,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+        };
         let limits = workers::Limits {
             workers: server.workers,
             queue: server.queue,
@@ -291,10 +299,13 @@ fn load_set(
             max_bytes: server.max_body_bytes,
         };
         let workers = PipelineWorkers::new(name, modules, limits, metrics.clone(), budget.clone());
-        workers
-            .start_instances()
-            .map_err(|e| ConfigError(format!("pipeline `{name}`: {e}")))?;
-        pipelines.insert(name.clone(), Arc::new(workers));
+        match workers.start_instances() {
+            Ok(()) => drop(pipelines.insert(name.clone(), Arc::new(workers))),
+            Err(e) => problems.push(ConfigError(format!("pipeline `{name}`: {e}"))),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ConfigError::joined(problems));
     }
     let set = PipelineSet {
         pipelines,
