@@ -19,8 +19,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use crate::engine::{Engine, EngineSettings, FilterModule, printable};
 
 /// A config problem, worded for the operator who has to fix it.
@@ -76,30 +74,6 @@ fn flawless(loaded: Loaded) -> Result<Config, ConfigError> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a config file of tables: [engine], [server], [pipelines.NAME]"
-)]
-struct RawConfig {
-    #[serde(default)]
-    engine: RawEngine,
-    #[serde(default)]
-    server: RawServer,
-    #[serde(default)]
-    pipelines: BTreeMap<String, RawPipeline>,
-}
-
-#[derive(Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a pipeline: a table holding a `filters` list"
-)]
-struct RawPipeline {
-    #[serde(deserialize_with = "filter_spec::filter_list")]
-    filters: Vec<RawFilter>,
-}
-
 /// Largest config file read: far more than any real one, small enough that
 /// a wrong path (a device, a log file) is refused instead of read whole.
 pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
@@ -144,45 +118,43 @@ impl Config {
 
     fn parse_all(text: &str, path: &Path) -> Loaded {
         let file = path.display();
-        let raw: RawConfig = match toml::from_str(text) {
-            Ok(raw) => raw,
-            Err(e) => {
-                let message = format!("{file}: {}", toml_error(&e, text));
-                return Loaded::unread(ConfigError(message));
-            }
+        let tables = match read_tables(text) {
+            Ok(tables) => tables,
+            Err(message) => return Loaded::unread(ConfigError(format!("{file}: {message}"))),
         };
         let base = path.parent().unwrap_or(Path::new("."));
         let mut problems = Vec::new();
         let mut problem = |message: String| problems.push(ConfigError(message));
-        let max_instances = max_filter_instances(&raw.engine)
-            .map_err(|msg| problem(format!("{file}: [engine] {msg}")))
-            .ok();
+        for message in tables.problems {
+            problem(format!("{file}: {message}"));
+        }
+        let max_instances = (tables.engine.as_ref())
+            .map(|engine| {
+                max_filter_instances(engine)
+                    .map_err(|msg| problem(format!("{file}: [engine] {msg}")))
+                    .ok()
+            })
+            .unwrap_or_default();
         let (mut pipelines, mut incomplete) = (BTreeMap::new(), Vec::new());
-        for (pipeline, raw_pipeline) in raw.pipelines {
+        for (pipeline, raw_filters) in tables.pipelines {
             // Quoted as the config wrote it, escaped: the name is checked
             // only below, and a refused one may hold a line break or an
             // escape sequence.
             let shown = printable(&pipeline);
-            if let Err(msg) = check_pipeline_name(&pipeline) {
-                problem(format!("{file}: pipeline `{shown}`: {msg}"));
-                continue;
-            }
-            if raw_pipeline.filters.is_empty() {
-                problem(format!("{file}: pipeline `{shown}` has no filters"));
-                continue;
-            }
-            let raw_pipeline_len = raw_pipeline.filters.len();
-            let mut taken = Vec::new();
-            for (index, raw_filter) in raw_pipeline.filters.into_iter().enumerate() {
-                let label = raw_filter.label(index);
-                match filter_spec(raw_filter, base) {
-                    Ok(spec) => taken.push((index, spec)),
-                    Err(msg) => problem(format!("{file}: pipeline `{shown}`, {label}: {msg}")),
+            let named = match check_pipeline_name(&pipeline) {
+                Ok(()) => true,
+                Err(msg) => {
+                    problem(format!("{file}: pipeline `{shown}`: {msg}"));
+                    false
                 }
-            }
-            // A pipeline short of a filter is not one anybody configured:
-            // its other filters are only checked.
-            if taken.len() < raw_pipeline_len {
+            };
+            let in_file = &mut |msg: String| problem(format!("{file}: {msg}"));
+            let Some((taken, took_all)) = specs_of(raw_filters, &shown, base, in_file) else {
+                continue;
+            };
+            // A pipeline short of a filter, or with a name it cannot have,
+            // is not one anybody configured: its filters are only checked.
+            if !(named && took_all) {
                 incomplete.push((pipeline, taken));
                 continue;
             }
@@ -192,13 +164,18 @@ impl Config {
                 Err(msg) => problem(format!("{file}: pipeline `{shown}`, {msg}")),
             }
         }
-        let engine = engine_settings(raw.engine, base)
-            .map_err(|msgs| {
-                (msgs.into_iter()).for_each(|msg| problem(format!("{file}: [engine] {msg}")))
-            })
-            .ok();
-        let (server, server_problems) = server_settings(raw.server, base);
-        let server_read = server_problems.is_empty();
+        let engine = (tables.engine).and_then(|raw| {
+            engine_settings(raw, base)
+                .map_err(|msgs| {
+                    (msgs.into_iter()).for_each(|msg| problem(format!("{file}: [engine] {msg}")))
+                })
+                .ok()
+        });
+        // An unreadable `[server]` table leaves nothing for `check`'s
+        // server checks: the defaults in its place are not what it says.
+        let server_table_read = tables.server.is_some();
+        let (server, server_problems) = server_settings(tables.server.unwrap_or_default(), base);
+        let server_read = server_table_read && server_problems.is_empty();
         for msg in server_problems {
             problem(format!("{file}: [server] {msg}"));
         }
@@ -235,7 +212,7 @@ impl Config {
         };
         Loaded {
             config,
-            server: Some(server),
+            server: server_table_read.then_some(server),
             incomplete,
             problems,
         }
@@ -386,17 +363,18 @@ mod engine;
 mod filter_spec;
 mod pattern_files;
 mod server;
+mod tables;
 mod toml_error;
 pub use engine::DEFAULT_MAX_FILTER_INSTANCES;
-use engine::{RawEngine, engine_settings, max_filter_instances};
+use engine::{engine_settings, max_filter_instances};
 pub(crate) use filter_spec::distinct_names;
 pub use filter_spec::{
     FilterLoadError, FilterSource, FilterSpec, check_config_object, load_filters, shown_name,
 };
-use filter_spec::{RawFilter, filter_spec, load_filter};
-use server::{RawServer, server_settings};
+use filter_spec::{load_filter, specs_of};
+use server::server_settings;
 pub use server::{ServerSettings, UiSettings, one_batch, parse_listen};
-use toml_error::toml_error;
+use tables::read_tables;
 
 #[cfg(test)]
 mod tests;

@@ -46,13 +46,14 @@ impl RawFilter {
 /// A pipeline's `filters`: a list of tables. `[pipelines.web.filters]` with
 /// one bracket (a table, where `[[...]]` makes a list) is a slip common
 /// enough to name, rather than leave to "expected a sequence".
-pub(super) fn filter_list<'de, D>(deserializer: D) -> Result<Vec<RawFilter>, D::Error>
+pub(super) fn filter_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
 {
-    struct FilterList;
-    impl<'de> serde::de::Visitor<'de> for FilterList {
-        type Value = Vec<RawFilter>;
+    struct FilterList<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for FilterList<T> {
+        type Value = Vec<T>;
 
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a list of filters, each a `[[pipelines.NAME.filters]]` table")
@@ -69,7 +70,43 @@ where
             ))
         }
     }
-    deserializer.deserialize_seq(FilterList)
+    deserializer.deserialize_seq(FilterList(std::marker::PhantomData))
+}
+
+/// A pipeline's filters as specs, each with its position, past any the
+/// config cannot take (each such a `problem`), and whether it took them
+/// all; `None` when there are none to take. `read` is what could be read
+/// of the pipeline's table (see `tables`).
+pub(super) fn specs_of(
+    read: Result<Vec<Result<RawFilter, String>>, String>,
+    shown: &str,
+    base: &Path,
+    problem: &mut dyn FnMut(String),
+) -> Option<(Vec<(usize, FilterSpec)>, bool)> {
+    let raw_filters = read.map_err(&mut *problem).ok()?;
+    if raw_filters.is_empty() {
+        problem(format!("pipeline `{shown}` has no filters"));
+        return None;
+    }
+    let count = raw_filters.len();
+    let mut taken = Vec::new();
+    for (index, raw_filter) in raw_filters.into_iter().enumerate() {
+        // A table that could not be read is placed by its own message.
+        let raw_filter = match raw_filter {
+            Ok(raw_filter) => raw_filter,
+            Err(msg) => {
+                problem(msg);
+                continue;
+            }
+        };
+        let label = raw_filter.label(index);
+        match filter_spec(raw_filter, base) {
+            Ok(spec) => taken.push((index, spec)),
+            Err(msg) => problem(format!("pipeline `{shown}`, {label}: {msg}")),
+        }
+    }
+    let took_all = taken.len() == count;
+    Some((taken, took_all))
 }
 
 /// Refuses a filter config that is not a JSON object, naming `subject`,
