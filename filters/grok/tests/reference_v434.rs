@@ -142,3 +142,22 @@ fn rt_flow_event_matches_the_tag() {
     .unwrap();
     assert_eq!(event["t"], json!("RT_FLOW_SESSION_CREATE"));
 }
+
+/// RFC 5424's PRI is the priority (facility × 8 + severity), so upstream
+/// names it `[log][syslog][priority]`, and reads PROCID with `POSINT`: a
+/// PROCID that is no number fails the line rather than become pid 0.
+#[test]
+fn syslog5424_pri_is_the_priority_and_procid_a_number() {
+    assert_logstash_event(
+        "SYSLOG5424LINE",
+        "<174>1 2016-11-14T09:49:23+01:00 10.23.16.6 named 2255 - -  info: client query",
+        r#"{"log": {"syslog": {"priority": 174}}, "system": {"syslog": {"version": "1"}},
+            "timestamp": "2016-11-14T09:49:23+01:00", "host": {"hostname": "10.23.16.6"},
+            "process": {"name": "named", "pid": 2255}}"#,
+    );
+    let named_procid = "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su worker-1 ID47 - BOM su root failed";
+    assert_eq!(
+        grok("%{SYSLOG5424LINE}", "v1", named_procid).unwrap(),
+        json!({"tags": ["_grokparsefailure"]})
+    );
+}
