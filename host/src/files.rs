@@ -14,15 +14,23 @@ use std::path::Path;
 /// The whole of `path`, or an error if it holds more than `limit` bytes.
 /// `what` names the file's role in that error ("config", "module", ...).
 pub fn read_capped(path: &Path, limit: u64, what: &str) -> std::io::Result<Vec<u8>> {
-    // Asked before opening: opening a FIFO for reading waits for a writer,
-    // and a device may never end.
-    if !std::fs::metadata(path)?.is_file() {
-        return Err(std::io::Error::new(
+    // Asked before opening too, so that a device is not opened at all.
+    // What is opened is checked again: the path may change in between.
+    let not_regular = || {
+        std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!("the {what} is not a regular file"),
-        ));
+        )
+    };
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
     }
-    read_open_capped(std::fs::File::open(path)?, limit, what)
+    let file =
+        private::open_regular(path, private::Links::Followed).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidInput => not_regular(),
+            _ => e,
+        })?;
+    read_open_capped(file, limit, what)
 }
 
 /// The rest of an `file` already opened (and checked by the caller), or an
@@ -149,6 +157,19 @@ mod tests {
     fn a_device_is_refused_unread() {
         let error = read_capped(Path::new("/dev/zero"), 1 << 20, "config").unwrap_err();
         assert_eq!(error.to_string(), "the config is not a regular file");
+    }
+
+    /// A FIFO put at the path after it was looked at: opening it for
+    /// reading waited for a writer, and `check` or a reload hung for good.
+    #[test]
+    fn a_fifo_met_at_the_open_is_refused_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("module.wasm");
+        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: `name` is a NUL-terminated path that lives across the call.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let error = private::open_regular(&fifo, private::Links::Followed).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{error}");
     }
 
     #[test]

@@ -90,10 +90,28 @@ pub(crate) fn open_lock(path: &Path) -> std::io::Result<File> {
 /// The whole file at `path`, if it is a regular file (not a link) of at
 /// most `limit` bytes; a larger one is `FileTooLarge`.
 pub(crate) fn read_capped(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let file = open_regular(path, Links::Refused)?;
+    crate::files::read_open_capped(file, limit, "saved state")
+}
+
+/// Whether opening a path may go through a symbolic link.
+pub(crate) enum Links {
+    Followed,
+    Refused,
+}
+
+/// `path` opened for reading, if what was opened is a regular file. The
+/// open does not wait: a FIFO put at the path after any look at it would
+/// otherwise block it until a writer came, for good if none does.
+pub(crate) fn open_regular(path: &Path, links: Links) -> std::io::Result<File> {
     let mut options = options();
     options.read(true);
-    let file = regular(options.open(path).map_err(link_said)?)?;
-    crate::files::read_open_capped(file, limit, "saved state")
+    #[cfg(unix)]
+    if let Links::Followed = links {
+        // In place of `options`' flags: it keeps their not waiting only.
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    regular(options.open(path).map_err(link_said)?)
 }
 
 /// `file` if it is a regular file; O_NONBLOCK is then dropped, so that

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::naming;
+use crate::files::private::{Links, open_regular};
 
 pub(super) fn pipeline_dir(dir: &Path, pipeline: &str) -> PathBuf {
     dir.join(safe_name(pipeline))
@@ -286,7 +287,7 @@ fn check_regular(path: &Path, read: bool) -> std::io::Result<()> {
                 "a saved state must be a regular file",
             ),
         )),
-        Ok(_) if read => std::fs::File::open(path)
+        Ok(_) if read => open_regular(path, Links::Refused)
             .map(drop)
             .map_err(|e| naming(path, e)),
         Ok(_) => Ok(()),
