@@ -15,20 +15,44 @@ use wasmstash::event_check::CheckedEvent;
 /// first on each, then answers "unchanged" for every event; `items` adds
 /// exports.
 fn counting_filter(step: &str, items: &str) -> String {
-    let process = format!(
-        "(global.set $calls (i32.add (global.get $calls) (i32.const 1))) {step} {ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}"
-    );
-    wat_filter(&process)
-        .replacen(
-            "(global $next",
-            "(global $calls (mut i32) (i32.const 0)) (global $poison (mut i32) (i32.const 0)) (global $next",
-            1,
-        )
-        .replacen(
-            r#"(func (export "wasmstash_free")"#,
-            &format!(r#"{items} (func (export "wasmstash_free")"#),
-            1,
-        )
+    counting(
+        &wat_filter(&format!("{step} {ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}")),
+        items,
+    )
+}
+
+/// `wat` (a [`wat_filter`]) counting its `process` calls in `$calls`, first
+/// thing in each, with `items` added to its exports.
+fn counting(wat: &str, items: &str) -> String {
+    wat.replacen(
+        "(global $next",
+        "(global $calls (mut i32) (i32.const 0)) (global $poison (mut i32) (i32.const 0)) (global $next",
+        1,
+    )
+    .replacen(
+        "(local $o i32)",
+        "(local $o i32) (global.set $calls (i32.add (global.get $calls) (i32.const 1)))",
+        1,
+    )
+    .replacen(
+        r#"(func (export "wasmstash_free")"#,
+        &format!(r#"{items} (func (export "wasmstash_free")"#),
+        1,
+    )
+}
+
+/// State exports for [`counting`]: the state is the count of calls.
+const CALLS_AS_STATE: &str = r#"(func (export "wasmstash_snapshot") (result i64)
+    (i32.store (i32.const 3000) (global.get $calls))
+    (i64.const 0xbb800000004))
+  (func (export "wasmstash_restore") (param $p i32) (param $n i32) (result i64)
+    (global.set $calls (i32.load (local.get $p)))
+    (i64.const 0))"#;
+
+/// The calls a stateful stage's state holds, by its snapshot.
+fn calls_counted(stage: &mut Stage) -> u32 {
+    let state = stage.snapshot().unwrap().unwrap();
+    u32::from_le_bytes(state[..4].try_into().unwrap())
 }
 
 fn stage_of(wat: &str, checkpoint_interval: std::time::Duration) -> Stage {
@@ -161,15 +185,9 @@ fn a_snapshot_that_traps_throws_its_instance_away() {
 #[test]
 fn a_leaking_stateful_filter_loses_no_event_to_its_leak() {
     let leak = "(if (i32.lt_s (memory.grow (i32.const 1)) (i32.const 0)) (then unreachable))";
-    let state = r#"(func (export "wasmstash_snapshot") (result i64)
-    (i32.store (i32.const 3000) (global.get $calls))
-    (i64.const 0xbb800000004))
-  (func (export "wasmstash_restore") (param $p i32) (param $n i32) (result i64)
-    (global.set $calls (i32.load (local.get $p)))
-    (i64.const 0))"#;
     // 16 MiB: 256 pages, of which the module starts with 2.
     let mut stage = stage_of(
-        &counting_filter(leak, state),
+        &counting_filter(leak, CALLS_AS_STATE),
         std::time::Duration::from_secs(3600),
     );
     for i in 0..600 {
@@ -181,6 +199,104 @@ fn a_leaking_stateful_filter_loses_no_event_to_its_leak() {
         );
     }
     assert!(stage.recycles() >= 2, "the leak never filled an instance");
-    let count = stage.snapshot().unwrap().unwrap();
-    assert_eq!(u32::from_le_bytes(count[..4].try_into().unwrap()), 600);
+    assert_eq!(calls_counted(&mut stage), 600);
+}
+
+/// A failed batch's events run one per call, their results held to the
+/// memory limit in all; an event past it fails, its result not kept. Its
+/// call had succeeded, so a stateful filter's state had counted it: the
+/// call is now taken back, its instance thrown away and its batch out of
+/// the log, so that the state counts only the events that came out
+/// processed.
+#[test]
+fn a_result_not_kept_is_not_counted_in_the_state() {
+    let wat = counting(&growing_alone(3 << 20), CALLS_AS_STATE);
+    let mut stage = stage_of(&wat, std::time::Duration::from_secs(3600));
+    let outcomes = run(&mut stage, &["a", "b", "c", "d", "e", "f", "g", "h"]);
+    let kept = (outcomes.iter())
+        .take_while(|outcome| matches!(outcome, StageOutcome::Extended(_)))
+        .count();
+    // 16 MiB holds five results of 3 MiB; the sixth would pass it.
+    assert_eq!(kept, 5, "{outcomes:?}");
+    assert!(
+        (outcomes[kept..].iter()).all(
+            |o| matches!(o, StageOutcome::Failed(f) if f.reason.starts_with("result not kept"))
+        ),
+        "{outcomes:?}"
+    );
+    assert_eq!(calls_counted(&mut stage), 5);
+}
+
+/// A new instance re-runs the log within the budget the work under way has
+/// left, which a long wait for the stage may have spent. Cut short, it is
+/// put off to the next batch, whose budget is its own, and the event that
+/// needed it fails `not_run`: the state of the events already answered is
+/// not given up. Cut short twice in a row, it is given up, so that a log
+/// no budget can re-run does not fail every batch after it.
+#[test]
+fn a_rerun_cut_short_by_a_wait_is_put_off_once() {
+    let mut stage = stage_of(
+        &counting_filter("", CALLS_AS_STATE),
+        std::time::Duration::from_secs(3600),
+    );
+    for message in ["a", "b", "c"] {
+        assert_eq!(run(&mut stage, &[message]), [StageOutcome::Unchanged]);
+    }
+    let waited_all = |stage: &mut Stage, message: &str| {
+        let events = message_events(&[message]);
+        // `stage_of` leaves the budget at its default.
+        let budget = wasmstash::engine::EngineSettings::default().replay_budget;
+        stage.process_after_waiting(&[&events[0]], budget)
+    };
+    stage.discard_instance();
+    let outcomes = waited_all(&mut stage, "d");
+    assert!(
+        matches!(&outcomes[..], [StageOutcome::Failed(f)] if f.kind.as_str() == "not_run"),
+        "{outcomes:?}"
+    );
+    assert_eq!(run(&mut stage, &["e"]), [StageOutcome::Unchanged]);
+    // That snapshot is the checkpoint now, and `f` the log.
+    assert_eq!(calls_counted(&mut stage), 4, "a, b, c and e");
+    assert_eq!(run(&mut stage, &["f"]), [StageOutcome::Unchanged]);
+    stage.discard_instance();
+    assert!(matches!(
+        &waited_all(&mut stage, "g")[..],
+        [StageOutcome::Failed(_)]
+    ));
+    // Given up: the state is the checkpoint's and `h`'s call, without `f`.
+    assert_eq!(waited_all(&mut stage, "h"), [StageOutcome::Unchanged]);
+    assert_eq!(calls_counted(&mut stage), 5);
+}
+
+/// A stateful filter's call that returns, for an event, a result the host
+/// refuses (`invalid_output`) has still taken that event into its state.
+/// The call fails whole, so that the event fails alone in the replay, and
+/// the state counts none of the events that came out failed.
+#[test]
+fn an_event_whose_result_is_refused_is_not_counted_in_the_state() {
+    // For each event, `extended` with the members `x`: no JSON members.
+    let refused = format!(
+        "(local.set $n (i32.load (local.get $ptr)))
+        (i32.store (i32.const 2048) (local.get $n))
+        (local.set $o (i32.const 2052))
+        (block $done (loop $each
+          (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+          (i32.store8 (local.get $o) (i32.const 4))
+          (i32.store (i32.add (local.get $o) (i32.const 1)) (i32.const 1))
+          (i32.store8 (i32.add (local.get $o) (i32.const 5)) (i32.const 120))
+          (local.set $o (i32.add (local.get $o) (i32.const 6)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $each)))
+        {RETURN_OUTPUT_AT_2048}"
+    );
+    let wat = counting(&wat_filter(&refused), CALLS_AS_STATE);
+    let mut stage = stage_of(&wat, std::time::Duration::from_secs(3600));
+    let outcomes = run(&mut stage, &["a", "b", "c"]);
+    assert!(
+        (outcomes.iter())
+            .all(|o| matches!(o, StageOutcome::Failed(f) if f.kind.as_str() == "invalid_output")),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes.len(), 3);
+    assert_eq!(calls_counted(&mut stage), 0);
 }

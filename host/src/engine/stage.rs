@@ -56,6 +56,19 @@ pub struct Stage {
     /// budget, so that workers taking turns on a failing filter add a call
     /// each to a request's time, not a whole budget each.
     waited: Duration,
+    /// A re-run of the log on a new instance ran out of budget and was put
+    /// off to the next piece of work, with a budget of its own, rather than
+    /// give up the state it had not reached. Put off once only: a log that
+    /// a whole budget cannot re-run must not fail every batch after it.
+    rerun_put_off: bool,
+}
+
+/// How re-running the log on a new instance ended.
+enum Rerun {
+    Complete,
+    /// The budget ran out first: the instance holds the state of only part
+    /// of the log.
+    CutShort,
 }
 
 /// What an event a replay did not reach in time is failed with.
@@ -67,6 +80,16 @@ fn over_replay_bound(memory_limit: usize) -> Failure {
             memory_limit >> 20
         ),
     )
+}
+
+/// A host refusal of one event's result (see [`StageOutcome::from_wire`]).
+fn refused_output(outcome: &StageOutcome) -> Option<&Failure> {
+    match outcome {
+        StageOutcome::Failed(failure) if failure.kind == FailureKind::InvalidOutput => {
+            Some(failure)
+        }
+        _ => None,
+    }
 }
 
 fn not_replayed(budget: std::time::Duration) -> Failure {
@@ -94,6 +117,7 @@ impl Stage {
             counters: BTreeMap::new(),
             budget_ends: None,
             waited: Duration::ZERO,
+            rerun_put_off: false,
         }
     }
 
@@ -217,14 +241,21 @@ impl Stage {
         let mut outcomes = Vec::with_capacity(events.len());
         let (mut not_run, mut not_kept, mut held) = (0, 0, 0);
         for event in events {
-            outcomes.push(if Instant::now() > self.budget_end() {
+            // The end is asked first: the first ask starts the budget, and
+            // a batch whose wait spent all of it runs none of its events.
+            let ends = self.budget_end();
+            outcomes.push(if Instant::now() >= ends {
                 not_run += 1;
                 StageOutcome::Failed(not_replayed(budget))
             } else {
+                let counters = self.module.is_stateful().then(|| self.counters.clone());
                 let outcome = self.call_alone(event);
                 let size = outcome.held_bytes();
                 if held + size > memory_limit {
                     not_kept += 1;
+                    if let Some(counters) = counters {
+                        self.take_back_last_call(counters);
+                    }
                     StageOutcome::Failed(over_replay_bound(memory_limit))
                 } else {
                     held += size;
@@ -259,6 +290,18 @@ impl Stage {
         let result = self
             .instance()
             .and_then(|instance| instance.process(&batch, events));
+        // A stateful filter has counted an event whose result the host
+        // refuses: the call is failed whole and its instance goes, so that
+        // the event fails alone in the replay and no state holds it.
+        let result = match result {
+            Ok(outcomes) if self.module.is_stateful() => {
+                match outcomes.iter().find_map(refused_output) {
+                    Some(failure) => Err(failure.clone()),
+                    None => Ok(outcomes),
+                }
+            }
+            other => other,
+        };
         if result.is_ok() && self.module.is_stateful() {
             self.log_bytes += batch.len();
             self.log.push(batch.clone());
@@ -354,16 +397,33 @@ impl Stage {
                     continue;
                 }
             }
-            if rerun_log && let Err(failure) = self.rerun_log(&mut instance) {
-                if self.module.may_report_lost_state() {
-                    tracing::error!(
-                        filter = self.module.name(),
-                        "re-running a logged batch failed ({}); state since the checkpoint is lost",
-                        failure.reason
-                    );
+            match rerun_log.then(|| self.rerun_log(&mut instance)) {
+                None | Some(Ok(Rerun::Complete)) => self.rerun_put_off = false,
+                Some(Ok(Rerun::CutShort)) if !self.rerun_put_off => {
+                    self.rerun_put_off = true;
+                    return Err(self.rerun_put_off_failure());
                 }
-                rerun_log = false;
-                continue;
+                Some(Ok(Rerun::CutShort)) => {
+                    self.rerun_put_off = false;
+                    if self.module.may_report_lost_state() {
+                        tracing::error!(
+                            filter = self.module.name(),
+                            "re-running the batches since the checkpoint ran past engine.replay_budget_ms ({} ms) again; the state they added is lost",
+                            self.module.engine().settings().replay_budget.as_millis()
+                        );
+                    }
+                }
+                Some(Err(failure)) => {
+                    if self.module.may_report_lost_state() {
+                        tracing::error!(
+                            filter = self.module.name(),
+                            "re-running a logged batch failed ({}); state since the checkpoint is lost",
+                            failure.reason
+                        );
+                    }
+                    rerun_log = false;
+                    continue;
+                }
             }
             // Those events were counted when they first ran.
             instance.take_counters();
@@ -392,22 +452,47 @@ impl Stage {
     /// within the budget of the work under way, shared with its replay: a
     /// filter slow on every batch must not hold the stage for the whole
     /// log, once per replacement instance.
-    fn rerun_log(&mut self, instance: &mut FilterInstance) -> Result<(), Failure> {
+    fn rerun_log(&mut self, instance: &mut FilterInstance) -> Result<Rerun, Failure> {
         let ends = self.budget_end();
         for batch in &self.log {
-            if Instant::now() > ends {
-                if self.module.may_report_lost_state() {
-                    tracing::error!(
-                        filter = self.module.name(),
-                        "re-running the batches since the checkpoint ran past engine.replay_budget_ms ({} ms); the state they added is lost",
-                        self.module.engine().settings().replay_budget.as_millis()
-                    );
-                }
-                break;
+            if Instant::now() >= ends {
+                return Ok(Rerun::CutShort);
             }
             instance.rerun(batch)?;
         }
-        Ok(())
+        Ok(Rerun::Complete)
+    }
+
+    /// What the work under way fails with when its budget could not bring
+    /// a new instance up to date, and the re-run is put off to the next.
+    fn rerun_put_off_failure(&self) -> Failure {
+        let budget = self.module.engine().settings().replay_budget.as_millis();
+        if self.module.may_report_lost_state() {
+            tracing::warn!(
+                filter = self.module.name(),
+                "re-running the batches since the checkpoint on a new instance ran past engine.replay_budget_ms ({budget} ms); put off to the next batch, whose events wait for it"
+            );
+        }
+        Failure::new(
+            FailureKind::NotRun,
+            format!(
+                "not run: bringing a new instance up to date (the batches since the checkpoint) ran past engine.replay_budget_ms ({budget} ms); tried again with the next batch"
+            ),
+        )
+    }
+
+    /// Takes back a stateful filter's last call, whose result was not
+    /// kept: its batch leaves the log, its counters are dropped and its
+    /// instance, whose state holds the event, goes, so that the next one
+    /// re-runs the log without it.
+    fn take_back_last_call(&mut self, counters: BTreeMap<String, i64>) {
+        if let Some(batch) = self.log.pop() {
+            self.log_bytes -= batch.len();
+        }
+        self.counters = counters;
+        if self.instance.take().is_some() {
+            self.recycles += 1;
+        }
     }
 
     fn checkpoint_due(&self) -> bool {

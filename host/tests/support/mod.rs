@@ -268,6 +268,34 @@ pub const ALL_UNCHANGED: &str = "
 /// Packs (ptr, len) the way ABI v1 returns buffers.
 pub const RETURN_OUTPUT_AT_2048: &str = "(i64.or (i64.shl (i64.const 2048) (i64.const 32)) (i64.extend_i32_u (i32.sub (local.get $o) (i32.const 2048))))";
 
+/// A module that traps on any batch of more than one event and, for one
+/// event alone, adds a member `b` holding `size` bytes: each lone result
+/// is within `engine.max_event_mib`, but together they would not fit in
+/// the instance's memory, as one call's results must.
+pub fn growing_alone(size: usize) -> String {
+    const OUT: usize = 1 << 20;
+    let pages = (OUT + size + 64).div_ceil(65536);
+    wat_filter(&format!(
+        r#"(if (i32.gt_u (i32.load (local.get $ptr)) (i32.const 1)) (then unreachable))
+        (if (i32.lt_u (memory.size) (i32.const {pages}))
+          (then (drop (memory.grow (i32.sub (i32.const {pages}) (memory.size))))))
+        (i32.store (i32.const {OUT}) (i32.const 1))
+        (i32.store8 (i32.const {kind}) (i32.const 4))
+        (i32.store (i32.const {len}) (i32.const {size}))
+        (memory.fill (i32.const {payload}) (i32.const 120) (i32.const {size}))
+        (i32.store (i32.const {payload}) (i32.const 0x3a226222))
+        (i32.store8 (i32.const {quote}) (i32.const 34))
+        (i32.store8 (i32.const {last}) (i32.const 34))
+        (i64.or (i64.shl (i64.const {OUT}) (i64.const 32)) (i64.const {total}))"#,
+        kind = OUT + 4,
+        len = OUT + 5,
+        payload = OUT + 9,
+        quote = OUT + 13,
+        last = OUT + 9 + size - 1,
+        total = 9 + size,
+    ))
+}
+
 /// A module that, on each call, counts one under `all` and under
 /// `names_per_call` two-letter names it has not used before (the `first`th,
 /// then on: `aa`, `ba`, ... `zz`), through `metric_add`, and leaves every
