@@ -266,18 +266,11 @@ impl Config {
         pipeline: &str,
         filters: impl IntoIterator<Item = (usize, &'s FilterSpec)>,
     ) -> Result<Vec<FilterModule>, Vec<ConfigError>> {
-        let (mut modules, mut errors) = (Vec::new(), Vec::new());
-        for (index, spec) in filters {
-            match load_filter(engine, index, spec) {
-                Ok(module) => modules.push(module),
-                Err(msg) => errors.push(self.in_pipeline(pipeline, msg)),
-            }
-        }
-        if errors.is_empty() {
-            Ok(modules)
-        } else {
-            Err(errors)
-        }
+        load_each(engine, filters).map_err(|errors| {
+            (errors.into_iter())
+                .map(|error| self.in_pipeline(pipeline, error))
+                .collect()
+        })
     }
 
     fn in_pipeline(&self, pipeline: &str, msg: impl std::fmt::Display) -> ConfigError {
@@ -371,7 +364,7 @@ pub(crate) use filter_spec::distinct_names;
 pub use filter_spec::{
     FilterLoadError, FilterSource, FilterSpec, check_config_object, load_filters, shown_name,
 };
-use filter_spec::{load_filter, specs_of};
+use filter_spec::{load_each, specs_of};
 use server::server_settings;
 pub use server::{ServerSettings, UiSettings, one_batch, parse_listen};
 use tables::read_tables;

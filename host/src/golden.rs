@@ -157,8 +157,12 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
         ..EngineSettings::default()
     };
     let engine = Engine::new(settings).map_err(|e| TestError::Setup(e.to_string()))?;
-    let modules = load_filters(&engine, &chain)
-        .map_err(|e| TestError::Setup(load_failure(e, &before, config_file.as_deref())))?;
+    let modules = load_filters(&engine, &chain).map_err(|errors| {
+        let lines: Vec<String> = (errors.into_iter())
+            .map(|e| load_failure(e, &before, config_file.as_deref()))
+            .collect();
+        TestError::Setup(lines.join("\n"))
+    })?;
     let limit = args.max_case_mib << 20;
     let mut failed = 0;
     for case in &cases.run {

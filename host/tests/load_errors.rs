@@ -441,4 +441,17 @@ fn serve_and_run_name_every_broken_filter_not_only_the_first() {
             assert!(stderr.contains(problem), "{problem}: {stderr}");
         }
     }
+    let mut command = std::process::Command::new(support::server::binary());
+    command.arg("run");
+    for module in ["text.wasm", "cut.wasm"] {
+        command.arg("--filter").arg(dir.path().join(module));
+    }
+    let (code, stderr) = refused_run(&mut command, "ran broken --filter modules");
+    assert_eq!(code, Some(2), "{stderr}");
+    for problem in [
+        "--filter: filter #1 (`text`)",
+        "--filter: filter #2 (`cut`)",
+    ] {
+        assert!(stderr.contains(problem), "{problem}: {stderr}");
+    }
 }

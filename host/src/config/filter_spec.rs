@@ -260,19 +260,36 @@ pub struct FilterLoadError {
     pub error: LoadError,
 }
 
-/// Compiles and validates a list of filters; the error names the first
-/// that fails.
+/// Compiles and validates a list of filters, past any that fails: the
+/// modules, or every failing filter's error.
 pub fn load_filters(
     engine: &Engine,
     filters: &[FilterSpec],
-) -> Result<Vec<FilterModule>, FilterLoadError> {
-    (filters.iter().enumerate())
-        .map(|(index, spec)| load_filter(engine, index, spec))
-        .collect()
+) -> Result<Vec<FilterModule>, Vec<FilterLoadError>> {
+    load_each(engine, filters.iter().enumerate())
+}
+
+/// [`load_filters`] for filters each given with its place in its list.
+pub(super) fn load_each<'s>(
+    engine: &Engine,
+    filters: impl IntoIterator<Item = (usize, &'s FilterSpec)>,
+) -> Result<Vec<FilterModule>, Vec<FilterLoadError>> {
+    let (mut modules, mut errors) = (Vec::new(), Vec::new());
+    for (index, spec) in filters {
+        match load_filter(engine, index, spec) {
+            Ok(module) => modules.push(module),
+            Err(error) => errors.push(error),
+        }
+    }
+    if errors.is_empty() {
+        Ok(modules)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Compiles and validates the filter at `index` of a list; the error names it.
-pub(super) fn load_filter(
+fn load_filter(
     engine: &Engine,
     index: usize,
     spec: &FilterSpec,

@@ -377,8 +377,9 @@ fn build_pipeline(args: &RunArgs) -> Result<(Pipeline, u64), RunError> {
             .map(|s| FilterSpec::from_cli(s))
             .collect::<Result<Vec<_>, _>>()?;
         distinct_names(&mut specs).map_err(|e| ConfigError(format!("--filter: {e}")))?;
-        let modules =
-            load_filters(&engine, &specs).map_err(|e| ConfigError(format!("--filter: {e}")))?;
+        let modules = load_filters(&engine, &specs).map_err(|errors| {
+            ConfigError::joined(errors.iter().map(|e| ConfigError(format!("--filter: {e}"))))
+        })?;
         return Ok((Pipeline::new("cli", modules), DEFAULT_MAX_FILTER_INSTANCES));
     };
     let name = match &args.pipeline {
