@@ -227,47 +227,6 @@ fn a_result_not_kept_is_not_counted_in_the_state() {
     assert_eq!(calls_counted(&mut stage), 5);
 }
 
-/// A new instance re-runs the log within the budget the work under way has
-/// left, which a long wait for the stage may have spent. Cut short, it is
-/// put off to the next batch, whose budget is its own, and the event that
-/// needed it fails `not_run`: the state of the events already answered is
-/// not given up. Cut short twice in a row, it is given up, so that a log
-/// no budget can re-run does not fail every batch after it.
-#[test]
-fn a_rerun_cut_short_by_a_wait_is_put_off_once() {
-    let mut stage = stage_of(
-        &counting_filter("", CALLS_AS_STATE),
-        std::time::Duration::from_secs(3600),
-    );
-    for message in ["a", "b", "c"] {
-        assert_eq!(run(&mut stage, &[message]), [StageOutcome::Unchanged]);
-    }
-    let waited_all = |stage: &mut Stage, message: &str| {
-        let events = message_events(&[message]);
-        // `stage_of` leaves the budget at its default.
-        let budget = wasmstash::engine::EngineSettings::default().replay_budget;
-        stage.process_after_waiting(&[&events[0]], budget)
-    };
-    stage.discard_instance();
-    let outcomes = waited_all(&mut stage, "d");
-    assert!(
-        matches!(&outcomes[..], [StageOutcome::Failed(f)] if f.kind.as_str() == "not_run"),
-        "{outcomes:?}"
-    );
-    assert_eq!(run(&mut stage, &["e"]), [StageOutcome::Unchanged]);
-    // That snapshot is the checkpoint now, and `f` the log.
-    assert_eq!(calls_counted(&mut stage), 4, "a, b, c and e");
-    assert_eq!(run(&mut stage, &["f"]), [StageOutcome::Unchanged]);
-    stage.discard_instance();
-    assert!(matches!(
-        &waited_all(&mut stage, "g")[..],
-        [StageOutcome::Failed(_)]
-    ));
-    // Given up: the state is the checkpoint's and `h`'s call, without `f`.
-    assert_eq!(waited_all(&mut stage, "h"), [StageOutcome::Unchanged]);
-    assert_eq!(calls_counted(&mut stage), 5);
-}
-
 /// A stateful filter's call that returns, for an event, a result the host
 /// refuses (`invalid_output`) has still taken that event into its state.
 /// The call fails whole, so that the event fails alone in the replay, and

@@ -56,19 +56,6 @@ pub struct Stage {
     /// budget, so that workers taking turns on a failing filter add a call
     /// each to a request's time, not a whole budget each.
     waited: Duration,
-    /// A re-run of the log on a new instance ran out of budget and was put
-    /// off to the next piece of work, with a budget of its own, rather than
-    /// give up the state it had not reached. Put off once only: a log that
-    /// a whole budget cannot re-run must not fail every batch after it.
-    rerun_put_off: bool,
-}
-
-/// How re-running the log on a new instance ended.
-enum Rerun {
-    Complete,
-    /// The budget ran out first: the instance holds the state of only part
-    /// of the log.
-    CutShort,
 }
 
 /// What an event a replay did not reach in time is failed with.
@@ -117,7 +104,6 @@ impl Stage {
             counters: BTreeMap::new(),
             budget_ends: None,
             waited: Duration::ZERO,
-            rerun_put_off: false,
         }
     }
 
@@ -397,33 +383,16 @@ impl Stage {
                     continue;
                 }
             }
-            match rerun_log.then(|| self.rerun_log(&mut instance)) {
-                None | Some(Ok(Rerun::Complete)) => self.rerun_put_off = false,
-                Some(Ok(Rerun::CutShort)) if !self.rerun_put_off => {
-                    self.rerun_put_off = true;
-                    return Err(self.rerun_put_off_failure());
+            if rerun_log && let Err(failure) = self.rerun_log(&mut instance) {
+                if self.module.may_report_lost_state() {
+                    tracing::error!(
+                        filter = self.module.name(),
+                        "re-running a logged batch failed ({}); state since the checkpoint is lost",
+                        failure.reason
+                    );
                 }
-                Some(Ok(Rerun::CutShort)) => {
-                    self.rerun_put_off = false;
-                    if self.module.may_report_lost_state() {
-                        tracing::error!(
-                            filter = self.module.name(),
-                            "re-running the batches since the checkpoint ran past engine.replay_budget_ms ({} ms) again; the state they added is lost",
-                            self.module.engine().settings().replay_budget.as_millis()
-                        );
-                    }
-                }
-                Some(Err(failure)) => {
-                    if self.module.may_report_lost_state() {
-                        tracing::error!(
-                            filter = self.module.name(),
-                            "re-running a logged batch failed ({}); state since the checkpoint is lost",
-                            failure.reason
-                        );
-                    }
-                    rerun_log = false;
-                    continue;
-                }
+                rerun_log = false;
+                continue;
             }
             // Those events were counted when they first ran.
             instance.take_counters();
@@ -452,33 +421,22 @@ impl Stage {
     /// within the budget of the work under way, shared with its replay: a
     /// filter slow on every batch must not hold the stage for the whole
     /// log, once per replacement instance.
-    fn rerun_log(&mut self, instance: &mut FilterInstance) -> Result<Rerun, Failure> {
+    fn rerun_log(&mut self, instance: &mut FilterInstance) -> Result<(), Failure> {
         let ends = self.budget_end();
         for batch in &self.log {
             if Instant::now() >= ends {
-                return Ok(Rerun::CutShort);
+                if self.module.may_report_lost_state() {
+                    tracing::error!(
+                        filter = self.module.name(),
+                        "re-running the batches since the checkpoint ran past engine.replay_budget_ms ({} ms); the state they added is lost",
+                        self.module.engine().settings().replay_budget.as_millis()
+                    );
+                }
+                break;
             }
             instance.rerun(batch)?;
         }
-        Ok(Rerun::Complete)
-    }
-
-    /// What the work under way fails with when its budget could not bring
-    /// a new instance up to date, and the re-run is put off to the next.
-    fn rerun_put_off_failure(&self) -> Failure {
-        let budget = self.module.engine().settings().replay_budget.as_millis();
-        if self.module.may_report_lost_state() {
-            tracing::warn!(
-                filter = self.module.name(),
-                "re-running the batches since the checkpoint on a new instance ran past engine.replay_budget_ms ({budget} ms); put off to the next batch, whose events wait for it"
-            );
-        }
-        Failure::new(
-            FailureKind::NotRun,
-            format!(
-                "not run: bringing a new instance up to date (the batches since the checkpoint) ran past engine.replay_budget_ms ({budget} ms); tried again with the next batch"
-            ),
-        )
+        Ok(())
     }
 
     /// Takes back a stateful filter's last call, whose result was not
