@@ -91,6 +91,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A write past the file-size limit (`ulimit -f`) then fails with EFBIG,
+    // which every writer reports (a state save, the output), instead of
+    // killing the process mid-save with SIGXFSZ.
+    // SAFETY: setting a signal's disposition to ignored has no preconditions.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

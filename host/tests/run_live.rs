@@ -132,6 +132,61 @@ fn a_terminated_run_writes_what_it_read_and_saves_its_state() {
     assert_stopping_drains(libc::SIGTERM, "SIGTERM", 143);
 }
 
+/// SIGHUP (the run's terminal closed): the same drain, exit status 129. Its
+/// default ended the run at once, with no summary and no state saved.
+#[test]
+fn a_hung_up_run_writes_what_it_read_and_saves_its_state() {
+    assert_stopping_drains(libc::SIGHUP, "SIGHUP", 129);
+}
+
+/// A file-size limit (`ulimit -f`) that output or a state save passes is an
+/// I/O error the run reports (exit 1), not SIGXFSZ killing it mid-write.
+#[test]
+fn a_write_past_the_file_size_limit_is_an_error_not_a_kill() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::fs::File::create(dir.path().join("out.ndjson")).unwrap();
+    let lines: String = (0..60_000)
+        .map(|i| format!("line {i} of the feed\n"))
+        .collect();
+    let input = dir.path().join("in.log");
+    std::fs::write(&input, lines).unwrap();
+    let mut command = std::process::Command::new(support::server::binary());
+    command
+        .args([
+            "run",
+            "--no-cache",
+            "--filter",
+            "mutate={\"uppercase\":[\"message\"]}",
+        ])
+        .arg(&input)
+        .stdout(output);
+    // SAFETY: setrlimit is async-signal-safe and touches only the child.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 1 << 20,
+                rlim_max: 1 << 20,
+            };
+            match libc::setrlimit(libc::RLIMIT_FSIZE, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let mut child = (command.stdin(std::process::Stdio::null()))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let limit = Duration::from_secs(60);
+    let (status, stderr) = support::wait_exit_with_stderr(&mut child, limit, "run went on");
+    assert_eq!(status.code(), Some(1), "{status:?} {stderr}");
+    assert!(
+        stderr.contains("writing output: File too large"),
+        "{stderr}"
+    );
+}
+
 /// A file whose first line is shaped like a JSON object but refused (a
 /// repeated key) is still NDJSON: that line is tagged, the rest are events.
 #[test]

@@ -490,3 +490,49 @@ fn answers_the_request_logstash_http_filter_sends() {
     );
     server.stop();
 }
+
+/// The "listening" line goes to stdout, for scripts to find the port; a
+/// stdout nobody reads (`wasmstash serve | true`) made that print panic,
+/// and the sidecar died with its state locks taken and its port bound.
+#[test]
+fn a_closed_stdout_does_not_stop_the_sidecar() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &access_and_chaos_config(""));
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut child = std::process::Command::new(support::server::binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env(
+            "WASMSTASH_CACHE_DIR",
+            std::env::temp_dir().join("wasmstash-test-cache"),
+        )
+        .env_remove("WASMSTASH_ADMIN_TOKEN")
+        .env("RUST_LOG", "wasmstash=info")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The log says where it listens, as the lost stdout line would have;
+    // it is read to its end, so that the log's own writes do not fail.
+    let log = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (found, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in log.lines().map_while(Result::ok) {
+            let listening = line.split_once("listening on http://");
+            if let Some(addr) = listening.and_then(|(_, rest)| rest.split(';').next()) {
+                let _ = found.send(addr.parse::<std::net::SocketAddr>().unwrap());
+            }
+        }
+    });
+    let addr = address
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the log names the address");
+    let server = Server { child, addr };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.get("/readyz").status != 200 {
+        assert!(Instant::now() < deadline, "server never became ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,4 +1,5 @@
-//! Ctrl-C and SIGTERM stop `wasmstash run` as the end of its input would:
+//! Ctrl-C, SIGTERM and SIGHUP (the terminal closed) stop `wasmstash run`
+//! as the end of its input would:
 //! the reader stops, the events already read go through the pipeline and
 //! out, the summary is printed and stateful filters' state is saved. A run
 //! over a live feed (`tail -f … | wasmstash run`) ends only this way, and
@@ -28,9 +29,9 @@ extern "C" fn on_signal(signal: libc::c_int) {
     unsafe { libc::write(2, STOPPING.as_ptr().cast(), STOPPING.len()) };
 }
 
-/// Routes SIGINT and SIGTERM to the run from now on.
+/// Routes SIGINT, SIGTERM and SIGHUP to the run from now on.
 pub fn install() {
-    for signal in [libc::SIGINT, libc::SIGTERM] {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: the action is fully initialised, its handler only touches
         // an atomic and may call _exit, both async-signal-safe; SA_RESTART
         // keeps other threads' reads and writes from failing with EINTR.
@@ -57,6 +58,7 @@ pub fn name(signal: i32) -> &'static str {
     match signal {
         libc::SIGINT => "SIGINT",
         libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
         _ => "a signal",
     }
 }

@@ -38,7 +38,7 @@ pub use summary::{FailureCounts, Summary};
 Exit status: 0 when every event read went out (also when the output's reader
 closed it, as `| head` does), 1 on an input or output error or when the
 filters' state could not be saved, 2 on a config, filter or --state-dir
-problem, 130 or 143 when stopped by SIGINT or SIGTERM (after writing the
+problem, 130, 143 or 129 when stopped by SIGINT, SIGTERM or SIGHUP (after writing the
 events read). Events that failed are tagged, not errors.")]
 pub struct RunArgs {
     /// Pipeline config file (TOML).
@@ -113,7 +113,7 @@ pub enum RunError {
     /// failure of the run, which says how far it got in its summary.
     #[error("the output was closed by its reader")]
     OutputClosed,
-    /// Stopped by SIGINT or SIGTERM after writing what it had read; the
+    /// Stopped by SIGINT, SIGTERM or SIGHUP after writing what it had read; the
     /// signal's number.
     #[error("stopped by {}", interrupt::name(*.0))]
     Interrupted(i32),

@@ -449,8 +449,12 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
     // once the first set is live.
     let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .map_err(|e| ConfigError(format!("cannot catch SIGHUP: {e}")))?;
-    // Printed on stdout so scripts and tests can find an ephemeral port.
-    println!("wasmstash: listening on http://{address}");
+    // Printed on stdout so scripts and tests can find an ephemeral port;
+    // a stdout nobody reads (`serve | true`) is no reason not to serve.
+    let _ = std::io::Write::write_fmt(
+        &mut std::io::stdout(),
+        format_args!("wasmstash: listening on http://{address}\n"),
+    );
     tracing::info!("listening on http://{address}; loading pipelines");
 
     // Serve at once, so /healthz answers while modules compile; /readyz and
