@@ -414,3 +414,65 @@ fn past_the_drain_limit_queued_requests_are_refused_not_lost() {
     assert_eq!(seen(&batch(1)), [12]);
     server.stop();
 }
+
+/// A reload whose old filter cannot be snapshotted (its state grew past
+/// what its snapshot can take in time, say) started the new filter afresh,
+/// and its next save wrote that over the last good state on disk. It now
+/// starts from the saved state, as a filter still in a call does.
+#[test]
+fn a_reload_after_a_failed_snapshot_starts_from_the_saved_state() {
+    use support::{ALL_UNCHANGED, RETURN_OUTPUT_AT_2048, wat_filter};
+    let dir = tempfile::tempdir().unwrap();
+    // Counts its calls; its snapshot traps past three.
+    let process = format!(
+        "(global.set $calls (i32.add (global.get $calls) (i32.const 1))) {ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}"
+    );
+    let free = r#"(func (export "wasmstash_free")"#;
+    let state = r#"(func (export "wasmstash_snapshot") (result i64)
+    (if (i32.gt_u (global.get $calls) (i32.const 3)) (then unreachable))
+    (i32.store (i32.const 3000) (global.get $calls))
+    (i64.const 0xbb800000004))
+  (func (export "wasmstash_restore") (param $p i32) (param $n i32) (result i64)
+    (global.set $calls (i32.load (local.get $p)))
+    (i64.const 0))"#;
+    let module = wat_filter(&process)
+        .replacen(
+            "(global $next",
+            "(global $calls (mut i32) (i32.const 0)) (global $next",
+            1,
+        )
+        .replacen(free, &format!("{state}\n  {free}"), 1);
+    std::fs::write(dir.path().join("counter.wat"), module).unwrap();
+    let state_dir = dir.path().join("state");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[server]\nwatch = false\nstate_dir = {state_dir:?}\n\
+             [[pipelines.p.filters]]\nmodule = \"counter.wat\"\n"
+        ),
+    );
+    let saved = || {
+        let bytes = std::fs::read(state_dir.join("p/counter.state")).unwrap();
+        u32::from_le_bytes(bytes[..4].try_into().unwrap())
+    };
+    let send = |server: &Server, count: usize| {
+        for _ in 0..count {
+            let answer = server.post("/v1/pipelines/p/event", br#"{"message":"x"}"#);
+            assert_eq!(answer.status, 200, "{}", answer.text());
+        }
+    };
+    let server = Server::start(&config, &[]);
+    send(&server, 2);
+    server.stop();
+    assert_eq!(saved(), 2);
+    // Restored at 2, then counts 4, which its snapshot cannot take.
+    let server = Server::start(&config, &[]);
+    send(&server, 2);
+    server.signal("HUP");
+    support::eventually("the reload never finished", || {
+        server.metric("wasmstash_reloads_total{result=\"ok\"}") == 1.0
+    });
+    send(&server, 1);
+    server.stop();
+    assert_eq!(saved(), 3, "the saved 2, and the event after the reload");
+}

@@ -479,8 +479,6 @@ pub(crate) async fn carry(
             let Some(old_workers) = old.pipelines.get(name) else {
                 continue;
             };
-            // A filter whose snapshot failed starts afresh in the new set
-            // (logged by `take`); its saved state stays as it was.
             let taken = state::take(old_workers.shared_stages(), Some(Instant::now() + left));
             if !taken.snapshots.is_empty() {
                 let given = state::give(name, new_workers.shared_stages(), taken.snapshots);
@@ -493,7 +491,16 @@ pub(crate) async fn carry(
             }
             if !taken.in_call.is_empty() {
                 let in_call = names_at(old_workers, &taken.in_call);
-                start_from_saved(saved.as_deref(), name, new_workers, &in_call);
+                let why = "were still in a call when the handover's wait ran out";
+                start_from_saved(saved.as_deref(), name, new_workers, &in_call, why);
+            }
+            // A filter whose snapshot failed (logged by `take`) does the
+            // same: started afresh, its next save would write over the
+            // last good state on disk.
+            if !taken.failed.is_empty() {
+                let why =
+                    "could not be snapshotted, so the state they held since the last save is lost";
+                start_from_saved(saved.as_deref(), name, new_workers, &taken.failed, why);
             }
         }
         not_taken
@@ -508,17 +515,18 @@ pub(crate) async fn carry(
     })
 }
 
-/// For filters whose old stage was still in a call when the handover's
-/// wait ran out: their new stages start from the state saved on disk, as
-/// after a restart, or afresh without a state directory.
+/// For filters whose old stage gave no state to hand over (`why` says
+/// what happened to them): their new stages start from the state saved on
+/// disk, as after a restart, or afresh without a state directory.
 fn start_from_saved(
     saved: Option<&StateDir>,
     pipeline: &str,
     workers: &super::PipelineWorkers,
-    in_call: &[String],
+    not_handed_over: &[String],
+    why: &str,
 ) {
     // Those the new pipeline no longer has keep their files as last saved.
-    let filters: Vec<String> = (in_call.iter())
+    let filters: Vec<String> = (not_handed_over.iter())
         .filter(|name| workers.stateful_names().any(|filter| filter == *name))
         .cloned()
         .collect();
@@ -544,7 +552,7 @@ fn start_from_saved(
     };
     tracing::warn!(
         pipeline,
-        "reload: filter(s) {} of the replaced set were still in a call when the handover's wait ran out; they {from}",
+        "reload: filter(s) {} of the replaced set {why}; they {from}",
         filters.join(", ")
     );
 }
