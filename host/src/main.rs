@@ -354,6 +354,10 @@ fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
     for name in config.pipelines.keys() {
         match config.check_pipeline(&engine, name) {
             Ok(modules) => {
+                let stateful = modules.iter().filter(|m| m.is_stateful()).map(|m| m.name());
+                if let Some(warning) = wasmstash::state::told_apart_by_position(stateful) {
+                    say!("wasmstash: warning: pipeline `{name}`: {warning}");
+                }
                 let filters: Vec<String> = modules
                     .iter()
                     .map(|m| format!("{} ({})", shown_name(m.name()), &m.sha256()[..12]))

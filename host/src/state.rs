@@ -49,6 +49,32 @@ pub fn stateful_names(stages: &SharedStages) -> Vec<(usize, String)> {
         .collect()
 }
 
+/// Why a pipeline's state could go to the wrong filter, if it could: of
+/// its stateful filters (`stateful`, their names in order), some share a
+/// name and are told apart by a number for their position alone
+/// (`templates`, `templates#3`), so removing or moving the first hands its
+/// state to the other.
+pub fn told_apart_by_position<'a>(stateful: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let names: Vec<&str> = stateful.into_iter().collect();
+    // The name a numbered one was given its number against.
+    let first_of = |name: &'a str| -> Option<&'a str> {
+        let (first, position) = name.rsplit_once('#')?;
+        let digits = !position.is_empty() && position.bytes().all(|b| b.is_ascii_digit());
+        (digits && names.contains(&first)).then_some(first)
+    };
+    let firsts: Vec<&str> = names.iter().filter_map(|name| first_of(name)).collect();
+    let shared: Vec<String> = (names.iter())
+        .filter(|name| firsts.contains(name) || first_of(name).is_some())
+        .map(|name| format!("`{}`", crate::config::shown_name(name)))
+        .collect();
+    (!shared.is_empty()).then(|| {
+        format!(
+            "the stateful filters {} share a name and are told apart by their position alone: removing one can hand its saved state to another, and moving one loses it; give each a `name` of its own",
+            shared.join(", ")
+        )
+    })
+}
+
 /// What [`take`] got: the snapshots, the filters whose snapshot failed
 /// (each logged), whose state on disk is older than their state in memory,
 /// and the positions of the stages still in a call when the wait ran out.

@@ -340,3 +340,33 @@ fn a_state_the_reloaded_filter_refuses_is_kept_aside() {
     );
     server.stop();
 }
+
+/// Two stateful filters of one name are told apart by their position alone
+/// (`templates`, `templates#3`): remove the first, and the second becomes
+/// `templates` and takes the first's saved state. `check`, `run` with a
+/// state directory and `serve` warn of it; named ones, or stateless ones
+/// sharing a name, are no concern.
+#[test]
+fn stateful_filters_told_apart_by_position_are_warned_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipelines = format!(
+        "{TEMPLATES}{MUTATE}{TEMPLATES}\
+         [[pipelines.named.filters]]\nfilter = \"templates\"\nname = \"a\"\n\
+         [[pipelines.named.filters]]\nfilter = \"templates\"\nname = \"b\"\n\
+         [[pipelines.named.filters]]\nfilter = \"mutate\"\n\
+         [[pipelines.named.filters]]\nfilter = \"mutate\"\n"
+    );
+    let config = write_config(dir.path(), &pipelines);
+    let check = wasmstash_in(dir.path(), &["check", config.to_str().unwrap()], b"");
+    let stderr = text(&check.stderr);
+    assert_eq!(check.status.code(), Some(0), "{stderr}");
+    let warning = "pipeline `logs`: the stateful filters `templates`, `templates#3` share a name";
+    assert!(stderr.contains(warning), "{stderr}");
+    assert!(!stderr.contains("pipeline `named`"), "{stderr}");
+    let (_, stderr) = run(
+        dir.path(),
+        &format!("{TEMPLATES}{MUTATE}{TEMPLATES}"),
+        "a line",
+    );
+    assert!(stderr.contains(warning), "{stderr}");
+}

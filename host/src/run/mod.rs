@@ -174,6 +174,10 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
                         return Ok(None);
                     }
                     let stateful = state::stateful_names(&shared);
+                    let names = stateful.iter().map(|(_, name)| name.as_str());
+                    if let Some(warning) = state::told_apart_by_position(names) {
+                        tracing::warn!("pipeline `{}`: {warning}", pipeline.name());
+                    }
                     state::claim_pipeline(dir, pipeline.name(), &stateful, "`wasmstash run`")
                         .map(Some)
                 })

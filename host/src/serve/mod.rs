@@ -291,6 +291,10 @@ fn load_set(
                 continue;
             }
         };
+        let stateful = modules.iter().filter(|m| m.is_stateful()).map(|m| m.name());
+        if let Some(warning) = crate::state::told_apart_by_position(stateful) {
+            tracing::warn!(pipeline = %name, "pipeline `{name}`: {warning}");
+        }
         let limits = workers::Limits {
             workers: server.workers,
             queue: server.queue,
