@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde_json::{Map, Value, json};
-use wasmstash_sdk::field_ref;
 
+use super::mask::{MASK, Mask};
 use super::tap::{BodyKind, Sample};
 
 const TAIL: usize = 200;
@@ -18,7 +18,6 @@ const ANOMALIES: usize = 100;
 const TEMPLATES: usize = 2000;
 const NEW_TEMPLATES: usize = 50;
 const TOP_TEMPLATES: usize = 15;
-const MASK: &str = "***";
 /// What an event must contain somewhere to be a failure (tags start with
 /// `_`), an anomaly or a templated event.
 const MARKS: [&[u8]; 3] = [b"\"_", b"\"anomaly\"", b"\"template\""];
@@ -61,9 +60,7 @@ struct TemplateStats {
 }
 
 pub struct Digest {
-    mask: Vec<String>,
-    /// The masked fields in dotted form, to recognise an anomaly key field.
-    mask_dotted: Vec<String>,
+    mask: Mask,
     seq: u64,
     /// Highest `seq` already sent to every page.
     sent: u64,
@@ -78,11 +75,7 @@ pub struct Digest {
 impl Digest {
     pub fn new(mask_fields: &[String]) -> Digest {
         Digest {
-            mask: mask_fields.to_vec(),
-            mask_dotted: mask_fields
-                .iter()
-                .map(|f| field_ref::segments(f).collect::<Vec<_>>().join("."))
-                .collect(),
+            mask: Mask::new(mask_fields),
             seq: 0,
             sent: 0,
             sampled_events: 0,
@@ -193,7 +186,7 @@ impl Digest {
         template: &Map<String, Value>,
         keep: &mut impl FnMut(&Digest) -> Option<Item>,
     ) {
-        let (Some(id), Some(text)) = (
+        let (Some(id), Some(_)) = (
             template.get("id").and_then(Value::as_str),
             template.get("text").and_then(Value::as_str),
         ) else {
@@ -219,52 +212,25 @@ impl Digest {
                 self.templates.remove(&rarest);
             }
         }
+        // Shown as the event's masked template says it.
+        let shown = keep(self).and_then(|item| {
+            let text = item.event.pointer("/wasmstash/template/text")?;
+            text.as_str().map(str::to_owned)
+        });
         self.templates.insert(
             id.to_owned(),
             TemplateStats {
-                text: self.mask_text(text),
+                text: shown.unwrap_or_else(|| MASK.to_owned()),
                 count: 1,
             },
         );
     }
 
-    /// The event as JSON with every masked field replaced. When the anomaly
-    /// key comes from a masked field, the key's value is masked wherever it
-    /// appears (reason, findings).
+    /// The event as JSON, masked (see [`Mask`]).
     fn masked(&self, bytes: &[u8]) -> Option<Value> {
         let mut value: Value = serde_json::from_slice(bytes).ok()?;
-        for field in &self.mask {
-            mask_field(&mut value, field);
-        }
-        let anomaly = &value["wasmstash"]["anomaly"];
-        if let (Some(field), Some(key)) = (
-            anomaly["key_field"].as_str(),
-            anomaly["key"].as_str().map(str::to_owned),
-        ) && self.is_masked(field)
-            && !key.is_empty()
-        {
-            replace_in_strings(&mut value, &key);
-        }
+        self.mask.apply(&mut value);
         Some(value)
-    }
-
-    /// Whether `field` (dotted, or a Logstash reference) is masked.
-    fn is_masked(&self, field: &str) -> bool {
-        let dotted = if field.starts_with('[') {
-            field_ref::segments(field).collect::<Vec<_>>().join(".")
-        } else {
-            field.to_owned()
-        };
-        self.mask_dotted.contains(&dotted)
-    }
-
-    /// Template text is derived from `message`; if that is masked, so is it.
-    fn mask_text(&self, text: &str) -> String {
-        if self.is_masked("message") {
-            MASK.to_owned()
-        } else {
-            text.to_owned()
-        }
     }
 
     /// An update for the pages: everything (`full`, for a page that just
@@ -334,67 +300,6 @@ fn push_bounded(items: &mut VecDeque<Item>, item: Item, most: usize) {
         items.pop_front();
     }
     items.push_back(item);
-}
-
-/// Replaces the value at a Logstash field reference by `"***"` wherever the
-/// event holds it in a form Elasticsearch reads as that field: nested
-/// objects, keys that join several steps with dots (`"source.address"`,
-/// `{"source": {"address.ip": …}}`), and arrays of objects along the way.
-pub fn mask_field(value: &mut Value, field: &str) {
-    let segments: Vec<&str> = field_ref::segments(field).collect();
-    if !segments.is_empty() {
-        mask_path(value, &segments);
-    }
-}
-
-fn mask_path(value: &mut Value, segments: &[&str]) {
-    let mask_or_descend = |child: &mut Value, rest: &[&str]| match rest {
-        [] => *child = Value::String(MASK.to_owned()),
-        rest => mask_path(child, rest),
-    };
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map.iter_mut() {
-                if let Some(used) = steps_in_key(key, segments) {
-                    mask_or_descend(child, &segments[used..]);
-                }
-            }
-        }
-        Value::Array(items) => match segments[0].parse::<usize>() {
-            Ok(index) => {
-                if let Some(item) = items.get_mut(index) {
-                    mask_or_descend(item, &segments[1..]);
-                }
-            }
-            Err(_) => items.iter_mut().for_each(|item| mask_path(item, segments)),
-        },
-        _ => {}
-    }
-}
-
-/// How many of `segments` the object key `key` spells, one or several
-/// joined by dots; `None` if it is not a start of the path. A key that
-/// spells the whole path and goes on (`address.ip` for `[address]`) names
-/// a field inside the masked one, and counts as all of it.
-fn steps_in_key(key: &str, segments: &[&str]) -> Option<usize> {
-    let mut rest = key;
-    for (used, segment) in segments.iter().enumerate() {
-        rest = rest.strip_prefix(segment)?;
-        if rest.is_empty() {
-            return Some(used + 1);
-        }
-        rest = rest.strip_prefix('.')?;
-    }
-    Some(segments.len())
-}
-
-fn replace_in_strings(value: &mut Value, needle: &str) {
-    match value {
-        Value::String(s) if s.contains(needle) => *s = s.replace(needle, MASK),
-        Value::Array(items) => items.iter_mut().for_each(|v| replace_in_strings(v, needle)),
-        Value::Object(map) => map.values_mut().for_each(|v| replace_in_strings(v, needle)),
-        _ => {}
-    }
 }
 
 #[cfg(test)]
@@ -495,35 +400,6 @@ mod tests {
         let frame = digest.frame(true).to_string();
         assert!(!frame.contains("checkout"), "{frame}");
         assert!(frame.contains("rate of *** went silent"), "{frame}");
-    }
-
-    #[test]
-    fn a_masked_field_is_masked_in_every_form_elasticsearch_reads_as_it() {
-        let mut event = json!({
-            "source.address": "10.6.6.6",
-            "source.address.port": 5,
-            "source": {"address": ["10.5.5.5"], "address.ip": "10.1.1.1", "port": 1},
-            "client": [{"user.name": "ann"}, {"user": {"name": "bob"}}],
-            "user": {"name": "eve", "named": "kept"},
-            "sources": {"address": "kept"},
-        });
-        mask_field(&mut event, "[source][address]");
-        mask_field(&mut event, "[client][user][name]");
-        mask_field(&mut event, "[user][name]");
-        assert_eq!(
-            event,
-            json!({
-                "source.address": MASK,
-                "source.address.port": MASK,
-                "source": {"address": MASK, "address.ip": MASK, "port": 1},
-                "client": [{"user.name": MASK}, {"user": {"name": MASK}}],
-                "user": {"name": MASK, "named": "kept"},
-                "sources": {"address": "kept"},
-            })
-        );
-        let mut listed = json!({"tags": ["a", "b"]});
-        mask_field(&mut listed, "[tags][1]");
-        assert_eq!(listed, json!({"tags": ["a", MASK]}));
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod access;
 
 pub(crate) use access::{bearer, same_secret};
 mod digest;
+mod mask;
 mod series;
 pub mod tap;
 
