@@ -402,6 +402,20 @@ mod tests {
         assert!(frame.contains("rate of *** went silent"), "{frame}");
     }
 
+    /// The panel of top templates shows a template as the event's masked
+    /// template says it: mined from a masked `message`, not at all.
+    #[test]
+    fn the_top_templates_of_a_masked_message_are_masked() {
+        let mut digest = Digest::new(&["message".into()]);
+        let line = json!({"event": {"message": "Failed password for alice from 10.0.0.1",
+            "wasmstash": {"template": {"id": "b2", "new": true,
+                "text": "Failed password for alice from <*>", "params": ["10.0.0.1"]}}}});
+        digest.add(&batch(&[line]), 1);
+        let frame = digest.frame(true);
+        assert_eq!(frame["templates"]["top"][0]["text"], MASK);
+        assert!(!frame.to_string().contains("alice"), "{frame}");
+    }
+
     #[test]
     fn tails_stay_bounded() {
         let mut digest = Digest::new(&[]);
