@@ -12,10 +12,24 @@ const state = {
   tails: {},           // pipeline -> [item]
   anomalies: [],
   newTemplates: [],
-  seen: new Set(),     // seq numbers already shown, across reconnects
+  samples: new Map(),  // failure tag -> its latest sample (updates send only new ones)
+  shown: {},           // list ("e:PIPELINE", "a", "t") -> highest seq shown
   paused: false,
   source: null,
 };
+
+// Whether `item` of `list` is new to the page: each list comes in seq order.
+// A hello (a new connection, perhaps to a restarted sidecar that counts
+// from 1 again) carries everything and starts the page afresh.
+function fresh(list, item) {
+  if (item.seq <= (state.shown[list] || 0)) return false;
+  state.shown[list] = item.seq;
+  return true;
+}
+
+function forgetAll() {
+  Object.assign(state, { tails: {}, anomalies: [], newTemplates: [], samples: new Map(), shown: {} });
+}
 
 function el(tag, text, cls) {
   const node = document.createElement(tag);
@@ -138,7 +152,8 @@ function renderFailures(failures, hostTotals) {
   const tags = new Map(failures.map((f) => [f.tag, f]));
   for (const tag of Object.keys(hostTotals || {})) if (!tags.has(tag)) tags.set(tag, { tag, sampled: 0, samples: [] });
   for (const f of tags.values()) {
-    const latest = f.samples[f.samples.length - 1];
+    if (f.samples.length) state.samples.set(f.tag, f.samples[f.samples.length - 1]);
+    const latest = state.samples.get(f.tag);
     const row = el("tr", null, latest ? "click" : "");
     const tagCell = el("td");
     tagCell.append(el("span", f.tag, "tag"));
@@ -153,8 +168,7 @@ function renderFailures(failures, hostTotals) {
 
 function addAnomalies(items) {
   for (const item of items) {
-    if (state.seen.has("a" + item.seq)) continue;
-    state.seen.add("a" + item.seq);
+    if (!fresh("a", item)) continue;
     state.anomalies.unshift(item);
   }
   state.anomalies.length = Math.min(state.anomalies.length, 100);
@@ -182,8 +196,7 @@ function renderTemplates(templates) {
     top.append(row);
   }
   for (const item of templates.new) {
-    if (state.seen.has("t" + item.seq)) continue;
-    state.seen.add("t" + item.seq);
+    if (!fresh("t", item)) continue;
     state.newTemplates.unshift(item);
   }
   state.newTemplates.length = Math.min(state.newTemplates.length, 50);
@@ -244,8 +257,7 @@ function addTail(tails) {
   for (const [pipeline, items] of Object.entries(tails)) {
     const list = (state.tails[pipeline] ||= []);
     for (const item of items) {
-      if (state.seen.has("e" + item.seq)) continue;
-      state.seen.add("e" + item.seq);
+      if (!fresh("e:" + pipeline, item)) continue;
       list.push(item);
     }
     if (list.length > TAIL_KEEP) list.splice(0, list.length - TAIL_KEEP);
@@ -288,6 +300,7 @@ function connect() {
   state.source = source;
   source.addEventListener("hello", (e) => {
     const frame = JSON.parse(e.data);
+    forgetAll();
     state.points = frame.series.slice(-KEEP_POINTS);
     apply(frame);
     const masked = frame.masked.length ? ` · masked: ${frame.masked.join(", ")}` : "";

@@ -268,7 +268,12 @@ impl Digest {
             .failures
             .iter()
             .map(|(tag, stats)| {
-                let samples: Vec<Value> = stats.samples.iter().map(Item::to_json).collect();
+                // The page keeps the latest sample of each tag: an update
+                // sends only the new ones, not every kept one again.
+                let samples: Vec<Value> = (stats.samples.iter())
+                    .filter(|item| item.seq > since)
+                    .map(Item::to_json)
+                    .collect();
                 json!({"tag": tag, "sampled": stats.sampled, "samples": samples})
             })
             .collect();
@@ -362,6 +367,13 @@ mod tests {
         assert!(update["tail"]["app"].as_array().unwrap().is_empty());
         assert!(update["anomalies"].as_array().unwrap().is_empty());
         assert_eq!(update["failures"][0]["sampled"], 1);
+        // A failure sample already sent is not sent again.
+        assert!(
+            update["failures"][0]["samples"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
