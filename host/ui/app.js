@@ -234,6 +234,10 @@ function renderOverview(o) {
   for (const p of o.pipelines) {
     if (![...select.options].some((opt) => opt.value === p)) select.append(new Option(p, p));
   }
+  // A pipeline a reload removed leaves the list, unless it is the one shown.
+  for (const opt of [...select.options]) {
+    if (!o.pipelines.includes(opt.value) && opt.value !== select.value) opt.remove();
+  }
 }
 
 // ---- live tail --------------------------------------------------------------------
