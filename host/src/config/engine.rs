@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::server::{Problems, millis};
+use super::server::{Problems, in_range, millis, millis_in};
 use crate::engine::EngineSettings;
 
 #[derive(Deserialize, Default)]
@@ -34,13 +34,12 @@ pub const DEFAULT_MAX_FILTER_INSTANCES: u64 = 4096;
 
 /// `max_filter_instances`, checked against its bounds.
 pub(super) fn max_filter_instances(raw: &RawEngine) -> Result<u64, String> {
-    match raw.max_filter_instances {
-        None => Ok(DEFAULT_MAX_FILTER_INSTANCES),
-        Some(most @ 1..=65_536) => Ok(most),
-        Some(other) => Err(format!(
-            "max_filter_instances = {other}: must be between 1 and 65536"
-        )),
-    }
+    in_range(
+        "max_filter_instances",
+        raw.max_filter_instances,
+        DEFAULT_MAX_FILTER_INSTANCES,
+        1..=65_536,
+    )
 }
 
 pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSettings, Vec<String>> {
@@ -58,14 +57,14 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
             defaults.call_timeout,
         ),
     };
-    let checkpoint_interval = match raw.checkpoint_interval_ms {
-        None => defaults.checkpoint_interval,
-        Some(ms @ 0..=3_600_000) => Duration::from_millis(ms),
-        Some(other) => bad.refuse(
-            format!("checkpoint_interval_ms = {other}: must be between 0 and 3600000"),
-            defaults.checkpoint_interval,
-        ),
-    };
+    let checkpoint_interval = bad.setting(defaults.checkpoint_interval, |default| {
+        millis_in(
+            "checkpoint_interval_ms",
+            raw.checkpoint_interval_ms,
+            default,
+            0..=3_600_000,
+        )
+    });
     let replay_budget = bad.setting(defaults.replay_budget, |default| {
         millis("replay_budget_ms", raw.replay_budget_ms, default)
     });
@@ -121,11 +120,6 @@ fn mebibytes(
 ) -> Result<u64, String> {
     match value {
         None => Ok(default),
-        Some(mib) if range.contains(&mib) => Ok(mib << 20),
-        Some(other) => Err(format!(
-            "{name} = {other}: must be between {} and {}",
-            range.start(),
-            range.end()
-        )),
+        Some(mib) => in_range(name, Some(mib), mib, range).map(|mib| mib << 20),
     }
 }

@@ -271,17 +271,46 @@ impl ServerSettings {
     }
 }
 
+/// The setting `name`'s `value`, if within `range`; `default` when it is
+/// not given. Every bounded setting of the config is read through this, so
+/// that each refusal says the same thing.
+pub(super) fn in_range<T: Copy + PartialOrd + std::fmt::Display>(
+    name: &str,
+    value: Option<T>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, String> {
+    match value {
+        None => Ok(default),
+        Some(v) if range.contains(&v) => Ok(v),
+        Some(v) => Err(format!(
+            "{name} = {v}: must be between {} and {}",
+            range.start(),
+            range.end()
+        )),
+    }
+}
+
+/// A `*_ms` setting within `range` milliseconds, or `default`.
+pub(super) fn millis_in(
+    name: &str,
+    value: Option<u64>,
+    default: Duration,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, String> {
+    match value {
+        None => Ok(default),
+        Some(ms) => in_range(name, Some(ms), ms, range).map(Duration::from_millis),
+    }
+}
+
 /// A `*_ms` setting of 1 ms to an hour, or `default` when it is not given.
 pub(super) fn millis(
     name: &str,
     value: Option<u64>,
     default: Duration,
 ) -> Result<Duration, String> {
-    match value {
-        None => Ok(default),
-        Some(ms @ 1..=3_600_000) => Ok(Duration::from_millis(ms)),
-        Some(ms) => Err(format!("{name} = {ms}: must be between 1 and 3600000")),
-    }
+    millis_in(name, value, default, 1..=3_600_000)
 }
 
 /// The `[server]` settings, with the default in place of each bad one, and
@@ -290,10 +319,8 @@ pub(super) fn millis(
 pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, Vec<String>) {
     let defaults = ServerSettings::default();
     let mut bad = Problems::default();
-    let within = |name: &str, value: Option<usize>, default: usize, max: usize| match value {
-        None => Ok(default),
-        Some(v) if (1..=max).contains(&v) => Ok(v),
-        Some(v) => Err(format!("{name} = {v}: must be between 1 and {max}")),
+    let within = |name: &str, value: Option<usize>, default: usize, max: usize| {
+        in_range(name, value, default, 1..=max)
     };
     let listen = match raw.listen {
         None => defaults.listen,
@@ -313,14 +340,9 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, V
         workers: bad.setting(defaults.workers, |default| {
             within("workers", raw.workers, default, 256)
         }),
-        queue: match raw.queue {
-            None => defaults.queue,
-            Some(queue @ 0..=100_000) => queue,
-            Some(other) => bad.refuse(
-                format!("queue = {other}: must be between 0 and 100000"),
-                defaults.queue,
-            ),
-        },
+        queue: bad.setting(defaults.queue, |default| {
+            in_range("queue", raw.queue, default, 0..=100_000)
+        }),
         queue_timeout: bad.setting(defaults.queue_timeout, |default| {
             millis("queue_timeout_ms", raw.queue_timeout_ms, default)
         }),
@@ -335,14 +357,14 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, V
             )
         }),
         // hyper's buffer cannot be smaller than 8 KiB.
-        max_header_bytes: match raw.max_header_bytes {
-            None => defaults.max_header_bytes,
-            Some(bytes @ 8192..=16_777_216) => bytes,
-            Some(other) => bad.refuse(
-                format!("max_header_bytes = {other}: must be between 8192 and 16777216"),
-                defaults.max_header_bytes,
-            ),
-        },
+        max_header_bytes: bad.setting(defaults.max_header_bytes, |default| {
+            in_range(
+                "max_header_bytes",
+                raw.max_header_bytes,
+                default,
+                8192..=16_777_216,
+            )
+        }),
         body_read_timeout: bad.setting(defaults.body_read_timeout, |default| {
             millis("body_read_timeout_ms", raw.body_read_timeout_ms, default)
         }),
@@ -379,14 +401,14 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, V
                 None,
             ),
         },
-        shutdown_linger: match raw.shutdown_linger_ms {
-            None => defaults.shutdown_linger,
-            Some(ms @ 0..=60_000) => Duration::from_millis(ms),
-            Some(other) => bad.refuse(
-                format!("shutdown_linger_ms = {other}: must be between 0 and 60000"),
-                defaults.shutdown_linger,
-            ),
-        },
+        shutdown_linger: bad.setting(defaults.shutdown_linger, |default| {
+            millis_in(
+                "shutdown_linger_ms",
+                raw.shutdown_linger_ms,
+                default,
+                0..=60_000,
+            )
+        }),
         ui: bad.or(ui_settings(raw.ui.unwrap_or_default()), defaults.ui),
     };
     if settings.max_inflight_body_bytes < settings.max_body_bytes {
@@ -444,24 +466,18 @@ fn ui_settings(raw: RawUi) -> Result<UiSettings, String> {
     Ok(UiSettings {
         enabled: raw.enabled.unwrap_or(defaults.enabled),
         mask_fields,
-        sample_bytes_per_sec: match raw.sample_bytes_per_sec {
-            None => defaults.sample_bytes_per_sec,
-            Some(n @ 1024..=1_073_741_824) => n,
-            Some(n) => {
-                return Err(format!(
-                    "ui.sample_bytes_per_sec = {n}: must be between 1024 and 1073741824"
-                ));
-            }
-        },
-        update_interval: match raw.update_ms {
-            None => defaults.update_interval,
-            Some(ms @ 250..=60_000) => Duration::from_millis(ms),
-            Some(ms) => {
-                return Err(format!(
-                    "ui.update_ms = {ms}: must be between 250 and 60000"
-                ));
-            }
-        },
+        sample_bytes_per_sec: in_range(
+            "ui.sample_bytes_per_sec",
+            raw.sample_bytes_per_sec,
+            defaults.sample_bytes_per_sec,
+            1024..=1_073_741_824,
+        )?,
+        update_interval: millis_in(
+            "ui.update_ms",
+            raw.update_ms,
+            defaults.update_interval,
+            250..=60_000,
+        )?,
     })
 }
 
