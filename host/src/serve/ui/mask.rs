@@ -67,26 +67,30 @@ fn hide_template(template: &mut Value, hidden: &[String]) {
         .flat_map(|value| value.split_whitespace())
         .filter(|word| word.chars().count() >= SHORTEST_FOUND_INSIDE)
         .collect();
-    let shows = |value: &Value| match value {
-        Value::String(text) => words.iter().any(|word| text.contains(word)),
-        Value::Array(items) => items.iter().any(|item| match item {
-            Value::String(text) => words.iter().any(|word| text.contains(word)),
-            _ => false,
-        }),
-        _ => false,
-    };
     let Some(template) = template.as_object_mut() else {
         return;
     };
-    if ["text", "params"]
-        .iter()
-        .any(|key| template.get(*key).is_some_and(shows))
-    {
+    let shows = |key: &str| {
+        template
+            .get(key)
+            .is_some_and(|value| holds_any(value, &words))
+    };
+    if shows("text") || shows("params") {
         for key in ["text", "params"] {
             if let Some(value) = template.get_mut(key) {
                 *value = Value::String(MASK.to_owned());
             }
         }
+    }
+}
+
+/// Whether a string in `value` (itself, or an item of a list) holds one
+/// of `words`.
+fn holds_any(value: &Value, words: &[&str]) -> bool {
+    match value {
+        Value::String(text) => words.iter().any(|word| text.contains(word)),
+        Value::Array(items) => items.iter().any(|item| holds_any(item, words)),
+        _ => false,
     }
 }
 
