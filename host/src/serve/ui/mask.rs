@@ -46,8 +46,7 @@ impl Mask {
     pub fn apply(&self, event: &mut Value) {
         let mut hidden = Vec::new();
         for steps in &self.fields {
-            let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
-            mask_path(event, &steps, &mut hidden);
+            mask_path(event, steps, &mut hidden);
         }
         hidden.retain(|value| !value.is_empty());
         if hidden.is_empty() {
@@ -94,8 +93,8 @@ fn holds_any(value: &Value, words: &[&str]) -> bool {
     }
 }
 
-fn mask_path(value: &mut Value, steps: &[&str], hidden: &mut Vec<String>) {
-    let mut mask_or_descend = |child: &mut Value, rest: &[&str]| match rest {
+fn mask_path(value: &mut Value, steps: &[String], hidden: &mut Vec<String>) {
+    let mut mask_or_descend = |child: &mut Value, rest: &[String]| match rest {
         [] => {
             collect_leaves(child, hidden);
             *child = Value::String(MASK.to_owned());
@@ -139,7 +138,7 @@ fn collect_leaves(value: &Value, into: &mut Vec<String>) {
 /// joined by dots; `None` if it is not a start of the path. A key that
 /// spells the whole path and goes on (`address.ip` for `[address]`) names
 /// a field inside the masked one, and counts as all of it.
-fn steps_in_key(key: &str, steps: &[&str]) -> Option<usize> {
+fn steps_in_key(key: &str, steps: &[String]) -> Option<usize> {
     let mut rest = key;
     for (used, step) in steps.iter().enumerate() {
         rest = rest.strip_prefix(step)?;
