@@ -273,24 +273,23 @@ impl Stage {
     fn call(&mut self, events: &[&CheckedEvent]) -> Result<Vec<StageOutcome>, Failure> {
         let mut batch = std::mem::take(&mut self.batch);
         self.module.encode_batch(events, &mut batch);
-        let result = self
+        let mut result = self
             .instance()
             .and_then(|instance| instance.process(&batch, events));
-        // A stateful filter has counted an event whose result the host
-        // refuses: the call is failed whole and its instance goes, so that
-        // the event fails alone in the replay and no state holds it.
-        let result = match result {
-            Ok(outcomes) if self.module.is_stateful() => {
-                match outcomes.iter().find_map(refused_output) {
-                    Some(failure) => Err(failure.clone()),
-                    None => Ok(outcomes),
-                }
+        if self.module.is_stateful() {
+            // The filter has counted an event whose result the host
+            // refuses: the call is failed whole and its instance goes, so
+            // that the event fails alone in the replay and no state holds it.
+            let refused = (result.as_ref().ok())
+                .and_then(|outcomes| outcomes.iter().find_map(refused_output))
+                .cloned();
+            if let Some(failure) = refused {
+                result = Err(failure);
             }
-            other => other,
-        };
-        if result.is_ok() && self.module.is_stateful() {
-            self.log_bytes += batch.len();
-            self.log.push(batch.clone());
+            if result.is_ok() {
+                self.log_bytes += batch.len();
+                self.log.push(batch.clone());
+            }
         }
         self.batch = batch;
         // Linear memory never shrinks, so its size after the call is the
