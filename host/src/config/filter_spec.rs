@@ -43,36 +43,6 @@ impl RawFilter {
     }
 }
 
-/// A pipeline's `filters`: a list of tables. `[pipelines.web.filters]` with
-/// one bracket (a table, where `[[...]]` makes a list) is a slip common
-/// enough to name, rather than leave to "expected a sequence".
-pub(super) fn filter_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    struct FilterList<T>(std::marker::PhantomData<T>);
-    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for FilterList<T> {
-        type Value = Vec<T>;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a list of filters, each a `[[pipelines.NAME.filters]]` table")
-        }
-
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-            Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
-        }
-
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-            Err(serde::de::Error::custom(
-                "`filters` is a table here, but it must be a list: write each filter under \
-                 `[[pipelines.NAME.filters]]`, with two brackets on each side",
-            ))
-        }
-    }
-    deserializer.deserialize_seq(FilterList(std::marker::PhantomData))
-}
-
 /// A pipeline's filters as specs, each with its position, past any the
 /// config cannot take (each such a `problem`), and whether it took them
 /// all; `None` when there are none to take. `read` is what could be read

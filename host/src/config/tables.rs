@@ -17,7 +17,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::engine::RawEngine;
-use super::filter_spec::{RawFilter, filter_list};
+use super::filter_spec::RawFilter;
 use super::server::RawServer;
 use super::toml_error::toml_error;
 
@@ -59,6 +59,36 @@ struct TopLevel {
 struct PipelineTable {
     #[serde(deserialize_with = "filter_list", rename = "filters")]
     _filters: Vec<IgnoredAny>,
+}
+
+/// A pipeline's `filters`: a list of tables. `[pipelines.web.filters]` with
+/// one bracket (a table, where `[[...]]` makes a list) is a slip common
+/// enough to name, rather than leave to "expected a sequence".
+/// Only the list's shape is read here; each filter is read on its own.
+fn filter_list<'de, D>(deserializer: D) -> Result<Vec<IgnoredAny>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct FilterList;
+    impl<'de> serde::de::Visitor<'de> for FilterList {
+        type Value = Vec<IgnoredAny>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of filters, each a `[[pipelines.NAME.filters]]` table")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(serde::de::Error::custom(
+                "`filters` is a table here, but it must be a list: write each filter under \
+                 `[[pipelines.NAME.filters]]`, with two brackets on each side",
+            ))
+        }
+    }
+    deserializer.deserialize_seq(FilterList)
 }
 
 /// Reads `text`'s tables; the error is the one problem that leaves nothing
@@ -190,5 +220,20 @@ mod tests {
         assert!(loaded.server.is_none());
         let (name, kept) = &loaded.incomplete[0];
         assert_eq!((name.as_str(), kept.len(), kept[0].0), ("a", 1, 1));
+    }
+
+    /// `[pipelines.web.filters]` with one bracket makes a table, not a
+    /// list: the slip is named, and how to write it.
+    #[test]
+    fn filters_written_as_a_table_are_named_as_such() {
+        let text = "[pipelines.web.filters]\nfilter = \"json\"\n";
+        let loaded = Config::parse_all(text, Path::new("w.toml"));
+        let problems: Vec<&str> = loaded.problems.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("w.toml: pipeline `web`: TOML parse error at line 1"));
+        assert!(
+            problems[0].contains("with two brackets on each side"),
+            "{problems:?}"
+        );
     }
 }
