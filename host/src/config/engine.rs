@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::server::{Problems, in_range, millis, millis_in};
+use super::server::{Problems, in_range, in_range_as, millis, millis_in};
 use crate::engine::EngineSettings;
 
 #[derive(Deserialize, Default)]
@@ -118,8 +118,5 @@ fn mebibytes(
     default: u64,
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<u64, String> {
-    match value {
-        None => Ok(default),
-        Some(mib) => in_range(name, Some(mib), mib, range).map(|mib| mib << 20),
-    }
+    in_range_as(name, value, default, range, |mib| mib << 20)
 }

@@ -291,6 +291,22 @@ pub(super) fn in_range<T: Copy + PartialOrd + std::fmt::Display>(
     }
 }
 
+/// As [`in_range`], for a setting written in another unit than it is
+/// held in: `convert` makes a value in range into the setting (milliseconds
+/// into a `Duration`, MiB into bytes), and `default` is one already.
+pub(super) fn in_range_as<T>(
+    name: &str,
+    value: Option<u64>,
+    default: T,
+    range: std::ops::RangeInclusive<u64>,
+    convert: impl FnOnce(u64) -> T,
+) -> Result<T, String> {
+    match value {
+        None => Ok(default),
+        Some(v) => in_range(name, Some(v), v, range).map(convert),
+    }
+}
+
 /// A `*_ms` setting within `range` milliseconds, or `default`.
 pub(super) fn millis_in(
     name: &str,
@@ -298,10 +314,7 @@ pub(super) fn millis_in(
     default: Duration,
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<Duration, String> {
-    match value {
-        None => Ok(default),
-        Some(ms) => in_range(name, Some(ms), ms, range).map(Duration::from_millis),
-    }
+    in_range_as(name, value, default, range, Duration::from_millis)
 }
 
 /// A `*_ms` setting of 1 ms to an hour, or `default` when it is not given.
