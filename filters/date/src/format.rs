@@ -60,12 +60,12 @@ impl Format {
     }
 
     /// Whether a JSON number can be read with this format: Logstash reads
-    /// numbers only with the epoch formats, and hands text patterns text.
+    /// numbers only with `UNIX` and `UNIX_MS`; its TAI64N parser, like the
+    /// text patterns, refuses one.
     pub fn reads_numbers(&self) -> bool {
-        matches!(self, Format::Unix | Format::UnixMs | Format::Tai64n)
+        matches!(self, Format::Unix | Format::UnixMs)
     }
 
-    /// Whether parsing reads the clock (a pattern without a year).
     /// Whether the locale's names are read (see `Pattern::reads_names`).
     pub fn reads_names(&self) -> bool {
         matches!(self, Format::Joda(pattern) if pattern.reads_names())
@@ -73,9 +73,10 @@ impl Format {
 
     /// Whether the value is a count from an epoch, read in no zone.
     pub fn is_epoch(&self) -> bool {
-        matches!(self, Format::Unix | Format::UnixMs | Format::Tai64n)
+        matches!(self, Format::Unix | Format::UnixMs)
     }
 
+    /// Whether parsing reads the clock (a pattern without a year).
     pub fn needs_clock(&self) -> bool {
         matches!(self, Format::Joda(pattern) if !pattern.has_year())
     }
@@ -84,7 +85,10 @@ impl Format {
     pub fn parse(&self, text: &str, context: &Context) -> Result<i64, String> {
         match self {
             Format::Joda(pattern) => {
-                let fields = pattern.parse(text, context.names, context.init_year)?;
+                let mut fields = pattern.parse(text, context.names, context.init_year)?;
+                if !pattern.keeps_read_zone() {
+                    (fields.offset_millis, fields.zone) = (None, None);
+                }
                 resolve(fields, !pattern.has_year(), context)
             }
             Format::Iso8601(iso) => resolve(
@@ -462,6 +466,44 @@ mod tests {
                 "Jun 01 00:30:00 +0200",
                 "UTC",
                 "2026-05-31T22:30:00.000Z",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn a_year_less_pattern_without_a_capital_z_drops_the_zone_it_read() {
+        // Logstash parses such a pattern to a local time, in `timezone`.
+        as_joda(&[
+            (
+                "MMM dd HH:mm:ss z",
+                "Jun 01 12:00:00 PST",
+                "UTC",
+                "2026-06-01T12:00:00.000Z",
+            ),
+            (
+                "EEE MMM dd HH:mm:ss zzz",
+                "Mon Jun 01 12:00:00 EDT",
+                "UTC",
+                "2026-06-01T12:00:00.000Z",
+            ),
+            (
+                "MMM dd HH:mm:ss z",
+                "Jun 01 12:00:00 UTC",
+                "Europe/Paris",
+                "2026-06-01T10:00:00.000Z",
+            ),
+            // A `Z` anywhere keeps it, and so does a year.
+            (
+                "MMM dd HH:mm:ss z 'Z'",
+                "Jun 01 12:00:00 PST Z",
+                "UTC",
+                "2026-06-01T19:00:00.000Z",
+            ),
+            (
+                "yyyy MMM dd HH:mm:ss z",
+                "2026 Jun 01 12:00:00 PST",
+                "UTC",
+                "2026-06-01T19:00:00.000Z",
             ),
         ]);
     }

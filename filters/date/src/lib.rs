@@ -10,7 +10,7 @@
 //! Logstash writes it. A value no format reads leaves the event as it was and
 //! adds `tag_on_failure` (default `_dateparsefailure`); an event without the
 //! field is left alone, as in Logstash. As there, a number is read only by
-//! the epoch formats and a list by none; the common options (`add_field`,
+//! `UNIX` and `UNIX_MS` and a list by none; the common options (`add_field`,
 //! `add_tag`, ...) apply when the date was read.
 
 mod bucket;
@@ -219,9 +219,7 @@ impl Date {
                 Input::Number(number) if format.reads_numbers() => {
                     format.parse(&number.to_string(), &context)
                 }
-                Input::Number(_) => {
-                    Err("a number is read only by UNIX, UNIX_MS and TAI64N".to_owned())
-                }
+                Input::Number(_) => Err("a number is read only by UNIX and UNIX_MS".to_owned()),
             };
             match millis {
                 Ok(millis) => return Ok(format_timestamp(millis)),

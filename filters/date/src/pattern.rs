@@ -22,6 +22,7 @@ use crate::zone::{self, Zone};
 pub struct Pattern {
     tokens: Vec<Token>,
     has_year: bool,
+    keeps_read_zone: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -160,7 +161,16 @@ impl Pattern {
         // quoted text (`'Day'`) turns the year guess off too, and the date
         // is read as Joda reads it (see `format::resolve`).
         let has_year = pattern.contains(['y', 'Y']);
-        Ok(Pattern { tokens, has_year })
+        // Without a year, it parses to a local time (`parseLocalDateTime`)
+        // unless the text holds a `Z` (`hasZone`), and a local time keeps no
+        // zone: `Jun 01 12:00:00 PST` read with `MMM dd HH:mm:ss z` is noon
+        // in `timezone`, the `PST` read and thrown away.
+        let keeps_read_zone = has_year || pattern.contains('Z');
+        Ok(Pattern {
+            tokens,
+            has_year,
+            keeps_read_zone,
+        })
     }
 
     /// Whether the pattern reads month or day names, or AM/PM: the only
@@ -174,6 +184,12 @@ impl Pattern {
     /// have none (syslog's `MMM d HH:mm:ss`) get one from the clock.
     pub fn has_year(&self) -> bool {
         self.has_year
+    }
+
+    /// Whether an offset or zone the text gives is used, or dropped as
+    /// Logstash drops it (see `compile`).
+    pub fn keeps_read_zone(&self) -> bool {
+        self.keeps_read_zone
     }
 
     /// Reads `text`, which must match the whole pattern.

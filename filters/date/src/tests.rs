@@ -98,11 +98,19 @@ fn numbers_arrays_targets_and_per_event_zones() {
         run(config, r#"{"t":{"epoch":1431857103123.7}}"#),
         r#"{"t":{"epoch":1431857103123.7},"event":{"created":"2015-05-17T10:05:03.123Z"}}"#
     );
-    // A text pattern is given text only: a number fails it.
+    // A text pattern is given text only: a number fails it. So it does
+    // TAI64N, whose 24 hex digits a long number's digits could pass for.
     let config = json!({"match": ["d", "yyyyMMdd"], "add_tag": ["dated"]});
     assert_eq!(
         run(config.clone(), r#"{"d":20150517}"#),
         r#"{"d":20150517,"tags":["_dateparsefailure"]}"#
+    );
+    assert_eq!(
+        run(
+            json!({"match": ["d", "TAI64N"]}),
+            r#"{"d":400000005000000000000000}"#
+        ),
+        r#"{"d":400000005000000000000000,"tags":["_dateparsefailure"]}"#
     );
     assert_eq!(
         run(config, r#"{"d":"20150517"}"#),
