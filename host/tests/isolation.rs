@@ -537,6 +537,28 @@ fn a_buffer_past_the_memory_names_the_size_asked_for() {
     );
 }
 
+/// An allocator that answers 0, as C's do when memory cannot grow, is
+/// refused: the host would have written the batch over the module's own
+/// statics, from address 0, and the filter gone on with whatever it read.
+/// (Here only the input buffer's 64 KiB gets 0, so that init succeeds.)
+#[test]
+fn a_null_buffer_from_the_allocator_fails_the_call() {
+    let wat = wat_filter(&format!("{ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}")).replacen(
+        "(local.get $p))",
+        "(select (i32.const 0) (local.get $p) (i32.ge_u (local.get $len) (i32.const 65536))))",
+        1,
+    );
+    let module = load(&strict_engine(), "null", wat.as_bytes(), "{}");
+    let results = as_json(pipeline(module).process(message_events(&["a", "b"])));
+    for result in &results {
+        let failure = &result["wasmstash"]["failures"][0];
+        assert_eq!(failure["kind"], "invalid_output", "{result}");
+        let reason = failure["reason"].as_str().unwrap();
+        assert!(reason.contains("returned 0, a null pointer"), "{reason}");
+    }
+    assert_eq!(results.len(), 2);
+}
+
 /// The re-runs that bring each new instance of a stateful filter up to
 /// date count against its batch's replay budget. They had a budget each,
 /// so a replay that needed several new instances held its request for

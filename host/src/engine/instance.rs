@@ -251,7 +251,7 @@ impl FilterInstance {
     ) -> Result<Result<(), String>, Failure> {
         let len = guest_len(bytes.len())?;
         let ptr = self.alloc_guest(len)?;
-        self.write_guest(ptr, len, bytes)?;
+        self.write_guest(ptr, bytes)?;
         let packed = self.call(&func, (ptr, len))?;
         let message = message_text(self.guest_bytes(packed)?);
         self.free_guest(ptr, len)?;
@@ -278,16 +278,33 @@ impl FilterInstance {
                 ptr
             }
         };
-        let capacity = self.input.map_or(len, |(_, capacity)| capacity);
-        self.write_guest(ptr, capacity, batch)?;
+        self.write_guest(ptr, batch)?;
         Ok((ptr, len))
     }
 
     /// `wasmstash_alloc(len)`, a failure of which says it was that export.
+    /// The buffer must lie inside memory, and a null one is refused too: 0
+    /// is an allocator's usual "out of memory", and writing there would
+    /// overwrite the module's own statics (ABI.md, "Buffers and ownership").
     fn alloc_guest(&mut self, len: u32) -> Result<u32, Failure> {
         let alloc = self.alloc.clone();
-        self.call(&alloc, len)
-            .map_err(|f| f.in_export("wasmstash_alloc"))
+        let ptr = (self.call(&alloc, len)).map_err(|f| f.in_export("wasmstash_alloc"))?;
+        let size = self.memory.data_size(&self.store) as u64;
+        let refused = match len {
+            0 => None,
+            _ if ptr == 0 => Some("a null pointer"),
+            _ if u64::from(ptr) + u64::from(len) > size => {
+                Some("a buffer that does not fit in the module's memory")
+            }
+            _ => None,
+        };
+        match refused {
+            Some(what) => Err(Failure::new(
+                FailureKind::InvalidOutput,
+                format!("wasmstash_alloc({len}) returned {ptr}, {what} ({size} bytes)"),
+            )),
+            None => Ok(ptr),
+        }
     }
 
     /// `wasmstash_free(ptr, len)`, likewise.
@@ -297,20 +314,18 @@ impl FilterInstance {
             .map_err(|f| f.in_export("wasmstash_free"))
     }
 
-    /// Copies `bytes` to `ptr`, a buffer the guest's `wasmstash_alloc`
-    /// gave when asked for `requested` bytes.
-    fn write_guest(&mut self, ptr: u32, requested: u32, bytes: &[u8]) -> Result<(), Failure> {
-        self.memory
-            .write(&mut self.store, ptr as usize, bytes)
-            .map_err(|_| {
-                let size = self.memory.data_size(&self.store);
-                Failure::new(
-                    FailureKind::InvalidOutput,
-                    format!(
-                        "wasmstash_alloc({requested}) returned {ptr}, a buffer that does not fit in the module's {size}-byte memory"
-                    ),
-                )
-            })
+    /// Copies `bytes` to `ptr`, a buffer [`Self::alloc_guest`] checked, so
+    /// that only a host bug could make it fail.
+    fn write_guest(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), Failure> {
+        (self.memory.write(&mut self.store, ptr as usize, bytes)).map_err(|_| {
+            Failure::new(
+                FailureKind::InvalidOutput,
+                format!(
+                    "{} bytes do not fit at {ptr} in the module's memory",
+                    bytes.len()
+                ),
+            )
+        })
     }
 
     /// One call into the guest, under the deadline, its failure classified.
