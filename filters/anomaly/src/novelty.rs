@@ -8,7 +8,7 @@ use wasmstash_sdk::field_ref::FieldRef;
 
 use crate::charge::{self, SNAPSHOT_COPIES, Weigh};
 use crate::config::NoveltyConfig;
-use crate::finding::{Detector, Finding, Measure, quoted, score};
+use crate::finding::{Detector, Finding, Measure, quoted};
 use crate::keyed::{Keyed, hash_text};
 use crate::snapshot::Body;
 use wasmstash_sdk::stable_hash::Fnv1aMap;
@@ -144,13 +144,14 @@ impl NoveltyDetector {
             key,
             seen.events - 1
         );
-        // Never seen scores 1; seen just under `min_count` times scores near 0.
-        let z = f64::from(config.min_count) / (f64::from(config.min_count) - f64::from(prior));
+        // Never seen scores 1, seen half `min_count` times 0.5, and seen just
+        // under it near 0: the rarer, the higher.
+        let rarity = 1.0 - f64::from(prior) / f64::from(config.min_count);
         Some(Finding {
             detector: self.detector,
             key_field: self.key_field.to_string(),
             key: key.to_owned(),
-            score: if prior == 0 { 1.0 } else { score(z * 2.0, 2.0) },
+            score: rarity,
             observed: Measure::Text(shown),
             expected: Measure::Text(expected),
             reason,
@@ -249,6 +250,18 @@ mod tests {
             })
             .collect();
         assert_eq!(flagged, [true, true, true, false]);
+    }
+
+    #[test]
+    fn the_rarer_a_value_the_higher_it_scores() {
+        let mut d = detector(Detector::NewValue, 4, 1000);
+        for i in 0..100 {
+            d.check("api", &format!("v{}", i % 5), None, i);
+        }
+        let scores: Vec<f64> = (0..4)
+            .map(|i| d.check("api", "rare", None, 100 + i).unwrap().score)
+            .collect();
+        assert_eq!(scores, [1.0, 0.75, 0.5, 0.25]);
     }
 
     #[test]
