@@ -83,7 +83,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "wasmstash_connections_refused_total",
         "counter",
-        "Connections closed unread because server.max_connections were open",
+        "Connections answered 503 unread (or closed) because server.max_connections were open",
     ),
     (
         "wasmstash_connections_cut_total",

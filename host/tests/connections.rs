@@ -1,6 +1,7 @@
 //! The sidecar's connection limits, against the real binary on loopback: a
 //! client that never finishes its request headers or body is cut off, past
-//! `server.max_connections` a new connection is closed unread, a client
+//! `server.max_connections` a new connection is answered 503 unread (the
+//! cap lowered to fit the open-file limit), a client
 //! that stops reading its answers is cut off, bodies held at once share one
 //! memory budget, while the
 //! server keeps answering everyone else; and no open connection holds up a
@@ -474,7 +475,7 @@ fn a_shutdown_closes_a_connection_still_sending_its_head() {
 }
 
 #[test]
-fn connections_past_the_cap_are_closed_unread_and_counted() {
+fn connections_past_the_cap_are_answered_503_unread_and_counted() {
     let (server, _dir) = start("max_connections = 2\nheader_read_timeout_ms = 60000");
     // Two connections that send nothing hold both places.
     let first = TcpStream::connect(server.addr).unwrap();
@@ -482,13 +483,14 @@ fn connections_past_the_cap_are_closed_unread_and_counted() {
     // Let the server accept both before the third arrives.
     std::thread::sleep(Duration::from_millis(300));
     let mut third = TcpStream::connect(server.addr).unwrap();
-    let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let _ = third.write_all(b"POST /v1/pipelines/app/event HTTP/1.1\r\nHost: x\r\ncontent-length: 2\r\n\r\n{}");
     let (received, _) = read_until_closed(&mut third, Duration::from_secs(20));
-    assert!(
-        received.is_empty(),
-        "answered past the cap: {}",
-        String::from_utf8_lossy(&received)
-    );
+    let answer = String::from_utf8_lossy(&received);
+    // Not run, and marked so: a client may send it again.
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.contains("\r\nx-wasmstash-not-run: 1\r\n"), "{answer}");
+    assert!(answer.contains("\r\nretry-after: 1\r\n"), "{answer}");
+    assert!(answer.ends_with("send it again\"}"), "{answer}");
     // A place frees up when a connection closes.
     drop(first);
     let started = Instant::now();
@@ -521,6 +523,57 @@ fn connections_past_the_cap_are_closed_unread_and_counted() {
     }
     drop(second);
     server.stop();
+}
+
+/// Under a hard open-file limit too low for `max_connections` (the default
+/// 1024, as under the common `ulimit -n` of 1024), the cap is lowered to
+/// fit, with a warning: connections past it are answered 503 at once,
+/// where `accept` failing on the file limit left them waiting unanswered.
+#[test]
+fn the_connection_cap_is_lowered_to_fit_the_open_file_limit() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[server]\nwatch = false\nheader_read_timeout_ms = 60000\n\n[[pipelines.app.filters]]\nfilter = \"mutate\"\nconfig = {}\n",
+    );
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let env = [("RUST_LOG", "wasmstash=warn")];
+    // 300 files: 44 connections, with 256 kept for the rest.
+    let server = Server::start_tuned(&config, &env, log.into(), |command| {
+        // SAFETY: setrlimit is async-signal-safe, as pre_exec requires.
+        unsafe {
+            command.pre_exec(|| {
+                let limit = libc::rlimit {
+                    rlim_cur: 300,
+                    rlim_max: 300,
+                };
+                match libc::setrlimit(libc::RLIMIT_NOFILE, &limit) {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                }
+            })
+        };
+    });
+    let held: Vec<TcpStream> = (0..50)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    // Past the turned-away connections' second of grace.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut probe = TcpStream::connect(server.addr).unwrap();
+    let _ = probe.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (received, _) = read_until_closed(&mut probe, Duration::from_secs(20));
+    let answer = String::from_utf8_lossy(&received);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    drop(held);
+    server.stop();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("server.max_connections = 1024 needs about 1280 open files, but this process may open 300")
+            && log.contains("serving at most 44 connections"),
+        "{log}"
+    );
 }
 
 /// A live-view stream never ends by itself; SIGTERM must end it rather than

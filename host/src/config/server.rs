@@ -60,7 +60,8 @@ pub struct ServerSettings {
     pub queue: usize,
     /// Longest a request waits for a worker before a 503.
     pub queue_timeout: Duration,
-    /// Connections open at once; a connection past this is closed unread.
+    /// Connections open at once; a connection past this is answered 503
+    /// unread (lowered at start to what the open-file limit allows).
     pub max_connections: usize,
     /// Longest a client may take to send a request's headers.
     pub header_read_timeout: Duration,

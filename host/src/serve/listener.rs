@@ -6,8 +6,8 @@
 //! descriptors. So every connection gets a deadline for its request headers
 //! (`server.header_read_timeout_ms`), its writes must make progress within
 //! `server.write_timeout_ms` (see `write_deadline`), and at most `server.max_connections`
-//! are open at once: past that, a new connection is closed as soon as it is
-//! accepted, without reading from it. Shutdown stops accepting, lets each
+//! are open at once: past that, a new connection is answered 503 and closed
+//! (see `turn_away`), never served. Shutdown stops accepting, lets each
 //! open connection finish the request it is serving, for at most the drain
 //! limit the shutdown future resolves to, then returns what it left open.
 //!
@@ -84,6 +84,7 @@ pub async fn serve(
     shutdown: impl Future<Output = Duration>,
 ) -> Drained {
     let open = Arc::new(Semaphore::new(limits.max_connections));
+    let turning_away = Arc::new(Semaphore::new(TURNED_AWAY_AT_ONCE));
     // Requests whose handler has not answered yet, for the shutdown's report.
     let unanswered = Arc::new(AtomicUsize::new(0));
     let graceful = GracefulShutdown::new();
@@ -111,7 +112,7 @@ pub async fn serve(
                 &[("reason", "max_connections")],
                 1,
             );
-            drop(stream);
+            turn_away(stream, &turning_away);
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -238,6 +239,47 @@ async fn refused(request: hyper::Request<Incoming>, limits: ConnectionLimits) ->
     .into_response();
     closing(&mut response);
     response
+}
+
+/// Connections past `max_connections` held at once to be answered 503;
+/// past these, one is closed unanswered.
+const TURNED_AWAY_AT_ONCE: usize = 64;
+
+/// How long a connection past `max_connections` is held for its answer.
+const TURN_AWAY_FOR: Duration = Duration::from_secs(1);
+
+/// Answers a connection past `max_connections` 503, not run (with the
+/// header the gem retries on, see `routes::NOT_RUN`), before its request
+/// is read: closed unanswered, its client could not tell that from a crash
+/// after its request arrived, so could not send it again. The answer is
+/// followed by the end of the stream, then what the client sends is read
+/// and dropped until it closes, for [`TURN_AWAY_FOR`] at most: closing with
+/// its request unread would reset the connection, which may lose the
+/// answer. Only [`TURNED_AWAY_AT_ONCE`] are held so; past that, one is
+/// closed at once, as the file descriptors are what the cap protects.
+fn turn_away(mut stream: tokio::net::TcpStream, turning_away: &Arc<Semaphore>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(permit) = turning_away.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let body = r#"{"error":"the sidecar has server.max_connections open: this request was not run; send it again"}"#;
+        let answer = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+             retry-after: 1\r\n{}: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            super::routes::NOT_RUN,
+            body.len()
+        );
+        let answer_then_drain = async {
+            stream.write_all(answer.as_bytes()).await?;
+            stream.shutdown().await?;
+            let mut sink = [0; 4096];
+            while stream.read(&mut sink).await? > 0 {}
+            Ok::<_, std::io::Error>(())
+        };
+        let _ = tokio::time::timeout(TURN_AWAY_FOR, answer_then_drain).await;
+    });
 }
 
 /// Marks `response` as the connection's last: hyper closes it once written.

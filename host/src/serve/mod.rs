@@ -30,6 +30,7 @@ mod body;
 mod budget;
 mod cross_site;
 mod listener;
+mod open_files;
 mod rejections;
 mod routes;
 mod state;
@@ -473,7 +474,7 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
             body::read_whole,
         ));
     let limits = listener::ConnectionLimits {
-        max_connections: app.server.max_connections,
+        max_connections: open_files::connections_that_fit(app.server.max_connections),
         header_read_timeout: app.server.header_read_timeout,
         write_timeout: app.server.write_timeout,
         max_header_bytes: app.server.max_header_bytes,

@@ -55,6 +55,11 @@ pub(crate) async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// The header of every answer that says its request was not run and may be
+/// sent again (429 and 503 with `Retry-After`); the Logstash gem retries
+/// only those.
+pub(crate) const NOT_RUN: &str = "x-wasmstash-not-run";
+
 /// An error answer.
 pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
@@ -77,6 +82,9 @@ impl ApiError {
         }
     }
 
+    /// A refusal of a request that was not run, to be sent again after
+    /// `seconds`. It also carries [`NOT_RUN`], so that a client can tell it
+    /// from a proxy's 503, sent perhaps after the sidecar ran the request.
     pub(crate) fn retry_after(mut self, seconds: u64) -> ApiError {
         self.retry_after = Some(seconds);
         self
@@ -93,9 +101,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body)).into_response();
         if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            let headers = response.headers_mut();
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            headers.insert(NOT_RUN, HeaderValue::from_static("1"));
         }
         response
     }

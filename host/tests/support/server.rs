@@ -36,6 +36,17 @@ impl Server {
     /// As [`Server::start`], with the server's stderr (its log) going to
     /// `stderr`, such as a file a test reads afterwards.
     pub fn start_with_stderr(config: &Path, env: &[(&str, &str)], stderr: Stdio) -> Server {
+        Server::start_tuned(config, env, stderr, |_| {})
+    }
+
+    /// As [`Server::start_with_stderr`], with `tune` given the command
+    /// last, to set what the arguments cannot (its process limits, say).
+    pub fn start_tuned(
+        config: &Path,
+        env: &[(&str, &str)],
+        stderr: Stdio,
+        tune: impl FnOnce(&mut Command),
+    ) -> Server {
         let mut command = Command::new(binary());
         command
             .args([
@@ -58,6 +69,7 @@ impl Server {
         for (key, value) in env {
             command.env(key, value);
         }
+        tune(&mut command);
         let mut child = command.spawn().expect("starting wasmstash serve");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
