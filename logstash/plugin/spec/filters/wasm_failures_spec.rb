@@ -98,7 +98,7 @@ describe LogStash::Filters::Wasm do
 
     it "charges a batch's retry_budget only with the time its requests spent failing" do
       fake = FakeSidecar.new do |_body, count|
-        busy = FakeSidecar.answer("busy", code: 429, headers: "Retry-After: 0\r\n")
+        busy = FakeSidecar.not_run("busy", code: 429, retry_after: 0)
         case count
         when 1, 6 then busy
         else
@@ -117,7 +117,7 @@ describe LogStash::Filters::Wasm do
 
     it "does not charge retry_budget with the try that succeeded after a failure, however long it took" do
       fake = FakeSidecar.new do |_body, count|
-        next FakeSidecar.answer("busy", code: 429, headers: "Retry-After: 0\r\n") if [1, 3].include?(count)
+        next FakeSidecar.not_run("busy", code: 429, retry_after: 0) if [1, 3].include?(count)
         sleep 1 if count == 2 # the first request's second try, served slowly
         FakeSidecar.answer(%({"event":{"message":"ok"}}\n))
       end
@@ -131,7 +131,7 @@ describe LogStash::Filters::Wasm do
 
     it "gives in its reason only the time the batch's requests spent failing" do
       fake = FakeSidecar.new do |_body, count|
-        next FakeSidecar.answer("busy", code: 429, headers: "Retry-After: 0\r\n") if count == 1
+        next FakeSidecar.not_run("busy", code: 429, retry_after: 0) if count == 1
         # Served slowly, then gone: the second request cannot connect.
         sleep 1
         fake.stop
@@ -177,7 +177,7 @@ describe LogStash::Filters::Wasm do
 
     it "sends a batch again after a busy answer, which comes before the sidecar runs it" do
       fake = FakeSidecar.new do |_body, count|
-        count == 1 ? FakeSidecar.answer(%({"error":"busy"}), code: 503, headers: "Retry-After: 0\r\n") : FakeSidecar.answer(ONE_RESULT)
+        count == 1 ? FakeSidecar.not_run(%({"error":"busy"}), code: 503, retry_after: 0) : FakeSidecar.answer(ONE_RESULT)
       end
       events = [event("a")]
       wasm(fake.url, "x").multi_filter(events)
@@ -186,9 +186,21 @@ describe LogStash::Filters::Wasm do
       fake.stop
     end
 
+    it "does not send a batch again after a 503 without the sidecar's mark, as a proxy may give it after the sidecar ran the batch" do
+      fake = FakeSidecar.new do |_body, count|
+        count == 1 ? FakeSidecar.answer("upstream reset", code: 503, headers: "Retry-After: 0\r\n") : FakeSidecar.answer(ONE_RESULT)
+      end
+      events = [event("a")]
+      wasm(fake.url, "x").multi_filter(events)
+      expect(fake.requests.size).to eq(1)
+      expect(events.first.get("tags")).to eq(["_httprequestfailure"])
+      expect(failure(events.first)["reason"]).to include("wasmstash answered 503: upstream reset")
+      fake.stop
+    end
+
     it "keeps retrying busy answers past `retries` within the retry budget, as a sidecar loading its modules gives" do
       fake = FakeSidecar.new do |_body, count|
-        count <= 6 ? FakeSidecar.answer(%({"error":"loading"}), code: 503, headers: "Retry-After: 0\r\n") : FakeSidecar.answer(ONE_RESULT)
+        count <= 6 ? FakeSidecar.not_run(%({"error":"loading"}), code: 503, retry_after: 0) : FakeSidecar.answer(ONE_RESULT)
       end
       events = [event("a")]
       wasm(fake.url, "x", "retries" => 1, "retry_budget" => 10).multi_filter(events)
@@ -198,7 +210,7 @@ describe LogStash::Filters::Wasm do
     end
 
     it "passes busy answers on once both retries and the budget are spent" do
-      fake = FakeSidecar.new { FakeSidecar.answer(%({"error":"busy"}), code: 503, headers: "Retry-After: 0\r\n") }
+      fake = FakeSidecar.new { FakeSidecar.not_run(%({"error":"busy"}), code: 503, retry_after: 0) }
       events = [event("a")]
       wasm(fake.url, "x", "retries" => 2, "retry_budget" => 0).multi_filter(events)
       expect(fake.requests.size).to eq(3)
@@ -207,7 +219,7 @@ describe LogStash::Filters::Wasm do
     end
 
     it "waits at least 50 ms between busy retries, even with max_retry_wait 0" do
-      fake = FakeSidecar.new { FakeSidecar.answer(%({"error":"busy"}), code: 429, headers: "Retry-After: 1\r\n") }
+      fake = FakeSidecar.new { FakeSidecar.not_run(%({"error":"busy"}), code: 429, retry_after: 1) }
       events = [event("a")]
       started = Time.now
       wasm(fake.url, "x", "retries" => 0, "retry_budget" => 1, "max_retry_wait" => 0).multi_filter(events)

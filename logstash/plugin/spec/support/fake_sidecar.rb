@@ -16,6 +16,12 @@ class FakeSidecar
   # `tls_failures`: the TLS handshakes that failed, with OpenSSL's reason.
   attr_reader :requests, :heads, :tls_failures
 
+  # The sidecar's refusal of a request it did not run: 429 or 503, with its
+  # Retry-After and the header saying so, as `wasmstash serve` gives it.
+  def self.not_run(body, code:, retry_after: 0)
+    answer(body, code: code, headers: "Retry-After: #{retry_after}\r\nX-Wasmstash-Not-Run: 1\r\n")
+  end
+
   def self.answer(body, code: 200, headers: "")
     "HTTP/1.1 #{code} X\r\nContent-Type: application/x-ndjson\r\n#{headers}" \
       "Content-Length: #{body.bytesize}\r\n\r\n#{body}"

@@ -37,7 +37,8 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # waiting up to server.queue_timeout_ms for a worker.
   config :timeout, :validate => :number, :default => 180
   # Retries after a 429 or a 503 (the sidecar's "busy" or "shutting
-  # down"), which say the batch was not run: at least this many, more within
+  # down") marked X-Wasmstash-Not-Run, which say the batch was not run (not
+  # after a proxy's unmarked 503): at least this many, more within
   # retry_budget. Once the batch has been sent, a broken
   # connection or a late answer is not retried: the sidecar may have run
   # it, and its stateful filters would count it twice.

@@ -17,6 +17,11 @@ module LogStash
 
       # The sidecar's "busy" answers, given before it runs anything.
       BUSY = [429, 503].freeze
+      # The header the sidecar puts on a busy answer to a request it did not
+      # run. Only those are retried: a proxy in between may answer 503 after
+      # the sidecar ran the batch, and sending it again would have stateful
+      # filters count its events twice.
+      NOT_RUN = "X-Wasmstash-Not-Run"
 
       # The seconds the requests of one worker batch have spent failing and
       # waiting to retry: they share one retry_budget, so a batch sent as
@@ -256,7 +261,7 @@ module LogStash
           # cannot be tried again. So after anything but a 200 the next
           # request reconnects.
           drop_connection unless code == 200
-          if BUSY.include?(code)
+          if BUSY.include?(code) && response[NOT_RUN]
             failing += now - started
             # Never under MIN_WAIT, as for a connect: with max_retry_wait 0
             # a busy sidecar would otherwise be asked again in a tight loop.
