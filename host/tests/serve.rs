@@ -244,6 +244,7 @@ fn a_saturated_pipeline_answers_429_at_once() {
     let refused = refused_while_busy(&server, &slow);
     assert!(!slow.is_finished(), "the refusal waited for the worker");
     assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(refused.header("x-wasmstash-not-run"), Some("1"));
     // A batch refused whole answers none of its lines, so its bad lines are
     // not counted as refused: the client sends them again.
     let batch = server.post("/v1/pipelines/chaos/batch", b"bad\n{\"message\":\"x\"}\n");
