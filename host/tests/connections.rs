@@ -483,12 +483,17 @@ fn connections_past_the_cap_are_answered_503_unread_and_counted() {
     // Let the server accept both before the third arrives.
     std::thread::sleep(Duration::from_millis(300));
     let mut third = TcpStream::connect(server.addr).unwrap();
-    let _ = third.write_all(b"POST /v1/pipelines/app/event HTTP/1.1\r\nHost: x\r\ncontent-length: 2\r\n\r\n{}");
+    let _ = third.write_all(
+        b"POST /v1/pipelines/app/event HTTP/1.1\r\nHost: x\r\ncontent-length: 2\r\n\r\n{}",
+    );
     let (received, _) = read_until_closed(&mut third, Duration::from_secs(20));
     let answer = String::from_utf8_lossy(&received);
     // Not run, and marked so: a client may send it again.
     assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
-    assert!(answer.contains("\r\nx-wasmstash-not-run: 1\r\n"), "{answer}");
+    assert!(
+        answer.contains("\r\nx-wasmstash-not-run: 1\r\n"),
+        "{answer}"
+    );
     assert!(answer.contains("\r\nretry-after: 1\r\n"), "{answer}");
     assert!(answer.ends_with("send it again\"}"), "{answer}");
     // A place frees up when a connection closes.

@@ -74,15 +74,17 @@ pub struct Options {
     whitespace: Whitespace,
     #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]
     tag_on_failure: Vec<String>,
-    /// Taken so that a config moved over from Logstash loads, without
-    /// effect: there they bound a regex scan that can backtrack, and the
-    /// scan here is linear in the text, so no line gets near a timeout.
+    /// Logstash's wall-clock limit per event; here only `0`, no limit, has
+    /// an effect (it lifts `timeout_steps`), as the scan is bounded by the
+    /// work it does, which a clock in a sandbox would only blur.
     #[serde(default)]
-    #[allow(dead_code)]
     timeout_millis: Option<u64>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    tag_on_timeout: Option<String>,
+    /// The tag of an event whose scan ran out of steps (see `scan::Steps`).
+    #[serde(default = "default_timeout_tag")]
+    tag_on_timeout: String,
+    /// The base allowance of steps a scan with separator patterns may take.
+    #[serde(default = "default_timeout_steps")]
+    timeout_steps: u64,
     /// Accepted as Logstash's kv accepts it; it changes no output there.
     #[serde(default)]
     #[allow(dead_code)]
@@ -114,6 +116,12 @@ fn yes() -> bool {
 }
 fn default_failure_tags() -> Vec<String> {
     vec!["_kv_filter_error".into()]
+}
+fn default_timeout_tag() -> String {
+    "_kv_filter_timeout".into()
+}
+fn default_timeout_steps() -> u64 {
+    1_000_000
 }
 fn default_max_keys() -> usize {
     1000
@@ -271,6 +279,7 @@ impl Filter for Kv {
             value_split,
             config.whitespace == Whitespace::Lenient,
             config.include_brackets,
+            (config.timeout_millis != Some(0)).then_some(config.timeout_steps),
         );
         Ok(Kv {
             trim_key: class_option("trim_key", &config.trim_key)?,
@@ -307,6 +316,20 @@ impl Filter for Kv {
                     }
                 }
             }
+        }
+        if parse.out_of_steps {
+            // As kv.rb's timeout: nothing set, the event tagged.
+            host::log(
+                Level::Warn,
+                &format!(
+                    "Timeout reached in KV filter: its separator patterns read over {} steps \
+                     (timeout_steps, or 64 a character of the text); the event is left as it was",
+                    self.config.timeout_steps
+                ),
+            );
+            event.add_tag(&self.config.tag_on_timeout);
+            host::count("kv_timeouts", 1);
+            return Verdict::Keep;
         }
         if parse.pairs.is_empty() && self.config.default_keys.is_empty() && !parse.failed {
             return Verdict::Keep;
@@ -383,6 +406,8 @@ struct Parse {
     stored: usize,
     /// A limit cut the parse short or a key could not be stored.
     failed: bool,
+    /// A scan ran out of steps: the pairs are not to be set.
+    out_of_steps: bool,
 }
 
 /// Where [`Kv::parse`] reads, which decides what it does with the pairs it
@@ -437,7 +462,7 @@ fn expand<'c>(event: &Event, keys: &'c [String]) -> Cow<'c, [String]> {
 impl Kv {
     fn parse(&self, text: &str, context: &Context, parse: &mut Parse, depth: Depth) {
         let config = &self.config;
-        self.scanner.scan(text, |raw_key, raw_value| {
+        let scanned = self.scanner.scan(text, |raw_key, raw_value| {
             if raw_value.is_empty() && !config.allow_empty_values {
                 return true;
             }
@@ -491,6 +516,7 @@ impl Kv {
                 };
                 self.parse(&value, context, &mut inner, next);
                 parse.failed |= inner.failed;
+                parse.out_of_steps |= inner.out_of_steps;
                 if !inner.pairs.is_empty() {
                     object = Some(Value::Object(inner.pairs));
                 }
@@ -509,6 +535,7 @@ impl Kv {
             }
             true
         });
+        parse.out_of_steps |= scanned.is_err();
     }
 
     fn clean<'t>(

@@ -4,8 +4,10 @@
 //! Operators write `", "`, `":+"`, `"\\+\\+"` or `"\\s*,\\s*"` there; nobody
 //! writes lookarounds. So instead of a regex engine this reads a plain
 //! sequence of atoms (characters, escapes, classes as `charset.rs` reads
-//! them, `.`) with `? * +`, matched by a set-of-states simulation that is
-//! linear in the text. Anything else is refused at `init` with a message.
+//! them, `.`) with `? * +`, matched by a set-of-states simulation that
+//! reads each character once from a given start (but see `scan.rs` for what
+//! trying it at every start costs). Anything else is refused at `init` with
+//! a message.
 
 use crate::charset::{CharClass, Member, Reader};
 
@@ -80,11 +82,20 @@ impl SplitPattern {
     }
 
     /// The length of the longest match starting at `pos`, if any (never 0).
+    #[cfg(test)]
     pub fn match_len(&self, text: &str, pos: usize) -> Option<usize> {
+        self.longest_match(text, pos).0
+    }
+
+    /// As `match_len`, with the characters read to decide it: as many as
+    /// a partial match stays alive, so up to the rest of the text.
+    pub fn longest_match(&self, text: &str, pos: usize) -> (Option<usize>, u64) {
         let accept = 1u64 << self.atoms.len();
         let mut states = self.closure(1);
         let mut best = None;
+        let mut read = 0;
         for (offset, c) in text[pos..].char_indices() {
+            read += 1;
             let mut next = 0u64;
             for (i, atom) in self.atoms.iter().enumerate() {
                 if states & (1 << i) != 0 && atom.class.contains(c) {
@@ -102,7 +113,7 @@ impl SplitPattern {
                 best = Some(offset + c.len_utf8());
             }
         }
-        best
+        (best, read)
     }
 
     /// Adds the states reachable by skipping optional atoms.

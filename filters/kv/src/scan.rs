@@ -9,8 +9,17 @@
 //! to the next field separator. A failed attempt moves on by one character.
 //! The scan here makes the same decisions in one pass per pair, except that
 //! the search for a closing quote may look further ahead; those searches are
-//! shared between the pairs of a text (`CloseMemo`), so the time is still
-//! linear in the text.
+//! shared between the pairs of a text (`CloseMemo`), so with separators
+//! given as characters the time is linear in the text.
+//!
+//! Not so with a separator given as a pattern: it is tried at each position
+//! of keys and values, and reads on for as long as a partial match stays
+//! alive, so `\s*;` over a run of n spaces reads about n² / 2 characters (a
+//! regex does the same). Such a scan counts what it reads ([`Steps`]) and
+//! gives up past its allowance, which the filter then tags as Logstash's
+//! kv tags a timeout.
+
+use std::cell::Cell;
 
 use crate::charset::CharClass;
 use crate::pattern::SplitPattern;
@@ -22,10 +31,18 @@ pub enum Splitter {
 }
 
 impl Splitter {
-    fn match_len(&self, text: &str, pos: usize) -> Option<usize> {
+    /// The separator's length at `pos`, if one is there. A pattern counts
+    /// what it reads in `steps`, and once they are spent it finds nothing,
+    /// so that the rest of the scan takes one step a character.
+    fn match_len(&self, text: &str, pos: usize, steps: &Steps) -> Option<usize> {
         match self {
             Splitter::Chars(class) => class.match_at(text, pos),
-            Splitter::Pattern(pattern) => pattern.match_len(text, pos),
+            Splitter::Pattern(_) if steps.spent() => None,
+            Splitter::Pattern(pattern) => {
+                let (found, read) = pattern.longest_match(text, pos);
+                steps.take(read);
+                found
+            }
         }
     }
 
@@ -33,6 +50,38 @@ impl Splitter {
         matches!(self, Splitter::Pattern(_))
     }
 }
+
+/// What a scan may read for its separator patterns: the larger of a base
+/// (`timeout_steps`) and 64 characters per character of its text, so that
+/// a long line of ordinary pairs (two or three a character) never runs out.
+struct Steps {
+    taken: Cell<u64>,
+    allowed: Cell<u64>,
+}
+
+impl Steps {
+    fn take(&self, read: u64) {
+        self.taken.set(self.taken.get().saturating_add(read));
+    }
+
+    fn spent(&self) -> bool {
+        self.taken.get() > self.allowed.get()
+    }
+}
+
+/// The last run of spaces `value_split_end` searched in the text being
+/// scanned: from where, to where, and the last start in it at which the
+/// value separator matched, with where the value then begins.
+#[derive(Clone, Copy)]
+struct SpaceRun {
+    from: usize,
+    to: usize,
+    found: Option<(usize, usize)>,
+}
+
+/// A scan that read past its allowance of steps (see [`Steps`]); the pairs
+/// it gave are not to be used.
+pub struct OutOfSteps;
 
 pub struct Scanner {
     field_split: Splitter,
@@ -43,6 +92,10 @@ pub struct Scanner {
     /// end an unquoted value. One lookup per byte instead of a call per
     /// separator per byte, which in WebAssembly was most of kv's time.
     ascii_stops: Option<([bool; 128], [bool; 128])>,
+    /// The base allowance of steps per scan; `None` for no limit.
+    step_base: Option<u64>,
+    steps: Steps,
+    space_run: Cell<Option<SpaceRun>>,
 }
 
 impl Scanner {
@@ -51,6 +104,7 @@ impl Scanner {
         value_split: Splitter,
         lenient: bool,
         include_brackets: bool,
+        step_base: Option<u64>,
     ) -> Scanner {
         let ascii_stops = match (&field_split, &value_split) {
             (Splitter::Chars(fields), Splitter::Chars(values)) => {
@@ -71,13 +125,41 @@ impl Scanner {
             lenient,
             include_brackets,
             ascii_stops,
+            step_base,
+            steps: Steps {
+                taken: Cell::new(0),
+                allowed: Cell::new(u64::MAX),
+            },
+            space_run: Cell::new(None),
         }
     }
 
     /// Calls `pair(key, value)` for every pair, in order. Values may be
     /// empty (Logstash matches `key=` but then ignores it). Stops early when
-    /// `pair` returns false.
-    pub fn scan<'t>(&self, text: &'t str, mut pair: impl FnMut(&'t str, &'t str) -> bool) {
+    /// `pair` returns false. Fails if its separator patterns read past
+    /// their allowance (see [`Steps`]); `pair` may have been called before.
+    /// A `pair` may scan another text (a value, with `recursive`), under an
+    /// allowance of its own.
+    pub fn scan<'t>(
+        &self,
+        text: &'t str,
+        pair: impl FnMut(&'t str, &'t str) -> bool,
+    ) -> Result<(), OutOfSteps> {
+        let allowed = (self.step_base).map_or(u64::MAX, |base| base.max(64 * text.len() as u64));
+        let outer = (
+            self.steps.taken.replace(0),
+            self.steps.allowed.replace(allowed),
+        );
+        let outer_run = self.space_run.replace(None);
+        self.scan_pairs(text, pair);
+        let spent = self.steps.spent();
+        self.steps.taken.set(outer.0);
+        self.steps.allowed.set(outer.1);
+        self.space_run.set(outer_run);
+        if spent { Err(OutOfSteps) } else { Ok(()) }
+    }
+
+    fn scan_pairs<'t>(&self, text: &'t str, mut pair: impl FnMut(&'t str, &'t str) -> bool) {
         let mut memo = CloseMemo::default();
         let mut pos = 0;
         while pos < text.len() {
@@ -122,7 +204,7 @@ impl Scanner {
             }
             if patterns
                 && (self.value_split_end(text, pos).is_some()
-                    || self.field_split.match_len(text, pos).is_some()
+                    || self.field_split.match_len(text, pos, &self.steps).is_some()
                     || bytes[pos] == b'\n')
             {
                 break;
@@ -135,8 +217,8 @@ impl Scanner {
                 continue;
             }
             if !patterns
-                && (self.value_split.match_len(text, pos).is_some()
-                    || self.field_split.match_len(text, pos).is_some())
+                && (self.value_split.match_len(text, pos, &self.steps).is_some()
+                    || self.field_split.match_len(text, pos, &self.steps).is_some())
             {
                 break;
             }
@@ -148,15 +230,36 @@ impl Scanner {
     /// Where the value starts, if a value separator follows at `pos`.
     fn value_split_end(&self, text: &str, pos: usize) -> Option<usize> {
         if !self.lenient {
-            return Some(pos + self.value_split.match_len(text, pos)?);
+            return Some(pos + self.value_split.match_len(text, pos, &self.steps)?);
         }
         // ` *` then the separator: the spaces are greedy but give back what
         // a separator that itself matches a space needs, as a regex would.
+        // With patterns this is tried at each space of a run, and every
+        // space of it gives the same answer, unless its best start lies
+        // behind: the run is searched once.
+        if let Some(run) = self.space_run.get()
+            && (run.from..=run.to).contains(&pos)
+        {
+            return run
+                .found
+                .filter(|&(start, _)| start >= pos)
+                .map(|(_, end)| end);
+        }
+        if self.steps.spent() {
+            return None;
+        }
         let spaces_end = skip_spaces(text, pos);
-        (pos..=spaces_end).rev().find_map(|start| {
-            let end = start + self.value_split.match_len(text, start)?;
-            Some(skip_spaces(text, end))
-        })
+        self.steps.take((spaces_end - pos) as u64);
+        let found = (pos..=spaces_end).rev().find_map(|start| {
+            let end = start + self.value_split.match_len(text, start, &self.steps)?;
+            Some((start, skip_spaces(text, end)))
+        });
+        self.space_run.set(Some(SpaceRun {
+            from: pos,
+            to: spaces_end,
+            found,
+        }));
+        found.map(|(_, end)| end)
     }
 
     /// The value at `start` and where scanning resumes after it.
@@ -178,7 +281,10 @@ impl Scanner {
                 end += 1;
                 continue;
             }
-            if pattern && (self.field_split.match_len(text, end).is_some() || bytes[end] == b'\n') {
+            if pattern
+                && (self.field_split.match_len(text, end, &self.steps).is_some()
+                    || bytes[end] == b'\n')
+            {
                 break;
             }
             // As for keys: with a pattern, `.` ends the value at a line break.
@@ -187,7 +293,7 @@ impl Scanner {
                 end = next_char(text, end + 1);
                 continue;
             }
-            if !pattern && self.field_split.match_len(text, end).is_some() {
+            if !pattern && self.field_split.match_len(text, end, &self.steps).is_some() {
                 break;
             }
             end = next_char(text, end);
@@ -284,14 +390,17 @@ impl Scanner {
     fn closes_at(&self, text: &str, pos: usize) -> bool {
         pos == text.len()
             || text.as_bytes()[pos] == b'\n'
-            || self.field_split.match_len(text, pos).is_some()
+            || self.field_split.match_len(text, pos, &self.steps).is_some()
     }
 
     fn after_separator(&self, text: &str, pos: usize) -> usize {
         if pos >= text.len() {
             return pos;
         }
-        pos + self.field_split.match_len(text, pos).unwrap_or(0)
+        pos + self
+            .field_split
+            .match_len(text, pos, &self.steps)
+            .unwrap_or(0)
     }
 }
 
@@ -377,6 +486,7 @@ mod tests {
             Splitter::Chars(CharClass::parse("=").unwrap()),
             true,
             true,
+            None,
         );
         let alphabet = *b"\\\"()x \n";
         let mut checked = 0;

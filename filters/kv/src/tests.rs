@@ -516,8 +516,38 @@ fn logstash_shapes_of_list_and_hash_options() {
     );
 }
 
+/// A separator pattern tried across a long run it partly matches reads
+/// the run again from each of its characters: past its allowance of steps
+/// the scan gives up, and the event is tagged and left as it was, as
+/// Logstash's kv leaves one that timed out. Ordinary pairs never get near.
 #[test]
-fn logstash_options_without_effect_here_are_taken_and_checked() {
+fn a_scan_that_runs_out_of_steps_is_tagged_as_a_timeout() {
+    let text = format!("a=1; k{}x", " ".repeat(20_000));
+    let config = json!({"field_split_pattern": "\\s*;", "timeout_steps": 1000});
+    assert_eq!(
+        pairs(config, &text),
+        json!({"tags": ["_kv_filter_timeout"]})
+    );
+    // 64 steps a character allowed, whatever the base: a long line of
+    // ordinary pairs is parsed whole.
+    let long: String = (0..20_000).map(|i| format!("k{i}=v;  ")).collect();
+    let config =
+        json!({"field_split_pattern": "\\s*;\\s*", "timeout_steps": 1000, "max_keys": 100_000});
+    let parsed = pairs(config, &long);
+    assert_eq!(parsed.get("tags"), None);
+    assert_eq!(parsed["k19999"], "v");
+    // `timeout_millis => 0` lifts the limit, and `tag_on_timeout` names the tag.
+    let lifted =
+        json!({"field_split_pattern": "\\s*;", "timeout_steps": 1000, "timeout_millis": 0});
+    let short = format!("a=1; k{}x", " ".repeat(300));
+    assert_eq!(pairs(lifted, &short), json!({"a": "1"}));
+    let renamed =
+        json!({"field_split_pattern": "\\s*;", "timeout_steps": 1000, "tag_on_timeout": "_slow"});
+    assert_eq!(pairs(renamed, &text), json!({"tags": ["_slow"]}));
+}
+
+#[test]
+fn logstash_options_are_taken_and_checked() {
     let config =
         json!({"timeout_millis": 250, "tag_on_timeout": "_slow", "ecs_compatibility": "v8"});
     let mut filter = Kv::new(serde_json::from_value(config).unwrap()).unwrap();
