@@ -212,14 +212,15 @@ impl Json {
     /// document was set; if not, the event is tagged as Logstash tags it.
     fn through_value(&mut self, event: &mut Event) -> bool {
         let parsed = match serde_json::from_str::<Value>(&self.text) {
-            // A number past a double's range fails the document.
             Ok(parsed) if json_text::numbers_in_range(&parsed) => parsed,
+            Ok(_) => return self.fail_unholdable(event, "holds a number past a double's range"),
             // Logstash's JSON reader (JrJackson) reads empty or blank text as
             // nil instead of refusing it: a `target` is set to null, and the
             // root, which takes objects only, is tagged even when
             // `skip_on_invalid_json` is set.
             Err(_) if self.text.bytes().all(json_text::is_whitespace) => Value::Null,
-            _ => {
+            Err(e) if let Some(why) = unholdable(&e) => return self.fail_unholdable(event, why),
+            Err(_) => {
                 if !self.config.skip_on_invalid_json {
                     self.fail(event);
                 }
@@ -227,23 +228,13 @@ impl Json {
             }
         };
         if let Some(deepest) = self.too_deep(&parsed) {
-            // Logstash reads such a document, but the host refuses a result
-            // this deep (ABI.md) and would record a bug of this filter. It
-            // is a document this filter cannot set, failed as one it
-            // cannot read is.
-            if !self.config.skip_on_invalid_json {
-                host::log(
-                    Level::Warn,
-                    &format!(
-                        "json: the document would make the event {deepest} objects and \
-                         arrays deep at `{}`; an event may be at most {} deep",
-                        self.config.target.as_deref().unwrap_or("the event's root"),
-                        json_text::MAX_NESTING
-                    ),
-                );
-                self.fail(event);
-            }
-            return false;
+            let why = format!(
+                "would make the event {deepest} objects and arrays deep at `{}`; an event may \
+                 be at most {} deep",
+                self.config.target.as_deref().unwrap_or("the event's root"),
+                json_text::MAX_NESTING
+            );
+            return self.fail_unholdable(event, &why);
         }
         match (parsed, &self.config.target) {
             (parsed, Some(target)) => {
@@ -314,6 +305,16 @@ impl Json {
         }
     }
 
+    /// A JSON document Logstash would read and set, but that an event here
+    /// cannot hold (ABI.md: the host refuses it, and would record a bug of
+    /// this filter): failed with the reason at warn, whatever
+    /// `skip_on_invalid_json` says, as that skips only text that is no JSON.
+    fn fail_unholdable(&self, event: &mut Event, why: &str) -> bool {
+        host::log(Level::Warn, &format!("json: the document {why}"));
+        self.fail(event);
+        false
+    }
+
     /// json.rb's rescue of the exception Logstash's event raises at a set
     /// it refuses: logged at warn, and the event tagged `tag_on_failure`
     /// whatever `skip_on_invalid_json` says, as that guards only the parse.
@@ -329,6 +330,22 @@ impl Json {
 /// Whether a document's key at the root is set at the path it writes
 /// (`[http][method]`), as Logstash's `event.set` sets it; any other key
 /// that is a field reference is set as itself.
+/// Why valid JSON failed to parse, where that is a limit of the event's
+/// and not the text's fault: serde_json reports both as syntax errors, and
+/// tells them apart only in its message.
+fn unholdable(error: &serde_json::Error) -> Option<&'static str> {
+    let message = error.to_string();
+    if message.starts_with("recursion limit exceeded") {
+        Some("is nested deeper than an event may be (127 objects and arrays)")
+    } else if message.starts_with("lone leading surrogate")
+        || message.starts_with("unexpected end of hex escape")
+    {
+        Some("holds a lone UTF-16 surrogate escape, which no string of an event can hold")
+    } else {
+        None
+    }
+}
+
 fn is_path(key: &str) -> bool {
     key.starts_with('[') && field_ref::check(key).is_ok()
 }

@@ -286,9 +286,10 @@ fn a_document_too_deep_for_its_target_is_tagged() {
         out(json!({"source": "message", "target": "[a][b][c]"})),
         tagged
     );
+    // It is JSON, so `skip_on_invalid_json` does not skip it.
     let skipping =
         json!({"source": "message", "target": "[a][b][c]", "skip_on_invalid_json": true});
-    assert_eq!(out(skipping), json!({"message": document}));
+    assert_eq!(out(skipping), tagged);
     // One segment less is as deep as an event may be.
     let set = out(json!({"source": "message", "target": "[a][b]"}));
     assert_eq!(json_text::nesting(&set), json_text::MAX_NESTING);
@@ -451,4 +452,36 @@ fn a_lone_surrogate_fails_the_document() {
             format!(r#"{{"message":"{document}","tags":["_jsonparsefailure"]}}"#)
         );
     }
+}
+
+/// JSON an event cannot hold is tagged, even with `skip_on_invalid_json`,
+/// which skips only text that is no JSON: deeper than the parser's limit,
+/// a number past a double's range, a lone surrogate escape.
+#[test]
+fn json_an_event_cannot_hold_is_tagged_even_when_skipping() {
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    for document in [
+        deep.as_str(),
+        r#"{"a":1e400}"#,
+        r#"{"a":"\ud800"}"#,
+        r#"{"a":"\udc00x"}"#,
+    ] {
+        let input = json!({"message": document}).to_string();
+        for target in [json!("doc"), Value::Null] {
+            let mut config = json!({"source": "message", "skip_on_invalid_json": true});
+            if !target.is_null() {
+                config["target"] = target;
+            }
+            let out: Value = serde_json::from_str(&run(config, &input)).unwrap();
+            assert_eq!(
+                out,
+                json!({"message": document, "tags": ["_jsonparsefailure"]}),
+                "{document}"
+            );
+        }
+    }
+    // Text that is no JSON is still skipped.
+    let input = json!({"message": r#"{"a":"\uzzzz"}"#}).to_string();
+    let skipping = json!({"source": "message", "skip_on_invalid_json": true});
+    assert_eq!(run(skipping, &input), input);
 }
