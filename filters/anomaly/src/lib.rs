@@ -288,6 +288,13 @@ impl Stateful for Anomaly {
         }
         self.clock.repair();
         self.pending = state.pending.into();
+        // A smaller `max_pending_findings` than the snapshot was taken
+        // under: the oldest go, as `queue` drops them.
+        let over = self.pending.len().saturating_sub(self.max_pending);
+        if over > 0 {
+            self.pending.drain(..over);
+            host::count("dropped_findings", over as i64);
+        }
         self.guard.held = state.held;
         // A smaller `max_state_mib` than the snapshot was taken under.
         self.shed_to_budget();

@@ -131,6 +131,40 @@ fn a_smaller_budget_on_restore_evicts() {
     assert!(small.filter().state_bytes() <= 1 << 20);
 }
 
+/// A smaller `max_pending_findings` on restore drops the oldest findings
+/// queued, as a full queue does.
+#[test]
+fn a_smaller_pending_queue_on_restore_keeps_the_newest() {
+    let mut before = filter(all_five(json!({})));
+    let mut state = crate::snapshot::decode(&before.snapshot()).unwrap();
+    state.pending = (0..50)
+        .map(|i| crate::finding::Finding {
+            detector: crate::finding::Detector::Rate,
+            key_field: "[service][name]".into(),
+            key: format!("k{i}"),
+            score: 0.5,
+            observed: crate::finding::Measure::Number(0.0),
+            expected: crate::finding::Measure::Number(1.0),
+            reason: "silent".into(),
+        })
+        .collect();
+    before
+        .restore(&crate::snapshot::encode_whole(&state))
+        .unwrap();
+    assert_eq!(before.filter().pending.len(), 50);
+    let mut after = filter(all_five(json!({"max_pending_findings": 10})));
+    after
+        .restore(&crate::snapshot::encode_whole(&state))
+        .unwrap();
+    let keys: Vec<&str> = after
+        .filter()
+        .pending
+        .iter()
+        .map(|f| f.key.as_str())
+        .collect();
+    assert_eq!(keys, (40..50).map(|i| format!("k{i}")).collect::<Vec<_>>());
+}
+
 /// The snapshot is written part by part into one buffer, and is byte for
 /// byte the encoding of the whole state, which restores read.
 #[test]
