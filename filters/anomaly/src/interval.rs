@@ -20,7 +20,8 @@ use crate::keyed::Keyed;
 use crate::snapshot::Body;
 
 /// At most this many intervals of a gap in event time are judged as empty
-/// intervals per key; a longer gap (logs of another day) skips the rest.
+/// intervals per key (the last ones); a longer gap (logs of another day)
+/// skips the rest.
 const MAX_GAP_INTERVALS: i64 = 1440;
 
 /// Runs of empty intervals up to this long are judged one by one, as they
@@ -317,12 +318,6 @@ impl IntervalTracker {
                 let first = state.open.first().map_or(through + 1, |b| b.index);
                 state.next = state.next.max(first.min(through + 1));
             }
-            if through - state.next > MAX_GAP_INTERVALS {
-                state.next = through - MAX_GAP_INTERVALS;
-                state
-                    .open
-                    .retain(|b| b.index >= through - MAX_GAP_INTERVALS);
-            }
             while state.next <= through {
                 let index = state.next;
                 let mut context = Context {
@@ -338,8 +333,13 @@ impl IntervalTracker {
                 };
                 let empty = empty_through - index + 1;
                 if empty > STEPPED_EMPTY_RUN {
+                    // Of a longer gap only its last intervals are judged; the
+                    // intervals with events on either side of it are judged
+                    // whole, as their events count in them.
+                    let judged = empty.min(MAX_GAP_INTERVALS);
+                    context.index = empty_through - judged + 1;
                     if let Some(config) = &self.rate
-                        && let Some(run) = skip_rate(config, state, empty as u64, &mut context)
+                        && let Some(run) = skip_rate(config, state, judged as u64, &mut context)
                     {
                         found.push(Found::Silent(key.to_owned(), run));
                     }

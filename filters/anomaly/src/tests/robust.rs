@@ -253,3 +253,25 @@ fn a_saved_clock_closed_past_its_newest_event_is_repaired() {
     assert_eq!(counter(&counters, "late_events"), 0, "{counters:?}");
     assert!(!findings(&out, "rate").is_empty());
 }
+
+/// The intervals with events before a gap past the judged limit (1440
+/// intervals) are judged and learned as any others: they were dropped,
+/// and keys still warming up then never finished, so the gap's silence was
+/// flagged after 1430 minutes and not after 1450.
+#[test]
+fn a_gap_past_the_judged_limit_still_counts_the_intervals_before_it() {
+    let config = json!({"rate": {"warmup_intervals": 2, "adapt_intervals": 1000}});
+    for gap in [1430, 1450] {
+        let services: [(&str, &dyn Fn(i64) -> i64); 2] = [("a", &steady), ("b", &steady)];
+        let mut events = traffic(&services, 4);
+        let after = T0 + (4 + gap) * 60_000;
+        events.extend((0..12).map(|i| event("a", after + i)));
+        let out = run(&mut filter(config.clone()), &events);
+        let silent: Vec<String> = findings(&out, "rate")
+            .into_iter()
+            .filter(|(_, reason)| reason.contains("went silent"))
+            .map(|(key, _)| key)
+            .collect();
+        assert!(!silent.is_empty(), "gap {gap}: no silence flagged");
+    }
+}
