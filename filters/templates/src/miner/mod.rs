@@ -127,8 +127,8 @@ struct Template {
 }
 
 impl Template {
-    fn refresh(&mut self) {
-        self.text = render(&self.tokens);
+    fn refresh(&mut self, collapse_wildcards: bool) {
+        self.text = render(&self.tokens, collapse_wildcards);
         self.id = template_id(&self.text);
     }
 }
@@ -160,6 +160,8 @@ pub struct Match<'m, 'l> {
     slot: u32,
     tokens: &'m Tokens,
     line: &'l str,
+    /// Whether a run of `<*>` is one in the text, so one parameter.
+    collapse_wildcards: bool,
     /// True when this line created the template text: a new template, or an
     /// existing one that generalised (and so has a new text and id).
     pub new: bool,
@@ -200,6 +202,11 @@ impl<'m, 'l> Match<'m, 'l> {
         for (i, token) in self.template.tokens.iter().enumerate() {
             let (start, end) = self.tokens.span(i);
             if &**token == WILDCARD {
+                if !self.collapse_wildcards
+                    && let Some(run) = run_start.take()
+                {
+                    out.push(&self.line[run..run_end]);
+                }
                 run_start.get_or_insert(start);
                 run_end = end;
                 continue;
@@ -301,6 +308,7 @@ impl Miner {
             slot,
             tokens: &self.tokens,
             line,
+            collapse_wildcards: self.config.collapse_wildcards,
             new,
         }
     }
@@ -404,6 +412,7 @@ impl Miner {
 
     /// Generalises the template to cover the current line; true if it changed.
     fn absorb(&mut self, slot: u32) -> bool {
+        let collapse = self.config.collapse_wildcards;
         let template = self.templates[slot as usize]
             .as_mut()
             .expect("a matched slot holds a template");
@@ -416,7 +425,7 @@ impl Miner {
             }
         }
         if changed {
-            template.refresh();
+            template.refresh(collapse);
             let charge = template_charge(template);
             self.bytes = self.bytes + charge - template.charge;
             template.charge = charge;
@@ -476,7 +485,7 @@ impl Miner {
             id: 0,
             charge: 0,
         };
-        template.refresh();
+        template.refresh(self.config.collapse_wildcards);
         template.charge = template_charge(&template);
         self.bytes += template.charge;
         let slot = self.free_slots.pop().unwrap_or(self.templates.len() as u32);

@@ -117,7 +117,7 @@ impl Miner {
         for (slot, template) in templates.iter_mut().enumerate() {
             match template {
                 Some(t) => {
-                    t.refresh();
+                    t.refresh(self.config.collapse_wildcards);
                     live += 1;
                 }
                 None => free_slots.push(slot as u32),

@@ -95,15 +95,16 @@ pub fn glob_split<'t>(template: &str, text: &'t str, capture: &mut impl FnMut(&'
 }
 
 /// Joins template tokens with single spaces, a run of `<*>` tokens written
-/// once (as Loghub's scorer and readers expect).
-pub fn render(tokens: &[Box<str>]) -> String {
+/// once (as Loghub's scorer and readers expect) when `collapse_wildcards`
+/// is on, as the tree then takes such a run for one token.
+pub fn render(tokens: &[Box<str>], collapse_wildcards: bool) -> String {
     // Sized once: the text is held as long as the template, and a doubled
     // buffer would cost up to twice what the byte budget charges for it.
     let mut text = String::with_capacity(tokens.iter().map(|t| t.len() + 1).sum());
     let mut previous_wildcard = false;
     for token in tokens {
         let wildcard = &**token == WILDCARD;
-        if wildcard && previous_wildcard {
+        if wildcard && previous_wildcard && collapse_wildcards {
             continue;
         }
         if !text.is_empty() {
@@ -156,7 +157,10 @@ mod tests {
             .into_iter()
             .map(Into::into)
             .collect();
-        assert_eq!(render(&tokens), "a <*> b");
+        assert_eq!(render(&tokens, true), "a <*> b");
+        // Not collapsed, runs are kept apart in the text as in the tree, so
+        // that two templates never share one text and id.
+        assert_eq!(render(&tokens, false), "a <*> <*> b");
         assert_eq!(template_id(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(template_id("a"), 0xaf63_dc4c_8601_ec8c);
     }

@@ -88,15 +88,26 @@ fn words_do_not_join_uncollapsed_values() {
         ..Config::default()
     };
     let mut miner = Miner::new(config).unwrap();
-    // Two tokens, written as one `<*>` (runs are rendered once).
-    assert_eq!(mine(&mut miner, "10.0.0.1 5").0, "<*>");
+    // Two tokens, each written (runs are rendered once only when
+    // collapsed, or two templates could share one text and id).
+    assert_eq!(mine(&mut miner, "10.0.0.1 5").0, "<*> <*>");
     assert_eq!(mine(&mut miner, "Server started").0, "Server started");
     assert_eq!(mine(&mut miner, "Cache flushed").0, "Cache flushed");
     assert_eq!(mine(&mut miner, "10.0.0.2 Cache").0, "<*> Cache");
     let (text, new, params) = mine(&mut miner, "10.0.0.3 7");
-    assert_eq!((text.as_str(), new), ("<*>", false));
-    assert_eq!(params, ["10.0.0.3 7"]);
-    assert_eq!(miner.len(), 4);
+    assert_eq!((text.as_str(), new), ("<*> <*>", false));
+    assert_eq!(params, ["10.0.0.3", "7"]);
+    // "took 1 ms" and "took 1 2 ms" are two templates, two texts.
+    assert_eq!(mine(&mut miner, "took 1 ms").0, "took <*> ms");
+    assert_eq!(
+        mine(&mut miner, "took 1 2 ms"),
+        (
+            "took <*> <*> ms".to_owned(),
+            true,
+            vec!["1".to_owned(), "2".to_owned()]
+        )
+    );
+    assert_eq!(miner.len(), 6);
 }
 
 #[test]
