@@ -25,7 +25,7 @@ mod time;
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use wasmstash_sdk::field_ref::{FieldPath, FieldRef};
+use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef};
 use wasmstash_sdk::prelude::*;
 
 pub use config::Config;
@@ -62,7 +62,7 @@ impl Filter for Anomaly {
     fn new(config: Config) -> Result<Self, String> {
         config.validate()?;
         let key_field =
-            |own: &Option<String>| FieldRef::new(own.as_deref().unwrap_or(&config.key_field));
+            |own: &Option<String>| spelled_one_way(own.as_deref().unwrap_or(&config.key_field));
         let max_keys = config.max_keys;
         let mut intervals = Vec::new();
         match (&config.rate, &config.error_ratio) {
@@ -100,11 +100,14 @@ impl Filter for Anomaly {
             .map(|o| o.into_vec())
             .unwrap_or_default()
             .into_iter()
-            .map(|c| OutlierDetector::new(key_field(&c.key_field), c, max_keys))
+            .map(|mut c| {
+                c.field = spelled_one_way(&c.field).as_str().to_owned();
+                OutlierDetector::new(key_field(&c.key_field), c, max_keys)
+            })
             .collect();
         let mut novelty = Vec::new();
         if let Some(c) = config.rare_template {
-            let field = FieldRef::new(c.field.as_deref().unwrap_or(DEFAULT_TEMPLATE_FIELD));
+            let field = spelled_one_way(c.field.as_deref().unwrap_or(DEFAULT_TEMPLATE_FIELD));
             novelty.push(NoveltyDetector::new(
                 Detector::RareTemplate,
                 key_field(&c.key_field),
@@ -114,7 +117,7 @@ impl Filter for Anomaly {
             ));
         }
         for c in config.new_value.map(|v| v.into_vec()).unwrap_or_default() {
-            let field = FieldRef::new(c.field.as_deref().expect("validated"));
+            let field = spelled_one_way(c.field.as_deref().expect("validated"));
             novelty.push(NoveltyDetector::new(
                 Detector::NewValue,
                 key_field(&c.key_field),
@@ -449,3 +452,15 @@ export_filter!(Anomaly, stateful);
 
 #[cfg(test)]
 mod tests;
+
+/// A field of the config spelled one way, one segment bare (`v`) and more in
+/// brackets (`[a][b]`): a detector's state is filed under its fields' text,
+/// so `v` and `[v]` (one field) must give one text, or a config respelled
+/// between restarts would drop what was learned. Findings name it so too.
+fn spelled_one_way(reference: &str) -> FieldRef {
+    let segments: Vec<&str> = field_ref::segments(reference).collect();
+    match segments.as_slice() {
+        [one] => FieldRef::new(one),
+        many => FieldRef::new(&many.iter().map(|s| format!("[{s}]")).collect::<String>()),
+    }
+}

@@ -290,6 +290,32 @@ fn a_snapshot_from_another_config_keeps_the_parts_that_still_apply() {
     assert!(new.restore(&[9, 1, 2]).unwrap_err().contains("version 9"));
 }
 
+/// `v` and `[v]` are one field: a config respelled between restarts finds
+/// the state learned under the other spelling.
+#[test]
+fn a_respelled_field_keeps_its_state() {
+    let events: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut e = event("api", T0 + i * 1000);
+            e["v"] = json!(format!("seen{}", i % 3));
+            e
+        })
+        .collect();
+    let config = |field: &str| json!({"new_value": {"field": field, "warmup_events": 20}});
+    let mut old = filter(config("v"));
+    run(&mut old, &events);
+    let mut new = filter(config("[v]"));
+    new.restore(&old.snapshot()).unwrap();
+    // Warm from the restored state: a known value passes, a new one is flagged.
+    let mut known = event("api", T0 + 50_000);
+    known["v"] = json!("seen1");
+    let mut fresh = event("api", T0 + 51_000);
+    fresh["v"] = json!("fresh");
+    let found = findings(&run(&mut new, &[known, fresh]), "new_value");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].1.contains("\"fresh\""), "{found:?}");
+}
+
 #[test]
 fn bad_configs_are_refused_with_the_option_named() {
     for (config, expected) in [
