@@ -508,7 +508,11 @@ impl Kv {
             // not copied once per level.
             let mut object = None;
             if config.recursive {
-                let mut inner = Parse::default();
+                // `max_keys` counts the pairs of every level.
+                let mut inner = Parse {
+                    stored: parse.stored,
+                    ..Parse::default()
+                };
                 let next = if depth < self.max_depth {
                     Depth::At(depth + 1)
                 } else {
@@ -517,6 +521,7 @@ impl Kv {
                 self.parse(&value, context, &mut inner, next);
                 parse.failed |= inner.failed;
                 parse.out_of_steps |= inner.out_of_steps;
+                parse.stored = inner.stored;
                 if !inner.pairs.is_empty() {
                     object = Some(Value::Object(inner.pairs));
                 }

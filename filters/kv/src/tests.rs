@@ -249,6 +249,14 @@ fn limits_tag_the_event_and_keep_what_fits() {
         out,
         json!({"message": "a=1 b=2 c=3 d=4", "a": "1", "b": "2", "tags": ["_kv_filter_error"]})
     );
+    // Pairs of every level count, with `recursive`: x's two, then y.
+    let out = kv(
+        json!({"max_keys": 3, "recursive": true}),
+        json!({"message": "x=\"a=1 b=2\" y=3 z=4"}),
+    );
+    assert_eq!(out["x"], json!({"a": "1", "b": "2"}));
+    assert_eq!(out.get("y"), None);
+    assert_eq!(out["tags"], json!(["_kv_filter_error"]));
     let long = "x".repeat(100);
     let out = kv(
         json!({"max_value_bytes": 50, "tag_on_failure": ["too_long"]}),
