@@ -4,7 +4,7 @@
 //! All checks happen here, once at `init`, so a pattern that cannot work is
 //! refused with its position instead of failing on every event.
 
-use wasmstash_sdk::field_ref;
+use wasmstash_sdk::{field_ref, json_text};
 
 /// What a field does with the text it captures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +171,17 @@ fn parse_field(body: &str) -> Result<Field, String> {
         (_, true) => Err("this field needs a name".into()),
         (_, false) => {
             field_ref::validate(name)?;
+            // Readable, but a value set there would nest the event past
+            // what it may hold, failing every event that matches.
+            let depth = field_ref::segments(name).count();
+            if depth > json_text::MAX_NESTING {
+                return Err(format!(
+                    "`{}...` is {depth} segments deep; a field set there would nest the event \
+                     deeper than the {} levels it may hold",
+                    name.chars().take(40).collect::<String>(),
+                    json_text::MAX_NESTING
+                ));
+            }
             Ok(Field {
                 name: name.to_owned(),
                 kind,

@@ -347,6 +347,18 @@ fn invalid_configs_are_explained() {
     assert!(err.contains("nothing to do"), "{err}");
     let err = init_error(json!({"mapping": {"message": "%{a}"}, "tag_on_failur": []}));
     assert!(err.contains("unknown field `tag_on_failur`"), "{err}");
+    // A field one level deeper than an event may hold; one level less loads.
+    let deep = |levels: usize| format!("%{{{}}} %{{b}}", "[a]".repeat(levels));
+    let err = init_error(json!({"mapping": {"message": deep(128)}}));
+    assert!(err.contains("128 segments deep"), "{err}");
+    assert!(
+        NativeFilter::<Dissect>::new(
+            json!({"mapping": {"message": deep(127)}})
+                .to_string()
+                .as_bytes()
+        )
+        .is_ok()
+    );
 }
 
 /// The combined-log layout as a dissect pattern, legacy field names.
