@@ -61,6 +61,9 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// The limits its start runs under (the engine's defaults otherwise).
+        #[command(flatten)]
+        limits: wasmstash::run::LimitArgs,
     },
     /// List the filters built into this binary.
     Filters,
@@ -178,14 +181,20 @@ fn main() -> ExitCode {
                 }
             })
         }),
-        Command::Inspect { module, json } => printing(|out| match inspect(&module) {
+        Command::Inspect {
+            module,
+            json,
+            limits,
+        } => printing(|out| match inspect(&module, limits) {
             Ok(report) => {
                 write_report(out, &module, &report, json)?;
-                Ok(if report.problems.is_empty() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(2)
-                })
+                Ok(
+                    if report.problems.is_empty() && report.stopped_by_limit.is_none() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(2)
+                    },
+                )
             }
             Err(error) => {
                 say!("wasmstash: {}: {error}", module.display());
@@ -267,11 +276,15 @@ fn default_log_level() -> &'static str {
 }
 
 /// What `module` is.
-fn inspect(module: &std::path::Path) -> Result<Inspection, Box<dyn std::error::Error>> {
-    let settings = wasmstash::engine::EngineSettings {
+fn inspect(
+    module: &std::path::Path,
+    limits: wasmstash::run::LimitArgs,
+) -> Result<Inspection, Box<dyn std::error::Error>> {
+    let mut settings = wasmstash::engine::EngineSettings {
         cache_dir: None,
         ..Default::default()
     };
+    limits.apply(&mut settings);
     let bytes = wasmstash::files::read_capped(module, settings.max_module_bytes, "module")?;
     let engine = Engine::new(settings)?;
     Ok(wasmstash::engine::inspect(&engine, &bytes)?)
@@ -311,7 +324,14 @@ fn write_report(
     };
     writeln!(out, "imports     {imports}")?;
     writeln!(out, "exports     {}", report.exports.join("\n            "))?;
-    if report.problems.is_empty() {
+    if let (true, Some(why)) = (report.problems.is_empty(), &report.stopped_by_limit) {
+        writeln!(
+            out,
+            "verdict     cannot tell: it could not start under this check's limits: {why}; \
+             try --memory-limit-mib or --call-timeout-ms (engine.memory_limit_mib and \
+             engine.call_timeout_ms in a config)"
+        )?;
+    } else if report.problems.is_empty() {
         writeln!(out, "verdict     meets wasmstash ABI v1")?;
     } else {
         writeln!(out, "verdict     does NOT meet wasmstash ABI v1:")?;

@@ -173,6 +173,8 @@ fn inspect_names_the_deadline_when_a_module_never_starts() {
         report.contains("ran past the deadline of 1000 ms while starting"),
         "{report}"
     );
+    // A limit is no breach of the ABI: whether it meets it is not known.
+    assert!(report.contains("verdict     cannot tell: "), "{report}");
     // A start function that fails is blamed, not the ABI version's call.
     let report = inspect_with_start("unreachable");
     assert!(
@@ -181,6 +183,35 @@ fn inspect_names_the_deadline_when_a_module_never_starts() {
     );
     // In one line: wasmtime's text of a trap opens with its backtrace.
     assert!(!report.contains("backtrace"), "{report}");
+    assert!(report.contains("verdict     does NOT meet"), "{report}");
+}
+
+/// A module whose memory starts above the default limit cannot be checked
+/// under it, and is under a higher one given on the command line.
+#[test]
+fn inspect_takes_the_limits_a_module_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = wat_filter("(i64.const 0)").replacen(
+        "(memory (export \"memory\") 2)",
+        "(memory (export \"memory\") 2000)",
+        1,
+    );
+    assert!(big.contains("2000)"), "{big}");
+    let module = dir.path().join("big.wat");
+    std::fs::write(&module, big).unwrap();
+    let path = module.to_str().unwrap();
+    let out = wasmstash(&["inspect", path], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("verdict     cannot tell: it could not start under this check's limits")
+            && report.contains("past its limit of 64 MiB")
+            && report.contains("try --memory-limit-mib"),
+        "{report}"
+    );
+    let out = wasmstash(&["inspect", "--memory-limit-mib", "256", path], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("verdict     meets wasmstash ABI v1"));
 }
 
 /// What `inspect` says of a module whose start function runs `body`.

@@ -27,6 +27,10 @@ pub struct Inspection {
     pub stateful: bool,
     /// Why the module does not meet ABI v1; empty when it does.
     pub problems: Vec<String>,
+    /// Why its ABI version could not be asked, when what stopped it was the
+    /// memory limit or the deadline this check ran under: then whether it
+    /// meets ABI v1 is not known, and looser limits may tell.
+    pub stopped_by_limit: Option<String>,
 }
 
 pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadError> {
@@ -48,10 +52,15 @@ pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadEr
         None => problems.push("does not export its memory as `memory`".into()),
     }
     // Asked whatever else is wrong: another version explains the rest.
+    let mut stopped_by_limit = None;
     let abi_version = match ask_version(engine, &module) {
         Ok(version) => Some(version),
+        Err(why) if problems.is_empty() && why.limit => {
+            stopped_by_limit = Some(why.message);
+            None
+        }
         Err(why) if problems.is_empty() => {
-            problems.push(why);
+            problems.push(why.message);
             None
         }
         Err(_) => None,
@@ -78,6 +87,7 @@ pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadEr
         memory_pages,
         stateful: is_stateful(&module),
         problems,
+        stopped_by_limit,
     })
 }
 

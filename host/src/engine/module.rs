@@ -435,7 +435,15 @@ pub(super) fn version_mismatch(found: u32) -> Option<String> {
 }
 
 /// Instantiates without `init` and calls `wasmstash_abi_version`.
-pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<u32, String> {
+/// Why a module's ABI version could not be asked.
+pub(super) struct VersionError {
+    pub message: String,
+    /// It ran into the memory limit or the deadline, which looser settings
+    /// might let it pass.
+    pub limit: bool,
+}
+
+pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<u32, VersionError> {
     // The same memory and table caps as a real instance, and the same deadline, in case
     // the module has a start function.
     let limits = InstanceLimits::new(engine.settings().memory_limit_bytes);
@@ -446,11 +454,35 @@ pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<
     // imports are stubs that trap if called.
     linker
         .define_unknown_imports_as_traps(module)
-        .map_err(|e| format!("cannot link: {e}"))?;
+        .map_err(|e| VersionError {
+            message: format!("cannot link: {e}"),
+            limit: false,
+        })?;
     // The imports trap at once, so they need no tripwire.
-    let explain = |step: &str, e: wasmtime::Error, limits: &mut InstanceLimits| match e
-        .downcast_ref::<wasmtime::Trap>(
-    ) {
+    let explain = |step: &str, e: wasmtime::Error, limits: &mut InstanceLimits| {
+        let limit = limits.memory_exceeded.is_some()
+            || matches!(e.downcast_ref(), Some(wasmtime::Trap::Interrupt));
+        let message = explain_failure(engine, step, e, limits);
+        VersionError { message, limit }
+    };
+    let (instance, tripwire) =
+        tripwire::instantiate(engine.watchdog(), &linker, &mut store, module, |_, _| {})
+            .map_err(|e| explain("cannot instantiate", e, store.data_mut()))?;
+    let version = instance
+        .get_typed_func::<(), u32>(&mut store, "wasmstash_abi_version")
+        .map_err(|e| explain("asking the ABI version failed", e, store.data_mut()))?;
+    tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
+        .map_err(|e| explain("asking the ABI version failed", e, store.data_mut()))
+}
+
+/// What stopped a module's start or its version export, in a line.
+fn explain_failure(
+    engine: &Engine,
+    step: &str,
+    e: wasmtime::Error,
+    limits: &mut InstanceLimits,
+) -> String {
+    match e.downcast_ref::<wasmtime::Trap>() {
         _ if limits.memory_exceeded.is_some() => {
             format!(
                 "{step}: {}",
@@ -484,13 +516,5 @@ pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<
             Some(why) => format!("{step}: {e:#}: {why}"),
             None => format!("{step}: {}", e.root_cause()),
         },
-    };
-    let (instance, tripwire) =
-        tripwire::instantiate(engine.watchdog(), &linker, &mut store, module, |_, _| {})
-            .map_err(|e| explain("cannot instantiate", e, store.data_mut()))?;
-    let version = instance
-        .get_typed_func::<(), u32>(&mut store, "wasmstash_abi_version")
-        .map_err(|e| explain("asking the ABI version failed", e, store.data_mut()))?;
-    tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
-        .map_err(|e| explain("asking the ABI version failed", e, store.data_mut()))
+    }
 }

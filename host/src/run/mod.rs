@@ -57,12 +57,8 @@ pub struct RunArgs {
     /// Events per call into the filters (1 to 100000).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_size: u32,
-    /// Per-call deadline in ms (0 = off, at most 600000); overrides the config.
-    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=600_000))]
-    pub call_timeout_ms: Option<u64>,
-    /// Memory limit per filter instance in MiB (1 to 4096); overrides the config.
-    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
-    pub memory_limit_mib: Option<u64>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Largest event a filter's result may make, in MiB (1..1024); overrides
     /// the config's `engine.max_event_mib` (default 16). A changed event
     /// over it fails (`_wasmfilter_failure`, kept as it came in).
@@ -402,13 +398,31 @@ fn build_pipeline(args: &RunArgs) -> Result<(Pipeline, u64), RunError> {
     Ok((Pipeline::new(&name, modules), config.max_filter_instances))
 }
 
+/// The limits a filter instance runs under, as `run` and `inspect` take
+/// them from the command line.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct LimitArgs {
+    /// Per-call deadline in ms (0 = off, at most 600000); overrides a config's.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub call_timeout_ms: Option<u64>,
+    /// Memory limit per filter instance in MiB (1 to 4096); overrides a config's.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub memory_limit_mib: Option<u64>,
+}
+
+impl LimitArgs {
+    pub fn apply(&self, settings: &mut EngineSettings) {
+        if let Some(ms) = self.call_timeout_ms {
+            settings.call_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+        }
+        if let Some(mib) = self.memory_limit_mib {
+            settings.memory_limit_bytes = (mib as usize) << 20;
+        }
+    }
+}
+
 fn override_settings(settings: &mut EngineSettings, args: &RunArgs) {
-    if let Some(ms) = args.call_timeout_ms {
-        settings.call_timeout = (ms > 0).then(|| Duration::from_millis(ms));
-    }
-    if let Some(mib) = args.memory_limit_mib {
-        settings.memory_limit_bytes = (mib as usize) << 20;
-    }
+    args.limits.apply(settings);
     if let Some(mib) = args.max_event_mib {
         settings.max_event_bytes = (mib as usize) << 20;
     }
