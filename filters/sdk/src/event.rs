@@ -18,6 +18,7 @@ use crate::wire::KeySpans;
 
 mod key_index;
 mod path;
+pub(crate) use path::MAX_LIST_PADDING;
 mod sprintf;
 mod tags;
 

@@ -8,6 +8,7 @@
 use serde_json::Value;
 
 use crate::Event;
+use crate::event::MAX_LIST_PADDING;
 use crate::field_ref::FieldPath;
 
 /// Whether Logstash's event raises on a set at `field` for the way there:
@@ -44,12 +45,23 @@ pub fn why_cannot_set(event: &Event, field: &(impl FieldPath + ?Sized)) -> Optio
         [top] => (*top).to_owned(),
         steps => steps.iter().map(|step| format!("[{step}]")).collect(),
     };
-    if let (Obstacle::BeforeListStart, Value::Array(items)) = (&blocked.kind, blocked.value) {
+    if let Value::Array(items) = blocked.value {
         let index = segments.next().unwrap_or_default();
         let len = items.len();
-        return Some(format!(
-            "the event's `{name}` is a list of {len}, which has no member {index}"
-        ));
+        match blocked.kind {
+            Obstacle::BeforeListStart => {
+                return Some(format!(
+                    "the event's `{name}` is a list of {len}, which has no member {index}"
+                ));
+            }
+            Obstacle::TooFarPastTheEnd => {
+                return Some(format!(
+                    "the event's `{name}` is a list of {len}: member {index} would pad it with \
+                     more than {MAX_LIST_PADDING} nulls"
+                ));
+            }
+            _ => {}
+        }
     }
     let kind = match blocked.value {
         Value::String(_) => "a string",
@@ -69,6 +81,10 @@ enum Obstacle {
     BeforeListStart,
     /// A list, at a segment that is no 32-bit integer.
     NotAnIndex,
+    /// A list, at an index so far past its end that padding it would add
+    /// more nulls than [`Event::set`] adds (`MAX_LIST_PADDING`). Logstash
+    /// pads it; an event here refuses, so a filter treats it as a raise.
+    TooFarPastTheEnd,
 }
 
 /// What keeps a set from being carried out: the value in the way, named
@@ -108,6 +124,9 @@ fn obstacle<'e>(event: &'e Event, field: &(impl FieldPath + ?Sized)) -> Option<B
                 let offset = i64::from(index) + if index < 0 { items.len() as i64 } else { 0 };
                 if offset < 0 {
                     return blocked(Obstacle::BeforeListStart);
+                }
+                if offset as usize > items.len() + MAX_LIST_PADDING {
+                    return blocked(Obstacle::TooFarPastTheEnd);
                 }
                 items.get(offset as usize)
             }
@@ -189,6 +208,7 @@ fn refusal_at(
         _ => match obstacle(event, field)?.kind {
             Obstacle::Scalar => Some(THROUGH_A_SCALAR),
             Obstacle::BeforeListStart => Some(BEFORE_LIST_START),
+            Obstacle::TooFarPastTheEnd => Some(TOO_FAR_PAST_THE_END),
             Obstacle::NotAnIndex => None,
         },
     }
@@ -196,6 +216,8 @@ fn refusal_at(
 
 const THROUGH_A_SCALAR: &str = "the way to it passes through a string, number or boolean";
 const BEFORE_LIST_START: &str = "the way to it steps into a list before its first member";
+const TOO_FAR_PAST_THE_END: &str = "the way to it steps into a list so far past its end \
+     that padding it would add more than 65536 nulls, more than an event here may add";
 
 #[cfg(test)]
 mod tests {
@@ -284,6 +306,18 @@ mod tests {
             Some(BEFORE_LIST_START)
         );
         assert_eq!(refusal(&event, "[l][key]", &json!("v")), None);
+        // Padding a list past what `Event::set` pads is refused beforehand,
+        // as a raise, so a filter tags its own failure.
+        assert_eq!(refusal(&event, "[l][65538]", &json!("v")), None);
+        assert_eq!(
+            refusal(&event, "[l][65539]", &json!("v")),
+            Some(TOO_FAR_PAST_THE_END)
+        );
+        assert!(raises_on_set(&event, "[l][100000][x]"));
+        assert_eq!(
+            why("[l][100000]").unwrap(),
+            "the event's `l` is a list of 2: member 100000 would pad it with more than 65536 nulls"
+        );
         assert_eq!(why("[a][c][d]"), None);
         assert!(refuses_text_at(&event, "@timestamp"));
         assert!(refuses_text_at(&event, "@metadata"));

@@ -120,3 +120,17 @@ fn an_empty_key_is_a_field_named_by_the_empty_string() {
         json!({"p": "1"})
     );
 }
+
+/// A key that would pad a list past what an event adds is refused as a key
+/// Logstash's event refuses: the pairs before it are kept, the event tagged.
+#[test]
+fn a_key_padding_a_list_too_far_is_refused_and_tagged() {
+    let out = kv(
+        json!({}),
+        json!({"l": ["a"], "message": "z=1 [l][100000]=x w=2"}),
+    );
+    assert_eq!(out["z"], "1");
+    assert_eq!(out["l"], json!(["a"]));
+    assert_eq!(out.get("w"), None);
+    assert_eq!(out["tags"], json!(["_kv_filter_error"]));
+}
