@@ -48,8 +48,8 @@ pub fn capitalize(text: &str) -> Cow<'_, str> {
 /// character: the uppercase, except for the letters Unicode titlecases
 /// otherwise (UnicodeData.txt and SpecialCasing.txt). Those are digraphs
 /// (`ǆ` to `ǅ`), ligatures (`ß` to `Ss`, `ﬁ` to `Fi`), Greek letters with
-/// a iota subscript (`ᾳ` to `ᾼ`) and Georgian letters, which are their
-/// own titlecase.
+/// a iota subscript (`ᾳ` to `ᾼ`) and Georgian letters, whose titlecase
+/// is the small letter (Mkhedruli), whichever they are.
 fn titlecase(c: char, out: &mut String) {
     let special: &str = match c {
         '\u{1c4}'..='\u{1c6}' => "\u{1c5}",
@@ -90,6 +90,12 @@ fn titlecase(c: char, out: &mut String) {
         }
         '\u{10d0}'..='\u{10fa}' | '\u{10fd}'..='\u{10ff}' => {
             out.push(c);
+            return;
+        }
+        // Mtavruli, the Georgian capitals: their titlecase is the Mkhedruli
+        // letter, 0x1c90 - 0x10d0 places back (`Ა` to `ა`).
+        '\u{1c90}'..='\u{1cba}' | '\u{1cbd}'..='\u{1cbf}' => {
+            out.push(char::from_u32(c as u32 - 0x1c90 + 0x10d0).expect("a Georgian letter"));
             return;
         }
         _ => {
@@ -304,6 +310,8 @@ mod tests {
             ("ᾀ", "ᾈ"),
             ("ΣΑΣ", "Σασ"),
             ("ა", "ა"),
+            ("ᲐᲑ", "აბ"),
+            ("Ჿ", "ჿ"),
             ("éT", "Ét"),
         ] {
             let capitalized = capitalize(text);
