@@ -413,7 +413,11 @@ impl Anomaly {
 fn event_millis(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<i64> {
     match event.get(field)? {
         Value::String(text) => time::parse_millis(text),
-        Value::Number(n) => n.as_i64(),
+        // A fraction of a millisecond is dropped; past an i64 it is no time.
+        Value::Number(n) => n.as_i64().or_else(|| {
+            let millis = n.as_f64()?.trunc();
+            (millis.abs() < 9.2e18).then_some(millis as i64)
+        }),
         _ => None,
     }
 }

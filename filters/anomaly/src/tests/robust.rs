@@ -275,3 +275,19 @@ fn a_gap_past_the_judged_limit_still_counts_the_intervals_before_it() {
         assert!(!silent.is_empty(), "gap {gap}: no silence flagged");
     }
 }
+
+/// Epoch milliseconds are read from a JSON number, a float's fraction
+/// dropped; text is read as ISO 8601 only.
+#[test]
+fn epoch_milliseconds_are_read_from_any_json_number() {
+    let events = [
+        json!({"@timestamp": T0, "service": {"name": "api"}}),
+        json!({"@timestamp": T0 as f64 + 1000.5, "service": {"name": "api"}}),
+        json!({"@timestamp": 1e300, "service": {"name": "api"}}),
+        json!({"@timestamp": T0.to_string(), "service": {"name": "api"}}),
+    ];
+    native_counters::take();
+    run(&mut filter(json!({"rate": {}})), &events);
+    let counters = native_counters::take();
+    assert_eq!(counter(&counters, "events_without_timestamp"), 2);
+}
