@@ -219,9 +219,15 @@ impl Json {
             // root, which takes objects only, is tagged even when
             // `skip_on_invalid_json` is set.
             Err(_) if self.text.bytes().all(json_text::is_whitespace) => Value::Null,
-            Err(e) if let Some(why) = unholdable(&e) => return self.fail_unholdable(event, why),
-            Err(_) => {
+            // Text nested past the parser's limit, or with a lone surrogate
+            // escape, may be JSON or not: the parser stops before it could
+            // tell. It counts as unreadable, skipped as such; when tagged, the
+            // reason is logged, as a reader would not guess it.
+            Err(e) => {
                 if !self.config.skip_on_invalid_json {
+                    if let Some(why) = unreadable_here(&e) {
+                        host::log(Level::Warn, &format!("json: the text {why}"));
+                    }
                     self.fail(event);
                 }
                 return false;
@@ -330,10 +336,10 @@ impl Json {
 /// Whether a document's key at the root is set at the path it writes
 /// (`[http][method]`), as Logstash's `event.set` sets it; any other key
 /// that is a field reference is set as itself.
-/// Why valid JSON failed to parse, where that is a limit of the event's
-/// and not the text's fault: serde_json reports both as syntax errors, and
-/// tells them apart only in its message.
-fn unholdable(error: &serde_json::Error) -> Option<&'static str> {
+/// Why text failed to parse where the cause is a limit of the event's
+/// rather than plain bad syntax: serde_json reports both as syntax errors,
+/// and tells them apart only in its message.
+fn unreadable_here(error: &serde_json::Error) -> Option<&'static str> {
     let message = error.to_string();
     if message.starts_with("recursion limit exceeded") {
         Some("is nested deeper than an event may be (127 objects and arrays)")
