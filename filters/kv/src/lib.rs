@@ -305,13 +305,21 @@ impl Filter for Kv {
                 prefix: event.sprintf(&self.config.prefix),
             };
             match event.get_str(&self.config.source) {
-                Some(text) => self.parse(text, &context, &mut parse, Depth::At(0)),
+                Some(text) => {
+                    self.scanner.allow_steps_for(text.len());
+                    self.parse(text, &context, &mut parse, Depth::At(0));
+                }
                 None => {
                     // Logstash parses each string of an array into one set of
                     // pairs; anything else (or nothing) has nothing to parse.
                     if let Some(Value::Array(items)) = event.get(&self.config.source) {
-                        for text in items.iter().filter_map(Value::as_str) {
+                        let texts = || items.iter().filter_map(Value::as_str);
+                        self.scanner.allow_steps_for(texts().map(str::len).sum());
+                        for text in texts() {
                             self.parse(text, &context, &mut parse, Depth::At(0));
+                            if parse.out_of_steps {
+                                break;
+                            }
                         }
                     }
                 }
@@ -322,8 +330,9 @@ impl Filter for Kv {
             host::log(
                 Level::Warn,
                 &format!(
-                    "Timeout reached in KV filter: its separator patterns read over {} steps \
-                     (timeout_steps, or 64 a character of the text); the event is left as it was",
+                    "Timeout reached in KV filter: its separator patterns read past their \
+                     allowance (timeout_steps = {}, or 64 a byte of the text if more); the \
+                     event is left as it was",
                     self.config.timeout_steps
                 ),
             );
@@ -507,8 +516,10 @@ impl Kv {
             // (unless cleaning changed it), so that a chain `a=b=c=...` is
             // not copied once per level.
             let mut object = None;
+            // Counted before its value's pairs: `max_keys` counts the pairs
+            // of every level, this one's first.
+            parse.stored += 1;
             if config.recursive {
-                // `max_keys` counts the pairs of every level.
                 let mut inner = Parse {
                     stored: parse.stored,
                     ..Parse::default()
@@ -519,15 +530,18 @@ impl Kv {
                     Depth::Beyond
                 };
                 self.parse(&value, context, &mut inner, next);
+                if inner.out_of_steps {
+                    // Nothing of this event will be set; stop reading it.
+                    parse.out_of_steps = true;
+                    return false;
+                }
                 parse.failed |= inner.failed;
-                parse.out_of_steps |= inner.out_of_steps;
                 parse.stored = inner.stored;
                 if !inner.pairs.is_empty() {
                     object = Some(Value::Object(inner.pairs));
                 }
             }
             let value = object.unwrap_or_else(|| Value::String(value.into_owned()));
-            parse.stored += 1;
             match parse.pairs.get_mut(&key) {
                 Some(Value::Array(items)) => items.push(value),
                 Some(existing) => {

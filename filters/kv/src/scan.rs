@@ -51,9 +51,10 @@ impl Splitter {
     }
 }
 
-/// What a scan may read for its separator patterns: the larger of a base
-/// (`timeout_steps`) and 64 characters per character of its text, so that
-/// a long line of ordinary pairs (two or three a character) never runs out.
+/// What an event's scans may read for their separator patterns: the larger
+/// of a base (`timeout_steps`) and 64 characters per byte of its text, so
+/// that a long line of ordinary pairs (two or three a character) never runs
+/// out.
 struct Steps {
     taken: Cell<u64>,
     allowed: Cell<u64>,
@@ -136,27 +137,34 @@ impl Scanner {
 
     /// Calls `pair(key, value)` for every pair, in order. Values may be
     /// empty (Logstash matches `key=` but then ignores it). Stops early when
-    /// `pair` returns false. Fails if its separator patterns read past
-    /// their allowance (see [`Steps`]); `pair` may have been called before.
-    /// A `pair` may scan another text (a value, with `recursive`), under an
-    /// allowance of its own.
+    /// `pair` returns false. Fails if its separator patterns have read past
+    /// the event's allowance (see [`Scanner::allow_steps_for`]); `pair` may
+    /// have been called before. A `pair` may scan another text (a value,
+    /// with `recursive`), within the same allowance.
     pub fn scan<'t>(
         &self,
         text: &'t str,
         pair: impl FnMut(&'t str, &'t str) -> bool,
     ) -> Result<(), OutOfSteps> {
-        let allowed = (self.step_base).map_or(u64::MAX, |base| base.max(64 * text.len() as u64));
-        let outer = (
-            self.steps.taken.replace(0),
-            self.steps.allowed.replace(allowed),
-        );
+        // The memo is of this text's runs; a value scanned inside it has
+        // its own, and this one's is still good after.
         let outer_run = self.space_run.replace(None);
         self.scan_pairs(text, pair);
-        let spent = self.steps.spent();
-        self.steps.taken.set(outer.0);
-        self.steps.allowed.set(outer.1);
         self.space_run.set(outer_run);
-        if spent { Err(OutOfSteps) } else { Ok(()) }
+        if self.steps.spent() {
+            Err(OutOfSteps)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Starts an event's allowance of steps, for `bytes` of text in all:
+    /// the larger of `timeout_steps` and 64 a byte, shared by every scan of
+    /// the event (each string of a list, each level of `recursive`).
+    pub fn allow_steps_for(&self, bytes: usize) {
+        let allowed = (self.step_base).map_or(u64::MAX, |base| base.max(64 * bytes as u64));
+        self.steps.taken.set(0);
+        self.steps.allowed.set(allowed);
     }
 
     fn scan_pairs<'t>(&self, text: &'t str, mut pair: impl FnMut(&'t str, &'t str) -> bool) {

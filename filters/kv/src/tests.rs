@@ -249,13 +249,20 @@ fn limits_tag_the_event_and_keep_what_fits() {
         out,
         json!({"message": "a=1 b=2 c=3 d=4", "a": "1", "b": "2", "tags": ["_kv_filter_error"]})
     );
-    // Pairs of every level count, with `recursive`: x's two, then y.
+    // Pairs of every level count, with `recursive`: x, its two, then y.
     let out = kv(
         json!({"max_keys": 3, "recursive": true}),
         json!({"message": "x=\"a=1 b=2\" y=3 z=4"}),
     );
     assert_eq!(out["x"], json!({"a": "1", "b": "2"}));
     assert_eq!(out.get("y"), None);
+    assert_eq!(out["tags"], json!(["_kv_filter_error"]));
+    // A level's pair is counted before its value's pairs.
+    let out = kv(
+        json!({"max_keys": 1, "recursive": true}),
+        json!({"message": "x=a=b=c"}),
+    );
+    assert_eq!(out["x"], "a=b=c");
     assert_eq!(out["tags"], json!(["_kv_filter_error"]));
     let long = "x".repeat(100);
     let out = kv(
@@ -552,6 +559,25 @@ fn a_scan_that_runs_out_of_steps_is_tagged_as_a_timeout() {
     let renamed =
         json!({"field_split_pattern": "\\s*;", "timeout_steps": 1000, "tag_on_timeout": "_slow"});
     assert_eq!(pairs(renamed, &text), json!({"tags": ["_slow"]}));
+    // One allowance per event: the strings of a list share it, and so do
+    // the levels of `recursive`. Each item here reads about 11,000 steps,
+    // within 20,000 alone, not three times over.
+    let spaces = " ".repeat(150);
+    let item = format!("a=1; k{spaces}x");
+    let config = json!({"field_split_pattern": "\\s*;", "timeout_steps": 20_000});
+    let one = kv(config.clone(), json!({"message": [item.clone()]}));
+    assert_eq!(one.get("tags"), None, "{one}");
+    let three = kv(config.clone(), json!({"message": vec![item; 3]}));
+    assert_eq!(three["tags"], json!(["_kv_filter_timeout"]));
+    let recursive =
+        json!({"field_split_pattern": "\\s*;", "timeout_steps": 20_000, "recursive": true});
+    let value = |i: usize| format!("k{i}=\"a=1; k{spaces}x\"");
+    assert_eq!(pairs(recursive.clone(), &value(0)).get("tags"), None);
+    let nested = (0..3).map(value).collect::<Vec<_>>().join("; ");
+    assert_eq!(
+        pairs(recursive, &nested)["tags"],
+        json!(["_kv_filter_timeout"])
+    );
 }
 
 #[test]
