@@ -212,6 +212,14 @@ fn inspect_takes_the_limits_a_module_needs() {
     let out = wasmstash(&["inspect", "--memory-limit-mib", "256", path], b"");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("verdict     meets wasmstash ABI v1"));
+    // No deadline could hang the check on a start that never ends.
+    let out = wasmstash(&["inspect", "--call-timeout-ms", "0", path], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("inspect needs a deadline"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// What `inspect` says of a module whose start function runs `body`.

@@ -575,7 +575,7 @@ fn the_connection_cap_is_lowered_to_fit_the_open_file_limit() {
     server.stop();
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(
-        log.contains("server.max_connections = 1024 needs about 1280 open files, but this process may open 300")
+        log.contains("server.max_connections = 1024 needs about 1280 open files, but this process may open 300 (")
             && log.contains("serving at most 44 connections"),
         "{log}"
     );

@@ -248,7 +248,7 @@ impl Stateful for Anomaly {
         let max_keys = self.max_keys;
         let interval_settings = snapshot::interval_settings(self.clock.interval_ms);
         for part in &state.parts {
-            let (id, bytes) = (&part.id, &part.bytes);
+            let (id, bytes) = (&refiled(&part.id), &part.bytes);
             let ours = if self.intervals.iter().any(|d| &d.id() == id) {
                 Some(interval_settings.clone())
             } else if let Some(d) = self.outliers.iter().find(|d| &d.id() == id) {
@@ -299,6 +299,14 @@ impl Stateful for Anomaly {
             host::count("dropped_findings", over as i64);
         }
         self.guard.held = state.held;
+        for entry in self
+            .guard
+            .held
+            .iter_mut()
+            .flat_map(|held| &mut held.entries)
+        {
+            entry.tracker = refiled(&entry.tracker);
+        }
         // A smaller `max_state_mib` than the snapshot was taken under.
         self.shed_to_budget();
         Ok(())
@@ -467,4 +475,17 @@ fn spelled_one_way(reference: &str) -> FieldRef {
         [one] => FieldRef::new(one),
         many => FieldRef::new(&many.iter().map(|s| format!("[{s}]")).collect::<String>()),
     }
+}
+
+/// A part's id as this version files it (see [`spelled_one_way`]): state
+/// saved before fields were spelled one way, under `new_value:…:[v]`, is
+/// found by a config that says `[v]` or `v`. Ids are the detector, then
+/// its fields, joined by `:`.
+fn refiled(id: &str) -> String {
+    let mut pieces = id.split(':');
+    let detector = pieces.next().unwrap_or_default().to_owned();
+    std::iter::once(detector)
+        .chain(pieces.map(|field| spelled_one_way(field).as_str().to_owned()))
+        .collect::<Vec<_>>()
+        .join(":")
 }

@@ -25,15 +25,15 @@ pub fn connections_that_fit(max_connections: usize) -> usize {
     let fits = limit.saturating_sub(RESERVED).max(1) as usize;
     tracing::warn!(
         "server.max_connections = {max_connections} needs about {needed} open files, but this \
-         process may open {limit} (its hard limit, `ulimit -Hn`): serving at most {fits} \
-         connections at once; raise the hard limit (LimitNOFILE= under systemd, --ulimit \
-         nofile= under docker) or lower max_connections"
+         process may open {limit} (`ulimit -n`; it could not be raised further): serving at \
+         most {fits} connections at once; raise the limit (LimitNOFILE= under systemd, \
+         --ulimit nofile= under docker) or lower max_connections"
     );
     fits
 }
 
-/// The soft limit, after raising it toward `needed` (never above the hard
-/// one, nor lowering it); `None` if it cannot be read.
+/// The soft limit, after raising it as far toward `needed` as the system
+/// takes (never lowering it); `None` if it cannot be read.
 fn raised_toward(needed: u64) -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -47,15 +47,20 @@ fn raised_toward(needed: u64) -> Option<u64> {
     if limit.rlim_cur >= needed {
         return Some(limit.rlim_cur);
     }
-    let raised = libc::rlimit {
-        rlim_cur: needed.min(limit.rlim_max),
-        rlim_max: limit.rlim_max,
-    };
-    // SAFETY: as above; setrlimit only reads the struct.
-    if raised.rlim_cur > limit.rlim_cur
-        && unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0
-    {
-        return Some(raised.rlim_cur);
+    // The hard limit is the ceiling, but some systems refuse less (macOS
+    // past OPEN_MAX with an unlimited hard limit): halve the raise until one
+    // is taken.
+    let mut target = needed.min(limit.rlim_max);
+    while target > limit.rlim_cur {
+        let raised = libc::rlimit {
+            rlim_cur: target,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: as above; setrlimit only reads the struct.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return Some(target);
+        }
+        target = limit.rlim_cur + (target - limit.rlim_cur) / 2;
     }
     Some(limit.rlim_cur)
 }
