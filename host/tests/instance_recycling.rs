@@ -227,6 +227,34 @@ fn a_result_not_kept_is_not_counted_in_the_state() {
     assert_eq!(calls_counted(&mut stage), 5);
 }
 
+/// The same for a stateless filter's own counters (`metric_add`): what a
+/// call whose result was not kept counted is dropped with the result, so
+/// that `calls` counts the five events that came out processed.
+#[test]
+fn a_result_not_kept_is_not_counted_in_the_filters_counters() {
+    let wat = growing_alone(3 << 20)
+        .replacen(
+            "(module",
+            r#"(module
+  (import "wasmstash" "metric_add" (func $metric_add (param i32 i32 i64)))
+  (data (i32.const 3000) "calls")"#,
+            1,
+        )
+        .replacen(
+            "(if (i32.gt_u (i32.load (local.get $ptr)) (i32.const 1)) (then unreachable))",
+            "(if (i32.gt_u (i32.load (local.get $ptr)) (i32.const 1)) (then unreachable))
+        (call $metric_add (i32.const 3000) (i32.const 5) (i64.const 1))",
+            1,
+        );
+    let mut stage = stage_of(&wat, std::time::Duration::from_secs(3600));
+    let outcomes = run(&mut stage, &["a", "b", "c", "d", "e", "f", "g", "h"]);
+    let kept = (outcomes.iter())
+        .filter(|outcome| matches!(outcome, StageOutcome::Extended(_)))
+        .count();
+    assert_eq!(kept, 5, "{outcomes:?}");
+    assert_eq!(stage.take_counters().get("calls"), Some(&5));
+}
+
 /// A stateful filter's call that returns, for an event, a result the host
 /// refuses (`invalid_output`) has still taken that event into its state.
 /// The call fails whole, so that the event fails alone in the replay, and

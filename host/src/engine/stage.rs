@@ -234,13 +234,15 @@ impl Stage {
                 not_run += 1;
                 StageOutcome::Failed(not_replayed(budget))
             } else {
-                let counters = self.module.is_stateful().then(|| self.counters.clone());
+                let counters = self.counters.clone();
                 let outcome = self.call_alone(event);
                 let size = outcome.held_bytes();
                 if held + size > memory_limit {
                     not_kept += 1;
-                    if let Some(counters) = counters {
-                        self.take_back_last_call(counters);
+                    // What the call counted goes with its result.
+                    self.counters = counters;
+                    if self.module.is_stateful() {
+                        self.take_back_last_call();
                     }
                     StageOutcome::Failed(over_replay_bound(memory_limit))
                 } else {
@@ -439,14 +441,12 @@ impl Stage {
     }
 
     /// Takes back a stateful filter's last call, whose result was not
-    /// kept: its batch leaves the log, its counters are dropped and its
-    /// instance, whose state holds the event, goes, so that the next one
-    /// re-runs the log without it.
-    fn take_back_last_call(&mut self, counters: BTreeMap<String, i64>) {
+    /// kept: its batch leaves the log and its instance, whose state holds
+    /// the event, goes, so that the next one re-runs the log without it.
+    fn take_back_last_call(&mut self) {
         if let Some(batch) = self.log.pop() {
             self.log_bytes -= batch.len();
         }
-        self.counters = counters;
         if self.instance.take().is_some() {
             self.recycles += 1;
         }
