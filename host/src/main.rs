@@ -332,7 +332,8 @@ fn write_report(
     };
     writeln!(out, "imports     {imports}")?;
     writeln!(out, "exports     {}", report.exports.join("\n            "))?;
-    if let (true, Some(why)) = (report.problems.is_empty(), &report.stopped_by_limit) {
+    // Set only when nothing else was wrong (`engine::inspect`).
+    if let Some(why) = &report.stopped_by_limit {
         writeln!(
             out,
             "verdict     cannot tell: it could not start under this check's limits: {why}; \

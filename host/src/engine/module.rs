@@ -434,7 +434,6 @@ pub(super) fn version_mismatch(found: u32) -> Option<String> {
     })
 }
 
-/// Instantiates without `init` and calls `wasmstash_abi_version`.
 /// Why a module's ABI version could not be asked.
 pub(super) struct VersionError {
     pub message: String,
@@ -443,6 +442,7 @@ pub(super) struct VersionError {
     pub limit: bool,
 }
 
+/// Instantiates without `init` and calls `wasmstash_abi_version`.
 pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<u32, VersionError> {
     // The same memory and table caps as a real instance, and the same deadline, in case
     // the module has a start function.
@@ -459,44 +459,38 @@ pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<
             limit: false,
         })?;
     // The imports trap at once, so they need no tripwire.
-    let explain = |step: &str, e: wasmtime::Error, limits: &mut InstanceLimits| {
-        let limit = limits.memory_exceeded.is_some()
-            || matches!(e.downcast_ref(), Some(wasmtime::Trap::Interrupt));
-        let message = explain_failure(engine, step, e, limits);
-        VersionError { message, limit }
-    };
     let (instance, tripwire) =
         tripwire::instantiate(engine.watchdog(), &linker, &mut store, module, |_, _| {})
-            .map_err(|e| explain("cannot instantiate", e, store.data_mut()))?;
+            .map_err(|e| version_error(engine, "cannot instantiate", e, store.data_mut()))?;
     let version = instance
         .get_typed_func::<(), u32>(&mut store, "wasmstash_abi_version")
-        .map_err(|e| explain("asking the ABI version failed", e, store.data_mut()))?;
+        .map_err(|e| version_error(engine, "asking the ABI version failed", e, store.data_mut()))?;
     tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
-        .map_err(|e| explain("asking the ABI version failed", e, store.data_mut()))
+        .map_err(|e| version_error(engine, "asking the ABI version failed", e, store.data_mut()))
 }
 
-/// What stopped a module's start or its version export, in a line.
-fn explain_failure(
+/// What stopped a module's start or its version export, in a line, and
+/// whether it was a limit.
+fn version_error(
     engine: &Engine,
     step: &str,
     e: wasmtime::Error,
     limits: &mut InstanceLimits,
-) -> String {
-    match e.downcast_ref::<wasmtime::Trap>() {
+) -> VersionError {
+    let (message, limit) = match e.downcast_ref::<wasmtime::Trap>() {
         _ if limits.memory_exceeded.is_some() => {
-            format!(
-                "{step}: {}",
-                limits.memory_exceeded.take().unwrap_or_default()
-            )
+            let why = limits.memory_exceeded.take().unwrap_or_default();
+            (format!("{step}: {why}"), true)
         }
         // Its start function, or the version export, never returned.
         Some(wasmtime::Trap::Interrupt) => {
             let limit = (engine.settings().call_timeout)
                 .map(|t| format!(" of {} ms", t.as_millis()))
                 .unwrap_or_default();
-            format!(
+            let message = format!(
                 "the module ran past the deadline{limit} while starting or asked its ABI version, and was stopped"
-            )
+            );
+            (message, true)
         }
         // The steps it happened in (the start function), then the trap in
         // a word, as a call's failure names it; not wasmtime's backtrace,
@@ -509,12 +503,13 @@ fn explain_failure(
             steps.pop(); // the trap itself
             steps.insert(0, step.to_owned());
             steps.push(format!("trap: {trap}"));
-            steps.join(": ")
+            (steps.join(": "), false)
         }
         // wasmtime's words for a refused table name no limit; ours do.
         None => match limits.table_exceeded.take() {
-            Some(why) => format!("{step}: {e:#}: {why}"),
-            None => format!("{step}: {}", e.root_cause()),
+            Some(why) => (format!("{step}: {e:#}: {why}"), false),
+            None => (format!("{step}: {}", e.root_cause()), false),
         },
-    }
+    };
+    VersionError { message, limit }
 }
