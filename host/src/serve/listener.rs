@@ -112,7 +112,7 @@ pub async fn serve(
                 &[("reason", "max_connections")],
                 1,
             );
-            turn_away(stream, &turning_away);
+            turn_away(stream, &turning_away, limits);
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -133,7 +133,8 @@ pub async fn serve(
                 let _pending = pending;
                 if linger.on.load(Ordering::SeqCst) {
                     linger.turned_away.fetch_add(1, Ordering::SeqCst);
-                    return Ok::<_, std::convert::Infallible>(refused(request, limits).await);
+                    let response = refused(request, limits.shutdown_linger, limits, SHUTTING_DOWN);
+                    return Ok::<_, std::convert::Infallible>(response.await);
                 }
                 // Routers never fail (errors are responses): `Err` is `Infallible`.
                 let mut response = router.oneshot(request).await?;
@@ -215,11 +216,24 @@ struct Linger {
     turned_away: AtomicUsize,
 }
 
-/// The answer to a request that arrived after shutdown began: 503, not
-/// run, to be sent again (to this sidecar once it is back, or another).
-/// Its body is read first, within the linger and `max_body_bytes`, and
-/// dropped.
-async fn refused(request: hyper::Request<Incoming>, limits: ConnectionLimits) -> Response {
+/// Why a request that arrived after shutdown began is turned away.
+const SHUTTING_DOWN: &str = "the sidecar is shutting down: this request was not run; send it again";
+
+/// Why a request on a connection past `max_connections` is turned away.
+const AT_CAPACITY: &str =
+    "the sidecar has server.max_connections open: this request was not run; send it again";
+
+/// The answer to a request turned away, `why`: 503, not run, to be sent
+/// again (to this sidecar once it is back or has room, or another). Its
+/// body is read first, for `read_for` and `max_body_bytes` at most, and
+/// dropped, so that the close does not reset the connection (which would
+/// lose the answer) over bytes left unread.
+async fn refused(
+    request: hyper::Request<Incoming>,
+    read_for: Duration,
+    limits: ConnectionLimits,
+    why: &'static str,
+) -> Response {
     let mut body = Body::new(request.into_body()).into_data_stream();
     let read_through = async {
         let mut read = 0;
@@ -230,13 +244,10 @@ async fn refused(request: hyper::Request<Incoming>, limits: ConnectionLimits) ->
             }
         }
     };
-    let _ = tokio::time::timeout(limits.shutdown_linger, read_through).await;
-    let mut response = super::routes::ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the sidecar is shutting down: this request was not run; send it again",
-    )
-    .retry_after(1)
-    .into_response();
+    let _ = tokio::time::timeout(read_for, read_through).await;
+    let mut response = super::routes::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why)
+        .retry_after(1)
+        .into_response();
     closing(&mut response);
     response
 }
@@ -245,40 +256,42 @@ async fn refused(request: hyper::Request<Incoming>, limits: ConnectionLimits) ->
 /// past these, one is closed unanswered.
 const TURNED_AWAY_AT_ONCE: usize = 64;
 
-/// How long a connection past `max_connections` is held for its answer.
+/// How long a connection past `max_connections` may take to send its
+/// request head, and then its body.
 const TURN_AWAY_FOR: Duration = Duration::from_secs(1);
 
-/// Answers a connection past `max_connections` 503, not run (with the
-/// header the gem retries on, see `routes::NOT_RUN`), before its request
-/// is read: closed unanswered, its client could not tell that from a crash
-/// after its request arrived, so could not send it again. The answer is
-/// followed by the end of the stream, then what the client sends is read
-/// and dropped until it closes, for [`TURN_AWAY_FOR`] at most: closing with
-/// its request unread would reset the connection, which may lose the
-/// answer. Only [`TURNED_AWAY_AT_ONCE`] are held so; past that, one is
-/// closed at once, as the file descriptors are what the cap protects.
-fn turn_away(mut stream: tokio::net::TcpStream, turning_away: &Arc<Semaphore>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// Answers the request of a connection past `max_connections` as
+/// [`refused`] answers one at shutdown (503, not run, marked so for the
+/// gem), then closes it: closed unanswered, its client could not tell that
+/// from a crash after its request arrived, so could not send it again.
+/// Only [`TURNED_AWAY_AT_ONCE`] are held so, each for a few seconds at
+/// most; past that, one is closed at once, as the file descriptors are
+/// what the cap protects.
+fn turn_away(
+    stream: tokio::net::TcpStream,
+    turning_away: &Arc<Semaphore>,
+    limits: ConnectionLimits,
+) {
     let Ok(permit) = turning_away.clone().try_acquire_owned() else {
         return;
     };
     tokio::spawn(async move {
         let _permit = permit;
-        let body = r#"{"error":"the sidecar has server.max_connections open: this request was not run; send it again"}"#;
-        let answer = format!(
-            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
-             retry-after: 1\r\n{}: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
-            super::routes::NOT_RUN,
-            body.len()
-        );
-        let answer_then_drain = async {
-            stream.write_all(answer.as_bytes()).await?;
-            stream.shutdown().await?;
-            let mut sink = [0; 4096];
-            while stream.read(&mut sink).await? > 0 {}
-            Ok::<_, std::io::Error>(())
-        };
-        let _ = tokio::time::timeout(TURN_AWAY_FOR, answer_then_drain).await;
+        let service = hyper::service::service_fn(|request| async move {
+            let response = refused(request, TURN_AWAY_FOR, limits, AT_CAPACITY).await;
+            Ok::<_, std::convert::Infallible>(response)
+        });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(TURN_AWAY_FOR)
+            .max_header_size(limits.max_header_bytes)
+            .max_buf_size(limits.max_header_bytes)
+            .serve_connection(
+                TokioIo::new(WriteDeadline::new(stream, limits.write_timeout)),
+                service,
+            );
+        // Head, body and answer, each bounded above; this bounds them all.
+        let _ = tokio::time::timeout(3 * TURN_AWAY_FOR, connection).await;
     });
 }
 
