@@ -339,17 +339,17 @@ impl Json {
 /// Why text failed to parse where the cause is a limit of the event's
 /// rather than plain bad syntax: serde_json reports both as syntax errors,
 /// and tells them apart only in its message.
-fn unreadable_here(error: &serde_json::Error) -> Option<&'static str> {
-    let message = error.to_string();
-    if message.starts_with("recursion limit exceeded") {
-        Some("is nested deeper than an event may be (127 objects and arrays)")
-    } else if message.starts_with("lone leading surrogate")
-        || message.starts_with("unexpected end of hex escape")
-    {
-        Some("holds a lone UTF-16 surrogate escape, which no string of an event can hold")
-    } else {
-        None
+fn unreadable_here(error: &serde_json::Error) -> Option<String> {
+    if json_text::is_nesting_error(error) {
+        return Some(format!(
+            "is nested deeper than an event may be ({} objects and arrays)",
+            json_text::MAX_NESTING
+        ));
     }
+    let message = error.to_string();
+    (message.starts_with("lone leading surrogate")
+        || message.starts_with("unexpected end of hex escape"))
+    .then(|| "holds a lone UTF-16 surrogate escape, which no string of an event can hold".into())
 }
 
 fn is_path(key: &str) -> bool {

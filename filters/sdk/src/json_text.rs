@@ -22,6 +22,13 @@ pub use unescape::unescape_str_into;
 /// this, to fail such an event as its own kind of failure.
 pub const MAX_NESTING: usize = 127;
 
+/// Whether `error` is serde_json's refusal of text nested past its limit,
+/// which is [`MAX_NESTING`]'s: serde_json reports it as a syntax error, and
+/// tells it apart only in its message.
+pub fn is_nesting_error(error: &serde_json::Error) -> bool {
+    error.to_string().starts_with("recursion limit exceeded")
+}
+
 /// How many objects and arrays are nested in `value`, itself included:
 /// 0 for a scalar, 1 for `[]` or `{"a":1}`, 2 for `[[]]`. Set at a field
 /// of `n` segments, it makes an event `n + nesting(value)` deep.

@@ -19,12 +19,12 @@ pub fn refusal(event: &[u8]) -> Option<String> {
     let mut reader = serde_json::Deserializer::from_slice(event);
     let checked = Strict.deserialize(&mut reader).and_then(|()| reader.end());
     // serde_json's own limit on nesting is ABI.md's (see the tests).
-    checked.err().map(|e| match e.to_string() {
-        why if why.starts_with("recursion limit exceeded") => {
-            format!("nested more than {MAX_NESTING} deep")
-        }
-        why => why,
-    })
+    checked
+        .err()
+        .map(|e| match crate::json_text::is_nesting_error(&e) {
+            true => format!("nested more than {MAX_NESTING} deep"),
+            false => e.to_string(),
+        })
 }
 
 /// Any JSON value, with no key twice in an object and every number within
