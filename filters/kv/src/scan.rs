@@ -93,7 +93,8 @@ pub struct Scanner {
     /// end an unquoted value. One lookup per byte instead of a call per
     /// separator per byte, which in WebAssembly was most of kv's time.
     ascii_stops: Option<([bool; 128], [bool; 128])>,
-    /// The base allowance of steps per scan; `None` for no limit.
+    /// The base allowance of steps per event (`timeout_steps`); `None` for
+    /// no limit.
     step_base: Option<u64>,
     steps: Steps,
     space_run: Cell<Option<SpaceRun>>,
