@@ -6,6 +6,7 @@ require "logstash_stub"
 require "open3"
 require "net/http"
 require "tmpdir"
+require "fileutils"
 require "fake_sidecar"
 
 module WasmstashServer
@@ -101,9 +102,13 @@ module WasmstashServer
     { url: address, pid: wait.pid, wait: wait, dir: dir }
   end
 
+  # Stops the sidecar and removes its config directory, which would
+  # otherwise be left in /tmp by every run of the specs.
   def self.stop(server)
     Process.kill("TERM", server[:pid])
     server[:wait].value
+  ensure
+    FileUtils.remove_entry(server[:dir]) if server[:dir] && File.directory?(server[:dir])
   end
 
   def self.metric(server, line_prefix)
