@@ -295,7 +295,8 @@ fn save_screenshot(png: &[u8]) -> std::path::PathBuf {
 #[test]
 fn the_live_view_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&config(dir.path()), &[("WASMSTASH_ADMIN_TOKEN", TOKEN)]);
+    let config_path = config(dir.path());
+    let server = Server::start(&config_path, &[("WASMSTASH_ADMIN_TOKEN", TOKEN)]);
     let stop = Arc::new(AtomicBool::new(false));
     let sender = traffic(&server, stop.clone());
     let browser = Browser::start();
@@ -496,6 +497,24 @@ fn the_live_view_in_headless_chromium() {
         "the reload",
         wait,
         "return document.getElementById('reload').textContent.includes('(admin request): ok');",
+    );
+    // A pipeline a reload removes leaves the charts; the others keep their
+    // cards and their filters' rows.
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    let (start, end) = (
+        text.find("[[pipelines.incident.filters]]").unwrap(),
+        text.find("[[pipelines.app.filters]]").unwrap(),
+    );
+    std::fs::write(&config_path, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let reload = server.request("POST", "/v1/admin/reload", &[("Authorization", &auth)], b"");
+    assert_eq!(reload.status, 200, "{}", reload.text());
+    assert!(!reload.text().contains("incident"), "{}", reload.text());
+    browser.wait_for(
+        "the removed pipeline's card gone",
+        wait,
+        "return !document.querySelector('[data-pipeline=incident]') \
+           && !!document.querySelector('[data-pipeline=access] [data-kind=filters]') \
+           && !!document.querySelector('[data-pipeline=app] [data-kind=filters]');",
     );
 
     // Let the charts gather some history before the picture.

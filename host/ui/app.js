@@ -100,11 +100,22 @@ function sparkline(canvas, lines) {
 
 // ---- throughput ---------------------------------------------------------------
 
-function renderThroughput() {
+// Cards for the pipelines loaded now, with a row per filter they have now:
+// the sidecar's counters outlive a reload, so a point still names what a
+// reload removed, at 0 events/s.
+function renderThroughput(overview) {
   const box = $("pipelines");
   const last = state.points[state.points.length - 1];
   if (!last) return;
-  const names = Object.keys(last.pipelines);
+  const loaded = new Set(overview.pipelines);
+  const stages = new Set(overview.modules.map((m) => `${m.pipeline}/${m.filter}`));
+  for (const card of [...box.querySelectorAll("[data-pipeline]")]) {
+    if (!loaded.has(card.dataset.pipeline)) card.remove();
+  }
+  for (const row of [...box.querySelectorAll("[data-kind=filters]")]) {
+    if (!stages.has(row.dataset.key)) row.remove();
+  }
+  const names = Object.keys(last.pipelines).filter((name) => loaded.has(name));
   box.dataset.points = state.points.length;
   for (const name of names) {
     let card = box.querySelector(`[data-pipeline="${CSS.escape(name)}"]`);
@@ -113,7 +124,7 @@ function renderThroughput() {
       card.dataset.pipeline = name;
       box.append(card);
     }
-    const filters = Object.keys(last.filters).filter((k) => k.startsWith(name + "/"));
+    const filters = Object.keys(last.filters).filter((k) => k.startsWith(name + "/") && stages.has(k));
     const rows = [{ key: name, label: name, kind: "pipelines", cls: "row" }]
       .concat(filters.map((k) => ({ key: k, label: k.slice(name.length + 1), kind: "filters", cls: "row filter" })));
     for (const r of rows) {
@@ -296,7 +307,7 @@ function apply(frame) {
   addAnomalies(frame.anomalies);
   renderTemplates(frame.templates);
   renderOverview(frame.overview);
-  renderThroughput();
+  renderThroughput(frame.overview);
 }
 
 function connect() {
