@@ -79,12 +79,15 @@ pub(super) fn specs_of(
     Some((taken, took_all))
 }
 
-/// Refuses a filter config that is not a JSON object, naming `subject`,
-/// where it came from.
+/// Refuses a filter config that is not a JSON object, or that repeats a
+/// key at any depth, naming `subject`, where it came from. serde would keep
+/// a repeated key's last value, where Logstash refuses such a hash
+/// ("Duplicate keys found in your configuration"): a `match` moved over
+/// with two patterns for one field would quietly lose the first.
 pub fn check_config_object(config: &str, subject: &str) -> Result<(), String> {
     serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config)
-        .map(drop)
-        .map_err(|e| format!("{subject} must be a JSON object: {e}"))
+        .map_err(|e| format!("{subject} must be a JSON object: {e}"))?;
+    crate::event_check::check_event(config.as_bytes()).map_err(|e| format!("{subject}: {e}"))
 }
 
 /// Where a filter's WebAssembly comes from.

@@ -252,6 +252,12 @@ fn cli_specs_pick_builtins_or_files() {
     }
     let spec = FilterSpec::from_cli("./a=b.wasm").unwrap();
     assert_eq!(spec.source, FilterSource::File("./a=b.wasm".into()));
+    // A repeated key, at any depth, is refused rather than read as its last.
+    let err =
+        FilterSpec::from_cli(r#"grok={"match":{"message":"%{WORD:w}","message":"%{NUMBER:n}"}}"#)
+            .unwrap_err()
+            .0;
+    assert!(err.contains("duplicate key `message`"), "{err}");
 }
 
 #[test]

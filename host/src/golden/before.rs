@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::config::{FilterSource, FilterSpec, MAX_CONFIG_BYTES};
 use crate::files::read_capped_text;
@@ -31,14 +32,15 @@ pub(super) struct Before {
 struct Entry {
     /// A built-in's name, or a module's path from the crate's directory.
     filter: String,
-    /// A JSON object; `null` is kept, so that the object check refuses it
-    /// rather than it meaning `{}`.
+    /// A JSON object, kept as its text: parsed, a repeated key would be
+    /// lost before the object check could refuse it, and `null` would
+    /// mean `{}`.
     #[serde(default = "empty_object")]
-    config: serde_json::Value,
+    config: Box<RawValue>,
 }
 
-fn empty_object() -> serde_json::Value {
-    serde_json::Value::Object(serde_json::Map::new())
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".to_owned()).expect("`{}` is JSON")
 }
 
 /// The `--before` values given; or, with none, those in `crate_dir`'s
@@ -79,9 +81,8 @@ fn from_file(dir: &Path, path: &Path) -> Result<Before, String> {
     let specs = (entries.into_iter().enumerate())
         .map(|(index, entry)| {
             let option = format!("{}: filter #{}", path.display(), index + 1);
-            let config = entry.config.to_string();
-            let mut spec =
-                FilterSpec::from_target(&entry.filter, &config, &option).map_err(|e| e.0)?;
+            let mut spec = FilterSpec::from_target(&entry.filter, entry.config.get(), &option)
+                .map_err(|e| e.0)?;
             if let FilterSource::File(module) = &mut spec.source {
                 // An absolute path stays as it is.
                 *module = dir.join(&*module);
@@ -116,10 +117,11 @@ mod tests {
         );
         let before = select(&[], Some(dir.path())).unwrap();
         assert_eq!(before.specs.len(), 3);
-        // The config's text as written: key order and number text kept.
+        // The config's text as written: key order, number text and
+        // spacing kept.
         assert_eq!(
             String::from_utf8_lossy(&before.specs[0].config_json),
-            r#"{"match":{"message":"%{WORD:w}"},"n":1.50}"#
+            r#"{"match": {"message": "%{WORD:w}"}, "n": 1.50}"#
         );
         assert_eq!(before.specs[1].config_json, b"{}");
         assert_eq!(
@@ -160,6 +162,12 @@ mod tests {
         let e = err(r#"[{"filter": "grok"}, {"filter": "grok", "config": null}]"#);
         assert!(
             e.contains("before.json: filter #2 grok: config must be a JSON object"),
+            "{e}"
+        );
+        let e =
+            err(r#"[{"filter": "mutate", "config": {"uppercase": ["a"], "uppercase": ["b"]}}]"#);
+        assert!(
+            e.contains("filter #1 mutate: config: duplicate key `uppercase`"),
             "{e}"
         );
         let e = err(r#"[{"filter": "nope"}]"#);
