@@ -71,8 +71,9 @@ pub struct TestArgs {
     /// Rewrite the expected files with the actual output.
     #[arg(long)]
     pub bless: bool,
-    /// What the filters' clock reads, fixed for the whole run, as
-    /// YYYY-MM-DDTHH:MM:SSZ (e.g. 2026-06-10T12:00:00Z): for filters whose
+    /// What the filters' clock reads, fixed for the whole run, in UTC as
+    /// Logstash writes `@timestamp` (e.g. 2026-06-10T12:00:00Z, a fraction
+    /// of a second allowed): for filters whose
     /// output depends on "now" (a year guessed for syslog dates, a time
     /// stamped on events), so that their expected files hold.
     #[arg(long, value_name = "TIME", value_parser = fixed_time)]
@@ -217,31 +218,11 @@ fn read_case_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, TestEr
 
 /// `--now`'s UTC time, in nanoseconds since the Unix epoch.
 fn fixed_time(text: &str) -> Result<i64, String> {
-    let refused = || format!("`{text}` is not a UTC time like 2026-06-10T12:00:00Z");
-    let bytes = text.as_bytes();
-    let shape_ok = bytes.len() == 20
-        && bytes.iter().enumerate().all(|(i, &b)| match i {
-            4 | 7 => b == b'-',
-            10 => b == b'T',
-            13 | 16 => b == b':',
-            19 => b == b'Z',
-            _ => b.is_ascii_digit(),
-        });
-    if !shape_ok {
-        return Err(refused());
-    }
-    let number = |range: std::ops::Range<usize>| text[range].parse::<i64>().unwrap();
-    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
-    let (hour, minute, second) = (number(11..13), number(14..16), number(17..19));
-    let days = wasmstash_sdk::civil::days_from_civil(year, month, day);
-    let same_date = wasmstash_sdk::civil::civil_from_days(days) == (year, month, day);
-    if !(1..=12).contains(&month) || !same_date || hour > 23 || minute > 59 || second > 59 {
-        return Err(refused());
-    }
+    let time = wasmstash_sdk::timestamp::Timestamp::parse(text)
+        .ok_or_else(|| format!("`{text}` is not a UTC time like 2026-06-10T12:00:00Z"))?;
     // The clock import counts nanoseconds in an i64: 1677 to 2262.
-    let seconds = ((days * 24 + hour) * 60 + minute) * 60 + second;
-    seconds
-        .checked_mul(1_000_000_000)
+    (time.seconds().checked_mul(1_000_000_000))
+        .and_then(|nanos| nanos.checked_add(i64::from(time.nanos())))
         .ok_or_else(|| format!("`{text}` is past what the clock can hold (years 1678 to 2261)"))
 }
 
@@ -253,7 +234,9 @@ fn run_case(
     limit: u64,
     out: &mut dyn Write,
 ) -> Result<bool, TestError> {
-    let text = read_case_file(case, limit, "case file")?;
+    let read = read_case_file(case, limit, "case file")?;
+    // As `run` reads a file: a byte-order mark is not part of the text.
+    let text = input::without_byte_order_mark(&read);
     let format = if case.extension().is_some_and(|e| e == "ndjson") {
         InputFormat::Ndjson
     } else {
@@ -269,7 +252,17 @@ fn run_case(
         .collect();
     let count = events.len();
     let started = Instant::now();
-    let results = pipeline.process(events);
+    // In `run`'s batches, so that a case meets the filters, and their
+    // memory, as the same lines would in production.
+    let mut events = events.into_iter().peekable();
+    let mut results = Vec::with_capacity(count);
+    while events.peek().is_some() {
+        let batch = events
+            .by_ref()
+            .take(crate::run::DEFAULT_BATCH_EVENTS)
+            .collect();
+        results.extend(pipeline.process(batch));
+    }
     let elapsed = started.elapsed();
     let peak_memory = (pipeline.stages_mut().iter_mut())
         .map(|s| s.with(|stage| stage.peak_memory_bytes()))
@@ -439,8 +432,9 @@ mod tests {
     use super::fixed_time;
 
     #[test]
-    fn now_is_a_utc_time_to_the_second() {
+    fn now_is_a_utc_time_as_logstash_writes_one() {
         assert_eq!(fixed_time("1970-01-01T00:00:00Z"), Ok(0));
+        assert_eq!(fixed_time("1970-01-01T00:00:01.5Z"), Ok(1_500_000_000));
         assert_eq!(
             fixed_time("2026-06-10T12:00:00Z"),
             Ok(1_781_092_800_000_000_000)

@@ -476,3 +476,46 @@ fn now_fixes_the_clock_filters_read() {
         text(&out.stderr)
     );
 }
+
+/// A case meets the filters in `run`'s batches (1000 events), not as one
+/// call: a long case would otherwise need an instance memory, and take a
+/// path (a batch past the memory limit, replayed one event at a time),
+/// that the same lines never would in production.
+#[test]
+fn a_long_case_runs_in_batches_as_run_cuts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: String = (1..=200_000).map(|n| format!("{n}\n")).collect();
+    std::fs::write(dir.path().join("long.log"), lines).unwrap();
+    let out = test_mutate(dir.path(), &["--bless", "long.log"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    // One call of 200,000 events took the instance to 14 MiB; batches of
+    // 1000 keep it under 2.
+    let peaks = peaks_kib(&report);
+    assert!(peaks.len() == 1 && peaks[0] < 4096, "{report}");
+}
+
+/// A byte-order mark, as a Windows editor saves one, is passed over in a
+/// case file (as `run` passes it over) and in an expected file.
+#[test]
+fn a_byte_order_mark_is_passed_over_as_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("marked.ndjson"), "\u{feff}{\"a\":1}\n").unwrap();
+    std::fs::write(
+        dir.path().join("marked.expected.ndjson"),
+        "\u{feff}{\"a\":1}\n",
+    )
+    .unwrap();
+    let out = test_mutate(dir.path(), &["marked.ndjson"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    std::fs::write(dir.path().join("plain.log"), "\u{feff}first line\n").unwrap();
+    let out = test_mutate(dir.path(), &["--bless", "plain.log"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = std::fs::read_to_string(dir.path().join("plain.expected.ndjson")).unwrap();
+    assert_eq!(expected, "{\"message\":\"first line\"}\n");
+}

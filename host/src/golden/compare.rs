@@ -25,9 +25,10 @@ const MAX_SHOWN_EVENT: usize = 300;
 
 /// The events of an expected file, one per non-blank line, each held to
 /// what the host holds an event to: one JSON object, no repeated key. A
-/// repeated key would otherwise be read as its last value and pass.
+/// repeated key would otherwise be read as its last value and pass. A
+/// byte-order mark, as an editor may save, is passed over.
 pub(super) fn expected_events(path: &Path, bytes: &[u8]) -> Result<Vec<Value>, TestError> {
-    let text = std::str::from_utf8(bytes)
+    let text = std::str::from_utf8(crate::input::without_byte_order_mark(bytes))
         .map_err(|e| TestError::Setup(format!("{}: not UTF-8 text: {e}", path.display())))?;
     let at_line = |number: usize, problem: String| {
         TestError::Setup(format!("{} line {number}: {problem}", path.display()))
