@@ -358,7 +358,9 @@ mod pattern_files;
 mod server;
 mod tables;
 mod toml_error;
-pub use engine::DEFAULT_MAX_FILTER_INSTANCES;
+pub use engine::{
+    DEFAULT_MAX_FILTER_INSTANCES, MAX_CALL_TIMEOUT_MS, MAX_EVENT_MIB, MAX_MEMORY_LIMIT_MIB,
+};
 use engine::{engine_settings, max_filter_instances};
 pub(crate) use filter_spec::distinct_names;
 pub use filter_spec::{

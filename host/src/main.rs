@@ -282,11 +282,12 @@ fn inspect(
 ) -> Result<Inspection, Box<dyn std::error::Error>> {
     if limits.call_timeout_ms == Some(0) {
         // `run` may take the risk; a check that can hang is no check.
-        return Err(
-            "inspect needs a deadline (--call-timeout-ms 1 to 600000): without one a \
-                    module whose start function never ends would hang it"
-                .into(),
-        );
+        return Err(format!(
+            "inspect needs a deadline (--call-timeout-ms 1 to {}): without one a \
+             module whose start function never ends would hang it",
+            wasmstash::config::MAX_CALL_TIMEOUT_MS
+        )
+        .into());
     }
     let mut settings = wasmstash::engine::EngineSettings {
         cache_dir: None,

@@ -231,3 +231,42 @@ fn a_non_blocking_output_is_waited_for_not_given_up_on() {
             .all(|line| line.ends_with(r#""tags":["seen"]}"#))
     );
 }
+
+/// `wasmstash run app.log >> app.log` would read its own output and grow
+/// the file without end; it is refused before anything is read, whether the
+/// file is named or comes in on stdin.
+#[test]
+fn an_input_that_is_the_output_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "one\ntwo\n").unwrap();
+    let append = || std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let args: Vec<String> = ["run", "--filter", "mutate", "app.log"]
+        .map(String::from)
+        .into();
+    let out = run_to(dir.path(), &args, append());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot read app.log: it is the file the output goes to"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args(["run", "--filter", "mutate", "-"])
+        .current_dir(dir.path())
+        .stdin(std::fs::File::open(&log).unwrap())
+        .stdout(append())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot read -: it is the file"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "one\ntwo\n");
+    // Another file as the output is fine.
+    let other = std::fs::File::create(dir.path().join("out.ndjson")).unwrap();
+    let out = run_to(dir.path(), &args, other);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

@@ -25,6 +25,12 @@ pub(super) struct RawEngine {
     max_filter_instances: Option<u64>,
 }
 
+/// The largest limits the `[engine]` table takes, which `run` and `inspect`
+/// also take as flags.
+pub const MAX_MEMORY_LIMIT_MIB: u64 = 4096;
+pub const MAX_CALL_TIMEOUT_MS: u64 = 600_000;
+pub const MAX_EVENT_MIB: u64 = 1024;
+
 /// The most filter instances a config may create when no setting says:
 /// the stack's config (14 filters) at the most workers there may be (256)
 /// is 3584. Each instance costs its module's memory and an `init`, and
@@ -46,14 +52,19 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
     let defaults = EngineSettings::default();
     let mut bad = Problems::default();
     let memory_limit_bytes = bad.setting(defaults.memory_limit_bytes as u64, |default| {
-        mebibytes("memory_limit_mib", raw.memory_limit_mib, default, 1..=4096)
+        mebibytes(
+            "memory_limit_mib",
+            raw.memory_limit_mib,
+            default,
+            1..=MAX_MEMORY_LIMIT_MIB,
+        )
     }) as usize;
     let call_timeout = match raw.call_timeout_ms {
         None => defaults.call_timeout,
         Some(0) => None,
-        Some(ms @ 1..=600_000) => Some(Duration::from_millis(ms)),
+        Some(ms @ 1..=MAX_CALL_TIMEOUT_MS) => Some(Duration::from_millis(ms)),
         Some(other) => bad.refuse(
-            format!("call_timeout_ms = {other}: must be 0 (off) or at most 600000"),
+            format!("call_timeout_ms = {other}: must be 0 (off) or at most {MAX_CALL_TIMEOUT_MS}"),
             defaults.call_timeout,
         ),
     };
@@ -86,7 +97,12 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
         mebibytes("max_module_mib", raw.max_module_mib, default, 1..=1024)
     });
     let max_event_bytes = bad.setting(defaults.max_event_bytes as u64, |default| {
-        mebibytes("max_event_mib", raw.max_event_mib, default, 1..=1024)
+        mebibytes(
+            "max_event_mib",
+            raw.max_event_mib,
+            default,
+            1..=MAX_EVENT_MIB,
+        )
     }) as usize;
     bad.settled(EngineSettings {
         call_timeout,

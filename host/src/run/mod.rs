@@ -11,7 +11,7 @@ mod summary;
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -19,8 +19,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{
-    Config, ConfigError, DEFAULT_MAX_FILTER_INSTANCES, FilterSpec, Workers, check_instances,
-    distinct_names, load_filters,
+    Config, ConfigError, DEFAULT_MAX_FILTER_INSTANCES, FilterSpec, MAX_CALL_TIMEOUT_MS,
+    MAX_EVENT_MIB, MAX_MEMORY_LIMIT_MIB, Workers, check_instances, distinct_names, load_filters,
 };
 use crate::engine::{Engine, EngineSettings};
 use crate::input::InputFormat;
@@ -55,14 +55,14 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
     pub format: InputFormat,
     /// Events per call into the filters (1 to 100000).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, default_value_t = DEFAULT_BATCH_EVENTS as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_size: u32,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Largest event a filter's result may make, in MiB (1..1024); overrides
     /// the config's `engine.max_event_mib` (default 16). A changed event
     /// over it fails (`_wasmfilter_failure`, kept as it came in).
-    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_EVENT_MIB))]
     pub max_event_mib: Option<u64>,
     /// Do not read or write the compiled-module cache.
     #[arg(long)]
@@ -294,9 +294,19 @@ fn flow_for(args: &RunArgs, workers: usize, progress: ProgressBar) -> Flow {
 /// pipe only looked up, as opening and closing it would leave its writer
 /// without a reader. Returns the inputs' bytes in all, for the progress bar.
 fn check_inputs(inputs: &[PathBuf]) -> Result<u64, RunError> {
+    let output = regular_file_id(io::stdout().as_fd());
+    let is_output = |id: Option<(u64, u64)>| output.is_some() && id == output;
+    if inputs.iter().any(|p| p.as_os_str() == "-")
+        && is_output(regular_file_id(io::stdin().as_fd()))
+    {
+        return Err(reads_its_output(Path::new("-")));
+    }
     let mut total_bytes = 0;
     for path in inputs.iter().filter(|p| p.as_os_str() != "-") {
         let meta = std::fs::metadata(path).map_err(|e| cannot_open(path, e))?;
+        if is_output(meta.is_file().then(|| (meta.dev(), meta.ino()))) {
+            return Err(reads_its_output(path));
+        }
         total_bytes += meta.len();
         if meta.is_dir() {
             return Err(RunError::Io(format!(
@@ -310,6 +320,26 @@ fn check_inputs(inputs: &[PathBuf]) -> Result<u64, RunError> {
     }
     Ok(total_bytes)
 }
+
+/// The device and inode of the regular file `fd` is open on, if it is one.
+fn regular_file_id(fd: BorrowedFd) -> Option<(u64, u64)> {
+    let meta = File::from(fd.try_clone_to_owned().ok()?).metadata().ok()?;
+    meta.is_file().then(|| (meta.dev(), meta.ino()))
+}
+
+/// An input that is the file stdout writes to (`run app.log >> app.log`):
+/// the run would read its own output, and grow the file, without end.
+fn reads_its_output(path: &Path) -> RunError {
+    RunError::Io(format!(
+        "cannot read {}: it is the file the output goes to, so the run would read \
+         its own output without end; write the output to another file",
+        path.display()
+    ))
+}
+
+/// Events per call into the filters unless `--batch-size` says otherwise;
+/// `wasmstash test` cuts its cases the same way.
+pub(crate) const DEFAULT_BATCH_EVENTS: usize = 1000;
 
 /// Input bytes at which a batch ends though it has fewer than
 /// `--batch-size` lines: with lines of up to 16 MiB, 1000 of them would
@@ -402,11 +432,13 @@ fn build_pipeline(args: &RunArgs) -> Result<(Pipeline, u64), RunError> {
 /// them from the command line.
 #[derive(clap::Args, Debug, Clone, Copy, Default)]
 pub struct LimitArgs {
-    /// Per-call deadline in ms (0 = off, at most 600000); overrides a config's.
-    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    /// Per-call deadline in ms (0 = off, at most 600000); with a config,
+    /// overrides its `engine.call_timeout_ms`.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=MAX_CALL_TIMEOUT_MS))]
     pub call_timeout_ms: Option<u64>,
-    /// Memory limit per filter instance in MiB (1 to 4096); overrides a config's.
-    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    /// Memory limit per filter instance in MiB (1 to 4096); with a config,
+    /// overrides its `engine.memory_limit_mib`.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MEMORY_LIMIT_MIB))]
     pub memory_limit_mib: Option<u64>,
 }
 
