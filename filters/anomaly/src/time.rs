@@ -1,7 +1,7 @@
 //! Event time: `@timestamp` as Logstash and the date filter write it (ISO 8601
 //! / RFC 3339), or epoch milliseconds. Parsed by hand because it runs on every
 //! event and a date library would dominate the module's size.
-use wasmstash_sdk::civil::{civil_from_days, days_from_civil};
+use wasmstash_sdk::civil::{civil_from_days, days_from_civil, days_in_month};
 
 /// Milliseconds since the Unix epoch, or `None` if `text` is no timestamp.
 pub fn parse_millis(text: &str) -> Option<i64> {
@@ -21,10 +21,10 @@ pub fn parse_millis(text: &str) -> Option<i64> {
     let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
     let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
     if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
+        || !(1..=days_in_month(year, month)).contains(&day)
         || hour > 23
         || minute > 59
-        || second > 60
+        || second > 59
     {
         return None;
     }
@@ -121,6 +121,9 @@ mod tests {
             "2026-11-25T10:00:00+99:99",
             "2026-11-25T10:00:00+24:00",
             "2026-11-25T10:00:00-0060",
+            // Not in the calendar: refused, not moved on into March.
+            "2026-02-31T00:00:00Z",
+            "2026-11-25T10:00:60Z",
         ] {
             assert_eq!(parse_millis(bad), None, "{bad}");
         }

@@ -44,6 +44,21 @@ impl Timestamp {
         }
     }
 
+    /// The instant `millis` milliseconds after the epoch.
+    pub fn from_unix_millis(millis: i64) -> Timestamp {
+        Timestamp {
+            seconds: millis.div_euclid(1000),
+            nanos: millis.rem_euclid(1000) as u32 * 1_000_000,
+        }
+    }
+
+    /// Milliseconds since the epoch, rounded down; `None` past an i64's
+    /// (about 292 million years either way).
+    pub fn unix_millis(&self) -> Option<i64> {
+        let millis = i64::from(self.nanos / 1_000_000);
+        self.seconds.checked_mul(1000)?.checked_add(millis)
+    }
+
     /// Whole seconds since the epoch, rounded down (`-1` for
     /// 1969-12-31T23:59:59.5Z), as Java's `Instant.getEpochSecond`.
     pub fn seconds(&self) -> i64 {

@@ -36,7 +36,8 @@ pub struct GenArgs {
     /// Seed of the random source: the same seed writes the same logs.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Start of the scenario's event time (UTC, whole seconds).
+    /// Start of the scenario's event time, in UTC as Logstash writes
+    /// `@timestamp` (e.g. 2026-11-24T00:00:00Z).
     #[arg(long, default_value = "2026-11-24T00:00:00Z", value_name = "TIME")]
     pub start: String,
     /// Span of event time to write, e.g. 24h, 90m; at most 366 days.

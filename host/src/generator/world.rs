@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use super::incident::{Effects, NEW_ERROR_TEMPLATES};
 use super::random::Random;
-use wasmstash_sdk::civil::{civil_from_days, days_from_civil};
+use wasmstash_sdk::civil::civil_from_days;
+use wasmstash_sdk::timestamp::Timestamp;
 
 pub struct Service {
     pub name: &'static str,
@@ -428,8 +429,7 @@ fn civil(millis: i64) -> (i64, i64, i64, i64, i64, i64, i64) {
 }
 
 pub fn iso_time(millis: i64) -> String {
-    let (y, mo, d, h, mi, s, ms) = civil(millis);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+    Timestamp::from_unix_millis(millis).text()
 }
 
 fn apache_time(millis: i64) -> String {
@@ -443,20 +443,14 @@ fn apache_time(millis: i64) -> String {
     )
 }
 
-/// Parses `2026-11-24T00:00:00Z` (whole seconds, UTC) for `--start`.
+/// Reads `--start`, a UTC time as Logstash writes `@timestamp`
+/// (`2026-11-24T00:00:00Z`), in milliseconds since the epoch.
 pub fn parse_start(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() != 20 || b[19] != b'Z' {
+    // A signed year (`+12026`, `-0001`) has no place in the logs written.
+    if text.starts_with(['+', '-']) {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 59 {
-        return None;
-    }
-    let days = days_from_civil(y, mo, d);
-    Some(((days * 86_400) + h * 3600 + mi * 60 + s) * 1000)
+    Timestamp::parse(text)?.unix_millis()
 }
 
 #[cfg(test)]
@@ -469,6 +463,9 @@ mod tests {
         assert_eq!(iso_time(t + 7), "2026-11-24T13:05:09.007Z");
         assert_eq!(apache_time(t), "24/Nov/2026:13:05:09 +0000");
         assert_eq!(parse_start("2026-11-24 13:05:09"), None);
+        // A date that is not in the calendar is refused, not moved on.
+        assert_eq!(parse_start("2026-02-31T00:00:00Z"), None);
+        assert_eq!(parse_start("-0001-01-01T00:00:00Z"), None);
     }
 
     #[test]
