@@ -17,6 +17,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::Command;
 
 use serde_json::{Value, json};
 use wasmstash::setup::{SetupArgs, run_async};
@@ -372,6 +373,21 @@ async fn a_bad_objects_file_fails_before_anything_is_sent() {
         error.ends_with("a.ndjson:1: a saved object needs a string `type` and `id`"),
         "{error}"
     );
+    // A FIFO among the files is refused unread, not waited on.
+    std::fs::remove_file(dir.path().join("a.ndjson")).unwrap();
+    let fifo = dir.path().join("b.ndjson");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let error = setup(&pair.args).await.0.unwrap_err();
+    assert!(
+        error.contains("b.ndjson: the saved objects file is not a regular file"),
+        "{error}"
+    );
     assert!(pair.es.log().is_empty() && pair.kibana.log().is_empty());
 }
 
@@ -423,8 +439,8 @@ async fn steps_done_before_a_failing_one_are_reported() {
 }
 
 /// Answers that waiting cannot change end the wait at once: a scheme
-/// other than http(s), and a 404 from the health or status endpoint (the
-/// URL is some other server's).
+/// other than http(s), and a 404 or 400 from the health or status endpoint
+/// (the URL is some other server's).
 #[tokio::test]
 async fn a_url_that_cannot_be_the_service_fails_without_waiting() {
     let mut pair = pair().await;
@@ -455,6 +471,37 @@ async fn a_url_that_cannot_be_the_service_fails_without_waiting() {
         error.contains("answered HTTP 404: this is not Kibana's URL"),
         "{error}"
     );
+    // Elasticsearch's own answer to a path it has no handler for.
+    let elasticsearch = start_raw(|_| {
+        let body = r#"{"error":"no handler found for uri [/api/status] and method [GET]"}"#;
+        format!(
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    })
+    .await;
+    pair.args.kibana_url = format!("http://{elasticsearch}");
+    let (result, _) = setup(&pair.args).await;
+    let error = result.unwrap_err();
+    assert!(
+        error.contains("answered HTTP 400: this is not Kibana's URL"),
+        "{error}"
+    );
+    // https:// to a server that speaks plain HTTP: the handshake fails.
+    let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let plain_address = plain.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut socket, _)) = plain.accept().await {
+            let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+        }
+    });
+    let mut wrong = pair.args.clone();
+    wrong.es_url = format!("https://{plain_address}");
+    let (result, _) = setup(&wrong).await;
+    let error = result.unwrap_err();
+    assert!(error.contains("the TLS handshake failed"), "{error}");
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
 

@@ -25,7 +25,9 @@ impl Auth {
         match (&args.api_key, &args.username, &args.password) {
             (Some(key), None, None) if !key.trim().is_empty() => Ok(Auth::ApiKey(key.trim().into())),
             (Some(_), _, _) => Err(SetupError(
-                "--api-key is empty, or given together with --username/--password; use one of the two".into(),
+                "--api-key (ELASTICSEARCH_API_KEY) is empty, or given together with \
+                 --username/--password (ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD); use one of the two"
+                    .into(),
             )),
             (None, Some(username), Some(password)) => Ok(Auth::Basic {
                 username: username.clone(),
@@ -42,11 +44,14 @@ impl Auth {
     }
 }
 
+/// Largest `--ca-cert` read: a whole system bundle is about 200 KiB.
+const MAX_CA_FILE_BYTES: u64 = 4 << 20;
+
 /// Reads and sanity-checks the CA file, so a wrong path or a key file given
 /// by mistake fails with its own message rather than as a TLS error later.
 pub fn read_ca(path: Option<&Path>) -> Result<Option<Vec<u8>>, SetupError> {
     let Some(path) = path else { return Ok(None) };
-    let pem = std::fs::read(path)
+    let pem = crate::files::read_capped(path, MAX_CA_FILE_BYTES, "CA file")
         .map_err(|e| SetupError(format!("--ca-cert {}: {e}", path.display())))?;
     if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
         return Err(SetupError(format!(
@@ -173,6 +178,55 @@ where
     }
 }
 
+/// A probe that failed before any answer: connection refused or a name not
+/// found yet are waited out, as a service still starting gives them; a TLS
+/// handshake that failed (a certificate from a CA `--ca-cert` does not
+/// hold, a host name it does not name, https to a plain port) fails the
+/// same way every time, so setup stops at once.
+pub fn unanswered<T>(error: &(dyn std::error::Error + 'static)) -> Probe<T> {
+    let why = chain(error);
+    if handshake_failed(error) {
+        Probe::Refused(format!(
+            "{why}; the TLS handshake failed: check --ca-cert, and that the URL's host is one \
+             the certificate names"
+        ))
+    } else {
+        Probe::NotYet(why)
+    }
+}
+
+/// Whether a TLS handshake failed among `error`'s causes: rustls's errors
+/// reach the client as an `io::Error` of kind `InvalidData` (wrapped in
+/// another `io::Error` on the way, whose `source` skips it), which nothing
+/// else on the way to an answer's head gives.
+fn handshake_failed(error: &(dyn std::error::Error + 'static)) -> bool {
+    fn invalid_data(error: &std::io::Error) -> bool {
+        error.kind() == std::io::ErrorKind::InvalidData
+            || (error.get_ref())
+                .and_then(|inner| inner.downcast_ref::<std::io::Error>())
+                .is_some_and(invalid_data)
+    }
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(invalid_data)
+        {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+/// Whether an answer's `status` to a readiness probe says the URL is not
+/// the service's: a client error, which a service still starting does not
+/// give (it refuses the connection or answers 503), other than 401 and 403
+/// (answered on their own), a timeout (408) and a rate limit (429).
+pub fn wrong_service(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 401 | 403 | 408 | 429)
+}
+
 /// The advice for a 401/403, shared by both services.
 pub fn refused_advice(status: u16) -> &'static str {
     if status == 401 {
@@ -235,7 +289,13 @@ mod tests {
                 .contains("without --username")
         );
         assert!(auth(&["--api-key", " "]).unwrap_err().contains("empty"));
-        assert!(auth(&["--api-key", "k", "--username", "u"]).is_err());
+        // Said by setup, naming the variables too: either may have come
+        // from the environment rather than the command line.
+        let both = auth(&["--api-key", "k", "--username", "u"]).unwrap_err();
+        assert!(
+            both.contains("ELASTICSEARCH_USERNAME") && both.contains("use one of the two"),
+            "{both}"
+        );
     }
 
     #[test]
@@ -248,5 +308,14 @@ mod tests {
         let missing = read_ca(Some(&dir.path().join("nope.crt"))).unwrap_err().0;
         assert!(missing.starts_with("--ca-cert "), "{missing}");
         assert!(read_ca(None).unwrap().is_none());
+        // A FIFO is refused unread, not waited on.
+        let fifo = dir.path().join("fifo.pem");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let error = read_ca(Some(&fifo)).unwrap_err().0;
+        assert!(error.contains("not a regular file"), "{error}");
     }
 }

@@ -125,14 +125,13 @@ impl Installer {
                 .await;
             let response = match response {
                 Ok(response) => response,
-                Err(e) => return Probe::NotYet(chain(&e)),
+                Err(e) => return connection::unanswered(&e),
             };
             let status = response.status_code().as_u16();
-            if status == 404 {
-                return Probe::Refused(
-                    "GET /_cluster/health answered HTTP 404: this is not Elasticsearch's URL (--es-url)"
-                        .into(),
-                );
+            if connection::wrong_service(status) {
+                return Probe::Refused(format!(
+                    "GET /_cluster/health answered HTTP {status}: this is not Elasticsearch's URL (--es-url)"
+                ));
             }
             let body = match body_of(response).await {
                 Ok(body) => body,
@@ -343,15 +342,29 @@ fn first_named<'a>(body: &'a Value, list: &str, field: &str, name: &str) -> Opti
 
 /// Elasticsearch's `error.reason` (or the start of the body).
 fn error_reason(body: &str) -> String {
-    serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| {
-            v["error"]["reason"]
-                .as_str()
-                .or(v["error"].as_str())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| body.chars().take(300).collect())
+    let Ok(answer) = serde_json::from_str::<Value>(body) else {
+        return body.chars().take(300).collect();
+    };
+    if let Some(text) = answer["error"].as_str() {
+        return text.to_owned();
+    }
+    // The cause is often the part to act on: "composable template ... is
+    // invalid", caused by "mapper [source.ip] cannot be changed ...".
+    let mut reasons: Vec<&str> = Vec::new();
+    let mut error = &answer["error"];
+    while let Some(reason) = error["reason"].as_str() {
+        if reasons.len() == 8 {
+            break;
+        }
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+        error = &error["caused_by"];
+    }
+    if reasons.is_empty() {
+        return body.chars().take(300).collect();
+    }
+    reasons.join("; caused by: ")
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -385,6 +398,25 @@ mod tests {
             let digest = digest_of(kind, name, &body).expect("stamped");
             assert_eq!(digest.len(), 64, "{name}");
         }
+    }
+
+    #[test]
+    fn an_error_names_its_causes() {
+        let answer = json!({"error": {
+            "type": "illegal_argument_exception",
+            "reason": "composable template [wasmstash-logs] is invalid",
+            "caused_by": {
+                "type": "illegal_argument_exception",
+                "reason": "mapper [source.ip] cannot be changed from type [keyword] to [ip]"
+            }
+        }, "status": 400});
+        assert_eq!(
+            error_reason(&answer.to_string()),
+            "composable template [wasmstash-logs] is invalid; caused by: \
+             mapper [source.ip] cannot be changed from type [keyword] to [ip]"
+        );
+        assert_eq!(error_reason(r#"{"error": "plain"}"#), "plain");
+        assert_eq!(error_reason("not json"), "not json");
     }
 
     #[test]

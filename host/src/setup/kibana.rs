@@ -13,6 +13,11 @@ use serde_json::Value;
 
 use super::SetupError;
 use super::connection::{self, Auth, Probe, chain, refused_advice};
+use crate::files::read_capped_text;
+
+/// The most setup sends in its one import request, and so reads: Kibana's
+/// default `savedObjects.maxImportPayloadBytes`, 25 MiB.
+const MAX_IMPORT_BYTES: u64 = 25 << 20;
 
 /// The ndjson files read from a directory, checked line by line.
 pub struct SavedObjects {
@@ -41,7 +46,7 @@ impl SavedObjects {
         }
         let mut ndjson = String::new();
         for file in &files {
-            let text = std::fs::read_to_string(file)
+            let text = read_capped_text(file, MAX_IMPORT_BYTES, "saved objects file")
                 .map_err(|e| SetupError(format!("{}: {e}", file.display())))?;
             for (index, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
@@ -60,6 +65,14 @@ impl SavedObjects {
                 ndjson.push_str(line.trim_end());
                 ndjson.push('\n');
             }
+        }
+        if ndjson.len() as u64 > MAX_IMPORT_BYTES {
+            return Err(SetupError(format!(
+                "--kibana-objects {}: the saved objects come to {} bytes, over the {MAX_IMPORT_BYTES} \
+                 Kibana takes in one import by default (savedObjects.maxImportPayloadBytes)",
+                dir.display(),
+                ndjson.len()
+            )));
         }
         Ok(SavedObjects { files, ndjson })
     }
@@ -129,17 +142,16 @@ impl Importer {
                 .await
             {
                 Ok(response) => response,
-                Err(e) => return Probe::NotYet(chain(&e)),
+                Err(e) => return connection::unanswered(&e),
             };
             let status = response.status().as_u16();
             if status == 401 || status == 403 {
                 return Probe::Refused(format!("HTTP {status}; {}", refused_advice(status)));
             }
-            if status == 404 {
-                return Probe::Refused(
-                    "GET /api/status answered HTTP 404: this is not Kibana's URL (--kibana-url)"
-                        .into(),
-                );
+            if connection::wrong_service(status) {
+                return Probe::Refused(format!(
+                    "GET /api/status answered HTTP {status}: this is not Kibana's URL (--kibana-url)"
+                ));
             }
             let body = match connection::capped_body(response).await {
                 Ok(body) => body,

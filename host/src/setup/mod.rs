@@ -50,7 +50,7 @@ pub struct SetupArgs {
     #[arg(long, env = "ELASTICSEARCH_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
     /// API key, base64 of `id:key` (the `encoded` value Elasticsearch returns).
-    #[arg(long, env = "ELASTICSEARCH_API_KEY", hide_env_values = true, conflicts_with_all = ["username", "password"])]
+    #[arg(long, env = "ELASTICSEARCH_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// PEM file with the CA certificate(s) that signed the services' TLS certificates.
     #[arg(long, env = "ELASTICSEARCH_CA_CERT", value_name = "PEM")]
