@@ -16,6 +16,9 @@
 //! - [`generator`]: `wasmstash gen`, scenario and live logs with labelled incidents.
 //! - [`probe`]: `wasmstash probe`, the container health check.
 //! - [`setup`]: `wasmstash setup`, index templates and Kibana objects.
+//! - [`input`]: how input lines become events (formats, byte-order mark).
+//! - [`files`]: reading files under a size cap, refusing what is not a
+//!   regular file.
 
 /// `eprintln!` for what the commands tell the operator, without its panic
 /// (exit 101) when stderr is closed or full, as in `wasmstash run … 2>&1 |

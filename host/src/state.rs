@@ -454,7 +454,7 @@ fn restore_from_files(
         // Only a regular file, and under that cap: a FIFO or a device left
         // where a snapshot was expected would block the start or fill
         // memory.
-        match private::read_capped(path, memory_limit) {
+        match private::read_saved_state(path, memory_limit) {
             // Into the stage in hand: no search by name, and no copy of the
             // state to hand back (that is for a reload's handover).
             // An empty file is no state, as an empty snapshot is.

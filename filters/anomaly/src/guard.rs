@@ -4,22 +4,22 @@
 //! device with a wrong clock, a mangled year) would make every later event
 //! late and silence both detectors for good.
 //!
-//! The rule: an event more than `max_clock_jump` ahead of the newest event
+//! The rule: an event more than `max_clock_jump_secs` ahead of the newest event
 //! time seen is held, not counted, while the clock stays. It is released
 //! (counted, moving the clock as any event would) when either
-//! - `confirm` held events in a row agree the clock is behind: a real gap
+//! - `clock_jump_confirm_events` held events in a row agree the clock is behind: a real gap
 //!   in event time (a quiet night, logs of another day), after which every
 //!   event is in the new time; or
-//! - the clock catches up with it (to within `max_clock_jump`).
+//! - the clock catches up with it (to within `max_clock_jump_secs`).
 //!
 //! It is dropped (counted in `future_events`) when a later event is more than
-//! `max_clock_jump` behind it: time went on from before it, so it was
+//! `max_clock_jump_secs` behind it: time went on from before it, so it was
 //! bogus. A real gap's events follow one another, so none of them drops
 //! another, and none is lost: once confirmed, all are counted in their own
 //! intervals, as if the clock had followed at once. Only the per-interval
 //! detectors wait; the per-event ones judge a held event at once.
 //!
-//! A run of `confirm` bogus events with nothing in between still moves the
+//! A run of `clock_jump_confirm_events` bogus events with nothing in between still moves the
 //! clock; and the very first event seen is taken as it is.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,7 @@
-//! Helpers for a filter's own tests: real lines broken in reproducible ways.
+//! Helpers for a filter's own tests: real lines broken in reproducible ways,
+//! Ruby's answers read back where Logstash's behaviour is the reference
+//! (`RubyOracle`), the crate's directory (`crate_dir!`), and what the
+//! host would refuse in a filter's output (`host_refusal`).
 //!
 //! A filter must tag what it cannot parse and never panic, whatever the line.
 //! Mangling real log lines (characters deleted, repeated, replaced by syntax

@@ -58,10 +58,11 @@ pub(crate) struct Compiled {
     pub from_cache: bool,
 }
 
-/// Hex SHA-256 of a module's WebAssembly binary: its cache key, its identity
-/// in the admin listing, and what a config may pin.
-pub(crate) fn sha256_hex(wasm: &[u8]) -> String {
-    Sha256::digest(wasm)
+/// Hex SHA-256 of `bytes`. Of a module's WebAssembly binary, it is its cache
+/// key, its identity in the admin listing, and what a config may pin; setup
+/// stamps its assets with it too.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

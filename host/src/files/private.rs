@@ -87,9 +87,10 @@ pub(crate) fn open_lock(path: &Path) -> std::io::Result<File> {
     regular(options.open(path).map_err(link_said)?)
 }
 
-/// The whole file at `path`, if it is a regular file (not a link) of at
-/// most `limit` bytes; a larger one is `FileTooLarge`.
-pub(crate) fn read_capped(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+/// The saved state file at `path`, whole, if it is a regular file (not a
+/// link) of at most `limit` bytes; a larger one is `FileTooLarge`. Unlike
+/// [`crate::files::read_capped`], a link is refused.
+pub(crate) fn read_saved_state(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     let file = open_regular(path, Links::Refused)?;
     crate::files::read_open_capped(file, limit, "saved state")
 }
@@ -347,7 +348,7 @@ mod tests {
         }
         assert!(open_lock(&dir.join("lock")).is_err());
         assert!(create_new(&dir.join("temporary")).is_err());
-        let error = read_capped(&dir.join("state"), 100).unwrap_err();
+        let error = read_saved_state(&dir.join("state"), 100).unwrap_err();
         assert!(error.to_string().contains("symbolic link"), "{error}");
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
         // A FIFO is refused at once, not waited on.
@@ -355,7 +356,7 @@ mod tests {
         let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         // SAFETY: `name` is a NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
-        assert!(read_capped(&fifo, 100).is_err());
+        assert!(read_saved_state(&fifo, 100).is_err());
         assert!(open_lock(&fifo).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -5,12 +5,26 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use super::App;
 use super::routes::ApiError;
+
+/// Proof that a request carried the admin token. Each admin handler takes
+/// one, so it cannot run without the check, and a new admin route cannot
+/// forget it.
+pub(super) struct Admin;
+
+impl FromRequestParts<Arc<App>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Admin, ApiError> {
+        authorize(app, &parts.headers).map(|()| Admin)
+    }
+}
 
 /// Admin endpoints need `Authorization: Bearer <token>`; without a
 /// configured token they are off.
@@ -33,10 +47,9 @@ fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 pub(super) async fn pipelines(
+    _: Admin,
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&app, &headers)?;
     let set = app
         .current()
         .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "loading").retry_after(1))?;
@@ -64,11 +77,7 @@ pub(super) async fn pipelines(
     })))
 }
 
-pub(super) async fn reload(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    authorize(&app, &headers)?;
+pub(super) async fn reload(_: Admin, State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
     match app.reload("admin request").await {
         Ok(names) => Ok(Json(json!({ "reloaded": true, "pipelines": names }))),
         Err(e) => Err(ApiError::new(

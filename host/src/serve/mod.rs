@@ -1,14 +1,21 @@
 //! `wasmstash serve`: the HTTP sidecar that Logstash calls.
 //!
-//! - `listener`: accepting connections, with a header deadline and a cap.
-//! - `routes`: the endpoints (event, batch, health, metrics, admin).
+//! - `listener`: accepting connections, with a header deadline and a cap
+//!   (`open_files` fits the cap to the process's open-file limit);
+//!   `write_deadline` cuts off a client that reads no answer.
+//! - `routes`: the event, batch, health and metrics endpoints, and
+//!   `ApiError`; `admin` the admin API, `admin_token` its token.
+//! - `body`, `budget`: request bodies read under a size cap, a deadline and
+//!   one memory budget for all connections; `answer` writes a batch's
+//!   answer as it goes; `rejections` words axum's own refusals as ours;
+//!   `cross_site` refuses requests a web page made.
 //! - `workers`: per-pipeline workers draining a bounded queue, coalescing
 //!   concurrent requests into one call.
 //! - `ui`: the live view at `/ui`.
 //! - `state`: which pipelines' saved state this process owns (their locks
 //!   in `server.state_dir`), and restoring, handing over and saving it.
 //! - `triggers`: the signals and file changes that start a shutdown or a
-//!   reload.
+//!   reload; `warnings` the risky settings said at each load.
 //!
 //! This file owns the life cycle: load the pipeline set in the background
 //! (ready once loaded), swap in a new set on reload (SIGHUP, file change or

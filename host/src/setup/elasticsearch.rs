@@ -21,7 +21,6 @@ use elasticsearch::ilm::{IlmGetLifecycleParts, IlmPutLifecycleParts};
 use elasticsearch::indices::{IndicesGetIndexTemplateParts, IndicesPutIndexTemplateParts};
 use elasticsearch::{Elasticsearch, Error as EsError};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::connection::{self, Auth, Probe, Unread, chain, refused_advice};
 use super::{Outcome, SetupError};
@@ -301,9 +300,7 @@ impl Installer {
 /// The asset's body with `_meta` saying who installed it and from what.
 fn stamped(kind: Kind, text: &str) -> Value {
     let mut body: Value = serde_json::from_str(text).expect("embedded asset is JSON (tested)");
-    let digest = hex(&Sha256::digest(
-        serde_json::to_vec(&body).expect("a Value serialises"),
-    ));
+    let digest = crate::engine::sha256_hex(&serde_json::to_vec(&body).expect("a Value serialises"));
     let meta = json!({ "managed_by": "wasmstash setup", "digest": digest });
     match kind {
         Kind::IlmPolicy => body["policy"]["_meta"] = meta,
@@ -365,10 +362,6 @@ fn error_reason(body: &str) -> String {
         return body.chars().take(300).collect();
     }
     reasons.join("; caused by: ")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An answer's body, refused unread when it says it is larger than
