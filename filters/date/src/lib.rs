@@ -183,9 +183,7 @@ impl Date {
             Err(reason) => {
                 host::log(Level::Debug, &reason);
                 host::count("date_parse_failures", 1);
-                for tag in &self.tag_on_failure {
-                    event.add_tag(tag);
-                }
+                event.add_tags(&self.tag_on_failure);
                 Verdict::Keep
             }
         }

@@ -226,9 +226,7 @@ impl Dissect {
     }
 
     fn fail(&self, event: &mut Event) {
-        for tag in &self.tag_on_failure {
-            event.add_tag(tag);
-        }
+        event.add_tags(&self.tag_on_failure);
         host::count("dissect_failures", 1);
     }
 }

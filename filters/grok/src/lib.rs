@@ -212,9 +212,7 @@ impl Filter for Grok {
                 return Verdict::Error(reason);
             }
         } else {
-            for tag in &self.tag_on_failure {
-                event.add_tag(tag);
-            }
+            event.add_tags(&self.tag_on_failure);
         }
         Verdict::Keep
     }

@@ -306,9 +306,7 @@ impl Json {
     }
 
     fn fail(&self, event: &mut Event) {
-        for tag in &self.config.tag_on_failure {
-            event.add_tag(tag);
-        }
+        event.add_tags(&self.config.tag_on_failure);
     }
 
     /// A JSON document Logstash would read and set, but that an event here

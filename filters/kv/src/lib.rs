@@ -392,9 +392,7 @@ impl Filter for Kv {
             }
         }
         if parse.failed || raised {
-            for tag in &self.config.tag_on_failure {
-                event.add_tag(tag);
-            }
+            event.add_tags(&self.config.tag_on_failure);
             host::count("kv_errors", 1);
         }
         Verdict::Keep

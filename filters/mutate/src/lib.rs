@@ -309,9 +309,7 @@ fn pairs_of_names(
 impl Mutate {
     /// Logstash's rescue: the event is tagged and nothing more is done.
     fn fail(&self, event: &mut Event) -> Verdict {
-        for tag in &self.tag_on_failure {
-            event.add_tag(tag);
-        }
+        event.add_tags(&self.tag_on_failure);
         Verdict::Keep
     }
 

@@ -204,9 +204,7 @@ impl Syslog {
     fn fail(&self, event: &mut Event, reason: &str) {
         host::log(Level::Debug, reason);
         host::count("syslog_parse_failures", 1);
-        for tag in &self.tag_on_failure {
-            event.add_tag(tag);
-        }
+        event.add_tags(&self.tag_on_failure);
     }
 }
 

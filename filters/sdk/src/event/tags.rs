@@ -35,6 +35,14 @@ impl Event<'_> {
         }
     }
 
+    /// Adds each of `tags` that is not already there, in order: a filter's
+    /// `tag_on_failure`, as Logstash's plugins tag a failed event.
+    pub fn add_tags(&mut self, tags: &[impl AsRef<str>]) {
+        for tag in tags {
+            self.add_tag(tag.as_ref());
+        }
+    }
+
     /// Appends `tags`, each even when the event already has it, as
     /// Logstash's `add_tags` does. A lone string in `tags` becomes a list,
     /// as in Logstash. So does Logstash's rule for a `tags` that is neither
