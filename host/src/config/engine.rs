@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::server::{Problems, in_range, in_range_as, millis, millis_in};
+use super::bounds::{Problems, in_range, mebibytes, millis, millis_in};
 use crate::engine::EngineSettings;
 
 #[derive(Deserialize, Default)]
@@ -126,13 +126,3 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
 /// threads and allocators take about 60 MiB before it reads the module,
 /// and the largest built-in (date, 1.5 MB) compiles in 128 MiB.
 const MIN_COMPILE_MEMORY_MIB: u64 = 256;
-
-/// A `*_mib` setting in bytes: `default` when absent, else within `range`.
-fn mebibytes(
-    name: &str,
-    value: Option<u64>,
-    default: u64,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, String> {
-    in_range_as(name, value, default, range, |mib| mib << 20)
-}

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::bounds::{Problems, in_range, millis, millis_in};
 use crate::engine::{EngineSettings, printable};
 
 #[derive(Deserialize, Default)]
@@ -272,61 +273,6 @@ impl ServerSettings {
     }
 }
 
-/// The setting `name`'s `value`, if within `range`; `default` when it is
-/// not given. Every bounded setting of the config is read through this, so
-/// that each refusal says the same thing.
-pub(super) fn in_range<T: Copy + PartialOrd + std::fmt::Display>(
-    name: &str,
-    value: Option<T>,
-    default: T,
-    range: std::ops::RangeInclusive<T>,
-) -> Result<T, String> {
-    match value {
-        None => Ok(default),
-        Some(v) if range.contains(&v) => Ok(v),
-        Some(v) => Err(format!(
-            "{name} = {v}: must be between {} and {}",
-            range.start(),
-            range.end()
-        )),
-    }
-}
-
-/// As [`in_range`], for a setting written in another unit than it is
-/// held in: `convert` makes a value in range into the setting (milliseconds
-/// into a `Duration`, MiB into bytes), and `default` is one already.
-pub(super) fn in_range_as<T>(
-    name: &str,
-    value: Option<u64>,
-    default: T,
-    range: std::ops::RangeInclusive<u64>,
-    convert: impl FnOnce(u64) -> T,
-) -> Result<T, String> {
-    match value {
-        None => Ok(default),
-        Some(v) => in_range(name, Some(v), v, range).map(convert),
-    }
-}
-
-/// A `*_ms` setting within `range` milliseconds, or `default`.
-pub(super) fn millis_in(
-    name: &str,
-    value: Option<u64>,
-    default: Duration,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<Duration, String> {
-    in_range_as(name, value, default, range, Duration::from_millis)
-}
-
-/// A `*_ms` setting of 1 ms to an hour, or `default` when it is not given.
-pub(super) fn millis(
-    name: &str,
-    value: Option<u64>,
-    default: Duration,
-) -> Result<Duration, String> {
-    millis_in(name, value, default, 1..=3_600_000)
-}
-
 /// The `[server]` settings, with the default in place of each bad one, and
 /// the problems: those settings may serve checks of the good ones, not a
 /// server.
@@ -426,49 +372,15 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, V
         ui: bad.or(ui_settings(raw.ui.unwrap_or_default()), defaults.ui),
     };
     if settings.max_inflight_body_bytes < settings.max_body_bytes {
-        bad.0.push(format!(
-            "max_inflight_body_bytes = {} is below max_body_bytes = {}: a body as large as allowed could never be read",
-            settings.max_inflight_body_bytes, settings.max_body_bytes
-        ));
+        bad.refuse(
+            format!(
+                "max_inflight_body_bytes = {} is below max_body_bytes = {}: a body as large as allowed could never be read",
+                settings.max_inflight_body_bytes, settings.max_body_bytes
+            ),
+            (),
+        );
     }
-    (settings, bad.0)
-}
-
-/// The problems of one table's settings. Each setting is read on past a
-/// bad one, whose default stands in, so that all of a table's bad
-/// settings are named at once.
-#[derive(Default)]
-pub(super) struct Problems(Vec<String>);
-
-impl Problems {
-    /// A setting that `read` makes of its `default` (which it gives where
-    /// the setting is absent), or that default, the problem kept.
-    pub(super) fn setting<T: Copy>(
-        &mut self,
-        default: T,
-        read: impl FnOnce(T) -> Result<T, String>,
-    ) -> T {
-        self.or(read(default), default)
-    }
-
-    /// What `read` gave, or `fallback`, the problem kept.
-    pub(super) fn or<T>(&mut self, read: Result<T, String>, fallback: T) -> T {
-        read.unwrap_or_else(|problem| self.refuse(problem, fallback))
-    }
-
-    /// `fallback`, `problem` kept.
-    pub(super) fn refuse<T>(&mut self, problem: String, fallback: T) -> T {
-        self.0.push(problem);
-        fallback
-    }
-
-    /// `value`, if no problem was kept.
-    pub(super) fn settled<T>(self, value: T) -> Result<T, Vec<String>> {
-        match self.0.is_empty() {
-            true => Ok(value),
-            false => Err(self.0),
-        }
-    }
+    (settings, bad.into_problems())
 }
 
 fn ui_settings(raw: RawUi) -> Result<UiSettings, String> {
