@@ -352,6 +352,7 @@ fn check_pipeline_name(name: &str) -> Result<(), String> {
     }
 }
 
+mod bounds;
 mod engine;
 mod filter_spec;
 mod pattern_files;
