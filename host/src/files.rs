@@ -11,6 +11,13 @@ pub(crate) mod private;
 use std::io::Read;
 use std::path::Path;
 
+/// A path as a message shows it: as `display` does, with control and
+/// reordering characters escaped, so that a file's name cannot start a line
+/// the command did not write, or steer the terminal.
+pub fn shown(path: &Path) -> String {
+    crate::engine::printable(&path.to_string_lossy())
+}
+
 /// The whole of `path`, or an error if it holds more than `limit` bytes.
 /// `what` names the file's role in that error ("config", "module", ...).
 pub fn read_capped(path: &Path, limit: u64, what: &str) -> std::io::Result<Vec<u8>> {

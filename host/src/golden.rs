@@ -28,7 +28,7 @@ use crate::config::{
 };
 use crate::engine::{Engine, EngineSettings, LoadErrorKind};
 use crate::event_check::CheckedEvent;
-use crate::files::{read_capped, read_capped_text};
+use crate::files::{read_capped, read_capped_text, shown};
 use crate::input::{self, InputFormat};
 use crate::pipeline::{EventResult, Pipeline};
 
@@ -123,7 +123,7 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
         writeln!(
             out,
             "skip {} (an expected file, not a case)",
-            skipped.display()
+            shown(skipped)
         )?;
     }
     let (config, config_file) = match (&args.config, &args.crate_dir) {
@@ -192,7 +192,7 @@ fn load_failure(e: FilterLoadError, before: &before::Before, config_file: Option
         );
     }
     let config_file = match (e.error.kind(), config_file) {
-        (LoadErrorKind::Init, Some(file)) => format!(" (the config is {})", file.display()),
+        (LoadErrorKind::Init, Some(file)) => format!(" (the config is {})", shown(file)),
         _ => String::new(),
     };
     if before.specs.is_empty() {
@@ -212,7 +212,7 @@ fn read_case_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, TestEr
             std::io::ErrorKind::FileTooLarge => " (raise the cap with --max-case-mib)",
             _ => "",
         };
-        TestError::Setup(format!("{}: {e}{raise}", path.display()))
+        TestError::Setup(format!("{}: {e}{raise}", shown(path)))
     })
 }
 
@@ -244,7 +244,7 @@ fn run_case(
     };
     // A trailing newline ends the last line; it does not start an empty
     // one. An empty file has no line at all, as for `wasmstash run`.
-    let body = text.strip_suffix(b"\n").unwrap_or(&text);
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
     let events: Vec<CheckedEvent> = body
         .split(|&b| b == b'\n')
         .take(if text.is_empty() { 0 } else { usize::MAX })
@@ -282,17 +282,17 @@ fn run_case(
         if std::fs::metadata(&expected_file).is_ok_and(|m| !m.is_file()) {
             return Err(TestError::Setup(format!(
                 "{}: the expected file is not a regular file",
-                expected_file.display()
+                shown(&expected_file)
             )));
         }
         let mut body = actual.join("\n");
         body.push('\n');
         std::fs::write(&expected_file, body)
-            .map_err(|e| TestError::Setup(format!("{}: {e}", expected_file.display())))?;
+            .map_err(|e| TestError::Setup(format!("{}: {e}", shown(&expected_file))))?;
         writeln!(
             out,
             "blessed {} ({}){cost}",
-            expected_file.display(),
+            shown(&expected_file),
             event_count(count)
         )?;
         return Ok(true);
@@ -303,9 +303,9 @@ fn run_case(
         writeln!(
             out,
             "FAIL {} ({}){cost}\n       no expected file {} (run with --bless to create it)",
-            case.display(),
+            shown(case),
             event_count(count),
-            expected_file.display()
+            shown(&expected_file)
         )?;
         return Ok(false);
     }
@@ -316,20 +316,10 @@ fn run_case(
         .collect();
     let problems = compare::problems(&expected, &actual);
     if problems.is_empty() {
-        writeln!(
-            out,
-            "ok   {} ({}){cost}",
-            case.display(),
-            event_count(count)
-        )?;
+        writeln!(out, "ok   {} ({}){cost}", shown(case), event_count(count))?;
         Ok(true)
     } else {
-        writeln!(
-            out,
-            "FAIL {} ({}){cost}",
-            case.display(),
-            event_count(count)
-        )?;
+        writeln!(out, "FAIL {} ({}){cost}", shown(case), event_count(count))?;
         for problem in &problems {
             writeln!(out, "       {problem}")?;
         }
@@ -359,11 +349,11 @@ fn crate_config(dir: &Path) -> Result<(String, Option<PathBuf>), TestError> {
     let path = dir.join("config.json");
     match read_capped_text(&path, MAX_CONFIG_BYTES, "config") {
         Ok(text) => {
-            let config = checked_config(text.trim(), &format!("{}: config", path.display()))?;
+            let config = checked_config(text.trim(), &format!("{}: config", shown(&path)))?;
             Ok((config, Some(path)))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(("{}".to_owned(), None)),
-        Err(e) => Err(TestError::Setup(format!("{}: {e}", path.display()))),
+        Err(e) => Err(TestError::Setup(format!("{}: {e}", shown(&path)))),
     }
 }
 
@@ -383,7 +373,7 @@ fn crate_manifest(dir: &Path) -> Result<PathBuf, TestError> {
     if !manifest.is_file() {
         return Err(TestError::Setup(format!(
             "{} is not a crate: it has no Cargo.toml (`--crate` is taken from the current directory)",
-            dir.display()
+            shown(dir)
         )));
     }
     Ok(manifest)
@@ -409,7 +399,7 @@ fn build_crate(dir: &Path) -> Result<PathBuf, TestError> {
     if !output.status.success() {
         return Err(TestError::Setup(format!(
             "building {} failed (see above)",
-            manifest.display()
+            shown(&manifest)
         )));
     }
     String::from_utf8_lossy(&output.stdout)
@@ -422,7 +412,7 @@ fn build_crate(dir: &Path) -> Result<PathBuf, TestError> {
         .ok_or_else(|| {
             TestError::Setup(format!(
                 "{} built no .wasm (is crate-type cdylib?)",
-                manifest.display()
+                shown(&manifest)
             ))
         })
 }

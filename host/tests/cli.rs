@@ -362,6 +362,17 @@ fn config_errors_name_the_problem_and_exit_2() {
     let out = wasmstash(&["run", "--filter", "mutate", "/no/such/file"], b"");
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot open /no/such/file"));
+    // A name holding an escape sequence or a line break is shown escaped.
+    let out = wasmstash(
+        &["run", "--filter", "mutate", "/no/\u{1b}[7msuch\nfile"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(r"cannot open /no/\u{1b}[7msuch\nfile"),
+        "{}",
+        text(&out.stderr)
+    );
     for workers in ["0", "257", "many"] {
         let out = wasmstash(&["run", "--filter", "mutate", "--workers", workers], b"");
         assert_eq!(out.status.code(), Some(2), "--workers {workers}");

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::config::{FilterSource, FilterSpec, MAX_CONFIG_BYTES};
 use crate::files::read_capped_text;
+use crate::files::shown;
 
 /// The file in a crate that lists the filters run before it.
 pub(super) const FILE_NAME: &str = "before.json";
@@ -69,18 +70,18 @@ fn from_file(dir: &Path, path: &Path) -> Result<Before, String> {
     let text = match read_capped_text(path, MAX_CONFIG_BYTES, "list of filters to run before") {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Before::default()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(e) => return Err(format!("{}: {e}", shown(path))),
     };
     let entries: Vec<Entry> = serde_json::from_str(&text).map_err(|e| {
         format!(
             "{}: {e}; it lists the filters to run before the one under test, like \
              [{{\"filter\": \"grok\", \"config\": {{\"match\": {{\"message\": \"%{{COMBINEDAPACHELOG}}\"}}}}}}]",
-            path.display()
+            shown(path)
         )
     })?;
     let specs = (entries.into_iter().enumerate())
         .map(|(index, entry)| {
-            let option = format!("{}: filter #{}", path.display(), index + 1);
+            let option = format!("{}: filter #{}", shown(path), index + 1);
             let mut spec = FilterSpec::from_target(&entry.filter, entry.config.get(), &option)
                 .map_err(|e| e.0)?;
             if let FilterSource::File(module) = &mut spec.source {
@@ -93,7 +94,7 @@ fn from_file(dir: &Path, path: &Path) -> Result<Before, String> {
         .collect::<Result<_, String>>()?;
     Ok(Before {
         specs,
-        origin: format!("from {}", path.display()),
+        origin: format!("from {}", shown(path)),
     })
 }
 

@@ -5,6 +5,7 @@
 //! named, the crate's own `tests/` holds the cases, as `wasmstash new`
 //! lays them out.
 
+use crate::files::shown;
 use std::path::{Path, PathBuf};
 
 /// How an expected file's name ends.
@@ -38,8 +39,8 @@ fn one_case_per_expected_file(case: &Path) -> Result<(), String> {
     if twin.exists() {
         return Err(format!(
             "{} and {} would share the expected file {}: rename one",
-            case.display(),
-            twin.display(),
+            shown(case),
+            shown(&twin),
             expected_path(case).display()
         ));
     }
@@ -77,7 +78,7 @@ pub(super) fn select(given: &[PathBuf], crate_dir: Option<&Path>) -> Result<Case
     if let Some(other) = run.iter().find(|path| !is_case_kind(path)) {
         return Err(format!(
             "{}: a case is NAME.log (raw lines) or NAME.ndjson (events)",
-            other.display()
+            shown(other)
         ));
     }
     run.iter()
@@ -87,7 +88,7 @@ pub(super) fn select(given: &[PathBuf], crate_dir: Option<&Path>) -> Result<Case
             [one] => format!(
                 "no case to run: {} is an expected file, which the output of its case \
                  (NAME.log or NAME.ndjson) is compared with; name the case instead",
-                one.display()
+                shown(one)
             ),
             all => format!(
                 "no case to run: the {} files named are all expected files, which the \
@@ -108,19 +109,17 @@ fn in_crate(dir: &Path) -> Result<Vec<PathBuf>, String> {
         format!(
             "no case files given, and {} has no *.log or *.ndjson case; add one (NAME.log \
              with its NAME.expected.ndjson, which --bless writes) or name the case files",
-            tests.display()
+            shown(&tests)
         )
     };
     let entries = match std::fs::read_dir(&tests) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(none()),
-        Err(e) => return Err(format!("{}: {e}", tests.display())),
+        Err(e) => return Err(format!("{}: {e}", shown(&tests))),
     };
     let mut cases = Vec::new();
     for entry in entries {
-        let path = entry
-            .map_err(|e| format!("{}: {e}", tests.display()))?
-            .path();
+        let path = entry.map_err(|e| format!("{}: {e}", shown(&tests)))?.path();
         let hidden = path
             .file_name()
             .is_some_and(|name| name.as_encoded_bytes().starts_with(b"."));

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{DROPPED, TestError, event_count};
 use crate::event_check::check_event;
+use crate::files;
 
 /// Events reported when the counts differ. Past the first difference the
 /// events are likely shifted against each other, and each would differ.
@@ -29,9 +30,9 @@ const MAX_SHOWN_EVENT: usize = 300;
 /// byte-order mark, as an editor may save, is passed over.
 pub(super) fn expected_events(path: &Path, bytes: &[u8]) -> Result<Vec<Value>, TestError> {
     let text = std::str::from_utf8(crate::input::without_byte_order_mark(bytes))
-        .map_err(|e| TestError::Setup(format!("{}: not UTF-8 text: {e}", path.display())))?;
+        .map_err(|e| TestError::Setup(format!("{}: not UTF-8 text: {e}", files::shown(path))))?;
     let at_line = |number: usize, problem: String| {
-        TestError::Setup(format!("{} line {number}: {problem}", path.display()))
+        TestError::Setup(format!("{} line {number}: {problem}", files::shown(path)))
     };
     text.lines()
         .enumerate()

@@ -33,6 +33,7 @@ use indicatif::ProgressBar;
 
 use super::{FailureCounts, RunError, Summary, interrupt, open};
 use crate::event_check::CheckedEvent;
+use crate::files::shown;
 use crate::input::{self, InputFormat, InputNotes, PartialLine};
 use crate::pipeline::{EventResult, Pipeline};
 
@@ -192,7 +193,7 @@ fn read_batches(
                 // came before. A line it cut short is reported, not run.
                 Err(e) => {
                     let _ = sender.send_in_batches(batch, flow.batch_size);
-                    return Err(RunError::Io(format!("reading {}: {e}", path.display())));
+                    return Err(RunError::Io(format!("reading {}: {e}", shown(path))));
                 }
             };
             if read == 0 {

@@ -23,6 +23,7 @@ use crate::config::{
     MAX_EVENT_MIB, MAX_MEMORY_LIMIT_MIB, Workers, check_instances, distinct_names, load_filters,
 };
 use crate::engine::{Engine, EngineSettings};
+use crate::files::shown;
 use crate::input::InputFormat;
 use crate::pipeline::Pipeline;
 use crate::state;
@@ -178,7 +179,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
                         .map(Some)
                 })
                 // A setting's problem, as `serve` and `check` take it (exit 2).
-                .map_err(|e| ConfigError(format!("--state-dir {}: {e}", dir.display())))?;
+                .map_err(|e| ConfigError(format!("--state-dir {}: {e}", shown(dir))))?;
             if let Some(lock) = &claimed {
                 state::restore_saved(dir, pipeline.name(), &shared, lock);
             }
@@ -263,7 +264,7 @@ fn save_state(
     };
     Err(RunError::Io(format!(
         "saving state to {}: {why}",
-        dir.display()
+        shown(dir)
     )))
 }
 
@@ -311,7 +312,7 @@ fn check_inputs(inputs: &[PathBuf]) -> Result<u64, RunError> {
         if meta.is_dir() {
             return Err(RunError::Io(format!(
                 "cannot read {}: it is a directory; give the files in it",
-                path.display()
+                shown(path)
             )));
         }
         if meta.is_file() {
@@ -333,7 +334,7 @@ fn reads_its_output(path: &Path) -> RunError {
     RunError::Io(format!(
         "cannot read {}: it is the file the output goes to, so the run would read \
          its own output without end; write the output to another file",
-        path.display()
+        shown(path)
     ))
 }
 
@@ -418,7 +419,7 @@ fn build_pipeline(args: &RunArgs) -> Result<(Pipeline, u64), RunError> {
         None => {
             return Err(ConfigError(format!(
                 "{}: choose a pipeline with --pipeline (pipelines: {})",
-                config.path.display(),
+                shown(&config.path),
                 config.pipeline_names()
             ))
             .into());
@@ -507,7 +508,7 @@ fn open_fifo(path: &Path) -> Result<Option<File>, RunError> {
         .spawn(move || {
             let _ = opened_to.send(File::open(&owned));
         })
-        .map_err(|e| RunError::Io(format!("cannot open {}: {e}", path.display())))?;
+        .map_err(|e| RunError::Io(format!("cannot open {}: {e}", shown(path))))?;
     loop {
         match opened.recv_timeout(flow::QUIET) {
             Ok(file) => return file.map(Some).map_err(|e| cannot_open(path, e)),
@@ -519,7 +520,7 @@ fn open_fifo(path: &Path) -> Result<Option<File>, RunError> {
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                 return Err(RunError::Io(format!(
                     "cannot open {}: the thread opening it stopped",
-                    path.display()
+                    shown(path)
                 )));
             }
         }
@@ -538,7 +539,7 @@ fn is_live(fd: BorrowedFd<'_>) -> bool {
 }
 
 fn cannot_open(path: &Path, error: io::Error) -> RunError {
-    RunError::Io(format!("cannot open {}: {error}", path.display()))
+    RunError::Io(format!("cannot open {}: {error}", shown(path)))
 }
 
 fn progress_bar(args: &RunArgs, total_bytes: u64) -> ProgressBar {
