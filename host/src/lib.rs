@@ -40,6 +40,13 @@ pub(crate) fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Whether `tag` marks a failure, by Logstash's convention that failure
+/// tags start with `_` (`_grokparsefailure`, `_wasmfilter_failure`): what
+/// `run`'s summary and the live view count as failures.
+pub(crate) fn is_failure_tag(tag: &str) -> bool {
+    tag.starts_with('_')
+}
+
 pub mod builtins;
 pub mod config;
 pub mod engine;

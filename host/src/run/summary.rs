@@ -191,7 +191,7 @@ impl FailureCounts {
         // Events per tag: a tag an event holds twice counts once (two tags
         // that are the same once cut, too).
         let tags: std::collections::BTreeSet<String> = (parsed.tags().into_iter())
-            .filter(|t| t.starts_with('_'))
+            .filter(|t| crate::is_failure_tag(t))
             .map(printable_name)
             .collect();
         for tag in tags {

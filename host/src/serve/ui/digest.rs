@@ -156,7 +156,7 @@ impl Digest {
             .clone()
         };
 
-        for tag in tags.iter().filter(|t| t.starts_with('_')) {
+        for tag in tags.iter().filter(|t| crate::is_failure_tag(t)) {
             let Some(item) = keep(self) else { return };
             if !self.failures.contains_key(tag) && self.failures.len() >= FAILURE_TAGS {
                 let oldest = (self.failures.iter())
