@@ -108,8 +108,11 @@ pub(super) fn read_tables(text: &str) -> Result<Tables, String> {
             "engine" => tables.engine = tables.read(value, text),
             "server" => tables.server = tables.read(value, text),
             "pipelines" => {
+                // TopLevel has read `pipelines` as a table; were the two
+                // to drift apart, a problem is said rather than a panic.
                 let DeValue::Table(pipelines) = value.into_inner() else {
-                    unreachable!("TopLevel read `pipelines` as a table");
+                    tables.problems.push("`pipelines` must be a table".into());
+                    continue;
                 };
                 for (name, pipeline) in pipelines {
                     let filters = read_pipeline(pipeline, text);
@@ -118,7 +121,9 @@ pub(super) fn read_tables(text: &str) -> Result<Tables, String> {
                         .insert(name.into_inner().into_owned(), filters);
                 }
             }
-            other => unreachable!("TopLevel refuses the key `{other}`"),
+            other => tables
+                .problems
+                .push(format!("unknown top-level key `{other}`")),
         }
     }
     Ok(tables)
@@ -142,17 +147,20 @@ fn read_pipeline(
     text: &str,
 ) -> Result<Vec<Result<RawFilter, String>>, String> {
     read::<PipelineTable>(pipeline.clone(), text)?;
+    // PipelineTable has checked the shape read here; were the two to
+    // drift apart, the pipeline is refused rather than the process panic.
+    let shape = || "a pipeline must be a table with a `filters` list".to_owned();
     let DeValue::Table(table) = pipeline.into_inner() else {
-        unreachable!("PipelineTable read the pipeline as a table");
+        return Err(shape());
     };
     let filters = table
         .into_iter()
         .find(|(key, _)| key.get_ref().as_ref() == "filters");
     let Some((_, filters)) = filters else {
-        unreachable!("PipelineTable requires `filters`");
+        return Err(shape());
     };
     let DeValue::Array(filters) = filters.into_inner() else {
-        unreachable!("filter_list read `filters` as a list");
+        return Err(shape());
     };
     Ok(filters
         .into_iter()
