@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use super::App;
-use super::routes::ApiError;
+use super::api_error::ApiError;
 
 /// Proof that a request carried the admin token. Each admin handler takes
 /// one, so it cannot run without the check, and a new admin route cannot

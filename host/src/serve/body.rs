@@ -25,8 +25,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
 use super::App;
+use super::api_error::ApiError;
 use super::budget::{Budget, Share};
-use super::routes::ApiError;
 
 /// Reads the request's body within `server.body_read_timeout_ms` and
 /// `server.max_body_bytes`, then hands the request on with the body whole.

@@ -24,7 +24,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::App;
-use super::routes::{ApiError, workers_for};
+use super::api_error::ApiError;
+use super::routes::workers_for;
 use super::workers::PipelineWorkers;
 
 /// The browser header that marks `headers` as a web page's request, with

@@ -245,7 +245,7 @@ async fn refused(
         }
     };
     let _ = tokio::time::timeout(read_for, read_through).await;
-    let mut response = super::routes::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why)
+    let mut response = super::api_error::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why)
         .retry_after(1)
         .into_response();
     closing(&mut response);

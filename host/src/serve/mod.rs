@@ -33,6 +33,7 @@
 mod admin;
 mod admin_token;
 mod answer;
+mod api_error;
 mod body;
 mod budget;
 mod cross_site;

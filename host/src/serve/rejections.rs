@@ -13,7 +13,7 @@ use axum::body::to_bytes;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::routes::ApiError;
+use super::api_error::ApiError;
 
 /// axum's messages are a line or two; past this the text is not read and
 /// the status's own name is the message.

@@ -11,11 +11,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::json;
 use wasmstash_sdk::json_text::write_str;
 
 use super::App;
 use super::answer::{BatchAnswer, ErrorLine};
+use super::api_error::ApiError;
 use super::body::{ShareSlot, busy};
 use super::budget::{OverBudget, Share, event_bytes, list_bytes};
 use super::ui::tap::BodyKind;
@@ -53,60 +54,6 @@ pub(crate) async fn method_not_allowed() -> ApiError {
         "this endpoint does not take that method; the pipeline, reload, login and logout \
          endpoints take POST, the others GET",
     )
-}
-
-/// The header of every answer that says its request was not run and may be
-/// sent again (429 and 503 with `Retry-After`); the Logstash gem retries
-/// only those.
-pub(crate) const NOT_RUN: &str = "x-wasmstash-not-run";
-
-/// An error answer.
-pub(crate) struct ApiError {
-    pub(crate) status: StatusCode,
-    body: Value,
-    retry_after: Option<u64>,
-    /// The reason a pipeline endpoint counts this refusal under in
-    /// `wasmstash_rejected_total` (see [`count_request`]; the body reader
-    /// counts its own, see `body::refused`), for a refusal of a limit or a
-    /// guard that nothing else counts.
-    pub(crate) rejected: Option<&'static str>,
-}
-
-impl ApiError {
-    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            body: json!({ "error": message.into() }),
-            retry_after: None,
-            rejected: None,
-        }
-    }
-
-    /// A refusal of a request that was not run, to be sent again after
-    /// `seconds`. It also carries [`NOT_RUN`], so that a client can tell it
-    /// from a proxy's 503, sent perhaps after the sidecar ran the request.
-    pub(crate) fn retry_after(mut self, seconds: u64) -> ApiError {
-        self.retry_after = Some(seconds);
-        self
-    }
-
-    /// This refusal, counted in `wasmstash_rejected_total` with `reason`.
-    pub(crate) fn rejected(mut self, reason: &'static str) -> ApiError {
-        self.rejected = Some(reason);
-        self
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response = (self.status, Json(self.body)).into_response();
-        if let Some(seconds) = self.retry_after {
-            let headers = response.headers_mut();
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            headers.insert(NOT_RUN, HeaderValue::from_static("1"));
-        }
-        response
-    }
 }
 
 /// Finishes every route's answer, the admin API's and the live view's
@@ -149,15 +96,10 @@ pub(super) fn workers_for(app: &App, pipeline: &str) -> Result<Arc<PipelineWorke
         )
         .retry_after(1));
     };
-    set.pipelines
-        .get(pipeline)
-        .cloned()
-        .ok_or_else(|| ApiError {
-            status: StatusCode::NOT_FOUND,
-            body: json!({ "error": format!("no pipeline `{pipeline}`"), "pipelines": set.names() }),
-            retry_after: None,
-            rejected: None,
-        })
+    set.pipelines.get(pipeline).cloned().ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, format!("no pipeline `{pipeline}`"))
+            .with("pipelines", json!(set.names()))
+    })
 }
 
 fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {

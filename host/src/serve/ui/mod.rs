@@ -37,6 +37,7 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
 
 use super::App;
+use super::api_error::ApiError;
 use crate::config::UiSettings;
 use digest::Digest;
 use series::Series;
@@ -139,10 +140,8 @@ fn denied(denied: access::Denied) -> Response {
         access::Denied::NotLoopback | access::Denied::ThroughProxy(_) => StatusCode::FORBIDDEN,
     };
     let login = denied == access::Denied::NeedsLogin;
-    (
-        status,
-        Json(json!({"error": denied.message(), "login": login})),
-    )
+    ApiError::new(status, denied.message())
+        .with("login", json!(login))
         .into_response()
 }
 
@@ -182,7 +181,7 @@ struct Login {
 async fn login(State(app): State<Arc<App>>, Json(login): Json<Login>) -> Response {
     let Some(token) = &app.admin_token else {
         let message = "no admin token is configured; the live view needs no login from loopback";
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": message}))).into_response();
+        return ApiError::new(StatusCode::BAD_REQUEST, message).into_response();
     };
     if !access::same_secret(login.token.trim(), token) {
         // Slows a guesser that tries one token at a time, and no other: tries
@@ -195,8 +194,8 @@ async fn login(State(app): State<Arc<App>>, Json(login): Json<Login>) -> Respons
     let id = match app.live.sessions.open() {
         Ok(id) => id,
         Err(e) => {
-            let error = json!({"error": format!("cannot create a session: {e}")});
-            return (StatusCode::INTERNAL_SERVER_ERROR, Json(error)).into_response();
+            let why = format!("cannot create a session: {e}");
+            return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, why).into_response();
         }
     };
     let cookie = format!(
