@@ -146,14 +146,20 @@ pub fn others_may_change(_path: &Path) -> std::io::Result<Option<String>> {
     Ok(None)
 }
 
-/// [`read_capped`] for a text file, refused unless it is UTF-8.
+/// [`read_capped`] for a text file, refused unless it is UTF-8. A
+/// byte-order mark, which some editors save, is not part of the text: left
+/// in, it would make a JSON file unreadable, or a pattern's name another.
 pub fn read_capped_text(path: &Path, limit: u64, what: &str) -> std::io::Result<String> {
-    String::from_utf8(read_capped(path, limit, what)?).map_err(|_| {
+    let mut text = String::from_utf8(read_capped(path, limit, what)?).map_err(|_| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!("the {what} is not UTF-8 text"),
         )
-    })
+    })?;
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -191,6 +197,9 @@ mod tests {
         std::fs::write(&path, [0xff, 0xfe]).unwrap();
         let error = read_capped_text(&path, 5, "token file").unwrap_err();
         assert_eq!(error.to_string(), "the token file is not UTF-8 text");
+        // A byte-order mark is passed over, as an editor's, not the text's.
+        std::fs::write(&path, "\u{feff}{}").unwrap();
+        assert_eq!(read_capped_text(&path, 5, "config").unwrap(), "{}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -448,6 +448,13 @@ fn a_byte_order_mark_does_not_change_the_first_event() {
         assert_eq!(events.len(), 2);
         assert_eq!(events[0], serde_json::json!({"a": 1, "tags": ["seen"]}));
     }
+    // A mark alone is an empty text, with no line, as an empty file has
+    // none; with a line break after it, one empty line.
+    let out = wasmstash(&["run", "--filter", "mutate"], b"\xef\xbb\xbf");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    let out = wasmstash(&["run", "--filter", "mutate"], b"\xef\xbb\xbf\n");
+    assert_eq!(events_of(&out.stdout), [serde_json::json!({"message": ""})]);
 }
 
 /// A missing input file fails the run before any input is read, so there

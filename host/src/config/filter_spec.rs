@@ -80,10 +80,14 @@ pub(super) fn specs_of(
 }
 
 /// Refuses a filter config that is not a JSON object, or that repeats a
-/// key at any depth, naming `subject`, where it came from. serde would keep
-/// a repeated key's last value, where Logstash refuses such a hash
-/// ("Duplicate keys found in your configuration"): a `match` moved over
-/// with two patterns for one field would quietly lose the first.
+/// key at any depth, or holds a number beyond an f64's range (as the host
+/// refuses in an event), naming `subject`, where it came from. serde would
+/// keep a repeated key's last value, where Logstash refuses a hash literal
+/// with one ("Duplicate keys found in your configuration"): a `match` moved
+/// over with two patterns for one field would quietly lose the first. (A
+/// plugin setting repeated at the top of a Logstash block is merged
+/// instead, for legacy reasons; here it is refused too, as nothing says
+/// which of the two was meant.)
 pub fn check_config_object(config: &str, subject: &str) -> Result<(), String> {
     serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config)
         .map_err(|e| format!("{subject} must be a JSON object: {e}"))?;

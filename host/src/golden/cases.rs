@@ -41,7 +41,7 @@ fn one_case_per_expected_file(case: &Path) -> Result<(), String> {
             "{} and {} would share the expected file {}: rename one",
             shown(case),
             shown(&twin),
-            expected_path(case).display()
+            shown(&expected_path(case))
         ));
     }
     Ok(())

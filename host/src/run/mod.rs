@@ -297,9 +297,7 @@ fn flow_for(args: &RunArgs, workers: usize, progress: ProgressBar) -> Flow {
 fn check_inputs(inputs: &[PathBuf]) -> Result<u64, RunError> {
     let output = regular_file_id(io::stdout().as_fd());
     let is_output = |id: Option<(u64, u64)>| output.is_some() && id == output;
-    if inputs.iter().any(|p| p.as_os_str() == "-")
-        && is_output(regular_file_id(io::stdin().as_fd()))
-    {
+    if reads_stdin(inputs) && is_output(regular_file_id(io::stdin().as_fd())) {
         return Err(reads_its_output(Path::new("-")));
     }
     let mut total_bytes = 0;
@@ -433,12 +431,12 @@ fn build_pipeline(args: &RunArgs) -> Result<(Pipeline, u64), RunError> {
 /// them from the command line.
 #[derive(clap::Args, Debug, Clone, Copy, Default)]
 pub struct LimitArgs {
-    /// Per-call deadline in ms (0 = off, at most 600000); with a config,
-    /// overrides its `engine.call_timeout_ms`.
+    /// Per-call deadline in ms, at most 600000 (for `run`, 0 turns it off,
+    /// and it overrides the config's `engine.call_timeout_ms`).
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=MAX_CALL_TIMEOUT_MS))]
     pub call_timeout_ms: Option<u64>,
-    /// Memory limit per filter instance in MiB (1 to 4096); with a config,
-    /// overrides its `engine.memory_limit_mib`.
+    /// Memory limit per filter instance in MiB, 1 to 4096 (for `run`, it
+    /// overrides the config's `engine.memory_limit_mib`).
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MEMORY_LIMIT_MIB))]
     pub memory_limit_mib: Option<u64>,
 }

@@ -222,9 +222,11 @@ fn handshake_failed(error: &(dyn std::error::Error + 'static)) -> bool {
 /// Whether an answer's `status` to a readiness probe says the URL is not
 /// the service's: a client error, which a service still starting does not
 /// give (it refuses the connection or answers 503), other than 401 and 403
-/// (answered on their own), a timeout (408) and a rate limit (429).
+/// (answered on their own) and those that ask for the request again: a
+/// timeout (408), a proxy's misdirected request (421), too early (425) and
+/// a rate limit (429).
 pub fn wrong_service(status: u16) -> bool {
-    (400..500).contains(&status) && !matches!(status, 401 | 403 | 408 | 429)
+    (400..500).contains(&status) && !matches!(status, 401 | 403 | 408 | 421 | 425 | 429)
 }
 
 /// The advice for a 401/403, shared by both services.
