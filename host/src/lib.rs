@@ -16,6 +16,7 @@
 //! - [`generator`]: `wasmstash gen`, scenario and live logs with labelled incidents.
 //! - [`probe`]: `wasmstash probe`, the container health check.
 //! - [`setup`]: `wasmstash setup`, index templates and Kibana objects.
+//! - [`check`]: `wasmstash check`, every problem of a config at once.
 //! - [`input`]: how input lines become events (formats, byte-order mark).
 //! - [`files`]: reading files under a size cap, refusing what is not a
 //!   regular file.
@@ -48,6 +49,7 @@ pub(crate) fn is_failure_tag(tag: &str) -> bool {
 }
 
 pub mod builtins;
+pub mod check;
 pub mod config;
 pub mod engine;
 pub mod event_check;

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wasmstash::config::{Config, shown_name};
-use wasmstash::engine::{Engine, Inspection};
+use wasmstash::check::{self, Checked};
+use wasmstash::engine::Inspection;
 use wasmstash::generator::GenError;
 use wasmstash::golden::{self, TestArgs, TestError};
 use wasmstash::probe::{self, ProbeArgs};
@@ -163,7 +163,7 @@ fn main() -> ExitCode {
             config_option,
         } => printing(|out| {
             let path = config.or(config_option).expect("required");
-            let (loaded, problems) = check(&path);
+            let Checked { loaded, problems } = check::check(&path);
             for line in loaded {
                 writeln!(out, "{line}")?;
             }
@@ -187,14 +187,17 @@ fn main() -> ExitCode {
             limits,
         } => printing(|out| match inspect(&module, limits) {
             Ok(report) => {
-                write_report(out, &module, &report, json)?;
-                Ok(
-                    if report.problems.is_empty() && report.stopped_by_limit.is_none() {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::from(2)
-                    },
-                )
+                if json {
+                    serde_json::to_writer_pretty(&mut *out, &report)?;
+                    writeln!(out)?;
+                } else {
+                    report.write_text(out, &module)?;
+                }
+                Ok(if report.meets_abi() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(2)
+                })
             }
             Err(error) => {
                 say!("wasmstash: {}: {error}", module.display());
@@ -289,67 +292,9 @@ fn inspect(
         )
         .into());
     }
-    let mut settings = wasmstash::engine::EngineSettings {
-        cache_dir: None,
-        ..Default::default()
-    };
+    let mut settings = wasmstash::engine::EngineSettings::default();
     limits.apply(&mut settings);
-    let bytes = wasmstash::files::read_capped(module, settings.max_module_bytes, "module")?;
-    let engine = Engine::new(settings)?;
-    Ok(wasmstash::engine::inspect(&engine, &bytes)?)
-}
-
-fn write_report(
-    out: &mut dyn Write,
-    module: &std::path::Path,
-    report: &Inspection,
-    json: bool,
-) -> std::io::Result<()> {
-    if json {
-        serde_json::to_writer_pretty(&mut *out, report)?;
-        return writeln!(out);
-    }
-    writeln!(out, "module      {}", module.display())?;
-    writeln!(out, "sha256      {}", report.sha256)?;
-    writeln!(out, "size        {} bytes", report.size_bytes)?;
-    let version = report
-        .abi_version
-        .map_or("unknown".into(), |v| v.to_string());
-    writeln!(out, "abi         {version}")?;
-    if let Some((min, max)) = report.memory_pages {
-        let max = max.map_or("no maximum".into(), |m| format!("max {} KiB", m * 64));
-        writeln!(out, "memory      {} KiB at start, {max}", min * 64)?;
-    }
-    let stateful = if report.stateful {
-        "yes (exports snapshot/restore)"
-    } else {
-        "no"
-    };
-    writeln!(out, "stateful    {stateful}")?;
-    let imports = if report.imports.is_empty() {
-        "none".into()
-    } else {
-        report.imports.join("\n            ")
-    };
-    writeln!(out, "imports     {imports}")?;
-    writeln!(out, "exports     {}", report.exports.join("\n            "))?;
-    // Set only when nothing else was wrong (`engine::inspect`).
-    if let Some(why) = &report.stopped_by_limit {
-        writeln!(
-            out,
-            "verdict     cannot tell: it could not start under this check's limits: {why}; \
-             try --memory-limit-mib or --call-timeout-ms (engine.memory_limit_mib and \
-             engine.call_timeout_ms in a config)"
-        )?;
-    } else if report.problems.is_empty() {
-        writeln!(out, "verdict     meets wasmstash ABI v1")?;
-    } else {
-        writeln!(out, "verdict     does NOT meet wasmstash ABI v1:")?;
-        for problem in &report.problems {
-            writeln!(out, "            - {problem}")?;
-        }
-    }
-    Ok(())
+    wasmstash::engine::inspect_file(module, settings)
 }
 
 /// An error of several lines (a config's problems, one a line) with the
@@ -358,54 +303,6 @@ fn say_each_line(error: &dyn std::fmt::Display) {
     for line in error.to_string().lines() {
         say!("wasmstash: {line}");
     }
-}
-
-/// `check`: a line per pipeline that loads, and every problem found, not
-/// only the first, so that one run lists all a config's mistakes. A file
-/// that does not parse stops there: nothing after it can be read.
-fn check(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
-    let read = Config::load_all(path);
-    let mut problems: Vec<String> = read.problems.iter().map(ToString::to_string).collect();
-    if let Some(server) = &read.server {
-        let settings = serve::check_settings(path, server);
-        problems.extend(settings.iter().map(ToString::to_string));
-    }
-    let Some(config) = read.config else {
-        return (Vec::new(), problems);
-    };
-    let engine = match Engine::new(config.engine.clone()) {
-        Ok(engine) => engine,
-        Err(error) => {
-            problems.push(error.to_string());
-            return (Vec::new(), problems);
-        }
-    };
-    let mut loaded = Vec::new();
-    for name in config.pipelines.keys() {
-        match config.check_pipeline(&engine, name) {
-            Ok(modules) => {
-                let stateful = modules.iter().filter(|m| m.is_stateful()).map(|m| m.name());
-                if let Some(warning) = wasmstash::state::told_apart_by_position(stateful) {
-                    say!("wasmstash: warning: pipeline `{name}`: {warning}");
-                }
-                let filters: Vec<String> = modules
-                    .iter()
-                    .map(|m| format!("{} ({})", shown_name(m.name()), &m.sha256()[..12]))
-                    .collect();
-                loaded.push(format!("pipeline `{name}`: {}", filters.join(" -> ")));
-            }
-            Err(errors) => problems.extend(errors.iter().map(ToString::to_string)),
-        }
-    }
-    // Pipelines left out for a filter the config cannot take: their other
-    // filters' problems are found now, not after that one is fixed.
-    for (name, filters) in &read.incomplete {
-        let taken = filters.iter().map(|(index, spec)| (*index, spec));
-        if let Err(errors) = config.check_filters(&engine, name, taken) {
-            problems.extend(errors.iter().map(ToString::to_string));
-        }
-    }
-    (loaded, problems)
 }
 
 #[cfg(test)]

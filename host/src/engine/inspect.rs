@@ -3,16 +3,19 @@
 //! signatures from the module's types, and instantiates it once (no `init`)
 //! only to ask its ABI version.
 
+use std::io::Write;
+use std::path::Path;
+
 use serde::Serialize;
 use wasmtime::ExternType;
 
-use super::Engine;
 use super::cache::sha256_hex;
 use super::module::{
     LoadError, ask_version, check_imports, export_problems, is_stateful, version_mismatch,
 };
 use super::printable;
 use super::tripwire;
+use super::{Engine, EngineSettings};
 
 #[derive(Debug, Serialize)]
 pub struct Inspection {
@@ -31,6 +34,75 @@ pub struct Inspection {
     /// memory limit or the deadline this check ran under: then whether it
     /// meets ABI v1 is not known, and looser limits may tell.
     pub stopped_by_limit: Option<String>,
+}
+
+impl Inspection {
+    /// Whether the module meets ABI v1, as far as this check could tell.
+    pub fn meets_abi(&self) -> bool {
+        self.problems.is_empty() && self.stopped_by_limit.is_none()
+    }
+
+    /// The report as `wasmstash inspect` prints it, a line per property
+    /// and the verdict last.
+    pub fn write_text(&self, out: &mut dyn Write, module: &Path) -> std::io::Result<()> {
+        let report = self;
+        writeln!(out, "module      {}", crate::files::shown(module))?;
+        writeln!(out, "sha256      {}", report.sha256)?;
+        writeln!(out, "size        {} bytes", report.size_bytes)?;
+        let version = report
+            .abi_version
+            .map_or("unknown".into(), |v| v.to_string());
+        writeln!(out, "abi         {version}")?;
+        if let Some((min, max)) = report.memory_pages {
+            let max = max.map_or("no maximum".into(), |m| format!("max {} KiB", m * 64));
+            writeln!(out, "memory      {} KiB at start, {max}", min * 64)?;
+        }
+        let stateful = if report.stateful {
+            "yes (exports snapshot/restore)"
+        } else {
+            "no"
+        };
+        writeln!(out, "stateful    {stateful}")?;
+        let imports = if report.imports.is_empty() {
+            "none".into()
+        } else {
+            report.imports.join("\n            ")
+        };
+        writeln!(out, "imports     {imports}")?;
+        writeln!(out, "exports     {}", report.exports.join("\n            "))?;
+        // Set only when nothing else was wrong (`engine::inspect`).
+        if let Some(why) = &report.stopped_by_limit {
+            writeln!(
+                out,
+                "verdict     cannot tell: it could not start under this check's limits: {why}; \
+                 try --memory-limit-mib or --call-timeout-ms (engine.memory_limit_mib and \
+                 engine.call_timeout_ms in a config)"
+            )?;
+        } else if report.problems.is_empty() {
+            writeln!(out, "verdict     meets wasmstash ABI v1")?;
+        } else {
+            writeln!(out, "verdict     does NOT meet wasmstash ABI v1:")?;
+            for problem in &report.problems {
+                writeln!(out, "            - {problem}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Inspects the module file at `path` under `settings`, without the
+/// compiled-module cache: a check should not write one.
+pub fn inspect_file(
+    path: &Path,
+    settings: EngineSettings,
+) -> Result<Inspection, Box<dyn std::error::Error>> {
+    let settings = EngineSettings {
+        cache_dir: None,
+        ..settings
+    };
+    let bytes = crate::files::read_capped(path, settings.max_module_bytes, "module")?;
+    let engine = Engine::new(settings)?;
+    Ok(inspect(&engine, &bytes)?)
 }
 
 pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadError> {

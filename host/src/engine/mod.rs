@@ -41,7 +41,7 @@ pub use compiler_process::{
     Job as CompilerJob, SUBCOMMAND as COMPILER_SUBCOMMAND, compile_in_child_processes,
     run_child as run_compiler, this_program,
 };
-pub use inspect::{Inspection, inspect};
+pub use inspect::{Inspection, inspect, inspect_file};
 pub use instance::FilterInstance;
 pub(crate) use module::declares_state;
 pub use module::{FilterModule, LoadError, LoadErrorKind};
