@@ -21,6 +21,9 @@ pub fn check(path: &Path) -> Checked {
     let read = Config::load_all(path);
     let mut problems: Vec<String> = read.problems.iter().map(ToString::to_string).collect();
     if let Some(server) = &read.server {
+        if let Some(shortfall) = server.body_budget_shortfall() {
+            crate::say!("wasmstash: warning: [server] {shortfall}");
+        }
         let settings = crate::serve::check_settings(path, server);
         problems.extend(settings.iter().map(ToString::to_string));
     }

@@ -333,3 +333,31 @@ fn run_and_serve_name_every_problem_of_a_config_on_its_own_line() {
         assert!(stderr.contains("[server] workers = 0"), "{stderr}");
     }
 }
+
+/// A body budget `check` takes, but that cannot hold a body as large as
+/// `max_body_bytes` allows: every body or event much over two fifths of it
+/// is refused (413) for good. Said by `check`, not refused: a deployment may
+/// want it so.
+#[test]
+fn a_body_budget_too_small_for_the_largest_body_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = "[server]\nmax_body_bytes = 100000\nmax_inflight_body_bytes = 150000\n";
+    let config = write_config(dir.path(), &format!("{server}{ONE_FILTER}"));
+    let check = wasmstash_in(dir.path(), &["check", config.to_str().unwrap()], b"");
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    let stderr = text(&check.stderr);
+    assert!(
+        stderr.contains("warning: [server] max_inflight_body_bytes = 150000 is below the"),
+        "{stderr}"
+    );
+    // Room for the largest body: nothing said.
+    let server = "[server]\nmax_body_bytes = 100000\nmax_inflight_body_bytes = 2000000\n";
+    let config = write_config(dir.path(), &format!("{server}{ONE_FILTER}"));
+    let check = wasmstash_in(dir.path(), &["check", config.to_str().unwrap()], b"");
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    assert!(
+        !text(&check.stderr).contains("max_inflight_body_bytes"),
+        "{}",
+        text(&check.stderr)
+    );
+}

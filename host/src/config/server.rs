@@ -195,6 +195,25 @@ impl ServerSettings {
         }
     }
 
+    /// Why the body budget cannot take one body as large as allowed, if it
+    /// cannot: a budget between `max_body_bytes` and what such a body needs
+    /// is accepted (a deployment may want it), but a body or event over
+    /// about two fifths of the budget is then refused (413) every time.
+    pub fn body_budget_shortfall(&self) -> Option<String> {
+        let needs = largest_body_needs(self.max_body_bytes, self.max_batch_events);
+        (self.max_inflight_body_bytes < needs).then(|| {
+            format!(
+                "max_inflight_body_bytes = {} is below the {needs} a body of max_body_bytes = {} \
+                 in max_batch_events = {} events needs (2.25 x the body, and 160 bytes an event): \
+                 a body or event much over {} bytes will be refused (413) every time",
+                self.max_inflight_body_bytes,
+                self.max_body_bytes,
+                self.max_batch_events,
+                self.max_inflight_body_bytes * 4 / 9
+            )
+        })
+    }
+
     /// The names of the settings (as the `[server]` table spells them) whose
     /// values differ from `other`'s.
     pub fn differences(&self, other: &ServerSettings) -> Vec<&'static str> {

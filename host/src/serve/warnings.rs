@@ -24,6 +24,9 @@ pub(super) fn of_server_settings(server: &ServerSettings) {
             server.listen
         );
     }
+    if let Some(shortfall) = server.body_budget_shortfall() {
+        tracing::warn!("{shortfall}");
+    }
     // The cut-off also ends idle keep-alive connections, and a client that
     // writes its next batch into one as it closes cannot retry it: the
     // request may have run. The `wasm` gem lets a connection idle 4 s.
