@@ -225,6 +225,12 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn the_padding_refusal_names_the_padding_limit() {
+        let limit = MAX_LIST_PADDING.to_string();
+        assert!(TOO_FAR_PAST_THE_END.contains(&format!(" {limit} ")));
+    }
+
+    #[test]
     fn top_level_names_are_constrained_as_refusal_says() {
         let event = Event::parse(br#"{"host":"x","tags":["a"]}"#).unwrap();
         for field in [
