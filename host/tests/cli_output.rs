@@ -251,33 +251,23 @@ fn an_input_that_is_the_output_file_is_refused() {
         "{}",
         text(&out.stderr)
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
-        .args(["run", "--filter", "mutate", "-"])
-        .current_dir(dir.path())
-        .stdin(std::fs::File::open(&log).unwrap())
-        .stdout(append())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("cannot read -: it is the file"),
-        "{}",
-        text(&out.stderr)
-    );
-    // Standard input read because no file is named.
-    let out = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
-        .args(["run", "--filter", "mutate"])
-        .current_dir(dir.path())
-        .stdin(std::fs::File::open(&log).unwrap())
-        .stdout(append())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("cannot read -: it is the file"),
-        "{}",
-        text(&out.stderr)
-    );
+    // Standard input, named as `-` or read because no file is named.
+    for stdin_args in [&["-"][..], &[]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+            .args(["run", "--filter", "mutate"])
+            .args(stdin_args)
+            .current_dir(dir.path())
+            .stdin(std::fs::File::open(&log).unwrap())
+            .stdout(append())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("cannot read -: it is the file"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "one\ntwo\n");
     // Another file as the output is fine.
     let other = std::fs::File::create(dir.path().join("out.ndjson")).unwrap();
