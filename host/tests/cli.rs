@@ -498,13 +498,7 @@ fn a_missing_input_fails_before_any_is_read() {
 fn a_named_pipe_is_read_as_an_input_file() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("events.fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    support::mkfifo(&fifo);
     let writer = {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::write(fifo, "through a pipe\n"))
@@ -536,8 +530,7 @@ fn devices_pipes_and_flags_out_of_bounds_are_refused() {
         text(&out.stderr)
     );
     let fifo = dir.path().join("module.wasm");
-    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
-    assert!(made.success());
+    support::mkfifo(&fifo);
     for module in ["/dev/zero", fifo.to_str().unwrap()] {
         let config = dir.path().join("c.toml");
         std::fs::write(

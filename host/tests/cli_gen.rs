@@ -3,9 +3,9 @@
 
 #[path = "support/binary.rs"]
 mod binary;
+mod support;
 
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -14,13 +14,6 @@ use binary::*;
 
 /// A short scenario: no incidents, so ten minutes are enough.
 const SHORT: &[&str] = &["gen", "--duration", "10m", "--incidents-per-kind", "0"];
-
-fn mkfifo(path: &Path) {
-    let name = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: `name` is a valid NUL-terminated path for the call's duration.
-    let made = unsafe { libc::mkfifo(name.as_ptr(), 0o600) };
-    assert_eq!(made, 0, "mkfifo {}", path.display());
-}
 
 /// Reads `fifo` to its end on a thread, as a consumer of `gen` would.
 fn drain(fifo: &Path) -> std::thread::JoinHandle<Vec<u8>> {
@@ -76,7 +69,7 @@ fn event_lines(bytes: &[u8]) -> usize {
 fn gen_out_writes_into_a_fifo_instead_of_replacing_it() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("events.pipe");
-    mkfifo(&fifo);
+    support::mkfifo(&fifo);
     let reader = drain(&fifo);
     let mut args = SHORT.to_vec();
     args.extend(["--out", "events.pipe", "--truth", "truth.json"]);
@@ -97,7 +90,7 @@ fn gen_out_writes_into_a_fifo_instead_of_replacing_it() {
 fn a_fifo_out_without_truth_says_where_the_truth_went() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("events.pipe");
-    mkfifo(&fifo);
+    support::mkfifo(&fifo);
     let reader = drain(&fifo);
     let mut args = SHORT.to_vec();
     args.extend(["--out", "events.pipe"]);
@@ -123,7 +116,7 @@ fn a_fifo_out_without_truth_says_where_the_truth_went() {
 fn gen_out_writes_through_a_symlink() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("events.pipe");
-    mkfifo(&fifo);
+    support::mkfifo(&fifo);
     std::os::unix::fs::symlink("events.pipe", dir.path().join("to-pipe")).unwrap();
     let reader = drain(&fifo);
     let mut args = SHORT.to_vec();

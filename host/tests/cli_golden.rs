@@ -10,19 +10,11 @@ mod binary;
 mod support;
 
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
 use binary::*;
-
-fn mkfifo(path: &Path) {
-    let name = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: `name` is a valid NUL-terminated path for the call's duration.
-    let made = unsafe { libc::mkfifo(name.as_ptr(), 0o600) };
-    assert_eq!(made, 0, "mkfifo {}", path.display());
-}
 
 /// `args` in `dir`, killed (and the test failed) if it outlives 60 s.
 fn wasmstash_within(dir: &Path, args: &[&str]) -> Output {
@@ -76,7 +68,7 @@ fn test_mutate(dir: &Path, extra: &[&str]) -> Output {
 #[test]
 fn case_files_that_are_not_regular_files_are_refused_unread() {
     let dir = tempfile::tempdir().unwrap();
-    mkfifo(&dir.path().join("pipe.log"));
+    support::mkfifo(&dir.path().join("pipe.log"));
     let out = test_mutate(dir.path(), &["pipe.log"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
@@ -87,7 +79,7 @@ fn case_files_that_are_not_regular_files_are_refused_unread() {
 
     // An expected file that is a FIFO is refused too, not waited on.
     std::fs::write(dir.path().join("a.log"), "x\n").unwrap();
-    mkfifo(&dir.path().join("a.expected.ndjson"));
+    support::mkfifo(&dir.path().join("a.expected.ndjson"));
     let out = test_mutate(dir.path(), &["a.log"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(

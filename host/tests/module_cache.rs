@@ -213,12 +213,7 @@ fn a_fifo_or_an_entry_larger_than_the_cache_is_passed_over_unread() {
     let entry = only_entry(dir.path());
 
     std::fs::remove_file(&entry).unwrap();
-    let made = std::process::Command::new("mkfifo")
-        .args(["-m", "600"])
-        .arg(&entry)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    support::mkfifo(&entry);
     let started = std::time::Instant::now();
     let module = FilterModule::load(&engine(), "hello", &wasm, b"{}").unwrap();
     assert!(!module.from_cache());

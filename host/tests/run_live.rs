@@ -363,11 +363,7 @@ fn blank_lines_before_a_late_first_object_stay_nothing() {
 fn ctrl_c_stops_a_run_waiting_for_a_named_pipe_writer() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("before.log"), "first\n").unwrap();
-    let made = std::process::Command::new("mkfifo")
-        .arg(dir.path().join("pipe"))
-        .status()
-        .unwrap();
-    assert!(made.success());
+    support::mkfifo(&dir.path().join("pipe"));
     let mut child = spawn_in(dir.path(), &["run", "--filter", TAG, "before.log", "pipe"]);
     // The first file's event is out: the reader has gone on to the pipe,
     // and the signal handler was installed before it started.

@@ -60,11 +60,7 @@ fn unusable_state_paths_fail_the_run_before_it_reads() {
     std::fs::write(d.join("subfile/cli"), "").unwrap();
     std::fs::create_dir_all(d.join("dir/cli/templates.state")).unwrap();
     std::fs::create_dir_all(d.join("fifo/cli")).unwrap();
-    let made = Command::new("mkfifo")
-        .arg(d.join("fifo/cli/0-templates.state"))
-        .status()
-        .unwrap();
-    assert!(made.success());
+    support::mkfifo(&d.join("fifo/cli/0-templates.state"));
     for (state, says) in [
         ("file", "--state-dir file: it exists and is not a directory"),
         ("subfile", "subfile/cli: it exists and is not a directory"),

@@ -17,12 +17,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::{Value, json};
 use wasmstash::setup::{SetupArgs, run_async};
 
 mod stand_in;
+mod support;
 use stand_in::{Role, Stand, multipart_file, start};
 
 fn repo() -> PathBuf {
@@ -376,13 +376,7 @@ async fn a_bad_objects_file_fails_before_anything_is_sent() {
     // A FIFO among the files is refused unread, not waited on.
     std::fs::remove_file(dir.path().join("a.ndjson")).unwrap();
     let fifo = dir.path().join("b.ndjson");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    support::mkfifo(&fifo);
     let error = setup(&pair.args).await.0.unwrap_err();
     assert!(
         error.contains("b.ndjson: the saved objects file is not a regular file"),

@@ -12,6 +12,16 @@ use wasmstash::engine::{Engine, EngineSettings, FilterModule};
 use wasmstash::event_check::CheckedEvent;
 use wasmstash::pipeline::{EventResult, Pipeline};
 
+/// Makes a named pipe at `path`, readable and writable by this user only:
+/// an input, a module or a state file that is not a regular file.
+pub fn mkfifo(path: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `name` is a valid NUL-terminated path for the call's duration.
+    let made = unsafe { libc::mkfifo(name.as_ptr(), 0o600) };
+    assert_eq!(made, 0, "mkfifo {}", path.display());
+}
+
 /// Polls `check` every 20 ms until it holds. Something a server does in its
 /// own time (a watcher's reload, a body read) is waited for, not slept
 /// for; past 60 s, only against a hang, the test fails with `what`.
