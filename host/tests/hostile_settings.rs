@@ -335,7 +335,7 @@ fn run_and_serve_name_every_problem_of_a_config_on_its_own_line() {
 }
 
 /// A body budget `check` takes, but that cannot hold a body as large as
-/// `max_body_bytes` allows: every body or event much over two fifths of it
+/// `max_body_bytes` allows: every body or event much over 4/9 of it
 /// is refused (413) for good. Said by `check`, not refused: a deployment may
 /// want it so.
 #[test]

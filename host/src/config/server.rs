@@ -198,7 +198,7 @@ impl ServerSettings {
     /// Why the body budget cannot take one body as large as allowed, if it
     /// cannot: a budget between `max_body_bytes` and what such a body needs
     /// is accepted (a deployment may want it), but a body or event over
-    /// about two fifths of the budget is then refused (413) every time.
+    /// about 4/9 of the budget is then refused (413) every time.
     pub fn body_budget_shortfall(&self) -> Option<String> {
         let needs = largest_body_needs(self.max_body_bytes, self.max_batch_events);
         (self.max_inflight_body_bytes < needs).then(|| {

@@ -301,6 +301,17 @@ mod tests {
     }
 
     #[test]
+    fn a_client_error_names_the_wrong_service_unless_it_asks_to_wait() {
+        for status in [400, 404, 405, 410] {
+            assert!(wrong_service(status), "{status}");
+        }
+        // Answered on their own (credentials), or a request to send again.
+        for status in [401, 403, 408, 421, 425, 429, 200, 302, 500, 503] {
+            assert!(!wrong_service(status), "{status}");
+        }
+    }
+
+    #[test]
     fn a_ca_file_must_hold_a_pem_certificate() {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("key.pem");
