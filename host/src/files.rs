@@ -150,16 +150,29 @@ pub fn others_may_change(_path: &Path) -> std::io::Result<Option<String>> {
 /// byte-order mark, which some editors save, is not part of the text: left
 /// in, it would make a JSON file unreadable, or a pattern's name another.
 pub fn read_capped_text(path: &Path, limit: u64, what: &str) -> std::io::Result<String> {
-    let mut text = String::from_utf8(read_capped(path, limit, what)?).map_err(|_| {
+    let mut bytes = read_capped(path, limit, what)?;
+    let mark = bytes.len() - crate::input::without_byte_order_mark(&bytes).len();
+    bytes.drain(..mark);
+    String::from_utf8(bytes).map_err(|_| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!("the {what} is not UTF-8 text"),
         )
-    })?;
-    if text.starts_with('\u{feff}') {
-        text.drain(..'\u{feff}'.len_utf8());
-    }
-    Ok(text)
+    })
+}
+
+/// Makes a named pipe at `path`, for the unit tests of what refuses one
+/// unread (the integration tests have their own, in `tests/support`).
+#[cfg(test)]
+pub(crate) fn mkfifo(path: &Path) {
+    let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: `name` is a NUL-terminated path that lives across the call.
+    assert_eq!(
+        unsafe { libc::mkfifo(name.as_ptr(), 0o600) },
+        0,
+        "mkfifo {}",
+        path.display()
+    );
 }
 
 #[cfg(test)]
@@ -178,9 +191,7 @@ mod tests {
     fn a_fifo_met_at_the_open_is_refused_without_waiting() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("module.wasm");
-        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: `name` is a NUL-terminated path that lives across the call.
-        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        mkfifo(&fifo);
         let error = private::open_regular(&fifo, private::Links::Followed).unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{error}");
     }

@@ -353,9 +353,7 @@ mod tests {
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
         // A FIFO is refused at once, not waited on.
         let fifo = dir.join("fifo");
-        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: `name` is a NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        crate::files::mkfifo(&fifo);
         assert!(read_saved_state(&fifo, 100).is_err());
         assert!(open_lock(&fifo).is_err());
         std::fs::remove_dir_all(&dir).unwrap();

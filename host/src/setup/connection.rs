@@ -323,11 +323,7 @@ mod tests {
         assert!(read_ca(None).unwrap().is_none());
         // A FIFO is refused unread, not waited on.
         let fifo = dir.path().join("fifo.pem");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap();
-        assert!(made.success());
+        crate::files::mkfifo(&fifo);
         let error = read_ca(Some(&fifo)).unwrap_err().0;
         assert!(error.contains("not a regular file"), "{error}");
     }
