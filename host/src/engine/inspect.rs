@@ -45,44 +45,41 @@ impl Inspection {
     /// The report as `wasmstash inspect` prints it, a line per property
     /// and the verdict last.
     pub fn write_text(&self, out: &mut dyn Write, module: &Path) -> std::io::Result<()> {
-        let report = self;
         writeln!(out, "module      {}", crate::files::shown(module))?;
-        writeln!(out, "sha256      {}", report.sha256)?;
-        writeln!(out, "size        {} bytes", report.size_bytes)?;
-        let version = report
-            .abi_version
-            .map_or("unknown".into(), |v| v.to_string());
+        writeln!(out, "sha256      {}", self.sha256)?;
+        writeln!(out, "size        {} bytes", self.size_bytes)?;
+        let version = self.abi_version.map_or("unknown".into(), |v| v.to_string());
         writeln!(out, "abi         {version}")?;
-        if let Some((min, max)) = report.memory_pages {
+        if let Some((min, max)) = self.memory_pages {
             let max = max.map_or("no maximum".into(), |m| format!("max {} KiB", m * 64));
             writeln!(out, "memory      {} KiB at start, {max}", min * 64)?;
         }
-        let stateful = if report.stateful {
+        let stateful = if self.stateful {
             "yes (exports snapshot/restore)"
         } else {
             "no"
         };
         writeln!(out, "stateful    {stateful}")?;
-        let imports = if report.imports.is_empty() {
+        let imports = if self.imports.is_empty() {
             "none".into()
         } else {
-            report.imports.join("\n            ")
+            self.imports.join("\n            ")
         };
         writeln!(out, "imports     {imports}")?;
-        writeln!(out, "exports     {}", report.exports.join("\n            "))?;
+        writeln!(out, "exports     {}", self.exports.join("\n            "))?;
         // Set only when nothing else was wrong (`engine::inspect`).
-        if let Some(why) = &report.stopped_by_limit {
+        if let Some(why) = &self.stopped_by_limit {
             writeln!(
                 out,
                 "verdict     cannot tell: it could not start under this check's limits: {why}; \
                  try --memory-limit-mib or --call-timeout-ms (engine.memory_limit_mib and \
                  engine.call_timeout_ms in a config)"
             )?;
-        } else if report.problems.is_empty() {
+        } else if self.problems.is_empty() {
             writeln!(out, "verdict     meets wasmstash ABI v1")?;
         } else {
             writeln!(out, "verdict     does NOT meet wasmstash ABI v1:")?;
-            for problem in &report.problems {
+            for problem in &self.problems {
                 writeln!(out, "            - {problem}")?;
             }
         }

@@ -14,8 +14,8 @@ use super::App;
 use super::api_error::ApiError;
 
 /// Proof that a request carried the admin token. Each admin handler takes
-/// one, so it cannot run without the check, and a new admin route cannot
-/// forget it.
+/// one, so it cannot run without the check; a new admin handler must take
+/// one too.
 pub(super) struct Admin;
 
 impl FromRequestParts<Arc<App>> for Admin {
