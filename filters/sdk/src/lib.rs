@@ -1,24 +1,19 @@
 //! Write wasmstash log filters in Rust.
 //!
-//! A filter is a type that implements [`Filter`], exported with
-//! [`export_filter!`] and compiled to `wasm32-unknown-unknown`. The SDK speaks
-//! the guest side of ABI v1 (see `ABI.md` next to this crate) so the author only
-//! sees events:
+//! A filter is a function of one event, or a type that implements [`Filter`]
+//! when it takes options or keeps state, exported with [`export_filter!`] and
+//! compiled to `wasm32-unknown-unknown`. The SDK speaks the guest side of ABI
+//! v1 (see `ABI.md` next to this crate) so the author only sees events:
 //!
 //! ```
 //! use wasmstash_sdk::prelude::*;
 //!
-//! pub struct Hello;
-//!
-//! impl Filter for Hello {
-//!     type Config = NoConfig;
-//!     fn new(_: NoConfig) -> Result<Self, String> { Ok(Hello) }
-//!     fn process(&mut self, event: &mut Event) -> Verdict {
-//!         event.set("greeting", "hello");
-//!         Verdict::Keep
-//!     }
+//! fn hello(event: &mut Event) -> Verdict {
+//!     event.set("greeting", "hello");
+//!     Verdict::Keep
 //! }
-//! export_filter!(Hello);
+//!
+//! export_filter!(fn hello);
 //! ```
 //!
 //! In WebAssembly the SDK also installs the global allocator, a free list
@@ -196,6 +191,33 @@ pub mod prelude {
 /// its check of the filter's statefulness runs on every target, so that a
 /// native `cargo test` already catches a wrong form.
 ///
+/// `export_filter!(fn my_filter)` exports a function
+/// `fn(&mut Event) -> Verdict` as a filter that takes no options (its config
+/// must be `{}`, as [`NoConfig`]'s) and keeps no state. The macro names the
+/// filter type it makes for the function `FnFilter`, so native tests can run
+/// it as `NativeFilter::<FnFilter>`:
+///
+/// ```
+/// use wasmstash_sdk::prelude::*;
+///
+/// fn shout(event: &mut Event) -> Verdict {
+///     let loud = event.get_str("message").map(str::to_uppercase);
+///     match loud {
+///         Some(text) => event.set("message", text),
+///         None => return Verdict::Error("no message".into()),
+///     }
+///     Verdict::Keep
+/// }
+/// export_filter!(fn shout);
+///
+/// use wasmstash_sdk::{NativeFilter, Outcome};
+/// let mut native = NativeFilter::<FnFilter>::new(b"{}").unwrap();
+/// let [hi, none] = native.process_events(&[br#"{"message":"hi"}"#, b"{}"]).try_into().unwrap();
+/// assert_eq!(hi.into_value(), json!({"message": "HI"}));
+/// assert!(matches!(none, Outcome::Failed(reason) if reason == "no message"));
+/// assert!(NativeFilter::<FnFilter>::new(br#"{"loud":true}"#).is_err());
+/// ```
+///
 /// `export_filter!(MyFilter, stateful)`, for a [`Stateful`] filter (one that
 /// learns: baselines, templates), also exports `wasmstash_snapshot` and
 /// `wasmstash_restore`. The
@@ -205,6 +227,24 @@ pub mod prelude {
 /// parallel on instances of their own.
 #[macro_export]
 macro_rules! export_filter {
+    // First: `fn name` would otherwise be read as the start of a `fn(...)`
+    // pointer type by the arm below, and fail there.
+    (fn $process:path) => {
+        /// The filter `export_filter!(fn ...)` made of a function.
+        pub struct FnFilter;
+
+        impl $crate::Filter for FnFilter {
+            type Config = $crate::NoConfig;
+            fn new(_: $crate::NoConfig) -> ::core::result::Result<Self, ::std::string::String> {
+                ::core::result::Result::Ok(FnFilter)
+            }
+            fn process(&mut self, event: &mut $crate::Event) -> $crate::Verdict {
+                $process(event)
+            }
+        }
+
+        $crate::export_filter!(FnFilter);
+    };
     ($filter:ty) => {
         $crate::__export_filter_core!($filter);
         // A `Stateful` filter exported without `stateful` would have its
