@@ -16,7 +16,7 @@ use wasmstash_filter_date::Date;
 use wasmstash_filter_grok::Grok;
 use wasmstash_filter_json::Json;
 use wasmstash_filter_mutate::Mutate;
-use wasmstash_sdk::wire::{self, ResultKind};
+use wasmstash_sdk::plumbing::wire::{self, ResultKind};
 use wasmstash_sdk::{Filter, NativeFilter};
 
 use crate::support;

@@ -32,7 +32,7 @@ use wasmstash_filter_grok::Grok;
 use wasmstash_filter_json::Json;
 use wasmstash_filter_mutate::Mutate;
 use wasmstash_filter_syslog::Syslog;
-use wasmstash_sdk::wire::{self, ResultKind};
+use wasmstash_sdk::plumbing::wire::{self, ResultKind};
 use wasmstash_sdk::{Filter, NativeFilter};
 
 // The hand-written ABI skeleton and data loading the host's tests use.

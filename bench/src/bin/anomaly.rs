@@ -18,7 +18,7 @@ use wasmstash::engine::{Engine, EngineSettings, FilterModule, Stage};
 use wasmstash::event_check::CheckedEvent;
 use wasmstash_filter_anomaly::Anomaly;
 use wasmstash_sdk::NativeFilter;
-use wasmstash_sdk::wire;
+use wasmstash_sdk::plumbing::wire;
 
 const CONFIG: &str = r#"{
     "key_field": "[service][name]",

@@ -18,7 +18,7 @@ use wasmstash::engine::{Engine, EngineSettings, FilterModule, Stage};
 use wasmstash::event_check::CheckedEvent;
 use wasmstash_filter_templates::Templates;
 use wasmstash_filter_templates::miner::{Config, Miner};
-use wasmstash_sdk::{NativeFilter, wire};
+use wasmstash_sdk::{NativeFilter, plumbing::wire};
 
 #[path = "../cpu_clock.rs"]
 mod cpu_clock;

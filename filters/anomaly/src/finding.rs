@@ -2,7 +2,7 @@
 //! `wasmstash.anomaly.*` (docs/FIELDS.md).
 
 use serde::{Deserialize, Serialize};
-use wasmstash_sdk::logstash_event;
+use wasmstash_sdk::logstash::event_rules;
 use wasmstash_sdk::{Event, Value, json};
 
 pub const TAG: &str = "anomaly";
@@ -98,7 +98,7 @@ pub const FIELD: &str = "[wasmstash][anomaly]";
 /// fields, so such an event fails instead (the host keeps its `wasmstash`
 /// in `wasmstash.displaced`, docs/FIELDS.md).
 pub fn cannot_write(event: &Event) -> Option<String> {
-    logstash_event::why_cannot_set(event, FIELD).map(|why| format!("cannot set `{FIELD}`: {why}"))
+    event_rules::why_cannot_set(event, FIELD).map(|why| format!("cannot set `{FIELD}`: {why}"))
 }
 
 /// The failure of an event that cannot take `findings` (see

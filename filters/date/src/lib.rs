@@ -23,8 +23,8 @@ mod zone;
 
 use chrono::Datelike;
 use serde::Deserialize;
-use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::field_ref::{self, FieldRef};
+use wasmstash_sdk::logstash::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{self, Template};
 use wasmstash_sdk::timestamp::Timestamp;

@@ -3,7 +3,7 @@
 //! A pattern compiles once, at init, into a list of tokens; parsing walks the
 //! tokens over the text and fills in [`Fields`]. The pattern is split as
 //! Joda's `DateTimeFormat` splits it, by the SDK's
-//! [`wasmstash_sdk::date_format::joda::tokens`] (which sprintf's `%{+...}`
+//! [`wasmstash_sdk::logstash::date_format::joda::tokens`] (which sprintf's `%{+...}`
 //! prints with too): a run of one letter is one field, `'...'` is quoted
 //! text, anything else is a literal. Numbers take as many digits as
 //! letters, and at least their usual width (two; three for the day of the
@@ -11,7 +11,7 @@
 //! unless a number follows directly (`yyMMdd`); and the whole text must be
 //! consumed.
 
-use wasmstash_sdk::date_format::joda::{self, Token as Run};
+use wasmstash_sdk::logstash::date_format::joda::{self, Token as Run};
 
 use crate::bucket::Saved;
 use crate::names::Names;

@@ -2,7 +2,7 @@
 //! Logstash's tags for values that do not convert.
 
 use serde_json::Number;
-use wasmstash_sdk::ruby_number::RubyInteger;
+use wasmstash_sdk::logstash::ruby_number::RubyInteger;
 use wasmstash_sdk::{Event, Value};
 
 use crate::java_event;

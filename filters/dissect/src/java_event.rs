@@ -5,11 +5,11 @@
 //! exception that the plugin's catch turns into `tag_on_failure`.
 
 use wasmstash_sdk::field_ref::FieldPath;
-use wasmstash_sdk::logstash_event;
+use wasmstash_sdk::logstash::event_rules;
 use wasmstash_sdk::{Event, Value};
 
 /// Why Logstash's Java event would refuse `value` at `field`, if it would:
-/// as [`logstash_event::refusal`] says (a path through a string, number or
+/// as [`event_rules::refusal`] says (a path through a string, number or
 /// boolean; anything under `tags` or `@timestamp`; a `tags` that is no
 /// string; an `@metadata` that is no object), except at the top-level
 /// `@timestamp`: `Event.setField` puts any value there (only Ruby's
@@ -24,7 +24,7 @@ pub fn refusal(
     let top_level = segments.next().is_none();
     match first {
         Some("@timestamp") if top_level => None,
-        _ => logstash_event::refusal(event, field, value),
+        _ => event_rules::refusal(event, field, value),
     }
 }
 

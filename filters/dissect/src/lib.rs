@@ -15,8 +15,8 @@ mod pattern;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use serde_json::Map;
-use wasmstash_sdk::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::field_ref;
+use wasmstash_sdk::logstash::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::prelude::*;
 
 use convert::{Conversion, Datatype, convert_field};

@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use wasmstash_sdk::common::{self, EcsCompatibility, WithCommon};
 use wasmstash_sdk::field_ref;
+use wasmstash_sdk::logstash::common::{self, EcsCompatibility, WithCommon};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use wasmstash_sdk::field_ref;
-use wasmstash_sdk::ruby_number::{self, RubyInteger};
+use wasmstash_sdk::logstash::ruby_number::{self, RubyInteger};
 
 use crate::library::Patterns;
 use crate::regex::{Budget, Matcher, Regex, Resolver, Splice, Stop, UNSET};

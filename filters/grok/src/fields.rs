@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use wasmstash_sdk::Event;
 use wasmstash_sdk::json_text::{write_f64, write_i64, write_str, write_value};
-use wasmstash_sdk::{field_ref, ruby_number};
+use wasmstash_sdk::{field_ref, logstash::ruby_number};
 
 use crate::expression::Captured;
 
@@ -315,7 +315,7 @@ fn write_node(kind: &Kind, scratch: &Scratch, input: &str, out: &mut Vec<u8>) {
                     out.push(b',');
                 }
                 first = false;
-                wasmstash_sdk::bytes::append(out, &child.quoted_key);
+                wasmstash_sdk::plumbing::bytes::append(out, &child.quoted_key);
                 write_node(&child.kind, scratch, input, out);
             }
             out.push(b'}');
@@ -360,7 +360,7 @@ fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) -> Re
             false => Err(Raised),
         };
     }
-    if wasmstash_sdk::logstash_event::raises_on_set(event, field) {
+    if wasmstash_sdk::logstash::event_rules::raises_on_set(event, field) {
         return Err(Raised);
     }
     let value = match value {

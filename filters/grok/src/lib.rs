@@ -13,9 +13,9 @@ mod library;
 pub use wasmstash_regex as regex;
 
 use serde_json::Value;
-use wasmstash_sdk::common::{CommonOptions, WithCommon};
+use wasmstash_sdk::logstash::common::{CommonOptions, WithCommon};
+use wasmstash_sdk::logstash::ruby_number;
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::ruby_number;
 
 pub use config::Config;
 pub use expression::{Captured, Expression, Options};

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use wasmstash_sdk::common::EcsCompatibility;
+use wasmstash_sdk::logstash::common::EcsCompatibility;
 
 mod files {
     include!(concat!(env!("OUT_DIR"), "/pattern_files.rs"));

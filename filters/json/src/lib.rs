@@ -14,7 +14,7 @@
 //! A document that would make the event deeper than a filter's result may
 //! be (`json_text::MAX_NESTING`) fails as unreadable text does.
 //!
-//! A set Logstash's event refuses (`logstash_event::refusal`: through a
+//! A set Logstash's event refuses (`event_rules::refusal`: through a
 //! string, at `@timestamp`, under or as a `tags` of no strings, an
 //! `@metadata` that is no object) raises in json.rb, whose rescue tags the
 //! event `tag_on_failure`: the members set before it stay, nothing after
@@ -24,9 +24,10 @@ mod timestamp;
 mod transcode;
 
 use serde::Deserialize;
-use wasmstash_sdk::common::{self, CommonOptions, EcsCompatibility, WithCommon};
+use wasmstash_sdk::logstash::common::{self, CommonOptions, EcsCompatibility, WithCommon};
+use wasmstash_sdk::logstash::event_rules;
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::{field_ref, json_text, logstash_event};
+use wasmstash_sdk::{field_ref, json_text};
 
 use transcode::{Member, Transcoder};
 
@@ -92,7 +93,7 @@ impl Filter for Json {
         // its way would be in a field the event has, which sends the set to
         // the general path anyway.
         let target_constrained = (config.target.as_deref())
-            .is_some_and(|target| logstash_event::constrains(&Event::new(), target));
+            .is_some_and(|target| event_rules::constrains(&Event::new(), target));
         Ok(Json {
             config,
             common,
@@ -191,10 +192,10 @@ impl Json {
                     // The value is read back only for the few fields the
                     // event constrains (`tags`, `@metadata`). As in json.rb,
                     // the members before a refused one stay set.
-                    if logstash_event::constrains(event, key) {
+                    if event_rules::constrains(event, key) {
                         let value = serde_json::from_slice(&written[member.value.clone()])
                             .expect("the transcoder writes JSON that serde_json reads");
-                        if let Some(why) = logstash_event::refusal(event, key, &value) {
+                        if let Some(why) = event_rules::refusal(event, key, &value) {
                             self.fail_refused_set(event, key, why);
                             return Some(false);
                         }
@@ -244,7 +245,7 @@ impl Json {
         }
         match (parsed, &self.config.target) {
             (parsed, Some(target)) => {
-                if let Some(why) = logstash_event::refusal(event, target.as_str(), &parsed) {
+                if let Some(why) = event_rules::refusal(event, target.as_str(), &parsed) {
                     self.fail_refused_set(event, target, why);
                     return false;
                 }
@@ -262,7 +263,7 @@ impl Json {
                         self.fail_refused_set(event, &key, &why);
                         return false;
                     }
-                    if let Some(why) = logstash_event::refusal(event, key.as_str(), &value) {
+                    if let Some(why) = event_rules::refusal(event, key.as_str(), &value) {
                         self.fail_refused_set(event, &key, why);
                         return false;
                     }

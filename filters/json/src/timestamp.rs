@@ -23,8 +23,8 @@
 //! default resolver makes it.
 use serde_json::{Number, Value};
 use wasmstash_sdk::civil::{days_from_civil, days_in_month};
-use wasmstash_sdk::ruby_inspect::inspect_with;
-use wasmstash_sdk::ruby_number::{number_to_s, value_to_s};
+use wasmstash_sdk::logstash::ruby_inspect::inspect_with;
+use wasmstash_sdk::logstash::ruby_number::{number_to_s, value_to_s};
 use wasmstash_sdk::timestamp::{MAX_YEAR, Timestamp};
 
 pub const FAILURE_TAG: &str = "_timestampparsefailure";

@@ -16,11 +16,12 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::Map;
-use wasmstash_sdk::common::{self, CommonOptions, EcsCompatibility, WithCommon};
+use wasmstash_sdk::field_ref;
 use wasmstash_sdk::json_text::{self, MAX_NESTING};
+use wasmstash_sdk::logstash::common::{self, CommonOptions, EcsCompatibility, WithCommon};
+use wasmstash_sdk::logstash::{event_rules, text_case};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{self, Template};
-use wasmstash_sdk::{field_ref, logstash_event, text_case};
 
 use charset::CharClass;
 use pattern::SplitPattern;
@@ -446,7 +447,7 @@ fn refusal_of(
             Err(e) => return Some(format!("cannot set `{field}`: {e}")),
         },
     };
-    if let Some(why) = logstash_event::refusal(event, field, value) {
+    if let Some(why) = event_rules::refusal(event, field, value) {
         return Some(format!("cannot set `{field}`: {why}"));
     }
     let depth = segments + json_text::nesting(value);

@@ -18,7 +18,7 @@
 use std::borrow::Cow;
 
 use wasmstash_sdk::Value;
-use wasmstash_sdk::ruby_number::{self, RubyInteger};
+use wasmstash_sdk::logstash::ruby_number::{self, RubyInteger};
 
 #[derive(Clone, Copy)]
 pub enum Conversion {

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use wasmstash_regex::{Budget, Matcher, Regex, Stop};
 use wasmstash_sdk::field_ref::FieldRef;
-use wasmstash_sdk::logstash_event::refusal;
+use wasmstash_sdk::logstash::event_rules::refusal;
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::Template;
 

@@ -14,7 +14,7 @@
 //! `%{field}` names expand to something that is no field reference, a
 //! `strip` of a list holding a non-string, (ours) a `gsub` whose regex
 //! runs out of steps, and any set Logstash's event refuses, by an
-//! operation or by `add_field` (see `wasmstash_sdk::logstash_event`):
+//! operation or by `add_field` (see `wasmstash_sdk::logstash::event_rules`):
 //! through a string, number or boolean, at or under `@timestamp`, under
 //! `tags`, or a `tags` that would hold anything but strings. Logstash's
 //! `@timestamp` is a timestamp object, not text: the string operations
@@ -33,12 +33,12 @@ mod ruby_text;
 use std::borrow::Cow;
 
 use serde_json::Map;
-use wasmstash_sdk::common::{CommonOptions, WithCommon};
 use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef};
-use wasmstash_sdk::logstash_event::{refusal, refuses_text_at};
+use wasmstash_sdk::logstash::common::{CommonOptions, WithCommon};
+use wasmstash_sdk::logstash::event_rules::{refusal, refuses_text_at};
+use wasmstash_sdk::logstash::text_case;
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{FieldName, Template};
-use wasmstash_sdk::text_case;
 use wasmstash_sdk::timestamp::Timestamp;
 
 use convert::Conversion;

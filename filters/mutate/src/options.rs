@@ -11,7 +11,7 @@
 use serde::Deserialize;
 use serde_json::Map;
 use wasmstash_sdk::Value;
-use wasmstash_sdk::common;
+use wasmstash_sdk::logstash::common;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use wasmstash_sdk::Value;
-use wasmstash_sdk::ruby_number;
+use wasmstash_sdk::logstash::ruby_number;
 
 /// Ruby's `strip`: ASCII whitespace and NUL from both ends, no other
 /// Unicode space.

@@ -1,7 +1,7 @@
 // Asks Java how `Double.toString` writes doubles, which is how Logstash's
 // sprintf (`StringInterpolation`) prints a `%{field}` holding a JSON number
 // with a fraction or an exponent: its JSON reader makes a Double of one.
-// `src/java_number/tests.rs` holds `java_number::double_to_string` to the
+// `src/logstash/java_number/tests.rs` holds `java_number::double_to_string` to the
 // answers without a JVM in the test run.
 //
 // Needs JDK 19 or later, whose Double.toString gives the shortest digits

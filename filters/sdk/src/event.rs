@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use crate::field_ref::FieldPath;
 use crate::json_text::{self, write_value};
-use crate::scan;
-use crate::wire::KeySpans;
+use crate::plumbing::scan;
+use crate::plumbing::wire::KeySpans;
 
 mod key_index;
 mod path;
@@ -351,7 +351,7 @@ impl<'a> Event<'a> {
     /// index before the list's start, where Logstash's event raises. Any
     /// other value in the way that is not an object is replaced by one, as
     /// the path says it must be an object. Where Logstash's event raises
-    /// instead, a filter that follows it asks [`crate::logstash_event`]
+    /// instead, a filter that follows it asks [`crate::logstash::event_rules`]
     /// first.
     ///
     /// Padding past 65,536 nulls in one write (`[list][2000000000]`, which

@@ -2,7 +2,7 @@
 //! `Double.toString` choose them: the fewest that read back as the same
 //! double, the nearest of those, and the even one when two are equally
 //! near. The two languages lay the digits out differently
-//! ([`crate::ruby_number`], [`crate::java_number`]), but share this rule,
+//! ([`crate::logstash::ruby_number`], [`crate::logstash::java_number`]), but share this rule,
 //! so it is written once.
 
 /// The text both languages write for a double without digits to choose

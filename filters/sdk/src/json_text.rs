@@ -385,7 +385,7 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
         let mut specials = stride_mask(&bytes[pos..pos + 64], simd::special_mask::<false>);
         while specials != 0 {
             let at = pos + specials.trailing_zeros() as usize;
-            crate::bytes::append(out, &bytes[start..at]);
+            crate::plumbing::bytes::append(out, &bytes[start..at]);
             write_escape(out, bytes[at]);
             start = at + 1;
             specials &= specials - 1;
@@ -394,7 +394,7 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     }
     loop {
         let special = skip_plain_string_bytes(bytes, pos);
-        crate::bytes::append(out, &bytes[start..special]);
+        crate::plumbing::bytes::append(out, &bytes[start..special]);
         let Some(&byte) = bytes.get(special) else {
             break;
         };

@@ -34,28 +34,21 @@
     )
 ))]
 mod alloc;
-pub mod bytes;
 pub mod civil;
-pub mod common;
-pub mod date_format;
 mod event;
 pub mod field_ref;
 mod float_digits;
 pub mod host;
-pub mod java_number;
 pub mod json_text;
-pub mod logstash_event;
-pub mod ruby_inspect;
-pub mod ruby_number;
+pub mod logstash;
+#[doc(hidden)]
+pub mod plumbing;
 mod runtime;
-pub mod scan;
 pub mod size_classes;
 pub mod stable_hash;
 pub mod template;
 pub mod testing;
-pub mod text_case;
 pub mod timestamp;
-pub mod wire;
 
 /// Filters allocate small blocks per event; see `alloc.rs` for why this is
 /// not the standard library's dlmalloc.
@@ -296,7 +289,7 @@ macro_rules! __export_filter_core {
         const _: () = {
             #[unsafe(no_mangle)]
             extern "C" fn wasmstash_abi_version() -> u32 {
-                $crate::wire::ABI_VERSION
+                $crate::plumbing::wire::ABI_VERSION
             }
             #[unsafe(no_mangle)]
             extern "C" fn wasmstash_alloc(len: u32) -> *mut u8 {

@@ -5,7 +5,7 @@
 //! against the native build on plain ones, so that differs under test.)
 
 use crate::event::{Spare, Storage};
-use crate::wire::{self, KeySpans, ResultKind, ResultWriter};
+use crate::plumbing::wire::{self, KeySpans, ResultKind, ResultWriter};
 use crate::{Event, Filter, Verdict};
 
 /// What became of one event in [`NativeFilter::process_events`].
@@ -56,7 +56,7 @@ impl<F: Filter> NativeFilter<F> {
     /// error is what is wrong with the config; the host says it is the
     /// config's.
     pub fn new(config_json: &[u8]) -> Result<Self, String> {
-        let config = crate::common::read_config(config_json)?;
+        let config = crate::logstash::common::read_config(config_json)?;
         Ok(NativeFilter {
             filter: F::new(config)?,
             out: Vec::new(),
@@ -253,7 +253,7 @@ pub mod guest {
             }
         }
 
-        /// A batch, keyed or not (see [`crate::wire`]).
+        /// A batch, keyed or not (see [`crate::plumbing::wire`]).
         ///
         /// # Safety
         /// As for [`Guest::init`].

@@ -21,7 +21,7 @@
 //! A field reference prints the field's value as Logstash prints the Java
 //! value its event holds for it: a string as itself; a number written with
 //! a fraction or an exponent, which Logstash's JSON reader makes a
-//! `Double`, as Java's `Double.toString` ([`crate::java_number`]: `1e7` as
+//! `Double`, as Java's `Double.toString` ([`crate::logstash::java_number`]: `1e7` as
 //! `1.0E7`, `12345678.5` as `1.23456785E7`, `1E2` as `100.0`), an integer
 //! as its digits; `true` or `false`; a list as its members joined by commas
 //! (`KeyNode.join`: nested lists flattened, a null member empty, each other
@@ -47,9 +47,9 @@
 use std::borrow::Cow;
 
 use crate::Event;
-use crate::date_format::DateFormat;
 use crate::field_ref::{self, FieldPath, FieldRef};
-use crate::java_number;
+use crate::logstash::date_format::DateFormat;
+use crate::logstash::java_number;
 
 /// A text from a filter's config that may hold `%{field}` references.
 #[derive(Clone, Debug, PartialEq, Eq)]

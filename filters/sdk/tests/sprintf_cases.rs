@@ -13,7 +13,7 @@
 //! reaches `sprintf`.
 
 use wasmstash_sdk::Event;
-use wasmstash_sdk::date_format::DateFormat;
+use wasmstash_sdk::logstash::date_format::DateFormat;
 use wasmstash_sdk::template::Template;
 use wasmstash_sdk::timestamp::Timestamp;
 

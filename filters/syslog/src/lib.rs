@@ -21,7 +21,7 @@ mod rfc5424;
 use serde::Deserialize;
 use serde_json::Map;
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::{field_ref, logstash_event};
+use wasmstash_sdk::{field_ref, logstash::event_rules};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,7 +30,7 @@ pub struct Config {
     source: String,
     #[serde(
         default = "default_failure_tags",
-        deserialize_with = "wasmstash_sdk::common::tags"
+        deserialize_with = "wasmstash_sdk::logstash::common::tags"
     )]
     tag_on_failure: Vec<String>,
     #[serde(default = "default_true")]
@@ -147,7 +147,7 @@ impl Syslog {
         let fields = self.fields(event, line, header);
         let blocked = fields
             .iter()
-            .find(|(field, _)| logstash_event::cannot_set(event, field));
+            .find(|(field, _)| event_rules::cannot_set(event, field));
         if let Some((field, _)) = blocked {
             let reason = format!(
                 "cannot set `{field}`: a field on its way holds a string, number, boolean or list"

@@ -12,7 +12,7 @@ use miner::{Config as MinerConfig, Masks, Miner};
 use serde::Deserialize;
 use serde_json::Map;
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::{field_ref, logstash_event};
+use wasmstash_sdk::{field_ref, logstash::event_rules};
 
 /// Where the results go (the contract in `docs/FIELDS.md`).
 const TARGET: &str = "[wasmstash][template]";
@@ -25,7 +25,7 @@ pub struct Config {
     /// mined.
     #[serde(
         default = "default_source",
-        deserialize_with = "wasmstash_sdk::common::fields"
+        deserialize_with = "wasmstash_sdk::logstash::common::fields"
     )]
     source: Vec<String>,
     #[serde(default)]
@@ -119,7 +119,7 @@ impl Filter for Templates {
         let Some(text) = (self.source.iter()).find_map(|field| event.get_str(field)) else {
             return Verdict::Keep;
         };
-        if let Some(why) = logstash_event::why_cannot_set(event, TARGET) {
+        if let Some(why) = event_rules::why_cannot_set(event, TARGET) {
             return Verdict::Error(format!("cannot set `{TARGET}`: {why}"));
         }
         self.line.clear();

@@ -15,7 +15,7 @@
 
 use crate::split_at_nul;
 use wasmstash::event_check::CheckedEvent;
-use wasmstash_sdk::wire::{self, ResultKind};
+use wasmstash_sdk::plumbing::wire::{self, ResultKind};
 use wasmstash_sdk::{Filter, NativeFilter};
 
 /// One input, as the fuzz target of this name gets it.

@@ -5,7 +5,7 @@
 //!
 //! Input: the number of events the batch had (a byte), then the bytes.
 
-use wasmstash_sdk::wire;
+use wasmstash_sdk::plumbing::wire;
 
 /// One input, as the fuzz target of this name gets it.
 pub fn run(data: &[u8]) {

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use wasmstash_sdk::wire::{self, ResultKind};
+use wasmstash_sdk::plumbing::wire::{self, ResultKind};
 use wasmtime::{Memory, ResourceLimiter, Store, Trap, TypedFunc, WasmParams, WasmResults};
 
 use super::imports::StoreState;

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use wasmstash_sdk::wire;
+use wasmstash_sdk::plumbing::wire;
 use wasmtime::{ExternType, Linker, Store, ValType};
 
 use super::Engine;

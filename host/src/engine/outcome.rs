@@ -6,7 +6,7 @@
 //! conversion from a decoded ABI result is here too, because it is where a
 //! module's output stops being untrusted bytes.
 
-use wasmstash_sdk::wire::ResultKind;
+use wasmstash_sdk::plumbing::wire::ResultKind;
 
 use crate::event_check::{AddedMembers, CheckedEvent};
 

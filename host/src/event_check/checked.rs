@@ -128,7 +128,7 @@ impl CheckedEvent {
 
     /// Where each top-level key is, `(start, end)` from its opening quote to
     /// past its closing one, in the order written: what a keyed batch tells
-    /// a module (see `wasmstash_sdk::wire`).
+    /// a module (see `wasmstash_sdk::plumbing::wire`).
     pub fn key_spans(&self) -> impl ExactSizeIterator<Item = (u32, u32)> + '_ {
         debug_assert_eq!(
             self.keys,

@@ -1,6 +1,6 @@
 use super::{CheckedEvent, check_event};
+use wasmstash_sdk::plumbing::wire;
 use wasmstash_sdk::testing::{XorShift, escape_dense_string_body};
-use wasmstash_sdk::wire;
 
 /// The reference: serde_json's own parser, with a visitor that refuses a
 /// repeated key and a number beyond an f64's range (the SDK's, which its

@@ -58,7 +58,7 @@ pub(super) fn remove_child(parent: &mut Value, segment: &str) -> Option<Value> {
 /// list and `segment` names none of its members: the write then changes
 /// nothing. For a key, so does Logstash's; for a negative index before the
 /// list's start, Logstash's event raises, which a filter that follows it
-/// finds out beforehand (`logstash_event::raises_on_set`).
+/// finds out beforehand (`event_rules::raises_on_set`).
 /// Any other value is replaced by an object, as the path says it must be
 /// one. An error says why padding the list was refused.
 pub(super) fn child_for_write<'v>(

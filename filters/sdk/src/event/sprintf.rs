@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::Event;
-use crate::date_format::DateFormat;
+use crate::logstash::date_format::DateFormat;
 use crate::template::{Found, Reference, next_reference};
 use crate::timestamp::{Timestamp, push_digits};
 

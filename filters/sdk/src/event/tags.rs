@@ -28,7 +28,9 @@ impl Event<'_> {
     }
 
     /// Adds `tag` unless it is already there, as Logstash's `event.tag`
-    /// does (see [`Event::append_tags`] for how `tags` takes it).
+    /// does. A lone string in `tags` becomes a list first; a `tags` that is
+    /// neither a string nor a list of strings moves to `_tags`, and the event
+    /// is tagged `_tagsparsefailure`, as Logstash does.
     pub fn add_tag(&mut self, tag: &str) {
         if !self.has_tag(tag) {
             self.append_tags([tag.to_owned()]);

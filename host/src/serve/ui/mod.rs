@@ -291,10 +291,9 @@ fn overview(app: &App) -> Value {
     let metrics = &app.metrics;
     let memory = metrics.gauges_named("wasmstash_instance_memory_bytes");
     let label = crate::metrics::label;
-    let (modules, loaded_at, pipelines) =
-        match app.current() {
-            Some(set) => {
-                let modules: Vec<Value> =
+    let (modules, loaded_at, pipelines) = match app.current() {
+        Some(set) => {
+            let modules: Vec<Value> =
                     set.pipelines
                         .values()
                         .flat_map(|workers| {
@@ -309,15 +308,15 @@ fn overview(app: &App) -> Value {
                             .map(|(_, v)| *v)
                             .fold(None, |max: Option<f64>, v| Some(max.map_or(v, |m| m.max(v))));
                         json!({"pipeline": pipeline, "filter": m.name(), "sha256": m.sha256(),
-                               "abi": wasmstash_sdk::wire::ABI_VERSION, "memory_bytes": bytes,
+                               "abi": wasmstash_sdk::plumbing::wire::ABI_VERSION, "memory_bytes": bytes,
                                "workers": workers.size()})
                     })
                         })
                         .collect();
-                (modules, Some(unix_ms(set.loaded_at)), set.names().join(","))
-            }
-            None => (Vec::new(), None, String::new()),
-        };
+            (modules, Some(unix_ms(set.loaded_at)), set.names().join(","))
+        }
+        None => (Vec::new(), None, String::new()),
+    };
     let mut host_failures = serde_json::Map::new();
     for (labels, count) in metrics.counters_named("wasmstash_failures_total") {
         let tag = label(&labels, "tag");

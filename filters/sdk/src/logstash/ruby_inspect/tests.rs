@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::json;
-use crate::ruby_number::value_to_s;
+use crate::logstash::ruby_number::value_to_s;
 use crate::testing::{RubyOracle, XorShift, assert_agrees, hex, unhex};
 
 /// Each value's `to_s`, as Ruby 3.1 (MRI, and JRuby 9.3) prints it for the

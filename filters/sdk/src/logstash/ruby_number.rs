@@ -131,14 +131,14 @@ pub fn to_f(text: &str) -> f64 {
 /// Ruby's `to_s` of a field's value, as Logstash's Ruby plugins turn a
 /// value into text: a string as itself, null as empty, a number as
 /// [`number_to_s`] writes it, `true`/`false`, and a list or an object as
-/// its `inspect` ([`crate::ruby_inspect`]: `[1, nil]`, `{"a"=>1}`).
+/// its `inspect` ([`crate::logstash::ruby_inspect`]: `[1, nil]`, `{"a"=>1}`).
 pub fn value_to_s(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         Value::Null => String::new(),
         Value::Bool(b) => b.to_string(),
         Value::Number(number) => number_to_s(number),
-        Value::Array(_) | Value::Object(_) => crate::ruby_inspect::inspect(value),
+        Value::Array(_) | Value::Object(_) => crate::logstash::ruby_inspect::inspect(value),
     }
 }
 

@@ -7,7 +7,7 @@
 //! than panics on) anything it cannot follow.
 
 use crate::json_text::{self, is_whitespace, trim_whitespace_end};
-use crate::wire::KeySpans;
+use crate::plumbing::wire::KeySpans;
 
 /// Calls `member` with each top-level member of the object `json`: the key
 /// exactly as written (with its quotes) and the value's bytes.
@@ -255,8 +255,8 @@ mod tests {
     fn keyed_pairs(json: &[u8], spans: &[(u32, u32)]) -> Result<Pairs, String> {
         let mut batch = Vec::new();
         let event = (json, spans.iter().copied());
-        crate::wire::encode_keyed_batch(std::iter::once(event), &mut batch);
-        let (text, keys) = crate::wire::decode_keyed_batch(&batch).unwrap()[0];
+        crate::plumbing::wire::encode_keyed_batch(std::iter::once(event), &mut batch);
+        let (text, keys) = crate::plumbing::wire::decode_keyed_batch(&batch).unwrap()[0];
         let mut pairs = Vec::new();
         for_each_keyed_member(text, keys, |key, value| {
             let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();

@@ -4,7 +4,7 @@
 
 use super::*;
 
-const CASES: &str = include_str!("../../compat/double-cases.tsv");
+const CASES: &str = include_str!("../../../compat/double-cases.tsv");
 
 #[test]
 fn doubles_print_as_java_prints_them() {

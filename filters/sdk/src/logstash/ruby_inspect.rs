@@ -3,7 +3,7 @@
 //! `Array#to_s` and `Hash#to_s` are `inspect`. mutate's `convert => string`
 //! of a list's member and `join` of a hash among the members, grok's match
 //! on a hash or a nested list, json's `_@timestamp`: `[1, nil]` and
-//! `{"a"=>1}`, not JSON. [`crate::ruby_number::value_to_s`] hands lists and
+//! `{"a"=>1}`, not JSON. [`crate::logstash::ruby_number::value_to_s`] hands lists and
 //! objects here, so every filter writes one form.
 //!
 //! The form is Ruby 3.1's, the language of JRuby 9.4 in Logstash 8, and
@@ -13,7 +13,7 @@
 
 use serde_json::{Number, Value};
 
-use crate::ruby_number::number_to_s;
+use crate::logstash::ruby_number::number_to_s;
 
 /// `value.inspect` in Ruby.
 pub fn inspect(value: &Value) -> String {

@@ -28,7 +28,7 @@ use serde::{Deserialize, de};
 use serde_json::Map;
 
 use crate::field_ref::FieldPath;
-use crate::logstash_event;
+use crate::logstash::event_rules;
 use crate::template::{FieldName, ResolvedField, Template};
 use crate::{Event, Value};
 
@@ -181,7 +181,7 @@ impl CommonOptions {
     /// `remove_field`, `add_tag`, `remove_tag`.
     ///
     /// An error where Logstash's event refuses an `add_field` set (see
-    /// [`logstash_event::refusal`]): through a string (`[host][name]` when
+    /// [`event_rules::refusal`]): through a string (`[host][name]` when
     /// `host` is text), at `@timestamp`, under `tags`, or a `tags` that is
     /// no longer strings. There its Ruby raises, so what was added before
     /// stays and nothing after runs; so here. What the filter does then is
@@ -279,7 +279,7 @@ fn add_value(
     // only the path decides.
     let present = event.contains(field);
     let set = (event.get(field)).filter(|_| present).unwrap_or(&value);
-    if let Some(why) = logstash_event::refusal(event, field, set) {
+    if let Some(why) = event_rules::refusal(event, field, set) {
         return Err(why);
     }
     let Some(existing) = event.get_mut(field).filter(|_| present) else {
@@ -316,13 +316,13 @@ fn texts(value: Value) -> Result<Vec<String>, &'static str> {
     }
 }
 
-/// For `#[serde(deserialize_with = "wasmstash_sdk::common::tags")]`: one
+/// For `#[serde(deserialize_with = "wasmstash_sdk::logstash::common::tags")]`: one
 /// tag or a list of tags, as Logstash's config accepts either.
 pub fn tags<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     one_or_many(deserializer, "expected a tag or a list of tags")
 }
 
-/// For `#[serde(deserialize_with = "wasmstash_sdk::common::fields")]`: one
+/// For `#[serde(deserialize_with = "wasmstash_sdk::logstash::common::fields")]`: one
 /// field or a list of fields, as Logstash's config accepts either for a
 /// list option (`lowercase => "level"`).
 pub fn fields<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
@@ -337,7 +337,7 @@ const PLUGIN_OPTIONS: [&str; 3] = ["id", "enable_metric", "periodic_flush"];
 const COMMON_OPTIONS: &str =
     "`add_field`, `add_tag`, `remove_field`, `remove_tag`, `id`, `enable_metric`, `periodic_flush`";
 
-/// For `#[serde(deserialize_with = "wasmstash_sdk::common::hash")]`: an
+/// For `#[serde(deserialize_with = "wasmstash_sdk::logstash::common::hash")]`: an
 /// option Logstash declares as a hash, given as a map or as its flat list
 /// of keys and values.
 pub fn hash<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Map<String, Value>, D::Error> {
@@ -379,7 +379,7 @@ fn hash_of(value: Value) -> Result<Map<String, Value>, String> {
     }
 }
 
-/// For `#[serde(deserialize_with = "wasmstash_sdk::common::strings")]`: one
+/// For `#[serde(deserialize_with = "wasmstash_sdk::logstash::common::strings")]`: one
 /// string or a list of them, as Logstash's config accepts either for a
 /// list option (`include_keys => "user"`).
 pub fn strings<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
