@@ -208,7 +208,31 @@ pub mod prelude {
 /// let [hi, none] = native.process_events(&[br#"{"message":"hi"}"#, b"{}"]).try_into().unwrap();
 /// assert_eq!(hi.into_value(), json!({"message": "HI"}));
 /// assert!(matches!(none, Outcome::Failed(reason) if reason == "no message"));
-/// assert!(NativeFilter::<FnFilter>::new(br#"{"loud":true}"#).is_err());
+/// let refused = NativeFilter::<FnFilter>::new(br#"{"loud":true}"#).unwrap_err();
+/// assert!(refused.contains("unknown field `loud`"), "{refused}");
+/// ```
+///
+/// A crate exports one filter; a second `export_filter!` does not compile,
+/// natively as in wasm32 ("the name `only_one_export_filter_per_crate` is
+/// defined multiple times"):
+///
+/// ```compile_fail
+/// # use wasmstash_sdk::prelude::*;
+/// # pub struct A;
+/// # impl Filter for A {
+/// #     type Config = NoConfig;
+/// #     fn new(_: NoConfig) -> Result<Self, String> { Ok(A) }
+/// #     fn process(&mut self, _: &mut Event) -> Verdict { Verdict::Keep }
+/// # }
+/// # pub struct B;
+/// # impl Filter for B {
+/// #     type Config = NoConfig;
+/// #     fn new(_: NoConfig) -> Result<Self, String> { Ok(B) }
+/// #     fn process(&mut self, _: &mut Event) -> Verdict { Verdict::Drop }
+/// # }
+/// export_filter!(A);
+/// export_filter!(B);
+/// # fn main() {}
 /// ```
 ///
 /// `export_filter!(MyFilter, stateful)`, for a [`Stateful`] filter (one that
@@ -237,6 +261,18 @@ macro_rules! export_filter {
         }
 
         $crate::export_filter!(FnFilter);
+    };
+    (fn $process:path, $($rest:tt)*) => {
+        ::core::compile_error!(
+            "export_filter!(fn name) takes nothing after the name: a function filter has no \
+             options and no state. For either, implement Filter (and Stateful) on a type and \
+             export it with export_filter!(Type) or export_filter!(Type, stateful)"
+        );
+    };
+    (fn $($rest:tt)*) => {
+        ::core::compile_error!(
+            "export_filter!(fn name) takes the name of a function `fn(&mut Event) -> Verdict`"
+        );
     };
     ($filter:ty) => {
         $crate::__export_filter_core!($filter);
@@ -281,6 +317,12 @@ macro_rules! export_filter {
 #[macro_export]
 macro_rules! __export_filter_core {
     ($filter:ty) => {
+        // A module exports one filter. Its exports exist only in wasm32, so
+        // without this a second `export_filter!` in a crate would pass a
+        // native `cargo test` and fail the wasm build on an internal name.
+        #[allow(non_upper_case_globals, dead_code)]
+        const only_one_export_filter_per_crate: () = ();
+
         #[cfg(target_arch = "wasm32")]
         static __WASMSTASH_GUEST: $crate::__private::Guest<$filter> =
             $crate::__private::Guest::new();

@@ -51,6 +51,14 @@ pub struct NativeFilter<F: Filter> {
     spare: Spare,
 }
 
+/// Names the filter type only, so that a test can `unwrap_err()` the
+/// result of [`NativeFilter::new`].
+impl<F: Filter> std::fmt::Debug for NativeFilter<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NativeFilter<{}>", std::any::type_name::<F>())
+    }
+}
+
 impl<F: Filter> NativeFilter<F> {
     /// Builds the filter from its JSON config, as `wasmstash_init` does. The
     /// error is what is wrong with the config; the host says it is the
