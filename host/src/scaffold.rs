@@ -398,7 +398,7 @@ mod tests {
     #[test]
     fn a_bad_config_is_named() {
         let bad = br#"{"drop_if_contains": "/health", "mark_field": "[labels][checked"}"#;
-        let error = NativeFilter::<MyFilter>::new(bad).err().unwrap();
+        let error = NativeFilter::<MyFilter>::new(bad).unwrap_err();
         assert!(error.contains("mark_field"), "{error}");
     }
 }

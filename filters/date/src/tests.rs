@@ -27,8 +27,7 @@ fn run_at(config: Value, input: &str, now: i64) -> String {
 
 fn init_error(config: Value) -> String {
     NativeFilter::<Date>::new(config.to_string().as_bytes())
-        .err()
-        .expect("config must be refused")
+        .expect_err("config must be refused")
 }
 
 #[test]

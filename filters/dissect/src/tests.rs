@@ -21,8 +21,7 @@ fn on_message(pattern: &str, message: &str) -> Value {
 
 fn init_error(config: Value) -> String {
     NativeFilter::<Dissect>::new(config.to_string().as_bytes())
-        .err()
-        .expect("config must be refused")
+        .expect_err("config must be refused")
 }
 
 #[test]

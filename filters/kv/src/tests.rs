@@ -27,8 +27,7 @@ pub(crate) fn pairs(config: Value, message: &str) -> Value {
 
 fn init_error(config: Value) -> String {
     NativeFilter::<Kv>::new(config.to_string().as_bytes())
-        .err()
-        .expect("config must be refused")
+        .expect_err("config must be refused")
 }
 
 #[test]
@@ -594,8 +593,7 @@ fn logstash_options_are_taken_and_checked() {
         (json!({"tag_on_timeout": ["a"]}), "tag_on_timeout"),
     ] {
         let err = NativeFilter::<Kv>::new(bad.to_string().as_bytes())
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert!(err.contains(expected), "{bad}: {err}");
     }
 }

@@ -313,8 +313,7 @@ fn refused_date_patterns_in_templates_fail_init() {
     for option in ["replace", "update", "coerce"] {
         let config = json!({option: {"x": "%{+yyyy-MM-ddTHH}"}});
         let error = NativeFilter::<Mutate>::new(config.to_string().as_bytes())
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert!(error.starts_with(&format!("{option}: ")), "{error}");
     }
 }
