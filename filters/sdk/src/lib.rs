@@ -24,6 +24,15 @@
 //! The same crate builds natively too: [`NativeFilter`] runs a filter on the
 //! same batches without WebAssembly, for unit tests and for measuring what the
 //! sandbox costs.
+//!
+//! Where things are: the event and the filter traits at the root, with
+//! [`host`] (logging, the clock, counters), [`field_ref`] and [`template`]
+//! (the field references and `%{field}` texts a config names),
+//! [`timestamp`] and [`civil`] (times and dates), [`json_text`] (writing a
+//! field as ready JSON text), [`stable_hash`] and [`size_classes`] (for
+//! filters that keep state) and [`testing`]. [`logstash`] holds Logstash's
+//! own behaviours, for a filter that means to give exactly the fields a
+//! Logstash plugin would.
 
 #[cfg(any(
     test,
