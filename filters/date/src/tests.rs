@@ -26,8 +26,7 @@ fn run_at(config: Value, input: &str, now: i64) -> String {
 }
 
 fn init_error(config: Value) -> String {
-    NativeFilter::<Date>::new(config.to_string().as_bytes())
-        .expect_err("config must be refused")
+    NativeFilter::<Date>::new(config.to_string().as_bytes()).expect_err("config must be refused")
 }
 
 #[test]

@@ -20,8 +20,7 @@ fn on_message(pattern: &str, message: &str) -> Value {
 }
 
 fn init_error(config: Value) -> String {
-    NativeFilter::<Dissect>::new(config.to_string().as_bytes())
-        .expect_err("config must be refused")
+    NativeFilter::<Dissect>::new(config.to_string().as_bytes()).expect_err("config must be refused")
 }
 
 #[test]

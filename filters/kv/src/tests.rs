@@ -26,8 +26,7 @@ pub(crate) fn pairs(config: Value, message: &str) -> Value {
 }
 
 fn init_error(config: Value) -> String {
-    NativeFilter::<Kv>::new(config.to_string().as_bytes())
-        .expect_err("config must be refused")
+    NativeFilter::<Kv>::new(config.to_string().as_bytes()).expect_err("config must be refused")
 }
 
 #[test]
@@ -592,8 +591,7 @@ fn logstash_options_are_taken_and_checked() {
         (json!({"timeout_millis": -1}), "timeout_millis"),
         (json!({"tag_on_timeout": ["a"]}), "tag_on_timeout"),
     ] {
-        let err = NativeFilter::<Kv>::new(bad.to_string().as_bytes())
-            .expect_err("refused");
+        let err = NativeFilter::<Kv>::new(bad.to_string().as_bytes()).expect_err("refused");
         assert!(err.contains(expected), "{bad}: {err}");
     }
 }

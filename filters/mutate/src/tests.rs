@@ -312,8 +312,8 @@ fn a_set_through_a_string_is_refused_as_logstash_refuses_it() {
 fn refused_date_patterns_in_templates_fail_init() {
     for option in ["replace", "update", "coerce"] {
         let config = json!({option: {"x": "%{+yyyy-MM-ddTHH}"}});
-        let error = NativeFilter::<Mutate>::new(config.to_string().as_bytes())
-            .expect_err("refused");
+        let error =
+            NativeFilter::<Mutate>::new(config.to_string().as_bytes()).expect_err("refused");
         assert!(error.starts_with(&format!("{option}: ")), "{error}");
     }
 }

@@ -357,6 +357,9 @@ impl<'a> Event<'a> {
     /// Padding past 65,536 nulls in one write (`[list][2000000000]`, which
     /// exhausts Logstash's heap) is not made: the event fails instead, with
     /// the reason, whatever the filter's verdict.
+    ///
+    /// A float that is not finite (`f64::NAN`, `f64::INFINITY`) becomes
+    /// `null`, as [`Value`]'s conversion makes it: JSON has no such number.
     pub fn set(&mut self, field: &(impl FieldPath + ?Sized), value: impl Into<Value>) {
         let mut segments = field.segments();
         let Some(top) = segments.next() else { return };

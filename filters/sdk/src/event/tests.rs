@@ -74,6 +74,20 @@ fn untouched_fields_round_trip_byte_for_byte() {
     );
 }
 
+/// JSON has no NaN or infinity: such a float is set as null, not refused
+/// and not written as text no JSON reader takes.
+#[test]
+fn a_float_that_is_not_finite_is_set_as_null() {
+    let mut event = Event::parse(br#"{"message":"m"}"#).unwrap();
+    event.set("nan", f64::NAN);
+    event.set("[deep][inf]", f64::NEG_INFINITY);
+    event.set("finite", 1.5);
+    assert_eq!(
+        event.to_json(),
+        r#"{"message":"m","nan":null,"deep":{"inf":null},"finite":1.5}"#
+    );
+}
+
 /// A nested change parses its top-level field, and writes it out again;
 /// numbers the change did not touch keep their text (`1.50`, integers past
 /// 64 bits, exponents; only an exponent's `E` comes out as `e`), so
