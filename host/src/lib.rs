@@ -56,6 +56,7 @@ pub mod event_check;
 pub mod files;
 pub mod generator;
 pub mod golden;
+pub mod import;
 pub mod input;
 pub mod metrics;
 pub mod pipeline;

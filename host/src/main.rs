@@ -10,6 +10,7 @@ use wasmstash::check::{self, Checked};
 use wasmstash::engine::Inspection;
 use wasmstash::generator::GenError;
 use wasmstash::golden::{self, TestArgs, TestError};
+use wasmstash::import::{self, ImportArgs};
 use wasmstash::probe::{self, ProbeArgs};
 use wasmstash::run::RunArgs;
 use wasmstash::scaffold::{self, NewArgs};
@@ -74,6 +75,14 @@ enum Command {
     Setup(SetupArgs),
     /// GET a URL and exit 0 on a 2xx answer (container health checks; no curl needed).
     Probe(ProbeArgs),
+    /// Write the filter blocks of a logstash.conf as a wasmstash pipeline
+    /// (TOML, to stdout): grok, dissect, kv, date, json and mutate.
+    #[command(after_help = "Example:\n  \
+        wasmstash import logstash.conf --pipeline apache > wasmstash.toml\n  \
+        wasmstash check wasmstash.toml\n\n\
+        A plugin without a built-in, or a conditional, is refused with its line:\n\
+        those stay in logstash.conf, around the call to the sidecar.")]
+    Import(ImportArgs),
     /// The engine's compiler: reads a module on stdin and writes it compiled
     /// (or, with --text, its text format made a binary) to stdout, within an
     /// address-space cap. Run by wasmstash itself.
@@ -218,6 +227,19 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 say!("wasmstash setup: {error}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Import(args) => match import::import(&args) {
+            Ok(imported) => printing(|out| {
+                out.write_all(imported.toml.as_bytes())?;
+                say!("wasmstash import: {}", imported.summary);
+                Ok(ExitCode::SUCCESS)
+            }),
+            Err(error) => {
+                for line in error.lines() {
+                    say!("wasmstash import: {line}");
+                }
                 ExitCode::from(1)
             }
         },

@@ -272,12 +272,15 @@ fn the_checker_catches_what_it_claims_to() {
         std::fs::write(&file, text).unwrap();
         parse(&file).unwrap_err()
     };
-    assert!(bad("filter { mutate { } ").contains("never closed"));
-    assert!(bad("filter { mutate { add_tag => [\"a\" } }").contains("closes"));
-    assert!(bad("filter { mutate { x => \"open } }").contains("never closed"));
-    assert!(bad("filters { }").contains("expected input, filter or output"));
-    assert!(bad("filter { if { } }").contains("without a condition"));
-    assert!(bad("filter { if [a] =~ /x { } }").contains("regex never closed"));
+    assert!(bad("filter { mutate { } ").contains("expected `}`, found the end of the file"));
+    assert!(bad("filter { mutate { add_tag => [\"a\" } }").contains("expected `,`, found `}`"));
+    assert!(bad("filter { mutate { x => \"open } }").contains("this string is never closed"));
+    assert!(bad("filters { }").contains("expected a section, `input`, `filter` or `output`"));
+    assert!(bad("filter { if { } }").contains("`if` without a condition"));
+    assert!(bad("filter { if [a] =~ /x { } }").contains("regular expression is never closed"));
+    assert!(
+        bad("filter { if [a] { } else [b] { } }").contains("expected `{` or `if` after `else`")
+    );
     let ok =
         "filter { if [a] =~ /\\.x$/ and [b] { wasm { pipeline => \"p\" } } else { drop { } } }";
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,397 @@
+//! Reads a logstash.conf as Logstash's own grammar (`grammar.treetop` in
+//! logstash-core) does, far enough to take its filter blocks out.
+//!
+//! Values keep Logstash's meaning with its default
+//! `config.support_escapes: false`: a quoted string is the text between its
+//! quotes, backslashes included (`"a\"b"` is `a\"b`), which is what grok
+//! patterns and gsub expressions copied from a working config rely on.
+//! Conditionals are read (so that what follows them is read right) but not
+//! kept: their condition is only skipped over.
+
+use serde_json::{Map, Value};
+
+/// A `name { ... }` block: a plugin, with its attributes in order.
+pub struct Plugin {
+    pub name: String,
+    pub line: usize,
+    pub attributes: Vec<Attribute>,
+}
+
+pub struct Attribute {
+    pub name: String,
+    pub line: usize,
+    /// A bareword (`false`, `message`) is its text, as Logstash reads it.
+    pub value: Value,
+}
+
+/// What a section (`filter { ... }`) or a branch holds.
+pub enum Item {
+    Plugin(Plugin),
+    /// `if ... { }`, `else if ... { }` or `else { }`, with what it holds.
+    Branch {
+        line: usize,
+        items: Vec<Item>,
+    },
+}
+
+pub struct Section {
+    /// `input`, `filter` or `output`.
+    pub kind: String,
+    pub items: Vec<Item>,
+}
+
+/// A place in the text and what is wrong there, as `line:column: ...`.
+#[derive(Debug, PartialEq)]
+pub struct SyntaxError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Reads the whole config: its sections, in order.
+pub fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
+    let mut reader = Reader { text, at: 0 };
+    let mut sections = Vec::new();
+    reader.skip_blank();
+    while reader.at < text.len() {
+        let kind = reader.name()?;
+        if !matches!(kind.as_str(), "input" | "filter" | "output") {
+            return Err(reader.error_back(
+                kind.len(),
+                format!("`{kind}`: expected a section, `input`, `filter` or `output`"),
+            ));
+        }
+        reader.expect(b'{')?;
+        let items = reader.items()?;
+        sections.push(Section { kind, items });
+        reader.skip_blank();
+    }
+    Ok(sections)
+}
+
+struct Reader<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn line(&self) -> usize {
+        self.position(self.at).0
+    }
+
+    fn position(&self, at: usize) -> (usize, usize) {
+        let before = &self.text[..at];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+
+    fn error(&self, message: impl Into<String>) -> SyntaxError {
+        self.error_at(self.at, message)
+    }
+
+    /// An error at what was just read, `len` bytes back.
+    fn error_back(&self, len: usize, message: impl Into<String>) -> SyntaxError {
+        self.error_at(self.at - len, message)
+    }
+
+    fn error_at(&self, at: usize, message: impl Into<String>) -> SyntaxError {
+        let (line, column) = self.position(at);
+        SyntaxError {
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    /// Whitespace and `#` comments, which Logstash allows between any two
+    /// tokens.
+    fn skip_blank(&mut self) {
+        while let Some(byte) = self.peek() {
+            match byte {
+                b' ' | b'\t' | b'\r' | b'\n' => self.at += 1,
+                b'#' => {
+                    let rest = &self.text[self.at..];
+                    self.at += rest.find('\n').unwrap_or(rest.len());
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), SyntaxError> {
+        self.skip_blank();
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            return Ok(());
+        }
+        Err(self.error(format!(
+            "expected `{}`, found {}",
+            byte as char,
+            self.found()
+        )))
+    }
+
+    fn found(&self) -> String {
+        match self.text[self.at..].chars().next() {
+            None => "the end of the file".to_string(),
+            Some(c) => format!("`{}`", c.escape_debug()),
+        }
+    }
+
+    /// A plugin's or an attribute's name: `[A-Za-z0-9_-]+` or a string.
+    fn name(&mut self) -> Result<String, SyntaxError> {
+        self.skip_blank();
+        if matches!(self.peek(), Some(b'"' | b'\'')) {
+            return self.string();
+        }
+        let rest = &self.text[self.at..];
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(rest.len());
+        if len == 0 {
+            return Err(self.error(format!("expected a name, found {}", self.found())));
+        }
+        self.at += len;
+        Ok(rest[..len].to_string())
+    }
+
+    /// What a section or branch holds, up to and with its closing `}`.
+    fn items(&mut self) -> Result<Vec<Item>, SyntaxError> {
+        let mut items = Vec::new();
+        loop {
+            self.skip_blank();
+            match self.peek() {
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(items);
+                }
+                None => return Err(self.error("expected `}`, found the end of the file")),
+                _ => {}
+            }
+            let line = self.line();
+            let name = self.name()?;
+            if name == "if" || name == "else" {
+                let conditional = name == "if" || self.word_follows("if");
+                self.skip_condition(conditional)?;
+                let branch = self.items()?;
+                items.push(Item::Branch {
+                    line,
+                    items: branch,
+                });
+            } else {
+                items.push(Item::Plugin(self.plugin(name, line)?));
+            }
+        }
+    }
+
+    /// Whether `word` comes next, as a whole word; if so, past it.
+    fn word_follows(&mut self, word: &str) -> bool {
+        self.skip_blank();
+        let rest = &self.text[self.at..];
+        let whole = rest.strip_prefix(word).is_some_and(|after| {
+            !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if whole {
+            self.at += word.len();
+        }
+        whole
+    }
+
+    /// Past a condition (`[a] == "b" and [c] =~ /d{2}/`), which an `if`
+    /// has and an `else` has not, to the `{` that opens its block, minding
+    /// strings, regular expressions and brackets.
+    fn skip_condition(&mut self, conditional: bool) -> Result<(), SyntaxError> {
+        let start = self.at;
+        let mut depth = 0usize;
+        loop {
+            self.skip_blank();
+            match self.peek() {
+                None => return Err(self.error("a condition runs to the end of the file")),
+                Some(b'{') if depth == 0 => {
+                    let empty = self.text[start..self.at].trim().is_empty();
+                    if conditional && empty {
+                        return Err(self.error("`if` without a condition"));
+                    }
+                    if !conditional && !empty {
+                        return Err(self.error_at(start, "expected `{` or `if` after `else`"));
+                    }
+                    self.at += 1;
+                    return Ok(());
+                }
+                Some(b'"' | b'\'') => drop(self.string()?),
+                Some(b'/') => drop(self.quoted(b'/', "regular expression")?),
+                Some(b'[' | b'(') => {
+                    depth += 1;
+                    self.at += 1;
+                }
+                Some(b']' | b')') => {
+                    depth = depth.saturating_sub(1);
+                    self.at += 1;
+                }
+                Some(_) => {
+                    self.at += self.text[self.at..]
+                        .chars()
+                        .next()
+                        .map_or(1, char::len_utf8)
+                }
+            }
+        }
+    }
+
+    fn plugin(&mut self, name: String, line: usize) -> Result<Plugin, SyntaxError> {
+        self.expect(b'{')?;
+        let mut attributes = Vec::new();
+        loop {
+            self.skip_blank();
+            if self.peek() == Some(b'}') {
+                self.at += 1;
+                return Ok(Plugin {
+                    name,
+                    line,
+                    attributes,
+                });
+            }
+            let line = self.line();
+            let name = self.name()?;
+            self.arrow()?;
+            let value = self.value()?;
+            attributes.push(Attribute { name, line, value });
+        }
+    }
+
+    fn arrow(&mut self) -> Result<(), SyntaxError> {
+        self.skip_blank();
+        if self.text[self.at..].starts_with("=>") {
+            self.at += 2;
+            return Ok(());
+        }
+        Err(self.error(format!("expected `=>`, found {}", self.found())))
+    }
+
+    fn value(&mut self) -> Result<Value, SyntaxError> {
+        self.skip_blank();
+        match self.peek() {
+            Some(b'"' | b'\'') => self.string().map(Value::String),
+            Some(b'[') => self.array(),
+            Some(b'{') => self.hash(),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b) if b.is_ascii_alphabetic() || b == b'_' => {
+                let line = self.line();
+                let word = self.name()?;
+                self.skip_blank();
+                if self.peek() == Some(b'{') {
+                    // A plugin as a value: an input's or output's codec.
+                    let plugin = self.plugin(word, line)?;
+                    return Ok(Value::String(plugin.name));
+                }
+                Ok(Value::String(word))
+            }
+            _ => Err(self.error(format!("expected a value, found {}", self.found()))),
+        }
+    }
+
+    fn string(&mut self) -> Result<String, SyntaxError> {
+        let quote = self.peek().expect("called at a quote");
+        self.quoted(quote, "string")
+    }
+
+    /// The text between `quote` and the next one not after a backslash,
+    /// kept as written; `what` it is, for the error.
+    fn quoted(&mut self, quote: u8, what: &str) -> Result<String, SyntaxError> {
+        let start = self.at;
+        let bytes = self.text.as_bytes();
+        let mut at = start + 1;
+        while at < bytes.len() {
+            match bytes[at] {
+                b'\\' if bytes.get(at + 1) == Some(&quote) => at += 2,
+                b if b == quote => {
+                    self.at = at + 1;
+                    return Ok(self.text[start + 1..at].to_string());
+                }
+                _ => at += 1,
+            }
+        }
+        Err(self.error_at(start, format!("this {what} is never closed")))
+    }
+
+    fn number(&mut self) -> Result<Value, SyntaxError> {
+        let rest = &self.text[self.at..];
+        let sign = usize::from(rest.starts_with('-'));
+        let digits = rest[sign..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len() - sign);
+        if digits == 0 {
+            return Err(self.error("expected a number after `-`"));
+        }
+        let mut len = sign + digits;
+        if rest[len..].starts_with('.') {
+            len += 1 + rest[len + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len() - len - 1);
+        }
+        let text = &rest[..len];
+        self.at += len;
+        let number = if text.contains('.') {
+            text.parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+        } else {
+            text.parse::<i64>().ok().map(serde_json::Number::from)
+        };
+        number.map(Value::Number).ok_or_else(|| {
+            self.error_back(len, format!("`{text}` is not a number wasmstash can hold"))
+        })
+    }
+
+    fn array(&mut self) -> Result<Value, SyntaxError> {
+        self.at += 1;
+        let mut values = Vec::new();
+        loop {
+            self.skip_blank();
+            if self.peek() == Some(b']') {
+                self.at += 1;
+                return Ok(Value::Array(values));
+            }
+            if !values.is_empty() {
+                self.expect(b',')?;
+            }
+            values.push(self.value()?);
+        }
+    }
+
+    /// `{ key => value ... }`. Logstash refuses a key given twice, so this
+    /// does too.
+    fn hash(&mut self) -> Result<Value, SyntaxError> {
+        self.at += 1;
+        let mut entries = Map::new();
+        loop {
+            self.skip_blank();
+            match self.peek() {
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(Value::Object(entries));
+                }
+                // Logstash's grammar has no commas here; configs written
+                // as if it had are common, and mean the same.
+                Some(b',') if !entries.is_empty() => self.at += 1,
+                _ => {}
+            }
+            self.skip_blank();
+            let key_at = self.at;
+            let key = match self.peek() {
+                Some(b'-' | b'0'..=b'9') => self.number()?.to_string(),
+                _ => self.name()?,
+            };
+            self.arrow()?;
+            let value = self.value()?;
+            if entries.insert(key.clone(), value).is_some() {
+                return Err(self.error_at(key_at, format!("`{key}` is given twice in this hash")));
+            }
+        }
+    }
+}
