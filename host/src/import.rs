@@ -1,14 +1,18 @@
-//! `wasmstash import`: the filter blocks of a logstash.conf as a wasmstash
-//! pipeline, so that an operator moves a working grok, dissect, kv, date,
+//! `wasmstash import`: the filter blocks of a logstash.conf as wasmstash
+//! pipelines, so that an operator moves a working grok, dissect, kv, date,
 //! json or mutate setup without retyping it.
 //!
 //! By hand the move has traps: `=>` becomes `=`, and a regular expression
 //! must go in TOML's single-quoted strings, or `\d` is an error and `\b` a
 //! backspace. Here the config is read with Logstash's grammar and written
 //! as TOML by a serialiser, so every value arrives as Logstash read it.
-//! What cannot move is refused, each place named: a plugin that is not a
-//! built-in, and conditionals, which stay in logstash.conf around the call
-//! to the sidecar. Nothing is left out quietly.
+//!
+//! What cannot move stays in Logstash as written: plugins with no built-in,
+//! and conditionals. Each unbroken run of movable filters becomes a
+//! pipeline, and the logstash.conf to run beside them is the original with
+//! each run replaced by one `wasm` call, so conditionals keep routing and
+//! the other plugins keep their places. Nothing is left out quietly: a
+//! split config is only imported together with that rewritten file.
 
 pub mod logstash_conf;
 
@@ -18,7 +22,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::Value;
 
-use logstash_conf::{Attribute, Item, Plugin};
+use logstash_conf::{Item, Plugin};
 
 /// The Logstash filters that have a built-in of the same name and options.
 const MOVABLE: &[&str] = &["date", "dissect", "grok", "json", "kv", "mutate"];
@@ -28,23 +32,63 @@ pub struct ImportArgs {
     /// The Logstash pipeline config to read (`-` for stdin).
     #[arg(value_name = "LOGSTASH_CONF")]
     pub logstash_conf: PathBuf,
-    /// The name of the wasmstash pipeline to write.
-    #[arg(long, default_value = "main")]
+    /// The name of the wasmstash pipeline to write; with several runs of
+    /// filters to move, NAME-1, NAME-2 and so on.
+    #[arg(long, value_name = "NAME", default_value = "main")]
     pub pipeline: String,
+    /// Also write the logstash.conf to run beside the sidecar: the input
+    /// with each run of moved filters replaced by a `wasm` call. Needed
+    /// when anything stays in Logstash (a conditional, another plugin).
+    #[arg(long, value_name = "FILE")]
+    pub logstash_out: Option<PathBuf>,
+    /// The sidecar's URL in those `wasm` calls.
+    #[arg(long, default_value = "http://127.0.0.1:9700")]
+    pub url: String,
 }
 
-/// What `import` made: the TOML text, and a summary for the operator.
+/// What `import` made.
 pub struct Imported {
+    /// The pipelines, as a wasmstash config.
     pub toml: String,
+    /// The input, each moved run replaced by a call to its pipeline.
+    pub logstash: String,
+    /// What stays in Logstash, a line each (`12: a conditional`).
+    pub stays: Vec<String>,
     pub summary: String,
 }
 
-/// Reads `args.logstash_conf` and converts its filter section. Every
-/// reason it cannot is in the error, a line each.
+/// Reads `args.logstash_conf`, converts it, and writes `--logstash-out`.
+/// Every reason it cannot is in the error, a line each.
 pub fn import(args: &ImportArgs) -> Result<Imported, String> {
+    let url = &args.url;
+    if url.contains(|c: char| c == '"' || c == '\\' || c.is_control()) {
+        return Err(format!(
+            "--url {url:?}: a URL has no quotes, backslashes or control characters"
+        ));
+    }
     let shown = crate::files::shown(&args.logstash_conf);
     let text = read(&args.logstash_conf).map_err(|e| format!("{shown}: {e}"))?;
-    convert(&text, &shown, &args.pipeline)
+    let mut imported = convert(&text, &shown, &args.pipeline, url)?;
+    match &args.logstash_out {
+        Some(out) => {
+            write_logstash(out, &args.logstash_conf, &imported.logstash)?;
+            let out = crate::files::shown(out);
+            imported
+                .summary
+                .push_str(&format!("; the logstash.conf that calls them: {out}"));
+        }
+        None if !imported.stays.is_empty() => {
+            let mut lines = vec![format!(
+                "{shown}: some of it stays in Logstash, so the pipelines only work with the \
+                 logstash.conf that calls them in place of the moved filters: add \
+                 --logstash-out FILE to write it. What stays:"
+            )];
+            lines.extend(imported.stays.iter().map(|s| format!("  {shown}:{s}")));
+            return Err(lines.join("\n"));
+        }
+        None => {}
+    }
+    Ok(imported)
 }
 
 fn read(path: &Path) -> std::io::Result<String> {
@@ -72,82 +116,117 @@ fn read(path: &Path) -> std::io::Result<String> {
     })
 }
 
-/// The conversion itself: `source` names the text in messages.
-pub fn convert(text: &str, source: &str, pipeline: &str) -> Result<Imported, String> {
+fn write_logstash(out: &Path, input: &Path, text: &str) -> Result<(), String> {
+    let shown = crate::files::shown(out);
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(out, input) {
+        return Err(format!(
+            "{shown}: --logstash-out names the file being imported; write beside it"
+        ));
+    }
+    std::fs::write(out, text).map_err(|e| format!("{shown}: cannot write: {e}"))
+}
+
+/// The conversion itself: `source` names the text in messages, `pipeline`
+/// the pipelines (a stem when there are several), `url` the sidecar.
+pub fn convert(text: &str, source: &str, pipeline: &str, url: &str) -> Result<Imported, String> {
     let sections = logstash_conf::parse(text)
         .map_err(|e| format!("{source}:{}:{}: {}", e.line, e.column, e.message))?;
-    let mut problems = Vec::new();
-    let mut filters = Vec::new();
-    let mut left = Vec::new();
-    for section in &sections {
-        if section.kind == "filter" {
-            collect(&section.items, &mut filters, &mut problems);
-        } else if !left.contains(&section.kind.as_str()) {
-            left.push(section.kind.as_str());
-        }
+    let mut found = Found::default();
+    for section in sections.iter().filter(|s| s.kind == "filter") {
+        found.runs_in(&section.items);
     }
-    if filters.is_empty() && problems.is_empty() {
-        problems.push("it has no filter to import".to_string());
+    if found.runs.is_empty() {
+        found.problems.push(format!(
+            "it has no filter to import (those with a built-in: {})",
+            MOVABLE.join(", ")
+        ));
     }
-    if !problems.is_empty() {
-        let lines: Vec<String> = problems.iter().map(|p| format!("{source}:{p}")).collect();
+    if !found.problems.is_empty() {
+        let lines: Vec<String> = (found.problems.iter())
+            .map(|p| format!("{source}:{p}"))
+            .collect();
         return Err(lines.join("\n"));
     }
-    let toml = write_toml(&filters, source, pipeline)?;
+    let names: Vec<String> = match found.runs.len() {
+        1 => vec![pipeline.to_string()],
+        n => (1..=n).map(|i| format!("{pipeline}-{i}")).collect(),
+    };
+    let toml = write_toml(&found.runs, &names, source, url)?;
     // The text must be a config `check`, `run` and `serve` take as it is.
     crate::config::Config::parse(&toml, Path::new("imported.toml"))
         .map_err(|e| format!("the imported config is refused: {e}"))?;
-    let names: Vec<&str> = filters.iter().map(|p| p.name.as_str()).collect();
-    let count = match filters.len() {
-        1 => "1 filter".to_string(),
-        n => format!("{n} filters"),
-    };
+    let logstash = rewrite(text, &found.runs, &names, url);
+    let moved: usize = found.runs.iter().map(Vec::len).sum();
     let mut summary = format!(
-        "{count} from {source} ({}) into pipeline `{pipeline}`",
-        names.join(", ")
+        "{moved} {} from {source} into {}",
+        if moved == 1 { "filter" } else { "filters" },
+        match names.as_slice() {
+            [one] => format!("pipeline `{one}`"),
+            _ => format!("pipelines `{}`", names.join("`, `")),
+        }
     );
-    if !left.is_empty() {
-        summary.push_str(&format!(
-            "; its {} sections stay in Logstash",
-            left.join(" and ")
-        ));
+    match found.stays.len() {
+        0 => {}
+        1 => summary.push_str("; 1 part stays in Logstash"),
+        n => summary.push_str(&format!("; {n} parts stay in Logstash")),
     }
-    Ok(Imported { toml, summary })
+    Ok(Imported {
+        toml,
+        logstash,
+        stays: found.stays,
+        summary,
+    })
 }
 
-/// The plugins to move, in order; the reason for each that cannot.
-fn collect<'a>(items: &'a [Item], filters: &mut Vec<&'a Plugin>, problems: &mut Vec<String>) {
-    for item in items {
-        match item {
-            Item::Plugin(plugin) if !MOVABLE.contains(&plugin.name.as_str()) => {
-                problems.push(format!(
-                    "{}: `{}` has no wasmstash built-in (those that take a Logstash filter's \
-                     options: {}); keep it in logstash.conf, before or after the call to the \
-                     sidecar",
-                    plugin.line,
-                    plugin.name,
-                    MOVABLE.join(", ")
-                ));
+/// What a config's filter sections hold, sorted for the move.
+#[derive(Default)]
+struct Found<'a> {
+    /// Unbroken runs of movable filters, each a pipeline.
+    runs: Vec<Vec<&'a Plugin>>,
+    /// What stays in Logstash, as `line: what`.
+    stays: Vec<String>,
+    /// What stops the import, as `line: why`.
+    problems: Vec<String>,
+}
+
+impl<'a> Found<'a> {
+    fn runs_in(&mut self, items: &'a [Item]) {
+        let mut run: Vec<&'a Plugin> = Vec::new();
+        for item in items {
+            match item {
+                Item::Plugin(plugin) if MOVABLE.contains(&plugin.name.as_str()) => {
+                    self.problems.extend(repeated_attributes(plugin));
+                    run.push(plugin);
+                    continue;
+                }
+                Item::Plugin(plugin) => self.stays.push(format!(
+                    "{}: `{}`, which has no built-in",
+                    plugin.line, plugin.name
+                )),
+                Item::Branch { line, items } => {
+                    self.stays.push(format!("{line}: a conditional"));
+                    self.close(&mut run);
+                    self.runs_in(items);
+                }
             }
-            Item::Plugin(plugin) => {
-                repeated_attributes(plugin, problems);
-                filters.push(plugin);
-            }
-            Item::Branch { line, items } => {
-                problems.push(format!(
-                    "{line}: a conditional: conditionals stay in logstash.conf; import the \
-                     filters of each branch as a pipeline of their own, and call that \
-                     pipeline from the branch"
-                ));
-                // Their own problems are said too, so one run lists them all.
-                let mut inner = Vec::new();
-                collect(items, &mut inner, problems);
-            }
+            self.close(&mut run);
+        }
+        self.close(&mut run);
+    }
+
+    fn close(&mut self, run: &mut Vec<&'a Plugin>) {
+        if !run.is_empty() {
+            self.runs.push(std::mem::take(run));
         }
     }
 }
 
-fn repeated_attributes(plugin: &Plugin, problems: &mut Vec<String>) {
+fn repeated_attributes(plugin: &Plugin) -> Vec<String> {
+    let mut problems = Vec::new();
     for (index, attribute) in plugin.attributes.iter().enumerate() {
         let earlier = plugin.attributes[..index]
             .iter()
@@ -159,47 +238,83 @@ fn repeated_attributes(plugin: &Plugin, problems: &mut Vec<String>) {
             ));
         }
     }
+    problems
 }
 
-/// A filter's config as JSON: its attributes, with `true` and `false`
-/// made booleans, as Logstash's validation makes them for its boolean
+/// A filter's entry: `filter`, its Logstash `id` as the `name` that labels
+/// it in metrics and failure records, and its config. `true` and `false`
+/// become booleans, as Logstash's validation makes them for its boolean
 /// options (the config's text holds them as words or strings).
-fn config_of(plugin: &Plugin) -> serde_json::Map<String, Value> {
-    let value = |attribute: &Attribute| match &attribute.value {
-        Value::String(text) if text == "true" || text == "false" => Value::Bool(text == "true"),
-        other => other.clone(),
-    };
-    (plugin.attributes.iter())
-        .map(|a| (a.name.clone(), value(a)))
-        .collect()
+fn entry_of(plugin: &Plugin, source: &str) -> Result<toml::Table, String> {
+    let mut entry = toml::Table::new();
+    entry.insert("filter".into(), plugin.name.clone().into());
+    let mut config = serde_json::Map::new();
+    for attribute in &plugin.attributes {
+        let value = match &attribute.value {
+            Value::String(text) if text == "true" || text == "false" => Value::Bool(text == "true"),
+            other => other.clone(),
+        };
+        if let ("id", Value::String(id)) = (attribute.name.as_str(), &value) {
+            entry.insert("name".into(), id.clone().into());
+        }
+        config.insert(attribute.name.clone(), value);
+    }
+    if !config.is_empty() {
+        let config = toml::Value::try_from(Value::Object(config))
+            .map_err(|e| format!("{source}:{}: `{}`: {e}", plugin.line, plugin.name))?;
+        entry.insert("config".into(), config);
+    }
+    Ok(entry)
 }
 
-fn write_toml(filters: &[&Plugin], source: &str, pipeline: &str) -> Result<String, String> {
-    let mut list = Vec::new();
-    for plugin in filters {
-        let mut entry = toml::Table::new();
-        entry.insert("filter".into(), toml::Value::String(plugin.name.clone()));
-        let config = config_of(plugin);
-        if !config.is_empty() {
-            let config = toml::Value::try_from(Value::Object(config))
-                .map_err(|e| format!("{source}:{}: `{}`: {e}", plugin.line, plugin.name))?;
-            entry.insert("config".into(), config);
-        }
-        list.push(toml::Value::Table(entry));
-    }
-    let mut filters_table = toml::Table::new();
-    filters_table.insert("filters".into(), toml::Value::Array(list));
+fn write_toml(
+    runs: &[Vec<&Plugin>],
+    names: &[String],
+    source: &str,
+    url: &str,
+) -> Result<String, String> {
     let mut pipelines = toml::Table::new();
-    pipelines.insert(pipeline.into(), toml::Value::Table(filters_table));
+    for (run, name) in runs.iter().zip(names) {
+        let entries = (run.iter())
+            .map(|plugin| entry_of(plugin, source).map(toml::Value::Table))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut pipeline = toml::Table::new();
+        pipeline.insert("filters".into(), toml::Value::Array(entries));
+        pipelines.insert(name.clone(), toml::Value::Table(pipeline));
+    }
     let mut document = toml::Table::new();
     document.insert("pipelines".into(), toml::Value::Table(pipelines));
     let body = toml::to_string(&document).map_err(|e| e.to_string())?;
+    let calls: String = (names.iter())
+        .map(|name| format!("#   {}\n", wasm_call(url, name)))
+        .collect();
     Ok(format!(
         "# Imported by `wasmstash import` from {source}.\n\
-         # In logstash.conf these filters become one call to the sidecar:\n\
-         #   wasm {{ url => \"http://127.0.0.1:9700\" pipeline => \"{pipeline}\" }}\n\n\
-         {body}"
+         # In logstash.conf each pipeline is one call to the sidecar:\n\
+         {calls}\n{body}"
     ))
+}
+
+fn wasm_call(url: &str, pipeline: &str) -> String {
+    format!("wasm {{ url => \"{url}\" pipeline => \"{pipeline}\" }}")
+}
+
+/// `text` with each run's span, from its first filter to its last,
+/// replaced by a call to its pipeline; everything else as written.
+fn rewrite(text: &str, runs: &[Vec<&Plugin>], names: &[String], url: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    let mut spans: Vec<(usize, usize, &String)> = (runs.iter().zip(names))
+        .map(|(run, name)| (run[0].span.start, run[run.len() - 1].span.end, name))
+        .collect();
+    spans.sort_by_key(|&(start, ..)| start);
+    for (start, end, name) in spans {
+        out.push_str(&text[at..start]);
+        out.push_str(&wasm_call(url, name));
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 #[cfg(test)]

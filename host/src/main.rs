@@ -75,13 +75,14 @@ enum Command {
     Setup(SetupArgs),
     /// GET a URL and exit 0 on a 2xx answer (container health checks; no curl needed).
     Probe(ProbeArgs),
-    /// Write the filter blocks of a logstash.conf as a wasmstash pipeline
+    /// Write the filter blocks of a logstash.conf as wasmstash pipelines
     /// (TOML, to stdout): grok, dissect, kv, date, json and mutate.
-    #[command(after_help = "Example:\n  \
+    #[command(after_help = "Examples:\n  \
         wasmstash import logstash.conf --pipeline apache > wasmstash.toml\n  \
-        wasmstash check wasmstash.toml\n\n\
-        A plugin without a built-in, or a conditional, is refused with its line:\n\
-        those stay in logstash.conf, around the call to the sidecar.")]
+        wasmstash import logstash.conf --logstash-out logstash.new.conf > wasmstash.toml\n\n\
+        Conditionals and plugins without a built-in stay in Logstash: each run of\n\
+        filters between them becomes a pipeline, and --logstash-out writes the\n\
+        logstash.conf that calls those pipelines in place of the moved filters.")]
     Import(ImportArgs),
     /// The engine's compiler: reads a module on stdin and writes it compiled
     /// (or, with --text, its text format made a binary) to stdout, within an

@@ -24,8 +24,7 @@ fn an_imported_logstash_conf_runs_as_the_hand_written_pipeline() {
     );
     assert!(imported.status.success(), "{}", text(&imported.stderr));
     assert!(
-        text(&imported.stderr).contains("2 filters from ")
-            && text(&imported.stderr).contains("(grok, date) into pipeline `apache`"),
+        text(&imported.stderr).ends_with("logstash-apache.conf into pipeline `apache`\n"),
         "{}",
         text(&imported.stderr)
     );
@@ -62,29 +61,42 @@ fn an_imported_logstash_conf_runs_as_the_hand_written_pipeline() {
 }
 
 #[test]
-fn import_reads_stdin_and_refuses_what_cannot_move() {
-    let conf = b"filter {\n  grok { match => { \"message\" => \"%{WORD:w}\" } }\n  geoip { source => \"w\" }\n}\n";
-    let refused = wasmstash(&["import", "-"], conf);
+fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
+    let conf = "filter {\n  kv { value_split => \":\" }\n  geoip { source => \"ip\" }\n}\n";
+    let refused = wasmstash(&["import", "-"], conf.as_bytes());
     assert_eq!(refused.status.code(), Some(1));
-    assert!(refused.stdout.is_empty(), "no config for a partial import");
-    assert_eq!(
-        text(&refused.stderr).lines().next().unwrap(),
-        "wasmstash import: -:3: `geoip` has no wasmstash built-in (those that take a Logstash \
-         filter's options: date, dissect, grok, json, kv, mutate); keep it in logstash.conf, \
-         before or after the call to the sidecar"
+    assert!(
+        refused.stdout.is_empty(),
+        "no pipelines without their logstash.conf"
+    );
+    let said = text(&refused.stderr);
+    assert!(said.contains("add --logstash-out FILE"), "{said}");
+    assert!(
+        said.ends_with("wasmstash import:   -:3: `geoip`, which has no built-in\n"),
+        "{said}"
     );
 
-    let conf = b"filter { kv { value_split => \":\" } }";
-    let imported = wasmstash(&["import", "-"], conf);
-    assert!(imported.status.success(), "{}", text(&imported.stderr));
-    let toml = text(&imported.stdout);
-    assert!(
-        toml.contains("[[pipelines.main.filters]]\nfilter = \"kv\""),
-        "{toml}"
-    );
     let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("logstash.conf");
+    let out = out.to_str().unwrap();
+    let imported = wasmstash(
+        &[
+            "import",
+            "-",
+            "--logstash-out",
+            out,
+            "--url",
+            "http://side:9700",
+        ],
+        conf.as_bytes(),
+    );
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    assert_eq!(
+        std::fs::read_to_string(out).unwrap(),
+        "filter {\n  wasm { url => \"http://side:9700\" pipeline => \"main\" }\n  geoip { source => \"ip\" }\n}\n"
+    );
     let config = dir.path().join("kv.toml");
-    std::fs::write(&config, toml).unwrap();
+    std::fs::write(&config, &imported.stdout).unwrap();
     let run = wasmstash(&["run", "-c", config.to_str().unwrap()], b"a:1 b:x\n");
     assert!(run.status.success(), "{}", text(&run.stderr));
     let events = events_of(&run.stdout);
@@ -92,4 +104,13 @@ fn import_reads_stdin_and_refuses_what_cannot_move() {
         (events[0]["a"].as_str(), events[0]["b"].as_str()),
         (Some("1"), Some("x"))
     );
+
+    // The rewritten file never replaces the one read.
+    let input = dir.path().join("in.conf");
+    std::fs::write(&input, conf).unwrap();
+    let input = input.to_str().unwrap();
+    let clobber = wasmstash(&["import", input, "--logstash-out", input], b"");
+    assert_eq!(clobber.status.code(), Some(1));
+    assert!(text(&clobber.stderr).contains("names the file being imported"));
+    assert_eq!(std::fs::read_to_string(input).unwrap(), conf);
 }

@@ -8,12 +8,16 @@
 //! Conditionals are read (so that what follows them is read right) but not
 //! kept: their condition is only skipped over.
 
+use std::ops::Range;
+
 use serde_json::{Map, Value};
 
 /// A `name { ... }` block: a plugin, with its attributes in order.
 pub struct Plugin {
     pub name: String,
     pub line: usize,
+    /// Where it is in the text, from its name to its closing `}`.
+    pub span: Range<usize>,
     pub attributes: Vec<Attribute>,
 }
 
@@ -173,7 +177,7 @@ impl Reader<'_> {
                 None => return Err(self.error("expected `}`, found the end of the file")),
                 _ => {}
             }
-            let line = self.line();
+            let (start, line) = (self.at, self.line());
             let name = self.name()?;
             if name == "if" || name == "else" {
                 let conditional = name == "if" || self.word_follows("if");
@@ -184,7 +188,7 @@ impl Reader<'_> {
                     items: branch,
                 });
             } else {
-                items.push(Item::Plugin(self.plugin(name, line)?));
+                items.push(Item::Plugin(self.plugin(name, start)?));
             }
         }
     }
@@ -243,7 +247,8 @@ impl Reader<'_> {
         }
     }
 
-    fn plugin(&mut self, name: String, line: usize) -> Result<Plugin, SyntaxError> {
+    /// The block of the plugin whose name, read already, starts at `start`.
+    fn plugin(&mut self, name: String, start: usize) -> Result<Plugin, SyntaxError> {
         self.expect(b'{')?;
         let mut attributes = Vec::new();
         loop {
@@ -252,7 +257,8 @@ impl Reader<'_> {
                 self.at += 1;
                 return Ok(Plugin {
                     name,
-                    line,
+                    line: self.position(start).0,
+                    span: start..self.at,
                     attributes,
                 });
             }
@@ -281,12 +287,12 @@ impl Reader<'_> {
             Some(b'{') => self.hash(),
             Some(b'-' | b'0'..=b'9') => self.number(),
             Some(b) if b.is_ascii_alphabetic() || b == b'_' => {
-                let line = self.line();
+                let start = self.at;
                 let word = self.name()?;
                 self.skip_blank();
                 if self.peek() == Some(b'{') {
                     // A plugin as a value: an input's or output's codec.
-                    let plugin = self.plugin(word, line)?;
+                    let plugin = self.plugin(word, start)?;
                     return Ok(Value::String(plugin.name));
                 }
                 Ok(Value::String(word))

@@ -1,27 +1,33 @@
 use super::*;
 
-fn imported(conf: &str) -> String {
-    match convert(conf, "l.conf", "main") {
-        Ok(imported) => imported.toml,
+const URL: &str = "http://127.0.0.1:9700";
+
+fn imported(conf: &str) -> Imported {
+    match convert(conf, "l.conf", "main", URL) {
+        Ok(imported) => imported,
         Err(e) => panic!("{e}"),
     }
 }
 
 fn refused(conf: &str) -> String {
-    match convert(conf, "l.conf", "main") {
+    match convert(conf, "l.conf", "main", URL) {
         Ok(imported) => panic!("imported:\n{}", imported.toml),
         Err(e) => e,
     }
 }
 
-/// The filters' configs as the pipeline loader reads them back.
-fn configs(toml: &str) -> Vec<(String, Value)> {
+/// Each pipeline's filters (name, config) as the config loader reads them.
+fn pipelines(toml: &str) -> Vec<(String, Vec<(String, Value)>)> {
     let config = crate::config::Config::parse(toml, Path::new("i.toml")).unwrap();
-    config.pipelines["main"]
-        .iter()
-        .map(|spec| {
-            let name = spec.name.clone();
-            (name, serde_json::from_slice(&spec.config_json).unwrap())
+    (config.pipelines.iter())
+        .map(|(name, specs)| {
+            let filters = (specs.iter())
+                .map(|spec| {
+                    let config = serde_json::from_slice(&spec.config_json).unwrap();
+                    (spec.name.clone(), config)
+                })
+                .collect();
+            (name.clone(), filters)
         })
         .collect()
 }
@@ -33,6 +39,7 @@ input { beats { port => 5044 codec => json { charset => "UTF-8" } } }
 # Apache lines
 filter {
   grok {
+    id => "apache_grok"
     match => { "message" => "%{IPORHOST:client} \"%{WORD:verb} \[%{DATA:x}\]" }
     break_on_match => false   # a comment
     overwrite => [ "message" ]
@@ -44,13 +51,18 @@ filter {
 }
 output { elasticsearch { hosts => ["http://es:9200"] } }
 "#;
-    let toml = imported(conf);
-    let got = configs(&toml);
-    assert_eq!(got.len(), 3, "{toml}");
-    assert_eq!(got[0].0, "grok");
+    let imported = imported(conf);
+    let got = pipelines(&imported.toml);
+    assert_eq!(got.len(), 1, "{}", imported.toml);
+    let (name, filters) = &got[0];
+    assert_eq!(name, "main");
+    let names: Vec<&str> = filters.iter().map(|(n, _)| n.as_str()).collect();
+    // Logstash's `id` names the filter in metrics and failure records.
+    assert_eq!(names, ["apache_grok", "date", "mutate"]);
     assert_eq!(
-        got[0].1,
+        filters[0].1,
         serde_json::json!({
+            "id": "apache_grok",
             // The backslashes are the pattern's, as Logstash keeps them.
             "match": {"message": r#"%{IPORHOST:client} \"%{WORD:verb} \[%{DATA:x}\]"#},
             "break_on_match": false,
@@ -60,58 +72,113 @@ output { elasticsearch { hosts => ["http://es:9200"] } }
         })
     );
     assert_eq!(
-        got[1].1,
+        filters[1].1,
         serde_json::json!({"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"], "keep_empty": true})
     );
-    assert_eq!(got[2].1, serde_json::json!({"remove_field": "message"}));
-    assert!(toml.contains(r#"pipeline => "main""#), "{toml}");
+    assert_eq!(filters[2].1, serde_json::json!({"remove_field": "message"}));
+    assert!(imported.stays.is_empty());
+    assert_eq!(
+        imported.summary,
+        "3 filters from l.conf into pipeline `main`"
+    );
+    // The filter section becomes one call; the rest is as written.
+    let expected_filter =
+        format!("filter {{\n  wasm {{ url => \"{URL}\" pipeline => \"main\" }}\n}}");
+    assert!(
+        imported.logstash.contains(&expected_filter),
+        "{}",
+        imported.logstash
+    );
+    assert!(
+        imported
+            .logstash
+            .starts_with("\ninput { beats { port => 5044 codec")
+    );
+    assert!(
+        imported
+            .logstash
+            .ends_with("output { elasticsearch { hosts => [\"http://es:9200\"] } }\n")
+    );
 }
 
 #[test]
-fn the_summary_counts_what_moved_and_names_what_stays() {
-    let conf = "input { stdin {} }\nfilter { json { source => \"message\" } }";
-    let imported = convert(conf, "l.conf", "app").unwrap();
+fn conditionals_and_other_plugins_stay_and_split_the_runs() {
+    let conf = r#"filter {
+  json { source => "message" }
+  geoip { source => "client" }
+  if [type] == "apache" and [path] =~ /access{1}/ {
+    grok { match => { "message" => "%{COMBINEDAPACHELOG}" } }
+    date { match => ["timestamp", "ISO8601"] }
+  } else if "x" in [tags] {
+    drop { }
+  } else {
+    kv { }
+  }
+}"#;
+    let imported = imported(conf);
+    let got = pipelines(&imported.toml);
+    let shape: Vec<(&str, Vec<&str>)> = (got.iter())
+        .map(|(p, f)| (p.as_str(), f.iter().map(|(n, _)| n.as_str()).collect()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("main-1", vec!["json"]),
+            ("main-2", vec!["grok", "date"]),
+            ("main-3", vec!["kv"]),
+        ]
+    );
+    assert_eq!(
+        imported.stays,
+        [
+            "3: `geoip`, which has no built-in",
+            "4: a conditional",
+            "7: a conditional",
+            "8: `drop`, which has no built-in",
+            "9: a conditional",
+        ]
+    );
+    let call = |p: &str| format!("wasm {{ url => \"{URL}\" pipeline => \"{p}\" }}");
+    let expected = format!(
+        r#"filter {{
+  {}
+  geoip {{ source => "client" }}
+  if [type] == "apache" and [path] =~ /access{{1}}/ {{
+    {}
+  }} else if "x" in [tags] {{
+    drop {{ }}
+  }} else {{
+    {}
+  }}
+}}"#,
+        call("main-1"),
+        call("main-2"),
+        call("main-3")
+    );
+    assert_eq!(imported.logstash, expected);
     assert_eq!(
         imported.summary,
-        "1 filter from l.conf (json) into pipeline `app`; its input sections stay in Logstash"
+        "4 filters from l.conf into pipelines `main-1`, `main-2`, `main-3`; 5 parts stay in Logstash"
     );
 }
 
 #[test]
 fn every_filter_section_counts_in_order() {
     let conf = "filter { kv { } }\noutput { stdout {} }\nfilter { dissect { mapping => { \"message\" => \"%{a} %{b}\" } } }";
-    let got = configs(&imported(conf));
-    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["kv", "dissect"]);
-    assert_eq!(got[0].1, serde_json::json!({}));
+    let imported = imported(conf);
+    let got = pipelines(&imported.toml);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].1[0], ("kv".to_string(), serde_json::json!({})));
+    assert_eq!(got[1].1[0].0, "dissect");
 }
 
 #[test]
-fn what_cannot_move_is_listed_whole_with_lines() {
-    let conf = r#"filter {
-  geoip { source => "client" }
-  if [type] == "apache" and [path] =~ /access{1}/ {
-    grok { match => { "message" => "%{COMBINEDAPACHELOG}" } }
-    ruby { code => "event.set('a', 1)" }
-  } else if "x" in [tags] {
-  } else {
-    mutate { add_tag => "a" add_tag => "b" }
-  }
-}"#;
-    let error = refused(conf);
-    let lines: Vec<&str> = error.lines().collect();
-    assert_eq!(lines.len(), 6, "{error}");
-    assert!(
-        lines[0].starts_with("l.conf:2: `geoip` has no wasmstash built-in"),
-        "{error}"
-    );
-    assert!(lines[1].starts_with("l.conf:3: a conditional"), "{error}");
-    assert!(lines[2].starts_with("l.conf:5: `ruby` has no"), "{error}");
-    assert!(lines[3].starts_with("l.conf:6: a conditional"), "{error}");
-    assert!(lines[4].starts_with("l.conf:7: a conditional"), "{error}");
+fn what_stops_an_import_is_listed_whole_with_lines() {
+    let conf = "filter {\n  mutate { add_tag => \"a\" add_tag => \"b\" }\n  geoip { }\n  kv { a => 1\n a => 2 }\n}";
     assert_eq!(
-        lines[5],
-        "l.conf:8: `add_tag` is given twice in `mutate` (also at line 8); write it once"
+        refused(conf),
+        "l.conf:2: `add_tag` is given twice in `mutate` (also at line 2); write it once\n\
+         l.conf:5: `a` is given twice in `kv` (also at line 4); write it once"
     );
 }
 
@@ -143,6 +210,10 @@ fn syntax_errors_name_the_line_and_column() {
             "filter { kv { a => [1 2] } }",
             "l.conf:1:23: expected `,`, found `2`",
         ),
+        (
+            "filter { if { kv {} } }",
+            "l.conf:1:13: `if` without a condition",
+        ),
     ] {
         let error = refused(conf);
         assert!(error.starts_with(expected), "{conf}\n{error}");
@@ -150,17 +221,19 @@ fn syntax_errors_name_the_line_and_column() {
 }
 
 #[test]
-fn a_config_without_filters_is_refused() {
-    assert_eq!(
-        refused("input { stdin { } }"),
-        "l.conf:it has no filter to import"
-    );
-    assert_eq!(refused("# nothing\n"), "l.conf:it has no filter to import");
+fn a_config_without_filters_to_move_is_refused() {
+    for conf in ["input { stdin { } }", "# nothing\n", "filter { geoip { } }"] {
+        let error = refused(conf);
+        assert!(
+            error.starts_with("l.conf:it has no filter to import"),
+            "{error}"
+        );
+    }
 }
 
 #[test]
 fn a_pipeline_name_the_config_refuses_is_refused() {
-    let error = convert("filter { json { } }", "l.conf", "../x")
+    let error = convert("filter { json { } }", "l.conf", "../x", URL)
         .err()
         .unwrap();
     assert!(error.contains("a pipeline name must be"), "{error}");
