@@ -221,9 +221,11 @@ pub mod prelude {
 /// assert!(refused.contains("unknown field `loud`"), "{refused}");
 /// ```
 ///
-/// A crate exports one filter; a second `export_filter!` does not compile,
-/// natively as in wasm32 ("the name `only_one_export_filter_per_crate` is
-/// defined multiple times"):
+/// A crate exports one filter. A second `export_filter!` beside the first
+/// does not compile, natively as in wasm32 ("the name
+/// `ONLY_ONE_EXPORT_FILTER_PER_CRATE` is defined multiple times"); one in
+/// another module is refused by the wasm32 build only, as a symbol defined
+/// twice:
 ///
 /// ```compile_fail
 /// # use wasmstash_sdk::prelude::*;
@@ -327,10 +329,11 @@ macro_rules! export_filter {
 macro_rules! __export_filter_core {
     ($filter:ty) => {
         // A module exports one filter. Its exports exist only in wasm32, so
-        // without this a second `export_filter!` in a crate would pass a
-        // native `cargo test` and fail the wasm build on an internal name.
-        #[allow(non_upper_case_globals, dead_code)]
-        const only_one_export_filter_per_crate: () = ();
+        // without this a second `export_filter!` beside the first would pass
+        // a native `cargo test` and fail the wasm build on an internal name.
+        // (Not a symbol: natively, filter crates link into one binary.)
+        #[allow(dead_code)]
+        const ONLY_ONE_EXPORT_FILTER_PER_CRATE: () = ();
 
         #[cfg(target_arch = "wasm32")]
         static __WASMSTASH_GUEST: $crate::__private::Guest<$filter> =

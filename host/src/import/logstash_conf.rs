@@ -54,7 +54,11 @@ pub struct SyntaxError {
 
 /// Reads the whole config: its sections, in order.
 pub fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
-    let mut reader = Reader { text, at: 0 };
+    let mut reader = Reader {
+        text,
+        at: 0,
+        depth: 0,
+    };
     let mut sections = Vec::new();
     reader.skip_blank();
     while reader.at < text.len() {
@@ -73,9 +77,17 @@ pub fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
     Ok(sections)
 }
 
+/// How deep arrays, hashes and conditionals may nest: far past any real
+/// config, short of what the reader's recursion could overflow, and of the
+/// TOML reader's own limit, which the written config must pass (its
+/// values sit five tables down, under `pipelines.NAME.filters`).
+const MAX_NESTING: usize = 64;
+
 struct Reader<'a> {
     text: &'a str,
     at: usize,
+    /// Arrays, hashes and branches open around the reader.
+    depth: usize,
 }
 
 impl Reader<'_> {
@@ -182,7 +194,7 @@ impl Reader<'_> {
             if name == "if" || name == "else" {
                 let conditional = name == "if" || self.word_follows("if");
                 self.skip_condition(conditional)?;
-                let branch = self.items()?;
+                let branch = self.nested(Self::items)?;
                 items.push(Item::Branch {
                     line,
                     items: branch,
@@ -283,8 +295,8 @@ impl Reader<'_> {
         self.skip_blank();
         match self.peek() {
             Some(b'"' | b'\'') => self.string().map(Value::String),
-            Some(b'[') => self.array(),
-            Some(b'{') => self.hash(),
+            Some(b'[') => self.nested(Self::array),
+            Some(b'{') => self.nested(Self::hash),
             Some(b'-' | b'0'..=b'9') => self.number(),
             Some(b) if b.is_ascii_alphabetic() || b == b'_' => {
                 let start = self.at;
@@ -352,6 +364,20 @@ impl Reader<'_> {
         number.map(Value::Number).ok_or_else(|| {
             self.error_back(len, format!("`{text}` is not a number wasmstash can hold"))
         })
+    }
+
+    /// `read` one level deeper, refused past [`MAX_NESTING`].
+    fn nested<T>(
+        &mut self,
+        read: fn(&mut Self) -> Result<T, SyntaxError>,
+    ) -> Result<T, SyntaxError> {
+        if self.depth == MAX_NESTING {
+            return Err(self.error(format!("nested more than {MAX_NESTING} deep")));
+        }
+        self.depth += 1;
+        let read = read(self);
+        self.depth -= 1;
+        read
     }
 
     fn array(&mut self) -> Result<Value, SyntaxError> {

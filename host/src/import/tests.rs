@@ -221,6 +221,27 @@ fn syntax_errors_name_the_line_and_column() {
 }
 
 #[test]
+fn deep_nesting_is_refused_not_overflowed() {
+    let deep = |open: &str, close: &str, n: usize| {
+        format!(
+            "filter {{ kv {{ a => {}1{} }} }}",
+            open.repeat(n),
+            close.repeat(n)
+        )
+    };
+    assert!(convert(&deep("[", "]", 64), "l.conf", "main", URL).is_ok());
+    assert!(convert(&deep("{ a => ", "}", 64), "l.conf", "main", URL).is_ok());
+    for conf in [
+        deep("[", "]", 65),
+        deep("[", "]", 1_000_000),
+        "filter { ".to_string() + &"if [a] { ".repeat(200_000),
+    ] {
+        let error = refused(&conf);
+        assert!(error.contains("nested more than 64 deep"), "{error}");
+    }
+}
+
+#[test]
 fn a_config_without_filters_to_move_is_refused() {
     for conf in ["input { stdin { } }", "# nothing\n", "filter { geoip { } }"] {
         let error = refused(conf);
