@@ -200,6 +200,7 @@ impl<'a> Found<'a> {
             match item {
                 Item::Plugin(plugin) if MOVABLE.contains(&plugin.name.as_str()) => {
                     self.problems.extend(repeated_attributes(plugin));
+                    self.problems.extend(substituted(plugin));
                     run.push(plugin);
                     continue;
                 }
@@ -239,6 +240,30 @@ fn repeated_attributes(plugin: &Plugin) -> Vec<String> {
         }
     }
     problems
+}
+
+/// Logstash fills in `${VAR}` and `${VAR:default}` from its environment
+/// or keystore when it loads a config; the sidecar would read them as
+/// written, so each is refused, for the operator to write the value.
+fn substituted(plugin: &Plugin) -> Vec<String> {
+    fn holds_reference(value: &Value) -> bool {
+        match value {
+            Value::String(text) => text.contains("${"),
+            Value::Array(values) => values.iter().any(holds_reference),
+            Value::Object(map) => (map.iter()).any(|(k, v)| k.contains("${") || holds_reference(v)),
+            _ => false,
+        }
+    }
+    (plugin.attributes.iter())
+        .filter(|a| holds_reference(&a.value))
+        .map(|a| {
+            format!(
+                "{}: `{}` of `{}` holds a `${{...}}` reference, which Logstash fills in from its \
+                 environment or keystore and the sidecar would not: write the value itself",
+                a.line, a.name, plugin.name
+            )
+        })
+        .collect()
 }
 
 /// A filter's entry: `filter`, its Logstash `id` as the `name` that labels

@@ -183,6 +183,22 @@ fn what_stops_an_import_is_listed_whole_with_lines() {
 }
 
 #[test]
+fn environment_references_are_refused_for_the_value_to_be_written() {
+    let conf = "filter {\n  grok { match => { \"message\" => \"${PATTERN}\" } }\n  \
+                mutate { add_field => [\"k\", \"v\"] add_tag => [\"${TAG:x}\"] }\n}";
+    let error = refused(conf);
+    let lines: Vec<&str> = error.lines().collect();
+    assert_eq!(lines.len(), 2, "{error}");
+    assert!(lines[0].starts_with("l.conf:2: `match` of `grok` holds a `${...}` reference"));
+    assert!(
+        lines[1].starts_with("l.conf:3: `add_tag` of `mutate` holds"),
+        "{error}"
+    );
+    // A sprintf reference is the filter's own, and moves.
+    imported("filter { mutate { add_tag => \"%{type}\" } }");
+}
+
+#[test]
 fn syntax_errors_name_the_line_and_column() {
     for (conf, expected) in [
         (
