@@ -61,14 +61,18 @@ pub struct Imported {
 /// Every reason it cannot is in the error, a line each.
 pub fn import(args: &ImportArgs) -> Result<Imported, String> {
     let url = &args.url;
-    if url.contains(|c: char| c == '"' || c == '\\' || c.is_control()) {
+    let plain =
+        !url.contains(|c: char| c == '"' || c == '\\' || c.is_whitespace() || c.is_control());
+    if !(plain && (url.starts_with("http://") || url.starts_with("https://")) && url.len() > 8) {
         return Err(format!(
-            "--url {url:?}: a URL has no quotes, backslashes or control characters"
+            "--url {url:?}: the sidecar's URL, http:// or https:// and a host, without spaces, \
+             quotes or backslashes"
         ));
     }
     let shown = crate::files::shown(&args.logstash_conf);
     let text = read(&args.logstash_conf).map_err(|e| format!("{shown}: {e}"))?;
     let mut imported = convert(&text, &shown, &args.pipeline, url)?;
+    loads(&imported.toml)?;
     match &args.logstash_out {
         Some(out) => {
             write_logstash(out, &args.logstash_conf, &imported.logstash)?;
@@ -89,6 +93,33 @@ pub fn import(args: &ImportArgs) -> Result<Imported, String> {
         None => {}
     }
     Ok(imported)
+}
+
+/// Loads every pipeline of `toml` as `check` does, filters and all, so
+/// that an option the filter reads otherwise than Logstash does is found
+/// now, not when the sidecar starts.
+fn loads(toml: &str) -> Result<(), String> {
+    let config =
+        crate::config::Config::parse(toml, Path::new("(imported)")).map_err(|e| e.to_string())?;
+    let engine = crate::engine::Engine::new(config.engine.clone()).map_err(|e| e.to_string())?;
+    let mut problems = Vec::new();
+    for name in config.pipelines.keys() {
+        if let Err(errors) = config.check_pipeline(&engine, name) {
+            problems.extend(errors.iter().map(|e| format!("  {e}")));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    problems.insert(
+        0,
+        "the imported filters do not load as written (Logstash turns some option values into \
+         the option's type, `\"false\"` into false, `\"5000\"` into 5000; wasmstash takes \
+         true and false as booleans and the rest as written): edit these in the \
+         logstash.conf and import again"
+            .to_string(),
+    );
+    Err(problems.join("\n"))
 }
 
 fn read(path: &Path) -> std::io::Result<String> {
@@ -117,12 +148,11 @@ fn read(path: &Path) -> std::io::Result<String> {
 }
 
 fn write_logstash(out: &Path, input: &Path, text: &str) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
     let shown = crate::files::shown(out);
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same(out, input) {
+    // By device and inode, so that a symbolic or a hard link is caught too.
+    let identity = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    if identity(out).is_some() && identity(out) == identity(input) {
         return Err(format!(
             "{shown}: --logstash-out names the file being imported; write beside it"
         ));
@@ -157,7 +187,7 @@ pub fn convert(text: &str, source: &str, pipeline: &str, url: &str) -> Result<Im
     };
     let toml = write_toml(&found.runs, &names, source, url)?;
     // The text must be a config `check`, `run` and `serve` take as it is.
-    crate::config::Config::parse(&toml, Path::new("imported.toml"))
+    crate::config::Config::parse(&toml, Path::new("(imported)"))
         .map_err(|e| format!("the imported config is refused: {e}"))?;
     let logstash = rewrite(text, &found.runs, &names, url);
     let moved: usize = found.runs.iter().map(Vec::len).sum();
@@ -199,7 +229,6 @@ impl<'a> Found<'a> {
         for item in items {
             match item {
                 Item::Plugin(plugin) if MOVABLE.contains(&plugin.name.as_str()) => {
-                    self.problems.extend(repeated_attributes(plugin));
                     self.problems.extend(substituted(plugin));
                     run.push(plugin);
                     continue;
@@ -224,22 +253,6 @@ impl<'a> Found<'a> {
             self.runs.push(std::mem::take(run));
         }
     }
-}
-
-fn repeated_attributes(plugin: &Plugin) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (index, attribute) in plugin.attributes.iter().enumerate() {
-        let earlier = plugin.attributes[..index]
-            .iter()
-            .find(|a| a.name == attribute.name);
-        if let Some(earlier) = earlier {
-            problems.push(format!(
-                "{}: `{}` is given twice in `{}` (also at line {}); write it once",
-                attribute.line, attribute.name, plugin.name, earlier.line
-            ));
-        }
-    }
-    problems
 }
 
 /// Logstash fills in `${VAR}` and `${VAR:default}` from its environment
@@ -267,7 +280,8 @@ fn substituted(plugin: &Plugin) -> Vec<String> {
 }
 
 /// A filter's entry: `filter`, its Logstash `id` as the `name` that labels
-/// it in metrics and failure records, and its config. `true` and `false`
+/// it in metrics and failure records, and its config. An option given
+/// more than once is merged as Logstash merges it. `true` and `false`
 /// become booleans, as Logstash's validation makes them for its boolean
 /// options (the config's text holds them as words or strings).
 fn entry_of(plugin: &Plugin, source: &str) -> Result<toml::Table, String> {
@@ -279,17 +293,106 @@ fn entry_of(plugin: &Plugin, source: &str) -> Result<toml::Table, String> {
             Value::String(text) if text == "true" || text == "false" => Value::Bool(text == "true"),
             other => other.clone(),
         };
-        if let ("id", Value::String(id)) = (attribute.name.as_str(), &value) {
+        // Merged in place: the option keeps its first place in the config.
+        match config.get_mut(&attribute.name) {
+            None => drop(config.insert(attribute.name.clone(), value)),
+            Some(earlier) => {
+                *earlier = merged(earlier.take(), value).ok_or_else(|| {
+                    format!(
+                        "{source}:{}: `{}` is given again in `{}` as another kind of value (a \
+                         hash merges only with a hash)",
+                        attribute.line, attribute.name, plugin.name
+                    )
+                })?;
+            }
+        }
+        if let ("id", Some(Value::String(id))) = (attribute.name.as_str(), config.get("id")) {
             entry.insert("name".into(), id.clone().into());
         }
-        config.insert(attribute.name.clone(), value);
     }
     if !config.is_empty() {
-        let config = toml::Value::try_from(Value::Object(config))
-            .map_err(|e| format!("{source}:{}: `{}`: {e}", plugin.line, plugin.name))?;
-        entry.insert("config".into(), config);
+        entry.insert("config".into(), toml_value(&Value::Object(config)));
     }
     Ok(entry)
+}
+
+/// An option given twice, as Logstash's config compiler merges it
+/// (`expr_attributes` in lscl.rb): hashes merge, a list takes the new
+/// value's members, and two different values become a list of both.
+fn merged(earlier: Value, value: Value) -> Option<Value> {
+    Some(match (earlier, value) {
+        (Value::Object(earlier), Value::Object(value)) => Value::Object(hash_merge(earlier, value)),
+        (Value::Object(_), _) => return None,
+        (Value::Array(mut items), Value::Array(more)) => {
+            items.extend(more);
+            Value::Array(items)
+        }
+        (Value::Array(mut items), value) => {
+            items.push(value);
+            Value::Array(items)
+        }
+        (earlier, value) if earlier == value => earlier,
+        (earlier, value) => Value::Array(vec![earlier, value]),
+    })
+}
+
+/// Logstash's `Util.hash_merge`: a key in both merges hashes, unites lists
+/// (without repeats) and makes two different values a list.
+fn hash_merge(
+    mut into: serde_json::Map<String, Value>,
+    from: serde_json::Map<String, Value>,
+) -> serde_json::Map<String, Value> {
+    fn united(items: Vec<Value>, more: Vec<Value>) -> Value {
+        let mut out: Vec<Value> = Vec::new();
+        for item in items.into_iter().chain(more) {
+            if !out.contains(&item) {
+                out.push(item);
+            }
+        }
+        Value::Array(out)
+    }
+    for (key, value) in from {
+        // A key both have keeps its first place, as in a Ruby hash.
+        let Some(slot) = into.get_mut(&key) else {
+            into.insert(key, value);
+            continue;
+        };
+        *slot = match (slot.take(), value) {
+            (Value::Object(a), Value::Object(b)) => Value::Object(hash_merge(a, b)),
+            (Value::Array(a), Value::Array(b)) => united(a, b),
+            (a, Value::Array(b)) => united(vec![a], b),
+            (Value::Array(mut a), b) => {
+                if !a.contains(&b) {
+                    a.push(b);
+                }
+                Value::Array(a)
+            }
+            (a, b) if a == b => a,
+            (a, b) => Value::Array(vec![a, b]),
+        };
+    }
+    into
+}
+
+/// JSON as TOML, numbers as TOML's own integers and floats (serde_json's
+/// exact-number mode would otherwise show them as tables).
+fn toml_value(value: &Value) -> toml::Value {
+    match value {
+        // A Logstash config has no null; nothing here makes one.
+        Value::Null => toml::Value::String(String::new()),
+        Value::Bool(b) => toml::Value::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            None => toml::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(text) => toml::Value::String(text.clone()),
+        Value::Array(items) => toml::Value::Array(items.iter().map(toml_value).collect()),
+        Value::Object(map) => toml::Value::Table(
+            (map.iter())
+                .map(|(k, v)| (k.clone(), toml_value(v)))
+                .collect(),
+        ),
+    }
 }
 
 fn write_toml(

@@ -105,12 +105,34 @@ fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
         (Some("1"), Some("x"))
     );
 
-    // The rewritten file never replaces the one read.
+    // An option the filter reads otherwise than Logstash stops the import
+    // (Logstash would take `"5000"` for a number), naming the filter.
+    let coerced = b"filter { kv { timeout_millis => \"5000\" } }";
+    let refused = wasmstash(&["import", "-"], coerced);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(refused.stdout.is_empty());
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains(
+            "(imported): pipeline `main`, filter #1 (`kv`): invalid config: timeout_millis"
+        ),
+        "{said}"
+    );
+
+    // The rewritten file never replaces the one read, named or linked.
     let input = dir.path().join("in.conf");
     std::fs::write(&input, conf).unwrap();
     let input = input.to_str().unwrap();
     let clobber = wasmstash(&["import", input, "--logstash-out", input], b"");
     assert_eq!(clobber.status.code(), Some(1));
     assert!(text(&clobber.stderr).contains("names the file being imported"));
+    assert_eq!(std::fs::read_to_string(input).unwrap(), conf);
+    let linked = dir.path().join("hard-link.conf");
+    std::fs::hard_link(input, &linked).unwrap();
+    let clobber = wasmstash(
+        &["import", input, "--logstash-out", linked.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(clobber.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(input).unwrap(), conf);
 }

@@ -54,9 +54,13 @@ pub struct SyntaxError {
 
 /// Reads the whole config: its sections, in order.
 pub fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
+    let line_starts = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+        .collect();
     let mut reader = Reader {
         text,
         at: 0,
+        line_starts,
         depth: 0,
     };
     let mut sections = Vec::new();
@@ -86,6 +90,9 @@ const MAX_NESTING: usize = 64;
 struct Reader<'a> {
     text: &'a str,
     at: usize,
+    /// Where each line starts, so that a place is found by a binary search,
+    /// not by counting lines from the start each time.
+    line_starts: Vec<usize>,
     /// Arrays, hashes and branches open around the reader.
     depth: usize,
 }
@@ -100,9 +107,8 @@ impl Reader<'_> {
     }
 
     fn position(&self, at: usize) -> (usize, usize) {
-        let before = &self.text[..at];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let line = self.line_starts.partition_point(|&start| start <= at);
+        let column = self.text[self.line_starts[line - 1]..at].chars().count() + 1;
         (line, column)
     }
 
@@ -191,8 +197,9 @@ impl Reader<'_> {
             }
             let (start, line) = (self.at, self.line());
             let name = self.name()?;
-            if name == "if" || name == "else" {
-                let conditional = name == "if" || self.word_follows("if");
+            // Logstash's grammar allows `else if` without the space.
+            if matches!(name.as_str(), "if" | "else" | "elseif") {
+                let conditional = name != "else" || self.word_follows("if");
                 self.skip_condition(conditional)?;
                 let branch = self.nested(Self::items)?;
                 items.push(Item::Branch {
@@ -241,7 +248,22 @@ impl Reader<'_> {
                 }
                 Some(b'"' | b'\'') => drop(self.string()?),
                 Some(b'/') => drop(self.quoted(b'/', "regular expression")?),
-                Some(b'[' | b'(') => {
+                // A field reference's part, `[app.kubernetes.io/name]`, is
+                // any text but brackets and commas (Logstash's
+                // `selector_element`); other brackets open a list.
+                Some(b'[') => {
+                    let rest = &self.text[self.at + 1..];
+                    match rest.find([']', '[', ',']) {
+                        Some(end) if rest.as_bytes()[end] == b']' && end > 0 => {
+                            self.at += end + 2;
+                        }
+                        _ => {
+                            depth += 1;
+                            self.at += 1;
+                        }
+                    }
+                }
+                Some(b'(') => {
                     depth += 1;
                     self.at += 1;
                 }
@@ -354,16 +376,25 @@ impl Reader<'_> {
         }
         let text = &rest[..len];
         self.at += len;
-        let number = if text.contains('.') {
+        // Logstash reads these with Ruby's `Float()` and `Integer()`: `1.`
+        // is refused, and a leading 0 makes an integer octal.
+        let unsigned = &text[sign..];
+        let number = if text.ends_with('.') {
+            None
+        } else if text.contains('.') {
             text.parse::<f64>()
                 .ok()
                 .and_then(serde_json::Number::from_f64)
+        } else if unsigned.len() > 1 && unsigned.starts_with('0') {
+            i64::from_str_radix(unsigned, 8)
+                .ok()
+                .map(|n| serde_json::Number::from(if sign == 1 { -n } else { n }))
         } else {
             text.parse::<i64>().ok().map(serde_json::Number::from)
         };
-        number.map(Value::Number).ok_or_else(|| {
-            self.error_back(len, format!("`{text}` is not a number wasmstash can hold"))
-        })
+        number
+            .map(Value::Number)
+            .ok_or_else(|| self.error_back(len, format!("`{text}` is not a number Logstash reads")))
     }
 
     /// `read` one level deeper, refused past [`MAX_NESTING`].

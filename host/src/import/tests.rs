@@ -172,14 +172,77 @@ fn every_filter_section_counts_in_order() {
     assert_eq!(got[1].1[0].0, "dissect");
 }
 
+/// Logstash's compiler merges an option given twice (Elastic's syslog
+/// example gives `add_field` twice): hashes merge key by key, lists take
+/// the new members, two different values become a list.
 #[test]
-fn what_stops_an_import_is_listed_whole_with_lines() {
-    let conf = "filter {\n  mutate { add_tag => \"a\" add_tag => \"b\" }\n  geoip { }\n  kv { a => 1\n a => 2 }\n}";
+fn an_option_given_twice_merges_as_logstash_merges_it() {
+    let conf = r#"filter { mutate {
+  add_field => [ "received_at", "%{@timestamp}" ]
+  add_field => [ "received_from", "%{host}" ]
+  add_tag => "a"
+  add_tag => "b"
+  remove_tag => "x"
+  remove_tag => "x"
+  rename => { "a" => "b" "l" => ["p"] "n" => { "x" => 1 } }
+  rename => { "c" => "d" "l" => ["p", "q"] "n" => { "y" => 2 } "a" => "z" }
+} }"#;
+    let got = pipelines(&imported(conf).toml);
     assert_eq!(
-        refused(conf),
-        "l.conf:2: `add_tag` is given twice in `mutate` (also at line 2); write it once\n\
-         l.conf:5: `a` is given twice in `kv` (also at line 4); write it once"
+        got[0].1[0].1,
+        serde_json::json!({
+            "add_field": ["received_at", "%{@timestamp}", "received_from", "%{host}"],
+            "add_tag": ["a", "b"],
+            "remove_tag": "x",
+            "rename": {"a": ["b", "z"], "l": ["p", "q"], "n": {"x": 1, "y": 2}, "c": "d"},
+        })
     );
+    let error = refused("filter {\n kv { a => { \"x\" => 1 }\n a => 2 } }");
+    assert_eq!(
+        error,
+        "l.conf:3: `a` is given again in `kv` as another kind of value (a hash merges only \
+         with a hash)"
+    );
+}
+
+#[test]
+fn numbers_are_written_as_toml_numbers_and_read_as_logstash_reads_them() {
+    let imported = imported("filter { kv { a => 5000 b => -1.5 c => 010 d => -07 e => 0 } }");
+    assert!(
+        imported
+            .toml
+            .contains("a = 5000\nb = -1.5\nc = 8\nd = -7\ne = 0\n"),
+        "{}",
+        imported.toml
+    );
+    for (conf, expected) in [
+        (
+            "filter { kv { a => 1. } }",
+            "l.conf:1:20: `1.` is not a number Logstash reads",
+        ),
+        (
+            "filter { kv { a => 08 } }",
+            "l.conf:1:20: `08` is not a number Logstash reads",
+        ),
+    ] {
+        assert_eq!(refused(conf), expected);
+    }
+}
+
+/// A field reference's part may hold `/`, `#` or quotes; a condition
+/// holding one is not read as a regular expression, comment or string.
+#[test]
+fn field_references_in_conditions_may_hold_any_text_but_brackets_and_commas() {
+    let conf = r#"filter {
+  if [labels][app.kubernetes.io/name] == "nginx" and [a#b] in ["x", "y"] {
+    kv { }
+  } elseif [l]["q"] {
+    json { }
+  }
+}"#;
+    let imported = imported(conf);
+    assert_eq!(imported.stays, ["2: a conditional", "4: a conditional"]);
+    assert_eq!(pipelines(&imported.toml).len(), 2);
 }
 
 #[test]
