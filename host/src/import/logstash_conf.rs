@@ -185,6 +185,9 @@ impl Reader<'_> {
     /// What a section or branch holds, up to and with its closing `}`.
     fn items(&mut self) -> Result<Vec<Item>, SyntaxError> {
         let mut items = Vec::new();
+        // Whether the last item was an `if` or `else if`, which an `else`
+        // may follow.
+        let mut open_chain = false;
         loop {
             self.skip_blank();
             match self.peek() {
@@ -199,7 +202,11 @@ impl Reader<'_> {
             let name = self.name()?;
             // Logstash's grammar allows `else if` without the space.
             if matches!(name.as_str(), "if" | "else" | "elseif") {
+                if name != "if" && !open_chain {
+                    return Err(self.error_at(start, "`else` without an `if` before it"));
+                }
                 let conditional = name != "else" || self.word_follows("if");
+                open_chain = conditional;
                 self.skip_condition(conditional)?;
                 let branch = self.nested(Self::items)?;
                 items.push(Item::Branch {
@@ -207,6 +214,7 @@ impl Reader<'_> {
                     items: branch,
                 });
             } else {
+                open_chain = false;
                 items.push(Item::Plugin(self.plugin(name, start)?));
             }
         }

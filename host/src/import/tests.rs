@@ -293,6 +293,14 @@ fn syntax_errors_name_the_line_and_column() {
             "filter { if { kv {} } }",
             "l.conf:1:13: `if` without a condition",
         ),
+        (
+            "filter { kv {} else { } }",
+            "l.conf:1:16: `else` without an `if` before it",
+        ),
+        (
+            "filter { if [a] { } else { } else { } }",
+            "l.conf:1:30: `else` without an `if` before it",
+        ),
     ] {
         let error = refused(conf);
         assert!(error.starts_with(expected), "{conf}\n{error}");
