@@ -96,8 +96,8 @@ pub fn import(args: &ImportArgs) -> Result<Imported, String> {
 }
 
 /// Loads every pipeline of `toml` as `check` does, filters and all, so
-/// that an option the filter reads otherwise than Logstash does is found
-/// now, not when the sidecar starts.
+/// that an option the filter refuses (where Logstash would have turned its
+/// value into the option's type) is found now, not when the sidecar starts.
 fn loads(toml: &str) -> Result<(), String> {
     let config =
         crate::config::Config::parse(toml, Path::new("(imported)")).map_err(|e| e.to_string())?;

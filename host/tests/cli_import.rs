@@ -127,12 +127,21 @@ fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
     assert_eq!(clobber.status.code(), Some(1));
     assert!(text(&clobber.stderr).contains("names the file being imported"));
     assert_eq!(std::fs::read_to_string(input).unwrap(), conf);
-    let linked = dir.path().join("hard-link.conf");
-    std::fs::hard_link(input, &linked).unwrap();
-    let clobber = wasmstash(
-        &["import", input, "--logstash-out", linked.to_str().unwrap()],
-        b"",
-    );
-    assert_eq!(clobber.status.code(), Some(1));
-    assert_eq!(std::fs::read_to_string(input).unwrap(), conf);
+    let hard = dir.path().join("hard-link.conf");
+    std::fs::hard_link(input, &hard).unwrap();
+    let soft = dir.path().join("symlink.conf");
+    std::os::unix::fs::symlink(input, &soft).unwrap();
+    for link in [hard, soft] {
+        let out = link.to_str().unwrap();
+        let clobber = wasmstash(&["import", input, "--logstash-out", out], b"");
+        assert_eq!(clobber.status.code(), Some(1));
+        assert_eq!(std::fs::read_to_string(input).unwrap(), conf);
+    }
+
+    // The sidecar's URL goes into logstash.conf, so it must be one.
+    for url in ["ftp://side", "http://side:9700/a b", "http://x\"y", ""] {
+        let refused = wasmstash(&["import", input, "--url", url], b"");
+        assert_eq!(refused.status.code(), Some(1), "{url}");
+        assert!(text(&refused.stderr).contains("the sidecar's URL"), "{url}");
+    }
 }
