@@ -43,23 +43,9 @@ pub fn check(path: &Path) -> Checked {
             };
         }
     };
-    let mut loaded = Vec::new();
-    for name in config.pipelines.keys() {
-        match config.check_pipeline(&engine, name) {
-            Ok(modules) => {
-                let stateful = modules.iter().filter(|m| m.is_stateful()).map(|m| m.name());
-                if let Some(warning) = crate::state::told_apart_by_position(stateful) {
-                    say!("wasmstash: warning: pipeline `{name}`: {warning}");
-                }
-                let filters: Vec<String> = modules
-                    .iter()
-                    .map(|m| format!("{} ({})", shown_name(m.name()), &m.sha256()[..12]))
-                    .collect();
-                loaded.push(format!("pipeline `{name}`: {}", filters.join(" -> ")));
-            }
-            Err(errors) => problems.extend(errors.iter().map(ToString::to_string)),
-        }
-    }
+    let pipelines = load_pipelines(&config, &engine);
+    let loaded = pipelines.loaded;
+    problems.extend(pipelines.problems);
     // Pipelines left out for a filter the config cannot take: their other
     // filters' problems are found now, not after that one is fixed.
     for (name, filters) in &read.incomplete {
@@ -69,4 +55,30 @@ pub fn check(path: &Path) -> Checked {
         }
     }
     Checked { loaded, problems }
+}
+
+/// Loads every pipeline of `config` in `engine`, filters and all: a line
+/// per pipeline that loads, and every problem of those that do not.
+pub fn load_pipelines(config: &Config, engine: &Engine) -> Checked {
+    let mut checked = Checked {
+        loaded: Vec::new(),
+        problems: Vec::new(),
+    };
+    for name in config.pipelines.keys() {
+        match config.check_pipeline(engine, name) {
+            Ok(modules) => {
+                let stateful = modules.iter().filter(|m| m.is_stateful()).map(|m| m.name());
+                if let Some(warning) = crate::state::told_apart_by_position(stateful) {
+                    say!("wasmstash: warning: pipeline `{name}`: {warning}");
+                }
+                let filters: Vec<String> = modules
+                    .iter()
+                    .map(|m| format!("{} ({})", shown_name(m.name()), &m.sha256()[..12]))
+                    .collect();
+                (checked.loaded).push(format!("pipeline `{name}`: {}", filters.join(" -> ")));
+            }
+            Err(errors) => (checked.problems).extend(errors.iter().map(ToString::to_string)),
+        }
+    }
+    checked
 }

@@ -43,24 +43,36 @@ pub fn read_capped(path: &Path, limit: u64, what: &str) -> std::io::Result<Vec<u
 /// The rest of an `file` already opened (and checked by the caller), or an
 /// error if it holds more than `limit` bytes; `what` as for [`read_capped`].
 pub fn read_open_capped(file: std::fs::File, limit: u64, what: &str) -> std::io::Result<Vec<u8>> {
-    let too_large = || {
-        std::io::Error::new(
-            std::io::ErrorKind::FileTooLarge,
-            format!("the {what} is larger than {limit} bytes"),
-        )
-    };
     let declared = file.metadata()?.len();
     if declared > limit {
-        return Err(too_large());
+        return Err(too_large(limit, what));
     }
-    // The file may have grown since: read one byte past the cap to tell
-    // "exactly the limit" from "more".
-    let mut bytes = Vec::with_capacity(declared as usize);
-    file.take(limit + 1).read_to_end(&mut bytes)?;
+    // The file may have grown since.
+    read_stream_capped(file, declared as usize, limit, what)
+}
+
+/// The rest of `stream` (a file, stdin), or an error if it holds more than
+/// `limit` bytes; `expected` is what to make room for first.
+pub fn read_stream_capped(
+    stream: impl Read,
+    expected: usize,
+    limit: u64,
+    what: &str,
+) -> std::io::Result<Vec<u8>> {
+    // One byte past the cap tells "exactly the limit" from "more".
+    let mut bytes = Vec::with_capacity(expected);
+    stream.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
-        return Err(too_large());
+        return Err(too_large(limit, what));
     }
     Ok(bytes)
+}
+
+fn too_large(limit: u64, what: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::FileTooLarge,
+        format!("the {what} is larger than {limit} bytes"),
+    )
 }
 
 /// Who besides the users `trusted` takes could write to what `meta`
@@ -150,7 +162,11 @@ pub fn others_may_change(_path: &Path) -> std::io::Result<Option<String>> {
 /// byte-order mark, which some editors save, is not part of the text: left
 /// in, it would make a JSON file unreadable, or a pattern's name another.
 pub fn read_capped_text(path: &Path, limit: u64, what: &str) -> std::io::Result<String> {
-    let mut bytes = read_capped(path, limit, what)?;
+    into_text(read_capped(path, limit, what)?, what)
+}
+
+/// `bytes` read as [`read_capped_text`] reads a file's.
+pub fn into_text(mut bytes: Vec<u8>, what: &str) -> std::io::Result<String> {
     let mark = bytes.len() - crate::input::without_byte_order_mark(&bytes).len();
     bytes.drain(..mark);
     String::from_utf8(bytes).map_err(|_| {

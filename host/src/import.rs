@@ -16,7 +16,6 @@
 
 pub mod logstash_conf;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -55,6 +54,9 @@ pub struct Imported {
     /// What stays in Logstash, a line each (`12: a conditional`).
     pub stays: Vec<String>,
     pub summary: String,
+    /// `toml` as read back, which shows it is a config `check`, `run` and
+    /// `serve` take as it is.
+    config: crate::config::Config,
 }
 
 /// Reads `args.logstash_conf`, converts it, and writes `--logstash-out`.
@@ -72,7 +74,7 @@ pub fn import(args: &ImportArgs) -> Result<Imported, String> {
     let shown = crate::files::shown(&args.logstash_conf);
     let text = read(&args.logstash_conf).map_err(|e| format!("{shown}: {e}"))?;
     let mut imported = convert(&text, &shown, &args.pipeline, url)?;
-    loads(&imported.toml)?;
+    loads(&imported.config)?;
     match &args.logstash_out {
         Some(out) => {
             write_logstash(out, &args.logstash_conf, &imported.logstash)?;
@@ -95,19 +97,15 @@ pub fn import(args: &ImportArgs) -> Result<Imported, String> {
     Ok(imported)
 }
 
-/// Loads every pipeline of `toml` as `check` does, filters and all, so
+/// Loads every pipeline of `config` as `check` does, filters and all, so
 /// that an option the filter refuses (where Logstash would have turned its
 /// value into the option's type) is found now, not when the sidecar starts.
-fn loads(toml: &str) -> Result<(), String> {
-    let config =
-        crate::config::Config::parse(toml, Path::new("(imported)")).map_err(|e| e.to_string())?;
+fn loads(config: &crate::config::Config) -> Result<(), String> {
     let engine = crate::engine::Engine::new(config.engine.clone()).map_err(|e| e.to_string())?;
-    let mut problems = Vec::new();
-    for name in config.pipelines.keys() {
-        if let Err(errors) = config.check_pipeline(&engine, name) {
-            problems.extend(errors.iter().map(|e| format!("  {e}")));
-        }
-    }
+    let checked = crate::check::load_pipelines(config, &engine);
+    let mut problems: Vec<String> = (checked.problems.iter())
+        .map(|e| format!("  {e}"))
+        .collect();
     if problems.is_empty() {
         return Ok(());
     }
@@ -127,24 +125,9 @@ fn read(path: &Path) -> std::io::Result<String> {
     if path != Path::new("-") {
         return crate::files::read_capped_text(path, limit, "Logstash config");
     }
-    let mut bytes = Vec::new();
-    std::io::stdin()
-        .lock()
-        .take(limit + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(std::io::Error::other(format!(
-            "the Logstash config is over {} MiB",
-            limit >> 20
-        )));
-    }
-    let text = crate::input::without_byte_order_mark(&bytes);
-    String::from_utf8(text.to_vec()).map_err(|_| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "the Logstash config is not UTF-8 text",
-        )
-    })
+    let what = "Logstash config";
+    let bytes = crate::files::read_stream_capped(std::io::stdin().lock(), 0, limit, what)?;
+    crate::files::into_text(bytes, what)
 }
 
 fn write_logstash(out: &Path, input: &Path, text: &str) -> Result<(), String> {
@@ -152,7 +135,8 @@ fn write_logstash(out: &Path, input: &Path, text: &str) -> Result<(), String> {
     let shown = crate::files::shown(out);
     // By device and inode, so that a symbolic or a hard link is caught too.
     let identity = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
-    if identity(out).is_some() && identity(out) == identity(input) {
+    let written = identity(out);
+    if written.is_some() && written == identity(input) {
         return Err(format!(
             "{shown}: --logstash-out names the file being imported; write beside it"
         ));
@@ -186,8 +170,7 @@ pub fn convert(text: &str, source: &str, pipeline: &str, url: &str) -> Result<Im
         n => (1..=n).map(|i| format!("{pipeline}-{i}")).collect(),
     };
     let toml = write_toml(&found.runs, &names, source, url)?;
-    // The text must be a config `check`, `run` and `serve` take as it is.
-    crate::config::Config::parse(&toml, Path::new("(imported)"))
+    let config = crate::config::Config::parse(&toml, Path::new("(imported)"))
         .map_err(|e| format!("the imported config is refused: {e}"))?;
     let logstash = rewrite(text, &found.runs, &names, url);
     let moved: usize = found.runs.iter().map(Vec::len).sum();
@@ -209,6 +192,7 @@ pub fn convert(text: &str, source: &str, pipeline: &str, url: &str) -> Result<Im
         logstash,
         stays: found.stays,
         summary,
+        config,
     })
 }
 
@@ -306,9 +290,9 @@ fn entry_of(plugin: &Plugin, source: &str) -> Result<toml::Table, String> {
                 })?;
             }
         }
-        if let ("id", Some(Value::String(id))) = (attribute.name.as_str(), config.get("id")) {
-            entry.insert("name".into(), id.clone().into());
-        }
+    }
+    if let Some(Value::String(id)) = config.get("id") {
+        entry.insert("name".into(), id.clone().into());
     }
     if !config.is_empty() {
         entry.insert("config".into(), toml_value(&Value::Object(config)));

@@ -138,6 +138,16 @@ fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
         assert_eq!(std::fs::read_to_string(input).unwrap(), conf);
     }
 
+    // Stdin is held to the config cap, as a named file is.
+    let huge = vec![b' '; (16 << 20) + 1];
+    let refused = wasmstash(&["import", "-"], &huge);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("-: the Logstash config is larger than 16777216 bytes"),
+        "{}",
+        text(&refused.stderr)
+    );
+
     // The sidecar's URL goes into logstash.conf, so it must be one.
     for url in ["ftp://side", "http://side:9700/a b", "http://x\"y", ""] {
         let refused = wasmstash(&["import", input, "--url", url], b"");

@@ -103,11 +103,15 @@ impl Reader<'_> {
     }
 
     fn line(&self) -> usize {
-        self.position(self.at).0
+        self.line_at(self.at)
+    }
+
+    fn line_at(&self, at: usize) -> usize {
+        self.line_starts.partition_point(|&start| start <= at)
     }
 
     fn position(&self, at: usize) -> (usize, usize) {
-        let line = self.line_starts.partition_point(|&start| start <= at);
+        let line = self.line_at(at);
         let column = self.text[self.line_starts[line - 1]..at].chars().count() + 1;
         (line, column)
     }
@@ -299,7 +303,7 @@ impl Reader<'_> {
                 self.at += 1;
                 return Ok(Plugin {
                     name,
-                    line: self.position(start).0,
+                    line: self.line_at(start),
                     span: start..self.at,
                     attributes,
                 });
