@@ -98,8 +98,8 @@ pub fn import(args: &ImportArgs) -> Result<Imported, String> {
 }
 
 /// Loads every pipeline of `config` as `check` does, filters and all, so
-/// that an option the filter refuses (where Logstash would have turned its
-/// value into the option's type) is found now, not when the sidecar starts.
+/// that an option a filter refuses is found now, not when the sidecar
+/// starts.
 fn loads(config: &crate::config::Config) -> Result<(), String> {
     let engine = crate::engine::Engine::new(config.engine.clone()).map_err(|e| e.to_string())?;
     let checked = crate::check::load_pipelines(config, &engine);
@@ -111,10 +111,9 @@ fn loads(config: &crate::config::Config) -> Result<(), String> {
     }
     problems.insert(
         0,
-        "the imported filters do not load as written (Logstash turns some option values into \
-         the option's type, `\"false\"` into false, `\"5000\"` into 5000; wasmstash takes \
-         true and false as booleans and the rest as written): edit these in the \
-         logstash.conf and import again"
+        "the imported filters do not load (an option's value is read as Logstash reads it, \
+         so most of these Logstash refuses too): edit these in the logstash.conf and import \
+         again"
             .to_string(),
     );
     Err(problems.join("\n"))
@@ -265,18 +264,16 @@ fn substituted(plugin: &Plugin) -> Vec<String> {
 
 /// A filter's entry: `filter`, its Logstash `id` as the `name` that labels
 /// it in metrics and failure records, and its config. An option given
-/// more than once is merged as Logstash merges it. `true` and `false`
-/// become booleans, as Logstash's validation makes them for its boolean
-/// options (the config's text holds them as words or strings).
+/// more than once is merged as Logstash merges it. Values stay as the
+/// config's text holds them (`false` is the text "false" there): the
+/// filters turn an option's value into its type as Logstash's validation
+/// does, so `"false"` reads as false only where the option is a boolean.
 fn entry_of(plugin: &Plugin, source: &str) -> Result<toml::Table, String> {
     let mut entry = toml::Table::new();
     entry.insert("filter".into(), plugin.name.clone().into());
     let mut config = serde_json::Map::new();
     for attribute in &plugin.attributes {
-        let value = match &attribute.value {
-            Value::String(text) if text == "true" || text == "false" => Value::Bool(text == "true"),
-            other => other.clone(),
-        };
+        let value = attribute.value.clone();
         // Merged in place: the option keeps its first place in the config.
         match config.get_mut(&attribute.name) {
             None => drop(config.insert(attribute.name.clone(), value)),

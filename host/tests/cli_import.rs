@@ -105,16 +105,32 @@ fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
         (Some("1"), Some("x"))
     );
 
-    // An option the filter reads otherwise than Logstash stops the import
-    // (Logstash would take `"5000"` for a number), naming the filter.
-    let coerced = b"filter { kv { timeout_millis => \"5000\" } }";
-    let refused = wasmstash(&["import", "-"], coerced);
+    // Options take the values Logstash's validation turns into their
+    // type: a number in quotes, a boolean (which its config holds as
+    // text), one value in a list.
+    let coerced = b"filter { kv { timeout_millis => \"5000\" allow_duplicate_values => false \
+                    target => [\"kv\"] } }";
+    let taken = wasmstash(&["import", "-"], coerced);
+    assert!(taken.status.success(), "{}", text(&taken.stderr));
+    std::fs::write(&config, &taken.stdout).unwrap();
+    let run = wasmstash(&["run", "-c", config.to_str().unwrap()], b"a=1 a=1\n");
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(
+        events_of(&run.stdout)[0]["kv"],
+        serde_json::json!({"a": "1"})
+    );
+    // One that Logstash refuses too stops the import, naming the filter.
+    let refused = wasmstash(
+        &["import", "-"],
+        b"filter { kv { timeout_millis => \"5 s\" } }",
+    );
     assert_eq!(refused.status.code(), Some(1));
     assert!(refused.stdout.is_empty());
     let said = text(&refused.stderr);
     assert!(
         said.contains(
-            "(imported): pipeline `main`, filter #1 (`kv`): invalid config: timeout_millis"
+            "(imported): pipeline `main`, filter #1 (`kv`): invalid config: timeout_millis: \
+             invalid type: string \"5 s\", expected a whole number ≥ 0"
         ),
         "{said}"
     );

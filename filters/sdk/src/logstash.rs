@@ -11,6 +11,7 @@ pub mod common;
 pub mod date_format;
 pub mod event_rules;
 pub mod java_number;
+pub(crate) mod option_types;
 pub mod ruby_inspect;
 pub mod ruby_number;
 pub mod text_case;

@@ -65,7 +65,9 @@ output { elasticsearch { hosts => ["http://es:9200"] } }
             "id": "apache_grok",
             // The backslashes are the pattern's, as Logstash keeps them.
             "match": {"message": r#"%{IPORHOST:client} \"%{WORD:verb} \[%{DATA:x}\]"#},
-            "break_on_match": false,
+            // Logstash's config has no booleans; grok reads this one as
+            // Logstash's validation does (see the SDK's option_types.rs).
+            "break_on_match": "false",
             "overwrite": ["message"],
             "timeout_millis": 2500,
             "add_field": {"[@metadata][index]": "app-%{+YYYY.MM.dd}", "n": "1.5"},
@@ -73,7 +75,7 @@ output { elasticsearch { hosts => ["http://es:9200"] } }
     );
     assert_eq!(
         filters[1].1,
-        serde_json::json!({"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"], "keep_empty": true})
+        serde_json::json!({"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"], "keep_empty": "true"})
     );
     assert_eq!(filters[2].1, serde_json::json!({"remove_field": "message"}));
     assert!(imported.stays.is_empty());

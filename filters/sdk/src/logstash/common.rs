@@ -19,6 +19,9 @@
 //! [`EcsCompatibility`] is here too, for filters that take Logstash's
 //! `ecs_compatibility`, so that every filter reads and refuses it alike.
 //!
+//! The filter's own options are read as Logstash reads them, `"5000"` for
+//! a number and `"false"` for a boolean included (see `option_types.rs`).
+//!
 //! Logstash's other options for every plugin, `id`, `enable_metric` and
 //! `periodic_flush`, are taken and have no effect here: a filter's name in
 //! metrics and failure records is the pipeline's `name` for it.
@@ -28,7 +31,7 @@ use serde::{Deserialize, de};
 use serde_json::Map;
 
 use crate::field_ref::FieldPath;
-use crate::logstash::event_rules;
+use crate::logstash::{event_rules, option_types};
 use crate::template::{FieldName, ResolvedField, Template};
 use crate::{Event, Value};
 
@@ -64,12 +67,11 @@ impl<'de, C: DeserializeOwned> Deserialize<'de> for WithCommon<C> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut config = Map::<String, Value>::deserialize(deserializer)?;
         let common = CommonOptions::take_from(&mut config).map_err(D::Error::custom)?;
-        // Read from text, not from the `Value`: with `arbitrary_precision` a
-        // `Value`'s numbers are text too, and a wrong one (`-1` for a count)
-        // says only "invalid number" where the parser says what it expected.
-        let text = Value::Object(config).to_string();
-        let options =
-            read_config(text.as_bytes()).map_err(|e| D::Error::custom(with_common_named(e)))?;
+        // Each option's value turned into its type as Logstash turns it.
+        let options = option_types::read_options(&config).map_err(|e| {
+            let message = in_plain_words(without_position(e.inner()));
+            D::Error::custom(with_common_named(naming_option(e.path(), message)))
+        })?;
         Ok(WithCommon { options, common })
     }
 }
@@ -119,6 +121,7 @@ fn in_plain_words(message: String) -> String {
         "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
         "f32" | "f64" => "a number",
         "a boolean" => "true or false",
+        "a string" | "a borrowed string" => "a string",
         "a sequence" => "a list",
         "a map" => "a table",
         _ if expected.starts_with("struct ") => "a table",

@@ -329,7 +329,7 @@ fn a_value_of_the_wrong_type_names_its_option() {
         "inner: invalid type: string \"x\", expected a table"
     );
     assert_eq!(
-        error(json!({"limit": [1]})),
+        error(json!({"limit": [1, 2]})),
         "limit: invalid type: a list, expected a whole number ≥ 0"
     );
     assert_eq!(
