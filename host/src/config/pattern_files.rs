@@ -45,6 +45,11 @@ pub fn read_into_config(config: &[u8], base: &Path) -> Result<Option<Vec<u8>>, S
         };
     };
     let glob = match config.remove("patterns_files_glob") {
+        // A list of one is its one value, as for Logstash's string options.
+        Some(Value::Array(mut one)) if one.len() == 1 => one.pop(),
+        glob => glob,
+    };
+    let glob = match glob {
         None => DEFAULT_GLOB.to_owned(),
         Some(Value::String(glob)) if !glob.is_empty() => glob,
         Some(other) => {
@@ -232,6 +237,10 @@ mod tests {
         let config = json!({"match": {"message": "%{A}"}, "patterns_dir": "patterns",
                             "patterns_files_glob": "*.grok"});
         assert_eq!(texts(config), ["A a\n"]);
+        // A list of one, which Logstash's config takes for its one value.
+        let config = json!({"match": {"message": "%{A}"}, "patterns_dir": "patterns",
+                            "patterns_files_glob": ["*.grok"]});
+        assert_eq!(texts(config), ["A a\n"]);
         let absolute = dir.path().join("extra.grok").display().to_string();
         let config = json!({"match": {"message": "%{A}"},
                             "patterns_dir": [absolute, "patterns/*/c", "patterns"]});
@@ -270,6 +279,10 @@ mod tests {
             ),
             (
                 json!({"patterns_dir": ".", "patterns_files_glob": ""}),
+                "patterns_files_glob must be",
+            ),
+            (
+                json!({"patterns_dir": ".", "patterns_files_glob": ["*", "*.grok"]}),
                 "patterns_files_glob must be",
             ),
             (json!({"patterns_dir": "[", }), "is not a valid glob"),
