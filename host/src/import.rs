@@ -43,6 +43,12 @@ pub struct ImportArgs {
     /// The sidecar's URL in those `wasm` calls.
     #[arg(long, default_value = "http://127.0.0.1:9700")]
     pub url: String,
+    /// The Logstash pipeline's `pipeline.ecs_compatibility` (logstash.yml),
+    /// which the config file does not hold: given to each grok that does
+    /// not set its own. Without it such a grok runs as `v8`, Logstash 8's
+    /// default; Logstash 7's was `disabled`.
+    #[arg(long, value_name = "MODE", value_parser = ["disabled", "v1", "v8"])]
+    pub ecs_compatibility: Option<String>,
 }
 
 /// What `import` made.
@@ -53,6 +59,7 @@ pub struct Imported {
     pub logstash: String,
     /// What stays in Logstash, a line each (`12: a conditional`).
     pub stays: Vec<String>,
+    /// What was moved where, and then a note a line each.
     pub summary: String,
     /// `toml` as read back, which shows it is a config `check`, `run` and
     /// `serve` take as it is.
@@ -73,7 +80,12 @@ pub fn import(args: &ImportArgs) -> Result<Imported, String> {
     }
     let shown = crate::files::shown(&args.logstash_conf);
     let text = read(&args.logstash_conf).map_err(|e| format!("{shown}: {e}"))?;
-    let mut imported = convert(&text, &shown, &args.pipeline, url)?;
+    let target = Target {
+        pipeline: &args.pipeline,
+        url,
+        ecs_compatibility: args.ecs_compatibility.as_deref(),
+    };
+    let mut imported = convert(&text, &shown, &target)?;
     loads(&imported.config)?;
     match &args.logstash_out {
         Some(out) => {
@@ -143,9 +155,19 @@ fn write_logstash(out: &Path, input: &Path, text: &str) -> Result<(), String> {
     std::fs::write(out, text).map_err(|e| format!("{shown}: cannot write: {e}"))
 }
 
-/// The conversion itself: `source` names the text in messages, `pipeline`
-/// the pipelines (a stem when there are several), `url` the sidecar.
-pub fn convert(text: &str, source: &str, pipeline: &str, url: &str) -> Result<Imported, String> {
+/// Where the imported filters go.
+pub struct Target<'a> {
+    /// The pipelines' name (a stem when there are several).
+    pub pipeline: &'a str,
+    /// The sidecar, for the `wasm` calls.
+    pub url: &'a str,
+    /// The Logstash pipeline's `pipeline.ecs_compatibility`, if given.
+    pub ecs_compatibility: Option<&'a str>,
+}
+
+/// The conversion itself: `source` names the text in messages.
+pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, String> {
+    let (pipeline, url) = (target.pipeline, target.url);
     let sections = logstash_conf::parse(text)
         .map_err(|e| format!("{source}:{}:{}: {}", e.line, e.column, e.message))?;
     let mut found = Found::default();
@@ -168,7 +190,7 @@ pub fn convert(text: &str, source: &str, pipeline: &str, url: &str) -> Result<Im
         1 => vec![pipeline.to_string()],
         n => (1..=n).map(|i| format!("{pipeline}-{i}")).collect(),
     };
-    let toml = write_toml(&found.runs, &names, source, url)?;
+    let toml = write_toml(&found.runs, &names, source, target)?;
     let config = crate::config::Config::parse(&toml, Path::new("(imported)"))
         .map_err(|e| format!("the imported config is refused: {e}"))?;
     let logstash = rewrite(text, &found.runs, &names, url);
@@ -185,6 +207,17 @@ pub fn convert(text: &str, source: &str, pipeline: &str, url: &str) -> Result<Im
         0 => {}
         1 => summary.push_str("; 1 part stays in Logstash"),
         n => summary.push_str(&format!("; {n} parts stay in Logstash")),
+    }
+    let unset_ecs = (found.runs.iter().flatten())
+        .filter(|plugin| plugin.name == "grok" && ecs_mode_of(plugin).is_none())
+        .count();
+    if unset_ecs > 0 && target.ecs_compatibility.is_none() {
+        summary.push_str(&format!(
+            "\n{unset_ecs} grok filter(s) without an ecs_compatibility of their own will run \
+             with v8, Logstash 8's default: if the Logstash pipeline sets \
+             pipeline.ecs_compatibility (Logstash 7's default was disabled), import again with \
+             --ecs-compatibility MODE"
+        ));
     }
     Ok(Imported {
         toml,
@@ -268,7 +301,11 @@ fn substituted(plugin: &Plugin) -> Vec<String> {
 /// config's text holds them (`false` is the text "false" there): the
 /// filters turn an option's value into its type as Logstash's validation
 /// does, so `"false"` reads as false only where the option is a boolean.
-fn entry_of(plugin: &Plugin, source: &str) -> Result<toml::Table, String> {
+fn entry_of(
+    plugin: &Plugin,
+    source: &str,
+    pipeline_ecs: Option<&str>,
+) -> Result<toml::Table, String> {
     let mut entry = toml::Table::new();
     entry.insert("filter".into(), plugin.name.clone().into());
     let mut config = serde_json::Map::new();
@@ -287,6 +324,13 @@ fn entry_of(plugin: &Plugin, source: &str) -> Result<toml::Table, String> {
                 })?;
             }
         }
+    }
+    // Only grok's output depends on the mode (json and kv take it, and it
+    // changes nothing there), so only grok is given the pipeline's.
+    if let Some(mode) =
+        pipeline_ecs.filter(|_| plugin.name == "grok" && ecs_mode_of(plugin).is_none())
+    {
+        config.insert("ecs_compatibility".into(), mode.into());
     }
     if let Some(Value::String(id)) = config.get("id") {
         entry.insert("name".into(), id.clone().into());
@@ -376,16 +420,26 @@ fn toml_value(value: &Value) -> toml::Value {
     }
 }
 
+/// The `ecs_compatibility` a plugin sets for itself, if any.
+fn ecs_mode_of(plugin: &Plugin) -> Option<&Value> {
+    (plugin.attributes.iter())
+        .find(|a| a.name == "ecs_compatibility")
+        .map(|a| &a.value)
+}
+
 fn write_toml(
     runs: &[Vec<&Plugin>],
     names: &[String],
     source: &str,
-    url: &str,
+    target: &Target,
 ) -> Result<String, String> {
+    let url = target.url;
     let mut pipelines = toml::Table::new();
     for (run, name) in runs.iter().zip(names) {
         let entries = (run.iter())
-            .map(|plugin| entry_of(plugin, source).map(toml::Value::Table))
+            .map(|plugin| {
+                entry_of(plugin, source, target.ecs_compatibility).map(toml::Value::Table)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let mut pipeline = toml::Table::new();
         pipeline.insert("filters".into(), toml::Value::Array(entries));

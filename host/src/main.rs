@@ -234,7 +234,9 @@ fn main() -> ExitCode {
         Command::Import(args) => match import::import(&args) {
             Ok(imported) => printing(|out| {
                 out.write_all(imported.toml.as_bytes())?;
-                say!("wasmstash import: {}", imported.summary);
+                for line in imported.summary.lines() {
+                    say!("wasmstash import: {line}");
+                }
                 Ok(ExitCode::SUCCESS)
             }),
             Err(error) => {

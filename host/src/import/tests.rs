@@ -1,16 +1,21 @@
 use super::*;
 
 const URL: &str = "http://127.0.0.1:9700";
+const TARGET: Target = Target {
+    pipeline: "main",
+    url: URL,
+    ecs_compatibility: None,
+};
 
 fn imported(conf: &str) -> Imported {
-    match convert(conf, "l.conf", "main", URL) {
+    match convert(conf, "l.conf", &TARGET) {
         Ok(imported) => imported,
         Err(e) => panic!("{e}"),
     }
 }
 
 fn refused(conf: &str) -> String {
-    match convert(conf, "l.conf", "main", URL) {
+    match convert(conf, "l.conf", &TARGET) {
         Ok(imported) => panic!("imported:\n{}", imported.toml),
         Err(e) => e,
     }
@@ -80,7 +85,7 @@ output { elasticsearch { hosts => ["http://es:9200"] } }
     assert_eq!(filters[2].1, serde_json::json!({"remove_field": "message"}));
     assert!(imported.stays.is_empty());
     assert_eq!(
-        imported.summary,
+        imported.summary.lines().next().unwrap(),
         "3 filters from l.conf into pipeline `main`"
     );
     // The filter section becomes one call; the rest is as written.
@@ -159,7 +164,7 @@ fn conditionals_and_other_plugins_stay_and_split_the_runs() {
     );
     assert_eq!(imported.logstash, expected);
     assert_eq!(
-        imported.summary,
+        imported.summary.lines().next().unwrap(),
         "4 filters from l.conf into pipelines `main-1`, `main-2`, `main-3`; 5 parts stay in Logstash"
     );
 }
@@ -318,8 +323,8 @@ fn deep_nesting_is_refused_not_overflowed() {
             close.repeat(n)
         )
     };
-    assert!(convert(&deep("[", "]", 64), "l.conf", "main", URL).is_ok());
-    assert!(convert(&deep("{ a => ", "}", 64), "l.conf", "main", URL).is_ok());
+    assert!(convert(&deep("[", "]", 64), "l.conf", &TARGET).is_ok());
+    assert!(convert(&deep("{ a => ", "}", 64), "l.conf", &TARGET).is_ok());
     for conf in [
         deep("[", "]", 65),
         deep("[", "]", 1_000_000),
@@ -343,8 +348,59 @@ fn a_config_without_filters_to_move_is_refused() {
 
 #[test]
 fn a_pipeline_name_the_config_refuses_is_refused() {
-    let error = convert("filter { json { } }", "l.conf", "../x", URL)
+    let target = Target {
+        pipeline: "../x",
+        ..TARGET
+    };
+    let error = convert("filter { json { } }", "l.conf", &target)
         .err()
         .unwrap();
     assert!(error.contains("a pipeline name must be"), "{error}");
+}
+
+/// Logstash's pipeline-wide `pipeline.ecs_compatibility` lives in
+/// logstash.yml, so the import takes it as an argument and gives it to
+/// each grok that sets no mode of its own; without it, it says which
+/// groks will run as v8.
+#[test]
+fn the_pipeline_ecs_mode_goes_to_each_grok_without_its_own() {
+    let conf = r#"filter {
+  grok { match => { "message" => "%{COMBINEDAPACHELOG}" } }
+  grok { match => { "message" => "%{WORD:w}" } ecs_compatibility => "v1" }
+  json { source => "message" }
+}"#;
+    let modes = |imported: &Imported| -> Vec<Value> {
+        let (_, filters) = pipelines(&imported.toml).remove(0);
+        (filters.iter())
+            .map(|(_, config)| config.get("ecs_compatibility").cloned().unwrap_or_default())
+            .collect()
+    };
+    let target = Target {
+        ecs_compatibility: Some("disabled"),
+        ..TARGET
+    };
+    let given = convert(conf, "l.conf", &target).unwrap();
+    assert_eq!(
+        modes(&given),
+        [
+            serde_json::json!("disabled"),
+            serde_json::json!("v1"),
+            Value::Null
+        ]
+    );
+    assert_eq!(given.summary, "3 filters from l.conf into pipeline `main`");
+
+    let unset = imported(conf);
+    assert_eq!(
+        modes(&unset),
+        [Value::Null, serde_json::json!("v1"), Value::Null]
+    );
+    assert_eq!(
+        unset.summary.lines().nth(1),
+        Some(
+            "1 grok filter(s) without an ecs_compatibility of their own will run with v8, \
+             Logstash 8's default: if the Logstash pipeline sets pipeline.ecs_compatibility \
+             (Logstash 7's default was disabled), import again with --ecs-compatibility MODE"
+        )
+    );
 }
