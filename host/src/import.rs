@@ -43,8 +43,8 @@ pub struct ImportArgs {
     /// The sidecar's URL in those `wasm` calls.
     #[arg(long, default_value = "http://127.0.0.1:9700")]
     pub url: String,
-    /// The Logstash pipeline's `pipeline.ecs_compatibility` (logstash.yml),
-    /// which the config file does not hold: given to each grok that does
+    /// The Logstash pipeline's `pipeline.ecs_compatibility` (logstash.yml or
+    /// pipelines.yml), which the config file does not hold: given to each grok that does
     /// not set its own. Without it such a grok runs as `v8`, Logstash 8's
     /// default; Logstash 7's was `disabled`.
     #[arg(long, value_name = "MODE", value_parser = ["disabled", "v1", "v8"])]
@@ -59,8 +59,10 @@ pub struct Imported {
     pub logstash: String,
     /// What stays in Logstash, a line each (`12: a conditional`).
     pub stays: Vec<String>,
-    /// What was moved where, and then a note a line each.
+    /// What was moved where, in a line.
     pub summary: String,
+    /// What the operator should know of the result, a line each.
+    pub notes: Vec<String>,
     /// `toml` as read back, which shows it is a config `check`, `run` and
     /// `serve` take as it is.
     config: crate::config::Config,
@@ -211,12 +213,13 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
     let unset_ecs = (found.runs.iter().flatten())
         .filter(|plugin| plugin.name == "grok" && ecs_mode_of(plugin).is_none())
         .count();
+    let mut notes = Vec::new();
     if unset_ecs > 0 && target.ecs_compatibility.is_none() {
-        summary.push_str(&format!(
-            "\n{unset_ecs} grok filter(s) without an ecs_compatibility of their own will run \
-             with v8, Logstash 8's default: if the Logstash pipeline sets \
-             pipeline.ecs_compatibility (Logstash 7's default was disabled), import again with \
-             --ecs-compatibility MODE"
+        notes.push(format!(
+            "{unset_ecs} grok filter(s) without an ecs_compatibility of their own will run with \
+             v8, Logstash 8's default: if the Logstash pipeline sets pipeline.ecs_compatibility \
+             (in logstash.yml or pipelines.yml; Logstash 7's default was disabled), import \
+             again with --ecs-compatibility MODE"
         ));
     }
     Ok(Imported {
@@ -224,6 +227,7 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
         logstash,
         stays: found.stays,
         summary,
+        notes,
         config,
     })
 }
@@ -332,7 +336,12 @@ fn entry_of(
     {
         config.insert("ecs_compatibility".into(), mode.into());
     }
-    if let Some(Value::String(id)) = config.get("id") {
+    // `id` is one text to Logstash, which takes a list of one for it.
+    let id = match config.get("id") {
+        Some(Value::Array(one)) if one.len() == 1 => one.first(),
+        id => id,
+    };
+    if let Some(Value::String(id)) = id {
         entry.insert("name".into(), id.clone().into());
     }
     if !config.is_empty() {

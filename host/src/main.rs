@@ -234,8 +234,9 @@ fn main() -> ExitCode {
         Command::Import(args) => match import::import(&args) {
             Ok(imported) => printing(|out| {
                 out.write_all(imported.toml.as_bytes())?;
-                for line in imported.summary.lines() {
-                    say!("wasmstash import: {line}");
+                say!("wasmstash import: {}", imported.summary);
+                for note in &imported.notes {
+                    say!("wasmstash import: {note}");
                 }
                 Ok(ExitCode::SUCCESS)
             }),

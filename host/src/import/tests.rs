@@ -85,7 +85,7 @@ output { elasticsearch { hosts => ["http://es:9200"] } }
     assert_eq!(filters[2].1, serde_json::json!({"remove_field": "message"}));
     assert!(imported.stays.is_empty());
     assert_eq!(
-        imported.summary.lines().next().unwrap(),
+        imported.summary,
         "3 filters from l.conf into pipeline `main`"
     );
     // The filter section becomes one call; the rest is as written.
@@ -164,7 +164,7 @@ fn conditionals_and_other_plugins_stay_and_split_the_runs() {
     );
     assert_eq!(imported.logstash, expected);
     assert_eq!(
-        imported.summary.lines().next().unwrap(),
+        imported.summary,
         "4 filters from l.conf into pipelines `main-1`, `main-2`, `main-3`; 5 parts stay in Logstash"
     );
 }
@@ -389,6 +389,7 @@ fn the_pipeline_ecs_mode_goes_to_each_grok_without_its_own() {
         ]
     );
     assert_eq!(given.summary, "3 filters from l.conf into pipeline `main`");
+    assert!(given.notes.is_empty());
 
     let unset = imported(conf);
     assert_eq!(
@@ -396,11 +397,18 @@ fn the_pipeline_ecs_mode_goes_to_each_grok_without_its_own() {
         [Value::Null, serde_json::json!("v1"), Value::Null]
     );
     assert_eq!(
-        unset.summary.lines().nth(1),
+        unset.notes.first().map(String::as_str),
         Some(
             "1 grok filter(s) without an ecs_compatibility of their own will run with v8, \
-             Logstash 8's default: if the Logstash pipeline sets pipeline.ecs_compatibility \
-             (Logstash 7's default was disabled), import again with --ecs-compatibility MODE"
+             Logstash 8's default: if the Logstash pipeline sets pipeline.ecs_compatibility (in \
+             logstash.yml or pipelines.yml; Logstash 7's default was disabled), import again \
+             with --ecs-compatibility MODE"
         )
     );
+}
+
+#[test]
+fn an_id_in_a_list_of_one_names_the_filter() {
+    let got = pipelines(&imported(r#"filter { json { id => ["j1"] source => "m" } }"#).toml);
+    assert_eq!(got[0].1[0].0, "j1");
 }

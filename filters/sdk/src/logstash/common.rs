@@ -68,7 +68,7 @@ impl<'de, C: DeserializeOwned> Deserialize<'de> for WithCommon<C> {
         let mut config = Map::<String, Value>::deserialize(deserializer)?;
         let common = CommonOptions::take_from(&mut config).map_err(D::Error::custom)?;
         // Each option's value turned into its type as Logstash turns it.
-        let options = option_types::read_options(&config).map_err(|e| {
+        let options = option_types::read_options(config).map_err(|e| {
             let message = in_plain_words(without_position(e.inner()));
             D::Error::custom(with_common_named(naming_option(e.path(), message)))
         })?;
@@ -149,8 +149,19 @@ impl CommonOptions {
     /// Takes the four options out of `config`, leaving the filter's own.
     fn take_from(config: &mut Map<String, Value>) -> Result<CommonOptions, String> {
         let mut take = |key: &str| config.remove(key).unwrap_or(Value::Null);
-        for ignored in PLUGIN_OPTIONS {
-            take(ignored);
+        // Taken and unused, but checked as Logstash checks them, so that
+        // what it would refuse is not carried along.
+        let id = take("id");
+        if !id.is_null() {
+            option_types::read_option::<String>(&id)
+                .map_err(|e| format!("id: {}", in_plain_words(e.to_string())))?;
+        }
+        for flag in ["enable_metric", "periodic_flush"] {
+            let value = take(flag);
+            if !value.is_null() {
+                option_types::read_option::<bool>(&value)
+                    .map_err(|e| format!("{flag}: {}", in_plain_words(e.to_string())))?;
+            }
         }
         let add_field = match take("add_field") {
             Value::Null => Vec::new(),
@@ -331,10 +342,6 @@ pub fn tags<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D
 pub fn fields<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     one_or_many(deserializer, "expected a field or a list of fields")
 }
-
-/// Options every Logstash plugin takes that mean nothing to a filter here
-/// (see the module's doc).
-const PLUGIN_OPTIONS: [&str; 3] = ["id", "enable_metric", "periodic_flush"];
 
 /// How an unknown option's message names the options every filter takes.
 const COMMON_OPTIONS: &str =

@@ -205,6 +205,29 @@ fn logstash_shapes_of_the_options_are_taken() {
     );
     let keyless = common(json!({"add_field": [1, "x"]})).err().unwrap();
     assert!(keyless.contains("expected a key, not 1"), "{keyless}");
+    // The options for every plugin take what Logstash takes, and no more.
+    let config = json!({"id": ["f"], "enable_metric": "false", "periodic_flush": ["true"]});
+    assert!(common(config).is_ok());
+    for (config, error) in [
+        (
+            json!({"id": ["a", "b"]}),
+            "id: invalid type: a list, expected a string",
+        ),
+        (
+            json!({"id": 5}),
+            "id: invalid type: integer `5`, expected a string",
+        ),
+        (
+            json!({"enable_metric": "yes"}),
+            "enable_metric: invalid type: string \"yes\", expected true or false",
+        ),
+        (
+            json!({"periodic_flush": 1}),
+            "periodic_flush: invalid type: integer `1`, expected true or false",
+        ),
+    ] {
+        assert_eq!(common(config).err().as_deref(), Some(error));
+    }
 }
 
 #[test]

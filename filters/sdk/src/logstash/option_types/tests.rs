@@ -29,6 +29,13 @@ struct Options {
     list: Vec<String>,
     #[serde(default)]
     table: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    inner: Option<Inner>,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+struct Inner {
+    counts: Vec<u64>,
 }
 
 fn read(config: serde_json::Value) -> Result<Options, String> {
@@ -56,6 +63,11 @@ fn text_that_logstash_reads_as_a_boolean_is_one() {
         read(json!({"flag": ["true", "false"]})).unwrap_err(),
         "flag: invalid type: a list, expected true or false"
     );
+    // `[*value]` unwraps one list, not two.
+    assert_eq!(
+        read(json!({"flag": [["true"]]})).unwrap_err(),
+        "flag: invalid type: a list, expected true or false"
+    );
 }
 
 #[test]
@@ -79,11 +91,18 @@ fn text_that_ruby_writes_back_unchanged_is_a_number() {
             format!("ratio: invalid type: string {refused:?}, expected a number"),
         );
     }
-    // Text with a point is a float, which a whole number refuses, as a
-    // float written as a number is.
+    // Text with a point is a float. One with no fraction serves where a
+    // whole number is wanted, as Logstash's 5000.0 does; 1.5 does not.
+    assert_eq!(read(json!({"count": "5000.0"})).unwrap().count, 5000);
+    assert_eq!(read(json!({"count": 5000.0})).unwrap().count, 5000);
+    assert_eq!(read(json!({"limit": "0.0"})).unwrap().limit, Some(0));
     assert_eq!(
         read(json!({"count": "1.5"})).unwrap_err(),
         "count: invalid type: floating point `1.5`, expected a whole number ≥ 0"
+    );
+    assert_eq!(
+        read(json!({"count": [["5000"]]})).unwrap_err(),
+        "count: invalid type: a list, expected a whole number ≥ 0"
     );
     assert_eq!(
         read(json!({"count": "-1"})).unwrap_err(),
@@ -105,6 +124,9 @@ fn a_list_of_one_value_is_that_value() {
         read(json!({"name": ["x", "y"]})).unwrap_err(),
         "name: invalid type: a list, expected a string"
     );
+    assert!(
+        (read(json!({"mode": [["v1"]]})).unwrap_err()).starts_with("mode: invalid type: sequence")
+    );
 }
 
 #[test]
@@ -121,6 +143,26 @@ fn nothing_inside_a_list_or_a_table_is_turned() {
         read(json!({"list": "x"})).unwrap_err(),
         "list: invalid type: string \"x\", expected a list"
     );
+}
+
+/// A number where it does not belong says what number it is, at any depth,
+/// and a number kept as a `Value` keeps the digits it was written with.
+#[test]
+fn wrong_numbers_are_named_and_kept_numbers_unchanged() {
+    assert_eq!(
+        read(json!({"name": 5})).unwrap_err(),
+        "name: invalid type: integer `5`, expected a string"
+    );
+    assert_eq!(
+        read(json!({"list": ["a", 5]})).unwrap_err(),
+        "list[1]: invalid type: integer `5`, expected a string"
+    );
+    assert_eq!(
+        read(json!({"inner": {"counts": [1, -1]}})).unwrap_err(),
+        "inner.counts[1]: invalid value: integer `-1`, expected a whole number ≥ 0"
+    );
+    let table: serde_json::Value = serde_json::from_str(r#"{"table": {"n": 1.50}}"#).unwrap();
+    assert_eq!(read(table).unwrap().table["n"].to_string(), "1.50");
 }
 
 #[test]
