@@ -86,6 +86,8 @@ pub fn import(args: &ImportArgs) -> Result<Imported, String> {
         pipeline: &args.pipeline,
         url,
         ecs_compatibility: args.ecs_compatibility.as_deref(),
+        working_dir: &std::env::current_dir()
+            .map_err(|e| format!("cannot tell the current directory: {e}"))?,
     };
     let mut imported = convert(&text, &shown, &target)?;
     loads(&imported.config)?;
@@ -165,6 +167,9 @@ pub struct Target<'a> {
     pub url: &'a str,
     /// The Logstash pipeline's `pipeline.ecs_compatibility`, if given.
     pub ecs_compatibility: Option<&'a str>,
+    /// Where relative paths in the config are read from: the current
+    /// directory, standing for Logstash's working directory.
+    pub working_dir: &'a Path,
 }
 
 /// The conversion itself: `source` names the text in messages.
@@ -177,8 +182,8 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
         found.runs_in(&section.items);
     }
     if found.runs.is_empty() {
-        found.problems.push(format!(
-            "it has no filter to import (those with a built-in: {})",
+        return Err(format!(
+            "{source}: it has no filter to import (those with a built-in: {})",
             MOVABLE.join(", ")
         ));
     }
@@ -192,7 +197,8 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
         1 => vec![pipeline.to_string()],
         n => (1..=n).map(|i| format!("{pipeline}-{i}")).collect(),
     };
-    let toml = write_toml(&found.runs, &names, source, target)?;
+    let mut notes = Vec::new();
+    let toml = write_toml(&found.runs, &names, source, target, &mut notes)?;
     let config = crate::config::Config::parse(&toml, Path::new("(imported)"))
         .map_err(|e| format!("the imported config is refused: {e}"))?;
     let logstash = rewrite(text, &found.runs, &names, url);
@@ -213,7 +219,6 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
     let unset_ecs = (found.runs.iter().flatten())
         .filter(|plugin| plugin.name == "grok" && ecs_mode_of(plugin).is_none())
         .count();
-    let mut notes = Vec::new();
     if unset_ecs > 0 && target.ecs_compatibility.is_none() {
         notes.push(format!(
             "{unset_ecs} grok filter(s) without an ecs_compatibility of their own will run with \
@@ -308,7 +313,8 @@ fn substituted(plugin: &Plugin) -> Vec<String> {
 fn entry_of(
     plugin: &Plugin,
     source: &str,
-    pipeline_ecs: Option<&str>,
+    target: &Target,
+    notes: &mut Vec<String>,
 ) -> Result<toml::Table, String> {
     let mut entry = toml::Table::new();
     entry.insert("filter".into(), plugin.name.clone().into());
@@ -331,10 +337,25 @@ fn entry_of(
     }
     // Only grok's output depends on the mode (json and kv take it, and it
     // changes nothing there), so only grok is given the pipeline's.
+    let pipeline_ecs = target.ecs_compatibility;
     if let Some(mode) =
         pipeline_ecs.filter(|_| plugin.name == "grok" && ecs_mode_of(plugin).is_none())
     {
         config.insert("ecs_compatibility".into(), mode.into());
+    }
+    if plugin.name == "grok"
+        && let Some(dirs) = config.get_mut("patterns_dir")
+    {
+        let line = (plugin.attributes.iter())
+            .find(|a| a.name == "patterns_dir")
+            .map_or(plugin.line, |a| a.line);
+        for (written, absolute) in anchored(dirs, target.working_dir) {
+            notes.push(format!(
+                "{source}:{line}: grok's patterns_dir `{written}` is written as `{absolute}`, read \
+                 from the current directory (Logstash reads a relative path from its own working \
+                 directory): check that it names the pattern files meant"
+            ));
+        }
     }
     // `id` is one text to Logstash, which takes a list of one for it.
     let id = match config.get("id") {
@@ -436,19 +457,49 @@ fn ecs_mode_of(plugin: &Plugin) -> Option<&Value> {
         .map(|a| &a.value)
 }
 
+/// grok's `patterns_dir` entries, made absolute from `working_dir` where
+/// relative: the written config would read a relative one from its own
+/// directory, and the import's load check from the current one, so one
+/// reading is fixed for both. Returns each entry changed, as (was, is).
+fn anchored(dirs: &mut Value, working_dir: &Path) -> Vec<(String, String)> {
+    let entries: Vec<&mut Value> = match dirs {
+        Value::Array(entries) => entries.iter_mut().collect(),
+        one => vec![one],
+    };
+    let mut changed = Vec::new();
+    for entry in entries {
+        let Value::String(path) = entry else { continue };
+        let relative = Path::new(path.as_str());
+        if !relative.is_relative() {
+            continue;
+        }
+        let plain: PathBuf = (relative.components())
+            .filter(|c| *c != std::path::Component::CurDir)
+            .collect();
+        // A directory name that is not UTF-8 cannot go into TOML; left
+        // relative, the load check still reads it from here.
+        if let Some(absolute) = working_dir.join(plain).to_str() {
+            changed.push((
+                std::mem::replace(path, absolute.to_owned()),
+                absolute.to_owned(),
+            ));
+        }
+    }
+    changed
+}
+
 fn write_toml(
     runs: &[Vec<&Plugin>],
     names: &[String],
     source: &str,
     target: &Target,
+    notes: &mut Vec<String>,
 ) -> Result<String, String> {
     let url = target.url;
     let mut pipelines = toml::Table::new();
     for (run, name) in runs.iter().zip(names) {
         let entries = (run.iter())
-            .map(|plugin| {
-                entry_of(plugin, source, target.ecs_compatibility).map(toml::Value::Table)
-            })
+            .map(|plugin| entry_of(plugin, source, target, notes).map(toml::Value::Table))
             .collect::<Result<Vec<_>, _>>()?;
         let mut pipeline = toml::Table::new();
         pipeline.insert("filters".into(), toml::Value::Array(entries));

@@ -32,9 +32,12 @@
 //! and in a list Logstash prints an object as Java's `Map.toString`
 //! (`{k=v}`), where here it is the same JSON.
 //!
-//! The date references print nothing when the event has no `@timestamp`,
-//! as Logstash's do (there it can only be missing, not wrong; here one that
-//! is not a timestamp as Logstash writes it counts as missing). A pattern
+//! The date references print nothing when the event's `@timestamp` is null
+//! or not a timestamp as Logstash writes it, as Logstash's print nothing
+//! for an event without one. An event with no `@timestamp` member at all (a
+//! line `wasmstash run` read) stands for a new Logstash event, which is
+//! dated when it is made: for it these, and `%{@timestamp}` itself, print
+//! the current time. A pattern
 //! that Joda or java.time refuses is an exception in Logstash, which stops
 //! the pipeline at the first event with a timestamp; [`Template::check`]
 //! finds it when the config is read, and a refused pattern that gets to
@@ -447,7 +450,15 @@ mod tests {
         crate::host::freeze_native_clock(Some(1_443_657_600_000_000_000));
         let text = "app-%{+YYYY.MM.dd}-%{{yyyy}}-%{+%s}";
         assert_eq!(event.sprintf(text), "app-2015.10.01-2015-1443657600");
+        // The field itself too, as Logstash's `received_at => "%{@timestamp}"`.
+        let text = "%{@timestamp} %{[@timestamp]} %{[@timestamp][x]}";
+        let dated = "2015-10-01T00:00:00.000Z 2015-10-01T00:00:00.000Z %{[@timestamp][x]}";
+        assert_eq!(event.sprintf(text), dated);
+        assert_eq!(Template::new(text).render(&event), dated);
         crate::host::freeze_native_clock(None);
+        // One that is there but null prints as a null field does: as written.
+        let event = Event::parse(br#"{"@timestamp":null}"#).unwrap();
+        assert_eq!(event.sprintf("%{@timestamp}"), "%{@timestamp}");
     }
 
     #[test]

@@ -451,12 +451,16 @@ impl Reader<'_> {
                     self.at += 1;
                     return Ok(Value::Object(entries));
                 }
-                // Logstash's grammar has no commas here; configs written
-                // as if it had are common, and mean the same.
-                Some(b',') if !entries.is_empty() => self.at += 1,
+                // `hashentry (whitespace hashentry)*` in Logstash's grammar:
+                // a comma there stops Logstash from loading the file.
+                Some(b',') => {
+                    return Err(self.error(
+                        "a comma between hash entries, which Logstash refuses: separate them \
+                         with spaces or line breaks",
+                    ));
+                }
                 _ => {}
             }
-            self.skip_blank();
             let key_at = self.at;
             let key = match self.peek() {
                 Some(b'-' | b'0'..=b'9') => self.number()?.to_string(),

@@ -1,21 +1,24 @@
 use super::*;
 
 const URL: &str = "http://127.0.0.1:9700";
-const TARGET: Target = Target {
-    pipeline: "main",
-    url: URL,
-    ecs_compatibility: None,
-};
+fn target() -> Target<'static> {
+    Target {
+        pipeline: "main",
+        url: URL,
+        ecs_compatibility: None,
+        working_dir: Path::new("/logstash"),
+    }
+}
 
 fn imported(conf: &str) -> Imported {
-    match convert(conf, "l.conf", &TARGET) {
+    match convert(conf, "l.conf", &target()) {
         Ok(imported) => imported,
         Err(e) => panic!("{e}"),
     }
 }
 
 fn refused(conf: &str) -> String {
-    match convert(conf, "l.conf", &TARGET) {
+    match convert(conf, "l.conf", &target()) {
         Ok(imported) => panic!("imported:\n{}", imported.toml),
         Err(e) => e,
     }
@@ -49,7 +52,7 @@ filter {
     break_on_match => false   # a comment
     overwrite => [ "message" ]
     timeout_millis => 2500
-    add_field => { "[@metadata][index]" => "app-%{+YYYY.MM.dd}", "n" => "1.5" }
+    add_field => { "[@metadata][index]" => "app-%{+YYYY.MM.dd}" "n" => "1.5" }
   }
   date { match => [ 'timestamp', 'dd/MMM/yyyy:HH:mm:ss Z' ] keep_empty => "true" }
   mutate { remove_field => message }
@@ -297,6 +300,10 @@ fn syntax_errors_name_the_line_and_column() {
             "l.conf:1:23: expected `,`, found `2`",
         ),
         (
+            "filter { mutate { add_field => { \"a\" => 1, \"b\" => 2 } } }",
+            "l.conf:1:42: a comma between hash entries, which Logstash refuses",
+        ),
+        (
             "filter { if { kv {} } }",
             "l.conf:1:13: `if` without a condition",
         ),
@@ -323,8 +330,8 @@ fn deep_nesting_is_refused_not_overflowed() {
             close.repeat(n)
         )
     };
-    assert!(convert(&deep("[", "]", 64), "l.conf", &TARGET).is_ok());
-    assert!(convert(&deep("{ a => ", "}", 64), "l.conf", &TARGET).is_ok());
+    assert!(convert(&deep("[", "]", 64), "l.conf", &target()).is_ok());
+    assert!(convert(&deep("{ a => ", "}", 64), "l.conf", &target()).is_ok());
     for conf in [
         deep("[", "]", 65),
         deep("[", "]", 1_000_000),
@@ -340,7 +347,7 @@ fn a_config_without_filters_to_move_is_refused() {
     for conf in ["input { stdin { } }", "# nothing\n", "filter { geoip { } }"] {
         let error = refused(conf);
         assert!(
-            error.starts_with("l.conf:it has no filter to import"),
+            error.starts_with("l.conf: it has no filter to import"),
             "{error}"
         );
     }
@@ -350,7 +357,7 @@ fn a_config_without_filters_to_move_is_refused() {
 fn a_pipeline_name_the_config_refuses_is_refused() {
     let target = Target {
         pipeline: "../x",
-        ..TARGET
+        ..target()
     };
     let error = convert("filter { json { } }", "l.conf", &target)
         .err()
@@ -377,7 +384,7 @@ fn the_pipeline_ecs_mode_goes_to_each_grok_without_its_own() {
     };
     let target = Target {
         ecs_compatibility: Some("disabled"),
-        ..TARGET
+        ..target()
     };
     let given = convert(conf, "l.conf", &target).unwrap();
     assert_eq!(
@@ -411,4 +418,36 @@ fn the_pipeline_ecs_mode_goes_to_each_grok_without_its_own() {
 fn an_id_in_a_list_of_one_names_the_filter() {
     let got = pipelines(&imported(r#"filter { json { id => ["j1"] source => "m" } }"#).toml);
     assert_eq!(got[0].1[0].0, "j1");
+}
+
+/// A relative `patterns_dir` is read by Logstash from its working
+/// directory; the import reads it from the current one and writes it
+/// absolute, so the config it checked is the one it wrote, and says so.
+#[test]
+fn a_relative_patterns_dir_is_written_absolute_with_a_note() {
+    let conf = r#"filter {
+  grok {
+    patterns_dir => ["./patterns", "/etc/patterns", "more/*.grok"]
+    ecs_compatibility => "v8"
+    match => { "message" => "%{WORD:w}" }
+  }
+}"#;
+    let imported = imported(conf);
+    let table: toml::Table = imported.toml.parse().unwrap();
+    let grok = &table["pipelines"]["main"]["filters"][0]["config"];
+    assert_eq!(
+        grok["patterns_dir"],
+        toml::Value::Array(vec![
+            "/logstash/patterns".into(),
+            "/etc/patterns".into(),
+            "/logstash/more/*.grok".into()
+        ])
+    );
+    assert_eq!(imported.notes.len(), 2, "{:?}", imported.notes);
+    assert_eq!(
+        imported.notes[0],
+        "l.conf:3: grok's patterns_dir `./patterns` is written as `/logstash/patterns`, read from \
+         the current directory (Logstash reads a relative path from its own working directory): \
+         check that it names the pattern files meant"
+    );
 }

@@ -58,8 +58,18 @@ impl Event<'_> {
             let written = &rest[start..end];
             match reference {
                 Reference::Field(field) => match self.get(field) {
-                    Some(Value::Null) | None => out.push_str(written),
+                    Some(Value::Null) => out.push_str(written),
                     Some(value) => crate::template::push_value_text(value, &mut out),
+                    // No `@timestamp` at all: the event stands for a new
+                    // Logstash one, whose `@timestamp` is the time it was
+                    // made (see `timestamp`).
+                    None if names_timestamp(field) => {
+                        match *timestamp.get_or_insert_with(|| self.timestamp()) {
+                            Some(time) => time.write(&mut out),
+                            None => out.push_str(written),
+                        }
+                    }
+                    None => out.push_str(written),
                 },
                 Reference::Now => {
                     Timestamp::from_unix_nanos(crate::host::now_unix_nanos()).write(&mut out)
@@ -108,6 +118,12 @@ impl Event<'_> {
         // Read from the input's text: no `Value` is built for it.
         Timestamp::parse(self.get_str("@timestamp")?)
     }
+}
+
+/// Whether a field reference is `@timestamp` (`[@timestamp]` too).
+fn names_timestamp(field: &str) -> bool {
+    let mut segments = crate::field_ref::segments(field);
+    segments.next() == Some("@timestamp") && segments.next().is_none()
 }
 
 /// Appends `value` in decimal.
