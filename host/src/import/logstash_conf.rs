@@ -341,10 +341,30 @@ impl Reader<'_> {
                     let plugin = self.plugin(word, start)?;
                     return Ok(Value::String(plugin.name));
                 }
-                Ok(Value::String(word))
+                self.bareword(word, start).map(Value::String)
             }
             _ => Err(self.error(format!("expected a value, found {}", self.found()))),
         }
+    }
+
+    /// `word`, read at `start` where a value or a hash key goes, if it is
+    /// one Logstash reads unquoted there (its `bareword` rule: a letter or
+    /// `_`, then one or more letters, digits or `_`). Plugin and option
+    /// names may be shorter and hold `-`; values may not.
+    fn bareword(&self, word: String, start: usize) -> Result<String, SyntaxError> {
+        let mut chars = word.chars();
+        let first = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        let rest: Vec<char> = chars.collect();
+        if first && !rest.is_empty() && rest.iter().all(|c| c.is_ascii_alphanumeric() || *c == '_')
+        {
+            return Ok(word);
+        }
+        Err(self.error_at(
+            start,
+            format!("`{word}` unquoted, which Logstash does not read as a value: put it in quotes"),
+        ))
     }
 
     fn string(&mut self) -> Result<String, SyntaxError> {
@@ -464,7 +484,11 @@ impl Reader<'_> {
             let key_at = self.at;
             let key = match self.peek() {
                 Some(b'-' | b'0'..=b'9') => self.number()?.to_string(),
-                _ => self.name()?,
+                Some(b'"' | b'\'') => self.string()?,
+                _ => {
+                    let word = self.name()?;
+                    self.bareword(word, key_at)?
+                }
             };
             self.arrow()?;
             let value = self.value()?;

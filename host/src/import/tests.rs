@@ -304,6 +304,14 @@ fn syntax_errors_name_the_line_and_column() {
             "l.conf:1:42: a comma between hash entries, which Logstash refuses",
         ),
         (
+            "filter { mutate { remove_field => a } }",
+            "l.conf:1:35: `a` unquoted, which Logstash does not read as a value",
+        ),
+        (
+            "filter { mutate { rename => { my-field => \"b\" } } }",
+            "l.conf:1:31: `my-field` unquoted",
+        ),
+        (
             "filter { if { kv {} } }",
             "l.conf:1:13: `if` without a condition",
         ),
@@ -331,7 +339,7 @@ fn deep_nesting_is_refused_not_overflowed() {
         )
     };
     assert!(convert(&deep("[", "]", 64), "l.conf", &target()).is_ok());
-    assert!(convert(&deep("{ a => ", "}", 64), "l.conf", &target()).is_ok());
+    assert!(convert(&deep("{ ab => ", "}", 64), "l.conf", &target()).is_ok());
     for conf in [
         deep("[", "]", 65),
         deep("[", "]", 1_000_000),
