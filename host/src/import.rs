@@ -198,7 +198,7 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
         n => (1..=n).map(|i| format!("{pipeline}-{i}")).collect(),
     };
     let mut notes = Vec::new();
-    let toml = write_toml(&found.runs, &names, source, target, &mut notes)?;
+    let toml = write_toml(text, source, &found.runs, &names, target, &mut notes)?;
     let config = crate::config::Config::parse(&toml, Path::new("(imported)"))
         .map_err(|e| format!("the imported config is refused: {e}"))?;
     let logstash = rewrite(text, &found.runs, &names, url);
@@ -489,25 +489,49 @@ fn anchored(dirs: &mut Value, working_dir: &Path) -> Vec<(String, String)> {
 }
 
 fn write_toml(
+    text: &str,
+    source: &str,
     runs: &[Vec<&Plugin>],
     names: &[String],
-    source: &str,
     target: &Target,
     notes: &mut Vec<String>,
 ) -> Result<String, String> {
     let url = target.url;
-    let mut pipelines = toml::Table::new();
+    // One document a filter, each after its comments: the documents
+    // together are the config, as TOML's `[[...]]` tables add up.
+    let mut body = String::new();
     for (run, name) in runs.iter().zip(names) {
-        let entries = (run.iter())
-            .map(|plugin| entry_of(plugin, source, target, notes).map(toml::Value::Table))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut pipeline = toml::Table::new();
-        pipeline.insert("filters".into(), toml::Value::Array(entries));
-        pipelines.insert(name.clone(), toml::Value::Table(pipeline));
+        for (i, plugin) in run.iter().enumerate() {
+            let entry = entry_of(plugin, source, target, notes)?;
+            // The comments between this filter and the one before it in
+            // the run go with the filter; the run's first keeps its own
+            // in logstash.conf.
+            let between = match i {
+                0 => "",
+                _ => &text[run[i - 1].span.end..plugin.span.start],
+            };
+            let comments = (between.lines().map(str::trim))
+                .filter(|line| line.starts_with('#'))
+                .chain(plugin.comments.iter().map(|c| c.trim()));
+            for comment in comments {
+                // TOML refuses control characters in a comment.
+                body.extend(comment.chars().filter(|c| *c == '\t' || !c.is_control()));
+                body.push('\n');
+            }
+            let document = toml::Table::from_iter([(
+                "pipelines".to_string(),
+                toml::Value::Table(toml::Table::from_iter([(
+                    name.clone(),
+                    toml::Value::Table(toml::Table::from_iter([(
+                        "filters".to_string(),
+                        toml::Value::Array(vec![toml::Value::Table(entry)]),
+                    )])),
+                )])),
+            )]);
+            body.push_str(&toml::to_string(&document).map_err(|e| e.to_string())?);
+            body.push('\n');
+        }
     }
-    let mut document = toml::Table::new();
-    document.insert("pipelines".into(), toml::Value::Table(pipelines));
-    let body = toml::to_string(&document).map_err(|e| e.to_string())?;
     let calls: String = (names.iter())
         .map(|name| format!("#   {}\n", wasm_call(url, name)))
         .collect();

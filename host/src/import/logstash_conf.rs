@@ -19,6 +19,8 @@ pub struct Plugin {
     /// Where it is in the text, from its name to its closing `}`.
     pub span: Range<usize>,
     pub attributes: Vec<Attribute>,
+    /// The comments inside its block, each from its `#` to the line's end.
+    pub comments: Vec<String>,
 }
 
 pub struct Attribute {
@@ -62,6 +64,7 @@ pub fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
         at: 0,
         line_starts,
         depth: 0,
+        comments: Vec::new(),
     };
     let mut sections = Vec::new();
     reader.skip_blank();
@@ -95,6 +98,8 @@ struct Reader<'a> {
     line_starts: Vec<usize>,
     /// Arrays, hashes and branches open around the reader.
     depth: usize,
+    /// Where each comment read so far starts and ends, in order.
+    comments: Vec<Range<usize>>,
 }
 
 impl Reader<'_> {
@@ -142,7 +147,11 @@ impl Reader<'_> {
                 b' ' | b'\t' | b'\r' | b'\n' => self.at += 1,
                 b'#' => {
                     let rest = &self.text[self.at..];
-                    self.at += rest.find('\n').unwrap_or(rest.len());
+                    let end = self.at + rest.find('\n').unwrap_or(rest.len());
+                    if self.comments.last().is_none_or(|c| c.start < self.at) {
+                        self.comments.push(self.at..end);
+                    }
+                    self.at = end;
                 }
                 _ => break,
             }
@@ -301,11 +310,14 @@ impl Reader<'_> {
             self.skip_blank();
             if self.peek() == Some(b'}') {
                 self.at += 1;
+                let first = self.comments.partition_point(|c| c.start < start);
+                let inside = self.comments[first..].iter();
                 return Ok(Plugin {
                     name,
                     line: self.line_at(start),
                     span: start..self.at,
                     attributes,
+                    comments: inside.map(|c| self.text[c.clone()].to_string()).collect(),
                 });
             }
             let line = self.line();

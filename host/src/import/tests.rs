@@ -459,3 +459,31 @@ fn a_relative_patterns_dir_is_written_absolute_with_a_note() {
          check that it names the pattern files meant"
     );
 }
+
+/// The operator's comments move with the filters: those inside a block,
+/// and those between two moved filters, which the `wasm` call replaces.
+#[test]
+fn comments_move_with_their_filters() {
+    let conf = "filter {
+  # Apache lines
+  grok { # the access log
+    match => { \"message\" => \"%{COMBINEDAPACHELOG}\" } # ECS names
+    ecs_compatibility => \"v8\"
+  }
+  # The request time becomes @timestamp.\r
+  date { match => [\"timestamp\", \"dd/MMM/yyyy:HH:mm:ss Z\"] }
+}";
+    let imported = imported(conf);
+    // The comments stand just above the filter they came with.
+    let grok = imported
+        .toml
+        .find("# the access log\n# ECS names\n[[pipelines.main.filters]]\nfilter = \"grok\"");
+    assert!(grok.is_some(), "{}", imported.toml);
+    let date =
+        "# The request time becomes @timestamp.\n[[pipelines.main.filters]]\nfilter = \"date\"";
+    assert!(imported.toml.contains(date), "{}", imported.toml);
+    // The run's first filter's leading comment stays in logstash.conf.
+    assert!(!imported.toml.contains("# Apache lines"));
+    assert!(imported.logstash.contains("# Apache lines"));
+    assert_eq!(pipelines(&imported.toml)[0].1.len(), 2);
+}
