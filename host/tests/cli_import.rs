@@ -130,7 +130,7 @@ fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
     assert!(
         said.contains(
             "(imported): pipeline `main`, filter #1 (`kv`): invalid config: timeout_millis: \
-             invalid type: string \"5 s\", expected a whole number ≥ 0"
+             invalid type: string \"5 s\", expected a number"
         ),
         "{said}"
     );

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasmstash_sdk::field_ref;
-use wasmstash_sdk::logstash::common::{self, EcsCompatibility, WithCommon};
+use wasmstash_sdk::logstash::common::{self, WithCommon};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,19 +38,17 @@ pub struct Settings {
     pub tag_on_failure: Vec<String>,
     #[serde(default = "default_timeout_tag")]
     pub tag_on_timeout: String,
-    /// Wall-clock limit per pattern (or per event, see `timeout_scope`);
-    /// 0 turns it off. Logstash's default.
+    /// Wall-clock limit per pattern (or per event, see `timeout_scope`), in
+    /// milliseconds, a fraction too; 0 or less turns it off. Logstash's
+    /// default.
     #[serde(default = "default_timeout_millis")]
-    pub timeout_millis: u64,
+    pub timeout_millis: f64,
     #[serde(default = "default_timeout_scope")]
     pub timeout_scope: String,
     /// Deterministic limit: backtracking steps per pattern (or per event),
     /// so a pathological pattern is stopped the same way on every machine.
     #[serde(default = "default_timeout_steps")]
     pub timeout_steps: u64,
-    /// `disabled` (legacy pattern set and field names), `v1` or `v8` (ECS).
-    #[serde(default = "default_ecs")]
-    pub ecs_compatibility: EcsCompatibility,
     /// Put captures under this field instead of the event root.
     #[serde(default)]
     pub target: Option<String>,
@@ -76,18 +74,14 @@ fn default_failure_tags() -> Vec<String> {
 fn default_timeout_tag() -> String {
     "_groktimeout".into()
 }
-fn default_timeout_millis() -> u64 {
-    30_000
+fn default_timeout_millis() -> f64 {
+    30_000.0
 }
 fn default_timeout_scope() -> String {
     "pattern".into()
 }
 fn default_timeout_steps() -> u64 {
     1_000_000
-}
-/// Logstash 8 defaults to `v8`, and so do we.
-fn default_ecs() -> EcsCompatibility {
-    EcsCompatibility::V8
 }
 
 /// `match` as (field, patterns) in config order.
@@ -120,9 +114,14 @@ pub fn match_list(value: &Value) -> Result<Vec<(String, Vec<String>)>, String> {
                 add(field, pattern)?;
             }
         }
-        Value::Array(items) if items.len() % 2 == 0 && items.iter().all(Value::is_string) => {
+        // Logstash's flat list for a hash: field, pattern (or patterns), ...
+        Value::Array(items)
+            if items.len() % 2 == 0 && items.iter().step_by(2).all(Value::is_string) =>
+        {
             for pair in items.chunks(2) {
-                add(pair[0].as_str().unwrap(), &pair[1])?;
+                if let Value::String(field) = &pair[0] {
+                    add(field, &pair[1])?;
+                }
             }
         }
         _ => {

@@ -13,7 +13,7 @@ mod library;
 pub use wasmstash_regex as regex;
 
 use serde_json::Value;
-use wasmstash_sdk::logstash::common::{CommonOptions, WithCommon};
+use wasmstash_sdk::logstash::common::{CommonOptions, EcsCompatibility, WithCommon};
 use wasmstash_sdk::logstash::ruby_number;
 use wasmstash_sdk::prelude::*;
 
@@ -82,7 +82,10 @@ impl Filter for Grok {
             options: config,
             common,
         } = config;
-        let set = PatternSet::for_mode(config.ecs_compatibility);
+        // `disabled` is the legacy pattern set and field names, `v1` and
+        // `v8` the ECS ones; Logstash 8 defaults to `v8`, and so does grok.
+        let mode = common.ecs_compatibility().unwrap_or(EcsCompatibility::V8);
+        let set = PatternSet::for_mode(mode);
         if config.patterns_dir.is_some() {
             return Err(
                 "patterns_dir and patterns_files_glob name files, which a filter \
@@ -168,8 +171,10 @@ impl Filter for Grok {
             keep_empty_captures: config.keep_empty_captures,
             tag_on_failure: config.tag_on_failure,
             tag_on_timeout: config.tag_on_timeout,
-            time_limit_nanos: (config.timeout_millis > 0)
-                .then(|| (config.timeout_millis as i64).saturating_mul(1_000_000)),
+            // As grok.rb: a fraction of a millisecond counts, and 0 or less
+            // is no limit. (The float to integer cast saturates.)
+            time_limit_nanos: (config.timeout_millis > 0.0)
+                .then(|| (config.timeout_millis * 1e6).ceil() as i64),
             steps: config.timeout_steps,
             budget_per_event,
             common,

@@ -155,6 +155,37 @@ fn patterns_are_tried_in_order_and_break_on_match() {
     assert_eq!(out["tags"], json!(["_grokparsefailure"]));
 }
 
+/// Logstash's flat list for `match`, a hash option: field, then a pattern
+/// or a list of them, a field given twice collecting its patterns.
+#[test]
+fn match_as_a_flat_list_takes_lists_of_patterns() {
+    let line = json!({"message": "a b"});
+    for form in [
+        json!(["message", ["%{NUMBER:n}", "%{WORD:x} %{WORD:y}"]]),
+        json!(["message", ["%{NUMBER:n}"], "message", "%{WORD:x} %{WORD:y}"]),
+    ] {
+        let out = run(json!({ "match": form }), line.clone());
+        assert_eq!(
+            (out["x"].as_str(), out["y"].as_str()),
+            (Some("a"), Some("b")),
+            "{form}"
+        );
+    }
+    assert!(init_error(json!({"match": [["message"], "%{WORD:x}"]})).contains("match must be"));
+}
+
+/// `timeout_millis` is a number to Logstash: a fraction counts, and 0 or
+/// less turns the clock off.
+#[test]
+fn timeout_millis_takes_what_grok_rb_takes() {
+    let millis = |value: Value| grok(json!({"match": {"message": "x"}, "timeout_millis": value}));
+    assert_eq!(millis(json!(0.5)).time_limit_nanos, Some(500_000));
+    assert_eq!(millis(json!("1.5")).time_limit_nanos, Some(1_500_000));
+    assert_eq!(millis(json!(-1)).time_limit_nanos, None);
+    assert_eq!(millis(json!(0)).time_limit_nanos, None);
+    assert_eq!(millis(json!(30000)).time_limit_nanos, Some(30_000_000_000));
+}
+
 #[test]
 fn several_fields_arrays_and_missing_fields() {
     let out = run(

@@ -10,7 +10,6 @@
 //! keys overwrite the event's; a key written as a field reference
 //! (`[http][method]`) sets that nested field, as Logstash's `event.set`
 //! does. The document's `@timestamp` is read as a time (`timestamp.rs`).
-//! `ecs_compatibility` is accepted and changes nothing, as in Logstash.
 //! A document that would make the event deeper than a filter's result may
 //! be (`json_text::MAX_NESTING`) fails as unreadable text does.
 //!
@@ -24,7 +23,7 @@ mod timestamp;
 mod transcode;
 
 use serde::Deserialize;
-use wasmstash_sdk::logstash::common::{self, CommonOptions, EcsCompatibility, WithCommon};
+use wasmstash_sdk::logstash::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::logstash::event_rules;
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::{field_ref, json_text};
@@ -41,11 +40,6 @@ pub struct Options {
     tag_on_failure: Vec<String>,
     #[serde(default)]
     skip_on_invalid_json: bool,
-    /// Accepted, as Logstash's json accepts it, and without effect: there it
-    /// only decides whether a missing `target` is warned about.
-    #[serde(default)]
-    #[allow(dead_code)]
-    ecs_compatibility: Option<EcsCompatibility>,
 }
 
 fn default_failure_tags() -> Vec<String> {

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::Map;
 use wasmstash_sdk::field_ref;
 use wasmstash_sdk::json_text::{self, MAX_NESTING};
-use wasmstash_sdk::logstash::common::{self, CommonOptions, EcsCompatibility, WithCommon};
+use wasmstash_sdk::logstash::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::logstash::{event_rules, text_case};
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{self, Template};
@@ -75,21 +75,18 @@ pub struct Options {
     whitespace: Whitespace,
     #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]
     tag_on_failure: Vec<String>,
-    /// Logstash's wall-clock limit per event; here only `0`, no limit, has
-    /// an effect (it lifts `timeout_steps`), as the scan is bounded by the
-    /// work it does, which a clock in a sandbox would only blur.
+    /// Logstash's wall-clock limit per event; here only `0` or less, no
+    /// limit, has an effect (it lifts `timeout_steps`), as the scan is
+    /// bounded by the work it does, which a clock in a sandbox would only
+    /// blur.
     #[serde(default)]
-    timeout_millis: Option<u64>,
+    timeout_millis: Option<f64>,
     /// The tag of an event whose scan ran out of steps (see `scan::Steps`).
     #[serde(default = "default_timeout_tag")]
     tag_on_timeout: String,
     /// The base allowance of steps a scan with separator patterns may take.
     #[serde(default = "default_timeout_steps")]
     timeout_steps: u64,
-    /// Accepted as Logstash's kv accepts it; it changes no output there.
-    #[serde(default)]
-    #[allow(dead_code)]
-    ecs_compatibility: Option<EcsCompatibility>,
     /// Pairs stored per event; the rest of the text is ignored and the
     /// event tagged.
     #[serde(default = "default_max_keys")]
@@ -280,7 +277,7 @@ impl Filter for Kv {
             value_split,
             config.whitespace == Whitespace::Lenient,
             config.include_brackets,
-            (config.timeout_millis != Some(0)).then_some(config.timeout_steps),
+            (!config.timeout_millis.is_some_and(|m| m <= 0.0)).then_some(config.timeout_steps),
         );
         Ok(Kv {
             trim_key: class_option("trim_key", &config.trim_key)?,

@@ -588,7 +588,7 @@ fn logstash_options_are_taken_and_checked() {
     assert_eq!(event.to_json(), r#"{"message":"a=1 b=2","a":"1","b":"2"}"#);
     for (bad, expected) in [
         (json!({"ecs_compatibility": "v2"}), "unknown variant `v2`"),
-        (json!({"timeout_millis": -1}), "timeout_millis"),
+        (json!({"timeout_millis": "soon"}), "timeout_millis"),
         // One tag in a list is taken, as Logstash takes it; two are not.
         (json!({"tag_on_timeout": ["a", "b"]}), "tag_on_timeout"),
     ] {

@@ -16,8 +16,9 @@
 //! options Logstash declares as hashes, which its config also takes as a
 //! flat list of keys and values (`rename => [ "a", "b" ]`).
 //!
-//! [`EcsCompatibility`] is here too, for filters that take Logstash's
-//! `ecs_compatibility`, so that every filter reads and refuses it alike.
+//! Logstash's `ecs_compatibility`, which every Logstash 8 plugin takes, is
+//! read here too, once for every filter ([`CommonOptions::ecs_compatibility`]):
+//! grok picks its pattern set by it, and for the others it changes nothing.
 //!
 //! The filter's own options are read as Logstash reads them, `"5000"` for
 //! a number and `"false"` for a boolean included (see `option_types.rs`).
@@ -35,10 +36,11 @@ use crate::logstash::{event_rules, option_types};
 use crate::template::{FieldName, ResolvedField, Template};
 use crate::{Event, Value};
 
-/// Logstash's `ecs_compatibility`. In json and kv it changes no output (in
-/// Logstash it only decides whether a missing `target` is warned about);
-/// grok picks its pattern set by it. Taken so that a config moved over
-/// loads, and checked, so that a misspelt mode is still an error.
+/// Logstash's `ecs_compatibility`. grok picks its pattern set by it; in
+/// the other filters here it changes no output (in Logstash's json and kv
+/// it only decides whether a missing `target` is warned about). Taken by
+/// every filter so that a config moved over loads, and checked, so that a
+/// misspelt mode is still an error.
 #[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum EcsCompatibility {
@@ -61,6 +63,7 @@ pub struct CommonOptions {
     remove_field: Vec<FieldName>,
     add_tag: Vec<Template>,
     remove_tag: Vec<Template>,
+    ecs_compatibility: Option<EcsCompatibility>,
 }
 
 impl<'de, C: DeserializeOwned> Deserialize<'de> for WithCommon<C> {
@@ -156,6 +159,13 @@ impl CommonOptions {
             option_types::read_option::<String>(&id)
                 .map_err(|e| format!("id: {}", in_plain_words(e.to_string())))?;
         }
+        let ecs_compatibility = match take("ecs_compatibility") {
+            Value::Null => None,
+            mode => Some(
+                option_types::read_option::<EcsCompatibility>(&mode)
+                    .map_err(|e| format!("ecs_compatibility: {e}"))?,
+            ),
+        };
         for flag in ["enable_metric", "periodic_flush"] {
             let value = take(flag);
             if !value.is_null() {
@@ -188,7 +198,13 @@ impl CommonOptions {
             remove_field,
             add_tag: templates("add_tag", list("add_tag", take("add_tag"))?)?,
             remove_tag: templates("remove_tag", list("remove_tag", take("remove_tag"))?)?,
+            ecs_compatibility,
         })
+    }
+
+    /// The `ecs_compatibility` the config gives, if it gives one.
+    pub fn ecs_compatibility(&self) -> Option<EcsCompatibility> {
+        self.ecs_compatibility
     }
 
     /// Logstash's `filter_matched`, in its order: `add_field`,
@@ -344,8 +360,8 @@ pub fn fields<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>,
 }
 
 /// How an unknown option's message names the options every filter takes.
-const COMMON_OPTIONS: &str =
-    "`add_field`, `add_tag`, `remove_field`, `remove_tag`, `id`, `enable_metric`, `periodic_flush`";
+const COMMON_OPTIONS: &str = "`add_field`, `add_tag`, `remove_field`, `remove_tag`, `id`, \
+     `enable_metric`, `periodic_flush`, `ecs_compatibility`";
 
 /// For `#[serde(deserialize_with = "wasmstash_sdk::logstash::common::hash")]`: an
 /// option Logstash declares as a hash, given as a map or as its flat list

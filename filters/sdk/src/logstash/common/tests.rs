@@ -205,6 +205,19 @@ fn logstash_shapes_of_the_options_are_taken() {
     );
     let keyless = common(json!({"add_field": [1, "x"]})).err().unwrap();
     assert!(keyless.contains("expected a key, not 1"), "{keyless}");
+    // Every Logstash 8 plugin takes `ecs_compatibility`, so every filter
+    // here does, once, for grok to read.
+    let mode = |config| common(config).map(|c| c.ecs_compatibility());
+    assert_eq!(mode(json!({})), Ok(None));
+    assert_eq!(
+        mode(json!({"ecs_compatibility": ["v1"]})),
+        Ok(Some(EcsCompatibility::V1))
+    );
+    let misspelt = mode(json!({"ecs_compatibility": "v2"})).unwrap_err();
+    assert!(
+        misspelt.starts_with("ecs_compatibility: unknown variant `v2`"),
+        "{misspelt}"
+    );
     // The options for every plugin take what Logstash takes, and no more.
     let config = json!({"id": ["f"], "enable_metric": "false", "periodic_flush": ["true"]});
     assert!(common(config).is_ok());
@@ -296,7 +309,7 @@ fn the_filter_keeps_its_own_options_strict() {
     assert!(unknown.contains("unknown field `add_tags`"), "{unknown}");
     // The common options are named too, not only the filter's own.
     assert!(
-        unknown.ends_with("or one of Logstash's common options: `add_field`, `add_tag`, `remove_field`, `remove_tag`, `id`, `enable_metric`, `periodic_flush`"),
+        unknown.ends_with("or one of Logstash's common options: `add_field`, `add_tag`, `remove_field`, `remove_tag`, `id`, `enable_metric`, `periodic_flush`, `ecs_compatibility`"),
         "{unknown}"
     );
     let bad = read(json!({"tag_on_failure": 3})).unwrap_err().to_string();
