@@ -154,25 +154,11 @@ impl CommonOptions {
         let mut take = |key: &str| config.remove(key).unwrap_or(Value::Null);
         // Taken and unused, but checked as Logstash checks them, so that
         // what it would refuse is not carried along.
-        let id = take("id");
-        if !id.is_null() {
-            option_types::read_option::<String>(&id)
-                .map_err(|e| format!("id: {}", in_plain_words(e.to_string())))?;
-        }
-        let ecs_compatibility = match take("ecs_compatibility") {
-            Value::Null => None,
-            mode => Some(
-                option_types::read_option::<EcsCompatibility>(&mode)
-                    .map_err(|e| format!("ecs_compatibility: {e}"))?,
-            ),
-        };
+        plugin_option::<String>("id", take("id"))?;
         for flag in ["enable_metric", "periodic_flush"] {
-            let value = take(flag);
-            if !value.is_null() {
-                option_types::read_option::<bool>(&value)
-                    .map_err(|e| format!("{flag}: {}", in_plain_words(e.to_string())))?;
-            }
+            plugin_option::<bool>(flag, take(flag))?;
         }
+        let ecs_compatibility = plugin_option("ecs_compatibility", take("ecs_compatibility"))?;
         let add_field = match take("add_field") {
             Value::Null => Vec::new(),
             fields => hash_of(fields)
@@ -263,6 +249,17 @@ impl CommonOptions {
         }
         Ok(())
     }
+}
+
+/// One of the options every Logstash plugin takes, read as Logstash reads
+/// an option of type `T`; `None` when the config does not give it.
+fn plugin_option<T: DeserializeOwned>(key: &str, value: Value) -> Result<Option<T>, String> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    option_types::read_option(&value)
+        .map(Some)
+        .map_err(|e| format!("{key}: {}", in_plain_words(e.to_string())))
 }
 
 /// Templates for `option`, their date patterns checked: one that Joda or
