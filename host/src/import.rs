@@ -198,7 +198,7 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
         n => (1..=n).map(|i| format!("{pipeline}-{i}")).collect(),
     };
     let mut notes = Vec::new();
-    let toml = write_toml(text, source, &found.runs, &names, target, &mut notes)?;
+    let toml = write_toml(source, &found.runs, &names, target, &mut notes)?;
     let config = crate::config::Config::parse(&toml, Path::new("(imported)"))
         .map_err(|e| format!("the imported config is refused: {e}"))?;
     let logstash = rewrite(text, &found.runs, &names, url);
@@ -489,7 +489,6 @@ fn anchored(dirs: &mut Value, working_dir: &Path) -> Vec<(String, String)> {
 }
 
 fn write_toml(
-    text: &str,
     source: &str,
     runs: &[Vec<&Plugin>],
     names: &[String],
@@ -503,17 +502,16 @@ fn write_toml(
     for (run, name) in runs.iter().zip(names) {
         for (i, plugin) in run.iter().enumerate() {
             let entry = entry_of(plugin, source, target, notes)?;
-            // The comments between this filter and the one before it in
-            // the run go with the filter; the run's first keeps its own
-            // in logstash.conf.
-            let between = match i {
-                0 => "",
-                _ => &text[run[i - 1].span.end..plugin.span.start],
+            // The comments before a filter go with it, but for the run's
+            // first, whose own stay in logstash.conf (the `wasm` call
+            // replaces the run from that filter on).
+            let before = if i == 0 {
+                &[][..]
+            } else {
+                &plugin.comments_before[..]
             };
-            let comments = (between.lines().map(str::trim))
-                .filter(|line| line.starts_with('#'))
-                .chain(plugin.comments.iter().map(|c| c.trim()));
-            for comment in comments {
+            for comment in before.iter().chain(&plugin.comments) {
+                let comment = comment.trim_end();
                 // TOML refuses control characters in a comment.
                 body.extend(comment.chars().filter(|c| *c == '\t' || !c.is_control()));
                 body.push('\n');

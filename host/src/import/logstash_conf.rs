@@ -19,7 +19,10 @@ pub struct Plugin {
     /// Where it is in the text, from its name to its closing `}`.
     pub span: Range<usize>,
     pub attributes: Vec<Attribute>,
-    /// The comments inside its block, each from its `#` to the line's end.
+    /// The comments between the item before it (or the opening of its
+    /// section or branch) and its name, each from its `#` to the line's end.
+    pub comments_before: Vec<String>,
+    /// The comments inside its block, likewise.
     pub comments: Vec<String>,
 }
 
@@ -202,6 +205,9 @@ impl Reader<'_> {
         // may follow.
         let mut open_chain = false;
         loop {
+            // Where the item before ends: the comments from here to the
+            // next item are the ones before it.
+            let after_previous = self.at;
             self.skip_blank();
             match self.peek() {
                 Some(b'}') => {
@@ -228,7 +234,9 @@ impl Reader<'_> {
                 });
             } else {
                 open_chain = false;
-                items.push(Item::Plugin(self.plugin(name, start)?));
+                let mut plugin = self.plugin(name, start)?;
+                plugin.comments_before = self.comments_in(after_previous..start);
+                items.push(Item::Plugin(plugin));
             }
         }
     }
@@ -310,14 +318,13 @@ impl Reader<'_> {
             self.skip_blank();
             if self.peek() == Some(b'}') {
                 self.at += 1;
-                let first = self.comments.partition_point(|c| c.start < start);
-                let inside = self.comments[first..].iter();
                 return Ok(Plugin {
                     name,
                     line: self.line_at(start),
                     span: start..self.at,
                     attributes,
-                    comments: inside.map(|c| self.text[c.clone()].to_string()).collect(),
+                    comments_before: Vec::new(),
+                    comments: self.comments_in(start..self.at),
                 });
             }
             let line = self.line();
@@ -326,6 +333,15 @@ impl Reader<'_> {
             let value = self.value()?;
             attributes.push(Attribute { name, line, value });
         }
+    }
+
+    /// The text of the comments read that start within `range`.
+    fn comments_in(&self, range: Range<usize>) -> Vec<String> {
+        let first = self.comments.partition_point(|c| c.start < range.start);
+        (self.comments[first..].iter())
+            .take_while(|c| c.start < range.end)
+            .map(|c| self.text[c.clone()].to_string())
+            .collect()
     }
 
     fn arrow(&mut self) -> Result<(), SyntaxError> {
