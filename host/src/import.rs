@@ -337,9 +337,8 @@ fn entry_of(
     }
     // Only grok's output depends on the mode (json and kv take it, and it
     // changes nothing there), so only grok is given the pipeline's.
-    let pipeline_ecs = target.ecs_compatibility;
-    if let Some(mode) =
-        pipeline_ecs.filter(|_| plugin.name == "grok" && ecs_mode_of(plugin).is_none())
+    if let Some(mode) = (target.ecs_compatibility)
+        .filter(|_| plugin.name == "grok" && ecs_mode_of(plugin).is_none())
     {
         config.insert("ecs_compatibility".into(), mode.into());
     }
@@ -478,11 +477,8 @@ fn anchored(dirs: &mut Value, working_dir: &Path) -> Vec<(String, String)> {
             .collect();
         // A directory name that is not UTF-8 cannot go into TOML; left
         // relative, the load check still reads it from here.
-        if let Some(absolute) = working_dir.join(plain).to_str() {
-            changed.push((
-                std::mem::replace(path, absolute.to_owned()),
-                absolute.to_owned(),
-            ));
+        if let Some(absolute) = working_dir.join(plain).to_str().map(str::to_owned) {
+            changed.push((std::mem::replace(path, absolute.clone()), absolute));
         }
     }
     changed

@@ -380,12 +380,12 @@ impl Reader<'_> {
     /// `_`, then one or more letters, digits or `_`). Plugin and option
     /// names may be shorter and hold `-`; values may not.
     fn bareword(&self, word: String, start: usize) -> Result<String, SyntaxError> {
-        let mut chars = word.chars();
-        let first = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-        let rest: Vec<char> = chars.collect();
-        if first && !rest.is_empty() && rest.iter().all(|c| c.is_ascii_alphanumeric() || *c == '_')
+        let bytes = word.as_bytes();
+        let first = bytes
+            .first()
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_');
+        let rest = bytes.get(1..).unwrap_or_default();
+        if first && !rest.is_empty() && rest.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
         {
             return Ok(word);
         }
