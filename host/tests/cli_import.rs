@@ -170,4 +170,12 @@ fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
         assert_eq!(refused.status.code(), Some(1), "{url}");
         assert!(text(&refused.stderr).contains("the sidecar's URL"), "{url}");
     }
+    // A mode Logstash has not is refused before anything is read.
+    let refused = wasmstash(&["import", input, "--ecs-compatibility", "v2"], b"");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("[possible values: disabled, v1, v8]"),
+        "{}",
+        text(&refused.stderr)
+    );
 }
