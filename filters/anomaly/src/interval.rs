@@ -187,7 +187,7 @@ pub struct IntervalTracker {
     pub key_field: FieldRef,
     rate: Option<RateConfig>,
     errors: Option<ErrorRule>,
-    keys: Keyed<KeyIntervals>,
+    pub(crate) keys: Keyed<KeyIntervals>,
     /// Intervals judged one at a time, and runs of empty intervals judged
     /// in one step, all keys together: what closing has cost.
     pub judged: u64,
@@ -249,20 +249,6 @@ impl IntervalTracker {
             return true;
         }
         config.tag.as_deref().is_some_and(|tag| event.has_tag(tag))
-    }
-
-    pub fn keys(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// What its keys are charged, in bytes (`keyed.rs`).
-    pub fn bytes(&self) -> u64 {
-        self.keys.bytes()
-    }
-
-    /// Evicts the tenth of its keys seen longest ago.
-    pub fn shed(&mut self) {
-        self.keys.shed();
     }
 
     /// Counts one event of `key` at `millis`. Returns false if it came too

@@ -113,6 +113,33 @@ impl<S: Serialize + serde::de::DeserializeOwned + Weigh> Keyed<S> {
     }
 }
 
+/// What the filter's memory budget asks of a detector's keys, whatever
+/// state each detector keeps per key: one view of the three kinds, so the
+/// budget walks every detector alike (`lib.rs`).
+pub trait KeyTable {
+    /// Keys held.
+    fn len(&self) -> usize;
+    /// What the keys and their state are charged, in bytes.
+    fn bytes(&self) -> u64;
+    /// Evicts the tenth of the keys seen longest ago (at least one), to
+    /// bring the filter back under its byte budget.
+    fn shed(&mut self);
+}
+
+impl<S: Weigh> KeyTable for Keyed<S> {
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    fn shed(&mut self) {
+        self.evict((self.map.len() / 10).max(1));
+    }
+}
+
 impl<S: Weigh> Keyed<S> {
     pub fn new(cap: usize) -> Self {
         Keyed {
@@ -129,15 +156,6 @@ impl<S: Weigh> Keyed<S> {
         if self.map.len() > self.cap {
             self.evict(self.map.len() - self.cap);
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// What the keys and their state are charged, in bytes.
-    pub fn bytes(&self) -> u64 {
-        self.bytes
     }
 
     /// The state of `key` (as [`stored_key`] gives it), created with `new`
@@ -175,12 +193,6 @@ impl<S: Weigh> Keyed<S> {
     /// intervals), so charges are not counted again.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut S)> {
         self.map.iter_mut().map(|(k, e)| (k.as_str(), &mut e.state))
-    }
-
-    /// Evicts the tenth of the keys seen longest ago (at least one), to
-    /// bring the filter back under its byte budget.
-    pub fn shed(&mut self) {
-        self.evict((self.map.len() / 10).max(1));
     }
 
     /// Removes the `count` keys seen longest ago (ties broken by key, so every

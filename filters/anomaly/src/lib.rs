@@ -32,6 +32,7 @@ pub use config::Config;
 use finding::{Detector, Finding};
 use guard::{Guard, Held, HeldEntry};
 use interval::{Clock, IntervalTracker};
+use keyed::KeyTable;
 use novelty::NoveltyDetector;
 use outlier::OutlierDetector;
 use snapshot::PartRef;
@@ -354,12 +355,34 @@ impl Anomaly {
         }
     }
 
+    /// Every detector's keys, in one order: intervals, outliers, novelty.
+    fn key_tables(&self) -> impl Iterator<Item = &dyn KeyTable> {
+        let intervals = self.intervals.iter().map(|d| &d.keys as &dyn KeyTable);
+        let outliers = self.outliers.iter().map(|d| &d.keys as &dyn KeyTable);
+        let novelty = self.novelty.iter().map(|d| &d.keys as &dyn KeyTable);
+        intervals.chain(outliers).chain(novelty)
+    }
+
+    /// [`Self::key_tables`], to shed from.
+    fn key_tables_mut(&mut self) -> impl Iterator<Item = &mut dyn KeyTable> {
+        let intervals = self
+            .intervals
+            .iter_mut()
+            .map(|d| &mut d.keys as &mut dyn KeyTable);
+        let outliers = self
+            .outliers
+            .iter_mut()
+            .map(|d| &mut d.keys as &mut dyn KeyTable);
+        let novelty = self
+            .novelty
+            .iter_mut()
+            .map(|d| &mut d.keys as &mut dyn KeyTable);
+        intervals.chain(outliers).chain(novelty)
+    }
+
     /// What every detector's keys are charged together (`charge.rs`).
     pub fn state_bytes(&self) -> u64 {
-        let intervals = self.intervals.iter().map(|d| d.bytes());
-        let outliers = self.outliers.iter().map(|d| d.bytes());
-        let novelty = self.novelty.iter().map(|d| d.bytes());
-        intervals.chain(outliers).chain(novelty).sum()
+        self.key_tables().map(KeyTable::bytes).sum()
     }
 
     /// Over `max_state_mib`: evicts the keys seen longest ago, a tenth of
@@ -374,27 +397,18 @@ impl Anomaly {
         }
         let target = budget - budget / 10;
         while self.state_bytes() > target {
-            let charges = (self.intervals.iter().map(|d| d.bytes()))
-                .chain(self.outliers.iter().map(|d| d.bytes()))
-                .chain(self.novelty.iter().map(|d| d.bytes()));
             // The first of the most charged, for the same choice everywhere.
-            let Some((at, _)) =
-                charges
-                    .enumerate()
-                    .fold(None, |best: Option<(usize, u64)>, (i, b)| match best {
-                        Some((_, top)) if top >= b => best,
-                        _ => Some((i, b)),
-                    })
-            else {
+            let Some((at, _)) = self.key_tables().map(KeyTable::bytes).enumerate().fold(
+                None,
+                |best: Option<(usize, u64)>, (i, b)| match best {
+                    Some((_, top)) if top >= b => best,
+                    _ => Some((i, b)),
+                },
+            ) else {
                 return;
             };
-            let (n_intervals, n_outliers) = (self.intervals.len(), self.outliers.len());
-            if at < n_intervals {
-                self.intervals[at].shed();
-            } else if at < n_intervals + n_outliers {
-                self.outliers[at - n_intervals].shed();
-            } else {
-                self.novelty[at - n_intervals - n_outliers].shed();
+            if let Some(table) = self.key_tables_mut().nth(at) {
+                table.shed();
             }
         }
     }
@@ -411,10 +425,7 @@ impl Anomaly {
 
     /// Keys held per detector, for measuring memory per key.
     pub fn keys_held(&self) -> usize {
-        let intervals = self.intervals.iter().map(|d| d.keys());
-        let outliers = self.outliers.iter().map(|d| d.keys());
-        let novelty = self.novelty.iter().map(|d| d.keys());
-        intervals.chain(outliers).chain(novelty).max().unwrap_or(0)
+        self.key_tables().map(KeyTable::len).max().unwrap_or(0)
     }
 }
 

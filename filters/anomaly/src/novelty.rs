@@ -39,7 +39,7 @@ pub struct NoveltyDetector {
     pub key_field: FieldRef,
     pub field: FieldRef,
     config: NoveltyConfig,
-    keys: Keyed<Seen>,
+    pub(crate) keys: Keyed<Seen>,
 }
 
 impl NoveltyDetector {
@@ -66,20 +66,6 @@ impl NoveltyDetector {
             self.key_field,
             self.field
         )
-    }
-
-    pub fn keys(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// What its keys are charged, in bytes (`keyed.rs`).
-    pub fn bytes(&self) -> u64 {
-        self.keys.bytes()
-    }
-
-    /// Evicts the tenth of its keys seen longest ago.
-    pub fn shed(&mut self) {
-        self.keys.shed();
     }
 
     /// Judges `value` for `key`, then learns it. `label` is what the reason

@@ -12,7 +12,7 @@ use crate::snapshot::Body;
 pub struct OutlierDetector {
     pub key_field: FieldRef,
     config: OutlierConfig,
-    keys: Keyed<RobustBaseline>,
+    pub(crate) keys: Keyed<RobustBaseline>,
 }
 
 impl OutlierDetector {
@@ -35,20 +35,6 @@ impl OutlierDetector {
 
     pub fn field(&self) -> &str {
         &self.config.field
-    }
-
-    pub fn keys(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// What its keys are charged, in bytes (`keyed.rs`).
-    pub fn bytes(&self) -> u64 {
-        self.keys.bytes()
-    }
-
-    /// Evicts the tenth of its keys seen longest ago.
-    pub fn shed(&mut self) {
-        self.keys.shed();
     }
 
     /// Judges `value` against `key`'s baseline, then learns it.
