@@ -282,17 +282,63 @@ fn main() -> ExitCode {
 
 /// Runs a command that prints to stdout, with the exit code it returns.
 /// `println!` panics when stdout fails (exit 101); here a reader that went
-/// away ends the command quietly, as `gen` does, and any other failed
-/// write is reported and exits 1.
+/// away is no failure of the command's, as for `gen`, and any other failed
+/// write is reported, and exits 1 where the command itself succeeded.
 fn printing(command: impl FnOnce(&mut dyn Write) -> std::io::Result<ExitCode>) -> ExitCode {
-    let mut stdout = std::io::stdout().lock();
-    match command(&mut stdout).and_then(|code| stdout.flush().map(|()| code)) {
+    let mut out = KeepGoing {
+        stdout: std::io::stdout().lock(),
+        failed: None,
+    };
+    let verdict = command(&mut out).and_then(|code| out.flush().map(|()| code));
+    let code = match verdict {
         Ok(code) => code,
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
-            say!("wasmstash: writing output: {error}");
-            ExitCode::from(1)
+            say!("wasmstash: {error}");
+            return ExitCode::from(1);
         }
+    };
+    match out.failed {
+        None => code,
+        // The reader's choice (`| head`), not a failure: the command's own
+        // verdict stands, a problem `check` found included.
+        Some(error) if error.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Some(error) => {
+            say!("wasmstash: writing output: {error}");
+            match code == ExitCode::SUCCESS {
+                true => ExitCode::from(1),
+                false => code,
+            }
+        }
+    }
+}
+
+/// Stdout that lets a command go on to its verdict when writing fails: the
+/// exit code of `check`, `test` and `inspect` is their answer, and a reader
+/// that went away (`| grep -q OK`) or a full disk must not cut them short
+/// before it, nor turn a problem into success. The first failure is kept;
+/// what follows it goes nowhere.
+struct KeepGoing<W> {
+    stdout: W,
+    failed: Option<std::io::Error>,
+}
+
+impl<W: Write> Write for KeepGoing<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.failed.is_none()
+            && let Err(error) = self.stdout.write_all(bytes)
+        {
+            self.failed = Some(error);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.failed.is_none()
+            && let Err(error) = self.stdout.flush()
+        {
+            self.failed = Some(error);
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the printing commands do when their output cannot be written: a
-//! reader that went away ends them quietly, any other failure is reported
-//! (exit 1), and neither is a panic.
+//! reader that went away is no failure of theirs, any other failure is
+//! reported (exit 1), a failing verdict keeps its exit code either way, and
+//! none of it is a panic.
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -87,6 +88,57 @@ fn a_failed_write_is_reported_and_exits_1() {
             "{args:?}: {err}"
         );
         let _ = std::fs::remove_dir_all(dir.path().join("fresh-filter"));
+    }
+}
+
+/// A command whose exit code is its verdict keeps it when its output cannot
+/// be written: `wasmstash check bad.toml | grep -q OK` used to exit 0 and
+/// say nothing, so a broken config passed a CI step.
+#[test]
+fn a_failing_verdict_survives_a_lost_or_full_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let config = write(
+        "bad.toml",
+        // A pipeline that loads first, so that `check` has a line to print
+        // before it names the problem.
+        "[[pipelines.a.filters]]\nfilter = \"mutate\"\n\
+         [[pipelines.b.filters]]\nfilter = \"mutate\"\nconfig = { nope = 1 }\n",
+    );
+    let case = write("case.log", "x\n");
+    write("case.expected.ndjson", "{\"message\":\"y\"}\n");
+    let empty_module = write("empty.wat", "(module)\n");
+    let owned = |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.to_string()).collect() };
+    let verdicts = [
+        (owned(&["check", &config]), 2, "nope"),
+        (
+            owned(&["test", "--module", "mutate", &case]),
+            1,
+            "1 case(s) failed",
+        ),
+        (owned(&["inspect", &empty_module]), 2, ""),
+    ];
+    for (args, code, said) in verdicts {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut outputs: Vec<Stdio> = vec![writer.into()];
+        if std::path::Path::new("/dev/full").exists() {
+            let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+            outputs.push(full.unwrap().into());
+        }
+        for stdout in outputs {
+            let out = run_to(dir.path(), &args, stdout);
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+            assert!(
+                err.contains(said) && !err.contains("panicked"),
+                "{args:?}: {err}"
+            );
+        }
     }
 }
 
