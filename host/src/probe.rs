@@ -7,8 +7,8 @@
 //! same host.
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
@@ -17,8 +17,8 @@ pub struct ProbeArgs {
     /// What to GET (http only).
     #[arg(default_value = "http://127.0.0.1:9700/readyz")]
     pub url: String,
-    /// Seconds for each step: connecting, sending, and reading the answer
-    /// (1 to 3600).
+    /// Seconds for each step: looking up the host, connecting, sending, and
+    /// reading the answer (1 to 3600).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
 }
@@ -33,12 +33,14 @@ pub fn probe(args: &ProbeArgs) -> Result<String, String> {
         Some(slash) => (&rest[..slash], &rest[slash..]),
         None => (rest, "/"),
     };
+    if authority.contains('@') {
+        // Not echoed: the part before `@` may be a password.
+        return Err("the URL holds credentials (user@ or user:password@): \
+                    probe sends none, so give the host alone"
+            .to_string());
+    }
     let timeout = Duration::from_secs(args.timeout);
-    let address = with_default_port(authority)
-        .to_socket_addrs()
-        .map_err(|e| format!("{authority}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{authority}: no address"))?;
+    let address = resolve(authority, timeout)?;
     let mut stream = TcpStream::connect_timeout(&address, timeout)
         .map_err(|e| failed(address, "connecting", e, timeout))?;
     stream.set_read_timeout(Some(timeout)).ok();
@@ -49,11 +51,20 @@ pub fn probe(args: &ProbeArgs) -> Result<String, String> {
     stream
         .write_all(request.as_bytes())
         .map_err(|e| failed(address, "sending the request", e, timeout))?;
-    // The status line is all we need; 256 bytes hold it.
+    // The status line is all we need; 256 bytes hold it. The deadline is
+    // for the whole of it: a server that drips a byte at a time must not
+    // stretch the step to 256 timeouts.
     let mut head = [0u8; 256];
     let mut filled = 0;
+    let deadline = Instant::now() + timeout;
     while filled < head.len() && !head[..filled].contains(&b'\n') {
-        match stream.read(&mut head[filled..]) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let read = match left.is_zero() {
+            true => Err(std::io::ErrorKind::TimedOut.into()),
+            false => (stream.set_read_timeout(Some(left)))
+                .and_then(|()| stream.read(&mut head[filled..])),
+        };
+        match read {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) => return Err(failed(address, "waiting for the answer", e, timeout)),
@@ -71,15 +82,30 @@ pub fn probe(args: &ProbeArgs) -> Result<String, String> {
     }
 }
 
+/// The first address of `authority`, looked up within `timeout`: the
+/// system's resolver has no deadline of its own, so it asks from a thread
+/// that is left behind if it takes too long.
+fn resolve(authority: &str, timeout: Duration) -> Result<SocketAddr, String> {
+    let with_port = with_default_port(authority);
+    let (sender, answer) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(with_port.to_socket_addrs().map(|mut all| all.next()));
+    });
+    match answer.recv_timeout(timeout) {
+        Ok(Ok(Some(address))) => Ok(address),
+        Ok(Ok(None)) => Err(format!("{authority}: no address")),
+        Ok(Err(e)) => Err(format!("{authority}: {e}")),
+        Err(_) => Err(format!(
+            "{authority}: looking up the address: timed out after {} s (--timeout)",
+            timeout.as_secs()
+        )),
+    }
+}
+
 /// What went wrong in `step`. A socket's deadline shows as "would block"
 /// (EAGAIN) on a read or write, which would not tell the operator the
 /// answer was late: said as the timeout it is.
-fn failed(
-    address: std::net::SocketAddr,
-    step: &str,
-    error: std::io::Error,
-    timeout: Duration,
-) -> String {
+fn failed(address: SocketAddr, step: &str, error: std::io::Error, timeout: Duration) -> String {
     match error.kind() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => format!(
             "{address}: {step}: timed out after {} s (--timeout)",
@@ -183,6 +209,42 @@ mod tests {
             "{error}"
         );
         drop(listener);
+    }
+
+    /// A server that sends its status line a byte every half second: the
+    /// answer is late as a whole, though no single read is.
+    #[test]
+    fn a_dripping_answer_is_bounded_as_a_whole() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/readyz", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            for byte in b"HTTP/1.1 200 OK\r\n" {
+                if stream.write_all(&[*byte]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        let error = probe(&ProbeArgs { url, timeout: 1 }).unwrap_err();
+        assert!(
+            error.ends_with("timed out after 1 s (--timeout)"),
+            "{error}"
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused_unsaid() {
+        let args = ProbeArgs {
+            url: "http://user:secret@127.0.0.1:1/".into(),
+            timeout: 1,
+        };
+        let error = probe(&args).unwrap_err();
+        assert!(
+            error.contains("credentials") && !error.contains("secret"),
+            "{error}"
+        );
     }
 
     #[test]
