@@ -121,6 +121,13 @@ fn check_crate_name(name: &str) -> Result<(), String> {
              and cargo cannot build two packages of one name; choose another name"
         ));
     }
+    if name == "target" {
+        return Err(
+            "`target` cannot name a crate's directory: it is cargo's build directory, which \
+             `cargo clean` deletes with the crate in it; choose another name"
+                .to_string(),
+        );
+    }
     if RESERVED_NAMES.contains(&name) {
         return Err(format!(
             "`{name}` is not a crate name: cargo keeps it (a Rust keyword, a standard library crate or one of its own directories)"

@@ -473,6 +473,11 @@ fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
         assert!(text(&out.stderr).contains("is not a crate name"), "{name}");
         assert!(!dir.path().join(name).exists(), "{name}");
     }
+    // A name cargo takes, but whose directory `cargo clean` would delete.
+    let out = wasmstash_in(dir.path(), &["new", "target"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cargo clean"));
+    assert!(!dir.path().join("target").exists());
 }
 
 #[test]
