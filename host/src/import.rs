@@ -66,34 +66,68 @@ pub struct Imported {
     /// `toml` as read back, which shows it is a config `check`, `run` and
     /// `serve` take as it is.
     config: crate::config::Config,
+    /// Where `logstash` goes, once the pipelines are out
+    /// ([`Imported::write_logstash`]).
+    logstash_out: Option<PathBuf>,
 }
 
-/// Reads `args.logstash_conf`, converts it, and writes `--logstash-out`.
-/// Every reason it cannot is in the error, a line each.
-pub fn import(args: &ImportArgs) -> Result<Imported, String> {
+/// Why `import` stopped, with the exit code the other commands give the
+/// same kind of problem.
+#[derive(Debug)]
+pub enum ImportError {
+    /// The logstash.conf or an argument is refused: exit 2, as for a config
+    /// `check` refuses.
+    Refused(String),
+    /// A file could not be read or written: exit 1.
+    Io(String),
+}
+
+impl ImportError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ImportError::Refused(_) => 2,
+            ImportError::Io(_) => 1,
+        }
+    }
+
+    /// What went wrong, a line each.
+    pub fn message(&self) -> &str {
+        match self {
+            ImportError::Refused(message) | ImportError::Io(message) => message,
+        }
+    }
+}
+
+/// Reads `args.logstash_conf` and converts it; `--logstash-out` is written
+/// by [`Imported::write_logstash`] once the pipelines are out. Every reason
+/// it cannot is in the error, a line each.
+pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
     let url = &args.url;
     let plain =
         !url.contains(|c: char| c == '"' || c == '\\' || c.is_whitespace() || c.is_control());
     if !(plain && (url.starts_with("http://") || url.starts_with("https://")) && url.len() > 8) {
-        return Err(format!(
+        return Err(ImportError::Refused(format!(
             "--url {url:?}: the sidecar's URL, http:// or https:// and a host, without spaces, \
              quotes or backslashes"
-        ));
+        )));
+    }
+    if let Some(out) = &args.logstash_out {
+        writable_beside(out, &args.logstash_conf).map_err(ImportError::Refused)?;
     }
     let shown = crate::files::shown(&args.logstash_conf);
-    let text = read(&args.logstash_conf).map_err(|e| format!("{shown}: {e}"))?;
+    let text = read(&args.logstash_conf).map_err(|e| ImportError::Io(format!("{shown}: {e}")))?;
     let target = Target {
         pipeline: &args.pipeline,
         url,
         ecs_compatibility: args.ecs_compatibility.as_deref(),
         working_dir: &std::env::current_dir()
-            .map_err(|e| format!("cannot tell the current directory: {e}"))?,
+            .map_err(|e| ImportError::Io(format!("cannot tell the current directory: {e}")))?,
     };
-    let mut imported = convert(&text, &shown, &target)?;
-    loads(&imported.config)?;
+    let mut imported = convert(&text, &shown, &target).map_err(ImportError::Refused)?;
+    loads(&imported.config).map_err(ImportError::Refused)?;
+    imported.logstash_out = args.logstash_out.clone();
     match &args.logstash_out {
         Some(out) => {
-            write_logstash(out, &args.logstash_conf, &imported.logstash)?;
             let out = crate::files::shown(out);
             imported
                 .summary
@@ -106,7 +140,7 @@ pub fn import(args: &ImportArgs) -> Result<Imported, String> {
                  --logstash-out FILE to write it. What stays:"
             )];
             lines.extend(imported.stays.iter().map(|s| format!("  {shown}:{s}")));
-            return Err(lines.join("\n"));
+            return Err(ImportError::Refused(lines.join("\n")));
         }
         None => {}
     }
@@ -145,9 +179,18 @@ fn read(path: &Path) -> std::io::Result<String> {
     crate::files::into_text(bytes, what)
 }
 
-fn write_logstash(out: &Path, input: &Path, text: &str) -> Result<(), String> {
+/// Refuses an `--logstash-out` that would not be a file of its own beside
+/// the input: the input itself, or `-`, which stands for stdin on the input
+/// side while stdout takes the pipelines.
+fn writable_beside(out: &Path, input: &Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let shown = crate::files::shown(out);
+    if out == Path::new("-") {
+        return Err(
+            "--logstash-out -: stdout takes the pipelines' TOML; name a file for the logstash.conf"
+                .to_string(),
+        );
+    }
     // By device and inode, so that a symbolic or a hard link is caught too.
     let identity = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
     let written = identity(out);
@@ -156,7 +199,26 @@ fn write_logstash(out: &Path, input: &Path, text: &str) -> Result<(), String> {
             "{shown}: --logstash-out names the file being imported; write beside it"
         ));
     }
-    std::fs::write(out, text).map_err(|e| format!("{shown}: cannot write: {e}"))
+    Ok(())
+}
+
+impl Imported {
+    /// Whether `--logstash-out` was given.
+    pub fn writes_logstash(&self) -> bool {
+        self.logstash_out.is_some()
+    }
+
+    /// Writes the rewritten logstash.conf to `--logstash-out`, if given:
+    /// called once the pipelines it calls are out, so that a failure to
+    /// write them leaves no logstash.conf calling pipelines that are not.
+    pub fn write_logstash(&self) -> Result<(), ImportError> {
+        let Some(out) = &self.logstash_out else {
+            return Ok(());
+        };
+        std::fs::write(out, &self.logstash).map_err(|e| {
+            ImportError::Io(format!("{}: cannot write: {e}", crate::files::shown(out)))
+        })
+    }
 }
 
 /// Where the imported filters go.
@@ -234,6 +296,7 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
         summary,
         notes,
         config,
+        logstash_out: None,
     })
 }
 

@@ -232,19 +232,12 @@ fn main() -> ExitCode {
             }
         },
         Command::Import(args) => match import::import(&args) {
-            Ok(imported) => printing(|out| {
-                out.write_all(imported.toml.as_bytes())?;
-                say!("wasmstash import: {}", imported.summary);
-                for note in &imported.notes {
-                    say!("wasmstash import: {note}");
-                }
-                Ok(ExitCode::SUCCESS)
-            }),
+            Ok(imported) => imported_out(&imported),
             Err(error) => {
-                for line in error.lines() {
+                for line in error.message().lines() {
                     say!("wasmstash import: {line}");
                 }
-                ExitCode::from(1)
+                ExitCode::from(error.exit_code())
             }
         },
         Command::Probe(args) => match probe::probe(&args) {
@@ -277,6 +270,43 @@ fn main() -> ExitCode {
             }
             Ok(ExitCode::SUCCESS)
         }),
+    }
+}
+
+/// Writes what `import` made: the pipelines to stdout, then the
+/// logstash.conf that calls them, which is not written unless they are all
+/// out (a reader that went away before the end got only part of them).
+fn imported_out(imported: &import::Imported) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    let printed = (stdout.write_all(imported.toml.as_bytes())).and_then(|()| stdout.flush());
+    let written = match printed {
+        Ok(()) => imported
+            .write_logstash()
+            .map_err(|e| e.message().to_owned()),
+        // The reader's choice (`| head`), when nothing else was asked for.
+        Err(error)
+            if error.kind() == std::io::ErrorKind::BrokenPipe && !imported.writes_logstash() =>
+        {
+            return ExitCode::SUCCESS;
+        }
+        Err(error) if imported.writes_logstash() => Err(format!(
+            "writing the pipelines: {error}; so the logstash.conf that calls them was not \
+             written"
+        )),
+        Err(error) => Err(format!("writing the pipelines: {error}")),
+    };
+    match written {
+        Ok(()) => {
+            say!("wasmstash import: {}", imported.summary);
+            for note in &imported.notes {
+                say!("wasmstash import: {note}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            say!("wasmstash import: {error}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -64,7 +64,7 @@ fn an_imported_logstash_conf_runs_as_the_hand_written_pipeline() {
 fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
     let conf = "filter {\n  kv { value_split => \":\" }\n  geoip { source => \"ip\" }\n}\n";
     let refused = wasmstash(&["import", "-"], conf.as_bytes());
-    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(refused.status.code(), Some(2));
     assert!(
         refused.stdout.is_empty(),
         "no pipelines without their logstash.conf"
@@ -124,7 +124,7 @@ fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
         &["import", "-"],
         b"filter { kv { timeout_millis => \"5 s\" } }",
     );
-    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(refused.status.code(), Some(2));
     assert!(refused.stdout.is_empty());
     let said = text(&refused.stderr);
     assert!(
@@ -140,7 +140,7 @@ fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
     std::fs::write(&input, conf).unwrap();
     let input = input.to_str().unwrap();
     let clobber = wasmstash(&["import", input, "--logstash-out", input], b"");
-    assert_eq!(clobber.status.code(), Some(1));
+    assert_eq!(clobber.status.code(), Some(2));
     assert!(text(&clobber.stderr).contains("names the file being imported"));
     assert_eq!(std::fs::read_to_string(input).unwrap(), conf);
     let hard = dir.path().join("hard-link.conf");
@@ -150,9 +150,15 @@ fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
     for link in [hard, soft] {
         let out = link.to_str().unwrap();
         let clobber = wasmstash(&["import", input, "--logstash-out", out], b"");
-        assert_eq!(clobber.status.code(), Some(1));
+        assert_eq!(clobber.status.code(), Some(2));
         assert_eq!(std::fs::read_to_string(input).unwrap(), conf);
     }
+
+    // `-` is stdin as an input; stdout takes the pipelines.
+    let refused = wasmstash(&["import", input, "--logstash-out", "-"], b"");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("stdout takes the pipelines"));
+    assert!(!dir.path().join("-").exists() && !std::path::Path::new("-").exists());
 
     // Stdin is held to the config cap, as a named file is.
     let huge = vec![b' '; (16 << 20) + 1];
@@ -167,7 +173,7 @@ fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
     // The sidecar's URL goes into logstash.conf, so it must be one.
     for url in ["ftp://side", "http://side:9700/a b", "http://x\"y", ""] {
         let refused = wasmstash(&["import", input, "--url", url], b"");
-        assert_eq!(refused.status.code(), Some(1), "{url}");
+        assert_eq!(refused.status.code(), Some(2), "{url}");
         assert!(text(&refused.stderr).contains("the sidecar's URL"), "{url}");
     }
     // A mode Logstash has not is refused before anything is read.
@@ -177,5 +183,60 @@ fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
         text(&refused.stderr).contains("[possible values: disabled, v1, v8]"),
         "{}",
         text(&refused.stderr)
+    );
+}
+
+/// The logstash.conf calls the pipelines, so it is written only once they
+/// are all out: a reader that went away, or a full disk, leaves none behind.
+/// Without `--logstash-out`, a reader that went away is its own choice.
+#[test]
+fn no_logstash_conf_is_left_calling_pipelines_that_were_not_written() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.conf");
+    std::fs::write(
+        &input,
+        "filter { if [a] { kv {} } mutate { add_tag => [\"y\"] } }\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.conf");
+    let import = |stdout: Stdio, logstash_out: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasmstash"));
+        command.arg("import").arg(&input);
+        if logstash_out {
+            command.arg("--logstash-out").arg(&out);
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .output()
+            .unwrap()
+    };
+    let closed = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        Stdio::from(writer)
+    };
+    let mut lost: Vec<Stdio> = vec![closed()];
+    if std::path::Path::new("/dev/full").exists() {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+        lost.push(full.unwrap().into());
+    }
+    for stdout in lost {
+        let result = import(stdout, true);
+        assert_eq!(result.status.code(), Some(1));
+        let said = text(&result.stderr);
+        assert!(said.contains("was not written"), "{said}");
+        assert!(!out.exists());
+    }
+    std::fs::write(&input, "filter { mutate { add_tag => [\"y\"] } }\n").unwrap();
+    let peeked = import(closed(), false);
+    assert_eq!(peeked.status.code(), Some(0), "{}", text(&peeked.stderr));
+    let written = import(Stdio::null(), true);
+    assert!(written.status.success(), "{}", text(&written.stderr));
+    assert!(
+        std::fs::read_to_string(&out).unwrap().contains("wasm {"),
+        "{}",
+        text(&written.stderr)
     );
 }
