@@ -56,6 +56,14 @@ enum Command {
     },
     /// Describe a module: ABI version, exports, imports, memory, state, and
     /// why it does not meet ABI v1 if it does not (exit 2).
+    #[command(
+        mut_arg("call_timeout_ms", |arg| arg.help(
+            "Deadline in ms for the module's start, 1 to 600000 (a check that could hang is no check)"
+        )),
+        mut_arg("memory_limit_mib", |arg| arg.help(
+            "Memory limit for the module's instance in MiB, 1 to 4096"
+        ))
+    )]
     Inspect {
         /// A .wasm (or .wat) file.
         module: PathBuf,

@@ -19,10 +19,14 @@ fn check_and_filters_describe_what_is_there() {
     assert_eq!(text(&flagged.stdout), text(&out.stdout));
     let out = wasmstash(&["run", "--help"], b"");
     assert!(text(&out.stdout).contains("Exit status: 0 when every event read went out"));
+    assert!(text(&out.stdout).contains("--batch-size"));
+    assert!(text(&out.stdout).contains("0 turns it off"));
+    // `inspect` shares `run`'s limits, not what `run` says of them.
+    let out = wasmstash(&["inspect", "--help"], b"");
+    assert!(text(&out.stdout).contains("Deadline in ms for the module's start, 1 to"));
+    assert!(!text(&out.stdout).contains("turns it off"));
     let out = wasmstash(&["filters"], b"");
     assert!(text(&out.stdout).starts_with("json "));
-    let out = wasmstash(&["run", "--help"], b"");
-    assert!(text(&out.stdout).contains("--batch-size"));
 }
 
 #[test]

@@ -428,15 +428,16 @@ fn build_pipeline(args: &RunArgs) -> Result<(Pipeline, u64), RunError> {
 }
 
 /// The limits a filter instance runs under, as `run` and `inspect` take
-/// them from the command line.
+/// them from the command line. Their help is `run`'s; `inspect` words it
+/// for itself (main.rs).
 #[derive(clap::Args, Debug, Clone, Copy, Default)]
 pub struct LimitArgs {
-    /// Per-call deadline in ms, at most 600000 (for `run`, 0 turns it off,
-    /// and it overrides the config's `engine.call_timeout_ms`).
+    /// Per-call deadline in ms, at most 600000; 0 turns it off. Overrides
+    /// the config's `engine.call_timeout_ms`.
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=MAX_CALL_TIMEOUT_MS))]
     pub call_timeout_ms: Option<u64>,
-    /// Memory limit per filter instance in MiB, 1 to 4096 (for `run`, it
-    /// overrides the config's `engine.memory_limit_mib`).
+    /// Memory limit per filter instance in MiB, 1 to 4096. Overrides the
+    /// config's `engine.memory_limit_mib`.
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MEMORY_LIMIT_MIB))]
     pub memory_limit_mib: Option<u64>,
 }
