@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use wasmstash::check::{self, Checked};
 use wasmstash::engine::Inspection;
 use wasmstash::generator::GenError;
@@ -125,7 +125,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| default_log_level().into()),
         )
         .init();
-    let cli = Cli::parse();
+    let matches = numbers_may_be_negative(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     // Compilations are bounded by running them in a child of this binary.
     if !matches!(cli.command, Command::CompileModule { .. }) {
         match wasmstash::engine::this_program() {
@@ -378,6 +379,18 @@ impl<W: Write> Write for KeepGoing<W> {
         }
         Ok(())
     }
+}
+
+/// Lets a value look like a negative number, so that `--batch-size -1` is
+/// refused as a value out of range rather than as an unknown option, whose
+/// hint (`-- -1`) would make it a file name.
+fn numbers_may_be_negative(command: clap::Command) -> clap::Command {
+    command.mut_subcommands(|sub| {
+        sub.mut_args(|arg| match arg.get_action().takes_values() {
+            true => arg.allow_negative_numbers(true),
+            false => arg,
+        })
+    })
 }
 
 /// `serve` logs its life cycle (ready, reloads) by default; `run` only problems.

@@ -373,7 +373,8 @@ fn config_errors_name_the_problem_and_exit_2() {
         "{}",
         text(&out.stderr)
     );
-    for workers in ["0", "257", "many"] {
+    // A negative number is a value out of range, not an unknown option.
+    for workers in ["0", "257", "many", "-2"] {
         let out = wasmstash(&["run", "--filter", "mutate", "--workers", workers], b"");
         assert_eq!(out.status.code(), Some(2), "--workers {workers}");
         assert!(
