@@ -373,6 +373,16 @@ fn config_errors_name_the_problem_and_exit_2() {
         "{}",
         text(&out.stderr)
     );
+    // Every limit has its range, `setup`'s timeouts too.
+    for (option, value) in [("--request-timeout", "0"), ("--wait-timeout", "86401")] {
+        let out = wasmstash(&["setup", option, value], b"");
+        assert_eq!(out.status.code(), Some(2), "{option} {value}");
+        assert!(
+            text(&out.stderr).contains(&format!("invalid value '{value}' for '{option}")),
+            "{}",
+            text(&out.stderr)
+        );
+    }
     // A negative number is a value out of range, not an unknown option.
     for workers in ["0", "257", "many", "-2"] {
         let out = wasmstash(&["run", "--filter", "mutate", "--workers", workers], b"");

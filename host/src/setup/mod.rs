@@ -61,11 +61,13 @@ pub struct SetupArgs {
     /// Install the Elasticsearch side only.
     #[arg(long)]
     pub skip_kibana: bool,
-    /// Seconds to wait for each service to come up.
-    #[arg(long, default_value_t = 180, value_name = "SECS")]
+    /// Seconds to wait for each service to come up, 0 (one try) to 86400.
+    #[arg(long, default_value_t = 180, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub wait_timeout: u64,
-    /// Seconds allowed for one HTTP request.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    /// Seconds allowed for one HTTP request, 1 to 3600.
+    #[arg(long, default_value_t = 30, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout: u64,
 }
 
@@ -106,7 +108,7 @@ pub fn run(args: &SetupArgs) -> Result<(), SetupError> {
 pub async fn run_async(args: &SetupArgs, out: &mut dyn std::io::Write) -> Result<(), SetupError> {
     let auth = Auth::from_args(args)?;
     let ca = connection::read_ca(args.ca_cert.as_deref())?;
-    let request_timeout = Duration::from_secs(args.request_timeout.max(1));
+    let request_timeout = Duration::from_secs(args.request_timeout);
     let wait = Duration::from_secs(args.wait_timeout);
     // Reading the saved objects first means a typo in the path fails before
     // anything is changed on the cluster.
