@@ -213,7 +213,13 @@ fn metrics_count_requests_events_failures_and_latency() {
         &ndjson(&message_events(&["a", "BAD", "DROP"])),
     );
     server.post("/v1/pipelines/access/event", b"[]");
-    let text = server.get("/metrics").text();
+    let metrics = server.get("/metrics");
+    // Label values are UTF-8 (filter names are free text), so the type says so.
+    assert_eq!(
+        metrics.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = metrics.text();
     for expected in [
         r#"wasmstash_requests_total{pipeline="chaos",endpoint="batch",status="200"} 1"#,
         r#"wasmstash_requests_total{pipeline="access",endpoint="event",status="400"} 1"#,

@@ -85,7 +85,14 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     let held = app.budget.held();
     (app.metrics).set("wasmstash_request_body_bytes_held", &[], held as f64);
     let text = app.metrics.render();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 pub(super) fn workers_for(app: &App, pipeline: &str) -> Result<Arc<PipelineWorkers>, ApiError> {
