@@ -148,6 +148,52 @@ fn gen_out_writes_through_a_symlink() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// A link that points nowhere yet names the file to create: it is made
+/// whole, as a missing file is, with its ground truth beside the link.
+/// Nothing put at the temporary's name is written through, and --out and
+/// --truth may not name one file in two spellings.
+#[test]
+fn gen_out_replaces_files_without_writing_through_what_it_did_not_make() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("later.ndjson", dir.path().join("dangling")).unwrap();
+    let mut args = SHORT.to_vec();
+    args.extend(["--out", "dangling"]);
+    let out = gen_within(dir.path(), &args, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(event_lines(&std::fs::read(dir.path().join("later.ndjson")).unwrap()) > 100);
+    assert!(dir.path().join("dangling.truth.json").is_file());
+
+    // `exec` keeps the shell's process id, which names the temporary.
+    std::fs::write(dir.path().join("victim"), "kept\n").unwrap();
+    let planted = format!(
+        "ln -s victim out.ndjson.tmp$$ && exec {} {} --out out.ndjson",
+        env!("CARGO_BIN_EXE_wasmstash"),
+        SHORT.join(" ")
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &planted])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("File exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("victim")).unwrap(),
+        "kept\n"
+    );
+    assert!(!dir.path().join("out.ndjson").exists());
+
+    let mut args = SHORT.to_vec();
+    args.extend(["--out", "c.ndjson", "--truth", "./c.ndjson"]);
+    let out = gen_within(dir.path(), &args, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--truth names the same file as --out"));
+}
+
 /// Spans and the disorder are bounded, so no argument makes gen hold days
 /// of events in memory or run for ever.
 #[test]
@@ -169,6 +215,9 @@ fn gen_refuses_spans_and_disorder_out_of_bounds() {
         // complete would never appear.
         (&["--follow", "--out", "live.ndjson"], "cannot be used with"),
         (&["--follow", "--truth", "live.json"], "cannot be used with"),
+        // Nor does it take the scenario's shape, which it would ignore.
+        (&["--follow", "--duration", "1s"], "cannot be used with"),
+        (&["--follow", "--scale", "2"], "cannot be used with"),
     ];
     for (extra, message) in cases {
         let mut args = vec!["gen"];

@@ -38,10 +38,15 @@ pub struct GenArgs {
     pub seed: u64,
     /// Start of the scenario's event time, in UTC as Logstash writes
     /// `@timestamp` (e.g. 2026-11-24T00:00:00Z).
-    #[arg(long, default_value = "2026-11-24T00:00:00Z", value_name = "TIME")]
+    #[arg(
+        long,
+        default_value = "2026-11-24T00:00:00Z",
+        value_name = "TIME",
+        conflicts_with = "follow"
+    )]
     pub start: String,
     /// Span of event time to write, e.g. 24h, 90m; at most 366 days.
-    #[arg(long, default_value = "24h", value_parser = parse_duration, value_name = "SPAN")]
+    #[arg(long, default_value = "24h", value_parser = parse_duration, value_name = "SPAN", conflicts_with = "follow")]
     pub duration: Duration,
     /// Quiet time at the start, with no incidents (detectors learn then);
     /// default 2h, or 35m with --follow (past `anomaly`'s 30-interval
@@ -49,16 +54,16 @@ pub struct GenArgs {
     #[arg(long, value_parser = parse_duration, value_name = "SPAN")]
     pub warmup: Option<Duration>,
     /// Incidents of each of the six kinds to inject.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=50))]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=50), conflicts_with = "follow")]
     pub incidents_per_kind: u32,
     /// Multiplies every service's traffic (1 = about 30 events/s at the peak).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, conflicts_with = "follow")]
     pub scale: f64,
     /// Events leave in an order up to this many seconds off their
     /// timestamps, as when several hosts ship logs; at most 3600. Events
     /// wait in memory until they leave, so --scale times this is bounded
     /// too (at most 2000000 events waiting at the peak).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=MAX_DISORDER_SECS))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=MAX_DISORDER_SECS), conflicts_with = "follow")]
     pub disorder_secs: u64,
     /// Also write the fields grok would parse from access lines (source,
     /// http, url, user_agent), for pipelines without a grok stage.
@@ -78,7 +83,8 @@ pub struct GenArgs {
     pub truth: Option<PathBuf>,
     /// Live mode: write forever, stamped with the current time, to stdout
     /// or --tcp (not --out, whose file is replaced only once complete:
-    /// redirect stdout to write a file as it grows).
+    /// redirect stdout to write a file as it grows). The scenario's span,
+    /// start, scale, incident count and disorder do not apply to it.
     #[arg(long, conflicts_with_all = ["out", "truth"])]
     pub follow: bool,
     /// Live mode: events per second at the daily peak (the daily shape

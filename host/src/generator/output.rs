@@ -9,12 +9,51 @@ use std::path::{Path, PathBuf};
 use super::GenError;
 
 /// Whether `path` is written under a temporary name and renamed into place:
-/// when it is missing or a regular file, after following symlinks.
+/// when it is missing or a regular file, after following symlinks (a
+/// dangling one names a file that is missing).
 pub fn is_replaced_whole(path: &Path) -> bool {
-    match std::fs::metadata(path) {
-        Ok(metadata) => metadata.is_file(),
-        // A dangling symlink is written through, creating what it names.
-        Err(_) => std::fs::symlink_metadata(path).is_err(),
+    std::fs::metadata(path).map_or(true, |metadata| metadata.is_file())
+}
+
+/// Whether `a` and `b` name one file, however spelled (`x` and `./x`, a
+/// link and what it points to): both written, the second would overwrite
+/// the first.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let identity = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    if let (Some(a), Some(b)) = (identity(a), identity(b)) {
+        return a == b;
+    }
+    let place = |path: &Path| {
+        let target = target_of(path).ok()?;
+        let directory = match target.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        Some((
+            std::fs::canonicalize(directory).ok()?,
+            target.file_name()?.to_owned(),
+        ))
+    };
+    match (place(a), place(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Where a file replacing `path` goes: `path`, or for a symlink the file it
+/// points to (which may not exist yet), so that the link stays a link.
+fn target_of(path: &Path) -> std::io::Result<PathBuf> {
+    match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => match std::fs::canonicalize(path) {
+            Ok(resolved) => Ok(resolved),
+            // Dangling: the name it holds, read from the link's directory.
+            Err(_) => {
+                let named = std::fs::read_link(path)?;
+                Ok(path.parent().map_or(named.clone(), |dir| dir.join(&named)))
+            }
+        },
+        _ => Ok(path.to_owned()),
     }
 }
 
@@ -38,8 +77,7 @@ impl OutputFile {
     pub fn create(path: &Path) -> Result<OutputFile, GenError> {
         let error = |e| GenError::at(path, e);
         if !is_replaced_whole(path) {
-            // Not truncated: a FIFO or a device has nothing to truncate, and
-            // a dangling symlink's target is new.
+            // Not truncated: a FIFO or a device has nothing to truncate.
             let file = OpenOptions::new()
                 .write(true)
                 .create(true)
@@ -52,16 +90,18 @@ impl OutputFile {
                 pending: None,
             });
         }
-        let target = match std::fs::symlink_metadata(path) {
-            Ok(metadata) if metadata.file_type().is_symlink() => {
-                std::fs::canonicalize(path).map_err(error)?
-            }
-            _ => path.to_owned(),
-        };
+        let target = target_of(path).map_err(error)?;
         let mut name = target.file_name().unwrap_or_default().to_os_string();
         name.push(format!(".tmp{}", std::process::id()));
         let temporary = target.with_file_name(name);
-        let file = File::create(&temporary).map_err(error)?;
+        // Only ever created new: a file or a link someone put at the name
+        // is not written through, and not removed either (hence no
+        // `pending` until it is ours).
+        let file = (OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary))
+        .map_err(|e| GenError::at(&temporary, e))?;
         Ok(OutputFile {
             file,
             path: path.to_owned(),

@@ -33,7 +33,9 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
         end,
         args.incidents_per_kind,
     )?;
-    if args.truth.is_some() && args.truth == args.out {
+    if let (Some(truth), Some(out)) = (&args.truth, &args.out)
+        && output::same_file(truth, out)
+    {
         return Err(GenError::Usage(
             "--truth names the same file as --out".into(),
         ));
