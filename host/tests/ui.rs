@@ -182,6 +182,10 @@ fn incident(server: &Server) -> std::thread::JoinHandle<usize> {
 
 /// Reads an SSE stream until `done` says the text so far is enough.
 fn read_stream(server: &Server, cookie: &str, done: impl Fn(&str) -> bool) -> String {
+    read_until(&mut open_stream(server, cookie), done)
+}
+
+fn open_stream(server: &Server, cookie: &str) -> std::net::TcpStream {
     let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
@@ -192,16 +196,24 @@ fn read_stream(server: &Server, cookie: &str, done: impl Fn(&str) -> bool) -> St
         server.addr
     )
     .unwrap();
+    stream
+}
+
+fn read_until(stream: &mut std::net::TcpStream, done: impl Fn(&str) -> bool) -> String {
     let mut text = String::new();
     let mut buf = [0u8; 65536];
     let deadline = Instant::now() + Duration::from_secs(60);
+    // What a failure shows: the stream's last 2 KB (a frame can be large).
+    let tail =
+        |text: &str| text[text.floor_char_boundary(text.len().saturating_sub(2048))..].to_owned();
     while !done(&text) {
         assert!(
             Instant::now() < deadline,
-            "the stream never showed it:\n{text}"
+            "the stream never showed it; it ended with:\n{}",
+            tail(&text)
         );
         let n = stream.read(&mut buf).unwrap();
-        assert!(n > 0, "the stream ended:\n{text}");
+        assert!(n > 0, "the stream ended:\n{}", tail(&text));
         text.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     text
@@ -258,11 +270,19 @@ fn the_live_view_needs_the_token_and_masks_fields() {
         panic!("a masked field left the process: ...{around}...");
     }
 
-    // Logging out ends the session.
+    // Logging out ends the session, and at its next update the stream it
+    // opened in another tab: the last chunk of the answer comes.
+    let mut other_tab = open_stream(&server, &cookie);
+    read_until(&mut other_tab, |text| text.contains("event: hello"));
     let logout = server.request("POST", "/ui/logout", &[("Cookie", &cookie)], b"");
     assert_eq!(logout.status, 204);
     let after = server.request("GET", "/ui/session", &[("Cookie", &cookie)], b"");
     assert_eq!(after.status, 401);
+    let stop = Arc::new(AtomicBool::new(false));
+    let sender = traffic(&server, stop.clone());
+    read_until(&mut other_tab, |text| text.ends_with("\r\n0\r\n\r\n"));
+    stop.store(true, Ordering::Relaxed);
+    sender.join().unwrap();
     server.stop();
 
     // Without a token: loopback only, and only under a loopback host name.

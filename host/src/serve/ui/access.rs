@@ -98,7 +98,9 @@ impl Sessions {
         self.lock().remove(id);
     }
 
-    fn valid(&self, id: &str) -> bool {
+    /// Whether `id` is a session that has not ended (logged out, expired,
+    /// or evicted by newer ones).
+    pub fn is_open(&self, id: &str) -> bool {
         self.lock()
             .get(id)
             .is_some_and(|expires| *expires > Instant::now())
@@ -149,12 +151,24 @@ pub fn same_secret(given: &str, expected: &str) -> bool {
         == 0
 }
 
+/// What let a request in.
+#[derive(Debug, PartialEq)]
+pub enum Admitted {
+    /// No token is set, and a loopback client asked, not through a proxy.
+    Loopback,
+    /// The admin token, as a bearer.
+    Token,
+    /// The session of a login, which may end (a logout, its expiry) while
+    /// what it opened, a stream of events, is still open.
+    Session(String),
+}
+
 pub fn check(
     token: Option<&str>,
     sessions: &Sessions,
     request: (Version, &HeaderMap),
     peer: SocketAddr,
-) -> Result<(), Denied> {
+) -> Result<Admitted, Denied> {
     let (version, headers) = request;
     let Some(token) = token else {
         // A dual-stack listener (`[::]`) sees an IPv4 client as
@@ -169,15 +183,15 @@ pub fn check(
         }
         return match (PROXY_HEADERS.iter()).find(|(name, _)| headers.contains_key(*name)) {
             Some((_, sign)) => Err(Denied::ThroughProxy(sign)),
-            None => Ok(()),
+            None => Ok(Admitted::Loopback),
         };
     };
-    if bearer(headers).is_some_and(|given| same_secret(given, token))
-        || session_cookie(headers).is_some_and(|id| sessions.valid(id))
-    {
-        Ok(())
-    } else {
-        Err(Denied::NeedsLogin)
+    if bearer(headers).is_some_and(|given| same_secret(given, token)) {
+        return Ok(Admitted::Token);
+    }
+    match session_cookie(headers).filter(|id| sessions.is_open(id)) {
+        Some(id) => Ok(Admitted::Session(id.to_owned())),
+        None => Err(Denied::NeedsLogin),
     }
 }
 
@@ -231,12 +245,12 @@ mod tests {
         let ok = headers(&[(header::HOST, "127.0.0.1:9700")]);
         assert_eq!(
             check(None, &sessions, (Version::HTTP_11, &ok), local),
-            Ok(())
+            Ok(Admitted::Loopback)
         );
         let v6 = headers(&[(header::HOST, "[::1]:9700")]);
         assert_eq!(
             check(None, &sessions, (Version::HTTP_11, &v6), local),
-            Ok(())
+            Ok(Admitted::Loopback)
         );
         assert_eq!(
             check(None, &sessions, (Version::HTTP_11, &ok), remote),
@@ -251,12 +265,12 @@ mod tests {
         let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
         assert_eq!(
             check(None, &sessions, (Version::HTTP_11, &ok), mapped),
-            Ok(())
+            Ok(Admitted::Loopback)
         );
         let mapped_host = headers(&[(header::HOST, "[::ffff:127.0.0.1]:9700")]);
         assert_eq!(
             check(None, &sessions, (Version::HTTP_11, &mapped_host), mapped),
-            Ok(())
+            Ok(Admitted::Loopback)
         );
         let mapped_remote: SocketAddr = "[::ffff:10.1.2.3]:5000".parse().unwrap();
         assert_eq!(
@@ -287,7 +301,7 @@ mod tests {
         ]);
         assert_eq!(
             check(token, &sessions, (Version::HTTP_11, &proxied), local),
-            Ok(())
+            Ok(Admitted::Token)
         );
     }
 
@@ -304,14 +318,14 @@ mod tests {
         let bearer = headers(&[(header::AUTHORIZATION, "Bearer a-long-enough-token")]);
         assert_eq!(
             check(token, &sessions, (Version::HTTP_11, &bearer), peer),
-            Ok(())
+            Ok(Admitted::Token)
         );
         let id = sessions.open().unwrap();
         assert_eq!(id.len(), 64);
         let cookie = headers(&[(header::COOKIE, &format!("x=1; {COOKIE}={id}"))]);
         assert_eq!(
             check(token, &sessions, (Version::HTTP_11, &cookie), peer),
-            Ok(())
+            Ok(Admitted::Session(id.clone()))
         );
         let forged = headers(&[(header::COOKIE, &format!("{COOKIE}=a-long-enough-token"))]);
         assert_eq!(

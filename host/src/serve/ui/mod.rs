@@ -149,7 +149,7 @@ fn check(
     app: &App,
     request: (Version, &HeaderMap),
     peer: SocketAddr,
-) -> Result<(), access::Denied> {
+) -> Result<access::Admitted, access::Denied> {
     access::check(
         app.admin_token.as_deref(),
         &app.live.sessions,
@@ -166,7 +166,7 @@ async fn session(
     headers: HeaderMap,
 ) -> Response {
     match check(&app, (version, &headers), peer) {
-        Ok(()) => {
+        Ok(_) => {
             Json(json!({"ok": true, "token_required": app.admin_token.is_some()})).into_response()
         }
         Err(why) => denied(why),
@@ -234,33 +234,36 @@ async fn events(
     version: Version,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(why) = check(&app, (version, &headers), peer) {
-        return denied(why);
-    }
+    let session = match check(&app, (version, &headers), peer) {
+        Ok(access::Admitted::Session(id)) => Some(id),
+        Ok(_) => None,
+        Err(why) => return denied(why),
+    };
     let viewer = app.live.tap.watch();
     let updates = app.live.updates.subscribe();
     let closing = app.live.closing.subscribe();
     let hello = hello(&app).to_string();
     let first = Event::default().event("hello").data(hello);
+    let gate = StreamGate { app, session };
     let stream = futures_util::stream::unfold(
-        (Some(first), updates, closing, viewer),
-        |(first, mut updates, mut closing, viewer)| async move {
-            if *closing.borrow_and_update() {
+        (Some(first), updates, closing, viewer, gate),
+        |(first, mut updates, mut closing, viewer, gate)| async move {
+            if *closing.borrow_and_update() || !gate.open() {
                 return None;
             }
             if let Some(first) = first {
                 return Some((
                     Ok::<_, std::convert::Infallible>(first),
-                    (None, updates, closing, viewer),
+                    (None, updates, closing, viewer, gate),
                 ));
             }
             tokio::select! {
                 received = updates.recv() => match received {
-                    Ok(frame) => {
+                    Ok(frame) if gate.open() => {
                         let event = Event::default().event("update").data(&*frame);
-                        Some((Ok(event), (None, updates, closing, viewer)))
+                        Some((Ok(event), (None, updates, closing, viewer, gate)))
                     }
-                    Err(_) => None,
+                    _ => None,
                 },
                 _ = closing.changed() => None,
             }
@@ -273,6 +276,21 @@ async fn events(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// Whether a stream of events may go on: one that a session let in ends
+/// with the session (a logout, its expiry, its eviction by newer ones) at
+/// its next update, so that a logout in one tab does not leave another
+/// showing events.
+struct StreamGate {
+    app: Arc<App>,
+    session: Option<String>,
+}
+
+impl StreamGate {
+    fn open(&self) -> bool {
+        (self.session.as_deref()).is_none_or(|id| self.app.live.sessions.is_open(id))
+    }
 }
 
 fn hello(app: &App) -> Value {
