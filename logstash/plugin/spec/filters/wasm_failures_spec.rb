@@ -492,6 +492,13 @@ describe LogStash::Filters::Wasm do
       end
     end
 
+    it "refuses a url whose port cannot be one" do
+      ["http://127.0.0.1:99999", "http://127.0.0.1:0"].each do |url|
+        filter = LogStash::Filters::Wasm.new("url" => url, "pipeline" => "access")
+        expect { filter.register }.to raise_error(LogStash::ConfigurationError, /port must be 1 to 65535/)
+      end
+    end
+
     # All but identity fail every batch at the real sidecar (415 or 403);
     # identity is refused as well, as the body's coding is the plugin's.
     { "content-encoding" => "gzip", "Content-Encoding" => "identity", "Origin" => "null",

@@ -365,6 +365,9 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     unless %w[http https].include?(uri.scheme) && uri.host && !uri.host.empty?
       return "url must be an http:// or https:// URL with a host (#{got})"
     end
+    # URI takes any digits; MRI would then send to the port modulo 65536,
+    # and JRuby fail every batch for the whole retry_budget.
+    return "url's port must be 1 to 65535 (#{got})" unless (1..65_535).cover?(uri.port)
     # The plugin puts its own path after the url's and drops a query or
     # fragment (URI.join). One here, or an `@` in the path, is most likely
     # a password's unencoded `#`, `?` or `/`, which made a piece of it the
