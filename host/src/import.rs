@@ -14,42 +14,19 @@
 //! the other plugins keep their places. Nothing is left out quietly: a
 //! split config is only imported together with that rewritten file.
 
+mod command;
 pub mod logstash_conf;
+
+pub use command::{ImportArgs, ImportError, import};
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
 use serde_json::Value;
 
 use logstash_conf::{Item, Plugin};
 
 /// The Logstash filters that have a built-in of the same name and options.
 const MOVABLE: &[&str] = &["date", "dissect", "grok", "json", "kv", "mutate"];
-
-#[derive(Args, Debug)]
-pub struct ImportArgs {
-    /// The Logstash pipeline config to read (`-` for stdin).
-    #[arg(value_name = "LOGSTASH_CONF")]
-    pub logstash_conf: PathBuf,
-    /// The name of the wasmstash pipeline to write; with several runs of
-    /// filters to move, NAME-1, NAME-2 and so on.
-    #[arg(long, value_name = "NAME", default_value = "main")]
-    pub pipeline: String,
-    /// Also write the logstash.conf to run beside the sidecar: the input
-    /// with each run of moved filters replaced by a `wasm` call. Needed
-    /// when anything stays in Logstash (a conditional, another plugin).
-    #[arg(long, value_name = "FILE")]
-    pub logstash_out: Option<PathBuf>,
-    /// The sidecar's URL in those `wasm` calls.
-    #[arg(long, default_value = "http://127.0.0.1:9700")]
-    pub url: String,
-    /// The Logstash pipeline's `pipeline.ecs_compatibility` (logstash.yml or
-    /// pipelines.yml), which the config file does not hold: given to each grok that does
-    /// not set its own. Without it such a grok runs as `v8`, Logstash 8's
-    /// default; Logstash 7's was `disabled`.
-    #[arg(long, value_name = "MODE", value_parser = ["disabled", "v1", "v8"])]
-    pub ecs_compatibility: Option<String>,
-}
 
 /// What `import` made.
 pub struct Imported {
@@ -69,156 +46,6 @@ pub struct Imported {
     /// Where `logstash` goes, once the pipelines are out
     /// ([`Imported::write_logstash`]).
     logstash_out: Option<PathBuf>,
-}
-
-/// Why `import` stopped, with the exit code the other commands give the
-/// same kind of problem.
-#[derive(Debug)]
-pub enum ImportError {
-    /// The logstash.conf or an argument is refused: exit 2, as for a config
-    /// `check` refuses.
-    Refused(String),
-    /// A file could not be read or written: exit 1.
-    Io(String),
-}
-
-impl ImportError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            ImportError::Refused(_) => 2,
-            ImportError::Io(_) => 1,
-        }
-    }
-
-    /// What went wrong, a line each.
-    pub fn message(&self) -> &str {
-        match self {
-            ImportError::Refused(message) | ImportError::Io(message) => message,
-        }
-    }
-}
-
-/// Reads `args.logstash_conf` and converts it; `--logstash-out` is written
-/// by [`Imported::write_logstash`] once the pipelines are out. Every reason
-/// it cannot is in the error, a line each.
-pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
-    let url = &args.url;
-    let plain =
-        !url.contains(|c: char| c == '"' || c == '\\' || c.is_whitespace() || c.is_control());
-    if !(plain && (url.starts_with("http://") || url.starts_with("https://")) && url.len() > 8) {
-        return Err(ImportError::Refused(format!(
-            "--url {url:?}: the sidecar's URL, http:// or https:// and a host, without spaces, \
-             quotes or backslashes"
-        )));
-    }
-    if let Some(out) = &args.logstash_out {
-        writable_beside(out, &args.logstash_conf).map_err(ImportError::Refused)?;
-    }
-    let shown = crate::files::shown(&args.logstash_conf);
-    let text = read(&args.logstash_conf).map_err(|e| ImportError::Io(format!("{shown}: {e}")))?;
-    let target = Target {
-        pipeline: &args.pipeline,
-        url,
-        ecs_compatibility: args.ecs_compatibility.as_deref(),
-        working_dir: &std::env::current_dir()
-            .map_err(|e| ImportError::Io(format!("cannot tell the current directory: {e}")))?,
-    };
-    let mut imported = convert(&text, &shown, &target).map_err(ImportError::Refused)?;
-    loads(&imported.config).map_err(ImportError::Refused)?;
-    imported.logstash_out = args.logstash_out.clone();
-    match &args.logstash_out {
-        Some(out) => {
-            let out = crate::files::shown(out);
-            imported
-                .summary
-                .push_str(&format!("; the logstash.conf that calls them: {out}"));
-        }
-        None if !imported.stays.is_empty() => {
-            let mut lines = vec![format!(
-                "{shown}: some of it stays in Logstash, so the pipelines only work with the \
-                 logstash.conf that calls them in place of the moved filters: add \
-                 --logstash-out FILE to write it. What stays:"
-            )];
-            lines.extend(imported.stays.iter().map(|s| format!("  {shown}:{s}")));
-            return Err(ImportError::Refused(lines.join("\n")));
-        }
-        None => {}
-    }
-    Ok(imported)
-}
-
-/// Loads every pipeline of `config` as `check` does, filters and all, so
-/// that an option a filter refuses is found now, not when the sidecar
-/// starts.
-fn loads(config: &crate::config::Config) -> Result<(), String> {
-    let engine = crate::engine::Engine::new(config.engine.clone()).map_err(|e| e.to_string())?;
-    let checked = crate::check::load_pipelines(config, &engine);
-    let mut problems: Vec<String> = (checked.problems.iter())
-        .map(|e| format!("  {e}"))
-        .collect();
-    if problems.is_empty() {
-        return Ok(());
-    }
-    problems.insert(
-        0,
-        "the imported filters do not load (an option's value is read as Logstash reads it, \
-         so most of these Logstash refuses too): edit these in the logstash.conf and import \
-         again"
-            .to_string(),
-    );
-    Err(problems.join("\n"))
-}
-
-fn read(path: &Path) -> std::io::Result<String> {
-    let limit = crate::config::MAX_CONFIG_BYTES;
-    if path != Path::new("-") {
-        return crate::files::read_capped_text(path, limit, "Logstash config");
-    }
-    let what = "Logstash config";
-    let bytes = crate::files::read_stream_capped(std::io::stdin().lock(), 0, limit, what)?;
-    crate::files::into_text(bytes, what)
-}
-
-/// Refuses an `--logstash-out` that would not be a file of its own beside
-/// the input: the input itself, or `-`, which stands for stdin on the input
-/// side while stdout takes the pipelines.
-fn writable_beside(out: &Path, input: &Path) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    let shown = crate::files::shown(out);
-    if out == Path::new("-") {
-        return Err(
-            "--logstash-out -: stdout takes the pipelines' TOML; name a file for the logstash.conf"
-                .to_string(),
-        );
-    }
-    // By device and inode, so that a symbolic or a hard link is caught too.
-    let identity = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
-    let written = identity(out);
-    if written.is_some() && written == identity(input) {
-        return Err(format!(
-            "{shown}: --logstash-out names the file being imported; write beside it"
-        ));
-    }
-    Ok(())
-}
-
-impl Imported {
-    /// Whether `--logstash-out` was given.
-    pub fn writes_logstash(&self) -> bool {
-        self.logstash_out.is_some()
-    }
-
-    /// Writes the rewritten logstash.conf to `--logstash-out`, if given:
-    /// called once the pipelines it calls are out, so that a failure to
-    /// write them leaves no logstash.conf calling pipelines that are not.
-    pub fn write_logstash(&self) -> Result<(), ImportError> {
-        let Some(out) = &self.logstash_out else {
-            return Ok(());
-        };
-        std::fs::write(out, &self.logstash).map_err(|e| {
-            ImportError::Io(format!("{}: cannot write: {e}", crate::files::shown(out)))
-        })
-    }
 }
 
 /// Where the imported filters go.

@@ -154,6 +154,33 @@ fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
         assert_eq!(std::fs::read_to_string(input).unwrap(), conf);
     }
 
+    // A file that cannot be read as a logstash.conf is refused (2), as
+    // `check` refuses such a config; one that cannot be read at all is an
+    // I/O failure (1).
+    let latin1 = dir.path().join("latin1.conf");
+    std::fs::write(&latin1, b"filter { mutate { add_tag => [\"caf\xe9\"] } }\n").unwrap();
+    for (path, code) in [
+        (latin1.to_str().unwrap(), 2),
+        (dir.path().to_str().unwrap(), 2),
+        ("/no/such.conf", 1),
+    ] {
+        let refused = wasmstash(&["import", path], b"");
+        assert_eq!(
+            refused.status.code(),
+            Some(code),
+            "{path}: {}",
+            text(&refused.stderr)
+        );
+    }
+    // --logstash-out must be a file of its own, in a directory that exists.
+    for out in [dir.path().to_str().unwrap(), "/no/such/dir/x.conf"] {
+        let refused = wasmstash(&["import", input, "--logstash-out", out], b"");
+        assert_eq!(refused.status.code(), Some(2), "{out}");
+        assert!(
+            refused.stdout.is_empty(),
+            "{out}: the pipelines were printed"
+        );
+    }
     // `-` is stdin as an input; stdout takes the pipelines.
     let refused = wasmstash(&["import", input, "--logstash-out", "-"], b"");
     assert_eq!(refused.status.code(), Some(2));
@@ -163,7 +190,7 @@ fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
     // Stdin is held to the config cap, as a named file is.
     let huge = vec![b' '; (16 << 20) + 1];
     let refused = wasmstash(&["import", "-"], &huge);
-    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(refused.status.code(), Some(2));
     assert!(
         text(&refused.stderr).contains("-: the Logstash config is larger than 16777216 bytes"),
         "{}",
@@ -230,6 +257,21 @@ fn no_logstash_conf_is_left_calling_pipelines_that_were_not_written() {
         assert!(!out.exists());
     }
     std::fs::write(&input, "filter { mutate { add_tag => [\"y\"] } }\n").unwrap();
+    // Nor may it be the file stdout goes to.
+    let both = dir.path().join("both.txt");
+    let same = import(std::fs::File::create(&both).unwrap().into(), false);
+    assert!(same.status.success());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmstash"));
+    command
+        .arg("import")
+        .arg(&input)
+        .arg("--logstash-out")
+        .arg(&both);
+    let refused = (command.stdout(std::fs::File::create(&both).unwrap()))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("stdout takes the pipelines"));
     let peeked = import(closed(), false);
     assert_eq!(peeked.status.code(), Some(0), "{}", text(&peeked.stderr));
     let written = import(Stdio::null(), true);
