@@ -41,20 +41,25 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Where a file replacing `path` goes: `path`, or for a symlink the file it
-/// points to (which may not exist yet), so that the link stays a link.
+/// Where a file replacing `path` goes: `path`, or for a symlink the file
+/// its chain of links ends at (which may not exist yet), so that every link
+/// stays a link.
 fn target_of(path: &Path) -> std::io::Result<PathBuf> {
-    match std::fs::symlink_metadata(path) {
-        Ok(metadata) if metadata.file_type().is_symlink() => match std::fs::canonicalize(path) {
-            Ok(resolved) => Ok(resolved),
-            // Dangling: the name it holds, read from the link's directory.
-            Err(_) => {
-                let named = std::fs::read_link(path)?;
-                Ok(path.parent().map_or(named.clone(), |dir| dir.join(&named)))
+    let mut current = path.to_owned();
+    // As many links as the kernel follows in one path (its ELOOP limit).
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                let named = std::fs::read_link(&current)?;
+                current = match current.parent() {
+                    Some(directory) => directory.join(named),
+                    None => named,
+                };
             }
-        },
-        _ => Ok(path.to_owned()),
+            _ => return Ok(current),
+        }
     }
+    Err(std::io::Error::other("too many levels of symbolic links"))
 }
 
 /// An output file being written.
@@ -91,17 +96,7 @@ impl OutputFile {
             });
         }
         let target = target_of(path).map_err(error)?;
-        let mut name = target.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".tmp{}", std::process::id()));
-        let temporary = target.with_file_name(name);
-        // Only ever created new: a file or a link someone put at the name
-        // is not written through, and not removed either (hence no
-        // `pending` until it is ours).
-        let file = (OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary))
-        .map_err(|e| GenError::at(&temporary, e))?;
+        let (file, temporary) = create_temporary(&target)?;
         Ok(OutputFile {
             file,
             path: path.to_owned(),
@@ -119,6 +114,37 @@ impl OutputFile {
         }
         Ok(())
     }
+}
+
+/// A new file beside `target` to write it under, and its name. Only ever
+/// created new: a file or a link someone put at the name is not written
+/// through, nor removed (it is not ours); the next name is tried instead, as
+/// it is after a run killed before it could remove its own (in a container,
+/// every run has the same process id).
+fn create_temporary(target: &Path) -> Result<(File, PathBuf), GenError> {
+    let mut name = target.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}-", std::process::id()));
+    let mut last = None;
+    for attempt in 0..100 {
+        let mut numbered = name.clone();
+        numbered.push(attempt.to_string());
+        let temporary = target.with_file_name(numbered);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+        {
+            Ok(file) => return Ok((file, temporary)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(temporary),
+            Err(e) => return Err(GenError::at(&temporary, e)),
+        }
+    }
+    let taken = last.expect("a name was tried");
+    let e = std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "100 temporary names beside it are taken (left by killed runs?); remove them",
+    );
+    Err(GenError::at(&taken, e))
 }
 
 impl Drop for OutputFile {

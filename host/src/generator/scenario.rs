@@ -33,7 +33,11 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
         end,
         args.incidents_per_kind,
     )?;
+    // A FIFO or a device is written directly, never replaced, so two
+    // writers to one (`--out /dev/stdout --truth /dev/stderr 2>&1`) are fine.
     if let (Some(truth), Some(out)) = (&args.truth, &args.out)
+        && output::is_replaced_whole(out)
+        && output::is_replaced_whole(truth)
         && output::same_file(truth, out)
     {
         return Err(GenError::Usage(
