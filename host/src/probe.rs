@@ -25,6 +25,21 @@ pub struct ProbeArgs {
 
 /// Returns the status line on a 2xx answer, an error otherwise.
 pub fn probe(args: &ProbeArgs) -> Result<String, String> {
+    // Before anything that would echo the URL: the part before `@` may be
+    // a password, whatever the scheme.
+    let after_scheme = args
+        .url
+        .split_once("://")
+        .map_or(&*args.url, |(_, rest)| rest);
+    if after_scheme
+        .split('/')
+        .next()
+        .is_some_and(|authority| authority.contains('@'))
+    {
+        return Err("the URL holds credentials (user@ or user:password@): \
+                    probe sends none, so give the host alone"
+            .to_string());
+    }
     let rest = args
         .url
         .strip_prefix("http://")
@@ -33,12 +48,6 @@ pub fn probe(args: &ProbeArgs) -> Result<String, String> {
         Some(slash) => (&rest[..slash], &rest[slash..]),
         None => (rest, "/"),
     };
-    if authority.contains('@') {
-        // Not echoed: the part before `@` may be a password.
-        return Err("the URL holds credentials (user@ or user:password@): \
-                    probe sends none, so give the host alone"
-            .to_string());
-    }
     let timeout = Duration::from_secs(args.timeout);
     let address = resolve(authority, timeout)?;
     let mut stream = TcpStream::connect_timeout(&address, timeout)
@@ -236,15 +245,20 @@ mod tests {
 
     #[test]
     fn credentials_in_the_url_are_refused_unsaid() {
-        let args = ProbeArgs {
-            url: "http://user:secret@127.0.0.1:1/".into(),
-            timeout: 1,
-        };
-        let error = probe(&args).unwrap_err();
-        assert!(
-            error.contains("credentials") && !error.contains("secret"),
-            "{error}"
-        );
+        for url in [
+            "http://user:secret@127.0.0.1:1/",
+            "https://user:secret@127.0.0.1:1/",
+        ] {
+            let error = probe(&ProbeArgs {
+                url: url.into(),
+                timeout: 1,
+            })
+            .unwrap_err();
+            assert!(
+                error.contains("credentials") && !error.contains("secret"),
+                "{error}"
+            );
+        }
     }
 
     #[test]
