@@ -281,6 +281,33 @@ fn inspect_explains_a_module() {
         "module speaks wasmstash ABI version 2, but this host speaks version 1"
     );
     assert_eq!(report["memory_pages"], serde_json::json!([2, null]));
+
+    // A start function may use the ABI's imports, as it may in `run`.
+    let logs = dir.path().join("logs-at-start.wat");
+    let with_start = |version: &str| {
+        wat_filter("(i64.const 0)")
+            .replace("(i32.const 1))", &format!("(i32.const {version}))"))
+            .replacen(
+                "(module",
+                "(module\n  (import \"wasmstash\" \"log\" (func $log (param i32 i32 i32)))\n  \
+                 (import \"wasmstash\" \"now_unix_nanos\" (func $now (result i64)))\n  \
+                 (func $start (call $log (i32.const 3) (i32.const 1024) (i32.const 4)) \
+                 (drop (call $now)))\n  (start $start)",
+                1,
+            )
+    };
+    std::fs::write(&logs, with_start("1")).unwrap();
+    let out = wasmstash(&["inspect", logs.to_str().unwrap()], b"");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    std::fs::write(&logs, with_start("2")).unwrap();
+    let out = wasmstash(&["inspect", "--json", logs.to_str().unwrap()], b"");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["abi_version"], 2, "{report}");
 }
 
 #[test]

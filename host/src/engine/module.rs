@@ -451,14 +451,17 @@ pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<
     store.limiter(|limits| limits);
     let mut linker = wasmtime::Linker::new(engine.wasmtime());
     // Nothing runs beyond the version export (and a start function), so the
-    // imports are stubs that trap if called.
+    // imports are stubs that do nothing and return zeros: a start function
+    // may call `log` or read the clock, as the ABI lets it, and must not be
+    // refused here for it. Imports the ABI has not are refused elsewhere
+    // (`check_imports`); here they only stand in.
     linker
-        .define_unknown_imports_as_traps(module)
+        .define_unknown_imports_as_default_values(&mut store, module)
         .map_err(|e| VersionError {
             message: format!("cannot link: {e}"),
             limit: false,
         })?;
-    // The imports trap at once, so they need no tripwire.
+    // The stubs return at once, so they need no tripwire.
     let (instance, tripwire) =
         tripwire::instantiate(engine.watchdog(), &linker, &mut store, module, |_, _| {})
             .map_err(|e| version_error(engine, "cannot instantiate", e, store.data_mut()))?;
