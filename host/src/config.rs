@@ -266,6 +266,7 @@ impl Config {
         pipeline: &str,
         filters: impl IntoIterator<Item = (usize, &'s FilterSpec)>,
     ) -> Result<Vec<FilterModule>, Vec<ConfigError>> {
+        let _span = crate::pipeline::logging_in(pipeline);
         load_each(engine, filters).map_err(|errors| {
             (errors.into_iter())
                 .map(|error| self.in_pipeline(pipeline, error))

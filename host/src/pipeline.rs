@@ -111,6 +111,14 @@ pub struct Pipeline {
     metrics: Option<(Arc<Metrics>, String)>,
 }
 
+/// What a filter logs (its own lines, its failures) names the filter; while
+/// this lives, the log adds `pipeline`, as filter names repeat across
+/// pipelines. Held wherever a pipeline's instances run: loading (the
+/// start function and `init`), starting its workers, processing.
+pub(crate) fn logging_in(pipeline: &str) -> tracing::span::EnteredSpan {
+    tracing::warn_span!("pipeline", pipeline = %pipeline).entered()
+}
+
 impl Pipeline {
     pub fn new(name: &str, modules: Vec<FilterModule>) -> Pipeline {
         Pipeline {
@@ -165,6 +173,7 @@ impl Pipeline {
     /// [`Stage::start_instance`]); the error names the filter that could
     /// not have one, with why.
     pub fn start_instances(&mut self) -> Result<(), String> {
+        let _span = logging_in(&self.name);
         for stage in &mut self.stages {
             stage.with(|stage| {
                 stage.start_instance().map_err(|failure| {
@@ -205,9 +214,7 @@ impl Pipeline {
 
     /// Runs `events` through every stage.
     pub fn process(&mut self, events: Vec<CheckedEvent>) -> Vec<EventResult> {
-        // What a filter logs (its own lines, its failures) names the filter;
-        // the span adds the pipeline, as names repeat across pipelines.
-        let _span = tracing::warn_span!("pipeline", pipeline = %self.name).entered();
+        let _span = logging_in(&self.name);
         self.stats.events_in += events.len() as u64;
         let mut slots: Vec<Option<CheckedEvent>> = events.into_iter().map(Some).collect();
         let (name, metrics) = (self.name.as_str(), self.metrics.as_ref());

@@ -272,3 +272,32 @@ fn errors_about_replacement_instances_are_rationed_and_bounded() {
         "no count of lines held back"
     );
 }
+
+/// Lines a filter writes while its instances start (its start function,
+/// `init`) name their pipeline too, as those of its calls do: two
+/// pipelines may hold filters of one name.
+#[test]
+fn lines_written_while_starting_name_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = wat_filter(&format!("{ALL_UNCHANGED}\n{RETURN_OUTPUT_AT_2048}")).replacen(
+        "(module",
+        "(module\n  (import \"wasmstash\" \"log\" (func $log (param i32 i32 i32)))\n  \
+         (data (i32.const 3000) \"starting up\")\n  \
+         (func $start (call $log (i32.const 2) (i32.const 3000) (i32.const 11)))\n  (start $start)",
+        1,
+    );
+    std::fs::write(dir.path().join("starting.wat"), module).unwrap();
+    let pipelines = ["a", "b"]
+        .map(|p| format!("[[pipelines.{p}.filters]]\nmodule = \"starting.wat\"\nname = \"x\"\n"));
+    std::fs::write(dir.path().join("w.toml"), pipelines.concat()).unwrap();
+    let output = wasmstash_in(dir.path(), &["check", "w.toml"], b"");
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for pipeline in ["a", "b"] {
+        assert!(
+            (stderr.lines()).any(|l| l.contains("starting up")
+                && l.contains(&format!("pipeline{{pipeline={pipeline}}}"))),
+            "{stderr}"
+        );
+    }
+}
