@@ -331,6 +331,9 @@ fn printing(command: impl FnOnce(&mut dyn Write) -> std::io::Result<ExitCode>) -
     let verdict = command(&mut out).and_then(|code| out.flush().map(|()| code));
     let code = match verdict {
         Ok(code) => code,
+        // Not a write of ours, which `KeepGoing` keeps from failing: the
+        // commands take any writer (`golden::run` reports a failed write as
+        // its own error), and may have other I/O to report.
         Err(error) => {
             say!("wasmstash: {error}");
             return ExitCode::from(1);
