@@ -6,7 +6,10 @@
 //! message, and a FIFO blocks it forever. Here only regular files are read,
 //! under a cap, and anything else is an error that says why.
 
+mod identity;
 pub(crate) mod private;
+
+pub use identity::{FileId, discards, file_id, id_of, link_target, regular_file_id};
 
 use std::io::Read;
 use std::path::Path;

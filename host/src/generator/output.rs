@@ -19,13 +19,12 @@ pub fn is_replaced_whole(path: &Path) -> bool {
 /// link and what it points to): both written, the second would overwrite
 /// the first.
 pub fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let identity = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
-    if let (Some(a), Some(b)) = (identity(a), identity(b)) {
+    use crate::files::id_of;
+    if let (Some(a), Some(b)) = (id_of(a), id_of(b)) {
         return a == b;
     }
     let place = |path: &Path| {
-        let target = target_of(path).ok()?;
+        let target = crate::files::link_target(path).ok()?;
         let directory = match target.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
             _ => PathBuf::from("."),
@@ -39,27 +38,6 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
         (Some(a), Some(b)) => a == b,
         _ => a == b,
     }
-}
-
-/// Where a file replacing `path` goes: `path`, or for a symlink the file
-/// its chain of links ends at (which may not exist yet), so that every link
-/// stays a link.
-fn target_of(path: &Path) -> std::io::Result<PathBuf> {
-    let mut current = path.to_owned();
-    // As many links as the kernel follows in one path (its ELOOP limit).
-    for _ in 0..40 {
-        match std::fs::symlink_metadata(&current) {
-            Ok(metadata) if metadata.file_type().is_symlink() => {
-                let named = std::fs::read_link(&current)?;
-                current = match current.parent() {
-                    Some(directory) => directory.join(named),
-                    None => named,
-                };
-            }
-            _ => return Ok(current),
-        }
-    }
-    Err(std::io::Error::other("too many levels of symbolic links"))
 }
 
 /// An output file being written.
@@ -95,7 +73,7 @@ impl OutputFile {
                 pending: None,
             });
         }
-        let target = target_of(path).map_err(error)?;
+        let target = crate::files::link_target(path).map_err(error)?;
         let (file, temporary) = create_temporary(&target)?;
         Ok(OutputFile {
             file,

@@ -11,7 +11,7 @@ mod summary;
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ use crate::config::{
     MAX_EVENT_MIB, MAX_MEMORY_LIMIT_MIB, Workers, check_instances, distinct_names, load_filters,
 };
 use crate::engine::{Engine, EngineSettings};
-use crate::files::shown;
+use crate::files::{regular_file_id, shown};
 use crate::input::InputFormat;
 use crate::pipeline::Pipeline;
 use crate::state;
@@ -303,7 +303,7 @@ fn check_inputs(inputs: &[PathBuf]) -> Result<u64, RunError> {
     let mut total_bytes = 0;
     for path in inputs.iter().filter(|p| p.as_os_str() != "-") {
         let meta = std::fs::metadata(path).map_err(|e| cannot_open(path, e))?;
-        if is_output(meta.is_file().then(|| (meta.dev(), meta.ino()))) {
+        if is_output(meta.is_file().then(|| crate::files::file_id(&meta))) {
             return Err(reads_its_output(path));
         }
         total_bytes += meta.len();
@@ -318,12 +318,6 @@ fn check_inputs(inputs: &[PathBuf]) -> Result<u64, RunError> {
         }
     }
     Ok(total_bytes)
-}
-
-/// The device and inode of the regular file `fd` is open on, if it is one.
-fn regular_file_id(fd: BorrowedFd) -> Option<(u64, u64)> {
-    let meta = File::from(fd.try_clone_to_owned().ok()?).metadata().ok()?;
-    meta.is_file().then(|| (meta.dev(), meta.ino()))
 }
 
 /// An input that is the file stdout writes to (`run app.log >> app.log`):
