@@ -274,7 +274,19 @@ fn no_logstash_conf_is_left_calling_pipelines_that_were_not_written() {
     assert!(text(&refused.stderr).contains("stdout takes the pipelines"));
     let peeked = import(closed(), false);
     assert_eq!(peeked.status.code(), Some(0), "{}", text(&peeked.stderr));
-    let written = import(Stdio::null(), true);
+    // Nor while stdout is /dev/null, as a closed one is made: the
+    // logstash.conf would call pipelines that went nowhere.
+    let discarded = import(Stdio::null(), true);
+    assert_eq!(
+        discarded.status.code(),
+        Some(2),
+        "{}",
+        text(&discarded.stderr)
+    );
+    assert!(text(&discarded.stderr).contains("/dev/null"));
+    assert!(!out.exists());
+    let toml = dir.path().join("pipelines.toml");
+    let written = import(std::fs::File::create(&toml).unwrap().into(), true);
     assert!(written.status.success(), "{}", text(&written.stderr));
     assert!(
         std::fs::read_to_string(&out).unwrap().contains("wasm {"),

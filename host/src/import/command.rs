@@ -77,7 +77,7 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
         )));
     }
     if let Some(out) = &args.logstash_out {
-        writable_beside(out, &args.logstash_conf).map_err(ImportError::Refused)?;
+        check_logstash_out(out, &args.logstash_conf).map_err(ImportError::Refused)?;
     }
     let shown = crate::files::shown(&args.logstash_conf);
     let text = read(&args.logstash_conf).map_err(|e| {
@@ -154,46 +154,53 @@ fn read(path: &Path) -> std::io::Result<String> {
 }
 
 /// Refuses, before anything is written, an `--logstash-out` that would not
-/// be a file of its own: the input itself; the file stdout goes to, which
-/// takes the pipelines (`-` too); a directory, or a path in a directory
-/// that does not exist.
-fn writable_beside(out: &Path, input: &Path) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
+/// be a file of its own, or could not be written: the input itself; the
+/// file stdout writes to, which takes the pipelines (`-` too); a directory,
+/// or a path in a directory that does not exist (links followed). And one
+/// written while stdout is `/dev/null`, as a closed stdout is made: it
+/// would call pipelines that went nowhere.
+fn check_logstash_out(out: &Path, input: &Path) -> Result<(), String> {
+    use std::os::fd::AsFd;
     let shown = crate::files::shown(out);
-    let stdout_takes_it = || {
-        format!(
-            "--logstash-out {shown}: stdout takes the pipelines' TOML; name another file for \
-             the logstash.conf"
-        )
-    };
+    let refused = |why: &str| format!("--logstash-out {shown}: {why}");
+    let stdout = std::io::stdout();
     if out == Path::new("-") {
-        return Err(stdout_takes_it());
-    }
-    // By device and inode, so that a symbolic or a hard link is caught too.
-    let identity = |metadata: std::fs::Metadata| (metadata.dev(), metadata.ino());
-    let written = std::fs::metadata(out).ok();
-    if written.as_ref().is_some_and(std::fs::Metadata::is_dir) {
-        return Err(format!("--logstash-out {shown}: a directory; name a file"));
-    }
-    let written = written.map(identity);
-    if written.is_some() && written == std::fs::metadata(input).ok().map(identity) {
-        return Err(format!(
-            "{shown}: --logstash-out names the file being imported; write beside it"
+        return Err(refused(
+            "stdout takes the pipelines' TOML; name a file for the logstash.conf",
         ));
     }
-    // The descriptor's own link: stat follows it to the open file, pipe or not.
-    let stdout = std::fs::metadata("/proc/self/fd/1").ok().map(identity);
-    if written.is_some() && written == stdout {
-        return Err(stdout_takes_it());
+    let target = crate::files::link_target(out).map_err(|e| refused(&e.to_string()))?;
+    if target.is_dir() || out.as_os_str().as_encoded_bytes().ends_with(b"/") {
+        return Err(refused("a directory; name a file"));
     }
-    let directory = match out.parent() {
+    let directory = match target.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
     if !directory.is_dir() {
+        let missing = crate::files::shown(directory);
+        return Err(refused(&format!("no directory {missing} to write it in")));
+    }
+    // Only a file is replaced: `--logstash-out /dev/null > /dev/null` is a
+    // dry run, and a device takes any number of writers.
+    if !target.metadata().map_or(true, |m| m.is_file()) {
+        return Ok(());
+    }
+    let written = crate::files::id_of(out);
+    if written.is_some() && written == crate::files::id_of(input) {
         return Err(format!(
-            "--logstash-out {shown}: no directory {} to write it in",
-            crate::files::shown(directory)
+            "{shown}: --logstash-out names the file being imported; write beside it"
+        ));
+    }
+    if written.is_some() && written == crate::files::regular_file_id(stdout.as_fd()) {
+        return Err(refused(
+            "stdout takes the pipelines' TOML, and this is its file; name another",
+        ));
+    }
+    if crate::files::discards(stdout.as_fd()) {
+        return Err(refused(
+            "stdout is /dev/null (or closed), so the pipelines it calls would go nowhere; \
+             send stdout to a file",
         ));
     }
     Ok(())
