@@ -31,10 +31,12 @@ pub fn probe(args: &ProbeArgs) -> Result<String, String> {
         .url
         .split_once("://")
         .map_or(&*args.url, |(_, rest)| rest);
+    // An unencoded `/` in a password ends the authority early, so `@` is
+    // looked for up to the query.
     if after_scheme
-        .split('/')
+        .split(['?', '#'])
         .next()
-        .is_some_and(|authority| authority.contains('@'))
+        .is_some_and(|before_query| before_query.contains('@'))
     {
         return Err("the URL holds credentials (user@ or user:password@): \
                     probe sends none, so give the host alone"
@@ -248,6 +250,7 @@ mod tests {
         for url in [
             "http://user:secret@127.0.0.1:1/",
             "https://user:secret@127.0.0.1:1/",
+            "http://user:se/cret@127.0.0.1:1/readyz",
         ] {
             let error = probe(&ProbeArgs {
                 url: url.into(),
