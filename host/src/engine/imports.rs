@@ -37,13 +37,28 @@ pub(crate) struct StoreState {
 impl StoreState {
     pub(super) fn new(module: &FilterModule) -> StoreState {
         let settings = module.engine().settings();
+        StoreState::with_log_gate(module.name(), settings, module.log_gate())
+    }
+
+    /// State for an instance of no loaded filter (asking a module its ABI
+    /// version): the log's ration is its own.
+    pub(super) fn standalone(filter: &str, settings: &super::EngineSettings) -> StoreState {
+        let log_gate = Arc::new(LogGate::new(filter, super::log_gate::FILTER_LINES));
+        StoreState::with_log_gate(filter, settings, log_gate)
+    }
+
+    fn with_log_gate(
+        filter: &str,
+        settings: &super::EngineSettings,
+        log_gate: Arc<LogGate>,
+    ) -> StoreState {
         StoreState {
-            filter: module.name().into(),
+            filter: filter.into(),
             limits: InstanceLimits::new(settings.memory_limit_bytes),
             last_error_log: None,
             counters: BTreeMap::new(),
             counters_full: false,
-            log_gate: module.log_gate(),
+            log_gate,
             fixed_clock: settings.fixed_clock,
             tripwire: None,
         }

@@ -122,7 +122,7 @@ pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadEr
     }
     // Asked whatever else is wrong: another version explains the rest.
     let mut stopped_by_limit = None;
-    let abi_version = match ask_version(engine, &module) {
+    let abi_version = match ask_version(engine, "inspected", &module) {
         Ok(version) => Some(version),
         Err(why) if problems.is_empty() && why.limit => {
             stopped_by_limit = Some(why.message);

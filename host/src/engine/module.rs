@@ -144,7 +144,7 @@ impl FilterModule {
         {
             // A module for another ABI version is told so, not what else
             // it lacks.
-            let mismatch = ask_version(engine, &compiled.module)
+            let mismatch = ask_version(engine, name, &compiled.module)
                 .ok()
                 .and_then(version_mismatch);
             return Err(LoadError::module(mismatch.unwrap_or(problem)));
@@ -442,34 +442,59 @@ pub(super) struct VersionError {
     pub limit: bool,
 }
 
-/// Instantiates without `init` and calls `wasmstash_abi_version`.
-pub(super) fn ask_version(engine: &Engine, module: &wasmtime::Module) -> Result<u32, VersionError> {
-    // The same memory and table caps as a real instance, and the same deadline, in case
-    // the module has a start function.
-    let limits = InstanceLimits::new(engine.settings().memory_limit_bytes);
-    let mut store = Store::new(engine.wasmtime(), limits);
-    store.limiter(|limits| limits);
-    let mut linker = wasmtime::Linker::new(engine.wasmtime());
-    // Nothing runs beyond the version export (and a start function), so the
-    // imports are stubs that do nothing and return zeros: a start function
-    // may call `log` or read the clock, as the ABI lets it, and must not be
-    // refused here for it. Imports the ABI has not are refused elsewhere
-    // (`check_imports`); here they only stand in.
+/// Instantiates without `init` and calls `wasmstash_abi_version`; `name`
+/// is the filter's, for what the module logs while it starts.
+pub(super) fn ask_version(
+    engine: &Engine,
+    name: &str,
+    module: &wasmtime::Module,
+) -> Result<u32, VersionError> {
+    // The store, limits, deadline and host functions of a real instance, so
+    // that a start function runs here as it would in `run` (it may log or
+    // read the clock, as the ABI lets it, and is held to the same checks).
+    let mut store = Store::new(
+        engine.wasmtime(),
+        StoreState::standalone(name, engine.settings()),
+    );
+    store.limiter(|state| &mut state.limits as &mut dyn wasmtime::ResourceLimiter);
+    let mut linker = linker(engine.wasmtime());
+    // Imports the ABI has not, or has with another type, are refused
+    // elsewhere (`check_imports`); here they stand in as traps, so that the
+    // version can still be asked of such a module.
+    linker.allow_shadowing(true);
     linker
-        .define_unknown_imports_as_default_values(&mut store, module)
+        .define_unknown_imports_as_traps(module)
         .map_err(|e| VersionError {
             message: format!("cannot link: {e}"),
             limit: false,
         })?;
-    // The stubs return at once, so they need no tripwire.
-    let (instance, tripwire) =
-        tripwire::instantiate(engine.watchdog(), &linker, &mut store, module, |_, _| {})
-            .map_err(|e| version_error(engine, "cannot instantiate", e, store.data_mut()))?;
-    let version = instance
-        .get_typed_func::<(), u32>(&mut store, "wasmstash_abi_version")
-        .map_err(|e| version_error(engine, "asking the ABI version failed", e, store.data_mut()))?;
+    let (instance, tripwire) = tripwire::instantiate(
+        engine.watchdog(),
+        &linker,
+        &mut store,
+        module,
+        |state, tripwire| state.tripwire = Some(tripwire),
+    )
+    .map_err(|e| {
+        version_error(
+            engine,
+            "cannot instantiate",
+            e,
+            &mut store.data_mut().limits,
+        )
+    })?;
+    let failed = |store: &mut Store<StoreState>, e| {
+        version_error(
+            engine,
+            "asking the ABI version failed",
+            e,
+            &mut store.data_mut().limits,
+        )
+    };
+    let version = (instance.get_typed_func::<(), u32>(&mut store, "wasmstash_abi_version"))
+        .map_err(|e| failed(&mut store, e))?;
     tripwire::guarded(tripwire.as_deref(), || version.call(&mut store, ()))
-        .map_err(|e| version_error(engine, "asking the ABI version failed", e, store.data_mut()))
+        .map_err(|e| failed(&mut store, e))
 }
 
 /// What stopped a module's start or its version export, in a line, and
