@@ -113,8 +113,10 @@ pub struct Pipeline {
 
 /// What a filter logs (its own lines, its failures) names the filter; while
 /// this lives, the log adds `pipeline`, as filter names repeat across
-/// pipelines. Held wherever a pipeline's instances run: loading (the
-/// start function and `init`), starting its workers, processing.
+/// pipelines. Held where a pipeline's instances start and process: loading
+/// (the start function and `init`), starting its workers, processing.
+/// (Snapshots and restores, which run guest code too, still name only the
+/// filter.)
 pub(crate) fn logging_in(pipeline: &str) -> tracing::span::EnteredSpan {
     tracing::warn_span!("pipeline", pipeline = %pipeline).entered()
 }
