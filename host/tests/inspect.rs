@@ -150,6 +150,20 @@ fn inspect_explains_a_module() {
     let out = wasmstash(&["inspect", "--json", logs.to_str().unwrap()], b"");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["abi_version"], 2, "{report}");
+    // A module for a later ABI, whose `log` has another type, is told its
+    // version, not only that the type is wrong.
+    let other_log = with_start("2").replace(
+        "(func $log (param i32 i32 i32))",
+        "(func $log (param i32 i32))",
+    );
+    let other_log = other_log.replace(
+        "(call $log (i32.const 3) (i32.const 1024) (i32.const 4))",
+        "",
+    );
+    std::fs::write(&logs, other_log).unwrap();
+    let out = wasmstash(&["inspect", "--json", logs.to_str().unwrap()], b"");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["abi_version"], 2, "{report}");
     // And is held to what they check, as in `run`: a line out of bounds.
     let out_of_bounds = with_start("1").replace(
         "(i32.const 1024) (i32.const 4)",

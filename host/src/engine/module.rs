@@ -79,6 +79,16 @@ fn import_signature(name: &str) -> (Vec<ValType>, Vec<ValType>) {
     }
 }
 
+/// Whether `found`, a module's import of the ABI's function `name`, has
+/// the type the host gives that function.
+fn has_abi_signature(name: &str, found: &wasmtime::FuncType) -> bool {
+    let (params, results) = import_signature(name);
+    let same = |a: &[ValType], b: Vec<ValType>| {
+        a.len() == b.len() && a.iter().zip(&b).all(|(a, b)| ValType::eq(a, b))
+    };
+    same(&params, found.params().collect()) && same(&results, found.results().collect())
+}
+
 /// A compiled, validated filter module with its config, ready to instantiate.
 #[derive(Clone)]
 pub struct FilterModule {
@@ -274,21 +284,16 @@ pub(super) fn check_imports(module: &wasmtime::Module) -> Result<(), LoadError> 
                 ALLOWED_IMPORTS.join(", ")
             )));
         }
-        if let ExternType::Func(found) = import.ty() {
+        if let ExternType::Func(found) = import.ty()
+            && !has_abi_signature(import.name(), &found)
+        {
             let (params, results) = import_signature(import.name());
-            let (found_params, found_results): (Vec<_>, Vec<_>) =
-                (found.params().collect(), found.results().collect());
-            let same = |a: &[ValType], b: &[ValType]| {
-                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| ValType::eq(a, b))
-            };
-            if !(same(&params, &found_params) && same(&results, &found_results)) {
-                return Err(LoadError::module(format!(
-                    "import `wasmstash::{}` has the wrong signature for ABI v1: expected {}, found {}",
-                    import.name(),
-                    signature(params, results),
-                    signature(found_params, found_results)
-                )));
-            }
+            return Err(LoadError::module(format!(
+                "import `wasmstash::{}` has the wrong signature for ABI v1: expected {}, found {}",
+                import.name(),
+                signature(params, results),
+                signature(found.params().collect(), found.results().collect())
+            )));
         }
     }
     Ok(())
@@ -458,16 +463,31 @@ pub(super) fn ask_version(
     );
     store.limiter(|state| &mut state.limits as &mut dyn wasmtime::ResourceLimiter);
     let mut linker = linker(engine.wasmtime());
-    // Imports the ABI has not, or has with another type, are refused
-    // elsewhere (`check_imports`); here they stand in as traps, so that the
-    // version can still be asked of such a module.
+    // Function imports the ABI has not, or has with another type (as a
+    // later version might), are refused elsewhere (`check_imports`); here
+    // they stand in as traps of the module's own type, so that the version
+    // can still be asked of such a module.
+    let cannot_link = |e: wasmtime::Error| VersionError {
+        message: format!("cannot link: {e}"),
+        limit: false,
+    };
     linker.allow_shadowing(true);
-    linker
-        .define_unknown_imports_as_traps(module)
-        .map_err(|e| VersionError {
-            message: format!("cannot link: {e}"),
-            limit: false,
-        })?;
+    for import in module.imports() {
+        if let ExternType::Func(found) = import.ty()
+            && import.module() == "wasmstash"
+            && ALLOWED_IMPORTS.contains(&import.name())
+            && !has_abi_signature(import.name(), &found)
+        {
+            let name = import.name().to_owned();
+            let trap = move |_: wasmtime::Caller<'_, StoreState>, _: &[_], _: &mut [_]| {
+                Err(wasmtime::Error::msg(format!(
+                    "`wasmstash::{name}` has another type"
+                )))
+            };
+            (linker.func_new(import.module(), import.name(), found, trap)).map_err(cannot_link)?;
+        }
+    }
+    (linker.define_unknown_imports_as_traps(module)).map_err(cannot_link)?;
     let (instance, tripwire) = tripwire::instantiate(
         engine.watchdog(),
         &linker,
