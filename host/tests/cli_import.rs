@@ -274,6 +274,29 @@ fn no_logstash_conf_is_left_calling_pipelines_that_were_not_written() {
     assert!(text(&refused.stderr).contains("stdout takes the pipelines"));
     let peeked = import(closed(), false);
     assert_eq!(peeked.status.code(), Some(0), "{}", text(&peeked.stderr));
+    // Nor the input when it is read from stdin, nor stdout by another name.
+    let kept = std::fs::read(&input).unwrap();
+    let mut from_stdin = Command::new(env!("CARGO_BIN_EXE_wasmstash"));
+    from_stdin
+        .args(["import", "-", "--logstash-out"])
+        .arg(&input);
+    let refused = from_stdin
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("names the file being imported"));
+    assert_eq!(std::fs::read(&input).unwrap(), kept);
+    let mut to_pipe = Command::new(env!("CARGO_BIN_EXE_wasmstash"));
+    to_pipe
+        .arg("import")
+        .arg(&input)
+        .args(["--logstash-out", "/dev/stdout"]);
+    let refused = (to_pipe.stdin(Stdio::null()).stdout(Stdio::piped()))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(refused.stdout.is_empty());
     // Nor while stdout is /dev/null, as a closed one is made: the
     // logstash.conf would call pipelines that went nowhere.
     let discarded = import(Stdio::null(), true);

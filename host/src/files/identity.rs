@@ -21,12 +21,15 @@ pub fn id_of(path: &Path) -> Option<FileId> {
     std::fs::metadata(path).ok().map(|m| file_id(&m))
 }
 
+/// What `fd` is open on: a file, a pipe, a terminal, a device.
+pub fn fd_id(fd: BorrowedFd) -> Option<FileId> {
+    fd_metadata(fd).map(|metadata| file_id(&metadata))
+}
+
 /// The regular file `fd` is open on, if it is one (not a pipe, a terminal
 /// or a device).
 pub fn regular_file_id(fd: BorrowedFd) -> Option<FileId> {
-    let metadata = std::fs::File::from(fd.try_clone_to_owned().ok()?)
-        .metadata()
-        .ok()?;
+    let metadata = fd_metadata(fd)?;
     metadata.is_file().then(|| file_id(&metadata))
 }
 
@@ -36,9 +39,14 @@ pub fn discards(fd: BorrowedFd) -> bool {
     let device = |metadata: std::fs::Metadata| {
         (metadata.file_type().is_char_device()).then(|| metadata.rdev())
     };
-    let open = fd.try_clone_to_owned().ok().map(std::fs::File::from);
-    let open = open.and_then(|file| file.metadata().ok()).and_then(device);
+    let open = fd_metadata(fd).and_then(device);
     open.is_some() && open == std::fs::metadata("/dev/null").ok().and_then(device)
+}
+
+fn fd_metadata(fd: BorrowedFd) -> Option<std::fs::Metadata> {
+    std::fs::File::from(fd.try_clone_to_owned().ok()?)
+        .metadata()
+        .ok()
 }
 
 /// Where writing `path` lands: `path`, or for a symbolic link the file its

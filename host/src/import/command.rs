@@ -161,13 +161,13 @@ fn read(path: &Path) -> std::io::Result<String> {
 /// would call pipelines that went nowhere.
 fn check_logstash_out(out: &Path, input: &Path) -> Result<(), String> {
     use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
     let shown = crate::files::shown(out);
     let refused = |why: &str| format!("--logstash-out {shown}: {why}");
-    let stdout = std::io::stdout();
+    let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
+    let stdout_takes_it = || refused("stdout takes the pipelines' TOML; name a file of its own");
     if out == Path::new("-") {
-        return Err(refused(
-            "stdout takes the pipelines' TOML; name a file for the logstash.conf",
-        ));
+        return Err(stdout_takes_it());
     }
     let target = crate::files::link_target(out).map_err(|e| refused(&e.to_string()))?;
     if target.is_dir() || out.as_os_str().as_encoded_bytes().ends_with(b"/") {
@@ -181,21 +181,24 @@ fn check_logstash_out(out: &Path, input: &Path) -> Result<(), String> {
         let missing = crate::files::shown(directory);
         return Err(refused(&format!("no directory {missing} to write it in")));
     }
-    // Only a file is replaced: `--logstash-out /dev/null > /dev/null` is a
-    // dry run, and a device takes any number of writers.
-    if !target.metadata().map_or(true, |m| m.is_file()) {
+    // A device takes any number of writers: `--logstash-out /dev/null
+    // > /dev/null` is a dry run. Anything else open as the input or stdout
+    // (`/dev/stdout` on a pipe too) is one file written twice.
+    if std::fs::metadata(out).is_ok_and(|m| m.file_type().is_char_device()) {
         return Ok(());
     }
     let written = crate::files::id_of(out);
-    if written.is_some() && written == crate::files::id_of(input) {
+    let input = match input == Path::new("-") {
+        true => crate::files::fd_id(stdin.as_fd()),
+        false => crate::files::id_of(input),
+    };
+    if written.is_some() && written == input {
         return Err(format!(
             "{shown}: --logstash-out names the file being imported; write beside it"
         ));
     }
-    if written.is_some() && written == crate::files::regular_file_id(stdout.as_fd()) {
-        return Err(refused(
-            "stdout takes the pipelines' TOML, and this is its file; name another",
-        ));
+    if written.is_some() && written == crate::files::fd_id(stdout.as_fd()) {
+        return Err(stdout_takes_it());
     }
     if crate::files::discards(stdout.as_fd()) {
         return Err(refused(
