@@ -234,6 +234,15 @@ fn gen_refuses_spans_and_disorder_out_of_bounds() {
         // Nor does it take the scenario's shape, which it would ignore.
         (&["--follow", "--duration", "1s"], "cannot be used with"),
         (&["--follow", "--scale", "2"], "cannot be used with"),
+        (
+            &["--follow", "--start", "2000-01-01T00:00:00Z"],
+            "cannot be used with",
+        ),
+        (
+            &["--follow", "--incidents-per-kind", "5"],
+            "cannot be used with",
+        ),
+        (&["--follow", "--disorder-secs", "1"], "cannot be used with"),
     ];
     for (extra, message) in cases {
         let mut args = vec!["gen"];

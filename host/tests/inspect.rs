@@ -133,8 +133,10 @@ fn inspect_explains_a_module() {
                 "(module",
                 "(module\n  (import \"wasmstash\" \"log\" (func $log (param i32 i32 i32)))\n  \
                  (import \"wasmstash\" \"now_unix_nanos\" (func $now (result i64)))\n  \
+                 (import \"wasmstash\" \"metric_add\" (func $count (param i32 i32 i64)))\n  \
                  (func $start (call $log (i32.const 3) (i32.const 1024) (i32.const 4)) \
-                 (drop (call $now)))\n  (start $start)",
+                 (drop (call $now)) (call $count (i32.const 1024) (i32.const 4) (i64.const 1)))\n  \
+                 (start $start)",
                 1,
             )
     };
