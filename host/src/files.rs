@@ -9,7 +9,9 @@
 mod identity;
 pub(crate) mod private;
 
-pub use identity::{FileId, discards, fd_id, file_id, id_of, link_target, regular_file_id};
+pub use identity::{
+    FileId, directory_of, discards, fd_id, file_id, id_of, link_target, regular_file_id,
+};
 
 use std::io::Read;
 use std::path::Path;

@@ -49,6 +49,15 @@ fn fd_metadata(fd: BorrowedFd) -> Option<std::fs::Metadata> {
         .ok()
 }
 
+/// The directory a file at `path` is in: its parent, or the current
+/// directory for a bare name (whose parent is empty).
+pub fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
 /// Where writing `path` lands: `path`, or for a symbolic link the file its
 /// chain of links ends at, which may not exist yet.
 pub fn link_target(path: &Path) -> std::io::Result<PathBuf> {

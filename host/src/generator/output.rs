@@ -25,10 +25,7 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     }
     let place = |path: &Path| {
         let target = crate::files::link_target(path).ok()?;
-        let directory = match target.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-            _ => PathBuf::from("."),
-        };
+        let directory = crate::files::directory_of(&target);
         Some((
             std::fs::canonicalize(directory).ok()?,
             target.file_name()?.to_owned(),

@@ -173,10 +173,7 @@ fn check_logstash_out(out: &Path, input: &Path) -> Result<(), String> {
     if target.is_dir() || out.as_os_str().as_encoded_bytes().ends_with(b"/") {
         return Err(refused("a directory; name a file"));
     }
-    let directory = match target.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let directory = crate::files::directory_of(&target);
     if !directory.is_dir() {
         let missing = crate::files::shown(directory);
         return Err(refused(&format!("no directory {missing} to write it in")));
