@@ -7,6 +7,7 @@
 //! under a cap, and anything else is an error that says why.
 
 mod identity;
+pub mod output;
 pub(crate) mod private;
 
 pub use identity::{

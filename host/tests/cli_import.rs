@@ -317,3 +317,49 @@ fn no_logstash_conf_is_left_calling_pipelines_that_were_not_written() {
         text(&written.stderr)
     );
 }
+
+/// An earlier logstash.conf is replaced whole, through a link when it is
+/// one (the link stays), with nothing left beside it; and a directory on
+/// stdin is refused as a directory named is.
+#[test]
+fn the_logstash_conf_is_replaced_whole_and_a_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.conf");
+    std::fs::write(&real, "the operator's earlier logstash.conf\n").unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let earlier_inode = std::fs::metadata(&real).unwrap().ino();
+    let link = dir.path().join("logstash.conf");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let conf = b"filter { kv {} geoip { source => \"ip\" } }\n";
+    let imported = wasmstash(
+        &["import", "-", "--logstash-out", link.to_str().unwrap()],
+        conf,
+    );
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+    // A new file renamed over the old: never the old one half rewritten.
+    assert_ne!(std::fs::metadata(&real).unwrap().ino(), earlier_inode);
+    let written = std::fs::read_to_string(&real).unwrap();
+    assert!(
+        written.contains("wasm {") && written.contains("geoip"),
+        "{written}"
+    );
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["logstash.conf", "real.conf"]);
+
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wasmstash"));
+    command.args(["import", "-"]);
+    let from_directory = (command.stdin(std::fs::File::open(dir.path()).unwrap()))
+        .output()
+        .unwrap();
+    assert_eq!(from_directory.status.code(), Some(2));
+    assert!(
+        text(&from_directory.stderr).contains("standard input is a directory"),
+        "{}",
+        text(&from_directory.stderr)
+    );
+}

@@ -10,12 +10,10 @@
 //! - `world`: services, templates, the daily shape and incident effects.
 //! - `scenario`: the batch mode and the incident schedule.
 //! - `follow`: the live mode and its reconnecting TCP writer.
-//! - `output`: the --out and --truth files, replaced whole or written directly.
 //! - `random`: the seeded random source.
 
 mod follow;
 mod incident;
-mod output;
 mod random;
 mod scenario;
 mod world;
@@ -127,9 +125,9 @@ pub enum GenError {
 }
 
 impl GenError {
-    /// A failed operation on the file at `path`.
-    fn at(path: &std::path::Path, error: std::io::Error) -> GenError {
-        GenError::Io(format!("{}: {error}", path.display()))
+    /// A failed operation whose error already names its file.
+    fn file(error: std::io::Error) -> GenError {
+        GenError::Io(error.to_string())
     }
 
     /// A failed write to `what`; a closed pipe is the reader's choice.

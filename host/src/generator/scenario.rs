@@ -6,10 +6,10 @@ use std::io::{BufWriter, Write};
 use serde_json::{Value, json};
 
 use super::incident::{self, Incident, IncidentKind, NEW_ERROR_TEMPLATES};
-use super::output::{self, OutputFile};
 use super::random::Random;
 use super::world::{self, Service, Shape};
 use super::{GenArgs, GenError};
+use crate::files::output::{self, OutputFile};
 
 /// Two incidents on one service are at least this far apart (start to start,
 /// beyond the first one's length), so each is judged against a settled baseline.
@@ -60,8 +60,9 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
     };
     // Both files are created before the first event is made, so that a path
     // that cannot be written fails now, not after hours of events.
-    let mut out_file = args.out.as_deref().map(OutputFile::create).transpose()?;
-    let truth_file = truth_path.as_deref().map(OutputFile::create).transpose()?;
+    let create = |path| OutputFile::create(path).map_err(GenError::file);
+    let mut out_file = args.out.as_deref().map(create).transpose()?;
+    let truth_file = truth_path.as_deref().map(create).transpose()?;
     let sink: Box<dyn Write + '_> = match &mut out_file {
         Some(pending) => Box::new(&mut pending.file),
         None => Box::new(std::io::stdout().lock()),
@@ -122,7 +123,7 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
     out.flush().map_err(write_error)?;
     drop(out);
     if let Some(pending) = out_file {
-        pending.commit()?;
+        pending.commit().map_err(GenError::file)?;
     }
     if let Some(mut pending) = truth_file {
         let truth = json!({
@@ -133,9 +134,8 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
             "incidents": incidents,
         });
         let text = serde_json::to_string_pretty(&truth).expect("truth serialises");
-        (pending.file.write_all((text + "\n").as_bytes()))
-            .map_err(|e| GenError::at(&pending.path, e))?;
-        pending.commit()?;
+        (pending.write_all((text + "\n").as_bytes())).map_err(GenError::file)?;
+        pending.commit().map_err(GenError::file)?;
     }
     crate::say!(
         "wasmstash gen: {events} events, {} incidents{truth_note}",

@@ -149,7 +149,17 @@ fn read(path: &Path) -> std::io::Result<String> {
         return crate::files::read_capped_text(path, limit, "Logstash config");
     }
     let what = "Logstash config";
-    let bytes = crate::files::read_stream_capped(std::io::stdin().lock(), 0, limit, what)?;
+    let bytes =
+        crate::files::read_stream_capped(std::io::stdin().lock(), 0, limit, what).map_err(|e| {
+            match e.kind() {
+                // Refused as `import DIR` is, not reported as a failed read.
+                ErrorKind::IsADirectory => std::io::Error::new(
+                    ErrorKind::InvalidInput,
+                    "standard input is a directory, not a Logstash config",
+                ),
+                _ => e,
+            }
+        })?;
     crate::files::into_text(bytes, what)
 }
 
@@ -219,8 +229,13 @@ impl Imported {
         let Some(out) = &self.logstash_out else {
             return Ok(());
         };
-        std::fs::write(out, &self.logstash).map_err(|e| {
-            ImportError::Io(format!("{}: cannot write: {e}", crate::files::shown(out)))
-        })
+        // Replaced whole, as gen's files are: an import cut short leaves
+        // the operator's earlier logstash.conf, not half of the new one.
+        let write = || {
+            let mut file = crate::files::output::OutputFile::create(out)?;
+            file.write_all(self.logstash.as_bytes())?;
+            file.commit()
+        };
+        write().map_err(|e| ImportError::Io(format!("cannot write the logstash.conf: {e}")))
     }
 }

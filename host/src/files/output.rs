@@ -1,12 +1,13 @@
-//! The files `gen --out` and `--truth` name. A regular file is replaced
-//! whole or not at all; anything else that can be written to (a FIFO, a
-//! device) is written to directly, as renaming over it would put a regular
-//! file where the FIFO or device was.
+//! The files a command writes by name: `gen --out` and `--truth`, and
+//! `import --logstash-out`. A regular file is replaced whole or not at all,
+//! so that a run cut short leaves the old file, not half of a new one;
+//! anything else that can be written to (a FIFO, a device) is written to
+//! directly, as renaming over it would put a regular file where the FIFO or
+//! device was.
 
 use std::fs::{File, OpenOptions};
+use std::io::{Error, ErrorKind};
 use std::path::{Path, PathBuf};
-
-use super::GenError;
 
 /// Whether `path` is written under a temporary name and renamed into place:
 /// when it is missing or a regular file, after following symlinks (a
@@ -41,7 +42,7 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 pub struct OutputFile {
     pub file: File,
     /// The path as given, for messages.
-    pub path: PathBuf,
+    path: PathBuf,
     /// Set while a temporary file stands in for the target.
     pending: Option<Pending>,
 }
@@ -54,8 +55,9 @@ struct Pending {
 }
 
 impl OutputFile {
-    pub fn create(path: &Path) -> Result<OutputFile, GenError> {
-        let error = |e| GenError::at(path, e);
+    /// Errors name the path they are about.
+    pub fn create(path: &Path) -> std::io::Result<OutputFile> {
+        let error = |e| at(path, e);
         if !is_replaced_whole(path) {
             // Not truncated: a FIFO or a device has nothing to truncate.
             let file = OpenOptions::new()
@@ -79,13 +81,18 @@ impl OutputFile {
         })
     }
 
+    /// Writes all of `bytes`; an error names the file.
+    pub fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        std::io::Write::write_all(&mut self.file, bytes).map_err(|e| at(&self.path, e))
+    }
+
     /// Puts a complete file in place; written directly, it already is.
-    pub fn commit(mut self) -> Result<(), GenError> {
+    pub fn commit(mut self) -> std::io::Result<()> {
         if let Some(pending) = self.pending.take()
             && let Err(e) = std::fs::rename(&pending.temporary, &pending.target)
         {
             let _ = std::fs::remove_file(&pending.temporary);
-            return Err(GenError::at(&self.path, e));
+            return Err(at(&self.path, e));
         }
         Ok(())
     }
@@ -96,7 +103,7 @@ impl OutputFile {
 /// through, nor removed (it is not ours); the next name is tried instead, as
 /// it is after a run killed before it could remove its own (in a container,
 /// every run has the same process id).
-fn create_temporary(target: &Path) -> Result<(File, PathBuf), GenError> {
+fn create_temporary(target: &Path) -> std::io::Result<(File, PathBuf)> {
     let mut name = target.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".tmp{}-", std::process::id()));
     let mut last = None;
@@ -110,16 +117,21 @@ fn create_temporary(target: &Path) -> Result<(File, PathBuf), GenError> {
             .open(&temporary)
         {
             Ok(file) => return Ok((file, temporary)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(temporary),
-            Err(e) => return Err(GenError::at(&temporary, e)),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => last = Some(temporary),
+            Err(e) => return Err(at(&temporary, e)),
         }
     }
     let taken = last.expect("a name was tried");
-    let e = std::io::Error::new(
-        std::io::ErrorKind::AlreadyExists,
+    let e = Error::new(
+        ErrorKind::AlreadyExists,
         "100 temporary names beside it are taken (left by killed runs?); remove them",
     );
-    Err(GenError::at(&taken, e))
+    Err(at(&taken, e))
+}
+
+/// `error`, saying which file it is about; its kind is kept.
+fn at(path: &Path, error: Error) -> Error {
+    Error::new(error.kind(), format!("{}: {error}", super::shown(path)))
 }
 
 impl Drop for OutputFile {
