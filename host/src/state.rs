@@ -89,7 +89,9 @@ pub struct Taken {
 /// `deadline` (`None`: as long as their calls take); one still in a call
 /// then is left out and listed in `in_call`, since with the deadline off a
 /// call may never end.
-pub fn take(stages: &SharedStages, deadline: Option<Instant>) -> Taken {
+pub fn take(pipeline: &str, stages: &SharedStages, deadline: Option<Instant>) -> Taken {
+    // What a filter logs while it hands its state over says whose it is.
+    let _span = crate::pipeline::logging_in(pipeline);
     let mut taken = Taken {
         snapshots: Vec::new(),
         failed: Vec::new(),
@@ -127,6 +129,7 @@ pub fn take(stages: &SharedStages, deadline: Option<Instant>) -> Taken {
 /// filter name, if the pipeline still has one; returns those of names it
 /// no longer has and those their filter refused, for the caller to save.
 pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> Given {
+    let _span = crate::pipeline::logging_in(pipeline);
     let mut given = Given {
         unmatched: Vec::new(),
         refused: Vec::new(),
@@ -137,7 +140,6 @@ pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> 
             .find(|stage| stage.module().name() == snapshot.filter);
         let Some(mut stage) = stage else {
             tracing::warn!(
-                pipeline,
                 filter = %snapshot.filter,
                 "the reloaded pipeline `{pipeline}` has no stateful filter named `{}`, so its state is not carried over: state follows a filter's name, and a filter renamed or removed starts afresh",
                 snapshot.filter
@@ -151,7 +153,7 @@ pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> 
         }
         // A copy: a refused snapshot is handed back whole, to be kept.
         if let Err(e) = stage.restore(snapshot.state.clone()) {
-            tracing::error!(pipeline, filter = %snapshot.filter, "restoring state failed: {e}");
+            tracing::error!(filter = %snapshot.filter, "restoring state failed: {e}");
             given.refused.push(snapshot);
         }
     }
@@ -285,7 +287,7 @@ pub fn persist(
     lock: &StateLock,
     deadline: Option<Instant>,
 ) -> Result<usize, NotSaved> {
-    let taken = take(stages, deadline);
+    let taken = take(pipeline, stages, deadline);
     save(dir, pipeline, &taken.snapshots, lock).map_err(NotSaved::Io)?;
     if !taken.in_call.is_empty() {
         return Err(NotSaved::InCall(taken.in_call));
@@ -415,6 +417,7 @@ fn restore_from_files(
     lock: &StateLock,
     wanted: impl Fn(&str) -> bool,
 ) -> usize {
+    let _span = crate::pipeline::logging_in(pipeline);
     // Copied out, so that no stage is locked under the plan's mutex.
     let sources: BTreeMap<String, PathBuf> = {
         let plan = lock.plan();

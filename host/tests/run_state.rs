@@ -118,6 +118,13 @@ fn a_refused_snapshot_never_replaces_an_earlier_one() {
         stderr.contains("the filter refused its saved state"),
         "{stderr}"
     );
+    let refusal = stderr
+        .lines()
+        .find(|line| line.contains("refused its saved"));
+    assert!(
+        refusal.unwrap().contains("pipeline=cli"),
+        "the line says whose state it was: {stderr}"
+    );
     for path in &earlier {
         let name = path.extension().unwrap().to_string_lossy().into_owned();
         let second = name.trim_start_matches("refused-");

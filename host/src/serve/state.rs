@@ -479,7 +479,11 @@ pub(crate) async fn carry(
             let Some(old_workers) = old.pipelines.get(name) else {
                 continue;
             };
-            let taken = state::take(old_workers.shared_stages(), Some(Instant::now() + left));
+            let taken = state::take(
+                name,
+                old_workers.shared_stages(),
+                Some(Instant::now() + left),
+            );
             if !taken.snapshots.is_empty() {
                 let given = state::give(name, new_workers.shared_stages(), taken.snapshots);
                 if !given.unmatched.is_empty() {
