@@ -98,17 +98,28 @@ impl Weigh for RobustBaseline {
 }
 
 impl RobustBaseline {
+    /// Whether `value`s are judged yet: once the first values have seeded
+    /// the estimates, and at least `warmup` have been seen.
     pub fn is_warm(&self, warmup: usize) -> bool {
-        self.samples >= warmup as u64
+        !self.is_seeding() && self.samples >= warmup as u64
+    }
+
+    /// Whether every value seen is still kept in the seed. Told from what
+    /// the baseline holds, not from `warmup`: a restored baseline may have
+    /// been seeded, or be seeding, under another `warmup_values`.
+    fn is_seeding(&self) -> bool {
+        self.seed.len() as u64 == self.samples
     }
 
     /// Learns `value`. `step` is the fraction of the current spread each
     /// value may move the estimates by.
     pub fn update(&mut self, value: f64, warmup: usize, step: f64) {
-        self.samples += 1;
-        if self.seed.len() < warmup {
+        if self.is_seeding() {
+            self.samples += 1;
             self.seed.push(value);
-            if self.seed.len() == warmup {
+            // At `warmup`, or at once when a restored seed already holds
+            // more than a lowered `warmup_values` asks for.
+            if self.seed.len() >= warmup {
                 self.median = median(&mut self.seed.clone());
                 let mut deviations: Vec<f64> =
                     self.seed.iter().map(|v| (v - self.median).abs()).collect();
@@ -117,6 +128,7 @@ impl RobustBaseline {
             }
             return;
         }
+        self.samples += 1;
         let spread = self.mad.max(self.median.abs() * 1e-3).max(1e-9);
         self.median += step * spread * sign(value - self.median);
         let deviation = (value - self.median).abs();
@@ -192,6 +204,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A baseline restored under another `warmup_values`: seeding half way
+    /// when it is lowered below what the seed holds, seeded when it is
+    /// raised. Either way the values go on being judged against what was
+    /// learnt, never against an unseeded median of 0.
+    #[test]
+    fn a_changed_warmup_keeps_what_the_baseline_learnt() {
+        let value = |i: u64| 1000.0 + (i % 100) as f64;
+        let mut halfway = RobustBaseline::default();
+        (0..50).for_each(|i| halfway.update(value(i), 100, 0.05));
+        assert!(!halfway.is_warm(100) && !halfway.is_warm(20));
+        halfway.update(value(50), 20, 0.05);
+        assert!(halfway.is_warm(20), "{halfway:?}");
+        assert!((halfway.median - 1025.0).abs() < 1.0, "{halfway:?}");
+        assert!((1000..3000).all(|i| {
+            let z = halfway.z(value(i));
+            halfway.update(value(i), 20, 0.05);
+            z.abs() < 5.0
+        }));
+
+        let mut seeded = RobustBaseline::default();
+        (0..20).for_each(|i| seeded.update(value(i), 20, 0.05));
+        (20..200).for_each(|i| seeded.update(value(i), 100, 0.05));
+        assert!(seeded.is_warm(100));
+        assert!(seeded.seed.is_empty(), "no second seed: {seeded:?}");
+        assert!((1000.0..1100.0).contains(&seeded.median), "{seeded:?}");
     }
 
     #[test]
