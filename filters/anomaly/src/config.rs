@@ -2,7 +2,10 @@
 //! (`rate = {}` turns it on with the defaults below); every number has a
 //! checked range, so a typo is a load-time error rather than a silent no-op.
 
-use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use wasmstash_sdk::field_ref::{self, FieldPath};
 
@@ -43,32 +46,83 @@ pub struct Config {
     /// Most interval findings one event carries on top of its own.
     #[serde(default = "default_findings_per_event")]
     pub max_findings_per_event: usize,
+    #[serde(default, deserialize_with = "some_table")]
     pub rate: Option<RateConfig>,
+    #[serde(default, deserialize_with = "some_table")]
     pub error_ratio: Option<ErrorRatioConfig>,
     pub value_outlier: Option<OneOrMany<OutlierConfig>>,
+    #[serde(default, deserialize_with = "some_table")]
     pub rare_template: Option<NoveltyConfig>,
     pub new_value: Option<OneOrMany<NoveltyConfig>>,
 }
 
-/// A detector's table, or a list of them. Read by hand rather than as an
+/// A detector's options, read only from a table: serde would also take a
+/// list and read it by position (`rate = ["[service]"]` as `key_field`),
+/// which is a typo here, never meant.
+struct Table<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match deserializer.deserialize_any(TableOrList::<T, false>(PhantomData))? {
+            OneOrMany::One(table) => Ok(Table(table)),
+            OneOrMany::Many(_) => unreachable!("a list is refused where only a table is read"),
+        }
+    }
+}
+
+fn some_table<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    Table::deserialize(deserializer).map(|Table(table)| Some(table))
+}
+
+/// Reads a table, and a list of tables too when `LIST` is set. Through
+/// the deserializer in hand, so that an error inside a table is reported
+/// as serde reports it there (with its path, and the SDK's wording).
+struct TableOrList<T, const LIST: bool>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>, const LIST: bool> Visitor<'de> for TableOrList<T, LIST> {
+    type Value = OneOrMany<T>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str(match LIST {
+            true => "a table or a list of tables",
+            false => "a table",
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map)).map(OneOrMany::One)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        if !LIST {
+            return Err(de::Error::invalid_type(
+                de::Unexpected::Other("list"),
+                &self,
+            ));
+        }
+        let mut tables = Vec::new();
+        while let Some(Table(table)) = seq.next_element()? {
+            tables.push(table);
+        }
+        Ok(OneOrMany::Many(tables))
+    }
+}
+
+/// A detector's table, or a list of tables. Read by hand rather than as an
 /// untagged enum, whose only error is "data did not match any variant":
-/// here a list is read as a list and anything else as one table, so a
-/// typo inside either is reported as serde reports it for that table.
+/// here a list is read as a list of tables and a table as one, so a typo
+/// inside either is reported as serde reports it for that table.
 #[derive(Debug)]
 pub enum OneOrMany<T> {
     One(T),
     Many(Vec<T>),
 }
 
-impl<'de, T: DeserializeOwned> Deserialize<'de> for OneOrMany<T> {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(deserializer)?;
-        let read = if value.is_array() {
-            serde_json::from_value(value).map(OneOrMany::Many)
-        } else {
-            serde_json::from_value(value).map(OneOrMany::One)
-        };
-        read.map_err(serde::de::Error::custom)
+        deserializer.deserialize_any(TableOrList::<T, true>(PhantomData))
     }
 }
 

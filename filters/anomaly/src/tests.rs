@@ -397,6 +397,19 @@ fn bad_configs_are_refused_with_the_option_named() {
             json!({"rate": 1}),
             "rate: invalid type: integer `1`, expected a table",
         ),
+        // A list would be read by position, its first item a `key_field`.
+        (
+            json!({"rate": ["[service][name]"]}),
+            "rate: invalid type: list, expected a table",
+        ),
+        (
+            json!({"rare_template": ["[f]", "k", 0, 1, 5]}),
+            "rare_template: invalid type: list, expected a table",
+        ),
+        (
+            json!({"value_outlier": [{"field": "d"}, ["e"]]}),
+            "value_outlier[1]: invalid type: list, expected a table",
+        ),
         (
             json!({"value_outlier": [
                 {"field": "v", "warmup_values": 5, "threshold": 3},
