@@ -244,10 +244,14 @@ impl Parser<'_, '_, '_> {
                 None | Some('|') | Some(')') => break,
                 _ => {}
             }
-            // `(?i)` without a body changes flags up to the end of the group.
+            // `(?i)` without a body changes flags up to the end of the
+            // group, and takes in the alternatives after it too, as
+            // Onigmo reads it: `a(?i)b|c` is `a(?i:b|c)`, not `a(?i:b)|c`.
+            // (The group restores the flags when it closes.)
             if let Some(flags) = self.bare_flag_group()? {
                 self.flags = flags;
-                continue;
+                items.push(self.alternation()?);
+                break;
             }
             let atom = self.atom()?;
             let atom = self.quantifiers(atom)?;

@@ -137,6 +137,18 @@ fn dot_matches_newline_and_flags_scope_to_groups() {
         whole("[[:alpha:]]+(?i)[a-c]+", "xyzABC").as_deref(),
         Some("xyzABC")
     );
+    // A bare option takes in the alternatives after it, to the end of its
+    // group (Ruby 3.1: `/a(?i)b|c/ =~ "c"` is nil; JRuby's Joni agrees).
+    assert_eq!(whole("a(?i)b|c", "c"), None);
+    assert_eq!(whole("a(?i)b|c", "aC").as_deref(), Some("aC"));
+    assert_eq!(whole("x|a(?i)b|c", "x").as_deref(), Some("x"));
+    assert_eq!(whole("(?:a(?i)b|c)d", "cd"), None);
+    assert_eq!(whole("(?:a(?i)b|c)d", "aCd").as_deref(), Some("aCd"));
+    assert_eq!(whole("(?:a(?i)b|c)D", "acd"), None, "closed with its group");
+    assert_eq!(
+        whole("said (?i)yes|no", "Bob said no").as_deref(),
+        Some("said no")
+    );
 }
 
 /// `(?i)` on literals beyond ASCII, each pinned against Ruby 3.1's Onigmo
