@@ -488,6 +488,16 @@ impl Parser<'_, '_, '_> {
                 self.pos -= 2;
                 return Err(self.error(&format!("`\\{c}` ({meaning}) is not supported")));
             }
+            // Outside brackets, `(?i)` folds a property before it is
+            // negated: `(?i)\p{Upper}` matches `a`, `(?i)\P{Lower}` does
+            // not (inside brackets the class folds its members' union).
+            'p' | 'P' => {
+                let (mut class, negated) = self.property(c == 'P')?;
+                if self.flags.ignore_case {
+                    class.fold_ascii_case();
+                }
+                Node::Class(if negated { class.negate() } else { class })
+            }
             _ => {
                 self.pos -= c.len_utf8();
                 match self.class_escape()? {

@@ -24,7 +24,10 @@ impl Parser<'_, '_, '_> {
             'w' | 'W' => class(|b| b.is_ascii_alphanumeric() || b == b'_', c == 'W'),
             's' | 'S' => class(|b| matches!(b, b' ' | b'\t'..=b'\r'), c == 'S'),
             'h' | 'H' => class(|b| b.is_ascii_hexdigit(), c == 'H'),
-            'p' | 'P' => Escaped::Class(Box::new(self.property(c == 'P')?)),
+            'p' | 'P' => {
+                let (class, negated) = self.property(c == 'P')?;
+                Escaped::Class(Box::new(if negated { class.negate() } else { class }))
+            }
             'c' | 'C' | 'M' => {
                 self.pos -= 2;
                 return Err(self.error(
@@ -114,7 +117,9 @@ impl Parser<'_, '_, '_> {
         Ok(char::from(value as u8))
     }
 
-    fn property(&mut self, negated: bool) -> Result<CharClass, String> {
+    /// After `\p` or `\P` (`negated`): the property's class, not yet
+    /// negated, and whether it is to be.
+    pub(super) fn property(&mut self, negated: bool) -> Result<(CharClass, bool), String> {
         if !self.eat("{") {
             return Err(self.error("invalid character property"));
         }
@@ -138,15 +143,29 @@ impl Parser<'_, '_, '_> {
             // adds POSIX's ASCII symbols.
             class.remove_ascii(b"$+<=>^`|~");
         }
+        Ok((class, negated))
+    }
+
+    /// After `[`: the class up to the closing `]`, read as Onigmo reads it.
+    pub(super) fn class_body(&mut self) -> Result<CharClass, String> {
+        let (mut class, negated) = self.class_members()?;
+        // Under `(?i)`, once, over the union of the members: a nested
+        // class is negated unfolded, so `(?i)[^a[^b]]` matches nothing
+        // (Onigmo, and JRuby's Joni; folding each nested class on its own
+        // made it match `B`).
+        if self.flags.ignore_case {
+            class.fold_ascii_case();
+        }
         Ok(if negated { class.negate() } else { class })
     }
 
-    /// After `[`: the members up to the closing `]`, read as Onigmo reads
-    /// them. A character waits (`pending`) until what follows says whether
-    /// it begins a range; a nested class leaves it waiting, so `[x[a]-z]`
+    /// A class's members up to its `]`, unfolded, and whether it is
+    /// negated; a nested class among them with its own negation applied.
+    /// A character waits (`pending`) until what follows says whether it
+    /// begins a range; a nested class leaves it waiting, so `[x[a]-z]`
     /// holds `x-z`. A `-` after a class escape or a POSIX bracket is
     /// refused unless it ends the class, and a class after `a-` too.
-    pub(super) fn class_body(&mut self) -> Result<CharClass, String> {
+    fn class_members(&mut self) -> Result<(CharClass, bool), String> {
         let open = self.pos - 1;
         let negated = self.eat("^");
         let mut class = CharClass::new();
@@ -200,9 +219,13 @@ impl Parser<'_, '_, '_> {
                         }
                         self.enter_level(self.pos)?;
                         self.pos += 1;
-                        let nested = self.class_body();
+                        let nested = self.class_members();
                         self.leave_level();
-                        class.add_class(&nested?);
+                        let (nested, nested_negated) = nested?;
+                        class.add_class(&match nested_negated {
+                            true => nested.negate(),
+                            false => nested,
+                        });
                         continue;
                     }
                 }
@@ -235,10 +258,7 @@ impl Parser<'_, '_, '_> {
                 }
             };
         }
-        if self.flags.ignore_case {
-            class.fold_ascii_case();
-        }
-        Ok(if negated { class.negate() } else { class })
+        Ok((class, negated))
     }
 
     /// At a `[` inside a class: a POSIX bracket (`[:alpha:]`), a `[` that

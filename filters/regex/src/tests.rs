@@ -151,6 +151,38 @@ fn dot_matches_newline_and_flags_scope_to_groups() {
     );
 }
 
+/// Under `(?i)` a class is folded once, over all its members, and only then
+/// negated; a nested class brings its own negation in unfolded, and a
+/// property outside brackets is folded before its negation (each expected
+/// value is Ruby 3.1's, and Joni's).
+#[test]
+fn classes_fold_before_they_are_negated() {
+    for (pattern, text, expected) in [
+        ("(?i)[[^b]]", "b", Some("b")),
+        ("(?i)[a[^b]]", "b", Some("b")),
+        ("(?i)[^a[^b]]", "B", None),
+        ("(?i)[^a[^b]]", "A", None),
+        ("(?i)[^[^b]]", "b", None),
+        ("(?i)[^[^B]c]", "b", None),
+        ("(?i)[^[b]]", "B", None),
+        ("(?i)[[b]]", "B", Some("B")),
+        ("(?i)[^b]", "B", None),
+        ("[^[^b]]", "b", Some("b")),
+        // A property outside brackets folds, and then is negated.
+        ("(?i)\\p{Upper}", "a", Some("a")),
+        ("(?i)\\p{Lower}", "A", Some("A")),
+        ("(?i)\\P{Lower}", "a", None),
+        ("(?i)\\p{^Upper}", "A", None),
+        ("(?i)[\\P{Lower}]", "a", Some("a")),
+    ] {
+        assert_eq!(
+            whole(pattern, text).as_deref(),
+            expected,
+            "{pattern} on {text}"
+        );
+    }
+}
+
 /// `(?i)` on literals beyond ASCII, each pinned against Ruby 3.1's Onigmo
 /// (`ruby -e 'p(/(?i)échec/ =~ "Échec")'`): simple case mappings both
 /// ways, and the two signs that fold to ASCII letters. Not made: folds to
