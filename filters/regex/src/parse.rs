@@ -86,6 +86,10 @@ pub struct Parsed {
     pub group_count: usize,
 }
 
+/// Onigmo's refusal of a capture where nothing can be captured.
+pub(super) const CAPTURE_BEHIND: &str =
+    "invalid pattern in look-behind: a negative look-behind may not hold a capture";
+
 /// Deep `%{}` nesting is refused rather than allowed to exhaust the stack.
 const MAX_DEPTH: usize = 200;
 /// Groups, nested classes, stacked repeats (`a{1}{1}`) and `%{}`
@@ -122,6 +126,10 @@ struct Shared<'r> {
     /// Plain groups that do not capture: Onigmo still counts them when it
     /// decides whether `\10` is a backreference or an octal escape.
     plain_groups: usize,
+    /// Where a negative look-behind holding a plain group starts: Onigmo
+    /// refuses one that captures, and a plain group does capture in Ruby
+    /// when the pattern names none, which is known only at its end.
+    plain_group_behind: Option<usize>,
     /// Whether a plain `(...)` captures: in grok never (its patterns read
     /// only named groups), for a replace as in Ruby (see `parse_with`).
     plain_groups_capture: bool,
@@ -163,6 +171,7 @@ pub fn parse_with(
         name_places: HashMap::new(),
         group_count: 0,
         plain_groups: 0,
+        plain_group_behind: None,
         plain_groups_capture,
         expanding: Vec::new(),
         nesting: 0,
@@ -175,6 +184,12 @@ pub fn parse_with(
         extended: false,
     };
     let node = parse_source(pattern, flags, &mut shared)?;
+    if let Some(at) = shared
+        .plain_group_behind
+        .filter(|_| shared.names.is_empty())
+    {
+        return Err(format!("{CAPTURE_BEHIND} at position {at}"));
+    }
     Ok(Parsed {
         node,
         names: shared.names,
@@ -239,7 +254,7 @@ impl Parser<'_, '_, '_> {
     fn concatenation(&mut self) -> Result<Node, String> {
         let mut items = Vec::new();
         loop {
-            self.skip_extended_whitespace();
+            self.skip_ignored()?;
             match self.peek() {
                 None | Some('|') | Some(')') => break,
                 _ => {}
@@ -264,23 +279,44 @@ impl Parser<'_, '_, '_> {
         })
     }
 
-    fn skip_extended_whitespace(&mut self) {
-        if !self.flags.extended {
-            return;
-        }
+    /// Steps over what Onigmo reads as nothing: comments `(?#...)`
+    /// anywhere, and under `(?x)` whitespace and `#` to the line's end. A
+    /// quantifier after them repeats the atom before them (`a(?#x)*`).
+    fn skip_ignored(&mut self) -> Result<(), String> {
         loop {
             match self.peek() {
-                Some(c) if c.is_ascii_whitespace() => self.pos += 1,
-                Some('#') => {
+                Some(c) if self.flags.extended && c.is_ascii_whitespace() => self.pos += 1,
+                Some('#') if self.flags.extended => {
                     let end = self
                         .rest()
                         .find('\n')
                         .map_or(self.src.len(), |i| self.pos + i);
                     self.pos = end;
                 }
-                _ => return,
+                Some('(') if self.rest().starts_with("(?#") => self.comment()?,
+                _ => return Ok(()),
             }
         }
+    }
+
+    /// `(?#...)`, which a backslash keeps open past a `)`.
+    fn comment(&mut self) -> Result<(), String> {
+        let start = self.pos;
+        let mut chars = self.rest()[3..].char_indices();
+        while let Some((at, c)) = chars.next() {
+            match c {
+                ')' => {
+                    self.pos += 3 + at + 1;
+                    return Ok(());
+                }
+                '\\' => {
+                    chars.next();
+                }
+                _ => {}
+            }
+        }
+        self.pos = start;
+        Err(self.error("end pattern in group (an unterminated comment)"))
     }
 
     /// `(?imx-imx)` on its own: returns the new flags.
@@ -326,12 +362,12 @@ impl Parser<'_, '_, '_> {
     /// Each repeat wraps the node before it, one level deeper.
     fn stacked_quantifiers(&mut self, mut atom: Node) -> Result<Node, String> {
         loop {
-            self.skip_extended_whitespace();
+            self.skip_ignored()?;
             let (min, max, interval) = match self.peek() {
                 Some('*') => (0, None, false),
                 Some('+') => (1, None, false),
                 Some('?') => (0, Some(1), false),
-                Some('{') => match self.interval() {
+                Some('{') => match interval(self.rest()) {
                     Some((min, max, len)) => {
                         if min > MAX_REPEAT || max.is_some_and(|m| m > MAX_REPEAT) {
                             return Err(self.error("repeat count too large"));
@@ -346,10 +382,6 @@ impl Parser<'_, '_, '_> {
                 },
                 _ => return Ok(atom),
             };
-            // An anchor may be repeated in Ruby, as any zero-width item.
-            if matches!(atom, Node::Empty) {
-                return Err(self.error("target of repeat operator is invalid"));
-            }
             self.enter_level(self.pos)?;
             self.pos += 1;
             let mut greedy = true;
@@ -365,38 +397,6 @@ impl Parser<'_, '_, '_> {
                 atom = Node::Atomic(Box::new(atom));
             }
         }
-    }
-
-    /// `{n}`, `{n,}`, `{,m}`, `{n,m}` at the current position: (min, max,
-    /// length). Anything else is not an interval, and `{` is then literal.
-    fn interval(&self) -> Option<(u32, Option<u32>, usize)> {
-        let rest = self.rest();
-        let end = rest.find('}')?;
-        let body = &rest[1..end];
-        let number = |s: &str| -> Option<Option<u32>> {
-            if s.is_empty() {
-                Some(None)
-            } else if s.bytes().all(|b| b.is_ascii_digit()) {
-                Some(Some(s.parse().unwrap_or(u32::MAX)))
-            } else {
-                None
-            }
-        };
-        let (min, max) = match body.split_once(',') {
-            None => {
-                let n = number(body)??;
-                (n, Some(n))
-            }
-            Some((low, high)) => {
-                let low = number(low)?;
-                let high = number(high)?;
-                if low.is_none() && high.is_none() {
-                    return None;
-                }
-                (low.unwrap_or(0), high)
-            }
-        };
-        Some((min, max, end + 1))
     }
 
     fn atom(&mut self) -> Result<Node, String> {
@@ -420,6 +420,12 @@ impl Parser<'_, '_, '_> {
                 }
             }
             '*' | '+' | '?' => {
+                self.pos = start;
+                return Err(self.error("target of repeat operator is not specified"));
+            }
+            // A count with nothing before it to repeat; any other `{` is
+            // a literal, as after an atom.
+            '{' if interval(&self.src[start..]).is_some() => {
                 self.pos = start;
                 return Err(self.error("target of repeat operator is not specified"));
             }
@@ -540,10 +546,43 @@ impl Parser<'_, '_, '_> {
 /// same texts in the same order of preference, but the nested form tries
 /// every way to split a run between its turns, which on a line that ends
 /// in no match is exponential in the run's length.
+/// `{n}`, `{n,}`, `{,m}`, `{n,m}` at the start of `rest`: (min, max,
+/// length). Anything else is not an interval, and `{` is then literal.
+fn interval(rest: &str) -> Option<(u32, Option<u32>, usize)> {
+    let end = rest.find('}')?;
+    let body = &rest[1..end];
+    let number = |s: &str| -> Option<Option<u32>> {
+        if s.is_empty() {
+            Some(None)
+        } else if s.bytes().all(|b| b.is_ascii_digit()) {
+            Some(Some(s.parse().unwrap_or(u32::MAX)))
+        } else {
+            None
+        }
+    };
+    let (min, max) = match body.split_once(',') {
+        None => {
+            let n = number(body)??;
+            (n, Some(n))
+        }
+        Some((low, high)) => {
+            let low = number(low)?;
+            let high = number(high)?;
+            if low.is_none() && high.is_none() {
+                return None;
+            }
+            (low.unwrap_or(0), high)
+        }
+    };
+    Some((min, max, end + 1))
+}
+
 fn repeat(node: Node, min: u32, max: Option<u32>, greedy: bool) -> Node {
     let simple =
         |min: u32, max: Option<u32>| (min == 0 && max == Some(1)) || (min <= 1 && max.is_none());
     match node {
+        // Ruby takes `(?:)*`; repeating nothing is nothing.
+        Node::Empty => Node::Empty,
         Node::Repeat {
             node: inner,
             min: inner_min,

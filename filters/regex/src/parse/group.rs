@@ -15,15 +15,9 @@ impl Parser<'_, '_, '_> {
 
     fn group_body(&mut self, start: usize) -> Result<Node, String> {
         let saved = self.flags;
+        // (A comment `(?#...)` never gets here: it is skipped as nothing.)
         let node = if self.eat("?") {
-            if self.eat("#") {
-                let end = self
-                    .rest()
-                    .find(')')
-                    .ok_or_else(|| self.error("unterminated comment"))?;
-                self.pos += end + 1;
-                return Ok(Node::Empty);
-            } else if self.eat(":") {
+            if self.eat(":") {
                 self.alternation()?
             } else if self.eat(">") {
                 Node::Atomic(Box::new(self.alternation()?))
@@ -85,7 +79,20 @@ impl Parser<'_, '_, '_> {
     }
 
     fn look(&mut self, behind: bool, negative: bool) -> Result<Node, String> {
+        let start = self.pos;
+        let (groups, plain_groups) = (self.shared.group_count, self.shared.plain_groups);
         let node = self.alternation()?;
+        // Onigmo refuses it: what a capture there held would be read from
+        // a match that, by the look-behind's success, did not happen.
+        if behind && negative {
+            if self.shared.group_count > groups {
+                self.pos = start;
+                return Err(self.error(super::CAPTURE_BEHIND));
+            }
+            if self.shared.plain_groups > plain_groups {
+                self.shared.plain_group_behind.get_or_insert(start);
+            }
+        }
         Ok(Node::Look {
             behind,
             negative,

@@ -223,3 +223,39 @@ fn the_time_limit_stops_one_long_attempt() {
         Err(Stop::Deadline)
     );
 }
+
+/// Comments are nothing (a repeat after one repeats the atom before it),
+/// a count needs something to repeat, repeating nothing is allowed, and a
+/// negative look-behind holds no capture: each as Ruby 3.1 reads it.
+#[test]
+fn comments_counts_and_captures_where_ruby_reads_them() {
+    assert_eq!(whole("a(?#x)*", "aaab").as_deref(), Some("aaa"));
+    assert_eq!(whole("x(?#c)(?#d){2}", "xxx").as_deref(), Some("xx"));
+    assert_eq!(whole("(?x)a (?#c) *b", "aab").as_deref(), Some("aab"));
+    assert_eq!(whole("(?#a\\)b)c", "c").as_deref(), Some("c"));
+    assert!(error("(?#a\\)c").starts_with("end pattern in group"));
+    assert_eq!(whole("(?:)*b", "b").as_deref(), Some("b"));
+    assert_eq!(whole("x(?:){2}", "x").as_deref(), Some("x"));
+    assert_eq!(whole("a{}", "a{}").as_deref(), Some("a{}"));
+    assert_eq!(whole("{a}", "{a}").as_deref(), Some("{a}"));
+    for pattern in ["{2}", "a|{2}", "({2})", "(?i){2}", "{,3}", "(?x) {1,}?"] {
+        let refused = error(pattern);
+        assert!(
+            refused.starts_with("target of repeat operator is not specified"),
+            "{pattern}: {refused}"
+        );
+    }
+    for pattern in ["(?<!(a))b", "(?<!(?<n>a))b", "(?<!a(?=(b)))c"] {
+        let refused = error(pattern);
+        assert!(
+            refused.contains("may not hold a capture"),
+            "{pattern}: {refused}"
+        );
+    }
+    // A plain group captures only in a pattern that names none.
+    assert!(Regex::for_replace("(?<!(a))b").is_err());
+    assert!(Regex::for_replace("(?<n>x)|(?<!(a))b").is_ok());
+    assert!(Regex::new("(?<n>x)|(?<!(a))b", &mut NoReferences).is_ok());
+    assert_eq!(whole("(?<!(?:a))b", "b").as_deref(), Some("b"));
+    assert!(Regex::new("(?<=(a))b", &mut NoReferences).is_ok());
+}
