@@ -127,7 +127,12 @@ impl Parser<'_, '_, '_> {
             .rest()
             .find('}')
             .ok_or_else(|| self.error("unterminated \\p{"))?;
-        let mut name = self.rest()[..end].to_ascii_lowercase();
+        // Onigmo reads a name without case, spaces, `_` or `-`:
+        // `\p{X_Digit}` is `\p{xdigit}`.
+        let mut name: String = (self.rest()[..end].chars())
+            .filter(|c| !matches!(c, ' ' | '_' | '-'))
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
         self.pos += end + 1;
         let mut negated = negated;
         if let Some(rest) = name.strip_prefix('^') {

@@ -258,4 +258,7 @@ fn comments_counts_and_captures_where_ruby_reads_them() {
     assert!(Regex::new("(?<n>x)|(?<!(a))b", &mut NoReferences).is_ok());
     assert_eq!(whole("(?<!(?:a))b", "b").as_deref(), Some("b"));
     assert!(Regex::new("(?<=(a))b", &mut NoReferences).is_ok());
+    // A property's name is read without spaces, `_` or `-`.
+    assert_eq!(whole("\\p{Al_pha}+", "1ab2").as_deref(), Some("ab"));
+    assert_eq!(whole("\\p{x digit}+", "xab2").as_deref(), Some("ab2"));
 }
