@@ -351,6 +351,19 @@ fn a_long_line_lacking_a_patterns_literal_goes_on_to_the_next() {
     );
     assert_eq!(out["first"], "payload");
     assert!(out.get("tags").is_none(), "{out}");
+    // Under `(?i)` too: its letters are looked for in either case.
+    let out = run(
+        json!({"match": {"message": ["(?i)%{DATA:k}level=error %{GREEDYDATA:v}",
+                                      "%{WORD:first} %{GREEDYDATA:rest}"]}}),
+        json!({"message": line}),
+    );
+    assert_eq!(out["first"], "payload");
+    assert!(out.get("tags").is_none(), "{out}");
+    let found = run(
+        json!({"match": {"message": "(?i)%{DATA:k}level=error %{GREEDYDATA:v}"}}),
+        json!({"message": format!("{line} LEVEL=Error disk full")}),
+    );
+    assert_eq!(found["v"], "disk full", "{found}");
 }
 
 /// A short line that a pattern cannot match fails it at once, as in

@@ -284,6 +284,24 @@ impl CharClass {
             || !self.negated_parts.is_empty()
     }
 
+    /// The lower case of the one ASCII letter this class stands for in
+    /// either case and nothing else, as `(?i)` makes `a` (`k` and `s` fold
+    /// beyond ASCII too, so they are not such a pair).
+    pub fn as_ascii_letter_pair(&self) -> Option<u8> {
+        if self.may_contain_non_ascii() {
+            return None;
+        }
+        let mut members = (0..128u8).filter(|&b| self.ascii[b as usize]);
+        match (members.next(), members.next(), members.next()) {
+            (Some(upper), Some(lower), None)
+                if upper.is_ascii_uppercase() && upper.to_ascii_lowercase() == lower =>
+            {
+                Some(lower)
+            }
+            _ => None,
+        }
+    }
+
     /// The single character this class stands for, if it has exactly one.
     pub fn as_single_byte(&self) -> Option<u8> {
         if self.may_contain_non_ascii() {

@@ -101,7 +101,7 @@ pub struct Program {
     pub anchor: StartAnchor,
     /// Finds the literal text every match holds, looked for before a
     /// search (`required.rs`).
-    pub required: Option<memchr::memmem::Finder<'static>>,
+    pub required: Option<super::required::RequiredFinder>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -20,27 +20,80 @@
 
 use super::parse::Node;
 
-/// The longest literal every match of `node` contains, as UTF-8 bytes;
-/// `None` if there is none. Of two as long, the later is taken: the first
-/// byte of one that begins the pattern is already looked for before each
-/// start, and in `(?:a+a+)+b` only `b` tells a hopeless line apart.
-pub fn required_literal(node: &Node) -> Option<Box<[u8]>> {
+/// The longest literal every match of `node` contains, as UTF-8 bytes,
+/// with, per byte, whether it matches in either ASCII case (a letter under
+/// `(?i)`; such a byte is kept in lower case); `None` if there is none. Of
+/// two as long, the later is taken: the first byte of one that begins the
+/// pattern is already looked for before each start, and in `(?:a+a+)+b`
+/// only `b` tells a hopeless line apart.
+pub fn required_literal(node: &Node) -> Option<(Vec<u8>, Vec<bool>)> {
     let mut runs = Runs::default();
     runs.walk(node);
     runs.close();
-    (!runs.best.is_empty()).then(|| runs.best.into_boxed_slice())
+    (!runs.best.0.is_empty()).then_some(runs.best)
 }
 
-/// A searcher for `node`'s required literal, built once per pattern.
-pub fn required_finder(node: &Node) -> Option<memchr::memmem::Finder<'static>> {
-    required_literal(node).map(|literal| memchr::memmem::Finder::new(&literal).into_owned())
+/// Looks for a pattern's required literal, built once per pattern.
+pub enum RequiredFinder {
+    /// Boxed: the finder is large, and is looked at only on slow searches.
+    Exact(Box<memchr::memmem::Finder<'static>>),
+    /// Some of its letters in either case: `lowered` has them in lower case.
+    Caseless {
+        lowered: Box<[u8]>,
+        either_case: Box<[bool]>,
+    },
+}
+
+/// A searcher for `node`'s required literal.
+pub fn required_finder(node: &Node) -> Option<RequiredFinder> {
+    let (bytes, either_case) = required_literal(node)?;
+    Some(match either_case.contains(&true) {
+        false => RequiredFinder::Exact(Box::new(memchr::memmem::Finder::new(&bytes).into_owned())),
+        true => RequiredFinder::Caseless {
+            lowered: bytes.into(),
+            either_case: either_case.into(),
+        },
+    })
+}
+
+impl RequiredFinder {
+    /// Where the literal first occurs in `haystack`.
+    pub fn find(&self, haystack: &[u8]) -> Option<usize> {
+        let (lowered, either_case) = match self {
+            RequiredFinder::Exact(finder) => return finder.find(haystack),
+            RequiredFinder::Caseless {
+                lowered,
+                either_case,
+            } => (lowered, either_case),
+        };
+        let fits = |at: usize| {
+            let window = &haystack[at..at + lowered.len()];
+            (window.iter().zip(lowered.iter()).zip(either_case.iter()))
+                .all(|((&b, &l), &folds)| b == l || (folds && b.to_ascii_lowercase() == l))
+        };
+        let last = haystack.len().checked_sub(lowered.len())?;
+        let (first, other) = match either_case[0] {
+            true => (lowered[0], lowered[0].to_ascii_uppercase()),
+            false => (lowered[0], lowered[0]),
+        };
+        let mut from = 0;
+        while from <= last {
+            let at = from + memchr::memchr2(first, other, &haystack[from..=last])?;
+            if fits(at) {
+                return Some(at);
+            }
+            from = at + 1;
+        }
+        None
+    }
 }
 
 #[derive(Default)]
 struct Runs {
-    /// The literal text met since the last thing that was not one.
-    current: Vec<u8>,
-    best: Vec<u8>,
+    /// The literal text met since the last thing that was not one, and
+    /// which of its bytes match in either case.
+    current: (Vec<u8>, Vec<bool>),
+    best: (Vec<u8>, Vec<bool>),
 }
 
 impl Runs {
@@ -49,9 +102,17 @@ impl Runs {
         match node {
             Node::Char(c) => {
                 let mut utf8 = [0; 4];
-                self.current
-                    .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                let bytes = c.encode_utf8(&mut utf8).as_bytes();
+                self.current.0.extend_from_slice(bytes);
+                self.current.1.extend(bytes.iter().map(|_| false));
             }
+            Node::Class(class) => match class.as_ascii_letter_pair() {
+                Some(lower) => {
+                    self.current.0.push(lower);
+                    self.current.1.push(true);
+                }
+                None => self.close(),
+            },
             // A sequence inside a sequence goes on with its run.
             Node::Concat(items) => items.iter().for_each(|item| self.walk(item)),
             // Taken exactly once: its text is in every match, in place.
@@ -69,10 +130,11 @@ impl Runs {
 
     /// Ends the current run, kept if it is at least as long as the best.
     fn close(&mut self) {
-        if !self.current.is_empty() && self.current.len() >= self.best.len() {
+        if !self.current.0.is_empty() && self.current.0.len() >= self.best.0.len() {
             self.best = std::mem::take(&mut self.current);
         } else {
-            self.current.clear();
+            self.current.0.clear();
+            self.current.1.clear();
         }
     }
 }
@@ -83,9 +145,13 @@ mod tests {
     use crate::NoReferences;
     use crate::parse;
 
+    /// The literal, a letter that matches in either case shown upper case.
     fn required(pattern: &str) -> Option<String> {
         let parsed = parse::parse(pattern, &mut NoReferences).unwrap();
-        required_literal(&parsed.node).map(|bytes| String::from_utf8(bytes.into()).unwrap())
+        let (bytes, either_case) = required_literal(&parsed.node)?;
+        let shown = (bytes.iter().zip(either_case))
+            .map(|(&b, folds)| if folds { b.to_ascii_uppercase() } else { b });
+        Some(String::from_utf8(shown.collect()).unwrap())
     }
 
     #[test]
@@ -101,13 +167,31 @@ mod tests {
     }
 
     #[test]
+    fn letters_under_i_are_required_in_either_case() {
+        assert_eq!(required("(?i)abc").as_deref(), Some("ABC"));
+        assert_eq!(
+            required("(?i).*?level=error .*").as_deref(),
+            Some("LEVEL=ERROR ")
+        );
+        assert_eq!(required("x(?i:a)=").as_deref(), Some("xA="));
+        let parsed = parse::parse("(?i)level=Error", &mut NoReferences).unwrap();
+        let finder = required_finder(&parsed.node).unwrap();
+        assert_eq!(finder.find(b"xx LEVEL=eRRor"), Some(3));
+        assert_eq!(finder.find(b"level=erro"), None);
+        assert_eq!(finder.find(b"level:error level=error"), Some(12));
+        assert_eq!(finder.find(b""), None);
+    }
+
+    #[test]
     fn what_a_match_may_lack_is_passed_over() {
         assert_eq!(required("a|b"), None);
         assert_eq!(required("(?:abc)?x").as_deref(), Some("x"));
         assert_eq!(required("(?:abc)*"), None);
         assert_eq!(required("(?<=abc)x").as_deref(), Some("x"));
         assert_eq!(required("(?=abcd)x").as_deref(), Some("x"));
-        assert_eq!(required("(?i)abc"), None);
+        // `k` and `s` fold to the Kelvin sign and the long s too.
+        assert_eq!(required("(?i)ks"), None);
+        assert_eq!(required("(?i)é"), None);
         assert_eq!(required(r"\d+"), None);
     }
 }
