@@ -239,44 +239,60 @@ impl Parser<'_, '_, '_> {
         Ok(c)
     }
 
+    /// Alternatives up to the end of the group. An option on its own,
+    /// `(?i)`, holds to the end of its group and takes in the alternatives
+    /// after it, as Onigmo reads it: `a(?i)b|c` is `a(?i:b|c)`, and
+    /// `x|a(?i)b|c(?m)d|e` is `x|a(?i:b|c(?m:d|e))`. The flags are the
+    /// parser's from the option on; the tree is built here, from the last
+    /// branch back, without a call per option (a pattern may hold
+    /// thousands), each branch that ends in such a scope holding all that
+    /// follow it as one level more of nesting.
     fn alternation(&mut self) -> Result<Node, String> {
+        let outside = self.shared.nesting;
         let mut branches = vec![self.concatenation()?];
         while self.eat("|") {
+            if branches.last().is_some_and(|(_, scope)| scope.is_some()) {
+                self.enter_level(self.pos - 1)?;
+            }
             branches.push(self.concatenation()?);
         }
-        Ok(if branches.len() == 1 {
-            branches.pop().unwrap()
-        } else {
-            Node::Alt(branches)
+        self.shared.nesting = outside;
+        let mut later = std::collections::VecDeque::new();
+        for (mut items, scope) in branches.into_iter().rev() {
+            if let Some(start) = scope.filter(|_| !later.is_empty()) {
+                let mut options = vec![sequence(items.split_off(start))];
+                options.extend(later.drain(..));
+                items.push(Node::Alt(options));
+            }
+            later.push_front(sequence(items));
+        }
+        Ok(match later.len() {
+            1 => later.pop_front().expect("one branch"),
+            _ => Node::Alt(later.into()),
         })
     }
 
-    fn concatenation(&mut self) -> Result<Node, String> {
+    /// A branch's items, and where the scope of its last option on its own
+    /// (`(?i)`) begins among them, if it has one.
+    fn concatenation(&mut self) -> Result<(Vec<Node>, Option<usize>), String> {
         let mut items = Vec::new();
+        let mut scope = None;
         loop {
             self.skip_ignored()?;
             match self.peek() {
                 None | Some('|') | Some(')') => break,
                 _ => {}
             }
-            // `(?i)` without a body changes flags up to the end of the
-            // group, and takes in the alternatives after it too, as
-            // Onigmo reads it: `a(?i)b|c` is `a(?i:b|c)`, not `a(?i:b)|c`.
-            // (The group restores the flags when it closes.)
             if let Some(flags) = self.bare_flag_group()? {
                 self.flags = flags;
-                items.push(self.alternation()?);
-                break;
+                scope = Some(items.len());
+                continue;
             }
             let atom = self.atom()?;
             let atom = self.quantifiers(atom)?;
             items.push(atom);
         }
-        Ok(match items.len() {
-            0 => Node::Empty,
-            1 => items.pop().unwrap(),
-            _ => Node::Concat(items),
-        })
+        Ok((items, scope))
     }
 
     /// Steps over what Onigmo reads as nothing: comments `(?#...)`
@@ -575,6 +591,15 @@ fn interval(rest: &str) -> Option<(u32, Option<u32>, usize)> {
         }
     };
     Some((min, max, end + 1))
+}
+
+/// Items one after another, as one node.
+fn sequence(mut items: Vec<Node>) -> Node {
+    match items.len() {
+        0 => Node::Empty,
+        1 => items.pop().expect("one item"),
+        _ => Node::Concat(items),
+    }
 }
 
 fn repeat(node: Node, min: u32, max: Option<u32>, greedy: bool) -> Node {

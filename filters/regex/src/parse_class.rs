@@ -127,18 +127,19 @@ impl Parser<'_, '_, '_> {
             .rest()
             .find('}')
             .ok_or_else(|| self.error("unterminated \\p{"))?;
-        // Onigmo reads a name without case, spaces, `_` or `-`:
-        // `\p{X_Digit}` is `\p{xdigit}`.
-        let mut name: String = (self.rest()[..end].chars())
+        // A `^` right after the brace negates it; the name after is read
+        // without case, spaces, `_` or `-`, as Onigmo reads `\p{X_Digit}`
+        // as `\p{xdigit}` (but refuses `\p{ ^Upper}`).
+        let written = &self.rest()[..end];
+        let (negated, written) = match written.strip_prefix('^') {
+            Some(name) => (!negated, name),
+            None => (negated, written),
+        };
+        let name: String = (written.chars())
             .filter(|c| !matches!(c, ' ' | '_' | '-'))
             .map(|c| c.to_ascii_lowercase())
             .collect();
         self.pos += end + 1;
-        let mut negated = negated;
-        if let Some(rest) = name.strip_prefix('^') {
-            negated = !negated;
-            name = rest.to_string();
-        }
         let property = Property::from_posix_name(&name)
             .ok_or_else(|| self.error(&format!("unsupported character property `{name}`")))?;
         let mut class = CharClass::new();

@@ -139,6 +139,20 @@ fn dot_matches_newline_and_flags_scope_to_groups() {
     );
     // A bare option takes in the alternatives after it, to the end of its
     // group (Ruby 3.1: `/a(?i)b|c/ =~ "c"` is nil; JRuby's Joni agrees).
+    assert_eq!(whole("a(?i)b(?m)c|d", "abd").as_deref(), Some("abd"));
+    assert_eq!(whole("a(?i)b(?m)c|d", "ad"), None);
+    assert_eq!(whole("x|a(?i)b|c(?m)d|e", "aCE").as_deref(), Some("aCE"));
+    assert_eq!(whole("x|a(?i)b|c(?m)d|e", "ce"), None);
+    assert_eq!(whole("a(?i)|b", "ab").as_deref(), Some("a"));
+    // Options alone nest nothing; each one's alternatives are a level.
+    let many = "(?i)a".repeat(5000);
+    assert_eq!(whole(&many, &"A".repeat(5000)).map(|m| m.len()), Some(5000));
+    let nested = "(?i)a|".repeat(400);
+    let refused = Regex::new(&nested, &mut NoReferences).err().unwrap();
+    assert!(
+        refused.starts_with("the pattern nests deeper than"),
+        "{refused}"
+    );
     assert_eq!(whole("a(?i)b|c", "c"), None);
     assert_eq!(whole("a(?i)b|c", "aC").as_deref(), Some("aC"));
     assert_eq!(whole("x|a(?i)b|c", "x").as_deref(), Some("x"));

@@ -261,4 +261,6 @@ fn comments_counts_and_captures_where_ruby_reads_them() {
     // A property's name is read without spaces, `_` or `-`.
     assert_eq!(whole("\\p{Al_pha}+", "1ab2").as_deref(), Some("ab"));
     assert_eq!(whole("\\p{x digit}+", "xab2").as_deref(), Some("ab2"));
+    assert_eq!(whole("\\p{^X_Digit}+", "ab2xy").as_deref(), Some("xy"));
+    assert!(error("\\p{ ^Upper}").contains("unsupported character property"));
 }
