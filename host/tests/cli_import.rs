@@ -326,7 +326,13 @@ fn the_logstash_conf_is_replaced_whole_and_a_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let real = dir.path().join("real.conf");
     std::fs::write(&real, "the operator's earlier logstash.conf\n").unwrap();
-    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Root may give a file away; the new file then keeps that owner too.
+    let owner = match std::os::unix::fs::chown(&real, Some(65534), Some(65534)) {
+        Ok(()) => 65534,
+        Err(_) => std::fs::metadata(&real).unwrap().uid(),
+    };
     let earlier_inode = std::fs::metadata(&real).unwrap().ino();
     let link = dir.path().join("logstash.conf");
     std::os::unix::fs::symlink(&real, &link).unwrap();
@@ -338,7 +344,14 @@ fn the_logstash_conf_is_replaced_whole_and_a_directory_is_refused() {
     assert!(imported.status.success(), "{}", text(&imported.stderr));
     assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
     // A new file renamed over the old: never the old one half rewritten.
-    assert_ne!(std::fs::metadata(&real).unwrap().ino(), earlier_inode);
+    let written = std::fs::metadata(&real).unwrap();
+    assert_ne!(written.ino(), earlier_inode);
+    assert_eq!(
+        written.permissions().mode() & 0o777,
+        0o600,
+        "the mode is kept"
+    );
+    assert_eq!(written.uid(), owner, "the owner is kept");
     let written = std::fs::read_to_string(&real).unwrap();
     assert!(
         written.contains("wasm {") && written.contains("geoip"),

@@ -1,6 +1,9 @@
 //! The files a command writes by name: `gen --out` and `--truth`, and
 //! `import --logstash-out`. A regular file is replaced whole or not at all,
-//! so that a run cut short leaves the old file, not half of a new one;
+//! so that a run cut short leaves the old file, not half of a new one, and
+//! the new one keeps the old one's mode and, where this user may give it,
+//! its owner (in a directory this user cannot write, it is written in
+//! place);
 //! anything else that can be written to (a FIFO, a device) is written to
 //! directly, as renaming over it would put a regular file where the FIFO or
 //! device was.
@@ -73,7 +76,24 @@ impl OutputFile {
             });
         }
         let target = crate::files::link_target(path).map_err(error)?;
-        let (file, temporary) = create_temporary(&target)?;
+        let earlier = std::fs::metadata(&target).ok();
+        let (file, temporary) = match create_temporary(&target) {
+            Ok(created) => created,
+            // A file of ours in a directory that is not (a conf.d kept by
+            // root): written in place, as it can only be, not refused.
+            Err(e) if e.kind() == ErrorKind::PermissionDenied && earlier.is_some() => {
+                let file = OpenOptions::new().write(true).truncate(true).open(path);
+                return Ok(OutputFile {
+                    file: file.map_err(error)?,
+                    path: path.to_owned(),
+                    pending: None,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(earlier) = &earlier {
+            keep_owner_and_mode(&file, earlier).map_err(|e| at(&temporary, e))?;
+        }
         Ok(OutputFile {
             file,
             path: path.to_owned(),
@@ -127,6 +147,19 @@ fn create_temporary(target: &Path) -> std::io::Result<(File, PathBuf)> {
         "100 temporary names beside it are taken (left by killed runs?); remove them",
     );
     Err(at(&taken, e))
+}
+
+/// Gives the file that replaces `earlier` its owner, where this user may
+/// (root may; others may keep their group), and its mode: a logstash.conf
+/// kept 0600 for the passwords in it must not come back 0644.
+fn keep_owner_and_mode(file: &File, earlier: &std::fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    // Before the mode: a change of owner may clear set-id bits.
+    if std::os::unix::fs::fchown(file, Some(earlier.uid()), Some(earlier.gid())).is_err() {
+        let _ = std::os::unix::fs::fchown(file, None, Some(earlier.gid()));
+    }
+    let mode = earlier.permissions().mode() & 0o7777;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
 }
 
 /// `error`, saying which file it is about; its kind is kept.
