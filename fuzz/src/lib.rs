@@ -18,12 +18,38 @@ use serde::Deserializer;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 /// Whether `bytes` is an event by the reference: one JSON object, in UTF-8,
-/// with no key repeated in any object, no number beyond an f64's range, and
-/// no deeper nesting than serde_json's limit.
+/// with no key repeated in any object, no number beyond an f64's range, no
+/// deeper nesting than serde_json's limit, and no key that is serde_json's
+/// token for a number (which the check refuses, as filters would read the
+/// object holding it as a number).
 pub fn is_valid_event(bytes: &[u8]) -> bool {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let top = deserializer.deserialize_any(Strict);
-    matches!(top, Ok(Shape::Object)) && deserializer.end().is_ok()
+    matches!(top, Ok(Shape::Object)) && deserializer.end().is_ok() && !has_number_token_key(bytes)
+}
+
+/// Whether some key in `bytes`, a JSON text, decodes to [`NUMBER_TOKEN`].
+/// Read from the text, as a visitor cannot tell that key from a number:
+/// a key is a string followed by a `:`, which no value string is.
+fn has_number_token_key(bytes: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(open) = bytes[at..].iter().position(|&b| b == b'"').map(|i| at + i) {
+        let mut end = open + 1;
+        while end < bytes.len() && bytes[end] != b'"' {
+            end += if bytes[end] == b'\\' { 2 } else { 1 };
+        }
+        if end >= bytes.len() {
+            return false;
+        }
+        let after = bytes[end + 1..].iter().find(|b| !b.is_ascii_whitespace());
+        if after == Some(&b':')
+            && serde_json::from_slice::<String>(&bytes[open..=end]).is_ok_and(|k| k == NUMBER_TOKEN)
+        {
+            return true;
+        }
+        at = end + 1;
+    }
+    false
 }
 
 /// `bytes` parsed as a value (for comparing two texts of one event), or
@@ -135,5 +161,12 @@ mod tests {
         assert!(!is_valid_event(b"[]"));
         assert!(!is_valid_event(br#"{"a":1} {}"#));
         assert!(!is_valid_event(br#"{"s":"\ud800"}"#));
+        assert!(!is_valid_event(
+            br#"{"a":{"$serde_json::private::Number":"1"}}"#
+        ));
+        assert!(!is_valid_event(
+            br#"{"\u0024serde_json::private::Number":"x"}"#
+        ));
+        assert!(is_valid_event(br#"{"a":"$serde_json::private::Number"}"#));
     }
 }

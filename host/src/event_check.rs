@@ -13,8 +13,10 @@
 //! non-ASCII byte (anywhere else such a byte is a syntax error anyway), and
 //! errors are described only once one is found. It accepts exactly what
 //! `serde_json` (which the SDK uses to read values) can parse, no more and
-//! no less, except a number beyond an f64's range: serde_json would keep its
-//! text, but nothing downstream could read it as a number. The tests compare
+//! no less, except a number beyond an f64's range (serde_json would keep its
+//! text, but nothing downstream could read it as a number) and a key that is
+//! serde_json's token for a number (`RESERVED_KEY`: an object holding it
+//! would reach a filter as that number). The tests compare
 //! the two on real and mangled events.
 //!
 //! A checked event is also one line: the sidecar's batch answers and `wasmstash
@@ -91,6 +93,8 @@ enum Problem {
     DuplicateKey,
     /// `at` is where the number starts.
     NumberOutOfRange,
+    /// `at` is the key's opening quote.
+    ReservedKey,
 }
 
 impl Invalid {
@@ -110,7 +114,29 @@ impl Invalid {
             Problem::NumberOutOfRange => {
                 format!("number out of range at byte {}{part}", self.at)
             }
+            Problem::ReservedKey => format!(
+                "the key `{}` at byte {}{part} cannot be used: filters read events with \
+                 serde_json, which takes an object holding it for a number",
+                RESERVED_KEY, self.at
+            ),
         }
+    }
+}
+
+/// The key serde_json (with `arbitrary_precision`, which keeps numbers
+/// exact) hands a number over under: an object whose first key it is, is
+/// read by the SDK as that number, or as null. The check's promise, that
+/// filters read what it accepted as it is, holds only if the key is
+/// refused wherever it appears.
+const RESERVED_KEY: &str = "$serde_json::private::Number";
+
+/// Whether `quoted`, a key as written, is [`RESERVED_KEY`] however spelled.
+#[cold]
+fn is_reserved(quoted: &[u8], escaped: bool) -> bool {
+    let plain = &quoted[1..quoted.len() - 1];
+    match escaped {
+        false => plain == RESERVED_KEY.as_bytes(),
+        true => serde_json::from_slice::<String>(quoted).is_ok_and(|key| key == RESERVED_KEY),
     }
 }
 
@@ -289,6 +315,10 @@ impl<'a> Validator<'a> {
             let escaped = !plain && memchr::memchr(b'\\', key).is_some();
             if !keys.insert(key, escaped) {
                 return self.refuse_at(pos, Problem::DuplicateKey);
+            }
+            // One length compare for most keys: the reserved one is longer.
+            if key.len() >= RESERVED_KEY.len() + 2 && is_reserved(key, escaped) {
+                return self.refuse_at(pos, Problem::ReservedKey);
             }
             pos = self.skip_ws(key_end);
             if self.byte(pos) != Some(b':') {
