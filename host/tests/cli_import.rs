@@ -376,3 +376,44 @@ fn the_logstash_conf_is_replaced_whole_and_a_directory_is_refused() {
         text(&from_directory.stderr)
     );
 }
+
+/// In a directory no new file can be made in (a conf.d kept by root), a
+/// logstash.conf the user may write is written in place, as it can only be.
+/// The directory is made immutable (`chattr +i`), which holds even for root.
+#[test]
+fn a_logstash_conf_in_a_closed_directory_is_written_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = dir.path().join("conf.d");
+    std::fs::create_dir(&closed).unwrap();
+    let out = closed.join("logstash.conf");
+    std::fs::write(&out, "earlier\n").unwrap();
+    let chattr = |flag: &str| {
+        let status = std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&closed)
+            .status();
+        assert!(
+            status.as_ref().is_ok_and(|s| s.success()),
+            "chattr {flag} failed ({status:?}): this test needs root and e2fsprogs"
+        );
+    };
+    struct Reopen<'a>(&'a dyn Fn(&str));
+    impl Drop for Reopen<'_> {
+        fn drop(&mut self) {
+            (self.0)("-i");
+        }
+    }
+    chattr("+i");
+    let _reopen = Reopen(&chattr);
+    let conf = b"filter { kv {} geoip { source => \"ip\" } }\n";
+    let imported = wasmstash(
+        &["import", "-", "--logstash-out", out.to_str().unwrap()],
+        conf,
+    );
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        written.contains("wasm {") && written.contains("geoip"),
+        "{written}"
+    );
+}
