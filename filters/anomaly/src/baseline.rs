@@ -104,11 +104,15 @@ impl RobustBaseline {
         !self.is_seeding() && self.samples >= warmup as u64
     }
 
-    /// Whether every value seen is still kept in the seed. Told from what
-    /// the baseline holds, not from `warmup`: a restored baseline may have
-    /// been seeded, or be seeding, under another `warmup_values`.
+    /// Whether the estimates are still to be seeded: nothing seen yet, or
+    /// values kept for the seed. Told from what the baseline holds, not
+    /// from `warmup`: a restored baseline may have been seeded, or be
+    /// seeding, under another `warmup_values`. (A seed kept beside more
+    /// samples than it holds comes from a snapshot of an older build, which
+    /// never seeded a restored seed longer than a lowered `warmup_values`;
+    /// the next value seeds it.)
     fn is_seeding(&self) -> bool {
-        self.seed.len() as u64 == self.samples
+        self.samples == 0 || !self.seed.is_empty()
     }
 
     /// Learns `value`. `step` is the fraction of the current spread each
@@ -224,6 +228,19 @@ mod tests {
             halfway.update(value(i), 20, 0.05);
             z.abs() < 5.0
         }));
+
+        // As an older build left such a key: a seed never turned into the
+        // estimates, and samples judged against a median of 0 since.
+        let mut stuck = RobustBaseline {
+            seed: (0..50).map(value).collect(),
+            median: 0.0,
+            mad: 0.3,
+            samples: 80,
+        };
+        assert!(!stuck.is_warm(20));
+        stuck.update(value(50), 20, 0.05);
+        assert!(stuck.is_warm(20) && stuck.seed.is_empty(), "{stuck:?}");
+        assert!((stuck.median - 1025.0).abs() < 1.0, "{stuck:?}");
 
         let mut seeded = RobustBaseline::default();
         (0..20).for_each(|i| seeded.update(value(i), 20, 0.05));

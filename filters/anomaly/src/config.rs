@@ -73,7 +73,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
 fn some_table<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
 ) -> Result<Option<T>, D::Error> {
-    Table::deserialize(deserializer).map(|Table(table)| Some(table))
+    // As `Option` reads it: null is the detector off.
+    let table = Option::<Table<T>>::deserialize(deserializer)?;
+    Ok(table.map(|Table(table)| table))
 }
 
 /// Reads a table, and a list of tables too when `LIST` is set. Through

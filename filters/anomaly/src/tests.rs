@@ -322,6 +322,13 @@ fn a_respelled_field_keeps_its_state() {
     assert!(found[0].1.contains("\"fresh\""), "{found:?}");
 }
 
+/// Null is a detector left off, as an absent table is (a JSON config).
+#[test]
+fn a_null_detector_is_off() {
+    let config = json!({"rate": null, "value_outlier": null, "new_value": {"field": "a"}});
+    assert!(NativeFilter::<Anomaly>::new(config.to_string().as_bytes()).is_ok());
+}
+
 #[test]
 fn bad_configs_are_refused_with_the_option_named() {
     for (config, expected) in [
