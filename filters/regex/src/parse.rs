@@ -470,7 +470,7 @@ impl Parser<'_, '_, '_> {
         if self.shared.nesting + self.shared.expanding.len() >= MAX_NESTING {
             self.pos = at;
             return Err(self.error(&format!(
-                "the pattern nests deeper than {MAX_NESTING} levels (groups, classes, repeats and references)"
+                "the pattern nests deeper than {MAX_NESTING} levels (groups, classes, repeats, references, and options such as `(?i)` followed by `|`)"
             )));
         }
         self.shared.nesting += 1;

@@ -305,7 +305,7 @@ fn patterns_nested_too_deep_are_refused_with_their_position() {
             let deep = |levels: usize| format!("{}a{}", "(".repeat(levels), ")".repeat(levels));
             assert_eq!(whole(&deep(250), "a").as_deref(), Some("a"));
             let err = Regex::new(&deep(400), &mut NoReferences).err().unwrap();
-            let refusal = "the pattern nests deeper than 300 levels (groups, classes, repeats and references)";
+            let refusal = "the pattern nests deeper than 300 levels (groups, classes, repeats, references, and options such as `(?i)` followed by `|`)";
             assert_eq!(err, format!("{refusal} at position 300"));
             let classes = format!("{}a{}", "[".repeat(400), "]".repeat(400));
             let err = Regex::new(&classes, &mut NoReferences).err().unwrap();
