@@ -372,3 +372,37 @@ fn gen_follow_gives_each_incident_its_own_id_and_new_template() {
     let _ = events.join();
     assert!(new_templates >= 2, "{new_templates} new template incidents");
 }
+
+/// In a directory no file can be made in, an earlier `--out` file is
+/// written in place, so a truth file that cannot be made there fails the
+/// run before any event, and leaves the earlier events as they were; with
+/// the truth elsewhere, the file is cut to the new events.
+#[test]
+fn gen_out_in_a_closed_directory_is_kept_until_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = dir.path().join("closed");
+    std::fs::create_dir(&closed).unwrap();
+    let earlier = "{\"earlier\":true}\n".repeat(20_000);
+    std::fs::write(closed.join("events.ndjson"), &earlier).unwrap();
+    let _closed = support::ClosedDir::close(&closed);
+    let mut args = SHORT.to_vec();
+    args.extend(["--out", "closed/events.ndjson"]);
+    let refused = gen_within(dir.path(), &args, Duration::from_secs(60));
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains("closed/events.truth.json: cannot make a file beside it"),
+        "the file given is named, not a temporary: {said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(closed.join("events.ndjson")).unwrap(),
+        earlier
+    );
+
+    args.extend(["--truth", "truth.json"]);
+    let written = gen_within(dir.path(), &args, Duration::from_secs(60));
+    assert!(written.status.success(), "{}", text(&written.stderr));
+    let events = std::fs::read(closed.join("events.ndjson")).unwrap();
+    assert!(event_lines(&events) > 0);
+    assert!(!text(&events).contains("earlier"));
+}

@@ -3,7 +3,7 @@
 //! so that a run cut short leaves the old file, not half of a new one, and
 //! the new one keeps the old one's mode and, where this user may give it,
 //! its owner (in a directory this user cannot write, it is written in
-//! place);
+//! place, and cut to what was written only at the end);
 //! anything else that can be written to (a FIFO, a device) is written to
 //! directly, as renaming over it would put a regular file where the FIFO or
 //! device was.
@@ -46,8 +46,18 @@ pub struct OutputFile {
     pub file: File,
     /// The path as given, for messages.
     path: PathBuf,
-    /// Set while a temporary file stands in for the target.
-    pending: Option<Pending>,
+    finish: Finish,
+}
+
+/// What [`OutputFile::commit`] does to put the written file in place.
+enum Finish {
+    /// Nothing: a FIFO or a device, written as it is.
+    Nothing,
+    /// Cuts the file to what was written: the file itself, opened without
+    /// truncating it, so that a write refused before any byte leaves it.
+    Truncate,
+    /// Renames the temporary file standing in for the target over it.
+    Rename(Pending),
 }
 
 struct Pending {
@@ -61,19 +71,20 @@ impl OutputFile {
     /// Errors name the path they are about.
     pub fn create(path: &Path) -> std::io::Result<OutputFile> {
         let error = |e| at(path, e);
-        if !is_replaced_whole(path) {
-            // Not truncated: a FIFO or a device has nothing to truncate.
+        let open = |finish| {
+            // Not truncated: a FIFO or a device has nothing to truncate,
+            // and a file written in place is cut at the commit.
             let file = OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(false)
                 .open(path)
                 .map_err(error)?;
-            return Ok(OutputFile {
-                file,
-                path: path.to_owned(),
-                pending: None,
-            });
+            let path = path.to_owned();
+            Ok(OutputFile { file, path, finish })
+        };
+        if !is_replaced_whole(path) {
+            return open(Finish::Nothing);
         }
         let target = crate::files::link_target(path).map_err(error)?;
         let earlier = std::fs::metadata(&target).ok();
@@ -82,22 +93,17 @@ impl OutputFile {
             // A file of ours in a directory that is not (a conf.d kept by
             // root): written in place, as it can only be, not refused.
             Err(e) if e.kind() == ErrorKind::PermissionDenied && earlier.is_some() => {
-                let file = OpenOptions::new().write(true).truncate(true).open(path);
-                return Ok(OutputFile {
-                    file: file.map_err(error)?,
-                    path: path.to_owned(),
-                    pending: None,
-                });
+                return open(Finish::Truncate);
             }
             Err(e) => return Err(e),
         };
         if let Some(earlier) = &earlier {
-            keep_owner_and_mode(&file, earlier).map_err(|e| at(&temporary, e))?;
+            keep_owner_and_mode(&file, earlier);
         }
         Ok(OutputFile {
             file,
             path: path.to_owned(),
-            pending: Some(Pending { temporary, target }),
+            finish: Finish::Rename(Pending { temporary, target }),
         })
     }
 
@@ -106,15 +112,23 @@ impl OutputFile {
         std::io::Write::write_all(&mut self.file, bytes).map_err(|e| at(&self.path, e))
     }
 
-    /// Puts a complete file in place; written directly, it already is.
+    /// Puts a complete file in place.
     pub fn commit(mut self) -> std::io::Result<()> {
-        if let Some(pending) = self.pending.take()
-            && let Err(e) = std::fs::rename(&pending.temporary, &pending.target)
-        {
-            let _ = std::fs::remove_file(&pending.temporary);
-            return Err(at(&self.path, e));
+        match std::mem::replace(&mut self.finish, Finish::Nothing) {
+            Finish::Nothing => Ok(()),
+            Finish::Truncate => {
+                use std::io::Seek;
+                let written = self.file.stream_position();
+                written
+                    .and_then(|written| self.file.set_len(written))
+                    .map_err(|e| at(&self.path, e))
+            }
+            Finish::Rename(pending) => std::fs::rename(&pending.temporary, &pending.target)
+                .map_err(|e| {
+                    let _ = std::fs::remove_file(&pending.temporary);
+                    at(&self.path, e)
+                }),
         }
-        Ok(())
     }
 }
 
@@ -138,7 +152,14 @@ fn create_temporary(target: &Path) -> std::io::Result<(File, PathBuf)> {
         {
             Ok(file) => return Ok((file, temporary)),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => last = Some(temporary),
-            Err(e) => return Err(at(&temporary, e)),
+            // Named as given: the temporary's name is not the user's.
+            Err(e) => {
+                let e = Error::new(
+                    e.kind(),
+                    format!("cannot make a file beside it to write it under: {e}"),
+                );
+                return Err(at(target, e));
+            }
         }
     }
     let taken = last.expect("a name was tried");
@@ -149,17 +170,24 @@ fn create_temporary(target: &Path) -> std::io::Result<(File, PathBuf)> {
     Err(at(&taken, e))
 }
 
-/// Gives the file that replaces `earlier` its owner, where this user may
-/// (root may; others may keep their group), and its mode: a logstash.conf
-/// kept 0600 for the passwords in it must not come back 0644.
-fn keep_owner_and_mode(file: &File, earlier: &std::fs::Metadata) -> std::io::Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    // Before the mode: a change of owner may clear set-id bits.
-    if std::os::unix::fs::fchown(file, Some(earlier.uid()), Some(earlier.gid())).is_err() {
-        let _ = std::os::unix::fs::fchown(file, None, Some(earlier.gid()));
-    }
+/// Gives the file that replaces `earlier` its mode and, where this user
+/// may (root may; others may keep their group), its owner: a logstash.conf
+/// kept 0600 for the passwords in it must not come back 0644. As far as it
+/// can: without CAP_FOWNER, root can give the file away but no longer
+/// change its mode, so the mode comes first, and a refused change is no
+/// reason to refuse the write.
+fn keep_owner_and_mode(file: &File, earlier: &std::fs::Metadata) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, fchown};
     let mode = earlier.permissions().mode() & 0o7777;
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
+    let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
+    let owned = match fchown(file, Some(earlier.uid()), Some(earlier.gid())) {
+        Ok(()) => true,
+        Err(_) => fchown(file, None, Some(earlier.gid())).is_ok(),
+    };
+    // A change of owner clears the set-id bits; put them back if we may.
+    if owned && mode & 0o6000 != 0 {
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
+    }
 }
 
 /// `error`, saying which file it is about; its kind is kept.
@@ -168,9 +196,9 @@ fn at(path: &Path, error: Error) -> Error {
 }
 
 impl Drop for OutputFile {
-    /// A file never committed leaves nothing behind.
+    /// A temporary file never committed leaves nothing behind.
     fn drop(&mut self) {
-        if let Some(pending) = &self.pending {
+        if let Finish::Rename(pending) = &self.finish {
             let _ = std::fs::remove_file(&pending.temporary);
         }
     }

@@ -68,9 +68,11 @@ pub struct GenArgs {
     #[arg(long)]
     pub parsed: bool,
     /// Write events here instead of stdout. A regular file is written under
-    /// a temporary name and replaces FILE only once complete; a FIFO or a
-    /// device is written to directly, never replaced; a symlink is followed:
-    /// the link stays, and what it points to is written as above.
+    /// a temporary name and replaces FILE only once complete, keeping its
+    /// mode (in a directory this user cannot write, FILE itself is written,
+    /// and cut to what was written only at the end); a FIFO or a device is
+    /// written to directly, never replaced; a symlink is followed: the link
+    /// stays, and what it points to is written as above.
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Ground truth (JSON), written as --out is; with --out and no --truth,

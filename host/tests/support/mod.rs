@@ -22,6 +22,36 @@ pub fn mkfifo(path: &std::path::Path) {
     assert_eq!(made, 0, "mkfifo {}", path.display());
 }
 
+/// A directory no entry can be made in, renamed or removed from, even by
+/// root (`chattr +i`), as a conf.d kept by root is to its users; the files
+/// in it can still be written. Opened again when dropped, so that the test's
+/// temporary directory can be removed.
+pub struct ClosedDir(PathBuf);
+
+impl ClosedDir {
+    pub fn close(dir: &std::path::Path) -> ClosedDir {
+        chattr("+i", dir);
+        ClosedDir(dir.to_owned())
+    }
+}
+
+impl Drop for ClosedDir {
+    fn drop(&mut self) {
+        chattr("-i", &self.0);
+    }
+}
+
+fn chattr(flag: &str, dir: &std::path::Path) {
+    let status = std::process::Command::new("chattr")
+        .arg(flag)
+        .arg(dir)
+        .status();
+    assert!(
+        status.as_ref().is_ok_and(|s| s.success()),
+        "chattr {flag} failed ({status:?}): these tests need root and e2fsprogs"
+    );
+}
+
 /// Polls `check` every 20 ms until it holds. Something a server does in its
 /// own time (a watcher's reload, a body read) is waited for, not slept
 /// for; past 60 s, only against a hang, the test fails with `what`.
