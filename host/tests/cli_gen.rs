@@ -406,3 +406,47 @@ fn gen_out_in_a_closed_directory_is_kept_until_it_is_written() {
     assert!(event_lines(&events) > 0);
     assert!(!text(&events).contains("earlier"));
 }
+
+/// The events are put in place only once their truth is written: a truth
+/// that cannot be written (a full device here) leaves the earlier events.
+/// And a run cut short in place (its file size limit, here) leaves a
+/// prefix of its own events, never them over the earlier file's tail.
+#[test]
+fn gen_out_is_replaced_only_with_its_truth_and_never_spliced() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.ndjson");
+    let earlier = "{\"earlier\":true}\n".repeat(200_000);
+    std::fs::write(&out, &earlier).unwrap();
+    let mut args = SHORT.to_vec();
+    args.extend(["--out", "events.ndjson", "--truth", "/dev/full"]);
+    let refused = gen_within(dir.path(), &args, Duration::from_secs(60));
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    let kept = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        kept == earlier,
+        "{} bytes left of {}",
+        kept.len(),
+        earlier.len()
+    );
+
+    let closed = dir.path().join("closed");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::write(closed.join("events.ndjson"), &earlier).unwrap();
+    let _closed = support::ClosedDir::close(&closed);
+    // 64 KiB: a few hundred events, far fewer than 6 h of them.
+    let mut command = std::process::Command::new("sh");
+    command.current_dir(dir.path()).args([
+        "-c",
+        "ulimit -f 64; exec \"$0\" gen --duration 6h --out closed/events.ndjson --truth t.json",
+        env!("CARGO_BIN_EXE_wasmstash"),
+    ]);
+    let cut = command.output().unwrap();
+    assert_ne!(cut.status.code(), Some(0), "{}", text(&cut.stderr));
+    let left = std::fs::read_to_string(closed.join("events.ndjson")).unwrap();
+    assert!(
+        !left.is_empty() && left.len() <= 64 << 10,
+        "{} bytes",
+        left.len()
+    );
+    assert!(!left.contains("earlier"), "the earlier file's tail is gone");
+}

@@ -54,8 +54,10 @@ enum Finish {
     /// Nothing: a FIFO or a device, written as it is.
     Nothing,
     /// Cuts the file to what was written: the file itself, opened without
-    /// truncating it, so that a write refused before any byte leaves it.
-    Truncate,
+    /// truncating it and emptied only by [`OutputFile::start`] (`started`),
+    /// so that a run refused before it starts (another of its files cannot
+    /// be made) leaves it whole.
+    Truncate { started: bool },
     /// Renames the temporary file standing in for the target over it.
     Rename(Pending),
 }
@@ -88,12 +90,12 @@ impl OutputFile {
         }
         let target = crate::files::link_target(path).map_err(error)?;
         let earlier = std::fs::metadata(&target).ok();
-        let (file, temporary) = match create_temporary(&target) {
+        let (file, temporary) = match create_temporary(&target, earlier.is_some()) {
             Ok(created) => created,
             // A file of ours in a directory that is not (a conf.d kept by
             // root): written in place, as it can only be, not refused.
             Err(e) if e.kind() == ErrorKind::PermissionDenied && earlier.is_some() => {
-                return open(Finish::Truncate);
+                return open(Finish::Truncate { started: false });
             }
             Err(e) => return Err(e),
         };
@@ -107,6 +109,18 @@ impl OutputFile {
         })
     }
 
+    /// Empties a file written in place, once the run is sure to write it:
+    /// from here on an error or a kill leaves a prefix of the new text, not
+    /// the new text over the old one's tail. Files written otherwise are
+    /// already empty, or are a stream.
+    pub fn start(&mut self) -> std::io::Result<()> {
+        if let Finish::Truncate { started } = &mut self.finish {
+            self.file.set_len(0).map_err(|e| at(&self.path, e))?;
+            *started = true;
+        }
+        Ok(())
+    }
+
     /// Writes all of `bytes`; an error names the file.
     pub fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         std::io::Write::write_all(&mut self.file, bytes).map_err(|e| at(&self.path, e))
@@ -116,7 +130,7 @@ impl OutputFile {
     pub fn commit(mut self) -> std::io::Result<()> {
         match std::mem::replace(&mut self.finish, Finish::Nothing) {
             Finish::Nothing => Ok(()),
-            Finish::Truncate => {
+            Finish::Truncate { .. } => {
                 use std::io::Seek;
                 let written = self.file.stream_position();
                 written
@@ -137,7 +151,12 @@ impl OutputFile {
 /// through, nor removed (it is not ours); the next name is tried instead, as
 /// it is after a run killed before it could remove its own (in a container,
 /// every run has the same process id).
-fn create_temporary(target: &Path) -> std::io::Result<(File, PathBuf)> {
+///
+/// `private`: made 0600, for a file about to take an earlier file's mode,
+/// so that no one reads the new text (a logstash.conf's passwords) before
+/// that mode is set; otherwise the umask's default.
+fn create_temporary(target: &Path, private: bool) -> std::io::Result<(File, PathBuf)> {
+    use std::os::unix::fs::OpenOptionsExt;
     let mut name = target.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".tmp{}-", std::process::id()));
     let mut last = None;
@@ -145,11 +164,12 @@ fn create_temporary(target: &Path) -> std::io::Result<(File, PathBuf)> {
         let mut numbered = name.clone();
         numbered.push(attempt.to_string());
         let temporary = target.with_file_name(numbered);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)
-        {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        if private {
+            options.mode(0o600);
+        }
+        match options.open(&temporary) {
             Ok(file) => return Ok((file, temporary)),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => last = Some(temporary),
             // Named as given: the temporary's name is not the user's.
@@ -196,10 +216,20 @@ fn at(path: &Path, error: Error) -> Error {
 }
 
 impl Drop for OutputFile {
-    /// A temporary file never committed leaves nothing behind.
+    /// A temporary file never committed leaves nothing behind, and a file
+    /// being written in place is cut to what was written.
     fn drop(&mut self) {
-        if let Finish::Rename(pending) = &self.finish {
-            let _ = std::fs::remove_file(&pending.temporary);
+        match &self.finish {
+            Finish::Nothing | Finish::Truncate { started: false } => {}
+            Finish::Truncate { started: true } => {
+                use std::io::Seek;
+                if let Ok(written) = self.file.stream_position() {
+                    let _ = self.file.set_len(written);
+                }
+            }
+            Finish::Rename(pending) => {
+                let _ = std::fs::remove_file(&pending.temporary);
+            }
         }
     }
 }

@@ -62,7 +62,10 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
     // that cannot be written fails now, not after hours of events.
     let create = |path| OutputFile::create(path).map_err(GenError::file);
     let mut out_file = args.out.as_deref().map(create).transpose()?;
-    let truth_file = truth_path.as_deref().map(create).transpose()?;
+    let mut truth_file = truth_path.as_deref().map(create).transpose()?;
+    for file in out_file.iter_mut().chain(truth_file.iter_mut()) {
+        file.start().map_err(GenError::file)?;
+    }
     let sink: Box<dyn Write + '_> = match &mut out_file {
         Some(pending) => Box::new(&mut pending.file),
         None => Box::new(std::io::stdout().lock()),
@@ -122,10 +125,9 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
     }
     out.flush().map_err(write_error)?;
     drop(out);
-    if let Some(pending) = out_file {
-        pending.commit().map_err(GenError::file)?;
-    }
-    if let Some(mut pending) = truth_file {
+    // The truth is written before the events are put in place, so that a
+    // truth that cannot be written leaves the earlier pair as it was.
+    if let Some(pending) = &mut truth_file {
         let truth = json!({
             "seed": args.seed,
             "start": world::iso_time(start),
@@ -135,7 +137,9 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
         });
         let text = serde_json::to_string_pretty(&truth).expect("truth serialises");
         (pending.write_all((text + "\n").as_bytes())).map_err(GenError::file)?;
-        pending.commit().map_err(GenError::file)?;
+    }
+    for file in out_file.into_iter().chain(truth_file) {
+        file.commit().map_err(GenError::file)?;
     }
     crate::say!(
         "wasmstash gen: {events} events, {} incidents{truth_note}",

@@ -233,6 +233,7 @@ impl Imported {
         // the operator's earlier logstash.conf, not half of the new one.
         let write = || {
             let mut file = crate::files::output::OutputFile::create(out)?;
+            file.start()?;
             file.write_all(self.logstash.as_bytes())?;
             file.commit()
         };
