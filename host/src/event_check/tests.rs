@@ -48,7 +48,7 @@ fn rejects_everything_else_with_a_reason() {
             "`$serde_json::private::Number` at byte 1",
         ),
         (
-            br#"{"m":1,"$serde_json::private::Number":2}"#,
+            br#"{"m":1,"\u0024serde_json::private::Number":2}"#,
             "`$serde_json::private::Number` at byte 7",
         ),
     ];
