@@ -3,7 +3,8 @@
 //! so that a run cut short leaves the old file, not half of a new one, and
 //! the new one keeps the old one's mode and, where this user may give it,
 //! its owner (in a directory this user cannot write, it is written in
-//! place, and cut to what was written only at the end);
+//! place: emptied only once the run starts writing, so a run cut short
+//! leaves a prefix of its own text);
 //! anything else that can be written to (a FIFO, a device) is written to
 //! directly, as renaming over it would put a regular file where the FIFO or
 //! device was.

@@ -69,8 +69,9 @@ pub struct GenArgs {
     pub parsed: bool,
     /// Write events here instead of stdout. A regular file is written under
     /// a temporary name and replaces FILE only once complete, keeping its
-    /// mode (in a directory this user cannot write, FILE itself is written,
-    /// and cut to what was written only at the end); a FIFO or a device is
+    /// mode (in a directory this user cannot write, FILE itself is written:
+    /// emptied when the first event is about to be made, so a run cut short
+    /// leaves a prefix of its events); a FIFO or a device is
     /// written to directly, never replaced; a symlink is followed: the link
     /// stays, and what it points to is written as above.
     #[arg(short, long, value_name = "FILE")]
