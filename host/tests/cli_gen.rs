@@ -442,6 +442,11 @@ fn gen_out_is_replaced_only_with_its_truth_and_never_spliced() {
     ]);
     let cut = command.output().unwrap();
     assert_ne!(cut.status.code(), Some(0), "{}", text(&cut.stderr));
+    assert!(
+        text(&cut.stderr).contains("writing events to closed/events.ndjson: "),
+        "the file is named: {}",
+        text(&cut.stderr)
+    );
     let left = std::fs::read_to_string(closed.join("events.ndjson")).unwrap();
     assert!(
         !left.is_empty() && left.len() <= 64 << 10,

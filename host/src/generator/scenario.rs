@@ -75,7 +75,11 @@ pub fn run(args: &GenArgs) -> Result<(), GenError> {
         parsed: args.parsed,
     };
     let disorder_ms = args.disorder_secs as f64 * 1000.0;
-    let write_error = |e: std::io::Error| GenError::writing("events", e);
+    let destination = match &args.out {
+        Some(path) => format!("events to {}", crate::files::shown(path)),
+        None => "events".to_owned(),
+    };
+    let write_error = |e: std::io::Error| GenError::writing(&destination, e);
     // Events wait here, keyed by the moment they leave, until their minute;
     // as text, a fraction of their size as values.
     let mut waiting: Vec<(i64, Vec<u8>)> = Vec::new();
