@@ -76,7 +76,7 @@ impl OutputFile {
         let error = |e| at(path, e);
         let open = |finish| {
             // Not truncated: a FIFO or a device has nothing to truncate,
-            // and a file written in place is cut at the commit.
+            // and a file written in place is emptied by `start`.
             let file = OpenOptions::new()
                 .write(true)
                 .create(true)
@@ -127,17 +127,18 @@ impl OutputFile {
         std::io::Write::write_all(&mut self.file, bytes).map_err(|e| at(&self.path, e))
     }
 
+    /// Ends a file written in place where the writing got to.
+    fn cut_to_written(&mut self) -> std::io::Result<()> {
+        use std::io::Seek;
+        let written = self.file.stream_position()?;
+        self.file.set_len(written)
+    }
+
     /// Puts a complete file in place.
     pub fn commit(mut self) -> std::io::Result<()> {
         match std::mem::replace(&mut self.finish, Finish::Nothing) {
             Finish::Nothing => Ok(()),
-            Finish::Truncate { .. } => {
-                use std::io::Seek;
-                let written = self.file.stream_position();
-                written
-                    .and_then(|written| self.file.set_len(written))
-                    .map_err(|e| at(&self.path, e))
-            }
+            Finish::Truncate { .. } => self.cut_to_written().map_err(|e| at(&self.path, e)),
             Finish::Rename(pending) => std::fs::rename(&pending.temporary, &pending.target)
                 .map_err(|e| {
                     let _ = std::fs::remove_file(&pending.temporary);
@@ -223,10 +224,7 @@ impl Drop for OutputFile {
         match &self.finish {
             Finish::Nothing | Finish::Truncate { started: false } => {}
             Finish::Truncate { started: true } => {
-                use std::io::Seek;
-                if let Ok(written) = self.file.stream_position() {
-                    let _ = self.file.set_len(written);
-                }
+                let _ = self.cut_to_written();
             }
             Finish::Rename(pending) => {
                 let _ = std::fs::remove_file(&pending.temporary);
