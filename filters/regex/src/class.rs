@@ -247,6 +247,11 @@ impl CharClass {
         self
     }
 
+    /// The class, negated when `negated` says so (`\P`, `[^...]`).
+    pub fn negate_if(self, negated: bool) -> CharClass {
+        if negated { self.negate() } else { self }
+    }
+
     /// Adds the other case of every ASCII letter, for `(?i)`.
     pub fn fold_ascii_case(&mut self) {
         for b in b'a'..=b'z' {

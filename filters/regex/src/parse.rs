@@ -518,7 +518,7 @@ impl Parser<'_, '_, '_> {
                 if self.flags.ignore_case {
                     class.fold_ascii_case();
                 }
-                Node::Class(if negated { class.negate() } else { class })
+                Node::Class(class.negate_if(negated))
             }
             _ => {
                 self.pos -= c.len_utf8();

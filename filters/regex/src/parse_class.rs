@@ -17,7 +17,7 @@ impl Parser<'_, '_, '_> {
         let class = |test: fn(u8) -> bool, negated: bool| {
             let mut class = CharClass::new();
             class.add_ascii_if(test);
-            Escaped::Class(Box::new(if negated { class.negate() } else { class }))
+            Escaped::Class(Box::new(class.negate_if(negated)))
         };
         Ok(match c {
             'd' | 'D' => class(|b| b.is_ascii_digit(), c == 'D'),
@@ -26,7 +26,7 @@ impl Parser<'_, '_, '_> {
             'h' | 'H' => class(|b| b.is_ascii_hexdigit(), c == 'H'),
             'p' | 'P' => {
                 let (class, negated) = self.property(c == 'P')?;
-                Escaped::Class(Box::new(if negated { class.negate() } else { class }))
+                Escaped::Class(Box::new(class.negate_if(negated)))
             }
             'c' | 'C' | 'M' => {
                 self.pos -= 2;
@@ -162,7 +162,7 @@ impl Parser<'_, '_, '_> {
         if self.flags.ignore_case {
             class.fold_ascii_case();
         }
-        Ok(if negated { class.negate() } else { class })
+        Ok(class.negate_if(negated))
     }
 
     /// A class's members up to its `]`, unfolded, and whether it is
@@ -228,10 +228,7 @@ impl Parser<'_, '_, '_> {
                         let nested = self.class_members();
                         self.leave_level();
                         let (nested, nested_negated) = nested?;
-                        class.add_class(&match nested_negated {
-                            true => nested.negate(),
-                            false => nested,
-                        });
+                        class.add_class(&nested.negate_if(nested_negated));
                         continue;
                     }
                 }

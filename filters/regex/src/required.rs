@@ -20,17 +20,31 @@
 
 use super::parse::Node;
 
-/// The longest literal every match of `node` contains, as UTF-8 bytes,
-/// with, per byte, whether it matches in either ASCII case (a letter under
-/// `(?i)`; such a byte is kept in lower case); `None` if there is none. Of
-/// two as long, the later is taken: the first byte of one that begins the
-/// pattern is already looked for before each start, and in `(?:a+a+)+b`
-/// only `b` tells a hopeless line apart.
-pub fn required_literal(node: &Node) -> Option<(Vec<u8>, Vec<bool>)> {
+/// Literal text, as UTF-8 bytes, with, per byte, whether it matches in
+/// either ASCII case (a letter under `(?i)`; such a byte is kept in lower
+/// case).
+#[derive(Default)]
+pub struct Literal {
+    pub bytes: Vec<u8>,
+    pub either_case: Vec<bool>,
+}
+
+impl Literal {
+    fn push(&mut self, byte: u8, either_case: bool) {
+        self.bytes.push(byte);
+        self.either_case.push(either_case);
+    }
+}
+
+/// The longest literal every match of `node` contains; `None` if there is
+/// none. Of two as long, the later is taken: the first byte of one that
+/// begins the pattern is already looked for before each start, and in
+/// `(?:a+a+)+b` only `b` tells a hopeless line apart.
+pub fn required_literal(node: &Node) -> Option<Literal> {
     let mut runs = Runs::default();
     runs.walk(node);
     runs.close();
-    (!runs.best.0.is_empty()).then_some(runs.best)
+    (!runs.best.bytes.is_empty()).then_some(runs.best)
 }
 
 /// Looks for a pattern's required literal, built once per pattern.
@@ -46,7 +60,7 @@ pub enum RequiredFinder {
 
 /// A searcher for `node`'s required literal.
 pub fn required_finder(node: &Node) -> Option<RequiredFinder> {
-    let (bytes, either_case) = required_literal(node)?;
+    let Literal { bytes, either_case } = required_literal(node)?;
     Some(match either_case.contains(&true) {
         false => RequiredFinder::Exact(Box::new(memchr::memmem::Finder::new(&bytes).into_owned())),
         true => RequiredFinder::Caseless {
@@ -92,8 +106,8 @@ impl RequiredFinder {
 struct Runs {
     /// The literal text met since the last thing that was not one, and
     /// which of its bytes match in either case.
-    current: (Vec<u8>, Vec<bool>),
-    best: (Vec<u8>, Vec<bool>),
+    current: Literal,
+    best: Literal,
 }
 
 impl Runs {
@@ -102,15 +116,12 @@ impl Runs {
         match node {
             Node::Char(c) => {
                 let mut utf8 = [0; 4];
-                let bytes = c.encode_utf8(&mut utf8).as_bytes();
-                self.current.0.extend_from_slice(bytes);
-                self.current.1.extend(bytes.iter().map(|_| false));
+                for &byte in c.encode_utf8(&mut utf8).as_bytes() {
+                    self.current.push(byte, false);
+                }
             }
             Node::Class(class) => match class.as_ascii_letter_pair() {
-                Some(lower) => {
-                    self.current.0.push(lower);
-                    self.current.1.push(true);
-                }
+                Some(lower) => self.current.push(lower, true),
                 None => self.close(),
             },
             // A sequence inside a sequence goes on with its run.
@@ -130,11 +141,10 @@ impl Runs {
 
     /// Ends the current run, kept if it is at least as long as the best.
     fn close(&mut self) {
-        if !self.current.0.is_empty() && self.current.0.len() >= self.best.0.len() {
+        if !self.current.bytes.is_empty() && self.current.bytes.len() >= self.best.bytes.len() {
             self.best = std::mem::take(&mut self.current);
         } else {
-            self.current.0.clear();
-            self.current.1.clear();
+            self.current = Literal::default();
         }
     }
 }
@@ -148,7 +158,7 @@ mod tests {
     /// The literal, a letter that matches in either case shown upper case.
     fn required(pattern: &str) -> Option<String> {
         let parsed = parse::parse(pattern, &mut NoReferences).unwrap();
-        let (bytes, either_case) = required_literal(&parsed.node)?;
+        let Literal { bytes, either_case } = required_literal(&parsed.node)?;
         let shown = (bytes.iter().zip(either_case))
             .map(|(&b, folds)| if folds { b.to_ascii_uppercase() } else { b });
         Some(String::from_utf8(shown.collect()).unwrap())
