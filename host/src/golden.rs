@@ -81,7 +81,7 @@ pub struct TestArgs {
     /// Largest case or expected file read, in MiB (1 to 4096); only regular
     /// files are read.
     #[arg(long, default_value_t = 16, value_name = "MIB",
-          value_parser = clap::value_parser!(u64).range(1..=4096))]
+          value_parser = crate::cli_number::in_range::<1, 4096>)]
     pub max_case_mib: u64,
     /// Input files: NAME.log (lines) or NAME.ndjson (events), each compared
     /// with NAME.expected.ndjson beside it; expected files named here are

@@ -50,6 +50,7 @@ pub(crate) fn is_failure_tag(tag: &str) -> bool {
 
 pub mod builtins;
 pub mod check;
+pub(crate) mod cli_number;
 pub mod config;
 pub mod engine;
 pub mod event_check;

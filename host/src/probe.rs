@@ -19,7 +19,7 @@ pub struct ProbeArgs {
     pub url: String,
     /// Seconds for each step: looking up the host, connecting, sending, and
     /// reading the answer (1 to 3600).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, default_value_t = 3, value_parser = crate::cli_number::in_range::<1, 3600>)]
     pub timeout: u64,
 }
 

@@ -560,6 +560,9 @@ fn devices_pipes_and_flags_out_of_bounds_are_refused() {
     for (flag, value, range) in [
         ("--call-timeout-ms", "700000", "0..=600000"),
         ("--memory-limit-mib", "99999999999", "1..=4096"),
+        // A negative number is out of range too, not text with a bad digit.
+        ("--call-timeout-ms", "-1", "0..=600000"),
+        ("--max-line-bytes", "-5", "1..=1073741824"),
     ] {
         let out = wasmstash(&["run", "--filter", "mutate", flag, value], b"");
         assert_eq!(out.status.code(), Some(2), "{flag}");

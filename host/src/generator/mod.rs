@@ -32,7 +32,7 @@ pub use incident::IncidentKind;
   wasmstash gen --follow --rate 50 --tcp logstash:5000                 # the docker compose demo")]
 pub struct GenArgs {
     /// Seed of the random source: the same seed writes the same logs.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::cli_number::in_range::<0, { u64::MAX }>)]
     pub seed: u64,
     /// Start of the scenario's event time, in UTC as Logstash writes
     /// `@timestamp` (e.g. 2026-11-24T00:00:00Z).
@@ -61,7 +61,7 @@ pub struct GenArgs {
     /// timestamps, as when several hosts ship logs; at most 3600. Events
     /// wait in memory until they leave, so --scale times this is bounded
     /// too (at most 2000000 events waiting at the peak).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=MAX_DISORDER_SECS), conflicts_with = "follow")]
+    #[arg(long, default_value_t = 5, value_parser = crate::cli_number::in_range::<0, MAX_DISORDER_SECS>, conflicts_with = "follow")]
     pub disorder_secs: u64,
     /// Also write the fields grok would parse from access lines (source,
     /// http, url, user_agent), for pipelines without a grok stage.

@@ -63,7 +63,7 @@ pub struct RunArgs {
     /// Largest event a filter's result may make, in MiB (1..1024); overrides
     /// the config's `engine.max_event_mib` (default 16). A changed event
     /// over it fails (`_wasmfilter_failure`, kept as it came in).
-    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_EVENT_MIB))]
+    #[arg(long, value_name = "MIB", value_parser = crate::cli_number::in_range::<1, MAX_EVENT_MIB>)]
     pub max_event_mib: Option<u64>,
     /// Do not read or write the compiled-module cache.
     #[arg(long)]
@@ -84,7 +84,7 @@ pub struct RunArgs {
     /// (`_wasmfilter_failure`, out of memory), which is kept. A filter that
     /// changes an event of a line this long also makes an event over the
     /// default `--max-event-mib` of 16: raise that too.
-    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20, value_parser = crate::cli_number::in_range::<1, { 1 << 30 }>)]
     pub max_line_bytes: u64,
     /// Never show a progress bar.
     #[arg(long)]
@@ -428,11 +428,11 @@ fn build_pipeline(args: &RunArgs) -> Result<(Pipeline, u64), RunError> {
 pub struct LimitArgs {
     /// Per-call deadline in ms, at most 600000; 0 turns it off. Overrides
     /// the config's `engine.call_timeout_ms`.
-    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=MAX_CALL_TIMEOUT_MS))]
+    #[arg(long, value_name = "MS", value_parser = crate::cli_number::in_range::<0, MAX_CALL_TIMEOUT_MS>)]
     pub call_timeout_ms: Option<u64>,
     /// Memory limit per filter instance in MiB, 1 to 4096. Overrides the
     /// config's `engine.memory_limit_mib`.
-    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=MAX_MEMORY_LIMIT_MIB))]
+    #[arg(long, value_name = "MIB", value_parser = crate::cli_number::in_range::<1, MAX_MEMORY_LIMIT_MIB>)]
     pub memory_limit_mib: Option<u64>,
 }
 

@@ -63,11 +63,11 @@ pub struct SetupArgs {
     pub skip_kibana: bool,
     /// Seconds to wait for each service to come up, 0 (one try) to 86400.
     #[arg(long, default_value_t = 180, value_name = "SECS",
-          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+          value_parser = crate::cli_number::in_range::<0, 86_400>)]
     pub wait_timeout: u64,
     /// Seconds allowed for one HTTP request, 1 to 3600.
     #[arg(long, default_value_t = 30, value_name = "SECS",
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = crate::cli_number::in_range::<1, 3600>)]
     pub request_timeout: u64,
 }
 

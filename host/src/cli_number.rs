@@ -1,0 +1,49 @@
+//! Whole-number command-line options.
+//!
+//! clap's parser for `u64` reads `-1` as text with a bad digit, and says
+//! "invalid digit found in string", where its parsers for the smaller
+//! types say which numbers are allowed. Every `u64` option parses through
+//! here instead, so that each says the same thing.
+
+/// A whole number in `MIN..=MAX`, for `#[arg(value_parser = ...)]`.
+pub fn in_range<const MIN: u64, const MAX: u64>(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if (MIN..=MAX).contains(&n) => Ok(n),
+        // A negative number, or one too large for a u64, is a number
+        // still: say where it falls short, not that it is no number.
+        Ok(_) | Err(_) if text.parse::<i128>().is_ok() => {
+            Err(format!("{text} is not in {MIN}..={MAX}"))
+        }
+        _ => Err(format!("`{text}` is not a whole number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_range;
+
+    #[test]
+    fn says_the_range_for_any_number_outside_it() {
+        assert_eq!(in_range::<1, 10>("10"), Ok(10));
+        assert_eq!(
+            in_range::<0, { u64::MAX }>("18446744073709551615"),
+            Ok(u64::MAX)
+        );
+        assert_eq!(in_range::<1, 10>("-1"), Err("-1 is not in 1..=10".into()));
+        assert_eq!(in_range::<1, 10>("0"), Err("0 is not in 1..=10".into()));
+        assert_eq!(
+            in_range::<0, { u64::MAX }>("18446744073709551616"),
+            Err("18446744073709551616 is not in 0..=18446744073709551615".into())
+        );
+    }
+
+    #[test]
+    fn says_when_the_text_is_no_whole_number() {
+        for text in ["", "1.5", "ten", " 3", "0x10"] {
+            assert_eq!(
+                in_range::<0, 10>(text),
+                Err(format!("`{text}` is not a whole number"))
+            );
+        }
+    }
+}
