@@ -54,7 +54,8 @@ pub fn event(format: InputFormat, line: &[u8]) -> Option<CheckedEvent> {
 pub struct InputNotes {
     /// Text lines that were not UTF-8 (their bad bytes are U+FFFD now).
     pub not_utf8: u64,
-    /// NDJSON lines that were no JSON object (tagged `_jsonparsefailure`).
+    /// NDJSON lines the event check refused: no JSON object, or one it
+    /// does not take, such as a repeated key (tagged `_jsonparsefailure`).
     pub not_json: u64,
 }
 

@@ -202,7 +202,7 @@ fn ndjson_on_stdin_with_a_bad_line_loses_nothing() {
     assert!(stderr.contains("3 events in, 3 out"), "{stderr}");
     // The summary says why, and what to do if the input was text.
     assert!(
-        stderr.contains("2 lines were not a JSON object, in input read as NDJSON")
+        stderr.contains("2 lines were no JSON event wasmstash takes (each one's text was kept, tagged _jsonparsefailure with the reason), in input read as NDJSON")
             && stderr.contains("--format lines reads every line as text"),
         "{stderr}"
     );

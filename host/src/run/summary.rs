@@ -107,8 +107,10 @@ impl std::fmt::Display for Summary {
             };
             write!(
                 f,
-                "; {not_json} {lines} not a JSON object, in input read as NDJSON because its \
-                 first line is one (--format lines reads every line as text)"
+                "; {not_json} {lines} no JSON event wasmstash takes (each one's text was \
+                 kept, tagged _jsonparsefailure with the reason), in input read as NDJSON \
+                 because its first line is a JSON object (--format lines reads every line as \
+                 text)"
             )?;
         }
         Ok(())
