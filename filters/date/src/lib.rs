@@ -25,6 +25,7 @@ use chrono::Datelike;
 use serde::Deserialize;
 use wasmstash_sdk::field_ref::{self, FieldRef};
 use wasmstash_sdk::logstash::common::{self, CommonOptions, WithCommon};
+use wasmstash_sdk::logstash::event_rules;
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{self, Template};
 use wasmstash_sdk::timestamp::Timestamp;
@@ -169,12 +170,19 @@ impl Date {
         };
         match parsed {
             Ok(timestamp) => {
+                // Logstash sets the timestamp, and then runs
+                // `filter_matched`, outside any rescue (DateFilter.java's
+                // `executeParsers` catches only parse errors, date.rb's
+                // `success_block` nothing): a set its event refuses in
+                // either stops Logstash's worker. The event fails instead,
+                // and the host passes it on as it came, with the reason.
+                if let Some(why) = event_rules::timestamp_refusal(event, &self.target) {
+                    return Verdict::Error(format!(
+                        "target: Logstash's event cannot set `{}` to a timestamp: {why}",
+                        self.target
+                    ));
+                }
                 event.set(&self.target, timestamp);
-                // The date filter's success handler runs `filter_matched`
-                // outside any rescue (DateFilter.java's `receive`, date.rb's
-                // `success_block`): a set its event refuses there stops
-                // Logstash's worker. The event fails instead, and the host
-                // passes it on as it came, with the reason.
                 match self.common.apply(event) {
                     Ok(()) => Verdict::Keep,
                     Err(reason) => Verdict::Error(reason),

@@ -555,6 +555,54 @@ fn a_common_option_logstash_refuses_fails_the_event() {
     }
 }
 
+/// The timestamp itself is set outside any rescue too: a `target` that
+/// Logstash's event refuses a timestamp at fails the event, where the
+/// set would have put text over what was there (`event` here) or done
+/// nothing.
+#[test]
+fn a_target_logstash_refuses_fails_the_event() {
+    let input = br#"{"t":"2020-01-01T00:00:00Z","event":"login","tags":["a"],"l":[1]}"#;
+    for (target, why) in [
+        ("[event][created]", "passes through a string"),
+        ("tags", "`tags` takes only a string or a list of strings"),
+        ("[tags][x]", "nothing can be set under `tags`"),
+        ("@metadata", "`@metadata` takes only an object"),
+        ("[@timestamp][x]", "`@timestamp` takes only a timestamp"),
+        ("[l][-9]", "before its first member"),
+    ] {
+        let config = json!({"match": ["t", "ISO8601"], "target": target});
+        let mut filter = NativeFilter::<Date>::new(config.to_string().as_bytes()).unwrap();
+        let outcome = filter.process_events(&[input]).remove(0);
+        let Outcome::Failed(reason) = outcome else {
+            panic!("{target}: {outcome:?}");
+        };
+        assert!(
+            reason.starts_with(&format!(
+                "target: Logstash's event cannot set `{target}` to a timestamp: "
+            )) && reason.contains(why),
+            "{reason}"
+        );
+    }
+    // Where the event takes it, it is set: at `@timestamp`, at a new
+    // nested field, under `@metadata`, and over an existing value.
+    for target in [
+        "@timestamp",
+        "[event2][created]",
+        "[@metadata][t]",
+        "event",
+        "[l][0]",
+    ] {
+        let config = json!({"match": ["t", "ISO8601"], "target": target});
+        let mut filter = NativeFilter::<Date>::new(config.to_string().as_bytes()).unwrap();
+        let outcome = filter.process_events(&[input]).remove(0);
+        let Outcome::Kept(out) = outcome else {
+            panic!("{target}: {outcome:?}");
+        };
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("2020-01-01T00:00:00.000Z"), "{target}: {out}");
+    }
+}
+
 #[test]
 fn a_malformed_field_reference_in_the_timezone_fails_init() {
     let error = init_error(json!({"match": ["t", "ISO8601"], "timezone": "%{tz[0]}"}));

@@ -165,6 +165,18 @@ pub fn refusal(
     refusal_at(event, field, Some(value))
 }
 
+/// Why Logstash's event would refuse a timestamp object at `field`, as
+/// the date filter sets one at its `target`: `@timestamp` itself takes it,
+/// and elsewhere a timestamp is refused wherever a number is, being
+/// neither a string (`tags`) nor a map (`@metadata`).
+pub fn timestamp_refusal(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<&'static str> {
+    let mut segments = field.segments();
+    if segments.next() == Some("@timestamp") && segments.next().is_none() {
+        return None;
+    }
+    refusal_at(event, field, Some(&Value::from(0)))
+}
+
 /// Whether Logstash's event refuses some values at `field`, so that a set
 /// there must be asked about with the value itself ([`refusal`]). Of the
 /// names without brackets (a top-level field) only `tags`, `@metadata` and
