@@ -51,9 +51,11 @@ struct Node {
     /// `"key":` as JSON text, written once here rather than escaped per event.
     quoted_key: Vec<u8>,
     kind: Kind,
-    /// `@timestamp`, which a Logstash event always has (as a timestamp
-    /// object), so its captures go through `store`, which keeps it.
-    always_present: bool,
+    /// `@timestamp`, `tags` or `@metadata`, which Logstash's event takes
+    /// only some values at (`@timestamp` a timestamp, which it always has,
+    /// `tags` strings, `@metadata` an object, which it always has): their
+    /// captures go through `store`, which asks the event's rules.
+    constrained: bool,
 }
 
 impl Node {
@@ -66,7 +68,7 @@ impl Node {
             key: key.to_string(),
             quoted_key,
             kind,
-            always_present: key == "@timestamp",
+            constrained: matches!(key, "@timestamp" | "tags" | "@metadata"),
         }
     }
 }
@@ -214,9 +216,8 @@ impl Shape {
         scratch.filled.resize(self.count.nodes, false);
         scratch.present.clear();
         scratch.present.extend(
-            (self.tops.iter()).map(|top| {
-                !self.direct || top.always_present || event.keys().any(|k| k == top.key)
-            }),
+            (self.tops.iter())
+                .map(|top| !self.direct || top.constrained || event.keys().any(|k| k == top.key)),
         );
         scratch.raised = false;
     }
@@ -225,8 +226,8 @@ impl Shape {
     /// Where Logstash's event would raise on setting it, which ends that
     /// field's match as failed, [`Shape::raised`] says so afterwards, and
     /// the later captures of the match are ignored: a path through a string
-    /// or number (`[host][name]` on a string `host`), or `@timestamp`
-    /// overwritten.
+    /// or number (`[host][name]` on a string `host`), `@timestamp` or
+    /// `@metadata` overwritten, anything under `tags` or a number in it.
     pub fn capture(
         &self,
         event: &mut Event,
@@ -347,21 +348,19 @@ pub struct Raised;
 
 /// Logstash grok's `handle` through the event API: a new field is set; an
 /// existing string becomes `[old, new]`, an existing array is appended to,
-/// anything else is kept; `overwrite` replaces.
+/// anything else is kept; `overwrite` replaces. A set Logstash's event
+/// refuses raises (`event_rules::refusal`): through a string, under `tags`
+/// or a `tags` that would hold a number, `@metadata` replaced by a text.
 // Kept out of `capture`, whose direct path runs for nearly every capture.
 #[inline(never)]
 fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) -> Result<(), Raised> {
     let mut segments = field_ref::segments(field);
-    if segments.next() == Some("@timestamp") {
-        // A Logstash event's `@timestamp` is a timestamp object: grok keeps
-        // it, and its event raises on a string put there or a child of it.
-        return match segments.next().is_none() && !overwrite {
-            true => Ok(()),
-            false => Err(Raised),
-        };
-    }
-    if wasmstash_sdk::logstash::event_rules::raises_on_set(event, field) {
-        return Err(Raised);
+    let (first, nested) = (segments.next(), segments.next().is_some());
+    if !overwrite && !nested && matches!(first, Some("@timestamp" | "@metadata")) {
+        // A Logstash event always has both, as a timestamp object and a
+        // map: `handle` finds them neither nil, an array nor a string, and
+        // keeps them. With `overwrite` the set is refused below.
+        return Ok(());
     }
     let value = match value {
         Captured::Nil => Value::Null,
@@ -370,22 +369,20 @@ fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) -> Re
         Captured::BigInt(text) => ruby_number::to_i(text).into_value(),
         Captured::Float(f) => Value::from(f),
     };
-    if overwrite {
-        event.set(field, value);
-        return Ok(());
-    }
-    match event.get(field) {
-        None | Some(Value::Null) => event.set(field, value),
-        Some(Value::Array(_)) => {
-            if let Some(Value::Array(items)) = event.get_mut(field) {
-                items.push(value);
-            }
+    let value = match event.get(field) {
+        _ if overwrite => value,
+        None | Some(Value::Null) => value,
+        Some(Value::Array(items)) => {
+            let mut items = items.clone();
+            items.push(value);
+            Value::Array(items)
         }
-        Some(Value::String(old)) => {
-            let old = Value::String(old.clone());
-            event.set(field, Value::Array(vec![old, value]));
-        }
-        Some(_) => {}
+        Some(Value::String(old)) => Value::Array(vec![Value::String(old.clone()), value]),
+        Some(_) => return Ok(()),
+    };
+    if wasmstash_sdk::logstash::event_rules::refusal(event, field, &value).is_some() {
+        return Err(Raised);
     }
+    event.set(field, value);
     Ok(())
 }

@@ -521,6 +521,55 @@ fn a_capture_into_timestamp_is_kept_out_or_fails() {
     assert_eq!(out["tags"], json!(["_grokparsefailure"]));
 }
 
+/// Logstash's event takes only strings as `tags`, nothing under it, and
+/// only an object as `@metadata`, which it always has: grok's `handle`
+/// meets the refusal as an error and the field fails, or (`@metadata`
+/// without `overwrite`) finds a map there and keeps it.
+#[test]
+fn a_capture_into_tags_or_metadata_follows_logstashs_event() {
+    let failed = |config: Value, event: Value| {
+        let out = run(config.clone(), event);
+        assert_eq!(
+            out["tags"],
+            json!(["t", "_grokparsefailure"]),
+            "{config}: {out}"
+        );
+        assert!(
+            out.get("w").is_none() && out.get("@metadata").is_none(),
+            "{out}"
+        );
+    };
+    let event = json!({"message": "hello 5", "tags": ["t"]});
+    for pattern in [
+        "%{WORD:[tags][x]} %{INT:w}",
+        "%{WORD:[tags][0]} %{INT:w}",
+        "%{WORD} %{INT:tags:int}",
+    ] {
+        failed(json!({"match": {"message": pattern}}), event.clone());
+    }
+    let target = json!({"match": {"message": "%{WORD:x} %{INT:w}"}, "target": "tags"});
+    failed(target, event.clone());
+    let overwrite = json!({"match": {"message": "%{WORD:@metadata} %{INT:w}"},
+                           "overwrite": ["@metadata"]});
+    failed(overwrite, event.clone());
+    // A string is a tag; `@metadata` without `overwrite` is kept.
+    let out = run(
+        json!({"match": {"message": "%{WORD:tags} %{INT:w}"}}),
+        event.clone(),
+    );
+    assert_eq!(out["tags"], json!(["t", "hello"]));
+    let out = run(
+        json!({"match": {"message": "%{WORD:@metadata} %{INT:w}"}}),
+        event.clone(),
+    );
+    assert!(out.get("@metadata").is_none() && out["w"] == "5", "{out}");
+    let out = run(
+        json!({"match": {"message": "%{WORD:[@metadata][x]} %{INT:w}"}}),
+        event,
+    );
+    assert_eq!(out["@metadata"], json!({"x": "hello"}));
+}
+
 /// A number is matched as Ruby's `to_s` writes it, as Logstash's grok
 /// turns a non-string field into text.
 #[test]
