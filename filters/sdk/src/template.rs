@@ -167,13 +167,14 @@ impl FieldName {
 
     /// The field this name gives for `event`. A template's text is checked
     /// once filled in: the event's own text can make it `[a`, or a path past
-    /// the depth limit, which would overflow a filter's stack.
+    /// the depth limit, which would overflow a filter's stack. It may give
+    /// `""`, a top-level field of that name, as Logstash's event reads it.
     pub fn resolve(&self, event: &Event) -> Result<ResolvedField<'_>, String> {
         match self {
             FieldName::Fixed(field) => Ok(ResolvedField::Fixed(field)),
             FieldName::Sprintf(template) => {
                 let filled = template.render(event);
-                field_ref::validate(&filled)?;
+                field_ref::check(&filled)?;
                 Ok(ResolvedField::Rendered(filled))
             }
         }

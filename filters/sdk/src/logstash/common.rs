@@ -199,7 +199,8 @@ impl CommonOptions {
     /// An error where Logstash's event refuses an `add_field` set (see
     /// [`event_rules::refusal`]): through a string (`[host][name]` when
     /// `host` is text), at `@timestamp`, under `tags`, or a `tags` that is
-    /// no longer strings. There its Ruby raises, so what was added before
+    /// no longer strings; or where an `add_field` or `remove_field` name,
+    /// filled in, is no field reference. There its Ruby raises, so what was added before
     /// stays and nothing after runs; so here. What the filter does then is
     /// its Logstash plugin's rescue, or the lack of one: mutate, kv, json
     /// and dissect tag the event `tag_on_failure`; grok and date would stop
@@ -208,9 +209,7 @@ impl CommonOptions {
         // A fixed name is used as the `FieldRef` it is (most are fixed, and
         // this runs per event), not through `ResolvedField`'s segments.
         for (field, values) in &self.add_field {
-            let Some(field) = resolved(field, event) else {
-                continue;
-            };
+            let field = resolved("add_field", field, event)?;
             for value in values {
                 let value = Value::String(value.render(event).into_owned());
                 let added = match &field {
@@ -227,10 +226,9 @@ impl CommonOptions {
             }
         }
         for field in &self.remove_field {
-            match resolved(field, event) {
-                Some(ResolvedField::Fixed(field)) => event.remove(field),
-                Some(ResolvedField::Rendered(name)) => event.remove(name.as_ref()),
-                None => None,
+            match resolved("remove_field", field, event)? {
+                ResolvedField::Fixed(field) => event.remove(field),
+                ResolvedField::Rendered(name) => event.remove(name.as_ref()),
             };
         }
         if !self.add_tag.is_empty() {
@@ -272,21 +270,17 @@ fn templates(option: &str, texts: Vec<String>) -> Result<Vec<Template>, String> 
         .collect()
 }
 
-/// The field `name` gives for `event`, if it is a field reference; one
-/// that is not (its template filled in with the event's own text) is
-/// skipped with a warning, as a literal name would write a field nobody
-/// named.
-fn resolved<'a>(name: &'a FieldName, event: &Event) -> Option<ResolvedField<'a>> {
-    match name.resolve(event) {
-        Ok(field) => Some(field),
-        Err(e) => {
-            crate::host::log(
-                crate::host::Level::Warn,
-                &format!("common options: a field name gave {e}; skipped"),
-            );
-            None
-        }
-    }
+/// The field `name` gives for `event`, or why it gives none: its template,
+/// filled in with the event's own text, is no field reference (`%{name}`
+/// giving `x]y`), where Logstash's `FieldReference` raises "Invalid
+/// FieldReference" as `filter_matched` sets or removes it.
+fn resolved<'a>(
+    option: &str,
+    name: &'a FieldName,
+    event: &Event,
+) -> Result<ResolvedField<'a>, String> {
+    name.resolve(event)
+        .map_err(|e| format!("{option}: Logstash's event cannot use the field name: {e}"))
 }
 
 /// Adds `value` at `field` as Logstash's `add_field` does: a field that is

@@ -173,19 +173,44 @@ fn add_field_makes_a_list_of_a_field_that_is_there_as_logstash_does() {
     );
 }
 
+/// A name whose `%{...}`, filled in, makes no field reference raises
+/// "Invalid FieldReference" in Logstash's `filter_matched` as it sets or
+/// removes the field: what came before stays, nothing after is done.
 #[test]
-fn a_filled_in_name_that_is_no_field_reference_is_skipped() {
-    let config = json!({"add_field": {"%{n}": "x"}, "remove_field": ["%{n}"]});
+fn a_filled_in_name_that_is_no_field_reference_stops_the_options() {
     let deep = "[a]".repeat(200);
-    for name in ["[a", deep.as_str()] {
+    for name in ["[a", "[labels][x]y]", deep.as_str()] {
         let event = json!({"n": name, "[a": 1});
-        assert_eq!(applied(config.clone(), event.clone()), event, "{name}");
+        for (config, option) in [
+            (
+                json!({"add_field": {"%{n}": "x"}, "add_tag": ["t"]}),
+                "add_field",
+            ),
+            (
+                json!({"remove_field": ["%{n}"], "add_tag": ["t"]}),
+                "remove_field",
+            ),
+        ] {
+            let (out, refused) = applied_or_refused(config, event.clone());
+            assert_eq!(out, event, "{name}");
+            let refused = refused.unwrap_or_default();
+            assert!(
+                refused.starts_with(&format!(
+                    "{option}: Logstash's event cannot use the field name: "
+                )),
+                "{refused}"
+            );
+        }
     }
-    // A good one is used: added, then removed, leaving its parent.
+    // A good one is used: added, then removed, leaving its parent; and an
+    // empty one is the top-level field `""`, as Logstash reads it.
+    let config = json!({"add_field": {"%{n}": "x"}, "remove_field": ["%{n}"]});
     assert_eq!(
         applied(config, json!({"n": "[b][c]"})),
         json!({"n": "[b][c]", "b": {}})
     );
+    let config = json!({"add_field": {"%{n}": "x"}});
+    assert_eq!(applied(config, json!({"n": ""})), json!({"n": "", "": "x"}));
 }
 
 /// Logstash's flat-list form of a hash, and its options for every
