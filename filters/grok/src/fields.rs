@@ -356,11 +356,25 @@ pub struct Raised;
 fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) -> Result<(), Raised> {
     let mut segments = field_ref::segments(field);
     let (first, nested) = (segments.next(), segments.next().is_some());
-    if !overwrite && !nested && matches!(first, Some("@timestamp" | "@metadata")) {
+    match first {
         // A Logstash event always has both, as a timestamp object and a
         // map: `handle` finds them neither nil, an array nor a string, and
         // keeps them. With `overwrite` the set is refused below.
-        return Ok(());
+        Some("@timestamp" | "@metadata") if !overwrite && !nested => return Ok(()),
+        // Logstash's event holds only strings in `tags`: it moves any other
+        // value to `_tags` as it makes the event, leaving
+        // `["_tagsparsefailure"]`, which `handle` then adds to. So do the
+        // SDK's tags; only what grok adds decides whether the set raises.
+        Some("tags")
+            if !overwrite && !nested && event.get("tags").is_some_and(|t| !t.is_null()) =>
+        {
+            let Captured::Str(tag) = value else {
+                return Err(Raised);
+            };
+            event.append_tags([tag.to_string()]);
+            return Ok(());
+        }
+        _ => {}
     }
     let value = match value {
         Captured::Nil => Value::Null,

@@ -553,11 +553,19 @@ fn a_capture_into_tags_or_metadata_follows_logstashs_event() {
                            "overwrite": ["@metadata"]});
     failed(overwrite, event.clone());
     // A string is a tag; `@metadata` without `overwrite` is kept.
-    let out = run(
-        json!({"match": {"message": "%{WORD:tags} %{INT:w}"}}),
-        event.clone(),
-    );
+    let into_tags = json!({"match": {"message": "%{WORD:tags} %{INT:w}"}});
+    let out = run(into_tags.clone(), event.clone());
     assert_eq!(out["tags"], json!(["t", "hello"]));
+    // Tags Logstash's event would have moved to `_tags` when it was made
+    // are moved so here, and the capture added to what it leaves.
+    for illegal in [json!(["a", 1]), json!({"k": 1}), json!(7)] {
+        let out = run(
+            into_tags.clone(),
+            json!({"message": "hello 5", "tags": illegal}),
+        );
+        assert_eq!(out["tags"], json!(["_tagsparsefailure", "hello"]), "{out}");
+        assert_eq!((&out["_tags"], &out["w"]), (&json!([illegal]), &json!("5")));
+    }
     let out = run(
         json!({"match": {"message": "%{WORD:@metadata} %{INT:w}"}}),
         event.clone(),

@@ -53,7 +53,7 @@ impl Event<'_> {
     /// than being lost under the new tags. (Logstash applies that rule when
     /// it makes the event, and overwrites `_tags`; here a `_tags` already
     /// present is kept, and the value appended to it.)
-    pub(crate) fn append_tags(&mut self, tags: impl IntoIterator<Item = String>) {
+    pub fn append_tags(&mut self, tags: impl IntoIterator<Item = String>) {
         let tags = tags.into_iter().map(Value::String);
         match self.get_mut("tags") {
             Some(Value::Array(items)) if items.iter().all(Value::is_string) => items.extend(tags),
