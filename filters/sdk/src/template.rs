@@ -169,14 +169,41 @@ impl FieldName {
     /// once filled in: the event's own text can make it `[a`, or a path past
     /// the depth limit, which would overflow a filter's stack. It may give
     /// `""`, a top-level field of that name, as Logstash's event reads it.
-    pub fn resolve(&self, event: &Event) -> Result<ResolvedField<'_>, String> {
+    pub fn resolve(&self, event: &Event) -> Result<ResolvedField<'_>, Unusable> {
         match self {
             FieldName::Fixed(field) => Ok(ResolvedField::Fixed(field)),
             FieldName::Sprintf(template) => {
                 let filled = template.render(event);
-                field_ref::check(&filled)?;
+                if let Err(why) = field_ref::check(&filled) {
+                    // A malformed reference reads as one top-level name.
+                    let deep = field_ref::segments(&filled).count() > field_ref::MAX_SEGMENTS;
+                    return Err(if deep {
+                        Unusable::TooDeep(why)
+                    } else {
+                        Unusable::Malformed(why)
+                    });
+                }
                 Ok(ResolvedField::Rendered(filled))
             }
+        }
+    }
+}
+
+/// Why a [`FieldName`], filled in for one event, gives no field to use.
+#[derive(Debug)]
+pub enum Unusable {
+    /// No field reference: Logstash's `FieldReference` raises "Invalid
+    /// FieldReference" on it.
+    Malformed(String),
+    /// Deeper than [`field_ref::MAX_SEGMENTS`]: Logstash takes it, this
+    /// SDK cannot, and no event here holds a field that deep.
+    TooDeep(String),
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::Malformed(why) | Unusable::TooDeep(why) => f.write_str(why),
         }
     }
 }

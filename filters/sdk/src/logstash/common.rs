@@ -33,7 +33,7 @@ use serde_json::Map;
 
 use crate::field_ref::FieldPath;
 use crate::logstash::{event_rules, option_types};
-use crate::template::{FieldName, ResolvedField, Template};
+use crate::template::{FieldName, ResolvedField, Template, Unusable};
 use crate::{Event, Value};
 
 /// Logstash's `ecs_compatibility`. grok picks its pattern set by it; in
@@ -200,7 +200,8 @@ impl CommonOptions {
     /// [`event_rules::refusal`]): through a string (`[host][name]` when
     /// `host` is text), at `@timestamp`, under `tags`, or a `tags` that is
     /// no longer strings; or where an `add_field` or `remove_field` name,
-    /// filled in, is no field reference. There its Ruby raises, so what was added before
+    /// filled in, is no field reference (or an `add_field` name one deeper
+    /// than this SDK sets). There its Ruby raises, so what was added before
     /// stays and nothing after runs; so here. What the filter does then is
     /// its Logstash plugin's rescue, or the lack of one: mutate, kv, json
     /// and dissect tag the event `tag_on_failure`; grok and date would stop
@@ -209,7 +210,7 @@ impl CommonOptions {
         // A fixed name is used as the `FieldRef` it is (most are fixed, and
         // this runs per event), not through `ResolvedField`'s segments.
         for (field, values) in &self.add_field {
-            let field = resolved("add_field", field, event)?;
+            let field = field.resolve(event).map_err(|e| unusable("add_field", e))?;
             for value in values {
                 let value = Value::String(value.render(event).into_owned());
                 let added = match &field {
@@ -221,14 +222,18 @@ impl CommonOptions {
                         ResolvedField::Fixed(field) => field.as_str(),
                         ResolvedField::Rendered(name) => name,
                     };
-                    format!("add_field: Logstash's event cannot set `{name}`: {why}")
+                    format!("add_field: {}", event_rules::refused_set(name, why))
                 })?;
             }
         }
         for field in &self.remove_field {
-            match resolved("remove_field", field, event)? {
-                ResolvedField::Fixed(field) => event.remove(field),
-                ResolvedField::Rendered(name) => event.remove(name.as_ref()),
+            match field.resolve(event) {
+                Ok(ResolvedField::Fixed(field)) => event.remove(field),
+                Ok(ResolvedField::Rendered(name)) => event.remove(name.as_ref()),
+                // No event here holds a field that deep: there is nothing
+                // to remove, as Logstash finds nothing there.
+                Err(Unusable::TooDeep(_)) => None,
+                Err(name) => return Err(unusable("remove_field", name)),
             };
         }
         if !self.add_tag.is_empty() {
@@ -270,17 +275,19 @@ fn templates(option: &str, texts: Vec<String>) -> Result<Vec<Template>, String> 
         .collect()
 }
 
-/// The field `name` gives for `event`, or why it gives none: its template,
-/// filled in with the event's own text, is no field reference (`%{name}`
-/// giving `x]y`), where Logstash's `FieldReference` raises "Invalid
-/// FieldReference" as `filter_matched` sets or removes it.
-fn resolved<'a>(
-    option: &str,
-    name: &'a FieldName,
-    event: &Event,
-) -> Result<ResolvedField<'a>, String> {
-    name.resolve(event)
-        .map_err(|e| format!("{option}: Logstash's event cannot use the field name: {e}"))
+/// The error for a name that, filled in, gives no field to use: one that
+/// is no field reference, where Logstash's `FieldReference` raises
+/// "Invalid FieldReference" as `filter_matched` sets or removes it, or
+/// one past this SDK's depth limit, which Logstash would set.
+fn unusable(option: &str, name: Unusable) -> String {
+    match name {
+        Unusable::Malformed(why) => {
+            format!("{option}: Logstash's event cannot use the field name: {why}")
+        }
+        Unusable::TooDeep(why) => {
+            format!("{option}: the field name is too deep to set here: {why}")
+        }
+    }
 }
 
 /// Adds `value` at `field` as Logstash's `add_field` does: a field that is
