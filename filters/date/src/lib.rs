@@ -177,10 +177,8 @@ impl Date {
                 // either stops Logstash's worker. The event fails instead,
                 // and the host passes it on as it came, with the reason.
                 if let Some(why) = event_rules::timestamp_refusal(event, &self.target) {
-                    return Verdict::Error(format!(
-                        "target: Logstash's event cannot set `{}` to a timestamp: {why}",
-                        self.target
-                    ));
+                    let refused = event_rules::refused_set(self.target.as_str(), why);
+                    return Verdict::Error(format!("target: {refused} (to a timestamp)"));
                 }
                 event.set(&self.target, timestamp);
                 match self.common.apply(event) {

@@ -577,12 +577,22 @@ fn a_target_logstash_refuses_fails_the_event() {
             panic!("{target}: {outcome:?}");
         };
         assert!(
-            reason.starts_with(&format!(
-                "target: Logstash's event cannot set `{target}` to a timestamp: "
-            )) && reason.contains(why),
+            reason.starts_with(&format!("target: Logstash's event cannot set `{target}`: "))
+                && reason.contains(why),
             "{reason}"
         );
     }
+    // Padding a list that far is this SDK's limit, not Logstash's.
+    let config = json!({"match": ["t", "ISO8601"], "target": "[l][70000]"});
+    let mut filter = NativeFilter::<Date>::new(config.to_string().as_bytes()).unwrap();
+    let outcome = filter.process_events(&[input]).remove(0);
+    let Outcome::Failed(reason) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(
+        reason.starts_with("target: cannot set `[l][70000]` here: ") && reason.contains("65536"),
+        "{reason}"
+    );
     // Where the event takes it, it is set: at `@timestamp`, at a new
     // nested field, under `@metadata`, and over an existing value.
     for target in [

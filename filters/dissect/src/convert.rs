@@ -2,6 +2,7 @@
 //! Logstash's tags for values that do not convert.
 
 use serde_json::Number;
+use wasmstash_sdk::logstash::event_rules;
 use wasmstash_sdk::logstash::ruby_number::RubyInteger;
 use wasmstash_sdk::{Event, Value};
 
@@ -137,7 +138,8 @@ pub fn convert_field(event: &mut Event, conversion: &Conversion) -> Result<(), S
     let number = Value::Number(number);
     if let Some(why) = java_event::refusal(event, field, &number) {
         return Err(format!(
-            "convert_datatype: Logstash's event cannot set `{field}`: {why}"
+            "convert_datatype: {}",
+            event_rules::refused_set(field, why)
         ));
     }
     event.set(field, number);

@@ -320,7 +320,7 @@ impl Json {
     fn fail_refused_set(&self, event: &mut Event, field: &str, why: &str) {
         host::log(
             Level::Warn,
-            &format!("json: Logstash's event cannot set `{field}`: {why}"),
+            &format!("json: {}", event_rules::refused_set(field, why)),
         );
         self.fail(event);
     }

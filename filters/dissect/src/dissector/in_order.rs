@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use wasmstash_sdk::logstash::event_rules;
 use wasmstash_sdk::{Event, Value, field_ref};
 
 use super::{Dissector, Group, Join, Node, Scratch, appends, separator, span};
@@ -87,7 +88,7 @@ impl Dissector {
 /// Sets `value` at `key`, or says why Logstash's event would refuse it.
 fn set_checked(event: &mut Event, key: &str, value: Value) -> Result<(), String> {
     if let Some(why) = java_event::refusal(event, key, &value) {
-        return Err(format!("Logstash's event cannot set `{key}`: {why}"));
+        return Err(event_rules::refused_set(key, why));
     }
     event.set(key, value);
     Ok(())

@@ -165,6 +165,17 @@ pub fn refusal(
     refusal_at(event, field, Some(value))
 }
 
+/// A refusal ([`refusal`] and the rest) in words: "Logstash's event
+/// cannot set `field`: why", but for the padding limit, which is this
+/// SDK's own (Logstash pads a list without one), "cannot set `field`
+/// here: why".
+pub fn refused_set(field: &str, why: &str) -> String {
+    match why == TOO_FAR_PAST_THE_END {
+        true => format!("cannot set `{field}` here: {why}"),
+        false => format!("Logstash's event cannot set `{field}`: {why}"),
+    }
+}
+
 /// Why Logstash's event would refuse a timestamp object at `field`, as
 /// the date filter sets one at its `target`: `@timestamp` itself takes it,
 /// and elsewhere a timestamp is refused wherever a number is, being
