@@ -72,8 +72,8 @@ impl Inspection {
             writeln!(
                 out,
                 "verdict     cannot tell: it could not start under this check's limits: {why}; \
-                 try --memory-limit-mib or --call-timeout-ms (engine.memory_limit_mib and \
-                 engine.call_timeout_ms in a config)"
+                 try inspect's --memory-limit-mib or --call-timeout-ms (a pipeline's config \
+                 needs the same in engine.memory_limit_mib and engine.call_timeout_ms)"
             )?;
         } else if self.problems.is_empty() {
             writeln!(out, "verdict     meets wasmstash ABI v1")?;
