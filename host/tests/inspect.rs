@@ -52,7 +52,7 @@ fn inspect_takes_the_limits_a_module_needs() {
     assert!(
         report.contains("verdict     cannot tell: it could not start under this check's limits")
             && report.contains("past its limit of 64 MiB")
-            && report.contains("try --memory-limit-mib"),
+            && report.contains("try inspect's --memory-limit-mib"),
         "{report}"
     );
     let out = wasmstash(&["inspect", "--memory-limit-mib", "256", path], b"");
