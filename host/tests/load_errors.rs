@@ -201,7 +201,7 @@ fn a_bad_config_is_reported_by_the_filter_itself() {
     // Deep enough to overflow the module's stack on every event, if allowed.
     let deep = serde_json::json!({ "add_field": { "[a]".repeat(100_000): "x" } });
     let err = load_error(&built_module("mutate"), &deep.to_string());
-    assert!(err.contains("100000 segments deep; at most 128"), "{err}");
+    assert!(err.contains("100000 segments deep; at most 127"), "{err}");
 }
 
 #[test]

@@ -254,7 +254,10 @@ impl Json {
                     // key that is no field reference (`a[b]`) makes
                     // Logstash's `event.set` raise as a refused set does.
                     if let Err(why) = field_ref::check(&key) {
-                        self.fail_refused_set(event, &key, &why);
+                        // Logstash raises too, unless the key is only past
+                        // this SDK's depth limit: the reason says which.
+                        host::log(Level::Warn, &format!("json: cannot set `{key}`: {why}"));
+                        self.fail(event);
                         return false;
                     }
                     if let Some(why) = event_rules::refusal(event, key.as_str(), &value) {

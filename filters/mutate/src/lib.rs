@@ -38,7 +38,7 @@ use wasmstash_sdk::logstash::common::{CommonOptions, WithCommon};
 use wasmstash_sdk::logstash::event_rules::{refusal, refuses_text_at};
 use wasmstash_sdk::logstash::text_case;
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::template::{FieldName, Template};
+use wasmstash_sdk::template::{FieldName, Template, Unusable};
 use wasmstash_sdk::timestamp::Timestamp;
 
 use convert::Conversion;
@@ -325,8 +325,13 @@ impl Mutate {
     /// Logstash's event refuses to set.
     fn rename_fields(&self, event: &mut Event) -> Result<(), ()> {
         for (from, to) in &self.rename {
-            let from = from.resolve(event).map_err(drop)?;
-            let to = to.resolve(event).map_err(drop)?;
+            let from = match from.resolve(event) {
+                Ok(from) => from,
+                // mutate.rb's `next unless event.include?(old)`: no event
+                // here holds a field that deep.
+                Err(Unusable::TooDeep(_)) => continue,
+                Err(Unusable::Malformed(_)) => return Err(()),
+            };
             // Logstash's `event.set(new, event.remove(old))` takes the field
             // out before it sets the new name. So a new name under the old
             // one (`host` to `[host][name]`) finds nothing in its way. Where
@@ -338,6 +343,9 @@ impl Mutate {
             if !event.contains(&from) {
                 continue;
             }
+            // mutate.rb fills the new name in before that check, but only
+            // its set, after it, can raise.
+            let to = to.resolve(event).map_err(drop)?;
             let Some(value) = event.remove(&from) else {
                 continue;
             };

@@ -44,6 +44,19 @@ fn a_rename_to_a_name_that_is_no_field_reference_fails_the_event() {
     );
 }
 
+/// mutate.rb's `next unless event.include?(old)` comes before the set, the
+/// one step that raises: an old name deeper than any field an event holds
+/// is passed by, whatever the new name; a new name that is no reference
+/// fails only when the old field is there.
+#[test]
+fn a_rename_from_a_field_that_is_not_there_raises_nothing() {
+    let deep = "[a]".repeat(200);
+    let config = json!({"rename": {"%{n}": "x", "b": "[%{k}"}, "add_tag": ["done"]});
+    let input = json!({"n": deep, "k": "z"}).to_string();
+    let expected = json!({"n": deep, "k": "z", "tags": ["done"]}).to_string();
+    assert_eq!(run(config, &input), expected);
+}
+
 #[test]
 fn replace_update_copy_and_decorations() {
     let config = json!({

@@ -98,10 +98,13 @@ impl FieldPath for FieldRef {
     }
 }
 
-/// Most segments a reference may have. Setting a field recurses once per
-/// segment, and a reference thousands deep would overflow a filter's stack
-/// on every event; Elasticsearch maps no deeper than 20 by default anyway.
-pub const MAX_SEGMENTS: usize = 128;
+/// Most segments a reference may have: as many as an event may nest
+/// objects and arrays, so that every field a reference names can be set
+/// (a deeper one could never be, nor be there to read). Setting a field
+/// recurses once per segment, and a reference thousands deep would
+/// overflow a filter's stack on every event; Elasticsearch maps no deeper
+/// than 20 by default anyway.
+pub const MAX_SEGMENTS: usize = crate::json_text::MAX_NESTING;
 
 /// [`validate`] for a reference given in a filter's option, its error
 /// naming the option (`source: empty field reference`).
@@ -317,7 +320,7 @@ mod tests {
         assert!(validate(&doubled).is_ok());
         let err = validate(&"[a]".repeat(MAX_SEGMENTS + 1)).unwrap_err();
         assert!(
-            err.ends_with("is 129 segments deep; at most 128 are allowed"),
+            err.ends_with("is 128 segments deep; at most 127 are allowed"),
             "{err}"
         );
     }

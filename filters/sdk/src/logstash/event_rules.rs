@@ -253,6 +253,23 @@ mod tests {
         assert!(TOO_FAR_PAST_THE_END.contains(&format!(" {limit} ")));
     }
 
+    /// Logstash pads a list without limit: only the other refusals are
+    /// its event's.
+    #[test]
+    fn a_refusal_in_words_names_whose_rule_it_is() {
+        let event = Event::parse(br#"{"host":"x","l":[1]}"#).unwrap();
+        let padded = refusal(&event, "[l][70000]", &json!(1)).unwrap();
+        assert_eq!(
+            refused_set("[l][70000]", padded),
+            format!("cannot set `[l][70000]` here: {TOO_FAR_PAST_THE_END}")
+        );
+        let scalar = refusal(&event, "[host][x]", &json!(1)).unwrap();
+        assert_eq!(
+            refused_set("[host][x]", scalar),
+            format!("Logstash's event cannot set `[host][x]`: {THROUGH_A_SCALAR}")
+        );
+    }
+
     #[test]
     fn top_level_names_are_constrained_as_refusal_says() {
         let event = Event::parse(br#"{"host":"x","tags":["a"]}"#).unwrap();
