@@ -440,15 +440,21 @@ fn original_as_text(event: &[u8]) -> Event<'static> {
 }
 
 /// Keeps `value` as text at [`DISPLACED_FIELD`], after anything already
-/// kept there.
+/// kept there, which the event may have brought in any shape: that is
+/// made text too (each member of a list), so the field stays a keyword's
+/// and no deeper than a string.
 fn displace(event: &mut Event, value: Value) {
     let text = Value::String(as_text(value));
+    let as_text_value = |value: &mut Value| *value = Value::String(as_text(value.take()));
     match event.get_mut(DISPLACED_FIELD) {
-        Some(Value::Array(kept)) => kept.push(text),
+        Some(Value::Array(kept)) => {
+            kept.iter_mut().for_each(as_text_value);
+            kept.push(text);
+        }
         Some(Value::Null) | None => event.set(DISPLACED_FIELD, text),
         Some(other) => {
-            let first = other.take();
-            *other = Value::Array(vec![first, text]);
+            as_text_value(other);
+            *other = Value::Array(vec![other.take(), text]);
         }
     }
 }
@@ -553,6 +559,27 @@ mod tests {
         record_of(&out);
         let out = recorded(r#"{"wasmstash":{"failures":"mine","displaced":"kept"}}"#);
         assert_eq!(out["wasmstash"]["displaced"], json!(["kept", "mine"]));
+        record_of(&out);
+        // A `displaced` the event brought is kept as text too, whatever it
+        // holds, so the keyword field takes it.
+        let out = recorded(r#"{"wasmstash":{"failures":1,"displaced":{"x":1}}}"#);
+        assert_eq!(out["wasmstash"]["displaced"], json!([r#"{"x":1}"#, "1"]));
+        let out = recorded(r#"{"wasmstash":{"failures":1,"displaced":["a",[2],{"y":null}]}}"#);
+        assert_eq!(
+            out["wasmstash"]["displaced"],
+            json!(["a", "[2]", r#"{"y":null}"#, "1"])
+        );
+        record_of(&out);
+        // As deep as an event may be: as text, it is no deeper than a
+        // string, and the rest of the event stays as it was.
+        let deepest = format!(
+            r#"{{"m":1,"wasmstash":{{"failures":1,"displaced":{}}}}}"#,
+            nested(125)
+        );
+        let out = recorded(&deepest);
+        assert_eq!(out["m"], 1);
+        // (A list there is a list of kept values: its one member is kept.)
+        assert_eq!(out["wasmstash"]["displaced"], json!([nested(124), "1"]));
         record_of(&out);
         // A `null` namespace holds nothing to keep.
         let out = recorded(r#"{"wasmstash":null}"#);
