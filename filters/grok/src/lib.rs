@@ -145,9 +145,16 @@ impl Filter for Grok {
                     .iter()
                     .map(|plan| {
                         let field = under_target(target, &plan.field);
-                        (field, config.overwrite.contains(&plan.field))
+                        // Each is checked alone; together they may be too
+                        // deep for any event to hold.
+                        if target.is_some() {
+                            wasmstash_sdk::field_ref::check(&field).map_err(|e| {
+                                format!("target with the capture `{}`: {e}", plan.field)
+                            })?;
+                        }
+                        Ok((field, config.overwrite.contains(&plan.field)))
                     })
-                    .collect();
+                    .collect::<Result<_, String>>()?;
                 let shape = fields::Shape::new(targets);
                 compiled.push(Compiled { expression, shape });
             }

@@ -521,6 +521,22 @@ fn a_capture_into_timestamp_is_kept_out_or_fails() {
     assert_eq!(out["tags"], json!(["_grokparsefailure"]));
 }
 
+/// `target` and a capture's name are each short enough, and together
+/// deeper than an event may nest: refused at load, as either alone would be.
+#[test]
+fn a_target_and_capture_too_deep_together_are_refused() {
+    let target = "[a]".repeat(100);
+    let config =
+        |name: &str| json!({"match": {"message": format!("%{{WORD:{name}}}")}, "target": target});
+    let error = init_error(config(&"[b]".repeat(30)));
+    assert!(
+        error.contains("target with the capture `") && error.ends_with("at most 127 are allowed"),
+        "{error}"
+    );
+    let out = run(config(&"[b]".repeat(27)), json!({"message": "hi"}));
+    assert!(out.get("a").is_some() && out.get("tags").is_none(), "{out}");
+}
+
 /// Logstash's event takes only strings as `tags`, nothing under it, and
 /// only an object as `@metadata`, which it always has: grok's `handle`
 /// meets the refusal as an error and the field fails, or (`@metadata`
