@@ -441,11 +441,15 @@ fn original_as_text(event: &[u8]) -> Event<'static> {
 
 /// Keeps `value` as text at [`DISPLACED_FIELD`], after anything already
 /// kept there, which the event may have brought in any shape: that is
-/// made text too (each member of a list), so the field stays a keyword's
-/// and no deeper than a string.
+/// made text too (each member of a list, but a null, which a keyword field
+/// passes by), so the field stays a keyword's and no deeper than a string.
 fn displace(event: &mut Event, value: Value) {
     let text = Value::String(as_text(value));
-    let as_text_value = |value: &mut Value| *value = Value::String(as_text(value.take()));
+    let as_text_value = |value: &mut Value| {
+        if !value.is_null() {
+            *value = Value::String(as_text(value.take()));
+        }
+    };
     match event.get_mut(DISPLACED_FIELD) {
         Some(Value::Array(kept)) => {
             kept.iter_mut().for_each(as_text_value);
@@ -564,10 +568,10 @@ mod tests {
         // holds, so the keyword field takes it.
         let out = recorded(r#"{"wasmstash":{"failures":1,"displaced":{"x":1}}}"#);
         assert_eq!(out["wasmstash"]["displaced"], json!([r#"{"x":1}"#, "1"]));
-        let out = recorded(r#"{"wasmstash":{"failures":1,"displaced":["a",[2],{"y":null}]}}"#);
+        let out = recorded(r#"{"wasmstash":{"failures":1,"displaced":["a",[2],{"y":null},null]}}"#);
         assert_eq!(
             out["wasmstash"]["displaced"],
-            json!(["a", "[2]", r#"{"y":null}"#, "1"])
+            json!(["a", "[2]", r#"{"y":null}"#, null, "1"])
         );
         record_of(&out);
         // As deep as an event may be: as text, it is no deeper than a

@@ -255,13 +255,15 @@ module LogStash
 
       # Keeps `value` as text at [wasmstash][displaced], after anything
       # already kept there (a list of texts, which a `keyword` field takes).
+      # What the event brought there is made text too, each member of a
+      # list, except a null, which a keyword field passes by.
       def self.displace(event, value)
         kept = event.get(DISPLACED)
         text = as_text(value)
         event.set(DISPLACED, case kept
                              when nil then text
-                             when Array then kept + [text]
-                             else [kept, text]
+                             when Array then kept.map { |k| k.nil? ? k : as_text(k) } + [text]
+                             else [as_text(kept), text]
                              end)
       end
 
