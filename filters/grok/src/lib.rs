@@ -144,15 +144,20 @@ impl Filter for Grok {
                     .captures()
                     .iter()
                     .map(|plan| {
-                        let field = under_target(target, &plan.field);
+                        let path = under_target(target, &plan.field);
                         // Each is checked alone; together they may be too
                         // deep for any event to hold.
                         if target.is_some() {
-                            wasmstash_sdk::field_ref::check(&field).map_err(|e| {
-                                format!("target with the capture `{}`: {e}", plan.field)
+                            wasmstash_sdk::field_ref::check(&path).map_err(|e| {
+                                format!(
+                                    "match `{field}` pattern #{} `{source}`: target with the \
+                                     capture `{}`: {e}",
+                                    i + 1,
+                                    plan.field
+                                )
                             })?;
                         }
-                        Ok((field, config.overwrite.contains(&plan.field)))
+                        Ok((path, config.overwrite.contains(&plan.field)))
                     })
                     .collect::<Result<_, String>>()?;
                 let shape = fields::Shape::new(targets);

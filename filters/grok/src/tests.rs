@@ -530,7 +530,9 @@ fn a_target_and_capture_too_deep_together_are_refused() {
         |name: &str| json!({"match": {"message": format!("%{{WORD:{name}}}")}, "target": target});
     let error = init_error(config(&"[b]".repeat(30)));
     assert!(
-        error.contains("target with the capture `") && error.ends_with("at most 127 are allowed"),
+        error.starts_with("match `message` pattern #1 `%{WORD:[b]")
+            && error.contains("target with the capture `")
+            && error.ends_with("at most 127 are allowed"),
         "{error}"
     );
     let out = run(config(&"[b]".repeat(27)), json!({"message": "hi"}));
