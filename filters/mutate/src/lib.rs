@@ -33,12 +33,12 @@ mod ruby_text;
 use std::borrow::Cow;
 
 use serde_json::Map;
-use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef};
+use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef, Unusable};
 use wasmstash_sdk::logstash::common::{CommonOptions, WithCommon};
 use wasmstash_sdk::logstash::event_rules::{refusal, refuses_text_at};
 use wasmstash_sdk::logstash::text_case;
 use wasmstash_sdk::prelude::*;
-use wasmstash_sdk::template::{FieldName, Template, Unusable};
+use wasmstash_sdk::template::{FieldName, Template};
 use wasmstash_sdk::timestamp::Timestamp;
 
 use convert::Conversion;

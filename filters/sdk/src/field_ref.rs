@@ -119,28 +119,48 @@ pub fn validate(reference: &str) -> Result<(), String> {
     if reference.is_empty() {
         return Err("empty field reference".into());
     }
-    check(reference)
+    check(reference).map_err(|e| e.to_string())
+}
+
+/// Why a text is no field reference this SDK can use; it reads as the
+/// reason.
+#[derive(Debug, PartialEq)]
+pub enum Unusable {
+    /// No reference as Logstash's `FieldReference` reads one: it raises
+    /// "Invalid FieldReference" on it.
+    Malformed(String),
+    /// Deeper than [`MAX_SEGMENTS`]: Logstash takes it, this SDK cannot,
+    /// and no event here holds a field that deep.
+    TooDeep(String),
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::Malformed(why) | Unusable::TooDeep(why) => f.write_str(why),
+        }
+    }
 }
 
 /// Checks a field reference as Logstash's event reads it, refusing what it
 /// raises on (see the module's notes), and that it is at most
 /// [`MAX_SEGMENTS`] deep. `""` passes: Logstash's event sets and reads a
 /// top-level field of that name, as [`crate::Event`] does.
-pub fn check(reference: &str) -> Result<(), String> {
+pub fn check(reference: &str) -> Result<(), Unusable> {
     if !reference.contains(['[', ']']) {
         return Ok(());
     }
     if !is_bracketed(reference) {
-        return Err(format!(
+        return Err(Unusable::Malformed(format!(
             "malformed field reference `{reference}`: expected a name like `host` or a path like `[host][name]`"
-        ));
+        )));
     }
     let depth = Segments::Bracketed(reference).count();
     if depth > MAX_SEGMENTS {
         let start: String = reference.chars().take(40).collect();
-        return Err(format!(
+        return Err(Unusable::TooDeep(format!(
             "field reference `{start}...` is {depth} segments deep; at most {MAX_SEGMENTS} are allowed"
-        ));
+        )));
     }
     Ok(())
 }
@@ -303,7 +323,11 @@ mod tests {
                     // Looked up as the one literal name, never panicking.
                     assert_eq!(split(reference), [reference]);
                     let err = check(reference).unwrap_err();
-                    assert!(err.starts_with("malformed field reference"), "{err}");
+                    assert!(matches!(err, Unusable::Malformed(_)), "{err}");
+                    assert!(
+                        err.to_string().starts_with("malformed field reference"),
+                        "{err}"
+                    );
                     assert!(validate(reference).is_err(), "{reference}");
                 }
             }

@@ -50,7 +50,7 @@
 use std::borrow::Cow;
 
 use crate::Event;
-use crate::field_ref::{self, FieldPath, FieldRef};
+use crate::field_ref::{self, FieldPath, FieldRef, Unusable};
 use crate::logstash::date_format::DateFormat;
 use crate::logstash::java_number;
 
@@ -174,36 +174,9 @@ impl FieldName {
             FieldName::Fixed(field) => Ok(ResolvedField::Fixed(field)),
             FieldName::Sprintf(template) => {
                 let filled = template.render(event);
-                if let Err(why) = field_ref::check(&filled) {
-                    // A malformed reference reads as one top-level name.
-                    let deep = field_ref::segments(&filled).count() > field_ref::MAX_SEGMENTS;
-                    return Err(if deep {
-                        Unusable::TooDeep(why)
-                    } else {
-                        Unusable::Malformed(why)
-                    });
-                }
+                field_ref::check(&filled)?;
                 Ok(ResolvedField::Rendered(filled))
             }
-        }
-    }
-}
-
-/// Why a [`FieldName`], filled in for one event, gives no field to use.
-#[derive(Debug)]
-pub enum Unusable {
-    /// No field reference: Logstash's `FieldReference` raises "Invalid
-    /// FieldReference" on it.
-    Malformed(String),
-    /// Deeper than [`field_ref::MAX_SEGMENTS`]: Logstash takes it, this
-    /// SDK cannot, and no event here holds a field that deep.
-    TooDeep(String),
-}
-
-impl std::fmt::Display for Unusable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Unusable::Malformed(why) | Unusable::TooDeep(why) => f.write_str(why),
         }
     }
 }

@@ -31,9 +31,9 @@ use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::{Deserialize, de};
 use serde_json::Map;
 
-use crate::field_ref::FieldPath;
+use crate::field_ref::{FieldPath, Unusable};
 use crate::logstash::{event_rules, option_types};
-use crate::template::{FieldName, ResolvedField, Template, Unusable};
+use crate::template::{FieldName, ResolvedField, Template};
 use crate::{Event, Value};
 
 /// Logstash's `ecs_compatibility`. grok picks its pattern set by it; in
