@@ -256,8 +256,7 @@ impl Json {
                     if let Err(why) = field_ref::check(&key) {
                         // Logstash raises too, unless the key is only past
                         // this SDK's depth limit: the reason says which.
-                        host::log(Level::Warn, &format!("json: cannot set `{key}`: {why}"));
-                        self.fail(event);
+                        self.fail_unset(event, &format!("cannot set `{key}`: {why}"));
                         return false;
                     }
                     if let Some(why) = event_rules::refusal(event, key.as_str(), &value) {
@@ -321,10 +320,12 @@ impl Json {
     /// it refuses: logged at warn, and the event tagged `tag_on_failure`
     /// whatever `skip_on_invalid_json` says, as that guards only the parse.
     fn fail_refused_set(&self, event: &mut Event, field: &str, why: &str) {
-        host::log(
-            Level::Warn,
-            &format!("json: {}", event_rules::refused_set(field, why)),
-        );
+        self.fail_unset(event, &event_rules::refused_set(field, why));
+    }
+
+    /// [`Json::fail_refused_set`] with the reason in words already.
+    fn fail_unset(&self, event: &mut Event, reason: &str) {
+        host::log(Level::Warn, &format!("json: {reason}"));
         self.fail(event);
     }
 }
