@@ -301,3 +301,31 @@ fn lines_written_while_starting_name_the_pipeline() {
         );
     }
 }
+
+/// A built-in filter's failure reaches the host's log with its reason and
+/// the filter's name, as Logstash's mutate logs the exception it rescues:
+/// the built module's own line, through the `log` import.
+#[test]
+fn a_built_in_filters_failure_is_logged_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, _) = timed_run(
+        dir.path(),
+        r#"mutate={"convert":{"message":"float"}}"#,
+        &[],
+        "12.5\n-\n",
+    );
+    assert!(output.status.success(), "{output:?}");
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains(r#""message":12.5"#), "{stdout}");
+    assert!(stdout.contains(r#""tags":["_mutate_error"]"#), "{stdout}");
+    let stderr = text(&output.stderr);
+    let logged: Vec<&str> = (stderr.lines())
+        .filter(|l| l.contains("convert: Ruby cannot read"))
+        .collect();
+    assert_eq!(logged.len(), 1, "{stderr}");
+    assert!(
+        logged[0].contains(r#"convert: Ruby cannot read `message` as float: "-""#),
+        "{stderr}"
+    );
+    assert!(logged[0].contains("mutate"), "{stderr}");
+}

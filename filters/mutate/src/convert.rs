@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use wasmstash_sdk::Value;
 use wasmstash_sdk::logstash::ruby_number::{self, RubyInteger};
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 pub enum Conversion {
     Integer,
     Float,
@@ -32,17 +32,25 @@ pub enum Conversion {
     Boolean,
 }
 
+const NAMES: [(&str, Conversion); 6] = [
+    ("integer", Conversion::Integer),
+    ("float", Conversion::Float),
+    ("integer_eu", Conversion::IntegerEu),
+    ("float_eu", Conversion::FloatEu),
+    ("string", Conversion::String),
+    ("boolean", Conversion::Boolean),
+];
+
 impl Conversion {
     pub fn named(name: &str) -> Option<Conversion> {
-        Some(match name {
-            "integer" => Conversion::Integer,
-            "float" => Conversion::Float,
-            "integer_eu" => Conversion::IntegerEu,
-            "float_eu" => Conversion::FloatEu,
-            "string" => Conversion::String,
-            "boolean" => Conversion::Boolean,
-            _ => return None,
-        })
+        let named = NAMES.iter().find(|(known, _)| *known == name);
+        named.map(|(_, conversion)| *conversion)
+    }
+
+    /// The name a config gives this conversion.
+    pub fn name(self) -> &'static str {
+        let named = NAMES.iter().find(|(_, conversion)| *conversion == self);
+        named.map_or("", |(name, _)| name)
     }
 
     /// `value` converted; a list's members one by one (nulls kept), and an

@@ -32,7 +32,7 @@ pub struct Gsub {
 }
 
 /// Why one field's replace failed the event.
-pub enum GsubError {
+enum GsubError {
     /// The regex ran out of steps.
     Stopped,
     /// The regex, filled in for this event, does not compile.
@@ -42,7 +42,21 @@ pub enum GsubError {
     Replacement(String),
     /// Logstash's event refuses to set the field (any field under `tags`),
     /// which Logstash does even when nothing was replaced.
-    Refused,
+    Refused(&'static str),
+}
+
+impl GsubError {
+    /// The failure in words, for the log line Logstash's rescue writes.
+    fn reason(self, field: &FieldRef) -> String {
+        match self {
+            GsubError::Stopped => format!(
+                "gsub `{field}`: the regex ran out of steps ({STEPS}, or {STEPS_PER_BYTE} a byte \
+                 of a longer text)"
+            ),
+            GsubError::Regex(why) | GsubError::Replacement(why) => format!("gsub `{field}`: {why}"),
+            GsubError::Refused(why) => crate::refused("gsub", field.as_str(), why),
+        }
+    }
 }
 
 enum Needle {
@@ -123,7 +137,11 @@ impl Gsub {
     /// event does not compile, a value's replace ran out of steps, or
     /// Logstash's event refuses the field (the field is then left as it
     /// was).
-    pub fn apply(&mut self, event: &mut Event, matcher: &mut Matcher) -> Result<(), GsubError> {
+    pub fn apply(&mut self, event: &mut Event, matcher: &mut Matcher) -> Result<(), String> {
+        (self.replace(event, matcher)).map_err(|failure| failure.reason(&self.field))
+    }
+
+    fn replace(&mut self, event: &mut Event, matcher: &mut Matcher) -> Result<(), GsubError> {
         // Looked up once; the regex is filled in only for a field it can change.
         let current = match crate::text_at(event, &self.field) {
             Some(current @ (Value::String(_) | Value::Array(_))) => current,
@@ -131,8 +149,8 @@ impl Gsub {
         };
         // Strings replaced in strings: what is set is refused exactly when
         // what is there would be.
-        if refusal(event, &self.field, current).is_some() {
-            return Err(GsubError::Refused);
+        if let Some(why) = refusal(event, &self.field, current) {
+            return Err(GsubError::Refused(why));
         }
         let regex = self.needle.for_event(event)?;
         let replacement = self.replacement.render(event);

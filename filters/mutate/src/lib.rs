@@ -8,7 +8,8 @@
 //! `add_tag`, `remove_tag`). `convert` reads numbers as Logstash 8.14 and
 //! later do (see `convert.rs`). Where Logstash's Ruby raises, the event
 //! fails as it does there: the operations after it and the common options
-//! are skipped and the event is tagged with `tag_on_failure` (default
+//! are skipped, the reason is logged at warn (Logstash's rescue logs the
+//! exception) and the event is tagged with `tag_on_failure` (default
 //! `_mutate_error`). That is a `convert` of a text Ruby cannot read as a
 //! number (or of a list holding an object or a list), a `rename` whose
 //! `%{field}` names expand to something that is no field reference, a
@@ -35,14 +36,14 @@ use std::borrow::Cow;
 use serde_json::Map;
 use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef, Unusable};
 use wasmstash_sdk::logstash::common::{CommonOptions, WithCommon};
-use wasmstash_sdk::logstash::event_rules::{refusal, refuses_text_at};
+use wasmstash_sdk::logstash::event_rules::{refusal, refused_set, text_refusal};
 use wasmstash_sdk::logstash::text_case;
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{FieldName, Template};
 use wasmstash_sdk::timestamp::Timestamp;
 
 use convert::Conversion;
-use gsub::{Gsub, GsubError};
+use gsub::Gsub;
 pub use options::Options;
 use ruby_text::{join, ruby_split, strip};
 use wasmstash_regex::Matcher;
@@ -176,116 +177,10 @@ impl Filter for Mutate {
     }
 
     fn process(&mut self, event: &mut Event) -> Verdict {
-        // The values of `coerce`, `update` and `replace` are text, which
-        // Logstash's event refuses at `@timestamp` and inside `tags`, as
-        // through a scalar.
-        for (field, template) in &self.coerce {
-            // Logstash's `include?` is false for a null list member, so
-            // `coerce` of `[list][0]` leaves it null.
-            if event.contains(field) && matches!(event.get(field), Some(Value::Null)) {
-                if refuses_text_at(event, field) {
-                    return self.fail(event);
-                }
-                let value = template.render(event).into_owned();
-                event.set(field, value);
-            }
-        }
-        if self.rename_fields(event).is_err() {
-            return self.fail(event);
-        }
-        for (field, template) in &self.update {
-            if event.contains(field) {
-                if refuses_text_at(event, field) {
-                    return self.fail(event);
-                }
-                let value = template.render(event).into_owned();
-                event.set(field, value);
-            }
-        }
-        for (field, template) in &self.replace {
-            if refuses_text_at(event, field) {
-                return self.fail(event);
-            }
-            let value = template.render(event).into_owned();
-            event.set(field, value);
-        }
-        for (field, conversion) in &self.convert {
-            if convert(event, field, *conversion, self.lenient_conversion).is_err() {
-                return self.fail(event);
-            }
-        }
-        match self.gsub_fields(event) {
-            Ok(()) => {}
-            Err(GsubError::Stopped | GsubError::Refused) => return self.fail(event),
-            Err(GsubError::Regex(reason) | GsubError::Replacement(reason)) => {
-                // Logstash logs the exception and tags the event.
-                host::log(Level::Warn, &format!("gsub: {reason}"));
-                return self.fail(event);
-            }
-        }
-        let recased = [
-            (
-                &self.uppercase,
-                text_case::uppercase as fn(&str) -> Cow<'_, str>,
-            ),
-            (&self.capitalize, text_case::capitalize),
-            (&self.lowercase, text_case::lowercase),
-        ];
-        for (fields, change) in recased {
-            for field in fields {
-                if map_strings(event, field, change).is_err() {
-                    return self.fail(event);
-                }
-            }
-        }
-        for field in &self.strip {
-            // Ruby's `strip` of every member raises on one that is no string.
-            if let Some(Value::Array(items)) = event.get(field)
-                && !items.iter().all(Value::is_string)
-            {
-                return self.fail(event);
-            }
-            if map_strings(event, field, strip).is_err() {
-                return self.fail(event);
-            }
-        }
-        for (field, separator) in &self.split {
-            if let Some(Value::String(text)) = text_at(event, field) {
-                let parts = Value::Array(ruby_split(text, separator));
-                if refusal(event, field, &parts).is_some() {
-                    return self.fail(event);
-                }
-                event.set(field, parts);
-            }
-        }
-        for (field, separator) in &self.join {
-            if let Some(Value::Array(items)) = text_at(event, field) {
-                let joined = Value::String(join(items, separator));
-                if refusal(event, field, &joined).is_some() {
-                    return self.fail(event);
-                }
-                event.set(field, joined);
-            }
-        }
-        for (dest, added) in &self.merge {
-            if merge(event, dest, added).is_err() {
-                return self.fail(event);
-            }
-        }
-        for (from, to) in &self.copy {
-            match event.get(from) {
-                None | Some(Value::Null) => {}
-                Some(value) if refuses_carried(event, from, to, value) => return self.fail(event),
-                Some(value) => {
-                    let value = value.clone();
-                    event.set(to, value);
-                }
-            }
-        }
-        if let Err(reason) = self.common.apply(event) {
+        if let Err(reason) = self.operations(event) {
             // Logstash's rescue logs the exception, then tags the event.
             host::log(Level::Warn, &reason);
-            return self.fail(event);
+            event.add_tags(&self.tag_on_failure);
         }
         Verdict::Keep
     }
@@ -307,30 +202,103 @@ fn pairs_of_names(
 }
 
 impl Mutate {
-    /// Logstash's rescue: the event is tagged and nothing more is done.
-    fn fail(&self, event: &mut Event) -> Verdict {
-        event.add_tags(&self.tag_on_failure);
-        Verdict::Keep
-    }
-
-    fn gsub_fields(&mut self, event: &mut Event) -> Result<(), GsubError> {
+    /// The operations in Logstash's order, then the common options. The
+    /// first failure stops them, with what ran before it kept, as Ruby's
+    /// exception stops mutate's `filter`; its reason is what Logstash's
+    /// rescue would log.
+    fn operations(&mut self, event: &mut Event) -> Result<(), String> {
+        // The values of `coerce`, `update` and `replace` are text, which
+        // Logstash's event refuses at `@timestamp` and inside `tags`, as
+        // through a scalar.
+        for (field, template) in &self.coerce {
+            // Logstash's `include?` is false for a null list member, so
+            // `coerce` of `[list][0]` leaves it null.
+            if event.contains(field) && matches!(event.get(field), Some(Value::Null)) {
+                set_text(event, "coerce", field, template)?;
+            }
+        }
+        self.rename_fields(event)?;
+        for (field, template) in &self.update {
+            if event.contains(field) {
+                set_text(event, "update", field, template)?;
+            }
+        }
+        for (field, template) in &self.replace {
+            set_text(event, "replace", field, template)?;
+        }
+        for (field, conversion) in &self.convert {
+            convert(event, field, *conversion, self.lenient_conversion)?;
+        }
         for gsub in &mut self.gsub {
             gsub.apply(event, &mut self.matcher)?;
         }
-        Ok(())
+        let recased = [
+            (
+                "uppercase",
+                &self.uppercase,
+                text_case::uppercase as fn(&str) -> Cow<'_, str>,
+            ),
+            ("capitalize", &self.capitalize, text_case::capitalize),
+            ("lowercase", &self.lowercase, text_case::lowercase),
+        ];
+        for (option, fields, change) in recased {
+            for field in fields {
+                map_strings(event, option, field, change)?;
+            }
+        }
+        for field in &self.strip {
+            // Ruby's `strip` of every member raises on one that is no string.
+            if let Some(Value::Array(items)) = event.get(field)
+                && !items.iter().all(Value::is_string)
+            {
+                return Err(format!(
+                    "strip: `{field}` is a list with a member that is no string, \
+                     which Ruby's strip raises on"
+                ));
+            }
+            map_strings(event, "strip", field, strip)?;
+        }
+        for (field, separator) in &self.split {
+            if let Some(Value::String(text)) = text_at(event, field) {
+                let parts = Value::Array(ruby_split(text, separator));
+                set_checked(event, "split", field, parts)?;
+            }
+        }
+        for (field, separator) in &self.join {
+            if let Some(Value::Array(items)) = text_at(event, field) {
+                let joined = Value::String(join(items, separator));
+                set_checked(event, "join", field, joined)?;
+            }
+        }
+        for (dest, added) in &self.merge {
+            merge(event, dest, added)?;
+        }
+        for (from, to) in &self.copy {
+            match event.get(from) {
+                None | Some(Value::Null) => {}
+                Some(value) => {
+                    if let Some(why) = carried_refusal(event, from, to, value) {
+                        return Err(refused("copy", to.as_str(), why));
+                    }
+                    let value = value.clone();
+                    event.set(to, value);
+                }
+            }
+        }
+        self.common.apply(event)
     }
 
     /// `rename`, each name filled in for this event first; an error when a
     /// filled-in name is not a field reference, or the new name one that
     /// Logstash's event refuses to set.
-    fn rename_fields(&self, event: &mut Event) -> Result<(), ()> {
+    fn rename_fields(&self, event: &mut Event) -> Result<(), String> {
         for (from, to) in &self.rename {
             let from = match from.resolve(event) {
                 Ok(from) => from,
                 // mutate.rb's `next unless event.include?(old)`: no event
                 // here holds a field that deep.
                 Err(Unusable::TooDeep(_)) => continue,
-                Err(Unusable::Malformed(_)) => return Err(()),
+                Err(name @ Unusable::Malformed(_)) => return Err(name.in_option("rename")),
             };
             // Logstash's `event.set(new, event.remove(old))` takes the field
             // out before it sets the new name. So a new name under the old
@@ -345,13 +313,13 @@ impl Mutate {
             }
             // mutate.rb fills the new name in before that check, but only
             // its set, after it, can raise.
-            let to = to.resolve(event).map_err(drop)?;
+            let to = to.resolve(event).map_err(|name| name.in_option("rename"))?;
             let Some(value) = event.remove(&from) else {
                 continue;
             };
-            if refuses_carried(event, &from, &to, &value) {
+            if let Some(why) = carried_refusal(event, &from, &to, &value) {
                 event.set(&from, value);
-                return Err(());
+                return Err(refused("rename", to.as_str(), why));
             }
             event.set(&to, value);
         }
@@ -359,28 +327,66 @@ impl Mutate {
     }
 }
 
-/// Whether Logstash's event refuses `value` at `field`, where `rename` or
-/// `copy` carries it from another field. `@timestamp` takes only a
+/// Why Logstash's event would refuse `value` at `field`, where `rename`
+/// or `copy` carries it from another field, if it would. `@timestamp` takes only a
 /// timestamp object, which Logstash's events carry from field to field and
 /// their JSON writes as text: text that reads as one
 /// ([`Timestamp::parse`]) is taken for one (`@timestamp`'s own, moved
 /// away and back). What comes from `@timestamp` is that object, which
 /// `tags` does not take (it is no string).
-fn refuses_carried(
+fn carried_refusal(
     event: &Event,
     from: &(impl FieldPath + ?Sized),
     field: &(impl FieldPath + ?Sized),
     value: &Value,
-) -> bool {
+) -> Option<&'static str> {
     if is_timestamp(from) && field.segments().next() == Some("tags") {
-        return true;
+        return Some("`tags` takes only strings, and `@timestamp` holds a timestamp");
     }
     // Read as a timestamp only where one is taken: a copied message is long.
     let timestamp_there = is_timestamp(field)
         && value
             .as_str()
             .is_some_and(|text| Timestamp::parse(text).is_some());
-    !timestamp_there && refusal(event, field, value).is_some()
+    match timestamp_there {
+        true => None,
+        false => refusal(event, field, value),
+    }
+}
+
+/// A failure's reason for a set by `option` that Logstash's event refuses.
+pub(crate) fn refused(option: &str, field: &str, why: &str) -> String {
+    format!("{option}: {}", refused_set(field, why))
+}
+
+/// `coerce`, `update` and `replace`: `template` filled in for the event
+/// and set at `field`, unless Logstash's event refuses text there.
+fn set_text(
+    event: &mut Event,
+    option: &str,
+    field: &FieldRef,
+    template: &Template,
+) -> Result<(), String> {
+    if let Some(why) = text_refusal(event, field) {
+        return Err(refused(option, field.as_str(), why));
+    }
+    let value = template.render(event).into_owned();
+    event.set(field, value);
+    Ok(())
+}
+
+/// `value` set at `field` by `option`, unless Logstash's event refuses it.
+fn set_checked(
+    event: &mut Event,
+    option: &str,
+    field: &FieldRef,
+    value: Value,
+) -> Result<(), String> {
+    if let Some(why) = refusal(event, field, &value) {
+        return Err(refused(option, field.as_str(), why));
+    }
+    event.set(field, value);
+    Ok(())
 }
 
 /// Whether `field` is `@timestamp`, which Logstash's event holds as a
@@ -410,30 +416,50 @@ fn convert(
     field: &FieldRef,
     conversion: Conversion,
     lenient: bool,
-) -> Result<(), ()> {
+) -> Result<(), String> {
     let current = match event.get(field) {
         None | Some(Value::Object(_) | Value::Null) => return Ok(()),
         Some(current) => current,
     };
+    let name = conversion.name();
     if is_timestamp(field) {
         // Logstash's is a timestamp object: `boolean` sets it back as it
         // was (it is no `true` or `false`), and every other conversion
         // makes a number or text, which the event refuses there.
         return match conversion {
             Conversion::Boolean => Ok(()),
-            _ => Err(()),
+            _ => Err(format!(
+                "convert: `@timestamp` is a timestamp in Logstash's event, and {name} \
+                 makes a value it does not take"
+            )),
         };
     }
-    let converted = conversion.apply(current, lenient).ok_or(())?;
+    let Some(converted) = conversion.apply(current, lenient) else {
+        return Err(format!(
+            "convert: Ruby cannot read `{field}` as {name}: {}",
+            excerpt(current)
+        ));
+    };
     // Logstash sets the value even when it is unchanged, which matters
     // under `tags`, where any set is refused.
-    if refusal(event, field, &converted).is_some() {
-        return Err(());
+    if let Some(why) = refusal(event, field, &converted) {
+        return Err(refused("convert", field.as_str(), why));
     }
     if &converted != current {
         event.set(field, converted);
     }
     Ok(())
+}
+
+/// `value` as JSON for a log line, cut after 60 characters: the line is
+/// to say what was wrong, not to carry the event.
+fn excerpt(value: &Value) -> String {
+    const SHOWN: usize = 60;
+    let text = value.to_string();
+    match text.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
+        None => text,
+    }
 }
 
 /// Applies `change` to a string field, or to every string in a list field.
@@ -443,9 +469,10 @@ fn convert(
 /// under `tags`.
 fn map_strings(
     event: &mut Event,
+    option: &str,
     field: &FieldRef,
     change: impl Fn(&str) -> Cow<'_, str>,
-) -> Result<(), ()> {
+) -> Result<(), String> {
     // Check with a read first so an absent or non-string field stays untouched.
     let Some(current) = text_at(event, field) else {
         return Ok(());
@@ -475,8 +502,8 @@ fn map_strings(
         }
         _ => None,
     };
-    if refusal(event, field, changed.as_ref().unwrap_or(current)).is_some() {
-        return Err(());
+    if let Some(why) = refusal(event, field, changed.as_ref().unwrap_or(current)) {
+        return Err(refused(option, field.as_str(), why));
     }
     if let Some(changed) = changed {
         event.set(field, changed);
@@ -496,7 +523,7 @@ fn map_strings(
 /// `["s", c]`). An error where Logstash's event refuses a set (`dest`
 /// through a string, at `@timestamp`, `tags` that would hold a
 /// non-string): its mutate then tags the event.
-fn merge(event: &mut Event, dest: &FieldRef, added: &[FieldRef]) -> Result<(), ()> {
+fn merge(event: &mut Event, dest: &FieldRef, added: &[FieldRef]) -> Result<(), String> {
     let read_once = event.get(dest).cloned();
     let mut gathered = read_once.clone();
     for field in added {
@@ -517,8 +544,8 @@ fn merge(event: &mut Event, dest: &FieldRef, added: &[FieldRef]) -> Result<(), (
                 Value::Array(list)
             }
         };
-        if refusal(event, dest, &merged).is_some() {
-            return Err(());
+        if let Some(why) = refusal(event, dest, &merged) {
+            return Err(refused("merge", dest.as_str(), why));
         }
         event.set(dest, merged);
     }

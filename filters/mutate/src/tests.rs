@@ -2,6 +2,7 @@ use super::*;
 use wasmstash_sdk::NativeFilter;
 
 mod convert;
+mod logged;
 
 fn run(config: Value, input: &str) -> String {
     let mut filter = Mutate::new(serde_json::from_value(config).unwrap()).unwrap();

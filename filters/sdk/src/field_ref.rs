@@ -134,6 +134,23 @@ pub enum Unusable {
     TooDeep(String),
 }
 
+impl Unusable {
+    /// The failure of `option` whose name, filled in for an event, is this:
+    /// one that is no field reference, where Logstash's `FieldReference`
+    /// raises "Invalid FieldReference", or one past this SDK's depth limit,
+    /// which Logstash would set.
+    pub fn in_option(self, option: &str) -> String {
+        match self {
+            Unusable::Malformed(why) => {
+                format!("{option}: Logstash's event cannot use the field name: {why}")
+            }
+            Unusable::TooDeep(why) => {
+                format!("{option}: the field name is too deep to set here: {why}")
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for Unusable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

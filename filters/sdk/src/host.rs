@@ -32,7 +32,10 @@ pub fn log(level: Level, message: &str) {
         imports::log(level as u32, message.as_ptr(), message.len() as u32)
     };
     #[cfg(not(target_arch = "wasm32"))]
-    eprintln!("[{level:?}] {message}");
+    {
+        eprintln!("[{level:?}] {message}");
+        native_log::record(level, message);
+    }
 }
 
 /// Wall-clock time as nanoseconds since the Unix epoch, from the host.
@@ -90,5 +93,36 @@ pub mod native_counters {
     /// Returns and clears this thread's counters.
     pub fn take() -> BTreeMap<String, i64> {
         COUNTERS.with(|c| std::mem::take(&mut *c.borrow_mut()))
+    }
+}
+
+/// Natively, log lines are also kept in a thread-local list that tests can
+/// read, so a test can hold a filter to the reason it logs. Only the last
+/// [`native_log::KEPT`] are kept: a native benchmark may log on and on.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native_log {
+    use super::Level;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    pub const KEPT: usize = 1000;
+
+    thread_local! {
+        static LINES: RefCell<VecDeque<(Level, String)>> = const { RefCell::new(VecDeque::new()) };
+    }
+
+    pub(super) fn record(level: Level, message: &str) {
+        LINES.with(|lines| {
+            let mut lines = lines.borrow_mut();
+            if lines.len() == KEPT {
+                lines.pop_front();
+            }
+            lines.push_back((level, message.to_owned()));
+        });
+    }
+
+    /// Returns and clears this thread's kept lines, oldest first.
+    pub fn take() -> Vec<(Level, String)> {
+        LINES.with(|lines| lines.take().into())
     }
 }

@@ -188,6 +188,16 @@ pub enum ResolvedField<'a> {
     Rendered(Cow<'a, str>),
 }
 
+impl ResolvedField<'_> {
+    /// The name as a reason shows it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ResolvedField::Fixed(field) => field.as_str(),
+            ResolvedField::Rendered(name) => name,
+        }
+    }
+}
+
 impl FieldPath for ResolvedField<'_> {
     type Segments<'s>
         = ResolvedSegments<'s>

@@ -210,7 +210,7 @@ impl CommonOptions {
         // A fixed name is used as the `FieldRef` it is (most are fixed, and
         // this runs per event), not through `ResolvedField`'s segments.
         for (field, values) in &self.add_field {
-            let field = field.resolve(event).map_err(|e| unusable("add_field", e))?;
+            let field = field.resolve(event).map_err(|e| e.in_option("add_field"))?;
             for value in values {
                 let value = Value::String(value.render(event).into_owned());
                 let added = match &field {
@@ -218,11 +218,10 @@ impl CommonOptions {
                     ResolvedField::Rendered(name) => add_value(event, name.as_ref(), value),
                 };
                 added.map_err(|why| {
-                    let name = match &field {
-                        ResolvedField::Fixed(field) => field.as_str(),
-                        ResolvedField::Rendered(name) => name,
-                    };
-                    format!("add_field: {}", event_rules::refused_set(name, why))
+                    format!(
+                        "add_field: {}",
+                        event_rules::refused_set(field.as_str(), why)
+                    )
                 })?;
             }
         }
@@ -233,7 +232,7 @@ impl CommonOptions {
                 // No event here holds a field that deep: there is nothing
                 // to remove, as Logstash finds nothing there.
                 Err(Unusable::TooDeep(_)) => None,
-                Err(name) => return Err(unusable("remove_field", name)),
+                Err(name) => return Err(name.in_option("remove_field")),
             };
         }
         if !self.add_tag.is_empty() {
@@ -273,21 +272,6 @@ fn templates(option: &str, texts: Vec<String>) -> Result<Vec<Template>, String> 
         .into_iter()
         .map(|text| Template::checked(option, text))
         .collect()
-}
-
-/// The error for a name that, filled in, gives no field to use: one that
-/// is no field reference, where Logstash's `FieldReference` raises
-/// "Invalid FieldReference" as `filter_matched` sets or removes it, or
-/// one past this SDK's depth limit, which Logstash would set.
-fn unusable(option: &str, name: Unusable) -> String {
-    match name {
-        Unusable::Malformed(why) => {
-            format!("{option}: Logstash's event cannot use the field name: {why}")
-        }
-        Unusable::TooDeep(why) => {
-            format!("{option}: the field name is too deep to set here: {why}")
-        }
-    }
 }
 
 /// Adds `value` at `field` as Logstash's `add_field` does: a field that is

@@ -140,12 +140,13 @@ fn obstacle<'e>(event: &'e Event, field: &(impl FieldPath + ?Sized)) -> Option<B
     None
 }
 
-/// Whether Logstash's event refuses to set a string at `field`: a path it
-/// raises on ([`raises_on_set`]), `@timestamp` (a timestamp object, set only as one) or
-/// anything under it, anything under `tags`, or `@metadata` itself (an
-/// object only). A string is a legal `tags`.
-pub fn refuses_text_at(event: &Event, field: &(impl FieldPath + ?Sized)) -> bool {
-    refusal_at(event, field, None).is_some()
+/// Why Logstash's event would refuse to set a string at `field`, if it
+/// would: a path it raises on ([`raises_on_set`]), `@timestamp` (a
+/// timestamp object, set only as one) or anything under it, anything under
+/// `tags`, or `@metadata` itself (an object only). A string is a legal
+/// `tags`. The reason reads as [`refusal`]'s does.
+pub fn text_refusal(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<&'static str> {
+    refusal_at(event, field, None)
 }
 
 /// Why Logstash's event would refuse to set `value` at `field`, if it
@@ -365,17 +366,17 @@ mod tests {
             "the event's `l` is a list of 2: member 100000 would pad it with more than 65536 nulls"
         );
         assert_eq!(why("[a][c][d]"), None);
-        assert!(refuses_text_at(&event, "@timestamp"));
-        assert!(refuses_text_at(&event, "@metadata"));
-        assert!(!refuses_text_at(&event, "[@metadata][x]"));
+        assert!(text_refusal(&event, "@timestamp").is_some());
+        assert!(text_refusal(&event, "@metadata").is_some());
+        assert!(text_refusal(&event, "[@metadata][x]").is_none());
         assert_eq!(
             refusal(&event, "[@metadata]", &json!([1])),
             Some("`@metadata` takes only an object")
         );
         assert_eq!(refusal(&event, "@metadata", &json!({"k": 1})), None);
-        assert!(refuses_text_at(&event, "[tags][0]"));
-        assert!(!refuses_text_at(&event, "tags"));
-        assert!(refuses_text_at(&event, "[host][name]"));
+        assert!(text_refusal(&event, "[tags][0]").is_some());
+        assert!(text_refusal(&event, "tags").is_none());
+        assert!(text_refusal(&event, "[host][name]").is_some());
     }
 
     /// Event.java's `setField`: `tags` takes a string, null or a list of

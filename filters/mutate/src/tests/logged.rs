@@ -1,0 +1,116 @@
+//! What mutate logs when an event fails: Logstash's rescue logs the
+//! exception at warn before it tags the event, and an operator reading
+//! `_mutate_error` needs the reason as much there as here.
+
+use super::*;
+use wasmstash_sdk::host::{Level, native_log};
+
+/// The event `input` after `config`, and the lines the run logged.
+fn run_logged(config: Value, input: &str) -> (String, Vec<(Level, String)>) {
+    native_log::take();
+    let out = run(config, input);
+    (out, native_log::take())
+}
+
+#[test]
+fn each_failure_logs_one_warning_that_says_why() {
+    let ts = r#""@timestamp":"2020-01-01T00:00:00.000Z""#;
+    let runaway = format!(r#"{{"m":"{}b"}}"#, "a".repeat(40));
+    let cases = [
+        (
+            json!({"convert": {"n": "float"}}),
+            r#"{"n":"abc"}"#.to_owned(),
+            r#"convert: Ruby cannot read `n` as float: "abc""#,
+        ),
+        (
+            json!({"convert": {"@timestamp": "float"}}),
+            format!("{{{ts}}}"),
+            "convert: `@timestamp` is a timestamp in Logstash's event, and float makes a value it does not take",
+        ),
+        (
+            json!({"replace": {"[tags][0]": "x"}}),
+            r#"{"tags":["a"]}"#.to_owned(),
+            "replace: Logstash's event cannot set `[tags][0]`: nothing can be set under `tags`",
+        ),
+        (
+            json!({"rename": {"a": "%{k}"}}),
+            r#"{"a":1,"k":"b["}"#.to_owned(),
+            "rename: Logstash's event cannot use the field name: malformed field reference `b[`",
+        ),
+        (
+            json!({"rename": {"@timestamp": "tags"}}),
+            format!("{{{ts}}}"),
+            "rename: Logstash's event cannot set `tags`: `tags` takes only strings, and `@timestamp` holds a timestamp",
+        ),
+        (
+            json!({"strip": ["l"]}),
+            r#"{"l":[" a ",1]}"#.to_owned(),
+            "strip: `l` is a list with a member that is no string, which Ruby's strip raises on",
+        ),
+        (
+            json!({"lowercase": ["[tags][0]"]}),
+            r#"{"tags":["A"]}"#.to_owned(),
+            "lowercase: Logstash's event cannot set `[tags][0]`: nothing can be set under `tags`",
+        ),
+        (
+            json!({"merge": {"[s][x]": "a"}}),
+            r#"{"s":"text","a":"v"}"#.to_owned(),
+            "merge: Logstash's event cannot set `[s][x]`: the way to it passes through a string, number or boolean",
+        ),
+        (
+            json!({"copy": {"n": "tags"}}),
+            r#"{"n":5}"#.to_owned(),
+            "copy: Logstash's event cannot set `tags`: `tags` takes only a string or a list of strings",
+        ),
+        (
+            json!({"gsub": ["m", "(a+)+$", ""]}),
+            runaway,
+            "gsub `m`: the regex ran out of steps (1000000, or 256 a byte of a longer text)",
+        ),
+        (
+            json!({"gsub": ["m", "%{user}", "x"]}),
+            r#"{"user":"(","m":"a(b"}"#.to_owned(),
+            "gsub `m`: regex `(`: ",
+        ),
+    ];
+    for (config, input, reason) in cases {
+        let (out, logged) = run_logged(config.clone(), &input);
+        assert!(
+            out.contains(r#""_mutate_error""#),
+            "{config} on {input}: {out}"
+        );
+        assert_eq!(logged.len(), 1, "{config} on {input}: {logged:?}");
+        assert_eq!(logged[0].0, Level::Warn, "{config}");
+        assert!(
+            logged[0].1.starts_with(reason),
+            "{config} on {input}: logged {:?}, expected it to begin {reason:?}",
+            logged[0].1
+        );
+    }
+}
+
+#[test]
+fn a_value_ruby_cannot_read_is_shown_cut_short() {
+    let long = "x".repeat(500);
+    let (_, logged) = run_logged(
+        json!({"convert": {"n": "float"}}),
+        &format!(r#"{{"n":["1","{long}"]}}"#),
+    );
+    let expected = format!(
+        r#"convert: Ruby cannot read `n` as float: ["1","{}… (508 bytes)"#,
+        "x".repeat(54)
+    );
+    assert_eq!(logged, [(Level::Warn, expected)]);
+}
+
+#[test]
+fn an_event_that_passes_logs_nothing() {
+    let config = json!({
+        "convert": {"n": "integer"},
+        "lowercase": ["tags"],
+        "rename": {"a": "[b][c]"},
+    });
+    let (out, logged) = run_logged(config, r#"{"n":"12","tags":["A"],"a":1}"#);
+    assert_eq!(out, r#"{"n":12,"tags":["a"],"b":{"c":1}}"#);
+    assert!(logged.is_empty(), "{logged:?}");
+}
