@@ -167,7 +167,19 @@ impl Gsub {
                         Value::String(text) => {
                             replace_all(text).map(|new| Value::String(new.into_owned()))
                         }
-                        other => Ok(other.clone()),
+                        other => {
+                            // Logstash warns of each member it skips.
+                            host::log(
+                                Level::Warn,
+                                &format!(
+                                    "gsub `{}`: only strings are replaced; the member {} is \
+                                     left as it is",
+                                    self.field,
+                                    crate::excerpt(other)
+                                ),
+                            );
+                            Ok(other.clone())
+                        }
                     })
                     .collect::<Result<_, _>>()?,
             ),

@@ -28,6 +28,7 @@
 
 mod convert;
 mod gsub;
+mod merge;
 mod options;
 mod ruby_text;
 
@@ -44,6 +45,7 @@ use wasmstash_sdk::timestamp::Timestamp;
 
 use convert::Conversion;
 use gsub::Gsub;
+use merge::merge;
 pub use options::Options;
 use ruby_text::{join, ruby_split, strip};
 use wasmstash_regex::Matcher;
@@ -445,15 +447,36 @@ fn convert(
     if let Some(why) = refusal(event, field, &converted) {
         return Err(refused("convert", field.as_str(), why));
     }
+    if conversion == Conversion::Boolean && !is_boolean(&converted) {
+        // Logstash's `convert_boolean` logs a value it does not know, and
+        // leaves it.
+        host::log(
+            Level::Warn,
+            &format!(
+                "convert: `{field}` holds {}, which is no boolean Logstash knows; left as it was",
+                excerpt(current)
+            ),
+        );
+    }
     if &converted != current {
         event.set(field, converted);
     }
     Ok(())
 }
 
+/// Whether `convert => boolean` made `value` a boolean, or a list of
+/// booleans and nulls.
+fn is_boolean(value: &Value) -> bool {
+    match value {
+        Value::Bool(_) => true,
+        Value::Array(items) => (items.iter()).all(|item| item.is_boolean() || item.is_null()),
+        _ => false,
+    }
+}
+
 /// `value` as JSON for a log line, cut after 60 characters: the line is
 /// to say what was wrong, not to carry the event.
-fn excerpt(value: &Value) -> String {
+pub(crate) fn excerpt(value: &Value) -> String {
     const SHOWN: usize = 60;
     let text = value.to_string();
     match text.char_indices().nth(SHOWN) {
@@ -509,57 +532,6 @@ fn map_strings(
         event.set(field, changed);
     }
     Ok(())
-}
-
-/// Logstash's `merge` of the fields `added` into `dest`, one by one: two
-/// objects merge (`added`'s keys win); an object and a non-object do not
-/// (left as they are, as Logstash does after logging an error); anything
-/// else makes `dest` the list of both, a missing or null side counting as
-/// no values. mutate.rb reads `dest` once, before the first field, and
-/// sets it after each: an object or a list read then is changed in place
-/// and gathers every field, but Ruby's `Array()` of anything else (a
-/// missing field, a string) is a new list at each field, so only the last
-/// field is merged onto it (`a: "s"` with `b` and `c` becomes
-/// `["s", c]`). An error where Logstash's event refuses a set (`dest`
-/// through a string, at `@timestamp`, `tags` that would hold a
-/// non-string): its mutate then tags the event.
-fn merge(event: &mut Event, dest: &FieldRef, added: &[FieldRef]) -> Result<(), String> {
-    let read_once = event.get(dest).cloned();
-    let mut gathered = read_once.clone();
-    for field in added {
-        let added_value = event.get(field).cloned();
-        let merged = match (&mut gathered, added_value) {
-            (Some(Value::Object(into)), Some(Value::Object(from))) => {
-                into.extend(from);
-                Value::Object(into.clone())
-            }
-            (Some(Value::Object(_)), _) | (_, Some(Value::Object(_))) => continue,
-            (Some(Value::Array(into)), added_value) => {
-                into.extend(as_list(added_value));
-                Value::Array(into.clone())
-            }
-            (_, added_value) => {
-                let mut list = as_list(read_once.clone());
-                list.extend(as_list(added_value));
-                Value::Array(list)
-            }
-        };
-        if let Some(why) = refusal(event, dest, &merged) {
-            return Err(refused("merge", dest.as_str(), why));
-        }
-        event.set(dest, merged);
-    }
-    Ok(())
-}
-
-/// Ruby's `Array()`: a list as it is, nothing as empty, a value as a list
-/// of one.
-fn as_list(value: Option<Value>) -> Vec<Value> {
-    match value {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items,
-        Some(other) => vec![other],
-    }
 }
 
 export_filter!(Mutate);

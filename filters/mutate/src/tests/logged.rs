@@ -114,3 +114,47 @@ fn an_event_that_passes_logs_nothing() {
     assert_eq!(out, r#"{"n":12,"tags":["a"],"b":{"c":1}}"#);
     assert!(logged.is_empty(), "{logged:?}");
 }
+
+/// Where Logstash's mutate logs and goes on, without failing the event:
+/// a value `convert => boolean` does not know (warn), a list member
+/// `gsub` skips (warn), and a `merge` of an object with a non-object
+/// (error).
+#[test]
+fn what_logstash_logs_and_passes_by_is_logged_too() {
+    let cases = [
+        (
+            json!({"convert": {"b": "boolean"}}),
+            r#"{"b":["yes","maybe",null]}"#,
+            r#"{"b":[true,"maybe",null]}"#,
+            (
+                Level::Warn,
+                r#"convert: `b` holds ["yes","maybe",null], which is no boolean Logstash knows; left as it was"#,
+            ),
+        ),
+        (
+            json!({"gsub": ["l", "a", "b"]}),
+            r#"{"l":["a",{"k":1}]}"#,
+            r#"{"l":["b",{"k":1}]}"#,
+            (
+                Level::Warn,
+                r#"gsub `l`: only strings are replaced; the member {"k":1} is left as it is"#,
+            ),
+        ),
+        (
+            json!({"merge": {"d": "o"}}),
+            r#"{"d":["x"],"o":{"k":1}}"#,
+            r#"{"d":["x"],"o":{"k":1}}"#,
+            (
+                Level::Error,
+                "merge: `o` cannot be merged into `d`: one is an object and the other is not; both are left as they are",
+            ),
+        ),
+    ];
+    for (config, input, expected, line) in cases {
+        let (out, logged) = run_logged(config, input);
+        assert_eq!(out, expected);
+        assert_eq!(logged, [(line.0, line.1.to_owned())]);
+    }
+    let (_, logged) = run_logged(json!({"convert": {"b": "boolean"}}), r#"{"b":["no",1]}"#);
+    assert!(logged.is_empty(), "{logged:?}");
+}
