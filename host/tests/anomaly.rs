@@ -480,3 +480,35 @@ fn gen_writes_the_same_logs_for_a_seed_and_labels_every_incident_kind() {
         String::from_utf8_lossy(&too_short.stderr)
     );
 }
+
+/// A state budget at or over the instance's memory limit is warned of as
+/// the config loads, naming the filter and both settings; one below it is
+/// not. `check` loads the filters as `run` and `serve` do.
+#[test]
+fn a_state_budget_the_memory_limit_cannot_hold_is_warned_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("w.toml");
+    std::fs::write(
+        &config,
+        "[engine]\nmemory_limit_mib = 16\n\
+         [[pipelines.p.filters]]\nfilter = \"anomaly\"\nconfig = { rate = {}, max_state_mib = 16 }\n\
+         [[pipelines.p.filters]]\nfilter = \"templates\"\nconfig = { max_state_mib = 8 }\n",
+    )
+    .unwrap();
+    let out = Command::new(binary())
+        .args(["check", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warned: Vec<&str> = (stderr.lines())
+        .filter(|l| l.contains("max_state_mib"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(
+        warned[0].contains(
+            "filter `anomaly`: max_state_mib = 16 is not below engine.memory_limit_mib (16)"
+        ),
+        "{stderr}"
+    );
+}

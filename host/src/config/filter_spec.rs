@@ -292,6 +292,9 @@ fn load_filter(
                 "cannot read module {path}: {e}{hint}"
             )))
         })?;
+    if let FilterSource::Builtin(builtin) = &spec.source {
+        warn_of_state_budget(builtin, spec, engine.settings().memory_limit_bytes);
+    }
     // The built-in grok's `patterns_dir` only: another filter's
     // option of that name is its own business.
     let config = match &spec.source {
@@ -309,6 +312,36 @@ fn load_filter(
         spec.sha256.as_deref(),
     )
     .map_err(context)
+}
+
+/// The built-in stateful filters (`anomaly`, `templates`) bound their
+/// state by `max_state_mib`, which must leave the instance room for the
+/// batch in hand: their READMEs say to keep it about half the memory
+/// limit. One at or over the limit lets the state fill the instance's
+/// memory before any key is evicted, and calls then fail out of memory.
+/// It is warned of, not refused: a small stream may never fill it.
+fn warn_of_state_budget(builtin: &str, spec: &FilterSpec, memory_limit_bytes: usize) {
+    if !matches!(builtin, "anomaly" | "templates") {
+        return;
+    }
+    let Ok(serde_json::Value::Object(config)) = serde_json::from_slice(&spec.config_json) else {
+        return;
+    };
+    let Some(mib) = config
+        .get("max_state_mib")
+        .and_then(serde_json::Value::as_u64)
+    else {
+        return;
+    };
+    let limit_mib = (memory_limit_bytes >> 20) as u64;
+    if mib >= limit_mib {
+        tracing::warn!(
+            "filter `{}`: max_state_mib = {mib} is not below engine.memory_limit_mib ({limit_mib}): \
+             its state may fill the instance's memory before it evicts any key, and its calls then \
+             fail out of memory; keep max_state_mib about half the limit",
+            shown_name(&spec.name)
+        );
+    }
 }
 
 pub(super) fn filter_spec(raw: RawFilter, base: &Path) -> Result<FilterSpec, String> {
