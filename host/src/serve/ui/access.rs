@@ -338,4 +338,32 @@ mod tests {
             Err(Denied::NeedsLogin)
         );
     }
+
+    /// A session ends 12 hours after its login, as its cookie's Max-Age
+    /// says, and the next login forgets it; past 64 at once, the oldest
+    /// gives way to a new one.
+    #[test]
+    fn sessions_end_when_they_expire_or_are_the_oldest_of_too_many() {
+        assert_eq!(max_age_seconds(), 12 * 3600);
+        let sessions = Sessions::default();
+        let old = sessions.open().unwrap();
+        let fresh = sessions.open().unwrap();
+        let expires = sessions.lock()[&old];
+        let ttl = expires.saturating_duration_since(Instant::now());
+        assert!(ttl > SESSION_TTL - Duration::from_secs(60) && ttl <= SESSION_TTL);
+        // The clock passes the expiry (set back, as no test waits 12 h).
+        *sessions.lock().get_mut(&old).unwrap() = Instant::now() - Duration::from_millis(1);
+        assert!(!sessions.is_open(&old));
+        assert!(sessions.is_open(&fresh));
+        sessions.open().unwrap();
+        assert!(!sessions.lock().contains_key(&old));
+
+        let mut ids: Vec<String> = Vec::new();
+        for _ in 0..MAX_SESSIONS {
+            ids.push(sessions.open().unwrap());
+        }
+        assert_eq!(sessions.lock().len(), MAX_SESSIONS);
+        assert!(!sessions.is_open(&fresh), "the oldest gave way");
+        assert!(ids.iter().all(|id| sessions.is_open(id)));
+    }
 }
