@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::Map;
 use wasmstash_sdk::field_ref;
-use wasmstash_sdk::json_text::{self, MAX_NESTING};
+use wasmstash_sdk::json_text::MAX_NESTING;
 use wasmstash_sdk::logstash::common::{self, CommonOptions, WithCommon};
 use wasmstash_sdk::logstash::{event_rules, text_case};
 use wasmstash_sdk::prelude::*;
@@ -175,9 +175,6 @@ enum Whitespace {
 pub struct Kv {
     config: Options,
     common: CommonOptions,
-    /// How many segments `target` has (0 without one): the pairs' object is
-    /// that deep in the event.
-    target_depth: usize,
     max_depth: usize,
     scanner: Scanner,
     trim_key: Option<CharClass>,
@@ -287,7 +284,6 @@ impl Filter for Kv {
             scanner,
             config,
             common,
-            target_depth,
             max_depth,
         })
     }
@@ -358,14 +354,14 @@ impl Filter for Kv {
             let refused = match &self.config.target {
                 Some(target) => {
                     let value = Value::Object(fields);
-                    let refused = refusal_of(event, target, &value, Some(self.target_depth));
+                    let refused = refusal_of(event, target, &value, true);
                     if refused.is_none() {
                         event.set(target, value);
                     }
                     refused
                 }
                 None => fields.into_iter().find_map(|(key, value)| {
-                    let refused = refusal_of(event, &key, &value, None);
+                    let refused = refusal_of(event, &key, &value, false);
                     if refused.is_none() {
                         event.set(&key, value);
                     }
@@ -429,31 +425,14 @@ enum Depth {
 
 /// Why `value` cannot be set at `field`, if it cannot: `field` is no field
 /// reference, Logstash's event refuses the set, or the event would be
-/// nested deeper than it may be. `segments` is how many `field` has, for a
-/// field checked at load.
-fn refusal_of(
-    event: &Event,
-    field: &str,
-    value: &Value,
-    segments: Option<usize>,
-) -> Option<String> {
-    let segments = match segments {
-        Some(known) => known,
-        None => match field_ref::check(field) {
-            Ok(()) => field_ref::segments(field).count(),
-            Err(e) => return Some(format!("cannot set `{field}`: {e}")),
-        },
-    };
-    if let Some(why) = event_rules::refusal(event, field, value) {
-        return Some(format!("cannot set `{field}`: {why}"));
+/// nested deeper than it may be (`event_rules::refusal`). `checked` says
+/// `field` is known to be a reference (the target, checked at load).
+fn refusal_of(event: &Event, field: &str, value: &Value, checked: bool) -> Option<String> {
+    if !checked && let Err(e) = field_ref::check(field) {
+        return Some(format!("cannot set `{field}`: {e}"));
     }
-    let depth = segments + json_text::nesting(value);
-    (depth > MAX_NESTING).then(|| {
-        format!(
-            "cannot set `{field}`: the event would be {depth} objects and arrays deep, \
-             and may be at most {MAX_NESTING}"
-        )
-    })
+    let why = event_rules::refusal(event, field, value)?;
+    Some(event_rules::refused_set(field, why))
 }
 
 fn expand<'c>(event: &Event, keys: &'c [String]) -> Cow<'c, [String]> {

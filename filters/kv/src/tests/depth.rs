@@ -2,6 +2,7 @@
 //! at the limit.
 
 use super::*;
+use wasmstash_sdk::json_text;
 
 fn access_log() -> String {
     let path = wasmstash_sdk::crate_dir!()

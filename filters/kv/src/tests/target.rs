@@ -3,6 +3,7 @@
 //! result), and its rescue tags the event without `filter_matched`.
 
 use super::*;
+use wasmstash_sdk::json_text;
 
 #[test]
 fn a_target_logstash_refuses_is_not_set_and_tags_the_event() {

@@ -63,6 +63,11 @@ fn each_failure_logs_one_warning_that_says_why() {
             "copy: Logstash's event cannot set `tags`: `tags` takes only a string or a list of strings",
         ),
         (
+            json!({"copy": {"deep": "[b][c]"}}),
+            format!(r#"{{"deep":{}1{}}}"#, "[".repeat(126), "]".repeat(126)),
+            "copy: cannot set `[b][c]` here: the value would nest the event more than 127 objects and arrays deep",
+        ),
+        (
             json!({"gsub": ["m", "(a+)+$", ""]}),
             runaway,
             "gsub `m`: the regex ran out of steps (1000000, or 256 a byte of a longer text)",

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::Event;
 use crate::event::MAX_LIST_PADDING;
 use crate::field_ref::FieldPath;
+use crate::json_text::{self, MAX_NESTING};
 
 /// Whether Logstash's event raises on a set at `field` for the way there:
 /// it passes through a string, number or boolean, which cannot hold a
@@ -156,8 +157,10 @@ pub fn text_refusal(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<
 /// `TypeError`); anything under `tags`, or at `tags` anything but a
 /// string, null or a list of strings (its `Event.setField` throws
 /// `InvalidTagsTypeException`); at `@metadata` itself anything but an
-/// object (`setField` casts it to a map). The reason reads after "cannot
-/// set `field`: ".
+/// object (`setField` casts it to a map). Also this SDK's own limits, which
+/// Logstash does not have: padding a list with more than
+/// [`MAX_LIST_PADDING`] nulls, and nesting the event more than
+/// [`MAX_NESTING`] deep. The reason reads after "cannot set `field`: ".
 pub fn refusal(
     event: &Event,
     field: &(impl FieldPath + ?Sized),
@@ -167,11 +170,11 @@ pub fn refusal(
 }
 
 /// A refusal ([`refusal`] and the rest) in words: "Logstash's event
-/// cannot set `field`: why", but for the padding limit, which is this
-/// SDK's own (Logstash pads a list without one), "cannot set `field`
-/// here: why".
+/// cannot set `field`: why", but for the padding and nesting limits,
+/// which are this SDK's own (Logstash pads a list, and nests a value,
+/// without one), "cannot set `field` here: why".
 pub fn refused_set(field: &str, why: &str) -> String {
-    match why == TOO_FAR_PAST_THE_END {
+    match why == TOO_FAR_PAST_THE_END || why == TOO_DEEP {
         true => format!("cannot set `{field}` here: {why}"),
         false => format!("Logstash's event cannot set `{field}`: {why}"),
     }
@@ -212,8 +215,25 @@ fn is_legal_tags(value: &Value) -> bool {
     }
 }
 
-/// [`refusal`] of `value`, or of a string when `value` is `None`.
+/// [`refusal`] of `value`, or of a string when `value` is `None`; past
+/// Logstash's own refusals, a value that would nest the event deeper than
+/// [`MAX_NESTING`] (a string never does: a field reference is at most that
+/// deep), which the host would refuse in the filter's result.
 fn refusal_at(
+    event: &Event,
+    field: &(impl FieldPath + ?Sized),
+    value: Option<&Value>,
+) -> Option<&'static str> {
+    if let Some(why) = logstash_refusal(event, field, value) {
+        return Some(why);
+    }
+    let value = value.filter(|value| value.is_array() || value.is_object())?;
+    let too_deep = field.segments().count() + json_text::nesting(value) > MAX_NESTING;
+    too_deep.then_some(TOO_DEEP)
+}
+
+/// What of [`refusal_at`] Logstash's event refuses, and the padding limit.
+fn logstash_refusal(
     event: &Event,
     field: &(impl FieldPath + ?Sized),
     value: Option<&Value>,
@@ -242,6 +262,8 @@ const THROUGH_A_SCALAR: &str = "the way to it passes through a string, number or
 const BEFORE_LIST_START: &str = "the way to it steps into a list before its first member";
 const TOO_FAR_PAST_THE_END: &str = "the way to it steps into a list so far past its end \
      that padding it would add more than 65536 nulls, more than an event here may add";
+const TOO_DEEP: &str = "the value would nest the event more than 127 objects and arrays deep, more than an event \
+     here may be";
 
 #[cfg(test)]
 mod tests {
@@ -252,6 +274,28 @@ mod tests {
     fn the_padding_refusal_names_the_padding_limit() {
         let limit = MAX_LIST_PADDING.to_string();
         assert!(TOO_FAR_PAST_THE_END.contains(&format!(" {limit} ")));
+        assert!(TOO_DEEP.contains(&format!(" {MAX_NESTING} ")));
+    }
+
+    /// A value is refused where the event would nest deeper than the host
+    /// takes a filter's result: its field's segments and its own nesting.
+    #[test]
+    fn a_value_that_would_nest_the_event_too_deep_is_refused() {
+        let event = Event::parse(br#"{"a":1}"#).unwrap();
+        let nested = |levels: usize| (0..levels).fold(json!(1), |inner, _| json!([inner]));
+        assert_eq!(refusal(&event, "a", &nested(126)), None);
+        assert_eq!(refusal(&event, "a", &nested(127)), Some(TOO_DEEP));
+        assert_eq!(refusal(&event, "[b][c]", &nested(125)), None);
+        assert_eq!(refusal(&event, "[b][c]", &nested(126)), Some(TOO_DEEP));
+        // Logstash's own refusal comes first, whatever the depth.
+        assert_eq!(
+            refusal(&event, "[a][x]", &nested(200)),
+            Some(THROUGH_A_SCALAR)
+        );
+        assert_eq!(
+            refused_set("a", TOO_DEEP),
+            format!("cannot set `a` here: {TOO_DEEP}")
+        );
     }
 
     /// Logstash pads a list without limit: only the other refusals are
