@@ -14,8 +14,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 use wasmstash_sdk::Event;
+use wasmstash_sdk::field_ref;
 use wasmstash_sdk::json_text::{write_f64, write_i64, write_str, write_value};
-use wasmstash_sdk::{field_ref, logstash::ruby_number};
+use wasmstash_sdk::logstash::{event_rules, ruby_number};
 
 use crate::expression::Captured;
 
@@ -143,9 +144,9 @@ pub struct Scratch {
     filled: Vec<bool>,
     /// Per top-level key: whether the event already has it.
     present: Vec<bool>,
-    /// A capture could not be set where Logstash's event raises (see
+    /// Why a capture could not be set where Logstash's event raises (see
     /// [`Shape::capture`]); the match's later captures are not set.
-    raised: bool,
+    raised: Option<String>,
 }
 
 impl Shape {
@@ -219,7 +220,7 @@ impl Shape {
             (self.tops.iter())
                 .map(|top| !self.direct || top.constrained || event.keys().any(|k| k == top.key)),
         );
-        scratch.raised = false;
+        scratch.raised = None;
     }
 
     /// Records one capture (already filtered for emptiness by the caller).
@@ -238,12 +239,13 @@ impl Shape {
     ) {
         let target = &self.plans[plan];
         if scratch.present[target.top] {
-            if !scratch.raised {
-                scratch.raised = store(event, &target.field, target.overwrite, value).is_err();
+            if scratch.raised.is_none() {
+                let stored = store(event, &target.field, target.overwrite, value);
+                scratch.raised = stored.err().map(|Raised(why)| why);
             }
             return;
         }
-        if scratch.raised {
+        if scratch.raised.is_some() {
             return;
         }
         let stored = match value {
@@ -275,9 +277,10 @@ impl Shape {
         };
     }
 
-    /// Whether a capture of the match could not be set (see `capture`).
-    pub fn raised(&self, scratch: &Scratch) -> bool {
-        scratch.raised
+    /// Why a capture of the match could not be set, if one could not (see
+    /// `capture`).
+    pub fn raised<'s>(&self, scratch: &'s Scratch) -> Option<&'s str> {
+        scratch.raised.as_deref()
     }
 
     /// Writes the collected top-level fields into the event.
@@ -343,8 +346,8 @@ fn span_in(input: &str, text: &str) -> (u32, u32) {
     (start as u32, (start + text.len()) as u32)
 }
 
-/// Logstash's event raised on a capture; see [`Shape::capture`].
-pub struct Raised;
+/// Logstash's event raised on a capture, and why; see [`Shape::capture`].
+pub struct Raised(String);
 
 /// Logstash grok's `handle` through the event API: a new field is set; an
 /// existing string becomes `[old, new]`, an existing array is appended to,
@@ -369,7 +372,8 @@ fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) -> Re
             if !overwrite && !nested && event.get("tags").is_some_and(|t| !t.is_null()) =>
         {
             let Captured::Str(tag) = value else {
-                return Err(Raised);
+                let why = "`tags` takes only strings, and this capture is a number";
+                return Err(Raised(event_rules::refused_set("tags", why)));
             };
             event.append_tags([tag.to_string()]);
             return Ok(());
@@ -394,8 +398,8 @@ fn store(event: &mut Event, field: &str, overwrite: bool, value: Captured) -> Re
         Some(Value::String(old)) => Value::Array(vec![Value::String(old.clone()), value]),
         Some(_) => return Ok(()),
     };
-    if wasmstash_sdk::logstash::event_rules::refusal(event, field, &value).is_some() {
-        return Err(Raised);
+    if let Some(why) = event_rules::refusal(event, field, &value) {
+        return Err(Raised(event_rules::refused_set(field, why)));
     }
     event.set(field, value);
     Ok(())

@@ -41,12 +41,21 @@ pub struct Grok {
 
 /// An expression and where its captures go.
 struct Compiled {
+    /// The pattern as the config gives it, for the log line of a timeout.
+    source: String,
     expression: Expression,
     shape: fields::Shape,
 }
 
 /// Whether the patterns of one field matched, or time ran out.
-type Outcome = Result<bool, Stop>;
+type Outcome = Result<bool, TimedOut>;
+
+/// The limit that stopped a search, and which of the field's patterns
+/// was running.
+struct TimedOut {
+    stop: Stop,
+    pattern: usize,
+}
 
 /// How trying one input against a field's patterns ended.
 enum Tried {
@@ -161,7 +170,11 @@ impl Filter for Grok {
                     })
                     .collect::<Result<_, String>>()?;
                 let shape = fields::Shape::new(targets);
-                compiled.push(Compiled { expression, shape });
+                compiled.push(Compiled {
+                    source: source.clone(),
+                    expression,
+                    shape,
+                });
             }
             matches.push((field, compiled));
         }
@@ -207,14 +220,8 @@ impl Filter for Grok {
                     }
                 }
                 Ok(false) => {}
-                Err(stop) => {
-                    host::count(
-                        match stop {
-                            Stop::Steps => "grok_timeouts_steps",
-                            Stop::Deadline => "grok_timeouts_clock",
-                        },
-                        1,
-                    );
+                Err(timed_out) => {
+                    self.log_timeout(index, timed_out);
                     event.add_tag(&self.tag_on_timeout);
                     return Verdict::Keep;
                 }
@@ -236,6 +243,31 @@ impl Filter for Grok {
 }
 
 impl Grok {
+    /// grok.rb's warning for a timeout, naming the pattern, the field and
+    /// the value (its first 255 characters), and here the limit too: the
+    /// step limit is grok's own, which Logstash does not have.
+    fn log_timeout(&self, index: usize, timed_out: TimedOut) {
+        let (field, patterns) = &self.matches[index];
+        let (counter, limit) = match timed_out.stop {
+            Stop::Steps => (
+                "grok_timeouts_steps",
+                format!("timeout_steps, {} steps", self.steps),
+            ),
+            Stop::Deadline => ("grok_timeouts_clock", "timeout_millis".to_owned()),
+        };
+        host::count(counter, 1);
+        let source = patterns
+            .get(timed_out.pattern)
+            .map_or("", |c| c.source.as_str());
+        host::log(
+            Level::Warn,
+            &format!(
+                "Timeout executing grok '{source}' against field '{field}' with value '{}'! ({limit})",
+                host::shortened(&self.input, 255)
+            ),
+        );
+    }
+
     fn budget(&self) -> Budget {
         Budget::new(self.steps, self.time_limit_nanos, host::now_unix_nanos)
     }
@@ -270,10 +302,10 @@ impl Grok {
     /// `timeout_scope => event` gives them one limit together, per value
     /// (each element of a list field has its own), as grok.rb's
     /// `EventTimeoutMatcher` wraps each value's match.
-    fn match_input(&mut self, index: usize, event: &mut Event) -> Result<Tried, Stop> {
+    fn match_input(&mut self, index: usize, event: &mut Event) -> Result<Tried, TimedOut> {
         let mut matched = false;
         let mut value_budget = self.budget();
-        for compiled in &self.matches[index].1 {
+        for (pattern, compiled) in self.matches[index].1.iter().enumerate() {
             let mut pattern_budget;
             let budget = if self.budget_per_event {
                 &mut value_budget
@@ -281,9 +313,9 @@ impl Grok {
                 pattern_budget = self.budget();
                 &mut pattern_budget
             };
-            matched = compiled
-                .expression
-                .search(&mut self.matcher, &self.input, budget)?;
+            matched = (compiled.expression)
+                .search(&mut self.matcher, &self.input, budget)
+                .map_err(|stop| TimedOut { stop, pattern })?;
             if matched {
                 let keep_empty = self.keep_empty_captures;
                 let (shape, input, scratch) = (&compiled.shape, &self.input, &mut self.scratch);
@@ -296,7 +328,17 @@ impl Grok {
                         }
                     });
                 shape.finish(event, scratch, input);
-                if shape.raised(scratch) {
+                if let Some(why) = shape.raised(scratch) {
+                    // grok.rb's `match` rescues the event's exception, logs
+                    // it and counts the field as unmatched.
+                    host::log(
+                        Level::Warn,
+                        &format!(
+                            "Grok regexp threw exception on field '{}': {why}; the field counts \
+                             as unmatched",
+                            self.matches[index].0
+                        ),
+                    );
                     return Ok(Tried::Raised);
                 }
                 if self.break_on_match {

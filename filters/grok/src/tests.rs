@@ -651,3 +651,5 @@ fn a_common_option_logstash_refuses_fails_the_event() {
     );
     assert_eq!(out["tags"], json!(["a", "t"]));
 }
+
+mod logged;

@@ -474,15 +474,9 @@ fn is_boolean(value: &Value) -> bool {
     }
 }
 
-/// `value` as JSON for a log line, cut after 60 characters: the line is
-/// to say what was wrong, not to carry the event.
+/// `value` as JSON for a log line, cut after 60 characters.
 pub(crate) fn excerpt(value: &Value) -> String {
-    const SHOWN: usize = 60;
-    let text = value.to_string();
-    match text.char_indices().nth(SHOWN) {
-        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
-        None => text,
-    }
+    host::shortened(&value.to_string(), 60).into_owned()
 }
 
 /// Applies `change` to a string field, or to every string in a list field.

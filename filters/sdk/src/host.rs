@@ -38,6 +38,16 @@ pub fn log(level: Level, message: &str) {
     }
 }
 
+/// `text` for a log line: whole up to `chars` characters, else its first
+/// `chars` and how long it was, so that a line says what was wrong
+/// without carrying a whole event.
+pub fn shortened(text: &str, chars: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(chars) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()).into(),
+        None => text.into(),
+    }
+}
+
 /// Wall-clock time as nanoseconds since the Unix epoch, from the host.
 pub fn now_unix_nanos() -> i64 {
     #[cfg(target_arch = "wasm32")]
