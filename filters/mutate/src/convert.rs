@@ -71,6 +71,11 @@ impl Conversion {
         }
     }
 
+    /// Whether Logstash's conversion raises on `item`, a list's member.
+    pub fn fails_on(self, item: &Value, lenient: bool) -> bool {
+        !item.is_null() && self.one(item, lenient).is_none()
+    }
+
     fn one(self, value: &Value, lenient: bool) -> Option<Value> {
         match self {
             Conversion::Integer => integer(value, false, lenient),

@@ -152,7 +152,22 @@ impl Gsub {
         if let Some(why) = refusal(event, &self.field, current) {
             return Err(GsubError::Refused(why));
         }
-        let regex = self.needle.for_event(event)?;
+        // Logstash fills the regex in and compiles it at each string
+        // member, after warning of the members before it that are none: a
+        // list of no strings never meets a regex that does not compile.
+        if let Value::Array(items) = current
+            && !items.iter().any(Value::is_string)
+        {
+            warn_skipped_before_text(&self.field, current);
+            return Ok(());
+        }
+        let regex = match self.needle.for_event(event) {
+            Ok(regex) => regex,
+            Err(failure) => {
+                warn_skipped_before_text(&self.field, current);
+                return Err(failure);
+            }
+        };
         let replacement = self.replacement.render(event);
         let mut replace_all = |text| replace_all(regex, text, &replacement, matcher);
         let changed = match current {
@@ -168,16 +183,7 @@ impl Gsub {
                             replace_all(text).map(|new| Value::String(new.into_owned()))
                         }
                         other => {
-                            // Logstash warns of each member it skips.
-                            host::log(
-                                Level::Warn,
-                                &format!(
-                                    "gsub `{}`: only strings are replaced; the member {} is \
-                                     left as it is",
-                                    self.field,
-                                    crate::excerpt(other)
-                                ),
-                            );
+                            warn_skipped(&self.field, other);
                             Ok(other.clone())
                         }
                     })
@@ -187,6 +193,26 @@ impl Gsub {
         };
         event.set(&self.field, changed);
         Ok(())
+    }
+}
+
+/// Logstash's warning for a list member that is no string, which gsub
+/// passes by.
+fn warn_skipped(field: &FieldRef, member: &Value) {
+    host::log(
+        Level::Warn,
+        &format!(
+            "gsub `{field}`: only strings are replaced; the member {} is left as it is",
+            crate::excerpt(member)
+        ),
+    );
+}
+
+/// [`warn_skipped`] for each member of a list before its first string.
+fn warn_skipped_before_text(field: &FieldRef, current: &Value) {
+    if let Value::Array(items) = current {
+        let skipped = items.iter().take_while(|item| !item.is_string());
+        skipped.for_each(|other| warn_skipped(field, other));
     }
 }
 

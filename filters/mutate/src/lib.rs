@@ -426,10 +426,14 @@ fn convert(
     let name = conversion.name();
     if is_timestamp(field) {
         // Logstash's is a timestamp object: `boolean` sets it back as it
-        // was (it is no `true` or `false`), and every other conversion
-        // makes a number or text, which the event refuses there.
+        // was (it is no `true` or `false`, which `convert_boolean` logs),
+        // and every other conversion makes a number or text, which the
+        // event refuses there.
         return match conversion {
-            Conversion::Boolean => Ok(()),
+            Conversion::Boolean => {
+                unknown_boolean(field, "its timestamp");
+                Ok(())
+            }
             _ => Err(format!(
                 "convert: `@timestamp` is a timestamp in Logstash's event, and {name} \
                  makes a value it does not take"
@@ -437,26 +441,36 @@ fn convert(
         };
     }
     let Some(converted) = conversion.apply(current, lenient) else {
-        return Err(format!(
-            "convert: Ruby cannot read `{field}` as {name}: {}",
-            excerpt(current)
-        ));
+        // As Ruby's exception, the value it could not read: in a list, the
+        // first such member.
+        return Err(match current {
+            Value::Array(items) => {
+                let unread = items.iter().find(|item| conversion.fails_on(item, lenient));
+                format!(
+                    "convert: Ruby cannot read a member of `{field}` as {name}: {}",
+                    excerpt(unread.unwrap_or(current))
+                )
+            }
+            _ => format!(
+                "convert: Ruby cannot read `{field}` as {name}: {}",
+                excerpt(current)
+            ),
+        });
     };
+    if conversion == Conversion::Boolean {
+        // `convert_boolean` logs each value it does not know, and leaves it.
+        let left = match &converted {
+            Value::Array(items) => items.as_slice(),
+            single => std::slice::from_ref(single),
+        };
+        for value in left.iter().filter(|v| !v.is_boolean() && !v.is_null()) {
+            unknown_boolean(field, &excerpt(value));
+        }
+    }
     // Logstash sets the value even when it is unchanged, which matters
     // under `tags`, where any set is refused.
     if let Some(why) = refusal(event, field, &converted) {
         return Err(refused("convert", field.as_str(), why));
-    }
-    if conversion == Conversion::Boolean && !is_boolean(&converted) {
-        // Logstash's `convert_boolean` logs a value it does not know, and
-        // leaves it.
-        host::log(
-            Level::Warn,
-            &format!(
-                "convert: `{field}` holds {}, which is no boolean Logstash knows; left as it was",
-                excerpt(current)
-            ),
-        );
     }
     if &converted != current {
         event.set(field, converted);
@@ -464,14 +478,14 @@ fn convert(
     Ok(())
 }
 
-/// Whether `convert => boolean` made `value` a boolean, or a list of
-/// booleans and nulls.
-fn is_boolean(value: &Value) -> bool {
-    match value {
-        Value::Bool(_) => true,
-        Value::Array(items) => (items.iter()).all(|item| item.is_boolean() || item.is_null()),
-        _ => false,
-    }
+/// Logstash's warning for a value `convert => boolean` does not know.
+fn unknown_boolean(field: &FieldRef, value: &str) {
+    host::log(
+        Level::Warn,
+        &format!(
+            "convert: `{field}` holds {value}, which is no boolean Logstash knows; left as it was"
+        ),
+    );
 }
 
 /// `value` as JSON for a log line, cut after 60 characters.

@@ -51,7 +51,10 @@ fn a_capture_the_event_refuses_is_logged_and_counts_as_no_match() {
         json!({"message": "5", "tags": ["a"]}),
     );
     assert_eq!(logged.len(), 1, "{logged:?}");
-    assert!(logged[0].1.contains("`tags` takes only strings"), "{logged:?}");
+    assert!(
+        logged[0].1.contains("`tags` takes only strings"),
+        "{logged:?}"
+    );
 }
 
 #[test]

@@ -101,9 +101,10 @@ fn a_value_ruby_cannot_read_is_shown_cut_short() {
         json!({"convert": {"n": "float"}}),
         &format!(r#"{{"n":["1","{long}"]}}"#),
     );
+    // The member Ruby could not read, as its exception names it.
     let expected = format!(
-        r#"convert: Ruby cannot read `n` as float: ["1","{}… (508 bytes)"#,
-        "x".repeat(54)
+        r#"convert: Ruby cannot read a member of `n` as float: "{}… (502 bytes)"#,
+        "x".repeat(59)
     );
     assert_eq!(logged, [(Level::Warn, expected)]);
 }
@@ -133,7 +134,7 @@ fn what_logstash_logs_and_passes_by_is_logged_too() {
             r#"{"b":[true,"maybe",null]}"#,
             (
                 Level::Warn,
-                r#"convert: `b` holds ["yes","maybe",null], which is no boolean Logstash knows; left as it was"#,
+                r#"convert: `b` holds "maybe", which is no boolean Logstash knows; left as it was"#,
             ),
         ),
         (
@@ -162,4 +163,49 @@ fn what_logstash_logs_and_passes_by_is_logged_too() {
     }
     let (_, logged) = run_logged(json!({"convert": {"b": "boolean"}}), r#"{"b":["no",1]}"#);
     assert!(logged.is_empty(), "{logged:?}");
+    // One line per value `convert_boolean` does not know, as Logstash's.
+    let (_, logged) = run_logged(
+        json!({"convert": {"b": "boolean"}}),
+        r#"{"b":["x",true,"z"]}"#,
+    );
+    let values: Vec<&str> = (logged.iter())
+        .filter_map(|(_, line)| line.split(" holds ").nth(1))
+        .filter_map(|rest| rest.split(',').next())
+        .collect();
+    assert_eq!(values, [r#""x""#, r#""z""#]);
+    let (out, logged) = run_logged(
+        json!({"convert": {"@timestamp": "boolean"}}),
+        r#"{"@timestamp":"2020-01-01T00:00:00.000Z"}"#,
+    );
+    assert_eq!(out, r#"{"@timestamp":"2020-01-01T00:00:00.000Z"}"#);
+    assert_eq!(
+        logged,
+        [(
+            Level::Warn,
+            "convert: `@timestamp` holds its timestamp, which is no boolean Logstash knows; left as it was"
+                .to_owned()
+        )]
+    );
+}
+
+/// mutate.rb compiles a `%{}` regex at each string member: a list with
+/// none never meets a regex that does not compile, and the members before
+/// the first string are warned of before one fails.
+#[test]
+fn gsub_compiles_its_regex_only_for_a_string() {
+    let config = json!({"gsub": ["l", "%{u}", "x"]});
+    for (input, warnings) in [(r#"{"u":"(","l":[]}"#, 0), (r#"{"u":"(","l":[1,2]}"#, 2)] {
+        let (out, logged) = run_logged(config.clone(), input);
+        assert_eq!(out, input);
+        assert_eq!(logged.len(), warnings, "{logged:?}");
+    }
+    let (out, logged) = run_logged(config, r#"{"u":"(","l":[1,"a",2]}"#);
+    assert!(out.contains("_mutate_error"), "{out}");
+    let lines: Vec<&str> = logged.iter().map(|(_, line)| line.as_str()).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].ends_with("the member 1 is left as it is"),
+        "{lines:?}"
+    );
+    assert!(lines[1].starts_with("gsub `l`: regex `(`: "), "{lines:?}");
 }
