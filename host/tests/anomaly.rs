@@ -482,33 +482,49 @@ fn gen_writes_the_same_logs_for_a_seed_and_labels_every_incident_kind() {
 }
 
 /// A state budget at or over the instance's memory limit is warned of as
-/// the config loads, naming the filter and both settings; one below it is
-/// not. `check` loads the filters as `run` and `serve` do.
+/// the config loads, naming the filter and both settings, given or the
+/// filter's default; one below it is not. `check` loads the filters as
+/// `run` and `serve` do.
 #[test]
 fn a_state_budget_the_memory_limit_cannot_hold_is_warned_of() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("w.toml");
-    std::fs::write(
-        &config,
-        "[engine]\nmemory_limit_mib = 16\n\
-         [[pipelines.p.filters]]\nfilter = \"anomaly\"\nconfig = { rate = {}, max_state_mib = 16 }\n\
-         [[pipelines.p.filters]]\nfilter = \"templates\"\nconfig = { max_state_mib = 8 }\n",
-    )
-    .unwrap();
-    let out = Command::new(binary())
-        .args(["check", config.to_str().unwrap()])
-        .output()
+    let warnings = |memory_limit_mib: u32, filters: &str| {
+        std::fs::write(
+            &config,
+            format!("[engine]\nmemory_limit_mib = {memory_limit_mib}\n{filters}"),
+        )
         .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let warned: Vec<&str> = (stderr.lines())
-        .filter(|l| l.contains("max_state_mib"))
-        .collect();
-    assert_eq!(warned.len(), 1, "{stderr}");
+        let out = Command::new(binary())
+            .args(["check", config.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (stderr.lines())
+            .filter(|l| l.contains("max_state_mib"))
+            .map(str::to_owned)
+            .collect::<Vec<String>>()
+    };
+    let given = "[[pipelines.p.filters]]\nfilter = \"anomaly\"\n\
+                 config = { rate = {}, max_state_mib = 16 }\n\
+                 [[pipelines.p.filters]]\nfilter = \"templates\"\nconfig = { max_state_mib = 8 }\n";
+    let warned = warnings(16, given);
+    assert_eq!(warned.len(), 1, "{warned:?}");
     assert!(
         warned[0].contains(
             "filter `anomaly`: max_state_mib = 16 is not below engine.memory_limit_mib (16)"
         ),
-        "{stderr}"
+        "{warned:?}"
     );
+    // The defaults: anomaly's 32, templates' 16.
+    let defaults = "[[pipelines.p.filters]]\nfilter = \"anomaly\"\nconfig = { rate = {} }\n\
+                    [[pipelines.p.filters]]\nfilter = \"templates\"\n";
+    let warned = warnings(32, defaults);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].contains("max_state_mib = 32 (the filter's default) is not below"),
+        "{warned:?}"
+    );
+    assert!(warnings(64, defaults).is_empty());
 }

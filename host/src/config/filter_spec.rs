@@ -317,30 +317,43 @@ fn load_filter(
 /// The built-in stateful filters (`anomaly`, `templates`) bound their
 /// state by `max_state_mib`, which must leave the instance room for the
 /// batch in hand: their READMEs say to keep it about half the memory
-/// limit. One at or over the limit lets the state fill the instance's
-/// memory before any key is evicted, and calls then fail out of memory.
-/// It is warned of, not refused: a small stream may never fill it.
+/// limit. One at or over the limit, given or the default, lets the state
+/// fill the instance's memory before any key is evicted, and calls then
+/// fail out of memory. It is warned of, not refused: a small stream may
+/// never fill it.
 fn warn_of_state_budget(builtin: &str, spec: &FilterSpec, memory_limit_bytes: usize) {
-    if !matches!(builtin, "anomaly" | "templates") {
+    let Some(default) = default_state_budget_mib(builtin) else {
         return;
-    }
+    };
     let Ok(serde_json::Value::Object(config)) = serde_json::from_slice(&spec.config_json) else {
         return;
     };
-    let Some(mib) = config
-        .get("max_state_mib")
-        .and_then(serde_json::Value::as_u64)
-    else {
-        return;
+    let (mib, whose) = match config.get("max_state_mib") {
+        None => (default, " (the filter's default)"),
+        // Anything else the filter refuses, saying why.
+        Some(given) => match given.as_u64() {
+            Some(mib) => (mib, ""),
+            None => return,
+        },
     };
     let limit_mib = (memory_limit_bytes >> 20) as u64;
     if mib >= limit_mib {
         tracing::warn!(
-            "filter `{}`: max_state_mib = {mib} is not below engine.memory_limit_mib ({limit_mib}): \
-             its state may fill the instance's memory before it evicts any key, and its calls then \
-             fail out of memory; keep max_state_mib about half the limit",
+            "filter `{}`: max_state_mib = {mib}{whose} is not below engine.memory_limit_mib \
+             ({limit_mib}): its state may fill the instance's memory before it evicts any key, \
+             and its calls then fail out of memory; keep max_state_mib about half the limit",
             shown_name(&spec.name)
         );
+    }
+}
+
+/// `max_state_mib` of a built-in filter whose config gives none; `None`
+/// for the filters without one. A test holds these to the filters' own.
+fn default_state_budget_mib(builtin: &str) -> Option<u64> {
+    match builtin {
+        "anomaly" => Some(32),
+        "templates" => Some(16),
+        _ => None,
     }
 }
 
@@ -479,4 +492,27 @@ pub(crate) fn distinct_names(specs: &mut [FilterSpec]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_state_budget_mib;
+
+    /// The host's table of defaults is the filters' own, read from the
+    /// crates the built-in modules are made from.
+    #[test]
+    fn the_state_budget_defaults_are_the_filters_own() {
+        let anomaly: wasmstash_filter_anomaly::Config =
+            serde_json::from_value(serde_json::json!({"rate": {}})).unwrap();
+        assert_eq!(
+            default_state_budget_mib("anomaly"),
+            Some(anomaly.max_state_mib)
+        );
+        let templates = wasmstash_filter_templates::miner::Config::default();
+        assert_eq!(
+            default_state_budget_mib("templates"),
+            Some(templates.max_state_mib as u64)
+        );
+        assert_eq!(default_state_budget_mib("grok"), None);
+    }
 }
