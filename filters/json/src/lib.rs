@@ -110,6 +110,15 @@ impl Filter for Json {
                 None | Some(Value::Null | Value::Bool(false))
             );
             if !skipped && !self.config.skip_on_invalid_json {
+                // json.rb's "Error parsing json", as its reader's refusal.
+                host::log(
+                    Level::Warn,
+                    &format!(
+                        "json: `{}` holds {}, which is no JSON text to parse",
+                        self.config.source,
+                        kind_of(event.get(&self.config.source))
+                    ),
+                );
                 self.fail(event);
             }
             return Verdict::Keep;
@@ -220,9 +229,16 @@ impl Json {
             // reason is logged, as a reader would not guess it.
             Err(e) => {
                 if !self.config.skip_on_invalid_json {
-                    if let Some(why) = unreadable_here(&e) {
-                        host::log(Level::Warn, &format!("json: the text {why}"));
-                    }
+                    // json.rb's "Error parsing json", with its reader's reason.
+                    let why = unreadable_here(&e).unwrap_or_else(|| format!("is no JSON: {e}"));
+                    host::log(
+                        Level::Warn,
+                        &format!(
+                            "json: the text of `{}` {why}: {}",
+                            self.config.source,
+                            host::shortened(&self.text, 255)
+                        ),
+                    );
                     self.fail(event);
                 }
                 return false;
@@ -277,7 +293,18 @@ impl Json {
                 }
             }
             // Valid JSON, but nothing to spread over the event's root.
-            (_, None) => {
+            (parsed, None) => {
+                // json.rb: "Parsed JSON object/hash requires a target
+                // configuration option", whatever `skip_on_invalid_json` says.
+                host::log(
+                    Level::Warn,
+                    &format!(
+                        "json: the document in `{}` is {}, not an object: only an object \
+                         can be set at the event's root; give a target to keep it",
+                        self.config.source,
+                        kind_of(Some(&parsed))
+                    ),
+                );
                 self.fail(event);
                 return false;
             }
@@ -349,6 +376,19 @@ fn unreadable_here(error: &serde_json::Error) -> Option<String> {
     .then(|| "holds a lone UTF-16 surrogate escape, which no string of an event can hold".into())
 }
 
+/// What a value is, for a log line: `nothing` (a blank text reads as
+/// null), `a number`, `a list`...
+fn kind_of(value: Option<&Value>) -> &'static str {
+    match value {
+        None | Some(Value::Null) => "nothing",
+        Some(Value::Bool(_)) => "a boolean",
+        Some(Value::Number(_)) => "a number",
+        Some(Value::String(_)) => "a string",
+        Some(Value::Array(_)) => "a list",
+        Some(Value::Object(_)) => "an object",
+    }
+}
+
 fn is_path(key: &str) -> bool {
     key.starts_with('[') && field_ref::check(key).is_ok()
 }
@@ -368,6 +408,16 @@ fn set_timestamp(event: &mut Event, time: Value) {
         event.insert("@timestamp", text);
         return;
     }
+    // json.rb warns of it, and sets the time now.
+    host::log(
+        Level::Warn,
+        &format!(
+            "json: the document's @timestamp {} is no time Logstash reads; @timestamp is set \
+             to now, and the value kept in `{}`",
+            host::shortened(&time.to_string(), 255),
+            timestamp::FAILURE_FIELD
+        ),
+    );
     event.insert("@timestamp", timestamp::now());
     event.add_tag(timestamp::FAILURE_TAG);
     event.insert(timestamp::FAILURE_FIELD, timestamp::failure_text(&time));

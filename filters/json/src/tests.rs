@@ -486,3 +486,5 @@ fn json_an_event_cannot_hold_is_tagged_even_when_skipping() {
         }
     }
 }
+
+mod logged;
