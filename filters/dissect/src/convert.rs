@@ -2,6 +2,7 @@
 //! Logstash's tags for values that do not convert.
 
 use serde_json::Number;
+use wasmstash_sdk::host::{self, Level};
 use wasmstash_sdk::logstash::event_rules;
 use wasmstash_sdk::logstash::ruby_number::RubyInteger;
 use wasmstash_sdk::{Event, Value};
@@ -54,6 +55,18 @@ impl Conversion {
         let kind = if missing { "nullvalue" } else { "uncoercible" };
         format!("_dataconversion{kind}_{}_{}", self.field, self.name)
     }
+}
+
+/// Logstash's warning for a value `convert_datatype` cannot convert, which
+/// keeps its text and gets a tag.
+fn uncoercible(field: &str, value: &str) {
+    host::log(
+        Level::Warn,
+        &format!(
+            "convert_datatype: `{field}` holds {}, which cannot be converted; it keeps its text",
+            host::shortened(value, 255)
+        ),
+    );
 }
 
 /// A number in `BigDecimal`'s grammar: its digits without the point, and
@@ -124,6 +137,7 @@ pub fn convert_field(event: &mut Event, conversion: &Conversion) -> Result<(), S
     let field = conversion.field.as_str();
     let text = match event.get(field) {
         None | Some(Value::Null) => {
+            uncoercible(field, "null");
             event.add_tag(&conversion.failure_tag(true));
             return Ok(());
         }
@@ -132,6 +146,7 @@ pub fn convert_field(event: &mut Event, conversion: &Conversion) -> Result<(), S
         Some(_) => String::new(),
     };
     let Some(number) = conversion.datatype.convert(&text) else {
+        uncoercible(field, &text);
         event.add_tag(&conversion.failure_tag(false));
         return Ok(());
     };

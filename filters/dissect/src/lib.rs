@@ -173,8 +173,14 @@ impl Filter for Dissect {
                 Some(text) => text.to_owned(),
                 None => match event.get(source) {
                     // A missing source is not a failure in Logstash either:
-                    // the mapping does not apply to this event.
-                    None => continue,
+                    // the mapping does not apply to this event. It warns.
+                    None => {
+                        host::log(
+                            Level::Warn,
+                            &format!("mapping `{source}`: the event has no `{source}`"),
+                        );
+                        continue;
+                    }
                     Some(Value::Number(n)) => n.to_string(),
                     Some(Value::Bool(b)) => b.to_string(),
                     // Null reads as empty text; an object or array has no
@@ -189,6 +195,18 @@ impl Filter for Dissect {
             };
             let refused = match outcome {
                 Outcome::Mismatch => {
+                    // Logstash warns of each, as "key found in event but it
+                    // was empty", whichever it was.
+                    let why = match text.is_empty() {
+                        true => "holds no text (empty, null, a list or an object)".into(),
+                        false => {
+                            format!("does not fit the pattern: {}", host::shortened(&text, 255))
+                        }
+                    };
+                    host::log(
+                        Level::Warn,
+                        &format!("mapping `{source}`: `{source}` {why}"),
+                    );
                     self.fail(event);
                     continue;
                 }

@@ -613,5 +613,6 @@ fn hash_options_may_be_flat_lists() {
 }
 
 mod conversions;
+mod logged;
 mod logstash_parsing;
 mod refused_sets;

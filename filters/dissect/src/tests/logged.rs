@@ -1,0 +1,62 @@
+//! What dissect logs where JavaDissectorLibrary warns: a mapping whose
+//! field the event lacks (not a failure), a field that holds no text or
+//! does not fit (tagged), and a value `convert_datatype` cannot convert
+//! (tagged by datatype).
+
+use super::*;
+use wasmstash_sdk::host::{Level, native_log};
+
+fn logged(config: Value, event: Value) -> (Value, Vec<String>) {
+    native_log::take();
+    let out = dissect(config, event);
+    let lines = native_log::take();
+    assert!(
+        lines.iter().all(|(level, _)| *level == Level::Warn),
+        "{lines:?}"
+    );
+    (out, lines.into_iter().map(|(_, line)| line).collect())
+}
+
+#[test]
+fn what_logstash_warns_of_is_logged_with_the_reason() {
+    let mapping = json!({"mapping": {"message": "%{a} %{b}"}});
+    let cases = [
+        (
+            json!({"x": 1}),
+            "mapping `message`: the event has no `message`",
+            false,
+        ),
+        (
+            json!({"message": ""}),
+            "mapping `message`: `message` holds no text (empty, null, a list or an object)",
+            true,
+        ),
+        (
+            json!({"message": "hello"}),
+            "mapping `message`: `message` does not fit the pattern: hello",
+            true,
+        ),
+    ];
+    for (event, expected, tagged) in cases {
+        let (out, lines) = logged(mapping.clone(), event.clone());
+        assert_eq!(lines, [expected], "{event}");
+        assert_eq!(out.get("tags").is_some(), tagged, "{out}");
+    }
+    let config = json!({"mapping": {"message": "%{a} %{b}"}, "convert_datatype": {"a": "int"}});
+    let (out, lines) = logged(config, json!({"message": "x y"}));
+    assert_eq!(out["tags"], json!(["_dataconversionuncoercible_a_int"]));
+    assert_eq!(
+        lines,
+        ["convert_datatype: `a` holds x, which cannot be converted; it keeps its text"]
+    );
+}
+
+#[test]
+fn a_line_that_fits_logs_nothing() {
+    let (out, lines) = logged(
+        json!({"mapping": {"message": "%{a} %{b}"}}),
+        json!({"message": "x y"}),
+    );
+    assert_eq!(out, json!({"message": "x y", "a": "x", "b": "y"}));
+    assert!(lines.is_empty(), "{lines:?}");
+}
