@@ -9,127 +9,25 @@
 mod charset;
 #[cfg(test)]
 mod logstash_spec;
+mod options;
 mod pattern;
 mod scan;
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 use serde_json::Map;
 use wasmstash_sdk::field_ref;
 use wasmstash_sdk::json_text::MAX_NESTING;
-use wasmstash_sdk::logstash::common::{self, CommonOptions, WithCommon};
-use wasmstash_sdk::logstash::{event_rules, text_case};
+use wasmstash_sdk::logstash::common::{CommonOptions, WithCommon};
+use wasmstash_sdk::logstash::event_rules;
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{self, Template};
 
 use charset::CharClass;
+pub use options::Options;
+use options::{Transform, Whitespace};
 use pattern::SplitPattern;
 use scan::{Scanner, Splitter};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Options {
-    #[serde(default = "default_source")]
-    source: String,
-    #[serde(default)]
-    target: Option<String>,
-    #[serde(default = "default_field_split")]
-    field_split: String,
-    #[serde(default)]
-    field_split_pattern: Option<String>,
-    #[serde(default = "default_value_split")]
-    value_split: String,
-    #[serde(default)]
-    value_split_pattern: Option<String>,
-    #[serde(default, deserialize_with = "common::strings")]
-    include_keys: Vec<String>,
-    #[serde(default, deserialize_with = "common::strings")]
-    exclude_keys: Vec<String>,
-    #[serde(default)]
-    trim_key: Option<String>,
-    #[serde(default)]
-    trim_value: Option<String>,
-    #[serde(default)]
-    remove_char_key: Option<String>,
-    #[serde(default)]
-    remove_char_value: Option<String>,
-    #[serde(default)]
-    transform_key: Option<Transform>,
-    #[serde(default)]
-    transform_value: Option<Transform>,
-    #[serde(default)]
-    prefix: String,
-    #[serde(default = "yes")]
-    allow_duplicate_values: bool,
-    /// Store `key=` with an empty value instead of skipping it.
-    #[serde(default)]
-    allow_empty_values: bool,
-    #[serde(default, deserialize_with = "common::hash")]
-    default_keys: Map<String, Value>,
-    #[serde(default = "yes")]
-    include_brackets: bool,
-    #[serde(default)]
-    recursive: bool,
-    #[serde(default)]
-    whitespace: Whitespace,
-    #[serde(default = "default_failure_tags", deserialize_with = "common::tags")]
-    tag_on_failure: Vec<String>,
-    /// Logstash's wall-clock limit per event; here only `0` or less, no
-    /// limit, has an effect (it lifts `timeout_steps`), as the scan is
-    /// bounded by the work it does, which a clock in a sandbox would only
-    /// blur.
-    #[serde(default)]
-    timeout_millis: Option<f64>,
-    /// The tag of an event whose scan ran out of steps (see `scan::Steps`).
-    #[serde(default = "default_timeout_tag")]
-    tag_on_timeout: String,
-    /// The base allowance of steps a scan with separator patterns may take.
-    #[serde(default = "default_timeout_steps")]
-    timeout_steps: u64,
-    /// Pairs stored per event; the rest of the text is ignored and the
-    /// event tagged.
-    #[serde(default = "default_max_keys")]
-    max_keys: usize,
-    /// A longer value is not stored and the event is tagged.
-    #[serde(default = "default_max_value_bytes")]
-    max_value_bytes: usize,
-    /// How deep `recursive` descends into values; a value with pairs
-    /// below that stays text and the event is tagged.
-    #[serde(default)]
-    max_depth: Option<usize>,
-}
-
-fn default_source() -> String {
-    "message".into()
-}
-fn default_field_split() -> String {
-    " ".into()
-}
-fn default_value_split() -> String {
-    "=".into()
-}
-fn yes() -> bool {
-    true
-}
-fn default_failure_tags() -> Vec<String> {
-    vec!["_kv_filter_error".into()]
-}
-fn default_timeout_tag() -> String {
-    "_kv_filter_timeout".into()
-}
-fn default_timeout_steps() -> u64 {
-    1_000_000
-}
-fn default_max_keys() -> usize {
-    1000
-}
-/// As large as an event may be (the host's `max_event_mib`), so that no
-/// real value is dropped: Logstash has no such limit, and a value can be no
-/// longer than the text it comes from anyway.
-fn default_max_value_bytes() -> usize {
-    16 << 20
-}
 
 /// kv's own options and the common ones (`add_field`, `add_tag`, ...).
 pub type Config = WithCommon<Options>;
@@ -141,36 +39,6 @@ pub type Config = WithCommon<Options>;
 /// at most 66 times. Under a target deeper than 62 segments, as
 /// deep as an event can hold instead.
 const DEFAULT_MAX_DEPTH: usize = 64;
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum Transform {
-    Lowercase,
-    Uppercase,
-    Capitalize,
-}
-
-impl Transform {
-    /// `text` as kv.rb's `downcase`, `upcase` or `capitalize` makes it;
-    /// borrowed when that leaves it as it is, as it does the values
-    /// `recursive` reads out of a value it transformed already, so that a
-    /// chain is not copied once per level.
-    fn apply(self, text: &str) -> Cow<'_, str> {
-        match self {
-            Transform::Lowercase => text_case::lowercase(text),
-            Transform::Uppercase => text_case::uppercase(text),
-            Transform::Capitalize => text_case::capitalize(text),
-        }
-    }
-}
-
-#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum Whitespace {
-    #[default]
-    Lenient,
-    Strict,
-}
 
 pub struct Kv {
     config: Options,
@@ -306,15 +174,28 @@ impl Filter for Kv {
                 None => {
                     // Logstash parses each string of an array into one set of
                     // pairs; anything else (or nothing) has nothing to parse.
-                    if let Some(Value::Array(items)) = event.get(&self.config.source) {
-                        let texts = || items.iter().filter_map(Value::as_str);
-                        self.scanner.allow_steps_for(texts().map(str::len).sum());
-                        for text in texts() {
-                            self.parse(text, &context, &mut parse, Depth::At(0));
-                            if parse.out_of_steps {
-                                break;
+                    match event.get(&self.config.source) {
+                        Some(Value::Array(items)) => {
+                            let texts = || items.iter().filter_map(Value::as_str);
+                            self.scanner.allow_steps_for(texts().map(str::len).sum());
+                            for text in texts() {
+                                self.parse(text, &context, &mut parse, Depth::At(0));
+                                if parse.out_of_steps {
+                                    break;
+                                }
                             }
                         }
+                        None | Some(Value::Null) => {}
+                        // kv.rb warns of it, and goes on.
+                        Some(other) => host::log(
+                            Level::Warn,
+                            &format!(
+                                "kv: `{}` holds {}, which kv does not parse (only text, or a \
+                                 list of texts)",
+                                self.config.source,
+                                host::shortened(&other.to_string(), 255)
+                            ),
+                        ),
                     }
                 }
             }
@@ -324,9 +205,10 @@ impl Filter for Kv {
             host::log(
                 Level::Warn,
                 &format!(
-                    "Timeout reached in KV filter: its separator patterns read past their \
-                     allowance (timeout_steps = {}, or 64 a byte of the text if more); the \
-                     event is left as it was",
+                    "Timeout reached in KV filter with value `{}`: its separator patterns read \
+                     past their allowance (timeout_steps = {}, or 64 a byte of the text if \
+                     more); the event is left as it was",
+                    source_excerpt(event, &self.config.source),
                     self.config.timeout_steps
                 ),
             );
@@ -334,7 +216,7 @@ impl Filter for Kv {
             host::count("kv_timeouts", 1);
             return Verdict::Keep;
         }
-        if parse.pairs.is_empty() && self.config.default_keys.is_empty() && !parse.failed {
+        if parse.pairs.is_empty() && self.config.default_keys.is_empty() && parse.failed.is_none() {
             return Verdict::Keep;
         }
         let mut fields = self.config.default_keys.clone();
@@ -385,11 +267,25 @@ impl Filter for Kv {
                 raised = true;
             }
         }
-        if parse.failed || raised {
+        if let Some(reason) = &parse.failed {
+            // This filter's own limits, which Logstash does not have.
+            host::log(Level::Warn, &format!("kv: {reason}"));
+        }
+        if parse.failed.is_some() || raised {
             event.add_tags(&self.config.tag_on_failure);
             host::count("kv_errors", 1);
         }
         Verdict::Keep
+    }
+}
+
+/// The source's text (a list's as JSON) for a log line, as kv.rb shows a
+/// value: its first 255 characters.
+fn source_excerpt(event: &Event, source: &str) -> String {
+    match event.get(source) {
+        Some(Value::String(text)) => host::shortened(text, 255).into_owned(),
+        Some(other) => host::shortened(&other.to_string(), 255).into_owned(),
+        None => String::new(),
     }
 }
 
@@ -405,10 +301,19 @@ struct Context<'c> {
 struct Parse {
     pairs: Map<String, Value>,
     stored: usize,
-    /// A limit cut the parse short or a key could not be stored.
-    failed: bool,
+    /// Why a limit cut the parse short or left a pair out: the first.
+    failed: Option<String>,
     /// A scan ran out of steps: the pairs are not to be set.
     out_of_steps: bool,
+}
+
+impl Parse {
+    /// Keeps the first reason a limit gave.
+    fn fail(&mut self, reason: impl FnOnce() -> String) {
+        if self.failed.is_none() {
+            self.failed = Some(reason());
+        }
+    }
 }
 
 /// Where [`Kv::parse`] reads, which decides what it does with the pairs it
@@ -464,17 +369,33 @@ impl Kv {
                 return true;
             }
             if raw_value.len() > config.max_value_bytes {
-                parse.failed = true;
+                parse.fail(|| {
+                    format!(
+                        "the value of `{key}` is {} bytes, over max_value_bytes ({}): left out",
+                        raw_value.len(),
+                        config.max_value_bytes
+                    )
+                });
                 return true;
             }
             let Depth::At(depth) = depth else {
                 // A pair Ruby's recursion would have stored, so the text
                 // above it would have become an object.
-                parse.failed = true;
+                parse.fail(|| {
+                    format!(
+                        "pairs nest deeper than max_depth ({}): the deepest value is kept as text",
+                        self.max_depth
+                    )
+                });
                 return false;
             };
             if parse.stored >= config.max_keys {
-                parse.failed = true;
+                parse.fail(|| {
+                    format!(
+                        "more than max_keys ({}) pairs: the rest are left out",
+                        config.max_keys
+                    )
+                });
                 return false;
             }
             let key = format!("{}{key}", context.prefix);
@@ -510,7 +431,9 @@ impl Kv {
                     parse.out_of_steps = true;
                     return false;
                 }
-                parse.failed |= inner.failed;
+                if let Some(reason) = inner.failed {
+                    parse.fail(|| reason);
+                }
                 parse.stored = inner.stored;
                 if !inner.pairs.is_empty() {
                     object = Some(Value::Object(inner.pairs));

@@ -7,6 +7,7 @@ use wasmstash_sdk::testing::{XorShift, mangle};
 mod classes;
 mod depth;
 mod keys;
+mod logged;
 mod quoted;
 mod target;
 
