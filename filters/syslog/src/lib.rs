@@ -124,7 +124,7 @@ impl Filter for Syslog {
     fn process(&mut self, event: &mut Event) -> Verdict {
         let Some(line) = event.get_str(&self.source) else {
             if event.contains(&self.source) {
-                self.fail(event, "the source field is not a string");
+                self.fail(event, "the source field is not a string", Level::Debug);
             }
             return Verdict::Keep;
         };
@@ -132,7 +132,7 @@ impl Filter for Syslog {
         let line = line.to_owned();
         match parse(&line) {
             Ok(header) => self.write(event, &line, header),
-            Err(reason) => self.fail(event, &reason),
+            Err(reason) => self.fail(event, &reason, Level::Debug),
         }
         Verdict::Keep
     }
@@ -149,10 +149,12 @@ impl Syslog {
             .iter()
             .find(|(field, _)| event_rules::cannot_set(event, field));
         if let Some((field, _)) = blocked {
-            let reason = format!(
-                "cannot set `{field}`: a field on its way holds a string, number, boolean or list"
-            );
-            return self.fail(event, &reason);
+            let why = event_rules::why_cannot_set(event, field).unwrap_or_default();
+            let reason = format!("cannot set `{field}`: {why}; the line's fields are not set");
+            // Unlike a line that is no syslog, this is the event's shape
+            // against the config (a Logstash input's `host` text, say), which
+            // fails every such event: shown at the default log level.
+            return self.fail(event, &reason, Level::Warn);
         }
         for (field, value) in fields {
             event.set(field, value);
@@ -201,8 +203,8 @@ impl Syslog {
         fields
     }
 
-    fn fail(&self, event: &mut Event, reason: &str) {
-        host::log(Level::Debug, reason);
+    fn fail(&self, event: &mut Event, reason: &str, level: Level) {
+        host::log(level, reason);
         host::count("syslog_parse_failures", 1);
         event.add_tags(&self.tag_on_failure);
     }
