@@ -32,6 +32,9 @@ use crate::files::{read_capped, read_capped_text, shown};
 use crate::input::{self, InputFormat};
 use crate::pipeline::{EventResult, Pipeline};
 
+/// The name of the pipeline the tested filters run in.
+const TEST_PIPELINE: &str = "test";
+
 /// The line that stands for a dropped event in expected files.
 pub const DROPPED: &str = r#"{"wasmstash":{"dropped":true}}"#;
 
@@ -158,7 +161,11 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
         ..EngineSettings::default()
     };
     let engine = Engine::new(settings).map_err(|e| TestError::Setup(e.to_string()))?;
-    let modules = load_filters(&engine, &chain).map_err(|errors| {
+    let loaded = {
+        let _span = crate::pipeline::logging_in(TEST_PIPELINE);
+        load_filters(&engine, &chain)
+    };
+    let modules = loaded.map_err(|errors| {
         let lines: Vec<String> = (errors.into_iter())
             .map(|e| load_failure(e, &before, config_file.as_deref()))
             .collect();
@@ -167,7 +174,7 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
     let limit = args.max_case_mib << 20;
     let mut failed = 0;
     for case in &cases.run {
-        let mut pipeline = Pipeline::new("test", modules.clone());
+        let mut pipeline = Pipeline::new(TEST_PIPELINE, modules.clone());
         if !run_case(&mut pipeline, case, args.bless, limit, out)? {
             failed += 1;
         }

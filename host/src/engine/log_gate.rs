@@ -26,6 +26,10 @@ pub const LINES_PER_WINDOW: u32 = 200;
 /// One filter's ration of one kind of line.
 pub(crate) struct LogGate {
     filter: String,
+    /// Where the filter was loaded (its pipeline's span), so that the
+    /// count of lines held back, said when the filter is unloaded outside
+    /// that span, names the pipeline as the lines did.
+    loaded_in: tracing::Span,
     /// What the lines are, as the count of those held back names them.
     lines: &'static str,
     window: Mutex<Window>,
@@ -50,6 +54,7 @@ impl LogGate {
     pub fn new(filter: &str, lines: &'static str) -> LogGate {
         LogGate {
             filter: filter.to_owned(),
+            loaded_in: tracing::Span::current(),
             lines,
             window: Mutex::new(Window {
                 started: Instant::now(),
@@ -83,6 +88,7 @@ impl LogGate {
 
     fn report(&self, held_back: u64) {
         if held_back > 0 {
+            let _in_pipeline = self.loaded_in.enter();
             tracing::warn!(
                 target: "filter", filter = %self.filter,
                 "{held_back} more {} not shown: a filter may have {LINES_PER_WINDOW} \

@@ -334,6 +334,9 @@ fn reads_its_output(path: &Path) -> RunError {
 /// `wasmstash test` cuts its cases the same way.
 pub(crate) const DEFAULT_BATCH_EVENTS: usize = 1000;
 
+/// The name of the pipeline `--filter` makes.
+const CLI_PIPELINE: &str = "cli";
+
 /// Input bytes at which a batch ends though it has fewer than
 /// `--batch-size` lines: with lines of up to 16 MiB, 1000 of them would
 /// otherwise make one batch of 16 GiB.
@@ -400,10 +403,18 @@ fn build_pipeline(args: &RunArgs) -> Result<(Pipeline, u64), RunError> {
             .map(|s| FilterSpec::from_cli(s))
             .collect::<Result<Vec<_>, _>>()?;
         distinct_names(&mut specs).map_err(|e| ConfigError(format!("--filter: {e}")))?;
-        let modules = load_filters(&engine, &specs).map_err(|errors| {
+        let loaded = {
+            // What loading logs names the pipeline, as a config's does.
+            let _span = crate::pipeline::logging_in(CLI_PIPELINE);
+            load_filters(&engine, &specs)
+        };
+        let modules = loaded.map_err(|errors| {
             ConfigError::joined(errors.iter().map(|e| ConfigError(format!("--filter: {e}"))))
         })?;
-        return Ok((Pipeline::new("cli", modules), DEFAULT_MAX_FILTER_INSTANCES));
+        return Ok((
+            Pipeline::new(CLI_PIPELINE, modules),
+            DEFAULT_MAX_FILTER_INSTANCES,
+        ));
     };
     let name = match &args.pipeline {
         Some(name) => name.clone(),
