@@ -330,3 +330,22 @@ fn a_built_in_filters_failure_is_logged_with_its_reason() {
     assert!(logged[0].contains("pipeline{pipeline=cli}"), "{stderr}");
     assert!(logged[0].contains("filter=mutate"), "{stderr}");
 }
+
+/// A line longer than the 4 KiB a filter's line may have is cut, and says
+/// so, plain ASCII as much as text that needed escaping.
+#[test]
+fn a_long_line_is_cut_with_a_mark() {
+    let long = "x".repeat(5000);
+    let wat = logging_filter(1, 2, 5000, "", &format!("\"{long}\""));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("long.wat"), &wat).unwrap();
+    let (output, _) = timed_run(dir.path(), "long.wat", &[], "one line\n");
+    assert!(output.status.success(), "{output:?}");
+    let stderr = text(&output.stderr);
+    let line = (stderr.lines())
+        .find(|l| l.contains("xxxx"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let xs = line.matches('x').count();
+    assert!((4000..=4096).contains(&xs), "{xs} of them");
+    assert!(line.contains("x …(cut)"), "{line}");
+}

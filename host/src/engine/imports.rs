@@ -168,7 +168,9 @@ fn read_guest_str(
     len: u32,
 ) -> wasmtime::Result<String> {
     let text = with_guest_bytes(caller, ptr, len, |bytes| {
-        let bytes = &bytes[..bytes.len().min(MAX_LOG_LINE)];
+        // One byte past the most a line may hold, so that a longer line is
+        // cut with the mark that says so.
+        let bytes = &bytes[..bytes.len().min(MAX_LOG_LINE + 1)];
         printable_within(&String::from_utf8_lossy(bytes), MAX_LOG_LINE)
     })?;
     Ok(text)
