@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::config::shown_name;
 use crate::files::private;
 use crate::pipeline::{SharedStage, lock_stage};
 pub use lock::{StateLock, claim_pipeline};
@@ -114,7 +115,7 @@ pub fn take(pipeline: &str, stages: &SharedStages, deadline: Option<Instant>) ->
             }),
             Err(failure) => {
                 tracing::error!(
-                    filter = %filter,
+                    filter = %shown_name(&filter),
                     "snapshot failed, state not kept: {}",
                     failure.reason
                 );
@@ -139,10 +140,10 @@ pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> 
             .map(|(_, stage)| lock_stage(stage))
             .find(|stage| stage.module().name() == snapshot.filter);
         let Some(mut stage) = stage else {
+            let shown = shown_name(&snapshot.filter);
             tracing::warn!(
-                filter = %snapshot.filter,
-                "the reloaded pipeline `{pipeline}` has no stateful filter named `{}`, so its state is not carried over: state follows a filter's name, and a filter renamed or removed starts afresh",
-                snapshot.filter
+                filter = %shown,
+                "the reloaded pipeline `{pipeline}` has no stateful filter named `{shown}`, so its state is not carried over: state follows a filter's name, and a filter renamed or removed starts afresh",
             );
             given.unmatched.push(snapshot);
             continue;
@@ -153,7 +154,7 @@ pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> 
         }
         // A copy: a refused snapshot is handed back whole, to be kept.
         if let Err(e) = stage.restore(snapshot.state.clone()) {
-            tracing::error!(filter = %snapshot.filter, "restoring state failed: {e}");
+            tracing::error!(filter = %shown_name(&snapshot.filter), "restoring state failed: {e}");
             given.refused.push(snapshot);
         }
     }
@@ -436,7 +437,7 @@ fn restore_from_files(
             Err(e) => format!("and could not be kept aside: {e}"),
         };
         tracing::error!(
-            filter = %filter,
+            filter = %shown_name(filter),
             "the filter refused its saved state ({why}); it starts afresh, and the saved state was {kept}"
         );
     };

@@ -349,3 +349,32 @@ fn a_long_line_is_cut_with_a_mark() {
     assert!((4000..=4096).contains(&xs), "{xs} of them");
     assert!(line.contains("x …(cut)"), "{line}");
 }
+
+/// A filter's name comes from its config, and its log lines carry it (and
+/// the count of those held back): escaped, so a name cannot forge a line
+/// or steer the terminal any more than the lines' text can.
+#[test]
+fn a_filter_name_is_escaped_in_its_log_lines() {
+    let wat = logging_filter(250, 2, 4, "", r#""said""#);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("chatty.wat"), &wat).unwrap();
+    std::fs::write(
+        dir.path().join("w.toml"),
+        "[[pipelines.p.filters]]\nmodule = \"chatty.wat\"\nname = \"n\\u001b[2J\\nFORGED\"\n",
+    )
+    .unwrap();
+    let output = wasmstash_in(
+        dir.path(),
+        &["run", "-c", "w.toml", "--format", "lines", "-"],
+        b"one line\n",
+    );
+    assert!(output.status.success(), "{output:?}");
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert!(!stderr.lines().any(|l| l.starts_with("FORGED")), "{stderr}");
+    assert!(stderr.contains(r"filter=n\u{1b}[2J\nFORGED"), "{stderr}");
+    assert!(
+        stderr.contains("50 more log lines of this filter not shown"),
+        "{stderr}"
+    );
+}

@@ -38,20 +38,24 @@ pub trait NamesFilter {
 
 impl NamesFilter for String {
     fn filter_named(&self) -> String {
-        format!("filter `{self}`")
+        self.as_str().filter_named()
     }
 }
 
 impl NamesFilter for &str {
     fn filter_named(&self) -> String {
-        format!("filter `{self}`")
+        format!("filter `{}`", super::printable(self))
     }
 }
 
 /// A pipeline and a filter in it, as the sidecar's metrics key them.
 impl NamesFilter for (String, String) {
     fn filter_named(&self) -> String {
-        format!("pipeline `{}`, filter `{}`", self.0, self.1)
+        format!(
+            "pipeline `{}`, filter `{}`",
+            self.0,
+            super::printable(&self.1)
+        )
     }
 }
 

@@ -53,7 +53,8 @@ impl StoreState {
         log_gate: Arc<LogGate>,
     ) -> StoreState {
         StoreState {
-            filter: filter.into(),
+            // Only the log shows it: escaped as every name from a config is.
+            filter: super::printable(filter).into(),
             limits: InstanceLimits::new(settings.memory_limit_bytes),
             last_error_log: None,
             counters: BTreeMap::new(),

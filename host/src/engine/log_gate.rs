@@ -53,7 +53,7 @@ struct Window {
 impl LogGate {
     pub fn new(filter: &str, lines: &'static str) -> LogGate {
         LogGate {
-            filter: filter.to_owned(),
+            filter: super::printable(filter),
             loaded_in: tracing::Span::current(),
             lines,
             window: Mutex::new(Window {

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{App, PipelineSet};
-use crate::config::{self, Config};
+use crate::config::{self, Config, shown_name};
 use crate::locked;
 use crate::metrics::Metrics;
 use crate::state::{self, StateLock};
@@ -183,14 +183,14 @@ impl StateDir {
                     match state::keep_refused(&this.dir, &pipeline, snapshot, lock) {
                         Ok(aside) => tracing::error!(
                             pipeline = %pipeline,
-                            filter = %filter,
+                            filter = %shown_name(&filter),
                             "the filter refused the state the replaced set handed it and starts afresh; that state was kept as {}",
                             aside.display()
                         ),
                         Err(e) => {
                             tracing::error!(
                                 pipeline = %pipeline,
-                                filter = %filter,
+                                filter = %shown_name(&filter),
                                 "the filter refused the state the replaced set handed it, and that state could not be kept: {e}"
                             );
                             this.count_failed(&pipeline, io_reason(&e));
@@ -206,7 +206,7 @@ impl StateDir {
                     Ok(()) => tracing::info!(
                         pipeline = %pipeline,
                         "saved the state of the filter(s) the reload left out: {}",
-                        (snapshots.iter().map(|s| s.filter.as_str()))
+                        (snapshots.iter().map(|s| shown_name(&s.filter)))
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),

@@ -353,6 +353,7 @@ pub(super) fn log_found(pipeline: &str, plan: &Plan) {
             .join(", ")
     };
     for (filter, source) in &plan.sources {
+        let filter = crate::config::shown_name(filter);
         match &source.read {
             Some(read) if *read != source.own && source.passed_over.is_empty() => {
                 tracing::info!(
