@@ -13,28 +13,41 @@
 /// zero-width characters, and the line and paragraph separators.
 pub(crate) fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() || hides_or_reorders(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
+    text.chars().for_each(|c| push_printable(&mut out, c));
     out
+}
+
+fn push_printable(out: &mut String, c: char) {
+    if c.is_control() || hides_or_reorders(c) {
+        out.extend(c.escape_default());
+    } else {
+        out.push(c);
+    }
 }
 
 /// What marks text cut short.
 const CUT: &str = " …(cut)";
 
-/// [`printable`], cut (with [`CUT`] at its end) to at most `max` bytes, at a
-/// character boundary.
+/// [`printable`], cut (with [`CUT`] at its end) to at most `max` bytes,
+/// after a whole character or a whole escape, never inside one.
 pub(crate) fn printable_within(text: &str, max: usize) -> String {
-    let mut out = printable(text);
-    if out.len() > max {
-        out.truncate(out.floor_char_boundary(max.saturating_sub(CUT.len())));
-        out.push_str(CUT);
+    let out = printable(text);
+    if out.len() <= max {
+        return out;
     }
-    out
+    let room = max.saturating_sub(CUT.len());
+    let mut cut = String::with_capacity(max);
+    let mut one = String::new();
+    for c in text.chars() {
+        one.clear();
+        push_printable(&mut one, c);
+        if cut.len() + one.len() > room {
+            break;
+        }
+        cut.push_str(&one);
+    }
+    cut.push_str(CUT);
+    cut
 }
 
 /// A name the module chose (an import's, an export's), printable and at
@@ -75,6 +88,9 @@ mod tests {
         let cut = printable_within(&escapes, 4096);
         assert!(cut.len() <= 4096, "{}", cut.len());
         assert!(cut.ends_with(CUT));
+        // Nor an escape: every one before the mark is whole.
+        let kept = cut.strip_suffix(CUT).unwrap();
+        assert_eq!(kept, "\\u{1b}".repeat(kept.len() / 6), "{kept}");
         assert_eq!(printable_within("short", 4096), "short");
         // A cut never splits a character.
         let wide = printable_within(&"é".repeat(100), 51);
