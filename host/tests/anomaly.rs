@@ -527,4 +527,17 @@ fn a_state_budget_the_memory_limit_cannot_hold_is_warned_of() {
         "{warned:?}"
     );
     assert!(warnings(64, defaults).is_empty());
+    // A null, which templates takes for its default (JSON has one, TOML not).
+    let out = Command::new(binary())
+        .args(["run", "--memory-limit-mib", "16", "--filter"])
+        .arg(r#"templates={"max_state_mib":null}"#)
+        .arg("/dev/null")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("max_state_mib = 16 (the filter's default) is not below"),
+        "{stderr}"
+    );
 }

@@ -58,12 +58,13 @@ impl Conversion {
 }
 
 /// Logstash's warning for a value `convert_datatype` cannot convert, which
-/// keeps its text and gets a tag.
+/// is left as it is and gets a tag; in its words first.
 fn uncoercible(field: &str, value: &str) {
     host::log(
         Level::Warn,
         &format!(
-            "convert_datatype: `{field}` holds {}, which cannot be converted; it keeps its text",
+            "Dissector datatype conversion, value cannot be coerced: `{field}` holds {}; it is \
+             left as it is",
             host::shortened(value, 255)
         ),
     );
@@ -137,13 +138,17 @@ pub fn convert_field(event: &mut Event, conversion: &Conversion) -> Result<(), S
     let field = conversion.field.as_str();
     let text = match event.get(field) {
         None | Some(Value::Null) => {
-            uncoercible(field, "null");
+            uncoercible(field, "nothing (null, or no such field)");
             event.add_tag(&conversion.failure_tag(true));
             return Ok(());
         }
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
-        Some(_) => String::new(),
+        Some(other) => {
+            uncoercible(field, &other.to_string());
+            event.add_tag(&conversion.failure_tag(false));
+            return Ok(());
+        }
     };
     let Some(number) = conversion.datatype.convert(&text) else {
         uncoercible(field, &text);

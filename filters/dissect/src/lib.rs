@@ -177,7 +177,10 @@ impl Filter for Dissect {
                     None => {
                         host::log(
                             Level::Warn,
-                            &format!("mapping `{source}`: the event has no `{source}`"),
+                            &format!(
+                                "Dissector mapping, key not found in event: the event has no \
+                                 `{source}`"
+                            ),
                         );
                         continue;
                     }

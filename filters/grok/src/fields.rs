@@ -265,6 +265,16 @@ impl Shape {
             scratch.filled[node] = true;
         }
         let leaf = &mut scratch.leaves[target.leaf];
+        if !target.overwrite
+            && matches!(leaf, Leaf::One(Stored::Str(..)))
+            && let Some(why) = event_rules::nesting_refusal(target.field.as_str(), 1)
+        {
+            // A second capture would make the field a list, a level deeper
+            // than the event may nest there: the field's match fails, as it
+            // does where Logstash's event raises.
+            scratch.raised = Some(event_rules::refused_set(&target.field, why));
+            return;
+        }
         *leaf = match std::mem::take(leaf) {
             _ if target.overwrite => Leaf::One(stored),
             Leaf::Empty | Leaf::One(Stored::Nil) => Leaf::One(stored),

@@ -114,7 +114,7 @@ impl Filter for Json {
                 host::log(
                     Level::Warn,
                     &format!(
-                        "json: `{}` holds {}, which is no JSON text to parse",
+                        "Error parsing json: `{}` holds {}, which is no JSON text",
                         self.config.source,
                         kind_of(event.get(&self.config.source))
                     ),
@@ -234,7 +234,7 @@ impl Json {
                     host::log(
                         Level::Warn,
                         &format!(
-                            "json: the text of `{}` {why}: {}",
+                            "Error parsing json: the text of `{}` {why}: {}",
                             self.config.source,
                             host::shortened(&self.text, 255)
                         ),
@@ -299,8 +299,9 @@ impl Json {
                 host::log(
                     Level::Warn,
                     &format!(
-                        "json: the document in `{}` is {}, not an object: only an object \
-                         can be set at the event's root; give a target to keep it",
+                        "Parsed JSON object/hash requires a target configuration option: the \
+                         document in `{}` is {}, not an object, which alone can be set at the \
+                         event's root",
                         self.config.source,
                         kind_of(Some(&parsed))
                     ),
@@ -412,10 +413,10 @@ fn set_timestamp(event: &mut Event, time: Value) {
     host::log(
         Level::Warn,
         &format!(
-            "json: the document's @timestamp {} is no time Logstash reads; @timestamp is set \
-             to now, and the value kept in `{}`",
-            host::shortened(&time.to_string(), 255),
-            timestamp::FAILURE_FIELD
+            "Unrecognized @timestamp value, setting current time to @timestamp, original in \
+             `{}` field: {}",
+            timestamp::FAILURE_FIELD,
+            host::shortened(&time.to_string(), 255)
         ),
     );
     event.insert("@timestamp", timestamp::now());

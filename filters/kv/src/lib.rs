@@ -371,7 +371,8 @@ impl Kv {
             if raw_value.len() > config.max_value_bytes {
                 parse.fail(|| {
                     format!(
-                        "the value of `{key}` is {} bytes, over max_value_bytes ({}): left out",
+                        "the value of `{}` is {} bytes, over max_value_bytes ({}): left out",
+                        host::shortened(&format!("{}{key}", context.prefix), 255),
                         raw_value.len(),
                         config.max_value_bytes
                     )

@@ -431,7 +431,7 @@ fn convert(
         // event refuses there.
         return match conversion {
             Conversion::Boolean => {
-                unknown_boolean(field, "its timestamp");
+                unknown_boolean(field, &excerpt(current));
                 Ok(())
             }
             _ => Err(format!(

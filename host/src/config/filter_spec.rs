@@ -329,8 +329,9 @@ fn warn_of_state_budget(builtin: &str, spec: &FilterSpec, memory_limit_bytes: us
         return;
     };
     let (mib, whose) = match config.get("max_state_mib") {
-        None => (default, " (the filter's default)"),
-        // Anything else the filter refuses, saying why.
+        // templates takes a null for its default too.
+        None | Some(serde_json::Value::Null) => (default, " (the filter's default)"),
+        // Anything else that is no count the filter refuses, saying why.
         Some(given) => match given.as_u64() {
             Some(mib) => (mib, ""),
             None => return,

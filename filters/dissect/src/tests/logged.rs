@@ -23,7 +23,7 @@ fn what_logstash_warns_of_is_logged_with_the_reason() {
     let cases = [
         (
             json!({"x": 1}),
-            "mapping `message`: the event has no `message`",
+            "Dissector mapping, key not found in event: the event has no `message`",
             false,
         ),
         (
@@ -47,7 +47,26 @@ fn what_logstash_warns_of_is_logged_with_the_reason() {
     assert_eq!(out["tags"], json!(["_dataconversionuncoercible_a_int"]));
     assert_eq!(
         lines,
-        ["convert_datatype: `a` holds x, which cannot be converted; it keeps its text"]
+        [
+            "Dissector datatype conversion, value cannot be coerced: `a` holds x; it is left as it is"
+        ]
+    );
+    // A value of another kind is shown as JSON, a missing one said so.
+    let config = json!({"convert_datatype": {"c": "int", "d": "float"}});
+    let (out, lines) = logged(config, json!({"c": [1, 2]}));
+    assert_eq!(
+        out["tags"],
+        json!([
+            "_dataconversionuncoercible_c_int",
+            "_dataconversionnullvalue_d_float"
+        ])
+    );
+    assert_eq!(
+        lines,
+        [
+            "Dissector datatype conversion, value cannot be coerced: `c` holds [1,2]; it is left as it is",
+            "Dissector datatype conversion, value cannot be coerced: `d` holds nothing (null, or no such field); it is left as it is",
+        ]
     );
 }
 

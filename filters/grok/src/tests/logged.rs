@@ -66,3 +66,34 @@ fn lines_that_do_not_match_log_nothing() {
     assert_eq!(out["tags"], json!(["_grokparsefailure"]));
     assert!(logged.is_empty(), "{logged:?}");
 }
+
+/// A name captured twice makes a list, a level deeper than the name: at
+/// the depth limit that is refused as a set Logstash's event refuses is,
+/// whether the event had the field (and the capture went through the
+/// event) or not (and grok wrote it itself).
+#[test]
+fn a_repeated_capture_at_the_depth_limit_counts_as_no_match() {
+    for (segments, holds) in [(126, true), (127, false)] {
+        let field = "[a]".repeat(segments);
+        let config = json!({"match": {"message": format!("%{{WORD:{field}}} %{{WORD:{field}}}")}});
+        for event in [
+            json!({"message": "x y"}),
+            json!({"message": "x y", "a": {}}),
+        ] {
+            let (out, logged) = run_logged(config.clone(), event.clone());
+            let host = wasmstash_sdk::testing::host_refusal(out.to_string().as_bytes());
+            assert_eq!(host, None, "{segments}: the host takes the result");
+            if holds {
+                assert!(logged.is_empty(), "{segments}: {logged:?}");
+                assert!(out.to_string().contains(r#"["x","y"]"#), "{segments}");
+            } else {
+                assert_eq!(out["tags"], json!(["_grokparsefailure"]), "{event}");
+                assert_eq!(logged.len(), 1, "{logged:?}");
+                assert!(
+                    logged[0].1.contains("would nest the event more than 127"),
+                    "{logged:?}"
+                );
+            }
+        }
+    }
+}

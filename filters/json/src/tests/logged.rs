@@ -18,24 +18,24 @@ fn each_failure_json_rb_warns_of_is_logged() {
         (
             json!({"source": "message"}),
             r#"{"message":"not json"}"#,
-            "json: the text of `message` is no JSON: expected ident at line 1 column 2: not json",
+            "Error parsing json: the text of `message` is no JSON: expected ident at line 1 column 2: not json",
         ),
         (
             json!({"source": "message"}),
             r#"{"message":{"a":1}}"#,
-            "json: `message` holds an object, which is no JSON text to parse",
+            "Error parsing json: `message` holds an object, which is no JSON text",
         ),
         (
             json!({"source": "message", "skip_on_invalid_json": true}),
             r#"{"message":"[1,2]"}"#,
-            "json: the document in `message` is a list, not an object: only an object can be \
-             set at the event's root; give a target to keep it",
+            "Parsed JSON object/hash requires a target configuration option: the document in \
+             `message` is a list, not an object, which alone can be set at the event's root",
         ),
         (
             json!({"source": "message"}),
             r#"{"message":"{\"@timestamp\":\"foobar\"}"}"#,
-            "json: the document's @timestamp \"foobar\" is no time Logstash reads; @timestamp \
-             is set to now, and the value kept in `_@timestamp`",
+            "Unrecognized @timestamp value, setting current time to @timestamp, original in \
+             `_@timestamp` field: \"foobar\"",
         ),
     ];
     for (config, input, expected) in cases {

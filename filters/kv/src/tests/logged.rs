@@ -25,9 +25,9 @@ fn a_limit_that_tags_the_event_says_which() {
             "kv: more than max_keys (2) pairs: the rest are left out",
         ),
         (
-            json!({"max_value_bytes": 3}),
+            json!({"max_value_bytes": 3, "prefix": "p_"}),
             "a=12345 b=2",
-            "kv: the value of `a` is 5 bytes, over max_value_bytes (3): left out",
+            "kv: the value of `p_a` is 5 bytes, over max_value_bytes (3): left out",
         ),
         (
             json!({"recursive": true, "max_depth": 1}),

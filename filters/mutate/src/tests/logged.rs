@@ -182,7 +182,7 @@ fn what_logstash_logs_and_passes_by_is_logged_too() {
         logged,
         [(
             Level::Warn,
-            "convert: `@timestamp` holds its timestamp, which is no boolean Logstash knows; left as it was"
+            r#"convert: `@timestamp` holds "2020-01-01T00:00:00.000Z", which is no boolean Logstash knows; left as it was"#
                 .to_owned()
         )]
     );

@@ -32,6 +32,7 @@ use serde::{Deserialize, de};
 use serde_json::Map;
 
 use crate::field_ref::{FieldPath, Unusable};
+use crate::json_text;
 use crate::logstash::{event_rules, option_types};
 use crate::template::{FieldName, ResolvedField, Template};
 use crate::{Event, Value};
@@ -298,6 +299,17 @@ fn add_value(
         event.set(field, value);
         return Ok(());
     };
+    // The list is deeper than what it replaces: a scalar in a list, an
+    // object's members as `[key, value]` lists in one.
+    let nesting = match &*existing {
+        Value::Array(_) => json_text::nesting(existing).max(1),
+        Value::Object(members) if members.is_empty() => 1,
+        Value::Object(members) => 2 + members.values().map(json_text::nesting).max().unwrap_or(0),
+        _ => 1,
+    };
+    if let Some(why) = event_rules::nesting_refusal(field, nesting) {
+        return Err(why);
+    }
     let mut list = match existing.take() {
         Value::Null => Vec::new(),
         Value::Array(items) => items,

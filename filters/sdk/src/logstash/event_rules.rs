@@ -228,8 +228,16 @@ fn refusal_at(
         return Some(why);
     }
     let value = value.filter(|value| value.is_array() || value.is_object())?;
-    let too_deep = field.segments().count() + json_text::nesting(value) > MAX_NESTING;
-    too_deep.then_some(TOO_DEEP)
+    nesting_refusal(field, json_text::nesting(value))
+}
+
+/// Why a value `nesting` objects and arrays deep cannot be set at `field`,
+/// if it cannot: the event would nest past [`MAX_NESTING`], this SDK's
+/// limit, which [`refusal`] applies to a value it is given. For a set
+/// that makes a value deeper than the one in hand (a field that becomes a
+/// list of what it held and the new value).
+pub fn nesting_refusal(field: &(impl FieldPath + ?Sized), nesting: usize) -> Option<&'static str> {
+    (field.segments().count() + nesting > MAX_NESTING).then_some(TOO_DEEP)
 }
 
 /// What of [`refusal_at`] Logstash's event refuses, and the padding limit.

@@ -464,3 +464,47 @@ fn add_field_sets_a_null_list_member() {
         json!({"a": ["v"], "o": {"k": ["w"]}})
     );
 }
+
+/// `add_field` on a field that is there makes it a list of what it held
+/// and the new value, a level deeper than it was: a string in a list, an
+/// object's members as `[key, value]` lists in one. Where that would nest the event past the depth
+/// limit the set is refused, saying why, as the host would refuse the
+/// result; one level shallower is set.
+#[test]
+fn add_field_refuses_a_list_the_event_cannot_be_deep_enough_for() {
+    let nested = |levels: usize| (0..levels).fold(json!(1), |inner, _| json!([inner]));
+    let cases = [
+        // (the field's value, how deep it already is, whether the list fits)
+        (json!("s"), 126, true),
+        (json!("s"), 127, false),
+        (json!({"k": nested(124)}), 1, true),
+        (json!({"k": nested(125)}), 1, false),
+    ];
+    for (value, segments, fits) in cases {
+        let field: String = "[a]".repeat(segments);
+        let mut event = json!({});
+        let mut at = &mut event;
+        for _ in 0..segments - 1 {
+            at = at.as_object_mut().unwrap().entry("a").or_insert(json!({}));
+        }
+        at["a"] = value.clone();
+        let config = json!({"add_field": {field.clone(): "v"}});
+        let (out, refused) = applied_or_refused(config, event.clone());
+        match fits {
+            true => {
+                assert_eq!(refused, None, "{value} at {segments}");
+                let host = crate::testing::host_refusal(out.to_string().as_bytes());
+                assert_eq!(host, None, "the host takes what was set");
+            }
+            false => {
+                assert_eq!(out, event, "{value} at {segments}");
+                let refused = refused.unwrap_or_default();
+                assert!(
+                    refused.starts_with(&format!("add_field: cannot set `{field}` here: "))
+                        && refused.contains("more than 127 objects and arrays deep"),
+                    "{refused}"
+                );
+            }
+        }
+    }
+}
