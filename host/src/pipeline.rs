@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wasmstash_sdk::{Event, Value, json_text};
+use wasmstash_sdk::{Event, Value};
 
 use crate::engine::{Failure, FilterModule, Stage, StageOutcome};
-use crate::event_check::{CheckedEvent, MAX_DEPTH};
+use crate::event_check::CheckedEvent;
+use crate::legal_tags::{as_text, written, written_keeping_tags};
 use crate::metrics::Metrics;
 
 /// The longest failure reason recorded on an event.
@@ -398,20 +399,7 @@ pub fn tag_and_record(event: &[u8], tag: &str, record: Value) -> CheckedEvent {
         }
         None => parsed.set(FAILURES_FIELD, json!([record.clone()])),
     }
-    if let Ok(checked) = written(&parsed, event.len()) {
-        return checked;
-    }
-    // The event passed the check, and all that changed is the host's tag
-    // and record, the displaced value (as text) and `_tags`, whose items
-    // are the only values that went deeper: only they can fail it.
-    if let Some(Value::Array(items)) = parsed.get_mut(TAGS_KEPT) {
-        for item in items.iter_mut() {
-            if TAGS_KEPT_DEPTH + json_text::nesting(item) >= MAX_DEPTH {
-                *item = as_text(item.take()).into();
-            }
-        }
-    }
-    written(&parsed, event.len()).unwrap_or_else(|_| {
+    written_keeping_tags(&mut parsed, event.len()).unwrap_or_else(|_| {
         // Not known to happen. Still an event with its failure, not a panic:
         // the original text, which a later look can read.
         let mut kept = original_as_text(event);
@@ -421,13 +409,6 @@ pub fn tag_and_record(event: &[u8], tag: &str, record: Value) -> CheckedEvent {
             .unwrap_or_else(|_| CheckedEvent::message(&String::from_utf8_lossy(event)))
     })
 }
-
-/// Where [`Event::add_tag`] keeps a `tags` value that is not a list of
-/// strings, and that list's depth in the event (whose own object is at 1):
-/// an item with `n` containers one inside another reaches depth
-/// `TAGS_KEPT_DEPTH + n`.
-const TAGS_KEPT: &str = "_tags";
-const TAGS_KEPT_DEPTH: usize = 2;
 
 /// An event holding only `event`'s text, under `[wasmstash][original]`.
 fn original_as_text(event: &[u8]) -> Event<'static> {
@@ -463,25 +444,11 @@ fn displace(event: &mut Event, value: Value) {
     }
 }
 
-/// `value` as text: a string as it is, anything else as its JSON.
-fn as_text(value: Value) -> String {
-    match value {
-        Value::String(text) => text,
-        other => other.to_string(),
-    }
-}
-
-/// `event` written and checked.
-fn written(event: &Event, size_hint: usize) -> Result<CheckedEvent, String> {
-    let mut out = Vec::with_capacity(size_hint + 256);
-    event.write_json(&mut out);
-    CheckedEvent::new(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::FailureKind;
+    use crate::event_check::MAX_DEPTH;
 
     fn nested(levels: usize) -> String {
         format!("{}{}", "[".repeat(levels), "]".repeat(levels))
