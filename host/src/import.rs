@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::engine::printable;
 use logstash_conf::{Item, Plugin};
 
 /// The Logstash filters that have a built-in of the same name and options.
@@ -239,6 +240,7 @@ fn entry_of(
             .find(|a| a.name == "patterns_dir")
             .map_or(plugin.line, |a| a.line);
         for (written, absolute) in anchored(dirs, target.working_dir) {
+            let (written, absolute) = (printable(&written), printable(&absolute));
             notes.push(format!(
                 "{source}:{line}: grok's patterns_dir `{written}` is written as `{absolute}`, read \
                  from the current directory (Logstash reads a relative path from its own working \

@@ -219,7 +219,7 @@ fn main() -> ExitCode {
                 })
             }
             Err(error) => {
-                say!("wasmstash: {}: {error}", module.display());
+                say!("wasmstash: {}: {error}", wasmstash::files::shown(&module));
                 Ok(ExitCode::from(2))
             }
         }),

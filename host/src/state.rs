@@ -231,7 +231,7 @@ fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     // Created, never opened: a name known in advance must not lead the
     // write to a file someone put there. What is there is left alone.
     let mut file = private::create_new(&temporary).map_err(|e| {
-        let shown = temporary.display();
+        let shown = crate::files::shown(&temporary);
         std::io::Error::new(
             e.kind(),
             format!("cannot create its temporary {shown}: {e}"),
@@ -255,7 +255,7 @@ fn sync_directory_of(path: &Path) -> std::io::Result<()> {
     match std::fs::File::open(directory).and_then(|d| d.sync_all()) {
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
         synced => synced.map_err(|e| {
-            let shown = directory.display();
+            let shown = crate::files::shown(directory);
             std::io::Error::new(e.kind(), format!("cannot sync the directory {shown}: {e}"))
         }),
     }
@@ -263,7 +263,10 @@ fn sync_directory_of(path: &Path) -> std::io::Result<()> {
 
 /// `error` with the path it happened on, which the OS's message leaves out.
 fn naming(path: &Path, error: std::io::Error) -> std::io::Error {
-    std::io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+    std::io::Error::new(
+        error.kind(),
+        format!("{}: {error}", crate::files::shown(path)),
+    )
 }
 
 /// Why [`persist`] did not save all of a pipeline's state.
@@ -328,7 +331,10 @@ pub fn check_dir(dir: &Path) -> std::io::Result<()> {
     if !existing.is_dir() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::NotADirectory,
-            format!("{} exists and is not a directory", existing.display()),
+            format!(
+                "{} exists and is not a directory",
+                crate::files::shown(existing)
+            ),
         ));
     }
     // A directory still to be made is made this user's alone.
@@ -433,7 +439,7 @@ fn restore_from_files(
     // keep it aside.
     let refused = |filter: &str, why: &str| {
         let kept = match keep_aside(&sources[filter]) {
-            Ok(aside) => format!("kept as {}", aside.display()),
+            Ok(aside) => format!("kept as {}", crate::files::shown(&aside)),
             Err(e) => format!("and could not be kept aside: {e}"),
         };
         tracing::error!(
@@ -472,7 +478,9 @@ fn restore_from_files(
                 &filter,
                 &format!("{e}, the filter's memory limit (engine.memory_limit_mib)"),
             ),
-            Err(e) => tracing::error!(path = %path.display(), "cannot read saved state: {e}"),
+            Err(e) => {
+                tracing::error!(path = %crate::files::shown(path), "cannot read saved state: {e}")
+            }
         }
     }
     if restored == 0 {
@@ -481,7 +489,7 @@ fn restore_from_files(
     tracing::info!(
         pipeline,
         "restored {restored} filter state snapshot(s) from {}",
-        dir.display()
+        crate::files::shown(dir)
     );
     restored
 }

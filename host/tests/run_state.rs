@@ -502,3 +502,36 @@ fn an_empty_snapshot_removes_the_saved_state() {
     run("v2");
     assert_eq!(std::fs::read(&saved).unwrap(), b"v2");
 }
+
+/// A filter's name comes from the config: where a failed save names it,
+/// a newline or an escape sequence in it is escaped, not a line of its
+/// own or an instruction to the terminal.
+#[test]
+fn a_failed_save_names_the_filter_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    unsnapshottable_filter(dir.path());
+    std::fs::write(
+        dir.path().join("w.toml"),
+        "[[pipelines.p.filters]]\nmodule = \"stuck.wat\"\nname = \"s\\u001b[2J\\nFORGED\"\n",
+    )
+    .unwrap();
+    let args = [
+        "run",
+        "-c",
+        "w.toml",
+        "--format",
+        "lines",
+        "--state-dir",
+        "state",
+        "-",
+    ];
+    let out = wasmstash_in(dir.path(), &args, b"a\n");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(r"the snapshot of s\u{1b}[2J\nFORGED failed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert!(!stderr.lines().any(|l| l.starts_with("FORGED")), "{stderr}");
+}

@@ -413,8 +413,8 @@ fn set_timestamp(event: &mut Event, time: Value) {
     host::log(
         Level::Warn,
         &format!(
-            "Unrecognized @timestamp value, setting current time to @timestamp, original in \
-             `{}` field: {}",
+            "Unrecognized @timestamp value, setting current time to @timestamp, original in {} \
+             field: {}",
             timestamp::FAILURE_FIELD,
             host::shortened(&time.to_string(), 255)
         ),

@@ -329,8 +329,11 @@ fn warn_of_state_budget(builtin: &str, spec: &FilterSpec, memory_limit_bytes: us
         return;
     };
     let (mib, whose) = match config.get("max_state_mib") {
-        // templates takes a null for its default too.
-        None | Some(serde_json::Value::Null) => (default, " (the filter's default)"),
+        None => (default, " (the filter's default)"),
+        // templates takes a null for its default too; anomaly refuses it.
+        Some(serde_json::Value::Null) if builtin == "templates" => {
+            (default, " (the filter's default)")
+        }
         // Anything else that is no count the filter refuses, saying why.
         Some(given) => match given.as_u64() {
             Some(mib) => (mib, ""),

@@ -192,8 +192,10 @@ fn matching_files(
     }
     if files.is_empty() {
         tracing::warn!(
-            "patterns_dir `{entry}`: no file in {} matches `{glob}`",
-            path.display()
+            "patterns_dir `{}`: no file in {} matches `{}`",
+            crate::engine::printable(entry),
+            crate::files::shown(path),
+            crate::engine::printable(glob)
         );
     }
     Ok(files)

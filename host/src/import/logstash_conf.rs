@@ -521,6 +521,7 @@ impl Reader<'_> {
             self.arrow()?;
             let value = self.value()?;
             if entries.insert(key.clone(), value).is_some() {
+                let key = crate::engine::printable(&key);
                 return Err(self.error_at(key_at, format!("`{key}` is given twice in this hash")));
             }
         }

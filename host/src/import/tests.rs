@@ -296,6 +296,10 @@ fn syntax_errors_name_the_line_and_column() {
             "l.conf:1:43: `a` is given twice in this hash",
         ),
         (
+            "filter { mutate { add_field => { \"\u{1b}\n\" => 1 \"\u{1b}\n\" => 2 } } }",
+            "l.conf:2:8: `\\u{1b}\\n` is given twice in this hash",
+        ),
+        (
             "filter { kv { a => [1 2] } }",
             "l.conf:1:23: expected `,`, found `2`",
         ),

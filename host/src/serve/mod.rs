@@ -366,7 +366,7 @@ impl std::fmt::Display for ServeError {
             ServeError::StateNotSaved(dir) => write!(
                 f,
                 "stopped, but the filters' state could not be saved to {} (see the errors above)",
-                dir.display()
+                crate::files::shown(dir)
             ),
         }
     }
@@ -443,8 +443,8 @@ pub fn check_settings(config: &Path, server: &ServerSettings) -> Vec<ConfigError
 fn state_dir_error(config: &Path, dir: &Path, error: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!(
         "{}: [server] state_dir {}: {error}",
-        config.display(),
-        dir.display()
+        crate::files::shown(config),
+        crate::files::shown(dir)
     ))
 }
 
@@ -571,7 +571,7 @@ async fn stopped(
         if !state.save(&set, app.server.stage_wait(&set.engine)).await {
             return Err(ServeError::StateNotSaved(state.dir().to_owned()));
         }
-        tracing::info!("saved filter state to {}", state.dir().display());
+        tracing::info!("saved filter state to {}", crate::files::shown(state.dir()));
     }
     Ok(())
 }

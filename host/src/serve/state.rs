@@ -50,7 +50,10 @@ impl StateDir {
         let config = std::path::absolute(config).unwrap_or_else(|_| config.to_owned());
         StateDir {
             dir,
-            holder: format!("`wasmstash serve --config {}`", config.display()),
+            holder: format!(
+                "`wasmstash serve --config {}`",
+                crate::files::shown(&config)
+            ),
             held: Mutex::new(BTreeMap::new()),
             early: Mutex::new(BTreeMap::new()),
             metrics,
@@ -65,7 +68,7 @@ impl StateDir {
                 tracing::error!(
                     pipeline,
                     "saving state to {} failed: {e}",
-                    self.dir.display()
+                    crate::files::shown(&self.dir)
                 );
                 io_reason(e)
             }
@@ -73,7 +76,7 @@ impl StateDir {
                 tracing::warn!(
                     pipeline,
                     "state not saved for {}: still in a call when the save's wait ran out; the saved file stays as it was",
-                    names_at(workers, positions).join(", ")
+                    shown_names(&names_at(workers, positions))
                 );
                 "in_call"
             }
@@ -106,8 +109,10 @@ impl StateDir {
             if stateful.is_empty() {
                 continue;
             }
-            let claimed = state::claim_pipeline(&self.dir, name, &stateful, &self.holder)
-                .map_err(|e| format!("[server] state_dir {}: {e}", self.dir.display()))?;
+            let claimed =
+                state::claim_pipeline(&self.dir, name, &stateful, &self.holder).map_err(|e| {
+                    format!("[server] state_dir {}: {e}", crate::files::shown(&self.dir))
+                })?;
             early.insert(name.clone(), claimed);
         }
         Ok(())
@@ -147,7 +152,7 @@ impl StateDir {
                 Some(lock) => lock.recheck(&self.dir, name, &stateful).map(|()| lock),
                 None => state::claim_pipeline(&self.dir, name, &stateful, &self.holder),
             }
-            .map_err(|e| format!("[server] state_dir {}: {e}", self.dir.display()))?;
+            .map_err(|e| format!("[server] state_dir {}: {e}", crate::files::shown(&self.dir)))?;
             claimed.push((name, workers, lock));
         }
         for (name, workers, lock) in claimed {
@@ -185,7 +190,7 @@ impl StateDir {
                             pipeline = %pipeline,
                             filter = %shown_name(&filter),
                             "the filter refused the state the replaced set handed it and starts afresh; that state was kept as {}",
-                            aside.display()
+                            crate::files::shown(&aside)
                         ),
                         Err(e) => {
                             tracing::error!(
@@ -255,7 +260,7 @@ impl StateDir {
                     tracing::error!(
                         pipeline = %name,
                         "cannot read the saved state of the filters this reload added ({}): {e}",
-                        added.join(", ")
+                        shown_names(&added)
                     );
                 }
             }
@@ -312,7 +317,7 @@ impl StateDir {
                 tracing::info!(
                     pipeline = %name,
                     "no longer served with state: {how} {}, and released",
-                    this.dir.display()
+                    crate::files::shown(&this.dir)
                 );
             }
         })
@@ -346,7 +351,7 @@ impl StateDir {
                     Ok(count) => tracing::debug!(
                         pipeline = %name,
                         "saved {count} state snapshot(s) to {}",
-                        this.dir.display()
+                        crate::files::shown(&this.dir)
                     ),
                     Err(not_saved) => {
                         this.not_saved(name, workers, &not_saved);
@@ -379,6 +384,13 @@ fn names_at(workers: &super::PipelineWorkers, positions: &[usize]) -> Vec<String
     (positions.iter())
         .map(|&position| workers.modules()[position].name().to_owned())
         .collect()
+}
+
+/// The names as the log shows them, joined.
+fn shown_names(names: &[String]) -> String {
+    (names.iter().map(|name| shown_name(name)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn stateful(set: &PipelineSet) -> impl Iterator<Item = (&String, &super::PipelineWorkers)> + Clone {
@@ -557,7 +569,7 @@ fn start_from_saved(
     tracing::warn!(
         pipeline,
         "reload: filter(s) {} of the replaced set {why}; they {from}",
-        filters.join(", ")
+        shown_names(&filters)
     );
 }
 

@@ -65,7 +65,7 @@ pub fn claim_pipeline(
                 format!(
                     "the state of pipeline `{pipeline}` is in use by another {other} (it holds {}); \
                      wait for it to end, or give each its own state directory",
-                    lock_path.display()
+                    crate::files::shown(&lock_path)
                 ),
             ),
             LockRefused::Failed(e) => e,
@@ -129,7 +129,7 @@ fn remove_temporaries(pipeline: &str, pipeline_dir: &Path) {
             tracing::warn!(
                 pipeline,
                 "cannot look for temporaries left by an earlier save in {}: {e}",
-                pipeline_dir.display()
+                crate::files::shown(pipeline_dir)
             );
             return;
         }
@@ -144,10 +144,13 @@ fn remove_temporaries(pipeline: &str, pipeline_dir: &Path) {
         // Not followed: the entry itself is what is looked at and removed.
         let regular = std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_file());
         match regular.then(|| std::fs::remove_file(&path)) {
-            Some(Ok(())) => removed.push(path.display().to_string()),
+            Some(Ok(())) => removed.push(crate::files::shown(&path)),
             Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Some(Err(e)) => left.push(format!("{} ({e})", path.display())),
-            None => left.push(format!("{} (not a regular file)", path.display())),
+            Some(Err(e)) => left.push(format!("{} ({e})", crate::files::shown(&path))),
+            None => left.push(format!(
+                "{} (not a regular file)",
+                crate::files::shown(&path)
+            )),
         }
     }
     removed.sort();
@@ -223,9 +226,9 @@ impl StateLock {
         let gone = format!(
             "the state directory {} was removed or replaced while this process owned the state \
              of pipeline `{}` (its lock file {} is no longer the one this process locked)",
-            self.pipeline_dir.display(),
+            crate::files::shown(&self.pipeline_dir),
             self.pipeline,
-            lock_path.display()
+            crate::files::shown(&lock_path)
         );
         let why = match there {
             Some(_) => self.owned_since(&lock_path),
@@ -241,7 +244,7 @@ impl StateLock {
                     tracing::warn!(
                         pipeline = %self.pipeline,
                         "{gone}: took the lock again on a new {}; this save writes the pipeline's state there again, and another process is refused as before",
-                        lock_path.display()
+                        crate::files::shown(&lock_path)
                     );
                     return Ok(());
                 }
@@ -317,7 +320,7 @@ impl StateLock {
         let mut removed = Vec::new();
         source.stale.retain(|old| match std::fs::remove_file(old) {
             Ok(()) => {
-                removed.push(old.display().to_string());
+                removed.push(crate::files::shown(old));
                 false
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
@@ -325,8 +328,8 @@ impl StateLock {
                 tracing::warn!(
                     filter,
                     "cannot remove the old state file {}, which {} replaces: {e}",
-                    old.display(),
-                    saved.display()
+                    crate::files::shown(old),
+                    crate::files::shown(saved)
                 );
                 true
             }
@@ -335,7 +338,7 @@ impl StateLock {
             tracing::info!(
                 filter,
                 "state saved as {}; removed the old-layout file(s) it replaces: {}",
-                saved.display(),
+                crate::files::shown(saved),
                 removed.join(", ")
             );
         }
@@ -348,7 +351,7 @@ impl StateLock {
 pub(super) fn log_found(pipeline: &str, plan: &Plan) {
     let list = |paths: &[PathBuf]| {
         (paths.iter())
-            .map(|p| p.display().to_string())
+            .map(|p| crate::files::shown(p))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -360,24 +363,24 @@ pub(super) fn log_found(pipeline: &str, plan: &Plan) {
                     pipeline,
                     filter = %filter,
                     "reading the state of `{filter}` from {}, a file of the old layout (named for its position); it is saved as {} from now on, and the old file removed then",
-                    read.display(),
-                    source.own.display()
+                    crate::files::shown(read),
+                    crate::files::shown(&source.own)
                 );
             }
             Some(read) if *read != source.own => tracing::warn!(
                 pipeline,
                 filter = %filter,
                 "`{filter}` has several state files of the old layout (named for a position): reading {}, {}, not {}; all are removed once its state is saved as {}",
-                read.display(),
+                crate::files::shown(read),
                 source.chosen,
                 list(&source.passed_over),
-                source.own.display()
+                crate::files::shown(&source.own)
             ),
             _ if !source.stale.is_empty() => tracing::info!(
                 pipeline,
                 filter = %filter,
                 "the state of `{filter}` is in {}: its old-layout file(s) {} are removed at its next save",
-                source.own.display(),
+                crate::files::shown(&source.own),
                 list(&source.stale)
             ),
             _ => {}

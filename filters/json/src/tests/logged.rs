@@ -35,7 +35,7 @@ fn each_failure_json_rb_warns_of_is_logged() {
             json!({"source": "message"}),
             r#"{"message":"{\"@timestamp\":\"foobar\"}"}"#,
             "Unrecognized @timestamp value, setting current time to @timestamp, original in \
-             `_@timestamp` field: \"foobar\"",
+             _@timestamp field: \"foobar\"",
         ),
     ];
     for (config, input, expected) in cases {
