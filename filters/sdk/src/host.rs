@@ -135,4 +135,11 @@ pub mod native_log {
     pub fn take() -> Vec<(Level, String)> {
         LINES.with(|lines| lines.take().into())
     }
+
+    /// What `run` returns, and the lines it logged on this thread.
+    pub fn during<R>(run: impl FnOnce() -> R) -> (R, Vec<(Level, String)>) {
+        take();
+        let result = run();
+        (result, take())
+    }
 }

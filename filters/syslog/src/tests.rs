@@ -455,12 +455,10 @@ fn mangled_lines_never_panic() {
 #[test]
 fn a_field_in_the_way_is_warned_of_and_a_bad_line_is_not() {
     use wasmstash_sdk::host::{Level, native_log};
-    native_log::take();
     let text = r#"{"message":"<34>Oct 11 22:14:15 mymachine su: hi","host":"10.0.0.1"}"#;
     let mut event = Event::parse(text.as_bytes()).unwrap();
-    filter(json!({})).process(&mut event);
+    let (_, logged) = native_log::during(|| filter(json!({})).process(&mut event));
     assert!(event.to_json().contains("_syslogparsefailure"));
-    let logged = native_log::take();
     assert_eq!(logged.len(), 1, "{logged:?}");
     assert_eq!(logged[0].0, Level::Warn);
     assert!(
@@ -469,8 +467,7 @@ fn a_field_in_the_way_is_warned_of_and_a_bad_line_is_not() {
             .starts_with("cannot set `[host][hostname]`: the event's `host` is a string"),
         "{logged:?}"
     );
-    run(json!({}), "no syslog here");
-    let logged = native_log::take();
+    let (_, logged) = native_log::during(|| run(json!({}), "no syslog here"));
     assert!(
         logged.iter().all(|(level, _)| *level == Level::Debug),
         "{logged:?}"

@@ -7,9 +7,7 @@ use super::*;
 use wasmstash_sdk::host::{Level, native_log};
 
 fn logged(config: Value, event: Value) -> (Value, Vec<String>) {
-    native_log::take();
-    let out = dissect(config, event);
-    let lines = native_log::take();
+    let (out, lines) = native_log::during(|| dissect(config, event));
     assert!(
         lines.iter().all(|(level, _)| *level == Level::Warn),
         "{lines:?}"

@@ -7,9 +7,7 @@ use super::*;
 use wasmstash_sdk::host::{Level, native_log};
 
 fn run_logged(config: Value, event: Value) -> (Value, Vec<(Level, String)>) {
-    native_log::take();
-    let out = run(config, event);
-    (out, native_log::take())
+    native_log::during(|| run(config, event))
 }
 
 #[test]

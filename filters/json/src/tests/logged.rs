@@ -7,9 +7,7 @@ use super::*;
 use wasmstash_sdk::host::{Level, native_log};
 
 fn run_logged(config: Value, input: &str) -> (String, Vec<(Level, String)>) {
-    native_log::take();
-    let out = run(config, input);
-    (out, native_log::take())
+    native_log::during(|| run(config, input))
 }
 
 #[test]

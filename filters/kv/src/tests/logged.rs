@@ -6,9 +6,7 @@ use super::*;
 use wasmstash_sdk::host::{Level, native_log};
 
 fn logged(config: Value, event: Value) -> (Value, Vec<String>) {
-    native_log::take();
-    let out = kv(config, event);
-    let lines = native_log::take();
+    let (out, lines) = native_log::during(|| kv(config, event));
     assert!(
         lines.iter().all(|(level, _)| *level == Level::Warn),
         "{lines:?}"
