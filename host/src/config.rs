@@ -110,14 +110,14 @@ impl Config {
         match crate::files::read_capped_text(path, MAX_CONFIG_BYTES, "config") {
             Ok(text) => Config::parse_all(&text, path),
             Err(e) => {
-                let message = format!("{}: cannot read config: {e}", path.display());
+                let message = format!("{}: cannot read config: {e}", crate::files::shown(path));
                 Loaded::unread(ConfigError(message))
             }
         }
     }
 
     fn parse_all(text: &str, path: &Path) -> Loaded {
-        let file = path.display();
+        let file = crate::files::shown(path);
         let tables = match read_tables(text) {
             Ok(tables) => tables,
             Err(message) => return Loaded::unread(ConfigError(format!("{file}: {message}"))),
@@ -238,7 +238,7 @@ impl Config {
         if !self.pipelines.contains_key(pipeline) {
             return Err(ConfigError(format!(
                 "{}: no pipeline `{}` (pipelines: {})",
-                self.path.display(),
+                crate::files::shown(&self.path),
                 printable(pipeline),
                 self.pipeline_names()
             )));
@@ -277,7 +277,7 @@ impl Config {
     fn in_pipeline(&self, pipeline: &str, msg: impl std::fmt::Display) -> ConfigError {
         ConfigError(format!(
             "{}: pipeline `{}`, {msg}",
-            self.path.display(),
+            crate::files::shown(&self.path),
             printable(pipeline)
         ))
     }

@@ -13,7 +13,9 @@
 //! it, and one that adds a tag finds a list to add it to.
 //!
 //! A value already at the nesting limit is one level too deep once it is a
-//! member of `_tags`: it is kept there as its JSON text instead.
+//! member of `_tags`: it is kept there as its JSON text instead. A `_tags`
+//! the event already has keeps its values, the moved one after them, where
+//! Logstash's event would set `_tags` anew: nothing is lost.
 
 use wasmstash_sdk::{Event, Value, json_text};
 
@@ -37,7 +39,15 @@ pub fn as_logstash_makes_it(event: CheckedEvent) -> CheckedEvent {
     };
     // Adding no tag moves the value, as adding one would.
     parsed.append_tags(std::iter::empty());
-    written_keeping_tags(&mut parsed, event.text().len()).unwrap_or(event)
+    let Ok(made) = written_keeping_tags(&mut parsed, event.text().len()) else {
+        return event;
+    };
+    // Without room to spare: the sidecar charges a waiting event the
+    // bytes of its text (`serve::budget`), so a buffer larger than the text
+    // would hold memory the budget does not see.
+    let mut text = made.into_text();
+    text.shrink_to_fit();
+    CheckedEvent::new(text).unwrap_or(event)
 }
 
 /// Whether the event's top-level `tags` is neither a string, null nor a
@@ -140,7 +150,9 @@ mod tests {
 
     fn made(text: &str) -> String {
         let event = CheckedEvent::new(text.as_bytes().to_vec()).expect("a valid event");
-        String::from_utf8(as_logstash_makes_it(event).into_text()).unwrap()
+        let made = as_logstash_makes_it(event).into_text();
+        assert_eq!(made.capacity(), made.len(), "no room to spare");
+        String::from_utf8(made).unwrap()
     }
 
     #[test]

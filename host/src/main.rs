@@ -191,11 +191,14 @@ fn main() -> ExitCode {
             }
             Ok(match problems.len() {
                 0 => {
-                    writeln!(out, "{}: OK", path.display())?;
+                    writeln!(out, "{}: OK", wasmstash::files::shown(&path))?;
                     ExitCode::SUCCESS
                 }
                 n => {
-                    say!("wasmstash: {}: {n} problem(s)", path.display());
+                    say!(
+                        "wasmstash: {}: {n} problem(s)",
+                        wasmstash::files::shown(&path)
+                    );
                     ExitCode::from(2)
                 }
             })

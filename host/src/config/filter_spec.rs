@@ -285,7 +285,7 @@ fn load_filter(
                 _ => "",
             };
             let path = match &spec.source {
-                FilterSource::File(path) => path.display().to_string(),
+                FilterSource::File(path) => crate::files::shown(path),
                 FilterSource::Builtin(name) => name.clone(),
             };
             context(LoadError::module(format!(
@@ -455,7 +455,7 @@ fn default_name(source: &FilterSource) -> Result<String, String> {
             .ok_or_else(|| {
                 format!(
                     "`{}` names no module file: a module is a .wasm or .wat file",
-                    path.display()
+                    crate::files::shown(path)
                 )
             }),
     }

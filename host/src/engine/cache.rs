@@ -108,7 +108,7 @@ impl ModuleCache {
             }
             Ok(None) => {}
             Err(e) => {
-                tracing::warn!(path = %path().display(), "ignoring unusable cached module: {e}")
+                tracing::warn!(path = %crate::files::shown(&path()), "ignoring unusable cached module: {e}")
             }
         }
         let module = build()?;
@@ -121,7 +121,7 @@ impl ModuleCache {
         match store(dir, &name, &module, self.max_bytes) {
             Ok(()) => prune(dir, &name, self.max_bytes),
             Err(e) => {
-                tracing::warn!(path = %path().display(), "could not cache compiled module: {e}")
+                tracing::warn!(path = %crate::files::shown(&path()), "could not cache compiled module: {e}")
             }
         }
         Ok(Compiled {
@@ -292,7 +292,7 @@ fn open_dir(path: &std::path::Path) -> Option<Dir> {
         Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => e.to_string(),
         Err(e) => format!("cannot create or open the directory: {e}"),
     };
-    tracing::warn!(dir = %path.display(), "not caching compiled modules: {refusal}");
+    tracing::warn!(dir = %crate::files::shown(path), "not caching compiled modules: {refusal}");
     None
 }
 

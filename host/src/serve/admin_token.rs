@@ -46,8 +46,8 @@ pub(super) fn admin_token(
         (None, Some(file)) => {
             let source = format!(
                 "{}: [server] admin_token_file {}",
-                config.display(),
-                file.display()
+                crate::files::shown(config),
+                crate::files::shown(file)
             );
             let token = crate::files::read_capped_text(file, MAX_TOKEN_FILE_BYTES, "token file")
                 .map_err(|e| ConfigError(format!("{source}: {e}")))?;

@@ -48,7 +48,7 @@ pub(super) fn of_files_others_may_change(files: &[PathBuf]) {
             tracing::warn!(
                 "{}: another user can change this file ({why}); they could run filters of their \
                  choosing on every event (chown it, chmod go-w)",
-                file.display()
+                crate::files::shown(file)
             );
         }
     }

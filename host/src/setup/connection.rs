@@ -52,11 +52,11 @@ const MAX_CA_FILE_BYTES: u64 = 4 << 20;
 pub fn read_ca(path: Option<&Path>) -> Result<Option<Vec<u8>>, SetupError> {
     let Some(path) = path else { return Ok(None) };
     let pem = crate::files::read_capped(path, MAX_CA_FILE_BYTES, "CA file")
-        .map_err(|e| SetupError(format!("--ca-cert {}: {e}", path.display())))?;
+        .map_err(|e| SetupError(format!("--ca-cert {}: {e}", crate::files::shown(path))))?;
     if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
         return Err(SetupError(format!(
             "--ca-cert {}: no PEM certificate in the file (expected -----BEGIN CERTIFICATE-----)",
-            path.display()
+            crate::files::shown(path)
         )));
     }
     Ok(Some(pem))
