@@ -361,3 +361,30 @@ fn a_body_budget_too_small_for_the_largest_body_is_said() {
         text(&check.stderr)
     );
 }
+
+/// Paths given on the command line or in a config reach messages escaped:
+/// a config's own path in `check`'s verdict, a `--filter` path, and the
+/// cache directory in its warning.
+#[test]
+fn paths_in_messages_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = "x\u{1b}[2J\nFORGED";
+    let cache = "[engine]\ncache_dir = \"/proc/no\\u001b[2J\\nFORGED\"\n\
+                 [[pipelines.p.filters]]\nfilter = \"json\"\n";
+    std::fs::write(dir.path().join("cache.toml"), cache).unwrap();
+    let runs: [&[&str]; 3] = [
+        &["check", &format!("{hostile}.toml")],
+        &["run", "--filter", &format!("{hostile}/.."), "/dev/null"],
+        &["check", "cache.toml"],
+    ];
+    for args in runs {
+        let out = wasmstash_in(dir.path(), args, b"");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(r"\u{1b}[2J\nFORGED"), "{args:?}: {stderr}");
+        assert!(!stderr.contains('\u{1b}'), "{args:?}: {stderr:?}");
+        assert!(
+            !stderr.lines().any(|l| l.starts_with("FORGED")),
+            "{args:?}: {stderr}"
+        );
+    }
+}

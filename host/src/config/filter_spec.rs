@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{ConfigError, pattern_files};
 use crate::builtins;
-use crate::engine::{Engine, EngineSettings, FilterModule, LoadError};
+use crate::engine::{Engine, EngineSettings, FilterModule, LoadError, printable};
 
 #[derive(Deserialize)]
 #[serde(
@@ -151,6 +151,7 @@ impl FilterSpec {
         {
             // `m.wasm=` from an empty `$(cat config.json)`, or `m.wasm=null`:
             // a config that is not an object, not a file named `m.wasm=`.
+            let (spec, target, config) = (printable(spec), printable(target), printable(config));
             return Err(ConfigError(format!(
                 "{option} {spec}: the config after `=` must be a JSON object, like {target}={{\"key\":1}}, not `{config}`"
             )));
@@ -167,7 +168,9 @@ impl FilterSpec {
         option: &str,
     ) -> Result<FilterSpec, ConfigError> {
         let target = target.trim();
-        check_config_object(config, &format!("{option} {target}: config")).map_err(ConfigError)?;
+        // How errors show the target: a path may hold anything.
+        let shown = printable(target);
+        check_config_object(config, &format!("{option} {shown}: config")).map_err(ConfigError)?;
         let source = FilterSpec::source(target).ok_or_else(|| {
             // `json=[1]`: not split, as no JSON object follows the `=`.
             let config_hint = if target.contains('=') {
@@ -176,12 +179,12 @@ impl FilterSpec {
                 ""
             };
             ConfigError(format!(
-                "{option} {target}: no built-in filter of that name (built-ins: {}); a module file must end in .wasm or .wat{config_hint}",
+                "{option} {shown}: no built-in filter of that name (built-ins: {}); a module file must end in .wasm or .wat{config_hint}",
                 builtins::names()
             ))
         })?;
         let name =
-            default_name(&source).map_err(|e| ConfigError(format!("{option} {target}: {e}")))?;
+            default_name(&source).map_err(|e| ConfigError(format!("{option} {shown}: {e}")))?;
         Ok(FilterSpec {
             name,
             source,
