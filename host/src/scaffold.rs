@@ -107,7 +107,8 @@ fn check_crate_name(name: &str) -> Result<(), String> {
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if name.is_empty() || !plain {
         return Err(format!(
-            "`{name}` is not a crate name: use letters, digits, `-` and `_`"
+            "`{}` is not a crate name: use letters, digits, `-` and `_`",
+            crate::engine::printable(name)
         ));
     }
     if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {

@@ -362,9 +362,9 @@ fn a_body_budget_too_small_for_the_largest_body_is_said() {
     );
 }
 
-/// Paths given on the command line or in a config reach messages escaped:
-/// a config's own path in `check`'s verdict, a `--filter` path, and the
-/// cache directory in its warning.
+/// Paths and names given on the command line or in a config reach
+/// messages escaped: a config's own path in `check`'s verdict, a
+/// `--filter` path, the cache directory in its warning, `new`'s name.
 #[test]
 fn paths_in_messages_are_escaped() {
     let dir = tempfile::tempdir().unwrap();
@@ -372,10 +372,11 @@ fn paths_in_messages_are_escaped() {
     let cache = "[engine]\ncache_dir = \"/proc/no\\u001b[2J\\nFORGED\"\n\
                  [[pipelines.p.filters]]\nfilter = \"json\"\n";
     std::fs::write(dir.path().join("cache.toml"), cache).unwrap();
-    let runs: [&[&str]; 3] = [
+    let runs: [&[&str]; 4] = [
         &["check", &format!("{hostile}.toml")],
         &["run", "--filter", &format!("{hostile}/.."), "/dev/null"],
         &["check", "cache.toml"],
+        &["new", hostile],
     ];
     for args in runs {
         let out = wasmstash_in(dir.path(), args, b"");
