@@ -37,7 +37,7 @@ use std::borrow::Cow;
 use serde_json::Map;
 use wasmstash_sdk::field_ref::{self, FieldPath, FieldRef, Unusable};
 use wasmstash_sdk::logstash::common::{CommonOptions, WithCommon};
-use wasmstash_sdk::logstash::event_rules::{refusal, refused_set, text_refusal};
+use wasmstash_sdk::logstash::event_rules::{refusal, refused_set};
 use wasmstash_sdk::logstash::text_case;
 use wasmstash_sdk::prelude::*;
 use wasmstash_sdk::template::{FieldName, Template};
@@ -369,12 +369,8 @@ fn set_text(
     field: &FieldRef,
     template: &Template,
 ) -> Result<(), String> {
-    if let Some(why) = text_refusal(event, field) {
-        return Err(refused(option, field.as_str(), why));
-    }
-    let value = template.render(event).into_owned();
-    event.set(field, value);
-    Ok(())
+    let text = Value::String(template.render(event).into_owned());
+    set_checked(event, option, field, text)
 }
 
 /// `value` set at `field` by `option`, unless Logstash's event refuses it.

@@ -300,14 +300,16 @@ fn add_value(
         return Ok(());
     };
     // The list is deeper than what it replaces: a scalar in a list, an
-    // object's members as `[key, value]` lists in one.
+    // object's members as `[key, value]` lists in one. A list the text is
+    // appended to stays as deep as the event already holds it.
     let nesting = match &*existing {
-        Value::Array(_) => json_text::nesting(existing).max(1),
-        Value::Object(members) if members.is_empty() => 1,
-        Value::Object(members) => 2 + members.values().map(json_text::nesting).max().unwrap_or(0),
-        _ => 1,
+        Value::Array(_) => None,
+        Value::Object(members) if !members.is_empty() => {
+            Some(2 + members.values().map(json_text::nesting).max().unwrap_or(0))
+        }
+        _ => Some(1),
     };
-    if let Some(why) = event_rules::nesting_refusal(field, nesting) {
+    if let Some(why) = nesting.and_then(|nesting| event_rules::nesting_refusal(field, nesting)) {
         return Err(why);
     }
     let mut list = match existing.take() {

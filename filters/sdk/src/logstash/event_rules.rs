@@ -141,15 +141,6 @@ fn obstacle<'e>(event: &'e Event, field: &(impl FieldPath + ?Sized)) -> Option<B
     None
 }
 
-/// Why Logstash's event would refuse to set a string at `field`, if it
-/// would: a path it raises on ([`raises_on_set`]), `@timestamp` (a
-/// timestamp object, set only as one) or anything under it, anything under
-/// `tags`, or `@metadata` itself (an object only). A string is a legal
-/// `tags`. The reason reads as [`refusal`]'s does.
-pub fn text_refusal(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<&'static str> {
-    refusal_at(event, field, None)
-}
-
 /// Why Logstash's event would refuse to set `value` at `field`, if it
 /// would: a path it raises on, as [`raises_on_set`] says;
 /// `@timestamp` or anything under it (there the event takes only its
@@ -160,13 +151,20 @@ pub fn text_refusal(event: &Event, field: &(impl FieldPath + ?Sized)) -> Option<
 /// object (`setField` casts it to a map). Also this SDK's own limits, which
 /// Logstash does not have: padding a list with more than
 /// [`MAX_LIST_PADDING`] nulls, and nesting the event more than
-/// [`MAX_NESTING`] deep. The reason reads after "cannot set `field`: ".
+/// [`MAX_NESTING`] deep (a string never does: a field reference is at
+/// most that deep). The reason reads after "cannot set `field`: ".
 pub fn refusal(
     event: &Event,
     field: &(impl FieldPath + ?Sized),
     value: &Value,
 ) -> Option<&'static str> {
-    refusal_at(event, field, Some(value))
+    if let Some(why) = logstash_refusal(event, field, value) {
+        return Some(why);
+    }
+    if !(value.is_array() || value.is_object()) {
+        return None;
+    }
+    nesting_refusal(field, json_text::nesting(value))
 }
 
 /// A refusal ([`refusal`] and the rest) in words: "Logstash's event
@@ -189,7 +187,7 @@ pub fn timestamp_refusal(event: &Event, field: &(impl FieldPath + ?Sized)) -> Op
     if segments.next() == Some("@timestamp") && segments.next().is_none() {
         return None;
     }
-    refusal_at(event, field, Some(&Value::from(0)))
+    refusal(event, field, &Value::from(0))
 }
 
 /// Whether Logstash's event refuses some values at `field`, so that a set
@@ -202,7 +200,7 @@ pub fn constrains(event: &Event, field: &str) -> bool {
         return matches!(field, "tags" | "@metadata" | "@timestamp");
     }
     // Asked with `false`, which none of the constrained fields takes.
-    refusal_at(event, field, Some(&Value::Bool(false))).is_some()
+    refusal(event, field, &Value::Bool(false)).is_some()
 }
 
 /// Whether `value` is one Logstash's event takes as `tags`: its
@@ -215,22 +213,6 @@ fn is_legal_tags(value: &Value) -> bool {
     }
 }
 
-/// [`refusal`] of `value`, or of a string when `value` is `None`; past
-/// Logstash's own refusals, a value that would nest the event deeper than
-/// [`MAX_NESTING`] (a string never does: a field reference is at most that
-/// deep), which the host would refuse in the filter's result.
-fn refusal_at(
-    event: &Event,
-    field: &(impl FieldPath + ?Sized),
-    value: Option<&Value>,
-) -> Option<&'static str> {
-    if let Some(why) = logstash_refusal(event, field, value) {
-        return Some(why);
-    }
-    let value = value.filter(|value| value.is_array() || value.is_object())?;
-    nesting_refusal(field, json_text::nesting(value))
-}
-
 /// Why a value `nesting` objects and arrays deep cannot be set at `field`,
 /// if it cannot: the event would nest past [`MAX_NESTING`], this SDK's
 /// limit, which [`refusal`] applies to a value it is given. For a set
@@ -240,11 +222,11 @@ pub fn nesting_refusal(field: &(impl FieldPath + ?Sized), nesting: usize) -> Opt
     (field.segments().count() + nesting > MAX_NESTING).then_some(TOO_DEEP)
 }
 
-/// What of [`refusal_at`] Logstash's event refuses, and the padding limit.
+/// What of [`refusal`] Logstash's event refuses, and the padding limit.
 fn logstash_refusal(
     event: &Event,
     field: &(impl FieldPath + ?Sized),
-    value: Option<&Value>,
+    value: &Value,
 ) -> Option<&'static str> {
     let mut segments = field.segments();
     let first = segments.next();
@@ -252,10 +234,11 @@ fn logstash_refusal(
     match first {
         Some("@timestamp") => Some("`@timestamp` takes only a timestamp, and nothing under it"),
         Some("tags") if nested => Some("nothing can be set under `tags`"),
-        Some("tags") => (!value.is_none_or(is_legal_tags))
-            .then_some("`tags` takes only a string or a list of strings"),
+        Some("tags") => {
+            (!is_legal_tags(value)).then_some("`tags` takes only a string or a list of strings")
+        }
         Some("@metadata") if !nested => {
-            (!value.is_some_and(Value::is_object)).then_some("`@metadata` takes only an object")
+            (!value.is_object()).then_some("`@metadata` takes only an object")
         }
         _ => match obstacle(event, field)?.kind {
             Obstacle::Scalar => Some(THROUGH_A_SCALAR),
@@ -418,17 +401,17 @@ mod tests {
             "the event's `l` is a list of 2: member 100000 would pad it with more than 65536 nulls"
         );
         assert_eq!(why("[a][c][d]"), None);
-        assert!(text_refusal(&event, "@timestamp").is_some());
-        assert!(text_refusal(&event, "@metadata").is_some());
-        assert!(text_refusal(&event, "[@metadata][x]").is_none());
+        assert!(refusal(&event, "@timestamp", &json!("x")).is_some());
+        assert!(refusal(&event, "@metadata", &json!("x")).is_some());
+        assert!(refusal(&event, "[@metadata][x]", &json!("x")).is_none());
         assert_eq!(
             refusal(&event, "[@metadata]", &json!([1])),
             Some("`@metadata` takes only an object")
         );
         assert_eq!(refusal(&event, "@metadata", &json!({"k": 1})), None);
-        assert!(text_refusal(&event, "[tags][0]").is_some());
-        assert!(text_refusal(&event, "tags").is_none());
-        assert!(text_refusal(&event, "[host][name]").is_some());
+        assert!(refusal(&event, "[tags][0]", &json!("x")).is_some());
+        assert!(refusal(&event, "tags", &json!("x")).is_none());
+        assert!(refusal(&event, "[host][name]", &json!("x")).is_some());
     }
 
     /// Event.java's `setField`: `tags` takes a string, null or a list of
