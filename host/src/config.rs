@@ -367,6 +367,7 @@ use engine::{engine_settings, max_filter_instances};
 pub(crate) use filter_spec::distinct_names;
 pub use filter_spec::{
     FilterLoadError, FilterSource, FilterSpec, check_config_object, load_filters, shown_name,
+    shown_names,
 };
 use filter_spec::{load_each, specs_of};
 use server::server_settings;

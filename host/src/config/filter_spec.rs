@@ -471,6 +471,13 @@ pub fn shown_name(name: &str) -> String {
     crate::engine::printable(name)
 }
 
+/// Filters' names as printed ([`shown_name`]), joined.
+pub fn shown_names(names: &[String]) -> String {
+    (names.iter().map(|name| shown_name(name)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Gives each filter of a pipeline a name of its own: an empty one is
 /// refused, and a name an earlier filter has gets `#` and the filter's
 /// position (a second `mutate` at position 3 is `mutate#3`), so that

@@ -21,7 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::config::{
     Config, ConfigError, DEFAULT_MAX_FILTER_INSTANCES, FilterSpec, MAX_CALL_TIMEOUT_MS,
     MAX_EVENT_MIB, MAX_MEMORY_LIMIT_MIB, Workers, check_instances, distinct_names, load_filters,
-    shown_name,
+    shown_names,
 };
 use crate::engine::{Engine, EngineSettings};
 use crate::files::{regular_file_id, shown};
@@ -260,9 +260,7 @@ fn save_state(
         Err(state::NotSaved::Io(e)) => e.to_string(),
         Err(state::NotSaved::Snapshots(failed)) => format!(
             "the snapshot of {} failed (see the error above), so the state saved there is from before this run",
-            (failed.iter().map(|name| shown_name(name)))
-                .collect::<Vec<_>>()
-                .join(", ")
+            shown_names(&failed)
         ),
     };
     Err(RunError::Io(format!(

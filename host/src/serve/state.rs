@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{App, PipelineSet};
-use crate::config::{self, Config, shown_name};
+use crate::config::{self, Config, shown_name, shown_names};
 use crate::locked;
 use crate::metrics::Metrics;
 use crate::state::{self, StateLock};
@@ -384,13 +384,6 @@ fn names_at(workers: &super::PipelineWorkers, positions: &[usize]) -> Vec<String
     (positions.iter())
         .map(|&position| workers.modules()[position].name().to_owned())
         .collect()
-}
-
-/// The names as the log shows them, joined.
-fn shown_names(names: &[String]) -> String {
-    (names.iter().map(|name| shown_name(name)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn stateful(set: &PipelineSet) -> impl Iterator<Item = (&String, &super::PipelineWorkers)> + Clone {
