@@ -115,7 +115,7 @@ pub fn take(pipeline: &str, stages: &SharedStages, deadline: Option<Instant>) ->
             }),
             Err(failure) => {
                 tracing::error!(
-                    filter = %shown_name(&filter),
+                    filter = filter.as_str(),
                     "snapshot failed, state not kept: {}",
                     failure.reason
                 );
@@ -142,7 +142,7 @@ pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> 
         let Some(mut stage) = stage else {
             let shown = shown_name(&snapshot.filter);
             tracing::warn!(
-                filter = %shown,
+                filter = snapshot.filter.as_str(),
                 "the reloaded pipeline `{pipeline}` has no stateful filter named `{shown}`, so its state is not carried over: state follows a filter's name, and a filter renamed or removed starts afresh",
             );
             given.unmatched.push(snapshot);
@@ -154,7 +154,7 @@ pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> 
         }
         // A copy: a refused snapshot is handed back whole, to be kept.
         if let Err(e) = stage.restore(snapshot.state.clone()) {
-            tracing::error!(filter = %shown_name(&snapshot.filter), "restoring state failed: {e}");
+            tracing::error!(filter = snapshot.filter.as_str(), "restoring state failed: {e}");
             given.refused.push(snapshot);
         }
     }
@@ -443,7 +443,7 @@ fn restore_from_files(
             Err(e) => format!("and could not be kept aside: {e}"),
         };
         tracing::error!(
-            filter = %shown_name(filter),
+            filter,
             "the filter refused its saved state ({why}); it starts afresh, and the saved state was {kept}"
         );
     };
@@ -479,7 +479,7 @@ fn restore_from_files(
                 &format!("{e}, the filter's memory limit (engine.memory_limit_mib)"),
             ),
             Err(e) => {
-                tracing::error!(path = %crate::files::shown(path), "cannot read saved state: {e}")
+                tracing::error!(path = ?path, "cannot read saved state: {e}")
             }
         }
     }

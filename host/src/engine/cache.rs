@@ -108,7 +108,7 @@ impl ModuleCache {
             }
             Ok(None) => {}
             Err(e) => {
-                tracing::warn!(path = %crate::files::shown(&path()), "ignoring unusable cached module: {e}")
+                tracing::warn!(path = ?path(), "ignoring unusable cached module: {e}")
             }
         }
         let module = build()?;
@@ -121,7 +121,7 @@ impl ModuleCache {
         match store(dir, &name, &module, self.max_bytes) {
             Ok(()) => prune(dir, &name, self.max_bytes),
             Err(e) => {
-                tracing::warn!(path = %crate::files::shown(&path()), "could not cache compiled module: {e}")
+                tracing::warn!(path = ?path(), "could not cache compiled module: {e}")
             }
         }
         Ok(Compiled {
@@ -292,7 +292,7 @@ fn open_dir(path: &std::path::Path) -> Option<Dir> {
         Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => e.to_string(),
         Err(e) => format!("cannot create or open the directory: {e}"),
     };
-    tracing::warn!(dir = %crate::files::shown(path), "not caching compiled modules: {refusal}");
+    tracing::warn!(dir = ?path, "not caching compiled modules: {refusal}");
     None
 }
 
@@ -301,7 +301,7 @@ fn open_dir(path: &std::path::Path) -> Option<Dir> {
 /// so no second open by name is needed.
 fn mark_used(file: &std::fs::File, name: &str) {
     if let Err(e) = file.set_modified(std::time::SystemTime::now()) {
-        tracing::debug!(entry = %name, "could not mark cached module as used: {e}");
+        tracing::debug!(entry = ?name, "could not mark cached module as used: {e}");
     }
 }
 
@@ -332,9 +332,9 @@ fn prune(dir: &Dir, kept: &str, max_bytes: u64) {
         match dir.remove(&name) {
             Ok(()) => {
                 total -= len;
-                tracing::debug!(entry = %name, "evicted a cached module");
+                tracing::debug!(entry = ?name, "evicted a cached module");
             }
-            Err(e) => tracing::debug!(entry = %name, "could not evict: {e}"),
+            Err(e) => tracing::debug!(entry = ?name, "could not evict: {e}"),
         }
     }
 }

@@ -53,8 +53,9 @@ impl StoreState {
         log_gate: Arc<LogGate>,
     ) -> StoreState {
         StoreState {
-            // Only the log shows it: escaped as every name from a config is.
-            filter: super::printable(filter).into(),
+            // Only the log shows it, as a field whose value the log's
+            // formatter quotes and escapes (a `&str` is shown as `Debug`).
+            filter: filter.into(),
             limits: InstanceLimits::new(settings.memory_limit_bytes),
             last_error_log: None,
             counters: BTreeMap::new(),
@@ -102,10 +103,10 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Linker<StoreState> {
                 }
                 let filter = state.filter.clone();
                 match level {
-                    1 => tracing::error!(target: "filter", filter = %filter, "{text}"),
-                    2 => tracing::warn!(target: "filter", filter = %filter, "{text}"),
-                    3 => tracing::info!(target: "filter", filter = %filter, "{text}"),
-                    _ => tracing::debug!(target: "filter", filter = %filter, "{text}"),
+                    1 => tracing::error!(target: "filter", filter = &*filter, "{text}"),
+                    2 => tracing::warn!(target: "filter", filter = &*filter, "{text}"),
+                    3 => tracing::info!(target: "filter", filter = &*filter, "{text}"),
+                    _ => tracing::debug!(target: "filter", filter = &*filter, "{text}"),
                 }
                 Ok(())
             },
@@ -141,7 +142,7 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Linker<StoreState> {
                         *count = count.saturating_add(delta);
                     } else if !std::mem::replace(&mut state.counters_full, true) {
                         tracing::warn!(
-                            target: "filter", filter = %state.filter,
+                            target: "filter", filter = &*state.filter,
                             "metric `{name}` not counted: a call counts at most {MAX_COUNTER_NAMES} names"
                         );
                     }

@@ -53,7 +53,7 @@ struct Window {
 impl LogGate {
     pub fn new(filter: &str, lines: &'static str) -> LogGate {
         LogGate {
-            filter: super::printable(filter),
+            filter: filter.to_owned(),
             loaded_in: tracing::Span::current(),
             lines,
             window: Mutex::new(Window {
@@ -90,7 +90,7 @@ impl LogGate {
         if held_back > 0 {
             let _in_pipeline = self.loaded_in.enter();
             tracing::warn!(
-                target: "filter", filter = %self.filter,
+                target: "filter", filter = self.filter.as_str(),
                 "{held_back} more {} not shown: a filter may have {LINES_PER_WINDOW} \
                  such lines per {} s in the host's log",
                 self.lines,

@@ -188,14 +188,14 @@ impl StateDir {
                     match state::keep_refused(&this.dir, &pipeline, snapshot, lock) {
                         Ok(aside) => tracing::error!(
                             pipeline = %pipeline,
-                            filter = %shown_name(&filter),
+                            filter = filter.as_str(),
                             "the filter refused the state the replaced set handed it and starts afresh; that state was kept as {}",
                             crate::files::shown(&aside)
                         ),
                         Err(e) => {
                             tracing::error!(
                                 pipeline = %pipeline,
-                                filter = %shown_name(&filter),
+                                filter = filter.as_str(),
                                 "the filter refused the state the replaced set handed it, and that state could not be kept: {e}"
                             );
                             this.count_failed(&pipeline, io_reason(&e));

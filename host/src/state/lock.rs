@@ -355,13 +355,13 @@ pub(super) fn log_found(pipeline: &str, plan: &Plan) {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    for (filter, source) in &plan.sources {
-        let filter = crate::config::shown_name(filter);
+    for (name, source) in &plan.sources {
+        let filter = crate::config::shown_name(name);
         match &source.read {
             Some(read) if *read != source.own && source.passed_over.is_empty() => {
                 tracing::info!(
                     pipeline,
-                    filter = %filter,
+                    filter = name.as_str(),
                     "reading the state of `{filter}` from {}, a file of the old layout (named for its position); it is saved as {} from now on, and the old file removed then",
                     crate::files::shown(read),
                     crate::files::shown(&source.own)
@@ -369,7 +369,7 @@ pub(super) fn log_found(pipeline: &str, plan: &Plan) {
             }
             Some(read) if *read != source.own => tracing::warn!(
                 pipeline,
-                filter = %filter,
+                filter = name.as_str(),
                 "`{filter}` has several state files of the old layout (named for a position): reading {}, {}, not {}; all are removed once its state is saved as {}",
                 crate::files::shown(read),
                 source.chosen,
@@ -378,7 +378,7 @@ pub(super) fn log_found(pipeline: &str, plan: &Plan) {
             ),
             _ if !source.stale.is_empty() => tracing::info!(
                 pipeline,
-                filter = %filter,
+                filter = name.as_str(),
                 "the state of `{filter}` is in {}: its old-layout file(s) {} are removed at its next save",
                 crate::files::shown(&source.own),
                 list(&source.stale)
