@@ -187,7 +187,12 @@ impl Date {
                 }
             }
             Err(reason) => {
-                host::log(Level::Debug, &reason);
+                // Logstash's words, with the field: a pipeline may date
+                // several fields, and the reason alone names no field.
+                host::log(
+                    Level::Debug,
+                    &format!("Failed parsing date from field `{}`: {reason}", self.source),
+                );
                 host::count("date_parse_failures", 1);
                 event.add_tags(&self.tag_on_failure);
                 Verdict::Keep

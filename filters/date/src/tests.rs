@@ -78,6 +78,24 @@ fn failures_are_tagged_and_the_event_kept() {
     assert_eq!(run(config, r#"{"other":1}"#), r#"{"other":1}"#);
 }
 
+/// A failure is logged at debug, naming the field as Logstash's "Failed
+/// parsing date from field" does, with the last format's reason.
+#[test]
+fn a_failure_is_logged_with_its_field_and_reason() {
+    use wasmstash_sdk::host::{Level, native_log};
+    let config = json!({"match": ["[http][date]", "UNIX", "yyyy-MM-dd"]});
+    let (out, lines) = native_log::during(|| run(config, r#"{"http":{"date":"2015-13-01"}}"#));
+    assert!(out.contains("_dateparsefailure"), "{out}");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let (level, line) = &lines[0];
+    assert_eq!(*level, Level::Debug);
+    assert!(
+        line.starts_with("Failed parsing date from field `[http][date]`: yyyy-MM-dd: "),
+        "{line}"
+    );
+    assert!(line.contains("2015-13-01"), "{line}");
+}
+
 #[test]
 fn numbers_arrays_targets_and_per_event_zones() {
     // Milliseconds are past the seconds UNIX reads, so UNIX_MS gets them.
