@@ -154,7 +154,10 @@ pub fn give(pipeline: &str, stages: &SharedStages, snapshots: Vec<Snapshot>) -> 
         }
         // A copy: a refused snapshot is handed back whole, to be kept.
         if let Err(e) = stage.restore(snapshot.state.clone()) {
-            tracing::error!(filter = snapshot.filter.as_str(), "restoring state failed: {e}");
+            tracing::error!(
+                filter = snapshot.filter.as_str(),
+                "restoring state failed: {e}"
+            );
             given.refused.push(snapshot);
         }
     }

@@ -378,8 +378,8 @@ fn a_filter_name_is_escaped_in_its_log_lines() {
     assert_eq!(said.len(), 200, "{stderr}");
     assert!(said.iter().all(|l| l.contains(field)), "{stderr}");
     assert!(
-        (stderr.lines()).any(|l| l.contains(field)
-            && l.contains("50 more log lines of this filter not shown")),
+        (stderr.lines())
+            .any(|l| l.contains(field) && l.contains("50 more log lines of this filter not shown")),
         "{stderr}"
     );
 }
