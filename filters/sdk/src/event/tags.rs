@@ -40,8 +40,24 @@ impl Event<'_> {
     /// Adds each of `tags` that is not already there, in order: a filter's
     /// `tag_on_failure`, as Logstash's plugins tag a failed event.
     pub fn add_tags(&mut self, tags: &[impl AsRef<str>]) {
-        for tag in tags {
-            self.add_tag(tag.as_ref());
+        let Some((first, rest)) = tags.split_first() else {
+            return;
+        };
+        // The first settles the shape (a lone string, or a value Logstash
+        // would not hold, becomes a list); the rest are looked up in a set,
+        // so a long list costs time in proportion to its length, not its
+        // square.
+        self.add_tag(first.as_ref());
+        if rest.is_empty() {
+            return;
+        }
+        let mut present: std::collections::HashSet<&str> = self.each_tag().collect();
+        let new: Vec<String> = (rest.iter().map(AsRef::as_ref))
+            .filter(|tag| present.insert(tag))
+            .map(str::to_owned)
+            .collect();
+        if !new.is_empty() {
+            self.append_tags(new);
         }
     }
 

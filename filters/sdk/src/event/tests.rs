@@ -272,6 +272,36 @@ fn tags_behave_like_logstash() {
     }
 }
 
+/// `add_tags` gives what `add_tag` one at a time gives, for every shape
+/// `tags` can have, a list that repeats itself, and one that names the
+/// tag the shape's repair adds.
+#[test]
+fn add_tags_is_add_tag_in_turn() {
+    let lists: [&[&str]; 5] = [
+        &["a"],
+        &["a", "b", "a", "c"],
+        &["one", "b", "b"],
+        &["_tagsparsefailure", "x", "_tagsparsefailure"],
+        &["x", "_tagsparsefailure", "one"],
+    ];
+    for tags in [
+        "",
+        r#""tags":"one","#,
+        r#""tags":["b","one"],"#,
+        r#""tags":{"a":1},"#,
+        r#""tags":null,"#,
+    ] {
+        let input = format!(r#"{{{tags}"m":1}}"#);
+        for list in lists {
+            let mut batch = Event::parse(input.as_bytes()).unwrap();
+            batch.add_tags(list);
+            let mut in_turn = Event::parse(input.as_bytes()).unwrap();
+            list.iter().for_each(|tag| in_turn.add_tag(tag));
+            assert_eq!(batch.to_json(), in_turn.to_json(), "{input} {list:?}");
+        }
+    }
+}
+
 /// Logstash's `remove_tag` sets `Array(tags)` less the tag: a lone string
 /// is a list afterwards, whether or not it was the tag removed; a missing
 /// or null `tags` stays as it was.
