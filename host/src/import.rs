@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::engine::printable;
-use logstash_conf::{Item, Plugin};
+use logstash_conf::{Item, Plugin, Section};
 
 /// The Logstash filters that have a built-in of the same name and options.
 const MOVABLE: &[&str] = &["date", "dissect", "grok", "json", "kv", "mutate"];
@@ -67,10 +67,13 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
     let (pipeline, url) = (target.pipeline, target.url);
     let sections = logstash_conf::parse(text)
         .map_err(|e| format!("{source}:{}:{}: {}", e.line, e.column, e.message))?;
+    // Logstash runs a config's filter sections as one chain, in order, so
+    // a run goes on from one section into the next.
     let mut found = Found::default();
     for section in sections.iter().filter(|s| s.kind == "filter") {
         found.runs_in(&section.items);
     }
+    found.close();
     if found.runs.is_empty() {
         return Err(format!(
             "{source}: it has no filter to import (those with a built-in: {})",
@@ -91,7 +94,7 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
     let toml = write_toml(source, &found.runs, &names, target, &mut notes)?;
     let config = crate::config::Config::parse(&toml, Path::new("(imported)"))
         .map_err(|e| format!("the imported config is refused: {e}"))?;
-    let logstash = rewrite(text, &found.runs, &names, url);
+    let logstash = rewrite(text, &sections, &found.runs, &names, url);
     let moved: usize = found.runs.iter().map(Vec::len).sum();
     let mut summary = format!(
         "{moved} {} from {source} into {}",
@@ -133,6 +136,8 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
 struct Found<'a> {
     /// Unbroken runs of movable filters, each a pipeline.
     runs: Vec<Vec<&'a Plugin>>,
+    /// The run being read, which the next movable filter joins.
+    open: Vec<&'a Plugin>,
     /// What stays in Logstash, as `line: what`.
     stays: Vec<String>,
     /// What stops the import, as `line: why`.
@@ -141,32 +146,34 @@ struct Found<'a> {
 
 impl<'a> Found<'a> {
     fn runs_in(&mut self, items: &'a [Item]) {
-        let mut run: Vec<&'a Plugin> = Vec::new();
         for item in items {
             match item {
                 Item::Plugin(plugin) if MOVABLE.contains(&plugin.name.as_str()) => {
                     self.problems.extend(substituted(plugin));
-                    run.push(plugin);
-                    continue;
+                    self.open.push(plugin);
                 }
-                Item::Plugin(plugin) => self.stays.push(format!(
-                    "{}: `{}`, which has no built-in",
-                    plugin.line, plugin.name
-                )),
+                Item::Plugin(plugin) => {
+                    self.stays.push(format!(
+                        "{}: `{}`, which has no built-in",
+                        plugin.line, plugin.name
+                    ));
+                    self.close();
+                }
+                // A branch's filters run only on some events: a run inside
+                // it is its own, and ends with it.
                 Item::Branch { line, items } => {
                     self.stays.push(format!("{line}: a conditional"));
-                    self.close(&mut run);
+                    self.close();
                     self.runs_in(items);
+                    self.close();
                 }
             }
-            self.close(&mut run);
         }
-        self.close(&mut run);
     }
 
-    fn close(&mut self, run: &mut Vec<&'a Plugin>) {
-        if !run.is_empty() {
-            self.runs.push(std::mem::take(run));
+    fn close(&mut self) {
+        if !self.open.is_empty() {
+            self.runs.push(std::mem::take(&mut self.open));
         }
     }
 }
@@ -388,17 +395,13 @@ fn write_toml(
     // together are the config, as TOML's `[[...]]` tables add up.
     let mut body = String::new();
     for (run, name) in runs.iter().zip(names) {
-        for (i, plugin) in run.iter().enumerate() {
+        for plugin in run {
             let entry = entry_of(plugin, source, target, notes)?;
-            // The comments before a filter go with it, but for the run's
-            // first, whose own stay in logstash.conf (the `wasm` call
-            // replaces the run from that filter on).
-            let before = if i == 0 {
-                &[][..]
-            } else {
-                &plugin.comments_before[..]
-            };
-            for comment in before.iter().chain(&plugin.comments) {
+            // The comments before a filter go with it. Those before a
+            // run's first filter (or a section's first, in a run that
+            // goes on into another) stay in logstash.conf as well, where
+            // the `wasm` call comes after them.
+            for comment in plugin.comments_before.iter().chain(&plugin.comments) {
                 let comment = comment.trim_end();
                 // TOML refuses control characters in a comment.
                 body.extend(comment.chars().filter(|c| *c == '\t' || !c.is_control()));
@@ -433,17 +436,40 @@ fn wasm_call(url: &str, pipeline: &str) -> String {
 }
 
 /// `text` with each run's span, from its first filter to its last,
-/// replaced by a call to its pipeline; everything else as written.
-fn rewrite(text: &str, runs: &[Vec<&Plugin>], names: &[String], url: &str) -> String {
+/// replaced by a call to its pipeline; everything else as written. A run
+/// that goes on into a later filter section is replaced there by a
+/// comment, section by section, so that what lies between the sections
+/// (an `output`, say) stays.
+fn rewrite(
+    text: &str,
+    sections: &[Section],
+    runs: &[Vec<&Plugin>],
+    names: &[String],
+    url: &str,
+) -> String {
+    let section_of =
+        |plugin: &Plugin| sections.partition_point(|s| s.span.end <= plugin.span.start);
+    let mut spans: Vec<(usize, usize, String)> = Vec::new();
+    for (run, name) in runs.iter().zip(names) {
+        let pieces = run.chunk_by(|a, b| section_of(a) == section_of(b));
+        for (i, piece) in pieces.enumerate() {
+            let replacement = match i {
+                0 => wasm_call(url, name),
+                _ => format!("# moved into the sidecar's pipeline `{name}`, called above"),
+            };
+            spans.push((
+                piece[0].span.start,
+                piece[piece.len() - 1].span.end,
+                replacement,
+            ));
+        }
+    }
+    spans.sort_by_key(|&(start, ..)| start);
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
-    let mut spans: Vec<(usize, usize, &String)> = (runs.iter().zip(names))
-        .map(|(run, name)| (run[0].span.start, run[run.len() - 1].span.end, name))
-        .collect();
-    spans.sort_by_key(|&(start, ..)| start);
-    for (start, end, name) in spans {
+    for (start, end, replacement) in spans {
         out.push_str(&text[at..start]);
-        out.push_str(&wasm_call(url, name));
+        out.push_str(&replacement);
         at = end;
     }
     out.push_str(&text[at..]);

@@ -47,6 +47,8 @@ pub struct Section {
     /// `input`, `filter` or `output`.
     pub kind: String,
     pub items: Vec<Item>,
+    /// Where it is in the text, from its kind to its closing `}`.
+    pub span: Range<usize>,
 }
 
 /// A place in the text and what is wrong there, as `line:column: ...`.
@@ -72,6 +74,7 @@ pub fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
     let mut sections = Vec::new();
     reader.skip_blank();
     while reader.at < text.len() {
+        let start = reader.at;
         let kind = reader.name()?;
         if !matches!(kind.as_str(), "input" | "filter" | "output") {
             return Err(reader.error_back(
@@ -81,7 +84,11 @@ pub fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
         }
         reader.expect(b'{')?;
         let items = reader.items()?;
-        sections.push(Section { kind, items });
+        sections.push(Section {
+            kind,
+            items,
+            span: start..reader.at,
+        });
         reader.skip_blank();
     }
     Ok(sections)

@@ -172,14 +172,33 @@ fn conditionals_and_other_plugins_stay_and_split_the_runs() {
     );
 }
 
+/// Logstash runs every filter section of a config as one chain, in order,
+/// whatever sections lie between them; so does the pipeline, and the
+/// rewritten logstash.conf keeps those sections.
 #[test]
-fn every_filter_section_counts_in_order() {
-    let conf = "filter { kv { } }\noutput { stdout {} }\nfilter { dissect { mapping => { \"message\" => \"%{a} %{b}\" } } }";
-    let imported = imported(conf);
-    let got = pipelines(&imported.toml);
-    assert_eq!(got.len(), 2);
-    assert_eq!(got[0].1[0], ("kv".to_string(), serde_json::json!({})));
-    assert_eq!(got[1].1[0].0, "dissect");
+fn filter_sections_make_one_chain_in_order() {
+    let conf = "filter { kv { } }\noutput { stdout {} }\nfilter {\n  # split it\n  \
+                dissect { mapping => { \"message\" => \"%{a} %{b}\" } }\n}";
+    let joined = imported(conf);
+    let got = pipelines(&joined.toml);
+    assert_eq!(got.len(), 1, "{}", joined.toml);
+    let names: Vec<&str> = got[0].1.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["kv", "dissect"]);
+    assert_eq!(got[0].1[0].1, serde_json::json!({}));
+    assert_eq!(
+        joined.logstash,
+        format!(
+            "filter {{ {} }}\noutput {{ stdout {{}} }}\nfilter {{\n  # split it\n  \
+             # moved into the sidecar's pipeline `main`, called above\n}}",
+            wasm_call(URL, "main")
+        )
+    );
+    let dissect = "# split it\n[[pipelines.main.filters]]\nfilter = \"dissect\"";
+    assert!(joined.toml.contains(dissect), "{}", joined.toml);
+    // A conditional between sections still ends the run.
+    let conf = "filter { kv { } }\nfilter { if [a] { json { } } }\nfilter { kv { } }";
+    let toml = imported(conf).toml;
+    assert_eq!(pipelines(&toml).len(), 3, "{toml}");
 }
 
 /// Logstash's compiler merges an option given twice (Elastic's syslog
@@ -486,8 +505,13 @@ fn comments_move_with_their_filters() {
     let date =
         "# The request time becomes @timestamp.\n[[pipelines.main.filters]]\nfilter = \"date\"";
     assert!(imported.toml.contains(date), "{}", imported.toml);
-    // The run's first filter's leading comment stays in logstash.conf.
-    assert!(!imported.toml.contains("# Apache lines"));
+    // The run's first filter's leading comment goes with it, and stays in
+    // logstash.conf too, where the `wasm` call comes after it.
+    assert!(
+        imported.toml.contains("# Apache lines\n# the access log\n"),
+        "{}",
+        imported.toml
+    );
     assert!(imported.logstash.contains("# Apache lines"));
     assert_eq!(pipelines(&imported.toml)[0].1.len(), 2);
 }
