@@ -188,13 +188,19 @@ impl Config {
         }
         let config = match (engine, max_instances, server_read) {
             (Some(engine), Some(max_instances), true) => {
-                let filters = pipelines.values().map(Vec::len).sum();
+                // The filters of a pipeline left incomplete count too:
+                // `check` loads them as well, and once the entry it lacks
+                // is fixed, `serve` would make them all.
+                let filters = (pipelines.values().map(Vec::len))
+                    .chain(incomplete.iter().map(|(_, taken)| taken.len()))
+                    .sum();
+                let counted = pipelines.len() + incomplete.len();
                 let workers = Workers {
                     count: server.workers,
                     set_by: "server.workers",
                 };
                 // Refused before any is made: `check` would otherwise make them all.
-                match check_instances(filters, pipelines.len(), workers, max_instances) {
+                match check_instances(filters, counted, workers, max_instances) {
                     Ok(()) => Some(Config {
                         path: path.to_path_buf(),
                         engine,

@@ -574,6 +574,31 @@ fn a_table_of_the_wrong_type_is_named_in_config_terms() {
     }
 }
 
+/// A pipeline left incomplete by one malformed entry still counts its
+/// other filters: `check` loads them too, and without the count a config
+/// of thousands of filters and one bad entry got past the limit and had
+/// them all loaded.
+#[test]
+fn an_incomplete_pipelines_filters_count_against_the_limit() {
+    let mut text = String::from("[engine]\nmax_filter_instances = 4\n[server]\nworkers = 2\n");
+    text.push_str(&"[[pipelines.a.filters]]\nfilter = \"mutate\"\n".repeat(3));
+    text.push_str("[[pipelines.a.filters]]\nx = 1\n");
+    let loaded = Config::parse_all(&text, Path::new("w.toml"));
+    let problems: Vec<&str> = loaded.problems.iter().map(|p| p.0.as_str()).collect();
+    assert!(loaded.config.is_none(), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.contains("unknown field `x`")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains(
+            "3 filter(s) in 1 pipeline(s), each run by 2 worker(s) (server.workers), \
+             make 6 filter instances, more than 4"
+        )),
+        "{problems:?}"
+    );
+}
+
 #[test]
 fn filter_instances_are_counted_over_every_pipeline_times_the_workers() {
     let config = |most: u64| {
