@@ -323,3 +323,39 @@ fn a_cache_dir_that_is_a_file_is_said_to_be_no_directory() {
         "{stderr}"
     );
 }
+
+/// Filters of one module in one engine share its compiled code while one
+/// of them holds it: with no disk cache, the second load compiles nothing,
+/// and each filter keeps its own name and config. Once none holds it, the
+/// next load compiles again; another engine never shares.
+#[test]
+fn filters_of_one_module_share_its_compiled_code_while_held() {
+    let no_disk = || {
+        Engine::new(EngineSettings {
+            memory_limit_bytes: 16 << 20,
+            cache_dir: None,
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let engine = no_disk();
+    let wasm = built_module("hello");
+    let first = FilterModule::load(&engine, "a", &wasm, b"{}").unwrap();
+    assert!(!first.from_cache());
+    let second = FilterModule::load(&engine, "b", &wasm, b"{}").unwrap();
+    assert!(second.from_cache(), "held by `a`, so shared");
+    assert_eq!((first.name(), second.name()), ("a", "b"));
+    let out = as_json(pipeline(second.clone()).process(message_events(&["hi"])));
+    assert_eq!(out[0]["greeting"], "hello");
+    assert!(
+        !FilterModule::load(&no_disk(), "c", &wasm, b"{}")
+            .unwrap()
+            .from_cache()
+    );
+    drop((first, second));
+    let again = FilterModule::load(&engine, "d", &wasm, b"{}").unwrap();
+    assert!(
+        !again.from_cache(),
+        "no filter held it, so it was compiled again"
+    );
+}

@@ -29,6 +29,7 @@ mod outcome;
 mod printable;
 pub(crate) use printable::{name as printable_name, printable};
 mod shape;
+mod shared_modules;
 mod stage;
 mod tripwire;
 
@@ -134,6 +135,7 @@ struct EngineInner {
     cache: cache::ModuleCache,
     watchdog: Option<tripwire::Watchdog>,
     compilations: compile::Compilations,
+    shared_modules: shared_modules::SharedModules,
 }
 
 impl Engine {
@@ -148,6 +150,7 @@ impl Engine {
                 cache,
                 watchdog,
                 compilations: compile::Compilations::default(),
+                shared_modules: shared_modules::SharedModules::default(),
             }),
         })
     }
@@ -163,8 +166,18 @@ impl Engine {
     /// Compiles a module (binary, whose SHA-256 is `sha256`), with the
     /// tripwire when deadlines are on, or loads it from the cache; refuses
     /// it if that takes longer than `compile_timeout`.
-    pub(crate) fn compile(&self, wasm: &[u8], sha256: &str) -> Result<cache::Compiled, LoadError> {
-        compile::compile(&self.inner, wasm, sha256)
+    /// A module another filter of this engine holds is shared, not
+    /// compiled or read again (`shared_modules`).
+    pub(crate) fn compile(
+        &self,
+        wasm: &[u8],
+        sha256: &str,
+    ) -> Result<shared_modules::Held, LoadError> {
+        if let Some(held) = self.inner.shared_modules.find(sha256) {
+            return Ok(held);
+        }
+        let compiled = compile::compile(&self.inner, wasm, sha256)?;
+        Ok(self.inner.shared_modules.hold(sha256, compiled))
     }
 
     /// Keeps the call deadline; `None` when deadlines are off.

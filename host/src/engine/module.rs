@@ -103,6 +103,8 @@ struct ModuleInner {
     config_json: Vec<u8>,
     sha256: String,
     from_cache: bool,
+    /// Keeps `module` shared with the engine's other filters of it.
+    _holder: Arc<super::shared_modules::Holder>,
     stateful: bool,
     /// Exports `wasmstash_process_keyed`, so takes batches that say where
     /// each event's top-level keys are.
@@ -170,6 +172,7 @@ impl FilterModule {
                 config_json: config_json.to_vec(),
                 sha256,
                 from_cache: compiled.from_cache,
+                _holder: compiled.holder,
                 stateful,
                 keyed,
                 log_gate: Arc::new(LogGate::new(name, log_gate::FILTER_LINES)),
