@@ -54,7 +54,7 @@ impl SharedModules {
         let mut held = crate::locked(&self.held);
         // A load that raced this one keeps its own copy; the one found
         // first stays shared.
-        if !(held.get(sha256)).is_some_and(|(holders, _)| holders.strong_count() > 0) {
+        if (held.get(sha256)).is_none_or(|(holders, _)| holders.strong_count() == 0) {
             let entry = (Arc::downgrade(&holder), compiled.module.clone());
             held.insert(sha256.to_owned(), entry);
         }
