@@ -18,6 +18,16 @@ impl Event<'_> {
         self.each_tag().any(|t| t == tag)
     }
 
+    /// Whether `tags` is one Logstash's event holds: none, null, a string,
+    /// or a list of strings.
+    fn tags_are_held_as_logstash_holds_them(&self) -> bool {
+        match self.get("tags") {
+            None | Some(Value::Null | Value::String(_)) => true,
+            Some(Value::Array(items)) => items.iter().all(Value::is_string),
+            Some(_) => false,
+        }
+    }
+
     fn each_tag(&self) -> impl Iterator<Item = &str> {
         let (list, single) = match self.get("tags") {
             Some(Value::Array(items)) => (items.as_slice(), None),
@@ -40,14 +50,19 @@ impl Event<'_> {
     /// Adds each of `tags` that is not already there, in order: a filter's
     /// `tag_on_failure`, as Logstash's plugins tag a failed event.
     pub fn add_tags(&mut self, tags: &[impl AsRef<str>]) {
-        let Some((first, rest)) = tags.split_first() else {
-            return;
-        };
-        // The first settles the shape (a lone string, or a value Logstash
-        // would not hold, becomes a list); the rest are looked up in a set,
-        // so a long list costs time in proportion to its length, not its
-        // square.
-        self.add_tag(first.as_ref());
+        // While `tags` is a value Logstash would not hold, each tag goes
+        // in turn: the first one added moves that value to `_tags`, and so
+        // changes which tags are present. After that, the rest are looked
+        // up in a set, so a long list costs time in proportion to its
+        // length, not its square.
+        let mut rest = tags;
+        while let Some((first, more)) = rest.split_first() {
+            if self.tags_are_held_as_logstash_holds_them() {
+                break;
+            }
+            self.add_tag(first.as_ref());
+            rest = more;
+        }
         if rest.is_empty() {
             return;
         }

@@ -277,7 +277,9 @@ fn tags_behave_like_logstash() {
 /// tag the shape's repair adds.
 #[test]
 fn add_tags_is_add_tag_in_turn() {
-    let lists: [&[&str]; 5] = [
+    let lists: [&[&str]; 7] = [
+        &["a", "b", "a"],
+        &["a", "a"],
         &["a"],
         &["a", "b", "a", "c"],
         &["one", "b", "b"],
@@ -290,6 +292,10 @@ fn add_tags_is_add_tag_in_turn() {
         r#""tags":["b","one"],"#,
         r#""tags":{"a":1},"#,
         r#""tags":null,"#,
+        // Present in a list Logstash would not hold: the move comes later.
+        r#""tags":["a",1],"#,
+        r#""tags":["one",{"x":1}],"#,
+        r#""tags":["a","b"],"#,
     ] {
         let input = format!(r#"{{{tags}"m":1}}"#);
         for list in lists {
