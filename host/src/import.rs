@@ -455,7 +455,10 @@ fn rewrite(
         for (i, piece) in pieces.enumerate() {
             let replacement = match i {
                 0 => wasm_call(url, name),
-                _ => format!("# moved into the sidecar's pipeline `{name}`, called above"),
+                // A comment runs to the line's end: what followed the
+                // part on its line (another filter, the section's `}`)
+                // goes on the next.
+                _ => format!("# moved into the sidecar's pipeline `{name}`, called above\n"),
             };
             spans.push((
                 piece[0].span.start,

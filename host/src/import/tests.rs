@@ -189,12 +189,28 @@ fn filter_sections_make_one_chain_in_order() {
         joined.logstash,
         format!(
             "filter {{ {} }}\noutput {{ stdout {{}} }}\nfilter {{\n  # split it\n  \
-             # moved into the sidecar's pipeline `main`, called above\n}}",
+             # moved into the sidecar's pipeline `main`, called above\n\n}}",
             wasm_call(URL, "main")
         )
     );
     let dissect = "# split it\n[[pipelines.main.filters]]\nfilter = \"dissect\"";
     assert!(joined.toml.contains(dissect), "{}", joined.toml);
+    // What follows a moved part on its line stays code, not comment.
+    let conf = "filter { kv { } }\nfilter { mutate { } ruby { code => \"1\" } }\n\
+                filter { json { } }\noutput { stdout { } }";
+    let rewritten = imported(conf).logstash;
+    let moved = "# moved into the sidecar's pipeline `main-1`, called above\n";
+    assert!(
+        rewritten.contains(&format!("filter {{ {moved} ruby {{ code => \"1\" }} }}\n")),
+        "{rewritten}"
+    );
+    assert!(
+        rewritten.ends_with(&format!(
+            "filter {{ {} }}\noutput {{ stdout {{ }} }}",
+            wasm_call(URL, "main-2")
+        )),
+        "{rewritten}"
+    );
     // A conditional between sections still ends the run.
     let conf = "filter { kv { } }\nfilter { if [a] { json { } } }\nfilter { kv { } }";
     let toml = imported(conf).toml;
