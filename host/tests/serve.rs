@@ -160,12 +160,9 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
     let many = ndjson(&message_events(&["x"; 51]));
     let response = server.post("/v1/pipelines/access/batch", &many);
     assert_eq!(response.status, 413);
-    assert!(
-        response.json()["error"]
-            .as_str()
-            .unwrap()
-            .contains("51 events in one batch; the limit is 50")
-    );
+    assert!(response.json()["error"].as_str().unwrap().contains(
+        "51 lines in one batch (a blank one too: each line gets a result); the limit is 50"
+    ));
 
     // A bad line in a batch fails alone.
     let batch = b"{\"message\":\"a\"}\n{oops\n\xff\xfe\n\n{\"message\":\"b\"}\n";

@@ -323,7 +323,7 @@ fn a_batch_of_empty_lines_is_refused_before_it_is_split() {
     let response = server.post("/v1/pipelines/app/batch", &body);
     let message = assert_json_error(&response, 413);
     assert!(
-        message.starts_with("16777216 events in one batch; the limit is 10000"),
+        message.starts_with("16777216 lines in one batch (a blank one too: each line gets a result); the limit is 10000"),
         "{message}"
     );
     let rise = (status_kb(&server, "VmHWM:").saturating_sub(before) * 1024) as usize;

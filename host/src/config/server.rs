@@ -53,7 +53,7 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     /// Largest request body accepted (413 above it).
     pub max_body_bytes: usize,
-    /// Most events in one batch request (413 above it).
+    /// Most lines in one batch request, blank ones included (413 above it).
     pub max_batch_events: usize,
     /// Calls that may run at once per pipeline; also its number of instances.
     pub workers: usize,

@@ -349,7 +349,8 @@ async fn answer_batch(
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
-                "{lines} events in one batch; the limit is {} (server.max_batch_events)",
+                "{lines} lines in one batch (a blank one too: each line gets a result); the limit is {} \
+                 (server.max_batch_events)",
                 app.server.max_batch_events
             ),
         )
