@@ -139,6 +139,12 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
         server.post("/v1/pipelines/nope/event", b"{}").json()["pipelines"],
         json!(["access", "chaos"])
     );
+    // A name no pipeline can have is not echoed whole.
+    let long = format!("/v1/pipelines/{}/event", "a".repeat(7000));
+    let response = server.post(&long, b"{}");
+    assert_eq!(response.status, 404, "{}", response.text());
+    assert!(response.text().len() < 400, "{}", response.text());
+    assert!(response.text().contains("…(cut)`"), "{}", response.text());
 
     let big = vec![b' '; 5000];
     let response = server.post("/v1/pipelines/access/event", &big);

@@ -27,7 +27,7 @@ mod log_gate;
 mod module;
 mod outcome;
 mod printable;
-pub(crate) use printable::{name as printable_name, printable};
+pub(crate) use printable::{name as printable_name, printable, printable_within};
 mod shape;
 mod shared_modules;
 mod stage;

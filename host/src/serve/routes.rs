@@ -104,7 +104,10 @@ pub(super) fn workers_for(app: &App, pipeline: &str) -> Result<Arc<PipelineWorke
         .retry_after(1));
     };
     set.pipelines.get(pipeline).cloned().ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, format!("no pipeline `{pipeline}`"))
+        // A name from the URL, so as long as a header may be: cut, as no
+        // pipeline's name is that long.
+        let shown = crate::engine::printable_within(pipeline, 100);
+        ApiError::new(StatusCode::NOT_FOUND, format!("no pipeline `{shown}`"))
             .with("pipelines", json!(set.names()))
     })
 }
