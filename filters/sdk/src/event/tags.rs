@@ -18,16 +18,6 @@ impl Event<'_> {
         self.each_tag().any(|t| t == tag)
     }
 
-    /// Whether `tags` is one Logstash's event holds: none, null, a string,
-    /// or a list of strings.
-    fn tags_are_held_as_logstash_holds_them(&self) -> bool {
-        match self.get("tags") {
-            None | Some(Value::Null | Value::String(_)) => true,
-            Some(Value::Array(items)) => items.iter().all(Value::is_string),
-            Some(_) => false,
-        }
-    }
-
     fn each_tag(&self) -> impl Iterator<Item = &str> {
         let (list, single) = match self.get("tags") {
             Some(Value::Array(items)) => (items.as_slice(), None),
@@ -57,7 +47,7 @@ impl Event<'_> {
         // length, not its square.
         let mut rest = tags;
         while let Some((first, more)) = rest.split_first() {
-            if self.tags_are_held_as_logstash_holds_them() {
+            if (self.get("tags")).is_none_or(crate::logstash::event_rules::is_legal_tags) {
                 break;
             }
             self.add_tag(first.as_ref());

@@ -205,7 +205,7 @@ pub fn constrains(event: &Event, field: &str) -> bool {
 
 /// Whether `value` is one Logstash's event takes as `tags`: its
 /// `isLegalTagValue`.
-fn is_legal_tags(value: &Value) -> bool {
+pub(crate) fn is_legal_tags(value: &Value) -> bool {
     match value {
         Value::String(_) | Value::Null => true,
         Value::Array(items) => items.iter().all(Value::is_string),
