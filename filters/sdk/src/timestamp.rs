@@ -10,7 +10,10 @@
 //!
 //! [`Timestamp::parse`] reads that form (a fraction of zero to nine digits,
 //! years up to nine digits), which is also what the date and json filters
-//! write; it is not a general ISO 8601 reader (no offsets, no week dates).
+//! write. [`Timestamp::parse_iso8601`] reads what Logstash takes as an
+//! `@timestamp` text from outside: ISO 8601 with an offset or a zone.
+
+mod iso8601;
 
 use crate::civil::{civil_from_days, days_from_civil, days_in_month};
 
@@ -134,6 +137,15 @@ impl Timestamp {
             seconds: days * 86_400 + hour * 3600 + minute * 60 + second,
             nanos,
         })
+    }
+
+    /// Reads a time as Logstash 8 reads an `@timestamp` given as text (an
+    /// event's own, or a json document's): ISO 8601 with an optional time
+    /// and zone (`2015-05-17`, `2015-05-17T12:05:03.5+02:00`). `None` where
+    /// Logstash's parser refuses the text; the accepted forms are listed in
+    /// the `iso8601` module.
+    pub fn parse_iso8601(text: &str) -> Option<Timestamp> {
+        iso8601::parse(text)
     }
 
     /// The year the instant falls in, in UTC.
