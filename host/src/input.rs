@@ -12,7 +12,7 @@ use std::io::{self, BufRead};
 use serde_json::json;
 
 use crate::event_check::CheckedEvent;
-use crate::legal_tags;
+use crate::logstash_event;
 use crate::pipeline::tag_and_record;
 
 /// How input lines are read.
@@ -45,8 +45,9 @@ pub fn detect(first_line: &[u8], cut: bool) -> InputFormat {
 
 /// The event a line stands for in `format` (`Auto` reads it as a plain
 /// line), or `None` for a blank NDJSON line, which is no event. An NDJSON
-/// event's `tags` Logstash's event cannot hold moves to `_tags`, as it
-/// would in Logstash (`legal_tags`).
+/// event is made as Logstash makes one from data (`logstash_event`): a
+/// `tags` it cannot hold moves to `_tags`, an `@timestamp` is read as a
+/// time.
 pub fn event(format: InputFormat, line: &[u8]) -> Option<CheckedEvent> {
     event_noted(format, line, &mut InputNotes::default())
 }
@@ -80,7 +81,7 @@ pub fn event_noted(
     }
     Some(match format {
         InputFormat::Ndjson => match CheckedEvent::copied(line) {
-            Ok(event) => legal_tags::as_logstash_makes_it(event),
+            Ok(event) => logstash_event::as_logstash_makes_it(event),
             Err(reason) => {
                 notes.not_json += 1;
                 not_json_event(line, reason)

@@ -59,7 +59,7 @@ pub mod generator;
 pub mod golden;
 pub mod import;
 pub mod input;
-pub mod legal_tags;
+pub mod logstash_event;
 pub mod metrics;
 pub mod pipeline;
 pub mod probe;

@@ -13,7 +13,7 @@ use wasmstash_sdk::{Event, Value};
 
 use crate::engine::{Failure, FilterModule, Stage, StageOutcome};
 use crate::event_check::CheckedEvent;
-use crate::legal_tags::{as_text, written, written_keeping_tags};
+use crate::logstash_event::{as_text, written, written_keeping_tags};
 use crate::metrics::Metrics;
 
 /// The longest failure reason recorded on an event.

@@ -1,16 +1,13 @@
-//! Logstash's rule for a `tags` its event cannot hold, kept where events
-//! come in and where the host rewrites one.
+//! Logstash's rule for a `tags` its event cannot hold.
 //!
 //! Logstash's event holds only a string or a list of strings in `tags`.
 //! When it makes an event from data that has anything else there (a
 //! number, an object, a list holding either), it moves that value into the
-//! list `_tags` and tags the event `_tagsparsefailure`. Events from
-//! Logstash have been made so already; an NDJSON file given to `run`, or a
-//! client other than Logstash posting to `serve`, can bring any `tags`.
-//! Made here as Logstash makes them, such events reach the filters as they
-//! would in Logstash: a filter that then sets `tags` (grok's `overwrite`,
-//! mutate's `replace`) leaves the old value in `_tags` rather than losing
-//! it, and one that adds a tag finds a list to add it to.
+//! list `_tags` and tags the event `_tagsparsefailure`. Made here as
+//! Logstash makes them, such events reach the filters as they would in
+//! Logstash: a filter that then sets `tags` (grok's `overwrite`, mutate's
+//! `replace`) leaves the old value in `_tags` rather than losing it, and
+//! one that adds a tag finds a list to add it to.
 //!
 //! A value already at the nesting limit is one level too deep once it is a
 //! member of `_tags`: it is kept there as its JSON text instead. A `_tags`
@@ -27,10 +24,10 @@ use crate::event_check::{CheckedEvent, MAX_DEPTH};
 const TAGS_KEPT: &str = "_tags";
 const TAGS_KEPT_DEPTH: usize = 2;
 
-/// `event` as Logstash's event would hold it: unchanged unless its `tags`
-/// is one Logstash cannot hold, which then moves to `_tags` (see the
-/// module's notes). The check of `tags` reads only its own text.
-pub fn as_logstash_makes_it(event: CheckedEvent) -> CheckedEvent {
+/// `event` unchanged unless its `tags` is one Logstash cannot hold, which
+/// then moves to `_tags` (see the module's notes). The check of `tags`
+/// reads only its own text.
+pub(super) fn legal(event: CheckedEvent) -> CheckedEvent {
     if !has_illegal_tags(&event) {
         return event;
     }
@@ -53,18 +50,9 @@ pub fn as_logstash_makes_it(event: CheckedEvent) -> CheckedEvent {
 /// Whether the event's top-level `tags` is neither a string, null nor a
 /// list of strings.
 fn has_illegal_tags(event: &CheckedEvent) -> bool {
-    let text = event.text();
-    let Some((_, end)) = event.key_spans().find(|&(start, end)| {
-        let key = &text[start as usize..end as usize];
-        key == b"\"tags\""
-            || (key.contains(&b'\\')
-                && serde_json::from_slice::<String>(key).is_ok_and(|k| k == "tags"))
-    }) else {
+    let Some(value) = super::member_value(event, "tags") else {
         return false;
     };
-    let value = skip_whitespace(&text[end as usize..]);
-    // Past the key: the colon, then the value, which the check passed.
-    let value = skip_whitespace(value.strip_prefix(b":").unwrap_or(value));
     match value.first() {
         Some(b'"') | Some(b'n') => false,
         Some(b'[') => !is_list_of_strings(&value[1..]),
@@ -76,10 +64,10 @@ fn has_illegal_tags(event: &CheckedEvent) -> bool {
 /// its `]`.
 fn is_list_of_strings(mut rest: &[u8]) -> bool {
     loop {
-        rest = skip_whitespace(rest);
+        rest = super::skip_whitespace(rest);
         match rest.first() {
             Some(b']') => return true,
-            Some(b'"') => rest = skip_whitespace(after_string(&rest[1..])),
+            Some(b'"') => rest = super::skip_whitespace(after_string(&rest[1..])),
             _ => return false,
         }
         match rest.first() {
@@ -102,11 +90,6 @@ fn after_string(mut rest: &[u8]) -> &[u8] {
             None => return rest,
         }
     }
-}
-
-fn skip_whitespace(text: &[u8]) -> &[u8] {
-    let skipped = text.iter().take_while(|&&b| json_text::is_whitespace(b));
-    &text[skipped.count()..]
 }
 
 /// `event` written and checked; where that fails because a value moved
@@ -150,7 +133,7 @@ mod tests {
 
     fn made(text: &str) -> String {
         let event = CheckedEvent::new(text.as_bytes().to_vec()).expect("a valid event");
-        let made = as_logstash_makes_it(event).into_text();
+        let made = legal(event).into_text();
         assert_eq!(made.capacity(), made.len(), "no room to spare");
         String::from_utf8(made).unwrap()
     }

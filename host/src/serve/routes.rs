@@ -470,13 +470,13 @@ fn check_line(line: &[u8], index: usize) -> Result<CheckedEvent, String> {
     checked_copy(line).map_err(|e| format!("line {}: invalid event: {e}", index + 1))
 }
 
-/// `text` checked, in a copy of its own length, with a `tags` Logstash's
-/// event cannot hold moved as it moves one (`legal_tags`). A request's events wait
+/// `text` checked, in a copy of its own length, and made as Logstash makes
+/// an event from data (`logstash_event`). A request's events wait
 /// in the queue as these copies; the room a filter's additions need is
 /// made by the worker that adds them, whose memory the queue does not
 /// multiply.
 fn checked_copy(text: &[u8]) -> Result<CheckedEvent, String> {
-    CheckedEvent::new(text.to_vec()).map(crate::legal_tags::as_logstash_makes_it)
+    CheckedEvent::new(text.to_vec()).map(crate::logstash_event::as_logstash_makes_it)
 }
 
 /// Bodies up to this size are checked on the reactor's thread: that takes

@@ -1,0 +1,171 @@
+//! Logstash's rule for an `@timestamp` that comes with the data.
+//!
+//! Logstash holds `@timestamp` as an instant, written in one form
+//! (`2015-05-17T10:05:03.000Z`). Making an event from data, it reads a text
+//! there as ISO 8601 (`Timestamp::parse_iso8601`), so a time with an
+//! offset, or with no fraction, comes out in that form. A value it cannot
+//! read (a text that is no such time, a number, a list, an object) moves
+//! to `_@timestamp` as it was, the event is tagged `_timestampparsefailure`
+//! and its `@timestamp` is the current time. A `null` is no `@timestamp`
+//! to Logstash; this host leaves an event without one as it is (no current
+//! time is made up for it), and removes a `null`, so that the filters take
+//! both as Logstash's take an event's own time: a `%{+yyyy.MM.dd}` reads
+//! the current time for it.
+//!
+//! The filters read `@timestamp` in Logstash's form only
+//! (`Timestamp::parse`): an input time in any other form would print as
+//! nothing in a `%{+yyyy.MM.dd}`, though Logstash would print its day.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use wasmstash_sdk::timestamp::Timestamp;
+use wasmstash_sdk::{Event, Value};
+
+use crate::event_check::CheckedEvent;
+
+const TIMESTAMP: &str = "@timestamp";
+const FAILURE_TAG: &str = "_timestampparsefailure";
+const FAILURE_FIELD: &str = "_@timestamp";
+
+/// `event` unchanged if it has no `@timestamp` or has one in Logstash's
+/// form; else with it rewritten, removed or moved aside (see the module's
+/// notes). Only the member's own text is read unless it needs a change.
+pub(super) fn readable(event: CheckedEvent) -> CheckedEvent {
+    match super::member_value(&event, TIMESTAMP) {
+        Some(value) if !in_logstash_form(value) => made_readable(event),
+        _ => event,
+    }
+}
+
+/// Whether `value` (a member's text from its first byte on) is a string
+/// with no escape that Logstash would write back as it is.
+fn in_logstash_form(value: &[u8]) -> bool {
+    let Some(rest) = value.strip_prefix(b"\"") else {
+        return false;
+    };
+    let Some(end) = memchr::memchr2(b'"', b'\\', rest) else {
+        return false;
+    };
+    if rest[end] != b'"' {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(&rest[..end]) else {
+        return false;
+    };
+    Timestamp::parse(text).is_some_and(|time| time.text() == text)
+}
+
+fn made_readable(event: CheckedEvent) -> CheckedEvent {
+    let Ok(mut parsed) = Event::parse(event.text()) else {
+        return event;
+    };
+    let Some(given) = parsed.get(TIMESTAMP).cloned() else {
+        return event;
+    };
+    let read = given.as_str().and_then(Timestamp::parse_iso8601);
+    match (given, read) {
+        (_, Some(time)) => parsed.insert(TIMESTAMP, time.text()),
+        (Value::Null, None) => {
+            parsed.remove(TIMESTAMP);
+        }
+        (given, None) => {
+            parsed.insert(TIMESTAMP, now().text());
+            parsed.add_tag(FAILURE_TAG);
+            parsed.insert(FAILURE_FIELD, given);
+        }
+    }
+    let made = super::written(&parsed, event.text().len());
+    // Nothing moved deeper than it was, so the check cannot refuse it; if
+    // it ever did, the event goes on as it came.
+    let Ok(made) = made else { return event };
+    let mut text = made.into_text();
+    // As `tags::legal` keeps it: the sidecar's budget charges a waiting
+    // event its text's bytes, so no room to spare.
+    text.shrink_to_fit();
+    CheckedEvent::new(text).unwrap_or(event)
+}
+
+/// The current time to the millisecond, as Logstash's event takes it.
+fn now() -> Timestamp {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_unix_millis(since_epoch.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn made(text: &str) -> String {
+        let event = CheckedEvent::new(text.as_bytes().to_vec()).expect("a valid event");
+        String::from_utf8(readable(event).into_text()).unwrap()
+    }
+
+    #[test]
+    fn a_time_in_logstash_form_and_no_time_are_left_as_they_are() {
+        for text in [
+            r#"{"message":"m"}"#,
+            r#"{"@timestamp":"2015-05-17T10:05:03.000Z","message":"m"}"#,
+            r#"{"@timestamp" : "2015-05-17T10:05:03.123456Z"}"#,
+            r#"{"@timestamp":"+10000-01-01T00:00:00.000Z"}"#,
+            r#"{"a":{"@timestamp":5}}"#,
+        ] {
+            assert_eq!(made(text), text);
+        }
+    }
+
+    #[test]
+    fn other_iso_8601_texts_are_written_in_logstash_form() {
+        for (given, written) in [
+            ("2021-06-30T23:15:00-02:00", "2021-07-01T01:15:00.000Z"),
+            ("2015-05-17T10:05:03Z", "2015-05-17T10:05:03.000Z"),
+            ("2015-05-17T10:05:03.120000Z", "2015-05-17T10:05:03.120Z"),
+            ("2015-05-17", "2015-05-17T00:00:00.000Z"),
+            // An escape spells the same text.
+            (r"2015-05-17T10:05:03.000\u005a", "2015-05-17T10:05:03.000Z"),
+        ] {
+            assert_eq!(
+                made(&format!(r#"{{"@timestamp":"{given}","n":1}}"#)),
+                format!(r#"{{"@timestamp":"{written}","n":1}}"#),
+                "{given}"
+            );
+        }
+        // So is a key spelled with one.
+        assert_eq!(
+            made(r#"{"\u0040timestamp":"2015-05-17"}"#),
+            r#"{"\u0040timestamp":"2015-05-17T00:00:00.000Z"}"#
+        );
+    }
+
+    #[test]
+    fn a_null_time_is_removed() {
+        assert_eq!(made(r#"{"@timestamp":null,"m":1}"#), r#"{"m":1}"#);
+    }
+
+    #[test]
+    fn a_time_logstash_cannot_read_moves_aside_and_the_event_is_tagged() {
+        for given in [
+            r#""yesterday""#,
+            r#""2015-05-17 10:05:03""#,
+            "12345",
+            "true",
+            r#"["2015-05-17T10:05:03.000Z"]"#,
+            r#"{"t":1}"#,
+        ] {
+            let before = now();
+            let out = made(&format!(r#"{{"@timestamp":{given},"tags":"x"}}"#));
+            let after = now();
+            let event: serde_json::Value = serde_json::from_str(&out).unwrap();
+            let expected: serde_json::Value = serde_json::from_str(given).unwrap();
+            assert_eq!(event[FAILURE_FIELD], expected, "{out}");
+            assert_eq!(
+                event["tags"],
+                serde_json::json!(["x", FAILURE_TAG]),
+                "{out}"
+            );
+            let time = Timestamp::parse(event[TIMESTAMP].as_str().unwrap()).unwrap();
+            assert!(before <= time && time <= after, "{out}");
+        }
+    }
+}
