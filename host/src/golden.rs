@@ -11,12 +11,12 @@
 //! before the one under test, `before`'s.
 
 mod before;
+mod build;
 mod cases;
 mod compare;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -117,7 +117,7 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
         return Err(TestError::Setup("give --module FILE or --crate DIR".into()));
     }
     if let Some(dir) = &args.crate_dir {
-        crate_manifest(dir)?;
+        build::crate_manifest(dir).map_err(TestError::Setup)?;
     }
     // Cases, config and before-filters are checked before a crate is
     // built, so that a mistake in them is named without waiting for cargo.
@@ -138,7 +138,10 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
         before::select(&args.before, args.crate_dir.as_deref()).map_err(TestError::Setup)?;
     let target = match (&args.module, &args.crate_dir) {
         (Some(module), _) => module.clone(),
-        (None, Some(dir)) => build_crate(dir)?.display().to_string(),
+        (None, Some(dir)) => build::filter_module(dir)
+            .map_err(TestError::Setup)?
+            .display()
+            .to_string(),
         (None, None) => unreachable!("refused above"),
     };
     let option = if args.module.is_some() {
@@ -375,55 +378,6 @@ fn checked_config(config: &str, subject: &str) -> Result<String, TestError> {
 /// `dir`'s Cargo.toml, or why `dir` is not a crate. Said before anything
 /// else: run from the wrong directory, the cases' or cargo's own errors
 /// would hide the cause.
-fn crate_manifest(dir: &Path) -> Result<PathBuf, TestError> {
-    let manifest = dir.join("Cargo.toml");
-    if !manifest.is_file() {
-        return Err(TestError::Setup(format!(
-            "{} is not a crate: it has no Cargo.toml (`--crate` is taken from the current directory)",
-            shown(dir)
-        )));
-    }
-    Ok(manifest)
-}
-
-fn build_crate(dir: &Path) -> Result<PathBuf, TestError> {
-    let manifest = crate_manifest(dir)?;
-    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--message-format=json-render-diagnostics",
-        ])
-        // From the crate's directory, so that its `.cargo/config.toml` (the
-        // build flags `wasmstash new` writes) applies.
-        .current_dir(dir)
-        .args(["--manifest-path", "Cargo.toml"])
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|e| TestError::Setup(format!("running cargo: {e}")))?;
-    if !output.status.success() {
-        return Err(TestError::Setup(format!(
-            "building {} failed (see above)",
-            shown(&manifest)
-        )));
-    }
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|message| message["reason"] == "compiler-artifact")
-        .flat_map(|message| message["filenames"].as_array().cloned().unwrap_or_default())
-        .filter_map(|file| file.as_str().map(PathBuf::from))
-        .rfind(|file| file.extension().is_some_and(|e| e == "wasm"))
-        .ok_or_else(|| {
-            TestError::Setup(format!(
-                "{} built no .wasm (is crate-type cdylib?)",
-                shown(&manifest)
-            ))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::fixed_time;

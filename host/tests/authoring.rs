@@ -331,6 +331,19 @@ fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
         text(&unit.stdout)
     );
 
+    // A binary target builds a .wasm of its own, which cargo reports after
+    // the filter's: the filter is still the module tested.
+    let main = dir.path().join("my-filter/src/main.rs");
+    std::fs::write(&main, "fn main() {\n    println!(\"a tool\");\n}\n").unwrap();
+    let out = test(&[]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    std::fs::remove_file(&main).unwrap();
+
     // A config.json that is not a JSON object, or that the filter refuses,
     // is named as the file it is.
     let config = dir.path().join("my-filter/config.json");
