@@ -557,6 +557,27 @@ fn devices_pipes_and_flags_out_of_bounds_are_refused() {
             text(&out.stderr)
         );
     }
+    // A filter crate's directory given for its module: the message points
+    // at the module the crate builds.
+    let crate_dir = dir.path().join("my-filter");
+    std::fs::create_dir(&crate_dir).unwrap();
+    std::fs::write(
+        crate_dir.join("Cargo.toml"),
+        "[package]\nname = \"my-filter\"\n",
+    )
+    .unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "[[pipelines.p.filters]]\nmodule = \"my-filter\"\n").unwrap();
+    let out = wasmstash(&["check", config.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(
+            "the module is not a regular file; it is a crate's directory: give the module it \
+             builds, target/wasm32-unknown-unknown/release/NAME.wasm"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
     for (flag, value, range) in [
         ("--call-timeout-ms", "700000", "0..=600000"),
         ("--memory-limit-mib", "99999999999", "1..=4096"),

@@ -61,7 +61,26 @@ fn missing_exports_and_wrong_signatures_are_named() {
         "export `wasmstash_free` has the wrong signature for ABI v1: \
          expected (func (param i32) (param i32)), found (func (param i32))"
     );
-    assert!(load_error(b"(module)", "{}").contains("wasmstash_abi_version"));
+    // A module with none of them is most likely a Rust crate built without
+    // the SDK's export macro: the message says so, once.
+    let err = load_error(b"(module (func (export \"my_filter\")))", "{}");
+    assert!(err.contains("exports none of the functions ABI v1 requires (wasmstash_abi_version, wasmstash_alloc, wasmstash_free, wasmstash_init, wasmstash_process)"), "{err}");
+    assert!(
+        err.contains("`wasmstash_sdk::export_filter!(YourFilter);`"),
+        "{err}"
+    );
+    let inspection = wasmstash::engine::inspect(&strict_engine(), b"(module)").unwrap();
+    let problems = &inspection.problems;
+    assert!(
+        problems[0].contains("exports none of the functions"),
+        "{problems:?}"
+    );
+    assert!(
+        !problems
+            .iter()
+            .any(|p| p.contains("does not export the function")),
+        "{problems:?}"
+    );
     // An optional export is checked too when a module has it.
     let wat = wat_filter("(i64.const 0)").replace(
         r#"(func (export "wasmstash_free") (param i32 i32))"#,

@@ -282,9 +282,18 @@ fn load_filter(
     let bytes = spec
         .bytes(engine.settings().max_module_bytes)
         .map_err(|e| {
-            // The setting is named only when it is the cause.
+            // The setting is named only when it is the cause; a crate's
+            // directory, with the module it builds.
+            let crate_dir = match &spec.source {
+                FilterSource::File(path) => path.join("Cargo.toml").is_file(),
+                FilterSource::Builtin(_) => false,
+            };
             let hint = match e.kind() {
                 std::io::ErrorKind::FileTooLarge => " (engine.max_module_mib)",
+                _ if crate_dir => {
+                    "; it is a crate's directory: give the module it builds, \
+                     target/wasm32-unknown-unknown/release/NAME.wasm (under $CARGO_TARGET_DIR if set)"
+                }
                 _ => "",
             };
             let path = match &spec.source {

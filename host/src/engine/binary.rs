@@ -73,6 +73,11 @@ pub(super) fn from_text(text: &str) -> Result<Vec<u8>, String> {
     };
     let buffer = wast::parser::ParseBuffer::new(text).map_err(place)?;
     let mut module: wast::Wat = wast::parser::parse(&buffer).map_err(place)?;
+    if let wast::Wat::Component(_) = module {
+        return Err(format!(
+            "not a WebAssembly module: the text is a component; {BUILD_HINT}"
+        ));
+    }
     module.encode().map_err(place)
 }
 
@@ -139,6 +144,7 @@ mod tests {
             (b" \n", "the file is empty"),
             (b"\x7fELF\x02\x01\x01\0\0\0", "native ELF binary"),
             (b"\0asm\x0d\0\x01\0\x07", "WebAssembly component"),
+            (b"(component)", "the text is a component"),
             (b"\0asm\x02\0\0\0", "version other than 1"),
             (b"!<arch>\nlib.rmeta", "an archive"),
             (b"\xff\xfe(module)", "nor the text format"),

@@ -332,6 +332,21 @@ const RESTORE: &str = "wasmstash_restore";
 /// Loading refuses on the first; `inspect` lists them all.
 pub(super) fn export_problems(module: &wasmtime::Module) -> Vec<String> {
     let mut problems = Vec::new();
+    let required = EXPORTS.iter().filter(|export| export.3);
+    let exports_none = required
+        .clone()
+        .all(|export| module.get_export(export.0).is_none());
+    if exports_none {
+        // Not one of them: the author's likeliest mistake is a crate built
+        // without the SDK's export macro, which writes them all.
+        let names: Vec<&str> = required.map(|export| export.0).collect();
+        problems.push(format!(
+            "module exports none of the functions ABI v1 requires ({}); a filter written \
+             with the Rust SDK exports them with `wasmstash_sdk::export_filter!(YourFilter);` \
+             (filters/README.md)",
+            names.join(", ")
+        ));
+    }
     for &(name, params, ref result, required) in EXPORTS {
         match module.get_export(name) {
             Some(ExternType::Func(found)) => {
@@ -354,7 +369,7 @@ pub(super) fn export_problems(module: &wasmtime::Module) -> Vec<String> {
                 }
             }
             Some(_) => problems.push(format!("export `{name}` is not a function")),
-            None if required => problems.push(format!(
+            None if required && !exports_none => problems.push(format!(
                 "module does not export the function `{name}` that ABI v1 requires"
             )),
             None => {}
