@@ -58,7 +58,8 @@ pub struct Stage {
     waited: Duration,
 }
 
-/// What an event a replay did not reach in time is failed with.
+/// What an event is failed with when a replay's results so far, with its
+/// own, pass the memory one call's results may take.
 fn over_replay_bound(memory_limit: usize) -> Failure {
     Failure::new(
         FailureKind::OutOfMemory,
@@ -79,6 +80,7 @@ fn refused_output(outcome: &StageOutcome) -> Option<&Failure> {
     }
 }
 
+/// What an event a replay did not reach in time is failed with.
 fn not_replayed(budget: std::time::Duration) -> Failure {
     Failure::new(
         FailureKind::NotRun,

@@ -150,7 +150,7 @@ fn obstacle<'e>(event: &'e Event, field: &(impl FieldPath + ?Sized)) -> Option<B
 /// `InvalidTagsTypeException`); at `@metadata` itself anything but an
 /// object (`setField` casts it to a map). Also this SDK's own limits, which
 /// Logstash does not have: padding a list with more than
-/// [`MAX_LIST_PADDING`] nulls, and nesting the event more than
+/// 65,536 nulls, and nesting the event more than
 /// [`MAX_NESTING`] deep (a string never does: a field reference is at
 /// most that deep). The reason reads after "cannot set `field`: ".
 pub fn refusal(
