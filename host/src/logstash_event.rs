@@ -7,8 +7,8 @@
 //! already; an NDJSON file, or a client other than Logstash, can bring
 //! either. Made here as Logstash makes them, such events reach the filters
 //! as they would in Logstash, and the filters can rely on what Logstash's
-//! filters rely on. Each check reads only its own member's text, so an
-//! event that needs nothing costs two key lookups.
+//! filters rely on. The checks read only those two members' text, found
+//! in one pass over the keys, so an event that needs nothing costs little.
 
 mod tags;
 mod timestamp;
@@ -21,29 +21,60 @@ use crate::event_check::CheckedEvent;
 
 /// `event` as Logstash's event would hold it.
 pub fn as_logstash_makes_it(event: CheckedEvent) -> CheckedEvent {
+    let [tags, time] = member_values(&event, ["tags", "@timestamp"]);
+    let legal_tags = tags.is_none_or(tags::is_legal);
+    let readable_time = time.is_none_or(timestamp::in_logstash_form);
     // Logstash's constructor fixes `tags` first, so a tag for a bad time
     // comes after `_tagsparsefailure`.
-    timestamp::readable(tags::legal(event))
+    let event = match legal_tags {
+        true => event,
+        false => tags::moved_aside(event),
+    };
+    match readable_time {
+        true => event,
+        false => timestamp::made_readable(event),
+    }
 }
 
-/// The text of the event's top-level member `name`, from its value's first
-/// byte to the event's end; `None` if the event has no such member. A key
-/// spelled with escapes (`"t\u0061gs"`) is the same key.
-fn member_value<'e>(event: &'e CheckedEvent, name: &str) -> Option<&'e [u8]> {
+/// The texts of the event's top-level members `names`, each from its
+/// value's first byte to the event's end (`None` for one it lacks), found
+/// in one pass over its keys. A key spelled with escapes (`"t\u0061gs"`)
+/// is the same key.
+fn member_values<'e, const N: usize>(
+    event: &'e CheckedEvent,
+    names: [&str; N],
+) -> [Option<&'e [u8]>; N] {
     let text = event.text();
-    let (_, end) = event.key_spans().find(|&(start, end)| {
+    let mut found = [None; N];
+    for (start, end) in event.key_spans() {
         let key = &text[start as usize..end as usize];
-        let plain = key.len() == name.len() + 2 && &key[1..key.len() - 1] == name.as_bytes();
-        plain
-            || (key.contains(&b'\\')
-                && serde_json::from_slice::<String>(key).is_ok_and(|k| k == name))
-    })?;
-    // Past the key: the colon, then the value, which the check passed.
-    let value = skip_whitespace(&text[end as usize..]);
-    Some(skip_whitespace(value.strip_prefix(b":").unwrap_or(value)))
+        let unquoted = &key[1..key.len() - 1];
+        let decoded = || serde_json::from_slice::<String>(key).ok();
+        let Some(at) = names.iter().position(|name| {
+            unquoted == name.as_bytes()
+                || (key.contains(&b'\\') && decoded().is_some_and(|k| k == *name))
+        }) else {
+            continue;
+        };
+        // Past the key: the colon, then the value, which the check passed.
+        let value = skip_whitespace(&text[end as usize..]);
+        found[at] = Some(skip_whitespace(value.strip_prefix(b":").unwrap_or(value)));
+    }
+    found
 }
 
 fn skip_whitespace(text: &[u8]) -> &[u8] {
     let skipped = text.iter().take_while(|&&b| json_text::is_whitespace(b));
     &text[skipped.count()..]
+}
+
+/// `made` (a rewrite of `original`) in a buffer of its own length: the
+/// sidecar charges a waiting event the bytes of its text
+/// (`serve::budget`), so room to spare would hold memory the budget does
+/// not see. `original` if the copy is refused, which it cannot be: it is
+/// text the check passed.
+fn without_spare_room(made: CheckedEvent, original: CheckedEvent) -> CheckedEvent {
+    let mut text = made.into_text();
+    text.shrink_to_fit();
+    CheckedEvent::new(text).unwrap_or(original)
 }

@@ -24,39 +24,27 @@ use crate::event_check::{CheckedEvent, MAX_DEPTH};
 const TAGS_KEPT: &str = "_tags";
 const TAGS_KEPT_DEPTH: usize = 2;
 
-/// `event` unchanged unless its `tags` is one Logstash cannot hold, which
-/// then moves to `_tags` (see the module's notes). The check of `tags`
-/// reads only its own text.
-pub(super) fn legal(event: CheckedEvent) -> CheckedEvent {
-    if !has_illegal_tags(&event) {
-        return event;
+/// Whether `value` (the text of a top-level `tags`, from its first byte)
+/// is one Logstash's event holds: a string, null or a list of strings.
+pub(super) fn is_legal(value: &[u8]) -> bool {
+    match value.first() {
+        Some(b'"') | Some(b'n') => true,
+        Some(b'[') => is_list_of_strings(&value[1..]),
+        _ => false,
     }
+}
+
+/// `event`, whose `tags` Logstash cannot hold, with that value moved to
+/// `_tags` (see the module's notes).
+pub(super) fn moved_aside(event: CheckedEvent) -> CheckedEvent {
     let Ok(mut parsed) = Event::parse(event.text()) else {
         return event;
     };
     // Adding no tag moves the value, as adding one would.
     parsed.append_tags(std::iter::empty());
-    let Ok(made) = written_keeping_tags(&mut parsed, event.text().len()) else {
-        return event;
-    };
-    // Without room to spare: the sidecar charges a waiting event the
-    // bytes of its text (`serve::budget`), so a buffer larger than the text
-    // would hold memory the budget does not see.
-    let mut text = made.into_text();
-    text.shrink_to_fit();
-    CheckedEvent::new(text).unwrap_or(event)
-}
-
-/// Whether the event's top-level `tags` is neither a string, null nor a
-/// list of strings.
-fn has_illegal_tags(event: &CheckedEvent) -> bool {
-    let Some(value) = super::member_value(event, "tags") else {
-        return false;
-    };
-    match value.first() {
-        Some(b'"') | Some(b'n') => false,
-        Some(b'[') => !is_list_of_strings(&value[1..]),
-        _ => true,
+    match written_keeping_tags(&mut parsed, event.text().len()) {
+        Ok(made) => super::without_spare_room(made, event),
+        Err(_) => event,
     }
 }
 
@@ -133,7 +121,7 @@ mod tests {
 
     fn made(text: &str) -> String {
         let event = CheckedEvent::new(text.as_bytes().to_vec()).expect("a valid event");
-        let made = legal(event).into_text();
+        let made = crate::logstash_event::as_logstash_makes_it(event).into_text();
         assert_eq!(made.capacity(), made.len(), "no room to spare");
         String::from_utf8(made).unwrap()
     }

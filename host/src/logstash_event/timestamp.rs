@@ -27,19 +27,10 @@ const TIMESTAMP: &str = "@timestamp";
 const FAILURE_TAG: &str = "_timestampparsefailure";
 const FAILURE_FIELD: &str = "_@timestamp";
 
-/// `event` unchanged if it has no `@timestamp` or has one in Logstash's
-/// form; else with it rewritten, removed or moved aside (see the module's
-/// notes). Only the member's own text is read unless it needs a change.
-pub(super) fn readable(event: CheckedEvent) -> CheckedEvent {
-    match super::member_value(&event, TIMESTAMP) {
-        Some(value) if !in_logstash_form(value) => made_readable(event),
-        _ => event,
-    }
-}
-
-/// Whether `value` (a member's text from its first byte on) is a string
-/// with no escape that Logstash would write back as it is.
-fn in_logstash_form(value: &[u8]) -> bool {
+/// Whether `value` (the text of a top-level `@timestamp`, from its first
+/// byte) is a string with no escape that Logstash would write back as it
+/// is.
+pub(super) fn in_logstash_form(value: &[u8]) -> bool {
     let Some(rest) = value.strip_prefix(b"\"") else {
         return false;
     };
@@ -52,10 +43,22 @@ fn in_logstash_form(value: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(&rest[..end]) else {
         return false;
     };
-    Timestamp::parse(text).is_some_and(|time| time.text() == text)
+    let Some(time) = Timestamp::parse(text) else {
+        return false;
+    };
+    // What Logstash writes nearly always: a four-digit year and three
+    // fraction digits, the one form of that length with those bytes. It
+    // spares each event the writing below.
+    let bytes = text.as_bytes();
+    if bytes.len() == 24 && bytes[0].is_ascii_digit() && bytes[19] == b'.' {
+        return true;
+    }
+    time.text() == text
 }
 
-fn made_readable(event: CheckedEvent) -> CheckedEvent {
+/// `event`, whose `@timestamp` is not in Logstash's form, with it
+/// rewritten, removed or moved aside (see the module's notes).
+pub(super) fn made_readable(event: CheckedEvent) -> CheckedEvent {
     let Ok(mut parsed) = Event::parse(event.text()) else {
         return event;
     };
@@ -74,15 +77,12 @@ fn made_readable(event: CheckedEvent) -> CheckedEvent {
             parsed.insert(FAILURE_FIELD, given);
         }
     }
-    let made = super::written(&parsed, event.text().len());
     // Nothing moved deeper than it was, so the check cannot refuse it; if
     // it ever did, the event goes on as it came.
-    let Ok(made) = made else { return event };
-    let mut text = made.into_text();
-    // As `tags::legal` keeps it: the sidecar's budget charges a waiting
-    // event its text's bytes, so no room to spare.
-    text.shrink_to_fit();
-    CheckedEvent::new(text).unwrap_or(event)
+    match super::written(&parsed, event.text().len()) {
+        Ok(made) => super::without_spare_room(made, event),
+        Err(_) => event,
+    }
 }
 
 /// The current time to the millisecond, as Logstash's event takes it.
@@ -99,7 +99,8 @@ mod tests {
 
     fn made(text: &str) -> String {
         let event = CheckedEvent::new(text.as_bytes().to_vec()).expect("a valid event");
-        String::from_utf8(readable(event).into_text()).unwrap()
+        let made = crate::logstash_event::as_logstash_makes_it(event);
+        String::from_utf8(made.into_text()).unwrap()
     }
 
     #[test]
