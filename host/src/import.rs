@@ -431,6 +431,27 @@ fn write_toml(
     ))
 }
 
+/// The comment that stands for a run's part from `start` to `end` of
+/// `text`, as the span it replaces and its text. A comment runs to the
+/// line's end, so what followed the part on its line (another filter, the
+/// section's `}`) goes on a line of its own, indented as the part's line
+/// was.
+fn moved_comment(text: &str, start: usize, end: usize, pipeline: &str) -> (usize, usize, String) {
+    let comment = format!("# moved into the sidecar's pipeline `{pipeline}`, called above");
+    let is_blank = |c: char| c == ' ' || c == '\t';
+    let rest_of_line = text[end..].split('\n').next().unwrap_or_default();
+    if rest_of_line.trim().is_empty() {
+        return (start, end, comment);
+    }
+    let line_start = text[..start].rfind('\n').map_or(0, |at| at + 1);
+    let indent: String = text[line_start..]
+        .chars()
+        .take_while(|&c| is_blank(c))
+        .collect();
+    let next = end + (rest_of_line.len() - rest_of_line.trim_start_matches(is_blank).len());
+    (start, next, format!("{comment}\n{indent}"))
+}
+
 fn wasm_call(url: &str, pipeline: &str) -> String {
     format!("wasm {{ url => \"{url}\" pipeline => \"{pipeline}\" }}")
 }
@@ -453,18 +474,11 @@ fn rewrite(
     for (run, name) in runs.iter().zip(names) {
         let pieces = run.chunk_by(|a, b| section_of(a) == section_of(b));
         for (i, piece) in pieces.enumerate() {
-            let replacement = match i {
-                0 => wasm_call(url, name),
-                // A comment runs to the line's end: what followed the
-                // part on its line (another filter, the section's `}`)
-                // goes on the next.
-                _ => format!("# moved into the sidecar's pipeline `{name}`, called above\n"),
-            };
-            spans.push((
-                piece[0].span.start,
-                piece[piece.len() - 1].span.end,
-                replacement,
-            ));
+            let (start, end) = (piece[0].span.start, piece[piece.len() - 1].span.end);
+            spans.push(match i {
+                0 => (start, end, wasm_call(url, name)),
+                _ => moved_comment(text, start, end, name),
+            });
         }
     }
     spans.sort_by_key(|&(start, ..)| start);

@@ -189,7 +189,7 @@ fn filter_sections_make_one_chain_in_order() {
         joined.logstash,
         format!(
             "filter {{ {} }}\noutput {{ stdout {{}} }}\nfilter {{\n  # split it\n  \
-             # moved into the sidecar's pipeline `main`, called above\n\n}}",
+             # moved into the sidecar's pipeline `main`, called above\n}}",
             wasm_call(URL, "main")
         )
     );
@@ -201,13 +201,23 @@ fn filter_sections_make_one_chain_in_order() {
     let rewritten = imported(conf).logstash;
     let moved = "# moved into the sidecar's pipeline `main-1`, called above\n";
     assert!(
-        rewritten.contains(&format!("filter {{ {moved} ruby {{ code => \"1\" }} }}\n")),
+        rewritten.contains(&format!("filter {{ {moved}ruby {{ code => \"1\" }} }}\n")),
         "{rewritten}"
     );
     assert!(
         rewritten.ends_with(&format!(
             "filter {{ {} }}\noutput {{ stdout {{ }} }}",
             wasm_call(URL, "main-2")
+        )),
+        "{rewritten}"
+    );
+    // On a line of its own, indented as the moved part was.
+    let conf = "filter { kv { } }\nfilter {\n    mutate { } ruby { code => \"1\" }\n}";
+    let rewritten = imported(conf).logstash;
+    assert!(
+        rewritten.ends_with(&format!(
+            "filter {{\n    {}\n    ruby {{ code => \"1\" }}\n}}",
+            moved.trim_end().replace("main-1", "main")
         )),
         "{rewritten}"
     );
