@@ -36,6 +36,10 @@ pub(super) fn parse(text: &str) -> Option<Timestamp> {
         at.at += 1;
         (seconds, nanos) = at.time()?;
     }
+    // `24:00` is the next day's start, and that day must be a date too.
+    if seconds == 86_400 && (year, month, day) == (MAX_YEAR, 12, 31) {
+        return None;
+    }
     if !at.done() {
         seconds -= at.zone()?;
     }
@@ -92,6 +96,10 @@ impl Cursor<'_> {
         }
         self.at = start;
         let year = self.digits(len)? * sign.unwrap_or(1);
+        // A strict parse takes no minus zero (`-0000`); `+00000` is year 0.
+        if sign == Some(-1) && year == 0 {
+            return None;
+        }
         (year.abs() <= MAX_YEAR).then_some(year)
     }
 
@@ -272,6 +280,20 @@ mod tests {
             ("+2021-06-30", None),
             ("-001-06-01", None),
             ("+1000000000-01-01", None),
+            // As JDK 17 reads them (the json filter's oracle's parser).
+            ("-0000-01-01T00:00:00Z", None),
+            ("-00000-06-01", None),
+            ("+00000-01-01", Some("0000-01-01T00:00:00.000Z")),
+            ("+999999999-12-31T24:00Z", None),
+            (
+                "+999999999-12-31T23:59Z",
+                Some("+999999999-12-31T23:59:00.000Z"),
+            ),
+            (
+                "-999999999-01-01T00:00+18:00",
+                Some("-1000000000-12-31T06:00:00.000Z"),
+            ),
+            ("-0001-01-01T24:00", Some("-0001-01-02T00:00:00.000Z")),
         ] {
             let read = Timestamp::parse_iso8601(text).map(|time| time.text());
             assert_eq!(read.as_deref(), expected, "{text}");
