@@ -178,7 +178,7 @@ pub fn run(args: &TestArgs, out: &mut dyn Write) -> Result<(), TestError> {
     let mut failed = 0;
     for case in &cases.run {
         let mut pipeline = Pipeline::new(TEST_PIPELINE, modules.clone());
-        if !run_case(&mut pipeline, case, args.bless, limit, out)? {
+        if !run_case(&mut pipeline, case, args, limit, out)? {
             failed += 1;
         }
     }
@@ -240,10 +240,11 @@ fn fixed_time(text: &str) -> Result<i64, String> {
 fn run_case(
     pipeline: &mut Pipeline,
     case: &Path,
-    bless: bool,
+    args: &TestArgs,
     limit: u64,
     out: &mut dyn Write,
 ) -> Result<bool, TestError> {
+    let (bless, clock) = (args.bless, args.now);
     let read = read_case_file(case, limit, "case file")?;
     // As `run` reads a file: a byte-order mark is not part of the text.
     let text = input::without_byte_order_mark(&read);
@@ -258,7 +259,7 @@ fn run_case(
     let events: Vec<CheckedEvent> = body
         .split(|&b| b == b'\n')
         .take(if text.is_empty() { 0 } else { usize::MAX })
-        .filter_map(|line| input::event(format, input::trim_newline(line)))
+        .filter_map(|line| input::event(format, input::trim_newline(line), clock))
         .collect();
     let count = events.len();
     let started = Instant::now();

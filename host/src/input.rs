@@ -48,8 +48,10 @@ pub fn detect(first_line: &[u8], cut: bool) -> InputFormat {
 /// event is made as Logstash makes one from data (`logstash_event`): a
 /// `tags` it cannot hold moves to `_tags`, an `@timestamp` is read as a
 /// time.
-pub fn event(format: InputFormat, line: &[u8]) -> Option<CheckedEvent> {
-    event_noted(format, line, &mut InputNotes::default())
+/// `clock` is the current time where it is fixed (`wasmstash test --now`),
+/// for an `@timestamp` Logstash could not read.
+pub fn event(format: InputFormat, line: &[u8], clock: Option<i64>) -> Option<CheckedEvent> {
+    event_noted(format, line, clock, &mut InputNotes::default())
 }
 
 /// What reading lines found that their events do not show by themselves,
@@ -74,6 +76,7 @@ impl InputNotes {
 pub fn event_noted(
     format: InputFormat,
     line: &[u8],
+    clock: Option<i64>,
     notes: &mut InputNotes,
 ) -> Option<CheckedEvent> {
     if !is_event(format, line) {
@@ -81,7 +84,7 @@ pub fn event_noted(
     }
     Some(match format {
         InputFormat::Ndjson => match CheckedEvent::copied(line) {
-            Ok(event) => logstash_event::as_logstash_makes_it(event),
+            Ok(event) => logstash_event::as_logstash_makes_it(event, clock),
             Err(reason) => {
                 notes.not_json += 1;
                 not_json_event(line, reason)

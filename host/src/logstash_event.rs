@@ -19,8 +19,10 @@ pub(crate) use tags::{as_text, written, written_keeping_tags};
 
 use crate::event_check::CheckedEvent;
 
-/// `event` as Logstash's event would hold it.
-pub fn as_logstash_makes_it(event: CheckedEvent) -> CheckedEvent {
+/// `event` as Logstash's event would hold it. `clock` is the current time
+/// where it is fixed (`wasmstash test --now`), in nanoseconds since the
+/// epoch; `None` reads the system's clock.
+pub fn as_logstash_makes_it(event: CheckedEvent, clock: Option<i64>) -> CheckedEvent {
     let [tags, time] = member_values(&event, ["tags", "@timestamp"]);
     let legal_tags = tags.is_none_or(tags::is_legal);
     let readable_time = time.is_none_or(timestamp::in_logstash_form);
@@ -32,7 +34,7 @@ pub fn as_logstash_makes_it(event: CheckedEvent) -> CheckedEvent {
     };
     match readable_time {
         true => event,
-        false => timestamp::made_readable(event),
+        false => timestamp::made_readable(event, clock),
     }
 }
 

@@ -460,6 +460,38 @@ fn now_fixes_the_clock_filters_read() {
         expected.contains(r#""@timestamp":"2026-01-01T00:05:00.000Z""#),
         "{expected}"
     );
+    // An input `@timestamp` Logstash cannot read is replaced by the
+    // current time: the fixed one, so that the case holds when run again.
+    std::fs::write(
+        dir.path().join("bad.ndjson"),
+        "{\"@timestamp\":\"bad\"}\n{\"@timestamp\":null}\n",
+    )
+    .unwrap();
+    let day = |extra: &[&str]| {
+        let mut args = vec![
+            "test",
+            "--module",
+            "mutate",
+            "--config",
+            r#"{"add_field":{"day":"%{+yyyy.MM.dd}"}}"#,
+            "--now",
+            "2026-06-10T12:00:00Z",
+            "bad.ndjson",
+        ];
+        args.extend_from_slice(extra);
+        wasmstash_within(dir.path(), &args)
+    };
+    let out = day(&["--bless"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = std::fs::read_to_string(dir.path().join("bad.expected.ndjson")).unwrap();
+    assert_eq!(
+        expected,
+        "{\"@timestamp\":\"2026-06-10T12:00:00.000Z\",\"tags\":[\"_timestampparsefailure\"],\
+         \"_@timestamp\":\"bad\",\"day\":\"2026.06.10\"}\n{\"day\":\"2026.06.10\"}\n"
+    );
+    let out = day(&[]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+
     let (out, _) = date("tomorrow");
     assert_eq!(out.status.code(), Some(2));
     assert!(

@@ -121,7 +121,7 @@ mod tests {
 
     fn made(text: &str) -> String {
         let event = CheckedEvent::new(text.as_bytes().to_vec()).expect("a valid event");
-        let made = crate::logstash_event::as_logstash_makes_it(event).into_text();
+        let made = crate::logstash_event::as_logstash_makes_it(event, None).into_text();
         assert_eq!(made.capacity(), made.len(), "no room to spare");
         String::from_utf8(made).unwrap()
     }

@@ -58,7 +58,7 @@ pub(super) fn in_logstash_form(value: &[u8]) -> bool {
 
 /// `event`, whose `@timestamp` is not in Logstash's form, with it
 /// rewritten, removed or moved aside (see the module's notes).
-pub(super) fn made_readable(event: CheckedEvent) -> CheckedEvent {
+pub(super) fn made_readable(event: CheckedEvent, clock: Option<i64>) -> CheckedEvent {
     let Ok(mut parsed) = Event::parse(event.text()) else {
         return event;
     };
@@ -72,7 +72,7 @@ pub(super) fn made_readable(event: CheckedEvent) -> CheckedEvent {
             parsed.remove(TIMESTAMP);
         }
         (given, None) => {
-            parsed.insert(TIMESTAMP, now().text());
+            parsed.insert(TIMESTAMP, now(clock).text());
             parsed.add_tag(FAILURE_TAG);
             parsed.insert(FAILURE_FIELD, given);
         }
@@ -85,12 +85,16 @@ pub(super) fn made_readable(event: CheckedEvent) -> CheckedEvent {
     }
 }
 
-/// The current time to the millisecond, as Logstash's event takes it.
-fn now() -> Timestamp {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_unix_millis(since_epoch.as_millis() as i64)
+/// The current time to the millisecond, as Logstash's event takes it:
+/// `clock`'s if it is fixed, else the system's.
+fn now(clock: Option<i64>) -> Timestamp {
+    let nanos = clock.unwrap_or_else(|| {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        since_epoch.as_nanos() as i64
+    });
+    Timestamp::from_unix_millis(nanos.div_euclid(1_000_000))
 }
 
 #[cfg(test)]
@@ -99,7 +103,7 @@ mod tests {
 
     fn made(text: &str) -> String {
         let event = CheckedEvent::new(text.as_bytes().to_vec()).expect("a valid event");
-        let made = crate::logstash_event::as_logstash_makes_it(event);
+        let made = crate::logstash_event::as_logstash_makes_it(event, None);
         String::from_utf8(made.into_text()).unwrap()
     }
 
@@ -154,9 +158,9 @@ mod tests {
             r#"["2015-05-17T10:05:03.000Z"]"#,
             r#"{"t":1}"#,
         ] {
-            let before = now();
+            let before = now(None);
             let out = made(&format!(r#"{{"@timestamp":{given},"tags":"x"}}"#));
-            let after = now();
+            let after = now(None);
             let event: serde_json::Value = serde_json::from_str(&out).unwrap();
             let expected: serde_json::Value = serde_json::from_str(given).unwrap();
             assert_eq!(event[FAILURE_FIELD], expected, "{out}");

@@ -435,7 +435,7 @@ fn process(pipeline: &mut Pipeline, batch: LineBatch) -> Processed {
             if line.cut.is_some() {
                 text = input::without_cut_character(text);
             }
-            let event = input::event_noted(batch.format, text, &mut input_notes)?;
+            let event = input::event_noted(batch.format, text, None, &mut input_notes)?;
             Some(match line.cut {
                 Some(length) => input::truncated(&event, length, text.len()),
                 None => event,

@@ -476,7 +476,8 @@ fn check_line(line: &[u8], index: usize) -> Result<CheckedEvent, String> {
 /// made by the worker that adds them, whose memory the queue does not
 /// multiply.
 fn checked_copy(text: &[u8]) -> Result<CheckedEvent, String> {
-    CheckedEvent::new(text.to_vec()).map(crate::logstash_event::as_logstash_makes_it)
+    CheckedEvent::new(text.to_vec())
+        .map(|event| crate::logstash_event::as_logstash_makes_it(event, None))
 }
 
 /// Bodies up to this size are checked on the reactor's thread: that takes
