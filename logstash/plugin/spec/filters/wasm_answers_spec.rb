@@ -171,6 +171,38 @@ describe LogStash::Filters::Wasm do
     end
   end
 
+  describe "a sidecar that stops reading the batch" do
+    # Accepts connections and never reads from them, as a paused or hung
+    # sidecar does: once the socket's buffers are full, a write waits.
+    it "gives up once timeout has passed, however large the batch" do
+      server = TCPServer.new("127.0.0.1", 0)
+      held = []
+      acceptor = Thread.new do
+        loop { held << server.accept }
+      rescue IOError
+        nil
+      end
+      # Far past what loopback sockets buffer: written in one call, as JRuby
+      # once wrote it, the batch waited for ever.
+      events = %w[a b c].map { |letter| event(letter * (4 << 20)) }
+      filter = wasm("http://127.0.0.1:#{server.addr[1]}", "timeout" => 1)
+      elapsed = filter_on_worker(filter, events, within: 20)
+      expect(elapsed).to be_between(1, 5)
+      events.each do |e|
+        expect(e.get("message").size).to eq(4 << 20)
+        expect(e.get("tags")).to eq(["_httprequestfailure"])
+        expect(failure(e)["kind"]).to eq("request_failed")
+        expect(failure(e)["reason"]).to include("did not take the whole batch within 1 s (timeout)")
+      end
+      expect(filter.logger.lines.map { |line| line[1] })
+        .to include("wasmstash did not take the whole batch within 1 s; not retried")
+    ensure
+      acceptor&.kill
+      held&.each(&:close)
+      server&.close
+    end
+  end
+
   describe "bytes left on a kept-alive connection after an answer" do
     def answer_each(body)
       lines = body.lines.map { |line| %({"event":{"message":"for #{JSON.parse(line)['message']}"}}\n) }

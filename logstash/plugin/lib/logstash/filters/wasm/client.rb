@@ -73,6 +73,11 @@ module LogStash
           @touched
         end
 
+        # Whether the whole text has been read out to be sent.
+        def all_read?
+          @io.eof?
+        end
+
         def read(*args)
           @touched = true
           @io.read(*args)
@@ -95,10 +100,29 @@ module LogStash
       # would fail whole as possibly run rather than be split, or the
       # refusal would not be told.
       class Post < Net::HTTP::Post
+        # The body goes in pieces of this many bytes.
+        BODY_PIECE = 64 * 1024
+
         def exec(*args)
           super
         rescue Errno::EPIPE, Errno::ECONNRESET
           nil # Net::HTTP reads the answer next, or fails with no answer.
+        end
+
+        private
+
+        # Net::HTTP's own hands the body to the socket with IO.copy_stream,
+        # which on JRuby writes it in one blocking call: to a sidecar that
+        # has stopped reading (paused, hung), a body past the socket's
+        # buffers waits there for ever, whatever `timeout` says. Written in
+        # pieces through Net::BufferedIO#write, as the headers are, each
+        # write waits at most until the exchange's deadline (Meter).
+        def send_request_with_body_stream(sock, ver, path, body)
+          write_header(sock, ver, path)
+          wait_for_continue(sock, ver) if sock.continue_timeout
+          while (piece = body.read(BODY_PIECE))
+            sock.write(piece)
+          end
         end
       end
 
@@ -174,6 +198,15 @@ module LogStash
       # certificate_required"). Trying again cannot change the answer either.
       REFUSED = /alert.*(certificate|unknown.ca|access.denied|handshake.failure)/i.freeze
 
+      # What the TLS client says when the other end answered its handshake
+      # with something that is not TLS: a plain-HTTP listener (the sidecar
+      # itself) behind an https url. OpenSSL 1.1 and 3.0 say "wrong version
+      # number", 3.2 and later "packet length too long" or "record layer
+      # failure"; JRuby (Java's TLS) "Unrecognized SSL message, plaintext
+      # connection?". Trying again cannot change the answer.
+      NOT_TLS = Regexp.union("wrong version number", "packet length too long", "record layer failure",
+                             "Unrecognized SSL message").freeze
+
       # `ssl_verify` false skips the certificate checks; `cert_store`, when
       # given, is the only trust (else the system's CAs). `client_cert` and
       # `client_key` (with `client_chain`, its intermediate CAs) are shown
@@ -236,8 +269,9 @@ module LogStash
             # so the proxy's alert comes only once the batch is written.
             # The proxy refused the connection: it passed nothing on.
             return refused(e) if e.is_a?(OpenSSL::SSL::SSLError) && e.message =~ REFUSED
-            return sent_and_lost(e) if body.touched?
+            return sent_and_lost(e, body) if body.touched?
             return untrusted(e) if e.is_a?(OpenSSL::SSL::SSLError) && e.message =~ UNTRUSTED
+            return not_tls(e) if e.is_a?(OpenSSL::SSL::SSLError) && e.message =~ NOT_TLS
             failures += 1
             failing += now - started
             used = spent.call
@@ -330,6 +364,14 @@ module LogStash
                              "(see ssl_certificate_authorities and ssl_verification_mode): #{error.class}: #{error.message}")
       end
 
+      def not_tls(error)
+        @logger.error("wasmstash's url is https, but the server there does not speak TLS; not retried",
+                      :pipeline => @pipeline, :url => @shown_uri, :error => "#{error.class}: #{error.message}")
+        Answer.new(nil, nil, "the server at #{@shown_uri} does not speak TLS, not retried (the sidecar serves " \
+                             "plain HTTP: use an http url, or put the TLS proxy at this address): " \
+                             "#{error.class}: #{error.message}")
+      end
+
       def refused(error)
         @logger.error("wasmstash TLS handshake refused by the server; not retried", :pipeline => @pipeline,
                       :url => @shown_uri, :error => "#{error.class}: #{error.message}")
@@ -389,10 +431,17 @@ module LogStash
         request
       end
 
-      # The batch left, and then the connection broke, or the answer did not
-      # come in full in time or broke a bound: the sidecar may have run it,
-      # so it is not sent again.
-      def sent_and_lost(error)
+      # The batch began to leave, and then the connection broke, or the
+      # answer did not come in full in time or broke a bound: the sidecar
+      # may have run it, so it is not sent again. Nor is a batch the sidecar
+      # stopped reading before the deadline: `timeout` bounds the request.
+      def sent_and_lost(error, body)
+        if error.is_a?(Net::WriteTimeout) || (error.is_a?(Overdue) && !body.all_read?)
+          @logger.error("wasmstash did not take the whole batch within #{@timeout} s; not retried",
+                        :pipeline => @pipeline, :url => @shown_uri, :error => error.message)
+          return Answer.new(nil, nil, "wasmstash did not take the whole batch within #{@timeout} s (timeout): " \
+                                      "it stopped reading it; not retried, as timeout bounds the whole request")
+        end
         if error.is_a?(Net::ReadTimeout) || error.is_a?(Overdue)
           @logger.error("wasmstash did not answer in full within #{@timeout} s; not retried, as it may have run the batch",
                         :pipeline => @pipeline, :url => @shown_uri, :error => error.message)
