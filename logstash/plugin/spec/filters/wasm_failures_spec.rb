@@ -392,16 +392,21 @@ describe LogStash::Filters::Wasm do
       fake.stop
     end
 
-    it "records a result that is not a JSON object as such" do
-      answers = ['"error: boom"', "[1,2]", "null"]
+    it "records a result that is not a JSON object as such, and logs how many came" do
+      answers = ['"error: boom"', "[1,2]", "null", %({"event":{"message":"fine"}})]
       fake = FakeSidecar.new { FakeSidecar.answer(answers.join("\n") + "\n") }
       events = answers.map { |a| event(a) }
-      wasm(fake.url, "x").multi_filter(events)
-      events.each_with_index do |e, i|
+      filter = wasm(fake.url, "x")
+      filter.multi_filter(events)
+      events.first(3).each_with_index do |e, i|
         expect(e.get("message")).to eq(answers[i])
         expect(e.get("tags")).to eq(["_wasmfilter_failure"])
         expect(failure(e)).to include("kind" => "invalid_result", "reason" => "result line is not a JSON object: #{answers[i]}")
       end
+      expect(events.last.get("message")).to eq("fine")
+      warning = filter.logger.lines.find { |line| line[1].include?("result line(s) are no result") }
+      expect(warning).not_to be_nil, filter.logger.lines.inspect
+      expect(warning[1]).to eq("3 of wasmstash's 4 result line(s) are no result; their events pass on tagged")
       fake.stop
     end
 
@@ -458,7 +463,16 @@ describe LogStash::Filters::Wasm do
         expect(e.get("tags")).to eq(["_httprequestfailure"])
         expect(failure(e)).to include("filter" => "wasm", "pipeline" => "nope", "kind" => "request_failed")
         expect(failure(e)["reason"]).to include("404", "no pipeline `nope`")
+        expect(failure(e)["reason"]).not_to end_with("\n")
       end
+    end
+
+    it "with the status alone, said so, when the answer has no text" do
+      fake = FakeSidecar.new { "HTTP/1.1 307 Temporary Redirect\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n" }
+      events = [event("a")]
+      wasm(fake.url, "x", "retry_budget" => 0).multi_filter(events)
+      expect(failure(events[0])["reason"]).to eq("wasmstash answered 307: (no body)")
+      fake.stop
     end
 
     it "with the transport error" do
@@ -535,6 +549,11 @@ describe LogStash::Filters::Wasm do
       "a negative max_body_bytes" => { "max_body_bytes" => -1 },
       "max_event_bytes of 0" => { "max_event_bytes" => 0 },
       "a negative retry_budget" => { "retry_budget" => -1 },
+      "a timeout past a day" => { "timeout" => 1e19 },
+      "a max_retry_wait past a day" => { "max_retry_wait" => 86_401 },
+      "a retry_budget past a day" => { "retry_budget" => 1e30 },
+      "an empty tag_on_failure" => { "tag_on_failure" => "" },
+      "a blank tag_on_request_failure" => { "tag_on_request_failure" => " " },
       "an ssl_verification_mode other than full or none" => { "ssl_verification_mode" => "certificate" },
       "ssl_certificate_authorities naming a missing file" => { "ssl_certificate_authorities" => ["/nonexistent/ca.pem"] },
       "ssl_certificate_authorities naming a file without a certificate" => { "ssl_certificate_authorities" => [__FILE__] },

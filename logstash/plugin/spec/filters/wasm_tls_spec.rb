@@ -165,6 +165,22 @@ describe LogStash::Filters::Wasm do
     expect(shown(filter, batch)).not_to include(HEADER_SECRET)
   end
 
+  it "fails at once, not retried, when the url is https and the sidecar there serves plain HTTP" do
+    plain = @server[:url].sub(%r{\Ahttp://}, "https://")
+    filter = wasm(plain)
+    batch = events
+    started = Time.now
+    filter.multi_filter(batch)
+    # The 30 s retry budget is not spent on an answer that cannot change.
+    expect(Time.now - started).to be < 5
+    batch.each do |e|
+      expect(e.get("tags")).to eq(["_httprequestfailure"])
+      expect(failure(e)["reason"]).to include("the server at #{plain}/v1/pipelines/access/batch does not speak TLS, not retried")
+    end
+    expect(filter.logger.lines.last[1])
+      .to eq("wasmstash's url is https, but the server there does not speak TLS; not retried")
+  end
+
   it "fails with a tagged reason when the certificate is for another host" do
     filter = wasm(@other_host.url, "ssl_certificate_authorities" => [@ca_file])
     batch = events

@@ -181,6 +181,17 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     unless @max_retry_wait.is_a?(Numeric) && @max_retry_wait >= 0
       problems << "max_retry_wait must be 0 or more (got #{@max_retry_wait.inspect})"
     end
+    # Seconds past a day would hold a worker longer than anything can need,
+    # and far past it are more than Ruby's clocks and sleeps take.
+    %w[timeout max_retry_wait retry_budget].each do |name|
+      value = instance_variable_get("@#{name}")
+      next unless value.is_a?(Numeric) && value > MAX_SECONDS
+      problems << "#{name} must be at most #{MAX_SECONDS} seconds, a day (got #{value.inspect})"
+    end
+    %w[tag_on_failure tag_on_request_failure].each do |name|
+      value = instance_variable_get("@#{name}")
+      problems << "#{name} must not be empty: it is how a failed event is told" if value.to_s.strip.empty?
+    end
     problems << "max_batch_events must be 1 or more (got #{@max_batch_events.inspect})" unless positive?(@max_batch_events, 1)
     problems << "max_body_bytes must be 1 or more (got #{@max_body_bytes.inspect})" unless positive?(@max_body_bytes, 1)
     problems << "max_event_bytes must be 1 or more (got #{@max_event_bytes.inspect})" unless positive?(@max_event_bytes, 1)
@@ -335,6 +346,9 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     name == "origin" || !value.to_s.strip.casecmp?("none")
   end
 
+  # The most seconds `timeout`, `max_retry_wait` and `retry_budget` take.
+  MAX_SECONDS = 86_400
+
   def positive?(value, at_least = nil)
     value.is_a?(Numeric) && (at_least ? value >= at_least : value > 0)
   end
@@ -429,7 +443,12 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
       chunk.each { |event, _| failed(event, settled, @tag_on_request_failure, "request_failed", reason) }
       return
     end
-    chunk.each_with_index { |(event, _), index| apply(event, lines[index], settled) }
+    unreadable = chunk.each_with_index.map { |(event, _), index| apply(event, lines[index], settled) }.compact
+    return if unreadable.empty?
+    # Each such event has its reason; the log says that the sidecar, or
+    # something in its place, answers with what no sidecar writes.
+    @logger.warn("#{unreadable.size} of wasmstash's #{chunk.size} result line(s) are no result; their events " \
+                 "pass on tagged", :pipeline => @pipeline, :first => unreadable.first)
   end
 
   # One result line per event, or nil and the reason there are none.
@@ -437,7 +456,9 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     return [nil, answer.error] if answer.error
     unless answer.code == 200
       @logger.error("wasmstash answered #{answer.code}", :pipeline => @pipeline, :body => answer.body[0, 500])
-      reason = "wasmstash answered #{answer.code}: #{answer.body[0, EXCERPT]}"
+      # The sidecar's error line ends with a newline, which the reason does not need.
+      shown = answer.body[0, EXCERPT].to_s.rstrip
+      reason = "wasmstash answered #{answer.code}: #{shown.empty? ? '(no body)' : shown}"
       reason += " (this event alone is over the sidecar's limits)" if answer.code == 413 && expected == 1
       return [nil, reason]
     end
@@ -449,22 +470,26 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     [nil, "wasmstash returned #{lines.size} result line(s) for #{expected} events; none can be matched to its event"]
   end
 
+  # Settles `event` with its result `line`. Returns the reason when the
+  # line is no result a sidecar writes, else nil.
   def apply(event, line, settled)
     result = begin
       JSON.parse(line, :max_nesting => RESULT_NESTING)
     rescue JSON::NestingError
       # Before ParserError, its superclass: the line may be JSON, but no
       # correct result.
-      return failed(event, settled, @tag_on_failure, "invalid_result",
-                    "result line nests deeper than #{RESULT_NESTING} levels, deeper than the sidecar writes")
+      return unreadable(event, settled, @tag_on_failure, "invalid_result",
+                        "result line nests deeper than #{RESULT_NESTING} levels, deeper than the sidecar writes")
     rescue JSON::ParserError => e
-      return failed(event, settled, @tag_on_request_failure, "invalid_response", "result line is not JSON: #{e.message}")
+      return unreadable(event, settled, @tag_on_request_failure, "invalid_response",
+                        "result line is not JSON: #{e.message}")
     end
     if !result.is_a?(Hash)
-      failed(event, settled, @tag_on_failure, "invalid_result", "result line is not a JSON object: #{line[0, EXCERPT]}")
+      unreadable(event, settled, @tag_on_failure, "invalid_result", "result line is not a JSON object: #{line[0, EXCERPT]}")
     elsif result["dropped"] == true
       event.cancel
       settled[event] = true
+      nil
     elsif result["event"].is_a?(Hash)
       before = failure_marks(event)
       LogStash::Filters::WasmMerge.replace(event, result["event"], :tag => @tag_on_failure, :pipeline => @pipeline)
@@ -474,15 +499,18 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
       # has, such as the `message` a remove_field would take.
       filter_matched(event) unless failed_since?(event, before)
       settled[event] = true
+      nil
     elsif result.key?("error")
+      # The sidecar's own answer for a line it took for no event.
       failed(event, settled, @tag_on_failure, "invalid_input", result["error"])
+      nil
     else
-      failed(event, settled, @tag_on_failure, "invalid_result", "unexpected result line: #{line[0, EXCERPT]}")
+      unreadable(event, settled, @tag_on_failure, "invalid_result", "unexpected result line: #{line[0, EXCERPT]}")
     end
   rescue *LAST_RESORT => e
     # Whatever the result holds, one event's failure must not stop the
     # pipeline worker (and, with a persisted queue, replay into it again).
-    failed(event, settled, @tag_on_failure, "invalid_result", "#{e.class}: #{e.message}")
+    unreadable(event, settled, @tag_on_failure, "invalid_result", "#{e.class}: #{e.message}")
   end
 
   # What tells a failure: the event's failure records and its tags that
@@ -503,6 +531,12 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   def failed(event, settled, tag, kind, reason)
     LogStash::Filters::WasmMerge.fail(event, tag, kind, reason, :pipeline => @pipeline)
     settled[event] = true
+  end
+
+  # `failed`, for a result line that is no result; returns the reason.
+  def unreadable(event, settled, tag, kind, reason)
+    failed(event, settled, tag, kind, reason)
+    reason
   end
 
   # Something raised outside the per-event rescues: every event without an
