@@ -278,10 +278,12 @@ mod tests {
     #[test]
     fn bad_ndjson_is_kept_and_tagged() {
         assert_eq!(
-            event(InputFormat::Ndjson, br#"{"a":1}"#).unwrap().text(),
+            event(InputFormat::Ndjson, br#"{"a":1}"#, None)
+                .unwrap()
+                .text(),
             br#"{"a":1}"#
         );
-        let refused = event(InputFormat::Ndjson, br#"{"a":1,"a":2}"#).unwrap();
+        let refused = event(InputFormat::Ndjson, br#"{"a":1,"a":2}"#, None).unwrap();
         let text = String::from_utf8(refused.into_text()).unwrap();
         assert!(text.contains("duplicate key `a`"), "{text}");
         assert!(text.contains(r#""tags":["_jsonparsefailure"]"#), "{text}");
@@ -290,13 +292,13 @@ mod tests {
 
     #[test]
     fn a_blank_line_is_an_event_only_as_a_plain_line() {
-        assert_eq!(event(InputFormat::Ndjson, b"  "), None);
+        assert_eq!(event(InputFormat::Ndjson, b"  ", None), None);
         assert_eq!(
-            event(InputFormat::Lines, b"").map(CheckedEvent::into_text),
+            event(InputFormat::Lines, b"", None).map(CheckedEvent::into_text),
             Some(br#"{"message":""}"#.to_vec())
         );
         assert_eq!(
-            event(InputFormat::Ndjson, br#"{"a":1}"#).map(CheckedEvent::into_text),
+            event(InputFormat::Ndjson, br#"{"a":1}"#, None).map(CheckedEvent::into_text),
             Some(br#"{"a":1}"#.to_vec())
         );
     }
