@@ -573,8 +573,16 @@ fn devices_pipes_and_flags_out_of_bounds_are_refused() {
     assert!(
         text(&out.stderr).contains(
             "the module is not a regular file; it is a crate's directory: give the module it \
-             builds, target/wasm32-unknown-unknown/release/NAME.wasm"
+             builds, target/wasm32-unknown-unknown/release/my_filter.wasm"
         ),
+        "{}",
+        text(&out.stderr)
+    );
+    // `inspect` says the same.
+    let out = wasmstash(&["inspect", crate_dir.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("release/my_filter.wasm (under $CARGO_TARGET_DIR if set)"),
         "{}",
         text(&out.stderr)
     );

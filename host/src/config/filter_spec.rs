@@ -284,17 +284,14 @@ fn load_filter(
         .map_err(|e| {
             // The setting is named only when it is the cause; a crate's
             // directory, with the module it builds.
-            let crate_dir = match &spec.source {
-                FilterSource::File(path) => path.join("Cargo.toml").is_file(),
-                FilterSource::Builtin(_) => false,
+            let crate_hint = match &spec.source {
+                FilterSource::File(path) => crate::engine::crate_directory_hint(path),
+                FilterSource::Builtin(_) => None,
             };
-            let hint = match e.kind() {
-                std::io::ErrorKind::FileTooLarge => " (engine.max_module_mib)",
-                _ if crate_dir => {
-                    "; it is a crate's directory: give the module it builds, \
-                     target/wasm32-unknown-unknown/release/NAME.wasm (under $CARGO_TARGET_DIR if set)"
-                }
-                _ => "",
+            let hint = match (e.kind(), crate_hint) {
+                (std::io::ErrorKind::FileTooLarge, _) => " (engine.max_module_mib)".to_owned(),
+                (_, Some(crate_hint)) => format!("; {crate_hint}"),
+                _ => String::new(),
             };
             let path = match &spec.source {
                 FilterSource::File(path) => crate::files::shown(path),

@@ -24,6 +24,34 @@ const BUILD_HINT: &str = "build the filter as a core module: \
                           `cargo build --release --target wasm32-unknown-unknown` \
                           (crate-type cdylib), or `wasmstash test --crate DIR`, which builds it";
 
+/// What to give instead when a module's `path` is a filter crate's
+/// directory (it holds a `Cargo.toml`): the module the crate builds,
+/// named as cargo names it (`my-filter` builds `my_filter.wasm`).
+pub fn crate_directory_hint(path: &std::path::Path) -> Option<String> {
+    let manifest = std::fs::read_to_string(path.join("Cargo.toml")).ok()?;
+    let name = toml::from_str::<toml::Table>(&manifest)
+        .ok()
+        .and_then(|table| {
+            let package = table.get("package")?.as_table()?;
+            let lib_name = table
+                .get("lib")
+                .and_then(|lib| lib.get("name"))
+                .and_then(|name| name.as_str());
+            Some(
+                lib_name
+                    .or(package.get("name")?.as_str())?
+                    .replace('-', "_"),
+            )
+        })
+        .unwrap_or_else(|| "NAME".to_owned());
+    Some(format!(
+        "it is a crate's directory: give the module it builds, \
+         target/wasm32-unknown-unknown/release/{} (under $CARGO_TARGET_DIR if set), \
+         or test the crate with `wasmstash test --crate DIR`",
+        super::printable(&format!("{name}.wasm"))
+    ))
+}
+
 /// The core module in `wasm_or_wat`: the bytes themselves when they are a
 /// binary, else their text format made one, within the bounds `settings`
 /// set on compiling (`compile_memory_mib`, `compile_timeout_ms`): the

@@ -97,7 +97,13 @@ pub fn inspect_file(
         cache_dir: None,
         ..settings
     };
-    let bytes = crate::files::read_capped(path, settings.max_module_bytes, "module")?;
+    let bytes =
+        crate::files::read_capped(path, settings.max_module_bytes, "module").map_err(|e| {
+            match super::binary::crate_directory_hint(path) {
+                Some(hint) => format!("{e}; {hint}").into(),
+                None => Box::<dyn std::error::Error>::from(e),
+            }
+        })?;
     let engine = Engine::new(settings)?;
     Ok(inspect(&engine, &bytes)?)
 }

@@ -37,6 +37,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use binary::crate_directory_hint;
 pub(crate) use cache::sha256_hex;
 pub use compiler_process::{
     Job as CompilerJob, SUBCOMMAND as COMPILER_SUBCOMMAND, compile_in_child_processes,
