@@ -449,7 +449,13 @@ fn moved_comment(text: &str, start: usize, end: usize, pipeline: &str) -> (usize
         .take_while(|&c| is_blank(c))
         .collect();
     let next = end + (rest_of_line.len() - rest_of_line.trim_start_matches(is_blank).len());
-    (start, next, format!("{comment}\n{indent}"))
+    // The line break the file uses there.
+    let newline = if rest_of_line.ends_with('\r') {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    (start, next, format!("{comment}{newline}{indent}"))
 }
 
 fn wasm_call(url: &str, pipeline: &str) -> String {

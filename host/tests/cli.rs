@@ -578,6 +578,17 @@ fn devices_pipes_and_flags_out_of_bounds_are_refused() {
         "{}",
         text(&out.stderr)
     );
+    // A FIFO or a device named Cargo.toml is not read: no hint, no hang.
+    let fifo_crate = dir.path().join("fifo-crate");
+    std::fs::create_dir(&fifo_crate).unwrap();
+    support::mkfifo(&fifo_crate.join("Cargo.toml"));
+    let out = wasmstash(&["inspect", fifo_crate.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !text(&out.stderr).contains("crate's directory"),
+        "{}",
+        text(&out.stderr)
+    );
     // `inspect` says the same.
     let out = wasmstash(&["inspect", crate_dir.to_str().unwrap()], b"");
     assert_eq!(out.status.code(), Some(2));

@@ -28,7 +28,10 @@ const BUILD_HINT: &str = "build the filter as a core module: \
 /// directory (it holds a `Cargo.toml`): the module the crate builds,
 /// named as cargo names it (`my-filter` builds `my_filter.wasm`).
 pub fn crate_directory_hint(path: &std::path::Path) -> Option<String> {
-    let manifest = std::fs::read_to_string(path.join("Cargo.toml")).ok()?;
+    // A regular file of a manifest's size: a FIFO or a device named so is
+    // not read, and a huge file not read far.
+    let manifest = crate::files::read_capped(&path.join("Cargo.toml"), 1 << 20, "manifest").ok()?;
+    let manifest = String::from_utf8_lossy(&manifest);
     let name = toml::from_str::<toml::Table>(&manifest)
         .ok()
         .and_then(|table| {

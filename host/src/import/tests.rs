@@ -221,6 +221,16 @@ fn filter_sections_make_one_chain_in_order() {
         )),
         "{rewritten}"
     );
+    // With the file's own line breaks.
+    let conf = "filter { kv { } }\r\nfilter {\r\n\tmutate { } ruby { code => \"1\" }\r\n}\r\n";
+    let rewritten = imported(conf).logstash;
+    assert!(
+        rewritten.ends_with(&format!(
+            "filter {{\r\n\t{}\r\n\truby {{ code => \"1\" }}\r\n}}\r\n",
+            moved.trim_end().replace("main-1", "main")
+        )),
+        "{rewritten:?}"
+    );
     // A conditional between sections still ends the run.
     let conf = "filter { kv { } }\nfilter { if [a] { json { } } }\nfilter { kv { } }";
     let toml = imported(conf).toml;
