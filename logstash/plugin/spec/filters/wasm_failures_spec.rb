@@ -549,6 +549,7 @@ describe LogStash::Filters::Wasm do
       "a negative max_body_bytes" => { "max_body_bytes" => -1 },
       "max_event_bytes of 0" => { "max_event_bytes" => 0 },
       "a negative retry_budget" => { "retry_budget" => -1 },
+      "retries past 1000" => { "retries" => 1_000_000_000 },
       "a timeout past a day" => { "timeout" => 1e19 },
       "a max_retry_wait past a day" => { "max_retry_wait" => 86_401 },
       "a retry_budget past a day" => { "retry_budget" => 1e30 },

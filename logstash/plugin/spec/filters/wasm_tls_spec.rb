@@ -57,6 +57,50 @@ describe LogStash::Filters::Wasm do
     end
   end
 
+  ONE_MIB = 1 << 20
+
+  # A TLS endpoint that refuses a body over `limit` bytes from its
+  # Content-Length alone, as the sidecar does: it answers 413 without
+  # reading the body and closes soon after, so the client, still writing,
+  # meets a reset. A smaller body it reads, answering each line with `done LINE`.
+  def self.early_refuser(cert, key, limit)
+    context = OpenSSL::SSL::SSLContext.new
+    context.cert = cert
+    context.key = key
+    server = TCPServer.new("127.0.0.1", 0)
+    acceptor = Thread.new do
+      loop do
+        Thread.new(server.accept) do |raw|
+          socket = OpenSSL::SSL::SSLSocket.new(raw, context).tap { |s| s.sync_close = true }
+          socket.accept
+          length = 0
+          while (line = socket.gets) && line != "\r\n"
+            length = line.split(":", 2)[1].to_i if line =~ /\Acontent-length:/i
+          end
+          if length > limit
+            socket.write(FakeSidecar.answer(%({"error":"over #{limit} bytes"}\n), code: 413))
+            # The sidecar closes a moment later, not at once: a client
+            # still writing meets a reset then, with the answer in hand.
+            sleep 0.2
+          else
+            results = socket.read(length).lines.map do |request|
+              %({"event":{"message":"done #{JSON.parse(request)['message'][0, 10]}"}}\n)
+            end
+            socket.write(FakeSidecar.answer(results.join))
+          end
+        rescue StandardError
+          nil
+        ensure
+          socket&.close rescue nil
+        end
+      end
+    rescue IOError
+      nil
+    end
+    url = "https://127.0.0.1:#{server.addr[1]}"
+    Struct.new(:url, :stop).new(url, -> { acceptor.kill; server.close })
+  end
+
   before(:all) do
     @server = WasmstashServer.start
     @dir = Dir.mktmpdir("wasmstash-tls-spec")
@@ -67,6 +111,7 @@ describe LogStash::Filters::Wasm do
     server_key = self.class.key
     ip_cert = self.class.certificate("/CN=127.0.0.1", server_key, issuer: ca, issuer_key: ca_key, san: "IP:127.0.0.1")
     @proxy = self.class.tls_proxy(@server[:url], ip_cert, server_key)
+    @early_refuser = self.class.early_refuser(ip_cert, server_key, ONE_MIB)
     # Signed by the same CA, but for another host than the url names.
     other_cert = self.class.certificate("/CN=sidecar.example", server_key, issuer: ca, issuer_key: ca_key,
                                                                         san: "DNS:sidecar.example")
@@ -98,7 +143,7 @@ describe LogStash::Filters::Wasm do
   end
 
   after(:all) do
-    [@proxy, @other_host, @mtls].compact.each(&:stop)
+    [@proxy, @other_host, @mtls, @early_refuser].compact.each(&:stop)
     WasmstashServer.stop(@server) if @server
     FileUtils.rm_rf(@dir) if @dir
   end
@@ -179,6 +224,19 @@ describe LogStash::Filters::Wasm do
     end
     expect(filter.logger.lines.last[1])
       .to eq("wasmstash's url is https, but the server there does not speak TLS; not retried")
+  end
+
+  # JRuby's TLS socket reports the reset as an IOError, which the batch
+  # once failed on whole, as sent and possibly run.
+  it "reads a 413 a TLS endpoint gives before the body, and halves the batch until the large event is alone" do
+    filter = wasm(@early_refuser.url, "ssl_certificate_authorities" => [@ca_file])
+    batch = [LogStash::Event.new("message" => "a"), LogStash::Event.new("message" => "b" * (12 * ONE_MIB)),
+             LogStash::Event.new("message" => "c")]
+    filter.multi_filter(batch)
+    expect(batch[0].get("message")).to eq("done a"), failure(batch[0]).inspect
+    expect(batch[2].get("message")).to eq("done c")
+    expect(batch[1].get("tags")).to eq(["_httprequestfailure"])
+    expect(failure(batch[1])["reason"]).to include("answered 413", "this event alone is over the sidecar's limits")
   end
 
   it "fails with a tagged reason when the certificate is for another host" do

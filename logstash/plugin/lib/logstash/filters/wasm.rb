@@ -177,7 +177,9 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   def validate_settings
     problems = []
     problems << "timeout must be above 0 (got #{@timeout.inspect})" unless positive?(@timeout)
-    problems << "retries must be 0 or more (got #{@retries.inspect})" unless @retries.is_a?(Numeric) && @retries >= 0
+    unless @retries.is_a?(Numeric) && @retries >= 0 && @retries <= MAX_RETRIES
+      problems << "retries must be 0 to #{MAX_RETRIES} (got #{@retries.inspect})"
+    end
     unless @max_retry_wait.is_a?(Numeric) && @max_retry_wait >= 0
       problems << "max_retry_wait must be 0 or more (got #{@max_retry_wait.inspect})"
     end
@@ -348,6 +350,9 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
 
   # The most seconds `timeout`, `max_retry_wait` and `retry_budget` take.
   MAX_SECONDS = 86_400
+  # The most `retries`: each busy answer waits at least 50 ms, whatever
+  # the budget, so a thousand hold a batch a minute at least.
+  MAX_RETRIES = 1000
 
   def positive?(value, at_least = nil)
     value.is_a?(Numeric) && (at_least ? value >= at_least : value > 0)
@@ -458,7 +463,8 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
       @logger.error("wasmstash answered #{answer.code}", :pipeline => @pipeline, :body => answer.body[0, 500])
       # The sidecar's error line ends with a newline, which the reason does not need.
       shown = answer.body[0, EXCERPT].to_s.rstrip
-      reason = "wasmstash answered #{answer.code}: #{shown.empty? ? '(no body)' : shown}"
+      shown = answer.body.empty? ? "(no body)" : "(a blank body)" if shown.empty?
+      reason = "wasmstash answered #{answer.code}: #{shown}"
       reason += " (this event alone is over the sidecar's limits)" if answer.code == 413 && expected == 1
       return [nil, reason]
     end

@@ -103,10 +103,16 @@ module LogStash
         # The body goes in pieces of this many bytes.
         BODY_PIECE = 64 * 1024
 
+        # JRuby's TLS socket says the same with an IOError of that text.
+        CLOSED_EARLY = /reset by peer|broken pipe/i.freeze
+
         def exec(*args)
           super
         rescue Errno::EPIPE, Errno::ECONNRESET
           nil # Net::HTTP reads the answer next, or fails with no answer.
+        rescue IOError => e
+          raise unless e.message =~ CLOSED_EARLY
+          nil
         end
 
         private
