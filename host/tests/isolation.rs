@@ -283,6 +283,57 @@ fn state_survives_snapshot_restore_and_instance_recycling() {
     assert!(err.contains("8 bytes"), "{err}");
 }
 
+/// A state's save and restore run under `engine.state_call_timeout_ms`, not
+/// the calls' deadline: their time follows the state's size, and a large
+/// one that took longer than a batch's deadline failed every checkpoint,
+/// and its restores, so the pipeline lost its state and its events timed
+/// out one after another.
+#[test]
+fn saving_and_restoring_state_have_a_deadline_of_their_own() {
+    let engine_with = |state_call_ms| {
+        wasmstash::engine::Engine::new(wasmstash::engine::EngineSettings {
+            call_timeout: Some(std::time::Duration::from_millis(100)),
+            state_call_timeout: std::time::Duration::from_millis(state_call_ms),
+            checkpoint_interval: std::time::Duration::ZERO,
+            cache_dir: None,
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    // Saves and restores of 300 ms each, three times the calls' deadline.
+    let config = r#"{"panic_on":"BAD","slow_state_ms":300}"#;
+    let engine = engine_with(10_000);
+    let mut first = pipeline(chaos(&engine, config));
+    first.process(message_events(&["a", "b"]));
+    // A checkpoint, then a trap: the replacement restores it and goes on.
+    let results = as_json(first.process(message_events(&["BAD", "c"])));
+    assert_eq!(results[1]["chaos"]["seen"], 3, "{}", results[1]);
+    assert!(results[1].get("wasmstash").is_none(), "{}", results[1]);
+    let state = first.stages_mut()[0].snapshot().unwrap();
+    assert_eq!(state, Some(3u64.to_le_bytes().to_vec()));
+    let mut restarted = pipeline(chaos(&engine, config));
+    restarted.stages_mut()[0].restore(state.unwrap()).unwrap();
+    assert_eq!(
+        as_json(restarted.process(message_events(&["d"])))[0]["chaos"]["seen"],
+        4
+    );
+
+    // Under a state deadline shorter than they take, they fail, and say
+    // which setting stopped them.
+    let engine = engine_with(100);
+    let mut short = pipeline(chaos(&engine, config));
+    short.process(message_events(&["a"]));
+    let error = short.stages_mut()[0].snapshot().unwrap_err();
+    assert!(
+        error.reason.contains("ran past its deadline of 100 ms")
+            && error
+                .reason
+                .contains("while saving or restoring its state (engine.state_call_timeout_ms)"),
+        "{}",
+        error.reason
+    );
+}
+
 /// A replacement instance that cannot take the checkpoint goes on from
 /// `init` alone: the batches logged since the checkpoint are not re-run on
 /// it, as on `init`'s state they would make one the filter never had.

@@ -13,6 +13,7 @@ use crate::engine::EngineSettings;
 #[serde(deny_unknown_fields, expecting = "the [engine] table")]
 pub(super) struct RawEngine {
     call_timeout_ms: Option<u64>,
+    state_call_timeout_ms: Option<u64>,
     memory_limit_mib: Option<u64>,
     cache_dir: Option<PathBuf>,
     cache_max_mib: Option<u64>,
@@ -68,6 +69,14 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
             defaults.call_timeout,
         ),
     };
+    let state_call_timeout = bad.setting(defaults.state_call_timeout, |default| {
+        millis_in(
+            "state_call_timeout_ms",
+            raw.state_call_timeout_ms,
+            default,
+            1..=MAX_CALL_TIMEOUT_MS,
+        )
+    });
     let checkpoint_interval = bad.setting(defaults.checkpoint_interval, |default| {
         millis_in(
             "checkpoint_interval_ms",
@@ -106,6 +115,7 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
     }) as usize;
     bad.settled(EngineSettings {
         call_timeout,
+        state_call_timeout,
         max_module_bytes,
         max_event_bytes,
         memory_limit_bytes,

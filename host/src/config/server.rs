@@ -155,16 +155,31 @@ const UNBOUNDED_CALL: Duration = Duration::from_secs(30);
 /// instances after failures and writing the answer.
 const DRAIN_MARGIN: Duration = Duration::from_secs(2);
 
-/// Longest one batch can legitimately hold a filter's stage under
-/// `engine`: its call, and the replay of a failed batch (`replay_budget`,
-/// which the call it starts last may overrun by one `call_timeout`).
-/// Saves and a reload's handover wait this long for a stateful stage's call.
+/// Longest one batch can legitimately hold a stateful filter's stage under
+/// `engine`: the checkpoint it may begin with (a state call), its call,
+/// and the replay of a failed batch (`replay_budget`, which the call it
+/// starts last, a restore among them, may overrun by its deadline). Saves
+/// and a reload's handover wait this long for a stateful stage's call.
 pub fn one_batch(engine: &EngineSettings) -> Duration {
+    let (call, state_call) = (call_or_unbounded(engine), state_call_or_unbounded(engine));
+    state_call + call + engine.replay_budget + call.max(state_call)
+}
+
+/// [`one_batch`] for a stage that keeps no state: its call and the replay.
+fn one_stateless_batch(engine: &EngineSettings) -> Duration {
     call_or_unbounded(engine) * 2 + engine.replay_budget
 }
 
 fn call_or_unbounded(engine: &EngineSettings) -> Duration {
     engine.call_timeout.unwrap_or(UNBOUNDED_CALL)
+}
+
+/// A state call's deadline, while deadlines are on at all.
+fn state_call_or_unbounded(engine: &EngineSettings) -> Duration {
+    match engine.call_timeout {
+        Some(_) => engine.state_call_timeout,
+        None => UNBOUNDED_CALL,
+    }
 }
 
 impl ServerSettings {
@@ -175,14 +190,19 @@ impl ServerSettings {
     /// last may overrun by one `call_timeout`), and [`DRAIN_MARGIN`].
     ///
     /// `sharing` is the most workers that take turns on one stateful
-    /// filter's stage (1 where no pipeline has one). A batch that waited
-    /// for the stage has spent its replay budget waiting, so each turn
-    /// before a request's own adds at most its call and that call's one
-    /// retry on a fresh instance, not a budget.
+    /// filter's stage, 0 where no pipeline has one; where one has, a
+    /// batch is [`one_batch`] of a stateful stage. A batch that waited for
+    /// the stage has spent its replay budget waiting, so each turn before a
+    /// request's own adds at most its call and that call's one retry on a
+    /// fresh instance, not a budget.
     pub fn drain_limit(&self, engine: &EngineSettings, sharing: usize) -> Duration {
+        let batch = match sharing {
+            0 => one_stateless_batch(engine),
+            _ => one_batch(engine),
+        };
         let turns_before = call_or_unbounded(engine) * 2 * (sharing.max(1) - 1) as u32;
         (self.drain_timeout)
-            .unwrap_or_else(|| self.queue_timeout + one_batch(engine) + turns_before + DRAIN_MARGIN)
+            .unwrap_or_else(|| self.queue_timeout + batch + turns_before + DRAIN_MARGIN)
     }
 
     /// How long a save waits for a stateful filter's call to end before it

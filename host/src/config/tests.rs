@@ -133,6 +133,20 @@ fn errors_name_the_file_pipeline_and_filter() {
         err.contains("replay_budget_ms = 0: must be between 1 and 3600000"),
         "{err}"
     );
+    let err = parse("[engine]\nstate_call_timeout_ms = 0").unwrap_err();
+    assert!(
+        err.contains("state_call_timeout_ms = 0: must be between 1 and 600000"),
+        "{err}"
+    );
+    let pipeline = "[[pipelines.p.filters]]\nfilter = \"json\"";
+    let config = parse(&format!(
+        "[engine]\nstate_call_timeout_ms = 2500\n{pipeline}"
+    ))
+    .unwrap();
+    assert_eq!(
+        config.engine.state_call_timeout,
+        Duration::from_millis(2500)
+    );
     let err = parse("[engine]\ncache_max_mib = 1").unwrap_err();
     assert!(
         err.contains("cache_max_mib = 1: must be between 16"),
@@ -347,7 +361,7 @@ fn the_shutdown_drain_covers_a_call_and_its_replay() {
     // for a call and a replay of the whole budget; the drain waits for it.
     let config = parse(pipeline).unwrap();
     let engine = &config.engine;
-    let drain = config.server.drain_limit(engine, 1);
+    let drain = config.server.drain_limit(engine, 0);
     let held = engine.call_timeout.unwrap() * 2 + engine.replay_budget;
     assert!(drain > held + config.server.queue_timeout, "{drain:?}");
     assert_eq!(drain, Duration::from_secs(39));
@@ -357,14 +371,21 @@ fn the_shutdown_drain_covers_a_call_and_its_replay() {
     ))
     .unwrap();
     assert_eq!(
-        config.server.drain_limit(&config.engine, 1),
+        config.server.drain_limit(&config.engine, 0),
         Duration::from_millis(500 + 2 * 200 + 1000 + 2000)
+    );
+    // ... with a stateful filter, whose batch may begin with a checkpoint
+    // and whose replay's last call may be a restore, each a state call
+    // (state_call_timeout_ms, 10 s by default) ...
+    assert_eq!(
+        config.server.drain_limit(&config.engine, 1),
+        Duration::from_millis(500 + 10_000 + 200 + 1000 + 10_000 + 2000)
     );
     // ... and with the turns of three workers on one stateful filter, each
     // turn before a request's own is a call and its retry ...
     assert_eq!(
         config.server.drain_limit(&config.engine, 3),
-        Duration::from_millis(500 + 2 * 200 + 1000 + 2000 + 2 * (2 * 200))
+        Duration::from_millis(500 + 10_000 + 200 + 1000 + 10_000 + 2000 + 2 * (2 * 200))
     );
     // ... and a setting of its own wins.
     let config = parse(&format!("[server]\ndrain_timeout_ms = 90000\n{pipeline}")).unwrap();

@@ -75,6 +75,9 @@ pub struct FilterInstance {
     input: Option<(u32, u32)>,
     /// Keeps each call's deadline; `None` when deadlines are off.
     tripwire: Option<Arc<Tripwire>>,
+    /// The deadline of a call that saves or restores state
+    /// (`engine.state_call_timeout_ms`).
+    state_call_timeout: std::time::Duration,
     /// Largest event a result may make (`engine.max_event_mib`).
     max_event_bytes: usize,
     /// Batches handed to `process`.
@@ -147,6 +150,7 @@ impl FilterInstance {
             store,
             input: None,
             max_event_bytes: engine.settings().max_event_bytes,
+            state_call_timeout: engine.settings().state_call_timeout,
             tripwire,
             batches_served: 0,
         };
@@ -155,7 +159,7 @@ impl FilterInstance {
         // Everything before init is the module's doing; from here on it
         // is the config's too, so the error says which (LoadErrorKind).
         filter
-            .call_with_bytes(init, module.config_json())
+            .call_with_bytes(init, module.config_json(), Deadline::Call)
             .map_err(|failure| LoadError::init(format!("init failed: {}", init_advice(failure))))?
             .map_err(|message| LoadError::init(format!("invalid config: {message}")))?;
         Ok(filter)
@@ -210,7 +214,7 @@ impl FilterInstance {
         let Some(snapshot) = self.snapshot.clone() else {
             return Ok(None);
         };
-        let packed = self.call(&snapshot, ())?;
+        let packed = self.call_under(&snapshot, (), Deadline::State)?;
         let state = self.guest_bytes(packed)?;
         Ok((!state.is_empty()).then(|| state.to_vec()))
     }
@@ -222,7 +226,7 @@ impl FilterInstance {
         let Some(restore) = self.restore.clone() else {
             return Ok(Err("module has no wasmstash_restore export".into()));
         };
-        self.call_with_bytes(restore, state)
+        self.call_with_bytes(restore, state, Deadline::State)
     }
 
     /// Whether `process` has run here before: a failure on such an
@@ -248,11 +252,12 @@ impl FilterInstance {
         &mut self,
         func: TypedFunc<(u32, u32), u64>,
         bytes: &[u8],
+        deadline: Deadline,
     ) -> Result<Result<(), String>, Failure> {
         let len = guest_len(bytes.len())?;
         let ptr = self.alloc_guest(len)?;
         self.write_guest(ptr, bytes)?;
-        let packed = self.call(&func, (ptr, len))?;
+        let packed = self.call_under(&func, (ptr, len), deadline)?;
         let message = message_text(self.guest_bytes(packed)?);
         self.free_guest(ptr, len)?;
         Ok(if message.is_empty() {
@@ -334,14 +339,29 @@ impl FilterInstance {
         func: &TypedFunc<P, R>,
         params: P,
     ) -> Result<R, Failure> {
+        self.call_under(func, params, Deadline::Call)
+    }
+
+    fn call_under<P: WasmParams, R: WasmResults>(
+        &mut self,
+        func: &TypedFunc<P, R>,
+        params: P,
+        deadline: Deadline,
+    ) -> Result<R, Failure> {
         let state = self.store.data_mut();
         state.last_error_log = None;
         // A grow refused in an earlier call that went on (its module took
         // the -1) says nothing of why this one fails.
         state.limits.memory_exceeded = None;
         let store = &mut self.store;
-        let result = tripwire::guarded(self.tripwire.as_deref(), || func.call(store, params));
-        result.map_err(|e| self.classify(e))
+        let timeout = match deadline {
+            Deadline::Call => None,
+            Deadline::State => Some(self.state_call_timeout),
+        };
+        let result = tripwire::guarded_for(self.tripwire.as_deref(), timeout, || {
+            func.call(store, params)
+        });
+        result.map_err(|e| self.classify(e, deadline))
     }
 
     /// The bytes a packed (ptr << 32 | len) return value points at.
@@ -358,16 +378,34 @@ impl FilterInstance {
             })
     }
 
-    fn classify(&mut self, error: wasmtime::Error) -> Failure {
-        let timeout = self.tripwire.as_ref().map(|t| t.timeout());
+    fn classify(&mut self, error: wasmtime::Error, deadline: Deadline) -> Failure {
+        let timeout = match deadline {
+            Deadline::Call => self.tripwire.as_ref().map(|t| t.timeout()),
+            Deadline::State => Some(self.state_call_timeout),
+        };
         let state = self.store.data_mut();
         let mut failure = failure_of(&error, &mut state.limits, timeout)
             .unwrap_or_else(|| Failure::new(FailureKind::Trap, error.root_cause().to_string()));
+        if deadline == Deadline::State && failure.kind == FailureKind::Timeout {
+            failure.reason = format!(
+                "{} while saving or restoring its state (engine.state_call_timeout_ms)",
+                failure.reason
+            );
+        }
         if let Some(logged) = state.last_error_log.take() {
             failure.reason = format!("{}; the filter logged: {logged}", failure.reason);
         }
         failure
     }
+}
+
+/// Which deadline a call runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deadline {
+    /// The calls' own (`engine.call_timeout_ms`).
+    Call,
+    /// A state's save or restore (`engine.state_call_timeout_ms`).
+    State,
 }
 
 /// The failure `error` stands for when it is a trap or a limit the host

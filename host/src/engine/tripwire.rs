@@ -99,8 +99,18 @@ impl Tripwire {
         &self,
         call: impl FnOnce() -> wasmtime::Result<R>,
     ) -> wasmtime::Result<R> {
+        self.guard_for(self.timeout, call)
+    }
+
+    /// [`Tripwire::guard`] with a deadline `timeout` from now, not the
+    /// calls' own: a state's save or restore takes its own.
+    pub(crate) fn guard_for<R>(
+        &self,
+        timeout: Duration,
+        call: impl FnOnce() -> wasmtime::Result<R>,
+    ) -> wasmtime::Result<R> {
         *self.lock() = Call::Armed {
-            deadline: Instant::now() + self.timeout,
+            deadline: Instant::now() + timeout,
         };
         let disarm = Disarm(self);
         let result = call();
@@ -243,9 +253,19 @@ pub(crate) fn guarded<R>(
     tripwire: Option<&Tripwire>,
     call: impl FnOnce() -> wasmtime::Result<R>,
 ) -> wasmtime::Result<R> {
-    match tripwire {
-        Some(tripwire) => tripwire.guard(call),
-        None => call(),
+    guarded_for(tripwire, None, call)
+}
+
+/// [`guarded`], with `timeout` in place of the calls' own deadline if given.
+pub(crate) fn guarded_for<R>(
+    tripwire: Option<&Tripwire>,
+    timeout: Option<Duration>,
+    call: impl FnOnce() -> wasmtime::Result<R>,
+) -> wasmtime::Result<R> {
+    match (tripwire, timeout) {
+        (Some(tripwire), Some(timeout)) => tripwire.guard_for(timeout, call),
+        (Some(tripwire), None) => tripwire.guard(call),
+        (None, _) => call(),
     }
 }
 

@@ -96,11 +96,11 @@ impl PipelineSet {
     }
 
     /// The most workers that take turns on one stateful filter's stage: a
-    /// pipeline's workers share it; 1 where no pipeline has one.
+    /// pipeline's workers share it; 0 where no pipeline has one.
     fn most_sharing(&self) -> usize {
         (self.sharing().map(|(_, workers)| workers.size()))
             .max()
-            .unwrap_or(1)
+            .unwrap_or(0)
     }
 
     /// The pipelines whose workers share a stateful filter's one instance.
@@ -189,7 +189,7 @@ impl App {
         match self.current() {
             Some(set) => self.server.drain_limit(&set.engine, set.most_sharing()),
             // Nothing has been served before the first set is live.
-            None => self.server.drain_limit(&self.engine_at_start, 1),
+            None => self.server.drain_limit(&self.engine_at_start, 0),
         }
     }
 

@@ -45,6 +45,18 @@ pub struct Config {
     /// format changed under it.
     #[serde(default)]
     refuse_restore: bool,
+    /// Take this many milliseconds, by the host's clock, over every
+    /// `snapshot` and `restore`: a large state, whose saves and restores
+    /// take longer than a batch.
+    slow_state_ms: Option<u64>,
+}
+
+/// Spins until `ms` milliseconds have passed by the host's clock.
+fn spin_for(ms: Option<u64>) {
+    if let Some(ms) = ms {
+        let until = host::now_unix_nanos().saturating_add(ms as i64 * 1_000_000);
+        while host::now_unix_nanos() < until {}
+    }
 }
 
 pub struct Chaos {
@@ -101,10 +113,7 @@ impl Filter for Chaos {
         if triggers(&c.drop_on, &message) {
             return Verdict::Drop;
         }
-        if let Some(ms) = c.slow_ms {
-            let until = host::now_unix_nanos().saturating_add(ms as i64 * 1_000_000);
-            while host::now_unix_nanos() < until {}
-        }
+        spin_for(c.slow_ms);
         if c.merge_message
             && let Ok(Value::Object(members)) = serde_json::from_str(&message)
         {
@@ -127,10 +136,12 @@ impl Filter for Chaos {
 
 impl Stateful for Chaos {
     fn snapshot(&self) -> Vec<u8> {
+        spin_for(self.config.slow_state_ms);
         self.seen.to_le_bytes().to_vec()
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        spin_for(self.config.slow_state_ms);
         if self.config.refuse_restore {
             return Err("chaos refuses every state".into());
         }
