@@ -35,6 +35,42 @@ fn default_max_token_bytes() -> usize {
 }
 
 impl TreeSettings {
+    /// How `self` (the state's) differs from `ours` (the config's), one
+    /// setting each: `depth = 4 (the config has 5)`, `masks.ip = true
+    /// (the config has false)`.
+    fn differences(&self, ours: &TreeSettings) -> Vec<String> {
+        fn flat(prefix: &str, value: serde_json::Value, out: &mut Vec<(String, String)>) {
+            match value {
+                serde_json::Value::Object(members) => {
+                    for (key, value) in members {
+                        flat(&format!("{prefix}{key}."), value, out);
+                    }
+                }
+                other => out.push((prefix.trim_end_matches('.').to_owned(), other.to_string())),
+            }
+        }
+        let mut theirs = Vec::new();
+        let mut mine = Vec::new();
+        flat(
+            "",
+            serde_json::to_value(self).unwrap_or_default(),
+            &mut theirs,
+        );
+        flat(
+            "",
+            serde_json::to_value(ours).unwrap_or_default(),
+            &mut mine,
+        );
+        theirs
+            .into_iter()
+            .zip(mine)
+            .filter(|((_, state), (_, config))| state != config)
+            .map(|((name, state), (_, config))| {
+                format!("{name} = {state} (the config has {config})")
+            })
+            .collect()
+    }
+
     fn of(config: &Config) -> TreeSettings {
         TreeSettings {
             depth: config.depth,
@@ -105,9 +141,9 @@ impl Miner {
         let ours = TreeSettings::of(&self.config);
         if state.settings != ours {
             return Err(format!(
-                "template state was mined with other tree settings ({:?}) than the config's ({ours:?}); \
-                 restore the old settings or delete the state to start afresh",
-                state.settings
+                "template state was mined under other settings than the config's: {}; \
+                 the state fits those settings only",
+                state.settings.differences(&ours).join(", ")
             ));
         }
         let mut templates = state.templates;

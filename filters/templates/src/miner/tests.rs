@@ -206,7 +206,22 @@ fn restore_refuses_bad_or_foreign_state() {
         ..Config::default()
     };
     let err = Miner::new(deeper).unwrap().restore(&state).unwrap_err();
-    assert!(err.contains("other tree settings"), "{err}");
+    assert_eq!(
+        err,
+        "template state was mined under other settings than the config's: \
+         depth = 4 (the config has 5); the state fits those settings only"
+    );
+    let mut masks = Config::default().masks;
+    masks.ip = false;
+    let unmasked = Config {
+        masks,
+        ..Config::default()
+    };
+    let err = Miner::new(unmasked).unwrap().restore(&state).unwrap_err();
+    assert!(
+        err.contains("masks.ip = true (the config has false)"),
+        "{err}"
+    );
     let err = miner.restore(b"{not json").unwrap_err();
     assert!(err.contains("does not decode"), "{err}");
     let forged = String::from_utf8(state.clone())
