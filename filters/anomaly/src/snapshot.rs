@@ -194,8 +194,18 @@ pub fn decode(bytes: &[u8]) -> Result<State, String> {
                 .map_err(|e| format!("anomaly state does not decode: {e}"))
         }
         1 => {
-            let old: StateV1 = postcard::from_bytes(body)
+            // With no checksum to go by, a version 1 state must at least
+            // be one whole: every byte read, and a clock with an interval
+            // (a config takes none under a second). Eight bytes of another
+            // filter's state passed as an empty one.
+            let (old, rest): (StateV1, _) = postcard::take_from_bytes(body)
                 .map_err(|e| format!("anomaly state (version 1) does not decode: {e}"))?;
+            if !rest.is_empty() || old.clock.interval_ms < 1000 {
+                return Err(
+                    "anomaly state (version 1) does not decode: it is no anomaly state; starting afresh"
+                        .into(),
+                );
+            }
             // Version 1 kept the interval length in the clock only.
             let parts = old
                 .parts
@@ -249,6 +259,21 @@ pub fn encode_v1(state: State) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Eight bytes of the chaos test filter's state (a count) begin with
+    /// the byte of version 1, which has no checksum; they decoded as an
+    /// empty state. Now a version 1 state must be whole and have a clock.
+    #[test]
+    fn another_filters_state_is_no_version_1_state() {
+        for foreign in [
+            &1u64.to_le_bytes()[..],
+            &[1, 0],
+            &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7],
+        ] {
+            let error = decode(foreign).err().expect("refused");
+            assert!(error.contains("version 1"), "{error}");
+        }
+    }
 
     /// The stored settings read `interval_ms=60000`; the config has no such
     /// option, so the warning must not send anyone looking for it.
