@@ -219,6 +219,16 @@ fn golden_tests_pass_fail_with_a_field_diff_and_bless() {
     assert!(test(&[]).status.success());
 }
 
+/// A `wasmstash test` that passed, or its output.
+fn assert_passed(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
     let dir = tempfile::tempdir().unwrap();
@@ -232,13 +242,7 @@ fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
         args.push("my-filter/tests/sample.log");
         wasmstash_in(dir.path(), &args, b"")
     };
-    let out = test(&[]);
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_passed(&test(&[]));
     // The module is where `new` said, CARGO_TARGET_DIR honoured.
     let steps = text(&new.stdout);
     let module = steps
@@ -335,13 +339,7 @@ fn a_new_filter_passes_its_golden_test_then_fails_then_is_blessed() {
     // the filter's: the filter is still the module tested.
     let main = dir.path().join("my-filter/src/main.rs");
     std::fs::write(&main, "fn main() {\n    println!(\"a tool\");\n}\n").unwrap();
-    let out = test(&[]);
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_passed(&test(&[]));
     std::fs::remove_file(&main).unwrap();
 
     // A config.json that is not a JSON object, or that the filter refuses,
