@@ -96,9 +96,8 @@ impl Miner {
         if count < by_age.len() {
             by_age.select_nth_unstable(count);
         }
-        for &(_, slot) in &by_age[..count] {
-            self.evict(slot);
-        }
+        let slots: Vec<u32> = by_age[..count].iter().map(|&(_, slot)| slot).collect();
+        self.evict_all(&slots);
     }
 
     /// Over the byte budget: drops the least recently matched templates,
@@ -119,7 +118,7 @@ impl Miner {
         }
     }
 
-    fn by_age(&self) -> Vec<(u64, u32)> {
+    pub(super) fn by_age(&self) -> Vec<(u64, u32)> {
         self.templates
             .iter()
             .enumerate()

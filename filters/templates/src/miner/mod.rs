@@ -20,7 +20,7 @@ mod snapshot;
 pub mod template;
 mod tokens;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use budget::{mib_bytes, node_charge, template_charge, worst_template};
@@ -501,32 +501,64 @@ impl Miner {
 
     /// Drops the template at `slot` and the tree nodes it leaves empty.
     fn evict(&mut self, slot: u32) {
+        let template = self.take_template(slot);
+        let n = template.tokens.len();
+        self.prune_leaf(n as u32, &template.path, |leaf| leaf.remove(slot, n));
+    }
+
+    /// [`Miner::evict`] of every slot in `slots`, each leaf visited once.
+    fn evict_all(&mut self, slots: &[u32]) {
+        let doomed: FxHashSet<u32> = slots.iter().copied().collect();
+        let mut leaves: FxHashMap<(u32, Vec<Box<str>>), ()> = FxHashMap::default();
+        for &slot in slots {
+            let template = self.take_template(slot);
+            leaves.insert((template.tokens.len() as u32, template.path), ());
+        }
+        for (length, path) in leaves.into_keys() {
+            self.prune_leaf(length, &path, |leaf| {
+                leaf.remove_all(&doomed, length as usize)
+            });
+        }
+    }
+
+    /// Takes the template out of `slot`, freeing the slot and its charge.
+    fn take_template(&mut self, slot: u32) -> Template {
         let template = self.templates[slot as usize]
             .take()
             .expect("listed slots hold templates");
-        let length = template.tokens.len() as u32;
-        let mut freed = template.charge;
+        self.bytes -= template.charge;
+        self.free_slots.push(slot);
+        self.live -= 1;
+        template
+    }
+
+    /// Runs `remove` on the leaf at `path` under the templates of `length`
+    /// tokens, then prunes the nodes it left empty, freeing their charges.
+    fn prune_leaf(&mut self, length: u32, path: &[Box<str>], remove: impl FnOnce(&mut Node)) {
+        let mut freed = 0;
         if let Some(node) = self.lengths.get_mut(&length)
-            && remove_from(node, &template.path, slot, length as usize, &mut freed)
+            && remove_from(node, path, remove, &mut freed)
         {
             self.lengths.remove(&length);
             freed += node_charge("");
         }
         self.bytes -= freed;
-        self.free_slots.push(slot);
-        self.live -= 1;
     }
 }
 
-/// Removes `slot`, a template of `n` tokens, from the leaf at `path`,
-/// pruning nodes left empty and adding their charges to `freed`; true if
-/// `node` itself is now empty.
-fn remove_from(node: &mut Node, path: &[Box<str>], slot: u32, n: usize, freed: &mut u64) -> bool {
+/// Runs `remove` on the leaf at `path`, pruning nodes left empty and
+/// adding their charges to `freed`; true if `node` itself is now empty.
+fn remove_from(
+    node: &mut Node,
+    path: &[Box<str>],
+    remove: impl FnOnce(&mut Node),
+    freed: &mut u64,
+) -> bool {
     match path.split_first() {
-        None => node.remove(slot, n),
+        None => remove(node),
         Some((key, rest)) => {
             if let Some(child) = node.children.get_mut(key)
-                && remove_from(child, rest, slot, n, freed)
+                && remove_from(child, rest, remove, freed)
             {
                 node.children.remove(key);
                 *freed += node_charge(key);

@@ -146,6 +146,54 @@ fn a_hex(id: u64) -> String {
     format!("{id:016x}")
 }
 
+/// Evicting a tenth of a full table at once (one pass per leaf) leaves
+/// the miner as evicting each of them in turn leaves it: the same
+/// templates, in the same leaf order, the same charges.
+#[test]
+fn evicting_many_at_once_leaves_what_evicting_each_leaves() {
+    let word = |mut n: usize| {
+        let mut word = String::new();
+        loop {
+            word.push((b'a' + (n % 26) as u8) as char);
+            n /= 26;
+            if n == 0 {
+                return word;
+            }
+        }
+    };
+    let config = || Config {
+        max_templates: 100_000,
+        max_state_mib: 64,
+        ..Config::default()
+    };
+    let (mut each, mut all) = (Miner::new(config()).unwrap(), Miner::new(config()).unwrap());
+    for i in 0..3000 {
+        // Few first tokens, so that leaves hold many templates.
+        let line = format!(
+            "{} {} {} {}",
+            word(i % 3),
+            word(i % 5),
+            word(i * 7),
+            word(i * 13)
+        );
+        each.add(&line);
+        all.add(&line);
+    }
+    let mut by_age = each.by_age();
+    by_age.sort_unstable();
+    let slots: Vec<u32> = by_age.iter().take(1000).map(|&(_, slot)| slot).collect();
+    for &slot in &slots {
+        each.evict(slot);
+    }
+    all.evict_all(&slots);
+    assert_eq!(each.snapshot(), all.snapshot());
+    assert_eq!((each.bytes, each.live), (all.bytes, all.live));
+    let mut recounted = all.bytes;
+    all.recount_bytes();
+    std::mem::swap(&mut recounted, &mut all.bytes);
+    assert_eq!(recounted, all.bytes, "charges kept as a recount makes them");
+}
+
 #[test]
 fn the_table_is_bounded_and_evicts_least_recent() {
     let config = Config {
