@@ -416,7 +416,9 @@ fn a_run_whose_state_cannot_be_snapshotted_fails() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(events_of(&out.stdout).len(), 3, "{stderr}");
     assert!(
-        stderr.contains("the snapshot of stuck failed (see the error above), so the state saved there is from before this run"),
+        stderr.contains(
+            "the snapshot of stuck failed (see the error above), so this run's state is not saved"
+        ),
         "{stderr}"
     );
     // Every event was read and written: the run did not stop early.

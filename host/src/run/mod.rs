@@ -259,7 +259,7 @@ fn save_state(
         Err(state::NotSaved::InCall(_)) => "a filter was still in a call".to_owned(),
         Err(state::NotSaved::Io(e)) => e.to_string(),
         Err(state::NotSaved::Snapshots(failed)) => format!(
-            "the snapshot of {} failed (see the error above), so the state saved there is from before this run",
+            "the snapshot of {} failed (see the error above), so this run's state is not saved: a file there holds what was saved before it, unless it was set aside",
             shown_names(&failed)
         ),
     };
