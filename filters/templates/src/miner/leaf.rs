@@ -47,6 +47,7 @@ pub fn line_print(token: &str) -> u16 {
 }
 
 #[derive(Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(PartialEq))]
 pub struct Node {
     #[serde(default, skip_serializing_if = "FxHashMap::is_empty")]
     pub children: FxHashMap<Box<str>, Node>,

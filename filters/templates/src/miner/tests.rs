@@ -146,9 +146,13 @@ fn a_hex(id: u64) -> String {
     format!("{id:016x}")
 }
 
-/// Evicting a tenth of a full table at once (one pass per leaf) leaves
-/// the miner as evicting each of them in turn leaves it: the same
-/// templates, in the same leaf order, the same charges.
+/// Evicting many templates at once (one pass per leaf) leaves the miner as
+/// evicting each of them in turn leaves it: the same templates in the same
+/// leaf order, the same charges, the same free slots, and the same answers
+/// to the lines that follow (which read the leaves' fingerprint index,
+/// which no snapshot holds). The evicted are taken at random, from leaves
+/// that keep others and leaves they empty, in lines of several lengths,
+/// so that nodes are pruned up to whole lengths.
 #[test]
 fn evicting_many_at_once_leaves_what_evicting_each_leaves() {
     let word = |mut n: usize| {
@@ -161,37 +165,59 @@ fn evicting_many_at_once_leaves_what_evicting_each_leaves() {
             }
         }
     };
+    // Few first tokens, so that leaves hold many templates; one to five
+    // tokens, so that there are several length nodes, some small.
+    let line = |i: usize| {
+        let tokens = 1 + i % 5;
+        let words = [
+            word(i % 3),
+            word(i % 5),
+            word(i * 7),
+            word(i * 13),
+            word(i * 31),
+        ];
+        words[..tokens].join(" ")
+    };
     let config = || Config {
         max_templates: 100_000,
         max_state_mib: 64,
         ..Config::default()
     };
-    let (mut each, mut all) = (Miner::new(config()).unwrap(), Miner::new(config()).unwrap());
-    for i in 0..3000 {
-        // Few first tokens, so that leaves hold many templates.
-        let line = format!(
-            "{} {} {} {}",
-            word(i % 3),
-            word(i % 5),
-            word(i * 7),
-            word(i * 13)
+    let mut rng = wasmstash_sdk::testing::XorShift(0x9e37_79b9_7f4a_7c15);
+    for round in 0..20 {
+        let (mut each, mut all) = (Miner::new(config()).unwrap(), Miner::new(config()).unwrap());
+        let count = 200 + round * 97;
+        for i in 0..count {
+            each.add(&line(i));
+            all.add(&line(i));
+        }
+        let slots: Vec<u32> = (each.by_age().into_iter())
+            .filter(|_| rng.below(3) == 0)
+            .map(|(_, slot)| slot)
+            .collect();
+        for &slot in &slots {
+            each.evict(slot);
+        }
+        all.evict_all(&slots);
+        assert_eq!(each.snapshot(), all.snapshot(), "round {round}");
+        // The fingerprint index too, which snapshots leave out.
+        assert!(
+            each.lengths == all.lengths,
+            "round {round}: the trees differ"
         );
-        each.add(&line);
-        all.add(&line);
+        assert_eq!((each.bytes, each.live), (all.bytes, all.live));
+        assert_eq!(each.free_slots, all.free_slots);
+        let charged = all.bytes;
+        all.recount_bytes();
+        assert_eq!(charged, all.bytes, "charges kept as a recount makes them");
+        for i in (0..count + 300).step_by(3) {
+            assert_eq!(
+                mine(&mut each, &line(i)),
+                mine(&mut all, &line(i)),
+                "line {i}"
+            );
+        }
     }
-    let mut by_age = each.by_age();
-    by_age.sort_unstable();
-    let slots: Vec<u32> = by_age.iter().take(1000).map(|&(_, slot)| slot).collect();
-    for &slot in &slots {
-        each.evict(slot);
-    }
-    all.evict_all(&slots);
-    assert_eq!(each.snapshot(), all.snapshot());
-    assert_eq!((each.bytes, each.live), (all.bytes, all.live));
-    let mut recounted = all.bytes;
-    all.recount_bytes();
-    std::mem::swap(&mut recounted, &mut all.bytes);
-    assert_eq!(recounted, all.bytes, "charges kept as a recount makes them");
 }
 
 #[test]
