@@ -11,6 +11,8 @@
 //! JSON). Charges are in u64: `max_state_mib` goes to 4096, and 4 GiB is
 //! past a 32-bit usize, WebAssembly's.
 
+use rustc_hash::FxHashMap;
+
 use super::{Miner, Template};
 
 /// How many times a snapshot's bytes are held at once, at most (above).
@@ -103,19 +105,56 @@ impl Miner {
     /// Over the byte budget: drops the least recently matched templates,
     /// never `keep` (the one the current line matched), until a tenth of the
     /// budget is free again, for the same reason as above.
+    ///
+    /// Which templates go is worked out first, as evicting them one by one
+    /// would free: each its charge, and the charge of every node it leaves
+    /// with no template under it, which the tree prunes. They then leave
+    /// in one pass per leaf ([`Miner::evict_all`]): one by one, a leaf of
+    /// L templates costs L steps a removal, past a call's deadline on a
+    /// large table.
     pub(super) fn evict_to_budget(&mut self, keep: Option<u32>) {
         let budget = self.byte_budget();
         let target = budget - budget / 10;
         let mut by_age = self.by_age();
         by_age.sort_unstable();
-        for (_, slot) in by_age {
-            if self.bytes <= target {
-                break;
-            }
-            if Some(slot) != keep {
-                self.evict(slot);
+        // Templates under each node: a length's root (an empty path) and
+        // each prefix of a template's path below it.
+        let mut under: FxHashMap<(usize, &[Box<str>]), usize> = FxHashMap::default();
+        for template in self.templates.iter().flatten() {
+            for depth in 0..=template.path.len() {
+                *under
+                    .entry((template.tokens.len(), &template.path[..depth]))
+                    .or_default() += 1;
             }
         }
+        let mut bytes = self.bytes;
+        let mut doomed = Vec::new();
+        for (_, slot) in by_age {
+            if bytes <= target {
+                break;
+            }
+            if Some(slot) == keep {
+                continue;
+            }
+            let template = self.templates[slot as usize]
+                .as_ref()
+                .expect("listed slots hold templates");
+            bytes -= template.charge;
+            for depth in 0..=template.path.len() {
+                let count = under
+                    .get_mut(&(template.tokens.len(), &template.path[..depth]))
+                    .expect("counted above");
+                *count -= 1;
+                if *count == 0 {
+                    bytes -= match depth {
+                        0 => node_charge(""),
+                        _ => node_charge(&template.path[depth - 1]),
+                    };
+                }
+            }
+            doomed.push(slot);
+        }
+        self.evict_all(&doomed);
     }
 
     pub(super) fn by_age(&self) -> Vec<(u64, u32)> {

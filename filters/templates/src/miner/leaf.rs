@@ -83,7 +83,9 @@ impl Node {
     }
 
     /// Removes `slot`, keeping the order of the others (ties go to the
-    /// earlier template, so the order is part of the result).
+    /// earlier template, so the order is part of the result). The tests'
+    /// reference for [`Node::remove_all`].
+    #[cfg(test)]
     pub fn remove(&mut self, slot: u32, n: usize) {
         if let Some(k) = self.templates.iter().position(|&s| s == slot) {
             self.templates.remove(k);

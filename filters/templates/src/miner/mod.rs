@@ -500,6 +500,9 @@ impl Miner {
     }
 
     /// Drops the template at `slot` and the tree nodes it leaves empty.
+    /// Evicts one template: the reference the tests hold the batch
+    /// evictions to.
+    #[cfg(test)]
     fn evict(&mut self, slot: u32) {
         let template = self.take_template(slot);
         let n = template.tokens.len();

@@ -220,6 +220,68 @@ fn evicting_many_at_once_leaves_what_evicting_each_leaves() {
     }
 }
 
+/// The byte budget's eviction works out which templates go before any
+/// leaves, by what each would free; it must stop where evicting them one
+/// by one stops, and leave the same miner.
+#[test]
+fn evicting_to_the_byte_budget_stops_where_evicting_each_stops() {
+    // Half the lines share their leading words, so leaves keep others;
+    // half lead with a word of their own, so evicting one prunes its leaf
+    // and the nodes above it, whose charges count where eviction stops.
+    // A word of its own for each number: its digits as letters.
+    let letters = |n: usize| -> String {
+        n.to_string()
+            .bytes()
+            .map(|d| (b'a' + d - b'0') as char)
+            .collect()
+    };
+    let line = |i: usize| {
+        let words = ["ab", "cd", "ef"];
+        let lead = match i % 2 {
+            0 => words[i % 3].to_owned(),
+            _ => format!("u{}", letters(i)),
+        };
+        let mut line = vec![lead, words[i % 2].to_owned()];
+        line.extend(
+            (0..4).map(|k| format!("{}{}", words[(i + k) % 3], "xyz".repeat((i * (k + 1)) % 7))),
+        );
+        line[..1 + i % 4].join(" ") + &" q".repeat(i % 3)
+    };
+    for keep_newest in [false, true] {
+        let config = || Config {
+            max_templates: 100_000,
+            max_state_mib: 64,
+            ..Config::default()
+        };
+        let (mut each, mut all) = (Miner::new(config()).unwrap(), Miner::new(config()).unwrap());
+        for i in 0..4000 {
+            each.add(&line(i));
+            all.add(&line(i));
+        }
+        // Now the budget is far smaller than the table.
+        each.config.max_state_mib = 1;
+        all.config.max_state_mib = 1;
+        let keep = keep_newest.then(|| each.by_age().into_iter().min().unwrap().1);
+        let target = each.byte_budget() - each.byte_budget() / 10;
+        let mut by_age = each.by_age();
+        by_age.sort_unstable();
+        for (_, slot) in by_age {
+            if each.bytes <= target {
+                break;
+            }
+            if Some(slot) != keep {
+                each.evict(slot);
+            }
+        }
+        all.evict_to_budget(keep);
+        assert!(each.live < 4000 && each.live > 0, "{}", each.live);
+        assert_eq!(each.snapshot(), all.snapshot());
+        assert!(each.lengths == all.lengths, "the trees differ");
+        assert_eq!((each.bytes, each.live), (all.bytes, all.live));
+        assert_eq!(each.free_slots, all.free_slots);
+    }
+}
+
 #[test]
 fn the_table_is_bounded_and_evicts_least_recent() {
     let config = Config {
