@@ -353,15 +353,21 @@ impl FilterInstance {
         // A grow refused in an earlier call that went on (its module took
         // the -1) says nothing of why this one fails.
         state.limits.memory_exceeded = None;
+        let timeout = self.timeout(deadline);
         let store = &mut self.store;
-        let timeout = match deadline {
-            Deadline::Call => None,
-            Deadline::State => Some(self.state_call_timeout),
-        };
         let result = tripwire::guarded_for(self.tripwire.as_deref(), timeout, || {
             func.call(store, params)
         });
         result.map_err(|e| self.classify(e, deadline))
+    }
+
+    /// The time a call under `deadline` may take; `None` with deadlines off.
+    fn timeout(&self, deadline: Deadline) -> Option<std::time::Duration> {
+        let tripwire = self.tripwire.as_ref()?;
+        Some(match deadline {
+            Deadline::Call => tripwire.timeout(),
+            Deadline::State => self.state_call_timeout,
+        })
     }
 
     /// The bytes a packed (ptr << 32 | len) return value points at.
@@ -379,10 +385,7 @@ impl FilterInstance {
     }
 
     fn classify(&mut self, error: wasmtime::Error, deadline: Deadline) -> Failure {
-        let timeout = match deadline {
-            Deadline::Call => self.tripwire.as_ref().map(|t| t.timeout()),
-            Deadline::State => Some(self.state_call_timeout),
-        };
+        let timeout = self.timeout(deadline);
         let state = self.store.data_mut();
         let mut failure = failure_of(&error, &mut state.limits, timeout)
             .unwrap_or_else(|| Failure::new(FailureKind::Trap, error.root_cause().to_string()));
