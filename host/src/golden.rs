@@ -375,10 +375,6 @@ fn checked_config(config: &str, subject: &str) -> Result<String, TestError> {
     Ok(config.to_owned())
 }
 
-/// Builds a filter crate for wasm32 and returns its module's path.
-/// `dir`'s Cargo.toml, or why `dir` is not a crate. Said before anything
-/// else: run from the wrong directory, the cases' or cargo's own errors
-/// would hide the cause.
 #[cfg(test)]
 mod tests {
     use super::fixed_time;

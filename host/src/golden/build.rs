@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use crate::files::shown;
 
-/// The crate's `Cargo.toml`, or why `dir` is no crate.
+/// The crate's `Cargo.toml`, or why `dir` is no crate. Said before anything
+/// else: run from the wrong directory, the cases' or cargo's own errors
+/// would hide the cause.
 pub(super) fn crate_manifest(dir: &Path) -> Result<PathBuf, String> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
