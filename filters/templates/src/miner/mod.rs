@@ -499,8 +499,8 @@ impl Miner {
         slot
     }
 
-    /// Drops the template at `slot` and the tree nodes it leaves empty.
-    /// Evicts one template: the reference the tests hold the batch
+    /// Drops the template at `slot` and the tree nodes it leaves empty, one
+    /// template at a time: the reference the tests hold the batch
     /// evictions to.
     #[cfg(test)]
     fn evict(&mut self, slot: u32) {
@@ -512,12 +512,12 @@ impl Miner {
     /// [`Miner::evict`] of every slot in `slots`, each leaf visited once.
     fn evict_all(&mut self, slots: &[u32]) {
         let doomed: FxHashSet<u32> = slots.iter().copied().collect();
-        let mut leaves: FxHashMap<(u32, Vec<Box<str>>), ()> = FxHashMap::default();
+        let mut leaves: FxHashSet<(u32, Vec<Box<str>>)> = FxHashSet::default();
         for &slot in slots {
             let template = self.take_template(slot);
-            leaves.insert((template.tokens.len() as u32, template.path), ());
+            leaves.insert((template.tokens.len() as u32, template.path));
         }
-        for (length, path) in leaves.into_keys() {
+        for (length, path) in leaves {
             self.prune_leaf(length, &path, |leaf| {
                 leaf.remove_all(&doomed, length as usize)
             });
