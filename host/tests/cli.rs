@@ -211,8 +211,8 @@ fn ndjson_on_stdin_with_a_bad_line_loses_nothing() {
     assert!(!text(&out.stderr).contains("read as NDJSON"));
 }
 
-/// A text line that is not UTF-8 keeps its event, as Logstash's line codec
-/// keeps it (invalid bytes made U+FFFD), and the summary counts it.
+/// A text line that is not UTF-8 keeps its event, its invalid bytes made
+/// U+FFFD, and the summary counts it and says how Logstash's codec differs.
 #[test]
 fn a_line_that_is_not_utf8_is_kept_and_counted() {
     let out = wasmstash(
@@ -229,7 +229,7 @@ fn a_line_that_is_not_utf8_is_kept_and_counted() {
     );
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("2 lines were not UTF-8: invalid bytes became U+FFFD"),
+        stderr.contains("2 lines were not UTF-8: invalid bytes became U+FFFD (Logstash's line codec would write them as `\\xE9`)"),
         "{stderr}"
     );
 }

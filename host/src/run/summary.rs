@@ -95,8 +95,8 @@ impl std::fmt::Display for Summary {
             };
             write!(
                 f,
-                "; {not_utf8} {lines} not UTF-8: invalid bytes became U+FFFD, as in \
-                 Logstash's line codec"
+                "; {not_utf8} {lines} not UTF-8: invalid bytes became U+FFFD (Logstash's \
+                 line codec would write them as `\\xE9`)"
             )?;
         }
         if not_json > 0 && self.format_guessed {
