@@ -227,8 +227,33 @@ pub fn trim_newline(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// `{"message": line}`; bytes that are not UTF-8 become U+FFFD, as
-/// Logstash's line and plain codecs make them.
+/// At least the bytes of `line`'s event as JSON, in any format, so that
+/// what a filter is handed can be bounded by it rather than by the line's
+/// length: written into a JSON string, a control character takes six bytes
+/// (`\u0001`), a quote or a backslash two, and a byte that is not UTF-8
+/// three (U+FFFD). An NDJSON line is counted as if it were text, since one
+/// that is not a JSON object becomes a `message` holding it.
+pub fn event_bytes_bound(line: &[u8]) -> usize {
+    /// `{"message":""}`, and room for a failure's tag and reason.
+    const ENVELOPE: usize = 256;
+    let escapes: usize = line
+        .iter()
+        .map(|&b| match b {
+            0..=0x1f => 5,
+            b'"' | b'\\' => 1,
+            _ => 0,
+        })
+        .sum();
+    let replaced = if line.is_ascii() || std::str::from_utf8(line).is_ok() {
+        0
+    } else {
+        2 * line.iter().filter(|b| !b.is_ascii()).count()
+    };
+    line.len() + escapes + replaced + ENVELOPE
+}
+
+/// `{"message": line}`; bytes that are not UTF-8 become U+FFFD, which is
+/// not what Logstash's line and plain codecs make of them (README, `run`).
 pub fn line_event(line: &[u8]) -> CheckedEvent {
     line_event_utf8(line).0
 }
@@ -254,6 +279,28 @@ fn not_json_event(line: &[u8], reason: String) -> CheckedEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bound holds for a line's event and for the failed NDJSON event
+    /// it would make, over every byte alone, runs of each, and lines that
+    /// mix controls, quotes, non-ASCII and bytes that are not UTF-8.
+    #[test]
+    fn the_event_bytes_bound_is_never_below_the_event() {
+        let mut lines: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b; 1000]).collect();
+        lines.push(b"caf\xc3\xa9 \"q\" \\ \x01\xff\xc3 \xed\xa0\x80 \t\x7f".repeat(50));
+        lines.push(b"{\"message\":\"\x01\x02\"}".repeat(100));
+        lines.push(Vec::new());
+        for line in &lines {
+            let bound = event_bytes_bound(line);
+            assert!(line_event(line).text().len() <= bound, "{line:?}");
+            for format in [InputFormat::Lines, InputFormat::Ndjson] {
+                if let Some(event) = event(format, line, Some(0)) {
+                    assert!(event.text().len() <= bound, "{format:?}: {line:?}");
+                }
+            }
+        }
+        // Not far above it either, for text that needs no escape.
+        assert_eq!(event_bytes_bound(&[b'x'; 1000]), 1256);
+    }
 
     #[test]
     fn lines_become_message_events() {

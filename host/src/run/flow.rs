@@ -10,8 +10,8 @@
 //! filters), and results are written in input order. A pipeline with a
 //! stateful filter gets one worker (see `super::worker_count`). Memory stays
 //! bounded: a batch ends at [`Flow::batch_size`] lines or
-//! [`Flow::max_batch_bytes`] of input, and the reader waits while
-//! [`Flow::in_flight`] batches, or [`Flow::in_flight_bytes`] of input, are
+//! [`Flow::max_batch_bytes`] of events (as JSON), and the reader waits while
+//! [`Flow::in_flight`] batches, or [`Flow::in_flight_bytes`] of events, are
 //! out and not yet written.
 //!
 //! A live input (a pipe, a terminal) is not held back for a full batch:
@@ -42,13 +42,14 @@ pub(super) struct Flow {
     pub inputs: Vec<PathBuf>,
     pub format: InputFormat,
     pub batch_size: usize,
-    /// Input bytes at which a batch ends even if it has fewer lines.
+    /// Bytes of events, as JSON, at which a batch ends even if it has fewer
+    /// lines (counted by [`input::event_bytes_bound`]).
     pub max_batch_bytes: usize,
     pub max_line_bytes: usize,
     /// Batches sent to the workers and not yet written, at most.
     pub in_flight: usize,
-    /// Input bytes in those batches, at most, unless one batch alone holds
-    /// more (it is then the only one out).
+    /// Bytes of events in those batches, at most, unless one batch alone
+    /// holds more (it is then the only one out).
     pub in_flight_bytes: usize,
     pub progress: ProgressBar,
 }
@@ -104,6 +105,10 @@ struct LineBatch {
     format: InputFormat,
     text: Vec<u8>,
     lines: Vec<Line>,
+    /// What the lines' events take as JSON, at most
+    /// ([`input::event_bytes_bound`]): a line of control characters is six
+    /// times as long escaped, and a filter holds the batch that way.
+    event_bytes: usize,
 }
 
 struct Line {
@@ -237,7 +242,7 @@ fn read_batches(
             } else {
                 flow.batch_size
             };
-            if batch.lines.len() >= most || batch.text.len() >= flow.max_batch_bytes {
+            if batch.lines.len() >= most || batch.event_bytes >= flow.max_batch_bytes {
                 let sent = if holding {
                     batch.format = InputFormat::Lines;
                     sender.send_full_batches(&mut batch, flow.batch_size)
@@ -326,6 +331,7 @@ impl LineBatch {
             format,
             text: Vec::new(),
             lines: Vec::with_capacity(batch_size),
+            event_bytes: 0,
         }
     }
 
@@ -334,11 +340,13 @@ impl LineBatch {
         self.text.extend_from_slice(body);
         let end = self.text.len();
         self.lines.push(Line { start, end, cut });
+        self.event_bytes += input::event_bytes_bound(body);
     }
 
     fn clear(&mut self) {
         self.text.clear();
         self.lines.clear();
+        self.event_bytes = 0;
     }
 }
 
@@ -384,7 +392,7 @@ impl BatchSender {
         if batch.lines.is_empty() {
             return Ok(());
         }
-        let bytes = batch.text.len();
+        let bytes = batch.event_bytes;
         while !self.out.is_empty()
             && (self.out.len() >= self.in_flight || self.out_bytes + bytes > self.in_flight_bytes)
         {
@@ -542,16 +550,12 @@ mod tests {
     use super::super::{RunArgs, flow_for};
     use super::*;
 
-    /// The reader of `wasmstash run FILE`, set up as `run` sets it up, cuts a
-    /// file of 4 MiB lines into batches of two: the second line brings a
-    /// batch to the cap, 8 MiB, which ends it though it is far from the
-    /// 1000 lines of `--batch-size` (1000 such lines would be 4 GiB).
-    #[test]
-    fn a_batch_ends_once_its_bytes_reach_the_cap() {
-        let line = vec![b'x'; 4 << 20];
+    /// How the reader of `wasmstash run FILE`, set up as `run` sets it up,
+    /// cuts a file of five `line`s into batches.
+    fn lines_per_batch(line: &[u8]) -> Vec<usize> {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         for _ in 0..5 {
-            file.write_all(&line).unwrap();
+            file.write_all(line).unwrap();
             file.write_all(b"\n").unwrap();
         }
         file.flush().unwrap();
@@ -573,6 +577,23 @@ mod tests {
             let _ = written_to_reader.send(());
         }
         reader.join().unwrap().unwrap();
-        assert_eq!(lines_per_batch, [2, 2, 1]);
+        lines_per_batch
+    }
+
+    /// 4 MiB lines: the second line brings a batch to the cap, 8 MiB, which
+    /// ends it though it is far from the 1000 lines of `--batch-size` (1000
+    /// such lines would be 4 GiB).
+    #[test]
+    fn a_batch_ends_once_its_bytes_reach_the_cap() {
+        assert_eq!(lines_per_batch(&vec![b'x'; 4 << 20]), [2, 2, 1]);
+    }
+
+    /// A control character is six bytes in the event (`\u0001`), so lines
+    /// of 1.5 MiB of them make events of 9 MiB, and each is a batch alone;
+    /// by the lines' own length, all five would have made one batch of
+    /// 45 MiB for a filter to hold.
+    #[test]
+    fn the_cap_counts_the_events_as_json_not_the_lines() {
+        assert_eq!(lines_per_batch(&vec![1; 3 << 19]), [1, 1, 1, 1, 1]);
     }
 }

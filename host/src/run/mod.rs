@@ -338,12 +338,14 @@ pub(crate) const DEFAULT_BATCH_EVENTS: usize = 1000;
 /// The name of the pipeline `--filter` makes.
 const CLI_PIPELINE: &str = "cli";
 
-/// Input bytes at which a batch ends though it has fewer than
-/// `--batch-size` lines: with lines of up to 16 MiB, 1000 of them would
-/// otherwise make one batch of 16 GiB.
+/// Bytes of events (as JSON, which a filter is handed) at which a batch ends
+/// though it has fewer than `--batch-size` lines: with lines of up to 16 MiB,
+/// 1000 of them would otherwise make one batch of 16 GiB. Counted as the
+/// events' JSON, not the lines' length, because a line of control
+/// characters is six times as long escaped.
 const MAX_BATCH_BYTES: usize = 8 << 20;
 
-/// Input bytes the reader may have sent on and not yet seen written (beyond
+/// Bytes of events the reader may have sent on and not yet seen written (beyond
 /// a single batch larger than this, which [`MAX_BATCH_BYTES`] and
 /// `--max-line-bytes` bound). Each such byte is held about four times over,
 /// as a line, an event, a result and output, so this bounds a run's memory
