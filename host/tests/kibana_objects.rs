@@ -5,9 +5,10 @@
 //! What this proves: every line parses; ids are fixed and unique; every
 //! reference (data view, saved search, lifted Lens layer references) resolves
 //! to an object in the set; each Lens panel is internally consistent (column
-//! order, accessors, formula helpers); every field a panel aggregates, filters
-//! or shows is mapped, and aggregated fields are mapped as aggregatable types;
-//! every field FIELDS.md lists is mapped. What it cannot prove: that Kibana
+//! order, accessors, formula helpers); every field a panel, search or data
+//! view aggregates, sorts, filters or shows is mapped, and each column's field
+//! is mapped as the data type the column reads it as; the data view covers
+//! the template's data streams; every field FIELDS.md lists is mapped. What it cannot prove: that Kibana
 //! renders the panels as intended. No Kibana runs on these machines.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,23 +65,36 @@ fn mapped<'a>(mappings: &'a Value, path: &str) -> Option<&'a Value> {
     Some(node)
 }
 
-fn is_aggregatable(mapping: &Value) -> bool {
-    let kind = mapping["type"].as_str().unwrap_or("object");
-    let indexed_no_docvalues = mapping["doc_values"] == Value::Bool(false);
-    !indexed_no_docvalues
-        && matches!(
-            kind,
-            "keyword"
-                | "constant_keyword"
-                | "wildcard"
-                | "long"
-                | "integer"
-                | "float"
-                | "double"
-                | "date"
-                | "boolean"
-                | "ip"
-        )
+/// What Lens calls a field's data type (`dataType`), from its mapping;
+/// `None` for a field no aggregation can read (text, objects, flattened
+/// roots, fields without doc values).
+fn lens_data_type(mapping: &Value) -> Option<&'static str> {
+    if mapping["doc_values"] == Value::Bool(false) {
+        return None;
+    }
+    match mapping["type"].as_str().unwrap_or("object") {
+        "keyword" | "constant_keyword" | "wildcard" => Some("string"),
+        "long" | "integer" | "short" | "byte" | "float" | "double" | "scaled_float" => {
+            Some("number")
+        }
+        "date" | "date_nanos" => Some("date"),
+        "boolean" => Some("boolean"),
+        "ip" => Some("ip"),
+        _ => None,
+    }
+}
+
+/// How a saved object uses a field, which decides the mappings that serve.
+#[derive(Clone, Copy)]
+enum FieldUse<'a> {
+    /// Searched or shown: any mapping will do.
+    Read,
+    /// Aggregated or sorted on, whatever the result's type.
+    Aggregated,
+    /// Read by a Lens column whose `dataType` is the field's own (terms,
+    /// date_histogram, min, max, sum, percentile, range, last_value...):
+    /// the mapping must give that type, or the column shows nothing.
+    AsType(&'a str),
 }
 
 /// Field names in a KQL string: whatever stands before `:`, `<`, `>`.
@@ -304,21 +318,28 @@ fn every_field_a_panel_uses_is_mapped_by_the_index_template() {
     let objects = objects();
     let mappings = mappings();
     let mut checked = 0;
-    let mut check = |at: &str, field: &str, aggregated: bool| {
+    let mut check = |at: &str, field: &str, used: FieldUse| {
         let mapping = mapped(&mappings, field)
             .unwrap_or_else(|| panic!("{at}: field {field} is not in the index template"));
-        if aggregated {
-            assert!(
-                is_aggregatable(mapping),
+        let data_type = lens_data_type(mapping);
+        match used {
+            FieldUse::Read => {}
+            FieldUse::Aggregated => assert!(
+                data_type.is_some(),
                 "{at}: {field} is aggregated but mapped as {mapping}"
-            );
+            ),
+            FieldUse::AsType(wanted) => assert_eq!(
+                data_type,
+                Some(wanted),
+                "{at}: {field} is read as {wanted} but mapped as {mapping}"
+            ),
         }
         checked += 1;
     };
     for (at, _, lens) in lens_panels(&objects) {
         let state = &lens["state"];
         for field in kql_fields(state["query"]["query"].as_str().unwrap()) {
-            check(&at, &field, false);
+            check(&at, &field, FieldUse::Read);
         }
         for layer in state["datasourceStates"]["formBased"]["layers"]
             .as_object()
@@ -330,32 +351,101 @@ fn every_field_a_panel_uses_is_mapped_by_the_index_template() {
                     .as_str()
                     .filter(|f| *f != "___records___")
                 {
-                    check(&at, field, true);
+                    // A count's or a unique count's dataType is its
+                    // result's, a number, whatever it counts.
+                    let used = match column["operationType"].as_str().unwrap() {
+                        "count" | "unique_count" => FieldUse::Aggregated,
+                        _ => FieldUse::AsType(column["dataType"].as_str().unwrap()),
+                    };
+                    check(&at, field, used);
                 }
                 if let Some(field) = column["params"]["sortField"].as_str() {
-                    check(&at, field, true);
+                    check(&at, field, FieldUse::Aggregated);
                 }
                 for kql in [&column["filter"]["query"], &column["params"]["formula"]] {
                     for field in kql.as_str().map(kql_fields).unwrap_or_default() {
-                        check(&at, &field, false);
+                        check(&at, &field, FieldUse::Read);
                     }
                 }
             }
         }
     }
-    for (at, object) in objects.iter().filter(|(_, o)| o["type"] == "search") {
-        for column in object["attributes"]["columns"].as_array().unwrap() {
-            check(at, column.as_str().unwrap(), false);
+    for (at, object) in &objects {
+        let attributes = &object["attributes"];
+        match object["type"].as_str().unwrap() {
+            "search" => {
+                for column in attributes["columns"].as_array().unwrap() {
+                    check(at, column.as_str().unwrap(), FieldUse::Read);
+                }
+                for sort in attributes["sort"].as_array().unwrap() {
+                    check(at, sort[0].as_str().unwrap(), FieldUse::Aggregated);
+                }
+            }
+            "index-pattern" => {
+                let time = attributes["timeFieldName"].as_str().unwrap();
+                check(at, time, FieldUse::AsType("date"));
+                let formats = attributes["fieldFormatMap"]
+                    .as_str()
+                    .map(|f| inner(&Value::from(f)));
+                for field in formats.iter().flat_map(|f| f.as_object().unwrap().keys()) {
+                    check(at, field, FieldUse::Read);
+                }
+                continue;
+            }
+            _ => {}
         }
-        let search = inner(&object["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]);
-        for field in kql_fields(search["query"]["query"].as_str().unwrap()) {
-            check(at, &field, false);
+        if let Some(source) = attributes["kibanaSavedObjectMeta"]["searchSourceJSON"].as_str() {
+            let search = inner(&Value::from(source));
+            for field in kql_fields(search["query"]["query"].as_str().unwrap_or("")) {
+                check(at, &field, FieldUse::Read);
+            }
         }
     }
     assert!(
         checked > 50,
         "only {checked} field uses found; is the walk broken?"
     );
+}
+
+/// `pattern` (Kibana's, `*` for any run of characters) matches `name`.
+fn glob_matches(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, rest)) => {
+            let Some(tail) = name.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len())
+                .filter(|cut| tail.is_char_boundary(*cut))
+                .any(|cut| glob_matches(rest, &tail[cut..]))
+        }
+    }
+}
+
+/// The data view covers every data stream the index template makes: each
+/// `*` in a template pattern stands for any dataset or namespace.
+#[test]
+fn the_data_view_covers_the_template_s_data_streams() {
+    let text = std::fs::read_to_string(repo().join("elasticsearch/index-template.json")).unwrap();
+    let template: Value = serde_json::from_str(&text).unwrap();
+    let objects = objects();
+    let views: Vec<&str> = objects
+        .iter()
+        .filter(|(_, o)| o["type"] == "index-pattern")
+        .map(|(_, o)| o["attributes"]["title"].as_str().unwrap())
+        .collect();
+    assert!(!views.is_empty(), "no data view shipped");
+    for pattern in template["index_patterns"].as_array().unwrap() {
+        let example = pattern.as_str().unwrap().replace('*', "some-thing");
+        for view in &views {
+            assert!(
+                view.split(',')
+                    .any(|part| glob_matches(part.trim(), &example)),
+                "data view {view} misses {example}, a name the template makes"
+            );
+        }
+    }
+    assert!(glob_matches("logs-*", "logs-a-b") && !glob_matches("logs-*-x", "logs-a-b"));
 }
 
 #[test]
