@@ -242,7 +242,14 @@ fn read_batches(
             } else {
                 flow.batch_size
             };
-            if batch.lines.len() >= most || batch.event_bytes >= flow.max_batch_bytes {
+            // Held blank lines are counted by their own bytes (README:
+            // "under 8 MiB in all"); a batch, by its events' as JSON.
+            let bytes = if holding {
+                batch.text.len()
+            } else {
+                batch.event_bytes
+            };
+            if batch.lines.len() >= most || bytes >= flow.max_batch_bytes {
                 let sent = if holding {
                     batch.format = InputFormat::Lines;
                     sender.send_full_batches(&mut batch, flow.batch_size)
