@@ -147,62 +147,30 @@ impl Default for ServerSettings {
     }
 }
 
-/// What the derived drain counts for one call when `engine.call_timeout_ms`
-/// is 0 and calls have no deadline to go by.
-const UNBOUNDED_CALL: Duration = Duration::from_secs(30);
-
 /// Added to the derived drain for what surrounds the calls: starting fresh
 /// instances after failures and writing the answer.
 const DRAIN_MARGIN: Duration = Duration::from_secs(2);
 
-/// Longest one batch can legitimately hold a stateful filter's stage under
-/// `engine`: the checkpoint it may begin with (a state call), its call,
-/// and the replay of a failed batch (`replay_budget`, which the call it
-/// starts last, a restore among them, may overrun by its deadline). Saves
-/// and a reload's handover wait this long for a stateful stage's call.
+/// Longest one batch can hold a stateful filter's stage under `engine`
+/// ([`EngineSettings::one_batch`]). Saves and a reload's handover wait this
+/// long for a stateful stage's call.
 pub fn one_batch(engine: &EngineSettings) -> Duration {
-    let (call, state_call) = (call_or_unbounded(engine), state_call_or_unbounded(engine));
-    state_call + call + engine.replay_budget + call.max(state_call)
-}
-
-/// [`one_batch`] for a stage that keeps no state: its call and the replay.
-fn one_stateless_batch(engine: &EngineSettings) -> Duration {
-    call_or_unbounded(engine) * 2 + engine.replay_budget
-}
-
-fn call_or_unbounded(engine: &EngineSettings) -> Duration {
-    engine.call_timeout.unwrap_or(UNBOUNDED_CALL)
-}
-
-/// A state call's deadline, while deadlines are on at all.
-fn state_call_or_unbounded(engine: &EngineSettings) -> Duration {
-    match engine.call_timeout {
-        Some(_) => engine.state_call_timeout,
-        None => UNBOUNDED_CALL,
-    }
+    engine.one_batch(true)
 }
 
 impl ServerSettings {
     /// Longest shutdown waits for the requests in flight: `drain_timeout_ms`
     /// if set, else what one request can legitimately take under `engine`:
-    /// `queue_timeout` waiting for a worker, a call (`call_timeout`), the
-    /// replay of a failed batch (`replay_budget`, which the call it starts
-    /// last may overrun by one `call_timeout`), and [`DRAIN_MARGIN`].
-    ///
-    /// `sharing` is the most workers that take turns on one stateful
-    /// filter's stage, 0 where no pipeline has one; where one has, a
-    /// batch is [`one_batch`] of a stateful stage. A batch that waited for
-    /// the stage has spent its replay budget waiting, so each turn before a
-    /// request's own adds at most its call and that call's one retry on a
-    /// fresh instance, not a budget.
-    pub fn drain_limit(&self, engine: &EngineSettings, sharing: usize) -> Duration {
-        let batch = match sharing {
-            0 => one_stateless_batch(engine),
-            _ => one_batch(engine),
-        };
-        let turns_before = call_or_unbounded(engine) * 2 * (sharing.max(1) - 1) as u32;
+    /// `queue_timeout` waiting for a worker, one batch of a filter that
+    /// fails it ([`EngineSettings::one_batch`]: the calls before a failure,
+    /// each within its deadline, and the isolation of one within
+    /// `replay_budget`), and [`DRAIN_MARGIN`]. `stateful` says whether a
+    /// pipeline has a stateful filter. A batch's wait for a stateful
+    /// filter's stage, which the workers take in turns, counts against
+    /// that batch's own bound (`Stage`), so turns add nothing here.
+    pub fn drain_limit(&self, engine: &EngineSettings, stateful: bool) -> Duration {
         (self.drain_timeout)
-            .unwrap_or_else(|| self.queue_timeout + batch + turns_before + DRAIN_MARGIN)
+            .unwrap_or_else(|| self.queue_timeout + engine.one_batch(stateful) + DRAIN_MARGIN)
     }
 
     /// How long a save waits for a stateful filter's call to end before it
@@ -211,7 +179,7 @@ impl ServerSettings {
     pub fn stage_wait(&self, engine: &EngineSettings) -> Duration {
         match engine.call_timeout {
             Some(_) => one_batch(engine),
-            None => self.drain_limit(engine, 1),
+            None => self.drain_limit(engine, true),
         }
     }
 

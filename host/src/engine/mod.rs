@@ -117,6 +117,36 @@ impl Default for EngineSettings {
     }
 }
 
+/// What the bounds below count for one call when `call_timeout` is off and
+/// calls have no deadline to go by.
+const UNBOUNDED_CALL: Duration = Duration::from_secs(30);
+
+impl EngineSettings {
+    /// Longest one batch may hold a filter's stage, whatever the filter
+    /// does. Until a call fails, each call runs within its own deadline,
+    /// and there are at most so many: starting an instance (its start
+    /// function, the ABI version, `alloc`, `init`, `free`: five calls) and
+    /// the batch's call (the input buffer's `free` and `alloc`, then
+    /// `process`: three); for a stateful filter also the checkpoint the
+    /// batch may begin with and the new instance's restore (`alloc`, the
+    /// restore, `free`). From the first failure on, isolating it (instances
+    /// restarted, state restored, calls tried again, events replayed) ends
+    /// with `replay_budget`, which the stage holds every call to (`Stage`).
+    /// With no deadline a call's time is unknown: a call and one more, and
+    /// for a stateful filter two state calls, are counted as 30 s each.
+    pub fn one_batch(&self, stateful: bool) -> Duration {
+        let Some(call) = self.call_timeout else {
+            let calls = if stateful { 4 } else { 2 };
+            return UNBOUNDED_CALL * calls + self.replay_budget;
+        };
+        let before_failure = match stateful {
+            true => call * 10 + self.state_call_timeout * 2,
+            false => call * 8,
+        };
+        before_failure + self.replay_budget
+    }
+}
+
 /// `$WASMSTASH_CACHE_DIR`, else `$XDG_CACHE_HOME/wasmstash`, else
 /// `~/.cache/wasmstash`.
 pub fn default_cache_dir() -> Option<PathBuf> {

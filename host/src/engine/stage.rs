@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use super::instance::FilterInstance;
 use super::module::FilterModule;
 use super::outcome::{Failure, FailureKind, StageOutcome};
+use super::tripwire;
 use crate::event_check::CheckedEvent;
 
 /// A stateful stage checkpoints early when the batches logged since its last
@@ -56,6 +57,12 @@ pub struct Stage {
     /// budget, so that workers taking turns on a failing filter add a call
     /// each to a request's time, not a whole budget each.
     waited: Duration,
+    /// When the batch under way must be done, where deadlines are on:
+    /// [`EngineSettings::one_batch`](super::EngineSettings::one_batch) from
+    /// its arrival at the stage, its wait for a shared stage included, so
+    /// that batches queued behind a failing filter do not add up past what
+    /// the drain limit counts. No call runs past it.
+    work_ends: Option<Instant>,
 }
 
 /// What an event is failed with when a replay's results so far, with its
@@ -106,16 +113,67 @@ impl Stage {
             counters: BTreeMap::new(),
             budget_ends: None,
             waited: Duration::ZERO,
+            work_ends: None,
         }
     }
 
-    /// When the budget of re-runs and replays of the work under way ends;
-    /// the first ask starts it.
+    /// Whether the budget of the work under way has run out.
+    fn out_of_time(&self) -> bool {
+        let now = Instant::now();
+        let passed = |ends: Option<Instant>| ends.is_some_and(|ends| now >= ends);
+        passed(self.budget_ends) || passed(self.work_ends)
+    }
+
+    /// What an event is failed with that the batch's end stopped or never
+    /// reached: no fault of its own.
+    fn not_run_in_time(&self) -> Failure {
+        let most = (self.module.engine().settings()).one_batch(self.module.is_stateful());
+        Failure::new(
+            FailureKind::NotRun,
+            format!(
+                "not run: the batch used up the time one batch may hold this filter, its wait for the filter included ({} ms, from engine.call_timeout_ms, state_call_timeout_ms and replay_budget_ms)",
+                most.as_millis()
+            ),
+        )
+    }
+
+    /// Why an event stopped or not reached as time ran out was not run.
+    fn not_run_now(&self) -> Failure {
+        match self.work_ends {
+            Some(ends) if Instant::now() >= ends => self.not_run_in_time(),
+            _ => not_replayed(self.module.engine().settings().replay_budget),
+        }
+    }
+
+    /// `outcome`, unless it is a timeout or a failed start that came as the
+    /// work's time ran out, which says nothing of the event.
+    fn unless_out_of_time(&self, outcome: StageOutcome) -> StageOutcome {
+        match outcome {
+            StageOutcome::Failed(failure)
+                if matches!(failure.kind, FailureKind::Timeout | FailureKind::NoInstance)
+                    && self.out_of_time() =>
+            {
+                StageOutcome::Failed(self.not_run_now())
+            }
+            other => other,
+        }
+    }
+
+    /// When the budget of re-runs, retries and replays of the work under
+    /// way ends; the first ask starts it. Where deadlines are on, no call
+    /// into the filter runs past it ([`tripwire::end_work_by`]): each
+    /// within its own deadline, the instance starts, state restores and
+    /// calls tried again that isolating a failure takes could otherwise
+    /// add up to minutes, past what the drain limit counts
+    /// (`EngineSettings::one_batch`).
     fn budget_end(&mut self) -> Instant {
         let budget = self.module.engine().settings().replay_budget;
-        *self
-            .budget_ends
-            .get_or_insert_with(|| Instant::now() + budget.saturating_sub(self.waited))
+        let waited = self.waited;
+        *self.budget_ends.get_or_insert_with(|| {
+            let ends = Instant::now() + budget.saturating_sub(waited);
+            tripwire::end_work_by(ends);
+            ends
+        })
     }
 
     pub fn module(&self) -> &FilterModule {
@@ -157,11 +215,32 @@ impl Stage {
         }
         self.budget_ends = None;
         self.waited = waited;
+        let settings = self.module.engine().settings();
+        let allowed = settings
+            .call_timeout
+            .map(|_| (settings.one_batch(self.module.is_stateful())).saturating_sub(waited));
+        self.work_ends = allowed.map(|allowed| Instant::now() + allowed);
+        let outcomes = tripwire::work_scope(|| {
+            if let Some(ends) = self.work_ends {
+                if self.out_of_time() {
+                    let failure = self.not_run_in_time();
+                    return vec![StageOutcome::Failed(failure); events.len()];
+                }
+                tripwire::end_work_by(ends);
+            }
+            self.process_within(events)
+        });
+        self.work_ends = None;
+        outcomes
+    }
+
+    fn process_within(&mut self, events: &[&CheckedEvent]) -> Vec<StageOutcome> {
         if self.module.is_stateful() && self.checkpoint_due() {
             self.checkpoint();
         }
         if let [event] = events {
-            return vec![self.call_alone(event)];
+            let outcome = self.call_alone(event);
+            return vec![self.unless_out_of_time(outcome)];
         }
         match self.call(events) {
             Ok(outcomes) => outcomes,
@@ -194,6 +273,8 @@ impl Stage {
             .is_some_and(FilterInstance::has_served);
         let result = match self.call(events) {
             Err(failure) if used && failure.kind != FailureKind::Timeout => {
+                // Trying again is isolating a failure: within the budget.
+                self.budget_end();
                 if self.module.may_warn_of_failure() {
                     tracing::warn!(
                         filter = self.module.name(),
@@ -231,13 +312,14 @@ impl Stage {
         for event in events {
             // The end is asked first: the first ask starts the budget, and
             // a batch whose wait spent all of it runs none of its events.
-            let ends = self.budget_end();
-            outcomes.push(if Instant::now() >= ends {
+            self.budget_end();
+            outcomes.push(if self.out_of_time() {
                 not_run += 1;
-                StageOutcome::Failed(not_replayed(budget))
+                StageOutcome::Failed(self.not_run_now())
             } else {
                 let counters = self.counters.clone();
                 let outcome = self.call_alone(event);
+                let outcome = self.unless_out_of_time(outcome);
                 let size = outcome.held_bytes();
                 if held + size > memory_limit {
                     not_kept += 1;
@@ -507,7 +589,7 @@ impl Stage {
     /// failed call does.
     pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, Failure> {
         (self.budget_ends, self.waited) = (None, Duration::ZERO);
-        self.take_snapshot()
+        tripwire::work_scope(|| self.take_snapshot())
     }
 
     /// [`Stage::snapshot`] within the budget of the work under way (a
@@ -527,6 +609,10 @@ impl Stage {
     /// says it starts afresh.
     pub fn restore(&mut self, state: Vec<u8>) -> Result<(), String> {
         (self.budget_ends, self.waited) = (None, Duration::ZERO);
+        tripwire::work_scope(|| self.restore_within(state))
+    }
+
+    fn restore_within(&mut self, state: Vec<u8>) -> Result<(), String> {
         let instance = self.instance().map_err(|f| f.reason)?;
         match instance.restore(&state) {
             Ok(Ok(())) => {}

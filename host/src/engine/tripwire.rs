@@ -31,9 +31,15 @@
 //! come from a read added here. A start function is moved out of
 //! instantiation into an export that [`instantiate`] calls under the
 //! deadline, so it is bounded as well.
+//!
+//! A stage bounds the isolation of a failure too, however many calls it
+//! takes (instances restarted, state restored, calls tried again): once
+//! [`end_work_by`] has set an end inside [`work_scope`], no call starts past
+//! it, and one running then is stopped there.
 
 mod rewrite;
 
+use std::cell::Cell;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -109,9 +115,15 @@ impl Tripwire {
         timeout: Duration,
         call: impl FnOnce() -> wasmtime::Result<R>,
     ) -> wasmtime::Result<R> {
-        *self.lock() = Call::Armed {
-            deadline: Instant::now() + timeout,
-        };
+        let now = Instant::now();
+        let mut deadline = now + timeout;
+        if let (_, Some(ends)) = WORK_ENDS.get() {
+            if now >= ends {
+                return Err(Trap::Interrupt.into());
+            }
+            deadline = deadline.min(ends);
+        }
+        *self.lock() = Call::Armed { deadline };
         let disarm = Disarm(self);
         let result = call();
         let sprung = disarm.now();
@@ -247,6 +259,40 @@ impl Watchdog {
     }
 }
 
+thread_local! {
+    /// The end [`end_work_by`] set for the work this thread is doing, and
+    /// whether it is inside a [`work_scope`] at all.
+    static WORK_ENDS: Cell<(bool, Option<Instant>)> = const { Cell::new((false, None)) };
+}
+
+/// Runs `work`, a stage's piece of work, with the end [`end_work_by`] sets
+/// inside it kept to it: what was set outside, if anything, is back
+/// afterwards, on return or unwind.
+pub(crate) fn work_scope<R>(work: impl FnOnce() -> R) -> R {
+    struct Restore((bool, Option<Instant>));
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            WORK_ENDS.set(self.0);
+        }
+    }
+    let outside = WORK_ENDS.get();
+    let _restore = Restore(outside);
+    WORK_ENDS.set((true, outside.1));
+    work()
+}
+
+/// From now until its [`work_scope`] ends, every guarded call this thread
+/// makes ends by `ends`, its own deadline notwithstanding: one asked for
+/// later fails at once as a timeout, and one running then is stopped. An
+/// earlier end already set holds. Outside a scope it does nothing, so that
+/// no end outlives the work it was set for.
+pub(crate) fn end_work_by(ends: Instant) {
+    let (scoped, set) = WORK_ENDS.get();
+    if scoped {
+        WORK_ENDS.set((true, Some(set.map_or(ends, |set| set.min(ends)))));
+    }
+}
+
 /// Runs `call` under `tripwire`'s deadline, or as it is when deadlines are
 /// off.
 pub(crate) fn guarded<R>(
@@ -356,6 +402,46 @@ mod tests {
         assert_eq!(error.downcast_ref::<Trap>(), Some(&Trap::Interrupt));
         assert!(readable(page), "the page must be readable after the call");
         assert!(*tripwire.lock() == Call::Idle);
+    }
+
+    /// Inside a work scope, an end set stops a call before its own
+    /// deadline, and one asked for after the end does not run; outside any
+    /// scope, and after it, an end does nothing.
+    #[test]
+    fn an_end_of_work_stops_calls_only_within_its_scope() {
+        let (_watchdog, tripwire, page) = watched_page(Duration::from_secs(60));
+        let spin = || {
+            tripwire.guard(|| {
+                while readable(page) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                wasmtime::bail!("the guest faulted on the page")
+            })
+        };
+        let interrupted = |result: wasmtime::Result<()>| {
+            result.unwrap_err().downcast_ref::<Trap>() == Some(&Trap::Interrupt)
+        };
+        end_work_by(Instant::now());
+        assert_eq!(tripwire.guard(|| Ok(1)).unwrap(), 1, "no scope, no end");
+        work_scope(|| {
+            assert_eq!(tripwire.guard(|| Ok(2)).unwrap(), 2, "no end set yet");
+            let started = Instant::now();
+            end_work_by(started + Duration::from_millis(50));
+            end_work_by(started + Duration::from_secs(3600)); // the earlier holds
+            assert!(interrupted(spin()));
+            assert!(started.elapsed() < Duration::from_secs(30));
+            let mut ran = false;
+            let refused = tripwire.guard(|| {
+                ran = true;
+                Ok(())
+            });
+            assert!(interrupted(refused) && !ran, "past the end, nothing starts");
+        });
+        assert_eq!(
+            tripwire.guard(|| Ok(3)).unwrap(),
+            3,
+            "the scope's end is gone"
+        );
     }
 
     #[test]

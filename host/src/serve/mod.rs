@@ -95,12 +95,10 @@ impl PipelineSet {
         self.pipelines.keys().map(String::as_str).collect()
     }
 
-    /// The most workers that take turns on one stateful filter's stage: a
-    /// pipeline's workers share it; 0 where no pipeline has one.
-    fn most_sharing(&self) -> usize {
-        (self.sharing().map(|(_, workers)| workers.size()))
-            .max()
-            .unwrap_or(0)
+    /// Whether a pipeline has a stateful filter, whose stage its workers
+    /// share.
+    fn has_stateful(&self) -> bool {
+        self.sharing().next().is_some()
     }
 
     /// The pipelines whose workers share a stateful filter's one instance.
@@ -187,9 +185,9 @@ impl App {
     /// `[engine]` of the pipelines that run them.
     fn drain_limit(&self) -> Duration {
         match self.current() {
-            Some(set) => self.server.drain_limit(&set.engine, set.most_sharing()),
+            Some(set) => self.server.drain_limit(&set.engine, set.has_stateful()),
             // Nothing has been served before the first set is live.
-            None => self.server.drain_limit(&self.engine_at_start, 0),
+            None => self.server.drain_limit(&self.engine_at_start, false),
         }
     }
 

@@ -31,10 +31,10 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # of the answer (a sidecar writes an answer whole, so in practice the wait
   # for it); a connect gets at most 10 of them besides. An answer that
   # takes longer, even one trickled a byte at a time, fails the request.
-  # It must outlast the sidecar's worst case: when a filter fails on a batch,
-  # the sidecar replays it one event at a time for at most
-  # engine.replay_budget_ms (30 s by default) per failing stage, after
-  # waiting up to server.queue_timeout_ms for a worker.
+  # It must outlast the sidecar's worst case: after waiting up to
+  # server.queue_timeout_ms for a worker, a batch holds each filter that
+  # fails it for 8 x engine.call_timeout_ms plus engine.replay_budget_ms
+  # (38 s at the defaults; 60 s for a stateful filter, see the README).
   config :timeout, :validate => :number, :default => 180
   # Retries after a 429 or a 503 (the sidecar's "busy" or "shutting
   # down") marked X-Wasmstash-Not-Run, which say the batch was not run (not

@@ -1,0 +1,207 @@
+//! How long one batch can hold a filter's stage, against a filter that
+//! spends nearly its whole deadline in every export it has: its start
+//! function, `alloc`, `free`, `init`, `process`, and its state calls. Each
+//! call alone is within its deadline, so only the stage's own bound on the
+//! batch can stop what they add up to while a failure is isolated
+//! (instances restarted, state restored, calls tried again). That bound is
+//! the one the sidecar's drain limit and the save's wait count on
+//! (`EngineSettings::one_batch`), so a request cannot outlive them.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::*;
+use wasmstash::engine::{Engine, EngineSettings, FailureKind, StageOutcome};
+use wasmstash::event_check::CheckedEvent;
+
+// The defaults' proportions (1 s, 10 s, 30 s), a tenth as long.
+const CALL: Duration = Duration::from_millis(100);
+const STATE_CALL: Duration = Duration::from_millis(1000);
+const REPLAY: Duration = Duration::from_millis(3000);
+
+/// Slack for what the host does around the calls (encoding, checks, the
+/// watchdog's tick) on a loaded machine.
+const SLACK: Duration = Duration::from_millis(500);
+
+/// [`wat_filter`] whose every export and start function spins for 90% of
+/// its deadline, and whose `process` then traps when the batch holds a `!`.
+/// With `stateful`, its snapshot and restore spin 95% of theirs.
+fn straddling_filter(stateful: bool) -> String {
+    let spin =
+        |deadline: Duration| format!("(call $spin (i64.const {}))", deadline.as_millis() * 9 / 10);
+    let call = spin(CALL);
+    let process = format!(
+        r#"{call}
+        (local.set $i (local.get $ptr))
+        (block $clean (loop $scan
+          (br_if $clean (i32.ge_u (local.get $i) (i32.add (local.get $ptr) (local.get $len))))
+          (if (i32.eq (i32.load8_u (local.get $i)) (i32.const 33)) (then unreachable))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $scan)))
+        {ALL_UNCHANGED}
+        {RETURN_OUTPUT_AT_2048}"#
+    );
+    let state = spin(STATE_CALL);
+    let state_calls = match stateful {
+        true => format!(
+            r#"(func (export "wasmstash_snapshot") (result i64) {state}
+      (i64.or (i64.shl (i64.const 1024) (i64.const 32)) (i64.const 4)))
+    (func (export "wasmstash_restore") (param i32 i32) (result i64) {state} (i64.const 0))"#
+        ),
+        false => String::new(),
+    };
+    wat_filter(&process)
+        .replacen(
+            "(module",
+            &format!(
+                r#"(module
+  (import "wasmstash" "now_unix_nanos" (func $now (result i64)))
+  (func $spin (param $ms i64) (local $until i64)
+    (local.set $until (i64.add (call $now) (i64.mul (local.get $ms) (i64.const 1000000))))
+    (block $done (loop $wait
+      (br_if $done (i64.ge_s (call $now) (local.get $until)))
+      (br $wait))))
+  (func $start {call})
+  (start $start)
+  {state_calls}"#
+            ),
+            1,
+        )
+        .replacen(
+            "(local.set $p (global.get $next))",
+            &format!("{call} (local.set $p (global.get $next))"),
+            1,
+        )
+        .replacen(
+            r#"(func (export "wasmstash_free") (param i32 i32))"#,
+            &format!(r#"(func (export "wasmstash_free") (param i32 i32) {call})"#),
+            1,
+        )
+        .replacen(
+            r#"(func (export "wasmstash_init") (param i32 i32) (result i64) (i64.const 0))"#,
+            &format!(r#"(func (export "wasmstash_init") (param i32 i32) (result i64) {call} (i64.const 0))"#),
+            1,
+        )
+}
+
+fn engine() -> Engine {
+    Engine::new(EngineSettings {
+        call_timeout: Some(CALL),
+        state_call_timeout: STATE_CALL,
+        replay_budget: REPLAY,
+        checkpoint_interval: Duration::ZERO,
+        cache_dir: None,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// Runs a batch of 20 events, the twelfth with a `!`, through the
+/// straddling filter, after a first batch that starts its instance: each
+/// event comes out once, unchanged or tagged, within `one_batch` of the
+/// engine. The replay reaches the `!` with a third of its budget left,
+/// and trying it again on a fresh instance (restoring the checkpoint,
+/// re-running the eleven events before it, compacting them into a new
+/// checkpoint, and restoring that) would take more than that.
+fn assert_batch_bounded(stateful: bool) {
+    let engine = engine();
+    let module = load(
+        &engine,
+        "straddle",
+        straddling_filter(stateful).as_bytes(),
+        "{}",
+    );
+    assert_eq!(module.is_stateful(), stateful);
+    let mut pipeline = pipeline(module);
+    // Not asserted clean: on a loaded machine a call spinning 90% of its
+    // deadline may pass it, which changes nothing below.
+    pipeline.process(message_events(&["warm", "up"]));
+
+    let messages: Vec<String> = (0..20)
+        .map(|i| match i {
+            11 => "event 11 !".to_owned(),
+            _ => format!("event {i}"),
+        })
+        .collect();
+    let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
+    let bound = engine.settings().one_batch(stateful);
+    let started = Instant::now();
+    let results = as_json(pipeline.process(message_events(&messages)));
+    let took = started.elapsed();
+
+    assert_eq!(results.len(), messages.len());
+    for (event, message) in results.iter().zip(&messages) {
+        assert_eq!(event["message"], *message, "{event}");
+    }
+    let kinds: Vec<&str> = results
+        .iter()
+        .filter_map(|e| e["wasmstash"]["failures"][0]["kind"].as_str())
+        .collect();
+    assert!(
+        kinds
+            .iter()
+            .all(|k| ["trap", "timeout", "not_run", "no_instance"].contains(k)),
+        "{kinds:?}"
+    );
+    assert!(
+        took <= bound + SLACK,
+        "the batch held the stage {took:?}, past its bound of {bound:?}: {kinds:?}"
+    );
+    // Events never run say why.
+    let not_run: Vec<&Value> = results
+        .iter()
+        .filter(|e| e["wasmstash"]["failures"][0]["kind"] == "not_run")
+        .collect();
+    assert!(!not_run.is_empty(), "{results:?}");
+    for event in not_run {
+        let reason = event["wasmstash"]["failures"][0]["reason"]
+            .as_str()
+            .unwrap();
+        assert!(reason.starts_with("not run: "), "{reason}");
+    }
+}
+
+#[test]
+fn a_stateless_stage_holds_a_failing_batch_no_longer_than_its_bound() {
+    assert_batch_bounded(false);
+}
+
+#[test]
+fn a_stateful_stage_holds_a_failing_batch_no_longer_than_its_bound() {
+    assert_batch_bounded(true);
+}
+
+/// A batch that waited for a shared stage as long as one batch may take
+/// (behind others that failed) is passed on, each event failed `not_run`
+/// with the reason, without a call: waits ahead of a request do not add up
+/// past the drain limit. One that waited less still runs.
+#[test]
+fn a_batch_that_waited_its_whole_bound_is_passed_on_not_run() {
+    let engine = engine();
+    let unchanged = wat_filter(&format!("{ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}"));
+    let mut pipeline = pipeline(load(&engine, "plain", unchanged.as_bytes(), "{}"));
+    let events = message_events(&["a", "b"]);
+    let events: Vec<&CheckedEvent> = events.iter().collect();
+    let bound = engine.settings().one_batch(false);
+    let stage = &mut pipeline.stages_mut()[0];
+
+    let outcomes = stage.with(|stage| stage.process_after_waiting(&events, bound));
+    assert_eq!(outcomes.len(), 2);
+    for outcome in outcomes {
+        let StageOutcome::Failed(failure) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(failure.kind, FailureKind::NotRun);
+        assert!(
+            failure
+                .reason
+                .contains("used up the time one batch may hold this filter"),
+            "{}",
+            failure.reason
+        );
+    }
+    let outcomes = stage.with(|stage| stage.process_after_waiting(&events, bound / 2));
+    assert_eq!(outcomes, [StageOutcome::Unchanged, StageOutcome::Unchanged]);
+}
