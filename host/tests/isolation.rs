@@ -638,9 +638,15 @@ fn re_runs_and_the_replay_of_a_batch_share_one_budget() {
     let results = as_json(pipeline.process(message_events(&["a", "BAD", "b", "BAD", "c"])));
     let took = started.elapsed();
     let kind = |i: usize| results[i]["wasmstash"]["failures"][0]["kind"].clone();
-    // a, the first replayed, always runs. BAD then fails on a fresh
-    // instance, or, when the re-run was slow, is not run at all.
-    assert!(results[0]["chaos"]["seen"].is_u64(), "{}", results[0]);
+    // a, the first replayed, runs, unless a loaded machine made the re-run
+    // take the whole budget: no call runs past it, so a is then not run.
+    // BAD fails on a fresh instance, or, when the re-run was slow, is not
+    // run at all.
+    assert!(
+        results[0]["chaos"]["seen"].is_u64() || kind(0) == "not_run",
+        "{}",
+        results[0]
+    );
     for bad in [1, 3] {
         assert!(
             ["trap", "not_run"].contains(&kind(bad).as_str().unwrap()),
@@ -648,7 +654,8 @@ fn re_runs_and_the_replay_of_a_batch_share_one_budget() {
             results[bad]
         );
     }
-    // One re-run of the log and the calls after it (about 1.5 s); with a
-    // budget per re-run, BAD's new instance alone re-ran 1.36 s more.
+    // One re-run of the log and the calls after it, within the 1.5 s
+    // budget; with a budget per re-run, BAD's new instance alone re-ran
+    // 1.36 s more.
     assert!(took < std::time::Duration::from_millis(2300), "{took:?}");
 }
