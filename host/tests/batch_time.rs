@@ -1,11 +1,12 @@
 //! How long one batch can hold a filter's stage, against a filter that
 //! spends nearly its whole deadline in every export it has: its start
 //! function, `alloc`, `free`, `init`, `process`, and its state calls. Each
-//! call alone is within its deadline, so only the stage's own bound on the
-//! batch can stop what they add up to while a failure is isolated
-//! (instances restarted, state restored, calls tried again). That bound is
-//! the one the sidecar's drain limit and the save's wait count on
-//! (`EngineSettings::one_batch`), so a request cannot outlive them.
+//! call alone is within its deadline, so only the replay budget, which
+//! holds every call once a failure is being isolated (instances
+//! restarted, state restored, calls tried again), can stop what they add
+//! up to. The bound of one batch that follows (`EngineSettings::one_batch`)
+//! is what the sidecar's drain limit and the save's wait count on, so a
+//! request cannot outlive them.
 
 mod support;
 
@@ -100,8 +101,9 @@ fn engine() -> Engine {
 
 /// Runs a batch of 20 events, the twelfth with a `!`, through the
 /// straddling filter, after a first batch that starts its instance: each
-/// event comes out once, unchanged or tagged, within `one_batch` of the
-/// engine. The replay reaches the `!` with a third of its budget left,
+/// event comes out once, unchanged or tagged, within a checkpoint, a call
+/// and the replay budget. The replay reaches the `!` with a third of its
+/// budget left,
 /// and trying it again on a fresh instance (restoring the checkpoint,
 /// re-running the eleven events before it, compacting them into a new
 /// checkpoint, and restoring that) would take more than that.
@@ -126,7 +128,13 @@ fn assert_batch_bounded(stateful: bool) {
         })
         .collect();
     let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
-    let bound = engine.settings().one_batch(stateful);
+    // The instance the first batch started is there: the batch may begin
+    // with a checkpoint, then makes its call (its input buffer's `free` and
+    // `alloc`, then `process`), and the failure's isolation, every call of
+    // it, ends with the replay budget.
+    let checkpoint = if stateful { STATE_CALL } else { Duration::ZERO };
+    let bound = checkpoint + CALL * 3 + REPLAY;
+    assert!(bound < engine.settings().one_batch(stateful));
     let started = Instant::now();
     let results = as_json(pipeline.process(message_events(&messages)));
     let took = started.elapsed();
@@ -204,4 +212,44 @@ fn a_batch_that_waited_its_whole_bound_is_passed_on_not_run() {
     }
     let outcomes = stage.with(|stage| stage.process_after_waiting(&events, bound / 2));
     assert_eq!(outcomes, [StageOutcome::Unchanged, StageOutcome::Unchanged]);
+}
+
+/// A stateful filter whose log of batches since its checkpoint takes
+/// longer to re-run than the replay budget still recovers after a failure:
+/// the clean events after it are processed. Re-running the log for a clean
+/// batch stops between batches at the budget (the state they added is
+/// lost, and said so), but is no failure to isolate, so the calls after it
+/// are not held to the budget; held to it, every later batch failed to
+/// start an instance and came out not run.
+#[test]
+fn a_stateful_filter_whose_log_outlasts_the_budget_recovers_after_a_failure() {
+    let engine = Engine::new(EngineSettings {
+        call_timeout: Some(CALL),
+        state_call_timeout: STATE_CALL,
+        replay_budget: Duration::from_millis(500),
+        checkpoint_interval: Duration::from_secs(3600),
+        cache_dir: None,
+        ..Default::default()
+    })
+    .unwrap();
+    let module = load(
+        &engine,
+        "straddle",
+        straddling_filter(true).as_bytes(),
+        "{}",
+    );
+    let mut pipeline = pipeline(module);
+    // Ten batches logged since the checkpoint: about 0.9 s to re-run.
+    for i in 0..10 {
+        pipeline.process(message_events(&[&format!("before {i}")]));
+    }
+    let bad = as_json(pipeline.process(message_events(&["bad !"])));
+    assert!(
+        bad[0]["wasmstash"]["failures"][0]["kind"].is_string(),
+        "{bad:?}"
+    );
+    for i in 0..3 {
+        let after = as_json(pipeline.process(message_events(&[&format!("after {i}")])));
+        assert!(after[0].get("wasmstash").is_none(), "after {i}: {after:?}");
+    }
 }

@@ -375,13 +375,14 @@ fn the_shutdown_drain_covers_a_call_and_its_replay() {
         config.server.drain_limit(&config.engine, false),
         Duration::from_millis(500 + 8 * 200 + 1000 + 2000)
     );
-    // ... with a stateful filter, whose batch may begin with a checkpoint
-    // and whose new instance restores the state, two state calls
-    // (state_call_timeout_ms, 10 s by default) and two more calls (a
-    // batch's wait for the filter counts against that bound) ...
+    // ... with a stateful filter, whose new instance restores the state,
+    // re-runs its log and folds it into a checkpoint, and whose batch may
+    // begin with one: 20 calls and 4 state calls (state_call_timeout_ms,
+    // 10 s by default; a batch's wait for the filter counts against that
+    // bound) ...
     assert_eq!(
         config.server.drain_limit(&config.engine, true),
-        Duration::from_millis(500 + 10 * 200 + 2 * 10_000 + 1000 + 2000)
+        Duration::from_millis(500 + 20 * 200 + 4 * 10_000 + 1000 + 2000)
     );
     // ... and a setting of its own wins.
     let config = parse(&format!("[server]\ndrain_timeout_ms = 90000\n{pipeline}")).unwrap();

@@ -389,7 +389,9 @@ impl FilterInstance {
         let state = self.store.data_mut();
         let mut failure = failure_of(&error, &mut state.limits, timeout)
             .unwrap_or_else(|| Failure::new(FailureKind::Trap, error.root_cause().to_string()));
-        if deadline == Deadline::State && failure.kind == FailureKind::Timeout {
+        if failure.kind == FailureKind::Timeout && tripwire::work_ended() {
+            failure.reason = "stopped where its batch's time in the filter ended (the replay budget, engine.replay_budget_ms, or one batch's bound), before its own deadline".into();
+        } else if deadline == Deadline::State && failure.kind == FailureKind::Timeout {
             failure.reason = format!(
                 "{} while saving or restoring its state (engine.state_call_timeout_ms)",
                 failure.reason

@@ -127,20 +127,25 @@ impl EngineSettings {
     /// and there are at most so many: starting an instance (its start
     /// function, the ABI version, `alloc`, `init`, `free`: five calls) and
     /// the batch's call (the input buffer's `free` and `alloc`, then
-    /// `process`: three); for a stateful filter also the checkpoint the
-    /// batch may begin with and the new instance's restore (`alloc`, the
-    /// restore, `free`). From the first failure on, isolating it (instances
+    /// `process`: three). A stateful filter's new instance also restores
+    /// the checkpoint (`alloc`, the restore, `free`), re-runs the batches
+    /// logged since within `replay_budget` (stopping between them: one
+    /// more, up to three calls, may start just before its end), then folds
+    /// them into a checkpoint in a second instance (a snapshot, an
+    /// instance's start, a restore); and the batch may begin with a
+    /// checkpoint. From the first failure on, isolating it (instances
     /// restarted, state restored, calls tried again, events replayed) ends
-    /// with `replay_budget`, which the stage holds every call to (`Stage`).
-    /// With no deadline a call's time is unknown: a call and one more, and
-    /// for a stateful filter two state calls, are counted as 30 s each.
+    /// within the same `replay_budget`, which then holds every call
+    /// (`Stage`). With no deadline a call's time is unknown: a call and one
+    /// more, and for a stateful filter two state calls, are counted as
+    /// 30 s each.
     pub fn one_batch(&self, stateful: bool) -> Duration {
         let Some(call) = self.call_timeout else {
             let calls = if stateful { 4 } else { 2 };
             return UNBOUNDED_CALL * calls + self.replay_budget;
         };
         let before_failure = match stateful {
-            true => call * 10 + self.state_call_timeout * 2,
+            true => call * 20 + self.state_call_timeout * 4,
             false => call * 8,
         };
         before_failure + self.replay_budget

@@ -63,6 +63,12 @@ pub struct Stage {
     /// that batches queued behind a failing filter do not add up past what
     /// the drain limit counts. No call runs past it.
     work_ends: Option<Instant>,
+    /// Whether a failure of the work under way is being isolated (a batch
+    /// replayed, an event tried again): then no call runs past the budget.
+    /// The re-runs that bring a new instance up to date count against the
+    /// budget too, but stop only between batches, as a clean batch whose
+    /// instance is replaced is no failure to isolate.
+    isolating: bool,
 }
 
 /// What an event is failed with when a replay's results so far, with its
@@ -114,14 +120,28 @@ impl Stage {
             budget_ends: None,
             waited: Duration::ZERO,
             work_ends: None,
+            isolating: false,
         }
     }
 
-    /// Whether the budget of the work under way has run out.
+    /// Whether the work under way has no time left for a call: the budget
+    /// of a failure being isolated, or the batch's whole bound.
     fn out_of_time(&self) -> bool {
         let now = Instant::now();
         let passed = |ends: Option<Instant>| ends.is_some_and(|ends| now >= ends);
-        passed(self.budget_ends) || passed(self.work_ends)
+        (self.isolating && passed(self.budget_ends)) || passed(self.work_ends)
+    }
+
+    /// Isolating a failure from here on: the budget, started if need be,
+    /// ends every call ([`tripwire::end_work_by`]). Each within its own
+    /// deadline, the instance starts, state restores and calls tried again
+    /// that isolating a failure takes could otherwise add up to minutes,
+    /// past what the drain limit counts (`EngineSettings::one_batch`).
+    fn isolate(&mut self) -> Instant {
+        let ends = self.budget_end();
+        self.isolating = true;
+        tripwire::end_work_by(ends);
+        ends
     }
 
     /// What an event is failed with that the batch's end stopped or never
@@ -160,20 +180,12 @@ impl Stage {
     }
 
     /// When the budget of re-runs, retries and replays of the work under
-    /// way ends; the first ask starts it. Where deadlines are on, no call
-    /// into the filter runs past it ([`tripwire::end_work_by`]): each
-    /// within its own deadline, the instance starts, state restores and
-    /// calls tried again that isolating a failure takes could otherwise
-    /// add up to minutes, past what the drain limit counts
-    /// (`EngineSettings::one_batch`).
+    /// way ends; the first ask starts it.
     fn budget_end(&mut self) -> Instant {
         let budget = self.module.engine().settings().replay_budget;
-        let waited = self.waited;
-        *self.budget_ends.get_or_insert_with(|| {
-            let ends = Instant::now() + budget.saturating_sub(waited);
-            tripwire::end_work_by(ends);
-            ends
-        })
+        *self
+            .budget_ends
+            .get_or_insert_with(|| Instant::now() + budget.saturating_sub(self.waited))
     }
 
     pub fn module(&self) -> &FilterModule {
@@ -213,8 +225,7 @@ impl Stage {
         if events.is_empty() {
             return Vec::new();
         }
-        self.budget_ends = None;
-        self.waited = waited;
+        (self.budget_ends, self.waited, self.isolating) = (None, waited, false);
         let settings = self.module.engine().settings();
         let allowed = settings
             .call_timeout
@@ -274,7 +285,7 @@ impl Stage {
         let result = match self.call(events) {
             Err(failure) if used && failure.kind != FailureKind::Timeout => {
                 // Trying again is isolating a failure: within the budget.
-                self.budget_end();
+                self.isolate();
                 if self.module.may_warn_of_failure() {
                     tracing::warn!(
                         filter = self.module.name(),
@@ -312,7 +323,7 @@ impl Stage {
         for event in events {
             // The end is asked first: the first ask starts the budget, and
             // a batch whose wait spent all of it runs none of its events.
-            self.budget_end();
+            self.isolate();
             outcomes.push(if self.out_of_time() {
                 not_run += 1;
                 StageOutcome::Failed(self.not_run_now())
@@ -588,7 +599,7 @@ impl Stage {
     /// A snapshot that fails as a call throws the instance away, as any
     /// failed call does.
     pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, Failure> {
-        (self.budget_ends, self.waited) = (None, Duration::ZERO);
+        (self.budget_ends, self.waited, self.isolating) = (None, Duration::ZERO, false);
         tripwire::work_scope(|| self.take_snapshot())
     }
 
@@ -608,7 +619,7 @@ impl Stage {
     /// filter may refuse a state halfway through reading it, and the host
     /// says it starts afresh.
     pub fn restore(&mut self, state: Vec<u8>) -> Result<(), String> {
-        (self.budget_ends, self.waited) = (None, Duration::ZERO);
+        (self.budget_ends, self.waited, self.isolating) = (None, Duration::ZERO, false);
         tripwire::work_scope(|| self.restore_within(state))
     }
 

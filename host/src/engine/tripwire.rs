@@ -293,6 +293,13 @@ pub(crate) fn end_work_by(ends: Instant) {
     }
 }
 
+/// Whether the end [`end_work_by`] set has passed: a call that failed as a
+/// timeout then was stopped by it, or never started, rather than running
+/// past its own deadline.
+pub(crate) fn work_ended() -> bool {
+    WORK_ENDS.get().1.is_some_and(|ends| Instant::now() >= ends)
+}
+
 /// Runs `call` under `tripwire`'s deadline, or as it is when deadlines are
 /// off.
 pub(crate) fn guarded<R>(
