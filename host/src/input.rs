@@ -236,13 +236,16 @@ pub fn trim_newline(line: &[u8]) -> &[u8] {
 pub fn event_bytes_bound(line: &[u8]) -> usize {
     /// `{"message":""}`, and room for a failure's tag and reason.
     const ENVELOPE: usize = 256;
-    let escapes: usize = line
-        .iter()
-        .map(|&b| match b {
-            0..=0x1f => 5,
-            b'"' | b'\\' => 1,
-            _ => 0,
-        })
+    // Summed as u16 over 4 KiB pieces (at most 5 × 4096 each), which the
+    // compiler turns into SIMD: summed as usize byte by byte it took 260 ns
+    // an access-log line, 4.6 times as long, about 5% of `run`'s time.
+    let weight = |&b: &u8| match b {
+        0..=0x1f => 5u16,
+        b'"' | b'\\' => 1,
+        _ => 0,
+    };
+    let escapes: usize = (line.chunks(4096))
+        .map(|piece| piece.iter().map(weight).fold(0u16, |sum, w| sum + w) as usize)
         .sum();
     let replaced = if line.is_ascii() || std::str::from_utf8(line).is_ok() {
         0
