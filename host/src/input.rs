@@ -245,7 +245,7 @@ pub fn event_bytes_bound(line: &[u8]) -> usize {
         _ => 0,
     };
     let escapes: usize = (line.chunks(4096))
-        .map(|piece| piece.iter().map(weight).fold(0u16, |sum, w| sum + w) as usize)
+        .map(|piece| piece.iter().map(weight).sum::<u16>() as usize)
         .sum();
     let replaced = if line.is_ascii() || std::str::from_utf8(line).is_ok() {
         0
