@@ -165,9 +165,10 @@ impl ServerSettings {
     /// fails it ([`EngineSettings::one_batch`]: the calls before a failure,
     /// each within its deadline, and the isolation of one within
     /// `replay_budget`), and [`DRAIN_MARGIN`]. `stateful` says whether a
-    /// pipeline has a stateful filter. A batch's wait for a stateful
-    /// filter's stage, which the workers take in turns, counts against
-    /// that batch's own bound (`Stage`), so turns add nothing here.
+    /// pipeline has a stateful filter. Workers take turns on a stateful
+    /// filter's stage, and a batch's wait comes off its replay budget, not
+    /// its calls; turns behind a filter that fails every batch are not
+    /// counted (README, "Shutdown").
     pub fn drain_limit(&self, engine: &EngineSettings, stateful: bool) -> Duration {
         (self.drain_timeout)
             .unwrap_or_else(|| self.queue_timeout + engine.one_batch(stateful) + DRAIN_MARGIN)

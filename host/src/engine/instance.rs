@@ -389,9 +389,10 @@ impl FilterInstance {
         let state = self.store.data_mut();
         let mut failure = failure_of(&error, &mut state.limits, timeout)
             .unwrap_or_else(|| Failure::new(FailureKind::Trap, error.root_cause().to_string()));
-        if failure.kind == FailureKind::Timeout && tripwire::work_ended() {
-            failure.reason = "stopped where its batch's time in the filter ended (the replay budget, engine.replay_budget_ms, or one batch's bound), before its own deadline".into();
-        } else if deadline == Deadline::State && failure.kind == FailureKind::Timeout {
+        if deadline == Deadline::State
+            && failure.kind == FailureKind::Timeout
+            && !tripwire::work_ended()
+        {
             failure.reason = format!(
                 "{} while saving or restoring its state (engine.state_call_timeout_ms)",
                 failure.reason
@@ -425,6 +426,12 @@ fn failure_of(
         return Some(Failure::new(FailureKind::OutOfMemory, message));
     }
     Some(match error.downcast_ref::<Trap>()? {
+        // Stopped, or not started, where isolating a failure had used up
+        // its budget: no deadline of the call's own was passed.
+        Trap::Interrupt if tripwire::work_ended() => Failure::new(
+            FailureKind::Timeout,
+            "stopped where isolating a failure in its batch used up engine.replay_budget_ms, before its own deadline",
+        ),
         Trap::Interrupt => {
             let limit = timeout
                 .map(|t| format!(" of {} ms", t.as_millis()))

@@ -57,12 +57,6 @@ pub struct Stage {
     /// budget, so that workers taking turns on a failing filter add a call
     /// each to a request's time, not a whole budget each.
     waited: Duration,
-    /// When the batch under way must be done, where deadlines are on:
-    /// [`EngineSettings::one_batch`](super::EngineSettings::one_batch) from
-    /// its arrival at the stage, its wait for a shared stage included, so
-    /// that batches queued behind a failing filter do not add up past what
-    /// the drain limit counts. No call runs past it.
-    work_ends: Option<Instant>,
     /// Whether a failure of the work under way is being isolated (a batch
     /// replayed, an event tried again): then no call runs past the budget.
     /// The re-runs that bring a new instance up to date count against the
@@ -93,6 +87,15 @@ fn refused_output(outcome: &StageOutcome) -> Option<&Failure> {
     }
 }
 
+/// Why no new instance was made: a failure being isolated had used up its
+/// budget (the log of a stateful filter is kept for the next batch's).
+fn not_started() -> Failure {
+    Failure::new(
+        FailureKind::NoInstance,
+        "not started: isolating a failure in this batch had used up engine.replay_budget_ms",
+    )
+}
+
 /// What an event a replay did not reach in time is failed with.
 fn not_replayed(budget: std::time::Duration) -> Failure {
     Failure::new(
@@ -119,17 +122,14 @@ impl Stage {
             counters: BTreeMap::new(),
             budget_ends: None,
             waited: Duration::ZERO,
-            work_ends: None,
             isolating: false,
         }
     }
 
-    /// Whether the work under way has no time left for a call: the budget
-    /// of a failure being isolated, or the batch's whole bound.
+    /// Whether a failure is being isolated and its budget has run out, so
+    /// that no call may run.
     fn out_of_time(&self) -> bool {
-        let now = Instant::now();
-        let passed = |ends: Option<Instant>| ends.is_some_and(|ends| now >= ends);
-        (self.isolating && passed(self.budget_ends)) || passed(self.work_ends)
+        self.isolating && self.budget_ends.is_some_and(|ends| Instant::now() >= ends)
     }
 
     /// Isolating a failure from here on: the budget, started if need be,
@@ -144,27 +144,6 @@ impl Stage {
         ends
     }
 
-    /// What an event is failed with that the batch's end stopped or never
-    /// reached: no fault of its own.
-    fn not_run_in_time(&self) -> Failure {
-        let most = (self.module.engine().settings()).one_batch(self.module.is_stateful());
-        Failure::new(
-            FailureKind::NotRun,
-            format!(
-                "not run: the batch used up the time one batch may hold this filter, its wait for the filter included ({} ms, from engine.call_timeout_ms, state_call_timeout_ms and replay_budget_ms)",
-                most.as_millis()
-            ),
-        )
-    }
-
-    /// Why an event stopped or not reached as time ran out was not run.
-    fn not_run_now(&self) -> Failure {
-        match self.work_ends {
-            Some(ends) if Instant::now() >= ends => self.not_run_in_time(),
-            _ => not_replayed(self.module.engine().settings().replay_budget),
-        }
-    }
-
     /// `outcome`, unless it is a timeout or a failed start that came as the
     /// work's time ran out, which says nothing of the event.
     fn unless_out_of_time(&self, outcome: StageOutcome) -> StageOutcome {
@@ -173,7 +152,8 @@ impl Stage {
                 if matches!(failure.kind, FailureKind::Timeout | FailureKind::NoInstance)
                     && self.out_of_time() =>
             {
-                StageOutcome::Failed(self.not_run_now())
+                let budget = self.module.engine().settings().replay_budget;
+                StageOutcome::Failed(not_replayed(budget))
             }
             other => other,
         }
@@ -226,23 +206,7 @@ impl Stage {
             return Vec::new();
         }
         (self.budget_ends, self.waited, self.isolating) = (None, waited, false);
-        let settings = self.module.engine().settings();
-        let allowed = settings
-            .call_timeout
-            .map(|_| (settings.one_batch(self.module.is_stateful())).saturating_sub(waited));
-        self.work_ends = allowed.map(|allowed| Instant::now() + allowed);
-        let outcomes = tripwire::work_scope(|| {
-            if let Some(ends) = self.work_ends {
-                if self.out_of_time() {
-                    let failure = self.not_run_in_time();
-                    return vec![StageOutcome::Failed(failure); events.len()];
-                }
-                tripwire::end_work_by(ends);
-            }
-            self.process_within(events)
-        });
-        self.work_ends = None;
-        outcomes
+        tripwire::work_scope(|| self.process_within(events))
     }
 
     fn process_within(&mut self, events: &[&CheckedEvent]) -> Vec<StageOutcome> {
@@ -294,7 +258,26 @@ impl Stage {
                         failure.reason
                     );
                 }
-                self.call(events)
+                match self.call(events) {
+                    // No fresh instance within the budget: the failure seen
+                    // is all there is to say, with where it was seen.
+                    Err(retry)
+                        if self.out_of_time()
+                            && matches!(
+                                retry.kind,
+                                FailureKind::Timeout | FailureKind::NoInstance
+                            ) =>
+                    {
+                        Err(Failure {
+                            reason: format!(
+                                "{}; seen on an instance that had served earlier calls, as trying it again on a fresh one ran past engine.replay_budget_ms",
+                                failure.reason
+                            ),
+                            ..failure
+                        })
+                    }
+                    other => other,
+                }
             }
             other => other,
         };
@@ -326,7 +309,7 @@ impl Stage {
             self.isolate();
             outcomes.push(if self.out_of_time() {
                 not_run += 1;
-                StageOutcome::Failed(self.not_run_now())
+                StageOutcome::Failed(not_replayed(budget))
             } else {
                 let counters = self.counters.clone();
                 let outcome = self.call_alone(event);
@@ -440,6 +423,12 @@ impl Stage {
         let (mut restore_state, mut rerun_log) = (self.state.is_some(), !self.log.is_empty());
         let mut compact = true;
         loop {
+            // Past the budget of a failure being isolated, nothing starts;
+            // what a step stopped there left is not lost, but waits for the
+            // next batch's new instance.
+            if self.out_of_time() {
+                return Err(not_started());
+            }
             // Not the event's doing, nor a trap of a call: said as its own
             // kind, so that a host short of memory is not read as a filter
             // that crashes.
@@ -459,7 +448,7 @@ impl Stage {
                         Some(reason)
                     }
                 };
-                if let Some(reason) = failed {
+                if let Some(reason) = failed.filter(|_| !self.out_of_time()) {
                     // The batches logged since the checkpoint ran on top of
                     // its state: re-run on `init`'s alone, they would make
                     // a state the filter never had.
@@ -480,6 +469,9 @@ impl Stage {
                 }
             }
             if rerun_log && let Err(failure) = self.rerun_log(&mut instance) {
+                if self.out_of_time() {
+                    continue; // which returns: not started
+                }
                 if self.module.may_report_lost_state() {
                     tracing::error!(
                         filter = self.module.name(),
@@ -521,6 +513,11 @@ impl Stage {
         let ends = self.budget_end();
         for batch in &self.log {
             if Instant::now() >= ends {
+                // While a failure is isolated nothing more runs, and the
+                // log is kept for the next batch's new instance.
+                if self.isolating {
+                    return Err(not_started());
+                }
                 if self.module.may_report_lost_state() {
                     tracing::error!(
                         filter = self.module.name(),
