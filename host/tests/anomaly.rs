@@ -517,6 +517,23 @@ fn a_state_budget_the_memory_limit_cannot_hold_is_warned_of() {
         ),
         "{warned:?}"
     );
+    // A value the filter refuses is refused, not warned of first.
+    std::fs::write(
+        &config,
+        "[[pipelines.p.filters]]\nfilter = \"templates\"\nconfig = { max_state_mib = 4097 }\n",
+    )
+    .unwrap();
+    let out = Command::new(binary())
+        .args(["check", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("max_state_mib must be between 1 and 4096, not 4097")
+            && !stderr.contains("is not below"),
+        "{stderr}"
+    );
     // The defaults: anomaly's 32, templates' 16.
     let defaults = "[[pipelines.p.filters]]\nfilter = \"anomaly\"\nconfig = { rate = {} }\n\
                     [[pipelines.p.filters]]\nfilter = \"templates\"\n";

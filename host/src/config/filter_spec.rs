@@ -301,9 +301,6 @@ fn load_filter(
                 "cannot read module {path}: {e}{hint}"
             )))
         })?;
-    if let FilterSource::Builtin(builtin) = &spec.source {
-        warn_of_state_budget(builtin, spec, engine.settings().memory_limit_bytes);
-    }
     // The built-in grok's `patterns_dir` only: another filter's
     // option of that name is its own business.
     let config = match &spec.source {
@@ -313,14 +310,20 @@ fn load_filter(
         }
         _ => None,
     };
-    FilterModule::load_pinned(
+    let module = FilterModule::load_pinned(
         engine,
         &spec.name,
         &bytes,
         config.as_deref().unwrap_or(&spec.config_json),
         spec.sha256.as_deref(),
     )
-    .map_err(context)
+    .map_err(context)?;
+    // After the filter took its config: a value it refuses is said once,
+    // by its refusal, not first warned of as if it would run.
+    if let FilterSource::Builtin(builtin) = &spec.source {
+        warn_of_state_budget(builtin, spec, engine.settings().memory_limit_bytes);
+    }
+    Ok(module)
 }
 
 /// The built-in stateful filters (`anomaly`, `templates`) bound their
