@@ -377,7 +377,7 @@ pub use filter_spec::{
 };
 use filter_spec::{load_each, specs_of};
 use server::server_settings;
-pub use server::{ServerSettings, UiSettings, one_batch, parse_listen};
+pub use server::{ServerSettings, UiSettings, parse_listen};
 use tables::read_tables;
 
 #[cfg(test)]

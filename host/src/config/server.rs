@@ -151,13 +151,6 @@ impl Default for ServerSettings {
 /// instances after failures and writing the answer.
 const DRAIN_MARGIN: Duration = Duration::from_secs(2);
 
-/// Longest one batch can hold a stateful filter's stage under `engine`
-/// ([`EngineSettings::one_batch`]). Saves and a reload's handover wait this
-/// long for a stateful stage's call.
-pub fn one_batch(engine: &EngineSettings) -> Duration {
-    engine.one_batch(true)
-}
-
 impl ServerSettings {
     /// Longest shutdown waits for the requests in flight: `drain_timeout_ms`
     /// if set, else what one request can legitimately take under `engine`:
@@ -175,11 +168,12 @@ impl ServerSettings {
     }
 
     /// How long a save waits for a stateful filter's call to end before it
-    /// leaves that filter's file as it was: [`one_batch`] under a deadline,
+    /// leaves that filter's file as it was: one batch of a stateful filter
+    /// ([`EngineSettings::one_batch`]) under a deadline,
     /// else the drain limit, since a call may then never end.
     pub fn stage_wait(&self, engine: &EngineSettings) -> Duration {
         match engine.call_timeout {
-            Some(_) => one_batch(engine),
+            Some(_) => engine.one_batch(true),
             None => self.drain_limit(engine, true),
         }
     }

@@ -137,21 +137,22 @@ impl Stage {
     /// deadline, the instance starts, state restores and calls tried again
     /// that isolating a failure takes could otherwise add up to minutes,
     /// past what the drain limit counts (`EngineSettings::one_batch`).
-    fn isolate(&mut self) -> Instant {
+    fn isolate(&mut self) {
         let ends = self.budget_end();
         self.isolating = true;
         tripwire::end_work_by(ends);
-        ends
     }
 
-    /// `outcome`, unless it is a timeout or a failed start that came as the
-    /// work's time ran out, which says nothing of the event.
+    /// Whether `failure` is a timeout or a failed start that came as the
+    /// isolation's budget ran out, which says nothing of the event.
+    fn stopped_by_budget(&self, failure: &Failure) -> bool {
+        matches!(failure.kind, FailureKind::Timeout | FailureKind::NoInstance) && self.out_of_time()
+    }
+
+    /// `outcome`, unless the budget stopped it ([`Stage::stopped_by_budget`]).
     fn unless_out_of_time(&self, outcome: StageOutcome) -> StageOutcome {
         match outcome {
-            StageOutcome::Failed(failure)
-                if matches!(failure.kind, FailureKind::Timeout | FailureKind::NoInstance)
-                    && self.out_of_time() =>
-            {
+            StageOutcome::Failed(failure) if self.stopped_by_budget(&failure) => {
                 let budget = self.module.engine().settings().replay_budget;
                 StageOutcome::Failed(not_replayed(budget))
             }
@@ -261,21 +262,13 @@ impl Stage {
                 match self.call(events) {
                     // No fresh instance within the budget: the failure seen
                     // is all there is to say, with where it was seen.
-                    Err(retry)
-                        if self.out_of_time()
-                            && matches!(
-                                retry.kind,
-                                FailureKind::Timeout | FailureKind::NoInstance
-                            ) =>
-                    {
-                        Err(Failure {
-                            reason: format!(
-                                "{}; seen on an instance that had served earlier calls, as trying it again on a fresh one ran past engine.replay_budget_ms",
-                                failure.reason
-                            ),
-                            ..failure
-                        })
-                    }
+                    Err(retry) if self.stopped_by_budget(&retry) => Err(Failure {
+                        reason: format!(
+                            "{}; seen on an instance that had served earlier calls, as trying it again on a fresh one ran past engine.replay_budget_ms",
+                            failure.reason
+                        ),
+                        ..failure
+                    }),
                     other => other,
                 }
             }
@@ -303,10 +296,11 @@ impl Stage {
         let (budget, memory_limit) = (settings.replay_budget, settings.memory_limit_bytes);
         let mut outcomes = Vec::with_capacity(events.len());
         let (mut not_run, mut not_kept, mut held) = (0, 0, 0);
+        // The budget starts (or, for a batch whose stateful filter re-ran
+        // its log, goes on) here; a batch whose wait spent all of it runs
+        // none of its events.
+        self.isolate();
         for event in events {
-            // The end is asked first: the first ask starts the budget, and
-            // a batch whose wait spent all of it runs none of its events.
-            self.isolate();
             outcomes.push(if self.out_of_time() {
                 not_run += 1;
                 StageOutcome::Failed(not_replayed(budget))

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{App, PipelineSet};
-use crate::config::{self, Config, shown_name, shown_names};
+use crate::config::{Config, shown_name, shown_names};
 use crate::locked;
 use crate::metrics::Metrics;
 use crate::state::{self, StateLock};
@@ -470,11 +470,12 @@ pub(crate) async fn carry(
             limit.as_secs_f64()
         );
     }
-    // Under a deadline a call ends, so its state is waited for (one batch at
-    // most) past the limit; without one, the limit is the only bound.
+    // Under a deadline a call ends, so its state is waited for (one batch of
+    // a stateful filter at most) past the limit; without one, the limit is
+    // the only bound.
     let mut left = limit.saturating_sub(waited_since.elapsed());
     if old.engine.call_timeout.is_some() {
-        left = left.max(config::one_batch(&old.engine));
+        left = left.max(old.engine.one_batch(true));
     }
     let (old, new, saved) = (old.clone(), new.clone(), saved.cloned());
     let resume = new.clone();
