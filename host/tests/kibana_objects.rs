@@ -8,8 +8,9 @@
 //! order, accessors, formula helpers); every field a panel, search or data
 //! view aggregates, sorts, filters or shows is mapped, and each column's field
 //! is mapped as the data type the column reads it as; the data view covers
-//! the template's data streams; every field FIELDS.md lists is mapped. What it cannot prove: that Kibana
-//! renders the panels as intended. No Kibana runs on these machines.
+//! the template's data streams; every field FIELDS.md lists is mapped.
+//! What it cannot prove: that Kibana renders the panels as intended. No
+//! Kibana runs on these machines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
