@@ -181,6 +181,9 @@ fn a_pattern_nested_too_deep_is_refused_by_name() {
         err.contains("expands to more than 10000 references or 1048576 bytes"),
         "{err}"
     );
+    // The chain of patterns it was met in is said once, outermost first.
+    assert!(err.contains("in pattern E24 -> E23 -> E22"), "{err}");
+    assert_eq!(err.matches("E23").count(), 1, "{err}");
 }
 
 /// Logstash takes a `pattern_definitions` name that no `%{NAME}` can spell,

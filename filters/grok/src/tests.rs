@@ -433,7 +433,10 @@ fn bad_patterns_fail_init_naming_pattern_and_position() {
     let err = init_error(
         json!({"match": {"message": "%{R}"}, "pattern_definitions": {"R": "x%{S}", "S": "%{R}"}}),
     );
-    assert!(err.contains("refers to itself"), "{err}");
+    assert!(
+        err.contains("in pattern R -> S: pattern R refers to itself at position 0"),
+        "{err}"
+    );
     let err = init_error(json!({"match": {"message": "%{WORD}"}, "ecs_compatibility": "v2"}));
     assert!(err.contains("ecs_compatibility"), "{err}");
     let err = init_error(json!({"match": "nope"}));

@@ -53,8 +53,7 @@ impl Parser<'_, '_, '_> {
             .map_err(|e| format!("{e} (`{}` at position {start})", &self.src[start..end]))?;
         if self.shared.expanding.iter().any(|n| n == name) {
             return Err(format!(
-                "pattern {name} refers to itself (through {}) at position {start}",
-                self.shared.expanding.join(" -> ")
+                "pattern {name} refers to itself at position {start}"
             ));
         }
         if self.shared.expanding.len() >= MAX_DEPTH {
@@ -67,12 +66,8 @@ impl Parser<'_, '_, '_> {
         if self.shared.expanded_bytes > MAX_EXPANDED_BYTES
             || self.shared.expansions > MAX_EXPANSIONS
         {
-            let within = match self.shared.expanding.as_slice() {
-                [] => String::new(),
-                names => format!(", within {}", names.join(" -> ")),
-            };
             return Err(format!(
-                "the expression expands to more than {MAX_EXPANSIONS} references or {MAX_EXPANDED_BYTES} bytes of pattern text (`{}` at position {start}{within})",
+                "the expression expands to more than {MAX_EXPANSIONS} references or {MAX_EXPANDED_BYTES} bytes of pattern text (`{}` at position {start})",
                 &self.src[start..end],
             ));
         }
@@ -80,13 +75,23 @@ impl Parser<'_, '_, '_> {
         let capture = splice.capture_as.map(|n| self.new_group(&n));
         self.shared.expanding.push(name.to_string());
         let inner = parse_source(&splice.regex, self.flags, self.shared)
-            .map_err(|e| format!("in pattern {name}: {e}"));
+            .map_err(|e| within_pattern(name, &e));
         self.shared.expanding.pop();
         let inner = inner?;
         Ok(Some(match capture {
             Some(index) => Node::Capture(index, Box::new(inner)),
             None => inner,
         }))
+    }
+}
+
+/// `error`, met while expanding pattern `name`, said once with the whole
+/// chain of patterns it was met in (`in pattern A -> B: ...`); the
+/// position it gives is within the last of them.
+fn within_pattern(name: &str, error: &str) -> String {
+    match error.strip_prefix("in pattern ") {
+        Some(inner) => format!("in pattern {name} -> {inner}"),
+        None => format!("in pattern {name}: {error}"),
     }
 }
 
