@@ -65,6 +65,20 @@ impl Loaded {
     }
 }
 
+/// Names, comma-separated, for messages.
+fn names_of<'n>(names: impl Iterator<Item = &'n String>) -> String {
+    names.map(String::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// `file` has no pipeline `name`; these are the ones it has.
+fn no_pipeline<'n>(file: &str, name: &str, names: impl Iterator<Item = &'n String>) -> ConfigError {
+    ConfigError(format!(
+        "{file}: no pipeline `{}` (pipelines: {})",
+        printable(name),
+        names_of(names)
+    ))
+}
+
 /// The config, if it has no problem; else every problem as one error, one
 /// a line.
 fn flawless(loaded: Loaded) -> Result<Config, ConfigError> {
@@ -98,7 +112,7 @@ impl Config {
     /// Parses config text; `path` names the file in errors and anchors
     /// relative module paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        flawless(Config::parse_all(text, path))
+        flawless(Config::parse_all(text, path, None))
     }
 
     /// As [`Config::load`], with every problem the file has, not only the
@@ -107,8 +121,19 @@ impl Config {
     /// too). Past text that is not TOML, or a key the config does not know,
     /// nothing can be read, and that one problem is all.
     pub fn load_all(path: &Path) -> Loaded {
+        Config::load_some(path, None)
+    }
+
+    /// As [`Config::load`], for `run`, which runs one pipeline: the others
+    /// are left unread, so that a problem of theirs does not stop it.
+    /// `None` reads them all, for a file whose one pipeline is run.
+    pub fn load_one(path: &Path, pipeline: Option<&str>) -> Result<Config, ConfigError> {
+        flawless(Config::load_some(path, pipeline))
+    }
+
+    fn load_some(path: &Path, only: Option<&str>) -> Loaded {
         match crate::files::read_capped_text(path, MAX_CONFIG_BYTES, "config") {
-            Ok(text) => Config::parse_all(&text, path),
+            Ok(text) => Config::parse_all(&text, path, only),
             Err(e) => {
                 let message = format!("{}: cannot read config: {e}", crate::files::shown(path));
                 Loaded::unread(ConfigError(message))
@@ -116,12 +141,19 @@ impl Config {
         }
     }
 
-    fn parse_all(text: &str, path: &Path) -> Loaded {
+    /// The config in `text`; with `only`, of its pipelines just that one.
+    fn parse_all(text: &str, path: &Path, only: Option<&str>) -> Loaded {
         let file = crate::files::shown(path);
-        let tables = match read_tables(text) {
+        let mut tables = match read_tables(text) {
             Ok(tables) => tables,
             Err(message) => return Loaded::unread(ConfigError(format!("{file}: {message}"))),
         };
+        if let Some(name) = only {
+            if !tables.pipelines.contains_key(name) {
+                return Loaded::unread(no_pipeline(&file, name, tables.pipelines.keys()));
+            }
+            tables.pipelines.retain(|pipeline, _| pipeline == name);
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         let mut problems = Vec::new();
         let mut problem = |message: String| problems.push(ConfigError(message));
@@ -226,11 +258,7 @@ impl Config {
 
     /// The pipelines' names, comma-separated, for messages.
     pub fn pipeline_names(&self) -> String {
-        self.pipelines
-            .keys()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(", ")
+        names_of(self.pipelines.keys())
     }
 
     /// Compiles and validates every filter of `pipeline`; past one that
@@ -242,12 +270,8 @@ impl Config {
         pipeline: &str,
     ) -> Result<Vec<FilterModule>, ConfigError> {
         if !self.pipelines.contains_key(pipeline) {
-            return Err(ConfigError(format!(
-                "{}: no pipeline `{}` (pipelines: {})",
-                crate::files::shown(&self.path),
-                printable(pipeline),
-                self.pipeline_names()
-            )));
+            let file = crate::files::shown(&self.path);
+            return Err(no_pipeline(&file, pipeline, self.pipelines.keys()));
         }
         self.check_pipeline(engine, pipeline)
             .map_err(ConfigError::joined)

@@ -204,6 +204,7 @@ mod tests {
             filters = [{ filter = "nope" }]
             "#,
             Path::new("w.toml"),
+            None,
         );
         let problems: Vec<String> = loaded.problems.iter().map(|p| p.0.clone()).collect();
         let expected = [
@@ -235,7 +236,7 @@ mod tests {
     #[test]
     fn filters_written_as_a_table_are_named_as_such() {
         let text = "[pipelines.web.filters]\nfilter = \"json\"\n";
-        let loaded = Config::parse_all(text, Path::new("w.toml"));
+        let loaded = Config::parse_all(text, Path::new("w.toml"), None);
         let problems: Vec<&str> = loaded.problems.iter().map(|p| p.0.as_str()).collect();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].starts_with("w.toml: pipeline `web`: TOML parse error at line 1"));
@@ -243,5 +244,37 @@ mod tests {
             problems[0].contains("with two brackets on each side"),
             "{problems:?}"
         );
+    }
+
+    /// `run` runs one pipeline: the others' problems are not its own, and
+    /// do not hide its own (they did, being found first).
+    #[test]
+    fn one_pipeline_is_read_without_the_others() {
+        let text = r#"
+            [[pipelines.b.filters]]
+            filter = "nosuch"
+            [[pipelines.c.filters]]
+            filtr = "json"
+            [[pipelines.d.filters]]
+            filter = "json"
+            "#;
+        let path = Path::new("w.toml");
+        let problems = |only| {
+            let loaded = Config::parse_all(text, path, Some(only));
+            let problems: Vec<String> = loaded.problems.iter().map(|p| p.0.clone()).collect();
+            (loaded.config.map(|c| c.pipelines.len()), problems)
+        };
+        assert_eq!(problems("d"), (Some(1), vec![]));
+        let (without_b, b) = problems("b");
+        assert_eq!(without_b, Some(0));
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert!(b[0].contains("unknown built-in filter `nosuch`"), "{b:?}");
+        let (_, c) = problems("c");
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert!(c[0].starts_with("w.toml: pipeline `c`, filter #1: TOML parse error"));
+        let (_, e) = problems("e");
+        assert_eq!(e, ["w.toml: no pipeline `e` (pipelines: b, c, d)"]);
+        // Read whole, the file has both problems.
+        assert_eq!(Config::parse_all(text, path, None).problems.len(), 2);
     }
 }

@@ -601,7 +601,7 @@ fn an_incomplete_pipelines_filters_count_against_the_limit() {
     let mut text = String::from("[engine]\nmax_filter_instances = 4\n[server]\nworkers = 2\n");
     text.push_str(&"[[pipelines.a.filters]]\nfilter = \"mutate\"\n".repeat(3));
     text.push_str("[[pipelines.a.filters]]\nx = 1\n");
-    let loaded = Config::parse_all(&text, Path::new("w.toml"));
+    let loaded = Config::parse_all(&text, Path::new("w.toml"), None);
     let problems: Vec<&str> = loaded.problems.iter().map(|p| p.0.as_str()).collect();
     assert!(loaded.config.is_none(), "{problems:?}");
     assert!(

@@ -388,7 +388,10 @@ fn worker_count(
 /// The pipeline to run, and the most filter instances its config allows
 /// (the default without one).
 fn build_pipeline(args: &RunArgs) -> Result<(Pipeline, u64), RunError> {
-    let config = args.config.as_deref().map(Config::load).transpose()?;
+    let pipeline = args.pipeline.as_deref();
+    let config = (args.config.as_deref())
+        .map(|path| Config::load_one(path, pipeline))
+        .transpose()?;
     let mut settings = config
         .as_ref()
         .map(|c| c.engine.clone())
