@@ -79,6 +79,16 @@ fn endless_calls_without_a_loop_are_stopped() {
     assert_timed_out(&run_twice(wat));
 }
 
+/// A grow refused under the memory limit, then a loop: the call is
+/// stopped for time, and said to be (it was told out of memory, and so
+/// tried again on a fresh instance, a second deadline).
+#[test]
+fn a_loop_after_a_refused_grow_is_stopped_as_a_timeout() {
+    assert_timed_out(&run_twice(wat_filter(
+        "(drop (memory.grow (i32.const 2000))) (loop $spin (br $spin)) (i64.const 0)",
+    )));
+}
+
 #[test]
 fn bulk_memory_work_past_the_deadline_is_stopped() {
     // Most of the time goes in wasmtime's own fill routine, not in guest

@@ -199,6 +199,9 @@ impl FilterInstance {
         expected: usize,
     ) -> Result<Vec<(ResultKind, &[u8])>, Failure> {
         let (ptr, len) = self.write_input(batch)?;
+        // The buffer's `alloc` (and `free`) run per call, not per event, and
+        // again in a replay: what they count is not counted.
+        self.take_counters();
         let packed = self.call(&self.process.clone(), (ptr, len))?;
         let output = self.guest_bytes(packed)?;
         wire::decode_results(output, expected).map_err(|e| {
@@ -215,6 +218,8 @@ impl FilterInstance {
             return Ok(None);
         };
         let packed = self.call_under(&snapshot, (), Deadline::State)?;
+        // Taken per checkpoint and per save, not per event: not counted.
+        self.take_counters();
         let state = self.guest_bytes(packed)?;
         Ok((!state.is_empty()).then(|| state.to_vec()))
     }
@@ -226,7 +231,10 @@ impl FilterInstance {
         let Some(restore) = self.restore.clone() else {
             return Ok(Err("module has no wasmstash_restore export".into()));
         };
-        self.call_with_bytes(restore, state, Deadline::State)
+        let restored = self.call_with_bytes(restore, state, Deadline::State);
+        // Per instance, not per event, as `init` is: not counted.
+        self.take_counters();
+        restored
     }
 
     /// Whether `process` has run here before: a failure on such an
@@ -297,16 +305,16 @@ impl FilterInstance {
         let size = self.memory.data_size(&self.store) as u64;
         let refused = match len {
             0 => None,
-            _ if ptr == 0 => Some("a null pointer"),
-            _ if u64::from(ptr) + u64::from(len) > size => {
-                Some("a buffer that does not fit in the module's memory")
-            }
+            _ if ptr == 0 => Some("a null pointer, an allocator's usual out of memory".to_string()),
+            _ if u64::from(ptr) + u64::from(len) > size => Some(format!(
+                "a buffer that does not fit in the module's memory ({size} bytes)"
+            )),
             _ => None,
         };
         match refused {
             Some(what) => Err(Failure::new(
                 FailureKind::InvalidOutput,
-                format!("wasmstash_alloc({len}) returned {ptr}, {what} ({size} bytes)"),
+                format!("wasmstash_alloc asked for {len} bytes returned {ptr}, {what}"),
             )),
             None => Ok(ptr),
         }
@@ -422,10 +430,15 @@ fn failure_of(
     limits: &mut InstanceLimits,
     timeout: Option<std::time::Duration>,
 ) -> Option<Failure> {
-    if let Some(message) = limits.memory_exceeded.take() {
+    // A grow refused earlier in the call is what a trap comes of (an
+    // allocator aborts), but not a call stopped for time: the filter went
+    // on after the refusal, and its kind is what the replay acts on.
+    let refused_grow = limits.memory_exceeded.take();
+    let trap = error.downcast_ref::<Trap>();
+    if let Some(message) = refused_grow.filter(|_| trap != Some(&Trap::Interrupt)) {
         return Some(Failure::new(FailureKind::OutOfMemory, message));
     }
-    Some(match error.downcast_ref::<Trap>()? {
+    Some(match trap? {
         // Stopped, or not started, where isolating a failure had used up
         // its budget: no deadline of the call's own was passed.
         Trap::Interrupt if tripwire::work_ended() => Failure::new(
@@ -443,7 +456,7 @@ fn failure_of(
         }
         Trap::StackOverflow => Failure::new(
             FailureKind::Trap,
-            "call stack exhausted (unbounded recursion?)",
+            "trap: call stack exhausted (unbounded recursion?)",
         ),
         trap => Failure::new(FailureKind::Trap, format!("trap: {trap}")),
     })
