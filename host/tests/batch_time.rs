@@ -251,3 +251,35 @@ fn a_stateful_filter_whose_log_outlasts_the_budget_recovers_after_a_failure() {
         assert!(after[0].get("wasmstash").is_none(), "after {i}: {after:?}");
     }
 }
+
+/// A snapshot that fails is not tried again in the same batch: each may
+/// take a whole state deadline, and the bound of one batch counts four
+/// state calls. A filter whose snapshot never returns, checkpointed at
+/// every batch, spent two (the checkpoint, then folding the log into one
+/// on the instance that replaced it) and now spends one.
+#[test]
+fn a_failed_snapshot_is_not_tried_again_in_its_batch() {
+    let hangs = r#"(func (export "wasmstash_snapshot") (result i64) (loop $spin (br $spin)) (i64.const 0))
+    (func (export "wasmstash_restore") (param i32 i32) (result i64) (i64.const 0))"#;
+    let wat = wat_filter(&format!("{ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}")).replacen(
+        "(module",
+        &format!("(module {hangs}"),
+        1,
+    );
+    let engine = engine();
+    let mut pipeline = pipeline(load(&engine, "unsaved", wat.as_bytes(), "{}"));
+    pipeline.process(message_events(&["first"]));
+    for i in 0..2 {
+        let started = Instant::now();
+        let results = as_json(pipeline.process(message_events(&["a", "b"])));
+        let took = started.elapsed();
+        for event in &results {
+            assert!(event.get("wasmstash").is_none(), "{event}");
+        }
+        let bound = STATE_CALL + CALL * 3;
+        assert!(
+            took <= bound + SLACK,
+            "batch {i} took {took:?}, past one failed snapshot and its calls ({bound:?})"
+        );
+    }
+}

@@ -167,6 +167,37 @@ fn a_replacement_that_refuses_the_checkpoint_is_thrown_away() {
     assert_eq!(run(&mut stage, &["b"]), [StageOutcome::Unchanged]);
 }
 
+/// An instance that refused the checkpoint goes on from `init`, and so
+/// does any that replaces it, with the batches since: it used to restore
+/// the checkpoint again, be refused again, and start from `init` without
+/// those batches, losing what the instance it replaced had. (This filter
+/// refuses a count of 0, the first checkpoint's.)
+#[test]
+fn replacements_go_on_from_where_a_refused_restore_left_off() {
+    let refuses = r#"(func (export "wasmstash_snapshot") (result i64)
+    (i32.store (i32.const 3000) (global.get $calls))
+    (i64.const 0xbb800000004))
+  (func (export "wasmstash_restore") (param $p i32) (param $n i32) (result i64)
+    (if (result i64) (i32.eqz (i32.load (local.get $p)))
+      (then (i64.const 0xbb800000004))
+      (else (global.set $calls (i32.load (local.get $p))) (i64.const 0))))"#;
+    let mut stage = stage_of(
+        &counting_filter("", refuses),
+        std::time::Duration::from_secs(3600),
+    );
+    for message in ["a", "b"] {
+        assert_eq!(run(&mut stage, &[message]), [StageOutcome::Unchanged]);
+    }
+    stage.discard_instance();
+    // Refused: from `init`, so this instance has counted c and d only.
+    for message in ["c", "d"] {
+        assert_eq!(run(&mut stage, &[message]), [StageOutcome::Unchanged]);
+    }
+    stage.discard_instance();
+    assert_eq!(run(&mut stage, &["e"]), [StageOutcome::Unchanged]);
+    assert_eq!(calls_counted(&mut stage), 3);
+}
+
 #[test]
 fn a_snapshot_that_traps_throws_its_instance_away() {
     // A checkpoint before every call.
@@ -253,6 +284,53 @@ fn a_result_not_kept_is_not_counted_in_the_filters_counters() {
         .count();
     assert_eq!(kept, 5, "{outcomes:?}");
     assert_eq!(stage.take_counters().get("calls"), Some(&5));
+}
+
+/// Only `process` counts (ABI.md, `metric_add`): a filter's state calls
+/// run per checkpoint and per instance, and a batch's input buffer is
+/// allocated per call, so what they count is not counted. Counts in
+/// `restore` and `snapshot` went out with the next call's.
+#[test]
+fn only_what_process_counts_is_counted() {
+    let other = "(call $metric_add (i32.const 3100) (i32.const 5) (i64.const 1))";
+    let state_calls = format!(
+        r#"(func (export "wasmstash_snapshot") (result i64) {other} (i64.const 0))
+  (func (export "wasmstash_restore") (param i32 i32) (result i64) {other} (i64.const 0))"#
+    );
+    let wat = wat_filter(&format!(
+        "(call $metric_add (i32.const 3000) (i32.const 5) (i64.const 1)) {ALL_UNCHANGED} {RETURN_OUTPUT_AT_2048}"
+    ))
+    .replacen(
+        "(module",
+        r#"(module
+  (import "wasmstash" "metric_add" (func $metric_add (param i32 i32 i64)))
+  (data (i32.const 3000) "calls") (data (i32.const 3100) "other")"#,
+        1,
+    )
+    .replacen(
+        "(local.set $p (global.get $next))",
+        &format!("{other} (local.set $p (global.get $next))"),
+        1,
+    )
+    .replacen(
+        r#"(func (export "wasmstash_free")"#,
+        &format!(r#"{state_calls} (func (export "wasmstash_free")"#),
+        1,
+    );
+    // A checkpoint before every batch.
+    let mut stage = stage_of(&wat, std::time::Duration::ZERO);
+    stage.restore(b"saved".to_vec()).unwrap();
+    for message in ["a", "b", "c"] {
+        assert_eq!(run(&mut stage, &[message]), [StageOutcome::Unchanged]);
+    }
+    stage.snapshot().unwrap();
+    assert_eq!(
+        run(&mut stage, &["d", "e"]),
+        [StageOutcome::Unchanged, StageOutcome::Unchanged]
+    );
+    let counted = stage.take_counters();
+    assert_eq!(counted.get("calls"), Some(&4), "{counted:?}");
+    assert_eq!(counted.get("other"), None, "{counted:?}");
 }
 
 /// A stateful filter's call that returns, for an event, a result the host

@@ -133,7 +133,8 @@ impl EngineSettings {
     /// more, up to three calls, may start just before its end), then folds
     /// them into a checkpoint in a second instance (a snapshot, an
     /// instance's start, a restore); and the batch may begin with a
-    /// checkpoint. From the first failure on, isolating it (instances
+    /// checkpoint. Once a snapshot has failed, no other is tried in the
+    /// batch, so that those are at most four state calls. From the first failure on, isolating it (instances
     /// restarted, state restored, calls tried again, events replayed) ends
     /// within the same `replay_budget`, which then holds every call
     /// (`Stage`). With no deadline a call's time is unknown: a call and one

@@ -19,9 +19,7 @@ use super::outcome::{Failure, FailureKind, StageOutcome};
 use super::tripwire;
 use crate::event_check::CheckedEvent;
 
-/// A stateful stage checkpoints early when the batches logged since its last
-/// checkpoint exceed this, so the log's memory stays bounded.
-const MAX_LOG_BYTES: usize = 64 << 20;
+mod replacement;
 
 /// A filter module with the instance that serves it.
 pub struct Stage {
@@ -63,6 +61,11 @@ pub struct Stage {
     /// budget too, but stop only between batches, as a clean batch whose
     /// instance is replaced is no failure to isolate.
     isolating: bool,
+    /// Whether a snapshot failed in the work under way: no other is tried
+    /// in it (a checkpoint, or folding a log into one), as each may take a
+    /// whole `state_call_timeout_ms`, and `EngineSettings::one_batch`
+    /// counts four state calls before a failure.
+    snapshot_failed: bool,
 }
 
 /// What an event is failed with when a replay's results so far, with its
@@ -85,15 +88,6 @@ fn refused_output(outcome: &StageOutcome) -> Option<&Failure> {
         }
         _ => None,
     }
-}
-
-/// Why no new instance was made: a failure being isolated had used up its
-/// budget (the log of a stateful filter is kept for the next batch's).
-fn not_started() -> Failure {
-    Failure::new(
-        FailureKind::NoInstance,
-        "not started: isolating a failure in this batch had used up engine.replay_budget_ms",
-    )
 }
 
 /// What an event a replay did not reach in time is failed with.
@@ -123,7 +117,15 @@ impl Stage {
             budget_ends: None,
             waited: Duration::ZERO,
             isolating: false,
+            snapshot_failed: false,
         }
+    }
+
+    /// A new piece of work (a batch, a snapshot, a restore) begins: its
+    /// budget, its isolation and its failed snapshot are its own.
+    fn begin_work(&mut self, waited: Duration) {
+        (self.budget_ends, self.waited) = (None, waited);
+        (self.isolating, self.snapshot_failed) = (false, false);
     }
 
     /// Whether a failure is being isolated and its budget has run out, so
@@ -206,7 +208,7 @@ impl Stage {
         if events.is_empty() {
             return Vec::new();
         }
-        (self.budget_ends, self.waited, self.isolating) = (None, waited, false);
+        self.begin_work(waited);
         tripwire::work_scope(|| self.process_within(events))
     }
 
@@ -405,227 +407,6 @@ impl Stage {
             self.instance = Some(self.new_instance()?);
         }
         Ok(self.instance.as_mut().expect("set above"))
-    }
-
-    /// A new instance brought to where the lost one stood: the last
-    /// checkpoint restored, then the batches logged since re-run (and that
-    /// state handed on to a fresh instance, see below). A step
-    /// that fails as a call (a trap, the deadline) leaves that instance's
-    /// memory untrustworthy, so it is thrown away and the next one starts
-    /// without that step.
-    fn new_instance(&mut self) -> Result<FilterInstance, Failure> {
-        let (mut restore_state, mut rerun_log) = (self.state.is_some(), !self.log.is_empty());
-        let mut compact = true;
-        loop {
-            // Past the budget of a failure being isolated, nothing starts;
-            // what a step stopped there left is not lost, but waits for the
-            // next batch's new instance.
-            if self.out_of_time() {
-                return Err(not_started());
-            }
-            // Not the event's doing, nor a trap of a call: said as its own
-            // kind, so that a host short of memory is not read as a filter
-            // that crashes.
-            let mut instance = self.module.instantiate().map_err(|e| {
-                Failure::new(
-                    FailureKind::NoInstance,
-                    format!("could not start a new instance: {e}"),
-                )
-            })?;
-            if let Some(state) = self.state.as_deref().filter(|_| restore_state) {
-                let failed = match instance.restore(state) {
-                    Ok(Ok(())) => None,
-                    // A refusal may come halfway through reading the state,
-                    // so that instance goes too, as one that failed would.
-                    Ok(Err(reason)) | Err(Failure { reason, .. }) => {
-                        restore_state = false;
-                        Some(reason)
-                    }
-                };
-                if let Some(reason) = failed.filter(|_| !self.out_of_time()) {
-                    // The batches logged since the checkpoint ran on top of
-                    // its state: re-run on `init`'s alone, they would make
-                    // a state the filter never had.
-                    rerun_log = false;
-                    // Rationed: a filter whose restore always fails would
-                    // otherwise write a line for every event it replays.
-                    // Apart from the warnings about failed calls, which a
-                    // filter failing often spends, so that these still show.
-                    if self.module.may_report_lost_state() {
-                        tracing::error!(
-                            filter = self.module.name(),
-                            "restoring state into a new instance failed: {reason}; it goes on from init, without the state or the batches since"
-                        );
-                    }
-                }
-                if !restore_state {
-                    continue;
-                }
-            }
-            if rerun_log && let Err(failure) = self.rerun_log(&mut instance) {
-                if self.out_of_time() {
-                    continue; // which returns: not started
-                }
-                if self.module.may_report_lost_state() {
-                    tracing::error!(
-                        filter = self.module.name(),
-                        "re-running a logged batch failed ({}); state since the checkpoint is lost",
-                        failure.reason
-                    );
-                }
-                rerun_log = false;
-                continue;
-            }
-            // Those events were counted when they first ran.
-            instance.take_counters();
-            if !(rerun_log && compact) {
-                return Ok(instance);
-            }
-            // What the re-runs left in memory besides the state (a leak,
-            // say) is left behind: the state goes through a snapshot, which
-            // becomes the checkpoint, into the next instance this loop
-            // makes. Else a filter that leaks on every call would fill each
-            // replacement with the log's leaks again, and fail every event
-            // until the next checkpoint. A snapshot that fails leaves that
-            // instance untrusted: it is built again, as it was.
-            match instance.snapshot() {
-                Ok(state) => {
-                    self.state = state;
-                    self.clear_log();
-                    (restore_state, rerun_log) = (self.state.is_some(), false);
-                }
-                Err(_) => compact = false,
-            }
-        }
-    }
-
-    /// Re-runs the batches logged since the checkpoint on `instance`,
-    /// within the budget of the work under way, shared with its replay: a
-    /// filter slow on every batch must not hold the stage for the whole
-    /// log, once per replacement instance.
-    fn rerun_log(&mut self, instance: &mut FilterInstance) -> Result<(), Failure> {
-        let ends = self.budget_end();
-        for batch in &self.log {
-            if Instant::now() >= ends {
-                // While a failure is isolated nothing more runs, and the
-                // log is kept for the next batch's new instance.
-                if self.isolating {
-                    return Err(not_started());
-                }
-                if self.module.may_report_lost_state() {
-                    tracing::error!(
-                        filter = self.module.name(),
-                        "re-running the batches since the checkpoint ran past engine.replay_budget_ms ({} ms); the state they added is lost",
-                        self.module.engine().settings().replay_budget.as_millis()
-                    );
-                }
-                break;
-            }
-            instance.rerun(batch)?;
-        }
-        Ok(())
-    }
-
-    /// Takes back a stateful filter's last call, whose result was not
-    /// kept: its batch leaves the log and its instance, whose state holds
-    /// the event, goes, so that the next one re-runs the log without it.
-    fn take_back_last_call(&mut self) {
-        if let Some(batch) = self.log.pop() {
-            self.log_bytes -= batch.len();
-        }
-        if self.instance.take().is_some() {
-            self.recycles += 1;
-        }
-    }
-
-    fn checkpoint_due(&self) -> bool {
-        let interval = self.module.engine().settings().checkpoint_interval;
-        self.log_bytes >= MAX_LOG_BYTES
-            || self
-                .checkpointed_at
-                .is_none_or(|at| at.elapsed() >= interval)
-    }
-
-    /// Remembers the live state for a replacement instance. A checkpoint
-    /// that fails keeps the previous one and the log after it, and is tried
-    /// again an interval later; but a log that has reached its cap is
-    /// dropped, as nothing could ever fold it into a checkpoint, and it
-    /// would grow as long as the process runs.
-    fn checkpoint(&mut self) {
-        let Err(failure) = self.take_snapshot() else {
-            return;
-        };
-        if self.log_bytes >= MAX_LOG_BYTES {
-            tracing::error!(
-                filter = self.module.name(),
-                "checkpoint failed ({}) with {} MiB of batches logged since the last one: dropped them; a replacement instance would start from the last checkpoint without them",
-                failure.reason,
-                self.log_bytes >> 20
-            );
-            self.clear_log();
-        } else {
-            tracing::warn!(
-                filter = self.module.name(),
-                "checkpoint failed, keeping the previous one: {}",
-                failure.reason
-            );
-            self.checkpointed_at = Some(Instant::now());
-        }
-    }
-
-    /// The state now covers everything logged.
-    fn clear_log(&mut self) {
-        self.log.clear();
-        self.log_bytes = 0;
-        self.checkpointed_at = Some(Instant::now());
-    }
-
-    /// Drops the live instance (its state can no longer be trusted); the
-    /// next call starts a new one from the last checkpoint.
-    pub fn discard_instance(&mut self) {
-        self.instance = None;
-    }
-
-    /// Takes the filter's state and remembers it for replacement instances.
-    /// A snapshot that fails as a call throws the instance away, as any
-    /// failed call does.
-    pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, Failure> {
-        (self.budget_ends, self.waited, self.isolating) = (None, Duration::ZERO, false);
-        tripwire::work_scope(|| self.take_snapshot())
-    }
-
-    /// [`Stage::snapshot`] within the budget of the work under way (a
-    /// checkpoint is part of its batch).
-    fn take_snapshot(&mut self) -> Result<Option<Vec<u8>>, Failure> {
-        let taken = self.instance()?.snapshot();
-        let state = taken.inspect_err(|_| self.discard_instance())?;
-        self.state.clone_from(&state);
-        self.clear_log();
-        Ok(state)
-    }
-
-    /// Restores state into this stage's instance (and any that replace it).
-    /// When the filter refuses it, or the call fails, the instance is thrown
-    /// away and the next starts from `init` and the state kept before: a
-    /// filter may refuse a state halfway through reading it, and the host
-    /// says it starts afresh.
-    pub fn restore(&mut self, state: Vec<u8>) -> Result<(), String> {
-        (self.budget_ends, self.waited, self.isolating) = (None, Duration::ZERO, false);
-        tripwire::work_scope(|| self.restore_within(state))
-    }
-
-    fn restore_within(&mut self, state: Vec<u8>) -> Result<(), String> {
-        let instance = self.instance().map_err(|f| f.reason)?;
-        match instance.restore(&state) {
-            Ok(Ok(())) => {}
-            Ok(Err(reason)) | Err(Failure { reason, .. }) => {
-                self.discard_instance();
-                return Err(reason);
-            }
-        }
-        self.state = Some(state);
-        self.clear_log();
-        Ok(())
     }
 
     /// Counters the filter reported through `metric_add` in successful calls
