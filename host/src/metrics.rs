@@ -96,6 +96,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "Saves of a pipeline's filter state that did not save all of it, by pipeline and reason (write, not_owner: its state_dir was removed or replaced and another process has owned it since, in_call, snapshot)",
     ),
     (
+        "wasmstash_admin_refused_total",
+        "counter",
+        "Requests refused for a missing or wrong admin token, by endpoint (admin: the admin API; ui_login: the live view's login)",
+    ),
+    (
         "wasmstash_reloads_total",
         "counter",
         "Config reloads by result",

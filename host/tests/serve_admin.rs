@@ -12,7 +12,16 @@ fn admin_endpoints_need_the_bearer_token() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &access_and_chaos_config(""));
     let token = "correct-horse-battery-staple";
-    let server = Server::start(&config, &[("WASMSTASH_ADMIN_TOKEN", token)]);
+    let log = dir.path().join("serve.log");
+    let server = Server::start_with_stderr(
+        &config,
+        &[
+            ("WASMSTASH_ADMIN_TOKEN", token),
+            ("RUST_LOG", "wasmstash=warn"),
+            ("NO_COLOR", "1"),
+        ],
+        std::fs::File::create(&log).unwrap().into(),
+    );
     let denied = server.get("/v1/admin/pipelines");
     assert_eq!(denied.status, 401);
     assert!(
@@ -61,7 +70,20 @@ fn admin_endpoints_need_the_bearer_token() {
     let reload = server.request("POST", "/v1/admin/reload", &auth, b"");
     assert_eq!(reload.status, 200, "{}", reload.text());
     assert_eq!(reload.json()["pipelines"], json!(["access", "chaos"]));
+    // The two refused are counted, and the first is said at once, the
+    // second only in the next line said ten seconds on.
+    let refused = r#"wasmstash_admin_refused_total{endpoint="admin"}"#;
+    assert_eq!(server.metric(refused), 2.0);
     server.stop();
+    let log = std::fs::read_to_string(&log).unwrap();
+    let said: Vec<&str> = (log.lines())
+        .filter(|line| line.contains("admin token"))
+        .collect();
+    assert_eq!(said.len(), 1, "{log}");
+    assert!(
+        said[0].contains("refused a missing or wrong admin token, from 127.0.0.1"),
+        "{log}"
+    );
 
     // Without a configured token, admin is off rather than open.
     let (server, _dir) = start_access_and_chaos("");

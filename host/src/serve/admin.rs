@@ -2,16 +2,18 @@
 //! the admin token (`admin_token` says where it comes from); without one
 //! configured they are off, never open.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use super::App;
 use super::api_error::ApiError;
+use super::token_refusals::Endpoint;
 
 /// Proof that a request carried the admin token. Each admin handler takes
 /// one, so it cannot run without the check; a new admin handler must take
@@ -22,7 +24,15 @@ impl FromRequestParts<Arc<App>> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Admin, ApiError> {
-        authorize(app, &parts.headers).map(|()| Admin)
+        let refused = authorize(app, &parts.headers);
+        if let Err(error) = &refused
+            && error.status == StatusCode::UNAUTHORIZED
+        {
+            let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
+            let peer = peer.map(|ConnectInfo(peer)| *peer);
+            (app.token_refusals).refused(&app.metrics, Endpoint::Admin, peer);
+        }
+        refused.map(|()| Admin)
     }
 }
 

@@ -4,7 +4,8 @@
 //!   (`open_files` fits the cap to the process's open-file limit);
 //!   `write_deadline` cuts off a client that reads no answer.
 //! - `routes`: the event, batch, health and metrics endpoints, and
-//!   `ApiError`; `admin` the admin API, `admin_token` its token.
+//!   `ApiError`; `admin` the admin API, `admin_token` its token,
+//!   `token_refusals` the wrong tokens it was sent.
 //! - `body`, `budget`: request bodies read under a size cap, a deadline and
 //!   one memory budget for all connections; `answer` writes a batch's
 //!   answer as it goes; `rejections` words axum's own refusals as ours;
@@ -42,6 +43,7 @@ mod open_files;
 mod rejections;
 mod routes;
 mod state;
+mod token_refusals;
 mod triggers;
 mod ui;
 mod warnings;
@@ -116,6 +118,8 @@ pub(crate) struct App {
     pub metrics: Arc<Metrics>,
     pub server: ServerSettings,
     pub admin_token: Option<String>,
+    /// Requests refused a missing or wrong admin token: counted and logged.
+    pub token_refusals: token_refusals::TokenRefusals,
     pub config_path: PathBuf,
     /// The `[server]` table as the config file had it at start (before
     /// --listen), to tell which settings a reload's file changed.
@@ -410,6 +414,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         metrics,
         server,
         admin_token,
+        token_refusals: Default::default(),
         config_path: args.config.clone(),
         configured: config.server,
         engine_at_start: config.engine,

@@ -178,7 +178,11 @@ struct Login {
     token: String,
 }
 
-async fn login(State(app): State<Arc<App>>, Json(login): Json<Login>) -> Response {
+async fn login(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(login): Json<Login>,
+) -> Response {
     let Some(token) = &app.admin_token else {
         let message = "no admin token is configured; the live view needs no login from loopback";
         return ApiError::new(StatusCode::BAD_REQUEST, message).into_response();
@@ -188,6 +192,8 @@ async fn login(State(app): State<Arc<App>>, Json(login): Json<Login>) -> Respons
         // in parallel each wait their own 500 ms, as bearer tokens on the
         // admin routes wait none. What keeps the token is its length (16
         // characters at least), not this.
+        let endpoint = super::token_refusals::Endpoint::UiLogin;
+        (app.token_refusals).refused(&app.metrics, endpoint, Some(peer));
         tokio::time::sleep(Duration::from_millis(500)).await;
         return denied(access::Denied::NeedsLogin);
     }
