@@ -65,9 +65,13 @@ impl Loaded {
     }
 }
 
-/// Names, comma-separated, for messages.
+/// Names, comma-separated and escaped, for messages (a name the file
+/// has may be one it cannot have, with a line break or an escape sequence).
 fn names_of<'n>(names: impl Iterator<Item = &'n String>) -> String {
-    names.map(String::as_str).collect::<Vec<_>>().join(", ")
+    names
+        .map(|name| printable(name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `file` has no pipeline `name`; these are the ones it has.

@@ -84,9 +84,17 @@ fn endless_calls_without_a_loop_are_stopped() {
 /// tried again on a fresh instance, a second deadline).
 #[test]
 fn a_loop_after_a_refused_grow_is_stopped_as_a_timeout() {
-    assert_timed_out(&run_twice(wat_filter(
+    let results = run_twice(wat_filter(
         "(drop (memory.grow (i32.const 2000))) (loop $spin (br $spin)) (i64.const 0)",
-    )));
+    ));
+    assert_timed_out(&results);
+    let reason = results[0]["wasmstash"]["failures"][0]["reason"]
+        .as_str()
+        .unwrap();
+    assert!(
+        reason.contains("after it was refused memory: filter tried to grow its memory"),
+        "{reason}"
+    );
 }
 
 #[test]

@@ -74,8 +74,26 @@ fn admin_endpoints_need_the_bearer_token() {
     // second only in the next line said ten seconds on.
     let refused = r#"wasmstash_admin_refused_total{endpoint="admin"}"#;
     assert_eq!(server.metric(refused), 2.0);
+    // A file that is not TOML is refused; its error, with the line of the
+    // file under it, is logged a record a line.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\ngarbage [[[\n")).unwrap();
+    let reload = server.request("POST", "/v1/admin/reload", &auth, b"");
+    assert_eq!(reload.status, 422, "{}", reload.text());
+    assert!(reload.text().contains("garbage [[["), "{}", reload.text());
     server.stop();
     let log = std::fs::read_to_string(&log).unwrap();
+    let records: Vec<&str> = (log.lines())
+        .filter(|line| line.contains("reload (admin request) rejected"))
+        .collect();
+    assert!(records.len() > 2, "{log}");
+    assert!(records.iter().all(|r| r.contains(" ERROR ")), "{log}");
+    assert!(records.iter().any(|r| r.contains("garbage [[[")), "{log}");
+    assert!(
+        log.lines()
+            .all(|line| line.contains(" WARN ") || line.contains(" ERROR ")),
+        "{log}"
+    );
     let said: Vec<&str> = (log.lines())
         .filter(|line| line.contains("admin token"))
         .collect();

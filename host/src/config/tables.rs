@@ -274,6 +274,13 @@ mod tests {
         assert!(c[0].starts_with("w.toml: pipeline `c`, filter #1: TOML parse error"));
         let (_, e) = problems("e");
         assert_eq!(e, ["w.toml: no pipeline `e` (pipelines: b, c, d)"]);
+        // Names listed are escaped, a name the file cannot have too.
+        let odd = format!("{text}[[pipelines.\"a\\u001b[31m\\nb\".filters]]\nfilter = \"json\"\n");
+        let loaded = Config::parse_all(&odd, path, Some("e"));
+        assert_eq!(
+            loaded.problems[0].0,
+            "w.toml: no pipeline `e` (pipelines: a\\u{1b}[31m\\nb, b, c, d)"
+        );
         // Read whole, the file has both problems.
         assert_eq!(Config::parse_all(text, path, None).problems.len(), 2);
     }

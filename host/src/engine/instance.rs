@@ -6,6 +6,7 @@
 //! error the caller has to interpret.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use wasmstash_sdk::plumbing::wire::{self, ResultKind};
@@ -435,10 +436,26 @@ fn failure_of(
     // on after the refusal, and its kind is what the replay acts on.
     let refused_grow = limits.memory_exceeded.take();
     let trap = error.downcast_ref::<Trap>();
-    if let Some(message) = refused_grow.filter(|_| trap != Some(&Trap::Interrupt)) {
-        return Some(Failure::new(FailureKind::OutOfMemory, message));
+    let refused_grow = match refused_grow {
+        Some(message) if trap != Some(&Trap::Interrupt) => {
+            return Some(Failure::new(FailureKind::OutOfMemory, message));
+        }
+        refused => refused,
+    };
+    let mut failure = stopped_by(trap?, timeout);
+    if let Some(message) = refused_grow {
+        let _ = write!(failure.reason, "{AFTER_REFUSED_GROW}{message}");
     }
-    Some(match trap? {
+    Some(failure)
+}
+
+/// What a stopped call's reason adds when its memory could not grow first
+/// (an allocator may spin on a grow it is refused).
+const AFTER_REFUSED_GROW: &str = ", after it was refused memory: ";
+
+/// The failure a trap of a call is.
+fn stopped_by(trap: &Trap, timeout: Option<std::time::Duration>) -> Failure {
+    match trap {
         // Stopped, or not started, where isolating a failure had used up
         // its budget: no deadline of the call's own was passed.
         Trap::Interrupt if tripwire::work_ended() => Failure::new(
@@ -459,7 +476,7 @@ fn failure_of(
             "trap: call stack exhausted (unbounded recursion?)",
         ),
         trap => Failure::new(FailureKind::Trap, format!("trap: {trap}")),
-    })
+    }
 }
 
 /// A failed init's reason, with the setting that would let this config
@@ -477,10 +494,10 @@ fn init_advice(failure: Failure) -> String {
             failure.reason
         );
     }
+    let memory = "memory_limit_mib in the config's [engine] (run: --memory-limit-mib)";
     let setting = match failure.kind {
-        FailureKind::OutOfMemory => {
-            "memory_limit_mib in the config's [engine] (run: --memory-limit-mib)"
-        }
+        FailureKind::OutOfMemory => memory,
+        FailureKind::Timeout if failure.reason.contains(AFTER_REFUSED_GROW) => memory,
         FailureKind::Timeout => "call_timeout_ms in the config's [engine] (run: --call-timeout-ms)",
         _ => return failure.reason,
     };

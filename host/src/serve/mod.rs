@@ -264,7 +264,15 @@ impl App {
     fn reload_rejected(&self, why: &str, error: String) -> String {
         self.metrics
             .add("wasmstash_reloads_total", &[("result", "rejected")], 1);
-        tracing::error!("reload ({why}) rejected, keeping the running pipelines: {error}");
+        // A line a record, each with its time and level, as collectors that
+        // read a line at a time (journald, docker logs) need: the problems
+        // are a line each, and a TOML error shows its line of the file.
+        let mut lines = error.lines();
+        let first = lines.next().unwrap_or_default();
+        tracing::error!("reload ({why}) rejected, keeping the running pipelines: {first}");
+        for line in lines {
+            tracing::error!("reload ({why}) rejected: {line}");
+        }
         self.live.reloaded(why, Err(&error));
         error
     }

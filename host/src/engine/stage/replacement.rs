@@ -205,7 +205,7 @@ impl Stage {
         } else {
             tracing::warn!(
                 filter = self.module.name(),
-                "checkpoint failed, keeping the previous one: {}",
+                "checkpoint failed, keeping the last one taken, if any, and the batches since: {}",
                 failure.reason
             );
             self.checkpointed_at = Some(Instant::now());
