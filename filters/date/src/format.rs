@@ -55,7 +55,16 @@ impl Format {
             "UNIX" => Format::Unix,
             "UNIX_MS" => Format::UnixMs,
             "TAI64N" => Format::Tai64n,
-            pattern => Format::Joda(Pattern::compile(pattern)?),
+            pattern => Format::Joda(Pattern::compile(pattern).map_err(|e| {
+                // As in Logstash, only the capitals name a special format.
+                let special = ["ISO8601", "UNIX", "UNIX_MS", "TAI64N"]
+                    .into_iter()
+                    .find(|name| name.eq_ignore_ascii_case(pattern));
+                match special {
+                    Some(name) => format!("{e}; did you mean `{name}`? (written in capitals)"),
+                    None => e,
+                }
+            })?),
         })
     }
 

@@ -184,6 +184,9 @@ fn bad_configs_are_explained() {
     assert!(err.contains("unknown field `taget`"), "{err}");
     let err = init_error(json!({"match": ["[t", "ISO8601"]}));
     assert!(err.contains("malformed field reference"), "{err}");
+    // A special format's name is only that in capitals, as in Logstash.
+    let err = init_error(json!({"match": ["t", "unix_ms"]}));
+    assert!(err.contains("did you mean `UNIX_MS`?"), "{err}");
 }
 
 #[test]
