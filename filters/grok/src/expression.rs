@@ -20,6 +20,9 @@ use crate::regex::{Budget, Matcher, Regex, Resolver, Splice, Stop, UNSET};
 pub struct Options {
     /// `%{NAME}` without a field does not capture (Logstash's default: true).
     pub named_captures_only: bool,
+    /// The pattern file each of the config's own patterns came from, for
+    /// errors met in them.
+    pub defined_in: HashMap<String, String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +63,7 @@ struct GrokResolver<'p> {
     /// `%{NAME=regex}` definitions met so far.
     inline: HashMap<String, String>,
     named_captures_only: bool,
+    defined_in: &'p HashMap<String, String>,
 }
 
 impl Resolver for GrokResolver<'_> {
@@ -72,6 +76,10 @@ impl Resolver for GrokResolver<'_> {
         if let Some(definition) = definition {
             self.inline.insert(name.to_string(), definition.to_string());
         }
+        let defined_in = match self.inline.contains_key(name) {
+            true => None,
+            false => self.defined_in.get(name).cloned(),
+        };
         let regex = self
             .inline
             .get(name)
@@ -83,7 +91,11 @@ impl Resolver for GrokResolver<'_> {
             None if self.named_captures_only => None,
             None => Some(name.to_string()),
         };
-        Ok(Splice { regex, capture_as })
+        Ok(Splice {
+            regex,
+            capture_as,
+            defined_in,
+        })
     }
 }
 
@@ -97,6 +109,7 @@ impl Expression {
             patterns,
             inline: HashMap::new(),
             named_captures_only: options.named_captures_only,
+            defined_in: &options.defined_in,
         };
         let regex = Regex::new(expression, &mut resolver)?;
         let mut captures = Vec::new();

@@ -12,6 +12,8 @@ mod library;
 /// The engine, in a crate of its own so that mutate's `gsub` shares it.
 pub use wasmstash_regex as regex;
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 use wasmstash_sdk::logstash::common::{CommonOptions, EcsCompatibility, WithCommon};
 use wasmstash_sdk::logstash::ruby_number;
@@ -105,9 +107,13 @@ impl Filter for Grok {
             );
         }
         let mut patterns = library::load(set);
+        // Which file a pattern came from, for an error met in it; those
+        // in the config itself are where the user is looking already.
+        let mut defined_in = HashMap::new();
         for file in &config.pattern_files {
             for (name, regex) in library::definitions(&file.text) {
                 define(&mut patterns, name, regex, &file.path);
+                defined_in.insert(name.to_owned(), file.path.clone());
             }
         }
         for (name, regex) in &config.pattern_definitions {
@@ -119,9 +125,11 @@ impl Filter for Grok {
                 .or_else(|| regex.strip_suffix(['\n', '\r']))
                 .unwrap_or(regex);
             define(&mut patterns, name, regex, "pattern_definitions");
+            defined_in.remove(name);
         }
         let options = Options {
             named_captures_only: config.named_captures_only,
+            defined_in,
         };
         let target = match &config.target {
             Some(t) => {

@@ -242,6 +242,14 @@ fn pattern_files_override_the_library_and_are_overridden_inline() {
         json!({"message": "Abc1"}),
     );
     assert_eq!(out["w"], "Abc1");
+    // An error met in a file's pattern names the file, so that the user
+    // need not search every file for it; one in the config is not placed.
+    let files = json!([{"path": "/p/a", "text": "OUTER x%{BROKEN}\nBROKEN (foo\n"}]);
+    let err = init_error(json!({"match": {"message": "%{OUTER}"}, "pattern_files": files}));
+    assert!(
+        err.contains("in pattern OUTER (defined in /p/a) -> BROKEN (defined in /p/a): end pattern with unmatched parenthesis"),
+        "{err}"
+    );
 }
 
 /// `patterns_dir` is the host's to read; a config that reaches the filter

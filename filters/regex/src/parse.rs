@@ -21,6 +21,9 @@ pub use reference::is_reference_name_byte;
 pub struct Splice {
     pub regex: String,
     pub capture_as: Option<String>,
+    /// Where the pattern was defined, when that is worth saying in an
+    /// error met inside it (a file or a config the user wrote).
+    pub defined_in: Option<String>,
 }
 
 /// Looks up `%{...}` references while parsing.

@@ -74,8 +74,13 @@ impl Parser<'_, '_, '_> {
         self.pos = end;
         let capture = splice.capture_as.map(|n| self.new_group(&n));
         self.shared.expanding.push(name.to_string());
-        let inner = parse_source(&splice.regex, self.flags, self.shared)
-            .map_err(|e| within_pattern(name, &e));
+        let inner = parse_source(&splice.regex, self.flags, self.shared).map_err(|e| {
+            let label = match &splice.defined_in {
+                Some(place) => format!("{name} (defined in {place})"),
+                None => name.to_owned(),
+            };
+            within_pattern(&label, &e)
+        });
         self.shared.expanding.pop();
         let inner = inner?;
         Ok(Some(match capture {
@@ -85,7 +90,8 @@ impl Parser<'_, '_, '_> {
     }
 }
 
-/// `error`, met while expanding pattern `name`, said once with the whole
+/// `error`, met while expanding pattern `name` (with where it was defined,
+/// if that is said), said once with the whole
 /// chain of patterns it was met in (`in pattern A -> B: ...`); the
 /// position it gives is within the last of them.
 fn within_pattern(name: &str, error: &str) -> String {
