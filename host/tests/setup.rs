@@ -21,6 +21,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use wasmstash::setup::{SetupArgs, run_async};
 
+#[path = "support/binary.rs"]
+mod binary;
 mod stand_in;
 mod support;
 use stand_in::{Role, Stand, multipart_file, start};
@@ -430,6 +432,24 @@ async fn steps_done_before_a_failing_one_are_reported() {
     );
     assert!(out.contains("component template"), "{out}");
     assert!(!out.contains("index template wasmstash-logs"), "{out}");
+}
+
+/// A URL that is no http(s) URL is a usage error (exit 2), as the README
+/// says of a malformed argument, from the command line or the environment.
+#[test]
+fn a_malformed_url_is_a_usage_error() {
+    for args in [
+        &["setup", "--es-url", "bogus"][..],
+        &["setup", "--kibana-url", "ftp://127.0.0.1:21"],
+    ] {
+        let out = binary::wasmstash(args, b"");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("not a URL") || stderr.contains("the scheme is `ftp`"),
+            "{stderr}"
+        );
+    }
 }
 
 /// Answers that waiting cannot change end the wait at once: a scheme

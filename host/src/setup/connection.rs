@@ -71,13 +71,20 @@ pub const MAX_ANSWER_BYTES: u64 = 16 << 20;
 /// `url` parsed, if it is http or https: another scheme could never work,
 /// and would otherwise be waited on for all of `--wait-timeout`.
 pub fn web_url(option: &str, url: &str) -> Result<reqwest::Url, SetupError> {
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|e| SetupError(format!("{option} {url}: not a URL: {e}")))?;
+    parse_web_url(url).map_err(|e| SetupError(format!("{option} {url}: {e}")))
+}
+
+/// A URL argument checked as clap reads it, so that a malformed one is a
+/// usage error (exit 2), as the README says, before anything is tried.
+pub fn url_argument(url: &str) -> Result<String, String> {
+    parse_web_url(url).map(|_| url.to_owned())
+}
+
+fn parse_web_url(url: &str) -> Result<reqwest::Url, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
     match parsed.scheme() {
         "http" | "https" => Ok(parsed),
-        other => Err(SetupError(format!(
-            "{option} {url}: the scheme is `{other}`; use http:// or https://"
-        ))),
+        other => Err(format!("the scheme is `{other}`; use http:// or https://")),
     }
 }
 

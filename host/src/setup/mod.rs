@@ -37,11 +37,17 @@ pub struct SetupArgs {
     #[arg(
         long,
         env = "ELASTICSEARCH_URL",
-        default_value = "http://localhost:9200"
+        default_value = "http://localhost:9200",
+        value_parser = connection::url_argument
     )]
     pub es_url: String,
     /// Kibana URL.
-    #[arg(long, env = "KIBANA_URL", default_value = "http://localhost:5601")]
+    #[arg(
+        long,
+        env = "KIBANA_URL",
+        default_value = "http://localhost:5601",
+        value_parser = connection::url_argument
+    )]
     pub kibana_url: String,
     /// User for basic authentication (with the password).
     #[arg(long, env = "ELASTICSEARCH_USERNAME")]
