@@ -371,7 +371,7 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, V
                 0..=60_000,
             )
         }),
-        ui: bad.or(ui_settings(raw.ui.unwrap_or_default()), defaults.ui),
+        ui: ui_settings(raw.ui.unwrap_or_default(), &mut bad),
     };
     if settings.max_inflight_body_bytes < settings.max_body_bytes {
         bad.refuse(
@@ -385,28 +385,30 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, V
     (settings, bad.into_problems())
 }
 
-fn ui_settings(raw: RawUi) -> Result<UiSettings, String> {
+/// The `[server.ui]` table, each bad setting among `bad`'s problems.
+fn ui_settings(raw: RawUi, bad: &mut Problems) -> UiSettings {
     let defaults = UiSettings::default();
     let mask_fields = raw.mask_fields.unwrap_or_default();
     for field in &mask_fields {
-        wasmstash_sdk::field_ref::validate(field).map_err(|e| format!("ui.mask_fields: {e}"))?;
+        if let Err(e) = wasmstash_sdk::field_ref::validate(field) {
+            bad.refuse(format!("ui.mask_fields: {e}"), ());
+        }
     }
-    Ok(UiSettings {
+    UiSettings {
         enabled: raw.enabled.unwrap_or(defaults.enabled),
         mask_fields,
-        sample_bytes_per_sec: in_range(
-            "ui.sample_bytes_per_sec",
-            raw.sample_bytes_per_sec,
-            defaults.sample_bytes_per_sec,
-            1024..=1_073_741_824,
-        )?,
-        update_interval: millis_in(
-            "ui.update_ms",
-            raw.update_ms,
-            defaults.update_interval,
-            250..=60_000,
-        )?,
-    })
+        sample_bytes_per_sec: bad.setting(defaults.sample_bytes_per_sec, |default| {
+            in_range(
+                "ui.sample_bytes_per_sec",
+                raw.sample_bytes_per_sec,
+                default,
+                1024..=1_073_741_824,
+            )
+        }),
+        update_interval: bad.setting(defaults.update_interval, |default| {
+            millis_in("ui.update_ms", raw.update_ms, default, 250..=60_000)
+        }),
+    }
 }
 
 /// An address to listen on, `IP:PORT`. Host names are not looked up: which

@@ -292,11 +292,18 @@ fn the_live_view_table_is_checked() {
         err.contains("[server] ui.mask_fields: malformed field reference"),
         "{err}"
     );
-    let err = parse(&format!("[server.ui]\nupdate_ms = 10\n{pipeline}")).unwrap_err();
-    assert!(
-        err.contains("ui.update_ms = 10: must be between 250 and 60000"),
-        "{err}"
-    );
+    // Every bad setting of the table is said, not only the first.
+    let err = parse(&format!(
+        "[server.ui]\nmask_fields = [\"[a\"]\nupdate_ms = 10\nsample_bytes_per_sec = 0\n{pipeline}"
+    ))
+    .unwrap_err();
+    for problem in [
+        "ui.mask_fields: malformed field reference",
+        "ui.update_ms = 10: must be between 250 and 60000",
+        "ui.sample_bytes_per_sec = 0",
+    ] {
+        assert!(err.contains(problem), "{problem}: {err}");
+    }
 }
 
 #[test]
