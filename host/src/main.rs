@@ -223,6 +223,12 @@ fn main() -> ExitCode {
             }
             Err(error) => {
                 say!("wasmstash: {}: {error}", wasmstash::files::shown(&module));
+                // A script reading the report gets one to read here too.
+                if json {
+                    let unread = serde_json::json!({"error": error.to_string()});
+                    serde_json::to_writer_pretty(&mut *out, &unread)?;
+                    writeln!(out)?;
+                }
                 Ok(ExitCode::from(2))
             }
         }),

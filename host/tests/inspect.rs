@@ -123,6 +123,16 @@ fn inspect_explains_a_module() {
         "module speaks wasmstash ABI version 2, but this host speaks version 1"
     );
     assert_eq!(report["memory_pages"], serde_json::json!([2, null]));
+    // A file that is no module gets a JSON answer too, for the script.
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"\0asm\x01").unwrap();
+    let out = wasmstash(&["inspect", "--json", junk.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{report}"
+    );
 
     // A start function may use the ABI's imports, as it may in `run`.
     let logs = dir.path().join("logs-at-start.wat");
