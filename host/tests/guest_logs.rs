@@ -239,9 +239,10 @@ fn hidden_lines_leave_the_ration_to_the_lines_shown() {
 
 /// The host's errors about a stateful filter's replacement instances carry
 /// the filter's own words (why its restore refused the state) and come once
-/// per instance, which a filter failing every event replaces once per event:
-/// they are rationed as its other failures are, and the filter's words,
-/// escaped, cannot make a line many times the 4 KiB a message may have.
+/// per checkpoint refused, which a filter failing every event, checkpointed
+/// before every batch of one, meets once per event: they are rationed as
+/// its other failures are, and the filter's words, escaped, cannot make a
+/// line many times the 4 KiB a message may have.
 #[test]
 fn errors_about_replacement_instances_are_rationed_and_bounded() {
     let escapes = "\\1b".repeat(4096);
@@ -255,8 +256,25 @@ fn errors_about_replacement_instances_are_rationed_and_bounded() {
         wat_filter("unreachable").replacen(r#"(func (export "wasmstash_free")"#, &stateful, 1);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("m.wat"), wat).unwrap();
+    std::fs::write(
+        dir.path().join("m.toml"),
+        "[engine]\ncheckpoint_interval_ms = 0\n[[pipelines.p.filters]]\nmodule = \"m.wat\"\n",
+    )
+    .unwrap();
     let lines: String = (0..2000).map(|i| format!("event {i}\n")).collect();
-    let (output, took) = timed_run(dir.path(), "m.wat", &["--batch-size", "100"], &lines);
+    let args = [
+        "run",
+        "--config",
+        "m.toml",
+        "--format",
+        "lines",
+        "--batch-size",
+        "1",
+        "-",
+    ];
+    let started = std::time::Instant::now();
+    let output = wasmstash_in(dir.path(), &args, lines.as_bytes());
+    let took = started.elapsed();
     assert!(output.status.success(), "{output:?}");
     assert_eq!(text(&output.stdout).lines().count(), 2000);
     let stderr = text(&output.stderr);

@@ -154,7 +154,7 @@ fn an_instantiation_trap_or_limit_is_said_once() {
     let error = load_error(out_of_bounds.as_bytes(), "{}");
     assert_eq!(
         error,
-        "cannot instantiate: trap: wasm trap: out of bounds memory access"
+        "cannot instantiate: trap: out of bounds memory access"
     );
     let too_big = wat_filter("(i64.const 0)").replace(
         r#"(memory (export "memory") 2)"#,

@@ -453,6 +453,16 @@ fn failure_of(
 /// (an allocator may spin on a grow it is refused).
 const AFTER_REFUSED_GROW: &str = ", after it was refused memory: ";
 
+/// A trap in a word, as failures name it: `trap: ` and wasmtime's words for
+/// it, without their own `wasm trap: ` (which made "trap: wasm trap: ...").
+pub(crate) fn trap_text(trap: &Trap) -> String {
+    let words = trap.to_string();
+    format!(
+        "trap: {}",
+        words.strip_prefix("wasm trap: ").unwrap_or(&words)
+    )
+}
+
 /// The failure a trap of a call is.
 fn stopped_by(trap: &Trap, timeout: Option<std::time::Duration>) -> Failure {
     match trap {
@@ -475,7 +485,7 @@ fn stopped_by(trap: &Trap, timeout: Option<std::time::Duration>) -> Failure {
             FailureKind::Trap,
             "trap: call stack exhausted (unbounded recursion?)",
         ),
-        trap => Failure::new(FailureKind::Trap, format!("trap: {trap}")),
+        trap => Failure::new(FailureKind::Trap, trap_text(trap)),
     }
 }
 

@@ -568,7 +568,7 @@ fn version_error(
                 .collect();
             steps.pop(); // the trap itself
             steps.insert(0, step.to_owned());
-            steps.push(format!("trap: {trap}"));
+            steps.push(super::instance::trap_text(trap));
             (steps.join(": "), false)
         }
         // wasmtime's words for a refused table name no limit; ours do.
