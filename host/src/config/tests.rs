@@ -384,12 +384,12 @@ fn the_shutdown_drain_covers_a_call_and_its_replay() {
     );
     // ... with a stateful filter, whose new instance restores the state,
     // re-runs its log and folds it into a checkpoint, and whose batch may
-    // begin with one: 20 calls and 4 state calls (state_call_timeout_ms,
+    // begin with one: 25 calls and 4 state calls (state_call_timeout_ms,
     // 10 s by default; a batch's wait for the filter counts against that
     // bound) ...
     assert_eq!(
         config.server.drain_limit(&config.engine, true),
-        Duration::from_millis(500 + 20 * 200 + 4 * 10_000 + 1000 + 2000)
+        Duration::from_millis(500 + 25 * 200 + 4 * 10_000 + 1000 + 2000)
     );
     // ... and a setting of its own wins.
     let config = parse(&format!("[server]\ndrain_timeout_ms = 90000\n{pipeline}")).unwrap();

@@ -132,8 +132,9 @@ impl EngineSettings {
     /// logged since within `replay_budget` (stopping between them: one
     /// more, up to three calls, may start just before its end), then folds
     /// them into a checkpoint in a second instance (a snapshot, an
-    /// instance's start, a restore); and the batch may begin with a
-    /// checkpoint. Once a snapshot has failed, no other is tried in the
+    /// instance's start, a restore), and should that one refuse the
+    /// checkpoint, a third starts from `init`; and the batch may begin with
+    /// a checkpoint. Once a snapshot has failed, no other is tried in the
     /// batch, so that those are at most four state calls. From the first failure on, isolating it (instances
     /// restarted, state restored, calls tried again, events replayed) ends
     /// within the same `replay_budget`, which then holds every call
@@ -146,7 +147,7 @@ impl EngineSettings {
             return UNBOUNDED_CALL * calls + self.replay_budget;
         };
         let before_failure = match stateful {
-            true => call * 20 + self.state_call_timeout * 4,
+            true => call * 25 + self.state_call_timeout * 4,
             false => call * 8,
         };
         before_failure + self.replay_budget

@@ -21,7 +21,7 @@ pub(super) fn crate_manifest(dir: &Path) -> Result<PathBuf, String> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
         return Err(format!(
-            "{} is not a crate: it has no Cargo.toml (`--crate` is taken from the current directory)",
+            "{} is not a crate: it has no Cargo.toml (give the filter crate's directory with --crate, or run this from it)",
             shown(dir)
         ));
     }

@@ -246,8 +246,15 @@ async fn answer_event(
     let (event, share) = off_the_reactor_if_large(body, move |body| {
         let mut share = share;
         let body_bytes = share.bytes();
-        let event = checked_copy(&body)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}")))?;
+        let event = checked_copy(&body).map_err(|e| {
+            // Several lines sent here were meant for the batch endpoint.
+            let lines = body.trim_ascii_end().contains(&b'\n');
+            let hint = match lines {
+                true => "; this endpoint takes one event: send NDJSON, one event a line, to /v1/pipelines/{name}/batch",
+                false => "",
+            };
+            ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}{hint}"))
+        })?;
         share.grow(event_bytes(&event)).map_err(memory_refused)?;
         drop(body);
         share.give_back(body_bytes);

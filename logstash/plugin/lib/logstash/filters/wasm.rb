@@ -34,7 +34,7 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # It must outlast the sidecar's worst case: after waiting up to
   # server.queue_timeout_ms for a worker, a batch holds each filter that
   # fails it for 8 x engine.call_timeout_ms plus engine.replay_budget_ms
-  # (38 s at the defaults; 90 s for a stateful filter, see the README).
+  # (38 s at the defaults; 95 s for a stateful filter, see the README).
   config :timeout, :validate => :number, :default => 180
   # Retries after a 429 or a 503 (the sidecar's "busy" or "shutting
   # down") marked X-Wasmstash-Not-Run, which say the batch was not run (not
