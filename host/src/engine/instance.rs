@@ -105,12 +105,11 @@ impl FilterInstance {
             let table = limits.table_exceeded.take();
             LoadError::module(match failure_of(&e, limits, timeout) {
                 // The outermost context says which step (the start
-                // function), when there is one the reason does not repeat.
+                // function), when there is one; a bare trap is the reason.
                 // A memory past the limit: wasmtime's words for the refused
                 // grow only repeat the reason's, without the limit.
                 Some(failure)
-                    if failure.kind == FailureKind::OutOfMemory
-                        || failure.reason.contains(&e.to_string()) =>
+                    if failure.kind == FailureKind::OutOfMemory || e.chain().count() == 1 =>
                 {
                     format!("cannot instantiate: {}", failure.reason)
                 }
