@@ -242,6 +242,11 @@ fn main() -> ExitCode {
                 }
             }
         },
+        Command::Setup(args) if setup::usage_problem(&args).is_some() => {
+            let problem = setup::usage_problem(&args).unwrap_or_default();
+            say!("wasmstash setup: {problem}");
+            ExitCode::from(2)
+        }
         Command::Setup(args) => match setup::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

@@ -98,7 +98,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "wasmstash_admin_refused_total",
         "counter",
-        "Requests refused for a missing or wrong admin token, by endpoint (admin: the admin API; ui_login: the live view's login)",
+        "Requests refused for a missing or wrong admin token, by endpoint (admin: the admin API; ui: a wrong bearer token at the live view; ui_login: the live view's login)",
     ),
     (
         "wasmstash_reloads_total",

@@ -223,6 +223,11 @@ fn gen_refuses_spans_and_disorder_out_of_bounds() {
         (&["--duration", "18446744073709551615s"], "at most 366 days"),
         (&["--warmup", "99999999999999d"], "at most 366 days"),
         (&["--scale", "1000", "--disorder-secs", "3600"], "in memory"),
+        (&["--scale", "0"], "--scale 0: must be in (0, 1000]"),
+        (
+            &["--follow", "--rate", "0"],
+            "--rate 0: must be in (0, 1000000]",
+        ),
         (
             &["--start", "9999-12-31T23:59:00Z", "--duration", "1h"],
             "end of year 9999",

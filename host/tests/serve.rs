@@ -115,7 +115,7 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
             "/v1/pipelines/access/event",
             b"{\"message\":\"a\"}\n{\"message\":\"b\"}\n",
             400,
-            "this endpoint takes one event: send NDJSON, one event a line, to /v1/pipelines/{name}/batch",
+            "this endpoint takes one event: send NDJSON, one event a line, to the pipeline's /batch",
         ),
         (
             "/v1/pipelines/access/event",

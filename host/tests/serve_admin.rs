@@ -74,6 +74,13 @@ fn admin_endpoints_need_the_bearer_token() {
     // second only in the next line said ten seconds on.
     let refused = r#"wasmstash_admin_refused_total{endpoint="admin"}"#;
     assert_eq!(server.metric(refused), 2.0);
+    // A wrong bearer token at the live view is one too; a page with no
+    // session yet is not.
+    let session = server.request("GET", "/ui/session", &wrong, b"");
+    assert_eq!(session.status, 401, "{}", session.text());
+    assert_eq!(server.get("/ui/session").status, 401);
+    let refused_ui = r#"wasmstash_admin_refused_total{endpoint="ui"}"#;
+    assert_eq!(server.metric(refused_ui), 1.0);
     // A file that is not TOML is refused; its error, with the line of the
     // file under it, is logged a record a line.
     let text = std::fs::read_to_string(&config).unwrap();

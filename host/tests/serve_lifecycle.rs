@@ -380,7 +380,7 @@ const REPLAYING: &str = "replaying one event at a time";
 #[test]
 fn sigterm_waits_for_a_batch_replayed_to_its_budget() {
     let dir = tempfile::tempdir().unwrap();
-    // Drain limit: 0.5 s queue + one stateful batch (20 x 0.2 s calls and
+    // Drain limit: 0.5 s queue + one stateful batch (25 x 0.2 s calls and
     // 4 x 0.3 s state calls before a failure, 1 s replay) + 2 s margin.
     let config = looping_config(
         dir.path(),
@@ -408,7 +408,7 @@ fn sigterm_waits_for_a_batch_replayed_to_its_budget() {
         assert_eq!(result["event"]["tags"], json!(["_wasmfilter_timeout"]));
     }
     let log = log.closed();
-    assert!(log.contains("waiting up to 8.7 s"), "{log}");
+    assert!(log.contains("waiting up to 9.7 s"), "{log}");
     assert!(
         log.contains("every request in flight was answered") && !log.contains("cut off"),
         "{log}"

@@ -435,7 +435,8 @@ async fn steps_done_before_a_failing_one_are_reported() {
 }
 
 /// A URL that is no http(s) URL is a usage error (exit 2), as the README
-/// says of a malformed argument, from the command line or the environment.
+/// says of a malformed argument; but not a Kibana URL `--skip-kibana`
+/// leaves unused.
 #[test]
 fn a_malformed_url_is_a_usage_error() {
     for args in [
@@ -450,6 +451,21 @@ fn a_malformed_url_is_a_usage_error() {
             "{stderr}"
         );
     }
+    // Nothing listens on port 9: the wait for Elasticsearch is what fails.
+    let args = [
+        "setup",
+        "--skip-kibana",
+        "--kibana-url",
+        "",
+        "--es-url",
+        "http://127.0.0.1:9",
+        "--wait-timeout",
+        "0",
+    ];
+    let out = binary::wasmstash(&args, b"");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("--kibana-url"), "{stderr}");
 }
 
 /// Answers that waiting cannot change end the wait at once: a scheme

@@ -388,12 +388,13 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, V
 /// The `[server.ui]` table, each bad setting among `bad`'s problems.
 fn ui_settings(raw: RawUi, bad: &mut Problems) -> UiSettings {
     let defaults = UiSettings::default();
-    let mask_fields = raw.mask_fields.unwrap_or_default();
-    for field in &mask_fields {
-        if let Err(e) = wasmstash_sdk::field_ref::validate(field) {
-            bad.refuse(format!("ui.mask_fields: {e}"), ());
-        }
-    }
+    // A bad entry is a problem, and is left out, as a bad setting is.
+    let mask_fields = (raw.mask_fields.unwrap_or_default().into_iter())
+        .filter(|field| match wasmstash_sdk::field_ref::validate(field) {
+            Ok(()) => true,
+            Err(e) => bad.refuse(format!("ui.mask_fields: {e}"), false),
+        })
+        .collect();
     UiSettings {
         enabled: raw.enabled.unwrap_or(defaults.enabled),
         mask_fields,

@@ -497,7 +497,8 @@ fn init_advice(failure: Failure) -> String {
     let in_allocator = ["wasmstash_alloc", "wasmstash_free"]
         .iter()
         .any(|export| failure.is_in_export(export));
-    if failure.kind == FailureKind::Timeout && in_allocator {
+    let refused_memory = failure.reason.contains(AFTER_REFUSED_GROW);
+    if failure.kind == FailureKind::Timeout && in_allocator && !refused_memory {
         return format!(
             "{}; the module's allocator did not return, which no config setting changes",
             failure.reason
@@ -506,7 +507,7 @@ fn init_advice(failure: Failure) -> String {
     let memory = "memory_limit_mib in the config's [engine] (run: --memory-limit-mib)";
     let setting = match failure.kind {
         FailureKind::OutOfMemory => memory,
-        FailureKind::Timeout if failure.reason.contains(AFTER_REFUSED_GROW) => memory,
+        FailureKind::Timeout if refused_memory => memory,
         FailureKind::Timeout => "call_timeout_ms in the config's [engine] (run: --call-timeout-ms)",
         _ => return failure.reason,
     };

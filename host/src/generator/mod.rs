@@ -144,12 +144,18 @@ impl GenError {
 }
 
 pub fn run(args: &GenArgs) -> Result<(), GenError> {
-    let scale_ok = args.scale > 0.0 && args.scale <= 1000.0;
-    let rate_ok = args.rate > 0.0 && args.rate <= 1e6;
-    if !scale_ok || !rate_ok {
-        return Err(GenError::Usage(
-            "--scale must be in (0, 1000] and --rate in (0, 1000000]".into(),
-        ));
+    // Each said alone, so that the message names only the one given wrong.
+    if !(args.scale > 0.0 && args.scale <= 1000.0) {
+        let scale = args.scale;
+        return Err(GenError::Usage(format!(
+            "--scale {scale}: must be in (0, 1000]"
+        )));
+    }
+    if !(args.rate > 0.0 && args.rate <= 1e6) {
+        let rate = args.rate;
+        return Err(GenError::Usage(format!(
+            "--rate {rate}: must be in (0, 1000000]"
+        )));
     }
     if args.follow {
         follow::run(args)

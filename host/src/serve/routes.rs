@@ -247,10 +247,10 @@ async fn answer_event(
         let mut share = share;
         let body_bytes = share.bytes();
         let event = checked_copy(&body).map_err(|e| {
-            // Several lines sent here were meant for the batch endpoint.
-            let lines = body.trim_ascii_end().contains(&b'\n');
-            let hint = match lines {
-                true => "; this endpoint takes one event: send NDJSON, one event a line, to /v1/pipelines/{name}/batch",
+            let e = e.to_string();
+            // An event and more after it, were meant for the batch endpoint.
+            let hint = match e.starts_with("trailing characters") {
+                true => "; this endpoint takes one event: send NDJSON, one event a line, to the pipeline's /batch",
                 false => "",
             };
             ApiError::new(StatusCode::BAD_REQUEST, format!("invalid event: {e}{hint}"))

@@ -42,12 +42,7 @@ pub struct SetupArgs {
     )]
     pub es_url: String,
     /// Kibana URL.
-    #[arg(
-        long,
-        env = "KIBANA_URL",
-        default_value = "http://localhost:5601",
-        value_parser = connection::url_argument
-    )]
+    #[arg(long, env = "KIBANA_URL", default_value = "http://localhost:5601")]
     pub kibana_url: String,
     /// User for basic authentication (with the password).
     #[arg(long, env = "ELASTICSEARCH_USERNAME")]
@@ -99,6 +94,19 @@ impl std::fmt::Display for Outcome {
             Outcome::Unchanged => "unchanged",
         })
     }
+}
+
+/// A usage error the arguments hold that clap cannot see: a Kibana URL
+/// that is no http(s) URL, unless `--skip-kibana` leaves it unused.
+pub fn usage_problem(args: &SetupArgs) -> Option<String> {
+    if args.skip_kibana {
+        return None;
+    }
+    let url = &args.kibana_url;
+    let problem = connection::url_argument(url).err()?;
+    Some(format!(
+        "invalid value '{url}' for '--kibana-url' (or KIBANA_URL): {problem}"
+    ))
 }
 
 /// Runs setup; each finished step is printed to stdout as it happens.

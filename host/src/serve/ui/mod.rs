@@ -150,12 +150,19 @@ fn check(
     request: (Version, &HeaderMap),
     peer: SocketAddr,
 ) -> Result<access::Admitted, access::Denied> {
-    access::check(
+    let checked = access::check(
         app.admin_token.as_deref(),
         &app.live.sessions,
         request,
         peer,
-    )
+    );
+    // A page with no session is no refusal of a token; a wrong bearer token
+    // is, as at the admin API.
+    if checked == Err(access::Denied::NeedsLogin) && bearer(request.1).is_some() {
+        let endpoint = super::token_refusals::Endpoint::Ui;
+        (app.token_refusals).refused(&app.metrics, endpoint, Some(peer));
+    }
+    checked
 }
 
 /// Tells the page whether it may connect, or must show the login form.
