@@ -339,7 +339,10 @@ fn bad_configs_are_refused_with_the_option_named() {
             json!({"rate": {}, "key_field": "[a][b"}),
             "key_field: malformed field reference",
         ),
-        (json!({"rate": {"thresold": 3}}), "unknown field `thresold`"),
+        (
+            json!({"rate": {"thresold": 3}}),
+            "rate: unknown field `thresold`",
+        ),
         (
             json!({"value_outlier": {"field": "x", "thresh": 5}}),
             "unknown field `thresh`",

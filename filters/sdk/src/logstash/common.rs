@@ -141,12 +141,19 @@ fn in_plain_words(message: String) -> String {
 
 fn naming_option(path: &serde_path_to_error::Path, error: impl std::fmt::Display) -> String {
     let message = error.to_string();
-    // An unknown option's path is that option, which the message names.
-    if path.iter().next().is_none() || message.starts_with("unknown field") {
-        message
-    } else {
-        format!("{path}: {message}")
+    if path.iter().next().is_none() {
+        return message;
     }
+    // An unknown option's path ends in that option, which the message
+    // names: only the table it is in is said (`rate: unknown field ...`).
+    if message.starts_with("unknown field") {
+        let segments: Vec<String> = path.iter().map(ToString::to_string).collect();
+        return match segments.split_last() {
+            Some((_, table)) if !table.is_empty() => format!("{}: {message}", table.join(".")),
+            _ => message,
+        };
+    }
+    format!("{path}: {message}")
 }
 
 impl CommonOptions {
