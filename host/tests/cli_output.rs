@@ -91,6 +91,46 @@ fn a_failed_write_is_reported_and_exits_1() {
     }
 }
 
+/// A run whose output fails has run its filters over events that never got
+/// out: their state is not saved, so that a run again over the same input
+/// sees them as new (a template's first sight) as the first would have.
+#[test]
+fn state_is_not_saved_past_a_failed_output() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("no /dev/full here; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lines: String = (0..2000)
+        .map(|i| format!("job {i} done in {i} ms\n"))
+        .collect();
+    std::fs::write(dir.path().join("in.log"), lines).unwrap();
+    let args: Vec<String> = ["run", "--filter", r#"templates={"source":"message"}"#]
+        .iter()
+        .map(|a| a.to_string())
+        .chain(["--state-dir", "state", "--format", "lines", "in.log"].map(String::from))
+        .collect();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = run_to(dir.path(), &args, full);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("state not saved"),
+        "{}",
+        text(&out.stderr)
+    );
+    let saved = dir.path().join("state/cli/templates.state");
+    assert!(!saved.exists(), "{}", text(&out.stderr));
+    // Run again, written: the template is new, as in the first run.
+    let out = run_to(dir.path(), &args, std::process::Stdio::piped());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let first = text(&out.stdout).lines().next().unwrap().to_owned();
+    assert!(first.contains(r#""new":true"#), "{first}");
+    assert!(saved.exists());
+}
+
 /// A command whose exit code is its verdict keeps it when its output cannot
 /// be written: `wasmstash check bad.toml | grep -q OK` used to exit 0 and
 /// say nothing, so a broken config passed a CI step.

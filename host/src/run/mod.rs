@@ -107,6 +107,10 @@ pub enum RunError {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Io(String),
+    /// The output could not be written (a full disk, a file-size limit):
+    /// events went through the filters that never got out.
+    #[error("{0}")]
+    Unwritten(String),
     /// The output's reader went away (`wasmstash run … | head`): not a
     /// failure of the run, which says how far it got in its summary.
     #[error("the output was closed by its reader")]
@@ -121,7 +125,7 @@ impl RunError {
     fn writing(error: io::Error) -> RunError {
         match error.kind() {
             io::ErrorKind::BrokenPipe => RunError::OutputClosed,
-            _ => RunError::Io(format!("writing output: {error}")),
+            _ => RunError::Unwritten(format!("writing output: {error}")),
         }
     }
 
@@ -129,7 +133,7 @@ impl RunError {
     pub fn exit_status(&self) -> u8 {
         match self {
             RunError::Config(_) => 2,
-            RunError::Io(_) => 1,
+            RunError::Io(_) | RunError::Unwritten(_) => 1,
             RunError::OutputClosed => 0,
             RunError::Interrupted(signal) => (128 + signal) as u8,
         }
@@ -222,8 +226,19 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
     progress.finish_and_clear();
     // What was read is through the pipeline by now, whatever stopped the
     // run: its state is saved and its summary printed either way, so a run
-    // that ends early still says how far it got.
+    // that ends early still says how far it got. But not where the output
+    // failed: the state would hold events no output has, and a run again
+    // over the same input would miss what they taught it (a template's
+    // first sight, say); the state saved before stays.
+    let unwritten = matches!(ran, Err(RunError::Unwritten(_)));
     let saved = match (&args.state_dir, &claimed) {
+        (Some(dir), Some(_)) if unwritten => {
+            crate::say!(
+                "wasmstash run: state not saved to {}: the output failed, so the filters have seen events it lacks; what was saved there before this run is kept",
+                shown(dir)
+            );
+            Ok(())
+        }
         (Some(dir), Some(lock)) => save_state(dir, &summary.pipeline, &shared, lock),
         _ => Ok(()),
     };
