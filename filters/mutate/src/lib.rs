@@ -282,7 +282,7 @@ impl Mutate {
                     if let Some(why) = carried_refusal(event, from, to, value) {
                         return Err(refused("copy", to.as_str(), why));
                     }
-                    let value = value.clone();
+                    let value = as_carried(to, value.clone());
                     event.set(to, value);
                 }
             }
@@ -323,7 +323,7 @@ impl Mutate {
                 event.set(&from, value);
                 return Err(refused("rename", to.as_str(), why));
             }
-            event.set(&to, value);
+            event.set(&to, as_carried(&to, value));
         }
         Ok(())
     }
@@ -353,6 +353,19 @@ fn carried_refusal(
     match timestamp_there {
         true => None,
         false => refusal(event, field, value),
+    }
+}
+
+/// `value` as it lands at `field`: text taken for a timestamp at
+/// `@timestamp` ([`carried_refusal`]) is written as Logstash writes one
+/// (`...:00.5Z` as `...:00.500Z`), as its object would print.
+fn as_carried(field: &(impl FieldPath + ?Sized), value: Value) -> Value {
+    let timestamp = (value.as_str())
+        .filter(|_| is_timestamp(field))
+        .and_then(Timestamp::parse);
+    match timestamp {
+        Some(timestamp) => Value::String(timestamp.text()),
+        None => value,
     }
 }
 

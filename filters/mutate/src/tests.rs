@@ -445,6 +445,14 @@ fn timestamp_is_a_timestamp_to_mutate_as_in_logstash() {
         run(json!({"copy": {"ts": "@timestamp"}}), stamped),
         r#"{"@timestamp":"2021-02-03T04:05:06.789Z","ts":"2021-02-03T04:05:06.789Z","when":"yesterday","n":5}"#
     );
+    // Written as Logstash writes its object, whatever the text's fraction.
+    assert_eq!(
+        run(
+            json!({"rename": {"ts": "@timestamp"}}),
+            r#"{"ts":"2021-01-01T00:00:00.5Z"}"#
+        ),
+        r#"{"@timestamp":"2021-01-01T00:00:00.500Z"}"#
+    );
 }
 
 /// `add_field` through a string, at `@timestamp` or under `tags` raises in
@@ -513,6 +521,13 @@ fn metadata_itself_takes_only_an_object() {
     assert_eq!(
         run(config, r#"{"m":"a"}"#),
         r#"{"m":"a","tags":["_mutate_error"]}"#
+    );
+    // Added to where there is one, the field becomes a list: refused too
+    // (it was made one, untagged).
+    let config = json!({"add_field": {"@metadata": "x"}});
+    assert_eq!(
+        run(config, r#"{"m":"a","@metadata":{"k":"v"}}"#),
+        r#"{"m":"a","@metadata":{"k":"v"},"tags":["_mutate_error"]}"#
     );
     let config = json!({"add_field": {"[@metadata][k]": "x"}});
     assert_eq!(

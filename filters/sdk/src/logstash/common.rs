@@ -302,6 +302,11 @@ fn add_value(
     if let Some(why) = event_rules::refusal(event, field, set) {
         return Err(why);
     }
+    // Where the field is there, a list is what is set: `@metadata` takes
+    // none (an object before it, Logstash's cast of the list fails).
+    if present && let Some(why) = event_rules::refusal(event, field, &Value::Array(Vec::new())) {
+        return Err(why);
+    }
     let Some(existing) = event.get_mut(field).filter(|_| present) else {
         event.set(field, value);
         return Ok(());
