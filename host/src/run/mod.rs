@@ -568,7 +568,10 @@ fn cannot_open(path: &Path, error: io::Error) -> RunError {
 }
 
 fn progress_bar(args: &RunArgs, total_bytes: u64) -> ProgressBar {
-    if args.no_progress || !io::stderr().is_terminal() || total_bytes < (8 << 20) {
+    // Events written to the same terminal would land on the bar's line.
+    let shared_terminal = io::stdout().is_terminal();
+    if args.no_progress || !io::stderr().is_terminal() || shared_terminal || total_bytes < (8 << 20)
+    {
         return ProgressBar::hidden();
     }
     progress_style(total_bytes, reads_stdin(&args.inputs))
