@@ -152,39 +152,13 @@ fn a_run_that_cannot_make_its_instances_is_refused_before_reading() {
 #[test]
 fn with_stdin_among_the_inputs_the_bar_has_no_total() {
     use std::io::{Read, Write};
-    use std::os::fd::{FromRawFd, OwnedFd};
     use std::process::Stdio;
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("big.log");
     let line = format!("{}\n", "x".repeat(1023));
     std::fs::write(&file, line.repeat(9 << 10)).unwrap();
-    let (mut controller, mut terminal) = (0, 0);
-    let size = libc::winsize {
-        ws_row: 24,
-        ws_col: 160,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: the pointers are to locals that outlive the call, and the
-    // name and settings arguments may be null.
-    let opened = unsafe {
-        libc::openpty(
-            &mut controller,
-            &mut terminal,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &size,
-        )
-    };
-    assert_eq!(opened, 0, "{}", std::io::Error::last_os_error());
-    // SAFETY: openpty gave these two descriptors to this test alone.
-    let (controller, terminal) = unsafe {
-        (
-            OwnedFd::from_raw_fd(controller),
-            OwnedFd::from_raw_fd(terminal),
-        )
-    };
+    let (controller, terminal) = pty();
     let mut child = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
         .args(["run", "--filter", "mutate={}", file.to_str().unwrap(), "-"])
         .env(
@@ -226,5 +200,81 @@ fn with_stdin_among_the_inputs_the_bar_has_no_total() {
     assert!(
         !shown.contains("/9.00 MiB") && !shown.contains(" eta "),
         "{shown:?}"
+    );
+}
+
+/// A terminal of its own: the controlling side, and the terminal a
+/// child is given.
+fn pty() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut controller, mut terminal) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: 160,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: the pointers are to locals that outlive the call, and the
+    // name and settings arguments may be null.
+    let opened = unsafe {
+        libc::openpty(
+            &mut controller,
+            &mut terminal,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(opened, 0, "{}", std::io::Error::last_os_error());
+    // SAFETY: openpty gave these two descriptors to this test alone.
+    unsafe {
+        (
+            OwnedFd::from_raw_fd(controller),
+            OwnedFd::from_raw_fd(terminal),
+        )
+    }
+}
+
+/// Events written to the terminal the bar is drawn on landed on its line:
+/// with stdout there too, no bar is drawn.
+#[test]
+fn no_bar_is_drawn_where_the_events_are_written() {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.log");
+    std::fs::write(&file, format!("{}\n", "x".repeat(1023)).repeat(9 << 10)).unwrap();
+    let (controller, terminal) = pty();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args(["run", "--filter", "mutate={}", file.to_str().unwrap()])
+        .env(
+            "WASMSTASH_CACHE_DIR",
+            std::env::temp_dir().join("wasmstash-test-cache"),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(terminal.try_clone().unwrap()))
+        .stderr(Stdio::from(terminal))
+        .spawn()
+        .unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut controller = std::fs::File::from(controller);
+        let (mut shown, mut piece) = (Vec::new(), [0u8; 1 << 16]);
+        // Once the run has closed the terminal, a read fails (EIO).
+        while let Ok(n @ 1..) = controller.read(&mut piece) {
+            shown.extend_from_slice(&piece[..n]);
+        }
+        shown
+    });
+    assert!(child.wait().unwrap().success());
+    let shown = text(&reader.join().unwrap());
+    assert!(
+        shown.contains("9216 events in"),
+        "{}",
+        &shown[shown.len().saturating_sub(500)..]
+    );
+    assert!(
+        !shown.contains(" eta ") && !shown.contains("MiB/s"),
+        "a bar was drawn"
     );
 }
