@@ -355,6 +355,39 @@ fn blank_lines_before_a_late_first_object_stay_nothing() {
     );
 }
 
+/// A second signal ends a run that cannot drain (here a filter spinning
+/// with no deadline) at once, and says what that loses.
+#[test]
+fn a_second_signal_exits_at_once_saying_what_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let spin = support::wat_filter("(loop $spin (br $spin)) (i64.const 0)");
+    std::fs::write(dir.path().join("spin.wat"), spin).unwrap();
+    let args = ["run", "--filter", "spin.wat", "--call-timeout-ms", "0"];
+    let mut child = spawn_in(dir.path(), &args);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"one\n").unwrap();
+    drop(stdin);
+    // Given time to load the filter and start its call.
+    std::thread::sleep(Duration::from_millis(1500));
+    for _ in 0..2 {
+        // SAFETY: sends a signal to the child this test started.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, stderr) = support::wait_exit_with_stderr(
+        &mut child,
+        Duration::from_secs(10),
+        "a second Ctrl-C did not end the run",
+    );
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains(
+            "exiting at once: events not yet written, the summary and the filters' state"
+        ),
+        "{stderr}"
+    );
+}
+
 /// Opening a named pipe waits for a writer, and a signal does not cut that
 /// wait short: with none coming, Ctrl-C did nothing, and only a second one
 /// ended the run, without its summary. Here the first ends it as the end of

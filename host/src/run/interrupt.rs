@@ -18,8 +18,14 @@ static REQUESTED: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_signal(signal: libc::c_int) {
     if REQUESTED.swap(signal, Ordering::SeqCst) != 0 {
-        // SAFETY: _exit is async-signal-safe and ends the process.
-        unsafe { libc::_exit(128 + signal) };
+        const EXITING: &[u8] = b"wasmstash run: exiting at once: events not yet written, \
+            the summary and the filters' state (with --state-dir) are lost\n";
+        // SAFETY: write and _exit are async-signal-safe; the buffer is
+        // static, and _exit ends the process.
+        unsafe {
+            libc::write(2, EXITING.as_ptr().cast(), EXITING.len());
+            libc::_exit(128 + signal)
+        };
     }
     // Said at once: a filter running without a deadline may take its time,
     // and the user should know the second signal is theirs to send.
