@@ -409,6 +409,9 @@ fn past_the_drain_limit_queued_requests_are_refused_not_lost() {
     let queued = queued.join().unwrap();
     assert_eq!(queued.status, 503, "{}", queued.text());
     assert!(queued.header("Retry-After").is_some());
+    // Counted once (it was twice: as it was refused, and as it was read).
+    let replaced = r#"wasmstash_rejected_total{pipeline="s",reason="replaced"}"#;
+    assert_eq!(server.metric(replaced), 1.0);
     // The state handed over is the running batch's whole: the call in
     // progress was waited for, under the deadline.
     assert_eq!(seen(&batch(1)), [12]);

@@ -410,8 +410,9 @@ impl PipelineWorkers {
     pub fn refuse_queued(&self) {
         let queued: Vec<Job> = self.desk.lock().jobs.drain(..).collect();
         for job in queued {
-            let refused = Err(self.reject(Rejected::Replaced));
-            let _ = job.reply.send(self.desk.delivery(refused));
+            // Counted where its request reads it (`run`), as a worker's
+            // answers are.
+            let _ = job.reply.send(self.desk.delivery(Err(Rejected::Replaced)));
         }
     }
 
