@@ -349,7 +349,7 @@ fn bad_configs_are_refused_with_the_option_named() {
         ),
         (
             json!({"new_value": [{"field": "a"}, {"field": "b", "warmup": 1}]}),
-            "unknown field `warmup`",
+            "new_value[1]: unknown field `warmup`",
         ),
         (
             json!({"rate": {}, "interval_secs": 0}),

@@ -147,10 +147,18 @@ fn naming_option(path: &serde_path_to_error::Path, error: impl std::fmt::Display
     // An unknown option's path ends in that option, which the message
     // names: only the table it is in is said (`rate: unknown field ...`).
     if message.starts_with("unknown field") {
-        let segments: Vec<String> = path.iter().map(ToString::to_string).collect();
-        return match segments.split_last() {
-            Some((_, table)) if !table.is_empty() => format!("{}: {message}", table.join(".")),
-            _ => message,
+        // The path as the library writes it (`a[1].b`), less that option.
+        let (whole, option) = (
+            path.to_string(),
+            path.iter().last().map(ToString::to_string),
+        );
+        let table = option
+            .and_then(|option| whole.strip_suffix(option.as_str()).map(str::to_owned))
+            .map(|table| table.trim_end_matches('.').to_owned())
+            .unwrap_or_default();
+        return match table.is_empty() {
+            true => message,
+            false => format!("{table}: {message}"),
         };
     }
     format!("{path}: {message}")
