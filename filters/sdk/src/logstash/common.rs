@@ -150,7 +150,7 @@ fn naming_option(path: &serde_path_to_error::Path, error: impl std::fmt::Display
         // The path as the library writes it (`a[1].b`), less that option.
         let (whole, option) = (
             path.to_string(),
-            path.iter().last().map(ToString::to_string),
+            path.iter().next_back().map(ToString::to_string),
         );
         let table = option
             .and_then(|option| whole.strip_suffix(option.as_str()).map(str::to_owned))
