@@ -33,8 +33,9 @@ impl Stage {
     /// memory untrustworthy, so it is thrown away and the next one starts
     /// without that step.
     pub(super) fn new_instance(&mut self) -> Result<FilterInstance, Failure> {
-        let (mut restore_state, mut rerun_log) = (self.state.is_some(), !self.log.is_empty());
-        let mut compact = !self.snapshot_failed;
+        // What it restores and re-runs is what the stage holds: each step
+        // that fails drops what the next instance must not have, so the
+        // state and the log always say what is left to do.
         loop {
             // Past the budget of a failure being isolated, nothing starts;
             // what a step stopped there left is not lost, but waits for the
@@ -51,59 +52,26 @@ impl Stage {
                     format!("could not start a new instance: {e}"),
                 )
             })?;
-            if let Some(state) = self.state.as_deref().filter(|_| restore_state) {
-                let failed = match instance.restore(state) {
-                    Ok(Ok(())) => None,
-                    // A refusal may come halfway through reading the state,
-                    // so that instance goes too, as one that failed would.
-                    Ok(Err(reason)) | Err(Failure { reason, .. }) => {
-                        restore_state = false;
-                        Some(reason)
-                    }
-                };
-                if let Some(reason) = failed.filter(|_| !self.out_of_time()) {
-                    // The batches logged since the checkpoint ran on top of
-                    // its state: re-run on `init`'s alone, they would make
-                    // a state the filter never had. The instance goes on
-                    // from `init`, and so must any that replaces it.
-                    rerun_log = false;
-                    self.state = None;
-                    self.forget_log();
-                    // Rationed: a filter whose restore always fails would
-                    // otherwise write a line for every event it replays.
-                    // Apart from the warnings about failed calls, which a
-                    // filter failing often spends, so that these still show.
-                    if self.module.may_report_lost_state() {
-                        tracing::error!(
-                            filter = self.module.name(),
-                            "restoring state into a new instance failed: {reason}; it goes on from init, without the state or the batches since"
-                        );
-                    }
+            let restored = self.state.as_deref().map(|state| instance.restore(state));
+            if let Some(Ok(Err(reason)) | Err(Failure { reason, .. })) = restored {
+                // A refusal may come halfway through reading the state, so
+                // that instance goes too, as one that failed would.
+                if !self.out_of_time() {
+                    self.lose_checkpoint(&reason);
                 }
-                if !restore_state {
-                    continue;
-                }
-            }
-            if rerun_log && let Err(failure) = self.rerun_log(&mut instance) {
-                if self.out_of_time() {
-                    continue; // which returns: not started
-                }
-                if self.module.may_report_lost_state() {
-                    tracing::error!(
-                        filter = self.module.name(),
-                        "re-running a logged batch failed ({}); state since the checkpoint is lost",
-                        failure.reason
-                    );
-                }
-                // The next instance, and any that replaces it, goes on from
-                // the checkpoint alone.
-                rerun_log = false;
-                self.forget_log();
                 continue;
+            }
+            if !self.log.is_empty()
+                && let Err(failure) = self.rerun_log(&mut instance)
+            {
+                if !self.out_of_time() {
+                    self.lose_log(&failure.reason);
+                }
+                continue; // out of time, that returns: not started
             }
             // Those events were counted when they first ran.
             instance.take_counters();
-            if !(rerun_log && compact) {
+            if self.log.is_empty() || self.snapshot_failed {
                 return Ok(instance);
             }
             // What the re-runs left in memory besides the state (a leak,
@@ -117,10 +85,40 @@ impl Stage {
                 Ok(state) => {
                     self.state = state;
                     self.clear_log();
-                    (restore_state, rerun_log) = (self.state.is_some(), false);
                 }
-                Err(_) => (compact, self.snapshot_failed) = (false, true),
+                Err(_) => self.snapshot_failed = true,
             }
+        }
+    }
+
+    /// A new instance refused the checkpoint, or its restore failed: it
+    /// goes on from `init`, and so must any that replaces it. The batches
+    /// logged since ran on top of that state: re-run on `init`'s alone,
+    /// they would make a state the filter never had.
+    fn lose_checkpoint(&mut self, reason: &str) {
+        self.state = None;
+        self.forget_log();
+        // Rationed: a filter whose restore always fails would otherwise
+        // write a line for every event it replays. Apart from the warnings
+        // about failed calls, which a filter failing often spends, so that
+        // these still show.
+        if self.module.may_report_lost_state() {
+            tracing::error!(
+                filter = self.module.name(),
+                "restoring state into a new instance failed: {reason}; it goes on from init, without the state or the batches since"
+            );
+        }
+    }
+
+    /// Re-running the log failed: the next instance, and any that replaces
+    /// it, goes on from the checkpoint alone.
+    fn lose_log(&mut self, reason: &str) {
+        self.forget_log();
+        if self.module.may_report_lost_state() {
+            tracing::error!(
+                filter = self.module.name(),
+                "re-running a logged batch failed ({reason}); state since the checkpoint is lost"
+            );
         }
     }
 
