@@ -6,7 +6,6 @@
 //! error the caller has to interpret.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use wasmstash_sdk::plumbing::wire::{self, ResultKind};
@@ -433,19 +432,15 @@ fn failure_of(
     // A grow refused earlier in the call is what a trap comes of (an
     // allocator aborts), but not a call stopped for time: the filter went
     // on after the refusal, and its kind is what the replay acts on.
-    let refused_grow = limits.memory_exceeded.take();
-    let trap = error.downcast_ref::<Trap>();
-    let refused_grow = match refused_grow {
-        Some(message) if trap != Some(&Trap::Interrupt) => {
-            return Some(Failure::new(FailureKind::OutOfMemory, message));
+    match (limits.memory_exceeded.take(), error.downcast_ref::<Trap>()) {
+        (Some(refused), Some(trap @ Trap::Interrupt)) => {
+            let mut failure = stopped_by(trap, timeout);
+            failure.reason = format!("{}{AFTER_REFUSED_GROW}{refused}", failure.reason);
+            Some(failure)
         }
-        refused => refused,
-    };
-    let mut failure = stopped_by(trap?, timeout);
-    if let Some(message) = refused_grow {
-        let _ = write!(failure.reason, "{AFTER_REFUSED_GROW}{message}");
+        (Some(refused), _) => Some(Failure::new(FailureKind::OutOfMemory, refused)),
+        (None, trap) => Some(stopped_by(trap?, timeout)),
     }
-    Some(failure)
 }
 
 /// What a stopped call's reason adds when its memory could not grow first
