@@ -242,18 +242,19 @@ fn main() -> ExitCode {
                 }
             }
         },
-        Command::Setup(args) if setup::usage_problem(&args).is_some() => {
-            let problem = setup::usage_problem(&args).unwrap_or_default();
-            say!("wasmstash setup: {problem}");
-            ExitCode::from(2)
-        }
-        Command::Setup(args) => match setup::run(&args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                say!("wasmstash setup: {error}");
-                ExitCode::from(1)
+        Command::Setup(args) => {
+            let ran = match setup::usage_problem(&args) {
+                Some(problem) => Err((problem, 2)),
+                None => setup::run(&args).map_err(|error| (error.to_string(), 1)),
+            };
+            match ran {
+                Ok(()) => ExitCode::SUCCESS,
+                Err((error, status)) => {
+                    say!("wasmstash setup: {error}");
+                    ExitCode::from(status)
+                }
             }
-        },
+        }
         Command::Import(args) => match import::import(&args) {
             Ok(imported) => imported_out(&imported),
             Err(error) => {
