@@ -24,21 +24,16 @@ impl FromRequestParts<Arc<App>> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Admin, ApiError> {
-        let refused = authorize(app, &parts.headers);
-        if let Err(error) = &refused
-            && error.status == StatusCode::UNAUTHORIZED
-        {
-            let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
-            let peer = peer.map(|ConnectInfo(peer)| *peer);
-            (app.token_refusals).refused(&app.metrics, Endpoint::Admin, peer);
-        }
-        refused.map(|()| Admin)
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
+        let peer = peer.map(|ConnectInfo(peer)| *peer);
+        authorize(app, &parts.headers, peer).map(|()| Admin)
     }
 }
 
 /// Admin endpoints need `Authorization: Bearer <token>`; without a
-/// configured token they are off.
-fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+/// configured token they are off. A token missing or wrong is counted
+/// and said (`token_refusals`), as from `peer`.
+fn authorize(app: &App, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<(), ApiError> {
     let Some(expected) = &app.admin_token else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -49,6 +44,7 @@ fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     if super::ui::same_secret(given, expected) {
         Ok(())
     } else {
+        (app.token_refusals).refused(&app.metrics, Endpoint::Admin, peer);
         Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token",
