@@ -152,13 +152,12 @@ fn naming_option(path: &serde_path_to_error::Path, error: impl std::fmt::Display
             path.to_string(),
             path.iter().next_back().map(ToString::to_string),
         );
-        let table = option
-            .and_then(|option| whole.strip_suffix(option.as_str()).map(str::to_owned))
-            .map(|table| table.trim_end_matches('.').to_owned())
-            .unwrap_or_default();
-        return match table.is_empty() {
-            true => message,
-            false => format!("{table}: {message}"),
+        let table = (option.as_deref())
+            .and_then(|option| whole.strip_suffix(option))
+            .map(|table| table.strip_suffix('.').unwrap_or(table));
+        return match table {
+            Some(table) if !table.is_empty() => format!("{table}: {message}"),
+            _ => message,
         };
     }
     format!("{path}: {message}")
