@@ -218,7 +218,17 @@ mod tests {
         for (problem, start) in problems.iter().zip(expected) {
             assert!(problem.starts_with(start), "{start}: {problem}");
         }
-        assert!(problems[0].contains("expected u64"), "{}", problems[0]);
+        // In the file's terms, not Rust's (`expected u64`).
+        assert!(
+            problems[0].ends_with(r#"invalid type: string "5", expected a whole number ≥ 0"#),
+            "{}",
+            problems[0]
+        );
+        assert!(
+            problems[1].ends_with("invalid type: integer `5`, expected a string"),
+            "{}",
+            problems[1]
+        );
         assert!(
             problems[3].contains("unknown field `filter`"),
             "{}",

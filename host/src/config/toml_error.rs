@@ -11,6 +11,8 @@
 
 use toml::de::{DeTable, DeValue};
 
+use wasmstash_sdk::plumbing::config_words::in_plain_words;
+
 use crate::engine::printable;
 
 /// The message for `error`, met parsing `text`.
@@ -29,13 +31,14 @@ pub(super) fn toml_error(error: &toml::de::Error, text: &str) -> String {
 }
 
 /// The toml crate's own text, or, when it would quote a line too long to
-/// be worth quoting, the line and column alone. Its message is escaped: it
+/// be worth quoting, the line and column alone. Its message names no Rust
+/// type (`expected u64` reads `expected a whole number ≥ 0`), and is escaped: it
 /// quotes keys as the config spelled them (`unknown field`), control
 /// characters included; the quoted line is the file's own, where TOML
 /// allows none.
 fn located(error: &toml::de::Error, text: &str) -> String {
     const MAX_QUOTED: usize = 4096;
-    let message = printable(error.message());
+    let message = in_plain_words(printable(error.message()));
     let full = error.to_string();
     if full.len() <= MAX_QUOTED {
         let quoted = full.trim_end().strip_suffix(error.message());

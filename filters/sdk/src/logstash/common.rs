@@ -34,6 +34,7 @@ use serde_json::Map;
 use crate::field_ref::{FieldPath, Unusable};
 use crate::json_text;
 use crate::logstash::{event_rules, option_types};
+use crate::plumbing::config_words::in_plain_words;
 use crate::template::{FieldName, ResolvedField, Template};
 use crate::{Event, Value};
 
@@ -111,32 +112,6 @@ fn without_position(error: &serde_json::Error) -> String {
         Some(bare) => bare.to_owned(),
         None => message,
     }
-}
-
-/// serde says what it expected in Rust's types (`expected u64`, `expected
-/// struct RateConfig`); the config was written in TOML or JSON, so the
-/// message says what to write there instead. Others are left as they are.
-fn in_plain_words(message: String) -> String {
-    let Some((found, expected)) = message.rsplit_once(", expected ") else {
-        return message;
-    };
-    let expected = match expected {
-        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number ≥ 0",
-        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
-        "f32" | "f64" => "a number",
-        "a boolean" => "true or false",
-        "a string" | "a borrowed string" => "a string",
-        "a sequence" => "a list",
-        "a map" => "a table",
-        _ if expected.starts_with("struct ") => "a table",
-        _ => return message,
-    };
-    let found = match found.strip_prefix("invalid type: ") {
-        Some("map") => "invalid type: a table",
-        Some("sequence") => "invalid type: a list",
-        _ => found,
-    };
-    format!("{found}, expected {expected}")
 }
 
 fn naming_option(path: &serde_path_to_error::Path, error: impl std::fmt::Display) -> String {
