@@ -211,28 +211,26 @@ async fn login(
             return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, why).into_response();
         }
     };
-    let cookie = format!(
-        "{}={id}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}",
-        access::COOKIE,
-        access::max_age_seconds()
-    );
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response
+    setting_cookie(&id.to_string(), access::max_age_seconds())
 }
 
 async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if let Some(id) = access::session_cookie(&headers) {
         app.live.sessions.close(id);
     }
-    let expired = format!(
-        "{}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0",
+    setting_cookie("", 0)
+}
+
+/// An empty answer that sets the session cookie to `value` for
+/// `max_age_seconds` (0 ends it): login and logout write it alike, so that
+/// the browser takes the logout's as the same cookie.
+fn setting_cookie(value: &str, max_age_seconds: u64) -> Response {
+    let cookie = format!(
+        "{}={value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={max_age_seconds}",
         access::COOKIE
     );
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Ok(value) = HeaderValue::from_str(&expired) {
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
