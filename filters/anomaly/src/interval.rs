@@ -17,7 +17,6 @@ use crate::config::{ErrorRatioConfig, RateConfig};
 use crate::finding::Finding;
 use crate::judge::{Context, SilentRun, judge_errors, judge_rate, rate_finding, skip_rate};
 use crate::keyed::Keyed;
-use crate::snapshot::Body;
 
 /// At most this many intervals of a gap in event time are judged as empty
 /// intervals per key (the last ones); a longer gap (logs of another day)
@@ -380,16 +379,6 @@ impl IntervalTracker {
                 }
             }
         }
-    }
-
-    /// Its keys as the snapshot takes them.
-    pub fn body(&self) -> &dyn Body {
-        &self.keys
-    }
-
-    pub fn load(&mut self, bytes: &[u8], max_keys: usize) -> Result<(), String> {
-        self.keys = Keyed::load(bytes, max_keys).map_err(|e| format!("{}: {e}", self.id()))?;
-        Ok(())
     }
 }
 

@@ -32,7 +32,7 @@ pub use config::Config;
 use finding::{Detector, Finding};
 use guard::{Guard, Held, HeldEntry};
 use interval::{Clock, IntervalTracker};
-use keyed::KeyTable;
+use keyed::{KeyTable, Keyed};
 use novelty::NoveltyDetector;
 use outlier::OutlierDetector;
 use snapshot::PartRef;
@@ -234,10 +234,10 @@ impl Stateful for Anomaly {
         let part = |id: String, settings: String, body| PartRef { id, settings, body };
         let mut parts = Vec::new();
         parts.extend(
-            (self.intervals.iter()).map(|d| part(d.id(), interval_settings.clone(), d.body())),
+            (self.intervals.iter()).map(|d| part(d.id(), interval_settings.clone(), &d.keys)),
         );
-        parts.extend((self.outliers.iter()).map(|d| part(d.id(), d.settings(), d.body())));
-        parts.extend((self.novelty.iter()).map(|d| part(d.id(), String::new(), d.body())));
+        parts.extend((self.outliers.iter()).map(|d| part(d.id(), d.settings(), &d.keys)));
+        parts.extend((self.novelty.iter()).map(|d| part(d.id(), String::new(), &d.keys)));
         snapshot::encode(&self.clock, &self.pending, &parts, &self.guard.held)
     }
 
@@ -274,12 +274,13 @@ impl Stateful for Anomaly {
                 );
                 continue;
             }
+            let named = |e: String| format!("{id}: {e}");
             if let Some(d) = self.intervals.iter_mut().find(|d| &d.id() == id) {
-                d.load(bytes, max_keys)?;
+                d.keys = Keyed::load(bytes, max_keys).map_err(named)?;
             } else if let Some(d) = self.outliers.iter_mut().find(|d| &d.id() == id) {
-                d.load(bytes, max_keys)?;
+                d.keys = Keyed::load(bytes, max_keys).map_err(named)?;
             } else if let Some(d) = self.novelty.iter_mut().find(|d| &d.id() == id) {
-                d.load(bytes, max_keys)?;
+                d.keys = Keyed::load(bytes, max_keys).map_err(named)?;
             }
         }
         // The clock's interval and lateness come from the config.

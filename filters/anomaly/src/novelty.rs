@@ -10,7 +10,6 @@ use crate::charge::{self, SNAPSHOT_COPIES, Weigh};
 use crate::config::NoveltyConfig;
 use crate::finding::{Detector, Finding, Measure, quoted};
 use crate::keyed::{Keyed, hash_text};
-use crate::snapshot::Body;
 use wasmstash_sdk::stable_hash::Fnv1aMap;
 
 #[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq)]
@@ -142,16 +141,6 @@ impl NoveltyDetector {
             expected: Measure::Text(expected),
             reason,
         })
-    }
-
-    /// Its keys as the snapshot takes them.
-    pub fn body(&self) -> &dyn Body {
-        &self.keys
-    }
-
-    pub fn load(&mut self, bytes: &[u8], max_keys: usize) -> Result<(), String> {
-        self.keys = Keyed::load(bytes, max_keys).map_err(|e| format!("{}: {e}", self.id()))?;
-        Ok(())
     }
 }
 

@@ -7,7 +7,6 @@ use crate::baseline::RobustBaseline;
 use crate::config::{OutlierConfig, Scale};
 use crate::finding::{Detector, Finding, Measure, score};
 use crate::keyed::Keyed;
-use crate::snapshot::Body;
 
 pub struct OutlierDetector {
     pub key_field: FieldRef,
@@ -76,16 +75,6 @@ impl OutlierDetector {
         }
         baseline.update(scaled, config.warmup_values, config.step);
         finding
-    }
-
-    /// Its keys as the snapshot takes them.
-    pub fn body(&self) -> &dyn Body {
-        &self.keys
-    }
-
-    pub fn load(&mut self, bytes: &[u8], max_keys: usize) -> Result<(), String> {
-        self.keys = Keyed::load(bytes, max_keys).map_err(|e| format!("{}: {e}", self.id()))?;
-        Ok(())
     }
 }
 
