@@ -9,8 +9,8 @@ mod config;
 mod expression;
 mod fields;
 mod library;
-/// The engine, in a crate of its own so that mutate's `gsub` shares it.
-pub use wasmstash_regex as regex;
+// The engine is a crate of its own so that mutate's `gsub` shares it.
+use wasmstash_regex as regex;
 
 use std::collections::HashMap;
 
@@ -20,8 +20,8 @@ use wasmstash_sdk::logstash::ruby_number;
 use wasmstash_sdk::prelude::*;
 
 pub use config::Config;
-pub use expression::{Captured, Expression, Options};
-pub use library::{PatternSet, Patterns};
+use expression::{Captured, Expression, Options};
+use library::{PatternSet, Patterns};
 use regex::{Budget, Matcher, Stop, is_reference_name_byte};
 
 pub struct Grok {

@@ -55,7 +55,7 @@ fn default_true() -> bool {
 
 /// What a syslog line holds, borrowed from it. Both RFC parsers fill one.
 #[derive(Debug, Default, PartialEq)]
-pub struct Header<'a> {
+pub(crate) struct Header<'a> {
     pub priority: Option<u8>,
     pub version: Option<&'a str>,
     pub timestamp: Option<&'a str>,
@@ -68,7 +68,7 @@ pub struct Header<'a> {
 }
 
 /// Parses one line: RFC 5424 when a version follows the PRI, else RFC 3164.
-pub fn parse(line: &str) -> Result<Header<'_>, String> {
+pub(crate) fn parse(line: &str) -> Result<Header<'_>, String> {
     let (priority, rest) = match priority::parse(line) {
         None => (None, line),
         Some(parsed) => {
