@@ -1,3 +1,7 @@
+//! mutate's operations, alone and in Logstash's order, its config and its
+//! refusals, as Logstash's mutate behaves (conversions and the failures'
+//! log lines in the submodules).
+
 use super::*;
 use wasmstash_sdk::NativeFilter;
 

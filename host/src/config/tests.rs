@@ -1,3 +1,6 @@
+//! The config file's settings, their defaults and bounds, and the words of
+//! each refusal.
+
 use std::time::Duration;
 
 use super::*;

@@ -1,3 +1,6 @@
+//! The host's check of events and of a module's results, held to
+//! serde_json's parser as the reference for what is valid JSON.
+
 use super::{CheckedEvent, check_event};
 use wasmstash_sdk::plumbing::wire;
 use wasmstash_sdk::testing::{XorShift, escape_dense_string_body};

@@ -1,3 +1,6 @@
+//! logstash.conf filter blocks into pipelines: what moves, what stays in
+//! Logstash, and the words of each refusal.
+
 use super::*;
 
 const URL: &str = "http://127.0.0.1:9700";

@@ -1,3 +1,5 @@
+//! The smallest filter: it adds `greeting` to every event.
+
 use wasmstash_sdk::prelude::*;
 
 fn hello(event: &mut Event) -> Verdict {

@@ -1,3 +1,7 @@
+//! The event's reads, writes and removals by field reference, its tags and
+//! sprintf, and what goes out: untouched members byte for byte, and added
+//! members only when nothing else changed.
+
 use super::*;
 use serde_json::json;
 

@@ -1,3 +1,5 @@
+//! Joda-style formats printed as Logstash's sprintf prints `%{+FORMAT}`.
+
 use super::*;
 
 fn print(format: Result<DateFormat, String>, time: &str) -> String {
