@@ -409,6 +409,21 @@ fn escape(value: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The README's table of series is the operator's list: it names every
+    /// series the sidecar exports, and none it does not.
+    #[test]
+    fn the_readme_lists_every_series() {
+        let readme = include_str!("../../README.md");
+        let listed: Vec<&str> = (readme.lines())
+            .filter_map(|line| line.strip_prefix("| `wasmstash_"))
+            .filter_map(|rest| rest.split_once('`').map(|(name, _)| name))
+            .collect();
+        let exported: Vec<&str> = (CATALOGUE.iter())
+            .map(|(name, ..)| name.strip_prefix("wasmstash_").unwrap())
+            .collect();
+        assert_eq!(listed, exported);
+    }
+
     #[test]
     fn a_counter_stops_at_its_largest_value_instead_of_wrapping() {
         let metrics = Metrics::default();

@@ -1,7 +1,8 @@
 //! The `wasmstash` imports of ABI v1 (log, clock, counters), and the
 //! per-instance state they reach. They are all a filter can call: no WASI,
-//! so no files, sockets or environment. Each one reads guest memory only
-//! within bounds, and stops a call whose deadline has passed.
+//! so no files, sockets or environment. Those that read guest memory
+//! (`log`, `metric_add`) read it only within bounds, and stop a call whose
+//! deadline has passed; the clock reads none.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

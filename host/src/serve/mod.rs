@@ -3,9 +3,9 @@
 //! - `listener`: accepting connections, with a header deadline and a cap
 //!   (`open_files` fits the cap to the process's open-file limit);
 //!   `write_deadline` cuts off a client that reads no answer.
-//! - `routes`: the event, batch, health and metrics endpoints, and
-//!   `ApiError`; `admin` the admin API, `admin_token` its token,
-//!   `token_refusals` the wrong tokens it was sent.
+//! - `routes`: the event, batch, health and metrics endpoints;
+//!   `api_error` the one shape of an error answer; `admin` the admin API,
+//!   `admin_token` its token, `token_refusals` the wrong tokens it was sent.
 //! - `body`, `budget`: request bodies read under a size cap, a deadline and
 //!   one memory budget for all connections; `answer` writes a batch's
 //!   answer as it goes; `rejections` words axum's own refusals as ours;
