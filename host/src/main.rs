@@ -266,9 +266,9 @@ fn main() -> ExitCode {
         },
         Command::Probe(args) => match probe::probe(&args) {
             Ok(_) => ExitCode::SUCCESS,
-            Err(failure) => {
-                say!("wasmstash probe: {}", failure.message);
-                ExitCode::from(if failure.usage { 2 } else { 1 })
+            Err(error) => {
+                say!("wasmstash probe: {error}");
+                ExitCode::from(1)
             }
         },
         Command::CompileModule {

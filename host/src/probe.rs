@@ -23,30 +23,20 @@ pub struct ProbeArgs {
     pub timeout: u64,
 }
 
-/// Why a probe failed, and whether the URL itself was refused (a usage
-/// error, exit 2, as the other commands' malformed arguments are) rather
-/// than the answer (exit 1).
-#[derive(Debug)]
-pub struct ProbeFailure {
-    pub message: String,
-    pub usage: bool,
-}
-
-impl From<String> for ProbeFailure {
-    fn from(message: String) -> Self {
-        ProbeFailure {
-            message,
-            usage: false,
-        }
+/// Returns the status line on a 2xx answer, an error otherwise.
+pub fn probe(args: &ProbeArgs) -> Result<String, String> {
+    // Before anything that would echo the URL: the part before an `@` may
+    // be a password, and one holding an unencoded `/`, `?` or `#` would be
+    // cut anywhere, so any `@` is refused (a health check's path has none).
+    if args.url.contains('@') {
+        return Err("the URL holds an `@`: probe sends no credentials \
+                    (user@ or user:password@), so give the host alone"
+            .to_string());
     }
-}
-
-/// Returns the status line on a 2xx answer, a failure otherwise.
-pub fn probe(args: &ProbeArgs) -> Result<String, ProbeFailure> {
-    let rest = http_rest(&args.url).map_err(|message| ProbeFailure {
-        message,
-        usage: true,
-    })?;
+    let rest = args
+        .url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{}: only http:// URLs can be probed", args.url))?;
     let (authority, path) = match rest.find('/') {
         Some(slash) => (&rest[..slash], &rest[slash..]),
         None => (rest, "/"),
@@ -79,7 +69,7 @@ pub fn probe(args: &ProbeArgs) -> Result<String, ProbeFailure> {
         match read {
             Ok(0) => break,
             Ok(n) => filled += n,
-            Err(e) => return Err(failed(address, "waiting for the answer", e, timeout).into()),
+            Err(e) => return Err(failed(address, "waiting for the answer", e, timeout)),
         }
     }
     let text = String::from_utf8_lossy(&head[..filled]);
@@ -88,24 +78,10 @@ pub fn probe(args: &ProbeArgs) -> Result<String, ProbeFailure> {
     if code.len() == 3 && code.starts_with('2') {
         Ok(status_line)
     } else if status_line.is_empty() {
-        Err(format!("{}: no answer", args.url).into())
+        Err(format!("{}: no answer", args.url))
     } else {
-        Err(format!("{}: {status_line}", args.url).into())
+        Err(format!("{}: {status_line}", args.url))
     }
-}
-
-/// The URL after `http://`, or why it cannot be probed. Not a clap value
-/// parser: clap would echo the value, and the part before an `@` may be a
-/// password (one holding an unencoded `/`, `?` or `#` would be cut
-/// anywhere, so any `@` is refused; a health check's path has none).
-fn http_rest(url: &str) -> Result<&str, String> {
-    if url.contains('@') {
-        return Err("the URL holds an `@`: probe sends no credentials \
-                    (user@ or user:password@), so give the host alone"
-            .to_string());
-    }
-    url.strip_prefix("http://")
-        .ok_or_else(|| format!("{url}: only http:// URLs can be probed"))
 }
 
 /// The first address of `authority`, looked up within `timeout`: the
@@ -206,10 +182,9 @@ mod tests {
 
         let (args, server) = answer_once("HTTP/1.1 503 Service Unavailable");
         let error = probe(&args).unwrap_err();
-        assert!(!error.usage);
         assert!(
-            (error.message).ends_with("/readyz: HTTP/1.1 503 Service Unavailable"),
-            "{error:?}"
+            error.ends_with("/readyz: HTTP/1.1 503 Service Unavailable"),
+            "{error}"
         );
         server.join().unwrap();
     }
@@ -220,11 +195,7 @@ mod tests {
             url: "https://127.0.0.1:9700/readyz".into(),
             timeout: 1,
         };
-        let error = probe(&args).unwrap_err();
-        assert!(
-            error.usage && error.message.contains("only http://"),
-            "{error:?}"
-        );
+        assert!(probe(&args).unwrap_err().contains("only http://"));
     }
 
     /// A server that takes the connection and never answers: the probe
@@ -234,7 +205,7 @@ mod tests {
     fn a_silent_server_is_said_to_have_timed_out() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/readyz", listener.local_addr().unwrap());
-        let error = probe(&ProbeArgs { url, timeout: 1 }).unwrap_err().message;
+        let error = probe(&ProbeArgs { url, timeout: 1 }).unwrap_err();
         assert!(
             error.ends_with("waiting for the answer: timed out after 1 s (--timeout)"),
             "{error}"
@@ -257,7 +228,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(500));
             }
         });
-        let error = probe(&ProbeArgs { url, timeout: 1 }).unwrap_err().message;
+        let error = probe(&ProbeArgs { url, timeout: 1 }).unwrap_err();
         assert!(
             error.ends_with("timed out after 1 s (--timeout)"),
             "{error}"
@@ -279,10 +250,8 @@ mod tests {
             })
             .unwrap_err();
             assert!(
-                error.usage
-                    && error.message.contains("credentials")
-                    && !error.message.contains("secret"),
-                "{error:?}"
+                error.contains("credentials") && !error.contains("secret"),
+                "{error}"
             );
         }
     }
