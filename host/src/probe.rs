@@ -23,7 +23,9 @@ pub struct ProbeArgs {
     pub timeout: u64,
 }
 
-/// Returns the status line on a 2xx answer, an error otherwise.
+/// Returns the status line on a 2xx answer, an error otherwise. Every
+/// error exits 1, a URL that cannot be probed too: Docker reserves exit
+/// code 2 in health checks.
 pub fn probe(args: &ProbeArgs) -> Result<String, String> {
     // Before anything that would echo the URL: the part before an `@` may
     // be a password, and one holding an unencoded `/`, `?` or `#` would be
