@@ -401,7 +401,7 @@ fn bad_configs_are_refused_with_the_option_named() {
         ),
         (
             json!({"rate": {"warmup_intervals": -1}}),
-            "rate.warmup_intervals: invalid value: integer `-1`, expected a whole number ≥ 0",
+            "rate.warmup_intervals: invalid value: integer `-1`, expected a whole number from 0 to 4294967295",
         ),
         (
             json!({"rate": 1}),

@@ -110,7 +110,7 @@ fn text_that_ruby_writes_back_unchanged_is_a_number() {
     );
     assert_eq!(
         read(json!({"offset": "99999999999999999999"})).unwrap_err(),
-        "offset: invalid type: string \"99999999999999999999\", expected a whole number"
+        "offset: invalid type: string \"99999999999999999999\", expected a whole number from -2147483648 to 2147483647"
     );
 }
 
