@@ -468,6 +468,51 @@ fn a_malformed_url_is_a_usage_error() {
     assert!(!stderr.contains("--kibana-url"), "{stderr}");
 }
 
+/// A password written into a URL is never printed: not in the progress
+/// lines, nor when the service cannot be reached or is the wrong one.
+#[tokio::test]
+async fn a_password_in_a_url_is_never_shown() {
+    let mut pair = pair().await;
+    let with_password = |url: &str| url.replacen("http://", "http://u:secretpw@", 1);
+    pair.args.es_url = with_password(&pair.args.es_url);
+    pair.args.kibana_url = with_password(&pair.args.kibana_url);
+    let (result, out) = setup(&pair.args).await;
+    result.unwrap();
+    assert!(out.contains("elasticsearch http://***@127.0.0.1:"), "{out}");
+    assert!(!out.contains("secretpw"), "{out}");
+
+    let not_found =
+        start_raw(|_| b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot here\n".to_vec())
+            .await;
+    pair.args.es_url = format!("http://u:secretpw@{not_found}");
+    let error = setup(&pair.args).await.0.unwrap_err();
+    assert!(
+        error.contains("HTTP 404") && !error.contains("secret"),
+        "{error}"
+    );
+    // An unencoded `/` ends the host part early: masked all the same.
+    pair.args.es_url = format!("http://u:secret/pw@{not_found}");
+    let error = setup(&pair.args).await.0.unwrap_err();
+    assert!(
+        error.contains("not a URL") && !error.contains("secret"),
+        "{error}"
+    );
+
+    let args = [
+        "setup",
+        "--skip-kibana",
+        "--es-url",
+        "http://u:secretpw@127.0.0.1:9",
+        "--wait-timeout",
+        "0",
+    ];
+    let out = binary::wasmstash(&args, b"");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("http://***@127.0.0.1:9"), "{stderr}");
+    assert!(!stderr.contains("secretpw"), "{stderr}");
+}
+
 /// Answers that waiting cannot change end the wait at once: a scheme
 /// other than http(s), and a 404 or 400 from the health or status endpoint
 /// (the URL is some other server's).

@@ -71,7 +71,21 @@ pub const MAX_ANSWER_BYTES: u64 = 16 << 20;
 /// `url` parsed, if it is http or https: another scheme could never work,
 /// and would otherwise be waited on for all of `--wait-timeout`.
 pub fn web_url(option: &str, url: &str) -> Result<reqwest::Url, SetupError> {
-    parse_web_url(url).map_err(|e| SetupError(format!("{option} {url}: {e}")))
+    parse_web_url(url).map_err(|e| SetupError(format!("{option} {}: {e}", shown(url))))
+}
+
+/// `url` as setup prints it: what a `user:password@` may hold is masked.
+/// Everything between the scheme and the last `@` goes, since a password
+/// written with an unencoded `/`, `?` or `#` would end the host part
+/// anywhere (a path with an `@` in it is masked too; it is only shown).
+pub fn shown(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|at| at + 3) else {
+        return url.to_owned();
+    };
+    match url[scheme_end..].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..scheme_end], &url[scheme_end + at..]),
+        None => url.to_owned(),
+    }
 }
 
 /// A URL argument checked as clap reads it, so that a malformed one is a
@@ -305,6 +319,19 @@ mod tests {
             both.contains("ELASTICSEARCH_USERNAME") && both.contains("use one of the two"),
             "{both}"
         );
+    }
+
+    #[test]
+    fn what_a_url_holds_before_its_host_is_masked() {
+        for (url, seen) in [
+            ("http://127.0.0.1:9200", "http://127.0.0.1:9200"),
+            ("https://u:pw@es:9200/x", "https://***@es:9200/x"),
+            ("http://u:p/w@es:9200", "http://***@es:9200"),
+            ("http://u@es", "http://***@es"),
+            ("bogus", "bogus"),
+        ] {
+            assert_eq!(shown(url), seen);
+        }
     }
 
     #[test]

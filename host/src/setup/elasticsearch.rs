@@ -75,6 +75,7 @@ const ASSETS: &[(Kind, &str, &str)] = &[
 
 pub struct Installer {
     client: Elasticsearch,
+    /// The URL as messages show it (`connection::shown`).
     url: String,
 }
 
@@ -86,8 +87,12 @@ impl Installer {
         request_timeout: Duration,
     ) -> Result<Installer, SetupError> {
         connection::web_url("--es-url", url)?;
-        let parsed = elasticsearch::http::Url::parse(url)
-            .map_err(|e| SetupError(format!("--es-url {url}: not a URL: {e}")))?;
+        let parsed = elasticsearch::http::Url::parse(url).map_err(|e| {
+            SetupError(format!(
+                "--es-url {}: not a URL: {e}",
+                connection::shown(url)
+            ))
+        })?;
         let mut builder =
             TransportBuilder::new(SingleNodeConnectionPool::new(parsed)).timeout(request_timeout);
         match auth {
@@ -109,7 +114,7 @@ impl Installer {
             .map_err(|e| SetupError(format!("elasticsearch client: {}", chain(&e))))?;
         Ok(Installer {
             client: Elasticsearch::new(transport),
-            url: url.to_owned(),
+            url: connection::shown(url),
         })
     }
 

@@ -90,6 +90,8 @@ impl SavedObjects {
 pub struct Importer {
     client: reqwest::Client,
     base: String,
+    /// `base` as messages show it (`connection::shown`).
+    shown: String,
     auth: Auth,
 }
 
@@ -112,9 +114,11 @@ impl Importer {
         let client = builder
             .build()
             .map_err(|e| SetupError(format!("kibana client: {}", chain(&e))))?;
+        let base = url.trim_end_matches('/').to_owned();
         Ok(Importer {
             client,
-            base: url.trim_end_matches('/').to_owned(),
+            shown: connection::shown(&base),
+            base,
             auth: auth.clone(),
         })
     }
@@ -135,7 +139,7 @@ impl Importer {
     /// Waits until Kibana's status API says it is available (it answers 503
     /// while it migrates its own indices after a start).
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), SetupError> {
-        connection::wait_for("kibana", &self.base, timeout, || async {
+        connection::wait_for("kibana", &self.shown, timeout, || async {
             let response = match self
                 .request(reqwest::Method::GET, "/api/status")
                 .send()
@@ -186,7 +190,7 @@ impl Importer {
             .map_err(|e| {
                 SetupError(format!(
                     "kibana at {}: importing saved objects: {}",
-                    self.base,
+                    self.shown,
                     chain(&e)
                 ))
             })?;
@@ -194,7 +198,7 @@ impl Importer {
         let text = connection::capped_body(response).await.map_err(|e| {
             SetupError(format!(
                 "kibana at {}: reading the import answer: {e}",
-                self.base
+                self.shown
             ))
         })?;
         let text = String::from_utf8_lossy(&text);
@@ -209,13 +213,13 @@ impl Importer {
             };
             return Err(SetupError(format!(
                 "kibana at {} refused the saved objects import: HTTP {status} ({reason}){advice}",
-                self.base
+                self.shown
             )));
         }
         let answer: Value = serde_json::from_str(&text).map_err(|e| {
             SetupError(format!(
                 "kibana at {}: unreadable import answer: {e}",
-                self.base
+                self.shown
             ))
         })?;
         let errors = answer["errors"].as_array().cloned().unwrap_or_default();
@@ -223,7 +227,7 @@ impl Importer {
             let listed: Vec<String> = errors.iter().map(describe_error).collect();
             return Err(SetupError(format!(
                 "kibana at {}: the import failed for {} object(s): {}",
-                self.base,
+                self.shown,
                 listed.len(),
                 listed.join("; ")
             )));

@@ -102,10 +102,10 @@ pub fn usage_problem(args: &SetupArgs) -> Option<String> {
     if args.skip_kibana {
         return None;
     }
-    let url = &args.kibana_url;
-    let problem = connection::url_argument(url).err()?;
+    let problem = connection::url_argument(&args.kibana_url).err()?;
     Some(format!(
-        "invalid value '{url}' for '--kibana-url' (or KIBANA_URL): {problem}"
+        "invalid value '{}' for '--kibana-url' (or KIBANA_URL): {problem}",
+        connection::shown(&args.kibana_url)
     ))
 }
 
@@ -136,7 +136,10 @@ pub async fn run_async(args: &SetupArgs, out: &mut dyn std::io::Write) -> Result
     let health = es.wait_ready(wait).await?;
     say(
         out,
-        format!("elasticsearch {}: up, cluster health {health}", args.es_url),
+        format!(
+            "elasticsearch {}: up, cluster health {health}",
+            connection::shown(&args.es_url)
+        ),
     );
     es.install(|what, outcome| say(out, format!("  {what}: {outcome}")))
         .await?;
@@ -144,7 +147,10 @@ pub async fn run_async(args: &SetupArgs, out: &mut dyn std::io::Write) -> Result
     if let Some(objects) = objects {
         let kibana = kibana::Importer::new(&args.kibana_url, &auth, ca.as_ref(), request_timeout)?;
         kibana.wait_ready(wait).await?;
-        say(out, format!("kibana {}: up", args.kibana_url));
+        say(
+            out,
+            format!("kibana {}: up", connection::shown(&args.kibana_url)),
+        );
         let imported = kibana.import(&objects).await?;
         say(
             out,
