@@ -197,7 +197,8 @@ struct Series {
 pub struct Metrics {
     series: Mutex<Series>,
     /// The names of `wasmstash_filter_counter_total` series, per pipeline
-    /// and filter, bounded for the life of the process (reloads included).
+    /// and filter, bounded for as long as the running set has the filter
+    /// (reloads that keep it included; see [`Metrics::retain_series`]).
     filter_counter_names: Mutex<CounterNames<(String, String)>>,
 }
 
@@ -272,6 +273,28 @@ impl Metrics {
         self.lock()
             .gauges
             .retain(|(series, labels), _| *series != name || keep(labels));
+    }
+
+    /// Drops every series, of every kind, that `keep` refuses, and the
+    /// counter names admitted for filters it refuses (asked with their
+    /// `pipeline` and `filter` labels): for names a reload took away, which
+    /// would otherwise be kept, read and sent to the live view for the
+    /// process's life. No handle may be held on a series dropped: counts
+    /// added through it would be lost.
+    pub fn retain_series(&self, keep: impl Fn(&Labels) -> bool) {
+        let mut series = self.lock();
+        series.counters.retain(|(_, labels), _| keep(labels));
+        series.gauges.retain(|(_, labels), _| keep(labels));
+        series.histograms.retain(|(_, labels), _| keep(labels));
+        drop(series);
+        (self.filter_counter_names.lock())
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .retain(|(pipeline, filter)| {
+                keep(&vec![
+                    ("pipeline", pipeline.clone()),
+                    ("filter", filter.clone()),
+                ])
+            });
     }
 
     pub fn observe(&self, name: &'static str, pairs: &[(&'static str, &str)], elapsed: Duration) {
@@ -433,6 +456,35 @@ mod tests {
         }
         let count = metrics.counter("wasmstash_filter_counter_total", &labels);
         assert_eq!(count, u64::MAX);
+    }
+
+    /// A filter a reload removed is forgotten whole: its series, and the
+    /// counter names it had used up, so that the running set bounds both.
+    #[test]
+    fn retained_series_leave_nothing_of_a_filter_behind() {
+        let metrics = Metrics::default();
+        for i in 0..=crate::engine::counter_names::MAX_COUNTER_NAMES {
+            metrics.add_filter_counter("p", "gone", &format!("n{i}"), 1);
+        }
+        metrics.add_filter_counter("p", "kept", "n", 1);
+        metrics.observe(
+            "wasmstash_filter_duration_seconds",
+            &[("pipeline", "p"), ("filter", "gone")],
+            Duration::from_millis(1),
+        );
+        metrics.add("wasmstash_reloads_total", &[("result", "ok")], 1);
+        metrics.retain_series(|labels| label(labels, "filter") != "gone");
+        let text = metrics.render();
+        assert!(!text.contains(r#"filter="gone""#), "{text}");
+        assert!(text.contains(r#"filter="kept",name="n"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"wasmstash_reloads_total{result="ok"} 1"#),
+            "{text}"
+        );
+        // Its names no longer count against it, were it to come back.
+        metrics.add_filter_counter("p", "gone", "fresh", 1);
+        let fresh = [("pipeline", "p"), ("filter", "gone"), ("name", "fresh")];
+        assert_eq!(metrics.counter("wasmstash_filter_counter_total", &fresh), 1);
     }
 
     #[test]

@@ -534,29 +534,34 @@ fn a_shutdown_refuses_a_body_still_arriving() {
     log.wait_for("stopped accepting", HANG);
 }
 
-/// Instance memory describes instances that run: a reload that removes a
-/// pipeline removes its gauges, which went on reporting the last memory of
-/// instances gone (a sum over them overstated what the sidecar holds).
+/// Series describe what runs. A reload that removes a pipeline, or a
+/// filter of one, drops their series: instance memory gauges went on
+/// reporting instances gone (a sum over them overstated what the sidecar
+/// holds), and every series of a removed name was kept for good, so that a
+/// config renaming its pipelines grew `/metrics` and the live view with
+/// every reload. What the reload keeps keeps its counts.
 #[test]
-fn a_reload_drops_the_memory_gauges_of_instances_it_removed() {
+fn a_reload_drops_the_series_of_what_it_removed() {
     let dir = tempfile::tempdir().unwrap();
     let chaos = format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir());
     let kept = "[server]\nwatch = false\nworkers = 2\n\n[[pipelines.kept.filters]]\nfilter = \"mutate\"\nconfig = { add_tag = [\"t\"] }\n";
+    let json = "[[pipelines.kept.filters]]\nfilter = \"json\"\nconfig = { source = \"message\" }\n";
     let config = write_config(
         dir.path(),
-        &format!("{kept}\n[[pipelines.gone.filters]]\nmodule = {chaos:?}\n"),
+        &format!("{kept}{json}\n[[pipelines.gone.filters]]\nmodule = {chaos:?}\n"),
     );
     let server = Server::start(&config, &[]);
     for pipeline in ["kept", "gone"] {
         let answer = server.post(&format!("/v1/pipelines/{pipeline}/event"), b"{}");
         assert_eq!(answer.status, 200);
     }
-    let memory = |server: &Server| -> Vec<String> {
+    let series = |server: &Server, name: &str| -> Vec<String> {
         (server.get("/metrics").text().lines())
-            .filter(|line| line.starts_with("wasmstash_instance_memory_bytes{"))
+            .filter(|line| line.starts_with(name))
             .map(|line| line.rsplit_once(' ').unwrap().0.to_owned())
             .collect()
     };
+    let memory = |server: &Server| series(server, "wasmstash_instance_memory_bytes{");
     let before = memory(&server);
     assert!(
         before.contains(
@@ -565,11 +570,11 @@ fn a_reload_drops_the_memory_gauges_of_instances_it_removed() {
         ),
         "{before:?}"
     );
-    let has = |series: &[String], pipeline: &str| {
-        let label = format!("pipeline=\"{pipeline}\"");
-        series.iter().any(|one| one.contains(&label))
-    };
-    assert!(has(&before, "kept"), "{before:?}");
+    let has = |series: &[String], labels: &str| series.iter().any(|one| one.contains(labels));
+    assert!(has(&before, r#"pipeline="kept""#), "{before:?}");
+    let every = series(&server, "wasmstash_");
+    assert!(has(&every, r#"pipeline="gone""#), "{every:?}");
+    assert!(has(&every, r#"pipeline="kept",filter="json""#), "{every:?}");
 
     write_config(dir.path(), kept);
     server.signal("HUP");
@@ -577,9 +582,14 @@ fn a_reload_drops_the_memory_gauges_of_instances_it_removed() {
         server.metric(r#"wasmstash_reloads_total{result="ok"}"#) == 1.0
     });
     // Once the replaced set's calls are done, which none is here.
-    eventually("the removed pipeline's gauges dropped", || {
-        !has(&memory(&server), "gone")
+    eventually("the removed pipeline's and filter's series dropped", || {
+        let every = series(&server, "wasmstash_");
+        !has(&every, r#"pipeline="gone""#) && !has(&every, r#"filter="json""#)
     });
-    assert!(has(&memory(&server), "kept"));
+    assert!(has(&memory(&server), r#"pipeline="kept""#));
+    let in_kept = r#"wasmstash_events_total{pipeline="kept",outcome="in"}"#;
+    assert_eq!(server.metric(in_kept), 1.0);
+    let mutate_events = r#"wasmstash_filter_events_total{pipeline="kept",filter="mutate"}"#;
+    assert_eq!(server.metric(mutate_events), 1.0);
     server.stop();
 }

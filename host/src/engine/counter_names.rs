@@ -5,7 +5,8 @@
 //! counters beyond one call (the sidecar's metrics, a run's summary) admits
 //! at most [`MAX_COUNTER_NAMES`] names per filter over its whole life, so
 //! that across workers and reloads they stay bounded; a refused name is
-//! said once per filter in the log.
+//! said once per filter in the log. The sidecar forgets a filter a reload
+//! removed, with its series.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -79,6 +80,15 @@ impl<K: Ord + Clone + NamesFilter> CounterNames<K> {
             );
         }
         false
+    }
+}
+
+impl<K: Ord> CounterNames<K> {
+    /// Forgets the filters `keep` refuses: filters no longer run, whose
+    /// names would otherwise be kept for good.
+    pub fn retain(&mut self, keep: impl Fn(&K) -> bool) {
+        self.admitted.retain(|filter, _| keep(filter));
+        self.told.retain(|filter| keep(filter));
     }
 }
 

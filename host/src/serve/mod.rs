@@ -243,15 +243,20 @@ impl App {
         }
         drop(handover);
         // The replaced set's stateless pipelines may still be finishing
-        // calls, each reporting its instance's memory: forget those gauges
-        // once they are done.
-        let (metrics, limit) = (self.metrics.clone(), self.drain_limit());
+        // calls, each counting and reporting its instance's memory: forget
+        // the series of what is gone once they are done. Against the set
+        // live then, under the load lock: a later reload may bring a name
+        // back, and the handles its set holds must keep their series.
+        let (this, limit) = (self.clone(), self.drain_limit());
         tokio::spawn(async move {
             if let Some(old) = &old {
                 let all = old.pipelines.iter().map(|(name, w)| (name, w.as_ref()));
                 workers::wait_idle(all, limit).await;
             }
-            workers::forget_instances_not_in(&metrics, &set.pipelines);
+            let _one_at_a_time = this.reloading.lock().await;
+            if let Some(live) = this.current() {
+                workers::forget_what_is_not_in(&this.metrics, &live.pipelines);
+            }
         });
         self.metrics
             .add("wasmstash_reloads_total", &[("result", "ok")], 1);

@@ -60,10 +60,15 @@ pub(crate) async fn wait_idle<'a>(
     }
 }
 
-/// Drops the memory gauges of instances `live` does not run (those of a
-/// removed pipeline or filter), which would go on reporting memory that
-/// nothing holds.
-pub(crate) fn forget_instances_not_in(
+/// Drops the series of what `live` does not run. The memory gauges of
+/// instances gone (a removed pipeline or filter, or a worker fewer) would
+/// go on reporting memory that nothing holds; every series of a pipeline or
+/// filter a reload removed would be kept for the process's life, so that a
+/// config renaming its pipelines grew the registry, and the live view's
+/// reading of it, with every reload. The sidecar's own names (`_unknown`,
+/// `_before_routing`) stay. Call it with no other set being made, whose
+/// handles could be on a series of a name it brings back.
+pub(crate) fn forget_what_is_not_in(
     metrics: &Metrics,
     live: &std::collections::BTreeMap<String, Arc<PipelineWorkers>>,
 ) {
@@ -74,6 +79,15 @@ pub(crate) fn forget_instances_not_in(
             label(labels, "worker"),
         );
         (live.get(pipeline)).is_some_and(|w| w.runs_instance(filter, worker))
+    });
+    metrics.retain_series(|labels| {
+        let (pipeline, filter) = (label(labels, "pipeline"), label(labels, "filter"));
+        if pipeline.is_empty() || pipeline.starts_with('_') {
+            return true;
+        }
+        live.get(pipeline).is_some_and(|workers| {
+            filter.is_empty() || (workers.modules().iter()).any(|module| module.name() == filter)
+        })
     });
 }
 

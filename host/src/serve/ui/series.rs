@@ -103,8 +103,11 @@ fn rates(
 ) -> Value {
     let mut out = serde_json::Map::new();
     for (key, &count) in events {
-        // A reload may reset nothing here (the registry outlives sets), but a
-        // counter read before its first update is simply absent: count from 0.
+        // A counter read before its first update is absent: count from 0. A
+        // reload keeps the series of the names it keeps; one it removed is
+        // dropped, and if a later reload brings the name back it starts again
+        // at 0, which the saturating delta reads as no events, not a negative
+        // rate.
         let delta = count.saturating_sub(events_before.get(key).copied().unwrap_or(0));
         let buckets = latency.get(key).map(|now| {
             let before = latency_before.get(key);
