@@ -584,6 +584,7 @@ async fn stopped(
     // is not yet what it is handed.
     let _no_handover = app.handing_over.lock().await;
     if let (Some(state), Some(set)) = (&app.state, app.current()) {
+        state::close_for_the_last_save(&set);
         if !state.save(&set, app.server.stage_wait(&set.engine)).await {
             return Err(ServeError::StateNotSaved(state.dir().to_owned()));
         }

@@ -166,6 +166,11 @@ async fn run(
                 "a reload replaced this pipeline as the request reached it; the events were not processed, and sent again they reach the new one",
             )
             .retry_after(1),
+            Rejected::ShuttingDown => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the sidecar is shutting down and saving its filters' state; the events were not processed: send them again once it is back",
+            )
+            .retry_after(1),
         })?;
     let counts = workers.request_metrics();
     counts.duration.observe(started.elapsed());

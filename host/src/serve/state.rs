@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::workers::Rejected;
 use super::{App, PipelineSet};
 use crate::config::{Config, shown_name, shown_names};
 use crate::locked;
@@ -386,6 +387,18 @@ fn names_at(workers: &super::PipelineWorkers, positions: &[usize]) -> Vec<String
         .collect()
 }
 
+/// Stops `set`'s stateful pipelines taking requests, before their state
+/// is saved for the last time: one queued past the drain limit would run
+/// after the save and be answered, and what it taught the filters would be
+/// lost at the next start. Refused, its client may send it again; a call
+/// in progress ends first, since the save waits for it.
+pub(crate) fn close_for_the_last_save(set: &PipelineSet) {
+    for (_, workers) in stateful(set) {
+        workers.retire(Rejected::ShuttingDown);
+        workers.refuse_queued(Rejected::ShuttingDown);
+    }
+}
+
 fn stateful(set: &PipelineSet) -> impl Iterator<Item = (&String, &super::PipelineWorkers)> + Clone {
     set.pipelines
         .iter()
@@ -448,7 +461,7 @@ pub(crate) async fn carry(
     saved: Option<&Arc<StateDir>>,
 ) -> NotTaken {
     for (_, workers) in stateful(old) {
-        workers.retire();
+        workers.retire(Rejected::Replaced);
     }
     let waited_since = Instant::now();
     let busy = super::workers::wait_idle(stateful(old), limit).await;
@@ -458,7 +471,7 @@ pub(crate) async fn carry(
         // run on the new set when sent again.
         for (name, workers) in stateful(old) {
             if busy.contains(&name) {
-                workers.refuse_queued();
+                workers.refuse_queued(Rejected::Replaced);
             }
         }
         let calls = match old.engine.call_timeout {

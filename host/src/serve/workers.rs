@@ -105,6 +105,9 @@ pub enum Rejected {
     /// filter state is being handed to the new one (503); sent again, the
     /// request reaches the new pipeline.
     Replaced,
+    /// The sidecar is saving its filters' state to stop (503): run after
+    /// the save, what the events taught them would be lost.
+    ShuttingDown,
 }
 
 /// How a pipeline's workers are sized and bounded (from `[server]`).
@@ -166,8 +169,9 @@ struct DeskState {
     /// Requests queue but no worker starts: the pipeline waits for the
     /// filter state of the one it replaces (see [`PipelineWorkers::pause`]).
     paused: bool,
-    /// Requests are refused: a reload replaced this pipeline.
-    retired: bool,
+    /// Requests are refused, and why: a reload replaced this pipeline, or
+    /// the sidecar is stopping.
+    retired: Option<Rejected>,
 }
 
 /// One request's events, waiting for a worker, and the request's share of
@@ -236,7 +240,7 @@ impl PipelineWorkers {
                 idle,
                 next_id: 0,
                 paused: false,
-                retired: false,
+                retired: None,
             }),
             events_abandoned: metrics.counter_handle(
                 "wasmstash_events_total",
@@ -318,9 +322,9 @@ impl PipelineWorkers {
         let bytes = events.iter().map(|event| event.text().len()).sum();
         let (id, worker) = {
             let mut state = self.desk.lock();
-            if state.retired {
+            if let Some(why) = state.retired {
                 drop(state);
-                return Err(self.reject(Rejected::Replaced));
+                return Err(self.reject(why));
             }
             let worker = if state.paused { None } else { state.idle.pop() };
             // With an idle worker the request is taken at once; otherwise it
@@ -410,23 +414,24 @@ impl PipelineWorkers {
         }
     }
 
-    /// Refuses requests from now on ([`Rejected::Replaced`]); those queued
-    /// or running still finish. For a pipeline a reload replaced, so that
-    /// its filter state stops changing before it is handed over.
-    pub fn retire(&self) {
-        self.desk.lock().retired = true;
+    /// Refuses requests from now on, saying `why` ([`Rejected::Replaced`]
+    /// or [`Rejected::ShuttingDown`]); those queued or running still
+    /// finish. So that a stateful pipeline's filter state stops changing
+    /// before it is handed over or saved.
+    pub fn retire(&self, why: Rejected) {
+        self.desk.lock().retired = Some(why);
     }
 
-    /// Refuses the requests still queued ([`Rejected::Replaced`]: not run,
-    /// the client may send them again). For a replaced pipeline whose state
-    /// is handed over before its queue ran out: what they would teach its
-    /// filters would be lost, and they would be answered all the same.
-    pub fn refuse_queued(&self) {
+    /// Refuses the requests still queued, saying `why` (not run, the client
+    /// may send them again). For a stateful pipeline whose state is taken
+    /// before its queue ran out: what they would teach its filters would be
+    /// lost, and they would be answered all the same.
+    pub fn refuse_queued(&self, why: Rejected) {
         let queued: Vec<Job> = self.desk.lock().jobs.drain(..).collect();
         for job in queued {
             // Counted where its request reads it (`run`), as a worker's
             // answers are.
-            let _ = job.reply.send(self.desk.delivery(Err(Rejected::Replaced)));
+            let _ = job.reply.send(self.desk.delivery(Err(why)));
         }
     }
 
@@ -442,6 +447,7 @@ impl PipelineWorkers {
             Rejected::QueueTimeout => "queue_timeout",
             Rejected::WorkerPanicked => "worker_panicked",
             Rejected::Replaced => "replaced",
+            Rejected::ShuttingDown => "shutting_down",
         };
         self.metrics.add(
             "wasmstash_rejected_total",

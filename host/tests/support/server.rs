@@ -184,21 +184,29 @@ impl Response {
 
 /// Writes `request` as is and reads the whole response (the server closes).
 pub fn send_raw(addr: SocketAddr, request: &[u8]) -> Response {
+    send_raw_or_cut(addr, request).expect("a complete HTTP response")
+}
+
+/// [`send_raw`], or `None` when the connection ends (or is reset) before
+/// a whole answer's head: a server that exits with the request unanswered.
+pub fn send_raw_or_cut(addr: SocketAddr, request: &[u8]) -> Option<Response> {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     stream.write_all(request).unwrap();
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    parse_response(&raw)
+    let _ = stream.read_to_end(&mut raw);
+    raw.windows(4)
+        .any(|w| w == b"\r\n\r\n")
+        .then(|| parse_response(&raw))
 }
 
 fn parse_response(raw: &[u8]) -> Response {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .expect("a complete HTTP response");
+        .expect("an HTTP response's head");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
     let status = lines
