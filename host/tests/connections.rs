@@ -201,6 +201,60 @@ fn a_client_that_reads_slowly_but_steadily_gets_its_whole_answer() {
     server.stop();
 }
 
+/// One that reads steadily but slower than `min_answer_bytes_per_sec`
+/// is cut off once its grace (`write_timeout_ms`) has passed: its answer's
+/// memory, counted against `max_inflight_body_bytes`, would otherwise be
+/// held for as long as it took, and enough such clients kept every other
+/// request out.
+#[test]
+fn a_client_that_takes_its_answer_too_slowly_is_cut_off() {
+    let (server, _dir) = start(
+        "write_timeout_ms = 500\nmin_answer_bytes_per_sec = 4000000\nmax_body_bytes = 33554432",
+    );
+    let message = "x".repeat(2000);
+    let body: String = (0..6000)
+        .map(|_| format!("{{\"message\":\"{message}\"}}\n"))
+        .collect();
+    let mut client = TcpStream::connect(server.addr).unwrap();
+    write!(
+        client,
+        "POST /v1/pipelines/app/batch HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // About 320 KB/s: 16 KiB, then a pause.
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut buf = vec![0u8; 16 << 10];
+    while let Ok(n @ 1..) = client.read(&mut buf) {
+        received.extend_from_slice(&buf[..n]);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = String::from_utf8_lossy(&received);
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "{}",
+        &text[..200.min(text.len())]
+    );
+    assert!(
+        text.matches(r#""tags":["seen"]"#).count() < 6000,
+        "the whole answer came, in {:?}",
+        started.elapsed()
+    );
+    eventually("the slow reader counted", || {
+        server.metric(r#"wasmstash_connections_cut_total{reason="slow_reader"}"#) == 1.0
+    });
+    eventually("its answer's memory given back", || {
+        server.metric("wasmstash_request_body_bytes_held") == 0.0
+    });
+    let next = server.post("/v1/pipelines/app/event", br#"{"message":"m"}"#);
+    assert_eq!(next.status, 200, "{}", next.text());
+    server.stop();
+}
+
 /// What the sidecar cannot read is refused by name: a compressed body, a
 /// transfer coding other than chunked, a head over `max_header_bytes`. A
 /// byte-order mark before the event is passed over, as `run` does.

@@ -26,6 +26,7 @@ pub(super) struct RawServer {
     max_header_bytes: Option<usize>,
     body_read_timeout_ms: Option<u64>,
     write_timeout_ms: Option<u64>,
+    min_answer_bytes_per_sec: Option<u64>,
     max_inflight_body_bytes: Option<usize>,
     admin_token_file: Option<PathBuf>,
     state_dir: Option<PathBuf>,
@@ -73,6 +74,10 @@ pub struct ServerSettings {
     pub body_read_timeout: Duration,
     /// Longest a write of an answer may wait for the client to take bytes.
     pub write_timeout: Duration,
+    /// The slowest a batch answer may be taken, on average from its first
+    /// byte, once it has been written for `write_timeout`; 0: no minimum.
+    /// Its memory is held until it is taken.
+    pub min_answer_bytes_per_sec: u64,
     /// Request bodies held in memory at once, all connections together;
     /// past it a request is answered 503.
     pub max_inflight_body_bytes: usize,
@@ -134,6 +139,7 @@ impl Default for ServerSettings {
             max_header_bytes: 64 << 10,
             body_read_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
+            min_answer_bytes_per_sec: 256 << 10,
             max_inflight_body_bytes: 256 << 20,
             admin_token_file: None,
             state_dir: None,
@@ -213,6 +219,7 @@ impl ServerSettings {
             max_header_bytes,
             body_read_timeout,
             write_timeout,
+            min_answer_bytes_per_sec,
             max_inflight_body_bytes,
             admin_token_file,
             state_dir,
@@ -247,6 +254,10 @@ impl ServerSettings {
                 *body_read_timeout != other.body_read_timeout,
             ),
             ("write_timeout_ms", *write_timeout != other.write_timeout),
+            (
+                "min_answer_bytes_per_sec",
+                *min_answer_bytes_per_sec != other.min_answer_bytes_per_sec,
+            ),
             (
                 "max_inflight_body_bytes",
                 *max_inflight_body_bytes != other.max_inflight_body_bytes,
@@ -332,6 +343,10 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, V
         }),
         write_timeout: bad.setting(defaults.write_timeout, |default| {
             millis("write_timeout_ms", raw.write_timeout_ms, default)
+        }),
+        min_answer_bytes_per_sec: bad.setting(defaults.min_answer_bytes_per_sec, |default| {
+            let value = raw.min_answer_bytes_per_sec;
+            in_range("min_answer_bytes_per_sec", value, default, 0..=1 << 30)
         }),
         // Unset, it is at least room for what one body of the largest size
         // allowed holds at its peak (serve/budget.rs): while its events are

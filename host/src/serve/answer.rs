@@ -5,10 +5,18 @@
 //! Here each piece is made from the results as hyper has room for it, and
 //! each result's memory goes (with its part of the request's share of the
 //! budget) once its piece has been taken.
+//!
+//! Until then it is held, and counted against the budget, so a client that
+//! takes its answer slowly holds it long: `write_timeout_ms` cuts off one
+//! that takes nothing, and [`Pace`] one that takes a trickle, slower than
+//! `server.min_answer_bytes_per_sec` on average once the answer has been
+//! written for `write_timeout_ms`. Enough such clients would otherwise
+//! keep every other request out.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use http_body::{Frame, SizeHint};
@@ -45,7 +53,39 @@ pub(crate) struct BatchAnswer {
     /// hyper asks for more: it has room again, so has written most of them.
     spent: usize,
     share: Share,
+    pace: Pace,
+    /// When hyper first asked for a piece, and the bytes handed since.
+    started: Option<Instant>,
+    handed: u64,
 }
+
+/// The slowest an answer may be taken: on average `min_bytes_per_sec`
+/// from its first piece, once `grace` has passed (0: no minimum).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pace {
+    pub grace: Duration,
+    pub min_bytes_per_sec: u64,
+}
+
+/// Why an answer was cut off: its client took it too slowly.
+#[derive(Debug)]
+pub(crate) struct SlowReader {
+    taken: u64,
+    seconds: f64,
+    min_bytes_per_sec: u64,
+}
+
+impl std::fmt::Display for SlowReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the client took {} bytes of its answer in {:.1} s, slower than server.min_answer_bytes_per_sec ({})",
+            self.taken, self.seconds, self.min_bytes_per_sec
+        )
+    }
+}
+
+impl std::error::Error for SlowReader {}
 
 impl BatchAnswer {
     /// The answer to a batch of `lines` lines: `results` for its valid
@@ -56,6 +96,7 @@ impl BatchAnswer {
         errors: Vec<ErrorLine>,
         lines: usize,
         share: Share,
+        pace: Pace,
     ) -> BatchAnswer {
         let results_text: usize = (results.iter())
             .map(|result| match result {
@@ -74,6 +115,9 @@ impl BatchAnswer {
             left: (results_text + errors_text) as u64,
             spent: 0,
             share,
+            pace,
+            started: None,
+            handed: 0,
         }
     }
 
@@ -148,15 +192,37 @@ fn write_result(out: &mut Vec<u8>, result: &EventResult) {
     }
 }
 
+impl BatchAnswer {
+    /// Whether the client has taken the answer too slowly: hyper asks for
+    /// a piece once it has room, so what it was handed, less its buffers'
+    /// worth, is what the client took.
+    fn too_slow(&mut self) -> Option<SlowReader> {
+        let Pace {
+            grace,
+            min_bytes_per_sec,
+        } = self.pace;
+        let elapsed = self.started.get_or_insert_with(Instant::now).elapsed();
+        let owed = (min_bytes_per_sec as f64 * elapsed.as_secs_f64()) as u64;
+        (min_bytes_per_sec > 0 && elapsed > grace && self.handed < owed).then_some(SlowReader {
+            taken: self.handed,
+            seconds: elapsed.as_secs_f64(),
+            min_bytes_per_sec,
+        })
+    }
+}
+
 impl http_body::Body for BatchAnswer {
     type Data = Bytes;
-    type Error = std::convert::Infallible;
+    type Error = SlowReader;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
+        if let Some(slow) = this.too_slow() {
+            return Poll::Ready(Some(Err(slow)));
+        }
         if this.ready.is_empty() {
             let spent = std::mem::take(&mut this.spent);
             this.share.give_back(spent);
@@ -164,6 +230,7 @@ impl http_body::Body for BatchAnswer {
         }
         Poll::Ready(this.ready.pop_front().map(|piece| {
             this.left -= piece.len() as u64;
+            this.handed += piece.len() as u64;
             Ok(Frame::data(piece))
         }))
     }
@@ -182,6 +249,11 @@ mod tests {
     use super::*;
     use crate::serve::budget::Budget;
     use http_body::Body;
+
+    const UNPACED: Pace = Pace {
+        grace: Duration::ZERO,
+        min_bytes_per_sec: 0,
+    };
 
     fn answer_text(mut answer: BatchAnswer) -> Vec<u8> {
         let waker = std::task::Waker::noop();
@@ -211,7 +283,7 @@ mod tests {
         let budget = Budget::new(1 << 20);
         let mut share = Share::new(&budget);
         share.grow(1000).unwrap();
-        let answer = BatchAnswer::new(results, errors, 6, share);
+        let answer = BatchAnswer::new(results, errors, 6, share, UNPACED);
         let sample = answer.first_lines(40);
         assert_eq!(&sample[..], b"{\"error\":\"e0\"}\n{\"event\":{\"a\":1}}\n");
         let expected = format!(
@@ -219,5 +291,43 @@ mod tests {
         );
         assert_eq!(String::from_utf8(answer_text(answer)).unwrap(), expected);
         assert_eq!(budget.held(), 0);
+    }
+
+    /// Past its grace, an answer taken slower than the minimum ends in an
+    /// error, which makes hyper cut the connection; one taken fast enough,
+    /// or with no minimum, does not.
+    #[test]
+    fn an_answer_taken_too_slowly_is_cut_off() {
+        let answer = |pace| {
+            let results = vec![EventResult::Event(vec![b'1'; 3 * ANSWER_PIECE])];
+            let budget = Budget::new(1 << 20);
+            BatchAnswer::new(results, Vec::new(), 1, Share::new(&budget), pace)
+        };
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let slow = Pace {
+            grace: Duration::from_millis(20),
+            min_bytes_per_sec: 1 << 30,
+        };
+        let mut cut = answer(slow);
+        let first = Pin::new(&mut cut).poll_frame(&mut cx);
+        assert!(matches!(first, Poll::Ready(Some(Ok(_)))));
+        std::thread::sleep(Duration::from_millis(40));
+        match Pin::new(&mut cut).poll_frame(&mut cx) {
+            Poll::Ready(Some(Err(slow))) => {
+                assert!(
+                    slow.to_string().contains("min_answer_bytes_per_sec"),
+                    "{slow}"
+                );
+            }
+            other => panic!("not cut off: {other:?}"),
+        }
+        // Within its grace, or with no minimum, it is written whole.
+        let patient = Pace {
+            grace: Duration::from_secs(3600),
+            ..slow
+        };
+        assert_eq!(answer_text(answer(patient)).len(), 3 * ANSWER_PIECE + 11);
+        assert_eq!(answer_text(answer(UNPACED)).len(), 3 * ANSWER_PIECE + 11);
     }
 }

@@ -56,8 +56,10 @@ impl Budget {
     /// Waits (on a blocking thread) until nothing is held beyond the
     /// budget. Workers wait here before a new call: its results would take
     /// memory the budget has not got. What is beyond it is answers being
-    /// written, each within `server.write_timeout_ms` of progress or cut
-    /// off, so the wait ends without anything else having to happen.
+    /// written, each cut off if its client takes nothing for
+    /// `server.write_timeout_ms`, or takes a batch answer slower than
+    /// `server.min_answer_bytes_per_sec` past that, so the wait ends
+    /// without anything else having to happen.
     pub fn wait_until_within(&self) {
         let (lock, cleared) = &self.cleared;
         let mut guard = crate::locked(lock);

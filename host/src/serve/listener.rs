@@ -40,6 +40,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use super::answer::SlowReader;
 use super::write_deadline::WriteDeadline;
 use crate::metrics::Metrics;
 
@@ -313,13 +314,23 @@ async fn unrequested_at_drain(
 }
 
 /// Counts and logs a connection cut off while an answer was being
-/// written (`server.write_timeout_ms`): its client missed all or part of
+/// written (`server.write_timeout_ms`, or a batch answer taken slower than
+/// `server.min_answer_bytes_per_sec`): its client missed all or part of
 /// the answer, which the request metrics had counted as given. Any other
 /// end is the client's doing or an idle connection's (hyper's header
 /// deadline also closes idle keep-alive connections, which is no fault),
 /// logged at debug level only.
 fn count_cut_off(metrics: &Metrics, peer: std::net::SocketAddr, error: &hyper::Error) {
-    let write_stalled = std::iter::successors(std::error::Error::source(error), |e| e.source())
+    let causes = || std::iter::successors(std::error::Error::source(error), |e| e.source());
+    if let Some(slow) = causes().find_map(|e| e.downcast_ref::<SlowReader>()) {
+        metrics.add(
+            "wasmstash_connections_cut_total",
+            &[("reason", "slow_reader")],
+            1,
+        );
+        return tracing::warn!(%peer, "cut off a client mid-answer: {slow}");
+    }
+    let write_stalled = (causes())
         .filter_map(|e| e.downcast_ref::<std::io::Error>())
         .any(|e| e.kind() == std::io::ErrorKind::TimedOut);
     if !write_stalled {

@@ -15,7 +15,7 @@ use serde_json::json;
 use wasmstash_sdk::json_text::write_str;
 
 use super::App;
-use super::answer::{BatchAnswer, ErrorLine};
+use super::answer::{BatchAnswer, ErrorLine, Pace};
 use super::api_error::ApiError;
 use super::body::{ShareSlot, busy};
 use super::budget::{OverBudget, Share, event_bytes, list_bytes};
@@ -387,7 +387,11 @@ async fn answer_batch(
     // refused whole (429, 503) is sent again, and would count them again.
     let refused = errors.len() as u64;
     workers.request_metrics().lines_refused.add(refused);
-    let answer = BatchAnswer::new(results, errors, lines, share);
+    let pace = Pace {
+        grace: app.server.write_timeout,
+        min_bytes_per_sec: app.server.min_answer_bytes_per_sec,
+    };
+    let answer = BatchAnswer::new(results, errors, lines, share, pace);
     if app.live.tap.viewers() > 0 {
         let sample = answer.first_lines(app.live.tap.wants());
         app.live.tap.offer(workers.name(), BodyKind::Batch, &sample);
