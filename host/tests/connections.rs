@@ -148,14 +148,9 @@ fn a_client_that_stops_reading_its_answers_is_cut_off() {
     server.stop();
 }
 
-/// A client that reads its answer steadily, if slowly, is not cut off:
-/// the kernel wakes the server's waiting write only once much of the send
-/// buffer has drained, which at this pace takes longer than the deadline,
-/// but the bytes the client acknowledged in the meantime count as taking
-/// the answer.
-#[test]
-fn a_client_that_reads_slowly_but_steadily_gets_its_whole_answer() {
-    let (server, _dir) = start("write_timeout_ms = 300\nmax_body_bytes = 33554432");
+/// A batch of 6,000 events of 2 KB to pipeline `app`, whose answer is
+/// some 12 MB; returns the connection to read it from.
+fn send_large_batch(server: &Server) -> TcpStream {
     let message = "x".repeat(2000);
     let body: String = (0..6000)
         .map(|_| format!("{{\"message\":\"{message}\"}}\n"))
@@ -167,6 +162,18 @@ fn a_client_that_reads_slowly_but_steadily_gets_its_whole_answer() {
         body.len()
     )
     .unwrap();
+    client
+}
+
+/// A client that reads its answer steadily, if slowly, is not cut off:
+/// the kernel wakes the server's waiting write only once much of the send
+/// buffer has drained, which at this pace takes longer than the deadline,
+/// but the bytes the client acknowledged in the meantime count as taking
+/// the answer.
+#[test]
+fn a_client_that_reads_slowly_but_steadily_gets_its_whole_answer() {
+    let (server, _dir) = start("write_timeout_ms = 300\nmax_body_bytes = 33554432");
+    let mut client = send_large_batch(&server);
     // About 2.5 MB/s: 64 KiB, then a pause.
     client
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -211,17 +218,7 @@ fn a_client_that_takes_its_answer_too_slowly_is_cut_off() {
     let (server, _dir) = start(
         "write_timeout_ms = 500\nmin_answer_bytes_per_sec = 4000000\nmax_body_bytes = 33554432",
     );
-    let message = "x".repeat(2000);
-    let body: String = (0..6000)
-        .map(|_| format!("{{\"message\":\"{message}\"}}\n"))
-        .collect();
-    let mut client = TcpStream::connect(server.addr).unwrap();
-    write!(
-        client,
-        "POST /v1/pipelines/app/batch HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
+    let mut client = send_large_batch(&server);
     // About 320 KB/s: 16 KiB, then a pause.
     client
         .set_read_timeout(Some(Duration::from_secs(30)))

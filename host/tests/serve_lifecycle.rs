@@ -591,5 +591,20 @@ fn a_reload_drops_the_series_of_what_it_removed() {
     assert_eq!(server.metric(in_kept), 1.0);
     let mutate_events = r#"wasmstash_filter_events_total{pipeline="kept",filter="mutate"}"#;
     assert_eq!(server.metric(mutate_events), 1.0);
+
+    // A refused reload leaves nothing of the pipelines it would have
+    // brought: `phantom` is made before `zbroken`'s grok fails the set.
+    let refused = "\n[[pipelines.phantom.filters]]\nfilter = \"mutate\"\n\n\
+                   [[pipelines.zbroken.filters]]\nfilter = \"grok\"\n\
+                   config = { match = { message = \"%{NOSUCHPATTERN:x}\" } }\n";
+    write_config(dir.path(), &format!("{kept}{refused}"));
+    server.signal("HUP");
+    eventually("the refused reload", || {
+        server.metric(r#"wasmstash_reloads_total{result="rejected"}"#) == 1.0
+    });
+    eventually("the refused set's series dropped", || {
+        !has(&series(&server, "wasmstash_"), r#"pipeline="phantom""#)
+    });
+    assert_eq!(server.metric(in_kept), 1.0);
     server.stop();
 }

@@ -70,7 +70,7 @@ pub(crate) struct Pace {
 /// Why an answer was cut off: its client took it too slowly.
 #[derive(Debug)]
 pub(crate) struct SlowReader {
-    taken: u64,
+    sent: u64,
     seconds: f64,
     min_bytes_per_sec: u64,
 }
@@ -79,8 +79,8 @@ impl std::fmt::Display for SlowReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the client took {} bytes of its answer in {:.1} s, slower than server.min_answer_bytes_per_sec ({})",
-            self.taken, self.seconds, self.min_bytes_per_sec
+            "in {:.1} s the client was sent {} bytes of its answer, what it read and what the buffers on the way hold, slower than server.min_answer_bytes_per_sec ({})",
+            self.seconds, self.sent, self.min_bytes_per_sec
         )
     }
 }
@@ -193,9 +193,11 @@ fn write_result(out: &mut Vec<u8>, result: &EventResult) {
 }
 
 impl BatchAnswer {
-    /// Whether the client has taken the answer too slowly: hyper asks for
-    /// a piece once it has room, so what it was handed, less its buffers'
-    /// worth, is what the client took.
+    /// Whether the client has taken the answer too slowly. Hyper asks for
+    /// a piece once it has room, so what it was handed is what the client
+    /// took and what waits in hyper's and the kernel's buffers (up to a few
+    /// MB): the measure errs toward not cutting, and a reader just under
+    /// the minimum is cut only once those buffers' worth is owed too.
     fn too_slow(&mut self) -> Option<SlowReader> {
         let Pace {
             grace,
@@ -204,7 +206,7 @@ impl BatchAnswer {
         let elapsed = self.started.get_or_insert_with(Instant::now).elapsed();
         let owed = (min_bytes_per_sec as f64 * elapsed.as_secs_f64()) as u64;
         (min_bytes_per_sec > 0 && elapsed > grace && self.handed < owed).then_some(SlowReader {
-            taken: self.handed,
+            sent: self.handed,
             seconds: elapsed.as_secs_f64(),
             min_bytes_per_sec,
         })

@@ -265,10 +265,16 @@ impl App {
         Ok(names)
     }
 
-    /// Counts and logs a refused reload; returns why it was refused.
+    /// Counts and logs a refused reload; returns why it was refused. Called
+    /// under the load lock.
     fn reload_rejected(&self, why: &str, error: String) -> String {
         self.metrics
             .add("wasmstash_reloads_total", &[("result", "rejected")], 1);
+        // The refused set may have made series for pipelines of its own
+        // before a later one failed; nothing runs them.
+        if let Some(live) = self.current() {
+            workers::forget_what_is_not_in(&self.metrics, &live.pipelines);
+        }
         // A line a record, each with its time and level, as collectors that
         // read a line at a time (journald, docker logs) need: the problems
         // are a line each, and a TOML error shows its line of the file.
