@@ -26,13 +26,15 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 mod request_metrics;
+mod sets;
 
 use super::budget::{Budget, Share};
 use crate::engine::FilterModule;
 use crate::event_check::CheckedEvent;
-use crate::metrics::{Counter, Metrics, label};
+use crate::metrics::{Counter, Metrics};
 use crate::pipeline::{EventResult, Pipeline, SHARED_WORKER, SharedStage};
 pub use request_metrics::RequestMetrics;
+pub(crate) use sets::{forget_what_is_not_in, wait_idle};
 
 /// A call grows by taking further queued requests only up to this many
 /// events. Coalescing pays for small requests, whose cost is mostly per call;
@@ -40,56 +42,6 @@ pub use request_metrics::RequestMetrics;
 /// them would only let one worker take work that an idle one could run in
 /// parallel.
 const COALESCE_EVENTS: usize = 128;
-
-/// Waits until each of `pipelines` has nothing queued or running, or
-/// `limit` passes; returns the names of those still busy then.
-pub(crate) async fn wait_idle<'a>(
-    pipelines: impl Iterator<Item = (&'a String, &'a PipelineWorkers)> + Clone,
-    limit: Duration,
-) -> Vec<&'a String> {
-    let started = std::time::Instant::now();
-    loop {
-        let busy: Vec<&String> = (pipelines.clone())
-            .filter(|(_, workers)| !workers.is_idle())
-            .map(|(name, _)| name)
-            .collect();
-        if busy.is_empty() || started.elapsed() >= limit {
-            return busy;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
-/// Drops the series of what `live` does not run. The memory gauges of
-/// instances gone (a removed pipeline or filter, or a worker fewer) would
-/// go on reporting memory that nothing holds; every series of a pipeline or
-/// filter a reload removed would be kept for the process's life, so that a
-/// config renaming its pipelines grew the registry, and the live view's
-/// reading of it, with every reload. The sidecar's own names (`_unknown`,
-/// `_before_routing`) stay. Call it with no other set being made, whose
-/// handles could be on a series of a name it brings back.
-pub(crate) fn forget_what_is_not_in(
-    metrics: &Metrics,
-    live: &std::collections::BTreeMap<String, Arc<PipelineWorkers>>,
-) {
-    metrics.retain_gauges("wasmstash_instance_memory_bytes", |labels| {
-        let (pipeline, filter, worker) = (
-            label(labels, "pipeline"),
-            label(labels, "filter"),
-            label(labels, "worker"),
-        );
-        (live.get(pipeline)).is_some_and(|w| w.runs_instance(filter, worker))
-    });
-    metrics.retain_series(|labels| {
-        let (pipeline, filter) = (label(labels, "pipeline"), label(labels, "filter"));
-        if pipeline.is_empty() || pipeline.starts_with('_') {
-            return true;
-        }
-        live.get(pipeline).is_some_and(|workers| {
-            filter.is_empty() || (workers.modules().iter()).any(|module| module.name() == filter)
-        })
-    });
-}
 
 /// Why a call did not run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
