@@ -452,20 +452,20 @@ fn a_malformed_url_is_a_usage_error() {
         );
     }
     // Nothing listens on port 9: the wait for Elasticsearch is what fails.
-    let args = [
-        "setup",
-        "--skip-kibana",
-        "--kibana-url",
-        "",
-        "--es-url",
-        "http://127.0.0.1:9",
-        "--wait-timeout",
-        "0",
-    ];
-    let out = binary::wasmstash(&args, b"");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = setup_with_nothing_listening("http://127.0.0.1:9", &["--kibana-url", ""]);
     assert!(!stderr.contains("--kibana-url"), "{stderr}");
+}
+
+/// `setup --skip-kibana` with Elasticsearch at `es_url`, where nothing
+/// listens, tried once: it fails (exit 1), and this is what it said.
+fn setup_with_nothing_listening(es_url: &str, more: &[&str]) -> String {
+    let mut args = vec!["setup", "--skip-kibana", "--es-url", es_url];
+    args.extend_from_slice(&["--wait-timeout", "0"]);
+    args.extend_from_slice(more);
+    let out = binary::wasmstash(&args, b"");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    stderr
 }
 
 /// A password written into a URL is never printed: not in the progress
@@ -498,17 +498,7 @@ async fn a_password_in_a_url_is_never_shown() {
         "{error}"
     );
 
-    let args = [
-        "setup",
-        "--skip-kibana",
-        "--es-url",
-        "http://u:secretpw@127.0.0.1:9",
-        "--wait-timeout",
-        "0",
-    ];
-    let out = binary::wasmstash(&args, b"");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = setup_with_nothing_listening("http://u:secretpw@127.0.0.1:9", &[]);
     assert!(stderr.contains("http://***@127.0.0.1:9"), "{stderr}");
     assert!(!stderr.contains("secretpw"), "{stderr}");
 }
