@@ -664,6 +664,44 @@ fn an_open_live_view_stream_does_not_hold_up_shutdown() {
     read_until_closed(&mut page, Duration::from_secs(5));
 }
 
+/// Each live view stream holds a copy of the digest until its page reads
+/// it, so at most 16 are served at once: the next is refused (503, with
+/// Retry-After) until one closes.
+#[test]
+fn the_live_view_serves_at_most_sixteen_streams_at_once() {
+    let (server, _dir) = start("");
+    let open_stream = || {
+        let mut page = TcpStream::connect(server.addr).unwrap();
+        page.write_all(b"GET /ui/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        page.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut head = [0u8; 12];
+        page.read_exact(&mut head).unwrap();
+        (page, String::from_utf8_lossy(&head).into_owned())
+    };
+    let pages: Vec<TcpStream> = (0..16)
+        .map(|_| {
+            let (page, status) = open_stream();
+            assert_eq!(status, "HTTP/1.1 200", "{status}");
+            page
+        })
+        .collect();
+    let refused = server.get("/ui/events");
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(refused.header("Retry-After").is_some());
+    assert!(
+        refused.text().contains("16 live view streams"),
+        "{}",
+        refused.text()
+    );
+    drop(pages);
+    eventually("a stream let in once the others closed", || {
+        open_stream().1 == "HTTP/1.1 200"
+    });
+    server.stop();
+}
+
 /// The header cut-off also ends idle keep-alive connections, and the
 /// Logstash plugin keeps one idle for 4 s: a shorter cut-off is said at
 /// start, the default is not.

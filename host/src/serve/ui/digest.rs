@@ -18,6 +18,13 @@ const ANOMALIES: usize = 100;
 const TEMPLATES: usize = 2000;
 const NEW_TEMPLATES: usize = 50;
 const TOP_TEMPLATES: usize = 15;
+/// The largest event kept as it is: a larger one is kept, and shown, as
+/// a note of its size. A sample may be as large as the sampling budget
+/// (`sample_bytes_per_sec`), and every item here is also copied into each
+/// page's first frame; with this, all of it stays within some megabytes.
+const KEPT_EVENT_BYTES: usize = 16 << 10;
+/// Template texts are shown cut to this many characters.
+const TEMPLATE_TEXT_CHARS: usize = 1000;
 /// What an event must contain somewhere to be a failure (tags start with
 /// `_`), an anomaly or a templated event.
 const MARKS: [&[u8]; 3] = [b"\"_", b"\"anomaly\"", b"\"template\""];
@@ -123,7 +130,10 @@ impl Digest {
             tail.push_back(RawItem {
                 seq: first_seq + offset as u64,
                 at_ms,
-                bytes: event.to_vec(),
+                bytes: match event.len() {
+                    len if len > KEPT_EVENT_BYTES => omitted(len).to_string().into_bytes(),
+                    _ => event.to_vec(),
+                },
             });
         }
     }
@@ -212,22 +222,29 @@ impl Digest {
                 self.templates.remove(&rarest);
             }
         }
-        // Shown as the event's masked template says it.
-        let shown = keep(self).and_then(|item| {
+        // Shown as the event's masked template says it; an event too large
+        // to keep shows none.
+        let item = keep(self);
+        let shown = (item.as_ref()).and_then(|item| {
             let text = item.event.pointer("/wasmstash/template/text")?;
-            text.as_str().map(str::to_owned)
+            text.as_str().map(cut_text)
         });
-        self.templates.insert(
-            id.to_owned(),
-            TemplateStats {
-                text: shown.unwrap_or_else(|| MASK.to_owned()),
-                count: 1,
-            },
-        );
+        let too_large = (item.as_ref()).is_some_and(|item| item.event.get(OMITTED).is_some());
+        let text = match shown {
+            Some(text) => text,
+            None if too_large => "(its event was too large for the live view)".to_owned(),
+            None => MASK.to_owned(),
+        };
+        self.templates
+            .insert(id.to_owned(), TemplateStats { text, count: 1 });
     }
 
-    /// The event as JSON, masked (see [`Mask`]).
+    /// The event as JSON, masked (see [`Mask`]), or what stands for it
+    /// when it is too large to keep.
     fn masked(&self, bytes: &[u8]) -> Option<Value> {
+        if bytes.len() > KEPT_EVENT_BYTES {
+            return Some(omitted(bytes.len()));
+        }
         let mut value: Value = serde_json::from_slice(bytes).ok()?;
         self.mask.apply(&mut value);
         Some(value)
@@ -307,6 +324,24 @@ fn push_bounded(items: &mut VecDeque<Item>, item: Item, most: usize) {
     items.push_back(item);
 }
 
+/// The key of what stands for an event too large to keep.
+const OMITTED: &str = "wasmstash_live_view";
+
+/// What stands for an event of `len` bytes, too large to keep.
+fn omitted(len: usize) -> Value {
+    json!({OMITTED: {"omitted": format!(
+        "an event of {len} bytes, over the {KEPT_EVENT_BYTES} the live view keeps"
+    )}})
+}
+
+/// `text` cut to [`TEMPLATE_TEXT_CHARS`] characters, marked where it was.
+fn cut_text(text: &str) -> String {
+    match text.char_indices().nth(TEMPLATE_TEXT_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +354,44 @@ mod tests {
             kind: BodyKind::Batch,
             body: Bytes::from(body),
         }
+    }
+
+    /// What a page is sent stays small whatever the events: one too large
+    /// to keep is shown as a note of its size (its template still counted),
+    /// and a long template text is cut.
+    #[test]
+    fn large_events_and_long_templates_are_kept_small() {
+        let mut digest = Digest::new(&[]);
+        let big = "x".repeat(KEPT_EVENT_BYTES);
+        let long_text = "word ".repeat(TEMPLATE_TEXT_CHARS);
+        let huge = json!({"event": {"message": big, "tags": ["anomaly"],
+            "wasmstash": {"template": {"id": "00000000000000bb", "text": "t <*>", "new": true}}}});
+        let long = json!({"event": {"message": "m",
+            "wasmstash": {"template": {"id": "00000000000000cc", "text": long_text, "new": true}}}});
+        digest.add(&batch(&[huge, long]), 7);
+        let frame = digest.frame(true);
+        let note = |item: &Value| item[OMITTED]["omitted"].as_str().map(str::to_owned);
+        let shown = note(&frame["tail"]["app"][0]["event"]).unwrap();
+        assert!(shown.starts_with("an event of 16"), "{shown}");
+        assert!(note(&frame["anomalies"][0]["event"]).is_some(), "{frame}");
+        // The big event alone is larger than all that is sent.
+        assert!(
+            frame.to_string().len() < KEPT_EVENT_BYTES,
+            "{} bytes",
+            frame.to_string().len()
+        );
+        let top = frame["templates"]["top"].as_array().unwrap();
+        let text_of = |id: &str| {
+            let found = top.iter().find(|t| t["id"] == id).unwrap();
+            found["text"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(
+            text_of("00000000000000bb"),
+            "(its event was too large for the live view)"
+        );
+        let cut = text_of("00000000000000cc");
+        assert_eq!(cut.chars().count(), TEMPLATE_TEXT_CHARS + 1);
+        assert!(cut.ends_with('…'), "{cut}");
     }
 
     #[test]

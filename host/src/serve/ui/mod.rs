@@ -43,6 +43,9 @@ use digest::Digest;
 use series::Series;
 use tap::Tap;
 
+/// Update streams open at once (pages, tabs); one more is refused (503).
+const MAX_STREAMS: usize = 16;
+
 const INDEX_HTML: &str = include_str!("../../../ui/index.html");
 const APP_JS: &str = include_str!("../../../ui/app.js");
 const APP_CSS: &str = include_str!("../../../ui/app.css");
@@ -250,6 +253,17 @@ async fn events(
         Ok(_) => None,
         Err(why) => return denied(why),
     };
+    // Each stream holds a copy of the digest in its hello until the page
+    // reads it (a page that reads nothing, until `write_timeout_ms` cuts
+    // it off): streams are few, so that what they hold stays bounded.
+    if app.live.tap.viewers() >= MAX_STREAMS {
+        let why = format!(
+            "{MAX_STREAMS} live view streams are open already, the most the sidecar serves at once; close a page, or try again"
+        );
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why)
+            .retry_after(5)
+            .into_response();
+    }
     let viewer = app.live.tap.watch();
     let updates = app.live.updates.subscribe();
     let closing = app.live.closing.subscribe();
