@@ -94,6 +94,13 @@ impl Digest {
         }
     }
 
+    /// Forgets the tails of pipelines not in `running`: a reload removed
+    /// them, and a config that renames its pipelines would otherwise add a
+    /// tail with every reload.
+    pub fn keep_tails_of(&mut self, running: &[String]) {
+        self.tails.retain(|pipeline, _| running.contains(pipeline));
+    }
+
     /// Takes in one sampled answer body.
     pub fn add(&mut self, sample: &Sample, at_ms: u64) {
         let events: Vec<&[u8]> = match sample.kind {
@@ -499,6 +506,23 @@ mod tests {
         let frame = digest.frame(true);
         assert_eq!(frame["templates"]["top"][0]["text"], MASK);
         assert!(!frame.to_string().contains("alice"), "{frame}");
+    }
+
+    #[test]
+    fn a_reload_forgets_the_tails_of_pipelines_it_removed() {
+        let mut digest = Digest::new(&[]);
+        digest.add(&batch(&[json!({"event": {"message": "m"}})]), 7);
+        assert_eq!(
+            digest.frame(true)["tail"]["app"].as_array().unwrap().len(),
+            1
+        );
+        digest.keep_tails_of(&["app".to_owned()]);
+        assert_eq!(
+            digest.frame(true)["tail"]["app"].as_array().unwrap().len(),
+            1
+        );
+        digest.keep_tails_of(&["other".to_owned()]);
+        assert!(digest.frame(true)["tail"].as_object().unwrap().is_empty());
     }
 
     #[test]

@@ -95,7 +95,10 @@ impl LiveView {
     /// Remembers the outcome of a reload for the page.
     pub fn reloaded(&self, why: &str, result: Result<&[String], &String>) {
         let (ok, message) = match result {
-            Ok(pipelines) => (true, format!("pipelines {}", pipelines.join(", "))),
+            Ok(pipelines) => {
+                locked(&self.digest).keep_tails_of(pipelines);
+                (true, format!("pipelines {}", pipelines.join(", ")))
+            }
             Err(e) => (false, e.clone()),
         };
         let t = unix_ms(SystemTime::now());
