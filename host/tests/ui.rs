@@ -470,6 +470,12 @@ fn the_live_view_in_headless_chromium() {
         wait,
         "return document.querySelectorAll('#top-templates tbody tr').length > 0;",
     );
+    // ... and the new ones (the panel threw on every frame that had any).
+    browser.wait_for(
+        "new templates",
+        wait,
+        "return document.querySelectorAll('#new-templates tbody tr').length > 0;",
+    );
 
     // The tail, filtered by tag, then paused.
     browser.eval(

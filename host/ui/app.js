@@ -211,13 +211,13 @@ function renderTemplates(templates) {
     state.newTemplates.unshift(item);
   }
   state.newTemplates.length = Math.min(state.newTemplates.length, 50);
-  const fresh = $("new-templates").tBodies[0];
-  fresh.replaceChildren();
+  const body = $("new-templates").tBodies[0];
+  body.replaceChildren();
   for (const item of state.newTemplates) {
     const row = el("tr", null, "click");
     row.append(el("td", time(item.t)), el("td", get(item.event, "wasmstash.template.text") ?? "", "mono"));
     row.addEventListener("click", () => showEvent("new template", item.event));
-    fresh.append(row);
+    body.append(row);
   }
 }
 
@@ -337,9 +337,22 @@ function connect() {
     $("status").textContent = "reconnecting…";
     $("status").className = "status bad";
     // If the session expired, EventSource would retry forever; ask instead.
-    fetch("/ui/session").then((r) => { if (r.status === 401) { source.close(); start(); } });
+    fetch("/ui/session").then((r) => {
+      if (r.status === 401) { source.close(); start(); return; }
+      // A refused stream (503: as many pages are open as the sidecar
+      // serves) is closed for good, as EventSource retries no refusal.
+      if (source.readyState === EventSource.CLOSED && state.source === source) {
+        $("status").textContent = "the sidecar refused the stream (too many pages open?); trying again in 5 s";
+        setTimeout(() => { if (state.source === source) connect(); }, 5000);
+      }
+    });
   };
 }
+
+// A page left for another (kept in the browser's back/forward cache) gives
+// its stream back, as the sidecar serves only a few at once.
+window.addEventListener("pagehide", () => { if (state.source) state.source.close(); });
+window.addEventListener("pageshow", (e) => { if (e.persisted) start(); });
 
 async function start() {
   const response = await fetch("/ui/session");

@@ -25,6 +25,12 @@ const TOP_TEMPLATES: usize = 15;
 const KEPT_EVENT_BYTES: usize = 16 << 10;
 /// Template texts are shown cut to this many characters.
 const TEMPLATE_TEXT_CHARS: usize = 1000;
+/// Failure tags are counted under their first this many characters: the
+/// panel's keys come from the events, large ones too.
+const TAG_CHARS: usize = 200;
+/// A template id longer than this is no id of the templates filter (16 hex
+/// digits) and is not counted: the table's keys come from the events.
+const TEMPLATE_ID_BYTES: usize = 64;
 /// What an event must contain somewhere to be a failure (tags start with
 /// `_`), an anomaly or a templated event.
 const MARKS: [&[u8]; 3] = [b"\"_", b"\"anomaly\"", b"\"template\""];
@@ -154,7 +160,9 @@ impl Digest {
         let Ok(event) = wasmstash_sdk::Event::parse(bytes) else {
             return;
         };
-        let tags: Vec<String> = event.tags().into_iter().map(str::to_owned).collect();
+        let tags: Vec<String> = (event.tags().into_iter())
+            .map(|tag| cut(tag, TAG_CHARS))
+            .collect();
         let template = match event.get("[wasmstash][template]") {
             Some(Value::Object(t)) => Some(t.clone()),
             _ => None,
@@ -209,6 +217,9 @@ impl Digest {
         ) else {
             return;
         };
+        if id.len() > TEMPLATE_ID_BYTES {
+            return;
+        }
         if template.get("new") == Some(&Value::Bool(true))
             && let Some(item) = keep(self)
         {
@@ -234,7 +245,7 @@ impl Digest {
         let item = keep(self);
         let shown = (item.as_ref()).and_then(|item| {
             let text = item.event.pointer("/wasmstash/template/text")?;
-            text.as_str().map(cut_text)
+            text.as_str().map(|text| cut(text, TEMPLATE_TEXT_CHARS))
         });
         let too_large = (item.as_ref()).is_some_and(|item| item.event.get(OMITTED).is_some());
         let text = match shown {
@@ -341,9 +352,9 @@ fn omitted(len: usize) -> Value {
     )}})
 }
 
-/// `text` cut to [`TEMPLATE_TEXT_CHARS`] characters, marked where it was.
-fn cut_text(text: &str) -> String {
-    match text.char_indices().nth(TEMPLATE_TEXT_CHARS) {
+/// `text` cut to `chars` characters, marked where it was.
+fn cut(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_owned(),
     }
@@ -399,6 +410,19 @@ mod tests {
         let cut = text_of("00000000000000cc");
         assert_eq!(cut.chars().count(), TEMPLATE_TEXT_CHARS + 1);
         assert!(cut.ends_with('…'), "{cut}");
+
+        // Tags and ids are keys the events choose: a long tag is counted
+        // cut, and an id no templates filter writes is not counted.
+        let long_tag = format!("_{}", "y".repeat(10 * TAG_CHARS));
+        let odd_id = "9".repeat(10 * TEMPLATE_ID_BYTES);
+        let keyed = json!({"event": {"message": "m", "tags": [long_tag],
+            "wasmstash": {"template": {"id": odd_id, "text": "t", "new": false}}}});
+        digest.add(&batch(&[keyed]), 8);
+        let frame = digest.frame(true);
+        let tag = frame["failures"][0]["tag"].as_str().unwrap();
+        assert_eq!(tag.chars().count(), TAG_CHARS + 1, "{tag}");
+        let top = frame["templates"]["top"].as_array().unwrap();
+        assert!(top.iter().all(|t| t["id"] != odd_id.as_str()), "{top:?}");
     }
 
     #[test]
