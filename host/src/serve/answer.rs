@@ -54,9 +54,10 @@ pub(crate) struct BatchAnswer {
     spent: usize,
     share: Share,
     pace: Pace,
-    /// When hyper first asked for a piece, and the bytes handed since.
+    /// The whole answer's bytes: less `left`, what hyper has been handed.
+    size: u64,
+    /// When hyper first asked for a piece.
     started: Option<Instant>,
-    handed: u64,
 }
 
 /// The slowest an answer may be taken: on average `min_bytes_per_sec`
@@ -105,6 +106,7 @@ impl BatchAnswer {
             })
             .sum();
         let errors_text: usize = errors.iter().map(|(_, line)| line.len()).sum();
+        let size = (results_text + errors_text) as u64;
         BatchAnswer {
             results: results.into_iter(),
             errors,
@@ -112,12 +114,12 @@ impl BatchAnswer {
             line: 0,
             lines,
             ready: VecDeque::new(),
-            left: (results_text + errors_text) as u64,
+            left: size,
             spent: 0,
             share,
             pace,
+            size,
             started: None,
-            handed: 0,
         }
     }
 
@@ -140,6 +142,29 @@ impl BatchAnswer {
             }
         }
         Bytes::from(out)
+    }
+
+    /// Whether the client has taken the answer too slowly. Hyper asks for
+    /// a piece once it has room, so what it was handed is what the client
+    /// took and what waits in hyper's and the kernel's buffers (up to a few
+    /// MB): the measure errs toward not cutting, and a reader just under
+    /// the minimum is cut only once those buffers' worth is owed too.
+    fn too_slow(&mut self) -> Option<SlowReader> {
+        let Pace {
+            grace,
+            min_bytes_per_sec,
+        } = self.pace;
+        if min_bytes_per_sec == 0 {
+            return None;
+        }
+        let elapsed = self.started.get_or_insert_with(Instant::now).elapsed();
+        let owed = (min_bytes_per_sec as f64 * elapsed.as_secs_f64()) as u64;
+        let handed = self.size - self.left;
+        (elapsed > grace && handed < owed).then_some(SlowReader {
+            sent: handed,
+            seconds: elapsed.as_secs_f64(),
+            min_bytes_per_sec,
+        })
     }
 
     /// Makes the next pieces: lines up to about [`ANSWER_PIECE`] bytes, and
@@ -192,27 +217,6 @@ fn write_result(out: &mut Vec<u8>, result: &EventResult) {
     }
 }
 
-impl BatchAnswer {
-    /// Whether the client has taken the answer too slowly. Hyper asks for
-    /// a piece once it has room, so what it was handed is what the client
-    /// took and what waits in hyper's and the kernel's buffers (up to a few
-    /// MB): the measure errs toward not cutting, and a reader just under
-    /// the minimum is cut only once those buffers' worth is owed too.
-    fn too_slow(&mut self) -> Option<SlowReader> {
-        let Pace {
-            grace,
-            min_bytes_per_sec,
-        } = self.pace;
-        let elapsed = self.started.get_or_insert_with(Instant::now).elapsed();
-        let owed = (min_bytes_per_sec as f64 * elapsed.as_secs_f64()) as u64;
-        (min_bytes_per_sec > 0 && elapsed > grace && self.handed < owed).then_some(SlowReader {
-            sent: self.handed,
-            seconds: elapsed.as_secs_f64(),
-            min_bytes_per_sec,
-        })
-    }
-}
-
 impl http_body::Body for BatchAnswer {
     type Data = Bytes;
     type Error = SlowReader;
@@ -232,7 +236,6 @@ impl http_body::Body for BatchAnswer {
         }
         Poll::Ready(this.ready.pop_front().map(|piece| {
             this.left -= piece.len() as u64;
-            this.handed += piece.len() as u64;
             Ok(Frame::data(piece))
         }))
     }
