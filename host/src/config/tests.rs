@@ -184,6 +184,23 @@ fn errors_name_the_file_pipeline_and_filter() {
         err.contains("write_timeout_ms = 0: must be between 1 and 3600000"),
         "{err}"
     );
+    let err = parse("[server]\nmin_answer_bytes_per_sec = 1073741825").unwrap_err();
+    assert!(
+        err.contains("min_answer_bytes_per_sec = 1073741825: must be between 0 and 1073741824"),
+        "{err}"
+    );
+    let server = |text: &str| {
+        parse(&format!(
+            "{text}\n[[pipelines.p.filters]]\nfilter = \"mutate\""
+        ))
+        .unwrap()
+        .server
+    };
+    assert_eq!(server("").min_answer_bytes_per_sec, 256 << 10);
+    assert_eq!(
+        server("[server]\nmin_answer_bytes_per_sec = 0").min_answer_bytes_per_sec,
+        0
+    );
     let err = parse("[server]\nmax_header_bytes = 8191").unwrap_err();
     assert!(
         err.contains("max_header_bytes = 8191: must be between 8192 and 16777216"),
