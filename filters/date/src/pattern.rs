@@ -113,7 +113,9 @@ impl Pattern {
                             'Y' => Numeric::YearOfEra,
                             _ => Numeric::Year,
                         };
-                        let max_digits = if number_follows { len } else { 9 };
+                        // Joda's `appendYear(letters, 9)`: more letters
+                        // than nine raise the most digits read to their count.
+                        let max_digits = if number_follows { len } else { len.max(9) };
                         Token::Number { field, max_digits }
                     }
                 },
