@@ -39,8 +39,11 @@ pub fn parse(line: &str) -> Result<Header<'_>, String> {
         timestamp: Some(timestamp),
         ..Header::default()
     };
+    let rest = past_facility_mark(rest);
     let (first, after_first) = word(rest);
-    let rest = if may_be_hostname(first) {
+    // A lone word after the time is the message, as in Logstash's
+    // `SYSLOGLINE`, whose message follows the header after a space.
+    let rest = if may_be_hostname(first) && !after_first.is_empty() {
         header.hostname = Some(first);
         past_lone_colon(after_first.trim_start_matches(' '))
     } else {
@@ -70,6 +73,27 @@ fn timestamp(line: &str) -> Option<(&str, &str)> {
 fn past_lone_colon(text: &str) -> &str {
     match text.strip_prefix(':') {
         Some(after) if after.is_empty() || after.starts_with(' ') => after.trim_start_matches(' '),
+        _ => text,
+    }
+}
+
+/// What follows a `<facility.priority>` mark after the time, as syslog-ng
+/// can write (Logstash's `SYSLOGFACILITY`, read by `SYSLOGBASE2`); `text`
+/// itself if it has none. The mark is passed over: the line's `<PRI>`, if
+/// any, is what the priority fields are made from.
+fn past_facility_mark(text: &str) -> &str {
+    let (first, after) = word(text);
+    let is_mark = first
+        .strip_prefix('<')
+        .and_then(|inner| inner.strip_suffix('>'))
+        .and_then(|inner| inner.split_once('.'))
+        .is_some_and(|(facility, priority)| {
+            [facility, priority]
+                .iter()
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+        });
+    match after.strip_prefix(' ') {
+        Some(after) if is_mark => after.trim_start_matches(' '),
         _ => text,
     }
 }
@@ -114,10 +138,11 @@ fn bsd_timestamp_len(bytes: &[u8]) -> Option<usize> {
     }
 }
 
-/// `yyyy-mm-ddTHH:mm:ss` and whatever fraction and offset follow, up to the
-/// next space; the date filter checks the details. Each number is held to
-/// the range of Logstash's `TIMESTAMP_ISO8601`, which does not check the day
-/// against the month either.
+/// `yyyy-mm-ddTHH:mm:ss`, an optional fraction (`.` or `,`), then an
+/// optional zone (`Z`, `+hhmm`, `+hh:mm`), and nothing else up to
+/// the next space. Each number is held to the range of Logstash's
+/// `TIMESTAMP_ISO8601`, which does not check the day against the month
+/// either.
 fn iso_timestamp_len(line: &str) -> Option<usize> {
     let bytes = line.as_bytes();
     let shape = b"dddd-dd-ddTdd:dd:dd";
@@ -135,11 +160,31 @@ fn iso_timestamp_len(line: &str) -> Option<usize> {
     if !fits || !in_range() {
         return None;
     }
-    let len = line.find(' ').unwrap_or(line.len());
-    line[shape.len()..len]
-        .bytes()
-        .all(|b| b.is_ascii_digit() || b".,:+-Zz".contains(&b))
-        .then_some(len)
+    let mut at = shape.len();
+    if matches!(bytes.get(at), Some(b'.' | b',')) && count_digits(&bytes[at + 1..]) > 0 {
+        at += 1 + count_digits(&bytes[at + 1..]);
+    }
+    at += iso_zone_len(&bytes[at..])?;
+    end_of_word(bytes, at)
+}
+
+/// The length of an ISO 8601 zone opening `bytes` (0 for none), as
+/// Logstash's `ISO8601_TIMEZONE` reads it: `Z`, or a sign, an hour and a
+/// minute with or without a colon between; `None` if a sign starts
+/// anything else.
+fn iso_zone_len(bytes: &[u8]) -> Option<usize> {
+    let in_range = |at: usize, max: u32| {
+        let value = bytes.get(at..at + 2).and_then(decimal);
+        value.is_some_and(|value| value <= max)
+    };
+    match bytes.first() {
+        Some(b'Z' | b'z') => Some(1),
+        Some(b'+' | b'-') => {
+            let colon = usize::from(bytes.get(3) == Some(&b':'));
+            (in_range(1, 23) && in_range(3 + colon, 59)).then_some(5 + colon)
+        }
+        _ => Some(0),
+    }
 }
 
 /// `HH:mm:ss` with each number in the range of Logstash's HOUR, MINUTE and
@@ -286,6 +331,15 @@ mod tests {
         );
         assert_eq!(fields("Jan 01 00:00:00 host app:").4, "");
         assert_eq!(
+            fields("Oct 11 22:14:15 rebooting"),
+            (Some("Oct 11 22:14:15"), None, None, None, "rebooting")
+        );
+        assert_eq!(
+            fields("Oct 11 22:14:15 host ").1,
+            Some("host"),
+            "a word and a space: the host and an empty message, as SYSLOGLINE reads it"
+        );
+        assert_eq!(
             fields("Jun 14 2015 15:16:01 asa-1 %ASA-6-302013: Built inbound").0,
             Some("Jun 14 2015 15:16:01")
         );
@@ -381,6 +435,9 @@ mod tests {
             "Jun 14 2015 23:59:59.999 h a: x",
             "2023-02-31T23:59:60Z h a: x",
             "2024-12-01T00:00:00.5+01:00 h a: x",
+            "2024-12-01T00:00:00,5-0130 h a: x",
+            "2024-12-01t00:00:00z h a: x",
+            "2024-12-01T00:00:00 h a: x",
         ] {
             assert!(parse(line).is_ok(), "{line}");
         }
@@ -401,10 +458,30 @@ mod tests {
             "2024-01-01T24:00:00Z h a: bad hour",
             "2024-01-01T00:60:00Z h a: bad minute",
             "2024-01-01T00:00:61Z h a: bad second",
+            "2019-03-01T10:00:00+++ h a: junk after the time",
+            "2019-03-01T10:00:00::::Z-- h a: junk after the time",
+            "2019-03-01T10:00:00+01 h a: an hour without its minute",
+            "2019-03-01T10:00:00+24:00 h a: bad zone hour",
+            "2019-03-01T10:00:00Z0 h a: text after the zone",
         ] {
             let err = parse(line).unwrap_err();
             assert!(err.contains("no syslog timestamp"), "{line}: {err}");
         }
+    }
+
+    #[test]
+    fn a_facility_mark_after_the_time_is_passed_over() {
+        assert_eq!(
+            fields("Oct 11 22:14:15 <4.6> host app[3]: syslog-ng facility"),
+            (
+                Some("Oct 11 22:14:15"),
+                Some("host"),
+                Some("app"),
+                Some("3"),
+                "syslog-ng facility"
+            )
+        );
+        assert_eq!(fields("Oct 11 22:14:15 <4.x> host app: m").1, Some("<4.x>"));
     }
 
     #[test]

@@ -142,51 +142,65 @@ fn structured_data(text: &str) -> Result<(Option<Elements>, &str), String> {
     let mut rest = text;
     while let Some(inside) = rest.strip_prefix('[') {
         let id_len = name_len(inside);
-        if id_len == 0 {
-            return Err("structured data element without an SD-ID".into());
-        }
-        if id_len > SD_NAME_MAX {
+        let id = &inside[..id_len];
+        check_sd_id(id)?;
+        if elements.contains_key(id) {
             return Err(format!(
-                "structured data SD-ID is longer than {SD_NAME_MAX} characters"
+                "structured data SD-ID `{id}` appears twice (RFC 5424 allows each once)"
             ));
         }
-        let params = elements
-            .entry(inside[..id_len].to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
-        let Value::Object(params) = params else {
-            unreachable!("elements only holds objects")
-        };
+        let mut params = Map::new();
         rest = &inside[id_len..];
         loop {
             if let Some(after) = rest.strip_prefix(']') {
                 rest = after;
                 break;
             }
-            let param = rest.strip_prefix(' ').ok_or_else(|| {
-                format!("structured data `{}` is not terminated", &inside[..id_len])
-            })?;
+            let param = rest
+                .strip_prefix(' ')
+                .ok_or_else(|| format!("structured data `{id}` is not terminated"))?;
             let name_end = name_len(param);
             let value_text = param[name_end..]
                 .strip_prefix("=\"")
                 .filter(|_| name_end > 0)
-                .ok_or_else(|| {
-                    format!(
-                        "malformed parameter in structured data `{}`",
-                        &inside[..id_len]
-                    )
-                })?;
+                .ok_or_else(|| format!("malformed parameter in structured data `{id}`"))?;
             if name_end > SD_NAME_MAX {
                 return Err(format!(
-                    "PARAM-NAME in structured data `{}` is longer than {SD_NAME_MAX} characters",
-                    &inside[..id_len]
+                    "PARAM-NAME in structured data `{id}` is longer than {SD_NAME_MAX} characters"
                 ));
             }
             let (value, after) = param_value(value_text)?;
-            add_param(params, &param[..name_end], value);
+            add_param(&mut params, &param[..name_end], value);
             rest = after;
         }
+        elements.insert(id.to_owned(), Value::Object(params));
     }
     Ok((Some(elements), rest))
+}
+
+/// An SD-ID is an SD-NAME; one with an `@` is `name@number`, the number a
+/// private enterprise number, dotted where the enterprise uses
+/// sub-identifiers (RFC 5424 sections 6.3.2 and 7.2.2). Names without `@`
+/// are IANA's; which ones it has registered is not checked.
+fn check_sd_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("structured data element without an SD-ID".into());
+    }
+    if id.len() > SD_NAME_MAX {
+        return Err(format!(
+            "structured data SD-ID is longer than {SD_NAME_MAX} characters"
+        ));
+    }
+    let Some((name, enterprise)) = id.split_once('@') else {
+        return Ok(());
+    };
+    let is_number = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if name.is_empty() || !enterprise.split('.').all(is_number) {
+        return Err(format!(
+            "structured data SD-ID `{id}` is not `name@enterprise-number`"
+        ));
+    }
+    Ok(())
 }
 
 /// The length of an SD-ID or PARAM-NAME: printable ASCII but `=`, space,
@@ -211,6 +225,11 @@ fn param_value(text: &str) -> Result<(String, &str), String> {
                 }
                 _ => value.push('\\'),
             },
+            ']' => {
+                return Err(
+                    "structured data value holds `]` unescaped (RFC 5424 wants `\\]`)".into(),
+                );
+            }
             c => value.push(c),
         }
     }
@@ -281,11 +300,13 @@ mod tests {
 
     #[test]
     fn escapes_repeats_and_brackets_in_values() {
-        let h =
-            parse(r#"1 - host app 42 - [a@1 p="x \"q\" \\ \] \n" p="y"][b z="[ok]"] msg"#).unwrap();
+        let h = parse(
+            r#"1 - host app 42 - [a@1 p="x \"q\" \\ \] \n" p="y"][b z="[ok\]"][c@32473.1.2] msg"#,
+        )
+        .unwrap();
         assert_eq!(
             Value::Object(h.structured_data.unwrap()),
-            json!({"a@1": {"p": ["x \"q\" \\ ] \\n", "y"]}, "b": {"z": "[ok]"}})
+            json!({"a@1": {"p": ["x \"q\" \\ ] \\n", "y"]}, "b": {"z": "[ok]"}, "c@32473.1.2": {}})
         );
         assert_eq!((h.proc_id, h.message), (Some("42"), "msg"));
     }
@@ -345,6 +366,27 @@ mod tests {
                 "PARAM-NAME in structured data `a` is longer than 32 characters",
             ),
             ("1  - host app - - -", "empty"),
+            (
+                r#"1 - h a - - [a@1 x="1"][a@1 y="2"] m"#,
+                "SD-ID `a@1` appears twice",
+            ),
+            (
+                r#"1 - h a - - [a@b x="1"] m"#,
+                "not `name@enterprise-number`",
+            ),
+            (
+                r#"1 - h a - - [c@1@2 x="1"] m"#,
+                "not `name@enterprise-number`",
+            ),
+            (
+                r#"1 - h a - - [@1 x="1"] m"#,
+                "not `name@enterprise-number`",
+            ),
+            (
+                r#"1 - h a - - [a@1. x="1"] m"#,
+                "not `name@enterprise-number`",
+            ),
+            (r#"1 - h a - - [a@1 x="v]"] m"#, "`]` unescaped"),
         ] {
             let err = parse(line).unwrap_err();
             assert!(err.contains(reason), "{line}: {err}");

@@ -81,7 +81,9 @@ pub struct RunArgs {
     /// `_wasmstash_truncated` with the line's length recorded. A filter
     /// holds a few copies of an event at once, so lines near 16 MiB need a
     /// memory limit near 128 MiB (`--memory-limit-mib`); at the default 64,
-    /// lines up to about 10 MiB fit, and a longer one fails its event
+    /// lines up to about 10 MiB fit (about 5 MiB through a filter that also
+    /// copies the line, as syslog does to `event.original`), and a longer
+    /// one fails its event
     /// (`_wasmfilter_failure`, out of memory), which is kept. A filter that
     /// changes an event of a line this long also makes an event over the
     /// default `--max-event-mib` of 16: raise that too.
