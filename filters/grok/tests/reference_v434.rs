@@ -1,4 +1,4 @@
-//! ECS patterns whose captures once differed from logstash-patterns-core
+//! Patterns (mostly ECS) whose captures once differed from logstash-patterns-core
 //! v4.3.4, the release Logstash 8 bundles: each line goes through the real
 //! filter and the whole event must equal what a jls-grok expansion of
 //! upstream's v4.3.4 files gives (computed in Ruby 3.1 and written down
@@ -158,6 +158,22 @@ fn syslog5424_pri_is_the_priority_and_procid_a_number() {
     let named_procid = "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su worker-1 ID47 - BOM su root failed";
     assert_eq!(
         grok("%{SYSLOG5424LINE}", "v1", named_procid).unwrap(),
+        json!({"tags": ["_grokparsefailure"]})
+    );
+}
+
+/// The legacy MONITOR line reads its port with `NUMBER`, kept as text, so
+/// a port of 0 (or `05`) matches; the ECS set reads it with `POSINT` into
+/// `[client][port]` as a number.
+#[test]
+fn legacy_redis_monitor_port_is_any_number() {
+    let line = r#"1470637867.953466 [0 127.0.0.1:0] "info""#;
+    assert_eq!(
+        grok("%{REDISMONLOG}", "disabled", line).unwrap(),
+        json!({"timestamp": "1470637867.953466", "database": "0", "client": "127.0.0.1", "port": "0", "command": "info"})
+    );
+    assert_eq!(
+        grok("%{REDISMONLOG}", "v1", line).unwrap(),
         json!({"tags": ["_grokparsefailure"]})
     );
 }
