@@ -20,6 +20,8 @@ use std::borrow::Cow;
 use wasmstash_sdk::Value;
 use wasmstash_sdk::logstash::ruby_number::{self, RubyInteger};
 
+use crate::ruby_text::is_strippable;
+
 #[derive(Clone, Copy, PartialEq)]
 pub enum Conversion {
     Integer,
@@ -108,7 +110,8 @@ fn integer(value: &Value, eu: bool, lenient: bool) -> Option<Value> {
         Value::Number(n) => Value::Number(n.clone()),
         Value::String(text) => {
             let text = number_text(text, eu);
-            let text = text.trim_matches(ruby_number::is_space);
+            // mutate.rb strips the text first, NUL included.
+            let text = text.trim_matches(is_strippable);
             if !lenient {
                 match hex(text) {
                     // `Integer(text)`, exact past 64 bits as a decimal is.
@@ -158,7 +161,8 @@ fn float(value: &Value, eu: bool, lenient: bool) -> Option<Value> {
         Value::Number(n) => float_value(n.as_f64().unwrap_or(0.0)),
         Value::String(text) => {
             let text = number_text(text, eu);
-            let text = text.trim_matches(ruby_number::is_space);
+            // mutate.rb strips the text first, NUL included.
+            let text = text.trim_matches(is_strippable);
             if lenient {
                 // Ruby's to_f gives Infinity past a double's range, which
                 // JSON cannot hold: refused, as the strict reading is.
@@ -389,6 +393,10 @@ mod tests {
             (json!("-0x10"), Some(json!(-16))),
             (json!("3.9"), Some(json!(3))),
             (json!("1_000"), Some(json!(1000))),
+            // Ruby's strip takes NUL off too.
+            (json!("1e3\u{0}"), Some(json!(1000))),
+            (json!("0x1A\u{0}"), Some(json!(26))),
+            (json!("12 \u{0} "), Some(json!(12))),
             (json!("-"), Some(json!(0))),
             (json!(""), Some(json!(0))),
             (json!("forty"), Some(json!(0))),
@@ -499,6 +507,7 @@ mod tests {
             (json!(".5"), Some(json!(0.5)), json!(0.5)),
             (json!("1e3"), Some(json!(1000.0)), json!(1000.0)),
             (json!("1_000.5"), Some(json!(1000.5)), json!(1000.5)),
+            (json!("12 \u{0} "), Some(json!(12.0)), json!(12.0)),
             (json!("0x1A"), Some(json!(26.0)), json!(0.0)),
             (json!("5."), None, json!(5.0)),
             (json!("2.5e-1x"), None, json!(0.25)),

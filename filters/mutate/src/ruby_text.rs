@@ -12,11 +12,15 @@ use wasmstash_sdk::logstash::ruby_number;
 /// Ruby's `strip`: ASCII whitespace and NUL from both ends, no other
 /// Unicode space.
 pub fn strip(text: &str) -> Cow<'_, str> {
-    let strippable = |c: char| matches!(c, ' ' | '\t' | '\n' | '\u{0b}' | '\u{0c}' | '\r' | '\0');
-    match text.trim_matches(strippable) {
+    match text.trim_matches(is_strippable) {
         trimmed if trimmed.len() == text.len() => Cow::Borrowed(text),
         trimmed => Cow::Owned(trimmed.to_owned()),
     }
+}
+
+/// What Ruby's `strip` takes off: its whitespace, and NUL.
+pub fn is_strippable(c: char) -> bool {
+    ruby_number::is_space(c) || c == '\0'
 }
 
 /// Ruby's `String#split` with a string separator: a single space splits at
