@@ -86,6 +86,7 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
             .collect();
         return Err(lines.join("\n"));
     }
+    check_instance_count(source, &found.runs)?;
     let names: Vec<String> = match found.runs.len() {
         1 => vec![pipeline.to_string()],
         n => (1..=n).map(|i| format!("{pipeline}-{i}")).collect(),
@@ -128,6 +129,27 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
         notes,
         config,
         logstash_out: None,
+    })
+}
+
+/// Refuses runs that would make more filter instances than `serve` takes
+/// with the settings the imported config leaves at their defaults, before
+/// any TOML is written: a logstash.conf of a million filters would
+/// otherwise be written out and read back whole first, gigabytes on the
+/// way to the same refusal.
+fn check_instance_count(source: &str, runs: &[Vec<&Plugin>]) -> Result<(), String> {
+    use crate::config::{DEFAULT_MAX_FILTER_INSTANCES, ServerSettings, Workers, check_instances};
+    let filters = runs.iter().map(Vec::len).sum();
+    let workers = Workers {
+        count: ServerSettings::default().workers,
+        set_by: "server.workers",
+    };
+    check_instances(filters, runs.len(), workers, DEFAULT_MAX_FILTER_INSTANCES).map_err(|msg| {
+        format!(
+            "{source}: {msg}; the imported config leaves both at their defaults \
+             (server.workers is this machine's core count), so import the logstash.conf in \
+             smaller parts"
+        )
     })
 }
 
@@ -394,9 +416,22 @@ fn write_toml(
     // One document a filter, each after its comments: the documents
     // together are the config, as TOML's `[[...]]` tables add up.
     let mut body = String::new();
+    // Logstash refuses a config in which two plugins share an `id`; the
+    // config loader here would rename the second (`x#2`) instead.
+    let mut ids = std::collections::HashMap::new();
     for (run, name) in runs.iter().zip(names) {
         for plugin in run {
             let entry = entry_of(plugin, source, target, notes)?;
+            if let Some(toml::Value::String(id)) = entry.get("name")
+                && let Some(first) = ids.insert(id.clone(), plugin.line)
+            {
+                return Err(format!(
+                    "{source}:{}: two filters have the id `{}` (the other at line {first}), \
+                     which Logstash refuses too",
+                    plugin.line,
+                    printable(id)
+                ));
+            }
             // The comments before a filter go with it. Those before a
             // run's first filter (or a section's first, in a run that
             // goes on into another) stay in logstash.conf as well, where

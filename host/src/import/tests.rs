@@ -413,6 +413,34 @@ fn deep_nesting_is_refused_not_overflowed() {
 }
 
 #[test]
+fn two_filters_with_one_id_are_refused_as_logstash_refuses_them() {
+    let error = refused(
+        "filter {\n mutate { id => \"x\" }\n if [a] { drop { } }\n kv { id => [\"x\"] }\n}",
+    );
+    assert_eq!(
+        error,
+        "l.conf:4: two filters have the id `x` (the other at line 2), which Logstash refuses too"
+    );
+}
+
+#[test]
+fn more_filters_than_the_default_instance_bound_are_refused_before_any_toml() {
+    let workers = crate::config::ServerSettings::default().workers;
+    let most = crate::config::DEFAULT_MAX_FILTER_INSTANCES as usize;
+    let filters = most / workers + 1;
+    let conf = format!("filter {{\n{}}}", "mutate { }\n".repeat(filters));
+    let error = refused(&conf);
+    assert!(
+        error.starts_with(&format!("l.conf: {filters} filter(s) in 1 pipeline(s)")),
+        "{error}"
+    );
+    assert!(
+        error.ends_with("import the logstash.conf in smaller parts"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_config_without_filters_to_move_is_refused() {
     for conf in ["input { stdin { } }", "# nothing\n", "filter { geoip { } }"] {
         let error = refused(conf);
