@@ -126,6 +126,23 @@ impl Filter for Kv {
             &config.value_split,
             &config.value_split_pattern,
         )?;
+        // In kv.rb's key, `\\.` reads a backslash as an escape first, and
+        // as the value separator only where Ruby's backtracking finds no
+        // other match; that search is not followed here, but the pattern
+        // form's rule (the separator wins) is, which is what such a config
+        // means.
+        if let Splitter::Chars(values) = &value_split
+            && values.contains('\\')
+            && matches!(field_split, Splitter::Chars(_))
+        {
+            return Err(
+                "value_split: a backslash among the value separators is refused: Logstash reads \
+                 it in a key as an escape unless backtracking finds no other match, which kv \
+                 does not follow; give the separator as value_split_pattern (`\\\\` for a \
+                 backslash), where it wins over the escape"
+                    .into(),
+            );
+        }
         // kv.rb also pastes the split characters into `[^...]`: both, for
         // keys when neither is a pattern, and `field_split` for values.
         if let Splitter::Chars(fields) = &field_split {

@@ -176,3 +176,34 @@ fn split_characters_are_checked_as_logstash_pastes_them_together() {
         json!({"a": "1", "b": "2", "c": "3"})
     );
 }
+
+/// With character sets, kv.rb's key reads `\x` as an escape, and a
+/// backslash becomes the value separator only where Ruby backtracks to it;
+/// `value_split_pattern` (where the separator wins) is what does that here.
+#[test]
+fn a_backslash_value_separator_is_refused_but_as_a_pattern() {
+    for config in [
+        json!({"value_split": "\\\\", "field_split": ","}),
+        json!({"value_split": "=\\\\"}),
+    ] {
+        let error = init_error(config.clone());
+        assert!(
+            error.starts_with("value_split: a backslash among the value separators is refused"),
+            "{config}: {error}"
+        );
+    }
+    assert_eq!(
+        pairs(
+            json!({"value_split_pattern": "\\\\", "field_split": ","}),
+            "DOMAIN\\alice,HOST\\srv1"
+        ),
+        json!({"DOMAIN": "alice", "HOST": "srv1"})
+    );
+    assert_eq!(
+        pairs(
+            json!({"value_split": "\\\\", "field_split_pattern": ","}),
+            "DOMAIN\\alice,HOST\\srv1"
+        ),
+        json!({"DOMAIN": "alice", "HOST": "srv1"})
+    );
+}
