@@ -110,6 +110,9 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
         1 => summary.push_str("; 1 part stays in Logstash"),
         n => summary.push_str(&format!("; {n} parts stay in Logstash")),
     }
+    if let Some(note) = escapes_note(source, &found.runs) {
+        notes.push(note);
+    }
     let unset_ecs = (found.runs.iter().flatten())
         .filter(|plugin| plugin.name == "grok" && ecs_mode_of(plugin).is_none())
         .count();
@@ -151,6 +154,41 @@ fn check_instance_count(source: &str, runs: &[Vec<&Plugin>]) -> Result<(), Strin
              smaller parts"
         )
     })
+}
+
+/// A note on the values holding a backslash sequence that Logstash
+/// unescapes when `config.support_escapes` is on (logstash.yml, off by
+/// default): the import keeps them as written, as Logstash does by default,
+/// so an operator with escapes on knows which to change.
+fn escapes_note(source: &str, runs: &[Vec<&Plugin>]) -> Option<String> {
+    fn holds_escape(value: &Value) -> bool {
+        match value {
+            Value::String(text) => ["\\\\", "\\\"", "\\'", "\\n", "\\r", "\\t"]
+                .iter()
+                .any(|sequence| text.contains(sequence)),
+            Value::Array(items) => items.iter().any(holds_escape),
+            Value::Object(members) => (members.iter())
+                .any(|(k, v)| holds_escape(&Value::String(k.clone())) || holds_escape(v)),
+            _ => false,
+        }
+    }
+    let lines: Vec<usize> = (runs.iter().flatten())
+        .flat_map(|plugin| &plugin.attributes)
+        .filter(|attribute| holds_escape(&attribute.value))
+        .map(|attribute| attribute.line)
+        .collect();
+    let first = lines.first()?;
+    Some(format!(
+        "{source}:{first}: {} option(s) hold a backslash sequence (`\\t`, `\\n`, `\\\"`, ...), \
+         written as Logstash reads them with its default config.support_escapes: false; if \
+         logstash.yml turns that on, write the characters they stand for in the imported \
+         config (lines {})",
+        lines.len(),
+        (lines.iter().take(10).map(usize::to_string))
+            .chain((lines.len() > 10).then(|| "...".to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 /// What a config's filter sections hold, sorted for the move.
