@@ -44,6 +44,9 @@ pub struct Imported {
     /// `toml` as read back, which shows it is a config `check`, `run` and
     /// `serve` take as it is.
     config: crate::config::Config,
+    /// Each pipeline's filters' lines in the logstash.conf, in order, so
+    /// that a filter that does not load is named where the operator wrote it.
+    lines: Vec<(String, Vec<usize>)>,
     /// Where `logstash` goes, once the pipelines are out
     /// ([`Imported::write_logstash`]).
     logstash_out: Option<PathBuf>,
@@ -131,6 +134,14 @@ pub fn convert(text: &str, source: &str, target: &Target) -> Result<Imported, St
         summary,
         notes,
         config,
+        lines: (names.iter().cloned())
+            .zip(
+                found
+                    .runs
+                    .iter()
+                    .map(|run| run.iter().map(|p| p.line).collect()),
+            )
+            .collect(),
         logstash_out: None,
     })
 }

@@ -119,18 +119,19 @@ fn what_stays_in_logstash_comes_with_the_logstash_conf_that_calls_the_rest() {
         events_of(&run.stdout)[0]["kv"],
         serde_json::json!({"a": "1"})
     );
-    // One that Logstash refuses too stops the import, naming the filter.
+    // One that Logstash refuses too stops the import, naming the filter
+    // and its line in the logstash.conf.
     let refused = wasmstash(
         &["import", "-"],
-        b"filter { kv { timeout_millis => \"5 s\" } }",
+        b"filter {\n kv { timeout_millis => \"5 s\" } }",
     );
     assert_eq!(refused.status.code(), Some(2));
     assert!(refused.stdout.is_empty());
     let said = text(&refused.stderr);
     assert!(
         said.contains(
-            "(imported): pipeline `main`, filter #1 (`kv`): invalid config: timeout_millis: \
-             invalid type: string \"5 s\", expected a number"
+            "-:2: `kv` (pipeline `main`): invalid config: timeout_millis: invalid type: \
+             string \"5 s\", expected a number"
         ),
         "{said}"
     );

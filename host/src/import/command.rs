@@ -98,7 +98,7 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
             .map_err(|e| ImportError::Io(format!("cannot tell the current directory: {e}")))?,
     };
     let mut imported = convert(&text, &shown, &target).map_err(ImportError::Refused)?;
-    loads(&imported.config).map_err(ImportError::Refused)?;
+    loads(&imported, &shown).map_err(ImportError::Refused)?;
     imported.logstash_out = args.logstash_out.clone();
     match &args.logstash_out {
         Some(out) => {
@@ -121,15 +121,29 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
     Ok(imported)
 }
 
-/// Loads every pipeline of `config` as `check` does, filters and all, so
-/// that an option a filter refuses is found now, not when the sidecar
-/// starts.
-fn loads(config: &crate::config::Config) -> Result<(), String> {
+/// Loads every imported filter as `check` does, so that an option a
+/// filter refuses is found now, not when the sidecar starts; each refusal
+/// names the filter's line in `source`, the logstash.conf.
+fn loads(imported: &Imported, source: &str) -> Result<(), String> {
+    let config = &imported.config;
     let engine = crate::engine::Engine::new(config.engine.clone()).map_err(|e| e.to_string())?;
-    let checked = crate::check::load_pipelines(config, &engine);
-    let mut problems: Vec<String> = (checked.problems.iter())
-        .map(|e| format!("  {e}"))
-        .collect();
+    let mut problems = Vec::new();
+    for (pipeline, lines) in &imported.lines {
+        let specs = config
+            .pipelines
+            .get(pipeline)
+            .map_or(&[][..], Vec::as_slice);
+        if let Err(errors) = crate::config::load_filters(&engine, specs) {
+            for error in errors {
+                let line = lines.get(error.index).map_or(0, |line| *line);
+                problems.push(format!(
+                    "  {source}:{line}: `{}` (pipeline `{pipeline}`): {}",
+                    crate::config::shown_name(&error.name),
+                    error.error
+                ));
+            }
+        }
+    }
     if problems.is_empty() {
         return Ok(());
     }
