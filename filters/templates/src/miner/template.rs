@@ -15,6 +15,21 @@ pub enum TokenMatch {
     Differs,
 }
 
+/// Stands for each `<*>` of a masked line token while it is compared: a
+/// space, which no token holds (lines are split at
+/// whitespace). The line's `<*>` is a value, not the characters `<`, `*`
+/// and `>`: read as text, a template's literal `>` would match the end of
+/// it (`22>` gives `<*>>`, which then covered a masked `/var/log`).
+const LINE_VALUE: &str = " ";
+
+fn with_values_atomic(line: &str) -> std::borrow::Cow<'_, str> {
+    if has_wildcard(line) {
+        line.replace(WILDCARD, LINE_VALUE).into()
+    } else {
+        line.into()
+    }
+}
+
 pub fn compare(template: &str, line: &str) -> TokenMatch {
     if template == WILDCARD {
         TokenMatch::Covered
@@ -22,7 +37,7 @@ pub fn compare(template: &str, line: &str) -> TokenMatch {
         TokenMatch::Same
     } else if template.len() > WILDCARD.len()
         && has_wildcard(template)
-        && glob_split(template, line, &mut |_| {})
+        && glob_split(template, &with_values_atomic(line), &mut |_| {})
     {
         TokenMatch::Covered
     } else {
@@ -54,8 +69,17 @@ pub fn generalise(template: &str, line: &str) -> String {
         .map_or(0, |i| common_suffix - i);
     let head = &template[..prefix];
     let tail = &template[template.len() - suffix..];
-    // Never keep part of an existing wildcard as literal text.
-    if head.contains('*') || tail.contains('*') || (head.is_empty() && tail.is_empty()) {
+    // Never keep part of an existing wildcard as literal text: one the
+    // template has, or one of the line's that a literal `<` or `>` of the
+    // template seemed to share (`<<*>>` against a masked `<*>`).
+    let first_value = line.find(WILDCARD).unwrap_or(line.len());
+    let last_value_end = line.rfind(WILDCARD).map_or(0, |at| at + WILDCARD.len());
+    if head.contains('*')
+        || tail.contains('*')
+        || prefix > first_value
+        || line.len() - suffix < last_value_end
+        || (head.is_empty() && tail.is_empty())
+    {
         return WILDCARD.to_owned();
     }
     format!("{head}{WILDCARD}{tail}")
@@ -133,6 +157,11 @@ mod tests {
         assert_eq!(generalise("alice", "bob"), "<*>");
         assert_eq!(generalise("(<*>)", "<x>"), "<*>");
         assert_eq!(generalise("a=b", "a=bc"), "a=<*>");
+        // A line's own `<*>` is one value: no literal of the template
+        // matches a part of it.
+        assert_eq!(generalise("<*>>", "<*>"), "<*>");
+        assert_eq!(generalise("<<*>>", "<*>"), "<*>");
+        assert_eq!(generalise("list<<*>>", "<*>"), "<*>");
     }
 
     #[test]
@@ -140,6 +169,10 @@ mod tests {
         assert_eq!(compare("<*>", "x"), TokenMatch::Covered);
         assert_eq!(compare("user=<*>", "user=bob"), TokenMatch::Covered);
         assert_eq!(compare("user=<*>", "uid=bob"), TokenMatch::Differs);
+        assert_eq!(compare("<*>>", "<*>"), TokenMatch::Differs);
+        assert_eq!(compare("<<*>>", "<*>"), TokenMatch::Differs);
+        assert_eq!(compare("<*>>", "<*>>"), TokenMatch::Same);
+        assert_eq!(compare("<*>>", "x<*>>"), TokenMatch::Covered);
         assert_eq!(compare("a", "a"), TokenMatch::Same);
     }
 

@@ -46,6 +46,48 @@ fn sub_token_params_and_collapsed_runs() {
     assert_eq!(params, ["0", "3 4 5"]);
 }
 
+/// A value beside `<` or `>` is masked to `<*>>` or `<<*>>`; the brackets
+/// of the wildcard itself must not stand in for them when another line's
+/// value comes (the template kept a `>` the line did not have).
+#[test]
+fn a_value_beside_an_angle_bracket_generalises_whole() {
+    for (first, second, text, params) in [
+        (
+            "disk full at 22>",
+            "disk full at /var/log",
+            "disk full at <*>",
+            vec!["/var/log"],
+        ),
+        (
+            "reply from <17>",
+            "reply from 10.0.0.1",
+            "reply from <*>",
+            vec!["10.0.0.1"],
+        ),
+        (
+            "disk full at <22",
+            "disk full at /var/log",
+            "disk full at <*>",
+            vec!["/var/log"],
+        ),
+        (
+            "set list<17> ok now",
+            "set 12 ok now",
+            "set <*> ok now",
+            vec!["12"],
+        ),
+    ] {
+        let mut miner = Miner::new(Config::default()).unwrap();
+        mine(&mut miner, first);
+        let (got, _, got_params) = mine(&mut miner, second);
+        assert_eq!(
+            (got.as_str(), got_params),
+            (text, params.iter().map(|p| p.to_string()).collect()),
+            "{first} then {second}"
+        );
+    }
+}
+
 #[test]
 fn different_shapes_stay_apart() {
     let mut miner = Miner::new(Config::default()).unwrap();
