@@ -37,10 +37,17 @@ use novelty::NoveltyDetector;
 use outlier::OutlierDetector;
 use snapshot::PartRef;
 const DEFAULT_TEMPLATE_FIELD: &str = "[wasmstash][template][id]";
+/// Logstash's tag for an `@timestamp` it could not read.
+const TIMESTAMP_FAILURE: &str = "_timestampparsefailure";
 const TEMPLATE_TEXT_FIELD: &str = "[wasmstash][template][text]";
 
 pub struct Anomaly {
     timestamp_field: FieldRef,
+    /// Whether `timestamp_field` is `@timestamp`, which a Logstash event
+    /// always has: where its text could not be read, Logstash (and the
+    /// host) put the time of reading there and tag the event
+    /// [`TIMESTAMP_FAILURE`], and that time is not the event's.
+    reads_logstash_timestamp: bool,
     max_keys: usize,
     /// `max_state_mib` in bytes (u64: 4096 MiB is past a 32-bit usize).
     max_state_bytes: u64,
@@ -127,8 +134,10 @@ impl Filter for Anomaly {
                 max_keys,
             ));
         }
+        let timestamp_field = FieldRef::new(&config.timestamp_field);
         Ok(Anomaly {
-            timestamp_field: FieldRef::new(&config.timestamp_field),
+            reads_logstash_timestamp: timestamp_field == FieldRef::new("@timestamp"),
+            timestamp_field,
             max_keys,
             max_state_bytes: config.max_state_mib << 20,
             max_pending: config.max_pending_findings,
@@ -148,7 +157,8 @@ impl Filter for Anomaly {
     }
 
     fn process(&mut self, event: &mut Event) -> Verdict {
-        let millis = event_millis(event, &self.timestamp_field);
+        let millis = event_millis(event, &self.timestamp_field)
+            .filter(|_| !(self.reads_logstash_timestamp && event.has_tag(TIMESTAMP_FAILURE)));
         if millis.is_none() {
             host::count("events_without_timestamp", 1);
         }

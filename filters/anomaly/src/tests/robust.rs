@@ -292,3 +292,22 @@ fn epoch_milliseconds_are_read_from_any_json_number() {
     let counters = native_counters::take();
     assert_eq!(counter(&counters, "events_without_timestamp"), 2);
 }
+
+/// Where Logstash (or the host) could not read an event's `@timestamp`, it
+/// puts the time of reading there and tags the event; that time is not
+/// the event's, and taking it made a replay's clock jump to today.
+#[test]
+fn an_at_timestamp_logstash_could_not_read_is_no_time() {
+    let tagged = |field: &str| json!({field: T0, "service": {"name": "api"}, "tags": ["_timestampparsefailure"]});
+    native_counters::take();
+    run(&mut filter(json!({"rate": {}})), &[tagged("@timestamp")]);
+    let counters = native_counters::take();
+    assert_eq!(counter(&counters, "events_without_timestamp"), 1);
+    // Another field is the event's own, whatever became of @timestamp.
+    run(
+        &mut filter(json!({"rate": {}, "timestamp_field": "t"})),
+        &[tagged("t")],
+    );
+    let counters = native_counters::take();
+    assert_eq!(counter(&counters, "events_without_timestamp"), 0);
+}
