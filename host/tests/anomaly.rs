@@ -513,7 +513,7 @@ fn a_state_budget_the_memory_limit_cannot_hold_is_warned_of() {
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert!(
         warned[0].contains(
-            "filter `anomaly`: max_state_mib = 16 is not below engine.memory_limit_mib (16)"
+            "filter `anomaly`: max_state_mib = 16 is more than half engine.memory_limit_mib (16)"
         ),
         "{warned:?}"
     );
@@ -531,7 +531,7 @@ fn a_state_budget_the_memory_limit_cannot_hold_is_warned_of() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("max_state_mib must be between 1 and 4096, not 4097")
-            && !stderr.contains("is not below"),
+            && !stderr.contains("is more than half"),
         "{stderr}"
     );
     // The defaults: anomaly's 32, templates' 16.
@@ -540,7 +540,7 @@ fn a_state_budget_the_memory_limit_cannot_hold_is_warned_of() {
     let warned = warnings(32, defaults);
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert!(
-        warned[0].contains("max_state_mib = 32 (the filter's default) is not below"),
+        warned[0].contains("max_state_mib = 32 (the filter's default) is more than half"),
         "{warned:?}"
     );
     assert!(warnings(64, defaults).is_empty());
@@ -554,7 +554,7 @@ fn a_state_budget_the_memory_limit_cannot_hold_is_warned_of() {
     assert!(out.status.success(), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("max_state_mib = 16 (the filter's default) is not below"),
+        stderr.contains("max_state_mib = 16 (the filter's default) is more than half"),
         "{stderr}"
     );
 }

@@ -328,11 +328,13 @@ fn load_filter(
 
 /// The built-in stateful filters (`anomaly`, `templates`) bound their
 /// state by `max_state_mib`, which must leave the instance room for the
-/// batch in hand: their READMEs say to keep it about half the memory
-/// limit. One at or over the limit, given or the default, lets the state
-/// fill the instance's memory before any key is evicted, and calls then
-/// fail out of memory. It is warned of, not refused: a small stream may
-/// never fill it.
+/// batch in hand and for the snapshot a checkpoint writes beside the
+/// state: their READMEs say to keep it about half the memory limit. One
+/// over half, given or the default, lets the state grow past what a
+/// snapshot can be made of (a templates state of 48 MiB in a 64 MiB
+/// instance failed its checkpoint), and one at the limit fills the memory
+/// before any key is evicted. It is warned of, not refused: a small
+/// stream may never fill it.
 fn warn_of_state_budget(builtin: &str, spec: &FilterSpec, memory_limit_bytes: usize) {
     let Some(default) = default_state_budget_mib(builtin) else {
         return;
@@ -353,11 +355,12 @@ fn warn_of_state_budget(builtin: &str, spec: &FilterSpec, memory_limit_bytes: us
         },
     };
     let limit_mib = (memory_limit_bytes >> 20) as u64;
-    if mib >= limit_mib {
+    if mib * 2 > limit_mib {
         tracing::warn!(
-            "filter `{}`: max_state_mib = {mib}{whose} is not below engine.memory_limit_mib \
-             ({limit_mib}): its state may fill the instance's memory before it evicts any key, \
-             and its calls then fail out of memory; keep max_state_mib about half the limit",
+            "filter `{}`: max_state_mib = {mib}{whose} is more than half engine.memory_limit_mib \
+             ({limit_mib}): a checkpoint's snapshot is made in the instance's memory beside the \
+             state, so a state that large may fail to be saved, and one near the limit makes \
+             calls fail out of memory; keep max_state_mib at most half the limit",
             shown_name(&spec.name)
         );
     }
