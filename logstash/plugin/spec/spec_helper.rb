@@ -66,6 +66,10 @@ module WasmstashServer
       filter = "json"
       config = { source = "message" }
 
+      [[pipelines.customfail.filters]]
+      filter = "grok"
+      config = { match = { message = ["^%{INT:n}$"] }, tag_on_failure = ["unparsed"] }
+
       # The message's members set as they are, `tags` that Logstash's
       # event refuses included (the json filter refuses them, as
       # Logstash's does); the test filter writes them on request.

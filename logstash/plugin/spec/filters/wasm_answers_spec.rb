@@ -126,6 +126,18 @@ describe LogStash::Filters::Wasm do
       sidecar.stop
     end
 
+    it "stops reading an answer over max_answer_bytes, however well its lines fit their events" do
+      sidecar = RawSidecar.new do |socket, _body, _n|
+        socket.write("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+        2.times { socket.write(%({"event":{"a":"#{"b" * 600_000}"}}\n)) }
+      end
+      events = [event("a"), event("b")]
+      elapsed = filter_on_worker(wasm(sidecar.url, "timeout" => 60, "max_answer_bytes" => 1_000_000), events)
+      expect(elapsed).to be < 10
+      expect_request_failed(events, "answer is over max_answer_bytes (1000000 bytes)")
+      sidecar.stop
+    end
+
     it "stops reading headers that do not end" do
       sidecar = RawSidecar.new do |socket, _body, _n|
         socket.write("HTTP/1.1 200 OK\r\n")

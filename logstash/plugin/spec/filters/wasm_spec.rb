@@ -96,6 +96,14 @@ describe LogStash::Filters::Wasm do
     filter_for("json", decorations).multi_filter(json)
     expect([json[0].get("a"), json[0].get("tags"), json[0].get("message")]).to eq([1, ["parsed"], nil])
     expect([json[1].get("tags"), json[1].get("message")]).to eq([["_jsonparsefailure"], "not json"])
+    # A custom failure tag is one only when failure_tags names it.
+    custom = %w[7 x].map { |m| LogStash::Event.new("message" => m) }
+    filter_for("customfail", decorations.merge("failure_tags" => ["unparsed"])).multi_filter(custom)
+    expect([custom[0].get("n"), custom[0].get("tags"), custom[0].get("message")]).to eq(["7", ["parsed"], nil])
+    expect([custom[1].get("tags"), custom[1].get("message")]).to eq([["unparsed"], "x"])
+    unnamed = [LogStash::Event.new("message" => "x")]
+    filter_for("customfail", decorations).multi_filter(unnamed)
+    expect([unnamed[0].get("tags"), unnamed[0].get("message")]).to eq([%w[unparsed parsed], nil])
     # A failure an earlier filter marked does not hold back this one's options.
     earlier = LogStash::Event.new("message" => "two", "tags" => ["_grokparsefailure"],
                                   "wasmstash" => { "failures" => [{ "filter" => "grok", "kind" => "trap" }] })

@@ -80,6 +80,15 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # may make. It bounds the answer the plugin reads (see
   # WasmClient::ResultLines.limit); set it as the sidecar has it.
   config :max_event_bytes, :validate => :number, :default => 16_777_216
+  # The most one answer may hold, in bytes (64 MiB): it is read whole into
+  # the worker's memory, so it is bounded as a whole as well as line by
+  # line. Past it the request's events fail, tagged tag_on_request_failure.
+  config :max_answer_bytes, :validate => :number, :default => 67_108_864
+  # Tags that, added by the sidecar's filters, mean an event failed there,
+  # besides those starting with `_` (Logstash's mark of a failure tag): a
+  # custom tag_on_failure such as "unparsed". The common options
+  # (add_tag, remove_field, ...) are held back from such an event.
+  config :failure_tags, :validate => :string, :list => true, :default => []
   # Tag for events whose call did not succeed; they pass through unchanged.
   config :tag_on_request_failure, :validate => :string, :default => "_httprequestfailure"
   # Tag for an event that failed on its own (refused by the sidecar, a
@@ -138,7 +147,8 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
                                                 :ssl_verify => @ssl_verification_mode != "none",
                                                 :cert_store => @cert_store, :client_cert => @client_cert,
                                                 :client_key => @client_key, :client_chain => @client_chain,
-                                                :headers => @request_headers)
+                                                :headers => @request_headers,
+                                                :max_answer_bytes => @max_answer_bytes.to_i)
   end
 
   # Logstash prints a plugin in some of its own messages; header values and
@@ -197,6 +207,7 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     problems << "max_batch_events must be 1 or more (got #{@max_batch_events.inspect})" unless positive?(@max_batch_events, 1)
     problems << "max_body_bytes must be 1 or more (got #{@max_body_bytes.inspect})" unless positive?(@max_body_bytes, 1)
     problems << "max_event_bytes must be 1 or more (got #{@max_event_bytes.inspect})" unless positive?(@max_event_bytes, 1)
+    problems << "max_answer_bytes must be 1 or more (got #{@max_answer_bytes.inspect})" unless positive?(@max_answer_bytes, 1)
     unless @retry_budget.is_a?(Numeric) && @retry_budget >= 0
       problems << "retry_budget must be 0 or more (got #{@retry_budget.inspect})"
     end
@@ -525,7 +536,8 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   def failure_marks(event)
     records = event.get(LogStash::Filters::WasmMerge::FAILURES)
     tags = event.get("tags")
-    [records.is_a?(Array) ? records.size : 0, Array(tags).select { |tag| tag.is_a?(String) && tag.start_with?("_") }]
+    failure_tag = ->(tag) { tag.is_a?(String) && (tag.start_with?("_") || @failure_tags.include?(tag)) }
+    [records.is_a?(Array) ? records.size : 0, Array(tags).select(&failure_tag)]
   end
 
   def failed_since?(event, before)

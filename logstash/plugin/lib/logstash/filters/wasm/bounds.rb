@@ -109,8 +109,13 @@ module LogStash
           2 * request_bytes + max_event_bytes + SLACK
         end
 
-        def initialize(limits)
+        # `most` bounds the whole answer (`max_answer_bytes`): the lines'
+        # own bounds add up to gigabytes for a batch of large events, and
+        # the answer is held whole, more than once, while it is read.
+        def initialize(limits, most)
           @limits = limits
+          @most = most
+          @total = 0
           @line = 0 # the line being read, from 0
           @length = 0 # its bytes so far
           @content = false # whether any of them is not whitespace
@@ -155,6 +160,11 @@ module LogStash
           if @line >= @limits.size
             raise OutOfBounds, "wasmstash's answer holds more than #{@limits.size} result line(s) for " \
                                "#{@limits.size} event(s)"
+          end
+          @total += bytes
+          if @total > @most
+            raise OutOfBounds, "wasmstash's answer is over max_answer_bytes (#{@most} bytes); raise it if the " \
+                               "pipeline's filters make events that much larger than they came"
           end
           @length += bytes
           return if @length <= @limits[@line]

@@ -220,8 +220,9 @@ module LogStash
       # every request and are never logged; nor is the key.
       def initialize(uri, timeout:, retries:, max_retry_wait:, retry_budget:, logger:, pipeline:,
                      ssl_verify: true, cert_store: nil, client_cert: nil, client_key: nil, client_chain: nil,
-                     headers: {})
+                     headers: {}, max_answer_bytes: 64 << 20)
         @uri = uri
+        @max_answer_bytes = max_answer_bytes
         # Credentials in the URL are not sent (Net::HTTP ignores them), and
         # must not reach the log or the events either.
         @shown_uri = uri.dup.tap { |u| u.user = nil }.to_s
@@ -393,7 +394,7 @@ module LogStash
         meter = http.meter = Meter.new(http, @timeout)
         text = "".b
         response = http.request(request) do |answer|
-          lines = ResultLines.new(limits) if answer.code.to_i == 200
+          lines = ResultLines.new(limits, @max_answer_bytes) if answer.code.to_i == 200
           # Read before read_body, which removes a Content-Encoding it decodes.
           promised = lines && promised_bytes(answer)
           answer.read_body do |segment|
