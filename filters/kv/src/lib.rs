@@ -128,9 +128,10 @@ impl Filter for Kv {
         )?;
         // In kv.rb's key, `\\.` reads a backslash as an escape first, and
         // as the value separator only where Ruby's backtracking finds no
-        // other match; that search is not followed here, but the pattern
-        // form's rule (the separator wins) is, which is what such a config
-        // means.
+        // other match (the pattern form's key too); that search is not
+        // followed here. The pattern form here takes the separator wherever
+        // it matches, a documented difference; the character form would
+        // fail silently, so it is refused, naming the pattern form.
         if let Splitter::Chars(values) = &value_split
             && values.contains('\\')
             && matches!(field_split, Splitter::Chars(_))
@@ -138,8 +139,9 @@ impl Filter for Kv {
             return Err(
                 "value_split: a backslash among the value separators is refused: Logstash reads \
                  it in a key as an escape unless backtracking finds no other match, which kv \
-                 does not follow; give the separator as value_split_pattern (`\\\\` for a \
-                 backslash), where it wins over the escape"
+                 does not follow; value_split_pattern (`\\\\` for a backslash) takes it as \
+                 the separator wherever it stands, which differs from Logstash where a key holds \
+                 a backslash itself (see the kv README)"
                     .into(),
             );
         }

@@ -177,9 +177,11 @@ fn split_characters_are_checked_as_logstash_pastes_them_together() {
     );
 }
 
-/// With character sets, kv.rb's key reads `\x` as an escape, and a
-/// backslash becomes the value separator only where Ruby backtracks to it;
-/// `value_split_pattern` (where the separator wins) is what does that here.
+/// kv.rb's key reads `\x` as an escape, and a backslash becomes the value
+/// separator only where Ruby backtracks to it. Not followed here: the
+/// character form is refused, and a pattern is the separator wherever it
+/// matches, which agrees with Logstash on `DOMAIN\alice` and not on
+/// `a\b\c` (Ruby: `a\b = c`), as the README says.
 #[test]
 fn a_backslash_value_separator_is_refused_but_as_a_pattern() {
     for config in [
@@ -205,5 +207,12 @@ fn a_backslash_value_separator_is_refused_but_as_a_pattern() {
             "DOMAIN\\alice,HOST\\srv1"
         ),
         json!({"DOMAIN": "alice", "HOST": "srv1"})
+    );
+    assert_eq!(
+        pairs(
+            json!({"value_split_pattern": "\\\\", "field_split": ","}),
+            "a\\b\\c"
+        ),
+        json!({"a": "b\\c"})
     );
 }
