@@ -46,7 +46,9 @@ pub struct Anomaly {
     /// Whether `timestamp_field` is `@timestamp`, which a Logstash event
     /// always has: where its text could not be read, Logstash (and the
     /// host) put the time of reading there and tag the event
-    /// [`TIMESTAMP_FAILURE`], and that time is not the event's.
+    /// [`TIMESTAMP_FAILURE`], and that time is not the event's. A `date`
+    /// step that repairs it should take the tag off (`remove_tag`), as
+    /// the README says: the tag is all that tells the two apart.
     reads_logstash_timestamp: bool,
     max_keys: usize,
     /// `max_state_mib` in bytes (u64: 4096 MiB is past a 32-bit usize).
@@ -136,7 +138,7 @@ impl Filter for Anomaly {
         }
         let timestamp_field = FieldRef::new(&config.timestamp_field);
         Ok(Anomaly {
-            reads_logstash_timestamp: timestamp_field == FieldRef::new("@timestamp"),
+            reads_logstash_timestamp: timestamp_field.segments().eq(["@timestamp"]),
             timestamp_field,
             max_keys,
             max_state_bytes: config.max_state_mib << 20,

@@ -299,10 +299,15 @@ fn epoch_milliseconds_are_read_from_any_json_number() {
 #[test]
 fn an_at_timestamp_logstash_could_not_read_is_no_time() {
     let tagged = |field: &str| json!({field: T0, "service": {"name": "api"}, "tags": ["_timestampparsefailure"]});
-    native_counters::take();
-    run(&mut filter(json!({"rate": {}})), &[tagged("@timestamp")]);
-    let counters = native_counters::take();
-    assert_eq!(counter(&counters, "events_without_timestamp"), 1);
+    for field in ["@timestamp", "[@timestamp]"] {
+        native_counters::take();
+        run(
+            &mut filter(json!({"rate": {}, "timestamp_field": field})),
+            &[tagged("@timestamp")],
+        );
+        let counters = native_counters::take();
+        assert_eq!(counter(&counters, "events_without_timestamp"), 1, "{field}");
+    }
     // Another field is the event's own, whatever became of @timestamp.
     run(
         &mut filter(json!({"rate": {}, "timestamp_field": "t"})),
