@@ -50,36 +50,36 @@ pub fn compare(template: &str, line: &str) -> TokenMatch {
 /// becomes `<*>` (`user=alice` and `user=bob` give `user=<*>`).
 pub fn generalise(template: &str, line: &str) -> String {
     let (a, b) = (template.as_bytes(), line.as_bytes());
-    let common_prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    // What the two share may not end inside one of the line's own values:
+    // a literal `<` or `>` of the template is not the edge of a line's
+    // `<*>` (`user=<<*>>` and `user=<*>` share `user=`, not `user=<`).
+    // Sharing a whole `<*>` is another matter, and gives `<*>` below.
+    let values = line.match_indices(WILDCARD).map(|(at, _)| at);
+    let (first_value, last_value) = (values.clone().next(), values.last());
+    let inside = |at: usize, value: Option<usize>| {
+        value.filter(|&start| start < at && at < start + WILDCARD.len())
+    };
+    let shared = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let common_prefix = inside(shared, first_value).unwrap_or(shared);
     let prefix = a[..common_prefix]
         .iter()
         .rposition(|c| is_delimiter(*c))
         .map_or(0, |i| i + 1);
     let room = a.len().min(b.len()) - prefix;
-    let common_suffix = a
-        .iter()
-        .rev()
-        .zip(b.iter().rev())
+    let shared = (a.iter().rev().zip(b.iter().rev()))
         .take(room)
         .take_while(|(x, y)| x == y)
         .count();
+    let common_suffix = inside(b.len() - shared, last_value)
+        .map_or(shared, |start| b.len() - start - WILDCARD.len());
     let suffix = a[a.len() - common_suffix..]
         .iter()
         .position(|c| is_delimiter(*c))
         .map_or(0, |i| common_suffix - i);
     let head = &template[..prefix];
     let tail = &template[template.len() - suffix..];
-    // Never keep part of an existing wildcard as literal text: one the
-    // template has, or one of the line's that a literal `<` or `>` of the
-    // template seemed to share (`<<*>>` against a masked `<*>`).
-    let first_value = line.find(WILDCARD).unwrap_or(line.len());
-    let last_value_end = line.rfind(WILDCARD).map_or(0, |at| at + WILDCARD.len());
-    if head.contains('*')
-        || tail.contains('*')
-        || prefix > first_value
-        || line.len() - suffix < last_value_end
-        || (head.is_empty() && tail.is_empty())
-    {
+    // Never keep part of an existing wildcard as literal text.
+    if head.contains('*') || tail.contains('*') || (head.is_empty() && tail.is_empty()) {
         return WILDCARD.to_owned();
     }
     format!("{head}{WILDCARD}{tail}")
@@ -162,6 +162,8 @@ mod tests {
         assert_eq!(generalise("<*>>", "<*>"), "<*>");
         assert_eq!(generalise("<<*>>", "<*>"), "<*>");
         assert_eq!(generalise("list<<*>>", "<*>"), "<*>");
+        assert_eq!(generalise("user=<<*>>", "user=<*>"), "user=<*>");
+        assert_eq!(generalise("(<<*>>)", "(<*>)"), "(<*>)");
     }
 
     #[test]
