@@ -168,13 +168,14 @@ fn check_instance_count(source: &str, runs: &[Vec<&Plugin>]) -> Result<(), Strin
 }
 
 /// A note on the values holding a backslash sequence that Logstash
-/// unescapes when `config.support_escapes` is on (logstash.yml, off by
+/// unescapes when `config.support_escapes` is on (`\0` included, as its
+/// string_escape.rb has it) (logstash.yml, off by
 /// default): the import keeps them as written, as Logstash does by default,
 /// so an operator with escapes on knows which to change.
 fn escapes_note(source: &str, runs: &[Vec<&Plugin>]) -> Option<String> {
     fn holds_escape(value: &Value) -> bool {
         match value {
-            Value::String(text) => ["\\\\", "\\\"", "\\'", "\\n", "\\r", "\\t"]
+            Value::String(text) => ["\\\\", "\\\"", "\\'", "\\n", "\\r", "\\t", "\\0"]
                 .iter()
                 .any(|sequence| text.contains(sequence)),
             Value::Array(items) => items.iter().any(holds_escape),
@@ -183,18 +184,20 @@ fn escapes_note(source: &str, runs: &[Vec<&Plugin>]) -> Option<String> {
             _ => false,
         }
     }
-    let lines: Vec<usize> = (runs.iter().flatten())
+    let mut lines: Vec<usize> = (runs.iter().flatten())
         .flat_map(|plugin| &plugin.attributes)
         .filter(|attribute| holds_escape(&attribute.value))
         .map(|attribute| attribute.line)
         .collect();
+    let options = lines.len();
+    lines.dedup();
     let first = lines.first()?;
     Some(format!(
         "{source}:{first}: {} option(s) hold a backslash sequence (`\\t`, `\\n`, `\\\"`, ...), \
          written as Logstash reads them with its default config.support_escapes: false; if \
          logstash.yml turns that on, write the characters they stand for in the imported \
          config (lines {})",
-        lines.len(),
+        options,
         (lines.iter().take(10).map(usize::to_string))
             .chain((lines.len() > 10).then(|| "...".to_string()))
             .collect::<Vec<_>>()

@@ -445,16 +445,17 @@ fn more_filters_than_the_default_instance_bound_are_refused_before_any_toml() {
 #[test]
 fn backslash_sequences_are_kept_and_noted() {
     let conf = "filter {\n dissect { mapping => { \"message\" => \"%{a}\\t%{b}\" } }\n \
-                mutate { add_tag => \"plain\" }\n mutate { gsub => [\"m\", \"\\\\\\\"\", \"'\"] }\n}";
+                mutate { add_tag => \"plain\" }\n mutate { gsub => [\"m\", \"\\\\\\\"\", \"'\"] }\n \
+                mutate { add_tag => \"a\\0\" remove_tag => \"b\\n\" }\n}";
     let noted = imported(conf);
     let got = pipelines(&noted.toml);
     assert_eq!(got[0].1[0].1["mapping"]["message"], "%{a}\\t%{b}");
     assert_eq!(
         noted.notes,
         [
-            "l.conf:2: 2 option(s) hold a backslash sequence (`\\t`, `\\n`, `\\\"`, ...), written as \
+            "l.conf:2: 4 option(s) hold a backslash sequence (`\\t`, `\\n`, `\\\"`, ...), written as \
           Logstash reads them with its default config.support_escapes: false; if logstash.yml \
-          turns that on, write the characters they stand for in the imported config (lines 2, 4)"
+          turns that on, write the characters they stand for in the imported config (lines 2, 4, 5)"
         ]
     );
     assert!(
