@@ -135,6 +135,10 @@ describe LogStash::Filters::Wasm do
       elapsed = filter_on_worker(wasm(sidecar.url, "timeout" => 60, "max_answer_bytes" => 1_000_000), events)
       expect(elapsed).to be < 10
       expect_request_failed(events, "answer is over max_answer_bytes (1000000 bytes)")
+      # Unless given, it is four times max_body_bytes.
+      events = [event("a"), event("b")]
+      filter_on_worker(wasm(sidecar.url, "timeout" => 60, "max_body_bytes" => 250_000), events)
+      expect_request_failed(events, "answer is over max_answer_bytes (1000000 bytes)")
       sidecar.stop
     end
 

@@ -80,10 +80,11 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # may make. It bounds the answer the plugin reads (see
   # WasmClient::ResultLines.limit); set it as the sidecar has it.
   config :max_event_bytes, :validate => :number, :default => 16_777_216
-  # The most one answer may hold, in bytes (64 MiB): it is read whole into
-  # the worker's memory, so it is bounded as a whole as well as line by
-  # line. Past it the request's events fail, tagged tag_on_request_failure.
-  config :max_answer_bytes, :validate => :number, :default => 67_108_864
+  # The most one answer may hold, in bytes (default: four times
+  # max_body_bytes, 64 MiB): it is read whole into the worker's memory, so
+  # it is bounded as a whole as well as line by line. Past it the request's
+  # events fail, tagged tag_on_request_failure.
+  config :max_answer_bytes, :validate => :number
   # Tags that, added by the sidecar's filters, mean an event failed there,
   # besides those starting with `_` (Logstash's mark of a failure tag): a
   # custom tag_on_failure such as "unparsed". The common options
@@ -148,7 +149,7 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
                                                 :cert_store => @cert_store, :client_cert => @client_cert,
                                                 :client_key => @client_key, :client_chain => @client_chain,
                                                 :headers => @request_headers,
-                                                :max_answer_bytes => @max_answer_bytes.to_i)
+                                                :max_answer_bytes => answer_bound)
   end
 
   # Logstash prints a plugin in some of its own messages; header values and
@@ -207,7 +208,9 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
     problems << "max_batch_events must be 1 or more (got #{@max_batch_events.inspect})" unless positive?(@max_batch_events, 1)
     problems << "max_body_bytes must be 1 or more (got #{@max_body_bytes.inspect})" unless positive?(@max_body_bytes, 1)
     problems << "max_event_bytes must be 1 or more (got #{@max_event_bytes.inspect})" unless positive?(@max_event_bytes, 1)
-    problems << "max_answer_bytes must be 1 or more (got #{@max_answer_bytes.inspect})" unless positive?(@max_answer_bytes, 1)
+    unless @max_answer_bytes.nil? || positive?(@max_answer_bytes, 1)
+      problems << "max_answer_bytes must be 1 or more (got #{@max_answer_bytes.inspect})"
+    end
     unless @retry_budget.is_a?(Numeric) && @retry_budget >= 0
       problems << "retry_budget must be 0 or more (got #{@retry_budget.inspect})"
     end
@@ -364,6 +367,12 @@ class LogStash::Filters::Wasm < LogStash::Filters::Base
   # The most `retries`: each busy answer waits at least 50 ms, whatever
   # the budget, so a thousand hold a batch a minute at least.
   MAX_RETRIES = 1000
+
+  # `max_answer_bytes`, or four times `max_body_bytes`: a result line may
+  # be twice its request line, and filters add fields besides.
+  def answer_bound
+    (@max_answer_bytes || 4 * @max_body_bytes).to_i
+  end
 
   def positive?(value, at_least = nil)
     value.is_a?(Numeric) && (at_least ? value >= at_least : value > 0)

@@ -220,7 +220,7 @@ module LogStash
       # every request and are never logged; nor is the key.
       def initialize(uri, timeout:, retries:, max_retry_wait:, retry_budget:, logger:, pipeline:,
                      ssl_verify: true, cert_store: nil, client_cert: nil, client_key: nil, client_chain: nil,
-                     headers: {}, max_answer_bytes: 64 << 20)
+                     headers: {}, max_answer_bytes:)
         @uri = uri
         @max_answer_bytes = max_answer_bytes
         # Credentials in the URL are not sent (Net::HTTP ignores them), and
