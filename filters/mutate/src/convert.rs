@@ -109,9 +109,9 @@ fn integer(value: &Value, eu: bool, lenient: bool) -> Option<Value> {
         Value::Number(n) if n.is_f64() => float_to_integer(n.as_f64().unwrap_or(0.0)),
         Value::Number(n) => Value::Number(n.clone()),
         Value::String(text) => {
-            let text = number_text(text, eu);
-            // mutate.rb strips the text first, NUL included.
-            let text = text.trim_matches(is_strippable);
+            // mutate.rb strips the text (NUL included), then drops commas.
+            let text = number_text(text.trim_matches(is_strippable), eu);
+            let text = text.as_str();
             if !lenient {
                 match hex(text) {
                     // `Integer(text)`, exact past 64 bits as a decimal is.
@@ -160,9 +160,9 @@ fn float(value: &Value, eu: bool, lenient: bool) -> Option<Value> {
         Value::Bool(b) => float_value(f64::from(u8::from(*b))),
         Value::Number(n) => float_value(n.as_f64().unwrap_or(0.0)),
         Value::String(text) => {
-            let text = number_text(text, eu);
-            // mutate.rb strips the text first, NUL included.
-            let text = text.trim_matches(is_strippable);
+            // mutate.rb strips the text (NUL included), then drops commas.
+            let text = number_text(text.trim_matches(is_strippable), eu);
+            let text = text.as_str();
             if lenient {
                 // Ruby's to_f gives Infinity past a double's range, which
                 // JSON cannot hold: refused, as the strict reading is.
@@ -397,6 +397,9 @@ mod tests {
             (json!("1e3\u{0}"), Some(json!(1000))),
             (json!("0x1A\u{0}"), Some(json!(26))),
             (json!("12 \u{0} "), Some(json!(12))),
+            // Stripped before its commas go: a NUL then leads, which
+            // `to_i` does not pass over.
+            (json!(" ,\u{0} 1"), Some(json!(0))),
             (json!("-"), Some(json!(0))),
             (json!(""), Some(json!(0))),
             (json!("forty"), Some(json!(0))),
