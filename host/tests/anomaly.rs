@@ -517,6 +517,16 @@ fn a_state_budget_the_memory_limit_cannot_hold_is_warned_of() {
         ),
         "{warned:?}"
     );
+    // Past half the limit is warned of, half itself is not: a checkpoint's
+    // snapshot is made beside the state.
+    let state_of = |mib: u32| {
+        format!(
+            "[[pipelines.p.filters]]\nfilter = \"anomaly\"\n\
+             config = {{ rate = {{}}, max_state_mib = {mib} }}\n"
+        )
+    };
+    assert_eq!(warnings(16, &state_of(9)).len(), 1);
+    assert!(warnings(16, &state_of(8)).is_empty());
     // A value the filter refuses is refused, not warned of first.
     std::fs::write(
         &config,
