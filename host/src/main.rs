@@ -121,8 +121,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default_log_level().into()),
+            // An empty RUST_LOG (a compose file's `RUST_LOG=${RUST_LOG}`
+            // with nothing set) parses as "nothing at all", which would
+            // hide the host's own errors: it counts as unset.
+            std::env::var("RUST_LOG")
+                .ok()
+                .filter(|filter| !filter.trim().is_empty())
+                .and_then(|filter| tracing_subscriber::EnvFilter::try_new(filter).ok())
+                .unwrap_or_else(|| default_log_level().into()),
         )
         .init();
     let matches = numbers_may_be_negative(Cli::command()).get_matches();

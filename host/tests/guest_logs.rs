@@ -401,3 +401,31 @@ fn a_filter_name_is_escaped_in_its_log_lines() {
         "{stderr}"
     );
 }
+
+/// An empty RUST_LOG (`RUST_LOG=${RUST_LOG}` in a compose file, with
+/// nothing set) is the default level, not "nothing at all", which hid the
+/// host's own warnings and errors.
+#[test]
+fn an_empty_rust_log_keeps_the_default_level() {
+    for empty in ["", " "] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+            .args(["run", "--filter", r#"json={"source":"message"}"#, "-"])
+            .env("RUST_LOG", empty)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(b"not json\n")?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("WARN") && stderr.contains("Error parsing json"),
+            "RUST_LOG={empty:?}: {stderr}"
+        );
+    }
+}

@@ -190,3 +190,46 @@ fn inspect_explains_a_module() {
         text(&out.stdout)
     );
 }
+
+/// Under an address-space limit (`ulimit -v`) too small for an instance's
+/// reservation, the host says so, and `inspect` does not blame the module.
+#[test]
+fn an_address_space_limit_is_the_hosts_not_the_modules() {
+    let hello = format!("{}/hello.wasm", wasmstash::builtins::build_module_dir());
+    let limited = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wasmstash"));
+        command
+            .args(args)
+            .env(
+                "WASMSTASH_CACHE_DIR",
+                std::env::temp_dir().join("wasmstash-test-cache"),
+            )
+            .stdin(std::process::Stdio::null());
+        // SAFETY: setrlimit is async-signal-safe and touches only its
+        // argument; nothing else runs between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                let bound = libc::rlimit {
+                    rlim_cur: 3 << 30,
+                    rlim_max: 3 << 30,
+                };
+                match libc::setrlimit(libc::RLIMIT_AS, &bound) {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                }
+            });
+        }
+        command.output().unwrap()
+    };
+    let reserve = "could not reserve the address space an instance needs";
+    let out = limited(&["inspect", &hello]);
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("verdict     cannot tell: ") && report.contains(reserve),
+        "{report}{}",
+        text(&out.stderr)
+    );
+    let out = limited(&["run", "--filter", &hello, "/dev/null"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains(reserve), "{}", text(&out.stderr));
+}

@@ -34,6 +34,10 @@ use key_index::KeyIndex;
 /// an exponent is written in one form (`1.5E3` as `1.5e+3`), insignificant
 /// whitespace goes, and a string's escapes may be written another way
 /// (`\u00e9` as `é`). Top-level fields left alone are copied byte for byte.
+///
+/// Because numbers keep their text, two [`Value`]s compare by it: `1.50`
+/// is not `==` to `json!(1.5)`. Compare numbers by `as_f64()` or
+/// `as_i64()` instead.
 pub struct Event<'a> {
     fields: Vec<Field<'a>>,
     /// Where the members of a large event are (see `key_index.rs`).
@@ -356,7 +360,10 @@ impl<'a> Event<'a> {
     ///
     /// Padding past 65,536 nulls in one write (`[list][2000000000]`, which
     /// exhausts Logstash's heap) is not made: the event fails instead, with
-    /// the reason, whatever the filter's verdict.
+    /// the reason, whatever the filter's verdict. So is a reference of more
+    /// than [`crate::field_ref::MAX_SEGMENTS`] segments (one built from
+    /// event data, say), whose objects no event may nest and whose
+    /// building and freeing would exhaust the filter's stack.
     ///
     /// A float that is not finite (`f64::NAN`, `f64::INFINITY`) becomes
     /// `null`, as [`Value`]'s conversion makes it: JSON has no such number.
@@ -364,7 +371,17 @@ impl<'a> Event<'a> {
         let mut segments = field.segments();
         let Some(top) = segments.next() else { return };
         let mut slot = self.top_level_mut(top);
-        for segment in segments {
+        for (depth, segment) in (2..).zip(segments) {
+            if depth > crate::field_ref::MAX_SEGMENTS {
+                let shown = path::path_of(&field.segments().take(4).collect::<Vec<_>>());
+                let reason = format!(
+                    "cannot set {shown}...: the reference has more than {} segments, deeper \
+                     than an event may nest",
+                    crate::field_ref::MAX_SEGMENTS
+                );
+                self.refused_write.get_or_insert(reason);
+                return;
+            }
             match path::child_for_write(slot, segment) {
                 Ok(Some(child)) => slot = child,
                 Ok(None) => return,

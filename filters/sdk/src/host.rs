@@ -76,7 +76,11 @@ pub fn freeze_native_clock(nanos: Option<i64>) {
 }
 
 /// Adds `delta` to the counter `name`, which the host exports (per filter) in
-/// its metrics.
+/// its metrics. The sidecar's counters only rise (they are Prometheus
+/// counters): a batch whose deltas for a name sum below zero adds nothing
+/// there, where `wasmstash run`'s summary adds every delta. A filter has at
+/// most 256 names; a new one past that is not counted, and the host logs
+/// it once. Counts of a call that fails are dropped (see ABI.md).
 pub fn count(name: &str, delta: i64) {
     #[cfg(target_arch = "wasm32")]
     unsafe {

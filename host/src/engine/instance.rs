@@ -102,6 +102,9 @@ impl FilterInstance {
             let timeout = engine.settings().call_timeout;
             let limits = &mut store.data_mut().limits;
             let table = limits.table_exceeded.take();
+            if let Some(why) = host_cannot_reserve(&e) {
+                return LoadError::module(format!("cannot instantiate: {why}"));
+            }
             LoadError::module(match failure_of(&e, limits, timeout) {
                 // The outermost context says which step (the start
                 // function), when there is one; a bare trap is the reason.
@@ -449,6 +452,28 @@ const AFTER_REFUSED_GROW: &str = ", after it was refused memory: ";
 
 /// A trap in a word, as failures name it: `trap: ` and wasmtime's words for
 /// it, without their own `wasm trap: ` (which made "trap: wasm trap: ...").
+/// What to say of an instantiation the host itself could not make room
+/// for, if `e` is one: wasmtime reserves an instance's linear memory and
+/// its guard pages (about 4 GiB of address space) up front, whatever
+/// `engine.memory_limit_mib` is, and a process limit such as `ulimit -v`
+/// refuses that. It is the host's limit, not the module's fault.
+pub(crate) fn host_cannot_reserve(e: &wasmtime::Error) -> Option<String> {
+    let refused = e.chain().any(|cause| {
+        let os_error = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error);
+        os_error == Some(libc::ENOMEM) || cause.to_string().contains("mmap failed to reserve")
+    });
+    refused.then(|| {
+        format!(
+            "this process could not reserve the address space an instance needs (about 4 GiB \
+             each for its memory and guard pages, whatever engine.memory_limit_mib is): is a \
+             limit such as `ulimit -v` set? ({})",
+            e.root_cause()
+        )
+    })
+}
+
 pub(crate) fn trap_text(trap: &Trap) -> String {
     let words = trap.to_string();
     format!(

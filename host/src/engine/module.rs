@@ -544,6 +544,11 @@ fn version_error(
     limits: &mut InstanceLimits,
 ) -> VersionError {
     let (message, limit) = match e.downcast_ref::<wasmtime::Trap>() {
+        // The host's own limit: `inspect` cannot tell, rather than blame
+        // the module.
+        _ if let Some(why) = super::instance::host_cannot_reserve(&e) => {
+            (format!("{step}: {why}"), true)
+        }
         _ if limits.memory_exceeded.is_some() => {
             let why = limits.memory_exceeded.take().unwrap_or_default();
             (format!("{step}: {why}"), true)

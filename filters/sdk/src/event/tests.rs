@@ -220,6 +220,46 @@ fn a_write_far_past_a_lists_end_fails_its_event_with_the_reason() {
     );
 }
 
+/// A reference from event data may be deeper than any event may nest:
+/// the write fails the event, where building it (and freeing it) would
+/// have exhausted the filter's stack.
+#[test]
+fn a_reference_deeper_than_an_event_nests_fails_the_event() {
+    use crate::{Filter, NativeFilter, Outcome, Verdict};
+    struct SetFromData;
+    impl Filter for SetFromData {
+        type Config = crate::NoConfig;
+        fn new(_: crate::NoConfig) -> Result<Self, String> {
+            Ok(SetFromData)
+        }
+        fn process(&mut self, event: &mut Event) -> Verdict {
+            let field = event.get_str("field").unwrap_or("").to_owned();
+            event.set(field.as_str(), 1);
+            Verdict::Keep
+        }
+    }
+    let mut filter = NativeFilter::<SetFromData>::new(b"{}").unwrap();
+    let deep = format!(r#"{{"field":"{}"}}"#, "[a]".repeat(100_000));
+    let fits = format!(
+        r#"{{"field":"{}"}}"#,
+        "[a]".repeat(crate::field_ref::MAX_SEGMENTS)
+    );
+    let outcomes = filter.process_events(&[deep.as_bytes(), fits.as_bytes()]);
+    assert_eq!(
+        outcomes[0],
+        Outcome::Failed(
+            "cannot set [a][a][a][a]...: the reference has more than 127 segments, deeper than \
+             an event may nest"
+                .into()
+        )
+    );
+    assert!(
+        !matches!(outcomes[1], Outcome::Failed(_)),
+        "{:?}",
+        outcomes[1]
+    );
+}
+
 /// The same reads and changes, naming fields by text and by `FieldRef`,
 /// give the same answers and the same event.
 #[test]
