@@ -124,11 +124,7 @@ fn main() -> ExitCode {
             // An empty RUST_LOG (a compose file's `RUST_LOG=${RUST_LOG}`
             // with nothing set) parses as "nothing at all", which would
             // hide the host's own errors: it counts as unset.
-            std::env::var("RUST_LOG")
-                .ok()
-                .filter(|filter| !filter.trim().is_empty())
-                .and_then(|filter| tracing_subscriber::EnvFilter::try_new(filter).ok())
-                .unwrap_or_else(|| default_log_level().into()),
+            log_filter(std::env::var("RUST_LOG").ok()),
         )
         .init();
     let matches = numbers_may_be_negative(Cli::command()).get_matches();
@@ -418,6 +414,27 @@ fn numbers_may_be_negative(command: clap::Command) -> clap::Command {
 }
 
 /// `serve` logs its life cycle (ready, reloads) by default; `run` only problems.
+/// The log filter `RUST_LOG` gives, each directive trimmed (`info, filter=debug`
+/// from a `.env` file); the default level when it is unset or holds no
+/// directive, and, said once on stderr, when it is no filter: a setting
+/// that hid every line would hide that too.
+fn log_filter(rust_log: Option<String>) -> tracing_subscriber::EnvFilter {
+    let directives: Vec<&str> = (rust_log.as_deref().unwrap_or("").split(','))
+        .map(str::trim)
+        .filter(|directive| !directive.is_empty())
+        .collect();
+    if directives.is_empty() {
+        return default_log_level().into();
+    }
+    let text = directives.join(",");
+    tracing_subscriber::EnvFilter::try_new(&text).unwrap_or_else(|e| {
+        eprintln!(
+            "wasmstash: RUST_LOG {text:?} is not a log filter ({e}); logging at the default level"
+        );
+        default_log_level().into()
+    })
+}
+
 fn default_log_level() -> &'static str {
     match std::env::args().nth(1).as_deref() {
         Some("serve") => "info",

@@ -403,11 +403,12 @@ fn a_filter_name_is_escaped_in_its_log_lines() {
 }
 
 /// An empty RUST_LOG (`RUST_LOG=${RUST_LOG}` in a compose file, with
-/// nothing set) is the default level, not "nothing at all", which hid the
-/// host's own warnings and errors.
+/// nothing set), or one of blanks and commas, is the default level, not
+/// "nothing at all", which hid the host's own warnings and errors; spaces
+/// around a directive (`warn `, from a `.env` file) are not part of it.
 #[test]
 fn an_empty_rust_log_keeps_the_default_level() {
-    for empty in ["", " "] {
+    for empty in ["", " ", ",", "warn ", " warn, "] {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_wasmstash"))
             .args(["run", "--filter", r#"json={"source":"message"}"#, "-"])
             .env("RUST_LOG", empty)
@@ -428,4 +429,21 @@ fn an_empty_rust_log_keeps_the_default_level() {
             "RUST_LOG={empty:?}: {stderr}"
         );
     }
+    // One that is no filter is said to be, and the default level holds.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args([
+            "run",
+            "--filter",
+            r#"json={"source":"message"}"#,
+            "/dev/null",
+        ])
+        .env("RUST_LOG", "debug,bogus=nope=x")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        text(&output.stderr).contains("RUST_LOG \"debug,bogus=nope=x\" is not a log filter"),
+        "{}",
+        text(&output.stderr)
+    );
 }

@@ -232,4 +232,10 @@ fn an_address_space_limit_is_the_hosts_not_the_modules() {
     let out = limited(&["run", "--filter", &hello, "/dev/null"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains(reserve), "{}", text(&out.stderr));
+    // A trap is the module's, whatever the names in its backtrace say.
+    let report = inspect_with_start(r#"(@name "mmap failed to reserve") unreachable"#);
+    assert!(
+        report.contains("does NOT meet wasmstash ABI v1") && !report.contains(reserve),
+        "{report}"
+    );
 }

@@ -274,6 +274,16 @@ fn the_live_view_needs_the_token_and_masks_fields() {
     // opened in another tab: the last chunk of the answer comes.
     let mut other_tab = open_stream(&server, &cookie);
     read_until(&mut other_tab, |text| text.contains("event: hello"));
+    // Not from another site's page, which a form's post would be.
+    let forged = server.request(
+        "POST",
+        "/ui/logout",
+        &[("Cookie", &cookie), ("Sec-Fetch-Site", "cross-site")],
+        b"",
+    );
+    assert_eq!(forged.status, 403, "{}", forged.text());
+    let still = server.request("GET", "/ui/session", &[("Cookie", &cookie)], b"");
+    assert_eq!(still.status, 200);
     let logout = server.request("POST", "/ui/logout", &[("Cookie", &cookie)], b"");
     assert_eq!(logout.status, 204);
     let after = server.request("GET", "/ui/session", &[("Cookie", &cookie)], b"");
@@ -475,6 +485,40 @@ fn the_live_view_in_headless_chromium() {
         "new templates",
         wait,
         "return document.querySelectorAll('#new-templates tbody tr').length > 0;",
+    );
+
+    // Events are the logs' own: a field of another type than the page
+    // expects (an object for `message`, one string of detectors, an object
+    // for the key) is shown as text, and no panel stops drawing (one such
+    // line froze the page, across reloads).
+    let hostile = json!({"message": json!({"message": {"toString": 1},
+        "tags": ["_hostile", "anomaly"],
+        "wasmstash": {"anomaly": {"detectors": "rate", "key": {"k": 1}}}})
+    .to_string()});
+    let body = ndjson(&[hostile]);
+    let request = [
+        format!(
+            "POST /v1/pipelines/app/batch HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+             Content-Length: {}\r\n\r\n",
+            server.addr,
+            body.len()
+        )
+        .into_bytes(),
+        body,
+    ]
+    .concat();
+    let sent = support::server::send_raw(server.addr, &request);
+    assert_eq!(sent.status, 200, "{}", sent.text());
+    let sample = browser.wait_for("a _hostile row", wait, &failure_row("_hostile"));
+    assert!(
+        sample.as_str().unwrap().contains(r#"{"toString":1}"#),
+        "{sample}"
+    );
+    browser.wait_for(
+        "the hostile event's anomaly row",
+        wait,
+        "return [...document.querySelectorAll('#anomalies tbody tr')] \
+           .some(r => r.cells[2].textContent === '{\"k\":1}' && r.cells[3].textContent === 'rate');",
     );
 
     // The tail, filtered by tag, then paused.

@@ -31,9 +31,16 @@ function forgetAll() {
   Object.assign(state, { tails: {}, anomalies: [], newTemplates: [], samples: new Map(), shown: {} });
 }
 
+// A value as text. Events are the logs' own: a field may hold an object
+// where a string is expected ({"toString": 1} makes String() throw).
+function shown(value) {
+  if (value === undefined || value === null) return "";
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
 function el(tag, text, cls) {
   const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (text !== undefined && text !== null) node.textContent = shown(text);
   if (cls) node.className = cls;
   return node;
 }
@@ -169,8 +176,9 @@ function renderFailures(failures, hostTotals) {
     const tagCell = el("td");
     tagCell.append(el("span", f.tag, "tag"));
     const sample = latest ? (latest.event.message ?? JSON.stringify(latest.event)) : "";
-    row.append(tagCell, el("td", f.sampled, "num"), el("td", (hostTotals || {})[f.tag] ?? "–", "num"),
-      el("td", latest ? `${time(latest.t)} ${latest.pipeline}: ${String(sample).slice(0, 160)}` : "", "mono"));
+    const total = hostTotals && Object.hasOwn(hostTotals, f.tag) ? hostTotals[f.tag] : "–";
+    row.append(tagCell, el("td", f.sampled, "num"), el("td", total, "num"),
+      el("td", latest ? `${time(latest.t)} ${latest.pipeline}: ${shown(sample).slice(0, 160)}` : "", "mono"));
     if (latest) row.addEventListener("click", () => showEvent(`${f.tag} (${latest.pipeline})`, latest.event));
     body.append(row);
   }
@@ -190,8 +198,9 @@ function addAnomalies(items) {
     const row = el("tr", null, "click anomaly");
     const score = typeof a.score === "number" ? a.score.toFixed(2) : a.score;
     row.append(el("td", time(item.t)), el("td", item.pipeline), el("td", a.key ?? "–", "mono"),
-      el("td", (a.detectors || []).join(", ")), el("td", score ?? "–", "score"), el("td", a.reason ?? ""));
-    row.addEventListener("click", () => showEvent(`anomaly: ${a.key ?? ""}`, item.event));
+      el("td", [].concat(a.detectors ?? []).map(shown).join(", ")), el("td", score ?? "–", "score"),
+      el("td", a.reason ?? ""));
+    row.addEventListener("click", () => showEvent(`anomaly: ${shown(a.key)}`, item.event));
     body.append(row);
   }
   $("anomalies-empty").hidden = state.anomalies.length > 0;
@@ -263,7 +272,7 @@ function matches(item, filter) {
   const eq = filter.indexOf("=");
   if (eq > 0) {
     const value = get(item.event, filter.slice(0, eq).trim());
-    return value !== undefined && String(value) === filter.slice(eq + 1).trim();
+    return value !== undefined && shown(value) === filter.slice(eq + 1).trim();
   }
   return JSON.stringify(item.event).includes(filter);
 }
@@ -301,13 +310,24 @@ function pushPoint(point) {
   if (state.points.length > KEEP_POINTS) state.points.splice(0, state.points.length - KEEP_POINTS);
 }
 
+// Each panel apart: one that a strange event makes throw must not leave
+// the others (and every later frame) undrawn.
 function apply(frame) {
-  addTail(frame.tail);
-  renderFailures(frame.failures, frame.overview.host_failures);
-  addAnomalies(frame.anomalies);
-  renderTemplates(frame.templates);
-  renderOverview(frame.overview);
-  renderThroughput(frame.overview);
+  const panels = [
+    ["tail", () => addTail(frame.tail)],
+    ["failures", () => renderFailures(frame.failures, frame.overview.host_failures)],
+    ["anomalies", () => addAnomalies(frame.anomalies)],
+    ["templates", () => renderTemplates(frame.templates)],
+    ["overview", () => renderOverview(frame.overview)],
+    ["throughput", () => renderThroughput(frame.overview)],
+  ];
+  for (const [name, draw] of panels) {
+    try {
+      draw();
+    } catch (error) {
+      console.error(`live view: the ${name} panel was not drawn`, error);
+    }
+  }
 }
 
 function connect() {

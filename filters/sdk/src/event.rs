@@ -363,7 +363,7 @@ impl<'a> Event<'a> {
     /// the reason, whatever the filter's verdict. So is a reference of more
     /// than [`crate::field_ref::MAX_SEGMENTS`] segments (one built from
     /// event data, say), whose objects no event may nest and whose
-    /// building and freeing would exhaust the filter's stack.
+    /// writing out and freeing would exhaust the filter's stack.
     ///
     /// A float that is not finite (`f64::NAN`, `f64::INFINITY`) becomes
     /// `null`, as [`Value`]'s conversion makes it: JSON has no such number.

@@ -68,7 +68,11 @@ impl Inspection {
         writeln!(out, "imports     {imports}")?;
         writeln!(out, "exports     {}", self.exports.join("\n            "))?;
         // Set only when nothing else was wrong (`engine::inspect`).
-        if let Some(why) = &self.stopped_by_limit {
+        if let Some(why) = (self.stopped_by_limit.as_ref())
+            .filter(|why| why.contains(super::instance::HOST_CANNOT_RESERVE))
+        {
+            writeln!(out, "verdict     cannot tell: it could not start: {why}")?;
+        } else if let Some(why) = &self.stopped_by_limit {
             writeln!(
                 out,
                 "verdict     cannot tell: it could not start under this check's limits: {why}; \

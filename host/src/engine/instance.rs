@@ -454,10 +454,17 @@ const AFTER_REFUSED_GROW: &str = ", after it was refused memory: ";
 /// it, without their own `wasm trap: ` (which made "trap: wasm trap: ...").
 /// What to say of an instantiation the host itself could not make room
 /// for, if `e` is one: wasmtime reserves an instance's linear memory and
-/// its guard pages (about 4 GiB of address space) up front, whatever
-/// `engine.memory_limit_mib` is, and a process limit such as `ulimit -v`
-/// refuses that. It is the host's limit, not the module's fault.
+/// its guard pages (about 4.1 GiB of address space) up front, and as much
+/// again for the tripwire while deadlines are on, whatever
+/// `engine.memory_limit_mib` is; a process limit such as `ulimit -v`
+/// refuses that. It is the host's limit, not the module's fault. A trap is
+/// never one: its backtrace quotes names the module chose.
 pub(crate) fn host_cannot_reserve(e: &wasmtime::Error) -> Option<String> {
+    if e.chain()
+        .any(|cause| cause.downcast_ref::<Trap>().is_some())
+    {
+        return None;
+    }
     let refused = e.chain().any(|cause| {
         let os_error = cause
             .downcast_ref::<std::io::Error>()
@@ -466,13 +473,18 @@ pub(crate) fn host_cannot_reserve(e: &wasmtime::Error) -> Option<String> {
     });
     refused.then(|| {
         format!(
-            "this process could not reserve the address space an instance needs (about 4 GiB \
-             each for its memory and guard pages, whatever engine.memory_limit_mib is): is a \
-             limit such as `ulimit -v` set? ({})",
+            "{HOST_CANNOT_RESERVE} (about 8.2 GiB each while deadlines are on, 4.1 GiB with \
+             engine.call_timeout_ms = 0, whatever engine.memory_limit_mib is): is a limit such \
+             as `ulimit -v` set? ({})",
             e.root_cause()
         )
     })
 }
+
+/// How [`host_cannot_reserve`]'s message opens, which `inspect` looks for
+/// to give no advice about the module's own limits.
+pub(crate) const HOST_CANNOT_RESERVE: &str =
+    "this process could not reserve the address space an instance needs";
 
 pub(crate) fn trap_text(trap: &Trap) -> String {
     let words = trap.to_string();

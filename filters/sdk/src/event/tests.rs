@@ -244,7 +244,11 @@ fn a_reference_deeper_than_an_event_nests_fails_the_event() {
         r#"{{"field":"{}"}}"#,
         "[a]".repeat(crate::field_ref::MAX_SEGMENTS)
     );
-    let outcomes = filter.process_events(&[deep.as_bytes(), fits.as_bytes()]);
+    let one_more = format!(
+        r#"{{"field":"{}"}}"#,
+        "[a]".repeat(crate::field_ref::MAX_SEGMENTS + 1)
+    );
+    let outcomes = filter.process_events(&[deep.as_bytes(), fits.as_bytes(), one_more.as_bytes()]);
     assert_eq!(
         outcomes[0],
         Outcome::Failed(
@@ -258,6 +262,7 @@ fn a_reference_deeper_than_an_event_nests_fails_the_event() {
         "{:?}",
         outcomes[1]
     );
+    assert_eq!(outcomes[2], outcomes[0]);
 }
 
 /// The same reads and changes, naming fields by text and by `FieldRef`,

@@ -181,7 +181,14 @@ impl Digest {
             .clone()
         };
 
-        for tag in tags.iter().filter(|t| crate::is_failure_tag(t)) {
+        // A tag may quote a masked value (`add_tag` with `%{[user][name]}`):
+        // with a mask, failures are counted under the masked event's tags.
+        let failure_tags: Vec<String> = match tags.iter().any(|t| crate::is_failure_tag(t)) {
+            false => Vec::new(),
+            true if self.mask.is_empty() => tags.clone(),
+            true => self.masked_tags(bytes),
+        };
+        for tag in failure_tags.iter().filter(|t| crate::is_failure_tag(t)) {
             let Some(item) = keep(self) else { return };
             if !self.failures.contains_key(tag) && self.failures.len() >= FAILURE_TAGS {
                 let oldest = (self.failures.iter())
@@ -255,6 +262,22 @@ impl Digest {
         };
         self.templates
             .insert(id.to_owned(), TemplateStats { text, count: 1 });
+    }
+
+    /// The event's tags once it is masked, each cut to [`TAG_CHARS`]; read
+    /// from the whole event, however large, as the tags are all a failure
+    /// is counted by.
+    fn masked_tags(&self, bytes: &[u8]) -> Vec<String> {
+        let Ok(mut value) = serde_json::from_slice::<Value>(bytes) else {
+            return Vec::new();
+        };
+        self.mask.apply(&mut value);
+        let tags = match value.get("tags") {
+            Some(Value::Array(tags)) => tags.iter().filter_map(Value::as_str).collect(),
+            Some(Value::String(tag)) => vec![tag.as_str()],
+            _ => Vec::new(),
+        };
+        tags.into_iter().map(|tag| cut(tag, TAG_CHARS)).collect()
     }
 
     /// The event as JSON, masked (see [`Mask`]), or what stands for it
@@ -503,6 +526,19 @@ mod tests {
             .unwrap();
         assert_eq!(new["sampled"], 1);
         assert_eq!(new["samples"].as_array().unwrap().len(), 1);
+    }
+
+    /// A failure tag that quotes a masked value (`add_tag` with
+    /// `%{[user][name]}`) is counted under the masked event's tag.
+    #[test]
+    fn a_failure_tag_quoting_a_masked_value_is_counted_masked() {
+        let mut digest = Digest::new(&["[user][name]".into()]);
+        let failed = json!({"event": {"message": "login failed", "user": {"name": "carol.private"},
+            "tags": ["_login_failed_carol.private"]}});
+        digest.add(&batch(&[failed]), 1);
+        let frame = digest.frame(true);
+        assert_eq!(frame["failures"][0]["tag"], "_login_failed_***");
+        assert!(!frame.to_string().contains("carol.private"), "{frame}");
     }
 
     #[test]

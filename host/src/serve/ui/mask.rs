@@ -27,18 +27,16 @@ impl Mask {
     /// Elasticsearch and Kibana write them, dotted names
     /// (`source.address`): both name the same field here.
     pub fn new(fields: &[String]) -> Mask {
-        let steps = |field: &String| -> Vec<String> {
-            if field.starts_with('[') {
-                field_ref::segments(field).map(str::to_owned).collect()
-            } else {
-                field.split('.').map(str::to_owned).collect()
-            }
-        };
         Mask {
-            fields: (fields.iter().map(steps))
+            fields: (fields.iter().map(|field| steps_of(field)))
                 .filter(|steps| !steps.is_empty() && steps.iter().all(|s| !s.is_empty()))
                 .collect(),
         }
+    }
+
+    /// Whether there is anything to mask.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
     }
 
     /// Masks `event`: each masked field replaced by `"***"`, and the values
@@ -48,14 +46,54 @@ impl Mask {
         for steps in &self.fields {
             mask_path(event, steps, &mut hidden);
         }
+        self.anomaly_keys(event, &mut hidden);
         hidden.retain(|value| !value.is_empty());
         if hidden.is_empty() {
             return;
         }
+        // The longest first, so that one holding another is hidden whole
+        // (`j.doe.home.example.net` before `j.doe`).
+        hidden.sort_by_key(|value| std::cmp::Reverse(value.len()));
         if let Some(template) = event.pointer_mut("/wasmstash/template") {
             hide_template(template, &hidden);
         }
         replace_in_strings(event, &hidden);
+    }
+}
+
+impl Mask {
+    /// The keys of the event's anomaly findings whose key field is masked.
+    /// An interval finding rides on whatever event comes next (a silent
+    /// key has none of its own), so its key is no value of this event's
+    /// masked fields, yet it is one of that field's values.
+    fn anomaly_keys(&self, event: &Value, hidden: &mut Vec<String>) {
+        let Some(anomaly) = event.pointer("/wasmstash/anomaly") else {
+            return;
+        };
+        let findings = anomaly.get("findings").and_then(Value::as_array);
+        for item in std::iter::once(anomaly).chain(findings.into_iter().flatten()) {
+            let field = item.get("key_field").and_then(Value::as_str);
+            if let (Some(field), Some(key)) = (field, item.get("key"))
+                && self.covers(&steps_of(field))
+            {
+                collect_leaves(key, hidden);
+            }
+        }
+    }
+
+    /// Whether a field (its steps) is masked: it or an object around it.
+    fn covers(&self, field: &[String]) -> bool {
+        self.fields.iter().any(|masked| field.starts_with(masked))
+    }
+}
+
+/// A field's steps: a Logstash reference or, as Elasticsearch and Kibana
+/// write it, a dotted name.
+fn steps_of(field: &str) -> Vec<String> {
+    if field.starts_with('[') {
+        field_ref::segments(field).map(str::to_owned).collect()
+    } else {
+        field.split('.').map(str::to_owned).collect()
     }
 }
 
@@ -150,26 +188,35 @@ fn steps_in_key(key: &str, steps: &[String]) -> Option<usize> {
     Some(steps.len())
 }
 
-/// Hides each of `hidden` in every string of `value`: all of a string that
-/// is one, and, if it is long enough to be found inside text, wherever it
-/// shows in another.
+/// Hides each of `hidden` in every string of `value`, object keys
+/// included (a filter may make a key of a value: `seen_by.<user>`).
 fn replace_in_strings(value: &mut Value, hidden: &[String]) {
     match value {
-        Value::String(text) => {
-            if hidden.iter().any(|h| h == text) {
-                *text = MASK.to_owned();
-                return;
-            }
-            for needle in hidden {
-                if needle.chars().count() >= SHORTEST_FOUND_INSIDE && text.contains(needle.as_str())
-                {
-                    *text = text.replace(needle.as_str(), MASK);
-                }
+        Value::String(text) => hide_in_text(text, hidden),
+        Value::Array(items) => items.iter_mut().for_each(|v| replace_in_strings(v, hidden)),
+        Value::Object(map) => {
+            let members = std::mem::take(map);
+            for (mut key, mut member) in members {
+                hide_in_text(&mut key, hidden);
+                replace_in_strings(&mut member, hidden);
+                map.insert(key, member);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| replace_in_strings(v, hidden)),
-        Value::Object(map) => map.values_mut().for_each(|v| replace_in_strings(v, hidden)),
         _ => {}
+    }
+}
+
+/// Hides each of `hidden` in `text`: all of it if it is one, and, if one
+/// is long enough to be found inside text, wherever it shows.
+fn hide_in_text(text: &mut String, hidden: &[String]) {
+    if hidden.iter().any(|h| h == text) {
+        *text = MASK.to_owned();
+        return;
+    }
+    for needle in hidden {
+        if needle.chars().count() >= SHORTEST_FOUND_INSIDE && text.contains(needle.as_str()) {
+            *text = text.replace(needle.as_str(), MASK);
+        }
     }
 }
 
@@ -230,6 +277,39 @@ mod tests {
             shown.contains(r#"new value for ***: [source][address] = \"***\""#),
             "{shown}"
         );
+    }
+
+    /// An interval finding rides on another key's event: its key is a
+    /// value of the masked key field all the same. A value holding another
+    /// is hidden whole, and so is one a filter made a key of.
+    #[test]
+    fn another_keys_finding_overlaps_and_keys_are_hidden() {
+        let event = json!({
+            "user": {"name": "bob.jones"},
+            "source": {"address": "j.doe.home.example.net"},
+            "client": {"name": "j.doe"},
+            "note": "connection from j.doe.home.example.net",
+            "seen_by": {"bob.jones": 1},
+            "wasmstash": {"anomaly": {
+                "key": "alice.secret", "key_field": "user.name",
+                "reason": "rate went silent: 0 events for [user][name] alice.secret",
+                "findings": [{"key": "carol.x", "key_field": "[user][name]"},
+                             {"key": "kept.service", "key_field": "[service][name]"}]}},
+        });
+        let shown = masked(&["[user][name]", "[source][address]", "client.name"], event);
+        let text = shown.to_string();
+        for secret in [
+            "alice.secret",
+            "carol.x",
+            "bob.jones",
+            "home.example.net",
+            "j.doe",
+        ] {
+            assert!(!text.contains(secret), "{secret}: {text}");
+        }
+        assert_eq!(shown["note"], "connection from ***");
+        assert_eq!(shown["seen_by"], json!({MASK: 1}));
+        assert!(text.contains("kept.service"), "{text}");
     }
 
     /// A masked `message` hides the template mined from it, text and

@@ -221,6 +221,14 @@ async fn login(
 }
 
 async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    // A logout takes no body, so another site's page could post one with a
+    // form and end the operator's session (and streams). Browsers say where
+    // a request comes from; only the view's own page may log it out.
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if site.is_some_and(|site| site != "same-origin" && site != "none") {
+        let message = "a logout from another site's page is refused";
+        return ApiError::new(StatusCode::FORBIDDEN, message).into_response();
+    }
     if let Some(id) = access::session_cookie(&headers) {
         app.live.sessions.close(id);
     }
