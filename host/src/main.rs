@@ -428,8 +428,10 @@ fn log_filter(rust_log: Option<String>) -> tracing_subscriber::EnvFilter {
     }
     let text = directives.join(",");
     tracing_subscriber::EnvFilter::try_new(&text).unwrap_or_else(|e| {
+        let shown: String = text.chars().take(200).collect();
+        let cut = if shown.len() < text.len() { "..." } else { "" };
         eprintln!(
-            "wasmstash: RUST_LOG {text:?} is not a log filter ({e}); logging at the default level"
+            "wasmstash: RUST_LOG {shown:?}{cut} is not a log filter ({e}); logging at the default level"
         );
         default_log_level().into()
     })

@@ -38,6 +38,17 @@ function shown(value) {
   return typeof value === "object" ? JSON.stringify(value) : String(value);
 }
 
+// A value as the tail's `field=value` filter reads it: as String() does
+// (a list as its items joined by commas, null as "null"), but never
+// throwing.
+function filterText(value) {
+  try {
+    return String(value);
+  } catch {
+    return JSON.stringify(value);
+  }
+}
+
 function el(tag, text, cls) {
   const node = document.createElement(tag);
   if (text !== undefined && text !== null) node.textContent = shown(text);
@@ -272,7 +283,7 @@ function matches(item, filter) {
   const eq = filter.indexOf("=");
   if (eq > 0) {
     const value = get(item.event, filter.slice(0, eq).trim());
-    return value !== undefined && shown(value) === filter.slice(eq + 1).trim();
+    return value !== undefined && filterText(value) === filter.slice(eq + 1).trim();
   }
   return JSON.stringify(item.event).includes(filter);
 }

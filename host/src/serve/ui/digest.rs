@@ -264,20 +264,27 @@ impl Digest {
             .insert(id.to_owned(), TemplateStats { text, count: 1 });
     }
 
-    /// The event's tags once it is masked, each cut to [`TAG_CHARS`]; read
-    /// from the whole event, however large, as the tags are all a failure
-    /// is counted by.
+    /// The event's tags as its masked form shows them, each cut to
+    /// [`TAG_CHARS`]; read from the whole event, however large, as the tags
+    /// are all a failure is counted by. Only the tags are rewritten: the
+    /// rest of a large event is not masked for nothing.
     fn masked_tags(&self, bytes: &[u8]) -> Vec<String> {
         let Ok(mut value) = serde_json::from_slice::<Value>(bytes) else {
             return Vec::new();
         };
-        self.mask.apply(&mut value);
+        let hidden = self.mask.mask_fields(&mut value);
         let tags = match value.get("tags") {
             Some(Value::Array(tags)) => tags.iter().filter_map(Value::as_str).collect(),
             Some(Value::String(tag)) => vec![tag.as_str()],
             _ => Vec::new(),
         };
-        tags.into_iter().map(|tag| cut(tag, TAG_CHARS)).collect()
+        (tags.into_iter())
+            .map(|tag| {
+                let mut tag = tag.to_owned();
+                Mask::hide(&mut tag, &hidden);
+                cut(&tag, TAG_CHARS)
+            })
+            .collect()
     }
 
     /// The event as JSON, masked (see [`Mask`]), or what stands for it

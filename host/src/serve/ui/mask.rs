@@ -42,26 +42,45 @@ impl Mask {
     /// Masks `event`: each masked field replaced by `"***"`, and the values
     /// they held hidden wherever else they show.
     pub fn apply(&self, event: &mut Value) {
+        let hidden = self.mask_fields(event);
+        if hidden.is_empty() {
+            return;
+        }
+        if let Some(template) = event.pointer_mut("/wasmstash/template") {
+            hide_template(template, &hidden);
+        }
+        // The event's own keys are field names (`tags`, `message`), which a
+        // value may happen to be: only keys below them are hidden.
+        match event {
+            Value::Object(fields) => {
+                (fields.values_mut()).for_each(|v| replace_in_strings(v, &hidden))
+            }
+            other => replace_in_strings(other, &hidden),
+        }
+    }
+}
+
+impl Mask {
+    /// Masks the masked fields of `event` and returns the values they held,
+    /// with the keys of anomaly findings about them: what [`Mask::hide`]
+    /// then hides elsewhere. The longest first, so that one holding another
+    /// is hidden whole (`j.doe.home.example.net` before `j.doe`).
+    pub fn mask_fields(&self, event: &mut Value) -> Vec<String> {
         let mut hidden = Vec::new();
         for steps in &self.fields {
             mask_path(event, steps, &mut hidden);
         }
         self.anomaly_keys(event, &mut hidden);
         hidden.retain(|value| !value.is_empty());
-        if hidden.is_empty() {
-            return;
-        }
-        // The longest first, so that one holding another is hidden whole
-        // (`j.doe.home.example.net` before `j.doe`).
         hidden.sort_by_key(|value| std::cmp::Reverse(value.len()));
-        if let Some(template) = event.pointer_mut("/wasmstash/template") {
-            hide_template(template, &hidden);
-        }
-        replace_in_strings(event, &hidden);
+        hidden
     }
-}
 
-impl Mask {
+    /// Hides each of `hidden` in `text` (see [`Mask::mask_fields`]).
+    pub fn hide(text: &mut String, hidden: &[String]) {
+        hide_in_text(text, hidden);
+    }
+
     /// The keys of the event's anomaly findings whose key field is masked.
     /// An interval finding rides on whatever event comes next (a silent
     /// key has none of its own), so its key is no value of this event's
@@ -82,8 +101,20 @@ impl Mask {
     }
 
     /// Whether a field (its steps) is masked: it or an object around it.
+    /// Compared as dotted names, as Elasticsearch reads both: a mask of
+    /// `[user.name]` covers a key field written `user.name` or
+    /// `[user][name]`.
     fn covers(&self, field: &[String]) -> bool {
-        self.fields.iter().any(|masked| field.starts_with(masked))
+        let field = field.join(".");
+        self.fields
+            .iter()
+            .map(|masked| masked.join("."))
+            .any(|masked| {
+                field == masked
+                    || field
+                        .strip_prefix(&masked)
+                        .is_some_and(|rest| rest.starts_with('.'))
+            })
     }
 }
 
@@ -188,20 +219,38 @@ fn steps_in_key(key: &str, steps: &[String]) -> Option<usize> {
     Some(steps.len())
 }
 
-/// Hides each of `hidden` in every string of `value`, object keys
-/// included (a filter may make a key of a value: `seen_by.<user>`).
+/// Hides each of `hidden` in every string of `value`, a number that is
+/// one, and an object key that is one (a filter may make a key of a value:
+/// `seen_by.<user>`). A key is hidden only whole: part of one is a field
+/// name (`tags`, `wasmstash`) that a short value may happen to spell.
+/// [`Mask::apply`] leaves the event's top-level keys alone.
 fn replace_in_strings(value: &mut Value, hidden: &[String]) {
     match value {
         Value::String(text) => hide_in_text(text, hidden),
+        Value::Number(number) if hidden.contains(&number.to_string()) => {
+            *value = Value::String(MASK.to_owned());
+        }
         Value::Array(items) => items.iter_mut().for_each(|v| replace_in_strings(v, hidden)),
-        Value::Object(map) => {
+        Value::Object(map) if map.keys().any(|key| hidden.contains(key)) => {
             let members = std::mem::take(map);
-            for (mut key, mut member) in members {
-                hide_in_text(&mut key, hidden);
+            for (key, mut member) in members {
                 replace_in_strings(&mut member, hidden);
+                let mut key = if hidden.contains(&key) {
+                    MASK.to_owned()
+                } else {
+                    key
+                };
+                // Two hidden keys, or one and a `***` already there, must
+                // not merge: the view would drop one's member.
+                let mut n = 1;
+                while map.contains_key(&key) {
+                    n += 1;
+                    key = format!("{MASK}#{n}");
+                }
                 map.insert(key, member);
             }
         }
+        Value::Object(map) => map.values_mut().for_each(|v| replace_in_strings(v, hidden)),
         _ => {}
     }
 }
@@ -310,6 +359,16 @@ mod tests {
         assert_eq!(shown["note"], "connection from ***");
         assert_eq!(shown["seen_by"], json!({MASK: 1}));
         assert!(text.contains("kept.service"), "{text}");
+        // A mask of the dotted key covers a key field in either spelling;
+        // a key is hidden only whole, a kept `***` and a number too.
+        let event = json!({"user.name": "tags", "uid": 4711, "id": {"n": 4711},
+            "tags": ["_login_failed_tags"], "seen": {"tags": 1, "***": 2},
+            "wasmstash": {"anomaly": {"key": "alice.secret", "key_field": "user.name"}}});
+        let shown = masked(&["[user.name]", "[id][n]"], event);
+        assert_eq!(shown["tags"], json!(["_login_failed_***"]));
+        assert_eq!(shown["seen"], json!({"***": 1, "***#2": 2}));
+        assert_eq!(shown["uid"], MASK);
+        assert_eq!(shown["wasmstash"]["anomaly"]["key"], MASK);
     }
 
     /// A masked `message` hides the template mined from it, text and
