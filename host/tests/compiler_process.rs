@@ -3,6 +3,8 @@
 //! running, and one past `engine.compile_memory_mib` is refused with that
 //! setting named, while the sidecar itself is untouched.
 
+#[path = "support/rlimit.rs"]
+mod rlimit;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -312,25 +314,6 @@ fn check_builtin(prepare: impl FnOnce(&mut Command)) -> (Option<i32>, String) {
     check_with(dir.path(), filter, "", prepare)
 }
 
-/// Starts `command` under a hard CPU-time limit of `seconds`, as a
-/// sidecar started by `prlimit` or a service manager may be.
-fn limit_cpu_seconds(command: &mut Command, seconds: u64) {
-    // SAFETY: setrlimit is async-signal-safe and touches only its argument;
-    // nothing else runs between fork and exec.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(command, move || {
-            let bound = libc::rlimit {
-                rlim_cur: seconds as libc::rlim_t,
-                rlim_max: seconds as libc::rlim_t,
-            };
-            match libc::setrlimit(libc::RLIMIT_CPU, &bound) {
-                0 => Ok(()),
-                _ => Err(std::io::Error::last_os_error()),
-            }
-        });
-    }
-}
-
 #[test]
 fn a_compilation_past_its_memory_cap_is_refused_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
@@ -432,7 +415,7 @@ fn a_compiler_out_of_cpu_time_under_a_lower_inherited_limit_says_so() {
     let module = dir.path().join("slow.wasm");
     std::fs::write(&module, slow_binary(20_000)).unwrap();
     let (code, stderr) = check_module(dir.path(), &module, "", |command| {
-        limit_cpu_seconds(command, 2)
+        rlimit::limit(command, libc::RLIMIT_CPU, 2)
     });
     assert_refused(code, &stderr, "the compiler process ran out of CPU time");
 }
@@ -441,6 +424,6 @@ fn a_compiler_out_of_cpu_time_under_a_lower_inherited_limit_says_so() {
 fn the_compiler_keeps_lower_limits_it_was_started_under() {
     // A sidecar started under a hard CPU limit below what the child would
     // ask for: the child keeps the lower one rather than failing to set it.
-    let (code, stderr) = check_builtin(|command| limit_cpu_seconds(command, 30));
+    let (code, stderr) = check_builtin(|command| rlimit::limit(command, libc::RLIMIT_CPU, 30));
     assert_eq!(code, Some(0), "{stderr}");
 }

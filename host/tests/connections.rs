@@ -7,6 +7,8 @@
 //! server keeps answering everyone else; and no open connection holds up a
 //! shutdown.
 
+#[path = "support/rlimit.rs"]
+mod rlimit;
 mod support;
 
 use std::io::{Read, Write};
@@ -587,7 +589,6 @@ fn connections_past_the_cap_are_answered_503_unread_and_counted() {
 /// where `accept` failing on the file limit left them waiting unanswered.
 #[test]
 fn the_connection_cap_is_lowered_to_fit_the_open_file_limit() {
-    use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
@@ -598,19 +599,7 @@ fn the_connection_cap_is_lowered_to_fit_the_open_file_limit() {
     let env = [("RUST_LOG", "wasmstash=warn")];
     // 300 files: 44 connections, with 256 kept for the rest.
     let server = Server::start_tuned(&config, &env, log.into(), |command| {
-        // SAFETY: setrlimit is async-signal-safe, as pre_exec requires.
-        unsafe {
-            command.pre_exec(|| {
-                let limit = libc::rlimit {
-                    rlim_cur: 300,
-                    rlim_max: 300,
-                };
-                match libc::setrlimit(libc::RLIMIT_NOFILE, &limit) {
-                    0 => Ok(()),
-                    _ => Err(std::io::Error::last_os_error()),
-                }
-            })
-        };
+        rlimit::limit(command, libc::RLIMIT_NOFILE, 300)
     });
     let held: Vec<TcpStream> = (0..50)
         .map(|_| TcpStream::connect(server.addr).unwrap())

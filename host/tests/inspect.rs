@@ -6,6 +6,8 @@ mod support;
 // Not in `support`: the benchmarks share that, and have no binary to run.
 #[path = "support/binary.rs"]
 mod binary;
+#[path = "support/rlimit.rs"]
+mod rlimit;
 
 use binary::*;
 use support::*;
@@ -205,20 +207,7 @@ fn an_address_space_limit_is_the_hosts_not_the_modules() {
                 std::env::temp_dir().join("wasmstash-test-cache"),
             )
             .stdin(std::process::Stdio::null());
-        // SAFETY: setrlimit is async-signal-safe and touches only its
-        // argument; nothing else runs between fork and exec.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
-                let bound = libc::rlimit {
-                    rlim_cur: 3 << 30,
-                    rlim_max: 3 << 30,
-                };
-                match libc::setrlimit(libc::RLIMIT_AS, &bound) {
-                    0 => Ok(()),
-                    _ => Err(std::io::Error::last_os_error()),
-                }
-            });
-        }
+        rlimit::limit(&mut command, libc::RLIMIT_AS, 3 << 30);
         command.output().unwrap()
     };
     let reserve = "could not reserve the address space an instance needs";

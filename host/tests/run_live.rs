@@ -3,6 +3,8 @@
 
 #[path = "support/binary.rs"]
 mod binary;
+#[path = "support/rlimit.rs"]
+mod rlimit;
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
@@ -143,7 +145,6 @@ fn a_hung_up_run_writes_what_it_read_and_saves_its_state() {
 /// I/O error the run reports (exit 1), not SIGXFSZ killing it mid-write.
 #[test]
 fn a_write_past_the_file_size_limit_is_an_error_not_a_kill() {
-    use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let output = std::fs::File::create(dir.path().join("out.ndjson")).unwrap();
     let lines: String = (0..60_000)
@@ -161,19 +162,7 @@ fn a_write_past_the_file_size_limit_is_an_error_not_a_kill() {
         ])
         .arg(&input)
         .stdout(output);
-    // SAFETY: setrlimit is async-signal-safe and touches only the child.
-    unsafe {
-        command.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: 1 << 20,
-                rlim_max: 1 << 20,
-            };
-            match libc::setrlimit(libc::RLIMIT_FSIZE, &limit) {
-                0 => Ok(()),
-                _ => Err(std::io::Error::last_os_error()),
-            }
-        });
-    }
+    rlimit::limit(&mut command, libc::RLIMIT_FSIZE, 1 << 20);
     let mut child = (command.stdin(std::process::Stdio::null()))
         .stderr(std::process::Stdio::piped())
         .spawn()
