@@ -69,7 +69,7 @@ impl Inspection {
         writeln!(out, "exports     {}", self.exports.join("\n            "))?;
         // Set only when nothing else was wrong (`engine::inspect`).
         if let Some(why) = (self.stopped_by_limit.as_ref())
-            .filter(|why| why.contains(super::instance::HOST_CANNOT_RESERVE))
+            .filter(|why| why.contains(super::limits::HOST_CANNOT_RESERVE))
         {
             writeln!(out, "verdict     cannot tell: it could not start: {why}")?;
         } else if let Some(why) = &self.stopped_by_limit {

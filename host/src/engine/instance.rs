@@ -102,7 +102,7 @@ impl FilterInstance {
             let timeout = engine.settings().call_timeout;
             let limits = &mut store.data_mut().limits;
             let table = limits.table_exceeded.take();
-            if let Some(why) = host_cannot_reserve(&e) {
+            if let Some(why) = super::limits::host_cannot_reserve(&e) {
                 return LoadError::module(format!("cannot instantiate: {why}"));
             }
             LoadError::module(match failure_of(&e, limits, timeout) {
@@ -452,40 +452,6 @@ const AFTER_REFUSED_GROW: &str = ", after it was refused memory: ";
 
 /// A trap in a word, as failures name it: `trap: ` and wasmtime's words for
 /// it, without their own `wasm trap: ` (which made "trap: wasm trap: ...").
-/// What to say of an instantiation the host itself could not make room
-/// for, if `e` is one: wasmtime reserves an instance's linear memory and
-/// its guard pages (about 4.1 GiB of address space) up front, and as much
-/// again for the tripwire while deadlines are on, whatever
-/// `engine.memory_limit_mib` is; a process limit such as `ulimit -v`
-/// refuses that. It is the host's limit, not the module's fault. A trap is
-/// never one: its backtrace quotes names the module chose.
-pub(crate) fn host_cannot_reserve(e: &wasmtime::Error) -> Option<String> {
-    if e.chain()
-        .any(|cause| cause.downcast_ref::<Trap>().is_some())
-    {
-        return None;
-    }
-    let refused = e.chain().any(|cause| {
-        let os_error = cause
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::raw_os_error);
-        os_error == Some(libc::ENOMEM) || cause.to_string().contains("mmap failed to reserve")
-    });
-    refused.then(|| {
-        format!(
-            "{HOST_CANNOT_RESERVE} (about 8.2 GiB each while deadlines are on, 4.1 GiB with \
-             engine.call_timeout_ms = 0, whatever engine.memory_limit_mib is): is a limit such \
-             as `ulimit -v` set? ({})",
-            e.root_cause()
-        )
-    })
-}
-
-/// How [`host_cannot_reserve`]'s message opens, which `inspect` looks for
-/// to give no advice about the module's own limits.
-pub(crate) const HOST_CANNOT_RESERVE: &str =
-    "this process could not reserve the address space an instance needs";
-
 pub(crate) fn trap_text(trap: &Trap) -> String {
     let words = trap.to_string();
     format!(

@@ -1,4 +1,5 @@
-//! What one instance may hold, counted over all its memories and tables.
+//! What one instance may hold, counted over all its memories and tables,
+//! and what the host says when it cannot reserve room for one at all.
 //!
 //! wasmtime asks a limiter about each memory and table on its own. A module
 //! may declare many of them (multi-memory is on: the tripwire adds one), so
@@ -112,3 +113,37 @@ impl ResourceLimiter for InstanceLimits {
         }))
     }
 }
+
+/// What to say of an instantiation the host itself could not make room
+/// for, if `e` is one: wasmtime reserves an instance's linear memory and
+/// its guard pages (about 4.1 GiB of address space) up front, and as much
+/// again for the tripwire while deadlines are on, whatever
+/// `engine.memory_limit_mib` is; a process limit such as `ulimit -v`
+/// refuses that. It is the host's limit, not the module's fault. A trap is
+/// never one: its backtrace quotes names the module chose.
+pub(crate) fn host_cannot_reserve(e: &wasmtime::Error) -> Option<String> {
+    if e.chain()
+        .any(|cause| cause.downcast_ref::<wasmtime::Trap>().is_some())
+    {
+        return None;
+    }
+    let refused = e.chain().any(|cause| {
+        let os_error = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error);
+        os_error == Some(libc::ENOMEM) || cause.to_string().contains("mmap failed to reserve")
+    });
+    refused.then(|| {
+        format!(
+            "{HOST_CANNOT_RESERVE} (about 8.2 GiB each while deadlines are on, 4.1 GiB with \
+             engine.call_timeout_ms = 0, whatever engine.memory_limit_mib is): is a limit such \
+             as `ulimit -v` set? ({})",
+            e.root_cause()
+        )
+    })
+}
+
+/// How [`host_cannot_reserve`]'s message opens, which `inspect` looks for
+/// to give no advice about the module's own limits.
+pub(crate) const HOST_CANNOT_RESERVE: &str =
+    "this process could not reserve the address space an instance needs";

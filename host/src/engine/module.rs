@@ -546,7 +546,7 @@ fn version_error(
     let (message, limit) = match e.downcast_ref::<wasmtime::Trap>() {
         // The host's own limit: `inspect` cannot tell, rather than blame
         // the module.
-        _ if let Some(why) = super::instance::host_cannot_reserve(&e) => {
+        _ if let Some(why) = super::limits::host_cannot_reserve(&e) => {
             (format!("{step}: {why}"), true)
         }
         _ if limits.memory_exceeded.is_some() => {
