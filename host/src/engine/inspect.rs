@@ -11,7 +11,7 @@ use wasmtime::ExternType;
 
 use super::cache::sha256_hex;
 use super::module::{
-    LoadError, ask_version, check_imports, export_problems, is_stateful, version_mismatch,
+    LoadError, Stopped, ask_version, check_imports, export_problems, is_stateful, version_mismatch,
 };
 use super::printable;
 use super::tripwire;
@@ -34,6 +34,10 @@ pub struct Inspection {
     /// memory limit or the deadline this check ran under: then whether it
     /// meets ABI v1 is not known, and looser limits may tell.
     pub stopped_by_limit: Option<String>,
+    /// Whether what stopped it was the host, which could not reserve an
+    /// instance at all: then no setting of the check's would help.
+    #[serde(skip)]
+    stopped_by_host: bool,
 }
 
 impl Inspection {
@@ -68,9 +72,7 @@ impl Inspection {
         writeln!(out, "imports     {imports}")?;
         writeln!(out, "exports     {}", self.exports.join("\n            "))?;
         // Set only when nothing else was wrong (`engine::inspect`).
-        if let Some(why) = (self.stopped_by_limit.as_ref())
-            .filter(|why| why.contains(super::limits::HOST_CANNOT_RESERVE))
-        {
+        if let Some(why) = (self.stopped_by_limit.as_ref()).filter(|_| self.stopped_by_host) {
             writeln!(out, "verdict     cannot tell: it could not start: {why}")?;
         } else if let Some(why) = &self.stopped_by_limit {
             writeln!(
@@ -131,10 +133,11 @@ pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadEr
         None => problems.push("does not export its memory as `memory`".into()),
     }
     // Asked whatever else is wrong: another version explains the rest.
-    let mut stopped_by_limit = None;
+    let (mut stopped_by_limit, mut stopped_by_host) = (None, false);
     let abi_version = match ask_version(engine, "inspected", &module) {
         Ok(version) => Some(version),
-        Err(why) if problems.is_empty() && why.limit => {
+        Err(why) if problems.is_empty() && why.stopped.is_some() => {
+            stopped_by_host = why.stopped == Some(Stopped::ByHost);
             stopped_by_limit = Some(why.message);
             None
         }
@@ -167,6 +170,7 @@ pub fn inspect(engine: &Engine, wasm_or_wat: &[u8]) -> Result<Inspection, LoadEr
         stateful: is_stateful(&module),
         problems,
         stopped_by_limit,
+        stopped_by_host,
     })
 }
 

@@ -135,15 +135,11 @@ pub(crate) fn host_cannot_reserve(e: &wasmtime::Error) -> Option<String> {
     });
     refused.then(|| {
         format!(
-            "{HOST_CANNOT_RESERVE} (about 8.2 GiB each while deadlines are on, 4.1 GiB with \
+            "this process could not reserve the address space an instance needs (about 8.2 GiB \
+             each while deadlines are on, 4.1 GiB with \
              engine.call_timeout_ms = 0, whatever engine.memory_limit_mib is): is a limit such \
              as `ulimit -v` set? ({})",
             e.root_cause()
         )
     })
 }
-
-/// How [`host_cannot_reserve`]'s message opens, which `inspect` looks for
-/// to give no advice about the module's own limits.
-pub(crate) const HOST_CANNOT_RESERVE: &str =
-    "this process could not reserve the address space an instance needs";

@@ -460,9 +460,18 @@ pub(super) fn version_mismatch(found: u32) -> Option<String> {
 /// Why a module's ABI version could not be asked.
 pub(super) struct VersionError {
     pub message: String,
-    /// It ran into the memory limit or the deadline, which looser settings
-    /// might let it pass.
-    pub limit: bool,
+    /// What stopped it, when it was no fault of the module's own.
+    pub stopped: Option<Stopped>,
+}
+
+/// What stopped a module that did nothing wrong, as far as anyone can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stopped {
+    /// The memory limit or the deadline, which looser settings might let
+    /// it pass.
+    ByLimit,
+    /// The host could not reserve an instance's address space at all.
+    ByHost,
 }
 
 /// Instantiates without `init` and calls `wasmstash_abi_version`; `name`
@@ -487,7 +496,7 @@ pub(super) fn ask_version(
     // can still be asked of such a module.
     let cannot_link = |e: wasmtime::Error| VersionError {
         message: format!("cannot link: {e}"),
-        limit: false,
+        stopped: None,
     };
     linker.allow_shadowing(true);
     for import in module.imports() {
@@ -536,22 +545,22 @@ pub(super) fn ask_version(
 }
 
 /// What stopped a module's start or its version export, in a line, and
-/// whether it was a limit.
+/// whether it was a limit or the host.
 fn version_error(
     engine: &Engine,
     step: &str,
     e: wasmtime::Error,
     limits: &mut InstanceLimits,
 ) -> VersionError {
-    let (message, limit) = match e.downcast_ref::<wasmtime::Trap>() {
+    let (message, stopped) = match e.downcast_ref::<wasmtime::Trap>() {
         // The host's own limit: `inspect` cannot tell, rather than blame
         // the module.
         _ if let Some(why) = super::limits::host_cannot_reserve(&e) => {
-            (format!("{step}: {why}"), true)
+            (format!("{step}: {why}"), Some(Stopped::ByHost))
         }
         _ if limits.memory_exceeded.is_some() => {
             let why = limits.memory_exceeded.take().unwrap_or_default();
-            (format!("{step}: {why}"), true)
+            (format!("{step}: {why}"), Some(Stopped::ByLimit))
         }
         // Its start function, or the version export, never returned.
         Some(wasmtime::Trap::Interrupt) => {
@@ -561,7 +570,7 @@ fn version_error(
             let message = format!(
                 "the module ran past the deadline{limit} while starting or asked its ABI version, and was stopped"
             );
-            (message, true)
+            (message, Some(Stopped::ByLimit))
         }
         // The steps it happened in (the start function), then the trap in
         // a word, as a call's failure names it; not wasmtime's backtrace,
@@ -574,13 +583,13 @@ fn version_error(
             steps.pop(); // the trap itself
             steps.insert(0, step.to_owned());
             steps.push(super::instance::trap_text(trap));
-            (steps.join(": "), false)
+            (steps.join(": "), None)
         }
         // wasmtime's words for a refused table name no limit; ours do.
         None => match limits.table_exceeded.take() {
-            Some(why) => (format!("{step}: {e:#}: {why}"), false),
-            None => (format!("{step}: {}", e.root_cause()), false),
+            Some(why) => (format!("{step}: {e:#}: {why}"), None),
+            None => (format!("{step}: {}", e.root_cause()), None),
         },
     };
-    VersionError { message, limit }
+    VersionError { message, stopped }
 }
