@@ -168,19 +168,23 @@ fn check_instance_count(source: &str, runs: &[Vec<&Plugin>]) -> Result<(), Strin
 }
 
 /// A note on the values holding a backslash sequence that Logstash
-/// unescapes when `config.support_escapes` is on (`\0` included, as its
-/// string_escape.rb has it) (logstash.yml, off by
-/// default): the import keeps them as written, as Logstash does by default,
-/// so an operator with escapes on knows which to change.
+/// unescapes when `config.support_escapes` is on in logstash.yml (off by
+/// default; `\0` included, as its string_escape.rb has it): the import
+/// keeps them as written, as Logstash does by default, so an operator with
+/// escapes on knows which to change.
 fn escapes_note(source: &str, runs: &[Vec<&Plugin>]) -> Option<String> {
+    fn text_holds_escape(text: &str) -> bool {
+        ["\\\\", "\\\"", "\\'", "\\n", "\\r", "\\t", "\\0"]
+            .iter()
+            .any(|sequence| text.contains(sequence))
+    }
     fn holds_escape(value: &Value) -> bool {
         match value {
-            Value::String(text) => ["\\\\", "\\\"", "\\'", "\\n", "\\r", "\\t", "\\0"]
-                .iter()
-                .any(|sequence| text.contains(sequence)),
+            Value::String(text) => text_holds_escape(text),
             Value::Array(items) => items.iter().any(holds_escape),
-            Value::Object(members) => (members.iter())
-                .any(|(k, v)| holds_escape(&Value::String(k.clone())) || holds_escape(v)),
+            Value::Object(members) => {
+                (members.iter()).any(|(key, member)| text_holds_escape(key) || holds_escape(member))
+            }
             _ => false,
         }
     }

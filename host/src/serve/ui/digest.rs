@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde_json::{Map, Value, json};
 
-use super::mask::{MASK, Mask};
+use super::mask::{MASK, Mask, hide_in_text};
 use super::tap::{BodyKind, Sample};
 
 const TAIL: usize = 200;
@@ -281,7 +281,7 @@ impl Digest {
         (tags.into_iter())
             .map(|tag| {
                 let mut tag = tag.to_owned();
-                Mask::hide(&mut tag, &hidden);
+                hide_in_text(&mut tag, &hidden);
                 cut(&tag, TAG_CHARS)
             })
             .collect()

@@ -58,11 +58,9 @@ impl Mask {
             other => replace_in_strings(other, &hidden),
         }
     }
-}
 
-impl Mask {
     /// Masks the masked fields of `event` and returns the values they held,
-    /// with the keys of anomaly findings about them: what [`Mask::hide`]
+    /// with the keys of anomaly findings about them: what [`hide_in_text`]
     /// then hides elsewhere. The longest first, so that one holding another
     /// is hidden whole (`j.doe.home.example.net` before `j.doe`).
     pub fn mask_fields(&self, event: &mut Value) -> Vec<String> {
@@ -74,11 +72,6 @@ impl Mask {
         hidden.retain(|value| !value.is_empty());
         hidden.sort_by_key(|value| std::cmp::Reverse(value.len()));
         hidden
-    }
-
-    /// Hides each of `hidden` in `text` (see [`Mask::mask_fields`]).
-    pub fn hide(text: &mut String, hidden: &[String]) {
-        hide_in_text(text, hidden);
     }
 
     /// The keys of the event's anomaly findings whose key field is masked.
@@ -257,7 +250,7 @@ fn replace_in_strings(value: &mut Value, hidden: &[String]) {
 
 /// Hides each of `hidden` in `text`: all of it if it is one, and, if one
 /// is long enough to be found inside text, wherever it shows.
-fn hide_in_text(text: &mut String, hidden: &[String]) {
+pub fn hide_in_text(text: &mut String, hidden: &[String]) {
     if hidden.iter().any(|h| h == text) {
         *text = MASK.to_owned();
         return;
