@@ -1,6 +1,6 @@
 //! `convert` on whole events: what is written, and when the event is
 //! tagged instead. Apart from `tests.rs` to keep that file short; the
-//! readings of single values are tested in `src/convert.rs`.
+//! readings of single values are tested in `src/convert/tests.rs`.
 
 use super::*;
 
