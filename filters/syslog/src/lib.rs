@@ -17,6 +17,7 @@
 mod priority;
 mod rfc3164;
 mod rfc5424;
+mod timestamp;
 
 use serde::Deserialize;
 use serde_json::Map;
