@@ -11,7 +11,8 @@ pub mod output;
 pub(crate) mod private;
 
 pub use identity::{
-    FileId, directory_of, discards, fd_id, file_id, id_of, link_target, regular_file_id,
+    FileId, closed_at_start, directory_of, discards, fd_id, file_id, id_of, link_target,
+    regular_file_id,
 };
 
 use std::io::Read;

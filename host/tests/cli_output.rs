@@ -366,3 +366,43 @@ fn an_input_that_is_the_output_file_is_refused() {
     let out = run_to(dir.path(), &args, other);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// A stdout closed at start (`run app.log >&-`) is refused before anything
+/// is read: the runtime gives it `/dev/null`, and the summary would count
+/// the events as written. A stdout sent to `/dev/null` on purpose, to keep
+/// only the summary, is fine.
+#[test]
+fn a_closed_stdout_is_refused_and_dev_null_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.log"), "one\ntwo\n").unwrap();
+    let through_shell = |redirect: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec \"$0\" run --filter mutate app.log {redirect}"
+            ))
+            .arg(env!("CARGO_BIN_EXE_wasmstash"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let closed = through_shell(">&-");
+    assert_eq!(closed.status.code(), Some(1), "{}", text(&closed.stderr));
+    assert!(
+        text(&closed.stderr).contains("stdout is closed, so the events would go nowhere"),
+        "{}",
+        text(&closed.stderr)
+    );
+    let discarded = through_shell(">/dev/null");
+    assert!(discarded.status.success(), "{}", text(&discarded.stderr));
+    assert!(
+        text(&discarded.stderr).contains("2 events in, 2 out"),
+        "{}",
+        text(&discarded.stderr)
+    );
+    let args: Vec<String> = ["run", "--filter", "mutate", "app.log"]
+        .map(String::from)
+        .into();
+    let null = run_to(dir.path(), &args, Stdio::null());
+    assert!(null.status.success(), "{}", text(&null.stderr));
+}

@@ -43,6 +43,17 @@ pub fn discards(fd: BorrowedFd) -> bool {
     open.is_some() && open == std::fs::metadata("/dev/null").ok().and_then(device)
 }
 
+/// Whether `fd` was closed when the process started. Rust's runtime then
+/// opens `/dev/null` on it for reading and writing, where a shell's
+/// `> /dev/null` (or `Stdio::null()`) opens it for writing only, so the two
+/// can be told apart: one is a choice to discard, the other a mistake.
+pub fn closed_at_start(fd: BorrowedFd) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_GETFL only reads the flags of a descriptor `fd` keeps open.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    discards(fd) && flags >= 0 && flags & libc::O_ACCMODE == libc::O_RDWR
+}
+
 fn fd_metadata(fd: BorrowedFd) -> Option<std::fs::Metadata> {
     std::fs::File::from(fd.try_clone_to_owned().ok()?)
         .metadata()

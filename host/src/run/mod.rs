@@ -311,8 +311,16 @@ fn flow_for(args: &RunArgs, workers: usize, progress: ProgressBar) -> Flow {
 /// one fails the run at once, not after the files before it are done. A
 /// regular file is opened and closed again to show it can be read; a named
 /// pipe only looked up, as opening and closing it would leave its writer
-/// without a reader. Returns the inputs' bytes in all, for the progress bar.
+/// without a reader. A stdout closed at start is refused here too. Returns
+/// the inputs' bytes in all, for the progress bar.
 fn check_inputs(inputs: &[PathBuf]) -> Result<u64, RunError> {
+    if crate::files::closed_at_start(io::stdout().as_fd()) {
+        return Err(RunError::Io(
+            "stdout is closed, so the events would go nowhere; send it to a file, \
+             or to /dev/null to keep only the summary"
+                .into(),
+        ));
+    }
     let output = regular_file_id(io::stdout().as_fd());
     let is_output = |id: Option<(u64, u64)>| output.is_some() && id == output;
     if reads_stdin(inputs) && is_output(regular_file_id(io::stdin().as_fd())) {
