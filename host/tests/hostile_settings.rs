@@ -301,6 +301,34 @@ fn check_reports_each_server_problem() {
     assert!(stderr.contains("2 problem(s)"), "{stderr}");
 }
 
+/// An empty path was joined to the config's folder, so a `state_dir = ""`
+/// put state files, and a `cache_dir = ""` compiled modules, beside the
+/// config: each is refused, named, with the other problems.
+#[test]
+fn empty_paths_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[server]\nwatch = false\nstate_dir = \"\"\nadmin_token_file = \"\"\n\
+         [engine]\ncache_dir = \"\"\n\
+         [[pipelines.b.filters]]\nfilter = \"templates\"\n",
+    );
+    let check = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args(["check", config.to_str().unwrap()])
+        .env_remove("WASMSTASH_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = text(&check.stderr);
+    assert_eq!(check.status.code(), Some(2), "{stderr}");
+    for name in ["state_dir", "admin_token_file", "cache_dir"] {
+        assert!(
+            stderr.contains(&format!("{name} = \"\": give a path")),
+            "{name}: {stderr}"
+        );
+    }
+    assert!(stderr.contains("3 problem(s)"), "{stderr}");
+}
+
 /// `run` and `serve` name every problem of a config, each on a line of its
 /// own that says whose it is, as `check` writes them; a filter the config
 /// cannot take is named by what it would be called.

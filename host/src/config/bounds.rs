@@ -1,7 +1,9 @@
-//! Reading a bounded setting: each of the config's numbers is read through
-//! these, so that every refusal is worded the same, and a table's bad
-//! settings are all named at once, each replaced by its default meanwhile.
+//! Reading a bounded setting: each of the config's numbers and paths is
+//! read through these, so that every refusal is worded the same, and a
+//! table's bad settings are all named at once, each replaced by its default
+//! meanwhile.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The setting `name`'s `value`, if within `range`; `default` when it is
@@ -67,6 +69,23 @@ pub(super) fn mebibytes(
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<u64, String> {
     in_range_as(name, value, default, range, |mib| mib << 20)
+}
+
+/// A path setting, a relative one read from `base` (the config's folder).
+/// An empty one is refused: joined to `base` it would be that folder
+/// itself, and files the setting names would land beside the config.
+pub(super) fn path(
+    name: &str,
+    value: Option<PathBuf>,
+    base: &Path,
+) -> Result<Option<PathBuf>, String> {
+    match value {
+        Some(empty) if empty.as_os_str().is_empty() => Err(format!(
+            "{name} = \"\": give a path (a relative one is read from the config's folder), \
+             or leave the setting out"
+        )),
+        value => Ok(value.map(|path| base.join(path))),
+    }
 }
 
 /// The problems of one table's settings. Each setting is read on past a

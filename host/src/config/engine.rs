@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::bounds::{Problems, in_range, mebibytes, millis, millis_in};
+use super::bounds::{Problems, in_range, mebibytes, millis, millis_in, path};
 use crate::engine::EngineSettings;
 
 #[derive(Deserialize, Default)]
@@ -113,6 +113,9 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
             1..=MAX_EVENT_MIB,
         )
     }) as usize;
+    let cache_dir = bad
+        .or(path("cache_dir", raw.cache_dir, base), None)
+        .or(defaults.cache_dir);
     bad.settled(EngineSettings {
         call_timeout,
         state_call_timeout,
@@ -125,10 +128,7 @@ pub(super) fn engine_settings(raw: RawEngine, base: &Path) -> Result<EngineSetti
         compile_memory_bytes,
         cache_max_bytes,
         fixed_clock: None,
-        cache_dir: raw
-            .cache_dir
-            .map(|dir| base.join(dir))
-            .or(defaults.cache_dir),
+        cache_dir,
     })
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::bounds::{Problems, in_range, millis, millis_in};
+use super::bounds::{Problems, in_range, millis, millis_in, path};
 use crate::engine::{EngineSettings, printable};
 
 #[derive(Deserialize, Default)]
@@ -362,8 +362,8 @@ pub(super) fn server_settings(raw: RawServer, base: &Path) -> (ServerSettings, V
                 within("max_inflight_body_bytes", value, default, 1 << 40)
             },
         ),
-        admin_token_file: raw.admin_token_file.map(|p| base.join(p)),
-        state_dir: raw.state_dir.map(|p| base.join(p)),
+        admin_token_file: bad.or(path("admin_token_file", raw.admin_token_file, base), None),
+        state_dir: bad.or(path("state_dir", raw.state_dir, base), None),
         snapshot_interval: bad.setting(defaults.snapshot_interval, |default| {
             millis("snapshot_interval_ms", raw.snapshot_interval_ms, default)
         }),
