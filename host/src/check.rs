@@ -21,8 +21,8 @@ pub fn check(path: &Path) -> Checked {
     let read = Config::load_all(path);
     let mut problems: Vec<String> = read.problems.iter().map(ToString::to_string).collect();
     if let Some(server) = &read.server {
-        if let Some(shortfall) = server.body_budget_shortfall() {
-            crate::say!("wasmstash: warning: [server] {shortfall}");
+        for warning in crate::serve::warnings::of_server_settings(server) {
+            crate::say!("wasmstash: warning: [server] {warning}");
         }
         let settings = crate::serve::check_settings(path, server);
         problems.extend(settings.iter().map(ToString::to_string));

@@ -365,9 +365,9 @@ fn run_and_serve_name_every_problem_of_a_config_on_its_own_line() {
 /// A body budget `check` takes, but that cannot hold a body as large as
 /// `max_body_bytes` allows: every body or event much over 4/9 of it
 /// is refused (413) for good. Said by `check`, not refused: a deployment may
-/// want it so.
+/// want it so; and so are `serve`'s other warnings about `[server]`.
 #[test]
-fn a_body_budget_too_small_for_the_largest_body_is_said() {
+fn risky_server_settings_are_said_by_check() {
     let dir = tempfile::tempdir().unwrap();
     let server = "[server]\nmax_body_bytes = 100000\nmax_inflight_body_bytes = 150000\n";
     let config = write_config(dir.path(), &format!("{server}{ONE_FILTER}"));
@@ -388,6 +388,18 @@ fn a_body_budget_too_small_for_the_largest_body_is_said() {
         "{}",
         text(&check.stderr)
     );
+    // `serve`'s other warnings about `[server]`, said by `check` too.
+    let server = "[server]\nlisten = \"0.0.0.0:9700\"\nheader_read_timeout_ms = 1000\n";
+    let config = write_config(dir.path(), &format!("{server}{ONE_FILTER}"));
+    let check = wasmstash_in(dir.path(), &["check", config.to_str().unwrap()], b"");
+    let stderr = text(&check.stderr);
+    assert!(check.status.success(), "{stderr}");
+    for said in [
+        "warning: [server] listening on 0.0.0.0:9700 reaches beyond this machine",
+        "warning: [server] header_read_timeout_ms = 1000 also closes idle connections",
+    ] {
+        assert!(stderr.contains(said), "{said}: {stderr}");
+    }
 }
 
 /// Paths and names given on the command line or in a config reach

@@ -46,7 +46,7 @@ mod state;
 mod token_refusals;
 mod triggers;
 mod ui;
-mod warnings;
+pub(crate) mod warnings;
 mod workers;
 mod write_deadline;
 
@@ -407,7 +407,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
             "admin endpoints off: set WASMSTASH_ADMIN_TOKEN or server.admin_token_file to reload and inspect over HTTP"
         );
     }
-    warnings::of_server_settings(&server);
+    for warning in warnings::of_server_settings(&server) {
+        tracing::warn!("{warning}");
+    }
     let metrics = Arc::new(Metrics::default());
     let state = match &server.state_dir {
         Some(dir) => {

@@ -12,31 +12,32 @@ use crate::config::ServerSettings;
 /// (`KEEP_ALIVE_SECONDS` in `logstash/plugin/.../client.rb`).
 const GEM_KEEP_ALIVE: Duration = Duration::from_secs(4);
 
-/// The `[server]` settings that reach beyond this machine, or cut off the
-/// Logstash gem's idle connections.
-pub(super) fn of_server_settings(server: &ServerSettings) {
+/// What to say of the `[server]` settings that reach beyond this machine,
+/// leave too little room for the largest body, or cut off the Logstash
+/// gem's idle connections: logged by `serve`, printed by `check`.
+pub(crate) fn of_server_settings(server: &ServerSettings) -> Vec<String> {
+    let mut said = Vec::new();
     // `[::ffff:127.0.0.1]` is IPv4's loopback written as IPv6.
     if !server.listen.ip().to_canonical().is_loopback() {
         // Said, not refused: a container network needs it. The pipeline
         // endpoints take no token, as Logstash calls them.
-        tracing::warn!(
+        said.push(format!(
             "listening on {} reaches beyond this machine: anyone who can connect may send events through the pipelines; keep the port on a private network or behind a firewall",
             server.listen
-        );
+        ));
     }
-    if let Some(shortfall) = server.body_budget_shortfall() {
-        tracing::warn!("{shortfall}");
-    }
+    said.extend(server.body_budget_shortfall());
     // The cut-off also ends idle keep-alive connections, and a client that
     // writes its next batch into one as it closes cannot retry it: the
     // request may have run. The `wasm` gem lets a connection idle 4 s.
     if server.header_read_timeout < GEM_KEEP_ALIVE + Duration::from_secs(1) {
-        tracing::warn!(
+        said.push(format!(
             "header_read_timeout_ms = {} also closes idle connections that soon: the Logstash `wasm` plugin keeps one idle for {} s, and a batch it sends as the sidecar closes it fails tagged _httprequestfailure; keep it at 5000 or more",
             server.header_read_timeout.as_millis(),
             GEM_KEEP_ALIVE.as_secs()
-        );
+        ));
     }
+    said
 }
 
 /// Whoever can change the config or a module runs code on every event (the
