@@ -221,6 +221,12 @@ fn an_address_space_limit_is_the_hosts_not_the_modules() {
     let out = limited(&["run", "--filter", &hello, "/dev/null"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains(reserve), "{}", text(&out.stderr));
+    // The figure is this module's: its memory and the tripwire's.
+    assert!(
+        text(&out.stderr).contains("about 8.2 GiB here: 4.1 GiB for each of its 2 memories"),
+        "{}",
+        text(&out.stderr)
+    );
     // A trap is the module's, whatever the names in its backtrace say.
     let report = inspect_with_start(r#"(@name "mmap failed to reserve") unreachable"#);
     assert!(

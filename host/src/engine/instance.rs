@@ -102,7 +102,7 @@ impl FilterInstance {
             let timeout = engine.settings().call_timeout;
             let limits = &mut store.data_mut().limits;
             let table = limits.table_exceeded.take();
-            if let Some(why) = super::limits::host_cannot_reserve(&e) {
+            if let Some(why) = super::limits::host_cannot_reserve(&e, module.wasmtime_module()) {
                 return LoadError::module(format!("cannot instantiate: {why}"));
             }
             LoadError::module(match failure_of(&e, limits, timeout) {

@@ -115,13 +115,16 @@ impl ResourceLimiter for InstanceLimits {
 }
 
 /// What to say of an instantiation the host itself could not make room
-/// for, if `e` is one: wasmtime reserves an instance's linear memory and
-/// its guard pages (about 4.1 GiB of address space) up front, and as much
-/// again for the tripwire while deadlines are on, whatever
+/// for, if `e` is one: wasmtime reserves each of an instance's linear
+/// memories and its guard pages (about 4.1 GiB of address space) up front,
+/// the tripwire's among them while deadlines are on, whatever
 /// `engine.memory_limit_mib` is; a process limit such as `ulimit -v`
 /// refuses that. It is the host's limit, not the module's fault. A trap is
 /// never one: its backtrace quotes names the module chose.
-pub(crate) fn host_cannot_reserve(e: &wasmtime::Error) -> Option<String> {
+pub(crate) fn host_cannot_reserve(
+    e: &wasmtime::Error,
+    module: &wasmtime::Module,
+) -> Option<String> {
     if e.chain()
         .any(|cause| cause.downcast_ref::<wasmtime::Trap>().is_some())
     {
@@ -133,12 +136,14 @@ pub(crate) fn host_cannot_reserve(e: &wasmtime::Error) -> Option<String> {
             .and_then(std::io::Error::raw_os_error);
         os_error == Some(libc::ENOMEM) || cause.to_string().contains("mmap failed to reserve")
     });
+    let memories = module.resources_required().num_memories;
     refused.then(|| {
         format!(
-            "this process could not reserve the address space an instance needs (about 8.2 GiB \
-             each while deadlines are on, 4.1 GiB with \
-             engine.call_timeout_ms = 0, whatever engine.memory_limit_mib is): is a limit such \
-             as `ulimit -v` set? ({})",
+            "this process could not reserve the address space an instance needs (about {:.1} GiB \
+             here: 4.1 GiB for each of its {memories} memories, the deadline's tripwire one of \
+             them unless engine.call_timeout_ms = 0, whatever engine.memory_limit_mib is): is a \
+             limit such as `ulimit -v` set? ({})",
+            4.1 * f64::from(memories),
             e.root_cause()
         )
     })

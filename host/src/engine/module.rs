@@ -525,6 +525,7 @@ pub(super) fn ask_version(
     .map_err(|e| {
         version_error(
             engine,
+            module,
             "cannot instantiate",
             e,
             &mut store.data_mut().limits,
@@ -533,6 +534,7 @@ pub(super) fn ask_version(
     let failed = |store: &mut Store<StoreState>, e| {
         version_error(
             engine,
+            module,
             "asking the ABI version failed",
             e,
             &mut store.data_mut().limits,
@@ -548,6 +550,7 @@ pub(super) fn ask_version(
 /// whether it was a limit or the host.
 fn version_error(
     engine: &Engine,
+    module: &wasmtime::Module,
     step: &str,
     e: wasmtime::Error,
     limits: &mut InstanceLimits,
@@ -555,7 +558,7 @@ fn version_error(
     let (message, stopped) = match e.downcast_ref::<wasmtime::Trap>() {
         // The host's own limit: `inspect` cannot tell, rather than blame
         // the module.
-        _ if let Some(why) = super::limits::host_cannot_reserve(&e) => {
+        _ if let Some(why) = super::limits::host_cannot_reserve(&e, module) => {
             (format!("{step}: {why}"), Some(Stopped::ByHost))
         }
         _ if limits.memory_exceeded.is_some() => {
