@@ -583,7 +583,7 @@ fn a_buffer_past_the_memory_names_the_size_asked_for() {
         .as_str()
         .unwrap();
     assert!(
-        reason.contains("wasmstash_alloc asked for 65536 bytes returned "),
+        reason.contains("wasmstash_alloc asked for 65536 bytes and returned "),
         "{reason}"
     );
 }

@@ -153,3 +153,48 @@ fn the_wait_for_a_shared_stage_counts_against_the_replay_budget() {
     // that meant re-running the log on no budget, and losing its state.)
     assert_eq!(kinds, [Some("not_run"), Some("not_run")], "{waiting:?}");
 }
+
+/// The warning a stopped replay logs counts every event it passed on
+/// unrun, the one whose call the budget cut short among them, as the
+/// summary's records by kind do.
+#[test]
+fn the_replay_warning_counts_what_the_records_say_was_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let chaos = format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir());
+    let config = dir.path().join("wasmstash.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[engine]\ncall_timeout_ms = 100\nreplay_budget_ms = 250\n\
+             [[pipelines.p.filters]]\nmodule = {chaos:?}\nconfig = {{ loop_on = \"SPIN\" }}\n"
+        ),
+    )
+    .unwrap();
+    let input = dir.path().join("in.log");
+    std::fs::write(&input, "SPIN\n".repeat(20)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasmstash"))
+        .args(["run", "--workers", "1", "--config"])
+        .args([&config, &input])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let number_before = |words: &str| -> usize {
+        let at = stderr
+            .find(words)
+            .unwrap_or_else(|| panic!("{words}: {stderr}"));
+        let digits: String = stderr[..at].trim_end().rsplit(' ').next().unwrap().into();
+        digits
+            .parse()
+            .unwrap_or_else(|_| panic!("{words}: {stderr}"))
+    };
+    let warned = number_before(" of 20 events passed on tagged, not run");
+    let not_run = stderr
+        .split("not_run ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("no not_run count: {stderr}"));
+    assert_eq!(warned, not_run, "{stderr}");
+    assert!(not_run >= 15, "{stderr}");
+}

@@ -316,7 +316,7 @@ impl FilterInstance {
         match refused {
             Some(what) => Err(Failure::new(
                 FailureKind::InvalidOutput,
-                format!("wasmstash_alloc asked for {len} bytes returned {ptr}, {what}"),
+                format!("wasmstash_alloc asked for {len} bytes and returned {ptr}, {what}"),
             )),
             None => Ok(ptr),
         }
@@ -510,7 +510,7 @@ fn init_advice(failure: Failure) -> String {
         _ => return failure.reason,
     };
     format!(
-        "{}; this filter config needs more than that to start: raise {setting}",
+        "{}; if this filter config needs more than that to start, raise {setting}",
         failure.reason
     )
 }

@@ -309,6 +309,10 @@ impl Stage {
             } else {
                 let counters = self.counters.clone();
                 let outcome = self.call_alone(event);
+                // The event whose call the budget stopped is not run either.
+                let stopped =
+                    matches!(&outcome, StageOutcome::Failed(f) if self.stopped_by_budget(f));
+                not_run += usize::from(stopped);
                 let outcome = self.unless_out_of_time(outcome);
                 let size = outcome.held_bytes();
                 if held + size > memory_limit {
