@@ -220,6 +220,10 @@ impl Pipeline {
         let _span = logging_in(&self.name);
         self.stats.events_in += events.len() as u64;
         let mut slots: Vec<Option<CheckedEvent>> = events.into_iter().map(Some).collect();
+        let mut written_by_a_filter = vec![false; slots.len()];
+        // The time a moved-aside `@timestamp` is replaced with: the engine's
+        // fixed clock (`wasmstash test --now`), else the system's.
+        let mut clock = None;
         let (name, metrics) = (self.name.as_str(), self.metrics.as_ref());
         for stage in &mut self.stages {
             // A shared stage's one instance is every worker's: its memory is
@@ -232,13 +236,30 @@ impl Pipeline {
             // wait for it here, which is the price of one shared state. The
             // wait counts against the batch's replay budget there.
             let asked = Instant::now();
-            stage.with(|stage| run_stage(name, reporter, stage, &mut slots, asked.elapsed()));
+            stage.with(|stage| {
+                clock = stage.module().engine().settings().fixed_clock;
+                let slots = Slots {
+                    events: &mut slots,
+                    written: &mut written_by_a_filter,
+                };
+                run_stage(name, reporter, stage, slots, asked.elapsed())
+            });
         }
+        // A module may write an `@timestamp` Logstash cannot hold (a
+        // number, `"yesterday"`) or a `tags` that is no list of text: an
+        // event a filter wrote leaves as Logstash makes an event from data,
+        // tagged with what it moved aside, so that Logstash and
+        // Elasticsearch can take it. (Input was made so as it came in.)
         slots
             .into_iter()
-            .map(|slot| match slot {
+            .zip(written_by_a_filter)
+            .map(|(slot, written)| match slot {
                 Some(event) => {
                     self.stats.events_out += 1;
+                    let event = match written {
+                        true => crate::logstash_event::as_logstash_makes_it(event, clock),
+                        false => event,
+                    };
                     EventResult::Event(event.into_text())
                 }
                 None => {
@@ -250,12 +271,22 @@ impl Pipeline {
     }
 }
 
+/// A batch's events as they go through the stages (`None` once dropped),
+/// and whether a filter has written each.
+struct Slots<'a> {
+    events: &'a mut [Option<CheckedEvent>],
+    written: &'a mut [bool],
+}
+
 /// Runs the live events in `slots` through one stage of pipeline `pipeline`.
 fn run_stage(
     pipeline: &str,
     metrics: Option<(&Metrics, &str)>,
     stage: &mut Stage,
-    slots: &mut [Option<CheckedEvent>],
+    Slots {
+        events: slots,
+        written,
+    }: Slots,
     waited: Duration,
 ) {
     let live: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_some()).collect();
@@ -278,8 +309,14 @@ fn run_stage(
     for (index, outcome) in live.into_iter().zip(outcomes) {
         match outcome {
             StageOutcome::Unchanged => {}
-            StageOutcome::Replaced(event) => slots[index] = Some(event),
-            StageOutcome::Extended(added) => slots[index].as_mut().unwrap().add(added),
+            StageOutcome::Replaced(event) => {
+                slots[index] = Some(event);
+                written[index] = true;
+            }
+            StageOutcome::Extended(added) => {
+                slots[index].as_mut().unwrap().add(added);
+                written[index] = true;
+            }
             StageOutcome::Dropped => slots[index] = None,
             StageOutcome::Failed(failure) => {
                 let name = stage.module().name();
