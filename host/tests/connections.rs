@@ -16,18 +16,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use support::eventually;
-use support::server::{Server, write_config};
-
-fn start(server: &str) -> (Server, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[server]\nwatch = false\n{server}\n\n[[pipelines.app.filters]]\nfilter = \"mutate\"\nconfig = {{ add_tag = [\"seen\"] }}\n"
-        ),
-    );
-    (Server::start(&config, &[]), dir)
-}
+use support::server::{Server, start_tagging, write_config};
 
 /// Reads until the server closes the connection (or `limit` passes) and
 /// returns what arrived and how long it took.
@@ -55,7 +44,7 @@ fn assert_serves(server: &Server) {
 
 #[test]
 fn a_client_that_never_finishes_its_headers_is_cut_off() {
-    let (server, _dir) = start("header_read_timeout_ms = 300");
+    let (server, _dir) = start_tagging("header_read_timeout_ms = 300");
     // The server's clock starts once it has the connection, after this one.
     let connecting = Instant::now();
     let mut slow = TcpStream::connect(server.addr).unwrap();
@@ -77,7 +66,7 @@ fn a_client_that_never_finishes_its_headers_is_cut_off() {
 /// at the body deadline, and the connection is closed.
 #[test]
 fn a_client_that_never_finishes_its_body_is_cut_off() {
-    let (server, _dir) = start("body_read_timeout_ms = 300");
+    let (server, _dir) = start_tagging("body_read_timeout_ms = 300");
     // The pipeline endpoints and the live view's login, which needs no token.
     for path in ["/v1/pipelines/app/event", "/ui/login"] {
         let connecting = Instant::now();
@@ -104,7 +93,7 @@ fn a_client_that_never_finishes_its_body_is_cut_off() {
 /// connection is closed, instead of holding its place for ever.
 #[test]
 fn a_client_that_stops_reading_its_answers_is_cut_off() {
-    let (server, _dir) = start("write_timeout_ms = 300");
+    let (server, _dir) = start_tagging("write_timeout_ms = 300");
     // Twenty batches of 1,000 events, each answered with about 1 MB: far
     // more than the sockets' buffers hold.
     let message = "x".repeat(900);
@@ -150,116 +139,12 @@ fn a_client_that_stops_reading_its_answers_is_cut_off() {
     server.stop();
 }
 
-/// A batch of 6,000 events of 2 KB to pipeline `app`, whose answer is
-/// some 12 MB; returns the connection to read it from.
-fn send_large_batch(server: &Server) -> TcpStream {
-    let message = "x".repeat(2000);
-    let body: String = (0..6000)
-        .map(|_| format!("{{\"message\":\"{message}\"}}\n"))
-        .collect();
-    let mut client = TcpStream::connect(server.addr).unwrap();
-    write!(
-        client,
-        "POST /v1/pipelines/app/batch HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    client
-}
-
-/// A client that reads its answer steadily, if slowly, is not cut off:
-/// the kernel wakes the server's waiting write only once much of the send
-/// buffer has drained, which at this pace takes longer than the deadline,
-/// but the bytes the client acknowledged in the meantime count as taking
-/// the answer.
-#[test]
-fn a_client_that_reads_slowly_but_steadily_gets_its_whole_answer() {
-    let (server, _dir) = start("write_timeout_ms = 300\nmax_body_bytes = 33554432");
-    let mut client = send_large_batch(&server);
-    // About 2.5 MB/s: 64 KiB, then a pause.
-    client
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut received = Vec::new();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        match client.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => received.extend_from_slice(&buf[..n]),
-            Err(e) => panic!("after {} bytes: {e}", received.len()),
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    let text = String::from_utf8_lossy(&received);
-    assert!(
-        text.starts_with("HTTP/1.1 200"),
-        "{}",
-        &text[..200.min(text.len())]
-    );
-    assert_eq!(
-        text.matches(r#""tags":["seen"]"#).count(),
-        6000,
-        "the answer was cut after {} bytes",
-        received.len()
-    );
-    let metrics = server.get("/metrics").text();
-    assert!(
-        !metrics.contains(r#"wasmstash_connections_cut_total{reason="write_timeout"}"#),
-        "{metrics}"
-    );
-    server.stop();
-}
-
-/// One that reads steadily but slower than `min_answer_bytes_per_sec`
-/// is cut off once its grace (`write_timeout_ms`) has passed: its answer's
-/// memory, counted against `max_inflight_body_bytes`, would otherwise be
-/// held for as long as it took, and enough such clients kept every other
-/// request out.
-#[test]
-fn a_client_that_takes_its_answer_too_slowly_is_cut_off() {
-    let (server, _dir) = start(
-        "write_timeout_ms = 500\nmin_answer_bytes_per_sec = 4000000\nmax_body_bytes = 33554432",
-    );
-    let mut client = send_large_batch(&server);
-    // About 320 KB/s: 16 KiB, then a pause.
-    client
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let started = Instant::now();
-    let mut received = Vec::new();
-    let mut buf = vec![0u8; 16 << 10];
-    while let Ok(n @ 1..) = client.read(&mut buf) {
-        received.extend_from_slice(&buf[..n]);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let text = String::from_utf8_lossy(&received);
-    assert!(
-        text.starts_with("HTTP/1.1 200"),
-        "{}",
-        &text[..200.min(text.len())]
-    );
-    assert!(
-        text.matches(r#""tags":["seen"]"#).count() < 6000,
-        "the whole answer came, in {:?}",
-        started.elapsed()
-    );
-    eventually("the slow reader counted", || {
-        server.metric(r#"wasmstash_connections_cut_total{reason="slow_reader"}"#) == 1.0
-    });
-    eventually("its answer's memory given back", || {
-        server.metric("wasmstash_request_body_bytes_held") == 0.0
-    });
-    let next = server.post("/v1/pipelines/app/event", br#"{"message":"m"}"#);
-    assert_eq!(next.status, 200, "{}", next.text());
-    server.stop();
-}
-
 /// What the sidecar cannot read is refused by name: a compressed body, a
 /// transfer coding other than chunked, a head over `max_header_bytes`. A
 /// byte-order mark before the event is passed over, as `run` does.
 #[test]
 fn codings_oversized_heads_and_byte_order_marks() {
-    let (server, _dir) = start("max_header_bytes = 16384");
+    let (server, _dir) = start_tagging("max_header_bytes = 16384");
     let event = br#"{"message":"a"}"#;
     let gzip = server.request(
         "POST",
@@ -331,7 +216,7 @@ fn codings_oversized_heads_and_byte_order_marks() {
 /// is told 503 to come back, and is served once the first is gone.
 #[test]
 fn request_bodies_held_at_once_share_one_budget() {
-    let (server, _dir) = start(
+    let (server, _dir) = start_tagging(
         "max_body_bytes = 1000\nmax_inflight_body_bytes = 1500\nbody_read_timeout_ms = 60000",
     );
     let mut holder = TcpStream::connect(server.addr).unwrap();
@@ -505,7 +390,7 @@ fn events_run_for_a_client_gone_are_counted_as_abandoned() {
 /// deadline for it (here 30 s) while the rest of the drain was done.
 #[test]
 fn a_shutdown_closes_a_connection_still_sending_its_head() {
-    let (server, _dir) = start("header_read_timeout_ms = 30000");
+    let (server, _dir) = start_tagging("header_read_timeout_ms = 30000");
     let mut slow = TcpStream::connect(server.addr).unwrap();
     slow.write_all(b"POST /v1/pipelines/app/event HTTP/1.1\r\nHost: x\r\n")
         .unwrap();
@@ -529,7 +414,7 @@ fn a_shutdown_closes_a_connection_still_sending_its_head() {
 
 #[test]
 fn connections_past_the_cap_are_answered_503_unread_and_counted() {
-    let (server, _dir) = start("max_connections = 2\nheader_read_timeout_ms = 60000");
+    let (server, _dir) = start_tagging("max_connections = 2\nheader_read_timeout_ms = 60000");
     // Two connections that send nothing hold both places.
     let first = TcpStream::connect(server.addr).unwrap();
     let second = TcpStream::connect(server.addr).unwrap();
@@ -626,7 +511,7 @@ fn the_connection_cap_is_lowered_to_fit_the_open_file_limit() {
 /// lose the state saved after the drain).
 #[test]
 fn an_open_live_view_stream_does_not_hold_up_shutdown() {
-    let (server, _dir) = start("");
+    let (server, _dir) = start_tagging("");
     let mut page = TcpStream::connect(server.addr).unwrap();
     page.write_all(b"GET /ui/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .unwrap();
@@ -658,7 +543,7 @@ fn an_open_live_view_stream_does_not_hold_up_shutdown() {
 /// Retry-After) until one closes.
 #[test]
 fn the_live_view_serves_at_most_sixteen_streams_at_once() {
-    let (server, _dir) = start("");
+    let (server, _dir) = start_tagging("");
     let open_stream = || {
         let mut page = TcpStream::connect(server.addr).unwrap();
         page.write_all(b"GET /ui/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")

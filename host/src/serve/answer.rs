@@ -68,21 +68,41 @@ pub(crate) struct Pace {
     pub min_bytes_per_sec: u64,
 }
 
-/// Why an answer was cut off: its client took it too slowly.
+/// Why an answer was cut off: its client took it too slowly, as measured
+/// by the answer as it was made, or by the write that waited on it.
 #[derive(Debug)]
 pub(crate) struct SlowReader {
-    sent: u64,
+    bytes: u64,
     seconds: f64,
     min_bytes_per_sec: u64,
+    while_waiting: bool,
+}
+
+impl SlowReader {
+    /// A client that took `bytes` in the `seconds` a write waited on it.
+    pub(crate) fn waiting(bytes: u64, seconds: f64, min_bytes_per_sec: u64) -> SlowReader {
+        SlowReader {
+            bytes,
+            seconds,
+            min_bytes_per_sec,
+            while_waiting: true,
+        }
+    }
 }
 
 impl std::fmt::Display for SlowReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "in {:.1} s the client was sent {} bytes of its answer, what it read and what the buffers on the way hold, slower than server.min_answer_bytes_per_sec ({})",
-            self.seconds, self.sent, self.min_bytes_per_sec
-        )
+        let (seconds, bytes, min) = (self.seconds, self.bytes, self.min_bytes_per_sec);
+        match self.while_waiting {
+            false => write!(
+                f,
+                "in {seconds:.1} s the client was sent {bytes} bytes of its answer, what it read and what the buffers on the way hold, slower than server.min_answer_bytes_per_sec ({min})"
+            ),
+            true => write!(
+                f,
+                "in the {seconds:.1} s since the server first waited to write more of its answer, the client took {bytes} bytes, slower than server.min_answer_bytes_per_sec ({min})"
+            ),
+        }
     }
 }
 
@@ -161,9 +181,10 @@ impl BatchAnswer {
         let owed = (min_bytes_per_sec as f64 * elapsed.as_secs_f64()) as u64;
         let handed = self.size - self.left;
         (elapsed > grace && handed < owed).then_some(SlowReader {
-            sent: handed,
+            bytes: handed,
             seconds: elapsed.as_secs_f64(),
             min_bytes_per_sec,
+            while_waiting: false,
         })
     }
 

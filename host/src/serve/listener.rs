@@ -50,6 +50,9 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
     pub write_timeout: Duration,
+    /// The least rate at which a client must take an answer the server is
+    /// waiting to write more of (0: none).
+    pub min_answer_bytes_per_sec: u64,
     /// The most a connection buffers of a request's head (431 past it).
     pub max_header_bytes: usize,
     /// How long connections stay open at shutdown to turn requests away
@@ -154,7 +157,11 @@ pub async fn serve(
             .max_header_size(limits.max_header_bytes)
             .max_buf_size(limits.max_header_bytes)
             .serve_connection(
-                TokioIo::new(WriteDeadline::new(stream, limits.write_timeout)),
+                TokioIo::new(WriteDeadline::new(
+                    stream,
+                    limits.write_timeout,
+                    limits.min_answer_bytes_per_sec,
+                )),
                 service,
             );
         let connection = graceful.watch(connection);
@@ -288,7 +295,11 @@ fn turn_away(
             .max_header_size(limits.max_header_bytes)
             .max_buf_size(limits.max_header_bytes)
             .serve_connection(
-                TokioIo::new(WriteDeadline::new(stream, limits.write_timeout)),
+                TokioIo::new(WriteDeadline::new(
+                    stream,
+                    limits.write_timeout,
+                    limits.min_answer_bytes_per_sec,
+                )),
                 service,
             );
         // Head, body and answer, each bounded above; this bounds them all.
@@ -322,7 +333,15 @@ async fn unrequested_at_drain(
 /// logged at debug level only.
 fn count_cut_off(metrics: &Metrics, peer: std::net::SocketAddr, error: &hyper::Error) {
     let causes = || std::iter::successors(std::error::Error::source(error), |e| e.source());
-    if let Some(slow) = causes().find_map(|e| e.downcast_ref::<SlowReader>()) {
+    // The answer's own pace, or the write deadline's (an `io::Error`
+    // holding it).
+    fn slow_reader<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e SlowReader> {
+        e.downcast_ref::<SlowReader>().or_else(|| {
+            let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+            inner.downcast_ref::<SlowReader>()
+        })
+    }
+    if let Some(slow) = causes().find_map(slow_reader) {
         metrics.add(
             "wasmstash_connections_cut_total",
             &[("reason", "slow_reader")],

@@ -509,6 +509,7 @@ async fn run(app: Arc<App>) -> Result<(), ServeError> {
         max_connections: open_files::connections_that_fit(app.server.max_connections),
         header_read_timeout: app.server.header_read_timeout,
         write_timeout: app.server.write_timeout,
+        min_answer_bytes_per_sec: app.server.min_answer_bytes_per_sec,
         max_header_bytes: app.server.max_header_bytes,
         shutdown_linger: app.server.shutdown_linger,
         max_body_bytes: app.server.max_body_bytes,

@@ -16,7 +16,15 @@
 //! slower than a buffer's worth per deadline would be cut mid-answer. So
 //! when the deadline passes, the socket's queue of bytes the client has not
 //! yet acknowledged is read again; if it has shrunk, the client is making
-//! progress and gets another deadline.
+//! progress and gets another deadline, as long as it has taken bytes at
+//! `server.min_answer_bytes_per_sec` on average since a write first had
+//! to wait on it (the first deadline being grace), until it catches up.
+//! Without that, a client taking a trickle (a few KB/s) held its
+//! answer, and the memory the budget counts for it, for as long as the
+//! kernel took to drain a buffer's worth: minutes, with every other
+//! request turned away (503) meanwhile. The answer's own pace
+//! (`answer::Pace`) is measured only as the answer is made, which a full
+//! buffer delays just as long.
 
 use std::future::Future;
 use std::io;
@@ -28,26 +36,51 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep, sleep};
 
+use super::answer::SlowReader;
+
 pub struct WriteDeadline<S> {
     inner: S,
     limit: Duration,
+    /// The least rate a waiting client must take bytes at (0: none).
+    min_bytes_per_sec: u64,
+    /// Bytes the socket has taken from the server, in all.
+    written: u64,
     /// Started when a write first had to wait; cleared by any progress.
     stalled: Option<Stall>,
+    /// Since a write first had to wait, until the client has taken all
+    /// it was sent: the span its pace is measured over.
+    behind: Option<Behind>,
 }
 
 struct Stall {
     deadline: Pin<Box<Sleep>>,
     /// The socket's unacknowledged bytes when the deadline was set.
     queued: Option<usize>,
+    /// Whether a deadline has passed with progress made.
+    progressed: bool,
+}
+
+struct Behind {
+    since: Instant,
+    /// Bytes the client had acknowledged then.
+    taken_before: u64,
 }
 
 impl<S: AsRawFd> WriteDeadline<S> {
-    pub fn new(inner: S, limit: Duration) -> Self {
+    pub fn new(inner: S, limit: Duration, min_bytes_per_sec: u64) -> Self {
         WriteDeadline {
             inner,
             limit,
+            min_bytes_per_sec,
+            written: 0,
             stalled: None,
+            behind: None,
         }
+    }
+
+    /// Bytes the client has acknowledged, in all, given `queued` not yet.
+    fn taken(&self, queued: usize) -> u64 {
+        self.written.saturating_sub(queued as u64)
     }
 
     /// Passes `outcome` on, except that a `Pending` past the deadline
@@ -57,24 +90,50 @@ impl<S: AsRawFd> WriteDeadline<S> {
         cx: &mut Context<'_>,
         outcome: Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
+        let fd = self.inner.as_raw_fd();
         if outcome.is_ready() {
             self.stalled = None;
+            // Caught up: the next wait starts a span of its own.
+            if self.behind.is_some() && unacknowledged_bytes(fd) == Some(0) {
+                self.behind = None;
+            }
             return outcome;
         }
-        let (limit, fd) = (self.limit, self.inner.as_raw_fd());
-        let stall = self.stalled.get_or_insert_with(|| Stall {
-            deadline: Box::pin(sleep(limit)),
-            queued: unacknowledged_bytes(fd),
-        });
+        let limit = self.limit;
+        if self.stalled.is_none() {
+            let queued = unacknowledged_bytes(fd);
+            if self.behind.is_none() {
+                let taken_before = queued.map_or(self.written, |q| self.taken(q));
+                let since = Instant::now();
+                self.behind = Some(Behind {
+                    since,
+                    taken_before,
+                });
+            }
+            self.stalled = Some(Stall {
+                deadline: Box::pin(sleep(limit)),
+                queued,
+                progressed: false,
+            });
+        }
         loop {
+            let stall = self.stalled.as_mut().expect("set above");
             ready!(stall.deadline.as_mut().poll(cx));
             let queued = unacknowledged_bytes(fd);
-            match (queued, stall.queued) {
-                (Some(now), Some(then)) if now < then => {
-                    stall.queued = queued;
-                    stall.deadline.as_mut().reset(Instant::now() + limit);
-                }
-                _ => break,
+            let (Some(now), Some(then)) = (queued, stall.queued) else {
+                break;
+            };
+            if now >= then {
+                break;
+            }
+            // The first deadline is grace: what the client's own buffers
+            // take then says little of its pace, and a client that then
+            // takes nothing is cut for that.
+            let progressed = std::mem::replace(&mut stall.progressed, true);
+            stall.queued = queued;
+            stall.deadline.as_mut().reset(Instant::now() + limit);
+            if let Some(slow) = self.too_slow(now).filter(|_| progressed) {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, slow)));
             }
         }
         Poll::Ready(Err(io::Error::new(
@@ -84,6 +143,16 @@ impl<S: AsRawFd> WriteDeadline<S> {
                 limit.as_millis()
             ),
         )))
+    }
+
+    /// Whether the client, with `queued` bytes still unacknowledged, has
+    /// taken less than `min_bytes_per_sec` on average since it fell behind.
+    fn too_slow(&self, queued: usize) -> Option<SlowReader> {
+        let behind = self.behind.as_ref()?;
+        let taken = self.taken(queued).saturating_sub(behind.taken_before);
+        let seconds = behind.since.elapsed().as_secs_f64();
+        let owed = (self.min_bytes_per_sec as f64 * seconds) as u64;
+        (taken < owed).then(|| SlowReader::waiting(taken, seconds, self.min_bytes_per_sec))
     }
 }
 
@@ -125,6 +194,9 @@ impl<S: AsyncWrite + AsRawFd + Unpin> AsyncWrite for WriteDeadline<S> {
         bytes: &[u8],
     ) -> Poll<io::Result<usize>> {
         let outcome = Pin::new(&mut self.inner).poll_write(cx, bytes);
+        if let Poll::Ready(Ok(n)) = &outcome {
+            self.written += *n as u64;
+        }
         self.timed(cx, outcome)
     }
 
@@ -134,6 +206,9 @@ impl<S: AsyncWrite + AsRawFd + Unpin> AsyncWrite for WriteDeadline<S> {
         buffers: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let outcome = Pin::new(&mut self.inner).poll_write_vectored(cx, buffers);
+        if let Poll::Ready(Ok(n)) = &outcome {
+            self.written += *n as u64;
+        }
         self.timed(cx, outcome)
     }
 

@@ -81,6 +81,48 @@ pub fn small_receive_buffer(stream: &std::net::TcpStream) {
     assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
 }
 
+/// A connection to `addr` (IPv4) whose receive buffer is `bytes`, set
+/// before it connects, so that its window stays that small: the client
+/// acknowledges each read as it makes it, as a slow client on a real
+/// network does, rather than in bursts of a large buffer's worth.
+pub fn connect_with_receive_buffer(addr: std::net::SocketAddr, bytes: i32) -> std::net::TcpStream {
+    use std::os::fd::FromRawFd;
+    let std::net::SocketAddr::V4(v4) = addr else {
+        panic!("{addr} is not IPv4");
+    };
+    // SAFETY: each call gets plain values or pointers to live locals of the
+    // sizes given; the descriptor is owned by the stream made of it, or
+    // closed here when connecting fails.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+        let size: libc::c_int = bytes;
+        let set = libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&raw const size).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
+        let to = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: v4.port().to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(*v4.ip()).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let length = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        if libc::connect(fd, (&raw const to).cast(), length) != 0 {
+            let error = std::io::Error::last_os_error();
+            libc::close(fd);
+            panic!("connecting to {addr}: {error}");
+        }
+        std::net::TcpStream::from_raw_fd(fd)
+    }
+}
+
 /// Waits for `child` to exit, for `limit` at most; past it the child is
 /// killed and the test fails with `what`.
 pub fn wait_exit(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
