@@ -346,10 +346,7 @@ impl Parser<'_, '_, '_> {
         if !rest.starts_with("(?") {
             return Ok(None);
         }
-        let body: String = rest[2..]
-            .chars()
-            .take_while(|c| matches!(c, 'i' | 'm' | 'x' | '-'))
-            .collect();
+        let body: String = rest[2..].chars().take_while(|&c| is_option(c)).collect();
         if body.is_empty() || !rest[2 + body.len()..].starts_with(')') {
             return Ok(None);
         }
@@ -367,6 +364,18 @@ impl Parser<'_, '_, '_> {
                 'i' => flags.ignore_case = on,
                 'm' => flags.dot_all = on,
                 'x' => flags.extended = on,
+                // Ruby's character-set options, only ever turned on: `d`
+                // is its default, the one this engine follows.
+                'd' | 'a' | 'u' if !on => return Err(self.error("undefined group option")),
+                'd' => {}
+                'a' | 'u' => {
+                    return Err(self.error(&format!(
+                        "Ruby's option `(?{c})` ({} meanings of \\w \\d \\s \\b and the POSIX \
+                         brackets) is not supported; without it they have Ruby's default (`(?d)`) \
+                         meanings",
+                        if c == 'a' { "ASCII" } else { "Unicode" }
+                    )));
+                }
                 _ => return Err(self.error(&format!("unknown option `{c}`"))),
             }
         }
@@ -384,10 +393,10 @@ impl Parser<'_, '_, '_> {
     fn stacked_quantifiers(&mut self, mut atom: Node) -> Result<Node, String> {
         loop {
             self.skip_ignored()?;
-            let (min, max, interval) = match self.peek() {
-                Some('*') => (0, None, false),
-                Some('+') => (1, None, false),
-                Some('?') => (0, Some(1), false),
+            let (min, max, interval, fixed) = match self.peek() {
+                Some('*') => (0, None, false, false),
+                Some('+') => (1, None, false, false),
+                Some('?') => (0, Some(1), false, false),
                 Some('{') => match interval(self.rest()) {
                     Some((min, max, len)) => {
                         if min > MAX_REPEAT || max.is_some_and(|m| m > MAX_REPEAT) {
@@ -396,8 +405,9 @@ impl Parser<'_, '_, '_> {
                         if max.is_some_and(|m| m < min) {
                             return Err(self.error("upper bound below lower bound"));
                         }
+                        let fixed = !self.rest()[..len].contains(',');
                         self.pos += len - 1;
-                        (min, max, true)
+                        (min, max, true, fixed)
                     }
                     None => return Ok(atom),
                 },
@@ -407,7 +417,9 @@ impl Parser<'_, '_, '_> {
             self.pos += 1;
             let mut greedy = true;
             let mut possessive = false;
-            if self.eat("?") {
+            // Ruby: `a{2}?` is `(?:a{2})?`, the `?` a quantifier of its own
+            // (Onigmo's FIXED_INTERVAL_IS_GREEDY_ONLY); `a{2,}?` is lazy.
+            if !fixed && self.eat("?") {
                 greedy = false;
             } else if !interval && self.eat("+") {
                 // Ruby: `a*+` is possessive, but `a{1,2}+` is `(a{1,2})+`.
@@ -568,4 +580,10 @@ fn sequence(mut items: Vec<Node>) -> Node {
         1 => items.pop().expect("one item"),
         _ => Node::Concat(items),
     }
+}
+
+/// A letter of an option group, `(?imx-imx)` or Ruby's `(?d)`, `(?a)`,
+/// `(?u)`.
+fn is_option(c: char) -> bool {
+    matches!(c, 'i' | 'm' | 'x' | '-' | 'd' | 'a' | 'u')
 }

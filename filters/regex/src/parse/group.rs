@@ -3,7 +3,7 @@
 //! the rest of the structure.
 
 use super::super::class::is_decimal_digit;
-use super::{Node, Parser};
+use super::{Node, Parser, is_option};
 
 impl Parser<'_, '_, '_> {
     pub(super) fn group(&mut self, start: usize) -> Result<Node, String> {
@@ -47,11 +47,7 @@ impl Parser<'_, '_, '_> {
                 self.pos = start;
                 return Err(self.error(feature));
             } else {
-                let spec: String = self
-                    .rest()
-                    .chars()
-                    .take_while(|c| matches!(c, 'i' | 'm' | 'x' | '-'))
-                    .collect();
+                let spec: String = self.rest().chars().take_while(|&c| is_option(c)).collect();
                 if spec.is_empty() || !self.rest()[spec.len()..].starts_with(':') {
                     self.pos = start;
                     return Err(self.error("undefined group option"));

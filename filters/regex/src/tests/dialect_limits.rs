@@ -151,3 +151,42 @@ fn a_long_search_with_the_literal_in_its_line_still_matches() {
     let found = regex.search(&mut Matcher::default(), &line, &mut budget);
     assert_eq!(found, Err(Stop::Steps));
 }
+
+/// Ruby reads a `?` after a count without a comma as a repeat of its own
+/// (Onigmo's FIXED_INTERVAL_IS_GREEDY_ONLY): `\d{3}?` is an optional run
+/// of three digits, not a lazy one. A count with a comma takes it as lazy.
+#[test]
+fn a_question_mark_after_a_fixed_count_makes_it_optional() {
+    assert_eq!(whole("a{2}?", "a").as_deref(), Some(""));
+    assert_eq!(whole("xa{2}?", "xaa").as_deref(), Some("xaa"));
+    assert_eq!(
+        group("(?<x>\\d{3}?)(?<y>\\w+)", "12ab", "y").as_deref(),
+        Some("12ab")
+    );
+    assert_eq!(whole("a{2,2}?", "aaa").as_deref(), Some("aa"));
+    assert_eq!(whole("a{1,}?", "aaa").as_deref(), Some("a"));
+    assert_eq!(whole("a{2}??", "aa").as_deref(), Some(""));
+}
+
+/// Ruby's character-set options: `(?d)` is its default, which this engine
+/// follows; `(?a)` and `(?u)`, which change what `\w` and the rest match,
+/// are refused by name rather than as an unknown group.
+#[test]
+fn ruby_character_set_options_are_named() {
+    assert_eq!(group("(?d)(?<a>\\w+)", "éa1", "a").as_deref(), Some("a1"));
+    assert_eq!(group("(?d:(?<a>\\w+))", "a1", "a").as_deref(), Some("a1"));
+    assert_eq!(group("(?di)(?<a>A)", "a", "a").as_deref(), Some("a"));
+    for (pattern, option) in [
+        ("(?u)\\w", "(?u)"),
+        ("(?a:\\w)", "(?a)"),
+        ("(?iu)x", "(?u)"),
+    ] {
+        let message = error(pattern);
+        assert!(
+            message.contains(&format!("Ruby's option `{option}`"))
+                && message.contains("not supported"),
+            "{pattern}: {message}"
+        );
+    }
+    assert!(error("(?-d)x").contains("undefined group option"));
+}
