@@ -260,18 +260,27 @@ impl Stateful for Anomaly {
         let state = snapshot::decode(bytes)?;
         let max_keys = self.max_keys;
         let interval_settings = snapshot::interval_settings(self.clock.interval_ms);
-        for part in &state.parts {
-            let (id, bytes) = (&refiled(&part.id), &part.bytes);
-            let ours = if self.intervals.iter().any(|d| &d.id() == id) {
-                Some(interval_settings.clone())
-            } else if let Some(d) = self.outliers.iter().find(|d| &d.id() == id) {
-                Some(d.settings())
-            } else {
-                self.novelty.iter().any(|d| &d.id() == id).then(String::new)
-            };
-            let Some(ours) = ours else {
+        // A state none of whose parts this config uses is most likely a
+        // mistake in the config (a `key_field` or `field` misspelt):
+        // refused, so that the host keeps the file aside rather than have
+        // the next save write the learning away.
+        let ids: Vec<String> = state.parts.iter().map(|p| refiled(&p.id)).collect();
+        if !ids.is_empty()
+            && ids
+                .iter()
+                .all(|id| self.settings_of(id, &interval_settings).is_none())
+        {
+            return Err(format!(
+                "none of the saved state's parts ({}) is one this config's detectors use \
+                 (a changed key_field or field?)",
+                ids.join(", ")
+            ));
+        }
+        for (part, id) in state.parts.iter().zip(&ids) {
+            let bytes = &part.bytes;
+            let Some(ours) = self.settings_of(id, &interval_settings) else {
                 host::log(
-                    Level::Info,
+                    Level::Warn,
                     &format!("state for `{id}` is not used by this config; dropped"),
                 );
                 continue;
@@ -328,6 +337,18 @@ impl Stateful for Anomaly {
 }
 
 impl Anomaly {
+    /// The settings a saved part `id` is kept under, if one of this
+    /// config's detectors is its (`interval_settings` for every rate).
+    fn settings_of(&self, id: &str, interval_settings: &str) -> Option<String> {
+        if self.intervals.iter().any(|d| d.id() == id) {
+            Some(interval_settings.to_owned())
+        } else if let Some(d) = self.outliers.iter().find(|d| d.id() == id) {
+            Some(d.settings())
+        } else {
+            self.novelty.iter().any(|d| d.id() == id).then(String::new)
+        }
+    }
+
     /// Moves the clock with an event at `millis`, judging the intervals that
     /// closes.
     fn advance(&mut self, millis: i64) {

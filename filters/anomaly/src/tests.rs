@@ -463,3 +463,20 @@ fn one_field_may_be_watched_under_two_key_fields() {
     ], "new_value": [{"field": "v"}, {"field": "v", "key_field": "host"}]});
     assert!(NativeFilter::<Anomaly>::new(config.to_string().as_bytes()).is_ok());
 }
+
+/// A snapshot none of whose parts the config uses (here, a `key_field`
+/// misspelt) is refused, so that the host keeps the file aside: taken,
+/// the next save would have written the learning away.
+#[test]
+fn a_snapshot_the_config_uses_nothing_of_is_refused() {
+    let services: [(&str, &dyn Fn(i64) -> i64); 1] = [("api", &steady)];
+    let mut old = filter(json!({"rate": {}, "new_value": {"field": "message"}}));
+    run(&mut old, &traffic(&services, 40));
+    let mut misspelt = filter(json!({"key_field": "[service][nmae]", "rate": {},
+                                     "new_value": {"field": "message"}}));
+    let refused = misspelt.restore(&old.snapshot()).unwrap_err();
+    assert!(
+        refused.contains("none of the saved state's parts") && refused.contains("key_field"),
+        "{refused}"
+    );
+}
