@@ -3,7 +3,11 @@
 //!
 //! The format is JSON with a version and the settings that shape the tree
 //! (depth, max_children, max_tokens, max_token_bytes, masks,
-//! collapse_wildcards). A snapshot taken under other tree settings is refused
+//! collapse_wildcards), then (from version 2) the 64-bit FNV-1a checksum of
+//! that JSON, little-endian: JSON alone would take many a damaged byte (a
+//! letter of a token, a digit of an id) for a different state, and route
+//! lines to templates they do not fit. Version 1, without the checksum, is
+//! still read. A snapshot taken under other tree settings is refused
 //! rather than silently routing lines differently; the similarity threshold
 //! and the bounds on templates and bytes may change (smaller bounds evict on
 //! restore). Template texts and ids are
@@ -12,9 +16,14 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use wasmstash_sdk::stable_hash::fnv1a;
+
 use super::{Config, Masks, Miner, Node, Template};
 
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// The last version without a checksum.
+const UNCHECKED: u32 = 1;
+const CHECKSUM_BYTES: usize = 8;
 
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
 struct TreeSettings {
@@ -119,8 +128,10 @@ impl Miner {
         // three times the snapshot, in memory the byte budget does not cover.
         let mut size = Counter(0);
         serde_json::to_writer(&mut size, &state).expect("the state serialises");
-        let mut bytes = Vec::with_capacity(size.0);
+        let mut bytes = Vec::with_capacity(size.0 + CHECKSUM_BYTES);
         serde_json::to_writer(&mut bytes, &state).expect("the state serialises");
+        let checksum = fnv1a(&bytes);
+        bytes.extend(checksum.to_le_bytes());
         bytes
     }
 
@@ -130,14 +141,7 @@ impl Miner {
             *self = Miner::new(self.config.clone())?;
             return Ok(());
         }
-        let state: State = serde_json::from_slice(bytes)
-            .map_err(|e| format!("template state does not decode: {e}"))?;
-        if state.version != VERSION {
-            return Err(format!(
-                "template state has version {}, this build reads version {VERSION}",
-                state.version
-            ));
-        }
+        let state = checked(bytes)?;
         let ours = TreeSettings::of(&self.config);
         if state.settings != ours {
             return Err(format!(
@@ -184,6 +188,36 @@ impl Miner {
         }
         Ok(())
     }
+}
+
+/// The state in `bytes`: a version 2 state whose checksum holds, or a
+/// version 1 state, which has none.
+fn checked(bytes: &[u8]) -> Result<State, String> {
+    let decode = |json: &[u8]| {
+        serde_json::from_slice::<State>(json)
+            .map_err(|e| format!("template state does not decode: {e}"))
+    };
+    let split = bytes.len().checked_sub(CHECKSUM_BYTES);
+    let (json, trailer) = bytes.split_at(split.unwrap_or(0));
+    let sums_up = trailer
+        .try_into()
+        .is_ok_and(|t| u64::from_le_bytes(t) == fnv1a(json));
+    let damaged = || "template state fails its checksum: it is corrupted or cut short".to_owned();
+    let (state, expected) = match sums_up {
+        true => (decode(json)?, VERSION),
+        // No checksum: only version 1 may lack one.
+        false => match decode(bytes) {
+            Ok(state) if state.version != VERSION => (state, UNCHECKED),
+            _ => return Err(damaged()),
+        },
+    };
+    if state.version != expected {
+        return Err(format!(
+            "template state has version {}, this build reads versions {UNCHECKED} and {VERSION}",
+            state.version
+        ));
+    }
+    Ok(state)
 }
 
 /// Counts the bytes written to it.

@@ -401,13 +401,41 @@ fn restore_refuses_bad_or_foreign_state() {
         "{err}"
     );
     let err = miner.restore(b"{not json").unwrap_err();
-    assert!(err.contains("does not decode"), "{err}");
-    let forged = String::from_utf8(state.clone())
-        .unwrap()
-        .replace("\"templates\":[0]", "\"templates\":[7]");
-    assert_ne!(forged.as_bytes(), &state[..]);
-    let err = miner.restore(forged.as_bytes()).unwrap_err();
+    assert!(err.contains("fails its checksum"), "{err}");
+    // The JSON before the checksum, and that JSON sealed with its own.
+    let json = String::from_utf8(state[..state.len() - 8].to_vec()).unwrap();
+    let sealed = |json: &str| {
+        let mut bytes = json.as_bytes().to_vec();
+        bytes.extend(wasmstash_sdk::stable_hash::fnv1a(json.as_bytes()).to_le_bytes());
+        bytes
+    };
+    assert_eq!(sealed(&json), state);
+    let forged = json.replace("\"templates\":[0]", "\"templates\":[7]");
+    assert_ne!(forged, json);
+    let err = miner.restore(&sealed(&forged)).unwrap_err();
     assert!(err.contains("inconsistent"), "{err}");
+    // A token changed by a damaged byte was taken for another state.
+    let damaged = state
+        .iter()
+        .map(|&b| if b == b'c' { b'x' } else { b })
+        .collect::<Vec<u8>>();
+    let err = miner.restore(&damaged).unwrap_err();
+    assert!(err.contains("fails its checksum"), "{err}");
+    // Version 1 had no checksum, and is still read; version 2 must have one.
+    let unchecked = json.replace("\"version\":2", "\"version\":1");
+    assert_ne!(unchecked, json);
+    Miner::new(Config::default())
+        .unwrap()
+        .restore(unchecked.as_bytes())
+        .unwrap();
+    let err = miner.restore(json.as_bytes()).unwrap_err();
+    assert!(err.contains("fails its checksum"), "{err}");
+    let err = miner.restore(
+        unchecked
+            .replace("\"version\":1", "\"version\":9")
+            .as_bytes(),
+    );
+    assert!(err.unwrap_err().contains("has version 9"));
     assert_eq!(
         miner.len(),
         1,
