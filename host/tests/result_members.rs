@@ -9,32 +9,9 @@ mod support;
 use serde_json::json;
 use support::*;
 
-/// A module answering each one-event batch with one result of `kind`
-/// (1: the event replaced, 4: members added) whose payload is `payload`.
-fn answering(kind: u8, payload: &str) -> Vec<u8> {
-    let bytes: String = payload.bytes().map(|b| format!("\\{b:02x}")).collect();
-    let len = payload.len();
-    let process = format!(
-        r#"(i32.store (i32.const 2048) (i32.const 1))
-        (i32.store8 (i32.const 2052) (i32.const {kind}))
-        (i32.store (i32.const 2053) (i32.const {len}))
-        (memory.copy (i32.const 2057) (i32.const 4096) (i32.const {len}))
-        (i64.or (i64.shl (i64.const 2048) (i64.const 32)) (i64.const {total}))"#,
-        total = 9 + len,
-    );
-    wat_filter(&process)
-        .replacen(
-            "(func (export \"wasmstash_abi_version\")",
-            &format!(
-                "(data (i32.const 4096) \"{bytes}\")\n  (func (export \"wasmstash_abi_version\")"
-            ),
-            1,
-        )
-        .into_bytes()
-}
-
 fn through(kind: u8, payload: &str) -> serde_json::Value {
-    let module = load(&strict_engine(), "writer", &answering(kind, payload), "{}");
+    let wat = constant_result_wat(kind, payload.as_bytes());
+    let module = load(&strict_engine(), "writer", wat.as_bytes(), "{}");
     let mut out = as_json(pipeline(module).process(message_events(&["m"])));
     assert_eq!(out.len(), 1);
     out.remove(0)

@@ -363,6 +363,7 @@ impl FilterInstance {
         // A grow refused in an earlier call that went on (its module took
         // the -1) says nothing of why this one fails.
         state.limits.memory_exceeded = None;
+        state.limits.table_exceeded = None;
         let timeout = self.timeout(deadline);
         let store = &mut self.store;
         let result = tripwire::guarded_for(self.tripwire.as_deref(), timeout, || {
@@ -442,7 +443,18 @@ fn failure_of(
             Some(failure)
         }
         (Some(refused), _) => Some(Failure::new(FailureKind::OutOfMemory, refused)),
-        (None, trap) => Some(stopped_by(trap?, timeout)),
+        // A refused table grow is answered -1 too; a module that traps on
+        // it is told what the limit was, as for memory.
+        (None, trap) => {
+            let mut failure = stopped_by(trap?, timeout);
+            if let Some(refused) = limits.table_exceeded.take() {
+                failure.reason = format!(
+                    "{}, after a table grow was refused: {refused}",
+                    failure.reason
+                );
+            }
+            Some(failure)
+        }
     }
 }
 

@@ -77,11 +77,14 @@ impl ResourceLimiter for InstanceLimits {
     ) -> wasmtime::Result<bool> {
         let limit = self.memory_limit;
         grow(&mut self.memory_in_use, current, desired, maximum, limit).or_else(|total| {
-            let message = format!(
-                "filter tried to grow its memory to {} MiB, past its limit of {} MiB",
-                total.div_ceil(1 << 20),
-                limit >> 20
-            );
+            let (mib, limit_mib) = (total.div_ceil(1 << 20), limit >> 20);
+            // Wasmtime asks from nothing for the memory a module declares.
+            let message = match current {
+                0 => format!("filter declares {mib} MiB of memory, past its limit of {limit_mib} MiB"),
+                _ => format!(
+                    "filter tried to grow its memory to {mib} MiB, past its limit of {limit_mib} MiB"
+                ),
+            };
             // `memory.grow` answers -1, as WebAssembly says a refused grow
             // does, so a module may free something and go on; one that
             // traps instead (a Rust allocator aborts) fails with this

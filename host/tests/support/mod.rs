@@ -338,6 +338,54 @@ pub fn wat_filter(process: &str) -> String {
     )
 }
 
+/// The ABI document's example filter, with `payload` as the result of kind
+/// `kind` (1 replaced, 4 extended) for every event.
+pub fn constant_result_wat(kind: u8, payload: &[u8]) -> String {
+    let data: String = payload.iter().map(|b| format!("\\{b:02x}")).collect();
+    let (len, record) = (payload.len(), payload.len() + 5);
+    format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{data}")
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "wasmstash_abi_version") (result i32) (i32.const 1))
+  (func $alloc (export "wasmstash_alloc") (param $len i32) (result i32)
+    (local $ptr i32) (local $end i32) (local $have i32)
+    (local.set $ptr (global.get $heap))
+    (local.set $end (i32.add (local.get $ptr) (local.get $len)))
+    (local.set $have (i32.shl (memory.size) (i32.const 16)))
+    (if (i32.gt_u (local.get $end) (local.get $have))
+      (then
+        (if (i32.eq (i32.const -1)
+              (memory.grow (i32.shr_u
+                (i32.add (i32.sub (local.get $end) (local.get $have)) (i32.const 65535))
+                (i32.const 16))))
+          (then unreachable))))
+    (global.set $heap (local.get $end))
+    (local.get $ptr))
+  (func (export "wasmstash_free") (param i32 i32))
+  (func (export "wasmstash_init") (param i32 i32) (result i64) (i64.const 0))
+  (func (export "wasmstash_process") (param $batch i32) (param $len i32) (result i64)
+    (local $count i32) (local $size i32) (local $out i32) (local $at i32)
+    (local.set $count (i32.load (local.get $batch)))
+    (local.set $size (i32.add (i32.const 4) (i32.mul (local.get $count) (i32.const {record}))))
+    (local.set $out (call $alloc (local.get $size)))
+    (i32.store (local.get $out) (local.get $count))
+    (local.set $at (i32.add (local.get $out) (i32.const 4)))
+    (block $done
+      (loop $each
+        (br_if $done (i32.eq (local.get $at) (i32.add (local.get $out) (local.get $size))))
+        (i32.store8 (local.get $at) (i32.const {kind}))
+        (i32.store offset=1 (local.get $at) (i32.const {len}))
+        (memory.copy (i32.add (local.get $at) (i32.const 5)) (i32.const 16) (i32.const {len}))
+        (local.set $at (i32.add (local.get $at) (i32.const {record})))
+        (br $each)))
+    (i64.or
+      (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32))
+      (i64.extend_i32_u (local.get $size)))))"#
+    )
+}
+
 /// A `wasmstash_process` body (for [`wat_filter`]) that writes the result
 /// "unchanged" for every event of the batch, from byte 2048 on, and touches
 /// nothing else; [`RETURN_OUTPUT_AT_2048`] then returns it.
