@@ -207,7 +207,7 @@ fn seen(server: &Server, message: &str) -> Value {
     response.json()["wasmstash"]["template"]["new"].clone()
 }
 
-fn reload(server: &Server) {
+fn reload(server: &Server) -> serde_json::Value {
     let response = server.request(
         "POST",
         "/v1/admin/reload",
@@ -215,6 +215,7 @@ fn reload(server: &Server) {
         b"",
     );
     assert_eq!(response.status, 200, "{}", response.text());
+    serde_json::from_slice(&response.body).unwrap()
 }
 
 /// A reload that put a filter before the stateful one dropped its state,
@@ -321,7 +322,17 @@ fn a_state_the_reloaded_filter_refuses_is_kept_aside() {
         dir.path(),
         &format!("[[pipelines.logs.filters]]\nmodule = {refusing:?}\nname = \"templates\"\n"),
     );
-    reload(&server);
+    // The answer says so too, not only the log.
+    let answer = reload(&server);
+    assert_eq!(
+        answer["state_refused"],
+        serde_json::json!(["logs/templates"]),
+        "{answer}"
+    );
+    assert!(
+        answer["warning"].as_str().unwrap().contains("start afresh"),
+        "{answer}"
+    );
     let pipeline = dir.path().join("state/logs");
     let kept: Vec<String> = std::fs::read_dir(&pipeline)
         .unwrap()

@@ -85,7 +85,17 @@ pub(super) async fn pipelines(
 
 pub(super) async fn reload(_: Admin, State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
     match app.reload("admin request").await {
-        Ok(names) => Ok(Json(json!({ "reloaded": true, "pipelines": names }))),
+        Ok(reloaded) if reloaded.state_refused.is_empty() => Ok(Json(
+            json!({ "reloaded": true, "pipelines": reloaded.pipelines }),
+        )),
+        // Said in the answer too: whoever asked for the reload may not
+        // read the log, and learning lost is worth a look.
+        Ok(reloaded) => Ok(Json(json!({
+            "reloaded": true,
+            "pipelines": reloaded.pipelines,
+            "state_refused": reloaded.state_refused,
+            "warning": "these stateful filters refused the state the running ones handed them and start afresh; with state_dir set, that state was kept aside (see the log)",
+        }))),
         Err(e) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("reload rejected, old pipelines kept: {e}"),

@@ -588,3 +588,17 @@ pub(crate) struct NotTaken {
     /// Of filters that refused them (a new build that reads another format).
     refused: BTreeMap<String, Vec<state::Snapshot>>,
 }
+
+impl NotTaken {
+    /// The filters that refused the state handed to them, as
+    /// `pipeline/filter`.
+    pub(crate) fn refused_names(&self) -> Vec<String> {
+        (self.refused.iter())
+            .flat_map(|(pipeline, snapshots)| {
+                snapshots
+                    .iter()
+                    .map(move |s| format!("{pipeline}/{}", s.filter))
+            })
+            .collect()
+    }
+}
