@@ -177,6 +177,12 @@ fn codings_oversized_heads_and_byte_order_marks() {
         "{}",
         coded.text()
     );
+    // A chunk size that is no number: the reason says so, not only that
+    // the body could not be read.
+    let bad_chunk = "POST /v1/pipelines/app/event HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n";
+    let refused = support::server::send_raw(server.addr, bad_chunk.as_bytes());
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(refused.text().contains("chunk size"), "{}", refused.text());
     // Just over the limit, which counts the request line and headers
     // (about 100 bytes besides this one).
     let padding = "p".repeat(16_384);
