@@ -280,6 +280,11 @@ struct Reader<'a> {
     pos: usize,
 }
 
+/// What a count of `n` adds to its noun: `1 byte`, `2 bytes`.
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 impl<'a> Reader<'a> {
     fn u32(&mut self, what: &str) -> Result<usize, WireError> {
         let bytes = self.buf.get(self.pos..self.pos + 4).ok_or_else(|| {
@@ -299,7 +304,8 @@ impl<'a> Reader<'a> {
             .filter(|&end| end <= self.buf.len());
         let end = end.ok_or_else(|| {
             WireError(format!(
-                "truncated frame: item {index} needs {len} bytes at byte {} of {}",
+                "truncated frame: item {index} needs {len} byte{} at byte {} of {}",
+                plural(len),
                 self.pos,
                 self.buf.len()
             ))
@@ -313,9 +319,10 @@ impl<'a> Reader<'a> {
         if self.pos == self.buf.len() {
             Ok(())
         } else {
+            let stray = self.buf.len() - self.pos;
             Err(WireError(format!(
-                "{} stray bytes after the last item",
-                self.buf.len() - self.pos
+                "{stray} stray byte{} after the last item",
+                plural(stray)
             )))
         }
     }
