@@ -276,24 +276,29 @@ fn config_text_in_refusals_is_escaped() {
     }
 }
 
-/// `check` reports every problem it finds: it stopped at the first of the
-/// `[server]` table's, a missing token file hiding a state_dir that others
-/// may write to.
-#[test]
-fn check_reports_each_server_problem() {
+/// `check` of a config holding `toml`, with no admin token in the
+/// environment: its exit code and stderr.
+fn checked_without_token(toml: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        "[server]\nwatch = false\nstate_dir = \"/tmp\"\nadmin_token_file = \"missing.token\"\n\
-         [[pipelines.b.filters]]\nfilter = \"templates\"\n",
-    );
+    let config = write_config(dir.path(), toml);
     let check = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
         .args(["check", config.to_str().unwrap()])
         .env_remove("WASMSTASH_ADMIN_TOKEN")
         .output()
         .unwrap();
-    let stderr = text(&check.stderr);
-    assert_eq!(check.status.code(), Some(2), "{stderr}");
+    (check.status.code(), text(&check.stderr))
+}
+
+/// `check` reports every problem it finds: it stopped at the first of the
+/// `[server]` table's, a missing token file hiding a state_dir that others
+/// may write to.
+#[test]
+fn check_reports_each_server_problem() {
+    let (code, stderr) = checked_without_token(
+        "[server]\nwatch = false\nstate_dir = \"/tmp\"\nadmin_token_file = \"missing.token\"\n\
+         [[pipelines.b.filters]]\nfilter = \"templates\"\n",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("missing.token") && stderr.contains("state_dir /tmp"),
         "{stderr}"
@@ -306,20 +311,12 @@ fn check_reports_each_server_problem() {
 /// config: each is refused, named, with the other problems.
 #[test]
 fn empty_paths_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
+    let (code, stderr) = checked_without_token(
         "[server]\nwatch = false\nstate_dir = \"\"\nadmin_token_file = \"\"\n\
          [engine]\ncache_dir = \"\"\n\
          [[pipelines.b.filters]]\nfilter = \"templates\"\n",
     );
-    let check = Command::new(env!("CARGO_BIN_EXE_wasmstash"))
-        .args(["check", config.to_str().unwrap()])
-        .env_remove("WASMSTASH_ADMIN_TOKEN")
-        .output()
-        .unwrap();
-    let stderr = text(&check.stderr);
-    assert_eq!(check.status.code(), Some(2), "{stderr}");
+    assert_eq!(code, Some(2), "{stderr}");
     for name in ["state_dir", "admin_token_file", "cache_dir"] {
         assert!(
             stderr.contains(&format!("{name} = \"\": give a path")),

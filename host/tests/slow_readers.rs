@@ -35,6 +35,17 @@ fn write_large_batch(client: &mut TcpStream) {
     .unwrap();
 }
 
+/// What the client received, which must be a 200's answer.
+fn answered(received: &[u8]) -> std::borrow::Cow<'_, str> {
+    let text = String::from_utf8_lossy(received);
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "{}",
+        &text[..200.min(text.len())]
+    );
+    text
+}
+
 /// A client that reads its answer steadily, if slowly, is not cut off:
 /// the kernel wakes the server's waiting write only once much of the send
 /// buffer has drained, which at this pace takes longer than the deadline,
@@ -58,12 +69,7 @@ fn a_client_that_reads_slowly_but_steadily_gets_its_whole_answer() {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    let text = String::from_utf8_lossy(&received);
-    assert!(
-        text.starts_with("HTTP/1.1 200"),
-        "{}",
-        &text[..200.min(text.len())]
-    );
+    let text = answered(&received);
     assert_eq!(
         text.matches(r#""tags":["seen"]"#).count(),
         6000,
@@ -100,12 +106,7 @@ fn a_client_that_takes_its_answer_too_slowly_is_cut_off() {
         received.extend_from_slice(&buf[..n]);
         std::thread::sleep(Duration::from_millis(50));
     }
-    let text = String::from_utf8_lossy(&received);
-    assert!(
-        text.starts_with("HTTP/1.1 200"),
-        "{}",
-        &text[..200.min(text.len())]
-    );
+    let text = answered(&received);
     assert!(
         text.matches(r#""tags":["seen"]"#).count() < 6000,
         "the whole answer came, in {:?}",
