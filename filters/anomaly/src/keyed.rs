@@ -113,6 +113,12 @@ impl<S: Serialize + serde::de::DeserializeOwned + Weigh> Keyed<S> {
     }
 }
 
+/// Whether [`Keyed::save`]'s `bytes` hold any key, without reading them:
+/// postcard writes the map's length first, a varint, one byte 0 for none.
+pub fn holds_keys(bytes: &[u8]) -> bool {
+    bytes.first().is_some_and(|&length| length != 0)
+}
+
 /// What the filter's memory budget asks of a detector's keys, whatever
 /// state each detector keeps per key: one view of the three kinds, so the
 /// budget walks every detector alike (`lib.rs`).

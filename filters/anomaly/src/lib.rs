@@ -260,16 +260,14 @@ impl Stateful for Anomaly {
         let state = snapshot::decode(bytes)?;
         let max_keys = self.max_keys;
         let interval_settings = snapshot::interval_settings(self.clock.interval_ms);
-        // A state none of whose parts this config uses is most likely a
-        // mistake in the config (a `key_field` or `field` misspelt):
-        // refused, so that the host keeps the file aside rather than have
-        // the next save write the learning away.
+        // A state none of whose parts this config uses, though some hold
+        // keys, is most likely a mistake in the config (a `key_field` or
+        // `field` misspelt): refused, so that the host keeps the file aside
+        // rather than have the next save write the learning away.
         let ids: Vec<String> = state.parts.iter().map(|p| refiled(&p.id)).collect();
-        if !ids.is_empty()
-            && ids
-                .iter()
-                .all(|id| self.settings_of(id, &interval_settings).is_none())
-        {
+        let unused = |id: &String| self.settings_of(id, &interval_settings).is_none();
+        let learnt = state.parts.iter().any(|p| keyed::holds_keys(&p.bytes));
+        if learnt && ids.iter().all(unused) {
             return Err(format!(
                 "none of the saved state's parts ({}) is one this config's detectors use \
                  (a changed key_field or field?)",

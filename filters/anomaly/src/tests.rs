@@ -479,4 +479,25 @@ fn a_snapshot_the_config_uses_nothing_of_is_refused() {
         refused.contains("none of the saved state's parts") && refused.contains("key_field"),
         "{refused}"
     );
+    // A state that learnt nothing (its key matched no event) is no loss:
+    // taken, and the config's own detectors start afresh.
+    let mut learnt_nothing = filter(json!({"key_field": "[service][nmae]", "rate": {}}));
+    run(&mut learnt_nothing, &traffic(&services, 5));
+    let mut fixed = filter(json!({"rate": {}}));
+    fixed.restore(&learnt_nothing.snapshot()).unwrap();
+}
+
+/// `holds_keys` reads postcard's map length, the first byte of the keys.
+#[test]
+fn holds_keys_tells_empty_keys_from_others() {
+    let services: [(&str, &dyn Fn(i64) -> i64); 1] = [("api", &steady)];
+    for (key_field, learns) in [("[service][name]", true), ("[service][nmae]", false)] {
+        let mut detector = filter(json!({"key_field": key_field, "rate": {}}));
+        run(&mut detector, &traffic(&services, 5));
+        let state = crate::snapshot::decode(&detector.snapshot()).unwrap();
+        assert!(!state.parts.is_empty());
+        for part in &state.parts {
+            assert_eq!(crate::keyed::holds_keys(&part.bytes), learns, "{key_field}");
+        }
+    }
 }

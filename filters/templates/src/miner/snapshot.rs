@@ -202,22 +202,36 @@ fn checked(bytes: &[u8]) -> Result<State, String> {
     let sums_up = trailer
         .try_into()
         .is_ok_and(|t| u64::from_le_bytes(t) == fnv1a(json));
-    let damaged = || "template state fails its checksum: it is corrupted or cut short".to_owned();
-    let (state, expected) = match sums_up {
-        true => (decode(json)?, VERSION),
+    match sums_up {
+        true => {
+            let state = decode(json)?;
+            match state.version {
+                VERSION => Ok(state),
+                UNCHECKED => Err(
+                    "template state says version 1 but ends in a checksum, which only version 2 \
+                     has: it is corrupted"
+                        .into(),
+                ),
+                other => Err(format!(
+                    "template state has version {other}, this build reads versions \
+                     {UNCHECKED} and {VERSION}"
+                )),
+            }
+        }
         // No checksum: only version 1 may lack one.
         false => match decode(bytes) {
-            Ok(state) if state.version != VERSION => (state, UNCHECKED),
-            _ => return Err(damaged()),
+            Ok(state) if state.version == UNCHECKED => Ok(state),
+            Ok(state) if state.version != VERSION => Err(format!(
+                "template state has version {}, this build reads versions {UNCHECKED} and {VERSION}",
+                state.version
+            )),
+            _ => Err(
+                "template state fails its checksum (nor is it a version 1 state, which \
+                      has none): it is corrupted or cut short"
+                    .into(),
+            ),
         },
-    };
-    if state.version != expected {
-        return Err(format!(
-            "template state has version {}, this build reads versions {UNCHECKED} and {VERSION}",
-            state.version
-        ));
     }
-    Ok(state)
 }
 
 /// Counts the bytes written to it.
