@@ -436,6 +436,11 @@ fn restore_refuses_bad_or_foreign_state() {
             .as_bytes(),
     );
     assert!(err.unwrap_err().contains("has version 9"));
+    let err = miner.restore(&sealed(&unchecked)).unwrap_err();
+    assert!(
+        err.contains("says version 1 but ends in a checksum"),
+        "{err}"
+    );
     assert_eq!(
         miner.len(),
         1,
