@@ -70,13 +70,19 @@ pub(super) fn case_variants(c: char) -> Vec<char> {
                 orbit.push(other);
             }
         }
+        // Both ways: a variant that is itself a lowercase letter (`ΐ`
+        // twice encoded) maps to nothing that leads back.
         for &(variant, letter, run) in &FOLDS_INTO {
-            let offset = u32::from(next).wrapping_sub(u32::from(letter));
-            let variant = char::from_u32(u32::from(variant) + offset);
-            if let Some(variant) = variant.filter(|_| offset < run)
-                && !orbit.contains(&variant)
-            {
-                orbit.push(variant);
+            for (from, to) in [(letter, variant), (variant, letter)] {
+                let offset = u32::from(next).wrapping_sub(u32::from(from));
+                let other = (offset < run)
+                    .then(|| char::from_u32(u32::from(to) + offset))
+                    .flatten();
+                if let Some(other) = other
+                    && !orbit.contains(&other)
+                {
+                    orbit.push(other);
+                }
             }
         }
         at += 1;
