@@ -16,7 +16,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use support::eventually;
-use support::server::{Server, start_tagging, write_config};
+use support::server::{Server, write_config};
+use support::start_tagging;
 
 /// Reads until the server closes the connection (or `limit` passes) and
 /// returns what arrived and how long it took.

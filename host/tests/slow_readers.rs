@@ -11,7 +11,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::server::{Server, start_tagging};
+use support::server::Server;
+use support::start_tagging;
 use support::{connect_with_receive_buffer, eventually};
 
 /// A batch of 6,000 events of 2 KB to pipeline `app`, whose answer is

@@ -81,6 +81,21 @@ pub fn small_receive_buffer(stream: &std::net::TcpStream) {
     assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
 }
 
+/// A sidecar with `[server]` settings `server` (watch off) and one
+/// pipeline, `app`, whose mutate tags each event `seen`. Only for test
+/// builds, as `bench/` includes this module without `tempfile`.
+#[cfg(test)]
+pub fn start_tagging(server: &str) -> (server::Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = server::write_config(
+        dir.path(),
+        &format!(
+            "[server]\nwatch = false\n{server}\n\n[[pipelines.app.filters]]\nfilter = \"mutate\"\nconfig = {{ add_tag = [\"seen\"] }}\n"
+        ),
+    );
+    (server::Server::start(&config, &[]), dir)
+}
+
 /// A connection to `addr` (IPv4) whose receive buffer is `bytes`, set
 /// before it connects, so that its window stays that small: the client
 /// acknowledges each read as it makes it, as a slow client on a real

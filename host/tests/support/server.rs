@@ -258,19 +258,6 @@ pub fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
     path
 }
 
-/// A sidecar with `[server]` settings `server` (watch off) and one
-/// pipeline, `app`, whose mutate tags each event `seen`.
-pub fn start_tagging(server: &str) -> (Server, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[server]\nwatch = false\n{server}\n\n[[pipelines.app.filters]]\nfilter = \"mutate\"\nconfig = {{ add_tag = [\"seen\"] }}\n"
-        ),
-    );
-    (Server::start(&config, &[]), dir)
-}
-
 /// The test filter that drops, panics and loops on request (filters/chaos).
 pub fn chaos_path() -> String {
     format!("{}/chaos.wasm", wasmstash::builtins::build_module_dir())
