@@ -11,8 +11,8 @@ pub mod output;
 pub(crate) mod private;
 
 pub use identity::{
-    FileId, closed_at_start, directory_of, discards, fd_id, file_id, id_of, link_target,
-    regular_file_id,
+    FileId, directory_of, discards, fd_id, file_id, id_of, link_target,
+    note_stdout_closed_at_start, regular_file_id, stdout_closed_at_start,
 };
 
 use std::io::Read;

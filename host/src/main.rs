@@ -21,6 +21,23 @@ use wasmstash::{builtins, run, say};
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// Looks at stdout before Rust's runtime does: the runtime opens
+/// `/dev/null` on a closed standard descriptor, after which a closed stdout
+/// cannot be told from one sent to `/dev/null` on purpose (and `run` would
+/// count events written nowhere as out). An `.init_array` entry runs before
+/// `main` and before that runtime setup.
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static NOTE_STDOUT_AT_START: extern "C" fn() = note_stdout_at_start;
+
+#[cfg(target_os = "linux")]
+extern "C" fn note_stdout_at_start() {
+    // SAFETY: F_GETFD only asks whether descriptor 1 is open.
+    let closed = unsafe { libc::fcntl(1, libc::F_GETFD) } == -1;
+    wasmstash::files::note_stdout_closed_at_start(closed);
+}
+
 /// Sandboxed WebAssembly log filters for Logstash.
 #[derive(Parser)]
 #[command(version, about, long_about = None)]

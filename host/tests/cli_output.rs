@@ -370,7 +370,7 @@ fn an_input_that_is_the_output_file_is_refused() {
 /// A stdout closed at start (`run app.log >&-`) is refused before anything
 /// is read: the runtime gives it `/dev/null`, and the summary would count
 /// the events as written. A stdout sent to `/dev/null` on purpose, to keep
-/// only the summary, is fine.
+/// only the summary, is fine, however it was opened.
 #[test]
 fn a_closed_stdout_is_refused_and_dev_null_is_not() {
     let dir = tempfile::tempdir().unwrap();
@@ -405,4 +405,14 @@ fn a_closed_stdout_is_refused_and_dev_null_is_not() {
         .into();
     let null = run_to(dir.path(), &args, Stdio::null());
     assert!(null.status.success(), "{}", text(&null.stderr));
+    // Opened for reading and writing, as Python's DEVNULL and Node's
+    // `ignore` open it: the same as the runtime's stand-in for a closed
+    // stdout, once the process runs, but open when it started.
+    let read_write = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    let devnull = run_to(dir.path(), &args, read_write);
+    assert!(devnull.status.success(), "{}", text(&devnull.stderr));
 }

@@ -43,15 +43,21 @@ pub fn discards(fd: BorrowedFd) -> bool {
     open.is_some() && open == std::fs::metadata("/dev/null").ok().and_then(device)
 }
 
-/// Whether `fd` was closed when the process started. Rust's runtime then
-/// opens `/dev/null` on it for reading and writing, where a shell's
-/// `> /dev/null` (or `Stdio::null()`) opens it for writing only, so the two
-/// can be told apart: one is a choice to discard, the other a mistake.
-pub fn closed_at_start(fd: BorrowedFd) -> bool {
-    use std::os::fd::AsRawFd;
-    // SAFETY: F_GETFL only reads the flags of a descriptor `fd` keeps open.
-    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    discards(fd) && flags >= 0 && flags & libc::O_ACCMODE == libc::O_RDWR
+/// Whether stdout was closed when the process started, as the binary
+/// noted before Rust's runtime opened `/dev/null` on it (`main.rs`).
+static STDOUT_CLOSED_AT_START: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Notes whether stdout was closed at start; only the binary's start-up
+/// code calls this, before `main`.
+pub fn note_stdout_closed_at_start(closed: bool) {
+    STDOUT_CLOSED_AT_START.store(closed, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether stdout was closed when the process started (never, where the
+/// binary could not look: another OS, or the library used on its own).
+pub fn stdout_closed_at_start() -> bool {
+    STDOUT_CLOSED_AT_START.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 fn fd_metadata(fd: BorrowedFd) -> Option<std::fs::Metadata> {

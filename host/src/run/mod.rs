@@ -314,7 +314,7 @@ fn flow_for(args: &RunArgs, workers: usize, progress: ProgressBar) -> Flow {
 /// without a reader. A stdout closed at start is refused here too. Returns
 /// the inputs' bytes in all, for the progress bar.
 fn check_inputs(inputs: &[PathBuf]) -> Result<u64, RunError> {
-    if crate::files::closed_at_start(io::stdout().as_fd()) {
+    if crate::files::stdout_closed_at_start() {
         return Err(RunError::Io(
             "stdout is closed, so the events would go nowhere; send it to a file, \
              or to /dev/null to keep only the summary"
