@@ -220,10 +220,6 @@ impl Pipeline {
         let _span = logging_in(&self.name);
         self.stats.events_in += events.len() as u64;
         let mut slots: Vec<Option<CheckedEvent>> = events.into_iter().map(Some).collect();
-        let mut written_by_a_filter = vec![false; slots.len()];
-        // The time a moved-aside `@timestamp` is replaced with: the engine's
-        // fixed clock (`wasmstash test --now`), else the system's.
-        let mut clock = None;
         let (name, metrics) = (self.name.as_str(), self.metrics.as_ref());
         for stage in &mut self.stages {
             // A shared stage's one instance is every worker's: its memory is
@@ -236,30 +232,13 @@ impl Pipeline {
             // wait for it here, which is the price of one shared state. The
             // wait counts against the batch's replay budget there.
             let asked = Instant::now();
-            stage.with(|stage| {
-                clock = stage.module().engine().settings().fixed_clock;
-                let slots = Slots {
-                    events: &mut slots,
-                    written: &mut written_by_a_filter,
-                };
-                run_stage(name, reporter, stage, slots, asked.elapsed())
-            });
+            stage.with(|stage| run_stage(name, reporter, stage, &mut slots, asked.elapsed()));
         }
-        // A module may write an `@timestamp` Logstash cannot hold (a
-        // number, `"yesterday"`) or a `tags` that is no list of text: an
-        // event a filter wrote leaves as Logstash makes an event from data,
-        // tagged with what it moved aside, so that Logstash and
-        // Elasticsearch can take it. (Input was made so as it came in.)
         slots
             .into_iter()
-            .zip(written_by_a_filter)
-            .map(|(slot, written)| match slot {
+            .map(|slot| match slot {
                 Some(event) => {
                     self.stats.events_out += 1;
-                    let event = match written {
-                        true => crate::logstash_event::as_logstash_makes_it(event, clock),
-                        false => event,
-                    };
                     EventResult::Event(event.into_text())
                 }
                 None => {
@@ -271,22 +250,12 @@ impl Pipeline {
     }
 }
 
-/// A batch's events as they go through the stages (`None` once dropped),
-/// and whether a filter has written each.
-struct Slots<'a> {
-    events: &'a mut [Option<CheckedEvent>],
-    written: &'a mut [bool],
-}
-
 /// Runs the live events in `slots` through one stage of pipeline `pipeline`.
 fn run_stage(
     pipeline: &str,
     metrics: Option<(&Metrics, &str)>,
     stage: &mut Stage,
-    Slots {
-        events: slots,
-        written,
-    }: Slots,
+    slots: &mut [Option<CheckedEvent>],
     waited: Duration,
 ) {
     let live: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_some()).collect();
@@ -306,16 +275,24 @@ fn run_stage(
         );
     }
     drop(inputs);
+    // A module may write an `@timestamp` Logstash cannot hold (a number,
+    // `"yesterday"`) or a `tags` that is no list of text: the event is made
+    // as Logstash makes one from data, tagged with what it moved aside, so
+    // that the next filter, Logstash and Elasticsearch see what Logstash's
+    // own would (`logstash_event`). Added members are looked at only if
+    // they hold one of the two; a replaced event whole.
+    let clock = stage.module().engine().settings().fixed_clock;
+    let as_logstash_holds = |event| crate::logstash_event::as_logstash_makes_it(event, clock);
     for (index, outcome) in live.into_iter().zip(outcomes) {
         match outcome {
             StageOutcome::Unchanged => {}
-            StageOutcome::Replaced(event) => {
-                slots[index] = Some(event);
-                written[index] = true;
-            }
+            StageOutcome::Replaced(event) => slots[index] = Some(as_logstash_holds(event)),
             StageOutcome::Extended(added) => {
+                let recheck = crate::logstash_event::adds_logstash_members(&added);
                 slots[index].as_mut().unwrap().add(added);
-                written[index] = true;
+                if recheck {
+                    slots[index] = slots[index].take().map(as_logstash_holds);
+                }
             }
             StageOutcome::Dropped => slots[index] = None,
             StageOutcome::Failed(failure) => {

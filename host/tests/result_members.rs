@@ -48,3 +48,25 @@ fn a_result_logstash_cannot_hold_is_made_as_logstash_makes_one() {
         json!({"message": "m", "@timestamp": "2021-06-30T08:15:00.000Z", "tags": ["a"]})
     );
 }
+
+/// The filters after the one that wrote it see the event as Logstash would
+/// hold it, not the value Logstash could not: a `%{+yyyy.MM.dd}` prints
+/// the day, and `%{@timestamp}` the time that stands in.
+#[test]
+fn later_filters_see_the_event_as_logstash_holds_it() {
+    let engine = strict_engine();
+    let wat = constant_result_wat(1, br#"{"message":"m","@timestamp":12}"#);
+    let writer = load(&engine, "writer", wat.as_bytes(), "{}");
+    let mutate = load(
+        &engine,
+        "mutate",
+        &built_module("mutate"),
+        r#"{"add_field":{"day":"%{+yyyy.MM.dd}","ts":"%{@timestamp}"}}"#,
+    );
+    let mut pipeline = wasmstash::pipeline::Pipeline::new("test", vec![writer, mutate]);
+    let out = as_json(pipeline.process(message_events(&["m"])));
+    let event = &out[0];
+    assert_eq!(event["_@timestamp"], 12, "{event}");
+    assert_eq!(event["ts"], event["@timestamp"], "{event}");
+    assert_eq!(event["day"].as_str().unwrap().len(), 10, "{event}");
+}
