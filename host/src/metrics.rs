@@ -88,7 +88,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "wasmstash_connections_cut_total",
         "counter",
-        "Connections cut off while an answer was written, by reason (write_timeout: it took nothing; slow_reader: a batch answer taken slower than server.min_answer_bytes_per_sec)",
+        "Connections cut off while an answer was written, by reason (write_timeout: it took nothing; slow_reader: an answer taken slower than server.min_answer_bytes_per_sec)",
     ),
     (
         "wasmstash_state_saves_failed_total",

@@ -163,7 +163,7 @@ fn an_instantiation_trap_or_limit_is_said_once() {
     let error = load_error(too_big.as_bytes(), "{}");
     assert_eq!(
         error,
-        "cannot instantiate: filter declares 4096 MiB of memory, past its limit of 16 MiB"
+        "cannot instantiate: filter's memory would hold 4096 MiB in all, past its limit of 16 MiB"
     );
     // A start function's failure still says it was the start function.
     let start = with_function(

@@ -223,7 +223,8 @@ fn an_address_space_limit_is_the_hosts_not_the_modules() {
     assert!(text(&out.stderr).contains(reserve), "{}", text(&out.stderr));
     // The figure is this module's: its memory and the tripwire's.
     assert!(
-        text(&out.stderr).contains("about 8.2 GiB here: 4.1 GiB for each of its 2 memories"),
+        text(&out.stderr)
+            .contains("about 8.2 GiB for this one, 4.1 GiB for each of its memories (2,"),
         "{}",
         text(&out.stderr)
     );

@@ -78,9 +78,13 @@ impl ResourceLimiter for InstanceLimits {
         let limit = self.memory_limit;
         grow(&mut self.memory_in_use, current, desired, maximum, limit).or_else(|total| {
             let (mib, limit_mib) = (total.div_ceil(1 << 20), limit >> 20);
-            // Wasmtime asks from nothing for the memory a module declares.
+            // Wasmtime asks from nothing for the memory a module declares,
+            // as it does for a memory of no pages that grows: either way,
+            // the total is what passed the limit.
             let message = match current {
-                0 => format!("filter declares {mib} MiB of memory, past its limit of {limit_mib} MiB"),
+                0 => format!(
+                    "filter's memory would hold {mib} MiB in all, past its limit of {limit_mib} MiB"
+                ),
                 _ => format!(
                     "filter tried to grow its memory to {mib} MiB, past its limit of {limit_mib} MiB"
                 ),
@@ -143,9 +147,9 @@ pub(crate) fn host_cannot_reserve(
     refused.then(|| {
         format!(
             "this process could not reserve the address space an instance needs (about {:.1} GiB \
-             here: 4.1 GiB for each of its {memories} memories, the deadline's tripwire one of \
-             them unless engine.call_timeout_ms = 0, whatever engine.memory_limit_mib is): is a \
-             limit such as `ulimit -v` set? ({})",
+             for this one, 4.1 GiB for each of its memories ({memories}, the deadline's tripwire \
+             among them while deadlines are on), whatever engine.memory_limit_mib is; each filter \
+             of each worker is an instance of its own): is a limit such as `ulimit -v` set? ({})",
             4.1 * f64::from(memories),
             e.root_cause()
         )

@@ -57,7 +57,7 @@ impl Budget {
     /// budget. Workers wait here before a new call: its results would take
     /// memory the budget has not got. What is beyond it is answers being
     /// written, each cut off if its client takes nothing for
-    /// `server.write_timeout_ms`, or takes a batch answer slower than
+    /// `server.write_timeout_ms`, or takes an answer slower than
     /// `server.min_answer_bytes_per_sec` past that, so the wait ends
     /// without anything else having to happen.
     pub fn wait_until_within(&self) {
