@@ -173,12 +173,18 @@ fn assert_batch_bounded(stateful: bool) {
         took <= bound + SLACK,
         "the batch held the stage {took:?}, past its bound of {bound:?}: {kinds:?}"
     );
-    // Events never run say why.
+    // Events never run say why. On a loaded machine the `!` event's call
+    // may pass its deadline before it traps; a call stopped for time is not
+    // tried again on a fresh instance, so the replay may then end within
+    // the budget with every other event run (as a CI run with a review
+    // agent at work beside it saw).
     let not_run: Vec<&Value> = results
         .iter()
         .filter(|e| e["wasmstash"]["failures"][0]["kind"] == "not_run")
         .collect();
-    assert!(!not_run.is_empty(), "{results:?}");
+    if results[11]["wasmstash"]["failures"][0]["kind"] == "trap" {
+        assert!(!not_run.is_empty(), "{results:?}");
+    }
     for event in not_run {
         let reason = event["wasmstash"]["failures"][0]["reason"]
             .as_str()
