@@ -17,7 +17,7 @@ use wasmstash_sdk::json_text;
 
 pub(crate) use tags::{as_text, written, written_keeping_tags};
 
-use crate::event_check::{AddedMembers, CheckedEvent};
+use crate::event_check::CheckedEvent;
 
 /// `event` as Logstash's event would hold it. `clock` is the current time
 /// where it is fixed (`wasmstash test --now`), in nanoseconds since the
@@ -50,7 +50,12 @@ fn member_values<'e, const N: usize>(
     let mut found = [None; N];
     for (start, end) in event.key_spans() {
         let key = &text[start as usize..end as usize];
-        let Some(at) = names.iter().position(|name| key_is(key, name)) else {
+        let unquoted = &key[1..key.len() - 1];
+        let decoded = || serde_json::from_slice::<String>(key).ok();
+        let Some(at) = names.iter().position(|name| {
+            unquoted == name.as_bytes()
+                || (key.contains(&b'\\') && decoded().is_some_and(|k| k == *name))
+        }) else {
             continue;
         };
         // Past the key: the colon, then the value, which the check passed.
@@ -58,22 +63,6 @@ fn member_values<'e, const N: usize>(
         found[at] = Some(skip_whitespace(value.strip_prefix(b":").unwrap_or(value)));
     }
     found
-}
-
-/// Whether `key`, as written (quotes included), is `name`. A key spelled
-/// with escapes (`"t\u0061gs"`) is the same key.
-fn key_is(key: &[u8], name: &str) -> bool {
-    let unquoted = &key[1..key.len() - 1];
-    unquoted == name.as_bytes()
-        || (key.contains(&b'\\') && serde_json::from_slice::<String>(key).is_ok_and(|k| k == name))
-}
-
-/// Whether `added` holds a `tags` or an `@timestamp`, the members Logstash's
-/// event holds to a form: only then need an event they extend be looked at.
-pub fn adds_logstash_members(added: &AddedMembers) -> bool {
-    added
-        .keys()
-        .any(|key| key_is(key, "tags") || key_is(key, "@timestamp"))
 }
 
 fn skip_whitespace(text: &[u8]) -> &[u8] {

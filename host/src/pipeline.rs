@@ -275,25 +275,11 @@ fn run_stage(
         );
     }
     drop(inputs);
-    // A module may write an `@timestamp` Logstash cannot hold (a number,
-    // `"yesterday"`) or a `tags` that is no list of text: the event is made
-    // as Logstash makes one from data, tagged with what it moved aside, so
-    // that the next filter, Logstash and Elasticsearch see what Logstash's
-    // own would (`logstash_event`). Added members are looked at only if
-    // they hold one of the two; a replaced event whole.
-    let clock = stage.module().engine().settings().fixed_clock;
-    let as_logstash_holds = |event| crate::logstash_event::as_logstash_makes_it(event, clock);
     for (index, outcome) in live.into_iter().zip(outcomes) {
         match outcome {
             StageOutcome::Unchanged => {}
-            StageOutcome::Replaced(event) => slots[index] = Some(as_logstash_holds(event)),
-            StageOutcome::Extended(added) => {
-                let recheck = crate::logstash_event::adds_logstash_members(&added);
-                slots[index].as_mut().unwrap().add(added);
-                if recheck {
-                    slots[index] = slots[index].take().map(as_logstash_holds);
-                }
-            }
+            StageOutcome::Replaced(event) => slots[index] = Some(event),
+            StageOutcome::Extended(added) => slots[index].as_mut().unwrap().add(added),
             StageOutcome::Dropped => slots[index] = None,
             StageOutcome::Failed(failure) => {
                 let name = stage.module().name();

@@ -77,11 +77,6 @@ impl AddedMembers {
     pub fn byte_len(&self) -> usize {
         self.text.len()
     }
-
-    /// Each added member's key as written, quotes included.
-    pub fn keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        (self.keys.iter()).map(|span| &self.text[span.start as usize..span.end as usize])
-    }
 }
 
 impl CheckedEvent {
