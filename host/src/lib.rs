@@ -68,3 +68,20 @@ pub mod scaffold;
 pub mod serve;
 pub mod setup;
 pub mod state;
+
+/// An error with its causes, each said once: a library's outer words
+/// ("error sending request", "error reading a body from connection") often
+/// leave out the useful part ("Connection refused", "invalid chunk size").
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

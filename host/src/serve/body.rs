@@ -280,7 +280,7 @@ async fn collect(
         let piece = piece.map_err(|e| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                format!("cannot read the request body: {}", with_causes(&e)),
+                format!("cannot read the request body: {}", crate::error_chain(&e)),
             )
         })?;
         if piece.is_empty() {
@@ -380,20 +380,4 @@ fn too_large(limit: usize) -> ApiError {
         format!("the request body is over {limit} bytes (server.max_body_bytes)"),
     )
     .rejected("body_too_large")
-}
-
-/// An error's words and its causes' (hyper's "error reading a body from
-/// connection" says nothing of a bad chunk size without them), each said
-/// once.
-fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let words = inner.to_string();
-        if !text.contains(&words) {
-            text = format!("{text}: {words}");
-        }
-        cause = inner.source();
-    }
-    text
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{SetupArgs, SetupError};
+use crate::error_chain;
 
 /// How setup authenticates; the same credentials go to both services.
 #[derive(Debug, Clone)]
@@ -111,7 +112,7 @@ pub async fn capped_body(mut response: reqwest::Response) -> Result<Vec<u8>, Unr
         return Err(Unread::TooLarge);
     }
     let mut body = Vec::new();
-    while let Some(chunk) = (response.chunk().await).map_err(|e| Unread::Broken(chain(&e)))? {
+    while let Some(chunk) = (response.chunk().await).map_err(|e| Unread::Broken(error_chain(&e)))? {
         if (body.len() + chunk.len()) as u64 > MAX_ANSWER_BYTES {
             return Err(Unread::TooLarge);
         }
@@ -205,7 +206,7 @@ where
 /// hold, a host name it does not name, https to a plain port) fails the
 /// same way every time, so setup stops at once.
 pub fn unanswered<T>(error: &(dyn std::error::Error + 'static)) -> Probe<T> {
-    let why = chain(error);
+    let why = error_chain(error);
     if handshake_failed(error) {
         Probe::Refused(format!(
             "{why}; the TLS handshake failed: check --ca-cert, and that the URL's host is one \
@@ -258,22 +259,6 @@ pub fn refused_advice(status: u16) -> &'static str {
         "the user or API key lacks a privilege setup needs (manage_ilm, manage_index_templates, \
          and Kibana's saved objects management)"
     }
-}
-
-/// An error with its causes, which for a connection failure hold the useful
-/// part ("Connection refused", "certificate verify failed").
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -22,8 +22,9 @@ use elasticsearch::indices::{IndicesGetIndexTemplateParts, IndicesPutIndexTempla
 use elasticsearch::{Elasticsearch, Error as EsError};
 use serde_json::{Value, json};
 
-use super::connection::{self, Auth, Probe, Unread, chain, refused_advice};
+use super::connection::{self, Auth, Probe, Unread, refused_advice};
 use super::{Outcome, SetupError};
+use crate::error_chain;
 
 /// The policy every wasmstash data stream uses (named in the settings component).
 pub const ILM_POLICY: &str = "wasmstash-logs";
@@ -106,12 +107,12 @@ impl Installer {
         }
         if let Some(pem) = ca_pem {
             let certificate = Certificate::from_pem(pem)
-                .map_err(|e| SetupError(format!("--ca-cert: {}", chain(&e))))?;
+                .map_err(|e| SetupError(format!("--ca-cert: {}", error_chain(&e))))?;
             builder = builder.cert_validation(CertificateValidation::Full(certificate));
         }
         let transport = builder
             .build()
-            .map_err(|e| SetupError(format!("elasticsearch client: {}", chain(&e))))?;
+            .map_err(|e| SetupError(format!("elasticsearch client: {}", error_chain(&e))))?;
         Ok(Installer {
             client: Elasticsearch::new(transport),
             url: connection::shown(url),
@@ -278,7 +279,7 @@ impl Installer {
             SetupError(format!(
                 "elasticsearch at {}: {what}: {}",
                 self.url,
-                chain(&e)
+                error_chain(&e)
             ))
         })?;
         let status = response.status_code().as_u16();
@@ -382,7 +383,7 @@ async fn body_of(response: Response) -> Result<Vec<u8>, Unread> {
     }
     let body = response.bytes().await;
     body.map(|b| b.to_vec())
-        .map_err(|e| Unread::Broken(chain(&e)))
+        .map_err(|e| Unread::Broken(error_chain(&e)))
 }
 
 #[cfg(test)]

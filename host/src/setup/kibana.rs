@@ -12,7 +12,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::SetupError;
-use super::connection::{self, Auth, Probe, chain, refused_advice};
+use super::connection::{self, Auth, Probe, refused_advice};
+use crate::error_chain;
 use crate::files::read_capped_text;
 
 /// The most setup sends in its one import request, and so reads: Kibana's
@@ -106,14 +107,14 @@ impl Importer {
         let mut builder = reqwest::Client::builder().timeout(request_timeout);
         if let Some(pem) = ca_pem {
             for certificate in reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| SetupError(format!("--ca-cert: {}", chain(&e))))?
+                .map_err(|e| SetupError(format!("--ca-cert: {}", error_chain(&e))))?
             {
                 builder = builder.add_root_certificate(certificate);
             }
         }
         let client = builder
             .build()
-            .map_err(|e| SetupError(format!("kibana client: {}", chain(&e))))?;
+            .map_err(|e| SetupError(format!("kibana client: {}", error_chain(&e))))?;
         let base = url.trim_end_matches('/').to_owned();
         Ok(Importer {
             client,
@@ -191,7 +192,7 @@ impl Importer {
                 SetupError(format!(
                     "kibana at {}: importing saved objects: {}",
                     self.shown,
-                    chain(&e)
+                    error_chain(&e)
                 ))
             })?;
         let status = response.status().as_u16();
