@@ -79,14 +79,24 @@ pub(crate) struct SlowReader {
 }
 
 impl SlowReader {
-    /// A client that took `bytes` in the `seconds` a write waited on it.
-    pub(crate) fn waiting(bytes: u64, seconds: f64, min_bytes_per_sec: u64) -> SlowReader {
-        SlowReader {
+    /// A client that took `bytes` in `elapsed`, if that is less than
+    /// `min_bytes_per_sec` on average: measured by the answer as it was
+    /// handed to hyper, or (`while_waiting`) by the write that waited on
+    /// the client, from when it fell behind.
+    pub(crate) fn below_pace(
+        bytes: u64,
+        elapsed: Duration,
+        min_bytes_per_sec: u64,
+        while_waiting: bool,
+    ) -> Option<SlowReader> {
+        let seconds = elapsed.as_secs_f64();
+        let owed = (min_bytes_per_sec as f64 * seconds) as u64;
+        (bytes < owed).then_some(SlowReader {
             bytes,
             seconds,
             min_bytes_per_sec,
-            while_waiting: true,
-        }
+            while_waiting,
+        })
     }
 }
 
@@ -178,14 +188,10 @@ impl BatchAnswer {
             return None;
         }
         let elapsed = self.started.get_or_insert_with(Instant::now).elapsed();
-        let owed = (min_bytes_per_sec as f64 * elapsed.as_secs_f64()) as u64;
         let handed = self.size - self.left;
-        (elapsed > grace && handed < owed).then_some(SlowReader {
-            bytes: handed,
-            seconds: elapsed.as_secs_f64(),
-            min_bytes_per_sec,
-            while_waiting: false,
-        })
+        (elapsed > grace)
+            .then(|| SlowReader::below_pace(handed, elapsed, min_bytes_per_sec, false))
+            .flatten()
     }
 
     /// Makes the next pieces: lines up to about [`ANSWER_PIECE`] bytes, and

@@ -150,9 +150,7 @@ impl<S: AsRawFd> WriteDeadline<S> {
     fn too_slow(&self, queued: usize) -> Option<SlowReader> {
         let behind = self.behind.as_ref()?;
         let taken = self.taken(queued).saturating_sub(behind.taken_before);
-        let seconds = behind.since.elapsed().as_secs_f64();
-        let owed = (self.min_bytes_per_sec as f64 * seconds) as u64;
-        (taken < owed).then(|| SlowReader::waiting(taken, seconds, self.min_bytes_per_sec))
+        SlowReader::below_pace(taken, behind.since.elapsed(), self.min_bytes_per_sec, true)
     }
 }
 
