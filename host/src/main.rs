@@ -430,7 +430,6 @@ fn numbers_may_be_negative(command: clap::Command) -> clap::Command {
     })
 }
 
-/// `serve` logs its life cycle (ready, reloads) by default; `run` only problems.
 /// The log filter `RUST_LOG` gives, each directive trimmed (`info, filter=debug`
 /// from a `.env` file); the default level when it is unset or holds no
 /// directive, and, said once on stderr, when it is no filter: a setting
@@ -454,6 +453,7 @@ fn log_filter(rust_log: Option<String>) -> tracing_subscriber::EnvFilter {
     })
 }
 
+/// `serve` logs its life cycle (ready, reloads) by default; `run` only problems.
 fn default_log_level() -> &'static str {
     match std::env::args().nth(1).as_deref() {
         Some("serve") => "info",
