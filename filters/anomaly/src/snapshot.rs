@@ -15,12 +15,11 @@ use crate::finding::Finding;
 use crate::guard::Held;
 use crate::interval::Clock;
 use crate::keyed::Keyed;
-use wasmstash_sdk::stable_hash::fnv1a;
+use wasmstash_sdk::stable_hash::{SEAL_BYTES, seal, unseal};
 
 /// Bumped on any incompatible change. 1: no checksum, no settings per part,
 /// no held events; still read.
 pub const VERSION: u8 = 2;
-const CHECKSUM_LEN: usize = 8;
 
 /// Everything learned, as the snapshot holds it. Each detector's part is
 /// stored under an id naming its kind and fields, so a reload with a changed
@@ -135,7 +134,7 @@ pub fn encode(
         + varint_len(parts.len())
         + framed
         + size(held)
-        + CHECKSUM_LEN;
+        + SEAL_BYTES;
     let mut bytes = Vec::with_capacity(total);
     bytes.push(VERSION);
     bytes = append(clock, bytes);
@@ -148,8 +147,7 @@ pub fn encode(
         part.body.write(&mut bytes);
     }
     bytes = append(held, bytes);
-    let checksum = fnv1a(&bytes);
-    bytes.extend(checksum.to_le_bytes());
+    seal(&mut bytes);
     debug_assert_eq!(bytes.len(), total);
     bytes
 }
@@ -182,14 +180,12 @@ pub fn decode(bytes: &[u8]) -> Result<State, String> {
     };
     match version {
         VERSION => {
-            let Some(split) = bytes.len().checked_sub(CHECKSUM_LEN).filter(|&at| at > 1) else {
+            if bytes.len() <= 1 + SEAL_BYTES {
                 return Err("anomaly state is cut short: it fails its checksum".into());
-            };
-            let (covered, stored) = bytes.split_at(split);
-            let stored = u64::from_le_bytes(stored.try_into().expect("eight bytes"));
-            if fnv1a(covered) != stored {
-                return Err("anomaly state fails its checksum: it is corrupted or cut short; starting afresh".into());
             }
+            let Some(covered) = unseal(bytes) else {
+                return Err("anomaly state fails its checksum: it is corrupted or cut short; starting afresh".into());
+            };
             postcard::from_bytes(&covered[1..])
                 .map_err(|e| format!("anomaly state does not decode: {e}"))
         }
@@ -239,8 +235,7 @@ pub fn decode(bytes: &[u8]) -> Result<State, String> {
 pub fn encode_whole(state: &State) -> Vec<u8> {
     let mut bytes = vec![VERSION];
     bytes.extend(postcard::to_allocvec(state).unwrap());
-    let checksum = fnv1a(&bytes);
-    bytes.extend(checksum.to_le_bytes());
+    seal(&mut bytes);
     bytes
 }
 

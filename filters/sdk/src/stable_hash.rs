@@ -19,6 +19,24 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     hasher.finish()
 }
 
+/// Bytes [`seal`] adds: the FNV-1a of what it seals, little-endian.
+pub const SEAL_BYTES: usize = 8;
+
+/// Appends the FNV-1a of `bytes` to them, little-endian: the checksum a
+/// stateful filter's snapshot ends in, so that a damaged one is refused
+/// rather than read as another state.
+pub fn seal(bytes: &mut Vec<u8>) {
+    let checksum = fnv1a(bytes);
+    bytes.extend(checksum.to_le_bytes());
+}
+
+/// What [`seal`] sealed in `sealed`, if its checksum holds.
+pub fn unseal(sealed: &[u8]) -> Option<&[u8]> {
+    let (covered, stored) = sealed.split_at_checked(sealed.len().checked_sub(SEAL_BYTES)?)?;
+    let stored = u64::from_le_bytes(stored.try_into().ok()?);
+    (fnv1a(covered) == stored).then_some(covered)
+}
+
 /// FNV-1a as a [`Hasher`], for maps whose iteration or hashes must not
 /// depend on the process.
 #[derive(Clone, Copy)]
@@ -49,6 +67,17 @@ pub type Fnv1aMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv1a>>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unseal_takes_back_what_seal_sealed_and_nothing_damaged() {
+        let mut sealed = b"state".to_vec();
+        seal(&mut sealed);
+        assert_eq!(sealed.len(), 5 + SEAL_BYTES);
+        assert_eq!(unseal(&sealed), Some(&b"state"[..]));
+        sealed[1] ^= 1;
+        assert_eq!(unseal(&sealed), None);
+        assert_eq!(unseal(&sealed[..SEAL_BYTES - 1]), None);
+    }
 
     #[test]
     fn matches_the_published_fnv1a_values() {

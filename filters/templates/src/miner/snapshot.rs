@@ -16,14 +16,13 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use wasmstash_sdk::stable_hash::fnv1a;
+use wasmstash_sdk::stable_hash::{SEAL_BYTES, seal, unseal};
 
 use super::{Config, Masks, Miner, Node, Template};
 
 const VERSION: u32 = 2;
 /// The last version without a checksum.
 const UNCHECKED: u32 = 1;
-const CHECKSUM_BYTES: usize = 8;
 
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
 struct TreeSettings {
@@ -128,10 +127,9 @@ impl Miner {
         // three times the snapshot, in memory the byte budget does not cover.
         let mut size = Counter(0);
         serde_json::to_writer(&mut size, &state).expect("the state serialises");
-        let mut bytes = Vec::with_capacity(size.0 + CHECKSUM_BYTES);
+        let mut bytes = Vec::with_capacity(size.0 + SEAL_BYTES);
         serde_json::to_writer(&mut bytes, &state).expect("the state serialises");
-        let checksum = fnv1a(&bytes);
-        bytes.extend(checksum.to_le_bytes());
+        seal(&mut bytes);
         bytes
     }
 
@@ -197,13 +195,13 @@ fn checked(bytes: &[u8]) -> Result<State, String> {
         serde_json::from_slice::<State>(json)
             .map_err(|e| format!("template state does not decode: {e}"))
     };
-    let split = bytes.len().checked_sub(CHECKSUM_BYTES);
-    let (json, trailer) = bytes.split_at(split.unwrap_or(0));
-    let sums_up = trailer
-        .try_into()
-        .is_ok_and(|t| u64::from_le_bytes(t) == fnv1a(json));
-    match sums_up {
-        true => {
+    let unknown = |version: u32| {
+        format!(
+            "template state has version {version}, this build reads versions {UNCHECKED} and {VERSION}"
+        )
+    };
+    match unseal(bytes) {
+        Some(json) => {
             let state = decode(json)?;
             match state.version {
                 VERSION => Ok(state),
@@ -212,22 +210,16 @@ fn checked(bytes: &[u8]) -> Result<State, String> {
                      has: it is corrupted"
                         .into(),
                 ),
-                other => Err(format!(
-                    "template state has version {other}, this build reads versions \
-                     {UNCHECKED} and {VERSION}"
-                )),
+                other => Err(unknown(other)),
             }
         }
         // No checksum: only version 1 may lack one.
-        false => match decode(bytes) {
+        None => match decode(bytes) {
             Ok(state) if state.version == UNCHECKED => Ok(state),
-            Ok(state) if state.version != VERSION => Err(format!(
-                "template state has version {}, this build reads versions {UNCHECKED} and {VERSION}",
-                state.version
-            )),
+            Ok(state) if state.version != VERSION => Err(unknown(state.version)),
             _ => Err(
                 "template state fails its checksum (nor is it a version 1 state, which \
-                      has none): it is corrupted or cut short"
+                 has none): it is corrupted or cut short"
                     .into(),
             ),
         },

@@ -406,7 +406,7 @@ fn restore_refuses_bad_or_foreign_state() {
     let json = String::from_utf8(state[..state.len() - 8].to_vec()).unwrap();
     let sealed = |json: &str| {
         let mut bytes = json.as_bytes().to_vec();
-        bytes.extend(wasmstash_sdk::stable_hash::fnv1a(json.as_bytes()).to_le_bytes());
+        wasmstash_sdk::stable_hash::seal(&mut bytes);
         bytes
     };
     assert_eq!(sealed(&json), state);
