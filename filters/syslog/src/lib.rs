@@ -223,6 +223,11 @@ fn numeric_pid(proc_id: &str) -> Option<i64> {
 
 export_filter!(Syslog);
 
+/// How many ASCII digits open `bytes`.
+fn count_digits(bytes: &[u8]) -> usize {
+    bytes.iter().take_while(|b| b.is_ascii_digit()).count()
+}
+
 /// The number `digits` (all ASCII digits, as both syslog formats write
 /// their date and time fields) spell, or `None` if one is not a digit.
 fn decimal(digits: &[u8]) -> Option<u32> {

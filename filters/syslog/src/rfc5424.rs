@@ -10,7 +10,7 @@
 use serde_json::{Map, Value};
 use wasmstash_sdk::civil::days_in_month;
 
-use crate::Header;
+use crate::{Header, count_digits};
 
 /// The header fields before STRUCTURED-DATA, each with the most characters
 /// the RFC allows (VERSION is checked before this parser is chosen).
@@ -103,10 +103,7 @@ fn check_timestamp(text: &str) -> Result<(), String> {
     number(17, 2, 59)?;
     let mut at = 19;
     if bytes.get(at) == Some(&b'.') {
-        let digits = bytes[at + 1..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
+        let digits = count_digits(&bytes[at + 1..]);
         if !(1..=6).contains(&digits) {
             return Err(bad());
         }

@@ -16,7 +16,7 @@
 
 use std::cell::Cell;
 
-use crate::decimal;
+use crate::{count_digits, decimal};
 
 /// The rest of a pattern, from a position in the line: whether it matches.
 type Rest<'a> = &'a dyn Fn(usize) -> bool;
@@ -215,10 +215,6 @@ fn literal(bytes: &[u8], at: usize, expected: u8, rest: Rest) -> bool {
 /// `expected` if it is there, or nothing.
 fn optional(bytes: &[u8], at: usize, expected: u8, rest: Rest) -> bool {
     literal(bytes, at, expected, rest) || rest(at)
-}
-
-fn count_digits(bytes: &[u8]) -> usize {
-    bytes.iter().take_while(|b| b.is_ascii_digit()).count()
 }
 
 #[cfg(test)]
