@@ -218,10 +218,11 @@ impl Scanner {
             {
                 break;
             }
-            // A pattern puts the key in `(?:\\.|(?!...).)+`, whose `.` stops
-            // at a line break, escaped or not.
-            if bytes[pos] == b'\\' && pos + 1 < text.len() && !(patterns && bytes[pos + 1] == b'\n')
-            {
+            // Logstash's escape is `\\.`, and Ruby's `.` never matches a line
+            // break: a backslash before one is a character of its own, and
+            // the break then ends the key if it separates (with a pattern,
+            // whose `(?!...).` cannot take it either, always).
+            if bytes[pos] == b'\\' && bytes.get(pos + 1).is_some_and(|&next| next != b'\n') {
                 pos = next_char(text, pos + 1);
                 continue;
             }
@@ -296,9 +297,8 @@ impl Scanner {
             {
                 break;
             }
-            // As for keys: with a pattern, `.` ends the value at a line break.
-            if bytes[end] == b'\\' && end + 1 < text.len() && !(pattern && bytes[end + 1] == b'\n')
-            {
+            // As for keys: no escape takes a line break.
+            if bytes[end] == b'\\' && bytes.get(end + 1).is_some_and(|&next| next != b'\n') {
                 end = next_char(text, end + 1);
                 continue;
             }

@@ -137,3 +137,23 @@ fn with_a_field_split_pattern_a_backslash_does_not_carry_over_a_line_break() {
         json!({"a": "x\\\ny", "b": "1"})
     );
 }
+
+#[test]
+fn a_backslash_before_a_separating_line_break_is_a_character() {
+    // Ruby's `\\.` cannot take a line break, so a Windows path that ends a
+    // line keeps its backslash and the next line's pair is read.
+    assert_eq!(
+        pairs(json!({"field_split": "\\n"}), "dir=C:\\temp\\\nuser=bob"),
+        json!({"dir": "C:\\temp\\", "user": "bob"})
+    );
+    // In a key too: `k\` ends at the break, with no value, and is skipped.
+    assert_eq!(
+        pairs(json!({"field_split": "\\s"}), "a=1 k\\\nb=2"),
+        json!({"a": "1", "b": "2"})
+    );
+    // A carriage return separator it still escapes (`.` takes one).
+    assert_eq!(
+        pairs(json!({"field_split": "\\r\\n"}), "a=x\\\ry\nb=2"),
+        json!({"a": "x\\\ry", "b": "2"})
+    );
+}
