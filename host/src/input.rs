@@ -79,10 +79,36 @@ pub fn event_noted(
     clock: Option<i64>,
     notes: &mut InputNotes,
 ) -> Option<CheckedEvent> {
-    if !is_event(format, line) {
-        return None;
-    }
-    Some(match format {
+    is_event(format, line).then(|| event_of_line(format, line, clock, notes))
+}
+
+/// The event of a line that was cut at `--max-line-bytes` from `length`
+/// bytes to `kept`, tagged `_wasmstash_truncated`. Always one, even in
+/// NDJSON where what was kept is blank: the line as a whole was not (or
+/// not known to be), and a line dropped for what its cut left would be an
+/// event lost without a word.
+pub fn cut_line_event(
+    format: InputFormat,
+    kept: &[u8],
+    length: usize,
+    notes: &mut InputNotes,
+) -> CheckedEvent {
+    let kept = without_cut_character(kept);
+    truncated(
+        &event_of_line(format, kept, None, notes),
+        length,
+        kept.len(),
+    )
+}
+
+/// The event `line` makes in `format`, blank or not.
+fn event_of_line(
+    format: InputFormat,
+    line: &[u8],
+    clock: Option<i64>,
+    notes: &mut InputNotes,
+) -> CheckedEvent {
+    match format {
         InputFormat::Ndjson => match CheckedEvent::copied(line) {
             Ok(event) => logstash_event::as_logstash_makes_it(event, clock),
             Err(reason) => {
@@ -95,7 +121,7 @@ pub fn event_noted(
             notes.not_utf8 += u64::from(!utf8);
             event
         }
-    })
+    }
 }
 
 /// Whether `line` stands for an event in `format`: every line does but a
@@ -183,7 +209,7 @@ pub fn read_line(
 
 /// `event` (from a line of `length` bytes cut to its first `kept`) tagged
 /// `_wasmstash_truncated`, with what was cut recorded.
-pub fn truncated(event: &CheckedEvent, length: usize, kept: usize) -> CheckedEvent {
+fn truncated(event: &CheckedEvent, length: usize, kept: usize) -> CheckedEvent {
     let reason =
         format!("the line was {length} bytes; only its first {kept} were kept (--max-line-bytes)");
     let record = json!({"kind": "truncated_input", "reason": reason});
@@ -194,7 +220,7 @@ pub fn truncated(event: &CheckedEvent, length: usize, kept: usize) -> CheckedEve
 /// cut fell inside: a lead byte at most three bytes from the end whose
 /// character would need more bytes than follow it. Bytes that were never
 /// UTF-8 are left to become U+FFFD as anywhere else.
-pub fn without_cut_character(text: &[u8]) -> &[u8] {
+fn without_cut_character(text: &[u8]) -> &[u8] {
     let tail = text.len().saturating_sub(3);
     let Some(lead) = (tail..text.len()).rev().find(|&i| text[i] & 0xC0 != 0x80) else {
         return text;

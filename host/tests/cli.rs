@@ -295,6 +295,38 @@ fn an_overlong_line_is_cut_and_tagged() {
             text(&out.stderr)
         );
     }
+    // An NDJSON line whose cut leaves only blanks is still an event: the
+    // line was not blank, and used to vanish, uncounted.
+    for (input, limit) in [
+        (
+            format!("{{\"a\":1}}\n{}{{\"b\":2}}\n{{\"c\":3}}\n", " ".repeat(20)),
+            "8",
+        ),
+        ("{\"a\":1}\né\n{\"c\":3}\n".to_owned(), "1"),
+    ] {
+        let args = [
+            "run",
+            "-f",
+            "mutate",
+            "--format",
+            "ndjson",
+            "--max-line-bytes",
+            limit,
+        ];
+        let out = wasmstash(&args, input.as_bytes());
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let events = events_of(&out.stdout);
+        assert_eq!(events.len(), 3, "{}", text(&out.stdout));
+        let tags = events[1]["tags"].as_array().unwrap();
+        assert!(
+            tags.contains(&"_wasmstash_truncated".into()),
+            "{}",
+            events[1]
+        );
+        assert!(tags.contains(&"_jsonparsefailure".into()), "{}", events[1]);
+        assert!(stderr.contains("3 events in, 3 out"), "{stderr}");
+    }
     // A cut inside a two-byte character keeps none of it, rather than
     // leaving a replacement character at the end.
     let args = ["run", "-f", "mutate", "--format", "lines"];

@@ -219,7 +219,9 @@ fn read_batches(
             // NDJSON. However many `--batch-size` allows, so that it cannot
             // change what the input is read as; past [`AUTO_HOLD_LINES`] or
             // `max_batch_bytes` of them, the input is text.
-            if batch.format == InputFormat::Auto && !input::is_blank(body) {
+            // A cut line is never blank: what its cut dropped is unknown.
+            let blank = cut.is_none() && input::is_blank(body);
+            if batch.format == InputFormat::Auto && !blank {
                 batch.format = input::detect(body, cut.is_some());
                 if batch.format == InputFormat::Ndjson {
                     batch.clear();
@@ -230,7 +232,7 @@ fn read_batches(
                     return Ok(());
                 }
             }
-            if !input::is_event(batch.format, body) {
+            if cut.is_none() && !input::is_event(batch.format, body) {
                 continue;
             }
             batch.push(body, cut);
@@ -446,15 +448,16 @@ fn process(pipeline: &mut Pipeline, batch: LineBatch) -> Processed {
     let mut input_notes = InputNotes::default();
     let events: Vec<CheckedEvent> = (batch.lines.iter())
         .filter_map(|line| {
-            let mut text = &batch.text[line.start..line.end];
-            if line.cut.is_some() {
-                text = input::without_cut_character(text);
+            let text = &batch.text[line.start..line.end];
+            match line.cut {
+                Some(length) => Some(input::cut_line_event(
+                    batch.format,
+                    text,
+                    length,
+                    &mut input_notes,
+                )),
+                None => input::event_noted(batch.format, text, None, &mut input_notes),
             }
-            let event = input::event_noted(batch.format, text, None, &mut input_notes)?;
-            Some(match line.cut {
-                Some(length) => input::truncated(&event, length, text.len()),
-                None => event,
-            })
         })
         .collect();
     let mut processed = Processed {
