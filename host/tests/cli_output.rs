@@ -91,6 +91,33 @@ fn a_failed_write_is_reported_and_exits_1() {
     }
 }
 
+/// The summary's failure counts are of what reached the output, as its
+/// `out` is: a batch none of which got out counted its failure tags anyway,
+/// as if written.
+#[test]
+fn a_failed_write_counts_only_the_failures_it_wrote() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("no /dev/full here; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.log"), "x\ny\n").unwrap();
+    let args = ["run", "--filter", r#"json={"source":"message"}"#, "in.log"].map(String::from);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = run_to(dir.path(), &args, full);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("2 events in, 0 out"), "{err}");
+    assert!(err.contains("no failures"), "{err}");
+    assert!(
+        !err.contains("the output ends in part of an event"),
+        "{err}"
+    );
+}
+
 /// A run whose output fails has run its filters over events that never got
 /// out: their state is not saved, so that a run again over the same input
 /// sees them as new (a template's first sight) as the first would have.

@@ -493,20 +493,34 @@ fn process(pipeline: &mut Pipeline, batch: LineBatch) -> Processed {
     processed
 }
 
+/// A write of a batch that failed part-way.
+struct Unwritten {
+    error: io::Error,
+    /// The batch's lines that got out whole.
+    lines: u64,
+    /// Whether part of the next line got out too, so that the output ends
+    /// in a line cut short.
+    cut_line: bool,
+}
+
 /// Writes `output`, whole NDJSON lines, and flushes it; on failure, says
-/// how many of its lines `out` had taken.
-fn write_lines(out: &mut impl Write, output: &[u8]) -> Result<(), (io::Error, u64)> {
-    let lines = |bytes: &[u8]| memchr::memchr_iter(b'\n', bytes).count() as u64;
+/// how far `out` had taken it.
+fn write_lines(out: &mut impl Write, output: &[u8]) -> Result<(), Unwritten> {
+    let unwritten = |error: io::Error, taken: usize| Unwritten {
+        error,
+        lines: memchr::memchr_iter(b'\n', &output[..taken]).count() as u64,
+        cut_line: taken > 0 && output[taken - 1] != b'\n',
+    };
     let mut taken = 0;
     while taken < output.len() {
         match out.write(&output[taken..]) {
-            Ok(0) => return Err((io::ErrorKind::WriteZero.into(), lines(&output[..taken]))),
+            Ok(0) => return Err(unwritten(io::ErrorKind::WriteZero.into(), taken)),
             Ok(n) => taken += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err((e, lines(&output[..taken]))),
+            Err(e) => return Err(unwritten(e, taken)),
         }
     }
-    out.flush().map_err(|e| (e, 0))
+    out.flush().map_err(|e| unwritten(e, 0))
 }
 
 /// Writes results as their turn comes, holding back those that finish
@@ -527,19 +541,29 @@ fn write_in_order(
             // they are filtered, not when a buffer fills.
             let outcome = write_lines(out, &processed.output);
             summary.events_in += processed.events_in;
-            summary.events_out += match &outcome {
-                Ok(()) => processed.events_out,
-                // The summary says how far the output got: `| head -1`
-                // leaves most of a batch filtered but never written.
-                Err((_, lines)) => *lines,
-            };
             summary.dropped += processed.dropped;
             summary.input_notes.add(processed.input_notes);
-            summary.failures.add(processed.failures);
+            match &outcome {
+                Ok(()) => {
+                    summary.events_out += processed.events_out;
+                    summary.failures.add(processed.failures);
+                }
+                // The summary says how far the output got: `| head -1`
+                // leaves most of a batch filtered but never written, and its
+                // failure counts are of the events written (recounted: this
+                // is the last batch).
+                Err(unwritten) => {
+                    summary.events_out += unwritten.lines;
+                    let written = processed.output.split(|&b| b == b'\n');
+                    for event in written.take(unwritten.lines as usize) {
+                        summary.failures.count(event);
+                    }
+                }
+            }
             for (filter, name, delta) in processed.counters {
                 summary.count(filter, name, delta);
             }
-            outcome.map_err(|(error, _)| RunError::writing(error))?;
+            outcome.map_err(|unwritten| RunError::writing(unwritten.error, unwritten.cut_line))?;
             next += 1;
             // The reader may have stopped on an error of its own; it says why.
             let _ = written.send(());

@@ -124,10 +124,16 @@ pub enum RunError {
 }
 
 impl RunError {
-    fn writing(error: io::Error) -> RunError {
+    /// The output failed; `cut_line` if part of an event got out before it
+    /// did, which leaves the output's last line unreadable.
+    fn writing(error: io::Error, cut_line: bool) -> RunError {
+        let cut = match cut_line {
+            true => "; the output ends in part of an event, after the whole ones counted as out",
+            false => "",
+        };
         match error.kind() {
             io::ErrorKind::BrokenPipe => RunError::OutputClosed,
-            _ => RunError::Unwritten(format!("writing output: {error}")),
+            _ => RunError::Unwritten(format!("writing output: {error}{cut}")),
         }
     }
 
@@ -224,7 +230,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, RunError> {
         .map(|fd| output::Output(File::from(fd)))
         .map_err(|e| RunError::Io(format!("standard output: {e}")))?;
     let ran = flow::run_batches(flow, pipelines, &mut out, &mut summary)
-        .and_then(|()| out.flush().map_err(RunError::writing));
+        .and_then(|()| out.flush().map_err(|e| RunError::writing(e, false)));
     progress.finish_and_clear();
     // What was read is through the pipeline by now, whatever stopped the
     // run: its state is saved and its summary printed either way, so a run

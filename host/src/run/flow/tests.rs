@@ -52,3 +52,40 @@ fn a_batch_ends_once_its_bytes_reach_the_cap() {
 fn the_cap_counts_the_events_as_json_not_the_lines() {
     assert_eq!(lines_per_batch(&vec![1; 3 << 19]), [1, 1, 1, 1, 1]);
 }
+
+/// A writer with room for `room` bytes, then full, as a disk fills.
+struct FullAfter {
+    room: usize,
+}
+
+impl Write for FullAfter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.room == 0 {
+            return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        let taken = buf.len().min(self.room);
+        self.room -= taken;
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A failed write says how many lines got out whole, and whether part of
+/// the next one did too (which leaves the output's last line unreadable).
+#[test]
+fn a_write_that_fails_says_how_far_it_got() {
+    let output = b"{\"a\":1}\n{\"b\":2}\n";
+    for (room, lines, cut_line) in [(0, 0, false), (3, 0, true), (8, 1, false), (10, 1, true)] {
+        let failed = write_lines(&mut FullAfter { room }, output).err().unwrap();
+        assert_eq!(failed.error.raw_os_error(), Some(libc::ENOSPC));
+        assert_eq!(
+            (failed.lines, failed.cut_line),
+            (lines, cut_line),
+            "room {room}"
+        );
+    }
+    assert!(write_lines(&mut FullAfter { room: 16 }, output).is_ok());
+}
