@@ -470,8 +470,17 @@ fn restore_from_files(
         match private::read_saved_state(path, memory_limit) {
             // Into the stage in hand: no search by name, and no copy of the
             // state to hand back (that is for a reload's handover).
-            // An empty file is no state, as an empty snapshot is.
-            Ok(state) if state.is_empty() => {}
+            // An empty file is no state, as an empty snapshot is; but a save
+            // never writes one (it removes the file instead), so one found
+            // here was cut short or made by hand, and the operator should know
+            // that whatever it held is gone.
+            Ok(state) if state.is_empty() => tracing::warn!(
+                filter = filter.as_str(),
+                path = ?path,
+                "the saved state file is empty, which wasmstash never writes (a filter with \
+                 nothing to keep has no file): it was cut short or made by hand; the filter \
+                 starts afresh"
+            ),
             Ok(state) => match lock_stage(stage).restore(state) {
                 Ok(()) => restored += 1,
                 Err(why) => refused(&filter, &why),

@@ -507,6 +507,32 @@ fn an_empty_snapshot_removes_the_saved_state() {
     assert_eq!(std::fs::read(&saved).unwrap(), b"v2");
 }
 
+/// A save never leaves an empty file (see above), so one found at start
+/// was cut short or made by hand: the filter starts afresh, and says so.
+#[test]
+fn an_empty_state_file_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keeper.wat"), filter_snapshotting("v1")).unwrap();
+    std::fs::create_dir_all(dir.path().join("state/cli")).unwrap();
+    std::fs::write(dir.path().join("state/cli/keeper.state"), b"").unwrap();
+    let args = [
+        "run",
+        "--filter",
+        "keeper.wat",
+        "--format",
+        "lines",
+        "--state-dir",
+        "state",
+    ];
+    let out = wasmstash_in(dir.path(), &args, b"a\n");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("saved state file is empty"), "{stderr}");
+    assert_eq!(events_of(&out.stdout).len(), 1);
+    let saved = std::fs::read(dir.path().join("state/cli/keeper.state")).unwrap();
+    assert_eq!(saved, b"v1");
+}
+
 /// A filter's name comes from the config: where a failed save names it,
 /// a newline or an escape sequence in it is escaped, not a line of its
 /// own or an instruction to the terminal.
