@@ -198,7 +198,11 @@ fn read_batches(
                 // came before. A line it cut short is reported, not run.
                 Err(e) => {
                     let _ = sender.send_in_batches(batch, flow.batch_size);
-                    return Err(RunError::Io(format!("reading {}: {e}", shown(path))));
+                    let input = match path.as_os_str() == "-" {
+                        true => "standard input".into(),
+                        false => shown(path),
+                    };
+                    return Err(RunError::Io(format!("reading {input}: {e}")));
                 }
             };
             if read == 0 {
