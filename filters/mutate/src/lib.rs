@@ -306,8 +306,8 @@ impl Mutate {
             // out before it sets the new name. So a new name under the old
             // one (`host` to `[host][name]`) finds nothing in its way. Where
             // its event refuses the set, the field is already out and lost;
-            // here it goes back (last among its siblings), so the tagged
-            // event still holds its value.
+            // here it goes back (`put_back`), so the tagged event still
+            // holds its value.
             // `next unless event.include?(old)`: a null list member is
             // not there, and stays where it is.
             if !event.contains(&from) {
@@ -320,13 +320,38 @@ impl Mutate {
                 continue;
             };
             if let Some(why) = carried_refusal(event, &from, &to, &value) {
-                event.set(&from, value);
+                put_back(event, &from, value);
                 return Err(refused("rename", to.as_str(), why));
             }
             event.set(&to, as_carried(&to, value));
         }
         Ok(())
     }
+}
+
+/// Puts a field that `rename` took out back at `field`: a map member last
+/// among its siblings, a list member into its place. Set at its index, a
+/// list member would overwrite the member that moved up into that place
+/// when it was taken out.
+fn put_back(event: &mut Event, field: &(impl FieldPath + ?Sized), value: Value) {
+    let segments: Vec<&str> = field.segments().collect();
+    if let Some((last, parents)) = segments.split_last()
+        && !parents.is_empty()
+        && let Ok(index) = last.parse::<i64>()
+    {
+        let parent: String = parents.iter().map(|s| format!("[{s}]")).collect();
+        if let Some(Value::Array(items)) = event.get(parent.as_str()) {
+            let mut items = items.clone();
+            // A place counted from the end was counted in the list the
+            // member was still in.
+            let length = items.len() as i64 + 1;
+            let place = if index < 0 { length + index } else { index };
+            items.insert(place.clamp(0, items.len() as i64) as usize, value);
+            event.set(parent.as_str(), Value::Array(items));
+            return;
+        }
+    }
+    event.set(field, value);
 }
 
 /// Why Logstash's event would refuse `value` at `field`, where `rename`

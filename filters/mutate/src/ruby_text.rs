@@ -48,25 +48,22 @@ pub fn ruby_split(text: &str, separator: &str) -> Vec<Value> {
 /// nothing), numbers as `to_s` writes them (`1.0e+20`), as
 /// `convert => string` does.
 pub fn join(items: &[Value], separator: &str) -> String {
-    let mut out = String::new();
-    let mut first = true;
-    let mut push = |text: &str| {
-        if !first {
-            out.push_str(separator);
-        }
-        first = false;
-        out.push_str(text);
-    };
-    fn each(items: &[Value], push: &mut impl FnMut(&str)) {
-        for item in items {
+    // A nested list is joined in its place, as Ruby's `Array#join` does:
+    // an empty one still has its separator before it (`x,,y`).
+    fn join_into(items: &[Value], separator: &str, out: &mut String) {
+        for (index, item) in items.iter().enumerate() {
+            if index > 0 {
+                out.push_str(separator);
+            }
             match item {
-                Value::Array(inner) => each(inner, push),
+                Value::Array(inner) => join_into(inner, separator, out),
                 // Borrowed: most members are text, which needs no copy.
-                Value::String(text) => push(text),
-                other => push(&ruby_number::value_to_s(other)),
+                Value::String(text) => out.push_str(text),
+                other => out.push_str(&ruby_number::value_to_s(other)),
             }
         }
     }
-    each(items, &mut push);
+    let mut out = String::new();
+    join_into(items, separator, &mut out);
     out
 }

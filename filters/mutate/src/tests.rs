@@ -353,6 +353,20 @@ fn tags_take_only_strings_as_in_logstash() {
     tagged(json!({"copy": {"n": "tags"}}));
     let out = tagged(json!({"rename": {"n": "tags"}}));
     assert_eq!(out["n"], 5, "kept, where Logstash has taken it out");
+    // A list member goes back into its place: set at its index, it wrote
+    // over the member after it, which had moved up.
+    for from in ["[l][0]", "[l][-3]"] {
+        let config = json!({"rename": {from: "[s][x]"}});
+        let out = run(config, r#"{"l":["a","b","c"],"s":"text"}"#);
+        let expected = r#"{"l":["a","b","c"],"s":"text","tags":["_mutate_error"]}"#;
+        assert_eq!(out, expected, "{from}");
+    }
+    let config = json!({"rename": {"[l][-1]": "[s][x]"}});
+    let out = run(config, r#"{"l":["a","b","c"],"s":"text"}"#);
+    assert_eq!(
+        out,
+        r#"{"l":["a","b","c"],"s":"text","tags":["_mutate_error"]}"#
+    );
     // Under `tags` every set is refused, even of a value left as it was.
     for config in [
         json!({"uppercase": ["[tags][1]"]}),
@@ -547,6 +561,22 @@ fn join_writes_floats_as_ruby_does() {
         run(config, r#"{"a":[1.5,1e20,0.00001,1e16,[2.50,true]]}"#),
         r#"{"a":"1.5,1.0e+20,1.0e-05,1.0e+16,2.5,true"}"#
     );
+}
+
+/// Ruby's `Array#join` joins a nested list in its place, so an empty one
+/// still has a separator before it.
+#[test]
+fn join_keeps_the_separator_of_an_empty_nested_list() {
+    for (list, joined) in [
+        (r#"[["x"],[],"y"]"#, "x,,y"),
+        ("[[],[]]", ","),
+        ("[1,[[],2]]", "1,,2"),
+        ("[null,[]]", ","),
+        (r#"[["a","b"],"c"]"#, "a,b,c"),
+    ] {
+        let out = run(json!({"join": {"v": ","}}), &format!(r#"{{"v":{list}}}"#));
+        assert_eq!(out, format!(r#"{{"v":"{joined}"}}"#), "{list}");
+    }
 }
 
 /// Ruby's `Array#join` flattens nested lists but calls `to_s` on a hash,
