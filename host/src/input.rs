@@ -90,7 +90,7 @@ pub fn event_noted(
 pub fn cut_line_event(
     format: InputFormat,
     kept: &[u8],
-    length: usize,
+    length: CutLength,
     notes: &mut InputNotes,
 ) -> CheckedEvent {
     let kept = without_cut_character(kept);
@@ -155,19 +155,31 @@ impl PartialLine {
     }
 }
 
+/// How long a line cut at the limit was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutLength {
+    /// The length of its whole text.
+    Whole(usize),
+    /// What had been read of it when a stop was asked: the rest was left
+    /// unread (a line of gigabytes need not be read through to stop).
+    AtLeast(usize),
+}
+
 /// Reads one line, with its `\n` if it has one, into `line` (cleared
 /// first), keeping at most `max` bytes before the `\n`: the rest of a longer
-/// line is read and dropped, so memory stays bounded whatever the input.
-/// Returns the bytes read (0 at the end of input) and, for a line that was
-/// cut, the whole length of its text. A reader that fails part-way through a line (a
-/// live input that has gone quiet) leaves the bytes read so far in `line`
-/// and `partial`, and the next call with them goes on with the same line.
+/// line is read and dropped, so memory stays bounded whatever the input,
+/// unless `stop` says to stop while it is. Returns the bytes read (0 at the
+/// end of input) and, for a line that was cut, its length. A reader that
+/// fails part-way through a line (a live input that has gone quiet) leaves
+/// the bytes read so far in `line` and `partial`, and the next call with
+/// them goes on with the same line.
 pub fn read_line(
     reader: &mut impl BufRead,
     line: &mut Vec<u8>,
     max: usize,
     partial: &mut PartialLine,
-) -> io::Result<(usize, Option<usize>)> {
+    stop: impl Fn() -> bool,
+) -> io::Result<(usize, Option<CutLength>)> {
     if !partial.started {
         line.clear();
         *partial = PartialLine {
@@ -194,6 +206,10 @@ pub fn read_line(
         partial.last = body.last().copied().or(partial.last);
         ended = newline.is_some();
         reader.consume(taken + usize::from(ended));
+        if !ended && partial.length > max && stop() {
+            let length = std::mem::take(partial).length;
+            return Ok((length, Some(CutLength::AtLeast(length))));
+        }
     }
     if ended {
         line.push(b'\n');
@@ -204,14 +220,23 @@ pub fn read_line(
     // `trim_newline` (the last line too, with no `\n` after it): a CRLF line
     // of exactly `max` bytes is whole, and a cut line's length leaves it out.
     let text_length = length - usize::from(last == Some(b'\r'));
-    Ok((read, (text_length > max).then_some(text_length)))
+    Ok((
+        read,
+        (text_length > max).then_some(CutLength::Whole(text_length)),
+    ))
 }
 
-/// `event` (from a line of `length` bytes cut to its first `kept`) tagged
+/// `event` (from a line of `length` cut to its first `kept` bytes) tagged
 /// `_wasmstash_truncated`, with what was cut recorded.
-fn truncated(event: &CheckedEvent, length: usize, kept: usize) -> CheckedEvent {
+fn truncated(event: &CheckedEvent, length: CutLength, kept: usize) -> CheckedEvent {
+    let length = match length {
+        CutLength::Whole(length) => format!("{length} bytes"),
+        CutLength::AtLeast(length) => {
+            format!("at least {length} bytes (the run was stopped while reading it)")
+        }
+    };
     let reason =
-        format!("the line was {length} bytes; only its first {kept} were kept (--max-line-bytes)");
+        format!("the line was {length}; only its first {kept} were kept (--max-line-bytes)");
     let record = json!({"kind": "truncated_input", "reason": reason});
     tag_and_record(event.text(), "_wasmstash_truncated", record)
 }
@@ -396,8 +421,14 @@ mod tests {
             .map(|l| format!("{l}\r"))
             .chain(["no newline at the end, and long".to_owned()]);
         for whole in expected {
-            let (read, cut) =
-                read_line(&mut reader, &mut line, max, &mut PartialLine::default()).unwrap();
+            let (read, cut) = read_line(
+                &mut reader,
+                &mut line,
+                max,
+                &mut PartialLine::default(),
+                || false,
+            )
+            .unwrap();
             let ends_line = usize::from(line.last() == Some(&b'\n'));
             assert_eq!(read, whole.len() + ends_line, "{whole:?}");
             assert_eq!(
@@ -406,10 +437,21 @@ mod tests {
             );
             // A `\r` ending the line is no part of its text.
             let text = whole.strip_suffix('\r').unwrap_or(&whole);
-            assert_eq!(cut, (text.len() > max).then_some(text.len()), "{whole:?}");
+            assert_eq!(
+                cut,
+                (text.len() > max).then_some(CutLength::Whole(text.len())),
+                "{whole:?}"
+            );
         }
         assert_eq!(
-            read_line(&mut reader, &mut line, max, &mut PartialLine::default()).unwrap(),
+            read_line(
+                &mut reader,
+                &mut line,
+                max,
+                &mut PartialLine::default(),
+                || false
+            )
+            .unwrap(),
             (0, None)
         );
     }
@@ -441,7 +483,7 @@ mod tests {
         let (mut line, mut partial) = (Vec::new(), PartialLine::default());
         let mut lines = Vec::new();
         loop {
-            match read_line(&mut reader, &mut line, 100, &mut partial) {
+            match read_line(&mut reader, &mut line, 100, &mut partial, || false) {
                 Ok((0, _)) => break,
                 Ok((read, cut)) => lines.push((trim_newline(&line).to_vec(), read, cut)),
                 Err(e) => {
@@ -450,7 +492,7 @@ mod tests {
                 }
             }
         }
-        let expected: Vec<(Vec<u8>, usize, Option<usize>)> = vec![
+        let expected: Vec<(Vec<u8>, usize, Option<CutLength>)> = vec![
             (b"one".to_vec(), 4, None),
             (b"two".to_vec(), 5, None),
             (b"three".to_vec(), 5, None),
@@ -474,17 +516,38 @@ mod tests {
         let mut reader = io::BufReader::new(&b"{\"a\":1}\r\n12345678\r\nabcdefg\r"[..]);
         let mut line = Vec::new();
         assert_eq!(
-            read_line(&mut reader, &mut line, 7, &mut PartialLine::default()).unwrap(),
+            read_line(
+                &mut reader,
+                &mut line,
+                7,
+                &mut PartialLine::default(),
+                || false
+            )
+            .unwrap(),
             (9, None)
         );
         assert_eq!(trim_newline(&line), br#"{"a":1}"#);
         assert_eq!(
-            read_line(&mut reader, &mut line, 7, &mut PartialLine::default()).unwrap(),
-            (10, Some(8))
+            read_line(
+                &mut reader,
+                &mut line,
+                7,
+                &mut PartialLine::default(),
+                || false
+            )
+            .unwrap(),
+            (10, Some(CutLength::Whole(8)))
         );
         // The last line's `\r` ends it too, with no `\n` after it.
         assert_eq!(
-            read_line(&mut reader, &mut line, 7, &mut PartialLine::default()).unwrap(),
+            read_line(
+                &mut reader,
+                &mut line,
+                7,
+                &mut PartialLine::default(),
+                || false
+            )
+            .unwrap(),
             (8, None)
         );
         assert_eq!(trim_newline(&line), b"abcdefg");

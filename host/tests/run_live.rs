@@ -407,3 +407,50 @@ fn ctrl_c_stops_a_run_waiting_for_a_named_pipe_writer() {
         "{stderr}"
     );
 }
+
+/// A file with no line break (a disk image given by mistake, a sparse file)
+/// is one line: past `--max-line-bytes` the rest of it is read and dropped,
+/// and Ctrl-C waited for all of it, tens of seconds a gigabyte-sized file.
+/// Now it stops the read there, and the line's event says it was cut at a
+/// length read so far.
+#[test]
+fn ctrl_c_stops_the_read_of_an_endless_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("before.log"), "first\n").unwrap();
+    // A terabyte of zeros, sparse: read through it would take many minutes.
+    let endless = std::fs::File::create(dir.path().join("endless")).unwrap();
+    endless.set_len(1 << 40).unwrap();
+    let args = [
+        "run",
+        "--filter",
+        TAG,
+        "--max-line-bytes",
+        "100",
+        "before.log",
+        "endless",
+    ];
+    let mut child = spawn_in(dir.path(), &args);
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.contains("first"), "{line}");
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: sends a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let (status, stderr) = support::wait_exit_with_stderr(
+        &mut child,
+        Duration::from_secs(30),
+        "the run still reads the endless line after Ctrl-C",
+    );
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("2 events in, 2 out"), "{stderr}");
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    let cut: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let reason = cut["wasmstash"]["failures"][0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("the line was at least "), "{reason}");
+    assert!(
+        reason.contains("the run was stopped while reading it"),
+        "{reason}"
+    );
+}

@@ -34,7 +34,7 @@ use indicatif::ProgressBar;
 use super::{FailureCounts, RunError, Summary, interrupt, open};
 use crate::event_check::CheckedEvent;
 use crate::files::shown;
-use crate::input::{self, InputFormat, InputNotes, PartialLine};
+use crate::input::{self, CutLength, InputFormat, InputNotes, PartialLine};
 use crate::pipeline::{EventResult, Pipeline};
 
 /// How the input is cut and how far the reader may run ahead.
@@ -114,8 +114,8 @@ struct LineBatch {
 struct Line {
     start: usize,
     end: usize,
-    /// The whole length of a line cut to `max_line_bytes`.
-    cut: Option<usize>,
+    /// The length of a line cut to `max_line_bytes`.
+    cut: Option<CutLength>,
 }
 
 /// What a worker made of one [`LineBatch`].
@@ -180,7 +180,16 @@ fn read_batches(
                 let _ = sender.send_in_batches(batch, flow.batch_size);
                 return Ok(());
             }
-            let read = input::read_line(&mut reader, &mut line, flow.max_line_bytes, &mut partial);
+            // A stop asked while an overlong line is being read past its
+            // cut ends it there: the rest may be gigabytes.
+            let stop = || interrupt::requested().is_some();
+            let read = input::read_line(
+                &mut reader,
+                &mut line,
+                flow.max_line_bytes,
+                &mut partial,
+                stop,
+            );
             let (read, cut) = match read {
                 Ok(read) => read,
                 // A live input gone quiet: what is read goes on now, unless
@@ -348,7 +357,7 @@ impl LineBatch {
         }
     }
 
-    fn push(&mut self, body: &[u8], cut: Option<usize>) {
+    fn push(&mut self, body: &[u8], cut: Option<CutLength>) {
         let start = self.text.len();
         self.text.extend_from_slice(body);
         let end = self.text.len();
