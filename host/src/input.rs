@@ -404,6 +404,42 @@ mod tests {
         );
     }
 
+    /// The next line, as `run` reads it from a file, never asked to stop.
+    fn read_next(
+        reader: &mut impl BufRead,
+        line: &mut Vec<u8>,
+        max: usize,
+    ) -> (usize, Option<CutLength>) {
+        read_line(reader, line, max, &mut PartialLine::default(), || false).unwrap()
+    }
+
+    /// A stop asked while a line is read past its cut ends the line where
+    /// the read got to, and leaves the rest of it unread.
+    #[test]
+    fn a_stop_ends_an_overlong_line_where_the_read_got_to() {
+        let mut reader = io::BufReader::with_capacity(4, &b"abcdefghij\nnext\n"[..]);
+        let mut line = Vec::new();
+        let stopped = read_line(
+            &mut reader,
+            &mut line,
+            3,
+            &mut PartialLine::default(),
+            || true,
+        );
+        assert_eq!(stopped.unwrap(), (4, Some(CutLength::AtLeast(4))));
+        assert_eq!(line, b"abc");
+        // Within the limit, a stop changes nothing.
+        let mut reader = io::BufReader::with_capacity(4, &b"ab\n"[..]);
+        let whole = read_line(
+            &mut reader,
+            &mut line,
+            3,
+            &mut PartialLine::default(),
+            || true,
+        );
+        assert_eq!(whole.unwrap(), (3, None));
+    }
+
     /// Lines of every length around the limit, read through a buffer
     /// smaller than they are: each comes out whole or cut to the limit,
     /// with its true length, and nothing of the next line is lost.
@@ -421,14 +457,7 @@ mod tests {
             .map(|l| format!("{l}\r"))
             .chain(["no newline at the end, and long".to_owned()]);
         for whole in expected {
-            let (read, cut) = read_line(
-                &mut reader,
-                &mut line,
-                max,
-                &mut PartialLine::default(),
-                || false,
-            )
-            .unwrap();
+            let (read, cut) = read_next(&mut reader, &mut line, max);
             let ends_line = usize::from(line.last() == Some(&b'\n'));
             assert_eq!(read, whole.len() + ends_line, "{whole:?}");
             assert_eq!(
@@ -443,17 +472,7 @@ mod tests {
                 "{whole:?}"
             );
         }
-        assert_eq!(
-            read_line(
-                &mut reader,
-                &mut line,
-                max,
-                &mut PartialLine::default(),
-                || false
-            )
-            .unwrap(),
-            (0, None)
-        );
+        assert_eq!(read_next(&mut reader, &mut line, max), (0, None));
     }
 
     /// A reader that stops part-way through a line, as a quiet live input
@@ -515,41 +534,14 @@ mod tests {
     fn a_crlf_line_of_exactly_the_limit_is_whole() {
         let mut reader = io::BufReader::new(&b"{\"a\":1}\r\n12345678\r\nabcdefg\r"[..]);
         let mut line = Vec::new();
-        assert_eq!(
-            read_line(
-                &mut reader,
-                &mut line,
-                7,
-                &mut PartialLine::default(),
-                || false
-            )
-            .unwrap(),
-            (9, None)
-        );
+        assert_eq!(read_next(&mut reader, &mut line, 7), (9, None));
         assert_eq!(trim_newline(&line), br#"{"a":1}"#);
         assert_eq!(
-            read_line(
-                &mut reader,
-                &mut line,
-                7,
-                &mut PartialLine::default(),
-                || false
-            )
-            .unwrap(),
+            read_next(&mut reader, &mut line, 7),
             (10, Some(CutLength::Whole(8)))
         );
         // The last line's `\r` ends it too, with no `\n` after it.
-        assert_eq!(
-            read_line(
-                &mut reader,
-                &mut line,
-                7,
-                &mut PartialLine::default(),
-                || false
-            )
-            .unwrap(),
-            (8, None)
-        );
+        assert_eq!(read_next(&mut reader, &mut line, 7), (8, None));
         assert_eq!(trim_newline(&line), b"abcdefg");
     }
 

@@ -44,6 +44,19 @@ fn run_to(dir: &std::path::Path, args: &[String], stdout: impl Into<Stdio>) -> O
         .unwrap()
 }
 
+/// `/dev/full` opened for writing (every write fails with ENOSPC), or
+/// `None`, said on stderr, where the system has none: the test is skipped.
+fn dev_full() -> Option<std::fs::File> {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .ok();
+    if full.is_none() {
+        eprintln!("no /dev/full here; skipped");
+    }
+    full
+}
+
 #[test]
 fn a_closed_reader_ends_a_command_quietly() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,16 +78,12 @@ fn a_closed_reader_ends_a_command_quietly() {
 
 #[test]
 fn a_failed_write_is_reported_and_exits_1() {
-    if !std::path::Path::new("/dev/full").exists() {
-        eprintln!("no /dev/full here; skipped");
+    if dev_full().is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     for args in printing_commands(dir.path()) {
-        let full = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .unwrap();
+        let full = dev_full().unwrap();
         let out = run_to(dir.path(), &args, full);
         assert_eq!(
             out.status.code(),
@@ -96,17 +105,12 @@ fn a_failed_write_is_reported_and_exits_1() {
 /// as if written.
 #[test]
 fn a_failed_write_counts_only_the_failures_it_wrote() {
-    if !std::path::Path::new("/dev/full").exists() {
-        eprintln!("no /dev/full here; skipped");
+    let Some(full) = dev_full() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("in.log"), "x\ny\n").unwrap();
     let args = ["run", "--filter", r#"json={"source":"message"}"#, "in.log"].map(String::from);
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
     let out = run_to(dir.path(), &args, full);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -123,10 +127,9 @@ fn a_failed_write_counts_only_the_failures_it_wrote() {
 /// sees them as new (a template's first sight) as the first would have.
 #[test]
 fn state_is_not_saved_past_a_failed_output() {
-    if !std::path::Path::new("/dev/full").exists() {
-        eprintln!("no /dev/full here; skipped");
+    let Some(full) = dev_full() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let lines: String = (0..2000)
         .map(|i| format!("job {i} done in {i} ms\n"))
@@ -137,10 +140,6 @@ fn state_is_not_saved_past_a_failed_output() {
         .map(|a| a.to_string())
         .chain(["--state-dir", "state", "--format", "lines", "in.log"].map(String::from))
         .collect();
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
     let out = run_to(dir.path(), &args, full);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(

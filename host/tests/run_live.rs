@@ -377,6 +377,31 @@ fn a_second_signal_exits_at_once_saying_what_is_lost() {
     );
 }
 
+/// Runs `wasmstash ARGS` in `dir`, whose first input is `before.log`
+/// holding the line `first`. Once that line's event is out (the reader has
+/// gone on to the next input, and the signal handler was installed before
+/// it started), sends Ctrl-C and waits up to `limit` for the run to end.
+/// Its status, its stderr and the line it wrote after `first`, if any.
+fn ctrl_c_after_before_log(
+    dir: &std::path::Path,
+    args: &[&str],
+    limit: Duration,
+    what: &str,
+) -> (std::process::ExitStatus, String, String) {
+    let mut child = spawn_in(dir, args);
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.contains("first"), "{line}");
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: sends a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let (status, stderr) = support::wait_exit_with_stderr(&mut child, limit, what);
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    (status, stderr, line)
+}
+
 /// Opening a named pipe waits for a writer, and a signal does not cut that
 /// wait short: with none coming, Ctrl-C did nothing, and only a second one
 /// ended the run, without its summary. Here the first ends it as the end of
@@ -386,18 +411,10 @@ fn ctrl_c_stops_a_run_waiting_for_a_named_pipe_writer() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("before.log"), "first\n").unwrap();
     support::mkfifo(&dir.path().join("pipe"));
-    let mut child = spawn_in(dir.path(), &["run", "--filter", TAG, "before.log", "pipe"]);
-    // The first file's event is out: the reader has gone on to the pipe,
-    // and the signal handler was installed before it started.
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert!(line.contains("first"), "{line}");
-    std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: sends a signal to the child this test started.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let (status, stderr) = support::wait_exit_with_stderr(
-        &mut child,
+    let args = ["run", "--filter", TAG, "before.log", "pipe"];
+    let (status, stderr, _) = ctrl_c_after_before_log(
+        dir.path(),
+        &args,
         Duration::from_secs(10),
         "the run still waits for the pipe's writer after Ctrl-C",
     );
@@ -429,23 +446,14 @@ fn ctrl_c_stops_the_read_of_an_endless_line() {
         "before.log",
         "endless",
     ];
-    let mut child = spawn_in(dir.path(), &args);
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert!(line.contains("first"), "{line}");
-    std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: sends a signal to the child this test started.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let (status, stderr) = support::wait_exit_with_stderr(
-        &mut child,
+    let (status, stderr, line) = ctrl_c_after_before_log(
+        dir.path(),
+        &args,
         Duration::from_secs(30),
         "the run still reads the endless line after Ctrl-C",
     );
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("2 events in, 2 out"), "{stderr}");
-    line.clear();
-    stdout.read_line(&mut line).unwrap();
     let cut: serde_json::Value = serde_json::from_str(&line).unwrap();
     let reason = cut["wasmstash"]["failures"][0]["reason"].as_str().unwrap();
     assert!(reason.starts_with("the line was at least "), "{reason}");

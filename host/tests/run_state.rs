@@ -474,6 +474,18 @@ fn filter_snapshotting(state: &str) -> String {
     )
 }
 
+/// A run of `keeper.wat` (see [`filter_snapshotting`]) keeping its state
+/// in `state`.
+const KEEPER_RUN: [&str; 7] = [
+    "run",
+    "--filter",
+    "keeper.wat",
+    "--format",
+    "lines",
+    "--state-dir",
+    "state",
+];
+
 /// A filter that has state, then none (an empty snapshot), used to leave
 /// its old file in place: every later start restored the state the filter
 /// had said was gone. The file is removed now.
@@ -482,16 +494,7 @@ fn an_empty_snapshot_removes_the_saved_state() {
     let dir = tempfile::tempdir().unwrap();
     let run = |state: &str| {
         std::fs::write(dir.path().join("keeper.wat"), filter_snapshotting(state)).unwrap();
-        let args = [
-            "run",
-            "--filter",
-            "keeper.wat",
-            "--format",
-            "lines",
-            "--state-dir",
-            "state",
-        ];
-        let out = wasmstash_in(dir.path(), &args, b"a\n");
+        let out = wasmstash_in(dir.path(), &KEEPER_RUN, b"a\n");
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         assert_eq!(events_of(&out.stdout).len(), 1);
     };
@@ -515,16 +518,7 @@ fn an_empty_state_file_is_reported() {
     std::fs::write(dir.path().join("keeper.wat"), filter_snapshotting("v1")).unwrap();
     std::fs::create_dir_all(dir.path().join("state/cli")).unwrap();
     std::fs::write(dir.path().join("state/cli/keeper.state"), b"").unwrap();
-    let args = [
-        "run",
-        "--filter",
-        "keeper.wat",
-        "--format",
-        "lines",
-        "--state-dir",
-        "state",
-    ];
-    let out = wasmstash_in(dir.path(), &args, b"a\n");
+    let out = wasmstash_in(dir.path(), &KEEPER_RUN, b"a\n");
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("saved state file is empty"), "{stderr}");

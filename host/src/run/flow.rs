@@ -533,6 +533,9 @@ fn write_lines(out: &mut impl Write, output: &[u8]) -> Result<(), Unwritten> {
             Err(e) => return Err(unwritten(e, taken)),
         }
     }
+    // Past every write, a failed flush cannot say which bytes got out:
+    // none are counted (`Output`, which writes the descriptor itself, has
+    // nothing to flush).
     out.flush().map_err(|e| unwritten(e, 0))
 }
 
@@ -567,8 +570,8 @@ fn write_in_order(
                 // is the last batch).
                 Err(unwritten) => {
                     summary.events_out += unwritten.lines;
-                    let written = processed.output.split(|&b| b == b'\n');
-                    for event in written.take(unwritten.lines as usize) {
+                    let lines = processed.output.split(|&b| b == b'\n');
+                    for event in lines.take(unwritten.lines as usize) {
                         summary.failures.count(event);
                     }
                 }
